@@ -1,0 +1,139 @@
+/**
+ * The task driver contract. Every driver (mock, raw_exec, exec, docker) implements `TaskDriver`, and
+ * one conformance suite (`drivers/testing/`) runs against all of them. Drivers see only this file.
+ *
+ * Lifecycle of one task in a driver:
+ *
+ *   startTask ──► running ──(exit)──► waitTask resolves ──► destroyTask
+ *       │             ├──signalTask
+ *       │             └──stopTask(timeout, signal) ──► signal, then SIGKILL after timeout
+ *       └── after an agent restart: recoverTask(handle) re-attaches to the same process/container
+ */
+
+export type DriverHealth = 'healthy' | 'unhealthy' | 'undetected';
+
+export interface DriverFingerprint {
+  health: DriverHealth;
+  healthDescription: string;
+  /** Node attributes, e.g. `driver.docker` = "1", `driver.docker.version` = "26.1.5". */
+  attributes: Record<string, string>;
+}
+
+export interface TaskDirs {
+  /** The allocation's shared dir (`<alloc>/alloc`). */
+  sharedAllocDir: string;
+  /** `<alloc>/<task>` */
+  dir: string;
+  /** `<alloc>/<task>/local` */
+  localDir: string;
+  /** `<alloc>/<task>/secrets` */
+  secretsDir: string;
+  /** `<alloc>/alloc/logs` */
+  logDir: string;
+}
+
+export interface MountConfig {
+  hostPath: string;
+  taskPath: string;
+  readOnly: boolean;
+}
+
+export interface PortMapping {
+  label: string;
+  /** Host port. */
+  value: number;
+  /** Port inside the task (docker `to`); 0 means same as value. */
+  to: number;
+  hostIP: string;
+}
+
+export interface TaskConfig {
+  /** Unique per task instance: `<allocID>/<taskName>/<random>`. */
+  id: string;
+  name: string;
+  allocID: string;
+  jobName: string;
+  jobID: string;
+  taskGroupName: string;
+  namespace: string;
+  /** The driver's `config` block, with runtime variables already interpolated by the client. */
+  config: Record<string, unknown>;
+  env: Record<string, string>;
+  user: string;
+  dirs: TaskDirs;
+  /** Files the driver appends the task's stdout and stderr to; the client rotates them. */
+  stdoutPath: string;
+  stderrPath: string;
+  resources: {
+    cpuShares: number;
+    memoryMB: number;
+    /** 0: no oversubscription. */
+    memoryMaxMB: number;
+    cores: number;
+  };
+  ports: PortMapping[];
+  /** Network mode of the group (host, bridge, none). */
+  networkMode: string;
+  mounts: MountConfig[];
+}
+
+export interface ExitResult {
+  exitCode: number;
+  /** Signal number that ended the task, 0 if none. */
+  signal: number;
+  oomKilled: boolean;
+  /** Set when the driver could not tell how the task ended. */
+  err?: string;
+}
+
+/** What the client persists so that `recoverTask` can re-attach after an agent restart. */
+export interface TaskHandle {
+  driver: string;
+  version: number;
+  config: TaskConfig;
+  state: 'running' | 'exited' | 'unknown';
+  /** Driver-specific, JSON-serialisable (pid, container id, ...). */
+  driverState: Record<string, unknown>;
+  startedAt: number;
+}
+
+export interface DriverNetwork {
+  ip?: string;
+  portMap?: Record<string, number>;
+}
+
+export interface TaskResourceUsage {
+  /** Unix nanoseconds. */
+  timestamp: number;
+  cpu: { percent: number; systemMode: number; userMode: number; totalTicks: number; throttledPeriods: number; throttledTime: number; measured: string[] };
+  memory: { rss: number; cache: number; swap: number; usage: number; maxUsage: number; kernelUsage: number; measured: string[] };
+  pids?: Record<string, TaskResourceUsage>;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface TaskDriver {
+  readonly name: string;
+  fingerprint(): Promise<DriverFingerprint>;
+  /** Validates the task's driver `config`; returns the problems (empty when valid). */
+  validateConfig(config: Record<string, unknown>): string[];
+  startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle; network?: DriverNetwork }>;
+  /** Resolves when the task exits. Safe to call more than once. */
+  waitTask(taskID: string, signal?: AbortSignal): Promise<ExitResult>;
+  /** Sends `killSignal` (default SIGTERM), then SIGKILL after `timeoutMs`. Resolves when the task is gone. */
+  stopTask(taskID: string, timeoutMs: number, killSignal?: string): Promise<void>;
+  /** Frees everything the task held. `force` kills a still-running task first. */
+  destroyTask(taskID: string, force: boolean): Promise<void>;
+  signalTask(taskID: string, signal: string): Promise<void>;
+  /** Runs a command inside the task's environment (script checks, change_mode script). */
+  execTask(taskID: string, cmd: string[], timeoutMs: number): Promise<ExecResult>;
+  taskStats(taskID: string): Promise<TaskResourceUsage>;
+  /** Re-attaches to a task started by an earlier agent process. Throws when it is gone. */
+  recoverTask(handle: TaskHandle): Promise<void>;
+  /** Releases driver-wide resources (event streams, sockets). */
+  shutdown?(): Promise<void>;
+}

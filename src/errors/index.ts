@@ -1,0 +1,94 @@
+/**
+ * One error class for everything Drover reports, with a stable string code from one registry.
+ * Only `http/` maps codes to HTTP status; the CLI and UI branch on `code`, never on message text.
+ */
+
+/** Every error code, with the HTTP status it maps to. Add new codes here, nowhere else. */
+export const ErrorCodes = {
+  BadRequest: 400,
+  JobParse: 400,
+  JobValidation: 400,
+  VariableMissing: 400,
+  BodyTooLarge: 413,
+  NotFound: 404,
+  JobNotFound: 404,
+  AllocNotFound: 404,
+  EvalNotFound: 404,
+  NodeNotFound: 404,
+  DeploymentNotFound: 404,
+  VariableNotFound: 404,
+  ServiceNotFound: 404,
+  Conflict: 409,
+  CheckIndexMismatch: 409,
+  CASConflict: 409,
+  PermissionDenied: 403,
+  NotLeader: 503,
+  Unavailable: 503,
+  DriverNotFound: 500,
+  DriverError: 500,
+  TaskNotFound: 404,
+  Internal: 500,
+  Timeout: 504,
+  Aborted: 499,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** One problem found while reading or validating input, with where it is. */
+export interface Problem {
+  /** Human text: what is wrong and what was expected. */
+  message: string;
+  /** Struct path, e.g. `TaskGroups[0].Tasks[1].Resources.CPU`. */
+  path?: string;
+  /** Block path in a job file, e.g. `job "web" > group "api" > task "srv"`. */
+  block?: string;
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+export function formatProblem(p: Problem): string {
+  const where = p.file != null ? `${p.file}:${p.line ?? 0}:${p.column ?? 0}: ` : p.line != null ? `${p.line}:${p.column ?? 0}: ` : '';
+  const ctx = p.block ? ` (in ${p.block})` : p.path ? ` (at ${p.path})` : '';
+  return `${where}${p.message}${ctx}`;
+}
+
+export class DroverError extends Error {
+  readonly code: ErrorCode;
+  readonly problems: Problem[];
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, opts: { problems?: Problem[]; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.name = 'DroverError';
+    this.code = code;
+    this.problems = opts.problems ?? [];
+    this.details = opts.details ?? {};
+  }
+
+  get status(): number {
+    return ErrorCodes[this.code];
+  }
+}
+
+export function isDroverError(e: unknown, code?: ErrorCode): e is DroverError {
+  return e instanceof DroverError && (code === undefined || e.code === code);
+}
+
+// Factories, one per condition.
+export const badRequest = (message: string, problems?: Problem[]) => new DroverError('BadRequest', message, { problems });
+export const bodyTooLarge = (limit: number) => new DroverError('BodyTooLarge', `request body is larger than ${limit} bytes`);
+export const jobNotFound = (ns: string, id: string) => new DroverError('JobNotFound', `job "${id}" not found in namespace "${ns}"`, { details: { namespace: ns, id } });
+export const allocNotFound = (id: string) => new DroverError('AllocNotFound', `allocation "${id}" not found`, { details: { id } });
+export const evalNotFound = (id: string) => new DroverError('EvalNotFound', `evaluation "${id}" not found`, { details: { id } });
+export const nodeNotFound = (id: string) => new DroverError('NodeNotFound', `node "${id}" not found`, { details: { id } });
+export const deploymentNotFound = (id: string) => new DroverError('DeploymentNotFound', `deployment "${id}" not found`, { details: { id } });
+export const notFound = (what: string) => new DroverError('NotFound', `${what} not found`);
+export const jobParseError = (problems: Problem[]) =>
+  new DroverError('JobParse', problems.map(formatProblem).join('\n'), { problems });
+export const jobValidationError = (problems: Problem[]) =>
+  new DroverError('JobValidation', problems.map(formatProblem).join('\n'), { problems });
+export const checkIndexMismatch = (expected: number, actual: number) =>
+  new DroverError('CheckIndexMismatch', `job modify index ${expected} does not match the current index ${actual}`, { details: { expected, actual } });
+export const internalError = (message: string, cause?: unknown) => new DroverError('Internal', message, { cause });
+export const aborted = () => new DroverError('Aborted', 'operation aborted');

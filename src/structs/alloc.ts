@@ -1,0 +1,251 @@
+/**
+ * Allocations: one placed instance of a task group on a node. The server owns DesiredStatus; the
+ * client owns ClientStatus and TaskStates.
+ *
+ *   DesiredStatus:  run ──► stop | evict
+ *   ClientStatus:   pending ──► running ──► complete | failed
+ *                        └──────────────────► lost | unknown (node down / disconnected)
+ */
+import type { Job } from './job.js';
+import type { AllocatedResources, Resources } from './resources.js';
+
+export const AllocDesiredStatusRun = 'run';
+export const AllocDesiredStatusStop = 'stop';
+export const AllocDesiredStatusEvict = 'evict';
+
+export const AllocClientStatusPending = 'pending';
+export const AllocClientStatusRunning = 'running';
+export const AllocClientStatusComplete = 'complete';
+export const AllocClientStatusFailed = 'failed';
+export const AllocClientStatusLost = 'lost';
+export const AllocClientStatusUnknown = 'unknown';
+
+export const TaskStatePending = 'pending';
+export const TaskStateRunning = 'running';
+export const TaskStateDead = 'dead';
+
+/** Nomad's task event types, as the UI and `alloc status` show them. */
+export const TaskEventTypes = {
+  Received: 'Received',
+  Setup: 'Task Setup',
+  Started: 'Started',
+  Terminated: 'Terminated',
+  Killing: 'Killing',
+  Killed: 'Killed',
+  Restarting: 'Restarting',
+  NotRestarting: 'Not Restarting',
+  DriverFailure: 'Driver Failure',
+  DriverMessage: 'Driver',
+  FailedValidation: 'Failed Validation',
+  SiblingFailed: 'Sibling Task Failed',
+  Signaling: 'Signaling',
+  RestartSignal: 'Restart Signaled',
+  LeaderDead: 'Leader Task Dead',
+  TemplateRendered: 'Template Rendered',
+  HookFailed: 'Task hook failed',
+  ArtifactDownloadFailed: 'Failed Artifact Download',
+  Downloading: 'Downloading Artifacts',
+  PluginBecameUnhealthy: 'Plugin became unhealthy',
+  TaskClientReconnected: 'Reconnected',
+  OOMKilled: 'OOM Killed',
+  ImagePulling: 'Pulling Image',
+} as const;
+
+export interface TaskEvent {
+  Type: string;
+  Time: number;
+  DisplayMessage: string;
+  Details: Record<string, string>;
+  Message?: string;
+  FailsTask?: boolean;
+  RestartReason?: string;
+  SetupError?: string;
+  DriverError?: string;
+  DriverMessage?: string;
+  ExitCode?: number;
+  Signal?: number;
+  KillReason?: string;
+  KillTimeout?: number;
+  KillError?: string;
+  StartDelay?: number;
+  DownloadError?: string;
+  ValidationError?: string;
+  FailedSibling?: string;
+  TaskSignalReason?: string;
+  TaskSignal?: string;
+  GenericSource?: string;
+}
+
+export interface TaskState {
+  State: 'pending' | 'running' | 'dead' | string;
+  Failed: boolean;
+  Restarts: number;
+  /** RFC3339 or null */
+  LastRestart: string | null;
+  StartedAt: string | null;
+  FinishedAt: string | null;
+  Events: TaskEvent[];
+}
+
+export interface DesiredTransition {
+  Migrate?: boolean | null;
+  Reschedule?: boolean | null;
+  ForceReschedule?: boolean | null;
+  NoShutdownDelay?: boolean | null;
+}
+
+export interface AllocDeploymentStatus {
+  Healthy: boolean | null;
+  Timestamp: string | null;
+  Canary: boolean;
+  ModifyIndex: number;
+}
+
+export interface RescheduleEvent {
+  RescheduleTime: number;
+  PrevAllocID: string;
+  PrevNodeID: string;
+  Delay: number;
+}
+export interface RescheduleTracker {
+  Events: RescheduleEvent[] | null;
+}
+
+export interface NodeScoreMeta {
+  NodeID: string;
+  Scores: Record<string, number>;
+  NormScore: number;
+}
+
+/** Explains a placement or a failed placement: how many nodes were looked at and why they were filtered. */
+export interface AllocMetric {
+  NodesEvaluated: number;
+  NodesFiltered: number;
+  NodesInPool: number;
+  NodePool?: string;
+  NodesAvailable: Record<string, number> | null;
+  ClassFiltered: Record<string, number> | null;
+  ConstraintFiltered: Record<string, number> | null;
+  NodesExhausted: number;
+  ClassExhausted: Record<string, number> | null;
+  DimensionExhausted: Record<string, number> | null;
+  QuotaExhausted: string[] | null;
+  ResourcesExhausted?: Record<string, Resources> | null;
+  Scores?: Record<string, number> | null;
+  ScoreMetaData: NodeScoreMeta[] | null;
+  AllocationTime: number;
+  CoalescedFailures: number;
+}
+
+export interface Allocation {
+  ID: string;
+  Namespace: string;
+  EvalID: string;
+  Name: string;
+  NodeID: string;
+  NodeName: string;
+  JobID: string;
+  /** The job version this allocation runs. Stored denormalised, as Nomad does. */
+  Job: Job;
+  TaskGroup: string;
+  AllocatedResources: AllocatedResources;
+  Metrics: AllocMetric | null;
+  DesiredStatus: string;
+  DesiredDescription: string;
+  DesiredTransition: DesiredTransition;
+  ClientStatus: string;
+  ClientDescription: string;
+  TaskStates: Record<string, TaskState> | null;
+  DeploymentID: string;
+  DeploymentStatus: AllocDeploymentStatus | null;
+  FollowupEvalID: string;
+  PreviousAllocation: string;
+  NextAllocation: string;
+  RescheduleTracker: RescheduleTracker | null;
+  NetworkStatus?: Record<string, unknown> | null;
+  PreemptedAllocations: string[] | null;
+  PreemptedByAllocation: string;
+  CreateIndex: number;
+  ModifyIndex: number;
+  AllocModifyIndex: number;
+  /** Unix nanoseconds. */
+  CreateTime: number;
+  ModifyTime: number;
+}
+
+/** The list form served by `GET /v1/allocations` and `GET /v1/job/:id/allocations`. */
+export interface AllocListStub {
+  ID: string;
+  EvalID: string;
+  Name: string;
+  Namespace: string;
+  NodeID: string;
+  NodeName: string;
+  JobID: string;
+  JobType: string;
+  JobVersion: number;
+  TaskGroup: string;
+  AllocatedResources?: AllocatedResources | null;
+  DesiredStatus: string;
+  DesiredDescription: string;
+  ClientStatus: string;
+  ClientDescription: string;
+  DesiredTransition: DesiredTransition;
+  TaskStates: Record<string, TaskState> | null;
+  DeploymentStatus: AllocDeploymentStatus | null;
+  FollowupEvalID: string;
+  NextAllocation: string;
+  RescheduleTracker: RescheduleTracker | null;
+  PreemptedAllocations: string[] | null;
+  PreemptedByAllocation: string;
+  CreateIndex: number;
+  ModifyIndex: number;
+  CreateTime: number;
+  ModifyTime: number;
+}
+
+/** True when the allocation will never run again (server stopped it, or the client finished it). */
+export function allocTerminalStatus(a: Pick<Allocation, 'DesiredStatus' | 'ClientStatus'>): boolean {
+  if (a.DesiredStatus === AllocDesiredStatusStop || a.DesiredStatus === AllocDesiredStatusEvict) return true;
+  return allocClientTerminal(a);
+}
+
+export function allocClientTerminal(a: Pick<Allocation, 'ClientStatus'>): boolean {
+  return (
+    a.ClientStatus === AllocClientStatusComplete ||
+    a.ClientStatus === AllocClientStatusFailed ||
+    a.ClientStatus === AllocClientStatusLost
+  );
+}
+
+export function allocListStub(a: Allocation): AllocListStub {
+  return {
+    ID: a.ID,
+    EvalID: a.EvalID,
+    Name: a.Name,
+    Namespace: a.Namespace,
+    NodeID: a.NodeID,
+    NodeName: a.NodeName,
+    JobID: a.JobID,
+    JobType: a.Job.Type,
+    JobVersion: a.Job.Version ?? 0,
+    TaskGroup: a.TaskGroup,
+    AllocatedResources: a.AllocatedResources,
+    DesiredStatus: a.DesiredStatus,
+    DesiredDescription: a.DesiredDescription,
+    ClientStatus: a.ClientStatus,
+    ClientDescription: a.ClientDescription,
+    DesiredTransition: a.DesiredTransition,
+    TaskStates: a.TaskStates,
+    DeploymentStatus: a.DeploymentStatus,
+    FollowupEvalID: a.FollowupEvalID,
+    NextAllocation: a.NextAllocation,
+    RescheduleTracker: a.RescheduleTracker,
+    PreemptedAllocations: a.PreemptedAllocations,
+    PreemptedByAllocation: a.PreemptedByAllocation,
+    CreateIndex: a.CreateIndex,
+    ModifyIndex: a.ModifyIndex,
+    CreateTime: a.CreateTime,
+    ModifyTime: a.ModifyTime,
+  };
+}

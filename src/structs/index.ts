@@ -1,0 +1,13 @@
+/**
+ * The shared data model, in Nomad's JSON shape. Imports nothing else of Drover's.
+ */
+export * from './resources.js';
+export * from './job.js';
+export * from './service.js';
+export * from './alloc.js';
+export * from './node.js';
+export * from './eval.js';
+export * from './plan.js';
+export * from './deployment.js';
+export * from './summary.js';
+export * from './ids.js';
