@@ -12,6 +12,25 @@
 
 export type DriverHealth = 'healthy' | 'unhealthy' | 'undetected';
 
+/**
+ * What a driver can do. Optional on `TaskDriver`; absent means `{ sendSignals: true, exec: true, fsIsolation: 'none' }`.
+ * `fsIsolation` decides which paths the client puts in NOMAD_ALLOC_DIR / NOMAD_TASK_DIR / NOMAD_SECRETS_DIR:
+ * 'none' → host paths (raw_exec, mock); 'chroot' | 'image' → the in-task paths `/alloc`, `/local`, `/secrets`
+ * (exec, docker), as Nomad does. `TaskConfig.dirs` always holds host paths.
+ */
+export interface DriverCapabilities {
+  sendSignals: boolean;
+  exec: boolean;
+  fsIsolation: 'none' | 'chroot' | 'image';
+}
+
+/**
+ * Errors from `startTask`: throw a DroverError with code 'DriverError'. Set `details.recoverable = true` when
+ * retrying may succeed (the restart policy then applies, as Nomad's recoverable errors); any other error fails the
+ * task without restarts ("Error was unrecoverable"), as in Nomad.
+ */
+export const RECOVERABLE_DETAIL = 'recoverable';
+
 export interface DriverFingerprint {
   health: DriverHealth;
   healthDescription: string;
@@ -61,7 +80,11 @@ export interface TaskConfig {
   env: Record<string, string>;
   user: string;
   dirs: TaskDirs;
-  /** Files the driver appends the task's stdout and stderr to; the client rotates them. */
+  /**
+   * Files the driver appends the task's stdout and stderr to. The path is fixed for the task's whole life (also
+   * after recovery); open it with O_APPEND (flag 'a'), never truncate or rename it: the client rotates by
+   * copy-truncate, which is only safe for append-mode writers. The file may be reopened after `recoverTask`.
+   */
   stdoutPath: string;
   stderrPath: string;
   resources: {
@@ -118,6 +141,7 @@ export interface ExecResult {
 
 export interface TaskDriver {
   readonly name: string;
+  readonly capabilities?: DriverCapabilities;
   fingerprint(): Promise<DriverFingerprint>;
   /** Validates the task's driver `config`; returns the problems (empty when valid). */
   validateConfig(config: Record<string, unknown>): string[];
@@ -132,7 +156,11 @@ export interface TaskDriver {
   /** Runs a command inside the task's environment (script checks, change_mode script). */
   execTask(taskID: string, cmd: string[], timeoutMs: number): Promise<ExecResult>;
   taskStats(taskID: string): Promise<TaskResourceUsage>;
-  /** Re-attaches to a task started by an earlier agent process. Throws when it is gone. */
+  /**
+   * Re-attaches to a task started by an earlier agent process (same process/container, never a new start).
+   * When the task exited while the agent was down and the driver knows how, it resolves and `waitTask` then
+   * returns that exit. Throws (DroverError 'TaskNotFound') when the task is gone without a trace.
+   */
   recoverTask(handle: TaskHandle): Promise<void>;
   /** Releases driver-wide resources (event streams, sockets). */
   shutdown?(): Promise<void>;

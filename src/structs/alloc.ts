@@ -109,6 +109,8 @@ export interface RescheduleEvent {
 }
 export interface RescheduleTracker {
   Events: RescheduleEvent[] | null;
+  /** 'failed' when the last attempt to place a replacement found no node (Nomad's LastReschedule). */
+  LastReschedule?: string;
 }
 
 export interface NodeScoreMeta {

@@ -42,6 +42,8 @@ export interface DesiredUpdates {
   Preemptions: number;
   Reconnect?: number;
   Disconnect?: number;
+  RescheduleNow?: number;
+  RescheduleLater?: number;
 }
 
 export interface PlanAnnotations {

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`): installs what the suites need when it is missing, starts dockerd,
+# builds, and runs every test. Safe to run again; fast when everything is already there.
+# Under CI=true any skipped test fails the run: a suite that cannot run must not pass silently.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+loud() { printf '\n\033[1;31m!!! %s\033[0m\n' "$*" >&2; }
+
+# --- 1. System packages the suites use (Debian). command -> package
+declare -A PKG=(
+  [dockerd]=docker.io [etcd]=etcd-server [nginx]=nginx [haproxy]=haproxy [prometheus]=prometheus
+  [chromium]=chromium [busybox]=busybox-static [wrk]=wrk [dig]=dnsutils [runc]=runc [tini]=tini
+  [ip]=iproute2 [unshare]=util-linux [curl]=curl [ps]=procps
+)
+missing=()
+for cmd in "${!PKG[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKG[$cmd]}"); done
+# busybox-static provides /bin/busybox; the dynamic busybox does not make static images.
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically' || missing+=(busybox-static)
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  if [ "$(id -u)" = 0 ]; then
+    say "Installing system packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/drover-apt.log 2>&1 \
+      || { loud "apt-get install failed (see /tmp/drover-apt.log); suites needing ${missing[*]} will fail"; tail -20 /tmp/drover-apt.log; }
+  else
+    loud "Not root: cannot install ${missing[*]}; the suites that need them will say so"
+  fi
+fi
+
+# --- 2. npm dependencies and the build
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "Installing npm dependencies"
+  npm ci --no-audit --no-fund || exit 1
+fi
+say "Building"
+npm run -s build || exit 1
+
+# --- 3. Docker Engine
+if command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
+  say "Starting dockerd"
+  (dockerd --iptables=false --ip-masq=false >/tmp/drover-dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { loud "dockerd did not start (see /tmp/drover-dockerd.log)"; tail -20 /tmp/drover-dockerd.log; }
+fi
+
+# --- 4. Test images, built locally (no registry is reachable)
+if [ -f scripts/build-test-images.sh ] && docker info >/dev/null 2>&1; then
+  say "Building test images"
+  bash scripts/build-test-images.sh || loud "building test images failed"
+fi
+
+# --- 5. Every test
+say "Running tests"
+REPORT=$(mktemp /tmp/drover-vitest-XXXX.json)
+npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORT" "$@"
+rc=$?
+
+node --input-type=module - "$REPORT" "$rc" <<'JS'
+import { readFileSync } from 'node:fs';
+const [report, rc] = process.argv.slice(2);
+let r;
+try { r = JSON.parse(readFileSync(report, 'utf8')); } catch { console.log(`vitest wrote no report; exit ${rc}`); process.exit(Number(rc) || 1); }
+const skipped = [];
+for (const f of r.testResults ?? []) for (const t of f.assertionResults ?? []) {
+  if (t.status === 'skipped' || t.status === 'pending' || t.status === 'todo') skipped.push(`${f.name.replace(process.cwd() + '/', '')} > ${t.fullName}`);
+}
+const passed = r.numPassedTests ?? 0, failed = r.numFailedTests ?? 0;
+if (skipped.length) {
+  console.log(`\n!!! ${skipped.length} test(s) SKIPPED:`);
+  for (const s of skipped) console.log(`!!!   ${s}`);
+}
+let code = Number(rc);
+if (process.env.CI === 'true' && skipped.length) { console.log('!!! CI=true: skipped tests fail the run'); code = code || 1; }
+if ((r.numFailedTestSuites ?? 0) > 0 && failed === 0) console.log(`!!! ${r.numFailedTestSuites} test file(s) failed to load`);
+console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped.length} skipped`);
+process.exit(code);
+JS

@@ -1,0 +1,118 @@
+/**
+ * The composition root: turns an AgentConfig into a running server, client, drivers and HTTP API.
+ *
+ *   start: data dir ─► server (state restored from SQLite) ─► HTTP API listening ─► client (registers,
+ *          recovers its tasks, watches its allocations)
+ *   stop:  client stops watching (tasks keep running) ─► HTTP closes ─► server flushes and closes
+ */
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Logger } from '../logging/index.js';
+import { pinoLogger } from '../logging/index.js';
+import { createServer, type Server } from '../server/index.js';
+import { createClient, HttpServerRPC, type Client } from '../client/index.js';
+import { builtinDrivers } from '../drivers/index.js';
+import { startHttpApi, type HttpApi } from '../http/index.js';
+import type { AgentConfig } from './config.js';
+import { DROVER_VERSION } from './version.js';
+
+/** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
+export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal']);
+
+export interface Agent {
+  config: AgentConfig;
+  server?: Server;
+  client?: Client;
+  http: HttpApi;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(config: AgentConfig, opts: { logger?: Logger } = {}): Promise<Agent> {
+  const logger = opts.logger ?? pinoLogger(config.logLevel);
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const nodeName = config.name || hostname();
+
+  let server: Server | undefined;
+  if (config.server.enabled) {
+    server = await createServer({
+      dataDir: join(dataDir, 'server'),
+      logger: logger.child({ component: 'server' }),
+      region: config.region,
+      datacenter: config.datacenter,
+      numWorkers: config.server.numSchedulers,
+      heartbeat: {
+        minTTLms: config.server.minHeartbeatTTLms,
+        maxHeartbeatsPerSecond: config.server.maxHeartbeatsPerSecond,
+        graceMs: config.server.heartbeatGraceMs,
+      },
+    });
+  }
+
+  let client: Client | undefined;
+  if (config.client.enabled) {
+    const rpc = server ?? new HttpServerRPC(config.client.servers);
+    client = await createClient({
+      rpc,
+      dataDir: join(dataDir, 'client'),
+      logger: logger.child({ component: 'client' }),
+      nodeName,
+      datacenter: config.datacenter,
+      region: config.region,
+      nodePool: config.client.nodePool,
+      nodeClass: config.client.nodeClass,
+      meta: config.client.meta,
+      drivers: builtinDrivers(config.plugins, { dev: config.dev, logger }),
+      portRange: { min: config.client.minDynamicPort, max: config.client.maxDynamicPort },
+      hostVolumes: config.client.hostVolumes,
+      advertiseIP: config.client.networkInterfaceIP,
+    });
+  }
+
+  const agentSelf = () => ({
+    config: {
+      Region: config.region,
+      Datacenter: config.datacenter,
+      NodeName: nodeName,
+      DataDir: dataDir,
+      Version: { Version: DROVER_VERSION },
+      Server: { Enabled: config.server.enabled },
+      Client: { Enabled: config.client.enabled, NodeClass: config.client.nodeClass, NodePool: config.client.nodePool },
+      Ports: { HTTP: http?.port ?? config.ports.http },
+    },
+    member: { Name: `${nodeName}.${config.region}`, Addr: config.advertiseAddr, Port: http?.port ?? config.ports.http, Status: 'alive', Tags: { role: server ? 'nomad' : 'client', region: config.region, dc: config.datacenter, build: DROVER_VERSION } },
+    stats: {},
+  });
+
+  let http: HttpApi | undefined;
+  http = await startHttpApi({
+    host: config.bindAddr,
+    port: config.ports.http,
+    server,
+    client,
+    agent: { self: agentSelf },
+    logger: logger.child({ component: 'http' }),
+    supportedFeatures: SUPPORTED_FEATURES,
+  });
+  server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
+
+  if (client) await client.start();
+
+  let stopped = false;
+  return {
+    config,
+    server,
+    client,
+    http,
+    logger,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await client?.stop();
+      await http!.close();
+      await server?.stop();
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Agent configuration: Nomad's agent config shape (HCL or JSON files, then command-line flags on top).
+ * `-dev` gives Nomad's dev defaults: server and client in one process, region `global`, datacenter `dc1`,
+ * node pool `default`, API on 127.0.0.1:4646, raw_exec enabled.
+ */
+export interface PluginConfig {
+  config: Record<string, unknown>;
+}
+
+export interface HostVolumeConfig {
+  path: string;
+  readOnly: boolean;
+}
+
+export interface AgentConfig {
+  dev: boolean;
+  dataDir: string;
+  region: string;
+  datacenter: string;
+  /** Node name; defaults to the hostname. */
+  name: string;
+  bindAddr: string;
+  ports: { http: number; dns: number };
+  /** The address other agents and tasks use to reach this one. */
+  advertiseAddr: string;
+  logLevel: string;
+  server: {
+    enabled: boolean;
+    numSchedulers?: number;
+    /** Heartbeat tuning, as Nomad's server block. */
+    minHeartbeatTTLms: number;
+    maxHeartbeatsPerSecond: number;
+    heartbeatGraceMs: number;
+  };
+  client: {
+    enabled: boolean;
+    /** Server HTTP addresses for a client-only agent. */
+    servers: string[];
+    nodeClass: string;
+    nodePool: string;
+    meta: Record<string, string>;
+    hostVolumes: Record<string, HostVolumeConfig>;
+    minDynamicPort: number;
+    maxDynamicPort: number;
+    reserved: { cpu: number; memory: number; disk: number; reservedPorts: string };
+    /** Host IP that published ports bind to and NOMAD_IP_* report. */
+    networkInterfaceIP: string;
+  };
+  plugins: Record<string, PluginConfig>;
+}
+
+export function defaultConfig(dev: boolean): AgentConfig {
+  return {
+    dev,
+    dataDir: dev ? '.drover-data' : '/var/lib/drover',
+    region: 'global',
+    datacenter: 'dc1',
+    name: '',
+    bindAddr: dev ? '127.0.0.1' : '0.0.0.0',
+    ports: { http: 4646, dns: 8600 },
+    advertiseAddr: '127.0.0.1',
+    logLevel: 'info',
+    server: { enabled: dev, minHeartbeatTTLms: 10_000, maxHeartbeatsPerSecond: 50, heartbeatGraceMs: 5_000 },
+    client: {
+      enabled: dev,
+      servers: [],
+      nodeClass: '',
+      nodePool: 'default',
+      meta: {},
+      hostVolumes: {},
+      minDynamicPort: 20000,
+      maxDynamicPort: 32000,
+      reserved: { cpu: 0, memory: 0, disk: 0, reservedPorts: '' },
+      networkInterfaceIP: '127.0.0.1',
+    },
+    plugins: dev ? { raw_exec: { config: { enabled: true } } } : {},
+  };
+}
+
+/** Deep-merges `over` into `base` (objects merge, everything else replaces). */
+export function mergeConfig<T>(base: T, over: unknown): T {
+  if (over === undefined) return base;
+  if (base === null || typeof base !== 'object' || Array.isArray(base) || over === null || typeof over !== 'object' || Array.isArray(over)) {
+    return over as T;
+  }
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    if (v === undefined) continue;
+    out[k] = k in out ? mergeConfig(out[k], v) : v;
+  }
+  return out as T;
+}

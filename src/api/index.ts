@@ -1,0 +1,13 @@
+/**
+ * The typed client of Drover's HTTP API. Other modules import this file, never the files behind it.
+ */
+export { DroverClient, DEFAULT_ADDRESS, normalizeAddress, type DroverClientConfig } from './client.js';
+export { HttpTransport, type FetchLike, type QueryOptions, type QueryResponse, type WriteOptions, type TransportConfig } from './http.js';
+export { ApiError, isApiError, isNotFound, errorFromResponse, connectionError } from './errors.js';
+export type { JobsAPI, RegisterOptions } from './jobs.js';
+export type { AllocationsAPI } from './allocations.js';
+export type { EvaluationsAPI } from './evaluations.js';
+export type { NodesAPI } from './nodes.js';
+export type { DeploymentsAPI } from './deployments.js';
+export type { AgentAPI, StatusAPI } from './agent.js';
+export type * from './types.js';

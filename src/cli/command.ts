@@ -1,0 +1,97 @@
+/**
+ * What a command is: a small declarative spec (its words, arguments, flags) and a `run` function. Each command
+ * lives in its own file under commands/ and is listed once in commands/index.ts; `run.ts` turns the specs into
+ * a commander program. Commands reach the agent only through `ctx.client()` (the `api/` module).
+ */
+import type { DroverClient } from '../api/index.js';
+import type { Output } from './output.js';
+import type { JobFileLoader } from './jobfile.js';
+
+export interface OptionSpec {
+  /** Commander syntax with the long name nomad uses: `--check-index <index>`, `-f, --follow`. */
+  flags: string;
+  description: string;
+  /** The flag may repeat (`-var a=1 -var b=2`); the value is a string[]. */
+  repeatable?: boolean;
+  /** The value is an integer. */
+  int?: boolean;
+  default?: string | boolean | number | string[];
+}
+
+/** The global flags every command accepts, resolved with the environment. */
+export interface GlobalOptions {
+  address: string;
+  namespace?: string;
+  region?: string;
+  token?: string;
+  json: boolean;
+}
+
+export interface CommandContext {
+  out: Output;
+  globals: GlobalOptions;
+  env: Record<string, string | undefined>;
+  /** The API client for the resolved address, namespace, region and token. */
+  client(): DroverClient;
+  /** Reads and parses job files locally (the jobspec module), without the agent. */
+  jobFiles: JobFileLoader;
+  /** Aborted on Ctrl-C: long operations (monitors, log streams) stop with it. */
+  signal: AbortSignal;
+  /** The clock, for relative times ("1m ago"). */
+  now(): number;
+  readFile(path: string): Promise<string>;
+  /** Starts an agent in-process (only `drover agent`). */
+  startAgent?: StartAgentFn;
+}
+
+/** The agent's in-process entry point, loaded only by `drover agent`. */
+export type StartAgentFn = (flags: AgentFlags) => Promise<{ stop(): Promise<void> }>;
+
+/** `drover agent` flags, before the agent module merges them with config files and defaults. */
+export interface AgentFlags {
+  dev: boolean;
+  dataDir?: string;
+  configFiles: string[];
+  bindAddr?: string;
+  httpPort?: number;
+  logLevel?: string;
+  nodeName?: string;
+  datacenter?: string;
+  region?: string;
+  servers?: string[];
+  server?: boolean;
+  client?: boolean;
+}
+
+export type Opts = Record<string, unknown>;
+
+export interface CommandSpec {
+  /** Words after `drover`: `['job', 'run']`. */
+  path: string[];
+  summary: string;
+  /** Commander argument syntax: `<file>`, `[task]`. */
+  args?: string[];
+  options?: OptionSpec[];
+  /** Also reachable as these word lists (`drover status` = `drover job status`). */
+  aliases?: string[][];
+  /** Longer help text shown under the usage line. */
+  help?: string;
+  /** Returns the exit code. */
+  run(ctx: CommandContext, args: string[], opts: Opts): Promise<number>;
+}
+
+/** A user error: printed as is (no stack), exit code as given. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+export const bool = (v: unknown): boolean => v === true;
+export const strs = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);
+export const int = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);

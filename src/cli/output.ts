@@ -1,0 +1,65 @@
+/**
+ * The one way commands write: human text (tables and `Key = value` blocks like nomad's) or, with `-json`,
+ * the API's JSON. Commands never touch stdout/stderr directly, so tests capture everything.
+ */
+import { formatKV, formatTable } from './format.js';
+
+export interface Writable {
+  write(chunk: string): unknown;
+}
+
+export interface Output {
+  /** True when `-json` was given: commands print `json(...)` instead of text. */
+  readonly json: boolean;
+  /** Lines to stdout. */
+  line(text?: string): void;
+  /** Raw text to stdout, as is (log streams). */
+  raw(text: string): void;
+  /** A line to stderr (errors, warnings). */
+  error(text: string): void;
+  /** A table; the first row is the header. Nothing is printed for no rows. */
+  table(rows: string[][]): void;
+  kv(pairs: [string, string][]): void;
+  /** A titled section: a blank line, then the title, then the body. */
+  section(title: string, body: string): void;
+  /** Pretty JSON to stdout. */
+  printJSON(value: unknown): void;
+}
+
+export function createOutput(stdout: Writable, stderr: Writable, json = false): Output {
+  const out: Output = {
+    json,
+    line(text = '') {
+      stdout.write(`${text}\n`);
+    },
+    raw(text) {
+      stdout.write(text);
+    },
+    error(text) {
+      stderr.write(`${text}\n`);
+    },
+    table(rows) {
+      if (rows.length > 0) out.line(formatTable(rows));
+    },
+    kv(pairs) {
+      if (pairs.length > 0) out.line(formatKV(pairs));
+    },
+    section(title, body) {
+      out.line();
+      out.line(title);
+      if (body) out.line(body);
+    },
+    printJSON(value) {
+      stdout.write(`${JSON.stringify(value, null, 4)}\n`);
+    },
+  };
+  return out;
+}
+
+/** An output that keeps what is written, for tests. */
+export function memoryOutput(json = false): Output & { stdout: () => string; stderr: () => string } {
+  let o = '';
+  let e = '';
+  const base = createOutput({ write: (s: string) => (o += s) }, { write: (s: string) => (e += s) }, json);
+  return Object.assign(base, { stdout: () => o, stderr: () => e });
+}

@@ -1,0 +1,1 @@
+export { MockDriver, type MockDriverOptions } from './mock-driver.js';

@@ -1,0 +1,1 @@
+export { parseDurationMs, signalNumber, signalName, driverError, isRecoverable, taskNotFound, sleep, withAbort, emptyUsage } from './util.js';

@@ -1,0 +1,87 @@
+/**
+ * A small method + path router for the HTTP API. Patterns use `:name` for one segment and `*name`
+ * for the rest of the path (Nomad IDs may contain slashes only in variables paths).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  /** Reads and JSON-parses the body (size-limited); throws BadRequest / BodyTooLarge. */
+  json<T = unknown>(): Promise<T>;
+  /** Reads the raw body as text (size-limited). */
+  text(): Promise<string>;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<unknown> | unknown;
+
+interface Route {
+  method: string;
+  segments: string[];
+  handler: Handler;
+}
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  on(methods: string | string[], pattern: string, handler: Handler): this {
+    for (const m of Array.isArray(methods) ? methods : [methods]) {
+      this.routes.push({ method: m, segments: pattern.split('/').filter(Boolean), handler });
+    }
+    return this;
+  }
+
+  get(p: string, h: Handler) {
+    return this.on('GET', p, h);
+  }
+
+  /** Nomad accepts PUT and POST for writes. */
+  write(p: string, h: Handler) {
+    return this.on(['PUT', 'POST'], p, h);
+  }
+
+  /**
+   * Finds the route for a request. Returns `methodNotAllowed` when the path exists with other methods,
+   * so the API can answer 405 rather than 404.
+   */
+  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'methodNotAllowed' | undefined {
+    const parts = path.split('/').filter(Boolean).map(safeDecode);
+    let pathMatched = false;
+    for (const r of this.routes) {
+      const params = matchSegments(r.segments, parts);
+      if (!params) continue;
+      pathMatched = true;
+      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { handler: r.handler, params };
+    }
+    return pathMatched ? 'methodNotAllowed' : undefined;
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function matchSegments(pattern: string[], parts: string[]): Record<string, string> | null {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    if (p.startsWith('*')) {
+      if (i >= parts.length) return null;
+      params[p.slice(1)] = parts.slice(i).join('/');
+      return params;
+    }
+    const v = parts[i];
+    if (v === undefined) return null;
+    if (p.startsWith(':')) params[p.slice(1)] = v;
+    else if (p !== v) return null;
+  }
+  return pattern.length === parts.length ? params : null;
+}

@@ -1,0 +1,12 @@
+/** Evaluation endpoints: `/v1/evaluations`, `/v1/evaluation/:id[/allocations]`. */
+import type { Router } from '../router.js';
+import { indexed } from '../reply.js';
+import { queryOptions } from '../query.js';
+import type { HttpApiOptions } from '../types.js';
+
+export function evalRoutes(r: Router, opts: HttpApiOptions): void {
+  const server = opts.server!;
+  r.get('/v1/evaluations', async (c) => indexed(await server.evalList(queryOptions(c.query, c.signal))));
+  r.get('/v1/evaluation/:id', async (c) => indexed(await server.evalGet(c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/evaluation/:id/allocations', async (c) => indexed(await server.evalAllocations(c.params.id!, queryOptions(c.query, c.signal))));
+}

@@ -1,0 +1,48 @@
+/**
+ * Server endpoints for remote client agents (the HTTP form of `ServerRPC` in client/rpc.ts):
+ *   PUT /v1/internal/client/register  {Node}                 → {HeartbeatTTLms, Index}
+ *   PUT /v1/internal/client/status    {NodeID, Status}       → {HeartbeatTTLms, Index}
+ *   GET /v1/internal/client/allocs/:nodeID?index=&wait=      → {Allocs, Index}   (blocking)
+ *   PUT /v1/internal/client/allocs    {Allocs: AllocClientUpdate[]}
+ *   PUT /v1/internal/client/services  {Upsert: ServiceRegistration[], Delete: string[]}
+ */
+import { badRequest } from '../../errors/index.js';
+import type { AllocClientUpdate } from '../../client/rpc.js';
+import type { Node, ServiceRegistration } from '../../structs/index.js';
+import type { Router } from '../router.js';
+import { JsonReply } from '../reply.js';
+import { queryOptions } from '../query.js';
+import type { HttpApiOptions } from '../types.js';
+
+export function internalRoutes(r: Router, opts: HttpApiOptions): void {
+  const server = opts.server!;
+  r.write('/v1/internal/client/register', async (c) => {
+    const body = await c.json<{ Node?: Node }>();
+    if (!body.Node || typeof body.Node.ID !== 'string') throw badRequest('"Node" with an "ID" is required');
+    const res = await server.nodeRegister(body.Node);
+    return new JsonReply({ HeartbeatTTLms: res.heartbeatTTLms, Index: res.index }, res.index);
+  });
+  r.write('/v1/internal/client/status', async (c) => {
+    const body = await c.json<{ NodeID?: string; Status?: string }>();
+    if (!body.NodeID || !body.Status) throw badRequest('"NodeID" and "Status" are required');
+    const res = await server.nodeUpdateStatus(body.NodeID, body.Status);
+    return new JsonReply({ HeartbeatTTLms: res.heartbeatTTLms, Index: res.index }, res.index);
+  });
+  r.get('/v1/internal/client/allocs/:nodeID', async (c) => {
+    const q = queryOptions(c.query, c.signal);
+    const res = await server.getClientAllocs(c.params.nodeID!, q.minIndex ?? 0, q.waitMs ?? 0, c.signal);
+    return new JsonReply({ Allocs: res.allocs, Index: res.index }, res.index);
+  });
+  r.write('/v1/internal/client/allocs', async (c) => {
+    const body = await c.json<{ Allocs?: AllocClientUpdate[] }>();
+    if (!Array.isArray(body.Allocs)) throw badRequest('"Allocs" must be a list');
+    await server.updateAllocs(body.Allocs);
+    return {};
+  });
+  r.write('/v1/internal/client/services', async (c) => {
+    const body = await c.json<{ Upsert?: ServiceRegistration[]; Delete?: string[] }>();
+    if (body.Upsert?.length) await server.upsertServiceRegistrations?.(body.Upsert);
+    if (body.Delete?.length) await server.deleteServiceRegistrations?.(body.Delete);
+    return {};
+  });
+}

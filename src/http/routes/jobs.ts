@@ -1,0 +1,103 @@
+/** Job endpoints: `/v1/jobs`, `/v1/jobs/parse`, `/v1/job/:id[/...]`, `/v1/validate/job`. */
+import { badRequest, DroverError, formatProblem, isDroverError, jobValidationError, type Problem } from '../../errors/index.js';
+import { canonicalizeJob, parseJobHCL, parseJobJSON, unsupportedFeatureWarnings, validateJob } from '../../jobspec/index.js';
+import type { Job } from '../../structs/index.js';
+import type { Router } from '../router.js';
+import { indexed, JsonReply } from '../reply.js';
+import { boolParam, queryOptions } from '../query.js';
+import type { HttpApiOptions } from '../types.js';
+
+interface RegisterBody {
+  Job?: unknown;
+  EnforceIndex?: boolean;
+  JobModifyIndex?: number;
+  Submission?: { Source: string; Format: string; VariableFlags?: Record<string, string> } | null;
+  Diff?: boolean;
+}
+
+/** Decodes an API job body, fills defaults and validates it: the one path every job enters by. */
+export function admitJob(raw: unknown, namespace?: string): Job {
+  if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw badRequest('request body has no "Job" object: expected {"Job": {...}}');
+  }
+  const job = canonicalizeJob(parseJobJSON(raw as object));
+  if (namespace && !(raw as Record<string, unknown>)['Namespace']) job.Namespace = namespace;
+  const problems = validateJob(job);
+  if (problems.length > 0) throw jobValidationError(problems);
+  return job;
+}
+
+export function jobRoutes(r: Router, opts: HttpApiOptions): void {
+  const server = opts.server!;
+  const ns = (q: URLSearchParams) => q.get('namespace') ?? 'default';
+
+  const register = async (body: RegisterBody, q: URLSearchParams, pathID?: string) => {
+    const job = admitJob(body.Job, q.get('namespace') ?? undefined);
+    if (pathID !== undefined && job.ID !== pathID) throw badRequest(`job ID "${job.ID}" does not match the request path "${pathID}"`);
+    const warnings = opts.supportedFeatures ? unsupportedFeatureWarnings(job, opts.supportedFeatures) : [];
+    const res = await server.jobRegister(job, {
+      enforceIndex: body.EnforceIndex ? (body.JobModifyIndex ?? 0) : undefined,
+      warnings,
+      submission: body.Submission ?? undefined,
+    });
+    return new JsonReply({ ...res, KnownLeader: true, LastContact: 0 }, res.Index);
+  };
+
+  r.get('/v1/jobs', async (c) => indexed(await server.jobList(queryOptions(c.query, c.signal))));
+  r.write('/v1/jobs', async (c) => register(await c.json<RegisterBody>(), c.query));
+
+  r.write('/v1/jobs/parse', async (c) => {
+    const body = await c.json<{ JobHCL?: string; Variables?: string; Canonicalize?: boolean; HCLv1?: boolean }>();
+    if (typeof body.JobHCL !== 'string' || body.JobHCL === '') throw badRequest('"JobHCL" is required: the job file text');
+    if (body.HCLv1) throw badRequest('HCLv1 job files are not supported; HCL2 parses 0.8-style files too');
+    const { job } = parseJobHCL(body.JobHCL, { filename: 'input.hcl', varFileContent: body.Variables ?? '', allowFS: false });
+    return body.Canonicalize ? canonicalizeJob(job) : job;
+  });
+
+  r.write('/v1/validate/job', async (c) => {
+    const body = await c.json<RegisterBody>();
+    try {
+      const job = admitJob(body.Job);
+      const warnings = opts.supportedFeatures ? unsupportedFeatureWarnings(job, opts.supportedFeatures) : [];
+      return { DriverConfigValidated: true, ValidationErrors: null, Error: '', Warnings: warnings.join('\n') };
+    } catch (e) {
+      if (!isDroverError(e) || e.status !== 400) throw e;
+      const errs = e.problems.length ? e.problems.map(formatProblem) : [e.message];
+      return { DriverConfigValidated: false, ValidationErrors: errs, Error: errs.join('\n'), Warnings: '' };
+    }
+  });
+
+  r.get('/v1/job/:id', async (c) => indexed(await server.jobGet(ns(c.query), c.params.id!, queryOptions(c.query, c.signal))));
+  r.write('/v1/job/:id', async (c) => register(await c.json<RegisterBody>(), c.query, c.params.id));
+  r.on('DELETE', '/v1/job/:id', async (c) => {
+    const res = await server.jobDeregister(ns(c.query), c.params.id!, boolParam(c.query, 'purge'));
+    return new JsonReply({ ...res, KnownLeader: true, LastContact: 0 }, res.Index);
+  });
+
+  r.write('/v1/job/:id/plan', async (c) => {
+    const body = await c.json<RegisterBody>();
+    const job = admitJob(body.Job, c.query.get('namespace') ?? undefined);
+    if (job.ID !== c.params.id) throw badRequest(`job ID "${job.ID}" does not match the request path "${c.params.id}"`);
+    const res = await server.jobPlan(job, body.Diff ?? false);
+    const warnings = opts.supportedFeatures ? unsupportedFeatureWarnings(job, opts.supportedFeatures) : [];
+    return new JsonReply({ ...res, Warnings: [res.Warnings, ...warnings].filter(Boolean).join('\n') }, res.Index);
+  });
+
+  r.get('/v1/job/:id/allocations', async (c) =>
+    indexed(await server.jobAllocations(ns(c.query), c.params.id!, boolParam(c.query, 'all'), queryOptions(c.query, c.signal))),
+  );
+  r.get('/v1/job/:id/evaluations', async (c) => indexed(await server.jobEvaluations(ns(c.query), c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/job/:id/summary', async (c) => indexed(await server.jobSummary(ns(c.query), c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/job/:id/deployments', async (c) => indexed(await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/job/:id/deployment', async (c) => {
+    const res = await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c.signal));
+    return new JsonReply(res.value[0] ?? null, res.index);
+  });
+  r.get('/v1/job/:id/versions', async (c) => {
+    const res = await server.jobVersions(ns(c.query), c.params.id!, queryOptions(c.query, c.signal));
+    return new JsonReply({ Versions: res.value, Diffs: null, Index: res.index, KnownLeader: true, LastContact: 0 }, res.index);
+  });
+}
+
+export type { Problem };
+export { DroverError };

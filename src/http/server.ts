@@ -1,0 +1,147 @@
+/**
+ * The HTTP API: Nomad's paths and JSON over node:http. Routes live in one file per resource; this file
+ * owns body reading (size limit), error mapping and the listener.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { badRequest, bodyTooLarge, DroverError, isDroverError } from '../errors/index.js';
+import { Router, type RequestContext } from './router.js';
+import { HANDLED, JsonReply, sendError, sendJson } from './reply.js';
+import type { HttpApiOptions } from './types.js';
+import { jobRoutes } from './routes/jobs.js';
+import { allocRoutes } from './routes/allocs.js';
+import { nodeRoutes } from './routes/nodes.js';
+import { evalRoutes } from './routes/evals.js';
+import { agentRoutes } from './routes/agent.js';
+import { clientRoutes } from './routes/client.js';
+import { internalRoutes } from './routes/internal.js';
+
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+export function buildRouter(opts: HttpApiOptions): Router {
+  const r = new Router();
+  agentRoutes(r, opts);
+  if (opts.server) {
+    jobRoutes(r, opts);
+    allocRoutes(r, opts);
+    nodeRoutes(r, opts);
+    evalRoutes(r, opts);
+    internalRoutes(r, opts);
+  }
+  clientRoutes(r, opts);
+  return r;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? -1);
+    if (declared > limit) {
+      reject(bodyTooLarge(limit));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        reject(bodyTooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (e) => {
+      if (!failed) reject(e);
+    });
+  });
+}
+
+export function handleRequest(router: Router, opts: HttpApiOptions) {
+  const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    let bodyPromise: Promise<Buffer> | undefined;
+    const body = () => (bodyPromise ??= readBody(req, limit));
+    const ctx: RequestContext = {
+      req,
+      res,
+      params: {},
+      query: url.searchParams,
+      signal: ac.signal,
+      text: async () => (await body()).toString('utf8'),
+      json: async <T>() => {
+        const raw = (await body()).toString('utf8');
+        if (raw.trim() === '') throw badRequest('request body is empty: expected a JSON document');
+        try {
+          return JSON.parse(raw) as T;
+        } catch (e) {
+          throw badRequest(`request body is not valid JSON: ${(e as Error).message}`);
+        }
+      },
+    };
+    try {
+      const m = router.match(req.method ?? 'GET', url.pathname);
+      if (m === undefined) throw new DroverError('NotFound', `no API route for ${req.method} ${url.pathname}`);
+      if (m === 'methodNotAllowed') {
+        res.writeHead(405, { 'Content-Type': 'text/plain' });
+        res.end(`method ${req.method} not allowed on ${url.pathname}`);
+        return;
+      }
+      ctx.params = m.params;
+      const out = await m.handler(ctx);
+      if (out === HANDLED) return;
+      if (out instanceof JsonReply) sendJson(res, out.status, out.body, out.index);
+      else sendJson(res, 200, out);
+    } catch (e) {
+      if (!isDroverError(e)) opts.logger.error('http handler failed', { method: req.method, path: url.pathname, error: String((e as Error)?.stack ?? e) });
+      // Drain what is left of an oversized body so the client reads our answer instead of a reset.
+      if (isDroverError(e, 'BodyTooLarge')) res.setHeader('Connection', 'close');
+      sendError(res, e);
+    }
+  };
+}
+
+export interface HttpApi {
+  server: Server;
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts the API listener; resolves once it is accepting connections. */
+export async function startHttpApi(opts: HttpApiOptions & { host: string; port: number }): Promise<HttpApi> {
+  const router = buildRouter(opts);
+  const handler = handleRequest(router, opts);
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    void handler(req, res);
+  });
+  // Blocking queries may be held for minutes.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    server,
+    port: addr.port,
+    address: `http://${opts.host}:${addr.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

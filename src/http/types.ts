@@ -1,0 +1,30 @@
+import type { ServerAPI } from '../server/types.js';
+import type { Logger } from '../logging/index.js';
+
+/** What the HTTP API reads from the local client agent (logs, stats). */
+export interface ClientReadAPI {
+  readonly nodeID: string;
+  readLogs(
+    allocID: string,
+    task: string,
+    type: 'stdout' | 'stderr',
+    opts: { origin: 'start' | 'end'; offset: number; follow: boolean; signal: AbortSignal },
+  ): AsyncIterable<Buffer>;
+  allocStats(allocID: string): Promise<unknown>;
+}
+
+export interface AgentInfo {
+  /** `GET /v1/agent/self` body. */
+  self(): Record<string, unknown>;
+}
+
+export interface HttpApiOptions {
+  server?: ServerAPI;
+  client?: ClientReadAPI;
+  agent: AgentInfo;
+  logger: Logger;
+  /** Largest accepted request body in bytes (413 past it). */
+  maxBodyBytes?: number;
+  /** Features built so far, for `job run` warnings about parsed-but-ignored blocks. */
+  supportedFeatures?: Set<string>;
+}

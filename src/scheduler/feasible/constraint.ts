@@ -1,0 +1,175 @@
+/**
+ * Constraint evaluation: resolving `${...}` targets against a node and applying Nomad's operators.
+ * Everything here is pure and never throws; an unparsable value simply does not match.
+ */
+import type { Constraint, Node } from '../../structs/index.js';
+import { checkSemverMatch, checkVersionMatch } from './version.js';
+
+export const ConstraintDistinctHosts = 'distinct_hosts';
+export const ConstraintDistinctProperty = 'distinct_property';
+
+/** Nomad's string form of a constraint, used as the ConstraintFiltered key: `${attr.kernel.name} = linux`. */
+export function constraintString(c: Constraint): string {
+  return `${c.LTarget} ${c.Operand} ${c.RTarget}`.trim();
+}
+
+/**
+ * Resolves a target against a node. Literals resolve to themselves; `${attr.x}`, `${meta.x}` and the
+ * `${node.*}` variables resolve from the node; anything else (or a missing key) is "not found".
+ */
+export function resolveTarget(target: string, node: Node): { value: string; found: boolean } {
+  if (!target.startsWith('${')) return { value: target, found: true };
+  const v = resolveInterpolation(target, node);
+  return v === undefined ? { value: '', found: false } : { value: v, found: true };
+}
+
+/** Like resolveTarget but returns undefined when not found; cheaper in hot loops. */
+export function resolveInterpolation(target: string, node: Node): string | undefined {
+  if (!target.startsWith('${')) return target;
+  if (!target.endsWith('}')) return undefined;
+  const key = target.slice(2, -1);
+  switch (key) {
+    case 'node.unique.id':
+      return node.ID;
+    case 'node.unique.name':
+      return node.Name;
+    case 'node.datacenter':
+      return node.Datacenter;
+    case 'node.class':
+      return node.NodeClass;
+    case 'node.pool':
+      return node.NodePool;
+    case 'node.region':
+      return node.Attributes['nomad.region'];
+  }
+  if (key.startsWith('attr.')) return node.Attributes[key.slice(5)];
+  if (key.startsWith('meta.')) return node.Meta?.[key.slice(5)];
+  return undefined;
+}
+
+/** True when the constraint depends on something unique to one node, so it cannot be cached per class. */
+export function targetEscapesClass(target: string): boolean {
+  return target.startsWith('${') && (target.includes('unique.') || target === '${node.unique.id}');
+}
+
+export function constraintEscapesClass(c: Constraint): boolean {
+  return targetEscapesClass(c.LTarget) || targetEscapesClass(c.RTarget);
+}
+
+const regexCache = new Map<string, RegExp | null>();
+function compileRegex(src: string): RegExp | null {
+  let re = regexCache.get(src);
+  if (re === undefined) {
+    try {
+      re = new RegExp(src);
+    } catch {
+      re = null;
+    }
+    if (regexCache.size > 10_000) regexCache.clear();
+    regexCache.set(src, re);
+  }
+  return re;
+}
+
+function splitSet(s: string): string[] {
+  return s.split(',').map((x) => x.trim());
+}
+
+/** Numeric when both sides parse as numbers (as Nomad does), lexical otherwise. */
+function checkOrder(op: string, l: string, r: string): boolean {
+  const ln = Number(l);
+  const rn = Number(r);
+  let cmp: number;
+  if (l.trim() !== '' && r.trim() !== '' && Number.isFinite(ln) && Number.isFinite(rn)) cmp = ln - rn;
+  else cmp = l < r ? -1 : l > r ? 1 : 0;
+  switch (op) {
+    case '<':
+      return cmp < 0;
+    case '<=':
+      return cmp <= 0;
+    case '>':
+      return cmp > 0;
+    case '>=':
+      return cmp >= 0;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Applies one operator to resolved values. `lFound`/`rFound` say whether each side resolved.
+ * distinct_hosts and distinct_property are not value checks and always pass here.
+ */
+export function checkConstraintValues(op: string, l: string, lFound: boolean, r: string, rFound: boolean): boolean {
+  switch (op) {
+    case ConstraintDistinctHosts:
+    case ConstraintDistinctProperty:
+      return true;
+    case 'is_set':
+      return lFound;
+    case 'is_not_set':
+      return !lFound;
+    case '=':
+    case '==':
+    case 'is':
+      return lFound && rFound && l === r;
+    case '!=':
+    case 'not':
+      if (!lFound && !rFound) return false;
+      if (!lFound || !rFound) return true;
+      return l !== r;
+  }
+  if (!lFound || !rFound) return false;
+  switch (op) {
+    case '<':
+    case '<=':
+    case '>':
+    case '>=':
+      return checkOrder(op, l, r);
+    case 'version':
+      return checkVersionMatch(l, r);
+    case 'semver':
+      return checkSemverMatch(l, r);
+    case 'regexp': {
+      const re = compileRegex(r);
+      return re !== null && re.test(l);
+    }
+    case 'set_contains':
+    case 'set_contains_all': {
+      const have = new Set(splitSet(l));
+      return splitSet(r).every((x) => have.has(x));
+    }
+    case 'set_contains_any': {
+      const have = new Set(splitSet(l));
+      return splitSet(r).some((x) => have.has(x));
+    }
+    default:
+      return false;
+  }
+}
+
+/** Does the node meet the constraint? (distinct_* are checked elsewhere, against placements.) */
+export function checkConstraint(c: Constraint, node: Node): boolean {
+  const l = resolveInterpolation(c.LTarget, node);
+  const r = resolveInterpolation(c.RTarget, node);
+  return checkConstraintValues(c.Operand, l ?? '', l !== undefined, r ?? '', r !== undefined);
+}
+
+/** Datacenter patterns allow `*` globs (`dc*`). */
+export function datacenterMatches(patterns: readonly string[], dc: string): boolean {
+  for (const p of patterns) {
+    if (p === dc || p === '*') return true;
+    if (p.includes('*') && globToRegex(p).test(dc)) return true;
+  }
+  return false;
+}
+
+const globCache = new Map<string, RegExp>();
+function globToRegex(p: string): RegExp {
+  let re = globCache.get(p);
+  if (!re) {
+    re = new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+    globCache.set(p, re);
+  }
+  return re;
+}

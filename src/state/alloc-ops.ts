@@ -1,0 +1,144 @@
+/**
+ * Allocation, evaluation and node writes as Nomad's state store does them: index fields, fields each
+ * side owns (the server owns DesiredStatus, the client owns ClientStatus and TaskStates), and the
+ * summary and job status that follow from them.
+ */
+import {
+  allocClientTerminal,
+  NodeSchedulingEligible,
+  NodeStatusReady,
+  type Allocation,
+  type Evaluation,
+  type Node,
+} from '../structs/index.js';
+import type { AllocClientUpdate } from '../client/rpc.js';
+import { applyAllocToSummary, refreshJobStatus, setQueued } from './job-ops.js';
+import type { WriteTxn } from './store.js';
+
+/**
+ * Upserts allocations written by the server (plan results). For an existing allocation the client's
+ * fields are kept, unless the scheduler marks it lost or unknown (the client cannot say so itself).
+ */
+export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number): Allocation[] {
+  const index = txn.writeIndex;
+  const out: Allocation[] = [];
+  const jobs = new Map<string, [string, string]>();
+  for (const a of allocs) {
+    const prev = txn.allocByID(a.ID);
+    let next: Allocation;
+    if (prev == null) {
+      next = { ...a, CreateIndex: index, ModifyIndex: index, AllocModifyIndex: index, CreateTime: a.CreateTime || nowNs, ModifyTime: nowNs };
+    } else {
+      const serverSetsClient = a.ClientStatus === 'lost' || a.ClientStatus === 'unknown';
+      next = {
+        ...a,
+        Job: a.Job ?? prev.Job,
+        CreateIndex: prev.CreateIndex,
+        CreateTime: prev.CreateTime,
+        ModifyIndex: index,
+        AllocModifyIndex: index,
+        ModifyTime: nowNs,
+        TaskStates: prev.TaskStates,
+        ClientStatus: serverSetsClient ? a.ClientStatus : prev.ClientStatus,
+        ClientDescription: serverSetsClient ? a.ClientDescription : prev.ClientDescription,
+        DeploymentStatus: a.DeploymentStatus ?? prev.DeploymentStatus,
+        NetworkStatus: prev.NetworkStatus ?? a.NetworkStatus,
+      };
+    }
+    txn.put('allocs', next);
+    applyAllocToSummary(txn, prev, next);
+    jobs.set(`${next.Namespace}\u0000${next.JobID}`, [next.Namespace, next.JobID]);
+    out.push(next);
+  }
+  for (const [ns, id] of jobs.values()) refreshJobStatus(txn, ns, id);
+  return out;
+}
+
+export interface ClientAllocChange {
+  prev: Allocation;
+  next: Allocation;
+}
+
+/** Applies what clients report. Unknown allocation IDs are skipped (they may have been GC'd). */
+export function updateAllocsFromClient(txn: WriteTxn, updates: AllocClientUpdate[], nowNs: number): ClientAllocChange[] {
+  const index = txn.writeIndex;
+  const out: ClientAllocChange[] = [];
+  const jobs = new Map<string, [string, string]>();
+  for (const u of updates) {
+    const prev = txn.allocByID(u.ID);
+    if (prev == null) continue;
+    const next: Allocation = {
+      ...prev,
+      ClientStatus: u.ClientStatus,
+      ClientDescription: u.ClientDescription,
+      TaskStates: u.TaskStates,
+      DeploymentStatus: u.DeploymentStatus ?? prev.DeploymentStatus,
+      NetworkStatus: u.NetworkStatus ?? prev.NetworkStatus,
+      ModifyIndex: index,
+      ModifyTime: nowNs,
+    };
+    txn.put('allocs', next);
+    applyAllocToSummary(txn, prev, next);
+    jobs.set(`${next.Namespace}\u0000${next.JobID}`, [next.Namespace, next.JobID]);
+    out.push({ prev, next });
+  }
+  for (const [ns, id] of jobs.values()) refreshJobStatus(txn, ns, id);
+  return out;
+}
+
+/** True when this change is the moment the client finished the allocation. */
+export function becameClientTerminal(c: ClientAllocChange): boolean {
+  return !allocClientTerminal(c.prev) && allocClientTerminal(c.next);
+}
+
+/** Upserts evaluations, keeping CreateIndex/CreateTime, and applies their QueuedAllocations to the summary. */
+export function upsertEvals(txn: WriteTxn, evals: Evaluation[], nowNs: number): Evaluation[] {
+  const index = txn.writeIndex;
+  const out: Evaluation[] = [];
+  for (const e of evals) {
+    const prev = txn.evalByID(e.ID);
+    const next: Evaluation = {
+      ...e,
+      CreateIndex: prev?.CreateIndex ?? index,
+      CreateTime: prev?.CreateTime ?? (e.CreateTime || nowNs),
+      ModifyIndex: index,
+      ModifyTime: nowNs,
+    };
+    txn.put('evals', next);
+    if (next.QueuedAllocations != null && next.JobID !== '') setQueued(txn, next.Namespace, next.JobID, next.QueuedAllocations);
+    if (next.JobID !== '') refreshJobStatus(txn, next.Namespace, next.JobID);
+    out.push(next);
+  }
+  return out;
+}
+
+/**
+ * Registers or re-registers a node. The server owns Status on register (ready), the indexes and,
+ * on re-register, the scheduling eligibility and drain set by operators.
+ */
+export function upsertNode(txn: WriteTxn, node: Node, computedClass: string, nowS: number): Node {
+  const index = txn.writeIndex;
+  const prev = txn.nodeByID(node.ID);
+  const next: Node = {
+    ...node,
+    Status: NodeStatusReady,
+    StatusUpdatedAt: nowS,
+    ComputedClass: computedClass,
+    SchedulingEligibility: prev?.SchedulingEligibility ?? node.SchedulingEligibility ?? NodeSchedulingEligible,
+    DrainStrategy: prev?.DrainStrategy ?? node.DrainStrategy ?? null,
+    CreateIndex: prev?.CreateIndex ?? index,
+    ModifyIndex: index,
+  };
+  txn.put('nodes', next);
+  return next;
+}
+
+/** Sets a node's status; returns the stored node, or undefined when the node does not exist. */
+export function updateNodeStatus(txn: WriteTxn, nodeID: string, status: string, description: string, nowS: number): Node | undefined {
+  const prev = txn.nodeByID(nodeID);
+  if (prev == null) return undefined;
+  if (prev.Status === status) return prev;
+  const next: Node = { ...prev, Status: status, StatusDescription: description, StatusUpdatedAt: nowS, ModifyIndex: txn.writeIndex };
+  txn.put('nodes', next);
+  return next;
+}

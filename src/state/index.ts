@@ -1,0 +1,44 @@
+/**
+ * The state store: in-memory indexed tables with O(1) snapshots, a monotonic index, blocking queries
+ * per table, and a durable backend (SQLite now, etcd later) behind `StateBackend`.
+ */
+export { StateStore, StateSnapshot, WriteTxn, type StateStoreOptions, type WriteResult } from './store.js';
+export { StateView } from './view.js';
+export { MemoryBackend, type StateBackend, type BackendBatch, type LoadedMeta } from './backend.js';
+export { SqliteBackend, type SqliteBackendOptions } from './sqlite/index.js';
+export {
+  tableSpecs,
+  tableNames,
+  nsKey,
+  jobVersionKey,
+  type TableName,
+  type TableRows,
+  type TableSpec,
+  type VariableRow,
+  type ScalingEvent,
+  type JobScalingEvents,
+} from './schema.js';
+export {
+  DEFAULT_JOB_TRACKED_VERSIONS,
+  jobSpecChanged,
+  computeJobStatus,
+  isPeriodicOrParameterized,
+  upsertJob,
+  updateJobInPlace,
+  purgeJob,
+  refreshJobStatus,
+  ensureSummary,
+  applyAllocToSummary,
+  setQueued,
+  type UpsertJobResult,
+} from './job-ops.js';
+export {
+  upsertAllocs,
+  updateAllocsFromClient,
+  becameClientTerminal,
+  upsertEvals,
+  upsertNode,
+  updateNodeStatus,
+  type ClientAllocChange,
+} from './alloc-ops.js';
+export { schedulerStateOf } from './scheduler-state.js';

@@ -1,0 +1,218 @@
+/**
+ * Job writes as Nomad's state store does them: versions, the kept history, summaries and the job
+ * status derived from its allocations and evaluations. All run inside one write transaction.
+ */
+import {
+  allocTerminalStatus,
+  evalTerminal,
+  JobStatusDead,
+  JobStatusPending,
+  JobStatusRunning,
+  JobTypeSystem,
+  type Allocation,
+  type Job,
+  type JobSummary,
+  type TaskGroupSummary,
+} from '../structs/index.js';
+import { jobVersionKey, nsKey } from './schema.js';
+import type { WriteTxn } from './store.js';
+import type { StateView } from './view.js';
+
+/** Nomad keeps the last 6 versions of a job. */
+export const DEFAULT_JOB_TRACKED_VERSIONS = 6;
+
+/** Fields the server sets: a change to them alone is not a change of the job's spec. */
+const NON_SPEC_FIELDS = new Set([
+  'Status',
+  'StatusDescription',
+  'Stable',
+  'Version',
+  'SubmitTime',
+  'CreateIndex',
+  'ModifyIndex',
+  'JobModifyIndex',
+  'VersionTag',
+]);
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  // null, undefined and missing are the same thing in a job spec.
+  if (a == null || b == null) return a == null && b == null;
+  if (typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((v, i) => deepEqual(v, bb[i]));
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const keys = new Set([...Object.keys(ao), ...Object.keys(bo)]);
+  for (const k of keys) if (!deepEqual(ao[k], bo[k])) return false;
+  return true;
+}
+
+/** True when the two jobs differ in anything but the fields the server manages. */
+export function jobSpecChanged(prev: Job, next: Job): boolean {
+  const keys = new Set([...Object.keys(prev), ...Object.keys(next)]);
+  for (const k of keys) {
+    if (NON_SPEC_FIELDS.has(k)) continue;
+    if (!deepEqual((prev as unknown as Record<string, unknown>)[k], (next as unknown as Record<string, unknown>)[k])) return true;
+  }
+  return false;
+}
+
+export function isPeriodicOrParameterized(job: Job): boolean {
+  return (job.Periodic?.Enabled ?? false) || job.ParameterizedJob != null;
+}
+
+/** Nomad's job status: running while any allocation is live, pending while an eval is open, else dead. */
+export function computeJobStatus(view: StateView, job: Job): string {
+  if (job.Type === JobTypeSystem || isPeriodicOrParameterized(job)) return job.Stop ? JobStatusDead : JobStatusRunning;
+  const allocs = view.allocsByJob(job.Namespace, job.ID);
+  for (const a of allocs) if (!allocTerminalStatus(a)) return JobStatusRunning;
+  const evals = view.evalsByJob(job.Namespace, job.ID);
+  for (const e of evals) if (!evalTerminal(e)) return JobStatusPending;
+  return allocs.length > 0 || evals.length > 0 ? JobStatusDead : JobStatusPending;
+}
+
+export interface UpsertJobResult {
+  job: Job;
+  /** False when the spec equals the current version's: the version number was kept. */
+  specChanged: boolean;
+}
+
+/**
+ * Stores a registered job: version 0 when new, +1 when its spec changed, kept otherwise. The
+ * `job_versions` history is capped at `trackedVersions`, never dropping the newest stable version.
+ */
+export function upsertJob(txn: WriteTxn, input: Job, opts: { nowNs: number; trackedVersions?: number }): UpsertJobResult {
+  const index = txn.writeIndex;
+  const prev = txn.jobByID(input.Namespace, input.ID);
+  const changed = prev == null || jobSpecChanged(prev, input);
+  const job: Job = {
+    ...input,
+    CreateIndex: prev?.CreateIndex ?? index,
+    ModifyIndex: index,
+    JobModifyIndex: changed ? index : (prev!.JobModifyIndex ?? index),
+    Version: prev == null ? 0 : changed ? (prev.Version ?? 0) + 1 : (prev.Version ?? 0),
+    Stable: changed ? false : (prev!.Stable ?? false),
+    SubmitTime: opts.nowNs,
+  };
+  // Status depends on allocs and evals; the caller refreshes it after adding the eval.
+  job.Status = prev?.Status ?? JobStatusPending;
+  job.StatusDescription = job.StatusDescription ?? '';
+  txn.put('jobs', job);
+  txn.put('job_versions', job);
+  pruneVersions(txn, job, opts.trackedVersions ?? DEFAULT_JOB_TRACKED_VERSIONS);
+  ensureSummary(txn, job);
+  return { job, specChanged: changed };
+}
+
+function pruneVersions(txn: WriteTxn, job: Job, keep: number): void {
+  const all = txn.jobVersions(job.Namespace, job.ID); // newest first
+  if (all.length <= keep) return;
+  const kept = all.slice(0, keep);
+  const dropped = all.slice(keep);
+  // Keep the newest stable version even when it is older than the window: it is what a revert needs.
+  const stable = all.find((j) => j.Stable);
+  if (stable != null && !kept.includes(stable)) {
+    const evicted = kept.pop()!;
+    dropped.push(evicted);
+    dropped.splice(dropped.indexOf(stable), 1);
+  }
+  for (const j of dropped) txn.delete('job_versions', jobVersionKey(j.Namespace, j.ID, j.Version ?? 0));
+}
+
+/** Replaces the stored job (and its current version entry) with a server-side change, e.g. Stop or Stable. */
+export function updateJobInPlace(txn: WriteTxn, job: Job): Job {
+  const updated: Job = { ...job, ModifyIndex: txn.writeIndex };
+  txn.put('jobs', updated);
+  txn.put('job_versions', updated);
+  return updated;
+}
+
+/** Deletes the job, its versions and its summary. Allocations and evaluations stay until GC. */
+export function purgeJob(txn: WriteTxn, namespace: string, id: string): boolean {
+  const existed = txn.delete('jobs', nsKey(namespace, id));
+  for (const v of txn.jobVersions(namespace, id)) txn.delete('job_versions', jobVersionKey(namespace, id, v.Version ?? 0));
+  txn.delete('job_summaries', nsKey(namespace, id));
+  return existed;
+}
+
+/** Recomputes the job's Status and stores it when it changed. */
+export function refreshJobStatus(txn: WriteTxn, namespace: string, id: string): void {
+  const job = txn.jobByID(namespace, id);
+  if (job == null) return;
+  const status = computeJobStatus(txn, job);
+  if (status === job.Status) return;
+  txn.put('jobs', { ...job, Status: status, ModifyIndex: txn.writeIndex });
+}
+
+function emptyTGSummary(): TaskGroupSummary {
+  return { Queued: 0, Complete: 0, Failed: 0, Running: 0, Starting: 0, Lost: 0, Unknown: 0 };
+}
+
+/** Creates the job's summary, or adds entries for task groups it did not have. */
+export function ensureSummary(txn: WriteTxn, job: Job): void {
+  const prev = txn.jobSummary(job.Namespace, job.ID);
+  const missing = job.TaskGroups.filter((tg) => prev?.Summary[tg.Name] == null);
+  if (prev != null && missing.length === 0) return;
+  const summary: Record<string, TaskGroupSummary> = { ...(prev?.Summary ?? {}) };
+  for (const tg of missing) summary[tg.Name] = emptyTGSummary();
+  txn.put('job_summaries', {
+    JobID: job.ID,
+    Namespace: job.Namespace,
+    Summary: summary,
+    Children: prev?.Children ?? (isPeriodicOrParameterized(job) ? { Pending: 0, Running: 0, Dead: 0 } : null),
+    CreateIndex: prev?.CreateIndex ?? txn.writeIndex,
+    ModifyIndex: txn.writeIndex,
+  });
+}
+
+const STATUS_FIELD: Record<string, keyof TaskGroupSummary> = {
+  pending: 'Starting',
+  running: 'Running',
+  complete: 'Complete',
+  failed: 'Failed',
+  lost: 'Lost',
+  unknown: 'Unknown',
+};
+
+/**
+ * Moves one allocation between summary counters: `prev` undefined for a new allocation (which also
+ * takes one off Queued, as it was queued until now).
+ */
+export function applyAllocToSummary(txn: WriteTxn, prev: Allocation | undefined, next: Allocation): void {
+  if (prev != null && prev.ClientStatus === next.ClientStatus) return;
+  const s = txn.jobSummary(next.Namespace, next.JobID);
+  if (s == null) return;
+  const tg = { ...(s.Summary[next.TaskGroup] ?? emptyTGSummary()) };
+  if (prev != null) {
+    const f = STATUS_FIELD[prev.ClientStatus];
+    if (f != null && tg[f] > 0) tg[f]--;
+  } else if (tg.Queued > 0) {
+    tg.Queued--;
+  }
+  const f = STATUS_FIELD[next.ClientStatus];
+  if (f != null) tg[f]++;
+  putSummary(txn, s, { ...s.Summary, [next.TaskGroup]: tg });
+}
+
+/** Sets Queued per task group from a scheduler's `QueuedAllocations`. */
+export function setQueued(txn: WriteTxn, namespace: string, jobID: string, queued: Record<string, number>): void {
+  const s = txn.jobSummary(namespace, jobID);
+  if (s == null) return;
+  const next = { ...s.Summary };
+  let changed = false;
+  for (const [name, n] of Object.entries(queued)) {
+    const tg = next[name] ?? emptyTGSummary();
+    if (tg.Queued === n) continue;
+    next[name] = { ...tg, Queued: n };
+    changed = true;
+  }
+  if (changed) putSummary(txn, s, next);
+}
+
+function putSummary(txn: WriteTxn, s: JobSummary, summary: Record<string, TaskGroupSummary>): void {
+  txn.put('job_summaries', { ...s, Summary: summary, ModifyIndex: txn.writeIndex });
+}

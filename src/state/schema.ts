@@ -1,0 +1,113 @@
+/**
+ * The state tables and their secondary indexes. Adding a table is one entry here: the store, the
+ * durable backends and the blocking queries all work from this list.
+ */
+import type {
+  Allocation,
+  Deployment,
+  Evaluation,
+  Job,
+  JobSummary,
+  Node,
+  ServiceRegistration,
+} from '../structs/index.js';
+
+/** A secondary index maps a row to at most one index key (undefined: the row is not in this index). */
+export type IndexFn<T> = (row: T) => string | undefined;
+
+export interface TableSpec<T = unknown> {
+  name: string;
+  key(row: T): string;
+  indexes: Record<string, IndexFn<T>>;
+}
+
+/** Composite keys: a NUL byte cannot appear in a namespace, job ID or path, so it separates parts safely. */
+export function nsKey(namespace: string, id: string): string {
+  return `${namespace}\u0000${id}`;
+}
+
+/** Versions are zero-padded so that the keys of one job sort by version. */
+export function jobVersionKey(namespace: string, id: string, version: number): string {
+  return `${namespace}\u0000${id}\u0000${String(version).padStart(10, '0')}`;
+}
+
+/** A Nomad variable (`/v1/var/:path`), stored for the discovery module. */
+export interface VariableRow {
+  Namespace: string;
+  Path: string;
+  Items: Record<string, string>;
+  CreateIndex: number;
+  ModifyIndex: number;
+  CreateTime: number;
+  ModifyTime: number;
+}
+
+export interface ScalingEvent {
+  Time: number;
+  Count: number | null;
+  PreviousCount: number;
+  Message: string;
+  Error: boolean;
+  Meta: Record<string, unknown> | null;
+  EvalID: string | null;
+  CreateIndex: number;
+}
+
+/** Scaling events of one job, per task group (Nomad's JobScalingEvents). */
+export interface JobScalingEvents {
+  Namespace: string;
+  JobID: string;
+  ScalingEvents: Record<string, ScalingEvent[]>;
+  ModifyIndex: number;
+}
+
+function spec<T>(name: string, key: (row: T) => string, indexes: Record<string, IndexFn<T>> = {}): TableSpec<T> {
+  return { name, key, indexes };
+}
+
+export const tableSpecs = {
+  jobs: spec<Job>('jobs', (j) => nsKey(j.Namespace, j.ID)),
+  job_versions: spec<Job>('job_versions', (j) => jobVersionKey(j.Namespace, j.ID, j.Version ?? 0), {
+    job: (j) => nsKey(j.Namespace, j.ID),
+  }),
+  job_summaries: spec<JobSummary>('job_summaries', (s) => nsKey(s.Namespace, s.JobID)),
+  allocs: spec<Allocation>('allocs', (a) => a.ID, {
+    job: (a) => nsKey(a.Namespace, a.JobID),
+    node: (a) => a.NodeID || undefined,
+    eval: (a) => a.EvalID || undefined,
+    deployment: (a) => a.DeploymentID || undefined,
+  }),
+  evals: spec<Evaluation>('evals', (e) => e.ID, { job: (e) => nsKey(e.Namespace, e.JobID) }),
+  nodes: spec<Node>('nodes', (n) => n.ID),
+  deployments: spec<Deployment>('deployments', (d) => d.ID, { job: (d) => nsKey(d.Namespace, d.JobID) }),
+  service_registrations: spec<ServiceRegistration>('service_registrations', (s) => s.ID, {
+    name: (s) => nsKey(s.Namespace, s.ServiceName),
+    alloc: (s) => s.AllocID || undefined,
+    node: (s) => s.NodeID || undefined,
+    job: (s) => nsKey(s.Namespace, s.JobID),
+  }),
+  variables: spec<VariableRow>('variables', (v) => nsKey(v.Namespace, v.Path)),
+  scaling_events: spec<JobScalingEvents>('scaling_events', (s) => nsKey(s.Namespace, s.JobID)),
+};
+
+export type TableName = keyof typeof tableSpecs;
+
+/** The row type of each table. */
+export interface TableRows {
+  jobs: Job;
+  job_versions: Job;
+  job_summaries: JobSummary;
+  allocs: Allocation;
+  evals: Evaluation;
+  nodes: Node;
+  deployments: Deployment;
+  service_registrations: ServiceRegistration;
+  variables: VariableRow;
+  scaling_events: JobScalingEvents;
+}
+
+export const tableNames = Object.keys(tableSpecs) as TableName[];
+
+export function isTableName(s: string): s is TableName {
+  return Object.prototype.hasOwnProperty.call(tableSpecs, s);
+}

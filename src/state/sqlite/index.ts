@@ -1,0 +1,1 @@
+export { SqliteBackend, type SqliteBackendOptions } from './sqlite-backend.js';

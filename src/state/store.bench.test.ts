@@ -1,0 +1,57 @@
+/**
+ * Measurement, not a gate: `DROVER_BENCH=1 npx vitest run --project unit src/state/store.bench.test.ts`
+ * prints how long a million allocation inserts take, in batches of 1,000, with and without SQLite.
+ * Skipped in normal runs (it takes tens of seconds and CI never gates on wall-clock time).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { nullLogger } from '../logging/index.js';
+import { MemoryBackend, type StateBackend } from './backend.js';
+import { SqliteBackend } from './sqlite/sqlite-backend.js';
+import { StateStore } from './store.js';
+import { mockAlloc, mockJob } from './testing/fixtures.js';
+
+const enabled = process.env.DROVER_BENCH === '1';
+const TOTAL = Number(process.env.DROVER_BENCH_ALLOCS ?? 1_000_000);
+
+async function run(label: string, backend: StateBackend): Promise<void> {
+  const prevNodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production'; // no deep-freeze: measure what the agent does
+  try {
+    const s = await StateStore.open({ backend, logger: nullLogger });
+    const job = mockJob('big');
+    const base = mockAlloc(job, 'n0');
+    const t0 = performance.now();
+    let snapMax = 0;
+    for (let b = 0; b < TOTAL / 1000; b++) {
+      await s.write((tx) => {
+        for (let i = 0; i < 1000; i++) tx.put('allocs', { ...base, ID: `a-${b}-${i}`, EvalID: `e-${b}`, NodeID: `n${i % 100}` });
+      });
+      const ts = performance.now();
+      s.snapshot();
+      snapMax = Math.max(snapMax, performance.now() - ts);
+    }
+    const ms = performance.now() - t0;
+    expect(s.snapshot().allocsByJob('default', 'big')).toHaveLength(TOTAL);
+    process.stdout.write(`${label}: ${TOTAL} allocs in ${(ms / 1000).toFixed(2)} s (${Math.round(TOTAL / (ms / 1000))}/s), slowest snapshot ${snapMax.toFixed(3)} ms\n`);
+    await s.close();
+  } finally {
+    process.env.NODE_ENV = prevNodeEnv;
+  }
+}
+
+describe.skipIf(!enabled)('state store benchmark', () => {
+  it('inserts allocations in batches of 1,000 into memory', { timeout: 600_000 }, async () => {
+    await run('memory backend', new MemoryBackend());
+  });
+  it('inserts allocations in batches of 1,000 into SQLite', { timeout: 600_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-bench-'));
+    try {
+      await run('sqlite backend', new SqliteBackend({ dataDir: dir }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,204 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nullLogger } from '../logging/index.js';
+import { MemoryBackend, type BackendBatch, type StateBackend } from './backend.js';
+import { SqliteBackend } from './sqlite/sqlite-backend.js';
+import { StateStore } from './store.js';
+import { mockAlloc, mockJob, mockNode } from './testing/fixtures.js';
+
+const open = (backend: StateBackend = new MemoryBackend()) => StateStore.open({ backend, logger: nullLogger });
+
+describe('StateStore', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('gives every write the next index and records it on the tables it touched', async () => {
+    const s = await open();
+    const n = mockNode('n1');
+    const r1 = await s.write((tx) => tx.put('nodes', n));
+    const r2 = await s.write((tx) => tx.put('jobs', mockJob('a')));
+    expect([r1.index, r2.index]).toEqual([1, 2]);
+    const snap = s.snapshot();
+    expect(snap.tableIndex('nodes')).toBe(1);
+    expect(snap.tableIndex('jobs')).toBe(2);
+    expect(snap.tableIndex('allocs')).toBe(0);
+    expect(snap.index()).toBe(2);
+  });
+
+  it('keeps a snapshot unchanged while later writes continue', async () => {
+    const s = await open();
+    const job = mockJob('a');
+    await s.write((tx) => tx.put('jobs', job));
+    const before = s.snapshot();
+    await s.write((tx) => {
+      tx.put('jobs', { ...job, Priority: 90 });
+      tx.put('allocs', mockAlloc(job, 'n1'));
+    });
+    expect(before.jobByID('default', 'a')?.Priority).toBe(50);
+    expect(before.allocsByJob('default', 'a')).toHaveLength(0);
+    expect(s.snapshot().jobByID('default', 'a')?.Priority).toBe(90);
+    expect(s.snapshot().allocsByNode('n1')).toHaveLength(1);
+  });
+
+  it('discards a transaction whose function throws', async () => {
+    const s = await open();
+    await expect(
+      s.write((tx) => {
+        tx.put('jobs', mockJob('a'));
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(s.snapshot().jobByID('default', 'a')).toBeUndefined();
+    expect(s.latestIndex()).toBe(0);
+  });
+
+  it('moves a row between secondary index buckets when the indexed field changes', async () => {
+    const s = await open();
+    const a = mockAlloc(mockJob('a'), 'n1');
+    await s.write((tx) => tx.put('allocs', a));
+    await s.write((tx) => tx.put('allocs', { ...a, NodeID: 'n2' }));
+    const snap = s.snapshot();
+    expect(snap.allocsByNode('n1')).toHaveLength(0);
+    expect(snap.allocsByNode('n2').map((x) => x.ID)).toEqual([a.ID]);
+    await s.write((tx) => tx.delete('allocs', a.ID));
+    expect(s.snapshot().allocsByNode('n2')).toHaveLength(0);
+    expect(s.snapshot().allocsByJob('default', 'a')).toHaveLength(0);
+  });
+
+  it('lets a transaction read its own writes', async () => {
+    const s = await open();
+    const seen = await s.write((tx) => {
+      tx.put('allocs', mockAlloc(mockJob('a'), 'n1'));
+      return tx.allocsByNode('n1').length;
+    });
+    expect(seen.result).toBe(1);
+  });
+
+  it('freezes stored rows under test so shared objects cannot be mutated', async () => {
+    const s = await open();
+    const job = mockJob('a');
+    await s.write((tx) => tx.put('jobs', job));
+    const stored = s.snapshot().jobByID('default', 'a')!;
+    expect(() => {
+      (stored as { Priority: number }).Priority = 1;
+    }).toThrow();
+  });
+
+  it('shows readers only durable writes when the backend is asynchronous, and keeps their order', async () => {
+    const applied: number[] = [];
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const backend: StateBackend = {
+      load: async () => ({ index: 0, tableIndexes: {} }),
+      apply: async (b: BackendBatch) => {
+        await gate;
+        applied.push(b.index);
+      },
+      close: async () => {},
+    };
+    const s = await open(backend);
+    const w1 = s.write((tx) => tx.put('jobs', mockJob('a')));
+    const w2 = s.write((tx) => {
+      // Built on the first write although it is not durable yet.
+      expect(tx.jobByID('default', 'a')).toBeDefined();
+      tx.put('jobs', mockJob('b'));
+    });
+    expect(s.snapshot().jobByID('default', 'a')).toBeUndefined();
+    release();
+    await Promise.all([w1, w2]);
+    expect(applied).toEqual([1, 2]);
+    expect(s.snapshot().jobs()).toHaveLength(2);
+  });
+
+  it('restores every table and the index from SQLite after a close without clean shutdown', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-state-'));
+    dirs.push(dir);
+    const s1 = await open(new SqliteBackend({ dataDir: dir }));
+    const job = mockJob('a');
+    const node = mockNode('n1');
+    await s1.write((tx) => tx.put('jobs', job));
+    await s1.write((tx) => {
+      tx.put('nodes', node);
+      tx.put('allocs', mockAlloc(job, 'n1'));
+    });
+    // No close: the first store is simply abandoned, as after a crash.
+    const s2 = await open(new SqliteBackend({ dataDir: dir }));
+    const snap = s2.snapshot();
+    expect(snap.index()).toBe(2);
+    expect(snap.tableIndex('jobs')).toBe(1);
+    expect(snap.tableIndex('allocs')).toBe(2);
+    expect(snap.jobByID('default', 'a')).toEqual(job);
+    expect(snap.nodeByID('n1')).toEqual(node);
+    expect(snap.allocsByNode('n1')).toHaveLength(1);
+    const r = await s2.write((tx) => tx.put('jobs', mockJob('b')));
+    expect(r.index).toBe(3);
+    await s2.close();
+  });
+
+  it('inserts 100,000 allocations in batches of 1,000 and snapshots stay consistent meanwhile', async () => {
+    const s = await open();
+    const job = mockJob('big');
+    const base = mockAlloc(job, 'n0');
+    const early = s.snapshot();
+    let mid = s.snapshot();
+    for (let b = 0; b < 100; b++) {
+      await s.write((tx) => {
+        for (let i = 0; i < 1000; i++) tx.put('allocs', { ...base, ID: `a-${b}-${i}`, NodeID: `n${i % 50}` });
+      });
+      if (b === 49) mid = s.snapshot();
+    }
+    expect(early.allocsByJob('default', 'big')).toHaveLength(0);
+    expect(mid.allocsByJob('default', 'big')).toHaveLength(50_000);
+    expect(s.snapshot().allocsByJob('default', 'big')).toHaveLength(100_000);
+    expect(s.snapshot().allocsByNode('n7')).toHaveLength(2000);
+  });
+});
+
+describe('StateStore blocking queries', () => {
+  it('wakes a waiter when a watched table passes its index', async () => {
+    const s = await open();
+    const p = s.waitForIndex(['jobs'], 0, 5_000);
+    await s.write((tx) => tx.put('jobs', mockJob('a')));
+    await expect(p).resolves.toBe(1);
+    expect(s.watcherCount()).toBe(0);
+  });
+
+  it('does not wake a waiter for writes to other tables, and times out with the current index', async () => {
+    const s = await open();
+    await s.write((tx) => tx.put('jobs', mockJob('a')));
+    const started = Date.now();
+    const p = s.waitForIndex(['jobs'], 1, 80);
+    await s.write((tx) => tx.put('nodes', mockNode('n1')));
+    await expect(p).resolves.toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(70);
+  });
+
+  it('answers at once when the table is already past the index', async () => {
+    const s = await open();
+    await s.write((tx) => tx.put('jobs', mockJob('a')));
+    await expect(s.waitForIndex(['jobs', 'allocs'], 0, 60_000)).resolves.toBe(1);
+  });
+
+  it('returns when the signal aborts and leaves no watcher behind', async () => {
+    const s = await open();
+    const ac = new AbortController();
+    const p = s.waitForIndex(['allocs'], 0, 60_000, ac.signal);
+    expect(s.watcherCount()).toBe(1);
+    ac.abort();
+    await expect(p).resolves.toBe(0);
+    expect(s.watcherCount()).toBe(0);
+  });
+
+  it('holds 10,000 concurrent watchers and wakes them all with one write', async () => {
+    const s = await open();
+    const ps = Array.from({ length: 10_000 }, () => s.waitForIndex(['evals'], 0, 60_000));
+    expect(s.watcherCount()).toBe(10_000);
+    await s.write((tx) => tx.put('evals', { ID: 'e' } as never));
+    const got = await Promise.all(ps);
+    expect(new Set(got)).toEqual(new Set([1]));
+  });
+});

@@ -1,0 +1,231 @@
+/**
+ * The state store: in-memory tables behind copy-on-write Roots, a monotonic index, blocking queries,
+ * and a durable backend that every write passes through before it is acknowledged.
+ *
+ *   write(fn) ──► fn runs on a working copy of the tip (sees every earlier write, even one not yet durable)
+ *       │           throws? ──► discarded, nothing changes
+ *       ▼
+ *   tip = new Root ──► backend.apply(batch) (in order) ──► committed = Root ──► blocking queries wake
+ *                                                                            └─► write() resolves
+ *
+ * Readers (`snapshot()`) see only committed Roots, so nothing is read that could still be lost.
+ * Writers build on the tip, so two writes in flight never overwrite each other. With a synchronous
+ * backend (SQLite) the whole path runs inside `write` and tip == committed afterwards.
+ */
+import type { Logger } from '../logging/index.js';
+import { internalError } from '../errors/index.js';
+import type { StateBackend } from './backend.js';
+import { isTableName, tableNames, tableSpecs, type TableName, type TableRows } from './schema.js';
+import { emptyRoot, RootReader, TxnTables, type Root } from './tables.js';
+import { StateView } from './view.js';
+import { WatchRegistry } from './watch.js';
+
+/** A consistent read-only view at one index; O(1) to take. */
+export class StateSnapshot extends StateView {
+  constructor(readonly root: Root) {
+    const r = new RootReader(root);
+    super(r, () => root.index);
+  }
+}
+
+/** A write transaction: reads see its own writes; `index` is the index this write will commit at. */
+export class WriteTxn extends StateView {
+  constructor(private readonly txn: TxnTables) {
+    super(txn, () => txn.index);
+  }
+
+  get writeIndex(): number {
+    return this.txn.index;
+  }
+
+  put<N extends TableName>(name: N, row: TableRows[N]): void {
+    if (process.env.NODE_ENV === 'test' || StateStore.freezeRows) deepFreeze(row);
+    this.txn.put(name, row);
+  }
+
+  delete(name: TableName, key: string): boolean {
+    return this.txn.delete(name, key);
+  }
+}
+
+function deepFreeze(o: unknown): void {
+  if (o === null || typeof o !== 'object' || Object.isFrozen(o)) return;
+  Object.freeze(o);
+  for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
+}
+
+export interface StateStoreOptions {
+  backend: StateBackend;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+export interface WriteResult<R> {
+  result: R;
+  /** The index the write committed at (the current index when it changed nothing). */
+  index: number;
+}
+
+export class StateStore {
+  /**
+   * Deep-freeze every stored row, so a caller that mutates a shared object fails loudly. On by default
+   * under vitest (NODE_ENV=test); it costs too much for a million allocations in production.
+   */
+  static freezeRows = false;
+
+  private tip: Root;
+  private committed: Root;
+  private chain: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private failed: Error | undefined;
+  private closed = false;
+  private readonly watches: WatchRegistry;
+
+  private constructor(
+    root: Root,
+    private readonly backend: StateBackend,
+    private readonly logger: Logger,
+  ) {
+    this.tip = root;
+    this.committed = root;
+    this.watches = new WatchRegistry((tables) => {
+      let m = 0;
+      for (const t of tables) m = Math.max(m, this.committed.tables[t].index);
+      return m;
+    });
+  }
+
+  /** Opens a store over `backend`, loading everything it holds. */
+  static async open(opts: StateStoreOptions): Promise<StateStore> {
+    const root = emptyRoot();
+    const loadTxn = new TxnTables(root, 0);
+    const meta = await opts.backend.load((table, key, value) => {
+      if (!isTableName(table)) return;
+      const k = tableSpecs[table].key(value as never);
+      if (k !== key) opts.logger.warn('stored row key differs from its computed key', { table, key, computed: k });
+      loadTxn.put(table, value as never);
+    }, opts.signal);
+    const loaded = loadTxn.freeze();
+    const tables = { ...loaded.tables };
+    for (const t of tableNames) tables[t] = { ...tables[t], index: meta.tableIndexes[t] ?? 0 };
+    const store = new StateStore({ index: meta.index, tables }, opts.backend, opts.logger);
+    opts.logger.info('state loaded', { index: meta.index, jobs: tables.jobs.rows.size, allocs: tables.allocs.rows.size });
+    return store;
+  }
+
+  /** A consistent view of everything acknowledged so far. */
+  snapshot(): StateSnapshot {
+    return new StateSnapshot(this.committed);
+  }
+
+  /** The index of the last acknowledged write. */
+  latestIndex(): number {
+    return this.committed.index;
+  }
+
+  /**
+   * Runs `fn` as one atomic write. `fn` must be synchronous and must not keep the transaction. The
+   * promise resolves once the write is durable; it rejects (and nothing changes) when `fn` throws.
+   */
+  write<R>(fn: (txn: WriteTxn) => R): Promise<WriteResult<R>> {
+    if (this.closed) return Promise.reject(internalError('state store is closed'));
+    if (this.failed) return Promise.reject(internalError('state store failed to persist a write', this.failed));
+    const base = this.tip;
+    const tx = new TxnTables(base, base.index + 1);
+    let result: R;
+    try {
+      result = fn(new WriteTxn(tx));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!tx.hasChanges()) return this.afterPending().then(() => ({ result, index: this.committed.index }));
+    const next = tx.freeze();
+    this.tip = next;
+    const batch = {
+      index: next.index,
+      tableIndexes: Object.fromEntries([...tx.changes.keys()].map((t) => [t, next.index])),
+      changes: [...tx.changes].flatMap(([table, m]) => [...m].map(([key, value]) => ({ table, key, value }))),
+    };
+    const touched = [...tx.changes.keys()];
+    if (this.pending === 0) {
+      // Fast path: nothing in flight, so a synchronous backend commits right here.
+      let r: void | Promise<void>;
+      try {
+        r = this.backend.apply(batch);
+      } catch (e) {
+        return Promise.reject(this.fail(e));
+      }
+      if (!(r instanceof Promise)) {
+        this.commit(next, touched);
+        return Promise.resolve({ result, index: next.index });
+      }
+      return this.enqueue(r, next, touched).then(() => ({ result, index: next.index }));
+    }
+    const p = this.chain.then(() => this.backend.apply(batch));
+    return this.enqueue(p, next, touched).then(() => ({ result, index: next.index }));
+  }
+
+  private enqueue(p: Promise<void>, next: Root, touched: TableName[]): Promise<void> {
+    this.pending++;
+    const done = p.then(
+      () => {
+        this.pending--;
+        this.commit(next, touched);
+      },
+      (e: unknown) => {
+        this.pending--;
+        throw this.fail(e);
+      },
+    );
+    this.chain = done.catch(() => undefined);
+    return done;
+  }
+
+  private afterPending(): Promise<void> {
+    return this.pending === 0 ? Promise.resolve() : this.chain;
+  }
+
+  private fail(e: unknown): Error {
+    // A write that could not be made durable leaves memory ahead of disk: refuse all further writes
+    // rather than acknowledge anything built on top of it.
+    this.failed = e instanceof Error ? e : new Error(String(e));
+    this.logger.error('state backend failed; refusing further writes', { error: this.failed.message });
+    return internalError('state store failed to persist a write', e);
+  }
+
+  private commit(next: Root, touched: TableName[]): void {
+    this.committed = next;
+    this.watches.notify(touched, next.index);
+  }
+
+  /**
+   * Blocking query: resolves with the highest last-modified index of `tables` once it passes
+   * `minIndex`, or with the current one when `waitMs` elapses or `signal` aborts.
+   */
+  waitForIndex(tables: readonly TableName[], minIndex: number, waitMs: number, signal?: AbortSignal): Promise<number> {
+    return this.watches.wait(tables, minIndex, waitMs, signal);
+  }
+
+  /** Resolves once the acknowledged state index reaches `index` (or the wait runs out). */
+  async waitForStateIndex(index: number, waitMs: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    while (this.committed.index < index) {
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted) return false;
+      await this.watches.wait(tableNames, this.committed.index, left, signal);
+    }
+    return true;
+  }
+
+  watcherCount(): number {
+    return this.watches.size();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain;
+    this.watches.closeAll();
+    await this.backend.close();
+  }
+}

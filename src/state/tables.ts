@@ -1,0 +1,224 @@
+/**
+ * The copy-on-write core. A `Root` is an immutable value: one persistent map of rows per table plus
+ * one persistent map per secondary index. A snapshot is just a reference to a Root, so taking one is
+ * O(1) whatever the table sizes. A write transaction makes mutable copies (`asMutable`, O(1)) of only
+ * the tables it touches; committing freezes them into a new Root. Rows are never mutated after insert:
+ * an update stores a new object.
+ */
+import { Map as IMap, Set as ISet } from 'immutable';
+import { tableNames, tableSpecs, type TableName, type TableRows, type TableSpec } from './schema.js';
+
+export interface TableData {
+  rows: IMap<string, unknown>;
+  idx: Record<string, IMap<string, ISet<string>>>;
+  /** The index of the last write that changed this table. */
+  index: number;
+}
+
+export interface Root {
+  index: number;
+  tables: Record<TableName, TableData>;
+}
+
+export function emptyRoot(): Root {
+  const tables = {} as Record<TableName, TableData>;
+  for (const name of tableNames) {
+    const idx: Record<string, IMap<string, ISet<string>>> = {};
+    for (const i of Object.keys(tableSpecs[name].indexes)) idx[i] = IMap();
+    tables[name] = { rows: IMap(), idx, index: 0 };
+  }
+  return { index: 0, tables };
+}
+
+/** Read access shared by snapshots (a frozen Root) and write transactions (their working copy). */
+export abstract class TableReader {
+  protected abstract table(name: TableName): TableData;
+
+  get<N extends TableName>(name: N, key: string): TableRows[N] | undefined {
+    return this.table(name).rows.get(key) as TableRows[N] | undefined;
+  }
+
+  /** Rows whose secondary index `index` has the value `value`. Order is not defined. */
+  byIndex<N extends TableName>(name: N, index: string, value: string): TableRows[N][] {
+    const t = this.table(name);
+    const ids = t.idx[index]?.get(value);
+    if (ids == null) return [];
+    const out: TableRows[N][] = [];
+    for (const id of ids) {
+      const row = t.rows.get(id);
+      if (row !== undefined) out.push(row as TableRows[N]);
+    }
+    return out;
+  }
+
+  /** How many rows are in one bucket of a secondary index, without reading them. */
+  countByIndex(name: TableName, index: string, value: string): number {
+    return this.table(name).idx[index]?.get(value)?.size ?? 0;
+  }
+
+  all<N extends TableName>(name: N): IterableIterator<TableRows[N]> {
+    return this.table(name).rows.values() as IterableIterator<TableRows[N]>;
+  }
+
+  count(name: TableName): number {
+    return this.table(name).rows.size;
+  }
+
+  /** Rows whose primary key starts with `prefix` (a linear scan: fine for CLI prefix lookups). */
+  *keysWithPrefix(name: TableName, prefix: string): IterableIterator<string> {
+    for (const k of this.table(name).rows.keys()) if (k.startsWith(prefix)) yield k;
+  }
+
+  tableIndex(name: TableName): number {
+    return this.table(name).index;
+  }
+}
+
+/** A frozen view of one Root. */
+export class RootReader extends TableReader {
+  constructor(readonly root: Root) {
+    super();
+  }
+  protected table(name: TableName): TableData {
+    return this.root.tables[name];
+  }
+  index(): number {
+    return this.root.index;
+  }
+}
+
+/** One row change, as the durable backends see it: `value` null means deleted. */
+export interface RowChange {
+  table: TableName;
+  key: string;
+  value: unknown | null;
+}
+
+/**
+ * The working copy of a write transaction. Reads see the transaction's own writes. Index buckets that
+ * the transaction touches are made mutable once and frozen again at commit, so inserting a batch of
+ * 1,000 allocations of one job copies the job's bucket once, not 1,000 times.
+ */
+export class TxnTables extends TableReader {
+  private readonly work = new Map<TableName, TableData>();
+  /** Per table, the "index\u0001value" buckets made mutable by this transaction. */
+  private readonly mutableBuckets = new Map<TableName, Set<string>>();
+  readonly changes = new Map<TableName, Map<string, unknown | null>>();
+
+  constructor(private readonly base: Root, readonly index: number) {
+    super();
+  }
+
+  protected table(name: TableName): TableData {
+    return this.work.get(name) ?? this.base.tables[name];
+  }
+
+  private writable(name: TableName): TableData {
+    let t = this.work.get(name);
+    if (t == null) {
+      const b = this.base.tables[name];
+      const idx: Record<string, IMap<string, ISet<string>>> = {};
+      for (const [k, v] of Object.entries(b.idx)) idx[k] = v.asMutable();
+      t = { rows: b.rows.asMutable(), idx, index: this.index };
+      this.work.set(name, t);
+    }
+    return t;
+  }
+
+  private bucketAdd(name: TableName, t: TableData, index: string, value: string, id: string): void {
+    const seen = this.touchedBuckets(name);
+    const bk = `${index}\u0001${value}`;
+    let cur = t.idx[index]!.get(value);
+    if (!seen.has(bk)) {
+      cur = (cur ?? ISet<string>()).asMutable();
+      seen.add(bk);
+      t.idx[index]!.set(value, cur);
+    }
+    cur!.add(id);
+  }
+
+  private bucketRemove(name: TableName, t: TableData, index: string, value: string, id: string): void {
+    const seen = this.touchedBuckets(name);
+    const bk = `${index}\u0001${value}`;
+    let cur = t.idx[index]!.get(value);
+    if (cur == null) return;
+    if (!seen.has(bk)) {
+      cur = cur.asMutable();
+      seen.add(bk);
+      t.idx[index]!.set(value, cur);
+    }
+    cur.remove(id);
+  }
+
+  private touchedBuckets(name: TableName): Set<string> {
+    let s = this.mutableBuckets.get(name);
+    if (s == null) {
+      s = new Set();
+      this.mutableBuckets.set(name, s);
+    }
+    return s;
+  }
+
+  put<N extends TableName>(name: N, row: TableRows[N]): void {
+    const spec = tableSpecs[name] as unknown as TableSpec<TableRows[N]>;
+    const key = spec.key(row);
+    const t = this.writable(name);
+    const old = t.rows.get(key) as TableRows[N] | undefined;
+    for (const [iname, fn] of Object.entries(spec.indexes)) {
+      const nv = fn(row);
+      const ov = old === undefined ? undefined : fn(old);
+      if (ov === nv) continue;
+      if (ov !== undefined) this.bucketRemove(name, t, iname, ov, key);
+      if (nv !== undefined) this.bucketAdd(name, t, iname, nv, key);
+    }
+    t.rows.set(key, row);
+    this.record(name, key, row);
+  }
+
+  delete(name: TableName, key: string): boolean {
+    const cur = this.table(name).rows.get(key);
+    if (cur === undefined) return false;
+    const spec = tableSpecs[name] as unknown as TableSpec<unknown>;
+    const t = this.writable(name);
+    for (const [iname, fn] of Object.entries(spec.indexes)) {
+      const ov = fn(cur);
+      if (ov !== undefined) this.bucketRemove(name, t, iname, ov, key);
+    }
+    t.rows.remove(key);
+    this.record(name, key, null);
+    return true;
+  }
+
+  private record(name: TableName, key: string, value: unknown | null): void {
+    let m = this.changes.get(name);
+    if (m == null) {
+      m = new Map();
+      this.changes.set(name, m);
+    }
+    m.set(key, value);
+  }
+
+  hasChanges(): boolean {
+    return this.changes.size > 0;
+  }
+
+  /** Freezes the working copies into a new Root. The transaction must not be used afterwards. */
+  freeze(): Root {
+    const tables = { ...this.base.tables };
+    for (const [name, t] of this.work) {
+      for (const bk of this.mutableBuckets.get(name) ?? []) {
+        const sep = bk.indexOf('\u0001');
+        const v = t.idx[bk.slice(0, sep)]!;
+        const value = bk.slice(sep + 1);
+        const s = v.get(value);
+        if (s == null) continue;
+        if (s.size === 0) v.remove(value);
+        else v.set(value, s.asImmutable());
+      }
+      const idx: Record<string, IMap<string, ISet<string>>> = {};
+      for (const [k, v] of Object.entries(t.idx)) idx[k] = v.asImmutable();
+      tables[name] = { rows: t.rows.asImmutable(), idx, index: this.changes.has(name) ? this.index : this.base.tables[name].index };
+    }
+    return { index: this.hasChanges() ? this.index : this.base.index, tables };
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Blocking queries. A waiter is one small object registered in the set of each table it watches, with
+ * at most one timer. A commit walks only the waiter sets of the tables it changed; nothing is allocated
+ * per write beyond that walk.
+ *
+ *   wait(tables, minIndex) ──► already past? resolve now
+ *            └─► registered ──(a watched table passes minIndex)──► resolve(index)
+ *                           ├─(waitMs elapses)────────────────────► resolve(current index)
+ *                           └─(signal aborts)─────────────────────► resolve(current index)
+ */
+import type { TableName } from './schema.js';
+
+interface Waiter {
+  tables: readonly TableName[];
+  minIndex: number;
+  resolve: (index: number) => void;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+export class WatchRegistry {
+  private readonly byTable = new Map<TableName, Set<Waiter>>();
+
+  constructor(private readonly currentIndex: (tables: readonly TableName[]) => number) {}
+
+  /** Resolves with the highest index of `tables` once it is greater than `minIndex`, or when time runs out. */
+  wait(tables: readonly TableName[], minIndex: number, waitMs: number, signal?: AbortSignal): Promise<number> {
+    const now = this.currentIndex(tables);
+    if (now > minIndex || waitMs <= 0 || signal?.aborted) return Promise.resolve(now);
+    return new Promise<number>((resolve) => {
+      const w: Waiter = { tables, minIndex, resolve, timer: undefined, signal, onAbort: undefined };
+      w.timer = setTimeout(() => this.fire(w), waitMs);
+      if (signal != null) {
+        w.onAbort = () => this.fire(w);
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      for (const t of tables) {
+        let s = this.byTable.get(t);
+        if (s == null) {
+          s = new Set();
+          this.byTable.set(t, s);
+        }
+        s.add(w);
+      }
+    });
+  }
+
+  /** Called after each commit with the tables it changed and the new index. */
+  notify(tables: Iterable<TableName>, index: number): void {
+    for (const t of tables) {
+      const s = this.byTable.get(t);
+      if (s == null) continue;
+      for (const w of s) if (index > w.minIndex) this.fire(w);
+    }
+  }
+
+  /** Wakes every waiter (the store is closing). */
+  closeAll(): void {
+    for (const s of this.byTable.values()) for (const w of s) this.fire(w);
+  }
+
+  size(): number {
+    const all = new Set<Waiter>();
+    for (const s of this.byTable.values()) for (const w of s) all.add(w);
+    return all.size;
+  }
+
+  private fire(w: Waiter): void {
+    for (const t of w.tables) this.byTable.get(t)?.delete(w);
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    w.timer = undefined;
+    if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort);
+    w.resolve(this.currentIndex(w.tables));
+  }
+}
