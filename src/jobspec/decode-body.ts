@@ -5,7 +5,7 @@
  * user sees all of them in one run.
  */
 import type { Problem } from '../errors/index.js';
-import type { Attribute, Block, Body, Diagnostic, Expression, Range } from './hcl/index.js';
+import type { Attribute, Block, Body, Diagnostic, Expression, Range } from './hcl/ast.js';
 import { parseDuration, parseSizeMB } from './duration.js';
 import { SCHEMA, type AttrType, type BlockSpec } from './schema.js';
 
@@ -58,9 +58,9 @@ export function evalAttr(ctx: DecodeCtx, attr: Attribute, block: Block | null, p
 }
 
 const typeNames: Record<AttrType, string> = {
-  string: 'a string', int: 'a whole number', number: 'a number', bool: 'a bool', duration: 'a duration such as "30s"',
-  strings: 'a list of strings', ints: 'a list of numbers', stringMap: 'a map of string', stringListMap: 'a map of lists of strings',
-  any: 'a value', size: 'a size such as "256MB"',
+  string: 'string', int: 'number', number: 'number', bool: 'bool', duration: 'duration (a string such as "30s")',
+  strings: 'list of string', ints: 'list of number', stringMap: 'map of string', stringListMap: 'map of list of string',
+  any: 'value', size: 'size (such as "256MB")',
 };
 
 export type Converted = { ok: true; value: unknown } | { ok: false; error: string };

@@ -39,7 +39,7 @@ export class WriteTxn extends StateView {
   }
 
   put<N extends TableName>(name: N, row: TableRows[N]): void {
-    if (process.env.NODE_ENV === 'test' || StateStore.freezeRows) deepFreeze(row);
+    if (StateStore.freezeRows) deepFreeze(row);
     this.txn.put(name, row);
   }
 
@@ -71,7 +71,7 @@ export class StateStore {
    * Deep-freeze every stored row, so a caller that mutates a shared object fails loudly. On by default
    * under vitest (NODE_ENV=test); it costs too much for a million allocations in production.
    */
-  static freezeRows = false;
+  static freezeRows = process.env.NODE_ENV === 'test';
 
   private tip: Root;
   private committed: Root;

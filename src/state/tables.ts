@@ -30,6 +30,16 @@ export function emptyRoot(): Root {
   return { index: 0, tables };
 }
 
+const indexEntryCache = new Map<TableName, [string, (row: unknown) => string | undefined][]>();
+function indexEntries(name: TableName): [string, (row: unknown) => string | undefined][] {
+  let e = indexEntryCache.get(name);
+  if (e == null) {
+    e = Object.entries((tableSpecs[name] as unknown as TableSpec<unknown>).indexes);
+    indexEntryCache.set(name, e);
+  }
+  return e;
+}
+
 /** Read access shared by snapshots (a frozen Root) and write transactions (their working copy). */
 export abstract class TableReader {
   protected abstract table(name: TableName): TableData;
@@ -164,7 +174,7 @@ export class TxnTables extends TableReader {
     const key = spec.key(row);
     const t = this.writable(name);
     const old = t.rows.get(key) as TableRows[N] | undefined;
-    for (const [iname, fn] of Object.entries(spec.indexes)) {
+    for (const [iname, fn] of indexEntries(name) as [string, (r: TableRows[N]) => string | undefined][]) {
       const nv = fn(row);
       const ov = old === undefined ? undefined : fn(old);
       if (ov === nv) continue;
@@ -178,9 +188,8 @@ export class TxnTables extends TableReader {
   delete(name: TableName, key: string): boolean {
     const cur = this.table(name).rows.get(key);
     if (cur === undefined) return false;
-    const spec = tableSpecs[name] as unknown as TableSpec<unknown>;
     const t = this.writable(name);
-    for (const [iname, fn] of Object.entries(spec.indexes)) {
+    for (const [iname, fn] of indexEntries(name)) {
       const ov = fn(cur);
       if (ov !== undefined) this.bucketRemove(name, t, iname, ov, key);
     }

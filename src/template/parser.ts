@@ -108,17 +108,16 @@ class Parser {
     const root: ListNode = { type: 'list', pos: 0, nodes: [] };
     while (this.peek().type !== 'eof') {
       if (this.peek().type === 'leftDelim') {
+        const save = this.i;
         this.next();
         const kw = this.nextNonSpace();
         if (kw.type === 'keyword' && kw.val === 'define') {
           this.parseDefinition(kw.pos);
           continue;
         }
-        this.i -= 2;
-        while (this.tokens[this.i]!.type !== 'leftDelim') this.i--;
+        this.i = save;
       }
       const n = this.textOrAction();
-      if (!('type' in n) || n.type === undefined) this.fail('unexpected', 0);
       if (isItemEnd(n)) this.fail(`unexpected {{${n.kind}}}`, n.pos);
       root.nodes.push(n);
     }

@@ -1,0 +1,194 @@
+/**
+ * Per-pass bookkeeping of what each node would hold if the plan under construction were applied.
+ * Built lazily (a node's allocations are read the first time the node is considered) and kept
+ * current incrementally as the plan stops and places allocations, so a placement never rescans
+ * the cluster.
+ */
+import type { Allocation, Node } from '../../structs/index.js';
+import { allocTerminalStatus } from '../../structs/index.js';
+import type { SchedulerState } from '../types.js';
+import { allocUsage, nodeCapacity, type AllocUsage } from './resources.js';
+import { resolveInterpolation } from './constraint.js';
+
+export class NodeUsage {
+  cpu = 0;
+  memoryMB = 0;
+  diskMB = 0;
+  /** Every host port in use (reserved by the node or held by an alloc). */
+  readonly ports = new Set<number>();
+  /** How many ports of the dynamic range are in use, for an O(1) "enough free ports" check. */
+  dynamicUsed = 0;
+  constructor(readonly node: Node) {
+    const cap = nodeCapacity(node);
+    for (const p of cap.reservedPorts) this.addPort(p);
+  }
+
+  addPort(p: number): void {
+    if (this.ports.has(p)) return;
+    this.ports.add(p);
+    const cap = nodeCapacity(this.node);
+    if (p >= cap.minDynamicPort && p <= cap.maxDynamicPort) this.dynamicUsed++;
+  }
+
+  removePort(p: number): void {
+    if (!this.ports.delete(p)) return;
+    const cap = nodeCapacity(this.node);
+    if (p >= cap.minDynamicPort && p <= cap.maxDynamicPort) this.dynamicUsed--;
+    // A node-reserved port stays reserved even if an alloc also (wrongly) claimed it.
+    if (cap.reservedPorts.has(p)) this.ports.add(p);
+  }
+
+  add(u: AllocUsage): void {
+    this.cpu += u.cpu;
+    this.memoryMB += u.memoryMB;
+    this.diskMB += u.diskMB;
+    for (const p of u.ports) this.addPort(p);
+  }
+
+  subtract(u: AllocUsage): void {
+    this.cpu -= u.cpu;
+    this.memoryMB -= u.memoryMB;
+    this.diskMB -= u.diskMB;
+    for (const p of u.ports) this.removePort(p);
+  }
+}
+
+export class UsageTracker {
+  private readonly byNode = new Map<string, NodeUsage>();
+  /** Allocations this plan stops, evicts or preempts. */
+  private readonly removed = new Set<string>();
+  /** Allocations this plan places, by node (also used for preemption candidates). */
+  readonly proposed = new Map<string, Allocation[]>();
+
+  constructor(private readonly state: SchedulerState) {}
+
+  get(node: Node): NodeUsage {
+    let u = this.byNode.get(node.ID);
+    if (u) return u;
+    u = new NodeUsage(node);
+    for (const a of this.state.allocsByNode(node.ID)) {
+      if (allocTerminalStatus(a) || this.removed.has(a.ID)) continue;
+      u.add(allocUsage(a));
+    }
+    this.byNode.set(node.ID, u);
+    return u;
+  }
+
+  isRemoved(allocID: string): boolean {
+    return this.removed.has(allocID);
+  }
+
+  /** The plan stops this allocation: its resources are free for the rest of the pass. */
+  remove(a: Allocation): void {
+    if (this.removed.has(a.ID)) return;
+    this.removed.add(a.ID);
+    if (allocTerminalStatus(a)) return;
+    const u = this.byNode.get(a.NodeID);
+    if (u) u.subtract(allocUsage(a));
+  }
+
+  /** Undo remove() (a stop that was backed out because its replacement found no node). */
+  unremove(a: Allocation): void {
+    if (!this.removed.delete(a.ID)) return;
+    if (allocTerminalStatus(a)) return;
+    const u = this.byNode.get(a.NodeID);
+    if (u) u.add(allocUsage(a));
+  }
+
+  /** The plan places this allocation on `node`. */
+  place(node: Node, a: Allocation): void {
+    this.get(node).add(allocUsage(a));
+    let list = this.proposed.get(node.ID);
+    if (!list) this.proposed.set(node.ID, (list = []));
+    list.push(a);
+  }
+
+  /** Live allocations on the node after the plan: existing minus removed plus proposed. */
+  liveAllocs(node: Node): Allocation[] {
+    const out: Allocation[] = [];
+    for (const a of this.state.allocsByNode(node.ID)) {
+      if (!allocTerminalStatus(a) && !this.removed.has(a.ID)) out.push(a);
+    }
+    for (const a of this.proposed.get(node.ID) ?? []) if (!this.removed.has(a.ID)) out.push(a);
+    return out;
+  }
+}
+
+interface LiveEntry {
+  node: Node | undefined;
+  group: string;
+}
+
+/**
+ * The live allocations of the job being scheduled, for job anti-affinity, distinct_hosts,
+ * distinct_property and spread. Counts per node and per property value are maintained incrementally.
+ */
+export class JobTracker {
+  private readonly live = new Map<string, LiveEntry>();
+  private readonly perNode = new Map<string, number>();
+  private readonly perNodeGroup = new Map<string, number>();
+  /** `scope\u0000attribute` → value → count; scope is a group name or '' for the whole job. */
+  private readonly propCounts = new Map<string, Map<string, number>>();
+
+  constructor(state: SchedulerState, namespace: string, jobID: string, isRemoved: (id: string) => boolean) {
+    for (const a of state.allocsByJob(namespace, jobID)) {
+      if (allocTerminalStatus(a) || isRemoved(a.ID)) continue;
+      this.add(a.ID, state.nodeByID(a.NodeID), a.NodeID, a.TaskGroup);
+    }
+  }
+
+  add(id: string, node: Node | undefined, nodeID: string, group: string): void {
+    if (this.live.has(id)) return;
+    this.live.set(id, { node, group });
+    this.perNode.set(nodeID, (this.perNode.get(nodeID) ?? 0) + 1);
+    const k = nodeID + '\u0000' + group;
+    this.perNodeGroup.set(k, (this.perNodeGroup.get(k) ?? 0) + 1);
+    if (node) this.adjustProps(node, group, 1);
+  }
+
+  remove(id: string, nodeID: string): void {
+    const e = this.live.get(id);
+    if (!e) return;
+    this.live.delete(id);
+    this.perNode.set(nodeID, (this.perNode.get(nodeID) ?? 1) - 1);
+    const k = nodeID + '\u0000' + e.group;
+    this.perNodeGroup.set(k, (this.perNodeGroup.get(k) ?? 1) - 1);
+    if (e.node) this.adjustProps(e.node, e.group, -1);
+  }
+
+  onNode(nodeID: string): number {
+    return this.perNode.get(nodeID) ?? 0;
+  }
+
+  onNodeInGroup(nodeID: string, group: string): number {
+    return this.perNodeGroup.get(nodeID + '\u0000' + group) ?? 0;
+  }
+
+  /** Counts of live allocations per value of `attribute`, for the group (or the job when scope is ''). */
+  valueCounts(scope: string, attribute: string): Map<string, number> {
+    const key = scope + '\u0000' + attribute;
+    let m = this.propCounts.get(key);
+    if (m) return m;
+    m = new Map();
+    for (const e of this.live.values()) {
+      if (!e.node || (scope !== '' && e.group !== scope)) continue;
+      const v = resolveInterpolation(attribute, e.node);
+      if (v !== undefined) m.set(v, (m.get(v) ?? 0) + 1);
+    }
+    this.propCounts.set(key, m);
+    return m;
+  }
+
+  private adjustProps(node: Node, group: string, delta: number): void {
+    for (const [key, m] of this.propCounts) {
+      const sep = key.indexOf('\u0000');
+      const scope = key.slice(0, sep);
+      if (scope !== '' && scope !== group) continue;
+      const v = resolveInterpolation(key.slice(sep + 1), node);
+      if (v === undefined) continue;
+      const n = (m.get(v) ?? 0) + delta;
+      if (n <= 0) m.delete(v);
+      else m.set(v, n);
+    }
+  }
+}
