@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import { ApiError, DroverClient, isNotFound } from './index.js';
 import { BlockingValue, FakeNomad, closedPort } from './testing/index.js';
@@ -186,7 +186,16 @@ describe('allocation logs', () => {
       expect(isDroverError(e, 'Aborted') || (e as Error).name === 'AbortError').toBe(true);
     });
     expect(seen).toEqual(['line 1\n']);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(closed).toBe(true);
+    await vi.waitFor(() => expect(closed).toBe(true), { timeout: 2_000 });
+  });
+});
+
+describe('connection errors', () => {
+  it('reports the innermost cause when fetch refuses the URL itself', async () => {
+    // Port 1 is on fetch's list of blocked ports: no socket is opened, the cause is "bad port".
+    const c = new DroverClient({ address: 'http://127.0.0.1:1' });
+    const e = (await c.jobs.list().catch((x: unknown) => x)) as ApiError;
+    expect(e.code).toBe('Unavailable');
+    expect(e.message).toBe('Error querying http://127.0.0.1:1/v1/jobs: bad port');
   });
 });

@@ -114,6 +114,17 @@ function socketCause(e: unknown): { code?: string; address?: string; port?: numb
   return undefined;
 }
 
+/** `fetch failed` says nothing; the innermost cause ("bad port", "getaddrinfo ENOTFOUND x") does. */
+function deepestMessage(e: unknown): string {
+  let msg = e instanceof Error ? e.message : String(e);
+  let cur: unknown = e instanceof Error ? e.cause : undefined;
+  for (let depth = 0; depth < 6 && cur instanceof Error; depth++) {
+    if (cur.message) msg = cur.message;
+    cur = cur.cause;
+  }
+  return msg;
+}
+
 /** An error for a request that never got an answer: refused, reset, DNS failure, timeout. */
 export function connectionError(url: string, address: string, e: unknown): ApiError {
   const s = socketCause(e);
@@ -124,7 +135,7 @@ export function connectionError(url: string, address: string, e: unknown): ApiEr
   } else if (s) {
     detail = `${s.code}: ${s.message}`;
   } else {
-    detail = e instanceof Error ? e.message : String(e);
+    detail = deepestMessage(e);
   }
   return new ApiError('Unavailable', `Error querying ${url}: ${detail}`, { httpStatus: 0, url, cause: e });
 }

@@ -74,6 +74,8 @@ export interface CommandSpec {
   options?: OptionSpec[];
   /** Also reachable as these word lists (`drover status` = `drover job status`). */
   aliases?: string[][];
+  /** The command does not talk to an agent's API, so it takes no -address/-namespace/... (e.g. `agent`). */
+  noGlobals?: boolean;
   /** Longer help text shown under the usage line. */
   help?: string;
   /** Returns the exit code. */

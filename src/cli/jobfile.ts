@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { jobParseError, jobValidationError, type Problem } from '../errors/index.js';
+import { jobValidationError, type Problem } from '../errors/index.js';
 import type { Job, JobSubmission } from '../structs/index.js';
 import { UsageError } from './command.js';
 
@@ -20,6 +20,8 @@ export interface JobspecModule {
       env?: Record<string, string>;
       baseDir?: string;
       allowFS?: boolean;
+      /** Also validate, reporting problems at their file positions. */
+      validate?: boolean;
     },
   ): { job: Job; warnings: string[] };
   parseJobJSON(text: string | object, filename?: string): Job;
@@ -79,12 +81,10 @@ function definedEnv(env: Record<string, string | undefined>): Record<string, str
   return out;
 }
 
-// Loaded on first use: commands that never read job files do not pay for the HCL parser. The specifier is a
-// variable so the CLI does not depend on the jobspec module at compile time.
-const JOBSPEC_MODULE = '../jobspec/index.js';
+// Loaded on first use: commands that never read job files do not pay for the HCL parser.
 let jobspecPromise: Promise<JobspecModule> | undefined;
 export function loadJobspec(): Promise<JobspecModule> {
-  jobspecPromise ??= import(JOBSPEC_MODULE) as Promise<JobspecModule>;
+  jobspecPromise ??= import('../jobspec/index.js');
   return jobspecPromise;
 }
 
@@ -109,6 +109,11 @@ export function createJobFileLoader(jobspec: () => Promise<JobspecModule> = load
       if (looksLikeJSON(path, text)) {
         format = 'json';
         job = spec.parseJobJSON(text, path);
+        // Validate as the server will: on the job with Nomad's defaults filled in.
+        const problems = spec.validateJob(spec.canonicalizeJob(job));
+        if (problems.length > 0) {
+          throw jobValidationError(problems.map((p) => (p.file === undefined && p.line === undefined ? { ...p, file: basename(path) } : p)));
+        }
       } else {
         format = 'hcl2';
         const r = spec.parseJobHCL(text, {
@@ -118,26 +123,16 @@ export function createJobFileLoader(jobspec: () => Promise<JobspecModule> = load
           env: definedEnv(opts.env),
           baseDir: dirname(resolve(path)),
           allowFS: true,
+          // The parser validates the job with defaults filled, and reports problems at their positions.
+          validate: true,
         });
         job = r.job;
         warnings = r.warnings;
-      }
-      // Validate as the server will: on the job with Nomad's defaults filled in.
-      const problems = spec.validateJob(spec.canonicalizeJob(job));
-      if (problems.length > 0) {
-        throw jobValidationError(problems.map((p) => (p.file === undefined && p.line === undefined ? { ...p, file: basename(path) } : p)));
       }
       const submission: JobSubmission = { Source: text, Format: format };
       if (Object.keys(opts.vars).length > 0) submission.VariableFlags = opts.vars;
       if (varFiles.length > 0) submission.Variables = varFiles.map((v) => v.content).join('\n');
       return { job, warnings, submission };
     },
-  };
-}
-
-/** A loader that fails with parse problems; used when a test wants one without the jobspec module. */
-export function failingLoader(problems: Problem[]): JobFileLoader {
-  return {
-    load: () => Promise.reject(jobParseError(problems)),
   };
 }

@@ -20,7 +20,7 @@ export interface Output {
   /** A table; the first row is the header. Nothing is printed for no rows. */
   table(rows: string[][]): void;
   kv(pairs: [string, string][]): void;
-  /** A titled section: a blank line, then the title, then the body. */
+  /** A section: a blank line, then the title (if any), then the body. */
   section(title: string, body: string): void;
   /** Pretty JSON to stdout. */
   printJSON(value: unknown): void;
@@ -46,7 +46,7 @@ export function createOutput(stdout: Writable, stderr: Writable, json = false): 
     },
     section(title, body) {
       out.line();
-      out.line(title);
+      if (title) out.line(title);
       if (body) out.line(body);
     },
     printJSON(value) {

@@ -3,9 +3,10 @@
  * printed so the user can pick, none is "No allocation(s) with prefix or id ... found".
  */
 import { UsageError } from './command.js';
+import { formatTable } from './format.js';
 import type { Output } from './output.js';
 
-/** Nomad refuses shorter prefixes for UUIDs... but accepts them for job IDs; we require at least one char. */
+/** The one item whose ID is or starts with `prefix`; several matches are listed on stderr and fail. */
 export async function resolvePrefix<T extends { ID: string }>(
   out: Output,
   what: string,
@@ -21,6 +22,6 @@ export async function resolvePrefix<T extends { ID: string }>(
   if (matches.length === 0) throw new UsageError(`No ${what}(s) with prefix or id "${prefix}" found`);
   out.error(`Prefix matched multiple ${what}s`);
   out.error('');
-  out.table(describe(matches));
+  out.error(formatTable(describe(matches)));
   throw new UsageError('', 1);
 }

@@ -1,56 +1,69 @@
 /**
- * The built-in drivers and how the agent's client config turns them on. As in Nomad, each driver has a
- * `plugin "<name>" { config { ... } }` block; raw_exec is disabled unless enabled there (the -dev agent enables it).
+ * The built-in drivers and how the agent's config turns them on. As in Nomad, each driver has a
+ * `plugin "<name>" { config { ... } }` block; raw_exec is disabled unless `enabled = true` there (the -dev agent
+ * enables it), and mock_driver is loaded only in -dev or when its plugin block enables it.
  */
+import type { Logger } from '../logging/index.js';
+import { nullLogger } from '../logging/index.js';
 import type { TaskDriver } from './types.js';
 import { MockDriver } from './mock/index.js';
 import { RawExecDriver } from './raw-exec/index.js';
 
-export interface DriverPluginConfig {
-  /** Only meaningful for drivers that are off by default (raw_exec). */
+/** One `plugin "<name>"` block of the agent config. */
+export interface DriverPluginBlock {
+  /** Shorthand for `config { enabled = ... }`. */
   enabled?: boolean;
-  /** The rest of the plugin's `config` block, passed to the driver. */
-  options?: Record<string, unknown>;
+  /** The plugin's `config` block. */
+  config?: Record<string, unknown>;
 }
 
-export interface BuiltinDriversConfig {
-  /** -dev mode: raw_exec and mock_driver on. */
+export interface BuiltinDriversOptions {
+  /** -dev agent: raw_exec and mock_driver are on unless their block says otherwise. */
   dev?: boolean;
-  /** Per plugin name (`raw_exec`, `mock_driver`, `docker`, `exec`). */
-  plugins?: Record<string, DriverPluginConfig>;
+  logger?: Logger;
   /** Plugin names to leave out entirely (Nomad's client `driver.denylist`). */
   denylist?: string[];
 }
 
+export interface DriverFactoryContext {
+  /** The plugin block's `config` (empty when the agent config has no block for it). */
+  options: Record<string, unknown>;
+  /** `enabled` from the block, or the default for this agent (true in -dev). */
+  enabled: boolean;
+  dev: boolean;
+  logger: Logger;
+}
+
 export interface DriverFactory {
   name: string;
-  create(cfg: DriverPluginConfig, all: BuiltinDriversConfig): TaskDriver | undefined;
+  /** Returns undefined to leave the driver out. */
+  create(ctx: DriverFactoryContext): TaskDriver | undefined;
 }
 
 /**
- * Every built-in driver. The docker and exec drivers are added here: one line each, e.g.
- *   { name: 'docker', create: (c) => new DockerDriver(c.options ?? {}) },
+ * Every built-in driver. The docker and exec drivers are added here, one line each, e.g.
+ *   { name: 'docker', create: (c) => new DockerDriver({ ...c.options, logger: c.logger }) },
  */
 export const DRIVER_FACTORIES: DriverFactory[] = [
-  { name: 'raw_exec', create: (c, all) => new RawExecDriver({ enabled: pluginEnabled(c, all.dev === true) }) },
-  // Nomad only loads mock_driver in dev/test builds; Drover does the same unless the plugin block enables it.
-  { name: 'mock_driver', create: (c, all) => (pluginEnabled(c, all.dev === true) ? new MockDriver() : undefined) },
+  { name: 'raw_exec', create: (c) => new RawExecDriver({ enabled: c.enabled }) },
+  { name: 'mock_driver', create: (c) => (c.enabled ? new MockDriver() : undefined) },
   // docker/exec: add their factories below this line.
 ];
 
-/** `enabled` may sit on the plugin or inside its options (the HCL `config { enabled = true }` form). */
-function pluginEnabled(c: DriverPluginConfig, byDefault: boolean): boolean {
-  if (typeof c.enabled === 'boolean') return c.enabled;
-  if (typeof c.options?.enabled === 'boolean') return c.options.enabled;
+function pluginEnabled(block: DriverPluginBlock | undefined, byDefault: boolean): boolean {
+  if (typeof block?.enabled === 'boolean') return block.enabled;
+  if (typeof block?.config?.enabled === 'boolean') return block.config.enabled;
   return byDefault;
 }
 
-/** The drivers the client loads for this config. */
-export function builtinDrivers(config: BuiltinDriversConfig = {}): TaskDriver[] {
+/** The drivers the client loads for this agent config: `builtinDrivers(config.plugins, { dev })`. */
+export function builtinDrivers(plugins: Record<string, DriverPluginBlock> = {}, opts: BuiltinDriversOptions = {}): TaskDriver[] {
   const out: TaskDriver[] = [];
+  const dev = opts.dev === true;
   for (const f of DRIVER_FACTORIES) {
-    if (config.denylist?.includes(f.name)) continue;
-    const d = f.create(config.plugins?.[f.name] ?? {}, config);
+    if (opts.denylist?.includes(f.name)) continue;
+    const block = plugins[f.name] ?? (f.name === 'mock_driver' ? plugins.mock : undefined);
+    const d = f.create({ options: block?.config ?? {}, enabled: pluginEnabled(block, dev), dev, logger: opts.logger ?? nullLogger });
     if (d) out.push(d);
   }
   return out;

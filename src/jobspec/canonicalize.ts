@@ -68,7 +68,6 @@ export function canonicalizeJob(input: Job): Job {
   if (isSet(j.Update)) fill(j.Update, defaultUpdate());
   else if (j.Type === 'service') j.Update = defaultUpdate();
   if (isSet(j.Periodic)) fill(j.Periodic, { Enabled: true, Spec: '', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' });
-  if (isSet(j.ParameterizedJob)) fill(j.ParameterizedJob, { Payload: 'optional' });
   if (isSet(j.Multiregion)) canonicalizeMultiregion(j.Multiregion);
   for (const a of j.Affinities ?? []) fill(a, { Weight: 50 });
   for (const sp of j.Spreads ?? []) canonicalizeSpread(sp);

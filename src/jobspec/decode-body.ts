@@ -5,7 +5,7 @@
  * user sees all of them in one run.
  */
 import type { Problem } from '../errors/index.js';
-import type { Attribute, Block, Body, Diagnostic, Expression, Range } from './hcl/ast.js';
+import type { Attribute, Block, Body, Diagnostic, Expression, Range } from './hcl/index.js';
 import { parseDuration, parseSizeMB } from './duration.js';
 import { SCHEMA, type AttrType, type BlockSpec } from './schema.js';
 
@@ -149,12 +149,19 @@ export function convert(v: unknown, t: AttrType): Converted {
   }
 }
 
+/** Where each decoded object came from, so struct-level problems can be given a file position. */
+const origins = new WeakMap<object, { block: Block; spec: string; path: string }>();
+export function originOf(o: object): { block: Block; spec: string; path: string } | undefined {
+  return origins.get(o);
+}
+
 /** Decodes a block against the named spec; returns the struct object. */
 export function decodeBlock(specName: string, block: Block, ctx: DecodeCtx, parentPath: string): Obj {
   const spec = SCHEMA[specName];
   if (!spec) throw new Error(`jobspec schema has no spec "${specName}"`);
   const path = blockPath(parentPath, block);
   const out: Obj = {};
+  origins.set(out, { block, spec: specName, path });
   decodeBodyInto(spec, block.body, block, out, ctx, path);
   if (spec.custom) {
     const h = ctx.custom[spec.custom];
@@ -171,15 +178,17 @@ function labelError(ctx: DecodeCtx, b: Block, want: number, path: string): boole
   return true;
 }
 
+/** Handlers that read their body themselves: the generic walk must not call their contents unknown. */
+const SELF_DECODING = new Set(['stringMap', 'freeform', 'loose', 'header']);
+
 export function decodeBodyInto(spec: BlockSpec, body: Body, self: Block | null, out: Obj, ctx: DecodeCtx, path: string): void {
-  if (!spec.attrs && !spec.blocks) return;
   const seenAttr = new Map<string, Attribute>();
   const seenSingle = new Map<string, Block>();
   for (const item of body.items) {
     if (item.kind === 'attribute') {
       const as = spec.attrs[item.name];
       if (!as) {
-        if (spec.custom === 'stringMap' || spec.custom === 'freeform' || spec.custom === 'loose' || spec.custom === 'header') continue;
+        if (spec.custom && SELF_DECODING.has(spec.custom)) continue;
         problemAt(ctx, item.nameRange, `Unsupported argument: an argument named "${item.name}" is not expected here`, path);
         continue;
       }
@@ -200,7 +209,7 @@ export function decodeBodyInto(spec: BlockSpec, body: Body, self: Block | null, 
     }
     const ref = spec.blocks[item.type];
     if (!ref) {
-      if (spec.custom === 'freeform' || spec.custom === 'loose' || spec.custom === 'stringMap' || spec.custom === 'header') continue;
+      if (spec.custom && SELF_DECODING.has(spec.custom)) continue;
       problemAt(ctx, item.typeRange, `Unsupported block type: blocks of type "${item.type}" are not expected here`, path);
       continue;
     }

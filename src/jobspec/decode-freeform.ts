@@ -3,7 +3,7 @@
  * Connect (decoded "loosely" by converting HCL names to Nomad's field names). Free-form blocks become
  * lists of objects, as Nomad's decoder makes them (`labels { FOO = "bar" }` → `labels: [{FOO: "bar"}]`).
  */
-import type { Block, Body } from './hcl/ast.js';
+import type { Block, Body } from './hcl/index.js';
 import { blockPath, convert, evalAttr, problemAt, type DecodeCtx, type Obj } from './decode-body.js';
 import { parseDuration } from './duration.js';
 
@@ -62,7 +62,7 @@ const RENAMES: Record<string, string> = {
   local_service_address: 'LocalServiceAddress', ca_file: 'CAFile', envoy_dns_discovery_type: 'EnvoyDNSDiscoveryType',
   disable_default_tcp_check: 'DisableDefaultTCPCheck', exclude_outbound_cidrs: 'ExcludeOutboundCIDRs', exclude_uids: 'ExcludeUIDs',
   no_dns: 'NoDNS', tls_server_name: 'TLSServerName', kill_timeout: 'KillTimeout', shutdown_delay: 'ShutdownDelay',
-  memory: 'MemoryMB', cpu: 'CPU', logs: 'LogConfig', max_file_size: 'MaxFileSizeMB', max_files: 'MaxFiles',
+  memory: 'MemoryMB', memory_max: 'MemoryMaxMB', cpu: 'CPU', logs: 'LogConfig', max_file_size: 'MaxFileSizeMB', max_files: 'MaxFiles',
   listener_port: 'ListenerPort', local_path_port: 'LocalPathPort',
 };
 

@@ -3,7 +3,7 @@
  * blocks whose meaning is more than a field mapping (constraint sugar, ports, legacy networks,
  * scaling labels, identities, vault inheritance, job-level tasks lifted into groups).
  */
-import type { Block } from './hcl/ast.js';
+import type { Block } from './hcl/index.js';
 import { problemAt, type CustomHandler, type DecodeCtx, type Obj } from './decode-body.js';
 import { decodeFreeform, decodeLoose, decodeStringMapBody } from './decode-freeform.js';
 
@@ -22,7 +22,8 @@ const constraint: CustomHandler = (out) => {
     // distinct_property's optional limit comes from `value`.
   }
   out.Operand ??= '=';
-  if (out.Operand === 'distinct_property' && out.RTarget === undefined) out.RTarget = '';
+  out.LTarget ??= '';
+  out.RTarget ??= '';
 };
 
 const affinity: CustomHandler = (out) => {
@@ -38,6 +39,7 @@ const network: CustomHandler = (out) => {
   }
   for (const v of (out._reserved_ports as number[] | undefined) ?? []) reserved.push({ Label: '', Value: v });
   for (const l of (out._dynamic_ports as string[] | undefined) ?? []) dynamic.push({ Label: l });
+  for (const p of dynamic) p.Value ??= 0;
   delete out._ports;
   delete out._reserved_ports;
   delete out._dynamic_ports;
@@ -45,7 +47,10 @@ const network: CustomHandler = (out) => {
   if (dynamic.length) out.DynamicPorts = dynamic;
 };
 
-const resources: CustomHandler = (out) => {
+const resources: CustomHandler = (out, block, ctx, path) => {
+  for (const [f, n] of [['CPU', 'cpu'], ['Cores', 'cores'], ['MemoryMB', 'memory'], ['MemoryMaxMB', 'memory_max'], ['DiskMB', 'disk']] as const) {
+    rejectNegative(out, f, n, block, ctx, path);
+  }
   if (out._Networks) {
     out.Networks = [out._Networks];
     delete out._Networks;
@@ -125,27 +130,34 @@ const task: CustomHandler = (out, block, ctx, path) => {
   delete out._Identities;
   const named: Obj[] = [];
   for (const id of ids) {
+    id.Env ??= false;
+    id.File ??= false;
     if (id.Name === undefined || id.Name === '' || id.Name === 'default') {
       if (out.Identity) problemAt(ctx, block.typeRange, 'Duplicate identity block: only one identity without a name is allowed', path);
       out.Identity = id;
     } else named.push(id);
   }
   if (named.length) out.Identities = named;
-  const seen = new Set<string>();
-  for (const [i, sp] of ((out.ScalingPolicies as Obj[] | undefined) ?? []).entries()) {
-    const label = scalingLabels(block)[i];
-    if (label === undefined) continue;
-    if (seen.has(label)) problemAt(ctx, block.typeRange, `Duplicate scaling "${label}" block: a task has at most one "${label}" scaling policy`, path);
-    seen.add(label);
-    void sp;
+  const seen = new Map<string, Block>();
+  for (const sb of block.body.items) {
+    if (sb.kind !== 'block' || sb.type !== 'scaling' || sb.labels.length !== 1) continue;
+    const label = sb.labels[0]!;
+    const first = seen.get(label);
+    if (first) problemAt(ctx, sb.typeRange, `Duplicate scaling "${label}" block: a task has at most one "${label}" scaling policy; the first was at line ${first.typeRange.start.line}`, path);
+    else seen.set(label, sb);
   }
 };
 
-function scalingLabels(task: Block): string[] {
-  return task.body.items.filter((b): b is Block => b.kind === 'block' && b.type === 'scaling').map((b) => b.labels[0] ?? '');
+/** Reports a value no job can have, at the attribute that set it. */
+function rejectNegative(out: Obj, field: string, hclName: string, block: Block, ctx: DecodeCtx, path: string): void {
+  if (typeof out[field] !== 'number' || out[field] >= 0) return;
+  const attr = block.body.items.find((i) => i.kind === 'attribute' && i.name === hclName);
+  const range = attr && attr.kind === 'attribute' ? attr.expr.range : block.typeRange;
+  problemAt(ctx, range, `Invalid value for "${hclName}": must not be negative, got ${out[field]}`, path);
 }
 
-const group: CustomHandler = (out) => {
+const group: CustomHandler = (out, block, ctx, path) => {
+  rejectNegative(out, 'Count', 'count', block, ctx, path);
   const v = out._Vault as Obj | undefined;
   delete out._Vault;
   if (v) for (const t of (out.Tasks as Obj[] | undefined) ?? []) t.Vault ??= { ...v };

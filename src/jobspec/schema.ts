@@ -114,7 +114,7 @@ export const SCHEMA: Record<string, BlockSpec> = {
       service: many('service', 'Services'), resources: one('resources', 'Resources'), restart: one('restart', 'RestartPolicy'),
       logs: one('logs', 'LogConfig'), artifact: many('artifact', 'Artifacts'), template: many('template', 'Templates'),
       vault: one('vault', 'Vault'), lifecycle: one('lifecycle', 'Lifecycle'), dispatch_payload: one('dispatch_payload', 'DispatchPayload'),
-      volume_mount: many('volume_mount', 'VolumeMounts'), scaling: many('task_scaling', 'ScalingPolicies', ['_label']),
+      volume_mount: many('volume_mount', 'VolumeMounts'), scaling: many('task_scaling', 'ScalingPolicies'),
       csi_plugin: one('csi_plugin', 'CSIPluginConfig'), identity: many('identity', '_Identities'),
       action: many('action', 'Actions', ['Name']), consul: one('consul', 'Consul'),
     },
@@ -206,7 +206,7 @@ export const SCHEMA: Record<string, BlockSpec> = {
     attrs: { description: a('Description', 'string') },
     blocks: { link: many('ui_link', 'Links') },
   },
-  ui_link: { attrs: { label: a('Label', 'string'), url: a('Url', 'string') }, blocks: {} },
+  ui_link: { attrs: { label: a('Label', 'string'), url: a('URL', 'string') }, blocks: {} },
   network: {
     attrs: {
       mode: a('Mode', 'string'), mbits: a('MBits', 'int'), hostname: a('Hostname', 'string'),

@@ -13,14 +13,12 @@ export class TemplateError extends DroverError {
   readonly templateName: string;
   readonly line: number;
   readonly column: number;
-  /** True when the render stopped because data is not available yet (consul-template's "blocking" lookups). */
-  readonly missingData: boolean;
 
   constructor(
     phase: TemplateErrorPhase,
     message: string,
     where: { templateName: string; line: number; column: number },
-    opts: { cause?: unknown; missingData?: boolean } = {},
+    opts: { cause?: unknown } = {},
   ) {
     super('BadRequest', message, {
       cause: opts.cause,
@@ -32,31 +30,11 @@ export class TemplateError extends DroverError {
     this.templateName = where.templateName;
     this.line = where.line;
     this.column = where.column;
-    this.missingData = opts.missingData ?? false;
   }
 }
 
 export function isTemplateError(e: unknown): e is TemplateError {
   return e instanceof TemplateError;
-}
-
-/**
- * Thrown by template functions to report a failure in Go's words; the executor wraps it as
- * `error calling <fn>: <message>` with the position of the call.
- */
-export class FuncError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FuncError';
-  }
-}
-
-/** Thrown by data functions when the data they need has not been loaded yet; the runner fetches it and retries. */
-export class MissingDataError extends Error {
-  constructor(readonly dependencyKey: string) {
-    super(`data for ${dependencyKey} is not available yet`);
-    this.name = 'MissingDataError';
-  }
 }
 
 /** Maps an offset in the source to Go's line (1-based) and column (0-based byte offset in the line). */

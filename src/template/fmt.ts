@@ -11,6 +11,8 @@ interface Spec {
   sharp: boolean;
   zero: boolean;
   space: boolean;
+  /** %+v: struct field names; the + is not a sign flag then. */
+  plusV?: boolean;
   width?: number;
   prec?: number;
 }
@@ -144,6 +146,7 @@ function stringer(v: unknown): string | undefined {
 }
 
 export function formatValue(v: unknown, verb: string, spec: Spec): string {
+  if (verb === 'v' && spec.plus) spec = { ...spec, plus: false, plusV: true };
   if (v === null || v === undefined) return verb === 'v' ? pad('<nil>', spec) : badVerb(v, verb);
   if ('vsxXq'.includes(verb)) {
     const s = stringer(v);
@@ -153,7 +156,7 @@ export function formatValue(v: unknown, verb: string, spec: Spec): string {
     case 'bool':
       return verb === 't' || verb === 'v' ? pad(String(v), spec) : badVerb(v, verb);
     case 'int':
-      if ('eEfFgG'.includes(verb)) return formatFloat(v as number, verb, spec);
+      if ('eEfFgG'.includes(verb)) return formatFloat(v as number, verb, spec)!;
       return formatInt(v as number, verb, spec) ?? badVerb(v, verb);
     case 'float':
       return formatFloat(v as number, verb, spec) ?? badVerb(v, verb);
@@ -168,7 +171,7 @@ export function formatValue(v: unknown, verb: string, spec: Spec): string {
     }
     case 'struct': {
       const obj = v as Record<string, unknown>;
-      const parts = Object.keys(obj).map((k) => (spec.plus && verb === 'v' ? `${k}:` : '') + formatValue(obj[k], verb, spec));
+      const parts = Object.keys(obj).map((k) => (spec.plusV ? `${k}:` : '') + formatValue(obj[k], verb, spec));
       return '{' + parts.join(' ') + '}';
     }
     case 'func':
@@ -319,7 +322,7 @@ function formatString(s: string, verb: string, spec: Spec): string {
   if (spec.prec !== undefined && (verb === 's' || verb === 'v' || verb === 'q')) s = [...s].slice(0, spec.prec).join('');
   switch (verb) {
     case 'q':
-      return pad(spec.sharp && !s.includes('`') && !/[\x00-\x08\x0b-\x1f\x7f]/.test(s) ? '`' + s + '`' : goQuote(s), spec);
+      return pad(spec.sharp && !s.includes('`') && ![...s].some((c) => { const n = c.codePointAt(0)!; return (n < 0x20 && n !== 0x09 && n !== 0x0a) || n === 0x7f; }) ? '`' + s + '`' : goQuote(s), spec);
     case 'x':
     case 'X': {
       const bytes = Buffer.from(s, 'utf8');

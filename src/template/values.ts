@@ -12,9 +12,13 @@ const STRUCT = Symbol.for('drover.template.struct');
 const MAP = Symbol.for('drover.template.map');
 const ZERO = Symbol.for('drover.template.zero');
 
+// Markers live in WeakMaps, not on the objects: defining symbol properties per object is slow on hot paths.
+const structNames = new WeakMap<object, string>();
+const mapZeros = new WeakMap<object, unknown>();
+
 /** Marks `obj` as a Go struct named `typeName`: unknown fields become errors instead of `<no value>`. */
 export function goStruct<T extends object>(obj: T, typeName: string): T {
-  Object.defineProperty(obj, STRUCT, { value: typeName, enumerable: false });
+  structNames.set(obj, typeName);
   return obj;
 }
 
@@ -23,13 +27,30 @@ export function goStruct<T extends object>(obj: T, typeName: string): T {
  * `zero` is what `index` returns for a missing key (Go returns the element type's zero value, e.g. "" for
  * map[string]string).
  */
-export function goMap<T extends object>(obj: T, zero?: unknown): T {
-  Object.defineProperty(obj, MAP, { value: true, enumerable: false });
-  if (zero !== undefined) Object.defineProperty(obj, ZERO, { value: zero, enumerable: false });
+export function goMap<T extends object>(obj: T, zero: unknown = null): T {
+  mapZeros.set(obj, zero);
   return obj;
 }
 
+/**
+ * A Go struct type for data built on hot paths: subclasses name their Go type once, on the prototype.
+ * `static { markStructClass(this, 'name') }` or call it after the class.
+ */
+export function markStructClass(cls: { prototype: object }, typeName: string): void {
+  Object.defineProperty(cls.prototype, STRUCT, { value: typeName, enumerable: false });
+}
+
+/** A map[string]string: missing keys index to "". */
+export class StringMap {
+  constructor(entries?: Record<string, string> | null) {
+    if (entries) Object.assign(this, entries);
+  }
+}
+Object.defineProperty(StringMap.prototype, MAP, { value: true, enumerable: false });
+Object.defineProperty(StringMap.prototype, ZERO, { value: '', enumerable: false });
+
 export function mapZero(obj: object): unknown {
+  if (mapZeros.has(obj)) return mapZeros.get(obj);
   return (obj as Record<symbol, unknown>)[ZERO];
 }
 
@@ -59,8 +80,8 @@ export function kindOf(v: unknown): Kind {
 }
 
 export function isStruct(v: object): boolean {
-  if ((v as Record<symbol, unknown>)[STRUCT] !== undefined) return true;
-  if ((v as Record<symbol, unknown>)[MAP]) return false;
+  if (structNames.has(v) || (v as Record<symbol, unknown>)[STRUCT] !== undefined) return true;
+  if (mapZeros.has(v) || (v as Record<symbol, unknown>)[MAP]) return false;
   const proto = Object.getPrototypeOf(v);
   return proto !== null && proto !== Object.prototype;
 }
@@ -86,7 +107,7 @@ export function typeName(v: unknown): string {
     case 'map':
       return 'map[string]interface {}';
     case 'struct': {
-      const named = (v as Record<symbol, unknown>)[STRUCT];
+      const named = structNames.get(v as object) ?? (v as Record<symbol, unknown>)[STRUCT];
       if (typeof named === 'string') return named;
       return (v as object).constructor?.name ?? 'struct';
     }
@@ -169,7 +190,6 @@ export function goEq(a: unknown, ...rest: unknown[]): boolean {
     if (k1 !== k2) {
       // A nil or missing operand compares unequal to anything; other mixed kinds are Go errors.
       if (!isNil(a) && !isNil(b)) throw new Error(errBadComparison);
-      same = false;
     } else if (k1 === 'other') {
       if (isNil(a) || isNil(b)) same = isNil(a) === isNil(b);
       else if (Array.isArray(a) || Array.isArray(b)) throw new Error(`non-comparable type ${typeName(Array.isArray(a) ? a : b)}`);

@@ -21,14 +21,22 @@ import type { Token } from './lexer.js';
 import { parseHeredoc, parseQuoted } from './template-parser.js';
 import { TokenStream, describeToken } from './token-stream.js';
 
-const BINARY_LEVELS: BinaryOp[][] = [
-  ['||'],
-  ['&&'],
-  ['==', '!='],
-  ['<', '<=', '>', '>='],
-  ['+', '-'],
-  ['*', '/', '%'],
-];
+/** Binary operators by precedence, loosest first (all left-associative). */
+const PRECEDENCE = new Map<string, number>([
+  ['||', 1],
+  ['&&', 2],
+  ['==', 3],
+  ['!=', 3],
+  ['<', 4],
+  ['<=', 4],
+  ['>', 4],
+  ['>=', 4],
+  ['+', 5],
+  ['-', 5],
+  ['*', 6],
+  ['/', 6],
+  ['%', 6],
+]);
 
 export class ExprParser extends TokenStream {
   parseExpression(): Expression {
@@ -52,7 +60,7 @@ export class ExprParser extends TokenStream {
   }
 
   private parseConditional(): Expression {
-    const cond = this.parseBinary(0);
+    const cond = this.parseBinary(1);
     if (!this.is('?')) return cond;
     this.next();
     const then = this.parseExpression();
@@ -66,15 +74,15 @@ export class ExprParser extends TokenStream {
     return this.finish({ type: 'conditional', cond, then, else: els, range: this.range(cond.range.start) });
   }
 
-  private parseBinary(level: number): Expression {
-    if (level === BINARY_LEVELS.length) return this.parseUnary();
-    const ops = BINARY_LEVELS[level]!;
-    let left = this.parseBinary(level + 1);
+  /** Precedence climbing: one call per operand instead of one per precedence level. */
+  private parseBinary(minPrec: number): Expression {
+    let left = this.parseUnary();
     for (;;) {
       const t = this.peek();
-      if (!(ops as string[]).includes(t.type)) return left;
+      const prec = PRECEDENCE.get(t.type);
+      if (prec === undefined || prec < minPrec) return left;
       this.next();
-      const right = this.parseBinary(level + 1);
+      const right = this.parseBinary(prec + 1);
       left = this.finish({ type: 'binaryOp', op: t.type as BinaryOp, left, right, range: this.range(left.range.start) });
     }
   }

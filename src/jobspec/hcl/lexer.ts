@@ -80,6 +80,11 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
+/** `==` `!=` `<=` `>=` `&&` `||` `=>`, keyed by first * 65536 + second char code. */
+const TWO_CHAR_OPS = new Map<number, TokType>(
+  (['==', '!=', '<=', '>=', '&&', '||', '=>'] as const).map((op) => [op.charCodeAt(0) * 65536 + op.charCodeAt(1), op]),
+);
+
 export class Lexer {
   readonly src: string;
   readonly filename: string;
@@ -219,21 +224,15 @@ export class Lexer {
   }
 
   private punct(start: Pos, c: number): Token {
-    const two = this.src.substr(this.pos, 2);
-    if (this.startsWith('...')) {
+    const c1 = this.peekCode(1);
+    if (c === 46 /* . */ && c1 === 46 && this.peekCode(2) === 46) {
       this.advanceN(3);
       return this.tok('...', '...', start);
     }
-    switch (two) {
-      case '==':
-      case '!=':
-      case '<=':
-      case '>=':
-      case '&&':
-      case '||':
-      case '=>':
-        this.advanceN(2);
-        return this.tok(two, two, start);
+    const two = TWO_CHAR_OPS.get(c * 65536 + c1);
+    if (two !== undefined && c1 >= 0) {
+      this.advanceN(2);
+      return this.tok(two, two, start);
     }
     const ch = String.fromCharCode(c);
     switch (ch) {

@@ -122,10 +122,11 @@ class BodyParser extends ExprParser {
     const open = this.peek();
     if (open.type !== '{') {
       if (this.diags.length === errorsBefore) {
-        const detail = labels.length === 0 && open.type !== 'nl' && open.type !== 'eof'
+        const looksLikeArgument = labels.length === 0 && open.type !== 'nl' && open.type !== 'eof';
+        const detail = looksLikeArgument
           ? `An argument needs an equals sign ("=") after its name, and a block needs an opening brace ("{"); found ${describeToken(open)}.`
           : `Either a quoted string block label or an opening brace ("{") is expected here; found ${describeToken(open)}.`;
-        this.error(labels.length === 0 && open.type !== 'nl' && open.type !== 'eof' ? 'Invalid block definition' : 'Invalid block definition', detail, this.tokRange(open));
+        this.error('Invalid block definition', detail, this.tokRange(open));
       }
       this.skipLine();
       return null;

@@ -70,10 +70,6 @@ export class TokenStream {
     this.cached = null;
   }
 
-  hasPeeked(): boolean {
-    return this.cached !== null;
-  }
-
   is(type: TokType): boolean {
     return this.peek().type === type;
   }

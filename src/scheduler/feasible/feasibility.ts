@@ -74,41 +74,47 @@ function checkGroupLevel(spec: GroupSpec, node: Node, m: AllocMetric): boolean {
   return true;
 }
 
-function cachedCheck(
-  cache: Map<string, boolean>,
-  escaped: boolean,
-  cls: string,
-  node: Node,
-  m: AllocMetric,
-  check: () => boolean,
-): boolean {
-  if (escaped) return check();
-  const known = cache.get(cls);
-  if (known === false) {
-    filterNode(m, node, FilterClassIneligible);
-    return false;
-  }
-  if (known === true) return true;
-  const ok = check();
-  cache.set(cls, ok);
-  return ok;
-}
-
 /** Checks that depend only on the node (and are cacheable by class unless escaped). */
 export function checkNodeStatic(spec: GroupSpec, node: Node, m: AllocMetric, elig: EvalEligibility): boolean {
   const cls = nodeClassOf(node);
   if (spec.jobEscaped || spec.groupEscaped) elig.escaped = true;
-  if (!cachedCheck(elig.job, spec.jobEscaped, cls, node, m, () => checkJobLevel(spec, node, m))) return false;
-  if (!cachedCheck(elig.group(spec.tg.Name), spec.groupEscaped, cls, node, m, () => checkGroupLevel(spec, node, m))) {
-    return false;
+  if (spec.jobEscaped) {
+    if (!checkJobLevel(spec, node, m)) return false;
+  } else {
+    const known = elig.job.get(cls);
+    if (known === false) return classIneligible(node, m);
+    if (known === undefined) {
+      const ok = checkJobLevel(spec, node, m);
+      elig.job.set(cls, ok);
+      if (!ok) return false;
+    }
   }
-  if (spec.hostVolumes.length > 0) {
-    const hv = node.HostVolumes ?? {};
-    for (const v of spec.hostVolumes) {
-      if (!hv[v]) {
-        filterNode(m, node, FilterMissingHostVolumes);
-        return false;
-      }
+  if (spec.groupEscaped) {
+    if (!checkGroupLevel(spec, node, m)) return false;
+  } else {
+    const cache = elig.group(spec.tg.Name);
+    const known = cache.get(cls);
+    if (known === false) return classIneligible(node, m);
+    if (known === undefined) {
+      const ok = checkGroupLevel(spec, node, m);
+      cache.set(cls, ok);
+      if (!ok) return false;
+    }
+  }
+  return spec.hostVolumes.length === 0 || hasHostVolumes(spec, node, m);
+}
+
+function classIneligible(node: Node, m: AllocMetric): false {
+  filterNode(m, node, FilterClassIneligible);
+  return false;
+}
+
+function hasHostVolumes(spec: GroupSpec, node: Node, m: AllocMetric): boolean {
+  const hv = node.HostVolumes ?? {};
+  for (const v of spec.hostVolumes) {
+    if (!hv[v]) {
+      filterNode(m, node, FilterMissingHostVolumes);
+      return false;
     }
   }
   return true;

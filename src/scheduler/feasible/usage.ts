@@ -7,7 +7,7 @@
 import type { Allocation, Node } from '../../structs/index.js';
 import { allocTerminalStatus } from '../../structs/index.js';
 import type { SchedulerState } from '../types.js';
-import { allocUsage, nodeCapacity, type AllocUsage } from './resources.js';
+import { allocUsage, nodeCapacity, type AllocUsage, type NodeCapacity } from './resources.js';
 import { resolveInterpolation } from './constraint.js';
 
 export class NodeUsage {
@@ -18,21 +18,22 @@ export class NodeUsage {
   readonly ports = new Set<number>();
   /** How many ports of the dynamic range are in use, for an O(1) "enough free ports" check. */
   dynamicUsed = 0;
+  readonly cap: NodeCapacity;
   constructor(readonly node: Node) {
-    const cap = nodeCapacity(node);
-    for (const p of cap.reservedPorts) this.addPort(p);
+    this.cap = nodeCapacity(node);
+    for (const p of this.cap.reservedPorts) this.addPort(p);
   }
 
   addPort(p: number): void {
     if (this.ports.has(p)) return;
     this.ports.add(p);
-    const cap = nodeCapacity(this.node);
+    const cap = this.cap;
     if (p >= cap.minDynamicPort && p <= cap.maxDynamicPort) this.dynamicUsed++;
   }
 
   removePort(p: number): void {
     if (!this.ports.delete(p)) return;
-    const cap = nodeCapacity(this.node);
+    const cap = this.cap;
     if (p >= cap.minDynamicPort && p <= cap.maxDynamicPort) this.dynamicUsed--;
     // A node-reserved port stays reserved even if an alloc also (wrongly) claimed it.
     if (cap.reservedPorts.has(p)) this.ports.add(p);
@@ -96,8 +97,8 @@ export class UsageTracker {
   }
 
   /** The plan places this allocation on `node`. */
-  place(node: Node, a: Allocation): void {
-    this.get(node).add(allocUsage(a));
+  place(node: Node, a: Allocation, u?: AllocUsage): void {
+    this.get(node).add(u ?? allocUsage(a));
     let list = this.proposed.get(node.ID);
     if (!list) this.proposed.set(node.ID, (list = []));
     list.push(a);
@@ -126,7 +127,8 @@ interface LiveEntry {
 export class JobTracker {
   private readonly live = new Map<string, LiveEntry>();
   private readonly perNode = new Map<string, number>();
-  private readonly perNodeGroup = new Map<string, number>();
+  /** group → node → count */
+  private readonly perGroup = new Map<string, Map<string, number>>();
   /** `scope\u0000attribute` → value → count; scope is a group name or '' for the whole job. */
   private readonly propCounts = new Map<string, Map<string, number>>();
 
@@ -141,9 +143,9 @@ export class JobTracker {
     if (this.live.has(id)) return;
     this.live.set(id, { node, group });
     this.perNode.set(nodeID, (this.perNode.get(nodeID) ?? 0) + 1);
-    const k = nodeID + '\u0000' + group;
-    this.perNodeGroup.set(k, (this.perNodeGroup.get(k) ?? 0) + 1);
-    if (node) this.adjustProps(node, group, 1);
+    const g = this.groupCounts(group);
+    g.set(nodeID, (g.get(nodeID) ?? 0) + 1);
+    if (node && this.propCounts.size > 0) this.adjustProps(node, group, 1);
   }
 
   remove(id: string, nodeID: string): void {
@@ -151,9 +153,9 @@ export class JobTracker {
     if (!e) return;
     this.live.delete(id);
     this.perNode.set(nodeID, (this.perNode.get(nodeID) ?? 1) - 1);
-    const k = nodeID + '\u0000' + e.group;
-    this.perNodeGroup.set(k, (this.perNodeGroup.get(k) ?? 1) - 1);
-    if (e.node) this.adjustProps(e.node, e.group, -1);
+    const g = this.groupCounts(e.group);
+    g.set(nodeID, (g.get(nodeID) ?? 1) - 1);
+    if (e.node && this.propCounts.size > 0) this.adjustProps(e.node, e.group, -1);
   }
 
   onNode(nodeID: string): number {
@@ -161,7 +163,14 @@ export class JobTracker {
   }
 
   onNodeInGroup(nodeID: string, group: string): number {
-    return this.perNodeGroup.get(nodeID + '\u0000' + group) ?? 0;
+    return this.perGroup.get(group)?.get(nodeID) ?? 0;
+  }
+
+  /** Live allocs of the group per node (a live view: hold it for one placement, read it often). */
+  groupCounts(group: string): Map<string, number> {
+    let g = this.perGroup.get(group);
+    if (!g) this.perGroup.set(group, (g = new Map()));
+    return g;
   }
 
   /** Counts of live allocations per value of `attribute`, for the group (or the job when scope is ''). */

@@ -1,0 +1,111 @@
+/**
+ * From `drover agent` flags and `-config` files to the agent's config: Nomad's dev defaults, then each config
+ * file in order, then the flags on top (as nomad merges them). Config files are JSON in Nomad's agent config
+ * shape (`data_dir`, `bind_addr`, `ports { http }`, `server { enabled }`, `client { servers, node_class }`).
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import type { AgentConfig } from '../../agent/index.js';
+import { UsageError, type AgentFlags } from '../command.js';
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Nomad's JSON config repeats blocks as one-element lists (`"client": [{...}]`); take the object either way. */
+function block(v: unknown): Obj | undefined {
+  if (Array.isArray(v)) return block(v[0]);
+  return isObj(v) ? v : undefined;
+}
+
+/** Drops undefined values so they do not replace defaults when merged. */
+function clean(o: Obj): Obj {
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined) continue;
+    if (isObj(v)) {
+      const c = clean(v);
+      if (Object.keys(c).length > 0) out[k] = c;
+    } else out[k] = v;
+  }
+  return out;
+}
+
+/** Nomad's `plugin "raw_exec" { config { enabled = true } }`, as JSON, to `{ raw_exec: { config: {...} } }`. */
+function plugins(v: unknown): Obj | undefined {
+  const out: Obj = {};
+  const entries = Array.isArray(v) ? v.flatMap((x) => (isObj(x) ? Object.entries(x) : [])) : isObj(v) ? Object.entries(v) : [];
+  for (const [name, body] of entries) out[name] = { config: block(block(body)?.config) ?? {} };
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Maps one Nomad-shaped agent config document onto Drover's config keys. */
+export function fromNomadConfig(doc: Obj): Obj {
+  const server = block(doc.server);
+  const client = block(doc.client);
+  const ports = block(doc.ports);
+  return clean({
+    dataDir: doc.data_dir,
+    bindAddr: doc.bind_addr,
+    region: doc.region,
+    datacenter: doc.datacenter,
+    name: doc.name,
+    logLevel: typeof doc.log_level === 'string' ? doc.log_level.toLowerCase() : undefined,
+    ports: ports ? { http: ports.http, dns: ports.dns } : undefined,
+    server: server ? { enabled: server.enabled, numSchedulers: server.num_schedulers } : undefined,
+    client: client
+      ? {
+          enabled: client.enabled,
+          servers: client.servers,
+          nodeClass: client.node_class,
+          nodePool: client.node_pool,
+          meta: block(client.meta),
+          networkInterfaceIP: client.network_interface_ip,
+        }
+      : undefined,
+    plugins: plugins(doc.plugin),
+  });
+}
+
+async function readConfigFile(path: string): Promise<Obj> {
+  if (extname(path).toLowerCase() !== '.json') {
+    throw new UsageError(`Error loading configuration from ${path}: only JSON agent config files are supported so far`);
+  }
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`Error loading configuration from ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const doc = JSON.parse(text) as unknown;
+    if (!isObj(doc)) throw new Error('expected a JSON object');
+    return fromNomadConfig(doc);
+  } catch (e) {
+    throw new UsageError(`Error loading configuration from ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** The flags as a partial config (only what was given). */
+export function fromFlags(f: AgentFlags): Obj {
+  return clean({
+    dataDir: f.dataDir,
+    bindAddr: f.bindAddr,
+    region: f.region,
+    datacenter: f.datacenter,
+    name: f.nodeName,
+    logLevel: f.logLevel?.toLowerCase(),
+    ports: { http: f.httpPort },
+    server: { enabled: f.server || undefined },
+    client: { enabled: f.client || undefined, servers: f.servers },
+  });
+}
+
+export async function buildAgentConfig(
+  flags: AgentFlags,
+  mod: { defaultConfig(dev: boolean): AgentConfig; mergeConfig<T>(base: T, over: unknown): T },
+): Promise<AgentConfig> {
+  let cfg = mod.defaultConfig(flags.dev);
+  for (const f of flags.configFiles) cfg = mod.mergeConfig(cfg, await readConfigFile(f));
+  return mod.mergeConfig(cfg, fromFlags(flags));
+}

@@ -1,0 +1,68 @@
+/**
+ * `drover agent -dev [-data-dir DIR] [-config FILE ...] [-bind ADDR] [-http-port N] [-log-level L]`: runs the
+ * agent in this process until SIGINT/SIGTERM, then stops it gracefully. The one command that does not go
+ * through the API: it is the API.
+ */
+import { once } from 'node:events';
+import { bool, int, str, strs, UsageError, type AgentFlags, type CommandSpec, type StartAgentFn } from '../command.js';
+import { buildAgentConfig } from './agent-config.js';
+
+/** Loads the agent module only here, so other commands never pay for it. */
+const startInProcess: StartAgentFn = async (flags) => {
+  const mod = await import('../../agent/index.js');
+  const config = await buildAgentConfig(flags, mod);
+  return mod.startAgent(config);
+};
+
+export function agentFlags(opts: Record<string, unknown>): AgentFlags {
+  const servers = strs(opts.servers).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  return {
+    dev: bool(opts.dev),
+    dataDir: str(opts.dataDir),
+    configFiles: strs(opts.config),
+    bindAddr: str(opts.bind),
+    httpPort: int(opts.httpPort),
+    logLevel: str(opts.logLevel),
+    nodeName: str(opts.node),
+    datacenter: str(opts.dc),
+    region: str(opts.region),
+    servers: servers.length > 0 ? servers : undefined,
+    server: bool(opts.server),
+    client: bool(opts.client),
+  };
+}
+
+export const agent: CommandSpec = {
+  path: ['agent'],
+  summary: 'Run a Drover agent (server, client, or both with -dev)',
+  noGlobals: true,
+  options: [
+    { flags: '--dev', description: 'dev mode: server and client in one process, Nomad dev defaults' },
+    { flags: '--data-dir <dir>', description: 'where state and allocation directories live' },
+    { flags: '--config <file>', description: 'agent config file, JSON (repeatable; later files win)', repeatable: true },
+    { flags: '--bind <addr>', description: 'address the HTTP API listens on' },
+    { flags: '--http-port <port>', description: 'HTTP API port (default 4646)', int: true },
+    { flags: '--log-level <level>', description: 'trace, debug, info, warn or error' },
+    { flags: '--node <name>', description: 'node name (default: hostname)' },
+    { flags: '--dc <datacenter>', description: 'datacenter of the client node' },
+    { flags: '--region <region>', description: 'region of the agent' },
+    { flags: '--servers <addrs>', description: 'servers a client-only agent joins (comma-separated, repeatable)', repeatable: true },
+    { flags: '--server', description: 'run the server' },
+    { flags: '--client', description: 'run the client' },
+  ],
+  async run(ctx, _args, opts) {
+    const flags = agentFlags(opts);
+    if (!flags.dev && !flags.server && !flags.client && flags.configFiles.length === 0) {
+      throw new UsageError('Must specify either server, client or dev mode for the agent.');
+    }
+    const start = ctx.startAgent ?? startInProcess;
+    ctx.out.line(`==> Starting Drover agent${flags.dev ? ' in dev mode' : ''}...`);
+    const running = await start(flags);
+    ctx.out.line('==> Drover agent started! Log data will stream in below:');
+    if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
+    ctx.out.line('==> Caught signal, gracefully shutting down agent...');
+    await running.stop();
+    ctx.out.line('==> Agent stopped');
+    return 0;
+  },
+};

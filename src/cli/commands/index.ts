@@ -1,0 +1,41 @@
+/** Every command, once. A new command is one file here plus one line in this list. */
+import type { CommandSpec } from '../command.js';
+import { agent } from './agent.js';
+import { allocLogs } from './alloc-logs.js';
+import { allocStatus } from './alloc-status.js';
+import { deploymentStatus } from './deployment-status.js';
+import { evalStatus } from './eval-status.js';
+import { jobHistory } from './job-history.js';
+import { jobInspect } from './job-inspect.js';
+import { jobPlan } from './job-plan.js';
+import { jobRevert } from './job-revert.js';
+import { jobRun } from './job-run.js';
+import { jobScale } from './job-scale.js';
+import { jobStatus } from './job-status.js';
+import { jobStop } from './job-stop.js';
+import { jobValidate } from './job-validate.js';
+import { nodeDrain } from './node-drain.js';
+import { nodeEligibility } from './node-eligibility.js';
+import { nodeStatus } from './node-status.js';
+import { version } from './version.js';
+
+export const COMMANDS: readonly CommandSpec[] = [
+  agent,
+  jobRun,
+  jobPlan,
+  jobStatus,
+  jobStop,
+  jobInspect,
+  jobValidate,
+  jobHistory,
+  jobRevert,
+  jobScale,
+  allocStatus,
+  allocLogs,
+  nodeStatus,
+  nodeEligibility,
+  nodeDrain,
+  evalStatus,
+  deploymentStatus,
+  version,
+];

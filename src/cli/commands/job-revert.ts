@@ -1,0 +1,24 @@
+/** `drover job revert [-detach] [-verbose] ID VERSION`: registers an older version again. */
+import { bool, UsageError, type CommandSpec } from '../command.js';
+import { monitorEval } from '../monitor.js';
+import { resolveJob } from './common.js';
+
+export const jobRevert: CommandSpec = {
+  path: ['job', 'revert'],
+  summary: 'Revert a job to an earlier version',
+  args: ['<id>', '<version>'],
+  options: [
+    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
+    { flags: '--verbose', description: 'show full IDs' },
+  ],
+  async run(ctx, [id, versionText], opts) {
+    if (!/^\d+$/.test(versionText!)) throw new UsageError(`Error: the version must be a non-negative integer, got "${versionText}"`);
+    const client = ctx.client();
+    const job = await resolveJob(ctx, client, id!);
+    const res = await client.jobs.revert(job.ID, Number(versionText), { namespace: job.Namespace || undefined, signal: ctx.signal });
+    if (ctx.out.json) ctx.out.printJSON(res);
+    else if (bool(opts.detach) && res.EvalID) ctx.out.line(res.EvalID);
+    if (ctx.out.json || bool(opts.detach) || !res.EvalID) return 0;
+    return monitorEval(client, ctx.out, res.EvalID, { verbose: bool(opts.verbose), signal: ctx.signal });
+  },
+};

@@ -1,0 +1,64 @@
+/** `drover job run [-check-index N] [-detach] [-var k=v] [-var-file F] [-verbose] FILE` */
+import { isDroverError } from '../../errors/index.js';
+import { bool, int, type CommandSpec } from '../command.js';
+import { monitorEval } from '../monitor.js';
+import { loadJobFile, VAR_OPTIONS } from './job-load.js';
+
+export const jobRun: CommandSpec = {
+  path: ['job', 'run'],
+  summary: 'Run a new job or update an existing one, then monitor its evaluation',
+  args: ['<file>'],
+  options: [
+    { flags: '--check-index <index>', description: 'run only if the job modify index matches (0: the job must not exist)', int: true },
+    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
+    { flags: '--verbose', description: 'show full IDs' },
+    { flags: '--output', description: 'print the JSON of the parsed job instead of running it' },
+    ...VAR_OPTIONS,
+  ],
+  async run(ctx, [file], opts) {
+    const loaded = await loadJobFile(ctx, file!, opts);
+    if (!loaded) return 1;
+    const { job } = loaded;
+    if (bool(opts.output)) {
+      ctx.out.printJSON({ Job: job });
+      return 0;
+    }
+    const checkIndex = int(opts.checkIndex);
+    let res;
+    try {
+      res = await ctx.client().jobs.register(job, {
+        enforceIndex: checkIndex !== undefined,
+        jobModifyIndex: checkIndex,
+        submission: loaded.submission,
+        signal: ctx.signal,
+      });
+    } catch (e) {
+      if (isDroverError(e) && e.status !== 0) {
+        ctx.out.error(`Error submitting job: ${e.message}`);
+        return 1;
+      }
+      throw e;
+    }
+    const warnings = [...new Set([...loaded.warnings, ...(res.Warnings ? res.Warnings.split('\n') : [])].map((w) => w.trim()).filter(Boolean))];
+    if (ctx.out.json) {
+      ctx.out.printJSON(res);
+      return 0;
+    }
+    if (warnings.length > 0) {
+      ctx.out.line('Job Warnings:');
+      for (const w of warnings) ctx.out.line(`* ${w}`);
+      ctx.out.line();
+    }
+    // Periodic and parameterized jobs only register a template; nothing is placed now.
+    if (job.Periodic?.Enabled || job.ParameterizedJob || !res.EvalID) {
+      ctx.out.line('Job registration successful');
+      return 0;
+    }
+    if (bool(opts.detach)) {
+      ctx.out.line(res.EvalID);
+      return 0;
+    }
+    // Deployment monitoring (issue 6) plugs in as `afterEval`.
+    return monitorEval(ctx.client(), ctx.out, res.EvalID, { verbose: bool(opts.verbose), signal: ctx.signal });
+  },
+};

@@ -1,0 +1,106 @@
+/** `drover job status [-verbose] [ID]` (also `drover status`): the job list, or one job in detail. */
+import type { DroverClient } from '../../api/index.js';
+import type { Deployment, Job, JobSummary } from '../../structs/index.js';
+import { bool, type CommandContext, type CommandSpec } from '../command.js';
+import { formatKV, formatTable, formatTime, nsToMs, shortId } from '../format.js';
+import { allocRows, jobListRows, optional, querying, resolveJob } from './common.js';
+
+const SUMMARY_COLUMNS = ['Queued', 'Starting', 'Running', 'Failed', 'Complete', 'Lost'] as const;
+
+export function summaryRows(s: JobSummary): string[][] {
+  const groups = Object.keys(s.Summary ?? {}).sort();
+  const withUnknown = groups.some((g) => (s.Summary[g]!.Unknown ?? 0) > 0);
+  const head = ['Task Group', ...SUMMARY_COLUMNS, ...(withUnknown ? ['Unknown'] : [])];
+  return [
+    head,
+    ...groups.map((g) => {
+      const t = s.Summary[g]!;
+      return [g, ...SUMMARY_COLUMNS.map((c) => String(t[c] ?? 0)), ...(withUnknown ? [String(t.Unknown ?? 0)] : [])];
+    }),
+  ];
+}
+
+function jobStatusText(job: Job): string {
+  return job.Stop ? `${job.Status ?? 'dead'} (stopped)` : (job.Status ?? '');
+}
+
+export function jobDetailPairs(job: Job): [string, string][] {
+  return [
+    ['ID', job.ID],
+    ['Name', job.Name],
+    ['Submit Date', job.SubmitTime ? formatTime(nsToMs(job.SubmitTime)) : 'N/A'],
+    ['Type', job.Type],
+    ['Priority', String(job.Priority)],
+    ['Datacenters', (job.Datacenters ?? []).join(',')],
+    ['Namespace', job.Namespace],
+    ['Node Pool', job.NodePool || 'default'],
+    ['Status', jobStatusText(job)],
+    ['Periodic', String(job.Periodic?.Enabled === true)],
+    ['Parameterized', String(job.ParameterizedJob != null)],
+  ];
+}
+
+/** The "Latest Deployment" block; issue 6 extends this with per-group progress. */
+export function deploymentSection(d: Deployment, verbose: boolean): string {
+  const kv = formatKV([
+    ['ID', shortId(d.ID, verbose)],
+    ['Status', d.Status],
+    ['Description', d.StatusDescription],
+  ]);
+  const groups = Object.keys(d.TaskGroups ?? {}).sort();
+  if (groups.length === 0) return kv;
+  const rows = [['Task Group', 'Desired', 'Placed', 'Healthy', 'Unhealthy']];
+  for (const g of groups) {
+    const s = d.TaskGroups[g]!;
+    rows.push([g, String(s.DesiredTotal), String(s.PlacedAllocs), String(s.HealthyAllocs), String(s.UnhealthyAllocs)]);
+  }
+  return `${kv}\n\nDeployed\n${formatTable(rows)}`;
+}
+
+async function listJobs(ctx: CommandContext, client: DroverClient): Promise<number> {
+  const jobs = (await client.jobs.list({ signal: ctx.signal })).value ?? [];
+  if (ctx.out.json) {
+    ctx.out.printJSON(jobs);
+    return 0;
+  }
+  if (jobs.length === 0) {
+    ctx.out.line('No running jobs');
+    return 0;
+  }
+  ctx.out.table(jobListRows(jobs, ctx.globals.namespace === '*'));
+  return 0;
+}
+
+async function showJob(ctx: CommandContext, client: DroverClient, id: string, verbose: boolean): Promise<number> {
+  const stub = await resolveJob(ctx, client, id);
+  const opts = { namespace: stub.Namespace || undefined, signal: ctx.signal };
+  const job = (await querying('job', client.jobs.get(stub.ID, opts))).value;
+  if (ctx.out.json) {
+    ctx.out.printJSON(job);
+    return 0;
+  }
+  const [summary, allocs, deployment] = await Promise.all([
+    optional(client.jobs.summary(job.ID, opts)),
+    client.jobs.allocations(job.ID, { ...opts, all: verbose }),
+    optional(client.jobs.latestDeployment(job.ID, opts)),
+  ]);
+  ctx.out.kv(jobDetailPairs(job));
+  if (summary?.value) ctx.out.section('Summary', formatTable(summaryRows(summary.value)));
+  if (deployment?.value) ctx.out.section('Latest Deployment', deploymentSection(deployment.value, verbose));
+  const list = allocs.value ?? [];
+  if (list.length === 0) ctx.out.section('Allocations', 'No allocations placed');
+  else ctx.out.section('Allocations', formatTable(allocRows(list, ctx, verbose)));
+  return 0;
+}
+
+export const jobStatus: CommandSpec = {
+  path: ['job', 'status'],
+  aliases: [['status']],
+  summary: 'List jobs, or show one job with its summary and allocations',
+  args: ['[id]'],
+  options: [{ flags: '--verbose', description: 'full IDs and absolute times' }],
+  async run(ctx, [id], opts) {
+    const client = ctx.client();
+    return id ? showJob(ctx, client, id, bool(opts.verbose)) : listJobs(ctx, client);
+  },
+};

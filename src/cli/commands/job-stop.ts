@@ -1,0 +1,37 @@
+/** `drover job stop [-purge] [-detach] [-verbose] ID` */
+import { bool, type CommandSpec } from '../command.js';
+import { monitorEval } from '../monitor.js';
+import { resolveJob } from './common.js';
+
+export const jobStop: CommandSpec = {
+  path: ['job', 'stop'],
+  summary: 'Stop a job and its allocations (and remove it with -purge)',
+  args: ['<id>'],
+  options: [
+    { flags: '--purge', description: 'remove the job from the state entirely' },
+    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
+    { flags: '--verbose', description: 'show full IDs' },
+    { flags: '-y, --yes', description: 'accepted for nomad compatibility; no question is asked' },
+  ],
+  async run(ctx, [id], opts) {
+    const client = ctx.client();
+    const job = await resolveJob(ctx, client, id!);
+    let res;
+    try {
+      res = await client.jobs.deregister(job.ID, { purge: bool(opts.purge), namespace: job.Namespace || undefined, signal: ctx.signal });
+    } catch (e) {
+      ctx.out.error(`Error deregistering job: ${(e as Error).message}`);
+      return 1;
+    }
+    if (ctx.out.json) {
+      ctx.out.printJSON(res);
+      return 0;
+    }
+    if (!res.EvalID) return 0;
+    if (bool(opts.detach)) {
+      ctx.out.line(res.EvalID);
+      return 0;
+    }
+    return monitorEval(client, ctx.out, res.EvalID, { verbose: bool(opts.verbose), signal: ctx.signal });
+  },
+};

@@ -1,0 +1,23 @@
+/** `drover version` (also `drover -v`). */
+import { createRequire } from 'node:module';
+import type { CommandSpec } from '../command.js';
+
+/** The package version; src/cli/commands and dist/cli/commands are both three levels below the root. */
+export function droverVersion(): string {
+  try {
+    const pkg = createRequire(import.meta.url)('../../../package.json') as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export const version: CommandSpec = {
+  path: ['version'],
+  summary: 'Print the Drover version',
+  async run(ctx) {
+    if (ctx.out.json) ctx.out.printJSON({ Version: droverVersion() });
+    else ctx.out.line(`Drover v${droverVersion()}`);
+    return 0;
+  },
+};

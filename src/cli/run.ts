@@ -1,0 +1,188 @@
+/**
+ * `runCli(argv, io)`: the whole CLI as a function, so tests run it in-process and `main.ts` only wires the
+ * real process to it. Specs from commands/ become a commander program; nomad's single-dash long flags are
+ * rewritten first (argv.ts); the command's exit code is returned, nomad's codes included (plan: 0/1/255).
+ */
+import { readFile } from 'node:fs/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_ADDRESS, DroverClient, normalizeAddress, type FetchLike } from '../api/index.js';
+import { DroverError, formatProblem } from '../errors/index.js';
+import { longFlagNames, normalizeArgv } from './argv.js';
+import { UsageError, type CommandContext, type CommandSpec, type GlobalOptions, type OptionSpec, type StartAgentFn } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import { createJobFileLoader, type JobFileLoader, type JobspecModule, loadJobspec } from './jobfile.js';
+import { createOutput, type Writable } from './output.js';
+
+export interface CliIO {
+  stdout: Writable;
+  stderr: Writable;
+  env: Record<string, string | undefined>;
+}
+
+/** Replaceable parts, for tests. */
+export interface CliDeps {
+  fetch?: FetchLike;
+  jobspec?: () => Promise<JobspecModule>;
+  jobFiles?: JobFileLoader;
+  startAgent?: StartAgentFn;
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+export const GLOBAL_OPTIONS: OptionSpec[] = [
+  { flags: '--address <addr>', description: 'address of the Drover agent (env DROVER_ADDR, NOMAD_ADDR)' },
+  { flags: '--namespace <namespace>', description: 'target namespace (env DROVER_NAMESPACE, NOMAD_NAMESPACE)' },
+  { flags: '--region <region>', description: 'target region (env DROVER_REGION, NOMAD_REGION)' },
+  { flags: '--token <token>', description: 'ACL token (env DROVER_TOKEN, NOMAD_TOKEN)' },
+  { flags: '--json', description: 'print the API JSON instead of text' },
+];
+
+function addOption(cmd: Command, o: OptionSpec): void {
+  const opt = new Option(o.flags, o.description);
+  if (o.repeatable) opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+  else if (o.int) {
+    opt.argParser((v: string) => {
+      if (!/^-?\d+$/.test(v)) throw new UsageError(`Error: ${o.flags.split(' ')[0]} expects an integer, got "${v}"`);
+      return Number(v);
+    });
+  }
+  if (o.default !== undefined) opt.default(o.default);
+  cmd.addOption(opt);
+}
+
+function resolveGlobals(opts: Record<string, unknown>, env: CliIO['env']): GlobalOptions {
+  const pick = (flag: unknown, ...names: string[]) => {
+    if (typeof flag === 'string' && flag !== '') return flag;
+    for (const n of names) if (env[n]) return env[n];
+    return undefined;
+  };
+  return {
+    address: normalizeAddress(pick(opts.address, 'DROVER_ADDR', 'NOMAD_ADDR') ?? DEFAULT_ADDRESS),
+    namespace: pick(opts.namespace, 'DROVER_NAMESPACE', 'NOMAD_NAMESPACE'),
+    region: pick(opts.region, 'DROVER_REGION', 'NOMAD_REGION'),
+    token: pick(opts.token, 'DROVER_TOKEN', 'NOMAD_TOKEN'),
+    json: opts.json === true,
+  };
+}
+
+/** Prints an error the way the command line shows it; returns the exit code. */
+function reportError(e: unknown, io: CliIO): number {
+  const err = (s: string) => io.stderr.write(`${s}\n`);
+  if (e instanceof UsageError) {
+    if (e.message) err(e.message);
+    return e.exitCode;
+  }
+  if (e instanceof DroverError) {
+    err(e.message.startsWith('Error') ? e.message : `Error: ${e.message}`);
+    for (const p of e.problems) {
+      const line = formatProblem(p);
+      if (!e.message.includes(line)) err(`  ${line}`);
+    }
+    return 1;
+  }
+  err(`Error: ${e instanceof Error ? e.message : String(e)}`);
+  return 1;
+}
+
+interface Built {
+  program: Command;
+  longFlags: Set<string>;
+  result: { code: number };
+}
+
+/** What every command's context shares, built once per run. */
+interface Shared {
+  io: CliIO;
+  deps: CliDeps;
+  jobFiles: JobFileLoader;
+  signal: AbortSignal;
+}
+
+function makeContext(shared: Shared, opts: Record<string, unknown>): CommandContext {
+  const { io, deps } = shared;
+  const globals = resolveGlobals(opts, io.env);
+  let client: DroverClient | undefined;
+  return {
+    out: createOutput(io.stdout, io.stderr, globals.json),
+    globals,
+    env: io.env,
+    client: () => (client ??= new DroverClient({ address: globals.address, namespace: globals.namespace, region: globals.region, token: globals.token, fetch: deps.fetch })),
+    jobFiles: shared.jobFiles,
+    signal: shared.signal,
+    now: deps.now ?? Date.now,
+    readFile: (p) => readFile(p, 'utf8'),
+    startAgent: deps.startAgent,
+  };
+}
+
+/** Finds or creates the commander command for a word path such as `job` (the group of `job run`). */
+function groupFor(program: Command, groups: Map<string, Command>, words: string[]): Command {
+  let parent = program;
+  for (let i = 0; i < words.length; i++) {
+    const key = words.slice(0, i + 1).join(' ');
+    let g = groups.get(key);
+    if (!g) {
+      g = parent.command(words[i]!).description(`${key} commands`);
+      groups.set(key, g);
+    }
+    parent = g;
+  }
+  return parent;
+}
+
+function addCommand(parent: Command, spec: CommandSpec, name: string, shared: Shared, result: { code: number }): void {
+  const cmd = parent.command(name).description(spec.summary);
+  for (const a of spec.args ?? []) cmd.argument(a);
+  for (const o of [...(spec.options ?? []), ...(spec.noGlobals ? [] : GLOBAL_OPTIONS)]) addOption(cmd, o);
+  if (spec.help) cmd.addHelpText('after', `\n${spec.help}`);
+  cmd.action(async (...a: unknown[]) => {
+    const command = a[a.length - 1] as Command;
+    const args = a.slice(0, (spec.args ?? []).length).flatMap((x) => (Array.isArray(x) ? (x as string[]) : x === undefined ? [] : [String(x)]));
+    result.code = await spec.run(makeContext(shared, command.opts<Record<string, unknown>>()), args, command.opts<Record<string, unknown>>());
+  });
+}
+
+function buildProgram(io: CliIO, deps: CliDeps): Built {
+  const result = { code: 0 };
+  const program = new Command('drover')
+    .description('Drover: run Nomad job files on a Nomad-compatible orchestrator')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showSuggestionAfterError(true)
+    .allowExcessArguments(false);
+  const shared: Shared = {
+    io,
+    deps,
+    jobFiles: deps.jobFiles ?? createJobFileLoader(deps.jobspec ?? loadJobspec),
+    signal: deps.signal ?? new AbortController().signal,
+  };
+  const flagSpecs: string[] = [...GLOBAL_OPTIONS.map((o) => o.flags), '--help'];
+  const groups = new Map<string, Command>();
+  for (const spec of COMMANDS) {
+    for (const path of [spec.path, ...(spec.aliases ?? [])]) {
+      addCommand(groupFor(program, groups, path.slice(0, -1)), spec, path[path.length - 1]!, shared, result);
+    }
+    for (const o of spec.options ?? []) flagSpecs.push(o.flags);
+  }
+  return { program, longFlags: longFlagNames(flagSpecs), result };
+}
+
+/** Runs the CLI on `argv` (the words after `drover`) and returns the exit code. */
+export async function runCli(argv: string[], io: CliIO, deps: CliDeps = {}): Promise<number> {
+  const { program, longFlags, result } = buildProgram(io, deps);
+  let args = normalizeArgv(argv, longFlags);
+  if (args.length === 1 && ['-v', '--version', '-version'].includes(argv[0]!)) args = ['version'];
+  if (args.length === 0) args = ['--help'];
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return result.code;
+  } catch (e) {
+    // Ctrl-C: the command was interrupted on purpose; nothing more to say.
+    if (deps.signal?.aborted) return 130;
+    if (e instanceof CommanderError) {
+      // Commander already printed its message (usage errors) or the help text.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : e.exitCode || 1;
+    }
+    return reportError(e, io);
+  }
+}

@@ -1,0 +1,248 @@
+/** Small Nomad-shaped objects for CLI tests: only what the views read, the rest zero. Tests only. */
+import type { AllocListStub, AllocMetric, Allocation, Evaluation, Job, JobListStub, Node, NodeListStub } from '../../structs/index.js';
+
+export const NOW_MS = Date.UTC(2026, 10, 21, 12, 0, 0);
+export const msAgo = (ms: number) => (NOW_MS - ms) * 1_000_000;
+
+export function evaluation(p: Partial<Evaluation> = {}): Evaluation {
+  return {
+    ID: 'e1e1e1e1-0000-4000-8000-000000000001',
+    Namespace: 'default',
+    Priority: 50,
+    Type: 'service',
+    TriggeredBy: 'job-register',
+    JobID: 'web',
+    JobModifyIndex: 10,
+    NodeID: '',
+    NodeModifyIndex: 0,
+    DeploymentID: '',
+    Status: 'pending',
+    StatusDescription: '',
+    Wait: 0,
+    WaitUntil: null,
+    NextEval: '',
+    PreviousEval: '',
+    BlockedEval: '',
+    FailedTGAllocs: null,
+    ClassEligibility: null,
+    EscapedComputedClass: false,
+    AnnotatePlan: false,
+    QueuedAllocations: null,
+    SnapshotIndex: 0,
+    CreateIndex: 10,
+    ModifyIndex: 10,
+    CreateTime: msAgo(60_000),
+    ModifyTime: msAgo(60_000),
+    ...p,
+  };
+}
+
+export function metric(p: Partial<AllocMetric> = {}): AllocMetric {
+  return {
+    NodesEvaluated: 1,
+    NodesFiltered: 0,
+    NodesInPool: 1,
+    NodesAvailable: { dc1: 1 },
+    ClassFiltered: null,
+    ConstraintFiltered: null,
+    NodesExhausted: 0,
+    ClassExhausted: null,
+    DimensionExhausted: null,
+    QuotaExhausted: null,
+    ScoreMetaData: null,
+    AllocationTime: 0,
+    CoalescedFailures: 0,
+    ...p,
+  };
+}
+
+export function job(p: Partial<Job> = {}): Job {
+  return {
+    Region: 'global',
+    Namespace: 'default',
+    ID: 'web',
+    Name: 'web',
+    Type: 'service',
+    Priority: 50,
+    Datacenters: ['dc1'],
+    NodePool: 'default',
+    Status: 'running',
+    Version: 0,
+    SubmitTime: msAgo(120_000),
+    TaskGroups: [
+      {
+        Name: 'web',
+        Count: 1,
+        Networks: [{ Mode: 'host', Device: '', CIDR: '', IP: '', ReservedPorts: null, DynamicPorts: [{ Label: 'http', Value: 0, To: 0, HostNetwork: 'default' }] }],
+        Tasks: [{ Name: 'srv', Driver: 'raw_exec', Config: { command: '/bin/sleep' }, Resources: { CPU: 100, MemoryMB: 64 } }],
+      },
+    ],
+    CreateIndex: 10,
+    ModifyIndex: 10,
+    JobModifyIndex: 10,
+    ...p,
+  };
+}
+
+export function jobStub(p: Partial<JobListStub> = {}): JobListStub {
+  return {
+    ID: 'web',
+    ParentID: '',
+    Name: 'web',
+    Namespace: 'default',
+    Datacenters: ['dc1'],
+    NodePool: 'default',
+    Multiregion: null,
+    Type: 'service',
+    Priority: 50,
+    Periodic: false,
+    ParameterizedJob: false,
+    Stop: false,
+    Status: 'running',
+    StatusDescription: '',
+    JobSummary: null,
+    CreateIndex: 10,
+    ModifyIndex: 10,
+    JobModifyIndex: 10,
+    SubmitTime: msAgo(120_000),
+    Version: 0,
+    ...p,
+  };
+}
+
+export function allocStub(p: Partial<AllocListStub> = {}): AllocListStub {
+  return {
+    ID: 'a1a1a1a1-0000-4000-8000-000000000001',
+    EvalID: 'e1e1e1e1-0000-4000-8000-000000000001',
+    Name: 'web.web[0]',
+    Namespace: 'default',
+    NodeID: 'n1n1n1n1-0000-4000-8000-000000000001',
+    NodeName: 'node1',
+    JobID: 'web',
+    JobType: 'service',
+    JobVersion: 0,
+    TaskGroup: 'web',
+    DesiredStatus: 'run',
+    DesiredDescription: '',
+    ClientStatus: 'running',
+    ClientDescription: 'Tasks are running',
+    DesiredTransition: {},
+    TaskStates: null,
+    DeploymentStatus: null,
+    FollowupEvalID: '',
+    NextAllocation: '',
+    RescheduleTracker: null,
+    PreemptedAllocations: null,
+    PreemptedByAllocation: '',
+    CreateIndex: 11,
+    ModifyIndex: 12,
+    CreateTime: msAgo(60_000),
+    ModifyTime: msAgo(30_000),
+    ...p,
+  };
+}
+
+export function allocation(p: Partial<Allocation> = {}): Allocation {
+  const s = allocStub();
+  return {
+    ID: s.ID,
+    Namespace: 'default',
+    EvalID: s.EvalID,
+    Name: s.Name,
+    NodeID: s.NodeID,
+    NodeName: 'node1',
+    JobID: 'web',
+    Job: job(),
+    TaskGroup: 'web',
+    AllocatedResources: {
+      Tasks: { srv: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64, MemoryMaxMB: 0 } } },
+      Shared: { DiskMB: 300, Networks: null, Ports: [{ Label: 'http', Value: 23456, To: 0, HostIP: '127.0.0.1' }] },
+    },
+    Metrics: metric(),
+    DesiredStatus: 'run',
+    DesiredDescription: '',
+    DesiredTransition: {},
+    ClientStatus: 'running',
+    ClientDescription: 'Tasks are running',
+    TaskStates: {
+      srv: {
+        State: 'running',
+        Failed: false,
+        Restarts: 1,
+        LastRestart: '2026-11-21T11:59:30Z',
+        StartedAt: '2026-11-21T11:59:31Z',
+        FinishedAt: null,
+        Events: [
+          { Type: 'Received', Time: msAgo(60_000), DisplayMessage: 'Task received by client', Details: {} },
+          { Type: 'Started', Time: msAgo(59_000), DisplayMessage: 'Task started by client', Details: {} },
+          { Type: 'Terminated', Time: msAgo(31_000), DisplayMessage: '', Details: {}, ExitCode: 137, Signal: 9 },
+        ],
+      },
+    },
+    DeploymentID: '',
+    DeploymentStatus: null,
+    FollowupEvalID: '',
+    PreviousAllocation: '',
+    NextAllocation: '',
+    RescheduleTracker: null,
+    PreemptedAllocations: null,
+    PreemptedByAllocation: '',
+    CreateIndex: 11,
+    ModifyIndex: 12,
+    AllocModifyIndex: 11,
+    CreateTime: msAgo(60_000),
+    ModifyTime: msAgo(30_000),
+    ...p,
+  };
+}
+
+export function nodeStub(p: Partial<NodeListStub> = {}): NodeListStub {
+  return {
+    Address: '127.0.0.1',
+    ID: 'n1n1n1n1-0000-4000-8000-000000000001',
+    Datacenter: 'dc1',
+    Name: 'node1',
+    NodeClass: '',
+    NodePool: 'default',
+    Version: '0.1.0',
+    Drain: false,
+    SchedulingEligibility: 'eligible',
+    Status: 'ready',
+    StatusDescription: '',
+    Drivers: {},
+    CreateIndex: 5,
+    ModifyIndex: 5,
+    ...p,
+  };
+}
+
+export function node(p: Partial<Node> = {}): Node {
+  return {
+    ID: 'n1n1n1n1-0000-4000-8000-000000000001',
+    Datacenter: 'dc1',
+    Name: 'node1',
+    HTTPAddr: '127.0.0.1:4646',
+    TLSEnabled: false,
+    Attributes: { 'kernel.name': 'linux' },
+    NodeResources: { Cpu: { CpuShares: 4000, TotalCpuCores: 4 }, Memory: { MemoryMB: 8192 }, Disk: { DiskMB: 10240 }, Networks: null, MinDynamicPort: 20000, MaxDynamicPort: 32000 },
+    ReservedResources: { Cpu: { CpuShares: 0 }, Memory: { MemoryMB: 0 }, Disk: { DiskMB: 0 }, Networks: { ReservedHostPorts: '' } },
+    Links: null,
+    Meta: {},
+    NodeClass: '',
+    NodePool: 'default',
+    DrainStrategy: null,
+    SchedulingEligibility: 'eligible',
+    Status: 'ready',
+    StatusDescription: '',
+    StatusUpdatedAt: 0,
+    Events: null,
+    Drivers: {
+      raw_exec: { Attributes: null, Detected: true, Healthy: true, HealthDescription: '', UpdateTime: '' },
+      docker: { Attributes: null, Detected: false, Healthy: false, HealthDescription: '', UpdateTime: '' },
+    },
+    HostVolumes: null,
+    CreateIndex: 5,
+    ModifyIndex: 5,
+    ...p,
+  };
+}

@@ -1,0 +1,241 @@
+/**
+ * The alloc runner: one per allocation on this node. It lays out the alloc dir, runs the group's tasks in
+ * lifecycle order, derives the allocation's ClientStatus from the task states and reports changes.
+ *
+ *   prestart tasks (ephemeral ones run to completion; sidecars keep running)
+ *     ─► main tasks ─► poststart tasks once every main task runs
+ *     ─► every main task dead ─► sidecars and poststart tasks killed ─► poststop tasks run to completion ─► done
+ *   A task failing (or the leader dying) kills its siblings. DesiredStatus stop/evict kills every task, then the
+ *   poststop tasks run. shutdown(): the agent goes away and every task keeps running.
+ */
+import type { Allocation, Task, TaskGroup } from '../structs/index.js';
+import { TaskEventTypes as EV, allocTerminalStatus } from '../structs/index.js';
+import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
+import { canonicalDriverName } from '../drivers/index.js';
+import type { Logger } from '../logging/index.js';
+import type { AllocClientUpdate } from './rpc.js';
+import type { TaskHookFactory } from './hooks.js';
+import type { InterpolationNode } from './interpolate.js';
+import type { HostVolumeConfig } from './task-config.js';
+import { TaskRunner, type PersistedTaskState } from './task-runner.js';
+import { buildAllocDir, destroyAllocDir } from './alloc-dir.js';
+import { clientStatusFromTasks } from './alloc-status.js';
+import type { ClientStateStore, PersistedAlloc } from './state-store.js';
+import { taskEvent } from './task-events.js';
+
+export interface AllocRunnerDeps {
+  drivers: Map<string, TaskDriver>;
+  dataDir: string;
+  node: () => InterpolationNode;
+  region: string;
+  advertiseIP: string;
+  hostEnv: Record<string, string | undefined>;
+  hostVolumes: Record<string, HostVolumeConfig>;
+  logger: Logger;
+  now: () => number;
+  random: () => number;
+  taskHooks?: TaskHookFactory;
+  store: ClientStateStore;
+  /** Called whenever the allocation's client-side view changed. */
+  onUpdate: (u: AllocClientUpdate) => void;
+  logRotateIntervalMs: number;
+}
+
+type Kind = 'prestart' | 'prestart-sidecar' | 'main' | 'poststart' | 'poststop';
+
+function kindOf(t: Task): Kind {
+  const hook = t.Lifecycle?.Hook;
+  if (hook === 'prestart') return t.Lifecycle?.Sidecar ? 'prestart-sidecar' : 'prestart';
+  if (hook === 'poststart') return 'poststart';
+  if (hook === 'poststop') return 'poststop';
+  return 'main';
+}
+
+export class AllocRunner {
+  alloc: Allocation;
+  readonly group: TaskGroup;
+  private readonly runners = new Map<string, TaskRunner>();
+  private readonly kinds = new Map<string, Kind>();
+  private readonly waiters = new Set<() => void>();
+  private readonly log: Logger;
+  private killing: Promise<void> | undefined;
+  private siblingsKilled = false;
+  private detached = false;
+  private running: Promise<void> | undefined;
+  terminalAt: number | undefined;
+
+  constructor(alloc: Allocation, private readonly d: AllocRunnerDeps, restored?: PersistedAlloc) {
+    this.alloc = alloc;
+    this.log = d.logger.child({ alloc_id: alloc.ID });
+    const group = alloc.Job.TaskGroups.find((g) => g.Name === alloc.TaskGroup);
+    if (!group) throw new Error(`allocation ${alloc.ID} names task group "${alloc.TaskGroup}" which its job does not have`);
+    this.group = group;
+    this.terminalAt = restored?.terminalAt;
+    for (const task of group.Tasks) this.addRunner(task, restored?.tasks[task.Name]);
+  }
+
+  private addRunner(task: Task, restored: PersistedTaskState | undefined): void {
+    const kind = kindOf(task);
+    this.kinds.set(task.Name, kind);
+    const r = new TaskRunner({
+      alloc: this.alloc,
+      group: this.group,
+      task,
+      driver: this.d.drivers.get(canonicalDriverName(task.Driver)),
+      dataDir: this.d.dataDir,
+      node: this.d.node(),
+      region: this.d.region,
+      advertiseIP: this.d.advertiseIP,
+      hostEnv: this.d.hostEnv,
+      hostVolumes: this.d.hostVolumes,
+      logger: this.log,
+      now: this.d.now,
+      random: this.d.random,
+      hooks: this.d.taskHooks?.({ alloc: this.alloc, group: this.group, task }) ?? [],
+      restored,
+      onChange: () => this.changed(task.Name),
+      logRotateIntervalMs: this.d.logRotateIntervalMs,
+      ephemeral: kind === 'prestart' || kind === 'poststop' || (kind === 'poststart' && !task.Lifecycle?.Sidecar),
+    });
+    this.runners.set(task.Name, r);
+  }
+
+  get taskRunners(): TaskRunner[] {
+    return [...this.runners.values()];
+  }
+
+  task(name: string): TaskRunner | undefined {
+    return this.runners.get(name);
+  }
+
+  /** True once every task is dead. */
+  get done(): boolean {
+    return this.taskRunners.every((r) => r.dead);
+  }
+
+  persisted(): PersistedAlloc {
+    const tasks: Record<string, PersistedTaskState> = {};
+    for (const [n, r] of this.runners) tasks[n] = r.persisted();
+    return { alloc: this.alloc, tasks, ...(this.terminalAt !== undefined ? { terminalAt: this.terminalAt } : {}) };
+  }
+
+  clientUpdate(): AllocClientUpdate {
+    const { status, description } = clientStatusFromTasks(this.taskRunners.map((r) => r.state));
+    const TaskStates: NonNullable<Allocation['TaskStates']> = {};
+    for (const [n, r] of this.runners) TaskStates[n] = structuredClone(r.state);
+    return { ID: this.alloc.ID, ClientStatus: status, ClientDescription: description, TaskStates };
+  }
+
+  private changed(taskName: string): void {
+    if (this.detached) return;
+    const r = this.runners.get(taskName)!;
+    if (r.dead && !this.siblingsKilled && this.kinds.get(taskName) !== 'poststop') {
+      const leaderDied = r.state.Failed === false && this.group.Tasks.find((t) => t.Name === taskName)?.Leader === true;
+      if (r.state.Failed || leaderDied) {
+        this.siblingsKilled = true;
+        const ev = () => (leaderDied ? taskEvent(EV.LeaderDead, this.d.now()) : taskEvent(EV.SiblingFailed, this.d.now(), { FailedSibling: taskName }));
+        for (const other of this.taskRunners) if (other !== r && this.kinds.get(other.name) !== 'poststop') void other.kill(ev()).catch(() => {});
+      }
+    }
+    if (this.done && this.terminalAt === undefined) this.terminalAt = this.d.now();
+    this.d.store.saveAlloc(this.persisted());
+    this.d.onUpdate(this.clientUpdate());
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Resolves when `pred` holds (checked after every task change) or the runner is detached. */
+  private until(pred: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.detached || pred()) {
+          this.waiters.delete(check);
+          resolve();
+        }
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  private ofKind(...kinds: Kind[]): TaskRunner[] {
+    return this.taskRunners.filter((r) => kinds.includes(this.kinds.get(r.name)!));
+  }
+
+  run(): Promise<void> {
+    this.running ??= this.sequence().catch((e: unknown) => this.log.error('alloc runner failed', { err: String(e) }));
+    return this.running;
+  }
+
+  private async sequence(): Promise<void> {
+    buildAllocDir(this.d.dataDir, this.alloc.ID);
+    this.d.store.saveAlloc(this.persisted());
+    this.d.onUpdate(this.clientUpdate());
+    if (allocTerminalStatus(this.alloc)) return this.stop();
+    const started = (r: TaskRunner) => r.dead || r.state.State === 'running' || r.state.StartedAt !== null;
+    const all: Promise<void>[] = [];
+    const start = (rs: TaskRunner[]) => {
+      for (const r of rs) all.push(r.run());
+    };
+    start(this.ofKind('prestart', 'prestart-sidecar'));
+    await this.until(() => this.ofKind('prestart').every((r) => r.dead) && this.ofKind('prestart-sidecar').every(started));
+    if (this.ofKind('prestart').some((r) => r.state.Failed)) await this.killTasks(this.ofKind('prestart-sidecar', 'main', 'poststart'));
+    if (this.killing === undefined && !this.detached) {
+      start(this.ofKind('main'));
+      await this.until(() => this.ofKind('main').every(started));
+      if (!this.detached) start(this.ofKind('poststart'));
+      await this.until(() => this.ofKind('main').every((r) => r.dead));
+    }
+    if (this.detached) return;
+    await this.killTasks(this.ofKind('prestart-sidecar', 'poststart'));
+    await this.runPoststop();
+    await Promise.all(all);
+  }
+
+  private async killTasks(rs: TaskRunner[]): Promise<void> {
+    await Promise.all(rs.map((r) => r.kill()));
+  }
+
+  private async runPoststop(): Promise<void> {
+    const rs = this.ofKind('poststop');
+    await Promise.all(rs.map((r) => r.run()));
+  }
+
+  /** DesiredStatus became stop/evict, or the server forgot the allocation: kill every task, then poststop. */
+  stop(): Promise<void> {
+    this.killing ??= (async () => {
+      await this.killTasks(this.ofKind('prestart', 'prestart-sidecar', 'main', 'poststart'));
+      await this.runPoststop();
+    })();
+    return this.killing;
+  }
+
+  /** A newer version of the allocation from the server. */
+  async update(alloc: Allocation): Promise<void> {
+    this.alloc = alloc;
+    for (const r of this.taskRunners) await r.update(alloc);
+    this.d.store.saveAlloc(this.persisted());
+    if (allocTerminalStatus(alloc) && !this.done) await this.stop();
+  }
+
+  async stats(): Promise<Record<string, TaskResourceUsage>> {
+    const out: Record<string, TaskResourceUsage> = {};
+    for (const r of this.taskRunners) {
+      const s = await r.stats();
+      if (s) out[r.name] = s;
+    }
+    return out;
+  }
+
+  /** The agent is going away: stop watching, leave the tasks running, keep the persisted state. */
+  async shutdown(): Promise<void> {
+    this.detached = true;
+    for (const w of [...this.waiters]) w();
+    await Promise.all(this.taskRunners.map((r) => r.detach()));
+  }
+
+  /** GC: removes the alloc dir and the persisted state. Only for terminal allocations. */
+  destroy(): void {
+    this.d.store.deleteAlloc(this.alloc.ID);
+    destroyAllocDir(this.d.dataDir, this.alloc.ID);
+  }
+}

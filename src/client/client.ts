@@ -1,0 +1,426 @@
+/**
+ * The client agent: fingerprints the node, registers it and heartbeats, watches the allocations placed on it and
+ * runs one AllocRunner per allocation. Its state lives in the data dir, so a restarted agent adopts its tasks.
+ *
+ *   start ─► restore alloc runners from the data dir (tasks recovered, not restarted)
+ *         ─► register ──► heartbeat every TTL/2 ─(failure)─► backoff, register again
+ *         ─► watch allocs (blocking query) ─► new: run │ changed: update │ stop/evict: kill │ gone: kill
+ *         ─► re-fingerprint drivers periodically (a change re-registers the node) ─► stats ─► GC of terminal allocs
+ *   stop():      stops watching; tasks keep running (as Nomad's agent), unless { killTasks: true }
+ */
+import * as os from 'node:os';
+import type { Allocation, Node } from '../structs/index.js';
+import { allocTerminalStatus } from '../structs/index.js';
+import { allocNotFound, DroverError } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
+import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
+import type { ServerRPC } from './rpc.js';
+import type { TaskHookFactory } from './hooks.js';
+import type { HostVolumeConfig } from './task-config.js';
+import { AllocRunner, type AllocRunnerDeps } from './alloc-runner.js';
+import { ClientStateStore } from './state-store.js';
+import { UpdateBatcher } from './update-batcher.js';
+import { buildNode, fingerprintDrivers, hostFacts, loadNodeIdentity, type HostFacts, type NodeIdentity } from './fingerprint.js';
+import { readLogFiles } from './logs/index.js';
+import { allocResourceUsage, type AllocResourceUsage } from './stats.js';
+import { sleepFor } from './util.js';
+
+export interface ClientOptions {
+  rpc: ServerRPC;
+  dataDir: string;
+  logger: Logger;
+  nodeName?: string;
+  datacenter: string;
+  region: string;
+  nodePool?: string;
+  nodeClass?: string;
+  meta?: Record<string, string>;
+  drivers: TaskDriver[];
+  portRange?: { min: number; max: number };
+  /** Nomad's `reserved { reserved_ports = "22,80,8000-8100" }`. */
+  reservedPorts?: string;
+  reserved?: { cpu?: number; memoryMB?: number; diskMB?: number };
+  hostVolumes?: Record<string, HostVolumeConfig>;
+  /** The IP tasks' ports bind to and `unique.network.ip-address` reports (127.0.0.1 in -dev). */
+  advertiseIP?: string;
+  /** The agent's HTTP address, reported as the node's HTTPAddr. */
+  httpAddr?: string;
+  /** Unix ms. */
+  clock?: () => number;
+  random?: () => number;
+  /** Extra task hooks (templates, services, artifacts) for every task. */
+  taskHooks?: TaskHookFactory;
+  /** The agent's environment, passed to tasks of drivers without filesystem isolation. Default process.env. */
+  hostEnv?: Record<string, string | undefined>;
+  /** Tuning; the defaults suit an agent, tests shorten them. */
+  timing?: Partial<ClientTiming>;
+}
+
+export interface ClientTiming {
+  allocUpdateBatchMs: number;
+  allocWatchWaitMs: number;
+  fingerprintIntervalMs: number;
+  statsIntervalMs: number;
+  logRotateIntervalMs: number;
+  gcIntervalMs: number;
+  /** Terminal allocations are removed this long after they ended... */
+  gcAfterMs: number;
+  /** ...or sooner when there are more terminal allocations than this. */
+  gcMaxAllocs: number;
+  maxBackoffMs: number;
+}
+
+const DEFAULT_TIMING: ClientTiming = {
+  allocUpdateBatchMs: 200,
+  allocWatchWaitMs: 30_000,
+  fingerprintIntervalMs: 30_000,
+  statsIntervalMs: 1_000,
+  logRotateIntervalMs: 1_000,
+  gcIntervalMs: 60_000,
+  gcAfterMs: 60 * 60_000,
+  gcMaxAllocs: 50,
+  maxBackoffMs: 15_000,
+};
+
+export interface ReadLogsOptions {
+  origin: 'start' | 'end';
+  offset: number;
+  follow: boolean;
+  signal: AbortSignal;
+}
+
+export interface HostStats {
+  Memory: { Total: number; Available: number; Used: number; Free: number };
+  CPU: Array<{ CPU: string; User: number; System: number; Idle: number; Total: number }>;
+  Uptime: number;
+  Timestamp: number;
+  CPUTicksConsumed: number;
+}
+
+export interface Client {
+  readonly nodeID: string;
+  /** The node as last registered. */
+  node(): Node;
+  start(signal?: AbortSignal): Promise<void>;
+  /** Stops the agent's client. Tasks keep running (they are adopted by the next start) unless `killTasks`. */
+  stop(opts?: { killTasks?: boolean }): Promise<void>;
+  /** Same as stop() without killing: for agent restarts and upgrades. */
+  shutdown(): Promise<void>;
+  readLogs(allocID: string, task: string, type: 'stdout' | 'stderr', opts: ReadLogsOptions): AsyncIterable<Buffer>;
+  allocStats(allocID: string): Promise<AllocResourceUsage>;
+  hostStats(): HostStats;
+  /** The runner of one allocation (tests, the HTTP layer's signal/restart endpoints later). */
+  allocRunner(allocID: string): AllocRunner | undefined;
+  allocRunners(): AllocRunner[];
+}
+
+/** Fingerprints the host and the drivers, loads the node identity; call `start()` to run. */
+export async function createClient(opts: ClientOptions): Promise<Client> {
+  const c = new ClientAgent(opts);
+  await c.init();
+  return c;
+}
+
+class ClientAgent implements Client {
+  private readonly o: ClientOptions;
+  private readonly t: ClientTiming;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly identity: NodeIdentity;
+  private readonly store: ClientStateStore;
+  private readonly batcher: UpdateBatcher;
+  private readonly drivers: Map<string, TaskDriver>;
+  private readonly runners = new Map<string, AllocRunner>();
+  private readonly work = new Set<Promise<unknown>>();
+  private readonly stats = new Map<string, { at: number; tasks: Record<string, TaskResourceUsage> }>();
+  private facts!: HostFacts;
+  private current!: Node;
+  private driverKey = '';
+  private ctl = new AbortController();
+  private reregister = false;
+  private started = false;
+
+  constructor(o: ClientOptions) {
+    this.o = o;
+    this.t = { ...DEFAULT_TIMING, ...o.timing };
+    this.log = o.logger;
+    this.now = o.clock ?? Date.now;
+    this.identity = loadNodeIdentity(o.dataDir);
+    this.store = new ClientStateStore(o.dataDir);
+    this.batcher = new UpdateBatcher(o.rpc, this.t.allocUpdateBatchMs, this.now, this.log);
+    this.drivers = new Map(o.drivers.map((d) => [d.name, d]));
+  }
+
+  get nodeID(): string {
+    return this.identity.id;
+  }
+
+  node(): Node {
+    return this.current;
+  }
+
+  async init(): Promise<void> {
+    this.facts = hostFacts(this.o.dataDir);
+    await this.refreshNode();
+  }
+
+  /** Re-fingerprints the drivers; returns true when the node changed. */
+  private async refreshNode(): Promise<boolean> {
+    const drivers = await fingerprintDrivers(this.o.drivers, this.now);
+    const key = JSON.stringify(Object.entries(drivers.drivers).map(([n, d]) => [n, d.Detected, d.Healthy, d.Attributes]));
+    if (key === this.driverKey) return false;
+    this.driverKey = key;
+    const ip = this.o.advertiseIP ?? '127.0.0.1';
+    this.current = buildNode({
+      identity: this.identity,
+      name: this.o.nodeName ?? os.hostname(),
+      datacenter: this.o.datacenter,
+      nodePool: this.o.nodePool ?? 'default',
+      nodeClass: this.o.nodeClass ?? '',
+      meta: this.o.meta ?? {},
+      advertiseIP: ip,
+      httpAddr: this.o.httpAddr ?? `${ip}:4646`,
+      facts: this.facts,
+      drivers,
+      portRange: this.o.portRange ?? { min: 20000, max: 32000 },
+      reservedPorts: this.o.reservedPorts ?? '',
+      reserved: { cpu: this.o.reserved?.cpu ?? 0, memoryMB: this.o.reserved?.memoryMB ?? 0, diskMB: this.o.reserved?.diskMB ?? 0 },
+      hostVolumes: this.o.hostVolumes ?? {},
+      now: this.now(),
+    });
+    return true;
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q = p.catch((e: unknown) => this.log.error('client background work failed', { err: String(e) })).finally(() => this.work.delete(q));
+    this.work.add(q);
+  }
+
+  private runnerDeps(): AllocRunnerDeps {
+    return {
+      drivers: this.drivers,
+      dataDir: this.o.dataDir,
+      node: () => this.current,
+      region: this.o.region,
+      advertiseIP: this.o.advertiseIP ?? '127.0.0.1',
+      hostEnv: this.o.hostEnv ?? process.env,
+      hostVolumes: this.o.hostVolumes ?? {},
+      logger: this.log,
+      now: this.now,
+      random: this.o.random ?? Math.random,
+      taskHooks: this.o.taskHooks,
+      store: this.store,
+      onUpdate: (u) => this.batcher.push(u),
+      logRotateIntervalMs: this.t.logRotateIntervalMs,
+    };
+  }
+
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    signal?.addEventListener('abort', () => this.ctl.abort(signal.reason), { once: true });
+    this.restore();
+    this.track(this.registrationLoop());
+    this.track(this.every(this.t.fingerprintIntervalMs, () => this.fingerprintTick()));
+    this.track(this.every(this.t.statsIntervalMs, () => this.collectStats()));
+    this.track(this.every(this.t.gcIntervalMs, async () => this.gc()));
+  }
+
+  /** Adopts the allocations persisted by an earlier agent process. */
+  private restore(): void {
+    for (const p of this.store.loadAllocs((file, err) => this.log.warn('unreadable client state', { file, err: String(err) }))) {
+      try {
+        const r = new AllocRunner(p.alloc, this.runnerDeps(), p);
+        this.runners.set(p.alloc.ID, r);
+        this.track(r.run());
+        this.log.info('restored allocation', { alloc_id: p.alloc.ID });
+      } catch (e) {
+        this.log.error('cannot restore allocation', { alloc_id: p.alloc?.ID, err: String(e) });
+      }
+    }
+  }
+
+  private async every(ms: number, fn: () => Promise<void>): Promise<void> {
+    const signal = this.ctl.signal;
+    while (!signal.aborted) {
+      await sleepFor(ms, signal);
+      if (signal.aborted) return;
+      await fn().catch((e: unknown) => this.log.warn('periodic client task failed', { err: String(e) }));
+    }
+  }
+
+  private async fingerprintTick(): Promise<void> {
+    if (await this.refreshNode()) {
+      this.log.info('driver fingerprint changed; updating the node');
+      this.reregister = true;
+    }
+  }
+
+  /** Register, then heartbeat at half the TTL; on failure back off and register again. Starts the alloc watcher once. */
+  private async registrationLoop(): Promise<void> {
+    const signal = this.ctl.signal;
+    let backoff = 250;
+    let registered = false;
+    let watching = false;
+    while (!signal.aborted) {
+      try {
+        if (!registered || this.reregister) {
+          this.reregister = false;
+          const ttl = (await this.o.rpc.nodeRegister({ ...this.current, Status: 'ready' })).heartbeatTTLms;
+          registered = true;
+          this.log.info('node registered', { node_id: this.nodeID, ttl_ms: ttl });
+          if (!watching) {
+            watching = true;
+            this.track(this.watchAllocs());
+          }
+          backoff = 250;
+          await sleepFor(Math.max(50, ttl / 2), signal);
+        } else {
+          const ttl = (await this.o.rpc.nodeUpdateStatus(this.nodeID, 'ready')).heartbeatTTLms;
+          backoff = 250;
+          await sleepFor(Math.max(50, ttl / 2), signal);
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        this.log.warn('heartbeat failed; registering again', { err: String(e), retry_ms: backoff });
+        registered = false;
+        await sleepFor(backoff, signal);
+        backoff = Math.min(this.t.maxBackoffMs, backoff * 2);
+      }
+    }
+  }
+
+  private async watchAllocs(): Promise<void> {
+    const signal = this.ctl.signal;
+    let index = 0;
+    let backoff = 250;
+    while (!signal.aborted) {
+      const began = this.now();
+      try {
+        const res = await this.o.rpc.getClientAllocs(this.nodeID, index, this.t.allocWatchWaitMs, signal);
+        if (signal.aborted) return;
+        const same = res.index === index;
+        index = res.index < index ? 0 : res.index;
+        this.reconcile(res.allocs);
+        backoff = 250;
+        // A server that answers at once with nothing new must not make us spin.
+        if (same && this.now() - began < 50) await sleepFor(100, signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        this.log.warn('watching allocations failed', { err: String(e), retry_ms: backoff });
+        await sleepFor(backoff, signal);
+        backoff = Math.min(this.t.maxBackoffMs, backoff * 2);
+      }
+    }
+  }
+
+  /** Applies the server's view: run new allocations, update changed ones, stop the ones it stopped or forgot. */
+  private reconcile(allocs: Allocation[]): void {
+    const seen = new Set<string>();
+    for (const a of allocs) {
+      if (a.NodeID && a.NodeID !== this.nodeID) continue;
+      seen.add(a.ID);
+      const r = this.runners.get(a.ID);
+      if (!r) {
+        if (allocTerminalStatus(a)) continue;
+        let runner: AllocRunner;
+        try {
+          runner = new AllocRunner(a, this.runnerDeps());
+        } catch (e) {
+          this.log.error('cannot run allocation', { alloc_id: a.ID, err: String(e) });
+          continue;
+        }
+        this.runners.set(a.ID, runner);
+        this.track(runner.run());
+      } else if (a.AllocModifyIndex !== r.alloc.AllocModifyIndex || a.DesiredStatus !== r.alloc.DesiredStatus || a.ModifyIndex > r.alloc.ModifyIndex) {
+        this.track(r.update(a));
+      }
+    }
+    for (const [id, r] of this.runners) {
+      if (seen.has(id) || r.done) continue;
+      this.log.info('allocation no longer known to the server; stopping it', { alloc_id: id });
+      this.track(r.stop());
+    }
+  }
+
+  private async collectStats(): Promise<void> {
+    for (const [id, r] of this.runners) {
+      if (r.done) {
+        this.stats.delete(id);
+        continue;
+      }
+      this.stats.set(id, { at: this.now(), tasks: await r.stats() });
+    }
+  }
+
+  /** Removes terminal allocations: those ended longer than gcAfterMs ago, and the oldest beyond gcMaxAllocs. */
+  gc(): void {
+    const terminal = [...this.runners.values()]
+      .filter((r) => r.done && r.terminalAt !== undefined && !this.batcher.has(r.alloc.ID))
+      .sort((a, b) => a.terminalAt! - b.terminalAt!);
+    const excess = terminal.length - this.t.gcMaxAllocs;
+    terminal.forEach((r, i) => {
+      if (i < excess || this.now() - r.terminalAt! > this.t.gcAfterMs) {
+        this.log.info('garbage collecting allocation', { alloc_id: r.alloc.ID });
+        r.destroy();
+        this.runners.delete(r.alloc.ID);
+        this.stats.delete(r.alloc.ID);
+      }
+    });
+  }
+
+  async stop(opts: { killTasks?: boolean } = {}): Promise<void> {
+    if (opts.killTasks) await Promise.all([...this.runners.values()].map((r) => r.stop()));
+    this.ctl.abort(new DroverError('Aborted', 'client stopping'));
+    await Promise.all([...this.runners.values()].map((r) => r.shutdown()));
+    await Promise.all([...this.work]);
+    await this.batcher.close();
+    for (const d of this.o.drivers) await d.shutdown?.().catch((e: unknown) => this.log.warn('driver shutdown failed', { driver: d.name, err: String(e) }));
+  }
+
+  shutdown(): Promise<void> {
+    return this.stop({ killTasks: false });
+  }
+
+  readLogs(allocID: string, task: string, type: 'stdout' | 'stderr', opts: ReadLogsOptions): AsyncIterable<Buffer> {
+    const r = this.runners.get(allocID);
+    const dirs = this.o.dataDir;
+    return (async function* () {
+      if (!r) throw allocNotFound(allocID);
+      if (!r.task(task)) throw new DroverError('TaskNotFound', `task "${task}" not found in allocation "${allocID}"`, { details: { allocID, task } });
+      yield* readLogFiles(`${dirs}/alloc/${allocID}/alloc/logs`, `${task}.${type}`, opts);
+    })();
+  }
+
+  async allocStats(allocID: string): Promise<AllocResourceUsage> {
+    const r = this.runners.get(allocID);
+    if (!r) throw allocNotFound(allocID);
+    const cached = this.stats.get(allocID);
+    const tasks = cached && this.now() - cached.at < 2 * this.t.statsIntervalMs ? cached.tasks : await r.stats();
+    return allocResourceUsage(tasks, this.facts.mhz, this.now() * 1e6);
+  }
+
+  hostStats(): HostStats {
+    const cpus = os.cpus();
+    const total = os.totalmem();
+    const free = os.freemem();
+    return {
+      Memory: { Total: total, Available: free, Used: total - free, Free: free },
+      CPU: cpus.map((c, i) => {
+        const sum = c.times.user + c.times.sys + c.times.idle + c.times.nice + c.times.irq || 1;
+        return { CPU: `cpu${i}`, User: (c.times.user * 100) / sum, System: (c.times.sys * 100) / sum, Idle: (c.times.idle * 100) / sum, Total: ((sum - c.times.idle) * 100) / sum };
+      }),
+      Uptime: Math.floor(os.uptime()),
+      Timestamp: this.now() * 1e6,
+      CPUTicksConsumed: 0,
+    };
+  }
+
+  allocRunner(allocID: string): AllocRunner | undefined {
+    return this.runners.get(allocID);
+  }
+
+  allocRunners(): AllocRunner[] {
+    return [...this.runners.values()];
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Task hooks: how features plug into a task's life without the task runner knowing them (templates, services,
+ * artifacts, volumes come from other modules). Every callback is optional.
+ *
+ *   prestart (before each start; may add env) ─► driver start ─► poststart ─► ... ─► exited (after each exit)
+ *   stop: once, when the task is killed or finishes for good.   update: the allocation changed in place.
+ */
+import type { Allocation, Task, TaskEvent, TaskGroup } from '../structs/index.js';
+import type { TaskDirs, TaskHandle, ExitResult, TaskDriver } from '../drivers/index.js';
+import type { Logger } from '../logging/index.js';
+import type { InterpolationContext } from './interpolate.js';
+
+export interface TaskHookContext {
+  alloc: Allocation;
+  group: TaskGroup;
+  task: Task;
+  dirs: TaskDirs;
+  /** The env the task will get (NOMAD_* plus env block), and the context for interpolating more. */
+  env: Record<string, string>;
+  interpolation: InterpolationContext;
+  driver: TaskDriver;
+  logger: Logger;
+  /** Aborts when the task runner stops (task killed, agent shutting down). */
+  signal: AbortSignal;
+  emitEvent(ev: TaskEvent): void;
+  /** Restarts the task (template change_mode = "restart"); not counted against the restart policy. */
+  restart(reason: string): Promise<void>;
+  /** Sends a signal to the running task (change_mode = "signal"). */
+  signalTask(sig: string, reason: string): Promise<void>;
+  /** Kills the task for good, failing it (a hook that cannot recover). */
+  kill(reason: string): Promise<void>;
+}
+
+export interface PrestartResult {
+  /** Variables added to the task's env (template `env = true`). */
+  env?: Record<string, string>;
+}
+
+export interface TaskHook {
+  readonly name: string;
+  prestart?(ctx: TaskHookContext): Promise<PrestartResult | void>;
+  poststart?(ctx: TaskHookContext, handle: TaskHandle): Promise<void>;
+  exited?(ctx: TaskHookContext, exit: ExitResult): Promise<void>;
+  stop?(ctx: TaskHookContext): Promise<void>;
+  update?(ctx: TaskHookContext, alloc: Allocation): Promise<void>;
+}
+
+/** Builds the extra hooks of one task; passed to `createClient` as `taskHooks`. */
+export type TaskHookFactory = (args: { alloc: Allocation; group: TaskGroup; task: Task }) => TaskHook[];

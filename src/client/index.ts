@@ -1,0 +1,20 @@
+/**
+ * The client agent: fingerprint, registration and heartbeats, alloc runners, task runners and their hooks,
+ * log rotation, runtime interpolation, and the HTTP implementation of ServerRPC for remote clients.
+ */
+export { createClient, type Client, type ClientOptions, type ClientTiming, type ReadLogsOptions, type HostStats } from './client.js';
+export type { ServerRPC, AllocClientUpdate, NodeRegisterResponse } from './rpc.js';
+export { HttpServerRPC, type HttpServerRPCOptions, type RegisterResponseJSON, type ClientAllocsResponseJSON } from './rpc-http.js';
+export type { TaskHook, TaskHookContext, TaskHookFactory, PrestartResult } from './hooks.js';
+export { interpolateString, interpolateDeep, interpolateEnvBlock, lookupVariable, type InterpolationContext, type InterpolationNode } from './interpolate.js';
+export { buildTaskEnv, nomadEnv, taskPorts, mergedMeta, type TaskEnvInput } from './task-env.js';
+export { AllocRunner } from './alloc-runner.js';
+export { TaskRunner, type PersistedTaskState } from './task-runner.js';
+export { RestartTracker, defaultRestartPolicy, type RestartDecision } from './restart-tracker.js';
+export { clientStatusFromTasks } from './alloc-status.js';
+export { taskEvent } from './task-events.js';
+export { formatGoDuration } from './go-duration.js';
+export { allocResourceUsage, toResourceUsage, type AllocResourceUsage, type ResourceUsage, type TaskResourceUsageJSON } from './stats.js';
+export { LogRotator, readLogFiles, logIndexes } from './logs/index.js';
+export { hostFacts, hostAttributes, buildNode, CLIENT_VERSION } from './fingerprint.js';
+export type { HostVolumeConfig } from './task-config.js';

@@ -1,0 +1,100 @@
+/**
+ * ServerRPC over HTTP, for a client agent whose servers run elsewhere. The server agent serves these internal
+ * endpoints (JSON bodies, Nomad's field names; durations in the bodies are nanoseconds as everywhere):
+ *
+ *   PUT /v1/internal/client/register          {"Node": Node}
+ *       → 200 {"HeartbeatTTL": <ns>, "Index": n}
+ *   PUT /v1/internal/client/status            {"NodeID": "...", "Status": "ready"}
+ *       → 200 {"HeartbeatTTL": <ns>, "Index": n}
+ *   GET /v1/internal/client/allocs/:nodeID?index=N&wait=30000ms   (blocking query, as every Nomad list)
+ *       → 200 {"Allocs": Allocation[], "Index": n}, header X-Nomad-Index: n
+ *   PUT /v1/internal/client/allocs            {"Allocs": AllocClientUpdate[]}
+ *       → 200 {"Index": n}
+ *
+ * Errors: any non-2xx answer becomes a DroverError 'Unavailable' carrying the status and body; a server that
+ * cannot be reached tries the next address. The secret `X-Nomad-Token` header is sent when a token is given.
+ */
+import type { Allocation, Node } from '../structs/index.js';
+import { DroverError } from '../errors/index.js';
+import type { AllocClientUpdate, NodeRegisterResponse, ServerRPC } from './rpc.js';
+
+export interface RegisterResponseJSON {
+  HeartbeatTTL: number;
+  Index: number;
+}
+export interface ClientAllocsResponseJSON {
+  Allocs: Allocation[];
+  Index: number;
+}
+
+export interface HttpServerRPCOptions {
+  token?: string;
+  /** For tests. Defaults to the global fetch. */
+  fetch?: typeof fetch;
+}
+
+export class HttpServerRPC implements ServerRPC {
+  private readonly addrs: string[];
+  private current = 0;
+  private readonly fetchFn: typeof fetch;
+
+  constructor(addresses: string[] | string, private readonly opts: HttpServerRPCOptions = {}) {
+    const list = (Array.isArray(addresses) ? addresses : [addresses]).map(normalize);
+    if (list.length === 0) throw new DroverError('BadRequest', 'a client needs at least one server address');
+    this.addrs = list;
+    this.fetchFn = opts.fetch ?? fetch;
+  }
+
+  private async call<T>(method: 'GET' | 'PUT', path: string, body?: unknown, signal?: AbortSignal): Promise<{ data: T; index: number }> {
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < this.addrs.length; attempt++) {
+      const base = this.addrs[(this.current + attempt) % this.addrs.length]!;
+      let res: Response;
+      try {
+        res = await this.fetchFn(`${base}${path}`, {
+          method,
+          headers: { 'Content-Type': 'application/json', ...(this.opts.token ? { 'X-Nomad-Token': this.opts.token } : {}) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
+        });
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        lastErr = e;
+        continue;
+      }
+      this.current = (this.current + attempt) % this.addrs.length;
+      const text = await res.text();
+      if (!res.ok) throw new DroverError('Unavailable', `server answered ${res.status} to ${method} ${path}: ${text.trim()}`, { details: { status: res.status } });
+      const data = (text ? JSON.parse(text) : {}) as T;
+      return { data, index: Number(res.headers.get('X-Nomad-Index') ?? (data as { Index?: number }).Index ?? 0) };
+    }
+    throw new DroverError('Unavailable', `no server reachable (${this.addrs.join(', ')})`, { cause: lastErr });
+  }
+
+  async nodeRegister(node: Node): Promise<NodeRegisterResponse> {
+    const { data } = await this.call<RegisterResponseJSON>('PUT', '/v1/internal/client/register', { Node: node });
+    return { heartbeatTTLms: data.HeartbeatTTL / 1e6, index: data.Index };
+  }
+
+  async nodeUpdateStatus(nodeID: string, status: string): Promise<NodeRegisterResponse> {
+    const { data } = await this.call<RegisterResponseJSON>('PUT', '/v1/internal/client/status', { NodeID: nodeID, Status: status });
+    return { heartbeatTTLms: data.HeartbeatTTL / 1e6, index: data.Index };
+  }
+
+  async getClientAllocs(nodeID: string, minIndex: number, waitMs: number, signal?: AbortSignal): Promise<{ allocs: Allocation[]; index: number }> {
+    const q = `index=${minIndex}&wait=${Math.round(waitMs)}ms`;
+    const { data, index } = await this.call<ClientAllocsResponseJSON>('GET', `/v1/internal/client/allocs/${encodeURIComponent(nodeID)}?${q}`, undefined, signal);
+    return { allocs: data.Allocs ?? [], index };
+  }
+
+  async updateAllocs(updates: AllocClientUpdate[]): Promise<void> {
+    await this.call('PUT', '/v1/internal/client/allocs', { Allocs: updates });
+  }
+}
+
+function normalize(a: string): string {
+  const withScheme = /^https?:\/\//.test(a) ? a : `http://${a}`;
+  const u = new URL(withScheme);
+  if (!u.port && !/^https?:\/\/[^/]+:\d+/.test(withScheme)) u.port = '4646';
+  return u.origin;
+}

@@ -1,0 +1,91 @@
+/**
+ * Resource usage in Nomad's JSON shape (`GET /v1/client/allocation/:id/stats`, `alloc status -stats`).
+ */
+import type { TaskResourceUsage } from '../drivers/index.js';
+
+export interface NomadMemoryStats {
+  RSS: number;
+  Cache: number;
+  Swap: number;
+  Usage: number;
+  MaxUsage: number;
+  KernelUsage: number;
+  KernelMaxUsage: number;
+  Measured: string[] | null;
+}
+export interface NomadCpuStats {
+  SystemMode: number;
+  UserMode: number;
+  TotalTicks: number;
+  ThrottledPeriods: number;
+  ThrottledTime: number;
+  Percent: number;
+  Measured: string[] | null;
+}
+export interface ResourceUsage {
+  MemoryStats: NomadMemoryStats;
+  CpuStats: NomadCpuStats;
+  DeviceStats: unknown[] | null;
+}
+export interface TaskResourceUsageJSON {
+  ResourceUsage: ResourceUsage;
+  /** Unix nanoseconds. */
+  Timestamp: number;
+  Pids: Record<string, ResourceUsage> | null;
+}
+export interface AllocResourceUsage {
+  ResourceUsage: ResourceUsage;
+  Tasks: Record<string, TaskResourceUsageJSON>;
+  Timestamp: number;
+}
+
+/**
+ * `mhzPerCore` turns a percent of one core into Nomad's TotalTicks (MHz used), which `alloc status -stats` shows
+ * as "CPU: <ticks>/<reserved> MHz", when the driver did not measure ticks itself.
+ */
+export function toResourceUsage(u: TaskResourceUsage, mhzPerCore: number): ResourceUsage {
+  return {
+    MemoryStats: {
+      RSS: u.memory.rss,
+      Cache: u.memory.cache,
+      Swap: u.memory.swap,
+      Usage: u.memory.usage,
+      MaxUsage: u.memory.maxUsage,
+      KernelUsage: u.memory.kernelUsage,
+      KernelMaxUsage: 0,
+      Measured: u.memory.measured,
+    },
+    CpuStats: {
+      SystemMode: u.cpu.systemMode,
+      UserMode: u.cpu.userMode,
+      TotalTicks: u.cpu.totalTicks || (u.cpu.percent / 100) * mhzPerCore,
+      ThrottledPeriods: u.cpu.throttledPeriods,
+      ThrottledTime: u.cpu.throttledTime,
+      Percent: u.cpu.percent,
+      Measured: u.cpu.measured,
+    },
+    DeviceStats: [],
+  };
+}
+
+export function allocResourceUsage(tasks: Record<string, TaskResourceUsage>, mhzPerCore: number, nowNs: number): AllocResourceUsage {
+  const out: AllocResourceUsage = { ResourceUsage: toResourceUsage(emptyTaskUsage(nowNs), mhzPerCore), Tasks: {}, Timestamp: nowNs };
+  const sum = out.ResourceUsage;
+  for (const [name, u] of Object.entries(tasks)) {
+    const r = toResourceUsage(u, mhzPerCore);
+    out.Tasks[name] = { ResourceUsage: r, Timestamp: u.timestamp, Pids: null };
+    for (const k of ['RSS', 'Cache', 'Swap', 'Usage', 'MaxUsage', 'KernelUsage'] as const) sum.MemoryStats[k] += r.MemoryStats[k];
+    for (const k of ['SystemMode', 'UserMode', 'TotalTicks', 'ThrottledPeriods', 'ThrottledTime', 'Percent'] as const) sum.CpuStats[k] += r.CpuStats[k];
+    sum.MemoryStats.Measured = r.MemoryStats.Measured;
+    sum.CpuStats.Measured = r.CpuStats.Measured;
+  }
+  return out;
+}
+
+function emptyTaskUsage(ts: number): TaskResourceUsage {
+  return {
+    timestamp: ts,
+    cpu: { percent: 0, systemMode: 0, userMode: 0, totalTicks: 0, throttledPeriods: 0, throttledTime: 0, measured: [] },
+    memory: { rss: 0, cache: 0, swap: 0, usage: 0, maxUsage: 0, kernelUsage: 0, measured: [] },
+  };
+}

@@ -1,0 +1,401 @@
+/**
+ * The task runner: one per task of an allocation, alive as long as the task may still run.
+ *
+ *   pending ─► setup (task dir, logs) ─► prestart hooks ─► driver.startTask ──► running ─► waitTask ─► exited
+ *      ▲                                       │ error                                                   │
+ *      │                                       ▼                                                         ▼
+ *      └── Restarting (delay) ◄──── restart tracker: restart | not restarting (dead, failed) | terminated (dead)
+ *   kill(): Killing ─► stopTask(kill_timeout, kill_signal) ─► Terminated ─► Killed ─► dead
+ *   detach(): the agent goes away; the task keeps running and its handle stays persisted for recoverTask.
+ */
+import type { Allocation, Task, TaskEvent, TaskGroup, TaskState } from '../structs/index.js';
+import { TaskEventTypes as EV, allocTerminalStatus } from '../structs/index.js';
+import type { ExitResult, TaskDriver, TaskHandle, TaskResourceUsage } from '../drivers/index.js';
+import { isRecoverable, signalNumber } from '../drivers/index.js';
+import type { Logger } from '../logging/index.js';
+import { DroverError } from '../errors/index.js';
+import type { TaskHook, TaskHookContext } from './hooks.js';
+import type { InterpolationContext, InterpolationNode } from './interpolate.js';
+import { buildTaskDir, taskDirs } from './alloc-dir.js';
+import { buildTaskEnv } from './task-env.js';
+import { buildTaskConfig, defaultCapabilities, type HostVolumeConfig } from './task-config.js';
+import { RestartTracker, defaultRestartPolicy, type RestartDecision, type RestartTrackerState } from './restart-tracker.js';
+import { taskEvent } from './task-events.js';
+import { LogRotator } from './logs/index.js';
+import { sleepFor } from './util.js';
+
+const MAX_EVENTS = 10;
+
+/** What survives an agent restart for one task. */
+export interface PersistedTaskState {
+  state: TaskState;
+  handle: TaskHandle | null;
+  restart: RestartTrackerState;
+}
+
+export interface TaskRunnerDeps {
+  alloc: Allocation;
+  group: TaskGroup;
+  task: Task;
+  driver: TaskDriver | undefined;
+  dataDir: string;
+  node: InterpolationNode;
+  region: string;
+  advertiseIP: string;
+  hostEnv: Record<string, string | undefined>;
+  hostVolumes: Record<string, HostVolumeConfig>;
+  logger: Logger;
+  now: () => number;
+  random: () => number;
+  hooks: TaskHook[];
+  restored?: PersistedTaskState;
+  /** State, events or handle changed: persist and report. */
+  onChange: () => void;
+  logRotateIntervalMs: number;
+  /** Prestart/poststop tasks that are not sidecars finish for good after a successful exit. */
+  ephemeral: boolean;
+}
+
+export function newTaskState(): TaskState {
+  return { State: 'pending', Failed: false, Restarts: 0, LastRestart: null, StartedAt: null, FinishedAt: null, Events: [] };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export class TaskRunner {
+  readonly name: string;
+  private alloc: Allocation;
+  private readonly d: TaskRunnerDeps;
+  state: TaskState;
+  handle: TaskHandle | null;
+  private readonly tracker: RestartTracker;
+  private readonly detachCtl = new AbortController();
+  private readonly killCtl = new AbortController();
+  private killing = false;
+  private killFails = false;
+  private restartRequested = false;
+  private running: Promise<void> | undefined;
+  private rotators: LogRotator[] = [];
+  private rotateTimer: NodeJS.Timeout | undefined;
+  private env: Record<string, string> = {};
+  private hookCtx: TaskHookContext | undefined;
+  private readonly log: Logger;
+
+  constructor(deps: TaskRunnerDeps) {
+    this.d = deps;
+    this.alloc = deps.alloc;
+    this.name = deps.task.Name;
+    this.log = deps.logger.child({ task: deps.task.Name });
+    this.state = deps.restored?.state ?? newTaskState();
+    this.handle = deps.restored?.handle ?? null;
+    const policy = deps.task.RestartPolicy ?? deps.group.RestartPolicy ?? defaultRestartPolicy(deps.alloc.Job.Type);
+    const jobType = deps.ephemeral ? 'batch' : deps.alloc.Job.Type;
+    this.tracker = new RestartTracker(policy, jobType, deps.now, deps.random, deps.restored?.restart);
+  }
+
+  persisted(): PersistedTaskState {
+    return { state: this.state, handle: this.handle, restart: { ...this.tracker.state } };
+  }
+
+  get dead(): boolean {
+    return this.state.State === 'dead';
+  }
+
+  /** Starts the run loop once; resolves when the task is dead for good or the runner was detached. */
+  run(): Promise<void> {
+    this.running ??= this.loop().catch((e: unknown) => {
+      if (this.detachCtl.signal.aborted) return;
+      this.log.error('task runner failed', { err: String(e) });
+      this.finish(true, taskEvent(EV.DriverFailure, this.d.now(), { DriverError: String(e), FailsTask: true }));
+    });
+    return this.running;
+  }
+
+  private emit(ev: TaskEvent, state?: TaskState['State']): void {
+    this.state.Events = [...this.state.Events, ev].slice(-MAX_EVENTS);
+    if (state) this.state.State = state;
+    this.d.onChange();
+  }
+
+  private finish(failed: boolean, ev?: TaskEvent): void {
+    if (ev) this.state.Events = [...this.state.Events, ev].slice(-MAX_EVENTS);
+    this.state.State = 'dead';
+    this.state.Failed = this.state.Failed || failed;
+    this.state.FinishedAt = iso(this.d.now());
+    this.handle = null;
+    this.d.onChange();
+  }
+
+  private async loop(): Promise<void> {
+    if (this.dead) return;
+    const fresh = this.d.restored === undefined;
+    if (fresh) this.emit(taskEvent(EV.Received, this.d.now()));
+    if (!this.d.driver) {
+      return this.finish(true, taskEvent(EV.DriverFailure, this.d.now(), { DriverError: `driver "${this.d.task.Driver}" is not available on this client`, FailsTask: true }));
+    }
+    const driver = this.d.driver;
+    this.setup(fresh);
+    try {
+      let exit: ExitResult | undefined;
+      if (this.handle) exit = await this.recover(driver);
+      for (;;) {
+        if (this.detachCtl.signal.aborted) return;
+        if (exit === undefined) {
+          if (this.killing) break;
+          const started = await this.start(driver);
+          if (started !== 'ok') {
+            if (started === 'stop') break;
+            const delay = this.decide(started);
+            if (delay === undefined) return;
+            continue;
+          }
+          exit = await driver.waitTask(this.handle!.config.id, this.detachCtl.signal);
+        }
+        if (this.detachCtl.signal.aborted) return;
+        const decision = await this.exited(driver, exit);
+        exit = undefined;
+        if (this.killing) break;
+        const delay = this.decide(decision);
+        if (delay === undefined) return;
+        await sleepFor(delay, this.killCtl.signal);
+        this.d.onChange();
+      }
+      this.finish(this.killFails, taskEvent(EV.Killed, this.d.now()));
+    } catch (e) {
+      if (this.detachCtl.signal.aborted) return;
+      throw e;
+    } finally {
+      this.stopRotation();
+      if (this.dead) await this.runHooks('stop');
+    }
+  }
+
+  /** Applies a restart decision; returns the delay before the next start, or undefined when the task is done. */
+  private decide(d: RestartDecision): number | undefined {
+    const now = this.d.now();
+    switch (d.kind) {
+      case 'restart':
+        this.state.Restarts++;
+        this.state.LastRestart = iso(now);
+        this.emit(taskEvent(EV.Restarting, now, { StartDelay: Math.round(d.delayMs * 1e6), RestartReason: d.reason }), 'pending');
+        return d.delayMs;
+      case 'not-restarting':
+        this.finish(true, taskEvent(EV.NotRestarting, now, { RestartReason: d.reason, FailsTask: true }));
+        return undefined;
+      case 'terminated':
+        this.finish(false);
+        return undefined;
+      case 'killed':
+        this.finish(this.killFails, taskEvent(EV.Killed, now));
+        return undefined;
+    }
+  }
+
+  private setup(fresh: boolean): void {
+    const dirs = taskDirs(this.d.dataDir, this.alloc.ID, this.name);
+    if (fresh) this.emit(taskEvent(EV.Setup, this.d.now(), { Message: 'Building Task Directory' }));
+    buildTaskDir(dirs);
+    const lc = this.d.task.LogConfig;
+    for (const kind of ['stdout', 'stderr']) {
+      const r = new LogRotator({ dir: dirs.logDir, base: `${this.name}.${kind}`, maxFiles: lc?.MaxFiles || 10, maxBytes: (lc?.MaxFileSizeMB || 10) * 1024 * 1024 });
+      r.init();
+      this.rotators.push(r);
+    }
+    this.rotateTimer = setInterval(() => this.rotateLogs(), this.d.logRotateIntervalMs);
+    this.rotateTimer.unref();
+  }
+
+  private rotateLogs(): void {
+    for (const r of this.rotators) {
+      try {
+        r.check();
+      } catch (e) {
+        this.log.warn('log rotation failed', { err: String(e) });
+      }
+    }
+  }
+
+  private stopRotation(): void {
+    if (this.rotateTimer) clearInterval(this.rotateTimer);
+    this.rotateTimer = undefined;
+    this.rotateLogs();
+  }
+
+  private context(driver: TaskDriver): TaskHookContext {
+    const dirs = taskDirs(this.d.dataDir, this.alloc.ID, this.name);
+    const caps = driver.capabilities ?? defaultCapabilities;
+    this.env = buildTaskEnv({
+      alloc: this.alloc,
+      group: this.d.group,
+      task: this.d.task,
+      node: this.d.node,
+      region: this.d.region,
+      dirs,
+      fsIsolation: caps.fsIsolation,
+      hostEnv: this.d.hostEnv,
+      advertiseIP: this.d.advertiseIP,
+    });
+    const interpolation: InterpolationContext = { env: this.env, node: this.d.node, region: this.d.region };
+    this.hookCtx = {
+      alloc: this.alloc,
+      group: this.d.group,
+      task: this.d.task,
+      dirs,
+      env: this.env,
+      interpolation,
+      driver,
+      logger: this.log,
+      signal: this.killCtl.signal,
+      emitEvent: (ev) => this.emit(ev),
+      restart: (reason) => this.restart(reason),
+      signalTask: (sig, reason) => this.signal(sig, reason),
+      kill: (reason) => this.kill(taskEvent(EV.HookFailed, this.d.now(), { Message: reason }), true),
+    };
+    return this.hookCtx;
+  }
+
+  private async runHooks(phase: 'stop' | 'update'): Promise<void> {
+    const ctx = this.hookCtx;
+    if (!ctx) return;
+    for (const h of this.d.hooks) {
+      try {
+        if (phase === 'stop') await h.stop?.(ctx);
+        else await h.update?.(ctx, this.alloc);
+      } catch (e) {
+        this.log.warn('task hook failed', { hook: h.name, phase, err: String(e) });
+      }
+    }
+  }
+
+  /** One start: prestart hooks, the driver, poststart hooks. */
+  private async start(driver: TaskDriver): Promise<'ok' | 'stop' | RestartDecision> {
+    const ctx = this.context(driver);
+    for (const h of this.d.hooks) {
+      if (!h.prestart) continue;
+      try {
+        const r = await h.prestart(ctx);
+        if (r?.env) Object.assign(this.env, r.env);
+      } catch (e) {
+        if (this.killing) return 'stop';
+        this.emit(taskEvent(EV.HookFailed, this.d.now(), { Message: `${h.name}: ${String((e as Error).message ?? e)}` }));
+        return this.tracker.onStartError(isRecoverable(e) || !(e instanceof DroverError));
+      }
+    }
+    if (this.killing) return 'stop';
+    const cfg = buildTaskConfig({ alloc: this.alloc, group: this.d.group, task: this.d.task, dirs: ctx.dirs, env: this.env, ctx: ctx.interpolation, advertiseIP: this.d.advertiseIP, hostVolumes: this.d.hostVolumes });
+    try {
+      const { handle } = await driver.startTask(cfg, this.killCtl.signal);
+      this.handle = handle;
+    } catch (e) {
+      if (this.killing) return 'stop';
+      const msg = e instanceof Error ? e.message : String(e);
+      this.emit(taskEvent(EV.DriverFailure, this.d.now(), { DriverError: msg }));
+      return this.tracker.onStartError(isRecoverable(e));
+    }
+    this.state.StartedAt = iso(this.d.now());
+    this.emit(taskEvent(EV.Started, this.d.now()), 'running');
+    for (const h of this.d.hooks) {
+      try {
+        await h.poststart?.(ctx, this.handle);
+      } catch (e) {
+        this.log.warn('poststart hook failed', { hook: h.name, err: String(e) });
+      }
+    }
+    return 'ok';
+  }
+
+  /** Re-attaches after an agent restart. Returns the exit when the task already ended while the agent was down. */
+  private async recover(driver: TaskDriver): Promise<ExitResult | undefined> {
+    const handle = this.handle!;
+    this.context(driver);
+    try {
+      await driver.recoverTask(handle);
+      this.log.info('recovered task', { taskID: handle.config.id });
+      return await driver.waitTask(handle.config.id, this.detachCtl.signal);
+    } catch (e) {
+      if (this.detachCtl.signal.aborted) throw e;
+      this.log.warn('task could not be recovered', { err: String(e) });
+      return { exitCode: -1, signal: 0, oomKilled: false, err: `task lost while the client was down: ${(e as Error).message}` };
+    }
+  }
+
+  /** Records an exit: events, hooks, driver cleanup; returns what the restart policy says. */
+  private async exited(driver: TaskDriver, exit: ExitResult): Promise<RestartDecision> {
+    const now = this.d.now();
+    if (exit.oomKilled) this.emit(taskEvent(EV.OOMKilled, now));
+    this.emit(
+      taskEvent(EV.Terminated, now, { ExitCode: exit.exitCode, Signal: exit.signal, ...(exit.err ? { Message: exit.err } : {}) }, exit.oomKilled ? { oom_killed: 'true' } : {}),
+    );
+    const id = this.handle?.config.id;
+    this.handle = null;
+    this.d.onChange();
+    if (id) await driver.destroyTask(id, true).catch((e: unknown) => this.log.warn('destroy task failed', { err: String(e) }));
+    if (this.hookCtx) for (const h of this.d.hooks) await h.exited?.(this.hookCtx, exit).catch((e: unknown) => this.log.warn('exited hook failed', { hook: h.name, err: String(e) }));
+    if (this.restartRequested) {
+      this.restartRequested = false;
+      return { kind: 'restart', delayMs: 0, reason: 'Restart requested' };
+    }
+    return this.tracker.onExit({ exitCode: exit.exitCode, signal: exit.signal, killed: this.killing, failed: exit.err !== undefined });
+  }
+
+  /**
+   * Kills the task for good: Killing, kill_signal, kill_timeout, SIGKILL. `ev` says why (sibling failed, leader
+   * dead); `fails` marks the task failed. Resolves when the task is dead.
+   */
+  async kill(ev?: TaskEvent, fails = false): Promise<void> {
+    if (this.dead) return;
+    if (ev) this.emit(ev);
+    this.killFails = this.killFails || fails;
+    if (!this.killing) {
+      this.killing = true;
+      this.killCtl.abort(new DroverError('Aborted', 'task killed'));
+      const handle = this.handle;
+      if (handle && this.d.driver) {
+        const timeoutNs = this.d.task.KillTimeout ?? 5e9;
+        const delayNs = this.alloc.DesiredTransition?.NoShutdownDelay ? 0 : (this.d.task.ShutdownDelay ?? 0);
+        if (delayNs > 0) await sleepFor(delayNs / 1e6);
+        this.emit(taskEvent(EV.Killing, this.d.now(), { KillTimeout: timeoutNs }));
+        await this.d.driver.stopTask(handle.config.id, timeoutNs / 1e6, this.d.task.KillSignal || 'SIGTERM').catch((e: unknown) => this.log.warn('stop task failed', { err: String(e) }));
+      }
+    }
+    if (this.running) await this.running;
+    else this.finish(fails, taskEvent(EV.Killed, this.d.now()));
+  }
+
+  /** Restarts a running task without counting it against the restart policy. */
+  async restart(reason: string): Promise<void> {
+    const handle = this.handle;
+    if (!handle || !this.d.driver || this.killing) return;
+    this.restartRequested = true;
+    this.emit(taskEvent(EV.RestartSignal, this.d.now(), { RestartReason: reason }));
+    await this.d.driver.stopTask(handle.config.id, (this.d.task.KillTimeout ?? 5e9) / 1e6, this.d.task.KillSignal || 'SIGTERM');
+  }
+
+  async signal(sig: string, reason: string): Promise<void> {
+    const handle = this.handle;
+    if (!handle || !this.d.driver) throw new DroverError('TaskNotFound', `task "${this.name}" is not running`);
+    signalNumber(sig);
+    this.emit(taskEvent(EV.Signaling, this.d.now(), { TaskSignal: sig, TaskSignalReason: reason }));
+    await this.d.driver.signalTask(handle.config.id, sig);
+  }
+
+  async stats(): Promise<TaskResourceUsage | undefined> {
+    if (!this.handle || !this.d.driver || this.state.State !== 'running') return undefined;
+    return this.d.driver.taskStats(this.handle.config.id).catch(() => undefined);
+  }
+
+  /** The allocation changed in place (new job version without a destructive change). */
+  async update(alloc: Allocation): Promise<void> {
+    this.alloc = alloc;
+    if (this.hookCtx) this.hookCtx.alloc = alloc;
+    if (!allocTerminalStatus(alloc)) await this.runHooks('update');
+  }
+
+  /** The agent is going away: stop watching, leave the task running. */
+  async detach(): Promise<void> {
+    this.detachCtl.abort(new DroverError('Aborted', 'client shutting down'));
+    this.killCtl.abort(new DroverError('Aborted', 'client shutting down'));
+    this.stopRotation();
+    await this.running;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * An in-memory ServerRPC for client tests: allocations are placed by the test, blocking queries wake on changes,
+ * and the client's updates are recorded and applied.
+ */
+import type { Allocation, Job, Node, Task } from '../../structs/index.js';
+import { generateUUID } from '../../structs/index.js';
+import type { AllocClientUpdate, NodeRegisterResponse, ServerRPC } from '../rpc.js';
+
+export class FakeServer implements ServerRPC {
+  nodes = new Map<string, Node>();
+  allocs = new Map<string, Allocation>();
+  updates: AllocClientUpdate[] = [];
+  heartbeats = 0;
+  index = 1;
+  heartbeatTTLms = 1_000;
+  private waiters = new Set<() => void>();
+
+  private bump(): void {
+    this.index++;
+    for (const w of [...this.waiters]) w();
+  }
+
+  async nodeRegister(node: Node): Promise<NodeRegisterResponse> {
+    this.nodes.set(node.ID, structuredClone(node));
+    this.bump();
+    return { heartbeatTTLms: this.heartbeatTTLms, index: this.index };
+  }
+
+  async nodeUpdateStatus(nodeID: string, status: string): Promise<NodeRegisterResponse> {
+    const n = this.nodes.get(nodeID);
+    if (!n) throw new Error(`node ${nodeID} not registered`);
+    n.Status = status;
+    this.heartbeats++;
+    return { heartbeatTTLms: this.heartbeatTTLms, index: this.index };
+  }
+
+  getClientAllocs(nodeID: string, minIndex: number, waitMs: number, signal?: AbortSignal): Promise<{ allocs: Allocation[]; index: number }> {
+    const answer = () => ({ allocs: [...this.allocs.values()].filter((a) => a.NodeID === nodeID).map((a) => structuredClone(a)), index: this.index });
+    if (this.index > minIndex) return Promise.resolve(answer());
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve(answer());
+      };
+      const t = setTimeout(done, waitMs);
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async updateAllocs(updates: AllocClientUpdate[]): Promise<void> {
+    for (const u of updates) {
+      this.updates.push(structuredClone(u));
+      const a = this.allocs.get(u.ID);
+      if (!a) continue;
+      a.ClientStatus = u.ClientStatus;
+      a.ClientDescription = u.ClientDescription;
+      a.TaskStates = structuredClone(u.TaskStates);
+    }
+  }
+
+  place(a: Allocation): Allocation {
+    a.AllocModifyIndex = this.index + 1;
+    a.ModifyIndex = this.index + 1;
+    this.allocs.set(a.ID, a);
+    this.bump();
+    return a;
+  }
+
+  stopAlloc(id: string): void {
+    const a = this.allocs.get(id)!;
+    a.DesiredStatus = 'stop';
+    a.AllocModifyIndex = this.index + 1;
+    a.ModifyIndex = this.index + 1;
+    this.bump();
+  }
+}
+
+/** A job with one group "web" of the given tasks. */
+export function testJob(tasks: Task[], over: Partial<Job> = {}): Job {
+  return {
+    Region: 'global',
+    Namespace: 'default',
+    ID: 'example',
+    Name: 'example',
+    Type: 'service',
+    Priority: 50,
+    Datacenters: ['dc1'],
+    Meta: { owner: 'team-a' },
+    TaskGroups: [{ Name: 'web', Count: 1, Tasks: tasks, Networks: [{ Mode: 'host', Device: '', CIDR: '', IP: '', ReservedPorts: null, DynamicPorts: [{ Label: 'http', Value: 0, To: 0, HostNetwork: 'default' }] }] }],
+    Version: 0,
+    ...over,
+  };
+}
+
+export function testTask(name: string, driver: string, config: Record<string, unknown>, over: Partial<Task> = {}): Task {
+  return { Name: name, Driver: driver, Config: config, Resources: { CPU: 100, MemoryMB: 64 }, KillTimeout: 2e9, ...over };
+}
+
+export function testAlloc(job: Job, nodeID: string, index = 0): Allocation {
+  const tasks: Allocation['AllocatedResources']['Tasks'] = {};
+  for (const t of job.TaskGroups[0]!.Tasks) tasks[t.Name] = { Cpu: { CpuShares: t.Resources.CPU }, Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 } };
+  return {
+    ID: generateUUID(),
+    Namespace: 'default',
+    EvalID: generateUUID(),
+    Name: `${job.ID}.web[${index}]`,
+    NodeID: nodeID,
+    NodeName: 'test',
+    JobID: job.ID,
+    Job: job,
+    TaskGroup: 'web',
+    AllocatedResources: { Tasks: tasks, Shared: { DiskMB: 0, Networks: null, Ports: [{ Label: 'http', Value: 23456 + index, To: 0, HostIP: '127.0.0.1' }] } },
+    Metrics: null,
+    DesiredStatus: 'run',
+    DesiredDescription: '',
+    DesiredTransition: {},
+    ClientStatus: 'pending',
+    ClientDescription: '',
+    TaskStates: null,
+    DeploymentID: '',
+    DeploymentStatus: null,
+    FollowupEvalID: '',
+    PreviousAllocation: '',
+    NextAllocation: '',
+    RescheduleTracker: null,
+    PreemptedAllocations: null,
+    PreemptedByAllocation: '',
+    CreateIndex: 1,
+    ModifyIndex: 1,
+    AllocModifyIndex: 1,
+    CreateTime: Date.now() * 1e6,
+    ModifyTime: Date.now() * 1e6,
+  };
+}
+
+/** Polls `cond` every 25 ms until it holds or `timeoutMs` passes; returns whether it held. */
+export async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return cond();
+}

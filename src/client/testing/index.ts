@@ -1,0 +1,1 @@
+export { FakeServer, testJob, testTask, testAlloc, waitFor } from './fake-server.js';

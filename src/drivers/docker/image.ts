@@ -1,0 +1,83 @@
+/**
+ * Finds a task's image locally, or pulls it with progress reported as driver events. A pull that cannot reach
+ * a registry fails within the pull timeout with a message naming the image.
+ */
+import { driverError } from '../shared/index.js';
+import { type DockerClient, isDockerStatus, readJSONLines } from './api.js';
+import { normalizeImage, splitImage } from './config.js';
+
+export interface PullOptions {
+  forcePull: boolean;
+  authHeader?: string;
+  timeoutMs: number;
+  onEvent?: (type: string, message: string) => void;
+  signal?: AbortSignal;
+}
+
+/** Returns the image's ID, pulling it when it is absent (or when force_pull is set). */
+export async function ensureImage(client: DockerClient, image: string, o: PullOptions): Promise<string> {
+  const name = normalizeImage(image);
+  if (!o.forcePull) {
+    const id = await localImageID(client, name);
+    if (id) return id;
+  }
+  try {
+    await pull(client, name, o);
+  } catch (err) {
+    if (o.signal?.aborted) throw o.signal.reason;
+    // With force_pull, a local copy still does when the registry is away.
+    const id = o.forcePull ? await localImageID(client, name) : undefined;
+    if (id) return id;
+    const why = err instanceof Error ? err.message : String(err);
+    throw driverError(`image ${name} not found locally and could not be pulled: ${why}`, true, err);
+  }
+  const id = await localImageID(client, name);
+  if (!id) throw driverError(`image ${name} not found locally and could not be pulled: the pull ended without the image`, true);
+  return id;
+}
+
+export async function localImageID(client: DockerClient, name: string): Promise<string | undefined> {
+  try {
+    const img = await client.json<{ Id: string }>({ path: `/images/${encodeURIComponent(name)}/json` });
+    return img.Id;
+  } catch (err) {
+    if (isDockerStatus(err, 404)) return undefined;
+    throw err;
+  }
+}
+
+async function pull(client: DockerClient, name: string, o: PullOptions): Promise<void> {
+  const { repo, tag } = splitImage(name);
+  o.onEvent?.('Driver', `Pulling Image ${name}`);
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error(`pull timed out after ${Math.round(o.timeoutMs / 1000)}s`)), o.timeoutMs);
+  const onAbort = () => ac.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const res = await client.stream({
+      method: 'POST',
+      path: '/images/create',
+      query: { fromImage: repo, tag },
+      headers: o.authHeader ? { 'X-Registry-Auth': o.authHeader } : {},
+      signal: ac.signal,
+    });
+    let lastReport = 0;
+    let error: string | undefined;
+    await readJSONLines(res.body, (line) => {
+      if (typeof line.error === 'string') error = line.error;
+      // Progress lines come many per second; one event every few seconds is enough for a human.
+      const now = Date.now();
+      if (line.status === 'Downloading' && now - lastReport > 5000) {
+        lastReport = now;
+        o.onEvent?.('Driver', `Downloading image ${name}: ${String(line.progress ?? '')}`.trim());
+      }
+    });
+    if (error) throw new Error(error);
+  } catch (err) {
+    if (ac.signal.aborted && !o.signal?.aborted) throw ac.signal.reason;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * One instance behind the gateway, with its keep-alive pool and its passive-health state, and the balancers
+ * that choose among them.
+ *
+ *   admitted --N consecutive connect failures--> ejected --backoff elapsed--> admitted (on probation)
+ *      ^                                                                        | success: failures and backoff reset
+ *      +------------------------------------------------------------------------+
+ *   any state --removed from the catalog--> draining (no new requests) --last request done--> closed
+ *
+ * Backends outlive routing tables: the registry hands the same object to every table that still lists the
+ * instance, so in-flight counts and ejection survive a table swap.
+ */
+import { Agent } from 'node:http';
+import type { GatewayInstance, LoadBalancing, RouteTargetInfo } from './types.js';
+
+export interface BackendSettings {
+  ejectAfter: number;
+  ejectForMs: number;
+  maxIdleSockets: number;
+  now: () => number;
+}
+
+/** Longest backoff, as a multiple of `ejectForMs`, for an instance ejected again and again. */
+const MAX_BACKOFF_FACTOR = 8;
+
+export class Backend {
+  readonly instance: GatewayInstance;
+  readonly host: string;
+  readonly port: number;
+  readonly agent: Agent;
+  /** Requests (and WebSocket tunnels) in flight. */
+  active = 0;
+  failures = 0;
+  ejections = 0;
+  ejectedUntil = 0;
+  draining = false;
+  private closed = false;
+
+  constructor(instance: GatewayInstance, private readonly settings: BackendSettings) {
+    this.instance = instance;
+    this.host = instance.Address;
+    this.port = instance.Port;
+    // LIFO keeps a few sockets hot instead of cycling through all of them, so idle ones time out naturally.
+    this.agent = new Agent({ keepAlive: true, maxFreeSockets: settings.maxIdleSockets, scheduling: 'lifo' });
+  }
+
+  available(now: number): boolean {
+    return !this.draining && this.ejectedUntil <= now;
+  }
+
+  acquire(): void {
+    this.active++;
+  }
+
+  release(): void {
+    this.active--;
+    if (this.draining && this.active === 0) this.close();
+  }
+
+  /** A response arrived: the instance is reachable again. */
+  succeeded(): void {
+    this.failures = 0;
+    this.ejections = 0;
+  }
+
+  /** Connecting failed. Returns true when this failure ejected the instance. */
+  failed(): boolean {
+    this.failures++;
+    if (this.failures < this.settings.ejectAfter) return false;
+    this.failures = 0;
+    this.ejections = Math.min(this.ejections + 1, MAX_BACKOFF_FACTOR);
+    this.ejectedUntil = this.settings.now() + this.settings.ejectForMs * this.ejections;
+    return true;
+  }
+
+  /** No new requests; the pool closes once the last in-flight request is done. */
+  drain(): void {
+    this.draining = true;
+    if (this.active === 0) this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.agent.destroy();
+  }
+
+  info(): RouteTargetInfo {
+    const i = this.instance;
+    return {
+      ID: i.ID,
+      ServiceName: i.ServiceName,
+      AllocID: i.AllocID,
+      NodeID: i.NodeID,
+      Address: i.Address,
+      Port: i.Port,
+      Active: this.active,
+      EjectedUntil: this.ejectedUntil > this.settings.now() ? this.ejectedUntil : 0,
+    };
+  }
+}
+
+/** Identity of an instance for reuse across tables: a re-registration at a new address is a new backend. */
+export function backendKey(i: GatewayInstance): string {
+  return `${i.ID}\u0000${i.Address}\u0000${i.Port}`;
+}
+
+/** Keeps one Backend per live instance across catalog changes. */
+export class BackendRegistry {
+  private live = new Map<string, Backend>();
+
+  constructor(private readonly settings: BackendSettings) {}
+
+  /**
+   * Returns the backends for the new instance set, reusing existing ones, and drains those that are gone.
+   * The caller swaps its routing table right after, so nothing picks a drained backend afterwards.
+   */
+  update(instances: readonly GatewayInstance[]): Map<string, Backend> {
+    const next = new Map<string, Backend>();
+    for (const inst of instances) {
+      const key = backendKey(inst);
+      if (next.has(key)) continue;
+      next.set(key, this.live.get(key) ?? new Backend(inst, this.settings));
+    }
+    for (const [key, b] of this.live) if (!next.has(key)) b.drain();
+    this.live = next;
+    return next;
+  }
+
+  closeAll(): void {
+    for (const b of this.live.values()) b.close();
+    this.live.clear();
+  }
+}
+
+/** The per-route balancing state: the list of backends and the round-robin cursor. */
+export interface Pool {
+  readonly backends: readonly Backend[];
+  readonly lb: LoadBalancing;
+  cursor: number;
+}
+
+/**
+ * Picks an available backend not in `tried`. Round robin walks the cursor; least connections takes the fewest
+ * in-flight requests, breaking ties from the cursor so equal instances still share the load.
+ */
+export function pickBackend(pool: Pool, now: number, tried?: readonly Backend[]): Backend | undefined {
+  const list = pool.backends;
+  const n = list.length;
+  if (n === 0) return undefined;
+  const start = pool.cursor++ % n;
+  if (pool.cursor > 0x3fffffff) pool.cursor = 0;
+  let best: Backend | undefined;
+  for (let k = 0; k < n; k++) {
+    const b = list[(start + k) % n]!;
+    if (!b.available(now) || (tried !== undefined && tried.includes(b))) continue;
+    if (pool.lb === 'round_robin') return b;
+    if (best === undefined || b.active < best.active) best = b;
+  }
+  return best;
+}

@@ -1,0 +1,23 @@
+/** The routing table as text, for `drover gateway routes`. */
+import type { RouteInfo } from './types.js';
+
+/**
+ * One row per instance, the route's columns only on its first row; routes without instances still show, so a
+ * missing backend is visible. `now` decides which ejections are still running.
+ */
+export function formatRoutesTable(routes: readonly RouteInfo[], now: number = Date.now()): string {
+  const header = ['Route', 'Strip', 'LB', 'Service', 'Instance', 'Address', 'Active', 'State'];
+  const rows: string[][] = [];
+  for (const r of routes) {
+    const first = [r.Name, r.Strip || '-', r.LB];
+    if (r.Targets.length === 0) rows.push([...first, r.Services.join(',') || '-', '-', '-', '0', 'no instances']);
+    r.Targets.forEach((t, i) => {
+      const state = t.EjectedUntil > now ? `ejected ${Math.ceil((t.EjectedUntil - now) / 1000)}s` : 'ok';
+      rows.push([...(i === 0 ? first : ['', '', '']), t.ServiceName, t.ID.slice(0, 8), `${t.Address}:${t.Port}`, String(t.Active), state]);
+    });
+  }
+  if (rows.length === 0) return 'No routes: no passing instance has a urlprefix- or drover.route= tag.\n';
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
+  const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}

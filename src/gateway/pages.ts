@@ -1,0 +1,34 @@
+/**
+ * The gateway's own answers when it cannot forward: they name the route and the reason, so whoever reads them
+ * knows whether to look at the tags (404), the instances' health (503) or the instances themselves (502, 504).
+ */
+import type { ServerResponse } from 'node:http';
+import type { ErrorReason } from './metrics.js';
+
+const TITLES: Record<number, string> = {
+  404: 'Not Found',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** Writes a plain-text error page; the reason code is also in the `X-Drover-Gateway-Error` header. */
+export function sendErrorPage(res: ServerResponse, status: number, reason: ErrorReason, route: string | undefined, detail: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body =
+    `${status} ${TITLES[status] ?? 'Error'}\n` +
+    `route: ${route ?? '(none)'}\n` +
+    `reason: ${reason}\n` +
+    `${detail}\n` +
+    `(Drover gateway)\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-drover-gateway-error': reason,
+  });
+  res.end(body);
+}

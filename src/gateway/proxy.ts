@@ -1,0 +1,205 @@
+/**
+ * Forwarding one HTTP request through the live table.
+ *
+ *   match route --none--> 404
+ *       |
+ *   pick instance --none available--> 503 (first attempt) / 502 (after failed attempts)
+ *       |
+ *   send --connect failed (nothing sent)--------------------------> count failure, maybe eject; retry elsewhere
+ *       |--reused socket reset before any response, GET/HEAD/OPTIONS--> retry elsewhere
+ *       |--other failure before the response-------------------------> 502 (504 on timeout)
+ *       |
+ *   response headers --> stream body to the client; a failure now can only cut the connection
+ *
+ * A request keeps the route and instance it chose even if the table is swapped meanwhile; a drained instance
+ * finishes what it has. A request body is piped only once the connection is established, so a refused connect
+ * can be retried for any method.
+ */
+import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../logging/index.js';
+import { pickBackend, type Backend } from './backend.js';
+import { forwardRequestHeaders, forwardResponseHeaders, type ClientFacts } from './headers.js';
+import { sendErrorPage } from './pages.js';
+import { stripPrefix } from './routes.js';
+import type { LiveRoute, LiveTable } from './table.js';
+
+export interface ProxySettings {
+  maxAttempts: number;
+  responseTimeoutMs: number;
+  now: () => number;
+  logger: Logger;
+}
+
+/** Holds the current table; the gateway replaces `table` on every catalog change. */
+export interface TableHolder {
+  table: LiveTable;
+}
+
+/** Methods that may be sent twice when a reused connection breaks before any response. */
+export function isIdempotent(method: string | undefined): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+}
+
+/** The request handler for the proxy listener. */
+export function createProxyHandler(holder: TableHolder, settings: ProxySettings): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const route = holder.table.match(req.headers.host, url);
+    if (route === undefined) {
+      sendErrorPage(res, 404, 'no_route', undefined, `no route matches ${req.headers.host ?? ''}${url}; routes come from service tags such as urlprefix-/path`);
+      return;
+    }
+    new Exchange(req, res, route, settings).attempt();
+  };
+}
+
+/** Why no instance can take a request on this route, for the 503 page. */
+export function unavailableReason(route: LiveRoute, now: number): string {
+  const n = route.backends.length;
+  if (n === 0) return `route ${route.name} has no instances`;
+  const ejected = route.backends.filter((b) => b.ejectedUntil > now).length;
+  const draining = route.backends.filter((b) => b.draining).length;
+  return `no healthy instance for route ${route.name}: ${n} instance(s), ${ejected} ejected after connect failures, ${draining} draining`;
+}
+
+class Exchange {
+  private readonly tried: Backend[] = [];
+  private readonly facts: ClientFacts;
+  private readonly headers: string[];
+  private readonly path: string;
+  private readonly startedAt = performance.now();
+  private proxyReq: ClientRequest | undefined;
+  private backend: Backend | undefined;
+  private bodyStarted = false;
+  private responded = false;
+  private finished = false;
+  private timedOut = false;
+  private lastError = '';
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly route: LiveRoute,
+    private readonly settings: ProxySettings,
+  ) {
+    route.metrics.requests++;
+    this.facts = { remoteAddress: req.socket.remoteAddress ?? '', upgrade: false, body: false };
+    this.headers = forwardRequestHeaders(req.rawHeaders, this.facts);
+    this.path = stripPrefix(req.url ?? '/', route.spec.strip);
+    res.once('close', this.onClientClose);
+  }
+
+  attempt(): void {
+    const b = pickBackend(this.route, this.settings.now(), this.tried);
+    if (b === undefined) {
+      this.fail();
+      return;
+    }
+    this.tried.push(b);
+    this.backend = b;
+    b.acquire();
+    const preq = request({ agent: b.agent, host: b.host, port: b.port, method: this.req.method, path: this.path, headers: this.headers, setHost: false });
+    this.proxyReq = preq;
+    preq.once('response', (pres) => this.onResponse(preq, pres));
+    preq.once('error', (err) => this.onError(preq, err));
+    if (this.settings.responseTimeoutMs > 0) preq.setTimeout(this.settings.responseTimeoutMs, () => this.onTimeout(preq));
+    if (!this.facts.body) preq.end();
+    else preq.once('socket', (s: Socket) => (s.connecting ? s.once('connect', () => this.pipeBody(preq)) : this.pipeBody(preq)));
+  }
+
+  private pipeBody(preq: ClientRequest): void {
+    if (preq !== this.proxyReq || this.finished) return;
+    this.bodyStarted = true;
+    this.req.pipe(preq);
+  }
+
+  private onResponse(preq: ClientRequest, pres: IncomingMessage): void {
+    if (preq !== this.proxyReq || this.finished) {
+      pres.resume();
+      return;
+    }
+    this.responded = true;
+    this.backend!.succeeded();
+    const status = pres.statusCode ?? 502;
+    this.route.metrics.response(status, (performance.now() - this.startedAt) / 1000);
+    this.res.writeHead(status, pres.statusMessage, forwardResponseHeaders(pres.rawHeaders));
+    pres.pipe(this.res);
+    pres.once('error', () => this.res.destroy());
+    pres.once('aborted', () => this.res.destroy());
+  }
+
+  private onTimeout(preq: ClientRequest): void {
+    if (preq !== this.proxyReq || this.responded) return;
+    this.timedOut = true;
+    preq.destroy(new Error(`no response within ${this.settings.responseTimeoutMs} ms`));
+  }
+
+  private onError(preq: ClientRequest, err: NodeJS.ErrnoException): void {
+    if (preq !== this.proxyReq || this.finished) return;
+    const b = this.backend!;
+    this.release();
+    if (this.responded) {
+      // Headers are out: the only honest signal left is to cut the client's connection.
+      this.route.metrics.error('upstream_reset');
+      this.res.destroy();
+      return;
+    }
+    this.lastError = `${b.host}:${b.port}: ${err.code ?? ''} ${err.message}`.trim();
+    if (this.timedOut) {
+      this.finish();
+      this.route.metrics.error('upstream_timeout');
+      sendErrorPage(this.res, 504, 'upstream_timeout', this.route.name, `instance ${b.instance.ID} at ${this.lastError}`);
+      return;
+    }
+    const connectFailed = err.syscall === 'connect';
+    if (connectFailed && b.failed()) {
+      this.route.metrics.ejections++;
+      this.settings.logger.warn('instance ejected after consecutive connect failures', { route: this.route.name, instance: b.instance.ID, address: `${b.host}:${b.port}`, until: b.ejectedUntil });
+    }
+    const notSent = connectFailed && !this.bodyStarted;
+    const safeToResend = preq.reusedSocket && isIdempotent(this.req.method) && !this.bodyStarted;
+    if ((notSent || safeToResend) && this.tried.length < this.settings.maxAttempts) {
+      this.route.metrics.retries++;
+      this.attempt();
+      return;
+    }
+    this.fail();
+  }
+
+  /** No attempt is left: 503 when nothing could be tried, 502 when every try failed. */
+  private fail(): void {
+    this.finish();
+    if (this.tried.length === 0) {
+      this.route.metrics.error('no_instance');
+      this.route.metrics.response(503, (performance.now() - this.startedAt) / 1000);
+      sendErrorPage(this.res, 503, 'no_instance', this.route.name, unavailableReason(this.route, this.settings.now()));
+      return;
+    }
+    this.route.metrics.error('upstream_failed');
+    this.route.metrics.response(502, (performance.now() - this.startedAt) / 1000);
+    sendErrorPage(this.res, 502, 'upstream_failed', this.route.name, `all ${this.tried.length} attempt(s) failed; last: ${this.lastError}`);
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.proxyReq = undefined;
+  }
+
+  private readonly onClientClose = (): void => {
+    if (!this.res.writableFinished && !this.finished) {
+      this.route.metrics.error('client_abort');
+      this.proxyReq?.destroy();
+    }
+    this.finished = true;
+    this.release();
+  };
+
+  private release(): void {
+    if (this.backend !== undefined) {
+      this.backend.release();
+      this.backend = undefined;
+    }
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Routes from service tags, Fabio-style, and the immutable table that matches a request to one of them.
+ *
+ *   urlprefix-/api strip=/api          hostless prefix, prefix removed before forwarding
+ *   urlprefix-example.com/             host route (a port after the host is accepted and ignored)
+ *   drover.route=/admin lb=least_conn  the gateway's own form; same syntax after the '='
+ *
+ * Matching: routes for the request's host first, then hostless ones; within each, the longest prefix wins.
+ */
+import type { GatewayInstance, LoadBalancing, RouteSpec } from './types.js';
+
+const TAG_PREFIXES = ['urlprefix-', 'drover.route='] as const;
+
+/** Why a tag that looked like a route was not (or not entirely) understood. */
+export interface TagProblem {
+  tag: string;
+  message: string;
+}
+
+/** Parses one tag; returns undefined for tags that are not routes. Unknown options are reported, not fatal. */
+export function parseRouteTag(tag: string, problems?: TagProblem[]): RouteSpec | undefined {
+  const kind = TAG_PREFIXES.find((p) => tag.startsWith(p));
+  if (kind === undefined) return undefined;
+  const [target = '', ...opts] = tag.slice(kind.length).trim().split(/\s+/);
+  const slash = target.indexOf('/');
+  if (slash < 0) {
+    problems?.push({ tag, message: 'a route needs a path starting with "/", e.g. urlprefix-/api' });
+    return undefined;
+  }
+  const hostPort = target.slice(0, slash).toLowerCase();
+  const colon = hostPort.lastIndexOf(':');
+  const spec: RouteSpec = { host: colon >= 0 ? hostPort.slice(0, colon) : hostPort, prefix: target.slice(slash), strip: '' };
+  for (const opt of opts) {
+    const eq = opt.indexOf('=');
+    const key = eq < 0 ? opt : opt.slice(0, eq);
+    const value = eq < 0 ? '' : opt.slice(eq + 1);
+    if (key === 'strip' && value.startsWith('/')) spec.strip = value;
+    else if (key === 'lb' && (value === 'round_robin' || value === 'least_conn')) spec.lb = value;
+    else problems?.push({ tag, message: `option "${opt}" is not understood; known: strip=/path, lb=round_robin|least_conn` });
+  }
+  return spec;
+}
+
+/** The name of a route in metrics, error pages and the admin API. */
+export function routeName(host: string, prefix: string): string {
+  return host + prefix;
+}
+
+/** Instances grouped under one route, before backends are attached. */
+export interface RouteGroup {
+  name: string;
+  spec: RouteSpec;
+  services: string[];
+  instances: GatewayInstance[];
+}
+
+/**
+ * Groups instances by the routes their tags declare. Several services may share a route: their instances are
+ * pooled (as Fabio does); the first service by name decides the options, and a conflict is reported.
+ */
+export function groupRoutes(instances: readonly GatewayInstance[], problems?: TagProblem[]): RouteGroup[] {
+  const groups = new Map<string, RouteGroup>();
+  const sorted = [...instances].sort((a, b) => (a.ServiceName < b.ServiceName ? -1 : a.ServiceName > b.ServiceName ? 1 : a.ID < b.ID ? -1 : 1));
+  for (const inst of sorted) {
+    if (inst.Healthy === false) continue;
+    const seen = new Set<string>();
+    for (const tag of inst.Tags) {
+      const spec = parseRouteTag(tag, problems);
+      if (spec === undefined) continue;
+      const name = routeName(spec.host, spec.prefix);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      let group = groups.get(name);
+      if (group === undefined) {
+        group = { name, spec, services: [], instances: [] };
+        groups.set(name, group);
+      } else if (group.spec.strip !== spec.strip || group.spec.lb !== spec.lb) {
+        problems?.push({ tag, message: `route ${name} already has other options from service ${group.services[0]}; theirs apply` });
+      }
+      if (!group.services.includes(inst.ServiceName)) group.services.push(inst.ServiceName);
+      group.instances.push(inst);
+    }
+  }
+  return [...groups.values()];
+}
+
+/** Anything with a host and a prefix can be matched. */
+export interface Matchable {
+  spec: RouteSpec;
+}
+
+/**
+ * An immutable matcher. Built once per catalog change and swapped in whole, so a request sees one consistent
+ * table from match to response.
+ */
+export class RouteTable<R extends Matchable> {
+  private readonly byHost = new Map<string, R[]>();
+  private readonly hostless: R[] = [];
+  readonly routes: readonly R[];
+
+  constructor(routes: readonly R[]) {
+    this.routes = routes;
+    const longestFirst = [...routes].sort((a, b) => b.spec.prefix.length - a.spec.prefix.length);
+    for (const r of longestFirst) {
+      if (r.spec.host === '') this.hostless.push(r);
+      else {
+        let list = this.byHost.get(r.spec.host);
+        if (list === undefined) this.byHost.set(r.spec.host, (list = []));
+        list.push(r);
+      }
+    }
+  }
+
+  /**
+   * Finds the route for a request. `host` is the raw Host header (port and case are normalised here); `url` is
+   * the request target (path and query).
+   */
+  match(host: string | undefined, url: string): R | undefined {
+    if (host !== undefined && this.byHost.size > 0) {
+      const list = this.byHost.get(normaliseHost(host));
+      if (list !== undefined) {
+        const r = firstPrefix(list, url);
+        if (r !== undefined) return r;
+      }
+    }
+    return firstPrefix(this.hostless, url);
+  }
+}
+
+function normaliseHost(host: string): string {
+  // IPv6 literals keep their brackets; only a trailing :port is removed.
+  const colon = host.lastIndexOf(':');
+  const bare = colon > host.lastIndexOf(']') ? host.slice(0, colon) : host;
+  return bare.toLowerCase();
+}
+
+function firstPrefix<R extends Matchable>(list: readonly R[], url: string): R | undefined {
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i]!;
+    if (prefixMatches(r.spec.prefix, url)) return r;
+  }
+  return undefined;
+}
+
+/**
+ * A prefix matches on path-segment boundaries: `/api` matches `/api`, `/api/x` and `/api?q`, but not `/apiary`,
+ * so one service cannot capture another's paths by sharing their first letters.
+ */
+export function prefixMatches(prefix: string, url: string): boolean {
+  if (!url.startsWith(prefix)) return false;
+  if (url.length === prefix.length || prefix.charCodeAt(prefix.length - 1) === 47 /* / */) return true;
+  const next = url.charCodeAt(prefix.length);
+  return next === 47 /* / */ || next === 63 /* ? */;
+}
+
+/** Removes `strip` from the front of the request target, keeping it a valid origin-form target. */
+export function stripPrefix(url: string, strip: string): string {
+  if (strip === '' || !prefixMatches(strip, url)) return url;
+  const rest = url.slice(strip.endsWith('/') ? strip.length - 1 : strip.length);
+  return rest === '' ? '/' : rest.charCodeAt(0) === 63 /* ? */ ? '/' + rest : rest;
+}
+
+/** The default balancing for a route. */
+export function routeLb(spec: RouteSpec, fallback: LoadBalancing): LoadBalancing {
+  return spec.lb ?? fallback;
+}

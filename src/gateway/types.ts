@@ -1,0 +1,109 @@
+/**
+ * The gateway's inputs and outputs. The gateway does not import the catalog: anything that can yield the set of
+ * passing instances (the in-memory source in tests, the HTTP source following an agent) feeds it.
+ */
+import type { Logger } from '../logging/index.js';
+
+/** One passing service instance, as the gateway needs it. */
+export interface GatewayInstance {
+  ID: string;
+  ServiceName: string;
+  Address: string;
+  Port: number;
+  Tags: string[];
+  AllocID: string;
+  NodeID: string;
+  /** Sources should only yield passing instances; an instance with `Healthy: false` is ignored anyway. */
+  Healthy: boolean;
+}
+
+/** Where the gateway learns the instances from. */
+export interface CatalogSource {
+  /**
+   * Yields the full set of passing instances each time it changes (the first value as soon as it is known).
+   * Ends when `signal` aborts. A source may coalesce rapid changes: only the latest set matters.
+   */
+  watch(signal: AbortSignal): AsyncIterable<GatewayInstance[]>;
+}
+
+export type LoadBalancing = 'round_robin' | 'least_conn';
+
+/** A route parsed from one service tag, before instances are grouped under it. */
+export interface RouteSpec {
+  /** Lower-case host without port, or '' for a hostless route. */
+  host: string;
+  /** Path prefix, always starting with '/'. */
+  prefix: string;
+  /** Prefix removed from the path before forwarding, or '' for none. */
+  strip: string;
+  /** Balancing for this route, when the tag chose one. */
+  lb?: LoadBalancing;
+}
+
+/** One instance behind a route, as shown by the admin API. */
+export interface RouteTargetInfo {
+  ID: string;
+  ServiceName: string;
+  AllocID: string;
+  NodeID: string;
+  Address: string;
+  Port: number;
+  /** Requests in flight to this instance now. */
+  Active: number;
+  /** Ejected after consecutive connect failures; re-admitted at `EjectedUntil` (ms since epoch), or 0. */
+  EjectedUntil: number;
+}
+
+/** One live route, as shown by `GET /routes` and `drover gateway routes`. */
+export interface RouteInfo {
+  /** `host/prefix`, or `/prefix` for a hostless route: the name used in metrics and error pages. */
+  Name: string;
+  Host: string;
+  Prefix: string;
+  Strip: string;
+  LB: LoadBalancing;
+  Services: string[];
+  Targets: RouteTargetInfo[];
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface GatewayOptions {
+  /** Where clients connect; port 0 picks a free one. */
+  listen: ListenAddress;
+  /** Admin listener serving `GET /routes` and `GET /metrics`; when absent they are served on the main
+   * listener under the reserved prefix `/_drover/gateway/` instead. */
+  admin?: ListenAddress;
+  source: CatalogSource;
+  logger: Logger;
+  /** Default balancing for routes whose tag does not choose one. Default round_robin. */
+  lb?: LoadBalancing;
+  /** Attempts per request across different instances when connecting fails. Default 3. */
+  maxAttempts?: number;
+  /** Consecutive connect failures that eject an instance. Default 3. */
+  ejectAfter?: number;
+  /** How long an ejected instance stays out, in ms. Default 10_000. */
+  ejectForMs?: number;
+  /** Idle keep-alive sockets kept per instance. Default 64. */
+  maxIdleSockets?: number;
+  /** Gives up on a backend that does not answer within this many ms (504). Default 60_000. */
+  responseTimeoutMs?: number;
+  /** Clock for ejection, injected for tests. Default Date.now. */
+  now?: () => number;
+}
+
+export interface Gateway {
+  /** The port the proxy listens on. */
+  readonly port: number;
+  /** The admin port, or undefined when admin endpoints share the main listener. */
+  readonly adminPort: number | undefined;
+  /** The live routing table. */
+  routes(): RouteInfo[];
+  /** Resolves once the first set of instances from the source has been applied. */
+  ready(signal?: AbortSignal): Promise<void>;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`, default 5000), then closes everything. */
+  close(graceMs?: number): Promise<void>;
+}

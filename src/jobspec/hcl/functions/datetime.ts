@@ -1,0 +1,119 @@
+/** `formatdate` and `timeadd`: RFC 3339 timestamps, kept in the timestamp's own UTC offset. */
+import { FunctionError, argString, fn, type FunctionTable } from '../function-types.js';
+import { str } from '../values.js';
+
+interface Stamp {
+  /** Milliseconds since the epoch, UTC. */
+  ms: number;
+  /** The timestamp's own offset from UTC, in minutes. */
+  offsetMin: number;
+  utc: boolean;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function parseStamp(s: string, argIndex: number): Stamp {
+  const m = RFC3339.exec(s);
+  if (!m) throw new FunctionError(`not a valid RFC3339 timestamp: ${JSON.stringify(s)}`, argIndex);
+  const [, y, mo, d, h, mi, se, frac, zone] = m;
+  const utc = zone === 'Z' || zone === 'z';
+  const offsetMin = utc ? 0 : (zone!.startsWith('-') ? -1 : 1) * (Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4, 6)));
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se), frac ? Math.floor(Number(frac) * 1000) : 0) - offsetMin * 60_000;
+  return { ms, offsetMin, utc };
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+const p2 = (n: number): string => String(n).padStart(2, '0');
+
+function zone(st: Stamp, colon: boolean): string {
+  const sign = st.offsetMin < 0 ? '-' : '+';
+  const a = Math.abs(st.offsetMin);
+  return `${sign}${p2(Math.floor(a / 60))}${colon ? ':' : ''}${p2(a % 60)}`;
+}
+
+function token(tok: string, st: Stamp, d: Date): string {
+  const Y = d.getUTCFullYear();
+  const M = d.getUTCMonth();
+  const h = d.getUTCHours();
+  const h12 = h % 12 === 0 ? 12 : h % 12;
+  switch (tok) {
+    case 'YYYY': return String(Y).padStart(4, '0');
+    case 'YY': return p2(Y % 100);
+    case 'MMMM': return MONTHS[M]!;
+    case 'MMM': return MONTHS[M]!.slice(0, 3);
+    case 'MM': return p2(M + 1);
+    case 'M': return String(M + 1);
+    case 'DD': return p2(d.getUTCDate());
+    case 'D': return String(d.getUTCDate());
+    case 'EEEE': return DAYS[d.getUTCDay()]!;
+    case 'EEE': return DAYS[d.getUTCDay()]!.slice(0, 3);
+    case 'hh': return p2(h);
+    case 'h': return String(h);
+    case 'HH': return p2(h12);
+    case 'H': return String(h12);
+    case 'AA': return h < 12 ? 'AM' : 'PM';
+    case 'aa': return h < 12 ? 'am' : 'pm';
+    case 'mm': return p2(d.getUTCMinutes());
+    case 'm': return String(d.getUTCMinutes());
+    case 'ss': return p2(d.getUTCSeconds());
+    case 's': return String(d.getUTCSeconds());
+    case 'ZZZZZ': return zone(st, true);
+    case 'ZZZZ': return zone(st, false);
+    case 'ZZZ': return st.utc ? 'UTC' : zone(st, false);
+    case 'Z': return st.utc ? 'Z' : zone(st, true);
+  }
+  throw new FunctionError(`invalid date format verb ${JSON.stringify(tok)}`, 0);
+}
+
+export function formatDate(spec: string, stamp: string): string {
+  const st = parseStamp(stamp, 1);
+  const d = new Date(st.ms + st.offsetMin * 60_000);
+  let out = '';
+  let i = 0;
+  while (i < spec.length) {
+    const c = spec[i]!;
+    if (c === "'") {
+      const end = spec.indexOf("'", i + 1);
+      if (end < 0) throw new FunctionError('unterminated literal in date format', 0);
+      out += end === i + 1 ? "'" : spec.slice(i + 1, end);
+      i = end + 1;
+    } else if (/[A-Za-z]/.test(c)) {
+      let j = i;
+      while (j < spec.length && spec[j] === c) j++;
+      out += token(spec.slice(i, j), st, d);
+      i = j;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go duration string ("1h30m", "-1.5s") in milliseconds. */
+export function parseGoDuration(s: string, argIndex: number): number {
+  const m = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(s);
+  if (!m && s !== '0') throw new FunctionError(`invalid duration ${JSON.stringify(s)}`, argIndex);
+  if (s === '0') return 0;
+  let total = 0;
+  for (const part of s.matchAll(/((?:\d+(?:\.\d*)?|\.\d+))(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(part[1]) * UNITS[part[2]!]!;
+  return m![1] === '-' ? -total : total;
+}
+
+function formatStamp(ms: number, st: Stamp): string {
+  const d = new Date(ms + st.offsetMin * 60_000);
+  const date = `${String(d.getUTCFullYear()).padStart(4, '0')}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())}`;
+  const time = `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}`;
+  return `${date}T${time}${st.utc ? 'Z' : zone(st, true)}`;
+}
+
+export const datetimeFunctions: FunctionTable = {
+  formatdate: fn(['format', 'time'], (a) => str(formatDate(argString(a, 0), argString(a, 1)))),
+  timeadd: fn(['timestamp', 'duration'], (a) => {
+    const st = parseStamp(argString(a, 0), 0);
+    return str(formatStamp(st.ms + parseGoDuration(argString(a, 1), 1), st));
+  }),
+};

@@ -1,0 +1,343 @@
+/**
+ * The placement pipeline for one evaluation pass:
+ *
+ *   shuffled ready nodes ─► feasibility (class-cached) ─► fit (cpu/mem/disk/ports)
+ *     ─► score: bin-pack, job anti-affinity, reschedule penalty, affinity, spread ─► average
+ *     ─► limit (log2 N candidates, low scorers skipped up to 3) ─► max score
+ *
+ * The node source is a ring walked from where the previous placement stopped, as Nomad's static
+ * iterator does, so successive placements look at different nodes and each placement stops after
+ * `limit` candidates instead of scanning the cluster.
+ */
+import type { AllocMetric, NetworkResource, Node, NodeScoreMeta } from '../../structs/index.js';
+import { checkNodeDistinct, checkNodeStatic, FilterClassIneligible, type EvalEligibility } from './feasibility.js';
+import type { GroupSpec } from './group-spec.js';
+import { exhaustedNode, filterNode, newAllocMetric } from './metrics.js';
+import { hasAffinityOrSpread, jobAntiAffinityScore, nodeAffinityScore, SpreadScorer } from './rank.js';
+import { BinPackMaxFitScore, nodeCapacity } from './resources.js';
+import type { JobTracker, NodeUsage, UsageTracker } from './usage.js';
+
+export const DimensionPortCollision = 'network: port collision';
+export const DimensionDynamicPorts = 'network: dynamic port selection failed';
+
+/** Nodes scoring below this are set aside (up to maxSkip) in favour of better ones. */
+const skipScoreThreshold = 0;
+const maxSkip = 3;
+const scoreMetaKeep = 5;
+
+export interface Candidate {
+  node: Node;
+  usage: NodeUsage;
+  score: number;
+  binpack: number;
+  antiAffinity: number;
+  penalty: number;
+  affinity: number;
+  spread: number;
+}
+
+export interface SelectOptions {
+  /** Nodes to penalise (the previous node of a rescheduled alloc). */
+  penaltyNodes?: ReadonlySet<string> | null;
+}
+
+export interface PassNodes {
+  /** Ready, eligible nodes in the job's datacenters and node pool, shuffled. */
+  nodes: Node[];
+  nodesAvailable: Record<string, number>;
+  nodesInPool: number;
+  nodePool: string;
+}
+
+function newCandidate(): Candidate {
+  return { node: null as unknown as Node, usage: null as unknown as NodeUsage, score: 0, binpack: 0, antiAffinity: 0, penalty: 0, affinity: 0, spread: 0 };
+}
+
+export class PlacementStack {
+  private cursor = 0;
+  private readonly spreadScorers = new Map<GroupSpec, SpreadScorer>();
+  /** Per group spec, per pass-node index: 0 unknown, 1 statically feasible, 2 not. */
+  private readonly staticStates = new Map<GroupSpec, Uint8Array>();
+  /** NodeUsage by pass-node index, so the ring walk avoids a map lookup per node. */
+  private readonly usages: (NodeUsage | undefined)[];
+  /** Candidates are reused across placements: only the chosen node's fields escape a select(). */
+  private readonly pool: Candidate[] = [];
+  private poolUsed = 0;
+
+  constructor(
+    private readonly pass: PassNodes,
+    private readonly usage: UsageTracker,
+    private readonly jobs: JobTracker,
+    private readonly elig: EvalEligibility,
+    private readonly opts: { batch: boolean; algorithm: 'binpack' | 'spread' },
+  ) {
+    this.usages = new Array(pass.nodes.length);
+  }
+
+  newMetric(): AllocMetric {
+    const m = newAllocMetric();
+    m.NodesAvailable = this.pass.nodesAvailable;
+    m.NodesInPool = this.pass.nodesInPool;
+    m.NodePool = this.pass.nodePool;
+    return m;
+  }
+
+  private limitFor(spec: GroupSpec): number {
+    const n = this.pass.nodes.length;
+    if (hasAffinityOrSpread(spec)) return n;
+    if (this.opts.batch) return 2;
+    return Math.max(2, Math.ceil(Math.log2(Math.max(n, 1))));
+  }
+
+  private spreadScorer(spec: GroupSpec): SpreadScorer {
+    let s = this.spreadScorers.get(spec);
+    if (!s) this.spreadScorers.set(spec, (s = new SpreadScorer(spec.spreads, spec.tg.Name, spec.tg.Count)));
+    return s;
+  }
+
+  private staticState(spec: GroupSpec): Uint8Array {
+    let st = this.staticStates.get(spec);
+    if (!st) this.staticStates.set(spec, (st = new Uint8Array(this.pass.nodes.length)));
+    return st;
+  }
+
+  private candidate(): Candidate {
+    let c = this.pool[this.poolUsed];
+    if (!c) this.pool.push((c = newCandidate()));
+    this.poolUsed++;
+    return c;
+  }
+
+  /** Feasibility and fit for any node; null (with the reason recorded) when it cannot take the group. */
+  evaluate(spec: GroupSpec, node: Node, m: AllocMetric, sel: SelectOptions): Candidate | null {
+    m.NodesEvaluated++;
+    if (!checkNodeStatic(spec, node, m, this.elig)) return null;
+    return this.fitAndScore(spec, node, this.usage.get(node), m, sel, this.jobs.groupCounts(spec.tg.Name), true);
+  }
+
+  private fitAndScore(
+    spec: GroupSpec,
+    node: Node,
+    usage: NodeUsage,
+    m: AllocMetric,
+    sel: SelectOptions,
+    groupCounts: Map<string, number>,
+    fresh: boolean,
+  ): Candidate | null {
+    if ((spec.distinctHostsJob || spec.distinctHostsGroup || spec.distinctProperties.length > 0) && !checkNodeDistinct(spec, node, m, this.jobs)) {
+      return null;
+    }
+    const dim = exhaustedDimension(spec, node, usage);
+    if (dim !== null) {
+      exhaustedNode(m, node, dim);
+      return null;
+    }
+    const c = fresh ? newCandidate() : this.candidate();
+    this.score(c, spec, node, usage, sel, groupCounts);
+    return c;
+  }
+
+  private score(c: Candidate, spec: GroupSpec, node: Node, usage: NodeUsage, sel: SelectOptions, groupCounts: Map<string, number>): void {
+    const cap = usage.cap;
+    const freeCpu = cap.cpu > 0 ? 1 - (usage.cpu + spec.cpu) / cap.cpu : 0;
+    const freeMem = cap.memoryMB > 0 ? 1 - (usage.memoryMB + spec.memoryMB) / cap.memoryMB : 0;
+    const total = Math.pow(10, freeCpu) + Math.pow(10, freeMem);
+    let fit = this.opts.algorithm === 'spread' ? total - 2 : 20 - total;
+    fit = fit < 0 ? 0 : fit > BinPackMaxFitScore ? BinPackMaxFitScore : fit;
+    const binpack = fit / BinPackMaxFitScore;
+    let sum = binpack;
+    let n = 1;
+    const antiAffinity = jobAntiAffinityScore(groupCounts.get(node.ID) ?? 0, spec.tg.Count);
+    if (antiAffinity !== 0) {
+      sum += antiAffinity;
+      n++;
+    }
+    const penalty = sel.penaltyNodes?.has(node.ID) ? -1 : 0;
+    if (penalty !== 0) {
+      sum += penalty;
+      n++;
+    }
+    let affinity = 0;
+    if (spec.affinities.length > 0) {
+      affinity = nodeAffinityScore(spec.affinities, node);
+      if (affinity !== 0) {
+        sum += affinity;
+        n++;
+      }
+    }
+    let spread = 0;
+    if (spec.spreads.length > 0) {
+      spread = this.spreadScorer(spec).score(node, this.jobs);
+      if (spread !== 0) {
+        sum += spread;
+        n++;
+      }
+    }
+    c.node = node;
+    c.usage = usage;
+    c.score = sum / n;
+    c.binpack = binpack;
+    c.antiAffinity = antiAffinity;
+    c.penalty = penalty;
+    c.affinity = affinity;
+    c.spread = spread;
+  }
+
+  /** Static feasibility of the ring's node `idx`, cached for the pass. */
+  private staticOk(spec: GroupSpec, st: Uint8Array, idx: number, node: Node, m: AllocMetric): boolean {
+    const s = st[idx];
+    if (s === 1) return true;
+    if (s === 0) {
+      const ok = checkNodeStatic(spec, node, m, this.elig);
+      st[idx] = ok ? 1 : 2;
+      return ok;
+    }
+    // Known infeasible: report it as Nomad does on a cached class, or re-run the per-node checks.
+    if (spec.jobEscaped || spec.groupEscaped) checkNodeStatic(spec, node, m, this.elig);
+    else filterNode(m, node, FilterClassIneligible);
+    return false;
+  }
+
+  /** Picks the best node for one instance of the group, or null with the metric explaining why. */
+  select(spec: GroupSpec, sel: SelectOptions = {}): { best: Candidate | null; metric: AllocMetric } {
+    const m = this.newMetric();
+    const nodes = this.pass.nodes;
+    const total = nodes.length;
+    const limit = this.limitFor(spec);
+    const st = this.staticState(spec);
+    const groupCounts = this.jobs.groupCounts(spec.tg.Name);
+    const found: Candidate[] = [];
+    const skipped: Candidate[] = [];
+    this.poolUsed = 0;
+    let visited = 0;
+    while (visited < total && found.length < limit) {
+      const idx = this.cursor;
+      const node = nodes[idx]!;
+      this.cursor = idx + 1 === total ? 0 : idx + 1;
+      visited++;
+      m.NodesEvaluated++;
+      if (!this.staticOk(spec, st, idx, node, m)) continue;
+      let usage = this.usages[idx];
+      if (!usage) usage = this.usages[idx] = this.usage.get(node);
+      const c = this.fitAndScore(spec, node, usage, m, sel, groupCounts, false);
+      if (!c) continue;
+      if (c.score < skipScoreThreshold && skipped.length < maxSkip) skipped.push(c);
+      else found.push(c);
+    }
+    for (let i = 0; found.length < limit && i < skipped.length; i++) found.push(skipped[i]!);
+    let best: Candidate | null = null;
+    for (const c of found) if (best === null || c.score > best.score) best = c;
+    if (found.length > 0) m.ScoreMetaData = scoreMeta(found);
+    return { best, metric: m };
+  }
+}
+
+/** The dimension that does not fit, or null when the group fits on the node. */
+export function exhaustedDimension(spec: GroupSpec, _node: Node, u: NodeUsage): string | null {
+  const cap = u.cap;
+  if (u.cpu + spec.cpu > cap.cpu) return 'cpu';
+  if (u.memoryMB + spec.memoryMB > cap.memoryMB) return 'memory';
+  if (u.diskMB + spec.diskMB > cap.diskMB) return 'disk';
+  for (const p of spec.staticPorts) if (u.ports.has(p)) return DimensionPortCollision;
+  if (spec.dynamicPortCount > 0) {
+    const free = cap.maxDynamicPort - cap.minDynamicPort + 1 - u.dynamicUsed;
+    if (free < spec.dynamicPortCount) return DimensionDynamicPorts;
+  }
+  return null;
+}
+
+function scoreMeta(found: Candidate[]): NodeScoreMeta[] {
+  // Insertion into a short sorted list: cheaper than sorting a copy for ~log2(N) candidates.
+  const top: Candidate[] = [];
+  for (const c of found) {
+    let i = top.length;
+    while (i > 0 && top[i - 1]!.score < c.score) i--;
+    if (i < scoreMetaKeep) {
+      top.splice(i, 0, c);
+      if (top.length > scoreMetaKeep) top.pop();
+    }
+  }
+  const out: NodeScoreMeta[] = new Array(top.length);
+  for (let i = 0; i < top.length; i++) {
+    const c = top[i]!;
+    out[i] = {
+      NodeID: c.node.ID,
+      Scores: {
+        binpack: c.binpack,
+        'job-anti-affinity': c.antiAffinity,
+        'node-reschedule-penalty': c.penalty,
+        'node-affinity': c.affinity,
+        'allocation-spread': c.spread,
+      },
+      NormScore: c.score,
+    };
+  }
+  return out;
+}
+
+/**
+ * Assigns host ports on the chosen node: static ports as asked, dynamic ports picked at random from
+ * the node's dynamic range (never one already in use there). Marks them used in `u`.
+ */
+export function assignPorts(spec: GroupSpec, node: Node, u: NodeUsage, rng: () => number): NetworkResource[] | null {
+  if (spec.networks.length === 0) return [];
+  const cap = nodeCapacity(node);
+  const lo = cap.minDynamicPort;
+  const span = cap.maxDynamicPort - lo + 1;
+  const out: NetworkResource[] = [];
+  const taken: number[] = [];
+  const ip = hostIP(node);
+  for (const p of spec.staticPorts) {
+    if (!u.ports.has(p)) {
+      u.addPort(p);
+      taken.push(p);
+    }
+  }
+  for (const n of spec.networks) {
+    const dyn = (n.DynamicPorts ?? []).map((p) => {
+      let value = 0;
+      for (let i = 0; i < 20 && value === 0; i++) {
+        const cand = lo + Math.floor(rng() * span);
+        if (!u.ports.has(cand)) value = cand;
+      }
+      if (value === 0) {
+        const start = Math.floor(rng() * span);
+        for (let i = 0; i < span && value === 0; i++) {
+          const cand = lo + ((start + i) % span);
+          if (!u.ports.has(cand)) value = cand;
+        }
+      }
+      if (value !== 0) {
+        u.addPort(value);
+        taken.push(value);
+      }
+      return { Label: p.Label, Value: value, To: p.To === -1 ? value : p.To, HostNetwork: p.HostNetwork || 'default' };
+    });
+    if (dyn.some((p) => p.Value === 0)) {
+      for (const p of taken) u.removePort(p);
+      return null;
+    }
+    out.push({
+      Mode: n.Mode,
+      Device: n.Device || networkDevice(node),
+      CIDR: n.CIDR,
+      IP: n.IP || ip,
+      MBits: n.MBits,
+      DNS: n.DNS,
+      ReservedPorts: n.ReservedPorts ? n.ReservedPorts.map((p) => ({ ...p, HostNetwork: p.HostNetwork || 'default' })) : null,
+      DynamicPorts: dyn.length > 0 ? dyn : n.DynamicPorts ? [] : null,
+    });
+  }
+  // Dynamic ports were marked as picked; the caller adds the alloc's usage, which re-adds them.
+  for (const p of taken) u.removePort(p);
+  return out;
+}
+
+function hostIP(node: Node): string {
+  const fromNet = node.NodeResources?.Networks?.find((n) => n.IP)?.IP;
+  return fromNet || node.Attributes['unique.network.ip-address'] || '127.0.0.1';
+}
+
+function networkDevice(node: Node): string {
+  return node.NodeResources?.Networks?.find((n) => n.Device)?.Device ?? '';
+}

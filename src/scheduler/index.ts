@@ -1,0 +1,19 @@
+/**
+ * The scheduler: Nomad-style placement as business logic only. It sees `structs`, a read-only
+ * SchedulerState and a Planner (see types.ts); the server's workers call `newScheduler`, and the
+ * plan applier uses `allocsFit` so it never over-commits a node.
+ */
+
+export * from './types.js';
+export { allocsFit, allocUsage, nodeCapacity, parsePortSpec, scoreFitBinPack, scoreFitSpread, BinPackMaxFitScore } from './feasible/resources.js';
+export type { AllocUsage, FitResult, NodeCapacity } from './feasible/resources.js';
+export { computeNodeClass, nodeClassOf } from './feasible/node-class.js';
+export { checkConstraint, checkConstraintValues, constraintString, resolveTarget, datacenterMatches } from './feasible/constraint.js';
+export { checkVersionMatch, checkSemverMatch } from './feasible/version.js';
+export { tasksUpdated } from './reconciler/update.js';
+export { seededRng } from './rng.js';
+export { GenericScheduler } from './generic.js';
+export { SystemScheduler } from './system.js';
+
+export { newScheduler, SchedulerTypes } from './factory.js';
+export * from './testing/index.js';

@@ -1,0 +1,193 @@
+/**
+ * Builds one plan while keeping the pass's usage and job trackers in step with it: every stop frees
+ * resources for later placements and every placement consumes them, so feasibility within a pass
+ * sees the plan as if it were already applied.
+ */
+import type {
+  AllocMetric,
+  Allocation,
+  AllocatedResources,
+  AllocatedTaskResources,
+  Deployment,
+  Evaluation,
+  Job,
+  NetworkResource,
+  Node,
+  Plan,
+  RescheduleTracker,
+} from '../structs/index.js';
+import {
+  AllocClientStatusPending,
+  AllocDesiredStatusEvict,
+  AllocDesiredStatusRun,
+  AllocDesiredStatusStop,
+  datacenterMatchesAny,
+  newPlan,
+  nodeSchedulable,
+} from './structs-helpers.js';
+import type { SchedulerState } from './types.js';
+import type { GroupSpec } from './feasible/group-spec.js';
+import type { PassNodes } from './feasible/select.js';
+import { JobTracker, UsageTracker } from './feasible/usage.js';
+import type { AllocUsage } from './feasible/resources.js';
+import { shuffleInPlace } from './rng.js';
+
+export class PlanBuilder {
+  readonly plan: Plan;
+  readonly usage: UsageTracker;
+  readonly jobs: JobTracker;
+
+  constructor(
+    readonly state: SchedulerState,
+    readonly ev: Evaluation,
+    readonly job: Job | null,
+    namespace: string,
+    jobID: string,
+  ) {
+    this.plan = newPlan(ev.ID, job?.Priority ?? ev.Priority, job, state.index());
+    this.usage = new UsageTracker(state);
+    this.jobs = new JobTracker(state, namespace, jobID, (id) => this.usage.isRemoved(id));
+  }
+
+  /** Stops (or, with clientStatus 'lost', marks lost) an allocation. */
+  stop(a: Allocation, description: string, clientStatus?: string): void {
+    const copy: Allocation = { ...a, DesiredStatus: AllocDesiredStatusStop, DesiredDescription: description };
+    if (clientStatus) copy.ClientStatus = clientStatus;
+    push(this.plan.NodeUpdate, a.NodeID, copy);
+    this.usage.remove(a);
+    this.jobs.remove(a.ID, a.NodeID);
+  }
+
+  /** Backs out a stop made in this pass (its replacement found no node). */
+  unstop(a: Allocation): void {
+    const list = this.plan.NodeUpdate[a.NodeID];
+    if (list) {
+      const i = list.findIndex((x) => x.ID === a.ID);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) delete this.plan.NodeUpdate[a.NodeID];
+    }
+    this.usage.unremove(a);
+    this.jobs.add(a.ID, this.state.nodeByID(a.NodeID), a.NodeID, a.TaskGroup);
+  }
+
+  /** `u` is what the alloc uses, when the caller already knows it (saves recomputing per placement). */
+  place(node: Node, a: Allocation, u?: AllocUsage): void {
+    push(this.plan.NodeAllocation, node.ID, a);
+    this.usage.place(node, a, u);
+    this.jobs.add(a.ID, node, node.ID, a.TaskGroup);
+  }
+
+  /** An in-place or attribute update: same ID, same node, same resources. */
+  update(a: Allocation): void {
+    push(this.plan.NodeAllocation, a.NodeID, a);
+  }
+
+  preempt(a: Allocation, byAllocID: string): void {
+    const copy: Allocation = {
+      ...a,
+      DesiredStatus: AllocDesiredStatusEvict,
+      DesiredDescription: `Preempted by alloc ID ${byAllocID}`,
+      PreemptedByAllocation: byAllocID,
+    };
+    push(this.plan.NodePreemptions, a.NodeID, copy);
+    this.usage.remove(a);
+  }
+}
+
+function push(m: Record<string, Allocation[]>, key: string, a: Allocation): void {
+  const l = m[key];
+  if (l) l.push(a);
+  else m[key] = [a];
+}
+
+/** Ready, eligible nodes in the job's node pool and datacenters, shuffled with the pass's RNG. */
+export function readyNodes(state: SchedulerState, job: Job, rng: (() => number) | null): PassNodes {
+  const pool = job.NodePool || 'default';
+  const dcs = job.Datacenters && job.Datacenters.length > 0 ? job.Datacenters : ['*'];
+  const nodes: Node[] = [];
+  const available: Record<string, number> = {};
+  let inPool = 0;
+  for (const n of state.nodes()) {
+    if (pool !== 'all' && (n.NodePool || 'default') !== pool) continue;
+    if (!nodeSchedulable(n)) continue;
+    inPool++;
+    if (!datacenterMatchesAny(dcs, n.Datacenter)) continue;
+    available[n.Datacenter] = (available[n.Datacenter] ?? 0) + 1;
+    nodes.push(n);
+  }
+  if (rng) shuffleInPlace(nodes, rng);
+  return { nodes, nodesAvailable: available, nodesInPool: inPool, nodePool: pool };
+}
+
+export interface NewAllocArgs {
+  id: string;
+  ev: Evaluation;
+  job: Job;
+  spec: GroupSpec;
+  node: Node;
+  name: string;
+  networks: NetworkResource[];
+  metric: AllocMetric;
+  deployment: Deployment | null;
+  canary: boolean;
+  previous: Allocation | null;
+  tracker: RescheduleTracker | null;
+  nowNs: number;
+  memoryOversubscription: boolean;
+}
+
+function allocatedResources(a: NewAllocArgs): AllocatedResources {
+  const tasks: Record<string, AllocatedTaskResources> = {};
+  for (const t of a.spec.tasks) {
+    tasks[t.name] = {
+      Cpu: { CpuShares: t.cpu },
+      Memory: { MemoryMB: t.memoryMB, MemoryMaxMB: a.memoryOversubscription ? t.memoryMaxMB : 0 },
+      Networks: null,
+    };
+  }
+  const ports = [];
+  for (const n of a.networks) {
+    for (const p of n.ReservedPorts ?? []) ports.push({ Label: p.Label, Value: p.Value, To: p.To, HostIP: n.IP });
+    for (const p of n.DynamicPorts ?? []) ports.push({ Label: p.Label, Value: p.Value, To: p.To, HostIP: n.IP });
+  }
+  return {
+    Tasks: tasks,
+    TaskLifecycles: null,
+    Shared: { DiskMB: a.spec.diskMB, Networks: a.networks.length > 0 ? a.networks : null, Ports: ports.length > 0 ? ports : null },
+  };
+}
+
+export function newAllocation(a: NewAllocArgs): Allocation {
+  return {
+    ID: a.id,
+    Namespace: a.job.Namespace,
+    EvalID: a.ev.ID,
+    Name: a.name,
+    NodeID: a.node.ID,
+    NodeName: a.node.Name,
+    JobID: a.job.ID,
+    Job: a.job,
+    TaskGroup: a.spec.tg.Name,
+    AllocatedResources: allocatedResources(a),
+    Metrics: a.metric,
+    DesiredStatus: AllocDesiredStatusRun,
+    DesiredDescription: '',
+    DesiredTransition: {},
+    ClientStatus: AllocClientStatusPending,
+    ClientDescription: '',
+    TaskStates: null,
+    DeploymentID: a.deployment?.ID ?? '',
+    DeploymentStatus: a.canary ? { Healthy: null, Timestamp: null, Canary: true, ModifyIndex: 0 } : null,
+    FollowupEvalID: '',
+    PreviousAllocation: a.previous?.ID ?? '',
+    NextAllocation: '',
+    RescheduleTracker: a.tracker,
+    PreemptedAllocations: null,
+    PreemptedByAllocation: '',
+    CreateIndex: 0,
+    ModifyIndex: 0,
+    AllocModifyIndex: 0,
+    CreateTime: a.nowNs,
+    ModifyTime: a.nowNs,
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * Deployments for groups with an update block: created when a job version starts rolling out,
+ * limiting destructive updates to max_parallel minus the not-yet-healthy allocations of the
+ * deployment, and holding old allocations until canaries are promoted.
+ *
+ *   no deployment for this version ──(placements or updates needed)──► new deployment (running)
+ *   deployment of an older version, still active ─────────────────────► cancelled
+ */
+import type { Allocation, Deployment, DeploymentState, DeploymentStatusUpdate, Job, TaskGroup, UpdateStrategy } from '../../structs/index.js';
+import {
+  DeploymentStatusCancelled,
+  DeploymentStatusPaused,
+  DeploymentStatusPending,
+  DeploymentStatusRunning,
+  allocTerminalStatus,
+} from '../../structs/index.js';
+
+export const DeploymentRunning = 'Deployment is running';
+export const DeploymentNeedsPromotion = 'Deployment is running but requires manual promotion';
+
+function isActive(d: Deployment): boolean {
+  return d.Status === DeploymentStatusRunning || d.Status === DeploymentStatusPaused || d.Status === DeploymentStatusPending;
+}
+
+/** An active deployment of another job version (or of a stopped job) is cancelled. */
+export function cancelStaleDeployment(latest: Deployment | null, job: Job | null): DeploymentStatusUpdate | null {
+  if (!latest || !isActive(latest)) return null;
+  if (!job || job.Stop) {
+    return { DeploymentID: latest.ID, Status: DeploymentStatusCancelled, StatusDescription: 'Cancelled because job is stopped' };
+  }
+  const createDiffers = (latest.JobCreateIndex ?? 0) !== 0 && (job.CreateIndex ?? 0) !== 0 && latest.JobCreateIndex !== job.CreateIndex;
+  if (latest.JobVersion !== (job.Version ?? 0) || createDiffers) {
+    return { DeploymentID: latest.ID, Status: DeploymentStatusCancelled, StatusDescription: 'Cancelled due to newer version of job' };
+  }
+  return null;
+}
+
+export interface DeploymentGroup {
+  promoted: boolean;
+  isOwn(a: Allocation): boolean;
+  destructiveLimit(allocs: Allocation[], strategy: UpdateStrategy | null): number;
+  requireCanaries(n: number): void;
+}
+
+function copyDeployment(d: Deployment): Deployment {
+  const groups: Record<string, DeploymentState> = {};
+  for (const k in d.TaskGroups) {
+    const s = d.TaskGroups[k]!;
+    groups[k] = { ...s, PlacedCanaries: s.PlacedCanaries ? s.PlacedCanaries.slice() : [] };
+  }
+  return { ...d, TaskGroups: groups };
+}
+
+function newState(tg: TaskGroup, s: UpdateStrategy): DeploymentState {
+  return {
+    AutoRevert: s.AutoRevert,
+    AutoPromote: s.AutoPromote,
+    ProgressDeadline: s.ProgressDeadline,
+    RequireProgressBy: null,
+    Promoted: false,
+    PlacedCanaries: [],
+    DesiredCanaries: 0,
+    DesiredTotal: tg.Count,
+    PlacedAllocs: 0,
+    HealthyAllocs: 0,
+    UnhealthyAllocs: 0,
+  };
+}
+
+export class DeploymentPlanner {
+  private dep: Deployment | null;
+  private changed = false;
+
+  constructor(
+    private readonly job: Job,
+    latest: Deployment | null,
+    private readonly newID: () => string,
+    private readonly nowMs: number,
+  ) {
+    this.dep = latest && latest.JobVersion === (job.Version ?? 0) ? copyDeployment(latest) : null;
+  }
+
+  private create(): Deployment {
+    const j = this.job;
+    const now = this.nowMs * 1_000_000;
+    this.dep = {
+      ID: this.newID(),
+      Namespace: j.Namespace,
+      JobID: j.ID,
+      JobVersion: j.Version ?? 0,
+      JobModifyIndex: j.ModifyIndex ?? 0,
+      JobSpecModifyIndex: j.JobModifyIndex ?? 0,
+      JobCreateIndex: j.CreateIndex ?? 0,
+      IsMultiregion: false,
+      TaskGroups: {},
+      Status: DeploymentStatusRunning,
+      StatusDescription: DeploymentRunning,
+      EvalPriority: j.Priority,
+      CreateIndex: 0,
+      ModifyIndex: 0,
+      CreateTime: now,
+      ModifyTime: now,
+    };
+    this.changed = true;
+    return this.dep;
+  }
+
+  group(tg: TaskGroup, strategy: UpdateStrategy | null, facts: { hadCurrent: boolean; updating: boolean }): DeploymentGroup {
+    if (!strategy) return neutralGroup;
+    let dep = this.dep;
+    if (!dep && tg.Count > 0 && (!facts.hadCurrent || facts.updating)) dep = this.create();
+    if (dep && !dep.TaskGroups[tg.Name] && isActive(dep)) {
+      dep.TaskGroups[tg.Name] = newState(tg, strategy);
+      this.changed = true;
+    }
+    const state = dep?.TaskGroups[tg.Name];
+    const promoted = state?.Promoted ?? false;
+    const isOwn = (a: Allocation) => dep !== null && a.DeploymentID === dep.ID;
+    return {
+      promoted,
+      isOwn,
+      destructiveLimit: (allocs, s) => {
+        if (!dep || !s) return s ? s.MaxParallel : Infinity;
+        if (dep.Status === DeploymentStatusPaused || (isActive(dep) === false && dep.Status !== 'successful')) return 0;
+        let inflight = 0;
+        for (const a of allocs) {
+          if (!isOwn(a) || allocTerminalStatus(a) || a.DeploymentStatus?.Healthy === true) continue;
+          if (a.DeploymentStatus?.Canary && !promoted) continue;
+          inflight++;
+        }
+        return Math.max(0, s.MaxParallel - inflight);
+      },
+      requireCanaries: (n) => {
+        if (!state || state.DesiredCanaries === n) return;
+        state.DesiredCanaries = n;
+        if (!state.AutoPromote && dep) dep.StatusDescription = DeploymentNeedsPromotion;
+        this.changed = true;
+      },
+    };
+  }
+
+  finish(): { deployment: Deployment | null; changed: boolean } {
+    return { deployment: this.dep, changed: this.changed };
+  }
+}
+
+const neutralGroup: DeploymentGroup = {
+  promoted: false,
+  isOwn: () => false,
+  destructiveLimit: () => Infinity,
+  requireCanaries: () => {},
+};

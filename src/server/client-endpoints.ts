@@ -1,0 +1,167 @@
+/**
+ * What client agents call: register, heartbeat, fetch their allocations (blocking), report alloc
+ * status. Also the server's reaction to a missed heartbeat.
+ *
+ * getClientAllocs returns every allocation on the node except those finished on both sides (client
+ * terminal AND no longer desired to run): those need nothing more from the client. A client should
+ * stop and collect any allocation it runs that is not in the answer. The index is the highest
+ * AllocModifyIndex among the node's allocations, which moves only on server-side changes, so a
+ * client's own status reports do not wake its own blocking query.
+ */
+import {
+  allocClientTerminal,
+  AllocDesiredStatusRun,
+  EvalTriggerNodeUpdate,
+  EvalTriggerRetryFailedAlloc,
+  JobTypeBatch,
+  JobTypeService,
+  JobTypeSysBatch,
+  JobTypeSystem,
+  NodeStatusDown,
+  NodeStatusReady,
+  AllocClientStatusFailed,
+  type Allocation,
+  type Evaluation,
+  type Job,
+  type Node,
+} from '../structs/index.js';
+import {
+  becameClientTerminal,
+  updateAllocsFromClient,
+  updateNodeStatus,
+  upsertEvals,
+  upsertNode,
+  type StateView,
+  type WriteTxn,
+} from '../state/index.js';
+import { badRequest, nodeNotFound } from '../errors/index.js';
+import type { AllocClientUpdate, NodeRegisterResponse } from '../client/rpc.js';
+import { newEval, nowNs, routeEval, type ServerContext } from './context.js';
+
+/** Evals for every job with live allocations on the node, plus every system job (they follow nodes). */
+function nodeEvals(ctx: ServerContext, txn: StateView, nodeID: string): Evaluation[] {
+  const jobs = new Map<string, Job>();
+  for (const a of txn.allocsByNode(nodeID)) {
+    if (allocClientTerminal(a)) continue;
+    const j = txn.jobByID(a.Namespace, a.JobID) ?? a.Job;
+    if (j != null) jobs.set(`${j.Namespace}\u0000${j.ID}`, j);
+  }
+  for (const j of txn.jobs()) {
+    if ((j.Type === JobTypeSystem || j.Type === JobTypeSysBatch) && !j.Stop) jobs.set(`${j.Namespace}\u0000${j.ID}`, j);
+  }
+  const node = txn.nodeByID(nodeID);
+  return [...jobs.values()].map((j) =>
+    newEval(ctx, j, EvalTriggerNodeUpdate, { NodeID: nodeID, NodeModifyIndex: node?.ModifyIndex ?? 0 }),
+  );
+}
+
+function writeNodeEvals(ctx: ServerContext, txn: WriteTxn, nodeID: string): Evaluation[] {
+  return upsertEvals(txn, nodeEvals(ctx, txn, nodeID), nowNs(ctx));
+}
+
+export async function nodeRegister(ctx: ServerContext, node: Node): Promise<NodeRegisterResponse> {
+  if (node == null || typeof node.ID !== 'string' || node.ID === '') throw badRequest('node ID is required');
+  const cls = ctx.computeNodeClass(node);
+  const { result, index } = await ctx.store.write((txn) => {
+    const prev = txn.nodeByID(node.ID);
+    const stored = upsertNode(txn, node, cls, Math.floor(ctx.clock.now() / 1000));
+    // A new node, or one coming back, changes where work can go.
+    const evals = prev == null || prev.Status !== NodeStatusReady ? writeNodeEvals(ctx, txn, node.ID) : [];
+    return { stored, evals };
+  });
+  ctx.blocked.unblock(cls, index);
+  for (const ev of result.evals) routeEval(ctx, ev);
+  const ttl = ctx.heartbeats.reset(node.ID, ctx.store.snapshot().nodeCount());
+  return { heartbeatTTLms: ttl, index };
+}
+
+export async function nodeUpdateStatus(ctx: ServerContext, nodeID: string, status: string): Promise<NodeRegisterResponse> {
+  const snap = ctx.store.snapshot();
+  const cur = snap.nodeByID(nodeID);
+  if (cur == null) throw nodeNotFound(nodeID);
+  let index = snap.index();
+  if (cur.Status !== status) {
+    const w = await ctx.store.write((txn) => {
+      const prev = txn.nodeByID(nodeID);
+      const stored = updateNodeStatus(txn, nodeID, status, '', Math.floor(ctx.clock.now() / 1000));
+      const transition = prev != null && prev.Status !== status && (status === NodeStatusReady || status === NodeStatusDown);
+      return { stored, evals: transition ? writeNodeEvals(ctx, txn, nodeID) : [] };
+    });
+    index = w.index;
+    if (status === NodeStatusReady && w.result.stored?.ComputedClass) ctx.blocked.unblock(w.result.stored.ComputedClass, index);
+    for (const ev of w.result.evals) routeEval(ctx, ev);
+  }
+  if (status === NodeStatusDown) {
+    ctx.heartbeats.clear(nodeID);
+    return { heartbeatTTLms: 0, index };
+  }
+  return { heartbeatTTLms: ctx.heartbeats.reset(nodeID, snap.nodeCount()), index };
+}
+
+/** A missed heartbeat: the node is down, and every job with work on it is re-evaluated (lost → replaced). */
+export async function nodeHeartbeatExpired(ctx: ServerContext, nodeID: string): Promise<void> {
+  const { result } = await ctx.store.write((txn) => {
+    const prev = txn.nodeByID(nodeID);
+    if (prev == null || prev.Status === NodeStatusDown) return [];
+    updateNodeStatus(txn, nodeID, NodeStatusDown, 'node heartbeat missed', Math.floor(ctx.clock.now() / 1000));
+    return writeNodeEvals(ctx, txn, nodeID);
+  });
+  ctx.logger.info('node marked down', { node_id: nodeID, evals: result.length });
+  for (const ev of result) routeEval(ctx, ev);
+}
+
+function clientWants(a: Allocation): boolean {
+  return !(allocClientTerminal(a) && a.DesiredStatus !== AllocDesiredStatusRun);
+}
+
+function clientAllocs(view: StateView, nodeID: string): { allocs: Allocation[]; index: number } {
+  const all = view.allocsByNode(nodeID);
+  let index = 0;
+  for (const a of all) index = Math.max(index, a.AllocModifyIndex);
+  return { allocs: all.filter(clientWants), index };
+}
+
+export async function getClientAllocs(
+  ctx: ServerContext,
+  nodeID: string,
+  minIndex: number,
+  waitMs: number,
+  signal?: AbortSignal,
+): Promise<{ allocs: Allocation[]; index: number }> {
+  const deadline = Date.now() + Math.max(0, waitMs);
+  let cursor = ctx.store.snapshot().tableIndex('allocs');
+  for (;;) {
+    const snap = ctx.store.snapshot();
+    const r = clientAllocs(snap, nodeID);
+    const left = deadline - Date.now();
+    if (r.index > minIndex || left <= 0 || signal?.aborted) return { allocs: r.allocs, index: Math.max(1, r.index) };
+    // Wake on any allocation write, then check whether it concerned this node.
+    await ctx.store.waitForIndex(['allocs'], cursor, left, signal);
+    cursor = ctx.store.snapshot().tableIndex('allocs');
+  }
+}
+
+function isReschedulable(job: Job | undefined): job is Job {
+  return job != null && !job.Stop && (job.Type === JobTypeService || job.Type === JobTypeBatch);
+}
+
+export async function updateAllocs(ctx: ServerContext, updates: AllocClientUpdate[]): Promise<void> {
+  if (updates.length === 0) return;
+  const { result, index } = await ctx.store.write((txn) => {
+    const changes = updateAllocsFromClient(txn, updates, nowNs(ctx));
+    // One alloc-failure eval per job, whatever the number of failed allocations, as Nomad does.
+    const failedJobs = new Map<string, Job>();
+    for (const c of changes) {
+      if (c.next.ClientStatus !== AllocClientStatusFailed || c.prev.ClientStatus === AllocClientStatusFailed) continue;
+      if (c.next.DesiredStatus !== AllocDesiredStatusRun) continue;
+      const job = txn.jobByID(c.next.Namespace, c.next.JobID);
+      if (isReschedulable(job)) failedJobs.set(`${job.Namespace}\u0000${job.ID}`, job);
+    }
+    const evals = upsertEvals(txn, [...failedJobs.values()].map((j) => newEval(ctx, j, EvalTriggerRetryFailedAlloc)), nowNs(ctx));
+    const freedNodes = new Set(changes.filter(becameClientTerminal).map((c) => c.next.NodeID));
+    const classes = [...freedNodes].map((id) => txn.nodeByID(id)?.ComputedClass).filter((c): c is string => !!c);
+    return { evals, classes };
+  });
+  for (const cls of new Set(result.classes)) ctx.blocked.unblock(cls, index);
+  for (const ev of result.evals) routeEval(ctx, ev);
+}

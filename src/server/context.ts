@@ -1,0 +1,121 @@
+/**
+ * What the endpoint modules share: the state store, the broker, blocked evals, the plan applier and
+ * heartbeats, plus the eval plumbing (write evals, route them, cancel or fail them).
+ */
+import {
+  EvalStatusBlocked,
+  EvalStatusCancelled,
+  EvalStatusFailed,
+  EvalStatusPending,
+  generateUUID,
+  type Evaluation,
+  type Job,
+  type Node,
+} from '../structs/index.js';
+import { upsertEvals, type StateStore } from '../state/index.js';
+import type { Logger } from '../logging/index.js';
+import type { Clock, SchedulerConfiguration } from '../scheduler/types.js';
+import type { BlockedEvals } from './blocked-evals.js';
+import type { EvalBroker } from './eval-broker.js';
+import type { HeartbeatTimers } from './heartbeats.js';
+import type { PlanApplier } from './plan-applier.js';
+import type { AllocsFitFn } from './plan-fit.js';
+import type { NewSchedulerFn } from './worker.js';
+
+export interface ServerContext {
+  store: StateStore;
+  broker: EvalBroker;
+  blocked: BlockedEvals;
+  plans: PlanApplier;
+  heartbeats: HeartbeatTimers;
+  logger: Logger;
+  clock: Clock;
+  region: string;
+  datacenter: string;
+  jobTrackedVersions: number;
+  newScheduler: NewSchedulerFn;
+  allocsFit: AllocsFitFn;
+  computeNodeClass(node: Node): string;
+  schedulerConfig(): SchedulerConfiguration;
+  /** Tracks a background task so `stop` can wait for it; its failure is logged, never lost. */
+  background(what: string, p: Promise<unknown>): void;
+}
+
+export function nowNs(ctx: Pick<ServerContext, 'clock'>): number {
+  return ctx.clock.now() * 1e6;
+}
+
+/** A new pending evaluation for `job`, as the server creates them. */
+export function newEval(
+  ctx: Pick<ServerContext, 'clock'>,
+  job: Pick<Job, 'Namespace' | 'ID' | 'Priority' | 'Type' | 'JobModifyIndex'>,
+  triggeredBy: string,
+  extra: Partial<Evaluation> = {},
+): Evaluation {
+  const now = nowNs(ctx);
+  return {
+    ID: generateUUID(),
+    Namespace: job.Namespace,
+    Priority: job.Priority,
+    Type: job.Type,
+    TriggeredBy: triggeredBy,
+    JobID: job.ID,
+    JobModifyIndex: job.JobModifyIndex ?? 0,
+    NodeID: '',
+    NodeModifyIndex: 0,
+    DeploymentID: '',
+    Status: EvalStatusPending,
+    StatusDescription: '',
+    Wait: 0,
+    WaitUntil: null,
+    NextEval: '',
+    PreviousEval: '',
+    BlockedEval: '',
+    FailedTGAllocs: null,
+    ClassEligibility: null,
+    EscapedComputedClass: false,
+    AnnotatePlan: false,
+    QueuedAllocations: null,
+    SnapshotIndex: 0,
+    CreateIndex: 0,
+    ModifyIndex: 0,
+    CreateTime: now,
+    ModifyTime: now,
+    ...extra,
+  };
+}
+
+export async function writeEvals(ctx: ServerContext, evals: Evaluation[]): Promise<Evaluation[]> {
+  if (evals.length === 0) return [];
+  const { result } = await ctx.store.write((txn) => upsertEvals(txn, evals, nowNs(ctx)));
+  return result;
+}
+
+/** Sends a stored eval where it belongs by status. */
+export function routeEval(ctx: ServerContext, ev: Evaluation): void {
+  if (ev.Status === EvalStatusPending) ctx.broker.enqueue(ev);
+  else if (ev.Status === EvalStatusBlocked) ctx.blocked.block(ev);
+}
+
+/** Marks evals cancelled in state (superseded by a newer eval of the same job). */
+export function cancelEvals(ctx: ServerContext, evals: Evaluation[], why: string): void {
+  if (evals.length === 0) return;
+  const ids = evals.map((e) => e.ID);
+  ctx.background(
+    'cancel evals',
+    ctx.store.write((txn) => {
+      const cur = ids.map((id) => txn.evalByID(id)).filter((e): e is Evaluation => e != null && (e.Status === EvalStatusPending || e.Status === EvalStatusBlocked));
+      upsertEvals(txn, cur.map((e) => ({ ...e, Status: EvalStatusCancelled, StatusDescription: why })), nowNs(ctx));
+    }),
+  );
+}
+
+export function failEval(ctx: ServerContext, ev: Evaluation, why: string): void {
+  ctx.background(
+    'fail eval',
+    ctx.store.write((txn) => {
+      const cur = txn.evalByID(ev.ID) ?? ev;
+      upsertEvals(txn, [{ ...cur, Status: EvalStatusFailed, StatusDescription: why }], nowNs(ctx));
+    }),
+  );
+}

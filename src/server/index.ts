@@ -1,0 +1,22 @@
+/**
+ * The server: eval broker, blocked evals, plan queue + applier, scheduler workers, heartbeats and the
+ * endpoints behind ServerAPI. `createServer` opens the state; `start` begins scheduling.
+ */
+export { createServer, Server, type ServerOptions } from './server.js';
+export type * from './types.js';
+export { EvalBroker, type EvalBrokerOptions, type BrokerStats } from './eval-broker.js';
+export { BlockedEvals, type BlockedEvalsOptions } from './blocked-evals.js';
+export { PlanApplier, evaluateAndCommit, nodeFits, type PlanApplierOptions } from './plan-applier.js';
+export type { AllocsFitFn, FitCheck } from './plan-fit.js';
+export { HeartbeatTimers, defaultHeartbeatOptions, type HeartbeatOptions } from './heartbeats.js';
+export { Worker, WorkerPlanner, SCHEDULER_TYPES, type NewSchedulerFn, type WorkerDeps } from './worker.js';
+export {
+  jobDiff,
+  annotateJobDiff,
+  AnnotationForcesCreate,
+  AnnotationForcesDestroy,
+  AnnotationForcesInplaceUpdate,
+  AnnotationForcesDestructiveUpdate,
+} from './job-diff.js';
+export { guardJob } from './job-endpoints.js';
+export { jobListStub, DEFAULT_WAIT_MS, MAX_WAIT_MS } from './read-endpoints.js';

@@ -1,0 +1,97 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { nullLogger } from '../logging/index.js';
+import { MemoryBackend, StateStore, upsertNode } from '../state/index.js';
+import { mockAlloc, mockJob, mockNode } from '../state/testing/fixtures.js';
+import { newPlan, type Allocation, type Plan } from '../structs/index.js';
+import { PlanApplier } from './plan-applier.js';
+import { allocsFit } from '../scheduler/index.js';
+
+async function setup(nodeCpus: number[]) {
+  const store = await StateStore.open({ backend: new MemoryBackend(), logger: nullLogger });
+  await store.write((tx) => nodeCpus.forEach((cpu, i) => upsertNode(tx, mockNode(`n${i}`, { NodeResources: { ...mockNode().NodeResources, Cpu: { CpuShares: cpu, TotalCpuCores: 1 } } }), 'c', 0)));
+  const applier = new PlanApplier({ store, logger: nullLogger, clock: { now: () => 0 }, allocsFit, outstandingToken: () => undefined, onCommitted: () => {} });
+  return { store, applier };
+}
+
+function alloc(node: string, cpu: number, jobID = 'j'): Allocation {
+  const job = mockJob(jobID);
+  const a = mockAlloc(job, node);
+  return { ...a, AllocatedResources: { ...a.AllocatedResources, Tasks: { srv: { Cpu: { CpuShares: cpu }, Memory: { MemoryMB: 1, MemoryMaxMB: 0 } } } } };
+}
+
+function plan(placements: Allocation[], opts: Partial<Plan> = {}): Plan {
+  const p = newPlan(`e-${Math.random()}`, 50, mockJob('j'), 0);
+  for (const a of placements) (p.NodeAllocation[a.NodeID] ??= []).push(a);
+  return { ...p, ...opts };
+}
+
+describe('PlanApplier', () => {
+  it('commits a plan that fits and rejects the node part that does not, with a refresh index', async () => {
+    const { store, applier } = await setup([1000, 1000]);
+    const r = await applier.submit(plan([alloc('n0', 600), alloc('n1', 1200)]));
+    expect(Object.keys(r.NodeAllocation)).toEqual(['n0']);
+    expect(r.RejectedNodes).toEqual(['n1']);
+    expect(r.RefreshIndex).toBeGreaterThan(0);
+    expect(store.snapshot().allocsByNode('n0')[0]!.CreateIndex).toBe(r.AllocIndex);
+    expect(store.snapshot().allocsByNode('n1')).toHaveLength(0);
+  });
+
+  it('rejects the whole plan when AllAtOnce is set and one node does not fit', async () => {
+    const { store, applier } = await setup([1000, 1000]);
+    const r = await applier.submit(plan([alloc('n0', 600), alloc('n1', 1200)], { AllAtOnce: true }));
+    expect(r.NodeAllocation).toEqual({});
+    expect(store.snapshot().allocsByNode('n0')).toHaveLength(0);
+  });
+
+  it('counts the plan own stops as freed capacity on the same node', async () => {
+    const { store, applier } = await setup([1000]);
+    const old = alloc('n0', 800);
+    await applier.submit(plan([old]));
+    const p = plan([alloc('n0', 800)]);
+    p.NodeUpdate.n0 = [{ ...old, DesiredStatus: 'stop', DesiredDescription: 'replaced' }];
+    const r = await applier.submit(p);
+    expect(r.RejectedNodes).toEqual([]);
+    const live = store.snapshot().liveAllocsByNode('n0');
+    expect(live).toHaveLength(1);
+    expect(store.snapshot().allocByID(old.ID)!.DesiredDescription).toBe('replaced');
+  });
+
+  it('refuses placements on a node that is down or missing', async () => {
+    const { store, applier } = await setup([1000]);
+    await store.write((tx) => tx.put('nodes', { ...tx.nodeByID('n0')!, Status: 'down' }));
+    const r = await applier.submit(plan([alloc('n0', 10), alloc('ghost', 10)]));
+    expect(r.RejectedNodes.sort()).toEqual(['ghost', 'n0']);
+  });
+
+  it('refuses a plan whose eval delivery token is stale', async () => {
+    const store = await StateStore.open({ backend: new MemoryBackend(), logger: nullLogger });
+    const applier = new PlanApplier({ store, logger: nullLogger, clock: { now: () => 0 }, allocsFit, outstandingToken: () => 'current', onCommitted: () => {} });
+    await expect(applier.submit(plan([], { EvalToken: 'old' }))).rejects.toMatchObject({ code: 'Conflict' });
+  });
+
+  it('never over-commits a node, whatever concurrent plans are submitted', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 100, max: 2000 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.array(fc.tuple(fc.nat(3), fc.integer({ min: 1, max: 900 })), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
+        async (cpus, plans, allAtOnce) => {
+          const { store, applier } = await setup(cpus);
+          // Every plan is made on the same (empty) snapshot and submitted at once: they race for capacity.
+          const results = await Promise.all(
+            plans.map((ps, i) => applier.submit(plan(ps.map(([n, cpu]) => alloc(`n${n % cpus.length}`, cpu)), { AllAtOnce: allAtOnce[i] }))),
+          );
+          const snap = store.snapshot();
+          cpus.forEach((cap, i) => {
+            const used = snap.liveAllocsByNode(`n${i}`).reduce((s, a) => s + a.AllocatedResources.Tasks.srv!.Cpu.CpuShares, 0);
+            expect(used).toBeLessThanOrEqual(cap);
+          });
+          const committed = results.reduce((s, r) => s + Object.values(r.NodeAllocation).flat().length, 0);
+          expect(committed).toBe(snap.tables.count('allocs'));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});

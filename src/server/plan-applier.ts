@@ -1,0 +1,206 @@
+/**
+ * The plan queue and its single applier. Workers plan on snapshots, so two plans may both want the
+ * last free capacity of a node; the applier re-checks every plan against the LATEST state, inside the
+ * same write transaction that commits it, so no interleaving can over-commit a node.
+ *
+ *   submit(plan) ──► queue (by priority) ──► applier: for each node in the plan
+ *        node exists, ready (for placements), and existing live allocs − plan's stops + plan's
+ *        placements fit? ──► accepted : rejected (RefreshIndex set; AllAtOnce rejects all)
+ *   ──► one write: stops, placements, preemptions, deployment ──► result to the worker
+ */
+import {
+  AllocDesiredStatusEvict,
+  NodeSchedulingIneligible,
+  NodeStatusReady,
+  type Allocation,
+  type Plan,
+  type PlanResult,
+} from '../structs/index.js';
+import { upsertAllocs, type StateStore, type WriteTxn } from '../state/index.js';
+import { DroverError } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
+import type { Clock } from '../scheduler/types.js';
+import type { AllocsFitFn } from './plan-fit.js';
+import { PriorityQueue } from './priority-queue.js';
+
+export interface PlanApplierOptions {
+  store: StateStore;
+  logger: Logger;
+  clock: Clock;
+  allocsFit: AllocsFitFn;
+  /** The token of the eval's current delivery; a plan from a stale delivery is refused. */
+  outstandingToken(evalID: string): string | undefined;
+  /** Called after a commit with the nodes where allocations were stopped (capacity may have freed). */
+  onCommitted(result: PlanResult, stoppedOnNodes: string[]): void;
+}
+
+interface QueuedPlan {
+  plan: Plan;
+  seq: number;
+  resolve: (r: PlanResult) => void;
+  reject: (e: unknown) => void;
+}
+
+export class PlanApplier {
+  private readonly queue = new PriorityQueue<QueuedPlan>((a, b) =>
+    a.plan.Priority !== b.plan.Priority ? a.plan.Priority > b.plan.Priority : a.seq < b.seq,
+  );
+  private seq = 0;
+  private draining = false;
+  private enabled = true;
+
+  constructor(private readonly opts: PlanApplierOptions) {}
+
+  setEnabled(on: boolean): void {
+    this.enabled = on;
+    if (!on) {
+      for (;;) {
+        const q = this.queue.pop();
+        if (q == null) break;
+        q.reject(new DroverError('Unavailable', 'plan queue is disabled'));
+      }
+    }
+  }
+
+  /** Queues a plan; resolves with what was committed. */
+  submit(plan: Plan): Promise<PlanResult> {
+    if (!this.enabled) return Promise.reject(new DroverError('Unavailable', 'plan queue is disabled'));
+    return new Promise<PlanResult>((resolve, reject) => {
+      this.queue.push({ plan, seq: this.seq++, resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      for (;;) {
+        const q = this.queue.pop();
+        if (q == null) return;
+        try {
+          q.resolve(await this.apply(q.plan));
+        } catch (e) {
+          q.reject(e);
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async apply(plan: Plan): Promise<PlanResult> {
+    if (plan.EvalToken !== undefined && this.opts.outstandingToken(plan.EvalID) !== plan.EvalToken) {
+      throw new DroverError('Conflict', `plan for evaluation ${plan.EvalID} has a stale token`);
+    }
+    const nowNs = this.opts.clock.now() * 1e6;
+    const { result } = await this.opts.store.write((txn) => evaluateAndCommit(txn, plan, this.opts.allocsFit, nowNs));
+    if (result.RejectedNodes.length > 0) {
+      this.opts.logger.debug('plan partially rejected', { eval_id: plan.EvalID, rejected: result.RejectedNodes.length });
+    }
+    const stopped = Object.keys(result.NodeUpdate).filter((n) => result.NodeUpdate[n]!.length > 0);
+    this.opts.onCommitted(result, stopped);
+    return result;
+  }
+}
+
+/** Does the plan's part for `nodeID` fit on the node as it is in `txn`? */
+export function nodeFits(txn: WriteTxn, plan: Plan, nodeID: string, allocsFit: AllocsFitFn): boolean {
+  const placing = plan.NodeAllocation[nodeID] ?? [];
+  if (placing.length === 0) return true; // only stops and preemptions: always allowed
+  const node = txn.nodeByID(nodeID);
+  if (node == null || node.Status !== NodeStatusReady) return false;
+  const existing = txn.allocsByNode(nodeID);
+  const existingIDs = new Set(existing.map((a) => a.ID));
+  if (node.SchedulingEligibility === NodeSchedulingIneligible && placing.some((a) => !existingIDs.has(a.ID))) return false;
+  const removed = new Set<string>();
+  for (const a of plan.NodeUpdate[nodeID] ?? []) removed.add(a.ID);
+  for (const a of plan.NodePreemptions[nodeID] ?? []) removed.add(a.ID);
+  for (const a of placing) removed.add(a.ID); // in-place updates replace the existing alloc
+  const proposed: Allocation[] = existing.filter((a) => !removed.has(a.ID));
+  proposed.push(...placing);
+  return allocsFit(node, proposed).fit;
+}
+
+function emptyResult(): PlanResult {
+  return {
+    NodeUpdate: {},
+    NodeAllocation: {},
+    NodePreemptions: {},
+    Deployment: null,
+    DeploymentUpdates: null,
+    RejectedNodes: [],
+    RefreshIndex: 0,
+    AllocIndex: 0,
+  };
+}
+
+/** Evaluates the plan against `txn` and commits the accepted part into it. */
+export function evaluateAndCommit(txn: WriteTxn, plan: Plan, allocsFit: AllocsFitFn, nowNs: number): PlanResult {
+  const result = emptyResult();
+  const nodeIDs = new Set([...Object.keys(plan.NodeAllocation), ...Object.keys(plan.NodeUpdate), ...Object.keys(plan.NodePreemptions)]);
+  const accepted: string[] = [];
+  for (const id of nodeIDs) {
+    if (nodeFits(txn, plan, id, allocsFit)) accepted.push(id);
+    else result.RejectedNodes.push(id);
+  }
+  if (result.RejectedNodes.length > 0) {
+    result.RefreshIndex = txn.writeIndex - 1;
+    if (plan.AllAtOnce) return result;
+  }
+  const writes: Allocation[] = [];
+  for (const id of accepted) {
+    const stops = (plan.NodeUpdate[id] ?? []).map((a) => stoppedAlloc(txn, a)).filter((a): a is Allocation => a != null);
+    const preempted = (plan.NodePreemptions[id] ?? []).map((a) => preemptedAlloc(txn, a)).filter((a): a is Allocation => a != null);
+    const placed = (plan.NodeAllocation[id] ?? []).map((a) => (a.Job == null && plan.Job != null ? { ...a, Job: plan.Job } : a));
+    if (stops.length > 0) result.NodeUpdate[id] = stops;
+    if (preempted.length > 0) result.NodePreemptions[id] = preempted;
+    if (placed.length > 0) result.NodeAllocation[id] = placed;
+    writes.push(...stops, ...preempted, ...placed);
+  }
+  const stored = new Map(upsertAllocs(txn, writes, nowNs).map((a) => [a.ID, a]));
+  for (const m of [result.NodeUpdate, result.NodeAllocation, result.NodePreemptions]) {
+    for (const id of Object.keys(m)) m[id] = m[id]!.map((a) => stored.get(a.ID) ?? a);
+  }
+  if (plan.Deployment != null) {
+    const prev = txn.deploymentByID(plan.Deployment.ID);
+    const d = { ...plan.Deployment, CreateIndex: prev?.CreateIndex ?? txn.writeIndex, ModifyIndex: txn.writeIndex, ModifyTime: nowNs };
+    txn.put('deployments', d);
+    result.Deployment = d;
+  }
+  if (plan.DeploymentUpdates != null && plan.DeploymentUpdates.length > 0) {
+    for (const u of plan.DeploymentUpdates) {
+      const d = txn.deploymentByID(u.DeploymentID);
+      if (d == null) continue;
+      txn.put('deployments', { ...d, Status: u.Status, StatusDescription: u.StatusDescription, ModifyIndex: txn.writeIndex, ModifyTime: nowNs });
+    }
+    result.DeploymentUpdates = plan.DeploymentUpdates;
+  }
+  result.AllocIndex = txn.writeIndex;
+  return result;
+}
+
+/** The stored alloc with the plan's stop applied (the plan's copy may be stale or denormalised). */
+function stoppedAlloc(txn: WriteTxn, a: Allocation): Allocation | undefined {
+  const cur = txn.allocByID(a.ID);
+  if (cur == null) return undefined;
+  return {
+    ...cur,
+    DesiredStatus: a.DesiredStatus,
+    DesiredDescription: a.DesiredDescription,
+    DesiredTransition: a.DesiredTransition ?? cur.DesiredTransition,
+    ClientStatus: a.ClientStatus || cur.ClientStatus,
+    ClientDescription: a.ClientDescription || cur.ClientDescription,
+    FollowupEvalID: a.FollowupEvalID || cur.FollowupEvalID,
+  };
+}
+
+function preemptedAlloc(txn: WriteTxn, a: Allocation): Allocation | undefined {
+  const cur = txn.allocByID(a.ID);
+  if (cur == null) return undefined;
+  return {
+    ...cur,
+    DesiredStatus: AllocDesiredStatusEvict,
+    DesiredDescription: a.DesiredDescription || `Preempted by alloc ID ${a.PreemptedByAllocation}`,
+    PreemptedByAllocation: a.PreemptedByAllocation,
+  };
+}

@@ -1,0 +1,62 @@
+/** The server driven by the real scheduler (src/scheduler), as the agent runs it. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import { newScheduler } from '../scheduler/index.js';
+import type { Job } from '../structs/index.js';
+import type { Server } from './server.js';
+import { eventually, testServer } from './testing/harness.js';
+
+let s: Server | undefined;
+afterEach(async () => {
+  await s?.stop();
+  s = undefined;
+});
+
+const live = async (srv: Server, job = 'web') =>
+  (await srv.jobAllocations('default', job, true)).value.filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
+
+async function evalDone(srv: Server, id: string): Promise<void> {
+  await eventually(async () => (await srv.evalGet(id)).value.Status === 'complete', 5000, `eval ${id} complete`);
+}
+
+function withCount(j: Job, n: number): Job {
+  const c = structuredClone(j);
+  c.TaskGroups[0]!.Count = n;
+  return c;
+}
+
+describe('Server with the real scheduler', () => {
+  it('places every instance, plans no change for the same job, then replaces allocations on an edit', async () => {
+    s = await testServer({ newScheduler });
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(mockNode('n2'));
+    const job = withCount(mockJob('web'), 3);
+    const r = await s.jobRegister(job);
+    await evalDone(s, r.EvalID);
+    const first = await live(s);
+    expect(first).toHaveLength(3);
+    expect((await s.jobPlan(job, true)).Diff?.Type).toBe('None');
+    const edited = structuredClone(job);
+    edited.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '1m' };
+    const plan = await s.jobPlan(edited, true);
+    expect(plan.Diff?.Type).toBe('Edited');
+    const r2 = await s.jobRegister(edited);
+    await evalDone(s, r2.EvalID);
+    expect((await s.jobGet('default', 'web')).value.Version).toBe(1);
+    const after = await live(s);
+    expect(after).toHaveLength(3);
+    expect(after.every((a) => a.JobVersion === 1)).toBe(true);
+    expect(after.some((a) => first.some((f) => f.ID === a.ID))).toBe(false);
+  });
+
+  it('blocks when nothing fits and places when a node joins', async () => {
+    s = await testServer({ newScheduler });
+    await s.start();
+    const r = await s.jobRegister(mockJob('web'));
+    await evalDone(s, r.EvalID);
+    await eventually(() => s!.stats().blocked.totalBlocked === 1, 3000, 'blocked eval');
+    await s.nodeRegister(mockNode('n1'));
+    await eventually(async () => (await live(s!)).length === 1, 5000, 'placement');
+  });
+});

@@ -1,0 +1,293 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isDroverError } from '../errors/index.js';
+import { SqliteBackend } from '../state/index.js';
+import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import type { Server } from './server.js';
+import { eventually, testServer } from './testing/harness.js';
+
+const servers: Server[] = [];
+const dirs: string[] = [];
+async function server(...args: Parameters<typeof testServer>): Promise<Server> {
+  const s = await testServer(...args);
+  servers.push(s);
+  return s;
+}
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.stop();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const liveAllocs = async (s: Server, job = 'web') =>
+  (await s.jobAllocations('default', job, true)).value.filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
+
+describe('Server job lifecycle', () => {
+  it('schedules a registered job: eval completes, allocations land in state, job runs', async () => {
+    const s = await server();
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    const job = mockJob('web');
+    job.TaskGroups[0]!.Count = 3;
+    const r = await s.jobRegister(job);
+    expect(r.EvalID).not.toBe('');
+    await eventually(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'eval complete');
+    const allocs = await liveAllocs(s);
+    expect(allocs).toHaveLength(3);
+    expect(new Set(allocs.map((a) => a.Name))).toEqual(new Set(['web.web[0]', 'web.web[1]', 'web.web[2]']));
+    const got = (await s.jobGet('default', 'web')).value;
+    expect(got.Status).toBe('running');
+    expect(got.Version).toBe(0);
+    const sum = (await s.jobSummary('default', 'web')).value;
+    expect(sum.Summary.web).toMatchObject({ Starting: 3, Queued: 0 });
+  });
+
+  it('increments the version only when the spec changes, but always creates an eval', async () => {
+    const s = await server();
+    const job = mockJob('web');
+    const r0 = await s.jobRegister(job);
+    const r1 = await s.jobRegister(job);
+    expect(r1.EvalID).not.toBe(r0.EvalID);
+    expect((await s.jobGet('default', 'web')).value.Version).toBe(0);
+    expect(r1.JobModifyIndex).toBe(r0.JobModifyIndex);
+    await s.jobRegister({ ...job, Priority: 70 });
+    const v = (await s.jobGet('default', 'web')).value;
+    expect(v.Version).toBe(1);
+    expect((await s.jobVersions('default', 'web')).value.map((j) => j.Version)).toEqual([1, 0]);
+  });
+
+  it('keeps only the last 6 versions', async () => {
+    const s = await server();
+    for (let p = 1; p <= 9; p++) await s.jobRegister(mockJob('web', { Priority: p * 10 }));
+    expect((await s.jobVersions('default', 'web')).value.map((j) => j.Version)).toEqual([8, 7, 6, 5, 4, 3]);
+  });
+
+  it('refuses a register whose check-index does not match, and registers when it does', async () => {
+    const s = await server();
+    const r = await s.jobRegister(mockJob('web'), { enforceIndex: 0 });
+    const err = await s.jobRegister(mockJob('web', { Priority: 60 }), { enforceIndex: 0 }).catch((e: unknown) => e);
+    expect(isDroverError(err, 'CheckIndexMismatch')).toBe(true);
+    await expect(s.jobRegister(mockJob('web', { Priority: 60 }), { enforceIndex: r.JobModifyIndex })).resolves.toMatchObject({ EvalID: expect.any(String) });
+  });
+
+  it('rejects a job without task groups with a validation error naming the path', async () => {
+    const s = await server();
+    const err = await s.jobRegister(mockJob('web', { TaskGroups: [] })).catch((e: unknown) => e);
+    expect(isDroverError(err, 'JobValidation')).toBe(true);
+    expect((err as { problems: { path?: string }[] }).problems[0]?.path).toBe('TaskGroups');
+  });
+
+  it('stops every allocation on deregister and keeps the stopped job', async () => {
+    const s = await server();
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    const job = mockJob('web');
+    job.TaskGroups[0]!.Count = 2;
+    await s.jobRegister(job);
+    await eventually(async () => (await liveAllocs(s)).length === 2, 3000, 'two allocs');
+    const d = await s.jobDeregister('default', 'web', false);
+    await eventually(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', 3000, 'stop eval');
+    expect(await liveAllocs(s)).toHaveLength(0);
+    const stopped = (await s.jobGet('default', 'web')).value;
+    expect(stopped.Stop).toBe(true);
+    expect(stopped.Status).toBe('dead');
+  });
+
+  it('purges the job, its versions and summary but leaves allocations for GC', async () => {
+    const s = await server();
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    await s.jobRegister(mockJob('web'));
+    await eventually(async () => (await liveAllocs(s)).length === 1, 3000, 'alloc');
+    const d = await s.jobDeregister('default', 'web', true);
+    await eventually(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', 3000, 'purge eval');
+    await expect(s.jobGet('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
+    await expect(s.jobVersions('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
+    await expect(s.jobSummary('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
+    const all = (await s.jobAllocations('default', 'web', true)).value;
+    expect(all).toHaveLength(1);
+    expect(all[0]!.DesiredStatus).toBe('stop');
+  });
+
+  it('answers a deregister of an unknown job with JobNotFound', async () => {
+    const s = await server();
+    await expect(s.jobDeregister('default', 'nope', false)).rejects.toMatchObject({ code: 'JobNotFound' });
+  });
+});
+
+describe('Server blocked evals and client updates', () => {
+  it('blocks an eval that cannot place and retries it when a node joins', async () => {
+    const s = await server();
+    await s.start();
+    const r = await s.jobRegister(mockJob('web'));
+    await eventually(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'first eval');
+    const first = (await s.evalGet(r.EvalID)).value;
+    expect(first.BlockedEval).not.toBe('');
+    expect((await s.evalGet(first.BlockedEval)).value.Status).toBe('blocked');
+    expect(s.stats().blocked.totalBlocked).toBe(1);
+    expect((await s.jobSummary('default', 'web')).value.Summary.web!.Queued).toBe(1);
+    await s.nodeRegister(mockNode('n1'));
+    await eventually(async () => (await liveAllocs(s)).length === 1, 3000, 'placement after node joined');
+    await eventually(async () => (await s.evalGet(first.BlockedEval)).value.Status === 'complete', 3000, 'blocked eval done');
+  });
+
+  it('unblocks when allocations on a full node finish', async () => {
+    const s = await server();
+    await s.start();
+    const node = mockNode('n1');
+    node.NodeResources.Cpu.CpuShares = 150;
+    await s.nodeRegister(node);
+    await s.jobRegister(mockJob('a'));
+    await eventually(async () => (await liveAllocs(s, 'a')).length === 1, 3000, 'a placed');
+    await s.jobRegister(mockJob('b'));
+    await eventually(() => s.stats().blocked.totalBlocked === 1, 3000, 'b blocked');
+    const [a] = await liveAllocs(s, 'a');
+    await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'complete', ClientDescription: '', TaskStates: null }]);
+    // A complete alloc of a service job is not replaced by the fake scheduler only because it is terminal;
+    // what matters here is that b got the freed capacity.
+    await eventually(async () => (await liveAllocs(s, 'b')).length === 1, 3000, 'b placed');
+  });
+
+  it('updates the summary from client status and reschedules a failed allocation', async () => {
+    const s = await server();
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    await s.jobRegister(mockJob('web'));
+    const [a] = await eventually(async () => {
+      const l = await liveAllocs(s);
+      return l.length === 1 ? l : undefined;
+    });
+    await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: null }]);
+    expect((await s.jobSummary('default', 'web')).value.Summary.web).toMatchObject({ Running: 1, Starting: 0 });
+    await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'failed', ClientDescription: 'boom', TaskStates: null }]);
+    expect((await s.jobSummary('default', 'web')).value.Summary.web).toMatchObject({ Running: 0, Failed: 1 });
+    const evals = (await s.jobEvaluations('default', 'web')).value;
+    expect(evals.some((e) => e.TriggeredBy === 'alloc-failure')).toBe(true);
+    await eventually(async () => (await liveAllocs(s)).some((x) => x.ID !== a!.ID), 3000, 'replacement');
+  });
+
+  it('answers getClientAllocs when the node gets work, and times out with the same index otherwise', async () => {
+    const s = await server();
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    const empty = await s.getClientAllocs('n1', 0, 0);
+    expect(empty.allocs).toHaveLength(0);
+    const t0 = Date.now();
+    const idle = await s.getClientAllocs('n1', empty.index, 60);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(50);
+    expect(idle.allocs).toHaveLength(0);
+    const waiting = s.getClientAllocs('n1', idle.index, 3000);
+    await s.jobRegister(mockJob('web'));
+    const got = await waiting;
+    expect(got.allocs).toHaveLength(1);
+    expect(got.index).toBeGreaterThan(idle.index);
+    // The client's own status report does not wake its next query.
+    await s.updateAllocs([{ ID: got.allocs[0]!.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: null }]);
+    const again = await s.getClientAllocs('n1', got.index, 50);
+    expect(again.index).toBe(got.index);
+  });
+});
+
+describe('Server heartbeats', () => {
+  it('marks a node down when its TTL passes and replaces its allocations elsewhere', async () => {
+    const s = await server({ heartbeat: { minTTLms: 60, maxHeartbeatsPerSecond: 50, gracems: 20 } });
+    await s.start();
+    const r1 = await s.nodeRegister(mockNode('n1'));
+    expect(r1.heartbeatTTLms).toBe(60);
+    await s.jobRegister(mockJob('web'));
+    const [a] = await eventually(async () => {
+      const l = await liveAllocs(s);
+      return l.length === 1 ? l : undefined;
+    });
+    expect(a!.NodeID).toBe('n1');
+    // n2 keeps heartbeating; n1 does not.
+    await s.nodeRegister(mockNode('n2'));
+    const beat = setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20);
+    try {
+      await eventually(async () => (await s.nodeGet('n1')).value.Status === 'down', 2000, 'n1 down');
+      const evals = (await s.jobEvaluations('default', 'web')).value;
+      expect(evals.some((e) => e.TriggeredBy === 'node-update' && e.NodeID === 'n1')).toBe(true);
+      await eventually(async () => (await liveAllocs(s)).some((x) => x.NodeID === 'n2'), 2000, 'replacement on n2');
+      expect((await s.allocGet(a!.ID)).value.ClientStatus).toBe('lost');
+      expect((await s.nodeGet('n2')).value.Status).toBe('ready');
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
+  it('scales the TTL with the number of nodes', async () => {
+    const s = await server({ heartbeat: { minTTLms: 1000, maxHeartbeatsPerSecond: 2, gracems: 0 } });
+    expect(s.ctx.heartbeats.ttlFor(1)).toBe(1000);
+    expect(s.ctx.heartbeats.ttlFor(10)).toBe(5000);
+  });
+});
+
+describe('Server durability and restart', () => {
+  it('restores jobs, allocations, evaluations and the index from SQLite after an unclean stop', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-server-'));
+    dirs.push(dir);
+    const s1 = await server({}, new SqliteBackend({ dataDir: dir }));
+    await s1.start();
+    await s1.nodeRegister(mockNode('n1'));
+    const job = mockJob('web');
+    job.TaskGroups[0]!.Count = 2;
+    await s1.jobRegister(job);
+    await eventually(async () => (await liveAllocs(s1)).length === 2, 3000, 'placed');
+    const before = s1.store.latestIndex();
+    const allocIDs = (await liveAllocs(s1)).map((a) => a.ID).sort();
+    // A second server opens the same data dir while the first is still open: as after SIGKILL.
+    const s2 = await server({}, new SqliteBackend({ dataDir: dir }));
+    expect(s2.store.latestIndex()).toBe(before);
+    expect((await s2.jobGet('default', 'web')).value.Version).toBe(0);
+    expect((await s2.jobEvaluations('default', 'web')).value.length).toBeGreaterThan(0);
+    expect((await s2.nodeGet('n1')).value.Status).toBe('ready');
+    await s1.stop();
+    await s2.start();
+    // The restarted scheduler sees the existing allocations: no duplicates after a re-evaluation.
+    const r = await s2.jobRegister(job);
+    expect(r.Index).toBe(before + 1);
+    await eventually(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'eval after restart');
+    expect((await liveAllocs(s2)).map((a) => a.ID).sort()).toEqual(allocIDs);
+  });
+
+  it('re-enqueues pending evals found in state on start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-server-'));
+    dirs.push(dir);
+    const s1 = await server({}, new SqliteBackend({ dataDir: dir }));
+    // Not started: the eval is written but never scheduled.
+    await s1.nodeRegister(mockNode('n1'));
+    const r = await s1.jobRegister(mockJob('web'));
+    await s1.stop();
+    const s2 = await server({}, new SqliteBackend({ dataDir: dir }));
+    await s2.start();
+    await eventually(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'recovered eval');
+    expect(await liveAllocs(s2)).toHaveLength(1);
+  });
+});
+
+describe('Server reads', () => {
+  it('resolves unique prefixes and refuses ambiguous ones', async () => {
+    const s = await server();
+    await s.nodeRegister(mockNode('abc11111-0000-0000-0000-000000000000'));
+    await s.nodeRegister(mockNode('abc22222-0000-0000-0000-000000000000'));
+    expect(s.resolvePrefix('node', 'abc1')).toBe('abc11111-0000-0000-0000-000000000000');
+    expect(() => s.resolvePrefix('node', 'abc')).toThrow(expect.objectContaining({ code: 'BadRequest' }));
+    expect(() => s.resolvePrefix('node', 'zzz')).toThrow(expect.objectContaining({ code: 'NodeNotFound' }));
+    await s.jobRegister(mockJob('web-frontend'));
+    expect(s.resolvePrefix('job', 'web-')).toBe('web-frontend');
+  });
+
+  it('lists jobs by prefix with their summaries, and blocks until the jobs table changes', async () => {
+    const s = await server();
+    await s.jobRegister(mockJob('api'));
+    const r = await s.jobRegister(mockJob('web'));
+    const list = await s.jobList({ prefix: 'w' });
+    expect(list.value.map((j) => j.ID)).toEqual(['web']);
+    expect(list.value[0]!.JobSummary?.Summary.web).toBeDefined();
+    expect(list.index).toBeGreaterThanOrEqual(r.Index);
+    const blocked = s.jobList({ minIndex: list.index, waitMs: 3000 });
+    await s.jobRegister(mockJob('worker'));
+    expect((await blocked).value.map((j) => j.ID)).toEqual(['api', 'web', 'worker']);
+  });
+});

@@ -1,0 +1,290 @@
+/**
+ * The server: state store + eval broker + blocked evals + plan applier + workers + heartbeats,
+ * behind ServerAPI. One process, one "leader" (itself).
+ *
+ *   createServer ──► state loaded from the data dir ──► start() (unless `start: false`)
+ *   start() ──► broker, blocked evals, plan queue enabled ──► pending evals re-enqueued, blocked evals
+ *               re-blocked, every live node given a fresh heartbeat TTL ──► workers started
+ *   stop()  ──► workers stopped, queues flushed, timers cleared, background writes awaited, store closed
+ */
+import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Job, type Node } from '../structs/index.js';
+import { SqliteBackend, StateStore, type StateBackend } from '../state/index.js';
+import type { Logger } from '../logging/index.js';
+import {
+  allocsFit as schedulerAllocsFit,
+  computeNodeClass,
+  defaultSchedulerConfiguration,
+  newScheduler as schedulerNewScheduler,
+  type Clock,
+  type SchedulerConfiguration,
+} from '../scheduler/index.js';
+import type { AllocClientUpdate, NodeRegisterResponse } from '../client/rpc.js';
+import type { QueryOptions, RegisterOptions, ServerAPI } from './types.js';
+import { BlockedEvals } from './blocked-evals.js';
+import { EvalBroker, type EvalBrokerOptions } from './eval-broker.js';
+import { defaultHeartbeatOptions, HeartbeatTimers, type HeartbeatOptions } from './heartbeats.js';
+import { PlanApplier } from './plan-applier.js';
+import type { AllocsFitFn } from './plan-fit.js';
+import { Worker, type NewSchedulerFn } from './worker.js';
+import { cancelEvals, failEval, routeEval, writeEvals, type ServerContext } from './context.js';
+import * as jobs from './job-endpoints.js';
+import * as client from './client-endpoints.js';
+import * as reads from './read-endpoints.js';
+
+export interface ServerOptions {
+  /** Where state.db lives; ':memory:' for a throwaway server. Ignored when `backend` is given. */
+  dataDir: string;
+  logger: Logger;
+  region?: string;
+  datacenter?: string;
+  clock?: Clock;
+  /** In-process scheduler workers (default 2). */
+  numWorkers?: number;
+  /** Heartbeat TTLs; `graceMs` is accepted as another spelling of `gracems`. */
+  heartbeat?: Partial<HeartbeatOptions> & { graceMs?: number };
+  /** The scheduler constructor; the scheduler module's `newScheduler` by default (tests inject fakes). */
+  newScheduler?: NewSchedulerFn;
+  /** The plan applier's capacity check; the scheduler module's `allocsFit` by default, so both agree. */
+  allocsFit?: AllocsFitFn;
+  /** Computed node class; the scheduler module's `computeNodeClass` by default. */
+  computeNodeClass?: (node: Node) => string;
+  /** Start scheduling as soon as the state is loaded (default true). False: call `start()` yourself. */
+  start?: boolean;
+  schedulerConfig?: SchedulerConfiguration;
+  broker?: Partial<Pick<EvalBrokerOptions, 'nackTimeoutMs' | 'deliveryLimit' | 'initialNackDelayMs' | 'subsequentNackDelayMs'>>;
+  /** A durable backend other than SQLite (etcd later; tests). */
+  backend?: StateBackend;
+  /** Versions of a job kept in history (Nomad: 6). */
+  jobTrackedVersions?: number;
+  /** What `leaderAddress` answers (the agent's RPC/HTTP address). */
+  advertiseAddress?: string;
+  /** SQLite synchronous mode; see SqliteBackend. */
+  sqliteSynchronous?: 'NORMAL' | 'FULL';
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+export class Server implements ServerAPI {
+  private readonly abort = new AbortController();
+  private readonly workers: Worker[] = [];
+  private readonly tasks = new Set<Promise<unknown>>();
+  private started = false;
+  private stopped = false;
+  private advertise: string | undefined;
+  readonly ctx: ServerContext;
+
+  constructor(
+    readonly store: StateStore,
+    private readonly opts: ServerOptions,
+  ) {
+    const logger = opts.logger.child({ component: 'server' });
+    const clock = opts.clock ?? systemClock;
+    const ctx = {
+      store,
+      logger,
+      clock,
+      region: opts.region ?? 'global',
+      datacenter: opts.datacenter ?? 'dc1',
+      jobTrackedVersions: opts.jobTrackedVersions ?? 6,
+      newScheduler: opts.newScheduler ?? schedulerNewScheduler,
+      allocsFit: opts.allocsFit ?? schedulerAllocsFit,
+      computeNodeClass: opts.computeNodeClass ?? computeNodeClass,
+      schedulerConfig: () => opts.schedulerConfig ?? defaultSchedulerConfiguration(),
+      background: (what: string, p: Promise<unknown>) => this.track(what, p),
+    } as ServerContext;
+    ctx.broker = new EvalBroker({
+      ...opts.broker,
+      logger: logger.child({ component: 'eval-broker' }),
+      clock,
+      onFailed: (ev) => failEval(ctx, ev, 'evaluation reached its delivery limit'),
+      onCancel: (evs) => cancelEvals(ctx, evs, 'canceled after a more recent evaluation of the job was queued'),
+    });
+    ctx.blocked = new BlockedEvals({
+      logger: logger.child({ component: 'blocked-evals' }),
+      enqueue: (ev) => ctx.broker.enqueue(ev),
+      onCancel: (evs) => cancelEvals(ctx, evs, 'canceled: a newer blocked evaluation of the job replaced it'),
+    });
+    ctx.plans = new PlanApplier({
+      store,
+      logger: logger.child({ component: 'plan-applier' }),
+      clock,
+      allocsFit: ctx.allocsFit,
+      outstandingToken: (id) => ctx.broker.outstanding(id),
+      onCommitted: (result, stoppedOn) => {
+        const snap = store.snapshot();
+        for (const id of stoppedOn) {
+          const cls = snap.nodeByID(id)?.ComputedClass;
+          if (cls) ctx.blocked.unblock(cls, result.AllocIndex);
+        }
+      },
+    });
+    const hb = { ...defaultHeartbeatOptions, ...opts.heartbeat };
+    if (opts.heartbeat?.gracems == null && opts.heartbeat?.graceMs != null) hb.gracems = opts.heartbeat.graceMs;
+    ctx.heartbeats = new HeartbeatTimers(hb, logger.child({ component: 'heartbeat' }), (nodeID) =>
+      this.track('node down', client.nodeHeartbeatExpired(ctx, nodeID)),
+    );
+    this.ctx = ctx;
+  }
+
+  private track(what: string, p: Promise<unknown>): void {
+    const t = p.catch((e: unknown) => this.ctx.logger.error(`${what} failed`, { error: e instanceof Error ? e.message : String(e) }));
+    this.tasks.add(t);
+    void t.finally(() => this.tasks.delete(t));
+  }
+
+  /** Enables the queues, restores in-flight work from state, and starts the workers. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const { broker, blocked, plans, heartbeats, logger } = this.ctx;
+    broker.setEnabled(true);
+    blocked.setEnabled(true);
+    plans.setEnabled(true);
+    heartbeats.setEnabled(true);
+    const snap = this.store.snapshot();
+    const evals = [...snap.evals()].sort((a, b) => a.CreateIndex - b.CreateIndex);
+    let pending = 0;
+    let blockedN = 0;
+    for (const ev of evals) {
+      if (ev.Status === EvalStatusPending) {
+        broker.enqueue(ev);
+        pending++;
+      } else if (ev.Status === EvalStatusBlocked) {
+        blocked.block(ev);
+        blockedN++;
+      }
+    }
+    const live = [...snap.nodes()].filter((n) => n.Status !== NodeStatusDown).map((n) => n.ID);
+    heartbeats.initialize(live);
+    const n = this.opts.numWorkers ?? 2;
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(
+        {
+          store: this.store,
+          broker,
+          plans,
+          logger,
+          clock: this.ctx.clock,
+          newScheduler: this.ctx.newScheduler,
+          schedulerConfig: this.ctx.schedulerConfig,
+          writeEvals: (evs) => writeEvals(this.ctx, evs),
+          routeEval: (ev) => routeEval(this.ctx, ev),
+        },
+        i,
+      );
+      w.start(this.abort.signal);
+      this.workers.push(w);
+    }
+    logger.info('server started', { index: snap.index(), pending_evals: pending, blocked_evals: blockedN, nodes: live.length, workers: n });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    const { broker, blocked, plans, heartbeats } = this.ctx;
+    broker.setEnabled(false);
+    blocked.setEnabled(false);
+    plans.setEnabled(false);
+    heartbeats.setEnabled(false);
+    await Promise.all(this.workers.map((w) => w.stopped()));
+    while (this.tasks.size > 0) await Promise.all([...this.tasks]);
+    await this.store.close();
+  }
+
+  // Jobs
+  jobRegister(job: Job, opts?: RegisterOptions) {
+    return jobs.jobRegister(this.ctx, job, opts);
+  }
+  jobDeregister(namespace: string, jobID: string, purge: boolean) {
+    return jobs.jobDeregister(this.ctx, namespace, jobID, purge);
+  }
+  jobPlan(job: Job, diff: boolean) {
+    return jobs.jobPlan(this.ctx, job, diff);
+  }
+  jobList(q: QueryOptions) {
+    return reads.jobList(this.ctx, q);
+  }
+  jobGet(namespace: string, jobID: string, q?: QueryOptions) {
+    return reads.jobGet(this.ctx, namespace, jobID, q);
+  }
+  jobVersions(namespace: string, jobID: string, q?: QueryOptions) {
+    return reads.jobVersions(this.ctx, namespace, jobID, q);
+  }
+  jobSummary(namespace: string, jobID: string, q?: QueryOptions) {
+    return reads.jobSummary(this.ctx, namespace, jobID, q);
+  }
+  jobAllocations(namespace: string, jobID: string, all: boolean, q?: QueryOptions) {
+    return reads.jobAllocations(this.ctx, namespace, jobID, all, q);
+  }
+  jobEvaluations(namespace: string, jobID: string, q?: QueryOptions) {
+    return reads.jobEvaluations(this.ctx, namespace, jobID, q);
+  }
+  jobDeployments(namespace: string, jobID: string, q?: QueryOptions) {
+    return reads.jobDeployments(this.ctx, namespace, jobID, q);
+  }
+  // Allocations, evaluations, nodes
+  allocList(q: QueryOptions) {
+    return reads.allocList(this.ctx, q);
+  }
+  allocGet(id: string, q?: QueryOptions) {
+    return reads.allocGet(this.ctx, id, q);
+  }
+  evalList(q: QueryOptions) {
+    return reads.evalList(this.ctx, q);
+  }
+  evalGet(id: string, q?: QueryOptions) {
+    return reads.evalGet(this.ctx, id, q);
+  }
+  evalAllocations(id: string, q?: QueryOptions) {
+    return reads.evalAllocations(this.ctx, id, q);
+  }
+  nodeList(q: QueryOptions) {
+    return reads.nodeList(this.ctx, q);
+  }
+  nodeGet(id: string, q?: QueryOptions) {
+    return reads.nodeGet(this.ctx, id, q);
+  }
+  nodeAllocations(id: string, q?: QueryOptions) {
+    return reads.nodeAllocations(this.ctx, id, q);
+  }
+  resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string {
+    return reads.resolvePrefix(this.ctx, kind, prefix, namespace);
+  }
+  leaderAddress(): string {
+    return this.advertise ?? this.opts.advertiseAddress ?? '127.0.0.1:4646';
+  }
+  /** The agent learns its HTTP port only after the server exists. */
+  setAdvertiseAddress(addr: string): void {
+    this.advertise = addr;
+  }
+  // Client RPC
+  nodeRegister(node: Node): Promise<NodeRegisterResponse> {
+    return client.nodeRegister(this.ctx, node);
+  }
+  nodeUpdateStatus(nodeID: string, status: string): Promise<NodeRegisterResponse> {
+    return client.nodeUpdateStatus(this.ctx, nodeID, status);
+  }
+  getClientAllocs(nodeID: string, minIndex: number, waitMs: number, signal?: AbortSignal) {
+    return client.getClientAllocs(this.ctx, nodeID, minIndex, waitMs, signal);
+  }
+  updateAllocs(updates: AllocClientUpdate[]): Promise<void> {
+    return client.updateAllocs(this.ctx, updates);
+  }
+
+  /** For tests and `agent-info`: queue depths. */
+  stats(): { broker: ReturnType<EvalBroker['stats']>; blocked: ReturnType<BlockedEvals['stats']>; heartbeats: number } {
+    return { broker: this.ctx.broker.stats(), blocked: this.ctx.blocked.stats(), heartbeats: this.ctx.heartbeats.tracked() };
+  }
+}
+
+/** Opens the state in `dataDir`, builds the server and (unless `start: false`) starts scheduling. */
+export async function createServer(opts: ServerOptions, signal?: AbortSignal): Promise<Server> {
+  const backend = opts.backend ?? new SqliteBackend({ dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous });
+  const store = await StateStore.open({ backend, logger: opts.logger.child({ component: 'state' }), signal });
+  const server = new Server(store, opts);
+  if (opts.start !== false) await server.start();
+  return server;
+}
+
+

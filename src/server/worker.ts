@@ -1,0 +1,127 @@
+/**
+ * A scheduler worker: dequeue an eval, plan on a snapshot at least as new as the eval, submit plans,
+ * ack (or nack on error). JS has one thread, so workers are async loops that mostly wait; two of them
+ * let one plan while the other waits on the plan applier.
+ *
+ *   dequeue ──► wait for state index ≥ eval.ModifyIndex ──► scheduler.process(eval) ──► ack
+ *                                                               │ submitPlan / updateEval / createEval
+ *                                                               └─ throws ──► nack (broker redelivers)
+ */
+import { EvalStatusBlocked, EvalStatusPending, type Evaluation, type Plan } from '../structs/index.js';
+import { schedulerStateOf, type StateStore } from '../state/index.js';
+import type { Logger } from '../logging/index.js';
+import type {
+  Clock,
+  Planner,
+  Scheduler,
+  SchedulerConfiguration,
+  SchedulerOptions,
+  SchedulerState,
+} from '../scheduler/types.js';
+import type { EvalBroker } from './eval-broker.js';
+import type { PlanApplier } from './plan-applier.js';
+
+/** The scheduler module's constructor: `newScheduler(type, state, planner, opts)`. */
+export type NewSchedulerFn = (type: string, state: SchedulerState, planner: Planner, opts: SchedulerOptions) => Scheduler;
+
+export const SCHEDULER_TYPES = ['service', 'batch', 'system', 'sysbatch'] as const;
+
+export interface WorkerDeps {
+  store: StateStore;
+  broker: EvalBroker;
+  plans: PlanApplier;
+  logger: Logger;
+  clock: Clock;
+  newScheduler: NewSchedulerFn;
+  schedulerConfig(): SchedulerConfiguration;
+  /** Writes evals (indexes, summary, job status) and returns them as stored. */
+  writeEvals(evals: Evaluation[]): Promise<Evaluation[]>;
+  /** Sends a stored eval where it belongs: the broker (pending) or blocked evals (blocked). */
+  routeEval(ev: Evaluation): void;
+  /** How long to wait for the state to catch up with an eval before nacking it. */
+  stateWaitMs?: number;
+}
+
+/** The Planner a scheduler gets for one delivery of one eval. */
+export class WorkerPlanner implements Planner {
+  constructor(
+    private readonly deps: WorkerDeps,
+    private readonly token: string,
+  ) {}
+
+  async submitPlan(plan: Plan): Promise<{ result: import('../structs/index.js').PlanResult; state?: SchedulerState }> {
+    plan.EvalToken = this.token;
+    this.deps.broker.outstandingReset(plan.EvalID, this.token);
+    const result = await this.deps.plans.submit(plan);
+    if (result.RefreshIndex === 0) return { result };
+    await this.deps.store.waitForStateIndex(result.RefreshIndex, this.deps.stateWaitMs ?? 5_000);
+    return { result, state: schedulerStateOf(this.deps.store.snapshot(), { config: this.deps.schedulerConfig() }) };
+  }
+
+  async updateEval(ev: Evaluation): Promise<void> {
+    await this.deps.writeEvals([ev]);
+  }
+
+  async createEval(ev: Evaluation): Promise<void> {
+    const [stored] = await this.deps.writeEvals([ev]);
+    if (stored != null && (stored.Status === EvalStatusPending || stored.Status === EvalStatusBlocked)) this.deps.routeEval(stored);
+  }
+
+  async reblockEval(ev: Evaluation): Promise<void> {
+    const [stored] = await this.deps.writeEvals([{ ...ev, Status: EvalStatusBlocked }]);
+    if (stored != null) this.deps.routeEval(stored);
+  }
+}
+
+export class Worker {
+  private done: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    readonly id: number,
+  ) {}
+
+  start(signal: AbortSignal): void {
+    this.done = this.loop(signal);
+  }
+
+  /** Resolves when the loop has ended (after the signal aborts). */
+  stopped(): Promise<void> {
+    return this.done ?? Promise.resolve();
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    const log = this.deps.logger.child({ worker: this.id });
+    while (!signal.aborted) {
+      const got = await this.deps.broker.dequeue(SCHEDULER_TYPES, signal);
+      if (got == null) {
+        if (!signal.aborted && !this.deps.broker.isEnabled()) await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      await this.processOne(got.ev, got.token, signal, log);
+      // Let I/O (HTTP, heartbeats) run between evals even when the queue is long.
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Runs the scheduler for one delivery; never throws (failures become nacks). */
+  async processOne(ev: Evaluation, token: string, signal: AbortSignal, log: Logger): Promise<void> {
+    const { broker, store } = this.deps;
+    try {
+      const caughtUp = await store.waitForStateIndex(ev.ModifyIndex, this.deps.stateWaitMs ?? 5_000, signal);
+      if (!caughtUp) throw new Error(`state did not reach index ${ev.ModifyIndex}`);
+      const state = schedulerStateOf(store.snapshot(), { config: this.deps.schedulerConfig() });
+      const planner = new WorkerPlanner(this.deps, token);
+      const sched = this.deps.newScheduler(ev.Type, state, planner, { logger: log.child({ eval_id: ev.ID }), clock: this.deps.clock });
+      await sched.process(ev);
+      broker.ack(ev.ID, token);
+    } catch (e) {
+      log.warn('eval processing failed; nacking', { eval_id: ev.ID, error: e instanceof Error ? e.message : String(e) });
+      try {
+        broker.nack(ev.ID, token);
+      } catch {
+        // The delivery timed out meanwhile; the broker already redelivered it.
+      }
+    }
+  }
+}

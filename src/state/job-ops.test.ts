@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { nullLogger } from '../logging/index.js';
+import { MemoryBackend } from './backend.js';
+import { computeJobStatus, jobSpecChanged, updateJobInPlace, upsertJob } from './job-ops.js';
+import { upsertAllocs, upsertEvals } from './alloc-ops.js';
+import { StateStore } from './store.js';
+import { mockAlloc, mockEval, mockJob } from './testing/fixtures.js';
+
+const open = () => StateStore.open({ backend: new MemoryBackend(), logger: nullLogger });
+
+describe('jobSpecChanged', () => {
+  it('ignores the fields the server sets and treats null, undefined and missing alike', () => {
+    const a = mockJob('web', { Version: 1, ModifyIndex: 3, Status: 'running', Meta: null });
+    const b = mockJob('web', { Version: 4, ModifyIndex: 9, Status: 'dead', SubmitTime: 7 });
+    expect(jobSpecChanged(a, b)).toBe(false);
+    expect(jobSpecChanged(a, { ...b, Priority: 51 })).toBe(true);
+    expect(jobSpecChanged(a, { ...b, Stop: true })).toBe(true);
+  });
+});
+
+describe('upsertJob', () => {
+  it('keeps the newest stable version when the history is trimmed', async () => {
+    const s = await open();
+    await s.write((tx) => upsertJob(tx, mockJob('web', { Priority: 1 }), { nowNs: 0, trackedVersions: 3 }));
+    await s.write((tx) => updateJobInPlace(tx, { ...tx.jobByID('default', 'web')!, Stable: true }));
+    for (let p = 2; p <= 5; p++) await s.write((tx) => upsertJob(tx, mockJob('web', { Priority: p }), { nowNs: 0, trackedVersions: 3 }));
+    expect(s.snapshot().jobVersions('default', 'web').map((j) => j.Version)).toEqual([4, 3, 0]);
+  });
+
+  it('sets CreateIndex once and JobModifyIndex only when the spec changes', async () => {
+    const s = await open();
+    const r1 = await s.write((tx) => upsertJob(tx, mockJob('web'), { nowNs: 0 }));
+    const r2 = await s.write((tx) => upsertJob(tx, mockJob('web'), { nowNs: 0 }));
+    expect(r2.result.specChanged).toBe(false);
+    expect(r2.result.job).toMatchObject({ CreateIndex: r1.index, ModifyIndex: r2.index, JobModifyIndex: r1.index, Version: 0 });
+  });
+});
+
+describe('computeJobStatus', () => {
+  it('is pending with an open eval, running with a live alloc, dead when all are terminal', async () => {
+    const s = await open();
+    const job = mockJob('web');
+    const ev = mockEval(job);
+    await s.write((tx) => {
+      upsertJob(tx, job, { nowNs: 0 });
+      upsertEvals(tx, [ev], 0);
+    });
+    expect(computeJobStatus(s.snapshot(), s.snapshot().jobByID('default', 'web')!)).toBe('pending');
+    const a = mockAlloc(job, 'n1');
+    await s.write((tx) => upsertAllocs(tx, [a], 0));
+    expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('running');
+    await s.write((tx) => {
+      upsertEvals(tx, [{ ...ev, Status: 'complete' }], 0);
+      upsertAllocs(tx, [{ ...a, DesiredStatus: 'stop' }], 0);
+    });
+    expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('dead');
+  });
+});

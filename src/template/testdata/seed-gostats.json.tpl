@@ -1,0 +1,1 @@
+{"node":"{{ env "node.unique.name" }}","port":{{ env "NOMAD_PORT_http" }},"cores":{{ env "attr.cpu.numcores" }},"dc":"{{ env "NOMAD_DC" }}"}
