@@ -45,7 +45,7 @@ export interface CommandContext {
 }
 
 /** The agent's in-process entry point, loaded only by `drover agent`. */
-export type StartAgentFn = (flags: AgentFlags) => Promise<{ stop(): Promise<void> }>;
+export type StartAgentFn = (flags: AgentFlags) => Promise<{ stop(): Promise<void>; address?: string }>;
 
 /** `drover agent` flags, before the agent module merges them with config files and defaults. */
 export interface AgentFlags {
@@ -54,6 +54,7 @@ export interface AgentFlags {
   configFiles: string[];
   bindAddr?: string;
   httpPort?: number;
+  dnsPort?: number;
   logLevel?: string;
   nodeName?: string;
   datacenter?: string;

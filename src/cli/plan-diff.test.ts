@@ -158,6 +158,11 @@ describe('formatPlan', () => {
     ]);
   });
 
+  it('lists the warnings as bullets before the diff', () => {
+    const lines = formatPlan(plan(unchangedDiff, null, { Warnings: 'the "update" block is ignored\nthe "consul" block is ignored\n' }), 'web.hcl');
+    expect(lines.slice(0, 4)).toEqual(['Job Warnings:', '* the "update" block is ignored', '* the "consul" block is ignored', '']);
+  });
+
   it('ends with the job modify index and the check-index command', () => {
     const lines = formatPlan(plan(unchangedDiff, { web: upd({ Ignore: 3 }) }), 'web.nomad.hcl');
     expect(lines).toContain('- All tasks successfully allocated.');

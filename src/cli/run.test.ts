@@ -83,6 +83,18 @@ describe('drover job run', () => {
     expect(r.stdout).toContain('==> Evaluation "e1e1e1e1" finished with status "complete"');
   });
 
+  it('registers a periodic job without monitoring anything', async () => {
+    // An eval ID that cannot be monitored: the command must not try.
+    fake.on('POST', '/v1/jobs', { body: { EvalID: 'not-monitored', EvalCreateIndex: 11, JobModifyIndex: 11, Warnings: '', Index: 11 } });
+    const periodic: JobFileLoader = {
+      load: async () => ({ job: job({ Type: 'batch', Periodic: { Spec: '*/5 * * * *' } as never }), warnings: [], submission: { Source: '', Format: 'hcl2' } }),
+    };
+    const r = await cli(['job', 'run', 'cron.hcl'], { jobFiles: periodic });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('Job registration successful\n');
+    expect(fake.requests.map((q) => q.path)).toEqual(['/v1/jobs']);
+  });
+
   it('reports a check-index conflict as a submit error', async () => {
     fake.on('POST', '/v1/jobs', { status: 409, body: 'job modify index 3 does not match the current index 11', headers: { 'X-Drover-Error-Code': 'CheckIndexMismatch' } });
     const r = await cli(['job', 'run', '-check-index', '3', 'web.hcl']);

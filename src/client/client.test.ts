@@ -42,7 +42,10 @@ const taskState = (server: FakeServer, id: string, task = 'main'): TaskState | u
 const types = (s: TaskState | undefined) => (s?.Events ?? []).map((e) => e.Type);
 const pidOf = (client: Client, a: Allocation, task = 'main') => client.allocRunner(a.ID)!.task(task)!.handle!.driverState.pid as number;
 /** The task's own process (the child of raw_exec's status-recording wrapper). */
-const taskPid = (pid: number) => processTree(pid).find((p) => p.pid !== pid)?.pid;
+async function taskPid(pid: number): Promise<number | undefined> {
+  await waitFor(() => processTree(pid).length >= 2, 2_000);
+  return processTree(pid).find((p) => p.pid !== pid)?.pid;
+}
 
 describe('client agent', () => {
   it('registers a fingerprinted node with a persisted ID and heartbeats', async () => {
@@ -106,7 +109,7 @@ describe('client agent', () => {
     const a = server.place(testAlloc(testJob([task]), client.nodeID));
     for (let restart = 1; restart <= 3; restart++) {
       expect(await waitFor(() => taskState(server, a.ID)?.State === 'running' && client.allocRunner(a.ID)!.task('main')!.handle !== null)).toBe(true);
-      const pid = taskPid(pidOf(client, a));
+      const pid = await taskPid(pidOf(client, a));
       expect(pid).toBeDefined();
       process.kill(pid!, 'SIGKILL');
       if (restart <= 2) {
@@ -194,7 +197,7 @@ describe('client agent', () => {
     expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'running')).toBe(true);
     const pid = pidOf(first, a);
     await first.shutdown();
-    process.kill(taskPid(pid)!, 'SIGKILL');
+    process.kill((await taskPid(pid))!, 'SIGKILL');
     await waitFor(() => processTree(pid).length === 0);
     const second = await startClient(server, dir);
     expect(await waitFor(() => taskState(server, a.ID)?.Restarts === 1 && taskState(server, a.ID)?.State === 'running')).toBe(true);

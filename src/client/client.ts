@@ -9,6 +9,7 @@
  *   stop():      stops watching; tasks keep running (as Nomad's agent), unless { killTasks: true }
  */
 import * as os from 'node:os';
+import { resolve } from 'node:path';
 import type { Allocation, Node } from '../structs/index.js';
 import { allocTerminalStatus } from '../structs/index.js';
 import { allocNotFound, DroverError } from '../errors/index.js';
@@ -141,7 +142,9 @@ class ClientAgent implements Client {
   private started = false;
 
   constructor(o: ClientOptions) {
-    this.o = o;
+    // Task dirs, log paths and driver handles are stored as absolute paths: a task's cwd is its own dir.
+    this.o = { ...o, dataDir: resolve(o.dataDir) };
+    o = this.o;
     this.t = { ...DEFAULT_TIMING, ...o.timing };
     this.log = o.logger;
     this.now = o.clock ?? Date.now;

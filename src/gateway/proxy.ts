@@ -58,7 +58,7 @@ export function createProxyHandler(holder: TableHolder, settings: ProxySettings)
 /** Why no instance can take a request on this route, for the 503 page. */
 export function unavailableReason(route: LiveRoute, now: number): string {
   const n = route.backends.length;
-  if (n === 0) return `route ${route.name} has no instances`;
+  if (n === 0) return `no healthy instance for route ${route.name}: ${route.unhealthy} registered instance(s), none passing its checks`;
   const ejected = route.backends.filter((b) => b.ejectedUntil > now).length;
   const draining = route.backends.filter((b) => b.draining).length;
   return `no healthy instance for route ${route.name}: ${n} instance(s), ${ejected} ejected after connect failures, ${draining} draining`;

@@ -51,18 +51,21 @@ export interface RouteGroup {
   name: string;
   spec: RouteSpec;
   services: string[];
+  /** Healthy instances only. */
   instances: GatewayInstance[];
+  /** Instances that declare the route but are not healthy: the route exists (answering 503), they get no traffic. */
+  unhealthy: number;
 }
 
 /**
  * Groups instances by the routes their tags declare. Several services may share a route: their instances are
- * pooled (as Fabio does); the first service by name decides the options, and a conflict is reported.
+ * pooled (as Fabio does); the first service by name decides the options, and a conflict is reported. An
+ * unhealthy instance still declares its route, so clients get a 503 naming it rather than a 404.
  */
 export function groupRoutes(instances: readonly GatewayInstance[], problems?: TagProblem[]): RouteGroup[] {
   const groups = new Map<string, RouteGroup>();
   const sorted = [...instances].sort((a, b) => (a.ServiceName < b.ServiceName ? -1 : a.ServiceName > b.ServiceName ? 1 : a.ID < b.ID ? -1 : 1));
   for (const inst of sorted) {
-    if (inst.Healthy === false) continue;
     const seen = new Set<string>();
     for (const tag of inst.Tags) {
       const spec = parseRouteTag(tag, problems);
@@ -72,13 +75,14 @@ export function groupRoutes(instances: readonly GatewayInstance[], problems?: Ta
       seen.add(name);
       let group = groups.get(name);
       if (group === undefined) {
-        group = { name, spec, services: [], instances: [] };
+        group = { name, spec, services: [], instances: [], unhealthy: 0 };
         groups.set(name, group);
       } else if (group.spec.strip !== spec.strip || group.spec.lb !== spec.lb) {
         problems?.push({ tag, message: `route ${name} already has other options from service ${group.services[0]}; theirs apply` });
       }
       if (!group.services.includes(inst.ServiceName)) group.services.push(inst.ServiceName);
-      group.instances.push(inst);
+      if (inst.Healthy === false) group.unhealthy++;
+      else group.instances.push(inst);
     }
   }
   return [...groups.values()];

@@ -13,6 +13,8 @@ export interface LiveRoute extends Pool {
   readonly spec: RouteSpec;
   readonly services: readonly string[];
   readonly metrics: RouteMetrics;
+  /** Instances declaring this route that are not healthy (they get no traffic). */
+  readonly unhealthy: number;
 }
 
 export type LiveTable = RouteTable<LiveRoute>;
@@ -35,6 +37,7 @@ export function buildTable(
       name: g.name,
       spec: g.spec,
       services: g.services,
+      unhealthy: g.unhealthy,
       lb: routeLb(g.spec, defaultLb),
       backends: list,
       // Keeping the cursor means a catalog change does not send the next burst to the first instance again.

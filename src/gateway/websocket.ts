@@ -21,6 +21,8 @@ export interface UpgradeSettings {
   maxAttempts: number;
   now: () => number;
   logger: Logger;
+  /** Client sockets with an open tunnel, so closing the gateway can cut them after its grace period. */
+  tunnels: Set<Duplex>;
 }
 
 /** The 'upgrade' listener for the proxy's http.Server. */
@@ -79,6 +81,11 @@ function tryUpgrade(
       release();
     });
     socket.once('close', () => psocket.destroy());
+    // The proxy listener keeps sockets half-open; a tunnel is over once the client stops sending, so finish
+    // our side too, which closes the socket and with it the instance's.
+    socket.once('end', () => socket.end());
+    settings.tunnels.add(socket);
+    socket.once('close', () => settings.tunnels.delete(socket));
     psocket.pipe(socket);
     socket.pipe(psocket);
   });

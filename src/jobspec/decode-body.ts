@@ -181,72 +181,79 @@ function labelError(ctx: DecodeCtx, b: Block, want: number, path: string): boole
 /** Handlers that read their body themselves: the generic walk must not call their contents unknown. */
 const SELF_DECODING = new Set(['stringMap', 'freeform', 'loose', 'header']);
 
+/** What one body has set so far: repeated attributes and singleton blocks are errors. */
+interface Seen {
+  attrs: Map<string, Attribute>;
+  singles: Map<string, Block>;
+}
+
 export function decodeBodyInto(spec: BlockSpec, body: Body, self: Block | null, out: Obj, ctx: DecodeCtx, path: string): void {
-  const seenAttr = new Map<string, Attribute>();
-  const seenSingle = new Map<string, Block>();
+  const seen: Seen = { attrs: new Map(), singles: new Map() };
+  const selfDecoding = spec.custom !== undefined && SELF_DECODING.has(spec.custom);
   for (const item of body.items) {
     if (item.kind === 'attribute') {
-      const as = spec.attrs[item.name];
-      if (!as) {
-        if (spec.custom && SELF_DECODING.has(spec.custom)) continue;
-        problemAt(ctx, item.nameRange, `Unsupported argument: an argument named "${item.name}" is not expected here`, path);
-        continue;
-      }
-      if (seenAttr.has(item.name)) {
-        problemAt(ctx, item.nameRange, `Attribute redefined: the argument "${item.name}" was already set`, path);
-        continue;
-      }
-      seenAttr.set(item.name, item);
-      const v = evalAttr(ctx, item, self, path);
-      if (v === undefined) continue;
-      const c = convert(v, as.type);
-      if (!c.ok) {
-        problemAt(ctx, item.expr.range, `Incorrect attribute value type for "${item.name}": ${c.error}`, path);
-        continue;
-      }
-      if (c.value !== undefined) out[as.field] = c.value;
-      continue;
-    }
-    const ref = spec.blocks[item.type];
-    if (!ref) {
-      if (spec.custom && SELF_DECODING.has(spec.custom)) continue;
+      if (spec.attrs[item.name]) decodeAttr(spec, item, self, out, ctx, path, seen);
+      else if (!selfDecoding) problemAt(ctx, item.nameRange, `Unsupported argument: an argument named "${item.name}" is not expected here`, path);
+    } else if (spec.blocks[item.type]) {
+      decodeSubBlock(spec, item, out, ctx, path, seen);
+    } else if (!selfDecoding) {
       problemAt(ctx, item.typeRange, `Unsupported block type: blocks of type "${item.type}" are not expected here`, path);
-      continue;
-    }
-    if (ref.mode === 'single') {
-      if (labelError(ctx, item, 0, path)) continue;
-      const prev = seenSingle.get(item.type);
-      if (prev) {
-        problemAt(ctx, item.typeRange, `Duplicate ${item.type} block: only one "${item.type}" block is allowed here; the first was at line ${prev.typeRange.start.line}`, path);
-        continue;
-      }
-      const attrDup = seenAttr.get(item.type);
-      if (attrDup) {
-        problemAt(ctx, item.typeRange, `Duplicate ${item.type} block: "${item.type}" was already set as an argument`, path);
-        continue;
-      }
-      seenSingle.set(item.type, item);
-      out[ref.field] = decodeBlock(ref.spec, item, ctx, path);
-      continue;
-    }
-    const nLabels = ref.labels?.length ?? 0;
-    if (ref.spec !== 'task_scaling' && labelError(ctx, item, nLabels, path)) continue;
-    const o = decodeBlock(ref.spec, item, ctx, path);
-    (ref.labels ?? []).forEach((f, i) => {
-      if (item.labels[i] !== undefined && o[f] === undefined) o[f] = item.labels[i];
-    });
-    if (ref.mode === 'list') {
-      (out[ref.field] ??= []).push(o);
-    } else {
-      const key = item.labels[0]!;
-      const m = (out[ref.field] ??= {});
-      if (key in m) problemAt(ctx, item.labelRanges[0], `Duplicate ${item.type} "${key}": a ${item.type} with this name was already defined`, path);
-      else m[key] = o;
     }
   }
   for (const [name, as] of Object.entries(spec.attrs)) {
-    if (as.required && !seenAttr.has(name)) {
+    if (as.required && !seen.attrs.has(name)) {
       problemAt(ctx, self?.typeRange, `Missing required argument: the argument "${name}" is required, but no definition was found`, path);
     }
   }
+}
+
+function decodeAttr(spec: BlockSpec, item: Attribute, self: Block | null, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
+  const as = spec.attrs[item.name]!;
+  if (seen.attrs.has(item.name)) {
+    problemAt(ctx, item.nameRange, `Attribute redefined: the argument "${item.name}" was already set`, path);
+    return;
+  }
+  if (seen.singles.has(item.name)) {
+    problemAt(ctx, item.nameRange, `Duplicate ${item.name} block: "${item.name}" was already set as a block`, path);
+    return;
+  }
+  seen.attrs.set(item.name, item);
+  const v = evalAttr(ctx, item, self, path);
+  if (v === undefined) return;
+  const c = convert(v, as.type);
+  if (!c.ok) problemAt(ctx, item.expr.range, `Incorrect attribute value type for "${item.name}": ${c.error}`, path);
+  else if (c.value !== undefined) out[as.field] = c.value;
+}
+
+function decodeSubBlock(spec: BlockSpec, item: Block, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
+  const ref = spec.blocks[item.type]!;
+  if (ref.mode === 'single') {
+    if (labelError(ctx, item, 0, path)) return;
+    const prev = seen.singles.get(item.type);
+    if (prev) {
+      problemAt(ctx, item.typeRange, `Duplicate ${item.type} block: only one "${item.type}" block is allowed here; the first was at line ${prev.typeRange.start.line}`, path);
+      return;
+    }
+    if (seen.attrs.has(item.type)) {
+      problemAt(ctx, item.typeRange, `Duplicate ${item.type} block: "${item.type}" was already set as an argument`, path);
+      return;
+    }
+    seen.singles.set(item.type, item);
+    out[ref.field] = decodeBlock(ref.spec, item, ctx, path);
+    return;
+  }
+  // Task scaling blocks check their own labels, with Nomad's wording.
+  if (ref.spec !== 'task_scaling' && labelError(ctx, item, ref.labels?.length ?? 0, path)) return;
+  const o = decodeBlock(ref.spec, item, ctx, path);
+  (ref.labels ?? []).forEach((f, i) => {
+    if (item.labels[i] !== undefined && o[f] === undefined) o[f] = item.labels[i];
+  });
+  if (ref.mode === 'list') {
+    (out[ref.field] ??= []).push(o);
+    return;
+  }
+  const key = item.labels[0]!;
+  const m = (out[ref.field] ??= {});
+  if (key in m) problemAt(ctx, item.labelRanges[0], `Duplicate ${item.type} "${key}": a ${item.type} with this name was already defined`, path);
+  else m[key] = o;
 }

@@ -296,6 +296,41 @@ EOH
     ]);
   });
 
+  it('accepts sizes with units for memory and disk, and plain numbers as MB', () => {
+    const job = parse(`job "s" {
+  group "g" {
+    ephemeral_disk {
+      size = "1GiB"
+    }
+    task "t" {
+      driver = "exec"
+      resources {
+        memory     = "512MB"
+        memory_max = 1024
+      }
+    }
+  }
+}`);
+    expect(job.TaskGroups[0].EphemeralDisk.SizeMB).toBe(1024);
+    expect(job.TaskGroups[0].Tasks[0].Resources).toMatchObject({ MemoryMB: 512, MemoryMaxMB: 1024 });
+  });
+
+  it('rejects env given both as a block and as an argument, in either order', () => {
+    const twice = (first: string, second: string) => `job "e" {
+  group "g" {
+    task "t" {
+      driver = "exec"
+      ${first}
+      ${second}
+    }
+  }
+}`;
+    const block = 'env { A = "1" }';
+    const attr = 'env = { B = "2" }';
+    expect(problems(twice(block, attr))[0]!.message).toContain('Duplicate env block');
+    expect(problems(twice(attr, block))[0]!.message).toContain('Duplicate env block');
+  });
+
   it('needs exactly one job block', () => {
     expect(problems('variable "x" { default = 1 }')[0]!.message).toContain('No job found');
     expect(problems('job "a" {}\njob "b" {}')[0]!.message).toContain('Duplicate job block');

@@ -170,7 +170,7 @@ export const SCHEMA: Record<string, BlockSpec> = {
     },
     blocks: {},
   },
-  ephemeral_disk: { attrs: { sticky: a('Sticky', 'bool'), size: a('SizeMB', 'int'), migrate: a('Migrate', 'bool') }, blocks: {} },
+  ephemeral_disk: { attrs: { sticky: a('Sticky', 'bool'), size: a('SizeMB', 'size'), migrate: a('Migrate', 'bool') }, blocks: {} },
   periodic: {
     attrs: {
       cron: a('Spec', 'string'), crons: a('Specs', 'strings'), prohibit_overlap: a('ProhibitOverlap', 'bool'),
@@ -224,8 +224,8 @@ export const SCHEMA: Record<string, BlockSpec> = {
   cni: { attrs: { args: a('Args', 'stringMap') }, blocks: {} },
   resources: {
     attrs: {
-      cpu: a('CPU', 'int'), cores: a('Cores', 'int'), memory: a('MemoryMB', 'int'), memory_max: a('MemoryMaxMB', 'int'),
-      disk: a('DiskMB', 'int'), iops: a('IOPS', 'int'), secrets: a('SecretsMB', 'int'),
+      cpu: a('CPU', 'int'), cores: a('Cores', 'int'), memory: a('MemoryMB', 'size'), memory_max: a('MemoryMaxMB', 'size'),
+      disk: a('DiskMB', 'size'), iops: a('IOPS', 'int'), secrets: a('SecretsMB', 'int'),
     },
     blocks: resourcesBlocks,
     custom: 'resources',

@@ -84,6 +84,14 @@ export class GenericScheduler implements Scheduler {
       updated.BlockedEval = blocked.ID;
     }
     updated.Status = EvalStatusComplete;
+    this.opts.logger.debug('eval processed', {
+      eval_id: ev.ID,
+      job_id: ev.JobID,
+      placed: countAllocs(out.builder.plan.NodeAllocation),
+      stopped: countAllocs(out.builder.plan.NodeUpdate),
+      failed_groups: Object.keys(out.failed),
+      blocked_eval: updated.BlockedEval,
+    });
     await this.planner.updateEval(updated);
   }
 
@@ -94,6 +102,7 @@ export class GenericScheduler implements Scheduler {
     updated.BlockedEval = blocked.ID;
     updated.Status = EvalStatusFailed;
     updated.StatusDescription = `maximum attempts reached (${max})`;
+    this.opts.logger.warn('eval failed: plan refused too often', { eval_id: ev.ID, job_id: ev.JobID, attempts: max });
     await this.planner.updateEval(updated);
   }
 
@@ -114,6 +123,7 @@ export class GenericScheduler implements Scheduler {
       elig: new EvalEligibility(),
       deploymentID: res.deployment?.ID ?? '',
     };
+    for (const tg of job?.TaskGroups ?? []) out.queued[tg.Name] = 0;
     markStoppedAllocsLost(b, allocs);
     for (const [name, ch] of res.groups) {
       out.desired[name] = ch.desired;
@@ -175,7 +185,6 @@ class Placer {
   }
 
   run(): void {
-    for (const tg of this.job.TaskGroups) this.out.queued[tg.Name] = 0;
     for (const [group, ch] of this.res.groups) {
       if (!this.job.TaskGroups.some((g) => g.Name === group)) continue;
       const place = ch.place.slice();
@@ -274,6 +283,12 @@ class Placer {
       }
     }
   }
+}
+
+function countAllocs(m: Record<string, Allocation[]>): number {
+  let n = 0;
+  for (const k in m) n += m[k]!.length;
+  return n;
 }
 
 function hostPorts(nets: NetworkResource[]): number[] {

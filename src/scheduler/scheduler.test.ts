@@ -172,4 +172,16 @@ describe('generic scheduler', () => {
     expect(live).toHaveLength(10);
     expect(live.every((a) => a.Job.Version === v1.Version)).toBe(true);
   });
+
+  it('stops every alloc of a purged job (the job is gone from state)', async () => {
+    const h = new Harness();
+    h.upsertNode(mockNode());
+    const job = h.upsertJob(mockJob());
+    await h.process(mockEval(job));
+    h.jobs.clear();
+    await h.process(mockEval(job, { TriggeredBy: 'job-deregister' }));
+    expect(flattenPlanned(h.lastPlan()!.NodeUpdate)).toHaveLength(10);
+    expect(h.liveAllocs(job.Namespace, job.ID)).toHaveLength(0);
+    expect(h.lastEval()!.Status).toBe('complete');
+  });
 });

@@ -64,6 +64,7 @@ export class SystemScheduler implements Scheduler {
         return;
       }
     }
+    this.opts.logger.debug('eval processed', { eval_id: ev.ID, job_id: ev.JobID, failed_groups: Object.keys(out.failed) });
     await this.planner.updateEval({ ...this.outcome(ev, out), Status: EvalStatusComplete });
   }
 

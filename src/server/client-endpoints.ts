@@ -134,7 +134,10 @@ export async function getClientAllocs(
     const snap = ctx.store.snapshot();
     const r = clientAllocs(snap, nodeID);
     const left = deadline - Date.now();
-    if (r.index > minIndex || left <= 0 || signal?.aborted) return { allocs: r.allocs, index: Math.max(1, r.index) };
+    if (r.index > minIndex || left <= 0 || signal?.aborted) {
+      // Copies: an in-process client (dev agent) must never be able to mutate the server's state.
+      return { allocs: r.allocs.map((a) => structuredClone(a)), index: Math.max(1, r.index) };
+    }
     // Wake on any allocation write, then check whether it concerned this node.
     await ctx.store.waitForIndex(['allocs'], cursor, left, signal);
     cursor = ctx.store.snapshot().tableIndex('allocs');

@@ -7,6 +7,7 @@ import {
   EvalStatusCancelled,
   EvalStatusFailed,
   EvalStatusPending,
+  EvalTriggerFailedFollowUp,
   generateUUID,
   type Evaluation,
   type Job,
@@ -110,12 +111,27 @@ export function cancelEvals(ctx: ServerContext, evals: Evaluation[], why: string
   );
 }
 
-export function failEval(ctx: ServerContext, ev: Evaluation, why: string): void {
+/**
+ * Marks an eval failed (delivery limit reached) and, as Nomad does, creates a follow-up eval for the
+ * job that waits `followUpDelayMs` first, so a transient fault does not leave the job unscheduled.
+ */
+export function failEval(ctx: ServerContext, ev: Evaluation, why: string, followUpDelayMs: number): void {
+  const write = ctx.store.write((txn) => {
+    const cur = txn.evalByID(ev.ID) ?? ev;
+    const followUp =
+      cur.JobID !== '' && txn.jobByID(cur.Namespace, cur.JobID) != null
+        ? newEval(ctx, { ...cur, ID: cur.JobID }, EvalTriggerFailedFollowUp, {
+            PreviousEval: cur.ID,
+            WaitUntil: new Date(ctx.clock.now() + followUpDelayMs).toISOString(),
+          })
+        : undefined;
+    const [, stored] = upsertEvals(txn, followUp ? [{ ...cur, Status: EvalStatusFailed, StatusDescription: why, NextEval: followUp.ID }, followUp] : [{ ...cur, Status: EvalStatusFailed, StatusDescription: why }], nowNs(ctx));
+    return stored;
+  });
   ctx.background(
     'fail eval',
-    ctx.store.write((txn) => {
-      const cur = txn.evalByID(ev.ID) ?? ev;
-      upsertEvals(txn, [{ ...cur, Status: EvalStatusFailed, StatusDescription: why }], nowNs(ctx));
+    write.then(({ result }) => {
+      if (result) routeEval(ctx, result);
     }),
   );
 }

@@ -189,6 +189,32 @@ describe('Server blocked evals and client updates', () => {
   });
 });
 
+describe('Server eval failures', () => {
+  it('fails an eval whose scheduler keeps throwing and schedules a delayed follow-up', async () => {
+    let calls = 0;
+    const s = await server({
+      newScheduler: () => ({
+        process: async () => {
+          calls++;
+          throw new Error('scheduler bug');
+        },
+      }),
+      failedFollowUpDelayMs: 60_000,
+    });
+    await s.start();
+    const r = await s.jobRegister(mockJob('web'));
+    const failed = await eventually(async () => {
+      const e = (await s.evalGet(r.EvalID)).value;
+      return e.Status === 'failed' && e.NextEval !== '' ? e : undefined;
+    }, 3000, 'eval failed');
+    expect(calls).toBe(3);
+    const next = (await s.evalGet(failed.NextEval)).value;
+    expect(next).toMatchObject({ TriggeredBy: 'failed-follow-up', Status: 'pending', PreviousEval: r.EvalID });
+    expect(Date.parse(next.WaitUntil!)).toBeGreaterThan(Date.now() + 50_000);
+    expect(s.stats().broker.delayed).toBe(1);
+  });
+});
+
 describe('Server heartbeats', () => {
   it('marks a node down when its TTL passes and replaces its allocations elsewhere', async () => {
     const s = await server({ heartbeat: { minTTLms: 60, maxHeartbeatsPerSecond: 50, gracems: 20 } });

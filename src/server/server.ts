@@ -52,6 +52,8 @@ export interface ServerOptions {
   start?: boolean;
   schedulerConfig?: SchedulerConfiguration;
   broker?: Partial<Pick<EvalBrokerOptions, 'nackTimeoutMs' | 'deliveryLimit' | 'initialNackDelayMs' | 'subsequentNackDelayMs'>>;
+  /** Delay before the follow-up eval of an eval that failed its delivery limit (Nomad: about a minute). */
+  failedFollowUpDelayMs?: number;
   /** A durable backend other than SQLite (etcd later; tests). */
   backend?: StateBackend;
   /** Versions of a job kept in history (Nomad: 6). */
@@ -96,7 +98,7 @@ export class Server implements ServerAPI {
       ...opts.broker,
       logger: logger.child({ component: 'eval-broker' }),
       clock,
-      onFailed: (ev) => failEval(ctx, ev, 'evaluation reached its delivery limit'),
+      onFailed: (ev) => failEval(ctx, ev, 'evaluation reached its delivery limit', opts.failedFollowUpDelayMs ?? 60_000),
       onCancel: (evs) => cancelEvals(ctx, evs, 'canceled after a more recent evaluation of the job was queued'),
     });
     ctx.blocked = new BlockedEvals({

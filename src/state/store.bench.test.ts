@@ -2,6 +2,12 @@
  * Measurement, not a gate: `DROVER_BENCH=1 npx vitest run --project unit src/state/store.bench.test.ts`
  * prints how long a million allocation inserts take, in batches of 1,000, with and without SQLite.
  * Skipped in normal runs (it takes tens of seconds and CI never gates on wall-clock time).
+ *
+ * Measured on the 2-core shared dev machine (Node 20): about 30 s for 1M allocations with either
+ * backend (the in-memory store alone: 29–53 s depending on GC settings, where merely creating
+ * 1M allocation objects takes ~7 s), and the slowest snapshot under 5 ms throughout. The time is
+ * dominated by GC of a heap holding a million allocations; `--max-semi-space-size=64` cut it by
+ * about 40%. A purpose-built HAMT in place of `immutable` is the next step if it matters.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -114,6 +114,24 @@ describe('StateStore', () => {
     expect(s.snapshot().jobs()).toHaveLength(2);
   });
 
+  it('refuses every write after the backend failed to persist one, leaving readers on durable state', async () => {
+    let fail = false;
+    const backend: StateBackend = {
+      load: async () => ({ index: 0, tableIndexes: {} }),
+      apply: () => {
+        if (fail) throw new Error('disk full');
+      },
+      close: async () => {},
+    };
+    const s = await open(backend);
+    await s.write((tx) => tx.put('jobs', mockJob('a')));
+    fail = true;
+    await expect(s.write((tx) => tx.put('jobs', mockJob('b')))).rejects.toMatchObject({ code: 'Internal' });
+    fail = false;
+    await expect(s.write((tx) => tx.put('jobs', mockJob('c')))).rejects.toMatchObject({ code: 'Internal' });
+    expect(s.snapshot().jobs().map((j) => j.ID)).toEqual(['a']);
+  });
+
   it('restores every table and the index from SQLite after a close without clean shutdown', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-state-'));
     dirs.push(dir);

@@ -30,6 +30,9 @@ export interface ServiceCheck {
   FailuresBeforeCritical?: number;
   FailuresBeforeWarning?: number;
   OnUpdate?: string;
+  /** gRPC health service name (`grpc_service`). */
+  GRPCService?: string;
+  GRPCUseTLS?: boolean;
 }
 
 export interface Service {
@@ -68,4 +71,25 @@ export interface ServiceRegistration {
   Port: number;
   CreateIndex: number;
   ModifyIndex: number;
+  /** Drover: aggregate check status (worst of Checks); absent means passing (no checks). */
+  Status?: ServiceHealthStatus;
+  /** Drover: the latest result of each check of this instance. */
+  Checks?: ServiceCheckResult[] | null;
+  /** Drover: the service's meta (canary_meta merged for canaries), as consul-template's `.ServiceMeta`. */
+  Meta?: Record<string, string> | null;
+}
+
+/** Consul's check statuses, worst last. */
+export type ServiceHealthStatus = 'passing' | 'warning' | 'critical';
+
+/** The latest result of one check of a service instance. */
+export interface ServiceCheckResult {
+  /** Stable per (registration, check definition). */
+  CheckID: string;
+  Name: string;
+  Status: ServiceHealthStatus;
+  /** Probe output (HTTP status line and body head, script output, error text), truncated. */
+  Output: string;
+  /** Unix nanoseconds of the result. */
+  Timestamp: number;
 }

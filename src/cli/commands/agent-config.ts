@@ -1,10 +1,11 @@
 /**
  * From `drover agent` flags and `-config` files to the agent's config: Nomad's dev defaults, then each config
- * file in order, then the flags on top (as nomad merges them). Config files are JSON in Nomad's agent config
- * shape (`data_dir`, `bind_addr`, `ports { http }`, `server { enabled }`, `client { servers, node_class }`).
+ * file in order, then the flags on top (as nomad merges them). Config files are HCL (`.hcl`) or JSON (`.json`)
+ * in Nomad's agent config shape (`data_dir`, `bind_addr`, `ports { http }`, `server { enabled }`,
+ * `client { servers, node_class }`, `plugin "raw_exec" { config { enabled = true } }`).
  */
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { dirname, extname } from 'node:path';
 import type { AgentConfig } from '../../agent/index.js';
 import { UsageError, type AgentFlags } from '../command.js';
 
@@ -67,9 +68,45 @@ export function fromNomadConfig(doc: Obj): Obj {
   });
 }
 
+/**
+ * An HCL config body as the JSON Nomad would accept: attributes evaluated, unlabelled blocks as lists of
+ * objects, labelled blocks keyed by their labels (`plugin "raw_exec" {...}` → `{plugin: {raw_exec: [...]}}`).
+ */
+async function hclConfigToObject(text: string, path: string): Promise<Obj> {
+  const hcl = await import('../../jobspec/hcl/index.js');
+  const parsed = hcl.parseHCL(text, path);
+  const problems = parsed.diagnostics.filter((d) => d.severity === 'error').map(hcl.formatDiagnostic);
+  const ctx = hcl.makeEvalContext({ functions: { baseDir: dirname(path), allowFS: true } });
+  const convert = (body: typeof parsed.body): Obj => {
+    const out: Obj = {};
+    for (const item of body.items) {
+      if (item.kind === 'attribute') {
+        const r = hcl.evaluate(item.expr, ctx);
+        problems.push(...r.diagnostics.filter((d) => d.severity === 'error').map(hcl.formatDiagnostic));
+        out[item.name] = hcl.toJS(r.value);
+        continue;
+      }
+      let target = out;
+      let key = item.type;
+      for (const label of item.labels) {
+        const next = (isObj(target[key]) ? target[key] : (target[key] = {})) as Obj;
+        target = next;
+        key = label;
+      }
+      const list = (Array.isArray(target[key]) ? target[key] : (target[key] = [])) as Obj[];
+      list.push(convert(item.body));
+    }
+    return out;
+  };
+  const doc = convert(parsed.body);
+  if (problems.length > 0) throw new UsageError(`Error loading configuration from ${path}:\n${problems.join('\n')}`);
+  return doc;
+}
+
 async function readConfigFile(path: string): Promise<Obj> {
-  if (extname(path).toLowerCase() !== '.json') {
-    throw new UsageError(`Error loading configuration from ${path}: only JSON agent config files are supported so far`);
+  const ext = extname(path).toLowerCase();
+  if (ext !== '.json' && ext !== '.hcl') {
+    throw new UsageError(`Error loading configuration from ${path}: expected a .hcl or .json file`);
   }
   let text: string;
   try {
@@ -77,6 +114,7 @@ async function readConfigFile(path: string): Promise<Obj> {
   } catch (e) {
     throw new UsageError(`Error loading configuration from ${path}: ${(e as Error).message}`);
   }
+  if (ext === '.hcl') return fromNomadConfig(await hclConfigToObject(text, path));
   try {
     const doc = JSON.parse(text) as unknown;
     if (!isObj(doc)) throw new Error('expected a JSON object');
@@ -95,7 +133,7 @@ export function fromFlags(f: AgentFlags): Obj {
     datacenter: f.datacenter,
     name: f.nodeName,
     logLevel: f.logLevel?.toLowerCase(),
-    ports: { http: f.httpPort },
+    ports: { http: f.httpPort, dns: f.dnsPort },
     server: { enabled: f.server || undefined },
     client: { enabled: f.client || undefined, servers: f.servers },
   });

@@ -11,7 +11,8 @@ import { buildAgentConfig } from './agent-config.js';
 const startInProcess: StartAgentFn = async (flags) => {
   const mod = await import('../../agent/index.js');
   const config = await buildAgentConfig(flags, mod);
-  return mod.startAgent(config);
+  const running = await mod.startAgent(config);
+  return { stop: () => running.stop(), address: running.http.address };
 };
 
 export function agentFlags(opts: Record<string, unknown>): AgentFlags {
@@ -22,6 +23,7 @@ export function agentFlags(opts: Record<string, unknown>): AgentFlags {
     configFiles: strs(opts.config),
     bindAddr: str(opts.bind),
     httpPort: int(opts.httpPort),
+    dnsPort: int(opts.dnsPort),
     logLevel: str(opts.logLevel),
     nodeName: str(opts.node),
     datacenter: str(opts.dc),
@@ -39,9 +41,10 @@ export const agent: CommandSpec = {
   options: [
     { flags: '--dev', description: 'dev mode: server and client in one process, Nomad dev defaults' },
     { flags: '--data-dir <dir>', description: 'where state and allocation directories live' },
-    { flags: '--config <file>', description: 'agent config file, JSON (repeatable; later files win)', repeatable: true },
+    { flags: '--config <file>', description: 'agent config file, HCL or JSON (repeatable; later files win)', repeatable: true },
     { flags: '--bind <addr>', description: 'address the HTTP API listens on' },
-    { flags: '--http-port <port>', description: 'HTTP API port (default 4646)', int: true },
+    { flags: '--http-port <port>', description: 'HTTP API port (default 4646; 0 picks a free port)', int: true },
+    { flags: '--dns-port <port>', description: 'DNS port (default 8600; 0 picks a free port)', int: true },
     { flags: '--log-level <level>', description: 'trace, debug, info, warn or error' },
     { flags: '--node <name>', description: 'node name (default: hostname)' },
     { flags: '--dc <datacenter>', description: 'datacenter of the client node' },
@@ -58,6 +61,7 @@ export const agent: CommandSpec = {
     const start = ctx.startAgent ?? startInProcess;
     ctx.out.line(`==> Starting Drover agent${flags.dev ? ' in dev mode' : ''}...`);
     const running = await start(flags);
+    if (running.address) ctx.out.line(`    API at ${running.address}`);
     ctx.out.line('==> Drover agent started! Log data will stream in below:');
     if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
     ctx.out.line('==> Caught signal, gracefully shutting down agent...');

@@ -50,7 +50,7 @@ export const jobRun: CommandSpec = {
       ctx.out.line();
     }
     // Periodic and parameterized jobs only register a template; nothing is placed now.
-    if (job.Periodic?.Enabled || job.ParameterizedJob || !res.EvalID) {
+    if ((job.Periodic && job.Periodic.Enabled !== false) || job.ParameterizedJob || !res.EvalID) {
       ctx.out.line('Job registration successful');
       return 0;
     }

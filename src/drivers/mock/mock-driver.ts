@@ -116,7 +116,7 @@ export class MockDriver implements TaskDriver {
     };
     this.writeOutput(cfg);
     const handle: TaskHandle = { driver: this.name, version: 1, config: cfg, state: 'running', driverState: { ...state }, startedAt: state.startedAtMs };
-    this.track(cfg, state, 0);
+    this.track(cfg, state, 0, true);
     return { handle };
   }
 
@@ -130,7 +130,7 @@ export class MockDriver implements TaskDriver {
   }
 
   /** Starts the timers of a task that began `elapsedMs` ago (0 for a fresh start, more after recovery). */
-  private track(cfg: TaskConfig, state: MockState, elapsedMs: number): void {
+  private track(cfg: TaskConfig, state: MockState, elapsedMs: number, fresh: boolean): void {
     let finish!: (r: ExitResult) => void;
     const done = new Promise<ExitResult>((resolve) => (finish = resolve));
     const t: RunningTask = { cfg, state, done, finish: () => {}, timers: [], killing: false };
@@ -142,7 +142,7 @@ export class MockDriver implements TaskDriver {
     };
     this.tasks.set(cfg.id, t);
     const out = cfg.config.stdout_string;
-    if (typeof out === 'string' && elapsedMs === 0) {
+    if (typeof out === 'string' && fresh) {
       const repeat = Number(cfg.config.stdout_repeat ?? 0);
       const every = parseDurationMs(cfg.config.stdout_repeat_duration);
       appendFileSync(cfg.stdoutPath, out);
@@ -212,7 +212,7 @@ export class MockDriver implements TaskDriver {
     if (this.tasks.has(handle.config.id)) return;
     const s = handle.driverState as unknown as MockState;
     if (typeof s?.pid !== 'number') throw taskNotFound(handle.config.id);
-    this.track(handle.config, s, this.now() - s.startedAtMs);
+    this.track(handle.config, s, this.now() - s.startedAtMs, false);
   }
 
   async shutdown(): Promise<void> {

@@ -100,7 +100,7 @@ export class RawExecDriver implements TaskDriver {
     if (problems.length > 0) throw driverError(`invalid raw_exec config: ${problems.join('; ')}`, false);
     const command = resolveCommand(String(cfg.config.command), cfg.dirs.dir, cfg.env.PATH ?? DEFAULT_PATH);
     const args = (cfg.config.args as string[] | undefined) ?? [];
-    const exitFile = join(cfg.dirs.dir, `.raw_exec-${cfg.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.exit`);
+    const exitFile = resolve(cfg.dirs.dir, `.raw_exec-${cfg.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.exit`);
     rmSync(exitFile, { force: true });
     const out = openSync(cfg.stdoutPath, 'a');
     const err = openSync(cfg.stderrPath, 'a');

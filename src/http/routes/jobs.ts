@@ -1,5 +1,5 @@
 /** Job endpoints: `/v1/jobs`, `/v1/jobs/parse`, `/v1/job/:id[/...]`, `/v1/validate/job`. */
-import { badRequest, DroverError, formatProblem, isDroverError, jobValidationError, type Problem } from '../../errors/index.js';
+import { badRequest, formatProblem, isDroverError, jobValidationError } from '../../errors/index.js';
 import { canonicalizeJob, parseJobHCL, parseJobJSON, unsupportedFeatureWarnings, validateJob } from '../../jobspec/index.js';
 import type { Job } from '../../structs/index.js';
 import type { Router } from '../router.js';
@@ -15,16 +15,22 @@ interface RegisterBody {
   Diff?: boolean;
 }
 
-/** Decodes an API job body, fills defaults and validates it: the one path every job enters by. */
-export function admitJob(raw: unknown, namespace?: string): Job {
+/**
+ * Decodes an API job body, fills defaults and validates it: the one path every job enters by. Warnings
+ * name the blocks the user wrote that this build parses but does not act on (looked for before defaults
+ * are filled, so only what the user wrote counts).
+ */
+export function admitJob(raw: unknown, opts: { namespace?: string; supported?: Set<string> } = {}): { job: Job; warnings: string[] } {
   if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw badRequest('request body has no "Job" object: expected {"Job": {...}}');
   }
-  const job = canonicalizeJob(parseJobJSON(raw as object));
-  if (namespace && !(raw as Record<string, unknown>)['Namespace']) job.Namespace = namespace;
+  const parsed = parseJobJSON(raw as object);
+  const warnings = opts.supported ? unsupportedFeatureWarnings(parsed, opts.supported) : [];
+  const job = canonicalizeJob(parsed);
+  if (opts.namespace && !(raw as Record<string, unknown>)['Namespace']) job.Namespace = opts.namespace;
   const problems = validateJob(job);
   if (problems.length > 0) throw jobValidationError(problems);
-  return job;
+  return { job, warnings };
 }
 
 export function jobRoutes(r: Router, opts: HttpApiOptions): void {
@@ -32,9 +38,8 @@ export function jobRoutes(r: Router, opts: HttpApiOptions): void {
   const ns = (q: URLSearchParams) => q.get('namespace') ?? 'default';
 
   const register = async (body: RegisterBody, q: URLSearchParams, pathID?: string) => {
-    const job = admitJob(body.Job, q.get('namespace') ?? undefined);
+    const { job, warnings } = admitJob(body.Job, { namespace: q.get('namespace') ?? undefined, supported: opts.supportedFeatures });
     if (pathID !== undefined && job.ID !== pathID) throw badRequest(`job ID "${job.ID}" does not match the request path "${pathID}"`);
-    const warnings = opts.supportedFeatures ? unsupportedFeatureWarnings(job, opts.supportedFeatures) : [];
     const res = await server.jobRegister(job, {
       enforceIndex: body.EnforceIndex ? (body.JobModifyIndex ?? 0) : undefined,
       warnings,
@@ -57,8 +62,7 @@ export function jobRoutes(r: Router, opts: HttpApiOptions): void {
   r.write('/v1/validate/job', async (c) => {
     const body = await c.json<RegisterBody>();
     try {
-      const job = admitJob(body.Job);
-      const warnings = opts.supportedFeatures ? unsupportedFeatureWarnings(job, opts.supportedFeatures) : [];
+      const { warnings } = admitJob(body.Job, { supported: opts.supportedFeatures });
       return { DriverConfigValidated: true, ValidationErrors: null, Error: '', Warnings: warnings.join('\n') };
     } catch (e) {
       if (!isDroverError(e) || e.status !== 400) throw e;
@@ -76,10 +80,9 @@ export function jobRoutes(r: Router, opts: HttpApiOptions): void {
 
   r.write('/v1/job/:id/plan', async (c) => {
     const body = await c.json<RegisterBody>();
-    const job = admitJob(body.Job, c.query.get('namespace') ?? undefined);
+    const { job, warnings } = admitJob(body.Job, { namespace: c.query.get('namespace') ?? undefined, supported: opts.supportedFeatures });
     if (job.ID !== c.params.id) throw badRequest(`job ID "${job.ID}" does not match the request path "${c.params.id}"`);
     const res = await server.jobPlan(job, body.Diff ?? false);
-    const warnings = opts.supportedFeatures ? unsupportedFeatureWarnings(job, opts.supportedFeatures) : [];
     return new JsonReply({ ...res, Warnings: [res.Warnings, ...warnings].filter(Boolean).join('\n') }, res.Index);
   });
 
@@ -99,5 +102,3 @@ export function jobRoutes(r: Router, opts: HttpApiOptions): void {
   });
 }
 
-export type { Problem };
-export { DroverError };

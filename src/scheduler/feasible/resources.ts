@@ -20,6 +20,8 @@ export interface NodeCapacity {
   diskMB: number;
   /** Host ports the node reserves for itself (e.g. 22). */
   reservedPorts: Set<number>;
+  /** How many reserved ports fall inside the dynamic range. */
+  reservedInDynamicRange: number;
   minDynamicPort: number;
   maxDynamicPort: number;
 }
@@ -86,13 +88,18 @@ export function nodeCapacity(node: Node): NodeCapacity {
   const res = node.ReservedResources;
   const reserved = new Set(parsePortSpec(res?.Networks?.ReservedHostPorts));
   for (const n of r?.Networks ?? []) for (const p of n.ReservedPorts ?? []) if (p.Value > 0) reserved.add(p.Value);
+  const minDynamicPort = r?.MinDynamicPort || DefaultMinDynamicPort;
+  const maxDynamicPort = r?.MaxDynamicPort || DefaultMaxDynamicPort;
+  let reservedInDynamicRange = 0;
+  for (const p of reserved) if (p >= minDynamicPort && p <= maxDynamicPort) reservedInDynamicRange++;
   c = {
     cpu: (r?.Cpu?.CpuShares ?? 0) - (res?.Cpu?.CpuShares ?? 0),
     memoryMB: (r?.Memory?.MemoryMB ?? 0) - (res?.Memory?.MemoryMB ?? 0),
     diskMB: (r?.Disk?.DiskMB ?? 0) - (res?.Disk?.DiskMB ?? 0),
     reservedPorts: reserved,
-    minDynamicPort: r?.MinDynamicPort || DefaultMinDynamicPort,
-    maxDynamicPort: r?.MaxDynamicPort || DefaultMaxDynamicPort,
+    reservedInDynamicRange,
+    minDynamicPort,
+    maxDynamicPort,
   };
   capacityCache.set(node, c);
   return c;

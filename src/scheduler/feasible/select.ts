@@ -238,7 +238,7 @@ export function exhaustedDimension(spec: GroupSpec, _node: Node, u: NodeUsage): 
   if (u.cpu + spec.cpu > cap.cpu) return 'cpu';
   if (u.memoryMB + spec.memoryMB > cap.memoryMB) return 'memory';
   if (u.diskMB + spec.diskMB > cap.diskMB) return 'disk';
-  for (const p of spec.staticPorts) if (u.ports.has(p)) return DimensionPortCollision;
+  for (const p of spec.staticPorts) if (u.portUsed(p)) return DimensionPortCollision;
   if (spec.dynamicPortCount > 0) {
     const free = cap.maxDynamicPort - cap.minDynamicPort + 1 - u.dynamicUsed;
     if (free < spec.dynamicPortCount) return DimensionDynamicPorts;
@@ -288,7 +288,7 @@ export function assignPorts(spec: GroupSpec, node: Node, u: NodeUsage, rng: () =
   const taken: number[] = [];
   const ip = hostIP(node);
   for (const p of spec.staticPorts) {
-    if (!u.ports.has(p)) {
+    if (!u.portUsed(p)) {
       u.addPort(p);
       taken.push(p);
     }
@@ -298,13 +298,13 @@ export function assignPorts(spec: GroupSpec, node: Node, u: NodeUsage, rng: () =
       let value = 0;
       for (let i = 0; i < 20 && value === 0; i++) {
         const cand = lo + Math.floor(rng() * span);
-        if (!u.ports.has(cand)) value = cand;
+        if (!u.portUsed(cand)) value = cand;
       }
       if (value === 0) {
         const start = Math.floor(rng() * span);
         for (let i = 0; i < span && value === 0; i++) {
           const cand = lo + ((start + i) % span);
-          if (!u.ports.has(cand)) value = cand;
+          if (!u.portUsed(cand)) value = cand;
         }
       }
       if (value !== 0) {

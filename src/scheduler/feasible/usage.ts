@@ -14,43 +14,46 @@ export class NodeUsage {
   cpu = 0;
   memoryMB = 0;
   diskMB = 0;
-  /** Every host port in use (reserved by the node or held by an alloc). */
-  readonly ports = new Set<number>();
-  /** How many ports of the dynamic range are in use, for an O(1) "enough free ports" check. */
-  dynamicUsed = 0;
+  /** Host ports held by allocations (the node's own reserved ports live in `cap`). Created on first use. */
+  private held: Set<number> | null = null;
+  /** How many ports of the dynamic range are in use (reserved or held), for an O(1) "enough free ports" check. */
+  dynamicUsed: number;
   readonly cap: NodeCapacity;
   constructor(readonly node: Node) {
     this.cap = nodeCapacity(node);
-    for (const p of this.cap.reservedPorts) this.addPort(p);
+    this.dynamicUsed = this.cap.reservedInDynamicRange;
+  }
+
+  /** Is the port taken, by the node itself or by an allocation? */
+  portUsed(p: number): boolean {
+    return this.cap.reservedPorts.has(p) || (this.held !== null && this.held.has(p));
   }
 
   addPort(p: number): void {
-    if (this.ports.has(p)) return;
-    this.ports.add(p);
-    const cap = this.cap;
-    if (p >= cap.minDynamicPort && p <= cap.maxDynamicPort) this.dynamicUsed++;
+    if (this.cap.reservedPorts.has(p)) return;
+    if (this.held === null) this.held = new Set();
+    else if (this.held.has(p)) return;
+    this.held.add(p);
+    if (p >= this.cap.minDynamicPort && p <= this.cap.maxDynamicPort) this.dynamicUsed++;
   }
 
   removePort(p: number): void {
-    if (!this.ports.delete(p)) return;
-    const cap = this.cap;
-    if (p >= cap.minDynamicPort && p <= cap.maxDynamicPort) this.dynamicUsed--;
-    // A node-reserved port stays reserved even if an alloc also (wrongly) claimed it.
-    if (cap.reservedPorts.has(p)) this.ports.add(p);
+    if (this.held === null || !this.held.delete(p)) return;
+    if (p >= this.cap.minDynamicPort && p <= this.cap.maxDynamicPort) this.dynamicUsed--;
   }
 
   add(u: AllocUsage): void {
     this.cpu += u.cpu;
     this.memoryMB += u.memoryMB;
     this.diskMB += u.diskMB;
-    for (const p of u.ports) this.addPort(p);
+    for (let i = 0; i < u.ports.length; i++) this.addPort(u.ports[i]!);
   }
 
   subtract(u: AllocUsage): void {
     this.cpu -= u.cpu;
     this.memoryMB -= u.memoryMB;
     this.diskMB -= u.diskMB;
-    for (const p of u.ports) this.removePort(p);
+    for (let i = 0; i < u.ports.length; i++) this.removePort(u.ports[i]!);
   }
 }
 

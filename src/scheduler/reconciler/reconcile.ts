@@ -10,7 +10,7 @@
  *        └─ untainted ─► same version: ignore │ in-place update │ destructive update (rolling)
  *   then: too many → stop highest indexes; too few → place with the lowest free names.
  */
-import type { Allocation, Deployment, Evaluation, Job, TaskGroup, UpdateStrategy } from '../../structs/index.js';
+import type { Allocation, Evaluation, Job, TaskGroup, UpdateStrategy } from '../../structs/index.js';
 import {
   AllocClientStatusComplete,
   AllocClientStatusFailed,
@@ -199,7 +199,9 @@ function computeGroup(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): GroupChang
   const replaceLost = tg.PreventRescheduleOnLost ? [] : b.lost;
   const kept = trimToCount(ch, tg.Count, keepers, b.migrate, b.rescheduleNow, replaceLost, new Set(inplace.concat(destructive)));
   placeReplacements(ch, tg, kept);
-  const present = kept.keepers.length + kept.migrate.length + kept.rescheduleNow.length + kept.lost.length;
+  // Lost allocs that may not be replaced still hold their names (prevent_reschedule_on_lost).
+  const heldLost = tg.PreventRescheduleOnLost ? b.lost.length : kept.lost.length;
+  const present = kept.keepers.length + kept.migrate.length + kept.rescheduleNow.length + heldLost;
   for (const name of names.next(Math.max(0, tg.Count - present))) {
     ch.place.push(placeRequest(name, tg.Name));
     ch.desired.Place++;
@@ -258,8 +260,14 @@ function trimToCount(
 ): Kept {
   const k: Kept = { keepers: keepers.slice(), migrate: migrate.slice(), rescheduleNow: rescheduleNow.slice(), lost: lost.slice() };
   let excess = k.keepers.length + k.migrate.length + k.rescheduleNow.length + k.lost.length - count;
-  while (excess > 0 && k.lost.length > 0) (k.lost.pop(), excess--);
-  while (excess > 0 && k.rescheduleNow.length > 0) (k.rescheduleNow.pop(), excess--);
+  while (excess > 0 && k.lost.length > 0) {
+    k.lost.pop();
+    excess--;
+  }
+  while (excess > 0 && k.rescheduleNow.length > 0) {
+    k.rescheduleNow.pop();
+    excess--;
+  }
   while (excess > 0 && k.migrate.length > 0) {
     ch.stop.push({ alloc: k.migrate.pop()!, description: AllocNotNeeded });
     ch.desired.Stop++;

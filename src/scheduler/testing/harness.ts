@@ -131,7 +131,7 @@ export class Harness implements SchedulerState, Planner {
       if (this.rejectNodes.has(nodeID) || (this.enforceFit && !this.planFits(plan, nodeID))) refused.add(nodeID);
     }
     const i = this.nextIndex();
-    const keep = (m: Record<string, Allocation[]>) => Object.fromEntries(Object.entries(m).filter(([n]) => !refused.has(n)));
+    const keep = (m: Record<string, Allocation[]>) => (refused.size === 0 ? m : Object.fromEntries(Object.entries(m).filter(([n]) => !refused.has(n))));
     const result: PlanResult = {
       NodeUpdate: keep(plan.NodeUpdate),
       NodeAllocation: keep(plan.NodeAllocation),

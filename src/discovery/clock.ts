@@ -1,0 +1,97 @@
+/**
+ * Time for the health checks, injected so tests step it by hand. Same shape as the template module's Clock.
+ */
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Resolves after `ms`, or rejects with the signal's reason when it aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      };
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+interface Timer {
+  at: number;
+  seq: number;
+  resolve(): void;
+}
+
+/**
+ * A clock that moves only when told: `advance(ms)` fires due sleeps in time order and lets the woken code run
+ * (up to its next sleep) before moving on. For tests of the check runner and of anything built on it.
+ */
+export class ManualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private timers: Timer[] = [];
+
+  constructor(start = 1_700_000_000_000) {
+    this.t = start;
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const timer: Timer = {
+        at: this.t + Math.max(0, ms),
+        seq: this.seq++,
+        resolve: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        this.timers = this.timers.filter((x) => x !== timer);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.timers.push(timer);
+    });
+  }
+
+  /** Pending sleeps, for assertions. */
+  get pending(): number {
+    return this.timers.length;
+  }
+
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    await settle();
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.timers[0];
+      if (!next || next.at > end) break;
+      this.timers.shift();
+      this.t = Math.max(this.t, next.at);
+      next.resolve();
+      await settle();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+/** Lets promise chains woken by a timer run to their next await on real I/O or a sleep. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise<void>((r) => setImmediate(r));
+}

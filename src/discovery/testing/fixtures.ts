@@ -1,0 +1,99 @@
+/**
+ * Small, fully populated fixtures for the discovery tests: an allocation of a one-group job, and catalog
+ * registrations. Kept here so these tests do not depend on other modules' test helpers.
+ */
+import type { Allocation, Job, Service, ServiceRegistration, Task } from '../../structs/index.js';
+
+export const NS = 1_000_000;
+export const SEC = 1_000_000_000;
+
+export function fixtureJob(opts: { groupServices?: Service[]; taskServices?: Service[]; namespace?: string } = {}): Job {
+  const task: Task = { Name: 'web', Driver: 'raw_exec', Config: {}, Resources: { CPU: 100, MemoryMB: 64 }, Services: opts.taskServices ?? null };
+  return {
+    Region: 'global',
+    Namespace: opts.namespace ?? 'default',
+    ID: 'shop',
+    Name: 'shop',
+    Type: 'service',
+    Priority: 50,
+    Datacenters: ['dc1'],
+    TaskGroups: [{ Name: 'front', Count: 1, Tasks: [task], Services: opts.groupServices ?? null }],
+  };
+}
+
+export function fixtureAlloc(job: Job, over: Partial<Allocation> = {}): Allocation {
+  return {
+    ID: '0a1b2c3d-0000-4000-8000-000000000001',
+    Namespace: job.Namespace,
+    EvalID: 'e',
+    Name: `${job.ID}.front[0]`,
+    NodeID: 'node-1',
+    NodeName: 'n1',
+    JobID: job.ID,
+    Job: job,
+    TaskGroup: 'front',
+    AllocatedResources: {
+      Tasks: { web: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64, MemoryMaxMB: 0 }, Networks: null } },
+      Shared: {
+        DiskMB: 0,
+        Networks: [
+          {
+            Mode: 'host',
+            Device: '',
+            CIDR: '',
+            IP: '10.0.0.5',
+            ReservedPorts: [{ Label: 'admin', Value: 9000, To: 0, HostNetwork: 'default' }],
+            DynamicPorts: [{ Label: 'http', Value: 23456, To: 8080, HostNetwork: 'default' }],
+          },
+        ],
+        Ports: [
+          { Label: 'http', Value: 23456, To: 8080, HostIP: '10.0.0.5' },
+          { Label: 'admin', Value: 9000, To: 0, HostIP: '10.0.0.5' },
+          { Label: 'any', Value: 24000, To: 0, HostIP: '0.0.0.0' },
+        ],
+      },
+    },
+    Metrics: null,
+    DesiredStatus: 'run',
+    DesiredDescription: '',
+    DesiredTransition: {},
+    ClientStatus: 'running',
+    ClientDescription: '',
+    TaskStates: null,
+    DeploymentID: '',
+    DeploymentStatus: null,
+    FollowupEvalID: '',
+    PreviousAllocation: '',
+    NextAllocation: '',
+    RescheduleTracker: null,
+    PreemptedAllocations: null,
+    PreemptedByAllocation: '',
+    CreateIndex: 1,
+    ModifyIndex: 1,
+    AllocModifyIndex: 1,
+    CreateTime: 0,
+    ModifyTime: 0,
+    ...over,
+  };
+}
+
+let seq = 0;
+
+export function fixtureReg(over: Partial<ServiceRegistration> = {}): ServiceRegistration {
+  seq++;
+  return {
+    ID: `_nomad-task-alloc${seq}-web-web-http`,
+    ServiceName: 'web',
+    Namespace: 'default',
+    NodeID: 'node-1',
+    Datacenter: 'dc1',
+    JobID: 'shop',
+    AllocID: `alloc${seq}`,
+    Tags: [],
+    Address: '127.0.0.1',
+    Port: 20000 + seq,
+    CreateIndex: seq,
+    ModifyIndex: seq,
+    ...over,
+  };
+}

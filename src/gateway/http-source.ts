@@ -1,0 +1,210 @@
+/**
+ * A CatalogSource that follows an agent's service catalog over Nomad's native service API, with blocking
+ * queries only (no polling):
+ *
+ *   GET /v1/services?index=N&wait=5m ----> service names changed --> start/stop one watcher per service
+ *        ^_________ until aborted ___|
+ *   GET /v1/service/:name?index=M&wait=5m --> that service's registrations changed --> publish the merged set
+ *
+ * The first set is published only once every service has answered, so the gateway never starts from a
+ * partial table. Errors back off exponentially (250 ms to 10 s) and keep the last known registrations.
+ *
+ * Health: Nomad's native API serves registrations without health. Drover's agent serves only instances whose
+ * checks pass (its documented default), so every registration received is taken as healthy; a registration that
+ * carries Drover's optional `Healthy: false` is passed on as unhealthy (its route answers 503).
+ */
+import { Agent, request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Logger } from '../logging/index.js';
+import { Latest } from './latest.js';
+import type { CatalogSource, GatewayInstance } from './types.js';
+
+export interface HttpCatalogSourceOptions {
+  /** The agent's HTTP address, e.g. `http://127.0.0.1:4646`. */
+  address: string;
+  /** Namespace to follow; `*` follows all. Default `default`. */
+  namespace?: string;
+  /** ACL token, sent as X-Nomad-Token. */
+  token?: string;
+  /** Longest hold of one blocking query, as a Go duration. Default `5m`. */
+  wait?: string;
+  logger: Logger;
+  /** Backoff bounds after a failed query, in ms. Defaults 250 and 10_000. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+/** Nomad's `GET /v1/services` item. */
+interface ServiceListStub {
+  Namespace: string;
+  Services: { ServiceName: string; Tags: string[] | null }[] | null;
+}
+
+/** Nomad's ServiceRegistration, plus Drover's optional health flag. */
+interface Registration {
+  ID: string;
+  ServiceName: string;
+  Namespace: string;
+  NodeID: string;
+  AllocID: string;
+  Tags: string[] | null;
+  Address: string;
+  Port: number;
+  Healthy?: boolean;
+}
+
+interface Answer<T> {
+  index: number;
+  body: T;
+}
+
+export class HttpCatalogSource implements CatalogSource {
+  private readonly base: URL;
+  private readonly agent = new Agent({ keepAlive: true });
+  private readonly logger: Logger;
+
+  constructor(private readonly opts: HttpCatalogSourceOptions) {
+    this.base = new URL(opts.address);
+    this.logger = opts.logger.child({ component: 'gateway-catalog', address: opts.address });
+  }
+
+  async *watch(signal: AbortSignal): AsyncGenerator<GatewayInstance[]> {
+    const out = new Latest<GatewayInstance[]>();
+    const inner = new AbortController();
+    const stop = () => inner.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    const running = this.follow(out, inner.signal).catch((err: unknown) => {
+      if (!inner.signal.aborted) this.logger.error('catalog watch stopped', { error: String(err) });
+    });
+    try {
+      yield* out.values(signal);
+    } finally {
+      signal.removeEventListener('abort', stop);
+      inner.abort();
+      await running;
+      this.agent.destroy();
+    }
+  }
+
+  /** Follows the service list and keeps one watcher per service, publishing the merged set on every change. */
+  private async follow(out: Latest<GatewayInstance[]>, signal: AbortSignal): Promise<void> {
+    const byService = new Map<string, GatewayInstance[] | undefined>();
+    const watchers = new Map<string, { stop: AbortController; done: Promise<void> }>();
+    let primed = false;
+    const publish = () => {
+      if (!primed && [...byService.values()].some((v) => v === undefined)) return;
+      primed = true;
+      out.publish([...byService.values()].flatMap((v) => v ?? []));
+    };
+    try {
+      await this.blocking<ServiceListStub[]>('/v1/services', { namespace: this.opts.namespace ?? 'default' }, signal, (list) => {
+        const wanted = new Set<string>();
+        for (const ns of list ?? []) for (const s of ns.Services ?? []) wanted.add(`${ns.Namespace}\u0000${s.ServiceName}`);
+        let removed = false;
+        for (const [key, w] of watchers) {
+          if (wanted.has(key)) continue;
+          removed = true;
+          w.stop.abort();
+          watchers.delete(key);
+          byService.delete(key);
+        }
+        for (const key of wanted) {
+          if (watchers.has(key)) continue;
+          const [ns, name] = key.split('\u0000') as [string, string];
+          const stop = new AbortController();
+          const both = AbortSignal.any([signal, stop.signal]);
+          byService.set(key, undefined);
+          const done = this.blocking<Registration[]>(`/v1/service/${encodeURIComponent(name)}`, { namespace: ns }, both, (regs) => {
+            if (stop.signal.aborted) return;
+            byService.set(key, (regs ?? []).map(toInstance));
+            publish();
+          }).catch((err: unknown) => {
+            if (!both.aborted) this.logger.error('service watch stopped', { service: name, error: String(err) });
+          });
+          watchers.set(key, { stop, done });
+        }
+        // New services publish when their own watcher answers; only removals (or the very first, empty
+        // catalog) change the set here.
+        if (removed || (!primed && wanted.size === 0)) publish();
+      });
+    } finally {
+      for (const w of watchers.values()) w.stop.abort();
+      await Promise.all([...watchers.values()].map((w) => w.done));
+    }
+  }
+
+  /** Runs blocking queries on `path` until aborted, calling `onChange` with each new body. */
+  private async blocking<T>(path: string, query: Record<string, string>, signal: AbortSignal, onChange: (body: T) => void): Promise<void> {
+    let index = 0;
+    let delay = 0;
+    while (!signal.aborted) {
+      let answer: Answer<T>;
+      try {
+        answer = await this.get<T>(path, { ...query, index: String(index), wait: this.opts.wait ?? '5m' }, signal);
+        delay = 0;
+      } catch (err) {
+        if (signal.aborted) return;
+        delay = Math.min(Math.max(delay * 2, this.opts.retryMinMs ?? 250), this.opts.retryMaxMs ?? 10_000);
+        this.logger.warn('catalog query failed; retrying', { path, error: String(err), retryInMs: delay });
+        await sleep(delay, signal);
+        continue;
+      }
+      // An index that goes backwards means the agent's state was reset: start over (Consul's documented rule).
+      if (answer.index < index) index = 0;
+      else if (answer.index === index && index !== 0) continue;
+      else index = answer.index;
+      onChange(answer.body);
+    }
+  }
+
+  private get<T>(path: string, query: Record<string, string>, signal: AbortSignal): Promise<Answer<T>> {
+    const url = new URL(path, this.base);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.opts.token) headers['x-nomad-token'] = this.opts.token;
+    const send = url.protocol === 'https:' ? httpsRequest : request;
+    return new Promise((resolve, reject) => {
+      const req = send(url, { headers, signal, agent: url.protocol === 'https:' ? undefined : this.agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) return reject(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+          try {
+            resolve({ index: Number(res.headers['x-nomad-index'] ?? 0) || 0, body: JSON.parse(text) as T });
+          } catch (err) {
+            reject(new Error(`GET ${url.pathname}: invalid JSON: ${String(err)}`));
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+}
+
+function toInstance(r: Registration): GatewayInstance {
+  return {
+    ID: r.ID,
+    ServiceName: r.ServiceName,
+    Address: r.Address,
+    Port: r.Port,
+    Tags: r.Tags ?? [],
+    AllocID: r.AllocID,
+    NodeID: r.NodeID,
+    Healthy: r.Healthy !== false,
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

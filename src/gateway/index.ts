@@ -1,0 +1,22 @@
+/**
+ * The gateway: a dynamic L7 proxy whose routes come from service tags in the catalog (Fabio-style
+ * `urlprefix-` tags). Feed it any CatalogSource: MemorySource in tests, HttpCatalogSource to follow an agent.
+ */
+export type {
+  CatalogSource,
+  Gateway,
+  GatewayInstance,
+  GatewayOptions,
+  ListenAddress,
+  LoadBalancing,
+  RouteInfo,
+  RouteSpec,
+  RouteTargetInfo,
+} from './types.js';
+export { startGateway } from './gateway.js';
+export { MemorySource } from './memory-source.js';
+export { parseRouteTag, prefixMatches, stripPrefix, type TagProblem } from './routes.js';
+export { formatRoutesTable } from './format.js';
+export { ADMIN_PREFIX } from './admin.js';
+export { HttpCatalogSource, type HttpCatalogSourceOptions } from './http-source.js';
+export { runGatewayProcess, parseListenAddress, type GatewayProcessOptions } from './process.js';

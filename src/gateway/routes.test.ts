@@ -1,0 +1,125 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatRoutesTable } from './format.js';
+import { groupRoutes, parseRouteTag, prefixMatches, RouteTable, stripPrefix, type TagProblem } from './routes.js';
+import { instance } from './test-support.js';
+import type { RouteSpec } from './types.js';
+
+describe('route tags', () => {
+  it('reads a hostless urlprefix tag with a strip option', () => {
+    expect(parseRouteTag('urlprefix-/api strip=/api')).toEqual({ host: '', prefix: '/api', strip: '/api' });
+  });
+
+  it('reads a host, drops its port and lower-cases it', () => {
+    expect(parseRouteTag('urlprefix-Example.COM:8080/docs')).toEqual({ host: 'example.com', prefix: '/docs', strip: '' });
+  });
+
+  it('reads the gateway form with a balancing option', () => {
+    expect(parseRouteTag('drover.route=/admin lb=least_conn')).toEqual({ host: '', prefix: '/admin', strip: '', lb: 'least_conn' });
+  });
+
+  it('ignores tags that are not routes and reports malformed ones', () => {
+    const problems: TagProblem[] = [];
+    expect(parseRouteTag('http', problems)).toBeUndefined();
+    expect(parseRouteTag('urlprefix-nopath', problems)).toBeUndefined();
+    expect(parseRouteTag('urlprefix-/x proto=https', problems)).toEqual({ host: '', prefix: '/x', strip: '' });
+    expect(problems.map((p) => p.tag)).toEqual(['urlprefix-nopath', 'urlprefix-/x proto=https']);
+  });
+
+  it('pools the instances of every service that declares the same route', () => {
+    const groups = groupRoutes([
+      instance('a', 1, ['urlprefix-/'], { ServiceName: 'web' }),
+      instance('b', 2, ['urlprefix-/'], { ServiceName: 'web2' }),
+      instance('c', 3, ['urlprefix-/api', 'urlprefix-/'], { ServiceName: 'api' }),
+      instance('d', 4, ['urlprefix-/api'], { ServiceName: 'api', Healthy: false }),
+    ]);
+    const root = groups.find((g) => g.name === '/')!;
+    expect(root.services.sort()).toEqual(['api', 'web', 'web2']);
+    expect(root.instances.map((i) => i.ID).sort()).toEqual(['a', 'b', 'c']);
+    const api = groups.find((g) => g.name === '/api')!;
+    expect(api.instances.map((i) => i.ID)).toEqual(['c']);
+    expect(api.unhealthy).toBe(1);
+  });
+});
+
+describe('prefix matching', () => {
+  it('matches on path segment boundaries only', () => {
+    expect(prefixMatches('/api', '/api')).toBe(true);
+    expect(prefixMatches('/api', '/api/v1')).toBe(true);
+    expect(prefixMatches('/api', '/api?x=1')).toBe(true);
+    expect(prefixMatches('/api', '/apiary')).toBe(false);
+    expect(prefixMatches('/api/', '/api/x')).toBe(true);
+    expect(prefixMatches('/', '/anything')).toBe(true);
+  });
+
+  it('strips a prefix and keeps the target a valid path', () => {
+    expect(stripPrefix('/api', '/api')).toBe('/');
+    expect(stripPrefix('/api/v1/x?y', '/api')).toBe('/v1/x?y');
+    expect(stripPrefix('/api?y=1', '/api')).toBe('/?y=1');
+    expect(stripPrefix('/api/x', '/api/')).toBe('/x');
+    expect(stripPrefix('/other', '/api')).toBe('/other');
+  });
+
+  it('always leaves a path starting with a slash after stripping', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^\/[a-z/]{0,8}$/), fc.stringMatching(/^\/[a-z/?=]{0,12}$/), (strip, url) => {
+        expect(stripPrefix(url, strip).startsWith('/')).toBe(true);
+      }),
+    );
+  });
+
+  const spec = (host: string, prefix: string): { spec: RouteSpec } => ({ spec: { host, prefix, strip: '' } });
+
+  it('prefers the route for the host, then the longest prefix', () => {
+    const table = new RouteTable([spec('', '/'), spec('', '/api'), spec('', '/api/v2'), spec('example.com', '/'), spec('example.com', '/api')]);
+    const name = (h: string | undefined, u: string) => {
+      const r = table.match(h, u);
+      return r ? r.spec.host + r.spec.prefix : undefined;
+    };
+    expect(name('other', '/api/v2/x')).toBe('/api/v2');
+    expect(name('other', '/api/v1')).toBe('/api');
+    expect(name('other', '/')).toBe('/');
+    expect(name('EXAMPLE.com:8080', '/api/v2')).toBe('example.com/api');
+    expect(name('example.com', '/x')).toBe('example.com/');
+    expect(name(undefined, '/api')).toBe('/api');
+  });
+
+  it('picks the longest matching prefix for any set of routes', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.stringMatching(/^\/[ab]{0,3}$/), { minLength: 1, maxLength: 8 }), fc.stringMatching(/^\/[ab/]{0,6}$/), (prefixes, url) => {
+        const table = new RouteTable(prefixes.map((p) => spec('', p)));
+        const matching = prefixes.filter((p) => prefixMatches(p, url));
+        const got = table.match(undefined, url);
+        if (matching.length === 0) expect(got).toBeUndefined();
+        else expect(got!.spec.prefix.length).toBe(Math.max(...matching.map((p) => p.length)));
+      }),
+    );
+  });
+});
+
+describe('the routes table for the CLI', () => {
+  it('shows one row per instance, the ejected ones marked, and routes without instances', () => {
+    const text = formatRoutesTable(
+      [
+        {
+          Name: '/api', Host: '', Prefix: '/api', Strip: '/api', LB: 'round_robin', Services: ['api'],
+          Targets: [
+            { ID: 'aaaaaaaa-1', ServiceName: 'api', AllocID: 'x', NodeID: 'n', Address: '10.0.0.1', Port: 80, Active: 2, EjectedUntil: 0 },
+            { ID: 'bbbbbbbb-2', ServiceName: 'api', AllocID: 'y', NodeID: 'n', Address: '10.0.0.2', Port: 80, Active: 0, EjectedUntil: 5_000 },
+          ],
+        },
+        { Name: '/empty', Host: '', Prefix: '/empty', Strip: '', LB: 'least_conn', Services: ['e'], Targets: [] },
+      ],
+      1_000,
+    );
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^Route\s+Strip\s+LB\s+Service\s+Instance\s+Address\s+Active\s+State$/);
+    expect(lines[1]).toMatch(/^\/api\s+\/api\s+round_robin\s+api\s+aaaaaaaa\s+10\.0\.0\.1:80\s+2\s+ok$/);
+    expect(lines[2]).toMatch(/^\s+api\s+bbbbbbbb\s+10\.0\.0\.2:80\s+0\s+ejected 4s$/);
+    expect(lines[3]).toMatch(/^\/empty\s+-\s+least_conn\s+e\s+-\s+-\s+0\s+no instances$/);
+  });
+
+  it('says so when there are no routes', () => {
+    expect(formatRoutesTable([])).toMatch(/^No routes/);
+  });
+});
