@@ -64,7 +64,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       nodePool: config.client.nodePool,
       nodeClass: config.client.nodeClass,
       meta: config.client.meta,
-      drivers: builtinDrivers(config.plugins, { dev: config.dev, logger }),
+      drivers: builtinDrivers(config.plugins, { dev: config.dev, logger, dataDir }),
       portRange: { min: config.client.minDynamicPort, max: config.client.maxDynamicPort },
       hostVolumes: config.client.hostVolumes,
       advertiseIP: config.client.networkInterfaceIP,

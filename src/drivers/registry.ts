@@ -8,6 +8,8 @@ import { nullLogger } from '../logging/index.js';
 import type { TaskDriver } from './types.js';
 import { MockDriver } from './mock/index.js';
 import { RawExecDriver } from './raw-exec/index.js';
+import { DockerDriver } from './docker/index.js';
+import { ExecDriver } from './exec/index.js';
 
 /** One `plugin "<name>"` block of the agent config. */
 export interface DriverPluginBlock {
@@ -23,6 +25,8 @@ export interface BuiltinDriversOptions {
   logger?: Logger;
   /** Plugin names to leave out entirely (Nomad's client `driver.denylist`). */
   denylist?: string[];
+  /** The agent's data dir; drivers that keep their own state (exec's runc bundles) live under it. */
+  dataDir?: string;
 }
 
 export interface DriverFactoryContext {
@@ -32,6 +36,7 @@ export interface DriverFactoryContext {
   enabled: boolean;
   dev: boolean;
   logger: Logger;
+  dataDir?: string;
 }
 
 export interface DriverFactory {
@@ -47,8 +52,34 @@ export interface DriverFactory {
 export const DRIVER_FACTORIES: DriverFactory[] = [
   { name: 'raw_exec', create: (c) => new RawExecDriver({ enabled: c.enabled }) },
   { name: 'mock_driver', create: (c) => (c.enabled ? new MockDriver() : undefined) },
-  // docker/exec: add their factories below this line.
+  {
+    // Docker is on by default, as in Nomad; `volumes { enabled = true }` allows host paths and
+    // `allow_privileged = true` allows privileged containers.
+    name: 'docker',
+    create: (c) =>
+      c.options['enabled'] === false
+        ? undefined
+        : new DockerDriver({
+            allowHostVolumes: (firstBlock(c.options['volumes'])?.['enabled'] as boolean | undefined) ?? false,
+            allowPrivileged: c.options['allow_privileged'] === true,
+            allowCaps: Array.isArray(c.options['allow_caps']) ? (c.options['allow_caps'] as string[]) : undefined,
+            logger: c.logger,
+          }),
+  },
+  {
+    name: 'exec',
+    create: (c) =>
+      c.options['enabled'] === false
+        ? undefined
+        : new ExecDriver({ dataDir: c.dataDir ? `${c.dataDir}/exec` : undefined, logger: c.logger }),
+  },
 ];
+
+/** Agent config blocks arrive as objects or one-element lists (HCL/JSON); take the object. */
+function firstBlock(v: unknown): Record<string, unknown> | undefined {
+  if (Array.isArray(v)) return firstBlock(v[0]);
+  return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+}
 
 function pluginEnabled(block: DriverPluginBlock | undefined, byDefault: boolean): boolean {
   if (typeof block?.enabled === 'boolean') return block.enabled;
@@ -63,7 +94,7 @@ export function builtinDrivers(plugins: Record<string, DriverPluginBlock> = {}, 
   for (const f of DRIVER_FACTORIES) {
     if (opts.denylist?.includes(f.name)) continue;
     const block = plugins[f.name] ?? (f.name === 'mock_driver' ? plugins.mock : undefined);
-    const d = f.create({ options: block?.config ?? {}, enabled: pluginEnabled(block, dev), dev, logger: opts.logger ?? nullLogger });
+    const d = f.create({ options: block?.config ?? {}, enabled: pluginEnabled(block, dev), dev, logger: opts.logger ?? nullLogger, dataDir: opts.dataDir });
     if (d) out.push(d);
   }
   return out;

@@ -37,6 +37,7 @@ import {
 import { badRequest, nodeNotFound } from '../errors/index.js';
 import type { AllocClientUpdate, NodeRegisterResponse } from '../client/rpc.js';
 import { newEval, nowNs, routeEval, type ServerContext } from './context.js';
+import { advanceDeployments, withFallbackHealth } from './deployment-health.js';
 
 /** Evals for every job with live allocations on the node, plus every system job (they follow nodes). */
 function nodeEvals(ctx: ServerContext, txn: StateView, nodeID: string): Evaluation[] {
@@ -151,7 +152,7 @@ function isReschedulable(job: Job | undefined): job is Job {
 export async function updateAllocs(ctx: ServerContext, updates: AllocClientUpdate[]): Promise<void> {
   if (updates.length === 0) return;
   const { result, index } = await ctx.store.write((txn) => {
-    const changes = updateAllocsFromClient(txn, updates, nowNs(ctx));
+    const changes = updateAllocsFromClient(txn, withFallbackHealth(txn, updates, ctx.clock.now()), nowNs(ctx));
     // One alloc-failure eval per job, whatever the number of failed allocations, as Nomad does.
     const failedJobs = new Map<string, Job>();
     for (const c of changes) {
@@ -161,6 +162,10 @@ export async function updateAllocs(ctx: ServerContext, updates: AllocClientUpdat
       if (isReschedulable(job)) failedJobs.set(`${job.Namespace}\u0000${job.ID}`, job);
     }
     const evals = upsertEvals(txn, [...failedJobs.values()].map((j) => newEval(ctx, j, EvalTriggerRetryFailedAlloc)), nowNs(ctx));
+    const healthChanged = changes.filter((c) => c.next.DeploymentID && c.prev.DeploymentStatus?.Healthy == null && c.next.DeploymentStatus?.Healthy != null);
+    // A failed alloc already got its eval above; a deployment eval for the same job would be redundant.
+    const progress = advanceDeployments(ctx, txn, healthChanged.map((c) => c.next.DeploymentID)).filter((e) => !failedJobs.has(`${e.Namespace}\u0000${e.JobID}`));
+    evals.push(...progress);
     const freedNodes = new Set(changes.filter(becameClientTerminal).map((c) => c.next.NodeID));
     const classes = [...freedNodes].map((id) => txn.nodeByID(id)?.ComputedClass).filter((c): c is string => !!c);
     return { evals, classes };

@@ -50,6 +50,46 @@ describe('Server with the real scheduler', () => {
     expect(after.some((a) => first.some((f) => f.ID === a.ID))).toBe(false);
   });
 
+  it('rolls an update through one allocation at a time as the new ones turn healthy', async () => {
+    s = await testServer({ newScheduler });
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    const job = withCount(mockJob('web'), 3);
+    job.TaskGroups[0]!.Update = { Stagger: 0, MaxParallel: 1, HealthCheck: 'task_states', MinHealthyTime: 0, HealthyDeadline: 300e9, ProgressDeadline: 600e9, AutoRevert: false, AutoPromote: false, Canary: 0 };
+    // A stand-in client: every allocation the server wants running reports running, with its task running.
+    const reported = new Set<string>();
+    const client = setInterval(() => {
+      void (async () => {
+        const { allocs } = await s!.getClientAllocs('n1', 0, 0);
+        const fresh = allocs.filter((a) => a.DesiredStatus === 'run' && !reported.has(a.ID));
+        const done = allocs.filter((a) => a.DesiredStatus !== 'run' && a.ClientStatus === 'running');
+        for (const a of fresh) reported.add(a.ID);
+        const running = { State: 'running', Failed: false, Restarts: 0, LastRestart: null, StartedAt: null, FinishedAt: null, Events: [] };
+        await s!.updateAllocs([
+          ...fresh.map((a) => ({ ID: a.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: { srv: running } })),
+          ...done.map((a) => ({ ID: a.ID, ClientStatus: 'complete', ClientDescription: '', TaskStates: { srv: { ...running, State: 'dead' } } })),
+        ]);
+      })().catch(() => {});
+    }, 15);
+    try {
+      await s.jobRegister(job);
+      await eventually(async () => (await live(s!)).filter((a) => a.ClientStatus === 'running').length === 3, 5000, 'v0 running');
+      const edited = structuredClone(job);
+      edited.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '1m' };
+      await s.jobRegister(edited);
+      await eventually(async () => {
+        const l = await live(s!);
+        return l.length === 3 && l.every((a) => a.JobVersion === 1 && a.ClientStatus === 'running');
+      }, 8000, 'v1 rolled out');
+      const deps = (await s.jobDeployments('default', 'web')).value;
+      expect(deps[0]).toMatchObject({ JobVersion: 1, Status: 'successful' });
+      expect(deps[0]!.TaskGroups.web).toMatchObject({ PlacedAllocs: 3, HealthyAllocs: 3 });
+      expect((await s.jobGet('default', 'web')).value.Stable).toBe(true);
+    } finally {
+      clearInterval(client);
+    }
+  });
+
   it('blocks when nothing fits and places when a node joins', async () => {
     s = await testServer({ newScheduler });
     await s.start();

@@ -47,6 +47,7 @@ export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number)
     }
     txn.put('allocs', next);
     applyAllocToSummary(txn, prev, next);
+    if (prev == null && next.DeploymentID) bumpDeployment(txn, next, 'PlacedAllocs');
     jobs.set(`${next.Namespace}\u0000${next.JobID}`, [next.Namespace, next.JobID]);
     out.push(next);
   }
@@ -79,11 +80,22 @@ export function updateAllocsFromClient(txn: WriteTxn, updates: AllocClientUpdate
     };
     txn.put('allocs', next);
     applyAllocToSummary(txn, prev, next);
+    if (next.DeploymentID && prev.DeploymentStatus?.Healthy == null && next.DeploymentStatus?.Healthy != null) {
+      bumpDeployment(txn, next, next.DeploymentStatus.Healthy ? 'HealthyAllocs' : 'UnhealthyAllocs');
+    }
     jobs.set(`${next.Namespace}\u0000${next.JobID}`, [next.Namespace, next.JobID]);
     out.push({ prev, next });
   }
   for (const [ns, id] of jobs.values()) refreshJobStatus(txn, ns, id);
   return out;
+}
+
+/** Counts an allocation into its deployment's per-group progress (placed, healthy, unhealthy). */
+function bumpDeployment(txn: WriteTxn, a: Allocation, field: 'PlacedAllocs' | 'HealthyAllocs' | 'UnhealthyAllocs'): void {
+  const d = txn.deploymentByID(a.DeploymentID);
+  const tg = d?.TaskGroups[a.TaskGroup];
+  if (d == null || tg == null) return;
+  txn.put('deployments', { ...d, TaskGroups: { ...d.TaskGroups, [a.TaskGroup]: { ...tg, [field]: tg[field] + 1 } }, ModifyIndex: txn.writeIndex });
 }
 
 /** True when this change is the moment the client finished the allocation. */

@@ -3,7 +3,7 @@
  * the real CLI against them. Everything a test starts is stopped by `stop()` (tasks included).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -147,8 +147,27 @@ export class TestAgent {
       await this.stopAgent();
     }
     // Whatever still runs from this data dir (tasks of a killed agent) goes too.
-    spawnSync('pkill', ['-KILL', '-f', this.dataDir]);
+    killProcessesUnder(this.dataDir);
     spawnSync('sh', ['-c', `docker ps -aq --filter label=drover.data_dir=${this.dataDir} | xargs -r docker rm -f`]);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** SIGKILLs every process whose command line or environment mentions `dir` (task processes of an agent). */
+export function killProcessesUnder(dir: string): number {
+  let n = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (cmd.includes(dir) || env.includes(dir)) {
+        process.kill(Number(pid), 'SIGKILL');
+        n++;
+      }
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return n;
 }

@@ -1,0 +1,39 @@
+// The gateway under test, as its own process (so the benchmark's driver does not share its event loop).
+// Config comes as JSON in argv[2]: { ports: number[], listenPort: number, workers: number, lb: string }.
+// With workers > 1 it runs under node:cluster, every worker serving the same listening socket.
+import cluster from 'node:cluster';
+import { startGateway, MemorySource } from '../../dist/gateway/index.js';
+import { nullLogger } from '../../dist/logging/index.js';
+
+const cfg = JSON.parse(process.argv[2]);
+
+if (cfg.workers > 1 && cluster.isPrimary) {
+  // Round-robin accept in the primary would add a hop per connection; let the kernel spread accepts instead.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  let ready = 0;
+  for (let i = 0; i < cfg.workers; i++) {
+    cluster.fork().on('message', (m) => {
+      if (m === 'ready' && ++ready === cfg.workers) process.send?.({ port: cfg.listenPort });
+    });
+  }
+  process.on('SIGTERM', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+    process.exit(0);
+  });
+} else {
+  const instances = cfg.ports.map((port, i) => ({
+    ID: `backend-${i}`, ServiceName: 'bench', Address: '127.0.0.1', Port: port,
+    Tags: ['urlprefix-/'], AllocID: `alloc-${i}`, NodeID: 'node', Healthy: true,
+  }));
+  const gw = await startGateway({
+    listen: { host: '127.0.0.1', port: cfg.listenPort },
+    admin: { host: '127.0.0.1', port: 0 },
+    source: new MemorySource(instances),
+    logger: nullLogger,
+    lb: cfg.lb ?? 'round_robin',
+  });
+  await gw.ready();
+  if (cluster.isWorker) process.send?.('ready');
+  else process.send?.({ port: gw.port, adminPort: gw.adminPort });
+  process.on('SIGTERM', () => void gw.close(500).then(() => process.exit(0)));
+}

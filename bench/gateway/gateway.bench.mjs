@@ -1,0 +1,233 @@
+#!/usr/bin/env node
+// Benchmark 4, "gateway": wrk against the Drover gateway and against nginx proxying to the same backends, with
+// the same connections and duration, in one run. Everything listens on 127.0.0.1 and every wrk run is bounded.
+//
+//   wrk ──► nginx (reference, proxy_pass + keepalive upstream) ──┐
+//   wrk ──► Drover gateway (Node data plane)                 ──┼──► N backends (one nginx, return 200)
+//   wrk ──► HAProxy driven by Drover (optional data plane)   ──┘
+//
+// Usage: node bench/gateway/gateway.bench.mjs [--quick] [--duration S] [--connections C] [--backends N]
+//        [--workers W] [--rounds R] [--dataplane node|haproxy|both]
+// Needs `npm run build` first (imports dist/). Ends with the RESULT lines of issue 7.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = parseArgs(process.argv.slice(2));
+const quick = args.quick === true;
+const duration = Number(args.duration ?? (quick ? 5 : 15));
+const connections = Number(args.connections ?? 64);
+const backends = Number(args.backends ?? 4);
+const workers = Number(args.workers ?? 1);
+const rounds = Number(args.rounds ?? (quick ? 1 : 2));
+const warmup = quick ? 1 : 3;
+const dataplane = String(args.dataplane ?? 'node');
+
+const children = [];
+const dir = mkdtempSync(join(tmpdir(), 'drover-gw-bench-'));
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
+try {
+  await main();
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+}
+cleanup();
+
+async function main() {
+  for (const bin of ['wrk', 'nginx']) {
+    try {
+      execFileSync('which', [bin], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`${bin} is not installed (Debian packages wrk and nginx)`);
+    }
+  }
+  const backendPorts = await freePorts(backends);
+  await startNginx('backends', backendsConf(backendPorts), backendPorts[0]);
+
+  const [nginxPort, gatewayPort, haproxyPort] = await freePorts(3);
+  await startNginx('reference', proxyConf(nginxPort, backendPorts, workers), nginxPort);
+  const targets = [{ name: 'nginx', url: `http://127.0.0.1:${nginxPort}/` }];
+  if (dataplane === 'node' || dataplane === 'both') {
+    await startGatewayProcess(gatewayPort, backendPorts);
+    targets.push({ name: 'gateway', url: `http://127.0.0.1:${gatewayPort}/` });
+  }
+  if (dataplane === 'haproxy' || dataplane === 'both') {
+    const { startHaproxyPlane } = await import('./haproxy-plane.mjs');
+    const stopHaproxy = await startHaproxyPlane({ port: haproxyPort, backendPorts, dir, workers });
+    children.push({ kill: stopHaproxy });
+    targets.push({ name: 'gateway-haproxy', url: `http://127.0.0.1:${haproxyPort}/` });
+  }
+
+  console.log(`gateway benchmark: ${backends} backends, ${connections} connections, ${duration}s x ${rounds} round(s), ${workers} worker(s) per proxy, node ${process.version}`);
+  for (const t of targets) {
+    await checkResponds(t.url);
+    wrk(t.url, warmup); // warm JIT and pools; not counted
+  }
+  const results = Object.fromEntries(targets.map((t) => [t.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    // Alternate the order each round so neither side always runs on a warmer machine.
+    const order = r % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) {
+      const m = wrk(t.url, duration);
+      results[t.name].push(m);
+      console.log(`  round ${r + 1} ${t.name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  errors ${m.errors}`);
+    }
+  }
+  const summary = Object.fromEntries(Object.entries(results).map(([k, ms]) => [k, mean(ms)]));
+  console.log('');
+  for (const [name, m] of Object.entries(summary)) {
+    console.log(`${name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p99 ${m.p99.toFixed(2)} ms  errors ${m.errors}`);
+  }
+  const ref = summary.nginx;
+  const main = summary.gateway ?? summary['gateway-haproxy'];
+  const mainName = summary.gateway ? 'gateway' : 'gateway-haproxy';
+  if (summary.gateway && summary['gateway-haproxy']) {
+    const h = summary['gateway-haproxy'];
+    console.log(`RESULT name=gateway-haproxy value=${h.rps.toFixed(0)} unit=req/s ref=${ref.rps.toFixed(0)} ratio=${(h.rps / ref.rps).toFixed(3)} goal=0.85`);
+    console.log(`RESULT name=gateway-haproxy-p99 value=${h.p99.toFixed(2)} unit=ms ref=${ref.p99.toFixed(2)} ratio=${(h.p99 / ref.p99).toFixed(3)} goal=1.5`);
+  }
+  console.log(`RESULT name=${mainName}-p99 value=${main.p99.toFixed(2)} unit=ms ref=${ref.p99.toFixed(2)} ratio=${(main.p99 / ref.p99).toFixed(3)} goal=1.5`);
+  console.log(`RESULT name=gateway value=${main.rps.toFixed(0)} unit=req/s ref=${ref.rps.toFixed(0)} ratio=${(main.rps / ref.rps).toFixed(3)} goal=0.85`);
+}
+
+/** One bounded wrk run; returns throughput and latency percentiles in ms. */
+function wrk(url, seconds) {
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', url], {
+    encoding: 'utf8',
+    timeout: (seconds + 30) * 1000,
+  });
+  const pct = (p) => {
+    const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
+    return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
+  };
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p50: pct(50), p99: pct(99), errors };
+}
+
+function mean(ms) {
+  const avg = (k) => ms.reduce((a, m) => a + m[k], 0) / ms.length;
+  return { rps: avg('rps'), p50: avg('p50'), p99: avg('p99'), errors: ms.reduce((a, m) => a + m.errors, 0) };
+}
+
+function backendsConf(ports) {
+  const servers = ports.map((p) => `  server { listen 127.0.0.1:${p} reuseport; access_log off; keepalive_requests 1000000; location / { return 200 "ok\\n"; } }`).join('\n');
+  return nginxMain(1, servers);
+}
+
+function proxyConf(port, backendPorts, nWorkers) {
+  return nginxMain(
+    nWorkers,
+    `  upstream backends {\n${backendPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}\n    keepalive 64;\n    keepalive_requests 1000000;\n  }
+  server {
+    listen 127.0.0.1:${port};
+    access_log off;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://backends;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_next_upstream error timeout;
+    }
+  }`,
+  );
+}
+
+function nginxMain(nWorkers, http) {
+  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
+  return `${user}worker_processes ${nWorkers};
+error_log stderr warn;
+pid PIDFILE;
+events { worker_connections 4096; }
+http {
+  client_body_temp_path TMP/body; proxy_temp_path TMP/proxy; fastcgi_temp_path TMP/fcgi; uwsgi_temp_path TMP/uwsgi; scgi_temp_path TMP/scgi;
+${http}
+}
+`;
+}
+
+async function startNginx(name, conf, probePort) {
+  const file = join(dir, `${name}.conf`);
+  writeFileSync(file, conf.replace('PIDFILE', join(dir, `${name}.pid`)).replaceAll('TMP', dir));
+  const child = spawn('nginx', ['-p', dir, '-c', file, '-e', 'stderr', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  await waitForPort(probePort, `nginx ${name}`);
+}
+
+async function startGatewayProcess(port, backendPorts) {
+  const cfg = JSON.stringify({ ports: backendPorts, listenPort: port, workers, lb: 'round_robin' });
+  const child = spawn(process.execPath, [join(here, 'gateway-server.mjs'), cfg], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(child);
+  await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}; did you run npm run build?`)));
+  });
+}
+
+function checkResponds(url) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${url} answered ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitForPort(port, what) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await checkResponds(`http://127.0.0.1:${port}/`);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what} did not start on port ${port}: ${err.message}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+async function freePorts(n) {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => resolve(s)); })),
+  );
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+function cleanup() {
+  for (const c of children.splice(0)) {
+    try {
+      c.kill('SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function parseArgs(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i].replace(/^--?/, '');
+    if (argv[i + 1] !== undefined && !argv[i + 1].startsWith('-')) out[a] = argv[++i];
+    else out[a] = true;
+  }
+  return out;
+}
