@@ -20,6 +20,7 @@ if (cfg.workers > 1 && cluster.isPrimary) {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
     process.exit(0);
   });
+  cluster.on('exit', () => {}); // workers leave with the primary; nothing to restart in a benchmark
 } else {
   const instances = cfg.ports.map((port, i) => ({
     ID: `backend-${i}`, ServiceName: 'bench', Address: '127.0.0.1', Port: port,
@@ -31,8 +32,11 @@ if (cfg.workers > 1 && cluster.isPrimary) {
     source: new MemorySource(instances),
     logger: nullLogger,
     lb: cfg.lb ?? 'round_robin',
+    responseTimeoutMs: cfg.responseTimeoutMs,
   });
   await gw.ready();
+  // The driver (or the cluster primary) may go away first: then there is nobody to report to, and nothing to do.
+  process.on('disconnect', () => void gw.close(200).then(() => process.exit(0)));
   if (cluster.isWorker) process.send?.('ready');
   else process.send?.({ port: gw.port, adminPort: gw.adminPort });
   process.on('SIGTERM', () => void gw.close(500).then(() => process.exit(0)));

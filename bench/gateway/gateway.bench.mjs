@@ -38,6 +38,7 @@ try {
   console.error(err);
   process.exitCode = 1;
 }
+await stopChildren();
 cleanup();
 
 async function main() {
@@ -209,6 +210,20 @@ async function freePorts(n) {
   const ports = servers.map((s) => s.address().port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
+}
+
+/** Stops what this run started and waits (bounded) for it to exit, so nothing outlives the benchmark. */
+async function stopChildren() {
+  const waits = children.map((c) => (typeof c.once === 'function' && c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve()));
+  for (const c of children) {
+    try {
+      await c.kill('SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  children.length = 0;
+  await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 3000))]);
 }
 
 function cleanup() {

@@ -8,7 +8,7 @@
  *   A task failing (or the leader dying) kills its siblings. DesiredStatus stop/evict kills every task, then the
  *   poststop tasks run. shutdown(): the agent goes away and every task keeps running.
  */
-import type { Allocation, Task, TaskGroup } from '../structs/index.js';
+import type { AllocDeploymentStatus, Allocation, Task, TaskGroup } from '../structs/index.js';
 import { TaskEventTypes as EV, allocTerminalStatus } from '../structs/index.js';
 import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
 import { canonicalDriverName } from '../drivers/index.js';
@@ -22,6 +22,7 @@ import { buildAllocDir, destroyAllocDir } from './alloc-dir.js';
 import { clientStatusFromTasks } from './alloc-status.js';
 import type { ClientStateStore, PersistedAlloc } from './state-store.js';
 import { taskEvent } from './task-events.js';
+import { AllocHealthWatcher, healthSettings, type CheckStatusSource } from './alloc-health.js';
 
 export interface AllocRunnerDeps {
   drivers: Map<string, TaskDriver>;
@@ -39,6 +40,8 @@ export interface AllocRunnerDeps {
   /** Called whenever the allocation's client-side view changed. */
   onUpdate: (u: AllocClientUpdate) => void;
   logRotateIntervalMs: number;
+  /** The service check source for health_check = "checks", once discovery provides one. */
+  checkStatus?: () => CheckStatusSource | undefined;
 }
 
 type Kind = 'prestart' | 'prestart-sidecar' | 'main' | 'poststart' | 'poststop';
@@ -62,6 +65,9 @@ export class AllocRunner {
   private siblingsKilled = false;
   private detached = false;
   private running: Promise<void> | undefined;
+  private health: AllocHealthWatcher | undefined;
+  /** The health this runner reported for the allocation's current deployment (or migration). */
+  private reportedHealth: AllocDeploymentStatus | undefined;
   terminalAt: number | undefined;
 
   constructor(alloc: Allocation, private readonly d: AllocRunnerDeps, restored?: PersistedAlloc) {
@@ -71,7 +77,48 @@ export class AllocRunner {
     if (!group) throw new Error(`allocation ${alloc.ID} names task group "${alloc.TaskGroup}" which its job does not have`);
     this.group = group;
     this.terminalAt = restored?.terminalAt;
+    // A report made before an agent restart may not have reached the server: send it again.
+    if (restored && alloc.DeploymentStatus?.Healthy != null) this.reportedHealth = alloc.DeploymentStatus;
     for (const task of group.Tasks) this.addRunner(task, restored?.tasks[task.Name]);
+    this.watchHealth();
+  }
+
+  /** Starts the health watcher when the allocation belongs to a deployment (or migrates) and has no health yet. */
+  private watchHealth(): void {
+    this.health?.stop();
+    this.health = undefined;
+    if (allocTerminalStatus(this.alloc)) return;
+    const settings = healthSettings(this.alloc, this.group);
+    if (settings == null) return;
+    const forAlloc = this.alloc;
+    this.health = new AllocHealthWatcher({
+      alloc: forAlloc,
+      settings,
+      watchedTasks: this.group.Tasks.filter((t) => this.watchedKind(t)).map((t) => t.Name),
+      now: this.d.now,
+      logger: this.log,
+      checkStatus: (id) => this.d.checkStatus?.()?.(id),
+      onHealth: (st) => {
+        if (this.detached || this.alloc.ID !== forAlloc.ID) return;
+        this.reportedHealth = st;
+        this.alloc = { ...this.alloc, DeploymentStatus: st };
+        this.d.store.saveAlloc(this.persisted());
+        this.d.onUpdate(this.clientUpdate());
+      },
+    });
+    this.health.observe(this.taskStates());
+  }
+
+  /** Tasks that must keep running for the allocation to be healthy: not those that run to completion. */
+  private watchedKind(t: Task): boolean {
+    const k = this.kinds.get(t.Name);
+    return k === 'main' || k === 'prestart-sidecar' || (k === 'poststart' && t.Lifecycle?.Sidecar === true);
+  }
+
+  private taskStates(): Record<string, NonNullable<Allocation['TaskStates']>[string]> {
+    const out: NonNullable<Allocation['TaskStates']> = {};
+    for (const [n, r] of this.runners) out[n] = r.state;
+    return out;
   }
 
   private addRunner(task: Task, restored: PersistedTaskState | undefined): void {
@@ -123,7 +170,15 @@ export class AllocRunner {
     const { status, description } = clientStatusFromTasks(this.taskRunners.map((r) => r.state));
     const TaskStates: NonNullable<Allocation['TaskStates']> = {};
     for (const [n, r] of this.runners) TaskStates[n] = structuredClone(r.state);
-    return { ID: this.alloc.ID, ClientStatus: status, ClientDescription: description, TaskStates };
+    // null (not absent) while health is being watched: the server must not infer health from task states.
+    const watching = this.reportedHealth !== undefined || this.health !== undefined;
+    return {
+      ID: this.alloc.ID,
+      ClientStatus: status,
+      ClientDescription: description,
+      TaskStates,
+      ...(watching ? { DeploymentStatus: this.reportedHealth ?? null } : {}),
+    };
   }
 
   private changed(taskName: string): void {
@@ -138,6 +193,7 @@ export class AllocRunner {
       }
     }
     if (this.done && this.terminalAt === undefined) this.terminalAt = this.d.now();
+    this.health?.observe(this.taskStates());
     this.d.store.saveAlloc(this.persisted());
     this.d.onUpdate(this.clientUpdate());
     for (const w of [...this.waiters]) w();
@@ -202,6 +258,7 @@ export class AllocRunner {
 
   /** DesiredStatus became stop/evict, or the server forgot the allocation: kill every task, then poststop. */
   stop(): Promise<void> {
+    this.health?.stop();
     this.killing ??= (async () => {
       await this.killTasks(this.ofKind('prestart', 'prestart-sidecar', 'main', 'poststart'));
       await this.runPoststop();
@@ -211,7 +268,18 @@ export class AllocRunner {
 
   /** A newer version of the allocation from the server. */
   async update(alloc: Allocation): Promise<void> {
+    const prev = this.alloc;
     this.alloc = alloc;
+    const newDeployment = alloc.DeploymentID !== prev.DeploymentID && alloc.DeploymentStatus?.Healthy == null;
+    const startsMigrating = !prev.DesiredTransition?.Migrate && alloc.DesiredTransition?.Migrate === true;
+    if (newDeployment || startsMigrating) {
+      this.reportedHealth = undefined;
+      this.watchHealth();
+    } else if (this.reportedHealth && alloc.DeploymentStatus?.Healthy == null) {
+      // The server has not stored our report yet: keep it on the allocation we persist.
+      this.alloc = { ...alloc, DeploymentStatus: this.reportedHealth };
+    }
+    if (allocTerminalStatus(alloc)) this.health?.stop();
     for (const r of this.taskRunners) await r.update(alloc);
     this.d.store.saveAlloc(this.persisted());
     if (allocTerminalStatus(alloc) && !this.done) await this.stop();
@@ -229,6 +297,7 @@ export class AllocRunner {
   /** The agent is going away: stop watching, leave the tasks running, keep the persisted state. */
   async shutdown(): Promise<void> {
     this.detached = true;
+    this.health?.stop();
     for (const w of [...this.waiters]) w();
     await Promise.all(this.taskRunners.map((r) => r.detach()));
   }

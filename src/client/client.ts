@@ -21,6 +21,7 @@ import type { HostVolumeConfig } from './task-config.js';
 import { AllocRunner, type AllocRunnerDeps } from './alloc-runner.js';
 import { ClientStateStore } from './state-store.js';
 import { UpdateBatcher } from './update-batcher.js';
+import type { CheckStatusSource } from './alloc-health.js';
 import { buildNode, fingerprintDrivers, hostFacts, loadNodeIdentity, type HostFacts, type NodeIdentity } from './fingerprint.js';
 import { readLogFiles } from './logs/index.js';
 import { allocResourceUsage, type AllocResourceUsage } from './stats.js';
@@ -113,6 +114,8 @@ export interface Client {
   /** The runner of one allocation (tests, the HTTP layer's signal/restart endpoints later). */
   allocRunner(allocID: string): AllocRunner | undefined;
   allocRunners(): AllocRunner[];
+  /** Where health_check = "checks" reads service check results (discovery plugs in here). */
+  setCheckStatusSource(source: CheckStatusSource | undefined): void;
 }
 
 /** Fingerprints the host and the drivers, loads the node identity; call `start()` to run. */
@@ -132,6 +135,7 @@ class ClientAgent implements Client {
   private readonly batcher: UpdateBatcher;
   private readonly drivers: Map<string, TaskDriver>;
   private readonly runners = new Map<string, AllocRunner>();
+  private checkSource: CheckStatusSource | undefined;
   private readonly work = new Set<Promise<unknown>>();
   private readonly stats = new Map<string, { at: number; tasks: Record<string, TaskResourceUsage> }>();
   private facts!: HostFacts;
@@ -215,7 +219,12 @@ class ClientAgent implements Client {
       store: this.store,
       onUpdate: (u) => this.batcher.push(u),
       logRotateIntervalMs: this.t.logRotateIntervalMs,
+      checkStatus: () => this.checkSource,
     };
+  }
+
+  setCheckStatusSource(source: CheckStatusSource | undefined): void {
+    this.checkSource = source;
   }
 
   async start(signal?: AbortSignal): Promise<void> {
@@ -425,5 +434,17 @@ class ClientAgent implements Client {
 
   allocRunners(): AllocRunner[] {
     return [...this.runners.values()];
+  }
+
+  driverEvent(taskID: string, type: string, message: string): void {
+    // Task IDs are `<allocID>/<taskName>/<random>` (buildTaskConfig), so no index is needed to route them.
+    const parts = taskID.split('/');
+    if (parts.length < 3) return;
+    const task = this.runners.get(parts[0]!)?.task(parts.slice(1, -1).join('/'));
+    if (!task) {
+      this.log.debug('driver event for an unknown task', { task_id: taskID, type });
+      return;
+    }
+    task.driverEvent(taskID, type, message);
   }
 }

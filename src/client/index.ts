@@ -18,3 +18,4 @@ export { allocResourceUsage, toResourceUsage, type AllocResourceUsage, type Reso
 export { LogRotator, readLogFiles, logIndexes } from './logs/index.js';
 export { hostFacts, hostAttributes, buildNode, CLIENT_VERSION } from './fingerprint.js';
 export type { HostVolumeConfig } from './task-config.js';
+export { AllocHealthWatcher, healthSettings, type CheckStatus, type CheckStatusSource, type HealthSettings, type AllocHealthWatcherOptions } from './alloc-health.js';

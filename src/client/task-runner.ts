@@ -80,6 +80,10 @@ export class TaskRunner {
   private env: Record<string, string> = {};
   private hookCtx: TaskHookContext | undefined;
   private readonly log: Logger;
+  /** The task ID of the start in progress or running: driver events for older starts are dropped. */
+  private currentTaskID: string | undefined;
+  /** The driver already reported this run's OOM kill as an event; the exit must not report it twice. */
+  private oomReported = false;
 
   constructor(deps: TaskRunnerDeps) {
     this.d = deps;
@@ -283,6 +287,8 @@ export class TaskRunner {
     }
     if (this.killing) return 'stop';
     const cfg = buildTaskConfig({ alloc: this.alloc, group: this.d.group, task: this.d.task, dirs: ctx.dirs, env: this.env, ctx: ctx.interpolation, advertiseIP: this.d.advertiseIP, hostVolumes: this.d.hostVolumes });
+    this.currentTaskID = cfg.id;
+    this.oomReported = false;
     try {
       const { handle } = await driver.startTask(cfg, this.killCtl.signal);
       this.handle = handle;
@@ -307,6 +313,7 @@ export class TaskRunner {
   /** Re-attaches after an agent restart. Returns the exit when the task already ended while the agent was down. */
   private async recover(driver: TaskDriver): Promise<ExitResult | undefined> {
     const handle = this.handle!;
+    this.currentTaskID = handle.config.id;
     this.context(driver);
     try {
       await driver.recoverTask(handle);
@@ -322,7 +329,8 @@ export class TaskRunner {
   /** Records an exit: events, hooks, driver cleanup; returns what the restart policy says. */
   private async exited(driver: TaskDriver, exit: ExitResult): Promise<RestartDecision> {
     const now = this.d.now();
-    if (exit.oomKilled) this.emit(taskEvent(EV.OOMKilled, now));
+    if (exit.oomKilled && !this.oomReported) this.emit(taskEvent(EV.OOMKilled, now));
+    this.oomReported = false;
     this.emit(
       taskEvent(EV.Terminated, now, { ExitCode: exit.exitCode, Signal: exit.signal, ...(exit.err ? { Message: exit.err } : {}) }, exit.oomKilled ? { oom_killed: 'true' } : {}),
     );
@@ -377,6 +385,22 @@ export class TaskRunner {
     signalNumber(sig);
     this.emit(taskEvent(EV.Signaling, this.d.now(), { TaskSignal: sig, TaskSignalReason: reason }));
     await this.d.driver.signalTask(handle.config.id, sig);
+  }
+
+  /**
+   * An event a driver reported for this task (image pulls as "Driver" messages, "OOM Killed"). Events of an
+   * earlier start of the task are dropped: they describe a process that is gone.
+   */
+  driverEvent(taskID: string, type: string, message: string): void {
+    if (this.dead || taskID !== (this.handle?.config.id ?? this.currentTaskID)) return;
+    const now = this.d.now();
+    if (type === EV.OOMKilled) {
+      this.oomReported = true;
+      this.emit(taskEvent(EV.OOMKilled, now));
+      return;
+    }
+    if (type === EV.DriverMessage) this.emit(taskEvent(type, now, { DriverMessage: message }));
+    else this.emit(taskEvent(type, now, { Message: message }));
   }
 
   async stats(): Promise<TaskResourceUsage | undefined> {

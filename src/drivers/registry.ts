@@ -19,6 +19,12 @@ export interface DriverPluginBlock {
   config?: Record<string, unknown>;
 }
 
+/**
+ * Where drivers report task events (image pulls, OOM kills) by task ID; the client turns them into TaskEvents
+ * on the task's state. `type` is a Nomad task event type ("Driver", "OOM Killed").
+ */
+export type DriverEventSink = (taskID: string, type: string, message: string) => void;
+
 export interface BuiltinDriversOptions {
   /** -dev agent: raw_exec and mock_driver are on unless their block says otherwise. */
   dev?: boolean;
@@ -27,6 +33,8 @@ export interface BuiltinDriversOptions {
   denylist?: string[];
   /** The agent's data dir; drivers that keep their own state (exec's runc bundles) live under it. */
   dataDir?: string;
+  /** Task events from the drivers that report them (docker, exec). */
+  onEvent?: DriverEventSink;
 }
 
 export interface DriverFactoryContext {
@@ -37,6 +45,7 @@ export interface DriverFactoryContext {
   dev: boolean;
   logger: Logger;
   dataDir?: string;
+  onEvent?: DriverEventSink;
 }
 
 export interface DriverFactory {
@@ -64,6 +73,7 @@ export const DRIVER_FACTORIES: DriverFactory[] = [
             allowPrivileged: c.options['allow_privileged'] === true,
             allowCaps: Array.isArray(c.options['allow_caps']) ? (c.options['allow_caps'] as string[]) : undefined,
             logger: c.logger,
+            onEvent: c.onEvent,
           }),
   },
   {
@@ -71,7 +81,7 @@ export const DRIVER_FACTORIES: DriverFactory[] = [
     create: (c) =>
       c.options['enabled'] === false
         ? undefined
-        : new ExecDriver({ dataDir: c.dataDir ? `${c.dataDir}/exec` : undefined, logger: c.logger }),
+        : new ExecDriver({ dataDir: c.dataDir ? `${c.dataDir}/exec` : undefined, logger: c.logger, onEvent: c.onEvent }),
   },
 ];
 
@@ -94,7 +104,7 @@ export function builtinDrivers(plugins: Record<string, DriverPluginBlock> = {}, 
   for (const f of DRIVER_FACTORIES) {
     if (opts.denylist?.includes(f.name)) continue;
     const block = plugins[f.name] ?? (f.name === 'mock_driver' ? plugins.mock : undefined);
-    const d = f.create({ options: block?.config ?? {}, enabled: pluginEnabled(block, dev), dev, logger: opts.logger ?? nullLogger, dataDir: opts.dataDir });
+    const d = f.create({ options: block?.config ?? {}, enabled: pluginEnabled(block, dev), dev, logger: opts.logger ?? nullLogger, dataDir: opts.dataDir, onEvent: opts.onEvent });
     if (d) out.push(d);
   }
   return out;

@@ -24,6 +24,7 @@ import {
   type Evaluation,
   type Job,
   type Node,
+  type ServiceRegistration,
 } from '../structs/index.js';
 import {
   becameClientTerminal,
@@ -172,4 +173,22 @@ export async function updateAllocs(ctx: ServerContext, updates: AllocClientUpdat
   });
   for (const cls of new Set(result.classes)) ctx.blocked.unblock(cls, index);
   for (const ev of result.evals) routeEval(ctx, ev);
+}
+
+/** Service registrations of the built-in (`provider = "nomad"`) catalog, written by clients. */
+export async function upsertServiceRegistrations(ctx: ServerContext, regs: ServiceRegistration[]): Promise<void> {
+  if (regs.length === 0) return;
+  await ctx.store.write((txn) => {
+    for (const r of regs) {
+      const prev = txn.tables.get('service_registrations', r.ID);
+      txn.put('service_registrations', { ...r, CreateIndex: prev?.CreateIndex ?? txn.writeIndex, ModifyIndex: txn.writeIndex });
+    }
+  });
+}
+
+export async function deleteServiceRegistrations(ctx: ServerContext, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await ctx.store.write((txn) => {
+    for (const id of ids) txn.delete('service_registrations', id);
+  });
 }

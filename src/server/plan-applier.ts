@@ -147,6 +147,30 @@ export function evaluateAndCommit(txn: WriteTxn, plan: Plan, allocsFit: AllocsFi
     result.RefreshIndex = txn.writeIndex - 1;
     if (plan.AllAtOnce) return result;
   }
+  // The deployment first: placements count themselves into it as they are stored.
+  if (plan.Deployment != null) {
+    const prev = txn.deploymentByID(plan.Deployment.ID);
+    const d = { ...plan.Deployment, CreateIndex: prev?.CreateIndex ?? txn.writeIndex, ModifyIndex: txn.writeIndex, ModifyTime: nowNs };
+    if (prev != null) {
+      // The scheduler's copy is from its snapshot: the progress counters in state are newer.
+      d.TaskGroups = Object.fromEntries(
+        Object.entries(d.TaskGroups).map(([name, g]) => {
+          const p = prev.TaskGroups[name];
+          return [name, p == null ? g : { ...g, PlacedAllocs: p.PlacedAllocs, HealthyAllocs: p.HealthyAllocs, UnhealthyAllocs: p.UnhealthyAllocs }];
+        }),
+      );
+    }
+    txn.put('deployments', d);
+    result.Deployment = d;
+  }
+  if (plan.DeploymentUpdates != null && plan.DeploymentUpdates.length > 0) {
+    for (const u of plan.DeploymentUpdates) {
+      const d = txn.deploymentByID(u.DeploymentID);
+      if (d == null) continue;
+      txn.put('deployments', { ...d, Status: u.Status, StatusDescription: u.StatusDescription, ModifyIndex: txn.writeIndex, ModifyTime: nowNs });
+    }
+    result.DeploymentUpdates = plan.DeploymentUpdates;
+  }
   const writes: Allocation[] = [];
   for (const id of accepted) {
     const stops = (plan.NodeUpdate[id] ?? []).map((a) => stoppedAlloc(txn, a)).filter((a): a is Allocation => a != null);
@@ -160,20 +184,6 @@ export function evaluateAndCommit(txn: WriteTxn, plan: Plan, allocsFit: AllocsFi
   const stored = new Map(upsertAllocs(txn, writes, nowNs).map((a) => [a.ID, a]));
   for (const m of [result.NodeUpdate, result.NodeAllocation, result.NodePreemptions]) {
     for (const id of Object.keys(m)) m[id] = m[id]!.map((a) => stored.get(a.ID) ?? a);
-  }
-  if (plan.Deployment != null) {
-    const prev = txn.deploymentByID(plan.Deployment.ID);
-    const d = { ...plan.Deployment, CreateIndex: prev?.CreateIndex ?? txn.writeIndex, ModifyIndex: txn.writeIndex, ModifyTime: nowNs };
-    txn.put('deployments', d);
-    result.Deployment = d;
-  }
-  if (plan.DeploymentUpdates != null && plan.DeploymentUpdates.length > 0) {
-    for (const u of plan.DeploymentUpdates) {
-      const d = txn.deploymentByID(u.DeploymentID);
-      if (d == null) continue;
-      txn.put('deployments', { ...d, Status: u.Status, StatusDescription: u.StatusDescription, ModifyIndex: txn.writeIndex, ModifyTime: nowNs });
-    }
-    result.DeploymentUpdates = plan.DeploymentUpdates;
   }
   result.AllocIndex = txn.writeIndex;
   return result;

@@ -292,6 +292,19 @@ describe('Server durability and restart', () => {
   });
 });
 
+describe('Server service registrations', () => {
+  it('stores registrations from clients, finds them by name, and deletes them', async () => {
+    const s = await server();
+    const reg = { ID: 'r1', ServiceName: 'web', Namespace: 'default', NodeID: 'n1', Datacenter: 'dc1', JobID: 'web', AllocID: 'a1', Tags: null, Address: '127.0.0.1', Port: 8080, CreateIndex: 0, ModifyIndex: 0 };
+    await s.upsertServiceRegistrations([reg]);
+    const snap = s.store.snapshot();
+    expect(snap.serviceRegistrationsByName('default', 'web').map((r) => r.Port)).toEqual([8080]);
+    expect(snap.serviceRegistrationsByAlloc('a1')[0]!.CreateIndex).toBe(snap.tableIndex('service_registrations'));
+    await s.deleteServiceRegistrations(['r1']);
+    expect(s.store.snapshot().serviceRegistrationsByName('default', 'web')).toHaveLength(0);
+  });
+});
+
 describe('Server reads', () => {
   it('resolves unique prefixes and refuses ambiguous ones', async () => {
     const s = await server();

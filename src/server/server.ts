@@ -7,7 +7,7 @@
  *               re-blocked, every live node given a fresh heartbeat TTL ──► workers started
  *   stop()  ──► workers stopped, queues flushed, timers cleared, background writes awaited, store closed
  */
-import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Job, type Node } from '../structs/index.js';
+import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Job, type Node, type ServiceRegistration } from '../structs/index.js';
 import { SqliteBackend, StateStore, type StateBackend } from '../state/index.js';
 import type { Logger } from '../logging/index.js';
 import {
@@ -272,6 +272,12 @@ export class Server implements ServerAPI {
   }
   updateAllocs(updates: AllocClientUpdate[]): Promise<void> {
     return client.updateAllocs(this.ctx, updates);
+  }
+  upsertServiceRegistrations(regs: ServiceRegistration[]): Promise<void> {
+    return client.upsertServiceRegistrations(this.ctx, regs);
+  }
+  deleteServiceRegistrations(ids: string[]): Promise<void> {
+    return client.deleteServiceRegistrations(this.ctx, ids);
   }
 
   /** For tests and `agent-info`: queue depths. */

@@ -1,0 +1,260 @@
+#!/usr/bin/env node
+// Benchmark 1, "scheduler": the C1M shape through the real server path.
+//
+//   parent ──spawn──► one child per size (own process, so peak RSS is its own)
+//   child:  createServer (SQLite in a temp dir, 2 workers)
+//             ──► N nodes through server.nodeRegister (client fingerprint shape, long heartbeat TTL)
+//             ──► J jobs × C instances through server.jobRegister (HCL → parseJobSource → canonicalizeJob)
+//             ──► eval broker ──► workers (service scheduler) ──► plan applier ──► state + SQLite
+//             ──► wait until every eval is terminal ──► count placements from the state, check capacity
+//
+// Usage: node bench/scheduler/scheduler.bench.mjs [--quick] [--sizes 100:20:1000,1000:200:1000,...]
+//        [--cpu-prof] [--workers 2]
+//        node bench/scheduler/scheduler.bench.mjs --single --nodes N --jobs J --count C   (one size, JSON out)
+// Needs `npm run build` first (imports dist/). Ends with the RESULT lines of issue 7, `name=scheduler` last.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { countingLogger, dist, mb, parseArgs, peakRSSBytes, quantile, repoRoot, resultLine, sleep } from '../lib/common.mjs';
+import { summarizeProfiles } from '../lib/profile-summary.mjs';
+
+const REF_PLACEMENTS_PER_S = 3750; // Nomad's C1M: 1M containers in under 5 minutes on 5 servers.
+const GOAL_PLACEMENTS_PER_S = 15000;
+const ASK = { cpu: 100, memoryMB: 128 };
+// A client the size of a common cloud instance: 32 cores × 3 GHz, 64 GiB, 500 GiB disk.
+const FACTS = { cores: 32, mhz: 3000, memoryBytes: 64 * 1024 ** 3, diskMB: 500 * 1024 };
+const RESERVED = { cpu: 200, memoryMB: 512, diskMB: 4096 };
+
+async function parent(a) {
+  const quick = a.quick === true;
+  const sizes = String(a.sizes ?? (quick ? '500:20:500' : '100:20:1000,1000:200:1000,5000:1000:1000'))
+    .split(',')
+    .map((s) => s.split(':').map(Number))
+    .map(([nodes, jobs, count]) => ({ nodes, jobs, count }));
+  const timeoutS = Number(a.timeout ?? (quick ? 50 : 900));
+  const profDir = a['cpu-prof'] ? join(repoRoot, 'bench', '.profiles', `scheduler-${Date.now()}`) : undefined;
+  const runs = [];
+  for (const s of sizes) {
+    process.stdout.write(`scheduler: ${s.nodes} nodes, ${s.jobs} jobs × ${s.count} instances ... `);
+    const r = await runChild(s, { timeoutS, profDir, workers: a.workers });
+    runs.push(r);
+    console.log(
+      `${r.placements} placements in ${r.seconds.toFixed(1)} s = ${r.placementsPerSecond.toFixed(0)}/s; ` +
+        `eval p50 ${r.evalP50ms.toFixed(0)} ms p99 ${r.evalP99ms.toFixed(0)} ms; ` +
+        `nodes used ${r.nodesUsed} / lower bound ${r.lowerBound} (${r.packingRatio.toFixed(3)}); ` +
+        `peak RSS ${r.peakRSSMB.toFixed(0)} MB; node register ${r.nodeRegisterSeconds.toFixed(1)} s`,
+    );
+  }
+  if (profDir) {
+    console.log(`\nCPU profile (${profDir}), top self time:`);
+    for (const line of summarizeProfiles(profDir, 25)) console.log(`  ${line}`);
+  }
+  const main = runs[runs.length - 1];
+  for (const r of runs.slice(0, -1)) {
+    console.log(resultLine({ name: `scheduler-${r.nodes}-nodes`, value: r.placementsPerSecond, unit: 'placements/s', ref: REF_PLACEMENTS_PER_S, goal: `>=${GOAL_PLACEMENTS_PER_S}` }));
+  }
+  console.log(resultLine({ name: 'scheduler-seconds', value: main.seconds, unit: 's', ref: main.placements / REF_PLACEMENTS_PER_S, goal: `<=${(main.placements / GOAL_PLACEMENTS_PER_S).toFixed(1)}` }));
+  console.log(resultLine({ name: 'scheduler-eval-p50', value: main.evalP50ms, unit: 'ms', ref: NaN, goal: 'report' }));
+  console.log(resultLine({ name: 'scheduler-eval-p99', value: main.evalP99ms, unit: 'ms', ref: NaN, goal: 'report' }));
+  console.log(resultLine({ name: 'scheduler-binpack', value: main.nodesUsed, unit: 'nodes', ref: main.lowerBound, goal: '<=1.05' }));
+  console.log(resultLine({ name: 'scheduler-peak-rss', value: main.peakRSSMB, unit: 'MB', ref: 4096, goal: '<4096' }));
+  console.log(resultLine({ name: 'scheduler', value: main.placementsPerSecond, unit: 'placements/s', ref: REF_PLACEMENTS_PER_S, goal: `>=${GOAL_PLACEMENTS_PER_S}` }));
+}
+
+/** Runs one size in a fresh Node process and returns its figures. */
+function runChild(size, { timeoutS, profDir, workers }) {
+  const self = fileURLToPath(import.meta.url);
+  const nodeArgs = ['--max-old-space-size=6144'];
+  if (profDir) {
+    mkdirSync(profDir, { recursive: true });
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
+  }
+  const childArgs = ['--single', '--nodes', String(size.nodes), '--jobs', String(size.jobs), '--count', String(size.count), '--timeout', String(timeoutS)];
+  if (workers) childArgs.push('--workers', String(workers));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeArgs, self, ...childArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    // The child enforces its own timeout; this one only guards against a hang in teardown.
+    const guard = setTimeout(() => child.kill('SIGKILL'), (timeoutS + 120) * 1000);
+    child.on('error', reject);
+    child.on('exit', (code, sig) => {
+      clearTimeout(guard);
+      const line = out.split('\n').find((l) => l.startsWith('FIGURES '));
+      if (code !== 0 || !line) return reject(new Error(`scheduler child exited with ${code ?? sig}:\n${out}`));
+      resolve(JSON.parse(line.slice('FIGURES '.length)));
+    });
+  });
+}
+
+function jobHCL(id, count) {
+  return `
+job "${id}" {
+  datacenters = ["dc1"]
+  type        = "service"
+  group "app" {
+    count = ${count}
+    task "server" {
+      driver = "mock_driver"
+      config {
+        run_for = "1h"
+      }
+      resources {
+        cpu    = ${ASK.cpu}
+        memory = ${ASK.memoryMB}
+      }
+    }
+  }
+}
+`;
+}
+
+function simulatedNode(buildNode, i) {
+  const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const hex = i.toString(16).padStart(12, '0');
+  const node = buildNode({
+    identity: { id: `00000000-0000-4000-8000-${hex}`, secretID: `10000000-0000-4000-8000-${hex}` },
+    name: `sim-${i}`,
+    datacenter: 'dc1',
+    nodePool: 'default',
+    nodeClass: '',
+    meta: { rack: `r${i % 40}` },
+    advertiseIP: ip,
+    httpAddr: `${ip}:4646`,
+    facts: {
+      ...FACTS,
+      modelName: 'Simulated CPU @ 3.00GHz',
+      osName: 'debian',
+      osVersion: '12',
+      kernelName: 'linux',
+      kernelVersion: '6.1.0',
+      arch: 'amd64',
+      hostname: `sim-${i}`,
+    },
+    drivers: {
+      attributes: { 'driver.mock_driver': '1', 'driver.exec': '1', 'driver.raw_exec': '1' },
+      drivers: Object.fromEntries(
+        ['mock_driver', 'exec', 'raw_exec'].map((d) => [d, { Attributes: null, Detected: true, Healthy: true, HealthDescription: 'Healthy', UpdateTime: '' }]),
+      ),
+    },
+    portRange: { min: 20000, max: 32000 },
+    reservedPorts: '22',
+    reserved: RESERVED,
+    hostVolumes: {},
+    now: Date.now(),
+  });
+  // The client registers, then reports itself ready once its drivers are fingerprinted; these never run anything.
+  return { ...node, Status: 'ready' };
+}
+
+async function single(a) {
+  const nodes = Number(a.nodes);
+  const jobs = Number(a.jobs);
+  const count = Number(a.count);
+  const timeoutMs = Number(a.timeout ?? 900) * 1000;
+  const { createServer } = await import(dist('server/index.js'));
+  const { buildNode } = await import(dist('client/index.js'));
+  const { parseJobSource, canonicalizeJob } = await import(dist('jobspec/index.js'));
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'drover-sched-bench-'));
+  const logger = countingLogger();
+  const server = await createServer({
+    dataDir,
+    logger,
+    numWorkers: Number(a.workers ?? 2),
+    // Simulated clients never heartbeat: a TTL longer than the run keeps them ready.
+    heartbeat: { minTTLms: 3_600_000, gracems: 3_600_000 },
+  });
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < nodes; i++) await server.nodeRegister(simulatedNode(buildNode, i));
+    const nodeRegisterSeconds = (performance.now() - t0) / 1000;
+
+    // Parsing is the CLI's work, not the server's: done before the clock starts.
+    const specs = [];
+    for (let j = 0; j < jobs; j++) specs.push(canonicalizeJob(parseJobSource(jobHCL(`c1m-${j}`, count)).job));
+
+    const start = performance.now();
+    const evalIDs = [];
+    for (const job of specs) evalIDs.push((await server.jobRegister(job)).EvalID);
+    const done = await waitForEvals(server, evalIDs, timeoutMs);
+    const seconds = (performance.now() - start) / 1000;
+    if (!done) throw new Error(`evaluations not finished after ${timeoutMs / 1000} s: ${JSON.stringify(server.stats())}`);
+
+    const figures = measure(server.store.snapshot(), evalIDs, { nodes, jobs, count });
+    Object.assign(figures, {
+      seconds,
+      nodeRegisterSeconds,
+      placementsPerSecond: figures.placements / seconds,
+      peakRSSMB: mb(peakRSSBytes()),
+      warnings: logger.seen.warn,
+      errors: logger.seen.error,
+      firstLogs: logger.seen.first,
+    });
+    if (figures.placements !== jobs * count) {
+      throw new Error(`expected ${jobs * count} placements, found ${figures.placements}; ${JSON.stringify(figures)}`);
+    }
+    console.log(`FIGURES ${JSON.stringify(figures)}`);
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const TERMINAL = new Set(['complete', 'failed', 'canceled', 'blocked']);
+
+/** Polls the committed state until every registered eval is terminal and the broker is idle. */
+async function waitForEvals(server, ids, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let from = 0;
+  while (Date.now() < deadline) {
+    const snap = server.store.snapshot();
+    while (from < ids.length && TERMINAL.has(snap.evalByID(ids[from])?.Status)) from++;
+    const b = server.stats().broker;
+    if (from === ids.length && b.ready + b.unacked + b.pending === 0) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
+/** Placements, eval latency and packing quality, read back from the state; also checks no node is over-committed. */
+function measure(snap, evalIDs, size) {
+  const latencies = [];
+  for (const id of evalIDs) {
+    const ev = snap.evalByID(id);
+    if (ev?.Status === 'complete') latencies.push((ev.ModifyTime - ev.CreateTime) / 1e6);
+  }
+  const perNode = new Map();
+  let placements = 0;
+  for (const al of snap.allocs()) {
+    if (al.DesiredStatus !== 'run') continue;
+    placements++;
+    perNode.set(al.NodeID, (perNode.get(al.NodeID) ?? 0) + 1);
+  }
+  const capCPU = FACTS.cores * FACTS.mhz - RESERVED.cpu;
+  const capMem = FACTS.memoryBytes / 1024 ** 2 - RESERVED.memoryMB;
+  const perNodeMax = Math.min(Math.floor(capCPU / ASK.cpu), Math.floor(capMem / ASK.memoryMB));
+  let maxOnNode = 0;
+  for (const n of perNode.values()) maxOnNode = Math.max(maxOnNode, n);
+  if (maxOnNode > perNodeMax) throw new Error(`a node holds ${maxOnNode} allocations, more than fit (${perNodeMax})`);
+  // Identical asks: no packing can use fewer nodes than this (the binding dimension is memory here).
+  const lowerBound = Math.ceil(placements / perNodeMax);
+  return {
+    ...size,
+    placements,
+    completeEvals: latencies.length,
+    evalP50ms: quantile(latencies, 0.5),
+    evalP99ms: quantile(latencies, 0.99),
+    nodesUsed: perNode.size,
+    lowerBound,
+    perNodeMax,
+    packingRatio: perNode.size / lowerBound,
+  };
+}
+
+// Last, so every const above is initialised before the top-level await runs.
+const args = parseArgs(process.argv.slice(2));
+if (args.single) await single(args);
+else await parent(args);

@@ -1,0 +1,205 @@
+/**
+ * Prometheus, with an unmodified `nomad_sd_configs` block, discovers the instances served in the shapes of
+ * serviceListStubs and filterService. Prometheus uses Nomad's Go API client: it lists `GET /v1/services`, then
+ * `GET /v1/service/<name>` for each, with `namespace`, `region` and `stale` parameters, and refuses answers
+ * without the `X-Nomad-Index` and `X-Nomad-LastContact` headers.
+ *
+ * Debian's prometheus package is built without Nomad discovery (its patch 08-Disable_nomad.patch; `promtool
+ * check config` says "field nomad_sd_configs not found"). This test then skips, saying so; point
+ * DROVER_PROMETHEUS_BIN (and DROVER_PROMTOOL_BIN) at a build with Nomad discovery to run it, and set
+ * DROVER_REQUIRE_PROMETHEUS_NOMAD=1 to fail instead of skipping. api-shapes.test.ts checks the same bodies
+ * against Nomad's API types on every run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ServiceRegistration } from '../structs/index.js';
+import { catalogIndex, filterService, serviceListStubs } from './catalog.js';
+import { buildServiceWorkloads } from './registrations.js';
+import { fixtureAlloc, fixtureJob } from './testing/fixtures.js';
+
+const PROMETHEUS = process.env.DROVER_PROMETHEUS_BIN || 'prometheus';
+const PROMTOOL = process.env.DROVER_PROMTOOL_BIN || 'promtool';
+
+/** Why this machine cannot run the test, or '' when it can. */
+function unavailable(): string {
+  if (spawnSync(PROMETHEUS, ['--version'], { stdio: 'ignore' }).status !== 0) return `${PROMETHEUS} is not installed (apt-get install prometheus)`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-promtool-'));
+  const file = path.join(dir, 'probe.yml');
+  writeFileSync(file, "scrape_configs:\n  - job_name: probe\n    nomad_sd_configs:\n      - server: 'http://127.0.0.1:1'\n");
+  const probe = spawnSync(PROMTOOL, ['check', 'config', file], { encoding: 'utf8', timeout: 20_000 });
+  rmSync(dir, { recursive: true, force: true });
+  if (probe.error) return '';
+  if (`${probe.stdout}${probe.stderr}`.includes('nomad_sd_configs not found')) return `${PROMETHEUS} was built without Nomad service discovery (Debian disables it)`;
+  return '';
+}
+
+const missing = unavailable();
+const notInstalled = missing.includes('not installed');
+if (missing && (process.env.DROVER_REQUIRE_PROMETHEUS_NOMAD === '1' || (notInstalled && process.env.CI === 'true'))) throw new Error(`prometheus test cannot run: ${missing}`);
+if (missing) process.stderr.write(`SKIPPED prometheus nomad_sd test: ${missing}\n`);
+
+interface SeenRequest {
+  path: string;
+  query: Record<string, string>;
+}
+
+describe.skipIf(missing !== '')('Prometheus nomad_sd_configs against the catalog shapes', () => {
+  const regs: ServiceRegistration[] = [];
+  const seen: SeenRequest[] = [];
+  let agent: http.Server;
+  let agentPort = 0;
+  let prom: ChildProcess | undefined;
+  let promPort = 0;
+  let dir = '';
+  let promLog = '';
+
+  beforeAll(async () => {
+    const [built] = buildServiceWorkloads({ alloc: fixtureAlloc(fixtureJob({ taskServices: [{ Name: 'shop-api', PortLabel: 'http', Tags: ['api', 'v2'] }] })), node: { ID: 'node-1', Datacenter: 'dc1' }, advertiseIP: '127.0.0.1', task: 'web' });
+    regs.push({ ...built!.registration, Address: '127.0.0.1', CreateIndex: 10, ModifyIndex: 10, Status: 'passing' });
+    for (let i = 1; i <= 3; i++) {
+      regs.push({
+        ID: `_nomad-task-alloc-${i}-web-web-http`,
+        ServiceName: 'web',
+        Namespace: 'default',
+        NodeID: `node-${i}`,
+        Datacenter: 'dc1',
+        JobID: 'web',
+        AllocID: `alloc-${i}`,
+        Tags: ['urlprefix-/', `i${i}`],
+        Address: `127.0.0.${i}`,
+        Port: 21000 + i,
+        CreateIndex: 11 + i,
+        ModifyIndex: 11 + i,
+        Status: 'passing',
+      });
+    }
+    // Another namespace: Prometheus asks for `default` only, so this must not show up.
+    regs.push({ ...regs[1]!, ID: 'other-ns', Namespace: 'prod', ServiceName: 'hidden', Port: 29999 });
+    agent = http.createServer((req, res) => fakeAgent(req, res, regs, seen));
+    await new Promise<void>((r) => agent.listen(0, '127.0.0.1', r));
+    agentPort = (agent.address() as net.AddressInfo).port;
+
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'drover-prom-'));
+    promPort = await freePort();
+    await fs.writeFile(
+      path.join(dir, 'prometheus.yml'),
+      [
+        'global:',
+        '  scrape_interval: 1m',
+        'scrape_configs:',
+        '  - job_name: nomad',
+        '    nomad_sd_configs:',
+        `      - server: 'http://127.0.0.1:${agentPort}'`,
+        '        refresh_interval: 1s',
+        '',
+      ].join('\n'),
+    );
+    prom = spawn(PROMETHEUS, [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (b: Buffer) => {
+      promLog = (promLog + b.toString()).slice(-8000);
+    };
+    prom.stdout!.on('data', keep);
+    prom.stderr!.on('data', keep);
+  }, 30_000);
+
+  afterAll(async () => {
+    if (prom && prom.exitCode === null && prom.signalCode === null) {
+      const exited = new Promise<void>((r) => prom!.once('exit', () => r()));
+      prom.kill('SIGTERM');
+      const t = setTimeout(() => prom?.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    if (agent) {
+      agent.closeAllConnections();
+      await new Promise<void>((r) => agent.close(() => r()));
+    }
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  }, 15_000);
+
+  it('lists every instance as a target with its address and Nomad meta labels', async () => {
+    const targets = await waitForTargets(promPort, 4, () => promLog);
+    const byAddr = new Map(targets.map((t) => [t.discoveredLabels.__address__, t.discoveredLabels]));
+    expect([...byAddr.keys()].sort()).toEqual(['127.0.0.1:21001', '127.0.0.1:23456', '127.0.0.2:21002', '127.0.0.3:21003']);
+    expect(byAddr.get('127.0.0.2:21002')).toMatchObject({
+      __meta_nomad_address: '127.0.0.2',
+      __meta_nomad_service: 'web',
+      __meta_nomad_service_address: '127.0.0.2',
+      __meta_nomad_service_port: '21002',
+      __meta_nomad_service_id: '_nomad-task-alloc-2-web-web-http',
+      __meta_nomad_namespace: 'default',
+      __meta_nomad_dc: 'dc1',
+      __meta_nomad_node_id: 'node-2',
+      __meta_nomad_tags: ',urlprefix-/,i2,',
+    });
+    expect(byAddr.get('127.0.0.1:23456')).toMatchObject({ __meta_nomad_service: 'shop-api', __meta_nomad_tags: ',api,v2,' });
+    for (const t of targets) expect(t.labels.job).toBe('nomad');
+  }, 60_000);
+
+  it('asked the agent with the Nomad client parameters the agent must accept', () => {
+    const list = seen.find((r) => r.path === '/v1/services');
+    expect(list).toBeDefined();
+    expect(list!.query).toMatchObject({ namespace: 'default', region: 'global' });
+    expect(list!.query).toHaveProperty('stale');
+    expect(seen.some((r) => r.path === '/v1/service/web')).toBe(true);
+    expect(seen.some((r) => r.path === '/v1/service/hidden')).toBe(false);
+  });
+});
+
+/** The two endpoints, as the agent will serve them, with the query meta headers Nomad's client requires. */
+function fakeAgent(req: http.IncomingMessage, res: http.ServerResponse, regs: ServiceRegistration[], seen: SeenRequest[]): void {
+  const url = new URL(req.url ?? '/', 'http://agent');
+  seen.push({ path: url.pathname, query: Object.fromEntries(url.searchParams) });
+  const namespace = url.searchParams.get('namespace') || 'default';
+  const send = (body: unknown, index: number) => {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'X-Nomad-Index': String(index), 'X-Nomad-LastContact': '0', 'X-Nomad-KnownLeader': 'true' });
+    res.end(JSON.stringify(body));
+  };
+  if (req.method === 'GET' && url.pathname === '/v1/services') return send(serviceListStubs(regs, { namespace }), catalogIndex(regs));
+  const m = /^\/v1\/service\/([^/]+)$/.exec(url.pathname);
+  if (req.method === 'GET' && m) {
+    const found = filterService(regs, { name: decodeURIComponent(m[1]!), namespace, tag: url.searchParams.get('tag') ?? undefined });
+    return send(found, catalogIndex(found));
+  }
+  res.writeHead(404, { 'Content-Type': 'text/plain' });
+  res.end('not found');
+}
+
+interface PromTarget {
+  discoveredLabels: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+async function waitForTargets(port: number, count: number, log: () => string): Promise<PromTarget[]> {
+  const deadline = Date.now() + 45_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) {
+        const body = (await res.json()) as { data: { activeTargets: PromTarget[] } };
+        const ts = body.data.activeTargets.filter((t) => t.labels.job === 'nomad');
+        last = JSON.stringify(ts.map((t) => t.discoveredLabels.__address__));
+        if (ts.length >= count) return ts;
+      }
+    } catch {
+      // Not up yet.
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`prometheus did not list ${count} targets (last: ${last}); its log:\n${log()}`);
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
