@@ -1,13 +1,15 @@
+/* global process */
 // The gateway under test, as its own process (so the benchmark's driver does not share its event loop).
-// Config comes as JSON in argv[2]: { ports: number[], listenPort: number, workers: number, lb: string }.
-// With workers > 1 it runs under node:cluster, every worker serving the same listening socket.
+// Config comes as JSON in argv[2]: { ports: number[], listenPort: number, workers: number, lb: string,
+// plane: 'node' | 'haproxy', threads?: number }.
+// With the Node plane and workers > 1 it runs under node:cluster, every worker serving the same listening socket.
 import cluster from 'node:cluster';
-import { startGateway, MemorySource } from '../../dist/gateway/index.js';
+import { startGateway, startHaproxyGateway, MemorySource } from '../../dist/gateway/index.js';
 import { nullLogger } from '../../dist/logging/index.js';
 
 const cfg = JSON.parse(process.argv[2]);
 
-if (cfg.workers > 1 && cluster.isPrimary) {
+if (cfg.plane !== 'haproxy' && cfg.workers > 1 && cluster.isPrimary) {
   // Round-robin accept in the primary would add a hop per connection; let the kernel spread accepts instead.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   let ready = 0;
@@ -26,14 +28,16 @@ if (cfg.workers > 1 && cluster.isPrimary) {
     ID: `backend-${i}`, ServiceName: 'bench', Address: '127.0.0.1', Port: port,
     Tags: ['urlprefix-/'], AllocID: `alloc-${i}`, NodeID: 'node', Healthy: true,
   }));
-  const gw = await startGateway({
+  const common = {
     listen: { host: '127.0.0.1', port: cfg.listenPort },
     admin: { host: '127.0.0.1', port: 0 },
     source: new MemorySource(instances),
     logger: nullLogger,
     lb: cfg.lb ?? 'round_robin',
-    responseTimeoutMs: cfg.responseTimeoutMs,
-  });
+  };
+  const gw = cfg.plane === 'haproxy'
+    ? await startHaproxyGateway({ ...common, threads: cfg.threads })
+    : await startGateway({ ...common, responseTimeoutMs: cfg.responseTimeoutMs });
   await gw.ready();
   // The driver (or the cluster primary) may go away first: then there is nobody to report to, and nothing to do.
   process.on('disconnect', () => void gw.close(200).then(() => process.exit(0)));

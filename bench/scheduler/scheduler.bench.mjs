@@ -44,7 +44,7 @@ async function parent(a) {
       `${r.placements} placements in ${r.seconds.toFixed(1)} s = ${r.placementsPerSecond.toFixed(0)}/s; ` +
         `eval p50 ${r.evalP50ms.toFixed(0)} ms p99 ${r.evalP99ms.toFixed(0)} ms; ` +
         `nodes used ${r.nodesUsed} / lower bound ${r.lowerBound} (${r.packingRatio.toFixed(3)}); ` +
-        `peak RSS ${r.peakRSSMB.toFixed(0)} MB; node register ${r.nodeRegisterSeconds.toFixed(1)} s`,
+        `peak RSS ${r.peakRSSMB.toFixed(0)} MB; CPU ${r.cpuSeconds.toFixed(1)} s; node register ${r.nodeRegisterSeconds.toFixed(1)} s`,
     );
   }
   if (profDir) {
@@ -177,15 +177,20 @@ async function single(a) {
     for (let j = 0; j < jobs; j++) specs.push(canonicalizeJob(parseJobSource(jobHCL(`c1m-${j}`, count)).job));
 
     const start = performance.now();
+    const cpu0 = process.cpuUsage();
     const evalIDs = [];
     for (const job of specs) evalIDs.push((await server.jobRegister(job)).EvalID);
     const done = await waitForEvals(server, evalIDs, timeoutMs);
     const seconds = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    // CPU seconds of this process: less sensitive than wall time to other load on a shared machine.
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     if (!done) throw new Error(`evaluations not finished after ${timeoutMs / 1000} s: ${JSON.stringify(server.stats())}`);
 
     const figures = measure(server.store.snapshot(), evalIDs, { nodes, jobs, count });
     Object.assign(figures, {
       seconds,
+      cpuSeconds,
       nodeRegisterSeconds,
       placementsPerSecond: figures.placements / seconds,
       peakRSSMB: mb(peakRSSBytes()),
@@ -199,7 +204,8 @@ async function single(a) {
     console.log(`FIGURES ${JSON.stringify(figures)}`);
   } finally {
     await server.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (a['keep-data']) console.error(`data dir kept: ${dataDir}`);
+    else rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

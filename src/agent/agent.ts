@@ -54,6 +54,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   let client: Client | undefined;
   if (config.client.enabled) {
     const rpc = server ?? new HttpServerRPC(config.client.servers);
+    // Drivers exist before the client that owns task events; their events go to it once it does.
+    let events: Client | undefined;
+    const onEvent = (taskID: string, type: string, message: string) => events?.driverEvent(taskID, type, message);
     client = await createClient({
       rpc,
       dataDir: join(dataDir, 'client'),
@@ -64,11 +67,14 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       nodePool: config.client.nodePool,
       nodeClass: config.client.nodeClass,
       meta: config.client.meta,
-      drivers: builtinDrivers(config.plugins, { dev: config.dev, logger, dataDir }),
+      drivers: builtinDrivers(config.plugins, { dev: config.dev, logger, dataDir, onEvent }),
       portRange: { min: config.client.minDynamicPort, max: config.client.maxDynamicPort },
+      reserved: { cpu: config.client.reserved.cpu, memoryMB: config.client.reserved.memory, diskMB: config.client.reserved.disk },
+      reservedPorts: config.client.reserved.reservedPorts,
       hostVolumes: config.client.hostVolumes,
       advertiseIP: config.client.networkInterfaceIP,
     });
+    events = client;
   }
 
   const agentSelf = () => ({

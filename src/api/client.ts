@@ -13,6 +13,7 @@ import { EvaluationsAPI } from './evaluations.js';
 import { HttpTransport, type FetchLike } from './http.js';
 import { JobsAPI } from './jobs.js';
 import { NodesAPI } from './nodes.js';
+import { VariablesAPI } from './variables.js';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:4646';
 
@@ -40,6 +41,7 @@ export class DroverClient {
   readonly evaluations: EvaluationsAPI;
   readonly nodes: NodesAPI;
   readonly deployments: DeploymentsAPI;
+  readonly variables: VariablesAPI;
   readonly agent: AgentAPI;
   readonly status: StatusAPI;
   /** The transport, for endpoints that have no typed method yet. */
@@ -54,6 +56,7 @@ export class DroverClient {
     this.evaluations = new EvaluationsAPI(this.http);
     this.nodes = new NodesAPI(this.http);
     this.deployments = new DeploymentsAPI(this.http);
+    this.variables = new VariablesAPI(this.http);
     this.agent = new AgentAPI(this.http);
     this.status = new StatusAPI(this.http);
   }

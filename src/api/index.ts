@@ -9,5 +9,6 @@ export type { AllocationsAPI } from './allocations.js';
 export type { EvaluationsAPI } from './evaluations.js';
 export type { NodesAPI } from './nodes.js';
 export type { DeploymentsAPI } from './deployments.js';
+export type { VariablesAPI, VariableWriteResponse } from './variables.js';
 export type { AgentAPI, StatusAPI } from './agent.js';
 export type * from './types.js';

@@ -17,8 +17,11 @@ import type { Logger } from '../logging/index.js';
 import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
 import type { ServerRPC } from './rpc.js';
 import type { TaskHookFactory } from './hooks.js';
+import { withDispatchPayload } from './dispatch-payload.js';
 import type { HostVolumeConfig } from './task-config.js';
 import { AllocRunner, type AllocRunnerDeps } from './alloc-runner.js';
+import { allocDirPath } from './alloc-dir.js';
+import { templateHookFactory } from './template-hook.js';
 import { ClientStateStore } from './state-store.js';
 import { UpdateBatcher } from './update-batcher.js';
 import type { CheckStatusSource } from './alloc-health.js';
@@ -116,6 +119,12 @@ export interface Client {
   allocRunners(): AllocRunner[];
   /** Where health_check = "checks" reads service check results (discovery plugs in here). */
   setCheckStatusSource(source: CheckStatusSource | undefined): void;
+  /**
+   * A driver reports a task event (image pull progress, OOM kill) for one of its task IDs; it lands on that
+   * task's state as a Nomad TaskEvent. Events for tasks this client does not run are dropped. Hand this to the
+   * drivers at creation (`builtinDrivers(..., { onEvent })`).
+   */
+  driverEvent(taskID: string, type: string, message: string): void;
 }
 
 /** Fingerprints the host and the drivers, loads the node identity; call `start()` to run. */
@@ -203,6 +212,12 @@ class ClientAgent implements Client {
     this.work.add(q);
   }
 
+  /** Templates first, so env = true variables exist before the other hooks and the driver see the env. */
+  private readonly taskHooks: TaskHookFactory = (args) => [
+    ...templateHookFactory({ rpc: this.o.rpc, node: () => this.current, allocDir: (id) => allocDirPath(this.o.dataDir, id), now: this.now })(args),
+    ...(this.o.taskHooks?.(args) ?? []),
+  ];
+
   private runnerDeps(): AllocRunnerDeps {
     return {
       drivers: this.drivers,
@@ -215,7 +230,7 @@ class ClientAgent implements Client {
       logger: this.log,
       now: this.now,
       random: this.o.random ?? Math.random,
-      taskHooks: this.o.taskHooks,
+      taskHooks: withDispatchPayload(this.o.taskHooks),
       store: this.store,
       onUpdate: (u) => this.batcher.push(u),
       logRotateIntervalMs: this.t.logRotateIntervalMs,

@@ -14,9 +14,9 @@
  * Errors: any non-2xx answer becomes a DroverError 'Unavailable' carrying the status and body; a server that
  * cannot be reached tries the next address. The secret `X-Nomad-Token` header is sent when a token is given.
  */
-import type { Allocation, Node } from '../structs/index.js';
+import type { Allocation, Node, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata } from '../structs/index.js';
 import { DroverError } from '../errors/index.js';
-import type { AllocClientUpdate, NodeRegisterResponse, ServerRPC } from './rpc.js';
+import type { AllocClientUpdate, BlockingReadOptions, IndexedValue, NodeRegisterResponse, ServerRPC } from './rpc.js';
 
 export interface RegisterResponseJSON {
   HeartbeatTTL: number;
@@ -45,7 +45,7 @@ export class HttpServerRPC implements ServerRPC {
     this.fetchFn = opts.fetch ?? fetch;
   }
 
-  private async call<T>(method: 'GET' | 'PUT', path: string, body?: unknown, signal?: AbortSignal): Promise<{ data: T; index: number }> {
+  private async call<T>(method: 'GET' | 'PUT', path: string, body?: unknown, signal?: AbortSignal, notFoundIsNull = false): Promise<{ data: T; index: number }> {
     let lastErr: unknown;
     for (let attempt = 0; attempt < this.addrs.length; attempt++) {
       const base = this.addrs[(this.current + attempt) % this.addrs.length]!;
@@ -64,6 +64,8 @@ export class HttpServerRPC implements ServerRPC {
       }
       this.current = (this.current + attempt) % this.addrs.length;
       const text = await res.text();
+      // A missing variable still carries the index, so a template can block until it is created.
+      if (res.status === 404 && notFoundIsNull) return { data: null as T, index: Number(res.headers.get('X-Nomad-Index') ?? 0) };
       if (!res.ok) throw new DroverError('Unavailable', `server answered ${res.status} to ${method} ${path}: ${text.trim()}`, { details: { status: res.status } });
       const data = (text ? JSON.parse(text) : {}) as T;
       return { data, index: Number(res.headers.get('X-Nomad-Index') ?? (data as { Index?: number }).Index ?? 0) };
@@ -90,6 +92,39 @@ export class HttpServerRPC implements ServerRPC {
   async updateAllocs(updates: AllocClientUpdate[]): Promise<void> {
     await this.call('PUT', '/v1/internal/client/allocs', { Allocs: updates });
   }
+
+  // Template reads: the public blocking endpoints, as consul-template reads a Nomad agent.
+
+  async variableGet(namespace: string, path: string, q: BlockingReadOptions = {}): Promise<IndexedValue<Variable | null>> {
+    const url = `/v1/var/${path.split('/').map(encodeURIComponent).join('/')}?${blocking(q, { namespace })}`;
+    const { data, index } = await this.call<Variable | null>('GET', url, undefined, q.signal, true);
+    return { value: data, index };
+  }
+
+  async variableList(q: BlockingReadOptions & { namespace?: string; prefix?: string } = {}): Promise<IndexedValue<VariableMetadata[]>> {
+    const { data, index } = await this.call<VariableMetadata[]>('GET', `/v1/vars?${blocking(q, { namespace: q.namespace, prefix: q.prefix })}`, undefined, q.signal);
+    return { value: data ?? [], index };
+  }
+
+  async serviceGet(namespace: string, name: string, q: BlockingReadOptions = {}): Promise<IndexedValue<ServiceRegistration[]>> {
+    const { data, index } = await this.call<ServiceRegistration[]>('GET', `/v1/service/${encodeURIComponent(name)}?${blocking(q, { namespace })}`, undefined, q.signal);
+    return { value: data ?? [], index };
+  }
+
+  async serviceList(q: BlockingReadOptions & { namespace?: string } = {}): Promise<IndexedValue<ServiceRegistrationListStub[]>> {
+    const { data, index } = await this.call<ServiceRegistrationListStub[]>('GET', `/v1/services?${blocking(q, { namespace: q.namespace })}`, undefined, q.signal);
+    return { value: data ?? [], index };
+  }
+}
+
+function blocking(q: BlockingReadOptions, extra: Record<string, string | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== '') p.set(k, v);
+  if (q.minIndex) {
+    p.set('index', String(q.minIndex));
+    p.set('wait', `${Math.round(q.waitMs ?? 300_000)}ms`);
+  }
+  return p.toString();
 }
 
 function normalize(a: string): string {

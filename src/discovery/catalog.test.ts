@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { catalogIndex, chooseInstances, filterService, registrationChanged, serviceListStubs, serviceRegistrationID, worstStatus } from './catalog.js';
+import { catalogIndex, chooseInstances, filterService, registrationChanged, serviceListStubs, serviceRegistrationID, templateServiceInstance, worstStatus } from './catalog.js';
 import { fixtureReg } from './testing/fixtures.js';
 import type { ServiceHealthStatus } from '../structs/index.js';
+import type { ServiceInstance } from '../template/index.js';
 
 describe('serviceListStubs', () => {
   it('groups services by namespace with the sorted union of their tags', () => {
@@ -122,5 +123,13 @@ describe('registrationChanged', () => {
     expect(registrationChanged(r, { ...r, Status: 'critical' })).toBe(true);
     expect(registrationChanged(r, { ...r, Port: r.Port + 1 })).toBe(true);
     expect(registrationChanged(r, { ...r, Tags: ['new'] })).toBe(true);
+  });
+});
+
+describe('templateServiceInstance', () => {
+  it("gives the template module's ServiceInstance fields", () => {
+    const r = fixtureReg({ ServiceName: 'api', Tags: ['a'], Meta: { m: '1' }, Status: 'warning', Checks: [{ CheckID: 'c', Name: 'n', Status: 'warning', Output: 'o', Timestamp: 1 }] });
+    const inst: ServiceInstance = templateServiceInstance(r);
+    expect(inst).toMatchObject({ ID: r.ID, Name: 'api', Address: r.Address, Port: r.Port, Tags: ['a'], Meta: { m: '1' }, Status: 'warning', Checks: [{ Name: 'n', Status: 'warning', Output: 'o', CheckID: 'c' }] });
   });
 });

@@ -3,18 +3,12 @@
  * `GET /v1/services` (stubs grouped by namespace) and `GET /v1/service/:name` (the instances).
  * Pure functions: the caller (the server's state store, or an HTTP-following cache) owns the registrations.
  */
-import type { ServiceHealthStatus, ServiceRegistration } from '../structs/index.js';
+import type { ServiceHealthStatus, ServiceRegistration, ServiceRegistrationListStub } from '../structs/index.js';
 
-/** `GET /v1/services` element: every service of one namespace, with the union of their tags. */
-export interface ServiceRegistrationListStub {
-  Namespace: string;
-  Services: ServiceRegistrationStub[];
-}
+export type { ServiceRegistrationListStub };
 
-export interface ServiceRegistrationStub {
-  ServiceName: string;
-  Tags: string[];
-}
+/** One service of a namespace in `GET /v1/services`: its name and the union of its instances' tags. */
+export type ServiceRegistrationStub = ServiceRegistrationListStub['Services'][number];
 
 /** Worst first, so a larger rank is a worse status. */
 const RANK: Record<ServiceHealthStatus, number> = { passing: 0, warning: 1, critical: 2 };
@@ -142,4 +136,40 @@ export function registrationChanged(a: ServiceRegistration | undefined, b: Servi
   if (JSON.stringify(a.Meta ?? {}) !== JSON.stringify(b.Meta ?? {})) return true;
   const checks = (r: ServiceRegistration) => (r.Checks ?? []).map((c) => `${c.CheckID}=${c.Status}`).join(',');
   return checks(a) !== checks(b);
+}
+
+/**
+ * A registration in the shape the template module reads (`ServiceInstance` of src/template), so a
+ * TemplateData backed by the catalog is a map over filterService.
+ */
+export function templateServiceInstance(r: ServiceRegistration): {
+  ID: string;
+  Name: string;
+  Address: string;
+  Port: number;
+  Tags: string[];
+  Namespace: string;
+  Datacenter: string;
+  NodeID: string;
+  AllocID: string;
+  JobID: string;
+  Meta: Record<string, string>;
+  Status: ServiceHealthStatus;
+  Checks: Array<{ Name: string; Status: string; Output: string; CheckID: string }>;
+} {
+  return {
+    ID: r.ID,
+    Name: r.ServiceName,
+    Address: r.Address,
+    Port: r.Port,
+    Tags: [...(r.Tags ?? [])],
+    Namespace: r.Namespace,
+    Datacenter: r.Datacenter,
+    NodeID: r.NodeID,
+    AllocID: r.AllocID,
+    JobID: r.JobID,
+    Meta: { ...(r.Meta ?? {}) },
+    Status: registrationStatus(r),
+    Checks: (r.Checks ?? []).map((c) => ({ Name: c.Name, Status: c.Status, Output: c.Output, CheckID: c.CheckID })),
+  };
 }

@@ -65,7 +65,8 @@ export class CheckRunner {
       probe: probes[check.Type],
       tracker: new CheckStatusTracker(check),
       restart: check.CheckRestart ? new CheckRestartTracker(check.CheckRestart, now) : null,
-      result: { CheckID: check.CheckID, Name: check.Name, Status: check.InitialStatus, Output: '', Timestamp: now * 1_000_000 },
+      // Timestamp 0 until the first probe: "pending" in the alloc checks API.
+      result: { CheckID: check.CheckID, Name: check.Name, Status: check.InitialStatus, Output: '', Timestamp: 0 },
     }));
   }
 
@@ -136,6 +137,7 @@ export class CheckRunner {
     const status = s.tracker.apply(r.status);
     const now = this.clock.now();
     s.result = { CheckID: s.check.CheckID, Name: s.check.Name, Status: status, Output: r.output, Timestamp: now * 1_000_000 };
+    if (r.statusCode !== undefined) s.result.StatusCode = r.statusCode;
     if (status !== before) {
       this.log.debug('check status changed', { check: s.check.Name, checkID: s.check.CheckID, from: before, to: status });
       this.opts.onStatusChange?.(this.status, this.results());

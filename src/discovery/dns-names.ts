@@ -159,7 +159,9 @@ export function answerQuestion(q: { name: string; type: number }, source: DnsCat
 }
 
 function serviceAnswer(q: { name: string; type: number }, p: { service: string; tag?: string; dc?: string }, source: DnsCatalogSource, o: AnswerOptions): DnsAnswer {
-  const instances = shuffle(source.lookup({ service: p.service, ...(p.tag ? { tag: p.tag } : {}), ...(p.dc ? { dc: p.dc } : {}) }), o.rng);
+  // An instance without an address (a service with no port and no address) cannot be answered in DNS.
+  const found = source.lookup({ service: p.service, ...(p.tag ? { tag: p.tag } : {}), ...(p.dc ? { dc: p.dc } : {}) }).filter((i) => i.Address !== '');
+  const instances = shuffle(found, o.rng);
   // No passing instance: the name does not exist, as Consul answers.
   if (instances.length === 0) return { rcode: 3, answers: [], extras: [], authorities: [soa(o)] };
   const answers: DnsRecord[] = [];

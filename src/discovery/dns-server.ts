@@ -128,8 +128,8 @@ async function bindBoth(host: string, port: number, onUdp: Handler, onTcp: Handl
   }
 }
 
-/** Builds the reply to one request; exported for tests of truncation without sockets. */
-export function respond(request: Packet, source: DnsCatalogSource, o: Parameters<typeof answerQuestion>[2], transport: 'udp' | 'tcp'): Packet {
+/** Builds the reply to one request. */
+function respond(request: Packet, source: DnsCatalogSource, o: Parameters<typeof answerQuestion>[2], transport: 'udp' | 'tcp'): Packet {
   const response = Packet.createResponseFromRequest(request);
   response.header.aa = 1;
   response.header.ra = 0;

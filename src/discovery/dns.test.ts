@@ -89,6 +89,21 @@ describe('answerQuestion', () => {
     expect(answerQuestion({ name: 'example.com', type: RR.A }, source(regs), opts).rcode).toBe(5);
   });
 
+  it('serves the local datacenter for names without one, and the named one otherwise', () => {
+    const multi = [fixtureReg({ Address: '10.9.0.1', Datacenter: 'dc1' }), fixtureReg({ Address: '10.9.0.2', Datacenter: 'dc2' })];
+    const src = registrationDnsSource(() => multi, { datacenter: 'dc1' });
+    expect(answerQuestion({ name: 'web.service.drover', type: RR.A }, src, opts).answers.map((r) => r.address)).toEqual(['10.9.0.1']);
+    expect(answerQuestion({ name: 'web.service.dc2.drover', type: RR.A }, src, opts).answers.map((r) => r.address)).toEqual(['10.9.0.2']);
+    const srv = answerQuestion({ name: 'web.service.dc2.drover', type: RR.SRV }, src, opts);
+    expect(srv.answers[0]!.target).toBe('0a090002.addr.dc2.drover');
+    expect(answerQuestion({ name: 'web.service.dc3.drover', type: RR.A }, src, opts).rcode).toBe(3);
+  });
+
+  it('leaves out instances without an address', () => {
+    const noAddr = [fixtureReg({ ServiceName: 'bare', Address: '' })];
+    expect(answerQuestion({ name: 'bare.service.drover', type: RR.SRV }, source(noAddr), opts).rcode).toBe(3);
+  });
+
   it('answers NODATA with the SOA for a type the name does not have', () => {
     const a = answerQuestion({ name: 'web.service.drover', type: RR.AAAA }, source(regs), opts);
     expect(a).toMatchObject({ rcode: 0, answers: [] });

@@ -13,6 +13,8 @@ import type { ResolvedCheck } from './registrations.js';
 export interface ProbeResult {
   status: ServiceHealthStatus;
   output: string;
+  /** The HTTP status of an http probe that got an answer. */
+  statusCode?: number;
 }
 
 /** Runs a command inside the task (the client passes its driver's execTask). */
@@ -71,7 +73,7 @@ export const httpProbe: Probe = (c, signal) => {
         res.on('end', () => {
           const code = res.statusCode ?? 0;
           const body = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: httpStatusToHealth(code), output: clip(`HTTP ${c.Method} ${url}: ${code} ${res.statusMessage ?? ''} Output: ${body}`) });
+          resolve({ status: httpStatusToHealth(code), statusCode: code, output: clip(`HTTP ${c.Method} ${url}: ${code} ${res.statusMessage ?? ''} Output: ${body}`) });
         });
         res.on('error', (e) => resolve({ status: 'critical', output: `HTTP ${c.Method} ${url}: ${errText(e, signal)}` }));
       },

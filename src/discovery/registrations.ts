@@ -85,7 +85,8 @@ export interface ServiceWorkload {
 const NS_PER_MS = 1_000_000;
 
 /**
- * Registrations and checks for the group's services (no `task`) or one task's services. Every registration
+ * Registrations and checks for the group's services (no `task`) or one task's services. Every provider goes into
+ * Drover's one catalog: `provider = "consul"` services too, since Drover answers for Consul as well. Every registration
  * starts with the status its checks start in (initial_status, critical by default, as Consul), so an instance
  * is not served before its first passing check. Throws DroverError BadRequest listing every unresolvable port.
  */

@@ -5,28 +5,9 @@
  * (a CAS conflict answers 409 with the conflicting variable, as Nomad).
  */
 import { DroverError, type Problem } from '../errors/index.js';
+import type { Variable, VariableLock, VariableMetadata } from '../structs/index.js';
 
-export interface VariableLock {
-  ID: string;
-  TTL: string;
-  LockDelay: string;
-}
-
-/** `GET /v1/var/:path`, Nomad's VariableDecrypted in its JSON shape. */
-export interface Variable {
-  Namespace: string;
-  Path: string;
-  Items: Record<string, string>;
-  CreateIndex: number;
-  ModifyIndex: number;
-  /** Unix nanoseconds. */
-  CreateTime: number;
-  ModifyTime: number;
-  Lock?: VariableLock;
-}
-
-/** `GET /v1/vars` element: a variable without its items. */
-export type VariableMetadata = Omit<Variable, 'Items'>;
+export type { Variable, VariableLock, VariableMetadata };
 
 export function variableMetadata(v: Variable): VariableMetadata {
   const { Items: _items, ...meta } = v;

@@ -20,3 +20,4 @@ export { formatRoutesTable } from './format.js';
 export { ADMIN_PREFIX } from './admin.js';
 export { HttpCatalogSource, type HttpCatalogSourceOptions } from './http-source.js';
 export { runGatewayProcess, parseListenAddress, type GatewayProcessOptions } from './process.js';
+export { startHaproxyGateway, type HaproxyGatewayOptions } from './haproxy/plane.js';

@@ -1,6 +1,7 @@
 /** `drover gateway`: the gateway as its own process, following an agent's catalog over HTTP. */
 import { badRequest } from '../errors/index.js';
 import { startGateway } from './gateway.js';
+import { startHaproxyGateway } from './haproxy/plane.js';
 import { HttpCatalogSource } from './http-source.js';
 import type { Gateway, ListenAddress, LoadBalancing } from './types.js';
 import type { Logger } from '../logging/index.js';
@@ -15,6 +16,8 @@ export interface GatewayProcessOptions {
   namespace?: string;
   token?: string;
   lb?: LoadBalancing;
+  /** `node` (default) forwards in this process; `haproxy` drives a local HAProxy with the same routes. */
+  dataPlane?: 'node' | 'haproxy';
   logger: Logger;
   /** The process runs until this aborts, then drains and closes. */
   signal: AbortSignal;
@@ -34,13 +37,14 @@ export function parseListenAddress(text: string): ListenAddress {
 export async function runGatewayProcess(opts: GatewayProcessOptions): Promise<void> {
   const asAddr = (a: string | ListenAddress) => (typeof a === 'string' ? parseListenAddress(a) : a);
   const source = new HttpCatalogSource({ address: opts.address, namespace: opts.namespace, token: opts.token, logger: opts.logger });
-  const gw = await startGateway({
+  const common = {
     listen: asAddr(opts.listen ?? '127.0.0.1:8080'),
     admin: opts.admin === undefined ? undefined : asAddr(opts.admin),
     source,
     logger: opts.logger,
     lb: opts.lb,
-  });
+  };
+  const gw = opts.dataPlane === 'haproxy' ? await startHaproxyGateway(common) : await startGateway(common);
   opts.onStarted?.(gw);
   if (!opts.signal.aborted) await new Promise<void>((resolve) => opts.signal.addEventListener('abort', () => resolve(), { once: true }));
   await gw.close();

@@ -15,6 +15,10 @@ import { evalRoutes } from './routes/evals.js';
 import { agentRoutes } from './routes/agent.js';
 import { clientRoutes } from './routes/client.js';
 import { internalRoutes } from './routes/internal.js';
+import { jobTypeRoutes } from './routes/jobtypes.js';
+import { deploymentRoutes } from './routes/deployments.js';
+import { variableRoutes } from './routes/variables.js';
+import { serviceRoutes } from './routes/services.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -27,6 +31,10 @@ export function buildRouter(opts: HttpApiOptions): Router {
     nodeRoutes(r, opts);
     evalRoutes(r, opts);
     internalRoutes(r, opts);
+    jobTypeRoutes(r, opts);
+    deploymentRoutes(r, opts);
+    variableRoutes(r, opts);
+    serviceRoutes(r, opts);
   }
   clientRoutes(r, opts);
   return r;

@@ -11,6 +11,7 @@
 import {
   allocClientTerminal,
   AllocDesiredStatusRun,
+  EvalTriggerDeploymentWatcher,
   EvalTriggerNodeUpdate,
   EvalTriggerRetryFailedAlloc,
   JobTypeBatch,
@@ -38,7 +39,8 @@ import {
 import { badRequest, nodeNotFound } from '../errors/index.js';
 import type { AllocClientUpdate, NodeRegisterResponse } from '../client/rpc.js';
 import { newEval, nowNs, routeEval, type ServerContext } from './context.js';
-import { advanceDeployments, withFallbackHealth } from './deployment-health.js';
+import { withFallbackHealth } from './deployment-health.js';
+import { deploymentsAfterHealth } from './deployment-watcher.js';
 
 /** Evals for every job with live allocations on the node, plus every system job (they follow nodes). */
 function nodeEvals(ctx: ServerContext, txn: StateView, nodeID: string): Evaluation[] {
@@ -163,9 +165,11 @@ export async function updateAllocs(ctx: ServerContext, updates: AllocClientUpdat
       if (isReschedulable(job)) failedJobs.set(`${job.Namespace}\u0000${job.ID}`, job);
     }
     const evals = upsertEvals(txn, [...failedJobs.values()].map((j) => newEval(ctx, j, EvalTriggerRetryFailedAlloc)), nowNs(ctx));
-    const healthChanged = changes.filter((c) => c.next.DeploymentID && c.prev.DeploymentStatus?.Healthy == null && c.next.DeploymentStatus?.Healthy != null);
-    // A failed alloc already got its eval above; a deployment eval for the same job would be redundant.
-    const progress = advanceDeployments(ctx, txn, healthChanged.map((c) => c.next.DeploymentID)).filter((e) => !failedJobs.has(`${e.Namespace}\u0000${e.JobID}`));
+    // A failed alloc already got its eval above; a deployment eval for the same job would be redundant
+    // (a revert's register eval is not: it schedules another job version).
+    const progress = deploymentsAfterHealth(ctx, txn, changes).filter(
+      (e) => e.TriggeredBy !== EvalTriggerDeploymentWatcher || !failedJobs.has(`${e.Namespace}\u0000${e.JobID}`),
+    );
     evals.push(...progress);
     const freedNodes = new Set(changes.filter(becameClientTerminal).map((c) => c.next.NodeID));
     const classes = [...freedNodes].map((id) => txn.nodeByID(id)?.ComputedClass).filter((c): c is string => !!c);

@@ -20,3 +20,9 @@ export {
 } from './job-diff.js';
 export { guardJob } from './job-endpoints.js';
 export { jobListStub, DEFAULT_WAIT_MS, MAX_WAIT_MS } from './read-endpoints.js';
+export { DeploymentWatcher, DeploymentDescription, deploymentsAfterHealth, type DeploymentWatcherOptions } from './deployment-watcher.js';
+export { parseCron, type CronSchedule } from './cron.js';
+export { PeriodicDispatcher, periodicSchedules, nextLaunch, periodicChildID, childJobs } from './periodic.js';
+export { dispatchProblems, dispatchedJobID, DISPATCH_PAYLOAD_LIMIT } from './dispatch.js';
+export { scaleBoundsProblem, scaleStatus, TRACKED_SCALING_EVENTS } from './scaling.js';
+export { NodeDrainer, decideDrain, type DrainDecision } from './drainer.js';

@@ -20,6 +20,7 @@ import {
 } from '../scheduler/index.js';
 import type { AllocClientUpdate, NodeRegisterResponse } from '../client/rpc.js';
 import type { QueryOptions, RegisterOptions, ServerAPI } from './types.js';
+import type { Variable } from '../structs/index.js';
 import { BlockedEvals } from './blocked-evals.js';
 import { EvalBroker, type EvalBrokerOptions } from './eval-broker.js';
 import { defaultHeartbeatOptions, HeartbeatTimers, type HeartbeatOptions } from './heartbeats.js';
@@ -30,6 +31,14 @@ import { cancelEvals, failEval, routeEval, writeEvals, type ServerContext } from
 import * as jobs from './job-endpoints.js';
 import * as client from './client-endpoints.js';
 import * as reads from './read-endpoints.js';
+import { PeriodicDispatcher } from './periodic.js';
+import { NodeDrainer, nodeUpdateDrain, nodeUpdateEligibility } from './drainer.js';
+import { jobDispatch } from './dispatch.js';
+import { jobScale, jobScaleStatus } from './scaling.js';
+import type { JobDispatchRequest, JobScaleRequest, NodeDrainRequest } from './types.js';
+import * as deployments from './deployment-endpoints.js';
+import { DeploymentWatcher } from './deployment-watcher.js';
+import * as catalog from './catalog-endpoints.js';
 
 export interface ServerOptions {
   /** Where state.db lives; ':memory:' for a throwaway server. Ignored when `backend` is given. */
@@ -60,6 +69,12 @@ export interface ServerOptions {
   jobTrackedVersions?: number;
   /** What `leaderAddress` answers (the agent's RPC/HTTP address). */
   advertiseAddress?: string;
+  /** False: periodic launches happen only through `server.periodic.tick()` (tests with a fake clock). */
+  periodicTimer?: boolean;
+  /** False: no background drainer (tests call `server.drainer.step()`). */
+  drainer?: boolean;
+  /** How often the drainer re-checks deadlines while a node drains (default 1000 ms). */
+  drainPollMs?: number;
   /** SQLite synchronous mode; see SqliteBackend. */
   sqliteSynchronous?: 'NORMAL' | 'FULL';
 }
@@ -74,6 +89,9 @@ export class Server implements ServerAPI {
   private stopped = false;
   private advertise: string | undefined;
   readonly ctx: ServerContext;
+  /** Launches children of periodic jobs; `tick()` is public for tests with a fake clock. */
+  readonly periodic: PeriodicDispatcher;
+  readonly drainer: NodeDrainer;
 
   constructor(
     readonly store: StateStore,
@@ -126,6 +144,8 @@ export class Server implements ServerAPI {
       this.track('node down', client.nodeHeartbeatExpired(ctx, nodeID)),
     );
     this.ctx = ctx;
+    this.periodic = new PeriodicDispatcher(ctx, { useTimer: opts.periodicTimer !== false });
+    this.drainer = new NodeDrainer(ctx, { pollMs: opts.drainPollMs });
   }
 
   private track(what: string, p: Promise<unknown>): void {
@@ -177,6 +197,9 @@ export class Server implements ServerAPI {
       w.start(this.abort.signal);
       this.workers.push(w);
     }
+    new DeploymentWatcher(this.ctx).start(this.abort.signal);
+    this.periodic.setEnabled(true);
+    if (this.opts.drainer !== false) this.track('node drainer', this.drainer.run(this.abort.signal));
     logger.info('server started', { index: snap.index(), pending_evals: pending, blocked_evals: blockedN, nodes: live.length, workers: n });
   }
 
@@ -189,17 +212,46 @@ export class Server implements ServerAPI {
     blocked.setEnabled(false);
     plans.setEnabled(false);
     heartbeats.setEnabled(false);
+    this.periodic.setEnabled(false);
     await Promise.all(this.workers.map((w) => w.stopped()));
     while (this.tasks.size > 0) await Promise.all([...this.tasks]);
     await this.store.close();
   }
 
   // Jobs
-  jobRegister(job: Job, opts?: RegisterOptions) {
-    return jobs.jobRegister(this.ctx, job, opts);
+  async jobRegister(job: Job, opts?: RegisterOptions) {
+    const res = await jobs.jobRegister(this.ctx, job, opts);
+    this.followPeriodic(job.Namespace, job.ID);
+    return res;
   }
-  jobDeregister(namespace: string, jobID: string, purge: boolean) {
-    return jobs.jobDeregister(this.ctx, namespace, jobID, purge);
+  async jobDeregister(namespace: string, jobID: string, purge: boolean) {
+    const res = await jobs.jobDeregister(this.ctx, namespace, jobID, purge);
+    this.followPeriodic(namespace, jobID);
+    return res;
+  }
+  /** Keeps the periodic dispatcher in step with the stored job (tracked, re-timed or forgotten). */
+  private followPeriodic(namespace: string, jobID: string): void {
+    const stored = this.store.snapshot().jobByID(namespace, jobID);
+    if (stored) this.periodic.update(stored);
+    else this.periodic.remove(namespace, jobID);
+  }
+  jobDispatch(namespace: string, jobID: string, req: JobDispatchRequest) {
+    return jobDispatch(this.ctx, namespace, jobID, req);
+  }
+  jobPeriodicForce(namespace: string, jobID: string) {
+    return this.periodic.force(namespace, jobID);
+  }
+  jobScale(namespace: string, jobID: string, req: JobScaleRequest) {
+    return jobScale(this.ctx, namespace, jobID, req);
+  }
+  jobScaleStatus(namespace: string, jobID: string, q?: QueryOptions) {
+    return jobScaleStatus(this.ctx, namespace, jobID, q);
+  }
+  nodeUpdateDrain(nodeID: string, req: NodeDrainRequest) {
+    return nodeUpdateDrain(this.ctx, nodeID, req);
+  }
+  nodeUpdateEligibility(nodeID: string, eligibility: string) {
+    return nodeUpdateEligibility(this.ctx, nodeID, eligibility);
   }
   jobPlan(job: Job, diff: boolean) {
     return jobs.jobPlan(this.ctx, job, diff);
@@ -225,6 +277,31 @@ export class Server implements ServerAPI {
   jobDeployments(namespace: string, jobID: string, q?: QueryOptions) {
     return reads.jobDeployments(this.ctx, namespace, jobID, q);
   }
+  jobVersionHistory(namespace: string, jobID: string, diffs: boolean, q?: QueryOptions) {
+    return deployments.jobVersionHistory(this.ctx, namespace, jobID, diffs, q);
+  }
+  jobRevert(namespace: string, jobID: string, version: number, enforcePriorVersion?: number) {
+    return deployments.jobRevert(this.ctx, namespace, jobID, version, { enforcePriorVersion });
+  }
+  // Deployments
+  deploymentList(q: QueryOptions) {
+    return deployments.deploymentList(this.ctx, q);
+  }
+  deploymentGet(id: string, q?: QueryOptions) {
+    return deployments.deploymentGet(this.ctx, id, q);
+  }
+  deploymentAllocations(id: string, q?: QueryOptions) {
+    return deployments.deploymentAllocations(this.ctx, id, q);
+  }
+  deploymentPromote(id: string, all: boolean, groups: string[] | null) {
+    return deployments.deploymentPromote(this.ctx, id, all, groups);
+  }
+  deploymentPause(id: string, pause: boolean) {
+    return deployments.deploymentPause(this.ctx, id, pause);
+  }
+  deploymentFail(id: string) {
+    return deployments.deploymentFail(this.ctx, id);
+  }
   // Allocations, evaluations, nodes
   allocList(q: QueryOptions) {
     return reads.allocList(this.ctx, q);
@@ -249,6 +326,28 @@ export class Server implements ServerAPI {
   }
   nodeAllocations(id: string, q?: QueryOptions) {
     return reads.nodeAllocations(this.ctx, id, q);
+  }
+  // Variables and the service catalog
+  variableList(q: QueryOptions) {
+    return catalog.variableList(this.ctx, q);
+  }
+  variableGet(namespace: string, path: string, q?: QueryOptions) {
+    return catalog.variableGet(this.ctx, namespace, path, q);
+  }
+  variablePut(v: Pick<Variable, 'Namespace' | 'Path' | 'Items'>, opts?: { cas?: number }) {
+    return catalog.variablePut(this.ctx, v, opts);
+  }
+  variableDelete(namespace: string, path: string, opts?: { cas?: number }) {
+    return catalog.variableDelete(this.ctx, namespace, path, opts);
+  }
+  serviceList(q: QueryOptions) {
+    return catalog.serviceList(this.ctx, q);
+  }
+  serviceGet(namespace: string, name: string, q?: QueryOptions & { tag?: string }) {
+    return catalog.serviceGet(this.ctx, namespace, name, q);
+  }
+  serviceDelete(namespace: string, name: string, id: string) {
+    return catalog.serviceDelete(this.ctx, namespace, name, id);
   }
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string {
     return reads.resolvePrefix(this.ctx, kind, prefix, namespace);

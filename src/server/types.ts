@@ -15,6 +15,10 @@ import type {
   NodeListStub,
   PlanAnnotations,
   AllocMetric,
+  ServiceRegistration,
+  ServiceRegistrationListStub,
+  Variable,
+  VariableMetadata,
 } from '../structs/index.js';
 import type { ServerRPC } from '../client/rpc.js';
 
@@ -96,6 +100,20 @@ export interface JobDiff {
   TaskGroups: TaskGroupDiff[] | null;
 }
 
+export interface JobVersionsResult {
+  Versions: Job[];
+  Diffs: JobDiff[] | null;
+}
+
+/** Nomad's DeploymentUpdateResponse. */
+export interface DeploymentUpdateResult {
+  EvalID: string;
+  EvalCreateIndex: number;
+  DeploymentModifyIndex: number;
+  RevertedJobVersion?: number | null;
+  Index: number;
+}
+
 export interface RegisterOptions {
   /** `job run -check-index`: register only if the job's JobModifyIndex equals this (0: must not exist). */
   enforceIndex?: number;
@@ -105,7 +123,77 @@ export interface RegisterOptions {
   submission?: { Source: string; Format: string; VariableFlags?: Record<string, string> };
 }
 
+/** `POST /v1/job/:id/dispatch` body (Payload is base64). */
+export interface JobDispatchRequest {
+  Payload?: string | null;
+  Meta?: Record<string, string> | null;
+  IdempotencyToken?: string;
+}
+export interface JobDispatchResult {
+  DispatchedJobID: string;
+  EvalID: string;
+  EvalCreateIndex: number;
+  JobCreateIndex: number;
+  Index: number;
+}
+/** An answer that created (at most) one evaluation: periodic force, scale. */
+export interface EvalCreatedResult {
+  EvalID: string;
+  EvalCreateIndex: number;
+  JobModifyIndex: number;
+  Index: number;
+  Warnings?: string;
+}
+/** `POST /v1/job/:id/scale` body, as Nomad's ScalingRequest. */
+export interface JobScaleRequest {
+  Count?: number | null;
+  Target?: Record<string, string> | null;
+  Message?: string;
+  Error?: boolean;
+  Meta?: Record<string, unknown> | null;
+  PolicyOverride?: boolean;
+}
+export interface TaskGroupScaleStatus {
+  Desired: number;
+  Placed: number;
+  Running: number;
+  Healthy: number;
+  Unhealthy: number;
+  Events: import('../state/index.js').ScalingEvent[] | null;
+}
+/** `GET /v1/job/:id/scale`: Nomad's JobScaleStatus. */
+export interface JobScaleStatus {
+  JobID: string;
+  Namespace: string;
+  JobCreateIndex: number;
+  JobModifyIndex: number;
+  JobStopped: boolean;
+  TaskGroups: Record<string, TaskGroupScaleStatus>;
+}
+/** `POST /v1/node/:id/drain` body. */
+export interface NodeDrainRequest {
+  DrainSpec?: { Deadline: number; IgnoreSystemJobs: boolean } | null;
+  MarkEligible?: boolean;
+  Meta?: Record<string, string> | null;
+}
+export interface NodeUpdateResult {
+  EvalIDs: string[] | null;
+  EvalCreateIndex: number;
+  NodeModifyIndex: number;
+  Index: number;
+}
+
+/** A variable write or delete: done, or a check-and-set conflict carrying the current variable (HTTP 409). */
+export type VariableWriteResult = { ok: true; variable: Variable | null; index: number } | { ok: false; conflict: Variable; index: number };
+
 export interface ServerAPI extends ServerRPC {
+  // Job types and operations (periodic, dispatch, scaling) and node drain / eligibility
+  jobDispatch(namespace: string, jobID: string, req: JobDispatchRequest): Promise<JobDispatchResult>;
+  jobPeriodicForce(namespace: string, jobID: string): Promise<EvalCreatedResult>;
+  jobScale(namespace: string, jobID: string, req: JobScaleRequest): Promise<EvalCreatedResult>;
+  jobScaleStatus(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<JobScaleStatus>>;
+  nodeUpdateDrain(nodeID: string, req: NodeDrainRequest): Promise<NodeUpdateResult>;
+  nodeUpdateEligibility(nodeID: string, eligibility: string): Promise<NodeUpdateResult>;
   // Jobs
   jobRegister(job: Job, opts?: RegisterOptions): Promise<JobRegisterResult>;
   jobDeregister(namespace: string, jobID: string, purge: boolean): Promise<JobDeregisterResult>;
@@ -117,6 +205,18 @@ export interface ServerAPI extends ServerRPC {
   jobAllocations(namespace: string, jobID: string, all: boolean, q?: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
   jobEvaluations(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Evaluation[]>>;
   jobDeployments(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Deployment[]>>;
+  /** The kept versions, newest first; with `diffs`, Diffs[i] compares Versions[i] with Versions[i + 1]. */
+  jobVersionHistory(namespace: string, jobID: string, diffs: boolean, q?: QueryOptions): Promise<QueryResult<JobVersionsResult>>;
+  /** Registers an earlier version again as a new version. */
+  jobRevert(namespace: string, jobID: string, version: number, enforcePriorVersion?: number): Promise<JobRegisterResult>;
+  // Deployments
+  deploymentList(q: QueryOptions): Promise<QueryResult<Deployment[]>>;
+  deploymentGet(id: string, q?: QueryOptions): Promise<QueryResult<Deployment>>;
+  deploymentAllocations(id: string, q?: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
+  /** Promotes canaries: every group when `all` (or no groups named). */
+  deploymentPromote(id: string, all: boolean, groups: string[] | null): Promise<DeploymentUpdateResult>;
+  deploymentPause(id: string, pause: boolean): Promise<DeploymentUpdateResult>;
+  deploymentFail(id: string): Promise<DeploymentUpdateResult>;
   // Allocations, evaluations, nodes
   allocList(q: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
   allocGet(id: string, q?: QueryOptions): Promise<QueryResult<Allocation>>;
@@ -127,6 +227,17 @@ export interface ServerAPI extends ServerRPC {
   nodeGet(id: string, q?: QueryOptions): Promise<QueryResult<Node>>;
   nodeAllocations(id: string, q?: QueryOptions): Promise<QueryResult<Allocation[]>>;
   /** Resolves a unique ID prefix (as the CLI allows) to the full ID, or throws NotFound / BadRequest (ambiguous). */
+  // Variables and the service catalog
+  variableList(q: QueryOptions): Promise<QueryResult<VariableMetadata[]>>;
+  /** `value` is null when the variable does not exist (the index still lets a caller block on its creation). */
+  variableGet(namespace: string, path: string, q?: QueryOptions): Promise<QueryResult<Variable | null>>;
+  /** `cas`: 0 = must not exist; N = its ModifyIndex must be N. Throws BadRequest listing every problem. */
+  variablePut(v: Pick<Variable, 'Namespace' | 'Path' | 'Items'>, opts?: { cas?: number }): Promise<VariableWriteResult>;
+  variableDelete(namespace: string, path: string, opts?: { cas?: number }): Promise<VariableWriteResult>;
+  serviceList(q: QueryOptions): Promise<QueryResult<ServiceRegistrationListStub[]>>;
+  serviceGet(namespace: string, name: string, q?: QueryOptions & { tag?: string }): Promise<QueryResult<ServiceRegistration[]>>;
+  /** Removes one instance (`DELETE /v1/service/:name/:id`); returns the index of the write. */
+  serviceDelete(namespace: string, name: string, id: string): Promise<number>;
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string;
   leaderAddress(): string;
   stop(): Promise<void>;

@@ -62,7 +62,8 @@ export function jobSpecChanged(prev: Job, next: Job): boolean {
 }
 
 export function isPeriodicOrParameterized(job: Job): boolean {
-  return (job.Periodic?.Enabled ?? false) || job.ParameterizedJob != null;
+  // A dispatched child keeps its parent's ParameterizedJob block (as in Nomad) but is a job to run.
+  return (job.Periodic?.Enabled ?? false) || (job.ParameterizedJob != null && job.Dispatched !== true);
 }
 
 /** Nomad's job status: running while any allocation is live, pending while an eval is open, else dead. */

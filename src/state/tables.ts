@@ -5,12 +5,21 @@
  * the tables it touches; committing freezes them into a new Root. Rows are never mutated after insert:
  * an update stores a new object.
  */
-import { Map as IMap, Set as ISet } from 'immutable';
+import { Map as IMap } from 'immutable';
 import { tableNames, tableSpecs, type TableName, type TableRows, type TableSpec } from './schema.js';
+
+/**
+ * One bucket of a secondary index: the rows (not just their keys) whose indexed value is the bucket's.
+ * Holding rows lets `byIndex` read a bucket without one lookup (and one string hash) per row in the
+ * big rows map: the scheduler and the plan applier read every allocation of a node per evaluation,
+ * which made those lookups most of the server's CPU time at C1M scale. A put replaces the row in its
+ * buckets too, so a bucket is a new value whenever any of its rows changes.
+ */
+export type Bucket = IMap<string, unknown>;
 
 export interface TableData {
   rows: IMap<string, unknown>;
-  idx: Record<string, IMap<string, ISet<string>>>;
+  idx: Record<string, IMap<string, Bucket>>;
   /** The index of the last write that changed this table. */
   index: number;
 }
@@ -23,7 +32,7 @@ export interface Root {
 export function emptyRoot(): Root {
   const tables = {} as Record<TableName, TableData>;
   for (const name of tableNames) {
-    const idx: Record<string, IMap<string, ISet<string>>> = {};
+    const idx: Record<string, IMap<string, Bucket>> = {};
     for (const i of Object.keys(tableSpecs[name].indexes)) idx[i] = IMap();
     tables[name] = { rows: IMap(), idx, index: 0 };
   }
@@ -50,15 +59,18 @@ export abstract class TableReader {
 
   /** Rows whose secondary index `index` has the value `value`. Order is not defined. */
   byIndex<N extends TableName>(name: N, index: string, value: string): TableRows[N][] {
-    const t = this.table(name);
-    const ids = t.idx[index]?.get(value);
-    if (ids == null) return [];
-    const out: TableRows[N][] = [];
-    for (const id of ids) {
-      const row = t.rows.get(id);
-      if (row !== undefined) out.push(row as TableRows[N]);
-    }
-    return out;
+    const b = this.table(name).idx[index]?.get(value);
+    if (b == null) return [];
+    if (!this.isFrozenBucket(name, index, value)) return bucketArray(b) as TableRows[N][];
+    let rows = bucketRowsCache.get(b);
+    if (rows === undefined) bucketRowsCache.set(b, (rows = bucketArray(b)));
+    // A copy: callers may sort or push, and the cached array is shared by every later reader.
+    return rows.slice() as TableRows[N][];
+  }
+
+  /** False for a bucket a write transaction is changing in place (its identity does not track its content). */
+  protected isFrozenBucket(_name: TableName, _index: string, _value: string): boolean {
+    return true;
   }
 
   /** How many rows are in one bucket of a secondary index, without reading them. */
@@ -82,6 +94,20 @@ export abstract class TableReader {
   tableIndex(name: TableName): number {
     return this.table(name).index;
   }
+}
+
+/**
+ * Frozen buckets are immutable values, so the array of their rows can be kept beside them: an unchanged
+ * node's allocations are then read by every later evaluation without walking the bucket again.
+ */
+const bucketRowsCache = new WeakMap<Bucket, unknown[]>();
+
+function bucketArray(b: Bucket): unknown[] {
+  const out: unknown[] = [];
+  b.forEach((row) => {
+    out.push(row);
+  });
+  return out;
 }
 
 /** A frozen view of one Root. */
@@ -127,7 +153,7 @@ export class TxnTables extends TableReader {
     let t = this.work.get(name);
     if (t == null) {
       const b = this.base.tables[name];
-      const idx: Record<string, IMap<string, ISet<string>>> = {};
+      const idx: Record<string, IMap<string, Bucket>> = {};
       for (const [k, v] of Object.entries(b.idx)) idx[k] = v.asMutable();
       t = { rows: b.rows.asMutable(), idx, index: this.index };
       this.work.set(name, t);
@@ -135,16 +161,21 @@ export class TxnTables extends TableReader {
     return t;
   }
 
-  private bucketAdd(name: TableName, t: TableData, index: string, value: string, id: string): void {
+  protected override isFrozenBucket(name: TableName, index: string, value: string): boolean {
+    return !(this.mutableBuckets.get(name)?.has(`${index}\u0001${value}`) ?? false);
+  }
+
+  /** Adds the row to the bucket, or replaces the row already there under `id`. */
+  private bucketSet(name: TableName, t: TableData, index: string, value: string, id: string, row: unknown): void {
     const seen = this.touchedBuckets(name);
     const bk = `${index}\u0001${value}`;
     let cur = t.idx[index]!.get(value);
     if (!seen.has(bk)) {
-      cur = (cur ?? ISet<string>()).asMutable();
+      cur = (cur ?? IMap<string, unknown>()).asMutable();
       seen.add(bk);
       t.idx[index]!.set(value, cur);
     }
-    cur!.add(id);
+    cur!.set(id, row);
   }
 
   private bucketRemove(name: TableName, t: TableData, index: string, value: string, id: string): void {
@@ -177,9 +208,8 @@ export class TxnTables extends TableReader {
     for (const [iname, fn] of indexEntries(name) as [string, (r: TableRows[N]) => string | undefined][]) {
       const nv = fn(row);
       const ov = old === undefined ? undefined : fn(old);
-      if (ov === nv) continue;
-      if (ov !== undefined) this.bucketRemove(name, t, iname, ov, key);
-      if (nv !== undefined) this.bucketAdd(name, t, iname, nv, key);
+      if (ov !== undefined && ov !== nv) this.bucketRemove(name, t, iname, ov, key);
+      if (nv !== undefined) this.bucketSet(name, t, iname, nv, key, row);
     }
     t.rows.set(key, row);
     this.record(name, key, row);
@@ -224,7 +254,7 @@ export class TxnTables extends TableReader {
         if (s.size === 0) v.remove(value);
         else v.set(value, s.asImmutable());
       }
-      const idx: Record<string, IMap<string, ISet<string>>> = {};
+      const idx: Record<string, IMap<string, Bucket>> = {};
       for (const [k, v] of Object.entries(t.idx)) idx[k] = v.asImmutable();
       tables[name] = { rows: t.rows.asImmutable(), idx, index: this.changes.has(name) ? this.index : this.base.tables[name].index };
     }

@@ -4,6 +4,7 @@
 export * from './resources.js';
 export * from './job.js';
 export * from './service.js';
+export * from './catalog.js';
 export * from './alloc.js';
 export * from './node.js';
 export * from './eval.js';

@@ -90,6 +90,8 @@ export interface ServiceCheckResult {
   Status: ServiceHealthStatus;
   /** Probe output (HTTP status line and body head, script output, error text), truncated. */
   Output: string;
-  /** Unix nanoseconds of the result. */
+  /** Unix nanoseconds of the result; 0 before the first probe. */
   Timestamp: number;
+  /** HTTP status of the last probe of an http check; absent otherwise. */
+  StatusCode?: number;
 }

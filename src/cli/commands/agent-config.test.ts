@@ -57,7 +57,71 @@ describe('agent configuration', () => {
     expect(cfg).toMatchObject({ dev: true, dataDir: '/from/a', bindAddr: '127.0.0.2', ports: { http: 2222, dns: 8600 }, client: { enabled: true, nodeClass: 'web' } });
   });
 
-  it('refuses HCL config files with a clear message', async () => {
-    await expect(buildAgentConfig({ dev: true, configFiles: [join(dir, 'agent.hcl')] }, mod)).rejects.toThrow('only JSON agent config files are supported so far');
+  it('reads the client block of an HCL config file: host volumes, port range, reservations, class, meta, plugins', async () => {
+    const f = join(dir, 'client.hcl');
+    await writeFile(
+      f,
+      `client {
+  enabled          = true
+  node_class       = "batch"
+  min_dynamic_port = 21000
+  max_dynamic_port = 21999
+  meta {
+    rack = "r7"
+  }
+  reserved {
+    cpu            = 500
+    memory         = 256
+    disk           = 1024
+    reserved_ports = "22,8000-8100"
+  }
+  host_volume "certs" {
+    path      = "/etc/ssl/certs"
+    read_only = true
+  }
+  host_volume "data" {
+    path = "/srv/data"
+  }
+}
+plugin "raw_exec" {
+  config {
+    enabled = false
+  }
+}
+plugin "docker" {
+  config {
+    allow_privileged = true
+    volumes {
+      enabled = true
+    }
+  }
+}
+`,
+    );
+    const cfg = (await buildAgentConfig({ dev: false, configFiles: [f] }, mod)) as unknown as AgentConfig;
+    expect(cfg.client).toMatchObject({
+      enabled: true,
+      nodeClass: 'batch',
+      minDynamicPort: 21000,
+      maxDynamicPort: 21999,
+      meta: { rack: 'r7' },
+      reserved: { cpu: 500, memory: 256, disk: 1024, reservedPorts: '22,8000-8100' },
+      hostVolumes: { certs: { path: '/etc/ssl/certs', readOnly: true }, data: { path: '/srv/data', readOnly: false } },
+    });
+    expect(cfg.plugins.raw_exec).toEqual({ config: { enabled: false } });
+    expect(cfg.plugins.docker!.config).toMatchObject({ allow_privileged: true, volumes: [{ enabled: true }] });
+  });
+
+  it('refuses a host volume without an absolute path and an inverted dynamic port range', async () => {
+    const rel = join(dir, 'rel.json');
+    await writeFile(rel, JSON.stringify({ client: { host_volume: [{ data: [{ path: 'srv/data' }] }] } }));
+    await expect(buildAgentConfig({ dev: true, configFiles: [rel] }, mod)).rejects.toThrow('host_volume "data" needs an absolute path');
+    const inverted = join(dir, 'inv.json');
+    await writeFile(inverted, JSON.stringify({ client: { min_dynamic_port: 30000, max_dynamic_port: 20000 } }));
+    await expect(buildAgentConfig({ dev: true, configFiles: [inverted] }, mod)).rejects.toThrow('min_dynamic_port 30000 is above max_dynamic_port 20000');
+  });
+
+  it('refuses config files that are neither HCL nor JSON', async () => {
+    await expect(buildAgentConfig({ dev: true, configFiles: [join(dir, 'agent.yaml')] }, mod)).rejects.toThrow('expected a .hcl or .json file');
   });
 });

@@ -2,7 +2,9 @@
  * From `drover agent` flags and `-config` files to the agent's config: Nomad's dev defaults, then each config
  * file in order, then the flags on top (as nomad merges them). Config files are HCL (`.hcl`) or JSON (`.json`)
  * in Nomad's agent config shape (`data_dir`, `bind_addr`, `ports { http }`, `server { enabled }`,
- * `client { servers, node_class }`, `plugin "raw_exec" { config { enabled = true } }`).
+ * `client { servers, node_class, node_pool, meta, host_volume "x" { path read_only }, min_dynamic_port,
+ * max_dynamic_port, reserved { cpu memory disk reserved_ports } }`, `plugin "raw_exec" { config { enabled = true } }`).
+ * docs/operations.md is the reference for users.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
@@ -40,8 +42,34 @@ function plugins(v: unknown): Obj | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/**
+ * `host_volume "name" { path = "/srv/data", read_only = true }` blocks (HCL gives `{name: [{...}]}`, Nomad's
+ * JSON a list of such objects) → `{ name: { path, readOnly } }`. A volume without an absolute path is an error,
+ * as in Nomad: a relative path would depend on the agent's working directory.
+ */
+function hostVolumes(v: unknown, file: string): Obj | undefined {
+  const out: Obj = {};
+  const entries = Array.isArray(v) ? v.flatMap((x) => (isObj(x) ? Object.entries(x) : [])) : isObj(v) ? Object.entries(v) : [];
+  for (const [name, body] of entries) {
+    const b = block(body) ?? {};
+    if (typeof b.path !== 'string' || !b.path.startsWith('/')) {
+      throw new UsageError(`Error loading configuration from ${file}: host_volume "${name}" needs an absolute path`);
+    }
+    out[name] = { path: b.path, readOnly: b.read_only === true };
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** `reserved { cpu, memory, disk, reserved_ports }`: what the node keeps for itself, never scheduled. */
+function reserved(v: unknown): Obj | undefined {
+  const r = block(v);
+  if (!r) return undefined;
+  const n = (x: unknown) => (typeof x === 'number' ? x : typeof x === 'string' && x.trim() !== '' ? Number(x) : undefined);
+  return { cpu: n(r.cpu), memory: n(r.memory), disk: n(r.disk), reservedPorts: typeof r.reserved_ports === 'string' ? r.reserved_ports : undefined };
+}
+
 /** Maps one Nomad-shaped agent config document onto Drover's config keys. */
-export function fromNomadConfig(doc: Obj): Obj {
+export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
   const server = block(doc.server);
   const client = block(doc.client);
   const ports = block(doc.ports);
@@ -62,6 +90,10 @@ export function fromNomadConfig(doc: Obj): Obj {
           nodePool: client.node_pool,
           meta: block(client.meta),
           networkInterfaceIP: client.network_interface_ip,
+          hostVolumes: hostVolumes(client.host_volume, file),
+          minDynamicPort: client.min_dynamic_port,
+          maxDynamicPort: client.max_dynamic_port,
+          reserved: reserved(client.reserved),
         }
       : undefined,
     plugins: plugins(doc.plugin),
@@ -114,12 +146,13 @@ async function readConfigFile(path: string): Promise<Obj> {
   } catch (e) {
     throw new UsageError(`Error loading configuration from ${path}: ${(e as Error).message}`);
   }
-  if (ext === '.hcl') return fromNomadConfig(await hclConfigToObject(text, path));
+  if (ext === '.hcl') return fromNomadConfig(await hclConfigToObject(text, path), path);
   try {
     const doc = JSON.parse(text) as unknown;
     if (!isObj(doc)) throw new Error('expected a JSON object');
-    return fromNomadConfig(doc);
+    return fromNomadConfig(doc, path);
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`Error loading configuration from ${path}: ${(e as Error).message}`);
   }
 }
@@ -145,5 +178,10 @@ export async function buildAgentConfig(
 ): Promise<AgentConfig> {
   let cfg = mod.defaultConfig(flags.dev);
   for (const f of flags.configFiles) cfg = mod.mergeConfig(cfg, await readConfigFile(f));
-  return mod.mergeConfig(cfg, fromFlags(flags));
+  cfg = mod.mergeConfig(cfg, fromFlags(flags));
+  const ports = cfg.client as Partial<AgentConfig['client']> | undefined;
+  if (ports?.minDynamicPort !== undefined && ports.maxDynamicPort !== undefined && ports.minDynamicPort > ports.maxDynamicPort) {
+    throw new UsageError(`Invalid client config: min_dynamic_port ${ports.minDynamicPort} is above max_dynamic_port ${ports.maxDynamicPort}`);
+  }
+  return cfg;
 }

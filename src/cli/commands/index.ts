@@ -5,9 +5,12 @@ import { allocLogs } from './alloc-logs.js';
 import { allocStatus } from './alloc-status.js';
 import { deploymentStatus } from './deployment-status.js';
 import { evalStatus } from './eval-status.js';
+import { jobDispatch } from './job-dispatch.js';
 import { jobHistory } from './job-history.js';
+import { jobPeriodicForce } from './job-periodic-force.js';
 import { jobInspect } from './job-inspect.js';
 import { jobPlan } from './job-plan.js';
+import { jobPromote } from './job-promote.js';
 import { jobRevert } from './job-revert.js';
 import { jobRun } from './job-run.js';
 import { jobScale } from './job-scale.js';
@@ -17,6 +20,10 @@ import { jobValidate } from './job-validate.js';
 import { nodeDrain } from './node-drain.js';
 import { nodeEligibility } from './node-eligibility.js';
 import { nodeStatus } from './node-status.js';
+import { varGet } from './var-get.js';
+import { varList } from './var-list.js';
+import { varPurge } from './var-purge.js';
+import { varPut } from './var-put.js';
 import { version } from './version.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -29,7 +36,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   jobValidate,
   jobHistory,
   jobRevert,
+  jobPromote,
   jobScale,
+  jobDispatch,
+  jobPeriodicForce,
   allocStatus,
   allocLogs,
   nodeStatus,
@@ -37,5 +47,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   nodeDrain,
   evalStatus,
   deploymentStatus,
+  varPut,
+  varGet,
+  varList,
+  varPurge,
   version,
 ];

@@ -2,6 +2,7 @@
 import { bool, UsageError, type CommandSpec } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
+import { monitorDeployment } from './deployment-monitor.js';
 
 export const jobRevert: CommandSpec = {
   path: ['job', 'revert'],
@@ -19,6 +20,11 @@ export const jobRevert: CommandSpec = {
     if (ctx.out.json) ctx.out.printJSON(res);
     else if (bool(opts.detach) && res.EvalID) ctx.out.line(res.EvalID);
     if (ctx.out.json || bool(opts.detach) || !res.EvalID) return 0;
-    return monitorEval(client, ctx.out, res.EvalID, { verbose: bool(opts.verbose), signal: ctx.signal });
+    const verbose = bool(opts.verbose);
+    return monitorEval(client, ctx.out, res.EvalID, {
+      verbose,
+      signal: ctx.signal,
+      afterEval: async (ev) => (ev.DeploymentID ? monitorDeployment(client, ctx.out, ev.DeploymentID, { verbose, signal: ctx.signal }) : undefined),
+    });
   },
 };

@@ -3,6 +3,7 @@ import { isDroverError } from '../../errors/index.js';
 import { bool, int, type CommandSpec } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { loadJobFile, VAR_OPTIONS } from './job-load.js';
+import { monitorDeployment } from './deployment-monitor.js';
 
 export const jobRun: CommandSpec = {
   path: ['job', 'run'],
@@ -58,7 +59,17 @@ export const jobRun: CommandSpec = {
       ctx.out.line(res.EvalID);
       return 0;
     }
-    // Deployment monitoring (issue 6) plugs in as `afterEval`.
-    return monitorEval(ctx.client(), ctx.out, res.EvalID, { verbose: bool(opts.verbose), signal: ctx.signal });
+    const verbose = bool(opts.verbose);
+    const client = ctx.client();
+    // As nomad: once the evaluation is done, follow the rollout it started to its end.
+    return monitorEval(client, ctx.out, res.EvalID, {
+      verbose,
+      signal: ctx.signal,
+      afterEval: async (ev) => {
+        if (!ev.DeploymentID) return undefined;
+        ctx.out.line();
+        return monitorDeployment(client, ctx.out, ev.DeploymentID, { verbose, signal: ctx.signal });
+      },
+    });
   },
 };

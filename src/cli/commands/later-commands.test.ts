@@ -30,10 +30,20 @@ describe('drover node drain and eligibility', () => {
 
   it('starts a drain with the deadline in nanoseconds and system jobs left alone', async () => {
     fake.on('POST', `/v1/node/${NODE}/drain`, { body: { EvalIDs: [], EvalCreateIndex: 6, NodeModifyIndex: 6 } });
-    const r = await cli(['node', 'drain', '-enable', '-deadline', '30m', '-ignore-system', '-yes', 'n1n1']);
+    const r = await cli(['node', 'drain', '-enable', '-deadline', '30m', '-ignore-system', '-yes', '-detach', 'n1n1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`Node "${NODE}" drain strategy set\n`);
     expect(fake.requests[1]!.body).toEqual({ NodeID: NODE, DrainSpec: { Deadline: 1800e9, IgnoreSystemJobs: true }, MarkEligible: false, Meta: null });
+  });
+
+  it('follows the drain to its end without -detach, printing the drain events', async () => {
+    fake.on('POST', `/v1/node/${NODE}/drain`, { body: { EvalIDs: [], EvalCreateIndex: 6, NodeModifyIndex: 6 } });
+    const events = [{ Message: 'Node drain complete', Subsystem: 'Drain', Details: null, Timestamp: '2026-01-01T00:00:00.000Z', CreateIndex: 9 }];
+    fake.on('GET', `/v1/node/${NODE}`, { index: 9, body: { ID: NODE, DrainStrategy: null, Events: events } });
+    const r = await cli(['node', 'drain', '-enable', 'n1n1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('2026-01-01T00:00:00.000Z: Node drain complete');
+    expect(r.stdout).toContain(`Drain complete for node ${NODE}`);
   });
 
   it('ends a drain and makes the node eligible again', async () => {

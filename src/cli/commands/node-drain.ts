@@ -1,10 +1,10 @@
 /**
  * `drover node drain -enable|-disable [-deadline 1h] [-force] [-no-deadline] [-ignore-system] NODE`: moves a
- * node's allocations elsewhere (per each group's migrate block) and stops new placements on it. Following the
- * drain to its end (`-monitor`) comes with the drainer.
+ * node's allocations elsewhere (per each group's migrate block) and stops new placements on it. Without -detach
+ * it follows the drain to its end, as nomad does; `-monitor` follows a drain already under way.
  */
-import type { DrainSpec } from '../../api/index.js';
-import { bool, str, UsageError, type CommandSpec } from '../command.js';
+import type { DrainSpec, DroverClient } from '../../api/index.js';
+import { bool, str, UsageError, type CommandContext, type CommandSpec } from '../command.js';
 import { parseGoDuration } from '../format.js';
 import { enableFlag, resolveNode } from './node-eligibility.js';
 
@@ -37,16 +37,43 @@ export const nodeDrain: CommandSpec = {
     { flags: '--no-deadline', description: 'never force; wait for allocations to migrate' },
     { flags: '--ignore-system', description: 'leave system jobs running' },
     { flags: '--keep-ineligible', description: 'with -disable: keep the node ineligible' },
+    { flags: '--detach', description: 'return once the drain strategy is set, without following the drain' },
+    { flags: '--monitor', description: 'follow a drain already under way until it completes' },
     { flags: '-y, --yes', description: 'accepted for nomad compatibility; no question is asked' },
   ],
   async run(ctx, [id], opts) {
-    const enable = enableFlag(opts);
     const client = ctx.client();
+    if (bool(opts.monitor) && !bool(opts.enable) && !bool(opts.disable)) {
+      const node = await resolveNode(ctx, client, id!);
+      return monitorDrain(ctx, client, node.ID);
+    }
+    const enable = enableFlag(opts);
     const node = await resolveNode(ctx, client, id!);
     const spec = enable ? drainSpec(opts) : null;
     const res = await client.nodes.drain(node.ID, spec, { markEligible: !enable && !bool(opts.keepIneligible), signal: ctx.signal });
     if (ctx.out.json) ctx.out.printJSON(res);
     else ctx.out.line(enable ? `Node "${node.ID}" drain strategy set` : `Node "${node.ID}" drain strategy unset`);
-    return 0;
+    if (!enable || ctx.out.json || bool(opts.detach)) return 0;
+    return monitorDrain(ctx, client, node.ID);
   },
 };
+
+/** Waits (blocking queries on the node) until its drain strategy is cleared, printing the node's drain events. */
+export async function monitorDrain(ctx: CommandContext, client: DroverClient, nodeID: string): Promise<number> {
+  let index = 0;
+  let seen = -1;
+  for (;;) {
+    const r = await client.nodes.get(nodeID, { index, wait: '30s', signal: ctx.signal });
+    index = r.index;
+    for (const ev of r.value.Events ?? []) {
+      if (ev.CreateIndex <= seen || ev.Subsystem !== 'Drain') continue;
+      ctx.out.line(`${ev.Timestamp}: ${ev.Message}`);
+    }
+    seen = Math.max(seen, ...(r.value.Events ?? []).map((e) => e.CreateIndex));
+    if (r.value.DrainStrategy == null) {
+      ctx.out.line(`${new Date(ctx.now()).toISOString()}: Drain complete for node ${nodeID}`);
+      return 0;
+    }
+    if (ctx.signal.aborted) return 1;
+  }
+}

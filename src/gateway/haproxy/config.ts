@@ -142,7 +142,7 @@ export function slotCount(n: number): number {
 
 /** Whether a route can be written into the configuration as is (tags are user input; HAProxy's syntax is not). */
 export function safeForHaproxy(spec: RouteSpec): boolean {
-  return /^[a-z0-9.-]*$/.test(spec.host) && /^\/[A-Za-z0-9\/._~%!*+,=:@-]*$/.test(spec.prefix) && /^(\/[A-Za-z0-9\/._~%!*+,=:@-]*)?$/.test(spec.strip);
+  return /^[a-z0-9.-]*$/.test(spec.host) && /^\/[A-Za-z0-9/._~%!*+,=:@-]*$/.test(spec.prefix) && /^(\/[A-Za-z0-9/._~%!*+,=:@-]*)?$/.test(spec.strip);
 }
 
 export { routeName };

@@ -97,8 +97,8 @@ export function jobRoutes(r: Router, opts: HttpApiOptions): void {
     return new JsonReply(res.value[0] ?? null, res.index);
   });
   r.get('/v1/job/:id/versions', async (c) => {
-    const res = await server.jobVersions(ns(c.query), c.params.id!, queryOptions(c.query, c.signal));
-    return new JsonReply({ Versions: res.value, Diffs: null, Index: res.index, KnownLeader: true, LastContact: 0 }, res.index);
+    const res = await server.jobVersionHistory(ns(c.query), c.params.id!, boolParam(c.query, 'diffs'), queryOptions(c.query, c.signal));
+    return new JsonReply({ ...res.value, Index: res.index, KnownLeader: true, LastContact: 0 }, res.index);
   });
 }
 

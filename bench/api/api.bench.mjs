@@ -1,0 +1,257 @@
+#!/usr/bin/env node
+// Benchmark 6, "api": a real dev agent (`bin/drover agent -dev`, mock driver) behind its HTTP API.
+//
+//   phase 1: C clients (default 50) for D seconds, each in a loop:
+//              PUT /v1/jobs (its own job, Meta changed each time: a new version and an eval)
+//              GET /v1/allocations
+//            ──► p50 / p99 latency of each
+//   phase 2: W blocking queries (default 10,000) GET /v1/jobs?index=<current>&wait=60s held open
+//            ──► the agent's VmRSS with all of them parked ──► one register releases them ──► all answered?
+//
+// Usage: node bench/api/api.bench.mjs [--quick] [--clients 50] [--duration 30] [--watchers 10000]
+// Needs `npm run build`. The runner raises `ulimit -n` first; when the limit is still too low for the
+// watchers, the count is lowered to fit and the RESULT says so. Everything is bounded in count and time.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Pool } from 'undici';
+import { mb, parseArgs, quantile, repoRoot, resultLine, rssOfPid, sleep } from '../lib/common.mjs';
+
+const args = parseArgs(process.argv.slice(2));
+const quick = args.quick === true;
+const clients = Number(args.clients ?? 50);
+const durationS = Number(args.duration ?? (quick ? 5 : 30));
+const wantedWatchers = Number(args.watchers ?? (quick ? 2_000 : 10_000));
+
+const t0 = performance.now();
+const phase = (what) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}`);
+
+const dataDir = mkdtempSync(join(tmpdir(), 'drover-api-bench-'));
+let agent;
+process.on('exit', () => {
+  if (agent && agent.exitCode === null) agent.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
+const JOB_HCL = (id) => `
+job "${id}" {
+  datacenters = ["dc1"]
+  type = "service"
+  group "g" {
+    count = 1
+    task "t" {
+      driver = "mock_driver"
+      config {
+        run_for = "1h"
+      }
+      resources {
+        cpu    = 10
+        memory = 16
+      }
+    }
+  }
+}
+`;
+
+try {
+  await main();
+} catch (e) {
+  console.error(e);
+  process.exitCode = 1;
+}
+await stopAgent();
+phase('agent stopped');
+
+async function main() {
+  const base = await startAgent();
+  phase(`agent pid ${agent.pid} at ${base}`);
+  const api = new Pool(base, { connections: clients, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  try {
+    const template = await parseJob(api, JOB_HCL('api-bench'));
+    const lat = await loadPhase(api, template);
+    phase('load phase done');
+    console.log(
+      `register: ${lat.register.length} requests, p50 ${quantile(lat.register, 0.5).toFixed(2)} ms, p99 ${quantile(lat.register, 0.99).toFixed(2)} ms; ` +
+        `alloc list: ${lat.list.length} requests, p50 ${quantile(lat.list, 0.5).toFixed(2)} ms, p99 ${quantile(lat.list, 0.99).toFixed(2)} ms; errors ${lat.errors}`,
+    );
+    if (lat.errors > 0) throw new Error(`${lat.errors} requests failed in the load phase (first: ${lat.firstError})`);
+    const w = await watcherPhase(api, base, template);
+    phase('watcher phase done');
+    console.log(
+      `watchers: ${w.parked} parked (wanted ${wantedWatchers}, fd limit ${w.fdLimit}); agent RSS idle ${mb(w.rssBefore).toFixed(0)} MB, ` +
+        `with watchers ${mb(w.rssWith).toFixed(0)} MB; released ${w.released}/${w.parked} in ${w.releaseMs.toFixed(0)} ms`,
+    );
+    if (w.released !== w.wanted) throw new Error(`only ${w.released} of ${w.wanted} blocking queries were answered after the change`);
+    console.log(resultLine({ name: 'api-alloc-list-p50', value: quantile(lat.list, 0.5), unit: 'ms', ref: NaN, goal: 'report' }));
+    console.log(resultLine({ name: 'api-alloc-list-p99', value: quantile(lat.list, 0.99), unit: 'ms', ref: NaN, goal: 'report' }));
+    console.log(resultLine({ name: 'api-register-p50', value: quantile(lat.register, 0.5), unit: 'ms', ref: NaN, goal: 'report' }));
+    console.log(resultLine({ name: `api-watchers-${w.parked}-rss`, value: mb(w.rssWith), unit: 'MB', ref: 1024, goal: '<1024' }));
+    console.log(resultLine({ name: 'api', value: quantile(lat.register, 0.99), unit: 'ms', ref: 20, goal: '<20' }));
+  } finally {
+    await api.close();
+  }
+}
+
+async function startAgent() {
+  agent = spawn(process.execPath, [join(repoRoot, 'bin', 'drover'), 'agent', '-dev', '-data-dir', dataDir, '-http-port', '0', '-log-level', 'warn'], {
+    cwd: dataDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  agent.stderr.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`agent did not print its API address in 30 s:\n${out}`)), 30_000);
+    agent.stdout.on('data', (d) => {
+      out += d;
+      const m = /API at (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        // Keep draining its output so a chatty agent never blocks on a full pipe.
+        agent.stdout.on('data', () => {});
+        resolve(m[1]);
+      }
+    });
+    agent.on('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`agent exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+async function stopAgent() {
+  if (!agent || agent.exitCode !== null) return;
+  const exited = new Promise((r) => agent.once('exit', r));
+  agent.kill('SIGTERM');
+  await Promise.race([exited, idle(10_000)]);
+  if (agent.exitCode === null) agent.kill('SIGKILL');
+}
+
+async function call(api, method, path, body) {
+  const res = await api.request({ method, path, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const text = await res.body.text();
+  if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 200)}`);
+  return { json: text ? JSON.parse(text) : null, index: Number(res.headers['x-nomad-index'] ?? 0) };
+}
+
+async function parseJob(api, hcl) {
+  return (await call(api, 'POST', '/v1/jobs/parse', { JobHCL: hcl, Canonicalize: true })).json;
+}
+
+/** C clients, each registering its own job (a new version each time) and listing allocations, for D seconds. */
+async function loadPhase(api, template) {
+  const register = [];
+  const list = [];
+  let errors = 0;
+  let firstError = '';
+  const deadline = performance.now() + durationS * 1000;
+  const client = async (c) => {
+    for (let i = 0; performance.now() < deadline; i++) {
+      const job = { ...template, ID: `api-bench-${c}`, Name: `api-bench-${c}`, Meta: { iteration: String(i) } };
+      try {
+        let t = performance.now();
+        await call(api, 'PUT', '/v1/jobs', { Job: job });
+        register.push(performance.now() - t);
+        t = performance.now();
+        await call(api, 'GET', '/v1/allocations');
+        list.push(performance.now() - t);
+      } catch (e) {
+        errors++;
+        firstError ||= e.message;
+        await sleep(50);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
+  return { register, list, errors, firstError };
+}
+
+function fdLimit() {
+  try {
+    return Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+  } catch {
+    return 1024;
+  }
+}
+
+/**
+ * The jobs index once it has stopped moving for 2 s (at most 60 s): the evals and task updates of the
+ * load phase bump it, and a watcher parked before they end would be answered early.
+ */
+async function quietIndex(api) {
+  const until = performance.now() + 60_000;
+  let last = -1;
+  let since = performance.now();
+  while (performance.now() < until) {
+    const { index } = await call(api, 'GET', '/v1/jobs');
+    if (index !== last) {
+      last = index;
+      since = performance.now();
+    } else if (performance.now() - since >= 2000) break;
+    await sleep(250);
+  }
+  phase(`jobs index quiet at ${last}`);
+  return last;
+}
+
+/** Resolves after `ms` without keeping the process alive once everything else is done. */
+function idle(ms) {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/**
+ * Parks W blocking queries on /v1/jobs, reads the agent's RSS, then releases them with one register.
+ * Connections open in batches (a burst of 10,000 SYNs overflows the listen backlog), and a watcher whose
+ * connection is reset before the release is opened again, at most 3 times.
+ */
+async function watcherPhase(api, base, template) {
+  // Both ends of every connection live on this machine: this process and the agent each hold one fd per watcher.
+  const limit = fdLimit();
+  const n = Math.max(1, Math.min(wantedWatchers, limit - 256));
+  const index = await quietIndex(api);
+  const rssBefore = rssOfPid(agent.pid);
+  const pool = new Pool(base, { connections: n, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000, connectTimeout: 30_000 });
+  let released = false;
+  let answered = 0;
+  let failed = 0;
+  let firstError = '';
+  const watch = async () => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await pool.request({ method: 'GET', path: `/v1/jobs?index=${index}&wait=60s` });
+        await res.body.text();
+        if (res.statusCode === 200 && Number(res.headers['x-nomad-index']) > index) answered++;
+        else failed++;
+        return;
+      } catch (e) {
+        if (!released && attempt < 3) continue;
+        failed++;
+        firstError ||= e.message;
+        return;
+      }
+    }
+  };
+  const pending = [];
+  const batch = 500;
+  const openBy = performance.now() + 60_000;
+  for (let i = 0; i < n; i += batch) {
+    const upto = Math.min(n, i + batch);
+    for (let k = i; k < upto; k++) pending.push(watch());
+    while (pool.stats.connected < upto && performance.now() < openBy) await sleep(50);
+  }
+  while (pool.stats.connected < n && performance.now() < openBy) await sleep(200);
+  const parked = pool.stats.connected;
+  phase(`${parked} watchers connected`);
+  await sleep(2000);
+  const rssWith = rssOfPid(agent.pid);
+  const t = performance.now();
+  released = true;
+  await call(api, 'PUT', '/v1/jobs', { Job: { ...template, ID: 'api-bench-release', Name: 'api-bench-release' } });
+  await Promise.race([Promise.all(pending), idle(60_000)]);
+  const releaseMs = performance.now() - t;
+  await pool.destroy();
+  if (failed > 0) console.log(`watchers: ${failed} failed (first: ${firstError})`);
+  return { wanted: n, parked, released: answered, failed, rssBefore, rssWith, releaseMs, fdLimit: limit };
+}

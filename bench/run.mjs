@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// The benchmark runner: `npm run bench -- NAME [--quick] [options passed to the benchmark]`.
+// `npm run bench -- all [--quick]` runs every benchmark that exists, one after the other, each in its own
+// process, and ends with the RESULT lines of all of them. `npm run bench -- list` names them.
+//
+// Benchmarks import the compiled code in dist/: run `npm run build` first (the runner refuses to start
+// when dist/ is missing). A benchmark that cannot run here (no docker, no wrk) prints `SKIP <reason>`
+// and exits with code 3; under CI=true a skip fails `all`, as skipped tests do in scripts/test.sh.
+// Nothing here asserts on wall-clock figures: a benchmark fails only when its run produced wrong work.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './lib/common.mjs';
+
+/** name → script, in the order `all` runs them. Optional ones are included only when their file exists. */
+const BENCHMARKS = [
+  { name: 'scheduler', file: 'bench/scheduler/scheduler.bench.mjs' },
+  { name: 'api', file: 'bench/api/api.bench.mjs', fds: true },
+  { name: 'time-to-running', file: 'bench/time-to-running/time-to-running.bench.mjs' },
+  { name: 'gateway', file: 'bench/gateway/gateway.bench.mjs' },
+  { name: 'failover', file: 'bench/failover/failover.bench.mjs' },
+  { name: 'discovery', file: 'bench/discovery/discovery.bench.mjs' },
+];
+const SKIP_EXIT = 3;
+
+const [name, ...rest] = process.argv.slice(2);
+const available = BENCHMARKS.filter((b) => existsSync(join(repoRoot, b.file)));
+
+if (!name || name === 'list' || name === '--help' || name === '-h') {
+  console.log('usage: npm run bench -- NAME|all [--quick] [benchmark options]');
+  console.log(`benchmarks: ${available.map((b) => b.name).join(', ')}`);
+  process.exit(name ? 0 : 2);
+}
+if (!existsSync(join(repoRoot, 'dist', 'server', 'index.js'))) {
+  console.error('dist/ is missing: run `npm run build` first');
+  process.exit(2);
+}
+
+const selected = name === 'all' ? available : available.filter((b) => b.name === name);
+if (selected.length === 0) {
+  console.error(`unknown benchmark "${name}"; known: ${available.map((b) => b.name).join(', ')}`);
+  process.exit(2);
+}
+
+const summary = [];
+let failed = 0;
+let skipped = 0;
+for (const b of selected) {
+  if (selected.length > 1) console.log(`\n==> ${b.name}`);
+  const { code, results } = await runOne(b, rest);
+  if (code === SKIP_EXIT) skipped++;
+  else if (code !== 0) failed++;
+  summary.push({ name: b.name, code, results });
+}
+
+if (selected.length > 1) {
+  console.log('\n==> summary');
+  for (const s of summary) {
+    const state = s.code === 0 ? 'ok' : s.code === SKIP_EXIT ? 'SKIPPED' : `FAILED (exit ${s.code})`;
+    console.log(`${s.name}: ${state}`);
+  }
+  for (const s of summary) for (const r of s.results) console.log(r);
+}
+const ciSkipFails = process.env.CI === 'true' && skipped > 0;
+if (ciSkipFails) console.log('CI=true: a skipped benchmark fails the run');
+process.exit(failed > 0 || ciSkipFails ? 1 : selected.length === 1 && skipped === 1 ? SKIP_EXIT : 0);
+
+/**
+ * Runs one benchmark script in its own Node process, streaming its output. Benchmarks holding many
+ * sockets open go through `sh -c 'ulimit -n …'` so they get a high descriptor limit when the hard limit allows.
+ */
+function runOne(b, args) {
+  const script = join(repoRoot, b.file);
+  const argv = [process.execPath, script, ...args];
+  const [cmd, cmdArgs] = b.fds
+    ? ['sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...argv]]
+    : [argv[0], argv.slice(1)];
+  return new Promise((resolve) => {
+    const child = spawn(cmd, cmdArgs, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+    const results = [];
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      process.stdout.write(d);
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.startsWith('RESULT ')) results.push(line);
+      }
+    });
+    const stop = () => child.kill('SIGTERM');
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    child.on('error', (e) => {
+      console.error(`${b.name}: ${e.message}`);
+      resolve({ code: 1, results });
+    });
+    child.on('exit', (code, sig) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      if (buf.startsWith('RESULT ')) results.push(buf.trim());
+      resolve({ code: code ?? (sig ? 1 : 0), results });
+    });
+  });
+}

@@ -1,0 +1,23 @@
+/** `drover job periodic force [-detach] JOB`: launches a periodic job's child now, whatever its schedule. */
+import { bool, type CommandSpec } from '../command.js';
+import { monitorEval } from '../monitor.js';
+import { resolveJob } from './common.js';
+
+export const jobPeriodicForce: CommandSpec = {
+  path: ['job', 'periodic', 'force'],
+  summary: 'Force the launch of a periodic job now',
+  args: ['<id>'],
+  options: [
+    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
+    { flags: '--verbose', description: 'show full IDs' },
+  ],
+  async run(ctx, [id], opts) {
+    const client = ctx.client();
+    const stub = await resolveJob(ctx, client, id!);
+    const res = await client.jobs.periodicForce(stub.ID, { namespace: stub.Namespace || undefined, signal: ctx.signal });
+    if (ctx.out.json) ctx.out.printJSON(res);
+    else if (bool(opts.detach)) ctx.out.line(res.EvalID);
+    if (ctx.out.json || bool(opts.detach)) return 0;
+    return monitorEval(client, ctx.out, res.EvalID, { verbose: bool(opts.verbose), signal: ctx.signal });
+  },
+};

@@ -1,0 +1,29 @@
+/** `drover var get [-item KEY] PATH`: one variable, formatted as nomad's, or one item's bare value. */
+import { isNotFound } from '../../api/index.js';
+import { str, UsageError, type CommandSpec } from '../command.js';
+import { formatVariable } from './var-common.js';
+
+export const varGet: CommandSpec = {
+  path: ['var', 'get'],
+  summary: 'Read a variable',
+  args: ['<path>'],
+  options: [{ flags: '--item <key>', description: "print only this item's value" }],
+  async run(ctx, [path], opts) {
+    let v;
+    try {
+      v = (await ctx.client().variables.get(path!, { signal: ctx.signal })).value;
+    } catch (e) {
+      if (isNotFound(e)) throw new UsageError(`Error retrieving variable: variable not found`);
+      throw e;
+    }
+    const item = str(opts.item);
+    if (item !== undefined) {
+      if (!Object.prototype.hasOwnProperty.call(v.Items, item)) throw new UsageError(`Error: variable "${v.Path}" has no item "${item}"`);
+      ctx.out.line(v.Items[item]!);
+      return 0;
+    }
+    if (ctx.out.json) ctx.out.printJSON(v);
+    else ctx.out.line(formatVariable(v));
+    return 0;
+  },
+};

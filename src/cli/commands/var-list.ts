@@ -1,0 +1,22 @@
+/** `drover var list [PREFIX]`: the variables under a prefix, without their items. */
+import type { CommandSpec } from '../command.js';
+import { formatTime, nsToMs } from '../format.js';
+
+export const varList: CommandSpec = {
+  path: ['var', 'list'],
+  summary: 'List variables',
+  args: ['[prefix]'],
+  async run(ctx, [prefix]) {
+    const list = (await ctx.client().variables.list({ prefix: prefix || undefined, signal: ctx.signal })).value ?? [];
+    if (ctx.out.json) {
+      ctx.out.printJSON(list);
+      return 0;
+    }
+    if (list.length === 0) {
+      ctx.out.line('No variables found');
+      return 0;
+    }
+    ctx.out.table([['Namespace', 'Path', 'Last Updated'], ...list.map((v) => [v.Namespace, v.Path, formatTime(nsToMs(v.ModifyTime))])]);
+    return 0;
+  },
+};

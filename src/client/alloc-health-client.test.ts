@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nullLogger } from '../logging/index.js';
+import { MockDriver } from '../drivers/index.js';
+import type { TaskGroup } from '../structs/index.js';
+import { createClient, type Client } from './index.js';
+import { FakeServer, testAlloc, testJob, testTask, waitFor } from './testing/index.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function startClient(server: FakeServer): Promise<Client> {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-health-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const client = await createClient({
+    rpc: server,
+    dataDir: dir,
+    logger: nullLogger,
+    nodeName: 'node-1',
+    datacenter: 'dc1',
+    region: 'global',
+    drivers: [new MockDriver()],
+    timing: { allocUpdateBatchMs: 20, statsIntervalMs: 200, logRotateIntervalMs: 50, allocWatchWaitMs: 2_000 },
+  });
+  await client.start();
+  cleanups.push(() => client.stop({ killTasks: true }));
+  return client;
+}
+
+const update = (over: Partial<NonNullable<TaskGroup['Update']>>): TaskGroup['Update'] => ({
+  Stagger: 0, MaxParallel: 1, HealthCheck: 'task_states', MinHealthyTime: 300e6, HealthyDeadline: 10e9, ProgressDeadline: 60e9, AutoRevert: false, AutoPromote: false, Canary: 0, ...over,
+});
+
+function deploymentAlloc(client: Client, config: Record<string, unknown>, over: Partial<NonNullable<TaskGroup['Update']>> = {}) {
+  const job = testJob([testTask('main', 'mock_driver', config, { RestartPolicy: { Attempts: 0, Interval: 60e9, Delay: 0, Mode: 'fail' } })]);
+  job.TaskGroups[0]!.Update = update(over);
+  return { ...testAlloc(job, client.nodeID), DeploymentID: 'dep-1' };
+}
+
+describe('client allocation health', () => {
+  it('reports a deployment allocation healthy after min_healthy_time of running, and not before', async () => {
+    const server = new FakeServer();
+    const client = await startClient(server);
+    const a = server.place(deploymentAlloc(client, {}));
+    await waitFor(() => server.updates.some((u) => u.ID === a.ID && u.ClientStatus === 'running'), 5_000);
+    const early = server.updates.filter((u) => u.ID === a.ID);
+    expect(early.every((u) => u.DeploymentStatus === null)).toBe(true);
+    expect(await waitFor(() => server.updates.some((u) => u.ID === a.ID && u.DeploymentStatus?.Healthy === true), 5_000)).toBe(true);
+  });
+
+  it('reports a deployment allocation unhealthy when its task fails', async () => {
+    const server = new FakeServer();
+    const client = await startClient(server);
+    const a = server.place(deploymentAlloc(client, { run_for: '50ms', exit_code: 1 }, { MinHealthyTime: 5e9 }));
+    expect(await waitFor(() => server.updates.some((u) => u.ID === a.ID && u.DeploymentStatus?.Healthy === false), 5_000)).toBe(true);
+  });
+
+  it('sends no deployment status for an allocation outside any deployment', async () => {
+    const server = new FakeServer();
+    const client = await startClient(server);
+    const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', {})]), client.nodeID));
+    await waitFor(() => server.updates.some((u) => u.ID === a.ID && u.ClientStatus === 'running'), 5_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.updates.filter((u) => u.ID === a.ID).every((u) => !('DeploymentStatus' in u))).toBe(true);
+  });
+});

@@ -1,0 +1,185 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Allocation, Node, Task, TaskEvent, TaskGroup, Template } from '../structs/index.js';
+import type { TaskDriver } from '../drivers/index.js';
+import { nullLogger } from '../logging/index.js';
+import { startHttpApi } from '../http/index.js';
+import { testServer } from '../server/testing/harness.js';
+import type { Server } from '../server/index.js';
+import { HttpServerRPC } from './rpc-http.js';
+import type { ServerRPC } from './rpc.js';
+import type { TaskHookContext } from './hooks.js';
+import { TemplateHook } from './template-hook.js';
+import { taskDirs, buildTaskDir } from './alloc-dir.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function tmpl(over: Partial<Template>): Template {
+  return { SourcePath: '', DestPath: 'local/out.txt', EmbeddedTmpl: '', ChangeMode: 'restart', ChangeSignal: '', Splay: 0, Perms: '0644', LeftDelim: '{{', RightDelim: '}}', Envvars: false, ErrMissingKey: false, ...over };
+}
+
+async function server(): Promise<Server> {
+  const s = await testServer();
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+interface Harness {
+  hook: TemplateHook;
+  ctx: TaskHookContext;
+  events: TaskEvent[];
+  calls: string[];
+  dest: string;
+  abort: AbortController;
+}
+
+function harness(rpc: ServerRPC, templates: Template[], opts: { execExit?: number } = {}): Harness {
+  const data = mkdtempSync(join(tmpdir(), 'drover-tpl-'));
+  cleanups.push(() => rmSync(data, { recursive: true, force: true }));
+  const alloc = { ID: 'a1', Namespace: 'default', JobID: 'tpl', TaskGroup: 'g' } as Allocation;
+  const task = { Name: 'web', Templates: templates } as Task;
+  const dirs = taskDirs(data, alloc.ID, task.Name);
+  buildTaskDir(dirs);
+  const events: TaskEvent[] = [];
+  const calls: string[] = [];
+  const abort = new AbortController();
+  cleanups.push(() => abort.abort());
+  const driver = {
+    execTask: async (id: string, cmd: string[]) => {
+      calls.push(`exec ${id} ${cmd.join(' ')}`);
+      return { stdout: '', stderr: '', exitCode: opts.execExit ?? 0 };
+    },
+  } as unknown as TaskDriver;
+  const node = { ID: 'n1', Name: 'node-one', Datacenter: 'dc1', NodeClass: '', Attributes: { 'cpu.numcores': '8' }, Meta: {} } as unknown as Node;
+  const env = { NOMAD_TASK_NAME: 'web', NOMAD_PORT_http: '8080' };
+  const ctx: TaskHookContext = {
+    alloc,
+    group: { Name: 'g' } as TaskGroup,
+    task,
+    dirs,
+    env,
+    interpolation: { env },
+    driver,
+    logger: nullLogger,
+    signal: abort.signal,
+    emitEvent: (ev) => events.push(ev),
+    restart: async (reason) => void calls.push(`restart: ${reason}`),
+    signalTask: async (sig, reason) => void calls.push(`signal ${sig}: ${reason}`),
+    kill: async (reason) => void calls.push(`kill: ${reason}`),
+  };
+  const hook = new TemplateHook({ rpc, node: () => node, allocDir: () => join(data, 'alloc', alloc.ID), now: () => 1_000 }, task);
+  cleanups.push(() => hook.stop());
+  return { hook, ctx, events, calls, dest: join(dirs.dir, 'local/out.txt'), abort };
+}
+
+async function until(cond: () => boolean, what: string, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const GREETING = '{{ with nomadVar "nomad/jobs/tpl" }}{{ .greeting }}{{ end }}';
+
+describe('the template hook', () => {
+  it('holds the task until the variable exists, reporting what is missing, then writes the file with its perms', async () => {
+    const s = await server();
+    const h = harness(s, [tmpl({ EmbeddedTmpl: `greeting=${GREETING}\n`, Perms: '0600' })]);
+    let started = false;
+    const pre = h.hook.prestart(h.ctx).then((r) => ((started = true), r));
+    await until(() => h.events.some((e) => e.Type === 'Template'), 'a Missing event');
+    expect(h.events[0]!.DisplayMessage).toBe('Missing: nomad.var.block(nomad/jobs/tpl@default)');
+    expect(started).toBe(false);
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    await pre;
+    expect(readFileSync(h.dest, 'utf8')).toBe('greeting=hi\n');
+    expect(statSync(h.dest).mode & 0o777).toBe(0o600);
+  });
+
+  it('re-renders when the variable changes and restarts the task with Nomad\'s reason', async () => {
+    const s = await server();
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    const h = harness(s, [tmpl({ EmbeddedTmpl: GREETING })]);
+    await h.hook.prestart(h.ctx);
+    expect(readFileSync(h.dest, 'utf8')).toBe('hi');
+    expect(h.calls).toEqual([]);
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/other-unrelated', Items: { x: '1' } }).catch(() => undefined);
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
+    await until(() => h.calls.length > 0, 'the change_mode');
+    expect(readFileSync(h.dest, 'utf8')).toBe('hi2');
+    expect(h.calls).toEqual(['restart: Template with change_mode restart re-rendered']);
+  });
+
+  it('signals, runs the change script, or does nothing, as change_mode says', async () => {
+    const s = await server();
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    const h = harness(s, [
+      tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a', ChangeMode: 'signal', ChangeSignal: 'SIGHUP' }),
+      tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/b', ChangeMode: 'script', ChangeScript: { Command: '/bin/reload', Args: ['-q'], Timeout: 2e9, FailOnError: false } }),
+      tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/c', ChangeMode: 'noop' }),
+    ]);
+    await h.hook.prestart(h.ctx);
+    await h.hook.poststart(h.ctx, { config: { id: 'task-1' } } as never);
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hey' } });
+    await until(() => h.calls.length >= 2, 'signal and script');
+    await until(() => readFileSync(join(h.ctx.dirs.dir, 'local/c'), 'utf8') === 'hey', 'the noop template re-rendered');
+    expect([...h.calls].sort()).toEqual(['exec task-1 /bin/reload -q', 'signal SIGHUP: Template re-rendered']);
+    expect(h.events.map((e) => e.DisplayMessage)).toContain('Template successfully ran script /bin/reload with arguments: [-q]. Exit code: 0');
+  });
+
+  it('kills the task when a failing change script has fail_on_error', async () => {
+    const s = await server();
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    const h = harness(s, [tmpl({ EmbeddedTmpl: GREETING, ChangeMode: 'script', ChangeScript: { Command: '/bin/false', Args: null, Timeout: 1e9, FailOnError: true } })], { execExit: 3 });
+    await h.hook.prestart(h.ctx);
+    await h.hook.poststart(h.ctx, { config: { id: 't' } } as never);
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'x' } });
+    await until(() => h.calls.some((c) => c.startsWith('kill:')), 'the kill');
+    expect(h.calls.find((c) => c.startsWith('kill:'))).toBe('kill: Template failed to run script /bin/false with arguments [] on change: Exit code: 3');
+  });
+
+  it('adds the variables of an env = true template to the task env', async () => {
+    const s = await server();
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl/g', Items: { db: 'postgres://x' } });
+    const h = harness(s, [tmpl({ EmbeddedTmpl: 'DB_URL={{ with nomadVar "nomad/jobs/tpl/g" }}{{ .db }}{{ end }}\nCORES={{ env "attr.cpu.numcores" }}\nNODE={{ env "node.unique.name" }}\nPORT={{ env "NOMAD_PORT_http" }}\n', DestPath: 'secrets/app.env', Envvars: true })]);
+    const r = await h.hook.prestart(h.ctx);
+    expect(r.env).toEqual({ DB_URL: 'postgres://x', CORES: '8', NODE: 'node-one', PORT: '8080' });
+  });
+
+  it('refuses a variable outside the paths the task may read, naming it', async () => {
+    const s = await server();
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/other', Items: { k: 'v' } });
+    const h = harness(s, [tmpl({ EmbeddedTmpl: '{{ with nomadVar "nomad/jobs/other" }}{{ .k }}{{ end }}' })]);
+    await expect(h.hook.prestart(h.ctx)).rejects.toThrow(/Template failed: .*Permission denied: .*"nomad\/jobs\/other"/);
+  });
+
+  it('refuses a destination outside the allocation directory', async () => {
+    const s = await server();
+    const h = harness(s, [tmpl({ EmbeddedTmpl: 'x', DestPath: '../../../escape.txt' })]);
+    await expect(h.hook.prestart(h.ctx)).rejects.toThrow(/outside the allocation directory/);
+  });
+
+  it('follows the catalog over HTTP: passing instances only, re-rendered as instances come and go', async () => {
+    const s = await server();
+    const http = await startHttpApi({ host: '127.0.0.1', port: 0, server: s, agent: { self: () => ({}) }, logger: nullLogger });
+    cleanups.push(() => http.close());
+    const reg = (id: string, port: number, status?: 'passing' | 'critical') => ({ ID: id, ServiceName: 'backend', Namespace: 'default', NodeID: 'n1', Datacenter: 'dc1', JobID: 'b', AllocID: id, Tags: [], Address: '127.0.0.1', Port: port, CreateIndex: 0, ModifyIndex: 0, ...(status ? { Status: status } : {}) });
+    await s.upsertServiceRegistrations([reg('b1', 9001), reg('b2', 9002, 'critical')]);
+    const h = harness(new HttpServerRPC(http.address), [
+      tmpl({ EmbeddedTmpl: '{{ range nomadService "backend" }}server {{ .Address }}:{{ .Port }};\n{{ else }}server 127.0.0.1:65535;\n{{ end }}', ChangeMode: 'signal', ChangeSignal: 'SIGHUP' }),
+    ]);
+    await h.hook.prestart(h.ctx);
+    expect(readFileSync(h.dest, 'utf8')).toBe('server 127.0.0.1:9001;\n');
+    await s.upsertServiceRegistrations([reg('b3', 9003)]);
+    await until(() => readFileSync(h.dest, 'utf8') === 'server 127.0.0.1:9001;\nserver 127.0.0.1:9003;\n', 'the new instance');
+    await s.deleteServiceRegistrations(['b1', 'b3']);
+    await until(() => readFileSync(h.dest, 'utf8') === 'server 127.0.0.1:65535;\n', 'the fallback');
+    await until(() => h.calls.length === 2, 'two reloads');
+  });
+});

@@ -1,0 +1,309 @@
+/**
+ * The gateway with HAProxy as its data plane, fed by the same CatalogSource and tag routes as the Node plane.
+ *
+ *   catalog change --same routes, enough free slots--> runtime API: set server addr/port, state ready | maint
+ *        |                                             (no reload; an instance put in maint finishes its requests)
+ *        +--routes added/removed/changed, or a route outgrew its slots--> render config, `haproxy -c`, then
+ *                                             `reload` on the master CLI: the new worker inherits the listening
+ *                                             sockets (expose-fd listeners), old workers finish in-flight requests
+ *
+ * HAProxy runs in master-worker mode (-W -S master.sock) as a child of this process and stops with it.
+ * Admin endpoints (/routes, /metrics) are served by Node, from HAProxy's `show stat`.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ADMIN_PREFIX, createAdminHandler } from '../admin.js';
+import { backendKey } from '../backend.js';
+import { MetricsRegistry } from '../metrics.js';
+import { groupRoutes, routeLb, type RouteGroup } from '../routes.js';
+import type { Gateway, GatewayInstance, GatewayOptions, LoadBalancing, RouteInfo } from '../types.js';
+import { backendName, renderHaproxyConfig, safeForHaproxy, slotCount, type HaproxyConfigOptions, type HaproxyRoute } from './config.js';
+import { haproxyCommand, parseShowStat } from './runtime.js';
+
+export interface HaproxyGatewayOptions extends Pick<GatewayOptions, 'listen' | 'admin' | 'source' | 'logger' | 'lb' | 'ejectAfter'> {
+  /** Directory for the configuration and sockets; a fresh temporary one (removed on close) by default. */
+  dir?: string;
+  /** The haproxy executable. Default `haproxy`. */
+  haproxyBin?: string;
+  /** HAProxy threads. Default: HAProxy's own (one per core). */
+  threads?: number;
+  /** TCP check interval that re-admits ejected instances, in ms. Default 2000. */
+  checkIntervalMs?: number;
+}
+
+/** Starts HAProxy and the admin listener; routes follow the source. */
+export async function startHaproxyGateway(opts: HaproxyGatewayOptions): Promise<Gateway> {
+  const plane = new HaproxyPlane(opts);
+  await plane.start();
+  return plane.gateway();
+}
+
+class HaproxyPlane {
+  private readonly logger;
+  private readonly dir: string;
+  private readonly ownDir: boolean;
+  private readonly lb: LoadBalancing;
+  private routesNow: HaproxyRoute[] = [];
+  private child: ChildProcess | undefined;
+  private adminServer: Server | undefined;
+  private port = 0;
+  private adminPort = 0;
+  private readonly stop = new AbortController();
+  private watching: Promise<void> = Promise.resolve();
+  private markReady: () => void = () => {};
+  private readonly readyPromise = new Promise<void>((resolve) => (this.markReady = resolve));
+
+  constructor(private readonly opts: HaproxyGatewayOptions) {
+    this.logger = opts.logger.child({ component: 'gateway', dataPlane: 'haproxy' });
+    this.ownDir = opts.dir === undefined;
+    this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'drover-haproxy-'));
+    this.lb = opts.lb ?? 'round_robin';
+  }
+
+  private get cfgPath() {
+    return join(this.dir, 'haproxy.cfg');
+  }
+  private get statsSocket() {
+    return join(this.dir, 'admin.sock');
+  }
+  private get masterSocket() {
+    return join(this.dir, 'master.sock');
+  }
+
+  async start(): Promise<void> {
+    const metrics = new MetricsRegistry();
+    const admin = createAdminHandler(() => this.routeInfo(), metrics, this.opts.admin ? '' : ADMIN_PREFIX);
+    this.adminServer = createServer((req, res) => {
+      // Counters live in HAProxy: refresh them before answering.
+      this.refreshMetrics(metrics).then(
+        () => admin(req, res),
+        () => admin(req, res),
+      );
+    });
+    const adminAddr = this.opts.admin ?? { host: '127.0.0.1', port: 0 };
+    await listen(this.adminServer, adminAddr.host, adminAddr.port);
+    this.adminPort = (this.adminServer.address() as AddressInfo).port;
+    // HAProxy cannot report an ephemeral port back; pick one here (a small race, acceptable for tests).
+    this.port = this.opts.listen.port === 0 ? await freePort(this.opts.listen.host) : this.opts.listen.port;
+    writeFileSync(this.cfgPath, this.render([]));
+    await this.spawnHaproxy();
+    this.watching = (async () => {
+      for await (const instances of this.opts.source.watch(this.stop.signal)) await this.apply(instances);
+    })().catch((err: unknown) => {
+      if (!this.stop.signal.aborted) this.logger.error('catalog source failed; routing table frozen', { error: String(err) });
+    });
+    this.logger.info('gateway listening', { address: `${this.opts.listen.host}:${this.port}` });
+  }
+
+  gateway(): Gateway {
+    return {
+      port: this.port,
+      adminPort: this.opts.admin ? this.adminPort : undefined,
+      routes: () => this.routeInfo(),
+      ready: (signal?: AbortSignal) => (signal ? Promise.race([this.readyPromise, new Promise<void>((_, rej) => signal.addEventListener('abort', () => rej(signal.reason), { once: true }))]) : this.readyPromise),
+      close: (graceMs = 5000) => this.close(graceMs),
+    };
+  }
+
+  private render(routes: HaproxyRoute[]): string {
+    const o: HaproxyConfigOptions = {
+      listen: { host: this.opts.listen.host, port: this.port },
+      statsSocket: this.statsSocket,
+      threads: this.opts.threads,
+      ejectAfter: this.opts.ejectAfter ?? 3,
+      checkIntervalMs: this.opts.checkIntervalMs ?? 2000,
+      admin: this.opts.admin ? undefined : { host: '127.0.0.1', port: this.adminPort, prefix: ADMIN_PREFIX },
+    };
+    return renderHaproxyConfig(routes, o);
+  }
+
+  /** Applies one catalog set: through the runtime API when possible, else by a seamless reload. */
+  private async apply(instances: GatewayInstance[]): Promise<void> {
+    const groups = groupRoutes(instances).filter((g) => {
+      if (safeForHaproxy(g.spec)) return true;
+      this.logger.warn('route skipped: characters HAProxy cannot take', { route: g.name });
+      return false;
+    });
+    try {
+      const commands = this.incremental(groups);
+      if (commands !== undefined) {
+        if (commands.length > 0) {
+          // One connection, commands separated by ';': applied back to back, in order.
+          const answer = await haproxyCommand(this.statsSocket, commands.join(';'), this.stop.signal);
+          if (/not found|error|unknown|invalid|require/i.test(answer)) throw new Error(`HAProxy refused some of "${commands.join('; ')}": ${answer.trim()}`);
+        }
+      } else {
+        await this.reload(groups);
+      }
+      this.markReady();
+    } catch (err) {
+      if (!this.stop.signal.aborted) this.logger.error('could not apply the routing table to HAProxy', { error: String(err) });
+    }
+  }
+
+  /**
+   * Runtime commands that turn the current slots into `groups`, updating `routesNow`; undefined when the change
+   * needs a reload. A slot emptied now is not refilled in the same change, so requests still finishing on the
+   * old instance never share a server entry with a new one.
+   */
+  private incremental(groups: RouteGroup[]): string[] | undefined {
+    if (groups.length !== this.routesNow.length) return undefined;
+    const byName = new Map(this.routesNow.map((r) => [r.name, r]));
+    const commands: string[] = [];
+    const next: HaproxyRoute[] = [];
+    for (const g of groups) {
+      const cur = byName.get(g.name);
+      if (!cur || cur.spec.strip !== g.spec.strip || cur.lb !== routeLb(g.spec, this.lb)) return undefined;
+      const want = new Map(g.instances.map((i) => [backendKey(i), i]));
+      const slots = [...cur.slots];
+      const freedNow: number[] = [];
+      slots.forEach((inst, i) => {
+        if (inst !== undefined && !want.has(backendKey(inst))) freedNow.push(i);
+        else if (inst !== undefined) want.delete(backendKey(inst));
+      });
+      // New instances are admitted before old ones leave, so a route is never empty in between.
+      for (const inst of want.values()) {
+        const free = slots.findIndex((s, i) => s === undefined && !freedNow.includes(i));
+        if (free < 0) return undefined;
+        slots[free] = inst;
+        commands.push(`set server ${cur.backend}/s${free + 1} addr ${inst.Address} port ${inst.Port}`, `set server ${cur.backend}/s${free + 1} state ready`);
+      }
+      for (const i of freedNow) {
+        slots[i] = undefined;
+        commands.push(`set server ${cur.backend}/s${i + 1} state maint`);
+      }
+      next.push({ ...cur, services: g.services, slots });
+    }
+    this.routesNow = next;
+    return commands;
+  }
+
+  private async reload(groups: RouteGroup[]): Promise<void> {
+    const routes = groups.map((g, i): HaproxyRoute => {
+      const slots: (GatewayInstance | undefined)[] = new Array(slotCount(g.instances.length)).fill(undefined);
+      g.instances.forEach((inst, k) => (slots[k] = inst));
+      return { name: g.name, spec: g.spec, lb: routeLb(g.spec, this.lb), services: g.services, backend: backendName(i), slots };
+    });
+    const text = this.render(routes);
+    const candidate = join(this.dir, 'haproxy.next.cfg');
+    writeFileSync(candidate, text);
+    await this.check(candidate);
+    writeFileSync(this.cfgPath, text);
+    const before = await this.workerPids();
+    await haproxyCommand(this.masterSocket, 'reload', this.stop.signal);
+    await this.waitFor(async () => (await this.workerPids()).some((p) => !before.includes(p)), 'a new HAProxy worker after reload');
+    await this.waitFor(async () => (await haproxyCommand(this.statsSocket, 'show info').catch(() => '')).includes('Pid:'), 'the stats socket after reload');
+    this.routesNow = routes;
+    this.logger.info('HAProxy reloaded with a new routing table', { routes: routes.length });
+  }
+
+  private check(file: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      execFile(this.opts.haproxyBin ?? 'haproxy', ['-c', '-q', '-f', file], { timeout: 10_000 }, (err, _out, stderr) =>
+        err ? reject(new Error(`HAProxy rejected the generated configuration: ${stderr.trim()}`)) : resolve(),
+      );
+    });
+  }
+
+  private async spawnHaproxy(): Promise<void> {
+    const child = spawn(this.opts.haproxyBin ?? 'haproxy', ['-W', '-S', `${this.masterSocket},mode,600`, '-f', this.cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => {
+      for (const line of d.split('\n')) if (/ALERT|WARNING/.test(line)) this.logger.warn('haproxy', { line: line.trim() });
+    });
+    child.once('exit', (code, sig) => {
+      if (!this.stop.signal.aborted) this.logger.error('haproxy exited', { code, signal: sig });
+    });
+    await this.waitFor(async () => (await haproxyCommand(this.statsSocket, 'show info').catch(() => '')).includes('Pid:'), 'HAProxy to start');
+  }
+
+  private async workerPids(): Promise<number[]> {
+    const text = await haproxyCommand(this.masterSocket, 'show proc').catch(() => '');
+    return [...text.matchAll(/^(\d+)\s+worker\s/gm)].map((m) => Number(m[1]));
+  }
+
+  /** Polls a local condition during start or reload only (bounded), never the catalog. */
+  private async waitFor(ok: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await ok())) {
+      if (this.stop.signal.aborted) throw new Error('aborted');
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`HAProxy exited with ${this.child.exitCode} while waiting for ${what}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private routeInfo(): RouteInfo[] {
+    return [...this.routesNow]
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((r) => ({
+        Name: r.name,
+        Host: r.spec.host,
+        Prefix: r.spec.prefix,
+        Strip: r.spec.strip,
+        LB: r.lb,
+        Services: [...r.services],
+        Targets: r.slots.flatMap((i) =>
+          i === undefined ? [] : [{ ID: i.ID, ServiceName: i.ServiceName, AllocID: i.AllocID, NodeID: i.NodeID, Address: i.Address, Port: i.Port, Active: 0, EjectedUntil: 0 }],
+        ),
+      }));
+  }
+
+  /** Copies HAProxy's per-backend counters into the registry the admin endpoint renders. */
+  private async refreshMetrics(metrics: MetricsRegistry): Promise<void> {
+    const rows = parseShowStat(await haproxyCommand(this.statsSocket, 'show stat', this.stop.signal, 2000));
+    const names = new Map(this.routesNow.map((r) => [r.backend, r.name]));
+    for (const row of rows) {
+      const route = names.get(row['pxname'] ?? '');
+      if (route === undefined || row['svname'] !== 'BACKEND') continue;
+      const m = metrics.forRoute(route);
+      m.requests = Number(row['req_tot'] ?? 0);
+      for (const k of ['1xx', '2xx', '3xx', '4xx', '5xx']) m.codes.set(Number(k[0]) * 100, Number(row[`hrsp_${k}`] ?? 0));
+      m.errors.set('upstream_failed', Number(row['econ'] ?? 0) + Number(row['eresp'] ?? 0));
+      m.retries = Number(row['wretr'] ?? 0) + Number(row['wredis'] ?? 0);
+    }
+  }
+
+  private async close(graceMs: number): Promise<void> {
+    this.stop.abort();
+    this.markReady();
+    await this.watching;
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      // SIGUSR1 is HAProxy's soft stop: stop accepting, finish what is in flight.
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGUSR1');
+      const timer = setTimeout(() => child.kill('SIGTERM'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (this.adminServer) await new Promise<void>((resolve) => {
+      this.adminServer!.close(() => resolve());
+      this.adminServer!.closeAllConnections();
+    });
+    if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function freePort(host: string): Promise<number> {
+  const s = createServer();
+  await listen(s, host, 0);
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}

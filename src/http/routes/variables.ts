@@ -1,0 +1,46 @@
+/**
+ * Nomad Variables: `GET /v1/vars?prefix=`, `GET|PUT|DELETE /v1/var/:path` (`?cas=N` on writes). A check-and-set
+ * conflict answers 409 with the current variable as the body, as Nomad does, so `var put -check-index` can show it.
+ */
+import { badRequest, DroverError } from '../../errors/index.js';
+import type { Variable } from '../../structs/index.js';
+import type { Router } from '../router.js';
+import { indexed, JsonReply } from '../reply.js';
+import { queryOptions } from '../query.js';
+import type { HttpApiOptions } from '../types.js';
+
+function casParam(q: URLSearchParams): number | undefined {
+  const raw = q.get('cas');
+  if (raw === null || raw === '') return undefined;
+  if (!/^\d+$/.test(raw)) throw badRequest(`invalid cas "${raw}": expected a non-negative integer`);
+  return Number(raw);
+}
+
+export function variableRoutes(r: Router, opts: HttpApiOptions): void {
+  const server = opts.server!;
+  r.get('/v1/vars', async (c) => indexed(await server.variableList(queryOptions(c.query, c.signal))));
+  r.get('/v1/var/*path', async (c) => {
+    const q = queryOptions(c.query, c.signal);
+    const res = await server.variableGet(q.namespace ?? 'default', c.params.path!, q);
+    // The index travels with the 404 too, so a blocking query can wait for the variable to appear.
+    if (res.value === null) {
+      c.res.setHeader('X-Nomad-Index', res.index);
+      throw new DroverError('VariableNotFound', 'variable not found');
+    }
+    return indexed(res);
+  });
+  r.write('/v1/var/*path', async (c) => {
+    const body = await c.json<Partial<Variable>>();
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a variable: {"Items": {...}}');
+    const path = c.params.path!;
+    if (body.Path && body.Path !== path) throw badRequest(`variable path "${body.Path}" does not match the request path "${path}"`);
+    const namespace = c.query.get('namespace') || body.Namespace || 'default';
+    const res = await server.variablePut({ Namespace: namespace, Path: path, Items: body.Items ?? {} }, { cas: casParam(c.query) });
+    return res.ok ? new JsonReply(res.variable, res.index) : new JsonReply(res.conflict, res.index, 409);
+  });
+  r.on('DELETE', '/v1/var/*path', async (c) => {
+    const namespace = c.query.get('namespace') || 'default';
+    const res = await server.variableDelete(namespace, c.params.path!, { cas: casParam(c.query) });
+    return res.ok ? new JsonReply(null, res.index) : new JsonReply(res.conflict, res.index, 409);
+  });
+}

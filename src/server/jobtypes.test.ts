@@ -1,0 +1,255 @@
+/** Periodic launches, dispatch, scaling and node drain on a real Server with the real scheduler. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { isDroverError } from '../errors/index.js';
+import { newScheduler } from '../scheduler/index.js';
+import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import type { Allocation, Job } from '../structs/index.js';
+import type { Server } from './server.js';
+import { eventually, testServer } from './testing/harness.js';
+
+let s: Server | undefined;
+afterEach(async () => {
+  await s?.stop();
+  s = undefined;
+});
+
+function fakeClock(iso: string) {
+  let now = Date.parse(iso);
+  return { now: () => now, set: (t: string) => void (now = Date.parse(t)) };
+}
+
+async function errorOf(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
+/** A tiny client: reports the given allocations with a client status. */
+async function report(srv: Server, allocs: Allocation[], status: string): Promise<void> {
+  await srv.updateAllocs(allocs.map((a) => ({ ID: a.ID, ClientStatus: status, ClientDescription: '', TaskStates: {} })));
+}
+
+const liveOn = (srv: Server, nodeID: string) =>
+  srv.store.snapshot().allocsByNode(nodeID).filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
+
+const batchJob = (id: string, over: Partial<Job> = {}): Job => ({ ...mockJob(id), Type: 'batch', ...over });
+
+describe('periodic jobs', () => {
+  const periodic = (over: Partial<Job['Periodic'] & object> = {}) =>
+    batchJob('report', { Periodic: { Enabled: true, Spec: '*/10 * * * * * *', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC', ...over } });
+
+  it('registers a periodic parent without an eval and launches a child at each cron time', async () => {
+    const clock = fakeClock('2026-01-01T00:00:01Z');
+    s = await testServer({ newScheduler, clock, periodicTimer: false });
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    const r = await s.jobRegister(periodic());
+    expect(r.EvalID).toBe('');
+    expect((await s.jobGet('default', 'report')).value.Status).toBe('running');
+    expect(await s.periodic.tick()).toEqual([]);
+    expect(s.periodic.nextLaunchOf('default', 'report')).toBe(Date.parse('2026-01-01T00:00:10Z'));
+    clock.set('2026-01-01T00:00:10Z');
+    const launched = await s.periodic.tick();
+    expect(launched).toEqual([`report/periodic-${Date.parse('2026-01-01T00:00:10Z') / 1000}`]);
+    const child = (await s.jobGet('default', launched[0]!)).value;
+    expect(child).toMatchObject({ ParentID: 'report', Periodic: null, Type: 'batch' });
+    const evals = (await s.jobEvaluations('default', child.ID)).value;
+    expect(evals.map((e) => e.TriggeredBy)).toEqual(['periodic-job']);
+    await eventually(() => liveOn(s!, 'n1').length === 1, 3000, 'child placed');
+    clock.set('2026-01-01T00:00:20Z');
+    expect(await s.periodic.tick()).toHaveLength(1);
+  });
+
+  it('skips a launch while the previous child runs when prohibit_overlap is set, and force launches anyway', async () => {
+    const clock = fakeClock('2026-01-01T00:00:01Z');
+    s = await testServer({ newScheduler, clock, periodicTimer: false });
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    await s.jobRegister(periodic({ ProhibitOverlap: true }));
+    clock.set('2026-01-01T00:00:10Z');
+    expect(await s.periodic.tick()).toHaveLength(1);
+    await eventually(() => liveOn(s!, 'n1').length === 1, 3000, 'first child placed');
+    await report(s, liveOn(s, 'n1'), 'running');
+    clock.set('2026-01-01T00:00:20Z');
+    expect(await s.periodic.tick()).toEqual([]);
+    const forced = await s.jobPeriodicForce('default', 'report');
+    expect(forced.EvalID).not.toBe('');
+    // Once the child is done, the next time launches again.
+    await report(s, [...s.store.snapshot().allocs()].filter((a) => a.JobID === 'report/periodic-1767225610'), 'complete');
+    await eventually(async () => (await s!.jobGet('default', 'report/periodic-1767225610')).value.Status === 'dead', 3000, 'first child dead');
+    await eventually(() => liveOn(s!, 'n1').length === 1, 3000, 'forced child placed');
+    await report(s, liveOn(s, 'n1'), 'complete');
+    await eventually(() => s!.store.snapshot().jobs().filter((j) => j.ParentID === 'report').every((j) => j.Status === 'dead'), 3000, 'children dead');
+    clock.set('2026-01-01T00:00:30Z');
+    expect(await s.periodic.tick()).toHaveLength(1);
+  });
+
+  it('refuses to force a job that is not periodic', async () => {
+    s = await testServer({ periodicTimer: false });
+    await s.jobRegister(mockJob('web'));
+    expect(isDroverError(await errorOf(s.jobPeriodicForce('default', 'web')), 'BadRequest')).toBe(true);
+    expect(isDroverError(await errorOf(s.jobPeriodicForce('default', 'nope')), 'JobNotFound')).toBe(true);
+  });
+});
+
+describe('dispatch of parameterized jobs', () => {
+  const param = () =>
+    batchJob('resize', { Meta: { quality: 'low' }, ParameterizedJob: { Payload: 'required', MetaRequired: ['image'], MetaOptional: ['quality'] } });
+
+  it('creates no eval for the parent, then a child with payload and merged meta and its own eval', async () => {
+    s = await testServer({ periodicTimer: false });
+    expect((await s.jobRegister(param())).EvalID).toBe('');
+    const r = await s.jobDispatch('default', 'resize', { Payload: Buffer.from('hello').toString('base64'), Meta: { image: 'a.png' } });
+    expect(r.DispatchedJobID).toMatch(/^resize\/dispatch-\d+-[0-9a-f]{8}$/);
+    expect(r.EvalID).not.toBe('');
+    const child = (await s.jobGet('default', r.DispatchedJobID)).value;
+    expect(child).toMatchObject({ ParentID: 'resize', Dispatched: true, Payload: Buffer.from('hello').toString('base64'), Meta: { quality: 'low', image: 'a.png' } });
+    expect((await s.jobEvaluations('default', child.ID)).value).toHaveLength(1);
+  });
+
+  it('refuses missing required meta, unknown meta, a missing payload and a forbidden one', async () => {
+    s = await testServer({ periodicTimer: false });
+    await s.jobRegister(param());
+    const p = Buffer.from('x').toString('base64');
+    const msg = async (req: Parameters<Server['jobDispatch']>[2]) => ((await errorOf(s!.jobDispatch('default', 'resize', req))) as Error).message;
+    expect(await msg({ Payload: p, Meta: {} })).toMatch(/missing required meta keys: image/);
+    expect(await msg({ Payload: p, Meta: { image: 'a', color: 'red' } })).toMatch(/does not allow: color/);
+    expect(await msg({ Meta: { image: 'a' } })).toMatch(/payload is required/);
+    await s.jobRegister({ ...param(), ParameterizedJob: { Payload: 'forbidden', MetaRequired: null, MetaOptional: null } });
+    expect(await msg({ Payload: p })).toMatch(/payload is forbidden/);
+    expect(isDroverError(await errorOf(s.jobDispatch('default', 'nope', {})), 'JobNotFound')).toBe(true);
+  });
+
+  it('answers the same dispatch for the same idempotency token', async () => {
+    s = await testServer({ periodicTimer: false });
+    await s.jobRegister(param());
+    const req = { Payload: 'eA==', Meta: { image: 'a' }, IdempotencyToken: 'tok-1' };
+    const a = await s.jobDispatch('default', 'resize', req);
+    const b = await s.jobDispatch('default', 'resize', req);
+    expect(b.DispatchedJobID).toBe(a.DispatchedJobID);
+    expect(b.EvalID).toBe('');
+  });
+});
+
+describe('scaling', () => {
+  const scalable = () => {
+    const j = mockJob('web');
+    j.TaskGroups[0]!.Count = 2;
+    j.TaskGroups[0]!.Scaling = { Min: 1, Max: 4, Enabled: true };
+    return j;
+  };
+
+  it('scales within min and max: a new version, a job-scaling eval and a recorded event', async () => {
+    s = await testServer({ periodicTimer: false });
+    await s.jobRegister(scalable());
+    const r = await s.jobScale('default', 'web', { Count: 4, Target: { Group: 'web' }, Message: 'more' });
+    expect((await s.evalGet(r.EvalID)).value.TriggeredBy).toBe('job-scaling');
+    const job = (await s.jobGet('default', 'web')).value;
+    expect(job.TaskGroups[0]!.Count).toBe(4);
+    expect(job.Version).toBe(1);
+    const st = (await s.jobScaleStatus('default', 'web')).value;
+    expect(st.TaskGroups.web).toMatchObject({ Desired: 4 });
+    expect(st.TaskGroups.web!.Events).toEqual([expect.objectContaining({ Count: 4, PreviousCount: 2, Message: 'more', EvalID: r.EvalID, Error: false })]);
+  });
+
+  it('refuses counts outside the scaling block with a message naming the bound', async () => {
+    s = await testServer({ periodicTimer: false });
+    await s.jobRegister(scalable());
+    const tooMany = (await errorOf(s.jobScale('default', 'web', { Count: 5, Target: { Group: 'web' } }))) as Error;
+    expect(isDroverError(tooMany, 'BadRequest')).toBe(true);
+    expect(tooMany.message).toMatch(/greater than the scaling policy maximum 4/);
+    expect(((await errorOf(s.jobScale('default', 'web', { Count: 0, Target: { Group: 'web' } }))) as Error).message).toMatch(/less than the scaling policy minimum 1/);
+    expect(((await errorOf(s.jobScale('default', 'web', { Count: 2, Target: { Group: 'db' } }))) as Error).message).toMatch(/no task group "db"/);
+    expect((await s.jobGet('default', 'web')).value.Version).toBe(0);
+  });
+
+  it('records an error event without a count and without changing the job', async () => {
+    s = await testServer({ periodicTimer: false });
+    await s.jobRegister(scalable());
+    const r = await s.jobScale('default', 'web', { Target: { Group: 'web' }, Message: 'metrics unavailable', Error: true });
+    expect(r.EvalID).toBe('');
+    const ev = (await s.jobScaleStatus('default', 'web')).value.TaskGroups.web!.Events![0]!;
+    expect(ev).toMatchObject({ Count: null, Error: true, Message: 'metrics unavailable' });
+  });
+});
+
+describe('node drain and eligibility', () => {
+  async function drainSetup(count: number, maxParallel: number) {
+    s = await testServer({ newScheduler, periodicTimer: false, drainer: false });
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    const job = mockJob('web');
+    job.TaskGroups[0]!.Count = count;
+    job.TaskGroups[0]!.Migrate = { MaxParallel: maxParallel, HealthCheck: 'task_states', MinHealthyTime: 0, HealthyDeadline: 0 };
+    await s.jobRegister(job);
+    await eventually(() => liveOn(s!, 'n1').length === count, 3000, 'placed on n1');
+    await report(s, liveOn(s, 'n1'), 'running');
+    await s.nodeRegister(mockNode('n2'));
+    await s.nodeRegister(mockNode('n3'));
+    return s;
+  }
+  const marked = (srv: Server) => srv.store.snapshot().allocsByNode('n1').filter((a) => a.DesiredTransition?.Migrate);
+
+  it('migrates at most max_parallel allocations at a time, waiting for replacements to run', async () => {
+    const srv = await drainSetup(5, 2);
+    const res = await srv.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
+    expect(res.NodeModifyIndex).toBeGreaterThan(0);
+    const node = (await srv.nodeGet('n1')).value;
+    expect(node.SchedulingEligibility).toBe('ineligible');
+    expect(node.DrainStrategy).toMatchObject({ Deadline: 3600e9 });
+    expect((await srv.drainer.step()).migrate).toHaveLength(2);
+    expect((await srv.drainer.step()).migrate).toHaveLength(0);
+    const replacements = () => [...liveOn(srv, 'n2'), ...liveOn(srv, 'n3')];
+    await eventually(() => replacements().length === 2, 3000, 'two replacements placed elsewhere');
+    // Placed but not running yet: nothing more moves.
+    expect((await srv.drainer.step()).migrate).toHaveLength(0);
+    await report(srv, replacements(), 'running');
+    expect((await srv.drainer.step()).migrate).toHaveLength(2);
+    await eventually(() => replacements().length === 4, 3000, 'four replacements');
+    await report(srv, replacements().filter((a) => a.ClientStatus === 'pending'), 'running');
+    expect((await srv.drainer.step()).migrate).toHaveLength(1);
+    await eventually(() => replacements().length === 5, 3000, 'five replacements');
+    expect(marked(srv)).toHaveLength(5);
+    await eventually(async () => (await srv.drainer.step()).done.includes('n1'), 3000, 'drain complete');
+    const after = (await srv.nodeGet('n1')).value;
+    expect(after.DrainStrategy).toBeNull();
+    expect(after.SchedulingEligibility).toBe('ineligible');
+    expect(after.Events?.map((e) => e.Message)).toContain('Node drain complete');
+  });
+
+  it('forces every remaining allocation off once the deadline passes', async () => {
+    const srv = await drainSetup(3, 1);
+    await srv.nodeUpdateDrain('n1', { DrainSpec: { Deadline: -1, IgnoreSystemJobs: false } });
+    expect((await srv.drainer.step()).migrate).toHaveLength(3);
+  });
+
+  it('leaves batch allocations to finish and drains system jobs last', async () => {
+    s = await testServer({ newScheduler, periodicTimer: false, drainer: false });
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    await s.jobRegister(batchJob('batch'));
+    await s.jobRegister({ ...mockJob('sys'), Type: 'system' });
+    await eventually(() => liveOn(s!, 'n1').length === 2, 3000, 'batch and system placed');
+    await report(s, liveOn(s, 'n1'), 'running');
+    await s.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
+    expect((await s.drainer.step()).migrate).toHaveLength(0);
+    await report(s, liveOn(s, 'n1').filter((a) => a.JobID === 'batch'), 'complete');
+    const d = await s.drainer.step();
+    expect(d.migrate.map((a) => a.JobID)).toEqual(['sys']);
+  });
+
+  it('makes a node ineligible and eligible again, refusing eligible while draining', async () => {
+    s = await testServer({ periodicTimer: false, drainer: false });
+    await s.nodeRegister(mockNode('n1'));
+    await s.nodeUpdateEligibility('n1', 'ineligible');
+    expect((await s.nodeGet('n1')).value.SchedulingEligibility).toBe('ineligible');
+    await s.nodeUpdateEligibility('n1', 'eligible');
+    expect((await s.nodeGet('n1')).value.SchedulingEligibility).toBe('eligible');
+    await s.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 0, IgnoreSystemJobs: false } });
+    expect(isDroverError(await errorOf(s.nodeUpdateEligibility('n1', 'eligible')), 'BadRequest')).toBe(true);
+    await s.nodeUpdateDrain('n1', { DrainSpec: null, MarkEligible: true });
+    expect((await s.nodeGet('n1')).value).toMatchObject({ SchedulingEligibility: 'eligible', DrainStrategy: null });
+    expect(isDroverError(await errorOf(s.nodeUpdateEligibility('n1', 'maybe')), 'BadRequest')).toBe(true);
+  });
+});
