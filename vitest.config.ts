@@ -10,7 +10,16 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts'],
+          exclude: ['src/**/*.bench.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
+        },
+      },
+      {
+        // Opt-in micro-benchmarks beside their code (`npm run bench:unit`); never part of `npm test`.
+        test: {
+          name: 'bench',
+          include: ['src/**/*.bench.test.ts'],
+          testTimeout: 600_000,
         },
       },
       {

@@ -55,7 +55,7 @@ fi
 # --- 5. Every test
 say "Running tests"
 REPORT=$(mktemp /tmp/drover-vitest-XXXX.json)
-npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORT" "$@"
+npx vitest run --project unit --project e2e --reporter=default --reporter=json --outputFile.json="$REPORT" "$@"
 rc=$?
 
 node --input-type=module - "$REPORT" "$rc" <<'JS'
