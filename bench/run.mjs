@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, console */
 // The benchmark runner: `npm run bench -- NAME [--quick] [options passed to the benchmark]`.
 // `npm run bench -- all [--quick]` runs every benchmark that exists, one after the other, each in its own
 // process, and ends with the RESULT lines of all of them. `npm run bench -- list` names them.

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, console, setTimeout, clearTimeout, performance */
 // Benchmark 6, "api": a real dev agent (`bin/drover agent -dev`, mock driver) behind its HTTP API.
 //
 //   phase 1: C clients (default 50) for D seconds, each in a loop:

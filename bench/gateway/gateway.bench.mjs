@@ -11,20 +11,21 @@
 //        [--workers W] [--rounds R] [--dataplane node|haproxy|both (default)]
 // Needs `npm run build` first (imports dist/). Ends with the RESULT lines of issue 7.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, resultLine } from '../lib/common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true;
-const duration = Number(args.duration ?? (quick ? 5 : 15));
+const duration = Number(args.duration ?? (quick ? 4 : 8));
 const connections = Number(args.connections ?? 64);
 const backends = Number(args.backends ?? 4);
 const workers = Number(args.workers ?? 1);
-const rounds = Number(args.rounds ?? (quick ? 1 : 2));
+const rounds = Number(args.rounds ?? (quick ? 2 : 5));
 const warmup = quick ? 1 : 3;
 const dataplane = String(args.dataplane ?? 'both');
 
@@ -43,27 +44,28 @@ await stopChildren();
 cleanup();
 
 async function main() {
-  for (const bin of ['wrk', 'nginx']) {
-    try {
-      execFileSync('which', [bin], { stdio: 'ignore' });
-    } catch {
-      throw new Error(`${bin} is not installed (Debian packages wrk and nginx)`);
-    }
+  const missing = ['wrk', 'nginx'].filter((bin) => !installed(bin));
+  if (missing.length > 0) {
+    // The runner's convention: SKIP with a reason, exit code 3.
+    console.log(`SKIP ${missing.join(' and ')} not installed (Debian packages wrk, nginx)`);
+    process.exitCode = 3;
+    return;
   }
+  if (dataplane !== 'node' && !installed('haproxy')) console.log('note: haproxy is not installed; measuring the Node data plane only');
   const backendPorts = await freePorts(backends);
   await startNginx('backends', backendsConf(backendPorts), backendPorts[0]);
 
   const [nginxPort, gatewayPort, haproxyPort] = await freePorts(3);
-  await startNginx('reference', proxyConf(nginxPort, backendPorts, workers), nginxPort);
-  const targets = [{ name: 'nginx', url: `http://127.0.0.1:${nginxPort}/` }];
+  const nginxPid = await startNginx('reference', proxyConf(nginxPort, backendPorts, workers), nginxPort);
+  const targets = [{ name: 'nginx', url: `http://127.0.0.1:${nginxPort}/`, pid: nginxPid }];
   if (dataplane === 'node' || dataplane === 'both') {
-    await startGatewayProcess(gatewayPort, backendPorts, { plane: 'node' });
-    targets.push({ name: 'gateway', url: `http://127.0.0.1:${gatewayPort}/` });
+    const pid = await startGatewayProcess(gatewayPort, backendPorts, { plane: 'node' });
+    targets.push({ name: 'gateway', url: `http://127.0.0.1:${gatewayPort}/`, pid });
   }
-  if (dataplane === 'haproxy' || dataplane === 'both') {
+  if ((dataplane === 'haproxy' || dataplane === 'both') && installed('haproxy')) {
     // HAProxy gets as many threads as nginx gets workers.
-    await startGatewayProcess(haproxyPort, backendPorts, { plane: 'haproxy', threads: workers });
-    targets.push({ name: 'gateway-haproxy', url: `http://127.0.0.1:${haproxyPort}/` });
+    const pid = await startGatewayProcess(haproxyPort, backendPorts, { plane: 'haproxy', threads: workers });
+    targets.push({ name: 'gateway-haproxy', url: `http://127.0.0.1:${haproxyPort}/`, pid });
   }
 
   console.log(`gateway benchmark: ${backends} backends, ${connections} connections, ${duration}s x ${rounds} round(s), ${workers} worker(s) per proxy, node ${process.version}`);
@@ -76,22 +78,25 @@ async function main() {
     // Alternate the order each round so neither side always runs on a warmer machine.
     const order = r % 2 === 0 ? targets : [...targets].reverse();
     for (const t of order) {
+      const cpuBefore = treeCpuMs(t.pid);
       const m = wrk(t.url, duration);
+      // CPU per request is steadier than req/s on a shared machine: it does not depend on what else runs.
+      m.cpuUs = ((treeCpuMs(t.pid) - cpuBefore) * 1000) / (m.rps * duration);
       results[t.name].push(m);
-      console.log(`  round ${r + 1} ${t.name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  errors ${m.errors}`);
+      console.log(`  round ${r + 1} ${t.name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  cpu ${m.cpuUs.toFixed(1)} us/req  errors ${m.errors}`);
     }
   }
-  const summary = Object.fromEntries(Object.entries(results).map(([k, ms]) => [k, mean(ms)]));
+  const summary = Object.fromEntries(Object.entries(results).map(([k, ms]) => [k, median(ms)]));
   console.log('');
   for (const [name, m] of Object.entries(summary)) {
-    console.log(`${name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p99 ${m.p99.toFixed(2)} ms  errors ${m.errors}`);
+    console.log(`${name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p99 ${m.p99.toFixed(2)} ms  cpu ${m.cpuUs.toFixed(1)} us/req  errors ${m.errors}`);
   }
   const ref = summary.nginx;
   const planes = targets.filter((t) => t.name !== 'nginx').map((t) => t.name);
   const line = (name, m, what) =>
     what === 'rps'
-      ? `RESULT name=${name} value=${m.rps.toFixed(0)} unit=req/s ref=${ref.rps.toFixed(0)} ratio=${(m.rps / ref.rps).toFixed(3)} goal=0.85`
-      : `RESULT name=${name}-p99 value=${m.p99.toFixed(2)} unit=ms ref=${ref.p99.toFixed(2)} ratio=${(m.p99 / ref.p99).toFixed(3)} goal=1.5`;
+      ? resultLine({ name, value: Math.round(m.rps), unit: 'req/s', ref: Math.round(ref.rps), goal: '0.85' })
+      : resultLine({ name: `${name}-p99`, value: round2(m.p99), unit: 'ms', ref: round2(ref.p99), goal: '1.5' });
   if (planes.length > 1) {
     for (const p of planes) console.log(line(p === 'gateway' ? 'gateway-node' : p, summary[p], 'rps'));
     for (const p of planes) console.log(line(p === 'gateway' ? 'gateway-node' : p, summary[p], 'p99'));
@@ -101,6 +106,19 @@ async function main() {
   console.log(`best data plane: ${best === 'gateway' ? 'node' : 'haproxy'}`);
   console.log(line('gateway', summary[best], 'p99'));
   console.log(line('gateway', summary[best], 'rps'));
+}
+
+function round2(x) {
+  return Math.round(x * 100) / 100;
+}
+
+function installed(bin) {
+  try {
+    execFileSync('which', [bin], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** One bounded wrk run; returns throughput and latency percentiles in ms. */
@@ -120,9 +138,39 @@ function wrk(url, seconds) {
   return { rps, p50: pct(50), p99: pct(99), errors };
 }
 
-function mean(ms) {
-  const avg = (k) => ms.reduce((a, m) => a + m[k], 0) / ms.length;
-  return { rps: avg('rps'), p50: avg('p50'), p99: avg('p99'), errors: ms.reduce((a, m) => a + m.errors, 0) };
+/** Median per figure over the rounds: the machine is shared, and one disturbed round should not decide. */
+function median(ms) {
+  const mid = (k) => {
+    const v = ms.map((m) => m[k]).sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  return { rps: mid('rps'), p50: mid('p50'), p99: mid('p99'), cpuUs: mid('cpuUs'), errors: ms.reduce((a, m) => a + m.errors, 0) };
+}
+
+/** CPU time (user + system, ms) of a process and all its descendants, from /proc. */
+function treeCpuMs(rootPid) {
+  const tick = 1000 / 100; // USER_HZ is 100 on Linux
+  const procs = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      procs.push({ pid: Number(name), ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) * tick });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const tree = new Set([rootPid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) {
+      if (tree.has(p.pid) || !tree.has(p.ppid)) continue;
+      tree.add(p.pid);
+      grew = true;
+    }
+  }
+  return procs.filter((p) => tree.has(p.pid)).reduce((a, p) => a + p.cpu, 0);
 }
 
 function backendsConf(ports) {
@@ -172,6 +220,7 @@ async function startNginx(name, conf, probePort) {
   const child = spawn('nginx', ['-p', dir, '-c', file, '-e', 'stderr', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
   await waitForPort(probePort, `nginx ${name}`);
+  return child.pid;
 }
 
 async function startGatewayProcess(port, backendPorts, extra) {
@@ -182,6 +231,7 @@ async function startGatewayProcess(port, backendPorts, extra) {
     child.once('message', resolve);
     child.once('exit', (code) => reject(new Error(`gateway exited with ${code}; did you run npm run build?`)));
   });
+  return child.pid;
 }
 
 function checkResponds(url) {
@@ -240,14 +290,4 @@ function cleanup() {
     }
   }
   rmSync(dir, { recursive: true, force: true });
-}
-
-function parseArgs(argv) {
-  const out = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i].replace(/^--?/, '');
-    if (argv[i + 1] !== undefined && !argv[i + 1].startsWith('-')) out[a] = argv[++i];
-    else out[a] = true;
-  }
-  return out;
 }

@@ -1,3 +1,4 @@
+/* global process, setTimeout, clearTimeout */
 // Helpers shared by the benchmarks: argument parsing, percentiles, the RESULT line of issue 7, and where
 // the compiled code lives. Benchmarks import dist/ (run `npm run build` first); the runner checks that.
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, console */
 // Summarises V8 .cpuprofile files (from `node --cpu-prof`): self time per function, heaviest first, so
 // BENCHMARKS.md can say where time goes. Usage: node bench/lib/profile-summary.mjs DIR_OR_FILE [TOP]
 import { readdirSync, readFileSync, statSync } from 'node:fs';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, console, setTimeout, clearTimeout, performance */
 // Benchmark 1, "scheduler": the C1M shape through the real server path.
 //
 //   parent ──spawn──► one child per size (own process, so peak RSS is its own)
@@ -75,6 +76,9 @@ function runChild(size, { timeoutS, profDir, workers }) {
   if (workers) childArgs.push('--workers', String(workers));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, self, ...childArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const forward = () => child.kill('SIGTERM');
+    process.once('SIGINT', forward);
+    process.once('SIGTERM', forward);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     // The child enforces its own timeout; this one only guards against a hang in teardown.
@@ -82,6 +86,8 @@ function runChild(size, { timeoutS, profDir, workers }) {
     child.on('error', reject);
     child.on('exit', (code, sig) => {
       clearTimeout(guard);
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
       const line = out.split('\n').find((l) => l.startsWith('FIGURES '));
       if (code !== 0 || !line) return reject(new Error(`scheduler child exited with ${code ?? sig}:\n${out}`));
       resolve(JSON.parse(line.slice('FIGURES '.length)));
@@ -159,6 +165,12 @@ async function single(a) {
   const { parseJobSource, canonicalizeJob } = await import(dist('jobspec/index.js'));
 
   const dataDir = mkdtempSync(join(tmpdir(), 'drover-sched-bench-'));
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   const logger = countingLogger();
   const server = await createServer({
     dataDir,

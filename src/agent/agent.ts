@@ -16,15 +16,18 @@ import { builtinDrivers } from '../drivers/index.js';
 import { startHttpApi, type HttpApi } from '../http/index.js';
 import type { AgentConfig } from './config.js';
 import { DROVER_VERSION } from './version.js';
+import { startAgentDns, type AgentDns } from './dns.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
-export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal']);
+export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check']);
 
 export interface Agent {
   config: AgentConfig;
   server?: Server;
   client?: Client;
   http: HttpApi;
+  /** The DNS server, when enabled and started. */
+  dns?: AgentDns['server'];
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -55,8 +58,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   if (config.client.enabled) {
     const rpc = server ?? new HttpServerRPC(config.client.servers);
     // Drivers exist before the client that owns task events; their events go to it once it does.
-    let events: Client | undefined;
-    const onEvent = (taskID: string, type: string, message: string) => events?.driverEvent(taskID, type, message);
+    const events: { to?: Client } = {};
+    const onEvent = (taskID: string, type: string, message: string) => events.to?.driverEvent(taskID, type, message);
     client = await createClient({
       rpc,
       dataDir: join(dataDir, 'client'),
@@ -74,7 +77,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       hostVolumes: config.client.hostVolumes,
       advertiseIP: config.client.networkInterfaceIP,
     });
-    events = client;
+    events.to = client;
   }
 
   const agentSelf = () => ({
@@ -86,13 +89,15 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       Version: { Version: DROVER_VERSION },
       Server: { Enabled: config.server.enabled },
       Client: { Enabled: config.client.enabled, NodeClass: config.client.nodeClass, NodePool: config.client.nodePool },
-      Ports: { HTTP: http?.port ?? config.ports.http },
+      Ports: { HTTP: http?.port ?? config.ports.http, DNS: dns?.server.port ?? 0 },
+      DNS: { Enabled: dns !== undefined, Address: dns ? `${dns.server.host}:${dns.server.port}` : '', Domain: config.dns.domain },
     },
     member: { Name: `${nodeName}.${config.region}`, Addr: config.advertiseAddr, Port: http?.port ?? config.ports.http, Status: 'alive', Tags: { role: server ? 'nomad' : 'client', region: config.region, dc: config.datacenter, build: DROVER_VERSION } },
     stats: {},
   });
 
   let http: HttpApi | undefined;
+  const dns: AgentDns | undefined = await startAgentDns(config, server, logger);
   http = await startHttpApi({
     host: config.bindAddr,
     port: config.ports.http,
@@ -112,12 +117,14 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     server,
     client,
     http,
+    ...(dns ? { dns: dns.server } : {}),
     logger,
     async stop() {
       if (stopped) return;
       stopped = true;
       await client?.stop();
       await http!.close();
+      await dns?.stop();
       await server?.stop();
     },
   };

@@ -47,6 +47,8 @@ export interface AgentConfig {
     networkInterfaceIP: string;
   };
   plugins: Record<string, PluginConfig>;
+  /** The DNS server (`dns { enabled, port, domain }`); its port is `ports.dns`. */
+  dns: { enabled: boolean; domain: string };
 }
 
 export function defaultConfig(dev: boolean): AgentConfig {
@@ -74,6 +76,7 @@ export function defaultConfig(dev: boolean): AgentConfig {
       networkInterfaceIP: '127.0.0.1',
     },
     plugins: dev ? { raw_exec: { config: { enabled: true } } } : {},
+    dns: { enabled: dev, domain: 'drover' },
   };
 }
 

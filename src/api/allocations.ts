@@ -1,7 +1,7 @@
 /** Allocation endpoints, including the client ones served for an allocation (`stats`, `logs`). */
 import type { AllocListStub, Allocation } from '../structs/index.js';
 import type { HttpTransport, QueryOptions, QueryResponse, WriteOptions } from './http.js';
-import type { AllocResourceUsage, EvalCreatedResponse, LogType, LogsOptions } from './types.js';
+import type { AllocCheckStatus, AllocResourceUsage, EvalCreatedResponse, LogType, LogsOptions } from './types.js';
 
 export class AllocationsAPI {
   constructor(private readonly http: HttpTransport) {}
@@ -20,6 +20,11 @@ export class AllocationsAPI {
   /** Live resource usage, measured by the client running the allocation. */
   async stats(id: string, q: QueryOptions = {}): Promise<AllocResourceUsage> {
     return (await this.http.query<AllocResourceUsage>(`/v1/client/allocation/${encodeURIComponent(id)}/stats`, q)).value;
+  }
+
+  /** The latest result of every service check of the allocation, keyed by check ID (Nomad's `alloc checks`). */
+  async checks(id: string, q: QueryOptions = {}): Promise<Record<string, AllocCheckStatus>> {
+    return (await this.http.query<Record<string, AllocCheckStatus>>(`/v1/client/allocation/${encodeURIComponent(id)}/checks`, q)).value ?? {};
   }
 
   /**

@@ -14,6 +14,7 @@ import { HttpTransport, type FetchLike } from './http.js';
 import { JobsAPI } from './jobs.js';
 import { NodesAPI } from './nodes.js';
 import { VariablesAPI } from './variables.js';
+import { ServicesAPI } from './services.js';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:4646';
 
@@ -42,6 +43,7 @@ export class DroverClient {
   readonly nodes: NodesAPI;
   readonly deployments: DeploymentsAPI;
   readonly variables: VariablesAPI;
+  readonly services: ServicesAPI;
   readonly agent: AgentAPI;
   readonly status: StatusAPI;
   /** The transport, for endpoints that have no typed method yet. */
@@ -57,6 +59,7 @@ export class DroverClient {
     this.nodes = new NodesAPI(this.http);
     this.deployments = new DeploymentsAPI(this.http);
     this.variables = new VariablesAPI(this.http);
+    this.services = new ServicesAPI(this.http);
     this.agent = new AgentAPI(this.http);
     this.status = new StatusAPI(this.http);
   }

@@ -10,5 +10,6 @@ export type { EvaluationsAPI } from './evaluations.js';
 export type { NodesAPI } from './nodes.js';
 export type { DeploymentsAPI } from './deployments.js';
 export type { VariablesAPI, VariableWriteResponse } from './variables.js';
+export type { ServicesAPI, ServiceQueryOptions } from './services.js';
 export type { AgentAPI, StatusAPI } from './agent.js';
 export type * from './types.js';

@@ -7,6 +7,7 @@ import type {
   JobDispatchResponse,
   JobPlanResult,
   JobRegisterResult,
+  JobScaleStatusResponse,
   JobsParseRequest,
   JobVersionsResponse,
 } from './types.js';
@@ -105,6 +106,11 @@ export class JobsAPI {
       { Count: count, Target: { Job: id, Group: group }, Message: opts.message ?? '', PolicyOverride: opts.policyOverride ?? false },
       opts,
     );
+  }
+
+  /** Desired and running counts per group, with the group's recent scaling events (newest first). */
+  scaleStatus(id: string, q: QueryOptions = {}): Promise<QueryResponse<JobScaleStatusResponse>> {
+    return this.http.query<JobScaleStatusResponse>(jobPath(id, '/scale'), q);
   }
 
   dispatch(id: string, payload: Uint8Array | null, meta: Record<string, string>, opts: WriteOptions & { idempotencyToken?: string } = {}): Promise<JobDispatchResponse> {

@@ -47,6 +47,28 @@ export interface EvalCreatedResponse {
   Warnings?: string;
 }
 
+/** One scaling event of a task group (`GET /v1/job/:id/scale`). */
+export interface ScalingEvent {
+  Time: number;
+  Count: number | null;
+  PreviousCount: number;
+  Message: string;
+  Error: boolean;
+  Meta: Record<string, unknown> | null;
+  EvalID: string | null;
+  CreateIndex: number;
+}
+
+/** Nomad's JobScaleStatus. */
+export interface JobScaleStatusResponse {
+  JobID: string;
+  Namespace: string;
+  JobCreateIndex: number;
+  JobModifyIndex: number;
+  JobStopped: boolean;
+  TaskGroups: Record<string, { Desired: number; Placed: number; Running: number; Healthy: number; Unhealthy: number; Events: ScalingEvent[] | null }>;
+}
+
 export interface NodeUpdateResponse {
   EvalIDs: string[] | null;
   EvalCreateIndex: number;
@@ -125,4 +147,19 @@ export interface LogsOptions {
   /** Bytes from `origin`. */
   offset?: number;
   signal?: AbortSignal;
+}
+
+/** One entry of `GET /v1/client/allocation/:id/checks` (Nomad's AllocCheckStatus), keyed there by check ID. */
+export interface AllocCheckStatus {
+  ID: string;
+  Check: string;
+  Group: string;
+  Mode: 'healthiness' | 'readiness';
+  Output: string;
+  Service: string;
+  Task: string;
+  Status: 'success' | 'failure' | 'pending';
+  StatusCode: number;
+  /** Unix seconds of the latest result; 0 before the first. */
+  Timestamp: number;
 }

@@ -14,7 +14,7 @@ import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
 import { canonicalDriverName } from '../drivers/index.js';
 import type { Logger } from '../logging/index.js';
 import type { AllocClientUpdate } from './rpc.js';
-import type { TaskHookFactory } from './hooks.js';
+import type { AllocHook, AllocHookContext, AllocHookFactory, TaskHookFactory } from './hooks.js';
 import type { InterpolationNode } from './interpolate.js';
 import type { HostVolumeConfig } from './task-config.js';
 import { TaskRunner, type PersistedTaskState } from './task-runner.js';
@@ -42,6 +42,8 @@ export interface AllocRunnerDeps {
   logRotateIntervalMs: number;
   /** The service check source for health_check = "checks", once discovery provides one. */
   checkStatus?: () => CheckStatusSource | undefined;
+  /** Allocation-level hooks (group services). */
+  allocHooks?: AllocHookFactory;
 }
 
 type Kind = 'prestart' | 'prestart-sidecar' | 'main' | 'poststart' | 'poststop';
@@ -69,6 +71,7 @@ export class AllocRunner {
   /** The health this runner reported for the allocation's current deployment (or migration). */
   private reportedHealth: AllocDeploymentStatus | undefined;
   terminalAt: number | undefined;
+  private readonly hooks: AllocHook[];
 
   constructor(alloc: Allocation, private readonly d: AllocRunnerDeps, restored?: PersistedAlloc) {
     this.alloc = alloc;
@@ -80,6 +83,7 @@ export class AllocRunner {
     // A report made before an agent restart may not have reached the server: send it again.
     if (restored && alloc.DeploymentStatus?.Healthy != null) this.reportedHealth = alloc.DeploymentStatus;
     for (const task of group.Tasks) this.addRunner(task, restored?.tasks[task.Name]);
+    this.hooks = d.allocHooks?.({ alloc, group }) ?? [];
     this.watchHealth();
   }
 
@@ -213,6 +217,39 @@ export class AllocRunner {
     });
   }
 
+  private hookContext(): AllocHookContext {
+    return {
+      alloc: this.alloc,
+      group: this.group,
+      node: this.d.node(),
+      region: this.d.region,
+      advertiseIP: this.d.advertiseIP,
+      dataDir: this.d.dataDir,
+      logger: this.log,
+      execTask: (task, cmd, timeoutMs) => {
+        const r = this.runners.get(task);
+        const driver = this.d.drivers.get(canonicalDriverName(this.group.Tasks.find((t) => t.Name === task)?.Driver ?? ''));
+        if (!r?.handle || !driver || r.state.State !== 'running') return undefined;
+        return driver.execTask(r.handle.config.id, cmd, timeoutMs);
+      },
+      restartTask: async (task, reason) => {
+        await this.runners.get(task)?.restart(reason);
+      },
+    };
+  }
+
+  private async runAllocHooks(phase: 'running' | 'preKill' | 'stop' | 'detach'): Promise<void> {
+    if (this.hooks.length === 0) return;
+    const ctx = this.hookContext();
+    for (const h of this.hooks) {
+      try {
+        await h[phase]?.(ctx);
+      } catch (e) {
+        this.log.warn('alloc hook failed', { hook: h.name, phase, err: String(e) });
+      }
+    }
+  }
+
   private ofKind(...kinds: Kind[]): TaskRunner[] {
     return this.taskRunners.filter((r) => kinds.includes(this.kinds.get(r.name)!));
   }
@@ -239,9 +276,11 @@ export class AllocRunner {
       start(this.ofKind('main'));
       await this.until(() => this.ofKind('main').every(started));
       if (!this.detached) start(this.ofKind('poststart'));
+      if (!this.detached && this.killing === undefined && this.ofKind('main').some((r) => !r.dead)) await this.runAllocHooks('running');
       await this.until(() => this.ofKind('main').every((r) => r.dead));
     }
     if (this.detached) return;
+    await this.runAllocHooks('stop');
     await this.killTasks(this.ofKind('prestart-sidecar', 'poststart'));
     await this.runPoststop();
     await Promise.all(all);
@@ -260,6 +299,7 @@ export class AllocRunner {
   stop(): Promise<void> {
     this.health?.stop();
     this.killing ??= (async () => {
+      await this.runAllocHooks('preKill');
       await this.killTasks(this.ofKind('prestart', 'prestart-sidecar', 'main', 'poststart'));
       await this.runPoststop();
     })();
@@ -281,6 +321,10 @@ export class AllocRunner {
     }
     if (allocTerminalStatus(alloc)) this.health?.stop();
     for (const r of this.taskRunners) await r.update(alloc);
+    if (!allocTerminalStatus(alloc) && this.hooks.length > 0) {
+      const ctx = this.hookContext();
+      for (const h of this.hooks) await h.update?.(ctx, alloc).catch((e: unknown) => this.log.warn('alloc hook failed', { hook: h.name, phase: 'update', err: String(e) }));
+    }
     this.d.store.saveAlloc(this.persisted());
     if (allocTerminalStatus(alloc) && !this.done) await this.stop();
   }
@@ -298,6 +342,7 @@ export class AllocRunner {
   async shutdown(): Promise<void> {
     this.detached = true;
     this.health?.stop();
+    await this.runAllocHooks('detach');
     for (const w of [...this.waiters]) w();
     await Promise.all(this.taskRunners.map((r) => r.detach()));
   }

@@ -25,6 +25,8 @@ import { templateHookFactory } from './template-hook.js';
 import { ClientStateStore } from './state-store.js';
 import { UpdateBatcher } from './update-batcher.js';
 import type { CheckStatusSource } from './alloc-health.js';
+import { ClientServices } from './service-hook.js';
+import type { AllocCheckStatus } from '../discovery/index.js';
 import { buildNode, fingerprintDrivers, hostFacts, loadNodeIdentity, type HostFacts, type NodeIdentity } from './fingerprint.js';
 import { readLogFiles } from './logs/index.js';
 import { allocResourceUsage, type AllocResourceUsage } from './stats.js';
@@ -117,8 +119,10 @@ export interface Client {
   /** The runner of one allocation (tests, the HTTP layer's signal/restart endpoints later). */
   allocRunner(allocID: string): AllocRunner | undefined;
   allocRunners(): AllocRunner[];
-  /** Where health_check = "checks" reads service check results (discovery plugs in here). */
+  /** Where health_check = "checks" reads service check results (default: this client's own service checks). */
   setCheckStatusSource(source: CheckStatusSource | undefined): void;
+  /** `GET /v1/client/allocation/:id/checks`: the latest result of every service check of the allocation. */
+  allocChecks(allocID: string): Record<string, AllocCheckStatus>;
   /**
    * A driver reports a task event (image pull progress, OOM kill) for one of its task IDs; it lands on that
    * task's state as a Nomad TaskEvent. Events for tasks this client does not run are dropped. Hand this to the
@@ -145,6 +149,7 @@ class ClientAgent implements Client {
   private readonly drivers: Map<string, TaskDriver>;
   private readonly runners = new Map<string, AllocRunner>();
   private checkSource: CheckStatusSource | undefined;
+  private readonly services: ClientServices;
   private readonly work = new Set<Promise<unknown>>();
   private readonly stats = new Map<string, { at: number; tasks: Record<string, TaskResourceUsage> }>();
   private facts!: HostFacts;
@@ -165,6 +170,8 @@ class ClientAgent implements Client {
     this.store = new ClientStateStore(o.dataDir);
     this.batcher = new UpdateBatcher(o.rpc, this.t.allocUpdateBatchMs, this.now, this.log);
     this.drivers = new Map(o.drivers.map((d) => [d.name, d]));
+    this.services = new ClientServices({ rpc: o.rpc, node: () => this.current, advertiseIP: o.advertiseIP ?? '127.0.0.1', logger: this.log });
+    this.checkSource = this.services.checkStatus;
   }
 
   get nodeID(): string {
@@ -215,6 +222,7 @@ class ClientAgent implements Client {
   /** Templates first, so env = true variables exist before the other hooks and the driver see the env. */
   private readonly taskHooks: TaskHookFactory = (args) => [
     ...templateHookFactory({ rpc: this.o.rpc, node: () => this.current, allocDir: (id) => allocDirPath(this.o.dataDir, id), now: this.now })(args),
+    ...this.services.taskHooks(args),
     ...(this.o.taskHooks?.(args) ?? []),
   ];
 
@@ -230,7 +238,8 @@ class ClientAgent implements Client {
       logger: this.log,
       now: this.now,
       random: this.o.random ?? Math.random,
-      taskHooks: withDispatchPayload(this.o.taskHooks),
+      taskHooks: withDispatchPayload(this.taskHooks),
+      allocHooks: this.services.allocHooks,
       store: this.store,
       onUpdate: (u) => this.batcher.push(u),
       logRotateIntervalMs: this.t.logRotateIntervalMs,
@@ -240,6 +249,11 @@ class ClientAgent implements Client {
 
   setCheckStatusSource(source: CheckStatusSource | undefined): void {
     this.checkSource = source;
+  }
+
+  allocChecks(allocID: string): Record<string, AllocCheckStatus> {
+    if (!this.runners.has(allocID)) throw allocNotFound(allocID);
+    return this.services.checkStatuses(allocID);
   }
 
   async start(signal?: AbortSignal): Promise<void> {
@@ -390,6 +404,7 @@ class ClientAgent implements Client {
       if (i < excess || this.now() - r.terminalAt! > this.t.gcAfterMs) {
         this.log.info('garbage collecting allocation', { alloc_id: r.alloc.ID });
         r.destroy();
+        this.services.forget(r.alloc.ID);
         this.runners.delete(r.alloc.ID);
         this.stats.delete(r.alloc.ID);
       }

@@ -6,9 +6,9 @@
  *   stop: once, when the task is killed or finishes for good.   update: the allocation changed in place.
  */
 import type { Allocation, Task, TaskEvent, TaskGroup } from '../structs/index.js';
-import type { TaskDirs, TaskHandle, ExitResult, TaskDriver } from '../drivers/index.js';
+import type { TaskDirs, TaskHandle, ExitResult, ExecResult, TaskDriver } from '../drivers/index.js';
 import type { Logger } from '../logging/index.js';
-import type { InterpolationContext } from './interpolate.js';
+import type { InterpolationContext, InterpolationNode } from './interpolate.js';
 
 export interface TaskHookContext {
   alloc: Allocation;
@@ -43,7 +43,43 @@ export interface TaskHook {
   exited?(ctx: TaskHookContext, exit: ExitResult): Promise<void>;
   stop?(ctx: TaskHookContext): Promise<void>;
   update?(ctx: TaskHookContext, alloc: Allocation): Promise<void>;
+  /** The task is about to be killed for good (before shutdown_delay and the kill signal): deregister services. */
+  preKill?(ctx: TaskHookContext): Promise<void>;
+  /** A restarted agent re-attached to the running task (poststart does not run again). */
+  recovered?(ctx: TaskHookContext, handle: TaskHandle): Promise<void>;
 }
 
 /** Builds the extra hooks of one task; passed to `createClient` as `taskHooks`. */
 export type TaskHookFactory = (args: { alloc: Allocation; group: TaskGroup; task: Task }) => TaskHook[];
+
+/** What an allocation-level hook (group services) may use of its alloc runner. */
+export interface AllocHookContext {
+  alloc: Allocation;
+  group: TaskGroup;
+  node: InterpolationNode;
+  region: string;
+  advertiseIP: string;
+  dataDir: string;
+  logger: Logger;
+  /** Runs a command inside one of the allocation's running tasks (script checks); undefined when it is not running. */
+  execTask(task: string, cmd: string[], timeoutMs: number): Promise<ExecResult> | undefined;
+  /** Restarts one running task (check_restart); not counted against the restart policy. */
+  restartTask(task: string, reason: string): Promise<void>;
+}
+
+/**
+ * Allocation-level hooks, around the group's tasks rather than one task:
+ *
+ *   running (every main task started, also after an agent restart) ─► update* ─► preKill (the alloc is stopped,
+ *   before any task is killed) ─► stop (every task dead)      detach: the agent goes away, tasks keep running.
+ */
+export interface AllocHook {
+  readonly name: string;
+  running?(ctx: AllocHookContext): Promise<void>;
+  update?(ctx: AllocHookContext, alloc: Allocation): Promise<void>;
+  preKill?(ctx: AllocHookContext): Promise<void>;
+  stop?(ctx: AllocHookContext): Promise<void>;
+  detach?(ctx: AllocHookContext): Promise<void>;
+}
+
+export type AllocHookFactory = (args: { alloc: Allocation; group: TaskGroup }) => AllocHook[];

@@ -5,7 +5,7 @@
 export { createClient, type Client, type ClientOptions, type ClientTiming, type ReadLogsOptions, type HostStats } from './client.js';
 export type { ServerRPC, AllocClientUpdate, NodeRegisterResponse, BlockingReadOptions, IndexedValue } from './rpc.js';
 export { TemplateHook, templateHookFactory, type TemplateHookOptions } from './template-hook.js';
-export { RpcTemplateData, implicitVariablePaths, taskMayReadVariable, type RpcTemplateDataOptions, type TemplateIdentity } from './template-data.js';
+export { RpcTemplateData, implicitVariablePaths, type RpcTemplateDataOptions, type TemplateIdentity } from './template-data.js';
 export { HttpServerRPC, type HttpServerRPCOptions, type RegisterResponseJSON, type ClientAllocsResponseJSON } from './rpc-http.js';
 export type { TaskHook, TaskHookContext, TaskHookFactory, PrestartResult } from './hooks.js';
 export { interpolateString, interpolateDeep, interpolateEnvBlock, lookupVariable, type InterpolationContext, type InterpolationNode } from './interpolate.js';

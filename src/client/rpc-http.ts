@@ -10,6 +10,8 @@
  *       → 200 {"Allocs": Allocation[], "Index": n}, header X-Nomad-Index: n
  *   PUT /v1/internal/client/allocs            {"Allocs": AllocClientUpdate[]}
  *       → 200 {"Index": n}
+ *   PUT /v1/internal/client/services          {"Upsert": ServiceRegistration[], "Delete": string[]}
+ *       → 200
  *
  * Errors: any non-2xx answer becomes a DroverError 'Unavailable' carrying the status and body; a server that
  * cannot be reached tries the next address. The secret `X-Nomad-Token` header is sent when a token is given.
@@ -91,6 +93,14 @@ export class HttpServerRPC implements ServerRPC {
 
   async updateAllocs(updates: AllocClientUpdate[]): Promise<void> {
     await this.call('PUT', '/v1/internal/client/allocs', { Allocs: updates });
+  }
+
+  async upsertServiceRegistrations(regs: ServiceRegistration[]): Promise<void> {
+    await this.call('PUT', '/v1/internal/client/services', { Upsert: regs });
+  }
+
+  async deleteServiceRegistrations(ids: string[]): Promise<void> {
+    await this.call('PUT', '/v1/internal/client/services', { Delete: ids });
   }
 
   // Template reads: the public blocking endpoints, as consul-template reads a Nomad agent.

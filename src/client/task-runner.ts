@@ -318,12 +318,26 @@ export class TaskRunner {
     try {
       await driver.recoverTask(handle);
       this.log.info('recovered task', { taskID: handle.config.id });
+      await this.recoveredHooks(handle);
       return await driver.waitTask(handle.config.id, this.detachCtl.signal);
     } catch (e) {
       if (this.detachCtl.signal.aborted) throw e;
       this.log.warn('task could not be recovered', { err: String(e) });
       return { exitCode: -1, signal: 0, oomKilled: false, err: `task lost while the client was down: ${(e as Error).message}` };
     }
+  }
+
+  private async recoveredHooks(handle: TaskHandle): Promise<void> {
+    const ctx = this.hookCtx;
+    if (!ctx) return;
+    for (const h of this.d.hooks) await h.recovered?.(ctx, handle).catch((e: unknown) => this.log.warn('recovered hook failed', { hook: h.name, err: String(e) }));
+  }
+
+  /** Before the kill: services leave the catalog while the task still answers (then shutdown_delay runs). */
+  private async preKillHooks(): Promise<void> {
+    const ctx = this.hookCtx;
+    if (!ctx) return;
+    for (const h of this.d.hooks) await h.preKill?.(ctx).catch((e: unknown) => this.log.warn('pre-kill hook failed', { hook: h.name, err: String(e) }));
   }
 
   /** Records an exit: events, hooks, driver cleanup; returns what the restart policy says. */
@@ -359,6 +373,7 @@ export class TaskRunner {
       this.killCtl.abort(new DroverError('Aborted', 'task killed'));
       const handle = this.handle;
       if (handle && this.d.driver) {
+        await this.preKillHooks();
         const timeoutNs = this.d.task.KillTimeout ?? 5e9;
         const delayNs = this.alloc.DesiredTransition?.NoShutdownDelay ? 0 : (this.d.task.ShutdownDelay ?? 0);
         if (delayNs > 0) await sleepFor(delayNs / 1e6);

@@ -24,6 +24,7 @@ import {
   type TemplateDataLoader,
   type VariableMeta,
 } from '../template/index.js';
+import { taskMayReadVariable, templateServiceInstance } from '../discovery/index.js';
 import type { IndexedValue, ServerRPC } from './rpc.js';
 
 /** Who reads: the task's workload identity. */
@@ -54,8 +55,8 @@ export function implicitVariablePaths(id: TemplateIdentity): string[] {
   return ['nomad/jobs', `nomad/jobs/${id.jobID}`, `nomad/jobs/${id.jobID}/${id.group}`, `nomad/jobs/${id.jobID}/${id.group}/${id.task}`];
 }
 
-export function taskMayReadVariable(id: TemplateIdentity, namespace: string, path: string): boolean {
-  return namespace === id.namespace && implicitVariablePaths(id).includes(path);
+function mayRead(id: TemplateIdentity, namespace: string, path: string): boolean {
+  return taskMayReadVariable({ Namespace: id.namespace, JobID: id.jobID, Group: id.group, Task: id.task }, { Namespace: namespace, Path: path });
 }
 
 export class RpcTemplateData implements TemplateData, TemplateDataLoader {
@@ -63,6 +64,8 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   private readonly varLists = new Map<string, Entry<VariableMeta[]>>();
   private readonly svcs = new Map<string, Entry<ServiceInstance[]>>();
   private readonly svcNames = new Map<string, Entry<ServiceSummary[]>>();
+  /** What the server last answered for each dependency, to tell a change from a timeout. */
+  private readonly raw = new Map<string, unknown>();
   private envLookup: (name: string) => string | undefined;
   private readonly waitMs: number;
 
@@ -101,7 +104,7 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
 
   variableList(prefix: string, namespace: string): VariableMeta[] | undefined {
     if (namespace !== this.o.identity.namespace) this.deny(namespace, prefix);
-    return this.varLists.get(key(namespace, prefix))?.value.filter((m) => taskMayReadVariable(this.o.identity, m.Namespace, m.Path));
+    return this.varLists.get(key(namespace, prefix))?.value.filter((m) => mayRead(this.o.identity, m.Namespace, m.Path));
   }
 
   env(name: string): string | undefined {
@@ -141,10 +144,12 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   };
 
   private async waitOne(d: Dependency, since: number, signal: AbortSignal): Promise<ReadonlyMap<string, number>> {
+    const before = JSON.stringify(this.raw.get(dependencyKey(d)));
     for (;;) {
       const res = await this.fetch(d, since, signal);
       signal.throwIfAborted();
-      if (res.index > since) {
+      // The data, not only the index: a server's first write to a table may commit at the index it already answered.
+      if (res.index > since || JSON.stringify(res.value) !== before) {
         this.store(d, res);
         return new Map([[dependencyKey(d), res.index]]);
       }
@@ -169,6 +174,7 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   }
 
   private store(d: Dependency, res: IndexedValue<unknown>): void {
+    this.raw.set(dependencyKey(d), res.value);
     switch (d.kind) {
       case 'var': {
         const v = res.value as Variable | null;
@@ -179,7 +185,7 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
         this.varLists.set(key(d.namespace, d.prefix), { index: res.index, value: res.value as VariableMeta[] });
         return;
       case 'service':
-        this.svcs.set(key(d.namespace, d.name), { index: res.index, value: (res.value as ServiceRegistration[]).map(toInstance) });
+        this.svcs.set(key(d.namespace, d.name), { index: res.index, value: (res.value as ServiceRegistration[]).map(templateServiceInstance) });
         return;
       case 'services': {
         const stubs = res.value as Array<{ Namespace: string; Services: Array<{ ServiceName: string; Tags: string[] }> }>;
@@ -208,7 +214,7 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   }
 
   private checkAccess(namespace: string, path: string): void {
-    if (!taskMayReadVariable(this.o.identity, namespace, path)) this.deny(namespace, path);
+    if (!mayRead(this.o.identity, namespace, path)) this.deny(namespace, path);
   }
 
   private deny(namespace: string, path: string): never {
@@ -233,22 +239,4 @@ function need<F>(f: F | undefined, name: string): F {
 function toNomadVariable(v: Variable): NomadVariable {
   const { Items, ...meta } = v;
   return { items: { ...Items }, meta };
-}
-
-function toInstance(r: ServiceRegistration): ServiceInstance {
-  return {
-    ID: r.ID,
-    Name: r.ServiceName,
-    Address: r.Address,
-    Port: r.Port,
-    Tags: r.Tags ?? [],
-    Namespace: r.Namespace,
-    Datacenter: r.Datacenter,
-    NodeID: r.NodeID,
-    AllocID: r.AllocID,
-    JobID: r.JobID,
-    Meta: r.Meta ?? undefined,
-    Status: r.Status,
-    Checks: r.Checks?.map((c) => ({ Name: c.Name, Status: c.Status, Output: c.Output, CheckID: c.CheckID })),
-  };
 }

@@ -7,6 +7,7 @@ import type { TaskDriver } from '../drivers/index.js';
 import { nullLogger } from '../logging/index.js';
 import { startHttpApi } from '../http/index.js';
 import { testServer } from '../server/testing/harness.js';
+import { mockNode } from '../state/testing/fixtures.js';
 import type { Server } from '../server/index.js';
 import { HttpServerRPC } from './rpc-http.js';
 import type { ServerRPC } from './rpc.js';
@@ -116,6 +117,18 @@ describe('the template hook', () => {
     expect(h.calls).toEqual(['restart: Template with change_mode restart re-rendered']);
   });
 
+  it('restarts once when several templates re-render from the same change', async () => {
+    const s = await server();
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    const h = harness(s, [tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a' }), tmpl({ EmbeddedTmpl: `G=${GREETING}`, DestPath: 'local/b.env', Envvars: true, ChangeMode: 'signal', ChangeSignal: 'SIGUSR1' })]);
+    await h.hook.prestart(h.ctx);
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
+    await until(() => h.calls.length > 0, 'the change_mode');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.calls).toEqual(['restart: Template with change_mode restart re-rendered']);
+    expect((await h.hook.prestart(h.ctx)).env).toEqual({ G: 'hi2' });
+  });
+
   it('signals, runs the change script, or does nothing, as change_mode says', async () => {
     const s = await server();
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
@@ -163,6 +176,24 @@ describe('the template hook', () => {
     const s = await server();
     const h = harness(s, [tmpl({ EmbeddedTmpl: 'x', DestPath: '../../../escape.txt' })]);
     await expect(h.hook.prestart(h.ctx)).rejects.toThrow(/outside the allocation directory/);
+  });
+
+  it('waits over HTTP for a variable that does not exist yet (404 with an index), then re-renders on change', async () => {
+    const s = await server();
+    // As on any real agent, something was written before (here a node): on a store whose very first write is
+    // the variable, a blocking query sent just before that write could not tell index 1 from "empty".
+    await s.nodeRegister(mockNode('n1'));
+    const http = await startHttpApi({ host: '127.0.0.1', port: 0, server: s, agent: { self: () => ({}) }, logger: nullLogger });
+    cleanups.push(() => http.close());
+    const h = harness(new HttpServerRPC(http.address), [tmpl({ EmbeddedTmpl: GREETING })]);
+    const pre = h.hook.prestart(h.ctx);
+    await until(() => h.events.some((e) => e.Type === 'Template'), 'a Missing event');
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'remote' } });
+    await pre;
+    expect(readFileSync(h.dest, 'utf8')).toBe('remote');
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'remote2' } });
+    await until(() => h.calls.length === 1, 'the restart');
+    expect(readFileSync(h.dest, 'utf8')).toBe('remote2');
   });
 
   it('follows the catalog over HTTP: passing instances only, re-rendered as instances come and go', async () => {

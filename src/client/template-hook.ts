@@ -27,6 +27,8 @@ import { taskEvent } from './task-events.js';
 /** Nomad's event types for template outcomes that have no constant of their own. */
 const EV_TEMPLATE = 'Template';
 const EV_HOOK_MESSAGE = 'Task hook message';
+/** How long re-renders are gathered before their change modes apply. */
+const COALESCE_MS = 50;
 
 export interface TemplateHookOptions {
   rpc: ServerRPC;
@@ -61,6 +63,8 @@ export class TemplateHook implements TaskHook {
   private readonly watches: Watch[] = [];
   private readonly running = new Set<Promise<void>>();
   private readonly stopCtl = new AbortController();
+  private pending: Template[] = [];
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly o: TemplateHookOptions,
@@ -157,7 +161,7 @@ export class TemplateHook implements TaskHook {
           resolveFirst();
         }
       },
-      onChange: () => this.applyChangeMode(spec),
+      onChange: () => this.queueChange(spec),
       onError: (err, { initial }) => this.failed(err, initial && !firstDone, rejectFirst),
       onBlocked: (deps) => {
         const msg = `Missing: ${deps.map(describeDependency).join(', ')}`;
@@ -197,24 +201,30 @@ export class TemplateHook implements TaskHook {
     if (ctx) void ctx.kill(message).catch((e: unknown) => ctx.logger.warn('kill after template failure failed', { err: String(e) }));
   }
 
-  private async applyChangeMode(spec: Template): Promise<void> {
+  /**
+   * Templates reading the same data wake together: their change modes are applied once per batch, as Nomad's
+   * template manager does (one restart wins over signals; each distinct signal is sent once; every script runs).
+   */
+  private queueChange(spec: Template): Promise<void> {
+    this.pending.push(spec);
+    this.flushing ??= new Promise<void>((r) => setTimeout(r, COALESCE_MS)).then(() => this.flush());
+    return this.flushing;
+  }
+
+  private async flush(): Promise<void> {
+    const specs = this.pending.splice(0);
+    this.flushing = undefined;
     const ctx = this.ctx;
-    if (!ctx) return;
+    if (!ctx || specs.length === 0) return;
+    const mode = (t: Template) => t.ChangeMode || 'restart';
     try {
-      switch (spec.ChangeMode || 'restart') {
-        case 'noop':
-          return;
-        case 'restart':
-          return await ctx.restart('Template with change_mode restart re-rendered');
-        case 'signal':
-          return await ctx.signalTask(spec.ChangeSignal || 'SIGHUP', 'Template re-rendered');
-        case 'script':
-          return await this.runScript(ctx, spec);
-        default:
-          ctx.logger.warn('unknown template change_mode', { mode: spec.ChangeMode });
+      if (specs.some((t) => mode(t) === 'restart')) return await ctx.restart('Template with change_mode restart re-rendered');
+      for (const sig of new Set(specs.filter((t) => mode(t) === 'signal').map((t) => t.ChangeSignal || 'SIGHUP'))) {
+        await ctx.signalTask(sig, 'Template re-rendered');
       }
+      for (const t of specs.filter((x) => mode(x) === 'script')) await this.runScript(ctx, t);
     } catch (e) {
-      ctx.logger.warn('template change_mode failed', { mode: spec.ChangeMode, err: String(e) });
+      ctx.logger.warn('template change_mode failed', { modes: specs.map(mode).join(','), err: String(e) });
     }
   }
 

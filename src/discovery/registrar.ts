@@ -11,7 +11,7 @@
  * Knows nothing of the client: the caller passes how to write to the server (ServerRPC's
  * upsertServiceRegistrations / deleteServiceRegistrations) and how to exec in a task.
  */
-import type { ServiceRegistration } from '../structs/index.js';
+import type { ServiceHealthStatus, ServiceRegistration } from '../structs/index.js';
 import { nullLogger, type Logger } from '../logging/index.js';
 import { allocCheckStatuses, type AllocCheckStatus } from './alloc-checks.js';
 import { registrationChanged } from './catalog.js';
@@ -46,6 +46,8 @@ export class ServiceRegistrar {
   private readonly pushed = new Map<string, ServiceRegistration>();
   private readonly ctl = new AbortController();
   private runners: CheckRunner[] = [];
+  /** Registration ID → its check runner, for results newer than the last status change. */
+  private readonly runnerOf = new Map<string, CheckRunner>();
   private loops: Promise<void>[] = [];
   private flushing: Promise<void> | undefined;
   private again = false;
@@ -79,6 +81,7 @@ export class ServiceRegistrar {
         onRestartNeeded: (req) => this.opts.onRestartNeeded?.(w.checks.find((c) => c.CheckID === req.checkID)?.Task || w.task, req),
       });
       this.runners.push(runner);
+      this.runnerOf.set(w.registration.ID, runner);
     }
     await this.flush();
     this.loops = this.runners.map((r) => r.start());
@@ -86,7 +89,22 @@ export class ServiceRegistrar {
 
   /** `GET /v1/client/allocation/:id/checks` for these instances. */
   checkStatuses(group: string): Record<string, AllocCheckStatus> {
-    return allocCheckStatuses(group, this.opts.workloads, this.registrations());
+    // The latest probe of every check, even when its status did not change (output and time move on).
+    const live = this.registrations().map((r) => {
+      const runner = this.runnerOf.get(r.ID);
+      return runner ? { ...r, Checks: runner.results() } : r;
+    });
+    return allocCheckStatuses(group, this.opts.workloads, live);
+  }
+
+  /** Each check's deployment-health inputs: its on_update and its current status. */
+  checkHealth(): Array<{ OnUpdate: string; Status: ServiceHealthStatus }> {
+    const out: Array<{ OnUpdate: string; Status: ServiceHealthStatus }> = [];
+    for (const w of this.opts.workloads) {
+      const results = this.current.get(w.registration.ID)?.Checks ?? [];
+      for (const c of w.checks) out.push({ OnUpdate: c.OnUpdate, Status: results.find((r) => r.CheckID === c.CheckID)?.Status ?? c.InitialStatus });
+    }
+    return out;
   }
 
   /** The task restarted: check_restart grace periods start again. */

@@ -40,6 +40,13 @@ describe('builtin driver registry', () => {
     expect(docker({ docker: { config: { allow_privileged: true } } }).validateConfig(task)).toEqual([]);
   });
 
+  it("reads the docker engine's unix socket from the plugin's endpoint", async () => {
+    const docker = builtinDrivers({ docker: { config: { endpoint: 'unix:///nonexistent/docker.sock' } } }, {}).find((d) => d.name === 'docker')!;
+    const fp = await docker.fingerprint();
+    expect(fp.health).toBe('undetected');
+    expect(fp.healthDescription).toContain('/nonexistent/docker.sock');
+  });
+
   it('gives the docker and exec factories the agent-wide event sink', () => {
     const sink = () => {};
     const seen: string[] = [];

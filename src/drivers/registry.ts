@@ -62,13 +62,14 @@ export const DRIVER_FACTORIES: DriverFactory[] = [
   { name: 'raw_exec', create: (c) => new RawExecDriver({ enabled: c.enabled }) },
   { name: 'mock_driver', create: (c) => (c.enabled ? new MockDriver() : undefined) },
   {
-    // Docker is on by default, as in Nomad; `volumes { enabled = true }` allows host paths and
-    // `allow_privileged = true` allows privileged containers.
+    // Docker is on by default, as in Nomad; `volumes { enabled = true }` allows host paths,
+    // `allow_privileged = true` allows privileged containers, `endpoint` names the engine's unix socket.
     name: 'docker',
     create: (c) =>
       c.options['enabled'] === false
         ? undefined
         : new DockerDriver({
+            socketPath: dockerSocket(c.options['endpoint']),
             allowHostVolumes: (firstBlock(c.options['volumes'])?.['enabled'] as boolean | undefined) ?? false,
             allowPrivileged: c.options['allow_privileged'] === true,
             allowCaps: Array.isArray(c.options['allow_caps']) ? (c.options['allow_caps'] as string[]) : undefined,
@@ -84,6 +85,12 @@ export const DRIVER_FACTORIES: DriverFactory[] = [
         : new ExecDriver({ dataDir: c.dataDir ? `${c.dataDir}/exec` : undefined, logger: c.logger, onEvent: c.onEvent }),
   },
 ];
+
+/** Nomad's docker `endpoint = "unix:///var/run/docker.sock"`; only unix sockets are supported. */
+function dockerSocket(endpoint: unknown): string | undefined {
+  if (typeof endpoint !== 'string' || endpoint === '') return undefined;
+  return endpoint.startsWith('unix://') ? endpoint.slice('unix://'.length) : endpoint;
+}
 
 /** Agent config blocks arrive as objects or one-element lists (HCL/JSON); take the object. */
 function firstBlock(v: unknown): Record<string, unknown> | undefined {

@@ -83,6 +83,34 @@ describe('routing', () => {
   });
 });
 
+describe('streaming', () => {
+  it('passes a chunked response through as it is written, and a HEAD answer without a body', async () => {
+    const stream = await backend('stream', (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-kind': req.method ?? '' });
+      if (req.method === 'HEAD') {
+        res.end();
+        return true;
+      }
+      let n = 0;
+      const tick = setInterval(() => {
+        res.write(`part${n}\n`);
+        if (++n === 5) {
+          clearInterval(tick);
+          res.end();
+        }
+      }, 2);
+      return true;
+    });
+    const { gw } = await gateway([instance('s', stream.port, ['urlprefix-/'])]);
+    const r = await get(gw.port, '/events');
+    expect(r.headers['transfer-encoding']).toBe('chunked');
+    expect(r.body).toBe('part0\npart1\npart2\npart3\npart4\n');
+    const h = await get(gw.port, '/events', { method: 'HEAD' });
+    expect(h).toMatchObject({ status: 200, body: '' });
+    expect(h.headers['x-kind']).toBe('HEAD');
+  });
+});
+
 describe('forwarded headers', () => {
   it('adds X-Forwarded-For, -Proto, -Host and X-Real-IP and drops hop-by-hop headers', async () => {
     const api = await backend('api');
@@ -158,6 +186,34 @@ describe('failures', () => {
     expect(target().EjectedUntil).toBe(0);
     for (let i = 0; i < 4; i++) expect((await get(gw.port, '/')).status).toBe(200);
     expect(await retries()).toBeGreaterThan(before);
+  });
+
+  it('answers 504 when an instance does not answer in time, without retrying it elsewhere', async () => {
+    const silent = await backend('silent', () => true);
+    const other = await backend('other');
+    const { gw } = await gateway([instance('a-silent', silent.port, ['urlprefix-/']), instance('b-other', other.port, ['urlprefix-/'])], { responseTimeoutMs: 100 });
+    const r = await get(gw.port, '/');
+    expect(r.status).toBe(504);
+    expect(r.body).toContain('reason: upstream_timeout');
+    expect(other.hits).toBe(0);
+  });
+
+  it('stops the request to the instance when the client goes away, freeing its slot', async () => {
+    const held: (() => void)[] = [];
+    let aborted = 0;
+    const slow = await backend('slow', (req, res) => {
+      req.socket.once('close', () => aborted++);
+      held.push(() => res.end());
+      return true;
+    });
+    const { gw } = await gateway([instance('s', slow.port, ['urlprefix-/'])]);
+    const req = request({ host: '127.0.0.1', port: gw.port, path: '/', agent: false });
+    req.on('error', () => {});
+    req.end();
+    await until(() => held.length === 1);
+    expect(gw.routes()[0]!.Targets[0]!.Active).toBe(1);
+    req.destroy();
+    await until(() => gw.routes()[0]!.Targets[0]!.Active === 0 && aborted === 1);
   });
 
   it('answers 502 naming the route and the last error when every attempt fails', async () => {

@@ -11,6 +11,8 @@ export interface ClientReadAPI {
     opts: { origin: 'start' | 'end'; offset: number; follow: boolean; signal: AbortSignal },
   ): AsyncIterable<Buffer>;
   allocStats(allocID: string): Promise<unknown>;
+  /** Nomad's AllocCheckStatus map, keyed by check ID (`GET /v1/client/allocation/:id/checks`). */
+  allocChecks?(allocID: string): Record<string, unknown>;
 }
 
 export interface AgentInfo {

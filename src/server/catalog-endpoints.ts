@@ -1,12 +1,14 @@
 /**
  * Nomad Variables (`/v1/var/:path`, `/v1/vars`) and the read side of the service catalog (`/v1/services`,
- * `/v1/service/:name`), each read a blocking query on its table. Writes of variables are check-and-set when the
+ * `/v1/service/:name`), each read a blocking query on its table. The rules (validation, check-and-set, listing,
+ * catalog shapes) are the discovery module's; the storage is the state store's. Writes of variables are check-and-set when the
  * caller gives `cas`: 0 means "must not exist yet", N means "its ModifyIndex must still be N"; a mismatch is an
  * outcome (the caller answers 409 with the current variable, as Nomad), not an exception.
  */
 import type { ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata } from '../structs/index.js';
 import { nsKey, type VariableRow } from '../state/index.js';
-import { DroverError, type Problem } from '../errors/index.js';
+import { DroverError } from '../errors/index.js';
+import { applyVariableDelete, applyVariableWrite, chooseInstances, filterService, listVariables, serviceListStubs } from '../discovery/index.js';
 import type { QueryOptions, QueryResult, VariableWriteResult } from './types.js';
 import { nowNs, type ServerContext } from './context.js';
 import { blockingQuery, DEFAULT_WAIT_MS, MAX_WAIT_MS } from './read-endpoints.js';
@@ -25,58 +27,13 @@ async function catalogQuery<T>(ctx: ServerContext, tables: readonly TableName[],
   return blockingQuery(ctx, tables, q, answer);
 }
 
-const PATH_RE = /^[a-zA-Z0-9\-_~/]{1,128}$/;
-const MAX_SIZE = 64 * 1024;
-
-/** Nomad's rules: path characters and length; under `nomad/` only `nomad/jobs...` and `nomad/job-templates/<x>`. */
-export function variableProblems(v: Pick<Variable, 'Namespace' | 'Path' | 'Items'>): Problem[] {
-  const problems: Problem[] = [];
-  if (v.Namespace === '*') problems.push({ message: 'cannot target the wildcard ("*") namespace', path: 'Namespace' });
-  if (!PATH_RE.test(v.Path)) {
-    problems.push({ message: `invalid path "${v.Path}": up to 128 characters of letters, digits, "-", "_", "~" and "/"`, path: 'Path' });
-  } else {
-    const parts = v.Path.split('/');
-    if (parts[0] === 'nomad' && !(parts[1] === 'jobs' || (parts[1] === 'job-templates' && parts.length === 3))) {
-      problems.push({ message: 'under "nomad/", variables may only be written at "nomad/jobs" and below, or one level below "nomad/job-templates"', path: 'Path' });
-    }
-  }
-  const items = v.Items ?? {};
-  const keys = Object.keys(items);
-  if (keys.length === 0) problems.push({ message: 'empty variables are invalid: give at least one item', path: 'Items' });
-  let size = 0;
-  for (const k of keys) {
-    if (typeof items[k] !== 'string') problems.push({ message: `item "${k}" must be a string`, path: `Items.${k}` });
-    size += Buffer.byteLength(k) + Buffer.byteLength(String(items[k]));
-  }
-  if (size > MAX_SIZE) problems.push({ message: `variables are limited to 64KiB in total size (got ${size} bytes)`, path: 'Items' });
-  return problems;
-}
-
-function toVariable(r: VariableRow): Variable {
+/** The API's shape of a stored or computed variable (no Lock: Drover has no variable locks yet). */
+function toVariable(r: VariableRow | Variable): Variable {
   return { Namespace: r.Namespace, Path: r.Path, Items: { ...r.Items }, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex, CreateTime: r.CreateTime, ModifyTime: r.ModifyTime };
 }
 
-function metadata(r: VariableRow): VariableMetadata {
-  const { Items: _items, ...meta } = toVariable(r);
-  return meta;
-}
-
-/** Nomad answers a failed check-and-set on an absent variable with an empty one at that path. */
-function casConflict(current: VariableRow | undefined, ns: string, path: string, cas: number | undefined): Variable | undefined {
-  if (cas === undefined) return undefined;
-  if (!current) return cas === 0 ? undefined : { Namespace: ns, Path: path, Items: {}, CreateIndex: 0, ModifyIndex: 0, CreateTime: 0, ModifyTime: 0 };
-  return current.ModifyIndex === cas ? undefined : toVariable(current);
-}
-
 export function variableList(ctx: ServerContext, q: QueryOptions): Promise<QueryResult<VariableMetadata[]>> {
-  const ns = q.namespace ?? 'default';
-  const prefix = q.prefix ?? '';
-  return catalogQuery(ctx, ['variables'], q, (s) =>
-    [...s.tables.all('variables')]
-      .filter((v) => (ns === '*' || v.Namespace === ns) && v.Path.startsWith(prefix))
-      .sort((a, b) => cmp(a.Namespace, b.Namespace) || cmp(a.Path, b.Path))
-      .map(metadata),
-  );
+  return catalogQuery(ctx, ['variables'], q, (s) => listVariables(s.tables.all('variables'), { namespace: q.namespace ?? 'default', prefix: q.prefix }).items);
 }
 
 /** The variable, or null when absent: the index is meaningful either way, so a template can block on a missing one. */
@@ -89,65 +46,54 @@ export function variableGet(ctx: ServerContext, namespace: string, path: string,
 
 export async function variablePut(ctx: ServerContext, v: Pick<Variable, 'Namespace' | 'Path' | 'Items'>, opts: { cas?: number } = {}): Promise<VariableWriteResult> {
   const req = { Namespace: v.Namespace || 'default', Path: v.Path, Items: v.Items ?? {} };
-  const problems = variableProblems(req);
-  if (problems.length > 0) throw new DroverError('BadRequest', problems.map((p) => p.message).join('; '), { problems });
   const now = nowNs(ctx);
-  const { result, index } = await ctx.store.write((txn): VariableWriteResult => {
+  const { result, index } = await ctx.store.write((txn) => {
     const current = txn.tables.get('variables', nsKey(req.Namespace, req.Path));
-    const conflict = casConflict(current, req.Namespace, req.Path, opts.cas);
-    if (conflict) return { ok: false, conflict, index: txn.writeIndex };
-    const row: VariableRow = {
-      ...req,
-      Items: { ...req.Items },
-      CreateIndex: current?.CreateIndex ?? txn.writeIndex,
-      ModifyIndex: txn.writeIndex,
-      CreateTime: current?.CreateTime ?? now,
-      ModifyTime: now,
-    };
-    txn.put('variables', row);
-    return { ok: true, variable: toVariable(row), index: txn.writeIndex };
+    const out = applyVariableWrite(current, req, { cas: opts.cas, index: txn.writeIndex, now });
+    if (out.ok && out.variable) txn.put('variables', toVariable(out.variable));
+    return out;
   });
-  return result.ok ? result : { ...result, index };
+  return result.ok ? { ok: true, variable: result.variable && toVariable(result.variable), index } : { ok: false, conflict: toVariable(result.conflict), index };
 }
 
 export async function variableDelete(ctx: ServerContext, namespace: string, path: string, opts: { cas?: number } = {}): Promise<VariableWriteResult> {
-  const { result, index } = await ctx.store.write((txn): VariableWriteResult => {
-    const key = nsKey(namespace, path);
-    const conflict = casConflict(txn.tables.get('variables', key), namespace, path, opts.cas);
-    if (conflict) return { ok: false, conflict, index: 0 };
-    txn.delete('variables', key);
-    return { ok: true, variable: null, index: 0 };
+  const key = nsKey(namespace, path);
+  const { result, index } = await ctx.store.write((txn) => {
+    const out = applyVariableDelete(txn.tables.get('variables', key), { Namespace: namespace, Path: path }, opts);
+    if (out.ok) txn.delete('variables', key);
+    return out;
   });
-  return { ...result, index };
+  return result.ok ? { ok: true, variable: null, index } : { ok: false, conflict: toVariable(result.conflict), index };
 }
 
 export function serviceList(ctx: ServerContext, q: QueryOptions): Promise<QueryResult<ServiceRegistrationListStub[]>> {
-  const ns = q.namespace ?? 'default';
+  const namespace = q.namespace ?? 'default';
+  return catalogQuery(ctx, ['service_registrations'], q, (s) => serviceListStubs(s.tables.all('service_registrations'), { namespace }));
+}
+
+/** What `GET /v1/service/:name` filters on besides the name. */
+export interface ServiceGetFilter {
+  tag?: string;
+  /**
+   * Drover's addition: `passing` keeps passing instances only (what DNS, the gateway and templates serve).
+   * Absent or `any`: every instance, as Nomad's native API answers.
+   */
+  health?: 'passing' | 'any';
+  /** Nomad's `?choose=n|key`: n instances picked by rendezvous hashing on key. */
+  choose?: { n: number; key: string };
+}
+
+/** The instances of a service, sorted by ID; see ServiceGetFilter. */
+export function serviceGet(ctx: ServerContext, namespace: string, name: string, q?: QueryOptions & ServiceGetFilter): Promise<QueryResult<ServiceRegistration[]>> {
   return catalogQuery(ctx, ['service_registrations'], q, (s) => {
-    const byNs = new Map<string, Map<string, Set<string>>>();
-    for (const r of s.tables.all('service_registrations')) {
-      if (ns !== '*' && r.Namespace !== ns) continue;
-      const services = byNs.get(r.Namespace) ?? new Map<string, Set<string>>();
-      byNs.set(r.Namespace, services);
-      const tags = services.get(r.ServiceName) ?? new Set<string>();
-      services.set(r.ServiceName, tags);
-      for (const t of r.Tags ?? []) tags.add(t);
-    }
-    return [...byNs.keys()].sort().map((Namespace) => {
-      const services = byNs.get(Namespace)!;
-      return { Namespace, Services: [...services.keys()].sort().map((ServiceName) => ({ ServiceName, Tags: [...services.get(ServiceName)!].sort() })) };
-    });
+    const found = filterService(s.serviceRegistrationsByName(namespace, name), { name, namespace, tag: q?.tag || undefined, healthy: q?.health ?? 'any' });
+    return q?.choose ? chooseInstances(found, q.choose.n, q.choose.key) : found;
   });
 }
 
-/** Every instance of the service (Nomad's native API does not filter on checks); `tag` keeps those carrying it. */
-export function serviceGet(ctx: ServerContext, namespace: string, name: string, q?: QueryOptions & { tag?: string }): Promise<QueryResult<ServiceRegistration[]>> {
-  return catalogQuery(ctx, ['service_registrations'], q, (s) =>
-    s
-      .serviceRegistrationsByName(namespace, name)
-      .filter((r) => !q?.tag || (r.Tags ?? []).includes(q.tag))
-      .sort((a, b) => cmp(a.ID, b.ID)),
-  );
+/** Every registration, for readers inside the agent (the DNS server) that filter for themselves. */
+export function allServiceRegistrations(ctx: ServerContext): ServiceRegistration[] {
+  return [...ctx.store.snapshot().tables.all('service_registrations')];
 }
 
 export async function serviceDelete(ctx: ServerContext, namespace: string, name: string, id: string): Promise<number> {
@@ -157,8 +103,4 @@ export async function serviceDelete(ctx: ServerContext, namespace: string, name:
     txn.delete('service_registrations', id);
   });
   return index;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -158,6 +158,31 @@ describe('deployment watcher', () => {
     expect(d.TaskGroups['web']!.RequireProgressBy).not.toBeNull();
   });
 
+  it('cancels a running deployment when a newer version is registered or the job stops', async () => {
+    const srv = await start();
+    await srv.jobRegister(rolling());
+    const d0 = await eventually(async () => (await srv.jobDeployments('default', 'web')).value[0], 5_000, 'deployment of v0');
+    await srv.jobRegister(rolling({}, 3, 'v1'));
+    await eventually(async () => (await srv.deploymentGet(d0.ID)).value.Status === 'cancelled', 5_000, 'v0 deployment cancelled');
+    expect((await srv.deploymentGet(d0.ID)).value.StatusDescription).toBe('Cancelled due to newer version of job');
+    const d1 = await eventually(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1), 5_000, 'deployment of v1');
+    await srv.jobDeregister('default', 'web', false);
+    await eventually(async () => (await srv.deploymentGet(d1.ID)).value.Status === 'cancelled', 5_000, 'v1 deployment cancelled');
+    expect((await srv.deploymentGet(d1.ID)).value.StatusDescription).toBe('Cancelled because job is stopped');
+  });
+
+  it('counts an allocation updated in place into a new deployment as placed there, with its health reset', async () => {
+    const srv = await start();
+    await srv.jobRegister(rolling({}, 2));
+    await healAll(srv, 0);
+    await srv.jobRegister({ ...rolling({}, 2), Priority: 60 });
+    const d1 = await eventually(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1 && d.TaskGroups['web']!.PlacedAllocs === 2), 5_000, 'in-place placements');
+    const moved = await live(srv);
+    expect(moved.map((a) => [a.JobVersion, a.DeploymentStatus?.Healthy ?? null])).toEqual([[1, null], [1, null]]);
+    expect(d1.TaskGroups['web']!.HealthyAllocs).toBe(0);
+    expect((await healAll(srv, 1)).Status).toBe('successful');
+  });
+
   it('reverts a job to an earlier version on request, as a new version', async () => {
     const srv = await start();
     await srv.jobRegister(rolling());

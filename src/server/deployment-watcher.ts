@@ -199,7 +199,8 @@ export class DeploymentWatcher {
       const next = await this.tick();
       const nowMs = this.ctx.clock.now();
       const sleep = Math.max(10, Math.min(this.opts.maxSleepMs ?? 5_000, next === undefined ? Infinity : next - nowMs));
-      cursor = await store.waitForIndex(['deployments', 'allocs'], cursor, sleep, signal);
+      // Placements and health count themselves into the deployment rows, so these alone say when to look.
+      cursor = await store.waitForIndex(['deployments'], cursor, sleep, signal);
       if (signal.aborted) return;
     }
   }

@@ -24,6 +24,14 @@ import type { Planner, SchedulerState } from '../scheduler/types.js';
 import type { JobDeregisterResult, JobPlanResult, JobRegisterResult, RegisterOptions } from './types.js';
 import { cancelEvals, newEval, nowNs, routeEval, type ServerContext } from './context.js';
 import { annotateJobDiff, jobDiff } from './job-diff.js';
+import { nextLaunch, periodicSchedules } from './periodic.js';
+
+/** For `job plan` of a periodic job: when it would launch next if submitted now (RFC 3339), else null. */
+function nextPeriodicLaunchText(ctx: ServerContext, job: Job): string | null {
+  if (!job.Periodic?.Enabled) return null;
+  const t = nextLaunch(periodicSchedules(job), ctx.clock.now());
+  return t === undefined ? null : new Date(t).toISOString();
+}
 
 const JOB_TYPES = new Set(['service', 'batch', 'system', 'sysbatch']);
 
@@ -168,6 +176,7 @@ export async function jobPlan(ctx: ServerContext, input: Job, wantDiff: boolean)
     Annotations: annotations,
     FailedTGAllocs: failed != null && Object.keys(failed).length > 0 ? failed : null,
     CreatedEvals: planner.created.length > 0 ? planner.created : null,
+    NextPeriodicLaunch: nextPeriodicLaunchText(ctx, proposed),
     Warnings: '',
   };
 }

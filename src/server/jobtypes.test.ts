@@ -253,3 +253,27 @@ describe('node drain and eligibility', () => {
     expect(isDroverError(await errorOf(s.nodeUpdateEligibility('n1', 'maybe')), 'BadRequest')).toBe(true);
   });
 });
+
+describe('system jobs follow nodes', () => {
+  it('places a system job on a node that joins after the job was registered', async () => {
+    s = await testServer({ newScheduler, periodicTimer: false, drainer: false });
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    await s.jobRegister({ ...mockJob('sys'), Type: 'system' });
+    await eventually(() => liveOn(s!, 'n1').length === 1, 3000, 'system alloc on n1');
+    await s.nodeRegister(mockNode('n2'));
+    await eventually(() => liveOn(s!, 'n2').length === 1, 3000, 'system alloc on the new node n2');
+    expect(liveOn(s, 'n1')).toHaveLength(1);
+  });
+});
+
+describe('periodic job validation and plan', () => {
+  it('refuses a periodic job whose cron cannot be read, and plans the next launch of a valid one', async () => {
+    const clock = fakeClock('2026-01-01T00:00:01Z');
+    s = await testServer({ clock, periodicTimer: false });
+    const bad = batchJob('bad', { Periodic: { Enabled: true, Spec: '99 * * * *', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' } });
+    expect(((await errorOf(s.jobRegister(bad))) as Error).message).toMatch(/minute 99 is outside 0-59/);
+    const good = batchJob('good', { Periodic: { Enabled: true, Spec: '@hourly', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' } });
+    expect((await s.jobPlan(good, false)).NextPeriodicLaunch).toBe('2026-01-01T01:00:00.000Z');
+  });
+});

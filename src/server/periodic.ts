@@ -63,7 +63,7 @@ export function childJobs(view: StateView, namespace: string, parentID: string):
 }
 
 function isActive(job: Job): boolean {
-  return job.Periodic?.Enabled === true && !job.Stop && job.ParentID == null;
+  return job.Periodic?.Enabled === true && !job.Stop && !job.ParentID;
 }
 
 export class PeriodicDispatcher {

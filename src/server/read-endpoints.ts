@@ -47,7 +47,8 @@ export function jobListStub(job: Job, summary: JobSummary | null): JobListStub {
     Type: job.Type,
     Priority: job.Priority,
     Periodic: job.Periodic?.Enabled ?? false,
-    ParameterizedJob: job.ParameterizedJob != null,
+    // A dispatched child keeps the block but is not itself parameterized (Nomad's IsParameterized).
+    ParameterizedJob: job.ParameterizedJob != null && job.Dispatched !== true,
     Stop: job.Stop ?? false,
     Status: job.Status ?? 'pending',
     StatusDescription: job.StatusDescription ?? '',

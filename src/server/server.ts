@@ -31,7 +31,7 @@ import { cancelEvals, failEval, routeEval, writeEvals, type ServerContext } from
 import * as jobs from './job-endpoints.js';
 import * as client from './client-endpoints.js';
 import * as reads from './read-endpoints.js';
-import { PeriodicDispatcher } from './periodic.js';
+import { PeriodicDispatcher, periodicSchedules } from './periodic.js';
 import { NodeDrainer, nodeUpdateDrain, nodeUpdateEligibility } from './drainer.js';
 import { jobDispatch } from './dispatch.js';
 import { jobScale, jobScaleStatus } from './scaling.js';
@@ -220,6 +220,8 @@ export class Server implements ServerAPI {
 
   // Jobs
   async jobRegister(job: Job, opts?: RegisterOptions) {
+    // A cron that cannot be read is refused at register, as Nomad does, not found out at launch time.
+    if (job?.Periodic?.Enabled) periodicSchedules(job);
     const res = await jobs.jobRegister(this.ctx, job, opts);
     this.followPeriodic(job.Namespace, job.ID);
     return res;
@@ -343,8 +345,12 @@ export class Server implements ServerAPI {
   serviceList(q: QueryOptions) {
     return catalog.serviceList(this.ctx, q);
   }
-  serviceGet(namespace: string, name: string, q?: QueryOptions & { tag?: string }) {
+  serviceGet(namespace: string, name: string, q?: QueryOptions & catalog.ServiceGetFilter) {
     return catalog.serviceGet(this.ctx, namespace, name, q);
+  }
+  /** Every service registration now (the agent's DNS server reads this at each query). */
+  serviceRegistrations(): ServiceRegistration[] {
+    return catalog.allServiceRegistrations(this.ctx);
   }
   serviceDelete(namespace: string, name: string, id: string) {
     return catalog.serviceDelete(this.ctx, namespace, name, id);

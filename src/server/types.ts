@@ -235,7 +235,8 @@ export interface ServerAPI extends ServerRPC {
   variablePut(v: Pick<Variable, 'Namespace' | 'Path' | 'Items'>, opts?: { cas?: number }): Promise<VariableWriteResult>;
   variableDelete(namespace: string, path: string, opts?: { cas?: number }): Promise<VariableWriteResult>;
   serviceList(q: QueryOptions): Promise<QueryResult<ServiceRegistrationListStub[]>>;
-  serviceGet(namespace: string, name: string, q?: QueryOptions & { tag?: string }): Promise<QueryResult<ServiceRegistration[]>>;
+  /** Every instance by default (as Nomad); `health: 'passing'` keeps passing ones; `choose` as Nomad's `?choose=n|key`. */
+  serviceGet(namespace: string, name: string, q?: QueryOptions & { tag?: string; health?: 'passing' | 'any'; choose?: { n: number; key: string } }): Promise<QueryResult<ServiceRegistration[]>>;
   /** Removes one instance (`DELETE /v1/service/:name/:id`); returns the index of the write. */
   serviceDelete(namespace: string, name: string, id: string): Promise<number>;
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string;

@@ -41,13 +41,15 @@ export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number)
         TaskStates: prev.TaskStates,
         ClientStatus: serverSetsClient ? a.ClientStatus : prev.ClientStatus,
         ClientDescription: serverSetsClient ? a.ClientDescription : prev.ClientDescription,
-        DeploymentStatus: a.DeploymentStatus ?? prev.DeploymentStatus,
+        // An in-place update into a new deployment starts its health afresh; otherwise the client's report stays.
+        DeploymentStatus: a.DeploymentID !== prev.DeploymentID ? (a.DeploymentStatus ?? null) : (a.DeploymentStatus ?? prev.DeploymentStatus),
         NetworkStatus: prev.NetworkStatus ?? a.NetworkStatus,
       };
     }
     txn.put('allocs', next);
     applyAllocToSummary(txn, prev, next);
-    if (prev == null && next.DeploymentID) bumpDeployment(txn, next, 'PlacedAllocs');
+    // Nomad counts an allocation moved into a deployment (in-place update) as placed in it.
+    if (next.DeploymentID && (prev == null || prev.DeploymentID !== next.DeploymentID)) bumpDeployment(txn, next, 'PlacedAllocs');
     jobs.set(`${next.Namespace}\u0000${next.JobID}`, [next.Namespace, next.JobID]);
     out.push(next);
   }

@@ -220,3 +220,47 @@ describe('StateStore blocking queries', () => {
     expect(new Set(got)).toEqual(new Set([1]));
   });
 });
+
+describe('StateStore secondary indexes', () => {
+  it('returns the updated row from an index lookup after an update that keeps its indexed value', async () => {
+    const s = await open();
+    const job = mockJob('a');
+    const a = mockAlloc(job, 'n1');
+    await s.write((tx) => tx.put('allocs', a));
+    const before = s.snapshot();
+    expect(before.allocsByNode('n1').map((x) => x.ClientStatus)).toEqual([a.ClientStatus]);
+    await s.write((tx) => tx.put('allocs', { ...a, ClientStatus: 'running' }));
+    expect(s.snapshot().allocsByNode('n1').map((x) => x.ClientStatus)).toEqual(['running']);
+    // The older snapshot (and its cached bucket) still answers with the row it had.
+    expect(before.allocsByNode('n1').map((x) => x.ClientStatus)).toEqual([a.ClientStatus]);
+  });
+
+  it('sees its own updates inside a write transaction and moves a row between buckets', async () => {
+    const s = await open();
+    const job = mockJob('a');
+    const a = mockAlloc(job, 'n1');
+    await s.write((tx) => tx.put('allocs', a));
+    s.snapshot().allocsByNode('n1'); // fills the cache for the frozen bucket
+    const seen = await s.write((tx) => {
+      tx.put('allocs', { ...a, ClientStatus: 'running' });
+      const mid = tx.allocsByNode('n1').map((x) => x.ClientStatus);
+      tx.put('allocs', { ...a, NodeID: 'n2' });
+      return { mid, n1: tx.allocsByNode('n1').length, n2: tx.allocsByNode('n2').map((x) => x.ID) };
+    });
+    expect(seen.result).toEqual({ mid: ['running'], n1: 0, n2: [a.ID] });
+    const snap = s.snapshot();
+    expect([snap.allocsByNode('n1').length, snap.allocsByNode('n2').length]).toEqual([0, 1]);
+  });
+
+  it('hands each caller its own array, so sorting one answer cannot change the next', async () => {
+    const s = await open();
+    const job = mockJob('a');
+    await s.write((tx) => {
+      for (let i = 0; i < 3; i++) tx.put('allocs', mockAlloc(job, 'n1'));
+    });
+    const snap = s.snapshot();
+    const first = snap.allocsByNode('n1');
+    first.length = 0;
+    expect(snap.allocsByNode('n1')).toHaveLength(3);
+  });
+});

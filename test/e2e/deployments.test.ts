@@ -53,8 +53,9 @@ function jobFile(dir: string, o: JobFileOptions): string {
     }
 
     reschedule {
-      attempts  = 0
-      unlimited = false
+      delay          = "1s"
+      delay_function = "constant"
+      unlimited      = true
     }
 
     task "app" {

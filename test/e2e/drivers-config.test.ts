@@ -165,6 +165,42 @@ describe('a client configured by an agent config file', () => {
     expect(docker(['inspect', '--format', '{{json .HostConfig.Binds}}', id!])).toContain(`${volumeDir}:/data:ro`);
     expect(agent.cli(['job', 'stop', '-purge', 'vol']).code).toBe(0);
   });
+
+  it('fails placement of a group that claims a host volume this client does not have', async () => {
+    const job = `job "novol" {
+  datacenters = ["dc1"]
+  group "g" {
+    volume "data" {
+      type   = "host"
+      source = "not-configured"
+    }
+    task "t" {
+      driver = "docker"
+      config {
+        image = "${TEST_IMAGES.busybox}"
+      }
+    }
+  }
+}
+`;
+    const r = agent.cli(['job', 'run', jobFile('novol', job)]);
+    expect(r.stdout + r.stderr).toMatch(/Constraint "missing compatible host volumes": 1 nodes excluded by filter/);
+    expect(agent.cli(['job', 'stop', '-purge', 'novol']).code).toBe(0);
+  });
+
+  it('refuses docker volumes with host paths outside the allocation dir unless the plugin enables them', async () => {
+    runJob(agent, jobFile('hostpath', singleTaskJob({ job: 'hostpath', driver: 'docker', config: `        image   = "${TEST_IMAGES.busybox}"\n        volumes = ["/etc:/hostetc:ro"]` })));
+    const t = await agent.waitFor('the task to fail', async () => {
+      const [a] = (await agent.api<Array<{ ID: string }>>('/v1/job/hostpath/allocations')).body;
+      if (!a) return null;
+      seen.add(a.ID);
+      const s = (await alloc(agent, a.ID)).TaskStates?.['t'];
+      return s?.State === 'dead' ? s : null;
+    });
+    expect(t.Failed).toBe(true);
+    expect(t.Events.find((e) => e.Type === 'Driver Failure')?.DisplayMessage).toMatch(/absolute host paths are not allowed on this client \(plugin option volumes.enabled\)/);
+    expect(agent.cli(['job', 'stop', '-purge', 'hostpath']).code).toBe(0);
+  });
 });
 
 describe('a client whose docker plugin allows privileged containers', () => {

@@ -120,7 +120,7 @@ describe('an agent SIGKILLed while docker and exec tasks run', () => {
       await agent.waitFor(`${task}'s log to grow after adoption`, async () => lastTick(task) >= before + 3, 20_000);
       // What the task wrote while the agent was down is there once, and nothing was copied twice.
       const ticks = [...agent.cli(['alloc', 'logs', allocID, task]).stdout.matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
-      expect(ticks.slice(0, 3)).toEqual([0, 1, 2]);
+      expect(ticks.slice(0, 3), `${task}: ${ticks.slice(0, 20).join(' ')}`).toEqual([0, 1, 2]);
       const broken = ticks.findIndex((n, i) => i > 0 && n !== ticks[i - 1]! + 1);
       expect(broken, `${task}: ${ticks.slice(Math.max(0, broken - 3), broken + 3).join(' ')}`).toBe(-1);
     }

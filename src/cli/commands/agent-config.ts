@@ -3,7 +3,8 @@
  * file in order, then the flags on top (as nomad merges them). Config files are HCL (`.hcl`) or JSON (`.json`)
  * in Nomad's agent config shape (`data_dir`, `bind_addr`, `ports { http }`, `server { enabled }`,
  * `client { servers, node_class, node_pool, meta, host_volume "x" { path read_only }, min_dynamic_port,
- * max_dynamic_port, reserved { cpu memory disk reserved_ports } }`, `plugin "raw_exec" { config { enabled = true } }`).
+ * max_dynamic_port, reserved { cpu memory disk reserved_ports } }`, `plugin "raw_exec" { config { enabled = true } }`,
+ * `dns { enabled, port, domain }`).
  * docs/operations.md is the reference for users.
  */
 import { readFile } from 'node:fs/promises';
@@ -73,6 +74,7 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
   const server = block(doc.server);
   const client = block(doc.client);
   const ports = block(doc.ports);
+  const dns = block(doc.dns);
   return clean({
     dataDir: doc.data_dir,
     bindAddr: doc.bind_addr,
@@ -80,7 +82,8 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
     datacenter: doc.datacenter,
     name: doc.name,
     logLevel: typeof doc.log_level === 'string' ? doc.log_level.toLowerCase() : undefined,
-    ports: ports ? { http: ports.http, dns: ports.dns } : undefined,
+    ports: ports || dns ? { http: ports?.http, dns: dns?.port ?? ports?.dns } : undefined,
+    dns: dns ? { enabled: dns.enabled, domain: dns.domain } : undefined,
     server: server ? { enabled: server.enabled, numSchedulers: server.num_schedulers } : undefined,
     client: client
       ? {

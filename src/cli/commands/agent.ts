@@ -12,7 +12,8 @@ const startInProcess: StartAgentFn = async (flags) => {
   const mod = await import('../../agent/index.js');
   const config = await buildAgentConfig(flags, mod);
   const running = await mod.startAgent(config);
-  return { stop: () => running.stop(), address: running.http.address };
+  const dns = running.dns;
+  return { stop: () => running.stop(), address: running.http.address, dnsAddress: dns ? `${dns.host}:${dns.port}` : undefined };
 };
 
 export function agentFlags(opts: Record<string, unknown>): AgentFlags {
@@ -62,6 +63,7 @@ export const agent: CommandSpec = {
     ctx.out.line(`==> Starting Drover agent${flags.dev ? ' in dev mode' : ''}...`);
     const running = await start(flags);
     if (running.address) ctx.out.line(`    API at ${running.address}`);
+    if (running.dnsAddress) ctx.out.line(`    DNS at ${running.dnsAddress}`);
     ctx.out.line('==> Drover agent started! Log data will stream in below:');
     if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
     ctx.out.line('==> Caught signal, gracefully shutting down agent...');

@@ -1,5 +1,5 @@
 /** `drover alloc status [-stats] [-verbose] ID`: one allocation, its tasks, events, resources and usage. */
-import type { AllocResourceUsage, DroverClient, ResourceUsage } from '../../api/index.js';
+import type { AllocCheckStatus, AllocResourceUsage, DroverClient, ResourceUsage } from '../../api/index.js';
 import type { Allocation, TaskEvent, TaskState } from '../../structs/index.js';
 import { bool, type CommandContext, type CommandSpec } from '../command.js';
 import { formatBytes, formatKV, formatMB, formatRFC3339, formatTable, formatTime, nsToMs, orNone, shortId } from '../format.js';
@@ -146,6 +146,13 @@ function printTask(ctx: CommandContext, a: Allocation, name: string, stats: Allo
   out.section('Recent Events:', formatTable(eventRows(state, opts.verbose)));
 }
 
+/** Nomad 1.4+'s "Nomad Service Checks" table: one row per check, group services showing "(group)" as task. */
+export function checkRows(checks: Record<string, AllocCheckStatus>): string[][] {
+  const list = Object.values(checks).sort((x, y) => x.Service.localeCompare(y.Service) || x.Task.localeCompare(y.Task) || x.Check.localeCompare(y.Check));
+  if (list.length === 0) return [];
+  return [['Service', 'Task', 'Name', 'Mode', 'Status'], ...list.map((c) => [c.Service, c.Task || '(group)', c.Check, c.Mode, c.Status])];
+}
+
 /** Tasks in the job's order (so prestart tasks come first, as written), then any others the client reported. */
 function taskNames(a: Allocation): string[] {
   const group = a.Job?.TaskGroups?.find((g) => g.Name === a.TaskGroup);
@@ -166,6 +173,9 @@ export async function showAlloc(ctx: CommandContext, client: DroverClient, id: s
   ctx.out.kv(allocPairs(a, ctx, opts.verbose));
   const addrs = addressRows(a);
   if (addrs.length > 0) ctx.out.section('Allocation Addresses:', formatTable(addrs));
+  const checks = running ? await optional(client.allocations.checks(a.ID, { signal: ctx.signal })) : undefined;
+  const checkTable = checkRows(checks ?? {});
+  if (checkTable.length > 0) ctx.out.section('Nomad Service Checks:', formatTable(checkTable));
   if (opts.stats && !stats) ctx.out.section('', `Couldn't retrieve stats${running ? '' : ': the allocation is not running'}`.trim());
   for (const t of taskNames(a)) printTask(ctx, a, t, stats, opts);
   return 0;

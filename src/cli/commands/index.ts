@@ -8,6 +8,7 @@ import { evalStatus } from './eval-status.js';
 import { jobDispatch } from './job-dispatch.js';
 import { jobHistory } from './job-history.js';
 import { jobPeriodicForce } from './job-periodic-force.js';
+import { jobScalingEvents } from './job-scaling-events.js';
 import { jobInspect } from './job-inspect.js';
 import { jobPlan } from './job-plan.js';
 import { jobPromote } from './job-promote.js';
@@ -20,6 +21,7 @@ import { jobValidate } from './job-validate.js';
 import { nodeDrain } from './node-drain.js';
 import { nodeEligibility } from './node-eligibility.js';
 import { nodeStatus } from './node-status.js';
+import { serviceInfo, serviceList } from './service.js';
 import { varGet } from './var-get.js';
 import { varList } from './var-list.js';
 import { varPurge } from './var-purge.js';
@@ -40,6 +42,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   jobScale,
   jobDispatch,
   jobPeriodicForce,
+  jobScalingEvents,
   allocStatus,
   allocLogs,
   nodeStatus,
@@ -47,6 +50,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   nodeDrain,
   evalStatus,
   deploymentStatus,
+  serviceList,
+  serviceInfo,
   varPut,
   varGet,
   varList,

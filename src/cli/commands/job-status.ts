@@ -4,6 +4,7 @@ import type { Deployment, Job, JobSummary } from '../../structs/index.js';
 import { bool, type CommandContext, type CommandSpec } from '../command.js';
 import { formatKV, formatTable, formatTime, nsToMs, shortId } from '../format.js';
 import { allocRows, jobListRows, optional, querying, resolveJob } from './common.js';
+import { formatFailedPlacements } from '../placement.js';
 
 const SUMMARY_COLUMNS = ['Queued', 'Starting', 'Running', 'Failed', 'Complete', 'Lost'] as const;
 
@@ -85,12 +86,36 @@ async function showJob(ctx: CommandContext, client: DroverClient, id: string, ve
     optional(client.jobs.latestDeployment(job.ID, opts)),
   ]);
   ctx.out.kv(jobDetailPairs(job));
+  if ((job.Periodic?.Enabled || (job.ParameterizedJob && !job.Dispatched)) && !job.ParentID) {
+    await childrenSections(ctx, client, job, opts);
+    return 0;
+  }
   if (summary?.value) ctx.out.section('Summary', formatTable(summaryRows(summary.value)));
+  await placementFailures(ctx, client, job.ID, opts);
   if (deployment?.value) ctx.out.section('Latest Deployment', deploymentSection(deployment.value, verbose));
   const list = allocs.value ?? [];
   if (list.length === 0) ctx.out.section('Allocations', 'No allocations placed');
   else ctx.out.section('Allocations', formatTable(allocRows(list, ctx, verbose)));
   return 0;
+}
+
+/** Nomad's "Placement Failure" section: the latest eval that could not place everything, while its blocked eval waits. */
+async function placementFailures(ctx: CommandContext, client: DroverClient, jobID: string, opts: { namespace?: string; signal: AbortSignal }): Promise<void> {
+  const evals = (await optional(client.jobs.evaluations(jobID, opts)))?.value ?? [];
+  const blocked = evals.find((e) => e.Status === 'blocked');
+  if (blocked == null) return;
+  const failed = evals.filter((e) => e.FailedTGAllocs != null && e.BlockedEval === blocked.ID).sort((a, b) => b.CreateIndex - a.CreateIndex)[0];
+  if (failed?.FailedTGAllocs) ctx.out.section('Placement Failure', formatFailedPlacements(failed.FailedTGAllocs).join('\n'));
+}
+
+/** For a periodic or parameterized parent: its children, as nomad lists them. */
+async function childrenSections(ctx: CommandContext, client: DroverClient, job: Job, opts: { namespace?: string; signal: AbortSignal }): Promise<void> {
+  const all = (await client.jobs.list({ ...opts, prefix: `${job.ID}/` })).value ?? [];
+  const kids = all.filter((j) => j.ParentID === job.ID).sort((a, b) => b.CreateIndex - a.CreateIndex);
+  const count = (st: string) => String(kids.filter((k) => k.Status === st).length);
+  ctx.out.section('Children Job Summary', formatTable([['Pending', 'Running', 'Dead'], [count('pending'), count('running'), count('dead')]]));
+  const title = job.Periodic?.Enabled ? 'Previously Launched Jobs' : 'Dispatched Jobs';
+  ctx.out.section(title, kids.length === 0 ? `No ${job.Periodic?.Enabled ? 'instances of periodic' : 'dispatched instances of parameterized'} job found` : formatTable([['ID', 'Status'], ...kids.map((k) => [k.ID, k.Status])]));
 }
 
 export const jobStatus: CommandSpec = {

@@ -1,12 +1,13 @@
 /**
  * Copies a container's stdout/stderr into the client's log files, through `GET /containers/:id/logs?follow`
  * with timestamps. The last timestamp written is kept in a cursor file in the task dir (not mounted into the
- * container), so that a new agent resumes with `since` = that time instead of copying the whole log again.
+ * container), updated after every chunk, so that a new agent (even after a SIGKILL) resumes with `since` = that
+ * time instead of copying lines again.
  *
  *   start(since) ──► follow stream ──frame──► strip timestamp ──► append to stdout/stderr file, remember ts
  *                        └── ends when the container stops (or on abort) ──► flush cursor ──► done
  */
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Logger } from '../../logging/index.js';
 import { type DockerClient, StreamDemuxer } from './api.js';
 
@@ -31,7 +32,7 @@ export function timestampToSince(ts: string): string | undefined {
 
 export function readCursor(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8').trim() || undefined;
+    return readFileSync(path, 'utf8').replace(/\0/g, '').trim() || undefined;
   } catch {
     return undefined;
   }
@@ -45,15 +46,17 @@ export async function copyLogs(o: LogCopierOptions, signal: AbortSignal): Promis
   const cursor = readCursor(o.cursorPath);
   const since = cursor ? timestampToSince(cursor) : undefined;
   const fds = { 1: openSync(o.stdoutPath, 'a'), 2: openSync(o.stderrPath, 'a') } as const;
+  const cursorFd = openCursor(o.cursorPath);
   let last = cursor;
   let saved = cursor;
+  // After every chunk of frames, not on a timer: an agent SIGKILLed between a write and a timed save would
+  // copy those lines a second time after its restart.
   const save = () => {
     if (last && last !== saved) {
-      writeFileSync(o.cursorPath, last);
+      writeSync(cursorFd, last.padEnd(CURSOR_WIDTH), 0);
       saved = last;
     }
   };
-  const timer = setInterval(save, 500);
   try {
     const res = await o.client.stream({
       path: `/containers/${o.containerID}/logs`,
@@ -71,13 +74,28 @@ export async function copyLogs(o: LogCopierOptions, signal: AbortSignal): Promis
       writeSync(fds[stream], sp > 0 ? payload.subarray(sp + 1) : payload);
       if (ts) last = ts;
     });
-    for await (const chunk of res.body) demux.push(chunk as Buffer);
+    for await (const chunk of res.body) {
+      demux.push(chunk as Buffer);
+      save();
+    }
   } catch (err) {
     if (!signal.aborted) o.logger.warn('container log stream failed', { container: o.containerID, err: String(err) });
   } finally {
-    clearInterval(timer);
     save();
+    closeSync(cursorFd);
     closeSync(fds[1]);
     closeSync(fds[2]);
+  }
+}
+
+/** Room for any RFC 3339 timestamp; the cursor is overwritten in place (one pwrite), padded with spaces. */
+const CURSOR_WIDTH = 64;
+
+/** Opens the cursor file for in-place writes without truncating it: a crash right after must not lose it. */
+function openCursor(path: string): number {
+  try {
+    return openSync(path, 'r+');
+  } catch {
+    return openSync(path, 'w');
   }
 }

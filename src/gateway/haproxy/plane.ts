@@ -209,8 +209,14 @@ class HaproxyPlane {
     });
   }
 
+  /**
+   * HAProxy has no way to die with its parent, so it runs under a tiny shell that holds our pipe: when this
+   * process closes the pipe (close(), or its own death), the shell soft-stops HAProxy. No orphan keeps the port.
+   */
   private async spawnHaproxy(): Promise<void> {
-    const child = spawn(this.opts.haproxyBin ?? 'haproxy', ['-W', '-S', `${this.masterSocket},mode,600`, '-f', this.cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const script = '"$0" "$@" & hp=$!; trap \'kill -TERM $hp\' TERM; read -r _; kill -USR1 $hp; wait $hp';
+    const args = [this.opts.haproxyBin ?? 'haproxy', '-W', '-S', `${this.masterSocket},mode,600`, '-f', this.cfgPath];
+    const child = spawn('sh', ['-c', script, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
     this.child = child;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => {
@@ -238,6 +244,9 @@ class HaproxyPlane {
     }
   }
 
+  /** Last `show stat` per server (`backend/sN`): sessions in flight and whether HAProxy marked it down. */
+  private serverStats = new Map<string, { active: number; down: boolean }>();
+
   private routeInfo(): RouteInfo[] {
     return [...this.routesNow]
       .sort((a, b) => (a.name < b.name ? -1 : 1))
@@ -248,9 +257,13 @@ class HaproxyPlane {
         Strip: r.spec.strip,
         LB: r.lb,
         Services: [...r.services],
-        Targets: r.slots.flatMap((i) =>
-          i === undefined ? [] : [{ ID: i.ID, ServiceName: i.ServiceName, AllocID: i.AllocID, NodeID: i.NodeID, Address: i.Address, Port: i.Port, Active: 0, EjectedUntil: 0 }],
-        ),
+        Targets: r.slots.flatMap((i, k) => {
+          if (i === undefined) return [];
+          const st = this.serverStats.get(`${r.backend}/s${k + 1}`);
+          // HAProxy re-admits a marked-down server at its next passing check: one interval is the best estimate.
+          const ejectedUntil = st?.down ? Date.now() + (this.opts.checkIntervalMs ?? 2000) : 0;
+          return [{ ID: i.ID, ServiceName: i.ServiceName, AllocID: i.AllocID, NodeID: i.NodeID, Address: i.Address, Port: i.Port, Active: st?.active ?? 0, EjectedUntil: ejectedUntil }];
+        }),
       }));
   }
 
@@ -258,15 +271,21 @@ class HaproxyPlane {
   private async refreshMetrics(metrics: MetricsRegistry): Promise<void> {
     const rows = parseShowStat(await haproxyCommand(this.statsSocket, 'show stat', this.stop.signal, 2000));
     const names = new Map(this.routesNow.map((r) => [r.backend, r.name]));
+    const servers = new Map<string, { active: number; down: boolean }>();
     for (const row of rows) {
       const route = names.get(row['pxname'] ?? '');
-      if (route === undefined || row['svname'] !== 'BACKEND') continue;
+      if (route === undefined) continue;
+      if (row['svname'] !== 'BACKEND') {
+        servers.set(`${row['pxname']}/${row['svname']}`, { active: Number(row['scur'] ?? 0), down: (row['status'] ?? '').startsWith('DOWN') });
+        continue;
+      }
       const m = metrics.forRoute(route);
       m.requests = Number(row['req_tot'] ?? 0);
       for (const k of ['1xx', '2xx', '3xx', '4xx', '5xx']) m.codes.set(Number(k[0]) * 100, Number(row[`hrsp_${k}`] ?? 0));
       m.errors.set('upstream_failed', Number(row['econ'] ?? 0) + Number(row['eresp'] ?? 0));
       m.retries = Number(row['wretr'] ?? 0) + Number(row['wredis'] ?? 0);
     }
+    this.serverStats = servers;
   }
 
   private async close(graceMs: number): Promise<void> {
@@ -275,9 +294,9 @@ class HaproxyPlane {
     await this.watching;
     const child = this.child;
     if (child && child.exitCode === null) {
-      // SIGUSR1 is HAProxy's soft stop: stop accepting, finish what is in flight.
+      // Closing the pipe makes the shell send SIGUSR1, HAProxy's soft stop: stop accepting, finish in-flight work.
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGUSR1');
+      child.stdin?.end();
       const timer = setTimeout(() => child.kill('SIGTERM'), graceMs);
       await exited;
       clearTimeout(timer);

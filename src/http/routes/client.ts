@@ -1,6 +1,7 @@
 /**
  * Client endpoints served by an agent that runs a client: task logs (`/v1/client/fs/logs/:alloc`, with
- * follow) and allocation stats (`/v1/client/allocation/:id/stats`).
+ * follow), allocation stats (`/v1/client/allocation/:id/stats`) and service check results
+ * (`/v1/client/allocation/:id/checks`, Nomad's AllocCheckStatus map).
  */
 import { badRequest, DroverError } from '../../errors/index.js';
 import type { Router } from '../router.js';
@@ -65,4 +66,5 @@ export function clientRoutes(r: Router, opts: HttpApiOptions): void {
   });
 
   r.get('/v1/client/allocation/:id/stats', async (c) => needClient().allocStats(resolveAlloc(c.params.id!)));
+  r.get('/v1/client/allocation/:id/checks', async (c) => needClient().allocChecks?.(resolveAlloc(c.params.id!)) ?? {});
 }

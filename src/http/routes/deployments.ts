@@ -45,8 +45,9 @@ export function deploymentRoutes(r: Router, opts: HttpApiOptions): void {
     return written(await server.deploymentPause(c.params.id!, body.Pause === true));
   });
   r.write('/v1/deployment/fail/:id', async (c) => {
-    const raw = await c.text();
-    checkID(c.params.id!, raw.trim() ? (JSON.parse(raw) as { DeploymentID?: string }).DeploymentID : undefined);
+    // Nomad's CLI sends a body, curl users often do not: both are fine.
+    const raw = (await c.text()).trim();
+    checkID(c.params.id!, raw ? (await c.json<{ DeploymentID?: string }>()).DeploymentID : undefined);
     return written(await server.deploymentFail(c.params.id!));
   });
   r.get('/v1/deployment/:id', async (c) => indexed(await server.deploymentGet(c.params.id!, queryOptions(c.query, c.signal))));

@@ -3,18 +3,14 @@
  * conflict answers 409 with the current variable as the body, as Nomad does, so `var put -check-index` can show it.
  */
 import { badRequest, DroverError } from '../../errors/index.js';
+import { parseCas } from '../../discovery/index.js';
 import type { Variable } from '../../structs/index.js';
 import type { Router } from '../router.js';
 import { indexed, JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
 import type { HttpApiOptions } from '../types.js';
 
-function casParam(q: URLSearchParams): number | undefined {
-  const raw = q.get('cas');
-  if (raw === null || raw === '') return undefined;
-  if (!/^\d+$/.test(raw)) throw badRequest(`invalid cas "${raw}": expected a non-negative integer`);
-  return Number(raw);
-}
+const casParam = (q: URLSearchParams) => parseCas(q.get('cas'));
 
 export function variableRoutes(r: Router, opts: HttpApiOptions): void {
   const server = opts.server!;

@@ -39,3 +39,48 @@ describe('SqliteBackend', () => {
     }
   });
 });
+
+describe('SqliteBackend job references', () => {
+  const job = (modifyIndex: number) => ({ Namespace: 'default', ID: 'web', ModifyIndex: modifyIndex, Meta: { v: String(modifyIndex) } });
+  const alloc = (id: string, j: ReturnType<typeof job>) => ({ ID: id, Namespace: 'default', JobID: 'web', Job: j });
+
+  async function reload(dir: string): Promise<Map<string, { Job: unknown }>> {
+    const b = new SqliteBackend({ dataDir: dir });
+    const allocs = new Map<string, { Job: unknown }>();
+    await b.load((table, key, value) => {
+      if (table === 'allocs') allocs.set(key, value as { Job: unknown });
+    });
+    await b.close();
+    return allocs;
+  }
+
+  it('restores the job of allocations written in later batches, after the first batch stored it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+    try {
+      const b = new SqliteBackend({ dataDir: dir });
+      b.apply({ index: 1, tableIndexes: { allocs: 1 }, changes: [{ table: 'allocs', key: 'a1', value: alloc('a1', job(5)) }] });
+      b.apply({ index: 2, tableIndexes: { allocs: 2 }, changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }] });
+      b.apply({ index: 3, tableIndexes: { allocs: 3 }, changes: [{ table: 'allocs', key: 'a3', value: alloc('a3', job(7)) }] });
+      await b.close();
+      const allocs = await reload(dir);
+      expect([allocs.get('a1')?.Job, allocs.get('a2')?.Job, allocs.get('a3')?.Job]).toEqual([job(5), job(5), job(7)]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stores the job again after a batch that referenced it was rolled back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+    try {
+      const b = new SqliteBackend({ dataDir: dir });
+      const broken = { index: 1, tableIndexes: { allocs: 1 }, changes: [{ table: 'allocs' as const, key: 'a1', value: alloc('a1', job(5)) }, { table: 'nope' as never, key: 'x', value: {} }] };
+      expect(() => b.apply(broken)).toThrow();
+      b.apply({ index: 1, tableIndexes: { allocs: 1 }, changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }] });
+      await b.close();
+      const allocs = await reload(dir);
+      expect([allocs.has('a1'), allocs.get('a2')?.Job]).toEqual([false, job(5)]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

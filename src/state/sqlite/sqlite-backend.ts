@@ -46,6 +46,14 @@ export class SqliteBackend implements StateBackend {
   private readonly putMeta: Database.Statement;
   private readonly putAllocJob: Database.Statement;
   private readonly applyTxn: (batch: BackendBatch) => void;
+  /**
+   * Job references known to be in `alloc_jobs`. Every allocation of a plan carries the same job, so without
+   * this each one would serialise the whole job again only for INSERT OR IGNORE to drop it: that was the
+   * largest single cost of persisting a plan. `batchJobs` holds the ones written by the transaction in
+   * progress; they join `storedJobs` only once it commits, so a rolled-back batch cannot leave a stale entry.
+   */
+  private readonly storedJobs = new Set<string>();
+  private readonly batchJobs = new Set<string>();
 
   constructor(opts: SqliteBackendOptions) {
     let file = ':memory:';
@@ -85,12 +93,18 @@ export class SqliteBackend implements StateBackend {
     const job = (value as { Job?: JobLike | null }).Job;
     if (job == null || typeof job !== 'object') return JSON.stringify(value);
     const ref = `${job.Namespace}\u0000${job.ID}\u0000${job.ModifyIndex ?? 0}`;
-    this.putAllocJob.run(ref, JSON.stringify(job));
+    if (!this.storedJobs.has(ref) && !this.batchJobs.has(ref)) {
+      this.putAllocJob.run(ref, JSON.stringify(job));
+      this.batchJobs.add(ref);
+    }
     return JSON.stringify({ ...(value as object), Job: { [JOB_REF]: ref } });
   }
 
   apply(batch: BackendBatch): void {
+    this.batchJobs.clear();
     this.applyTxn(batch);
+    for (const ref of this.batchJobs) this.storedJobs.add(ref);
+    this.batchJobs.clear();
   }
 
   async load(visit: (table: TableName, key: string, value: unknown) => void, signal?: AbortSignal): Promise<LoadedMeta> {
@@ -128,6 +142,7 @@ export class SqliteBackend implements StateBackend {
       for (const k of jobs.keys()) if (!referenced.has(k)) del.run(k);
     });
     drop();
+    for (const k of referenced) this.storedJobs.add(k);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,57 @@
+/**
+ * The agent's DNS server (`<service>.service.<domain>`, passing instances only). An agent with a server reads
+ * the server's state at every query; a client-only agent follows the catalog of its servers with blocking
+ * queries (CatalogFollower) and answers from that copy.
+ */
+import { CatalogFollower, registrationDnsSource, startDnsServer, type DnsServer } from '../discovery/index.js';
+import type { Logger } from '../logging/index.js';
+import type { ServiceRegistration } from '../structs/index.js';
+import type { Server } from '../server/index.js';
+import type { AgentConfig } from './config.js';
+
+export interface AgentDns {
+  server: DnsServer;
+  stop(): Promise<void>;
+}
+
+/** Starts DNS when enabled; a port already taken is logged and the agent runs on without DNS. */
+export async function startAgentDns(config: AgentConfig, server: Server | undefined, logger: Logger): Promise<AgentDns | undefined> {
+  if (!config.dns.enabled) return undefined;
+  const log = logger.child({ component: 'dns' });
+  const ctl = new AbortController();
+  let follower: Promise<void> | undefined;
+  let list: () => Iterable<ServiceRegistration>;
+  if (server) {
+    list = () => server.serviceRegistrations();
+  } else {
+    const first = config.client.servers[0];
+    if (!first) return undefined;
+    const f = new CatalogFollower({ address: /^https?:\/\//.test(first) ? first : `http://${first}`, logger: log });
+    follower = f.run(ctl.signal).catch((e: unknown) => log.warn('catalog follower ended', { err: String(e) }));
+    list = () => f.registrations();
+  }
+  try {
+    const dns = await startDnsServer({
+      host: config.bindAddr,
+      port: config.ports.dns,
+      domain: config.dns.domain,
+      datacenter: config.datacenter,
+      source: registrationDnsSource(list, { datacenter: config.datacenter }),
+      logger: log,
+    });
+    log.info('dns server listening', { host: dns.host, port: dns.port, domain: config.dns.domain });
+    return {
+      server: dns,
+      async stop() {
+        ctl.abort();
+        await dns.close();
+        await follower;
+      },
+    };
+  } catch (e) {
+    ctl.abort();
+    await follower;
+    log.warn('dns server not started', { host: config.bindAddr, port: config.ports.dns, err: e instanceof Error ? e.message : String(e) });
+    return undefined;
+  }
+}
