@@ -10,7 +10,7 @@
 //             ──► wait until every eval is terminal ──► count placements from the state, check capacity
 //
 // Usage: node bench/scheduler/scheduler.bench.mjs [--quick] [--sizes 100:20:1000,1000:200:1000,...]
-//        [--cpu-prof] [--workers 2]
+//        [--cpu-prof] [--workers 2] [--timeout S] [--tmp DIR (where the data dir goes, e.g. /dev/shm)]
 //        node bench/scheduler/scheduler.bench.mjs --single --nodes N --jobs J --count C   (one size, JSON out)
 // Needs `npm run build` first (imports dist/). Ends with the RESULT lines of issue 7, `name=scheduler` last.
 import { spawn } from 'node:child_process';
@@ -39,7 +39,7 @@ async function parent(a) {
   const runs = [];
   for (const s of sizes) {
     process.stdout.write(`scheduler: ${s.nodes} nodes, ${s.jobs} jobs × ${s.count} instances ... `);
-    const r = await runChild(s, { timeoutS, profDir, workers: a.workers });
+    const r = await runChild(s, { timeoutS, profDir, workers: a.workers, tmp: a.tmp });
     runs.push(r);
     console.log(
       `${r.placements} placements in ${r.seconds.toFixed(1)} s = ${r.placementsPerSecond.toFixed(0)}/s; ` +
@@ -65,7 +65,7 @@ async function parent(a) {
 }
 
 /** Runs one size in a fresh Node process and returns its figures. */
-function runChild(size, { timeoutS, profDir, workers }) {
+function runChild(size, { timeoutS, profDir, workers, tmp }) {
   const self = fileURLToPath(import.meta.url);
   const nodeArgs = ['--max-old-space-size=6144'];
   if (profDir) {
@@ -74,6 +74,7 @@ function runChild(size, { timeoutS, profDir, workers }) {
   }
   const childArgs = ['--single', '--nodes', String(size.nodes), '--jobs', String(size.jobs), '--count', String(size.count), '--timeout', String(timeoutS)];
   if (workers) childArgs.push('--workers', String(workers));
+  if (tmp) childArgs.push('--tmp', String(tmp));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, self, ...childArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
     const forward = () => child.kill('SIGTERM');
@@ -164,7 +165,8 @@ async function single(a) {
   const { buildNode } = await import(dist('client/index.js'));
   const { parseJobSource, canonicalizeJob } = await import(dist('jobspec/index.js'));
 
-  const dataDir = mkdtempSync(join(tmpdir(), 'drover-sched-bench-'));
+  // --tmp /dev/shm separates disk latency from CPU work (SQLite still runs, on tmpfs).
+  const dataDir = mkdtempSync(join(a.tmp ? String(a.tmp) : tmpdir(), 'drover-sched-bench-'));
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.once(sig, () => {
       rmSync(dataDir, { recursive: true, force: true });

@@ -13,6 +13,10 @@
  *   PUT /v1/internal/client/services          {"Upsert": ServiceRegistration[], "Delete": string[]}
  *       → 200
  *
+ * Template reads use the public blocking endpoints, as consul-template reads a Nomad agent:
+ *   GET /v1/var/:path?index=N&wait=   → Variable (404 with X-Nomad-Index: absent, answered as null)
+ *   GET /v1/vars?prefix=&index=N      GET /v1/service/:name?index=N      GET /v1/services?index=N
+ *
  * Errors: any non-2xx answer becomes a DroverError 'Unavailable' carrying the status and body; a server that
  * cannot be reached tries the next address. The secret `X-Nomad-Token` header is sent when a token is given.
  */

@@ -157,6 +157,33 @@ describe('the template hook', () => {
     expect(h.calls.find((c) => c.startsWith('kill:'))).toBe('kill: Template failed to run script /bin/false with arguments [] on change: Exit code: 3');
   });
 
+  it('after an agent restart, watches again and applies change_mode only if the data changed meanwhile', async () => {
+    const s = await server();
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    const first = harness(s, [tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a' }), tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/b' })]);
+    await first.hook.prestart(first.ctx);
+    await first.hook.stop();
+    // The same task directory, a new hook: the agent came back and re-attached to the running task.
+    const again = new TemplateHook({ rpc: s, node: () => undefined, allocDir: () => join(first.ctx.dirs.dir, '..'), now: () => 1 }, first.ctx.task);
+    cleanups.push(() => again.stop());
+    await again.recovered(first.ctx, { config: { id: 't2' } } as never);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(first.calls).toEqual([]);
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'later' } });
+    await until(() => first.calls.length > 0, 'the restart after recovery');
+    expect(first.calls).toEqual(['restart: Template with change_mode restart re-rendered']);
+    expect(readFileSync(join(first.ctx.dirs.dir, 'local/b'), 'utf8')).toBe('later');
+    await again.stop();
+
+    // Changed while no agent watched: the recovered hook's first render differs from the files, so it restarts.
+    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'while-away' } });
+    const third = new TemplateHook({ rpc: s, node: () => undefined, allocDir: () => join(first.ctx.dirs.dir, '..'), now: () => 1 }, first.ctx.task);
+    cleanups.push(() => third.stop());
+    await third.recovered(first.ctx, { config: { id: 't3' } } as never);
+    await until(() => first.calls.length === 2, 'the restart for the change made while away');
+    expect(readFileSync(join(first.ctx.dirs.dir, 'local/a'), 'utf8')).toBe('while-away');
+  });
+
   it('adds the variables of an env = true template to the task env', async () => {
     const s = await server();
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl/g', Items: { db: 'postgres://x' } });

@@ -9,6 +9,8 @@
  *                    restart: "Restart Signaled" · signal: "Signaling" · script: driver exec (timeout, fail_on_error)
  *                    · noop: nothing
  *   later prestarts (restarts) reuse the running watches and hand out the latest env = true variables.
+ *   agent restarted (recovered): watches start again in the background; a first render that differs from the
+ *   file on disk is written and its change_mode applied (the data changed while no agent watched).
  *   stop / kill ─► every watch aborted and awaited.
  */
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -64,6 +66,9 @@ export class TemplateHook implements TaskHook {
   private readonly running = new Set<Promise<void>>();
   private readonly stopCtl = new AbortController();
   private pending: Template[] = [];
+  /** Started by `recovered`: the task already runs with files rendered by the previous agent. */
+  private restored = false;
+  private recovering: Promise<void> | undefined;
   private flushing: Promise<void> | undefined;
 
   constructor(
@@ -85,8 +90,24 @@ export class TemplateHook implements TaskHook {
     this.taskID = handle.config.id;
   }
 
+  /**
+   * The agent restarted and re-attached to the running task: watch again without holding the task (it runs).
+   * A first render that differs from the file on disk means the data changed while the agent was away, so it
+   * is written and its change_mode applied.
+   */
+  async recovered(ctx: TaskHookContext, handle: TaskHandle): Promise<void> {
+    this.taskID = handle.config.id;
+    this.ctx = ctx;
+    if (this.started) return;
+    this.started = true;
+    this.restored = true;
+    // Not in `running`: a failed start awaits everything in there, and would wait for itself.
+    this.recovering = this.start(ctx).catch((e: unknown) => ctx.logger.warn('templates could not be watched after recovery', { err: String(e) }));
+  }
+
   async stop(): Promise<void> {
     this.stopCtl.abort(new DroverError('Aborted', 'task stopped'));
+    await this.recovering;
     while (this.running.size > 0) await Promise.all([...this.running]);
   }
 
@@ -155,7 +176,10 @@ export class TemplateHook implements TaskHook {
       rng: this.o.rng,
       signal,
       onRender: (content, { initial }) => {
-        this.write(w, content, settings.env);
+        const stale = initial && this.restored && readIfExists(w.dest) !== content;
+        if (!initial || !this.restored || stale) this.write(w, content, settings.env);
+        else if (settings.env) w.env = parseEnvFile(content);
+        if (stale) void this.queueChange(spec);
         if (initial) {
           firstDone = true;
           resolveFirst();
@@ -251,6 +275,14 @@ export class TemplateHook implements TaskHook {
 
   private event(type: string, extra: { Message: string }): void {
     this.ctx?.emitEvent(taskEvent(type, this.o.now(), extra));
+  }
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
   }
 }
 

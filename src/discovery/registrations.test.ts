@@ -49,6 +49,13 @@ describe('buildServiceWorkloads', () => {
     expect(w!.registration.Meta).toEqual({ idx: '3' });
   });
 
+  it('names a check the job file left unnamed after its service, even when interpolating', () => {
+    const interpolate = (s: string) => s.replace('${NAME}', 'admin');
+    const check = { Type: 'tcp', Interval: SEC, Timeout: SEC } as unknown as NonNullable<Service['Checks']>[number];
+    const [w] = build([{ Name: '${NAME}', PortLabel: 'http', Checks: [check] }], { interpolate });
+    expect(w!.checks[0]!.Name).toBe('service: "admin" check');
+  });
+
   it('uses canary tags and canary meta for a canary allocation', () => {
     const svc: Service = { Name: 'web', PortLabel: 'http', Tags: ['live'], CanaryTags: ['canary'], Meta: { a: '1', b: '1' }, CanaryMeta: { b: '2' } };
     const [w] = build([svc], { canary: true });

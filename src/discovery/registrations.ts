@@ -161,7 +161,8 @@ function interpolateService(s: Service, ip: (s: string) => string): Service {
     CanaryMeta: map(s.CanaryMeta),
     Checks: s.Checks?.map((c) => ({
       ...c,
-      Name: ip(c.Name),
+      // A check without a name gets its default later (resolveCheck); parsed jobs may leave it out.
+      Name: c.Name ? ip(c.Name) : c.Name,
       Path: c.Path !== undefined ? ip(c.Path) : undefined,
       PortLabel: c.PortLabel !== undefined ? ip(c.PortLabel) : undefined,
       Command: c.Command !== undefined ? ip(c.Command) : undefined,

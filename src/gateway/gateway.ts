@@ -42,7 +42,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const adminServer = opts.admin ? createServer(admin) : undefined;
 
   await listen(server, opts.listen.host, opts.listen.port);
-  if (adminServer && opts.admin) await listen(adminServer, opts.admin.host, opts.admin.port);
+  if (adminServer && opts.admin) {
+    await listen(adminServer, opts.admin.host, opts.admin.port).catch(async (err: unknown) => {
+      await closeServer(server, 0, new Set());
+      throw err;
+    });
+  }
 
   const stop = new AbortController();
   let markReady: () => void = () => {};

@@ -59,6 +59,17 @@ describe('HttpCatalogSource', () => {
     expect(agent.requests.every((r) => /[?&]index=\d+/.test(r) && /[?&]wait=5m/.test(r))).toBe(true);
   });
 
+  it('passes instances whose Drover check status is not passing on as unhealthy', async () => {
+    const { next } = await setup([
+      reg('ok', 'web', 8001, ['urlprefix-/']),
+      { ...reg('warn', 'web', 8002, ['urlprefix-/']), Status: 'warning' },
+      { ...reg('bad', 'web', 8003, ['urlprefix-/']), Status: 'critical' },
+      { ...reg('pass', 'web', 8004, ['urlprefix-/']), Status: 'passing' },
+    ]);
+    const set = await next();
+    expect(Object.fromEntries(set.map((i) => [i.ID, i.Healthy]))).toEqual({ ok: true, warn: false, bad: false, pass: true });
+  });
+
   it('holds its queries open instead of polling while nothing changes', async () => {
     const { agent, next } = await setup([reg('w1', 'web', 8001, ['urlprefix-/'])]);
     await next();

@@ -9,13 +9,16 @@
  * The first set is published only once every service has answered, so the gateway never starts from a
  * partial table. Errors back off exponentially (250 ms to 10 s) and keep the last known registrations.
  *
- * Health: Nomad's native API serves registrations without health. Drover's agent serves only instances whose
- * checks pass (its documented default), so every registration received is taken as healthy; a registration that
- * carries Drover's optional `Healthy: false` is passed on as unhealthy (its route answers 503).
+ * Health: Nomad's native API serves registrations without health, so a registration without Drover's `Status`
+ * field is taken as passing. Drover's agent adds `Status` (the worst of the instance's checks) and answers every
+ * instance by default, as Nomad does; the source asks for all of them (no `?health=passing` filter) and passes
+ * non-passing ones on as unhealthy, so a route whose instances all fail answers 503 naming the route instead of
+ * vanishing into a 404. A `Healthy: false` field is honoured the same way.
  */
 import { Agent, request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '../logging/index.js';
+import { registrationToInstance } from './blocking-source.js';
 import { Latest } from './latest.js';
 import type { CatalogSource, GatewayInstance } from './types.js';
 
@@ -50,6 +53,8 @@ interface Registration {
   Tags: string[] | null;
   Address: string;
   Port: number;
+  /** Drover: worst check status; absent means passing. */
+  Status?: 'passing' | 'warning' | 'critical';
   Healthy?: boolean;
 }
 
@@ -185,16 +190,9 @@ export class HttpCatalogSource implements CatalogSource {
 }
 
 function toInstance(r: Registration): GatewayInstance {
-  return {
-    ID: r.ID,
-    ServiceName: r.ServiceName,
-    Address: r.Address,
-    Port: r.Port,
-    Tags: r.Tags ?? [],
-    AllocID: r.AllocID,
-    NodeID: r.NodeID,
-    Healthy: r.Healthy !== false,
-  };
+  const inst = registrationToInstance(r);
+  if (r.Healthy === false) inst.Healthy = false;
+  return inst;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,6 +1,8 @@
 /**
  * The gateway: a dynamic L7 proxy whose routes come from service tags in the catalog (Fabio-style
- * `urlprefix-` tags). Feed it any CatalogSource: MemorySource in tests, HttpCatalogSource to follow an agent.
+ * `urlprefix-` tags). Feed it any CatalogSource: MemorySource in tests, HttpCatalogSource to follow an agent
+ * over HTTP, BlockingQuerySource inside an agent that holds the catalog. Two data planes: startGateway (Node)
+ * and startHaproxyGateway (Drover drives a local HAProxy); both return the same Gateway handle.
  */
 export type {
   CatalogSource,
@@ -19,5 +21,6 @@ export { parseRouteTag, prefixMatches, stripPrefix, type TagProblem } from './ro
 export { formatRoutesTable } from './format.js';
 export { ADMIN_PREFIX } from './admin.js';
 export { HttpCatalogSource, type HttpCatalogSourceOptions } from './http-source.js';
+export { BlockingQuerySource, registrationToInstance, type BlockingAnswer, type BlockingQuery } from './blocking-source.js';
 export { runGatewayProcess, parseListenAddress, type GatewayProcessOptions } from './process.js';
 export { startHaproxyGateway, type HaproxyGatewayOptions } from './haproxy/plane.js';

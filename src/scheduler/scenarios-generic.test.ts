@@ -391,6 +391,26 @@ describe('service and batch scheduler scenarios', () => {
       });
     }
   });
+
+  describe('18b: spread targets with one node per datacenter (job anti-affinity pulls the other way)', () => {
+    for (const p of [70, 60, 80, 90]) {
+      it(`places ${p / 10} allocs in dc1 and ${10 - p / 10} in dc2 for a ${p}/${100 - p} target`, async () => {
+        const { h } = setup(2, (i) => ({ Datacenter: i === 0 ? 'dc1' : 'dc2' }));
+        const base = mockJob({ Datacenters: ['dc1', 'dc2'] });
+        base.TaskGroups[0]!.Count = 10;
+        base.TaskGroups[0]!.Tasks[0]!.Resources.CPU = 20;
+        base.TaskGroups[0]!.Tasks[0]!.Resources.MemoryMB = 16;
+        const targets = [
+          { Value: 'dc1', Percent: p },
+          { Value: 'dc2', Percent: 100 - p },
+        ];
+        base.TaskGroups[0]!.Spreads = [{ Attribute: '${node.datacenter}', Weight: 100, SpreadTarget: targets }];
+        const job = h.upsertJob(base);
+        await h.process(mockEval(job));
+        expect(dcCounts(h, flattenPlanned(h.plans[0]!.NodeAllocation))).toEqual({ dc1: p / 10, dc2: 10 - p / 10 });
+      });
+    }
+  });
 });
 
 function updateBlock(o: { MaxParallel: number; Canary?: number }) {

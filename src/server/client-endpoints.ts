@@ -172,6 +172,8 @@ export async function updateAllocs(ctx: ServerContext, updates: AllocClientUpdat
     );
     evals.push(...progress);
     const freedNodes = new Set(changes.filter(becameClientTerminal).map((c) => c.next.NodeID));
+    // A finished allocation serves nothing: its instances leave the catalog even if its client never said so.
+    for (const c of changes.filter(becameClientTerminal)) for (const r of txn.serviceRegistrationsByAlloc(c.next.ID)) txn.delete('service_registrations', r.ID);
     const classes = [...freedNodes].map((id) => txn.nodeByID(id)?.ComputedClass).filter((c): c is string => !!c);
     return { evals, classes };
   });

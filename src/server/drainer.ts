@@ -243,10 +243,9 @@ export class NodeDrainer {
   /** Runs until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const poll = this.opts.pollMs ?? 1000;
-    let cursor = 0;
     while (!signal.aborted) {
       const snap = this.ctx.store.snapshot();
-      cursor = snap.maxTableIndex(['allocs', 'nodes']);
+      const cursor = snap.maxTableIndex(['allocs', 'nodes']);
       const anyDraining = [...snap.nodes()].some((n) => n.DrainStrategy != null);
       if (anyDraining) {
         await this.step().catch((e: unknown) => this.ctx.logger.error('drain step failed', { error: (e as Error).message }));

@@ -277,3 +277,24 @@ describe('periodic job validation and plan', () => {
     expect((await s.jobPlan(good, false)).NextPeriodicLaunch).toBe('2026-01-01T01:00:00.000Z');
   });
 });
+
+describe('periodic jobs across a restart', () => {
+  it('launches once at start when a launch came due while the server was down', async () => {
+    const { MemoryBackend } = await import('../state/index.js');
+    const backend = new MemoryBackend();
+    const clock = fakeClock('2026-01-01T00:00:01Z');
+    s = await testServer({ clock, periodicTimer: false, drainer: false }, backend);
+    await s.start();
+    await s.jobRegister(batchJob('report', { Periodic: { Enabled: true, Spec: '*/10 * * * * * *', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' } }));
+    await s.stop();
+    clock.set('2026-01-01T00:00:35Z');
+    s = await testServer({ clock, periodicTimer: false, drainer: false }, backend);
+    await s.start();
+    const kids = await eventually(() => {
+      const k = s!.store.snapshot().jobs().filter((j) => j.ParentID === 'report');
+      return k.length > 0 ? k : undefined;
+    }, 3000, 'a catch-up launch');
+    expect(kids.map((k) => k.ID)).toEqual([`report/periodic-${Date.parse('2026-01-01T00:00:35Z') / 1000}`]);
+    expect(s.periodic.nextLaunchOf('default', 'report')).toBe(Date.parse('2026-01-01T00:00:40Z'));
+  });
+});

@@ -84,7 +84,31 @@ export class PeriodicDispatcher {
       this.timer = undefined;
       return;
     }
-    for (const j of this.ctx.store.snapshot().jobs()) this.update(j);
+    const snap = this.ctx.store.snapshot();
+    for (const j of snap.jobs()) this.update(j);
+    this.ctx.background('periodic catch-up', this.catchUp(snap));
+  }
+
+  /**
+   * After a restart, a parent whose launch came due while the server was down launches once now, as
+   * Nomad's leader does on restore; the rest of the missed times are not made up for.
+   */
+  private async catchUp(snap: StateView): Promise<void> {
+    const now = this.ctx.clock.now();
+    for (const t of [...this.tracked.values()]) {
+      const parent = snap.jobByID(t.namespace, t.id);
+      if (parent == null) continue;
+      const launches = childJobs(snap, t.namespace, t.id)
+        .map((c) => /\/periodic-(\d+)$/.exec(c.ID)?.[1])
+        .filter((x): x is string => x !== undefined)
+        .map((x) => Number(x) * 1000);
+      const last = Math.max((parent.SubmitTime ?? 0) / 1e6, ...launches);
+      const due = nextLaunch(t.schedules, last);
+      if (due === undefined || due >= now) continue;
+      await this.launch(t.namespace, t.id, now).catch((e: unknown) => {
+        this.ctx.logger.error('periodic catch-up launch failed', { job_id: t.id, error: (e as Error).message });
+      });
+    }
   }
 
   /** Called after a job write: tracks, re-schedules or forgets the job. */

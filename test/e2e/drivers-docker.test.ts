@@ -62,7 +62,10 @@ describe('docker tasks on a dev agent', () => {
     );
     const { id, t } = await deadTask('docker-oom');
     const types = eventTypes(t);
-    expect(types.filter((x) => x === 'OOM Killed'), types.join(', ')).toHaveLength(2);
+    // Every run ended in an OOM kill reported once: one "OOM Killed" per "Terminated" (events keep the last 10).
+    const ooms = types.filter((x) => x === 'OOM Killed').length;
+    expect(ooms, types.join(', ')).toBeGreaterThanOrEqual(1);
+    expect(ooms, types.join(', ')).toBe(types.filter((x) => x === 'Terminated').length);
     expect(types).toContain('Restarting');
     expect(types.at(-1)).toBe('Not Restarting');
     expect(t.Restarts).toBe(1);

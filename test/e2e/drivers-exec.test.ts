@@ -104,7 +104,10 @@ describe('exec tasks on a dev agent', () => {
       60_000,
     );
     const types = eventTypes(state.t);
-    expect(types.filter((x) => x === 'OOM Killed'), types.join(', ')).toHaveLength(2);
+    // Every run ended in an OOM kill reported once: one "OOM Killed" per "Terminated" (events keep the last 10).
+    const ooms = types.filter((x) => x === 'OOM Killed').length;
+    expect(ooms, types.join(', ')).toBeGreaterThanOrEqual(1);
+    expect(ooms, types.join(', ')).toBe(types.filter((x) => x === 'Terminated').length);
     expect(types).toContain('Restarting');
     expect(types.at(-1)).toBe('Not Restarting');
     expect(state.t.Restarts).toBe(1);

@@ -168,6 +168,8 @@ describe('job types and operations on a dev agent', () => {
     const status = (await agent.api<{ TaskGroups: Record<string, { Desired: number; Events: Array<{ Count: number; PreviousCount: number }> }> }>('/v1/job/scaled/scale')).body;
     expect(status.TaskGroups.g!.Desired).toBe(3);
     expect(status.TaskGroups.g!.Events[0]).toMatchObject({ Count: 3, PreviousCount: 1 });
+    const events = agent.cli(['job', 'scaling-events', 'scaled']);
+    expect(events.stdout).toMatch(/^g\s+3\s+1\s+false\s/m);
     expect(agent.cli(['job', 'stop', '-detach', 'scaled']).code).toBe(0);
   });
 

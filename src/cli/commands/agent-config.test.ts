@@ -121,6 +121,21 @@ plugin "docker" {
     await expect(buildAgentConfig({ dev: true, configFiles: [inverted] }, mod)).rejects.toThrow('min_dynamic_port 30000 is above max_dynamic_port 20000');
   });
 
+  it("reads the server block's heartbeat settings under Nomad's names, as milliseconds", async () => {
+    const f = join(dir, 'server.hcl');
+    await writeFile(f, `server {\n  enabled = true\n  min_heartbeat_ttl = "2s"\n  heartbeat_grace = "1500ms"\n  max_heartbeats_per_second = 25\n}\n`);
+    const cfg = (await buildAgentConfig({ dev: false, configFiles: [f] }, mod)) as unknown as AgentConfig;
+    expect(cfg.server).toEqual({ enabled: true, minHeartbeatTTLms: 2000, heartbeatGraceMs: 1500, maxHeartbeatsPerSecond: 25 });
+    expect(fromNomadConfig({ server: { heartbeat_grace: 3 } })).toEqual({ server: { heartbeatGraceMs: 3000 } });
+  });
+
+  it('refuses a heartbeat setting that is not a duration', async () => {
+    const f = join(dir, 'bad.json');
+    await writeFile(f, JSON.stringify({ server: { min_heartbeat_ttl: 'soon' } }));
+    await expect(buildAgentConfig({ dev: false, configFiles: [f] }, mod)).rejects.toThrow('server.min_heartbeat_ttl must be a duration');
+    expect(() => fromNomadConfig({ server: { max_heartbeats_per_second: 0 } })).toThrow('max_heartbeats_per_second must be a positive number');
+  });
+
   it('refuses config files that are neither HCL nor JSON', async () => {
     await expect(buildAgentConfig({ dev: true, configFiles: [join(dir, 'agent.yaml')] }, mod)).rejects.toThrow('expected a .hcl or .json file');
   });

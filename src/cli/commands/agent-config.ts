@@ -1,7 +1,8 @@
 /**
  * From `drover agent` flags and `-config` files to the agent's config: Nomad's dev defaults, then each config
  * file in order, then the flags on top (as nomad merges them). Config files are HCL (`.hcl`) or JSON (`.json`)
- * in Nomad's agent config shape (`data_dir`, `bind_addr`, `ports { http }`, `server { enabled }`,
+ * in Nomad's agent config shape (`data_dir`, `bind_addr`, `ports { http }`,
+ * `server { enabled, num_schedulers, min_heartbeat_ttl, heartbeat_grace, max_heartbeats_per_second }`,
  * `client { servers, node_class, node_pool, meta, host_volume "x" { path read_only }, min_dynamic_port,
  * max_dynamic_port, reserved { cpu memory disk reserved_ports } }`, `plugin "raw_exec" { config { enabled = true } }`,
  * `dns { enabled, port, domain }`).
@@ -11,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import type { AgentConfig } from '../../agent/index.js';
 import { UsageError, type AgentFlags } from '../command.js';
+import { parseGoDuration } from '../format.js';
 
 type Obj = Record<string, unknown>;
 
@@ -69,6 +71,34 @@ function reserved(v: unknown): Obj | undefined {
   return { cpu: n(r.cpu), memory: n(r.memory), disk: n(r.disk), reservedPorts: typeof r.reserved_ports === 'string' ? r.reserved_ports : undefined };
 }
 
+/**
+ * A duration setting (`"2s"`, or a number of seconds as Nomad's JSON also takes) in milliseconds; a value that
+ * is not a duration is an error rather than a silent default, since it decides how fast dead nodes are found.
+ */
+function durationMs(v: unknown, key: string, file: string): number | undefined {
+  if (v === undefined) return undefined;
+  const ns = typeof v === 'number' ? v * 1e9 : typeof v === 'string' ? parseGoDuration(v) : undefined;
+  if (ns === undefined || !Number.isFinite(ns) || ns < 0) {
+    throw new UsageError(`Error loading configuration from ${file}: server.${key} must be a duration such as "10s", got ${JSON.stringify(v)}`);
+  }
+  return ns / 1e6;
+}
+
+/** `server { enabled, num_schedulers, min_heartbeat_ttl, heartbeat_grace, max_heartbeats_per_second }`. */
+function serverBlock(server: Obj, file: string): Obj {
+  const rate = server.max_heartbeats_per_second;
+  if (rate !== undefined && (typeof rate !== 'number' || !(rate > 0))) {
+    throw new UsageError(`Error loading configuration from ${file}: server.max_heartbeats_per_second must be a positive number`);
+  }
+  return {
+    enabled: server.enabled,
+    numSchedulers: server.num_schedulers,
+    minHeartbeatTTLms: durationMs(server.min_heartbeat_ttl, 'min_heartbeat_ttl', file),
+    heartbeatGraceMs: durationMs(server.heartbeat_grace, 'heartbeat_grace', file),
+    maxHeartbeatsPerSecond: rate,
+  };
+}
+
 /** Maps one Nomad-shaped agent config document onto Drover's config keys. */
 export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
   const server = block(doc.server);
@@ -84,7 +114,7 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
     logLevel: typeof doc.log_level === 'string' ? doc.log_level.toLowerCase() : undefined,
     ports: ports || dns ? { http: ports?.http, dns: dns?.port ?? ports?.dns } : undefined,
     dns: dns ? { enabled: dns.enabled, domain: dns.domain } : undefined,
-    server: server ? { enabled: server.enabled, numSchedulers: server.num_schedulers } : undefined,
+    server: server ? serverBlock(server, file) : undefined,
     client: client
       ? {
           enabled: client.enabled,

@@ -1,7 +1,7 @@
 /**
  * Server endpoints for remote client agents (the HTTP form of `ServerRPC` in client/rpc.ts):
- *   PUT /v1/internal/client/register  {Node}                 → {HeartbeatTTLms, Index}
- *   PUT /v1/internal/client/status    {NodeID, Status}       → {HeartbeatTTLms, Index}
+ *   PUT /v1/internal/client/register  {Node}                 → {HeartbeatTTL (ns), Index}
+ *   PUT /v1/internal/client/status    {NodeID, Status}       → {HeartbeatTTL (ns), Index}
  *   GET /v1/internal/client/allocs/:nodeID?index=&wait=      → {Allocs, Index}   (blocking)
  *   PUT /v1/internal/client/allocs    {Allocs: AllocClientUpdate[]}
  *   PUT /v1/internal/client/services  {Upsert: ServiceRegistration[], Delete: string[]}
@@ -20,13 +20,13 @@ export function internalRoutes(r: Router, opts: HttpApiOptions): void {
     const body = await c.json<{ Node?: Node }>();
     if (!body.Node || typeof body.Node.ID !== 'string') throw badRequest('"Node" with an "ID" is required');
     const res = await server.nodeRegister(body.Node);
-    return new JsonReply({ HeartbeatTTLms: res.heartbeatTTLms, Index: res.index }, res.index);
+    return ttlReply(res);
   });
   r.write('/v1/internal/client/status', async (c) => {
     const body = await c.json<{ NodeID?: string; Status?: string }>();
     if (!body.NodeID || !body.Status) throw badRequest('"NodeID" and "Status" are required');
     const res = await server.nodeUpdateStatus(body.NodeID, body.Status);
-    return new JsonReply({ HeartbeatTTLms: res.heartbeatTTLms, Index: res.index }, res.index);
+    return ttlReply(res);
   });
   r.get('/v1/internal/client/allocs/:nodeID', async (c) => {
     const q = queryOptions(c.query, c.signal);
@@ -45,4 +45,12 @@ export function internalRoutes(r: Router, opts: HttpApiOptions): void {
     if (body.Delete?.length) await server.deleteServiceRegistrations?.(body.Delete);
     return {};
   });
+}
+
+/**
+ * Nanoseconds under Nomad's name, as HttpServerRPC reads it (durations are nanoseconds in every body); a
+ * client that got no number here would heartbeat in a tight loop.
+ */
+function ttlReply(res: { heartbeatTTLms: number; index: number }): JsonReply {
+  return new JsonReply({ HeartbeatTTL: Math.round(res.heartbeatTTLms * 1e6), Index: res.index }, res.index);
 }

@@ -127,7 +127,14 @@ export class TestAgent {
 
   /** Stops every job (so tasks end), the agent, and anything left that was started from the data dir. */
   async stop(): Promise<void> {
+    const allocIDs: string[] = [];
     if (this.proc && this.proc.exitCode === null) {
+      try {
+        const a = await this.api<Array<{ ID: string }>>('/v1/allocations?namespace=*');
+        if (Array.isArray(a.body)) allocIDs.push(...a.body.map((x) => x.ID));
+      } catch {
+        /* the agent may already be gone */
+      }
       try {
         const jobs = await this.api<Array<{ ID: string; Namespace: string }>>('/v1/jobs?namespace=*');
         if (Array.isArray(jobs.body)) {
@@ -148,7 +155,7 @@ export class TestAgent {
     }
     // Whatever still runs from this data dir (tasks of a killed agent) goes too.
     killProcessesUnder(this.dataDir);
-    spawnSync('sh', ['-c', `docker ps -aq --filter label=drover.data_dir=${this.dataDir} | xargs -r docker rm -f`]);
+    for (const id of allocIDs) spawnSync('sh', ['-c', `docker ps -aq --filter label=com.hashicorp.nomad.alloc_id=${id} | xargs -r docker rm -f`]);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,174 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nullLogger } from '../logging/index.js';
+import { MockDriver } from '../drivers/index.js';
+import type { Allocation, Service, ServiceRegistration, TaskGroup } from '../structs/index.js';
+import { createClient, type Client } from './index.js';
+import { FakeServer, testAlloc, testJob, testTask, waitFor } from './testing/index.js';
+
+/** A FakeServer that also keeps the catalog, and when each write happened. */
+class CatalogServer extends FakeServer {
+  catalog = new Map<string, ServiceRegistration>();
+  writes: Array<{ at: number; op: 'upsert' | 'delete'; ids: string[] }> = [];
+
+  async upsertServiceRegistrations(regs: ServiceRegistration[]): Promise<void> {
+    for (const r of regs) this.catalog.set(r.ID, structuredClone(r));
+    this.writes.push({ at: Date.now(), op: 'upsert', ids: regs.map((r) => r.ID) });
+  }
+
+  async deleteServiceRegistrations(ids: string[]): Promise<void> {
+    for (const id of ids) this.catalog.delete(id);
+    this.writes.push({ at: Date.now(), op: 'delete', ids });
+  }
+
+  override async updateAllocs(updates: Parameters<FakeServer['updateAllocs']>[0]): Promise<void> {
+    await super.updateAllocs(updates);
+    for (const u of updates) {
+      const a = this.allocs.get(u.ID);
+      if (a && u.DeploymentStatus) a.DeploymentStatus = u.DeploymentStatus;
+    }
+  }
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function startClient(server: CatalogServer, dataDir?: string): Promise<Client> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'drover-services-'));
+  if (!dataDir) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const client = await createClient({
+    rpc: server,
+    dataDir: dir,
+    logger: nullLogger,
+    nodeName: 'node-1',
+    datacenter: 'dc1',
+    region: 'global',
+    drivers: [new MockDriver()],
+    timing: { allocUpdateBatchMs: 20, statsIntervalMs: 200, logRotateIntervalMs: 50, allocWatchWaitMs: 2_000 },
+  });
+  await client.start();
+  cleanups.push(() => client.stop({ killTasks: true }));
+  return client;
+}
+
+/** A TCP listener on 127.0.0.1: the "task" a check probes. */
+async function listener(): Promise<{ port: number; server: Server }> {
+  const server = createServer((s) => s.end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+const tcpCheck = (over: Record<string, unknown> = {}) => ({ Name: 'alive', Type: 'tcp', Interval: 50e6, Timeout: 500e6, ...over });
+
+function allocWith(client: Client, opts: { task?: Service[]; group?: Service[]; port?: number; taskShutdownDelayNs?: number; groupShutdownDelayNs?: number; update?: TaskGroup['Update'] }): Allocation {
+  const job = testJob([testTask('main', 'mock_driver', {}, { Services: opts.task ?? null, ShutdownDelay: opts.taskShutdownDelayNs ?? 0 })]);
+  const g = job.TaskGroups[0]!;
+  g.Services = opts.group ?? null;
+  g.ShutdownDelay = opts.groupShutdownDelayNs ?? 0;
+  if (opts.update) g.Update = opts.update;
+  const a = testAlloc(job, client.nodeID);
+  if (opts.port) a.AllocatedResources.Shared.Ports = [{ Label: 'http', Value: opts.port, To: 0, HostIP: '127.0.0.1' }];
+  return a;
+}
+
+function eventTime(server: FakeServer, allocID: string, type: string): number | undefined {
+  const a = server.allocs.get(allocID);
+  const ev = a?.TaskStates?.main?.Events.find((e) => e.Type === type);
+  return ev ? ev.Time / 1e6 : undefined;
+}
+
+describe('client services', () => {
+  it('registers a task service at the host port with interpolated tags once the task runs', async () => {
+    const server = new CatalogServer();
+    const client = await startClient(server);
+    const a = server.place(allocWith(client, { task: [{ Name: 'web-${NOMAD_TASK_NAME}', PortLabel: 'http', Tags: ['alloc-${NOMAD_ALLOC_INDEX}', 'node-${node.unique.name}'] }] }));
+    expect(await waitFor(() => server.catalog.size === 1)).toBe(true);
+    const reg = [...server.catalog.values()][0]!;
+    expect(reg).toMatchObject({ ServiceName: 'web-main', Address: '127.0.0.1', Port: 23456, AllocID: a.ID, NodeID: client.nodeID, Tags: ['alloc-0', 'node-node-1'], Status: 'passing' });
+  });
+
+  it('registers the services of adopted tasks again after an agent restart', async () => {
+    const server = new CatalogServer();
+    const dir = mkdtempSync(join(tmpdir(), 'drover-services-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const first = await startClient(server, dir);
+    server.place(allocWith(first, { task: [{ Name: 'web', PortLabel: 'http' }], group: [{ Name: 'api', PortLabel: 'http' }] }));
+    expect(await waitFor(() => server.catalog.size === 2)).toBe(true);
+    await first.shutdown();
+    server.catalog.clear();
+    await startClient(server, dir);
+    expect(await waitFor(() => server.catalog.size === 2)).toBe(true);
+  });
+
+  it('deregisters a task service before the task is killed, then waits its shutdown_delay', async () => {
+    const server = new CatalogServer();
+    const client = await startClient(server);
+    const a = server.place(allocWith(client, { task: [{ Name: 'web', PortLabel: 'http' }], taskShutdownDelayNs: 400e6 }));
+    await waitFor(() => server.catalog.size === 1);
+    server.stopAlloc(a.ID);
+    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', 5_000)).toBe(true);
+    const deleted = server.writes.find((w) => w.op === 'delete')!.at;
+    const killing = eventTime(server, a.ID, 'Killing')!;
+    expect(server.catalog.size).toBe(0);
+    expect(killing - deleted).toBeGreaterThanOrEqual(350);
+  });
+
+  it('registers group services once the tasks run and honours the group shutdown_delay on stop', async () => {
+    const server = new CatalogServer();
+    const client = await startClient(server);
+    const a = server.place(allocWith(client, { group: [{ Name: 'api', PortLabel: 'http', Tags: ['v1'] }], groupShutdownDelayNs: 400e6 }));
+    expect(await waitFor(() => server.catalog.size === 1)).toBe(true);
+    expect([...server.catalog.keys()][0]).toBe(`_nomad-task-${a.ID}-group-web-api-http`);
+    server.stopAlloc(a.ID);
+    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', 5_000)).toBe(true);
+    const deleted = server.writes.find((w) => w.op === 'delete')!.at;
+    expect(eventTime(server, a.ID, 'Killing')! - deleted).toBeGreaterThanOrEqual(350);
+  });
+
+  it('marks an instance critical while its check fails and reports the checks through allocChecks', async () => {
+    const server = new CatalogServer();
+    const client = await startClient(server);
+    const { port, server: tcp } = await listener();
+    const a = server.place(allocWith(client, { port, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }));
+    expect(await waitFor(() => [...server.catalog.values()][0]?.Status === 'passing')).toBe(true);
+    const checks = Object.values(client.allocChecks(a.ID));
+    expect(checks).toMatchObject([{ Check: 'alive', Service: 'api', Task: '', Group: 'web', Mode: 'healthiness', Status: 'success' }]);
+    await new Promise<void>((r) => tcp.close(() => r()));
+    expect(await waitFor(() => [...server.catalog.values()][0]?.Status === 'critical')).toBe(true);
+    expect(Object.values(client.allocChecks(a.ID))[0]!.Status).toBe('failure');
+  });
+
+  it('restarts the task through check_restart after the limit of failures, saying why', async () => {
+    const server = new CatalogServer();
+    const client = await startClient(server);
+    // Nothing listens on this port: the check fails at once, every time.
+    const { port, server: tcp } = await listener();
+    await new Promise<void>((r) => tcp.close(() => r()));
+    const check = tcpCheck({ CheckRestart: { Limit: 2, Grace: 0, IgnoreWarnings: false } });
+    const a = server.place(allocWith(client, { port, task: [{ Name: 'web', PortLabel: 'http', Checks: [check] }] }));
+    const restarted = () => server.allocs.get(a.ID)?.TaskStates?.main?.Events.find((e) => e.Type === 'Restart Signaled');
+    expect(await waitFor(() => restarted() !== undefined, 5_000)).toBe(true);
+    expect(restarted()!.RestartReason).toBe('healthcheck: check "alive" unhealthy');
+    expect(await waitFor(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'running' && server.catalog.size === 1, 5_000)).toBe(true);
+  });
+
+  it('holds deployment health while a check fails and reports healthy once it passes (health_check = "checks")', async () => {
+    const server = new CatalogServer();
+    const client = await startClient(server);
+    const { port, server: tcp } = await listener();
+    await new Promise<void>((r) => tcp.close(() => r()));
+    const update = { Stagger: 0, MaxParallel: 1, HealthCheck: 'checks', MinHealthyTime: 100e6, HealthyDeadline: 20e9, ProgressDeadline: 60e9, AutoRevert: false, AutoPromote: false, Canary: 0 };
+    const a = server.place({ ...allocWith(client, { port, update, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }), DeploymentID: 'dep-1' });
+    await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'running');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(server.allocs.get(a.ID)?.DeploymentStatus?.Healthy ?? null).toBeNull();
+    tcp.listen(port, '127.0.0.1');
+    expect(await waitFor(() => server.allocs.get(a.ID)?.DeploymentStatus?.Healthy === true, 5_000)).toBe(true);
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * A CatalogSource over any blocking query, for wiring the gateway inside an agent that holds the catalog
+ * itself (no HTTP hop):
+ *
+ *   query(0) --answer at index i1--> yield --> query(i1) blocks until the catalog passes i1 --> yield --> ...
+ *
+ * The query must block until its index passes `minIndex` (or its own wait ends, answering the same index, which
+ * is not yielded again). Failures back off from 250 ms to 10 s and keep the last set.
+ */
+import type { Logger } from '../logging/index.js';
+import type { ServiceRegistration } from '../structs/index.js';
+import type { CatalogSource, GatewayInstance } from './types.js';
+
+export interface BlockingAnswer {
+  index: number;
+  instances: GatewayInstance[];
+}
+
+export type BlockingQuery = (minIndex: number, signal: AbortSignal) => Promise<BlockingAnswer>;
+
+export class BlockingQuerySource implements CatalogSource {
+  constructor(
+    private readonly query: BlockingQuery,
+    private readonly logger: Logger,
+    private readonly retry = { minMs: 250, maxMs: 10_000 },
+  ) {}
+
+  async *watch(signal: AbortSignal): AsyncGenerator<GatewayInstance[]> {
+    let index = 0;
+    let first = true;
+    let delay = 0;
+    while (!signal.aborted) {
+      let answer: BlockingAnswer;
+      try {
+        answer = await this.query(index, signal);
+        delay = 0;
+      } catch (err) {
+        if (signal.aborted) return;
+        delay = Math.min(Math.max(delay * 2, this.retry.minMs), this.retry.maxMs);
+        this.logger.warn('catalog query failed; retrying', { error: String(err), retryInMs: delay });
+        await sleep(delay, signal);
+        continue;
+      }
+      if (!first && answer.index === index) continue; // the query's wait ended with no change
+      // An index that goes backwards means the catalog was reset: take the answer and start over from it.
+      index = answer.index;
+      first = false;
+      yield answer.instances;
+    }
+  }
+}
+
+/**
+ * A catalog row in the gateway's shape. Healthy when Drover's `Status` is absent (no checks, or a plain Nomad
+ * registration) or `passing`.
+ */
+export function registrationToInstance(
+  r: Pick<ServiceRegistration, 'ID' | 'ServiceName' | 'Address' | 'Port' | 'Tags' | 'AllocID' | 'NodeID' | 'Status'>,
+): GatewayInstance {
+  return {
+    ID: r.ID,
+    ServiceName: r.ServiceName,
+    Address: r.Address,
+    Port: r.Port,
+    Tags: r.Tags ?? [],
+    AllocID: r.AllocID,
+    NodeID: r.NodeID,
+    Healthy: r.Status === undefined || r.Status === 'passing',
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

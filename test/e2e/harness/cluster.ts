@@ -1,0 +1,227 @@
+/**
+ * A multi-agent cluster for e2e tests: one server-only agent (`agent -server`) and N client-only agents
+ * (`agent -client -servers <server> -dc dcX -node nameX`), each a separate process with its own data dir,
+ * node name and dynamic port range, all on 127.0.0.1.
+ *
+ *   start():      server up (API address) ─► every client up ─► every node registered and ready
+ *   addClient():  one more client later (system jobs must follow it)
+ *   killClient(): SIGKILL the client agent and the task processes it started, as a machine dying
+ *   stop():       jobs purged through the server, clients and server stopped, leftovers killed, dirs removed
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DROVER, killProcessesUnder, TestAgent } from './agent.js';
+
+export interface ClientSpec {
+  name: string;
+  dc: string;
+}
+
+export interface ClusterOptions {
+  clients: ClientSpec[];
+  /** Server heartbeat settings (Nomad's names); short ones make node death visible fast. */
+  heartbeat?: { minTTL: string; grace: string };
+  /** Extra HCL for every client's config file. */
+  clientHCL?: string;
+}
+
+/** A node as `/v1/nodes` lists it. */
+export interface NodeStub {
+  ID: string;
+  Name: string;
+  Datacenter: string;
+  Status: string;
+  SchedulingEligibility: string;
+}
+
+/** An allocation as `/v1/job/:id/allocations` lists it (the fields the tests read). */
+export interface AllocStub {
+  ID: string;
+  NodeID: string;
+  NodeName: string;
+  Name: string;
+  TaskGroup: string;
+  ClientStatus: string;
+  DesiredStatus: string;
+  NextAllocation?: string;
+  DesiredTransition?: { Migrate?: boolean };
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
+/** One agent process of the cluster: TestAgent's CLI, API and polling, started with explicit roles. */
+export class ClusterAgent extends TestAgent {
+  constructor(
+    readonly role: 'server' | 'client',
+    readonly nodeName: string,
+    private readonly agentArgs: string[],
+  ) {
+    super();
+  }
+
+  /** Starts the agent (never -dev) and waits until it prints its API address. */
+  override async start(): Promise<void> {
+    const args = ['agent', ...this.agentArgs, '-data-dir', this.dataDir, '-bind', '127.0.0.1', '-http-port', '0', '-dns-port', '0', '-log-level', 'debug'];
+    const proc = spawn(DROVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    this.output = '';
+    this.address = await new Promise<string>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`${this.role} ${this.nodeName} did not start in 30s:\n${this.output}`)), 30_000);
+      proc.stdout!.on('data', (b: Buffer) => {
+        this.output += b.toString();
+        const m = /API at (http:\/\/[\d.]+:\d+)/.exec(this.output);
+        if (m) {
+          clearTimeout(timer);
+          res(m[1]!);
+        }
+      });
+      proc.stderr!.on('data', (b: Buffer) => {
+        this.output += b.toString();
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        rej(new Error(`${this.role} ${this.nodeName} exited with ${code}:\n${this.output}`));
+      });
+    });
+  }
+
+  /** SIGKILLs the agent and then every task process it started (they carry its data dir in their env). */
+  async killWithTasks(): Promise<number> {
+    await this.kill();
+    return killProcessesUnder(this.dataDir);
+  }
+
+  /** Stops this agent and whatever it left behind; the server purges jobs first (TestAgent.stop). */
+  override async stop(): Promise<void> {
+    if (this.role === 'server') return super.stop();
+    await this.stopAgent();
+    killProcessesUnder(this.dataDir);
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export class TestCluster {
+  server!: ClusterAgent;
+  readonly clients = new Map<string, ClusterAgent>();
+  private readonly configDir = mkdtempSync(join(tmpdir(), 'drover-cluster-cfg-'));
+  private clientCount = 0;
+
+  constructor(private readonly opts: ClusterOptions) {}
+
+  /** Starts the server, then every client, and waits until all nodes are registered and ready. */
+  async start(): Promise<void> {
+    const hb = this.opts.heartbeat ?? { minTTL: '2s', grace: '1s' };
+    const serverHCL = join(this.configDir, 'server.hcl');
+    writeFileSync(serverHCL, `server {\n  enabled = true\n  min_heartbeat_ttl = "${hb.minTTL}"\n  heartbeat_grace = "${hb.grace}"\n}\n`);
+    this.server = new ClusterAgent('server', 'server', ['-server', '-config', serverHCL]);
+    await this.server.start();
+    for (const c of this.opts.clients) await this.addClient(c, false);
+    await this.waitForReadyNodes(this.opts.clients.length);
+  }
+
+  /**
+   * Starts one more client agent. Each gets its own 1000-port dynamic range: the clients share one host, and
+   * two of them must never hand out the same port.
+   */
+  async addClient(spec: ClientSpec, waitReady = true): Promise<ClusterAgent> {
+    const i = this.clientCount++;
+    const file = join(this.configDir, `client-${spec.name}.hcl`);
+    writeFileSync(
+      file,
+      `client {\n  enabled = true\n  min_dynamic_port = ${21000 + i * 1000}\n  max_dynamic_port = ${21999 + i * 1000}\n}\n` +
+        `plugin "raw_exec" {\n  config {\n    enabled = true\n  }\n}\n` +
+        `plugin "mock_driver" {\n  config {\n    enabled = true\n  }\n}\n` +
+        (this.opts.clientHCL ?? ''),
+    );
+    const agent = new ClusterAgent('client', spec.name, ['-client', '-servers', this.server.address, '-dc', spec.dc, '-node', spec.name, '-config', file]);
+    this.clients.set(spec.name, agent);
+    await agent.start();
+    if (waitReady) await this.server.waitFor(`node ${spec.name} ready`, async () => (await this.nodes()).find((n) => n.Name === spec.name && n.Status === 'ready'), 30_000);
+    return agent;
+  }
+
+  client(name: string): ClusterAgent {
+    const c = this.clients.get(name);
+    if (!c) throw new Error(`no client named ${name}`);
+    return c;
+  }
+
+  async nodes(): Promise<NodeStub[]> {
+    const r = await this.server.api<NodeStub[]>('/v1/nodes');
+    return Array.isArray(r.body) ? r.body : [];
+  }
+
+  async waitForReadyNodes(n: number): Promise<NodeStub[]> {
+    return this.server.waitFor(`${n} ready nodes`, async () => {
+      const ready = (await this.nodes()).filter((x) => x.Status === 'ready');
+      return ready.length >= n ? ready : undefined;
+    }, 30_000);
+  }
+
+  async allocs(jobID: string): Promise<AllocStub[]> {
+    const r = await this.server.api<AllocStub[]>(`/v1/job/${encodeURIComponent(jobID)}/allocations`);
+    return Array.isArray(r.body) ? r.body : [];
+  }
+
+  /**
+   * The running allocations of a job, waiting until there are exactly `n` (and none pending); with `notOn`,
+   * also until none of them is on that node (a dead node's allocations count as running until marked lost).
+   */
+  async waitForRunning(jobID: string, n: number, timeoutMs = 60_000, everyMs = 250, notOn?: string): Promise<AllocStub[]> {
+    return this.server.waitFor(`${n} running allocations of ${jobID}${notOn ? ` off node ${notOn}` : ''}`, async () => {
+      const all = await this.allocs(jobID);
+      const live = all.filter((a) => a.DesiredStatus === 'run' && (a.ClientStatus === 'running' || a.ClientStatus === 'pending'));
+      const running = live.filter((a) => a.ClientStatus === 'running');
+      if (notOn && live.some((a) => a.NodeID === notOn)) return undefined;
+      return running.length === n && live.length === n ? running : undefined;
+    }, timeoutMs, everyMs);
+  }
+
+  /** Registers a job from HCL text through the real CLI (`job run -detach`), as a user would. */
+  runJob(hcl: string, name: string): void {
+    const file = join(this.configDir, `${name}.nomad.hcl`);
+    writeFileSync(file, hcl);
+    const r = this.server.cli(['job', 'run', '-detach', file]);
+    if (r.code !== 0) throw new Error(`job run ${name} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+
+  /** Output of every agent, for a failing test's message. */
+  logs(tail = 3000): string {
+    const parts = [`--- server\n${this.server?.output.slice(-tail) ?? ''}`];
+    for (const [n, c] of this.clients) parts.push(`--- client ${n}\n${c.output.slice(-tail)}`);
+    return parts.join('\n');
+  }
+
+  /** Purges every job (through the server), stops every agent, kills leftovers, removes the data dirs. */
+  async stop(): Promise<void> {
+    // The server purges jobs while clients still run, so their tasks stop gracefully; then clients go.
+    if (this.server?.proc && this.server.proc.exitCode === null) {
+      try {
+        const jobs = await this.server.api<Array<{ ID: string; Namespace: string }>>('/v1/jobs?namespace=*');
+        if (Array.isArray(jobs.body)) {
+          for (const j of jobs.body) await this.server.api(`/v1/job/${encodeURIComponent(j.ID)}?purge=true&namespace=${j.Namespace}`, { method: 'DELETE' });
+          await this.server
+            .waitFor('allocations to stop', async () => {
+              const a = await this.server.api<AllocStub[]>('/v1/allocations?namespace=*');
+              return Array.isArray(a.body) && a.body.every((x) => x.ClientStatus !== 'running' && x.ClientStatus !== 'pending');
+            }, 20_000)
+            .catch(() => undefined);
+        }
+      } catch {
+        /* the server may already be gone */
+      }
+    }
+    for (const c of this.clients.values()) await c.stop();
+    await this.server?.stop();
+    rmSync(this.configDir, { recursive: true, force: true });
+  }
+}
+
+/** Counts of allocations per key (node name, datacenter...). */
+export function countBy<T>(items: T[], key: (t: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const i of items) out[key(i)] = (out[key(i)] ?? 0) + 1;
+  return out;
+}
