@@ -26,7 +26,7 @@ const quick = args.quick === true;
 const clients = Number(args.clients ?? 50);
 const durationS = Number(args.duration ?? (quick ? 5 : 30));
 // --cpu-prof: profile the agent (written when it exits) and print the top self time at the end.
-const profDir = args['cpu-prof'] ? join(repoRoot, 'bench', '.profiles', `api-${Date.now()}`) : undefined;
+const profDir = args['cpu-prof'] ? join(tmpdir(), 'drover-profiles', `api-${Date.now()}`) : undefined;
 const wantedWatchers = Number(args.watchers ?? (quick ? 2_000 : 10_000));
 
 const t0 = performance.now();

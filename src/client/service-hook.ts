@@ -140,7 +140,8 @@ export class ClientServices {
       writer: { upsert: (regs) => this.upsert(regs), delete: (ids) => this.delete(ids) },
       exec: args.exec,
       onRestartNeeded: (task, req) => {
-        const reason = `healthcheck: check "${req.checkName}" unhealthy`;
+        // Nomad formats the name with Go's %q: quoted, inner quotes escaped.
+        const reason = `healthcheck: check ${JSON.stringify(req.checkName)} unhealthy`;
         this.log.info('restarting task: check unhealthy', { alloc_id: alloc.ID, task, check: req.checkName });
         void args.restart(task, reason).catch((e: unknown) => this.log.warn('check_restart failed', { alloc_id: alloc.ID, task, err: String(e) }));
       },

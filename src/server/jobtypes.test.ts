@@ -287,6 +287,7 @@ describe('periodic jobs across a restart', () => {
     await s.start();
     await s.jobRegister(batchJob('report', { Periodic: { Enabled: true, Spec: '*/10 * * * * * *', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' } }));
     await s.stop();
+    backend.closed = false; // the same durable state, opened again
     clock.set('2026-01-01T00:00:35Z');
     s = await testServer({ clock, periodicTimer: false, drainer: false }, backend);
     await s.start();

@@ -5,7 +5,8 @@
  *   register/restore ─► track(parent) ─► next launch computed ─► timer ─► tick(now)
  *   tick: for each parent due ─► prohibit_overlap and a live child? skip : derive child + eval
  *         ─► next launch computed from this launch time
- *   force: derive a child now, whatever the schedule (still honouring nothing else)
+ *   force: derive a child now, whatever the schedule and prohibit_overlap
+ *   start after a restart: a parent whose next launch after its last one has passed launches once now
  *
  * Time comes from the injected clock; the single timer only wakes `tick`, so tests drive `tick` with a
  * fake clock and never wait.

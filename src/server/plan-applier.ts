@@ -110,8 +110,11 @@ export function nodeFits(txn: WriteTxn, plan: Plan, nodeID: string, allocsFit: A
   const node = txn.nodeByID(nodeID);
   if (node == null || node.Status !== NodeStatusReady) return false;
   const existing = txn.allocsByNode(nodeID);
-  const existingIDs = new Set(existing.map((a) => a.ID));
-  if (node.SchedulingEligibility === NodeSchedulingIneligible && placing.some((a) => !existingIDs.has(a.ID))) return false;
+  if (node.SchedulingEligibility === NodeSchedulingIneligible) {
+    // Only in-place updates of allocations already there may land on an ineligible node.
+    const existingIDs = new Set(existing.map((a) => a.ID));
+    if (placing.some((a) => !existingIDs.has(a.ID))) return false;
+  }
   const removed = new Set<string>();
   for (const a of plan.NodeUpdate[nodeID] ?? []) removed.add(a.ID);
   for (const a of plan.NodePreemptions[nodeID] ?? []) removed.add(a.ID);

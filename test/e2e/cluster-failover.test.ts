@@ -4,14 +4,16 @@
  * dying. The server must notice the missed heartbeats, mark the node down and its allocations lost, and run
  * replacements on the other clients. The test prints the seconds from kill to replacements running.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './harness/agent.js';
 import { TestCluster, type AllocStub } from './harness/cluster.js';
 
-const WEB_SERVER = join(ROOT, 'test', 'e2e', 'fixtures', 'web-server.js');
+/** The fixture is CommonJS (written for `node -e`); the repo's package.json makes `.js` files ESM. */
+const WEB_SERVER_SOURCE = readFileSync(join(ROOT, 'test', 'e2e', 'fixtures', 'web-server.js'), 'utf8');
 
-const webJob = `job "web" {
+const webJob = (script: string) => `job "web" {
   datacenters = ["dc1"]
   group "web" {
     count = 6
@@ -22,7 +24,7 @@ const webJob = `job "web" {
       driver = "raw_exec"
       config {
         command = "node"
-        args    = [${JSON.stringify(WEB_SERVER)}]
+        args    = [${JSON.stringify(script)}]
       }
       resources {
         cpu    = 50
@@ -51,7 +53,7 @@ describe('a client agent killed with its tasks', () => {
   });
 
   it('is marked down, its allocations are lost, and replacements run on the other clients within seconds', async () => {
-    cluster.runJob(webJob, 'web');
+    cluster.runJob(webJob(cluster.file('web-server.cjs', WEB_SERVER_SOURCE)), 'web');
     const before = await cluster.waitForRunning('web', 6, 60_000);
     // The victim is the client holding the most allocations (the scheduler spreads them; any one will do).
     const perNode = new Map<string, AllocStub[]>();

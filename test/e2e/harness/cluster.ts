@@ -179,10 +179,16 @@ export class TestCluster {
     }, timeoutMs, everyMs);
   }
 
+  /** Writes a file beside the cluster's config files (removed by stop()); returns its path. */
+  file(name: string, text: string): string {
+    const path = join(this.configDir, name);
+    writeFileSync(path, text);
+    return path;
+  }
+
   /** Registers a job from HCL text through the real CLI (`job run -detach`), as a user would. */
   runJob(hcl: string, name: string): void {
-    const file = join(this.configDir, `${name}.nomad.hcl`);
-    writeFileSync(file, hcl);
+    const file = this.file(`${name}.nomad.hcl`, hcl);
     const r = this.server.cli(['job', 'run', '-detach', file]);
     if (r.code !== 0) throw new Error(`job run ${name} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
   }
