@@ -28,7 +28,10 @@ export async function blockingQuery<T>(
 ): Promise<QueryResult<T>> {
   if (q?.minIndex != null && q.minIndex > 0) {
     const wait = Math.min(q.waitMs ?? DEFAULT_WAIT_MS, MAX_WAIT_MS);
-    await ctx.store.waitForIndex(tables, q.minIndex, wait, q.signal);
+    // Tables nobody wrote yet are answered as index 1 (below); a query coming back with that 1 must wake
+    // on their first write, even when that write commits at index 1.
+    const minIndex = q.minIndex === 1 && ctx.store.snapshot().maxTableIndex(tables) === 0 ? 0 : q.minIndex;
+    await ctx.store.waitForIndex(tables, minIndex, wait, q.signal);
   }
   const snap = ctx.store.snapshot();
   // Index 0 would make a client's next blocking query return at once; Nomad answers at least 1.
