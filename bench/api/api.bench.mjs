@@ -3,10 +3,11 @@
 // Benchmark 6, "api": a real dev agent (`bin/drover agent -dev`, mock driver) behind its HTTP API.
 //
 //   phase 1: C clients (default 50) for D seconds, each in a loop:
-//              PUT /v1/jobs (its own job, Meta changed each time: a new version and an eval)
+//              PUT /v1/jobs (its own batch job, Meta changed each time: a new version and an eval;
+//                            batch, so no deployments keep moving the index after the phase ends)
 //              GET /v1/allocations
 //            ──► p50 / p99 latency of each
-//   phase 2: W blocking queries (default 10,000) GET /v1/jobs?index=<current>&wait=60s held open
+//   phase 2: W blocking queries (default 10,000; quick 2,000) GET /v1/jobs?index=<current>&wait=60s held open
 //            ──► the agent's VmRSS with all of them parked ──► one register releases them ──► all answered?
 //
 // Usage: node bench/api/api.bench.mjs [--quick] [--clients 50] [--duration 30] [--watchers 10000] [--cpu-prof]

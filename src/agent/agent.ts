@@ -1,9 +1,9 @@
 /**
  * The composition root: turns an AgentConfig into a running server, client, drivers and HTTP API.
  *
- *   start: data dir ─► server (state restored from SQLite) ─► HTTP API listening ─► client (registers,
- *          recovers its tasks, watches its allocations)
- *   stop:  client stops watching (tasks keep running) ─► HTTP closes ─► server flushes and closes
+ *   start: data dir ─► server (state restored from SQLite) ─► gateway listening (fed by the catalog) ─►
+ *          HTTP API listening ─► client (registers, recovers its tasks, watches its allocations)
+ *   stop:  client stops watching (tasks keep running) ─► gateway drains ─► HTTP closes ─► server flushes and closes
  */
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -17,6 +17,8 @@ import { startHttpApi, type HttpApi } from '../http/index.js';
 import type { AgentConfig } from './config.js';
 import { DROVER_VERSION } from './version.js';
 import { startAgentDns, type AgentDns } from './dns.js';
+import { gatewayUrl, startAgentGateway } from './gateway.js';
+import type { Gateway } from '../gateway/index.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
 export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check']);
@@ -28,6 +30,8 @@ export interface Agent {
   http: HttpApi;
   /** The DNS server, when enabled and started. */
   dns?: AgentDns['server'];
+  /** The gateway, when enabled (`gateway` block; on in -dev). */
+  gateway?: Gateway;
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -52,6 +56,15 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
         graceMs: config.server.heartbeatGraceMs,
       },
     });
+  }
+
+  // Before the client: a gateway port already taken stops the start while only the server needs undoing.
+  let gateway: Gateway | undefined;
+  try {
+    gateway = await startAgentGateway(config, server, logger);
+  } catch (e) {
+    await server?.stop();
+    throw e;
   }
 
   let client: Client | undefined;
@@ -90,6 +103,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       Server: { Enabled: config.server.enabled },
       Client: { Enabled: config.client.enabled, NodeClass: config.client.nodeClass, NodePool: config.client.nodePool },
       Ports: { HTTP: http?.port ?? config.ports.http, DNS: dns?.server.port ?? 0 },
+      Gateway: { Enabled: gateway !== undefined, Address: gateway ? gatewayUrl(config.gateway.listen, gateway.port) : '' },
       DNS: { Enabled: dns !== undefined, Address: dns ? `${dns.server.host}:${dns.server.port}` : '', Domain: config.dns.domain },
     },
     member: { Name: `${nodeName}.${config.region}`, Addr: config.advertiseAddr, Port: http?.port ?? config.ports.http, Status: 'alive', Tags: { role: server ? 'nomad' : 'client', region: config.region, dc: config.datacenter, build: DROVER_VERSION } },
@@ -118,11 +132,13 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     client,
     http,
     ...(dns ? { dns: dns.server } : {}),
+    ...(gateway ? { gateway } : {}),
     logger,
     async stop() {
       if (stopped) return;
       stopped = true;
       await client?.stop();
+      await gateway?.close();
       await http!.close();
       await dns?.stop();
       await server?.stop();

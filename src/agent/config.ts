@@ -49,6 +49,18 @@ export interface AgentConfig {
   plugins: Record<string, PluginConfig>;
   /** The DNS server (`dns { enabled, port, domain }`); its port is `ports.dns`. */
   dns: { enabled: boolean; domain: string };
+  /** The gateway (`gateway { enabled, listen, admin, lb, data_plane }`); on by default in -dev on 127.0.0.1:8080. */
+  gateway: GatewayConfig;
+}
+
+export interface GatewayConfig {
+  enabled: boolean;
+  /** `host:port` clients connect to; port 0 picks a free one. */
+  listen: string;
+  /** `host:port` for /routes and /metrics; when absent they are under /_drover/gateway/ on `listen`. */
+  admin?: string;
+  lb: 'round_robin' | 'least_conn';
+  dataPlane: 'node' | 'haproxy';
 }
 
 export function defaultConfig(dev: boolean): AgentConfig {
@@ -79,6 +91,7 @@ export function defaultConfig(dev: boolean): AgentConfig {
     },
     plugins: dev ? { raw_exec: { config: { enabled: true } } } : {},
     dns: { enabled: dev, domain: 'drover' },
+    gateway: { enabled: dev, listen: '127.0.0.1:8080', lb: 'round_robin', dataPlane: 'node' },
   };
 }
 

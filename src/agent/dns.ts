@@ -26,7 +26,10 @@ export async function startAgentDns(config: AgentConfig, server: Server | undefi
   } else {
     const first = config.client.servers[0];
     if (!first) return undefined;
-    const f = new CatalogFollower({ address: /^https?:\/\//.test(first) ? first : `http://${first}`, logger: log });
+    // As HttpServerRPC reads the servers list: a bare host means the HTTP port 4646.
+    const url = new URL(/^https?:\/\//.test(first) ? first : `http://${first}`);
+    if (!url.port) url.port = '4646';
+    const f = new CatalogFollower({ address: url.origin, logger: log });
     follower = f.run(ctl.signal).catch((e: unknown) => log.warn('catalog follower ended', { err: String(e) }));
     list = () => f.registrations();
   }
@@ -37,9 +40,8 @@ export async function startAgentDns(config: AgentConfig, server: Server | undefi
       domain: config.dns.domain,
       datacenter: config.datacenter,
       source: registrationDnsSource(list, { datacenter: config.datacenter }),
-      logger: log,
+      logger,
     });
-    log.info('dns server listening', { host: dns.host, port: dns.port, domain: config.dns.domain });
     return {
       server: dns,
       async stop() {

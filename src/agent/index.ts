@@ -1,3 +1,4 @@
 export { startAgent, SUPPORTED_FEATURES, type Agent } from './agent.js';
-export { defaultConfig, mergeConfig, type AgentConfig } from './config.js';
+export { defaultConfig, mergeConfig, type AgentConfig, type GatewayConfig } from './config.js';
+export { gatewayUrl, serverCatalogQuery } from './gateway.js';
 export { DROVER_VERSION } from './version.js';

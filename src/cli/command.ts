@@ -45,7 +45,7 @@ export interface CommandContext {
 }
 
 /** The agent's in-process entry point, loaded only by `drover agent`. */
-export type StartAgentFn = (flags: AgentFlags) => Promise<{ stop(): Promise<void>; address?: string; dnsAddress?: string }>;
+export type StartAgentFn = (flags: AgentFlags) => Promise<{ stop(): Promise<void>; address?: string; dnsAddress?: string; gatewayAddress?: string }>;
 
 /** `drover agent` flags, before the agent module merges them with config files and defaults. */
 export interface AgentFlags {
@@ -55,6 +55,8 @@ export interface AgentFlags {
   bindAddr?: string;
   httpPort?: number;
   dnsPort?: number;
+  /** Port of the gateway's listener (0 picks a free one); enables the gateway. */
+  gatewayPort?: number;
   logLevel?: string;
   nodeName?: string;
   datacenter?: string;

@@ -120,7 +120,8 @@ function groupFor(program: Command, groups: Map<string, Command>, words: string[
   let parent = program;
   for (let i = 0; i < words.length; i++) {
     const key = words.slice(0, i + 1).join(' ');
-    let g = groups.get(key);
+    // A command may also be a group (`drover gateway` runs, `drover gateway routes` is its subcommand).
+    let g = groups.get(key) ?? parent.commands.find((c) => c.name() === words[i]);
     if (!g) {
       g = parent.command(words[i]!).description(`${key} commands`);
       groups.set(key, g);

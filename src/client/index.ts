@@ -7,7 +7,8 @@ export type { ServerRPC, AllocClientUpdate, NodeRegisterResponse, BlockingReadOp
 export { TemplateHook, templateHookFactory, type TemplateHookOptions } from './template-hook.js';
 export { RpcTemplateData, implicitVariablePaths, type RpcTemplateDataOptions, type TemplateIdentity } from './template-data.js';
 export { HttpServerRPC, type HttpServerRPCOptions, type RegisterResponseJSON, type ClientAllocsResponseJSON } from './rpc-http.js';
-export type { TaskHook, TaskHookContext, TaskHookFactory, PrestartResult } from './hooks.js';
+export type { TaskHook, TaskHookContext, TaskHookFactory, PrestartResult, AllocHook, AllocHookContext, AllocHookFactory } from './hooks.js';
+export { ClientServices, type ClientServicesOptions } from './service-hook.js';
 export { interpolateString, interpolateDeep, interpolateEnvBlock, lookupVariable, type InterpolationContext, type InterpolationNode } from './interpolate.js';
 export { buildTaskEnv, nomadEnv, taskPorts, mergedMeta, type TaskEnvInput } from './task-env.js';
 export { AllocRunner } from './alloc-runner.js';

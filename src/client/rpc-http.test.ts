@@ -53,6 +53,29 @@ describe('ServerRPC over HTTP', () => {
     expect(seen[3]!.body).toEqual({ Allocs: [{ ID: 'a', ClientStatus: 'running', ClientDescription: '', TaskStates: {} }] });
   });
 
+  it('gives up on a server that accepts but never answers, and tries the next one', async () => {
+    // A partitioned server drops packets: without a deadline a heartbeat would wait forever.
+    const held: Array<import('node:http').ServerResponse> = [];
+    const silent = createServer((_req, res) => void held.push(res));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentAddr = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const began = Date.now();
+      const rpc = new HttpServerRPC([silentAddr, addr], { requestTimeoutMs: 200 });
+      expect(await rpc.nodeUpdateStatus('n-1', 'ready')).toEqual({ heartbeatTTLms: 10_000, index: 7 });
+      expect(Date.now() - began).toBeGreaterThanOrEqual(190);
+      const alone = new HttpServerRPC(silentAddr, { requestTimeoutMs: 200 });
+      await expect(alone.nodeUpdateStatus('n-1', 'ready')).rejects.toMatchObject({ code: 'Unavailable' });
+      // A blocking query gets its wait on top of the deadline: 300 ms of wait is not cut at 200 ms.
+      await expect(alone.getClientAllocs('n-1', 1, 300)).rejects.toMatchObject({ code: 'Unavailable' });
+      expect(Date.now() - began).toBeGreaterThanOrEqual(190 + 190 + 490);
+    } finally {
+      for (const r of held) r.destroy();
+      silent.closeAllConnections();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
   it('turns an error answer into an Unavailable error naming the status', async () => {
     const rpc = new HttpServerRPC(`http://${addr}`);
     const fake = Object.assign(rpc, {});

@@ -37,39 +37,60 @@ export interface HttpServerRPCOptions {
   token?: string;
   /** For tests. Defaults to the global fetch. */
   fetch?: typeof fetch;
+  /** Deadline of a non-blocking request and the slack beyond a blocking query's wait (default 15 s). */
+  requestTimeoutMs?: number;
 }
+
+/** Deadline of a non-blocking request, and the slack added to a blocking query's wait. */
+const REQUEST_TIMEOUT_MS = 15_000;
 
 export class HttpServerRPC implements ServerRPC {
   private readonly addrs: string[];
   private current = 0;
   private readonly fetchFn: typeof fetch;
+  private readonly slackMs: number;
 
   constructor(addresses: string[] | string, private readonly opts: HttpServerRPCOptions = {}) {
     const list = (Array.isArray(addresses) ? addresses : [addresses]).map(normalize);
     if (list.length === 0) throw new DroverError('BadRequest', 'a client needs at least one server address');
     this.addrs = list;
     this.fetchFn = opts.fetch ?? fetch;
+    this.slackMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   }
 
-  private async call<T>(method: 'GET' | 'PUT', path: string, body?: unknown, signal?: AbortSignal, notFoundIsNull = false): Promise<{ data: T; index: number }> {
+  /**
+   * One request, trying each server in turn. Each attempt has a deadline (`timeoutMs`, beyond any blocking
+   * wait): a partitioned or silently dead server drops packets instead of refusing them, and a heartbeat that
+   * waited forever would never notice, nor re-register once the network is back.
+   */
+  private async call<T>(
+    method: 'GET' | 'PUT',
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+    notFoundIsNull = false,
+    timeoutMs = this.slackMs,
+  ): Promise<{ data: T; index: number }> {
     let lastErr: unknown;
     for (let attempt = 0; attempt < this.addrs.length; attempt++) {
       const base = this.addrs[(this.current + attempt) % this.addrs.length]!;
+      const deadline = AbortSignal.timeout(timeoutMs);
       let res: Response;
+      let text: string;
       try {
         res = await this.fetchFn(`${base}${path}`, {
           method,
           headers: { 'Content-Type': 'application/json', ...(this.opts.token ? { 'X-Nomad-Token': this.opts.token } : {}) },
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal,
+          signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
         });
+        text = await res.text();
       } catch (e) {
         if (signal?.aborted) throw e;
         lastErr = e;
         continue;
       }
       this.current = (this.current + attempt) % this.addrs.length;
-      const text = await res.text();
       // A missing variable still carries the index, so a template can block until it is created.
       if (res.status === 404 && notFoundIsNull) return { data: null as T, index: Number(res.headers.get('X-Nomad-Index') ?? 0) };
       if (!res.ok) throw new DroverError('Unavailable', `server answered ${res.status} to ${method} ${path}: ${text.trim()}`, { details: { status: res.status } });
@@ -91,7 +112,7 @@ export class HttpServerRPC implements ServerRPC {
 
   async getClientAllocs(nodeID: string, minIndex: number, waitMs: number, signal?: AbortSignal): Promise<{ allocs: Allocation[]; index: number }> {
     const q = `index=${minIndex}&wait=${Math.round(waitMs)}ms`;
-    const { data, index } = await this.call<ClientAllocsResponseJSON>('GET', `/v1/internal/client/allocs/${encodeURIComponent(nodeID)}?${q}`, undefined, signal);
+    const { data, index } = await this.call<ClientAllocsResponseJSON>('GET', `/v1/internal/client/allocs/${encodeURIComponent(nodeID)}?${q}`, undefined, signal, false, waitMs + this.slackMs);
     return { allocs: data.Allocs ?? [], index };
   }
 
@@ -111,24 +132,29 @@ export class HttpServerRPC implements ServerRPC {
 
   async variableGet(namespace: string, path: string, q: BlockingReadOptions = {}): Promise<IndexedValue<Variable | null>> {
     const url = `/v1/var/${path.split('/').map(encodeURIComponent).join('/')}?${blocking(q, { namespace })}`;
-    const { data, index } = await this.call<Variable | null>('GET', url, undefined, q.signal, true);
+    const { data, index } = await this.call<Variable | null>('GET', url, undefined, q.signal, true, readTimeout(q, this.slackMs));
     return { value: data, index };
   }
 
   async variableList(q: BlockingReadOptions & { namespace?: string; prefix?: string } = {}): Promise<IndexedValue<VariableMetadata[]>> {
-    const { data, index } = await this.call<VariableMetadata[]>('GET', `/v1/vars?${blocking(q, { namespace: q.namespace, prefix: q.prefix })}`, undefined, q.signal);
+    const { data, index } = await this.call<VariableMetadata[]>('GET', `/v1/vars?${blocking(q, { namespace: q.namespace, prefix: q.prefix })}`, undefined, q.signal, false, readTimeout(q, this.slackMs));
     return { value: data ?? [], index };
   }
 
   async serviceGet(namespace: string, name: string, q: BlockingReadOptions = {}): Promise<IndexedValue<ServiceRegistration[]>> {
-    const { data, index } = await this.call<ServiceRegistration[]>('GET', `/v1/service/${encodeURIComponent(name)}?${blocking(q, { namespace })}`, undefined, q.signal);
+    const { data, index } = await this.call<ServiceRegistration[]>('GET', `/v1/service/${encodeURIComponent(name)}?${blocking(q, { namespace })}`, undefined, q.signal, false, readTimeout(q, this.slackMs));
     return { value: data ?? [], index };
   }
 
   async serviceList(q: BlockingReadOptions & { namespace?: string } = {}): Promise<IndexedValue<ServiceRegistrationListStub[]>> {
-    const { data, index } = await this.call<ServiceRegistrationListStub[]>('GET', `/v1/services?${blocking(q, { namespace: q.namespace })}`, undefined, q.signal);
+    const { data, index } = await this.call<ServiceRegistrationListStub[]>('GET', `/v1/services?${blocking(q, { namespace: q.namespace })}`, undefined, q.signal, false, readTimeout(q, this.slackMs));
     return { value: data ?? [], index };
   }
+}
+
+/** A blocking read may take its whole wait (the same default as `blocking`), plus the usual slack. */
+function readTimeout(q: BlockingReadOptions, slackMs: number): number {
+  return (q.minIndex ? (q.waitMs ?? 300_000) : 0) + slackMs;
 }
 
 function blocking(q: BlockingReadOptions, extra: Record<string, string | undefined>): string {

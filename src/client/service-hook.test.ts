@@ -14,7 +14,11 @@ class CatalogServer extends FakeServer {
   catalog = new Map<string, ServiceRegistration>();
   writes: Array<{ at: number; op: 'upsert' | 'delete'; ids: string[] }> = [];
 
+  /** While set, catalog writes fail as with an unreachable server. */
+  failWrites = false;
+
   async upsertServiceRegistrations(regs: ServiceRegistration[]): Promise<void> {
+    if (this.failWrites) throw new Error('server unreachable');
     for (const r of regs) this.catalog.set(r.ID, structuredClone(r));
     this.writes.push({ at: Date.now(), op: 'upsert', ids: regs.map((r) => r.ID) });
   }
@@ -106,6 +110,22 @@ describe('client services', () => {
     expect(await waitFor(() => server.catalog.size === 2)).toBe(true);
   });
 
+  it('runs the task while the server cannot take the registration, and registers once it can', async () => {
+    const server = new CatalogServer();
+    server.failWrites = true;
+    const client = await startClient(server);
+    const a = server.place(allocWith(client, { task: [{ Name: 'web', PortLabel: 'http' }] }));
+    // A task that exits soon: its exit is seen although its registration is still being retried.
+    const short = allocWith(client, { task: [{ Name: 'web', PortLabel: 'http' }] });
+    short.Job.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '300ms' };
+    server.place(short);
+    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'running')).toBe(true);
+    expect(await waitFor(() => (server.allocs.get(short.ID)?.TaskStates?.main?.Events ?? []).some((e) => e.Type === 'Terminated'), 3_000)).toBe(true);
+    expect(server.catalog.size).toBe(0);
+    server.failWrites = false;
+    expect(await waitFor(() => server.catalog.size === 1, 5_000)).toBe(true);
+  });
+
   it('deregisters a task service before the task is killed, then waits its shutdown_delay', async () => {
     const server = new CatalogServer();
     const client = await startClient(server);
@@ -142,6 +162,19 @@ describe('client services', () => {
     await new Promise<void>((r) => tcp.close(() => r()));
     expect(await waitFor(() => [...server.catalog.values()][0]?.Status === 'critical')).toBe(true);
     expect(Object.values(client.allocChecks(a.ID))[0]!.Status).toBe('failure');
+  });
+
+  it('runs script checks inside the task through the driver, for task and group services', async () => {
+    const server = new CatalogServer();
+    const client = await startClient(server);
+    const script = { Name: 'probe', Type: 'script', Command: '/bin/check', Args: ['--deep'], Interval: 50e6, Timeout: 500e6 };
+    const a = server.place(allocWith(client, { task: [{ Name: 'web', PortLabel: 'http', Checks: [script] }], group: [{ Name: 'api', PortLabel: 'http', Checks: [{ ...script, TaskName: 'main' }] }] }));
+    expect(await waitFor(() => server.catalog.size === 2 && [...server.catalog.values()].every((r) => r.Status === 'passing'))).toBe(true);
+    const outputs = Object.values(client.allocChecks(a.ID)).map((c) => [c.Service, c.Task, c.Status, c.Output.trim()]);
+    expect(outputs.sort()).toEqual([
+      ['api', '', 'success', '/bin/check --deep'],
+      ['web', 'main', 'success', '/bin/check --deep'],
+    ]);
   });
 
   it('restarts the task through check_restart after the limit of failures, saying why', async () => {

@@ -46,6 +46,8 @@ interface Registered {
   group: string;
   registrar: ServiceRegistrar;
   ctl: AbortController;
+  /** The first write and the start of the checks (retried while the server is unreachable). */
+  started: Promise<void>;
 }
 
 /** Whether any service of the task (or, with `task` undefined, of the group) has a check. */
@@ -115,7 +117,9 @@ export class ClientServices {
 
   /**
    * Registers `owner`'s instances (replacing any earlier set of the same owner, whose instances that are gone
-   * leave the catalog) and starts their checks; `signal` stops the checks without deregistering.
+   * leave the catalog) and starts their checks; `signal` stops the checks without deregistering. Resolves once
+   * the registration is under way: a server that cannot be reached must not hold up the task runner (the
+   * registrar retries the write until it lands or the set is stopped).
    */
   async register(args: {
     alloc: Allocation;
@@ -129,6 +133,7 @@ export class ClientServices {
     const previous = this.byAlloc.get(alloc.ID)?.get(owner);
     if (previous) {
       previous.ctl.abort();
+      await previous.started;
       const keep = new Set(args.workloads.map((w) => w.registration.ID));
       const gone = previous.registrar.registrations().map((r) => r.ID).filter((id) => !keep.has(id));
       if (gone.length > 0) await this.delete(gone);
@@ -152,8 +157,8 @@ export class ClientServices {
     });
     let sets = this.byAlloc.get(alloc.ID);
     if (!sets) this.byAlloc.set(alloc.ID, (sets = new Map()));
-    sets.set(owner, { group: alloc.TaskGroup, registrar, ctl });
-    await registrar.start(ctl.signal);
+    const started = registrar.start(ctl.signal).catch((e: unknown) => this.log.warn('service registration failed', { alloc_id: alloc.ID, err: String(e) }));
+    sets.set(owner, { group: alloc.TaskGroup, registrar, ctl, started });
   }
 
   /** Takes `owner`'s instances out of the catalog, then waits `delayMs` (shutdown_delay). */
@@ -164,6 +169,7 @@ export class ClientServices {
       sets!.delete(owner);
       if (sets!.size === 0) this.byAlloc.delete(allocID);
       await r.registrar.deregister(0);
+      await r.started;
     }
     if (delayMs > 0) await sleepFor(delayMs, signal);
   }

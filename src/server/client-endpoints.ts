@@ -108,6 +108,9 @@ export async function nodeHeartbeatExpired(ctx: ServerContext, nodeID: string): 
     const prev = txn.nodeByID(nodeID);
     if (prev == null || prev.Status === NodeStatusDown) return [];
     updateNodeStatus(txn, nodeID, NodeStatusDown, 'node heartbeat missed', Math.floor(ctx.clock.now() / 1000));
+    // A dead client never deregisters its instances: they leave the catalog now (as Nomad deletes a down
+    // node's services), so discovery and the gateway stop sending traffic to them before replacements run.
+    for (const r of txn.serviceRegistrationsByNode(nodeID)) txn.delete('service_registrations', r.ID);
     return writeNodeEvals(ctx, txn, nodeID);
   });
   ctx.logger.info('node marked down', { node_id: nodeID, evals: result.length });

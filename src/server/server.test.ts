@@ -242,6 +242,22 @@ describe('Server heartbeats', () => {
     }
   });
 
+  it("removes a down node's service instances from the catalog, since its dead client cannot", async () => {
+    const s = await server({ heartbeat: { minTTLms: 60, maxHeartbeatsPerSecond: 50, gracems: 20 } });
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(mockNode('n2'));
+    const reg = (id: string, node: string) => ({ ID: id, ServiceName: 'web', Namespace: 'default', NodeID: node, Datacenter: 'dc1', JobID: 'web', AllocID: `alloc-${id}`, Tags: null, Address: '127.0.0.1', Port: 8080, CreateIndex: 0, ModifyIndex: 0 });
+    await s.upsertServiceRegistrations([reg('i1', 'n1'), reg('i2', 'n2')]);
+    const beat = setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20);
+    try {
+      await eventually(async () => (await s.nodeGet('n1')).value.Status === 'down', 2000, 'n1 down');
+      expect((await s.serviceGet('default', 'web', {})).value.map((r) => r.ID)).toEqual(['i2']);
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
   it('scales the TTL with the number of nodes', async () => {
     const s = await server({ heartbeat: { minTTLms: 1000, maxHeartbeatsPerSecond: 2, gracems: 0 } });
     expect(s.ctx.heartbeats.ttlFor(1)).toBe(1000);

@@ -48,6 +48,15 @@ describe('agent configuration', () => {
     });
   });
 
+  it('reads the dns block: enabled and domain, its port as ports.dns, and -dns-port over both', async () => {
+    const f = join(dir, 'dns.hcl');
+    await writeFile(f, 'dns {\n  enabled = true\n  port = 8653\n  domain = "consul"\n}\n');
+    const fromFile = (await buildAgentConfig({ dev: false, configFiles: [f] }, mod)) as unknown as Record<string, unknown>;
+    expect(fromFile).toMatchObject({ ports: { http: 4646, dns: 8653 }, dns: { enabled: true, domain: 'consul' } });
+    const flagged = (await buildAgentConfig({ dev: false, configFiles: [f], dnsPort: 0 }, mod)) as unknown as Record<string, unknown>;
+    expect(flagged).toMatchObject({ ports: { dns: 0 } });
+  });
+
   it('applies defaults, then config files in order, then flags', async () => {
     const a = join(dir, 'a.json');
     const b = join(dir, 'b.json');

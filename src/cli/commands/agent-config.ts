@@ -5,7 +5,7 @@
  * `server { enabled, num_schedulers, min_heartbeat_ttl, heartbeat_grace, max_heartbeats_per_second }`,
  * `client { servers, node_class, node_pool, meta, host_volume "x" { path read_only }, min_dynamic_port,
  * max_dynamic_port, reserved { cpu memory disk reserved_ports } }`, `plugin "raw_exec" { config { enabled = true } }`,
- * `dns { enabled, port, domain }`).
+ * `dns { enabled, port, domain }`, `gateway { enabled, listen, admin, lb, data_plane }`).
  * docs/operations.md is the reference for users.
  */
 import { readFile } from 'node:fs/promises';
@@ -99,12 +99,35 @@ function serverBlock(server: Obj, file: string): Obj {
   };
 }
 
+const LB = ['round_robin', 'least_conn'];
+const DATA_PLANES = ['node', 'haproxy'];
+
+/** Drover's `gateway { enabled, listen, admin, lb, data_plane }`; bad choices are errors, not silent defaults. */
+function gatewayBlock(g: Obj, file: string): Obj {
+  const oneOf = (key: string, v: unknown, allowed: string[]) => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !allowed.includes(v)) {
+      throw new UsageError(`Error loading configuration from ${file}: gateway.${key} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const addr = (key: string, v: unknown) => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !/^(?:\[[^\]]+\]|[^:]*):\d{1,5}$/.test(v.trim())) {
+      throw new UsageError(`Error loading configuration from ${file}: gateway.${key} must be host:port, e.g. "127.0.0.1:8080", got ${JSON.stringify(v)}`);
+    }
+    return v.trim();
+  };
+  return { enabled: g.enabled, listen: addr('listen', g.listen), admin: addr('admin', g.admin), lb: oneOf('lb', g.lb, LB), dataPlane: oneOf('data_plane', g.data_plane, DATA_PLANES) };
+}
+
 /** Maps one Nomad-shaped agent config document onto Drover's config keys. */
 export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
   const server = block(doc.server);
   const client = block(doc.client);
   const ports = block(doc.ports);
   const dns = block(doc.dns);
+  const gateway = block(doc.gateway);
   return clean({
     dataDir: doc.data_dir,
     bindAddr: doc.bind_addr,
@@ -115,6 +138,7 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
     ports: ports || dns ? { http: ports?.http, dns: dns?.port ?? ports?.dns } : undefined,
     dns: dns ? { enabled: dns.enabled, domain: dns.domain } : undefined,
     server: server ? serverBlock(server, file) : undefined,
+    gateway: gateway ? gatewayBlock(gateway, file) : undefined,
     client: client
       ? {
           enabled: client.enabled,
@@ -212,9 +236,17 @@ export async function buildAgentConfig(
   let cfg = mod.defaultConfig(flags.dev);
   for (const f of flags.configFiles) cfg = mod.mergeConfig(cfg, await readConfigFile(f));
   cfg = mod.mergeConfig(cfg, fromFlags(flags));
+  if (flags.gatewayPort !== undefined) cfg = withGatewayPort(cfg, flags.gatewayPort);
   const ports = cfg.client as Partial<AgentConfig['client']> | undefined;
   if (ports?.minDynamicPort !== undefined && ports.maxDynamicPort !== undefined && ports.minDynamicPort > ports.maxDynamicPort) {
     throw new UsageError(`Invalid client config: min_dynamic_port ${ports.minDynamicPort} is above max_dynamic_port ${ports.maxDynamicPort}`);
   }
   return cfg;
+}
+
+/** `-gateway-port N`: the gateway on the configured host at port N (0 = a free port), enabled. */
+function withGatewayPort(cfg: AgentConfig, port: number): AgentConfig {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`Invalid -gateway-port ${port}: expected 0-65535`);
+  const host = cfg.gateway.listen.replace(/:\d+$/, '');
+  return { ...cfg, gateway: { ...cfg.gateway, enabled: true, listen: `${host}:${port}` } };
 }

@@ -1,5 +1,5 @@
 /**
- * `drover agent -dev [-data-dir DIR] [-config FILE ...] [-bind ADDR] [-http-port N] [-log-level L]`: runs the
+ * `drover agent -dev [-data-dir DIR] [-config FILE ...] [-bind ADDR] [-http-port N] [-gateway-port N] [-log-level L]`: runs the
  * agent in this process until SIGINT/SIGTERM, then stops it gracefully. The one command that does not go
  * through the API: it is the API.
  */
@@ -13,7 +13,13 @@ const startInProcess: StartAgentFn = async (flags) => {
   const config = await buildAgentConfig(flags, mod);
   const running = await mod.startAgent(config);
   const dns = running.dns;
-  return { stop: () => running.stop(), address: running.http.address, dnsAddress: dns ? `${dns.host}:${dns.port}` : undefined };
+  const gw = running.gateway;
+  return {
+    stop: () => running.stop(),
+    address: running.http.address,
+    dnsAddress: dns ? `${dns.host}:${dns.port}` : undefined,
+    gatewayAddress: gw ? mod.gatewayUrl(config.gateway.listen, gw.port) : undefined,
+  };
 };
 
 export function agentFlags(opts: Record<string, unknown>): AgentFlags {
@@ -25,6 +31,7 @@ export function agentFlags(opts: Record<string, unknown>): AgentFlags {
     bindAddr: str(opts.bind),
     httpPort: int(opts.httpPort),
     dnsPort: int(opts.dnsPort),
+    gatewayPort: int(opts.gatewayPort),
     logLevel: str(opts.logLevel),
     nodeName: str(opts.node),
     datacenter: str(opts.dc),
@@ -46,6 +53,7 @@ export const agent: CommandSpec = {
     { flags: '--bind <addr>', description: 'address the HTTP API listens on' },
     { flags: '--http-port <port>', description: 'HTTP API port (default 4646; 0 picks a free port)', int: true },
     { flags: '--dns-port <port>', description: 'DNS port (default 8600; 0 picks a free port)', int: true },
+    { flags: '--gateway-port <port>', description: 'gateway port (default 8080 in -dev; 0 picks a free port)', int: true },
     { flags: '--log-level <level>', description: 'trace, debug, info, warn or error' },
     { flags: '--node <name>', description: 'node name (default: hostname)' },
     { flags: '--dc <datacenter>', description: 'datacenter of the client node' },
@@ -64,6 +72,7 @@ export const agent: CommandSpec = {
     const running = await start(flags);
     if (running.address) ctx.out.line(`    API at ${running.address}`);
     if (running.dnsAddress) ctx.out.line(`    DNS at ${running.dnsAddress}`);
+    if (running.gatewayAddress) ctx.out.line(`    Gateway at ${running.gatewayAddress}`);
     ctx.out.line('==> Drover agent started! Log data will stream in below:');
     if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
     ctx.out.line('==> Caught signal, gracefully shutting down agent...');

@@ -5,6 +5,8 @@ import { allocLogs } from './alloc-logs.js';
 import { allocStatus } from './alloc-status.js';
 import { deploymentStatus } from './deployment-status.js';
 import { evalStatus } from './eval-status.js';
+import { gateway } from './gateway.js';
+import { gatewayRoutes } from './gateway-routes.js';
 import { jobDispatch } from './job-dispatch.js';
 import { jobHistory } from './job-history.js';
 import { jobPeriodicForce } from './job-periodic-force.js';
@@ -52,6 +54,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   deploymentStatus,
   serviceList,
   serviceInfo,
+  gateway,
+  gatewayRoutes,
   varPut,
   varGet,
   varList,

@@ -25,6 +25,8 @@ export interface AgentOptions {
 export class TestAgent {
   proc: ChildProcess | null = null;
   address = '';
+  /** The gateway's URL from "Gateway at" in the agent output ('' when it has none). */
+  gatewayAddress = '';
   output = '';
   readonly dataDir: string;
 
@@ -34,7 +36,7 @@ export class TestAgent {
 
   /** Starts the agent and waits until its API answers. */
   async start(): Promise<void> {
-    const args = ['agent', '-dev', '-data-dir', this.dataDir, '-http-port', '0', '-dns-port', '0', '-log-level', 'debug', ...(this.opts.args ?? [])];
+    const args = ['agent', '-dev', '-data-dir', this.dataDir, '-http-port', '0', '-dns-port', '0', '-gateway-port', '0', '-log-level', 'debug', ...(this.opts.args ?? [])];
     const proc = spawn(DROVER, args, { env: { ...process.env, ...this.opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.output = '';
@@ -58,6 +60,13 @@ export class TestAgent {
       });
     });
     this.address = addr;
+    // "Gateway at" follows "API at" and may arrive in a later chunk; an agent without one prints none.
+    for (let i = 0; i < 20 && !this.gatewayAddress; i++) {
+      const g = /Gateway at (http:\/\/[\d.]+:\d+)/.exec(this.output);
+      if (g) this.gatewayAddress = g[1]!;
+      else if (/Drover agent started/.test(this.output)) break;
+      else await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Runs the real CLI against this agent. */

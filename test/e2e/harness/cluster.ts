@@ -8,8 +8,8 @@
  *   killClient(): SIGKILL the client agent and the task processes it started, as a machine dying
  *   stop():       jobs purged through the server, clients and server stopped, leftovers killed, dirs removed
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DROVER, killProcessesUnder, TestAgent } from './agent.js';
@@ -17,6 +17,10 @@ import { DROVER, killProcessesUnder, TestAgent } from './agent.js';
 export interface ClientSpec {
   name: string;
   dc: string;
+  /** Run the agent inside this network namespace (a separate "host"); `bind` is then its address there. */
+  netns?: string;
+  /** Address the agent's API and its tasks' ports bind to (default 127.0.0.1). */
+  bind?: string;
 }
 
 export interface ClusterOptions {
@@ -25,6 +29,8 @@ export interface ClusterOptions {
   heartbeat?: { minTTL: string; grace: string };
   /** Extra HCL for every client's config file. */
   clientHCL?: string;
+  /** Address the server binds to (default 127.0.0.1); clients in a netns need one they can route to. */
+  serverBind?: string;
 }
 
 /** A node as `/v1/nodes` lists it. */
@@ -57,14 +63,18 @@ export class ClusterAgent extends TestAgent {
     readonly role: 'server' | 'client',
     readonly nodeName: string,
     private readonly agentArgs: string[],
+    private readonly where: { bind?: string; netns?: string } = {},
   ) {
     super();
   }
 
   /** Starts the agent (never -dev) and waits until it prints its API address. */
   override async start(): Promise<void> {
-    const args = ['agent', ...this.agentArgs, '-data-dir', this.dataDir, '-bind', '127.0.0.1', '-http-port', '0', '-dns-port', '0', '-log-level', 'debug'];
-    const proc = spawn(DROVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const bind = this.where.bind ?? '127.0.0.1';
+    const args = ['agent', ...this.agentArgs, '-data-dir', this.dataDir, '-bind', bind, '-http-port', '0', '-dns-port', '0', '-log-level', 'debug'];
+    // `ip netns exec` execs the agent in place, so the child's pid is the agent's (kill() reaches it).
+    const [cmd, argv] = this.where.netns ? ['ip', ['netns', 'exec', this.where.netns, DROVER, ...args]] : [DROVER, args];
+    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.output = '';
     this.address = await new Promise<string>((res, rej) => {
@@ -89,14 +99,24 @@ export class ClusterAgent extends TestAgent {
 
   /** SIGKILLs the agent and then every task process it started (they carry its data dir in their env). */
   async killWithTasks(): Promise<number> {
-    await this.kill();
+    if (!this.exited) await this.kill();
     return killProcessesUnder(this.dataDir);
+  }
+
+  /** Task processes this agent started that are alive now (they carry its data dir in their environment). */
+  taskProcesses(): number {
+    return taskProcessesUnder(this.dataDir);
+  }
+
+  /** Whether the process has ended; a SIGKILLed child has a signalCode and no exitCode. */
+  get exited(): boolean {
+    return !this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null;
   }
 
   /** Stops this agent and whatever it left behind; the server purges jobs first (TestAgent.stop). */
   override async stop(): Promise<void> {
     if (this.role === 'server') return super.stop();
-    await this.stopAgent();
+    if (!this.exited) await this.stopAgent();
     killProcessesUnder(this.dataDir);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
@@ -115,7 +135,7 @@ export class TestCluster {
     const hb = this.opts.heartbeat ?? { minTTL: '2s', grace: '1s' };
     const serverHCL = join(this.configDir, 'server.hcl');
     writeFileSync(serverHCL, `server {\n  enabled = true\n  min_heartbeat_ttl = "${hb.minTTL}"\n  heartbeat_grace = "${hb.grace}"\n}\n`);
-    this.server = new ClusterAgent('server', 'server', ['-server', '-config', serverHCL]);
+    this.server = new ClusterAgent('server', 'server', ['-server', '-config', serverHCL], { bind: this.opts.serverBind });
     await this.server.start();
     for (const c of this.opts.clients) await this.addClient(c, false);
     await this.waitForReadyNodes(this.opts.clients.length);
@@ -130,12 +150,12 @@ export class TestCluster {
     const file = join(this.configDir, `client-${spec.name}.hcl`);
     writeFileSync(
       file,
-      `client {\n  enabled = true\n  min_dynamic_port = ${21000 + i * 1000}\n  max_dynamic_port = ${21999 + i * 1000}\n}\n` +
+      `client {\n  enabled = true\n  network_interface_ip = "${spec.bind ?? '127.0.0.1'}"\n  min_dynamic_port = ${21000 + i * 1000}\n  max_dynamic_port = ${21999 + i * 1000}\n}\n` +
         `plugin "raw_exec" {\n  config {\n    enabled = true\n  }\n}\n` +
         `plugin "mock_driver" {\n  config {\n    enabled = true\n  }\n}\n` +
         (this.opts.clientHCL ?? ''),
     );
-    const agent = new ClusterAgent('client', spec.name, ['-client', '-servers', this.server.address, '-dc', spec.dc, '-node', spec.name, '-config', file]);
+    const agent = new ClusterAgent('client', spec.name, ['-client', '-servers', this.server.address, '-dc', spec.dc, '-node', spec.name, '-config', file], { bind: spec.bind, netns: spec.netns });
     this.clients.set(spec.name, agent);
     await agent.start();
     if (waitReady) await this.server.waitFor(`node ${spec.name} ready`, async () => (await this.nodes()).find((n) => n.Name === spec.name && n.Status === 'ready'), 30_000);
@@ -230,4 +250,76 @@ export function countBy<T>(items: T[], key: (t: T) => string): Record<string, nu
   const out: Record<string, number> = {};
   for (const i of items) out[key(i)] = (out[key(i)] ?? 0) + 1;
   return out;
+}
+
+/** Live processes whose environment (not command line: that is the agent itself) mentions `dir`. */
+export function taskProcessesUnder(dir: string): number {
+  let n = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (/\) Z /.test(stat)) continue; // a zombie is dead, only not yet reaped
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').includes(dir) && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) n++;
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return n;
+}
+
+/**
+ * A network namespace joined to the host by a veth pair: a second "host" for a client agent. `cut()` takes
+ * the host end down (packets are dropped, nothing is refused: a real partition), `restore()` brings it back.
+ * Needs root and iproute2; `available()` says whether this machine can.
+ */
+export class NetnsLink {
+  readonly ns: string;
+  readonly hostIP: string;
+  readonly nsIP: string;
+  private readonly hostDev: string;
+  private readonly nsDev: string;
+
+  constructor() {
+    const id = `${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
+    const subnet = 1 + Math.floor(Math.random() * 250);
+    this.ns = `drover-e2e-${id}`;
+    this.hostDev = `dv${id}h`;
+    this.nsDev = `dv${id}n`;
+    this.hostIP = `10.213.${subnet}.1`;
+    this.nsIP = `10.213.${subnet}.2`;
+  }
+
+  static available(): boolean {
+    return process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0;
+  }
+
+  create(): void {
+    ip('netns', 'add', this.ns);
+    ip('link', 'add', this.hostDev, 'type', 'veth', 'peer', 'name', this.nsDev);
+    ip('link', 'set', this.nsDev, 'netns', this.ns);
+    ip('addr', 'add', `${this.hostIP}/30`, 'dev', this.hostDev);
+    ip('link', 'set', this.hostDev, 'up');
+    ip('-n', this.ns, 'addr', 'add', `${this.nsIP}/30`, 'dev', this.nsDev);
+    ip('-n', this.ns, 'link', 'set', this.nsDev, 'up');
+    ip('-n', this.ns, 'link', 'set', 'lo', 'up');
+  }
+
+  cut(): void {
+    ip('link', 'set', this.hostDev, 'down');
+  }
+
+  restore(): void {
+    ip('link', 'set', this.hostDev, 'up');
+  }
+
+  /** Deleting the namespace deletes its veth end, and with it the host end. */
+  destroy(): void {
+    spawnSync('ip', ['netns', 'del', this.ns]);
+    spawnSync('ip', ['link', 'del', this.hostDev]);
+  }
+}
+
+function ip(...args: string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr}`);
 }

@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isDroverError } from '../errors/index.js';
+import type { Gateway } from '../gateway/index.js';
+import { memoryLogger, nullLogger } from '../logging/index.js';
+import { createServer, type Server } from '../server/index.js';
+import type { ServiceRegistration } from '../structs/index.js';
+import { defaultConfig, type AgentConfig } from './config.js';
+import { gatewayUrl, serverCatalogQuery, startAgentGateway } from './gateway.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function realServer(): Promise<Server> {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-agent-gw-'));
+  const server = await createServer({ dataDir: dir, logger: nullLogger, numWorkers: 0 });
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+/** A backend that answers its name and the path it saw. */
+async function backend(name: string): Promise<number> {
+  const srv: HttpServer = createHttpServer((req, res) => res.end(`${name} ${req.url}`));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
+  return (srv.address() as AddressInfo).port;
+}
+
+const reg = (id: string, service: string, port: number, tags: string[], status: ServiceRegistration['Status'] = 'passing', ns = 'default'): ServiceRegistration => ({
+  ID: id, ServiceName: service, Namespace: ns, NodeID: 'n1', Datacenter: 'dc1', JobID: service, AllocID: `alloc-${id}`, Tags: tags,
+  Address: '127.0.0.1', Port: port, CreateIndex: 0, ModifyIndex: 0, Status: status,
+});
+
+const devConfig = (over: Partial<AgentConfig['gateway']> = {}): AgentConfig => {
+  const c = defaultConfig(true);
+  return { ...c, gateway: { ...c.gateway, listen: '127.0.0.1:0', ...over } };
+};
+
+async function started(config: AgentConfig, server: Server | undefined): Promise<Gateway> {
+  const gw = (await startAgentGateway(config, server, nullLogger))!;
+  cleanups.push(() => gw.close(0));
+  return gw;
+}
+
+async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) });
+  return { status: res.status, body: await res.text() };
+}
+
+async function until(what: string, ok: () => boolean, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("the agent's gateway", () => {
+  it("routes by the server's catalog in every namespace and follows its changes", async () => {
+    const server = await realServer();
+    const [web, api] = [await backend('web'), await backend('api')];
+    await server.upsertServiceRegistrations([reg('w1', 'web', web, ['urlprefix-/']), reg('s1', 'stats', api, ['urlprefix-/api strip=/api'], 'passing', 'ops')]);
+    const gw = await started(devConfig(), server);
+    await gw.ready(AbortSignal.timeout(3_000));
+    expect(await get(gw.port, '/hello')).toEqual({ status: 200, body: 'web /hello' });
+    expect(await get(gw.port, '/api/stats')).toEqual({ status: 200, body: 'api /stats' });
+
+    const web2 = await backend('web2');
+    await server.upsertServiceRegistrations([reg('w2', 'web', web2, ['urlprefix-/'])]);
+    await until('the second web instance', () => gw.routes().find((r) => r.Prefix === '/')?.Targets.length === 2);
+    await server.deleteServiceRegistrations(['w1']);
+    await until('the first web instance to leave', () => gw.routes().find((r) => r.Prefix === '/')?.Targets.map((t) => t.ID).join() === 'w2');
+    expect(await get(gw.port, '/')).toEqual({ status: 200, body: 'web2 /' });
+  });
+
+  it('serves passing instances only: a critical one leaves the routing', async () => {
+    const server = await realServer();
+    const [a, b] = [await backend('a'), await backend('b')];
+    await server.upsertServiceRegistrations([reg('a', 'web', a, ['urlprefix-/']), reg('b', 'web', b, ['urlprefix-/'], 'critical')]);
+    const gw = await started(devConfig(), server);
+    await gw.ready(AbortSignal.timeout(3_000));
+    expect(gw.routes().find((r) => r.Prefix === '/')?.Targets.map((t) => t.ID)).toEqual(['a']);
+    for (let i = 0; i < 4; i++) expect((await get(gw.port, '/')).body).toBe('a /');
+  });
+
+  it('is off unless enabled', async () => {
+    const config = defaultConfig(false);
+    expect(config.gateway.enabled).toBe(false);
+    expect(await startAgentGateway(config, undefined, nullLogger)).toBeUndefined();
+  });
+
+  it('refuses to start on a taken port, naming the port and the flag that changes it', async () => {
+    const port = await backend('squatter');
+    const server = await realServer();
+    const err = await startAgentGateway(devConfig({ listen: `127.0.0.1:${port}` }), server, memoryLogger()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isDroverError(err, 'Unavailable')).toBe(true);
+    expect((err as Error).message).toContain(`port ${port} on 127.0.0.1 is already in use`);
+    expect((err as Error).message).toContain('-gateway-port');
+  });
+
+  it('blocks the catalog query until the registrations change', async () => {
+    const server = await realServer();
+    const query = serverCatalogQuery(server);
+    await server.upsertServiceRegistrations([reg('a', 'web', 1, [])]);
+    const first = await query(0, AbortSignal.timeout(2_000));
+    expect(first.instances.map((i) => i.ID)).toEqual(['a']);
+    let answered = false;
+    const next = query(first.index, AbortSignal.timeout(5_000)).then((r) => ((answered = true), r));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(answered).toBe(false);
+    await server.upsertServiceRegistrations([reg('b', 'web', 2, [], 'critical')]);
+    const second = await next;
+    expect(second.index).toBeGreaterThan(first.index);
+    expect(second.instances.map((i) => [i.ID, i.Healthy])).toEqual([['a', true], ['b', false]]);
+  });
+
+  it('shows a reachable URL for its listen address', () => {
+    expect(gatewayUrl('127.0.0.1:0', 41234)).toBe('http://127.0.0.1:41234');
+    expect(gatewayUrl('0.0.0.0:8080', 8080)).toBe('http://127.0.0.1:8080');
+    expect(gatewayUrl('[::1]:8080', 8080)).toBe('http://[::1]:8080');
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * The agent's gateway (`gateway { enabled, listen, admin, lb, data_plane }`): the L7 proxy fed by the catalog.
+ * An agent with a server feeds it straight from the server's state with blocking queries on the
+ * service_registrations table (no HTTP hop); a client-only agent follows its first server over HTTP, as the
+ * standalone `drover gateway` does. Unlike DNS, a gateway whose port is taken stops the agent from starting:
+ * the user asked for traffic on that port, and a silent agent without it would look like a routing bug.
+ */
+import { DroverError } from '../errors/index.js';
+import {
+  BlockingQuerySource,
+  HttpCatalogSource,
+  parseListenAddress,
+  registrationToInstance,
+  startGateway,
+  startHaproxyGateway,
+  type BlockingQuery,
+  type CatalogSource,
+  type Gateway,
+} from '../gateway/index.js';
+import type { Logger } from '../logging/index.js';
+import type { Server } from '../server/index.js';
+import type { AgentConfig } from './config.js';
+
+/** How long one in-process blocking query holds before answering the same index again. */
+const WAIT_MS = 5 * 60_000;
+
+/**
+ * A blocking query over every namespace's registrations: the server's own catalog query gives the index (and
+ * does the waiting); the rows are read right after, so they are at least as new as that index. Every instance
+ * is passed on with its health, so the gateway serves passing ones only and answers 503 naming a route whose
+ * instances all fail, as with the HTTP source.
+ */
+export function serverCatalogQuery(server: Pick<Server, 'serviceList' | 'serviceRegistrations'>): BlockingQuery {
+  return async (minIndex, signal) => {
+    const { index } = await server.serviceList({ namespace: '*', minIndex, waitMs: WAIT_MS, signal });
+    return { index, instances: server.serviceRegistrations().map(registrationToInstance) };
+  };
+}
+
+/** Starts the gateway when the config enables it; rejects with a message naming the port when it is taken. */
+export async function startAgentGateway(config: AgentConfig, server: Server | undefined, logger: Logger): Promise<Gateway | undefined> {
+  const g = config.gateway;
+  if (!g.enabled) return undefined;
+  const log = logger.child({ component: 'gateway' });
+  let source: CatalogSource;
+  if (server) {
+    source = new BlockingQuerySource(serverCatalogQuery(server), log);
+  } else {
+    const first = config.client.servers[0];
+    if (!first) throw new DroverError('BadRequest', 'gateway: a client-only agent needs client.servers to follow their catalog');
+    source = new HttpCatalogSource({ address: /^https?:\/\//.test(first) ? first : `http://${first}`, namespace: '*', logger: log });
+  }
+  const listen = parseListenAddress(g.listen);
+  const opts = { listen, admin: g.admin ? parseListenAddress(g.admin) : undefined, source, logger: log, lb: g.lb };
+  try {
+    return g.dataPlane === 'haproxy' ? await startHaproxyGateway(opts) : await startGateway(opts);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      const hint = config.dev ? 'pick another with -gateway-port N (0 = any free port)' : 'change gateway.listen in the agent config';
+      throw new DroverError('Unavailable', `gateway: port ${listen.port} on ${listen.host} is already in use${g.admin ? ` (or admin address ${g.admin})` : ''}; ${hint}`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** The URL users reach the gateway at, e.g. `http://127.0.0.1:8080` (the bound port, for `:0` listens). */
+export function gatewayUrl(listen: string, port: number): string {
+  const { host } = parseListenAddress(listen);
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${port}`;
+}

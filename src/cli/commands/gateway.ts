@@ -1,0 +1,64 @@
+/**
+ * `drover gateway [-address AGENT] [-listen 127.0.0.1:8080] [-admin ADDR] [-lb round_robin|least_conn]
+ * [-data-plane node|haproxy]`: the gateway as its own process, following an agent's catalog over HTTP until
+ * SIGINT/SIGTERM, then draining in-flight requests. Like `drover agent`, it serves rather than calls the API, so
+ * the gateway module is loaded only here.
+ */
+import { str, UsageError, type CommandSpec } from '../command.js';
+
+const LB = ['round_robin', 'least_conn'] as const;
+const DATA_PLANES = ['node', 'haproxy'] as const;
+
+function oneOf<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`Invalid -${flag} "${v}": expected ${allowed.join(' or ')}`);
+  return v as T;
+}
+
+export const gateway: CommandSpec = {
+  path: ['gateway'],
+  summary: "Run the gateway: an L7 proxy routing by the catalog's urlprefix- tags",
+  // Its own -address/-namespace/-token (not the global set): `-json` would otherwise be taken here from
+  // `drover gateway routes -json`, which commander parses on this parent command first.
+  noGlobals: true,
+  options: [
+    { flags: '--address <addr>', description: 'the agent whose catalog to follow (env DROVER_ADDR, NOMAD_ADDR)' },
+    { flags: '--namespace <namespace>', description: 'namespace to follow; * for all (default: default)' },
+    { flags: '--token <token>', description: 'ACL token (env DROVER_TOKEN, NOMAD_TOKEN)' },
+    { flags: '--listen <addr>', description: 'host:port the proxy listens on (default 127.0.0.1:8080; port 0 picks a free one)' },
+    { flags: '--admin <addr>', description: 'host:port for /routes and /metrics (default: under /_drover/gateway/ on -listen)' },
+    { flags: '--lb <policy>', description: 'round_robin (default) or least_conn, for routes whose tag does not choose' },
+    { flags: '--data-plane <plane>', description: 'node (default): forward in this process; haproxy: drive a local HAProxy' },
+  ],
+  help: 'The agent to follow is -address (or DROVER_ADDR). Routes come from service tags such as\n"urlprefix-/api strip=/api"; `drover gateway routes` prints the live table.',
+  async run(ctx, _args, opts) {
+    const lb = oneOf('lb', str(opts.lb), LB);
+    const dataPlane = oneOf('data-plane', str(opts.dataPlane), DATA_PLANES);
+    const gw = await import('../../gateway/index.js');
+    const { pinoLogger } = await import('../../logging/index.js');
+    // Bad addresses are usage errors, found before anything listens.
+    const listen = gw.parseListenAddress(str(opts.listen) ?? '127.0.0.1:8080');
+    const adminText = str(opts.admin);
+    const admin = adminText === undefined ? undefined : gw.parseListenAddress(adminText);
+    const routesPath = admin ? '/routes' : `${gw.ADMIN_PREFIX}/routes`;
+    await gw.runGatewayProcess({
+      address: ctx.globals.address,
+      namespace: ctx.globals.namespace,
+      token: ctx.globals.token,
+      listen,
+      admin,
+      lb,
+      dataPlane,
+      logger: pinoLogger('info'),
+      signal: ctx.signal,
+      onStarted: (g) => {
+        ctx.out.line(`==> Drover gateway following ${ctx.globals.address}`);
+        ctx.out.line(`    Gateway at http://${listen.host}:${g.port}`);
+        const adminAt = g.adminPort === undefined ? `http://${listen.host}:${g.port}` : `http://${admin!.host}:${g.adminPort}`;
+        ctx.out.line(`    Routes at ${adminAt}${routesPath}`);
+      },
+    });
+    ctx.out.line('==> Gateway stopped');
+    return 0;
+  },
+};
