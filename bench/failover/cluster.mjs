@@ -94,7 +94,7 @@ export function killProcessesUnder(dir) {
 }
 
 export class Cluster {
-  /** @param {{ clients: string[], minTTL?: string, grace?: string }} opts */
+  /** @param {{ clients: string[], minTTL?: string, grace?: string, gateway?: boolean }} opts */
   constructor(opts) {
     this.opts = opts;
     this.dir = mkdtempSync(join(tmpdir(), 'drover-failover-cfg-'));
@@ -111,7 +111,9 @@ export class Cluster {
   async start() {
     // Heartbeat settings only when asked: by default the benchmark measures the agent's own defaults.
     const hb = this.opts.minTTL ? `  min_heartbeat_ttl = "${this.opts.minTTL}"\n  heartbeat_grace = "${this.opts.grace ?? '1s'}"\n` : '';
-    const serverCfg = this.file('server.hcl', `server {\n  enabled = true\n${hb}}\n`);
+    // With `gateway`, the server agent runs the catalog-fed gateway on a free port (see gatewayAddress()).
+    const gw = this.opts.gateway ? `gateway {\n  enabled = true\n  listen = "127.0.0.1:0"\n}\n` : '';
+    const serverCfg = this.file('server.hcl', `server {\n  enabled = true\n${hb}}\n${gw}`);
     this.server = new AgentProcess('server', ['-server', '-config', serverCfg]);
     await this.server.start();
     let i = 0;
@@ -130,6 +132,13 @@ export class Cluster {
       const nodes = await this.api('/v1/nodes');
       return nodes.filter((n) => n.Status === 'ready').length === this.opts.clients.length;
     });
+  }
+
+  /** The server agent's gateway URL, or undefined when it runs none (an agent built without one). */
+  async gatewayAddress() {
+    const self = await this.api('/v1/agent/self');
+    const g = self?.config?.Gateway;
+    return g?.Enabled && g.Address ? g.Address : undefined;
   }
 
   async api(path, init = {}) {

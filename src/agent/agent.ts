@@ -110,6 +110,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     stats: {},
   });
 
+  // Assigned once the listener is up; agentSelf (above) reads it lazily, so it cannot be a const declared later.
+  // eslint-disable-next-line prefer-const
   let http: HttpApi | undefined;
   const dns: AgentDns | undefined = await startAgentDns(config, server, logger);
   http = await startHttpApi({

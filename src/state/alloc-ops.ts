@@ -47,6 +47,10 @@ export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number)
       };
     }
     txn.put('allocs', next);
+    // A lost allocation's client will never deregister its instances: they leave the catalog with it.
+    if (next.ClientStatus === 'lost' && prev?.ClientStatus !== 'lost') {
+      for (const r of txn.serviceRegistrationsByAlloc(next.ID)) txn.delete('service_registrations', r.ID);
+    }
     applyAllocToSummary(txn, prev, next);
     // Nomad counts an allocation moved into a deployment (in-place update) as placed in it.
     if (next.DeploymentID && (prev == null || prev.DeploymentID !== next.DeploymentID)) bumpDeployment(txn, next, 'PlacedAllocs');
@@ -81,6 +85,10 @@ export function updateAllocsFromClient(txn: WriteTxn, updates: AllocClientUpdate
       ModifyTime: nowNs,
     };
     txn.put('allocs', next);
+    // A lost allocation's client will never deregister its instances: they leave the catalog with it.
+    if (next.ClientStatus === 'lost' && prev?.ClientStatus !== 'lost') {
+      for (const r of txn.serviceRegistrationsByAlloc(next.ID)) txn.delete('service_registrations', r.ID);
+    }
     applyAllocToSummary(txn, prev, next);
     if (next.DeploymentID && prev.DeploymentStatus?.Healthy == null && next.DeploymentStatus?.Healthy != null) {
       bumpDeployment(txn, next, next.DeploymentStatus.Healthy ? 'HealthyAllocs' : 'UnhealthyAllocs');

@@ -75,8 +75,17 @@ describe.skipIf(!canNetns)('a client agent cut off by a network partition', () =
     await cluster.server.waitFor('the island to reconnect', async () => (await cluster.nodes()).find((n) => n.ID === islandNode.ID)?.Status === 'ready', 60_000);
     await cluster.server.waitFor('the island to stop its replaced copies', async () => island.taskProcesses() === 0, 60_000);
 
-    // One copy of each allocation: four running, one per instance name, none of them the lost ones.
-    const final = (await cluster.allocs('steady')).filter((a: AllocStub) => a.ClientStatus === 'running');
+    // One copy of each allocation: four running, one per instance name, none of them the lost ones. The
+    // island's last word on its stopped copies may trail its processes ending by a moment.
+    const final = await cluster.server
+      .waitFor('four running allocations', async () => {
+        const running = (await cluster.allocs('steady')).filter((a: AllocStub) => a.ClientStatus === 'running');
+        return running.length === 4 ? running : undefined;
+      }, 15_000)
+      .catch(async (e: unknown) => {
+        const all = await cluster.allocs('steady');
+        throw new Error(`${String(e)}\n${all.map((a) => `${a.ID.slice(0, 8)} ${a.NodeName} ${a.DesiredStatus} ${a.ClientStatus}`).join('\n')}\n${cluster.logs(1500)}`);
+      });
     expect(final).toHaveLength(4);
     expect(new Set(final.map((a) => a.Name)).size).toBe(4);
     expect(final.some((a) => onIsland.some((o) => o.ID === a.ID))).toBe(false);

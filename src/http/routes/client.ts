@@ -32,12 +32,7 @@ export function clientRoutes(r: Router, opts: HttpApiOptions): void {
     const stream = client.readLogs(allocID, task, type, { origin, offset: Number(offsetText), follow, signal: c.signal });
     const it = stream[Symbol.asyncIterator]();
     // Read the first chunk before answering, so an unknown alloc or task is a proper 404, not a broken stream.
-    let first: IteratorResult<Buffer>;
-    try {
-      first = await it.next();
-    } catch (e) {
-      throw e;
-    }
+    const first = await it.next();
     c.res.writeHead(200, { 'Content-Type': plain ? 'text/plain; charset=utf-8' : 'application/json' });
     let offset = Number(offsetText);
     const write = (chunk: Buffer) => {
