@@ -91,14 +91,6 @@ function sleep(ms, signal) {
 const t0 = performance.now();
 const phase = (what) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}`);
 
-const results = [];
-try {
-  for (let r = 1; r <= rounds; r++) results.push(await round(r));
-  report(results);
-} catch (e) {
-  console.error(e);
-  process.exitCode = 1;
-}
 
 /**
  * Follows a blocking query until `signal` aborts: `view.list` is the latest `pick(body)`, `view.changes` every
@@ -280,4 +272,14 @@ function report(rs) {
   console.log(resultLine({ name: 'failover-detect', value: med('detect'), unit: 's', ref: REF_SECONDS, goal: 'report' }));
   console.log(resultLine({ name: 'failover-failed-requests', value: med('failed'), unit: 'requests', ref: NaN, goal: '0' }));
   console.log(resultLine({ name: 'failover', value: med('replaced'), unit: 's', ref: REF_SECONDS, goal: String(GOAL_SECONDS) }));
+}
+
+// Last: the helpers above are `const`s, initialised only once evaluation reaches them.
+const results = [];
+try {
+  for (let r = 1; r <= rounds; r++) results.push(await round(r));
+  report(results);
+} catch (e) {
+  console.error(e);
+  process.exitCode = 1;
 }
