@@ -37,6 +37,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 say "Building"
 npm run -s build || exit 1
+say "Typecheck and lint"
+npm run -s typecheck || exit 1
+npm run -s lint || exit 1
 
 # --- 3. Docker Engine
 if command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
