@@ -145,9 +145,9 @@ async function loadLoop(target, nodeOfAlloc, signal) {
         .then(async (res) => {
           const body = await res.text();
           const ok = res.ok && (to.id ? body === to.id : body !== '');
-          log.push({ t: sent, node: to.node ?? nodeOfAlloc(body), ok });
+          log.push({ t: sent, node: to.node ?? nodeOfAlloc(body), ok, why: ok ? '' : `HTTP ${res.status} ${body.replace(/\s+/g, ' ').slice(0, 100)}` });
         })
-        .catch(() => log.push({ t: sent, node: to.node, ok: false }))
+        .catch((e) => log.push({ t: sent, node: to.node, ok: false, why: String(e.cause?.code ?? e.name ?? e) }))
         .finally(() => pending.delete(p));
       pending.add(p);
     }
@@ -235,6 +235,9 @@ async function round(n) {
     const failedDead = failed.filter((x) => x.node === victimNode);
     const served = log.filter((x) => x.ok).length;
     if (served === 0) throw new Error('no request was served: the run measured nothing');
+    const why = new Map();
+    for (const f of failed) why.set(f.why, (why.get(f.why) ?? 0) + 1);
+    for (const [w, c] of why) console.log(`  ${c} failed: ${w} (first at +${((failed.find((f) => f.why === w).t - kill) / 1000).toFixed(1)} s after the kill)`);
     phase(
       `round ${n}: traffic stopped reaching dead instances after ${detect.toFixed(1)} s; ${failed.length} of ${log.length} requests failed` +
         (gateway ? '' : ` (${failedDead.length} to dead instances)`),
