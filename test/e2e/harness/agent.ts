@@ -117,7 +117,7 @@ export class TestAgent {
   /** SIGKILL: no cleanup at all, as a crash. Tasks keep running. */
   async kill(): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGKILL');
     await exited;
@@ -126,7 +126,7 @@ export class TestAgent {
   /** Graceful stop of the agent process (tasks keep running). */
   async stopAgent(): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGTERM');
     const t = setTimeout(() => p.kill('SIGKILL'), 15_000);

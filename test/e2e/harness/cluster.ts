@@ -7,6 +7,9 @@
  *   addClient():  one more client later (system jobs must follow it)
  *   killClient(): SIGKILL the client agent and the task processes it started, as a machine dying
  *   stop():       jobs purged through the server, clients and server stopped, leftovers killed, dirs removed
+ *
+ * Options: the server's heartbeat TTL and grace, its gateway (`gateway: true`), and clients in their own
+ * network namespace (`NetnsLink`: a veth pair whose host end `cut()` takes down, a real partition).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,8 @@ export interface ClusterOptions {
   clientHCL?: string;
   /** Address the server binds to (default 127.0.0.1); clients in a netns need one they can route to. */
   serverBind?: string;
+  /** Run the catalog-fed gateway in the server agent, on a free port (see gatewayAddress()). */
+  gateway?: boolean;
 }
 
 /** A node as `/v1/nodes` lists it. */
@@ -134,7 +139,8 @@ export class TestCluster {
   async start(): Promise<void> {
     const hb = this.opts.heartbeat ?? { minTTL: '2s', grace: '1s' };
     const serverHCL = join(this.configDir, 'server.hcl');
-    writeFileSync(serverHCL, `server {\n  enabled = true\n  min_heartbeat_ttl = "${hb.minTTL}"\n  heartbeat_grace = "${hb.grace}"\n}\n`);
+    const gateway = this.opts.gateway ? `gateway {\n  enabled = true\n  listen = "${this.opts.serverBind ?? '127.0.0.1'}:0"\n}\n` : '';
+    writeFileSync(serverHCL, `server {\n  enabled = true\n  min_heartbeat_ttl = "${hb.minTTL}"\n  heartbeat_grace = "${hb.grace}"\n}\n${gateway}`);
     this.server = new ClusterAgent('server', 'server', ['-server', '-config', serverHCL], { bind: this.opts.serverBind });
     await this.server.start();
     for (const c of this.opts.clients) await this.addClient(c, false);
@@ -160,6 +166,14 @@ export class TestCluster {
     await agent.start();
     if (waitReady) await this.server.waitFor(`node ${spec.name} ready`, async () => (await this.nodes()).find((n) => n.Name === spec.name && n.Status === 'ready'), 30_000);
     return agent;
+  }
+
+  /** The server agent's gateway URL (as /v1/agent/self reports it). */
+  async gatewayAddress(): Promise<string> {
+    const self = await this.server.api<{ config: { Gateway?: { Enabled: boolean; Address: string } } }>('/v1/agent/self');
+    const g = self.body.config.Gateway;
+    if (!g?.Enabled) throw new Error('the server agent runs no gateway');
+    return g.Address;
   }
 
   client(name: string): ClusterAgent {
