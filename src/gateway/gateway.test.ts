@@ -169,6 +169,13 @@ describe('failures', () => {
     expect(metrics.body).toMatch(/drover_gateway_retries_total\{route="\/"\} [1-9]/);
   });
 
+  it('moves past every dead instance of a route while the catalog still lists them', async () => {
+    const ok = await backend('ok');
+    const dead = await Promise.all([deadPort(), deadPort(), deadPort(), deadPort(), deadPort()]);
+    const { gw } = await gateway([...dead.map((p, i) => instance(`dead${i}`, p, ['urlprefix-/'])), instance('ok', ok.port, ['urlprefix-/'])], { ejectAfter: 1000 });
+    for (let i = 0; i < 12; i++) expect((await get(gw.port, '/')).status).toBe(200);
+  });
+
   it('ejects an instance after consecutive connect failures and re-admits it after the backoff', async () => {
     let now = 1_000_000;
     const ok = await backend('ok');

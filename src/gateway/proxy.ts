@@ -25,6 +25,9 @@ import { sendErrorPage } from './pages.js';
 import { stripPrefix } from './routes.js';
 import type { LiveRoute, LiveTable } from './table.js';
 
+
+/** How many instances a request whose connection was refused may try in all. */
+const MAX_CONNECT_ATTEMPTS = 16;
 export interface ProxySettings {
   maxAttempts: number;
   responseTimeoutMs: number;
@@ -160,7 +163,11 @@ class Exchange {
     }
     const notSent = connectFailed && !this.bodyStarted;
     const safeToResend = preq.reusedSocket && isIdempotent(this.req.method) && !this.bodyStarted;
-    if ((notSent || safeToResend) && this.tried.length < this.settings.maxAttempts) {
+    // A refused connection sent nothing and costs next to nothing, so it may move on to every other instance
+    // of the route (when a node dies, most of a route's instances can be dead before the catalog says so);
+    // a resend after a broken reused socket stays within maxAttempts.
+    const limit = notSent ? Math.max(this.settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : this.settings.maxAttempts;
+    if ((notSent || safeToResend) && this.tried.length < limit) {
       this.route.metrics.retries++;
       this.attempt();
       return;
