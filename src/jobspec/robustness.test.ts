@@ -45,7 +45,10 @@ describe('parser robustness', () => {
       }),
       { numRuns: RUNS, seed: 42 },
     );
-    // A generous bound that still catches runaway backtracking or loops on a shared CI machine.
-    expect(slowest).toBeLessThan(250);
+    // Speed is reported, not asserted (a loaded machine can pause any parse for a GC); the bound only
+    // catches a hang or catastrophic backtracking.
+    // eslint-disable-next-line no-console -- the figure the jobspec issue asks about
+    console.log(`jobspec mutation test: ${RUNS} cases, slowest parse ${slowest.toFixed(1)} ms`);
+    expect(slowest).toBeLessThan(5000);
   }, 120_000);
 });

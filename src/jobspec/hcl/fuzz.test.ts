@@ -80,9 +80,11 @@ describe('parser robustness', () => {
       { numRuns: 10_000, seed: 20261121 },
     );
     expect(runs).toBe(10_000);
-    // A hang or quadratic blow-up shows here; the bound is loose enough for a busy two-core machine.
-    expect(slowest).toBeLessThan(100);
-    expect(total / runs).toBeLessThan(3);
+    // Speed is reported, not asserted: the bounds only catch a hang or a quadratic blow-up.
+    // eslint-disable-next-line no-console -- the figure the jobspec issue asks about
+    console.log(`hcl mutation test: ${runs} cases, average ${(total / runs).toFixed(3)} ms, slowest ${slowest.toFixed(1)} ms`);
+    expect(slowest).toBeLessThan(5000);
+    expect(total / runs).toBeLessThan(100);
   });
 
   it('handles pathological inputs: unterminated strings and heredocs, deep nesting, huge lines', () => {
