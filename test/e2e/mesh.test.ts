@@ -144,10 +144,10 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
       const run = agent.cli(['job', 'run', '-detach', join(dir, f)]);
       expect(run.code, run.stderr).toBe(0);
     }
-    await agent.waitFor(`${WEB_COUNT} passing web instances`, async () => (await passing('web')).length === WEB_COUNT, 150_000, 500);
-    await agent.waitFor(`${STATS_COUNT} passing stats instances`, async () => (await passing('stats')).length === STATS_COUNT, 60_000, 500);
+    await agent.waitFor(`${WEB_COUNT} passing web instances`, async () => (await passing('web')).length === WEB_COUNT, 300_000, 500);
+    await agent.waitFor(`${STATS_COUNT} passing stats instances`, async () => (await passing('stats')).length === STATS_COUNT, 120_000, 500);
     await agent.waitFor('every instance in the gateway routes', async () => (await route('/'))?.Targets.length === WEB_COUNT && (await route('/api'))?.Targets.length === STATS_COUNT, 10_000, 100);
-  }, 240_000);
+  }, 480_000);
 
   afterAll(async () => {
     await agent.stop();
