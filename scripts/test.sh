@@ -61,7 +61,8 @@ REPORT=$(mktemp /tmp/drover-vitest-XXXX.json)
 npx vitest run --project unit --project e2e --reporter=default --reporter=json --outputFile.json="$REPORT" "$@"
 rc=$?
 
-node --input-type=module - "$REPORT" "$rc" <<'JS'
+SUMMARY=$(mktemp /tmp/drover-summary-XXXX.txt)
+node --input-type=module - "$REPORT" "$rc" >"$SUMMARY" <<'JS'
 import { readFileSync } from 'node:fs';
 const [report, rc] = process.argv.slice(2);
 let r;
@@ -81,3 +82,16 @@ if ((r.numFailedTestSuites ?? 0) > 0 && failed === 0) console.log(`!!! ${r.numFa
 console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped.length} skipped`);
 process.exit(code);
 JS
+test_rc=$?
+
+# --- 6. Benchmarks, quick modes only: they keep the benchmark code working and print their figures; they
+# fail only on wrong work (a missing placement, a failed request), never on time.
+say "Benchmarks (quick)"
+npm run -s bench -- all --quick
+bench_rc=$?
+[ $bench_rc -ne 0 ] && loud "benchmarks failed (exit $bench_rc)"
+
+# The test summary comes last, so the closing line is the test count.
+cat "$SUMMARY"
+[ $test_rc -ne 0 ] && exit $test_rc
+exit $bench_rc
