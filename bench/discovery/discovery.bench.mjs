@@ -11,15 +11,16 @@
 //     gateway   GET /_drover/gateway/routes every 5 ms  (the gateway has no blocking API; 5 ms is the resolution)
 //     dns       SRV disco.service.drover over UDP (dns2) every 5 ms
 //     template  fs.watch on the task's local/ dir, plus a 5 ms poll of the rendered file as a backstop
-//   then POST /fail and wait until every observer has dropped it (removal figures are printed too).
+//   then POST /fail; that removal settles (its figures are printed too) while the next event runs on another
+//   instance whose next probe is ≥ 100 ms from it (instances are asked to hold an answer to re-spread slots).
 //   Latency is reported from the check passing (the instance's own timestamp of the first 200 it answered)
 //   and, separately, from the flip, which adds the wait for the next probe (up to one check interval).
 //
 // Usage: node bench/discovery/discovery.bench.mjs [--quick] [--events 200] [--instances 4] [--interval 1s]
-//        [--cpu-prof]
+//        [--splay 0s] [--raw events.json] [--cpu-prof]
 // Needs `npm run build`. Everything talks to 127.0.0.1; every loop is bounded in count and time.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +53,10 @@ const t0 = performance.now();
 const phase = (what) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}`);
 let agent;
 process.on('exit', () => {
-  if (agent && agent.exitCode === null) agent.kill('SIGKILL');
+  if (agent && agent.exitCode === null) {
+    agent.kill('SIGKILL');
+    killLeftovers();
+  }
   rmSync(dataDir, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
@@ -99,7 +103,8 @@ job "disco" {
       driver = "raw_exec"
       env {
         # the instances delay their first probe answer by index × this, so their probes are spread over the interval
-        PHASE_SPREAD_MS = "${Math.floor(Math.min(intervalMs, 1000) / instances)}"
+        PHASE_SPREAD_MS   = "${Math.floor(Math.min(intervalMs, 1000) / instances)}"
+        CHECK_INTERVAL_MS = "${intervalMs}"
       }
       config {
         command = ${JSON.stringify(process.execPath)}
@@ -165,9 +170,11 @@ async function main() {
     const results = await runEvents(servers, tracker);
     ctl.abort();
     await Promise.allSettled(observers);
+    if (args.raw) writeFileSync(String(args.raw), JSON.stringify(results, null, 1));
     report(results);
   } finally {
     ctl.abort();
+    await stopJobs(api);
     await Promise.all([api, gw, ...servers.map((s) => s.pool)].map((p) => p.close()));
   }
 }
@@ -201,12 +208,63 @@ async function startAgent() {
   });
 }
 
+/**
+ * Stops both jobs and waits (at most 20 s) for their allocations to finish: an agent that exits leaves its
+ * raw_exec tasks running, as Nomad's does, so they must be stopped through the API first.
+ */
+async function stopJobs(api) {
+  const jobs = ['disco', 'disco-tpl'];
+  await Promise.allSettled(jobs.map((id) => call(api, 'DELETE', `/v1/job/${id}`)));
+  const until = performance.now() + 20_000;
+  while (performance.now() < until) {
+    const allocs = (await Promise.all(jobs.map((id) => call(api, 'GET', `/v1/job/${id}/allocations`).then((r) => r.json, () => [])))).flat();
+    if (allocs.every((a) => a.ClientStatus !== 'running' && a.ClientStatus !== 'pending')) return;
+    await sleep(100);
+  }
+  console.log('some allocations were still running 20 s after the jobs were stopped');
+}
+
+/** Last resort: processes whose command line names this run's data dir (raw_exec wrappers) and their children. */
+function killLeftovers() {
+  let killed = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmd;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!cmd.includes(dataDir) || Number(pid) === process.pid) continue;
+    for (const child of childPids(pid)) killed += tryKill(child);
+    killed += tryKill(pid);
+  }
+  if (killed > 0) console.log(`killed ${killed} task processes left behind by the agent`);
+}
+
+function childPids(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function tryKill(pid) {
+  try {
+    process.kill(Number(pid), 'SIGKILL');
+    return 1;
+  } catch {
+    return 0;
+  }
+}
+
 async function stopAgent() {
   if (!agent || agent.exitCode !== null) return;
   const exited = new Promise((r) => agent.once('exit', r));
   agent.kill('SIGTERM');
   await Promise.race([exited, sleep(15_000)]);
   if (agent.exitCode === null) agent.kill('SIGKILL');
+  killLeftovers();
   phase('agent stopped');
 }
 
@@ -356,7 +414,7 @@ function dnsPorts(address) {
 async function templateObserver(file, tracker, signal) {
   const check = () => {
     if (!tracker.wants('template')) return;
-    let text = '';
+    let text;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
@@ -381,19 +439,25 @@ async function templateObserver(file, tracker, signal) {
 async function runEvents(servers, tracker) {
   const results = { add: [], remove: [], missed: [] };
   const pending = new Map(); // port → the removal settling there
-  const measure = async (server, kind, i) => {
+  let lastChangeAt = 0; // the latest check change measured: the next one keeps SEPARATION_MS from it too
+  // Flips, then returns the settling; the flip is awaited first so the next choice sees it in /state.
+  const flip = async (server, kind, i) => {
     const e = tracker.start(server.port, kind);
     await instanceCall(server, kind === 'add' ? '/pass' : '/fail');
+    return { settled: settle(server, kind, i, e) };
+  };
+  const settle = async (server, kind, i, e) => {
     await tracker.settle(e, eventTimeoutMs);
     const state = await instanceCall(server, '/state');
     const missing = STAGES.filter((s) => e.seen[s] === undefined);
     if (missing.length > 0 || state.changedAt === 0) results.missed.push(`${kind} of :${server.port} (event ${i}) not seen by ${missing.join(', ') || 'the check'}`);
-    else results[kind].push({ flipAt: e.flipAt, checkAt: state.changedAt, seen: e.seen });
+    else results[kind].push({ port: server.port, event: i, flipAt: e.flipAt, checkAt: state.changedAt, seen: e.seen });
+    lastChangeAt = Math.max(lastChangeAt, state.changedAt);
   };
   for (let i = 0; i < eventCount && performance.now() < totalDeadline; i++) {
-    const server = await nextInstance(servers, pending);
-    await measure(server, 'add', i);
-    const removal = measure(server, 'remove', i).finally(() => pending.delete(server.port));
+    const server = await nextInstance(servers, pending, () => lastChangeAt);
+    await (await flip(server, 'add', i)).settled;
+    const removal = (await flip(server, 'remove', i)).settled.finally(() => pending.delete(server.port));
     pending.set(server.port, removal);
     if ((i + 1) % 10 === 0) phase(`${i + 1}/${eventCount} events`);
   }
@@ -404,29 +468,57 @@ async function runEvents(servers, tracker) {
 const SEPARATION_MS = 100;
 
 /** The free instance whose next probe is due soonest (≥ 20 ms away) and clear of pending removals' probes. */
-async function nextInstance(servers, pending) {
-  for (let attempt = 0; attempt < 100; attempt++) {
+async function nextInstance(servers, pending, lastChangeAt) {
+  for (let attempt = 0; attempt < 200; attempt++) {
     const t = now();
     const states = new Map(await Promise.all(servers.map(async (s) => [s.port, await instanceCall(s, '/state')])));
+    // A probe runs a little after its prediction (timers run late): an overdue pending one is about to happen.
     const busy = [...pending.keys()].map((port) => {
       const st = states.get(port);
-      return st.changedAt > 0 ? st.changedAt : st.lastProbeAt + intervalMs;
+      return st.changedAt > 0 ? st.changedAt : Math.max(st.nextProbeAt, t);
     });
+    busy.push(lastChangeAt());
+    const moved = await rebalance(servers, states, pending, t);
     let best;
     let bestAt = Infinity;
     for (const s of servers) {
-      if (pending.has(s.port)) continue;
-      for (let next = states.get(s.port).lastProbeAt + intervalMs; next < t + 3 * intervalMs; next += intervalMs) {
-        if (next - t < 20 || busy.some((b) => Math.abs(b - next) < SEPARATION_MS)) continue;
-        if (next < bestAt) [best, bestAt] = [s, next];
-        break;
-      }
+      const predicted = states.get(s.port).nextProbeAt;
+      if (pending.has(s.port) || s === moved) continue;
+      // The flip is measured at the very next probe: when that one is imminent (it might come before the flip)
+      // or too close to a pending removal's, this instance is not a candidate until it has passed.
+      if (predicted < t + 20 || busy.some((b) => Math.abs(b - predicted) < SEPARATION_MS)) continue;
+      if (predicted < bestAt) [best, bestAt] = [s, predicted];
     }
     if (best) return best;
     // Every instance is busy: wait for a removal to finish, or for the probe schedule to move on.
     await Promise.race([...pending.values(), sleep(50)]);
   }
-  throw new Error('no instance became free to flip in 100 attempts');
+  throw new Error('no instance became free to flip in 200 attempts');
+}
+
+/**
+ * Probe slots drift and meet; when a free instance's next probe is within SEPARATION_MS of another's, it is
+ * asked to hold its next answer so that its probes move to the middle of the widest free gap. Returns it.
+ */
+async function rebalance(servers, states, pending, t) {
+  const phase = (s) => ((states.get(s.port).nextProbeAt % intervalMs) + intervalMs) % intervalMs;
+  const dist = (a, b) => Math.min(Math.abs(a - b), intervalMs - Math.abs(a - b));
+  for (const s of servers) {
+    if (pending.has(s.port) || states.get(s.port).nextProbeAt < t + 20) continue;
+    const others = servers.filter((o) => o !== s).map(phase).sort((a, b) => a - b);
+    if (!others.some((p) => dist(p, phase(s)) < SEPARATION_MS)) continue;
+    let target = 0;
+    let widest = -1;
+    others.forEach((p, k) => {
+      const gap = k + 1 < others.length ? others[k + 1] - p : others[0] + intervalMs - p;
+      if (gap > widest) [widest, target] = [gap, (p + gap / 2) % intervalMs];
+    });
+    const hold = (((target - phase(s)) % intervalMs) + intervalMs) % intervalMs;
+    if (widest < 2 * SEPARATION_MS || hold > 0.7 * intervalMs) continue;
+    await instanceCall(s, `/hold?ms=${Math.round(hold)}`);
+    return s;
+  }
+  return undefined;
 }
 
 function stats(values) {

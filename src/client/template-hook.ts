@@ -170,7 +170,8 @@ export class TemplateHook implements TaskHook {
       loader: this.data!,
       waitForChange: this.data!.waitForChange,
       wait: settings.wait,
-      splayMs: settings.splayMs,
+      // Splay spreads change_mode actions across instances; a noop template has none, so it must not wait.
+      splayMs: (spec.ChangeMode || 'restart') === 'noop' ? 0 : settings.splayMs,
       once: settings.once,
       clock: this.o.clock,
       rng: this.o.rng,
