@@ -8,10 +8,10 @@ import {
   EvalStatusFailed,
   EvalStatusPending,
   EvalTriggerFailedFollowUp,
-  generateUUID,
   type Evaluation,
   type Job,
   type Node,
+  newJobEvaluation,
 } from '../structs/index.js';
 import { upsertEvals, type StateStore } from '../state/index.js';
 import type { Logger } from '../logging/index.js';
@@ -53,37 +53,7 @@ export function newEval(
   triggeredBy: string,
   extra: Partial<Evaluation> = {},
 ): Evaluation {
-  const now = nowNs(ctx);
-  return {
-    ID: generateUUID(),
-    Namespace: job.Namespace,
-    Priority: job.Priority,
-    Type: job.Type,
-    TriggeredBy: triggeredBy,
-    JobID: job.ID,
-    JobModifyIndex: job.JobModifyIndex ?? 0,
-    NodeID: '',
-    NodeModifyIndex: 0,
-    DeploymentID: '',
-    Status: EvalStatusPending,
-    StatusDescription: '',
-    Wait: 0,
-    WaitUntil: null,
-    NextEval: '',
-    PreviousEval: '',
-    BlockedEval: '',
-    FailedTGAllocs: null,
-    ClassEligibility: null,
-    EscapedComputedClass: false,
-    AnnotatePlan: false,
-    QueuedAllocations: null,
-    SnapshotIndex: 0,
-    CreateIndex: 0,
-    ModifyIndex: 0,
-    CreateTime: now,
-    ModifyTime: now,
-    ...extra,
-  };
+  return newJobEvaluation(job, triggeredBy, nowNs(ctx), extra);
 }
 
 export async function writeEvals(ctx: ServerContext, evals: Evaluation[]): Promise<Evaluation[]> {

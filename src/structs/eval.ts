@@ -7,6 +7,8 @@
  *                                    └────────► failed (delivery limit reached)   canceled (superseded)
  */
 import type { AllocMetric } from './alloc.js';
+import type { Job } from './job.js';
+import { generateUUID } from './ids.js';
 
 export const EvalStatusBlocked = 'blocked';
 export const EvalStatusPending = 'pending';
@@ -88,4 +90,46 @@ export interface Evaluation {
 
 export function evalTerminal(e: Pick<Evaluation, 'Status'>): boolean {
   return e.Status === EvalStatusComplete || e.Status === EvalStatusFailed || e.Status === EvalStatusCancelled;
+}
+
+/**
+ * A pending evaluation of `job`, every other field at its zero value; `fields` override (ID included, for
+ * schedulers that draw IDs from their seeded RNG). The one constructor the server, scheduler and tests share.
+ */
+export function newJobEvaluation(
+  job: Pick<Job, 'Namespace' | 'ID' | 'Priority' | 'Type' | 'JobModifyIndex'>,
+  triggeredBy: string,
+  nowNs: number,
+  fields: Partial<Evaluation> = {},
+): Evaluation {
+  return {
+    ID: generateUUID(),
+    Namespace: job.Namespace,
+    Priority: job.Priority,
+    Type: job.Type,
+    TriggeredBy: triggeredBy,
+    JobID: job.ID,
+    JobModifyIndex: job.JobModifyIndex ?? 0,
+    NodeID: '',
+    NodeModifyIndex: 0,
+    DeploymentID: '',
+    Status: EvalStatusPending,
+    StatusDescription: '',
+    Wait: 0,
+    WaitUntil: null,
+    NextEval: '',
+    PreviousEval: '',
+    BlockedEval: '',
+    FailedTGAllocs: null,
+    ClassEligibility: null,
+    EscapedComputedClass: false,
+    AnnotatePlan: false,
+    QueuedAllocations: null,
+    SnapshotIndex: 0,
+    CreateIndex: 0,
+    ModifyIndex: 0,
+    CreateTime: nowNs,
+    ModifyTime: nowNs,
+    ...fields,
+  };
 }

@@ -11,13 +11,13 @@
  *   then: too many → stop highest indexes; too few → place with the lowest free names.
  */
 import type { Allocation, Evaluation, Job, TaskGroup, UpdateStrategy } from '../../structs/index.js';
+import { newJobEvaluation } from '../../structs/index.js';
 import {
   AllocClientStatusComplete,
   AllocClientStatusFailed,
   AllocClientStatusLost,
   AllocDesiredStatusEvict,
   AllocDesiredStatusStop,
-  EvalStatusPending,
   EvalTriggerRetryFailedAlloc,
   JobTypeBatch,
   JobTypeSysBatch,
@@ -362,34 +362,10 @@ function followupEvals(ctx: Ctx, result: ReconcileResult): Evaluation[] {
 }
 
 function followupEval(ctx: Ctx, atMs: number): Evaluation {
-  const e = ctx.eval;
-  return {
+  return newJobEvaluation({ ...ctx.job, ID: ctx.jobID, Namespace: ctx.namespace }, EvalTriggerRetryFailedAlloc, ctx.nowMs * 1_000_000, {
     ID: ctx.newID(),
-    Namespace: ctx.namespace,
-    Priority: ctx.job.Priority,
-    Type: ctx.job.Type,
-    TriggeredBy: EvalTriggerRetryFailedAlloc,
-    JobID: ctx.jobID,
-    JobModifyIndex: ctx.job.JobModifyIndex ?? 0,
-    NodeID: '',
-    NodeModifyIndex: 0,
-    DeploymentID: '',
-    Status: EvalStatusPending,
     StatusDescription: 'created for delayed rescheduling',
-    Wait: 0,
     WaitUntil: new Date(atMs).toISOString(),
-    NextEval: '',
-    PreviousEval: e.ID,
-    BlockedEval: '',
-    FailedTGAllocs: null,
-    ClassEligibility: null,
-    EscapedComputedClass: false,
-    AnnotatePlan: false,
-    QueuedAllocations: null,
-    SnapshotIndex: 0,
-    CreateIndex: 0,
-    ModifyIndex: 0,
-    CreateTime: ctx.nowMs * 1_000_000,
-    ModifyTime: ctx.nowMs * 1_000_000,
-  };
+    PreviousEval: ctx.eval.ID,
+  });
 }

@@ -4,7 +4,7 @@
  * stay short. Every builder returns a fresh object; pass overrides or mutate the result.
  */
 import type { Allocation, Evaluation, Job, Node, Task, TaskGroup } from '../../structs/index.js';
-import { EvalStatusPending, EvalTriggerJobRegister, NS_PER_S, allocName, generateUUID } from '../../structs/index.js';
+import { EvalTriggerJobRegister, NS_PER_S, allocName, generateUUID, newJobEvaluation } from '../../structs/index.js';
 
 const min = 60 * NS_PER_S;
 
@@ -208,34 +208,5 @@ export function mockAlloc(job: Job, node: Node, index = 0, overrides: Partial<Al
 }
 
 export function mockEval(job: Job, overrides: Partial<Evaluation> = {}): Evaluation {
-  return {
-    ID: generateUUID(),
-    Namespace: job.Namespace,
-    Priority: job.Priority,
-    Type: job.Type,
-    TriggeredBy: EvalTriggerJobRegister,
-    JobID: job.ID,
-    JobModifyIndex: job.JobModifyIndex ?? 0,
-    NodeID: '',
-    NodeModifyIndex: 0,
-    DeploymentID: '',
-    Status: EvalStatusPending,
-    StatusDescription: '',
-    Wait: 0,
-    WaitUntil: null,
-    NextEval: '',
-    PreviousEval: '',
-    BlockedEval: '',
-    FailedTGAllocs: null,
-    ClassEligibility: null,
-    EscapedComputedClass: false,
-    AnnotatePlan: false,
-    QueuedAllocations: null,
-    SnapshotIndex: 0,
-    CreateIndex: 0,
-    ModifyIndex: 0,
-    CreateTime: 0,
-    ModifyTime: 0,
-    ...overrides,
-  };
+  return newJobEvaluation(job, EvalTriggerJobRegister, 0, overrides);
 }
