@@ -110,8 +110,9 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       else sendJson(res, 200, out);
     } catch (e) {
       if (!isDroverError(e)) opts.logger.error('http handler failed', { method: req.method, path: url.pathname, error: String((e as Error)?.stack ?? e) });
-      // Drain what is left of an oversized body so the client reads our answer instead of a reset.
-      if (isDroverError(e, 'BodyTooLarge')) res.setHeader('Connection', 'close');
+      // An oversized body is still read to its end (and thrown away) rather than the connection closed, so
+      // a client still sending reads our 413 instead of a broken pipe.
+      if (isDroverError(e, 'BodyTooLarge')) req.resume();
       sendError(res, e);
     }
   };
