@@ -206,6 +206,42 @@ export interface AllocListStub {
   ModifyTime: number;
 }
 
+/** What every new allocation must be given; the rest starts at Nomad's zero values. */
+export type NewAllocationIdentity = Pick<Allocation, 'ID' | 'EvalID' | 'Name' | 'NodeID' | 'NodeName' | 'Job' | 'TaskGroup' | 'AllocatedResources'>;
+
+/**
+ * A new allocation, pending and desired to run, with every other field at its zero value. The one place the
+ * full literal is written, so that adding a field to Allocation touches one constructor (scheduler and fixtures).
+ */
+export function newAllocation(id: NewAllocationIdentity, nowNs: number, fields: Partial<Allocation> = {}): Allocation {
+  return {
+    ...id,
+    Namespace: id.Job.Namespace,
+    JobID: id.Job.ID,
+    Metrics: null,
+    DesiredStatus: AllocDesiredStatusRun,
+    DesiredDescription: '',
+    DesiredTransition: {},
+    ClientStatus: AllocClientStatusPending,
+    ClientDescription: '',
+    TaskStates: null,
+    DeploymentID: '',
+    DeploymentStatus: null,
+    FollowupEvalID: '',
+    PreviousAllocation: '',
+    NextAllocation: '',
+    RescheduleTracker: null,
+    PreemptedAllocations: null,
+    PreemptedByAllocation: '',
+    CreateIndex: 0,
+    ModifyIndex: 0,
+    AllocModifyIndex: 0,
+    CreateTime: nowNs,
+    ModifyTime: nowNs,
+    ...fields,
+  };
+}
+
 /** True when the allocation will never run again (server stopped it, or the client finished it). */
 export function allocTerminalStatus(a: Pick<Allocation, 'DesiredStatus' | 'ClientStatus'>): boolean {
   if (a.DesiredStatus === AllocDesiredStatusStop || a.DesiredStatus === AllocDesiredStatusEvict) return true;

@@ -1,5 +1,6 @@
 /** Small Nomad-shaped objects for CLI tests: only what the views read, the rest zero. Tests only. */
 import type { AllocListStub, AllocMetric, Allocation, Evaluation, Job, JobListStub, Node, NodeListStub } from '../../structs/index.js';
+import { newAllocation } from '../../structs/index.js';
 
 export const NOW_MS = Date.UTC(2026, 10, 21, 12, 0, 0);
 export const msAgo = (ms: number) => (NOW_MS - ms) * 1_000_000;
@@ -144,56 +145,49 @@ export function allocStub(p: Partial<AllocListStub> = {}): AllocListStub {
 
 export function allocation(p: Partial<Allocation> = {}): Allocation {
   const s = allocStub();
-  return {
-    ID: s.ID,
-    Namespace: 'default',
-    EvalID: s.EvalID,
-    Name: s.Name,
-    NodeID: s.NodeID,
-    NodeName: 'node1',
-    JobID: 'web',
-    Job: job(),
-    TaskGroup: 'web',
-    AllocatedResources: {
-      Tasks: { srv: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64, MemoryMaxMB: 0 } } },
-      Shared: { DiskMB: 300, Networks: null, Ports: [{ Label: 'http', Value: 23456, To: 0, HostIP: '127.0.0.1' }] },
-    },
-    Metrics: metric(),
-    DesiredStatus: 'run',
-    DesiredDescription: '',
-    DesiredTransition: {},
-    ClientStatus: 'running',
-    ClientDescription: 'Tasks are running',
-    TaskStates: {
-      srv: {
-        State: 'running',
-        Failed: false,
-        Restarts: 1,
-        LastRestart: '2026-11-21T11:59:30Z',
-        StartedAt: '2026-11-21T11:59:31Z',
-        FinishedAt: null,
-        Events: [
-          { Type: 'Received', Time: msAgo(60_000), DisplayMessage: 'Task received by client', Details: {} },
-          { Type: 'Started', Time: msAgo(59_000), DisplayMessage: 'Task started by client', Details: {} },
-          { Type: 'Terminated', Time: msAgo(31_000), DisplayMessage: '', Details: {}, ExitCode: 137, Signal: 9 },
-        ],
+  return newAllocation(
+    {
+      ID: s.ID,
+      EvalID: s.EvalID,
+      Name: s.Name,
+      NodeID: s.NodeID,
+      NodeName: 'node1',
+      Job: job(),
+      TaskGroup: 'web',
+      AllocatedResources: {
+        Tasks: { srv: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64, MemoryMaxMB: 0 } } },
+        Shared: { DiskMB: 300, Networks: null, Ports: [{ Label: 'http', Value: 23456, To: 0, HostIP: '127.0.0.1' }] },
       },
     },
-    DeploymentID: '',
-    DeploymentStatus: null,
-    FollowupEvalID: '',
-    PreviousAllocation: '',
-    NextAllocation: '',
-    RescheduleTracker: null,
-    PreemptedAllocations: null,
-    PreemptedByAllocation: '',
-    CreateIndex: 11,
-    ModifyIndex: 12,
-    AllocModifyIndex: 11,
-    CreateTime: msAgo(60_000),
-    ModifyTime: msAgo(30_000),
-    ...p,
-  };
+    msAgo(60_000),
+    {
+      Namespace: 'default',
+      JobID: 'web',
+      Metrics: metric(),
+      ClientStatus: 'running',
+      ClientDescription: 'Tasks are running',
+      TaskStates: {
+        srv: {
+          State: 'running',
+          Failed: false,
+          Restarts: 1,
+          LastRestart: '2026-11-21T11:59:30Z',
+          StartedAt: '2026-11-21T11:59:31Z',
+          FinishedAt: null,
+          Events: [
+            { Type: 'Received', Time: msAgo(60_000), DisplayMessage: 'Task received by client', Details: {} },
+            { Type: 'Started', Time: msAgo(59_000), DisplayMessage: 'Task started by client', Details: {} },
+            { Type: 'Terminated', Time: msAgo(31_000), DisplayMessage: '', Details: {}, ExitCode: 137, Signal: 9 },
+          ],
+        },
+      },
+      CreateIndex: 11,
+      ModifyIndex: 12,
+      AllocModifyIndex: 11,
+      ModifyTime: msAgo(30_000),
+      ...p,
+    },
+  );
 }
 
 export function nodeStub(p: Partial<NodeListStub> = {}): NodeListStub {

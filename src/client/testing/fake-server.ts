@@ -3,7 +3,7 @@
  * and the client's updates are recorded and applied.
  */
 import type { Allocation, Job, Node, Task } from '../../structs/index.js';
-import { generateUUID } from '../../structs/index.js';
+import { generateUUID, newAllocation } from '../../structs/index.js';
 import type { AllocClientUpdate, NodeRegisterResponse, ServerRPC } from '../rpc.js';
 
 export class FakeServer implements ServerRPC {
@@ -102,38 +102,25 @@ export function testTask(name: string, driver: string, config: Record<string, un
 export function testAlloc(job: Job, nodeID: string, index = 0): Allocation {
   const tasks: Allocation['AllocatedResources']['Tasks'] = {};
   for (const t of job.TaskGroups[0]!.Tasks) tasks[t.Name] = { Cpu: { CpuShares: t.Resources.CPU }, Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 } };
-  return {
-    ID: generateUUID(),
-    Namespace: 'default',
-    EvalID: generateUUID(),
-    Name: `${job.ID}.web[${index}]`,
-    NodeID: nodeID,
-    NodeName: 'test',
-    JobID: job.ID,
-    Job: job,
-    TaskGroup: 'web',
-    AllocatedResources: { Tasks: tasks, Shared: { DiskMB: 0, Networks: null, Ports: [{ Label: 'http', Value: 23456 + index, To: 0, HostIP: '127.0.0.1' }] } },
-    Metrics: null,
-    DesiredStatus: 'run',
-    DesiredDescription: '',
-    DesiredTransition: {},
-    ClientStatus: 'pending',
-    ClientDescription: '',
-    TaskStates: null,
-    DeploymentID: '',
-    DeploymentStatus: null,
-    FollowupEvalID: '',
-    PreviousAllocation: '',
-    NextAllocation: '',
-    RescheduleTracker: null,
-    PreemptedAllocations: null,
-    PreemptedByAllocation: '',
-    CreateIndex: 1,
-    ModifyIndex: 1,
-    AllocModifyIndex: 1,
-    CreateTime: Date.now() * 1e6,
-    ModifyTime: Date.now() * 1e6,
-  };
+  return newAllocation(
+    {
+      ID: generateUUID(),
+      EvalID: generateUUID(),
+      Name: `${job.ID}.web[${index}]`,
+      NodeID: nodeID,
+      NodeName: 'test',
+      Job: job,
+      TaskGroup: 'web',
+      AllocatedResources: { Tasks: tasks, Shared: { DiskMB: 0, Networks: null, Ports: [{ Label: 'http', Value: 23456 + index, To: 0, HostIP: '127.0.0.1' }] } },
+    },
+    Date.now() * 1e6,
+    {
+      Namespace: 'default',
+      CreateIndex: 1,
+      ModifyIndex: 1,
+      AllocModifyIndex: 1,
+    },
+  );
 }
 
 /** Polls `cond` every 25 ms until it holds or `timeoutMs` passes; returns whether it held. */

@@ -3,6 +3,7 @@
  * registrations. Kept here so these tests do not depend on other modules' test helpers.
  */
 import type { Allocation, Job, Service, ServiceRegistration, Task } from '../../structs/index.js';
+import { newAllocation } from '../../structs/index.js';
 
 export const NS = 1_000_000;
 export const SEC = 1_000_000_000;
@@ -22,59 +23,46 @@ export function fixtureJob(opts: { groupServices?: Service[]; taskServices?: Ser
 }
 
 export function fixtureAlloc(job: Job, over: Partial<Allocation> = {}): Allocation {
-  return {
-    ID: '0a1b2c3d-0000-4000-8000-000000000001',
-    Namespace: job.Namespace,
-    EvalID: 'e',
-    Name: `${job.ID}.front[0]`,
-    NodeID: 'node-1',
-    NodeName: 'n1',
-    JobID: job.ID,
-    Job: job,
-    TaskGroup: 'front',
-    AllocatedResources: {
-      Tasks: { web: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64, MemoryMaxMB: 0 }, Networks: null } },
-      Shared: {
-        DiskMB: 0,
-        Networks: [
-          {
-            Mode: 'host',
-            Device: '',
-            CIDR: '',
-            IP: '10.0.0.5',
-            ReservedPorts: [{ Label: 'admin', Value: 9000, To: 0, HostNetwork: 'default' }],
-            DynamicPorts: [{ Label: 'http', Value: 23456, To: 8080, HostNetwork: 'default' }],
-          },
-        ],
-        Ports: [
-          { Label: 'http', Value: 23456, To: 8080, HostIP: '10.0.0.5' },
-          { Label: 'admin', Value: 9000, To: 0, HostIP: '10.0.0.5' },
-          { Label: 'any', Value: 24000, To: 0, HostIP: '0.0.0.0' },
-        ],
+  return newAllocation(
+    {
+      ID: '0a1b2c3d-0000-4000-8000-000000000001',
+      EvalID: 'e',
+      Name: `${job.ID}.front[0]`,
+      NodeID: 'node-1',
+      NodeName: 'n1',
+      Job: job,
+      TaskGroup: 'front',
+      AllocatedResources: {
+        Tasks: { web: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64, MemoryMaxMB: 0 }, Networks: null } },
+        Shared: {
+          DiskMB: 0,
+          Networks: [
+            {
+              Mode: 'host',
+              Device: '',
+              CIDR: '',
+              IP: '10.0.0.5',
+              ReservedPorts: [{ Label: 'admin', Value: 9000, To: 0, HostNetwork: 'default' }],
+              DynamicPorts: [{ Label: 'http', Value: 23456, To: 8080, HostNetwork: 'default' }],
+            },
+          ],
+          Ports: [
+            { Label: 'http', Value: 23456, To: 8080, HostIP: '10.0.0.5' },
+            { Label: 'admin', Value: 9000, To: 0, HostIP: '10.0.0.5' },
+            { Label: 'any', Value: 24000, To: 0, HostIP: '0.0.0.0' },
+          ],
+        },
       },
     },
-    Metrics: null,
-    DesiredStatus: 'run',
-    DesiredDescription: '',
-    DesiredTransition: {},
-    ClientStatus: 'running',
-    ClientDescription: '',
-    TaskStates: null,
-    DeploymentID: '',
-    DeploymentStatus: null,
-    FollowupEvalID: '',
-    PreviousAllocation: '',
-    NextAllocation: '',
-    RescheduleTracker: null,
-    PreemptedAllocations: null,
-    PreemptedByAllocation: '',
-    CreateIndex: 1,
-    ModifyIndex: 1,
-    AllocModifyIndex: 1,
-    CreateTime: 0,
-    ModifyTime: 0,
-    ...over,
-  };
+    0,
+    {
+      ClientStatus: 'running',
+      CreateIndex: 1,
+      ModifyIndex: 1,
+      AllocModifyIndex: 1,
+      ...over,
+    },
+  );
 }
 
 let seq = 0;

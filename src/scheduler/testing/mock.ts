@@ -4,7 +4,7 @@
  * stay short. Every builder returns a fresh object; pass overrides or mutate the result.
  */
 import type { Allocation, Evaluation, Job, Node, Task, TaskGroup } from '../../structs/index.js';
-import { EvalTriggerJobRegister, NS_PER_S, allocName, generateUUID, newJobEvaluation } from '../../structs/index.js';
+import { EvalTriggerJobRegister, NS_PER_S, allocName, generateUUID, newAllocation, newJobEvaluation } from '../../structs/index.js';
 
 const min = 60 * NS_PER_S;
 
@@ -150,61 +150,42 @@ export function mockAlloc(job: Job, node: Node, index = 0, overrides: Partial<Al
     tasks[t.Name] = { Cpu: { CpuShares: t.Resources.CPU }, Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 }, Networks: null };
   }
   const base = 20000 + ((index * 2) % 10000);
-  return {
-    ID: generateUUID(),
-    Namespace: job.Namespace,
-    EvalID: generateUUID(),
-    Name: allocName(job.ID, tg.Name, index),
-    NodeID: node.ID,
-    NodeName: node.Name,
-    JobID: job.ID,
-    Job: job,
-    TaskGroup: tg.Name,
-    AllocatedResources: {
-      Tasks: tasks,
-      Shared: {
-        DiskMB: tg.EphemeralDisk?.SizeMB ?? 0,
-        Networks: [
-          {
-            Mode: 'host',
-            Device: 'eth0',
-            CIDR: '',
-            IP: '192.168.0.100',
-            ReservedPorts: null,
-            DynamicPorts: [
-              { Label: 'http', Value: base, To: 0, HostNetwork: 'default' },
-              { Label: 'admin', Value: base + 1, To: 0, HostNetwork: 'default' },
-            ],
-          },
-        ],
-        Ports: [
-          { Label: 'http', Value: base, To: 0, HostIP: '192.168.0.100' },
-          { Label: 'admin', Value: base + 1, To: 0, HostIP: '192.168.0.100' },
-        ],
+  return newAllocation(
+    {
+      ID: generateUUID(),
+      EvalID: generateUUID(),
+      Name: allocName(job.ID, tg.Name, index),
+      NodeID: node.ID,
+      NodeName: node.Name,
+      Job: job,
+      TaskGroup: tg.Name,
+      AllocatedResources: {
+        Tasks: tasks,
+        Shared: {
+          DiskMB: tg.EphemeralDisk?.SizeMB ?? 0,
+          Networks: [
+            {
+              Mode: 'host',
+              Device: 'eth0',
+              CIDR: '',
+              IP: '192.168.0.100',
+              ReservedPorts: null,
+              DynamicPorts: [
+                { Label: 'http', Value: base, To: 0, HostNetwork: 'default' },
+                { Label: 'admin', Value: base + 1, To: 0, HostNetwork: 'default' },
+              ],
+            },
+          ],
+          Ports: [
+            { Label: 'http', Value: base, To: 0, HostIP: '192.168.0.100' },
+            { Label: 'admin', Value: base + 1, To: 0, HostIP: '192.168.0.100' },
+          ],
+        },
       },
     },
-    Metrics: null,
-    DesiredStatus: 'run',
-    DesiredDescription: '',
-    DesiredTransition: {},
-    ClientStatus: 'pending',
-    ClientDescription: '',
-    TaskStates: null,
-    DeploymentID: '',
-    DeploymentStatus: null,
-    FollowupEvalID: '',
-    PreviousAllocation: '',
-    NextAllocation: '',
-    RescheduleTracker: null,
-    PreemptedAllocations: null,
-    PreemptedByAllocation: '',
-    CreateIndex: 0,
-    ModifyIndex: 0,
-    AllocModifyIndex: 0,
-    CreateTime: 0,
-    ModifyTime: 0,
-    ...overrides,
-  };
+    0,
+    overrides,
+  );
 }
 
 export function mockEval(job: Job, overrides: Partial<Evaluation> = {}): Evaluation {

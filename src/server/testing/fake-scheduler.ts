@@ -8,6 +8,7 @@ import {
   allocName,
   allocTerminalStatus,
   generateUUID,
+  newAllocation,
   newPlan,
   nodeSchedulable,
   NodeStatusDown,
@@ -25,38 +26,19 @@ import type { NewSchedulerFn } from '../worker.js';
 function newAlloc(job: Job, tg: TaskGroup, index: number, node: Node, ev: Evaluation): Allocation {
   const tasks: Allocation['AllocatedResources']['Tasks'] = {};
   for (const t of tg.Tasks) tasks[t.Name] = { Cpu: { CpuShares: t.Resources.CPU }, Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 }, Networks: t.Resources.Networks ?? null };
-  return {
-    ID: generateUUID(),
-    Namespace: job.Namespace,
-    EvalID: ev.ID,
-    Name: allocName(job.ID, tg.Name, index),
-    NodeID: node.ID,
-    NodeName: node.Name,
-    JobID: job.ID,
-    Job: job,
-    TaskGroup: tg.Name,
-    AllocatedResources: { Tasks: tasks, Shared: { DiskMB: tg.EphemeralDisk?.SizeMB ?? 0, Networks: tg.Networks ?? null, Ports: null } },
-    Metrics: null,
-    DesiredStatus: 'run',
-    DesiredDescription: '',
-    DesiredTransition: {},
-    ClientStatus: 'pending',
-    ClientDescription: '',
-    TaskStates: null,
-    DeploymentID: '',
-    DeploymentStatus: null,
-    FollowupEvalID: '',
-    PreviousAllocation: '',
-    NextAllocation: '',
-    RescheduleTracker: null,
-    PreemptedAllocations: null,
-    PreemptedByAllocation: '',
-    CreateIndex: 0,
-    ModifyIndex: 0,
-    AllocModifyIndex: 0,
-    CreateTime: 0,
-    ModifyTime: 0,
-  };
+  return newAllocation(
+    {
+      ID: generateUUID(),
+      EvalID: ev.ID,
+      Name: allocName(job.ID, tg.Name, index),
+      NodeID: node.ID,
+      NodeName: node.Name,
+      Job: job,
+      TaskGroup: tg.Name,
+      AllocatedResources: { Tasks: tasks, Shared: { DiskMB: tg.EphemeralDisk?.SizeMB ?? 0, Networks: tg.Networks ?? null, Ports: null } },
+    },
+    0,
+  );
 }
 
 function updates(): DesiredUpdates {

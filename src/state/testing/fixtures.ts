@@ -1,6 +1,6 @@
 /** Small, fully populated rows for state and server tests. */
 import type { Allocation, Evaluation, Job, Node } from '../../structs/index.js';
-import { generateUUID } from '../../structs/index.js';
+import { generateUUID, newAllocation } from '../../structs/index.js';
 
 export function mockJob(id = 'web', over: Partial<Job> = {}): Job {
   return {
@@ -60,42 +60,23 @@ export function mockNode(id = generateUUID(), over: Partial<Node> = {}): Node {
 export function mockAlloc(job: Job, nodeID: string, over: Partial<Allocation> = {}): Allocation {
   const tg = job.TaskGroups[0]!;
   const task = tg.Tasks[0]!;
-  return {
-    ID: generateUUID(),
-    Namespace: job.Namespace,
-    EvalID: generateUUID(),
-    Name: `${job.ID}.${tg.Name}[0]`,
-    NodeID: nodeID,
-    NodeName: 'node',
-    JobID: job.ID,
-    Job: job,
-    TaskGroup: tg.Name,
-    AllocatedResources: {
-      Tasks: { [task.Name]: { Cpu: { CpuShares: task.Resources.CPU }, Memory: { MemoryMB: task.Resources.MemoryMB, MemoryMaxMB: 0 }, Networks: null } },
-      Shared: { DiskMB: 0, Networks: null, Ports: null },
+  return newAllocation(
+    {
+      ID: generateUUID(),
+      EvalID: generateUUID(),
+      Name: `${job.ID}.${tg.Name}[0]`,
+      NodeID: nodeID,
+      NodeName: 'node',
+      Job: job,
+      TaskGroup: tg.Name,
+      AllocatedResources: {
+        Tasks: { [task.Name]: { Cpu: { CpuShares: task.Resources.CPU }, Memory: { MemoryMB: task.Resources.MemoryMB, MemoryMaxMB: 0 }, Networks: null } },
+        Shared: { DiskMB: 0, Networks: null, Ports: null },
+      },
     },
-    Metrics: null,
-    DesiredStatus: 'run',
-    DesiredDescription: '',
-    DesiredTransition: {},
-    ClientStatus: 'pending',
-    ClientDescription: '',
-    TaskStates: null,
-    DeploymentID: '',
-    DeploymentStatus: null,
-    FollowupEvalID: '',
-    PreviousAllocation: '',
-    NextAllocation: '',
-    RescheduleTracker: null,
-    PreemptedAllocations: null,
-    PreemptedByAllocation: '',
-    CreateIndex: 0,
-    ModifyIndex: 0,
-    AllocModifyIndex: 0,
-    CreateTime: 0,
-    ModifyTime: 0,
-    ...over,
-  };
+    0,
+    over,
+  );
 }
 
 export function mockEval(job: Job, over: Partial<Evaluation> = {}): Evaluation {
