@@ -19,6 +19,7 @@ import { jobTypeRoutes } from './routes/jobtypes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { variableRoutes } from './routes/variables.js';
 import { serviceRoutes } from './routes/services.js';
+import { uiRoutes } from './routes/ui.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -37,6 +38,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     serviceRoutes(r, opts);
   }
   clientRoutes(r, opts);
+  uiRoutes(r);
   return r;
 }
 
@@ -74,7 +76,11 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const ac = new AbortController();
-    res.on('close', () => ac.abort());
+    // Only a request whose response never finished was abandoned: aborting every finished one built a
+    // DOMException (with its stack) per request, 2% of the agent's time under API load.
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort();
+    });
     const url = new URL(req.url ?? '/', 'http://localhost');
     let bodyPromise: Promise<Buffer> | undefined;
     const body = () => (bodyPromise ??= readBody(req, limit));

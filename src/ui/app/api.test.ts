@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import { Api, ApiError, retryDelayMs } from './api.js';
+
+interface Call {
+  url: URL;
+  method: string;
+}
+
+/** A fake fetch answering from a script of responses; records the calls it got. */
+function scripted(answers: Array<() => Response | Promise<Response>>) {
+  const calls: Call[] = [];
+  const fetch = async (url: string, init?: RequestInit) => {
+    calls.push({ url: new URL(url), method: init?.method ?? 'GET' });
+    const next = answers.shift();
+    if (!next) {
+      // Nothing more scripted: hold the request like a blocking query until the caller aborts.
+      return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+    }
+    return next();
+  };
+  return { calls, fetch };
+}
+
+const json = (body: unknown, index?: number) => () => new Response(JSON.stringify(body), { status: 200, headers: index === undefined ? {} : { 'X-Nomad-Index': String(index) } });
+const text = (status: number, body: string, code = '') => () => new Response(body, { status, headers: code ? { 'X-Drover-Error-Code': code } : {} });
+
+function api(fetch: (url: string, init?: RequestInit) => Promise<Response>, errors: Array<[string, ApiError | undefined]> = [], sleeps: number[] = []) {
+  return new Api({
+    fetch,
+    base: 'http://127.0.0.1:4646',
+    wait: '30s',
+    onWatchError: (k, e) => errors.push([k, e]),
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+  });
+}
+
+describe("the UI's API client", () => {
+  it('follows a blocking query: index 0 first, then the index of each answer with the wait', async () => {
+    const { calls, fetch } = scripted([json(['a'], 5), json(['a', 'b'], 9)]);
+    const seen: Array<[unknown, number]> = [];
+    const ac = new AbortController();
+    const done = api(fetch).watch<string[]>('jobs', '/v1/jobs?namespace=*', ac.signal, (v, i) => {
+      seen.push([v, i]);
+      if (seen.length === 2) ac.abort();
+    });
+    await done;
+    expect(seen).toEqual([
+      [['a'], 5],
+      [['a', 'b'], 9],
+    ]);
+    expect(calls.map((c) => [c.url.pathname, c.url.searchParams.get('namespace'), c.url.searchParams.get('index'), c.url.searchParams.get('wait')])).toEqual([
+      ['/v1/jobs', '*', null, null],
+      ['/v1/jobs', '*', '5', '30s'],
+    ]);
+  });
+
+  it('does not redraw when a blocking query times out with the same index', async () => {
+    const { calls, fetch } = scripted([json(['a'], 5), json(['a'], 5), json(['b'], 6)]);
+    const seen: unknown[] = [];
+    const ac = new AbortController();
+    await api(fetch).watch('k', '/v1/jobs', ac.signal, (v) => {
+      seen.push(v);
+      if (seen.length === 2) ac.abort();
+    });
+    expect(seen).toEqual([['a'], ['b']]);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('starts over from index 0 when the index goes backwards (a new agent)', async () => {
+    const { calls, fetch } = scripted([json(1, 50), json(2, 3), json(3, 4)]);
+    const ac = new AbortController();
+    let n = 0;
+    await api(fetch).watch('k', '/v1/nodes', ac.signal, () => {
+      if (++n === 3) ac.abort();
+    });
+    expect(calls.map((c) => c.url.searchParams.get('index'))).toEqual([null, '50', null]);
+  });
+
+  it('reports a failure with the status and the API text, retries, and clears it on success', async () => {
+    const errors: Array<[string, ApiError | undefined]> = [];
+    const sleeps: number[] = [];
+    const { fetch } = scripted([text(404, 'job "nope" not found in namespace "default"', 'JobNotFound'), text(500, 'boom'), json({ ID: 'nope' }, 7)]);
+    const ac = new AbortController();
+    await api(fetch, errors, sleeps).watch('job', '/v1/job/nope', ac.signal, () => ac.abort());
+    expect(errors.map(([k, e]) => [k, e?.status, e?.text, e?.code])).toEqual([
+      ['job', 404, 'job "nope" not found in namespace "default"', 'JobNotFound'],
+      ['job', 500, 'boom', ''],
+      ['job', undefined, undefined, undefined],
+    ]);
+    expect(sleeps).toEqual([5_000, 2_000]);
+  });
+
+  it('reports an agent that does not answer as status 0', async () => {
+    const errors: Array<[string, ApiError | undefined]> = [];
+    const { fetch } = scripted([() => Promise.reject(new TypeError('Failed to fetch'))]);
+    const ac = new AbortController();
+    const watching = api(fetch, errors).watch('k', '/v1/jobs', ac.signal, () => undefined);
+    await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    await watching;
+    expect(errors[0]![1]).toMatchObject({ status: 0, text: 'Failed to fetch', message: 'cannot reach the agent: Failed to fetch' });
+  });
+
+  it('polls gently an endpoint that answers without an index', async () => {
+    const sleeps: number[] = [];
+    const { calls, fetch } = scripted([json(['a']), json(['a'])]);
+    const ac = new AbortController();
+    const watching = api(fetch, [], sleeps).watch('k', '/v1/x', ac.signal, () => undefined);
+    // The script runs out at the third request, which is then held like a blocking query.
+    for (let i = 0; i < 100 && calls.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    await watching;
+    expect(calls).toHaveLength(3);
+    expect(sleeps).toEqual([3_000, 3_000]);
+  });
+
+  it('retries 4xx slowly and backs off other failures up to 10 seconds', () => {
+    const e = (status: number) => new ApiError('GET', '/', status, '', '');
+    expect(retryDelayMs(e(404), 1)).toBe(5_000);
+    expect(retryDelayMs(e(500), 1)).toBe(1_000);
+    expect(retryDelayMs(e(0), 3)).toBe(4_000);
+    expect(retryDelayMs(e(503), 9)).toBe(10_000);
+  });
+
+  it('streams a text body as it arrives, across chunks that split a character', async () => {
+    const bytes = new TextEncoder().encode('héllo\nwörld\n');
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(bytes.slice(0, 2));
+        c.enqueue(bytes.slice(2, 9));
+        c.enqueue(bytes.slice(9));
+        c.close();
+      },
+    });
+    const { calls, fetch } = scripted([() => new Response(body, { status: 200 })]);
+    let out = '';
+    await api(fetch).stream('/v1/client/fs/logs/a1', { task: 't', follow: 'true', plain: 'true' }, new AbortController().signal, (t) => (out += t));
+    expect(out).toBe('héllo\nwörld\n');
+    expect(Object.fromEntries(calls[0]!.url.searchParams)).toEqual({ task: 't', follow: 'true', plain: 'true' });
+  });
+
+  it('refuses a stream the API answered with an error, keeping its text', async () => {
+    const { fetch } = scripted([text(404, 'allocation "a1" not found', 'AllocNotFound')]);
+    await expect(api(fetch).stream('/v1/client/fs/logs/a1', {}, new AbortController().signal, () => undefined)).rejects.toMatchObject({ status: 404, text: 'allocation "a1" not found' });
+  });
+
+  it('sends DELETE for a job stop and throws the API error when refused', async () => {
+    const { calls, fetch } = scripted([json({ EvalID: 'e' }, 3), text(403, 'Permission denied')]);
+    const a = api(fetch);
+    await a.delete('/v1/job/web?namespace=default', new AbortController().signal);
+    expect(calls[0]).toMatchObject({ method: 'DELETE' });
+    expect(calls[0]!.url.search).toBe('?namespace=default');
+    await expect(a.delete('/v1/job/web', new AbortController().signal)).rejects.toMatchObject({ status: 403, text: 'Permission denied' });
+  });
+});

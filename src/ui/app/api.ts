@@ -1,0 +1,171 @@
+/**
+ * The UI's client of the HTTP API: reads, blocking-query watches, the job stop, and text streams (logs).
+ * Everything takes an AbortSignal: a view aborts its requests when the user leaves it, which also frees the
+ * browser's few connections per host for the next view.
+ *
+ * A watch is Nomad's blocking-query loop:
+ *
+ *   GET path?index=0 ─► value, X-Nomad-Index=N ─► GET path?index=N&wait=W ─► (held until state passes N) ─► ...
+ *          │ error: report it (the banner), wait (longer for 4xx), retry; a later success clears it
+ *
+ * No DOM here (fetch and timers are injected), so the loop is unit tested in Node.
+ */
+
+export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
+
+/** An API answer that was not 2xx, or no answer at all (`status` 0). `text` is the API's own message. */
+export class ApiError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly text: string,
+    /** `X-Drover-Error-Code`: branch on this, never on `text`. */
+    readonly code: string,
+  ) {
+    super(status === 0 ? `cannot reach the agent: ${text}` : `${status}: ${text}`);
+    this.name = 'ApiError';
+  }
+}
+
+export interface QueryResult<T> {
+  value: T;
+  index: number;
+}
+
+export interface ApiOptions {
+  fetch: FetchLike;
+  /** The agent's origin; the UI is served by the agent, so `location.origin`. */
+  base: string;
+  /** Called with an error when a watch fails, and with undefined when it recovers. */
+  onWatchError?: (key: string, err: ApiError | undefined) => void;
+  /** How long the server may hold a blocking query. */
+  wait?: string;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  now?: () => number;
+}
+
+/** Resolves after `ms`, or at once when aborted. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Retry delay after `failures` consecutive errors: a missing thing (4xx) is not retried eagerly. */
+export function retryDelayMs(err: ApiError, failures: number): number {
+  if (err.status >= 400 && err.status < 500) return 5_000;
+  return Math.min(500 * 2 ** Math.min(failures, 5), 10_000);
+}
+
+export class Api {
+  private readonly o: Required<Omit<ApiOptions, 'onWatchError'>> & Pick<ApiOptions, 'onWatchError'>;
+
+  constructor(opts: ApiOptions) {
+    this.o = { wait: '60s', sleep: abortableSleep, now: () => Date.now(), ...opts };
+  }
+
+  url(path: string, params: Record<string, string | number | undefined> = {}): string {
+    const u = new URL(path, this.o.base);
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  private async send(method: string, path: string, url: string, signal: AbortSignal): Promise<Response> {
+    let res: Response;
+    try {
+      res = await this.o.fetch(url, { method, signal, headers: { accept: 'application/json' } });
+    } catch (e) {
+      if (signal.aborted) throw e;
+      throw new ApiError(method, path, 0, e instanceof Error ? e.message : String(e), 'Unreachable');
+    }
+    if (!res.ok) {
+      const text = (await res.text().catch(() => '')).trim() || res.statusText;
+      throw new ApiError(method, path, res.status, text, res.headers.get('x-drover-error-code') ?? '');
+    }
+    return res;
+  }
+
+  /** One read; with `index`, a blocking query held until the state passes it (or `wait` runs out). */
+  async get<T>(path: string, signal: AbortSignal, index?: number): Promise<QueryResult<T>> {
+    const params = index !== undefined && index > 0 ? { index, wait: this.o.wait } : {};
+    const res = await this.send('GET', path, this.url(path, params), signal);
+    const value = (await res.json()) as T;
+    return { value, index: Number(res.headers.get('x-nomad-index') ?? 0) || 0 };
+  }
+
+  /** `DELETE`, for the job stop. */
+  async delete(path: string, signal: AbortSignal): Promise<void> {
+    const res = await this.send('DELETE', path, this.url(path), signal);
+    await res.body?.cancel();
+  }
+
+  /**
+   * Calls `onValue` with the current value of `path`, then again each time it changes, until `signal` aborts.
+   * Resolves when aborted; never rejects (failures go to `onWatchError` under `key`, and to `onError`, with
+   * which a view can say "this job does not exist" in place of its loading text).
+   */
+  async watch<T>(key: string, path: string, signal: AbortSignal, onValue: (value: T, index: number) => void, onError?: (err: ApiError) => void): Promise<void> {
+    let index = 0;
+    let failures = 0;
+    let first = true;
+    while (!signal.aborted) {
+      const started = this.o.now();
+      try {
+        const r = await this.get<T>(path, signal, index);
+        if (signal.aborted) return;
+        if (failures > 0 || first) this.o.onWatchError?.(key, undefined);
+        failures = 0;
+        // A blocking query that timed out answers the same index: nothing changed, nothing to draw.
+        const changed = first || r.index !== index;
+        first = false;
+        // An index that went backwards means the agent's state was reset (a new dev agent): start over.
+        index = r.index < index ? 0 : r.index;
+        if (changed) onValue(r.value, r.index);
+        // Endpoints without an index, or an answer that came back at once without moving, are polled
+        // gently rather than in a tight loop.
+        if (r.index === 0) await this.o.sleep(3_000, signal);
+        else if (!changed && this.o.now() - started < 1_000) await this.o.sleep(1_000, signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        const err = e instanceof ApiError ? e : new ApiError('GET', path, 0, String(e), 'Internal');
+        failures++;
+        this.o.onWatchError?.(key, err);
+        onError?.(err);
+        await this.o.sleep(retryDelayMs(err, failures), signal);
+      }
+    }
+  }
+
+  /**
+   * Streams a text body (task logs with `plain=true`) to `onText` as it arrives. Resolves when the server
+   * ends the stream or `signal` aborts; rejects with ApiError when the request is refused.
+   */
+  async stream(path: string, params: Record<string, string | number | undefined>, signal: AbortSignal, onText: (text: string) => void): Promise<void> {
+    const res = await this.send('GET', path, this.url(path, params), signal);
+    if (!res.body) return;
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        const text = decoder.decode(value, { stream: true });
+        if (text) onText(text);
+      }
+      const rest = decoder.decode();
+      if (rest) onText(rest);
+    } catch (e) {
+      if (!signal.aborted) throw new ApiError('GET', path, 0, `the stream broke: ${e instanceof Error ? e.message : String(e)}`, 'Unreachable');
+    } finally {
+      reader.releaseLock();
+    }
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Hash routes: the server serves one index.html, and the part after `#` picks the view. The paths mirror
+ * Nomad's UI (`jobs/example@prod`, `allocations/:id`, `clients/:id`), so the agent can redirect Nomad-style
+ * links (`/ui/jobs/example`) here. Pure: no DOM, so it is unit tested in Node.
+ *
+ *   #/jobs                          Jobs list (also the empty hash)
+ *   #/jobs/<id>[@<namespace>]       Job detail (namespace "default" when left out)
+ *   #/allocations/<id>[/logs]       Allocation detail, overview or logs (?task=&type=stdout|stderr)
+ *   #/clients, #/clients/<id>       Nodes list, node detail
+ *   #/services, #/evaluations
+ */
+
+export type Route =
+  | { view: 'jobs' }
+  | { view: 'job'; id: string; namespace: string }
+  | { view: 'alloc'; id: string; tab: 'overview' | 'logs'; task?: string; type?: 'stdout' | 'stderr' }
+  | { view: 'clients' }
+  | { view: 'client'; id: string }
+  | { view: 'services' }
+  | { view: 'evaluations' }
+  | { view: 'notFound'; path: string };
+
+/** The sections of the navigation bar, by the view that lists them. */
+export const SECTIONS = [
+  { view: 'jobs', label: 'Jobs', href: '#/jobs' },
+  { view: 'clients', label: 'Clients', href: '#/clients' },
+  { view: 'services', label: 'Services', href: '#/services' },
+  { view: 'evaluations', label: 'Evaluations', href: '#/evaluations' },
+] as const;
+
+/** Whether a location hash is a route (`#/...`) rather than an in-page anchor such as the skip link's. */
+export function isRouteHash(hash: string): boolean {
+  return hash === '' || hash === '#' || hash.startsWith('#/');
+}
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * `example@prod` → job "example" in namespace "prod", as in Nomad's UI. Split before decoding: `toHash`
+ * escapes an `@` inside an ID (`%40`), so a literal one can only be the separator.
+ */
+export function splitJobKey(rawKey: string): { id: string; namespace: string } {
+  const at = rawKey.lastIndexOf('@');
+  if (at <= 0 || at === rawKey.length - 1) return { id: decode(rawKey), namespace: 'default' };
+  return { id: decode(rawKey.slice(0, at)), namespace: decode(rawKey.slice(at + 1)) };
+}
+
+export function parseHash(hash: string): Route {
+  const raw = hash.replace(/^#\/?/, '');
+  const q = raw.indexOf('?');
+  const path = q >= 0 ? raw.slice(0, q) : raw;
+  const query = new URLSearchParams(q >= 0 ? raw.slice(q + 1) : '');
+  const rawParts = path.split('/').filter(Boolean);
+  const parts = rawParts.map(decode);
+  const [section, id, sub] = parts;
+  if (parts.length === 0) return { view: 'jobs' };
+  if (section === 'jobs' && parts.length === 1) return { view: 'jobs' };
+  if (section === 'jobs' && parts.length === 2) return { view: 'job', ...splitJobKey(rawParts[1]!) };
+  if (section === 'allocations' && id !== undefined && (parts.length === 2 || (parts.length === 3 && sub === 'logs'))) {
+    if (sub !== 'logs') return { view: 'alloc', id, tab: 'overview' };
+    const type = query.get('type');
+    return { view: 'alloc', id, tab: 'logs', task: query.get('task') || undefined, type: type === 'stderr' ? 'stderr' : type === 'stdout' ? 'stdout' : undefined };
+  }
+  if (section === 'clients' && parts.length === 1) return { view: 'clients' };
+  if (section === 'clients' && parts.length === 2) return { view: 'client', id: id! };
+  if (section === 'services' && parts.length === 1) return { view: 'services' };
+  if (section === 'evaluations' && parts.length === 1) return { view: 'evaluations' };
+  return { view: 'notFound', path: parts.join('/') };
+}
+
+const enc = encodeURIComponent;
+
+/** The hash of a route; `parseHash(toHash(r))` gives `r` back. */
+export function toHash(r: Route): string {
+  switch (r.view) {
+    case 'jobs':
+    case 'clients':
+    case 'services':
+    case 'evaluations':
+      return `#/${r.view}`;
+    case 'job':
+      return `#/jobs/${enc(r.id)}${r.namespace === 'default' ? '' : `@${enc(r.namespace)}`}`;
+    case 'alloc': {
+      if (r.tab === 'overview') return `#/allocations/${enc(r.id)}`;
+      const q = new URLSearchParams();
+      if (r.task) q.set('task', r.task);
+      if (r.type) q.set('type', r.type);
+      const qs = q.toString();
+      return `#/allocations/${enc(r.id)}/logs${qs ? `?${qs}` : ''}`;
+    }
+    case 'client':
+      return `#/clients/${enc(r.id)}`;
+    case 'notFound':
+      return `#/${r.path.split('/').map(enc).join('/')}`;
+  }
+}
+
+/** Shorthands for the links views draw most. */
+export const jobHref = (id: string, namespace = 'default') => toHash({ view: 'job', id, namespace });
+export const allocHref = (id: string) => toHash({ view: 'alloc', id, tab: 'overview' });
+export const clientHref = (id: string) => toHash({ view: 'client', id });
+
+/** The navigation section a route belongs to, for `aria-current`. */
+export function sectionOf(r: Route): string | undefined {
+  switch (r.view) {
+    case 'jobs':
+    case 'job':
+    case 'alloc':
+      return 'jobs';
+    case 'clients':
+    case 'client':
+      return 'clients';
+    case 'services':
+      return 'services';
+    case 'evaluations':
+      return 'evaluations';
+    case 'notFound':
+      return undefined;
+  }
+}
