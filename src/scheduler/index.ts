@@ -5,7 +5,7 @@
  */
 
 export * from './types.js';
-export { allocsFit, allocUsage, nodeCapacity, parsePortSpec, scoreFitBinPack, scoreFitSpread, BinPackMaxFitScore } from './feasible/resources.js';
+export { allocsFit, usageFits, allocUsage, nodeCapacity, parsePortSpec, scoreFitBinPack, scoreFitSpread, BinPackMaxFitScore } from './feasible/resources.js';
 export type { AllocUsage, FitResult, NodeCapacity } from './feasible/resources.js';
 export { computeNodeClass, nodeClassOf } from './feasible/node-class.js';
 export { checkConstraint, checkConstraintValues, constraintString, resolveTarget, datacenterMatches } from './feasible/constraint.js';

@@ -100,10 +100,55 @@ function push(m: Record<string, Allocation[]>, key: string, a: Allocation): void
   else m[key] = [a];
 }
 
-/** Ready, eligible nodes in the job's node pool and datacenters, shuffled with the pass's RNG. */
+/** Per nodes-table version, per pool and datacenter list: the filtered (unshuffled) pass nodes. */
+const readyCache = new WeakMap<object, Map<string, CachedReady>>();
+
+interface CachedReady extends PassNodes {
+  /** Node ID → position in `nodes` (the unshuffled list); built on first use. */
+  pos?: Map<string, number>;
+}
+
+/**
+ * Ready, eligible nodes in the job's node pool and datacenters, shuffled with the pass's RNG. The
+ * filtered list is cached while the nodes table is unchanged: walking 5,000 nodes of the state's
+ * persistent map for every evaluation was the largest per-evaluation cost at C1M scale.
+ */
 export function readyNodes(state: SchedulerState, job: Job, rng: (() => number) | null): PassNodes {
   const pool = job.NodePool || 'default';
   const dcs = job.Datacenters && job.Datacenters.length > 0 ? job.Datacenters : ['*'];
+  const version = state.nodesVersion?.();
+  const key = `${pool}\u0000${dcs.join('\u0000')}`;
+  let cached = version === undefined ? undefined : readyCache.get(version)?.get(key);
+  if (cached === undefined) {
+    cached = filterReadyNodes(state, pool, dcs);
+    if (version !== undefined) {
+      let m = readyCache.get(version);
+      if (m === undefined) readyCache.set(version, (m = new Map()));
+      m.set(key, cached);
+    }
+  }
+  const base = cached;
+  const n = base.nodes.length;
+  // Shuffle positions rather than nodes (the same RNG draws, so the same order), keeping the inverse so
+  // that a node's place in the pass is found without a per-evaluation map of every node.
+  const perm = new Array<number>(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  if (rng) shuffleInPlace(perm, rng);
+  const nodes = new Array<Node>(n);
+  const inv = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    nodes[i] = base.nodes[perm[i]!]!;
+    inv[perm[i]!] = i;
+  }
+  const indexOf = (id: string): number => {
+    base.pos ??= new Map(base.nodes.map((node, i) => [node.ID, i]));
+    const p = base.pos.get(id);
+    return p === undefined ? -1 : inv[p]!;
+  };
+  return { nodes, nodesAvailable: { ...base.nodesAvailable }, nodesInPool: base.nodesInPool, nodePool: pool, indexOf };
+}
+
+function filterReadyNodes(state: SchedulerState, pool: string, dcs: string[]): CachedReady {
   const nodes: Node[] = [];
   const available: Record<string, number> = {};
   let inPool = 0;
@@ -115,7 +160,6 @@ export function readyNodes(state: SchedulerState, job: Job, rng: (() => number) 
     available[n.Datacenter] = (available[n.Datacenter] ?? 0) + 1;
     nodes.push(n);
   }
-  if (rng) shuffleInPlace(nodes, rng);
   return { nodes, nodesAvailable: available, nodesInPool: inPool, nodePool: pool };
 }
 

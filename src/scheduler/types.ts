@@ -3,7 +3,7 @@
  * The scheduler sees only these and `structs`; never the server, client or HTTP. So it is tested and
  * benchmarked alone with the harness in `scheduler/testing/`.
  */
-import type { Allocation, Deployment, Evaluation, Job, Node, Plan, PlanResult } from '../structs/index.js';
+import type { Allocation, Deployment, Evaluation, Job, Node, NodeResourceUsage, Plan, PlanResult } from '../structs/index.js';
 import type { Logger } from '../logging/index.js';
 
 export interface SchedulerConfiguration {
@@ -34,6 +34,11 @@ export interface SchedulerState {
   /** The state index this view is at. */
   index(): number;
   nodes(): Iterable<Node>;
+  /**
+   * Optional: an object that stays the same exactly as long as the set of nodes (and every node) is
+   * unchanged, so the scheduler can reuse what it derived from `nodes()` across evaluations.
+   */
+  nodesVersion?(): object;
   nodeByID(id: string): Node | undefined;
   jobByID(namespace: string, id: string): Job | undefined;
   /** Every allocation of the job, terminal ones included. */
@@ -41,6 +46,13 @@ export interface SchedulerState {
   /** Every allocation on the node, terminal ones included. */
   allocsByNode(nodeID: string): Allocation[];
   allocByID(id: string): Allocation | undefined;
+  /**
+   * The summed resources of the node's live allocations (undefined when it has none), as the state
+   * store maintains them. Optional: without it the scheduler sums `allocsByNode` itself.
+   */
+  nodeUsage?(nodeID: string): NodeResourceUsage | undefined;
+  /** Optional, with `nodeUsage`: every node that holds live allocations, with its sum. */
+  nodeUsages?(): Iterable<[string, NodeResourceUsage]>;
   latestDeploymentByJobID(namespace: string, jobID: string): Deployment | undefined;
   deploymentByID(id: string): Deployment | undefined;
   schedulerConfig(): SchedulerConfiguration;

@@ -9,17 +9,21 @@
  *   ──► one write: stops, placements, preemptions, deployment ──► result to the worker
  */
 import {
+  AllocClientStatusUnknown,
+  emptyNodeUsage,
   AllocDesiredStatusEvict,
+  NodeStatusDisconnected,
   NodeSchedulingIneligible,
   NodeStatusReady,
   type Allocation,
+  type Node,
   type Plan,
   type PlanResult,
 } from '../structs/index.js';
 import { upsertAllocs, type StateStore, type WriteTxn } from '../state/index.js';
 import { DroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
-import type { Clock } from '../scheduler/types.js';
+import { allocsFit as schedulerAllocsFit, usageFits, type Clock } from '../scheduler/index.js';
 import type { AllocsFitFn } from './plan-fit.js';
 import { PriorityQueue } from './priority-queue.js';
 
@@ -103,18 +107,26 @@ export class PlanApplier {
   }
 }
 
-/** Does the plan's part for `nodeID` fit on the node as it is in `txn`? */
+/**
+ * Does the plan's part for `nodeID` fit on the node as it is in `txn`? With the default check the plan's
+ * delta (its stops, preemptions and in-place replacements out, its placements in) is checked against the
+ * state store's per-node sum, so the cost does not grow with the allocations already on the node; an
+ * injected `allocsFit` gets the node's whole proposed allocation list, as before.
+ */
 export function nodeFits(txn: WriteTxn, plan: Plan, nodeID: string, allocsFit: AllocsFitFn): boolean {
   const placing = plan.NodeAllocation[nodeID] ?? [];
   if (placing.length === 0) return true; // only stops and preemptions: always allowed
   const node = txn.nodeByID(nodeID);
-  if (node == null || node.Status !== NodeStatusReady) return false;
-  const existing = txn.allocsByNode(nodeID);
+  if (node == null) return false;
+  // A disconnected node takes only the scheduler marking its allocations unknown (as Nomad's applier does).
+  if (node.Status === NodeStatusDisconnected) return placing.every((a) => a.ClientStatus === AllocClientStatusUnknown && txn.allocByID(a.ID)?.NodeID === nodeID);
+  if (node.Status !== NodeStatusReady) return false;
   if (node.SchedulingEligibility === NodeSchedulingIneligible) {
     // Only in-place updates of allocations already there may land on an ineligible node.
-    const existingIDs = new Set(existing.map((a) => a.ID));
-    if (placing.some((a) => !existingIDs.has(a.ID))) return false;
+    if (placing.some((a) => txn.allocByID(a.ID)?.NodeID !== nodeID)) return false;
   }
+  if (allocsFit === schedulerAllocsFit) return deltaFits(txn, plan, node, placing);
+  const existing = txn.allocsByNode(nodeID);
   const removed = new Set<string>();
   for (const a of plan.NodeUpdate[nodeID] ?? []) removed.add(a.ID);
   for (const a of plan.NodePreemptions[nodeID] ?? []) removed.add(a.ID);
@@ -122,6 +134,22 @@ export function nodeFits(txn: WriteTxn, plan: Plan, nodeID: string, allocsFit: A
   const proposed: Allocation[] = existing.filter((a) => !removed.has(a.ID));
   proposed.push(...placing);
   return allocsFit(node, proposed).fit;
+}
+
+/** The delta form of the default check: what leaves the node is read back from `txn` (the plan's copy may be stale). */
+function deltaFits(txn: WriteTxn, plan: Plan, node: Node, placing: Allocation[]): boolean {
+  const leaving: Allocation[] = [];
+  const seen = new Set<string>();
+  const take = (id: string): void => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    const cur = txn.allocByID(id);
+    if (cur != null && cur.NodeID === node.ID) leaving.push(cur);
+  };
+  for (const a of plan.NodeUpdate[node.ID] ?? []) take(a.ID);
+  for (const a of plan.NodePreemptions[node.ID] ?? []) take(a.ID);
+  for (const a of placing) take(a.ID); // in-place updates replace the existing alloc
+  return usageFits(node, txn.nodeUsage(node.ID) ?? emptyNodeUsage, leaving, placing).fit;
 }
 
 function emptyResult(): PlanResult {

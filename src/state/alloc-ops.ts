@@ -12,7 +12,7 @@ import {
   type Node,
 } from '../structs/index.js';
 import type { AllocClientUpdate } from '../client/rpc.js';
-import { applyAllocToSummary, refreshJobStatus, setQueued } from './job-ops.js';
+import { AllocSummaryBatch, refreshJobStatus, setQueued } from './job-ops.js';
 import type { WriteTxn } from './store.js';
 
 /**
@@ -23,6 +23,8 @@ export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number)
   const index = txn.writeIndex;
   const out: Allocation[] = [];
   const jobs = new Map<string, [string, string]>();
+  const summaries = new AllocSummaryBatch(txn);
+  const deployments = new DeploymentBumps();
   for (const a of allocs) {
     const prev = txn.allocByID(a.ID);
     let next: Allocation;
@@ -51,12 +53,14 @@ export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number)
     if (next.ClientStatus === 'lost' && prev?.ClientStatus !== 'lost') {
       for (const r of txn.serviceRegistrationsByAlloc(next.ID)) txn.delete('service_registrations', r.ID);
     }
-    applyAllocToSummary(txn, prev, next);
+    summaries.apply(prev, next);
     // Nomad counts an allocation moved into a deployment (in-place update) as placed in it.
-    if (next.DeploymentID && (prev == null || prev.DeploymentID !== next.DeploymentID)) bumpDeployment(txn, next, 'PlacedAllocs');
+    if (next.DeploymentID && (prev == null || prev.DeploymentID !== next.DeploymentID)) deployments.bump(next, 'PlacedAllocs');
     jobs.set(`${next.Namespace}\u0000${next.JobID}`, [next.Namespace, next.JobID]);
     out.push(next);
   }
+  summaries.flush();
+  deployments.flush(txn);
   for (const [ns, id] of jobs.values()) refreshJobStatus(txn, ns, id);
   return out;
 }
@@ -71,6 +75,8 @@ export function updateAllocsFromClient(txn: WriteTxn, updates: AllocClientUpdate
   const index = txn.writeIndex;
   const out: ClientAllocChange[] = [];
   const jobs = new Map<string, [string, string]>();
+  const summaries = new AllocSummaryBatch(txn);
+  const deployments = new DeploymentBumps();
   for (const u of updates) {
     const prev = txn.allocByID(u.ID);
     if (prev == null) continue;
@@ -89,23 +95,52 @@ export function updateAllocsFromClient(txn: WriteTxn, updates: AllocClientUpdate
     if (next.ClientStatus === 'lost' && prev?.ClientStatus !== 'lost') {
       for (const r of txn.serviceRegistrationsByAlloc(next.ID)) txn.delete('service_registrations', r.ID);
     }
-    applyAllocToSummary(txn, prev, next);
+    summaries.apply(prev, next);
     if (next.DeploymentID && prev.DeploymentStatus?.Healthy == null && next.DeploymentStatus?.Healthy != null) {
-      bumpDeployment(txn, next, next.DeploymentStatus.Healthy ? 'HealthyAllocs' : 'UnhealthyAllocs');
+      deployments.bump(next, next.DeploymentStatus.Healthy ? 'HealthyAllocs' : 'UnhealthyAllocs');
     }
     jobs.set(`${next.Namespace}\u0000${next.JobID}`, [next.Namespace, next.JobID]);
     out.push({ prev, next });
   }
+  summaries.flush();
+  deployments.flush(txn);
   for (const [ns, id] of jobs.values()) refreshJobStatus(txn, ns, id);
   return out;
 }
 
-/** Counts an allocation into its deployment's per-group progress (placed, healthy, unhealthy). */
-function bumpDeployment(txn: WriteTxn, a: Allocation, field: 'PlacedAllocs' | 'HealthyAllocs' | 'UnhealthyAllocs'): void {
-  const d = txn.deploymentByID(a.DeploymentID);
-  const tg = d?.TaskGroups[a.TaskGroup];
-  if (d == null || tg == null) return;
-  txn.put('deployments', { ...d, TaskGroups: { ...d.TaskGroups, [a.TaskGroup]: { ...tg, [field]: tg[field] + 1 } }, ModifyIndex: txn.writeIndex });
+type DeploymentCounter = 'PlacedAllocs' | 'HealthyAllocs' | 'UnhealthyAllocs';
+
+/**
+ * Counts allocations into their deployments' per-group progress (placed, healthy, unhealthy), stored once
+ * per deployment at `flush` rather than once per allocation.
+ */
+class DeploymentBumps {
+  private readonly counts = new Map<string, Map<string, Record<DeploymentCounter, number>>>();
+
+  bump(a: Allocation, field: DeploymentCounter): void {
+    let groups = this.counts.get(a.DeploymentID);
+    if (groups === undefined) this.counts.set(a.DeploymentID, (groups = new Map()));
+    let c = groups.get(a.TaskGroup);
+    if (c === undefined) groups.set(a.TaskGroup, (c = { PlacedAllocs: 0, HealthyAllocs: 0, UnhealthyAllocs: 0 }));
+    c[field]++;
+  }
+
+  flush(txn: WriteTxn): void {
+    for (const [id, groups] of this.counts) {
+      const d = txn.deploymentByID(id);
+      if (d == null) continue;
+      const taskGroups = { ...d.TaskGroups };
+      let changed = false;
+      for (const [name, c] of groups) {
+        const tg = taskGroups[name];
+        if (tg == null) continue;
+        taskGroups[name] = { ...tg, PlacedAllocs: tg.PlacedAllocs + c.PlacedAllocs, HealthyAllocs: tg.HealthyAllocs + c.HealthyAllocs, UnhealthyAllocs: tg.UnhealthyAllocs + c.UnhealthyAllocs };
+        changed = true;
+      }
+      if (changed) txn.put('deployments', { ...d, TaskGroups: taskGroups, ModifyIndex: txn.writeIndex });
+    }
+    this.counts.clear();
+  }
 }
 
 /** True when this change is the moment the client finished the allocation. */

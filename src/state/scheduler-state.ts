@@ -16,10 +16,13 @@ export function schedulerStateOf(
   return {
     index: () => view.index(),
     nodes: () => view.nodes(),
+    nodesVersion: () => view.nodesVersion(),
     nodeByID: (id) => view.nodeByID(id),
     jobByID: (ns, id) => (over != null && over.Namespace === ns && over.ID === id ? over : view.jobByID(ns, id)),
     allocsByJob: (ns, id) => view.allocsByJob(ns, id),
     allocsByNode: (id) => view.allocsByNode(id),
+    nodeUsage: (id) => view.nodeUsage(id),
+    nodeUsages: () => view.nodeUsages(),
     allocByID: (id) => view.allocByID(id),
     latestDeploymentByJobID: (ns, id) => view.latestDeploymentByJobID(ns, id),
     deploymentByID: (id) => view.deploymentByID(id),

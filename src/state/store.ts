@@ -108,7 +108,7 @@ export class StateStore {
     const loaded = loadTxn.freeze();
     const tables = { ...loaded.tables };
     for (const t of tableNames) tables[t] = { ...tables[t], index: meta.tableIndexes[t] ?? 0 };
-    const store = new StateStore({ index: meta.index, tables }, opts.backend, opts.logger);
+    const store = new StateStore({ index: meta.index, tables, nodeUsage: loaded.nodeUsage }, opts.backend, opts.logger);
     opts.logger.info('state loaded', { index: meta.index, jobs: tables.jobs.rows.size, allocs: tables.allocs.rows.size });
     return store;
   }

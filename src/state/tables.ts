@@ -6,6 +6,7 @@
  * an update stores a new object.
  */
 import { Map as IMap } from 'immutable';
+import { liveAllocUsage, type Allocation, type NodeResourceUsage } from '../structs/index.js';
 import { tableNames, tableSpecs, type TableName, type TableRows, type TableSpec } from './schema.js';
 
 /**
@@ -27,6 +28,11 @@ export interface TableData {
 export interface Root {
   index: number;
   tables: Record<TableName, TableData>;
+  /**
+   * Per node, the summed resources of its live allocations, kept current by every allocation write
+   * (see `UsageDeltas`). Derived data, never persisted: a load rebuilds it through the same puts.
+   */
+  nodeUsage: IMap<string, NodeResourceUsage>;
 }
 
 export function emptyRoot(): Root {
@@ -36,7 +42,7 @@ export function emptyRoot(): Root {
     for (const i of Object.keys(tableSpecs[name].indexes)) idx[i] = IMap();
     tables[name] = { rows: IMap(), idx, index: 0 };
   }
-  return { index: 0, tables };
+  return { index: 0, tables, nodeUsage: IMap() };
 }
 
 const indexEntryCache = new Map<TableName, [string, (row: unknown) => string | undefined][]>();
@@ -94,6 +100,20 @@ export abstract class TableReader {
   tableIndex(name: TableName): number {
     return this.table(name).index;
   }
+
+  /**
+   * An object that stays the same exactly as long as the table's rows do (readers may cache what they
+   * derive from the table under it, in a WeakMap).
+   */
+  rowsVersion(name: TableName): object {
+    return this.table(name).rows;
+  }
+
+  /** The summed usage of the node's live allocations; undefined when it has none. */
+  abstract nodeUsage(nodeID: string): NodeResourceUsage | undefined;
+
+  /** Every node holding live allocations, with its sum. */
+  abstract nodeUsages(): Iterable<[string, NodeResourceUsage]>;
 }
 
 /**
@@ -121,6 +141,12 @@ export class RootReader extends TableReader {
   index(): number {
     return this.root.index;
   }
+  nodeUsage(nodeID: string): NodeResourceUsage | undefined {
+    return this.root.nodeUsage.get(nodeID);
+  }
+  nodeUsages(): Iterable<[string, NodeResourceUsage]> {
+    return this.root.nodeUsage.entries();
+  }
 }
 
 /** One row change, as the durable backends see it: `value` null means deleted. */
@@ -140,9 +166,19 @@ export class TxnTables extends TableReader {
   /** Per table, the "index\u0001value" buckets made mutable by this transaction. */
   private readonly mutableBuckets = new Map<TableName, Set<string>>();
   readonly changes = new Map<TableName, Map<string, unknown | null>>();
+  private readonly usage: UsageDeltas;
 
   constructor(private readonly base: Root, readonly index: number) {
     super();
+    this.usage = new UsageDeltas(base.nodeUsage);
+  }
+
+  nodeUsage(nodeID: string): NodeResourceUsage | undefined {
+    return this.usage.get(nodeID);
+  }
+
+  nodeUsages(): Iterable<[string, NodeResourceUsage]> {
+    return this.usage.entries();
   }
 
   protected table(name: TableName): TableData {
@@ -159,6 +195,11 @@ export class TxnTables extends TableReader {
       this.work.set(name, t);
     }
     return t;
+  }
+
+  /** A table this transaction changes has no stable version yet. */
+  override rowsVersion(name: TableName): object {
+    return this.work.has(name) ? {} : super.rowsVersion(name);
   }
 
   protected override isFrozenBucket(name: TableName, index: string, value: string): boolean {
@@ -212,6 +253,7 @@ export class TxnTables extends TableReader {
       if (nv !== undefined) this.bucketSet(name, t, iname, nv, key, row);
     }
     t.rows.set(key, row);
+    if (name === 'allocs') this.usage.replace(old as Allocation | undefined, row as Allocation);
     this.record(name, key, row);
   }
 
@@ -224,6 +266,7 @@ export class TxnTables extends TableReader {
       if (ov !== undefined) this.bucketRemove(name, t, iname, ov, key);
     }
     t.rows.remove(key);
+    if (name === 'allocs') this.usage.replace(cur as Allocation, undefined);
     this.record(name, key, null);
     return true;
   }
@@ -258,6 +301,86 @@ export class TxnTables extends TableReader {
       for (const [k, v] of Object.entries(t.idx)) idx[k] = v.asImmutable();
       tables[name] = { rows: t.rows.asImmutable(), idx, index: this.changes.has(name) ? this.index : this.base.tables[name].index };
     }
-    return { index: this.hasChanges() ? this.index : this.base.index, tables };
+    return { index: this.hasChanges() ? this.index : this.base.index, tables, nodeUsage: this.usage.freeze() };
+  }
+}
+
+interface WorkingUsage {
+  cpu: number;
+  memoryMB: number;
+  diskMB: number;
+  allocs: number;
+  ports: Map<number, number> | null;
+  portCollisions: number;
+  /** False while `ports` is still the published map of the base Root (copied before the first change). */
+  ownPorts: boolean;
+}
+
+/**
+ * The per-node sums of one write transaction: a node's published sum is copied the first time an
+ * allocation write touches the node, updated in place for the rest of the transaction, and published
+ * (as a new immutable value) at freeze. A write costs O(ports of the allocation), whatever the number
+ * of allocations on the node: this is what lets the scheduler and the plan applier read a node's usage
+ * in O(1) instead of summing its allocations on every evaluation.
+ */
+class UsageDeltas {
+  private readonly work = new Map<string, WorkingUsage>();
+
+  constructor(private readonly base: IMap<string, NodeResourceUsage>) {}
+
+  get(nodeID: string): NodeResourceUsage | undefined {
+    const w = this.work.get(nodeID);
+    if (w === undefined) return this.base.get(nodeID);
+    return w.allocs === 0 ? undefined : w;
+  }
+
+  *entries(): IterableIterator<[string, NodeResourceUsage]> {
+    for (const [id, u] of this.base) if (!this.work.has(id)) yield [id, u];
+    for (const [id, w] of this.work) if (w.allocs > 0) yield [id, w];
+  }
+
+  /** Accounts for one allocation row changing from `prev` to `next` (either may be absent). */
+  replace(prev: Allocation | undefined, next: Allocation | undefined): void {
+    const pu = prev === undefined ? null : liveAllocUsage(prev);
+    const nu = next === undefined ? null : liveAllocUsage(next);
+    if (pu === nu && prev?.NodeID === next?.NodeID) return; // same object (or both terminal) on the same node
+    if (pu !== null) this.apply(prev!.NodeID, pu, -1);
+    if (nu !== null) this.apply(next!.NodeID, nu, 1);
+  }
+
+  private apply(nodeID: string, u: { cpu: number; memoryMB: number; diskMB: number; ports: number[] }, sign: 1 | -1): void {
+    let w = this.work.get(nodeID);
+    if (w === undefined) {
+      const b = this.base.get(nodeID);
+      w = { cpu: b?.cpu ?? 0, memoryMB: b?.memoryMB ?? 0, diskMB: b?.diskMB ?? 0, allocs: b?.allocs ?? 0, ports: (b?.ports as Map<number, number> | null) ?? null, portCollisions: b?.portCollisions ?? 0, ownPorts: false };
+      this.work.set(nodeID, w);
+    }
+    w.cpu += sign * u.cpu;
+    w.memoryMB += sign * u.memoryMB;
+    w.diskMB += sign * u.diskMB;
+    w.allocs += sign;
+    if (u.ports.length === 0) return;
+    if (!w.ownPorts) {
+      w.ports = new Map(w.ports ?? []);
+      w.ownPorts = true;
+    }
+    const ports = w.ports!;
+    for (const p of u.ports) {
+      const before = ports.get(p) ?? 0;
+      const n = before + sign;
+      if (sign > 0 ? before > 0 : n > 0) w.portCollisions += sign;
+      if (n <= 0) ports.delete(p);
+      else ports.set(p, n);
+    }
+  }
+
+  freeze(): IMap<string, NodeResourceUsage> {
+    if (this.work.size === 0) return this.base;
+    return this.base.withMutations((m) => {
+      for (const [id, w] of this.work) {
+        if (w.allocs <= 0) m.remove(id);
+        else m.set(id, { cpu: w.cpu, memoryMB: w.memoryMB, diskMB: w.diskMB, allocs: w.allocs, ports: w.ports === null || w.ports.size === 0 ? null : w.ports, portCollisions: w.portCollisions });
+      }
+    });
   }
 }

@@ -11,6 +11,7 @@ import {
   type Job,
   type JobSummary,
   type Node,
+  type NodeResourceUsage,
   type ServiceRegistration,
 } from '../structs/index.js';
 import { nsKey, type TableName } from './schema.js';
@@ -80,6 +81,19 @@ export class StateView {
     return this.allocsByNode(nodeID).filter((a) => !allocTerminalStatus(a));
   }
 
+  /**
+   * The summed resources (cpu, memory, disk, host ports) of the node's live allocations, maintained on
+   * every allocation write; undefined when the node holds none. O(1): no allocation is read.
+   */
+  nodeUsage(nodeID: string): NodeResourceUsage | undefined {
+    return this.tables.nodeUsage(nodeID);
+  }
+
+  /** Every node holding live allocations, with its summed usage. */
+  nodeUsages(): Iterable<[string, NodeResourceUsage]> {
+    return this.tables.nodeUsages();
+  }
+
   allocsByEval(evalID: string): Allocation[] {
     return this.tables.byIndex('allocs', 'eval', evalID);
   }
@@ -112,8 +126,22 @@ export class StateView {
     return this.tables.all('nodes');
   }
 
+  /** Stays the same object exactly as long as the nodes table is unchanged (a cache key). */
+  nodesVersion(): object {
+    return this.tables.rowsVersion('nodes');
+  }
+
   nodeCount(): number {
     return this.tables.count('nodes');
+  }
+
+  /** Nodes with a DrainStrategy, from an index: O(draining nodes), not O(nodes). */
+  drainingNodes(): Node[] {
+    return this.tables.byIndex('nodes', 'draining', 'draining');
+  }
+
+  drainingNodeCount(): number {
+    return this.tables.countByIndex('nodes', 'draining', 'draining');
   }
 
   deploymentByID(id: string): Deployment | undefined {

@@ -12,3 +12,5 @@ export * from './plan.js';
 export * from './deployment.js';
 export * from './summary.js';
 export * from './ids.js';
+export * from './usage.js';
+export * from './disconnect.js';

@@ -14,6 +14,18 @@ export function jobAntiAffinityScore(collisions: number, desiredCount: number): 
   return -(collisions + 1) / desiredCount;
 }
 
+/**
+ * Job anti-affinity when bin-packing: −collisions/count. Nomad's −(collisions+1)/count charges the first
+ * collision double, and near an empty node the bin-pack score rises by only ≈ 1.28 × (the instance's share of
+ * the node) per instance, so with Nomad's form a job of a few hundred small instances never puts a second one
+ * on a node. With this form a job packs when its whole demand exceeds ≈ 0.8 of a node (count × share > 1/1.28)
+ * and still puts one instance per node below that: small jobs keep their spread over failure domains.
+ */
+export function jobAntiAffinityPackScore(collisions: number, desiredCount: number): number {
+  if (collisions <= 0 || desiredCount <= 0) return 0;
+  return -collisions / desiredCount;
+}
+
 /** Node affinity: weights of matched affinities over the total absolute weight. */
 export function nodeAffinityScore(affinities: readonly Affinity[], node: Node): number {
   let total = 0;

@@ -3,16 +3,11 @@
  * node offers, whether a set of allocations fits, and Nomad's bin-pack score.
  * Results are cached per (immutable) object in WeakMaps, so hot loops pay for each alloc once.
  */
-import type { Allocation, NetworkResource, Node } from '../../structs/index.js';
-import { allocTerminalStatus } from '../../structs/index.js';
+import type { Allocation, AllocResourceUsage, Node, NodeResourceUsage } from '../../structs/index.js';
+import { allocResourceUsage, allocTerminalStatus } from '../../structs/index.js';
 
-export interface AllocUsage {
-  cpu: number;
-  memoryMB: number;
-  diskMB: number;
-  /** Host ports this alloc holds (static and assigned dynamic). */
-  ports: number[];
-}
+/** What an allocation holds on its node (defined in structs, shared with the state store's per-node sums). */
+export type AllocUsage = AllocResourceUsage;
 
 export interface NodeCapacity {
   cpu: number;
@@ -29,38 +24,8 @@ export interface NodeCapacity {
 export const DefaultMinDynamicPort = 20000;
 export const DefaultMaxDynamicPort = 32000;
 
-function pushNetworkPorts(nets: NetworkResource[] | null | undefined, out: number[]): void {
-  if (!nets) return;
-  for (const n of nets) {
-    for (const p of n.ReservedPorts ?? []) if (p.Value > 0) out.push(p.Value);
-    for (const p of n.DynamicPorts ?? []) if (p.Value > 0) out.push(p.Value);
-  }
-}
-
-const usageCache = new WeakMap<Allocation, AllocUsage>();
-
 /** What an allocation holds on its node. Ports are deduplicated (Shared.Ports mirrors Shared.Networks). */
-export function allocUsage(a: Allocation): AllocUsage {
-  let u = usageCache.get(a);
-  if (u) return u;
-  let cpu = 0;
-  let mem = 0;
-  const ports: number[] = [];
-  const ar = a.AllocatedResources;
-  if (ar) {
-    for (const name in ar.Tasks) {
-      const t = ar.Tasks[name]!;
-      cpu += t.Cpu?.CpuShares ?? 0;
-      mem += t.Memory?.MemoryMB ?? 0;
-      pushNetworkPorts(t.Networks, ports);
-    }
-    pushNetworkPorts(ar.Shared?.Networks, ports);
-    for (const p of ar.Shared?.Ports ?? []) if (p.Value > 0) ports.push(p.Value);
-  }
-  u = { cpu, memoryMB: mem, diskMB: ar?.Shared?.DiskMB ?? 0, ports: ports.length > 1 ? [...new Set(ports)] : ports };
-  usageCache.set(a, u);
-  return u;
-}
+export const allocUsage: (a: Allocation) => AllocUsage = allocResourceUsage;
 
 /** Parses Nomad's reserved port spec: `22,80,8000-8010`. Bad parts are ignored. */
 export function parsePortSpec(spec: string | null | undefined): number[] {
@@ -131,6 +96,60 @@ export function allocsFit(node: Node, allocs: Iterable<Allocation>): FitResult {
     disk += u.diskMB;
     for (const p of u.ports) {
       if (seen.has(p) || cap.reservedPorts.has(p)) collision = true;
+      seen.add(p);
+    }
+  }
+  const used = { CPU: cpu, MemoryMB: mem, DiskMB: disk };
+  if (cpu > cap.cpu) return { fit: false, dimension: 'cpu', used };
+  if (mem > cap.memoryMB) return { fit: false, dimension: 'memory', used };
+  if (disk > cap.diskMB) return { fit: false, dimension: 'disk', used };
+  if (collision) return { fit: false, dimension: 'network: port collision', used };
+  return { fit: true, used };
+}
+
+/**
+ * `allocsFit` in delta form, for the plan applier: does the node still fit once `removed` (live
+ * allocations on it that the plan stops, preempts or replaces in place) are taken out of `base` (the
+ * state store's sum for the node) and `added` are put in? O(size of the plan's part for the node), where
+ * `allocsFit` over every allocation on the node was O(allocations on the node).
+ */
+export function usageFits(node: Node, base: NodeResourceUsage, removed: readonly Allocation[], added: readonly Allocation[]): FitResult {
+  const cap = nodeCapacity(node);
+  let cpu = base.cpu;
+  let mem = base.memoryMB;
+  let disk = base.diskMB;
+  let freed: Map<number, number> | null = null;
+  for (const a of removed) {
+    if (allocTerminalStatus(a)) continue;
+    const u = allocUsage(a);
+    cpu -= u.cpu;
+    mem -= u.memoryMB;
+    disk -= u.diskMB;
+    for (const p of u.ports) {
+      freed ??= new Map();
+      freed.set(p, (freed.get(p) ?? 0) + 1);
+    }
+  }
+  // Collisions already among the remaining holders (an over-committed node) fail the check, as in allocsFit.
+  let remaining = base.portCollisions;
+  if (freed !== null && remaining > 0) {
+    for (const [p, n] of freed) {
+      const before = base.ports?.get(p) ?? 0;
+      remaining -= Math.max(0, before - 1) - Math.max(0, before - n - 1);
+    }
+  }
+  let seen: Set<number> | null = null;
+  let collision = remaining > 0;
+  for (const a of added) {
+    if (allocTerminalStatus(a)) continue;
+    const u = allocUsage(a);
+    cpu += u.cpu;
+    mem += u.memoryMB;
+    disk += u.diskMB;
+    for (const p of u.ports) {
+      const held = (base.ports?.get(p) ?? 0) - (freed?.get(p) ?? 0);
+      seen ??= new Set();
+      if (held > 0 || seen.has(p) || cap.reservedPorts.has(p)) collision = true;
       seen.add(p);
     }
   }

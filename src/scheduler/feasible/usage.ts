@@ -4,7 +4,7 @@
  * current incrementally as the plan stops and places allocations, so a placement never rescans
  * the cluster.
  */
-import type { Allocation, Node } from '../../structs/index.js';
+import type { Allocation, Node, NodeResourceUsage } from '../../structs/index.js';
 import { allocTerminalStatus } from '../../structs/index.js';
 import type { SchedulerState } from '../types.js';
 import { allocUsage, nodeCapacity, type AllocUsage, type NodeCapacity } from './resources.js';
@@ -42,6 +42,14 @@ export class NodeUsage {
     if (p >= this.cap.minDynamicPort && p <= this.cap.maxDynamicPort) this.dynamicUsed--;
   }
 
+  /** Adds a node's summed usage (the state store's per-node aggregate). */
+  addSum(s: NodeResourceUsage): void {
+    this.cpu += s.cpu;
+    this.memoryMB += s.memoryMB;
+    this.diskMB += s.diskMB;
+    if (s.ports !== null) for (const p of s.ports.keys()) this.addPort(p);
+  }
+
   add(u: AllocUsage): void {
     this.cpu += u.cpu;
     this.memoryMB += u.memoryMB;
@@ -61,6 +69,8 @@ export class UsageTracker {
   private readonly byNode = new Map<string, NodeUsage>();
   /** Allocations this plan stops, evicts or preempts. */
   private readonly removed = new Set<string>();
+  /** The same, by node, for nodes whose usage is not built yet (get() takes them out of the state's sum). */
+  private readonly removedByNode = new Map<string, Set<string>>();
   /** Allocations this plan places, by node (also used for preemption candidates). */
   readonly proposed = new Map<string, Allocation[]>();
 
@@ -70,12 +80,38 @@ export class UsageTracker {
     let u = this.byNode.get(node.ID);
     if (u) return u;
     u = new NodeUsage(node);
-    for (const a of this.state.allocsByNode(node.ID)) {
-      if (allocTerminalStatus(a) || this.removed.has(a.ID)) continue;
-      u.add(allocUsage(a));
+    const sum = this.state.nodeUsage ? this.state.nodeUsage(node.ID) : undefined;
+    if (this.state.nodeUsage) {
+      // The state's sum covers every live allocation; take out the ones this plan already stopped.
+      if (sum) u.addSum(sum);
+      for (const id of this.removedByNode.get(node.ID) ?? []) {
+        if (!this.removed.has(id)) continue; // removed, then restored
+        const a = this.state.allocByID(id);
+        if (a && a.NodeID === node.ID && !allocTerminalStatus(a)) u.subtract(allocUsage(a));
+      }
+    } else {
+      for (const a of this.state.allocsByNode(node.ID)) {
+        if (allocTerminalStatus(a) || this.removed.has(a.ID)) continue;
+        u.add(allocUsage(a));
+      }
     }
     this.byNode.set(node.ID, u);
     return u;
+  }
+
+  /** True when the state keeps per-node sums (`sumOf` answers without reading allocations). */
+  hasSums(): boolean {
+    return this.state.nodeUsage !== undefined;
+  }
+
+  /** The state's sum for the node as of the snapshot (this plan's changes not included); undefined when empty or unknown. */
+  sumOf(nodeID: string): NodeResourceUsage | undefined {
+    return this.state.nodeUsage?.(nodeID);
+  }
+
+  /** The state's sums of every node in use (see `sumOf`); empty when the state keeps none. */
+  sums(): Iterable<[string, NodeResourceUsage]> {
+    return this.state.nodeUsages?.() ?? [];
   }
 
   isRemoved(allocID: string): boolean {
@@ -86,9 +122,9 @@ export class UsageTracker {
   remove(a: Allocation): void {
     if (this.removed.has(a.ID)) return;
     this.removed.add(a.ID);
-    if (allocTerminalStatus(a)) return;
     const u = this.byNode.get(a.NodeID);
-    if (u) u.subtract(allocUsage(a));
+    if (!u) addTo(this.removedByNode, a.NodeID, a.ID);
+    else if (!allocTerminalStatus(a)) u.subtract(allocUsage(a));
   }
 
   /** Undo remove() (a stop that was backed out because its replacement found no node). */
@@ -116,6 +152,12 @@ export class UsageTracker {
     for (const a of this.proposed.get(node.ID) ?? []) if (!this.removed.has(a.ID)) out.push(a);
     return out;
   }
+}
+
+function addTo(m: Map<string, Set<string>>, key: string, v: string): void {
+  const set = m.get(key);
+  if (set) set.add(v);
+  else m.set(key, new Set([v]));
 }
 
 interface LiveEntry {

@@ -3,7 +3,7 @@
  * the way the server's plan applier would (indexes, NextAllocation links, deployments, preemptions);
  * nodes can be made to refuse their part of a plan, to exercise the scheduler's retry path.
  */
-import type { Allocation, Deployment, Evaluation, Job, Node, Plan, PlanResult } from '../../structs/index.js';
+import { sumNodeUsage, type Allocation, type Deployment, type Evaluation, type Job, type Node, type NodeResourceUsage, type Plan, type PlanResult } from '../../structs/index.js';
 import { nullLogger } from '../../logging/index.js';
 import { allocsFit } from '../feasible/resources.js';
 import { newScheduler } from '../factory.js';
@@ -61,6 +61,17 @@ export class Harness implements SchedulerState, Planner {
   }
   allocByID(id: string): Allocation | undefined {
     return this.allocs.get(id);
+  }
+  /** Recomputed on every call (the state store maintains it incrementally): the scheduler reads it as it would the store's. */
+  nodeUsage(nodeID: string): NodeResourceUsage | undefined {
+    const u = sumNodeUsage(this.allocsByNode(nodeID));
+    return u.allocs === 0 ? undefined : u;
+  }
+  *nodeUsages(): Iterable<[string, NodeResourceUsage]> {
+    for (const id of this.nodesByID.keys()) {
+      const u = this.nodeUsage(id);
+      if (u) yield [id, u];
+    }
   }
   latestDeploymentByJobID(ns: string, jobID: string): Deployment | undefined {
     let best: Deployment | undefined;

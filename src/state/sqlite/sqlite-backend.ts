@@ -64,6 +64,11 @@ export class SqliteBackend implements StateBackend {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
+    // The default 2 MB page cache is tiny next to a state of a million allocations: inserts at random keys
+    // then re-read B-tree pages for every batch. 128 MB (a bound, not an allocation) and checkpointing the
+    // WAL every ≈ 40 MB instead of every 4 MB took a quarter off the CPU time of persisting plans (C1M bench).
+    this.db.pragma('cache_size = -131072');
+    this.db.pragma('wal_autocheckpoint = 10000');
     this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)');
     this.db.exec('CREATE TABLE IF NOT EXISTS alloc_jobs (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
     for (const t of tableNames) {
