@@ -65,17 +65,38 @@ export function rssOfPid(pid) {
   }
 }
 
+/** CPU seconds (user + system) another process has used so far, from /proc (Linux); NaN when unreadable. */
+export function cpuSecondsOfPid(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces) start at ") "; utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 export function mb(bytes) {
   return bytes / (1024 * 1024);
 }
 
+/**
+ * Resolves after `ms`, or at once when `signal` aborts. The abort listener is removed when the timer fires:
+ * a long-lived signal shared by many sleeps would otherwise collect one listener per sleep.
+ */
 export function sleep(ms, signal) {
+  if (signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global process, console, setTimeout, clearTimeout, performance, fetch */
+/* global process, console, performance, fetch */
 // Benchmark 2, "time-to-running": N docker containers through Drover against the same containers started
 // with plain `docker run -d` at the same parallelism, in the same run.
 //
@@ -8,15 +8,17 @@
 //                ──► poll /v1/job/<id>/allocations until N are running
 //   ratio = drover seconds / reference seconds (goal ≤ 1.15). Every container is removed afterwards.
 //
-// Usage: node bench/time-to-running/time-to-running.bench.mjs [--quick] [--counts 20,50] [--rounds 1]
+// Usage: node bench/time-to-running/time-to-running.bench.mjs [--quick] [--counts 20,50] [--rounds 1] [--cpu-prof]
 // Needs `npm run build`, dockerd, and `bash scripts/build-test-images.sh` (the image is local: nothing pulls).
 // Exits 3 with `SKIP <reason>` when docker or the image is missing.
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseArgs, repoRoot, resultLine, sleep } from '../lib/common.mjs';
+import { startDevAgent } from '../lib/agent.mjs';
+import { summarizeProfiles } from '../lib/profile-summary.mjs';
 
 const run = promisify(execFile);
 const IMAGE = 'drover-test/busybox:latest';
@@ -27,14 +29,14 @@ const counts = String(args.counts ?? (quick ? '10' : '20,50')).split(',').map(Nu
 const rounds = Number(args.rounds ?? 1);
 const timeoutMs = Number(args.timeout ?? (quick ? 40 : 180)) * 1000;
 
+// --cpu-prof: profile the agent (written when it exits) and print the top self time at the end.
+const profDir = args['cpu-prof'] ? join(tmpdir(), 'drover-profiles', `ttr-${Date.now()}`) : undefined;
+
 const dataDir = mkdtempSync(join(tmpdir(), 'drover-ttr-bench-'));
+/** The running agent: { proc, base, stop } (bench/lib/agent.mjs). */
 let agent;
 const t0 = performance.now();
 const phase = (what) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}`);
-
-function idle(ms) {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
 
 try {
   if (!prerequisites()) process.exitCode = 3;
@@ -63,16 +65,24 @@ function prerequisites() {
 }
 
 async function main() {
-  const base = await startAgent();
+  agent = await startDevAgent({ dataDir: join(dataDir, 'agent'), cwd: dataDir, profDir });
+  const base = agent.base;
   phase(`agent at ${base}`);
   const results = [];
   for (const n of counts) {
     for (let r = 0; r < rounds; r++) {
-      const ref = await dockerRun(n);
-      phase(`docker run ×${n}: ${ref.toFixed(2)} s`);
+      // Alternate which side goes first, so a machine getting busier (or calmer) during a round does not
+      // always favour the same side; with --rounds ≥ 2 the medians compare like with like.
+      const refFirst = r % 2 === 0;
+      let ref = refFirst ? await dockerRun(n) : NaN;
+      if (refFirst) phase(`docker run ×${n}: ${ref.toFixed(2)} s`);
       const drv = await droverRun(base, n, `ttr-${n}-${r}`);
-      phase(`drover job run count=${n}: ${drv.toFixed(2)} s`);
-      results.push({ n, ref, drv });
+      phase(`drover job run count=${n}: ${drv.s.toFixed(2)} s (${drv.timeline})`);
+      if (!refFirst) {
+        ref = await dockerRun(n);
+        phase(`docker run ×${n}: ${ref.toFixed(2)} s`);
+      }
+      results.push({ n, ref, drv: drv.s });
     }
   }
   const byN = new Map();
@@ -89,31 +99,6 @@ async function main() {
   }
   const last = lines[lines.length - 1];
   console.log(resultLine({ name: 'time-to-running', value: last.drv, unit: 's', ref: last.ref, goal: 'ratio<=1.15' }));
-}
-
-async function startAgent() {
-  agent = spawn(process.execPath, [join(repoRoot, 'bin', 'drover'), 'agent', '-dev', '-data-dir', join(dataDir, 'agent'), '-http-port', '0', '-log-level', 'warn'], {
-    cwd: dataDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  agent.stderr.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`agent did not print its API address in 30 s:\n${out}`)), 30_000);
-    agent.stdout.on('data', (d) => {
-      out += d;
-      const m = /API at (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        agent.stdout.on('data', () => {});
-        resolve(m[1]);
-      }
-    });
-    agent.on('exit', (code) => {
-      clearTimeout(t);
-      reject(new Error(`agent exited with ${code}:\n${out}`));
-    });
-  });
 }
 
 /** Seconds until N concurrent `docker run -d` have all returned (each returns once its container runs). */
@@ -156,12 +141,15 @@ async function droverRun(base, n, id) {
   const file = join(dataDir, `${id}.nomad.hcl`);
   writeFileSync(file, jobHCL(id, n));
   const start = performance.now();
+  const startWall = Date.now();
   await run(process.execPath, [join(repoRoot, 'bin', 'drover'), 'job', 'run', '-detach', '-address', base, file], { timeout: timeoutMs });
+  const cliMs = performance.now() - start;
   const deadline = start + timeoutMs;
   let running = 0;
+  let allocs = [];
   while (performance.now() < deadline) {
     const res = await fetch(`${base}/v1/job/${id}/allocations`);
-    const allocs = await res.json();
+    allocs = await res.json();
     running = allocs.filter((a) => a.ClientStatus === 'running').length;
     if (running >= n) break;
     const failed = allocs.filter((a) => a.ClientStatus === 'failed').length;
@@ -171,7 +159,21 @@ async function droverRun(base, n, id) {
   const s = (performance.now() - start) / 1000;
   if (running < n) throw new Error(`only ${running} of ${n} allocations running after ${timeoutMs / 1000} s`);
   await stopJob(base, id);
-  return s;
+  return { s, timeline: timeline(allocs, startWall, cliMs) };
+}
+
+/**
+ * Where the time went, in ms from the CLI's start: the CLI returning (register acknowledged), the allocations
+ * placed (CreateTime), the client receiving them (first/last "Received"), the tasks started by the driver
+ * (first/last "Started"). After the last start, the client's update (batched for up to 200 ms, as Nomad's) still
+ * has to reach the server before the allocation reads running.
+ */
+function timeline(allocs, startWall, cliMs) {
+  const rel = (ns) => ns / 1e6 - startWall;
+  const events = (type) => allocs.flatMap((a) => Object.values(a.TaskStates ?? {}).flatMap((t) => (t.Events ?? []).filter((e) => e.Type === type).map((e) => rel(e.Time))));
+  const span = (xs) => (xs.length ? `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}` : '?');
+  const placed = allocs.map((a) => rel(a.CreateTime));
+  return `cli ${cliMs.toFixed(0)} ms, placed ${span(placed)}, received ${span(events('Received'))}, started ${span(events('Started'))}`;
 }
 
 async function stopJob(base, id) {
@@ -192,11 +194,10 @@ async function removeReferenceContainers() {
 }
 
 async function cleanup() {
-  if (agent && agent.exitCode === null) {
-    const exited = new Promise((r) => agent.once('exit', r));
-    agent.kill('SIGTERM');
-    await Promise.race([exited, idle(20_000)]);
-    if (agent.exitCode === null) agent.kill('SIGKILL');
+  await agent?.stop(20_000);
+  if (profDir && existsSync(profDir)) {
+    console.log(`agent CPU profile (${profDir}), top self time:`);
+    for (const l of summarizeProfiles(profDir, 25)) console.log(`  ${l}`);
   }
   try {
     await removeReferenceContainers();

@@ -86,7 +86,7 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
     expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'complete')).toBe(true);
     expect(await waitFor(() => client.allocRunner(a.ID) === undefined)).toBe(true);
     expect(existsSync(join(dir, 'alloc', a.ID))).toBe(false);
-    expect(existsSync(join(dir, 'client', 'allocs', `${a.ID}.json`))).toBe(false);
+    expect(await waitFor(() => !existsSync(join(dir, 'client', 'allocs', `${a.ID}.json`)))).toBe(true);
   });
 
   it('re-registers the node when a driver becomes unhealthy', async () => {

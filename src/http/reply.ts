@@ -18,11 +18,57 @@ export function indexed<T>(r: { value: T; index: number }): JsonReply {
   return new JsonReply(r.value, r.index);
 }
 
+/**
+ * The UTF-8 JSON of each frozen list element, kept as long as the element lives. Read endpoints answer lists
+ * of frozen stubs built once per stored row version (an allocation's stub is rebuilt only when the
+ * allocation changes), so a list polled again and again is mostly copied from bytes already encoded; a frozen
+ * object cannot change, and what it references are state-store rows, which are never changed in place.
+ */
+const elementJson = new WeakMap<object, Buffer>();
+
+/** Arrays with at least this many elements go through the element cache; shorter ones are not worth it. */
+const ELEMENT_CACHE_MIN = 8;
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
+/**
+ * The response body as UTF-8 bytes. Bytes rather than a string: the length header and the socket write then
+ * share one encoding (a large joined string was scanned for its byte length, then encoded again to be sent).
+ */
+export function encodeJson(body: unknown): Buffer {
+  // A frozen list (a read endpoint's answer shared by every request at the same state index) is encoded once.
+  if (Array.isArray(body) && Object.isFrozen(body)) {
+    let bytes = elementJson.get(body);
+    if (bytes === undefined) elementJson.set(body, (bytes = encodeList(body)));
+    return bytes;
+  }
+  return encodeList(body);
+}
+
+function encodeList(body: unknown): Buffer {
+  if (!Array.isArray(body) || body.length < ELEMENT_CACHE_MIN || !Object.isFrozen(body[0])) return Buffer.from(JSON.stringify(body ?? null));
+  const parts: Buffer[] = [OPEN];
+  for (let i = 0; i < body.length; i++) {
+    if (i > 0) parts.push(COMMA);
+    const el: unknown = body[i];
+    if (el !== null && typeof el === 'object' && Object.isFrozen(el)) {
+      let bytes = elementJson.get(el);
+      if (bytes === undefined) elementJson.set(el, (bytes = Buffer.from(JSON.stringify(el))));
+      parts.push(bytes);
+    } else {
+      parts.push(Buffer.from(JSON.stringify(el === undefined ? null : el) ?? 'null'));
+    }
+  }
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, index?: number): void {
-  const text = JSON.stringify(body ?? null);
+  const bytes = encodeJson(body);
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(text),
+    'Content-Length': bytes.length,
   };
   if (index !== undefined) {
     headers['X-Nomad-Index'] = index;
@@ -30,7 +76,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, ind
     headers['X-Nomad-LastContact'] = 0;
   }
   res.writeHead(status, headers);
-  res.end(text);
+  res.end(bytes);
 }
 
 /**

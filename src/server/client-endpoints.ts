@@ -18,9 +18,13 @@ import {
   JobTypeService,
   JobTypeSysBatch,
   JobTypeSystem,
+  NodeStatusDisconnected,
   NodeStatusDown,
   NodeStatusReady,
   AllocClientStatusFailed,
+  AllocClientStatusUnknown,
+  EvalTriggerReconnect,
+  disconnectPolicy,
   type Allocation,
   type Evaluation,
   type Job,
@@ -102,19 +106,46 @@ export async function nodeUpdateStatus(ctx: ServerContext, nodeID: string, statu
   return { heartbeatTTLms: ctx.heartbeats.reset(nodeID, snap.nodeCount()), index };
 }
 
-/** A missed heartbeat: the node is down, and every job with work on it is re-evaluated (lost → replaced). */
+/**
+ * The longest lost_after (ms) among the live allocations on the node: how long it may stay disconnected
+ * before it is down. 0 when none of its allocations' groups tolerate a disconnect.
+ */
+function disconnectWindowMs(txn: StateView, nodeID: string): number {
+  let ms = 0;
+  for (const a of txn.allocsByNode(nodeID)) {
+    if (allocClientTerminal(a) || a.DesiredStatus !== AllocDesiredStatusRun) continue;
+    const job = txn.jobByID(a.Namespace, a.JobID) ?? a.Job;
+    ms = Math.max(ms, disconnectPolicy(job?.TaskGroups.find((g) => g.Name === a.TaskGroup)).lostAfterNs / 1e6);
+  }
+  return ms;
+}
+
+/**
+ * A missed heartbeat. A node running work that tolerates a disconnect (lost_after) becomes `disconnected`:
+ * the scheduler marks that work unknown and replaces it, and the node is down only if it stays away for
+ * the longest lost_after. Any other node is down at once: its allocations are lost and replaced.
+ */
 export async function nodeHeartbeatExpired(ctx: ServerContext, nodeID: string): Promise<void> {
   const { result } = await ctx.store.write((txn) => {
     const prev = txn.nodeByID(nodeID);
-    if (prev == null || prev.Status === NodeStatusDown) return [];
-    updateNodeStatus(txn, nodeID, NodeStatusDown, 'node heartbeat missed', Math.floor(ctx.clock.now() / 1000));
+    if (prev == null || prev.Status === NodeStatusDown) return { evals: [], status: '', windowMs: 0 };
+    const windowMs = prev.Status === NodeStatusDisconnected ? 0 : disconnectWindowMs(txn, nodeID);
+    const nowS = Math.floor(ctx.clock.now() / 1000);
+    if (windowMs > 0) {
+      updateNodeStatus(txn, nodeID, NodeStatusDisconnected, 'node heartbeat missed', nowS);
+      return { evals: writeNodeEvals(ctx, txn, nodeID), status: NodeStatusDisconnected, windowMs };
+    }
+    updateNodeStatus(txn, nodeID, NodeStatusDown, prev.Status === NodeStatusDisconnected ? 'node did not reconnect within lost_after' : 'node heartbeat missed', nowS);
     // A dead client never deregisters its instances: they leave the catalog now (as Nomad deletes a down
     // node's services), so discovery and the gateway stop sending traffic to them before replacements run.
     for (const r of txn.serviceRegistrationsByNode(nodeID)) txn.delete('service_registrations', r.ID);
-    return writeNodeEvals(ctx, txn, nodeID);
+    return { evals: writeNodeEvals(ctx, txn, nodeID), status: NodeStatusDown, windowMs };
   });
-  ctx.logger.info('node marked down', { node_id: nodeID, evals: result.length });
-  for (const ev of result) routeEval(ctx, ev);
+  if (result.status === NodeStatusDisconnected) {
+    ctx.heartbeats.expireAfter(nodeID, result.windowMs);
+    ctx.logger.info('node marked disconnected', { node_id: nodeID, evals: result.evals.length, lost_after_ms: result.windowMs });
+  } else if (result.status === NodeStatusDown) ctx.logger.info('node marked down', { node_id: nodeID, evals: result.evals.length });
+  for (const ev of result.evals) routeEval(ctx, ev);
 }
 
 function clientWants(a: Allocation): boolean {
@@ -126,6 +157,19 @@ function clientAllocs(view: StateView, nodeID: string): { allocs: Allocation[]; 
   let index = 0;
   for (const a of all) index = Math.max(index, a.AllocModifyIndex);
   return { allocs: all.filter(clientWants), index };
+}
+
+/**
+ * One copy per stored allocation version. The client pulls every allocation of its node after any change
+ * to one of them; cloning them all (each with its job) every time was the largest item of the dev agent's
+ * profile under API load. A version is copied once; the client ignores a version it already has.
+ */
+const clientCopies = new WeakMap<Allocation, Allocation>();
+
+function clientCopy(a: Allocation): Allocation {
+  let c = clientCopies.get(a);
+  if (c === undefined) clientCopies.set(a, (c = structuredClone(a)));
+  return c;
 }
 
 export async function getClientAllocs(
@@ -143,7 +187,7 @@ export async function getClientAllocs(
     const left = deadline - Date.now();
     if (r.index > minIndex || left <= 0 || signal?.aborted) {
       // Copies: an in-process client (dev agent) must never be able to mutate the server's state.
-      return { allocs: r.allocs.map((a) => structuredClone(a)), index: Math.max(1, r.index) };
+      return { allocs: r.allocs.map(clientCopy), index: Math.max(1, r.index) };
     }
     // Wake on any allocation write, then check whether it concerned this node.
     await ctx.store.waitForIndex(['allocs'], cursor, left, signal);
@@ -167,7 +211,19 @@ export async function updateAllocs(ctx: ServerContext, updates: AllocClientUpdat
       const job = txn.jobByID(c.next.Namespace, c.next.JobID);
       if (isReschedulable(job)) failedJobs.set(`${job.Namespace}\u0000${job.ID}`, job);
     }
-    const evals = upsertEvals(txn, [...failedJobs.values()].map((j) => newEval(ctx, j, EvalTriggerRetryFailedAlloc)), nowNs(ctx));
+    // An unknown allocation its client reports again: original and replacement are settled by a reconnect eval.
+    const reconnected = new Map<string, Job>();
+    for (const c of changes) {
+      if (c.prev.ClientStatus !== AllocClientStatusUnknown || c.next.ClientStatus === AllocClientStatusUnknown) continue;
+      const job = txn.jobByID(c.next.Namespace, c.next.JobID);
+      const key = `${c.next.Namespace}\u0000${c.next.JobID}`;
+      if (job != null && !job.Stop && !failedJobs.has(key)) reconnected.set(key, job);
+    }
+    const evals = upsertEvals(
+      txn,
+      [...[...failedJobs.values()].map((j) => newEval(ctx, j, EvalTriggerRetryFailedAlloc)), ...[...reconnected.values()].map((j) => newEval(ctx, j, EvalTriggerReconnect))],
+      nowNs(ctx),
+    );
     // A failed alloc already got its eval above; a deployment eval for the same job would be redundant
     // (a revert's register eval is not: it schedules another job version).
     const progress = deploymentsAfterHealth(ctx, txn, changes).filter(

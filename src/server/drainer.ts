@@ -29,7 +29,7 @@ import {
   type Node,
   type NodeEvent,
 } from '../structs/index.js';
-import { upsertAllocs, upsertEvals, type StateView, type WriteTxn } from '../state/index.js';
+import { upsertAllocs, upsertEvals, type StateView, type TableName, type WriteTxn } from '../state/index.js';
 import { badRequest, nodeNotFound } from '../errors/index.js';
 import { newEval, nowNs, routeEval, type ServerContext } from './context.js';
 import type { NodeDrainRequest, NodeUpdateResult } from './types.js';
@@ -122,14 +122,17 @@ export async function nodeUpdateEligibility(ctx: ServerContext, nodeID: string, 
   return result(r.evals, r.stored, index);
 }
 
-/** Healthy from a migration's point of view: running, wanted, not leaving, and not reported unhealthy. */
+/**
+ * Healthy from a migration's point of view: running, wanted, not leaving, and healthy. A replacement
+ * (a drained allocation's new home) or a deployment's allocation has its health watched by its client
+ * (the migrate block: checks and min_healthy_time), so only a reported Healthy counts; merely running
+ * would let the next batch leave before the last one can serve. Others (running before the drain) count
+ * unless reported unhealthy.
+ */
 function migrationHealthy(a: Allocation): boolean {
-  return (
-    a.ClientStatus === AllocClientStatusRunning &&
-    a.DesiredStatus === AllocDesiredStatusRun &&
-    !a.DesiredTransition?.Migrate &&
-    a.DeploymentStatus?.Healthy !== false
-  );
+  if (a.ClientStatus !== AllocClientStatusRunning || a.DesiredStatus !== AllocDesiredStatusRun || a.DesiredTransition?.Migrate) return false;
+  const watched = Boolean(a.PreviousAllocation) || Boolean(a.DeploymentID);
+  return watched ? a.DeploymentStatus?.Healthy === true : a.DeploymentStatus?.Healthy !== false;
 }
 
 function deadlinePassed(s: DrainStrategy, nowMs: number): boolean {
@@ -163,7 +166,7 @@ function serviceGroupBatch(view: StateView, job: Job, group: string, draining: S
 
 /** One pass over every draining node: pure, so tests check batching without timers. */
 export function decideDrain(view: StateView, nowMs: number): DrainDecision {
-  const nodes = [...view.nodes()].filter((n) => n.DrainStrategy != null);
+  const nodes = view.drainingNodes();
   const draining = new Set(nodes.map((n) => n.ID));
   const migrate = new Map<string, Allocation>();
   const done: string[] = [];
@@ -240,17 +243,22 @@ export class NodeDrainer {
     return d;
   }
 
-  /** Runs until `signal` aborts. */
+  /**
+   * Runs until `signal` aborts. Whether any node drains is an index lookup (the nodes table's `draining`
+   * index), not a scan, so a write costs O(1) here when nothing drains; and while nothing drains only node
+   * writes can change that, so allocation writes (every plan) do not wake the loop at all.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const poll = this.opts.pollMs ?? 1000;
     while (!signal.aborted) {
       const snap = this.ctx.store.snapshot();
-      const cursor = snap.maxTableIndex(['allocs', 'nodes']);
-      const anyDraining = [...snap.nodes()].some((n) => n.DrainStrategy != null);
+      const anyDraining = snap.drainingNodeCount() > 0;
+      const tables: TableName[] = anyDraining ? ['allocs', 'nodes'] : ['nodes'];
+      const cursor = snap.maxTableIndex(tables);
       if (anyDraining) {
         await this.step().catch((e: unknown) => this.ctx.logger.error('drain step failed', { error: (e as Error).message }));
       }
-      await this.ctx.store.waitForIndex(['allocs', 'nodes'], cursor, anyDraining ? poll : 60_000, signal).catch(() => undefined);
+      await this.ctx.store.waitForIndex(tables, cursor, anyDraining ? poll : 60_000, signal).catch(() => undefined);
     }
   }
 }

@@ -7,6 +7,7 @@ import {
   allocListStub,
   nodeListStub,
   type AllocListStub,
+  type Allocation,
   type Job,
   type JobListStub,
   type JobSummary,
@@ -65,6 +66,34 @@ export function jobListStub(job: Job, summary: JobSummary | null): JobListStub {
   };
 }
 
+/**
+ * One frozen list stub per stored allocation version: a stored allocation is a new object whenever it
+ * changes (its ModifyIndex moves with it), so the stub is built once per version and kept only as long as
+ * that version is referenced. Frozen, so the HTTP layer may also keep its JSON text (http/reply.ts).
+ */
+const stubs = new WeakMap<Allocation, AllocListStub>();
+
+export function cachedAllocListStub(a: Allocation): AllocListStub {
+  let s = stubs.get(a);
+  if (s === undefined || s.ModifyIndex !== a.ModifyIndex) stubs.set(a, (s = Object.freeze(allocListStub(a))));
+  return s;
+}
+
+/**
+ * The same for jobs: a stub depends on the stored job and its stored summary (both replaced, never changed,
+ * on a write), so it is built once per pair. 10,000 blocking queries woken by one change then share the
+ * serialised text of every unchanged job (http/reply.ts).
+ */
+const jobStubs = new WeakMap<Job, { summary: JobSummary | null; stub: JobListStub }>();
+
+function cachedJobListStub(job: Job, summary: JobSummary | null): JobListStub {
+  const hit = jobStubs.get(job);
+  if (hit !== undefined && hit.summary === summary) return hit.stub;
+  const stub = Object.freeze(jobListStub(job, summary));
+  jobStubs.set(job, { summary, stub });
+  return stub;
+}
+
 /** '*' means every namespace, as in Nomad's `?namespace=*`. */
 function nsMatches(q: QueryOptions | undefined, ns: string): boolean {
   const want = q?.namespace ?? 'default';
@@ -81,7 +110,7 @@ export function jobList(ctx: ServerContext, q: QueryOptions) {
       .jobs()
       .filter((j) => nsMatches(q, j.Namespace) && (q.prefix == null || j.ID.startsWith(q.prefix)))
       .sort(byID)
-      .map((j) => jobListStub(j, s.jobSummary(j.Namespace, j.ID) ?? null)),
+      .map((j) => cachedJobListStub(j, s.jobSummary(j.Namespace, j.ID) ?? null)),
   );
 }
 
@@ -117,7 +146,7 @@ export function jobAllocations(ctx: ServerContext, ns: string, id: string, all: 
     let allocs = s.allocsByJob(ns, id);
     // Without `all`, allocations of an earlier incarnation of the job (before a purge) are hidden.
     if (!all && job != null) allocs = allocs.filter((a) => (a.Job?.CreateIndex ?? 0) === (job.CreateIndex ?? 0));
-    return allocs.sort((a, b) => b.CreateIndex - a.CreateIndex).map(allocListStub);
+    return allocs.sort((a, b) => b.CreateIndex - a.CreateIndex).map(cachedAllocListStub);
   });
 }
 
@@ -129,11 +158,28 @@ export function jobDeployments(ctx: ServerContext, ns: string, id: string, q?: Q
   return blockingQuery(ctx, ['deployments'], q, (s) => s.deploymentsByJob(ns, id));
 }
 
+/**
+ * The last answer of each alloc-list query (namespace, prefix), valid while the allocs table is at the same
+ * index: clients polling the list between two allocation writes share one frozen answer, and with it one
+ * encoding of its bytes (http/reply.ts). Bounded: prefix lookups from the CLI add keys, and the map is simply
+ * cleared when it grows past a few dozen.
+ */
+const allocListMemo = new Map<string, { index: number; value: AllocListStub[] }>();
+const ALLOC_LIST_MEMO_MAX = 32;
+
 export function allocList(ctx: ServerContext, q: QueryOptions) {
   return blockingQuery(ctx, ['allocs'], q, (s) => {
+    const key = `${q.namespace ?? 'default'}\u0000${q.prefix ?? ''}`;
+    const index = s.tableIndex('allocs');
+    const hit = allocListMemo.get(key);
+    if (hit !== undefined && hit.index === index) return hit.value;
     const out: AllocListStub[] = [];
-    for (const a of s.allocs()) if (nsMatches(q, a.Namespace) && (q.prefix == null || a.ID.startsWith(q.prefix))) out.push(allocListStub(a));
-    return out.sort(byID);
+    for (const a of s.allocs()) if (nsMatches(q, a.Namespace) && (q.prefix == null || a.ID.startsWith(q.prefix))) out.push(cachedAllocListStub(a));
+    // Frozen at run time (shared by every request at this index); typed as the API returns it.
+    const value = Object.freeze(out.sort(byID)) as AllocListStub[];
+    if (allocListMemo.size >= ALLOC_LIST_MEMO_MAX) allocListMemo.clear();
+    allocListMemo.set(key, { index, value });
+    return value;
   });
 }
 
@@ -160,7 +206,7 @@ export function evalGet(ctx: ServerContext, id: string, q?: QueryOptions) {
 }
 
 export function evalAllocations(ctx: ServerContext, id: string, q?: QueryOptions) {
-  return blockingQuery(ctx, ['allocs'], q, (s) => s.allocsByEval(id).sort(byID).map(allocListStub));
+  return blockingQuery(ctx, ['allocs'], q, (s) => s.allocsByEval(id).sort(byID).map(cachedAllocListStub));
 }
 
 export function nodeList(ctx: ServerContext, q: QueryOptions) {

@@ -22,7 +22,7 @@ import type {
 import { driverError, parseDurationMs, signalNumber, sleep, taskNotFound, withAbort } from '../shared/index.js';
 import { DockerClient, isDockerStatus, StreamDemuxer } from './api.js';
 import { containerCreateBody, CONTAINER_LABELS, type DockerDriverOptions, registryAuthHeader, validateDockerConfig } from './config.js';
-import { ensureImage } from './image.js';
+import { ensureImage, LocalImageCache } from './image.js';
 import { copyLogs } from './logs.js';
 import { dockerStatsToUsage, type DockerStats } from './stats.js';
 
@@ -63,9 +63,11 @@ export class DockerDriver implements TaskDriver {
   private readonly log: Logger;
   private readonly tasks = new Map<string, Tracked>();
   private readonly nowNs: () => number;
+  private readonly images: LocalImageCache;
 
   constructor(private readonly deps: DockerDriverDeps = {}) {
     this.client = new DockerClient(deps.socketPath);
+    this.images = new LocalImageCache(this.client);
     const cores = deps.cpuCount ?? availableParallelism();
     const mhz = cpus()[0]?.speed || 1000;
     this.opts = { ...deps, cpuCount: cores, totalCpuMHz: deps.totalCpuMHz ?? cores * mhz };
@@ -101,6 +103,7 @@ export class DockerDriver implements TaskDriver {
     const timeoutMs = parseDurationMs(cfg.config.image_pull_timeout) || this.opts.pullTimeoutMs || 300_000;
     await ensureImage(this.client, image, {
       forcePull: cfg.config.force_pull === true,
+      cache: this.images,
       authHeader: registryAuthHeader(cfg.config.auth),
       timeoutMs,
       signal,
@@ -112,9 +115,11 @@ export class DockerDriver implements TaskDriver {
     } catch (err) {
       throw driverError((err as Error).message, false, err);
     }
-    const containerID = await this.createOrAdopt(cfg, body, signal);
-    const info = await this.inspect(containerID);
-    if (!info.State.Running) {
+    const { id: containerID, adopted } = await this.createOrAdopt(cfg, body, signal);
+    // A container we just created is not running: no need to ask dockerd (one request less per task while
+    // dockerd is busiest); an adopted one may be.
+    const info = adopted ? await this.inspect(containerID) : undefined;
+    if (!info?.State.Running) {
       try {
         await this.client.json({ method: 'POST', path: `/containers/${containerID}/start`, signal });
       } catch (err) {
@@ -126,6 +131,7 @@ export class DockerDriver implements TaskDriver {
     }
     this.track(cfg, containerID);
     const after = await this.inspect(containerID).catch(() => info);
+    const ip = after?.NetworkSettings?.IPAddress;
     const handle: TaskHandle = {
       driver: this.name,
       version: HANDLE_VERSION,
@@ -134,7 +140,6 @@ export class DockerDriver implements TaskDriver {
       driverState: { containerID, containerName: containerName(cfg), image },
       startedAt: Date.now(),
     };
-    const ip = after.NetworkSettings?.IPAddress;
     return { handle, network: ip ? { ip, portMap: portMapOf(cfg) } : undefined };
   }
 
@@ -142,18 +147,20 @@ export class DockerDriver implements TaskDriver {
    * Creates the container, or handles the name being taken: a running container of ours is adopted (never
    * a duplicate), a stopped one from an earlier attempt is removed and created again.
    */
-  private async createOrAdopt(cfg: TaskConfig, body: Record<string, unknown>, signal?: AbortSignal): Promise<string> {
+  private async createOrAdopt(cfg: TaskConfig, body: Record<string, unknown>, signal?: AbortSignal): Promise<{ id: string; adopted: boolean }> {
     const name = containerName(cfg);
     for (let attempt = 0; ; attempt++) {
       try {
         const r = await this.client.json<{ Id: string }>({ method: 'POST', path: '/containers/create', query: { name }, body, signal });
-        return r.Id;
+        return { id: r.Id, adopted: false };
       } catch (err) {
+        // The image went away since it was looked up (the lookup is cached): the next attempt looks again.
+        if (isDockerStatus(err, 404)) this.images.forget(String(body['Image'] ?? ''));
         if (!isDockerStatus(err, 409) || attempt > 0) throw driverError(`failed to create container for task ${cfg.name}: ${(err as Error).message}`, true, err);
         const old = await this.inspect(name);
         if (old.State.Running && old.Config.Labels?.[CONTAINER_LABELS.allocID] === cfg.allocID) {
           this.log.info('adopting the running container that already has this task name', { container: old.Id, task: cfg.name });
-          return old.Id;
+          return { id: old.Id, adopted: true };
         }
         await this.client.json({ method: 'DELETE', path: `/containers/${old.Id}`, query: { force: 1 } });
       }

@@ -8,6 +8,8 @@ import { normalizeImage, splitImage } from './config.js';
 
 export interface PullOptions {
   forcePull: boolean;
+  /** Remembers local image IDs for a few seconds, so N tasks of one image starting together ask dockerd once. */
+  cache?: LocalImageCache;
   authHeader?: string;
   timeoutMs: number;
   onEvent?: (type: string, message: string) => void;
@@ -18,9 +20,10 @@ export interface PullOptions {
 export async function ensureImage(client: DockerClient, image: string, o: PullOptions): Promise<string> {
   const name = normalizeImage(image);
   if (!o.forcePull) {
-    const id = await localImageID(client, name);
+    const id = o.cache ? await o.cache.id(name) : await localImageID(client, name);
     if (id) return id;
   }
+  o.cache?.forget(name);
   try {
     await pull(client, name, o);
   } catch (err) {
@@ -34,6 +37,41 @@ export async function ensureImage(client: DockerClient, image: string, o: PullOp
   const id = await localImageID(client, name);
   if (!id) throw driverError(`image ${name} not found locally and could not be pulled: the pull ended without the image`, true);
   return id;
+}
+
+/**
+ * Local image IDs, shared by concurrent lookups and kept for `ttlMs`. A job with count = 50 starts 50 tasks of
+ * one image at once; each used to inspect the image on its own, 50 requests to a dockerd busy creating and
+ * starting containers. Only a found image is kept: a missing one is looked up again (and pulled) every time.
+ * An image removed within the TTL makes the container create fail with 404; the driver then forgets it.
+ */
+export class LocalImageCache {
+  private readonly found = new Map<string, { id: string; at: number }>();
+  private readonly inFlight = new Map<string, Promise<string | undefined>>();
+
+  constructor(
+    private readonly client: DockerClient,
+    private readonly ttlMs = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async id(name: string): Promise<string | undefined> {
+    const hit = this.found.get(name);
+    if (hit && this.now() - hit.at < this.ttlMs) return hit.id;
+    let p = this.inFlight.get(name);
+    if (p === undefined) {
+      p = localImageID(this.client, name).finally(() => this.inFlight.delete(name));
+      this.inFlight.set(name, p);
+    }
+    const id = await p;
+    if (id) this.found.set(name, { id, at: this.now() });
+    else this.found.delete(name);
+    return id;
+  }
+
+  forget(name: string): void {
+    this.found.delete(normalizeImage(name));
+  }
 }
 
 export async function localImageID(client: DockerClient, name: string): Promise<string | undefined> {
