@@ -67,6 +67,16 @@ describe('validateJob', () => {
     });
     expect(validateJob(bad).map((p) => p.path)).toEqual(['Constraints[0].Operand', 'Affinities[0].Weight', 'Spreads[0].SpreadTarget']);
   });
+
+  it('checks the disconnect block: reconcile modes, and lost_after with stop_on_client_after or with its old name', () => {
+    const S = 1e9;
+    expect(validateJob(job({}, {}, { Disconnect: { LostAfter: 30 * S, Reconcile: 'keep_original' } }))).toEqual([]);
+    const both = validateJob(job({}, {}, { Disconnect: { LostAfter: 30 * S, StopOnClientAfter: 10 * S, Reconcile: 'newest' }, MaxClientDisconnect: 5 * S }));
+    expect(both.map((p) => p.path)).toEqual(['TaskGroups[0].Disconnect.Reconcile', 'TaskGroups[0].Disconnect', 'TaskGroups[0].MaxClientDisconnect']);
+    expect(both[1]!.message).toMatch(/lost_after and stop_on_client_after cannot both be set/);
+    const old = validateJob(job({}, {}, { MaxClientDisconnect: 5 * S, StopAfterClientDisconnect: 5 * S }));
+    expect(old.map((p) => p.message)).toEqual(['max_client_disconnect and stop_after_client_disconnect cannot both be set']);
+  });
 });
 
 describe('validateJob port labels', () => {

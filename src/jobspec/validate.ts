@@ -104,6 +104,22 @@ function update(u: Obj, path: string, report: Report): void {
   for (const k of ['Stagger', 'MinHealthyTime', 'HealthyDeadline', 'ProgressDeadline']) if (set(u[k]) && u[k] < 0) report(`${path}.${k}`, 'durations must not be negative');
 }
 
+const RECONCILE_MODES = ['best_score', 'keep_original', 'keep_replacement', 'longest_running'];
+
+/** The disconnect block, and its older spellings on the group (max_client_disconnect, stop_after_client_disconnect). */
+function disconnect(g: Obj, path: string, report: Report): void {
+  const d = g.Disconnect;
+  if (set(d)) {
+    const p = `${path}.Disconnect`;
+    if (set(d.Reconcile) && d.Reconcile !== '' && !RECONCILE_MODES.includes(d.Reconcile)) report(`${p}.Reconcile`, `invalid reconcile "${d.Reconcile}": expected ${RECONCILE_MODES.join(', ')}`);
+    for (const k of ['LostAfter', 'StopOnClientAfter']) if (set(d[k]) && d[k] < 0) report(`${p}.${k}`, 'durations must not be negative');
+    if (d.LostAfter > 0 && d.StopOnClientAfter > 0) report(p, 'lost_after and stop_on_client_after cannot both be set: a client that stops its work cannot also wait to reconnect');
+    if (d.LostAfter > 0 && g.MaxClientDisconnect > 0) report(`${path}.MaxClientDisconnect`, 'max_client_disconnect is the older name of disconnect.lost_after: set only one');
+    if (d.StopOnClientAfter > 0 && g.StopAfterClientDisconnect > 0) report(`${path}.StopAfterClientDisconnect`, 'stop_after_client_disconnect is the older name of disconnect.stop_on_client_after: set only one');
+  }
+  if (g.MaxClientDisconnect > 0 && g.StopAfterClientDisconnect > 0) report(path, 'max_client_disconnect and stop_after_client_disconnect cannot both be set');
+}
+
 function periodic(p: Obj, path: string, report: Report, type: string): void {
   if (p.Enabled === false) return;
   if (!p.Spec && !(p.Specs?.length)) report(`${path}.Spec`, 'a periodic job needs a cron specification');
@@ -117,6 +133,7 @@ function group(g: Obj, path: string, report: Report, job: Obj): void {
   affinities(g.Affinities, `${path}.Affinities`, report);
   spreads(g.Spreads, `${path}.Spreads`, report);
   if (set(g.Update)) update(g.Update, `${path}.Update`, report);
+  disconnect(g, path, report);
   if (set(g.RestartPolicy)) restart(g.RestartPolicy, `${path}.RestartPolicy`, report);
   const r = g.ReschedulePolicy;
   if (set(r) && set(r.DelayFunction) && r.DelayFunction !== '' && !['constant', 'exponential', 'fibonacci'].includes(r.DelayFunction)) {

@@ -5,6 +5,7 @@
  *
  *   register / heartbeat ──► timer(ttl + grace) ──(heartbeat)──► timer reset
  *                                   └──(fires)──► onExpire(node) ──► node down, node-update evals
+ *                                                     └─ or disconnected: timer(lost_after) ──(fires)──► down
  */
 import type { Logger } from '../logging/index.js';
 
@@ -55,6 +56,22 @@ export class HeartbeatTimers {
     }, ttl + this.opts.gracems);
     this.timers.set(nodeID, t);
     return ttl;
+  }
+
+  /**
+   * Arms the node's timer for an explicit duration: a disconnected node gets its longest lost_after, and is
+   * declared down when that passes without a heartbeat. A heartbeat in between resets it as usual.
+   */
+  expireAfter(nodeID: string, ms: number): void {
+    if (!this.enabled) return;
+    const prev = this.timers.get(nodeID);
+    if (prev) clearTimeout(prev);
+    const t = setTimeout(() => {
+      this.timers.delete(nodeID);
+      this.logger.warn('disconnected node did not come back in time', { node_id: nodeID, lost_after_ms: ms });
+      this.onExpire(nodeID);
+    }, ms);
+    this.timers.set(nodeID, t);
   }
 
   clear(nodeID: string): void {

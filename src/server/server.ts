@@ -39,6 +39,7 @@ import type { JobDispatchRequest, JobScaleRequest, NodeDrainRequest } from './ty
 import * as deployments from './deployment-endpoints.js';
 import { DeploymentWatcher } from './deployment-watcher.js';
 import * as catalog from './catalog-endpoints.js';
+import { allocStop } from './alloc-endpoints.js';
 
 export interface ServerOptions {
   /** Where state.db lives; ':memory:' for a throwaway server. Ignored when `backend` is given. */
@@ -310,6 +311,9 @@ export class Server implements ServerAPI {
   }
   allocGet(id: string, q?: QueryOptions) {
     return reads.allocGet(this.ctx, id, q);
+  }
+  allocStop(id: string, opts?: { noShutdownDelay?: boolean }) {
+    return allocStop(this.ctx, id, opts);
   }
   evalList(q: QueryOptions) {
     return reads.evalList(this.ctx, q);

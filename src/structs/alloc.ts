@@ -113,6 +113,13 @@ export interface RescheduleTracker {
   LastReschedule?: string;
 }
 
+/** One server-recorded transition of an allocation field, e.g. ClientStatus → unknown at a time (RFC3339). */
+export interface AllocState {
+  Field: string;
+  Value: string;
+  Time: string;
+}
+
 export interface NodeScoreMeta {
   NodeID: string;
   Scores: Record<string, number>;
@@ -165,6 +172,8 @@ export interface Allocation {
   NextAllocation: string;
   RescheduleTracker: RescheduleTracker | null;
   NetworkStatus?: Record<string, unknown> | null;
+  /** Server-recorded status transitions (Nomad's AllocStates): when the alloc became unknown, and reconnected. */
+  AllocStates?: AllocState[] | null;
   PreemptedAllocations: string[] | null;
   PreemptedByAllocation: string;
   CreateIndex: number;

@@ -32,6 +32,7 @@ export const EvalTriggerQueuedAllocs = 'queued-allocs';
 export const EvalTriggerPreemption = 'preemption';
 export const EvalTriggerScaling = 'job-scaling';
 export const EvalTriggerReconnect = 'reconnect';
+export const EvalTriggerMaxDisconnectTimeout = 'max-disconnect-timeout';
 
 export interface DesiredUpdates {
   Ignore: number;
