@@ -46,9 +46,13 @@ describe('healthSettings', () => {
     expect(healthSettings(alloc(), group({}))).toEqual({ healthCheck: 'task_states', minHealthyMs: 2_000, healthyDeadlineMs: 30_000 });
   });
 
-  it('uses the migrate block for a migrating allocation outside any deployment', () => {
-    const a = alloc({ DeploymentID: '', DesiredTransition: { Migrate: true } });
+  it('uses the migrate block for a replacement outside any deployment (the new home of a drained allocation)', () => {
+    const a = alloc({ DeploymentID: '', PreviousAllocation: 'drained' });
     expect(healthSettings(a, group({}))).toEqual({ healthCheck: 'checks', minHealthyMs: 5_000, healthyDeadlineMs: 60_000 });
+  });
+
+  it('does not watch the allocation that is leaving a drained node: its replacement is the one that must be healthy', () => {
+    expect(healthSettings(alloc({ DeploymentID: '', PreviousAllocation: '', DesiredTransition: { Migrate: true } }), group({}))).toBeUndefined();
   });
 
   it('watches nothing when the allocation has no deployment, or already has its health', () => {

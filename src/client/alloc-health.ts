@@ -30,11 +30,14 @@ const NS_PER_MS = 1_000_000;
 
 /**
  * The health settings that apply to `alloc`, or undefined when its health is not watched: an
- * allocation of a deployment uses its group's update block, a migrating one its migrate block.
+ * allocation of a deployment uses its group's update block; a replacement outside any deployment (the
+ * new home of a drained allocation, or a rescheduled one) uses the migrate block, as Nomad does. The
+ * drainer moves a node's next batch only once the replacements report healthy, so min_healthy_time and
+ * the checks of the migrate block are honoured there (src/server/drainer.ts, migrationHealthy).
  */
 export function healthSettings(alloc: Allocation, group: TaskGroup): HealthSettings | undefined {
   if (alloc.DeploymentStatus?.Healthy != null) return undefined;
-  const strategy = alloc.DeploymentID ? group.Update : alloc.DesiredTransition?.Migrate ? group.Migrate : undefined;
+  const strategy = alloc.DeploymentID ? group.Update : alloc.PreviousAllocation ? group.Migrate : undefined;
   if (strategy == null) return undefined;
   return {
     healthCheck: strategy.HealthCheck || 'checks',

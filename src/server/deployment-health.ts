@@ -13,14 +13,18 @@ import {
 import type { WriteTxn } from '../state/index.js';
 import type { AllocClientUpdate } from '../client/rpc.js';
 
-/** Fills in DeploymentStatus for updates of deployment allocations whose health the client did not report. */
+/**
+ * Fills in DeploymentStatus for updates of deployment allocations, and of replacements (migrations), whose
+ * health the client did not report.
+ */
 export function withFallbackHealth(txn: WriteTxn, updates: AllocClientUpdate[], nowMs: number): AllocClientUpdate[] {
   return updates.map((u) => {
     // A client that watches health itself says so with DeploymentStatus (null until it knows).
     if (u.DeploymentStatus !== undefined) return u;
     const a = txn.allocByID(u.ID);
-    if (a == null || !a.DeploymentID || a.DeploymentStatus?.Healthy != null) return u;
-    if (txn.deploymentByID(a.DeploymentID)?.Status !== DeploymentStatusRunning) return u;
+    if (a == null || a.DeploymentStatus?.Healthy != null) return u;
+    // A replacement outside any deployment (a drained allocation's new home) needs health for the drainer.
+    if (a.DeploymentID ? txn.deploymentByID(a.DeploymentID)?.Status !== DeploymentStatusRunning : !a.PreviousAllocation) return u;
     let healthy: boolean | undefined;
     const states = Object.values(u.TaskStates ?? {});
     if (u.ClientStatus === AllocClientStatusRunning && states.length > 0 && states.every((t) => t.State === TaskStateRunning)) healthy = true;

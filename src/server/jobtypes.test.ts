@@ -30,6 +30,12 @@ async function report(srv: Server, allocs: Allocation[], status: string): Promis
   await srv.updateAllocs(allocs.map((a) => ({ ID: a.ID, ClientStatus: status, ClientDescription: '', TaskStates: {} })));
 }
 
+/** A client whose health watcher found the allocations healthy (running for the migrate block's min_healthy_time). */
+async function reportHealthy(srv: Server, allocs: Allocation[]): Promise<void> {
+  const DeploymentStatus = { Healthy: true, Timestamp: new Date().toISOString(), Canary: false, ModifyIndex: 0 };
+  await srv.updateAllocs(allocs.map((a) => ({ ID: a.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: {}, DeploymentStatus })));
+}
+
 const liveOn = (srv: Server, nodeID: string) =>
   srv.store.snapshot().allocsByNode(nodeID).filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
 
@@ -204,10 +210,13 @@ describe('node drain and eligibility', () => {
     await eventually(() => replacements().length === 2, 3000, 'two replacements placed elsewhere');
     // Placed but not running yet: nothing more moves.
     expect((await srv.drainer.step()).migrate).toHaveLength(0);
+    // Running but not yet reported healthy (the migrate block's min_healthy_time): still nothing moves.
     await report(srv, replacements(), 'running');
+    expect((await srv.drainer.step()).migrate).toHaveLength(0);
+    await reportHealthy(srv, replacements());
     expect((await srv.drainer.step()).migrate).toHaveLength(2);
     await eventually(() => replacements().length === 4, 3000, 'four replacements');
-    await report(srv, replacements().filter((a) => a.ClientStatus === 'pending'), 'running');
+    await reportHealthy(srv, replacements().filter((a) => a.ClientStatus === 'pending'));
     expect((await srv.drainer.step()).migrate).toHaveLength(1);
     await eventually(() => replacements().length === 5, 3000, 'five replacements');
     expect(marked(srv)).toHaveLength(5);

@@ -9,6 +9,7 @@
 import type { Allocation, Deployment, DeploymentState, DeploymentStatusUpdate, Job, TaskGroup, UpdateStrategy } from '../../structs/index.js';
 import {
   DeploymentStatusCancelled,
+  DeploymentStatusFailed,
   DeploymentStatusPaused,
   DeploymentStatusPending,
   DeploymentStatusRunning,
@@ -150,3 +151,22 @@ const neutralGroup: DeploymentGroup = {
   destructiveLimit: () => Infinity,
   requireCanaries: () => {},
 };
+
+/**
+ * Canaries that no deployment will promote any more: those of a group not promoted in the latest
+ * deployment when it belongs to another job version (a newer one, or an auto-revert), or when it failed.
+ * As in Nomad they are stopped and take no part in the group's count, so a revert does not hold a broken
+ * canary, nor roll out a canary of its own to replace it.
+ */
+export function splitUnneededCanaries(latest: Deployment | null, job: Job, allocs: Allocation[]): { stale: Allocation[]; rest: Allocation[] } {
+  if (!latest) return { stale: [], rest: allocs };
+  const otherVersion = latest.JobVersion !== (job.Version ?? 0);
+  if (!otherVersion && latest.Status !== DeploymentStatusFailed) return { stale: [], rest: allocs };
+  const ids = new Set<string>();
+  for (const name in latest.TaskGroups) {
+    const s = latest.TaskGroups[name]!;
+    if (!s.Promoted) for (const id of s.PlacedCanaries ?? []) ids.add(id);
+  }
+  if (ids.size === 0) return { stale: [], rest: allocs };
+  return { stale: allocs.filter((a) => ids.has(a.ID)), rest: allocs.filter((a) => !ids.has(a.ID)) };
+}

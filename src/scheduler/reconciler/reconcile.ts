@@ -1,22 +1,26 @@
 /**
  * The reconciler: compares what a job wants (count per group, job version) with the allocations
  * that exist, and says what to place, stop, update in place or replace. It reads nodes only to see
- * which are down; it never picks nodes (that is the placement stack's job).
+ * which are down or disconnected; it never picks nodes (that is the placement stack's job).
  *
  *   existing alloc ──► terminal? ── already replaced ─────────────────────────► skip
  *        │                 └─ failed ─► reschedule now | later (follow-up eval) | never (kept)
  *        ├─ DesiredTransition.Migrate ─► migrate (stop + place elsewhere)
- *        ├─ node down / gone ──────────► lost (stop as lost + place a replacement)
+ *        ├─ node down / gone ──────────► lost (stop as lost + place a replacement; with stop_on_client_after
+ *        │                                 the replacement waits until the cut-off client has stopped it)
+ *        ├─ node disconnected, or reconnect pending ─► disconnect.ts: unknown (held, replaced) │ reconnecting │ lost
  *        └─ untainted ─► same version: ignore │ in-place update │ destructive update (rolling)
  *   then: too many → stop highest indexes; too few → place with the lowest free names.
  */
-import type { Allocation, Evaluation, Job, TaskGroup, UpdateStrategy } from '../../structs/index.js';
+import type { Allocation, Evaluation, Job, Node, TaskGroup, UpdateStrategy } from '../../structs/index.js';
 import { newJobEvaluation } from '../../structs/index.js';
 import {
   AllocClientStatusComplete,
   AllocClientStatusFailed,
   AllocClientStatusLost,
   AllocDesiredStatusEvict,
+  AllocDesiredStatusRun,
+  disconnectPolicy,
   AllocDesiredStatusStop,
   EvalTriggerRetryFailedAlloc,
   JobTypeBatch,
@@ -25,7 +29,16 @@ import {
   allocTerminalStatus,
 } from '../../structs/index.js';
 import type { SchedulerState } from '../types.js';
-import { cancelStaleDeployment, DeploymentPlanner } from './deployment.js';
+import { cancelStaleDeployment, DeploymentPlanner, splitUnneededCanaries } from './deployment.js';
+import {
+  AllocReconnected,
+  classifyDisconnect,
+  clientStopDeadlineMs,
+  disconnectTimeoutEval,
+  markReconnected,
+  markUnknown,
+  pickReconnectWinner,
+} from './disconnect.js';
 import { byIndexAsc, byIndexDesc, NameIndex } from './names.js';
 import { RescheduleBatchWindowMs, rescheduleDecision } from './reschedule.js';
 import {
@@ -58,6 +71,14 @@ interface Buckets {
   lost: Allocation[];
   rescheduleNow: { alloc: Allocation; delayNs: number }[];
   rescheduleLater: { alloc: Allocation; atMs: number }[];
+  /** Running on a disconnected node: to be marked unknown in this pass. */
+  disconnecting: Allocation[];
+  /** Already unknown, within lost_after. */
+  unknown: Allocation[];
+  /** Unknown until its client reported again from a ready node: original vs replacement to settle. */
+  reconnecting: Allocation[];
+  /** Lost, but its cut-off client may still run it until it stops it itself (stop_on_client_after). */
+  lostLater: { alloc: Allocation; atMs: number }[];
 }
 
 interface Ctx extends ReconcileInput {
@@ -65,6 +86,10 @@ interface Ctx extends ReconcileInput {
   batch: boolean;
   deployments: DeploymentPlanner;
   later: { alloc: Allocation; atMs: number }[];
+  /** Disconnect timeout evals of this pass, by due time (Unix ms). */
+  timeouts: Map<number, Evaluation>;
+  /** Evals that replace lost allocs once their clients have stopped them (stop_on_client_after), by due time. */
+  clientStops: Map<number, Evaluation>;
 }
 
 export function reconcile(input: ReconcileInput): ReconcileResult {
@@ -97,16 +122,24 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     batch: job.Type === JobTypeBatch || job.Type === JobTypeSysBatch,
     deployments: new DeploymentPlanner(job, cancel ? null : latest, input.newID, input.nowMs),
     later: [],
+    timeouts: new Map(),
+    clientStops: new Map(),
   };
   for (const tg of job.TaskGroups) {
-    result.groups.set(tg.Name, computeGroup(ctx, tg, byGroup.get(tg.Name) ?? []));
+    const { stale, rest } = splitUnneededCanaries(latest, job, byGroup.get(tg.Name) ?? []);
+    const ch = computeGroup(ctx, tg, rest);
+    for (const a of stale.filter((x) => x.DesiredStatus === AllocDesiredStatusRun)) {
+      ch.stop.push({ alloc: a, description: AllocNotNeeded });
+      ch.desired.Stop++;
+    }
+    result.groups.set(tg.Name, ch);
     byGroup.delete(tg.Name);
   }
   for (const [name, allocs] of byGroup) result.groups.set(name, stopAll(allocs, AllocNotNeeded));
   const dep = ctx.deployments.finish();
   result.deployment = dep.deployment;
   result.deploymentChanged = dep.changed;
-  result.followupEvals = followupEvals(ctx, result);
+  result.followupEvals = [...followupEvals(ctx, result), ...ctx.timeouts.values(), ...ctx.clientStops.values()];
   return result;
 }
 
@@ -133,10 +166,15 @@ function terminalDisposition(a: Allocation, batch: boolean): 'untainted' | 'skip
 }
 
 function classify(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): Buckets {
-  const b: Buckets = { untainted: [], migrate: [], lost: [], rescheduleNow: [], rescheduleLater: [] };
+  const b: Buckets = { untainted: [], migrate: [], lost: [], rescheduleNow: [], rescheduleLater: [], disconnecting: [], unknown: [], reconnecting: [], lostLater: [] };
   for (const a of allocs) {
     if (allocTerminalStatus(a)) {
       if (a.NextAllocation) continue;
+      const until = a.ClientStatus === AllocClientStatusLost ? clientStopDeadlineMs(a, ctx.state.nodeByID(a.NodeID)) : undefined;
+      if (until !== undefined && until > ctx.nowMs) {
+        b.lostLater.push({ alloc: a, atMs: until });
+        continue;
+      }
       const d = terminalDisposition(a, ctx.batch);
       if (d === 'skip') continue;
       if (d === 'untainted') {
@@ -156,10 +194,23 @@ function classify(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): Buckets {
       continue;
     }
     const node = ctx.state.nodeByID(a.NodeID);
-    if (!node || node.Status === NodeStatusDown) b.lost.push(a);
+    if (!node || node.Status === NodeStatusDown) {
+      lost(ctx, b, a, node);
+      continue;
+    }
+    const d = classifyDisconnect(a, node, ctx.nowMs);
+    if (d === 'lost') lost(ctx, b, a, node);
+    else if (d) b[d].push(a);
     else b.untainted.push(a);
   }
   return b;
+}
+
+/** A lost alloc is replaced now, or (stop_on_client_after) only once its client has surely stopped it. */
+function lost(ctx: Ctx, b: Buckets, a: Allocation, node: Node | undefined): void {
+  const until = clientStopDeadlineMs(a, node);
+  if (until !== undefined && until > ctx.nowMs) b.lostLater.push({ alloc: a, atMs: until });
+  else b.lost.push(a);
 }
 
 function computeGroup(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): GroupChanges {
@@ -169,6 +220,8 @@ function computeGroup(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): GroupChang
     ch.stop.push({ alloc: a, description: AllocLost, clientStatus: AllocClientStatusLost });
     ch.desired.Stop++;
   }
+  holdLostLater(ctx, ch, b);
+  const disc = settleDisconnects(ctx, tg, ch, b);
   ctx.later.push(...b.rescheduleLater);
   ch.desired.RescheduleLater = b.rescheduleLater.length;
 
@@ -177,7 +230,9 @@ function computeGroup(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): GroupChang
   let destructive: Allocation[] = [];
   for (const a of b.untainted) {
     if (sameJobVersion(a.Job, ctx.job)) current.push(a);
-    else if (allocTerminalStatus(a)) current.push(a);
+    // A failed alloc that will not be rescheduled holds its slot only for its own spec: a new version (or a
+    // revert) replaces it like any destructive update, as Nomad does, or the rollout could never finish.
+    else if (allocTerminalStatus(a) && !(a.ClientStatus === AllocClientStatusFailed && tasksUpdated(a.Job, ctx.job, tg.Name))) current.push(a);
     else if (tasksUpdated(a.Job, ctx.job, tg.Name)) destructive.push(a);
     else inplace.push(a);
   }
@@ -194,14 +249,16 @@ function computeGroup(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): GroupChang
   const names = new NameIndex(ctx.job.ID, tg.Name, tg.Count);
   for (const a of [...regular, ...inplace, ...destructive, ...canaries, ...b.migrate, ...b.lost]) names.markUsed(a.Name);
   for (const r of b.rescheduleNow) names.markUsed(r.alloc.Name);
+  for (const a of [...disc.replace, ...disc.held, ...b.lostLater.map((l) => l.alloc)]) names.markUsed(a.Name);
 
   const keepers = [...regular, ...inplace, ...destructive];
-  const replaceLost = tg.PreventRescheduleOnLost ? [] : b.lost;
+  // A lost alloc whose name another allocation already holds was replaced before (while it was unknown).
+  const replaceLost = (tg.PreventRescheduleOnLost ? [] : b.lost.filter((a) => !disc.taken.has(a.Name))).concat(disc.replace);
   const kept = trimToCount(ch, tg.Count, keepers, b.migrate, b.rescheduleNow, replaceLost, new Set(inplace.concat(destructive)));
   placeReplacements(ch, tg, kept);
   // Lost allocs that may not be replaced still hold their names (prevent_reschedule_on_lost).
   const heldLost = tg.PreventRescheduleOnLost ? b.lost.length : kept.lost.length;
-  const present = kept.keepers.length + kept.migrate.length + kept.rescheduleNow.length + heldLost;
+  const present = kept.keepers.length + kept.migrate.length + kept.rescheduleNow.length + heldLost + disc.held.length + b.lostLater.length;
   for (const name of names.next(Math.max(0, tg.Count - present))) {
     ch.place.push(placeRequest(name, tg.Name));
     ch.desired.Place++;
@@ -214,6 +271,76 @@ function computeGroup(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): GroupChang
   ch.desired.InPlaceUpdate += stillInplace.length;
   ch.desired.Ignore += kept.keepers.filter((a) => !inplace.includes(a) && !destructive.includes(a)).length + canaries.length;
   return ch;
+}
+
+/**
+ * Lost allocs whose client stops them itself (stop_on_client_after) hold their names until then: they are
+ * marked lost now (once), and a follow-up eval at that time places their replacements.
+ */
+function holdLostLater(ctx: Ctx, ch: GroupChanges, b: Buckets): void {
+  for (const { alloc, atMs } of b.lostLater) {
+    // Already marked, with its eval pending (an eval that is that one, run early, schedules another).
+    if (alloc.FollowupEvalID && allocTerminalStatus(alloc) && alloc.FollowupEvalID !== ctx.eval.ID) continue;
+    let ev = ctx.clientStops.get(atMs);
+    if (!ev) ctx.clientStops.set(atMs, (ev = followupEval(ctx, atMs)));
+    ch.stop.push({ alloc: { ...alloc, FollowupEvalID: ev.ID }, description: AllocLost, clientStatus: AllocClientStatusLost });
+    if (!allocTerminalStatus(alloc)) ch.desired.Stop++;
+  }
+}
+
+interface Disconnects {
+  /** Unknown allocations with no replacement yet, to be replaced (their names are reused). */
+  replace: Allocation[];
+  /** Unknown allocations that stand in for themselves (replace = false): they count toward the group. */
+  held: Allocation[];
+  /** Names held by live (or about to be rescheduled) allocations of the group. */
+  taken: Set<string>;
+}
+
+/**
+ * Settles this group's disconnect buckets: reconnecting originals against their replacements (the loser
+ * stops), newly disconnected allocs marked unknown (with a timeout eval at lost_after), and which unknown
+ * allocs need a replacement. Winners of a reconnect join `b.untainted`; replaced unknowns count no more.
+ */
+function settleDisconnects(ctx: Ctx, tg: TaskGroup, ch: GroupChanges, b: Buckets): Disconnects {
+  for (const o of b.reconnecting) {
+    const rivals = b.untainted.filter((x) => x.Name === o.Name && !allocTerminalStatus(x));
+    const winner = rivals.length === 0 ? o : pickReconnectWinner(tg, o, rivals[0]!);
+    if (winner !== o) {
+      ch.stop.push({ alloc: o, description: AllocReconnected });
+      ch.desired.Stop++;
+      continue;
+    }
+    for (const r of rivals) {
+      ch.stop.push({ alloc: r, description: AllocReconnected });
+      ch.desired.Stop++;
+    }
+    b.untainted = b.untainted.filter((x) => !rivals.includes(x));
+    const back = markReconnected(o, ctx.nowMs);
+    ch.attributeUpdates.push(back);
+    b.untainted.push(back);
+    ch.desired.Reconnect = (ch.desired.Reconnect ?? 0) + 1;
+  }
+  const unknown = b.unknown.slice();
+  for (const a of b.disconnecting) {
+    const atMs = ctx.nowMs + disconnectPolicy(tg).lostAfterNs / 1_000_000;
+    let ev = ctx.timeouts.get(atMs);
+    if (!ev) ctx.timeouts.set(atMs, (ev = disconnectTimeoutEval(ctx.job, ctx.jobID, ctx.namespace, ctx.eval.ID, ctx.newID(), ctx.nowMs, atMs)));
+    const marked = markUnknown(a, ctx.nowMs, ev.ID);
+    ch.attributeUpdates.push(marked);
+    ch.desired.Disconnect = (ch.desired.Disconnect ?? 0) + 1;
+    unknown.push(marked);
+  }
+  // An unknown alloc is replaced while another allocation holds its name (its replacement, or that one's).
+  const live = b.untainted.filter((a) => !allocTerminalStatus(a));
+  const taken = new Set([...live.map((a) => a.Name), ...b.migrate.map((a) => a.Name), ...b.rescheduleNow.map((r) => r.alloc.Name)]);
+  const out: Disconnects = { replace: [], held: [], taken };
+  const replace = disconnectPolicy(tg).replace;
+  for (const a of unknown) {
+    if (taken.has(a.Name)) continue;
+    (replace ? out.replace : out.held).push(a);
+  }
+  return out;
 }
 
 function activeStrategy(tg: TaskGroup): UpdateStrategy | null {
