@@ -21,7 +21,7 @@ import { gatewayUrl, startAgentGateway } from './gateway.js';
 import type { Gateway } from '../gateway/index.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
-export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check']);
+export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect']);
 
 export interface Agent {
   config: AgentConfig;
@@ -124,6 +124,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     supportedFeatures: SUPPORTED_FEATURES,
   });
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
+  // Servers forward client requests (logs, stats, restart, signal) for this node's allocations to this address.
+  client?.setHTTPAddr(`${httpHost(config)}:${http.port}`);
 
   if (client) await client.start();
 
@@ -146,4 +148,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       await server?.stop();
     },
   };
+}
+
+/** The host other agents reach this agent's HTTP API at: the bind address, unless it binds every interface. */
+function httpHost(config: AgentConfig): string {
+  const b = config.bindAddr;
+  return b === '' || b === '0.0.0.0' || b === '::' || b === '[::]' ? config.advertiseAddr : b;
 }

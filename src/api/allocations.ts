@@ -52,7 +52,16 @@ export class AllocationsAPI {
     });
   }
 
+  /**
+   * Restarts the allocation's tasks in place (not counted against the restart policy): `task` only, every running
+   * task (no task), or every task in lifecycle order (`allTasks`). Resolves once the tasks were stopped.
+   */
   restart(id: string, task: string | undefined, opts: WriteOptions & { allTasks?: boolean } = {}): Promise<unknown> {
     return this.http.write('POST', `/v1/client/allocation/${encodeURIComponent(id)}/restart`, { TaskName: task ?? '', AllTasks: opts.allTasks ?? false }, opts);
+  }
+
+  /** Sends `signal` (a name such as SIGUSR1) to one task, or to every running task when `task` is undefined. */
+  signal(id: string, signal: string, task?: string, opts: WriteOptions = {}): Promise<unknown> {
+    return this.http.write('POST', `/v1/client/allocation/${encodeURIComponent(id)}/signal`, { Task: task ?? '', Signal: signal }, opts);
   }
 }

@@ -42,6 +42,8 @@ export interface CommandContext {
   readFile(path: string): Promise<string>;
   /** Starts an agent in-process (only `drover agent`). */
   startAgent?: StartAgentFn;
+  /** Asks a question on the terminal and reads one line; absent when stdin is not interactive. */
+  ask?: (question: string) => Promise<string | undefined>;
 }
 
 /** The agent's in-process entry point, loaded only by `drover agent`. */

@@ -27,6 +27,8 @@ export interface CliDeps {
   startAgent?: StartAgentFn;
   signal?: AbortSignal;
   now?: () => number;
+  /** Questions on the terminal (`job restart -on-error ask`); absent when stdin is not interactive. */
+  ask?: (question: string) => Promise<string | undefined>;
 }
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -112,6 +114,7 @@ function makeContext(shared: Shared, opts: Record<string, unknown>): CommandCont
     now: deps.now ?? Date.now,
     readFile: (p) => readFile(p, 'utf8'),
     startAgent: deps.startAgent,
+    ask: deps.ask,
   };
 }
 

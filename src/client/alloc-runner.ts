@@ -11,7 +11,8 @@
 import type { AllocDeploymentStatus, Allocation, Task, TaskGroup } from '../structs/index.js';
 import { TaskEventTypes as EV, allocTerminalStatus } from '../structs/index.js';
 import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
-import { canonicalDriverName } from '../drivers/index.js';
+import { canonicalDriverName, signalNumber } from '../drivers/index.js';
+import { badRequest } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { AllocClientUpdate } from './rpc.js';
 import type { AllocHook, AllocHookContext, AllocHookFactory, TaskHookFactory } from './hooks.js';
@@ -62,6 +63,8 @@ export class AllocRunner {
   private readonly runners = new Map<string, TaskRunner>();
   private readonly kinds = new Map<string, Kind>();
   private readonly waiters = new Set<() => void>();
+  /** The driver handle of each task last written to disk (see changed()). */
+  private readonly savedHandles = new Map<string, unknown>();
   private readonly log: Logger;
   private killing: Promise<void> | undefined;
   private siblingsKilled = false;
@@ -198,7 +201,14 @@ export class AllocRunner {
     }
     if (this.done && this.terminalAt === undefined) this.terminalAt = this.d.now();
     this.health?.observe(this.taskStates());
-    this.d.store.saveAlloc(this.persisted());
+    // A new driver handle is on disk before anything else happens: an agent killed right after a start must
+    // adopt the task, not start it again. Every other change is written asynchronously (state-store.ts).
+    if (r.handle != null && this.savedHandles.get(taskName) !== r.handle) {
+      this.savedHandles.set(taskName, r.handle);
+      this.d.store.saveAllocNow(this.persisted());
+    } else {
+      this.d.store.saveAlloc(this.persisted());
+    }
     this.d.onUpdate(this.clientUpdate());
     for (const w of [...this.waiters]) w();
   }
@@ -233,7 +243,7 @@ export class AllocRunner {
         return driver.execTask(r.handle.config.id, cmd, timeoutMs);
       },
       restartTask: async (task, reason) => {
-        await this.runners.get(task)?.restart(reason);
+        await this.runners.get(task)?.restart(reason, undefined, { failure: true });
       },
     };
   }
@@ -327,6 +337,83 @@ export class AllocRunner {
     }
     this.d.store.saveAlloc(this.persisted());
     if (allocTerminalStatus(alloc) && !this.done) await this.stop();
+  }
+
+  /** A user restart or signal needs a live allocation: not stopped, not stopping, not finished. */
+  private assertLive(verb: string): void {
+    if (allocTerminalStatus(this.alloc) || this.killing !== undefined || this.done || this.detached) {
+      const { status } = clientStatusFromTasks(this.taskRunners.map((r) => r.state));
+      throw badRequest(`can't ${verb} allocation "${this.alloc.ID}": it is not running (desired status "${this.alloc.DesiredStatus}", client status "${status}")`);
+    }
+  }
+
+  private namedTask(name: string): TaskRunner {
+    const r = this.runners.get(name);
+    if (!r) throw badRequest(`task "${name}" not found in allocation "${this.alloc.ID}" (tasks: ${[...this.runners.keys()].join(', ')})`);
+    return r;
+  }
+
+  /**
+   * `alloc restart` (Nomad's user restart): one task, every running task (default), or with `allTasks` every task
+   * again in lifecycle order, finished prestart and poststart tasks included. Never counted against the restart
+   * policy. Resolves once the restarted tasks were stopped; they start again right after.
+   */
+  async restartTasks(req: { task?: string; allTasks?: boolean }): Promise<void> {
+    const reason = 'User requested restart';
+    if (req.task && req.allTasks) throw badRequest('a task name cannot be set when restarting all tasks');
+    const target = req.task ? this.namedTask(req.task) : undefined;
+    this.assertLive('restart');
+    if (target) {
+      if (!(await target.restart(reason))) throw badRequest(`task "${target.name}" in allocation "${this.alloc.ID}" is not running (state "${target.state.State}")`);
+      return;
+    }
+    if (req.allTasks) return this.restartAll(reason);
+    const running = this.taskRunners.filter((r) => r.state.State === 'running');
+    if (running.length === 0) throw badRequest(`allocation "${this.alloc.ID}" has no running task to restart`);
+    await Promise.all(running.map((r) => r.restart(reason)));
+  }
+
+  /**
+   * Restart-all: running tasks are stopped and finished ephemeral tasks queued again; prestart tasks start at
+   * once, main tasks once the prestart phase is through again, poststart tasks once the main tasks run.
+   */
+  private async restartAll(reason: string): Promise<void> {
+    let openMain!: () => void;
+    let openPost!: () => void;
+    const mainGate = new Promise<void>((r) => (openMain = r));
+    const postGate = new Promise<void>((r) => (openPost = r));
+    const stops: Promise<boolean>[] = [];
+    for (const r of this.taskRunners) {
+      const kind = this.kinds.get(r.name)!;
+      if (kind === 'poststop') continue;
+      const gate = kind === 'main' ? mainGate : kind === 'poststart' ? postGate : undefined;
+      if (r.dead) r.forceRestart(reason, gate);
+      else stops.push(r.restart(reason, gate));
+    }
+    await Promise.all(stops);
+    const stopping = () => this.detached || this.killing !== undefined;
+    const runningOrDead = (r: TaskRunner) => r.dead || r.state.State === 'running';
+    const phases = async () => {
+      await this.until(() => stopping() || (this.ofKind('prestart').every((r) => r.dead) && this.ofKind('prestart-sidecar').every(runningOrDead)));
+      openMain();
+      await this.until(() => stopping() || this.ofKind('main').every(runningOrDead));
+      openPost();
+    };
+    void phases().catch((e: unknown) => this.log.warn('restart of all tasks failed', { err: String(e) }));
+  }
+
+  /** `alloc signal`: one task, or every running task when none is named. */
+  async signalTasks(req: { task?: string; signal: string }): Promise<void> {
+    const target = req.task ? this.namedTask(req.task) : undefined;
+    this.assertLive('signal');
+    signalNumber(req.signal);
+    const reason = 'User requested signal';
+    const targets = target ? [target] : this.taskRunners.filter((r) => r.state.State === 'running');
+    if (targets.length === 0) throw badRequest(`allocation "${this.alloc.ID}" has no running task to signal`);
+    for (const r of targets) {
+      if (r.state.State !== 'running') throw badRequest(`task "${r.name}" in allocation "${this.alloc.ID}" is not running (state "${r.state.State}")`);
+    }
+    await Promise.all(targets.map((r) => r.signal(req.signal, reason)));
   }
 
   async stats(): Promise<Record<string, TaskResourceUsage>> {

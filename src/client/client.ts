@@ -6,12 +6,14 @@
  *         ─► register ──► heartbeat every TTL/2 ─(failure)─► backoff, register again
  *         ─► watch allocs (blocking query) ─► new: run │ changed: update │ stop/evict: kill │ gone: kill
  *         ─► re-fingerprint drivers periodically (a change re-registers the node) ─► stats ─► GC of terminal allocs
+ *         ─► no heartbeat for a group's stop_on_client_after ─► stop its allocs (not restarted on our own)
+ *   the server marked an alloc unknown (we were cut off) ─► report its real state again (reconnect)
  *   stop():      stops watching; tasks keep running (as Nomad's agent), unless { killTasks: true }
  */
 import * as os from 'node:os';
 import { resolve } from 'node:path';
 import type { Allocation, Node } from '../structs/index.js';
-import { allocTerminalStatus } from '../structs/index.js';
+import { AllocClientStatusUnknown, allocDisconnectPolicy, allocTerminalStatus } from '../structs/index.js';
 import { allocNotFound, DroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
@@ -31,6 +33,10 @@ import { buildNode, fingerprintDrivers, hostFacts, loadNodeIdentity, type HostFa
 import { readLogFiles } from './logs/index.js';
 import { allocResourceUsage, type AllocResourceUsage } from './stats.js';
 import { sleepFor } from './util.js';
+import { taskEvent } from './task-events.js';
+
+/** The task event of an allocation its client stopped after losing the servers for stop_on_client_after. */
+export const TaskEventDisconnected = 'Client Disconnected';
 
 export interface ClientOptions {
   rpc: ServerRPC;
@@ -75,6 +81,8 @@ export interface ClientTiming {
   /** ...or sooner when there are more terminal allocations than this. */
   gcMaxAllocs: number;
   maxBackoffMs: number;
+  /** How often the client checks whether it has been cut off from the servers for a stop_on_client_after. */
+  disconnectCheckMs: number;
 }
 
 const DEFAULT_TIMING: ClientTiming = {
@@ -87,6 +95,7 @@ const DEFAULT_TIMING: ClientTiming = {
   gcAfterMs: 60 * 60_000,
   gcMaxAllocs: 50,
   maxBackoffMs: 15_000,
+  disconnectCheckMs: 250,
 };
 
 export interface ReadLogsOptions {
@@ -119,6 +128,14 @@ export interface Client {
   /** The runner of one allocation (tests, the HTTP layer's signal/restart endpoints later). */
   allocRunner(allocID: string): AllocRunner | undefined;
   allocRunners(): AllocRunner[];
+  /** `POST /v1/client/allocation/:id/restart`: a user restart (not counted against the restart policy). */
+  allocRestart(allocID: string, req: { task?: string; allTasks?: boolean }): Promise<void>;
+  /** `POST /v1/client/allocation/:id/signal`: one task, or every running task when none is named. */
+  allocSignal(allocID: string, req: { task?: string; signal: string }): Promise<void>;
+  /** True when this client runs (or still remembers) the allocation. */
+  hasAlloc(allocID: string): boolean;
+  /** The agent learns its HTTP port after the client exists: the node's HTTPAddr, set before start(). */
+  setHTTPAddr(addr: string): void;
   /** Where health_check = "checks" reads service check results (default: this client's own service checks). */
   setCheckStatusSource(source: CheckStatusSource | undefined): void;
   /** `GET /v1/client/allocation/:id/checks`: the latest result of every service check of the allocation. */
@@ -157,6 +174,11 @@ class ClientAgent implements Client {
   private driverKey = '';
   private ctl = new AbortController();
   private reregister = false;
+  /** When a heartbeat (or register) last reached a server (Unix ms). */
+  private lastContact = 0;
+  private everRegistered = false;
+  /** Allocations this client stopped itself because it could not reach the servers. */
+  private readonly stoppedDisconnected = new Set<string>();
   private started = false;
 
   constructor(o: ClientOptions) {
@@ -167,7 +189,7 @@ class ClientAgent implements Client {
     this.log = o.logger;
     this.now = o.clock ?? Date.now;
     this.identity = loadNodeIdentity(o.dataDir);
-    this.store = new ClientStateStore(o.dataDir);
+    this.store = new ClientStateStore(o.dataDir, { logger: this.log });
     this.batcher = new UpdateBatcher(o.rpc, this.t.allocUpdateBatchMs, this.now, this.log);
     this.drivers = new Map(o.drivers.map((d) => [d.name, d]));
     this.services = new ClientServices({ rpc: o.rpc, node: () => this.current, advertiseIP: o.advertiseIP ?? '127.0.0.1', logger: this.log });
@@ -265,6 +287,8 @@ class ClientAgent implements Client {
     this.track(this.every(this.t.fingerprintIntervalMs, () => this.fingerprintTick()));
     this.track(this.every(this.t.statsIntervalMs, () => this.collectStats()));
     this.track(this.every(this.t.gcIntervalMs, async () => this.gc()));
+    this.lastContact = this.now();
+    this.track(this.every(this.t.disconnectCheckMs, async () => this.stopIfCutOff()));
   }
 
   /** Adopts the allocations persisted by an earlier agent process. */
@@ -308,7 +332,11 @@ class ClientAgent implements Client {
         if (!registered || this.reregister) {
           this.reregister = false;
           const ttl = (await this.o.rpc.nodeRegister({ ...this.current, Status: 'ready' })).heartbeatTTLms;
+          // Back after losing the servers: they may have marked our allocations unknown; say how they really are.
+          if (this.lastContact > 0 && this.everRegistered) for (const r of this.runners.values()) this.batcher.push(r.clientUpdate());
+          this.everRegistered = true;
           registered = true;
+          this.lastContact = this.now();
           this.log.info('node registered', { node_id: this.nodeID, ttl_ms: ttl });
           if (!watching) {
             watching = true;
@@ -318,6 +346,7 @@ class ClientAgent implements Client {
           await sleepFor(Math.max(50, ttl / 2), signal);
         } else {
           const ttl = (await this.o.rpc.nodeUpdateStatus(this.nodeID, 'ready')).heartbeatTTLms;
+          this.lastContact = this.now();
           backoff = 250;
           await sleepFor(Math.max(50, ttl / 2), signal);
         }
@@ -376,11 +405,30 @@ class ClientAgent implements Client {
       } else if (a.AllocModifyIndex !== r.alloc.AllocModifyIndex || a.DesiredStatus !== r.alloc.DesiredStatus || a.ModifyIndex > r.alloc.ModifyIndex) {
         this.track(r.update(a));
       }
+      // The server marked it unknown while we were cut off: tell it how the allocation really is.
+      if (r && a.ClientStatus === AllocClientStatusUnknown) this.batcher.push(r.clientUpdate());
     }
     for (const [id, r] of this.runners) {
       if (seen.has(id) || r.done) continue;
       this.log.info('allocation no longer known to the server; stopping it', { alloc_id: id });
       this.track(r.stop());
+    }
+  }
+
+  /**
+   * Nomad's stop_on_client_after (stop_after_client_disconnect): a client cut off from the servers for that long
+   * stops the group's allocations itself, since the servers have likely replaced them elsewhere.
+   */
+  private async stopIfCutOff(): Promise<void> {
+    const awayMs = this.now() - this.lastContact;
+    for (const [id, r] of this.runners) {
+      if (r.done || this.stoppedDisconnected.has(id)) continue;
+      const afterMs = allocDisconnectPolicy(r.alloc).stopOnClientAfterNs / 1e6;
+      if (afterMs <= 0 || awayMs < afterMs) continue;
+      this.stoppedDisconnected.add(id);
+      this.log.warn('no contact with the servers for stop_on_client_after: stopping the allocation', { alloc_id: id, away_ms: awayMs });
+      const why = `No contact with the servers for ${Math.round(awayMs / 1000)}s (stop_on_client_after): stopping the allocation`;
+      this.track(Promise.all(r.taskRunners.map((t) => t.kill(taskEvent(TaskEventDisconnected, this.now(), { Message: why })))).then(() => r.stop()));
     }
   }
 
@@ -416,6 +464,8 @@ class ClientAgent implements Client {
     this.ctl.abort(new DroverError('Aborted', 'client stopping'));
     await Promise.all([...this.runners.values()].map((r) => r.shutdown()));
     await Promise.all([...this.work]);
+    // State writes are asynchronous: the next agent adopts from what is on disk, so all of it must land first.
+    await this.store.flush();
     await this.batcher.close();
     for (const d of this.o.drivers) await d.shutdown?.().catch((e: unknown) => this.log.warn('driver shutdown failed', { driver: d.name, err: String(e) }));
   }
@@ -460,6 +510,25 @@ class ClientAgent implements Client {
 
   allocRunner(allocID: string): AllocRunner | undefined {
     return this.runners.get(allocID);
+  }
+
+  allocRestart(allocID: string, req: { task?: string; allTasks?: boolean }): Promise<void> {
+    const r = this.runners.get(allocID);
+    return r ? r.restartTasks(req) : Promise.reject(allocNotFound(allocID));
+  }
+
+  allocSignal(allocID: string, req: { task?: string; signal: string }): Promise<void> {
+    const r = this.runners.get(allocID);
+    return r ? r.signalTasks(req) : Promise.reject(allocNotFound(allocID));
+  }
+
+  hasAlloc(allocID: string): boolean {
+    return this.runners.has(allocID);
+  }
+
+  setHTTPAddr(addr: string): void {
+    this.o.httpAddr = addr;
+    this.current = { ...this.current, HTTPAddr: addr };
   }
 
   allocRunners(): AllocRunner[] {

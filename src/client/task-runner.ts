@@ -73,7 +73,10 @@ export class TaskRunner {
   private readonly killCtl = new AbortController();
   private killing = false;
   private killFails = false;
-  private restartRequested = false;
+  /** Why the running task is being stopped to start again: a user/template restart, or a check_restart failure. */
+  private restartRequested: 'no' | 'user' | 'failure' = 'no';
+  /** Set by a user restart-all: the next start waits for the earlier lifecycle phase to run again. */
+  private startGate: Promise<void> | undefined;
   private running: Promise<void> | undefined;
   private rotators: LogRotator[] = [];
   private rotateTimer: NodeJS.Timeout | undefined;
@@ -132,7 +135,8 @@ export class TaskRunner {
 
   private async loop(): Promise<void> {
     if (this.dead) return;
-    const fresh = this.d.restored === undefined;
+    // A forced restart of a finished task runs the loop again: it is not a new task, so no Received / Setup.
+    const fresh = this.d.restored === undefined && this.state.StartedAt === null;
     if (fresh) this.emit(taskEvent(EV.Received, this.d.now()));
     if (!this.d.driver) {
       return this.finish(true, taskEvent(EV.DriverFailure, this.d.now(), { DriverError: `driver "${this.d.task.Driver}" is not available on this client`, FailsTask: true }));
@@ -146,6 +150,8 @@ export class TaskRunner {
         if (this.detachCtl.signal.aborted) return;
         if (exit === undefined) {
           if (this.killing) break;
+          await this.passGate();
+          if (this.killing || this.detachCtl.signal.aborted) continue;
           const started = await this.start(driver);
           if (started !== 'ok') {
             if (started === 'stop') break;
@@ -174,6 +180,23 @@ export class TaskRunner {
     }
   }
 
+  /** Waits for the gate of a restart-all (the earlier lifecycle phase running again), unless the task is killed. */
+  private async passGate(): Promise<void> {
+    const gate = this.startGate;
+    this.startGate = undefined;
+    if (!gate) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.killCtl.signal.removeEventListener('abort', done);
+        this.detachCtl.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.killCtl.signal.addEventListener('abort', done, { once: true });
+      this.detachCtl.signal.addEventListener('abort', done, { once: true });
+      gate.then(done, done);
+    });
+  }
+
   /** Applies a restart decision; returns the delay before the next start, or undefined when the task is done. */
   private decide(d: RestartDecision): number | undefined {
     const now = this.d.now();
@@ -199,6 +222,7 @@ export class TaskRunner {
     const dirs = taskDirs(this.d.dataDir, this.alloc.ID, this.name);
     if (fresh) this.emit(taskEvent(EV.Setup, this.d.now(), { Message: 'Building Task Directory' }));
     buildTaskDir(dirs);
+    this.rotators = [];
     const lc = this.d.task.LogConfig;
     for (const kind of ['stdout', 'stderr']) {
       const r = new LogRotator({ dir: dirs.logDir, base: `${this.name}.${kind}`, maxFiles: lc?.MaxFiles || 10, maxBytes: (lc?.MaxFileSizeMB || 10) * 1024 * 1024 });
@@ -251,7 +275,9 @@ export class TaskRunner {
       logger: this.log,
       signal: this.killCtl.signal,
       emitEvent: (ev) => this.emit(ev),
-      restart: (reason) => this.restart(reason),
+      restart: async (reason, opts) => {
+        await this.restart(reason, undefined, opts);
+      },
       signalTask: (sig, reason) => this.signal(sig, reason),
       kill: (reason) => this.kill(taskEvent(EV.HookFailed, this.d.now(), { Message: reason }), true),
     };
@@ -353,9 +379,13 @@ export class TaskRunner {
     this.d.onChange();
     if (id) await driver.destroyTask(id, true).catch((e: unknown) => this.log.warn('destroy task failed', { err: String(e) }));
     if (this.hookCtx) for (const h of this.d.hooks) await h.exited?.(this.hookCtx, exit).catch((e: unknown) => this.log.warn('exited hook failed', { hook: h.name, err: String(e) }));
-    if (this.restartRequested) {
-      this.restartRequested = false;
-      return { kind: 'restart', delayMs: 0, reason: 'Restart requested' };
+    const requested = this.restartRequested;
+    this.restartRequested = 'no';
+    // check_restart counts against the restart policy (Nomad's SetRestartTriggered(failure = true)).
+    if (requested === 'failure') return this.tracker.onExit({ exitCode: exit.exitCode, signal: exit.signal, killed: false, failed: true });
+    if (requested === 'user') {
+      // As Nomad: a requested restart carries no reason, so the event reads "Task restarting in 0s".
+      return { kind: 'restart', delayMs: 0, reason: '' };
     }
     return this.tracker.onExit({ exitCode: exit.exitCode, signal: exit.signal, killed: this.killing, failed: exit.err !== undefined });
   }
@@ -385,13 +415,38 @@ export class TaskRunner {
     else this.finish(fails, taskEvent(EV.Killed, this.d.now()));
   }
 
-  /** Restarts a running task without counting it against the restart policy. */
-  async restart(reason: string): Promise<void> {
+  /**
+   * Restarts a running task without counting it against the restart policy (template change_mode, `alloc
+   * restart`), or with `failure` (check_restart) through the policy, which may delay or end the task.
+   * With `gate`, the next start waits for it (restart-all starts tasks again in lifecycle order).
+   * Resolves when the old run is stopped; false when the task was not running.
+   */
+  async restart(reason: string, gate?: Promise<void>, opts: { failure?: boolean } = {}): Promise<boolean> {
     const handle = this.handle;
-    if (!handle || !this.d.driver || this.killing) return;
-    this.restartRequested = true;
+    if (!handle || !this.d.driver || this.killing || this.state.State !== 'running') return false;
+    this.restartRequested = opts.failure ? 'failure' : 'user';
+    this.startGate = gate;
     this.emit(taskEvent(EV.RestartSignal, this.d.now(), { RestartReason: reason }));
     await this.d.driver.stopTask(handle.config.id, (this.d.task.KillTimeout ?? 5e9) / 1e6, this.d.task.KillSignal || 'SIGTERM');
+    return true;
+  }
+
+  /**
+   * Runs a task that already finished (a prestart or poststart task that is not a sidecar) once more, for
+   * `alloc restart -all-tasks`. A task that was killed or failed stays dead. Returns false when not applicable.
+   */
+  forceRestart(reason: string, gate?: Promise<void>): boolean {
+    if (!this.dead || this.killing || this.state.Failed || this.detachCtl.signal.aborted) return false;
+    const now = this.d.now();
+    this.state.Events = [...this.state.Events, taskEvent(EV.RestartSignal, now, { RestartReason: reason })].slice(-MAX_EVENTS);
+    this.state.Restarts++;
+    this.state.LastRestart = iso(now);
+    this.state.FinishedAt = null;
+    this.emit(taskEvent(EV.Restarting, now, { StartDelay: 0, RestartReason: reason }), 'pending');
+    this.startGate = gate;
+    this.running = undefined;
+    void this.run();
+    return true;
   }
 
   async signal(sig: string, reason: string): Promise<void> {

@@ -13,6 +13,12 @@ export interface ClientReadAPI {
   allocStats(allocID: string): Promise<unknown>;
   /** Nomad's AllocCheckStatus map, keyed by check ID (`GET /v1/client/allocation/:id/checks`). */
   allocChecks?(allocID: string): Record<string, unknown>;
+  /** `POST /v1/client/allocation/:id/restart`. */
+  allocRestart?(allocID: string, req: { task?: string; allTasks?: boolean }): Promise<void>;
+  /** `POST /v1/client/allocation/:id/signal`. */
+  allocSignal?(allocID: string, req: { task?: string; signal: string }): Promise<void>;
+  /** True when this client runs the allocation: the local fast path; otherwise a server forwards the request. */
+  hasAlloc?(allocID: string): boolean;
 }
 
 export interface AgentInfo {

@@ -183,6 +183,12 @@ export interface NodeUpdateResult {
   Index: number;
 }
 
+/** `POST /v1/allocation/:id/stop`: Nomad's AllocStopResponse. */
+export interface AllocStopResult {
+  EvalID: string;
+  Index: number;
+}
+
 /** A variable write or delete: done, or a check-and-set conflict carrying the current variable (HTTP 409). */
 export type VariableWriteResult = { ok: true; variable: Variable | null; index: number } | { ok: false; conflict: Variable; index: number };
 
@@ -220,6 +226,8 @@ export interface ServerAPI extends ServerRPC {
   // Allocations, evaluations, nodes
   allocList(q: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
   allocGet(id: string, q?: QueryOptions): Promise<QueryResult<Allocation>>;
+  /** Marks the allocation for migration and evaluates its job: the scheduler stops it and places a replacement. */
+  allocStop(id: string, opts?: { noShutdownDelay?: boolean }): Promise<AllocStopResult>;
   evalList(q: QueryOptions): Promise<QueryResult<Evaluation[]>>;
   evalGet(id: string, q?: QueryOptions): Promise<QueryResult<Evaluation>>;
   evalAllocations(id: string, q?: QueryOptions): Promise<QueryResult<AllocListStub[]>>;

@@ -2,6 +2,9 @@
 import type { CommandSpec } from '../command.js';
 import { agent } from './agent.js';
 import { allocLogs } from './alloc-logs.js';
+import { allocRestart } from './alloc-restart.js';
+import { allocSignal } from './alloc-signal.js';
+import { allocStop } from './alloc-stop.js';
 import { allocStatus } from './alloc-status.js';
 import { deploymentStatus } from './deployment-status.js';
 import { evalStatus } from './eval-status.js';
@@ -14,6 +17,7 @@ import { jobScalingEvents } from './job-scaling-events.js';
 import { jobInspect } from './job-inspect.js';
 import { jobPlan } from './job-plan.js';
 import { jobPromote } from './job-promote.js';
+import { jobRestart } from './job-restart.js';
 import { jobRevert } from './job-revert.js';
 import { jobRun } from './job-run.js';
 import { jobScale } from './job-scale.js';
@@ -45,8 +49,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   jobDispatch,
   jobPeriodicForce,
   jobScalingEvents,
+  jobRestart,
   allocStatus,
   allocLogs,
+  allocRestart,
+  allocSignal,
+  allocStop,
   nodeStatus,
   nodeEligibility,
   nodeDrain,

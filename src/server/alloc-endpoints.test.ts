@@ -1,0 +1,58 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { isDroverError } from '../errors/index.js';
+import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import { newScheduler } from '../scheduler/index.js';
+import type { Server } from './server.js';
+import { eventually, testServer } from './testing/harness.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+const live = async (s: Server) => (await s.jobAllocations('default', 'web', true)).value.filter((a) => a.DesiredStatus === 'run');
+
+describe('alloc stop', () => {
+  it('marks the allocation for migration and the scheduler replaces it, keeping the count', async () => {
+    const s = await testServer({ newScheduler });
+    servers.push(s);
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    const job = mockJob('web');
+    job.TaskGroups[0]!.Count = 2;
+    const r = await s.jobRegister(job);
+    await eventually(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'first eval');
+    const [victim] = await live(s);
+    const res = await s.allocStop(victim!.ID);
+    expect(res.Index).toBeGreaterThan(0);
+    const ev = (await s.evalGet(res.EvalID)).value;
+    expect(ev.TriggeredBy).toBe('alloc-stop');
+    expect(ev.JobID).toBe('web');
+    await eventually(async () => (await s.evalGet(res.EvalID)).value.Status === 'complete', 3000, 'stop eval');
+    const old = (await s.allocGet(victim!.ID)).value;
+    expect(old.DesiredStatus).toBe('stop');
+    expect(old.DesiredTransition.Migrate).toBe(true);
+    const now = await live(s);
+    expect(now).toHaveLength(2);
+    const replacement = now.find((a) => a.ID !== victim!.ID && a.Name === victim!.Name)!;
+    expect((await s.allocGet(replacement.ID)).value.PreviousAllocation).toBe(victim!.ID);
+  });
+
+  it('refuses an unknown or already stopped allocation', async () => {
+    const s = await testServer({ newScheduler });
+    servers.push(s);
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    const r = await s.jobRegister(mockJob('web'));
+    await eventually(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'first eval');
+    const unknown = await s.allocStop('0c0c0c0c-0000-4000-8000-000000000000').catch((e: unknown) => e);
+    expect(isDroverError(unknown, 'AllocNotFound')).toBe(true);
+    const [a] = await live(s);
+    const first = await s.allocStop(a!.ID, { noShutdownDelay: true });
+    await eventually(async () => (await s.evalGet(first.EvalID)).value.Status === 'complete', 3000, 'stop eval');
+    expect((await s.allocGet(a!.ID)).value.DesiredTransition.NoShutdownDelay).toBe(true);
+    const again = await s.allocStop(a!.ID).catch((e: unknown) => e);
+    expect(isDroverError(again, 'BadRequest')).toBe(true);
+    expect((again as Error).message).toContain('is already terminal');
+  });
+});
