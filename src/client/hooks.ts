@@ -23,8 +23,11 @@ export interface TaskHookContext {
   /** Aborts when the task runner stops (task killed, agent shutting down). */
   signal: AbortSignal;
   emitEvent(ev: TaskEvent): void;
-  /** Restarts the task (template change_mode = "restart"); not counted against the restart policy. */
-  restart(reason: string): Promise<void>;
+  /**
+   * Restarts the task. Template change_mode = "restart" is not counted against the restart policy; `failure`
+   * (check_restart) is, as in Nomad: it may exhaust the attempts and fail the task.
+   */
+  restart(reason: string, opts?: { failure?: boolean }): Promise<void>;
   /** Sends a signal to the running task (change_mode = "signal"). */
   signalTask(sig: string, reason: string): Promise<void>;
   /** Kills the task for good, failing it (a hook that cannot recover). */
@@ -63,7 +66,7 @@ export interface AllocHookContext {
   logger: Logger;
   /** Runs a command inside one of the allocation's running tasks (script checks); undefined when it is not running. */
   execTask(task: string, cmd: string[], timeoutMs: number): Promise<ExecResult> | undefined;
-  /** Restarts one running task (check_restart); not counted against the restart policy. */
+  /** Restarts one running task for check_restart: a failure, counted against the restart policy as in Nomad. */
   restartTask(task: string, reason: string): Promise<void>;
 }
 

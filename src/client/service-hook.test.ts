@@ -184,11 +184,30 @@ describe('client services', () => {
     const { port, server: tcp } = await listener();
     await new Promise<void>((r) => tcp.close(() => r()));
     const check = tcpCheck({ CheckRestart: { Limit: 2, Grace: 0, IgnoreWarnings: false } });
-    const a = server.place(allocWith(client, { port, task: [{ Name: 'web', PortLabel: 'http', Checks: [check] }] }));
+    const alloc = allocWith(client, { port, task: [{ Name: 'web', PortLabel: 'http', Checks: [check] }] });
+    alloc.Job.TaskGroups[0]!.RestartPolicy = { Attempts: 5, Interval: 60e9, Delay: 10e6, Mode: 'fail' };
+    const a = server.place(alloc);
     const restarted = () => server.allocs.get(a.ID)?.TaskStates?.main?.Events.find((e) => e.Type === 'Restart Signaled');
     expect(await waitFor(() => restarted() !== undefined, 5_000)).toBe(true);
     expect(restarted()!.RestartReason).toBe('healthcheck: check "alive" unhealthy');
     expect(await waitFor(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'running' && server.catalog.size === 1, 5_000)).toBe(true);
+  });
+
+  it('counts check_restart restarts against the restart policy, as Nomad does, and fails the task when they run out', async () => {
+    const server = new CatalogServer();
+    const client = await startClient(server);
+    const { port, server: tcp } = await listener();
+    await new Promise<void>((r) => tcp.close(() => r()));
+    const check = tcpCheck({ CheckRestart: { Limit: 1, Grace: 0, IgnoreWarnings: false } });
+    const alloc = allocWith(client, { port, task: [{ Name: 'web', PortLabel: 'http', Checks: [check] }] });
+    alloc.Job.TaskGroups[0]!.RestartPolicy = { Attempts: 1, Interval: 60e9, Delay: 10e6, Mode: 'fail' };
+    const a = server.place(alloc);
+    const main = () => server.allocs.get(a.ID)?.TaskStates?.main;
+    expect(await waitFor(() => main()?.State === 'dead', 8_000)).toBe(true);
+    expect(main()!.Failed).toBe(true);
+    expect(main()!.Restarts).toBe(1);
+    expect(main()!.Events.map((e) => e.Type)).toContain('Not Restarting');
+    expect(main()!.Events.filter((e) => e.Type === 'Restart Signaled').length).toBe(2);
   });
 
   it('holds deployment health while a check fails and reports healthy once it passes (health_check = "checks")', async () => {

@@ -233,7 +233,7 @@ class TaskServiceHook implements TaskHook {
       owner: this.task,
       workloads,
       exec: taskExec(ctx, handle),
-      restart: (_task, reason) => ctx.restart(reason),
+      restart: (_task, reason) => ctx.restart(reason, { failure: true }),
       signal: ctx.signal,
     });
     this.registered = registrationKey(workloads);
