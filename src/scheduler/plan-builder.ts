@@ -17,11 +17,10 @@ import type {
   RescheduleTracker,
 } from '../structs/index.js';
 import {
-  AllocClientStatusPending,
   AllocDesiredStatusEvict,
-  AllocDesiredStatusRun,
   AllocDesiredStatusStop,
   datacenterMatchesAny,
+  newAllocation as newAllocationStruct,
   newPlan,
   nodeSchedulable,
 } from './structs-helpers.js';
@@ -202,36 +201,15 @@ function allocatedResources(a: NewAllocArgs): AllocatedResources {
 }
 
 export function newAllocation(a: NewAllocArgs): Allocation {
-  return {
-    ID: a.id,
-    Namespace: a.job.Namespace,
-    EvalID: a.ev.ID,
-    Name: a.name,
-    NodeID: a.node.ID,
-    NodeName: a.node.Name,
-    JobID: a.job.ID,
-    Job: a.job,
-    TaskGroup: a.spec.tg.Name,
-    AllocatedResources: allocatedResources(a),
-    Metrics: a.metric,
-    DesiredStatus: AllocDesiredStatusRun,
-    DesiredDescription: '',
-    DesiredTransition: {},
-    ClientStatus: AllocClientStatusPending,
-    ClientDescription: '',
-    TaskStates: null,
-    DeploymentID: a.deployment?.ID ?? '',
-    DeploymentStatus: a.canary ? { Healthy: null, Timestamp: null, Canary: true, ModifyIndex: 0 } : null,
-    FollowupEvalID: '',
-    PreviousAllocation: a.previous?.ID ?? '',
-    NextAllocation: '',
-    RescheduleTracker: a.tracker,
-    PreemptedAllocations: null,
-    PreemptedByAllocation: '',
-    CreateIndex: 0,
-    ModifyIndex: 0,
-    AllocModifyIndex: 0,
-    CreateTime: a.nowNs,
-    ModifyTime: a.nowNs,
-  };
+  return newAllocationStruct(
+    { ID: a.id, EvalID: a.ev.ID, Name: a.name, NodeID: a.node.ID, NodeName: a.node.Name, Job: a.job, TaskGroup: a.spec.tg.Name, AllocatedResources: allocatedResources(a) },
+    a.nowNs,
+    {
+      Metrics: a.metric,
+      DeploymentID: a.deployment?.ID ?? '',
+      DeploymentStatus: a.canary ? { Healthy: null, Timestamp: null, Canary: true, ModifyIndex: 0 } : null,
+      PreviousAllocation: a.previous?.ID ?? '',
+      RescheduleTracker: a.tracker,
+    },
+  );
 }

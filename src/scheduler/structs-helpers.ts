@@ -4,6 +4,7 @@ export {
   AllocDesiredStatusEvict,
   AllocDesiredStatusRun,
   AllocDesiredStatusStop,
+  newAllocation,
   newPlan,
   nodeSchedulable,
 } from '../structs/index.js';
