@@ -10,52 +10,15 @@
  * Needs root and iproute2 (`ip netns`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NetnsLink, TestCluster, type AllocStub } from './harness/cluster.js';
+import { islandCluster, NetnsLink, sleeperJob, type AllocStub, type TestCluster } from './harness/cluster.js';
 
-const job = (name: string, disconnect: string) => `job "${name}" {
-  datacenters = ["dc1"]
-  group "g" {
-    count = 2
-    disconnect {
-${disconnect}
-    }
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sh"
-        args    = ["-c", "exec sleep 3600"]
-      }
-      resources {
-        cpu    = 20
-        memory = 16
-      }
-      kill_timeout = "1s"
-    }
-  }
-}`;
+const job = (name: string, disconnect: string) => sleeperJob(name, 2, `    disconnect {\n${disconnect}\n    }`);
 
 const canNetns = NetnsLink.available();
 
 describe.skipIf(!canNetns)('a client agent cut off from the servers, with a disconnect block', () => {
-  const link = new NetnsLink();
   let cluster: TestCluster;
-
-  beforeAll(async () => {
-    link.create();
-    cluster = new TestCluster({
-      serverBind: link.hostIP,
-      clients: [
-        { name: 'host', dc: 'dc1' },
-        { name: 'island', dc: 'dc1', netns: link.ns, bind: link.nsIP },
-      ],
-    });
-    await cluster.start();
-  }, 60_000);
-  afterAll(async () => {
-    link.restore();
-    await cluster?.stop();
-    link.destroy();
-  });
+  const link = islandCluster({ beforeAll, afterAll }, (c) => (cluster = c));
 
   const dump = async (jobID: string) =>
     `${(await cluster.allocs(jobID)).map((a) => `${a.ID.slice(0, 8)} ${a.Name} ${a.NodeName} ${a.DesiredStatus} ${a.ClientStatus}`).join('\n')}\n${cluster.logs(1500)}`;

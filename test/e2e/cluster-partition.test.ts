@@ -7,52 +7,16 @@
  * Needs root and iproute2 (`ip netns`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NetnsLink, TestCluster, type AllocStub } from './harness/cluster.js';
-
-const sleeperJob = `job "steady" {
-  datacenters = ["dc1"]
-  group "g" {
-    count = 4
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sh"
-        args    = ["-c", "exec sleep 3600"]
-      }
-      resources {
-        cpu    = 20
-        memory = 16
-      }
-      kill_timeout = "1s"
-    }
-  }
-}`;
+import { islandCluster, NetnsLink, sleeperJob, type AllocStub, type TestCluster } from './harness/cluster.js';
 
 const canNetns = NetnsLink.available();
 
 describe.skipIf(!canNetns)('a client agent cut off by a network partition', () => {
-  const link = new NetnsLink();
   let cluster: TestCluster;
-
-  beforeAll(async () => {
-    link.create();
-    cluster = new TestCluster({
-      serverBind: link.hostIP,
-      clients: [
-        { name: 'host', dc: 'dc1' },
-        { name: 'island', dc: 'dc1', netns: link.ns, bind: link.nsIP },
-      ],
-    });
-    await cluster.start();
-  });
-  afterAll(async () => {
-    link.restore();
-    await cluster?.stop();
-    link.destroy();
-  });
+  const link = islandCluster({ beforeAll, afterAll }, (c) => (cluster = c));
 
   it('is marked down and replaced, then stops its own copies once the link returns', async () => {
-    cluster.runJob(sleeperJob, 'steady');
+    cluster.runJob(sleeperJob('steady', 4), 'steady');
     const before = await cluster.waitForRunning('steady', 4);
     const island = cluster.client('island');
     const islandNode = (await cluster.nodes()).find((n) => n.Name === 'island')!;

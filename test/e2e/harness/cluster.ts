@@ -337,3 +337,57 @@ function ip(...args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr}`);
 }
+
+/** A raw_exec job of sleeping tasks (`count` of them), with `groupExtra` HCL added to its group. */
+export function sleeperJob(name: string, count: number, groupExtra = ''): string {
+  return `job "${name}" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = ${count}
+${groupExtra}
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exec sleep 3600"]
+      }
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+      kill_timeout = "1s"
+    }
+  }
+}`;
+}
+
+/**
+ * For a describe block: a server and a client "host" on the host, and a client "island" in its own network
+ * namespace joined by a veth pair (a separate machine whose link the test can cut). Started before the block's
+ * tests (handed to `started`), and stopped after them: link restored first, then the namespace removed.
+ */
+export function islandCluster(
+  hooks: { beforeAll: (fn: () => Promise<void>, timeout?: number) => void; afterAll: (fn: () => Promise<void>) => void },
+  started: (cluster: TestCluster) => void,
+): NetnsLink {
+  const link = new NetnsLink();
+  let cluster: TestCluster | undefined;
+  hooks.beforeAll(async () => {
+    link.create();
+    cluster = new TestCluster({
+      serverBind: link.hostIP,
+      clients: [
+        { name: 'host', dc: 'dc1' },
+        { name: 'island', dc: 'dc1', netns: link.ns, bind: link.nsIP },
+      ],
+    });
+    await cluster.start();
+    started(cluster);
+  }, 60_000);
+  hooks.afterAll(async () => {
+    link.restore();
+    await cluster?.stop();
+    link.destroy();
+  });
+  return link;
+}
