@@ -5,7 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+START_S=$(date +%s)
+say() { printf '\n\033[1m==> %s\033[0m (at %ss)\n' "$*" "$(($(date +%s) - START_S))"; }
 loud() { printf '\n\033[1;31m!!! %s\033[0m\n' "$*" >&2; }
 
 # --- 1. System packages the suites use (Debian). command -> package
@@ -91,6 +92,7 @@ npm run -s bench -- all --quick
 bench_rc=$?
 [ $bench_rc -ne 0 ] && loud "benchmarks failed (exit $bench_rc)"
 
+say "Done"
 # The test summary comes last, so the closing line is the test count.
 cat "$SUMMARY"
 [ $test_rc -ne 0 ] && exit $test_rc
