@@ -46,9 +46,12 @@ export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number)
         // An in-place update into a new deployment starts its health afresh; otherwise the client's report stays.
         DeploymentStatus: a.DeploymentID !== prev.DeploymentID ? (a.DeploymentStatus ?? null) : (a.DeploymentStatus ?? prev.DeploymentStatus),
         NetworkStatus: prev.NetworkStatus ?? a.NetworkStatus,
+        // Set by the replacement's write (below), which the scheduler's copy of this allocation does not know.
+        NextAllocation: a.NextAllocation || prev.NextAllocation,
       };
     }
     txn.put('allocs', next);
+    if (prev == null && next.PreviousAllocation) linkPrevious(txn, next, index, nowNs);
     // A lost allocation's client will never deregister its instances: they leave the catalog with it.
     if (next.ClientStatus === 'lost' && prev?.ClientStatus !== 'lost') {
       for (const r of txn.serviceRegistrationsByAlloc(next.ID)) txn.delete('service_registrations', r.ID);
@@ -63,6 +66,13 @@ export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number)
   deployments.flush(txn);
   for (const [ns, id] of jobs.values()) refreshJobStatus(txn, ns, id);
   return out;
+}
+
+/** Nomad's chain: the allocation a replacement replaces points forward to it (`NextAllocation`). */
+function linkPrevious(txn: WriteTxn, replacement: Allocation, index: number, nowNs: number): void {
+  const p = txn.allocByID(replacement.PreviousAllocation);
+  if (!p || p.NextAllocation === replacement.ID) return;
+  txn.put('allocs', { ...p, NextAllocation: replacement.ID, ModifyIndex: index, ModifyTime: nowNs });
 }
 
 export interface ClientAllocChange {
@@ -163,7 +173,8 @@ export function upsertEvals(txn: WriteTxn, evals: Evaluation[], nowNs: number): 
     };
     txn.put('evals', next);
     if (next.QueuedAllocations != null && next.JobID !== '') setQueued(txn, next.Namespace, next.JobID, next.QueuedAllocations);
-    if (next.JobID !== '') refreshJobStatus(txn, next.Namespace, next.JobID);
+    // An eval write leaves the job's allocations as they were (see refreshJobStatus).
+    if (next.JobID !== '') refreshJobStatus(txn, next.Namespace, next.JobID, { allocsUnchanged: true });
     out.push(next);
   }
   return out;

@@ -77,6 +77,15 @@ describe('a client agent killed with its tasks', () => {
     const all = await cluster.allocs('web');
     const old = all.filter((a) => lostIDs.has(a.ID));
     expect(old.map((a) => a.ClientStatus)).toEqual(old.map(() => 'lost'));
+    // The chain is visible both ways: each lost allocation names its replacement, which names it back.
+    for (const lost of old) {
+      const next = after.find((a) => a.ID === lost.NextAllocation);
+      expect(next, `replacement of ${lost.ID}`).toBeDefined();
+      expect((await cluster.server.api<{ PreviousAllocation: string }>(`/v1/allocation/${next!.ID}`)).body.PreviousAllocation).toBe(lost.ID);
+    }
+    const shown = cluster.server.cli(['alloc', 'status', old[0]!.ID]);
+    expect(shown.stdout).toContain(`Replacement Alloc ID`);
+    expect(shown.stdout).toContain(old[0]!.NextAllocation!.slice(0, 8));
     // Generous bound for a loaded 2-core machine; the printed figure is what the benchmark tracks.
     expect(seconds).toBeLessThan(20);
 
