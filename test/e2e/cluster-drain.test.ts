@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from './harness/cluster.js';
+import { Load } from './harness/load.js';
 
 /** Answers with its alloc ID; CommonJS, run by `node FILE` outside this package's "type": "module". */
 const SERVER_JS = `const http = require('node:http');
@@ -54,11 +55,6 @@ const job = (script: string) => `job "web" {
   }
 }`;
 
-interface Outcome {
-  ok: boolean;
-  why: string;
-}
-
 describe('a node drained under load through the gateway', () => {
   const cluster = new TestCluster({
     gateway: true,
@@ -93,24 +89,7 @@ describe('a node drained under load through the gateway', () => {
     const onTarget = new Set(first.filter((a) => a.NodeID === target).map((a) => a.ID));
 
     // Bounded load: 20 req/s for at most 60 s, stopped once the drain is over.
-    const outcomes: Outcome[] = [];
-    const stop = AbortSignal.timeout(60_000);
-    let done = false;
-    const load = (async () => {
-      const pending: Array<Promise<void>> = [];
-      while (!done && !stop.aborted) {
-        pending.push(
-          fetch(`${gateway}/`, { signal: AbortSignal.timeout(5000) })
-            .then(async (r) => {
-              const body = await r.text();
-              outcomes.push({ ok: r.ok && body !== '', why: r.ok ? '' : `${r.status} ${body.replace(/\s+/g, ' ').slice(0, 120)}` });
-            })
-            .catch((e: unknown) => void outcomes.push({ ok: false, why: String(e) })),
-        );
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      await Promise.all(pending);
-    })();
+    const load = new Load(`${gateway}/`, 50, 60_000);
 
     try {
       const r = cluster.server.cli(['node', 'drain', '-enable', '-yes', '-detach', target]);
@@ -127,13 +106,12 @@ describe('a node drained under load through the gateway', () => {
       // Let the last replacement's check pass and the load run over the new set for a moment.
       await new Promise((r) => setTimeout(r, 2000));
     } finally {
-      done = true;
-      await load;
+      await load.stop();
     }
 
-    const failed = outcomes.filter((o) => !o.ok);
-    expect(outcomes.length).toBeGreaterThan(20);
-    expect(failed.map((f) => f.why)).toEqual([]);
+    process.stdout.write(`${load.summary('drain')}\n`);
+    expect(load.total).toBeGreaterThan(20);
+    expect(load.failures).toEqual([]);
     const final = await cluster.waitForRunning('web', 4, 30_000, 250, target);
     expect(final.every((a) => a.NodeID !== target)).toBe(true);
   });

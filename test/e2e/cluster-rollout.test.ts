@@ -13,6 +13,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from './harness/cluster.js';
+import { Load } from './harness/load.js';
 
 /** Answers with its version (503 when BROKEN); CommonJS, run by `node FILE` outside this package's "type": "module". */
 const SERVER_JS = `const http = require('node:http');
@@ -92,47 +93,6 @@ interface DeploymentJSON {
   Status: string;
   StatusDescription: string;
   TaskGroups: Record<string, { DesiredTotal: number; DesiredCanaries: number; PlacedCanaries: string[] | null; HealthyAllocs: number; Promoted: boolean }>;
-}
-
-/** A bounded load loop through the gateway: one request every `everyMs`, for at most `maxMs`, until stop(). */
-class Load {
-  readonly answers = new Map<string, number>();
-  readonly failures: string[] = [];
-  private stopped = false;
-  private readonly done: Promise<void>;
-
-  constructor(url: string, everyMs: number, maxMs: number) {
-    const until = AbortSignal.timeout(maxMs);
-    this.done = (async () => {
-      const pending: Array<Promise<void>> = [];
-      while (!this.stopped && !until.aborted) {
-        pending.push(
-          fetch(url, { signal: AbortSignal.timeout(5000) })
-            .then(async (r) => {
-              const body = await r.text();
-              if (r.status >= 500 || !r.ok) this.failures.push(`${r.status} ${body.replace(/\s+/g, ' ').slice(0, 120)}`);
-              else this.answers.set(body, (this.answers.get(body) ?? 0) + 1);
-            })
-            .catch((e: unknown) => void this.failures.push(String((e as { cause?: unknown }).cause ?? e))),
-        );
-        await new Promise((r) => setTimeout(r, everyMs));
-      }
-      await Promise.all(pending);
-    })();
-  }
-
-  get total(): number {
-    return this.failures.length + [...this.answers.values()].reduce((a, b) => a + b, 0);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-
-  summary(what: string): string {
-    return `${what}: ${this.total} requests, ${this.failures.length} failed; answers ${JSON.stringify(Object.fromEntries(this.answers))}`;
-  }
 }
 
 /** Runs the CLI without blocking the event loop (the load loop must keep going); resolves with its exit. */
