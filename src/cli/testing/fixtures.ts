@@ -1,41 +1,13 @@
 /** Small Nomad-shaped objects for CLI tests: only what the views read, the rest zero. Tests only. */
 import type { AllocListStub, AllocMetric, Allocation, Evaluation, Job, JobListStub, Node, NodeListStub } from '../../structs/index.js';
-import { newAllocation } from '../../structs/index.js';
+import { newAllocation, newJobEvaluation } from '../../structs/index.js';
 
 export const NOW_MS = Date.UTC(2026, 10, 21, 12, 0, 0);
 export const msAgo = (ms: number) => (NOW_MS - ms) * 1_000_000;
 
 export function evaluation(p: Partial<Evaluation> = {}): Evaluation {
-  return {
-    ID: 'e1e1e1e1-0000-4000-8000-000000000001',
-    Namespace: 'default',
-    Priority: 50,
-    Type: 'service',
-    TriggeredBy: 'job-register',
-    JobID: 'web',
-    JobModifyIndex: 10,
-    NodeID: '',
-    NodeModifyIndex: 0,
-    DeploymentID: '',
-    Status: 'pending',
-    StatusDescription: '',
-    Wait: 0,
-    WaitUntil: null,
-    NextEval: '',
-    PreviousEval: '',
-    BlockedEval: '',
-    FailedTGAllocs: null,
-    ClassEligibility: null,
-    EscapedComputedClass: false,
-    AnnotatePlan: false,
-    QueuedAllocations: null,
-    SnapshotIndex: 0,
-    CreateIndex: 10,
-    ModifyIndex: 10,
-    CreateTime: msAgo(60_000),
-    ModifyTime: msAgo(60_000),
-    ...p,
-  };
+  const job = { Namespace: 'default', ID: 'web', Priority: 50, Type: 'service', JobModifyIndex: 10 };
+  return newJobEvaluation(job, 'job-register', msAgo(60_000), { ID: 'e1e1e1e1-0000-4000-8000-000000000001', CreateIndex: 10, ModifyIndex: 10, ...p });
 }
 
 export function metric(p: Partial<AllocMetric> = {}): AllocMetric {

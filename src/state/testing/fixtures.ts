@@ -1,6 +1,6 @@
 /** Small, fully populated rows for state and server tests. */
 import type { Allocation, Evaluation, Job, Node } from '../../structs/index.js';
-import { generateUUID, newAllocation } from '../../structs/index.js';
+import { generateUUID, newAllocation, newJobEvaluation } from '../../structs/index.js';
 
 export function mockJob(id = 'web', over: Partial<Job> = {}): Job {
   return {
@@ -80,34 +80,5 @@ export function mockAlloc(job: Job, nodeID: string, over: Partial<Allocation> = 
 }
 
 export function mockEval(job: Job, over: Partial<Evaluation> = {}): Evaluation {
-  return {
-    ID: generateUUID(),
-    Namespace: job.Namespace,
-    Priority: job.Priority,
-    Type: job.Type,
-    TriggeredBy: 'job-register',
-    JobID: job.ID,
-    JobModifyIndex: job.JobModifyIndex ?? 0,
-    NodeID: '',
-    NodeModifyIndex: 0,
-    DeploymentID: '',
-    Status: 'pending',
-    StatusDescription: '',
-    Wait: 0,
-    WaitUntil: null,
-    NextEval: '',
-    PreviousEval: '',
-    BlockedEval: '',
-    FailedTGAllocs: null,
-    ClassEligibility: null,
-    EscapedComputedClass: false,
-    AnnotatePlan: false,
-    QueuedAllocations: null,
-    SnapshotIndex: 0,
-    CreateIndex: 0,
-    ModifyIndex: 0,
-    CreateTime: 0,
-    ModifyTime: 0,
-    ...over,
-  };
+  return newJobEvaluation(job, 'job-register', 0, over);
 }
