@@ -50,6 +50,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       region: config.region,
       datacenter: config.datacenter,
       numWorkers: config.server.numSchedulers,
+      sqliteWorkerThread: config.server.sqliteWorkerThread,
       heartbeat: {
         minTTLms: config.server.minHeartbeatTTLms,
         maxHeartbeatsPerSecond: config.server.maxHeartbeatsPerSecond,

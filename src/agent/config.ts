@@ -27,6 +27,8 @@ export interface AgentConfig {
   server: {
     enabled: boolean;
     numSchedulers?: number;
+    /** False: SQLite commits on the main thread (better when no core is free); default: on a worker thread. */
+    sqliteWorkerThread?: boolean;
     /** Heartbeat tuning, as Nomad's server block. */
     minHeartbeatTTLms: number;
     maxHeartbeatsPerSecond: number;

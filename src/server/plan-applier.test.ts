@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
-import { MemoryBackend, StateStore, upsertNode } from '../state/index.js';
+import { MemoryBackend, StateStore, upsertNode, type BackendBatch, type StateBackend } from '../state/index.js';
 import { mockAlloc, mockJob, mockNode } from '../state/testing/fixtures.js';
 import { newPlan, type Allocation, type Plan } from '../structs/index.js';
 import { nodeFits, PlanApplier } from './plan-applier.js';
@@ -120,5 +120,66 @@ describe('PlanApplier', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('PlanApplier overlapping commits', () => {
+  /** A backend that holds every batch until released, accepting later ones meanwhile (as the SQLite worker). */
+  function gatedBackend() {
+    const held: { index: number; release: () => void }[] = [];
+    const committed: number[] = [];
+    const backend: StateBackend = {
+      ordered: true,
+      load: async () => ({ index: 0, tableIndexes: {} }),
+      apply: (b: BackendBatch) =>
+        new Promise<void>((resolve) => {
+          held.push({ index: b.index, release: () => (committed.push(b.index), resolve()) });
+        }),
+      close: async () => {},
+    };
+    return { backend, held, committed };
+  }
+
+  it('evaluates the next plan against the uncommitted one before it, and answers each only after its commit', async () => {
+    const { backend, held, committed } = gatedBackend();
+    const store = await StateStore.open({ backend, logger: nullLogger });
+    const setupWrite = store.write((tx) => upsertNode(tx, mockNode('n0', { NodeResources: { ...mockNode().NodeResources, Cpu: { CpuShares: 1000, TotalCpuCores: 1 } } }), 'c', 0));
+    held.shift()!.release();
+    await setupWrite;
+    const applier = new PlanApplier({ store, logger: nullLogger, clock: { now: () => 0 }, allocsFit, outstandingToken: () => undefined, onCommitted: () => {} });
+    const answered: string[] = [];
+    const first = applier.submit(plan([alloc('n0', 600)])).then((r) => (answered.push('first'), r));
+    const second = applier.submit(plan([alloc('n0', 300)])).then((r) => (answered.push('second'), r));
+    // 600 + 300 are placed but not durable: a third 300 no longer fits, so it must see both.
+    const third = applier.submit(plan([alloc('n0', 300)])).then((r) => (answered.push('third'), r));
+    await new Promise((r) => setImmediate(r));
+    expect(held.map((h) => h.index)).toEqual([2, 3]);
+    expect(answered).toEqual([]);
+    expect(store.latestIndex()).toBe(1);
+    held.shift()!.release();
+    await first;
+    expect(answered).toEqual(['first']);
+    held.shift()!.release();
+    const [r1, r2, r3] = await Promise.all([first, second, third]);
+    expect(answered).toEqual(['first', 'second', 'third']);
+    expect([r1.RejectedNodes, r2.RejectedNodes, r3.RejectedNodes, committed]).toEqual([[], [], ['n0'], [1, 2, 3]]);
+  });
+
+  it('keeps at most maxInFlight plans evaluated ahead of their commits', async () => {
+    const { backend, held } = gatedBackend();
+    const store = await StateStore.open({ backend, logger: nullLogger });
+    const setupWrite = store.write((tx) => upsertNode(tx, mockNode('n0'), 'c', 0));
+    held.shift()!.release();
+    await setupWrite;
+    const applier = new PlanApplier({ store, logger: nullLogger, clock: { now: () => 0 }, allocsFit, outstandingToken: () => undefined, onCommitted: () => {} });
+    const n = PlanApplier.maxInFlight + 3;
+    const results = Array.from({ length: n }, () => applier.submit(plan([alloc('n0', 1)])));
+    await new Promise((r) => setImmediate(r));
+    expect(held).toHaveLength(PlanApplier.maxInFlight);
+    while (held.length > 0) {
+      held.shift()!.release();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect((await Promise.all(results)).map((r) => r.AllocIndex)).toEqual(Array.from({ length: n }, (_, i) => i + 2));
   });
 });

@@ -6,7 +6,9 @@
  *   submit(plan) ──► queue (by priority) ──► applier: for each node in the plan
  *        node exists, ready (for placements), and existing live allocs − plan's stops + plan's
  *        placements fit? ──► accepted : rejected (RefreshIndex set; AllAtOnce rejects all)
- *   ──► one write: stops, placements, preemptions, deployment ──► result to the worker
+ *   ──► one write: stops, placements, preemptions, deployment ──► result to the worker once durable
+ *
+ * Up to `maxInFlight` plans are evaluated ahead of their commits (see `pump`).
  */
 import {
   AllocClientStatusUnknown,
@@ -49,8 +51,10 @@ export class PlanApplier {
   private readonly queue = new PriorityQueue<QueuedPlan>((a, b) =>
     a.plan.Priority !== b.plan.Priority ? a.plan.Priority > b.plan.Priority : a.seq < b.seq,
   );
+  /** Plans evaluated whose commit has not been acknowledged yet, at most. */
+  static maxInFlight = 4;
   private seq = 0;
-  private draining = false;
+  private inFlight = 0;
   private enabled = true;
 
   constructor(private readonly opts: PlanApplierOptions) {}
@@ -71,39 +75,49 @@ export class PlanApplier {
     if (!this.enabled) return Promise.reject(new DroverError('Unavailable', 'plan queue is disabled'));
     return new Promise<PlanResult>((resolve, reject) => {
       this.queue.push({ plan, seq: this.seq++, resolve, reject });
-      if (!this.draining) void this.drain();
+      this.pump();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      for (;;) {
-        const q = this.queue.pop();
-        if (q == null) return;
-        try {
-          q.resolve(await this.apply(q.plan));
-        } catch (e) {
-          q.reject(e);
-        }
+  /**
+   * Evaluates queued plans while earlier ones are still committing, as Nomad applies plan N while it
+   * evaluates N+1. Evaluation runs synchronously inside `store.write` against the store's tip, which holds
+   * every earlier plan even before it is durable, so no node is over-committed; the result of each plan is
+   * handed back only after its own commit (the store acknowledges in index order). Bounded, so a slow disk
+   * applies back-pressure to the workers instead of an unbounded backlog of uncommitted plans.
+   */
+  private pump(): void {
+    while (this.inFlight < PlanApplier.maxInFlight) {
+      const q = this.queue.pop();
+      if (q == null) return;
+      this.inFlight++;
+      let p: Promise<PlanResult>;
+      try {
+        p = this.apply(q.plan);
+      } catch (e) {
+        p = Promise.reject(e);
       }
-    } finally {
-      this.draining = false;
+      void p.then(q.resolve, q.reject).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
     }
   }
 
-  private async apply(plan: Plan): Promise<PlanResult> {
+  /** Checks and evaluates the plan now (synchronously); the promise settles once its write is durable. */
+  private apply(plan: Plan): Promise<PlanResult> {
     if (plan.EvalToken !== undefined && this.opts.outstandingToken(plan.EvalID) !== plan.EvalToken) {
       throw new DroverError('Conflict', `plan for evaluation ${plan.EvalID} has a stale token`);
     }
     const nowNs = this.opts.clock.now() * 1e6;
-    const { result } = await this.opts.store.write((txn) => evaluateAndCommit(txn, plan, this.opts.allocsFit, nowNs));
-    if (result.RejectedNodes.length > 0) {
-      this.opts.logger.debug('plan partially rejected', { eval_id: plan.EvalID, rejected: result.RejectedNodes.length });
-    }
-    const stopped = Object.keys(result.NodeUpdate).filter((n) => result.NodeUpdate[n]!.length > 0);
-    this.opts.onCommitted(result, stopped);
-    return result;
+    return this.opts.store.write((txn) => evaluateAndCommit(txn, plan, this.opts.allocsFit, nowNs)).then(({ result }) => {
+      if (result.RejectedNodes.length > 0) {
+        this.opts.logger.debug('plan partially rejected', { eval_id: plan.EvalID, rejected: result.RejectedNodes.length });
+      }
+      const stopped = Object.keys(result.NodeUpdate).filter((n) => result.NodeUpdate[n]!.length > 0);
+      this.opts.onCommitted(result, stopped);
+      return result;
+    });
   }
 }
 

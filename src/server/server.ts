@@ -8,7 +8,7 @@
  *   stop()  ──► workers stopped, queues flushed, timers cleared, background writes awaited, store closed
  */
 import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Job, type Node, type ServiceRegistration } from '../structs/index.js';
-import { SqliteBackend, StateStore, type StateBackend } from '../state/index.js';
+import { SqliteBackend, StateStore, ThreadedSqliteBackend, type StateBackend } from '../state/index.js';
 import type { Logger } from '../logging/index.js';
 import {
   allocsFit as schedulerAllocsFit,
@@ -78,6 +78,8 @@ export interface ServerOptions {
   drainPollMs?: number;
   /** SQLite synchronous mode; see SqliteBackend. */
   sqliteSynchronous?: 'NORMAL' | 'FULL';
+  /** False: SQLite commits in the main thread (SqliteBackend) instead of a worker thread (ThreadedSqliteBackend). */
+  sqliteWorkerThread?: boolean;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -397,7 +399,8 @@ export class Server implements ServerAPI {
 
 /** Opens the state in `dataDir`, builds the server and (unless `start: false`) starts scheduling. */
 export async function createServer(opts: ServerOptions, signal?: AbortSignal): Promise<Server> {
-  const backend = opts.backend ?? new SqliteBackend({ dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous });
+  const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous };
+  const backend = opts.backend ?? (opts.sqliteWorkerThread === false ? new SqliteBackend(sqlite) : new ThreadedSqliteBackend(sqlite));
   const store = await StateStore.open({ backend, logger: opts.logger.child({ component: 'state' }), signal });
   const server = new Server(store, opts);
   if (opts.start !== false) await server.start();

@@ -3,8 +3,9 @@
  * ack (or nack on error). JS has one thread, so workers are async loops that mostly wait; two of them
  * let one plan while the other waits on the plan applier.
  *
- *   dequeue ──► wait for state index ≥ eval.ModifyIndex ──► scheduler.process(eval) ──► ack
- *                                                               │ submitPlan / updateEval / createEval
+ *   dequeue ──► wait for state index ≥ eval.ModifyIndex ──► scheduler.process(eval) ──► ack once its
+ *                                                               │ submitPlan / updateEval    eval update
+ *                                                               │ / createEval               is durable
  *                                                               └─ throws ──► nack (broker redelivers)
  */
 import { EvalStatusBlocked, EvalStatusPending, type Evaluation, type Plan } from '../structs/index.js';
@@ -58,8 +59,17 @@ export class WorkerPlanner implements Planner {
     return { result, state: schedulerStateOf(this.deps.store.snapshot(), { config: this.deps.schedulerConfig() }) };
   }
 
-  async updateEval(ev: Evaluation): Promise<void> {
-    await this.deps.writeEvals([ev]);
+  /** Eval updates applied to the state but perhaps not yet durable: the delivery is acked once they are. */
+  readonly pendingWrites: Promise<unknown>[] = [];
+
+  updateEval(ev: Evaluation): Promise<void> {
+    // Not awaited here: the update is in the store's tip at once, and the worker acks only after it is
+    // durable (`Worker.processOne`), so with an asynchronous backend the worker plans its next eval while
+    // this commit is on its way instead of idling for the round trip.
+    const p = this.deps.writeEvals([ev]);
+    p.catch(() => undefined); // observed by processOne; this only keeps it from being "unhandled" meanwhile
+    this.pendingWrites.push(p);
+    return Promise.resolve();
   }
 
   async createEval(ev: Evaluation): Promise<void> {
@@ -85,9 +95,13 @@ export class Worker {
     this.done = this.loop(signal);
   }
 
-  /** Resolves when the loop has ended (after the signal aborts). */
-  stopped(): Promise<void> {
-    return this.done ?? Promise.resolve();
+  /** Acks waiting for an eval update to become durable. */
+  private readonly acking = new Set<Promise<void>>();
+
+  /** Resolves when the loop has ended (after the signal aborts) and every deferred ack has settled. */
+  async stopped(): Promise<void> {
+    await (this.done ?? Promise.resolve());
+    await Promise.all(this.acking);
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
@@ -114,14 +128,28 @@ export class Worker {
       const planner = new WorkerPlanner(this.deps, token);
       const sched = this.deps.newScheduler(ev.Type, state, planner, { logger: log.child({ eval_id: ev.ID }), clock: this.deps.clock });
       await sched.process(ev);
-      broker.ack(ev.ID, token);
-    } catch (e) {
-      log.warn('eval processing failed; nacking', { eval_id: ev.ID, error: e instanceof Error ? e.message : String(e) });
-      try {
-        broker.nack(ev.ID, token);
-      } catch {
-        // The delivery timed out meanwhile; the broker already redelivered it.
+      if (planner.pendingWrites.length === 0) {
+        broker.ack(ev.ID, token);
+        return;
       }
+      // The broker holds this job's next eval until the ack, so nothing plans on top of an update that could
+      // still be lost; meanwhile this worker takes an eval of another job.
+      const ack: Promise<void> = Promise.all(planner.pendingWrites)
+        .then(() => broker.ack(ev.ID, token))
+        .catch((e: unknown) => this.nack(ev, token, e, log))
+        .finally(() => this.acking.delete(ack));
+      this.acking.add(ack);
+    } catch (e) {
+      this.nack(ev, token, e, log);
+    }
+  }
+
+  private nack(ev: Evaluation, token: string, e: unknown, log: Logger): void {
+    log.warn('eval processing failed; nacking', { eval_id: ev.ID, error: e instanceof Error ? e.message : String(e) });
+    try {
+      this.deps.broker.nack(ev.ID, token);
+    } catch {
+      // The delivery timed out meanwhile; the broker already redelivered it.
     }
   }
 }

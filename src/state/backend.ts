@@ -25,6 +25,12 @@ export interface StateBackend {
   load(visit: (table: TableName, key: string, value: unknown) => void, signal?: AbortSignal): Promise<LoadedMeta>;
   /** Makes one batch durable, atomically. May return synchronously (SQLite) or a promise (etcd). */
   apply(batch: BackendBatch): void | Promise<void>;
+  /**
+   * True when `apply` may be called again before the previous promise settles: the backend commits
+   * batches in the order they were handed over, and after one fails it refuses every later one.
+   * Otherwise the store waits for each commit before handing over the next batch.
+   */
+  readonly ordered?: boolean;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { MemoryBackend, type BackendBatch, type StateBackend } from './backend.js';
 import { SqliteBackend } from './sqlite/sqlite-backend.js';
+import { ThreadedSqliteBackend } from './sqlite/threaded-backend.js';
 import { StateStore } from './store.js';
 import { mockAlloc, mockJob, mockNode } from './testing/fixtures.js';
 
@@ -132,31 +133,6 @@ describe('StateStore', () => {
     expect(s.snapshot().jobs().map((j) => j.ID)).toEqual(['a']);
   });
 
-  it('restores every table and the index from SQLite after a close without clean shutdown', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'drover-state-'));
-    dirs.push(dir);
-    const s1 = await open(new SqliteBackend({ dataDir: dir }));
-    const job = mockJob('a');
-    const node = mockNode('n1');
-    await s1.write((tx) => tx.put('jobs', job));
-    await s1.write((tx) => {
-      tx.put('nodes', node);
-      tx.put('allocs', mockAlloc(job, 'n1'));
-    });
-    // No close: the first store is simply abandoned, as after a crash.
-    const s2 = await open(new SqliteBackend({ dataDir: dir }));
-    const snap = s2.snapshot();
-    expect(snap.index()).toBe(2);
-    expect(snap.tableIndex('jobs')).toBe(1);
-    expect(snap.tableIndex('allocs')).toBe(2);
-    expect(snap.jobByID('default', 'a')).toEqual(job);
-    expect(snap.nodeByID('n1')).toEqual(node);
-    expect(snap.allocsByNode('n1')).toHaveLength(1);
-    const r = await s2.write((tx) => tx.put('jobs', mockJob('b')));
-    expect(r.index).toBe(3);
-    await s2.close();
-  });
-
   it('inserts 100,000 allocations in batches of 1,000 and snapshots stay consistent meanwhile', async () => {
     const s = await open();
     const job = mockJob('big');
@@ -173,6 +149,61 @@ describe('StateStore', () => {
     expect(mid.allocsByJob('default', 'big')).toHaveLength(50_000);
     expect(s.snapshot().allocsByJob('default', 'big')).toHaveLength(100_000);
     expect(s.snapshot().allocsByNode('n7')).toHaveLength(2000);
+  });
+});
+
+describe.each([
+  ['SQLite in the main thread', (dir: string): StateBackend => new SqliteBackend({ dataDir: dir })],
+  ['SQLite on a worker thread', (dir: string): StateBackend => new ThreadedSqliteBackend({ dataDir: dir })],
+])('StateStore over %s', (_name, make) => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('restores every table and the index after a close without clean shutdown', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-state-'));
+    dirs.push(dir);
+    const s1 = await open(make(dir));
+    const job = mockJob('a');
+    const node = mockNode('n1');
+    await s1.write((tx) => tx.put('jobs', job));
+    await s1.write((tx) => {
+      tx.put('nodes', node);
+      tx.put('allocs', mockAlloc(job, 'n1'));
+    });
+    // No close: the first store is simply abandoned, as after a crash.
+    const s2 = await open(make(dir));
+    const snap = s2.snapshot();
+    expect(snap.index()).toBe(2);
+    expect(snap.tableIndex('jobs')).toBe(1);
+    expect(snap.tableIndex('allocs')).toBe(2);
+    expect(snap.jobByID('default', 'a')).toEqual(job);
+    expect(snap.nodeByID('n1')).toEqual(node);
+    expect(snap.allocsByNode('n1')).toHaveLength(1);
+    const r = await s2.write((tx) => tx.put('jobs', mockJob('b')));
+    expect(r.index).toBe(3);
+    await s2.close();
+    await s1.close();
+  });
+
+  it('persists 20,000 allocations written in batches of 1,000 without waiting between them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-state-'));
+    dirs.push(dir);
+    const s1 = await open(make(dir));
+    const job = mockJob('big');
+    const base = mockAlloc(job, 'n0');
+    const writes = Array.from({ length: 20 }, (_, b) =>
+      s1.write((tx) => {
+        for (let i = 0; i < 1000; i++) tx.put('allocs', { ...base, ID: `a-${b}-${i}`, NodeID: `n${i % 50}` });
+      }),
+    );
+    expect((await Promise.all(writes)).map((w) => w.index)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    await s1.close();
+    const s2 = await open(make(dir));
+    expect([s2.latestIndex(), s2.snapshot().allocsByJob('default', 'big').length]).toEqual([20, 20_000]);
+    expect(s2.snapshot().allocByID('a-19-999')?.Job).toEqual(job);
+    await s2.close();
   });
 });
 

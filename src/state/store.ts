@@ -10,7 +10,8 @@
  *
  * Readers (`snapshot()`) see only committed Roots, so nothing is read that could still be lost.
  * Writers build on the tip, so two writes in flight never overwrite each other. With a synchronous
- * backend (SQLite) the whole path runs inside `write` and tip == committed afterwards.
+ * backend the whole path runs inside `write` and tip == committed afterwards; an `ordered` backend (the
+ * threaded SQLite one) receives each batch at once and commits it while later writes are built.
  */
 import type { Logger } from '../logging/index.js';
 import { internalError } from '../errors/index.js';
@@ -129,7 +130,7 @@ export class StateStore {
    */
   write<R>(fn: (txn: WriteTxn) => R): Promise<WriteResult<R>> {
     if (this.closed) return Promise.reject(internalError('state store is closed'));
-    if (this.failed) return Promise.reject(internalError('state store failed to persist a write', this.failed));
+    if (this.failed) return Promise.reject(internalError(`state store failed to persist a write: ${this.failed.message}`, this.failed));
     const base = this.tip;
     const tx = new TxnTables(base, base.index + 1);
     let result: R;
@@ -161,13 +162,29 @@ export class StateStore {
       }
       return this.enqueue(r, next, touched).then(() => ({ result, index: next.index }));
     }
-    const p = this.chain.then(() => this.backend.apply(batch));
+    if (this.backend.ordered === true) {
+      // Pipelined: the backend keeps the order, so the batch goes now and commits while later writes are
+      // built; it is still acknowledged only after every earlier batch (enqueue chains the commits).
+      let r: void | Promise<void>;
+      try {
+        r = this.backend.apply(batch);
+      } catch (e) {
+        return Promise.reject(this.fail(e));
+      }
+      return this.enqueue(Promise.resolve(r), next, touched).then(() => ({ result, index: next.index }));
+    }
+    const p = this.chain.then(() => {
+      // An earlier batch failed: this one must not reach the disk, or the disk would skip a write.
+      if (this.failed) throw this.failed;
+      return this.backend.apply(batch);
+    });
     return this.enqueue(p, next, touched).then(() => ({ result, index: next.index }));
   }
 
   private enqueue(p: Promise<void>, next: Root, touched: TableName[]): Promise<void> {
     this.pending++;
-    const done = p.then(
+    // Commits (and so acknowledgements and wake-ups) happen in index order, whatever order `p` settles in.
+    const done = Promise.all([this.chain, p]).then(
       () => {
         this.pending--;
         this.commit(next, touched);
@@ -188,9 +205,12 @@ export class StateStore {
   private fail(e: unknown): Error {
     // A write that could not be made durable leaves memory ahead of disk: refuse all further writes
     // rather than acknowledge anything built on top of it.
-    this.failed = e instanceof Error ? e : new Error(String(e));
-    this.logger.error('state backend failed; refusing further writes', { error: this.failed.message });
-    return internalError('state store failed to persist a write', e);
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (this.failed === undefined) {
+      this.failed = err;
+      this.logger.error('state backend failed; refusing further writes', { error: err.message });
+    }
+    return internalError(`state store failed to persist a write: ${err.message}`, e);
   }
 
   private commit(next: Root, touched: TableName[]): void {

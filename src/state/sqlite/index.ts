@@ -1,1 +1,2 @@
 export { SqliteBackend, type SqliteBackendOptions } from './sqlite-backend.js';
+export { ThreadedSqliteBackend } from './threaded-backend.js';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteBackend } from './sqlite-backend.js';
+import { ThreadedSqliteBackend } from './threaded-backend.js';
 import { describeBackendConformance } from '../testing/backend-conformance.js';
 import { MemoryBackend } from '../backend.js';
 
@@ -10,6 +11,14 @@ describeBackendConformance('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
   return {
     open: () => new SqliteBackend({ dataDir: dir }),
+    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+describeBackendConformance('sqlite on a worker thread', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+  return {
+    open: () => new ThreadedSqliteBackend({ dataDir: dir }),
     dispose: async () => rmSync(dir, { recursive: true, force: true }),
   };
 });

@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nullLogger } from '../../logging/index.js';
+import { StateStore } from '../store.js';
+import { mockAlloc, mockJob } from '../testing/fixtures.js';
+import { ThreadedSqliteBackend } from './threaded-backend.js';
+
+describe('ThreadedSqliteBackend', () => {
+  const dirs: string[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
+  const tempDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'drover-threaded-'));
+    dirs.push(d);
+    return d;
+  };
+  const openStore = async (dir: string) => {
+    const backend = new ThreadedSqliteBackend({ dataDir: dir });
+    const store = await StateStore.open({ backend, logger: nullLogger });
+    cleanups.push(() => store.close().catch(() => undefined));
+    return { backend, store };
+  };
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('commits pipelined writes in index order and acknowledges each only once it is on disk', async () => {
+    const dir = tempDir();
+    const { store } = await openStore(dir);
+    const job = mockJob('web');
+    // 50 writes handed over without waiting: each is built on the previous one's uncommitted state.
+    const writes = Array.from({ length: 50 }, (_, i) =>
+      store.write((tx) => {
+        if (i === 0) tx.put('jobs', job);
+        tx.put('allocs', mockAlloc(job, 'n1', { ID: `a${i}`, Name: `web.web[${i}]` }));
+      }),
+    );
+    const acked: number[] = [];
+    for (const w of writes) void w.then((r) => acked.push(r.index));
+    await Promise.all(writes);
+    expect(acked).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(store.latestIndex()).toBe(50);
+    // A second reader over the same file sees all of them while the first store is still open.
+    const reader = new ThreadedSqliteBackend({ dataDir: dir });
+    const keys: string[] = [];
+    const meta = await reader.load((t, k) => (t === 'allocs' ? keys.push(k) : undefined));
+    await reader.close();
+    expect([meta.index, keys.length]).toEqual([50, 50]);
+  });
+
+  it('fails the next write with a clear error when its worker dies, and a restart reloads exactly the acknowledged writes', async () => {
+    const dir = tempDir();
+    const { backend, store } = await openStore(dir);
+    await store.write((tx) => tx.put('jobs', mockJob('a')));
+    await store.write((tx) => tx.put('jobs', mockJob('b')));
+    await backend.thread!.terminate();
+    const err = await store.write((tx) => tx.put('jobs', mockJob('c'))).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'Internal', message: expect.stringMatching(/state store failed to persist a write: SQLite state worker exited/) });
+    // Readers stay on what was acknowledged, and later writes are refused too.
+    expect(store.snapshot().jobs().map((j) => j.ID)).toEqual(['a', 'b']);
+    await expect(store.write((tx) => tx.put('jobs', mockJob('d')))).rejects.toMatchObject({ code: 'Internal' });
+    const { store: again } = await openStore(dir);
+    expect([again.latestIndex(), again.snapshot().jobs().map((j) => j.ID)]).toEqual([2, ['a', 'b']]);
+    await again.write((tx) => tx.put('jobs', mockJob('e')));
+    expect(again.latestIndex()).toBe(3);
+  });
+
+  it('fails a write whose batch SQLite refuses, refuses the batches already sent after it, and keeps the disk at the last acknowledged write', async () => {
+    const dir = tempDir();
+    const backend = new ThreadedSqliteBackend({ dataDir: dir });
+    await backend.load(() => undefined);
+    await backend.apply({ index: 1, tableIndexes: { jobs: 1 }, changes: [{ table: 'jobs', key: 'default\u0000a', value: mockJob('a') }] });
+    const bad = backend.apply({ index: 2, tableIndexes: { jobs: 2 }, changes: [{ table: 'nope' as never, key: 'x', value: {} }] });
+    const after = backend.apply({ index: 3, tableIndexes: { jobs: 3 }, changes: [{ table: 'jobs', key: 'default\u0000c', value: mockJob('c') }] });
+    await expect(bad).rejects.toThrow(/SQLite refused batch 2: unknown state table "nope"/);
+    await expect(after).rejects.toThrow(/batch 2 was not committed, so later batches are refused/);
+    await backend.close();
+    const reader = new ThreadedSqliteBackend({ dataDir: dir });
+    const keys: string[] = [];
+    const meta = await reader.load((_t, k) => keys.push(k));
+    await reader.close();
+    expect([meta.index, keys]).toEqual([1, ['default\u0000a']]);
+  });
+
+  it('commits the batches still in flight when it is closed', async () => {
+    const dir = tempDir();
+    const backend = new ThreadedSqliteBackend({ dataDir: dir });
+    await backend.load(() => undefined);
+    const sent = [1, 2, 3].map((i) => backend.apply({ index: i, tableIndexes: { jobs: i }, changes: [{ table: 'jobs', key: `default\u0000j${i}`, value: mockJob(`j${i}`) }] }));
+    await backend.close();
+    await Promise.all(sent);
+    const reader = new ThreadedSqliteBackend({ dataDir: dir });
+    const meta = await reader.load(() => undefined);
+    await reader.close();
+    expect(meta.index).toBe(3);
+  });
+});
