@@ -6,7 +6,8 @@
 //   phase 1: C clients (default 50) for D seconds, each in a loop:
 //              PUT /v1/jobs (its own batch job, Meta changed each time: a new version and an eval;
 //                            batch, so no deployments keep moving the index after the phase ends)
-//              GET /v1/allocations
+//              GET /v1/allocations   (Nomad's default shape: TaskStates in, AllocatedResources out; what
+//                                     `nomad alloc status <prefix>` and most API clients ask for)
 //            ──► p50 / p99 latency of each, and the agent's CPU-ms per register + list (the stable figure on
 //                a shared machine: closed-loop latency is ≈ C × the agent's time per request, and grows with
 //                whatever else competes for the two cores)
@@ -79,7 +80,8 @@ if (profDir) {
 }
 
 async function main() {
-  agent = await startDevAgent({ dataDir, profDir });
+  // Any free gateway port: the benchmark does not use the gateway, and 8080 may be taken by another agent.
+  agent = await startDevAgent({ dataDir, profDir, args: ['-gateway-port', '0'] });
   const base = agent.base;
   phase(`agent pid ${agent.proc.pid} at ${base}`);
   const api = new Pool(base, { connections: clients, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });

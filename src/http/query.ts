@@ -23,10 +23,15 @@ export function parseDurationMs(text: string, what = 'duration'): number {
   return total;
 }
 
-export function queryOptions(q: URLSearchParams, signal: AbortSignal): QueryOptions {
-  const opts: QueryOptions = { signal, namespace: q.get('namespace') ?? 'default' };
+/**
+ * `from` is the request (or anything with its signal): the signal is read only for a blocking query, the
+ * one kind that waits, so a plain read builds no AbortController (http/server.ts makes it on first use).
+ */
+export function queryOptions(q: URLSearchParams, from: { readonly signal: AbortSignal }): QueryOptions {
+  const opts: QueryOptions = { namespace: q.get('namespace') ?? 'default' };
   const index = q.get('index');
   if (index !== null) {
+    opts.signal = from.signal;
     if (!/^\d+$/.test(index)) throw badRequest(`invalid index "${index}": expected a non-negative integer`);
     opts.minIndex = Number(index);
     const wait = q.get('wait');

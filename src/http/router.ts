@@ -49,7 +49,9 @@ export class Router {
    * so the API can answer 405 rather than 404.
    */
   match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'methodNotAllowed' | undefined {
-    const parts = path.split('/').filter(Boolean).map(safeDecode);
+    const parts = path.split('/').filter(Boolean);
+    // Most paths have nothing to decode.
+    if (path.includes('%')) for (let i = 0; i < parts.length; i++) parts[i] = safeDecode(parts[i]!);
     let pathMatched = false;
     for (const r of this.routes) {
       const params = matchSegments(r.segments, parts);
@@ -70,18 +72,22 @@ function safeDecode(s: string): string {
 }
 
 function matchSegments(pattern: string[], parts: string[]): Record<string, string> | null {
+  // Most routes fail on the segment count or a literal segment: check those before building params,
+  // since every request walks the whole route table.
+  const star = pattern.length > 0 && pattern[pattern.length - 1]!.startsWith('*');
+  if (star ? parts.length < pattern.length : parts.length !== pattern.length) return null;
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    if (p[0] !== ':' && p[0] !== '*' && p !== parts[i]) return null;
+  }
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {
     const p = pattern[i]!;
-    if (p.startsWith('*')) {
-      if (i >= parts.length) return null;
+    if (p[0] === '*') {
       params[p.slice(1)] = parts.slice(i).join('/');
       return params;
     }
-    const v = parts[i];
-    if (v === undefined) return null;
-    if (p.startsWith(':')) params[p.slice(1)] = v;
-    else if (p !== v) return null;
+    if (p[0] === ':') params[p.slice(1)] = parts[i]!;
   }
-  return pattern.length === parts.length ? params : null;
+  return params;
 }

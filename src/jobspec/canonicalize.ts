@@ -55,9 +55,12 @@ function defaultRestart(type: string): Obj {
   return { Interval: 24 * H, Attempts: 3, Delay: 15 * S, Mode: 'fail', RenderTemplates: false };
 }
 
-/** Returns a new job with Nomad's defaults filled in. Idempotent. */
-export function canonicalizeJob(input: Job): Job {
-  const j: Obj = structuredClone(input) as Obj;
+/**
+ * Returns a new job with Nomad's defaults filled in. Idempotent. `inPlace` fills `input` itself instead of a
+ * copy, for a caller that owns it (the API's register path, which would otherwise copy every job twice).
+ */
+export function canonicalizeJob(input: Job, opts: { inPlace?: boolean } = {}): Job {
+  const j: Obj = (opts.inPlace === true ? input : structuredClone(input)) as Obj;
   fill(j, {
     ID: '', Priority: 50, Stop: false, Region: 'global', Namespace: 'default', Type: 'service', AllAtOnce: false,
     ParentID: '', ConsulNamespace: '', ConsulToken: '', VaultToken: '', VaultNamespace: '', NomadTokenID: '',

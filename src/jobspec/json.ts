@@ -16,44 +16,76 @@ function describe(t: ShapeType): string {
   return `an object (${t})`;
 }
 
-function check(v: unknown, t: ShapeType, path: string, out: Problem[]): void {
+/**
+ * Where a value is, as a chain built while walking and spelt out only for a problem: every register walks
+ * the whole job, and building each key's path string up front was most of this check's time.
+ */
+interface Where {
+  up: Where | undefined;
+  key: string | number;
+}
+
+function pathText(w: Where | undefined): string {
+  let out = '';
+  for (let at = w; at !== undefined; at = at.up) {
+    out = typeof at.key === 'number' ? `[${at.key}]${out}` : at.up === undefined ? `${at.key}${out}` : `.${at.key}${out}`;
+  }
+  return out;
+}
+
+/** `[x]` and `{x}` → `x`, memoised: the same few dozen type codes are unwrapped for every element. */
+const innerTypes = new Map<ShapeType, ShapeType>();
+function inner(t: ShapeType): ShapeType {
+  let i = innerTypes.get(t);
+  if (i === undefined) innerTypes.set(t, (i = t.slice(1, -1)));
+  return i;
+}
+
+function check(v: unknown, t: ShapeType, where: Where | undefined, out: Problem[]): void {
   if (v === null || v === undefined || t === '*') return;
   const bad = (): void => {
-    out.push({ path: path || '(root)', message: `expected ${describe(t)}, got ${Array.isArray(v) ? 'a list' : typeof v}` });
+    out.push({ path: pathText(where) || '(root)', message: `expected ${describe(t)}, got ${Array.isArray(v) ? 'a list' : typeof v}` });
   };
   if (t === 's' || t === 'n' || t === 'b') {
     const want = t === 's' ? 'string' : t === 'n' ? 'number' : 'boolean';
     if (typeof v !== want) bad();
     return;
   }
-  if (t.startsWith('[')) {
+  const open = t.charCodeAt(0);
+  if (open === 91 /* [ */) {
     if (!Array.isArray(v)) return bad();
-    v.forEach((x, i) => check(x, t.slice(1, -1), `${path}[${i}]`, out));
+    const it = inner(t);
+    for (let i = 0; i < v.length; i++) check(v[i], it, { up: where, key: i }, out);
     return;
   }
   if (typeof v !== 'object' || Array.isArray(v)) return bad();
-  if (t.startsWith('{')) {
-    for (const [k, x] of Object.entries(v)) check(x, t.slice(1, -1), path ? `${path}.${k}` : k, out);
+  const o = v as Record<string, unknown>;
+  if (open === 123 /* { */) {
+    const it = inner(t);
+    for (const k of Object.keys(o)) check(o[k], it, { up: where, key: k }, out);
     return;
   }
   const shape = SHAPES[t]!;
-  for (const [k, x] of Object.entries(v)) {
-    const p = path ? `${path}.${k}` : k;
+  for (const k of Object.keys(o)) {
     const ft = shape[k];
-    if (ft === undefined) out.push({ path: p, message: `unknown key "${k}" in ${t === 'Job' ? 'the job' : describe(t)}` });
-    else check(x, ft, p, out);
+    if (ft === undefined) out.push({ path: pathText({ up: where, key: k }), message: `unknown key "${k}" in ${t === 'Job' ? 'the job' : describe(t)}` });
+    else check(o[k], ft, { up: where, key: k }, out);
   }
 }
 
 /** Checks a parsed JSON job against Nomad's API shape; returns every problem found. */
 export function checkJobShape(job: unknown): Problem[] {
   const out: Problem[] = [];
-  check(job, 'Job', '', out);
+  check(job, 'Job', undefined, out);
   return out;
 }
 
-/** Parses a JSON job. Throws DroverError('JobParse') with every problem. */
-export function parseJobJSON(text: string | object, filename = 'job.json'): Job {
+/**
+ * Parses a JSON job. Throws DroverError('JobParse') with every problem. The job returned is a copy, unless
+ * `owned` says the caller hands over a document nobody else holds (an API request's freshly parsed body),
+ * which is then used as is.
+ */
+export function parseJobJSON(text: string | object, filename = 'job.json', opts: { owned?: boolean } = {}): Job {
   let doc: unknown = text;
   if (typeof text === 'string') {
     try {
@@ -72,7 +104,7 @@ export function parseJobJSON(text: string | object, filename = 'job.json'): Job 
     : doc;
   const problems = checkJobShape(job);
   if (problems.length) throw jobParseError(problems.map((p) => ({ ...p, file: filename })));
-  return structuredClone(job) as Job;
+  return (typeof text === 'string' || opts.owned === true ? job : structuredClone(job)) as Job;
 }
 
 function lineCol(text: string, offset: number): { line: number; column: number } {

@@ -68,17 +68,37 @@ export function routeEval(ctx: ServerContext, ev: Evaluation): void {
   else if (ev.Status === EvalStatusBlocked) ctx.blocked.block(ev);
 }
 
-/** Marks evals cancelled in state (superseded by a newer eval of the same job). */
+/** Cancellations waiting for the next turn of the event loop, per server. */
+interface PendingCancels {
+  why: Map<string, string>;
+}
+const pendingCancels = new WeakMap<ServerContext, PendingCancels>();
+
+/**
+ * Marks evals cancelled in state (superseded by a newer eval of the same job). Under a stream of registers
+ * every one of them supersedes an eval: the cancellations of one turn of the event loop are written together,
+ * in one transaction, instead of one write (and one commit to the backend) each.
+ */
 export function cancelEvals(ctx: ServerContext, evals: Evaluation[], why: string): void {
   if (evals.length === 0) return;
-  const ids = evals.map((e) => e.ID);
-  ctx.background(
-    'cancel evals',
-    ctx.store.write((txn) => {
-      const cur = ids.map((id) => txn.evalByID(id)).filter((e): e is Evaluation => e != null && (e.Status === EvalStatusPending || e.Status === EvalStatusBlocked));
-      upsertEvals(txn, cur.map((e) => ({ ...e, Status: EvalStatusCancelled, StatusDescription: why })), nowNs(ctx));
-    }),
-  );
+  let pending = pendingCancels.get(ctx);
+  if (pending === undefined) {
+    const batch: PendingCancels = { why: new Map() };
+    pendingCancels.set(ctx, (pending = batch));
+    const flush = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      pendingCancels.delete(ctx);
+      return ctx.store.write((txn) => {
+        const cur: Evaluation[] = [];
+        for (const [id, reason] of batch.why) {
+          const e = txn.evalByID(id);
+          if (e != null && (e.Status === EvalStatusPending || e.Status === EvalStatusBlocked)) cur.push({ ...e, Status: EvalStatusCancelled, StatusDescription: reason });
+        }
+        upsertEvals(txn, cur, nowNs(ctx));
+      });
+    });
+    ctx.background('cancel evals', flush);
+  }
+  for (const e of evals) pending.why.set(e.ID, why);
 }
 
 /**

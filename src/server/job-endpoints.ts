@@ -71,7 +71,7 @@ export async function jobRegister(ctx: ServerContext, input: Job, opts: Register
     if (!isPeriodicOrParameterized(stored)) {
       [ev] = upsertEvals(txn, [newEval(ctx, stored, EvalTriggerJobRegister)], nowNs(ctx));
     }
-    refreshJobStatus(txn, job.Namespace, job.ID);
+    refreshJobStatus(txn, job.Namespace, job.ID, { allocsUnchanged: true });
     return { job: stored, ev };
   });
   if (result.ev) routeEval(ctx, result.ev);

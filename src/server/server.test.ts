@@ -57,6 +57,21 @@ describe('Server job lifecycle', () => {
     expect((await s.jobVersions('default', 'web')).value.map((j) => j.Version)).toEqual([1, 0]);
   });
 
+  it('cancels the evals that newer registers superseded, with the reason', async () => {
+    const s = await server();
+    await s.start();
+    await s.nodeRegister(mockNode('n1'));
+    // Two jobs, each registered three times at once: the broker supersedes evals of each job separately.
+    const jobs = [mockJob('web'), mockJob('api')];
+    const regs = await Promise.all([50, 51, 52].flatMap((Priority) => jobs.map((job) => s.jobRegister({ ...job, Priority }))));
+    for (const r of regs.slice(-2)) await eventually(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'the newest evals complete');
+    const cancelled = await eventually(async () => {
+      const evs = (await Promise.all(jobs.map((j) => s.jobEvaluations('default', j.ID)))).flatMap((r) => r.value).filter((e) => e.Status === 'canceled');
+      return new Set(evs.map((e) => e.JobID)).size === 2 ? evs : undefined;
+    }, 3000, 'superseded evals of both jobs cancelled');
+    expect(cancelled.every((e) => e.StatusDescription.includes('more recent evaluation'))).toBe(true);
+  });
+
   it('keeps only the last 6 versions', async () => {
     const s = await server();
     for (let p = 1; p <= 9; p++) await s.jobRegister(mockJob('web', { Priority: p * 10 }));

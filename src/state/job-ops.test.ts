@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { MemoryBackend } from './backend.js';
-import { computeJobStatus, jobSpecChanged, updateJobInPlace, upsertJob } from './job-ops.js';
+import { computeJobStatus, jobSpecChanged, refreshJobStatus, updateJobInPlace, upsertJob } from './job-ops.js';
 import { upsertAllocs, upsertEvals } from './alloc-ops.js';
 import { StateStore } from './store.js';
 import { mockAlloc, mockEval, mockJob } from './testing/fixtures.js';
@@ -15,6 +15,15 @@ describe('jobSpecChanged', () => {
     expect(jobSpecChanged(a, b)).toBe(false);
     expect(jobSpecChanged(a, { ...b, Priority: 51 })).toBe(true);
     expect(jobSpecChanged(a, { ...b, Stop: true })).toBe(true);
+  });
+
+  it('sees a change in a nested field, a key only one side has, and a list of another length', () => {
+    const a = mockJob('web', { Meta: { a: '1' } });
+    expect(jobSpecChanged(a, { ...a, Meta: { a: '2' } })).toBe(true);
+    expect(jobSpecChanged(a, { ...a, Meta: { a: '1', b: '' } })).toBe(true);
+    expect(jobSpecChanged({ ...a, Meta: { a: '1', b: null } } as never, a)).toBe(false);
+    expect(jobSpecChanged(a, { ...a, Datacenters: [...a.Datacenters, 'dc2'] })).toBe(true);
+    expect(jobSpecChanged(a, { ...a, Meta: { a: '1' } })).toBe(false);
   });
 });
 
@@ -56,3 +65,55 @@ describe('computeJobStatus', () => {
     expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('dead');
   });
 });
+
+describe('refreshJobStatus after a register', () => {
+  it('keeps a running job running when only its evals changed, and computes the rest', async () => {
+    const s = await open();
+    const job = mockJob('web');
+    await s.write((tx) => upsertJob(tx, job, { nowNs: 0 }));
+    await s.write((tx) => upsertAllocs(tx, [mockAlloc(job, 'n1')], 0));
+    expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('running');
+    await s.write((tx) => {
+      upsertJob(tx, { ...job, Priority: 60 }, { nowNs: 0 });
+      upsertEvals(tx, [mockEval(job)], 0);
+      refreshJobStatus(tx, 'default', 'web', { allocsUnchanged: true });
+    });
+    expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('running');
+    // A dead job registered again is pending: the hint does not apply to a job that was not running.
+    const other = mockJob('batch');
+    const ev = mockEval(other);
+    await s.write((tx) => {
+      upsertJob(tx, other, { nowNs: 0 });
+      upsertEvals(tx, [{ ...ev, Status: 'complete' }], 0);
+      refreshJobStatus(tx, 'default', 'batch');
+    });
+    expect(s.snapshot().jobByID('default', 'batch')!.Status).toBe('dead');
+    await s.write((tx) => {
+      upsertEvals(tx, [mockEval(other)], 0);
+      refreshJobStatus(tx, 'default', 'batch', { allocsUnchanged: true });
+    });
+    expect(s.snapshot().jobByID('default', 'batch')!.Status).toBe('pending');
+  });
+});
+
+describe('the open-evals index behind the job status', () => {
+  it('holds a job\'s pending and blocked evals only, and follows them to a terminal status', async () => {
+    const s = await open();
+    const job = mockJob('web');
+    const [a, b] = [mockEval(job), { ...mockEval(job), Status: 'blocked' }];
+    await s.write((tx) => {
+      upsertJob(tx, job, { nowNs: 0 });
+      upsertEvals(tx, [a, b, { ...mockEval(job), Status: 'complete' }], 0);
+    });
+    const openEvals = () => s.snapshot().tables.countByIndex('evals', 'open_job', 'default\u0000web');
+    expect(s.snapshot().evalsByJob('default', 'web')).toHaveLength(3);
+    expect(openEvals()).toBe(2);
+    await s.write((tx) => upsertEvals(tx, [{ ...a, Status: 'complete' }], 0));
+    expect(openEvals()).toBe(1);
+    expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('pending');
+    await s.write((tx) => upsertEvals(tx, [{ ...b, Status: 'canceled' }], 0));
+    expect(openEvals()).toBe(0);
+    expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('dead');
+  });
+});
+

@@ -4,7 +4,6 @@
  */
 import {
   allocTerminalStatus,
-  evalTerminal,
   JobStatusDead,
   JobStatusPending,
   JobStatusRunning,
@@ -34,6 +33,11 @@ const NON_SPEC_FIELDS = new Set([
   'VersionTag',
 ]);
 
+function isEmpty(v: unknown): boolean {
+  return v === null || v === undefined;
+}
+
+// Runs on every register (twice with a plan): no key sets or spread arrays, as it compares whole jobs.
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   // null, undefined and missing are the same thing in a job spec.
@@ -42,23 +46,29 @@ function deepEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a)) {
     const bb = b as unknown[];
-    return a.length === bb.length && a.every((v, i) => deepEqual(v, bb[i]));
+    if (a.length !== bb.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], bb[i])) return false;
+    return true;
   }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const keys = new Set([...Object.keys(ao), ...Object.keys(bo)]);
-  for (const k of keys) if (!deepEqual(ao[k], bo[k])) return false;
+  return sameFields(a as Record<string, unknown>, b as Record<string, unknown>, undefined);
+}
+
+/** Every key of either object holds equal values (a key missing on one side equals null), `skip` aside. */
+function sameFields(ao: Record<string, unknown>, bo: Record<string, unknown>, skip: Set<string> | undefined): boolean {
+  for (const k in ao) {
+    if (skip?.has(k) === true || !Object.hasOwn(ao, k)) continue;
+    if (!deepEqual(ao[k], bo[k])) return false;
+  }
+  for (const k in bo) {
+    if (skip?.has(k) === true || !Object.hasOwn(bo, k) || Object.hasOwn(ao, k)) continue;
+    if (!isEmpty(bo[k])) return false;
+  }
   return true;
 }
 
 /** True when the two jobs differ in anything but the fields the server manages. */
 export function jobSpecChanged(prev: Job, next: Job): boolean {
-  const keys = new Set([...Object.keys(prev), ...Object.keys(next)]);
-  for (const k of keys) {
-    if (NON_SPEC_FIELDS.has(k)) continue;
-    if (!deepEqual((prev as unknown as Record<string, unknown>)[k], (next as unknown as Record<string, unknown>)[k])) return true;
-  }
-  return false;
+  return !sameFields(prev as unknown as Record<string, unknown>, next as unknown as Record<string, unknown>, NON_SPEC_FIELDS);
 }
 
 export function isPeriodicOrParameterized(job: Job): boolean {
@@ -69,11 +79,12 @@ export function isPeriodicOrParameterized(job: Job): boolean {
 /** Nomad's job status: running while any allocation is live, pending while an eval is open, else dead. */
 export function computeJobStatus(view: StateView, job: Job): string {
   if (job.Type === JobTypeSystem || isPeriodicOrParameterized(job)) return job.Stop ? JobStatusDead : JobStatusRunning;
-  const allocs = view.allocsByJob(job.Namespace, job.ID);
-  for (const a of allocs) if (!allocTerminalStatus(a)) return JobStatusRunning;
-  const evals = view.evalsByJob(job.Namespace, job.ID);
-  for (const e of evals) if (!evalTerminal(e)) return JobStatusPending;
-  return allocs.length > 0 || evals.length > 0 ? JobStatusDead : JobStatusPending;
+  // Runs on every job, eval and allocation write, while a job's terminal evals and allocations pile up until
+  // GC: open evals have their own index (O(1)); a live allocation is looked for in place, stopping at the first.
+  const key = nsKey(job.Namespace, job.ID);
+  if (view.tables.someByIndex('allocs', 'job', key, (a) => !allocTerminalStatus(a))) return JobStatusRunning;
+  if (view.tables.countByIndex('evals', 'open_job', key) > 0) return JobStatusPending;
+  return view.tables.countByIndex('allocs', 'job', key) > 0 || view.tables.countByIndex('evals', 'job', key) > 0 ? JobStatusDead : JobStatusPending;
 }
 
 export interface UpsertJobResult {
@@ -140,11 +151,18 @@ export function purgeJob(txn: WriteTxn, namespace: string, id: string): boolean 
   return existed;
 }
 
-/** Recomputes the job's Status and stores it when it changed. */
-export function refreshJobStatus(txn: WriteTxn, namespace: string, id: string): void {
+/**
+ * Recomputes the job's Status and stores it when it changed. `allocsUnchanged`: the caller wrote evaluations
+ * (or the job) but none of the job's allocations since the status was last refreshed. A running job then
+ * stays running whatever its evaluations say (a live allocation decides first), and since every allocation
+ * write refreshes the status, the stored one is current: the walk over the job's allocations and evaluations
+ * (which pile up until GC) is skipped on the register and eval-update paths.
+ */
+export function refreshJobStatus(txn: WriteTxn, namespace: string, id: string, hint: { allocsUnchanged?: boolean } = {}): void {
   const job = txn.jobByID(namespace, id);
   if (job == null) return;
-  const status = computeJobStatus(txn, job);
+  const keptRunning = hint.allocsUnchanged === true && job.Status === JobStatusRunning && job.Type !== JobTypeSystem && !isPeriodicOrParameterized(job);
+  const status = keptRunning ? JobStatusRunning : computeJobStatus(txn, job);
   if (status === job.Status) return;
   txn.put('jobs', { ...job, Status: status, ModifyIndex: txn.writeIndex });
 }

@@ -2,6 +2,7 @@
  * The state tables and their secondary indexes. Adding a table is one entry here: the store, the
  * durable backends and the blocking queries all work from this list.
  */
+import { evalTerminal } from '../structs/index.js';
 import type {
   Allocation,
   Deployment,
@@ -80,7 +81,12 @@ export const tableSpecs = {
     eval: (a) => a.EvalID || undefined,
     deployment: (a) => a.DeploymentID || undefined,
   }),
-  evals: spec<Evaluation>('evals', (e) => e.ID, { job: (e) => nsKey(e.Namespace, e.JobID) }),
+  evals: spec<Evaluation>('evals', (e) => e.ID, {
+    job: (e) => nsKey(e.Namespace, e.JobID),
+    // Only the job's evaluations still open (pending or blocked): the job status asks whether one exists on
+    // every eval write, while the job's terminal evaluations pile up until GC.
+    open_job: (e) => (evalTerminal(e) ? undefined : nsKey(e.Namespace, e.JobID)),
+  }),
   // Draining nodes in one bucket, so the drainer finds them without scanning every node after every write.
   nodes: spec<Node>('nodes', (n) => n.ID, { draining: (n) => (n.DrainStrategy != null ? DRAINING : undefined) }),
   deployments: spec<Deployment>('deployments', (d) => d.ID, { job: (d) => nsKey(d.Namespace, d.JobID) }),

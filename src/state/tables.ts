@@ -79,6 +79,12 @@ export abstract class TableReader {
     return true;
   }
 
+  /** Whether any row of one bucket of a secondary index passes `test`; stops at the first, copies nothing. */
+  someByIndex<N extends TableName>(name: N, index: string, value: string, test: (row: TableRows[N]) => boolean): boolean {
+    const b = this.table(name).idx[index]?.get(value);
+    return b != null && b.some((row) => test(row as TableRows[N]));
+  }
+
   /** How many rows are in one bucket of a secondary index, without reading them. */
   countByIndex(name: TableName, index: string, value: string): number {
     return this.table(name).idx[index]?.get(value)?.size ?? 0;

@@ -50,6 +50,25 @@ describe('the HTTP API', () => {
     expect(r.body.TaskGroups[0]!.Tasks[0]!.Config.command).toBe('/bin/true');
   });
 
+  it('lists allocations in Nomad\'s shape, with resources=true and task_states=false as Nomad reads them', async () => {
+    type Stub = { ID: string; JobID: string; ClientStatus: string; TaskStates: unknown; AllocatedResources: { Tasks: Record<string, unknown> } | null };
+    // Both running, so that nothing of api-a still moves when the next test parks a blocking query.
+    const stubs = await agent.waitFor('api-a\'s allocations running', async () => {
+      const r = await agent.api<Stub[]>('/v1/allocations');
+      const mine = r.body.filter((a) => a.JobID === 'api-a');
+      return mine.length === 2 && mine.every((a) => a.ClientStatus === 'running' && a.TaskStates != null) ? mine : null;
+    });
+    expect(stubs.every((a) => a.AllocatedResources === null)).toBe(true);
+    const full = (await agent.api<Stub[]>('/v1/job/api-a/allocations?resources=true')).body;
+    expect(full).toHaveLength(2);
+    expect(full.every((a) => a.AllocatedResources?.Tasks['t'] != null && a.TaskStates != null)).toBe(true);
+    const lean = (await agent.api<Stub[]>('/v1/allocations?task_states=false&resources=true')).body.filter((a) => a.JobID === 'api-a');
+    expect(lean.every((a) => a.TaskStates === null && a.AllocatedResources != null)).toBe(true);
+    const bad = await agent.api<string>('/v1/allocations?task_states=nope');
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatch(/task_states/);
+  });
+
   it('answers a malformed body with 400 and a message naming the problem', async () => {
     const r = await agent.api<string>('/v1/jobs', { method: 'POST', body: '{"Job": {"ID": "x",' });
     expect(r.status).toBe(400);

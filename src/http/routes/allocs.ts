@@ -1,13 +1,18 @@
 /** Allocation endpoints: `/v1/allocations`, `/v1/allocation/:id`, `/v1/allocation/:id/stop`. */
 import type { Router } from '../router.js';
+import { allocStubShape, shapeAllocStubs } from '../alloc-stubs.js';
 import { indexed, JsonReply } from '../reply.js';
 import { boolParam, queryOptions } from '../query.js';
 import type { HttpApiOptions } from '../types.js';
 
 export function allocRoutes(r: Router, opts: HttpApiOptions): void {
   const server = opts.server!;
-  r.get('/v1/allocations', async (c) => indexed(await server.allocList(queryOptions(c.query, c.signal))));
-  r.get('/v1/allocation/:id', async (c) => indexed(await server.allocGet(c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/allocations', async (c) => {
+    const shape = allocStubShape(c.query);
+    const res = await server.allocList(queryOptions(c.query, c));
+    return new JsonReply(shapeAllocStubs(res.value, shape), res.index);
+  });
+  r.get('/v1/allocation/:id', async (c) => indexed(await server.allocGet(c.params.id!, queryOptions(c.query, c))));
   // Nomad's Alloc.Stop: the scheduler replaces the allocation (no body; `no_shutdown_delay` in the query).
   r.write('/v1/allocation/:id/stop', async (c) => {
     const id = server.resolvePrefix('alloc', c.params.id!);

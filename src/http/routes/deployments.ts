@@ -32,8 +32,8 @@ const written = <T extends { Index: number }>(res: T) => new JsonReply({ ...res,
 
 export function deploymentRoutes(r: Router, opts: HttpApiOptions): void {
   const server = opts.server!;
-  r.get('/v1/deployments', async (c) => indexed(await server.deploymentList(queryOptions(c.query, c.signal))));
-  r.get('/v1/deployment/allocations/:id', async (c) => indexed(await server.deploymentAllocations(c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/deployments', async (c) => indexed(await server.deploymentList(queryOptions(c.query, c))));
+  r.get('/v1/deployment/allocations/:id', async (c) => indexed(await server.deploymentAllocations(c.params.id!, queryOptions(c.query, c))));
   r.write('/v1/deployment/promote/:id', async (c) => {
     const body = await c.json<PromoteBody>();
     checkID(c.params.id!, body.DeploymentID);
@@ -50,7 +50,7 @@ export function deploymentRoutes(r: Router, opts: HttpApiOptions): void {
     checkID(c.params.id!, raw ? (await c.json<{ DeploymentID?: string }>()).DeploymentID : undefined);
     return written(await server.deploymentFail(c.params.id!));
   });
-  r.get('/v1/deployment/:id', async (c) => indexed(await server.deploymentGet(c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/deployment/:id', async (c) => indexed(await server.deploymentGet(c.params.id!, queryOptions(c.query, c))));
   r.write('/v1/job/:id/revert', async (c) => {
     const body = await c.json<RevertBody>();
     if (body.JobID && body.JobID !== c.params.id) throw badRequest(`job ID "${body.JobID}" does not match the request path "${c.params.id}"`);

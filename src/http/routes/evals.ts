@@ -6,7 +6,7 @@ import type { HttpApiOptions } from '../types.js';
 
 export function evalRoutes(r: Router, opts: HttpApiOptions): void {
   const server = opts.server!;
-  r.get('/v1/evaluations', async (c) => indexed(await server.evalList(queryOptions(c.query, c.signal))));
-  r.get('/v1/evaluation/:id', async (c) => indexed(await server.evalGet(c.params.id!, queryOptions(c.query, c.signal))));
-  r.get('/v1/evaluation/:id/allocations', async (c) => indexed(await server.evalAllocations(c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/evaluations', async (c) => indexed(await server.evalList(queryOptions(c.query, c))));
+  r.get('/v1/evaluation/:id', async (c) => indexed(await server.evalGet(c.params.id!, queryOptions(c.query, c))));
+  r.get('/v1/evaluation/:id/allocations', async (c) => indexed(await server.evalAllocations(c.params.id!, queryOptions(c.query, c))));
 }

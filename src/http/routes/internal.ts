@@ -29,7 +29,7 @@ export function internalRoutes(r: Router, opts: HttpApiOptions): void {
     return ttlReply(res);
   });
   r.get('/v1/internal/client/allocs/:nodeID', async (c) => {
-    const q = queryOptions(c.query, c.signal);
+    const q = queryOptions(c.query, c);
     const res = await server.getClientAllocs(c.params.nodeID!, q.minIndex ?? 0, q.waitMs ?? 0, c.signal);
     return new JsonReply({ Allocs: res.allocs, Index: res.index }, res.index);
   });

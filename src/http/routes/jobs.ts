@@ -3,6 +3,7 @@ import { badRequest, formatProblem, isDroverError, jobValidationError } from '..
 import { canonicalizeJob, parseJobHCL, parseJobJSON, unsupportedFeatureWarnings, validateJob } from '../../jobspec/index.js';
 import type { Job } from '../../structs/index.js';
 import type { Router } from '../router.js';
+import { allocStubShape, shapeAllocStubs } from '../alloc-stubs.js';
 import { indexed, JsonReply } from '../reply.js';
 import { boolParam, queryOptions } from '../query.js';
 import type { HttpApiOptions } from '../types.js';
@@ -24,10 +25,12 @@ export function admitJob(raw: unknown, opts: { namespace?: string; supported?: S
   if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw badRequest('request body has no "Job" object: expected {"Job": {...}}');
   }
-  const parsed = parseJobJSON(raw as object);
+  // The body was parsed for this request alone, so it is checked and filled in place: no copies.
+  const namespaceGiven = Boolean((raw as Record<string, unknown>)['Namespace']);
+  const parsed = parseJobJSON(raw as object, 'job.json', { owned: true });
   const warnings = opts.supported ? unsupportedFeatureWarnings(parsed, opts.supported) : [];
-  const job = canonicalizeJob(parsed);
-  if (opts.namespace && !(raw as Record<string, unknown>)['Namespace']) job.Namespace = opts.namespace;
+  const job = canonicalizeJob(parsed, { inPlace: true });
+  if (opts.namespace && !namespaceGiven) job.Namespace = opts.namespace;
   const problems = validateJob(job);
   if (problems.length > 0) throw jobValidationError(problems);
   return { job, warnings };
@@ -48,7 +51,7 @@ export function jobRoutes(r: Router, opts: HttpApiOptions): void {
     return new JsonReply({ ...res, KnownLeader: true, LastContact: 0 }, res.Index);
   };
 
-  r.get('/v1/jobs', async (c) => indexed(await server.jobList(queryOptions(c.query, c.signal))));
+  r.get('/v1/jobs', async (c) => indexed(await server.jobList(queryOptions(c.query, c))));
   r.write('/v1/jobs', async (c) => register(await c.json<RegisterBody>(), c.query));
 
   r.write('/v1/jobs/parse', async (c) => {
@@ -71,7 +74,7 @@ export function jobRoutes(r: Router, opts: HttpApiOptions): void {
     }
   });
 
-  r.get('/v1/job/:id', async (c) => indexed(await server.jobGet(ns(c.query), c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/job/:id', async (c) => indexed(await server.jobGet(ns(c.query), c.params.id!, queryOptions(c.query, c))));
   r.write('/v1/job/:id', async (c) => register(await c.json<RegisterBody>(), c.query, c.params.id));
   r.on('DELETE', '/v1/job/:id', async (c) => {
     const res = await server.jobDeregister(ns(c.query), c.params.id!, boolParam(c.query, 'purge'));
@@ -86,18 +89,20 @@ export function jobRoutes(r: Router, opts: HttpApiOptions): void {
     return new JsonReply({ ...res, Warnings: [res.Warnings, ...warnings].filter(Boolean).join('\n') }, res.Index);
   });
 
-  r.get('/v1/job/:id/allocations', async (c) =>
-    indexed(await server.jobAllocations(ns(c.query), c.params.id!, boolParam(c.query, 'all'), queryOptions(c.query, c.signal))),
-  );
-  r.get('/v1/job/:id/evaluations', async (c) => indexed(await server.jobEvaluations(ns(c.query), c.params.id!, queryOptions(c.query, c.signal))));
-  r.get('/v1/job/:id/summary', async (c) => indexed(await server.jobSummary(ns(c.query), c.params.id!, queryOptions(c.query, c.signal))));
-  r.get('/v1/job/:id/deployments', async (c) => indexed(await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/job/:id/allocations', async (c) => {
+    const shape = allocStubShape(c.query);
+    const res = await server.jobAllocations(ns(c.query), c.params.id!, boolParam(c.query, 'all'), queryOptions(c.query, c));
+    return new JsonReply(shapeAllocStubs(res.value, shape), res.index);
+  });
+  r.get('/v1/job/:id/evaluations', async (c) => indexed(await server.jobEvaluations(ns(c.query), c.params.id!, queryOptions(c.query, c))));
+  r.get('/v1/job/:id/summary', async (c) => indexed(await server.jobSummary(ns(c.query), c.params.id!, queryOptions(c.query, c))));
+  r.get('/v1/job/:id/deployments', async (c) => indexed(await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c))));
   r.get('/v1/job/:id/deployment', async (c) => {
-    const res = await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c.signal));
+    const res = await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c));
     return new JsonReply(res.value[0] ?? null, res.index);
   });
   r.get('/v1/job/:id/versions', async (c) => {
-    const res = await server.jobVersionHistory(ns(c.query), c.params.id!, boolParam(c.query, 'diffs'), queryOptions(c.query, c.signal));
+    const res = await server.jobVersionHistory(ns(c.query), c.params.id!, boolParam(c.query, 'diffs'), queryOptions(c.query, c));
     return new JsonReply({ ...res.value, Index: res.index, KnownLeader: true, LastContact: 0 }, res.index);
   });
 }

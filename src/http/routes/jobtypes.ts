@@ -26,7 +26,7 @@ export function jobTypeRoutes(r: Router, opts: HttpApiOptions): void {
     return new JsonReply({ EvalID: res.EvalID, EvalCreateIndex: res.EvalCreateIndex, Index: res.Index, ...meta }, res.Index);
   });
 
-  r.get('/v1/job/:id/scale', async (c) => indexed(await server.jobScaleStatus(ns(c.query), c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/job/:id/scale', async (c) => indexed(await server.jobScaleStatus(ns(c.query), c.params.id!, queryOptions(c.query, c))));
   r.write('/v1/job/:id/scale', async (c) => {
     const body = await c.json<JobScaleRequest>();
     if (body == null || typeof body !== 'object') throw badRequest('scaling request body must be a JSON object');

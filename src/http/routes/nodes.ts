@@ -6,12 +6,12 @@ import type { HttpApiOptions } from '../types.js';
 
 export function nodeRoutes(r: Router, opts: HttpApiOptions): void {
   const server = opts.server!;
-  r.get('/v1/nodes', async (c) => indexed(await server.nodeList(queryOptions(c.query, c.signal))));
+  r.get('/v1/nodes', async (c) => indexed(await server.nodeList(queryOptions(c.query, c))));
   r.get('/v1/node/:id', async (c) => {
-    const res = await server.nodeGet(c.params.id!, queryOptions(c.query, c.signal));
+    const res = await server.nodeGet(c.params.id!, queryOptions(c.query, c));
     // The API never shows a node's secret.
     const { SecretID: _secret, ...node } = res.value;
     return new JsonReply(node, res.index);
   });
-  r.get('/v1/node/:id/allocations', async (c) => indexed(await server.nodeAllocations(c.params.id!, queryOptions(c.query, c.signal))));
+  r.get('/v1/node/:id/allocations', async (c) => indexed(await server.nodeAllocations(c.params.id!, queryOptions(c.query, c))));
 }

@@ -29,9 +29,9 @@ export function chooseParam(q: URLSearchParams): { n: number; key: string } | un
 
 export function serviceRoutes(r: Router, opts: HttpApiOptions): void {
   const server = opts.server!;
-  r.get('/v1/services', async (c) => indexed(await server.serviceList(queryOptions(c.query, c.signal))));
+  r.get('/v1/services', async (c) => indexed(await server.serviceList(queryOptions(c.query, c))));
   r.get('/v1/service/:name', async (c) => {
-    const q = queryOptions(c.query, c.signal);
+    const q = queryOptions(c.query, c);
     const filter = { tag: c.query.get('tag') || undefined, health: healthParam(c.query), choose: chooseParam(c.query) };
     return indexed(await server.serviceGet(q.namespace ?? 'default', c.params.name!, { ...q, ...filter }));
   });

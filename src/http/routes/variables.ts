@@ -14,9 +14,9 @@ const casParam = (q: URLSearchParams) => parseCas(q.get('cas'));
 
 export function variableRoutes(r: Router, opts: HttpApiOptions): void {
   const server = opts.server!;
-  r.get('/v1/vars', async (c) => indexed(await server.variableList(queryOptions(c.query, c.signal))));
+  r.get('/v1/vars', async (c) => indexed(await server.variableList(queryOptions(c.query, c))));
   r.get('/v1/var/*path', async (c) => {
-    const q = queryOptions(c.query, c.signal);
+    const q = queryOptions(c.query, c);
     const res = await server.variableGet(q.namespace ?? 'default', c.params.path!, q);
     // The index travels with the 404 too, so a blocking query can wait for the variable to appear.
     if (res.value === null) {
