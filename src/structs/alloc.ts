@@ -219,36 +219,48 @@ export interface AllocListStub {
 export type NewAllocationIdentity = Pick<Allocation, 'ID' | 'EvalID' | 'Name' | 'NodeID' | 'NodeName' | 'Job' | 'TaskGroup' | 'AllocatedResources'>;
 
 /**
- * A new allocation, pending and desired to run, with every other field at its zero value. The one place the
- * full literal is written, so that adding a field to Allocation touches one constructor (scheduler and fixtures).
+ * A new allocation, pending and desired to run, with every other field at its zero value unless `fields` sets
+ * it. The one place the full literal is written (scheduler and test fixtures). It is written out field by field,
+ * in one fixed order, on purpose: the scheduler creates a million of these in the C1M benchmark, and a literal
+ * built with object spreads gave V8 objects of changing shapes that cost twice the CPU and memory.
  */
 export function newAllocation(id: NewAllocationIdentity, nowNs: number, fields: Partial<Allocation> = {}): Allocation {
-  return {
-    ...id,
-    Namespace: id.Job.Namespace,
-    JobID: id.Job.ID,
-    Metrics: null,
-    DesiredStatus: AllocDesiredStatusRun,
-    DesiredDescription: '',
-    DesiredTransition: {},
-    ClientStatus: AllocClientStatusPending,
-    ClientDescription: '',
-    TaskStates: null,
-    DeploymentID: '',
-    DeploymentStatus: null,
-    FollowupEvalID: '',
-    PreviousAllocation: '',
-    NextAllocation: '',
-    RescheduleTracker: null,
-    PreemptedAllocations: null,
-    PreemptedByAllocation: '',
-    CreateIndex: 0,
-    ModifyIndex: 0,
-    AllocModifyIndex: 0,
-    CreateTime: nowNs,
-    ModifyTime: nowNs,
-    ...fields,
+  const a: Allocation = {
+    ID: fields.ID ?? id.ID,
+    Namespace: fields.Namespace ?? id.Job.Namespace,
+    EvalID: fields.EvalID ?? id.EvalID,
+    Name: fields.Name ?? id.Name,
+    NodeID: fields.NodeID ?? id.NodeID,
+    NodeName: fields.NodeName ?? id.NodeName,
+    JobID: fields.JobID ?? id.Job.ID,
+    Job: fields.Job ?? id.Job,
+    TaskGroup: fields.TaskGroup ?? id.TaskGroup,
+    AllocatedResources: fields.AllocatedResources ?? id.AllocatedResources,
+    Metrics: fields.Metrics ?? null,
+    DesiredStatus: fields.DesiredStatus ?? AllocDesiredStatusRun,
+    DesiredDescription: fields.DesiredDescription ?? '',
+    DesiredTransition: fields.DesiredTransition ?? {},
+    ClientStatus: fields.ClientStatus ?? AllocClientStatusPending,
+    ClientDescription: fields.ClientDescription ?? '',
+    TaskStates: fields.TaskStates ?? null,
+    DeploymentID: fields.DeploymentID ?? '',
+    DeploymentStatus: fields.DeploymentStatus ?? null,
+    FollowupEvalID: fields.FollowupEvalID ?? '',
+    PreviousAllocation: fields.PreviousAllocation ?? '',
+    NextAllocation: fields.NextAllocation ?? '',
+    RescheduleTracker: fields.RescheduleTracker ?? null,
+    PreemptedAllocations: fields.PreemptedAllocations ?? null,
+    PreemptedByAllocation: fields.PreemptedByAllocation ?? '',
+    CreateIndex: fields.CreateIndex ?? 0,
+    ModifyIndex: fields.ModifyIndex ?? 0,
+    AllocModifyIndex: fields.AllocModifyIndex ?? 0,
+    CreateTime: fields.CreateTime ?? nowNs,
+    ModifyTime: fields.ModifyTime ?? nowNs,
   };
+  // Optional fields the scheduler never sets (test fixtures may).
+  if (fields.NetworkStatus !== undefined) a.NetworkStatus = fields.NetworkStatus;
+  if (fields.AllocStates !== undefined) a.AllocStates = fields.AllocStates;
+  return a;
 }
 
 /** True when the allocation will never run again (server stopped it, or the client finished it). */
