@@ -400,7 +400,7 @@ export class Server implements ServerAPI {
 /** Opens the state in `dataDir`, builds the server and (unless `start: false`) starts scheduling. */
 export async function createServer(opts: ServerOptions, signal?: AbortSignal): Promise<Server> {
   const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous };
-  const backend = opts.backend ?? (opts.sqliteWorkerThread === false ? new SqliteBackend(sqlite) : new ThreadedSqliteBackend(sqlite));
+  const backend = opts.backend ?? (opts.sqliteWorkerThread === true ? new ThreadedSqliteBackend(sqlite) : new SqliteBackend(sqlite));
   const store = await StateStore.open({ backend, logger: opts.logger.child({ component: 'state' }), signal });
   const server = new Server(store, opts);
   if (opts.start !== false) await server.start();

@@ -138,6 +138,11 @@ plugin "docker" {
     expect(fromNomadConfig({ server: { heartbeat_grace: 3 } })).toEqual({ server: { heartbeatGraceMs: 3000 } });
   });
 
+  it('reads server.sqlite_worker_thread (Drover\'s own key) and refuses a value that is not a boolean', async () => {
+    expect(fromNomadConfig({ server: { sqlite_worker_thread: true } })).toEqual({ server: { sqliteWorkerThread: true } });
+    expect(() => fromNomadConfig({ server: { sqlite_worker_thread: 'yes' } })).toThrow('server.sqlite_worker_thread must be true or false, got "yes"');
+  });
+
   it('refuses a heartbeat setting that is not a duration', async () => {
     const f = join(dir, 'bad.json');
     await writeFile(f, JSON.stringify({ server: { min_heartbeat_ttl: 'soon' } }));

@@ -84,11 +84,15 @@ function durationMs(v: unknown, key: string, file: string): number | undefined {
   return ns / 1e6;
 }
 
-/** `server { enabled, num_schedulers, min_heartbeat_ttl, heartbeat_grace, max_heartbeats_per_second }`. */
+/** `server { enabled, num_schedulers, min_heartbeat_ttl, heartbeat_grace, max_heartbeats_per_second, sqlite_worker_thread }`. */
 function serverBlock(server: Obj, file: string): Obj {
   const rate = server.max_heartbeats_per_second;
   if (rate !== undefined && (typeof rate !== 'number' || !(rate > 0))) {
     throw new UsageError(`Error loading configuration from ${file}: server.max_heartbeats_per_second must be a positive number`);
+  }
+  const worker = server.sqlite_worker_thread;
+  if (worker !== undefined && typeof worker !== 'boolean') {
+    throw new UsageError(`Error loading configuration from ${file}: server.sqlite_worker_thread must be true or false, got ${JSON.stringify(worker)}`);
   }
   return {
     enabled: server.enabled,
@@ -96,6 +100,7 @@ function serverBlock(server: Obj, file: string): Obj {
     minHeartbeatTTLms: durationMs(server.min_heartbeat_ttl, 'min_heartbeat_ttl', file),
     heartbeatGraceMs: durationMs(server.heartbeat_grace, 'heartbeat_grace', file),
     maxHeartbeatsPerSecond: rate,
+    sqliteWorkerThread: worker,
   };
 }
 
