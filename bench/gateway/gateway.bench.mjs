@@ -21,11 +21,15 @@ import { parseArgs, resultLine } from '../lib/common.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true;
-const duration = Number(args.duration ?? (quick ? 4 : 8));
+// Many short rounds rather than a few long ones: the machine is shared, and a p99 is decided by whatever else
+// was running during that round. With 2 rounds the median is the mean of both, so one disturbed round doubled a
+// plane's p99; with 6+ interleaved rounds each plane's median round is one where the machine was as quiet as
+// it was for the others.
+const duration = Number(args.duration ?? (quick ? 2 : 4));
 const connections = Number(args.connections ?? 64);
 const backends = Number(args.backends ?? 4);
 const workers = Number(args.workers ?? 1);
-const rounds = Number(args.rounds ?? (quick ? 2 : 5));
+const rounds = Number(args.rounds ?? (quick ? 6 : 12));
 const warmup = quick ? 1 : 3;
 const dataplane = String(args.dataplane ?? 'both');
 
@@ -75,8 +79,8 @@ async function main() {
   }
   const results = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let r = 0; r < rounds; r++) {
-    // Alternate the order each round so neither side always runs on a warmer machine.
-    const order = r % 2 === 0 ? targets : [...targets].reverse();
+    // Rotate the order each round so every proxy takes every position (none always runs on a warmer machine).
+    const order = targets.map((_, i) => targets[(i + r) % targets.length]);
     for (const t of order) {
       const cpuBefore = treeCpuMs(t.pid);
       const m = wrk(t.url, duration);
@@ -89,7 +93,7 @@ async function main() {
   const summary = Object.fromEntries(Object.entries(results).map(([k, ms]) => [k, median(ms)]));
   console.log('');
   for (const [name, m] of Object.entries(summary)) {
-    console.log(`${name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p99 ${m.p99.toFixed(2)} ms  cpu ${m.cpuUs.toFixed(1)} us/req  errors ${m.errors}`);
+    console.log(`${name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p99 ${m.p99.toFixed(2)} ms (rounds ${m.p99Min.toFixed(1)}–${m.p99Max.toFixed(1)})  cpu ${m.cpuUs.toFixed(1)} us/req  errors ${m.errors}`);
   }
   const ref = summary.nginx;
   const planes = targets.filter((t) => t.name !== 'nginx').map((t) => t.name);
@@ -144,7 +148,8 @@ function median(ms) {
     const v = ms.map((m) => m[k]).sort((a, b) => a - b);
     return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
   };
-  return { rps: mid('rps'), p50: mid('p50'), p99: mid('p99'), cpuUs: mid('cpuUs'), errors: ms.reduce((a, m) => a + m.errors, 0) };
+  const p99s = ms.map((m) => m.p99);
+  return { rps: mid('rps'), p50: mid('p50'), p99: mid('p99'), p99Min: Math.min(...p99s), p99Max: Math.max(...p99s), cpuUs: mid('cpuUs'), errors: ms.reduce((a, m) => a + m.errors, 0) };
 }
 
 /** CPU time (user + system, ms) of a process and all its descendants, from /proc. */

@@ -89,7 +89,10 @@ export interface GatewayOptions {
   ejectForMs?: number;
   /** Idle keep-alive sockets kept per instance. Default 64. */
   maxIdleSockets?: number;
-  /** Gives up on a backend that does not answer within this many ms (504). Default 60_000. */
+  /**
+   * Gives up on a backend that has not answered this many ms after the request was sent (504); checked on one
+   * shared timer, so it fires up to a quarter of the timeout late. 0 turns it off. Default 60_000.
+   */
   responseTimeoutMs?: number;
   /** Clock for ejection, injected for tests. Default Date.now. */
   now?: () => number;

@@ -41,6 +41,11 @@ describe('HAProxy configuration', () => {
     expect(text).toContain('retry-on conn-failure');
   });
 
+  it('extracts the Host for host routes only', () => {
+    expect(text).toContain('set-var(txn.host) req.hdr(host),field(1,:),lower');
+    expect(renderHaproxyConfig(routes.slice(0, 2), opts)).not.toContain('txn.host');
+  });
+
   it('refuses routes whose characters could break the configuration', () => {
     expect(safeForHaproxy({ host: '', prefix: '/api/v1', strip: '' })).toBe(true);
     expect(safeForHaproxy({ host: '', prefix: '/a#b', strip: '' })).toBe(false);

@@ -67,8 +67,9 @@ export function renderHaproxyConfig(routes: readonly HaproxyRoute[], o: HaproxyC
     '  http-request set-header X-Forwarded-Proto http unless { req.hdr(x-forwarded-proto) -m found }',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found } !{ req.hdr(x-forwarded-host) -m found }',
     '  http-request set-header X-Real-IP %[src] unless { req.hdr(x-real-ip) -m found }',
-    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
   ];
+  // The normalised Host is only read by host routes; without any, extracting it is work on every request.
+  if (routes.some((r) => r.spec.host !== '')) lines.push('  http-request set-var(txn.host) req.hdr(host),field(1,:),lower');
   if (o.admin) lines.push(`  use_backend drover_admin if { path -m beg ${o.admin.prefix}/ }`);
   for (const r of matchOrder(routes)) {
     const conds = [`path -m str ${r.spec.prefix}`];
