@@ -101,7 +101,7 @@ function follow(cluster, path, pick, signal) {
   const loop = async () => {
     while (!signal.aborted) {
       try {
-        const res = await fetch(`${cluster.server.address}${path}?index=${view.index}&wait=2s`, { signal });
+        const res = await fetch(`${cluster.server.address}${path}${path.includes('?') ? '&' : '?'}index=${view.index}&wait=2s`, { signal });
         const body = await res.json();
         view.index = Number(res.headers.get('X-Nomad-Index') ?? view.index);
         view.list = pick(body);
@@ -189,7 +189,8 @@ async function round(n) {
     const script = cluster.file('server.cjs', SERVER_JS);
     await cluster.api('/v1/jobs', { method: 'POST', body: JSON.stringify({ Job: await parseJob(cluster, jobHCL(script, Boolean(gateway))) }) });
     await cluster.waitFor(`${COUNT} running instances`, async () => (await running(cluster)).length === COUNT);
-    const allocs = follow(cluster, '/v1/job/failover/allocations', runningInstances, stopAll.signal);
+    // resources=true: the list carries each allocation's ports only when asked, as Nomad's does.
+    const allocs = follow(cluster, '/v1/job/failover/allocations?resources=true', runningInstances, stopAll.signal);
     // What routes traffic: the catalog (behind the gateway), or the allocations themselves (direct).
     const routing = gateway ? follow(cluster, '/v1/service/failover', catalogInstances, stopAll.signal) : allocs;
     await cluster.waitFor('every instance routable', async () => routing.list.length === COUNT && allocs.list.length === COUNT, 30_000, 50);
