@@ -149,17 +149,4 @@ export interface LogsOptions {
   signal?: AbortSignal;
 }
 
-/** One entry of `GET /v1/client/allocation/:id/checks` (Nomad's AllocCheckStatus), keyed there by check ID. */
-export interface AllocCheckStatus {
-  ID: string;
-  Check: string;
-  Group: string;
-  Mode: 'healthiness' | 'readiness';
-  Output: string;
-  Service: string;
-  Task: string;
-  Status: 'success' | 'failure' | 'pending';
-  StatusCode: number;
-  /** Unix seconds of the latest result; 0 before the first. */
-  Timestamp: number;
-}
+export type { AllocCheckStatus } from '../structs/index.js';

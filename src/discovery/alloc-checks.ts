@@ -2,23 +2,11 @@
  * `GET /v1/client/allocation/:id/checks`, Nomad's AllocCheckStatus map (what `alloc checks` and the checks part
  * of `alloc status` show), from an allocation's service workloads and their latest check results.
  */
-import type { ServiceCheckResult, ServiceRegistration } from '../structs/index.js';
+import type { AllocCheckStatus, ServiceCheckResult, ServiceRegistration } from '../structs/index.js';
 import type { ServiceWorkload } from './registrations.js';
 
-/** Nomad's AllocCheckStatus. Status is success, failure or pending; Timestamp is unix seconds. */
-export interface AllocCheckStatus {
-  ID: string;
-  Check: string;
-  Group: string;
-  /** healthiness, or readiness for checks with on_update = "ignore" (they do not gate deployments). */
-  Mode: 'healthiness' | 'readiness';
-  Output: string;
-  Service: string;
-  Task: string;
-  Status: 'success' | 'failure' | 'pending';
-  StatusCode: number;
-  Timestamp: number;
-}
+export type { AllocCheckStatus };
+
 
 /**
  * Keyed by check ID. `current` holds the latest registrations (e.g. ServiceRegistrar.registrations()); a check

@@ -95,3 +95,22 @@ export interface ServiceCheckResult {
   /** HTTP status of the last probe of an http check; absent otherwise. */
   StatusCode?: number;
 }
+
+/**
+ * One entry of `GET /v1/client/allocation/:id/checks` (Nomad's AllocCheckStatus), keyed there by check ID: what
+ * `alloc status` shows of a check. Status is success, failure or pending; a warning counts as success.
+ */
+export interface AllocCheckStatus {
+  ID: string;
+  Check: string;
+  Group: string;
+  /** healthiness, or readiness for checks with on_update = "ignore" (they do not gate deployments). */
+  Mode: 'healthiness' | 'readiness';
+  Output: string;
+  Service: string;
+  Task: string;
+  Status: 'success' | 'failure' | 'pending';
+  StatusCode: number;
+  /** Unix seconds of the latest result; 0 before the first. */
+  Timestamp: number;
+}
