@@ -402,6 +402,7 @@ export async function createServer(opts: ServerOptions, signal?: AbortSignal): P
   const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous };
   const backend = opts.backend ?? (opts.sqliteWorkerThread === true ? new ThreadedSqliteBackend(sqlite) : new SqliteBackend(sqlite));
   const store = await StateStore.open({ backend, logger: opts.logger.child({ component: 'state' }), signal });
+  if (!opts.backend) opts.logger.info('state store opened', { data_dir: opts.dataDir, sqlite: opts.sqliteWorkerThread === true ? 'worker thread' : 'main thread' });
   const server = new Server(store, opts);
   if (opts.start !== false) await server.start();
   return server;
