@@ -102,10 +102,10 @@ describe('parser robustness', () => {
       'a = [' + '1,'.repeat(100_000) + ']',
       'x = a' + '.b'.repeat(50_000),
     ];
+    // No wall-clock bound: a parser that is super-linear on any of these 100k-long inputs takes minutes, which
+    // the test's timeout catches; a loaded machine must not fail a linear parser.
     for (const src of inputs) {
-      const t0 = performance.now();
       const r = parseHCL(src, 'p.hcl');
-      expect(performance.now() - t0, src.slice(0, 20)).toBeLessThan(1000);
       expect(r.diagnostics.every((d) => d.summary !== 'Internal parser error'), src.slice(0, 20)).toBe(true);
     }
   });
