@@ -291,7 +291,7 @@ export class NomadVarItems {
     return this.Items();
   }
   Metadata(): VariableMeta {
-    return goStruct({ ...(this as unknown as Record<symbol, VariableMeta>)[META] }, '*dependency.NomadVarMeta');
+    return goStruct({ ...(this as unknown as { [META]: VariableMeta })[META] }, '*dependency.NomadVarMeta');
   }
 }
 

@@ -174,8 +174,8 @@ describe('parseHCL templates', () => {
     const e = expr('"%{ if var.on }yes%{ else }no%{ endif }|%{ for k, v in var.m }${k}%{ endfor }"');
     if (e.type !== 'template') throw new Error('not a template');
     const [ifPart, sep, forPart] = e.parts;
-    expect(ifPart!.type).toBe('if');
-    if (ifPart!.type !== 'if') return;
+    expect(ifPart?.type).toBe('if');
+    if (ifPart?.type !== 'if') return;
     expect(ifPart.then).toMatchObject([{ type: 'text', value: 'yes' }]);
     expect(ifPart.else).toMatchObject([{ type: 'text', value: 'no' }]);
     expect(sep).toMatchObject({ type: 'text', value: '|' });
