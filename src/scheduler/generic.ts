@@ -287,7 +287,7 @@ class Placer {
 
 function countAllocs(m: Record<string, Allocation[]>): number {
   let n = 0;
-  for (const k in m) n += m[k]!.length;
+  for (const allocs of Object.values(m)) n += allocs.length;
   return n;
 }
 
