@@ -537,9 +537,9 @@ class ClientAgent implements Client {
 
   driverEvent(taskID: string, type: string, message: string): void {
     // Task IDs are `<allocID>/<taskName>/<random>` (buildTaskConfig), so no index is needed to route them.
-    const parts = taskID.split('/');
-    if (parts.length < 3) return;
-    const task = this.runners.get(parts[0]!)?.task(parts.slice(1, -1).join('/'));
+    const [allocID = '', ...rest] = taskID.split('/');
+    if (rest.length < 2) return;
+    const task = this.runners.get(allocID)?.task(rest.slice(0, -1).join('/'));
     if (!task) {
       this.log.debug('driver event for an unknown task', { task_id: taskID, type });
       return;

@@ -60,7 +60,7 @@ export class LogRotator {
   init(): void {
     closeSync(openSync(this.live, 'a'));
     const idx = logIndexes(this.options.dir, this.options.base);
-    this.index = idx.length > 0 ? idx[idx.length - 1]! : 0;
+    this.index = idx[idx.length - 1] ?? 0;
     const liveIno = statSync(this.live).ino;
     let cur: number | undefined;
     try {
