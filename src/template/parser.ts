@@ -63,6 +63,7 @@ class Parser {
   private fail(msg: string, pos: number): never {
     throw new ParseError(msg, pos, this.treeName);
   }
+  // The lexer always ends the token list with an EOF token: reads past the end keep returning it.
   private next(): Token {
     return this.tokens[this.tokenIndex++] ?? this.tokens[this.tokens.length - 1]!;
   }
