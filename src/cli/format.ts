@@ -134,7 +134,7 @@ export function parseGoDuration(text: string): number | undefined {
   let total = 0;
   let matched = 0;
   for (let m = re.exec(t); m; m = re.exec(t)) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]!]!; // the pattern's unit group only matches DURATION_UNITS's keys
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
     matched = re.lastIndex;
   }
   return matched === t.length && matched > 0 ? Math.round(total) : undefined;

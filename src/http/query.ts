@@ -16,7 +16,7 @@ export function parseDurationMs(text: string, what = 'duration'): number {
   let pos = 0;
   let m: RegExpExecArray | null;
   while ((m = re.exec(t)) !== null) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!; // the pattern's unit group only matches UNIT_MS's keys
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
     pos = re.lastIndex;
   }
   if (pos !== t.length || t.length === 0) throw badRequest(`invalid ${what} "${text}": expected a duration like 5s, 1m or 250ms`);

@@ -17,7 +17,7 @@ export function parseDurationMs(v: unknown): number {
   let total = 0;
   let pos = 0;
   for (let m = re.exec(v); m; m = re.exec(v)) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!; // the pattern's unit group only matches UNIT_MS's keys
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
     pos = re.lastIndex;
   }
   if (pos !== v.length || pos === 0) {
