@@ -161,7 +161,7 @@ describe('client services', () => {
     expect(checks).toMatchObject([{ Check: 'alive', Service: 'api', Task: '', Group: 'web', Mode: 'healthiness', Status: 'success' }]);
     await new Promise<void>((r) => tcp.close(() => r()));
     expect(await waitFor(() => [...server.catalog.values()][0]?.Status === 'critical')).toBe(true);
-    expect(Object.values(client.allocChecks(a.ID))[0]?.Status).toBe('failure');
+    expect(Object.values(client.allocChecks(a.ID))[0]!.Status).toBe('failure');
   });
 
   it('runs script checks inside the task through the driver, for task and group services', async () => {

@@ -95,7 +95,7 @@ describe('the template hook', () => {
     let started = false;
     const pre = h.hook.prestart(h.ctx).then((r) => ((started = true), r));
     await until(() => h.events.some((e) => e.Type === 'Template'), 'a Missing event');
-    expect(h.events[0]?.DisplayMessage).toBe('Missing: nomad.var.block(nomad/jobs/tpl@default)');
+    expect(h.events[0]!.DisplayMessage).toBe('Missing: nomad.var.block(nomad/jobs/tpl@default)');
     expect(started).toBe(false);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
     await pre;

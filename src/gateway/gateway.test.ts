@@ -218,7 +218,7 @@ describe('failures', () => {
     req.on('error', () => {});
     req.end();
     await until(() => held.length === 1);
-    expect(gw.routes()[0]?.Targets[0]?.Active).toBe(1);
+    expect(gw.routes()[0]!.Targets[0]!.Active).toBe(1);
     req.destroy();
     await until(() => gw.routes()[0]!.Targets[0]!.Active === 0 && aborted === 1);
   });
@@ -254,7 +254,7 @@ describe('websocket', () => {
       socket.write('hello');
     });
     expect(reply).toBe('echo:hello');
-    expect(gw.routes()[0]?.Targets[0]?.Active).toBe(1);
+    expect(gw.routes()[0]!.Targets[0]!.Active).toBe(1);
     socket.destroy();
     await until(() => gw.routes()[0]!.Targets[0]!.Active === 0);
   });
