@@ -7,7 +7,7 @@
 import type { Problem } from '../errors/index.js';
 import type { Attribute, Block, Body, Diagnostic, Expression, Range } from './hcl/index.js';
 import { parseDuration, parseSizeMB } from './duration.js';
-import { SCHEMA, type AttrSpec, type AttrType, type BlockRef, type BlockSpec } from './schema.js';
+import { SCHEMA, type AttrType, type BlockSpec } from './schema.js';
 
 export type Obj = Record<string, any>;
 
@@ -211,7 +211,7 @@ export function decodeBodyInto(spec: BlockSpec, body: Body, self: Block | null, 
   }
 }
 
-function decodeAttr(as: AttrSpec, item: Attribute, self: Block | null, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
+function decodeAttr(as: BlockSpec['attrs'][string], item: Attribute, self: Block | null, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
   if (seen.attrs.has(item.name)) {
     problemAt(ctx, item.nameRange, `Attribute redefined: the argument "${item.name}" was already set`, path);
     return;
@@ -228,7 +228,7 @@ function decodeAttr(as: AttrSpec, item: Attribute, self: Block | null, out: Obj,
   else if (c.value !== undefined) out[as.field] = c.value;
 }
 
-function decodeSubBlock(ref: BlockRef, item: Block, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
+function decodeSubBlock(ref: BlockSpec['blocks'][string], item: Block, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
   if (ref.mode === 'single') {
     if (labelError(ctx, item, 0, path)) return;
     const prev = seen.singles.get(item.type);
