@@ -49,9 +49,9 @@ export class Router {
    * so the API can answer 405 rather than 404.
    */
   match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'methodNotAllowed' | undefined {
-    const segments = path.split('/').filter(Boolean);
+    const parts = path.split('/').filter(Boolean);
     // Most paths have nothing to decode.
-    const parts = path.includes('%') ? segments.map((s) => safeDecode(s)) : segments;
+    if (path.includes('%')) for (let i = 0; i < parts.length; i++) parts[i] = safeDecode(parts[i]!);
     let pathMatched = false;
     for (const r of this.routes) {
       const params = matchSegments(r.segments, parts);

@@ -1,7 +1,7 @@
 /** `drover deployment status [-monitor] [-verbose] ID`: a deployment's progress per task group. */
 import type { Deployment } from '../../structs/index.js';
 import { bool, type CommandSpec } from '../command.js';
-import { formatKV, formatRFC3339, formatTable, shortId, sortedEntries } from '../format.js';
+import { formatKV, formatRFC3339, formatTable, shortId } from '../format.js';
 import { resolvePrefix } from '../resolve.js';
 import { querying } from './common.js';
 import { monitorDeployment } from './deployment-monitor.js';
@@ -14,11 +14,12 @@ export function deploymentView(d: Deployment, verbose: boolean): string {
     ['Status', d.Status],
     ['Description', d.StatusDescription],
   ]);
-  const groups = sortedEntries(d.TaskGroups ?? {});
-  const canaries = groups.some(([, s]) => s.DesiredCanaries > 0);
-  const autoRevert = groups.some(([, s]) => s.AutoRevert);
+  const groups = Object.keys(d.TaskGroups ?? {}).sort();
+  const canaries = groups.some((g) => d.TaskGroups[g]!.DesiredCanaries > 0);
+  const autoRevert = groups.some((g) => d.TaskGroups[g]!.AutoRevert);
   const head = ['Task Group', ...(autoRevert ? ['Auto Revert'] : []), ...(canaries ? ['Promoted'] : []), 'Desired', ...(canaries ? ['Canaries'] : []), 'Placed', 'Healthy', 'Unhealthy', 'Progress Deadline'];
-  const rows = groups.map(([g, s]) => {
+  const rows = groups.map((g) => {
+    const s = d.TaskGroups[g]!;
     return [
       g,
       ...(autoRevert ? [String(s.AutoRevert)] : []),
