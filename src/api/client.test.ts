@@ -52,9 +52,9 @@ describe('DroverClient reads', () => {
     fake.on('GET', '/v1/job/a/versions', { body: [{ ID: 'a', Version: 1 }], index: 3 });
     fake.on('GET', '/v1/job/b/versions', { body: { Versions: [{ ID: 'b', Version: 2 }], Diffs: [] }, index: 3 });
     const c = new DroverClient({ address: fake.address });
-    expect((await c.jobs.versions('a')).value.Versions[0]!.Version).toBe(1);
-    expect((await c.jobs.versions('b', { diffs: true })).value.Versions[0]!.Version).toBe(2);
-    expect(fake.requests[1]!.query.get('diffs')).toBe('true');
+    expect((await c.jobs.versions('a')).value.Versions[0]?.Version).toBe(1);
+    expect((await c.jobs.versions('b', { diffs: true })).value.Versions[0]?.Version).toBe(2);
+    expect(fake.requests[1]?.query.get('diffs')).toBe('true');
   });
 });
 
@@ -65,7 +65,7 @@ describe('DroverClient writes', () => {
     const job = { ID: 'web' } as never;
     const r = await c.jobs.register(job, { enforceIndex: true, jobModifyIndex: 0, submission: { Source: 'job "web" {}', Format: 'hcl2' } });
     expect(r.EvalID).toBe('ev');
-    expect(fake.requests[0]!.body).toEqual({
+    expect(fake.requests[0]?.body).toEqual({
       Job: { ID: 'web' },
       EnforceIndex: true,
       JobModifyIndex: 0,
@@ -77,7 +77,7 @@ describe('DroverClient writes', () => {
     fake.on('DELETE', '/v1/job/web', { body: { EvalID: 'ev', EvalCreateIndex: 1, JobModifyIndex: 1, Index: 1 } });
     const c = new DroverClient({ address: fake.address });
     await c.jobs.deregister('web', { purge: true });
-    expect(fake.requests[0]!.query.get('purge')).toBe('true');
+    expect(fake.requests[0]?.query.get('purge')).toBe('true');
   });
 });
 

@@ -3,6 +3,11 @@
  * IDs, relative times ("1m30s ago"), sizes in binary units. Pure functions, so tests need no terminal.
  */
 
+/** An object's entries ordered by key as `Object.keys(o).sort()` orders them, for tables and key lists. */
+export function sortedEntries<V>(o: Record<string, V>): [string, V][] {
+  return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** Columns padded to their widest cell and joined by two spaces; the last column is not padded. */
 export function formatTable(rows: string[][]): string {
   if (rows.length === 0) return '';
@@ -12,7 +17,7 @@ export function formatTable(rows: string[][]): string {
   return rows
     .map((r) =>
       r
-        .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!)))
+        .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0)))
         .join('  ')
         .trimEnd(),
     )

@@ -45,7 +45,7 @@ describe('job file loading', () => {
     const { mod, calls } = fakeJobspec();
     const loaded = await createJobFileLoader(async () => mod).load(file, { vars: { count: '3' }, varFiles: [vars], env: { NOMAD_VAR_x: '1', UNSET: undefined } });
     const [, opts] = calls[0]!.args as [string, Record<string, unknown>];
-    expect(calls[0]!.fn).toBe('hcl');
+    expect(calls[0]?.fn).toBe('hcl');
     expect(opts).toMatchObject({
       filename: file,
       variables: { count: '3' },
@@ -65,7 +65,7 @@ describe('job file loading', () => {
     const { mod, calls } = fakeJobspec();
     const loaded = await createJobFileLoader(async () => mod).load(file, { vars: {}, varFiles: [], env: {} });
     expect(calls.map((c) => c.fn)).toEqual(['json', 'validate']);
-    expect((calls[1]!.args[0] as Record<string, unknown>).canonical).toBe(true);
+    expect((calls[1]?.args[0] as Record<string, unknown>).canonical).toBe(true);
     expect(loaded.submission.Format).toBe('json');
   });
 

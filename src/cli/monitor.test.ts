@@ -46,8 +46,8 @@ describe('monitorEval', () => {
     // The second read of the evaluation was a blocking query on the index of the first answer.
     const evalReads = fake.requests.filter((r) => r.path === `/v1/evaluation/${EVAL}`);
     expect(evalReads).toHaveLength(2);
-    expect(evalReads[1]!.query.get('index')).toBe('10');
-    expect(evalReads[1]!.query.get('wait')).toBe('5000ms');
+    expect(evalReads[1]?.query.get('index')).toBe('10');
+    expect(evalReads[1]?.query.get('wait')).toBe('5000ms');
   });
 
   it('explains failed placements and the blocked evaluation, and exits 2', async () => {

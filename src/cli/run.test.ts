@@ -68,8 +68,8 @@ describe('drover job run', () => {
     const r = await cli(['job', 'run', '-check-index', '0', '-detach', '-var', 'image=v2', '-var=count=3', 'web.hcl'], { jobFiles: fakeLoader(calls) });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${EVAL}\n`);
-    expect(calls[0]!.opts.vars).toEqual({ image: 'v2', count: '3' });
-    expect(fake.requests[0]!.body).toMatchObject({ EnforceIndex: true, JobModifyIndex: 0, Job: { ID: 'web' }, Submission: { Format: 'hcl2' } });
+    expect(calls[0]?.opts.vars).toEqual({ image: 'v2', count: '3' });
+    expect(fake.requests[0]?.body).toMatchObject({ EnforceIndex: true, JobModifyIndex: 0, Job: { ID: 'web' }, Submission: { Format: 'hcl2' } });
   });
 
   it('monitors the evaluation and prints the server warnings', async () => {
@@ -120,7 +120,7 @@ describe('drover job plan', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Job: "web"\nTask Group: "web" (1 ignore)\n');
     expect(r.stdout).toContain('drover job run -check-index 11 web.hcl');
-    expect(fake.requests[0]!.body).toMatchObject({ Diff: true, Job: { ID: 'web' } });
+    expect(fake.requests[0]?.body).toMatchObject({ Diff: true, Job: { ID: 'web' } });
   });
 
   it('exits 1 when allocations would be created', async () => {
@@ -166,7 +166,7 @@ describe('drover job status', () => {
     fake.on('GET', '/v1/job/web/deployment', { index: 5, body: null });
     const r = await cli(['job', 'status', 'we']);
     expect(r.code).toBe(0);
-    expect(fake.requests[0]!.query.get('prefix')).toBe('we');
+    expect(fake.requests[0]?.query.get('prefix')).toBe('we');
     expect(r.stdout).toMatch(/^ID\s+= web$/m);
     expect(r.stdout).toMatch(/^Status\s+= running$/m);
     expect(r.stdout).toContain('Summary\nTask Group  Queued  Starting  Running  Failed  Complete  Lost\nweb         0       0         1        0       0         0\n');

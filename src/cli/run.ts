@@ -121,12 +121,12 @@ function makeContext(shared: Shared, opts: Record<string, unknown>): CommandCont
 /** Finds or creates the commander command for a word path such as `job` (the group of `job run`). */
 function groupFor(program: Command, groups: Map<string, Command>, words: string[]): Command {
   let parent = program;
-  for (let i = 0; i < words.length; i++) {
+  for (const [i, word] of words.entries()) {
     const key = words.slice(0, i + 1).join(' ');
     // A command may also be a group (`drover gateway` runs, `drover gateway routes` is its subcommand).
-    let g = groups.get(key) ?? parent.commands.find((c) => c.name() === words[i]);
+    let g = groups.get(key) ?? parent.commands.find((c) => c.name() === word);
     if (!g) {
-      g = parent.command(words[i]!).description(`${key} commands`);
+      g = parent.command(word).description(`${key} commands`);
       groups.set(key, g);
     }
     parent = g;
@@ -175,7 +175,7 @@ function buildProgram(io: CliIO, deps: CliDeps): Built {
 export async function runCli(argv: string[], io: CliIO, deps: CliDeps = {}): Promise<number> {
   const { program, longFlags, result } = buildProgram(io, deps);
   let args = normalizeArgv(argv, longFlags);
-  if (args.length === 1 && ['-v', '--version', '-version'].includes(argv[0]!)) args = ['version'];
+  if (args.length === 1 && ['-v', '--version', '-version'].includes(argv[0] ?? '')) args = ['version'];
   if (args.length === 0) args = ['--help'];
   try {
     await program.parseAsync(args, { from: 'user' });

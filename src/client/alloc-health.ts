@@ -72,9 +72,9 @@ export class AllocHealthWatcher {
   private lastStates: Record<string, TaskState> = {};
   private stopped = false;
 
-  constructor(private readonly o: AllocHealthWatcherOptions) {
-    if (o.settings.healthyDeadlineMs > 0) {
-      this.deadlineTimer = setTimeout(() => this.finish(false, 'healthy_deadline passed before the allocation became healthy'), o.settings.healthyDeadlineMs);
+  constructor(private readonly options: AllocHealthWatcherOptions) {
+    if (options.settings.healthyDeadlineMs > 0) {
+      this.deadlineTimer = setTimeout(() => this.finish(false, 'healthy_deadline passed before the allocation became healthy'), options.settings.healthyDeadlineMs);
     }
   }
 
@@ -87,11 +87,11 @@ export class AllocHealthWatcher {
   observe(states: Record<string, TaskState>): void {
     if (this.done()) return;
     this.lastStates = states;
-    const watched = this.o.watchedTasks.map((n) => states[n]).filter((s): s is TaskState => s != null);
+    const watched = this.options.watchedTasks.map((n) => states[n]).filter((s): s is TaskState => s != null);
     const failed = Object.entries(states).find(([, s]) => s.Failed);
     if (failed) return this.finish(false, `task "${failed[0]}" failed`);
-    if (this.o.settings.healthCheck === 'manual') return;
-    const allRunning = watched.length === this.o.watchedTasks.length && watched.every((s) => s.State === 'running');
+    if (this.options.settings.healthCheck === 'manual') return;
+    const allRunning = watched.length === this.options.watchedTasks.length && watched.every((s) => s.State === 'running');
     if (!allRunning) return this.unsettle();
     // Running since the latest (re)start: a restart starts min_healthy_time over.
     const since = Math.max(...watched.map((s) => Math.max(ms(s.StartedAt), ms(s.LastRestart))));
@@ -103,14 +103,14 @@ export class AllocHealthWatcher {
     }
     if (this.settleFrom !== undefined && this.settleFrom >= since) return;
     this.unsettle();
-    this.settleFrom = Math.max(since, this.o.now());
-    this.settleTimer = setTimeout(() => this.settled(), this.o.settings.minHealthyMs);
+    this.settleFrom = Math.max(since, this.options.now());
+    this.settleTimer = setTimeout(() => this.settled(), this.options.settings.minHealthyMs);
   }
 
   /** The checks' part of the health: 'none' when they do not count for this allocation. */
   private checksState(): 'none' | 'passing' | 'failing' {
-    if (this.o.settings.healthCheck !== 'checks' || this.o.checkStatus == null) return 'none';
-    const st = this.o.checkStatus(this.o.alloc.ID);
+    if (this.options.settings.healthCheck !== 'checks' || this.options.checkStatus == null) return 'none';
+    const st = this.options.checkStatus(this.options.alloc.ID);
     if (st == null) return 'none';
     return st.passing ? 'passing' : 'failing';
   }
@@ -132,7 +132,7 @@ export class AllocHealthWatcher {
     this.pollTimer = setTimeout(() => {
       this.pollTimer = undefined;
       this.observe(this.lastStates);
-    }, this.o.checkPollMs ?? 1_000);
+    }, this.options.checkPollMs ?? 1_000);
   }
 
   private unsettle(): void {
@@ -149,12 +149,12 @@ export class AllocHealthWatcher {
     if (this.done()) return;
     this.result = healthy;
     this.clearTimers();
-    this.o.logger.debug('allocation health set', { healthy, reason: why });
-    this.o.onHealth({
+    this.options.logger.debug('allocation health set', { healthy, reason: why });
+    this.options.onHealth({
       Healthy: healthy,
-      Timestamp: iso(this.o.now()),
-      Canary: this.o.alloc.DeploymentStatus?.Canary ?? false,
-      ModifyIndex: this.o.alloc.ModifyIndex,
+      Timestamp: iso(this.options.now()),
+      Canary: this.options.alloc.DeploymentStatus?.Canary ?? false,
+      ModifyIndex: this.options.alloc.ModifyIndex,
     });
   }
 

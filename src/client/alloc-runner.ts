@@ -76,9 +76,9 @@ export class AllocRunner {
   terminalAt: number | undefined;
   private readonly hooks: AllocHook[];
 
-  constructor(alloc: Allocation, private readonly d: AllocRunnerDeps, restored?: PersistedAlloc) {
+  constructor(alloc: Allocation, private readonly deps: AllocRunnerDeps, restored?: PersistedAlloc) {
     this.alloc = alloc;
-    this.log = d.logger.child({ alloc_id: alloc.ID });
+    this.log = deps.logger.child({ alloc_id: alloc.ID });
     const group = alloc.Job.TaskGroups.find((g) => g.Name === alloc.TaskGroup);
     if (!group) throw new Error(`allocation ${alloc.ID} names task group "${alloc.TaskGroup}" which its job does not have`);
     this.group = group;
@@ -86,7 +86,7 @@ export class AllocRunner {
     // A report made before an agent restart may not have reached the server: send it again.
     if (restored && alloc.DeploymentStatus?.Healthy != null) this.reportedHealth = alloc.DeploymentStatus;
     for (const task of group.Tasks) this.addRunner(task, restored?.tasks[task.Name]);
-    this.hooks = d.allocHooks?.({ alloc, group }) ?? [];
+    this.hooks = deps.allocHooks?.({ alloc, group }) ?? [];
     this.watchHealth();
   }
 
@@ -102,15 +102,15 @@ export class AllocRunner {
       alloc: forAlloc,
       settings,
       watchedTasks: this.group.Tasks.filter((t) => this.watchedKind(t)).map((t) => t.Name),
-      now: this.d.now,
+      now: this.deps.now,
       logger: this.log,
-      checkStatus: (id) => this.d.checkStatus?.()?.(id),
+      checkStatus: (id) => this.deps.checkStatus?.()?.(id),
       onHealth: (st) => {
         if (this.detached || this.alloc.ID !== forAlloc.ID) return;
         this.reportedHealth = st;
         this.alloc = { ...this.alloc, DeploymentStatus: st };
-        this.d.store.saveAlloc(this.persisted());
-        this.d.onUpdate(this.clientUpdate());
+        this.deps.store.saveAlloc(this.persisted());
+        this.deps.onUpdate(this.clientUpdate());
       },
     });
     this.health.observe(this.taskStates());
@@ -135,20 +135,20 @@ export class AllocRunner {
       alloc: this.alloc,
       group: this.group,
       task,
-      driver: this.d.drivers.get(canonicalDriverName(task.Driver)),
-      dataDir: this.d.dataDir,
-      node: this.d.node(),
-      region: this.d.region,
-      advertiseIP: this.d.advertiseIP,
-      hostEnv: this.d.hostEnv,
-      hostVolumes: this.d.hostVolumes,
+      driver: this.deps.drivers.get(canonicalDriverName(task.Driver)),
+      dataDir: this.deps.dataDir,
+      node: this.deps.node(),
+      region: this.deps.region,
+      advertiseIP: this.deps.advertiseIP,
+      hostEnv: this.deps.hostEnv,
+      hostVolumes: this.deps.hostVolumes,
       logger: this.log,
-      now: this.d.now,
-      random: this.d.random,
-      hooks: this.d.taskHooks?.({ alloc: this.alloc, group: this.group, task }) ?? [],
+      now: this.deps.now,
+      random: this.deps.random,
+      hooks: this.deps.taskHooks?.({ alloc: this.alloc, group: this.group, task }) ?? [],
       restored,
       onChange: () => this.changed(task.Name),
-      logRotateIntervalMs: this.d.logRotateIntervalMs,
+      logRotateIntervalMs: this.deps.logRotateIntervalMs,
       ephemeral: kind === 'prestart' || kind === 'poststop' || (kind === 'poststart' && !task.Lifecycle?.Sidecar),
     });
     this.runners.set(task.Name, r);
@@ -195,21 +195,21 @@ export class AllocRunner {
       const leaderDied = r.state.Failed === false && this.group.Tasks.find((t) => t.Name === taskName)?.Leader === true;
       if (r.state.Failed || leaderDied) {
         this.siblingsKilled = true;
-        const ev = () => (leaderDied ? taskEvent(EV.LeaderDead, this.d.now()) : taskEvent(EV.SiblingFailed, this.d.now(), { FailedSibling: taskName }));
+        const ev = () => (leaderDied ? taskEvent(EV.LeaderDead, this.deps.now()) : taskEvent(EV.SiblingFailed, this.deps.now(), { FailedSibling: taskName }));
         for (const other of this.taskRunners) if (other !== r && this.kinds.get(other.name) !== 'poststop') void other.kill(ev()).catch(() => {});
       }
     }
-    if (this.done && this.terminalAt === undefined) this.terminalAt = this.d.now();
+    if (this.done && this.terminalAt === undefined) this.terminalAt = this.deps.now();
     this.health?.observe(this.taskStates());
     // A new driver handle is on disk before anything else happens: an agent killed right after a start must
     // adopt the task, not start it again. Every other change is written asynchronously (state-store.ts).
     if (r.handle != null && this.savedHandles.get(taskName) !== r.handle) {
       this.savedHandles.set(taskName, r.handle);
-      this.d.store.saveAllocNow(this.persisted());
+      this.deps.store.saveAllocNow(this.persisted());
     } else {
-      this.d.store.saveAlloc(this.persisted());
+      this.deps.store.saveAlloc(this.persisted());
     }
-    this.d.onUpdate(this.clientUpdate());
+    this.deps.onUpdate(this.clientUpdate());
     for (const w of [...this.waiters]) w();
   }
 
@@ -231,14 +231,14 @@ export class AllocRunner {
     return {
       alloc: this.alloc,
       group: this.group,
-      node: this.d.node(),
-      region: this.d.region,
-      advertiseIP: this.d.advertiseIP,
-      dataDir: this.d.dataDir,
+      node: this.deps.node(),
+      region: this.deps.region,
+      advertiseIP: this.deps.advertiseIP,
+      dataDir: this.deps.dataDir,
       logger: this.log,
       execTask: (task, cmd, timeoutMs) => {
         const r = this.runners.get(task);
-        const driver = this.d.drivers.get(canonicalDriverName(this.group.Tasks.find((t) => t.Name === task)?.Driver ?? ''));
+        const driver = this.deps.drivers.get(canonicalDriverName(this.group.Tasks.find((t) => t.Name === task)?.Driver ?? ''));
         if (!r?.handle || !driver || r.state.State !== 'running') return undefined;
         return driver.execTask(r.handle.config.id, cmd, timeoutMs);
       },
@@ -270,9 +270,9 @@ export class AllocRunner {
   }
 
   private async sequence(): Promise<void> {
-    buildAllocDir(this.d.dataDir, this.alloc.ID);
-    this.d.store.saveAlloc(this.persisted());
-    this.d.onUpdate(this.clientUpdate());
+    buildAllocDir(this.deps.dataDir, this.alloc.ID);
+    this.deps.store.saveAlloc(this.persisted());
+    this.deps.onUpdate(this.clientUpdate());
     if (allocTerminalStatus(this.alloc)) return this.stop();
     const started = (r: TaskRunner) => r.dead || r.state.State === 'running' || r.state.StartedAt !== null;
     const all: Promise<void>[] = [];
@@ -335,7 +335,7 @@ export class AllocRunner {
       const ctx = this.hookContext();
       for (const h of this.hooks) await h.update?.(ctx, alloc).catch((e: unknown) => this.log.warn('alloc hook failed', { hook: h.name, phase: 'update', err: String(e) }));
     }
-    this.d.store.saveAlloc(this.persisted());
+    this.deps.store.saveAlloc(this.persisted());
     if (allocTerminalStatus(alloc) && !this.done) await this.stop();
   }
 
@@ -436,7 +436,7 @@ export class AllocRunner {
 
   /** GC: removes the alloc dir and the persisted state. Only for terminal allocations. */
   destroy(): void {
-    this.d.store.deleteAlloc(this.alloc.ID);
-    destroyAllocDir(this.d.dataDir, this.alloc.ID);
+    this.deps.store.deleteAlloc(this.alloc.ID);
+    destroyAllocDir(this.deps.dataDir, this.alloc.ID);
   }
 }

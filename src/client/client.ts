@@ -156,8 +156,8 @@ export async function createClient(opts: ClientOptions): Promise<Client> {
 }
 
 class ClientAgent implements Client {
-  private readonly o: ClientOptions;
-  private readonly t: ClientTiming;
+  private readonly options: ClientOptions;
+  private readonly timing: ClientTiming;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly identity: NodeIdentity;
@@ -183,14 +183,14 @@ class ClientAgent implements Client {
 
   constructor(o: ClientOptions) {
     // Task dirs, log paths and driver handles are stored as absolute paths: a task's cwd is its own dir.
-    this.o = { ...o, dataDir: resolve(o.dataDir) };
-    o = this.o;
-    this.t = { ...DEFAULT_TIMING, ...o.timing };
+    this.options = { ...o, dataDir: resolve(o.dataDir) };
+    o = this.options;
+    this.timing = { ...DEFAULT_TIMING, ...o.timing };
     this.log = o.logger;
     this.now = o.clock ?? Date.now;
     this.identity = loadNodeIdentity(o.dataDir);
     this.store = new ClientStateStore(o.dataDir, { logger: this.log });
-    this.batcher = new UpdateBatcher(o.rpc, this.t.allocUpdateBatchMs, this.now, this.log);
+    this.batcher = new UpdateBatcher(o.rpc, this.timing.allocUpdateBatchMs, this.now, this.log);
     this.drivers = new Map(o.drivers.map((d) => [d.name, d]));
     this.services = new ClientServices({ rpc: o.rpc, node: () => this.current, advertiseIP: o.advertiseIP ?? '127.0.0.1', logger: this.log });
     this.checkSource = this.services.checkStatus;
@@ -205,32 +205,32 @@ class ClientAgent implements Client {
   }
 
   async init(): Promise<void> {
-    this.facts = hostFacts(this.o.dataDir);
+    this.facts = hostFacts(this.options.dataDir);
     await this.refreshNode();
   }
 
   /** Re-fingerprints the drivers; returns true when the node changed. */
   private async refreshNode(): Promise<boolean> {
-    const drivers = await fingerprintDrivers(this.o.drivers, this.now);
+    const drivers = await fingerprintDrivers(this.options.drivers, this.now);
     const key = JSON.stringify(Object.entries(drivers.drivers).map(([n, d]) => [n, d.Detected, d.Healthy, d.Attributes]));
     if (key === this.driverKey) return false;
     this.driverKey = key;
-    const ip = this.o.advertiseIP ?? '127.0.0.1';
+    const ip = this.options.advertiseIP ?? '127.0.0.1';
     this.current = buildNode({
       identity: this.identity,
-      name: this.o.nodeName ?? os.hostname(),
-      datacenter: this.o.datacenter,
-      nodePool: this.o.nodePool ?? 'default',
-      nodeClass: this.o.nodeClass ?? '',
-      meta: this.o.meta ?? {},
+      name: this.options.nodeName ?? os.hostname(),
+      datacenter: this.options.datacenter,
+      nodePool: this.options.nodePool ?? 'default',
+      nodeClass: this.options.nodeClass ?? '',
+      meta: this.options.meta ?? {},
       advertiseIP: ip,
-      httpAddr: this.o.httpAddr ?? `${ip}:4646`,
+      httpAddr: this.options.httpAddr ?? `${ip}:4646`,
       facts: this.facts,
       drivers,
-      portRange: this.o.portRange ?? { min: 20000, max: 32000 },
-      reservedPorts: this.o.reservedPorts ?? '',
-      reserved: { cpu: this.o.reserved?.cpu ?? 0, memoryMB: this.o.reserved?.memoryMB ?? 0, diskMB: this.o.reserved?.diskMB ?? 0 },
-      hostVolumes: this.o.hostVolumes ?? {},
+      portRange: this.options.portRange ?? { min: 20000, max: 32000 },
+      reservedPorts: this.options.reservedPorts ?? '',
+      reserved: { cpu: this.options.reserved?.cpu ?? 0, memoryMB: this.options.reserved?.memoryMB ?? 0, diskMB: this.options.reserved?.diskMB ?? 0 },
+      hostVolumes: this.options.hostVolumes ?? {},
       now: this.now(),
     });
     return true;
@@ -243,28 +243,28 @@ class ClientAgent implements Client {
 
   /** Templates first, so env = true variables exist before the other hooks and the driver see the env. */
   private readonly taskHooks: TaskHookFactory = (args) => [
-    ...templateHookFactory({ rpc: this.o.rpc, node: () => this.current, allocDir: (id) => allocDirPath(this.o.dataDir, id), now: this.now })(args),
+    ...templateHookFactory({ rpc: this.options.rpc, node: () => this.current, allocDir: (id) => allocDirPath(this.options.dataDir, id), now: this.now })(args),
     ...this.services.taskHooks(args),
-    ...(this.o.taskHooks?.(args) ?? []),
+    ...(this.options.taskHooks?.(args) ?? []),
   ];
 
   private runnerDeps(): AllocRunnerDeps {
     return {
       drivers: this.drivers,
-      dataDir: this.o.dataDir,
+      dataDir: this.options.dataDir,
       node: () => this.current,
-      region: this.o.region,
-      advertiseIP: this.o.advertiseIP ?? '127.0.0.1',
-      hostEnv: this.o.hostEnv ?? process.env,
-      hostVolumes: this.o.hostVolumes ?? {},
+      region: this.options.region,
+      advertiseIP: this.options.advertiseIP ?? '127.0.0.1',
+      hostEnv: this.options.hostEnv ?? process.env,
+      hostVolumes: this.options.hostVolumes ?? {},
       logger: this.log,
       now: this.now,
-      random: this.o.random ?? Math.random,
+      random: this.options.random ?? Math.random,
       taskHooks: withDispatchPayload(this.taskHooks),
       allocHooks: this.services.allocHooks,
       store: this.store,
       onUpdate: (u) => this.batcher.push(u),
-      logRotateIntervalMs: this.t.logRotateIntervalMs,
+      logRotateIntervalMs: this.timing.logRotateIntervalMs,
       checkStatus: () => this.checkSource,
     };
   }
@@ -284,11 +284,11 @@ class ClientAgent implements Client {
     signal?.addEventListener('abort', () => this.ctl.abort(signal.reason), { once: true });
     this.restore();
     this.track(this.registrationLoop());
-    this.track(this.every(this.t.fingerprintIntervalMs, () => this.fingerprintTick()));
-    this.track(this.every(this.t.statsIntervalMs, () => this.collectStats()));
-    this.track(this.every(this.t.gcIntervalMs, async () => this.gc()));
+    this.track(this.every(this.timing.fingerprintIntervalMs, () => this.fingerprintTick()));
+    this.track(this.every(this.timing.statsIntervalMs, () => this.collectStats()));
+    this.track(this.every(this.timing.gcIntervalMs, async () => this.gc()));
     this.lastContact = this.now();
-    this.track(this.every(this.t.disconnectCheckMs, async () => this.stopIfCutOff()));
+    this.track(this.every(this.timing.disconnectCheckMs, async () => this.stopIfCutOff()));
   }
 
   /** Adopts the allocations persisted by an earlier agent process. */
@@ -331,7 +331,7 @@ class ClientAgent implements Client {
       try {
         if (!registered || this.reregister) {
           this.reregister = false;
-          const ttl = (await this.o.rpc.nodeRegister({ ...this.current, Status: 'ready' })).heartbeatTTLms;
+          const ttl = (await this.options.rpc.nodeRegister({ ...this.current, Status: 'ready' })).heartbeatTTLms;
           // Back after losing the servers: they may have marked our allocations unknown; say how they really are.
           if (this.lastContact > 0 && this.everRegistered) for (const r of this.runners.values()) this.batcher.push(r.clientUpdate());
           this.everRegistered = true;
@@ -345,7 +345,7 @@ class ClientAgent implements Client {
           backoff = 250;
           await sleepFor(Math.max(50, ttl / 2), signal);
         } else {
-          const ttl = (await this.o.rpc.nodeUpdateStatus(this.nodeID, 'ready')).heartbeatTTLms;
+          const ttl = (await this.options.rpc.nodeUpdateStatus(this.nodeID, 'ready')).heartbeatTTLms;
           this.lastContact = this.now();
           backoff = 250;
           await sleepFor(Math.max(50, ttl / 2), signal);
@@ -355,7 +355,7 @@ class ClientAgent implements Client {
         this.log.warn('heartbeat failed; registering again', { err: String(e), retry_ms: backoff });
         registered = false;
         await sleepFor(backoff, signal);
-        backoff = Math.min(this.t.maxBackoffMs, backoff * 2);
+        backoff = Math.min(this.timing.maxBackoffMs, backoff * 2);
       }
     }
   }
@@ -367,7 +367,7 @@ class ClientAgent implements Client {
     while (!signal.aborted) {
       const began = this.now();
       try {
-        const res = await this.o.rpc.getClientAllocs(this.nodeID, index, this.t.allocWatchWaitMs, signal);
+        const res = await this.options.rpc.getClientAllocs(this.nodeID, index, this.timing.allocWatchWaitMs, signal);
         if (signal.aborted) return;
         const same = res.index === index;
         index = res.index < index ? 0 : res.index;
@@ -379,7 +379,7 @@ class ClientAgent implements Client {
         if (signal.aborted) return;
         this.log.warn('watching allocations failed', { err: String(e), retry_ms: backoff });
         await sleepFor(backoff, signal);
-        backoff = Math.min(this.t.maxBackoffMs, backoff * 2);
+        backoff = Math.min(this.timing.maxBackoffMs, backoff * 2);
       }
     }
   }
@@ -447,9 +447,9 @@ class ClientAgent implements Client {
     const terminal = [...this.runners.values()]
       .filter((r) => r.done && r.terminalAt !== undefined && !this.batcher.has(r.alloc.ID))
       .sort((a, b) => a.terminalAt! - b.terminalAt!);
-    const excess = terminal.length - this.t.gcMaxAllocs;
+    const excess = terminal.length - this.timing.gcMaxAllocs;
     terminal.forEach((r, i) => {
-      if (i < excess || this.now() - r.terminalAt! > this.t.gcAfterMs) {
+      if (i < excess || this.now() - r.terminalAt! > this.timing.gcAfterMs) {
         this.log.info('garbage collecting allocation', { alloc_id: r.alloc.ID });
         r.destroy();
         this.services.forget(r.alloc.ID);
@@ -467,7 +467,7 @@ class ClientAgent implements Client {
     // State writes are asynchronous: the next agent adopts from what is on disk, so all of it must land first.
     await this.store.flush();
     await this.batcher.close();
-    for (const d of this.o.drivers) await d.shutdown?.().catch((e: unknown) => this.log.warn('driver shutdown failed', { driver: d.name, err: String(e) }));
+    for (const d of this.options.drivers) await d.shutdown?.().catch((e: unknown) => this.log.warn('driver shutdown failed', { driver: d.name, err: String(e) }));
   }
 
   shutdown(): Promise<void> {
@@ -476,7 +476,7 @@ class ClientAgent implements Client {
 
   readLogs(allocID: string, task: string, type: 'stdout' | 'stderr', opts: ReadLogsOptions): AsyncIterable<Buffer> {
     const r = this.runners.get(allocID);
-    const dirs = this.o.dataDir;
+    const dirs = this.options.dataDir;
     return (async function* () {
       if (!r) throw allocNotFound(allocID);
       if (!r.task(task)) throw new DroverError('TaskNotFound', `task "${task}" not found in allocation "${allocID}"`, { details: { allocID, task } });
@@ -488,7 +488,7 @@ class ClientAgent implements Client {
     const r = this.runners.get(allocID);
     if (!r) throw allocNotFound(allocID);
     const cached = this.stats.get(allocID);
-    const tasks = cached && this.now() - cached.at < 2 * this.t.statsIntervalMs ? cached.tasks : await r.stats();
+    const tasks = cached && this.now() - cached.at < 2 * this.timing.statsIntervalMs ? cached.tasks : await r.stats();
     return allocResourceUsage(tasks, this.facts.mhz, this.now() * 1e6);
   }
 
@@ -527,7 +527,7 @@ class ClientAgent implements Client {
   }
 
   setHTTPAddr(addr: string): void {
-    this.o.httpAddr = addr;
+    this.options.httpAddr = addr;
     this.current = { ...this.current, HTTPAddr: addr };
   }
 
@@ -537,9 +537,9 @@ class ClientAgent implements Client {
 
   driverEvent(taskID: string, type: string, message: string): void {
     // Task IDs are `<allocID>/<taskName>/<random>` (buildTaskConfig), so no index is needed to route them.
-    const parts = taskID.split('/');
-    if (parts.length < 3) return;
-    const task = this.runners.get(parts[0]!)?.task(parts.slice(1, -1).join('/'));
+    const [allocID = '', ...rest] = taskID.split('/');
+    if (rest.length < 2) return;
+    const task = this.runners.get(allocID)?.task(rest.slice(0, -1).join('/'));
     if (!task) {
       this.log.debug('driver event for an unknown task', { task_id: taskID, type });
       return;

@@ -37,8 +37,8 @@ export function hostFacts(dataDir: string, cpuinfo = '/proc/cpuinfo', osRelease 
     const text = readFileSync(cpuinfo, 'utf8');
     const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(text);
     if (m) mhz = Math.round(Number(m[1]));
-    const n = /^model name\s*:\s*(.+)$/m.exec(text);
-    if (n) modelName = n[1]!.trim();
+    const name = /^model name\s*:\s*(.+)$/m.exec(text)?.[1];
+    if (name !== undefined) modelName = name.trim();
   } catch {
     // not Linux, or /proc hidden
   }

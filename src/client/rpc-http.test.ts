@@ -40,7 +40,7 @@ describe('ServerRPC over HTTP', () => {
     expect(await rpc.nodeUpdateStatus('n-1', 'ready')).toEqual({ heartbeatTTLms: 10_000, index: 7 });
     const res = await rpc.getClientAllocs('n-1', 5, 30_000);
     expect(res.index).toBe(42);
-    expect(res.allocs[0]!.TaskGroup).toBe('web');
+    expect(res.allocs[0]?.TaskGroup).toBe('web');
     await rpc.updateAllocs([{ ID: 'a', ClientStatus: 'running', ClientDescription: '', TaskStates: {} }]);
     expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
       'PUT /v1/internal/client/register',
@@ -48,9 +48,9 @@ describe('ServerRPC over HTTP', () => {
       'GET /v1/internal/client/allocs/n-1?index=5&wait=30000ms',
       'PUT /v1/internal/client/allocs',
     ]);
-    expect(seen[0]!.body).toEqual({ Node: { ID: 'n-1' } });
-    expect(seen[1]!.body).toEqual({ NodeID: 'n-1', Status: 'ready' });
-    expect(seen[3]!.body).toEqual({ Allocs: [{ ID: 'a', ClientStatus: 'running', ClientDescription: '', TaskStates: {} }] });
+    expect(seen[0]?.body).toEqual({ Node: { ID: 'n-1' } });
+    expect(seen[1]?.body).toEqual({ NodeID: 'n-1', Status: 'ready' });
+    expect(seen[3]?.body).toEqual({ Allocs: [{ ID: 'a', ClientStatus: 'running', ClientDescription: '', TaskStates: {} }] });
   });
 
   it('gives up on a server that accepts but never answers, and tries the next one', async () => {

@@ -67,8 +67,8 @@ export class ClientServices {
   /** allocID → owners whose services have checks: health waits for every one of them to be registered. */
   private readonly expected = new Map<string, Set<string>>();
 
-  constructor(private readonly o: ClientServicesOptions) {
-    this.log = o.logger.child({ component: 'services' });
+  constructor(private readonly options: ClientServicesOptions) {
+    this.log = options.logger.child({ component: 'services' });
   }
 
   /** Task services: one hook per task that declares services. */
@@ -150,10 +150,10 @@ export class ClientServices {
         this.log.info('restarting task: check unhealthy', { alloc_id: alloc.ID, task, check: req.checkName });
         void args.restart(task, reason).catch((e: unknown) => this.log.warn('check_restart failed', { alloc_id: alloc.ID, task, err: String(e) }));
       },
-      clock: this.o.clock,
+      clock: this.options.clock,
       logger: this.log.child({ alloc_id: alloc.ID }),
-      probes: this.o.probes,
-      retryMs: this.o.retryMs,
+      probes: this.options.probes,
+      retryMs: this.options.retryMs,
     });
     let sets = this.byAlloc.get(alloc.ID);
     if (!sets) this.byAlloc.set(alloc.ID, (sets = new Map()));
@@ -186,21 +186,21 @@ export class ClientServices {
   builds(input: { alloc: Allocation; task?: string; interpolation: InterpolationContext }): ServiceWorkload[] {
     return buildServiceWorkloads({
       alloc: input.alloc,
-      node: this.o.node(),
-      advertiseIP: this.o.advertiseIP,
+      node: this.options.node(),
+      advertiseIP: this.options.advertiseIP,
       task: input.task,
       interpolate: (s) => interpolateString(s, input.interpolation),
     });
   }
 
   private async upsert(regs: Parameters<NonNullable<ServerRPC['upsertServiceRegistrations']>>[0]): Promise<void> {
-    if (!this.o.rpc.upsertServiceRegistrations) throw new Error('the server connection cannot register services');
-    await this.o.rpc.upsertServiceRegistrations(regs);
+    if (!this.options.rpc.upsertServiceRegistrations) throw new Error('the server connection cannot register services');
+    await this.options.rpc.upsertServiceRegistrations(regs);
   }
 
   private async delete(ids: string[]): Promise<void> {
-    if (!this.o.rpc.deleteServiceRegistrations) throw new Error('the server connection cannot deregister services');
-    await this.o.rpc.deleteServiceRegistrations(ids);
+    if (!this.options.rpc.deleteServiceRegistrations) throw new Error('the server connection cannot deregister services');
+    await this.options.rpc.deleteServiceRegistrations(ids);
   }
 }
 

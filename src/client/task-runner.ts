@@ -65,7 +65,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export class TaskRunner {
   readonly name: string;
   private alloc: Allocation;
-  private readonly d: TaskRunnerDeps;
+  private readonly deps: TaskRunnerDeps;
   state: TaskState;
   handle: TaskHandle | null;
   private readonly tracker: RestartTracker;
@@ -89,7 +89,7 @@ export class TaskRunner {
   private oomReported = false;
 
   constructor(deps: TaskRunnerDeps) {
-    this.d = deps;
+    this.deps = deps;
     this.alloc = deps.alloc;
     this.name = deps.task.Name;
     this.log = deps.logger.child({ task: deps.task.Name });
@@ -113,7 +113,7 @@ export class TaskRunner {
     this.running ??= this.loop().catch((e: unknown) => {
       if (this.detachCtl.signal.aborted) return;
       this.log.error('task runner failed', { err: String(e) });
-      this.finish(true, taskEvent(EV.DriverFailure, this.d.now(), { DriverError: String(e), FailsTask: true }));
+      this.finish(true, taskEvent(EV.DriverFailure, this.deps.now(), { DriverError: String(e), FailsTask: true }));
     });
     return this.running;
   }
@@ -121,27 +121,27 @@ export class TaskRunner {
   private emit(ev: TaskEvent, state?: TaskState['State']): void {
     this.state.Events = [...this.state.Events, ev].slice(-MAX_EVENTS);
     if (state) this.state.State = state;
-    this.d.onChange();
+    this.deps.onChange();
   }
 
   private finish(failed: boolean, ev?: TaskEvent): void {
     if (ev) this.state.Events = [...this.state.Events, ev].slice(-MAX_EVENTS);
     this.state.State = 'dead';
     this.state.Failed = this.state.Failed || failed;
-    this.state.FinishedAt = iso(this.d.now());
+    this.state.FinishedAt = iso(this.deps.now());
     this.handle = null;
-    this.d.onChange();
+    this.deps.onChange();
   }
 
   private async loop(): Promise<void> {
     if (this.dead) return;
     // A forced restart of a finished task runs the loop again: it is not a new task, so no Received / Setup.
-    const fresh = this.d.restored === undefined && this.state.StartedAt === null;
-    if (fresh) this.emit(taskEvent(EV.Received, this.d.now()));
-    if (!this.d.driver) {
-      return this.finish(true, taskEvent(EV.DriverFailure, this.d.now(), { DriverError: `driver "${this.d.task.Driver}" is not available on this client`, FailsTask: true }));
+    const fresh = this.deps.restored === undefined && this.state.StartedAt === null;
+    if (fresh) this.emit(taskEvent(EV.Received, this.deps.now()));
+    if (!this.deps.driver) {
+      return this.finish(true, taskEvent(EV.DriverFailure, this.deps.now(), { DriverError: `driver "${this.deps.task.Driver}" is not available on this client`, FailsTask: true }));
     }
-    const driver = this.d.driver;
+    const driver = this.deps.driver;
     this.setup(fresh);
     try {
       let exit: ExitResult | undefined;
@@ -168,9 +168,9 @@ export class TaskRunner {
         const delay = this.decide(decision);
         if (delay === undefined) return;
         await sleepFor(delay, this.killCtl.signal);
-        this.d.onChange();
+        this.deps.onChange();
       }
-      this.finish(this.killFails, taskEvent(EV.Killed, this.d.now()));
+      this.finish(this.killFails, taskEvent(EV.Killed, this.deps.now()));
     } catch (e) {
       if (this.detachCtl.signal.aborted) return;
       throw e;
@@ -199,7 +199,7 @@ export class TaskRunner {
 
   /** Applies a restart decision; returns the delay before the next start, or undefined when the task is done. */
   private decide(d: RestartDecision): number | undefined {
-    const now = this.d.now();
+    const now = this.deps.now();
     switch (d.kind) {
       case 'restart':
         this.state.Restarts++;
@@ -219,17 +219,17 @@ export class TaskRunner {
   }
 
   private setup(fresh: boolean): void {
-    const dirs = taskDirs(this.d.dataDir, this.alloc.ID, this.name);
-    if (fresh) this.emit(taskEvent(EV.Setup, this.d.now(), { Message: 'Building Task Directory' }));
+    const dirs = taskDirs(this.deps.dataDir, this.alloc.ID, this.name);
+    if (fresh) this.emit(taskEvent(EV.Setup, this.deps.now(), { Message: 'Building Task Directory' }));
     buildTaskDir(dirs);
     this.rotators = [];
-    const lc = this.d.task.LogConfig;
+    const lc = this.deps.task.LogConfig;
     for (const kind of ['stdout', 'stderr']) {
       const r = new LogRotator({ dir: dirs.logDir, base: `${this.name}.${kind}`, maxFiles: lc?.MaxFiles || 10, maxBytes: (lc?.MaxFileSizeMB || 10) * 1024 * 1024 });
       r.init();
       this.rotators.push(r);
     }
-    this.rotateTimer = setInterval(() => this.rotateLogs(), this.d.logRotateIntervalMs);
+    this.rotateTimer = setInterval(() => this.rotateLogs(), this.deps.logRotateIntervalMs);
     this.rotateTimer.unref();
   }
 
@@ -250,24 +250,24 @@ export class TaskRunner {
   }
 
   private context(driver: TaskDriver): TaskHookContext {
-    const dirs = taskDirs(this.d.dataDir, this.alloc.ID, this.name);
+    const dirs = taskDirs(this.deps.dataDir, this.alloc.ID, this.name);
     const caps = driver.capabilities ?? defaultCapabilities;
     this.env = buildTaskEnv({
       alloc: this.alloc,
-      group: this.d.group,
-      task: this.d.task,
-      node: this.d.node,
-      region: this.d.region,
+      group: this.deps.group,
+      task: this.deps.task,
+      node: this.deps.node,
+      region: this.deps.region,
       dirs,
       fsIsolation: caps.fsIsolation,
-      hostEnv: this.d.hostEnv,
-      advertiseIP: this.d.advertiseIP,
+      hostEnv: this.deps.hostEnv,
+      advertiseIP: this.deps.advertiseIP,
     });
-    const interpolation: InterpolationContext = { env: this.env, node: this.d.node, region: this.d.region };
+    const interpolation: InterpolationContext = { env: this.env, node: this.deps.node, region: this.deps.region };
     this.hookCtx = {
       alloc: this.alloc,
-      group: this.d.group,
-      task: this.d.task,
+      group: this.deps.group,
+      task: this.deps.task,
       dirs,
       env: this.env,
       interpolation,
@@ -279,7 +279,7 @@ export class TaskRunner {
         await this.restart(reason, undefined, opts);
       },
       signalTask: (sig, reason) => this.signal(sig, reason),
-      kill: (reason) => this.kill(taskEvent(EV.HookFailed, this.d.now(), { Message: reason }), true),
+      kill: (reason) => this.kill(taskEvent(EV.HookFailed, this.deps.now(), { Message: reason }), true),
     };
     return this.hookCtx;
   }
@@ -287,7 +287,7 @@ export class TaskRunner {
   private async runHooks(phase: 'stop' | 'update'): Promise<void> {
     const ctx = this.hookCtx;
     if (!ctx) return;
-    for (const h of this.d.hooks) {
+    for (const h of this.deps.hooks) {
       try {
         if (phase === 'stop') await h.stop?.(ctx);
         else await h.update?.(ctx, this.alloc);
@@ -300,19 +300,19 @@ export class TaskRunner {
   /** One start: prestart hooks, the driver, poststart hooks. */
   private async start(driver: TaskDriver): Promise<'ok' | 'stop' | RestartDecision> {
     const ctx = this.context(driver);
-    for (const h of this.d.hooks) {
+    for (const h of this.deps.hooks) {
       if (!h.prestart) continue;
       try {
         const r = await h.prestart(ctx);
         if (r?.env) Object.assign(this.env, r.env);
       } catch (e) {
         if (this.killing) return 'stop';
-        this.emit(taskEvent(EV.HookFailed, this.d.now(), { Message: `${h.name}: ${String((e as Error).message ?? e)}` }));
+        this.emit(taskEvent(EV.HookFailed, this.deps.now(), { Message: `${h.name}: ${String((e as Error).message ?? e)}` }));
         return this.tracker.onStartError(isRecoverable(e) || !(e instanceof DroverError));
       }
     }
     if (this.killing) return 'stop';
-    const cfg = buildTaskConfig({ alloc: this.alloc, group: this.d.group, task: this.d.task, dirs: ctx.dirs, env: this.env, ctx: ctx.interpolation, advertiseIP: this.d.advertiseIP, hostVolumes: this.d.hostVolumes });
+    const cfg = buildTaskConfig({ alloc: this.alloc, group: this.deps.group, task: this.deps.task, dirs: ctx.dirs, env: this.env, ctx: ctx.interpolation, advertiseIP: this.deps.advertiseIP, hostVolumes: this.deps.hostVolumes });
     this.currentTaskID = cfg.id;
     this.oomReported = false;
     try {
@@ -321,12 +321,12 @@ export class TaskRunner {
     } catch (e) {
       if (this.killing) return 'stop';
       const msg = e instanceof Error ? e.message : String(e);
-      this.emit(taskEvent(EV.DriverFailure, this.d.now(), { DriverError: msg }));
+      this.emit(taskEvent(EV.DriverFailure, this.deps.now(), { DriverError: msg }));
       return this.tracker.onStartError(isRecoverable(e));
     }
-    this.state.StartedAt = iso(this.d.now());
-    this.emit(taskEvent(EV.Started, this.d.now()), 'running');
-    for (const h of this.d.hooks) {
+    this.state.StartedAt = iso(this.deps.now());
+    this.emit(taskEvent(EV.Started, this.deps.now()), 'running');
+    for (const h of this.deps.hooks) {
       try {
         await h.poststart?.(ctx, this.handle);
       } catch (e) {
@@ -356,19 +356,19 @@ export class TaskRunner {
   private async recoveredHooks(handle: TaskHandle): Promise<void> {
     const ctx = this.hookCtx;
     if (!ctx) return;
-    for (const h of this.d.hooks) await h.recovered?.(ctx, handle).catch((e: unknown) => this.log.warn('recovered hook failed', { hook: h.name, err: String(e) }));
+    for (const h of this.deps.hooks) await h.recovered?.(ctx, handle).catch((e: unknown) => this.log.warn('recovered hook failed', { hook: h.name, err: String(e) }));
   }
 
   /** Before the kill: services leave the catalog while the task still answers (then shutdown_delay runs). */
   private async preKillHooks(): Promise<void> {
     const ctx = this.hookCtx;
     if (!ctx) return;
-    for (const h of this.d.hooks) await h.preKill?.(ctx).catch((e: unknown) => this.log.warn('pre-kill hook failed', { hook: h.name, err: String(e) }));
+    for (const h of this.deps.hooks) await h.preKill?.(ctx).catch((e: unknown) => this.log.warn('pre-kill hook failed', { hook: h.name, err: String(e) }));
   }
 
   /** Records an exit: events, hooks, driver cleanup; returns what the restart policy says. */
   private async exited(driver: TaskDriver, exit: ExitResult): Promise<RestartDecision> {
-    const now = this.d.now();
+    const now = this.deps.now();
     if (exit.oomKilled && !this.oomReported) this.emit(taskEvent(EV.OOMKilled, now));
     this.oomReported = false;
     this.emit(
@@ -376,9 +376,9 @@ export class TaskRunner {
     );
     const id = this.handle?.config.id;
     this.handle = null;
-    this.d.onChange();
+    this.deps.onChange();
     if (id) await driver.destroyTask(id, true).catch((e: unknown) => this.log.warn('destroy task failed', { err: String(e) }));
-    if (this.hookCtx) for (const h of this.d.hooks) await h.exited?.(this.hookCtx, exit).catch((e: unknown) => this.log.warn('exited hook failed', { hook: h.name, err: String(e) }));
+    if (this.hookCtx) for (const h of this.deps.hooks) await h.exited?.(this.hookCtx, exit).catch((e: unknown) => this.log.warn('exited hook failed', { hook: h.name, err: String(e) }));
     const requested = this.restartRequested;
     this.restartRequested = 'no';
     // check_restart counts against the restart policy (Nomad's SetRestartTriggered(failure = true)).
@@ -402,17 +402,17 @@ export class TaskRunner {
       this.killing = true;
       this.killCtl.abort(new DroverError('Aborted', 'task killed'));
       const handle = this.handle;
-      if (handle && this.d.driver) {
+      if (handle && this.deps.driver) {
         await this.preKillHooks();
-        const timeoutNs = this.d.task.KillTimeout ?? 5e9;
-        const delayNs = this.alloc.DesiredTransition?.NoShutdownDelay ? 0 : (this.d.task.ShutdownDelay ?? 0);
+        const timeoutNs = this.deps.task.KillTimeout ?? 5e9;
+        const delayNs = this.alloc.DesiredTransition?.NoShutdownDelay ? 0 : (this.deps.task.ShutdownDelay ?? 0);
         if (delayNs > 0) await sleepFor(delayNs / 1e6);
-        this.emit(taskEvent(EV.Killing, this.d.now(), { KillTimeout: timeoutNs }));
-        await this.d.driver.stopTask(handle.config.id, timeoutNs / 1e6, this.d.task.KillSignal || 'SIGTERM').catch((e: unknown) => this.log.warn('stop task failed', { err: String(e) }));
+        this.emit(taskEvent(EV.Killing, this.deps.now(), { KillTimeout: timeoutNs }));
+        await this.deps.driver.stopTask(handle.config.id, timeoutNs / 1e6, this.deps.task.KillSignal || 'SIGTERM').catch((e: unknown) => this.log.warn('stop task failed', { err: String(e) }));
       }
     }
     if (this.running) await this.running;
-    else this.finish(fails, taskEvent(EV.Killed, this.d.now()));
+    else this.finish(fails, taskEvent(EV.Killed, this.deps.now()));
   }
 
   /**
@@ -423,11 +423,11 @@ export class TaskRunner {
    */
   async restart(reason: string, gate?: Promise<void>, opts: { failure?: boolean } = {}): Promise<boolean> {
     const handle = this.handle;
-    if (!handle || !this.d.driver || this.killing || this.state.State !== 'running') return false;
+    if (!handle || !this.deps.driver || this.killing || this.state.State !== 'running') return false;
     this.restartRequested = opts.failure ? 'failure' : 'user';
     this.startGate = gate;
-    this.emit(taskEvent(EV.RestartSignal, this.d.now(), { RestartReason: reason }));
-    await this.d.driver.stopTask(handle.config.id, (this.d.task.KillTimeout ?? 5e9) / 1e6, this.d.task.KillSignal || 'SIGTERM');
+    this.emit(taskEvent(EV.RestartSignal, this.deps.now(), { RestartReason: reason }));
+    await this.deps.driver.stopTask(handle.config.id, (this.deps.task.KillTimeout ?? 5e9) / 1e6, this.deps.task.KillSignal || 'SIGTERM');
     return true;
   }
 
@@ -437,7 +437,7 @@ export class TaskRunner {
    */
   forceRestart(reason: string, gate?: Promise<void>): boolean {
     if (!this.dead || this.killing || this.state.Failed || this.detachCtl.signal.aborted) return false;
-    const now = this.d.now();
+    const now = this.deps.now();
     this.state.Events = [...this.state.Events, taskEvent(EV.RestartSignal, now, { RestartReason: reason })].slice(-MAX_EVENTS);
     this.state.Restarts++;
     this.state.LastRestart = iso(now);
@@ -451,10 +451,10 @@ export class TaskRunner {
 
   async signal(sig: string, reason: string): Promise<void> {
     const handle = this.handle;
-    if (!handle || !this.d.driver) throw new DroverError('TaskNotFound', `task "${this.name}" is not running`);
+    if (!handle || !this.deps.driver) throw new DroverError('TaskNotFound', `task "${this.name}" is not running`);
     signalNumber(sig);
-    this.emit(taskEvent(EV.Signaling, this.d.now(), { TaskSignal: sig, TaskSignalReason: reason }));
-    await this.d.driver.signalTask(handle.config.id, sig);
+    this.emit(taskEvent(EV.Signaling, this.deps.now(), { TaskSignal: sig, TaskSignalReason: reason }));
+    await this.deps.driver.signalTask(handle.config.id, sig);
   }
 
   /**
@@ -463,7 +463,7 @@ export class TaskRunner {
    */
   driverEvent(taskID: string, type: string, message: string): void {
     if (this.dead || taskID !== (this.handle?.config.id ?? this.currentTaskID)) return;
-    const now = this.d.now();
+    const now = this.deps.now();
     if (type === EV.OOMKilled) {
       this.oomReported = true;
       this.emit(taskEvent(EV.OOMKilled, now));
@@ -474,8 +474,8 @@ export class TaskRunner {
   }
 
   async stats(): Promise<TaskResourceUsage | undefined> {
-    if (!this.handle || !this.d.driver || this.state.State !== 'running') return undefined;
-    return this.d.driver.taskStats(this.handle.config.id).catch(() => undefined);
+    if (!this.handle || !this.deps.driver || this.state.State !== 'running') return undefined;
+    return this.deps.driver.taskStats(this.handle.config.id).catch(() => undefined);
   }
 
   /** The allocation changed in place (new job version without a destructive change). */

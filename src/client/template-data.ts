@@ -69,14 +69,14 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   private envLookup: (name: string) => string | undefined;
   private readonly waitMs: number;
 
-  constructor(private readonly o: RpcTemplateDataOptions) {
-    this.envLookup = taskEnvLookup(o.env, o.node);
-    this.waitMs = o.waitMs ?? 5 * 60_000;
+  constructor(private readonly options: RpcTemplateDataOptions) {
+    this.envLookup = taskEnvLookup(options.env, options.node);
+    this.waitMs = options.waitMs ?? 5 * 60_000;
   }
 
   /** The task's env changes between starts (a template with env = true adds to it). */
   setEnv(env: Record<string, string>): void {
-    this.envLookup = taskEnvLookup(env, this.o.node);
+    this.envLookup = taskEnvLookup(env, this.options.node);
   }
 
   // ---- TemplateData: synchronous reads of the cache -------------------------------------------
@@ -103,8 +103,8 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   }
 
   variableList(prefix: string, namespace: string): VariableMeta[] | undefined {
-    if (namespace !== this.o.identity.namespace) this.deny(namespace, prefix);
-    return this.varLists.get(key(namespace, prefix))?.value.filter((m) => mayRead(this.o.identity, m.Namespace, m.Path));
+    if (namespace !== this.options.identity.namespace) this.deny(namespace, prefix);
+    return this.varLists.get(key(namespace, prefix))?.value.filter((m) => mayRead(this.options.identity, m.Namespace, m.Path));
   }
 
   env(name: string): string | undefined {
@@ -157,7 +157,7 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   }
 
   private async fetch(d: Dependency, minIndex: number, signal: AbortSignal): Promise<IndexedValue<unknown>> {
-    const rpc = this.o.rpc;
+    const rpc = this.options.rpc;
     const q = { minIndex, waitMs: this.waitMs, signal };
     switch (d.kind) {
       case 'var':
@@ -214,11 +214,11 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   }
 
   private checkAccess(namespace: string, path: string): void {
-    if (!mayRead(this.o.identity, namespace, path)) this.deny(namespace, path);
+    if (!mayRead(this.options.identity, namespace, path)) this.deny(namespace, path);
   }
 
   private deny(namespace: string, path: string): never {
-    const id = this.o.identity;
+    const id = this.options.identity;
     throw new DroverError(
       'PermissionDenied',
       `Permission denied: task "${id.task}" of job "${id.jobID}" may not read variable "${path}" in namespace "${namespace}"; ` +

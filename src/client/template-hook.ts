@@ -72,7 +72,7 @@ export class TemplateHook implements TaskHook {
   private flushing: Promise<void> | undefined;
 
   constructor(
-    private readonly o: TemplateHookOptions,
+    private readonly options: TemplateHookOptions,
     private readonly task: Task,
   ) {}
 
@@ -116,13 +116,13 @@ export class TemplateHook implements TaskHook {
     // Its own controller, so a failed first render stops the watches already started before it fails the task.
     const startCtl = new AbortController();
     const signal = AbortSignal.any([ctx.signal, this.stopCtl.signal, startCtl.signal]);
-    const allocDir = this.o.allocDir(alloc.ID);
+    const allocDir = this.options.allocDir(alloc.ID);
     this.data = new RpcTemplateData({
-      rpc: this.o.rpc,
+      rpc: this.options.rpc,
       identity: { namespace: alloc.Namespace, jobID: alloc.JobID, group: alloc.TaskGroup, task: this.task.Name },
       env: ctx.env,
-      node: this.o.node(),
-      waitMs: this.o.waitMs,
+      node: this.options.node(),
+      waitMs: this.options.waitMs,
     });
     const aborted = new Promise<never>((_, reject) => {
       if (signal.aborted) reject(signal.reason);
@@ -173,8 +173,8 @@ export class TemplateHook implements TaskHook {
       // Splay spreads change_mode actions across instances; a noop template has none, so it must not wait.
       splayMs: (spec.ChangeMode || 'restart') === 'noop' ? 0 : settings.splayMs,
       once: settings.once,
-      clock: this.o.clock,
-      rng: this.o.rng,
+      clock: this.options.clock,
+      rng: this.options.rng,
       signal,
       onRender: (content, { initial }) => {
         const stale = initial && this.restored && readIfExists(w.dest) !== content;
@@ -275,7 +275,7 @@ export class TemplateHook implements TaskHook {
   }
 
   private event(type: string, extra: { Message: string }): void {
-    this.ctx?.emitEvent(taskEvent(type, this.o.now(), extra));
+    this.ctx?.emitEvent(taskEvent(type, this.options.now(), extra));
   }
 }
 

@@ -27,7 +27,7 @@ describe('serviceListStubs', () => {
   });
 
   it('keeps listing a service whose instances are all critical, as Nomad does', () => {
-    expect(serviceListStubs([fixtureReg({ Status: 'critical' })])[0]!.Services).toEqual([{ ServiceName: 'web', Tags: [] }]);
+    expect(serviceListStubs([fixtureReg({ Status: 'critical' })])[0]?.Services).toEqual([{ ServiceName: 'web', Tags: [] }]);
   });
 });
 

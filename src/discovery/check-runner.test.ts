@@ -88,8 +88,8 @@ describe('CheckRunner', () => {
     await clock.advance(3000);
     expect(p.calls).toHaveLength(5);
     expect(changes.map((c) => c.status)).toEqual(['passing', 'critical', 'passing']);
-    expect(changes[1]!.results[0]).toMatchObject({ CheckID: 'c1', Name: 'alive', Status: 'critical', Output: 'result 3' });
-    expect(changes[1]!.results[0]!.Timestamp).toBe((1_700_000_000_000 + 2000) * 1_000_000);
+    expect(changes[1]?.results[0]).toMatchObject({ CheckID: 'c1', Name: 'alive', Status: 'critical', Output: 'result 3' });
+    expect(changes[1]?.results[0]?.Timestamp).toBe((1_700_000_000_000 + 2000) * 1_000_000);
   });
 
   it('aggregates to the worst status of its checks, and passing with none', async () => {
@@ -116,7 +116,7 @@ describe('CheckRunner', () => {
     expect(runner.status).toBe('passing');
     await clock.advance(1);
     expect(runner.status).toBe('critical');
-    expect(runner.results()[0]!.Output).toContain('timed out');
+    expect(runner.results()[0]?.Output).toContain('timed out');
     expect(aborted).toBe(true);
   });
 

@@ -37,23 +37,23 @@ interface Timer {
  * (up to its next sleep) before moving on. For tests of the check runner and of anything built on it.
  */
 export class ManualClock implements Clock {
-  private t: number;
+  private nowMs: number;
   private seq = 0;
   private timers: Timer[] = [];
 
   constructor(start = 1_700_000_000_000) {
-    this.t = start;
+    this.nowMs = start;
   }
 
   now(): number {
-    return this.t;
+    return this.nowMs;
   }
 
   sleep(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       const timer: Timer = {
-        at: this.t + Math.max(0, ms),
+        at: this.nowMs + Math.max(0, ms),
         seq: this.seq++,
         resolve: () => {
           signal.removeEventListener('abort', onAbort);
@@ -75,18 +75,18 @@ export class ManualClock implements Clock {
   }
 
   async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
+    const end = this.nowMs + ms;
     await settle();
     for (;;) {
       this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
       const next = this.timers[0];
       if (!next || next.at > end) break;
       this.timers.shift();
-      this.t = Math.max(this.t, next.at);
+      this.nowMs = Math.max(this.nowMs, next.at);
       next.resolve();
       await settle();
     }
-    this.t = end;
+    this.nowMs = end;
     await settle();
   }
 }

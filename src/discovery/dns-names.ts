@@ -50,11 +50,12 @@ export function parseQueryName(name: string, domain: string): ParsedName {
   if (after.length > 1) return { kind: 'invalid' };
   const dc = after[0];
   const before = labels.slice(0, kindAt);
+  const only = before.length === 1 ? before[0] : undefined;
   if (labels[kindAt] === 'addr') {
-    const ip = before.length === 1 ? decodeAddrLabel(before[0]!) : undefined;
+    const ip = only !== undefined ? decodeAddrLabel(only) : undefined;
     return ip ? { kind: 'addr', ip, ...(dc ? { dc } : {}) } : { kind: 'invalid' };
   }
-  if (before.length === 1) return { kind: 'service', service: before[0]!, ...(dc ? { dc } : {}) };
+  if (only !== undefined) return { kind: 'service', service: only, ...(dc ? { dc } : {}) };
   if (before.length !== 2) return { kind: 'invalid' };
   const [first, second] = before as [string, string];
   if (first.startsWith('_') && second.startsWith('_')) {
@@ -84,8 +85,9 @@ function expandIPv6(ip: string): string[] {
   let s = ip;
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
   if (v4) {
-    const o = v4[1]!.split('.').map(Number);
-    s = s.replace(v4[1]!, `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`);
+    // The pattern is the whole match and has exactly four dotted parts.
+    const [a = 0, b = 0, c = 0, d = 0] = v4[0].split('.').map(Number);
+    s = s.replace(v4[0], `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`);
   }
   const [head, tail] = s.split('::') as [string, string | undefined];
   const h = head ? head.split(':') : [];

@@ -95,7 +95,7 @@ describe('answerQuestion', () => {
     expect(answerQuestion({ name: 'web.service.drover', type: RR.A }, src, opts).answers.map((r) => r.address)).toEqual(['10.9.0.1']);
     expect(answerQuestion({ name: 'web.service.dc2.drover', type: RR.A }, src, opts).answers.map((r) => r.address)).toEqual(['10.9.0.2']);
     const srv = answerQuestion({ name: 'web.service.dc2.drover', type: RR.SRV }, src, opts);
-    expect(srv.answers[0]!.target).toBe('0a090002.addr.dc2.drover');
+    expect(srv.answers[0]?.target).toBe('0a090002.addr.dc2.drover');
     expect(answerQuestion({ name: 'web.service.dc3.drover', type: RR.A }, src, opts).rcode).toBe(3);
   });
 

@@ -67,7 +67,7 @@ describe('ServiceRegistrar', () => {
     const { reg, writer, ctl } = setup(() => 'passing');
     await reg.start(ctl.signal);
     expect(writer.writes).toHaveLength(1);
-    expect(writer.writes[0]!.map((r) => [r.ServiceName, r.Status])).toEqual([
+    expect(writer.writes[0]?.map((r) => [r.ServiceName, r.Status])).toEqual([
       ['web', 'critical'],
       ['admin', 'passing'],
       ['script', 'critical'],
@@ -104,8 +104,8 @@ describe('ServiceRegistrar', () => {
     await reg.start(ctl.signal);
     await clock.advance(1000);
     expect(restarts).toHaveLength(1);
-    expect(restarts[0]![0]).toBe('web');
-    expect(restarts[0]![1].checkName).toBe('alive');
+    expect(restarts[0]?.[0]).toBe('web');
+    expect(restarts[0]?.[1].checkName).toBe('alive');
   });
 
   it('retries a failed write with the latest state', async () => {

@@ -53,7 +53,7 @@ describe('buildServiceWorkloads', () => {
     const interpolate = (s: string) => s.replace('${NAME}', 'admin');
     const check = { Type: 'tcp', Interval: SEC, Timeout: SEC } as unknown as NonNullable<Service['Checks']>[number];
     const [w] = build([{ Name: '${NAME}', PortLabel: 'http', Checks: [check] }], { interpolate });
-    expect(w!.checks[0]!.Name).toBe('service: "admin" check');
+    expect(w!.checks[0]?.Name).toBe('service: "admin" check');
   });
 
   it('uses canary tags and canary meta for a canary allocation', () => {
@@ -61,21 +61,21 @@ describe('buildServiceWorkloads', () => {
     const [w] = build([svc], { canary: true });
     expect(w!.registration.Tags).toEqual(['canary']);
     expect(w!.registration.Meta).toEqual({ a: '1', b: '2' });
-    expect(build([svc], { canary: false })[0]!.registration.Tags).toEqual(['live']);
+    expect(build([svc], { canary: false })[0]?.registration.Tags).toEqual(['live']);
   });
 
   it('follows the address modes: driver, alloc, and auto with an advertising driver', () => {
     const driverNetwork = { ip: '172.17.0.3', portMap: { http: 8081 }, autoAdvertise: true };
-    expect(build([{ Name: 'd', PortLabel: 'http', AddressMode: 'driver' }], { driverNetwork })[0]!.registration).toMatchObject({ Address: '172.17.0.3', Port: 8081 });
-    expect(build([{ Name: 'd', PortLabel: 'admin', AddressMode: 'driver' }], { driverNetwork })[0]!.registration).toMatchObject({ Address: '172.17.0.3', Port: 9000 });
-    expect(build([{ Name: 'd', PortLabel: '7000', AddressMode: 'driver' }], { driverNetwork })[0]!.registration.Port).toBe(7000);
-    expect(build([{ Name: 'a', PortLabel: 'http', AddressMode: 'alloc' }], { allocIP: '172.26.64.2' })[0]!.registration).toMatchObject({ Address: '172.26.64.2', Port: 8080 });
-    expect(build([{ Name: 'x', PortLabel: 'http' }], { driverNetwork })[0]!.registration.Address).toBe('172.17.0.3');
-    expect(build([{ Name: 'x', PortLabel: 'http' }], { driverNetwork: { ip: '172.17.0.3' } })[0]!.registration.Address).toBe('10.0.0.5');
+    expect(build([{ Name: 'd', PortLabel: 'http', AddressMode: 'driver' }], { driverNetwork })[0]?.registration).toMatchObject({ Address: '172.17.0.3', Port: 8081 });
+    expect(build([{ Name: 'd', PortLabel: 'admin', AddressMode: 'driver' }], { driverNetwork })[0]?.registration).toMatchObject({ Address: '172.17.0.3', Port: 9000 });
+    expect(build([{ Name: 'd', PortLabel: '7000', AddressMode: 'driver' }], { driverNetwork })[0]?.registration.Port).toBe(7000);
+    expect(build([{ Name: 'a', PortLabel: 'http', AddressMode: 'alloc' }], { allocIP: '172.26.64.2' })[0]?.registration).toMatchObject({ Address: '172.26.64.2', Port: 8080 });
+    expect(build([{ Name: 'x', PortLabel: 'http' }], { driverNetwork })[0]?.registration.Address).toBe('172.17.0.3');
+    expect(build([{ Name: 'x', PortLabel: 'http' }], { driverNetwork: { ip: '172.17.0.3' } })[0]?.registration.Address).toBe('10.0.0.5');
   });
 
   it('uses the service address when one is given in host mode', () => {
-    expect(build([{ Name: 'x', PortLabel: 'http', Address: 'web.example.com' }])[0]!.registration).toMatchObject({ Address: 'web.example.com', Port: 23456 });
+    expect(build([{ Name: 'x', PortLabel: 'http', Address: 'web.example.com' }])[0]?.registration).toMatchObject({ Address: 'web.example.com', Port: 23456 });
   });
 
   it('reports every unresolvable port with its path', () => {
@@ -89,7 +89,7 @@ describe('buildServiceWorkloads', () => {
       expect(isDroverError(e, 'BadRequest')).toBe(true);
       if (!isDroverError(e)) throw e;
       expect(e.problems.map((p) => p.path)).toEqual(['Tasks[web].Services[0]', 'Tasks[web].Services[1]']);
-      expect(e.problems[0]!.message).toContain('port label not found');
+      expect(e.problems[0]?.message).toContain('port label not found');
     }
   });
 
@@ -116,7 +116,7 @@ describe('buildServiceWorkloads', () => {
 
   it('keeps check IDs stable for the same definition', () => {
     const svc: Service = { Name: 'web', PortLabel: 'http', Checks: [{ Name: 'c', Type: 'tcp', Interval: SEC, Timeout: SEC }] };
-    expect(build([svc])[0]!.checks[0]!.CheckID).toBe(build([svc])[0]!.checks[0]!.CheckID);
+    expect(build([svc])[0]?.checks[0]?.CheckID).toBe(build([svc])[0]!.checks[0]!.CheckID);
   });
 
   it('starts the instance in the worst initial status of its checks', () => {
@@ -135,7 +135,7 @@ describe('buildServiceWorkloads', () => {
 
   it('runs a group script check in the task it names, and refuses one without a task', () => {
     const ok = build([{ Name: 'g', PortLabel: 'http', Checks: [{ Name: 's', Type: 'script', Command: '/bin/true', TaskName: 'web', Interval: SEC, Timeout: SEC }] }], {}, 'group');
-    expect(ok[0]!.checks[0]).toMatchObject({ Type: 'script', Task: 'web', Command: '/bin/true' });
+    expect(ok[0]?.checks[0]).toMatchObject({ Type: 'script', Task: 'web', Command: '/bin/true' });
     expect(() => build([{ Name: 'g', PortLabel: 'http', Checks: [{ Name: 's', Type: 'script', Command: 'x', Interval: SEC, Timeout: SEC }] }], {}, 'group')).toThrow(/needs a task/);
   });
 

@@ -27,14 +27,14 @@ describe('variable paths', () => {
   });
 
   it('refuses bad characters, length, and the reserved nomad paths with Nomad messages', () => {
-    expect(variablePathProblems('')[0]!.message).toBe('variable requires path');
-    expect(variablePathProblems('a b')[0]!.message).toMatch(/invalid path/);
-    expect(variablePathProblems('a.b')[0]!.message).toMatch(/invalid path/);
-    expect(variablePathProblems('a'.repeat(129))[0]!.message).toMatch(/invalid path/);
-    expect(variablePathProblems('nomad')[0]!.message).toMatch(/reserved top-level directory/);
-    expect(variablePathProblems('nomad/other')[0]!.message).toMatch(/only paths at "nomad\/jobs"/);
-    expect(variablePathProblems('nomad/job-templates')[0]!.message).toMatch(/one level below/);
-    expect(variablePathProblems('nomad/job-templates/a/b')[0]!.message).toMatch(/one level below/);
+    expect(variablePathProblems('')[0]?.message).toBe('variable requires path');
+    expect(variablePathProblems('a b')[0]?.message).toMatch(/invalid path/);
+    expect(variablePathProblems('a.b')[0]?.message).toMatch(/invalid path/);
+    expect(variablePathProblems('a'.repeat(129))[0]?.message).toMatch(/invalid path/);
+    expect(variablePathProblems('nomad')[0]?.message).toMatch(/reserved top-level directory/);
+    expect(variablePathProblems('nomad/other')[0]?.message).toMatch(/only paths at "nomad\/jobs"/);
+    expect(variablePathProblems('nomad/job-templates')[0]?.message).toMatch(/one level below/);
+    expect(variablePathProblems('nomad/job-templates/a/b')[0]?.message).toMatch(/one level below/);
   });
 
   it('accepts exactly the paths of allowed characters up to 128 long outside nomad/ (property)', () => {
@@ -50,7 +50,7 @@ describe('variable paths', () => {
   it('refuses empty items, the wildcard namespace and oversized variables, listing every problem', () => {
     const problems = variableProblems({ Namespace: '*', Path: 'nomad', Items: {} }).map((p) => p.path);
     expect(problems).toEqual(['Namespace', 'Path', 'Items']);
-    expect(variableProblems(put('big', { k: 'x'.repeat(64 * 1024) }))[0]!.message).toMatch(/64KiB/);
+    expect(variableProblems(put('big', { k: 'x'.repeat(64 * 1024) }))[0]?.message).toMatch(/64KiB/);
   });
 });
 

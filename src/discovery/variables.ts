@@ -142,7 +142,8 @@ export function listVariables(vars: Iterable<Variable | VariableMetadata>, o: Li
     if (start < 0) start = all.length;
   }
   const end = o.perPage && o.perPage > 0 ? Math.min(all.length, start + o.perPage) : all.length;
-  return { items: all.slice(start, end), nextToken: end < all.length ? token(all[end]!) : '' };
+  const next = all[end];
+  return { items: all.slice(start, end), nextToken: next !== undefined ? token(next) : '' };
 }
 
 function token(v: VariableMetadata): string {

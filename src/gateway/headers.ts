@@ -28,6 +28,7 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ClientFacts
   let hasXHost = false;
   let hasRealIp = false;
   let extraHop: Set<string> | undefined;
+  // Raw headers come in name, value pairs, so raw[i + 1] exists for every even i below raw.length.
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;

@@ -28,6 +28,7 @@ export class RouteMetrics {
     this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
     this.latencySum += seconds;
     this.latencyCount++;
+    // buckets has one counter per LATENCY_BUCKETS bound; indexed loops on the per-request path.
     for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
       if (seconds <= LATENCY_BUCKETS[i]!) {
         this.buckets[i]!++;

@@ -139,8 +139,7 @@ function normaliseHost(host: string): string {
 }
 
 function firstPrefix<R extends Matchable>(list: readonly R[], url: string): R | undefined {
-  for (let i = 0; i < list.length; i++) {
-    const r = list[i]!;
+  for (const r of list) {
     if (prefixMatches(r.spec.prefix, url)) return r;
   }
   return undefined;

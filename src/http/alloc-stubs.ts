@@ -36,7 +36,7 @@ function project(stub: AllocListStub, key: number): AllocListStub {
 
 function shapeStub(stub: AllocListStub, key: number): AllocListStub {
   if (!Object.isFrozen(stub)) return project(stub, key);
-  const cache = stubCache[key]!;
+  const cache = stubCache[key]!; // key is 0..2: the full shape (3) has no cache and never gets here
   let out = cache.get(stub);
   if (out === undefined) cache.set(stub, (out = Object.freeze(project(stub, key))));
   return out;

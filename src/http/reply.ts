@@ -87,7 +87,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, ind
 export function sendError(res: ServerResponse, err: unknown): void {
   const e = isDroverError(err) ? err : new DroverError('Internal', err instanceof Error ? err.message : String(err));
   const status = ErrorCodes[e.code] ?? 500;
-  const body = e.problems.length > 0 && !e.message.includes(formatProblem(e.problems[0]!)) ? `${e.message}\n${e.problems.map(formatProblem).join('\n')}` : e.message;
+  const first = e.problems[0];
+  const body = first !== undefined && !e.message.includes(formatProblem(first)) ? `${e.message}\n${e.problems.map(formatProblem).join('\n')}` : e.message;
   if (res.headersSent) {
     res.destroy();
     return;

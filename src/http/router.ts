@@ -74,8 +74,9 @@ function safeDecode(s: string): string {
 function matchSegments(pattern: string[], parts: string[]): Record<string, string> | null {
   // Most routes fail on the segment count or a literal segment: check those before building params,
   // since every request walks the whole route table.
-  const star = pattern.length > 0 && pattern[pattern.length - 1]!.startsWith('*');
+  const star = pattern[pattern.length - 1]?.startsWith('*') ?? false;
   if (star ? parts.length < pattern.length : parts.length !== pattern.length) return null;
+  // Indexed loops (no entries() iterator) on this hot path; i < pattern.length <= parts.length (or a `*`).
   for (let i = 0; i < pattern.length; i++) {
     const p = pattern[i]!;
     if (p[0] !== ':' && p[0] !== '*' && p !== parts[i]) return null;

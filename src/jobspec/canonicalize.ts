@@ -171,7 +171,7 @@ function canonicalizeArtifact(a: Obj): void {
   fill(a, { GetterSource: '', GetterMode: 'any', GetterInsecure: false });
   if (!isSet(a.RelativeDest)) {
     if (a.GetterMode === 'file') {
-      const src = String(a.GetterSource).split('?')[0]!;
+      const src = String(a.GetterSource).split('?')[0] ?? '';
       a.RelativeDest = 'local/' + (src.split('/').pop() ?? '');
     } else a.RelativeDest = 'local/';
   }

@@ -192,10 +192,14 @@ export function decodeBodyInto(spec: BlockSpec, body: Body, self: Block | null, 
   const selfDecoding = spec.custom !== undefined && SELF_DECODING.has(spec.custom);
   for (const item of body.items) {
     if (item.kind === 'attribute') {
-      if (spec.attrs[item.name]) decodeAttr(spec, item, self, out, ctx, path, seen);
+      const as = spec.attrs[item.name];
+      if (as) decodeAttr(as, item, self, out, ctx, path, seen);
       else if (!selfDecoding) problemAt(ctx, item.nameRange, `Unsupported argument: an argument named "${item.name}" is not expected here`, path);
-    } else if (spec.blocks[item.type]) {
-      decodeSubBlock(spec, item, out, ctx, path, seen);
+      continue;
+    }
+    const ref = spec.blocks[item.type];
+    if (ref) {
+      decodeSubBlock(ref, item, out, ctx, path, seen);
     } else if (!selfDecoding) {
       problemAt(ctx, item.typeRange, `Unsupported block type: blocks of type "${item.type}" are not expected here`, path);
     }
@@ -207,8 +211,7 @@ export function decodeBodyInto(spec: BlockSpec, body: Body, self: Block | null, 
   }
 }
 
-function decodeAttr(spec: BlockSpec, item: Attribute, self: Block | null, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
-  const as = spec.attrs[item.name]!;
+function decodeAttr(as: BlockSpec['attrs'][string], item: Attribute, self: Block | null, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
   if (seen.attrs.has(item.name)) {
     problemAt(ctx, item.nameRange, `Attribute redefined: the argument "${item.name}" was already set`, path);
     return;
@@ -225,8 +228,7 @@ function decodeAttr(spec: BlockSpec, item: Attribute, self: Block | null, out: O
   else if (c.value !== undefined) out[as.field] = c.value;
 }
 
-function decodeSubBlock(spec: BlockSpec, item: Block, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
-  const ref = spec.blocks[item.type]!;
+function decodeSubBlock(ref: BlockSpec['blocks'][string], item: Block, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
   if (ref.mode === 'single') {
     if (labelError(ctx, item, 0, path)) return;
     const prev = seen.singles.get(item.type);

@@ -18,7 +18,7 @@ export function decodeFreeform(body: Body, self: Block | null, ctx: DecodeCtx, p
     }
     const p = blockPath(path, item);
     let inner: Obj = decodeFreeform(item.body, item, ctx, p);
-    for (let i = item.labels.length - 1; i >= 0; i--) inner = { [item.labels[i]!]: [inner] };
+    for (const label of item.labels.toReversed()) inner = { [label]: [inner] };
     (out[item.type] ??= []).push(inner);
   }
   return out;
@@ -67,7 +67,8 @@ const RENAMES: Record<string, string> = {
 };
 
 export function pascal(name: string): string {
-  if (RENAMES[name]) return RENAMES[name]!;
+  const renamed = RENAMES[name];
+  if (renamed) return renamed;
   return name
     .split('_')
     .map((w) => ACRONYMS[w] ?? (w.charAt(0).toUpperCase() + w.slice(1)))
@@ -107,7 +108,7 @@ export function decodeLoose(body: Body, self: Block | null, ctx: DecodeCtx, path
       o.Name = name;
       (out[pascal(item.type)] ??= {})[name] = o;
     } else if (LIST_BLOCKS[item.type]) {
-      (out[LIST_BLOCKS[item.type]!] ??= []).push(decodeLoose(item.body, item, ctx, p));
+      (out[LIST_BLOCKS[item.type] ?? item.type] ??= []).push(decodeLoose(item.body, item, ctx, p));
     } else if (item.type === 'resources') {
       out.Resources = decodeLoose(item.body, item, ctx, p);
     } else {

@@ -10,7 +10,8 @@ import { SHAPES, type ShapeType } from './json-shape.js';
 const typeWords: Record<string, string> = { s: 'a string', n: 'a number', b: 'a bool' };
 
 function describe(t: ShapeType): string {
-  if (typeWords[t]) return typeWords[t]!;
+  const words = typeWords[t];
+  if (words) return words;
   if (t.startsWith('[')) return `a list of ${describe(t.slice(1, -1))}`;
   if (t.startsWith('{')) return `an object of ${describe(t.slice(1, -1))}`;
   return `an object (${t})`;
@@ -109,5 +110,5 @@ export function parseJobJSON(text: string | object, filename = 'job.json', opts:
 
 function lineCol(text: string, offset: number): { line: number; column: number } {
   const before = text.slice(0, offset).split('\n');
-  return { line: before.length, column: before[before.length - 1]!.length + 1 };
+  return { line: before.length, column: (before[before.length - 1] ?? '').length + 1 };
 }

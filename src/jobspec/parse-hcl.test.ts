@@ -98,10 +98,10 @@ describe('parseJobHCL', () => {
       [10, 7, 'job "web" > group "api" > task "srv"'],
       [3, 13, 'job "web" > group "api"'],
     ]);
-    expect(ps[0]!.message).toContain('"colour"');
-    expect(ps[1]!.message).toContain('number required');
-    expect(ps[2]!.message).toContain('"gadget"');
-    expect(ps[3]!.message).toContain('must not be negative');
+    expect(ps[0]?.message).toContain('"colour"');
+    expect(ps[1]?.message).toContain('number required');
+    expect(ps[2]?.message).toContain('"gadget"');
+    expect(ps[3]?.message).toContain('must not be negative');
     expect(ps.every((p) => p.file === 'test.nomad')).toBe(true);
   });
 
@@ -169,7 +169,7 @@ job "v" {
 
   it('rejects an undeclared -var and warns about an undeclared var-file entry', () => {
     const src = 'job "v" {}';
-    expect(problems(src, { variables: { nope: '1' } })[0]!.message).toContain('Undefined -var variable');
+    expect(problems(src, { variables: { nope: '1' } })[0]?.message).toContain('Undefined -var variable');
     const { warnings } = parseJobHCL(src, { varFileContent: 'nope = 1\n' });
     expect(warnings[0]).toContain('Undefined variable');
   });
@@ -191,7 +191,7 @@ job "t" {
     const job = parse(src, { variables: { dcs: '["a", "b"]', count: '3' } });
     expect(job.Datacenters).toEqual(['a', 'b']);
     expect(job.TaskGroups[0].Count).toBe(3);
-    expect(problems(src, { variables: { dcs: '["a"]', count: 'many' } })[0]!.message).toContain('Invalid value for variable "count"');
+    expect(problems(src, { variables: { dcs: '["a"]', count: 'many' } })[0]?.message).toContain('Invalid value for variable "count"');
   });
 
   it('runs variable validation blocks', () => {
@@ -204,7 +204,7 @@ job "t" {
   }
 }
 job "v" {}`;
-    expect(problems(src)[0]!.message).toContain('The port must be above 1024.');
+    expect(problems(src)[0]?.message).toContain('The port must be above 1024.');
     expect(() => parse(src, { variables: { port: '8080' } })).not.toThrow();
   });
 
@@ -272,7 +272,7 @@ EOH
       ['TaskGroups[0].Tasks[0].Driver', 3],
       ['TaskGroups[0].Tasks[0].Resources.MemoryMB', 5],
     ]);
-    expect(ps[1]!.block).toBe('job "web" > group "api" > task "srv" > resources');
+    expect(ps[1]?.block).toBe('job "web" > group "api" > task "srv" > resources');
   });
 
   it('turns sugar constraint attributes into operators', () => {
@@ -327,13 +327,13 @@ EOH
 }`;
     const block = 'env { A = "1" }';
     const attr = 'env = { B = "2" }';
-    expect(problems(twice(block, attr))[0]!.message).toContain('Duplicate env block');
-    expect(problems(twice(attr, block))[0]!.message).toContain('Duplicate env block');
+    expect(problems(twice(block, attr))[0]?.message).toContain('Duplicate env block');
+    expect(problems(twice(attr, block))[0]?.message).toContain('Duplicate env block');
   });
 
   it('needs exactly one job block', () => {
-    expect(problems('variable "x" { default = 1 }')[0]!.message).toContain('No job found');
-    expect(problems('job "a" {}\njob "b" {}')[0]!.message).toContain('Duplicate job block');
+    expect(problems('variable "x" { default = 1 }')[0]?.message).toContain('No job found');
+    expect(problems('job "a" {}\njob "b" {}')[0]?.message).toContain('Duplicate job block');
   });
 });
 

@@ -73,7 +73,7 @@ describe('validateJob', () => {
     expect(validateJob(job({}, {}, { Disconnect: { LostAfter: 30 * S, Reconcile: 'keep_original' } }))).toEqual([]);
     const both = validateJob(job({}, {}, { Disconnect: { LostAfter: 30 * S, StopOnClientAfter: 10 * S, Reconcile: 'newest' }, MaxClientDisconnect: 5 * S }));
     expect(both.map((p) => p.path)).toEqual(['TaskGroups[0].Disconnect.Reconcile', 'TaskGroups[0].Disconnect', 'TaskGroups[0].MaxClientDisconnect']);
-    expect(both[1]!.message).toMatch(/lost_after and stop_on_client_after cannot both be set/);
+    expect(both[1]?.message).toMatch(/lost_after and stop_on_client_after cannot both be set/);
     const old = validateJob(job({}, {}, { MaxClientDisconnect: 5 * S, StopAfterClientDisconnect: 5 * S }));
     expect(old.map((p) => p.message)).toEqual(['max_client_disconnect and stop_after_client_disconnect cannot both be set']);
   });

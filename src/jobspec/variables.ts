@@ -112,8 +112,8 @@ export function resolveVariables(top: Body, inputs: VariableInputs, ctx: DecodeC
   const given = new Map<string, Plain>();
   const typeOf = (n: string): Type => decls.get(n)?.type ?? T.dynamic;
   for (const [k, v] of Object.entries(inputs.env ?? {})) {
-    const m = /^(?:NOMAD|DROVER)_VAR_(.+)$/.exec(k);
-    if (m && decls.has(m[1]!)) given.set(m[1]!, cliValue(v, typeOf(m[1]!), m[1]!, ctx, evalIn));
+    const name = /^(?:NOMAD|DROVER)_VAR_(.+)$/.exec(k)?.[1];
+    if (name !== undefined && decls.has(name)) given.set(name, cliValue(v, typeOf(name), name, ctx, evalIn));
   }
   const files = [...(inputs.varFiles ?? [])];
   if (inputs.varFileContent) files.push({ name: 'variables', content: inputs.varFileContent });

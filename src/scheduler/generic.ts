@@ -156,14 +156,14 @@ class Placer {
 
   constructor(
     private readonly opts: SchedulerOptions,
-    private readonly b: PlanBuilder,
+    private readonly builder: PlanBuilder,
     private readonly job: Job,
     private readonly res: ReconcileResult,
     private readonly out: PassOutcome,
     private readonly nowMs: number,
     private readonly batch: boolean,
   ) {
-    this.rng = opts.rng ?? seededRng(b.ev.ID);
+    this.rng = opts.rng ?? seededRng(builder.ev.ID);
   }
 
   private spec(group: string): GroupSpec {
@@ -177,9 +177,9 @@ class Placer {
 
   private getStack(): PlacementStack {
     if (!this.stack) {
-      const cfg = this.b.state.schedulerConfig();
-      const pass = readyNodes(this.b.state, this.job, this.rng);
-      this.stack = new PlacementStack(pass, this.b.usage, this.b.jobs, this.out.elig, { batch: this.batch, algorithm: cfg.SchedulerAlgorithm });
+      const cfg = this.builder.state.schedulerConfig();
+      const pass = readyNodes(this.builder.state, this.job, this.rng);
+      this.stack = new PlacementStack(pass, this.builder.usage, this.builder.jobs, this.out.elig, { batch: this.batch, algorithm: cfg.SchedulerAlgorithm });
     }
     return this.stack;
   }
@@ -202,18 +202,18 @@ class Placer {
 
   /** Applies an in-place update, or returns a destructive place request when the node no longer fits. */
   private inplace(a: Allocation): PlaceRequest | null {
-    const node = this.b.state.nodeByID(a.NodeID);
+    const node = this.builder.state.nodeByID(a.NodeID);
     const spec = this.spec(a.TaskGroup);
     const m = this.getStack().newMetric();
-    if (!node || !nodeFeasible(spec, node, m, this.out.elig, this.b.jobs)) {
+    if (!node || !nodeFeasible(spec, node, m, this.out.elig, this.builder.jobs)) {
       return { name: a.Name, group: a.TaskGroup, previous: a, reschedule: null, canary: false, stopPrevious: AllocUpdating };
     }
     const dep = this.res.deployment;
     const moved = dep !== null && a.DeploymentID !== dep.ID;
-    this.b.update({
+    this.builder.update({
       ...a,
       Job: this.job,
-      EvalID: this.b.ev.ID,
+      EvalID: this.builder.ev.ID,
       DesiredDescription: AllocInPlace,
       DeploymentID: dep?.ID ?? a.DeploymentID,
       DeploymentStatus: moved ? null : a.DeploymentStatus,
@@ -232,7 +232,7 @@ class Placer {
       return;
     }
     const spec = this.spec(group);
-    if (req.stopPrevious && req.previous) this.b.stop(req.previous, req.stopPrevious);
+    if (req.stopPrevious && req.previous) this.builder.stop(req.previous, req.stopPrevious);
     const stack = this.getStack();
     const start = performance.now();
     const { best, metric } = stack.select(spec, { penaltyNodes: penaltyNodes(req) });
@@ -241,7 +241,7 @@ class Placer {
     if (!best || !networks) {
       this.out.failed[group] = metric;
       this.out.queued[group] = (this.out.queued[group] ?? 0) + 1;
-      if (req.stopPrevious && req.previous) this.b.unstop(req.previous);
+      if (req.stopPrevious && req.previous) this.builder.unstop(req.previous);
       this.backOut(req);
       return;
     }
@@ -252,7 +252,7 @@ class Placer {
   private backOut(req: PlaceRequest): void {
     if (!req.reschedule || !req.previous) return;
     const prev = req.previous;
-    this.b.update({ ...prev, RescheduleTracker: { Events: prev.RescheduleTracker?.Events ?? null, LastReschedule: 'failed' } });
+    this.builder.update({ ...prev, RescheduleTracker: { Events: prev.RescheduleTracker?.Events ?? null, LastReschedule: 'failed' } });
   }
 
   private commit(req: PlaceRequest, spec: GroupSpec, node: Node, networks: ReturnType<typeof assignPorts> & object, metric: AllocMetric): void {
@@ -260,7 +260,7 @@ class Placer {
     const tracker = req.reschedule && req.previous ? nextRescheduleTracker(this.job, spec.tg, req.previous, this.nowMs, req.reschedule.delayNs) : null;
     const alloc = newAllocation({
       id: generateUUID(),
-      ev: this.b.ev,
+      ev: this.builder.ev,
       job: this.job,
       spec,
       node,
@@ -272,9 +272,9 @@ class Placer {
       previous: req.previous,
       tracker,
       nowNs: this.nowMs * NS_PER_MS,
-      memoryOversubscription: this.b.state.schedulerConfig().MemoryOversubscriptionEnabled,
+      memoryOversubscription: this.builder.state.schedulerConfig().MemoryOversubscriptionEnabled,
     });
-    this.b.place(node, alloc, { cpu: spec.cpu, memoryMB: spec.memoryMB, diskMB: spec.diskMB, ports: hostPorts(networks) });
+    this.builder.place(node, alloc, { cpu: spec.cpu, memoryMB: spec.memoryMB, diskMB: spec.diskMB, ports: hostPorts(networks) });
     if (req.canary && dep) {
       const st = dep.TaskGroups[spec.tg.Name];
       if (st) {
@@ -287,7 +287,7 @@ class Placer {
 
 function countAllocs(m: Record<string, Allocation[]>): number {
   let n = 0;
-  for (const k in m) n += m[k]!.length;
+  for (const allocs of Object.values(m)) n += allocs.length;
   return n;
 }
 

@@ -135,9 +135,9 @@ export function readyNodes(state: SchedulerState, job: Job, rng: (() => number) 
   if (rng) shuffleInPlace(perm, rng);
   const nodes = new Array<Node>(n);
   const inv = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    nodes[i] = base.nodes[perm[i]!]!;
-    inv[perm[i]!] = i;
+  for (const [i, p] of perm.entries()) {
+    nodes[i] = base.nodes[p]!; // perm is a permutation of 0..n-1
+    inv[p] = i;
   }
   const indexOf = (id: string): number => {
     base.pos ??= new Map(base.nodes.map((node, i) => [node.ID, i]));

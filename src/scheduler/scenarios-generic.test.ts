@@ -47,13 +47,13 @@ describe('service and batch scheduler scenarios', () => {
     const job = h.upsertJob(mockJob());
     await h.process(mockEval(job));
     expect(h.plans).toHaveLength(1);
-    const plan = h.plans[0]!;
+    const plan = h.plan(0);
     expect(countPlanned(plan.NodeAllocation)).toBe(10);
     expect(plan.Annotations).toBeNull();
     expect(h.liveAllocs(job.Namespace, job.ID)).toHaveLength(10);
     const ev = h.lastEval()!;
     expect(ev.Status).toBe('complete');
-    expect(ev.PlanAnnotations!.DesiredTGUpdates['web']!.Place).toBe(10);
+    expect(ev.PlanAnnotations!.DesiredTGUpdates['web']?.Place).toBe(10);
     expect(h.createdEvals).toHaveLength(0);
     const names = h.liveAllocs(job.Namespace, job.ID).map((a) => a.Name).sort();
     expect(names).toEqual([...Array(10).keys()].map((i) => `${job.ID}.web[${i}]`).sort());
@@ -67,7 +67,7 @@ describe('service and batch scheduler scenarios', () => {
     base.Constraints!.push({ LTarget: '', RTarget: '', Operand: 'distinct_hosts' });
     const job = h.upsertJob(base);
     await h.process(mockEval(job));
-    const placed = flattenPlanned(h.plans[0]!.NodeAllocation);
+    const placed = flattenPlanned(h.plan(0).NodeAllocation);
     expect(placed).toHaveLength(10);
     expect(new Set(placed.map((a) => a.NodeID)).size).toBe(10);
     expect(h.createdEvals.filter((e) => e.Status === 'blocked')).toHaveLength(1);
@@ -81,9 +81,9 @@ describe('service and batch scheduler scenarios', () => {
     base.Constraints!.push({ LTarget: '${meta.rack}', RTarget: '2', Operand: 'distinct_property' });
     const job = h.upsertJob(base);
     await h.process(mockEval(job));
-    const placed = flattenPlanned(h.plans[0]!.NodeAllocation);
+    const placed = flattenPlanned(h.plan(0).NodeAllocation);
     expect(placed).toHaveLength(4);
-    expect(h.plans[0]!.Annotations).toBeNull();
+    expect(h.plan(0).Annotations).toBeNull();
     expect(h.createdEvals.filter((e) => e.Status === 'blocked')).toHaveLength(1);
     expect(Object.keys(h.lastEval()!.FailedTGAllocs!)).toHaveLength(1);
   });
@@ -106,7 +106,7 @@ describe('service and batch scheduler scenarios', () => {
     await h.process(ev);
     expect(h.plans).toHaveLength(0);
     expect(h.createdEvals).toHaveLength(1);
-    const blocked = h.createdEvals[0]!;
+    const blocked = h.createdEval(0);
     expect(blocked.Status).toBe('blocked');
     const done = h.lastEval()!;
     expect(done.BlockedEval).toBe(blocked.ID);
@@ -129,7 +129,7 @@ describe('service and batch scheduler scenarios', () => {
     await h.process(mockEval(job));
     expect(h.plans).toHaveLength(0);
     expect(h.createdEvals).toHaveLength(1);
-    const blocked = h.createdEvals[0]!;
+    const blocked = h.createdEval(0);
     const { computeNodeClass } = await import('./index.js');
     expect(blocked.ClassEligibility).toEqual({ [computeNodeClass(full)]: true, [computeNodeClass(windows)]: false });
     expect(blocked.EscapedComputedClass).toBe(false);
@@ -146,7 +146,7 @@ describe('service and batch scheduler scenarios', () => {
     const job2 = h.upsertJob(changedJob(job, (j) => (j.TaskGroups[0]!.Tasks[0]!.Config = { command: '/bin/other' })));
     await h.process(mockEval(job2));
     expect(h.plans).toHaveLength(1);
-    const plan = h.plans[0]!;
+    const plan = h.plan(0);
     expect(countPlanned(plan.NodeUpdate)).toBe(10);
     expect(countPlanned(plan.NodeAllocation)).toBe(10);
     expect(flattenPlanned(plan.NodeUpdate).every((a) => a.ClientStatus === 'running')).toBe(true);
@@ -165,12 +165,12 @@ describe('service and batch scheduler scenarios', () => {
     );
     const ev = mockEval(job2);
     await h.process(ev);
-    const plan = h.plans[0]!;
+    const plan = h.plan(0);
     expect(countPlanned(plan.NodeUpdate)).toBe(4);
     expect(countPlanned(plan.NodeAllocation)).toBe(4);
     expect(plan.Deployment).not.toBeNull();
     expect(h.lastEval()!.DeploymentID).toBe(plan.Deployment!.ID);
-    expect(plan.Deployment!.TaskGroups['web']!.DesiredTotal).toBe(10);
+    expect(plan.Deployment!.TaskGroups['web']?.DesiredTotal).toBe(10);
   });
 
   it('9: places two canaries and stops nothing when the update block asks for canaries', async () => {
@@ -184,15 +184,15 @@ describe('service and batch scheduler scenarios', () => {
       }),
     );
     await h.process(mockEval(job2));
-    const plan = h.plans[0]!;
+    const plan = h.plan(0);
     expect(countPlanned(plan.NodeUpdate)).toBe(0);
     const placed = flattenPlanned(plan.NodeAllocation);
     expect(placed).toHaveLength(2);
     expect(placed.every((a) => a.DeploymentStatus?.Canary === true)).toBe(true);
     const dep = h.deployments.get(plan.Deployment!.ID)!;
-    expect(dep.TaskGroups['web']!.DesiredTotal).toBe(10);
-    expect(dep.TaskGroups['web']!.DesiredCanaries).toBe(2);
-    expect(dep.TaskGroups['web']!.PlacedCanaries).toHaveLength(2);
+    expect(dep.TaskGroups['web']?.DesiredTotal).toBe(10);
+    expect(dep.TaskGroups['web']?.DesiredCanaries).toBe(2);
+    expect(dep.TaskGroups['web']?.PlacedCanaries).toHaveLength(2);
   });
 
   it('10: updates allocs in place when only the update block changed, moving them to the new deployment', async () => {
@@ -206,7 +206,7 @@ describe('service and batch scheduler scenarios', () => {
     h.upsertAllocs(old);
     const job2 = h.upsertJob(changedJob(job, (j) => (j.TaskGroups[0]!.Update = updateBlock({ MaxParallel: 3 }))));
     await h.process(mockEval(job2));
-    const plan = h.plans[0]!;
+    const plan = h.plan(0);
     expect(countPlanned(plan.NodeUpdate)).toBe(0);
     const updated = flattenPlanned(plan.NodeAllocation);
     expect(updated).toHaveLength(10);
@@ -227,7 +227,7 @@ describe('service and batch scheduler scenarios', () => {
     const stopped = h.upsertJob({ ...job, Stop: true });
     await h.process(mockEval(stopped, { TriggeredBy: 'job-deregister' }));
     expect(h.plans).toHaveLength(1);
-    const stops = flattenPlanned(h.plans[0]!.NodeUpdate);
+    const stops = flattenPlanned(h.plan(0).NodeUpdate);
     expect(stops).toHaveLength(10);
     expect(stops.every((a) => a.Job != null)).toBe(true);
     expect(h.liveAllocs(job.Namespace, job.ID)).toHaveLength(0);
@@ -261,9 +261,9 @@ describe('service and batch scheduler scenarios', () => {
           expect(h.plans).toHaveLength(0);
           return;
         }
-        const plan = h.plans[0]!;
+        const plan = h.plan(0);
         if (c.expect === 'lost') {
-          expect(plan.NodeUpdate[node.ID]![0]!.ClientStatus).toBe('lost');
+          expect(plan.NodeUpdate[node.ID]?.[0]?.ClientStatus).toBe('lost');
         } else if (c.expect === 'migrate') {
           const stopped = plan.NodeUpdate[node.ID]![0]!;
           expect(stopped.ID).toBe(a.ID);
@@ -285,7 +285,7 @@ describe('service and batch scheduler scenarios', () => {
     h.upsertAllocs(allocs);
     await h.process(mockEval(job, { TriggeredBy: 'node-drain', NodeID: draining.ID }));
     expect(h.plans).toHaveLength(1);
-    const plan = h.plans[0]!;
+    const plan = h.plan(0);
     expect(plan.NodeUpdate[draining.ID]).toHaveLength(10);
     const placed = flattenPlanned(plan.NodeAllocation);
     expect(placed).toHaveLength(10);
@@ -306,10 +306,10 @@ describe('service and batch scheduler scenarios', () => {
     h.upsertAllocs([ok, failed]);
     await h.process(mockEval(job, { TriggeredBy: 'alloc-failure' }));
     expect(h.allocsByJob(job.Namespace, job.ID)).toHaveLength(3);
-    const repl = flattenPlanned(h.plans[0]!.NodeAllocation).find((a) => a.ID !== failed.ID)!;
+    const repl = flattenPlanned(h.plan(0).NodeAllocation).find((a) => a.ID !== failed.ID)!;
     expect(repl.PreviousAllocation).toBe(failed.ID);
     expect(repl.RescheduleTracker!.Events).toHaveLength(1);
-    expect(repl.RescheduleTracker!.Events![0]!.PrevAllocID).toBe(failed.ID);
+    expect(repl.RescheduleTracker!.Events![0]?.PrevAllocID).toBe(failed.ID);
     expect(repl.NodeID).not.toBe(failed.NodeID);
 
     h.upsertAllocs([{ ...h.allocByID(repl.ID)!, ClientStatus: 'failed', TaskStates: { web: taskDead(failedAt) } }]);
@@ -330,7 +330,7 @@ describe('service and batch scheduler scenarios', () => {
     await h.process(mockEval(job, { TriggeredBy: 'alloc-failure' }));
     expect(h.allocsByJob(job.Namespace, job.ID)).toHaveLength(2);
     expect(h.createdEvals).toHaveLength(1);
-    const follow = h.createdEvals[0]!;
+    const follow = h.createdEval(0);
     expect(follow.Status).toBe('pending');
     expect(Date.parse(follow.WaitUntil!)).toBe(now + 15_000);
     expect(h.allocByID(failed.ID)!.FollowupEvalID).toBe(follow.ID);
@@ -366,7 +366,7 @@ describe('service and batch scheduler scenarios', () => {
     base.TaskGroups[0]!.Spreads = [{ Attribute: '${node.datacenter}', Weight: 100, SpreadTarget: null }];
     const job = h.upsertJob(base);
     await h.process(mockEval(job));
-    expect(dcCounts(h, flattenPlanned(h.plans[0]!.NodeAllocation))).toEqual({ dc1: 5, dc2: 5 });
+    expect(dcCounts(h, flattenPlanned(h.plan(0).NodeAllocation))).toEqual({ dc1: 5, dc2: 5 });
     expect(h.createdEvals).toHaveLength(0);
   });
 
@@ -387,7 +387,7 @@ describe('service and batch scheduler scenarios', () => {
         await h.process(mockEval(job));
         const want: Record<string, number> = { dc1: p / 10 };
         if (p < 100) want['dc2'] = 10 - p / 10;
-        expect(dcCounts(h, flattenPlanned(h.plans[0]!.NodeAllocation))).toEqual(want);
+        expect(dcCounts(h, flattenPlanned(h.plan(0).NodeAllocation))).toEqual(want);
       });
     }
   });
@@ -407,7 +407,7 @@ describe('service and batch scheduler scenarios', () => {
         base.TaskGroups[0]!.Spreads = [{ Attribute: '${node.datacenter}', Weight: 100, SpreadTarget: targets }];
         const job = h.upsertJob(base);
         await h.process(mockEval(job));
-        expect(dcCounts(h, flattenPlanned(h.plans[0]!.NodeAllocation))).toEqual({ dc1: p / 10, dc2: 10 - p / 10 });
+        expect(dcCounts(h, flattenPlanned(h.plan(0).NodeAllocation))).toEqual({ dc1: p / 10, dc2: 10 - p / 10 });
       });
     }
   });

@@ -19,13 +19,13 @@ describe('system scheduler scenarios', () => {
     const job = h.upsertJob(mockSystemJob());
     await h.process(mockEval(job));
     expect(h.plans).toHaveLength(1);
-    const placed = flattenPlanned(h.plans[0]!.NodeAllocation);
+    const placed = flattenPlanned(h.plan(0).NodeAllocation);
     expect(placed).toHaveLength(10);
     expect(new Set(placed.map((a) => a.NodeID)).size).toBe(10);
     expect(placed.every((a) => a.Name === `${job.Name}.web[0]`)).toBe(true);
     expect(placed.every((a) => a.Metrics!.NodesAvailable!['dc1'] === 10 && a.Metrics!.NodesInPool === 10)).toBe(true);
     const ev = h.lastEval()!;
-    expect(ev.PlanAnnotations!.DesiredTGUpdates['web']!.Place).toBe(10);
+    expect(ev.PlanAnnotations!.DesiredTGUpdates['web']?.Place).toBe(10);
     expect(ev.QueuedAllocations!['web']).toBe(0);
   });
 
@@ -37,7 +37,7 @@ describe('system scheduler scenarios', () => {
     const added = h.upsertNode(mockNode());
     await h.process(mockEval(job, { TriggeredBy: 'node-update', NodeID: added.ID }));
     expect(h.plans).toHaveLength(2);
-    const plan = h.plans[1]!;
+    const plan = h.plan(1);
     expect(countPlanned(plan.NodeUpdate)).toBe(0);
     expect(Object.keys(plan.NodeAllocation)).toEqual([added.ID]);
     expect(plan.NodeAllocation[added.ID]).toHaveLength(1);
@@ -53,7 +53,7 @@ describe('system scheduler scenarios', () => {
     expect(h.updatedEvals).toHaveLength(1);
     const failed = h.lastEval()!.FailedTGAllocs!;
     expect(Object.keys(failed)).toEqual(['web']);
-    expect(failed['web']!.ConstraintFiltered!['${node.unique.name} == something-else']).toBe(2);
+    expect(failed['web']?.ConstraintFiltered!['${node.unique.name} == something-else']).toBe(2);
   });
 
   it('22: preempts a lower-priority service alloc to place a system alloc on a full node', async () => {
@@ -70,7 +70,7 @@ describe('system scheduler scenarios', () => {
     const plan = h.lastPlan()!;
     expect(plan.NodeAllocation[node.ID]).toHaveLength(1);
     expect(Object.keys(plan.NodePreemptions)).toEqual([node.ID]);
-    expect(plan.NodePreemptions[node.ID]!.map((a) => a.JobID)).toEqual([service.ID]);
+    expect(plan.NodePreemptions[node.ID]?.map((a) => a.JobID)).toEqual([service.ID]);
     expect(h.lastEval()!.QueuedAllocations!['web']).toBe(0);
   });
 });
@@ -120,9 +120,9 @@ describe('ranking scenarios', () => {
     const ranked = [a, b, c].map((n) => stack.evaluate(spec, n, m, {}));
     expect(ranked[1]).toBeNull();
     expect(m.DimensionExhausted).toEqual({ cpu: 1 });
-    expect(ranked[0]!.binpack).toBeCloseTo(1, 6);
-    expect(ranked[2]!.binpack).toBeGreaterThan(0.5);
-    expect(ranked[2]!.binpack).toBeLessThan(0.6);
+    expect(ranked[0]?.binpack).toBeCloseTo(1, 6);
+    expect(ranked[2]?.binpack).toBeGreaterThan(0.5);
+    expect(ranked[2]?.binpack).toBeLessThan(0.6);
     expect(stack.select(spec).best!.node.ID).toBe(a.ID);
   });
 
@@ -174,7 +174,7 @@ describe('ranking scenarios', () => {
     const { stack } = stackFor(h, job, [h.nodeByID(nothing.ID)!]);
     const { metric } = stack.select(buildGroupSpec(job, job.TaskGroups[0]!));
     expect(metric.ScoreMetaData).toHaveLength(1);
-    expect(metric.ScoreMetaData![0]!.Scores['node-affinity']).toBe(0);
+    expect(metric.ScoreMetaData![0]?.Scores['node-affinity']).toBe(0);
   });
 
   it('27: boosts spread targets by (desired − (current+1)) / desired and ignores other jobs', () => {

@@ -31,8 +31,8 @@ describe('generic scheduler', () => {
     const placed = h.liveAllocs(job.Namespace, job.ID);
     expect(placed.map((a) => a.NodeID)).toEqual([busy.ID]);
     const meta = placed[0]!.Metrics!.ScoreMetaData!;
-    expect(meta[0]!.NodeID).toBe(busy.ID);
-    expect(meta[0]!.NormScore).toBeGreaterThan(meta[1]!.NormScore);
+    expect(meta[0]?.NodeID).toBe(busy.ID);
+    expect(meta[0]?.NormScore).toBeGreaterThan(meta[1]!.NormScore);
   });
 
   it('spreads instances of one job over nodes through job anti-affinity', async () => {
@@ -112,7 +112,7 @@ describe('generic scheduler', () => {
     await h.process(mockEval(job, { Status: 'blocked' }));
     expect(h.createdEvals).toHaveLength(0);
     expect(h.reblockedEvals).toHaveLength(1);
-    expect(h.reblockedEvals[0]!.Status).toBe('blocked');
+    expect(h.reblockedEvals[0]?.Status).toBe('blocked');
   });
 
   it('places the remainder when a blocked eval runs again after a node joins', async () => {
@@ -123,7 +123,7 @@ describe('generic scheduler', () => {
     const job = h.upsertJob(base);
     await h.process(mockEval(job));
     expect(h.liveAllocs(job.Namespace, job.ID)).toHaveLength(4);
-    const blocked = h.createdEvals[0]!;
+    const blocked = h.createdEval(0);
     expect(h.lastEval()!.QueuedAllocations!['web']).toBe(6);
     for (let i = 0; i < 2; i++) h.upsertNode(mockNode());
     await h.process(blocked);
@@ -136,7 +136,7 @@ describe('generic scheduler', () => {
     h.upsertNode(mockNode());
     const job = h.upsertJob(mockJob());
     await h.process(mockEval(job, { AnnotatePlan: true }));
-    expect(h.plans[0]!.Annotations!.DesiredTGUpdates['web']!.Place).toBe(10);
+    expect(h.plan(0).Annotations!.DesiredTGUpdates['web']?.Place).toBe(10);
   });
 
   it('stops allocs of a group removed from the job', async () => {

@@ -15,14 +15,14 @@ describe('system scheduler', () => {
     const { h, job } = await runningSystemJob();
     await h.process(mockEval(job));
     expect(h.plans).toHaveLength(1);
-    expect(h.lastEval()!.PlanAnnotations!.DesiredTGUpdates['web']!.Ignore).toBe(3);
+    expect(h.lastEval()!.PlanAnnotations!.DesiredTGUpdates['web']?.Ignore).toBe(3);
   });
 
   it('updates in place on a non-destructive change and replaces on a destructive one', async () => {
     const { h, job } = await runningSystemJob();
     const inplace = h.upsertJob({ ...job, Priority: 90 });
     await h.process(mockEval(inplace));
-    expect(h.lastEval()!.PlanAnnotations!.DesiredTGUpdates['web']!.InPlaceUpdate).toBe(3);
+    expect(h.lastEval()!.PlanAnnotations!.DesiredTGUpdates['web']?.InPlaceUpdate).toBe(3);
     const changed = structuredClone(inplace);
     changed.TaskGroups[0]!.Tasks[0]!.Config = { command: '/bin/true' };
     const v2 = h.upsertJob(changed);
@@ -63,7 +63,7 @@ describe('system scheduler', () => {
     await h.process(mockEval(job));
     const ev = h.lastEval()!;
     expect(ev.QueuedAllocations!['web']).toBe(1);
-    expect(ev.FailedTGAllocs!['web']!.DimensionExhausted).toEqual({ memory: 1 });
+    expect(ev.FailedTGAllocs!['web']?.DimensionExhausted).toEqual({ memory: 1 });
     expect(h.createdEvals).toHaveLength(0);
   });
 });

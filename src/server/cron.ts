@@ -67,20 +67,21 @@ function field(text: string, f: FieldSpec, spec: string): { set: Set<number>; re
     if (!m) throw badRequest(`invalid cron "${spec}": cannot read ${f.name} "${part}"`);
     const step = m[2] !== undefined ? Number(m[2]) : 1;
     if (step < 1) throw badRequest(`invalid cron "${spec}": step 0 in ${f.name}`);
+    const range = m[1] ?? '';
     let lo: number;
     let hi: number;
-    if (m[1] === '*' || m[1] === '?') {
+    if (range === '*' || range === '?') {
       lo = f.min;
       hi = f === DOW ? 6 : f.max;
       if (m[2] === undefined) restricted = false;
-    } else if (m[1]!.includes('-')) {
-      const [a, b] = m[1]!.split('-');
-      lo = value(a!, f, spec);
-      hi = value(b!, f, spec);
+    } else if (range.includes('-')) {
+      const [a = '', b = ''] = range.split('-');
+      lo = value(a, f, spec);
+      hi = value(b, f, spec);
       if (f === DOW && hi === 0 && lo > 0) hi = 7; // fri-sun
-      if (lo > hi) throw badRequest(`invalid cron "${spec}": range ${m[1]} in ${f.name} runs backwards`);
+      if (lo > hi) throw badRequest(`invalid cron "${spec}": range ${range} in ${f.name} runs backwards`);
     } else {
-      lo = value(m[1]!, f, spec);
+      lo = value(range, f, spec);
       hi = m[2] !== undefined ? f.max : lo;
     }
     for (let v = lo; v <= hi; v += step) set.add(f === DOW && v === 7 ? 0 : v);

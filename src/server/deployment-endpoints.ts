@@ -157,6 +157,9 @@ export function jobVersionHistory(ctx: ServerContext, ns: string, id: string, di
 /** Diffs[i] compares versions[i] with versions[i + 1] (the version before it), as Nomad's `?diffs=true`. */
 export function versionDiffs(versions: Job[]): JobDiff[] {
   const out: JobDiff[] = [];
-  for (let i = 0; i + 1 < versions.length; i++) out.push(jobDiff(versions[i + 1]!, versions[i]!, false));
+  for (const [i, newer] of versions.entries()) {
+    const older = versions[i + 1];
+    if (older !== undefined) out.push(jobDiff(older, newer, false));
+  }
   return out;
 }

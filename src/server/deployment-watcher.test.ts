@@ -94,11 +94,11 @@ describe('deployment watcher', () => {
     expect(failed.StatusDescription).toBe('Failed due to unhealthy allocations - rolling back to job version 0');
     const job = (await srv.jobGet('default', 'web')).value;
     expect(job.Version).toBe(2);
-    expect(job.TaskGroups[0]!.Tasks[0]!.Config).toEqual({ run_for: '10s', version: 'v0' });
+    expect(job.TaskGroups[0]?.Tasks[0]?.Config).toEqual({ run_for: '10s', version: 'v0' });
     const history = (await srv.jobVersionHistory('default', 'web', true)).value;
     expect(history.Versions.map((v) => v.Version)).toEqual([2, 1, 0]);
     expect(history.Diffs).toHaveLength(2);
-    expect(history.Diffs![0]!.Type).toBe('Edited');
+    expect(history.Diffs![0]?.Type).toBe('Edited');
   });
 
   it('auto-promotes a healthy canary and then completes the rollout', async () => {
@@ -179,7 +179,7 @@ describe('deployment watcher', () => {
     const d1 = await eventually(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1 && d.TaskGroups['web']!.PlacedAllocs === 2), 5_000, 'in-place placements');
     const moved = await live(srv);
     expect(moved.map((a) => [a.JobVersion, a.DeploymentStatus?.Healthy ?? null])).toEqual([[1, null], [1, null]]);
-    expect(d1.TaskGroups['web']!.HealthyAllocs).toBe(0);
+    expect(d1.TaskGroups['web']?.HealthyAllocs).toBe(0);
     expect((await healAll(srv, 1)).Status).toBe('successful');
   });
 
@@ -191,7 +191,7 @@ describe('deployment watcher', () => {
     expect(r.EvalID).not.toBe('');
     const job = (await srv.jobGet('default', 'web')).value;
     expect(job.Version).toBe(2);
-    expect(job.TaskGroups[0]!.Tasks[0]!.Config).toEqual({ run_for: '10s', version: 'v0' });
+    expect(job.TaskGroups[0]?.Tasks[0]?.Config).toEqual({ run_for: '10s', version: 'v0' });
     expect(isDroverError(await srv.jobRevert('default', 'web', 0, 1).catch((e: unknown) => e))).toBe(true);
   });
 });

@@ -35,7 +35,7 @@ describe('jobDiff', () => {
     const g = d.TaskGroups![0]!;
     expect(g.Fields).toEqual([{ Type: 'Edited', Name: 'Count', Old: '1', New: '3', Annotations: null }]);
     annotateJobDiff(d, { DesiredTGUpdates: { web: { Ignore: 1, Place: 2, Migrate: 0, Stop: 0, InPlaceUpdate: 0, DestructiveUpdate: 0, Canary: 0, Preemptions: 0 } } });
-    expect(g.Fields![0]!.Annotations).toEqual(['forces create']);
+    expect(g.Fields![0]?.Annotations).toEqual(['forces create']);
     expect(g.Updates).toEqual({ ignore: 1, create: 2 });
   });
 
@@ -55,7 +55,7 @@ describe('jobDiff', () => {
     const b = edit(a, (j) => (j.TaskGroups[0]!.Tasks[0]!.KillTimeout = 5e9));
     const d = jobDiff(a, b, false);
     annotateJobDiff(d, null);
-    expect(d.TaskGroups![0]!.Tasks![0]!.Annotations).toEqual(['forces in-place update']);
+    expect(d.TaskGroups![0]?.Tasks![0]?.Annotations).toEqual(['forces in-place update']);
   });
 
   it('lists the unchanged fields of a changed object as None when contextual', () => {
@@ -78,7 +78,7 @@ describe('jobDiff', () => {
     const d = jobDiff(a, b, false);
     expect(d.Objects).toEqual([{ Type: 'Edited', Name: 'Datacenters', Fields: [{ Type: 'Added', Name: 'Datacenters', Old: '', New: 'dc2', Annotations: null }], Objects: null }]);
     expect(d.Fields).toEqual([{ Type: 'Edited', Name: 'Meta[team]', Old: 'a', New: 'b', Annotations: null }]);
-    expect(d.TaskGroups![0]!.Tasks![0]!.Fields).toEqual([{ Type: 'Added', Name: 'Env[FOO]', Old: '', New: 'bar', Annotations: null }]);
+    expect(d.TaskGroups![0]?.Tasks![0]?.Fields).toEqual([{ Type: 'Added', Name: 'Env[FOO]', Old: '', New: 'bar', Annotations: null }]);
   });
 
   it('annotates the tasks of an added group as forcing creation', () => {
@@ -88,7 +88,7 @@ describe('jobDiff', () => {
     annotateJobDiff(d, null);
     const api = d.TaskGroups!.find((g) => g.Name === 'api')!;
     expect(api.Type).toBe('Added');
-    expect(api.Tasks![0]!.Annotations).toEqual(['forces create']);
+    expect(api.Tasks![0]?.Annotations).toEqual(['forces create']);
   });
 });
 

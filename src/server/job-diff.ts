@@ -343,7 +343,10 @@ export function annotateJobDiff(diff: JobDiff, annotations: PlanAnnotations | nu
     const u = annotations?.DesiredTGUpdates?.[g.Name] as unknown as Record<string, number> | undefined;
     if (u != null) {
       const updates: Record<string, number> = {};
-      for (const [from, to] of UPDATE_NAMES) if ((u[from] ?? 0) !== 0) updates[to] = u[from]!;
+      for (const [from, to] of UPDATE_NAMES) {
+        const n = u[from] ?? 0;
+        if (n !== 0) updates[to] = n;
+      }
       g.Updates = updates;
     }
     const count = g.Fields?.find((f) => f.Name === 'Count');

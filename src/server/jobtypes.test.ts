@@ -152,7 +152,7 @@ describe('scaling', () => {
     const r = await s.jobScale('default', 'web', { Count: 4, Target: { Group: 'web' }, Message: 'more' });
     expect((await s.evalGet(r.EvalID)).value.TriggeredBy).toBe('job-scaling');
     const job = (await s.jobGet('default', 'web')).value;
-    expect(job.TaskGroups[0]!.Count).toBe(4);
+    expect(job.TaskGroups[0]?.Count).toBe(4);
     expect(job.Version).toBe(1);
     const st = (await s.jobScaleStatus('default', 'web')).value;
     expect(st.TaskGroups.web).toMatchObject({ Desired: 4 });

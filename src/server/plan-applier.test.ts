@@ -33,7 +33,7 @@ describe('PlanApplier', () => {
     expect(Object.keys(r.NodeAllocation)).toEqual(['n0']);
     expect(r.RejectedNodes).toEqual(['n1']);
     expect(r.RefreshIndex).toBeGreaterThan(0);
-    expect(store.snapshot().allocsByNode('n0')[0]!.CreateIndex).toBe(r.AllocIndex);
+    expect(store.snapshot().allocsByNode('n0')[0]?.CreateIndex).toBe(r.AllocIndex);
     expect(store.snapshot().allocsByNode('n1')).toHaveLength(0);
   });
 

@@ -114,7 +114,7 @@ export class PlanApplier {
       if (result.RejectedNodes.length > 0) {
         this.opts.logger.debug('plan partially rejected', { eval_id: plan.EvalID, rejected: result.RejectedNodes.length });
       }
-      const stopped = Object.keys(result.NodeUpdate).filter((n) => result.NodeUpdate[n]!.length > 0);
+      const stopped = Object.entries(result.NodeUpdate).flatMap(([n, allocs]) => (allocs.length > 0 ? [n] : []));
       this.opts.onCommitted(result, stopped);
       return result;
     });
@@ -228,7 +228,7 @@ export function evaluateAndCommit(txn: WriteTxn, plan: Plan, allocsFit: AllocsFi
   }
   const stored = new Map(upsertAllocs(txn, writes, nowNs).map((a) => [a.ID, a]));
   for (const m of [result.NodeUpdate, result.NodeAllocation, result.NodePreemptions]) {
-    for (const id of Object.keys(m)) m[id] = m[id]!.map((a) => stored.get(a.ID) ?? a);
+    for (const [id, allocs] of Object.entries(m)) m[id] = allocs.map((a) => stored.get(a.ID) ?? a);
   }
   result.AllocIndex = txn.writeIndex;
   return result;

@@ -1,4 +1,7 @@
-/** A binary heap ordered by `before(a, b)` (true: a comes out first). */
+/**
+ * A binary heap ordered by `before(a, b)` (true: a comes out first). The sift loops keep every index they
+ * read below `items.length`, so their `[i]!` reads are of slots that exist.
+ */
 export class PriorityQueue<T> {
   private readonly items: T[] = [];
 

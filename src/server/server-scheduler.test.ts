@@ -83,7 +83,7 @@ describe('Server with the real scheduler', () => {
       }, 8000, 'v1 rolled out');
       const deps = (await s.jobDeployments('default', 'web')).value;
       expect(deps[0]).toMatchObject({ JobVersion: 1, Status: 'successful' });
-      expect(deps[0]!.TaskGroups.web).toMatchObject({ PlacedAllocs: 3, HealthyAllocs: 3 });
+      expect(deps[0]?.TaskGroups.web).toMatchObject({ PlacedAllocs: 3, HealthyAllocs: 3 });
       expect((await s.jobGet('default', 'web')).value.Stable).toBe(true);
     } finally {
       clearInterval(client);

@@ -122,7 +122,7 @@ describe('Server job lifecycle', () => {
     await expect(s.jobSummary('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
     const all = (await s.jobAllocations('default', 'web', true)).value;
     expect(all).toHaveLength(1);
-    expect(all[0]!.DesiredStatus).toBe('stop');
+    expect(all[0]?.DesiredStatus).toBe('stop');
   });
 
   it('answers a deregister of an unknown job with JobNotFound', async () => {
@@ -330,7 +330,7 @@ describe('Server service registrations', () => {
     await s.upsertServiceRegistrations([reg]);
     const snap = s.store.snapshot();
     expect(snap.serviceRegistrationsByName('default', 'web').map((r) => r.Port)).toEqual([8080]);
-    expect(snap.serviceRegistrationsByAlloc('a1')[0]!.CreateIndex).toBe(snap.tableIndex('service_registrations'));
+    expect(snap.serviceRegistrationsByAlloc('a1')[0]?.CreateIndex).toBe(snap.tableIndex('service_registrations'));
     await s.deleteServiceRegistrations(['r1']);
     expect(s.store.snapshot().serviceRegistrationsByName('default', 'web')).toHaveLength(0);
   });

@@ -6,6 +6,7 @@
  * an update stores a new object.
  */
 import { Map as IMap } from 'immutable';
+import { internalError } from '../errors/index.js';
 import { liveAllocUsage, type Allocation, type NodeResourceUsage } from '../structs/index.js';
 import { tableNames, tableSpecs, type TableName, type TableRows, type TableSpec } from './schema.js';
 
@@ -23,6 +24,13 @@ export interface TableData {
   idx: Record<string, IMap<string, Bucket>>;
   /** The index of the last write that changed this table. */
   index: number;
+}
+
+/** The buckets of one of the table's declared indexes (every declared index has its map from the start). */
+function indexBuckets(t: TableData, index: string): IMap<string, Bucket> {
+  const buckets = t.idx[index];
+  if (buckets === undefined) throw internalError(`state table has no index "${index}"`);
+  return buckets;
 }
 
 export interface Root {
@@ -216,11 +224,12 @@ export class TxnTables extends TableReader {
   private bucketSet(name: TableName, t: TableData, index: string, value: string, id: string, row: unknown): void {
     const seen = this.touchedBuckets(name);
     const bk = `${index}\u0001${value}`;
-    let cur = t.idx[index]!.get(value);
+    const buckets = indexBuckets(t, index);
+    let cur = buckets.get(value);
     if (!seen.has(bk)) {
       cur = (cur ?? IMap<string, unknown>()).asMutable();
       seen.add(bk);
-      t.idx[index]!.set(value, cur);
+      buckets.set(value, cur);
     }
     cur!.set(id, row);
   }
@@ -228,12 +237,13 @@ export class TxnTables extends TableReader {
   private bucketRemove(name: TableName, t: TableData, index: string, value: string, id: string): void {
     const seen = this.touchedBuckets(name);
     const bk = `${index}\u0001${value}`;
-    let cur = t.idx[index]!.get(value);
+    const buckets = indexBuckets(t, index);
+    let cur = buckets.get(value);
     if (cur == null) return;
     if (!seen.has(bk)) {
       cur = cur.asMutable();
       seen.add(bk);
-      t.idx[index]!.set(value, cur);
+      buckets.set(value, cur);
     }
     cur.remove(id);
   }
@@ -296,7 +306,7 @@ export class TxnTables extends TableReader {
     for (const [name, t] of this.work) {
       for (const bk of this.mutableBuckets.get(name) ?? []) {
         const sep = bk.indexOf('\u0001');
-        const v = t.idx[bk.slice(0, sep)]!;
+        const v = indexBuckets(t, bk.slice(0, sep));
         const value = bk.slice(sep + 1);
         const s = v.get(value);
         if (s == null) continue;

@@ -42,9 +42,7 @@ export function allocDisconnectPolicy(a: Pick<Allocation, 'Job' | 'TaskGroup'>):
 }
 
 function lastClientStatusState(a: Pick<Allocation, 'AllocStates'>): AllocState | undefined {
-  const states = a.AllocStates ?? [];
-  for (let i = states.length - 1; i >= 0; i--) if (states[i]!.Field === AllocStateFieldClientStatus) return states[i];
-  return undefined;
+  return a.AllocStates?.findLast((s) => s.Field === AllocStateFieldClientStatus);
 }
 
 /** When the server last marked the allocation unknown and has not seen it reconnect since (Unix ms), else undefined. */

@@ -58,8 +58,7 @@ export function allocResourceUsage(a: Allocation): AllocResourceUsage {
   let mem = 0;
   const ports: number[] = [];
   {
-    for (const name in ar.Tasks) {
-      const t = ar.Tasks[name]!;
+    for (const t of Object.values(ar.Tasks)) {
       cpu += t.Cpu?.CpuShares ?? 0;
       mem += t.Memory?.MemoryMB ?? 0;
       pushNetworkPorts(t.Networks, ports);

@@ -63,7 +63,8 @@ export function slice(item: unknown, ...indexes: unknown[]): unknown {
   const lo = ix[0] ?? 0;
   const hi = ix[1] ?? len;
   if (lo > hi) throw new Error(`invalid slice index: ${lo} > ${hi}`);
-  if (ix.length === 3 && hi > ix[2]!) throw new Error(`invalid slice index: ${hi} > ${ix[2]}`);
+  const max = ix[2];
+  if (max !== undefined && hi > max) throw new Error(`invalid slice index: ${hi} > ${max}`);
   return (item as string | unknown[]).slice(lo, hi);
 }
 
@@ -90,7 +91,7 @@ function evalArgs(args: unknown[]): string {
 
 const HTML_ESC: Record<string, string> = { '"': '&#34;', "'": '&#39;', '&': '&amp;', '<': '&lt;', '>': '&gt;', '\0': '\uFFFD' };
 export function htmlEscape(s: string): string {
-  return s.replace(/["'&<>\0]/g, (c) => HTML_ESC[c]!);
+  return s.replace(/["'&<>\0]/g, (c) => HTML_ESC[c] ?? c);
 }
 
 export function jsEscape(s: string): string {

@@ -6,6 +6,7 @@
 export function parseEnvFile(content: string): Record<string, string> {
   const out: Record<string, string> = {};
   const lines = content.split(/\r?\n/);
+  // An indexed loop: a quoted value spanning lines advances i itself.
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i]!.trim();
     if (line === '' || line.startsWith('#')) continue;

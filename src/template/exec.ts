@@ -101,19 +101,16 @@ class ExecState {
   // ---- variables ------------------------------------------------------------------------------
 
   private setVar(name: string, value: unknown): void {
-    for (let i = this.vars.length - 1; i >= 0; i--) {
-      if (this.vars[i]!.name === name) {
-        this.vars[i]!.value = value;
-        return;
-      }
-    }
-    throw new ExecAbort(`undefined variable: ${name}`);
+    const v = this.vars.findLast((x) => x.name === name);
+    if (v === undefined) throw new ExecAbort(`undefined variable: ${name}`);
+    v.value = value;
   }
 
   private varValue(node: VariableNode): unknown {
     const name = node.idents[0]!;
-    for (let i = this.vars.length - 1; i >= 0; i--) if (this.vars[i]!.name === name) return this.vars[i]!.value;
-    this.fail(node, `undefined variable: ${name}`);
+    const v = this.vars.findLast((x) => x.name === name);
+    if (v === undefined) this.fail(node, `undefined variable: ${name}`);
+    return v.value;
   }
 
   // ---- walking --------------------------------------------------------------------------------
@@ -330,7 +327,7 @@ class ExecState {
 
   private evalFieldChain(dot: unknown, receiver: unknown, node: FieldNode | VariableNode | ChainNode, idents: string[], cmd: CommandNode | null, final: Final): unknown {
     let r = receiver;
-    for (let i = 0; i < idents.length - 1; i++) r = this.evalField(dot, idents[i]!, node, null, NO_FINAL, r);
+    for (const ident of idents.slice(0, -1)) r = this.evalField(dot, ident, node, null, NO_FINAL, r);
     return this.evalField(dot, idents[idents.length - 1]!, node, cmd, final, r);
   }
 
@@ -381,8 +378,8 @@ class ExecState {
     if (spec.shortCircuit) {
       const wantTrue = spec.shortCircuit === 'or';
       let v: unknown = undefined;
-      for (let i = 0; i < argNodes.length; i++) {
-        v = this.evalArg(dot, argNodes[i]!);
+      for (const a of argNodes) {
+        v = this.evalArg(dot, a);
         if (truth(v) === wantTrue) return v;
       }
       return final !== NO_FINAL ? final : v;

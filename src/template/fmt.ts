@@ -355,7 +355,8 @@ const ESC: Record<string, string> = { '\x07': '\\a', '\b': '\\b', '\f': '\\f', '
 
 function escapeChar(ch: string, quote: string): string {
   if (ch === quote) return '\\' + ch;
-  if (ESC[ch]) return ESC[ch]!;
+  const esc = ESC[ch];
+  if (esc) return esc;
   const cp = ch.codePointAt(0)!;
   if (cp < 0x20 || cp === 0x7f) return '\\x' + cp.toString(16).padStart(2, '0');
   if ((cp >= 0x80 && cp < 0xa0) || cp === 0xad || (cp >= 0xd800 && cp < 0xe000) || cp === 0x2028 || cp === 0x2029 || cp === 0xfeff) {

@@ -263,16 +263,19 @@ export class NomadVarItem {
 markStructClass(NomadVarItem, '*dependency.NomadVarItem');
 
 /** A Nomad variable's items, keyed by item name; ranging gives name and item; methods as consul-template's. */
+/** Orders [key, value] pairs by key as Array.prototype.sort orders strings (UTF-16 code units). */
+function byKey([a]: [string, unknown], [b]: [string, unknown]): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export class NomadVarItems {
   constructor(items: Record<string, string>, meta: VariableMeta) {
-    for (const k of Object.keys(items).sort()) (this as unknown as Record<string, unknown>)[k] = new NomadVarItem(k, items[k]!);
+    for (const [k, v] of Object.entries(items).sort(byKey)) (this as unknown as Record<string, unknown>)[k] = new NomadVarItem(k, v);
     Object.defineProperty(this, META, { value: meta, enumerable: false });
     goMap(this, new NomadVarItem('', ''));
   }
   private get entries(): NomadVarItem[] {
-    return Object.keys(this)
-      .sort()
-      .map((k) => (this as unknown as Record<string, NomadVarItem>)[k]!);
+    return (Object.entries(this) as [string, NomadVarItem][]).sort(byKey).map(([, item]) => item);
   }
   Keys(): string[] {
     return this.entries.map((e) => e.Key);
@@ -291,7 +294,7 @@ export class NomadVarItems {
     return this.Items();
   }
   Metadata(): VariableMeta {
-    return goStruct({ ...(this as unknown as Record<symbol, VariableMeta>)[META] }, '*dependency.NomadVarMeta');
+    return goStruct({ ...(this as unknown as { [META]: VariableMeta })[META] }, '*dependency.NomadVarMeta');
   }
 }
 

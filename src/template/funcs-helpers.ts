@@ -151,8 +151,8 @@ function byKey(pairs: unknown): unknown {
     const top = parts.shift()!;
     const rest = parts.join('/');
     if (rest === '') continue;
-    out[top] ??= goMap({});
-    out[top]![rest] = goStruct({ ...p, Key: rest }, '*dependency.KeyPair');
+    const group = (out[top] ??= goMap({}));
+    group[rest] = goStruct({ ...p, Key: rest }, '*dependency.KeyPair');
   }
   return out;
 }
@@ -170,12 +170,13 @@ function explodeEntries(entries: Array<[string, unknown]>): Record<string, unkno
   for (const [key, value] of entries) {
     const parts = key.replace(/^\/+|\/+$/g, '').split('/');
     let node = root;
-    for (let i = 0; i < parts.length - 1; i++) {
-      const cur = node[parts[i]!];
-      if (cur === undefined || typeof cur !== 'object' || cur === null) node[parts[i]!] = {};
-      node = node[parts[i]!] as Record<string, unknown>;
+    for (const part of parts.slice(0, -1)) {
+      const cur = node[part];
+      if (cur === undefined || typeof cur !== 'object' || cur === null) node[part] = {};
+      node = node[part] as Record<string, unknown>;
     }
-    if (parts[parts.length - 1] !== '') node[parts[parts.length - 1]!] = value;
+    const leaf = parts[parts.length - 1];
+    if (leaf !== undefined && leaf !== '') node[leaf] = value;
   }
   return root;
 }
@@ -201,7 +202,8 @@ function loop(...args: unknown[]): number[] {
     if (typeof n !== 'number' || !Number.isInteger(n)) throw new Error(`loop: expected integers, got ${typeName(a)}`);
     return n;
   });
-  const [from, to] = ints.length === 1 ? [0, ints[0]!] : [ints[0]!, ints[1]!];
+  const [first = 0, second] = ints;
+  const [from, to] = second === undefined ? [0, first] : [first, second];
   if (to - from > 1_000_000) throw new Error('loop: too many iterations');
   const out: number[] = [];
   for (let i = from; i < to; i++) out.push(i);

@@ -49,7 +49,7 @@ function isEmptyList(l: ListNode): boolean {
 type ItemEnd = { kind: 'end'; pos: number } | { kind: 'else'; pos: number; chain: 'if' | 'with' | null };
 
 class Parser {
-  private i = 0;
+  private tokenIndex = 0;
   private vars: string[] = ['$'];
   private rangeDepth = 0;
 
@@ -63,14 +63,15 @@ class Parser {
   private fail(msg: string, pos: number): never {
     throw new ParseError(msg, pos, this.treeName);
   }
+  // The lexer always ends the token list with an EOF token: reads past the end keep returning it.
   private next(): Token {
-    return this.tokens[this.i++] ?? this.tokens[this.tokens.length - 1]!;
+    return this.tokens[this.tokenIndex++] ?? this.tokens[this.tokens.length - 1]!;
   }
   private backup(n = 1): void {
-    this.i -= n;
+    this.tokenIndex -= n;
   }
   private peek(): Token {
-    return this.tokens[this.i] ?? this.tokens[this.tokens.length - 1]!;
+    return this.tokens[this.tokenIndex] ?? this.tokens[this.tokens.length - 1]!;
   }
   private nextNonSpace(): Token {
     let t = this.next();
@@ -108,14 +109,14 @@ class Parser {
     const root: ListNode = { type: 'list', pos: 0, nodes: [] };
     while (this.peek().type !== 'eof') {
       if (this.peek().type === 'leftDelim') {
-        const save = this.i;
+        const save = this.tokenIndex;
         this.next();
         const kw = this.nextNonSpace();
         if (kw.type === 'keyword' && kw.val === 'define') {
           this.parseDefinition(kw.pos);
           continue;
         }
-        this.i = save;
+        this.tokenIndex = save;
       }
       const n = this.textOrAction();
       if (isItemEnd(n)) this.fail(`unexpected {{${n.kind}}}`, n.pos);
@@ -279,10 +280,10 @@ class Parser {
 
   /** `$x :=`, `$x =`, and range's `$i, $v :=`. */
   private declarations(pipe: PipeNode, context: string): void {
-    const save = this.i;
+    const save = this.tokenIndex;
     const v = this.nextNonSpace();
     if (v.type !== 'variable') {
-      this.i = save;
+      this.tokenIndex = save;
       return;
     }
     const afterVar = this.nextNonSpace();
@@ -300,7 +301,7 @@ class Parser {
       return;
     }
     if (afterVar.type === 'char') this.fail(`too many declarations in ${context}`, afterVar.pos);
-    this.i = save;
+    this.tokenIndex = save;
   }
 
   private declareVar(t: Token, isAssign: boolean): VariableNode {

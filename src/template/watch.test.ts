@@ -7,14 +7,14 @@ import type { ServiceInstance } from './data.js';
 
 /** A manual clock: sleeps resolve only when the test advances time. */
 class FakeClock implements Clock {
-  t = 0;
+  nowMs = 0;
   private timers: Array<{ at: number; resolve: () => void }> = [];
   now() {
-    return this.t;
+    return this.nowMs;
   }
   sleep(ms: number, signal: AbortSignal) {
     return new Promise<void>((resolve, reject) => {
-      const timer = { at: this.t + ms, resolve };
+      const timer = { at: this.nowMs + ms, resolve };
       this.timers.push(timer);
       signal.addEventListener('abort', () => {
         this.timers = this.timers.filter((x) => x !== timer);
@@ -26,9 +26,9 @@ class FakeClock implements Clock {
     return this.timers.length;
   }
   async advance(ms: number) {
-    this.t += ms;
-    const due = this.timers.filter((x) => x.at <= this.t);
-    this.timers = this.timers.filter((x) => x.at > this.t);
+    this.nowMs += ms;
+    const due = this.timers.filter((x) => x.at <= this.nowMs);
+    this.timers = this.timers.filter((x) => x.at > this.nowMs);
     for (const d of due) d.resolve();
     await settle();
   }
@@ -102,8 +102,8 @@ describe('watchTemplate', () => {
       clock,
       rng: () => 0.5,
       signal: ac.signal,
-      onRender: (content, { initial }) => void renders.push({ content, initial, at: clock.t }),
-      onChange: (content) => void changes.push({ content, at: clock.t }),
+      onRender: (content, { initial }) => void renders.push({ content, initial, at: clock.nowMs }),
+      onChange: (content) => void changes.push({ content, at: clock.nowMs }),
       ...opts,
     });
     return { data, clock, ac, renders, changes, done };

@@ -51,7 +51,9 @@ describe('client requests sent to the server for an allocation on a client agent
   beforeAll(async () => {
     await cluster.start();
     cluster.runJob(JOB, 'fwd');
-    [alloc] = await cluster.waitForRunning('fwd', 1);
+    const [running] = await cluster.waitForRunning('fwd', 1);
+    if (!running) throw new Error('waitForRunning returned no allocation');
+    alloc = running;
     await cluster.server.waitFor('the task to write its pid', async () => {
       try {
         return pids().length === 1;

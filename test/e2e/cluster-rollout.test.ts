@@ -207,7 +207,7 @@ describe('rolling updates through the gateway under load', () => {
     expect(run.stdout).toMatch(/! Deployment "[0-9a-f]{8}" failed/);
     expect(run.stdout).toMatch(/rolling back to job version 1/);
     const job = (await cluster.server.api<{ Version: number; Stable: boolean; TaskGroups: Array<{ Tasks: Array<{ Env: Record<string, string> }> }> }>('/v1/job/roll')).body;
-    expect(job.TaskGroups[0]!.Tasks[0]!.Env).toMatchObject({ APP_VERSION: 'v2', BROKEN: '0' });
+    expect(job.TaskGroups[0]?.Tasks[0]?.Env).toMatchObject({ APP_VERSION: 'v2', BROKEN: '0' });
     const history = cluster.server.cli(['job', 'history', 'roll']);
     expect(history.code, history.stderr).toBe(0);
     expect(history.stdout).toMatch(/Version\s+= 3\s*\nStable\s+= true/);

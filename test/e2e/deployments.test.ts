@@ -182,7 +182,7 @@ describe('deployments on a dev agent', () => {
       const j = (await agent.api<{ Version: number; Stable: boolean; TaskGroups: Array<{ Tasks: Array<{ Env: Record<string, string> }> }> }>('/v1/job/revert')).body;
       return j.Version === 2 && j.Stable ? j : null;
     });
-    expect(job.TaskGroups[0]!.Tasks[0]!.Env['APP_VERSION']).toBe('v0');
+    expect(job.TaskGroups[0]?.Tasks[0]?.Env['APP_VERSION']).toBe('v0');
     const allocs = await agent.waitFor('two healthy allocations of the stable spec', async () => {
       const a = await live('revert');
       return a.length === 2 && a.every((x) => x.JobVersion === 2) ? a : null;

@@ -73,8 +73,8 @@ describe('exec tasks on a dev agent', () => {
     expect(used, out).not.toBeNull();
     expect(Number(used![1])).toBeGreaterThan(0);
     const stats = await agent.api<{ Tasks: Record<string, { ResourceUsage: { MemoryStats: { RSS: number; Usage: number } } }> }>(`/v1/client/allocation/${a!.ID}/stats`);
-    expect(stats.body.Tasks['t']!.ResourceUsage.MemoryStats.Usage).toBeGreaterThan(0);
-    expect(stats.body.Tasks['t']!.ResourceUsage.MemoryStats.RSS).toBeGreaterThan(0);
+    expect(stats.body.Tasks['t']?.ResourceUsage.MemoryStats.Usage).toBeGreaterThan(0);
+    expect(stats.body.Tasks['t']?.ResourceUsage.MemoryStats.RSS).toBeGreaterThan(0);
     const stop = agent.cli(['job', 'stop', '-purge', 'iso']);
     expect(stop.code, stop.stderr).toBe(0);
   });

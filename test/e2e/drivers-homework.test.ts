@@ -109,7 +109,7 @@ describe('the seeds\' two-app job on a dev agent', () => {
       `/v1/client/allocation/${a.ID}/stats`,
     );
     expect(stats.status).toBe(200);
-    expect(stats.body.Tasks['app_a']!.ResourceUsage.MemoryStats.RSS).toBeGreaterThan(1024 * 1024);
+    expect(stats.body.Tasks['app_a']?.ResourceUsage.MemoryStats.RSS).toBeGreaterThan(1024 * 1024);
     expect(stats.body.ResourceUsage.MemoryStats.Usage).toBeGreaterThan(0);
   });
 

@@ -79,7 +79,7 @@ describe('an agent SIGKILLed while docker and exec tasks run', () => {
     containerID = cs[0]!;
     const rs = runcContainers(agent.dataDir);
     expect(rs).toHaveLength(1);
-    expect(rs[0]!.status).toBe('running');
+    expect(rs[0]?.status).toBe('running');
     exec = { id: rs[0]!.id, pid: rs[0]!.pid };
     expect(exec.id).toContain(allocID);
     expect(alive(exec.pid)).toBe(true);
@@ -106,8 +106,8 @@ describe('an agent SIGKILLed while docker and exec tasks run', () => {
     const a = await alloc(agent, allocID);
     expect(a.ClientStatus).toBe('running');
     for (const task of ['d', 'e']) {
-      expect(a.TaskStates![task]!.State).toBe('running');
-      expect(a.TaskStates![task]!.Restarts).toBe(0);
+      expect(a.TaskStates![task]?.State).toBe('running');
+      expect(a.TaskStates![task]?.Restarts).toBe(0);
       expect(await startedCount(task)).toBe(1);
     }
     const jobs = await agent.api<Array<{ ID: string }>>('/v1/job/adopt/allocations');
@@ -128,8 +128,8 @@ describe('an agent SIGKILLed while docker and exec tasks run', () => {
       const r = await agent.api<{ Tasks: Record<string, { ResourceUsage: { MemoryStats: { Usage: number } } }> }>(`/v1/client/allocation/${allocID}/stats`);
       return r.status === 200 && r.body.Tasks['d'] && r.body.Tasks['e'] ? r.body : null;
     });
-    expect(stats.Tasks['d']!.ResourceUsage.MemoryStats.Usage).toBeGreaterThan(0);
-    expect(stats.Tasks['e']!.ResourceUsage.MemoryStats.Usage).toBeGreaterThan(0);
+    expect(stats.Tasks['d']?.ResourceUsage.MemoryStats.Usage).toBeGreaterThan(0);
+    expect(stats.Tasks['e']?.ResourceUsage.MemoryStats.Usage).toBeGreaterThan(0);
   });
 
   it('stops the adopted tasks for good with job stop', async () => {

@@ -236,7 +236,7 @@ describe('job types and operations on a dev agent', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const all = await allocs('once');
     expect(all).toHaveLength(1);
-    expect(all[0]!.ClientStatus).toBe('complete');
+    expect(all[0]?.ClientStatus).toBe('complete');
   });
 
   it('runs a sysbatch job once on the node and a system job until stopped', async () => {

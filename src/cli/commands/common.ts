@@ -40,7 +40,7 @@ export function jobListRows(jobs: JobListStub[], showNamespace: boolean): string
   for (const j of jobs) {
     const status = j.Stop && j.Status !== 'dead' ? `${j.Status} (stopped)` : j.Stop ? 'dead (stopped)' : j.Status;
     const cells = [j.ID, j.Type, String(j.Priority), status, j.SubmitTime ? formatTime(nsToMs(j.SubmitTime)) : 'N/A'];
-    rows.push(showNamespace ? [cells[0]!, j.Namespace, ...cells.slice(1)] : cells);
+    rows.push(showNamespace ? [j.ID, j.Namespace, ...cells.slice(1)] : cells);
   }
   return rows;
 }

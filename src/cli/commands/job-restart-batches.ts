@@ -191,8 +191,7 @@ export async function runRestartBatches(allocs: AllocListStub[], plan: RestartPl
   say(d, `Restarting ${plural(allocs.length, 'allocation')}`);
   let wait = plan.batchWait;
   const failed: string[] = [];
-  for (let i = 0; i < batches.length; i++) {
-    const batch = batches[i]!;
+  for (const [i, batch] of batches.entries()) {
     if (batches.length > 1) say(d, `Restarting ${ordinal(i + 1)} batch of ${plural(batch.length, 'allocation')}`);
     const failures = await runBatch(batch, plan, d);
     for (const f of failures) d.out.error(`    ${formatTime(d.now())}: ${f}`);

@@ -50,7 +50,7 @@ async function restartInPlace(ctx: CommandContext, client: DroverClient, plan: R
   const named = plan.tasks.filter((t) => own.has(t));
   if (plan.tasks.length > 0 && named.length === 0) return;
   const watched = (named.length > 0 ? named : Object.keys(states)).filter((t) => states[t]?.State === 'running');
-  const restarts = new Map(watched.map((t) => [t, states[t]!.Restarts]));
+  const restarts = new Map(watched.map((t) => [t, states[t]?.Restarts ?? 0]));
   if (named.length > 0) for (const t of named) await client.allocations.restart(stub.ID, t, { signal: ctx.signal });
   else await client.allocations.restart(stub.ID, undefined, { allTasks: plan.allTasks, signal: ctx.signal });
   await followAlloc(

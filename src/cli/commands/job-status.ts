@@ -2,22 +2,19 @@
 import type { DroverClient } from '../../api/index.js';
 import type { Deployment, Job, JobSummary } from '../../structs/index.js';
 import { bool, type CommandContext, type CommandSpec } from '../command.js';
-import { formatKV, formatTable, formatTime, nsToMs, shortId } from '../format.js';
+import { formatKV, formatTable, formatTime, nsToMs, shortId, sortedEntries } from '../format.js';
 import { allocRows, jobListRows, optional, querying, resolveJob } from './common.js';
 import { formatFailedPlacements } from '../placement.js';
 
 const SUMMARY_COLUMNS = ['Queued', 'Starting', 'Running', 'Failed', 'Complete', 'Lost'] as const;
 
 export function summaryRows(s: JobSummary): string[][] {
-  const groups = Object.keys(s.Summary ?? {}).sort();
-  const withUnknown = groups.some((g) => (s.Summary[g]!.Unknown ?? 0) > 0);
+  const groups = sortedEntries(s.Summary ?? {});
+  const withUnknown = groups.some(([, t]) => (t.Unknown ?? 0) > 0);
   const head = ['Task Group', ...SUMMARY_COLUMNS, ...(withUnknown ? ['Unknown'] : [])];
   return [
     head,
-    ...groups.map((g) => {
-      const t = s.Summary[g]!;
-      return [g, ...SUMMARY_COLUMNS.map((c) => String(t[c] ?? 0)), ...(withUnknown ? [String(t.Unknown ?? 0)] : [])];
-    }),
+    ...groups.map(([g, t]) => [g, ...SUMMARY_COLUMNS.map((c) => String(t[c] ?? 0)), ...(withUnknown ? [String(t.Unknown ?? 0)] : [])]),
   ];
 }
 
@@ -48,11 +45,10 @@ export function deploymentSection(d: Deployment, verbose: boolean): string {
     ['Status', d.Status],
     ['Description', d.StatusDescription],
   ]);
-  const groups = Object.keys(d.TaskGroups ?? {}).sort();
+  const groups = sortedEntries(d.TaskGroups ?? {});
   if (groups.length === 0) return kv;
   const rows = [['Task Group', 'Desired', 'Placed', 'Healthy', 'Unhealthy']];
-  for (const g of groups) {
-    const s = d.TaskGroups[g]!;
+  for (const [g, s] of groups) {
     rows.push([g, String(s.DesiredTotal), String(s.PlacedAllocs), String(s.HealthyAllocs), String(s.UnhealthyAllocs)]);
   }
   return `${kv}\n\nDeployed\n${formatTable(rows)}`;

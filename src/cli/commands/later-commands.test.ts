@@ -33,7 +33,7 @@ describe('drover node drain and eligibility', () => {
     const r = await cli(['node', 'drain', '-enable', '-deadline', '30m', '-ignore-system', '-yes', '-detach', 'n1n1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`Node "${NODE}" drain strategy set\n`);
-    expect(fake.requests[1]!.body).toEqual({ NodeID: NODE, DrainSpec: { Deadline: 1800e9, IgnoreSystemJobs: true }, MarkEligible: false, Meta: null });
+    expect(fake.requests[1]?.body).toEqual({ NodeID: NODE, DrainSpec: { Deadline: 1800e9, IgnoreSystemJobs: true }, MarkEligible: false, Meta: null });
   });
 
   it('follows the drain to its end without -detach, printing the drain events', async () => {
@@ -49,7 +49,7 @@ describe('drover node drain and eligibility', () => {
   it('ends a drain and makes the node eligible again', async () => {
     fake.on('POST', `/v1/node/${NODE}/drain`, { body: { EvalIDs: [], EvalCreateIndex: 6, NodeModifyIndex: 6 } });
     await cli(['node', 'drain', '-disable', 'n1n1']);
-    expect(fake.requests[1]!.body).toMatchObject({ DrainSpec: null, MarkEligible: true });
+    expect(fake.requests[1]?.body).toMatchObject({ DrainSpec: null, MarkEligible: true });
   });
 
   it('needs exactly one of -enable and -disable', async () => {
@@ -62,7 +62,7 @@ describe('drover node drain and eligibility', () => {
     fake.on('POST', `/v1/node/${NODE}/eligibility`, { body: { EvalIDs: null, EvalCreateIndex: 0, NodeModifyIndex: 7 } });
     const r = await cli(['node', 'eligibility', '-disable', 'n1n1']);
     expect(r.stdout).toBe(`Node "${NODE}" scheduling eligibility set: ineligible for scheduling\n`);
-    expect(fake.requests[1]!.body).toEqual({ NodeID: NODE, Eligibility: 'ineligible' });
+    expect(fake.requests[1]?.body).toEqual({ NodeID: NODE, Eligibility: 'ineligible' });
   });
 
   it('turns -force and -no-deadline into nomad deadlines', () => {

@@ -1,6 +1,6 @@
 /** What the `var` commands share: nomad's formatted view of one variable. */
 import type { Variable } from '../../structs/index.js';
-import { formatKV, formatTime, nsToMs } from '../format.js';
+import { formatKV, formatTime, nsToMs, sortedEntries } from '../format.js';
 
 /** `nomad var get`'s default output: the metadata, then the items as `key = value`, sorted. */
 export function formatVariable(v: Variable): string {
@@ -11,7 +11,7 @@ export function formatVariable(v: Variable): string {
     ...(v.ModifyTime !== v.CreateTime ? ([['Modify Time', formatTime(nsToMs(v.ModifyTime))]] as [string, string][]) : []),
     ['Check Index', String(v.ModifyIndex)],
   ]);
-  const keys = Object.keys(v.Items ?? {}).sort();
-  const items = keys.length ? formatKV(keys.map((k) => [k, v.Items[k]!])) : '<none>';
+  const entries = sortedEntries(v.Items ?? {});
+  const items = entries.length ? formatKV(entries) : '<none>';
   return `${head}\n\nItems\n${items}`;
 }

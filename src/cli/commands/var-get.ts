@@ -18,8 +18,9 @@ export const varGet: CommandSpec = {
     }
     const item = str(opts.item);
     if (item !== undefined) {
-      if (!Object.prototype.hasOwnProperty.call(v.Items, item)) throw new UsageError(`Error: variable "${v.Path}" has no item "${item}"`);
-      ctx.out.line(v.Items[item]!);
+      const value = Object.prototype.hasOwnProperty.call(v.Items, item) ? v.Items[item] : undefined;
+      if (value === undefined) throw new UsageError(`Error: variable "${v.Path}" has no item "${item}"`);
+      ctx.out.line(value);
       return 0;
     }
     if (ctx.out.json) ctx.out.printJSON(v);

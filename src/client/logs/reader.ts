@@ -49,7 +49,9 @@ function readRange(p: string, pos: number, max: number): Buffer | undefined {
 /** Where reading starts: [index, byte position]. */
 function startPosition(dir: string, base: string, origin: 'start' | 'end', offset: number): [number, number] {
   const idx = logIndexes(dir, base);
-  if (idx.length === 0) return [0, 0];
+  const first = idx[0];
+  const last = idx[idx.length - 1];
+  if (first === undefined || last === undefined) return [0, 0];
   if (origin === 'start') {
     let left = offset;
     for (const i of idx) {
@@ -57,16 +59,15 @@ function startPosition(dir: string, base: string, origin: 'start' | 'end', offse
       if (left < s) return [i, left];
       left -= s;
     }
-    const last = idx[idx.length - 1]!;
     return [last, sizeOf(join(dir, `${base}.${last}`)) ?? 0];
   }
   let left = offset;
-  for (let k = idx.length - 1; k >= 0; k--) {
-    const s = sizeOf(join(dir, `${base}.${idx[k]}`)) ?? 0;
-    if (left <= s) return [idx[k]!, s - left];
+  for (const i of idx.toReversed()) {
+    const s = sizeOf(join(dir, `${base}.${i}`)) ?? 0;
+    if (left <= s) return [i, s - left];
     left -= s;
   }
-  return [idx[0]!, 0];
+  return [first, 0];
 }
 
 const CHUNK = 64 * 1024;
@@ -79,9 +80,9 @@ export async function* readLogFiles(dir: string, base: string, o: ReadLogOptions
     const chunk = readRange(path, pos, CHUNK);
     if (chunk === undefined) {
       // Rotated out from under us (or not created yet): continue at the oldest file still there.
-      const idx = logIndexes(dir, base).filter((i) => i >= index);
-      if (idx.length > 0 && idx[0] !== index) {
-        index = idx[0]!;
+      const oldest = logIndexes(dir, base).find((i) => i >= index);
+      if (oldest !== undefined && oldest !== index) {
+        index = oldest;
         pos = 0;
         continue;
       }

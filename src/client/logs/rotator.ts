@@ -48,19 +48,19 @@ export class LogRotator {
   readonly live: string;
   private index = 0;
 
-  constructor(private readonly o: LogRotatorOptions) {
-    this.live = livePath(o.dir, o.base);
+  constructor(private readonly options: LogRotatorOptions) {
+    this.live = livePath(options.dir, options.base);
   }
 
   private numbered(i: number): string {
-    return join(this.o.dir, `${this.o.base}.${i}`);
+    return join(this.options.dir, `${this.options.base}.${i}`);
   }
 
   /** Creates the live file and links the newest index to it (idempotent; also after an agent restart). */
   init(): void {
     closeSync(openSync(this.live, 'a'));
-    const idx = logIndexes(this.o.dir, this.o.base);
-    this.index = idx.length > 0 ? idx[idx.length - 1]! : 0;
+    const idx = logIndexes(this.options.dir, this.options.base);
+    this.index = idx[idx.length - 1] ?? 0;
     const liveIno = statSync(this.live).ino;
     let cur: number | undefined;
     try {
@@ -82,7 +82,7 @@ export class LogRotator {
     } catch {
       return false;
     }
-    if (size < this.o.maxBytes) return false;
+    if (size < this.options.maxBytes) return false;
     this.rotate();
     return true;
   }
@@ -95,7 +95,7 @@ export class LogRotator {
     renameSync(tmp, this.numbered(this.index));
     this.index++;
     linkSync(this.live, this.numbered(this.index));
-    for (const i of logIndexes(this.o.dir, this.o.base)) if (i <= this.index - this.o.maxFiles) rmSync(this.numbered(i), { force: true });
+    for (const i of logIndexes(this.options.dir, this.options.base)) if (i <= this.index - this.options.maxFiles) rmSync(this.numbered(i), { force: true });
   }
 }
 

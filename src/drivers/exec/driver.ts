@@ -78,13 +78,13 @@ export class ExecDriver implements TaskDriver {
   private readonly tasks = new Map<string, Tracked>();
   private readonly nowNs: () => number;
 
-  constructor(private readonly o: ExecDriverOptions = {}) {
-    this.dataDir = o.dataDir ?? '/run/drover/exec';
-    this.runc = new Runc(o.runcPath ?? 'runc', join(this.dataDir, 'runc'));
-    this.initPath = o.initPath ?? (existsSync('/usr/bin/tini-static') ? '/usr/bin/tini-static' : '/usr/bin/tini');
-    this.chrootEnv = o.chrootEnv ?? DEFAULT_CHROOT_ENV;
-    this.log = (o.logger ?? nullLogger).child({ driver: 'exec' });
-    this.nowNs = o.nowNs ?? (() => Date.now() * 1e6);
+  constructor(private readonly options: ExecDriverOptions = {}) {
+    this.dataDir = options.dataDir ?? '/run/drover/exec';
+    this.runc = new Runc(options.runcPath ?? 'runc', join(this.dataDir, 'runc'));
+    this.initPath = options.initPath ?? (existsSync('/usr/bin/tini-static') ? '/usr/bin/tini-static' : '/usr/bin/tini');
+    this.chrootEnv = options.chrootEnv ?? DEFAULT_CHROOT_ENV;
+    this.log = (options.logger ?? nullLogger).child({ driver: 'exec' });
+    this.nowNs = options.nowNs ?? (() => Date.now() * 1e6);
   }
 
   async fingerprint(): Promise<DriverFingerprint> {
@@ -113,7 +113,7 @@ export class ExecDriver implements TaskDriver {
 
   private ids(cfg: TaskConfig): { cid: string; bundle: string; cgroupsPath: string } {
     const cid = `drover-${cfg.id.replace(/[^\w.-]/g, '_')}`;
-    return { cid, bundle: join(this.dataDir, 'bundles', cid), cgroupsPath: `/${this.o.cgroupParent ?? 'drover'}/${cid}` };
+    return { cid, bundle: join(this.dataDir, 'bundles', cid), cgroupsPath: `/${this.options.cgroupParent ?? 'drover'}/${cid}` };
   }
 
   async startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle }> {
@@ -130,7 +130,7 @@ export class ExecDriver implements TaskDriver {
 
     let user;
     try {
-      user = lookupUser(cfg.user || this.o.defaultUser || 'nobody');
+      user = lookupUser(cfg.user || this.options.defaultUser || 'nobody');
       prepareChroot(cfg, this.chrootEnv, user);
     } catch (err) {
       throw driverError(`cannot prepare the chroot of task ${cfg.name}: ${(err as Error).message}`, false, err);
@@ -179,7 +179,7 @@ export class ExecDriver implements TaskDriver {
     const t: Tracked = { cfg, cid, bundle, cgroupsPath, stopWatching: new AbortController(), done: undefined as unknown as Promise<ExitResult> };
     t.done = this.watch(t).then((r) => {
       t.result = r;
-      if (r.oomKilled) this.o.onEvent?.(cfg.id, 'OOM Killed', 'OOM Killed');
+      if (r.oomKilled) this.options.onEvent?.(cfg.id, 'OOM Killed', 'OOM Killed');
       return r;
     });
     t.done.catch(() => {});
@@ -204,7 +204,7 @@ export class ExecDriver implements TaskDriver {
       if (!(await this.runc.state(t.cid))) {
         if (++unknownFor >= 10 && !existsSync(exitFile)) return { exitCode: -1, signal: 0, oomKilled: false, err: 'task exited without a recorded status' };
       } else unknownFor = 0;
-      await sleep(this.o.pollMs ?? 200, t.stopWatching.signal);
+      await sleep(this.options.pollMs ?? 200, t.stopWatching.signal);
     }
     const status = Number(readFileSync(exitFile, 'utf8').trim());
     const oomKilled = (oomKillCount(t.cgroupsPath) ?? 0) > 0;

@@ -33,7 +33,7 @@ export function readProcStat(pid: number): ProcStat | undefined {
   // rest[0] is field 3 (state); field N is rest[N - 3].
   return {
     pid,
-    state: rest[0]!,
+    state: rest[0] ?? '',
     ppid: Number(rest[1]),
     pgrp: Number(rest[2]),
     utime: Number(rest[11]),

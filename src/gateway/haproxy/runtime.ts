@@ -36,8 +36,9 @@ export async function haproxyCommands(socketPath: string, commands: readonly str
 /** Parses `show stat` CSV into rows keyed by column name. */
 export function parseShowStat(csv: string): Record<string, string>[] {
   const lines = csv.split('\n').filter((l) => l.trim() !== '');
-  if (lines.length === 0 || !lines[0]!.startsWith('# ')) return [];
-  const cols = lines[0]!.slice(2).split(',');
+  const head = lines[0];
+  if (head === undefined || !head.startsWith('# ')) return [];
+  const cols = head.slice(2).split(',');
   return lines.slice(1).map((l) => {
     const cells = l.split(',');
     const row: Record<string, string> = {};

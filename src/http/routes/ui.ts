@@ -113,7 +113,7 @@ async function serveFile(c: RequestContext, root: string, rel: string): Promise<
 }
 
 function rawPath(c: RequestContext): string {
-  return (c.req.url ?? '/').split('?')[0]!;
+  return (c.req.url ?? '/').split('?')[0] ?? '/';
 }
 
 /** The query string of the request, kept across redirects. */
@@ -133,7 +133,7 @@ export function uiRoutes(r: Router, root: string = defaultUiDir()): void {
   });
   r.get('/ui/*path', (c) => {
     const rel = c.params.path!;
-    const first = rel.split('/')[0]!;
+    const first = rel.split('/')[0] ?? '';
     // The raw path, still escaped as the browser sent it: `example@prod` must keep its `@` as the separator.
     if (VIEWS.has(first) && extname(rel) === '') return redirect(c, `/ui/#/${rawPath(c).slice('/ui/'.length)}${search(c)}`);
     return serveFile(c, dir, rel);

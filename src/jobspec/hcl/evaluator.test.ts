@@ -71,8 +71,8 @@ describe('evaluate: values and types', () => {
 
   it('reports operand errors with the operand range', () => {
     const r = evaluate(exprOf('1 + "abc"'), ctx());
-    expect(r.diagnostics[0]!.summary).toBe('Invalid operand');
-    expect(r.diagnostics[0]!.range!.start.column).toBe(9);
+    expect(r.diagnostics[0]?.summary).toBe('Invalid operand');
+    expect(r.diagnostics[0]?.range!.start.column).toBe(9);
     expect(evErr('1 / 0')).toEqual(['Invalid operand: Division by zero.']);
   });
 });
@@ -162,7 +162,7 @@ describe('convert and type expressions', () => {
     expect(typeName(typeOfSrc('tuple([string, number])').type)).toBe('tuple([string, number])');
     expect(typeName(typeOfSrc('any').type)).toBe('any');
     expect(typeOfSrc('object({a = optional(string)})').type).toMatchObject({ kind: 'object', optional: ['a'] });
-    expect(typeOfSrc('strin').diagnostics[0]!.summary).toBe('Invalid type specification');
+    expect(typeOfSrc('strin').diagnostics[0]?.summary).toBe('Invalid type specification');
   });
 
   it('converts primitives both ways where HCL allows', () => {

@@ -504,8 +504,8 @@ class Evaluator {
     }
     let args = e.args.map((a) => this.eval(a, ctx));
     if (args.some(isVerbatim)) return verbatimFor(e);
-    if (e.expandFinal && args.length > 0) {
-      const last = args[args.length - 1]!;
+    const last = args[args.length - 1];
+    if (e.expandFinal && last !== undefined) {
       if (last.kind === 'unknown') return unknown();
       if (last.kind !== 'list' && last.kind !== 'tuple' && last.kind !== 'set') {
         return this.error('Invalid expanding argument value', 'The expanding argument (indicated by ...) must be of a tuple, list, or set type.', e.args[e.args.length - 1]!.range);
@@ -513,8 +513,7 @@ class Evaluator {
       args = [...args.slice(0, -1), ...last.items];
     }
     if (args.length < f.minArgs || args.length > f.maxArgs) return this.arity(e, f.minArgs, f.maxArgs);
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i]!;
+    for (const [i, a] of args.entries()) {
       const pname = f.params[Math.min(i, f.params.length - 1)] ?? 'arg';
       const range = e.args[Math.min(i, e.args.length - 1)]?.range ?? e.range;
       if (a.kind === 'null' && !f.allowNull) return this.error('Invalid function argument', `Invalid value for "${pname}" parameter: argument must not be null.`, range);

@@ -45,7 +45,7 @@ export type HclFunction = EagerFunction | LazyFunction;
 export type FunctionTable = Record<string, HclFunction>;
 
 export function fn(params: string[], call: EagerFunction['call'], opts: Partial<Omit<EagerFunction, 'call' | 'params'>> = {}): EagerFunction {
-  const variadic = params.length > 0 && params[params.length - 1]!.startsWith('...');
+  const variadic = params[params.length - 1]?.startsWith('...') ?? false;
   return {
     params: params.map((p) => p.replace(/^\.\.\./, '')),
     minArgs: opts.minArgs ?? (variadic ? params.length - 1 : params.length),
@@ -56,6 +56,13 @@ export function fn(params: string[], call: EagerFunction['call'], opts: Partial<
   };
 }
 
+/** Argument i; the evaluator checks arity first, so a missing one is reported as a function error, not a crash. */
+export function arg(args: Value[], i: number): Value {
+  const v = args[i];
+  if (v === undefined) throw new FunctionError(`missing argument ${i + 1}`, i);
+  return v;
+}
+
 function as(v: Value, t: Type, i: number): Value {
   const r = convert(v, t);
   if (!r.ok) throw new FunctionError(r.error, i);
@@ -63,13 +70,13 @@ function as(v: Value, t: Type, i: number): Value {
 }
 
 export function argString(args: Value[], i: number): string {
-  const v = as(args[i]!, T.string, i);
+  const v = as(arg(args, i), T.string, i);
   if (v.kind !== 'string') throw new FunctionError('string required', i);
   return v.value;
 }
 
 export function argNumber(args: Value[], i: number): number {
-  const v = as(args[i]!, T.number, i);
+  const v = as(arg(args, i), T.number, i);
   if (v.kind !== 'number') throw new FunctionError('number required', i);
   return v.value;
 }
@@ -81,21 +88,21 @@ export function argInt(args: Value[], i: number): number {
 }
 
 export function argBool(args: Value[], i: number): boolean {
-  const v = as(args[i]!, T.bool, i);
+  const v = as(arg(args, i), T.bool, i);
   if (v.kind !== 'bool') throw new FunctionError('bool required', i);
   return v.value;
 }
 
 /** Items of a list, set or tuple. */
 export function argSeq(args: Value[], i: number): Value[] {
-  const v = args[i]!;
+  const v = arg(args, i);
   if (v.kind === 'list' || v.kind === 'set' || v.kind === 'tuple') return v.items;
   throw new FunctionError(`list, set or tuple required, not ${friendlyTypeName(typeOf(v))}`, i);
 }
 
 /** Entries of a map or object. */
 export function argMapping(args: Value[], i: number): Map<string, Value> {
-  const v = args[i]!;
+  const v = arg(args, i);
   if (v.kind === 'map') return v.entries;
   if (v.kind === 'object') return v.attrs;
   throw new FunctionError(`map or object required, not ${friendlyTypeName(typeOf(v))}`, i);

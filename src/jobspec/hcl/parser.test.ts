@@ -94,7 +94,7 @@ other {}
     const body = parseOK('job "web" {\n  group "api" {\n    count = 3\n  }\n}\n');
     const job = body.items[0] as Block;
     expect(job.typeRange.start).toEqual({ line: 1, column: 1, offset: 0 });
-    expect(job.labelRanges[0]!.start).toMatchObject({ line: 1, column: 5 });
+    expect(job.labelRanges[0]?.start).toMatchObject({ line: 1, column: 5 });
     const group = job.body.items[0] as Block;
     expect(group.range.start).toMatchObject({ line: 2, column: 3 });
     expect(group.range.end).toMatchObject({ line: 4, column: 4 });
@@ -174,8 +174,8 @@ describe('parseHCL templates', () => {
     const e = expr('"%{ if var.on }yes%{ else }no%{ endif }|%{ for k, v in var.m }${k}%{ endfor }"');
     if (e.type !== 'template') throw new Error('not a template');
     const [ifPart, sep, forPart] = e.parts;
-    expect(ifPart!.type).toBe('if');
-    if (ifPart!.type !== 'if') return;
+    expect(ifPart?.type).toBe('if');
+    if (ifPart?.type !== 'if') return;
     expect(ifPart.then).toMatchObject([{ type: 'text', value: 'yes' }]);
     expect(ifPart.else).toMatchObject([{ type: 'text', value: 'no' }]);
     expect(sep).toMatchObject({ type: 'text', value: '|' });
@@ -233,7 +233,7 @@ describe('parseHCL diagnostics', () => {
     ]);
     const job = r.body.items[0] as Block;
     expect(job.body.items.map((i) => (i as Attribute).name)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
-    expect(r.diagnostics[0]!.range!.filename).toBe('bad.hcl');
+    expect(r.diagnostics[0]?.range!.filename).toBe('bad.hcl');
   });
 
   it('reports an unclosed block at its opening brace', () => {
@@ -250,7 +250,7 @@ describe('parseHCL diagnostics', () => {
     const r = parseHCL('a = 1\na = 2\n', 'r.hcl');
     expect(r.diagnostics).toHaveLength(1);
     expect(r.diagnostics[0]).toMatchObject({ summary: 'Attribute redefined', range: { start: { line: 2, column: 1 } } });
-    expect(r.diagnostics[0]!.detail).toContain('r.hcl:1,1');
+    expect(r.diagnostics[0]?.detail).toContain('r.hcl:1,1');
   });
 
   it('reports unterminated heredocs and bad escapes', () => {

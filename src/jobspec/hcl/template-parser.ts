@@ -69,7 +69,7 @@ export function parseQuoted(p: ExprParser, open: Token): Expression {
     lx.advance();
   }
   const range = p.range(open.start, lx.here());
-  const only = pieces.length === 1 ? pieces[0]! : null;
+  const only = pieces.length === 1 ? (pieces[0] ?? null) : null;
   if (only && only.k === 'interp') {
     return p.finish({ type: 'templateWrap', wrapped: only.expr, wrapRaw: only.raw, range });
   }
@@ -213,9 +213,10 @@ function readEscape(p: ExprParser): string {
   lx.advance();
   const c = lx.peekCode();
   const simple: Record<number, string> = { 110: '\n', 116: '\t', 114: '\r', 34: '"', 92: '\\' };
-  if (simple[c] !== undefined) {
+  const escaped = simple[c];
+  if (escaped !== undefined) {
     lx.advance();
-    return simple[c]!;
+    return escaped;
   }
   if (c === 117 /* u */ || c === 85 /* U */) {
     const n = c === 117 ? 4 : 8;
@@ -299,12 +300,12 @@ function atClosingMarker(p: ExprParser, marker: string): boolean {
 /** `<<-`: remove the smallest indentation of the non-blank lines from every line. */
 function flushIndent(pieces: Piece[]): void {
   let min = Infinity;
-  for (let i = 0; i < pieces.length; i++) {
-    const pc = pieces[i]!;
+  for (const [i, pc] of pieces.entries()) {
     if (pc.k !== 'text' || !pc.bol) continue;
     const ws = leadingSpace(pc.value);
     const blankLine = ws === pc.value.length || (ws === pc.value.length - 1 && pc.value.endsWith('\n'));
-    const lineGoesOn = i + 1 < pieces.length && pieces[i + 1]!.k !== 'text';
+    const following = pieces[i + 1];
+    const lineGoesOn = following !== undefined && following.k !== 'text';
     if (blankLine && !lineGoesOn) continue;
     min = Math.min(min, ws);
   }
@@ -331,8 +332,7 @@ function applyStrip(input: Piece[]): Piece[] {
       pieces.push(pc);
     }
   }
-  for (let i = 0; i < pieces.length; i++) {
-    const pc = pieces[i]!;
+  for (const [i, pc] of pieces.entries()) {
     if (pc.k === 'text') continue;
     const prev = pieces[i - 1];
     if (pc.stripL && prev && prev.k === 'text') prev.value = prev.value.replace(/\s+$/u, '');
@@ -397,8 +397,7 @@ function buildParts(p: ExprParser, flat: Piece[]): TemplatePart[] {
       }
     }
   }
-  for (let i = stack.length - 1; i > 0; i--) {
-    const f = stack[i]!;
+  for (const f of stack.slice(1).reverse()) {
     const kw = f.kind === 'for' ? 'endfor' : 'endif';
     p.error('Unterminated template directive', `There is no "${kw}" to close this "${f.kind === 'else' ? 'if' : f.kind}" directive.`, f.opener!);
   }

@@ -98,12 +98,12 @@ export function typeEquals(a: Type, b: Type): boolean {
       return typeEquals(a.elem, (b as typeof a).elem);
     case 'tuple': {
       const be = (b as typeof a).elems;
-      return a.elems.length === be.length && a.elems.every((t, i) => typeEquals(t, be[i]!));
+      return a.elems.length === be.length && a.elems.every((t, i) => { const u = be[i]; return u !== undefined && typeEquals(t, u); });
     }
     case 'object': {
       const ba = (b as typeof a).attrs;
       const ak = Object.keys(a.attrs);
-      return ak.length === Object.keys(ba).length && ak.every((k) => ba[k] !== undefined && typeEquals(a.attrs[k]!, ba[k]!));
+      return ak.length === Object.keys(ba).length && Object.entries(a.attrs).every(([k, t]) => { const u = ba[k]; return u !== undefined && typeEquals(t, u); });
     }
     default:
       return true;
@@ -116,8 +116,8 @@ export function typeEquals(a: Type, b: Type): boolean {
  */
 export function commonType(types: Type[]): Type | undefined {
   const known = types.filter((t) => t.kind !== 'dynamic');
-  if (known.length === 0) return types.length ? T.dynamic : undefined;
-  const first = known[0]!;
+  const [first] = known;
+  if (first === undefined) return types.length ? T.dynamic : undefined;
   if (known.every((t) => typeEquals(t, first))) return first;
   if (known.every((t) => t.kind === 'string' || t.kind === 'number' || t.kind === 'bool')) {
     if (known.some((t) => t.kind === 'string')) return T.string;
@@ -231,7 +231,8 @@ export function valuesEqual(a: Value, b: Value): boolean {
     case 'tuple': {
       if (b.kind !== a.kind || b.items.length !== a.items.length) return false;
       if (a.kind === 'set') return a.items.every((x) => (b as typeof a).items.some((y) => valuesEqual(x, y)));
-      return a.items.every((x, i) => valuesEqual(x, (b as typeof a).items[i]!));
+      const bItems = (b as typeof a).items;
+      return a.items.every((x, i) => { const y = bItems[i]; return y !== undefined && valuesEqual(x, y); });
     }
     case 'map':
     case 'object': {

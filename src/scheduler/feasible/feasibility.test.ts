@@ -19,7 +19,7 @@ describe('feasibility', () => {
     n.Drivers = { ...n.Drivers, exec: { ...n.Drivers['exec']!, Healthy: false } };
     h.upsertNode(n);
     const { ev } = await placeOne(h);
-    expect(ev.FailedTGAllocs!['web']!.ConstraintFiltered).toEqual({ 'missing drivers': 1 });
+    expect(ev.FailedTGAllocs!['web']?.ConstraintFiltered).toEqual({ 'missing drivers': 1 });
   });
 
   it('accepts the legacy driver attribute when the driver map lacks the driver', async () => {
@@ -39,8 +39,8 @@ describe('feasibility', () => {
     h.upsertNode(mockNode({ Datacenter: 'dc9' }));
     const { ev } = await placeOne(h);
     expect(h.plans).toHaveLength(0);
-    expect(ev.FailedTGAllocs!['web']!.NodesInPool).toBe(1);
-    expect(ev.FailedTGAllocs!['web']!.NodesAvailable).toEqual({});
+    expect(ev.FailedTGAllocs!['web']?.NodesInPool).toBe(1);
+    expect(ev.FailedTGAllocs!['web']?.NodesAvailable).toEqual({});
   });
 
   it('requires the host volumes a group asks for', async () => {
@@ -72,8 +72,8 @@ describe('feasibility', () => {
     const h = new Harness();
     h.upsertNode(mockNode());
     const { ev } = await placeOne(h, (j) => (j.TaskGroups[0]!.Tasks[0]!.Resources.MemoryMB = 100_000));
-    expect(ev.FailedTGAllocs!['web']!.DimensionExhausted).toEqual({ memory: 1 });
-    expect(ev.FailedTGAllocs!['web']!.NodesExhausted).toBe(1);
+    expect(ev.FailedTGAllocs!['web']?.DimensionExhausted).toEqual({ memory: 1 });
+    expect(ev.FailedTGAllocs!['web']?.NodesExhausted).toBe(1);
   });
 
   it('refuses a static port already held on the node', async () => {
@@ -82,7 +82,7 @@ describe('feasibility', () => {
     const { ev } = await placeOne(h, (j) => {
       j.TaskGroups[0]!.Networks = [{ Mode: 'host', Device: '', CIDR: '', IP: '', ReservedPorts: [{ Label: 'ssh', Value: 22, To: 0, HostNetwork: 'default' }], DynamicPorts: null }];
     });
-    expect(ev.FailedTGAllocs!['web']!.DimensionExhausted).toEqual({ 'network: port collision': 1 });
+    expect(ev.FailedTGAllocs!['web']?.DimensionExhausted).toEqual({ 'network: port collision': 1 });
   });
 
   it('gives nodes that differ only in unique attributes the same class', () => {

@@ -54,7 +54,7 @@ export function mergeMetric(into: AllocMetric, from: AllocMetric): void {
     const src = from[k];
     if (!src) continue;
     const dst = into[k] ?? {};
-    for (const key in src) dst[key] = (dst[key] ?? 0) + src[key]!;
+    for (const [key, n] of Object.entries(src)) dst[key] = (dst[key] ?? 0) + n;
     into[k] = dst;
   }
 }

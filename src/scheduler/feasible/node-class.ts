@@ -28,8 +28,7 @@ function sortedEntries(m: Record<string, string> | null | undefined): string {
 /** The class string of a node: `v1:` and a 64-bit hash in hex. Deterministic across processes. */
 export function computeNodeClass(node: Node): string {
   let drivers = '';
-  for (const name of Object.keys(node.Drivers ?? {}).sort()) {
-    const d = node.Drivers[name]!;
+  for (const [name, d] of Object.entries(node.Drivers ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     drivers += `${name}:${d.Detected ? 1 : 0}${d.Healthy ? 1 : 0};`;
   }
   const text = [node.Datacenter, node.NodeClass, node.NodePool, sortedEntries(node.Attributes), sortedEntries(node.Meta), drivers].join('\u0002');

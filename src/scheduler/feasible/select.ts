@@ -265,7 +265,7 @@ export class PlacementStack {
     let visited = 0;
     while (visited < total && found.length < walk + packed.length) {
       const idx = this.cursor;
-      const node = nodes[idx]!;
+      const node = nodes[idx]!; // the cursor wraps within [0, total)
       this.cursor = idx + 1 === total ? 0 : idx + 1;
       visited++;
       if (packed.length > 0 && isPacked(packed, idx)) continue;
@@ -279,7 +279,10 @@ export class PlacementStack {
       if (c.score < skipScoreThreshold && skipped.length < maxSkip) skipped.push(c);
       else found.push(c);
     }
-    for (let i = 0; found.length < walk + packed.length && i < skipped.length; i++) found.push(skipped[i]!);
+    for (const c of skipped) {
+      if (found.length >= walk + packed.length) break;
+      found.push(c);
+    }
     let best: Candidate | null = null;
     for (const c of found) if (best === null || c.score > best.score) best = c;
     if (found.length > 0) m.ScoreMetaData = scoreMeta(found);
@@ -339,7 +342,7 @@ export class PlacementStack {
     let indexOf = this.pass.indexOf;
     if (indexOf === undefined) {
       const pos = new Map<string, number>();
-      for (let i = 0; i < nodes.length; i++) pos.set(nodes[i]!.ID, i);
+      for (const [i, node] of nodes.entries()) pos.set(node.ID, i);
       indexOf = (id) => pos.get(id) ?? -1;
     }
     const idxs: number[] = [];
@@ -383,22 +386,17 @@ function scoreMeta(found: Candidate[]): NodeScoreMeta[] {
       if (top.length > scoreMetaKeep) top.pop();
     }
   }
-  const out: NodeScoreMeta[] = new Array(top.length);
-  for (let i = 0; i < top.length; i++) {
-    const c = top[i]!;
-    out[i] = {
-      NodeID: c.node.ID,
-      Scores: {
-        binpack: c.binpack,
-        'job-anti-affinity': c.antiAffinity,
-        'node-reschedule-penalty': c.penalty,
-        'node-affinity': c.affinity,
-        'allocation-spread': c.spread,
-      },
-      NormScore: c.score,
-    };
-  }
-  return out;
+  return top.map((c) => ({
+    NodeID: c.node.ID,
+    Scores: {
+      binpack: c.binpack,
+      'job-anti-affinity': c.antiAffinity,
+      'node-reschedule-penalty': c.penalty,
+      'node-affinity': c.affinity,
+      'allocation-spread': c.spread,
+    },
+    NormScore: c.score,
+  }));
 }
 
 /**

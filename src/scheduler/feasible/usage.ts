@@ -54,14 +54,14 @@ export class NodeUsage {
     this.cpu += u.cpu;
     this.memoryMB += u.memoryMB;
     this.diskMB += u.diskMB;
-    for (let i = 0; i < u.ports.length; i++) this.addPort(u.ports[i]!);
+    for (const p of u.ports) this.addPort(p);
   }
 
   subtract(u: AllocUsage): void {
     this.cpu -= u.cpu;
     this.memoryMB -= u.memoryMB;
     this.diskMB -= u.diskMB;
-    for (let i = 0; i < u.ports.length; i++) this.removePort(u.ports[i]!);
+    for (const p of u.ports) this.removePort(p);
   }
 }
 

@@ -45,8 +45,7 @@ export interface DeploymentGroup {
 
 function copyDeployment(d: Deployment): Deployment {
   const groups: Record<string, DeploymentState> = {};
-  for (const k in d.TaskGroups) {
-    const s = d.TaskGroups[k]!;
+  for (const [k, s] of Object.entries(d.TaskGroups)) {
     groups[k] = { ...s, PlacedCanaries: s.PlacedCanaries ? s.PlacedCanaries.slice() : [] };
   }
   return { ...d, TaskGroups: groups };
@@ -163,8 +162,7 @@ export function splitUnneededCanaries(latest: Deployment | null, job: Job, alloc
   const otherVersion = latest.JobVersion !== (job.Version ?? 0);
   if (!otherVersion && latest.Status !== DeploymentStatusFailed) return { stale: [], rest: allocs };
   const ids = new Set<string>();
-  for (const name in latest.TaskGroups) {
-    const s = latest.TaskGroups[name]!;
+  for (const s of Object.values(latest.TaskGroups)) {
     if (!s.Promoted) for (const id of s.PlacedCanaries ?? []) ids.add(id);
   }
   if (ids.size === 0) return { stale: [], rest: allocs };

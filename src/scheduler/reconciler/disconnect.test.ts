@@ -78,7 +78,7 @@ describe('allocations of a disconnected client', () => {
     const s = setup(null);
     await disconnectIsland(s);
     const plan = s.h.lastPlan()!;
-    expect(plan.NodeUpdate[s.island.ID]!.map((a) => a.ClientStatus)).toEqual(['lost']);
+    expect(plan.NodeUpdate[s.island.ID]?.map((a) => a.ClientStatus)).toEqual(['lost']);
     expect(flattenPlanned(plan.NodeAllocation).map((a) => a.PreviousAllocation)).toEqual([s.original.ID]);
   });
 
@@ -100,7 +100,7 @@ describe('allocations of a disconnected client', () => {
     await s.h.process(mockEval(s.job, { TriggeredBy: 'max-disconnect-timeout' }));
     expect(s.h.plans.length).toBe(plans + 1);
     const plan = s.h.lastPlan()!;
-    expect(plan.NodeUpdate[s.island.ID]!.map((a) => [a.ID, a.ClientStatus])).toEqual([[s.original.ID, 'lost']]);
+    expect(plan.NodeUpdate[s.island.ID]?.map((a) => [a.ID, a.ClientStatus])).toEqual([[s.original.ID, 'lost']]);
     expect(flattenPlanned(plan.NodeAllocation)).toHaveLength(0);
     expect(s.h.liveAllocs(s.job.Namespace, s.job.ID)).toHaveLength(1);
   });
@@ -111,7 +111,7 @@ describe('allocations of a disconnected client', () => {
     s.now.ms = T0 + 31_000;
     await s.h.process(mockEval(s.job, { TriggeredBy: 'max-disconnect-timeout' }));
     const plan = s.h.lastPlan()!;
-    expect(plan.NodeUpdate[s.island.ID]!.map((a) => a.ClientStatus)).toEqual(['lost']);
+    expect(plan.NodeUpdate[s.island.ID]?.map((a) => a.ClientStatus)).toEqual(['lost']);
     expect(flattenPlanned(plan.NodeAllocation).map((a) => [a.Name, a.PreviousAllocation])).toEqual([[s.original.Name, s.original.ID]]);
   });
 
@@ -234,7 +234,7 @@ describe('lost allocations whose client stops them itself (stop_on_client_after)
     s.h.upsertNode({ ...s.island, Status: 'down', StatusUpdatedAt: T0 / 1000 });
     await s.h.process(mockEval(s.job, { TriggeredBy: 'node-update', NodeID: s.island.ID }));
     const plan = s.h.lastPlan()!;
-    expect(plan.NodeUpdate[s.island.ID]!.map((a) => [a.ID, a.ClientStatus])).toEqual([[s.original.ID, 'lost']]);
+    expect(plan.NodeUpdate[s.island.ID]?.map((a) => [a.ID, a.ClientStatus])).toEqual([[s.original.ID, 'lost']]);
     expect(flattenPlanned(plan.NodeAllocation)).toHaveLength(0);
     const later = s.h.createdEvals.find((e) => e.ID === s.h.allocByID(s.original.ID)!.FollowupEvalID)!;
     // stop_on_client_after (10 s) plus the default kill_timeout (5 s), from when the node went down.

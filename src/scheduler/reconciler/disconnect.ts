@@ -113,8 +113,7 @@ export function placementScore(a: Allocation): number {
 /** Since when the allocation has run without interruption: its latest task start (Unix ms; Infinity if never). */
 export function runningSinceMs(a: Allocation): number {
   let latest = Number.NEGATIVE_INFINITY;
-  for (const name in a.TaskStates ?? {}) {
-    const s = a.TaskStates![name]!;
+  for (const s of Object.values(a.TaskStates ?? {})) {
     const t = s.StartedAt ? Date.parse(s.StartedAt) : NaN;
     const restarted = s.LastRestart ? Date.parse(s.LastRestart) : NaN;
     for (const v of [t, restarted]) if (Number.isFinite(v) && v > latest) latest = v;

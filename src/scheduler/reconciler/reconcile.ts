@@ -305,7 +305,8 @@ interface Disconnects {
 function settleDisconnects(ctx: Ctx, tg: TaskGroup, ch: GroupChanges, b: Buckets): Disconnects {
   for (const o of b.reconnecting) {
     const rivals = b.untainted.filter((x) => x.Name === o.Name && !allocTerminalStatus(x));
-    const winner = rivals.length === 0 ? o : pickReconnectWinner(tg, o, rivals[0]!);
+    const rival = rivals[0];
+    const winner = rival === undefined ? o : pickReconnectWinner(tg, o, rival);
     if (winner !== o) {
       ch.stop.push({ alloc: o, description: AllocReconnected });
       ch.desired.Stop++;
@@ -458,8 +459,7 @@ function placeCanaries(
 
 function rollDestructive(ch: GroupChanges, tg: TaskGroup, destructive: Allocation[], limit: number): void {
   const ordered = destructive.slice().sort(byIndexAsc);
-  for (let i = 0; i < ordered.length; i++) {
-    const a = ordered[i]!;
+  for (const [i, a] of ordered.entries()) {
     if (i < limit) {
       ch.place.push(placeRequest(a.Name, tg.Name, { previous: a, stopPrevious: AllocUpdating }));
       ch.desired.DestructiveUpdate++;
@@ -477,7 +477,7 @@ function followupEvals(ctx: Ctx, result: ReconcileResult): Evaluation[] {
     let j = i;
     while (j < later.length && later[j]!.atMs - start <= RescheduleBatchWindowMs) j++;
     const batch = later.slice(i, j);
-    const ev = followupEval(ctx, batch[batch.length - 1]!.atMs);
+    const ev = followupEval(ctx, later[j - 1]!.atMs); // j > i: later[i] itself is within the window
     evals.push(ev);
     for (const { alloc } of batch) {
       const ch = result.groups.get(alloc.TaskGroup);

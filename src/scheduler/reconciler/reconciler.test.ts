@@ -67,7 +67,7 @@ describe('reconciler through the scheduler', () => {
     h.upsertNode({ ...down, Status: 'down' });
     await h.process(mockEval(job, { TriggeredBy: 'node-update', NodeID: down.ID }));
     const plan = h.lastPlan()!;
-    expect(plan.NodeUpdate[down.ID]!.map((a) => a.ClientStatus)).toEqual(['lost', 'lost']);
+    expect(plan.NodeUpdate[down.ID]?.map((a) => a.ClientStatus)).toEqual(['lost', 'lost']);
     const placed = flattenPlanned(plan.NodeAllocation);
     expect(placed.map((a) => a.Name).sort()).toEqual(allocs.map((a) => a.Name).sort());
     expect(placed.every((a) => a.NodeID !== down.ID && allocs.some((o) => o.ID === a.PreviousAllocation))).toBe(true);

@@ -26,8 +26,8 @@ export function reschedulePolicyFor(job: Job, tg: TaskGroup): ReschedulePolicy {
 /** When the allocation failed: the latest task FinishedAt, else its ModifyTime. Unix ms. */
 export function failureTimeMs(a: Allocation): number {
   let latest = 0;
-  for (const name in a.TaskStates ?? {}) {
-    const f = a.TaskStates![name]!.FinishedAt;
+  for (const s of Object.values(a.TaskStates ?? {})) {
+    const f = s.FinishedAt;
     if (f) {
       const t = Date.parse(f);
       if (Number.isFinite(t) && t > latest) latest = t;
@@ -43,14 +43,15 @@ function events(a: Allocation): RescheduleEvent[] {
 /** The delay (ns) before the next attempt, from the policy and the attempts so far. */
 export function nextDelayNs(p: ReschedulePolicy, a: Allocation): number {
   const ev = events(a);
+  const last = ev[ev.length - 1];
+  const beforeLast = ev[ev.length - 2];
   let d: number;
   switch (p.DelayFunction) {
     case 'exponential':
-      d = ev.length === 0 ? p.Delay : ev[ev.length - 1]!.Delay * 2;
+      d = last === undefined ? p.Delay : last.Delay * 2;
       break;
     case 'fibonacci':
-      if (ev.length < 2) d = p.Delay;
-      else d = ev[ev.length - 1]!.Delay + ev[ev.length - 2]!.Delay;
+      d = last === undefined || beforeLast === undefined ? p.Delay : last.Delay + beforeLast.Delay;
       break;
     default:
       d = p.Delay;

@@ -49,8 +49,8 @@ describe('a failed allocation that will not be rescheduled', () => {
     const plan = h.lastPlan()!;
     const placed = flattenPlanned(plan.NodeAllocation);
     expect(placed).toHaveLength(1);
-    expect(placed[0]!).toMatchObject({ Name: failed.Name, PreviousAllocation: failed.ID, DeploymentID: plan.Deployment!.ID });
-    expect(placed[0]!.Job.Version).toBe(1);
+    expect(placed[0]).toMatchObject({ Name: failed.Name, PreviousAllocation: failed.ID, DeploymentID: plan.Deployment!.ID });
+    expect(placed[0]?.Job.Version).toBe(1);
     expect(flattenPlanned(plan.NodeUpdate).map((a) => a.ID)).toEqual([failed.ID]);
   });
 

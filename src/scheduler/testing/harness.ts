@@ -216,6 +216,20 @@ export class Harness implements SchedulerState, Planner {
     return this.allocsByJob(ns, jobID).filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
   }
 
+  /** The i-th submitted plan; fails the test, saying how many there were, when there is no such plan. */
+  plan(i = 0): Plan {
+    const plan = this.plans[i];
+    if (plan === undefined) throw new Error(`expected plan #${i}, but the scheduler submitted ${this.plans.length}`);
+    return plan;
+  }
+
+  /** The i-th evaluation the scheduler created (follow-ups, blocked evals); fails the test when there is none. */
+  createdEval(i = 0): Evaluation {
+    const ev = this.createdEvals[i];
+    if (ev === undefined) throw new Error(`expected created evaluation #${i}, but the scheduler created ${this.createdEvals.length}`);
+    return ev;
+  }
+
   lastPlan(): Plan | undefined {
     return this.plans[this.plans.length - 1];
   }

@@ -127,6 +127,7 @@ export function mockJob(overrides: Partial<Job> = {}): Job {
   };
 }
 
+// mockJob builds exactly one task group with one task: the `[0]!` below read that.
 export function mockBatchJob(overrides: Partial<Job> = {}): Job {
   const job = mockJob({ ID: `mock-batch-${generateUUID()}`, Type: 'batch', ...overrides });
   const tg = job.TaskGroups[0]!;

@@ -100,7 +100,7 @@ describe("the UI's API client", () => {
     await new Promise((r) => setTimeout(r, 10));
     ac.abort();
     await watching;
-    expect(errors[0]![1]).toMatchObject({ status: 0, text: 'Failed to fetch', message: 'cannot reach the agent: Failed to fetch' });
+    expect(errors[0]?.[1]).toMatchObject({ status: 0, text: 'Failed to fetch', message: 'cannot reach the agent: Failed to fetch' });
   });
 
   it('polls gently an endpoint that answers without an index', async () => {
@@ -151,7 +151,7 @@ describe("the UI's API client", () => {
     const a = api(fetch);
     await a.delete('/v1/job/web?namespace=default', new AbortController().signal);
     expect(calls[0]).toMatchObject({ method: 'DELETE' });
-    expect(calls[0]!.url.search).toBe('?namespace=default');
+    expect(calls[0]?.url.search).toBe('?namespace=default');
     await expect(a.delete('/v1/job/web', new AbortController().signal)).rejects.toMatchObject({ status: 403, text: 'Permission denied' });
   });
 });

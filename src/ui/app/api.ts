@@ -66,14 +66,14 @@ export function retryDelayMs(err: ApiError, failures: number): number {
 }
 
 export class Api {
-  private readonly o: Required<Omit<ApiOptions, 'onWatchError'>> & Pick<ApiOptions, 'onWatchError'>;
+  private readonly options: Required<Omit<ApiOptions, 'onWatchError'>> & Pick<ApiOptions, 'onWatchError'>;
 
   constructor(opts: ApiOptions) {
-    this.o = { wait: '60s', sleep: abortableSleep, now: () => Date.now(), ...opts };
+    this.options = { wait: '60s', sleep: abortableSleep, now: () => Date.now(), ...opts };
   }
 
   url(path: string, params: Record<string, string | number | undefined> = {}): string {
-    const u = new URL(path, this.o.base);
+    const u = new URL(path, this.options.base);
     for (const [k, v] of Object.entries(params)) if (v !== undefined) u.searchParams.set(k, String(v));
     return u.toString();
   }
@@ -81,7 +81,7 @@ export class Api {
   private async send(method: string, path: string, url: string, signal: AbortSignal): Promise<Response> {
     let res: Response;
     try {
-      res = await this.o.fetch(url, { method, signal, headers: { accept: 'application/json' } });
+      res = await this.options.fetch(url, { method, signal, headers: { accept: 'application/json' } });
     } catch (e) {
       if (signal.aborted) throw e;
       throw new ApiError(method, path, 0, e instanceof Error ? e.message : String(e), 'Unreachable');
@@ -95,7 +95,7 @@ export class Api {
 
   /** One read; with `index`, a blocking query held until the state passes it (or `wait` runs out). */
   async get<T>(path: string, signal: AbortSignal, index?: number): Promise<QueryResult<T>> {
-    const params = index !== undefined && index > 0 ? { index, wait: this.o.wait } : {};
+    const params = index !== undefined && index > 0 ? { index, wait: this.options.wait } : {};
     const res = await this.send('GET', path, this.url(path, params), signal);
     const value = (await res.json()) as T;
     return { value, index: Number(res.headers.get('x-nomad-index') ?? 0) || 0 };
@@ -117,11 +117,11 @@ export class Api {
     let failures = 0;
     let first = true;
     while (!signal.aborted) {
-      const started = this.o.now();
+      const started = this.options.now();
       try {
         const r = await this.get<T>(path, signal, index);
         if (signal.aborted) return;
-        if (failures > 0 || first) this.o.onWatchError?.(key, undefined);
+        if (failures > 0 || first) this.options.onWatchError?.(key, undefined);
         failures = 0;
         // A blocking query that timed out answers the same index: nothing changed, nothing to draw.
         const changed = first || r.index !== index;
@@ -131,15 +131,15 @@ export class Api {
         if (changed) onValue(r.value, r.index);
         // Endpoints without an index, or an answer that came back at once without moving, are polled
         // gently rather than in a tight loop.
-        if (r.index === 0) await this.o.sleep(3_000, signal);
-        else if (!changed && this.o.now() - started < 1_000) await this.o.sleep(1_000, signal);
+        if (r.index === 0) await this.options.sleep(3_000, signal);
+        else if (!changed && this.options.now() - started < 1_000) await this.options.sleep(1_000, signal);
       } catch (e) {
         if (signal.aborted) return;
         const err = e instanceof ApiError ? e : new ApiError('GET', path, 0, String(e), 'Internal');
         failures++;
-        this.o.onWatchError?.(key, err);
+        this.options.onWatchError?.(key, err);
         onError?.(err);
-        await this.o.sleep(retryDelayMs(err, failures), signal);
+        await this.options.sleep(retryDelayMs(err, failures), signal);
       }
     }
   }

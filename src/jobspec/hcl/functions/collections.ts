@@ -1,6 +1,6 @@
 /** Collection functions of Nomad's HCL2 library: lists, sets, maps and their type-aware results. */
 import { convert } from '../convert.js';
-import { FunctionError, argInt, argMapping, argSeq, argString, fn, type FunctionTable } from '../function-types.js';
+import { FunctionError, arg, argInt, argMapping, argSeq, argString, fn, type FunctionTable } from '../function-types.js';
 import {
   T,
   type Type,
@@ -60,9 +60,9 @@ export const collectionFunctions: FunctionTable = {
     const items = argSeq(a, 0);
     const size = argInt(a, 1);
     if (size < 0) throw new FunctionError('the size argument must be positive', 1);
-    if (size === 0) return list([sameKind(a[0]!, items)]);
+    if (size === 0) return list([sameKind(arg(a, 0), items)]);
     const out: Value[] = [];
-    for (let i = 0; i < items.length; i += size) out.push(sameKind(a[0]!, items.slice(i, i + size)));
+    for (let i = 0; i < items.length; i += size) out.push(sameKind(arg(a, 0), items.slice(i, i + size)));
     return list(out);
   }),
   coalesce: fn(['...vals'], (a) => {
@@ -75,7 +75,7 @@ export const collectionFunctions: FunctionTable = {
     throw new FunctionError('no non-null, non-empty-string arguments');
   }, { allowNull: true }),
   coalescelist: fn(['...vals'], (a) => {
-    for (let i = 0; i < a.length; i++) if (argSeq(a, i).length > 0) return a[i]!;
+    for (let i = 0; i < a.length; i++) if (argSeq(a, i).length > 0) return arg(a, i);
     return a[a.length - 1] ?? tuple([]);
   }),
   compact: fn(['list'], (a) => list(argSeq(a, 0).filter((x) => x.kind !== 'null' && !(x.kind === 'string' && x.value === '')).map((x) => str(argString([x], 0))), T.string)),
@@ -85,7 +85,7 @@ export const collectionFunctions: FunctionTable = {
     const allLists = a.every((x) => x.kind === 'list');
     return allLists ? listOrTuple(items) : tuple(items);
   }),
-  contains: fn(['list', 'value'], (a) => bool(argSeq(a, 0).some((x) => valuesEqual(x, a[1]!) || (x.kind !== a[1]!.kind && looseEqual(x, a[1]!))))),
+  contains: fn(['list', 'value'], (a) => bool(argSeq(a, 0).some((x) => valuesEqual(x, arg(a, 1)) || (x.kind !== arg(a, 1).kind && looseEqual(x, arg(a, 1)))))),
   distinct: fn(['list'], (a) => list(dedupe(argSeq(a, 0)))),
   element: fn(['list', 'index'], (a) => {
     const items = argSeq(a, 0);
@@ -97,10 +97,10 @@ export const collectionFunctions: FunctionTable = {
   flatten: fn(['list'], (a) => {
     const out: Value[] = [];
     flatten(argSeq(a, 0), out, 0);
-    return a[0]!.kind === 'list' ? listOrTuple(out) : tuple(out);
+    return arg(a, 0).kind === 'list' ? listOrTuple(out) : tuple(out);
   }),
   index: fn(['list', 'value'], (a) => {
-    const i = argSeq(a, 0).findIndex((x) => valuesEqual(x, a[1]!) || looseEqual(x, a[1]!));
+    const i = argSeq(a, 0).findIndex((x) => valuesEqual(x, arg(a, 1)) || looseEqual(x, arg(a, 1)));
     if (i < 0) throw new FunctionError('item not found');
     return num(i);
   }),
@@ -108,10 +108,10 @@ export const collectionFunctions: FunctionTable = {
   values: fn(['mapping'], (a) => {
     const m = argMapping(a, 0);
     const vs = sortedKeys(m).map((k) => m.get(k)!);
-    return a[0]!.kind === 'map' ? list(vs, (a[0] as { elem: Type }).elem) : tuple(vs);
+    return arg(a, 0).kind === 'map' ? list(vs, (a[0] as { elem: Type }).elem) : tuple(vs);
   }),
   length: fn(['value'], (a) => {
-    const v = a[0]!;
+    const v = arg(a, 0);
     if (v.kind === 'string') return num(Array.from(v.value).length);
     if (v.kind === 'list' || v.kind === 'set' || v.kind === 'tuple') return num(v.items.length);
     if (v.kind === 'map') return num(v.entries.size);
@@ -122,7 +122,7 @@ export const collectionFunctions: FunctionTable = {
     const m = argMapping(a, 0);
     const v = m.get(argString(a, 1));
     if (v !== undefined) return v;
-    if (a.length > 2) return a[2]!;
+    if (a.length > 2) return arg(a, 2);
     throw new FunctionError(`lookup failed to find key ${JSON.stringify(argString(a, 1))}`);
   }, { minArgs: 2 }),
   merge: fn(['...maps'], (a) => {
@@ -135,9 +135,10 @@ export const collectionFunctions: FunctionTable = {
     return allMaps ? mappingResult(out) : { kind: 'object', attrs: out };
   }, { allowNull: true }),
   range: fn(['...params'], (a) => {
-    const ns = a.map((_, i) => Number((convert(a[i]!, T.number) as { value: { value: number } }).value?.value));
+    const ns = a.map((x) => Number((convert(x, T.number) as { value: { value: number } }).value?.value));
     if (a.length < 1 || a.length > 3 || ns.some((n) => !Number.isFinite(n))) throw new FunctionError('must have one, two, or three number arguments');
-    const [start, limit, step] = a.length === 1 ? [0, ns[0]!, 1] : [ns[0]!, ns[1]!, ns[2] ?? (ns[0]! > ns[1]! ? -1 : 1)];
+    const [n0 = 0, n1 = 0, n2] = ns;
+    const [start, limit, step] = a.length === 1 ? [0, n0, 1] : [n0, n1, n2 ?? (n0 > n1 ? -1 : 1)];
     if (step === 0) throw new FunctionError('step must not be zero');
     if ((step > 0 && start > limit) || (step < 0 && start < limit)) throw new FunctionError('step has the wrong sign for the given start and limit');
     const out: Value[] = [];
@@ -148,7 +149,7 @@ export const collectionFunctions: FunctionTable = {
     }
     return list(out, T.number);
   }),
-  reverse: fn(['list'], (a) => sameKind(a[0]!, [...argSeq(a, 0)].reverse())),
+  reverse: fn(['list'], (a) => sameKind(arg(a, 0), [...argSeq(a, 0)].reverse())),
   setintersection: fn(['first_set', '...other_sets'], (a) => {
     const [first, ...rest] = setOf(a);
     return set(first!.filter((x) => rest.every((s) => s.some((y) => valuesEqual(x, y)))));
@@ -174,7 +175,7 @@ export const collectionFunctions: FunctionTable = {
     if (s < 0) throw new FunctionError('start index must not be less than zero', 1);
     if (e > items.length) throw new FunctionError('end index must not be greater than the length of the list', 2);
     if (s > e) throw new FunctionError('start index must not be greater than end index', 1);
-    return sameKind(a[0]!, items.slice(s, e));
+    return sameKind(arg(a, 0), items.slice(s, e));
   }),
   sort: fn(['list'], (a) => list(argSeq(a, 0).map((x) => argString([x], 0)).sort().map(str), T.string)),
   transpose: fn(['values'], (a) => {
@@ -193,7 +194,7 @@ export const collectionFunctions: FunctionTable = {
     if (ks.length !== vs.length) throw new FunctionError(`number of keys (${ks.length}) does not match number of values (${vs.length})`);
     const m = new Map<string, Value>();
     ks.forEach((k, i) => m.set(argString([k], 0), vs[i]!));
-    return a[1]!.kind === 'tuple' ? { kind: 'object', attrs: m } : mappingResult(m);
+    return arg(a, 1).kind === 'tuple' ? { kind: 'object', attrs: m } : mappingResult(m);
   }),
 };
 

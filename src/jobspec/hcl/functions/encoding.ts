@@ -1,7 +1,7 @@
 /** Encoding, hashing, UUID and type-conversion functions, plus the lazy `can` / `try` / `convert`. */
 import { createHash, randomBytes } from 'node:crypto';
 import { convert, parseTypeExpr } from '../convert.js';
-import { FunctionError, argString, fn, type FunctionTable, type LazyFunction } from '../function-types.js';
+import { FunctionError, arg, argString, fn, type FunctionTable, type LazyFunction } from '../function-types.js';
 import {
   T,
   type Type,
@@ -54,12 +54,12 @@ function base64Decode(s: string): string {
 
 function csvDecode(s: string): Value {
   const rows = parseCSV(s);
-  if (rows.length === 0) throw new FunctionError('missing header line', 0);
-  const header = rows[0]!;
+  const [header] = rows;
+  if (header === undefined) throw new FunctionError('missing header line', 0);
   const out = rows.slice(1).map((r, i) => {
     if (r.length !== header.length) throw new FunctionError(`record on line ${i + 2}: wrong number of fields`, 0);
     const attrs = new Map<string, Value>();
-    header.forEach((h, j) => attrs.set(h, str(r[j]!)));
+    header.forEach((h, j) => attrs.set(h, str(r[j] ?? '')));
     return { kind: 'object', attrs } as Value;
   });
   const attrsType: Record<string, Type> = {};
@@ -144,7 +144,7 @@ function uuidv5(namespace: string, name: string): string {
 
 function converter(t: Type, name: string) {
   return fn(['v'], (a) => {
-    const r = convert(a[0]!, t);
+    const r = convert(arg(a, 0), t);
     if (!r.ok) throw new FunctionError(`cannot convert to ${name}: ${r.error}`, 0);
     return r.value;
   }, { allowNull: true });
@@ -188,7 +188,8 @@ const convertFn: LazyFunction = {
     const r = args[0]!();
     if (r.diagnostics.some((d) => d.severity === 'error')) throw new FunctionError(r.diagnostics.map((d) => d.detail).join('; '), 0);
     const t = parseTypeExpr(info.exprs[1]!);
-    if (t.diagnostics.length > 0) throw new FunctionError(t.diagnostics[0]!.detail, 1);
+    const [problem] = t.diagnostics;
+    if (problem !== undefined) throw new FunctionError(problem.detail, 1);
     const c = convert(r.value, t.type);
     if (!c.ok) throw new FunctionError(c.error, 0);
     return c.value;
@@ -205,7 +206,7 @@ export function encodingFunctions(opts: EncodingOptions = {}): FunctionTable {
   return {
     base64encode: fn(['str'], (a) => str(Buffer.from(argString(a, 0), 'utf8').toString('base64'))),
     base64decode: fn(['str'], (a) => str(base64Decode(argString(a, 0)))),
-    jsonencode: fn(['val'], (a) => str(jsonEncode(a[0]!)), { allowNull: true }),
+    jsonencode: fn(['val'], (a) => str(jsonEncode(arg(a, 0))), { allowNull: true }),
     jsondecode: fn(['str'], (a) => {
       try {
         return fromJS(JSON.parse(argString(a, 0)));

@@ -151,7 +151,7 @@ describe('standard functions', () => {
     const r = parseHCL('x = upper([1])\n', 'f.hcl');
     const e = evaluate((r.body.items[0] as Attribute).expr, makeEvalContext({}));
     expect(e.diagnostics[0]).toMatchObject({ summary: 'Invalid function argument', range: { start: { column: 11 } } });
-    expect(e.diagnostics[0]!.detail).toContain('"str"');
+    expect(e.diagnostics[0]?.detail).toContain('"str"');
   });
 
   it('reports arity, unknown functions and failures', () => {
