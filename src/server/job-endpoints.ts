@@ -15,7 +15,6 @@ import {
   jobSpecChanged,
   purgeJob,
   refreshJobStatus,
-  schedulerStateOf,
   upsertEvals,
   upsertJob,
 } from '../state/index.js';
@@ -24,6 +23,7 @@ import type { Planner, SchedulerState } from '../scheduler/types.js';
 import type { JobDeregisterResult, JobPlanResult, JobRegisterResult, RegisterOptions } from './types.js';
 import { cancelEvals, newEval, nowNs, routeEval, type ServerContext } from './context.js';
 import { annotateJobDiff, jobDiff } from './job-diff.js';
+import { schedulerStateOf } from './scheduler-state.js';
 import { nextLaunch, periodicSchedules } from './periodic.js';
 
 /** For `job plan` of a periodic job: when it would launch next if submitted now (RFC 3339), else null. */

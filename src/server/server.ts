@@ -18,7 +18,7 @@ import {
   type Clock,
   type SchedulerConfiguration,
 } from '../scheduler/index.js';
-import type { AllocClientUpdate, NodeRegisterResponse } from '../client/rpc.js';
+import type { AllocClientUpdate, NodeRegisterResponse } from '../structs/index.js';
 import type { QueryOptions, RegisterOptions, ServerAPI } from './types.js';
 import type { Variable } from '../structs/index.js';
 import { BlockedEvals } from './blocked-evals.js';

@@ -13,14 +13,31 @@ import type {
   JobSummary,
   Node,
   NodeListStub,
-  PlanAnnotations,
-  AllocMetric,
   ServiceRegistration,
   ServiceRegistrationListStub,
   Variable,
   VariableMetadata,
+  JobRegisterResult,
+  JobDeregisterResult,
+  JobPlanResult,
+  JobVersionsResult,
+  ScalingEvent,
+  ServerRPC,
 } from '../structs/index.js';
-import type { ServerRPC } from '../client/rpc.js';
+
+// The job endpoints' answers and the diff live in src/structs (the API client shares them); re-exported here for
+// the server's callers.
+export type {
+  JobRegisterResult,
+  JobDeregisterResult,
+  JobPlanResult,
+  JobDiff,
+  TaskGroupDiff,
+  TaskDiff,
+  ObjectDiff,
+  FieldDiff,
+  JobVersionsResult,
+} from '../structs/index.js';
 
 export interface QueryOptions {
   namespace?: string;
@@ -35,74 +52,6 @@ export interface QueryOptions {
 export interface QueryResult<T> {
   value: T;
   index: number;
-}
-
-export interface JobRegisterResult {
-  EvalID: string;
-  EvalCreateIndex: number;
-  JobModifyIndex: number;
-  Warnings: string;
-  Index: number;
-}
-
-export interface JobDeregisterResult {
-  EvalID: string;
-  EvalCreateIndex: number;
-  JobModifyIndex: number;
-  Index: number;
-}
-
-export interface JobPlanResult {
-  Index: number;
-  /** The job's JobModifyIndex, for `job run -check-index`. */
-  JobModifyIndex: number;
-  Diff: JobDiff | null;
-  Annotations: PlanAnnotations | null;
-  FailedTGAllocs: Record<string, AllocMetric> | null;
-  CreatedEvals: Evaluation[] | null;
-  NextPeriodicLaunch?: string | null;
-  Warnings: string;
-}
-
-export interface FieldDiff {
-  Type: 'None' | 'Added' | 'Deleted' | 'Edited';
-  Name: string;
-  Old: string;
-  New: string;
-  Annotations: string[] | null;
-}
-export interface ObjectDiff {
-  Type: FieldDiff['Type'];
-  Name: string;
-  Fields: FieldDiff[] | null;
-  Objects: ObjectDiff[] | null;
-}
-export interface TaskDiff {
-  Type: FieldDiff['Type'];
-  Name: string;
-  Fields: FieldDiff[] | null;
-  Objects: ObjectDiff[] | null;
-  Annotations: string[] | null;
-}
-export interface TaskGroupDiff {
-  Type: FieldDiff['Type'];
-  Name: string;
-  Fields: FieldDiff[] | null;
-  Objects: ObjectDiff[] | null;
-  Tasks: TaskDiff[] | null;
-  Updates: Record<string, number> | null;
-}
-export interface JobDiff {
-  Type: FieldDiff['Type'];
-  ID: string;
-  Fields: FieldDiff[] | null;
-  Objects: ObjectDiff[] | null;
-  TaskGroups: TaskGroupDiff[] | null;
-}
-
-export interface JobVersionsResult {
-  Versions: Job[];
-  Diffs: JobDiff[] | null;
 }
 
 /** Nomad's DeploymentUpdateResponse. */
@@ -159,7 +108,7 @@ export interface TaskGroupScaleStatus {
   Running: number;
   Healthy: number;
   Unhealthy: number;
-  Events: import('../state/index.js').ScalingEvent[] | null;
+  Events: ScalingEvent[] | null;
 }
 /** `GET /v1/job/:id/scale`: Nomad's JobScaleStatus. */
 export interface JobScaleStatus {
