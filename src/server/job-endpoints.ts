@@ -35,7 +35,7 @@ function nextPeriodicLaunchText(ctx: ServerContext, job: Job): string | null {
 
 const JOB_TYPES = new Set(['service', 'batch', 'system', 'sysbatch']);
 
-/** The minimal shape the server relies on. The HTTP layer validates fully before calling; this is a guard. */
+/** The minimal shape the endpoints rely on. Admission (admission.ts) validates fully before; this is a guard. */
 export function guardJob(job: Job): void {
   const problems: Problem[] = [];
   if (job == null || typeof job !== 'object') throw jobValidationError([{ message: 'job is missing' }]);

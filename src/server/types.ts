@@ -24,6 +24,9 @@ import type {
   ScalingEvent,
   ServerRPC,
 } from '../structs/index.js';
+import type { AdmissionOptions } from './admission.js';
+
+export type { AdmissionOptions } from './admission.js';
 
 // The job endpoints' answers and the diff live in src/structs (the API client shares them); re-exported here for
 // the server's callers.
@@ -63,7 +66,8 @@ export interface DeploymentUpdateResult {
   Index: number;
 }
 
-export interface RegisterOptions {
+/** Register options; the admission ones say how the job was given (see admission.ts). */
+export interface RegisterOptions extends AdmissionOptions {
   /** `job run -check-index`: register only if the job's JobModifyIndex equals this (0: must not exist). */
   enforceIndex?: number;
   /** Warnings the caller already has (e.g. blocks parsed but not built yet) to pass back. */
@@ -150,9 +154,16 @@ export interface ServerAPI extends ServerRPC {
   nodeUpdateDrain(nodeID: string, req: NodeDrainRequest): Promise<NodeUpdateResult>;
   nodeUpdateEligibility(nodeID: string, eligibility: string): Promise<NodeUpdateResult>;
   // Jobs
+  /**
+   * Admits the job (admission.ts: defaults, validation, warnings), then registers it. Throws JobValidation
+   * listing every problem. With `handOver` the job object becomes the server's.
+   */
   jobRegister(job: Job, opts?: RegisterOptions): Promise<JobRegisterResult>;
   jobDeregister(namespace: string, jobID: string, purge: boolean): Promise<JobDeregisterResult>;
-  jobPlan(job: Job, diff: boolean): Promise<JobPlanResult>;
+  /** Admits the job as `jobRegister` does, then runs the scheduler on it without writing anything. */
+  jobPlan(job: Job, diff: boolean, opts?: AdmissionOptions): Promise<JobPlanResult>;
+  /** Admission alone (`/v1/validate/job`): the warnings, or a JobValidation error listing every problem. */
+  jobValidate(job: Job, opts?: AdmissionOptions): Promise<{ warnings: string[] }>;
   jobList(q: QueryOptions): Promise<QueryResult<JobListStub[]>>;
   jobGet(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Job>>;
   jobVersions(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Job[]>>;

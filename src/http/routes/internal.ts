@@ -12,10 +12,10 @@ import type { Node, ServiceRegistration } from '../../structs/index.js';
 import type { Router } from '../router.js';
 import { JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
-import type { HttpApiOptions } from '../types.js';
+import type { ServerRouteOptions } from '../types.js';
 
-export function internalRoutes(r: Router, opts: HttpApiOptions): void {
-  const server = opts.server!;
+export function internalRoutes(r: Router, opts: ServerRouteOptions): void {
+  const server = opts.server;
   r.write('/v1/internal/client/register', async (c) => {
     const body = await c.json<{ Node?: Node }>();
     if (!body.Node || typeof body.Node.ID !== 'string') throw badRequest('"Node" with an "ID" is required');
