@@ -49,6 +49,13 @@ module.exports = {
   forbidden: [
     ...boundaryRules,
     {
+      name: 'module-on-the-map',
+      comment: 'every folder of src/ has a row in the module map: add the new one to MAY_IMPORT and docs/architecture.md',
+      severity: 'error',
+      from: { path: `^src/(?!(${Object.keys(MAY_IMPORT).join('|')})/)[^/]+/` },
+      to: { path: '.' },
+    },
+    {
       name: 'cli-starts-agent-and-gateway',
       comment:
         'the CLI loads the agent and the gateway only to run them (`drover agent`, `drover gateway`: a dynamic import) and may share their types; everything else goes through src/api',
