@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import type { Job } from '../structs/index.js';
 import { mockJob } from '../scheduler/testing/index.js';
-import { admitJob, defaultAdmissionSteps, type JobMutator, type JobValidator } from './admission.js';
+import { admitJob, admittedNamespace, defaultAdmissionSteps, type JobMutator, type JobValidator } from './admission.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
 
@@ -71,6 +71,8 @@ describe('job admission', () => {
     expect(admitJob(userJob(), { namespace: 'prod' }).job.Namespace).toBe('prod');
     expect(admitJob({ ...userJob(), Namespace: 'dev' }, { namespace: 'prod' }).job.Namespace).toBe('dev');
     expect(admitJob(userJob()).job.Namespace).toBe('default');
+    // What an HTTP-level check (ACLs) uses before admission runs, so both agree.
+    expect([admittedNamespace(userJob(), 'prod'), admittedNamespace({ Namespace: 'dev' }, 'prod'), admittedNamespace(userJob())]).toEqual(['prod', 'dev', 'default']);
   });
 
   it('warns about blocks the build does not act on, from what the user wrote', () => {

@@ -30,8 +30,6 @@ export interface AdmissionOptions {
 export interface AdmissionContext extends AdmissionOptions {
   /** The job blocks this build acts on; a job using others is admitted with a warning naming them. */
   supportedFeatures?: Set<string>;
-  /** Whether the request named a namespace in the job body itself (read before defaults are filled). */
-  namespaceInBody: boolean;
 }
 
 export interface JobMutator {
@@ -56,13 +54,21 @@ export const unsupportedFeatures: JobMutator = {
   mutate: (job, ctx) => ({ job, warnings: ctx.supportedFeatures ? unsupportedFeatureWarnings(job, ctx.supportedFeatures) : [] }),
 };
 
+/**
+ * The namespace a decoded job will be admitted into: its own, else the request's (`?namespace=`), else
+ * "default". For a caller that must decide before admission runs (an ACL check on the HTTP request).
+ */
+export function admittedNamespace(job: Pick<Job, 'Namespace'>, requestNamespace?: string): string {
+  return job.Namespace || requestNamespace || 'default';
+}
+
 /** Nomad's defaults (`api.Job.Canonicalize`), filled in place when the caller handed the job over. */
 export const canonicalize: JobMutator = {
   name: 'canonicalize',
   mutate: (job, ctx) => {
+    const ns = admittedNamespace(job, ctx.namespace);
     const out = canonicalizeJob(job, { inPlace: ctx.handOver === true });
-    // The request's namespace applies to a job that names none (canonicalize filled in "default").
-    if (ctx.namespace && !ctx.namespaceInBody) out.Namespace = ctx.namespace;
+    out.Namespace = ns;
     return { job: out };
   },
 };
@@ -88,7 +94,7 @@ export function admitJob(
   steps: AdmissionSteps = defaultAdmissionSteps,
 ): { job: Job; warnings: string[] } {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw jobValidationError([{ message: 'job is missing' }]);
-  const ctx: AdmissionContext = { ...opts, namespaceInBody: Boolean((input as { Namespace?: unknown }).Namespace) };
+  const ctx: AdmissionContext = { ...opts };
   const warnings: string[] = [];
   let job = input;
   for (const m of steps.mutators) {

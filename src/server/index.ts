@@ -21,6 +21,7 @@ export {
 export { guardJob } from './job-endpoints.js';
 export {
   admitJob,
+  admittedNamespace,
   defaultAdmissionSteps,
   unsupportedFeatures,
   canonicalize,
