@@ -51,6 +51,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       datacenter: config.datacenter,
       numWorkers: config.server.numSchedulers,
       sqliteWorkerThread: config.server.sqliteWorkerThread,
+      supportedFeatures: SUPPORTED_FEATURES,
       heartbeat: {
         minTTLms: config.server.minHeartbeatTTLms,
         maxHeartbeatsPerSecond: config.server.maxHeartbeatsPerSecond,
@@ -122,7 +123,6 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     client,
     agent: { self: agentSelf },
     logger: logger.child({ component: 'http' }),
-    supportedFeatures: SUPPORTED_FEATURES,
   });
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
   // Servers forward client requests (logs, stats, restart, signal) for this node's allocations to this address.

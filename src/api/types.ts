@@ -1,6 +1,7 @@
 /**
- * Shapes of requests and answers the HTTP API uses beyond the shared structs. The server's result types are
- * re-exported (types only: the client never loads server code).
+ * Shapes of requests and answers the HTTP API uses beyond the shared structs. The answers the server shares with
+ * the client (job results, diffs, scaling events, resource usage) are declared once in src/structs and
+ * re-exported here under Nomad's names.
  */
 export type {
   JobRegisterResult,
@@ -11,9 +12,14 @@ export type {
   TaskDiff,
   ObjectDiff,
   FieldDiff,
-} from '../server/types.js';
-import type { JobDiff } from '../server/types.js';
-import type { Job } from '../structs/index.js';
+  ScalingEvent,
+  MemoryStats,
+  CpuStats,
+  ResourceUsage,
+  TaskResourceUsage,
+  AllocStats as AllocResourceUsage,
+} from '../structs/index.js';
+import type { Job, JobDiff, ScalingEvent } from '../structs/index.js';
 
 /** `GET /v1/job/:id/versions`. */
 export interface JobVersionsResponse {
@@ -47,18 +53,6 @@ export interface EvalCreatedResponse {
   Warnings?: string;
 }
 
-/** One scaling event of a task group (`GET /v1/job/:id/scale`). */
-export interface ScalingEvent {
-  Time: number;
-  Count: number | null;
-  PreviousCount: number;
-  Message: string;
-  Error: boolean;
-  Meta: Record<string, unknown> | null;
-  EvalID: string | null;
-  CreateIndex: number;
-}
-
 /** Nomad's JobScaleStatus. */
 export interface JobScaleStatusResponse {
   JobID: string;
@@ -80,47 +74,6 @@ export interface DrainSpec {
   /** Nanoseconds; -1 forces the drain now, 0 has no deadline. */
   Deadline: number;
   IgnoreSystemJobs: boolean;
-}
-
-export interface MemoryStats {
-  RSS: number;
-  Cache: number;
-  Swap: number;
-  Usage: number;
-  MaxUsage: number;
-  KernelUsage: number;
-  KernelMaxUsage: number;
-  /** Which of the fields above the driver measured. */
-  Measured: string[] | null;
-}
-
-export interface CpuStats {
-  SystemMode: number;
-  UserMode: number;
-  TotalTicks: number;
-  ThrottledPeriods: number;
-  ThrottledTime: number;
-  Percent: number;
-  Measured: string[] | null;
-}
-
-export interface ResourceUsage {
-  MemoryStats: MemoryStats | null;
-  CpuStats: CpuStats | null;
-  DeviceStats?: unknown[] | null;
-}
-
-export interface TaskResourceUsage {
-  ResourceUsage: ResourceUsage | null;
-  Timestamp: number;
-  Pids: Record<string, ResourceUsage> | null;
-}
-
-/** `GET /v1/client/allocation/:id/stats`. */
-export interface AllocResourceUsage {
-  ResourceUsage: ResourceUsage | null;
-  Tasks: Record<string, TaskResourceUsage> | null;
-  Timestamp: number;
 }
 
 /** `GET /v1/agent/self`: Nomad's keys are lower case here. */

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpServerRPC } from './rpc-http.js';
@@ -15,7 +15,8 @@ const readBody = async (req: IncomingMessage) => {
 };
 
 beforeAll(async () => {
-  server = createServer(async (req, res) => {
+  // The handler is async: a failure answers 500 (and fails the test that sent it) instead of going unhandled.
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req);
     seen.push({ method: req.method!, url: req.url!, body });
     res.setHeader('Content-Type', 'application/json');
@@ -27,6 +28,12 @@ beforeAll(async () => {
     if (req.url === '/v1/internal/client/allocs') return res.end(JSON.stringify({ Index: 43 }));
     res.statusCode = 404;
     res.end('{"error":"no such route"}');
+  };
+  server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      res.statusCode = 500;
+      res.end(String(e));
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   addr = `127.0.0.1:${(server.address() as AddressInfo).port}`;

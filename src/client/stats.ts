@@ -2,42 +2,13 @@
  * Resource usage in Nomad's JSON shape (`GET /v1/client/allocation/:id/stats`, `alloc status -stats`).
  */
 import type { TaskResourceUsage } from '../drivers/index.js';
+import type { AllocStats, ResourceUsage, TaskResourceUsage as StructsTaskResourceUsage } from '../structs/index.js';
 
-export interface NomadMemoryStats {
-  RSS: number;
-  Cache: number;
-  Swap: number;
-  Usage: number;
-  MaxUsage: number;
-  KernelUsage: number;
-  KernelMaxUsage: number;
-  Measured: string[] | null;
-}
-export interface NomadCpuStats {
-  SystemMode: number;
-  UserMode: number;
-  TotalTicks: number;
-  ThrottledPeriods: number;
-  ThrottledTime: number;
-  Percent: number;
-  Measured: string[] | null;
-}
-export interface ResourceUsage {
-  MemoryStats: NomadMemoryStats;
-  CpuStats: NomadCpuStats;
-  DeviceStats: unknown[] | null;
-}
-export interface TaskResourceUsageJSON {
-  ResourceUsage: ResourceUsage;
-  /** Unix nanoseconds. */
-  Timestamp: number;
-  Pids: Record<string, ResourceUsage> | null;
-}
-export interface AllocResourceUsage {
-  ResourceUsage: ResourceUsage;
-  Tasks: Record<string, TaskResourceUsageJSON>;
-  Timestamp: number;
-}
+export type { ResourceUsage } from '../structs/index.js';
+/** Nomad's TaskResourceUsage (the driver contract has its own `TaskResourceUsage`, in driver units). */
+export type TaskResourceUsageJSON = StructsTaskResourceUsage;
+/** Nomad's AllocResourceUsage. */
+export type AllocResourceUsage = AllocStats;
 
 /**
  * `mhzPerCore` turns a percent of one core into Nomad's TotalTicks (MHz used), which `alloc status -stats` shows

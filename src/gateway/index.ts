@@ -18,7 +18,6 @@ export type {
 export { startGateway } from './gateway.js';
 export { MemorySource } from './memory-source.js';
 export { parseRouteTag, prefixMatches, stripPrefix, type TagProblem } from './routes.js';
-export { formatRoutesTable } from './format.js';
 export { ADMIN_PREFIX } from './admin.js';
 export { HttpCatalogSource, type HttpCatalogSourceOptions } from './http-source.js';
 export { BlockingQuerySource, registrationToInstance, type BlockingAnswer, type BlockingQuery } from './blocking-source.js';

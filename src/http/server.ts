@@ -26,16 +26,19 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 export function buildRouter(opts: HttpApiOptions): Router {
   const r = new Router();
   agentRoutes(r, opts);
-  if (opts.server) {
-    jobRoutes(r, opts);
-    allocRoutes(r, opts);
-    nodeRoutes(r, opts);
-    evalRoutes(r, opts);
-    internalRoutes(r, opts);
-    jobTypeRoutes(r, opts);
-    deploymentRoutes(r, opts);
-    variableRoutes(r, opts);
-    serviceRoutes(r, opts);
+  const server = opts.server;
+  // A client-only agent serves the agent and client paths; the rest need a server.
+  if (server) {
+    const so = { ...opts, server };
+    jobRoutes(r, so);
+    allocRoutes(r, so);
+    nodeRoutes(r, so);
+    evalRoutes(r, so);
+    internalRoutes(r, so);
+    jobTypeRoutes(r, so);
+    deploymentRoutes(r, so);
+    variableRoutes(r, so);
+    serviceRoutes(r, so);
   }
   clientRoutes(r, opts);
   uiRoutes(r);

@@ -26,6 +26,9 @@ export interface AgentInfo {
   self(): Record<string, unknown>;
 }
 
+/** What the routes of a server agent get: the options with the server always there. */
+export type ServerRouteOptions = HttpApiOptions & { server: ServerAPI };
+
 export interface HttpApiOptions {
   server?: ServerAPI;
   client?: ClientReadAPI;
@@ -33,6 +36,4 @@ export interface HttpApiOptions {
   logger: Logger;
   /** Largest accepted request body in bytes (413 past it). */
   maxBodyBytes?: number;
-  /** Features built so far, for `job run` warnings about parsed-but-ignored blocks. */
-  supportedFeatures?: Set<string>;
 }

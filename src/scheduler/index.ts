@@ -16,4 +16,5 @@ export { GenericScheduler } from './generic.js';
 export { SystemScheduler } from './system.js';
 
 export { newScheduler, SchedulerTypes } from './factory.js';
-export * from './testing/index.js';
+// The test harness and mock fixtures are not re-exported: tests import them from ./testing/index.js, so the
+// build of the scheduler never pulls them in.

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import { nullLogger } from '../logging/index.js';
-import { flattenPlanned, Harness, mockAlloc, mockEval, mockJob, mockNode, newScheduler } from './index.js';
+import { newScheduler } from './index.js';
+import { flattenPlanned, Harness, mockAlloc, mockEval, mockJob, mockNode } from './testing/index.js';
 
 describe('generic scheduler', () => {
   it('throws a BadRequest error for an unknown scheduler type', () => {

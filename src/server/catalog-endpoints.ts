@@ -6,7 +6,7 @@
  * outcome (the caller answers 409 with the current variable, as Nomad), not an exception.
  */
 import type { ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata } from '../structs/index.js';
-import { nsKey, type VariableRow } from '../state/index.js';
+import { nsKey } from '../state/index.js';
 import { DroverError } from '../errors/index.js';
 import { applyVariableDelete, applyVariableWrite, chooseInstances, filterService, listVariables, serviceListStubs } from '../discovery/index.js';
 import type { QueryOptions, QueryResult, VariableWriteResult } from './types.js';
@@ -28,7 +28,7 @@ async function catalogQuery<T>(ctx: ServerContext, tables: readonly TableName[],
 }
 
 /** The API's shape of a stored or computed variable (no Lock: Drover has no variable locks yet). */
-function toVariable(r: VariableRow | Variable): Variable {
+function toVariable(r: Variable): Variable {
   return { Namespace: r.Namespace, Path: r.Path, Items: { ...r.Items }, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex, CreateTime: r.CreateTime, ModifyTime: r.ModifyTime };
 }
 

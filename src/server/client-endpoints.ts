@@ -41,7 +41,7 @@ import {
   type WriteTxn,
 } from '../state/index.js';
 import { badRequest, nodeNotFound } from '../errors/index.js';
-import type { AllocClientUpdate, NodeRegisterResponse } from '../client/rpc.js';
+import type { AllocClientUpdate, NodeRegisterResponse } from '../structs/index.js';
 import { newEval, nowNs, routeEval, type ServerContext } from './context.js';
 import { withFallbackHealth } from './deployment-health.js';
 import { deploymentsAfterHealth } from './deployment-watcher.js';

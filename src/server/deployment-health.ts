@@ -11,7 +11,7 @@ import {
   TaskStateRunning,
 } from '../structs/index.js';
 import type { WriteTxn } from '../state/index.js';
-import type { AllocClientUpdate } from '../client/rpc.js';
+import type { AllocClientUpdate } from '../structs/index.js';
 
 /**
  * Fills in DeploymentStatus for updates of deployment allocations, and of replacements (migrations), whose

@@ -152,7 +152,7 @@ describe('deployment watcher', () => {
 
   it('fails a deployment that makes no progress before its progress deadline', async () => {
     const srv = await start();
-    await srv.jobRegister(rolling({ ProgressDeadline: 0.3 * S }));
+    await srv.jobRegister(rolling({ MinHealthyTime: 0.1 * S, HealthyDeadline: 0.2 * S, ProgressDeadline: 0.3 * S }));
     const d = await eventually(async () => (await srv.jobDeployments('default', 'web')).value.find((x) => x.Status === 'failed'), 5_000, 'failed deployment');
     expect(d.StatusDescription).toBe('Failed due to progress deadline');
     expect(d.TaskGroups['web']!.RequireProgressBy).not.toBeNull();

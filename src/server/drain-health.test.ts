@@ -8,7 +8,7 @@ import { AllocHealthWatcher, healthSettings } from '../client/index.js';
 import { nullLogger } from '../logging/index.js';
 import { newScheduler } from '../scheduler/index.js';
 import { mockJob, mockNode } from '../state/testing/fixtures.js';
-import type { AllocDeploymentStatus, Allocation, TaskState } from '../structs/index.js';
+import type { AllocDeploymentStatus, Allocation, Job, TaskState } from '../structs/index.js';
 import type { Server } from './server.js';
 import { eventually, testServer } from './testing/harness.js';
 
@@ -61,6 +61,9 @@ describe('drain migration health', () => {
     const job = mockJob('web');
     job.TaskGroups[0]!.Count = 2;
     job.TaskGroups[0]!.Migrate = { MaxParallel: 1, HealthCheck: 'task_states', MinHealthyTime: 5 * S, HealthyDeadline: 60 * S };
+    // No rolling updates (max_parallel = 0), so no deployment: admission would otherwise fill the default update
+    // block, and the migrate block's health settings are the ones under test.
+    job.Update = { MaxParallel: 0 } as Job['Update'];
     await s.jobRegister(job);
     await eventually(() => live(s!, 'n1').length === 2, 3000, 'placed on n1');
     await report(s, live(s, 'n1'));

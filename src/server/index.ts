@@ -19,6 +19,18 @@ export {
   AnnotationForcesDestructiveUpdate,
 } from './job-diff.js';
 export { guardJob } from './job-endpoints.js';
+export {
+  admitJob,
+  admittedNamespace,
+  defaultAdmissionSteps,
+  unsupportedFeatures,
+  canonicalize,
+  validate as validateJobStep,
+  type AdmissionSteps,
+  type AdmissionContext,
+  type JobMutator,
+  type JobValidator,
+} from './admission.js';
 export { jobListStub, DEFAULT_WAIT_MS, MAX_WAIT_MS } from './read-endpoints.js';
 export { DeploymentWatcher, DeploymentDescription, deploymentsAfterHealth, type DeploymentWatcherOptions } from './deployment-watcher.js';
 export { parseCron, type CronSchedule } from './cron.js';

@@ -15,7 +15,6 @@ import {
   jobSpecChanged,
   purgeJob,
   refreshJobStatus,
-  schedulerStateOf,
   upsertEvals,
   upsertJob,
 } from '../state/index.js';
@@ -24,6 +23,7 @@ import type { Planner, SchedulerState } from '../scheduler/types.js';
 import type { JobDeregisterResult, JobPlanResult, JobRegisterResult, RegisterOptions } from './types.js';
 import { cancelEvals, newEval, nowNs, routeEval, type ServerContext } from './context.js';
 import { annotateJobDiff, jobDiff } from './job-diff.js';
+import { schedulerStateOf } from './scheduler-state.js';
 import { nextLaunch, periodicSchedules } from './periodic.js';
 
 /** For `job plan` of a periodic job: when it would launch next if submitted now (RFC 3339), else null. */
@@ -35,7 +35,7 @@ function nextPeriodicLaunchText(ctx: ServerContext, job: Job): string | null {
 
 const JOB_TYPES = new Set(['service', 'batch', 'system', 'sysbatch']);
 
-/** The minimal shape the server relies on. The HTTP layer validates fully before calling; this is a guard. */
+/** The minimal shape the endpoints rely on. Admission (admission.ts) validates fully before; this is a guard. */
 export function guardJob(job: Job): void {
   const problems: Problem[] = [];
   if (job == null || typeof job !== 'object') throw jobValidationError([{ message: 'job is missing' }]);

@@ -190,7 +190,9 @@ describe('node drain and eligibility', () => {
     job.TaskGroups[0]!.Migrate = { MaxParallel: maxParallel, HealthCheck: 'task_states', MinHealthyTime: 0, HealthyDeadline: 0 };
     await s.jobRegister(job);
     await eventually(() => liveOn(s!, 'n1').length === count, 3000, 'placed on n1');
-    await report(s, liveOn(s, 'n1'), 'running');
+    // A service job gets the default update block at admission, so its allocations belong to a deployment and
+    // count for the drain only once their client reports them healthy.
+    await reportHealthy(s, liveOn(s, 'n1'));
     await s.nodeRegister(mockNode('n2'));
     await s.nodeRegister(mockNode('n3'));
     return s;

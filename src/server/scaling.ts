@@ -9,9 +9,10 @@ import {
   EvalTriggerScaling,
   type Evaluation,
   type Job,
+  type ScalingEvent,
   type TaskGroup,
 } from '../structs/index.js';
-import { nsKey, refreshJobStatus, upsertEvals, upsertJob, type ScalingEvent, type StateView, type WriteTxn } from '../state/index.js';
+import { nsKey, refreshJobStatus, upsertEvals, upsertJob, type StateView, type WriteTxn } from '../state/index.js';
 import { badRequest, jobNotFound } from '../errors/index.js';
 import { newEval, nowNs, routeEval, type ServerContext } from './context.js';
 import { blockingQuery } from './read-endpoints.js';

@@ -31,7 +31,8 @@ describe('Server with the real scheduler', () => {
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     await s.nodeRegister(mockNode('n2'));
-    const job = withCount(mockJob('web'), 3);
+    // max_parallel = 0: no rolling update (admission would fill the default one), so an edit replaces all at once.
+    const job: Job = { ...withCount(mockJob('web'), 3), Update: { MaxParallel: 0 } as Job['Update'] };
     const r = await s.jobRegister(job);
     await evalDone(s, r.EvalID);
     const first = await live(s);

@@ -18,8 +18,9 @@ import {
   type Clock,
   type SchedulerConfiguration,
 } from '../scheduler/index.js';
-import type { AllocClientUpdate, NodeRegisterResponse } from '../client/rpc.js';
-import type { QueryOptions, RegisterOptions, ServerAPI } from './types.js';
+import type { AllocClientUpdate, NodeRegisterResponse } from '../structs/index.js';
+import type { AdmissionOptions, QueryOptions, RegisterOptions, ServerAPI } from './types.js';
+import { admitJob, defaultAdmissionSteps, type AdmissionSteps } from './admission.js';
 import type { Variable } from '../structs/index.js';
 import { BlockedEvals } from './blocked-evals.js';
 import { EvalBroker, type EvalBrokerOptions } from './eval-broker.js';
@@ -80,6 +81,10 @@ export interface ServerOptions {
   sqliteSynchronous?: 'NORMAL' | 'FULL';
   /** False: SQLite commits in the main thread (SqliteBackend) instead of a worker thread (ThreadedSqliteBackend). */
   sqliteWorkerThread?: boolean;
+  /** The job blocks this build acts on: admission warns about the others a job uses (the agent passes its list). */
+  supportedFeatures?: Set<string>;
+  /** Job admission steps (admission.ts); the default mutators and validators when absent. */
+  admission?: AdmissionSteps;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -95,6 +100,7 @@ export class Server implements ServerAPI {
   /** Launches children of periodic jobs; `tick()` is public for tests with a fake clock. */
   readonly periodic: PeriodicDispatcher;
   readonly drainer: NodeDrainer;
+  private readonly admission: AdmissionSteps;
 
   constructor(
     readonly store: StateStore,
@@ -147,6 +153,7 @@ export class Server implements ServerAPI {
       this.track('node down', client.nodeHeartbeatExpired(ctx, nodeID)),
     );
     this.ctx = ctx;
+    this.admission = opts.admission ?? defaultAdmissionSteps;
     this.periodic = new PeriodicDispatcher(ctx, { useTimer: opts.periodicTimer !== false });
     this.drainer = new NodeDrainer(ctx, { pollMs: opts.drainPollMs });
   }
@@ -222,12 +229,20 @@ export class Server implements ServerAPI {
   }
 
   // Jobs
-  async jobRegister(job: Job, opts?: RegisterOptions) {
+  /** Admission (admission.ts) with this server's supported features and steps. */
+  private admit(input: Job, opts: AdmissionOptions = {}): { job: Job; warnings: string[] } {
+    return admitJob(input, { namespace: opts.namespace, handOver: opts.handOver, supportedFeatures: this.opts.supportedFeatures }, this.admission);
+  }
+  async jobRegister(input: Job, opts: RegisterOptions = {}) {
+    const { job, warnings } = this.admit(input, opts);
     // A cron that cannot be read is refused at register, as Nomad does, not found out at launch time.
-    if (job?.Periodic?.Enabled) periodicSchedules(job);
-    const res = await jobs.jobRegister(this.ctx, job, opts);
+    if (job.Periodic?.Enabled) periodicSchedules(job);
+    const res = await jobs.jobRegister(this.ctx, job, { ...opts, warnings: [...(opts.warnings ?? []), ...warnings] });
     this.followPeriodic(job.Namespace, job.ID);
     return res;
+  }
+  async jobValidate(input: Job, opts?: AdmissionOptions) {
+    return { warnings: this.admit(input, opts).warnings };
   }
   async jobDeregister(namespace: string, jobID: string, purge: boolean) {
     const res = await jobs.jobDeregister(this.ctx, namespace, jobID, purge);
@@ -258,8 +273,10 @@ export class Server implements ServerAPI {
   nodeUpdateEligibility(nodeID: string, eligibility: string) {
     return nodeUpdateEligibility(this.ctx, nodeID, eligibility);
   }
-  jobPlan(job: Job, diff: boolean) {
-    return jobs.jobPlan(this.ctx, job, diff);
+  async jobPlan(input: Job, diff: boolean, opts?: AdmissionOptions) {
+    const { job, warnings } = this.admit(input, opts);
+    const res = await jobs.jobPlan(this.ctx, job, diff);
+    return { ...res, Warnings: [res.Warnings, ...warnings].filter(Boolean).join('\n') };
   }
   jobList(q: QueryOptions) {
     return reads.jobList(this.ctx, q);

@@ -13,14 +13,34 @@ import type {
   JobSummary,
   Node,
   NodeListStub,
-  PlanAnnotations,
-  AllocMetric,
   ServiceRegistration,
   ServiceRegistrationListStub,
   Variable,
   VariableMetadata,
+  JobRegisterResult,
+  JobDeregisterResult,
+  JobPlanResult,
+  JobVersionsResult,
+  ScalingEvent,
+  ServerRPC,
 } from '../structs/index.js';
-import type { ServerRPC } from '../client/rpc.js';
+import type { AdmissionOptions } from './admission.js';
+
+export type { AdmissionOptions } from './admission.js';
+
+// The job endpoints' answers and the diff live in src/structs (the API client shares them); re-exported here for
+// the server's callers.
+export type {
+  JobRegisterResult,
+  JobDeregisterResult,
+  JobPlanResult,
+  JobDiff,
+  TaskGroupDiff,
+  TaskDiff,
+  ObjectDiff,
+  FieldDiff,
+  JobVersionsResult,
+} from '../structs/index.js';
 
 export interface QueryOptions {
   namespace?: string;
@@ -37,74 +57,6 @@ export interface QueryResult<T> {
   index: number;
 }
 
-export interface JobRegisterResult {
-  EvalID: string;
-  EvalCreateIndex: number;
-  JobModifyIndex: number;
-  Warnings: string;
-  Index: number;
-}
-
-export interface JobDeregisterResult {
-  EvalID: string;
-  EvalCreateIndex: number;
-  JobModifyIndex: number;
-  Index: number;
-}
-
-export interface JobPlanResult {
-  Index: number;
-  /** The job's JobModifyIndex, for `job run -check-index`. */
-  JobModifyIndex: number;
-  Diff: JobDiff | null;
-  Annotations: PlanAnnotations | null;
-  FailedTGAllocs: Record<string, AllocMetric> | null;
-  CreatedEvals: Evaluation[] | null;
-  NextPeriodicLaunch?: string | null;
-  Warnings: string;
-}
-
-export interface FieldDiff {
-  Type: 'None' | 'Added' | 'Deleted' | 'Edited';
-  Name: string;
-  Old: string;
-  New: string;
-  Annotations: string[] | null;
-}
-export interface ObjectDiff {
-  Type: FieldDiff['Type'];
-  Name: string;
-  Fields: FieldDiff[] | null;
-  Objects: ObjectDiff[] | null;
-}
-export interface TaskDiff {
-  Type: FieldDiff['Type'];
-  Name: string;
-  Fields: FieldDiff[] | null;
-  Objects: ObjectDiff[] | null;
-  Annotations: string[] | null;
-}
-export interface TaskGroupDiff {
-  Type: FieldDiff['Type'];
-  Name: string;
-  Fields: FieldDiff[] | null;
-  Objects: ObjectDiff[] | null;
-  Tasks: TaskDiff[] | null;
-  Updates: Record<string, number> | null;
-}
-export interface JobDiff {
-  Type: FieldDiff['Type'];
-  ID: string;
-  Fields: FieldDiff[] | null;
-  Objects: ObjectDiff[] | null;
-  TaskGroups: TaskGroupDiff[] | null;
-}
-
-export interface JobVersionsResult {
-  Versions: Job[];
-  Diffs: JobDiff[] | null;
-}
-
 /** Nomad's DeploymentUpdateResponse. */
 export interface DeploymentUpdateResult {
   EvalID: string;
@@ -114,7 +66,8 @@ export interface DeploymentUpdateResult {
   Index: number;
 }
 
-export interface RegisterOptions {
+/** Register options; the admission ones say how the job was given (see admission.ts). */
+export interface RegisterOptions extends AdmissionOptions {
   /** `job run -check-index`: register only if the job's JobModifyIndex equals this (0: must not exist). */
   enforceIndex?: number;
   /** Warnings the caller already has (e.g. blocks parsed but not built yet) to pass back. */
@@ -159,7 +112,7 @@ export interface TaskGroupScaleStatus {
   Running: number;
   Healthy: number;
   Unhealthy: number;
-  Events: import('../state/index.js').ScalingEvent[] | null;
+  Events: ScalingEvent[] | null;
 }
 /** `GET /v1/job/:id/scale`: Nomad's JobScaleStatus. */
 export interface JobScaleStatus {
@@ -201,9 +154,16 @@ export interface ServerAPI extends ServerRPC {
   nodeUpdateDrain(nodeID: string, req: NodeDrainRequest): Promise<NodeUpdateResult>;
   nodeUpdateEligibility(nodeID: string, eligibility: string): Promise<NodeUpdateResult>;
   // Jobs
+  /**
+   * Admits the job (admission.ts: defaults, validation, warnings), then registers it. Throws JobValidation
+   * listing every problem. With `handOver` the job object becomes the server's.
+   */
   jobRegister(job: Job, opts?: RegisterOptions): Promise<JobRegisterResult>;
   jobDeregister(namespace: string, jobID: string, purge: boolean): Promise<JobDeregisterResult>;
-  jobPlan(job: Job, diff: boolean): Promise<JobPlanResult>;
+  /** Admits the job as `jobRegister` does, then runs the scheduler on it without writing anything. */
+  jobPlan(job: Job, diff: boolean, opts?: AdmissionOptions): Promise<JobPlanResult>;
+  /** Admission alone (`/v1/validate/job`): the warnings, or a JobValidation error listing every problem. */
+  jobValidate(job: Job, opts?: AdmissionOptions): Promise<{ warnings: string[] }>;
   jobList(q: QueryOptions): Promise<QueryResult<JobListStub[]>>;
   jobGet(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Job>>;
   jobVersions(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Job[]>>;

@@ -9,7 +9,8 @@
  *                                                               └─ throws ──► nack (broker redelivers)
  */
 import { EvalStatusBlocked, EvalStatusPending, type Evaluation, type Plan } from '../structs/index.js';
-import { schedulerStateOf, type StateStore } from '../state/index.js';
+import type { StateStore } from '../state/index.js';
+import { schedulerStateOf } from './scheduler-state.js';
 import type { Logger } from '../logging/index.js';
 import type {
   Clock,

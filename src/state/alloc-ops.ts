@@ -11,7 +11,7 @@ import {
   type Evaluation,
   type Node,
 } from '../structs/index.js';
-import type { AllocClientUpdate } from '../client/rpc.js';
+import type { AllocClientUpdate } from '../structs/index.js';
 import { AllocSummaryBatch, refreshJobStatus, setQueued } from './job-ops.js';
 import type { WriteTxn } from './store.js';
 

@@ -14,8 +14,6 @@ export {
   type TableName,
   type TableRows,
   type TableSpec,
-  type VariableRow,
-  type ScalingEvent,
   type JobScalingEvents,
 } from './schema.js';
 export {
@@ -41,4 +39,3 @@ export {
   updateNodeStatus,
   type ClientAllocChange,
 } from './alloc-ops.js';
-export { schedulerStateOf } from './scheduler-state.js';

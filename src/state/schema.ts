@@ -10,7 +10,9 @@ import type {
   Job,
   JobSummary,
   Node,
+  ScalingEvent,
   ServiceRegistration,
+  Variable,
 } from '../structs/index.js';
 
 /** A secondary index maps a row to at most one index key (undefined: the row is not in this index). */
@@ -30,28 +32,6 @@ export function nsKey(namespace: string, id: string): string {
 /** Versions are zero-padded so that the keys of one job sort by version. */
 export function jobVersionKey(namespace: string, id: string, version: number): string {
   return `${namespace}\u0000${id}\u0000${String(version).padStart(10, '0')}`;
-}
-
-/** A Nomad variable (`/v1/var/:path`), stored for the discovery module. */
-export interface VariableRow {
-  Namespace: string;
-  Path: string;
-  Items: Record<string, string>;
-  CreateIndex: number;
-  ModifyIndex: number;
-  CreateTime: number;
-  ModifyTime: number;
-}
-
-export interface ScalingEvent {
-  Time: number;
-  Count: number | null;
-  PreviousCount: number;
-  Message: string;
-  Error: boolean;
-  Meta: Record<string, unknown> | null;
-  EvalID: string | null;
-  CreateIndex: number;
 }
 
 /** Scaling events of one job, per task group (Nomad's JobScalingEvents). */
@@ -96,7 +76,7 @@ export const tableSpecs = {
     node: (s) => s.NodeID || undefined,
     job: (s) => nsKey(s.Namespace, s.JobID),
   }),
-  variables: spec<VariableRow>('variables', (v) => nsKey(v.Namespace, v.Path)),
+  variables: spec<Variable>('variables', (v) => nsKey(v.Namespace, v.Path)),
   scaling_events: spec<JobScalingEvents>('scaling_events', (s) => nsKey(s.Namespace, s.JobID)),
 };
 
@@ -112,7 +92,7 @@ export interface TableRows {
   nodes: Node;
   deployments: Deployment;
   service_registrations: ServiceRegistration;
-  variables: VariableRow;
+  variables: Variable;
   scaling_events: JobScalingEvents;
 }
 

@@ -14,3 +14,6 @@ export * from './summary.js';
 export * from './ids.js';
 export * from './usage.js';
 export * from './disconnect.js';
+export * from './results.js';
+export * from './stats.js';
+export * from './rpc.js';

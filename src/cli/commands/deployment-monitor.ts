@@ -13,7 +13,7 @@ import type { DroverClient } from '../../api/index.js';
 import type { Deployment } from '../../structs/index.js';
 import { shortId } from '../format.js';
 import type { Output } from '../output.js';
-import { deploymentView } from './deployment-status.js';
+import { deploymentView } from './deployment-view.js';
 
 export interface DeploymentMonitorOptions {
   verbose?: boolean;

@@ -4,7 +4,7 @@
  * API, so it needs no API client.
  */
 import type { RouteInfo } from '../../gateway/index.js';
-import { formatRoutesTable } from '../../gateway/index.js';
+import { formatRoutesTable } from '../routes-table.js';
 import { str, UsageError, type CommandSpec } from '../command.js';
 
 const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';

@@ -3,10 +3,10 @@ import type { Router } from '../router.js';
 import { allocStubShape, shapeAllocStubs } from '../alloc-stubs.js';
 import { indexed, JsonReply } from '../reply.js';
 import { boolParam, queryOptions } from '../query.js';
-import type { HttpApiOptions } from '../types.js';
+import type { ServerRouteOptions } from '../types.js';
 
-export function allocRoutes(r: Router, opts: HttpApiOptions): void {
-  const server = opts.server!;
+export function allocRoutes(r: Router, opts: ServerRouteOptions): void {
+  const server = opts.server;
   r.get('/v1/allocations', async (c) => {
     const shape = allocStubShape(c.query);
     const res = await server.allocList(queryOptions(c.query, c));

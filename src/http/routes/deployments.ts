@@ -6,7 +6,7 @@ import { badRequest } from '../../errors/index.js';
 import type { Router } from '../router.js';
 import { indexed, JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
-import type { HttpApiOptions } from '../types.js';
+import type { ServerRouteOptions } from '../types.js';
 
 interface PromoteBody {
   DeploymentID?: string;
@@ -30,8 +30,8 @@ function checkID(pathID: string, bodyID: string | undefined): void {
 
 const written = <T extends { Index: number }>(res: T) => new JsonReply({ ...res, KnownLeader: true, LastContact: 0 }, res.Index);
 
-export function deploymentRoutes(r: Router, opts: HttpApiOptions): void {
-  const server = opts.server!;
+export function deploymentRoutes(r: Router, opts: ServerRouteOptions): void {
+  const server = opts.server;
   r.get('/v1/deployments', async (c) => indexed(await server.deploymentList(queryOptions(c.query, c))));
   r.get('/v1/deployment/allocations/:id', async (c) => indexed(await server.deploymentAllocations(c.params.id!, queryOptions(c.query, c))));
   r.write('/v1/deployment/promote/:id', async (c) => {

@@ -2,10 +2,10 @@
 import type { Router } from '../router.js';
 import { indexed } from '../reply.js';
 import { queryOptions } from '../query.js';
-import type { HttpApiOptions } from '../types.js';
+import type { ServerRouteOptions } from '../types.js';
 
-export function evalRoutes(r: Router, opts: HttpApiOptions): void {
-  const server = opts.server!;
+export function evalRoutes(r: Router, opts: ServerRouteOptions): void {
+  const server = opts.server;
   r.get('/v1/evaluations', async (c) => indexed(await server.evalList(queryOptions(c.query, c))));
   r.get('/v1/evaluation/:id', async (c) => indexed(await server.evalGet(c.params.id!, queryOptions(c.query, c))));
   r.get('/v1/evaluation/:id/allocations', async (c) => indexed(await server.evalAllocations(c.params.id!, queryOptions(c.query, c))));

@@ -1,5 +1,5 @@
 /**
- * Server endpoints for remote client agents (the HTTP form of `ServerRPC` in client/rpc.ts):
+ * Server endpoints for remote client agents (the HTTP form of `ServerRPC` in structs/rpc.ts):
  *   PUT /v1/internal/client/register  {Node}                 → {HeartbeatTTL (ns), Index}
  *   PUT /v1/internal/client/status    {NodeID, Status}       → {HeartbeatTTL (ns), Index}
  *   GET /v1/internal/client/allocs/:nodeID?index=&wait=      → {Allocs, Index}   (blocking)
@@ -7,15 +7,15 @@
  *   PUT /v1/internal/client/services  {Upsert: ServiceRegistration[], Delete: string[]}
  */
 import { badRequest } from '../../errors/index.js';
-import type { AllocClientUpdate } from '../../client/rpc.js';
+import type { AllocClientUpdate } from '../../structs/index.js';
 import type { Node, ServiceRegistration } from '../../structs/index.js';
 import type { Router } from '../router.js';
 import { JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
-import type { HttpApiOptions } from '../types.js';
+import type { ServerRouteOptions } from '../types.js';
 
-export function internalRoutes(r: Router, opts: HttpApiOptions): void {
-  const server = opts.server!;
+export function internalRoutes(r: Router, opts: ServerRouteOptions): void {
+  const server = opts.server;
   r.write('/v1/internal/client/register', async (c) => {
     const body = await c.json<{ Node?: Node }>();
     if (!body.Node || typeof body.Node.ID !== 'string') throw badRequest('"Node" with an "ID" is required');

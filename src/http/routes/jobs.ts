@@ -1,12 +1,12 @@
 /** Job endpoints: `/v1/jobs`, `/v1/jobs/parse`, `/v1/job/:id[/...]`, `/v1/validate/job`. */
-import { badRequest, formatProblem, isDroverError, jobValidationError } from '../../errors/index.js';
-import { canonicalizeJob, parseJobHCL, parseJobJSON, unsupportedFeatureWarnings, validateJob } from '../../jobspec/index.js';
+import { badRequest, formatProblem, isDroverError } from '../../errors/index.js';
+import { canonicalizeJob, parseJobHCL, parseJobJSON } from '../../jobspec/index.js';
 import type { Job } from '../../structs/index.js';
 import type { Router } from '../router.js';
 import { allocStubShape, shapeAllocStubs } from '../alloc-stubs.js';
 import { indexed, JsonReply } from '../reply.js';
 import { boolParam, queryOptions } from '../query.js';
-import type { HttpApiOptions } from '../types.js';
+import type { ServerRouteOptions } from '../types.js';
 
 interface RegisterBody {
   Job?: unknown;
@@ -17,35 +17,28 @@ interface RegisterBody {
 }
 
 /**
- * Decodes an API job body, fills defaults and validates it: the one path every job enters by. Warnings
- * name the blocks the user wrote that this build parses but does not act on (looked for before defaults
- * are filled, so only what the user wrote counts).
+ * Decodes an API job body into a Job: its JSON shape only (types, field paths). Defaults, validation and
+ * warnings are the server's job admission (server/admission.ts), which every caller of the server gets.
  */
-export function admitJob(raw: unknown, opts: { namespace?: string; supported?: Set<string> } = {}): { job: Job; warnings: string[] } {
+export function decodeJob(raw: unknown): Job {
   if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw badRequest('request body has no "Job" object: expected {"Job": {...}}');
   }
-  // The body was parsed for this request alone, so it is checked and filled in place: no copies.
-  const namespaceGiven = Boolean((raw as Record<string, unknown>)['Namespace']);
-  const parsed = parseJobJSON(raw as object, 'job.json', { owned: true });
-  const warnings = opts.supported ? unsupportedFeatureWarnings(parsed, opts.supported) : [];
-  const job = canonicalizeJob(parsed, { inPlace: true });
-  if (opts.namespace && !namespaceGiven) job.Namespace = opts.namespace;
-  const problems = validateJob(job);
-  if (problems.length > 0) throw jobValidationError(problems);
-  return { job, warnings };
+  // The body was parsed for this request alone: decoded in place, and handed over to the server (`handOver`).
+  return parseJobJSON(raw, 'job.json', { owned: true });
 }
 
-export function jobRoutes(r: Router, opts: HttpApiOptions): void {
-  const server = opts.server!;
+export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
+  const server = opts.server;
   const ns = (q: URLSearchParams) => q.get('namespace') ?? 'default';
 
   const register = async (body: RegisterBody, q: URLSearchParams, pathID?: string) => {
-    const { job, warnings } = admitJob(body.Job, { namespace: q.get('namespace') ?? undefined, supported: opts.supportedFeatures });
+    const job = decodeJob(body.Job);
     if (pathID !== undefined && job.ID !== pathID) throw badRequest(`job ID "${job.ID}" does not match the request path "${pathID}"`);
     const res = await server.jobRegister(job, {
+      namespace: q.get('namespace') ?? undefined,
+      handOver: true,
       enforceIndex: body.EnforceIndex ? (body.JobModifyIndex ?? 0) : undefined,
-      warnings,
       submission: body.Submission ?? undefined,
     });
     return new JsonReply({ ...res, KnownLeader: true, LastContact: 0 }, res.Index);
@@ -65,7 +58,7 @@ export function jobRoutes(r: Router, opts: HttpApiOptions): void {
   r.write('/v1/validate/job', async (c) => {
     const body = await c.json<RegisterBody>();
     try {
-      const { warnings } = admitJob(body.Job, { supported: opts.supportedFeatures });
+      const { warnings } = await server.jobValidate(decodeJob(body.Job), { handOver: true });
       return { DriverConfigValidated: true, ValidationErrors: null, Error: '', Warnings: warnings.join('\n') };
     } catch (e) {
       if (!isDroverError(e) || e.status !== 400) throw e;
@@ -83,10 +76,10 @@ export function jobRoutes(r: Router, opts: HttpApiOptions): void {
 
   r.write('/v1/job/:id/plan', async (c) => {
     const body = await c.json<RegisterBody>();
-    const { job, warnings } = admitJob(body.Job, { namespace: c.query.get('namespace') ?? undefined, supported: opts.supportedFeatures });
+    const job = decodeJob(body.Job);
     if (job.ID !== c.params.id) throw badRequest(`job ID "${job.ID}" does not match the request path "${c.params.id}"`);
-    const res = await server.jobPlan(job, body.Diff ?? false);
-    return new JsonReply({ ...res, Warnings: [res.Warnings, ...warnings].filter(Boolean).join('\n') }, res.Index);
+    const res = await server.jobPlan(job, body.Diff ?? false, { namespace: c.query.get('namespace') ?? undefined, handOver: true });
+    return new JsonReply(res, res.Index);
   });
 
   r.get('/v1/job/:id/allocations', async (c) => {

@@ -7,12 +7,12 @@ import type { JobDispatchRequest, JobScaleRequest, NodeDrainRequest } from '../.
 import type { Router } from '../router.js';
 import { indexed, JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
-import type { HttpApiOptions } from '../types.js';
+import type { ServerRouteOptions } from '../types.js';
 
 const meta = { KnownLeader: true, LastContact: 0 };
 
-export function jobTypeRoutes(r: Router, opts: HttpApiOptions): void {
-  const server = opts.server!;
+export function jobTypeRoutes(r: Router, opts: ServerRouteOptions): void {
+  const server = opts.server;
   const ns = (q: URLSearchParams) => q.get('namespace') ?? 'default';
 
   r.write('/v1/job/:id/dispatch', async (c) => {

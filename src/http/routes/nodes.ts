@@ -2,10 +2,10 @@
 import type { Router } from '../router.js';
 import { indexed, JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
-import type { HttpApiOptions } from '../types.js';
+import type { ServerRouteOptions } from '../types.js';
 
-export function nodeRoutes(r: Router, opts: HttpApiOptions): void {
-  const server = opts.server!;
+export function nodeRoutes(r: Router, opts: ServerRouteOptions): void {
+  const server = opts.server;
   r.get('/v1/nodes', async (c) => indexed(await server.nodeList(queryOptions(c.query, c))));
   r.get('/v1/node/:id', async (c) => {
     const res = await server.nodeGet(c.params.id!, queryOptions(c.query, c));

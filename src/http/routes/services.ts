@@ -8,7 +8,7 @@ import { badRequest } from '../../errors/index.js';
 import type { Router } from '../router.js';
 import { indexed, JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
-import type { HttpApiOptions } from '../types.js';
+import type { ServerRouteOptions } from '../types.js';
 
 /** `?health=`: absent or `any` keeps every instance; `passing` keeps passing ones. */
 export function healthParam(q: URLSearchParams): 'passing' | 'any' {
@@ -27,8 +27,8 @@ export function chooseParam(q: URLSearchParams): { n: number; key: string } | un
   return { n: Number(m[1]), key: m[2]! };
 }
 
-export function serviceRoutes(r: Router, opts: HttpApiOptions): void {
-  const server = opts.server!;
+export function serviceRoutes(r: Router, opts: ServerRouteOptions): void {
+  const server = opts.server;
   r.get('/v1/services', async (c) => indexed(await server.serviceList(queryOptions(c.query, c))));
   r.get('/v1/service/:name', async (c) => {
     const q = queryOptions(c.query, c);

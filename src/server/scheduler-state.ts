@@ -5,7 +5,7 @@
 import type { SchedulerConfiguration, SchedulerState } from '../scheduler/types.js';
 import { defaultSchedulerConfiguration } from '../scheduler/types.js';
 import type { Job } from '../structs/index.js';
-import type { StateView } from './view.js';
+import type { StateView } from '../state/index.js';
 
 export function schedulerStateOf(
   view: StateView,

@@ -1,5 +1,8 @@
-/** The routing table as text, for `drover gateway routes`. */
-import type { RouteInfo } from './types.js';
+/**
+ * The routing table as text, for `drover gateway routes`. CLI presentation of the gateway's admin `/routes` JSON,
+ * so it lives with the CLI; only the gateway's types are shared.
+ */
+import type { RouteInfo } from '../gateway/index.js';
 
 /**
  * One row per instance, the route's columns only on its first row; routes without instances still show, so a
