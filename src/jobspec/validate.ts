@@ -6,6 +6,7 @@
  */
 import type { Problem } from '../errors/index.js';
 import type { Job } from '../structs/index.js';
+import { regexSyntaxError } from '../lib/regex.js';
 
 type Obj = Record<string, any>;
 type Report = (path: string, message: string) => void;
@@ -58,11 +59,8 @@ function constraints(list: Obj[] | null | undefined, path: string, report: Repor
     const op = c.Operand ?? '=';
     if (!CONSTRAINT_OPS.includes(op)) report(`${p}.Operand`, `unknown constraint operator "${op}"`);
     if (op === 'regexp' && set(c.RTarget)) {
-      try {
-        new RegExp(c.RTarget);
-      } catch {
-        report(`${p}.RTarget`, `invalid regular expression "${c.RTarget}"`);
-      }
+      const err = regexSyntaxError(String(c.RTarget));
+      if (err !== undefined) report(`${p}.RTarget`, `invalid regular expression "${c.RTarget}": ${err}`);
     }
     if (!['distinct_hosts', 'distinct_property'].includes(op) && !c.LTarget && !c.RTarget) report(p, 'constraint needs an attribute or a value');
     if (op === 'distinct_property' && !c.LTarget) report(`${p}.LTarget`, 'distinct_property needs an attribute');
