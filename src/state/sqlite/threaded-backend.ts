@@ -5,6 +5,7 @@
  *   apply(batch) ──postMessage──► worker: core.apply (one SQL transaction) ──► { seq, ok } ──► promise resolves
  *        (returns a promise at once;                 batches run in the order sent; after one fails,
  *         several may be in flight)                   every later one is refused without touching disk
+ *                                                     until recover() (the store calls it once idle)
  *
  * Batches are sent as objects (structured clone) rather than JSON text: the clone writes an allocation's
  * shared job once per message, and JSON encoding then runs in the worker (measured: see BENCHMARKS.md).
@@ -43,6 +44,10 @@ try {
   failed = 'cannot open the state database: ' + (e && e.message);
 }
 parentPort.on('message', (m) => {
+  if (m.type === 'recover') {
+    if (core) failed = undefined;
+    return;
+  }
   if (m.type === 'close') {
     if (core) core.close();
     parentPort.close();
@@ -107,6 +112,10 @@ export class ThreadedSqliteBackend implements StateBackend {
       // A commit in flight keeps the process alive; an idle worker does not.
       if (this.inFlight.length === 1) w.ref();
     });
+  }
+
+  recover(): void {
+    if (this.worker !== undefined && this.dead === undefined && !this.closed) this.worker.postMessage({ type: 'recover' });
   }
 
   /** For tests: the worker thread, to terminate it as a crash would. */
