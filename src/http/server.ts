@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { badRequest, bodyTooLarge, DroverError, isDroverError } from '../errors/index.js';
 import { Router, type RequestContext } from './router.js';
+import { checkBodyValue, requireObjectBody } from './body.js';
 import { HANDLED, JsonReply, sendError, sendJson } from './reply.js';
 import type { HttpApiOptions } from './types.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -118,11 +119,15 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       json: async <T>() => {
         const raw = (await body()).toString('utf8');
         if (raw.trim() === '') throw badRequest('request body is empty: expected a JSON document');
+        let v: unknown;
         try {
-          return JSON.parse(raw) as T;
+          v = JSON.parse(raw);
         } catch (e) {
           throw badRequest(`request body is not valid JSON: ${(e as Error).message}`);
         }
+        requireObjectBody(v);
+        checkBodyValue(v);
+        return v as T;
       },
     };
     try {
