@@ -17,7 +17,7 @@
 // Usage: node bench/api/api.bench.mjs [--quick] [--clients 50] [--duration 30] [--watchers 10000] [--cpu-prof]
 // Needs `npm run build`. The runner raises `ulimit -n` first; when the limit is still too low for the
 // watchers, the count is lowered to fit and the RESULT says so. Everything is bounded in count and time.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -81,7 +81,10 @@ if (profDir) {
 
 async function main() {
   // Any free gateway port: the benchmark does not use the gateway, and 8080 may be taken by another agent.
-  agent = await startDevAgent({ dataDir, profDir, args: ['-gateway-port', '0'] });
+  // Thousands of parked watchers come from this one address: lift the per-client connection cap (default 100).
+  const limitsFile = join(dataDir, 'limits.json');
+  writeFileSync(limitsFile, JSON.stringify({ limits: { http_max_conns_per_client: 0 } }));
+  agent = await startDevAgent({ dataDir, profDir, args: ['-gateway-port', '0', '-config', limitsFile] });
   const base = agent.base;
   phase(`agent pid ${agent.proc.pid} at ${base}`);
   const api = new Pool(base, { connections: clients, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });

@@ -51,6 +51,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       datacenter: config.datacenter,
       numWorkers: config.server.numSchedulers,
       sqliteWorkerThread: config.server.sqliteWorkerThread,
+      sqliteSynchronous: config.server.sqliteSynchronous,
+      recover: config.server.recover,
       heartbeat: {
         minTTLms: config.server.minHeartbeatTTLms,
         maxHeartbeatsPerSecond: config.server.maxHeartbeatsPerSecond,
@@ -116,6 +118,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   let http: HttpApi | undefined;
   const dns: AgentDns | undefined = await startAgentDns(config, server, logger);
   http = await startHttpApi({
+    limits: config.limits,
     host: config.bindAddr,
     port: config.ports.http,
     server,

@@ -23,6 +23,10 @@ import { serviceRoutes } from './routes/services.js';
 import { uiRoutes } from './routes/ui.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Nomad's `http_max_conns_per_client` default. */
+export const DEFAULT_MAX_CONNS_PER_CLIENT = 100;
+export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 
 export function buildRouter(opts: HttpApiOptions): Router {
   const r = new Router();
@@ -43,8 +47,17 @@ export function buildRouter(opts: HttpApiOptions): Router {
   return r;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    let failed = false;
+    // A client that sends its body slowly (or never) holds a socket and a buffer: give it a deadline.
+    const timer = setTimeout(() => {
+      failed = true;
+      reject(new DroverError('Timeout', `request body not received within ${timeoutMs} ms`));
+      req.socket.destroy();
+    }, timeoutMs);
+    timer.unref();
+    req.once('close', () => clearTimeout(timer));
     const declared = Number(req.headers['content-length'] ?? -1);
     if (declared > limit) {
       reject(bodyTooLarge(limit));
@@ -53,7 +66,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
     req.on('data', (c: Buffer) => {
       if (failed) return;
       size += c.length;
@@ -65,6 +77,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(c);
     });
     req.on('end', () => {
+      clearTimeout(timer);
       if (!failed) resolve(Buffer.concat(chunks));
     });
     req.on('error', (e) => {
@@ -91,6 +104,7 @@ export function splitTarget(target: string): { pathname: string; query: URLSearc
 
 export function handleRequest(router: Router, opts: HttpApiOptions) {
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const bodyTimeoutMs = opts.limits?.httpBodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // The AbortController is made only when a handler asks for the signal (blocking queries, streams):
     // building one per request was ≈ 1% of the agent's time under API load. Only a request whose response
@@ -101,7 +115,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
     });
     const { pathname, query } = splitTarget(req.url ?? '/');
     let bodyPromise: Promise<Buffer> | undefined;
-    const body = () => (bodyPromise ??= readBody(req, limit));
+    const body = () => (bodyPromise ??= readBody(req, limit, bodyTimeoutMs));
     const ctx: RequestContext = {
       req,
       res,
@@ -153,6 +167,31 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
   };
 }
 
+/**
+ * Nomad's `http_max_conns_per_client`: one address may hold at most `max` open connections (0: no limit).
+ * Past it the new connection gets a 429 and is closed, so one client cannot take every socket and buffer.
+ */
+function limitConnsPerClient(server: Server, max: number): void {
+  if (max <= 0) return;
+  const open = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const addr = socket.remoteAddress ?? '';
+    const n = (open.get(addr) ?? 0) + 1;
+    if (n > max) {
+      const body = `too many connections from ${addr}: the limit is ${max} (limits.http_max_conns_per_client)`;
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.destroySoon();
+      return;
+    }
+    open.set(addr, n);
+    socket.once('close', () => {
+      const left = (open.get(addr) ?? 1) - 1;
+      if (left <= 0) open.delete(addr);
+      else open.set(addr, left);
+    });
+  });
+}
+
 export interface HttpApi {
   server: Server;
   address: string;
@@ -164,12 +203,15 @@ export interface HttpApi {
 export async function startHttpApi(opts: HttpApiOptions & { host: string; port: number }): Promise<HttpApi> {
   const router = buildRouter(opts);
   const handler = handleRequest(router, opts);
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const headersTimeout = opts.limits?.httpHeaderTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
+  // Node checks the header deadline on this interval (30 s by default): check often enough to honour it.
+  const server = createServer({ keepAliveTimeout: 65_000, connectionsCheckingInterval: Math.min(1_000, headersTimeout) }, (req, res) => {
     void handler(req, res);
   });
-  // Blocking queries may be held for minutes.
+  // Blocking queries may be held for minutes: no deadline on the whole request, only on its headers and body.
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  server.headersTimeout = headersTimeout;
+  limitConnsPerClient(server, opts.limits?.httpMaxConnsPerClient ?? DEFAULT_MAX_CONNS_PER_CLIENT);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

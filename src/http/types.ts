@@ -33,6 +33,12 @@ export interface HttpApiOptions {
   logger: Logger;
   /** Largest accepted request body in bytes (413 past it). */
   maxBodyBytes?: number;
+  /** Connection and read bounds (agent config `limits {}`); defaults in http/server.ts. */
+  limits?: {
+    httpMaxConnsPerClient?: number;
+    httpHeaderTimeoutMs?: number;
+    httpBodyTimeoutMs?: number;
+  };
   /** Features built so far, for `job run` warnings about parsed-but-ignored blocks. */
   supportedFeatures?: Set<string>;
 }

@@ -76,8 +76,10 @@ export interface ServerOptions {
   drainer?: boolean;
   /** How often the drainer re-checks deadlines while a node drains (default 1000 ms). */
   drainPollMs?: number;
-  /** SQLite synchronous mode; see SqliteBackend. */
+  /** SQLite synchronous mode (default FULL); see SqliteBackend. */
   sqliteSynchronous?: 'NORMAL' | 'FULL';
+  /** Start even when the state's integrity checks find loss (`drover agent -recover`). */
+  recover?: boolean;
   /** False: SQLite commits in the main thread (SqliteBackend) instead of a worker thread (ThreadedSqliteBackend). */
   sqliteWorkerThread?: boolean;
 }
@@ -364,6 +366,9 @@ export class Server implements ServerAPI {
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string {
     return reads.resolvePrefix(this.ctx, kind, prefix, namespace);
   }
+  writeHealth() {
+    return this.store.writeHealth();
+  }
   leaderAddress(): string {
     return this.advertise ?? this.opts.advertiseAddress ?? '127.0.0.1:4646';
   }
@@ -399,10 +404,10 @@ export class Server implements ServerAPI {
 
 /** Opens the state in `dataDir`, builds the server and (unless `start: false`) starts scheduling. */
 export async function createServer(opts: ServerOptions, signal?: AbortSignal): Promise<Server> {
-  const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous };
+  const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous, recover: opts.recover, logger: opts.logger.child({ component: 'state' }) };
   const backend = opts.backend ?? (opts.sqliteWorkerThread === true ? new ThreadedSqliteBackend(sqlite) : new SqliteBackend(sqlite));
   const store = await StateStore.open({ backend, logger: opts.logger.child({ component: 'state' }), signal });
-  if (!opts.backend) opts.logger.info('state store opened', { data_dir: opts.dataDir, sqlite: opts.sqliteWorkerThread === true ? 'worker thread' : 'main thread' });
+  if (!opts.backend) opts.logger.info('state store opened', { data_dir: opts.dataDir, sqlite: opts.sqliteWorkerThread === true ? 'worker thread' : 'main thread', synchronous: opts.sqliteSynchronous ?? 'FULL' });
   const server = new Server(store, opts);
   if (opts.start !== false) await server.start();
   return server;

@@ -249,5 +249,7 @@ export interface ServerAPI extends ServerRPC {
   serviceDelete(namespace: string, name: string, id: string): Promise<number>;
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string;
   leaderAddress(): string;
+  /** Whether state writes reach the disk; a failure is reported until a write succeeds again. */
+  writeHealth?(): { ok: true } | { ok: false; error: string; since: number };
   stop(): Promise<void>;
 }

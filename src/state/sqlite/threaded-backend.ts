@@ -21,7 +21,8 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { TableName } from '../schema.js';
 import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
-import { DroverError } from '../../errors/index.js';
+import { DroverError, stateCorrupt } from '../../errors/index.js';
+import { checkAfterLoad, checkBeforeOpen, MarkerWriter } from './integrity.js';
 import { openSqliteCore, type SqliteCoreConfig } from './sqlite-core.js';
 import { loadThrough, sqliteCoreConfig, type SqliteBackendOptions } from './sqlite-backend.js';
 
@@ -86,15 +87,27 @@ export class ThreadedSqliteBackend implements StateBackend {
   private closed = false;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(opts: SqliteBackendOptions) {
+  private readonly marker: MarkerWriter;
+
+  constructor(private readonly opts: SqliteBackendOptions) {
     this.cfg = sqliteCoreConfig(opts);
+    this.marker = new MarkerWriter(opts.dataDir, opts.logger);
   }
 
   async load(visit: (table: TableName, key: string, value: unknown) => void, signal?: AbortSignal): Promise<LoadedMeta> {
     if (this.worker !== undefined) throw new DroverError('Internal', 'the SQLite state must be loaded before the first write');
-    const core = openSqliteCore(Database, this.cfg);
+    checkBeforeOpen(this.opts);
+    let core;
     try {
-      return loadThrough(core, visit, signal);
+      core = openSqliteCore(Database, this.cfg);
+    } catch (e) {
+      throw stateCorrupt(`cannot open the state database ${this.cfg.file}: ${(e as Error).message}`);
+    }
+    try {
+      const meta = loadThrough(core, visit, signal);
+      checkAfterLoad(this.opts, meta.index);
+      this.marker.reset(meta.index);
+      return meta;
     } finally {
       core.close();
     }
@@ -108,7 +121,15 @@ export class ThreadedSqliteBackend implements StateBackend {
     return new Promise<void>((resolve, reject) => {
       // Throws synchronously on a row that cannot be cloned: the caller's write fails, nothing was sent.
       w.postMessage({ type: 'apply', seq, batch });
-      this.inFlight.push({ seq, index: batch.index, resolve, reject });
+      this.inFlight.push({
+        seq,
+        index: batch.index,
+        resolve: () => {
+          this.marker.note(batch.index);
+          resolve();
+        },
+        reject,
+      });
       // A commit in flight keeps the process alive; an idle worker does not.
       if (this.inFlight.length === 1) w.ref();
     });
@@ -169,5 +190,6 @@ export class ThreadedSqliteBackend implements StateBackend {
     w.ref();
     w.postMessage({ type: 'close' });
     await this.exited;
+    this.marker.flush();
   }
 }
