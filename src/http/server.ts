@@ -21,6 +21,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { variableRoutes } from './routes/variables.js';
 import { serviceRoutes } from './routes/services.js';
 import { uiRoutes } from './routes/ui.js';
+import { snapshotRoutes } from './routes/snapshot.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Nomad's `http_max_conns_per_client` default. */
@@ -41,6 +42,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     deploymentRoutes(r, opts);
     variableRoutes(r, opts);
     serviceRoutes(r, opts);
+    snapshotRoutes(r, opts);
   }
   clientRoutes(r, opts);
   uiRoutes(r);

@@ -10,6 +10,7 @@
 import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Job, type Node, type ServiceRegistration } from '../structs/index.js';
 import { SqliteBackend, StateStore, ThreadedSqliteBackend, type StateBackend } from '../state/index.js';
 import type { Logger } from '../logging/index.js';
+import { badRequest } from '../errors/index.js';
 import {
   allocsFit as schedulerAllocsFit,
   computeNodeClass,
@@ -369,6 +370,13 @@ export class Server implements ServerAPI {
   writeHealth() {
     return this.store.writeHealth();
   }
+  async snapshotSave(file: string): Promise<{ index: number }> {
+    const backend = this.opts.backend;
+    if (backend?.backup === undefined) throw badRequest('this server keeps no durable state to snapshot');
+    const index = this.store.latestIndex();
+    await backend.backup(file);
+    return { index };
+  }
   leaderAddress(): string {
     return this.advertise ?? this.opts.advertiseAddress ?? '127.0.0.1:4646';
   }
@@ -408,7 +416,8 @@ export async function createServer(opts: ServerOptions, signal?: AbortSignal): P
   const backend = opts.backend ?? (opts.sqliteWorkerThread === true ? new ThreadedSqliteBackend(sqlite) : new SqliteBackend(sqlite));
   const store = await StateStore.open({ backend, logger: opts.logger.child({ component: 'state' }), signal });
   if (!opts.backend) opts.logger.info('state store opened', { data_dir: opts.dataDir, sqlite: opts.sqliteWorkerThread === true ? 'worker thread' : 'main thread', synchronous: opts.sqliteSynchronous ?? 'FULL' });
-  const server = new Server(store, opts);
+  // The server keeps the backend it opened, for snapshots.
+  const server = new Server(store, { ...opts, backend });
   if (opts.start !== false) await server.start();
   return server;
 }

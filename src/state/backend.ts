@@ -36,6 +36,8 @@ export interface StateBackend {
    * handed over has settled, and then resends from its last committed state.
    */
   recover?(): void;
+  /** Writes a consistent copy of every committed write to `file` (`/v1/operator/snapshot`). */
+  backup?(file: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -23,6 +23,7 @@ import type { TableName } from '../schema.js';
 import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
 import { DroverError, stateCorrupt } from '../../errors/index.js';
 import { checkAfterLoad, checkBeforeOpen, MarkerWriter } from './integrity.js';
+import { saveSnapshot } from './snapshot.js';
 import { openSqliteCore, type SqliteCoreConfig } from './sqlite-core.js';
 import { loadThrough, sqliteCoreConfig, type SqliteBackendOptions } from './sqlite-backend.js';
 
@@ -133,6 +134,11 @@ export class ThreadedSqliteBackend implements StateBackend {
       // A commit in flight keeps the process alive; an idle worker does not.
       if (this.inFlight.length === 1) w.ref();
     });
+  }
+
+  /** A consistent copy over a separate read-only connection (WAL readers do not block the worker). */
+  async backup(file: string): Promise<void> {
+    await saveSnapshot(this.cfg.file, file);
   }
 
   recover(): void {
