@@ -1,9 +1,12 @@
 /**
  * Fault tests of issue #13 against real agent processes: a SIGKILL during a register burst loses no
  * acknowledged write; a zero-length database and a WAL damaged in the middle make the agent refuse to start
- * with a message saying what is wrong, and `-recover` starts it anyway.
+ * with a message saying what is wrong, and `-recover` starts it anyway; a full disk fails writes (and health)
+ * until space returns, then writes resume by themselves.
  */
-import { readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestAgent } from './harness/agent.js';
@@ -93,4 +96,47 @@ describe('agent faults', () => {
     rmSync(join(agent.dataDir, 'server', 'state.db-shm'), { force: true });
     await expect(agent.start()).rejects.toThrow(/state\.db is empty but the agent had acknowledged writes up to index \d+.*-recover/s);
   }, 60_000);
+});
+
+/** Root can mount a small tmpfs to fill; elsewhere the disk-full test is skipped with this reason. */
+const canMount = process.getuid?.() === 0;
+
+describe('a full disk', () => {
+  it.skipIf(!canMount)('fails writes and health while the disk is full, and resumes writing within 5 s once space returns', async () => {
+    const mnt = mkdtempSync(join(tmpdir(), 'drover-harden-diskfull-'));
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]).status).toBe(0);
+    const dataDir = join(mnt, 'data');
+    mkdirSync(dataDir);
+    const agent = new TestAgent({ dataDir });
+    try {
+      await agent.start();
+      expect((await fetch(`${agent.address}/v1/jobs`, { method: 'PUT', body: job('before-full') })).status).toBe(200);
+      // Fill what is left (dd stops at ENOSPC).
+      spawnSync('dd', ['if=/dev/zero', `of=${join(mnt, 'fill')}`, 'bs=64k']);
+      let failed: Response | undefined;
+      for (let i = 0; i < 50 && failed === undefined; i++) {
+        const r = await fetch(`${agent.address}/v1/jobs`, { method: 'PUT', body: job(`full-${i}`) });
+        if (r.status >= 500) failed = r;
+        else await r.arrayBuffer();
+      }
+      expect(failed?.status).toBe(500);
+      expect(await failed!.text()).toMatch(/disk is full|disk I\/O error/);
+      const sick = await agent.api<{ server: { ok: boolean; message: string } }>('/v1/agent/health');
+      expect(sick.status).toBe(500);
+      expect(sick.body.server.ok).toBe(false);
+      // Reads keep working meanwhile.
+      expect((await agent.api('/v1/job/before-full')).status).toBe(200);
+
+      rmSync(join(mnt, 'fill'));
+      const freed = Date.now();
+      await agent.waitFor('a write to succeed', async () => (await fetch(`${agent.address}/v1/jobs`, { method: 'PUT', body: job('after-free') })).status === 200, 5_000, 100);
+      expect(Date.now() - freed).toBeLessThan(5_000);
+      expect((await agent.api('/v1/agent/health')).status).toBe(200);
+      expect((await agent.api('/v1/job/after-free')).status).toBe(200);
+    } finally {
+      await agent.stopAgent();
+      spawnSync('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
