@@ -2,10 +2,12 @@
  * Fault tests of issue #13 against real agent processes: a SIGKILL during a register burst loses no
  * acknowledged write; a zero-length database and a WAL damaged in the middle make the agent refuse to start
  * with a message saying what is wrong, and `-recover` starts it anyway; a full disk fails writes (and health)
- * until space returns, then writes resume by themselves.
+ * until space returns, then writes resume by themselves; a hung dockerd (a fake socket that never answers)
+ * leaves the client responsive, docker marked unhealthy and raw_exec jobs running.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -139,4 +141,48 @@ describe('a full disk', () => {
       rmSync(mnt, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('a hung dockerd', () => {
+  it('leaves the client responsive: docker is marked unhealthy, raw_exec jobs still run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-harden-hungdocker-'));
+    const sock = join(dir, 'docker.sock');
+    // Accepts every connection and never answers, as a wedged engine does. Never the real dockerd.
+    const held = new Set<Socket>();
+    const fake = createNetServer((s) => {
+      held.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => fake.listen(sock, r));
+    const cfg = join(dir, 'agent.hcl');
+    writeFileSync(cfg, `plugin "docker" {\n  config {\n    endpoint = "unix://${sock}"\n  }\n}\n`);
+    const agent = new TestAgent({ args: ['-config', cfg] });
+    try {
+      await agent.start();
+      type NodeStub = { ID: string };
+      type NodeFull = { Drivers: Record<string, { Healthy: boolean; Detected: boolean; HealthDescription: string }> };
+      const nodeID = await agent.waitFor('the node', async () => (await agent.api<NodeStub[]>('/v1/nodes')).body[0]?.ID);
+      const docker = await agent.waitFor('docker to be marked unhealthy', async () => {
+        const d = (await agent.api<NodeFull>(`/v1/node/${nodeID}`)).body.Drivers['docker'];
+        return d && d.Healthy === false && d.Detected ? d : undefined;
+      }, 60_000);
+      expect(docker.HealthDescription).toMatch(/unreachable|timed out/i);
+
+      const started = Date.now();
+      expect((await agent.api('/v1/agent/health')).status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(2_000);
+
+      const jobFile = join(dir, 'raw.nomad.hcl');
+      writeFileSync(jobFile, 'job "raw" {\n  datacenters = ["dc1"]\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config {\n        command = "/bin/sleep"\n        args = ["30"]\n      }\n    }\n  }\n}\n');
+      const run = agent.cli(['job', 'run', '-detach', jobFile]);
+      expect(run.code, run.stderr).toBe(0);
+      type Stub = { ClientStatus: string };
+      await agent.waitFor('the raw_exec allocation to run', async () => (await agent.api<Stub[]>('/v1/job/raw/allocations')).body.some((a) => a.ClientStatus === 'running'));
+    } finally {
+      await agent.stop();
+      for (const s of held) s.destroy();
+      await new Promise((r) => fake.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
