@@ -30,8 +30,6 @@ export const ErrorCodes = {
   Internal: 500,
   /** The stored state is damaged or shorter than what was acknowledged: the agent refuses to start. */
   StateCorrupt: 500,
-  /** Too many connections from one client address. */
-  TooManyConnections: 429,
   Timeout: 504,
   Aborted: 499,
 } as const;
