@@ -21,6 +21,7 @@ const BENCHMARKS = [
   { name: 'gateway', file: 'bench/gateway/gateway.bench.mjs' },
   { name: 'failover', file: 'bench/failover/failover.bench.mjs' },
   { name: 'discovery', file: 'bench/discovery/discovery.bench.mjs' },
+  { name: 'soak', file: 'bench/soak/soak.bench.mjs' },
 ];
 const SKIP_EXIT = 3;
 

@@ -14,10 +14,10 @@
 //   phase 2: W blocking queries (default 10,000; quick 2,000) GET /v1/jobs?index=<current>&wait=60s held open
 //            ──► the agent's VmRSS with all of them parked ──► one register releases them ──► all answered?
 //
-// Usage: node bench/api/api.bench.mjs [--quick] [--clients 50] [--duration 30] [--watchers 10000] [--cpu-prof]
+// Usage: node bench/api/api.bench.mjs [--quick] [--synchronous full|normal] [--clients 50] [--duration 30] [--watchers 10000] [--cpu-prof]
 // Needs `npm run build`. The runner raises `ulimit -n` first; when the limit is still too low for the
 // watchers, the count is lowered to fit and the RESULT says so. Everything is bounded in count and time.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -81,7 +81,12 @@ if (profDir) {
 
 async function main() {
   // Any free gateway port: the benchmark does not use the gateway, and 8080 may be taken by another agent.
-  agent = await startDevAgent({ dataDir, profDir, args: ['-gateway-port', '0'] });
+  // Thousands of parked watchers come from this one address: lift the per-client connection cap (default 100).
+  const limitsFile = join(dataDir, 'limits.json');
+  // `--synchronous normal` measures the old SQLite default (no fsync per commit) beside FULL, the default now.
+  const server = args.synchronous ? { server: { sqlite_synchronous: String(args.synchronous) } } : {};
+  writeFileSync(limitsFile, JSON.stringify({ limits: { http_max_conns_per_client: 0 }, ...server }));
+  agent = await startDevAgent({ dataDir, profDir, args: ['-gateway-port', '0', '-config', limitsFile] });
   const base = agent.base;
   phase(`agent pid ${agent.proc.pid} at ${base}`);
   const api = new Pool(base, { connections: clients, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });

@@ -10,7 +10,7 @@
 //             ──► wait until every eval is terminal ──► count placements from the state, check capacity
 //
 // Usage: node bench/scheduler/scheduler.bench.mjs [--quick] [--sizes 100:20:1000,1000:200:1000,...]
-//        [--cpu-prof] [--workers 2] [--sqlite main|worker] [--timeout S] [--tmp DIR (where the data dir goes, e.g. /dev/shm)]
+//        [--cpu-prof] [--workers 2] [--sqlite main|worker] [--synchronous full|normal] [--timeout S] [--tmp DIR (where the data dir goes, e.g. /dev/shm)]
 //        [--node-flags="--max-semi-space-size=64"] (V8 flags for the server process)
 //        node bench/scheduler/scheduler.bench.mjs --single --nodes N --jobs J --count C   (one size, JSON out)
 // Needs `npm run build` first (imports dist/). Ends with the RESULT lines of issue 7, `name=scheduler` last.
@@ -41,7 +41,7 @@ async function parent(a) {
   const runs = [];
   for (const s of sizes) {
     process.stdout.write(`scheduler: ${s.nodes} nodes, ${s.jobs} jobs × ${s.count} instances ... `);
-    const r = await runChild(s, { timeoutS, profDir, workers: a.workers, sqlite: a.sqlite, tmp: a.tmp, nodeFlags: a['node-flags'] });
+    const r = await runChild(s, { timeoutS, profDir, workers: a.workers, sqlite: a.sqlite, synchronous: a.synchronous, tmp: a.tmp, nodeFlags: a['node-flags'] });
     runs.push(r);
     console.log(
       `${r.placements} placements in ${r.seconds.toFixed(1)} s = ${r.placementsPerSecond.toFixed(0)}/s; ` +
@@ -69,7 +69,7 @@ async function parent(a) {
 }
 
 /** Runs one size in a fresh Node process and returns its figures. */
-function runChild(size, { timeoutS, profDir, workers, sqlite, tmp, nodeFlags }) {
+function runChild(size, { timeoutS, profDir, workers, sqlite, synchronous, tmp, nodeFlags }) {
   const self = fileURLToPath(import.meta.url);
   const nodeArgs = ['--max-old-space-size=6144', ...(nodeFlags ? String(nodeFlags).split(' ').filter(Boolean) : [])];
   if (profDir) {
@@ -79,6 +79,7 @@ function runChild(size, { timeoutS, profDir, workers, sqlite, tmp, nodeFlags }) 
   const childArgs = ['--single', '--nodes', String(size.nodes), '--jobs', String(size.jobs), '--count', String(size.count), '--timeout', String(timeoutS)];
   if (workers) childArgs.push('--workers', String(workers));
   if (sqlite) childArgs.push('--sqlite', String(sqlite));
+  if (synchronous) childArgs.push('--synchronous', String(synchronous));
   if (tmp) childArgs.push('--tmp', String(tmp));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, self, ...childArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -185,6 +186,8 @@ async function single(a) {
     numWorkers: Number(a.workers ?? 2),
     // `--sqlite worker` commits on a worker thread (the server's option); the default is the main thread.
     sqliteWorkerThread: a.sqlite === 'worker',
+    // `--synchronous normal` measures the old default (no fsync per commit) beside FULL, the default now.
+    sqliteSynchronous: a.synchronous ? String(a.synchronous).toUpperCase() : undefined,
     // Simulated clients never heartbeat: a TTL longer than the run keeps them ready.
     heartbeat: { minTTLms: 3_600_000, gracems: 3_600_000 },
   });

@@ -52,6 +52,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       numWorkers: config.server.numSchedulers,
       sqliteWorkerThread: config.server.sqliteWorkerThread,
       supportedFeatures: SUPPORTED_FEATURES,
+      sqliteSynchronous: config.server.sqliteSynchronous,
+      recover: config.server.recover,
       heartbeat: {
         minTTLms: config.server.minHeartbeatTTLms,
         maxHeartbeatsPerSecond: config.server.maxHeartbeatsPerSecond,
@@ -117,6 +119,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   let http: HttpApi | undefined;
   const dns: AgentDns | undefined = await startAgentDns(config, server, logger);
   http = await startHttpApi({
+    limits: config.limits,
     host: config.bindAddr,
     port: config.ports.http,
     server,

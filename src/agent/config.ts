@@ -32,6 +32,10 @@ export interface AgentConfig {
      * all); default false: on the main thread, the higher scheduling throughput measured on this 2-core machine.
      */
     sqliteWorkerThread?: boolean;
+    /** `sqlite_synchronous`: FULL (default) fsyncs every commit; NORMAL trades the last writes on power loss for speed. */
+    sqliteSynchronous?: 'FULL' | 'NORMAL';
+    /** `-recover`: start even when the state's integrity checks find acknowledged writes missing. */
+    recover?: boolean;
     /** Heartbeat tuning, as Nomad's server block. */
     minHeartbeatTTLms: number;
     maxHeartbeatsPerSecond: number;
@@ -52,11 +56,24 @@ export interface AgentConfig {
     networkInterfaceIP: string;
   };
   plugins: Record<string, PluginConfig>;
+  /** Nomad's `limits {}` block: HTTP connection and read bounds (docs/operations.md). */
+  limits: HttpLimits;
   /** The DNS server (`dns { enabled, port, domain }`); its port is `ports.dns`. */
   dns: { enabled: boolean; domain: string };
   /** The gateway (`gateway { enabled, listen, admin, lb, data_plane }`); on by default in -dev on 127.0.0.1:8080. */
   gateway: GatewayConfig;
 }
+
+export interface HttpLimits {
+  /** Open HTTP connections one client address may hold (`http_max_conns_per_client`; 0 = no limit). */
+  httpMaxConnsPerClient: number;
+  /** Time to receive a request's headers (`http_header_timeout`, Drover's own). */
+  httpHeaderTimeoutMs: number;
+  /** Time to receive a request's body once its headers are in (`http_body_timeout`, Drover's own). */
+  httpBodyTimeoutMs: number;
+}
+
+export const defaultHttpLimits: HttpLimits = { httpMaxConnsPerClient: 100, httpHeaderTimeoutMs: 10_000, httpBodyTimeoutMs: 30_000 };
 
 export interface GatewayConfig {
   enabled: boolean;
@@ -95,6 +112,7 @@ export function defaultConfig(dev: boolean): AgentConfig {
       networkInterfaceIP: '127.0.0.1',
     },
     plugins: dev ? { raw_exec: { config: { enabled: true } } } : {},
+    limits: { ...defaultHttpLimits },
     dns: { enabled: dev, domain: 'drover' },
     gateway: { enabled: dev, listen: '127.0.0.1:8080', lb: 'round_robin', dataPlane: 'node' },
   };

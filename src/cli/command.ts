@@ -66,6 +66,8 @@ export interface AgentFlags {
   servers?: string[];
   server?: boolean;
   client?: boolean;
+  /** Start even when the state's integrity checks find loss. */
+  recover?: boolean;
 }
 
 export type Opts = Record<string, unknown>;

@@ -28,6 +28,8 @@ export const ErrorCodes = {
   DriverError: 500,
   TaskNotFound: 404,
   Internal: 500,
+  /** The stored state is damaged or shorter than what was acknowledged: the agent refuses to start. */
+  StateCorrupt: 500,
   Timeout: 504,
   Aborted: 499,
 } as const;
@@ -90,5 +92,6 @@ export const jobValidationError = (problems: Problem[]) =>
   new DroverError('JobValidation', problems.map(formatProblem).join('\n'), { problems });
 export const checkIndexMismatch = (expected: number, actual: number) =>
   new DroverError('CheckIndexMismatch', `job modify index ${expected} does not match the current index ${actual}`, { details: { expected, actual } });
+export const stateCorrupt = (message: string) => new DroverError('StateCorrupt', message);
 export const internalError = (message: string, cause?: unknown) => new DroverError('Internal', message, { cause });
 export const aborted = () => new DroverError('Aborted', 'operation aborted');

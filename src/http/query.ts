@@ -32,7 +32,7 @@ export function queryOptions(q: URLSearchParams, from: { readonly signal: AbortS
   const index = q.get('index');
   if (index !== null) {
     opts.signal = from.signal;
-    if (!/^\d+$/.test(index)) throw badRequest(`invalid index "${index}": expected a non-negative integer`);
+    if (!/^\d+$/.test(index) || !Number.isSafeInteger(Number(index))) throw badRequest(`invalid index "${index}": expected a non-negative integer below 2^53`);
     opts.minIndex = Number(index);
     const wait = q.get('wait');
     opts.waitMs = Math.min(wait !== null ? parseDurationMs(wait, 'wait') : DEFAULT_WAIT_MS, MAX_WAIT_MS);

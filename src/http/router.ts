@@ -39,6 +39,11 @@ export class Router {
     return this.on('GET', p, h);
   }
 
+  /** Every route as method and pattern (`/v1/job/:id`), in registration order: for the API fuzz suite. */
+  list(): { method: string; pattern: string }[] {
+    return this.routes.map((r) => ({ method: r.method, pattern: '/' + r.segments.join('/') }));
+  }
+
   /** Nomad accepts PUT and POST for writes. */
   write(p: string, h: Handler) {
     return this.on(['PUT', 'POST'], p, h);

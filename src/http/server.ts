@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { badRequest, bodyTooLarge, DroverError, isDroverError } from '../errors/index.js';
 import { Router, type RequestContext } from './router.js';
+import { checkBodyValue, requireObjectBody } from './body.js';
 import { HANDLED, JsonReply, sendError, sendJson } from './reply.js';
 import type { HttpApiOptions } from './types.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -20,8 +21,13 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { variableRoutes } from './routes/variables.js';
 import { serviceRoutes } from './routes/services.js';
 import { uiRoutes } from './routes/ui.js';
+import { snapshotRoutes } from './routes/snapshot.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Nomad's `http_max_conns_per_client` default. */
+export const DEFAULT_MAX_CONNS_PER_CLIENT = 100;
+export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 
 export function buildRouter(opts: HttpApiOptions): Router {
   const r = new Router();
@@ -39,14 +45,24 @@ export function buildRouter(opts: HttpApiOptions): Router {
     deploymentRoutes(r, so);
     variableRoutes(r, so);
     serviceRoutes(r, so);
+    snapshotRoutes(r, so);
   }
   clientRoutes(r, opts);
   uiRoutes(r);
   return r;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    let failed = false;
+    // A client that sends its body slowly (or never) holds a socket and a buffer: give it a deadline.
+    const timer = setTimeout(() => {
+      failed = true;
+      reject(new DroverError('Timeout', `request body not received within ${timeoutMs} ms`));
+      req.socket.destroy();
+    }, timeoutMs);
+    timer.unref();
+    req.once('close', () => clearTimeout(timer));
     const declared = Number(req.headers['content-length'] ?? -1);
     if (declared > limit) {
       reject(bodyTooLarge(limit));
@@ -55,7 +71,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
     req.on('data', (c: Buffer) => {
       if (failed) return;
       size += c.length;
@@ -67,6 +82,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(c);
     });
     req.on('end', () => {
+      clearTimeout(timer);
       if (!failed) resolve(Buffer.concat(chunks));
     });
     req.on('error', (e) => {
@@ -93,6 +109,7 @@ export function splitTarget(target: string): { pathname: string; query: URLSearc
 
 export function handleRequest(router: Router, opts: HttpApiOptions) {
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const bodyTimeoutMs = opts.limits?.httpBodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // The AbortController is made only when a handler asks for the signal (blocking queries, streams):
     // building one per request was ≈ 1% of the agent's time under API load. Only a request whose response
@@ -103,7 +120,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
     });
     const { pathname, query } = splitTarget(req.url ?? '/');
     let bodyPromise: Promise<Buffer> | undefined;
-    const body = () => (bodyPromise ??= readBody(req, limit));
+    const body = () => (bodyPromise ??= readBody(req, limit, bodyTimeoutMs));
     const ctx: RequestContext = {
       req,
       res,
@@ -121,11 +138,15 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       json: async <T>() => {
         const raw = (await body()).toString('utf8');
         if (raw.trim() === '') throw badRequest('request body is empty: expected a JSON document');
+        let v: unknown;
         try {
-          return JSON.parse(raw) as T;
+          v = JSON.parse(raw);
         } catch (e) {
           throw badRequest(`request body is not valid JSON: ${(e as Error).message}`);
         }
+        requireObjectBody(v);
+        checkBodyValue(v);
+        return v as T;
       },
     };
     try {
@@ -151,6 +172,31 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
   };
 }
 
+/**
+ * Nomad's `http_max_conns_per_client`: one address may hold at most `max` open connections (0: no limit).
+ * Past it the new connection gets a 429 and is closed, so one client cannot take every socket and buffer.
+ */
+function limitConnsPerClient(server: Server, max: number): void {
+  if (max <= 0) return;
+  const open = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const addr = socket.remoteAddress ?? '';
+    const n = (open.get(addr) ?? 0) + 1;
+    if (n > max) {
+      const body = `too many connections from ${addr}: the limit is ${max} (limits.http_max_conns_per_client)`;
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.destroySoon();
+      return;
+    }
+    open.set(addr, n);
+    socket.once('close', () => {
+      const left = (open.get(addr) ?? 1) - 1;
+      if (left <= 0) open.delete(addr);
+      else open.set(addr, left);
+    });
+  });
+}
+
 export interface HttpApi {
   server: Server;
   address: string;
@@ -162,12 +208,15 @@ export interface HttpApi {
 export async function startHttpApi(opts: HttpApiOptions & { host: string; port: number }): Promise<HttpApi> {
   const router = buildRouter(opts);
   const handler = handleRequest(router, opts);
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const headersTimeout = opts.limits?.httpHeaderTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
+  // Node checks the header deadline on this interval (30 s by default): check often enough to honour it.
+  const server = createServer({ keepAliveTimeout: 65_000, connectionsCheckingInterval: Math.min(1_000, headersTimeout) }, (req, res) => {
     void handler(req, res);
   });
-  // Blocking queries may be held for minutes.
+  // Blocking queries may be held for minutes: no deadline on the whole request, only on its headers and body.
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  server.headersTimeout = headersTimeout;
+  limitConnsPerClient(server, opts.limits?.httpMaxConnsPerClient ?? DEFAULT_MAX_CONNS_PER_CLIENT);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

@@ -36,4 +36,10 @@ export interface HttpApiOptions {
   logger: Logger;
   /** Largest accepted request body in bytes (413 past it). */
   maxBodyBytes?: number;
+  /** Connection and read bounds (agent config `limits {}`); defaults in http/server.ts. */
+  limits?: {
+    httpMaxConnsPerClient?: number;
+    httpHeaderTimeoutMs?: number;
+    httpBodyTimeoutMs?: number;
+  };
 }

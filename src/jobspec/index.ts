@@ -9,3 +9,4 @@ export { canonicalizeJob } from './canonicalize.js';
 export { validateJob } from './validate.js';
 export { unsupportedFeatureWarnings, usedFeatures } from './features.js';
 export { parseDuration, parseSizeMB } from './duration.js';
+export { admissionLimits, checkJobLimits, checkNodeShape, checkVariableItems } from './limits.js';

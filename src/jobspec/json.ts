@@ -56,7 +56,11 @@ function check(v: unknown, t: ShapeType, where: Where | undefined, out: Problem[
   if (open === 91 /* [ */) {
     if (!Array.isArray(v)) return bad();
     const it = inner(t);
-    for (let i = 0; i < v.length; i++) check(v[i], it, { up: where, key: i }, out);
+    for (let i = 0; i < v.length; i++) {
+      // A null member is no value at all: Nomad's decoder leaves a nil pointer that its validation refuses.
+      if (v[i] === null) out.push({ path: pathText({ up: where, key: i }), message: `expected ${describe(it)}, got null` });
+      else check(v[i], it, { up: where, key: i }, out);
+    }
     return;
   }
   if (typeof v !== 'object' || Array.isArray(v)) return bad();
@@ -68,7 +72,8 @@ function check(v: unknown, t: ShapeType, where: Where | undefined, out: Problem[
   }
   const shape = SHAPES[t]!;
   for (const k of Object.keys(o)) {
-    const ft = shape[k];
+    // Own keys only: `__proto__` (or `constructor`) must not resolve to Object.prototype's members.
+    const ft = Object.hasOwn(shape, k) ? shape[k] : undefined;
     if (ft === undefined) out.push({ path: pathText({ up: where, key: k }), message: `unknown key "${k}" in ${t === 'Job' ? 'the job' : describe(t)}` });
     else check(o[k], ft, { up: where, key: k }, out);
   }

@@ -6,6 +6,8 @@
  */
 import type { Problem } from '../errors/index.js';
 import type { Job } from '../structs/index.js';
+import { regexSyntaxError } from '../lib/regex.js';
+import { checkJobLimits } from './limits.js';
 
 type Obj = Record<string, any>;
 type Report = (path: string, message: string) => void;
@@ -49,6 +51,7 @@ export function validateJob(job: Job): Problem[] {
     else names.set(g.Name, i);
     group(g, path, report, j);
   });
+  problems.push(...checkJobLimits(job));
   return problems;
 }
 
@@ -58,11 +61,8 @@ function constraints(list: Obj[] | null | undefined, path: string, report: Repor
     const op = c.Operand ?? '=';
     if (!CONSTRAINT_OPS.includes(op)) report(`${p}.Operand`, `unknown constraint operator "${op}"`);
     if (op === 'regexp' && set(c.RTarget)) {
-      try {
-        new RegExp(c.RTarget);
-      } catch {
-        report(`${p}.RTarget`, `invalid regular expression "${c.RTarget}"`);
-      }
+      const err = regexSyntaxError(String(c.RTarget));
+      if (err !== undefined) report(`${p}.RTarget`, `invalid regular expression "${c.RTarget}": ${err}`);
     }
     if (!['distinct_hosts', 'distinct_property'].includes(op) && !c.LTarget && !c.RTarget) report(p, 'constraint needs an attribute or a value');
     if (op === 'distinct_property' && !c.LTarget) report(`${p}.LTarget`, 'distinct_property needs an attribute');
@@ -120,9 +120,19 @@ function disconnect(g: Obj, path: string, report: Report): void {
   if (g.MaxClientDisconnect > 0 && g.StopAfterClientDisconnect > 0) report(path, 'max_client_disconnect and stop_after_client_disconnect cannot both be set');
 }
 
+function knownTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function periodic(p: Obj, path: string, report: Report, type: string): void {
   if (p.Enabled === false) return;
   if (!p.Spec && !(p.Specs?.length)) report(`${path}.Spec`, 'a periodic job needs a cron specification');
+  if (typeof p.TimeZone === 'string' && p.TimeZone !== '' && !knownTimeZone(p.TimeZone)) report(`${path}.TimeZone`, `invalid time zone "${p.TimeZone}": not a known IANA time zone`);
   if (type === 'service' || type === 'system') report(path, `periodic is only allowed on batch and sysbatch jobs, not "${type}"`);
 }
 

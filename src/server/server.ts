@@ -10,6 +10,7 @@
 import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Job, type Node, type ServiceRegistration } from '../structs/index.js';
 import { SqliteBackend, StateStore, ThreadedSqliteBackend, type StateBackend } from '../state/index.js';
 import type { Logger } from '../logging/index.js';
+import { badRequest } from '../errors/index.js';
 import {
   allocsFit as schedulerAllocsFit,
   computeNodeClass,
@@ -77,8 +78,10 @@ export interface ServerOptions {
   drainer?: boolean;
   /** How often the drainer re-checks deadlines while a node drains (default 1000 ms). */
   drainPollMs?: number;
-  /** SQLite synchronous mode; see SqliteBackend. */
+  /** SQLite synchronous mode (default FULL); see SqliteBackend. */
   sqliteSynchronous?: 'NORMAL' | 'FULL';
+  /** Start even when the state's integrity checks find loss (`drover agent -recover`). */
+  recover?: boolean;
   /** False: SQLite commits in the main thread (SqliteBackend) instead of a worker thread (ThreadedSqliteBackend). */
   sqliteWorkerThread?: boolean;
   /** The job blocks this build acts on: admission warns about the others a job uses (the agent passes its list). */
@@ -381,6 +384,16 @@ export class Server implements ServerAPI {
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string {
     return reads.resolvePrefix(this.ctx, kind, prefix, namespace);
   }
+  writeHealth() {
+    return this.store.writeHealth();
+  }
+  async snapshotSave(file: string): Promise<{ index: number }> {
+    const backend = this.opts.backend;
+    if (backend?.backup === undefined) throw badRequest('this server keeps no durable state to snapshot');
+    const index = this.store.latestIndex();
+    await backend.backup(file);
+    return { index };
+  }
   leaderAddress(): string {
     return this.advertise ?? this.opts.advertiseAddress ?? '127.0.0.1:4646';
   }
@@ -416,11 +429,12 @@ export class Server implements ServerAPI {
 
 /** Opens the state in `dataDir`, builds the server and (unless `start: false`) starts scheduling. */
 export async function createServer(opts: ServerOptions, signal?: AbortSignal): Promise<Server> {
-  const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous };
+  const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous, recover: opts.recover, logger: opts.logger.child({ component: 'state' }) };
   const backend = opts.backend ?? (opts.sqliteWorkerThread === true ? new ThreadedSqliteBackend(sqlite) : new SqliteBackend(sqlite));
   const store = await StateStore.open({ backend, logger: opts.logger.child({ component: 'state' }), signal });
-  if (!opts.backend) opts.logger.info('state store opened', { data_dir: opts.dataDir, sqlite: opts.sqliteWorkerThread === true ? 'worker thread' : 'main thread' });
-  const server = new Server(store, opts);
+  if (!opts.backend) opts.logger.info('state store opened', { data_dir: opts.dataDir, sqlite: opts.sqliteWorkerThread === true ? 'worker thread' : 'main thread', synchronous: opts.sqliteSynchronous ?? 'FULL' });
+  // The server keeps the backend it opened, for snapshots.
+  const server = new Server(store, { ...opts, backend });
   if (opts.start !== false) await server.start();
   return server;
 }

@@ -209,5 +209,9 @@ export interface ServerAPI extends ServerRPC {
   serviceDelete(namespace: string, name: string, id: string): Promise<number>;
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string;
   leaderAddress(): string;
+  /** Writes a consistent snapshot of the state to `file`; returns the index it holds. */
+  snapshotSave?(file: string): Promise<{ index: number }>;
+  /** Whether state writes reach the disk; a failure is reported until a write succeeds again. */
+  writeHealth?(): { ok: true } | { ok: false; error: string; since: number };
   stop(): Promise<void>;
 }

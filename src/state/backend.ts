@@ -31,6 +31,13 @@ export interface StateBackend {
    * Otherwise the store waits for each commit before handing over the next batch.
    */
   readonly ordered?: boolean;
+  /**
+   * For an `ordered` backend: accept batches again after one failed. The store calls it once every batch
+   * handed over has settled, and then resends from its last committed state.
+   */
+  recover?(): void;
+  /** Writes a consistent copy of every committed write to `file` (`/v1/operator/snapshot`). */
+  backup?(file: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -5,7 +5,7 @@
 export { StateStore, StateSnapshot, WriteTxn, type StateStoreOptions, type WriteResult } from './store.js';
 export { StateView } from './view.js';
 export { MemoryBackend, type StateBackend, type BackendBatch, type LoadedMeta } from './backend.js';
-export { SqliteBackend, ThreadedSqliteBackend, type SqliteBackendOptions } from './sqlite/index.js';
+export { SqliteBackend, ThreadedSqliteBackend, type SqliteBackendOptions, inspectSnapshot, restoreSnapshot, saveSnapshot } from './sqlite/index.js';
 export {
   tableSpecs,
   tableNames,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { MemoryBackend, type BackendBatch, type StateBackend } from './backend.js';
 import { SqliteBackend } from './sqlite/sqlite-backend.js';
@@ -115,7 +115,7 @@ describe('StateStore', () => {
     expect(s.snapshot().jobs()).toHaveLength(2);
   });
 
-  it('refuses every write after the backend failed to persist one, leaving readers on durable state', async () => {
+  it('drops a write the backend failed to persist and accepts the next one, readers staying on durable state', async () => {
     let fail = false;
     const backend: StateBackend = {
       load: async () => ({ index: 0, tableIndexes: {} }),
@@ -128,9 +128,38 @@ describe('StateStore', () => {
     await s.write((tx) => tx.put('jobs', mockJob('a')));
     fail = true;
     await expect(s.write((tx) => tx.put('jobs', mockJob('b')))).rejects.toMatchObject({ code: 'Internal' });
+    expect(s.writeHealth()).toMatchObject({ ok: false, error: 'disk full' });
     fail = false;
-    await expect(s.write((tx) => tx.put('jobs', mockJob('c')))).rejects.toMatchObject({ code: 'Internal' });
-    expect(s.snapshot().jobs().map((j) => j.ID)).toEqual(['a']);
+    const c = await s.write((tx) => tx.put('jobs', mockJob('c')));
+    expect(c.index).toBe(2);
+    expect(s.snapshot().jobs().map((j) => j.ID)).toEqual(['a', 'c']);
+    expect(s.writeHealth()).toEqual({ ok: true });
+  });
+
+  it('fails every write built on a failed batch in flight, then resumes from the durable state', async () => {
+    const pending: { index: number; settle: (ok: boolean) => void }[] = [];
+    const backend: StateBackend = {
+      load: async () => ({ index: 0, tableIndexes: {} }),
+      apply: (batch) =>
+        new Promise<void>((resolve, reject) => {
+          pending.push({ index: batch.index, settle: (ok) => (ok ? resolve() : reject(new Error('I/O error'))) });
+        }),
+      close: async () => {},
+    };
+    const s = await open(backend);
+    const a = s.write((tx) => tx.put('jobs', mockJob('a')));
+    const b = s.write((tx) => tx.put('jobs', mockJob('b')));
+    const refused = expect(s.write((tx) => tx.put('jobs', mockJob('c')))).rejects.toMatchObject({ code: 'Internal' });
+    pending.shift()?.settle(false);
+    await expect(a).rejects.toMatchObject({ code: 'Internal' });
+    await expect(b).rejects.toMatchObject({ code: 'Internal' });
+    await refused;
+    const d = s.write((tx) => tx.put('jobs', mockJob('d')));
+    await vi.waitFor(() => expect(pending.length).toBe(1));
+    expect(pending[0]?.index).toBe(1);
+    pending.shift()?.settle(true);
+    await d;
+    expect(s.snapshot().jobs().map((j) => j.ID)).toEqual(['d']);
   });
 
   it('inserts 100,000 allocations in batches of 1,000 and snapshots stay consistent meanwhile', async () => {
@@ -185,6 +214,29 @@ describe.each([
     expect(r.index).toBe(3);
     await s2.close();
     await s1.close();
+  });
+
+  it('fails a write whose row cannot be stored and keeps accepting writes after it, in flight or not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-state-'));
+    dirs.push(dir);
+    const s1 = await open(make(dir));
+    await s1.write((tx) => tx.put('jobs', mockJob('a')));
+    // 20,000 levels: JSON.stringify (and structured clone) overflow the stack on this.
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 20_000; i++) deep = { x: deep };
+    const bad = s1.write((tx) => tx.put('jobs', { ...mockJob('deep'), Meta: deep as Record<string, string> }));
+    const after = s1.write((tx) => tx.put('jobs', mockJob('b')));
+    await expect(bad).rejects.toMatchObject({ code: 'Internal' });
+    await after.catch(() => undefined);
+    const c = await s1.write((tx) => tx.put('jobs', mockJob('c')));
+    expect(c.index).toBeGreaterThan(1);
+    await s1.close();
+    const s2 = await open(make(dir));
+    const ids = s2.snapshot().jobs().map((j) => j.ID);
+    expect(ids).not.toContain('deep');
+    expect(ids).toEqual(expect.arrayContaining(['a', 'c']));
+    expect(s2.latestIndex()).toBe(c.index);
+    await s2.close();
   });
 
   it('persists 20,000 allocations written in batches of 1,000 without waiting between them', async () => {

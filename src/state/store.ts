@@ -9,6 +9,8 @@
  *                                                                            └─► write() resolves
  *
  * Readers (`snapshot()`) see only committed Roots, so nothing is read that could still be lost.
+ * A batch the backend refuses (disk full, a value it cannot encode) is rolled back there and dropped here:
+ * the tip returns to the last committed Root once nothing built on it is in flight, and writes go on.
  * Writers build on the tip, so two writes in flight never overwrite each other. With a synchronous
  * backend the whole path runs inside `write` and tip == committed afterwards; an `ordered` backend (the
  * threaded SQLite one) receives each batch at once and commits it while later writes are built.
@@ -49,10 +51,15 @@ export class WriteTxn extends StateView {
   }
 }
 
-function deepFreeze(o: unknown): void {
-  if (o === null || typeof o !== 'object' || Object.isFrozen(o)) return;
-  Object.freeze(o);
-  for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
+/** Iterative, so a deeply nested row (refused later by the backend) cannot overflow the stack here. */
+function deepFreeze(root: unknown): void {
+  const todo = [root];
+  while (todo.length > 0) {
+    const o = todo.pop();
+    if (o === null || typeof o !== 'object' || Object.isFrozen(o)) continue;
+    Object.freeze(o);
+    for (const v of Object.values(o as Record<string, unknown>)) todo.push(v);
+  }
 }
 
 export interface StateStoreOptions {
@@ -78,7 +85,9 @@ export class StateStore {
   private committed: Root;
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
+  /** Set while batches built on a failed one are still in flight: every write is refused until they settle. */
   private failed: Error | undefined;
+  private writeError: { message: string; since: number } | undefined;
   private closed = false;
   private readonly watches: WatchRegistry;
 
@@ -130,7 +139,7 @@ export class StateStore {
    */
   write<R>(fn: (txn: WriteTxn) => R): Promise<WriteResult<R>> {
     if (this.closed) return Promise.reject(internalError('state store is closed'));
-    if (this.failed) return Promise.reject(internalError(`state store failed to persist a write: ${this.failed.message}`, this.failed));
+    if (this.failed) return Promise.reject(internalError(`state store is recovering from a failed write: ${this.failed.message}`, this.failed));
     const base = this.tip;
     const tx = new TxnTables(base, base.index + 1);
     let result: R;
@@ -154,7 +163,9 @@ export class StateStore {
       try {
         r = this.backend.apply(batch);
       } catch (e) {
-        return Promise.reject(this.fail(e));
+        // Nothing else is in flight, so nothing was built on this batch: drop it and stay writable.
+        this.tip = this.committed;
+        return Promise.reject(this.fail(e, false));
       }
       if (!(r instanceof Promise)) {
         this.commit(next, touched);
@@ -169,7 +180,7 @@ export class StateStore {
       try {
         r = this.backend.apply(batch);
       } catch (e) {
-        return Promise.reject(this.fail(e));
+        r = Promise.reject(e instanceof Error ? e : new Error(String(e)));
       }
       return this.enqueue(Promise.resolve(r), next, touched).then(() => ({ result, index: next.index }));
     }
@@ -188,10 +199,13 @@ export class StateStore {
       () => {
         this.pending--;
         this.commit(next, touched);
+        this.recoverWhenIdle();
       },
       (e: unknown) => {
         this.pending--;
-        throw this.fail(e);
+        const err = this.fail(e, true);
+        this.recoverWhenIdle();
+        throw err;
       },
     );
     this.chain = done.catch(() => undefined);
@@ -202,18 +216,39 @@ export class StateStore {
     return this.pending === 0 ? Promise.resolve() : this.chain;
   }
 
-  private fail(e: unknown): Error {
-    // A write that could not be made durable leaves memory ahead of disk: refuse all further writes
-    // rather than acknowledge anything built on top of it.
+  /**
+   * Records a batch that did not become durable. The backend rolled it back, so the disk still holds exactly
+   * the committed writes. With `poison`, later batches may have been built on it (memory is ahead of disk),
+   * so every write is refused until those settle; then `recoverWhenIdle` drops the lost tip and writes resume.
+   */
+  private fail(e: unknown, poison: boolean): Error {
     const err = e instanceof Error ? e : new Error(String(e));
-    if (this.failed === undefined) {
-      this.failed = err;
-      this.logger.error('state backend failed; refusing further writes', { error: err.message });
-    }
+    if (this.writeError === undefined) this.logger.error('state write failed; it was not acknowledged', { error: err.message });
+    this.writeError = { message: err.message, since: this.writeError?.since ?? Date.now() };
+    if (poison && this.failed === undefined) this.failed = err;
     return internalError(`state store failed to persist a write: ${err.message}`, e);
   }
 
+  /** After a failed batch, once nothing is in flight: back to the last durable state, writable again. */
+  private recoverWhenIdle(): void {
+    if (this.failed === undefined || this.pending > 0 || this.closed) return;
+    this.failed = undefined;
+    this.tip = this.committed;
+    this.backend.recover?.();
+    this.logger.warn('state store dropped the writes that were not made durable and accepts writes again', { index: this.committed.index });
+  }
+
+  /** Whether the last write reached the disk; a failure is reported until a later write succeeds. */
+  writeHealth(): { ok: true } | { ok: false; error: string; since: number } {
+    const w = this.writeError;
+    return w === undefined ? { ok: true } : { ok: false, error: w.message, since: w.since };
+  }
+
   private commit(next: Root, touched: TableName[]): void {
+    if (this.writeError !== undefined) {
+      this.logger.info('state writes succeed again', { index: next.index });
+      this.writeError = undefined;
+    }
     this.committed = next;
     this.watches.notify(touched, next.index);
   }

@@ -4,6 +4,7 @@
  * (`{{ .Tags | join "," }}`, `{{ 5 | subtract 2 }}`).
  */
 import { createHash, createHmac } from 'node:crypto';
+import { compileGoRegexp, type GoRegexp } from '../lib/regex.js';
 import { arity, type FuncMap } from './builtins.js';
 import { formatGoTime, RFC3339 } from './golayout.js';
 import { findMethod, goEq, goMap, goStruct, kindOf, mapGet, sortedKeys, typeName } from './values.js';
@@ -82,31 +83,13 @@ function parseGoFloat(s: string): number {
   return parseFloat(t);
 }
 
-/** Go regexp (RE2) syntax to a JS RegExp: leading (?flags) become JS flags, named groups (?P<n>) become (?<n>). */
-export function goRegExp(re: string, global = false): RegExp {
-  let src = re;
-  let flags = global ? 'g' : '';
-  const m = /^\(\?([imsU]+)\)/.exec(src);
-  if (m) {
-    src = src.slice(m[0].length);
-    for (const f of m[1]!) if (f !== 'U' && !flags.includes(f)) flags += f;
-  }
-  src = src.replace(/\(\?P</g, '(?<').replace(/\\z/g, '$(?![\\s\\S])').replace(/\\A/g, '^');
+/** A template's pattern in Go's RE2 syntax, matched in linear time; a bad pattern fails the template. */
+function goRegexp(re: string): GoRegexp {
   try {
-    return new RegExp(src, flags + 'u');
+    return compileGoRegexp(re);
   } catch (e) {
-    throw new Error(`error parsing regexp: ${(e as Error).message}`, { cause: e });
+    throw new Error((e as Error).message, { cause: e });
   }
-}
-
-/** Go's Regexp.Expand template ($1, ${1}, $name, ${name}, $$) to JS replacement syntax. */
-function goReplacement(tmpl: string): string {
-  return tmpl.replace(/\$(\$|\{(\w+)\}|(\w+))|\$/g, (all, _x, braced: string | undefined, bare: string | undefined) => {
-    if (all === '$$') return '$$';
-    const name = braced ?? bare;
-    if (name === undefined) return '$$';
-    return /^\d+$/.test(name) ? `$${name}` : `$<${name}>`;
-  });
 }
 
 function inList(haystack: unknown, needle: unknown): boolean {
@@ -275,9 +258,9 @@ export function helperFuncs(now: () => Date, scratch: () => Scratch = () => new 
     join: arity(2, 2, (sep: unknown, l: unknown) => list(l, 'join').map((e) => str(e, 'join')).join(str(sep, 'join'))),
     replaceAll: arity(3, 3, (from: unknown, to: unknown, s: unknown) => str(s, 'replaceAll').split(str(from, 'replaceAll')).join(str(to, 'replaceAll'))),
     regexReplaceAll: arity(3, 3, (re: unknown, repl: unknown, s: unknown) =>
-      str(s, 'regexReplaceAll').replace(goRegExp(str(re, 'regexReplaceAll'), true), goReplacement(str(repl, 'regexReplaceAll'))),
+      goRegexp(str(re, 'regexReplaceAll')).replaceAll(str(s, 'regexReplaceAll'), str(repl, 'regexReplaceAll')),
     ),
-    regexMatch: arity(2, 2, (re: unknown, s: unknown) => goRegExp(str(re, 'regexMatch')).test(str(s, 'regexMatch'))),
+    regexMatch: arity(2, 2, (re: unknown, s: unknown) => goRegexp(str(re, 'regexMatch')).test(str(s, 'regexMatch'))),
     toLower: arity(1, 1, (s: unknown) => str(s, 'toLower').toLowerCase()),
     toUpper: arity(1, 1, (s: unknown) => str(s, 'toUpper').toUpperCase()),
     toTitle: arity(1, 1, (s: unknown) => toTitle(str(s, 'toTitle'))),

@@ -94,8 +94,13 @@ function serverBlock(server: Obj, file: string): Obj {
   if (worker !== undefined && typeof worker !== 'boolean') {
     throw new UsageError(`Error loading configuration from ${file}: server.sqlite_worker_thread must be true or false, got ${JSON.stringify(worker)}`);
   }
+  const sync = server.sqlite_synchronous;
+  if (sync !== undefined && (typeof sync !== 'string' || !['full', 'normal'].includes(sync.toLowerCase()))) {
+    throw new UsageError(`Error loading configuration from ${file}: server.sqlite_synchronous must be "full" or "normal", got ${JSON.stringify(sync)}`);
+  }
   return {
     enabled: server.enabled,
+    sqliteSynchronous: typeof sync === 'string' ? sync.toUpperCase() : undefined,
     numSchedulers: server.num_schedulers,
     minHeartbeatTTLms: durationMs(server.min_heartbeat_ttl, 'min_heartbeat_ttl', file),
     heartbeatGraceMs: durationMs(server.heartbeat_grace, 'heartbeat_grace', file),
@@ -126,6 +131,24 @@ function gatewayBlock(g: Obj, file: string): Obj {
   return { enabled: g.enabled, listen: addr('listen', g.listen), admin: addr('admin', g.admin), lb: oneOf('lb', g.lb, LB), dataPlane: oneOf('data_plane', g.data_plane, DATA_PLANES) };
 }
 
+/** Nomad's `limits { http_max_conns_per_client }` and Drover's `http_header_timeout`, `http_body_timeout`. */
+function limitsBlock(l: Obj, file: string): Obj {
+  const conns = l.http_max_conns_per_client;
+  if (conns !== undefined && (typeof conns !== 'number' || !Number.isInteger(conns) || conns < 0)) {
+    throw new UsageError(`Error loading configuration from ${file}: limits.http_max_conns_per_client must be a whole number (0 for no limit), got ${JSON.stringify(conns)}`);
+  }
+  const timeout = (key: string): number | undefined => {
+    const v = l[key];
+    if (v === undefined) return undefined;
+    const ns = typeof v === 'number' ? v * 1e9 : typeof v === 'string' ? parseGoDuration(v) : undefined;
+    if (ns === undefined || !Number.isFinite(ns) || ns <= 0) {
+      throw new UsageError(`Error loading configuration from ${file}: limits.${key} must be a duration such as "10s", got ${JSON.stringify(v)}`);
+    }
+    return ns / 1e6;
+  };
+  return { httpMaxConnsPerClient: conns, httpHeaderTimeoutMs: timeout('http_header_timeout'), httpBodyTimeoutMs: timeout('http_body_timeout') };
+}
+
 /** Maps one Nomad-shaped agent config document onto Drover's config keys. */
 export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
   const server = block(doc.server);
@@ -144,6 +167,7 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
     dns: dns ? { enabled: dns.enabled, domain: dns.domain } : undefined,
     server: server ? serverBlock(server, file) : undefined,
     gateway: gateway ? gatewayBlock(gateway, file) : undefined,
+    limits: block(doc.limits) ? limitsBlock(block(doc.limits)!, file) : undefined,
     client: client
       ? {
           enabled: client.enabled,
@@ -229,7 +253,7 @@ export function fromFlags(f: AgentFlags): Obj {
     name: f.nodeName,
     logLevel: f.logLevel?.toLowerCase(),
     ports: { http: f.httpPort, dns: f.dnsPort },
-    server: { enabled: f.server || undefined },
+    server: { enabled: f.server || undefined, recover: f.recover || undefined },
     client: { enabled: f.client || undefined, servers: f.servers },
   });
 }

@@ -39,6 +39,7 @@ export function agentFlags(opts: Record<string, unknown>): AgentFlags {
     servers: servers.length > 0 ? servers : undefined,
     server: bool(opts.server),
     client: bool(opts.client),
+    recover: bool(opts.recover),
   };
 }
 
@@ -61,6 +62,7 @@ export const agent: CommandSpec = {
     { flags: '--servers <addrs>', description: 'servers a client-only agent joins (comma-separated, repeatable)', repeatable: true },
     { flags: '--server', description: 'run the server' },
     { flags: '--client', description: 'run the client' },
+    { flags: '--recover', description: 'start even when the state integrity checks find acknowledged writes missing (logs what is lost)' },
   ],
   async run(ctx, _args, opts) {
     const flags = agentFlags(opts);

@@ -27,6 +27,7 @@ import { jobValidate } from './job-validate.js';
 import { nodeDrain } from './node-drain.js';
 import { nodeEligibility } from './node-eligibility.js';
 import { nodeStatus } from './node-status.js';
+import { operatorSnapshotRestore, operatorSnapshotSave } from './operator-snapshot.js';
 import { serviceInfo, serviceList } from './service.js';
 import { varGet } from './var-get.js';
 import { varList } from './var-list.js';
@@ -36,6 +37,8 @@ import { version } from './version.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   agent,
+  operatorSnapshotSave,
+  operatorSnapshotRestore,
   jobRun,
   jobPlan,
   jobStatus,

@@ -6,7 +6,8 @@
  *   PUT /v1/internal/client/allocs    {Allocs: AllocClientUpdate[]}
  *   PUT /v1/internal/client/services  {Upsert: ServiceRegistration[], Delete: string[]}
  */
-import { badRequest } from '../../errors/index.js';
+import { badRequest, formatProblem } from '../../errors/index.js';
+import { checkNodeShape } from '../../jobspec/index.js';
 import type { AllocClientUpdate } from '../../structs/index.js';
 import type { Node, ServiceRegistration } from '../../structs/index.js';
 import type { Router } from '../router.js';
@@ -19,6 +20,8 @@ export function internalRoutes(r: Router, opts: ServerRouteOptions): void {
   r.write('/v1/internal/client/register', async (c) => {
     const body = await c.json<{ Node?: Node }>();
     if (!body.Node || typeof body.Node.ID !== 'string') throw badRequest('"Node" with an "ID" is required');
+    const problems = checkNodeShape(body.Node);
+    if (problems.length > 0) throw badRequest(`invalid node: ${problems.map(formatProblem).join('; ')}`, problems);
     const res = await server.nodeRegister(body.Node);
     return ttlReply(res);
   });
@@ -36,11 +39,18 @@ export function internalRoutes(r: Router, opts: ServerRouteOptions): void {
   r.write('/v1/internal/client/allocs', async (c) => {
     const body = await c.json<{ Allocs?: AllocClientUpdate[] }>();
     if (!Array.isArray(body.Allocs)) throw badRequest('"Allocs" must be a list');
+    body.Allocs.forEach((a: unknown, i) => {
+      if (a === null || typeof a !== 'object' || Array.isArray(a) || typeof (a as { ID?: unknown }).ID !== 'string') throw badRequest(`Allocs[${i}] must be an allocation update with an "ID"`);
+    });
     await server.updateAllocs(body.Allocs);
     return {};
   });
   r.write('/v1/internal/client/services', async (c) => {
     const body = await c.json<{ Upsert?: ServiceRegistration[]; Delete?: string[] }>();
+    if (body.Upsert != null && (!Array.isArray(body.Upsert) || body.Upsert.some((u) => u === null || typeof u !== 'object' || Array.isArray(u)))) {
+      throw badRequest('"Upsert" must be a list of service registrations');
+    }
+    if (body.Delete != null && (!Array.isArray(body.Delete) || body.Delete.some((d) => typeof d !== 'string'))) throw badRequest('"Delete" must be a list of IDs');
     if (body.Upsert?.length) await server.upsertServiceRegistrations?.(body.Upsert);
     if (body.Delete?.length) await server.deleteServiceRegistrations?.(body.Delete);
     return {};

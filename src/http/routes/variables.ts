@@ -2,7 +2,8 @@
  * Nomad Variables: `GET /v1/vars?prefix=`, `GET|PUT|DELETE /v1/var/:path` (`?cas=N` on writes). A check-and-set
  * conflict answers 409 with the current variable as the body, as Nomad does, so `var put -check-index` can show it.
  */
-import { badRequest, DroverError } from '../../errors/index.js';
+import { badRequest, DroverError, formatProblem, type Problem } from '../../errors/index.js';
+import { checkVariableItems } from '../../jobspec/index.js';
 import { parseCas } from '../../discovery/index.js';
 import type { Variable } from '../../structs/index.js';
 import type { Router } from '../router.js';
@@ -30,6 +31,9 @@ export function variableRoutes(r: Router, opts: ServerRouteOptions): void {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a variable: {"Items": {...}}');
     const path = c.params.path!;
     if (body.Path && body.Path !== path) throw badRequest(`variable path "${body.Path}" does not match the request path "${path}"`);
+    const problems: Problem[] = [];
+    checkVariableItems(body.Items, problems);
+    if (problems.length > 0) throw badRequest(`invalid variable: ${problems.map(formatProblem).join('; ')}`, problems);
     const namespace = c.query.get('namespace') || body.Namespace || 'default';
     const res = await server.variablePut({ Namespace: namespace, Path: path, Items: body.Items ?? {} }, { cas: casParam(c.query) });
     return res.ok ? new JsonReply(res.variable, res.index) : new JsonReply(res.conflict, res.index, 409);

@@ -3,6 +3,7 @@
  * Everything here is pure and never throws; an unparsable value simply does not match.
  */
 import type { Constraint, Node } from '../../structs/index.js';
+import { regexMatches } from '../../lib/regex.js';
 import { checkSemverMatch, checkVersionMatch } from './version.js';
 
 export const ConstraintDistinctHosts = 'distinct_hosts';
@@ -54,21 +55,6 @@ export function targetEscapesClass(target: string): boolean {
 
 export function constraintEscapesClass(c: Constraint): boolean {
   return targetEscapesClass(c.LTarget) || targetEscapesClass(c.RTarget);
-}
-
-const regexCache = new Map<string, RegExp | null>();
-function compileRegex(src: string): RegExp | null {
-  let re = regexCache.get(src);
-  if (re === undefined) {
-    try {
-      re = new RegExp(src);
-    } catch {
-      re = null;
-    }
-    if (regexCache.size > 10_000) regexCache.clear();
-    regexCache.set(src, re);
-  }
-  return re;
 }
 
 function splitSet(s: string): string[] {
@@ -130,10 +116,9 @@ export function checkConstraintValues(op: string, l: string, lFound: boolean, r:
       return checkVersionMatch(l, r);
     case 'semver':
       return checkSemverMatch(l, r);
-    case 'regexp': {
-      const re = compileRegex(r);
-      return re !== null && re.test(l);
-    }
+    case 'regexp':
+      // RE2 (linear time): a user's pattern runs against every node on the scheduler's thread.
+      return regexMatches(r, l);
     case 'set_contains':
     case 'set_contains_all': {
       const have = new Set(splitSet(l));
@@ -159,17 +144,34 @@ export function checkConstraint(c: Constraint, node: Node): boolean {
 export function datacenterMatches(patterns: readonly string[], dc: string): boolean {
   for (const p of patterns) {
     if (p === dc || p === '*') return true;
-    if (p.includes('*') && globToRegex(p).test(dc)) return true;
+    if (p.includes('*') && globMatches(p, dc)) return true;
   }
   return false;
 }
 
-const globCache = new Map<string, RegExp>();
-function globToRegex(p: string): RegExp {
-  let re = globCache.get(p);
-  if (!re) {
-    re = new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
-    globCache.set(p, re);
+/**
+ * `*` matches any run of characters. Iterative with one backtrack point, so O(pattern × name) at worst; a
+ * RegExp built from the glob backtracks polynomially in the number of stars.
+ */
+export function globMatches(pattern: string, name: string): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let mark = 0;
+  while (n < name.length) {
+    if (p < pattern.length && pattern[p] !== '*' && pattern[p] === name[n]) {
+      p++;
+      n++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      mark = n;
+    } else if (star >= 0) {
+      p = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
   }
-  return re;
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }

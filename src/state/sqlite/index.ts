@@ -1,2 +1,3 @@
 export { SqliteBackend, type SqliteBackendOptions } from './sqlite-backend.js';
 export { ThreadedSqliteBackend } from './threaded-backend.js';
+export { inspectSnapshot, restoreSnapshot, saveSnapshot } from './snapshot.js';

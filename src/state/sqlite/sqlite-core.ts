@@ -97,6 +97,9 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
       }
     },
     load(visit, isAborted) {
+      // Damaged pages are refused here rather than found by a query later (or never).
+      const check = db.pragma('quick_check', { simple: true }) as string;
+      if (check !== 'ok') throw new Error(`state database integrity check failed: PRAGMA quick_check: ${check}`);
       const jobs = new Map<string, unknown>();
       for (const row of db.prepare('SELECT key, value FROM alloc_jobs').iterate() as Iterable<{ key: string; value: string }>) {
         jobs.set(row.key, JSON.parse(row.value));

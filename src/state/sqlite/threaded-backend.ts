@@ -5,6 +5,7 @@
  *   apply(batch) ──postMessage──► worker: core.apply (one SQL transaction) ──► { seq, ok } ──► promise resolves
  *        (returns a promise at once;                 batches run in the order sent; after one fails,
  *         several may be in flight)                   every later one is refused without touching disk
+ *                                                     until recover() (the store calls it once idle)
  *
  * Batches are sent as objects (structured clone) rather than JSON text: the clone writes an allocation's
  * shared job once per message, and JSON encoding then runs in the worker (measured: see BENCHMARKS.md).
@@ -20,7 +21,9 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { TableName } from '../schema.js';
 import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
-import { DroverError } from '../../errors/index.js';
+import { DroverError, stateCorrupt } from '../../errors/index.js';
+import { checkAfterLoad, checkBeforeOpen, MarkerWriter } from './integrity.js';
+import { saveSnapshot } from './snapshot.js';
 import { openSqliteCore, type SqliteCoreConfig } from './sqlite-core.js';
 import { loadThrough, sqliteCoreConfig, type SqliteBackendOptions } from './sqlite-backend.js';
 
@@ -43,6 +46,10 @@ try {
   failed = 'cannot open the state database: ' + (e && e.message);
 }
 parentPort.on('message', (m) => {
+  if (m.type === 'recover') {
+    if (core) failed = undefined;
+    return;
+  }
   if (m.type === 'close') {
     if (core) core.close();
     parentPort.close();
@@ -81,15 +88,27 @@ export class ThreadedSqliteBackend implements StateBackend {
   private closed = false;
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(opts: SqliteBackendOptions) {
+  private readonly marker: MarkerWriter;
+
+  constructor(private readonly opts: SqliteBackendOptions) {
     this.cfg = sqliteCoreConfig(opts);
+    this.marker = new MarkerWriter(opts.dataDir, opts.logger);
   }
 
   async load(visit: (table: TableName, key: string, value: unknown) => void, signal?: AbortSignal): Promise<LoadedMeta> {
     if (this.worker !== undefined) throw new DroverError('Internal', 'the SQLite state must be loaded before the first write');
-    const core = openSqliteCore(Database, this.cfg);
+    checkBeforeOpen(this.opts);
+    let core;
     try {
-      return loadThrough(core, visit, signal);
+      core = openSqliteCore(Database, this.cfg);
+    } catch (e) {
+      throw stateCorrupt(`cannot open the state database ${this.cfg.file}: ${(e as Error).message}`);
+    }
+    try {
+      const meta = loadThrough(core, visit, signal);
+      checkAfterLoad(this.opts, meta.index);
+      this.marker.reset(meta.index);
+      return meta;
     } finally {
       core.close();
     }
@@ -103,10 +122,27 @@ export class ThreadedSqliteBackend implements StateBackend {
     return new Promise<void>((resolve, reject) => {
       // Throws synchronously on a row that cannot be cloned: the caller's write fails, nothing was sent.
       w.postMessage({ type: 'apply', seq, batch });
-      this.inFlight.push({ seq, index: batch.index, resolve, reject });
+      this.inFlight.push({
+        seq,
+        index: batch.index,
+        resolve: () => {
+          this.marker.note(batch.index);
+          resolve();
+        },
+        reject,
+      });
       // A commit in flight keeps the process alive; an idle worker does not.
       if (this.inFlight.length === 1) w.ref();
     });
+  }
+
+  /** A consistent copy over a separate read-only connection (WAL readers do not block the worker). */
+  async backup(file: string): Promise<void> {
+    await saveSnapshot(this.cfg.file, file);
+  }
+
+  recover(): void {
+    if (this.worker !== undefined && this.dead === undefined && !this.closed) this.worker.postMessage({ type: 'recover' });
   }
 
   /** For tests: the worker thread, to terminate it as a crash would. */
@@ -160,5 +196,6 @@ export class ThreadedSqliteBackend implements StateBackend {
     w.ref();
     w.postMessage({ type: 'close' });
     await this.exited;
+    this.marker.flush();
   }
 }

@@ -1,6 +1,7 @@
 /** Number and string functions of Nomad's HCL2 library. */
 import { FunctionError, argInt, argNumber, argSeq, argString, fn, type FunctionTable } from '../function-types.js';
 import { T, type Value, list, num, object, str, tuple } from '../values.js';
+import { compileGoRegexp, type GoRegexp, type RegexMatch } from '../../../lib/regex.js';
 import { formatList, goFormat } from './format.js';
 
 const chars = (s: string): string[] => Array.from(s);
@@ -44,39 +45,23 @@ function parseInteger(s: string, base: number): number {
   return sign * n;
 }
 
-/** Go RE2 syntax to a JS RegExp: `(?P<name>` groups and leading `(?i)`-style flags. */
-export function goRegExp(pattern: string, global: boolean, argIndex: number): RegExp {
-  let src = pattern.replace(/\(\?P</g, '(?<');
-  let flags = global ? 'g' : '';
-  const lead = /^\(\?([imsU]+)\)/.exec(src);
-  if (lead) {
-    src = src.slice(lead[0].length);
-    for (const f of lead[1]!) if ('ims'.includes(f) && !flags.includes(f)) flags += f;
-  }
+/** A user's pattern in Go's RE2 syntax, matched in linear time; a bad pattern is an error on argument `argIndex`. */
+function goRegexp(pattern: string, argIndex: number): GoRegexp {
   try {
-    return new RegExp(src, flags + 'u');
-  } catch {
-    try {
-      return new RegExp(src, flags);
-    } catch (e) {
-      throw new FunctionError(`invalid regular expression pattern: ${(e as Error).message}`, argIndex);
-    }
+    return compileGoRegexp(pattern);
+  } catch (e) {
+    throw new FunctionError(`invalid regular expression pattern: ${(e as Error).message}`, argIndex);
   }
 }
 
-function matchValue(m: RegExpExecArray): Value {
+function matchValue(m: RegexMatch): Value {
   if (m.groups && Object.keys(m.groups).length > 0) {
     const o: Record<string, Value> = {};
     for (const [k, g] of Object.entries(m.groups)) o[k] = str(g ?? '');
     return object(o);
   }
-  if (m.length === 1) return str(m[0]);
+  if (m.length === 1) return str(m[0] ?? '');
   return tuple(m.slice(1).map((g) => str(g ?? '')));
-}
-
-/** Go's `$1`, `${1}`, `${name}` in replacements to JS's `$1`, `$<name>`. */
-function goReplacement(r: string): string {
-  return r.replace(/\$\{(\w+)\}/g, (_m, g: string) => (/^\d+$/.test(g) ? `$${g}` : `$<${g}>`));
 }
 
 function title(s: string): string {
@@ -123,26 +108,22 @@ export const stringFunctions: FunctionTable = {
   lower: fn(['str'], (a) => str(argString(a, 0).toLowerCase())),
   upper: fn(['str'], (a) => str(argString(a, 0).toUpperCase())),
   regex: fn(['pattern', 'string'], (a) => {
-    const m = goRegExp(argString(a, 0), false, 0).exec(argString(a, 1));
+    const m = goRegexp(argString(a, 0), 0).exec(argString(a, 1));
     if (!m) throw new FunctionError('pattern did not match any part of the given string');
     return matchValue(m);
   }),
   regexall: fn(['pattern', 'string'], (a) => {
-    const re = goRegExp(argString(a, 0), true, 0);
-    const s = argString(a, 1);
+    const re = goRegexp(argString(a, 0), 0);
     const out: Value[] = [];
-    for (const m of s.matchAll(re)) {
-      out.push(matchValue(m as RegExpExecArray));
-      if (out.length > 100_000) break;
-    }
+    for (const m of re.matchAll(argString(a, 1), 100_000)) out.push(matchValue(m));
     return list(out);
   }),
-  regex_replace: fn(['str', 'pattern', 'replace'], (a) => str(argString(a, 0).replace(goRegExp(argString(a, 1), true, 1), goReplacement(argString(a, 2))))),
+  regex_replace: fn(['str', 'pattern', 'replace'], (a) => str(goRegexp(argString(a, 1), 1).replaceAll(argString(a, 0), argString(a, 2)))),
   replace: fn(['str', 'substr', 'replace'], (a) => {
     const s = argString(a, 0);
     const sub = argString(a, 1);
     const rep = argString(a, 2);
-    if (sub.length > 1 && sub.startsWith('/') && sub.endsWith('/')) return str(s.replace(goRegExp(sub.slice(1, -1), true, 1), goReplacement(rep)));
+    if (sub.length > 1 && sub.startsWith('/') && sub.endsWith('/')) return str(goRegexp(sub.slice(1, -1), 1).replaceAll(s, rep));
     return str(s.split(sub).join(rep));
   }),
   split: fn(['separator', 'str'], (a) => {

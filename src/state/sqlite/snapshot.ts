@@ -1,0 +1,69 @@
+/**
+ * Snapshots of the SQLite state: `save` is SQLite's online backup (a consistent copy of every committed
+ * write, taken while the agent serves), `restore` puts a snapshot in place of a stopped agent's state.
+ * A snapshot is a plain SQLite database file in Drover's layout (not Nomad's raft snapshot format).
+ */
+import Database from 'better-sqlite3';
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { badRequest } from '../../errors/index.js';
+import { writeMarker } from './integrity.js';
+
+/** Copies the committed state of the database at `dbFile` to `dest` (SQLite online backup; readers keep going). */
+export async function saveSnapshot(dbFile: string, dest: string): Promise<void> {
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    await db.backup(dest);
+  } finally {
+    db.close();
+  }
+}
+
+/** Checks a snapshot file and returns the state index it holds; throws BadRequest naming what is wrong. */
+export function inspectSnapshot(file: string): { index: number } {
+  if (!existsSync(file)) throw badRequest(`snapshot ${file} does not exist`);
+  const head = Buffer.alloc(16);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, head, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head.toString('latin1') !== 'SQLite format 3\u0000') throw badRequest(`${file} is not a Drover snapshot (not an SQLite database)`);
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const check = db.pragma('quick_check', { simple: true }) as string;
+    if (check !== 'ok') throw badRequest(`snapshot ${file} is damaged: PRAGMA quick_check: ${check}`);
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'index'").get() as { value: number } | undefined;
+    if (row === undefined) throw badRequest(`${file} is not a Drover snapshot (no state index)`);
+    return { index: row.value };
+  } catch (e) {
+    if (e instanceof Error && /no such table/.test(e.message)) throw badRequest(`${file} is not a Drover snapshot (no meta table)`);
+    throw e;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Replaces the state in `dataDir` (the server's directory, holding state.db) with `file`. The agent must be
+ * stopped. The snapshot is checked first, copied beside state.db, fsynced and renamed over it; the old WAL
+ * goes, and the loss marker is set to the snapshot's index so the next start accepts it.
+ */
+export function restoreSnapshot(file: string, dataDir: string): { index: number } {
+  const { index } = inspectSnapshot(file);
+  mkdirSync(dataDir, { recursive: true });
+  const target = join(dataDir, 'state.db');
+  const tmp = `${target}.restore`;
+  copyFileSync(file, tmp);
+  const fd = openSync(tmp, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  for (const f of [`${target}-wal`, `${target}-shm`]) rmSync(f, { force: true });
+  renameSync(tmp, target);
+  writeMarker(dataDir, index);
+  return { index };
+}
