@@ -4,27 +4,17 @@
  */
 import { constants } from 'node:os';
 import { DroverError } from '../../errors/index.js';
+import { readGoDuration } from '../../lib/duration.js';
 import { RECOVERABLE_DETAIL } from '../types.js';
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses a Go duration ("1h2m3.5s", "250ms") or a number of nanoseconds into milliseconds. */
+/** Parses a Go duration ("1h2m3.5s", "250ms") or a number of nanoseconds (a time.Duration) into milliseconds. */
 export function parseDurationMs(v: unknown): number {
   if (v == null || v === '') return 0;
   if (typeof v === 'number') return v / 1e6;
   if (typeof v !== 'string') throw new Error(`invalid duration ${JSON.stringify(v)}`);
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(v); m; m = re.exec(v)) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  if (pos !== v.length || pos === 0) {
-    if (/^\d+$/.test(v)) return Number(v) / 1e6;
-    throw new Error(`invalid duration ${JSON.stringify(v)}`);
-  }
-  return total;
+  const r = readGoDuration(v, { bareNumber: 'nanoseconds', allowNegative: false });
+  if (!r.ok) throw new Error(r.error);
+  return r.ns / 1e6;
 }
 
 /** "SIGTERM", "TERM" or "15" → 15. Throws on an unknown name. */
