@@ -1,5 +1,5 @@
 /**
- * The jobspec issue's acceptance through the real agent: Nomad's conformance cases through
+ * Job files through the real agent: Nomad's conformance cases through
  * `PUT /v1/jobs/parse`, `job plan` on Nomad's e2e job files, and a 0.8-style job file that runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

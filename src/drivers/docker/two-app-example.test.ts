@@ -70,7 +70,7 @@ async function waitHealthy(url: string): Promise<void> {
   }
 }
 
-describe('the seeds’ two-app example (jobs app + auth app with SQLite)', () => {
+describe('the example two-app job (jobs app and auth app with SQLite) in docker', () => {
   beforeAll(async () => {
     unavailable = await dockerUnavailable();
     if (unavailable) return;
