@@ -108,6 +108,8 @@ describe("the agent's gateway", () => {
     expect(first.instances.map((i) => i.ID)).toEqual(['a']);
     let answered = false;
     const next = query(first.index, AbortSignal.timeout(5_000)).then((r) => ((answered = true), r));
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 150));
     expect(answered).toBe(false);
     await server.upsertServiceRegistrations([reg('b', 'web', 2, [], 'critical')]);

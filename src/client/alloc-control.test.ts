@@ -113,6 +113,7 @@ describe('user restart and signal of an allocation', () => {
     const script = `trap 'echo usr1 > ${marker}' USR1; while true; do sleep 0.05; done`;
     const a = server.place(testAlloc(testJob([testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', script] })]), client.nodeID));
     await expect.poll(() => state(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
+    // The shell sets its USR1 trap after it starts, and nothing outside it shows when: a signal sent before would kill it.
     await new Promise((r) => setTimeout(r, 200));
     await client.allocSignal(a.ID, { signal: 'SIGUSR1' });
     await expect.poll(() => existsSync(marker), { timeout: 5_000 }).toBe(true);

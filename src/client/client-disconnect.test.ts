@@ -67,6 +67,8 @@ describe('client agent cut off from the servers', () => {
 
     server.cut = false;
     await expect.poll(() => server.allocs.get(stops.ID)?.ClientStatus === 'complete', { timeout: 3000 }).toBe(true);
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect(task().state.State).toBe('dead');
     expect(task().state.Events.filter((e) => e.Type === 'Started')).toHaveLength(1);

@@ -218,6 +218,8 @@ describe('client services', () => {
     const update = { Stagger: 0, MaxParallel: 1, HealthCheck: 'checks', MinHealthyTime: 100e6, HealthyDeadline: 20e9, ProgressDeadline: 60e9, AutoRevert: false, AutoPromote: false, Canary: 0 };
     const a = server.place({ ...allocWith(client, { port, update, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }), DeploymentID: 'dep-1' });
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 600));
     expect(server.allocs.get(a.ID)?.DeploymentStatus?.Healthy ?? null).toBeNull();
     tcp.listen(port, '127.0.0.1');

@@ -116,6 +116,8 @@ describe('the template hook', () => {
     await h.hook.prestart(h.ctx);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
     await expect.poll(() => h.calls.length > 0, { timeout: 3_000, message: 'the change_mode' }).toBe(true);
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect(h.calls).toEqual(['restart: Template with change_mode restart re-rendered']);
     expect((await h.hook.prestart(h.ctx)).env).toEqual({ G: 'hi2' });
@@ -159,6 +161,8 @@ describe('the template hook', () => {
     const again = new TemplateHook({ rpc: s, node: () => undefined, allocDir: () => join(first.ctx.dirs.dir, '..'), now: () => 1 }, first.ctx.task);
     cleanups.push(() => again.stop());
     await again.recovered(first.ctx, { config: { id: 't2' } } as never);
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect(first.calls).toEqual([]);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'later' } });

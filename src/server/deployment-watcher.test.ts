@@ -68,6 +68,8 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling({}, 3, 'v1'));
     // max_parallel 1: until one new allocation is healthy, only one is placed.
     const first = await vi.waitUntil(async () => ((await live(srv)).filter((a) => a.JobVersion === 1).length === 1 ? live(srv) : undefined), { timeout: 5_000 });
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect((await live(srv)).filter((a) => a.JobVersion === 1)).toHaveLength(1);
     expect(first.filter((a) => a.JobVersion === 0)).toHaveLength(2);
@@ -122,6 +124,8 @@ describe('deployment watcher', () => {
     expect(isDroverError(refused)).toBe(true);
     expect((refused as Error).message).toMatch(/0\/1 healthy/);
     await report(srv, [canary], true);
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect((await srv.deploymentGet(d.ID)).value).toMatchObject({ Status: 'running', StatusDescription: 'Deployment is running but requires manual promotion' });
     const res = await srv.deploymentPromote(d.ID, true, null);

@@ -63,6 +63,7 @@ describe('log rotation', () => {
       appendFileSync(r.live, line);
       want += line;
       if (i % 7 === 0) r.check();
+      // Pauses let the follower read between writes and rotations, as it would against a live task.
       if (i % 10 === 0) await new Promise((res) => setTimeout(res, 3));
     }
     r.check();
