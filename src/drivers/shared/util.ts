@@ -5,7 +5,10 @@
 import { constants } from 'node:os';
 import { DroverError } from '../../errors/index.js';
 import { readGoDuration } from '../../lib/duration.js';
+import { sleep } from '../../lib/sleep.js';
 import { RECOVERABLE_DETAIL } from '../types.js';
+
+export { sleep };
 
 /** Parses a Go duration ("1h2m3.5s", "250ms") or a number of nanoseconds (a time.Duration) into milliseconds. */
 export function parseDurationMs(v: unknown): number {
@@ -44,22 +47,6 @@ export function isRecoverable(err: unknown): boolean {
 
 export function taskNotFound(taskID: string): DroverError {
   return new DroverError('TaskNotFound', `task "${taskID}" not found`, { details: { taskID } });
-}
-
-/** Resolves after `ms`, or rejects when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Races a promise against an abort signal, without leaking the listener. */
