@@ -12,6 +12,8 @@ export default defineConfig({
           include: ['src/**/*.test.ts'],
           exclude: ['src/**/*.bench.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
+          // Says once when Nomad's conformance data (outside the repo) is missing; fails the run under CI=true.
+          globalSetup: ['src/testing/conformance-setup.ts'],
         },
       },
       {
@@ -29,6 +31,7 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,
+          globalSetup: ['src/testing/conformance-setup.ts'],
         },
       },
     ],

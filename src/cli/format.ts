@@ -123,19 +123,3 @@ export function indent(text: string, n: number): string {
     .map((l) => (l ? pad + l : l))
     .join('\n');
 }
-
-const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/** A Go duration ("1h30m", "90s", "250ms") in nanoseconds; undefined when it is not one. */
-export function parseGoDuration(text: string): number | undefined {
-  const t = text.trim();
-  if (t === '0') return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(t); m; m = re.exec(t)) {
-    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
-    matched = re.lastIndex;
-  }
-  return matched === t.length && matched > 0 ? Math.round(total) : undefined;
-}

@@ -3,6 +3,7 @@
  * so it lives with the CLI; only the gateway's types are shared.
  */
 import type { RouteInfo } from '../gateway/index.js';
+import { formatTable } from './format.js';
 
 /**
  * One row per instance, the route's columns only on its first row; routes without instances still show, so a
@@ -20,7 +21,5 @@ export function formatRoutesTable(routes: readonly RouteInfo[], now: number = Da
     });
   }
   if (rows.length === 0) return 'No routes: no passing instance has a urlprefix- or drover.route= tag.\n';
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]?.length ?? 0)));
-  const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
+  return formatTable([header, ...rows]) + '\n';
 }

@@ -7,7 +7,7 @@ import { MockDriver, RawExecDriver } from '../drivers/index.js';
 import { isDroverError } from '../errors/index.js';
 import type { TaskState } from '../structs/index.js';
 import { createClient, type Client } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask, waitFor } from './testing/index.js';
+import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -55,10 +55,10 @@ describe('user restart and signal of an allocation', () => {
     const server = new FakeServer();
     const client = await startClient(server);
     const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', {}, { RestartPolicy: noRetries })]), client.nodeID));
-    expect(await waitFor(() => state(server, a.ID)?.State === 'running')).toBe(true);
+    await expect.poll(() => state(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
     for (let i = 1; i <= 3; i++) {
       await client.allocRestart(a.ID, {});
-      expect(await waitFor(() => state(server, a.ID)?.State === 'running' && state(server, a.ID)!.Restarts === i)).toBe(true);
+      await expect.poll(() => state(server, a.ID)?.State === 'running' && state(server, a.ID)!.Restarts === i, { timeout: 5_000 }).toBe(true);
     }
     const s = state(server, a.ID)!;
     expect(types(s)).toContain('Restart Signaled');
@@ -73,9 +73,9 @@ describe('user restart and signal of an allocation', () => {
     const client = await startClient(server);
     const job = testJob([testTask('main', 'mock_driver', {}), testTask('side', 'mock_driver', {})]);
     const a = server.place(testAlloc(job, client.nodeID));
-    expect(await waitFor(() => state(server, a.ID)?.State === 'running' && state(server, a.ID, 'side')?.State === 'running')).toBe(true);
+    await expect.poll(() => state(server, a.ID)?.State === 'running' && state(server, a.ID, 'side')?.State === 'running', { timeout: 5_000 }).toBe(true);
     await client.allocRestart(a.ID, { task: 'side' });
-    expect(await waitFor(() => state(server, a.ID, 'side')?.Restarts === 1 && state(server, a.ID, 'side')?.State === 'running')).toBe(true);
+    await expect.poll(() => state(server, a.ID, 'side')?.Restarts === 1 && state(server, a.ID, 'side')?.State === 'running', { timeout: 5_000 }).toBe(true);
     expect(state(server, a.ID)!.Restarts).toBe(0);
     const err = await rejection(client.allocRestart(a.ID, { task: 'nope' }));
     expect(isDroverError(err, 'BadRequest')).toBe(true);
@@ -89,13 +89,13 @@ describe('user restart and signal of an allocation', () => {
     const client = await startClient(server);
     const pre = testTask('init', 'mock_driver', { run_for: '10ms' }, { Lifecycle: { Hook: 'prestart', Sidecar: false } });
     const a = server.place(testAlloc(testJob([pre, testTask('main', 'mock_driver', {})]), client.nodeID));
-    expect(await waitFor(() => state(server, a.ID)?.State === 'running' && state(server, a.ID, 'init')?.State === 'dead')).toBe(true);
+    await expect.poll(() => state(server, a.ID)?.State === 'running' && state(server, a.ID, 'init')?.State === 'dead', { timeout: 5_000 }).toBe(true);
     // Without all tasks, the finished prestart task stays finished.
     await client.allocRestart(a.ID, {});
-    expect(await waitFor(() => state(server, a.ID)?.Restarts === 1 && state(server, a.ID)?.State === 'running')).toBe(true);
+    await expect.poll(() => state(server, a.ID)?.Restarts === 1 && state(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
     expect(state(server, a.ID, 'init')!.Restarts).toBe(0);
     await client.allocRestart(a.ID, { allTasks: true });
-    expect(await waitFor(() => state(server, a.ID)?.Restarts === 2 && state(server, a.ID)?.State === 'running')).toBe(true);
+    await expect.poll(() => state(server, a.ID)?.Restarts === 2 && state(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
     const init = state(server, a.ID, 'init')!;
     expect(init.Restarts).toBe(1);
     expect(init.State).toBe('dead');
@@ -112,12 +112,13 @@ describe('user restart and signal of an allocation', () => {
     const marker = join(dataDir(), 'got-usr1');
     const script = `trap 'echo usr1 > ${marker}' USR1; while true; do sleep 0.05; done`;
     const a = server.place(testAlloc(testJob([testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', script] })]), client.nodeID));
-    expect(await waitFor(() => state(server, a.ID)?.State === 'running')).toBe(true);
+    await expect.poll(() => state(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
+    // The shell sets its USR1 trap after it starts, and nothing outside it shows when: a signal sent before would kill it.
     await new Promise((r) => setTimeout(r, 200));
     await client.allocSignal(a.ID, { signal: 'SIGUSR1' });
-    expect(await waitFor(() => existsSync(marker))).toBe(true);
+    await expect.poll(() => existsSync(marker), { timeout: 5_000 }).toBe(true);
     expect(readFileSync(marker, 'utf8').trim()).toBe('usr1');
-    expect(await waitFor(() => types(state(server, a.ID)).includes('Signaling'))).toBe(true);
+    await expect.poll(() => types(state(server, a.ID)).includes('Signaling'), { timeout: 5_000 }).toBe(true);
     expect(state(server, a.ID)!.State).toBe('running');
     const bad = await rejection(client.allocSignal(a.ID, { signal: 'SIGNOPE' }));
     expect(bad.message).toContain('unknown signal');
@@ -129,7 +130,7 @@ describe('user restart and signal of an allocation', () => {
     const unknown = await rejection(client.allocRestart('0c0c0c0c-0000-4000-8000-000000000000', {}));
     expect(isDroverError(unknown, 'AllocNotFound')).toBe(true);
     const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', { run_for: '10ms' })], { Type: 'batch' }), client.nodeID));
-    expect(await waitFor(() => state(server, a.ID)?.State === 'dead')).toBe(true);
+    await expect.poll(() => state(server, a.ID)?.State === 'dead', { timeout: 5_000 }).toBe(true);
     const done = await rejection(client.allocRestart(a.ID, {}));
     expect(done.message).toMatch(/can't restart allocation ".*": it is not running/);
     const sig = await rejection(client.allocSignal(a.ID, { signal: 'SIGHUP' }));

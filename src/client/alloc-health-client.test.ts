@@ -6,7 +6,7 @@ import { nullLogger } from '../logging/index.js';
 import { MockDriver } from '../drivers/index.js';
 import type { TaskGroup } from '../structs/index.js';
 import { createClient, type Client } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask, waitFor } from './testing/index.js';
+import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -46,24 +46,26 @@ describe('client allocation health', () => {
     const server = new FakeServer();
     const client = await startClient(server);
     const a = server.place(deploymentAlloc(client, {}));
-    await waitFor(() => server.updates.some((u) => u.ID === a.ID && u.ClientStatus === 'running'), 5_000);
+    await expect.poll(() => server.updates.some((u) => u.ID === a.ID && u.ClientStatus === 'running'), { timeout: 5_000 }).toBe(true);
     const early = server.updates.filter((u) => u.ID === a.ID);
     expect(early.every((u) => u.DeploymentStatus === null)).toBe(true);
-    expect(await waitFor(() => server.updates.some((u) => u.ID === a.ID && u.DeploymentStatus?.Healthy === true), 5_000)).toBe(true);
+    await expect.poll(() => server.updates.some((u) => u.ID === a.ID && u.DeploymentStatus?.Healthy === true), { timeout: 5_000 }).toBe(true);
   });
 
   it('reports a deployment allocation unhealthy when its task fails', async () => {
     const server = new FakeServer();
     const client = await startClient(server);
     const a = server.place(deploymentAlloc(client, { run_for: '50ms', exit_code: 1 }, { MinHealthyTime: 5e9 }));
-    expect(await waitFor(() => server.updates.some((u) => u.ID === a.ID && u.DeploymentStatus?.Healthy === false), 5_000)).toBe(true);
+    await expect.poll(() => server.updates.some((u) => u.ID === a.ID && u.DeploymentStatus?.Healthy === false), { timeout: 5_000 }).toBe(true);
   });
 
   it('sends no deployment status for an allocation outside any deployment', async () => {
     const server = new FakeServer();
     const client = await startClient(server);
     const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', {})]), client.nodeID));
-    await waitFor(() => server.updates.some((u) => u.ID === a.ID && u.ClientStatus === 'running'), 5_000);
+    await expect.poll(() => server.updates.some((u) => u.ID === a.ID && u.ClientStatus === 'running'), { timeout: 5_000 }).toBe(true);
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect(server.updates.filter((u) => u.ID === a.ID).every((u) => !('DeploymentStatus' in u))).toBe(true);
   });

@@ -6,7 +6,7 @@ import { nullLogger } from '../logging/index.js';
 import { MockDriver } from '../drivers/index.js';
 import type { TaskState } from '../structs/index.js';
 import { createClient, type Client, type ClientTiming } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask, waitFor } from './testing/index.js';
+import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -29,7 +29,7 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
     const server = new FakeServer();
     const { client, dir } = await start(server);
     const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', {})]), client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'running')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     for (const p of ['alloc/data', 'alloc/logs', 'alloc/tmp', 'main/local', 'main/secrets', 'main/tmp', 'alloc/logs/main.stdout.0', 'alloc/logs/main.stderr.0'])
       expect(existsSync(join(dir, 'alloc', a.ID, p))).toBe(true);
   });
@@ -47,7 +47,7 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
       { Type: 'batch' },
     );
     const a = server.place(testAlloc(job, client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'complete')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
     const at = (t: string, type: string) => state(server, a.ID, t)!.Events.find((e) => e.Type === type)!.Time;
     expect(at('main', 'Started')).toBeGreaterThanOrEqual(at('init', 'Terminated'));
     expect(at('cleanup', 'Started')).toBeGreaterThanOrEqual(at('main', 'Terminated'));
@@ -60,7 +60,7 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
     const { client } = await start(server);
     const job = testJob([testTask('bad', 'mock_driver', { run_for: '50ms', exit_code: 2 }, { RestartPolicy: { Attempts: 0, Interval: 60e9, Delay: 1e6, Mode: 'fail' } }), testTask('good', 'mock_driver', {})]);
     const a = server.place(testAlloc(job, client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'failed' && state(server, a.ID, 'good')?.State === 'dead')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'failed' && state(server, a.ID, 'good')?.State === 'dead', { timeout: 5_000 }).toBe(true);
     const sib = state(server, a.ID, 'good')!.Events.find((e) => e.Type === 'Sibling Task Failed')!;
     expect(sib.DisplayMessage).toBe('Task\'s sibling "bad" failed');
   });
@@ -69,12 +69,12 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
     const server = new FakeServer();
     const { client } = await start(server);
     const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', {})]), client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'running')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     const handle = client.allocRunner(a.ID)!.task('main')!.handle;
     const updated = structuredClone(server.allocs.get(a.ID)!);
     updated.Job.Version = 1;
     server.place(updated);
-    expect(await waitFor(() => client.allocRunner(a.ID)!.alloc.Job.Version === 1)).toBe(true);
+    await expect.poll(() => client.allocRunner(a.ID)!.alloc.Job.Version === 1, { timeout: 5_000 }).toBe(true);
     expect(client.allocRunner(a.ID)!.task('main')!.handle).toBe(handle);
     expect(state(server, a.ID, 'main')!.Events.filter((e) => e.Type === 'Started')).toHaveLength(1);
   });
@@ -83,19 +83,19 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
     const server = new FakeServer();
     const { client, dir } = await start(server, undefined, { gcIntervalMs: 50, gcMaxAllocs: 0 });
     const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', { run_for: '10ms' })], { Type: 'batch' }), client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'complete')).toBe(true);
-    expect(await waitFor(() => client.allocRunner(a.ID) === undefined)).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => client.allocRunner(a.ID) === undefined, { timeout: 5_000 }).toBe(true);
     expect(existsSync(join(dir, 'alloc', a.ID))).toBe(false);
-    expect(await waitFor(() => !existsSync(join(dir, 'client', 'allocs', `${a.ID}.json`)))).toBe(true);
+    await expect.poll(() => !existsSync(join(dir, 'client', 'allocs', `${a.ID}.json`)), { timeout: 5_000 }).toBe(true);
   });
 
   it('re-registers the node when a driver becomes unhealthy', async () => {
     const server = new FakeServer();
     const mock = new MockDriver();
     const { client } = await start(server, [mock], { fingerprintIntervalMs: 50 });
-    expect(await waitFor(() => server.nodes.get(client.nodeID)?.Drivers.mock_driver?.Healthy === true)).toBe(true);
+    await expect.poll(() => server.nodes.get(client.nodeID)?.Drivers.mock_driver?.Healthy === true, { timeout: 5_000 }).toBe(true);
     mock.healthy = false;
-    expect(await waitFor(() => server.nodes.get(client.nodeID)?.Drivers.mock_driver?.Healthy === false)).toBe(true);
+    await expect.poll(() => server.nodes.get(client.nodeID)?.Drivers.mock_driver?.Healthy === false, { timeout: 5_000 }).toBe(true);
     expect(server.nodes.get(client.nodeID)!.Attributes['driver.mock_driver']).toBeUndefined();
   });
 
@@ -103,7 +103,7 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
     const server = new FakeServer();
     const { client } = await start(server);
     const a = server.place(testAlloc(testJob([testTask('main', 'docker', { image: 'x' })]), client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'failed')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'failed', { timeout: 5_000 }).toBe(true);
     expect(state(server, a.ID, 'main')!.Events.at(-1)!.DisplayMessage).toBe('driver "docker" is not available on this client');
   });
 });

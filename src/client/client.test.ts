@@ -7,7 +7,7 @@ import { MockDriver, RawExecDriver } from '../drivers/index.js';
 import { processAlive, processTree } from '../drivers/raw-exec/index.js';
 import type { Allocation, TaskState } from '../structs/index.js';
 import { createClient, type Client } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask, waitFor } from './testing/index.js';
+import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -43,7 +43,7 @@ const types = (s: TaskState | undefined) => (s?.Events ?? []).map((e) => e.Type)
 const pidOf = (client: Client, a: Allocation, task = 'main') => client.allocRunner(a.ID)!.task(task)!.handle!.driverState.pid as number;
 /** The task's own process (the child of raw_exec's status-recording wrapper). */
 async function taskPid(pid: number): Promise<number | undefined> {
-  await waitFor(() => processTree(pid).length >= 2, 2_000);
+  await expect.poll(() => processTree(pid).length >= 2, { timeout: 2_000 }).toBe(true);
   return processTree(pid).find((p) => p.pid !== pid)?.pid;
 }
 
@@ -53,7 +53,7 @@ describe('client agent', () => {
     server.heartbeatTTLms = 100;
     const dir = dataDir();
     const client = await startClient(server, dir);
-    expect(await waitFor(() => server.heartbeats >= 2)).toBe(true);
+    await expect.poll(() => server.heartbeats >= 2, { timeout: 5_000 }).toBe(true);
     const node = server.nodes.get(client.nodeID)!;
     expect(node.Attributes['kernel.name']).toBe('linux');
     expect(Number(node.Attributes['cpu.numcores'])).toBeGreaterThan(0);
@@ -70,9 +70,9 @@ describe('client agent', () => {
     const client = await startClient(server, dataDir());
     const task = testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', 'env; sleep 30'] }, { Env: { GREETING: 'port ${NOMAD_PORT_http} on ${node.unique.name} in ${node.datacenter} ${meta.rack} ${attr.kernel.name}' } });
     const a = server.place(testAlloc(testJob([task]), client.nodeID, 2));
-    expect(await waitFor(() => taskState(server, a.ID)?.State === 'running')).toBe(true);
+    await expect.poll(() => taskState(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
     const out = join(client.allocRunner(a.ID)!.task('main')!.handle!.config.dirs.logDir, 'main.stdout.0');
-    expect(await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').includes('NOMAD_TASK_NAME'))).toBe(true);
+    await expect.poll(() => existsSync(out) && readFileSync(out, 'utf8').includes('NOMAD_TASK_NAME'), { timeout: 5_000 }).toBe(true);
     const env = Object.fromEntries(readFileSync(out, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
     const allocDir = join(client.allocRunner(a.ID)!.task('main')!.handle!.config.dirs.sharedAllocDir);
     expect(env).toMatchObject({
@@ -108,15 +108,15 @@ describe('client agent', () => {
     const task = testTask('main', 'raw_exec', { command: 'sleep', args: ['30'] }, { RestartPolicy: quickRestart });
     const a = server.place(testAlloc(testJob([task]), client.nodeID));
     for (let restart = 1; restart <= 3; restart++) {
-      expect(await waitFor(() => taskState(server, a.ID)?.State === 'running' && client.allocRunner(a.ID)!.task('main')!.handle !== null)).toBe(true);
+      await expect.poll(() => taskState(server, a.ID)?.State === 'running' && client.allocRunner(a.ID)!.task('main')!.handle !== null, { timeout: 5_000 }).toBe(true);
       const pid = await taskPid(pidOf(client, a));
       expect(pid).toBeDefined();
       process.kill(pid!, 'SIGKILL');
       if (restart <= 2) {
-        expect(await waitFor(() => taskState(server, a.ID)?.Restarts === restart && taskState(server, a.ID)?.State === 'running')).toBe(true);
+        await expect.poll(() => taskState(server, a.ID)?.Restarts === restart && taskState(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
       }
     }
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'failed')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'failed', { timeout: 5_000 }).toBe(true);
     const s = taskState(server, a.ID)!;
     expect(s).toMatchObject({ State: 'dead', Failed: true, Restarts: 2 });
     const evs = s.Events;
@@ -131,7 +131,7 @@ describe('client agent', () => {
     const server = new FakeServer();
     const client = await startClient(server, dataDir());
     const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', { start_error: 'boom' })]), client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'failed')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'failed', { timeout: 5_000 }).toBe(true);
     expect(types(taskState(server, a.ID))).toEqual(['Received', 'Task Setup', 'Driver Failure', 'Not Restarting']);
     expect(taskState(server, a.ID)!.Events.at(-1)!.DisplayMessage).toBe('Error was unrecoverable');
   });
@@ -140,12 +140,12 @@ describe('client agent', () => {
     const server = new FakeServer();
     const client = await startClient(server, dataDir());
     const batch = server.place(testAlloc(testJob([testTask('main', 'mock_driver', { run_for: '50ms' })], { ID: 'b', Name: 'b', Type: 'batch' }), client.nodeID));
-    expect(await waitFor(() => server.allocs.get(batch.ID)?.ClientStatus === 'complete')).toBe(true);
+    await expect.poll(() => server.allocs.get(batch.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
     const svc = server.place(testAlloc(testJob([testTask('main', 'raw_exec', { command: 'sleep', args: ['30'] })]), client.nodeID));
-    expect(await waitFor(() => server.allocs.get(svc.ID)?.ClientStatus === 'running')).toBe(true);
+    await expect.poll(() => server.allocs.get(svc.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     const pid = pidOf(client, svc);
     server.stopAlloc(svc.ID);
-    expect(await waitFor(() => server.allocs.get(svc.ID)?.ClientStatus === 'complete')).toBe(true);
+    await expect.poll(() => server.allocs.get(svc.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
     expect(types(taskState(server, svc.ID)).slice(-3)).toEqual(['Killing', 'Terminated', 'Killed']);
     expect(processTree(pid)).toEqual([]);
   });
@@ -158,7 +158,7 @@ describe('client agent', () => {
       testTask('helper', 'mock_driver', {}),
     ], { Type: 'batch' });
     const a = server.place(testAlloc(job, client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'complete')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
     expect(types(taskState(server, a.ID, 'helper'))).toContain('Leader Task Dead');
   });
 
@@ -169,7 +169,7 @@ describe('client agent', () => {
     const job = testJob([testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', 'echo started; exec sleep 30'] })]);
     const keep = server.place(testAlloc(job, first.nodeID, 0));
     const stop = server.place(testAlloc(job, first.nodeID, 1));
-    expect(await waitFor(() => [keep, stop].every((a) => server.allocs.get(a.ID)?.ClientStatus === 'running'))).toBe(true);
+    await expect.poll(() => [keep, stop].every((a) => server.allocs.get(a.ID)?.ClientStatus === 'running'), { timeout: 5_000 }).toBe(true);
     const pids = [pidOf(first, keep), pidOf(first, stop)];
     const startTimes = [keep, stop].map((a) => first.allocRunner(a.ID)!.task('main')!.handle!.driverState.startTime as number);
     await first.shutdown();
@@ -178,7 +178,7 @@ describe('client agent', () => {
     server.stopAlloc(stop.ID);
     const second = await startClient(server, dir);
     expect(second.nodeID).toBe(first.nodeID);
-    expect(await waitFor(() => server.allocs.get(stop.ID)?.ClientStatus === 'complete')).toBe(true);
+    await expect.poll(() => server.allocs.get(stop.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
     expect(processAlive(pids[1]!, startTimes[1]!)).toBe(false);
     expect(pidOf(second, keep)).toBe(pids[0]);
     expect(processAlive(pids[0]!, startTimes[0]!)).toBe(true);
@@ -194,13 +194,13 @@ describe('client agent', () => {
     const dir = dataDir();
     const first = await startClient(server, dir, { kill: false });
     const a = server.place(testAlloc(testJob([testTask('main', 'raw_exec', { command: 'sleep', args: ['30'] }, { RestartPolicy: quickRestart })]), first.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'running')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     const pid = pidOf(first, a);
     await first.shutdown();
     process.kill((await taskPid(pid))!, 'SIGKILL');
-    await waitFor(() => processTree(pid).length === 0);
+    await expect.poll(() => processTree(pid).length === 0, { timeout: 5_000 }).toBe(true);
     const second = await startClient(server, dir);
-    expect(await waitFor(() => taskState(server, a.ID)?.Restarts === 1 && taskState(server, a.ID)?.State === 'running')).toBe(true);
+    await expect.poll(() => taskState(server, a.ID)?.Restarts === 1 && taskState(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
     expect(pidOf(second, a)).not.toBe(pid);
     expect(types(taskState(server, a.ID)).slice(-3)).toEqual(['Terminated', 'Restarting', 'Started']);
   });
@@ -212,7 +212,7 @@ describe('client agent', () => {
     const script = 'i=0; while [ $i -lt 40 ]; do printf "%099d\\n" $i; i=$((i+1)); sleep 0.01; done; sleep 30';
     const task = testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', script] }, { LogConfig: { MaxFiles: 100, MaxFileSizeMB: 0.001 } });
     const a = server.place(testAlloc(testJob([task]), client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'running')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     const ac = new AbortController();
     let text = '';
     const reading = (async () => {
@@ -221,7 +221,7 @@ describe('client agent', () => {
         if (text.length >= 4000) ac.abort();
       }
     })();
-    await waitFor(() => text.length >= 4000, 8_000);
+    await expect.poll(() => text.length >= 4000, { timeout: 8_000 }).toBe(true);
     ac.abort();
     await reading;
     const lines = text.trim().split('\n');

@@ -7,7 +7,7 @@ import { MockDriver } from '../drivers/index.js';
 import type { DriverEventSink, ExitResult, TaskConfig, TaskDriver, TaskHandle } from '../drivers/index.js';
 import type { TaskState } from '../structs/index.js';
 import { createClient, type Client } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask, waitFor } from './testing/index.js';
+import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
 
 /**
  * A mock driver that reports events as docker and exec do: a pull message while starting, and "OOM Killed"
@@ -58,7 +58,7 @@ describe('driver events on task states', () => {
     const client = await startClient(server, new EventingDriver());
     const task = testTask('main', 'mock_driver', { run_for: '150ms', image: 'app:1' }, { RestartPolicy: { Attempts: 1, Interval: 60e9, Delay: 50e6, Mode: 'fail' } });
     const a = server.place(testAlloc(testJob([task]), client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'dead', 5_000)).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'dead', { timeout: 5_000 }).toBe(true);
     const state = server.allocs.get(a.ID)!.TaskStates!.main!;
     const evs = events(state);
     expect(evs).toContain('Driver: Pulling Image app:1');
@@ -74,7 +74,7 @@ describe('driver events on task states', () => {
     const server = new FakeServer();
     const client = await startClient(server, new EventingDriver());
     const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', {})]), client.nodeID));
-    expect(await waitFor(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'running')).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'running', { timeout: 5_000 }).toBe(true);
     const before = events(client.allocRunner(a.ID)!.task('main')!.state).length;
     client.driverEvent(`${a.ID}/main/stale`, 'Driver', 'from an earlier start');
     client.driverEvent('no-such-alloc/main/x', 'Driver', 'nobody');

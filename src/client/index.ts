@@ -16,7 +16,6 @@ export { TaskRunner, type PersistedTaskState } from './task-runner.js';
 export { RestartTracker, defaultRestartPolicy, type RestartDecision } from './restart-tracker.js';
 export { clientStatusFromTasks } from './alloc-status.js';
 export { taskEvent } from './task-events.js';
-export { formatGoDuration } from './go-duration.js';
 export { allocResourceUsage, toResourceUsage, type AllocResourceUsage, type ResourceUsage, type TaskResourceUsageJSON } from './stats.js';
 export { LogRotator, readLogFiles, logIndexes } from './logs/index.js';
 export { hostFacts, hostAttributes, buildNode, CLIENT_VERSION } from './fingerprint.js';

@@ -5,6 +5,7 @@
  * variable is left as written, as Nomad leaves it. Used for the task's env block, its driver `config`
  * (recursively), and service names, tags and check fields; templates reuse it.
  */
+import { nodeVariable } from '../structs/index.js';
 
 export interface InterpolationNode {
   ID: string;
@@ -28,20 +29,8 @@ export function lookupVariable(name: string, ctx: InterpolationContext): string 
   const n = ctx.node;
   if (name.startsWith('env.')) return ctx.env[name.slice(4)];
   if (n) {
-    switch (name) {
-      case 'node.unique.id':
-        return n.ID;
-      case 'node.unique.name':
-        return n.Name;
-      case 'node.datacenter':
-        return n.Datacenter;
-      case 'node.class':
-        return n.NodeClass;
-      case 'node.pool':
-        return n.NodePool;
-    }
-    if (name.startsWith('attr.')) return n.Attributes[name.slice(5)];
-    if (name.startsWith('meta.')) return n.Meta[name.slice(5)];
+    const v = nodeVariable(name, n);
+    if (v !== undefined || name.startsWith('attr.') || name.startsWith('meta.')) return v;
   }
   if (name === 'node.region') return ctx.region;
   return ctx.env[name];

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RestartTracker, defaultRestartPolicy } from './restart-tracker.js';
-import { formatGoDuration } from './go-duration.js';
+import { formatGoDuration } from '../lib/duration.js';
 
 const policy = (over = {}) => ({ Attempts: 2, Interval: 60e9, Delay: 15e9, Mode: 'fail', ...over });
 const fail = { exitCode: 1, signal: 0, killed: false };

@@ -10,7 +10,7 @@
  *                             mode "delay" ──────────────────► Restarting, delay = until the window ends
  */
 import type { RestartPolicy } from '../structs/index.js';
-import { formatGoDuration } from './go-duration.js';
+import { formatGoDuration } from '../lib/duration.js';
 
 export const ReasonNoRestartsAllowed = 'Policy allows no restarts';
 export const ReasonUnrecoverableError = 'Error was unrecoverable';

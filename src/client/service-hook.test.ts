@@ -7,7 +7,7 @@ import { nullLogger } from '../logging/index.js';
 import { MockDriver } from '../drivers/index.js';
 import type { Allocation, Service, ServiceRegistration, TaskGroup } from '../structs/index.js';
 import { createClient, type Client } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask, waitFor } from './testing/index.js';
+import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
 
 /** A FakeServer that also keeps the catalog, and when each write happened. */
 class CatalogServer extends FakeServer {
@@ -92,7 +92,7 @@ describe('client services', () => {
     const server = new CatalogServer();
     const client = await startClient(server);
     const a = server.place(allocWith(client, { task: [{ Name: 'web-${NOMAD_TASK_NAME}', PortLabel: 'http', Tags: ['alloc-${NOMAD_ALLOC_INDEX}', 'node-${node.unique.name}'] }] }));
-    expect(await waitFor(() => server.catalog.size === 1)).toBe(true);
+    await expect.poll(() => server.catalog.size === 1, { timeout: 5_000 }).toBe(true);
     const reg = [...server.catalog.values()][0]!;
     expect(reg).toMatchObject({ ServiceName: 'web-main', Address: '127.0.0.1', Port: 23456, AllocID: a.ID, NodeID: client.nodeID, Tags: ['alloc-0', 'node-node-1'], Status: 'passing' });
   });
@@ -103,11 +103,11 @@ describe('client services', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const first = await startClient(server, dir);
     server.place(allocWith(first, { task: [{ Name: 'web', PortLabel: 'http' }], group: [{ Name: 'api', PortLabel: 'http' }] }));
-    expect(await waitFor(() => server.catalog.size === 2)).toBe(true);
+    await expect.poll(() => server.catalog.size === 2, { timeout: 5_000 }).toBe(true);
     await first.shutdown();
     server.catalog.clear();
     await startClient(server, dir);
-    expect(await waitFor(() => server.catalog.size === 2)).toBe(true);
+    await expect.poll(() => server.catalog.size === 2, { timeout: 5_000 }).toBe(true);
   });
 
   it('runs the task while the server cannot take the registration, and registers once it can', async () => {
@@ -119,20 +119,20 @@ describe('client services', () => {
     const short = allocWith(client, { task: [{ Name: 'web', PortLabel: 'http' }] });
     short.Job.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '300ms' };
     server.place(short);
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'running')).toBe(true);
-    expect(await waitFor(() => (server.allocs.get(short.ID)?.TaskStates?.main?.Events ?? []).some((e) => e.Type === 'Terminated'), 3_000)).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => (server.allocs.get(short.ID)?.TaskStates?.main?.Events ?? []).some((e) => e.Type === 'Terminated'), { timeout: 3_000 }).toBe(true);
     expect(server.catalog.size).toBe(0);
     server.failWrites = false;
-    expect(await waitFor(() => server.catalog.size === 1, 5_000)).toBe(true);
+    await expect.poll(() => server.catalog.size === 1, { timeout: 5_000 }).toBe(true);
   });
 
   it('deregisters a task service before the task is killed, then waits its shutdown_delay', async () => {
     const server = new CatalogServer();
     const client = await startClient(server);
     const a = server.place(allocWith(client, { task: [{ Name: 'web', PortLabel: 'http' }], taskShutdownDelayNs: 400e6 }));
-    await waitFor(() => server.catalog.size === 1);
+    await expect.poll(() => server.catalog.size === 1, { timeout: 5_000 }).toBe(true);
     server.stopAlloc(a.ID);
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', 5_000)).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
     const deleted = server.writes.find((w) => w.op === 'delete')!.at;
     const killing = eventTime(server, a.ID, 'Killing')!;
     expect(server.catalog.size).toBe(0);
@@ -143,10 +143,10 @@ describe('client services', () => {
     const server = new CatalogServer();
     const client = await startClient(server);
     const a = server.place(allocWith(client, { group: [{ Name: 'api', PortLabel: 'http', Tags: ['v1'] }], groupShutdownDelayNs: 400e6 }));
-    expect(await waitFor(() => server.catalog.size === 1)).toBe(true);
+    await expect.poll(() => server.catalog.size === 1, { timeout: 5_000 }).toBe(true);
     expect([...server.catalog.keys()][0]).toBe(`_nomad-task-${a.ID}-group-web-api-http`);
     server.stopAlloc(a.ID);
-    expect(await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', 5_000)).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
     const deleted = server.writes.find((w) => w.op === 'delete')!.at;
     expect(eventTime(server, a.ID, 'Killing')! - deleted).toBeGreaterThanOrEqual(350);
   });
@@ -156,11 +156,11 @@ describe('client services', () => {
     const client = await startClient(server);
     const { port, server: tcp } = await listener();
     const a = server.place(allocWith(client, { port, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }));
-    expect(await waitFor(() => [...server.catalog.values()][0]?.Status === 'passing')).toBe(true);
+    await expect.poll(() => [...server.catalog.values()][0]?.Status === 'passing', { timeout: 5_000 }).toBe(true);
     const checks = Object.values(client.allocChecks(a.ID));
     expect(checks).toMatchObject([{ Check: 'alive', Service: 'api', Task: '', Group: 'web', Mode: 'healthiness', Status: 'success' }]);
     await new Promise<void>((r) => tcp.close(() => r()));
-    expect(await waitFor(() => [...server.catalog.values()][0]?.Status === 'critical')).toBe(true);
+    await expect.poll(() => [...server.catalog.values()][0]?.Status === 'critical', { timeout: 5_000 }).toBe(true);
     expect(Object.values(client.allocChecks(a.ID))[0]!.Status).toBe('failure');
   });
 
@@ -169,7 +169,7 @@ describe('client services', () => {
     const client = await startClient(server);
     const script = { Name: 'probe', Type: 'script', Command: '/bin/check', Args: ['--deep'], Interval: 50e6, Timeout: 500e6 };
     const a = server.place(allocWith(client, { task: [{ Name: 'web', PortLabel: 'http', Checks: [script] }], group: [{ Name: 'api', PortLabel: 'http', Checks: [{ ...script, TaskName: 'main' }] }] }));
-    expect(await waitFor(() => server.catalog.size === 2 && [...server.catalog.values()].every((r) => r.Status === 'passing'))).toBe(true);
+    await expect.poll(() => server.catalog.size === 2 && [...server.catalog.values()].every((r) => r.Status === 'passing'), { timeout: 5_000 }).toBe(true);
     const outputs = Object.values(client.allocChecks(a.ID)).map((c) => [c.Service, c.Task, c.Status, c.Output.trim()]);
     expect(outputs.sort()).toEqual([
       ['api', '', 'success', '/bin/check --deep'],
@@ -188,9 +188,9 @@ describe('client services', () => {
     alloc.Job.TaskGroups[0]!.RestartPolicy = { Attempts: 5, Interval: 60e9, Delay: 10e6, Mode: 'fail' };
     const a = server.place(alloc);
     const restarted = () => server.allocs.get(a.ID)?.TaskStates?.main?.Events.find((e) => e.Type === 'Restart Signaled');
-    expect(await waitFor(() => restarted() !== undefined, 5_000)).toBe(true);
+    await expect.poll(() => restarted() !== undefined, { timeout: 5_000 }).toBe(true);
     expect(restarted()!.RestartReason).toBe('healthcheck: check "alive" unhealthy');
-    expect(await waitFor(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'running' && server.catalog.size === 1, 5_000)).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'running' && server.catalog.size === 1, { timeout: 5_000 }).toBe(true);
   });
 
   it('counts check_restart restarts against the restart policy, as Nomad does, and fails the task when they run out', async () => {
@@ -203,7 +203,7 @@ describe('client services', () => {
     alloc.Job.TaskGroups[0]!.RestartPolicy = { Attempts: 1, Interval: 60e9, Delay: 10e6, Mode: 'fail' };
     const a = server.place(alloc);
     const main = () => server.allocs.get(a.ID)?.TaskStates?.main;
-    expect(await waitFor(() => main()?.State === 'dead', 8_000)).toBe(true);
+    await expect.poll(() => main()?.State === 'dead', { timeout: 8_000 }).toBe(true);
     expect(main()!.Failed).toBe(true);
     expect(main()!.Restarts).toBe(1);
     expect(main()!.Events.map((e) => e.Type)).toContain('Not Restarting');
@@ -217,10 +217,12 @@ describe('client services', () => {
     await new Promise<void>((r) => tcp.close(() => r()));
     const update = { Stagger: 0, MaxParallel: 1, HealthCheck: 'checks', MinHealthyTime: 100e6, HealthyDeadline: 20e9, ProgressDeadline: 60e9, AutoRevert: false, AutoPromote: false, Canary: 0 };
     const a = server.place({ ...allocWith(client, { port, update, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }), DeploymentID: 'dep-1' });
-    await waitFor(() => server.allocs.get(a.ID)?.ClientStatus === 'running');
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 600));
     expect(server.allocs.get(a.ID)?.DeploymentStatus?.Healthy ?? null).toBeNull();
     tcp.listen(port, '127.0.0.1');
-    expect(await waitFor(() => server.allocs.get(a.ID)?.DeploymentStatus?.Healthy === true, 5_000)).toBe(true);
+    await expect.poll(() => server.allocs.get(a.ID)?.DeploymentStatus?.Healthy === true, { timeout: 5_000 }).toBe(true);
   });
 });

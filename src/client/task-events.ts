@@ -2,7 +2,7 @@
  * Nomad's task events with the display messages its CLI and UI show (`alloc status` → Recent Events).
  */
 import { TaskEventTypes, type TaskEvent } from '../structs/index.js';
-import { formatGoDuration } from './go-duration.js';
+import { formatGoDuration } from '../lib/duration.js';
 import { ReasonWithinPolicy } from './restart-tracker.js';
 
 type Extra = Partial<Omit<TaskEvent, 'Type' | 'Time' | 'DisplayMessage' | 'Details'>>;

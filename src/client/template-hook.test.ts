@@ -78,14 +78,6 @@ function harness(rpc: ServerRPC, templates: Template[], opts: { execExit?: numbe
   return { hook, ctx, events, calls, dest: join(dirs.dir, 'local/out.txt'), abort };
 }
 
-async function until(cond: () => boolean, what: string, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const GREETING = '{{ with nomadVar "nomad/jobs/tpl" }}{{ .greeting }}{{ end }}';
 
 describe('the template hook', () => {
@@ -94,7 +86,7 @@ describe('the template hook', () => {
     const h = harness(s, [tmpl({ EmbeddedTmpl: `greeting=${GREETING}\n`, Perms: '0600' })]);
     let started = false;
     const pre = h.hook.prestart(h.ctx).then((r) => ((started = true), r));
-    await until(() => h.events.some((e) => e.Type === 'Template'), 'a Missing event');
+    await expect.poll(() => h.events.some((e) => e.Type === 'Template'), { timeout: 3_000, message: 'a Missing event' }).toBe(true);
     expect(h.events[0]!.DisplayMessage).toBe('Missing: nomad.var.block(nomad/jobs/tpl@default)');
     expect(started).toBe(false);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
@@ -112,7 +104,7 @@ describe('the template hook', () => {
     expect(h.calls).toEqual([]);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/other-unrelated', Items: { x: '1' } }).catch(() => undefined);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
-    await until(() => h.calls.length > 0, 'the change_mode');
+    await expect.poll(() => h.calls.length > 0, { timeout: 3_000, message: 'the change_mode' }).toBe(true);
     expect(readFileSync(h.dest, 'utf8')).toBe('hi2');
     expect(h.calls).toEqual(['restart: Template with change_mode restart re-rendered']);
   });
@@ -123,7 +115,9 @@ describe('the template hook', () => {
     const h = harness(s, [tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a' }), tmpl({ EmbeddedTmpl: `G=${GREETING}`, DestPath: 'local/b.env', Envvars: true, ChangeMode: 'signal', ChangeSignal: 'SIGUSR1' })]);
     await h.hook.prestart(h.ctx);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
-    await until(() => h.calls.length > 0, 'the change_mode');
+    await expect.poll(() => h.calls.length > 0, { timeout: 3_000, message: 'the change_mode' }).toBe(true);
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect(h.calls).toEqual(['restart: Template with change_mode restart re-rendered']);
     expect((await h.hook.prestart(h.ctx)).env).toEqual({ G: 'hi2' });
@@ -140,8 +134,8 @@ describe('the template hook', () => {
     await h.hook.prestart(h.ctx);
     await h.hook.poststart(h.ctx, { config: { id: 'task-1' } } as never);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hey' } });
-    await until(() => h.calls.length >= 2, 'signal and script');
-    await until(() => readFileSync(join(h.ctx.dirs.dir, 'local/c'), 'utf8') === 'hey', 'the noop template re-rendered');
+    await expect.poll(() => h.calls.length >= 2, { timeout: 3_000, message: 'signal and script' }).toBe(true);
+    await expect.poll(() => readFileSync(join(h.ctx.dirs.dir, 'local/c'), 'utf8') === 'hey', { timeout: 3_000, message: 'the noop template re-rendered' }).toBe(true);
     expect([...h.calls].sort()).toEqual(['exec task-1 /bin/reload -q', 'signal SIGHUP: Template re-rendered']);
     expect(h.events.map((e) => e.DisplayMessage)).toContain('Template successfully ran script /bin/reload with arguments: [-q]. Exit code: 0');
   });
@@ -153,7 +147,7 @@ describe('the template hook', () => {
     await h.hook.prestart(h.ctx);
     await h.hook.poststart(h.ctx, { config: { id: 't' } } as never);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'x' } });
-    await until(() => h.calls.some((c) => c.startsWith('kill:')), 'the kill');
+    await expect.poll(() => h.calls.some((c) => c.startsWith('kill:')), { timeout: 3_000, message: 'the kill' }).toBe(true);
     expect(h.calls.find((c) => c.startsWith('kill:'))).toBe('kill: Template failed to run script /bin/false with arguments [] on change: Exit code: 3');
   });
 
@@ -167,10 +161,12 @@ describe('the template hook', () => {
     const again = new TemplateHook({ rpc: s, node: () => undefined, allocDir: () => join(first.ctx.dirs.dir, '..'), now: () => 1 }, first.ctx.task);
     cleanups.push(() => again.stop());
     await again.recovered(first.ctx, { config: { id: 't2' } } as never);
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect(first.calls).toEqual([]);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'later' } });
-    await until(() => first.calls.length > 0, 'the restart after recovery');
+    await expect.poll(() => first.calls.length > 0, { timeout: 3_000, message: 'the restart after recovery' }).toBe(true);
     expect(first.calls).toEqual(['restart: Template with change_mode restart re-rendered']);
     expect(readFileSync(join(first.ctx.dirs.dir, 'local/b'), 'utf8')).toBe('later');
     await again.stop();
@@ -180,7 +176,7 @@ describe('the template hook', () => {
     const third = new TemplateHook({ rpc: s, node: () => undefined, allocDir: () => join(first.ctx.dirs.dir, '..'), now: () => 1 }, first.ctx.task);
     cleanups.push(() => third.stop());
     await third.recovered(first.ctx, { config: { id: 't3' } } as never);
-    await until(() => first.calls.length === 2, 'the restart for the change made while away');
+    await expect.poll(() => first.calls.length === 2, { timeout: 3_000, message: 'the restart for the change made while away' }).toBe(true);
     expect(readFileSync(join(first.ctx.dirs.dir, 'local/a'), 'utf8')).toBe('while-away');
   });
 
@@ -214,12 +210,12 @@ describe('the template hook', () => {
     cleanups.push(() => http.close());
     const h = harness(new HttpServerRPC(http.address), [tmpl({ EmbeddedTmpl: GREETING })]);
     const pre = h.hook.prestart(h.ctx);
-    await until(() => h.events.some((e) => e.Type === 'Template'), 'a Missing event');
+    await expect.poll(() => h.events.some((e) => e.Type === 'Template'), { timeout: 3_000, message: 'a Missing event' }).toBe(true);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'remote' } });
     await pre;
     expect(readFileSync(h.dest, 'utf8')).toBe('remote');
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'remote2' } });
-    await until(() => h.calls.length === 1, 'the restart');
+    await expect.poll(() => h.calls.length === 1, { timeout: 3_000, message: 'the restart' }).toBe(true);
     expect(readFileSync(h.dest, 'utf8')).toBe('remote2');
   });
 
@@ -235,9 +231,9 @@ describe('the template hook', () => {
     await h.hook.prestart(h.ctx);
     expect(readFileSync(h.dest, 'utf8')).toBe('server 127.0.0.1:9001;\n');
     await s.upsertServiceRegistrations([reg('b3', 9003)]);
-    await until(() => readFileSync(h.dest, 'utf8') === 'server 127.0.0.1:9001;\nserver 127.0.0.1:9003;\n', 'the new instance');
+    await expect.poll(() => readFileSync(h.dest, 'utf8') === 'server 127.0.0.1:9001;\nserver 127.0.0.1:9003;\n', { timeout: 3_000, message: 'the new instance' }).toBe(true);
     await s.deleteServiceRegistrations(['b1', 'b3']);
-    await until(() => readFileSync(h.dest, 'utf8') === 'server 127.0.0.1:65535;\n', 'the fallback');
-    await until(() => h.calls.length === 2, 'two reloads');
+    await expect.poll(() => readFileSync(h.dest, 'utf8') === 'server 127.0.0.1:65535;\n', { timeout: 3_000, message: 'the fallback' }).toBe(true);
+    await expect.poll(() => h.calls.length === 2, { timeout: 3_000, message: 'two reloads' }).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readConformanceJson } from '../testing/conformance-data.js';
+import { itConformance } from '../testing/describe-conformance.js';
 import { allocCheckStatuses } from './alloc-checks.js';
 import { buildServiceWorkloads } from './registrations.js';
 import { fixtureAlloc, fixtureJob, SEC } from './testing/fixtures.js';
@@ -43,8 +44,8 @@ describe('allocCheckStatuses', () => {
     expect(out[later!.CheckID]).toMatchObject({ Status: 'pending', Timestamp: 0 });
   });
 
-  it("has every field of Nomad's AllocCheckStatus", () => {
-    const types = JSON.parse(readFileSync(new URL('../../../shared/conformance/nomad/api-shapes/api-types.head.json', import.meta.url), 'utf8')) as Record<string, { fields: Array<{ json: string; type: string }> }>;
+  itConformance("has every field of Nomad's AllocCheckStatus", () => {
+    const types = readConformanceJson<Record<string, { fields: Array<{ json: string; type: string }> }>>('api-shapes', 'api-types.head.json');
     const one = Object.values(allocCheckStatuses('front', workloads))[0]!;
     for (const f of types.AllocCheckStatus!.fields) {
       expect(one, f.json).toHaveProperty(f.json);

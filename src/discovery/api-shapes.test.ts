@@ -2,8 +2,9 @@
  * The catalog and variables shapes against Nomad's own API types (the conformance data in shared/): every
  * field Nomad's Go client decodes is present, under its JSON name, with a JSON type Go can decode into it.
  */
-import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { HAS_CONFORMANCE_DATA, readConformanceJson } from '../testing/conformance-data.js';
+import { describeConformance } from '../testing/describe-conformance.js';
 import { catalogIndex, filterService, serviceListStubs } from './catalog.js';
 import { buildServiceWorkloads } from './registrations.js';
 import { applyVariableWrite, listVariables } from './variables.js';
@@ -14,7 +15,7 @@ interface Field {
   type: string;
   omitempty?: boolean;
 }
-const types = JSON.parse(readFileSync(new URL('../../../shared/conformance/nomad/api-shapes/api-types.head.json', import.meta.url), 'utf8')) as Record<string, { fields: Field[] | null }>;
+const types: Record<string, { fields: Field[] | null }> = HAS_CONFORMANCE_DATA ? readConformanceJson('api-shapes', 'api-types.head.json') : {};
 
 /** Problems decoding `value` as Nomad's Go type `type`; empty when Go's encoding/json would accept it. */
 function conform(value: unknown, type: string, at: string): string[] {
@@ -43,7 +44,7 @@ function conform(value: unknown, type: string, at: string): string[] {
   });
 }
 
-describe("the catalog in Nomad's API shapes", () => {
+describeConformance("the catalog in Nomad's API shapes", () => {
   const [built] = buildServiceWorkloads({ alloc: fixtureAlloc(fixtureJob({ taskServices: [{ Name: 'web', PortLabel: 'http', Tags: ['a'] }] })), node: { ID: 'n', Datacenter: 'dc1' }, advertiseIP: '10.0.0.9', task: 'web' });
   const regs = [built!.registration, fixtureReg({ Tags: null }), fixtureReg({ Namespace: 'prod' })];
 

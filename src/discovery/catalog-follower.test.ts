@@ -65,14 +65,6 @@ afterAll(async () => {
   await new Promise<void>((r) => agent.server.close(() => r()));
 });
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('CatalogFollower', () => {
   it('loads the catalog, follows additions and removals, and feeds a DNS source', async () => {
     agent.set([fixtureReg({ ServiceName: 'web', Address: '127.0.0.1' }), fixtureReg({ ServiceName: 'api', Address: '127.0.0.2' }), fixtureReg({ ServiceName: 'db', Namespace: 'prod' })]);
@@ -82,7 +74,7 @@ describe('CatalogFollower', () => {
     const running = f.run(ctl.signal);
     const dns = registrationDnsSource(() => f.registrations());
     try {
-      await until(() => f.registrations().length === 3);
+      await expect.poll(() => f.registrations().length === 3, { timeout: 5000 }).toBe(true);
       expect(f.ready).toBe(true);
       expect(dns.lookup({ service: 'WEB' }).map((i) => i.Address)).toEqual(['127.0.0.1']);
       expect(agent.requests).toContain('/v1/service/db');
@@ -90,7 +82,7 @@ describe('CatalogFollower', () => {
       // A new instance of web and api gone: seen through the blocking queries, without polling delays.
       const web2 = fixtureReg({ ServiceName: 'web', Address: '127.0.0.3' });
       agent.set([...agent.regs.filter((r) => r.ServiceName !== 'api'), web2]);
-      await until(() => f.registrations().length === 3 && f.registrations().some((r) => r.Address === '127.0.0.3'), 1500);
+      await expect.poll(() => f.registrations().length === 3 && f.registrations().some((r) => r.Address === '127.0.0.3'), { timeout: 1500 }).toBe(true);
       expect(f.registrations().some((r) => r.ServiceName === 'api')).toBe(false);
       expect(dns.lookup({ service: 'web' }).map((i) => i.Address).sort()).toEqual(['127.0.0.1', '127.0.0.3']);
       expect(changes).toBeGreaterThan(0);
@@ -107,10 +99,10 @@ describe('CatalogFollower', () => {
     const ctl = new AbortController();
     const running = f.run(ctl.signal);
     try {
-      await until(() => f.registrations().length === 1);
+      await expect.poll(() => f.registrations().length === 1, { timeout: 5000 }).toBe(true);
       agent.failNext = 1;
       agent.set([fixtureReg({ ServiceName: 'web' }), fixtureReg({ ServiceName: 'web' })]);
-      await until(() => f.registrations().length === 2);
+      await expect.poll(() => f.registrations().length === 2, { timeout: 5000 }).toBe(true);
     } finally {
       ctl.abort();
       await running;
@@ -122,7 +114,7 @@ describe('CatalogFollower', () => {
     const f = new CatalogFollower({ address: `http://127.0.0.1:${agent.port}`, waitMs: 30_000 });
     const ctl = new AbortController();
     const running = f.run(ctl.signal);
-    await until(() => f.registrations().length === 1);
+    await expect.poll(() => f.registrations().length === 1, { timeout: 5000 }).toBe(true);
     const t0 = Date.now();
     ctl.abort();
     await running;

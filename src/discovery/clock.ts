@@ -1,6 +1,7 @@
 /**
  * Time for the health checks, injected so tests step it by hand. Same shape as the template module's Clock.
  */
+import { sleep } from '../lib/sleep.js';
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -11,19 +12,7 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const onAbort = () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      };
-      const t = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal.addEventListener('abort', onAbort, { once: true });
-    }),
+  sleep: (ms, signal) => sleep(ms, signal),
 };
 
 interface Timer {

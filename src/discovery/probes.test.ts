@@ -182,10 +182,10 @@ describe('CheckRunner with real probes', () => {
     const runner = new CheckRunner({ checks: [check({ Port: sport, IntervalMs: 30 })], signal: ctl.signal, onStatusChange: (st) => seenStatuses.push(st) });
     const done = runner.start();
     try {
-      await until(() => seenStatuses.includes('passing'));
+      await expect.poll(() => seenStatuses.includes('passing'), { timeout: 3000 }).toBe(true);
       s.closeAllConnections();
       await new Promise<void>((r) => s.close(() => r()));
-      await until(() => seenStatuses.at(-1) === 'critical');
+      await expect.poll(() => seenStatuses.at(-1) === 'critical', { timeout: 3000 }).toBe(true);
       expect(seenStatuses).toEqual(['passing', 'critical']);
     } finally {
       ctl.abort();
@@ -193,14 +193,6 @@ describe('CheckRunner with real probes', () => {
     }
   });
 });
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function freePort(): Promise<number> {
   const s = net.createServer();

@@ -12,7 +12,7 @@
  * same catalog. api-shapes.test.ts checks the Nomad bodies against Nomad's API types on every run;
  * test/e2e/prometheus.test.ts does the same against a real dev agent.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -208,23 +208,24 @@ function fakeAgent(req: http.IncomingMessage, res: http.ServerResponse, regs: Se
 }
 
 async function waitForTargets(port: number, job: string, count: number, log: () => string): Promise<PromTarget[]> {
-  const deadline = Date.now() + 45_000;
   let last = '';
-  while (Date.now() < deadline) {
+  const listed = async (): Promise<PromTarget[] | false> => {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) {
-        const body = (await res.json()) as { data: { activeTargets: PromTarget[] } };
-        const ts = body.data.activeTargets.filter((t) => t.labels.job === job);
-        last = JSON.stringify(ts.map((t) => t.discoveredLabels.__address__));
-        if (ts.length >= count) return ts;
-      }
+      if (!res.ok) return false;
+      const body = (await res.json()) as { data: { activeTargets: PromTarget[] } };
+      const ts = body.data.activeTargets.filter((t) => t.labels.job === job);
+      last = JSON.stringify(ts.map((t) => t.discoveredLabels.__address__));
+      return ts.length >= count && ts;
     } catch {
-      // Not up yet.
+      return false; // not up yet
     }
-    await new Promise((r) => setTimeout(r, 250));
+  };
+  try {
+    return await vi.waitUntil(listed, { timeout: 45_000, interval: 250 });
+  } catch {
+    throw new Error(`prometheus did not list ${count} targets for job ${job} (last: ${last}); its log:\n${log()}`);
   }
-  throw new Error(`prometheus did not list ${count} targets for job ${job} (last: ${last}); its log:\n${log()}`);
 }
 
 async function freePort(): Promise<number> {

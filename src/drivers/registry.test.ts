@@ -52,8 +52,8 @@ describe('builtin driver registry', () => {
     const seen: string[] = [];
     for (const f of DRIVER_FACTORIES) {
       if (f.name !== 'docker' && f.name !== 'exec') continue;
-      const d = f.create({ options: {}, enabled: true, dev: false, logger: nullLogger, onEvent: sink }) as unknown as { deps?: { onEvent?: unknown }; o?: { onEvent?: unknown } };
-      if ((d.deps?.onEvent ?? d.o?.onEvent) === sink) seen.push(f.name);
+      const d = f.create({ options: {}, enabled: true, dev: false, logger: nullLogger, onEvent: sink }) as unknown as { deps?: { onEvent?: unknown }; options?: { onEvent?: unknown } };
+      if ((d.deps?.onEvent ?? d.options?.onEvent) === sink) seen.push(f.name);
     }
     expect(seen.sort()).toEqual(['docker', 'exec']);
   });

@@ -10,6 +10,7 @@
 import type { Logger } from '../logging/index.js';
 import type { ServiceRegistration } from '../structs/index.js';
 import type { CatalogSource, GatewayInstance } from './types.js';
+import { sleepOrAborted } from '../lib/sleep.js';
 
 export interface BlockingAnswer {
   index: number;
@@ -38,7 +39,7 @@ export class BlockingQuerySource implements CatalogSource {
         if (signal.aborted) return;
         delay = Math.min(Math.max(delay * 2, this.retry.minMs), this.retry.maxMs);
         this.logger.warn('catalog query failed; retrying', { error: String(err), retryInMs: delay });
-        await sleep(delay, signal);
+        await sleepOrAborted(delay, signal);
         continue;
       }
       if (!first && answer.index === index) continue; // the query's wait ended with no change
@@ -67,16 +68,4 @@ export function registrationToInstance(
     NodeID: r.NodeID,
     Healthy: r.Status === undefined || r.Status === 'passing',
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

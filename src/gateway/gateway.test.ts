@@ -26,15 +26,6 @@ async function gateway(instances: GatewayInstance[], over: Partial<GatewayOption
   return { gw, source };
 }
 
-/** Waits until the gateway's table satisfies `ok` (route changes are applied asynchronously, within ms). */
-async function until(ok: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
 describe('routing', () => {
   it('routes by longest prefix and strips the prefix when the tag says so', async () => {
     const web = await backend('web');
@@ -146,7 +137,7 @@ describe('load balancing', () => {
     const { gw } = await gateway([instance('s', slow.port, ['urlprefix-/ lb=least_conn']), instance('f', fast.port, ['urlprefix-/ lb=least_conn'])]);
     // Occupy the slow instance with one request, then every further request should avoid it.
     const pending = [get(gw.port, '/'), get(gw.port, '/')];
-    await until(() => held.length + fast.hits === 2);
+    await expect.poll(() => held.length + fast.hits === 2, { timeout: 2000 }).toBe(true);
     const first = held.length;
     for (let i = 0; i < 10; i++) expect(echoOf(await get(gw.port, '/')).name).toBe('fast');
     expect(slow.hits).toBe(first);
@@ -217,10 +208,10 @@ describe('failures', () => {
     const req = request({ host: '127.0.0.1', port: gw.port, path: '/', agent: false });
     req.on('error', () => {});
     req.end();
-    await until(() => held.length === 1);
+    await expect.poll(() => held.length === 1, { timeout: 2000 }).toBe(true);
     expect(gw.routes()[0]!.Targets[0]!.Active).toBe(1);
     req.destroy();
-    await until(() => gw.routes()[0]!.Targets[0]!.Active === 0 && aborted === 1);
+    await expect.poll(() => gw.routes()[0]!.Targets[0]!.Active === 0 && aborted === 1, { timeout: 2000 }).toBe(true);
   });
 
   it('answers 502 naming the route and the last error when every attempt fails', async () => {
@@ -256,7 +247,7 @@ describe('websocket', () => {
     expect(reply).toBe('echo:hello');
     expect(gw.routes()[0]!.Targets[0]!.Active).toBe(1);
     socket.destroy();
-    await until(() => gw.routes()[0]!.Targets[0]!.Active === 0);
+    await expect.poll(() => gw.routes()[0]!.Targets[0]!.Active === 0, { timeout: 2000 }).toBe(true);
   });
 });
 
@@ -267,7 +258,8 @@ describe('route changes', () => {
     const { gw, source } = await gateway([instance('a', a.port, ['urlprefix-/'])]);
     const t0 = performance.now();
     source.set([instance('b', b.port, ['urlprefix-/'])]);
-    await until(() => gw.routes()[0]?.Targets[0]?.ID === 'b');
+    // Polled every millisecond: the time to the first poll that sees it is the figure under test.
+    await expect.poll(() => gw.routes()[0]?.Targets[0]?.ID === 'b', { timeout: 2000, interval: 1 }).toBe(true);
     expect(performance.now() - t0).toBeLessThan(50);
     expect(echoOf(await get(gw.port, '/')).name).toBe('b');
   });
@@ -281,9 +273,9 @@ describe('route changes', () => {
     const next = await backend('next');
     const { gw, source } = await gateway([instance('old', old.port, ['urlprefix-/'])]);
     const pending = get(gw.port, '/');
-    await until(() => held.length === 1);
+    await expect.poll(() => held.length === 1, { timeout: 2000 }).toBe(true);
     source.set([instance('next', next.port, ['urlprefix-/'])]);
-    await until(() => gw.routes()[0]?.Targets[0]?.ID === 'next');
+    await expect.poll(() => gw.routes()[0]?.Targets[0]?.ID === 'next', { timeout: 2000 }).toBe(true);
     expect(echoOf(await get(gw.port, '/')).name).toBe('next');
     held[0]!();
     expect(await pending).toMatchObject({ status: 200, body: 'finished' });

@@ -73,8 +73,11 @@ describe('HttpCatalogSource', () => {
   it('holds its queries open instead of polling while nothing changes', async () => {
     const { agent, next } = await setup([reg('w1', 'web', 8001, ['urlprefix-/'])]);
     await next();
+    // Lets the first long-poll go out before counting; the count is checked to be small below.
     await new Promise((r) => setTimeout(r, 50));
     const settled = agent.requests.length;
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 300));
     expect(agent.requests.length).toBe(settled);
     expect(settled).toBeLessThanOrEqual(4);

@@ -21,6 +21,7 @@ import type { Logger } from '../logging/index.js';
 import { registrationToInstance } from './blocking-source.js';
 import { Latest } from './latest.js';
 import type { CatalogSource, GatewayInstance } from './types.js';
+import { sleepOrAborted } from '../lib/sleep.js';
 
 export interface HttpCatalogSourceOptions {
   /** The agent's HTTP address, e.g. `http://127.0.0.1:4646`. */
@@ -151,7 +152,7 @@ export class HttpCatalogSource implements CatalogSource {
         if (signal.aborted) return;
         delay = Math.min(Math.max(delay * 2, this.opts.retryMinMs ?? 250), this.opts.retryMaxMs ?? 10_000);
         this.logger.warn('catalog query failed; retrying', { path, error: String(err), retryInMs: delay });
-        await sleep(delay, signal);
+        await sleepOrAborted(delay, signal);
         continue;
       }
       // An index that goes backwards means the agent's state was reset: start over (Consul's documented rule).
@@ -193,16 +194,4 @@ function toInstance(r: Registration): GatewayInstance {
   const inst = registrationToInstance(r);
   if (r.Healthy === false) inst.Healthy = false;
   return inst;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { parseListenAddress, runGatewayProcess } from './process.js';
 import { echoOf, FakeAgent, get, reg, startBackend } from './test-support.js';
@@ -22,14 +22,13 @@ describe('the gateway process', () => {
     let gw: Gateway | undefined;
     const running = runGatewayProcess({ address: `http://127.0.0.1:${agent.port}`, listen: '127.0.0.1:0', logger: nullLogger, signal: stop.signal, onStarted: (g) => (gw = g) });
     try {
-      while (gw === undefined) await new Promise((r) => setTimeout(r, 5));
-      await gw.ready(AbortSignal.timeout(2000));
-      expect(echoOf(await get(gw.port, '/x')).name).toBe('web');
+      const started = await vi.waitUntil(() => gw, { timeout: 5_000, interval: 5 });
+      await started.ready(AbortSignal.timeout(2000));
+      expect(echoOf(await get(started.port, '/x')).name).toBe('web');
       agent.set([reg('w1', 'web', web.port, ['urlprefix-/']), reg('a1', 'api', api.port, ['urlprefix-/api strip=/api'])]);
-      const deadline = Date.now() + 2000;
-      while (!gw.routes().some((r) => r.Name === '/api') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-      expect(echoOf(await get(gw.port, '/api/v1'))).toMatchObject({ name: 'api', url: '/v1' });
-      const routes = JSON.parse((await get(gw.port, '/_drover/gateway/routes')).body) as { Name: string }[];
+      await expect.poll(() => started.routes().some((r) => r.Name === '/api'), { timeout: 2000, interval: 2 }).toBe(true);
+      expect(echoOf(await get(started.port, '/api/v1'))).toMatchObject({ name: 'api', url: '/v1' });
+      const routes = JSON.parse((await get(started.port, '/_drover/gateway/routes')).body) as { Name: string }[];
       expect(routes.map((r) => r.Name)).toEqual(['/', '/api']);
     } finally {
       stop.abort();

@@ -1,26 +1,14 @@
 /** Parsing of Nomad's common query parameters: blocking queries, namespace, prefix. */
 import { badRequest } from '../errors/index.js';
+import { parseGoDurationMs } from '../lib/duration.js';
 import type { QueryOptions } from '../server/types.js';
 
 const DEFAULT_WAIT_MS = 5 * 60_000;
 const MAX_WAIT_MS = 10 * 60_000;
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** Parses a Go duration (`5s`, `1m30s`, `250ms`) to milliseconds; a bare number is seconds, as Nomad's `wait`. */
 export function parseDurationMs(text: string, what = 'duration'): number {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(t)) !== null) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  if (pos !== t.length || t.length === 0) throw badRequest(`invalid ${what} "${text}": expected a duration like 5s, 1m or 250ms`);
-  return total;
+  return parseGoDurationMs(text.trim(), { bareNumber: 'seconds', allowNegative: false, what });
 }
 
 /**

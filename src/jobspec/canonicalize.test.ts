@@ -1,10 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { conformanceFiles, readConformanceJson } from '../testing/conformance-data.js';
 import { canonicalizeJob } from './canonicalize.js';
 import { zeroEqualDiff } from './testing/match.js';
 import type { Job } from '../structs/index.js';
 
-const roots = ['../shared/conformance/nomad/jobspec/observed', '../shared/conformance/nomad/e2e-jobs/observed'];
+const roots = ['jobspec/observed', 'e2e-jobs/observed'];
 
 function stripNulls(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stripNulls);
@@ -18,11 +18,11 @@ function stripNulls(v: unknown): unknown {
 
 describe('canonicalizeJob', () => {
   for (const root of roots) {
-    for (const f of readdirSync(root).filter((n) => n.endsWith('.parse.json'))) {
+    for (const f of conformanceFiles(root, /\.parse\.json$/)) {
       const base = f.replace(/\.parse\.json$/, '');
       it(`fills the defaults Nomad filled for ${base}`, () => {
-        const parsed = stripNulls(JSON.parse(readFileSync(`${root}/${f}`, 'utf8'))) as Job;
-        const want = JSON.parse(readFileSync(`${root}/${base}.canonical.json`, 'utf8'));
+        const parsed = stripNulls(readConformanceJson(root, f)) as Job;
+        const want = readConformanceJson(root, `${base}.canonical.json`);
         const got = canonicalizeJob(parsed);
         expect(zeroEqualDiff(want, got, '')).toEqual([]);
         expect(zeroEqualDiff(got, canonicalizeJob(got), '')).toEqual([]);

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeConformance } from '../testing/describe-conformance.js';
 import { isDroverError } from '../errors/index.js';
 import { canonicalizeJob, parseJobHCL, type ParseHCLOptions } from './index.js';
 import { runJobspecConformance, type ConformanceParseRequest } from './testing/index.js';
@@ -25,7 +26,7 @@ async function parseWith(req: ConformanceParseRequest, vars: Partial<ParseHCLOpt
   }
 }
 
-describe('jobspec conformance', () => {
+describeConformance('jobspec conformance', () => {
   it('decodes Nomad\'s own test fixtures as Nomad does', async () => {
     const report = await runJobspecConformance(parseDirect);
     // eslint-disable-next-line no-console -- the CI log line the acceptance criteria name

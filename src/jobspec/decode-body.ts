@@ -6,7 +6,8 @@
  */
 import type { Problem } from '../errors/index.js';
 import type { Attribute, Block, Body, Diagnostic, Expression, Range } from './hcl/index.js';
-import { parseDuration, parseSizeMB } from './duration.js';
+import { readGoDuration } from '../lib/duration.js';
+import { parseSizeMB } from './duration.js';
 import { SCHEMA, type AttrType, type BlockSpec } from './schema.js';
 
 export type Obj = Record<string, any>;
@@ -106,8 +107,8 @@ export function convert(v: unknown, t: AttrType): Converted {
     case 'duration': {
       if (typeof v === 'number') return { ok: true, value: v };
       if (typeof v !== 'string') return bad();
-      const d = parseDuration(v);
-      return typeof d === 'number' ? { ok: true, value: d } : { ok: false, error: d.error };
+      const d = readGoDuration(v.trim());
+      return d.ok ? { ok: true, value: d.ns } : { ok: false, error: d.error };
     }
     case 'size': {
       if (typeof v === 'number') return { ok: true, value: v };

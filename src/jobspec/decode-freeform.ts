@@ -5,7 +5,7 @@
  */
 import type { Block, Body } from './hcl/index.js';
 import { blockPath, convert, evalAttr, problemAt, type DecodeCtx, type Obj } from './decode-body.js';
-import { parseDuration } from './duration.js';
+import { readGoDuration } from '../lib/duration.js';
 
 /** Decodes a free-form body into a plain object. */
 export function decodeFreeform(body: Body, self: Block | null, ctx: DecodeCtx, path: string): Obj {
@@ -86,12 +86,12 @@ export function decodeLoose(body: Body, self: Block | null, ctx: DecodeCtx, path
       if (v === undefined) continue;
       const field = pascal(item.name);
       if (typeof v === 'string' && DURATION_FIELD.test(field)) {
-        const d = parseDuration(v);
-        if (typeof d !== 'number') {
+        const d = readGoDuration(v.trim());
+        if (!d.ok) {
           problemAt(ctx, item.expr.range, `Incorrect attribute value type for "${item.name}": ${d.error}`, path);
           continue;
         }
-        v = d;
+        v = d.ns;
       } else if (field === 'LocalServicePort' || field === 'LocalBindPort' || field === 'OutboundPort' || field === 'LocalPathPort' || field === 'Port' && typeof v === 'number') {
         const c = convert(v, 'int');
         if (c.ok) v = c.value;

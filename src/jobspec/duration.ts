@@ -1,41 +1,7 @@
 /**
- * Go-style durations ("30s", "1h30m", "1.5h", "100ms") and Nomad's size strings ("256MB", "1GiB"),
- * because job files written for Nomad use them and the structs hold integer nanoseconds / MB.
+ * Nomad's size strings ("256MB", "1GiB"), because job files written for Nomad use them and the structs hold
+ * MB. (Durations are read by src/lib/duration.ts, the one Go-duration parser.)
  */
-
-const UNIT_NS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  'µs': 1e3,
-  'μs': 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/** Parses a Go duration string into integer nanoseconds, or returns an error text. */
-export function parseDuration(text: string): number | { error: string } {
-  const s = text.trim();
-  if (s === '0') return 0;
-  const re = /([0-9]*\.?[0-9]+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let i = 0;
-  let sign = 1;
-  if (s.startsWith('-') || s.startsWith('+')) {
-    sign = s.startsWith('-') ? -1 : 1;
-    i = 1;
-  }
-  if (i >= s.length) return { error: `invalid duration "${text}"` };
-  let total = 0;
-  while (i < s.length) {
-    re.lastIndex = i;
-    const m = re.exec(s);
-    if (!m) return { error: `invalid duration "${text}": expected a number and a unit (ns, us, ms, s, m, h)` };
-    total += parseFloat(m[1]!) * UNIT_NS[m[2]!]!;
-    i = re.lastIndex;
-  }
-  return sign * Math.round(total);
-}
 
 const SIZE_MB: Record<string, number> = {
   '': 1 / (1024 * 1024),

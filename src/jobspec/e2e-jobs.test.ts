@@ -1,13 +1,15 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { conformanceFiles, conformancePath, HAS_CONFORMANCE_DATA, readConformanceJson } from '../testing/conformance-data.js';
+import { describeConformance } from '../testing/describe-conformance.js';
 import { canonicalizeJob, parseJobHCL } from './index.js';
 import { zeroEqualDiff } from './testing/index.js';
 
-const dir = '../shared/conformance/nomad/e2e-jobs';
-const files = readdirSync(dir).filter((f) => /\.(nomad|hcl)$/.test(f));
+const dir = conformancePath('e2e-jobs');
+const files = conformanceFiles('e2e-jobs', /\.(nomad|hcl)$/);
 const varsFor: Record<string, string> = { 'jobsubmissions__xyz.hcl': 'X="baz"\nY=50\nZ=true\n' };
 
-describe('Nomad e2e job files', () => {
+describeConformance('Nomad e2e job files', () => {
   it('has the 24 files the suite promises', () => {
     expect(files.length).toBe(24);
   });
@@ -23,9 +25,9 @@ describe('Nomad e2e job files', () => {
   }
 });
 
-describe('Nomad jobspec fixtures with defaults', () => {
-  const jdir = '../shared/conformance/nomad/jobspec';
-  const index = JSON.parse(readFileSync(`${jdir}/index.json`, 'utf8')) as { cases: { name: string; hcl: string; parse?: { variables?: string } }[] };
+describeConformance('Nomad jobspec fixtures with defaults', () => {
+  const jdir = conformancePath('jobspec');
+  const index = HAS_CONFORMANCE_DATA ? readConformanceJson<{ cases: { name: string; hcl: string; parse?: { variables?: string } }[] }>('jobspec', 'index.json') : { cases: [] };
   for (const c of index.cases) {
     it(`canonicalizes ${c.name} to what Nomad's API client produced`, () => {
       const { job } = parseJobHCL(readFileSync(`${jdir}/${c.hcl}`, 'utf8'), { filename: c.hcl, varFileContent: c.parse?.variables ?? '' });

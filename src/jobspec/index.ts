@@ -8,5 +8,5 @@ export { parseJobFile, parseJobSource, type ParseJobFileOptions } from './file.j
 export { canonicalizeJob } from './canonicalize.js';
 export { validateJob } from './validate.js';
 export { unsupportedFeatureWarnings, usedFeatures } from './features.js';
-export { parseDuration, parseSizeMB } from './duration.js';
+export { parseSizeMB } from './duration.js';
 export { admissionLimits, checkJobLimits, checkNodeShape, checkVariableItems } from './limits.js';

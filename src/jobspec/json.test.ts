@@ -1,10 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { conformancePath, readConformanceJson } from '../testing/conformance-data.js';
+import { itConformance } from '../testing/describe-conformance.js';
 import { isDroverError } from '../errors/index.js';
 import { canonicalizeJob, parseJobHCL, parseJobJSON } from './index.js';
 import { SHAPES } from './json-shape.js';
 
-const observed = ['../shared/conformance/nomad/jobspec/observed', '../shared/conformance/nomad/e2e-jobs/observed'];
+const observed = [conformancePath('jobspec', 'observed'), conformancePath('e2e-jobs', 'observed')];
 
 function problemsOf(fn: () => unknown): { path?: string; message: string }[] {
   try {
@@ -17,7 +19,7 @@ function problemsOf(fn: () => unknown): { path?: string; message: string }[] {
 }
 
 describe('parseJobJSON', () => {
-  it('accepts every job Nomad itself produced, with and without defaults', () => {
+  itConformance('accepts every job Nomad itself produced, with and without defaults', () => {
     for (const dir of observed) {
       for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
         const text = readFileSync(`${dir}/${f}`, 'utf8');
@@ -50,8 +52,8 @@ describe('parseJobJSON', () => {
     expect(p).toMatchObject({ file: 'bad.json', line: 3 });
   });
 
-  it('round-trips what the HCL decoder and canonicalizeJob produce', () => {
-    const dir = '../shared/conformance/nomad/e2e-jobs';
+  itConformance('round-trips what the HCL decoder and canonicalizeJob produce', () => {
+    const dir = conformancePath('e2e-jobs');
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.nomad'))) {
       const { job } = parseJobHCL(readFileSync(`${dir}/${f}`, 'utf8'), { filename: f });
       expect(problemsOf(() => parseJobJSON(JSON.stringify(job))), f).toEqual([]);
@@ -59,8 +61,8 @@ describe('parseJobJSON', () => {
     }
   });
 
-  it('only lists keys that Nomad\'s API types have', () => {
-    const api = JSON.parse(readFileSync('../shared/conformance/nomad/api-shapes/api-types.head.json', 'utf8')) as Record<string, { fields: { json: string }[] | null }>;
+  itConformance('only lists keys that Nomad\'s API types have', () => {
+    const api = readConformanceJson<Record<string, { fields: { json: string }[] | null }>>('api-shapes', 'api-types.head.json');
     const known = new Set(Object.values(api).flatMap((t) => (t.fields ?? []).map((f) => f.json)));
     // Removed from Nomad 1.10 but still in older job files (see the basic fixture).
     for (const k of ['ConsulToken', 'VaultToken', 'Vault']) known.add(k);

@@ -1,11 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { conformanceFiles, readConformanceText } from '../testing/conformance-data.js';
+import { describeConformance } from '../testing/describe-conformance.js';
 import { isDroverError } from '../errors/index.js';
 import { parseJobHCL } from './index.js';
 
-const dirs = ['../shared/conformance/nomad/jobspec', '../shared/conformance/nomad/jobspec/extra', '../shared/conformance/nomad/e2e-jobs'];
-const fixtures = dirs.flatMap((d) => readdirSync(d).filter((f) => /\.(hcl|nomad)$/.test(f) && !f.endsWith('.vars.hcl')).map((f) => readFileSync(`${d}/${f}`, 'utf8')));
+const dirs = ['jobspec', 'jobspec/extra', 'e2e-jobs'];
+const fixtures = dirs.flatMap((d) => conformanceFiles(d, /\.(hcl|nomad)$/).filter((f) => !f.endsWith('.vars.hcl')).map((f) => readConformanceText(d, f)));
 const TOKENS = ['{', '}', '"', '${', '$${', '<<EOH\n', '\nEOH\n', '=', '[', ']', ',', '\n', '#', '/*', 'job', 'dynamic', 'var.', '...', '%{', '~}', '0x', '-', '1e999'];
 const RUNS = process.env.CI ? 10_000 : 1_000;
 
@@ -21,7 +22,7 @@ function parseOrParseError(src: string): number {
 }
 
 const mutation = fc.record({
-  file: fc.nat(fixtures.length - 1),
+  file: fc.nat(Math.max(0, fixtures.length - 1)),
   at: fc.double({ min: 0, max: 1, noNaN: true }),
   len: fc.nat(8),
   kind: fc.constantFrom('delete', 'insertToken', 'insertByte', 'duplicate'),
@@ -29,7 +30,7 @@ const mutation = fc.record({
   byte: fc.integer({ min: 0, max: 255 }),
 });
 
-describe('parser robustness', () => {
+describeConformance('parser robustness', () => {
   it(`never throws anything but a parse error on ${RUNS} byte and token mutations of Nomad's fixtures`, () => {
     let slowest = 0;
     fc.assert(

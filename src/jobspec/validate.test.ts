@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { conformanceFiles, readConformanceText } from '../testing/conformance-data.js';
+import { itConformance } from '../testing/describe-conformance.js';
 import type { Job } from '../structs/index.js';
 import { canonicalizeJob, parseJobHCL, validateJob } from './index.js';
 
@@ -12,10 +13,9 @@ function job(over: Record<string, unknown> = {}, task: Record<string, unknown> =
 }
 
 describe('validateJob', () => {
-  it('finds nothing wrong in the e2e jobs Nomad runs', () => {
-    const dir = '../shared/conformance/nomad/e2e-jobs';
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.nomad'))) {
-      const { job: j } = parseJobHCL(readFileSync(`${dir}/${f}`, 'utf8'), { filename: f });
+  itConformance('finds nothing wrong in the e2e jobs Nomad runs', () => {
+    for (const f of conformanceFiles('e2e-jobs', /\.nomad$/)) {
+      const { job: j } = parseJobHCL(readConformanceText('e2e-jobs', f), { filename: f });
       expect(validateJob(canonicalizeJob(j)), f).toEqual([]);
     }
   });

@@ -3,7 +3,7 @@ import { isDroverError } from '../errors/index.js';
 import { mockJob, mockNode } from '../state/testing/fixtures.js';
 import { newScheduler } from '../scheduler/index.js';
 import type { Server } from './server.js';
-import { eventually, testServer } from './testing/harness.js';
+import { testServer } from './testing/harness.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -21,14 +21,14 @@ describe('alloc stop', () => {
     const job = mockJob('web');
     job.TaskGroups[0]!.Count = 2;
     const r = await s.jobRegister(job);
-    await eventually(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'first eval');
+    await expect.poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'first eval' }).toBeTruthy();
     const [victim] = await live(s);
     const res = await s.allocStop(victim!.ID);
     expect(res.Index).toBeGreaterThan(0);
     const ev = (await s.evalGet(res.EvalID)).value;
     expect(ev.TriggeredBy).toBe('alloc-stop');
     expect(ev.JobID).toBe('web');
-    await eventually(async () => (await s.evalGet(res.EvalID)).value.Status === 'complete', 3000, 'stop eval');
+    await expect.poll(async () => (await s.evalGet(res.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'stop eval' }).toBeTruthy();
     const old = (await s.allocGet(victim!.ID)).value;
     expect(old.DesiredStatus).toBe('stop');
     expect(old.DesiredTransition.Migrate).toBe(true);
@@ -44,12 +44,12 @@ describe('alloc stop', () => {
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     const r = await s.jobRegister(mockJob('web'));
-    await eventually(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'first eval');
+    await expect.poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'first eval' }).toBeTruthy();
     const unknown = await s.allocStop('0c0c0c0c-0000-4000-8000-000000000000').catch((e: unknown) => e);
     expect(isDroverError(unknown, 'AllocNotFound')).toBe(true);
     const [a] = await live(s);
     const first = await s.allocStop(a!.ID, { noShutdownDelay: true });
-    await eventually(async () => (await s.evalGet(first.EvalID)).value.Status === 'complete', 3000, 'stop eval');
+    await expect.poll(async () => (await s.evalGet(first.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'stop eval' }).toBeTruthy();
     expect((await s.allocGet(a!.ID)).value.DesiredTransition.NoShutdownDelay).toBe(true);
     const again = await s.allocStop(a!.ID).catch((e: unknown) => e);
     expect(isDroverError(again, 'BadRequest')).toBe(true);

@@ -1,11 +1,11 @@
 /** The deployment watcher driven by the real scheduler, with allocation health reported as a client would. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mockJob, mockNode } from '../state/testing/fixtures.js';
 import { newScheduler } from '../scheduler/index.js';
 import { isDroverError } from '../errors/index.js';
 import type { AllocListStub, Deployment, Job, UpdateStrategy } from '../structs/index.js';
 import type { Server } from './server.js';
-import { eventually, testServer } from './testing/harness.js';
+import { testServer } from './testing/harness.js';
 
 let s: Server | undefined;
 afterEach(async () => {
@@ -49,17 +49,13 @@ async function report(srv: Server, allocs: AllocListStub[], healthy: boolean): P
 /** Acts as every client: reports each new allocation of `version` healthy until the deployment ends. */
 async function healAll(srv: Server, version: number): Promise<Deployment> {
   const done = new Set<string>();
-  return eventually(
-    async () => {
+  return vi.waitUntil(async () => {
       const fresh = (await live(srv)).filter((a) => a.JobVersion === version && !done.has(a.ID));
       for (const a of fresh) done.add(a.ID);
       if (fresh.length > 0) await report(srv, fresh, true);
       const d = (await srv.jobDeployments('default', 'web')).value[0];
       return d && d.JobVersion === version && d.Status !== 'running' ? d : undefined;
-    },
-    8_000,
-    `deployment of version ${version} to end`,
-  );
+    }, { timeout: 8_000 });
 }
 
 describe('deployment watcher', () => {
@@ -71,7 +67,9 @@ describe('deployment watcher', () => {
 
     await srv.jobRegister(rolling({}, 3, 'v1'));
     // max_parallel 1: until one new allocation is healthy, only one is placed.
-    const first = await eventually(async () => ((await live(srv)).filter((a) => a.JobVersion === 1).length === 1 ? live(srv) : undefined), 5_000, 'first replacement');
+    const first = await vi.waitUntil(async () => ((await live(srv)).filter((a) => a.JobVersion === 1).length === 1 ? live(srv) : undefined), { timeout: 5_000 });
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect((await live(srv)).filter((a) => a.JobVersion === 1)).toHaveLength(1);
     expect(first.filter((a) => a.JobVersion === 0)).toHaveLength(2);
@@ -88,9 +86,9 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling({ AutoRevert: true }));
     await healAll(srv, 0);
     await srv.jobRegister(rolling({ AutoRevert: true }, 3, 'broken'));
-    const bad = await eventually(async () => (await live(srv)).filter((a) => a.JobVersion === 1).length === 1 && (await live(srv)).filter((a) => a.JobVersion === 1), 5_000, 'canary of v1');
+    const bad = await vi.waitUntil(async () => (await live(srv)).filter((a) => a.JobVersion === 1).length === 1 && (await live(srv)).filter((a) => a.JobVersion === 1), { timeout: 5_000 });
     await report(srv, bad as AllocListStub[], false);
-    const failed = await eventually(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1 && d.Status === 'failed'), 5_000, 'failed deployment');
+    const failed = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1 && d.Status === 'failed'), { timeout: 5_000 });
     expect(failed.StatusDescription).toBe('Failed due to unhealthy allocations - rolling back to job version 0');
     const job = (await srv.jobGet('default', 'web')).value;
     expect(job.Version).toBe(2);
@@ -106,7 +104,7 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling({ Canary: 1, AutoPromote: true }));
     await healAll(srv, 0);
     await srv.jobRegister(rolling({ Canary: 1, AutoPromote: true }, 3, 'v1'));
-    const canary = await eventually(async () => (await live(srv)).find((a) => a.JobVersion === 1), 5_000, 'canary');
+    const canary = await vi.waitUntil(async () => (await live(srv)).find((a) => a.JobVersion === 1), { timeout: 5_000 });
     expect(canary.DeploymentStatus?.Canary).toBe(true);
     expect((await live(srv)).filter((a) => a.JobVersion === 0)).toHaveLength(3);
     const d = await healAll(srv, 1);
@@ -120,12 +118,14 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling({ Canary: 1 }, 2));
     await healAll(srv, 0);
     await srv.jobRegister(rolling({ Canary: 1 }, 2, 'v1'));
-    const canary = await eventually(async () => (await live(srv)).find((a) => a.JobVersion === 1), 5_000, 'canary');
+    const canary = await vi.waitUntil(async () => (await live(srv)).find((a) => a.JobVersion === 1), { timeout: 5_000 });
     const d = (await srv.jobDeployments('default', 'web')).value[0]!;
     const refused = await srv.deploymentPromote(d.ID, true, null).catch((e: unknown) => e);
     expect(isDroverError(refused)).toBe(true);
     expect((refused as Error).message).toMatch(/0\/1 healthy/);
     await report(srv, [canary], true);
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect((await srv.deploymentGet(d.ID)).value).toMatchObject({ Status: 'running', StatusDescription: 'Deployment is running but requires manual promotion' });
     const res = await srv.deploymentPromote(d.ID, true, null);
@@ -138,7 +138,7 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling());
     await healAll(srv, 0);
     await srv.jobRegister(rolling({}, 3, 'v1'));
-    const d = await eventually(async () => (await srv.jobDeployments('default', 'web')).value.find((x) => x.JobVersion === 1), 5_000, 'deployment');
+    const d = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value.find((x) => x.JobVersion === 1), { timeout: 5_000 });
     await srv.deploymentPause(d.ID, true);
     expect((await srv.deploymentGet(d.ID)).value).toMatchObject({ Status: 'paused', StatusDescription: 'Deployment is paused' });
     await srv.deploymentPause(d.ID, false);
@@ -153,7 +153,7 @@ describe('deployment watcher', () => {
   it('fails a deployment that makes no progress before its progress deadline', async () => {
     const srv = await start();
     await srv.jobRegister(rolling({ MinHealthyTime: 0.1 * S, HealthyDeadline: 0.2 * S, ProgressDeadline: 0.3 * S }));
-    const d = await eventually(async () => (await srv.jobDeployments('default', 'web')).value.find((x) => x.Status === 'failed'), 5_000, 'failed deployment');
+    const d = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value.find((x) => x.Status === 'failed'), { timeout: 5_000 });
     expect(d.StatusDescription).toBe('Failed due to progress deadline');
     expect(d.TaskGroups['web']!.RequireProgressBy).not.toBeNull();
   });
@@ -161,13 +161,13 @@ describe('deployment watcher', () => {
   it('cancels a running deployment when a newer version is registered or the job stops', async () => {
     const srv = await start();
     await srv.jobRegister(rolling());
-    const d0 = await eventually(async () => (await srv.jobDeployments('default', 'web')).value[0], 5_000, 'deployment of v0');
+    const d0 = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value[0], { timeout: 5_000 });
     await srv.jobRegister(rolling({}, 3, 'v1'));
-    await eventually(async () => (await srv.deploymentGet(d0.ID)).value.Status === 'cancelled', 5_000, 'v0 deployment cancelled');
+    await expect.poll(async () => (await srv.deploymentGet(d0.ID)).value.Status === 'cancelled', { timeout: 5_000, message: 'v0 deployment cancelled' }).toBeTruthy();
     expect((await srv.deploymentGet(d0.ID)).value.StatusDescription).toBe('Cancelled due to newer version of job');
-    const d1 = await eventually(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1), 5_000, 'deployment of v1');
+    const d1 = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1), { timeout: 5_000 });
     await srv.jobDeregister('default', 'web', false);
-    await eventually(async () => (await srv.deploymentGet(d1.ID)).value.Status === 'cancelled', 5_000, 'v1 deployment cancelled');
+    await expect.poll(async () => (await srv.deploymentGet(d1.ID)).value.Status === 'cancelled', { timeout: 5_000, message: 'v1 deployment cancelled' }).toBeTruthy();
     expect((await srv.deploymentGet(d1.ID)).value.StatusDescription).toBe('Cancelled because job is stopped');
   });
 
@@ -176,7 +176,7 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling({}, 2));
     await healAll(srv, 0);
     await srv.jobRegister({ ...rolling({}, 2), Priority: 60 });
-    const d1 = await eventually(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1 && d.TaskGroups['web']!.PlacedAllocs === 2), 5_000, 'in-place placements');
+    const d1 = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1 && d.TaskGroups['web']!.PlacedAllocs === 2), { timeout: 5_000 });
     const moved = await live(srv);
     expect(moved.map((a) => [a.JobVersion, a.DeploymentStatus?.Healthy ?? null])).toEqual([[1, null], [1, null]]);
     expect(d1.TaskGroups['web']?.HealthyAllocs).toBe(0);

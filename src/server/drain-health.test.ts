@@ -10,7 +10,7 @@ import { newScheduler } from '../scheduler/index.js';
 import { mockJob, mockNode } from '../state/testing/fixtures.js';
 import type { AllocDeploymentStatus, Allocation, Job, TaskState } from '../structs/index.js';
 import type { Server } from './server.js';
-import { eventually, testServer } from './testing/harness.js';
+import { testServer } from './testing/harness.js';
 
 const S = 1e9;
 let s: Server | undefined;
@@ -65,13 +65,13 @@ describe('drain migration health', () => {
     // block, and the migrate block's health settings are the ones under test.
     job.Update = { MaxParallel: 0 } as Job['Update'];
     await s.jobRegister(job);
-    await eventually(() => live(s!, 'n1').length === 2, 3000, 'placed on n1');
+    await expect.poll(() => live(s!, 'n1').length === 2, { timeout: 3000, message: 'placed on n1' }).toBeTruthy();
     await report(s, live(s, 'n1'));
     await s.nodeRegister(mockNode('n2'));
 
     await s.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
     expect((await s.drainer.step()).migrate).toHaveLength(1);
-    const [replacement] = await eventually(() => (live(s!, 'n2').length === 1 ? live(s!, 'n2') : false), 3000, 'a replacement on n2');
+    const [replacement] = await vi.waitUntil(() => (live(s!, 'n2').length === 1 ? live(s!, 'n2') : false), { timeout: 3000 });
     expect(replacement!.PreviousAllocation).not.toBe('');
 
     // Running, but the client has not found it healthy yet: the second allocation stays.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SqliteBackend, StateView } from '../state/index.js';
 import { mockNode } from '../state/testing/fixtures.js';
 import type { Server } from './server.js';
-import { eventually, testServer } from './testing/harness.js';
+import { testServer } from './testing/harness.js';
 
 let srv: Server | undefined;
 afterEach(async () => {
@@ -62,7 +62,7 @@ describe('node drainer scan', () => {
     const id = 'n-01234';
     await srv.nodeUpdateDrain(id, { DrainSpec: { Deadline: 60e9, IgnoreSystemJobs: false } });
     // Nothing runs on it, so the background drainer completes the drain on its next pass.
-    await eventually(() => srv!.store.snapshot().nodeByID(id)?.Events?.at(-1)?.Message === 'Node drain complete', 5_000, 'drain complete');
+    await expect.poll(() => srv!.store.snapshot().nodeByID(id)?.Events?.at(-1)?.Message === 'Node drain complete', { timeout: 5_000, message: 'drain complete' }).toBeTruthy();
     expect(srv.store.snapshot().nodeByID(id)?.DrainStrategy).toBeNull();
     expect(srv.store.snapshot().drainingNodeCount()).toBe(0);
   });

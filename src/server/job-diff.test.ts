@@ -3,7 +3,7 @@ import { mockJob, mockNode } from '../state/testing/fixtures.js';
 import type { Job } from '../structs/index.js';
 import { annotateJobDiff, jobDiff } from './job-diff.js';
 import type { Server } from './server.js';
-import { eventually, testServer } from './testing/harness.js';
+import { testServer } from './testing/harness.js';
 
 function edit(j: Job, f: (j: Job) => void): Job {
   const c = structuredClone(j);
@@ -108,7 +108,7 @@ describe('Server jobPlan', () => {
     expect(fresh.Annotations?.DesiredTGUpdates.web?.Place).toBe(1);
     expect(fresh.JobModifyIndex).toBe(0);
     const r = await s.jobRegister(job);
-    await eventually(async () => (await s!.evalGet(r.EvalID)).value.Status === 'complete');
+    await expect.poll(async () => (await s!.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3_000 }).toBeTruthy();
     const same = await s.jobPlan(job, true);
     expect(same.Diff?.Type).toBe('None');
     expect(same.JobModifyIndex).toBe(r.JobModifyIndex);

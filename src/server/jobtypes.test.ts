@@ -1,11 +1,11 @@
 /** Periodic launches, dispatch, scaling and node drain on a real Server with the real scheduler. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import { newScheduler } from '../scheduler/index.js';
 import { mockJob, mockNode } from '../state/testing/fixtures.js';
 import type { Allocation, Job } from '../structs/index.js';
 import type { Server } from './server.js';
-import { eventually, testServer } from './testing/harness.js';
+import { testServer } from './testing/harness.js';
 
 let s: Server | undefined;
 afterEach(async () => {
@@ -62,7 +62,7 @@ describe('periodic jobs', () => {
     expect(child).toMatchObject({ ParentID: 'report', Periodic: null, Type: 'batch' });
     const evals = (await s.jobEvaluations('default', child.ID)).value;
     expect(evals.map((e) => e.TriggeredBy)).toEqual(['periodic-job']);
-    await eventually(() => liveOn(s!, 'n1').length === 1, 3000, 'child placed');
+    await expect.poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'child placed' }).toBeTruthy();
     clock.set('2026-01-01T00:00:20Z');
     expect(await s.periodic.tick()).toHaveLength(1);
   });
@@ -75,7 +75,7 @@ describe('periodic jobs', () => {
     await s.jobRegister(periodic({ ProhibitOverlap: true }));
     clock.set('2026-01-01T00:00:10Z');
     expect(await s.periodic.tick()).toHaveLength(1);
-    await eventually(() => liveOn(s!, 'n1').length === 1, 3000, 'first child placed');
+    await expect.poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'first child placed' }).toBeTruthy();
     await report(s, liveOn(s, 'n1'), 'running');
     clock.set('2026-01-01T00:00:20Z');
     expect(await s.periodic.tick()).toEqual([]);
@@ -83,10 +83,10 @@ describe('periodic jobs', () => {
     expect(forced.EvalID).not.toBe('');
     // Once the child is done, the next time launches again.
     await report(s, [...s.store.snapshot().allocs()].filter((a) => a.JobID === 'report/periodic-1767225610'), 'complete');
-    await eventually(async () => (await s!.jobGet('default', 'report/periodic-1767225610')).value.Status === 'dead', 3000, 'first child dead');
-    await eventually(() => liveOn(s!, 'n1').length === 1, 3000, 'forced child placed');
+    await expect.poll(async () => (await s!.jobGet('default', 'report/periodic-1767225610')).value.Status === 'dead', { timeout: 3000, message: 'first child dead' }).toBeTruthy();
+    await expect.poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'forced child placed' }).toBeTruthy();
     await report(s, liveOn(s, 'n1'), 'complete');
-    await eventually(() => s!.store.snapshot().jobs().filter((j) => j.ParentID === 'report').every((j) => j.Status === 'dead'), 3000, 'children dead');
+    await expect.poll(() => s!.store.snapshot().jobs().filter((j) => j.ParentID === 'report').every((j) => j.Status === 'dead'), { timeout: 3000, message: 'children dead' }).toBeTruthy();
     clock.set('2026-01-01T00:00:30Z');
     expect(await s.periodic.tick()).toHaveLength(1);
   });
@@ -189,7 +189,7 @@ describe('node drain and eligibility', () => {
     job.TaskGroups[0]!.Count = count;
     job.TaskGroups[0]!.Migrate = { MaxParallel: maxParallel, HealthCheck: 'task_states', MinHealthyTime: 0, HealthyDeadline: 0 };
     await s.jobRegister(job);
-    await eventually(() => liveOn(s!, 'n1').length === count, 3000, 'placed on n1');
+    await expect.poll(() => liveOn(s!, 'n1').length === count, { timeout: 3000, message: 'placed on n1' }).toBeTruthy();
     // A service job gets the default update block at admission, so its allocations belong to a deployment and
     // count for the drain only once their client reports them healthy.
     await reportHealthy(s, liveOn(s, 'n1'));
@@ -209,7 +209,7 @@ describe('node drain and eligibility', () => {
     expect((await srv.drainer.step()).migrate).toHaveLength(2);
     expect((await srv.drainer.step()).migrate).toHaveLength(0);
     const replacements = () => [...liveOn(srv, 'n2'), ...liveOn(srv, 'n3')];
-    await eventually(() => replacements().length === 2, 3000, 'two replacements placed elsewhere');
+    await expect.poll(() => replacements().length === 2, { timeout: 3000, message: 'two replacements placed elsewhere' }).toBeTruthy();
     // Placed but not running yet: nothing more moves.
     expect((await srv.drainer.step()).migrate).toHaveLength(0);
     // Running but not yet reported healthy (the migrate block's min_healthy_time): still nothing moves.
@@ -217,12 +217,12 @@ describe('node drain and eligibility', () => {
     expect((await srv.drainer.step()).migrate).toHaveLength(0);
     await reportHealthy(srv, replacements());
     expect((await srv.drainer.step()).migrate).toHaveLength(2);
-    await eventually(() => replacements().length === 4, 3000, 'four replacements');
+    await expect.poll(() => replacements().length === 4, { timeout: 3000, message: 'four replacements' }).toBeTruthy();
     await reportHealthy(srv, replacements().filter((a) => a.ClientStatus === 'pending'));
     expect((await srv.drainer.step()).migrate).toHaveLength(1);
-    await eventually(() => replacements().length === 5, 3000, 'five replacements');
+    await expect.poll(() => replacements().length === 5, { timeout: 3000, message: 'five replacements' }).toBeTruthy();
     expect(marked(srv)).toHaveLength(5);
-    await eventually(async () => (await srv.drainer.step()).done.includes('n1'), 3000, 'drain complete');
+    await expect.poll(async () => (await srv.drainer.step()).done.includes('n1'), { timeout: 3000, message: 'drain complete' }).toBeTruthy();
     const after = (await srv.nodeGet('n1')).value;
     expect(after.DrainStrategy).toBeNull();
     expect(after.SchedulingEligibility).toBe('ineligible');
@@ -241,7 +241,7 @@ describe('node drain and eligibility', () => {
     await s.nodeRegister(mockNode('n1'));
     await s.jobRegister(batchJob('batch'));
     await s.jobRegister({ ...mockJob('sys'), Type: 'system' });
-    await eventually(() => liveOn(s!, 'n1').length === 2, 3000, 'batch and system placed');
+    await expect.poll(() => liveOn(s!, 'n1').length === 2, { timeout: 3000, message: 'batch and system placed' }).toBeTruthy();
     await report(s, liveOn(s, 'n1'), 'running');
     await s.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
     expect((await s.drainer.step()).migrate).toHaveLength(0);
@@ -271,9 +271,9 @@ describe('system jobs follow nodes', () => {
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     await s.jobRegister({ ...mockJob('sys'), Type: 'system' });
-    await eventually(() => liveOn(s!, 'n1').length === 1, 3000, 'system alloc on n1');
+    await expect.poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'system alloc on n1' }).toBeTruthy();
     await s.nodeRegister(mockNode('n2'));
-    await eventually(() => liveOn(s!, 'n2').length === 1, 3000, 'system alloc on the new node n2');
+    await expect.poll(() => liveOn(s!, 'n2').length === 1, { timeout: 3000, message: 'system alloc on the new node n2' }).toBeTruthy();
     expect(liveOn(s, 'n1')).toHaveLength(1);
   });
 });
@@ -302,10 +302,10 @@ describe('periodic jobs across a restart', () => {
     clock.set('2026-01-01T00:00:35Z');
     s = await testServer({ clock, periodicTimer: false, drainer: false }, backend);
     await s.start();
-    const kids = await eventually(() => {
+    const kids = await vi.waitUntil(() => {
       const k = s!.store.snapshot().jobs().filter((j) => j.ParentID === 'report');
       return k.length > 0 ? k : undefined;
-    }, 3000, 'a catch-up launch');
+    }, { timeout: 3000 });
     expect(kids.map((k) => k.ID)).toEqual([`report/periodic-${Date.parse('2026-01-01T00:00:35Z') / 1000}`]);
     expect(s.periodic.nextLaunchOf('default', 'report')).toBe(Date.parse('2026-01-01T00:00:40Z'));
   });

@@ -4,7 +4,7 @@ import { mockJob, mockNode } from '../state/testing/fixtures.js';
 import { newScheduler } from '../scheduler/index.js';
 import type { Job } from '../structs/index.js';
 import type { Server } from './server.js';
-import { eventually, testServer } from './testing/harness.js';
+import { testServer } from './testing/harness.js';
 
 let s: Server | undefined;
 afterEach(async () => {
@@ -16,7 +16,7 @@ const live = async (srv: Server, job = 'web') =>
   (await srv.jobAllocations('default', job, true)).value.filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
 
 async function evalDone(srv: Server, id: string): Promise<void> {
-  await eventually(async () => (await srv.evalGet(id)).value.Status === 'complete', 5000, `eval ${id} complete`);
+  await expect.poll(async () => (await srv.evalGet(id)).value.Status === 'complete', { timeout: 5000, message: `eval ${id} complete` }).toBeTruthy();
 }
 
 function withCount(j: Job, n: number): Job {
@@ -74,14 +74,14 @@ describe('Server with the real scheduler', () => {
     }, 15);
     try {
       await s.jobRegister(job);
-      await eventually(async () => (await live(s!)).filter((a) => a.ClientStatus === 'running').length === 3, 5000, 'v0 running');
+      await expect.poll(async () => (await live(s!)).filter((a) => a.ClientStatus === 'running').length === 3, { timeout: 5000, message: 'v0 running' }).toBeTruthy();
       const edited = structuredClone(job);
       edited.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '1m' };
       await s.jobRegister(edited);
-      await eventually(async () => {
+      await expect.poll(async () => {
         const l = await live(s!);
         return l.length === 3 && l.every((a) => a.JobVersion === 1 && a.ClientStatus === 'running');
-      }, 8000, 'v1 rolled out');
+      }, { timeout: 8000, message: 'v1 rolled out' }).toBeTruthy();
       const deps = (await s.jobDeployments('default', 'web')).value;
       expect(deps[0]).toMatchObject({ JobVersion: 1, Status: 'successful' });
       expect(deps[0]?.TaskGroups.web).toMatchObject({ PlacedAllocs: 3, HealthyAllocs: 3 });
@@ -96,8 +96,8 @@ describe('Server with the real scheduler', () => {
     await s.start();
     const r = await s.jobRegister(mockJob('web'));
     await evalDone(s, r.EvalID);
-    await eventually(() => s!.stats().blocked.totalBlocked === 1, 3000, 'blocked eval');
+    await expect.poll(() => s!.stats().blocked.totalBlocked === 1, { timeout: 3000, message: 'blocked eval' }).toBeTruthy();
     await s.nodeRegister(mockNode('n1'));
-    await eventually(async () => (await live(s!)).length === 1, 5000, 'placement');
+    await expect.poll(async () => (await live(s!)).length === 1, { timeout: 5000, message: 'placement' }).toBeTruthy();
   });
 });

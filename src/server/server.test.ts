@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import { SqliteBackend } from '../state/index.js';
 import { mockJob, mockNode } from '../state/testing/fixtures.js';
 import type { Server } from './server.js';
-import { eventually, testServer } from './testing/harness.js';
+import { testServer } from './testing/harness.js';
 
 const servers: Server[] = [];
 const dirs: string[] = [];
@@ -32,7 +32,7 @@ describe('Server job lifecycle', () => {
     job.TaskGroups[0]!.Count = 3;
     const r = await s.jobRegister(job);
     expect(r.EvalID).not.toBe('');
-    await eventually(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'eval complete');
+    await expect.poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'eval complete' }).toBeTruthy();
     const allocs = await liveAllocs(s);
     expect(allocs).toHaveLength(3);
     expect(new Set(allocs.map((a) => a.Name))).toEqual(new Set(['web.web[0]', 'web.web[1]', 'web.web[2]']));
@@ -64,11 +64,11 @@ describe('Server job lifecycle', () => {
     // Two jobs, each registered three times at once: the broker supersedes evals of each job separately.
     const jobs = [mockJob('web'), mockJob('api')];
     const regs = await Promise.all([50, 51, 52].flatMap((Priority) => jobs.map((job) => s.jobRegister({ ...job, Priority }))));
-    for (const r of regs.slice(-2)) await eventually(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'the newest evals complete');
-    const cancelled = await eventually(async () => {
+    for (const r of regs.slice(-2)) await expect.poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'the newest evals complete' }).toBeTruthy();
+    const cancelled = await vi.waitUntil(async () => {
       const evs = (await Promise.all(jobs.map((j) => s.jobEvaluations('default', j.ID)))).flatMap((r) => r.value).filter((e) => e.Status === 'canceled');
       return new Set(evs.map((e) => e.JobID)).size === 2 ? evs : undefined;
-    }, 3000, 'superseded evals of both jobs cancelled');
+    }, { timeout: 3000 });
     expect(cancelled.every((e) => e.StatusDescription.includes('more recent evaluation'))).toBe(true);
   });
 
@@ -100,9 +100,9 @@ describe('Server job lifecycle', () => {
     const job = mockJob('web');
     job.TaskGroups[0]!.Count = 2;
     await s.jobRegister(job);
-    await eventually(async () => (await liveAllocs(s)).length === 2, 3000, 'two allocs');
+    await expect.poll(async () => (await liveAllocs(s)).length === 2, { timeout: 3000, message: 'two allocs' }).toBeTruthy();
     const d = await s.jobDeregister('default', 'web', false);
-    await eventually(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', 3000, 'stop eval');
+    await expect.poll(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'stop eval' }).toBeTruthy();
     expect(await liveAllocs(s)).toHaveLength(0);
     const stopped = (await s.jobGet('default', 'web')).value;
     expect(stopped.Stop).toBe(true);
@@ -114,9 +114,9 @@ describe('Server job lifecycle', () => {
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     await s.jobRegister(mockJob('web'));
-    await eventually(async () => (await liveAllocs(s)).length === 1, 3000, 'alloc');
+    await expect.poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'alloc' }).toBeTruthy();
     const d = await s.jobDeregister('default', 'web', true);
-    await eventually(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', 3000, 'purge eval');
+    await expect.poll(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'purge eval' }).toBeTruthy();
     await expect(s.jobGet('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
     await expect(s.jobVersions('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
     await expect(s.jobSummary('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
@@ -136,15 +136,15 @@ describe('Server blocked evals and client updates', () => {
     const s = await server();
     await s.start();
     const r = await s.jobRegister(mockJob('web'));
-    await eventually(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'first eval');
+    await expect.poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'first eval' }).toBeTruthy();
     const first = (await s.evalGet(r.EvalID)).value;
     expect(first.BlockedEval).not.toBe('');
     expect((await s.evalGet(first.BlockedEval)).value.Status).toBe('blocked');
     expect(s.stats().blocked.totalBlocked).toBe(1);
     expect((await s.jobSummary('default', 'web')).value.Summary.web!.Queued).toBe(1);
     await s.nodeRegister(mockNode('n1'));
-    await eventually(async () => (await liveAllocs(s)).length === 1, 3000, 'placement after node joined');
-    await eventually(async () => (await s.evalGet(first.BlockedEval)).value.Status === 'complete', 3000, 'blocked eval done');
+    await expect.poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'placement after node joined' }).toBeTruthy();
+    await expect.poll(async () => (await s.evalGet(first.BlockedEval)).value.Status === 'complete', { timeout: 3000, message: 'blocked eval done' }).toBeTruthy();
   });
 
   it('unblocks when allocations on a full node finish', async () => {
@@ -154,14 +154,14 @@ describe('Server blocked evals and client updates', () => {
     node.NodeResources.Cpu.CpuShares = 150;
     await s.nodeRegister(node);
     await s.jobRegister(mockJob('a'));
-    await eventually(async () => (await liveAllocs(s, 'a')).length === 1, 3000, 'a placed');
+    await expect.poll(async () => (await liveAllocs(s, 'a')).length === 1, { timeout: 3000, message: 'a placed' }).toBeTruthy();
     await s.jobRegister(mockJob('b'));
-    await eventually(() => s.stats().blocked.totalBlocked === 1, 3000, 'b blocked');
+    await expect.poll(() => s.stats().blocked.totalBlocked === 1, { timeout: 3000, message: 'b blocked' }).toBeTruthy();
     const [a] = await liveAllocs(s, 'a');
     await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'complete', ClientDescription: '', TaskStates: null }]);
     // A complete alloc of a service job is not replaced by the fake scheduler only because it is terminal;
     // what matters here is that b got the freed capacity.
-    await eventually(async () => (await liveAllocs(s, 'b')).length === 1, 3000, 'b placed');
+    await expect.poll(async () => (await liveAllocs(s, 'b')).length === 1, { timeout: 3000, message: 'b placed' }).toBeTruthy();
   });
 
   it('updates the summary from client status and reschedules a failed allocation', async () => {
@@ -169,17 +169,17 @@ describe('Server blocked evals and client updates', () => {
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     await s.jobRegister(mockJob('web'));
-    const [a] = await eventually(async () => {
+    const [a] = await vi.waitUntil(async () => {
       const l = await liveAllocs(s);
       return l.length === 1 ? l : undefined;
-    });
+    }, { timeout: 3_000 });
     await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: null }]);
     expect((await s.jobSummary('default', 'web')).value.Summary.web).toMatchObject({ Running: 1, Starting: 0 });
     await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'failed', ClientDescription: 'boom', TaskStates: null }]);
     expect((await s.jobSummary('default', 'web')).value.Summary.web).toMatchObject({ Running: 0, Failed: 1 });
     const evals = (await s.jobEvaluations('default', 'web')).value;
     expect(evals.some((e) => e.TriggeredBy === 'alloc-failure')).toBe(true);
-    await eventually(async () => (await liveAllocs(s)).some((x) => x.ID !== a!.ID), 3000, 'replacement');
+    await expect.poll(async () => (await liveAllocs(s)).some((x) => x.ID !== a!.ID), { timeout: 3000, message: 'replacement' }).toBeTruthy();
   });
 
   it('answers getClientAllocs when the node gets work, and times out with the same index otherwise', async () => {
@@ -218,10 +218,10 @@ describe('Server eval failures', () => {
     });
     await s.start();
     const r = await s.jobRegister(mockJob('web'));
-    const failed = await eventually(async () => {
+    const failed = await vi.waitUntil(async () => {
       const e = (await s.evalGet(r.EvalID)).value;
       return e.Status === 'failed' && e.NextEval !== '' ? e : undefined;
-    }, 3000, 'eval failed');
+    }, { timeout: 3000 });
     expect(calls).toBe(3);
     const next = (await s.evalGet(failed.NextEval)).value;
     expect(next).toMatchObject({ TriggeredBy: 'failed-follow-up', Status: 'pending', PreviousEval: r.EvalID });
@@ -237,19 +237,19 @@ describe('Server heartbeats', () => {
     const r1 = await s.nodeRegister(mockNode('n1'));
     expect(r1.heartbeatTTLms).toBe(60);
     await s.jobRegister(mockJob('web'));
-    const [a] = await eventually(async () => {
+    const [a] = await vi.waitUntil(async () => {
       const l = await liveAllocs(s);
       return l.length === 1 ? l : undefined;
-    });
+    }, { timeout: 3_000 });
     expect(a!.NodeID).toBe('n1');
     // n2 keeps heartbeating; n1 does not.
     await s.nodeRegister(mockNode('n2'));
     const beat = setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20);
     try {
-      await eventually(async () => (await s.nodeGet('n1')).value.Status === 'down', 2000, 'n1 down');
+      await expect.poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 2000, message: 'n1 down' }).toBeTruthy();
       const evals = (await s.jobEvaluations('default', 'web')).value;
       expect(evals.some((e) => e.TriggeredBy === 'node-update' && e.NodeID === 'n1')).toBe(true);
-      await eventually(async () => (await liveAllocs(s)).some((x) => x.NodeID === 'n2'), 2000, 'replacement on n2');
+      await expect.poll(async () => (await liveAllocs(s)).some((x) => x.NodeID === 'n2'), { timeout: 2000, message: 'replacement on n2' }).toBeTruthy();
       expect((await s.allocGet(a!.ID)).value.ClientStatus).toBe('lost');
       expect((await s.nodeGet('n2')).value.Status).toBe('ready');
     } finally {
@@ -266,7 +266,7 @@ describe('Server heartbeats', () => {
     await s.upsertServiceRegistrations([reg('i1', 'n1'), reg('i2', 'n2')]);
     const beat = setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20);
     try {
-      await eventually(async () => (await s.nodeGet('n1')).value.Status === 'down', 2000, 'n1 down');
+      await expect.poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 2000, message: 'n1 down' }).toBeTruthy();
       expect((await s.serviceGet('default', 'web', {})).value.map((r) => r.ID)).toEqual(['i2']);
     } finally {
       clearInterval(beat);
@@ -290,7 +290,7 @@ describe('Server durability and restart', () => {
     const job = mockJob('web');
     job.TaskGroups[0]!.Count = 2;
     await s1.jobRegister(job);
-    await eventually(async () => (await liveAllocs(s1)).length === 2, 3000, 'placed');
+    await expect.poll(async () => (await liveAllocs(s1)).length === 2, { timeout: 3000, message: 'placed' }).toBeTruthy();
     const before = s1.store.latestIndex();
     const allocIDs = (await liveAllocs(s1)).map((a) => a.ID).sort();
     // A second server opens the same data dir while the first is still open: as after SIGKILL.
@@ -304,7 +304,7 @@ describe('Server durability and restart', () => {
     // The restarted scheduler sees the existing allocations: no duplicates after a re-evaluation.
     const r = await s2.jobRegister(job);
     expect(r.Index).toBe(before + 1);
-    await eventually(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'eval after restart');
+    await expect.poll(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'eval after restart' }).toBeTruthy();
     expect((await liveAllocs(s2)).map((a) => a.ID).sort()).toEqual(allocIDs);
   });
 
@@ -318,7 +318,7 @@ describe('Server durability and restart', () => {
     await s1.stop();
     const s2 = await server({}, new SqliteBackend({ dataDir: dir }));
     await s2.start();
-    await eventually(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', 3000, 'recovered eval');
+    await expect.poll(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'recovered eval' }).toBeTruthy();
     expect(await liveAllocs(s2)).toHaveLength(1);
   });
 });

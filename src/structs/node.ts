@@ -110,3 +110,38 @@ export function nodeListStub(n: Node): NodeListStub {
 export function nodeSchedulable(n: Node): boolean {
   return n.Status === NodeStatusReady && n.SchedulingEligibility === NodeSchedulingEligible && n.DrainStrategy == null;
 }
+
+/** The node fields a job file can name; a full Node, the client's own view, or a template's node all have them. */
+export interface NodeVariableSource {
+  ID: string;
+  Name: string;
+  Datacenter: string;
+  NodeClass: string;
+  NodePool?: string;
+  Attributes?: Record<string, string> | null;
+  Meta?: Record<string, string> | null;
+}
+
+/**
+ * The value of a node variable as job files name it (`node.unique.id`, `node.unique.name`, `node.datacenter`,
+ * `node.class`, `node.pool`, `attr.<name>`, `meta.<name>`), or undefined when the node has none. The one
+ * resolver behind constraint targets, task interpolation and the template `env` function; `node.region` is
+ * left to callers, which know the region differently (the node's attribute, or the agent's config).
+ */
+export function nodeVariable(name: string, node: NodeVariableSource): string | undefined {
+  switch (name) {
+    case 'node.unique.id':
+      return node.ID;
+    case 'node.unique.name':
+      return node.Name;
+    case 'node.datacenter':
+      return node.Datacenter;
+    case 'node.class':
+      return node.NodeClass;
+    case 'node.pool':
+      return node.NodePool;
+  }
+  if (name.startsWith('attr.')) return node.Attributes?.[name.slice(5)];
+  if (name.startsWith('meta.')) return node.Meta?.[name.slice(5)];
+  return undefined;
+}

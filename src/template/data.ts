@@ -7,7 +7,7 @@
  * dependency as missing, and the runner loads it (TemplateDataLoader.load) and renders again. Every lookup made by
  * the template functions is recorded as a Dependency, so the runtime re-renders when exactly those change.
  */
-import type { Node } from '../structs/index.js';
+import { nodeVariable, type Node } from '../structs/index.js';
 
 export type ServiceProvider = 'nomad' | 'consul';
 
@@ -130,21 +130,6 @@ export function dependencyKey(d: Dependency): string {
 export function taskEnvLookup(env: Record<string, string>, node?: Pick<Node, 'ID' | 'Name' | 'Datacenter' | 'NodeClass' | 'Attributes' | 'Meta'> & { NodePool?: string }): (name: string) => string | undefined {
   return (name: string) => {
     if (Object.prototype.hasOwnProperty.call(env, name)) return env[name];
-    if (!node) return undefined;
-    switch (name) {
-      case 'node.unique.id':
-        return node.ID;
-      case 'node.unique.name':
-        return node.Name;
-      case 'node.datacenter':
-        return node.Datacenter;
-      case 'node.class':
-        return node.NodeClass;
-      case 'node.pool':
-        return node.NodePool;
-    }
-    if (name.startsWith('attr.')) return node.Attributes?.[name.slice(5)];
-    if (name.startsWith('meta.')) return node.Meta?.[name.slice(5)];
-    return undefined;
+    return node ? nodeVariable(name, node) : undefined;
   };
 }

@@ -3,6 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { HAS_CONFORMANCE_DATA, readConformanceText } from '../testing/conformance-data.js';
+import { describeConformance } from '../testing/describe-conformance.js';
 import { MemoryTemplateData } from './memory-data.js';
 import { TemplateRunner } from './runner.js';
 import { taskEnvLookup, type ServiceInstance } from './data.js';
@@ -10,7 +12,6 @@ import { parseEnvFile } from './env-file.js';
 import { TemplateCache } from './template.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.resolve(here, '../..');
 const fixture = (name: string) => fs.readFileSync(path.join(here, 'testdata', name), 'utf8');
 
 const instance = (name: string, n: number, extra: Partial<ServiceInstance> = {}): ServiceInstance => ({
@@ -106,8 +107,8 @@ describe('the seed stats JSON template', () => {
   });
 });
 
-describe("Nomad's e2e job template-shared-alloc", () => {
-  const jobText = fs.readFileSync(path.resolve(repoRoot, '../shared/conformance/nomad/e2e-jobs/consultemplate__template_shared_alloc.nomad'), 'utf8');
+describeConformance("Nomad's e2e job template-shared-alloc", () => {
+  const jobText = HAS_CONFORMANCE_DATA ? readConformanceText('e2e-jobs', 'consultemplate__template_shared_alloc.nomad') : '';
   const embedded = [...jobText.matchAll(/data\s*=\s*<<(\w+)\n([\s\S]*?)\n\s*\1\n/g)].map((m) => m[2]! + '\n');
 
   it('renders every embedded template with the task environment', () => {

@@ -9,6 +9,7 @@
  * After a change, further changes are coalesced until `wait.min` passes quietly, but never beyond `wait.max`
  * after the first one. The first render is not delayed (a task waits for it before starting) and has no splay.
  */
+import { sleep } from '../lib/sleep.js';
 import type { Dependency, TemplateData, TemplateDataLoader } from './data.js';
 import type { TemplateError } from './errors.js';
 import type { RenderResult, TemplateRunner } from './runner.js';
@@ -21,19 +22,7 @@ export interface Clock {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const t = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    }),
+  sleep: (ms, signal) => sleep(ms, signal),
 };
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Client disconnects (issue 6): one client agent runs in its own network namespace, joined to the host by a veth
+ * Client disconnects: one client agent runs in its own network namespace, joined to the host by a veth
  * pair, as a separate machine; cutting the link is a real partition (packets dropped, nothing refused).
  *
  * - `disconnect { lost_after, replace, reconcile = "keep_original" }`: the cut-off node is `disconnected` (not

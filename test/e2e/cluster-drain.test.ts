@@ -1,5 +1,5 @@
 /**
- * A node drain under load (issue 6 acceptance): a server agent running the gateway and three client agents; a
+ * A node drain under load: a server agent running the gateway and three client agents; a
  * service of four raw_exec HTTP servers routed by the gateway; one node is drained while a bounded load loop
  * goes through the gateway. The allocations move one at a time (migrate max_parallel = 1) and no request fails:
  * an instance leaves the catalog (and the gateway) before its task is stopped, and its replacement is routed

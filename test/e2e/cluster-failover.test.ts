@@ -1,5 +1,5 @@
 /**
- * Node failure on a real cluster (issue 6 acceptance): a server agent and three client agents, a raw_exec web
+ * Node failure on a real cluster: a server agent and three client agents, a raw_exec web
  * service with count 6; one client agent is SIGKILLed together with the task processes it started, as a machine
  * dying. The server must notice the missed heartbeats, mark the node down and its allocations lost, and run
  * replacements on the other clients. The test prints the seconds from kill to replacements running.

@@ -1,5 +1,5 @@
 /**
- * A network partition (issue 6 acceptance): one client agent runs in its own network namespace, joined to the
+ * A network partition: one client agent runs in its own network namespace, joined to the
  * host by a veth pair, as a separate machine. Cutting the link drops its packets (nothing is refused): the
  * server marks the node down and replaces its allocations on the host's client, while the partitioned client,
  * not knowing, keeps its tasks running. When the link returns, the client reconnects, learns that its

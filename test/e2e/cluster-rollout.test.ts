@@ -1,5 +1,5 @@
 /**
- * Rolling updates under load (issue 6 acceptance): a server agent running the gateway and three client agents;
+ * Rolling updates under load: a server agent running the gateway and three client agents;
  * a count-5 service of raw_exec HTTP servers that answer their version, routed by the gateway on /roll. While
  * a bounded load loop goes through the gateway, `drover job run` ships a new version with a canary and
  * auto_promote: no request fails and every instance ends on the new version. Then a version whose check fails

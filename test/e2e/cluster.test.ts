@@ -1,5 +1,5 @@
 /**
- * A real multi-agent cluster (issue 6 acceptance): one server-only agent and client-only agents in dc1, dc2 and
+ * A real multi-agent cluster: one server-only agent and client-only agents in dc1, dc2 and
  * dc3, each a separate process with its own data dir and node name. Nodes register and show as ready through
  * the CLI; spread gives even and targeted splits over datacenters; a system job follows a client that joins
  * later; a node drain moves allocations with the migrate block's max_parallel respected.

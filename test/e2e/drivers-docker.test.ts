@@ -1,5 +1,5 @@
 /**
- * Issue 4's acceptance for the docker driver, through a dev agent and locally built images (nothing pulled):
+ * The docker driver end to end, through a dev agent and locally built images (nothing pulled):
  * the memory limit is the job's (docker inspect) and enforced (OOM kill as a task event, restarts per the
  * policy), a missing image fails the task with an event naming it, and `alloc logs -f` follows stdout.
  */

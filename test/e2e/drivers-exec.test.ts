@@ -1,5 +1,5 @@
 /**
- * Issue 4's acceptance for the exec driver, through a dev agent: the task sees only its own processes and its
+ * The exec driver end to end, through a dev agent: the task sees only its own processes and its
  * chroot (busybox-style commands come from the host's /bin through chroot_env), reports real memory in
  * `alloc status -stats`, and past its memory limit is OOM-killed with the task event saying so, then restarted
  * per its restart policy.

@@ -1,5 +1,5 @@
 /**
- * Issue 4's acceptance for agent restarts: SIGKILL the agent while a docker task and an exec task run, start it
+ * Agent restarts with running tasks: SIGKILL the agent while a docker task and an exec task run, start it
  * again on the same data dir, and the same container and the same process are adopted; nothing starts twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

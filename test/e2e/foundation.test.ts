@@ -1,6 +1,7 @@
 /**
- * The foundation issue's acceptance, driven the way a user would: the real agent process, the real CLI,
- * the HTTP API with curl-like requests, raw_exec tasks that are real processes.
+ * A single-node dev agent running Nomad job files (node, run, logs, restarts, plan, versions, SIGKILL, stop,
+ * bad input), driven the way a user would: the real agent process, the real CLI, the HTTP API with curl-like
+ * requests, raw_exec tasks that are real processes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync, mkdtempSync, copyFileSync, readdirSync } from 'node:fs';

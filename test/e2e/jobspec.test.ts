@@ -1,15 +1,17 @@
 /**
- * The jobspec issue's acceptance through the real agent: Nomad's conformance cases through
+ * Job files through the real agent: Nomad's conformance cases through
  * `PUT /v1/jobs/parse`, `job plan` on Nomad's e2e job files, and a 0.8-style job file that runs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runJobspecConformance } from '../../src/jobspec/testing/index.js';
+import { conformancePath } from '../../src/testing/conformance-data.js';
+import { itConformance } from '../../src/testing/describe-conformance.js';
 import { ensureTestImages } from '../images/index.js';
 import { TestAgent, ROOT } from './harness/agent.js';
 
-const E2E_JOBS = join(ROOT, '..', 'shared', 'conformance', 'nomad', 'e2e-jobs');
+const E2E_JOBS = conformancePath('e2e-jobs');
 
 describe('job files through the dev agent', () => {
   const agent = new TestAgent();
@@ -20,7 +22,7 @@ describe('job files through the dev agent', () => {
   });
   afterAll(() => agent.stop());
 
-  it("decodes Nomad's conformance cases through PUT /v1/jobs/parse", async () => {
+  itConformance("decodes Nomad's conformance cases through PUT /v1/jobs/parse", async () => {
     const report = await runJobspecConformance(async (req) => {
       const r = await agent.api('/v1/jobs/parse', { method: 'PUT', body: JSON.stringify({ JobHCL: req.JobHCL, Variables: req.Variables, Canonicalize: req.Canonicalize }) });
       return { status: r.status, body: typeof r.body === 'string' ? { message: r.body } : r.body };
@@ -31,7 +33,7 @@ describe('job files through the dev agent', () => {
     expect(report.extra.passed).toBeGreaterThanOrEqual(84);
   });
 
-  it("gives a sensible job plan for each of Nomad's 24 e2e job files", () => {
+  itConformance("gives a sensible job plan for each of Nomad's 24 e2e job files", () => {
     const files = readdirSync(E2E_JOBS).filter((f) => /\.(nomad|hcl)$/.test(f));
     expect(files).toHaveLength(24);
     for (const f of files) {

@@ -1,5 +1,5 @@
 /**
- * Issue 5's hybrid mesh, through the gateway of a real dev agent: a web job (15 busybox httpd containers,
+ * The hybrid mesh, through the gateway of a real dev agent: a web job (15 busybox httpd containers,
  * docker) and a stats API job (10 busybox httpd processes in the exec chroot), each answering its allocation
  * ID, routed by their `urlprefix-` tags. Then an instance is killed under a bounded load loop (no request may
  * fail), `drover gateway routes` prints the table, and a scale-down reaches /routes within a second.

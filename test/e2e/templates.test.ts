@@ -1,5 +1,5 @@
 /**
- * Templates end to end (issue 5): a real dev agent, the real CLI, raw_exec tasks. A template reading a variable
+ * Templates end to end: a real dev agent, the real CLI, raw_exec tasks. A template reading a variable
  * renders before its task starts and re-renders after `drover var put`, and the task gets its change_mode; and
  * the seeds' nginx setup, with nginx's upstreams rendered from Drover's catalog and nginx reloaded on SIGHUP.
  */

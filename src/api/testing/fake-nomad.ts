@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readGoDuration } from '../../lib/duration.js';
 
 export interface FakeRequest {
   method: string;
@@ -60,11 +61,8 @@ export class BlockingValue<T> {
 }
 
 function parseWaitMs(w: string | null): number {
-  if (!w) return 300_000;
-  const m = /^(\d+)(ms|s|m)?$/.exec(w);
-  if (!m) return 300_000;
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+  const r = w ? readGoDuration(w, { bareNumber: 'seconds', allowNegative: false }) : undefined;
+  return r?.ok ? r.ns / 1e6 : 300_000;
 }
 
 export class FakeNomad {

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import type { AgentConfig } from '../../agent/index.js';
 import { UsageError, type AgentFlags } from '../command.js';
-import { parseGoDuration } from '../format.js';
+import { readGoDuration } from '../../lib/duration.js';
 
 type Obj = Record<string, unknown>;
 
@@ -77,7 +77,8 @@ function reserved(v: unknown): Obj | undefined {
  */
 function durationMs(v: unknown, key: string, file: string): number | undefined {
   if (v === undefined) return undefined;
-  const ns = typeof v === 'number' ? v * 1e9 : typeof v === 'string' ? parseGoDuration(v) : undefined;
+  const read = typeof v === 'string' ? readGoDuration(v.trim(), { allowNegative: false }) : undefined;
+  const ns = typeof v === 'number' ? v * 1e9 : read?.ok ? read.ns : undefined;
   if (ns === undefined || !Number.isFinite(ns) || ns < 0) {
     throw new UsageError(`Error loading configuration from ${file}: server.${key} must be a duration such as "10s", got ${JSON.stringify(v)}`);
   }
@@ -140,7 +141,8 @@ function limitsBlock(l: Obj, file: string): Obj {
   const timeout = (key: string): number | undefined => {
     const v = l[key];
     if (v === undefined) return undefined;
-    const ns = typeof v === 'number' ? v * 1e9 : typeof v === 'string' ? parseGoDuration(v) : undefined;
+    const read = typeof v === 'string' ? readGoDuration(v.trim(), { allowNegative: false }) : undefined;
+    const ns = typeof v === 'number' ? v * 1e9 : read?.ok ? read.ns : undefined;
     if (ns === undefined || !Number.isFinite(ns) || ns <= 0) {
       throw new UsageError(`Error loading configuration from ${file}: limits.${key} must be a duration such as "10s", got ${JSON.stringify(v)}`);
     }

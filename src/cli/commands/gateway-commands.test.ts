@@ -160,14 +160,8 @@ describe('drover gateway', () => {
     const onOut = (all: string) => (url = /Gateway at (http:\/\/127\.0\.0\.1:\d+)/.exec(all)?.[1] ?? url);
     const run = cli(['gateway', '-address', fake.address, '-listen', '127.0.0.1:0'], { signal: ctl.signal, onOut });
     try {
-      for (let i = 0; i < 200 && !url; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(url).not.toBe('');
-      let answer = '';
-      for (let i = 0; i < 100 && answer !== 'backend /v1'; i++) {
-        answer = await fetch(`${url}/api/v1`).then((r) => r.text());
-        if (answer !== 'backend /v1') await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(answer).toBe('backend /v1');
+      await expect.poll(() => url, { timeout: 4_000, interval: 20 }).not.toBe('');
+      await expect.poll(() => fetch(`${url}/api/v1`).then((r) => r.text()), { timeout: 2_000, interval: 20 }).toBe('backend /v1');
     } finally {
       ctl.abort();
     }

@@ -33,6 +33,7 @@ function harness(opts: { fail?: Set<string>; answers?: (string | undefined)[]; i
       inFlight++;
       max = Math.max(max, inFlight);
       order.push(a.ID.slice(0, 2));
+      // A restart takes time, so the batches overlap if the command fails to wait for one before the next.
       await new Promise((r) => setTimeout(r, 5));
       inFlight--;
       if (opts.fail?.has(a.ID.slice(0, 2))) throw new Error('task "main" did not start again');

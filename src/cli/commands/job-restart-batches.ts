@@ -11,7 +11,8 @@
  */
 import type { AllocListStub } from '../../structs/index.js';
 import { UsageError } from '../command.js';
-import { formatDurationShort, formatTime, parseGoDuration, shortId } from '../format.js';
+import { readGoDuration } from '../../lib/duration.js';
+import { formatDurationShort, formatTime, shortId } from '../format.js';
 import type { Output } from '../output.js';
 
 export interface RestartPlan {
@@ -56,9 +57,9 @@ export function parseBatchSize(text: string): RestartPlan['batchSize'] {
 /** `-batch-wait DURATION|ask`. */
 export function parseBatchWait(text: string): number | 'ask' {
   if (text.trim().toLowerCase() === 'ask') return 'ask';
-  const ns = parseGoDuration(text);
-  if (ns === undefined) throw new UsageError(`Invalid -batch-wait value "${text}": expected a duration such as 10s or "ask"`);
-  return ns / 1e6;
+  const r = readGoDuration(text.trim(), { allowNegative: false });
+  if (!r.ok) throw new UsageError(`Invalid -batch-wait value "${text}": expected a duration such as 10s or "ask"`);
+  return r.ns / 1e6;
 }
 
 /** The flags, checked together as nomad does. */
@@ -167,8 +168,9 @@ async function betweenBatches(wait: number | 'ask', plan: RestartPlan, d: BatchD
     const answer = (await d.ask?.(`==> ${formatTime(d.now())}: Proceed with the next batch? [Y/n/<duration>] `))?.trim();
     if (answer === undefined) return 'cancel';
     if (answer === '' || /^y(es)?$/i.test(answer)) return wait;
-    const ns = parseGoDuration(answer);
-    if (ns === undefined) return 'cancel';
+    const r = readGoDuration(answer, { allowNegative: false });
+    if (!r.ok) return 'cancel';
+    const ns = r.ns;
     say(d, `Proceeding restarts with new wait time of ${formatDurationShort(ns / 1e6)}`);
     await d.sleep(ns / 1e6);
     return ns / 1e6;

@@ -38,7 +38,7 @@ export function jobDetailPairs(job: Job): [string, string][] {
   ];
 }
 
-/** The "Latest Deployment" block; issue 6 extends this with per-group progress. */
+/** The "Latest Deployment" block. */
 export function deploymentSection(d: Deployment, verbose: boolean): string {
   const kv = formatKV([
     ['ID', shortId(d.ID, verbose)],

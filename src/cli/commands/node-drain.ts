@@ -5,7 +5,7 @@
  */
 import type { DrainSpec, DroverClient } from '../../api/index.js';
 import { bool, str, UsageError, type CommandContext, type CommandSpec } from '../command.js';
-import { parseGoDuration } from '../format.js';
+import { readGoDuration } from '../../lib/duration.js';
 import { enableFlag, resolveNode } from './node-eligibility.js';
 
 const DEFAULT_DEADLINE_NS = 3600e9;
@@ -16,9 +16,9 @@ export function drainSpec(opts: Record<string, unknown>): DrainSpec {
   const noDeadline = opts.deadline === false;
   const text = str(opts.deadline);
   if (text !== undefined) {
-    const d = parseGoDuration(text);
-    if (d === undefined) throw new UsageError(`Error: invalid -deadline "${text}": expected a duration such as 30m or 1h`);
-    deadline = d;
+    const d = readGoDuration(text.trim(), { allowNegative: false });
+    if (!d.ok) throw new UsageError(`Error: invalid -deadline "${text}": expected a duration such as 30m or 1h`);
+    deadline = d.ns;
   }
   if (bool(opts.force)) deadline = -1;
   else if (noDeadline) deadline = 0;

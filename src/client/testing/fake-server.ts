@@ -122,13 +122,3 @@ export function testAlloc(job: Job, nodeID: string, index = 0): Allocation {
     },
   );
 }
-
-/** Polls `cond` every 25 ms until it holds or `timeoutMs` passes; returns whether it held. */
-export async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return cond();
-}

@@ -1,1 +1,1 @@
-export { FakeServer, testJob, testTask, testAlloc, waitFor } from './fake-server.js';
+export { FakeServer, testJob, testTask, testAlloc } from './fake-server.js';

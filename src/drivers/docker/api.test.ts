@@ -68,8 +68,7 @@ describe('container log copy', () => {
     })();
     const client = { stream: async () => ({ body }) } as unknown as DockerClient;
     const copying = copyLogs({ client, containerID: 'c', ...paths, logger: nullLogger }, ac.signal);
-    for (let i = 0; i < 20 && readCursor(paths.cursorPath) !== '2024-01-02T03:04:05.200000000Z'; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(readCursor(paths.cursorPath)).toBe('2024-01-02T03:04:05.200000000Z');
+    await expect.poll(() => readCursor(paths.cursorPath), { timeout: 200, interval: 10 }).toBe('2024-01-02T03:04:05.200000000Z');
     expect(readFileSync(paths.stdoutPath, 'utf8')).toBe('one\ntwo\n');
 
     // The next agent resumes from the cursor: the engine resends from the second (inclusive), and what was copied is skipped.

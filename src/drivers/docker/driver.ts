@@ -19,7 +19,8 @@ import { type Logger, nullLogger } from '../../logging/index.js';
 import type {
   DriverCapabilities, DriverFingerprint, DriverNetwork, ExecResult, ExitResult, TaskConfig, TaskDriver, TaskHandle, TaskResourceUsage,
 } from '../types.js';
-import { driverError, parseDurationMs, signalNumber, sleep, taskNotFound, withAbort } from '../shared/index.js';
+import { driverError, parseDurationMs, signalNumber, sleep, taskNotFound } from '../shared/index.js';
+import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
 import { DockerClient, isDockerStatus, StreamDemuxer } from './api.js';
 import { containerCreateBody, CONTAINER_LABELS, type DockerDriverOptions, registryAuthHeader, validateDockerConfig } from './config.js';
 import { ensureImage, LocalImageCache } from './image.js';
@@ -61,7 +62,7 @@ export class DockerDriver implements TaskDriver {
   private readonly client: DockerClient;
   private readonly opts: DockerDriverOptions;
   private readonly log: Logger;
-  private readonly tasks = new Map<string, Tracked>();
+  private readonly tasks = new TaskTable<Tracked>();
   private readonly nowNs: () => number;
   private readonly images: LocalImageCache;
 
@@ -227,23 +228,15 @@ export class DockerDriver implements TaskDriver {
     };
   }
 
-  private get(taskID: string): Tracked {
-    const t = this.tasks.get(taskID);
-    if (!t) throw taskNotFound(taskID);
-    return t;
-  }
-
   waitTask(taskID: string, signal?: AbortSignal): Promise<ExitResult> {
-    return withAbort(this.get(taskID).done, signal);
+    return this.tasks.wait(taskID, signal);
   }
 
   async stopTask(taskID: string, timeoutMs: number, killSignal = 'SIGTERM'): Promise<void> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     if (t.result) return;
     await this.kill(t, killSignal);
-    const ac = new AbortController();
-    const timedOut = await Promise.race([t.done.then(() => false), sleep(timeoutMs, ac.signal).then(() => true, () => false)]);
-    ac.abort();
+    const timedOut = await timedOutWaiting(t.done, timeoutMs);
     if (timedOut) await this.kill(t, 'SIGKILL');
     await t.done;
   }
@@ -290,11 +283,11 @@ export class DockerDriver implements TaskDriver {
   }
 
   async signalTask(taskID: string, sig: string): Promise<void> {
-    await this.kill(this.get(taskID), sig);
+    await this.kill(this.tasks.must(taskID), sig);
   }
 
   async execTask(taskID: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(new DroverError('Timeout', `exec timed out after ${timeoutMs}ms`)), timeoutMs);
     try {
@@ -319,7 +312,7 @@ export class DockerDriver implements TaskDriver {
   }
 
   async taskStats(taskID: string): Promise<TaskResourceUsage> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     const s = await this.client.json<DockerStats>({ path: `/containers/${t.containerID}/stats`, query: { stream: 0 }, timeoutMs: 30_000 });
     return dockerStatsToUsage(s, this.nowNs());
   }

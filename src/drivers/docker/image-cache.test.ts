@@ -8,6 +8,7 @@ function fakeDocker(images: Record<string, string>): { client: DockerClient; ins
   const client = {
     json: async ({ path }: { path: string }) => {
       n++;
+      // An inspect takes time, so concurrent lookups overlap and the cache must share one answer between them.
       await new Promise((r) => setTimeout(r, 5));
       const name = decodeURIComponent(path.replace(/^\/images\//, '').replace(/\/json$/, ''));
       if (images[name]) return { Id: images[name] };

@@ -28,6 +28,7 @@ import type {
   DriverCapabilities, DriverFingerprint, ExecResult, ExitResult, TaskConfig, TaskDriver, TaskHandle, TaskResourceUsage,
 } from '../types.js';
 import { driverError, emptyUsage, signalName, signalNumber, sleep, taskNotFound, withAbort } from '../shared/index.js';
+import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
 import { oomKillCount } from './cgroups.js';
 import { Runc, type RuncStats } from './runc.js';
 import { DEFAULT_CHROOT_ENV, lookupUser, ociSpec, prepareChroot } from './spec.js';
@@ -75,7 +76,7 @@ export class ExecDriver implements TaskDriver {
   private readonly initPath: string;
   private readonly chrootEnv: Record<string, string>;
   private readonly log: Logger;
-  private readonly tasks = new Map<string, Tracked>();
+  private readonly tasks = new TaskTable<Tracked>();
   private readonly nowNs: () => number;
 
   constructor(private readonly options: ExecDriverOptions = {}) {
@@ -213,23 +214,15 @@ export class ExecDriver implements TaskDriver {
     return { exitCode: status, signal: 0, oomKilled };
   }
 
-  private get(taskID: string): Tracked {
-    const t = this.tasks.get(taskID);
-    if (!t) throw taskNotFound(taskID);
-    return t;
-  }
-
   waitTask(taskID: string, signal?: AbortSignal): Promise<ExitResult> {
-    return withAbort(this.get(taskID).done, signal);
+    return this.tasks.wait(taskID, signal);
   }
 
   async stopTask(taskID: string, timeoutMs: number, killSignal = 'SIGTERM'): Promise<void> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     if (t.result) return;
     await this.runc.kill(t.cid, signalName(signalNumber(killSignal)));
-    const ac = new AbortController();
-    const timedOut = await Promise.race([t.done.then(() => false), sleep(timeoutMs, ac.signal).then(() => true, () => false)]);
-    ac.abort();
+    const timedOut = await timedOutWaiting(t.done, timeoutMs);
     if (timedOut) await this.runc.kill(t.cid, 'KILL', true);
     await t.done;
   }
@@ -249,19 +242,19 @@ export class ExecDriver implements TaskDriver {
   }
 
   async signalTask(taskID: string, sig: string): Promise<void> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     await this.runc.kill(t.cid, signalName(signalNumber(sig)));
   }
 
   async execTask(taskID: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     // runc exec starts from the container's process spec: same user, env, chroot and cgroup as the task.
     const r = await this.runc.run(['exec', t.cid, ...cmd], timeoutMs);
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.code };
   }
 
   async taskStats(taskID: string): Promise<TaskResourceUsage> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     let s = await this.runc.stats(t.cid);
     let now = this.nowNs();
     if (!t.prevCpu) {
@@ -291,7 +284,7 @@ export class ExecDriver implements TaskDriver {
 
   /** The init's host PID of a running task (tests and diagnostics). */
   async taskPid(taskID: string): Promise<number | undefined> {
-    return (await this.runc.state(this.get(taskID).cid))?.pid;
+    return (await this.runc.state(this.tasks.must(taskID).cid))?.pid;
   }
 
   async shutdown(): Promise<void> {

@@ -26,7 +26,8 @@ import type {
   TaskResourceUsage,
 } from '../types.js';
 import { DroverError } from '../../errors/index.js';
-import { driverError, emptyUsage, parseDurationMs, signalNumber, sleep, taskNotFound, withAbort } from '../shared/index.js';
+import { driverError, emptyUsage, parseDurationMs, signalNumber, sleep, taskNotFound } from '../shared/index.js';
+import { TaskTable } from '../shared/task-table.js';
 
 export interface MockDriverOptions {
   /** Clock in unix ms, injectable for tests. */
@@ -69,7 +70,7 @@ let nextPid = 100_000;
 export class MockDriver implements TaskDriver {
   readonly name = 'mock_driver';
   readonly capabilities: DriverCapabilities = { sendSignals: true, exec: true, fsIsolation: 'none' };
-  private readonly tasks = new Map<string, RunningTask>();
+  private readonly tasks = new TaskTable<RunningTask>();
   private readonly now: () => number;
   healthy: boolean;
 
@@ -155,18 +156,12 @@ export class MockDriver implements TaskDriver {
     }
   }
 
-  private get(taskID: string): RunningTask {
-    const t = this.tasks.get(taskID);
-    if (!t) throw taskNotFound(taskID);
-    return t;
-  }
-
   waitTask(taskID: string, signal?: AbortSignal): Promise<ExitResult> {
-    return withAbort(this.get(taskID).done, signal);
+    return this.tasks.wait(taskID, signal);
   }
 
   async stopTask(taskID: string, timeoutMs: number, killSignal = 'SIGTERM'): Promise<void> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     if (t.exit) return;
     const sig = signalNumber(killSignal);
     // The task "takes" kill_after to honour the signal; past the kill timeout it is SIGKILLed, as a real process.
@@ -190,18 +185,18 @@ export class MockDriver implements TaskDriver {
   }
 
   async signalTask(taskID: string, sig: string): Promise<void> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     if (t.state.signalError) throw new DroverError('DriverError', t.state.signalError);
     signalNumber(sig);
   }
 
   async execTask(taskID: string, cmd: string[]): Promise<ExecResult> {
-    this.get(taskID);
+    this.tasks.must(taskID);
     return { stdout: `${cmd.join(' ')}\n`, stderr: '', exitCode: 0 };
   }
 
   async taskStats(taskID: string): Promise<TaskResourceUsage> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     const u = emptyUsage(this.now() * 1e6);
     u.memory = { ...u.memory, rss: t.state.rss, usage: t.state.rss, measured: ['RSS'] };
     u.cpu = { ...u.cpu, percent: t.state.cpuPercent, totalTicks: t.state.cpuPercent, measured: ['Percent', 'Total Ticks'] };

@@ -43,8 +43,7 @@ describe('raw_exec driver', () => {
     const second = new RawExecDriver({ enabled: true, pollIntervalMs: 50 });
     await second.recoverTask(JSON.parse(JSON.stringify(handle)));
     expect(processAlive(pid, handle.driverState.startTime as number)).toBe(true);
-    for (let i = 0; i < 100 && processTree(pid).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(processTree(pid).length).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => processTree(pid).length, { timeout: 1_000, interval: 10 }).toBeGreaterThanOrEqual(2);
     const r = await second.waitTask(t.id);
     expect(r).toMatchObject({ exitCode: 4, signal: 0 });
     await second.destroyTask(t.id, false);
@@ -73,7 +72,7 @@ describe('raw_exec driver', () => {
     const d = new RawExecDriver({ enabled: true });
     const t = task('sleep 5');
     const { handle } = await d.startTask(t);
-    for (let i = 0; i < 100 && processTree(handle.driverState.pid as number).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await expect.poll(() => processTree(handle.driverState.pid as number).length, { timeout: 1_000, interval: 10 }).toBeGreaterThanOrEqual(2);
     const child = processTree(handle.driverState.pid as number).find((p) => p.pid !== handle.driverState.pid)!;
     process.kill(child.pid, 'SIGKILL');
     expect(await d.waitTask(t.id)).toMatchObject({ exitCode: 137, signal: 9 });

@@ -29,7 +29,8 @@ import type {
   TaskResourceUsage,
 } from '../types.js';
 import { DroverError } from '../../errors/index.js';
-import { driverError, emptyUsage, signalNumber, sleep, taskNotFound, withAbort } from '../shared/index.js';
+import { driverError, emptyUsage, signalNumber, taskNotFound } from '../shared/index.js';
+import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
 import { PAGE_SIZE, processAlive, processGroup, readProcStat, uptimeTicks } from './proc.js';
 
 export interface RawExecOptions {
@@ -70,7 +71,7 @@ interface Tracked {
 export class RawExecDriver implements TaskDriver {
   readonly name = 'raw_exec';
   readonly capabilities: DriverCapabilities = { sendSignals: true, exec: true, fsIsolation: 'none' };
-  private readonly tasks = new Map<string, Tracked>();
+  private readonly tasks = new TaskTable<Tracked>();
   private readonly enabled: boolean;
   private readonly pollMs: number;
 
@@ -153,23 +154,15 @@ export class RawExecDriver implements TaskDriver {
     return { exitCode: -1, signal: 0, oomKilled: false, err: 'task exited without a recorded status' };
   }
 
-  private get(taskID: string): Tracked {
-    const t = this.tasks.get(taskID);
-    if (!t) throw taskNotFound(taskID);
-    return t;
-  }
-
   waitTask(taskID: string, signal?: AbortSignal): Promise<ExitResult> {
-    return withAbort(this.get(taskID).done, signal);
+    return this.tasks.wait(taskID, signal);
   }
 
   async stopTask(taskID: string, timeoutMs: number, killSignal = 'SIGTERM'): Promise<void> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     if (!t.exit) {
       killGroup(t.st.pid, signalNumber(killSignal));
-      const ac = new AbortController();
-      const timedOut = await Promise.race([t.done.then(() => false), sleep(timeoutMs, ac.signal).then(() => true, () => false)]);
-      ac.abort();
+      const timedOut = await timedOutWaiting(t.done, timeoutMs);
       if (timedOut) killGroup(t.st.pid, 9);
       await t.done;
     }
@@ -190,13 +183,13 @@ export class RawExecDriver implements TaskDriver {
   }
 
   async signalTask(taskID: string, sig: string): Promise<void> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     if (t.exit) throw new DroverError('DriverError', `task "${taskID}" is not running`);
     killGroup(t.st.pid, signalNumber(sig));
   }
 
   execTask(taskID: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     const [bin, ...args] = cmd;
     if (!bin) return Promise.reject(new DroverError('BadRequest', 'exec: empty command'));
     return new Promise((res) => {
@@ -213,7 +206,7 @@ export class RawExecDriver implements TaskDriver {
   }
 
   async taskStats(taskID: string): Promise<TaskResourceUsage> {
-    const t = this.get(taskID);
+    const t = this.tasks.must(taskID);
     const now = uptimeTicks();
     const procs = processGroup(t.st.pid);
     let user = 0;

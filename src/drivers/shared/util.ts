@@ -4,27 +4,20 @@
  */
 import { constants } from 'node:os';
 import { DroverError } from '../../errors/index.js';
+import { readGoDuration } from '../../lib/duration.js';
+import { sleep } from '../../lib/sleep.js';
 import { RECOVERABLE_DETAIL } from '../types.js';
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+export { sleep };
 
-/** Parses a Go duration ("1h2m3.5s", "250ms") or a number of nanoseconds into milliseconds. */
+/** Parses a Go duration ("1h2m3.5s", "250ms") or a number of nanoseconds (a time.Duration) into milliseconds. */
 export function parseDurationMs(v: unknown): number {
   if (v == null || v === '') return 0;
   if (typeof v === 'number') return v / 1e6;
   if (typeof v !== 'string') throw new Error(`invalid duration ${JSON.stringify(v)}`);
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(v); m; m = re.exec(v)) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  if (pos !== v.length || pos === 0) {
-    if (/^\d+$/.test(v)) return Number(v) / 1e6;
-    throw new Error(`invalid duration ${JSON.stringify(v)}`);
-  }
-  return total;
+  const r = readGoDuration(v, { bareNumber: 'nanoseconds', allowNegative: false });
+  if (!r.ok) throw new Error(r.error);
+  return r.ns / 1e6;
 }
 
 /** "SIGTERM", "TERM" or "15" → 15. Throws on an unknown name. */
@@ -54,22 +47,6 @@ export function isRecoverable(err: unknown): boolean {
 
 export function taskNotFound(taskID: string): DroverError {
   return new DroverError('TaskNotFound', `task "${taskID}" not found`, { details: { taskID } });
-}
-
-/** Resolves after `ms`, or rejects when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Races a promise against an abort signal, without leaking the listener. */

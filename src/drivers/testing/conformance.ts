@@ -94,15 +94,6 @@ export function conformanceTask(root: string, name: string, env: Record<string, 
 
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 
-async function eventually(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return cond();
-}
-
 /** Resolves to 'pending' if `p` has not settled after `ms`. */
 async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {
   let t: NodeJS.Timeout | undefined;
@@ -190,7 +181,7 @@ export function runDriverConformance(name: string, makeDriver: () => TaskDriver 
         const d = await newDriver();
         const { task } = await start(d, 'envArgs');
         expect((await d.waitTask(task.id)).exitCode).toBe(0);
-        expect(await eventually(() => read(task.stdoutPath).includes('args='), 3_000)).toBe(true);
+        await expect.poll(() => read(task.stdoutPath).includes('args='), { timeout: 3_000 }).toBe(true);
         const out = read(task.stdoutPath);
         expect(out).toContain(`DROVER_CONF_VAR=${CONFORMANCE_ENV_VALUE}`);
         expect(out).toContain('args=arg-one arg-two');
@@ -206,7 +197,7 @@ export function runDriverConformance(name: string, makeDriver: () => TaskDriver 
         const d = await newDriver();
         const { task } = await start(d, 'logs');
         expect((await d.waitTask(task.id)).exitCode).toBe(0);
-        expect(await eventually(() => read(task.stdoutPath).includes('to-stdout') && read(task.stderrPath).includes('to-stderr'), 3_000)).toBe(true);
+        await expect.poll(() => read(task.stdoutPath).includes('to-stdout') && read(task.stderrPath).includes('to-stderr'), { timeout: 3_000 }).toBe(true);
         expect(read(task.stdoutPath)).not.toContain('to-stderr');
         expect(read(task.stderrPath)).not.toContain('to-stdout');
       },
@@ -224,7 +215,7 @@ export function runDriverConformance(name: string, makeDriver: () => TaskDriver 
       recover: async () => {
         const first = await newDriver();
         const { task, handle } = await start(first, 'recover');
-        expect(await eventually(() => read(task.stdoutPath).includes('started'), 5_000)).toBe(true);
+        await expect.poll(() => read(task.stdoutPath).includes('started'), { timeout: 5_000 }).toBe(true);
         // The agent restarts: the old driver instance goes away, a new one adopts the task from its persisted handle.
         await first.shutdown?.();
         const second = await newDriver();

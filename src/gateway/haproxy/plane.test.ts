@@ -130,9 +130,7 @@ describe.skipIf(!haproxyInstalled())('HAProxy data plane', () => {
     });
     expect(failures).toEqual([]);
     // A reload takes HAProxy a moment (check, fork, hand over the listeners); the last one may still be running.
-    const deadline = Date.now() + 10_000;
-    while (gw.routes().length !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(gw.routes().map((r) => r.Name)).toEqual(['/']);
+    await expect.poll(() => gw.routes().map((r) => r.Name), { timeout: 10_000, interval: 20 }).toEqual(['/']);
     // The old worker closes idle keep-alive connections after a reload; clients may have to resend (counted here).
     expect(resent).toBeLessThan(50);
   }, 60_000);

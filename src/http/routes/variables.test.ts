@@ -99,6 +99,8 @@ describe('the variables API', () => {
     const blocked = raw(a.http, 'GET', `/v1/var/nomad/jobs/tpl?index=${put.index}&wait=10s`);
     let done = false;
     void blocked.then(() => (done = true));
+    // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
+    // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 150));
     expect(done).toBe(false);
     await a.client.variables.put('nomad/jobs/tpl', { greeting: 'hi2' });

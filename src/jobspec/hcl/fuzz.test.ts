@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeConformance } from '../../testing/describe-conformance.js';
 import type { Body, Diagnostic } from './ast.js';
 import { evaluate } from './evaluator.js';
 import { makeEvalContext } from './index.js';
@@ -55,7 +56,7 @@ function evaluateAll(body: Body, out: Diagnostic[]): void {
   }
 }
 
-describe('parser robustness', () => {
+describeConformance('parser robustness', () => {
   it('survives 10,000 mutated job files with diagnostics only, quickly', () => {
     let slowest = 0;
     let total = 0;

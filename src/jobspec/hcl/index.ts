@@ -52,7 +52,7 @@ export {
   type HclFunction,
   type FunctionTable,
 } from './function-types.js';
-export { standardFunctions, goFormat, jsonEncode, formatDate, parseGoDuration, type FunctionOptions } from './functions/index.js';
+export { standardFunctions, goFormat, jsonEncode, formatDate, type FunctionOptions } from './functions/index.js';
 export {
   T,
   NULL,

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deepEqual, getPath, zeroEqualDiff } from './match.js';
+import { conformancePath } from '../../testing/conformance-data.js';
 
 export interface ConformanceParseRequest {
   JobHCL: string;
@@ -51,8 +52,8 @@ interface CaseDef {
   parse?: { variables?: string; argVars?: string[]; envs?: string[] };
 }
 
-/** The default location of the cases, relative to the repository root (the test's working directory). */
-export const DEFAULT_CONFORMANCE_ROOT = '../shared/conformance/nomad/jobspec';
+/** The default location of the cases: the jobspec directory of the conformance data. */
+export const DEFAULT_CONFORMANCE_ROOT = conformancePath('jobspec');
 
 function pairs(list: string[] | undefined): Record<string, string> | undefined {
   if (!list) return undefined;

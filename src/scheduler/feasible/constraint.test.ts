@@ -1,6 +1,7 @@
 /** Constraint operators against Nomad's truth tables (../shared/conformance/nomad/scheduler-constraint-cases.json). */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { HAS_CONFORMANCE_DATA, readConformanceJson } from '../../testing/conformance-data.js';
+import { describeConformance } from '../../testing/describe-conformance.js';
 import { mockNode } from '../testing/mock.js';
 import { checkConstraint, checkConstraintValues, constraintEscapesClass, datacenterMatches, resolveTarget } from './constraint.js';
 import { checkSemverMatch, checkVersionMatch } from './version.js';
@@ -11,32 +12,32 @@ interface Case {
   r: string | null;
   result: boolean;
 }
-const cases = JSON.parse(readFileSync(new URL('../../../../shared/conformance/nomad/scheduler-constraint-cases.json', import.meta.url), 'utf8')) as Record<string, Case[]>;
+const cases: Record<string, Case[]> = HAS_CONFORMANCE_DATA ? readConformanceJson('scheduler-constraint-cases.json') : {};
 
 const show = (v: unknown) => (v === null ? 'missing' : JSON.stringify(v));
 
-describe('constraint operators follow Nomad truth tables', () => {
-  for (const c of cases['checkConstraint']!) {
+describeConformance('constraint operators follow Nomad truth tables', () => {
+  for (const c of cases['checkConstraint'] ?? []) {
     it(`${show(c.l)} ${c.op} ${show(c.r)} is ${c.result}`, () => {
       expect(checkConstraintValues(c.op!, String(c.l ?? ''), c.l !== null, String(c.r ?? ''), c.r !== null)).toBe(c.result);
     });
   }
-  for (const c of cases['version']!) {
+  for (const c of cases['version'] ?? []) {
     it(`version: ${show(c.l)} against "${c.r}" is ${c.result}`, () => {
       expect(checkVersionMatch(String(c.l), c.r!)).toBe(c.result);
     });
   }
-  for (const c of cases['semver']!) {
+  for (const c of cases['semver'] ?? []) {
     it(`semver: ${show(c.l)} against "${c.r}" is ${c.result}`, () => {
       expect(checkSemverMatch(String(c.l), c.r!)).toBe(c.result);
     });
   }
-  for (const c of cases['regexp']!) {
+  for (const c of cases['regexp'] ?? []) {
     it(`regexp: ${show(c.l)} against "${c.r}" is ${c.result}`, () => {
       expect(checkConstraintValues('regexp', String(c.l), true, c.r!, true)).toBe(c.result);
     });
   }
-  for (const c of cases['set_contains_any']!) {
+  for (const c of cases['set_contains_any'] ?? []) {
     it(`set_contains_any: ${show(c.l)} against ${show(c.r)} is ${c.result}`, () => {
       expect(checkConstraintValues('set_contains_any', String(c.l), true, c.r!, true)).toBe(c.result);
     });

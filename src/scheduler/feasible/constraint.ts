@@ -2,7 +2,7 @@
  * Constraint evaluation: resolving `${...}` targets against a node and applying Nomad's operators.
  * Everything here is pure and never throws; an unparsable value simply does not match.
  */
-import type { Constraint, Node } from '../../structs/index.js';
+import { nodeVariable, type Constraint, type Node } from '../../structs/index.js';
 import { regexMatches } from '../../lib/regex.js';
 import { checkSemverMatch, checkVersionMatch } from './version.js';
 
@@ -29,23 +29,7 @@ export function resolveInterpolation(target: string, node: Node): string | undef
   if (!target.startsWith('${')) return target;
   if (!target.endsWith('}')) return undefined;
   const key = target.slice(2, -1);
-  switch (key) {
-    case 'node.unique.id':
-      return node.ID;
-    case 'node.unique.name':
-      return node.Name;
-    case 'node.datacenter':
-      return node.Datacenter;
-    case 'node.class':
-      return node.NodeClass;
-    case 'node.pool':
-      return node.NodePool;
-    case 'node.region':
-      return node.Attributes['nomad.region'];
-  }
-  if (key.startsWith('attr.')) return node.Attributes[key.slice(5)];
-  if (key.startsWith('meta.')) return node.Meta?.[key.slice(5)];
-  return undefined;
+  return key === 'node.region' ? node.Attributes['nomad.region'] : nodeVariable(key, node);
 }
 
 /** True when the constraint depends on something unique to one node, so it cannot be cached per class. */

@@ -17,14 +17,3 @@ export async function testServer(over: Partial<ServerOptions> = {}, backend: Sta
     ...over,
   });
 }
-
-/** Polls `cond` every 10 ms until it holds; fails after `ms`. */
-export async function eventually<T>(cond: () => T | undefined | false | Promise<T | undefined | false>, ms = 3_000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -97,7 +97,7 @@ describe("the UI's API client", () => {
     const { fetch } = scripted([() => Promise.reject(new TypeError('Failed to fetch'))]);
     const ac = new AbortController();
     const watching = api(fetch, errors).watch('k', '/v1/jobs', ac.signal, () => undefined);
-    await new Promise((r) => setTimeout(r, 10));
+    await expect.poll(() => errors.length).toBeGreaterThan(0);
     ac.abort();
     await watching;
     expect(errors[0]?.[1]).toMatchObject({ status: 0, text: 'Failed to fetch', message: 'cannot reach the agent: Failed to fetch' });
@@ -109,7 +109,7 @@ describe("the UI's API client", () => {
     const ac = new AbortController();
     const watching = api(fetch, [], sleeps).watch('k', '/v1/x', ac.signal, () => undefined);
     // The script runs out at the third request, which is then held like a blocking query.
-    for (let i = 0; i < 100 && calls.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    await expect.poll(() => calls.length, { timeout: 500, interval: 5 }).toBeGreaterThanOrEqual(3);
     ac.abort();
     await watching;
     expect(calls).toHaveLength(3);

@@ -1,4 +1,5 @@
 /** `formatdate` and `timeadd`: RFC 3339 timestamps, kept in the timestamp's own UTC offset. */
+import { readGoDuration } from '../../../lib/duration.js';
 import { FunctionError, argString, fn, type FunctionTable } from '../function-types.js';
 import { str } from '../values.js';
 
@@ -91,16 +92,11 @@ export function formatDate(spec: string, stamp: string): string {
   return out;
 }
 
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A Go duration string ("1h30m", "-1.5s") in milliseconds. */
-export function parseGoDuration(s: string, argIndex: number): number {
-  const m = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(s);
-  if (!m && s !== '0') throw new FunctionError(`invalid duration ${JSON.stringify(s)}`, argIndex);
-  if (s === '0') return 0;
-  let total = 0;
-  for (const part of s.matchAll(/((?:\d+(?:\.\d*)?|\.\d+))(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(part[1]) * UNITS[part[2]!]!;
-  return m![1] === '-' ? -total : total;
+/** A Go duration string ("1h30m", "-1.5s") in milliseconds, as `timeadd` takes it. */
+function durationArgMs(s: string, argIndex: number): number {
+  const r = readGoDuration(s);
+  if (!r.ok) throw new FunctionError(r.error, argIndex);
+  return r.ns / 1e6;
 }
 
 function formatStamp(ms: number, st: Stamp): string {
@@ -114,6 +110,6 @@ export const datetimeFunctions: FunctionTable = {
   formatdate: fn(['format', 'time'], (a) => str(formatDate(argString(a, 0), argString(a, 1)))),
   timeadd: fn(['timestamp', 'duration'], (a) => {
     const st = parseStamp(argString(a, 0), 0);
-    return str(formatStamp(st.ms + parseGoDuration(argString(a, 1), 1), st));
+    return str(formatStamp(st.ms + durationArgMs(argString(a, 1), 1), st));
   }),
 };

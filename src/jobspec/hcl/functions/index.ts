@@ -31,4 +31,4 @@ export function standardFunctions(opts: FunctionOptions = {}): FunctionTable {
 
 export { goFormat } from './format.js';
 export { jsonEncode } from './encoding.js';
-export { formatDate, parseGoDuration } from './datetime.js';
+export { formatDate } from './datetime.js';

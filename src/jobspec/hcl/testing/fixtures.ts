@@ -1,13 +1,13 @@
 /** Locates Nomad's job files in the shared conformance data (read in tests only, never copied). */
 import { readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { CONFORMANCE_DIR, HAS_CONFORMANCE_DATA } from '../../../testing/conformance-data.js';
 
-/** `<repo>/../shared/conformance/nomad`, found from this file's place in the repository. */
-export const CONFORMANCE_DIR = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../../../shared/conformance/nomad');
+export { CONFORMANCE_DIR };
 
-/** Every `.hcl` / `.nomad` file under jobspec/ (with extra/) and e2e-jobs/, sorted. */
+/** Every `.hcl` / `.nomad` file under jobspec/ (with extra/) and e2e-jobs/, sorted; none without the data. */
 export function fixtureFiles(): string[] {
+  if (!HAS_CONFORMANCE_DATA) return [];
   const out: string[] = [];
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -1,5 +1,5 @@
 /**
- * Issue 4's acceptance for the seeds' two-app job: examples/homework-app/homework-app.nomad.hcl, unchanged, run
+ * The example two-app job: examples/homework-app/homework-app.nomad.hcl, unchanged, run
  * with `drover job run` on a dev agent, both apps in locally built images on the docker driver with the job's
  * static ports 5000 and 5001.
  */
@@ -31,7 +31,7 @@ function call(url: string, token?: string): Promise<{ status: number; body: stri
   });
 }
 
-describe('the seeds\' two-app job on a dev agent', () => {
+describe('the example two-app job (jobs app and auth app) on a dev agent', () => {
   const agent = new TestAgent();
   const seen = new Set<string>();
   let allocs: AllocStub[] = [];

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeNomad } from '../../api/testing/index.js';
-import { parseGoDuration } from '../format.js';
 import { runCli } from '../run.js';
 import { evaluation, job, jobStub, nodeStub, NOW_MS } from '../testing/fixtures.js';
 import { drainSpec } from './node-drain.js';
@@ -110,13 +109,3 @@ describe('drover job scale, revert and history', () => {
   });
 });
 
-describe('parseGoDuration', () => {
-  it('reads Go durations and refuses anything else', () => {
-    expect(parseGoDuration('1h30m')).toBe(5400e9);
-    expect(parseGoDuration('250ms')).toBe(250e6);
-    expect(parseGoDuration('0')).toBe(0);
-    expect(parseGoDuration('1.5s')).toBe(1.5e9);
-    expect(parseGoDuration('10')).toBeUndefined();
-    expect(parseGoDuration('5 minutes')).toBeUndefined();
-  });
-});

@@ -8,7 +8,7 @@ import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { conformanceTask } from '../testing/index.js';
 import type { TaskConfig } from '../types.js';
 import { DockerDriver } from './index.js';
@@ -58,19 +58,16 @@ async function start(name: string, image: string, env: Record<string, string>): 
 }
 
 async function waitHealthy(url: string): Promise<void> {
-  const until = Date.now() + 15_000;
-  for (;;) {
-    try {
-      if ((await call(url)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > until) throw new Error(`${url} did not become healthy`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // Called from beforeAll, where expect.poll is not allowed.
+  await vi.waitFor(
+    async () => {
+      if ((await call(url)).status !== 200) throw new Error(`${url} did not become healthy`);
+    },
+    { timeout: 15_000, interval: 100 },
+  );
 }
 
-describe('the seeds’ two-app example (jobs app + auth app with SQLite)', () => {
+describe('the example two-app job (jobs app and auth app with SQLite) in docker', () => {
   beforeAll(async () => {
     unavailable = await dockerUnavailable();
     if (unavailable) return;
