@@ -54,6 +54,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       supportedFeatures: SUPPORTED_FEATURES,
       sqliteSynchronous: config.server.sqliteSynchronous,
       recover: config.server.recover,
+      etcd: config.server.etcd,
       heartbeat: {
         minTTLms: config.server.minHeartbeatTTLms,
         maxHeartbeatsPerSecond: config.server.maxHeartbeatsPerSecond,
