@@ -10,7 +10,8 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../logging/index.js';
 import { pinoLogger } from '../logging/index.js';
-import { createServer, type Server } from '../server/index.js';
+import { createServer, type Server, type ServerOptions } from '../server/index.js';
+import { HaSeat } from './ha-seat.js';
 import { createClient, HttpServerRPC, type Client } from '../client/index.js';
 import { builtinDrivers } from '../drivers/index.js';
 import { startHttpApi, type HttpApi } from '../http/index.js';
@@ -43,8 +44,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   const nodeName = config.name || hostname();
 
   let server: Server | undefined;
+  let ha: HaSeat | undefined;
   if (config.server.enabled) {
-    server = await createServer({
+    const serverOpts: ServerOptions = {
       dataDir: join(dataDir, 'server'),
       logger: logger.child({ component: 'server' }),
       region: config.region,
@@ -60,7 +62,13 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
         maxHeartbeatsPerSecond: config.server.maxHeartbeatsPerSecond,
         graceMs: config.server.heartbeatGraceMs,
       },
-    });
+    };
+    if (config.server.etcd) {
+      // Several servers share the etcd state: this one leads or stands by (see ha-seat.ts).
+      ha = new HaSeat({ ...serverOpts, etcd: config.server.etcd }, logger.child({ component: 'server' }));
+      await ha.check();
+      server = ha.proxy;
+    } else server = await createServer(serverOpts);
   }
 
   // Before the client: a gateway port already taken stops the start while only the server needs undoing.
@@ -127,7 +135,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     client,
     agent: { self: agentSelf },
     logger: logger.child({ component: 'http' }),
+    ...(ha ? { forwardTo: (method: string, path: string) => ha.forwardTo(method, path) } : {}),
   });
+  await ha?.start(`http://${httpHost(config)}:${http.port}`);
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
   // Servers forward client requests (logs, stats, restart, signal) for this node's allocations to this address.
   client?.setHTTPAddr(`${httpHost(config)}:${http.port}`);

@@ -42,4 +42,9 @@ export interface HttpApiOptions {
     httpHeaderTimeoutMs?: number;
     httpBodyTimeoutMs?: number;
   };
+  /**
+   * Where to send a request this agent does not answer itself (a standby server: the leader's
+   * `http://host:port`), or undefined to answer it here. Asked for every request.
+   */
+  forwardTo?: (method: string, path: string) => string | undefined;
 }

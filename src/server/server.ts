@@ -8,7 +8,7 @@
  *   stop()  ──► workers stopped, queues flushed, timers cleared, background writes awaited, store closed
  */
 import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Job, type Node, type ServiceRegistration } from '../structs/index.js';
-import { EtcdBackend, SqliteBackend, StateStore, ThreadedSqliteBackend, type StateBackend } from '../state/index.js';
+import { EtcdBackend, SqliteBackend, StateStore, ThreadedSqliteBackend, type Compare, type StateBackend } from '../state/index.js';
 import type { Logger } from '../logging/index.js';
 import { badRequest } from '../errors/index.js';
 import {
@@ -69,7 +69,7 @@ export interface ServerOptions {
   /** A durable backend other than SQLite or etcd (tests). */
   backend?: StateBackend;
   /** Keep the state on etcd (see EtcdBackend) instead of SQLite in `dataDir`. */
-  etcd?: { endpoints: string[]; prefix?: string };
+  etcd?: { endpoints: string[]; prefix?: string; guard?: () => Compare[] };
   /** Versions of a job kept in history (Nomad: 6). */
   jobTrackedVersions?: number;
   /** What `leaderAddress` answers (the agent's RPC/HTTP address). */
@@ -456,7 +456,7 @@ export function etcdPrefix(region: string | undefined): string {
 
 function openBackend(opts: ServerOptions): StateBackend {
   if (opts.etcd) {
-    return new EtcdBackend({ endpoints: opts.etcd.endpoints, prefix: opts.etcd.prefix ?? etcdPrefix(opts.region), logger: opts.logger.child({ component: 'etcd' }) });
+    return new EtcdBackend({ endpoints: opts.etcd.endpoints, prefix: opts.etcd.prefix ?? etcdPrefix(opts.region), guard: opts.etcd.guard, logger: opts.logger.child({ component: 'etcd' }) });
   }
   const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous, recover: opts.recover, logger: opts.logger.child({ component: 'state' }) };
   return opts.sqliteWorkerThread === true ? new ThreadedSqliteBackend(sqlite) : new SqliteBackend(sqlite);

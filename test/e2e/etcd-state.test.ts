@@ -49,7 +49,7 @@ describe('a server with its state on etcd', () => {
     const first = new TestAgent({ args: ['-etcd', etcd.endpoints.join(',')] });
     agents.push(first);
     await first.start();
-    expect(first.output).toMatch(/"etcd":"http:\/\/127\.0\.0\.1:\d+,.*"prefix":"\/drover\/global\/","msg":"state store opened"/);
+    await first.waitFor('the state store opened on etcd', async () => /"etcd":"http:\/\/127\.0\.0\.1:\d+,.*"prefix":"\/drover\/global\/","msg":"state store opened"/.test(first.output), 10_000);
     const run = first.cli(['job', 'run', '-detach', join(dir, 'kept.nomad.hcl')]);
     expect(run.code, run.stderr).toBe(0);
     const running = async (a: TestAgent) => (await a.api<Stub[]>('/v1/job/kept/allocations')).body.filter((x) => x.ClientStatus === 'running');
@@ -69,7 +69,11 @@ describe('a server with its state on etcd', () => {
     const second = new TestAgent({ args: ['-config', config] });
     agents.push(second);
     await second.start();
-    const after = (await second.api<Stub[]>('/v1/allocations')).body.map((a) => a.ID);
+    // The killed agent's leader lease runs out within its 2 s TTL; then the second agent leads.
+    const after = await second.waitFor('the second agent to lead', async () => {
+      const r = await second.api<Stub[]>('/v1/allocations');
+      return Array.isArray(r.body) ? r.body.map((x) => x.ID) : undefined;
+    }, 15_000);
     expect(after).toEqual(expect.arrayContaining(before));
     expect((await second.api<{ TaskGroups: Array<{ Count: number }>; Version: number }>('/v1/job/kept')).body).toMatchObject({ TaskGroups: [{ Count: 4 }], Version: 1 });
   }, 120_000);

@@ -1,0 +1,136 @@
+/**
+ * A server agent in an etcd cluster: it campaigns for leadership and runs a Server only while it leads.
+ *
+ *   start(address) ──► campaign ──won──► createServer (state loaded from etcd, writes guarded by the
+ *        ▲                               leader key's create revision) ──► leading: API answered here
+ *        │                                          │ lease lost / resigned
+ *        └──────────── server stopped at once ◄──────┘
+ *
+ * While standing by, the agent forwards every server API request to the leader (`forwardTo`), and the
+ * Server handle it gives the HTTP API, DNS and a co-located client (`proxy`) answers NotLeader. Standbys
+ * keep no replica yet: a new leader loads the state from etcd when elected, so failover takes the lease
+ * TTL plus one load.
+ */
+import { DroverError } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
+import { createServer, EtcdLeadership, etcdPrefix, type Server, type ServerOptions } from '../server/index.js';
+import { EtcdClient, etcdFailure } from '../state/index.js';
+
+/** Paths every agent answers itself, leader or not. */
+const LOCAL = /^\/v1\/(agent|status|client|regions)\b|^\/ui\b|^\/$/;
+
+export class HaSeat {
+  readonly leadership: EtcdLeadership;
+  private current: Server | undefined;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private address = '';
+  private readonly waiters = new Set<() => void>();
+  private readonly prefix: string;
+  private readonly client: EtcdClient;
+  /** The Server handle given to the rest of the agent: the leading Server, or NotLeader. */
+  readonly proxy: Server;
+
+  constructor(
+    private readonly opts: ServerOptions & { etcd: NonNullable<ServerOptions['etcd']> },
+    private readonly logger: Logger,
+    leaseTTLSeconds = 2,
+  ) {
+    this.prefix = opts.etcd.prefix ?? etcdPrefix(opts.region);
+    this.client = new EtcdClient({ endpoints: opts.etcd.endpoints });
+    this.leadership = new EtcdLeadership({
+      client: this.client,
+      key: `${this.prefix}leader`,
+      address: '',
+      ttlSeconds: leaseTTLSeconds,
+      logger: logger.child({ component: 'leadership' }),
+    });
+    this.proxy = new Proxy({} as Server, {
+      get: (_t, prop) => {
+        if (prop === 'leaderAddress') return () => this.leadership.leaderAddress.replace(/^https?:\/\//, '');
+        if (prop === 'setAdvertiseAddress') return (a: string) => this.current?.setAdvertiseAddress(a);
+        if (prop === 'stop') return () => this.stop();
+        if (prop === 'then') return undefined;
+        const s = this.current;
+        if (!s) throw new DroverError('NotLeader', `this server is not the leader${this.leadership.leaderAddress ? ` (the leader is ${this.leadership.leaderAddress})` : ' and no leader is elected yet'}`);
+        const v = (s as unknown as Record<PropertyKey, unknown>)[prop];
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(s) : v;
+      },
+    });
+  }
+
+  /** Fails with the endpoints named when etcd cannot be reached, so a misconfigured agent does not start. */
+  async check(): Promise<void> {
+    try {
+      await this.client.range(Buffer.from(`${this.prefix}leader`), {}, AbortSignal.timeout(10_000));
+    } catch (e) {
+      throw etcdFailure(e, `connection at start (server.etcd.endpoints)`);
+    }
+  }
+
+  /** The leader's URL for a request this standby must not answer itself; undefined: answer it here. */
+  forwardTo(_method: string, path: string): string | undefined {
+    if (this.current || LOCAL.test(path)) return undefined;
+    const leader = this.leadership.leaderAddress;
+    return leader && leader !== this.address ? leader : undefined;
+  }
+
+  /** Starts campaigning as `address` (this agent's `http://host:port`); resolves once a leader is known. */
+  async start(address: string, settleMs = 10_000): Promise<void> {
+    this.address = address;
+    this.leadership.address = address;
+    this.loop = this.run();
+    const settled = new Promise<void>((resolve) => {
+      const t = setTimeout(done, settleMs);
+      const poll = setInterval(() => {
+        // Another server leads (this one stands by); winning resolves through `waiters` once the server runs.
+        if (this.leadership.leaderAddress && !this.leadership.isLeader) done();
+      }, 50);
+      const waiter = () => done();
+      this.waiters.add(waiter);
+      function done() {
+        clearTimeout(t);
+        clearInterval(poll);
+        resolve();
+      }
+    });
+    await settled;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      let term;
+      try {
+        term = await this.leadership.campaign(signal);
+      } catch {
+        return; // aborted
+      }
+      let server: Server | undefined;
+      try {
+        server = await createServer({ ...this.opts, etcd: { ...this.opts.etcd, guard: () => this.leadership.guard() } }, term.signal);
+        server.setAdvertiseAddress(this.address.replace(/^https?:\/\//, ''));
+        if (!term.signal.aborted) {
+          this.current = server;
+          this.logger.info('leading: server started', { address: this.address });
+          for (const w of this.waiters) w();
+          await new Promise<void>((r) => (term.signal.aborted ? r() : term.signal.addEventListener('abort', () => r(), { once: true })));
+        }
+      } catch (e) {
+        this.logger.error('could not start the server after winning the election', { error: e instanceof Error ? e.message : String(e) });
+        await this.leadership.resign();
+      }
+      // Stop acting at once: requests forward from now on, then the server winds down.
+      this.current = undefined;
+      await server?.stop().catch((e: unknown) => this.logger.warn('server stop after losing leadership failed', { error: e instanceof Error ? e.message : String(e) }));
+      if (!signal.aborted) this.logger.warn('standing by: leadership lost');
+    }
+  }
+
+  async stop(): Promise<void> {
+    // Resign first, so a standby takes over at once instead of waiting out the lease.
+    await this.leadership.resign();
+    this.abort.abort();
+    await this.loop;
+  }
+}
