@@ -1,0 +1,128 @@
+/**
+ * Three Drover servers on a three-member etcd (real processes on loopback ports), and a client whose server
+ * list starts with a dead address. One server leads; the others forward to it. SIGKILL the leader while 8
+ * writers register jobs through the surviving servers: a new leader serves writes within a few seconds and
+ * every acknowledged write is present afterwards.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterAgent } from './harness/cluster.js';
+import { startEtcd, type TestEtcd } from './harness/etcd.js';
+
+const job = (id: string) => ({
+  Job: {
+    ID: id,
+    Name: id,
+    Type: 'service',
+    Datacenters: ['dc1'],
+    TaskGroups: [{ Name: 'g', Count: 1, Tasks: [{ Name: 't', Driver: 'mock_driver', Config: { run_for: '1h' }, Resources: { CPU: 10, MemoryMB: 16 } }] }],
+  },
+});
+
+async function put(address: string, id: string): Promise<boolean> {
+  try {
+    const r = await fetch(`${address}/v1/jobs`, { method: 'POST', body: JSON.stringify(job(id)), signal: AbortSignal.timeout(5000) });
+    await r.text();
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+describe('three servers on etcd', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-cluster-ha-'));
+  let etcd: TestEtcd;
+  const servers: ClusterAgent[] = [];
+  let client: ClusterAgent | undefined;
+
+  beforeAll(async () => {
+    etcd = await startEtcd({ members: 3 });
+    const hcl = join(dir, 'server.hcl');
+    writeFileSync(hcl, `server {\n  enabled = true\n  min_heartbeat_ttl = "2s"\n  heartbeat_grace = "10s"\n  etcd {\n    endpoints = ${JSON.stringify(etcd.endpoints)}\n  }\n}\n`);
+    for (let i = 0; i < 3; i++) servers.push(new ClusterAgent('server', `s${i}`, ['-server', '-config', hcl]));
+    for (const s of servers) await s.start();
+  }, 90_000);
+  afterAll(async () => {
+    await client?.stop();
+    for (const s of servers) await s.stop();
+    await etcd?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 90_000);
+
+  const alive = () => servers.filter((s) => !s.exited);
+  const leaderOf = async (s: ClusterAgent) => (await s.api<string>('/v1/status/leader')).body;
+
+  it('elects one leader, named alike by every server', async () => {
+    const leader = await servers[0]!.waitFor('one leader named by all three servers', async () => {
+      const named = await Promise.all(servers.map(leaderOf));
+      return named[0] && named.every((n) => n === named[0]) ? named[0] : undefined;
+    }, 15_000);
+    expect(servers.map((s) => s.address.replace('http://', ''))).toContain(leader);
+    expect(servers.filter((s) => /leading: server started/.test(s.output))).toHaveLength(1);
+  });
+
+  it('registers a client whose first server is dead through the next one, and runs its job through a standby', async () => {
+    const cfg = join(dir, 'client.hcl');
+    writeFileSync(cfg, 'plugin "mock_driver" {\n  config {\n    enabled = true\n  }\n}\n');
+    client = new ClusterAgent('client', 'c1', ['-client', '-servers', ['http://127.0.0.1:1', ...servers.map((s) => s.address)].join(','), '-dc', 'dc1', '-node', 'c1', '-config', cfg]);
+    await client.start();
+    const standby = (await Promise.all(servers.map(async (s) => ((await leaderOf(s)) === s.address.replace('http://', '') ? undefined : s)))).find(Boolean)!;
+    await standby.waitFor('node c1 ready', async () => {
+      const r = await standby.api<Array<{ Name: string; Status: string }>>('/v1/nodes');
+      return Array.isArray(r.body) && r.body.some((n) => n.Name === 'c1' && n.Status === 'ready');
+    }, 30_000);
+    expect(await put(standby.address, 'through-standby')).toBe(true);
+    await standby.waitFor('the job running', async () => {
+      const r = await standby.api<Array<{ ClientStatus: string }>>('/v1/job/through-standby/allocations');
+      return Array.isArray(r.body) && r.body.some((a) => a.ClientStatus === 'running');
+    }, 30_000);
+  }, 60_000);
+
+  it('fails over to a new leader within a few seconds of a leader SIGKILL, losing no acknowledged write', async () => {
+    const leaderAddr = await leaderOf(servers[0]!);
+    const leader = servers.find((s) => s.address === `http://${leaderAddr}`)!;
+    const acked: string[] = [];
+    let killedAt = 0;
+    let firstAfterKill = 0;
+    const deadline = Date.now() + 20_000;
+    const writer = async (w: number) => {
+      for (let n = 0; n < 200 && Date.now() < deadline; n++) {
+        const id = `w${w}-${n}`;
+        // A write that fails is retried (on another server) until it is acknowledged or time runs out.
+        for (let attempt = 0; Date.now() < deadline; attempt++) {
+          const targets = alive();
+          const s = targets[(w + n + attempt) % targets.length];
+          if (!s) return;
+          if (await put(s.address, id)) {
+            acked.push(id);
+            if (killedAt > 0 && firstAfterKill === 0) firstAfterKill = Date.now();
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        if (killedAt > 0 && firstAfterKill > 0 && acked.length >= 8 * 6) return;
+      }
+    };
+    const writers = Array.from({ length: 8 }, (_, w) => writer(w));
+    await expect.poll(() => acked.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(16);
+    await leader.kill();
+    killedAt = Date.now();
+    await Promise.all(writers);
+    const failoverMs = firstAfterKill - killedAt;
+    // The goal is 3 s (2 s lease TTL + one state load); the bound leaves room for a busy shared machine.
+    expect(firstAfterKill).toBeGreaterThan(0);
+    expect(failoverMs).toBeLessThan(5000);
+    const survivor = alive()[0]!;
+    const ids = await survivor.waitFor('the job list from the new leader', async () => {
+      const r = await survivor.api<Array<{ ID: string }>>('/v1/jobs');
+      return Array.isArray(r.body) ? new Set(r.body.map((j) => j.ID)) : undefined;
+    }, 10_000);
+    expect(acked.filter((id) => !ids.has(id))).toEqual([]);
+    const newLeader = await leaderOf(survivor);
+    expect(newLeader).not.toBe(leaderAddr);
+    expect(alive().map((s) => s.address.replace('http://', ''))).toContain(newLeader);
+    process.stdout.write(`failover: first acknowledged write ${failoverMs} ms after the leader SIGKILL; ${acked.length} writes acknowledged\n`);
+  }, 90_000);
+});
