@@ -119,7 +119,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       Gateway: { Enabled: gateway !== undefined, Address: gateway ? gatewayUrl(config.gateway.listen, gateway.port) : '' },
       DNS: { Enabled: dns !== undefined, Address: dns ? `${dns.server.host}:${dns.server.port}` : '', Domain: config.dns.domain },
     },
-    member: { Name: `${nodeName}.${config.region}`, Addr: config.advertiseAddr, Port: http?.port ?? config.ports.http, Status: 'alive', Tags: { role: server ? 'nomad' : 'client', region: config.region, dc: config.datacenter, build: DROVER_VERSION } },
+    member: { Name: `${nodeName}.${config.region}`, Addr: config.advertiseAddr, Port: http?.port ?? config.ports.http, Status: 'alive' as const, Tags: { role: server ? 'nomad' : 'client', region: config.region, dc: config.datacenter, build: DROVER_VERSION } },
     stats: {},
   });
 
@@ -135,9 +135,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     client,
     agent: { self: agentSelf },
     logger: logger.child({ component: 'http' }),
-    ...(ha ? { forwardTo: (method: string, path: string) => ha.forwardTo(method, path) } : {}),
+    ...(ha ? { forwardTo: (method: string, path: string) => ha.forwardTo(method, path), cluster: ha } : {}),
   });
-  await ha?.start(`http://${httpHost(config)}:${http.port}`);
+  await ha?.start(`http://${httpHost(config)}:${http.port}`, agentSelf().member);
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
   // Servers forward client requests (logs, stats, restart, signal) for this node's allocations to this address.
   client?.setHTTPAddr(`${httpHost(config)}:${http.port}`);

@@ -14,7 +14,21 @@
 import { DroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { createServer, EtcdLeadership, etcdPrefix, type Server, type ServerOptions } from '../server/index.js';
-import { EtcdClient, etcdFailure } from '../state/index.js';
+import { EtcdClient, etcdFailure, prefixEnd } from '../state/index.js';
+import type { ServerMember } from '../http/index.js';
+
+const MEMBER_TTL_S = 10;
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 
 /** Paths every agent answers itself, leader or not. */
 const LOCAL = /^\/v1\/(agent|status|client|regions)\b|^\/ui\b|^\/$/;
@@ -27,6 +41,8 @@ export class HaSeat {
   private address = '';
   private readonly waiters = new Set<() => void>();
   private readonly prefix: string;
+  private member: ServerMember | undefined;
+  private memberLease: string | undefined;
   private readonly client: EtcdClient;
   /** The Server handle given to the rest of the agent: the leading Server, or NotLeader. */
   readonly proxy: Server;
@@ -75,11 +91,15 @@ export class HaSeat {
     return leader && leader !== this.address ? leader : undefined;
   }
 
-  /** Starts campaigning as `address` (this agent's `http://host:port`); resolves once a leader is known. */
-  async start(address: string, settleMs = 10_000): Promise<void> {
+  /**
+   * Starts campaigning as `address` (this agent's `http://host:port`) and registers `member` under
+   * `<prefix>members/` with a lease of its own; resolves once a leader is known.
+   */
+  async start(address: string, member: ServerMember, settleMs = 10_000): Promise<void> {
     this.address = address;
     this.leadership.address = address;
-    this.loop = this.run();
+    this.member = member;
+    this.loop = Promise.all([this.run(), this.register()]).then(() => undefined);
     const settled = new Promise<void>((resolve) => {
       const t = setTimeout(done, settleMs);
       const poll = setInterval(() => {
@@ -95,6 +115,50 @@ export class HaSeat {
       }
     });
     await settled;
+  }
+
+  /** Keeps this server's member key alive (10 s lease) until stopped; re-registers after losing it. */
+  private async register(): Promise<void> {
+    const signal = this.abort.signal;
+    const key = Buffer.from(`${this.prefix}members/${this.address}`);
+    while (!signal.aborted) {
+      try {
+        const lease = await this.client.leaseGrant(MEMBER_TTL_S, signal);
+        this.memberLease = lease.id;
+        await this.client.txn([], [{ put: { key, value: Buffer.from(JSON.stringify(this.member)), lease: lease.id } }], [], signal);
+        while (!signal.aborted) {
+          await sleep(MEMBER_TTL_S * 300, signal);
+          if (signal.aborted || (await this.client.leaseKeepAlive(lease.id, signal)) <= 0) break;
+        }
+      } catch (e) {
+        if (signal.aborted) break;
+        this.logger.warn('server membership renewal failed', { error: e instanceof Error ? e.message : String(e) });
+        await sleep(1000, signal);
+      }
+    }
+  }
+
+  /** The servers registered in etcd now. */
+  async members(): Promise<ServerMember[]> {
+    const p = Buffer.from(`${this.prefix}members/`);
+    const r = await this.client.range(p, { rangeEnd: prefixEnd(p) });
+    return r.kvs.map((kv) => JSON.parse(kv.value.toString('utf8')) as ServerMember);
+  }
+
+  /** Nomad's raft configuration shape for the servers, plus the etcd members that hold the state. */
+  async raftConfiguration(): Promise<unknown> {
+    const leader = this.leadership.leaderAddress.replace(/^https?:\/\//, '');
+    const servers = (await this.members()).map((m) => {
+      const address = `${m.Addr}:${m.Port}`;
+      return { ID: address, Node: m.Name, Address: address, Leader: address === leader, Voter: true, RaftProtocol: '3' };
+    });
+    const [etcdMembers, status] = await Promise.all([this.client.memberList(), this.client.call('/v3/maintenance/status', {})]);
+    const etcdLeader = String(status['leader'] ?? '');
+    return {
+      Index: 0,
+      Servers: servers,
+      Etcd: etcdMembers.map((m) => ({ ID: m.ID, Name: m.name, ClientURLs: m.clientURLs, PeerURLs: m.peerURLs, Leader: m.ID === etcdLeader })),
+    };
   }
 
   private async run(): Promise<void> {
@@ -128,8 +192,9 @@ export class HaSeat {
   }
 
   async stop(): Promise<void> {
-    // Resign first, so a standby takes over at once instead of waiting out the lease.
+    // Resign first, so a standby takes over at once instead of waiting out the lease; leave the member list.
     await this.leadership.resign();
+    if (this.memberLease) await this.client.leaseRevoke(this.memberLease, AbortSignal.timeout(2000)).catch(() => undefined);
     this.abort.abort();
     await this.loop;
   }

@@ -29,7 +29,26 @@ export interface AgentInfo {
 /** What the routes of a server agent get: the options with the server always there. */
 export type ServerRouteOptions = HttpApiOptions & { server: ServerAPI };
 
+/** A server as `/v1/agent/members` lists it (Nomad's serf member shape). */
+export interface ServerMember {
+  Name: string;
+  Addr: string;
+  Port: number;
+  Status: 'alive' | 'failed' | 'left';
+  Tags: Record<string, string>;
+}
+
+/** What a server agent in an etcd cluster knows about the other servers. */
+export interface ClusterInfo {
+  /** Every server registered now (each keeps a leased key in etcd while it runs). */
+  members(): Promise<ServerMember[]>;
+  /** `GET /v1/operator/raft/configuration`: the servers (leader marked) and the etcd members behind them. */
+  raftConfiguration(): Promise<unknown>;
+}
+
 export interface HttpApiOptions {
+  /** Set on a server agent whose state is on etcd: membership comes from there. */
+  cluster?: ClusterInfo;
   server?: ServerAPI;
   client?: ClientReadAPI;
   agent: AgentInfo;

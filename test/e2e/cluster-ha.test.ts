@@ -61,6 +61,23 @@ describe('three servers on etcd', () => {
     }, 15_000);
     expect(servers.map((s) => s.address.replace('http://', ''))).toContain(leader);
     expect(servers.filter((s) => /leading: server started/.test(s.output))).toHaveLength(1);
+
+    const standby = servers.find((s) => s.address !== `http://${leader}`)!;
+    const addrs = servers.map((s) => s.address.replace('http://', '')).sort();
+    await standby.waitFor('three servers registered', async () => ((await standby.api<string[]>('/v1/status/peers')).body.length === 3 ? true : undefined), 15_000);
+    expect((await standby.api<string[]>('/v1/status/peers')).body.sort()).toEqual(addrs);
+    const members = standby.cli(['server', 'members']);
+    expect(members.code, members.stderr).toBe(0);
+    const rows = members.stdout.trim().split('\n').slice(1);
+    expect(rows).toHaveLength(3);
+    expect(rows.filter((r) => /\btrue\b/.test(r))).toHaveLength(1);
+    expect(rows.find((r) => /\btrue\b/.test(r))).toContain(leader.split(':')[1]);
+    const peers = standby.cli(['operator', 'raft', 'list-peers', '-json']);
+    expect(peers.code, peers.stderr).toBe(0);
+    const cfg = JSON.parse(peers.stdout) as { Servers: Array<{ Address: string; Leader: boolean }>; Etcd: Array<{ Leader: boolean; ClientURLs: string[] }> };
+    expect(cfg.Servers.filter((x) => x.Leader).map((x) => x.Address)).toEqual([leader]);
+    expect(cfg.Etcd.map((m) => m.ClientURLs[0]).sort()).toEqual([...etcd.endpoints].sort());
+    expect(cfg.Etcd.filter((m) => m.Leader)).toHaveLength(1);
   });
 
   it('registers a client whose first server is dead through the next one, and runs its job through a standby', async () => {

@@ -1,7 +1,11 @@
-/** Agent and status endpoints: `/v1/agent/self`, `/v1/agent/health`, `/v1/status/leader`, `/v1/status/peers`. */
+/**
+ * Agent and status endpoints: `/v1/agent/self`, `/v1/agent/health`, `/v1/status/leader`, `/v1/status/peers`,
+ * `/v1/agent/members`, `/v1/agent/servers`, `/v1/operator/raft/configuration`. Peers are the servers' API
+ * addresses (`host:port`): Drover's agents talk to each other over that one HTTP port, so it is their RPC address.
+ */
 import type { Router } from '../router.js';
 import { JsonReply } from '../reply.js';
-import type { HttpApiOptions } from '../types.js';
+import type { HttpApiOptions, ServerMember } from '../types.js';
 
 export function agentRoutes(r: Router, opts: HttpApiOptions): void {
   r.get('/v1/agent/self', () => opts.agent.self());
@@ -17,6 +21,23 @@ export function agentRoutes(r: Router, opts: HttpApiOptions): void {
     return new JsonReply(body, undefined, opts.server && !w.ok ? 500 : 200);
   });
   r.get('/v1/status/leader', () => (opts.server ? opts.server.leaderAddress() : ''));
-  r.get('/v1/status/peers', () => (opts.server ? [opts.server.leaderAddress()] : []));
+  r.get('/v1/status/peers', async () => (opts.cluster ? (await opts.cluster.members()).map((m) => `${m.Addr}:${m.Port}`) : opts.server ? [opts.server.leaderAddress()] : []));
+  const self = () => opts.agent.self() as { config?: Record<string, unknown>; member?: ServerMember };
+  const members = async (): Promise<ServerMember[]> => {
+    if (opts.cluster) return opts.cluster.members();
+    const m = self().member;
+    return opts.server && m ? [m] : [];
+  };
+  r.get('/v1/agent/members', async () => {
+    const c = self().config ?? {};
+    return { ServerName: String(c['NodeName'] ?? ''), ServerRegion: String(c['Region'] ?? 'global'), ServerDC: String(c['Datacenter'] ?? 'dc1'), Members: await members() };
+  });
+  r.get('/v1/agent/servers', async () => (await members()).map((m) => `${m.Addr}:${m.Port}`));
+  r.get('/v1/operator/raft/configuration', async () => {
+    if (opts.cluster) return opts.cluster.raftConfiguration();
+    const leader = opts.server?.leaderAddress() ?? '';
+    const m = self().member;
+    return { Index: 0, Servers: opts.server && m ? [{ ID: leader, Node: m.Name, Address: leader, Leader: true, Voter: true, RaftProtocol: '3' }] : [] };
+  });
   r.get('/v1/regions', () => [String((opts.agent.self()['config'] as Record<string, unknown> | undefined)?.['Region'] ?? 'global')]);
 }
