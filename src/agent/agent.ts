@@ -81,8 +81,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   }
 
   let client: Client | undefined;
+  let remoteRPC: HttpServerRPC | undefined;
   if (config.client.enabled) {
-    const rpc = server ?? new HttpServerRPC(config.client.servers);
+    if (!server) remoteRPC = new HttpServerRPC(config.client.servers);
+    const rpc = server ?? remoteRPC!;
     // Drivers exist before the client that owns task events; their events go to it once it does.
     const events: { to?: Client } = {};
     const onEvent = (taskID: string, type: string, message: string) => events.to?.driverEvent(taskID, type, message);
@@ -136,6 +138,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     agent: { self: agentSelf },
     logger: logger.child({ component: 'http' }),
     ...(ha ? { forwardTo: (method: string, path: string) => ha.forwardTo(method, path), cluster: ha } : {}),
+    // A client-only agent forwards the API calls it does not answer itself to the server its client uses.
+    ...(remoteRPC ? { forwardTo: (_method: string, path: string) => (CLIENT_LOCAL.test(path) ? undefined : remoteRPC.currentServer) } : {}),
   });
   await ha?.start(`http://${httpHost(config)}:${http.port}`, agentSelf().member);
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
@@ -164,6 +168,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     },
   };
 }
+
+/** What a client-only agent answers itself; every other `/v1/` call goes to a server. */
+const CLIENT_LOCAL = /^\/v1\/(agent\/(self|health)|client\/|regions$)|^\/(ui\b|$)|^\/(?!v1\/)/;
 
 /** The host other agents reach this agent's HTTP API at: the bind address, unless it binds every interface. */
 function httpHost(config: AgentConfig): string {

@@ -80,7 +80,7 @@ describe('three servers on etcd', () => {
     expect(cfg.Etcd.filter((m) => m.Leader)).toHaveLength(1);
   });
 
-  it('registers a client whose first server is dead through the next one, and runs its job through a standby', async () => {
+  it('registers a client whose first server is dead through the next one, runs a job sent to a standby, and forwards API calls from the client agent', async () => {
     const cfg = join(dir, 'client.hcl');
     writeFileSync(cfg, 'plugin "mock_driver" {\n  config {\n    enabled = true\n  }\n}\n');
     client = new ClusterAgent('client', 'c1', ['-client', '-servers', ['http://127.0.0.1:1', ...servers.map((s) => s.address)].join(','), '-dc', 'dc1', '-node', 'c1', '-config', cfg]);
@@ -95,6 +95,13 @@ describe('three servers on etcd', () => {
       const r = await standby.api<Array<{ ClientStatus: string }>>('/v1/job/through-standby/allocations');
       return Array.isArray(r.body) && r.body.some((a) => a.ClientStatus === 'running');
     }, 30_000);
+    // The client agent forwards the API calls it does not answer itself, as Nomad's clients do.
+    const viaClient = await client.api<Array<{ ID: string }>>('/v1/jobs');
+    expect(viaClient.status).toBe(200);
+    expect(viaClient.body.map((j) => j.ID)).toContain('through-standby');
+    const status = client.cli(['job', 'status', 'through-standby']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/running/);
   }, 60_000);
 
   it('fails over to a new leader within a few seconds of a leader SIGKILL, losing no acknowledged write', async () => {
