@@ -18,6 +18,11 @@ import { EtcdClient, etcdFailure, prefixEnd } from '../state/index.js';
 import type { ServerMember } from '../http/index.js';
 
 const MEMBER_TTL_S = 10;
+/**
+ * Nomad gives 300 s. Drover's TTLs are seconds, a failover takes about 3 s and a client tries the next server
+ * at once, so 30 s covers it without hiding for 5 minutes a node that died together with the leader.
+ */
+const FAILOVER_HEARTBEAT_TTL_MS = 30_000;
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -172,7 +177,10 @@ export class HaSeat {
       }
       let server: Server | undefined;
       try {
-        server = await createServer({ ...this.opts, etcd: { ...this.opts.etcd, guard: () => this.leadership.guard() } }, term.signal);
+        // Clients that were talking to the old leader need a moment to find this one: no node is marked
+        // down for FAILOVER_HEARTBEAT_TTL_MS after a takeover.
+        const failover = { failoverHeartbeatTTLms: this.opts.failoverHeartbeatTTLms ?? FAILOVER_HEARTBEAT_TTL_MS };
+        server = await createServer({ ...this.opts, ...failover, etcd: { ...this.opts.etcd, guard: () => this.leadership.guard() } }, term.signal);
         server.setAdvertiseAddress(this.address.replace(/^https?:\/\//, ''));
         if (!term.signal.aborted) {
           this.current = server;

@@ -70,6 +70,11 @@ export interface ServerOptions {
   backend?: StateBackend;
   /** Keep the state on etcd (see EtcdBackend) instead of SQLite in `dataDir`. */
   etcd?: { endpoints: string[]; prefix?: string; guard?: () => Compare[] };
+  /**
+   * Deadline for every live node's first heartbeat after this server takes over as leader (Nomad's
+   * failover TTL, 300 s there); 0: the normal TTL + grace.
+   */
+  failoverHeartbeatTTLms?: number;
   /** Versions of a job kept in history (Nomad: 6). */
   jobTrackedVersions?: number;
   /** What `leaderAddress` answers (the agent's RPC/HTTP address). */
@@ -192,7 +197,7 @@ export class Server implements ServerAPI {
       }
     }
     const live = [...snap.nodes()].filter((n) => n.Status !== NodeStatusDown).map((n) => n.ID);
-    heartbeats.initialize(live);
+    heartbeats.initialize(live, this.opts.failoverHeartbeatTTLms ?? 0);
     const n = this.opts.numWorkers ?? 2;
     for (let i = 0; i < n; i++) {
       const w = new Worker(
