@@ -191,6 +191,8 @@ export class HaSeat {
       } catch (e) {
         this.logger.error('could not start the server after winning the election', { error: e instanceof Error ? e.message : String(e) });
         await this.leadership.resign();
+        // Let another server try before this one campaigns again (etcd may be failing for it alone).
+        await sleep(1000, signal);
       }
       // Stop acting at once: requests forward from now on, then the server winds down.
       this.current = undefined;
