@@ -150,6 +150,43 @@ export class HaSeat {
     return r.kvs.map((kv) => JSON.parse(kv.value.toString('utf8')) as ServerMember);
   }
 
+  /**
+   * Servers join by sharing etcd endpoints, so `join` only checks: each address must answer as a server of
+   * this region that is registered in this cluster's member list. Another region is refused (federation is
+   * not built yet), as is a server with other endpoints.
+   */
+  async join(addresses: string[]): Promise<{ num_joined: number; error: string }> {
+    const region = this.opts.region ?? 'global';
+    const known = new Set((await this.members()).map((m) => `${m.Addr}:${m.Port}`));
+    const errors: string[] = [];
+    let joined = 0;
+    for (const a of addresses) {
+      const base = /^https?:\/\//.test(a) ? a : `http://${a}`;
+      try {
+        const self = (await (await fetch(`${base}/v1/agent/self`, { signal: AbortSignal.timeout(5000) })).json()) as { config?: { Region?: string; Server?: { Enabled?: boolean } } };
+        const theirs = self.config?.Region ?? 'global';
+        if (theirs !== region) errors.push(`${a} is a server of region "${theirs}", this one is of region "${region}": joining regions is not supported yet`);
+        else if (self.config?.Server?.Enabled !== true) errors.push(`${a} is not a server agent`);
+        else if (!known.has(new URL(base).host)) errors.push(`${a} is not registered in this cluster: give it the same server.etcd.endpoints (${this.opts.etcd.endpoints.join(', ')})`);
+        else joined++;
+      } catch (e) {
+        errors.push(`${a}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return { num_joined: joined, error: errors.join('; ') };
+  }
+
+  async forceLeave(node: string): Promise<void> {
+    const p = Buffer.from(`${this.prefix}members/`);
+    const r = await this.client.range(p, { rangeEnd: prefixEnd(p) });
+    const hit = r.kvs.find((kv) => {
+      const m = JSON.parse(kv.value.toString('utf8')) as ServerMember;
+      return m.Name === node || m.Name === `${node}.${this.opts.region ?? 'global'}` || `${m.Addr}:${m.Port}` === node;
+    });
+    if (!hit) throw new DroverError('NotFound', `no server member named "${node}"`);
+    await this.client.deleteRange(hit.key, undefined);
+  }
+
   /** Nomad's raft configuration shape for the servers, plus the etcd members that hold the state. */
   async raftConfiguration(): Promise<unknown> {
     const leader = this.leadership.leaderAddress.replace(/^https?:\/\//, '');

@@ -44,6 +44,10 @@ export interface ClusterInfo {
   members(): Promise<ServerMember[]>;
   /** `GET /v1/operator/raft/configuration`: the servers (leader marked) and the etcd members behind them. */
   raftConfiguration(): Promise<unknown>;
+  /** `PUT /v1/agent/join?address=`: checks each address is a server of this cluster (same etcd, same region). */
+  join(addresses: string[]): Promise<{ num_joined: number; error: string }>;
+  /** `PUT /v1/agent/force-leave?node=`: drops a gone server from the member list at once. */
+  forceLeave(node: string): Promise<void>;
 }
 
 export interface HttpApiOptions {

@@ -78,6 +78,23 @@ describe('three servers on etcd', () => {
     expect(cfg.Servers.filter((x) => x.Leader).map((x) => x.Address)).toEqual([leader]);
     expect(cfg.Etcd.map((m) => m.ClientURLs[0]).sort()).toEqual([...etcd.endpoints].sort());
     expect(cfg.Etcd.filter((m) => m.Leader)).toHaveLength(1);
+
+    const joined = standby.cli(['server', 'join', servers[0]!.address.replace('http://', '')]);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect(joined.stdout).toMatch(/Joined 1 servers successfully/);
+  });
+
+  it('refuses to join a server of another region, naming both regions', async () => {
+    const other = new ClusterAgent('server', 'eu', ['-server', '-region', 'europe', '-etcd', etcd.endpoints.join(',')]);
+    servers.push(other);
+    await other.start();
+    const r = servers[0]!.cli(['server', 'join', other.address.replace('http://', '')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is a server of region "europe", this one is of region "global": joining regions is not supported yet/);
+    // Its own region's state lives under its own prefix: it leads there, alone.
+    await other.waitFor('the europe server to lead', async () => (await other.api<string>('/v1/status/leader')).body === other.address.replace('http://', ''), 15_000);
+    await other.stop();
+    servers.pop();
   });
 
   it('registers a client whose first server is dead through the next one, runs a job sent to a standby, and forwards API calls from the client agent', async () => {
@@ -147,6 +164,10 @@ describe('three servers on etcd', () => {
     const newLeader = await leaderOf(survivor);
     expect(newLeader).not.toBe(leaderAddr);
     expect(alive().map((s) => s.address.replace('http://', ''))).toContain(newLeader);
+    // The dead server's member key would expire with its 10 s lease; force-leave drops it at once.
+    const fl = await survivor.api(`/v1/agent/force-leave?node=${encodeURIComponent(leaderAddr)}`, { method: 'PUT' });
+    expect(fl.status).toBe(200);
+    expect((await survivor.api<string[]>('/v1/status/peers')).body.sort()).toEqual(alive().map((s) => s.address.replace('http://', '')).sort());
     process.stdout.write(`failover: first acknowledged write ${failoverMs} ms after the leader SIGKILL; ${acked.length} writes acknowledged\n`);
   }, 90_000);
 });

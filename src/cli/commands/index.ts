@@ -34,7 +34,7 @@ import { varList } from './var-list.js';
 import { varPurge } from './var-purge.js';
 import { varPut } from './var-put.js';
 import { version } from './version.js';
-import { operatorRaftListPeers, serverMembers } from './server-members.js';
+import { operatorRaftListPeers, serverJoin, serverMembers } from './server-members.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   agent,
@@ -74,5 +74,6 @@ export const COMMANDS: readonly CommandSpec[] = [
   varPurge,
   version,
   serverMembers,
+  serverJoin,
   operatorRaftListPeers,
 ];

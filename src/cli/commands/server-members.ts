@@ -44,3 +44,21 @@ export const operatorRaftListPeers: CommandSpec = {
     return 0;
   },
 };
+
+/** `drover server join ADDR`: checks the servers form one cluster (they join by sharing etcd endpoints). */
+export const serverJoin: CommandSpec = {
+  path: ['server', 'join'],
+  summary: 'Check that servers are part of this cluster',
+  args: ['<address>'],
+  async run(ctx, args) {
+    const q = args.map((a) => `address=${encodeURIComponent(a)}`).join('&');
+    const res = await ctx.client().http.write<{ num_joined: number; error: string }>('PUT', `/v1/agent/join?${q}`, undefined, { signal: ctx.signal });
+    if (ctx.out.json) ctx.out.printJSON(res);
+    else if (res.num_joined > 0) ctx.out.line(`Joined ${res.num_joined} servers successfully`);
+    if (res.error) {
+      ctx.out.error(`Error joining: ${res.error}`);
+      return 1;
+    }
+    return 0;
+  },
+};

@@ -34,7 +34,7 @@ describe('membership endpoints', () => {
 
   it('asks the cluster for members and peers when the state is shared through etcd', async () => {
     const other = { ...member, Name: 'two.global', Port: 4747 };
-    const opts: HttpApiOptions = { ...single, cluster: { members: async () => [member, other], raftConfiguration: async () => ({ Servers: [] }) } };
+    const opts: HttpApiOptions = { ...single, cluster: { members: async () => [member, other], raftConfiguration: async () => ({ Servers: [] }), join: async () => ({ num_joined: 0, error: '' }), forceLeave: async () => {} } };
     expect(await call(opts, '/v1/status/peers')).toEqual(['127.0.0.1:4646', '127.0.0.1:4747']);
     expect(((await call(opts, '/v1/agent/members')) as { Members: unknown[] }).Members).toEqual([member, other]);
   });
