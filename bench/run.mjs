@@ -20,6 +20,7 @@ const BENCHMARKS = [
   { name: 'time-to-running', file: 'bench/time-to-running/time-to-running.bench.mjs' },
   { name: 'gateway', file: 'bench/gateway/gateway.bench.mjs' },
   { name: 'failover', file: 'bench/failover/failover.bench.mjs' },
+  { name: 'server-failover', file: 'bench/server-failover/server-failover.bench.mjs' },
   { name: 'discovery', file: 'bench/discovery/discovery.bench.mjs' },
   { name: 'soak', file: 'bench/soak/soak.bench.mjs' },
 ];

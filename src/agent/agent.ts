@@ -10,7 +10,8 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../logging/index.js';
 import { pinoLogger } from '../logging/index.js';
-import { createServer, type Server } from '../server/index.js';
+import { createServer, type Server, type ServerOptions } from '../server/index.js';
+import { HaSeat } from './ha-seat.js';
 import { createClient, HttpServerRPC, type Client } from '../client/index.js';
 import { builtinDrivers } from '../drivers/index.js';
 import { startHttpApi, type HttpApi } from '../http/index.js';
@@ -43,8 +44,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   const nodeName = config.name || hostname();
 
   let server: Server | undefined;
+  let ha: HaSeat | undefined;
   if (config.server.enabled) {
-    server = await createServer({
+    const serverOpts: ServerOptions = {
       dataDir: join(dataDir, 'server'),
       logger: logger.child({ component: 'server' }),
       region: config.region,
@@ -54,12 +56,19 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       supportedFeatures: SUPPORTED_FEATURES,
       sqliteSynchronous: config.server.sqliteSynchronous,
       recover: config.server.recover,
+      etcd: config.server.etcd,
       heartbeat: {
         minTTLms: config.server.minHeartbeatTTLms,
         maxHeartbeatsPerSecond: config.server.maxHeartbeatsPerSecond,
         graceMs: config.server.heartbeatGraceMs,
       },
-    });
+    };
+    if (config.server.etcd) {
+      // Several servers share the etcd state: this one leads or stands by (see ha-seat.ts).
+      ha = new HaSeat({ ...serverOpts, etcd: config.server.etcd }, logger.child({ component: 'server' }));
+      await ha.check();
+      server = ha.proxy;
+    } else server = await createServer(serverOpts);
   }
 
   // Before the client: a gateway port already taken stops the start while only the server needs undoing.
@@ -72,8 +81,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   }
 
   let client: Client | undefined;
+  let remoteRPC: HttpServerRPC | undefined;
   if (config.client.enabled) {
-    const rpc = server ?? new HttpServerRPC(config.client.servers);
+    if (!server) remoteRPC = new HttpServerRPC(config.client.servers);
+    const rpc = server ?? remoteRPC!;
     // Drivers exist before the client that owns task events; their events go to it once it does.
     const events: { to?: Client } = {};
     const onEvent = (taskID: string, type: string, message: string) => events.to?.driverEvent(taskID, type, message);
@@ -110,7 +121,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       Gateway: { Enabled: gateway !== undefined, Address: gateway ? gatewayUrl(config.gateway.listen, gateway.port) : '' },
       DNS: { Enabled: dns !== undefined, Address: dns ? `${dns.server.host}:${dns.server.port}` : '', Domain: config.dns.domain },
     },
-    member: { Name: `${nodeName}.${config.region}`, Addr: config.advertiseAddr, Port: http?.port ?? config.ports.http, Status: 'alive', Tags: { role: server ? 'nomad' : 'client', region: config.region, dc: config.datacenter, build: DROVER_VERSION } },
+    member: { Name: `${nodeName}.${config.region}`, Addr: config.advertiseAddr, Port: http?.port ?? config.ports.http, Status: 'alive' as const, Tags: { role: server ? 'nomad' : 'client', region: config.region, dc: config.datacenter, build: DROVER_VERSION } },
     stats: {},
   });
 
@@ -126,7 +137,11 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     client,
     agent: { self: agentSelf },
     logger: logger.child({ component: 'http' }),
+    ...(ha ? { forwardTo: (method: string, path: string) => ha.forwardTo(method, path), cluster: ha } : {}),
+    // A client-only agent forwards the API calls it does not answer itself to the server its client uses.
+    ...(remoteRPC ? { forwardTo: (_method: string, path: string) => (CLIENT_LOCAL.test(path) ? undefined : remoteRPC.currentServer) } : {}),
   });
+  await ha?.start(`http://${httpHost(config)}:${http.port}`, agentSelf().member);
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
   // Servers forward client requests (logs, stats, restart, signal) for this node's allocations to this address.
   client?.setHTTPAddr(`${httpHost(config)}:${http.port}`);
@@ -153,6 +168,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     },
   };
 }
+
+/** What a client-only agent answers itself; every other `/v1/` call goes to a server. */
+const CLIENT_LOCAL = /^\/v1\/(agent\/(self|health)|client\/|regions$)|^\/(ui\b|$)|^\/(?!v1\/)/;
 
 /** The host other agents reach this agent's HTTP API at: the bind address, unless it binds every interface. */
 function httpHost(config: AgentConfig): string {

@@ -36,6 +36,11 @@ export interface AgentConfig {
     sqliteSynchronous?: 'FULL' | 'NORMAL';
     /** `-recover`: start even when the state's integrity checks find acknowledged writes missing. */
     recover?: boolean;
+    /**
+     * The state on etcd instead of SQLite (`server { etcd { endpoints = [...] } }` or `-etcd URL,...`): servers
+     * given the same endpoints and prefix share one state. `prefix` defaults to `/drover/<region>/`.
+     */
+    etcd?: { endpoints: string[]; prefix?: string };
     /** Heartbeat tuning, as Nomad's server block. */
     minHeartbeatTTLms: number;
     maxHeartbeatsPerSecond: number;

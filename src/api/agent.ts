@@ -8,6 +8,51 @@ export class AgentAPI {
   async self(q: QueryOptions = {}): Promise<AgentSelf> {
     return (await this.http.query<AgentSelf>('/v1/agent/self', q)).value;
   }
+
+  /** `GET /v1/agent/members`: the servers of the cluster (Nomad's serf members). */
+  async members(q: QueryOptions = {}): Promise<ServerMembers> {
+    return (await this.http.query<ServerMembers>('/v1/agent/members', q)).value;
+  }
+}
+
+export interface ServerMember {
+  Name: string;
+  Addr: string;
+  Port: number;
+  Status: string;
+  Tags: Record<string, string>;
+}
+
+export interface ServerMembers {
+  ServerName: string;
+  ServerRegion: string;
+  ServerDC: string;
+  Members: ServerMember[];
+}
+
+export interface RaftServer {
+  ID: string;
+  Node: string;
+  Address: string;
+  Leader: boolean;
+  Voter: boolean;
+  RaftProtocol: string;
+}
+
+export interface RaftConfiguration {
+  Index: number;
+  Servers: RaftServer[];
+  /** Drover: the etcd members that hold the state, when it is on etcd. */
+  Etcd?: Array<{ ID: string; Name: string; ClientURLs: string[]; PeerURLs: string[]; Leader: boolean }>;
+}
+
+export class OperatorAPI {
+  constructor(private readonly http: HttpTransport) {}
+
+  /** `GET /v1/operator/raft/configuration`. */
+  async raftConfiguration(q: QueryOptions = {}): Promise<RaftConfiguration> {
+    return (await this.http.query<RaftConfiguration>('/v1/operator/raft/configuration', q)).value;
+  }
 }
 
 export class StatusAPI {

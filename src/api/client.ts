@@ -6,7 +6,7 @@
  *   const { value: jobs, index } = await c.jobs.list();
  *   await c.jobs.list({ index, wait: 30_000 });   // blocks until the job list changes
  */
-import { AgentAPI, StatusAPI } from './agent.js';
+import { AgentAPI, OperatorAPI, StatusAPI } from './agent.js';
 import { AllocationsAPI } from './allocations.js';
 import { DeploymentsAPI } from './deployments.js';
 import { EvaluationsAPI } from './evaluations.js';
@@ -46,6 +46,7 @@ export class DroverClient {
   readonly services: ServicesAPI;
   readonly agent: AgentAPI;
   readonly status: StatusAPI;
+  readonly operator: OperatorAPI;
   /** The transport, for endpoints that have no typed method yet. */
   readonly http: HttpTransport;
 
@@ -62,5 +63,6 @@ export class DroverClient {
     this.services = new ServicesAPI(this.http);
     this.agent = new AgentAPI(this.http);
     this.status = new StatusAPI(this.http);
+    this.operator = new OperatorAPI(this.http);
   }
 }

@@ -11,5 +11,5 @@ export type { NodesAPI } from './nodes.js';
 export type { DeploymentsAPI } from './deployments.js';
 export type { VariablesAPI, VariableWriteResponse } from './variables.js';
 export type { ServicesAPI, ServiceQueryOptions } from './services.js';
-export type { AgentAPI, StatusAPI } from './agent.js';
+export type { AgentAPI, StatusAPI, OperatorAPI, ServerMember, ServerMembers, RaftConfiguration, RaftServer } from './agent.js';
 export type * from './types.js';

@@ -64,6 +64,8 @@ export interface AgentFlags {
   datacenter?: string;
   region?: string;
   servers?: string[];
+  /** `-etcd URL,...`: the server keeps its state on these etcd endpoints. */
+  etcd?: string[];
   server?: boolean;
   client?: boolean;
   /** Start even when the state's integrity checks find loss. */

@@ -58,6 +58,11 @@ export class HttpServerRPC implements ServerRPC {
     this.slackMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   }
 
+  /** The server that answered last (`http://host:port`): where a client agent forwards API calls. */
+  get currentServer(): string {
+    return this.addrs[this.current]!;
+  }
+
   /**
    * One request, trying each server in turn. Each attempt has a deadline (`timeoutMs`, beyond any blocking
    * wait): a partitioned or silently dead server drops packets instead of refusing them, and a heartbeat that

@@ -24,6 +24,7 @@ export const ErrorCodes = {
   PermissionDenied: 403,
   NotLeader: 503,
   Unavailable: 503,
+  StorageFull: 507,
   DriverNotFound: 500,
   DriverError: 500,
   TaskNotFound: 404,

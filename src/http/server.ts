@@ -22,6 +22,7 @@ import { variableRoutes } from './routes/variables.js';
 import { serviceRoutes } from './routes/services.js';
 import { uiRoutes } from './routes/ui.js';
 import { snapshotRoutes } from './routes/snapshot.js';
+import { forwardRequest } from './forward.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Nomad's `http_max_conns_per_client` default. */
@@ -150,6 +151,8 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       },
     };
     try {
+      const target = opts.forwardTo?.(req.method ?? 'GET', pathname);
+      if (target !== undefined) return await forwardRequest(req, res, target);
       const m = router.match(req.method ?? 'GET', pathname);
       if (m === undefined) throw new DroverError('NotFound', `no API route for ${req.method} ${pathname}`);
       if (m === 'methodNotAllowed') {

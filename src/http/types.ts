@@ -29,7 +29,30 @@ export interface AgentInfo {
 /** What the routes of a server agent get: the options with the server always there. */
 export type ServerRouteOptions = HttpApiOptions & { server: ServerAPI };
 
+/** A server as `/v1/agent/members` lists it (Nomad's serf member shape). */
+export interface ServerMember {
+  Name: string;
+  Addr: string;
+  Port: number;
+  Status: 'alive' | 'failed' | 'left';
+  Tags: Record<string, string>;
+}
+
+/** What a server agent in an etcd cluster knows about the other servers. */
+export interface ClusterInfo {
+  /** Every server registered now (each keeps a leased key in etcd while it runs). */
+  members(): Promise<ServerMember[]>;
+  /** `GET /v1/operator/raft/configuration`: the servers (leader marked) and the etcd members behind them. */
+  raftConfiguration(): Promise<unknown>;
+  /** `PUT /v1/agent/join?address=`: checks each address is a server of this cluster (same etcd, same region). */
+  join(addresses: string[]): Promise<{ num_joined: number; error: string }>;
+  /** `PUT /v1/agent/force-leave?node=`: drops a gone server from the member list at once. */
+  forceLeave(node: string): Promise<void>;
+}
+
 export interface HttpApiOptions {
+  /** Set on a server agent whose state is on etcd: membership comes from there. */
+  cluster?: ClusterInfo;
   server?: ServerAPI;
   client?: ClientReadAPI;
   agent: AgentInfo;
@@ -42,4 +65,9 @@ export interface HttpApiOptions {
     httpHeaderTimeoutMs?: number;
     httpBodyTimeoutMs?: number;
   };
+  /**
+   * Where to send a request this agent does not answer itself (a standby server: the leader's
+   * `http://host:port`), or undefined to answer it here. Asked for every request.
+   */
+  forwardTo?: (method: string, path: string) => string | undefined;
 }

@@ -82,10 +82,21 @@ export class HeartbeatTimers {
 
   /**
    * After a server restart: every known live node gets a fresh TTL rather than being declared down
-   * at once for the time the server itself was away.
+   * at once for the time the server itself was away. After a leader failover, `failoverMs` (Nomad's
+   * failover heartbeat TTL) gives clients time to find the new leader before any is marked down.
    */
-  initialize(nodeIDs: string[]): void {
-    for (const id of nodeIDs) this.reset(id, nodeIDs.length);
+  initialize(nodeIDs: string[], failoverMs = 0): void {
+    for (const id of nodeIDs) {
+      const ttl = this.reset(id, nodeIDs.length);
+      if (!this.enabled || failoverMs <= ttl + this.opts.gracems) continue;
+      clearTimeout(this.timers.get(id));
+      const t = setTimeout(() => {
+        this.timers.delete(id);
+        this.logger.warn('node missed its heartbeat after a leader failover', { node_id: id, failover_ttl_ms: failoverMs });
+        this.onExpire(id);
+      }, failoverMs);
+      this.timers.set(id, t);
+    }
   }
 
   tracked(): number {

@@ -2,7 +2,8 @@
  * The server: eval broker, blocked evals, plan queue + applier, scheduler workers, heartbeats and the
  * endpoints behind ServerAPI. `createServer` opens the state; `start` begins scheduling.
  */
-export { createServer, Server, type ServerOptions } from './server.js';
+export { createServer, etcdPrefix, Server, type ServerOptions } from './server.js';
+export { EtcdLeadership, type LeadershipOptions, type Term } from './leadership.js';
 export type * from './types.js';
 export { EvalBroker, type EvalBrokerOptions, type BrokerStats } from './eval-broker.js';
 export { BlockedEvals, type BlockedEvalsOptions } from './blocked-evals.js';

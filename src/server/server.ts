@@ -8,7 +8,7 @@
  *   stop()  ──► workers stopped, queues flushed, timers cleared, background writes awaited, store closed
  */
 import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Job, type Node, type ServiceRegistration } from '../structs/index.js';
-import { SqliteBackend, StateStore, ThreadedSqliteBackend, type StateBackend } from '../state/index.js';
+import { EtcdBackend, SqliteBackend, StateStore, ThreadedSqliteBackend, type Compare, type StateBackend } from '../state/index.js';
 import type { Logger } from '../logging/index.js';
 import { badRequest } from '../errors/index.js';
 import {
@@ -66,8 +66,15 @@ export interface ServerOptions {
   broker?: Partial<Pick<EvalBrokerOptions, 'nackTimeoutMs' | 'deliveryLimit' | 'initialNackDelayMs' | 'subsequentNackDelayMs'>>;
   /** Delay before the follow-up eval of an eval that failed its delivery limit (Nomad: about a minute). */
   failedFollowUpDelayMs?: number;
-  /** A durable backend other than SQLite (etcd later; tests). */
+  /** A durable backend other than SQLite or etcd (tests). */
   backend?: StateBackend;
+  /** Keep the state on etcd (see EtcdBackend) instead of SQLite in `dataDir`. */
+  etcd?: { endpoints: string[]; prefix?: string; guard?: () => Compare[] };
+  /**
+   * Deadline for every live node's first heartbeat after this server takes over as leader (Nomad's
+   * failover TTL, 300 s there); 0: the normal TTL + grace.
+   */
+  failoverHeartbeatTTLms?: number;
   /** Versions of a job kept in history (Nomad: 6). */
   jobTrackedVersions?: number;
   /** What `leaderAddress` answers (the agent's RPC/HTTP address). */
@@ -190,7 +197,7 @@ export class Server implements ServerAPI {
       }
     }
     const live = [...snap.nodes()].filter((n) => n.Status !== NodeStatusDown).map((n) => n.ID);
-    heartbeats.initialize(live);
+    heartbeats.initialize(live, this.opts.failoverHeartbeatTTLms ?? 0);
     const n = this.opts.numWorkers ?? 2;
     for (let i = 0; i < n; i++) {
       const w = new Worker(
@@ -429,10 +436,16 @@ export class Server implements ServerAPI {
 
 /** Opens the state in `dataDir`, builds the server and (unless `start: false`) starts scheduling. */
 export async function createServer(opts: ServerOptions, signal?: AbortSignal): Promise<Server> {
-  const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous, recover: opts.recover, logger: opts.logger.child({ component: 'state' }) };
-  const backend = opts.backend ?? (opts.sqliteWorkerThread === true ? new ThreadedSqliteBackend(sqlite) : new SqliteBackend(sqlite));
-  const store = await StateStore.open({ backend, logger: opts.logger.child({ component: 'state' }), signal });
-  if (!opts.backend) opts.logger.info('state store opened', { data_dir: opts.dataDir, sqlite: opts.sqliteWorkerThread === true ? 'worker thread' : 'main thread', synchronous: opts.sqliteSynchronous ?? 'FULL' });
+  const backend = opts.backend ?? openBackend(opts);
+  let store: StateStore;
+  try {
+    store = await StateStore.open({ backend, logger: opts.logger.child({ component: 'state' }), signal });
+  } catch (e) {
+    await backend.close();
+    throw e;
+  }
+  if (opts.etcd) opts.logger.info('state store opened', { etcd: opts.etcd.endpoints.join(','), prefix: opts.etcd.prefix ?? etcdPrefix(opts.region) });
+  else if (!opts.backend) opts.logger.info('state store opened', { data_dir: opts.dataDir, sqlite: opts.sqliteWorkerThread === true ? 'worker thread' : 'main thread', synchronous: opts.sqliteSynchronous ?? 'FULL' });
   // The server keeps the backend it opened, for snapshots.
   const server = new Server(store, { ...opts, backend });
   if (opts.start !== false) await server.start();
@@ -440,3 +453,16 @@ export async function createServer(opts: ServerOptions, signal?: AbortSignal): P
 }
 
 
+
+/** Where a region's state lives in etcd unless configured otherwise. */
+export function etcdPrefix(region: string | undefined): string {
+  return `/drover/${region ?? 'global'}/`;
+}
+
+function openBackend(opts: ServerOptions): StateBackend {
+  if (opts.etcd) {
+    return new EtcdBackend({ endpoints: opts.etcd.endpoints, prefix: opts.etcd.prefix ?? etcdPrefix(opts.region), guard: opts.etcd.guard, logger: opts.logger.child({ component: 'etcd' }) });
+  }
+  const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous, recover: opts.recover, logger: opts.logger.child({ component: 'state' }) };
+  return opts.sqliteWorkerThread === true ? new ThreadedSqliteBackend(sqlite) : new SqliteBackend(sqlite);
+}

@@ -143,6 +143,15 @@ plugin "docker" {
     expect(() => fromNomadConfig({ server: { sqlite_worker_thread: 'yes' } })).toThrow('server.sqlite_worker_thread must be true or false, got "yes"');
   });
 
+  it('reads server.etcd endpoints and prefix, and refuses an empty list, a bare host:port or a prefix without slashes', () => {
+    expect(fromNomadConfig({ server: [{ etcd: [{ endpoints: ['http://127.0.0.1:2379/', 'http://127.0.0.1:2381'], prefix: '/x/' }] }] })).toEqual({
+      server: { etcd: { endpoints: ['http://127.0.0.1:2379', 'http://127.0.0.1:2381'], prefix: '/x/' } },
+    });
+    expect(() => fromNomadConfig({ server: { etcd: { endpoints: [] } } }, 'a.hcl')).toThrow('a.hcl: server.etcd.endpoints must be a non-empty list');
+    expect(() => fromNomadConfig({ server: { etcd: { endpoints: ['127.0.0.1:2379'] } } }, 'a.hcl')).toThrow('etcd endpoint "127.0.0.1:2379" must be an http://host:port client URL');
+    expect(() => fromNomadConfig({ server: { etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: 'drover' } } }, 'a.hcl')).toThrow('server.etcd.prefix must start and end with "/"');
+  });
+
   it('refuses a heartbeat setting that is not a duration', async () => {
     const f = join(dir, 'bad.json');
     await writeFile(f, JSON.stringify({ server: { min_heartbeat_ttl: 'soon' } }));

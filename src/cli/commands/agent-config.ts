@@ -102,12 +102,40 @@ function serverBlock(server: Obj, file: string): Obj {
   return {
     enabled: server.enabled,
     sqliteSynchronous: typeof sync === 'string' ? sync.toUpperCase() : undefined,
+    etcd: server.etcd === undefined ? undefined : etcdBlock(block(server.etcd), file),
     numSchedulers: server.num_schedulers,
     minHeartbeatTTLms: durationMs(server.min_heartbeat_ttl, 'min_heartbeat_ttl', file),
     heartbeatGraceMs: durationMs(server.heartbeat_grace, 'heartbeat_grace', file),
     maxHeartbeatsPerSecond: rate,
     sqliteWorkerThread: worker,
   };
+}
+
+/** `server { etcd { endpoints = ["http://10.0.0.1:2379", ...], prefix = "/drover/global/" } }`. */
+function etcdBlock(e: Obj | undefined, file: string): Obj {
+  const endpoints = e?.endpoints;
+  if (!Array.isArray(endpoints) || endpoints.length === 0 || !endpoints.every((x) => typeof x === 'string')) {
+    throw new UsageError(`Error loading configuration from ${file}: server.etcd.endpoints must be a non-empty list of etcd client URLs such as "http://127.0.0.1:2379"`);
+  }
+  const prefix = e?.prefix;
+  if (prefix !== undefined && (typeof prefix !== 'string' || !prefix.startsWith('/') || !prefix.endsWith('/'))) {
+    throw new UsageError(`Error loading configuration from ${file}: server.etcd.prefix must start and end with "/", got ${JSON.stringify(prefix)}`);
+  }
+  return { endpoints: endpoints.map((x: string) => checkEtcdURL(x, file)), prefix };
+}
+
+/** An etcd client URL: http(s)://host:port, since the backend speaks etcd's HTTP gateway. */
+export function checkEtcdURL(u: string, where: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(u);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.port === '') {
+    throw new UsageError(`${where}: etcd endpoint ${JSON.stringify(u)} must be an http://host:port client URL`);
+  }
+  return u.replace(/\/+$/, '');
 }
 
 const LB = ['round_robin', 'least_conn'];
@@ -255,7 +283,7 @@ export function fromFlags(f: AgentFlags): Obj {
     name: f.nodeName,
     logLevel: f.logLevel?.toLowerCase(),
     ports: { http: f.httpPort, dns: f.dnsPort },
-    server: { enabled: f.server || undefined, recover: f.recover || undefined },
+    server: { enabled: f.server || undefined, recover: f.recover || undefined, etcd: f.etcd ? { endpoints: f.etcd.map((u) => checkEtcdURL(u, 'Invalid -etcd')) } : undefined },
     client: { enabled: f.client || undefined, servers: f.servers },
   });
 }

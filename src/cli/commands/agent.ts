@@ -24,6 +24,7 @@ const startInProcess: StartAgentFn = async (flags) => {
 
 export function agentFlags(opts: Record<string, unknown>): AgentFlags {
   const servers = strs(opts.servers).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const etcd = strs(opts.etcd).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
   return {
     dev: bool(opts.dev),
     dataDir: str(opts.dataDir),
@@ -37,6 +38,7 @@ export function agentFlags(opts: Record<string, unknown>): AgentFlags {
     datacenter: str(opts.dc),
     region: str(opts.region),
     servers: servers.length > 0 ? servers : undefined,
+    etcd: etcd.length > 0 ? etcd : undefined,
     server: bool(opts.server),
     client: bool(opts.client),
     recover: bool(opts.recover),
@@ -60,6 +62,7 @@ export const agent: CommandSpec = {
     { flags: '--dc <datacenter>', description: 'datacenter of the client node' },
     { flags: '--region <region>', description: 'region of the agent' },
     { flags: '--servers <addrs>', description: 'servers a client-only agent joins (comma-separated, repeatable)', repeatable: true },
+    { flags: '--etcd <urls>', description: 'keep the server state on etcd at these client URLs (comma-separated, repeatable)', repeatable: true },
     { flags: '--server', description: 'run the server' },
     { flags: '--client', description: 'run the client' },
     { flags: '--recover', description: 'start even when the state integrity checks find acknowledged writes missing (logs what is lost)' },

@@ -34,6 +34,7 @@ import { varList } from './var-list.js';
 import { varPurge } from './var-purge.js';
 import { varPut } from './var-put.js';
 import { version } from './version.js';
+import { operatorRaftListPeers, serverJoin, serverMembers } from './server-members.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   agent,
@@ -72,4 +73,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   varList,
   varPurge,
   version,
+  serverMembers,
+  serverJoin,
+  operatorRaftListPeers,
 ];

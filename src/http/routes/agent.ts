@@ -1,7 +1,12 @@
-/** Agent and status endpoints: `/v1/agent/self`, `/v1/agent/health`, `/v1/status/leader`, `/v1/status/peers`. */
+/**
+ * Agent and status endpoints: `/v1/agent/self`, `/v1/agent/health`, `/v1/status/leader`, `/v1/status/peers`,
+ * `/v1/agent/members`, `/v1/agent/servers`, `/v1/operator/raft/configuration`. Peers are the servers' API
+ * addresses (`host:port`): Drover's agents talk to each other over that one HTTP port, so it is their RPC address.
+ */
+import { badRequest, notFound } from '../../errors/index.js';
 import type { Router } from '../router.js';
 import { JsonReply } from '../reply.js';
-import type { HttpApiOptions } from '../types.js';
+import type { HttpApiOptions, ServerMember } from '../types.js';
 
 export function agentRoutes(r: Router, opts: HttpApiOptions): void {
   r.get('/v1/agent/self', () => opts.agent.self());
@@ -17,6 +22,36 @@ export function agentRoutes(r: Router, opts: HttpApiOptions): void {
     return new JsonReply(body, undefined, opts.server && !w.ok ? 500 : 200);
   });
   r.get('/v1/status/leader', () => (opts.server ? opts.server.leaderAddress() : ''));
-  r.get('/v1/status/peers', () => (opts.server ? [opts.server.leaderAddress()] : []));
+  r.get('/v1/status/peers', async () => (opts.cluster ? (await opts.cluster.members()).map((m) => `${m.Addr}:${m.Port}`) : opts.server ? [opts.server.leaderAddress()] : []));
+  const self = () => opts.agent.self() as { config?: Record<string, unknown>; member?: ServerMember };
+  const members = async (): Promise<ServerMember[]> => {
+    if (opts.cluster) return opts.cluster.members();
+    const m = self().member;
+    return opts.server && m ? [m] : [];
+  };
+  r.get('/v1/agent/members', async () => {
+    const c = self().config ?? {};
+    return { ServerName: String(c['NodeName'] ?? ''), ServerRegion: String(c['Region'] ?? 'global'), ServerDC: String(c['Datacenter'] ?? 'dc1'), Members: await members() };
+  });
+  r.write('/v1/agent/join', async (c) => {
+    const addresses = c.query.getAll('address').filter(Boolean);
+    if (addresses.length === 0) throw badRequest('missing address: PUT /v1/agent/join?address=host:port');
+    if (!opts.cluster) return { num_joined: 0, error: 'this server keeps its state in SQLite: servers form a cluster by sharing server.etcd.endpoints' };
+    return opts.cluster.join(addresses);
+  });
+  r.write('/v1/agent/force-leave', async (c) => {
+    const node = c.query.get('node');
+    if (!node) throw badRequest('missing node: PUT /v1/agent/force-leave?node=NAME');
+    if (!opts.cluster) throw notFound(`server member "${node}"`);
+    await opts.cluster.forceLeave(node);
+    return {};
+  });
+  r.get('/v1/agent/servers', async () => (await members()).map((m) => `${m.Addr}:${m.Port}`));
+  r.get('/v1/operator/raft/configuration', async () => {
+    if (opts.cluster) return opts.cluster.raftConfiguration();
+    const leader = opts.server?.leaderAddress() ?? '';
+    const m = self().member;
+    return { Index: 0, Servers: opts.server && m ? [{ ID: leader, Node: m.Name, Address: leader, Leader: true, Voter: true, RaftProtocol: '3' }] : [] };
+  });
   r.get('/v1/regions', () => [String((opts.agent.self()['config'] as Record<string, unknown> | undefined)?.['Region'] ?? 'global')]);
 }

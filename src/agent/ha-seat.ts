@@ -1,0 +1,248 @@
+/**
+ * A server agent in an etcd cluster: it campaigns for leadership and runs a Server only while it leads.
+ *
+ *   start(address) ──► campaign ──won──► createServer (state loaded from etcd, writes guarded by the
+ *        ▲                               leader key's create revision) ──► leading: API answered here
+ *        │                                          │ lease lost / resigned
+ *        └──────────── server stopped at once ◄──────┘
+ *
+ * While standing by, the agent forwards every server API request to the leader (`forwardTo`), and the
+ * Server handle it gives the HTTP API, DNS and a co-located client (`proxy`) answers NotLeader. Standbys
+ * keep no replica yet: a new leader loads the state from etcd when elected, so failover takes the lease
+ * TTL plus one load.
+ */
+import { DroverError } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
+import { createServer, EtcdLeadership, etcdPrefix, type Server, type ServerOptions } from '../server/index.js';
+import { EtcdClient, etcdFailure, prefixEnd } from '../state/index.js';
+import type { ServerMember } from '../http/index.js';
+
+const MEMBER_TTL_S = 10;
+/**
+ * Nomad gives 300 s. Drover's TTLs are seconds, a failover takes about 3 s and a client tries the next server
+ * at once, so 30 s covers it without hiding for 5 minutes a node that died together with the leader.
+ */
+const FAILOVER_HEARTBEAT_TTL_MS = 30_000;
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+/** Paths every agent answers itself, leader or not. */
+const LOCAL = /^\/v1\/(agent|status|client|regions)\b|^\/ui\b|^\/$/;
+
+export class HaSeat {
+  readonly leadership: EtcdLeadership;
+  private current: Server | undefined;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private address = '';
+  private readonly waiters = new Set<() => void>();
+  private readonly prefix: string;
+  private member: ServerMember | undefined;
+  private memberLease: string | undefined;
+  private readonly client: EtcdClient;
+  /** The Server handle given to the rest of the agent: the leading Server, or NotLeader. */
+  readonly proxy: Server;
+
+  constructor(
+    private readonly opts: ServerOptions & { etcd: NonNullable<ServerOptions['etcd']> },
+    private readonly logger: Logger,
+    leaseTTLSeconds = 2,
+  ) {
+    this.prefix = opts.etcd.prefix ?? etcdPrefix(opts.region);
+    this.client = new EtcdClient({ endpoints: opts.etcd.endpoints });
+    this.leadership = new EtcdLeadership({
+      client: this.client,
+      key: `${this.prefix}leader`,
+      address: '',
+      ttlSeconds: leaseTTLSeconds,
+      logger: logger.child({ component: 'leadership' }),
+    });
+    this.proxy = new Proxy({} as Server, {
+      get: (_t, prop) => {
+        if (prop === 'leaderAddress') return () => this.leadership.leaderAddress.replace(/^https?:\/\//, '');
+        if (prop === 'setAdvertiseAddress') return (a: string) => this.current?.setAdvertiseAddress(a);
+        if (prop === 'stop') return () => this.stop();
+        if (prop === 'then') return undefined;
+        const s = this.current;
+        if (!s) throw new DroverError('NotLeader', `this server is not the leader${this.leadership.leaderAddress ? ` (the leader is ${this.leadership.leaderAddress})` : ' and no leader is elected yet'}`);
+        const v = (s as unknown as Record<PropertyKey, unknown>)[prop];
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(s) : v;
+      },
+    });
+  }
+
+  /** Fails with the endpoints named when etcd cannot be reached, so a misconfigured agent does not start. */
+  async check(): Promise<void> {
+    try {
+      await this.client.range(Buffer.from(`${this.prefix}leader`), {}, AbortSignal.timeout(10_000));
+    } catch (e) {
+      throw etcdFailure(e, `connection at start (server.etcd.endpoints)`);
+    }
+  }
+
+  /** The leader's URL for a request this standby must not answer itself; undefined: answer it here. */
+  forwardTo(_method: string, path: string): string | undefined {
+    if (this.current || LOCAL.test(path)) return undefined;
+    const leader = this.leadership.leaderAddress;
+    return leader && leader !== this.address ? leader : undefined;
+  }
+
+  /**
+   * Starts campaigning as `address` (this agent's `http://host:port`) and registers `member` under
+   * `<prefix>members/` with a lease of its own; resolves once a leader is known.
+   */
+  async start(address: string, member: ServerMember, settleMs = 10_000): Promise<void> {
+    this.address = address;
+    this.leadership.address = address;
+    this.member = member;
+    this.loop = Promise.all([this.run(), this.register()]).then(() => undefined);
+    const settled = new Promise<void>((resolve) => {
+      const t = setTimeout(done, settleMs);
+      const poll = setInterval(() => {
+        // Another server leads (this one stands by); winning resolves through `waiters` once the server runs.
+        if (this.leadership.leaderAddress && !this.leadership.isLeader) done();
+      }, 50);
+      const waiter = () => done();
+      this.waiters.add(waiter);
+      function done() {
+        clearTimeout(t);
+        clearInterval(poll);
+        resolve();
+      }
+    });
+    await settled;
+  }
+
+  /** Keeps this server's member key alive (10 s lease) until stopped; re-registers after losing it. */
+  private async register(): Promise<void> {
+    const signal = this.abort.signal;
+    const key = Buffer.from(`${this.prefix}members/${this.address}`);
+    while (!signal.aborted) {
+      try {
+        const lease = await this.client.leaseGrant(MEMBER_TTL_S, signal);
+        this.memberLease = lease.id;
+        await this.client.txn([], [{ put: { key, value: Buffer.from(JSON.stringify(this.member)), lease: lease.id } }], [], signal);
+        while (!signal.aborted) {
+          await sleep(MEMBER_TTL_S * 300, signal);
+          if (signal.aborted || (await this.client.leaseKeepAlive(lease.id, signal)) <= 0) break;
+        }
+      } catch (e) {
+        if (signal.aborted) break;
+        this.logger.warn('server membership renewal failed', { error: e instanceof Error ? e.message : String(e) });
+        await sleep(1000, signal);
+      }
+    }
+  }
+
+  /** The servers registered in etcd now. */
+  async members(): Promise<ServerMember[]> {
+    const p = Buffer.from(`${this.prefix}members/`);
+    const r = await this.client.range(p, { rangeEnd: prefixEnd(p) });
+    return r.kvs.map((kv) => JSON.parse(kv.value.toString('utf8')) as ServerMember);
+  }
+
+  /**
+   * Servers join by sharing etcd endpoints, so `join` only checks: each address must answer as a server of
+   * this region that is registered in this cluster's member list. Another region is refused (federation is
+   * not built yet), as is a server with other endpoints.
+   */
+  async join(addresses: string[]): Promise<{ num_joined: number; error: string }> {
+    const region = this.opts.region ?? 'global';
+    const known = new Set((await this.members()).map((m) => `${m.Addr}:${m.Port}`));
+    const errors: string[] = [];
+    let joined = 0;
+    for (const a of addresses) {
+      const base = /^https?:\/\//.test(a) ? a : `http://${a}`;
+      try {
+        const self = (await (await fetch(`${base}/v1/agent/self`, { signal: AbortSignal.timeout(5000) })).json()) as { config?: { Region?: string; Server?: { Enabled?: boolean } } };
+        const theirs = self.config?.Region ?? 'global';
+        if (theirs !== region) errors.push(`${a} is a server of region "${theirs}", this one is of region "${region}": joining regions is not supported yet`);
+        else if (self.config?.Server?.Enabled !== true) errors.push(`${a} is not a server agent`);
+        else if (!known.has(new URL(base).host)) errors.push(`${a} is not registered in this cluster: give it the same server.etcd.endpoints (${this.opts.etcd.endpoints.join(', ')})`);
+        else joined++;
+      } catch (e) {
+        errors.push(`${a}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return { num_joined: joined, error: errors.join('; ') };
+  }
+
+  async forceLeave(node: string): Promise<void> {
+    const p = Buffer.from(`${this.prefix}members/`);
+    const r = await this.client.range(p, { rangeEnd: prefixEnd(p) });
+    const hit = r.kvs.find((kv) => {
+      const m = JSON.parse(kv.value.toString('utf8')) as ServerMember;
+      return m.Name === node || m.Name === `${node}.${this.opts.region ?? 'global'}` || `${m.Addr}:${m.Port}` === node;
+    });
+    if (!hit) throw new DroverError('NotFound', `no server member named "${node}"`);
+    await this.client.deleteRange(hit.key, undefined);
+  }
+
+  /** Nomad's raft configuration shape for the servers, plus the etcd members that hold the state. */
+  async raftConfiguration(): Promise<unknown> {
+    const leader = this.leadership.leaderAddress.replace(/^https?:\/\//, '');
+    const servers = (await this.members()).map((m) => {
+      const address = `${m.Addr}:${m.Port}`;
+      return { ID: address, Node: m.Name, Address: address, Leader: address === leader, Voter: true, RaftProtocol: '3' };
+    });
+    const [etcdMembers, status] = await Promise.all([this.client.memberList(), this.client.call('/v3/maintenance/status', {})]);
+    const etcdLeader = String(status['leader'] ?? '');
+    return {
+      Index: 0,
+      Servers: servers,
+      Etcd: etcdMembers.map((m) => ({ ID: m.ID, Name: m.name, ClientURLs: m.clientURLs, PeerURLs: m.peerURLs, Leader: m.ID === etcdLeader })),
+    };
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      let term;
+      try {
+        term = await this.leadership.campaign(signal);
+      } catch {
+        return; // aborted
+      }
+      let server: Server | undefined;
+      try {
+        // Clients that were talking to the old leader need a moment to find this one: no node is marked
+        // down for FAILOVER_HEARTBEAT_TTL_MS after a takeover.
+        const failover = { failoverHeartbeatTTLms: this.opts.failoverHeartbeatTTLms ?? FAILOVER_HEARTBEAT_TTL_MS };
+        server = await createServer({ ...this.opts, ...failover, etcd: { ...this.opts.etcd, guard: () => this.leadership.guard() } }, term.signal);
+        server.setAdvertiseAddress(this.address.replace(/^https?:\/\//, ''));
+        if (!term.signal.aborted) {
+          this.current = server;
+          this.logger.info('leading: server started', { address: this.address });
+          for (const w of this.waiters) w();
+          await new Promise<void>((r) => (term.signal.aborted ? r() : term.signal.addEventListener('abort', () => r(), { once: true })));
+        }
+      } catch (e) {
+        this.logger.error('could not start the server after winning the election', { error: e instanceof Error ? e.message : String(e) });
+        await this.leadership.resign();
+        // Let another server try before this one campaigns again (etcd may be failing for it alone).
+        await sleep(1000, signal);
+      }
+      // Stop acting at once: requests forward from now on, then the server winds down.
+      this.current = undefined;
+      await server?.stop().catch((e: unknown) => this.logger.warn('server stop after losing leadership failed', { error: e instanceof Error ? e.message : String(e) }));
+      if (!signal.aborted) this.logger.warn('standing by: leadership lost');
+    }
+  }
+
+  async stop(): Promise<void> {
+    // Resign first, so a standby takes over at once instead of waiting out the lease; leave the member list.
+    await this.leadership.resign();
+    if (this.memberLease) await this.client.leaseRevoke(this.memberLease, AbortSignal.timeout(2000)).catch(() => undefined);
+    this.abort.abort();
+    await this.loop;
+  }
+}

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdBackend, EtcdClient } from '../state/index.js';
+import { startEtcd, type TestEtcd } from '../state/testing/etcd-server.js';
+import { isDroverError } from '../errors/index.js';
+import { EtcdLeadership } from './leadership.js';
+
+let etcd: TestEtcd;
+beforeAll(async () => {
+  etcd = await startEtcd();
+}, 30_000);
+afterAll(async () => {
+  await etcd?.stop();
+});
+
+let n = 0;
+const prefix = () => `/leadership-test/${process.pid}-${++n}/`;
+const seat = (p: string, address: string) => new EtcdLeadership({ client: new EtcdClient({ endpoints: etcd.endpoints }), key: `${p}leader`, address, ttlSeconds: 1, pollMs: 50 });
+
+describe('EtcdLeadership', () => {
+  it('elects one of two servers, and the other once the first resigns', async () => {
+    const p = prefix();
+    const a = seat(p, 'a:1');
+    const b = seat(p, 'b:1');
+    const stop = new AbortController();
+    const first = await a.campaign(stop.signal);
+    const second = b.campaign(stop.signal);
+    await expect.poll(() => b.leaderAddress).toBe('a:1');
+    expect([a.isLeader, b.isLeader]).toEqual([true, false]);
+    await a.resign();
+    expect(first.signal.aborted).toBe(true);
+    const t = await second;
+    expect([a.isLeader, b.isLeader, t.createRevision > first.createRevision]).toEqual([false, true, true]);
+    await b.resign();
+    stop.abort();
+  });
+
+  it('ends a term whose lease cannot be renewed, and etcd refuses that leader’s writes once another leads', async () => {
+    const p = prefix();
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    const a = seat(p, 'a:1');
+    const stop = new AbortController();
+    const term = await a.campaign(stop.signal);
+    const backend = new EtcdBackend({ endpoints: etcd.endpoints, prefix: p, guard: () => a.guard() });
+    await backend.load(() => {});
+    await backend.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1' } }] });
+    // Another server takes the key, as after this one's lease expired while it was paused.
+    const leaderKey = Buffer.from(`${p}leader`);
+    await client.deleteRange(leaderKey, undefined);
+    await client.put(leaderKey, Buffer.from('b:1'));
+    await expect(backend.apply({ index: 2, tableIndexes: { nodes: 2 }, changes: [{ table: 'nodes', key: 'n2', value: { ID: 'n2' } }] })).rejects.toSatisfy((e: unknown) =>
+      isDroverError(e, 'NotLeader'),
+    );
+    await backend.close();
+    // The lease was detached from the key but is still renewed; revoking it from outside ends the term.
+    const started = Date.now();
+    const leases = await client.call('/v3/lease/leases', {});
+    for (const l of (leases.leases as Array<{ ID: string }> | undefined) ?? []) await client.leaseRevoke(l.ID);
+    await expect.poll(() => term.signal.aborted, { timeout: 3000 }).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(a.isLeader).toBe(false);
+    stop.abort();
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * Leader election through etcd: a lease plus a compare-and-swap on one leader key.
+ *
+ *   campaign() ──► lease(ttl) ──► txn [leader.create == 0] put leader=<address> with the lease
+ *        │ lost the race: poll the key every `pollMs` (remembering who leads) and try again when it is gone
+ *        ▼ won: createRevision = the txn's revision; guard() = [leader.create == createRevision]
+ *   keepalive every ttl/3 ──► no renewal acknowledged for ttl − margin ──► lost (fired at once, before
+ *        etcd expires the lease, so a deposed leader stops acting before anyone else can be elected)
+ *   resign() ──► lease revoked: the key goes at once and a standby wins without waiting out the TTL
+ *
+ * Fencing: every write of the leader's state carries guard(); once another server holds the key its
+ * create revision differs, so etcd refuses the deposed leader's writes whatever its clock says.
+ */
+import type { Logger } from '../logging/index.js';
+import { nullLogger } from '../logging/index.js';
+import { aborted } from '../errors/index.js';
+import type { Compare, EtcdClient } from '../state/index.js';
+
+export interface LeadershipOptions {
+  client: EtcdClient;
+  /** The leader key, e.g. `/drover/global/leader`. */
+  key: string;
+  /** What this server writes as leader: the address other servers forward to. */
+  address: string;
+  /** Lease TTL in seconds (default 2, etcd's minimum with its default election timeout). */
+  ttlSeconds?: number;
+  /** How often a standby looks at the leader key (default 200 ms). */
+  pollMs?: number;
+  logger?: Logger;
+}
+
+export interface Term {
+  /** The leader key's create revision for this term: the fencing token. */
+  createRevision: number;
+  /** Aborts when this term ends (lease lost, resigned or closed). */
+  signal: AbortSignal;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export class EtcdLeadership {
+  private readonly key: Buffer;
+  private readonly ttl: number;
+  private readonly pollMs: number;
+  private readonly logger: Logger;
+  private term: { createRevision: number; lease: string; ctl: AbortController } | undefined;
+  private known: string | undefined;
+  /** What this server writes as leader (settable until the first campaign: the HTTP port may be picked late). */
+  address: string;
+
+  constructor(private readonly opts: LeadershipOptions) {
+    this.key = Buffer.from(opts.key);
+    this.ttl = opts.ttlSeconds ?? 2;
+    this.pollMs = opts.pollMs ?? 200;
+    this.logger = opts.logger ?? nullLogger;
+    this.address = opts.address;
+  }
+
+  /** True while this server holds the leader key with a lease it has renewed in time. */
+  get isLeader(): boolean {
+    return this.term !== undefined && !this.term.ctl.signal.aborted;
+  }
+
+  /** The current leader's address as last seen ('' when none is known). */
+  get leaderAddress(): string {
+    return this.isLeader ? this.address : (this.known ?? '');
+  }
+
+  /** The compare every write of this term must pass (none when not leader: such a write must fail). */
+  guard(): Compare[] {
+    const t = this.term;
+    if (!t || t.ctl.signal.aborted) return [{ key: this.key, target: 'CREATE', createRevision: -1 }];
+    return [{ key: this.key, target: 'CREATE', createRevision: t.createRevision }];
+  }
+
+  /** Resolves once this server is the leader; keeps the lease alive until the term ends. */
+  async campaign(signal: AbortSignal): Promise<Term> {
+    const c = this.opts.client;
+    for (;;) {
+      if (signal.aborted) throw aborted();
+      try {
+        const current = await c.range(this.key, {}, signal);
+        const holder = current.kvs[0];
+        if (holder) {
+          this.known = holder.value.toString('utf8');
+          await sleep(this.pollMs, signal);
+          continue;
+        }
+        this.known = undefined;
+        const lease = await c.leaseGrant(this.ttl, signal);
+        const granted = Date.now();
+        const r = await c.txn([{ key: this.key, target: 'CREATE', createRevision: 0 }], [{ put: { key: this.key, value: Buffer.from(this.address), lease: lease.id } }], [], signal);
+        if (!r.succeeded) {
+          await c.leaseRevoke(lease.id, signal).catch(() => undefined);
+          continue;
+        }
+        const ctl = new AbortController();
+        this.term = { createRevision: r.revision, lease: lease.id, ctl };
+        this.logger.info('elected leader', { create_revision: r.revision, ttl_s: lease.ttl });
+        void this.keepAlive(lease.id, Math.min(lease.ttl, this.ttl), granted, ctl, signal);
+        return { createRevision: r.revision, signal: ctl.signal };
+      } catch (e) {
+        if (signal.aborted) throw aborted();
+        this.logger.warn('leader election: etcd request failed', { error: e instanceof Error ? e.message : String(e) });
+        await sleep(this.pollMs, signal);
+      }
+    }
+  }
+
+  /** Renews the lease until it cannot be renewed in time; then ends the term. Never throws. */
+  private async keepAlive(lease: string, ttl: number, granted: number, ctl: AbortController, outer: AbortSignal): Promise<void> {
+    // Stop acting a little before etcd could expire the lease, so two leaders never overlap in time.
+    const marginMs = Math.min(500, (ttl * 1000) / 4);
+    let validUntil = granted + ttl * 1000 - marginMs;
+    const stopAt = () => ctl.abort();
+    outer.addEventListener('abort', stopAt, { once: true });
+    const timer = setInterval(() => {
+      if (Date.now() >= validUntil) ctl.abort();
+    }, 50);
+    try {
+      while (!ctl.signal.aborted) {
+        await sleep((ttl * 1000) / 3, ctl.signal);
+        if (ctl.signal.aborted) break;
+        const sent = Date.now();
+        try {
+          const left = await this.opts.client.leaseKeepAlive(lease, AbortSignal.any([ctl.signal, AbortSignal.timeout(ttl * 1000)]));
+          if (left <= 0) break;
+          validUntil = Math.max(validUntil, sent + left * 1000 - marginMs);
+        } catch (e) {
+          if (ctl.signal.aborted) break;
+          this.logger.warn('leader lease renewal failed', { error: e instanceof Error ? e.message : String(e) });
+        }
+        if (Date.now() >= validUntil) break;
+      }
+    } finally {
+      clearInterval(timer);
+      outer.removeEventListener('abort', stopAt);
+      ctl.abort();
+      if (this.term?.ctl === ctl) this.term = undefined;
+      this.logger.warn('leadership lost', { lease });
+    }
+  }
+
+  /** Gives up leadership (if held) so a standby takes over at once. */
+  async resign(): Promise<void> {
+    const t = this.term;
+    if (!t) return;
+    t.ctl.abort();
+    this.term = undefined;
+    await this.opts.client.leaseRevoke(t.lease, AbortSignal.timeout(2000)).catch(() => undefined);
+  }
+}

@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isDroverError } from '../../errors/index.js';
+import type { BackendBatch } from '../backend.js';
+import { describeBackendConformance } from '../testing/backend-conformance.js';
+import { startEtcd, type TestEtcd } from '../testing/etcd-server.js';
+import { EtcdBackend, type EtcdBackendOptions } from './etcd-backend.js';
+import { EtcdClient, prefixEnd } from './etcd-client.js';
+import { StateStore } from '../store.js';
+import { nullLogger } from '../../logging/index.js';
+import { mockNode } from '../testing/fixtures.js';
+
+let etcd: TestEtcd;
+let prefixes = 0;
+const freshPrefix = () => `/drover-test/${process.pid}-${++prefixes}/`;
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+}, 30_000);
+afterAll(async () => {
+  await etcd?.stop();
+});
+
+describeBackendConformance('etcd', async () => {
+  const prefix = freshPrefix();
+  return {
+    open: () => new EtcdBackend({ endpoints: etcd.endpoints, prefix }),
+    dispose: async () => {},
+  };
+});
+
+async function reload(opts: EtcdBackendOptions): Promise<{ rows: Map<string, unknown>; index: number; backend: EtcdBackend }> {
+  const backend = new EtcdBackend(opts);
+  const rows = new Map<string, unknown>();
+  const meta = await backend.load((t, k, v) => rows.set(`${t}/${k}`, v));
+  return { rows, index: meta.index, backend };
+}
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const client = new EtcdClient({ endpoints: etcd.endpoints });
+  const p = Buffer.from(prefix);
+  const r = await client.range(p, { rangeEnd: prefixEnd(p), keysOnly: true });
+  return r.kvs.map((kv) => kv.key.toString('utf8').slice(prefix.length));
+}
+
+describe('EtcdBackend', () => {
+  it('acknowledges 200 concurrent store writes, committed in groups, and reloads every one of them', async () => {
+    const prefix = freshPrefix();
+    const store = await StateStore.open({ backend: new EtcdBackend({ endpoints: etcd.endpoints, prefix }), logger: nullLogger });
+    const writes = Array.from({ length: 200 }, (_, i) => store.write((tx) => tx.put('nodes', mockNode(`n${i}`))));
+    const acked = await Promise.all(writes);
+    expect(acked.map((w) => w.index)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    await store.close();
+    expect((await keysUnder(prefix)).filter((k) => k.startsWith('log/')).length).toBeLessThan(200);
+    const again = await StateStore.open({ backend: new EtcdBackend({ endpoints: etcd.endpoints, prefix }), logger: nullLogger });
+    expect(again.latestIndex()).toBe(200);
+    expect([...again.snapshot().nodes()].length).toBe(200);
+    await again.close();
+  });
+
+  it('stores a plan of 1,000 allocations larger than one etcd request atomically and reads it back', async () => {
+    const prefix = freshPrefix();
+    // Random meta defeats compression, so the entry needs several chunks even at 1 MiB each.
+    const job = { Namespace: 'default', ID: 'big', ModifyIndex: 1, Meta: { blob: randomBytes(2048).toString('base64') } };
+    const changes: BackendBatch['changes'] = [];
+    for (let i = 0; i < 1000; i++) changes.push({ table: 'allocs', key: `a${i}`, value: { ID: `a${i}`, Job: job, Noise: randomBytes(1500).toString('base64') } });
+    const b = new EtcdBackend({ endpoints: etcd.endpoints, prefix });
+    await b.load(() => {});
+    await b.apply({ index: 1, tableIndexes: { allocs: 1 }, changes });
+    await b.close();
+    expect((await keysUnder(prefix)).filter((k) => k.startsWith('chunk/')).length).toBeGreaterThan(1);
+    const got = await reload({ endpoints: etcd.endpoints, prefix });
+    await got.backend.close();
+    expect(got.index).toBe(1);
+    expect(got.rows.size).toBe(1000);
+    expect(got.rows.get('allocs/a999')).toEqual(changes[999]!.value);
+  });
+
+  it('snapshots every few entries, deletes the log the snapshot covers, and reloads the same rows', async () => {
+    const prefix = freshPrefix();
+    const b = new EtcdBackend({ endpoints: etcd.endpoints, prefix, snapshotEveryEntries: 3 });
+    await b.load(() => {});
+    for (let i = 1; i <= 10; i++) {
+      await b.apply({ index: i, tableIndexes: { nodes: i }, changes: [{ table: 'nodes', key: `n${i % 4}`, value: { ID: `n${i % 4}`, Seen: i } }] });
+    }
+    await b.close();
+    const keys = await keysUnder(prefix);
+    expect(keys.filter((k) => k.startsWith('log/')).length).toBeLessThan(3);
+    expect(keys).toContain('snap');
+    const got = await reload({ endpoints: etcd.endpoints, prefix });
+    await got.backend.close();
+    expect(got.index).toBe(10);
+    expect(Object.fromEntries(got.rows)).toEqual({
+      'nodes/n0': { ID: 'n0', Seen: 8 },
+      'nodes/n1': { ID: 'n1', Seen: 9 },
+      'nodes/n2': { ID: 'n2', Seen: 10 },
+      'nodes/n3': { ID: 'n3', Seen: 7 },
+    });
+  });
+
+  it('refuses a write from a server whose view is stale, and every write after it, keeping the other writer’s data', async () => {
+    const prefix = freshPrefix();
+    const a = new EtcdBackend({ endpoints: etcd.endpoints, prefix });
+    const b = new EtcdBackend({ endpoints: etcd.endpoints, prefix });
+    await a.load(() => {});
+    await b.load(() => {});
+    await a.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1', By: 'a' } }] });
+    const stale = b.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1', By: 'b' } }] });
+    await expect(stale).rejects.toSatisfy((e: unknown) => isDroverError(e, 'NotLeader'));
+    await expect(b.apply({ index: 2, tableIndexes: {}, changes: [] })).rejects.toSatisfy((e: unknown) => isDroverError(e, 'NotLeader'));
+    await a.close();
+    await b.close();
+    const got = await reload({ endpoints: etcd.endpoints, prefix });
+    await got.backend.close();
+    expect(got.rows.get('nodes/n1')).toEqual({ ID: 'n1', By: 'a' });
+  });
+
+  it('refuses writes once its guard no longer holds (a deposed leader is fenced by etcd)', async () => {
+    const prefix = freshPrefix();
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    const leaderKey = Buffer.from(`${prefix}leader`);
+    const rev = await client.put(leaderKey, Buffer.from('me'));
+    const b = new EtcdBackend({ endpoints: etcd.endpoints, prefix, guard: () => [{ key: leaderKey, target: 'CREATE', createRevision: rev }] });
+    await b.load(() => {});
+    await b.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1' } }] });
+    await client.deleteRange(leaderKey, undefined);
+    await client.put(leaderKey, Buffer.from('someone else'));
+    await expect(b.apply({ index: 2, tableIndexes: { nodes: 2 }, changes: [{ table: 'nodes', key: 'n2', value: { ID: 'n2' } }] })).rejects.toSatisfy((e: unknown) =>
+      isDroverError(e, 'NotLeader'),
+    );
+    await b.close();
+    const got = await reload({ endpoints: etcd.endpoints, prefix });
+    await got.backend.close();
+    expect([...got.rows.keys()]).toEqual(['nodes/n1']);
+  });
+
+  it('fails to load with an error naming the endpoints when etcd cannot be reached', async () => {
+    const b = new EtcdBackend({ endpoints: ['http://127.0.0.1:1', 'http://127.0.0.1:2'], requestTimeoutMs: 1000 });
+    const err: unknown = await b.load(() => {}).catch((e: unknown) => e);
+    expect(isDroverError(err, 'Unavailable')).toBe(true);
+    expect((err as Error).message).toMatch(/etcd load of \/drover\/global\/ failed: no etcd endpoint answered \(http:\/\/127\.0\.0\.1:1, http:\/\/127\.0\.0\.1:2\)/);
+  });
+});
+
+describe('EtcdBackend on a full etcd', () => {
+  let small: TestEtcd | undefined;
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  it('reports a full etcd as StorageFull and keeps what was already stored', async () => {
+    small = await startEtcd({ flags: ['--quota-backend-bytes=2097152'] });
+    const prefix = freshPrefix();
+    const b = new EtcdBackend({ endpoints: small.endpoints, prefix, snapshotEveryEntries: 1_000_000 });
+    await b.load(() => {});
+    await b.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: [{ table: 'nodes', key: 'keep', value: { ID: 'keep' } }] });
+    let err: unknown;
+    for (let i = 2; i < 40 && err === undefined; i++) {
+      await b.apply({ index: i, tableIndexes: { nodes: i }, changes: [{ table: 'nodes', key: `n${i}`, value: { ID: `n${i}`, Noise: randomBytes(200_000).toString('base64') } }] }).catch((e: unknown) => {
+        err = e;
+      });
+    }
+    await b.close();
+    expect(isDroverError(err, 'StorageFull')).toBe(true);
+    expect((err as Error).message).toMatch(/quota/);
+    const got = await reload({ endpoints: small.endpoints, prefix });
+    await got.backend.close();
+    expect(got.rows.get('nodes/keep')).toEqual({ ID: 'keep' });
+  }, 60_000);
+});

@@ -1,0 +1,290 @@
+/**
+ * The etcd backend: the state is a replicated log of compressed batches plus periodic snapshots, all
+ * under one key prefix (default `/drover/global/`).
+ *
+ *   head                          {index, entry}: the last committed batch; every commit CASes on it
+ *   log/<first index>             one entry = consecutive batches, DEFLATEd JSON (1 + bytes), or a
+ *                                 header (2 + {chunks}) when the entry is larger than one chunk
+ *   chunk/<first index>/<n>       the pieces of a large entry, written before its header
+ *   snap                          {index, tableIndexes, chunks}: the latest snapshot
+ *   snapdata/<index>/<n>          its pieces
+ *
+ * Why a log and not one key per row: etcd takes at most 128 operations per transaction and 1.5 MiB per
+ * request by default, while one plan may write 1,000 allocations; one compressed entry per commit is
+ * atomic whatever its size (a large entry's chunks are invisible until the small header naming them
+ * commits), and the allocations' shared job is stored once per entry (see codec.ts).
+ *
+ *   apply(batch) ──► queue ──► pump: every queued batch becomes ONE entry (group commit)
+ *       ──► txn [ head.mod == last seen (or absent) AND guard() ] put log/<i>, put head
+ *            fails? ──► another writer moved the head: refuse this and every later batch (NotLeader)
+ *       ──► every `snapshotEvery` entries: snapshot of the mirror, old log deleted in the same txn,
+ *           etcd history compacted up to the previous snapshot (followers get one snapshot of slack)
+ *
+ * The head CAS alone makes writes linearisable: a writer whose view is stale cannot commit. `guard`
+ * adds the leader-key compare for fencing a deposed leader.
+ *
+ * etcd flags: none are required (entries are chunked to fit the default --max-request-bytes and
+ * --max-txn-ops); --quota-backend-bytes bounds the store (default 2 GiB) and Drover compacts its own
+ * history, so --auto-compaction-* should stay off or be longer than a snapshot interval.
+ */
+import type { Logger } from '../../logging/index.js';
+import { nullLogger } from '../../logging/index.js';
+import { DroverError, aborted } from '../../errors/index.js';
+import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
+import type { TableName } from '../schema.js';
+import { chunks, decodeBatches, decodeSnapshot, encodeBatches, encodeSnapshot } from './codec.js';
+import { EtcdClient, EtcdResponseError, etcdFailure, type Compare, type EtcdKV, type TxnOp } from './etcd-client.js';
+
+export interface EtcdBackendOptions {
+  endpoints: string[];
+  /** Key prefix of this cluster's state (default `/drover/global/`). */
+  prefix?: string;
+  /** Snapshot after this many log entries (default 1000). */
+  snapshotEveryEntries?: number;
+  /** ...or after this many log bytes (default 64 MiB). */
+  snapshotEveryBytes?: number;
+  /** Largest value written in one request (default 768 KiB: 1 MiB once base64-encoded). */
+  chunkBytes?: number;
+  /** Extra compares every write must pass (the leader key's create revision, for fencing). */
+  guard?: () => Compare[];
+  logger?: Logger;
+  requestTimeoutMs?: number;
+}
+
+const pad = (n: number, w = 16) => String(n).padStart(w, '0');
+const KIND_INLINE = 1;
+const KIND_CHUNKED = 2;
+
+interface Pending {
+  batch: BackendBatch;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+interface Keys {
+  head: Buffer;
+  snap: Buffer;
+  log: Buffer;
+  chunk: Buffer;
+  snapdata: Buffer;
+}
+
+export class EtcdBackend implements StateBackend {
+  readonly ordered = true;
+  readonly client: EtcdClient;
+  private readonly k: Keys;
+  private readonly prefix: string;
+  private readonly logger: Logger;
+  private readonly chunkBytes: number;
+  private readonly snapEntries: number;
+  private readonly snapBytes: number;
+  /** Every stored row by `table \u0002 key`: the source of snapshots (values shared with the store). */
+  private readonly mirror = new Map<string, [TableName, string, unknown]>();
+  private meta: LoadedMeta = { index: 0, tableIndexes: {} };
+  /** Mod revision of `head` as this writer last saw it; 0 = absent. */
+  private headRev = 0;
+  /** etcd revision of the last load or commit: where a follower's watch resumes. */
+  private revision = 0;
+  private queue: Pending[] = [];
+  private pumping: Promise<void> | undefined;
+  private failed: Error | undefined;
+  private closed = false;
+  private entriesSinceSnap = 0;
+  private bytesSinceSnap = 0;
+  private lastSnapRevision = 0;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly opts: EtcdBackendOptions) {
+    this.client = new EtcdClient({ endpoints: opts.endpoints, requestTimeoutMs: opts.requestTimeoutMs });
+    this.prefix = opts.prefix ?? '/drover/global/';
+    const key = (s: string) => Buffer.from(this.prefix + s);
+    this.k = { head: key('head'), snap: key('snap'), log: key('log/'), chunk: key('chunk/'), snapdata: key('snapdata/') };
+    this.logger = opts.logger ?? nullLogger;
+    this.chunkBytes = opts.chunkBytes ?? 768 * 1024;
+    this.snapEntries = opts.snapshotEveryEntries ?? 1000;
+    this.snapBytes = opts.snapshotEveryBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** The etcd revision this backend's view is current at. */
+  get currentRevision(): number {
+    return this.revision;
+  }
+
+  async load(visit: (table: TableName, key: string, value: unknown) => void, signal?: AbortSignal): Promise<LoadedMeta> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.loadOnce(signal);
+        break;
+      } catch (e) {
+        if (signal?.aborted) throw aborted();
+        // The history we were reading was compacted under us by a new snapshot: read again.
+        if (attempt < 5 && e instanceof EtcdResponseError && /compacted/.test(e.message)) continue;
+        throw etcdFailure(e, `load of ${this.prefix}`);
+      }
+    }
+    for (const [table, key, value] of this.mirror.values()) visit(table, key, value);
+    return { index: this.meta.index, tableIndexes: { ...this.meta.tableIndexes } };
+  }
+
+  private async loadOnce(signal?: AbortSignal): Promise<void> {
+    this.mirror.clear();
+    this.meta = { index: 0, tableIndexes: {} };
+    const head = await this.client.range(this.k.head, {}, signal);
+    const rev = head.revision;
+    this.headRev = head.kvs[0]?.modRevision ?? 0;
+    const snap = (await this.client.range(this.k.snap, { revision: rev }, signal)).kvs[0];
+    if (snap) {
+      const s = JSON.parse(snap.value.toString('utf8')) as { index: number; tableIndexes: LoadedMeta['tableIndexes']; chunks: number };
+      const data = await this.readChunks(Buffer.from(`${this.prefix}snapdata/${pad(s.index)}/`), s.chunks, rev, signal);
+      const decoded = await decodeSnapshot(data);
+      for (const row of decoded.rows) this.mirror.set(`${row[0]}\u0002${row[1]}`, row);
+      this.meta = { index: decoded.index, tableIndexes: { ...decoded.tableIndexes } };
+      this.lastSnapRevision = snap.modRevision;
+    }
+    const from = Buffer.from(`${this.prefix}log/${pad(this.meta.index + 1)}`);
+    for await (const page of this.client.rangeAll(this.k.log, { revision: rev, from, pageSize: 16 }, signal)) {
+      for (const kv of page) {
+        for (const b of await this.readEntry(kv, rev, signal)) if (b.index > this.meta.index) this.applyToMirror(b);
+        this.entriesSinceSnap++;
+      }
+    }
+    this.revision = rev;
+  }
+
+  private async readEntry(kv: EtcdKV, rev: number, signal?: AbortSignal): Promise<BackendBatch[]> {
+    const kind = kv.value[0];
+    if (kind === KIND_INLINE) return decodeBatches(kv.value.subarray(1));
+    if (kind === KIND_CHUNKED) {
+      const h = JSON.parse(kv.value.subarray(1).toString('utf8')) as { chunks: number };
+      const first = kv.key.toString('utf8').slice(this.k.log.length);
+      return decodeBatches(await this.readChunks(Buffer.from(`${this.prefix}chunk/${first}/`), h.chunks, rev, signal));
+    }
+    throw new DroverError('Internal', `etcd key ${kv.key.toString('utf8')} holds an unknown log entry kind ${String(kind)}`);
+  }
+
+  private async readChunks(prefix: Buffer, count: number, rev: number, signal?: AbortSignal): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const page of this.client.rangeAll(prefix, { revision: rev, pageSize: 1 }, signal)) for (const kv of page) parts.push(kv.value);
+    if (parts.length !== count) throw new DroverError('Internal', `etcd: ${prefix.toString('utf8')} holds ${parts.length} chunks, ${count} expected`);
+    return Buffer.concat(parts);
+  }
+
+  private applyToMirror(b: BackendBatch): void {
+    for (const c of b.changes) {
+      const k = `${c.table}\u0002${c.key}`;
+      if (c.value === null) this.mirror.delete(k);
+      else this.mirror.set(k, [c.table, c.key, c.value]);
+    }
+    this.meta = { index: b.index, tableIndexes: { ...this.meta.tableIndexes, ...b.tableIndexes } };
+  }
+
+  apply(batch: BackendBatch): Promise<void> {
+    if (this.closed) return Promise.reject(new DroverError('Internal', 'etcd backend closed'));
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ batch, resolve, reject });
+      this.pumping ??= this.pump();
+    });
+  }
+
+  /** Commits the queue, one entry per round; never throws (failures reject the waiting batches). */
+  private async pump(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const items = this.queue.splice(0, 4096);
+        if (this.failed) {
+          for (const p of items) p.reject(this.failed);
+          continue;
+        }
+        try {
+          await this.commitEntry(items.map((p) => p.batch));
+        } catch (e) {
+          this.failed = etcdFailure(e, 'write');
+          this.logger.error('etcd write failed; refusing further writes', { error: this.failed.message });
+          for (const p of items) p.reject(this.failed);
+          continue;
+        }
+        for (const p of items) p.resolve();
+        try {
+          await this.maybeSnapshot();
+        } catch (e) {
+          // The log is intact; a failed snapshot is retried after the next entry.
+          this.logger.warn('etcd snapshot failed', { error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+    } finally {
+      this.pumping = undefined;
+    }
+  }
+
+  private headGuard(): Compare[] {
+    const head: Compare = this.headRev === 0 ? { key: this.k.head, target: 'CREATE', createRevision: 0 } : { key: this.k.head, target: 'MOD', modRevision: this.headRev };
+    return [head, ...(this.opts.guard?.() ?? [])];
+  }
+
+  private async commitEntry(batches: BackendBatch[]): Promise<void> {
+    const first = batches[0]!.index;
+    const last = batches[batches.length - 1]!.index;
+    const data = await encodeBatches(batches);
+    const entryKey = Buffer.from(`${this.prefix}log/${pad(first)}`);
+    let value: Buffer;
+    if (data.length + 1 <= this.chunkBytes) {
+      value = Buffer.concat([Buffer.from([KIND_INLINE]), data]);
+    } else {
+      const parts = chunks(data, this.chunkBytes);
+      // Invisible until the header commits; a failed commit leaves orphans the next snapshot deletes.
+      for (const [n, part] of parts.entries()) await this.client.put(Buffer.from(`${this.prefix}chunk/${pad(first)}/${pad(n, 6)}`), part, this.abort.signal);
+      value = Buffer.concat([Buffer.from([KIND_CHUNKED]), Buffer.from(JSON.stringify({ chunks: parts.length }))]);
+    }
+    const ops: TxnOp[] = [{ put: { key: entryKey, value } }, { put: { key: this.k.head, value: Buffer.from(JSON.stringify({ index: last, entry: first })) } }];
+    const r = await this.client.txn(this.headGuard(), ops, [], this.abort.signal);
+    if (!r.succeeded) throw notWriter(this.prefix);
+    this.headRev = r.revision;
+    this.revision = r.revision;
+    for (const b of batches) this.applyToMirror(b);
+    this.entriesSinceSnap++;
+    this.bytesSinceSnap += data.length;
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.entriesSinceSnap < this.snapEntries && this.bytesSinceSnap < this.snapBytes) return;
+    await this.snapshot();
+  }
+
+  /** Writes a snapshot at the current index, deletes the log it covers and compacts old history. */
+  async snapshot(): Promise<void> {
+    const index = this.meta.index;
+    const tableIndexes = { ...this.meta.tableIndexes };
+    const data = await encodeSnapshot({ index, tableIndexes, rows: this.mirror.values() });
+    const parts = chunks(data, this.chunkBytes);
+    for (const [n, part] of parts.entries()) await this.client.put(Buffer.from(`${this.prefix}snapdata/${pad(index)}/${pad(n, 6)}`), part, this.abort.signal);
+    const upTo = (p: Buffer, i: number) => ({ deleteRange: { key: p, rangeEnd: Buffer.from(`${p.toString('utf8')}${pad(i)}`) } });
+    const ops: TxnOp[] = [
+      { put: { key: this.k.snap, value: Buffer.from(JSON.stringify({ index, tableIndexes, chunks: parts.length })) } },
+      upTo(this.k.log, index + 1),
+      upTo(this.k.chunk, index + 1),
+      upTo(this.k.snapdata, index),
+    ];
+    const r = await this.client.txn(this.headGuard(), ops, [], this.abort.signal);
+    if (!r.succeeded) throw notWriter(this.prefix);
+    this.revision = r.revision;
+    const previous = this.lastSnapRevision;
+    this.lastSnapRevision = r.revision;
+    this.entriesSinceSnap = 0;
+    this.bytesSinceSnap = 0;
+    this.logger.info('etcd snapshot written', { index, chunks: parts.length, bytes: data.length });
+    if (previous > 0) await this.client.compact(previous, this.abort.signal);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Let batches already handed over finish; then stop anything still talking to etcd.
+    await this.pumping;
+    this.abort.abort();
+  }
+}
+
+function notWriter(prefix: string): DroverError {
+  return new DroverError('NotLeader', `another server wrote to the etcd state under ${prefix} since this one last read it; this server is no longer the writer`);
+}

@@ -1,0 +1,173 @@
+/**
+ * Three Drover servers on a three-member etcd (real processes on loopback ports), and a client whose server
+ * list starts with a dead address. One server leads; the others forward to it. SIGKILL the leader while 8
+ * writers register jobs through the surviving servers: a new leader serves writes within a few seconds and
+ * every acknowledged write is present afterwards.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterAgent } from './harness/cluster.js';
+import { startEtcd, type TestEtcd } from './harness/etcd.js';
+
+const job = (id: string) => ({
+  Job: {
+    ID: id,
+    Name: id,
+    Type: 'service',
+    Datacenters: ['dc1'],
+    TaskGroups: [{ Name: 'g', Count: 1, Tasks: [{ Name: 't', Driver: 'mock_driver', Config: { run_for: '1h' }, Resources: { CPU: 10, MemoryMB: 16 } }] }],
+  },
+});
+
+async function put(address: string, id: string): Promise<boolean> {
+  try {
+    const r = await fetch(`${address}/v1/jobs`, { method: 'POST', body: JSON.stringify(job(id)), signal: AbortSignal.timeout(5000) });
+    await r.text();
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+describe('three servers on etcd', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-cluster-ha-'));
+  let etcd: TestEtcd;
+  const servers: ClusterAgent[] = [];
+  let client: ClusterAgent | undefined;
+
+  beforeAll(async () => {
+    etcd = await startEtcd({ members: 3 });
+    const hcl = join(dir, 'server.hcl');
+    writeFileSync(hcl, `server {\n  enabled = true\n  min_heartbeat_ttl = "2s"\n  heartbeat_grace = "10s"\n  etcd {\n    endpoints = ${JSON.stringify(etcd.endpoints)}\n  }\n}\n`);
+    for (let i = 0; i < 3; i++) servers.push(new ClusterAgent('server', `s${i}`, ['-server', '-config', hcl]));
+    for (const s of servers) await s.start();
+  }, 90_000);
+  afterAll(async () => {
+    await client?.stop();
+    for (const s of servers) await s.stop();
+    await etcd?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 90_000);
+
+  const alive = () => servers.filter((s) => !s.exited);
+  const leaderOf = async (s: ClusterAgent) => (await s.api<string>('/v1/status/leader')).body;
+
+  it('elects one leader, named alike by every server', async () => {
+    const leader = await servers[0]!.waitFor('one leader named by all three servers', async () => {
+      const named = await Promise.all(servers.map(leaderOf));
+      return named[0] && named.every((n) => n === named[0]) ? named[0] : undefined;
+    }, 15_000);
+    expect(servers.map((s) => s.address.replace('http://', ''))).toContain(leader);
+    expect(servers.filter((s) => /leading: server started/.test(s.output))).toHaveLength(1);
+
+    const standby = servers.find((s) => s.address !== `http://${leader}`)!;
+    const addrs = servers.map((s) => s.address.replace('http://', '')).sort();
+    await standby.waitFor('three servers registered', async () => ((await standby.api<string[]>('/v1/status/peers')).body.length === 3 ? true : undefined), 15_000);
+    expect((await standby.api<string[]>('/v1/status/peers')).body.sort()).toEqual(addrs);
+    const members = standby.cli(['server', 'members']);
+    expect(members.code, members.stderr).toBe(0);
+    const rows = members.stdout.trim().split('\n').slice(1);
+    expect(rows).toHaveLength(3);
+    expect(rows.filter((r) => /\btrue\b/.test(r))).toHaveLength(1);
+    expect(rows.find((r) => /\btrue\b/.test(r))).toContain(leader.split(':')[1]);
+    const peers = standby.cli(['operator', 'raft', 'list-peers', '-json']);
+    expect(peers.code, peers.stderr).toBe(0);
+    const cfg = JSON.parse(peers.stdout) as { Servers: Array<{ Address: string; Leader: boolean }>; Etcd: Array<{ Leader: boolean; ClientURLs: string[] }> };
+    expect(cfg.Servers.filter((x) => x.Leader).map((x) => x.Address)).toEqual([leader]);
+    expect(cfg.Etcd.map((m) => m.ClientURLs[0]).sort()).toEqual([...etcd.endpoints].sort());
+    expect(cfg.Etcd.filter((m) => m.Leader)).toHaveLength(1);
+
+    const joined = standby.cli(['server', 'join', servers[0]!.address.replace('http://', '')]);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect(joined.stdout).toMatch(/Joined 1 servers successfully/);
+  });
+
+  it('refuses to join a server of another region, naming both regions', async () => {
+    const other = new ClusterAgent('server', 'eu', ['-server', '-region', 'europe', '-etcd', etcd.endpoints.join(',')]);
+    servers.push(other);
+    await other.start();
+    const r = servers[0]!.cli(['server', 'join', other.address.replace('http://', '')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is a server of region "europe", this one is of region "global": joining regions is not supported yet/);
+    // Its own region's state lives under its own prefix: it leads there, alone.
+    await other.waitFor('the europe server to lead', async () => (await other.api<string>('/v1/status/leader')).body === other.address.replace('http://', ''), 15_000);
+    await other.stop();
+    servers.pop();
+  });
+
+  it('registers a client whose first server is dead through the next one, runs a job sent to a standby, and forwards API calls from the client agent', async () => {
+    const cfg = join(dir, 'client.hcl');
+    writeFileSync(cfg, 'plugin "mock_driver" {\n  config {\n    enabled = true\n  }\n}\n');
+    client = new ClusterAgent('client', 'c1', ['-client', '-servers', ['http://127.0.0.1:1', ...servers.map((s) => s.address)].join(','), '-dc', 'dc1', '-node', 'c1', '-config', cfg]);
+    await client.start();
+    const standby = (await Promise.all(servers.map(async (s) => ((await leaderOf(s)) === s.address.replace('http://', '') ? undefined : s)))).find(Boolean)!;
+    await standby.waitFor('node c1 ready', async () => {
+      const r = await standby.api<Array<{ Name: string; Status: string }>>('/v1/nodes');
+      return Array.isArray(r.body) && r.body.some((n) => n.Name === 'c1' && n.Status === 'ready');
+    }, 30_000);
+    expect(await put(standby.address, 'through-standby')).toBe(true);
+    await standby.waitFor('the job running', async () => {
+      const r = await standby.api<Array<{ ClientStatus: string }>>('/v1/job/through-standby/allocations');
+      return Array.isArray(r.body) && r.body.some((a) => a.ClientStatus === 'running');
+    }, 30_000);
+    // The client agent forwards the API calls it does not answer itself, as Nomad's clients do.
+    const viaClient = await client.api<Array<{ ID: string }>>('/v1/jobs');
+    expect(viaClient.status).toBe(200);
+    expect(viaClient.body.map((j) => j.ID)).toContain('through-standby');
+    const status = client.cli(['job', 'status', 'through-standby']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/running/);
+  }, 60_000);
+
+  it('fails over to a new leader within a few seconds of a leader SIGKILL, losing no acknowledged write', async () => {
+    const leaderAddr = await leaderOf(servers[0]!);
+    const leader = servers.find((s) => s.address === `http://${leaderAddr}`)!;
+    const acked: string[] = [];
+    let killedAt = 0;
+    let firstAfterKill = 0;
+    const deadline = Date.now() + 20_000;
+    const writer = async (w: number) => {
+      for (let n = 0; n < 200 && Date.now() < deadline; n++) {
+        const id = `w${w}-${n}`;
+        // A write that fails is retried (on another server) until it is acknowledged or time runs out.
+        for (let attempt = 0; Date.now() < deadline; attempt++) {
+          const targets = alive();
+          const s = targets[(w + n + attempt) % targets.length];
+          if (!s) return;
+          if (await put(s.address, id)) {
+            acked.push(id);
+            if (killedAt > 0 && firstAfterKill === 0) firstAfterKill = Date.now();
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        if (killedAt > 0 && firstAfterKill > 0 && acked.length >= 8 * 6) return;
+      }
+    };
+    const writers = Array.from({ length: 8 }, (_, w) => writer(w));
+    await expect.poll(() => acked.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(16);
+    await leader.kill();
+    killedAt = Date.now();
+    await Promise.all(writers);
+    const failoverMs = firstAfterKill - killedAt;
+    // The goal is 3 s (2 s lease TTL + one state load); the bound leaves room for a busy shared machine.
+    expect(firstAfterKill).toBeGreaterThan(0);
+    expect(failoverMs).toBeLessThan(5000);
+    const survivor = alive()[0]!;
+    const ids = await survivor.waitFor('the job list from the new leader', async () => {
+      const r = await survivor.api<Array<{ ID: string }>>('/v1/jobs');
+      return Array.isArray(r.body) ? new Set(r.body.map((j) => j.ID)) : undefined;
+    }, 10_000);
+    expect(acked.filter((id) => !ids.has(id))).toEqual([]);
+    const newLeader = await leaderOf(survivor);
+    expect(newLeader).not.toBe(leaderAddr);
+    expect(alive().map((s) => s.address.replace('http://', ''))).toContain(newLeader);
+    // The dead server's member key would expire with its 10 s lease; force-leave drops it at once.
+    const fl = await survivor.api(`/v1/agent/force-leave?node=${encodeURIComponent(leaderAddr)}`, { method: 'PUT' });
+    expect(fl.status).toBe(200);
+    expect((await survivor.api<string[]>('/v1/status/peers')).body.sort()).toEqual(alive().map((s) => s.address.replace('http://', '')).sort());
+    process.stdout.write(`failover: first acknowledged write ${failoverMs} ms after the leader SIGKILL; ${acked.length} writes acknowledged\n`);
+  }, 90_000);
+});
