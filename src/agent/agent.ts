@@ -19,9 +19,10 @@ import { DROVER_VERSION } from './version.js';
 import { startAgentDns, type AgentDns } from './dns.js';
 import { gatewayUrl, startAgentGateway } from './gateway.js';
 import type { Gateway } from '../gateway/index.js';
+import { ACL, AclService, AuditLog } from '../acl/index.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
-export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect']);
+export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect', 'identity']);
 
 export interface Agent {
   config: AgentConfig;
@@ -61,6 +62,24 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       },
     });
   }
+
+  // Namespaces exist with or without ACLs; with `acl { enabled = true }` every request is checked, and tasks get
+  // signed workload identities (the signing key is made once and kept in the state store).
+  let acl: AclService | undefined;
+  if (server) {
+    acl = new AclService({ store: server.store, enabled: config.acl.enabled, dataDir: join(dataDir, 'server'), region: config.region });
+    if (config.acl.enabled) {
+      await acl.ensureSigningKey();
+      const signer = acl;
+      server.setIdentitySigner((alloc) => signer.signIdentities(alloc));
+    }
+  }
+  const audit = config.audit.enabled
+    ? new AuditLog(
+        { path: resolve(dataDir, config.audit.path), rotateBytes: config.audit.rotateBytes, rotateMaxFiles: config.audit.rotateMaxFiles },
+        (e) => logger.error('audit log write failed', { error: String(e) }),
+      )
+    : undefined;
 
   // Before the client: a gateway port already taken stops the start while only the server needs undoing.
   let gateway: Gateway | undefined;
@@ -126,6 +145,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     client,
     agent: { self: agentSelf },
     logger: logger.child({ component: 'http' }),
+    acl,
+    // A client-only agent cannot resolve tokens yet: with ACLs on it answers only public routes (fail closed).
+    aclGate: !server && config.acl.enabled ? { enabled: true, resolve: () => ({ acl: ACL.compile([]), accessor: 'anonymous' }) } : undefined,
+    audit,
   });
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
   // Servers forward client requests (logs, stats, restart, signal) for this node's allocations to this address.

@@ -20,6 +20,7 @@ import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
 import type { ServerRPC } from './rpc.js';
 import type { TaskHookFactory } from './hooks.js';
 import { withDispatchPayload } from './dispatch-payload.js';
+import { withIdentity } from './identity-hook.js';
 import type { HostVolumeConfig } from './task-config.js';
 import { AllocRunner, type AllocRunnerDeps } from './alloc-runner.js';
 import { allocDirPath } from './alloc-dir.js';
@@ -260,7 +261,7 @@ class ClientAgent implements Client {
       logger: this.log,
       now: this.now,
       random: this.options.random ?? Math.random,
-      taskHooks: withDispatchPayload(this.taskHooks),
+      taskHooks: withIdentity(withDispatchPayload(this.taskHooks)),
       allocHooks: this.services.allocHooks,
       store: this.store,
       onUpdate: (u) => this.batcher.push(u),

@@ -1,5 +1,6 @@
 import type { ServerAPI } from '../server/types.js';
 import type { Logger } from '../logging/index.js';
+import type { AclService, AuditLog, Identity } from '../acl/index.js';
 
 /** What the HTTP API reads from the local client agent (logs, stats). */
 export interface ClientReadAPI {
@@ -42,4 +43,13 @@ export interface HttpApiOptions {
     httpHeaderTimeoutMs?: number;
     httpBodyTimeoutMs?: number;
   };
+  /** The ACL system (server agents): its endpoints, and with `enabled` every request is checked. */
+  acl?: AclService;
+  /**
+   * The request check when this agent has no AclService (a client-only agent with ACLs on): it cannot resolve
+   * tokens itself yet, so it is given a gate that allows only public routes.
+   */
+  aclGate?: { readonly enabled: boolean; resolve(secret: string | undefined): Identity };
+  /** One line per request when ACLs are enabled (`audit { enabled = true }`). */
+  audit?: AuditLog;
 }
