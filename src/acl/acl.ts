@@ -167,6 +167,17 @@ export class ACL {
     return false;
   }
 
+  /** Whether any namespace rule grants anything: a token with none is refused lists across namespaces (403, not []). */
+  grantsAnyNamespace(): boolean {
+    if (this.management || this.workload) return true;
+    for (const g of this.namespaces.values()) {
+      if (g.caps.has('deny')) continue;
+      if (g.caps.size > 0) return true;
+      for (const caps of g.variables.values()) if (caps.size > 0 && !caps.has('deny')) return true;
+    }
+    return false;
+  }
+
   /** Reading the service catalog of `ns`: read-job, or a workload identity of that namespace. */
   allowServiceRead(ns: string): boolean {
     if (this.workload) return this.workload.namespace === ns;

@@ -17,11 +17,9 @@ import type { HttpApiOptions } from './types.js';
 export type AclRule =
   /** No token needed: `why` says why the route is safe to answer to anyone. */
   | { kind: 'public'; why: string }
-  /** Any real token (not anonymous). */
+  /** Any real token (not anonymous); handlers of the ACL endpoints then limit a client token to its own objects. */
   | { kind: 'token' }
   | { kind: 'management' }
-  /** The handler checks (the ACL endpoints: a token reads its own policies and roles). */
-  | { kind: 'handler' }
   /** A capability in the request's namespace; `list`: the answer is filtered by each item's Namespace. */
   | { kind: 'namespace'; cap: NamespaceCapability; list?: boolean }
   /** A capability in the namespace of the allocation, evaluation or deployment named by the path. */
@@ -121,19 +119,19 @@ export const ACL_RULES: Record<string, AclRule> = {
   'GET /v1/acl/token/self': { kind: 'token' },
   'PUT /v1/acl/token/onetime': { kind: 'token' },
   'PUT /v1/acl/token/onetime/exchange': pub('the one-time secret in the body is the credential'),
-  'GET /v1/acl/token/:accessor': { kind: 'handler' },
+  'GET /v1/acl/token/:accessor': { kind: 'token' },
   'PUT /v1/acl/token/:accessor': { kind: 'management' },
   'DELETE /v1/acl/token/:accessor': { kind: 'management' },
-  'GET /v1/acl/policies': { kind: 'handler' },
-  'GET /v1/acl/policy/:name': { kind: 'handler' },
+  'GET /v1/acl/policies': { kind: 'token' },
+  'GET /v1/acl/policy/:name': { kind: 'token' },
   'PUT /v1/acl/policy/:name': { kind: 'management' },
   'DELETE /v1/acl/policy/:name': { kind: 'management' },
-  'GET /v1/acl/roles': { kind: 'handler' },
+  'GET /v1/acl/roles': { kind: 'token' },
   'PUT /v1/acl/role': { kind: 'management' },
-  'GET /v1/acl/role/:id': { kind: 'handler' },
+  'GET /v1/acl/role/:id': { kind: 'token' },
   'PUT /v1/acl/role/:id': { kind: 'management' },
   'DELETE /v1/acl/role/:id': { kind: 'management' },
-  'GET /v1/acl/role/name/:name': { kind: 'handler' },
+  'GET /v1/acl/role/name/:name': { kind: 'token' },
   // Namespaces
   'GET /v1/namespaces': { kind: 'namespaces' },
   'GET /v1/namespace/:name': { kind: 'namespaces' },
@@ -182,7 +180,6 @@ export async function authorize(c: RequestContext, rule: AclRule | undefined, wh
   }
   switch (rule.kind) {
     case 'public':
-    case 'handler':
       return undefined;
     case 'token':
       if (!who.token && !acl.workload) throw permissionDenied();
@@ -192,7 +189,10 @@ export async function authorize(c: RequestContext, rule: AclRule | undefined, wh
       return undefined;
     case 'namespace': {
       const ns = namespaceOf(c);
-      if (rule.list && ns === '*') return filterByNamespace((n) => acl.allowNamespaceOperation(n, rule.cap));
+      if (rule.list && ns === '*') {
+        if (!acl.grantsAnyNamespace()) throw permissionDenied();
+        return filterByNamespace((n) => acl.allowNamespaceOperation(n, rule.cap));
+      }
       if (!acl.allowNamespaceOperation(ns, rule.cap)) throw permissionDenied();
       return rule.list ? filterByNamespace((n) => acl.allowNamespaceOperation(n, rule.cap)) : undefined;
     }
@@ -222,13 +222,16 @@ export async function authorize(c: RequestContext, rule: AclRule | undefined, wh
     }
     case 'variables': {
       const ns = namespaceOf(c);
-      if (ns !== '*' && !acl.allowVariableList(ns)) throw permissionDenied();
+      if (ns === '*' ? !acl.grantsAnyNamespace() : !acl.allowVariableList(ns)) throw permissionDenied();
       return (body) =>
         Array.isArray(body) ? body.filter((v: { Namespace?: string; Path?: string }) => acl.allowVariableOperation(v.Namespace ?? 'default', v.Path ?? '', 'list')) : body;
     }
     case 'services': {
       const ns = namespaceOf(c);
-      if (rule.list && ns === '*') return filterByNamespace((n) => acl.allowServiceRead(n));
+      if (rule.list && ns === '*') {
+        if (!acl.grantsAnyNamespace()) throw permissionDenied();
+        return filterByNamespace((n) => acl.allowServiceRead(n));
+      }
       if (!acl.allowServiceRead(ns)) throw permissionDenied();
       return rule.list ? filterByNamespace((n) => acl.allowServiceRead(n)) : undefined;
     }
@@ -238,6 +241,7 @@ export async function authorize(c: RequestContext, rule: AclRule | undefined, wh
         if (!acl.allowNamespace(name)) throw permissionDenied();
         return undefined;
       }
+      if (!acl.grantsAnyNamespace()) throw permissionDenied();
       return (body) => (Array.isArray(body) ? body.filter((n: { Name?: string }) => acl.allowNamespace(n.Name ?? '')) : body);
     }
     case 'internal':

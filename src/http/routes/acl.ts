@@ -3,7 +3,7 @@
  *   /v1/acl/bootstrap, /v1/acl/tokens, /v1/acl/token[/:accessor|/self|/onetime[/exchange]],
  *   /v1/acl/policies, /v1/acl/policy/:name, /v1/acl/roles, /v1/acl/role[/:id|/name/:name],
  *   /v1/namespaces, /v1/namespace[/:name], /.well-known/jwks.json.
- * Who may call each is in http/acl-rules.ts; the `handler` rules are checked here (a token reads its own
+ * Who may call each is in http/acl-rules.ts; `token` rules are narrowed here (a token reads its own
  * token, policies and roles).
  */
 import type { Identity, TokenRequest } from '../../acl/index.js';
