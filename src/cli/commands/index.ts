@@ -34,6 +34,8 @@ import { varList } from './var-list.js';
 import { varPurge } from './var-purge.js';
 import { varPut } from './var-put.js';
 import { version } from './version.js';
+import { ACL_COMMANDS } from './acl.js';
+import { NAMESPACE_COMMANDS } from './namespace.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   agent,
@@ -71,5 +73,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   varGet,
   varList,
   varPurge,
+  ...ACL_COMMANDS,
+  ...NAMESPACE_COMMANDS,
   version,
 ];
