@@ -4,3 +4,4 @@ export { parsePolicyRules, expandNamespacePolicy, NAMESPACE_CAPABILITIES, VARIAB
 export { AclService, BOOTSTRAP_RESET_FILE, tokenStub, type Identity, type TokenRequest, type AclServiceOptions } from './service.js';
 export { verifyJWT, signJWT, newSigningKey, looksLikeJWT, type IdentityClaims } from './jwt.js';
 export { AuditLog, type AuditEvent, type AuditSinkConfig } from './audit.js';
+export { RemoteAclResolver, type RemoteAclOptions } from './remote.js';

@@ -19,7 +19,7 @@ import { DROVER_VERSION } from './version.js';
 import { startAgentDns, type AgentDns } from './dns.js';
 import { gatewayUrl, startAgentGateway } from './gateway.js';
 import type { Gateway } from '../gateway/index.js';
-import { ACL, AclService, AuditLog } from '../acl/index.js';
+import { AclService, AuditLog, RemoteAclResolver } from '../acl/index.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
 export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect', 'identity']);
@@ -146,8 +146,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     agent: { self: agentSelf },
     logger: logger.child({ component: 'http' }),
     acl,
-    // A client-only agent cannot resolve tokens yet: with ACLs on it answers only public routes (fail closed).
-    aclGate: !server && config.acl.enabled ? { enabled: true, resolve: () => ({ acl: ACL.compile([]), accessor: 'anonymous' }) } : undefined,
+    // A client-only agent asks the servers who a token is (cached 30 s, as Nomad's token_ttl).
+    aclGate: !server && config.acl.enabled ? new RemoteAclResolver({ servers: config.client.servers, hasAlloc: (id) => client?.hasAlloc(id) ?? false }) : undefined,
     audit,
   });
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);

@@ -135,6 +135,8 @@ export interface Client {
   allocSignal(allocID: string, req: { task?: string; signal: string }): Promise<void>;
   /** True when this client runs (or still remembers) the allocation. */
   hasAlloc(allocID: string): boolean;
+  /** The namespace of an allocation this client runs (ACL checks on a client-only agent). */
+  allocNamespace(allocID: string): string | undefined;
   /** The agent learns its HTTP port after the client exists: the node's HTTPAddr, set before start(). */
   setHTTPAddr(addr: string): void;
   /** Where health_check = "checks" reads service check results (default: this client's own service checks). */
@@ -525,6 +527,10 @@ class ClientAgent implements Client {
 
   hasAlloc(allocID: string): boolean {
     return this.runners.has(allocID);
+  }
+
+  allocNamespace(allocID: string): string | undefined {
+    return this.runners.get(allocID)?.alloc.Namespace;
   }
 
   setHTTPAddr(addr: string): void {

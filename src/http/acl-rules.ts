@@ -253,7 +253,9 @@ export async function authorize(c: RequestContext, rule: AclRule | undefined, wh
 async function objectNamespace(c: RequestContext, rule: Extract<AclRule, { kind: 'object' }>, opts: HttpApiOptions): Promise<string | undefined> {
   const server = opts.server;
   const raw = c.params[rule.param];
-  if (!server || raw === undefined) return undefined;
+  if (raw === undefined) return undefined;
+  // A client-only agent knows the allocations it runs (full IDs: servers forward with the full ID).
+  if (!server) return rule.of === 'alloc' ? opts.client?.allocNamespace?.(raw) : undefined;
   try {
     if (rule.of === 'alloc') return (await server.allocGet(server.resolvePrefix('alloc', raw))).value.Namespace;
     if (rule.of === 'eval') return (await server.evalGet(server.resolvePrefix('eval', raw))).value.Namespace;

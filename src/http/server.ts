@@ -178,7 +178,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       let filter: ((body: unknown) => unknown) | undefined;
       const gate = opts.acl ?? opts.aclGate;
       if (gate?.enabled) {
-        ctx.identity = gate.resolve(requestSecret(ctx));
+        ctx.identity = await gate.resolve(requestSecret(ctx));
         filter = await authorize(ctx, ruleFor(m.method, m.pattern), ctx.identity, opts);
       }
       const out = await m.handler(ctx);

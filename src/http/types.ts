@@ -18,6 +18,8 @@ export interface ClientReadAPI {
   allocRestart?(allocID: string, req: { task?: string; allTasks?: boolean }): Promise<void>;
   /** `POST /v1/client/allocation/:id/signal`. */
   allocSignal?(allocID: string, req: { task?: string; signal: string }): Promise<void>;
+  /** The namespace of an allocation this client runs (ACL checks on a client-only agent). */
+  allocNamespace?(allocID: string): string | undefined;
   /** True when this client runs the allocation: the local fast path; otherwise a server forwards the request. */
   hasAlloc?(allocID: string): boolean;
 }
@@ -45,11 +47,8 @@ export interface HttpApiOptions {
   };
   /** The ACL system (server agents): its endpoints, and with `enabled` every request is checked. */
   acl?: AclService;
-  /**
-   * The request check when this agent has no AclService (a client-only agent with ACLs on): it cannot resolve
-   * tokens itself yet, so it is given a gate that allows only public routes.
-   */
-  aclGate?: { readonly enabled: boolean; resolve(secret: string | undefined): Identity };
+  /** The request check when this agent has no AclService: a client-only agent asks the servers (RemoteAclResolver). */
+  aclGate?: { readonly enabled: boolean; resolve(secret: string | undefined): Identity | Promise<Identity> };
   /** One line per request when ACLs are enabled (`audit { enabled = true }`). */
   audit?: AuditLog;
 }
