@@ -106,6 +106,9 @@ export const ACL_RULES: Record<string, AclRule> = {
   'GET /v1/services': { kind: 'services', list: true },
   'GET /v1/service/:name': { kind: 'services' },
   'DELETE /v1/service/:name/:id': ns('submit-job'),
+  // Operator: a snapshot holds every secret of the cluster (Nomad asks for a management token)
+  'GET /v1/operator/snapshot': { kind: 'management' },
+  'PUT /v1/operator/snapshot': { kind: 'management' },
   // What client agents call
   'PUT /v1/internal/client/register': { kind: 'internal' },
   'PUT /v1/internal/client/status': { kind: 'internal' },
