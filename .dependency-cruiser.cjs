@@ -23,7 +23,8 @@ const MAY_IMPORT = {
   template: ['structs', 'errors', 'logging', 'lib'],
   discovery: ['structs', 'errors', 'logging', 'lib'],
   gateway: ['structs', 'errors', 'logging', 'lib'],
-  http: ['server', 'jobspec', 'discovery', 'structs', 'errors', 'logging', 'lib'],
+  acl: ['structs', 'state', 'jobspec', 'errors', 'logging', 'lib'],
+  http: ['server', 'jobspec', 'discovery', 'acl', 'structs', 'errors', 'logging', 'lib'],
   api: ['structs', 'errors', 'lib'],
   ui: [],
   // `drover agent` and `drover gateway` start them in-process: see the cli-starts-agent-and-gateway rule.

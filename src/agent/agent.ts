@@ -20,9 +20,10 @@ import { DROVER_VERSION } from './version.js';
 import { startAgentDns, type AgentDns } from './dns.js';
 import { gatewayUrl, startAgentGateway } from './gateway.js';
 import type { Gateway } from '../gateway/index.js';
+import { AclService, AuditLog, RemoteAclResolver } from '../acl/index.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
-export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect']);
+export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect', 'identity']);
 
 export interface Agent {
   config: AgentConfig;
@@ -70,6 +71,24 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       server = ha.proxy;
     } else server = await createServer(serverOpts);
   }
+
+  // Namespaces exist with or without ACLs; with `acl { enabled = true }` every request is checked, and tasks get
+  // signed workload identities (the signing key is made once and kept in the state store).
+  let acl: AclService | undefined;
+  if (server) {
+    acl = new AclService({ store: server.store, enabled: config.acl.enabled, dataDir: join(dataDir, 'server'), region: config.region });
+    if (config.acl.enabled) {
+      await acl.ensureSigningKey();
+      const signer = acl;
+      server.setIdentitySigner((alloc) => signer.signIdentities(alloc));
+    }
+  }
+  const audit = config.audit.enabled
+    ? new AuditLog(
+        { path: resolve(dataDir, config.audit.path), rotateBytes: config.audit.rotateBytes, rotateMaxFiles: config.audit.rotateMaxFiles },
+        (e) => logger.error('audit log write failed', { error: String(e) }),
+      )
+    : undefined;
 
   // Before the client: a gateway port already taken stops the start while only the server needs undoing.
   let gateway: Gateway | undefined;
@@ -140,6 +159,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     ...(ha ? { forwardTo: (method: string, path: string) => ha.forwardTo(method, path), cluster: ha } : {}),
     // A client-only agent forwards the API calls it does not answer itself to the server its client uses.
     ...(remoteRPC ? { forwardTo: (_method: string, path: string) => (CLIENT_LOCAL.test(path) ? undefined : remoteRPC.currentServer) } : {}),
+    acl,
+    // A client-only agent asks the servers who a token is (cached 30 s, as Nomad's token_ttl).
+    aclGate: !server && config.acl.enabled ? new RemoteAclResolver({ servers: config.client.servers, hasAlloc: (id) => client?.hasAlloc(id) ?? false }) : undefined,
+    audit,
   });
   await ha?.start(`http://${httpHost(config)}:${http.port}`, agentSelf().member);
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);

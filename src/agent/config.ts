@@ -67,6 +67,10 @@ export interface AgentConfig {
   dns: { enabled: boolean; domain: string };
   /** The gateway (`gateway { enabled, listen, admin, lb, data_plane }`); on by default in -dev on 127.0.0.1:8080. */
   gateway: GatewayConfig;
+  /** `acl { enabled = true }`: every API request needs a token that allows it (off by default, as Nomad's). */
+  acl: { enabled: boolean };
+  /** `audit { enabled = true  sink "file" { path rotate_bytes rotate_max_files } }`: one JSON line per API request. */
+  audit: { enabled: boolean; path: string; rotateBytes: number; rotateMaxFiles: number };
 }
 
 export interface HttpLimits {
@@ -120,6 +124,9 @@ export function defaultConfig(dev: boolean): AgentConfig {
     limits: { ...defaultHttpLimits },
     dns: { enabled: dev, domain: 'drover' },
     gateway: { enabled: dev, listen: '127.0.0.1:8080', lb: 'round_robin', dataPlane: 'node' },
+    acl: { enabled: false },
+    // The path is relative to the data dir unless absolute (Nomad's default: <data_dir>/audit/audit.log).
+    audit: { enabled: false, path: 'audit/audit.log', rotateBytes: 0, rotateMaxFiles: 0 },
   };
 }
 

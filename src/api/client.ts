@@ -15,6 +15,7 @@ import { JobsAPI } from './jobs.js';
 import { NodesAPI } from './nodes.js';
 import { VariablesAPI } from './variables.js';
 import { ServicesAPI } from './services.js';
+import { ACLAPI, NamespacesAPI } from './acl.js';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:4646';
 
@@ -44,6 +45,8 @@ export class DroverClient {
   readonly deployments: DeploymentsAPI;
   readonly variables: VariablesAPI;
   readonly services: ServicesAPI;
+  readonly acl: ACLAPI;
+  readonly namespaces: NamespacesAPI;
   readonly agent: AgentAPI;
   readonly status: StatusAPI;
   readonly operator: OperatorAPI;
@@ -59,6 +62,8 @@ export class DroverClient {
     this.evaluations = new EvaluationsAPI(this.http);
     this.nodes = new NodesAPI(this.http);
     this.deployments = new DeploymentsAPI(this.http);
+    this.acl = new ACLAPI(this.http);
+    this.namespaces = new NamespacesAPI(this.http);
     this.variables = new VariablesAPI(this.http);
     this.services = new ServicesAPI(this.http);
     this.agent = new AgentAPI(this.http);

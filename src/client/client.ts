@@ -20,6 +20,7 @@ import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
 import type { ServerRPC } from './rpc.js';
 import type { TaskHookFactory } from './hooks.js';
 import { withDispatchPayload } from './dispatch-payload.js';
+import { withIdentity } from './identity-hook.js';
 import type { HostVolumeConfig } from './task-config.js';
 import { AllocRunner, type AllocRunnerDeps } from './alloc-runner.js';
 import { allocDirPath } from './alloc-dir.js';
@@ -134,6 +135,8 @@ export interface Client {
   allocSignal(allocID: string, req: { task?: string; signal: string }): Promise<void>;
   /** True when this client runs (or still remembers) the allocation. */
   hasAlloc(allocID: string): boolean;
+  /** The namespace of an allocation this client runs (ACL checks on a client-only agent). */
+  allocNamespace(allocID: string): string | undefined;
   /** The agent learns its HTTP port after the client exists: the node's HTTPAddr, set before start(). */
   setHTTPAddr(addr: string): void;
   /** Where health_check = "checks" reads service check results (default: this client's own service checks). */
@@ -260,7 +263,7 @@ class ClientAgent implements Client {
       logger: this.log,
       now: this.now,
       random: this.options.random ?? Math.random,
-      taskHooks: withDispatchPayload(this.taskHooks),
+      taskHooks: withIdentity(withDispatchPayload(this.taskHooks)),
       allocHooks: this.services.allocHooks,
       store: this.store,
       onUpdate: (u) => this.batcher.push(u),
@@ -524,6 +527,10 @@ class ClientAgent implements Client {
 
   hasAlloc(allocID: string): boolean {
     return this.runners.has(allocID);
+  }
+
+  allocNamespace(allocID: string): string | undefined {
+    return this.runners.get(allocID)?.alloc.Namespace;
   }
 
   setHTTPAddr(addr: string): void {

@@ -63,6 +63,11 @@ export class HttpServerRPC implements ServerRPC {
     return this.addrs[this.current]!;
   }
 
+  /** The same servers, calling with another token (a task's workload identity for its template reads). */
+  withToken(token: string): HttpServerRPC {
+    return new HttpServerRPC(this.addrs, { ...this.opts, token });
+  }
+
   /**
    * One request, trying each server in turn. Each attempt has a deadline (`timeoutMs`, beyond any blocking
    * wait): a partitioned or silently dead server drops packets instead of refusing them, and a heartbeat that

@@ -117,8 +117,11 @@ export class TemplateHook implements TaskHook {
     const startCtl = new AbortController();
     const signal = AbortSignal.any([ctx.signal, this.stopCtl.signal, startCtl.signal]);
     const allocDir = this.options.allocDir(alloc.ID);
+    // With ACLs on, a remote server answers the task's reads only with the task's own identity.
+    const identity = alloc.SignedIdentities?.[this.task.Name];
+    const rpc = this.options.rpc as ServerRPC & { withToken?(token: string): ServerRPC };
     this.data = new RpcTemplateData({
-      rpc: this.options.rpc,
+      rpc: identity && rpc.withToken ? rpc.withToken(identity) : rpc,
       identity: { namespace: alloc.Namespace, jobID: alloc.JobID, group: alloc.TaskGroup, task: this.task.Name },
       env: ctx.env,
       node: this.options.node(),

@@ -22,6 +22,12 @@ export const ErrorCodes = {
   CheckIndexMismatch: 409,
   CASConflict: 409,
   PermissionDenied: 403,
+  ACLTokenNotFound: 403,
+  ACLTokenExpired: 403,
+  ACLPolicyInvalid: 400,
+  ACLBootstrapDone: 400,
+  ACLDisabled: 400,
+  NamespaceNotFound: 404,
   NotLeader: 503,
   Unavailable: 503,
   StorageFull: 507,
@@ -95,4 +101,9 @@ export const checkIndexMismatch = (expected: number, actual: number) =>
   new DroverError('CheckIndexMismatch', `job modify index ${expected} does not match the current index ${actual}`, { details: { expected, actual } });
 export const stateCorrupt = (message: string) => new DroverError('StateCorrupt', message);
 export const internalError = (message: string, cause?: unknown) => new DroverError('Internal', message, { cause });
+/** Nomad's text for a request its token does not allow. */
+export const permissionDenied = (why?: string) => new DroverError('PermissionDenied', why ? `Permission denied: ${why}` : 'Permission denied');
+/** A write names a namespace nobody created (`drover namespace apply` first). */
+export const unknownNamespace = (name: string) =>
+  new DroverError('BadRequest', `namespace "${name}" does not exist: create it first (drover namespace apply ${name})`, { details: { namespace: name } });
 export const aborted = () => new DroverError('Aborted', 'operation aborted');

@@ -3,6 +3,7 @@
  * for the rest of the path (Nomad IDs may contain slashes only in variables paths).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Identity } from '../acl/index.js';
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -15,12 +16,16 @@ export interface RequestContext {
   json<T = unknown>(): Promise<T>;
   /** Reads the raw body as text (size-limited). */
   text(): Promise<string>;
+  /** Who sent the request, when ACLs are enabled (set before the handler runs; see http/acl-rules.ts). */
+  identity?: Identity;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<unknown> | unknown;
 
 interface Route {
   method: string;
+  /** The pattern as registered, e.g. `/v1/job/:id`: what the ACL rule table is keyed by. */
+  pattern: string;
   segments: string[];
   handler: Handler;
 }
@@ -30,7 +35,7 @@ export class Router {
 
   on(methods: string | string[], pattern: string, handler: Handler): this {
     for (const m of Array.isArray(methods) ? methods : [methods]) {
-      this.routes.push({ method: m, segments: pattern.split('/').filter(Boolean), handler });
+      this.routes.push({ method: m, pattern, segments: pattern.split('/').filter(Boolean), handler });
     }
     return this;
   }
@@ -39,7 +44,7 @@ export class Router {
     return this.on('GET', p, h);
   }
 
-  /** Every route as method and pattern (`/v1/job/:id`), in registration order: for the API fuzz suite. */
+  /** Every route as method and pattern (`/v1/job/:id`), in registration order: for the API fuzz suite and the ACL rule table test. */
   list(): { method: string; pattern: string }[] {
     return this.routes.map((r) => ({ method: r.method, pattern: '/' + r.segments.join('/') }));
   }
@@ -53,7 +58,7 @@ export class Router {
    * Finds the route for a request. Returns `methodNotAllowed` when the path exists with other methods,
    * so the API can answer 405 rather than 404.
    */
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'methodNotAllowed' | undefined {
+  match(method: string, path: string): { handler: Handler; params: Record<string, string>; method: string; pattern: string } | 'methodNotAllowed' | undefined {
     const parts = path.split('/').filter(Boolean);
     // Most paths have nothing to decode.
     if (path.includes('%')) for (let i = 0; i < parts.length; i++) parts[i] = safeDecode(parts[i]!);
@@ -62,7 +67,7 @@ export class Router {
       const params = matchSegments(r.segments, parts);
       if (!params) continue;
       pathMatched = true;
-      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { handler: r.handler, params };
+      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { handler: r.handler, params, method: r.method, pattern: r.pattern };
     }
     return pathMatched ? 'methodNotAllowed' : undefined;
   }

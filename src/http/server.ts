@@ -23,6 +23,8 @@ import { serviceRoutes } from './routes/services.js';
 import { uiRoutes } from './routes/ui.js';
 import { snapshotRoutes } from './routes/snapshot.js';
 import { forwardRequest } from './forward.js';
+import { aclRoutes } from './routes/acl.js';
+import { authorize, requestSecret, ruleFor } from './acl-rules.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Nomad's `http_max_conns_per_client` default. */
@@ -48,6 +50,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     serviceRoutes(r, so);
     snapshotRoutes(r, so);
   }
+  aclRoutes(r, opts);
   clientRoutes(r, opts);
   uiRoutes(r);
   return r;
@@ -150,6 +153,20 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
         return v as T;
       },
     };
+    if (opts.audit) {
+      const audit = opts.audit;
+      res.on('finish', () =>
+        audit.write({
+          accessorID: ctx.identity?.accessor ?? 'anonymous',
+          tokenName: ctx.identity?.token?.Name,
+          method: req.method ?? 'GET',
+          path: pathname,
+          namespace: query.get('namespace') || 'default',
+          remoteAddress: req.socket.remoteAddress ?? '',
+          status: res.statusCode,
+        }),
+      );
+    }
     try {
       const target = opts.forwardTo?.(req.method ?? 'GET', pathname);
       if (target !== undefined) return await forwardRequest(req, res, target);
@@ -161,10 +178,16 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
         return;
       }
       ctx.params = m.params;
+      let filter: ((body: unknown) => unknown) | undefined;
+      const gate = opts.acl ?? opts.aclGate;
+      if (gate?.enabled) {
+        ctx.identity = await gate.resolve(requestSecret(ctx));
+        filter = await authorize(ctx, ruleFor(m.method, m.pattern), ctx.identity, opts);
+      }
       const out = await m.handler(ctx);
       if (out === HANDLED) return;
-      if (out instanceof JsonReply) sendJson(res, out.status, out.body, out.index);
-      else sendJson(res, 200, out);
+      if (out instanceof JsonReply) sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index);
+      else sendJson(res, 200, filter ? filter(out) : out);
     } catch (e) {
       if (!isDroverError(e)) opts.logger.error('http handler failed', { method: req.method, path: pathname, error: String((e as Error)?.stack ?? e) });
       // An oversized body is still read to its end (and thrown away) rather than the connection closed, so

@@ -1,5 +1,6 @@
 import type { ServerAPI } from '../server/types.js';
 import type { Logger } from '../logging/index.js';
+import type { AclService, AuditLog, Identity } from '../acl/index.js';
 
 /** What the HTTP API reads from the local client agent (logs, stats). */
 export interface ClientReadAPI {
@@ -17,6 +18,8 @@ export interface ClientReadAPI {
   allocRestart?(allocID: string, req: { task?: string; allTasks?: boolean }): Promise<void>;
   /** `POST /v1/client/allocation/:id/signal`. */
   allocSignal?(allocID: string, req: { task?: string; signal: string }): Promise<void>;
+  /** The namespace of an allocation this client runs (ACL checks on a client-only agent). */
+  allocNamespace?(allocID: string): string | undefined;
   /** True when this client runs the allocation: the local fast path; otherwise a server forwards the request. */
   hasAlloc?(allocID: string): boolean;
 }
@@ -70,4 +73,10 @@ export interface HttpApiOptions {
    * `http://host:port`), or undefined to answer it here. Asked for every request.
    */
   forwardTo?: (method: string, path: string) => string | undefined;
+  /** The ACL system (server agents): its endpoints, and with `enabled` every request is checked. */
+  acl?: AclService;
+  /** The request check when this agent has no AclService: a client-only agent asks the servers (RemoteAclResolver). */
+  aclGate?: { readonly enabled: boolean; resolve(secret: string | undefined): Identity | Promise<Identity> };
+  /** One line per request when ACLs are enabled (`audit { enabled = true }`). */
+  audit?: AuditLog;
 }

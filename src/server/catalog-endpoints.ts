@@ -7,7 +7,7 @@
  */
 import type { ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata } from '../structs/index.js';
 import { nsKey } from '../state/index.js';
-import { DroverError } from '../errors/index.js';
+import { DroverError, unknownNamespace } from '../errors/index.js';
 import { applyVariableDelete, applyVariableWrite, chooseInstances, filterService, listVariables, serviceListStubs } from '../discovery/index.js';
 import type { QueryOptions, QueryResult, VariableWriteResult } from './types.js';
 import { nowNs, type ServerContext } from './context.js';
@@ -48,6 +48,7 @@ export async function variablePut(ctx: ServerContext, v: Pick<Variable, 'Namespa
   const req = { Namespace: v.Namespace || 'default', Path: v.Path, Items: v.Items ?? {} };
   const now = nowNs(ctx);
   const { result, index } = await ctx.store.write((txn) => {
+    if (req.Namespace !== 'default' && !txn.tables.get('namespaces', req.Namespace)) throw unknownNamespace(req.Namespace);
     const current = txn.tables.get('variables', nsKey(req.Namespace, req.Path));
     const out = applyVariableWrite(current, req, { cas: opts.cas, index: txn.writeIndex, now });
     if (out.ok && out.variable) txn.put('variables', toVariable(out.variable));

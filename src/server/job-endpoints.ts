@@ -18,7 +18,7 @@ import {
   upsertEvals,
   upsertJob,
 } from '../state/index.js';
-import { checkIndexMismatch, jobNotFound, jobValidationError, type Problem } from '../errors/index.js';
+import { checkIndexMismatch, jobNotFound, jobValidationError, unknownNamespace, type Problem } from '../errors/index.js';
 import type { Planner, SchedulerState } from '../scheduler/types.js';
 import type { JobDeregisterResult, JobPlanResult, JobRegisterResult, RegisterOptions } from './types.js';
 import { cancelEvals, newEval, nowNs, routeEval, type ServerContext } from './context.js';
@@ -60,6 +60,8 @@ export async function jobRegister(ctx: ServerContext, input: Job, opts: Register
   guardJob(input);
   const job: Job = { ...input, Region: input.Region || ctx.region, Stop: input.Stop ?? false };
   const { result, index } = await ctx.store.write((txn) => {
+    // Namespaces are real objects: a job may not create one by naming it.
+    if (job.Namespace !== 'default' && !txn.tables.get('namespaces', job.Namespace)) throw unknownNamespace(job.Namespace);
     const prev = txn.jobByID(job.Namespace, job.ID);
     if (opts.enforceIndex !== undefined) {
       const cur = prev?.JobModifyIndex ?? 0;

@@ -7,7 +7,7 @@
  *               re-blocked, every live node given a fresh heartbeat TTL ──► workers started
  *   stop()  ──► workers stopped, queues flushed, timers cleared, background writes awaited, store closed
  */
-import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Job, type Node, type ServiceRegistration } from '../structs/index.js';
+import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Allocation, type Job, type Node, type ServiceRegistration } from '../structs/index.js';
 import { EtcdBackend, SqliteBackend, StateStore, ThreadedSqliteBackend, type Compare, type StateBackend } from '../state/index.js';
 import type { Logger } from '../logging/index.js';
 import { badRequest } from '../errors/index.js';
@@ -98,6 +98,14 @@ export interface ServerOptions {
 }
 
 const systemClock: Clock = { now: () => Date.now() };
+
+/** One signature per stored allocation row: a row that changes is a new object, and is signed again. */
+const signedAllocs = new WeakMap<Allocation, Allocation>();
+function withIdentities(a: Allocation, sign: (alloc: Allocation) => Record<string, string>): Allocation {
+  let out = signedAllocs.get(a);
+  if (out === undefined) signedAllocs.set(a, (out = { ...a, SignedIdentities: sign(a) }));
+  return out;
+}
 
 export class Server implements ServerAPI {
   private readonly abort = new AbortController();
@@ -416,7 +424,15 @@ export class Server implements ServerAPI {
     return client.nodeUpdateStatus(this.ctx, nodeID, status);
   }
   getClientAllocs(nodeID: string, minIndex: number, waitMs: number, signal?: AbortSignal) {
-    return client.getClientAllocs(this.ctx, nodeID, minIndex, waitMs, signal);
+    const p = client.getClientAllocs(this.ctx, nodeID, minIndex, waitMs, signal);
+    const sign = this.identitySigner;
+    return sign ? p.then((r) => ({ ...r, allocs: r.allocs.map((a) => withIdentities(a, sign)) })) : p;
+  }
+
+  private identitySigner: ((alloc: Allocation) => Record<string, string>) | undefined;
+  /** With ACLs on, each allocation handed to a client carries its tasks' signed workload identities. */
+  setIdentitySigner(sign: (alloc: Allocation) => Record<string, string>): void {
+    this.identitySigner = sign;
   }
   updateAllocs(updates: AllocClientUpdate[]): Promise<void> {
     return client.updateAllocs(this.ctx, updates);

@@ -4,6 +4,13 @@
  */
 import { evalTerminal } from '../structs/index.js';
 import type {
+  ACLMetaRow,
+  ACLPolicy,
+  ACLRole,
+  ACLToken,
+  Namespace,
+  OneTimeToken,
+  SigningKey,
   Allocation,
   Deployment,
   Evaluation,
@@ -78,6 +85,14 @@ export const tableSpecs = {
   }),
   variables: spec<Variable>('variables', (v) => nsKey(v.Namespace, v.Path)),
   scaling_events: spec<JobScalingEvents>('scaling_events', (s) => nsKey(s.Namespace, s.JobID)),
+  // ACLs (src/acl): tokens are found by their secret on every request.
+  acl_tokens: spec<ACLToken>('acl_tokens', (t) => t.AccessorID, { secret: (t) => t.SecretID }),
+  acl_policies: spec<ACLPolicy>('acl_policies', (p) => p.Name),
+  acl_roles: spec<ACLRole>('acl_roles', (r) => r.ID, { name: (r) => r.Name }),
+  acl_one_time_tokens: spec<OneTimeToken>('acl_one_time_tokens', (t) => t.OneTimeSecretID),
+  acl_meta: spec<ACLMetaRow>('acl_meta', (m) => m.Key),
+  namespaces: spec<Namespace>('namespaces', (n) => n.Name),
+  signing_keys: spec<SigningKey>('signing_keys', (k) => k.KeyID),
 };
 
 export type TableName = keyof typeof tableSpecs;
@@ -94,6 +109,13 @@ export interface TableRows {
   service_registrations: ServiceRegistration;
   variables: Variable;
   scaling_events: JobScalingEvents;
+  acl_tokens: ACLToken;
+  acl_policies: ACLPolicy;
+  acl_roles: ACLRole;
+  acl_one_time_tokens: OneTimeToken;
+  acl_meta: ACLMetaRow;
+  namespaces: Namespace;
+  signing_keys: SigningKey;
 }
 
 export const tableNames = Object.keys(tableSpecs) as TableName[];

@@ -182,6 +182,8 @@ export interface Allocation {
   /** Unix nanoseconds. */
   CreateTime: number;
   ModifyTime: number;
+  /** Workload identities (JWTs) the servers signed, keyed by task name; only with ACLs enabled. */
+  SignedIdentities?: Record<string, string> | null;
 }
 
 /** The list form served by `GET /v1/allocations` and `GET /v1/job/:id/allocations`. */

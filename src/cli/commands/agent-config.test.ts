@@ -152,6 +152,16 @@ plugin "docker" {
     expect(() => fromNomadConfig({ server: { etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: 'drover' } } }, 'a.hcl')).toThrow('server.etcd.prefix must start and end with "/"');
   });
 
+  it('reads the acl and audit blocks of an HCL config file, and refuses an audit sink that is not a file', async () => {
+    const f = join(dir, 'acl.hcl');
+    await writeFile(f, 'acl {\n  enabled = true\n}\naudit {\n  enabled = true\n  sink "file" {\n    type = "file"\n    path = "/var/log/a.log"\n    rotate_bytes = 1000\n    rotate_max_files = 3\n  }\n}\n');
+    const cfg = (await buildAgentConfig({ dev: false, configFiles: [f] }, mod)) as unknown as AgentConfig;
+    expect(cfg.acl).toEqual({ enabled: true });
+    expect(cfg.audit).toEqual({ enabled: true, path: '/var/log/a.log', rotateBytes: 1000, rotateMaxFiles: 3 });
+    expect(() => fromNomadConfig({ audit: { enabled: true, sink: { s: { type: 'syslog' } } } })).toThrow('audit sink type must be "file"');
+    expect(() => fromNomadConfig({ audit: { sink: { s: { rotate_bytes: -1 } } } })).toThrow('rotate_bytes must be a non-negative integer');
+  });
+
   it('refuses a heartbeat setting that is not a duration', async () => {
     const f = join(dir, 'bad.json');
     await writeFile(f, JSON.stringify({ server: { min_heartbeat_ttl: 'soon' } }));

@@ -179,6 +179,20 @@ function limitsBlock(l: Obj, file: string): Obj {
   return { httpMaxConnsPerClient: conns, httpHeaderTimeoutMs: timeout('http_header_timeout'), httpBodyTimeoutMs: timeout('http_body_timeout') };
 }
 
+/** `audit { enabled  sink "name" { type = "file"  path  rotate_bytes  rotate_max_files } }`. */
+function auditBlock(a: Obj, file: string): Obj {
+  const sinks = block(a.sink);
+  const first = sinks ? block(Object.values(sinks)[0]) : undefined;
+  if (first?.type !== undefined && first.type !== 'file') throw new UsageError(`Error loading configuration from ${file}: audit sink type must be "file", got ${JSON.stringify(first.type)}`);
+  const int = (key: string) => {
+    const v = first?.[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new UsageError(`Error loading configuration from ${file}: audit sink ${key} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  return { enabled: a.enabled, path: first?.path, rotateBytes: int('rotate_bytes'), rotateMaxFiles: int('rotate_max_files') };
+}
+
 /** Maps one Nomad-shaped agent config document onto Drover's config keys. */
 export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
   const server = block(doc.server);
@@ -186,7 +200,11 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
   const ports = block(doc.ports);
   const dns = block(doc.dns);
   const gateway = block(doc.gateway);
+  const acl = block(doc.acl);
+  const audit = block(doc.audit);
   return clean({
+    acl: acl ? { enabled: acl.enabled } : undefined,
+    audit: audit ? auditBlock(audit, file) : undefined,
     dataDir: doc.data_dir,
     bindAddr: doc.bind_addr,
     region: doc.region,

@@ -35,6 +35,8 @@ import { varPurge } from './var-purge.js';
 import { varPut } from './var-put.js';
 import { version } from './version.js';
 import { operatorRaftListPeers, serverJoin, serverMembers } from './server-members.js';
+import { ACL_COMMANDS } from './acl.js';
+import { NAMESPACE_COMMANDS } from './namespace.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   agent,
@@ -72,6 +74,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   varGet,
   varList,
   varPurge,
+  ...ACL_COMMANDS,
+  ...NAMESPACE_COMMANDS,
   version,
   serverMembers,
   serverJoin,

@@ -64,7 +64,7 @@ function forwardedPath(c: RequestContext, param: string, allocID: string): strin
 export async function forwardToClient(c: RequestContext, addr: string, ids: { param: string; allocID: string }, body?: string): Promise<typeof HANDLED> {
   const base = /^[a-z]+:\/\//i.test(addr) ? addr.replace(/\/+$/, '') : `http://${addr}`;
   const headers: Record<string, string> = { [FORWARDED_HEADER]: '1' };
-  for (const h of ['content-type', 'x-nomad-token', 'accept']) {
+  for (const h of ['content-type', 'x-nomad-token', 'authorization', 'accept']) {
     const v = c.req.headers[h];
     if (typeof v === 'string') headers[h] = v;
   }

@@ -1,8 +1,9 @@
 /** Job endpoints: `/v1/jobs`, `/v1/jobs/parse`, `/v1/job/:id[/...]`, `/v1/validate/job`. */
-import { badRequest, formatProblem, isDroverError } from '../../errors/index.js';
+import { badRequest, formatProblem, isDroverError, permissionDenied } from '../../errors/index.js';
 import { canonicalizeJob, parseJobHCL, parseJobJSON } from '../../jobspec/index.js';
 import type { Job } from '../../structs/index.js';
-import type { Router } from '../router.js';
+import { admittedNamespace } from '../../server/index.js';
+import type { RequestContext, Router } from '../router.js';
 import { allocStubShape, shapeAllocStubs } from '../alloc-stubs.js';
 import { indexed, JsonReply } from '../reply.js';
 import { boolParam, queryOptions } from '../query.js';
@@ -32,8 +33,14 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
   const server = opts.server;
   const ns = (q: URLSearchParams) => q.get('namespace') ?? 'default';
 
-  const register = async (body: RegisterBody, q: URLSearchParams, pathID?: string) => {
+  /** The body may name another namespace than the query the ACL rule checked: the token must be allowed there too. */
+  const maySubmit = (c: RequestContext, job: Job) => {
+    if (c.identity && !c.identity.acl.allowNamespaceOperation(admittedNamespace(job, c.query.get('namespace') ?? undefined), 'submit-job')) throw permissionDenied();
+  };
+
+  const register = async (c: RequestContext, body: RegisterBody, q: URLSearchParams, pathID?: string) => {
     const job = decodeJob(body.Job);
+    maySubmit(c, job);
     if (pathID !== undefined && job.ID !== pathID) throw badRequest(`job ID "${job.ID}" does not match the request path "${pathID}"`);
     const res = await server.jobRegister(job, {
       namespace: q.get('namespace') ?? undefined,
@@ -45,7 +52,7 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
   };
 
   r.get('/v1/jobs', async (c) => indexed(await server.jobList(queryOptions(c.query, c))));
-  r.write('/v1/jobs', async (c) => register(await c.json<RegisterBody>(), c.query));
+  r.write('/v1/jobs', async (c) => register(c, await c.json<RegisterBody>(), c.query));
 
   r.write('/v1/jobs/parse', async (c) => {
     const body = await c.json<{ JobHCL?: string; Variables?: string; Canonicalize?: boolean; HCLv1?: boolean }>();
@@ -68,7 +75,7 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
   });
 
   r.get('/v1/job/:id', async (c) => indexed(await server.jobGet(ns(c.query), c.params.id!, queryOptions(c.query, c))));
-  r.write('/v1/job/:id', async (c) => register(await c.json<RegisterBody>(), c.query, c.params.id));
+  r.write('/v1/job/:id', async (c) => register(c, await c.json<RegisterBody>(), c.query, c.params.id));
   r.on('DELETE', '/v1/job/:id', async (c) => {
     const res = await server.jobDeregister(ns(c.query), c.params.id!, boolParam(c.query, 'purge'));
     return new JsonReply({ ...res, KnownLeader: true, LastContact: 0 }, res.Index);
@@ -78,6 +85,7 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
     const body = await c.json<RegisterBody>();
     const job = decodeJob(body.Job);
     if (job.ID !== c.params.id) throw badRequest(`job ID "${job.ID}" does not match the request path "${c.params.id}"`);
+    maySubmit(c, job);
     const res = await server.jobPlan(job, body.Diff ?? false, { namespace: c.query.get('namespace') ?? undefined, handOver: true });
     return new JsonReply(res, res.Index);
   });

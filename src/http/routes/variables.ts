@@ -2,7 +2,7 @@
  * Nomad Variables: `GET /v1/vars?prefix=`, `GET|PUT|DELETE /v1/var/:path` (`?cas=N` on writes). A check-and-set
  * conflict answers 409 with the current variable as the body, as Nomad does, so `var put -check-index` can show it.
  */
-import { badRequest, DroverError, formatProblem, type Problem } from '../../errors/index.js';
+import { badRequest, DroverError, formatProblem, permissionDenied, type Problem } from '../../errors/index.js';
 import { checkVariableItems } from '../../jobspec/index.js';
 import { parseCas } from '../../discovery/index.js';
 import type { Variable } from '../../structs/index.js';
@@ -35,6 +35,7 @@ export function variableRoutes(r: Router, opts: ServerRouteOptions): void {
     checkVariableItems(body.Items, problems);
     if (problems.length > 0) throw badRequest(`invalid variable: ${problems.map(formatProblem).join('; ')}`, problems);
     const namespace = c.query.get('namespace') || body.Namespace || 'default';
+    if (c.identity && !c.identity.acl.allowVariableOperation(namespace, path, 'write')) throw permissionDenied();
     const res = await server.variablePut({ Namespace: namespace, Path: path, Items: body.Items ?? {} }, { cas: casParam(c.query) });
     return res.ok ? new JsonReply(res.variable, res.index) : new JsonReply(res.conflict, res.index, 409);
   });

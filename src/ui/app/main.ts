@@ -19,6 +19,7 @@ import { evalsView } from './views/evals.js';
 import { jobView } from './views/job.js';
 import { jobsView } from './views/jobs.js';
 import { servicesView } from './views/services.js';
+import { mountTokenForm, withToken } from './token.js';
 
 function byId(id: string): HTMLElement {
   const el = document.getElementById(id);
@@ -29,7 +30,7 @@ function byId(id: string): HTMLElement {
 const main = byId('main-content');
 const nav = byId('nav');
 const banner = new Banner(byId('banner'));
-const api = new Api({ fetch: (url, init) => fetch(url, init), base: location.origin, onWatchError: (key, err) => banner.set(key, err) });
+const api = new Api({ fetch: (url, init) => fetch(url, withToken(localStorage, init)), base: location.origin, onWatchError: (key, err) => banner.set(key, err) });
 
 let current: AbortController | undefined;
 let navigated = false;
@@ -115,6 +116,10 @@ byId('skip-link').addEventListener('click', (e) => {
 });
 window.addEventListener('hashchange', () => {
   if (isRouteHash(location.hash)) show(parseHash(isRouteHash(location.hash) ? location.hash : ''));
+});
+mountTokenForm(byId('token-form') as HTMLFormElement, localStorage, () => {
+  void agentInfo();
+  show(parseHash(isRouteHash(location.hash) ? location.hash : ''));
 });
 window.setInterval(tickTimes, 15_000);
 void agentInfo();

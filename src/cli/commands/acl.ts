@@ -1,0 +1,218 @@
+/**
+ * `drover acl ...`: Nomad's `nomad acl bootstrap`, `acl token create|list|info|self|delete`,
+ * `acl policy apply|list|info|delete` and `acl role create|list|delete`, with Nomad's output.
+ * Every command sends the token from `-token`, `DROVER_TOKEN` or `NOMAD_TOKEN` (the global flags).
+ */
+import type { ACLToken, ACLTokenListStub } from '../../structs/index.js';
+import { bool, str, strs, UsageError, type CommandContext, type CommandSpec } from '../command.js';
+import { formatKV } from '../format.js';
+
+function tokenKV(t: ACLToken | ACLTokenListStub): string {
+  const pairs: [string, string][] = [
+    ['Accessor ID', t.AccessorID],
+    ...('SecretID' in t ? [['Secret ID', t.SecretID] as [string, string]] : []),
+    ['Name', t.Name || '<none>'],
+    ['Type', t.Type],
+    ['Global', String(t.Global)],
+    ['Create Time', t.CreateTime],
+    ['Expiry Time', t.ExpirationTime ?? '<none>'],
+    ['Create Index', String(t.CreateIndex)],
+    ['Modify Index', String(t.ModifyIndex)],
+    ['Policies', `[${(t.Policies ?? []).join(' ')}]`],
+    ['Roles', `[${(t.Roles ?? []).map((r) => r.Name).join(' ')}]`],
+  ];
+  return formatKV(pairs);
+}
+
+function printToken(ctx: CommandContext, t: ACLToken): number {
+  if (ctx.out.json) ctx.out.printJSON(t);
+  else ctx.out.line(tokenKV(t));
+  return 0;
+}
+
+export const aclBootstrap: CommandSpec = {
+  path: ['acl', 'bootstrap'],
+  summary: 'Bootstrap the ACL system: create the first management token',
+  args: ['[secret-file]'],
+  async run(ctx, [file]) {
+    const secret = file ? (await ctx.readFile(file)).trim() : undefined;
+    return printToken(ctx, await ctx.client().acl.bootstrap(secret, { signal: ctx.signal }));
+  },
+};
+
+export const aclTokenCreate: CommandSpec = {
+  path: ['acl', 'token', 'create'],
+  summary: 'Create an ACL token',
+  options: [
+    { flags: '--name <name>', description: 'a name for the token' },
+    { flags: '--type <type>', description: 'client or management', default: 'client' },
+    { flags: '--policy <name>', description: 'a policy to link (repeatable)', repeatable: true },
+    { flags: '--role-name <name>', description: 'a role to link by name (repeatable)', repeatable: true },
+    { flags: '--role-id <id>', description: 'a role to link by ID (repeatable)', repeatable: true },
+    { flags: '--global', description: 'replicate the token to every region' },
+    { flags: '--ttl <duration>', description: 'the token expires after this long (e.g. 1h)' },
+  ],
+  async run(ctx, _args, opts) {
+    const type = str(opts.type) ?? 'client';
+    if (type !== 'client' && type !== 'management') throw new UsageError(`Error: -type must be client or management, got "${type}"`);
+    const roles = [...strs(opts.roleName).map((Name) => ({ Name })), ...strs(opts.roleId).map((ID) => ({ ID }))];
+    const t = await ctx.client().acl.createToken(
+      { Name: str(opts.name), Type: type, Policies: strs(opts.policy), Roles: roles, Global: bool(opts.global), ExpirationTTL: str(opts.ttl) },
+      { signal: ctx.signal },
+    );
+    return printToken(ctx, t);
+  },
+};
+
+export const aclTokenList: CommandSpec = {
+  path: ['acl', 'token', 'list'],
+  summary: 'List ACL tokens',
+  async run(ctx) {
+    const list = (await ctx.client().acl.tokens({ signal: ctx.signal })).value ?? [];
+    if (ctx.out.json) {
+      ctx.out.printJSON(list);
+      return 0;
+    }
+    if (list.length === 0) {
+      ctx.out.line('No tokens found');
+      return 0;
+    }
+    ctx.out.table([['Name', 'Type', 'Global', 'Accessor ID', 'Expired'], ...list.map((t) => [t.Name || '<none>', t.Type, String(t.Global), t.AccessorID, String(t.ExpirationTime !== null && Date.parse(t.ExpirationTime) <= ctx.now())])]);
+    return 0;
+  },
+};
+
+export const aclTokenInfo: CommandSpec = {
+  path: ['acl', 'token', 'info'],
+  summary: 'Show an ACL token',
+  args: ['<accessor-id>'],
+  async run(ctx, [accessor]) {
+    return printToken(ctx, (await ctx.client().acl.token(accessor!, { signal: ctx.signal })).value);
+  },
+};
+
+export const aclTokenSelf: CommandSpec = {
+  path: ['acl', 'token', 'self'],
+  summary: 'Show the token in use',
+  async run(ctx) {
+    return printToken(ctx, (await ctx.client().acl.self({ signal: ctx.signal })).value);
+  },
+};
+
+export const aclTokenDelete: CommandSpec = {
+  path: ['acl', 'token', 'delete'],
+  summary: 'Delete an ACL token',
+  args: ['<accessor-id>'],
+  async run(ctx, [accessor]) {
+    await ctx.client().acl.deleteToken(accessor!, { signal: ctx.signal });
+    ctx.out.line(`Token ${accessor} successfully deleted`);
+    return 0;
+  },
+};
+
+export const aclPolicyApply: CommandSpec = {
+  path: ['acl', 'policy', 'apply'],
+  summary: 'Create or update an ACL policy from a rules file ("-" reads stdin)',
+  args: ['<name>', '<rules-file>'],
+  options: [{ flags: '--description <text>', description: 'what the policy is for' }],
+  async run(ctx, [name, file], opts) {
+    const rules = await ctx.readFile(file === '-' ? '/dev/stdin' : file!);
+    await ctx.client().acl.applyPolicy({ Name: name!, Description: str(opts.description) ?? '', Rules: rules }, { signal: ctx.signal });
+    ctx.out.line(`Successfully wrote "${name}" ACL policy!`);
+    return 0;
+  },
+};
+
+export const aclPolicyList: CommandSpec = {
+  path: ['acl', 'policy', 'list'],
+  summary: 'List ACL policies',
+  async run(ctx) {
+    const list = (await ctx.client().acl.policies({ signal: ctx.signal })).value ?? [];
+    if (ctx.out.json) {
+      ctx.out.printJSON(list);
+      return 0;
+    }
+    if (list.length === 0) {
+      ctx.out.line('No policies found');
+      return 0;
+    }
+    ctx.out.table([['Name', 'Description'], ...list.map((p) => [p.Name, p.Description || '<none>'])]);
+    return 0;
+  },
+};
+
+export const aclPolicyInfo: CommandSpec = {
+  path: ['acl', 'policy', 'info'],
+  summary: 'Show an ACL policy and its rules',
+  args: ['<name>'],
+  async run(ctx, [name]) {
+    const p = (await ctx.client().acl.policy(name!, { signal: ctx.signal })).value;
+    if (ctx.out.json) {
+      ctx.out.printJSON(p);
+      return 0;
+    }
+    ctx.out.line(formatKV([['Name', p.Name], ['Description', p.Description || '<none>'], ['CreateIndex', String(p.CreateIndex)], ['ModifyIndex', String(p.ModifyIndex)]]));
+    ctx.out.section('Rules', p.Rules);
+    return 0;
+  },
+};
+
+export const aclPolicyDelete: CommandSpec = {
+  path: ['acl', 'policy', 'delete'],
+  summary: 'Delete an ACL policy',
+  args: ['<name>'],
+  async run(ctx, [name]) {
+    await ctx.client().acl.deletePolicy(name!, { signal: ctx.signal });
+    ctx.out.line(`Successfully deleted ${name} policy!`);
+    return 0;
+  },
+};
+
+export const aclRoleCreate: CommandSpec = {
+  path: ['acl', 'role', 'create'],
+  summary: 'Create an ACL role linking policies',
+  options: [
+    { flags: '--name <name>', description: 'the role name' },
+    { flags: '--description <text>', description: 'what the role is for' },
+    { flags: '--policy <name>', description: 'a policy to link (repeatable)', repeatable: true },
+  ],
+  async run(ctx, _args, opts) {
+    const name = str(opts.name);
+    if (!name) throw new UsageError('Error: -name is required');
+    const r = await ctx.client().acl.createRole({ Name: name, Description: str(opts.description), Policies: strs(opts.policy).map((Name) => ({ Name })) }, { signal: ctx.signal });
+    if (ctx.out.json) ctx.out.printJSON(r);
+    else ctx.out.line(formatKV([['ID', r.ID], ['Name', r.Name], ['Description', r.Description || '<none>'], ['Policies', r.Policies.map((p) => p.Name).join(',')]]));
+    return 0;
+  },
+};
+
+export const aclRoleList: CommandSpec = {
+  path: ['acl', 'role', 'list'],
+  summary: 'List ACL roles',
+  async run(ctx) {
+    const list = (await ctx.client().acl.roles({ signal: ctx.signal })).value ?? [];
+    if (ctx.out.json) {
+      ctx.out.printJSON(list);
+      return 0;
+    }
+    if (list.length === 0) {
+      ctx.out.line('No ACL roles found');
+      return 0;
+    }
+    ctx.out.table([['ID', 'Name', 'Description', 'Policies'], ...list.map((r) => [r.ID, r.Name, r.Description || '<none>', r.Policies.map((p) => p.Name).join(',')])]);
+    return 0;
+  },
+};
+
+export const aclRoleDelete: CommandSpec = {
+  path: ['acl', 'role', 'delete'],
+  summary: 'Delete an ACL role',
+  args: ['<role-id>'],
+  async run(ctx, [id]) {
+    await ctx.client().acl.deleteRole(id!, { signal: ctx.signal });
+    ctx.out.line(`ACL role ${id} successfully deleted`);
+    return 0;
+  },
+};
+
+export const ACL_COMMANDS = [aclBootstrap, aclTokenCreate, aclTokenList, aclTokenInfo, aclTokenSelf, aclTokenDelete, aclPolicyApply, aclPolicyList, aclPolicyInfo, aclPolicyDelete, aclRoleCreate, aclRoleList, aclRoleDelete];
