@@ -17,3 +17,4 @@ export * from './disconnect.js';
 export * from './results.js';
 export * from './stats.js';
 export * from './rpc.js';
+export * from './names.js';
