@@ -189,6 +189,7 @@ class ClientAgent implements Client {
     this.log = o.logger;
     this.now = o.clock ?? Date.now;
     this.identity = loadNodeIdentity(o.dataDir);
+    o.rpc.useNodeIdentity?.(this.identity.id, this.identity.secretID);
     this.store = new ClientStateStore(o.dataDir, { logger: this.log });
     this.batcher = new UpdateBatcher(o.rpc, this.timing.allocUpdateBatchMs, this.now, this.log);
     this.drivers = new Map(o.drivers.map((d) => [d.name, d]));

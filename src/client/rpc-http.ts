@@ -19,6 +19,8 @@
  *
  * Errors: any non-2xx answer becomes a DroverError 'Unavailable' carrying the status and body; a server that
  * cannot be reached tries the next address. The secret `X-Nomad-Token` header is sent when a token is given.
+ * Every internal call also carries the node's SecretID in `X-Drover-Node-Secret` (node identity: the servers
+ * answer 403 to a request that is not the node's own), and the writes name their node in `NodeID`.
  */
 import type { Allocation, Node, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata } from '../structs/index.js';
 import { DroverError } from '../errors/index.js';
@@ -49,6 +51,7 @@ export class HttpServerRPC implements ServerRPC {
   private current = 0;
   private readonly fetchFn: typeof fetch;
   private readonly slackMs: number;
+  private node: { id: string; secret: string } | undefined;
 
   constructor(addresses: string[] | string, private readonly opts: HttpServerRPCOptions = {}) {
     const list = (Array.isArray(addresses) ? addresses : [addresses]).map(normalize);
@@ -56,6 +59,17 @@ export class HttpServerRPC implements ServerRPC {
     this.addrs = list;
     this.fetchFn = opts.fetch ?? fetch;
     this.slackMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  }
+
+  useNodeIdentity(nodeID: string, secretID: string): void {
+    this.node = { id: nodeID, secret: secretID };
+  }
+
+  private headers(path: string): Record<string, string> {
+    const h: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (this.opts.token) h['X-Nomad-Token'] = this.opts.token;
+    if (this.node && path.startsWith('/v1/internal/client/')) h['X-Drover-Node-Secret'] = this.node.secret;
+    return h;
   }
 
   /**
@@ -80,7 +94,7 @@ export class HttpServerRPC implements ServerRPC {
       try {
         res = await this.fetchFn(`${base}${path}`, {
           method,
-          headers: { 'Content-Type': 'application/json', ...(this.opts.token ? { 'X-Nomad-Token': this.opts.token } : {}) },
+          headers: this.headers(path),
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
         });
@@ -117,15 +131,15 @@ export class HttpServerRPC implements ServerRPC {
   }
 
   async updateAllocs(updates: AllocClientUpdate[]): Promise<void> {
-    await this.call('PUT', '/v1/internal/client/allocs', { Allocs: updates });
+    await this.call('PUT', '/v1/internal/client/allocs', { NodeID: this.node?.id, Allocs: updates });
   }
 
   async upsertServiceRegistrations(regs: ServiceRegistration[]): Promise<void> {
-    await this.call('PUT', '/v1/internal/client/services', { Upsert: regs });
+    await this.call('PUT', '/v1/internal/client/services', { NodeID: this.node?.id, Upsert: regs });
   }
 
   async deleteServiceRegistrations(ids: string[]): Promise<void> {
-    await this.call('PUT', '/v1/internal/client/services', { Delete: ids });
+    await this.call('PUT', '/v1/internal/client/services', { NodeID: this.node?.id, Delete: ids });
   }
 
   // Template reads: the public blocking endpoints, as consul-template reads a Nomad agent.

@@ -42,6 +42,7 @@ import * as deployments from './deployment-endpoints.js';
 import { DeploymentWatcher } from './deployment-watcher.js';
 import * as catalog from './catalog-endpoints.js';
 import { allocStop } from './alloc-endpoints.js';
+import { authorizeNodeRequest, type NodeRequest } from './node-identity.js';
 
 export interface ServerOptions {
   /** Where state.db lives; ':memory:' for a throwaway server. Ignored when `backend` is given. */
@@ -402,6 +403,10 @@ export class Server implements ServerAPI {
     this.advertise = addr;
   }
   // Client RPC
+  /** Throws PermissionDenied unless a remote client's internal request is its own (see node-identity.ts). */
+  authorizeNodeRequest(req: NodeRequest): void {
+    authorizeNodeRequest(this.ctx.store.snapshot(), req);
+  }
   nodeRegister(node: Node): Promise<NodeRegisterResponse> {
     return client.nodeRegister(this.ctx, node);
   }
