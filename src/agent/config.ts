@@ -92,7 +92,8 @@ export function defaultConfig(dev: boolean): AgentConfig {
     region: 'global',
     datacenter: 'dc1',
     name: '',
-    bindAddr: dev ? '127.0.0.1' : '0.0.0.0',
+    // Loopback unless bind_addr says otherwise, -dev or not: an API with no ACLs must not face the network by default.
+    bindAddr: '127.0.0.1',
     ports: { http: 4646, dns: 8600 },
     advertiseAddr: '127.0.0.1',
     logLevel: 'info',
