@@ -39,7 +39,8 @@ export interface Agent {
 export async function startAgent(config: AgentConfig, opts: { logger?: Logger } = {}): Promise<Agent> {
   const logger = opts.logger ?? pinoLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  // Secrets live here (node secret, keyring, state): no access for other users.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const nodeName = config.name || hostname();
 
   let server: Server | undefined;

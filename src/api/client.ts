@@ -14,6 +14,7 @@ import { HttpTransport, type FetchLike } from './http.js';
 import { JobsAPI } from './jobs.js';
 import { NodesAPI } from './nodes.js';
 import { VariablesAPI } from './variables.js';
+import { KeyringAPI } from './keyring.js';
 import { ServicesAPI } from './services.js';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:4646';
@@ -43,6 +44,7 @@ export class DroverClient {
   readonly nodes: NodesAPI;
   readonly deployments: DeploymentsAPI;
   readonly variables: VariablesAPI;
+  readonly keyring: KeyringAPI;
   readonly services: ServicesAPI;
   readonly agent: AgentAPI;
   readonly status: StatusAPI;
@@ -59,6 +61,7 @@ export class DroverClient {
     this.nodes = new NodesAPI(this.http);
     this.deployments = new DeploymentsAPI(this.http);
     this.variables = new VariablesAPI(this.http);
+    this.keyring = new KeyringAPI(this.http);
     this.services = new ServicesAPI(this.http);
     this.agent = new AgentAPI(this.http);
     this.status = new StatusAPI(this.http);

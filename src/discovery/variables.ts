@@ -9,8 +9,9 @@ import { variablePathProblem, type Variable, type VariableLock, type VariableMet
 
 export type { Variable, VariableLock, VariableMetadata };
 
-export function variableMetadata(v: Variable): VariableMetadata {
-  const { Items: _items, ...meta } = v;
+/** The metadata of a variable or a stored row: never its items, sealed or not. */
+export function variableMetadata(v: Variable & { KeyID?: string; Data?: string }): VariableMetadata {
+  const { Items: _items, KeyID: _key, Data: _data, ...meta } = v;
   return meta;
 }
 

@@ -19,6 +19,7 @@ import { internalRoutes } from './routes/internal.js';
 import { jobTypeRoutes } from './routes/jobtypes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { variableRoutes } from './routes/variables.js';
+import { keyringRoutes } from './routes/keyring.js';
 import { serviceRoutes } from './routes/services.js';
 import { uiRoutes } from './routes/ui.js';
 import { snapshotRoutes } from './routes/snapshot.js';
@@ -44,6 +45,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     jobTypeRoutes(r, so);
     deploymentRoutes(r, so);
     variableRoutes(r, so);
+    keyringRoutes(r, so);
     serviceRoutes(r, so);
     snapshotRoutes(r, so);
   }

@@ -3,7 +3,7 @@
  * node and now fails safely (names, node identity, driver defaults).
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestAgent } from './harness/agent.js';
@@ -99,5 +99,32 @@ describe('a dev agent refuses what issue 12 reproduced', () => {
     expect(String(res.body)).toMatch(/not placed on node/);
     expect((await agent.api<unknown[]>('/v1/service/victimsvc')).body).toEqual([]);
     await agent.api(`/v1/node/${evil.ID}/purge`, { method: 'PUT' });
+  });
+
+  it('keeps variables encrypted in the state files, and reads them all after a full rotation frees the old key', async () => {
+    const planted = `planted-${randomUUID()}`;
+    for (let i = 0; i < 5; i++) expect(agent.cli(['var', 'put', `secure/v${i}`, `password=${planted}-${i}`]).code).toBe(0);
+    const serverDir = join(agent.dataDir, 'server');
+    const stateBytes = () => readdirSync(serverDir).filter((f) => f.startsWith('state.db')).map((f) => readFileSync(join(serverDir, f)).toString('latin1')).join('');
+    expect(stateBytes()).not.toContain(planted);
+    expect(statSync(join(serverDir, 'state.db')).mode & 0o077).toBe(0);
+    expect(statSync(agent.dataDir).mode & 0o077).toBe(0);
+
+    const before = JSON.parse(agent.cli(['operator', 'root', 'keyring', 'list', '-json']).stdout) as Array<{ KeyID: string; State: string }>;
+    expect(before).toHaveLength(1);
+    const old = before[0]!.KeyID;
+    const inUse = agent.cli(['operator', 'root', 'keyring', 'remove', old]);
+    expect(inUse.code).not.toBe(0);
+    expect(inUse.stdout + inUse.stderr).toMatch(/active key/);
+    expect(agent.cli(['operator', 'root', 'keyring', 'rotate', '-full']).code).toBe(0);
+    await agent.waitFor('the old key to be removable', async () => agent.cli(['operator', 'root', 'keyring', 'remove', old]).code === 0);
+    const after = JSON.parse(agent.cli(['operator', 'root', 'keyring', 'list', '-json']).stdout) as Array<{ KeyID: string; State: string }>;
+    expect(after.map((k) => k.State)).toEqual(['active']);
+    expect(after[0]!.KeyID).not.toBe(old);
+    for (let i = 0; i < 5; i++) {
+      const v = await agent.api<{ Items: Record<string, string> }>(`/v1/var/secure/v${i}`);
+      expect(v.body.Items).toEqual({ password: `${planted}-${i}` });
+    }
+    expect(stateBytes()).not.toContain(planted);
   });
 });

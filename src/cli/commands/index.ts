@@ -31,6 +31,7 @@ import { operatorSnapshotRestore, operatorSnapshotSave } from './operator-snapsh
 import { serviceInfo, serviceList } from './service.js';
 import { varGet } from './var-get.js';
 import { varList } from './var-list.js';
+import { keyringList, keyringRemove, keyringRotate } from './operator-keyring.js';
 import { varPurge } from './var-purge.js';
 import { varPut } from './var-put.js';
 import { version } from './version.js';
@@ -71,5 +72,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   varGet,
   varList,
   varPurge,
+  keyringList,
+  keyringRotate,
+  keyringRemove,
   version,
 ];
