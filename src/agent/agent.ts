@@ -18,6 +18,7 @@ import type { AgentConfig } from './config.js';
 import { DROVER_VERSION } from './version.js';
 import { startAgentDns, type AgentDns } from './dns.js';
 import { gatewayUrl, startAgentGateway } from './gateway.js';
+import { loadTlsMaterial, serverIdentityCheck } from './tls.js';
 import type { Gateway } from '../gateway/index.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
@@ -33,6 +34,8 @@ export interface Agent {
   /** The gateway, when enabled (`gateway` block; on in -dev). */
   gateway?: Gateway;
   logger: Logger;
+  /** Reads the TLS files again (SIGHUP): new connections of the API and to the servers use them. */
+  reloadTls(): void;
   stop(): Promise<void>;
 }
 
@@ -42,6 +45,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   // Secrets live here (node secret, keyring, state): no access for other users.
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const nodeName = config.name || hostname();
+  // Before anything starts: a missing, truncated or mismatched certificate file stops the start with its name.
+  const tlsOn = config.tls.http || config.tls.rpc;
+  const tls = tlsOn ? loadTlsMaterial(config.tls) : undefined;
+  const rpcTls = () => ({ ...loadTlsMaterial(config.tls), checkServerIdentity: serverIdentityCheck(config.region, config.tls.verifyServerHostname) });
 
   let server: Server | undefined;
   if (config.server.enabled) {
@@ -73,8 +80,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   }
 
   let client: Client | undefined;
+  let remoteRPC: HttpServerRPC | undefined;
   if (config.client.enabled) {
-    const rpc = server ?? new HttpServerRPC(config.client.servers);
+    const rpc = server ?? new HttpServerRPC(config.client.servers, config.tls.rpc ? { tls: rpcTls() } : {});
+    remoteRPC = rpc instanceof HttpServerRPC ? rpc : undefined;
     // Drivers exist before the client that owns task events; their events go to it once it does.
     const events: { to?: Client } = {};
     const onEvent = (taskID: string, type: string, message: string) => events.to?.driverEvent(taskID, type, message);
@@ -127,6 +136,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     client,
     agent: { self: agentSelf },
     logger: logger.child({ component: 'http' }),
+    ...(config.tls.http && tls ? { tls: { material: tls, requireClientCert: config.tls.verifyHttpsClient } } : {}),
   });
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
   // Servers forward client requests (logs, stats, restart, signal) for this node's allocations to this address.
@@ -143,6 +153,13 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     ...(dns ? { dns: dns.server } : {}),
     ...(gateway ? { gateway } : {}),
     logger,
+    reloadTls() {
+      if (!tlsOn) return;
+      const m = loadTlsMaterial(config.tls);
+      if (config.tls.http) http!.setTls?.(m);
+      if (config.tls.rpc) remoteRPC?.useTls(rpcTls());
+      logger.info('TLS certificates reloaded', { cert_file: config.tls.certFile });
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -62,6 +62,22 @@ export interface AgentConfig {
   dns: { enabled: boolean; domain: string };
   /** The gateway (`gateway { enabled, listen, admin, lb, data_plane }`); on by default in -dev on 127.0.0.1:8080. */
   gateway: GatewayConfig;
+  /** Nomad's `tls { http rpc ca_file cert_file key_file verify_server_hostname verify_https_client }`. */
+  tls: TlsConfig;
+}
+
+export interface TlsConfig {
+  /** HTTPS for the HTTP API. */
+  http: boolean;
+  /** TLS for client → server traffic (the internal endpoints), with this agent's certificate. */
+  rpc: boolean;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** A client accepts a server only with a certificate for server.<region>.nomad (or .drover). */
+  verifyServerHostname: boolean;
+  /** The HTTP API requires a client certificate signed by the CA (mutual TLS). */
+  verifyHttpsClient: boolean;
 }
 
 export interface HttpLimits {
@@ -116,6 +132,7 @@ export function defaultConfig(dev: boolean): AgentConfig {
     limits: { ...defaultHttpLimits },
     dns: { enabled: dev, domain: 'drover' },
     gateway: { enabled: dev, listen: '127.0.0.1:8080', lb: 'round_robin', dataPlane: 'node' },
+    tls: { http: false, rpc: false, caFile: '', certFile: '', keyFile: '', verifyServerHostname: false, verifyHttpsClient: false },
   };
 }
 

@@ -23,6 +23,8 @@
  * answer 403 to a request that is not the node's own), and the writes name their node in `NodeID`.
  */
 import type { Allocation, Node, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata } from '../structs/index.js';
+import type { PeerCertificate } from 'node:tls';
+import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 import { DroverError } from '../errors/index.js';
 import type { AllocClientUpdate, BlockingReadOptions, IndexedValue, NodeRegisterResponse, ServerRPC } from './rpc.js';
 
@@ -37,10 +39,29 @@ export interface ClientAllocsResponseJSON {
 
 export interface HttpServerRPCOptions {
   token?: string;
+  /**
+   * TLS to the servers (agent `tls { rpc = true }`): trust only `ca`, present `cert`/`key`, and check the server's
+   * certificate with `checkServerIdentity` (the role names under verify_server_hostname). Reloadable.
+   */
+  tls?: HttpServerRPCTls;
   /** For tests. Defaults to the global fetch. */
   fetch?: typeof fetch;
   /** Deadline of a non-blocking request and the slack beyond a blocking query's wait (default 15 s). */
   requestTimeoutMs?: number;
+}
+
+export interface HttpServerRPCTls {
+  ca: string;
+  cert: string;
+  key: string;
+  checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
+}
+
+/** A fetch over undici's own dispatcher with this TLS: the global fetch cannot take client certificates. */
+function tlsFetch(t: HttpServerRPCTls): { fetch: typeof fetch; close(): Promise<void> } {
+  const dispatcher = new UndiciAgent({ connect: { ca: t.ca, cert: t.cert, key: t.key, ...(t.checkServerIdentity ? { checkServerIdentity: t.checkServerIdentity } : {}) } });
+  const f = ((input: string, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+  return { fetch: f, close: () => dispatcher.close() };
 }
 
 /** Deadline of a non-blocking request, and the slack added to a blocking query's wait. */
@@ -49,16 +70,28 @@ const REQUEST_TIMEOUT_MS = 15_000;
 export class HttpServerRPC implements ServerRPC {
   private readonly addrs: string[];
   private current = 0;
-  private readonly fetchFn: typeof fetch;
+  private fetchFn: typeof fetch;
+  private closeTls: (() => Promise<void>) | undefined;
   private readonly slackMs: number;
   private node: { id: string; secret: string } | undefined;
 
   constructor(addresses: string[] | string, private readonly opts: HttpServerRPCOptions = {}) {
-    const list = (Array.isArray(addresses) ? addresses : [addresses]).map(normalize);
+    const scheme = opts.tls ? 'https' : 'http';
+    const list = (Array.isArray(addresses) ? addresses : [addresses]).map((a) => normalize(a, scheme));
     if (list.length === 0) throw new DroverError('BadRequest', 'a client needs at least one server address');
     this.addrs = list;
     this.fetchFn = opts.fetch ?? fetch;
+    if (opts.tls) this.useTls(opts.tls);
     this.slackMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  }
+
+  /** New TLS material (SIGHUP): new connections use it; the old dispatcher closes once its requests end. */
+  useTls(t: HttpServerRPCTls): void {
+    const old = this.closeTls;
+    const next = tlsFetch(t);
+    this.fetchFn = next.fetch;
+    this.closeTls = next.close;
+    void old?.().catch(() => undefined);
   }
 
   useNodeIdentity(nodeID: string, secretID: string): void {
@@ -181,8 +214,8 @@ function blocking(q: BlockingReadOptions, extra: Record<string, string | undefin
   return p.toString();
 }
 
-function normalize(a: string): string {
-  const withScheme = /^https?:\/\//.test(a) ? a : `http://${a}`;
+function normalize(a: string, scheme: 'http' | 'https'): string {
+  const withScheme = /^https?:\/\//.test(a) ? a : `${scheme}://${a}`;
   const u = new URL(withScheme);
   if (!u.port && !/^https?:\/\/[^/]+:\d+/.test(withScheme)) u.port = '4646';
   return u.origin;

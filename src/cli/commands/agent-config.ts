@@ -156,6 +156,7 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
   const ports = block(doc.ports);
   const dns = block(doc.dns);
   const gateway = block(doc.gateway);
+  const tls = block(doc.tls);
   return clean({
     dataDir: doc.data_dir,
     bindAddr: doc.bind_addr,
@@ -168,6 +169,17 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
     server: server ? serverBlock(server, file) : undefined,
     gateway: gateway ? gatewayBlock(gateway, file) : undefined,
     limits: block(doc.limits) ? limitsBlock(block(doc.limits)!, file) : undefined,
+    tls: tls
+      ? {
+          http: tls.http,
+          rpc: tls.rpc,
+          caFile: tls.ca_file,
+          certFile: tls.cert_file,
+          keyFile: tls.key_file,
+          verifyServerHostname: tls.verify_server_hostname,
+          verifyHttpsClient: tls.verify_https_client,
+        }
+      : undefined,
     client: client
       ? {
           enabled: client.enabled,

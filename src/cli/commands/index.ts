@@ -32,6 +32,7 @@ import { serviceInfo, serviceList } from './service.js';
 import { varGet } from './var-get.js';
 import { varList } from './var-list.js';
 import { keyringList, keyringRemove, keyringRotate } from './operator-keyring.js';
+import { tlsCaCreate, tlsCertCreate } from './tls.js';
 import { varPurge } from './var-purge.js';
 import { varPut } from './var-put.js';
 import { version } from './version.js';
@@ -75,5 +76,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   keyringList,
   keyringRotate,
   keyringRemove,
+  tlsCaCreate,
+  tlsCertCreate,
   version,
 ];
