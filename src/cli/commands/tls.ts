@@ -11,7 +11,7 @@
  * <region>-<role>-drover.pem / <region>-<role>-drover-key.pem. Keys are ECDSA P-256, written 0600.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
@@ -48,6 +48,7 @@ export const tlsCaCreate: CommandSpec = {
   ],
   async run(ctx, _args, opts) {
     const dir = resolve(String(opts.dir));
+    mkdirSync(dir, { recursive: true });
     const [cert, key] = [join(dir, CA), join(dir, CA_KEY)];
     refuseOverwrite(cert, key);
     openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', String(opts.days), '-subj', `/CN=${String(opts.commonName)}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
@@ -88,6 +89,7 @@ export const tlsCertCreate: CommandSpec = {
     const dns = [cn, ...(role === 'cli' ? [] : [`${role}.${region}.drover`]), 'localhost', ...names];
     const ipSans = [...(role === 'cli' ? [] : ['127.0.0.1']), ...ips];
     const dir = resolve(String(opts.dir));
+    mkdirSync(dir, { recursive: true });
     const base = join(dir, `${region}-${role}-drover`);
     const [cert, key] = [`${base}.pem`, `${base}-key.pem`];
     refuseOverwrite(cert, key);
