@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,31 @@ describe('agent TLS', () => {
       await expect(rpcWith(url, foreign).nodeRegister({ ID: 'n1' } as never)).rejects.toThrow(/no server reachable/);
     } finally {
       server.close();
+    }
+  });
+
+  it('serves new connections with reloaded certificates after setTls, as SIGHUP does', async () => {
+    const { startHttpApi } = await import('../http/index.js');
+    const { nullLogger } = await import('../logging/index.js');
+    const first = loadTlsMaterial(cfg(dir, 'server'));
+    const http = await startHttpApi({ host: '127.0.0.1', port: 0, agent: { self: () => ({}) }, logger: nullLogger, tls: { material: first, requireClientCert: false } });
+    try {
+      const issuer = (ca: string) =>
+        new Promise<string>((res, rej) => {
+          const s = tlsConnect({ host: '127.0.0.1', port: http.port, ca, servername: 'localhost' }, () => {
+            res(s.getPeerCertificate().issuer.CN);
+            s.end();
+          });
+          s.once('error', rej);
+        });
+      expect(await issuer(first.ca)).toBe('test CA');
+      await expect(issuer(readFileSync(join(other, 'drover-agent-ca.pem'), 'utf8'))).rejects.toThrow();
+      const second = loadTlsMaterial(cfg(other, 'server'));
+      http.setTls!(second);
+      expect(await issuer(second.ca)).toBe('test CA');
+      await expect(issuer(first.ca)).rejects.toThrow();
+    } finally {
+      await http.close();
     }
   });
 
