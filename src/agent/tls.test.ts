@@ -94,7 +94,7 @@ describe('agent TLS', () => {
       const issuer = (ca: string) =>
         new Promise<string>((res, rej) => {
           const s = tlsConnect({ host: '127.0.0.1', port: http.port, ca, servername: 'localhost' }, () => {
-            res(s.getPeerCertificate().issuer.CN);
+            res(String(s.getPeerCertificate().issuer.CN));
             s.end();
           });
           s.once('error', rej);
