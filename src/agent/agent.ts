@@ -19,6 +19,7 @@ import type { AgentConfig } from './config.js';
 import { DROVER_VERSION } from './version.js';
 import { startAgentDns, type AgentDns } from './dns.js';
 import { gatewayUrl, startAgentGateway } from './gateway.js';
+import { loadTlsMaterial, serverIdentityCheck } from './tls.js';
 import type { Gateway } from '../gateway/index.js';
 import { AclService, AuditLog, RemoteAclResolver } from '../acl/index.js';
 
@@ -35,14 +36,21 @@ export interface Agent {
   /** The gateway, when enabled (`gateway` block; on in -dev). */
   gateway?: Gateway;
   logger: Logger;
+  /** Reads the TLS files again (SIGHUP): new connections of the API and to the servers use them. */
+  reloadTls(): void;
   stop(): Promise<void>;
 }
 
 export async function startAgent(config: AgentConfig, opts: { logger?: Logger } = {}): Promise<Agent> {
   const logger = opts.logger ?? pinoLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  // Secrets live here (node secret, keyring, state): no access for other users.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const nodeName = config.name || hostname();
+  // Before anything starts: a missing, truncated or mismatched certificate file stops the start with its name.
+  const tlsOn = config.tls.http || config.tls.rpc;
+  const tls = tlsOn ? loadTlsMaterial(config.tls) : undefined;
+  const rpcTls = () => ({ ...loadTlsMaterial(config.tls), checkServerIdentity: serverIdentityCheck(config.region, config.tls.verifyServerHostname) });
 
   let server: Server | undefined;
   let ha: HaSeat | undefined;
@@ -102,7 +110,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   let client: Client | undefined;
   let remoteRPC: HttpServerRPC | undefined;
   if (config.client.enabled) {
-    if (!server) remoteRPC = new HttpServerRPC(config.client.servers);
+    if (!server) remoteRPC = new HttpServerRPC(config.client.servers, config.tls.rpc ? { tls: rpcTls() } : {});
     const rpc = server ?? remoteRPC!;
     // Drivers exist before the client that owns task events; their events go to it once it does.
     const events: { to?: Client } = {};
@@ -163,6 +171,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     // A client-only agent asks the servers who a token is (cached 30 s, as Nomad's token_ttl).
     aclGate: !server && config.acl.enabled ? new RemoteAclResolver({ servers: config.client.servers, hasAlloc: (id) => client?.hasAlloc(id) ?? false }) : undefined,
     audit,
+    ...(config.tls.http && tls ? { tls: { material: tls, requireClientCert: config.tls.verifyHttpsClient } } : {}),
   });
   await ha?.start(`http://${httpHost(config)}:${http.port}`, agentSelf().member);
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
@@ -180,6 +189,13 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     ...(dns ? { dns: dns.server } : {}),
     ...(gateway ? { gateway } : {}),
     logger,
+    reloadTls() {
+      if (!tlsOn) return;
+      const m = loadTlsMaterial(config.tls);
+      if (config.tls.http) http!.setTls?.(m);
+      if (config.tls.rpc) remoteRPC?.useTls(rpcTls());
+      logger.info('TLS certificates reloaded', { cert_file: config.tls.certFile });
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -8,4 +8,13 @@ describe('agent defaults', () => {
       expect(defaultConfig(dev).audit.enabled).toBe(false);
     }
   });
+
+  it('bind the API to loopback outside -dev too, until bind_addr says otherwise', () => {
+    expect(defaultConfig(false).bindAddr).toBe('127.0.0.1');
+    expect(defaultConfig(true).bindAddr).toBe('127.0.0.1');
+  });
+
+  it('leave raw_exec off outside -dev', () => {
+    expect(defaultConfig(false).plugins).toEqual({});
+  });
 });

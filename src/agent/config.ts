@@ -71,6 +71,22 @@ export interface AgentConfig {
   acl: { enabled: boolean };
   /** `audit { enabled = true  sink "file" { path rotate_bytes rotate_max_files } }`: one JSON line per API request. */
   audit: { enabled: boolean; path: string; rotateBytes: number; rotateMaxFiles: number };
+  /** Nomad's `tls { http rpc ca_file cert_file key_file verify_server_hostname verify_https_client }`. */
+  tls: TlsConfig;
+}
+
+export interface TlsConfig {
+  /** HTTPS for the HTTP API. */
+  http: boolean;
+  /** TLS for client → server traffic (the internal endpoints), with this agent's certificate. */
+  rpc: boolean;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** A client accepts a server only with a certificate for server.<region>.nomad (or .drover). */
+  verifyServerHostname: boolean;
+  /** The HTTP API requires a client certificate signed by the CA (mutual TLS). */
+  verifyHttpsClient: boolean;
 }
 
 export interface HttpLimits {
@@ -101,7 +117,8 @@ export function defaultConfig(dev: boolean): AgentConfig {
     region: 'global',
     datacenter: 'dc1',
     name: '',
-    bindAddr: dev ? '127.0.0.1' : '0.0.0.0',
+    // Loopback unless bind_addr says otherwise, -dev or not: an API with no ACLs must not face the network by default.
+    bindAddr: '127.0.0.1',
     ports: { http: 4646, dns: 8600 },
     advertiseAddr: '127.0.0.1',
     logLevel: 'info',
@@ -127,6 +144,7 @@ export function defaultConfig(dev: boolean): AgentConfig {
     acl: { enabled: false },
     // The path is relative to the data dir unless absolute (Nomad's default: <data_dir>/audit/audit.log).
     audit: { enabled: false, path: 'audit/audit.log', rotateBytes: 0, rotateMaxFiles: 0 },
+    tls: { http: false, rpc: false, caFile: '', certFile: '', keyFile: '', verifyServerHostname: false, verifyHttpsClient: false },
   };
 }
 

@@ -14,6 +14,7 @@ import { HttpTransport, type FetchLike } from './http.js';
 import { JobsAPI } from './jobs.js';
 import { NodesAPI } from './nodes.js';
 import { VariablesAPI } from './variables.js';
+import { KeyringAPI } from './keyring.js';
 import { ServicesAPI } from './services.js';
 import { ACLAPI, NamespacesAPI } from './acl.js';
 
@@ -44,6 +45,7 @@ export class DroverClient {
   readonly nodes: NodesAPI;
   readonly deployments: DeploymentsAPI;
   readonly variables: VariablesAPI;
+  readonly keyring: KeyringAPI;
   readonly services: ServicesAPI;
   readonly acl: ACLAPI;
   readonly namespaces: NamespacesAPI;
@@ -65,6 +67,7 @@ export class DroverClient {
     this.acl = new ACLAPI(this.http);
     this.namespaces = new NamespacesAPI(this.http);
     this.variables = new VariablesAPI(this.http);
+    this.keyring = new KeyringAPI(this.http);
     this.services = new ServicesAPI(this.http);
     this.agent = new AgentAPI(this.http);
     this.status = new StatusAPI(this.http);

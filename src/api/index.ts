@@ -10,6 +10,7 @@ export type { EvaluationsAPI } from './evaluations.js';
 export type { NodesAPI } from './nodes.js';
 export type { DeploymentsAPI } from './deployments.js';
 export type { VariablesAPI, VariableWriteResponse } from './variables.js';
+export type { KeyringAPI, RootKeyMeta } from './keyring.js';
 export type { ServicesAPI, ServiceQueryOptions } from './services.js';
 export type { AgentAPI, StatusAPI, OperatorAPI, ServerMember, ServerMembers, RaftConfiguration, RaftServer } from './agent.js';
 export type * from './types.js';

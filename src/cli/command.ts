@@ -25,6 +25,8 @@ export interface GlobalOptions {
   region?: string;
   token?: string;
   json: boolean;
+  /** Files for TLS to the agent (-ca-cert, -client-cert, -client-key, -tls-server-name). */
+  tls?: { caCert?: string; clientCert?: string; clientKey?: string; serverName?: string };
 }
 
 export interface CommandContext {

@@ -12,6 +12,7 @@ import { UsageError, type CommandContext, type CommandSpec, type GlobalOptions, 
 import { COMMANDS } from './commands/index.js';
 import { createJobFileLoader, type JobFileLoader, type JobspecModule, loadJobspec } from './jobfile.js';
 import { createOutput, type Writable } from './output.js';
+import { tlsFetch } from './tls-fetch.js';
 
 export interface CliIO {
   stdout: Writable;
@@ -36,6 +37,10 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { flags: '--namespace <namespace>', description: 'target namespace (env DROVER_NAMESPACE, NOMAD_NAMESPACE)' },
   { flags: '--region <region>', description: 'target region (env DROVER_REGION, NOMAD_REGION)' },
   { flags: '--token <token>', description: 'ACL token (env DROVER_TOKEN, NOMAD_TOKEN)' },
+  { flags: '--ca-cert <file>', description: 'CA certificate to verify the agent with (env DROVER_CACERT, NOMAD_CACERT)' },
+  { flags: '--client-cert <file>', description: 'client certificate for mutual TLS (env DROVER_CLIENT_CERT, NOMAD_CLIENT_CERT)' },
+  { flags: '--client-key <file>', description: 'key of the client certificate (env DROVER_CLIENT_KEY, NOMAD_CLIENT_KEY)' },
+  { flags: '--tls-server-name <name>', description: 'server name to verify the agent certificate against (env DROVER_TLS_SERVER_NAME, NOMAD_TLS_SERVER_NAME)' },
   { flags: '--json', description: 'print the API JSON instead of text' },
 ];
 
@@ -64,6 +69,12 @@ function resolveGlobals(opts: Record<string, unknown>, env: CliIO['env']): Globa
     region: pick(opts.region, 'DROVER_REGION', 'NOMAD_REGION'),
     token: pick(opts.token, 'DROVER_TOKEN', 'NOMAD_TOKEN'),
     json: opts.json === true,
+    tls: {
+      caCert: pick(opts.caCert, 'DROVER_CACERT', 'NOMAD_CACERT'),
+      clientCert: pick(opts.clientCert, 'DROVER_CLIENT_CERT', 'NOMAD_CLIENT_CERT'),
+      clientKey: pick(opts.clientKey, 'DROVER_CLIENT_KEY', 'NOMAD_CLIENT_KEY'),
+      serverName: pick(opts.tlsServerName, 'DROVER_TLS_SERVER_NAME', 'NOMAD_TLS_SERVER_NAME'),
+    },
   };
 }
 
@@ -108,7 +119,7 @@ function makeContext(shared: Shared, opts: Record<string, unknown>): CommandCont
     out: createOutput(io.stdout, io.stderr, globals.json),
     globals,
     env: io.env,
-    client: () => (client ??= new DroverClient({ address: globals.address, namespace: globals.namespace, region: globals.region, token: globals.token, fetch: deps.fetch })),
+    client: () => (client ??= new DroverClient({ address: globals.address, namespace: globals.namespace, region: globals.region, token: globals.token, fetch: deps.fetch ?? tlsFetch(globals.tls ?? {}) })),
     jobFiles: shared.jobFiles,
     signal: shared.signal,
     now: deps.now ?? Date.now,

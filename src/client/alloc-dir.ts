@@ -3,24 +3,68 @@
  *
  *   <data>/alloc/<allocID>/alloc/{data,logs,tmp}      shared by the group's tasks (NOMAD_ALLOC_DIR)
  *   <data>/alloc/<allocID>/<task>/{local,secrets,tmp}  per task (NOMAD_TASK_DIR is local/)
+ *
+ * Allocation IDs and task names come from the servers, which took them from a user. The server validates
+ * them, but the client does not trust that: every path built from API data goes through `confinedPath`, which
+ * refuses a name that is not a single plain segment and proves (after resolving symlinks) that the result stays
+ * inside its root. A task named `../../victim` never reaches mkdir or chmod.
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { TaskDirs } from '../drivers/index.js';
+import { DroverError } from '../errors/index.js';
+import { allocIDProblem, taskNameProblem } from '../structs/index.js';
+
+/**
+ * `root` joined with `parts`, refused when it leaves `root` once symlinks are resolved. Returns the joined
+ * (not the resolved) path, so the paths tasks see do not change with how the data dir was reached.
+ */
+export function confinedPath(root: string, ...parts: string[]): string {
+  const joined = resolve(root, ...parts);
+  const rootReal = realOrSelf(resolve(root));
+  const rel = relative(rootReal, realOrSelf(joined));
+  if (rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel)) {
+    throw new DroverError('BadRequest', `path ${JSON.stringify(join(...parts))} is outside ${root}`, { details: { root } });
+  }
+  return joined;
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    // Not there yet: resolve the parent's symlinks and keep the last part.
+    const parent = dirname(p);
+    return parent === p ? p : join(realOrSelf(parent), basename(p));
+  }
+}
+
+function checkAllocID(allocID: string): void {
+  const bad = allocIDProblem(allocID);
+  if (bad) throw new DroverError('BadRequest', bad);
+}
+
+/** The task name as a directory name: refused unless it is one plain segment. */
+export function checkTaskName(task: string): void {
+  const bad = taskNameProblem(task);
+  if (bad) throw new DroverError('BadRequest', bad);
+}
 
 export function allocDirPath(dataDir: string, allocID: string): string {
-  return join(dataDir, 'alloc', allocID);
+  checkAllocID(allocID);
+  return confinedPath(join(dataDir, 'alloc'), allocID);
 }
 
 export function buildAllocDir(dataDir: string, allocID: string): string {
   const root = allocDirPath(dataDir, allocID);
-  for (const d of ['data', 'logs', 'tmp']) mkdirSync(join(root, 'alloc', d), { recursive: true });
+  for (const d of ['data', 'logs', 'tmp']) mkdirSync(confinedPath(root, 'alloc', d), { recursive: true });
   return root;
 }
 
 export function taskDirs(dataDir: string, allocID: string, task: string): TaskDirs {
+  checkTaskName(task);
   const root = allocDirPath(dataDir, allocID);
-  const dir = join(root, task);
+  const dir = confinedPath(root, task);
   return {
     sharedAllocDir: join(root, 'alloc'),
     dir,
@@ -31,9 +75,12 @@ export function taskDirs(dataDir: string, allocID: string, task: string): TaskDi
 }
 
 export function buildTaskDir(dirs: TaskDirs): void {
-  mkdirSync(dirs.localDir, { recursive: true });
-  mkdirSync(dirs.secretsDir, { recursive: true, mode: 0o700 });
-  mkdirSync(join(dirs.dir, 'tmp'), { recursive: true });
+  // Re-checked here: a symlink planted since taskDirs() must not redirect the mkdirs.
+  const root = dirname(dirs.dir);
+  confinedPath(root, basename(dirs.dir));
+  mkdirSync(confinedPath(dirs.dir, 'local'), { recursive: true });
+  mkdirSync(confinedPath(dirs.dir, 'secrets'), { recursive: true, mode: 0o700 });
+  mkdirSync(confinedPath(dirs.dir, 'tmp'), { recursive: true });
 }
 
 export function destroyAllocDir(dataDir: string, allocID: string): void {

@@ -13,7 +13,7 @@
 import * as os from 'node:os';
 import { resolve } from 'node:path';
 import type { Allocation, Node } from '../structs/index.js';
-import { AllocClientStatusUnknown, allocDisconnectPolicy, allocTerminalStatus } from '../structs/index.js';
+import { AllocClientStatusUnknown, allocDisconnectPolicy, allocIDProblem, allocTerminalStatus } from '../structs/index.js';
 import { allocNotFound, DroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
@@ -23,7 +23,7 @@ import { withDispatchPayload } from './dispatch-payload.js';
 import { withIdentity } from './identity-hook.js';
 import type { HostVolumeConfig } from './task-config.js';
 import { AllocRunner, type AllocRunnerDeps } from './alloc-runner.js';
-import { allocDirPath } from './alloc-dir.js';
+import { allocDirPath, checkTaskName, confinedPath } from './alloc-dir.js';
 import { templateHookFactory } from './template-hook.js';
 import { ClientStateStore } from './state-store.js';
 import { UpdateBatcher } from './update-batcher.js';
@@ -192,6 +192,7 @@ class ClientAgent implements Client {
     this.log = o.logger;
     this.now = o.clock ?? Date.now;
     this.identity = loadNodeIdentity(o.dataDir);
+    o.rpc.useNodeIdentity?.(this.identity.id, this.identity.secretID);
     this.store = new ClientStateStore(o.dataDir, { logger: this.log });
     this.batcher = new UpdateBatcher(o.rpc, this.timing.allocUpdateBatchMs, this.now, this.log);
     this.drivers = new Map(o.drivers.map((d) => [d.name, d]));
@@ -392,6 +393,12 @@ class ClientAgent implements Client {
     const seen = new Set<string>();
     for (const a of allocs) {
       if (a.NodeID && a.NodeID !== this.nodeID) continue;
+      // Its ID names a directory and a state file: never build a path from one that is not a plain token.
+      const badID = allocIDProblem(a.ID);
+      if (badID) {
+        this.log.error('refusing allocation', { err: badID });
+        continue;
+      }
       seen.add(a.ID);
       const r = this.runners.get(a.ID);
       if (!r) {
@@ -483,7 +490,8 @@ class ClientAgent implements Client {
     return (async function* () {
       if (!r) throw allocNotFound(allocID);
       if (!r.task(task)) throw new DroverError('TaskNotFound', `task "${task}" not found in allocation "${allocID}"`, { details: { allocID, task } });
-      yield* readLogFiles(`${dirs}/alloc/${allocID}/alloc/logs`, `${task}.${type}`, opts);
+      checkTaskName(task);
+      yield* readLogFiles(confinedPath(allocDirPath(dirs, allocID), 'alloc', 'logs'), `${task}.${type}`, opts);
     })();
   }
 

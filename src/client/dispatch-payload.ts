@@ -4,15 +4,17 @@
  * payload, are left alone.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, resolve, sep } from 'node:path';
+import { dirname } from 'node:path';
+import { confinedPath } from './alloc-dir.js';
 import type { TaskHook, TaskHookFactory } from './hooks.js';
 
 /** The payload file's path, refusing one that would leave the task's local dir. */
 export function payloadPath(localDir: string, file: string): string {
-  const root = resolve(localDir);
-  const p = resolve(root, file);
-  if (p !== root && !p.startsWith(root + sep)) throw new Error(`dispatch_payload file "${file}" escapes the task's local dir`);
-  return p;
+  try {
+    return confinedPath(localDir, file);
+  } catch {
+    throw new Error(`dispatch_payload file "${file}" escapes the task's local dir`);
+  }
 }
 
 export const dispatchPayloadHook: TaskHook = {

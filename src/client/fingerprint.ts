@@ -82,7 +82,7 @@ export interface NodeIdentity {
 /** The node ID survives restarts: `<data>/client/node-id` (and its secret beside it). */
 export function loadNodeIdentity(dataDir: string): NodeIdentity {
   const dir = join(dataDir, 'client');
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const read = (name: string) => {
     const p = join(dir, name);
     if (existsSync(p)) {

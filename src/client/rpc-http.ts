@@ -19,8 +19,12 @@
  *
  * Errors: any non-2xx answer becomes a DroverError 'Unavailable' carrying the status and body; a server that
  * cannot be reached tries the next address. The secret `X-Nomad-Token` header is sent when a token is given.
+ * Every internal call also carries the node's SecretID in `X-Drover-Node-Secret` (node identity: the servers
+ * answer 403 to a request that is not the node's own), and the writes name their node in `NodeID`.
  */
 import type { Allocation, Node, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata } from '../structs/index.js';
+import type { PeerCertificate } from 'node:tls';
+import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 import { DroverError } from '../errors/index.js';
 import type { AllocClientUpdate, BlockingReadOptions, IndexedValue, NodeRegisterResponse, ServerRPC } from './rpc.js';
 
@@ -35,10 +39,29 @@ export interface ClientAllocsResponseJSON {
 
 export interface HttpServerRPCOptions {
   token?: string;
+  /**
+   * TLS to the servers (agent `tls { rpc = true }`): trust only `ca`, present `cert`/`key`, and check the server's
+   * certificate with `checkServerIdentity` (the role names under verify_server_hostname). Reloadable.
+   */
+  tls?: HttpServerRPCTls;
   /** For tests. Defaults to the global fetch. */
   fetch?: typeof fetch;
   /** Deadline of a non-blocking request and the slack beyond a blocking query's wait (default 15 s). */
   requestTimeoutMs?: number;
+}
+
+export interface HttpServerRPCTls {
+  ca: string;
+  cert: string;
+  key: string;
+  checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
+}
+
+/** A fetch over undici's own dispatcher with this TLS: the global fetch cannot take client certificates. */
+function tlsFetch(t: HttpServerRPCTls): { fetch: typeof fetch; close(): Promise<void> } {
+  const dispatcher = new UndiciAgent({ connect: { ca: t.ca, cert: t.cert, key: t.key, ...(t.checkServerIdentity ? { checkServerIdentity: t.checkServerIdentity } : {}) } });
+  const f = ((input: string, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+  return { fetch: f, close: () => dispatcher.close() };
 }
 
 /** Deadline of a non-blocking request, and the slack added to a blocking query's wait. */
@@ -47,14 +70,18 @@ const REQUEST_TIMEOUT_MS = 15_000;
 export class HttpServerRPC implements ServerRPC {
   private readonly addrs: string[];
   private current = 0;
-  private readonly fetchFn: typeof fetch;
+  private fetchFn: typeof fetch;
+  private closeTls: (() => Promise<void>) | undefined;
   private readonly slackMs: number;
+  private node: { id: string; secret: string } | undefined;
 
   constructor(addresses: string[] | string, private readonly opts: HttpServerRPCOptions = {}) {
-    const list = (Array.isArray(addresses) ? addresses : [addresses]).map(normalize);
+    const scheme = opts.tls ? 'https' : 'http';
+    const list = (Array.isArray(addresses) ? addresses : [addresses]).map((a) => normalize(a, scheme));
     if (list.length === 0) throw new DroverError('BadRequest', 'a client needs at least one server address');
     this.addrs = list;
     this.fetchFn = opts.fetch ?? fetch;
+    if (opts.tls) this.useTls(opts.tls);
     this.slackMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   }
 
@@ -66,6 +93,26 @@ export class HttpServerRPC implements ServerRPC {
   /** The same servers, calling with another token (a task's workload identity for its template reads). */
   withToken(token: string): HttpServerRPC {
     return new HttpServerRPC(this.addrs, { ...this.opts, token });
+  }
+
+  /** New TLS material (SIGHUP): new connections use it; the old dispatcher closes once its requests end. */
+  useTls(t: HttpServerRPCTls): void {
+    const old = this.closeTls;
+    const next = tlsFetch(t);
+    this.fetchFn = next.fetch;
+    this.closeTls = next.close;
+    void old?.().catch(() => undefined);
+  }
+
+  useNodeIdentity(nodeID: string, secretID: string): void {
+    this.node = { id: nodeID, secret: secretID };
+  }
+
+  private headers(path: string): Record<string, string> {
+    const h: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (this.opts.token) h['X-Nomad-Token'] = this.opts.token;
+    if (this.node && path.startsWith('/v1/internal/client/')) h['X-Drover-Node-Secret'] = this.node.secret;
+    return h;
   }
 
   /**
@@ -90,7 +137,7 @@ export class HttpServerRPC implements ServerRPC {
       try {
         res = await this.fetchFn(`${base}${path}`, {
           method,
-          headers: { 'Content-Type': 'application/json', ...(this.opts.token ? { 'X-Nomad-Token': this.opts.token } : {}) },
+          headers: this.headers(path),
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
         });
@@ -127,15 +174,15 @@ export class HttpServerRPC implements ServerRPC {
   }
 
   async updateAllocs(updates: AllocClientUpdate[]): Promise<void> {
-    await this.call('PUT', '/v1/internal/client/allocs', { Allocs: updates });
+    await this.call('PUT', '/v1/internal/client/allocs', { NodeID: this.node?.id, Allocs: updates });
   }
 
   async upsertServiceRegistrations(regs: ServiceRegistration[]): Promise<void> {
-    await this.call('PUT', '/v1/internal/client/services', { Upsert: regs });
+    await this.call('PUT', '/v1/internal/client/services', { NodeID: this.node?.id, Upsert: regs });
   }
 
   async deleteServiceRegistrations(ids: string[]): Promise<void> {
-    await this.call('PUT', '/v1/internal/client/services', { Delete: ids });
+    await this.call('PUT', '/v1/internal/client/services', { NodeID: this.node?.id, Delete: ids });
   }
 
   // Template reads: the public blocking endpoints, as consul-template reads a Nomad agent.
@@ -177,8 +224,8 @@ function blocking(q: BlockingReadOptions, extra: Record<string, string | undefin
   return p.toString();
 }
 
-function normalize(a: string): string {
-  const withScheme = /^https?:\/\//.test(a) ? a : `http://${a}`;
+function normalize(a: string, scheme: 'http' | 'https'): string {
+  const withScheme = /^https?:\/\//.test(a) ? a : `${scheme}://${a}`;
   const u = new URL(withScheme);
   if (!u.port && !/^https?:\/\/[^/]+:\d+/.test(withScheme)) u.port = '4646';
   return u.origin;

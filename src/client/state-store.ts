@@ -23,7 +23,8 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Allocation } from '../structs/index.js';
+import { allocIDProblem, type Allocation } from '../structs/index.js';
+import { DroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { PersistedTaskState } from './task-runner.js';
 
@@ -85,7 +86,7 @@ export class ClientStateStore {
    */
   saveAllocNow(p: PersistedAlloc): void {
     const id = p.alloc.ID;
-    const file = join(this.dir, `${id}.json`);
+    const file = this.fileOf(id);
     const tmp = `${file}.now.tmp`;
     try {
       writeFileSync(tmp, JSON.stringify(p));
@@ -131,8 +132,15 @@ export class ClientStateStore {
     });
   }
 
+  /** The state file of an allocation; its ID comes from the servers, so it must be a plain token. */
+  private fileOf(allocID: string): string {
+    const bad = allocIDProblem(allocID);
+    if (bad) throw new DroverError('BadRequest', bad);
+    return join(this.dir, `${allocID}.json`);
+  }
+
   private async apply(allocID: string, change: Change): Promise<void> {
-    const file = join(this.dir, `${allocID}.json`);
+    const file = this.fileOf(allocID);
     try {
       if (change === null) {
         await this.fs.remove(file);

@@ -74,7 +74,6 @@ export {
   variableMetadata,
   variablePathProblems,
   variableProblems,
-  VARIABLE_PATH_RE,
   type ListOptions,
   type TaskIdentity,
   type Variable,

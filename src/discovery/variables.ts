@@ -5,25 +5,24 @@
  * (a CAS conflict answers 409 with the conflicting variable, as Nomad).
  */
 import { DroverError, type Problem } from '../errors/index.js';
-import type { Variable, VariableLock, VariableMetadata } from '../structs/index.js';
+import { variablePathProblem, type Variable, type VariableLock, type VariableMetadata } from '../structs/index.js';
 
 export type { Variable, VariableLock, VariableMetadata };
 
-export function variableMetadata(v: Variable): VariableMetadata {
-  const { Items: _items, ...meta } = v;
+/** The metadata of a variable or a stored row: never its items, sealed or not. */
+export function variableMetadata(v: Variable & { KeyID?: string; Data?: string }): VariableMetadata {
+  const { Items: _items, KeyID: _key, Data: _data, ...meta } = v;
   return meta;
 }
 
 /** Nomad's limits: path characters and length, total size of the items. */
-export const VARIABLE_PATH_RE = /^[a-zA-Z0-9\-_~/]{1,128}$/;
 export const MAX_VARIABLE_SIZE = 64 * 1024;
 
 /** Problems with a path, empty when valid. Under `nomad/`, only `nomad/jobs...` and `nomad/job-templates/<x>`. */
 export function variablePathProblems(path: string): Problem[] {
   if (path.length === 0) return [{ message: 'variable requires path', path: 'Path' }];
-  if (!VARIABLE_PATH_RE.test(path)) {
-    return [{ message: `invalid path "${path}": up to 128 characters of letters, digits, "-", "_", "~" and "/"`, path: 'Path' }];
-  }
+  const bad = variablePathProblem(path);
+  if (bad) return [{ message: bad, path: 'Path' }];
   const parts = path.split('/');
   if (parts[0] !== 'nomad') return [];
   if (parts.length === 1) {

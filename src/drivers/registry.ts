@@ -9,7 +9,8 @@ import type { TaskDriver } from './types.js';
 import { MockDriver } from './mock/index.js';
 import { RawExecDriver } from './raw-exec/index.js';
 import { DockerDriver } from './docker/index.js';
-import { ExecDriver } from './exec/index.js';
+import { DEFAULT_CAPS, ExecDriver } from './exec/index.js';
+import { taskPolicyFrom } from './shared/index.js';
 
 /** One `plugin "<name>"` block of the agent config. */
 export interface DriverPluginBlock {
@@ -73,6 +74,7 @@ export const DRIVER_FACTORIES: DriverFactory[] = [
             allowHostVolumes: (firstBlock(c.options['volumes'])?.['enabled'] as boolean | undefined) ?? false,
             allowPrivileged: c.options['allow_privileged'] === true,
             allowCaps: Array.isArray(c.options['allow_caps']) ? (c.options['allow_caps'] as string[]) : undefined,
+            policy: taskPolicyFrom(c.options),
             logger: c.logger,
             onEvent: c.onEvent,
           }),
@@ -82,7 +84,7 @@ export const DRIVER_FACTORIES: DriverFactory[] = [
     create: (c) =>
       c.options['enabled'] === false
         ? undefined
-        : new ExecDriver({ dataDir: c.dataDir ? `${c.dataDir}/exec` : undefined, logger: c.logger, onEvent: c.onEvent }),
+        : new ExecDriver({ dataDir: c.dataDir ? `${c.dataDir}/exec` : undefined, logger: c.logger, onEvent: c.onEvent, policy: taskPolicyFrom(c.options, DEFAULT_CAPS) }),
   },
 ];
 

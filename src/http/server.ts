@@ -3,6 +3,7 @@
  * owns body reading (size limit), error mapping and the listener.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { badRequest, bodyTooLarge, DroverError, isDroverError } from '../errors/index.js';
 import { Router, type RequestContext } from './router.js';
@@ -19,6 +20,7 @@ import { internalRoutes } from './routes/internal.js';
 import { jobTypeRoutes } from './routes/jobtypes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { variableRoutes } from './routes/variables.js';
+import { keyringRoutes } from './routes/keyring.js';
 import { serviceRoutes } from './routes/services.js';
 import { uiRoutes } from './routes/ui.js';
 import { snapshotRoutes } from './routes/snapshot.js';
@@ -47,6 +49,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     jobTypeRoutes(r, so);
     deploymentRoutes(r, so);
     variableRoutes(r, so);
+    keyringRoutes(r, so);
     serviceRoutes(r, so);
     snapshotRoutes(r, so);
   }
@@ -228,17 +231,37 @@ export interface HttpApi {
   address: string;
   port: number;
   close(): Promise<void>;
+  /** HTTPS only: new certificate files for new connections (SIGHUP). */
+  setTls?(material: HttpTlsMaterial): void;
+}
+
+/** PEM text of the CA, the certificate and its key. */
+export interface HttpTlsMaterial {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+export interface HttpTlsOptions {
+  material: HttpTlsMaterial;
+  /** Mutual TLS: refuse a connection without a client certificate signed by the CA. */
+  requireClientCert: boolean;
 }
 
 /** Starts the API listener; resolves once it is accepting connections. */
-export async function startHttpApi(opts: HttpApiOptions & { host: string; port: number }): Promise<HttpApi> {
+export async function startHttpApi(opts: HttpApiOptions & { host: string; port: number; tls?: HttpTlsOptions }): Promise<HttpApi> {
   const router = buildRouter(opts);
   const handler = handleRequest(router, opts);
   const headersTimeout = opts.limits?.httpHeaderTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
-  // Node checks the header deadline on this interval (30 s by default): check often enough to honour it.
-  const server = createServer({ keepAliveTimeout: 65_000, connectionsCheckingInterval: Math.min(1_000, headersTimeout) }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     void handler(req, res);
-  });
+  };
+  const tls = opts.tls;
+  // Node checks the header deadline on this interval (30 s by default): check often enough to honour it.
+  const common = { keepAliveTimeout: 65_000, connectionsCheckingInterval: Math.min(1_000, headersTimeout) };
+  const server: Server = tls
+    ? createHttpsServer({ ...common, ...tls.material, requestCert: true, rejectUnauthorized: tls.requireClientCert }, onRequest)
+    : createServer(common, onRequest);
   // Blocking queries may be held for minutes: no deadline on the whole request, only on its headers and body.
   server.requestTimeout = 0;
   server.headersTimeout = headersTimeout;
@@ -254,7 +277,8 @@ export async function startHttpApi(opts: HttpApiOptions & { host: string; port: 
   return {
     server,
     port: addr.port,
-    address: `http://${opts.host}:${addr.port}`,
+    address: `${tls ? 'https' : 'http'}://${opts.host}:${addr.port}`,
+    ...(tls ? { setTls: (m: HttpTlsMaterial) => (server as HttpsServer).setSecureContext({ ...m }) } : {}),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

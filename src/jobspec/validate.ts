@@ -5,7 +5,7 @@
  * file:line:column. Works on canonical and non-canonical jobs alike (absent fields are skipped).
  */
 import type { Problem } from '../errors/index.js';
-import type { Job } from '../structs/index.js';
+import { groupNameProblem, jobIDProblem, jobNameProblem, namespaceNameProblem, serviceNameProblem, taskNameProblem, type Job } from '../structs/index.js';
 import { regexSyntaxError } from '../lib/regex.js';
 import { checkJobLimits } from './limits.js';
 
@@ -24,9 +24,19 @@ export function validateJob(job: Job): Problem[] {
   const report: Report = (path, message) => problems.push({ path, message });
   const j = job as Obj;
   if (!j.ID) report('ID', 'missing job ID');
-  else if (/\s/.test(j.ID)) report('ID', `job ID "${j.ID}" contains a space`);
-  else if (j.ID.includes('\0')) report('ID', 'job ID contains a null character');
+  else {
+    const bad = jobIDProblem(j.ID);
+    if (bad) report('ID', bad);
+  }
   if (set(j.Name) && j.Name === '' && !j.ID) report('Name', 'missing job name');
+  else if (set(j.Name)) {
+    const bad = jobNameProblem(j.Name);
+    if (bad) report('Name', bad);
+  }
+  if (set(j.Namespace) && j.Namespace !== '') {
+    const bad = namespaceNameProblem(j.Namespace);
+    if (bad) report('Namespace', bad);
+  }
   if (set(j.Type) && !JOB_TYPES.includes(j.Type)) report('Type', `invalid job type "${j.Type}": expected one of ${JOB_TYPES.join(', ')}`);
   if (set(j.Priority) && (j.Priority < 1 || j.Priority > 100)) report('Priority', `job priority must be between 1 and 100, got ${j.Priority}`);
   if (Array.isArray(j.Datacenters)) j.Datacenters.forEach((dc: unknown, i: number) => {
@@ -46,7 +56,9 @@ export function validateJob(job: Job): Problem[] {
   const names = new Map<string, number>();
   groups.forEach((g, i) => {
     const path = `TaskGroups[${i}]`;
+    const badGroup = g.Name ? groupNameProblem(g.Name) : undefined;
     if (!g.Name) report(`${path}.Name`, 'task group name must not be empty');
+    else if (badGroup) report(`${path}.Name`, badGroup);
     else if (names.has(g.Name)) report(`${path}.Name`, `duplicate task group "${g.Name}" (also TaskGroups[${names.get(g.Name)}])`);
     else names.set(g.Name, i);
     group(g, path, report, j);
@@ -162,7 +174,9 @@ function group(g: Obj, path: string, report: Report, job: Obj): void {
   let leaders = 0;
   tasks.forEach((t, i) => {
     const tp = `${path}.Tasks[${i}]`;
+    const badTask = t.Name ? taskNameProblem(t.Name) : undefined;
     if (!t.Name) report(`${tp}.Name`, 'task name must not be empty');
+    else if (badTask) report(`${tp}.Name`, badTask);
     else if (names.has(t.Name)) report(`${tp}.Name`, `duplicate task "${t.Name}" in group "${g.Name}" (also Tasks[${names.get(t.Name)}])`);
     else names.set(t.Name, i);
     if (t.Leader) leaders++;
@@ -221,7 +235,8 @@ function task(t: Obj, path: string, report: Report, volumes: Set<string>): void 
 function services(list: Obj[] | null | undefined, path: string, report: Report, groupTasks: Set<string> | null): void {
   (list ?? []).forEach((s, i) => {
     const p = `${path}[${i}]`;
-    if (s.Name && !/^[a-zA-Z0-9${}._-]+$/.test(s.Name)) report(`${p}.Name`, `service name "${s.Name}" may only hold letters, digits, "-", "_" and "." (and interpolations)`);
+    const badName = s.Name ? serviceNameProblem(s.Name) : undefined;
+    if (badName) report(`${p}.Name`, badName);
     if (set(s.Provider) && !['consul', 'nomad'].includes(s.Provider)) report(`${p}.Provider`, `invalid service provider "${s.Provider}": expected consul or nomad`);
     if (groupTasks && s.TaskName && !groupTasks.has(s.TaskName)) report(`${p}.TaskName`, `service refers to task "${s.TaskName}", which is not in the group`);
     (s.Checks ?? []).forEach((c: Obj, k: number) => {

@@ -6,7 +6,7 @@
  * outcome (the caller answers 409 with the current variable, as Nomad), not an exception.
  */
 import type { ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata } from '../structs/index.js';
-import { nsKey } from '../state/index.js';
+import { nsKey, type VariableRow } from '../state/index.js';
 import { DroverError, unknownNamespace } from '../errors/index.js';
 import { applyVariableDelete, applyVariableWrite, chooseInstances, filterService, listVariables, serviceListStubs } from '../discovery/index.js';
 import type { QueryOptions, QueryResult, VariableWriteResult } from './types.js';
@@ -32,6 +32,44 @@ function toVariable(r: Variable): Variable {
   return { Namespace: r.Namespace, Path: r.Path, Items: { ...r.Items }, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex, CreateTime: r.CreateTime, ModifyTime: r.ModifyTime };
 }
 
+/** A stored row, its items decrypted (a row written before encryption existed holds them in plaintext). */
+function opened(ctx: ServerContext, r: VariableRow): Variable {
+  const v = toVariable(r);
+  if (r.KeyID && r.Data) v.Items = ctx.keyring.open(r.Namespace, r.Path, { KeyID: r.KeyID, Data: r.Data });
+  return v;
+}
+
+/** The row to store: the items sealed with the active key, none in plaintext. */
+function sealed(ctx: ServerContext, v: Variable): VariableRow {
+  const { KeyID, Data } = ctx.keyring.seal(v.Namespace, v.Path, v.Items ?? {});
+  return { ...toVariable(v), Items: {}, KeyID, Data };
+}
+
+/**
+ * Moves every variable not sealed with the active key to it (after a full rotation), a batch per write so the
+ * store is never held long; a variable changed meanwhile is already under the new key and is skipped.
+ */
+export async function reencryptVariables(ctx: ServerContext, signal: AbortSignal): Promise<number> {
+  let moved = 0;
+  for (;;) {
+    if (signal.aborted) return moved;
+    const active = ctx.keyring.active()?.KeyID;
+    const batch = [...ctx.store.snapshot().tables.all('variables')].filter((r) => r.KeyID !== active).slice(0, 100);
+    if (batch.length === 0) break;
+    await ctx.store.write((txn) => {
+      for (const old of batch) {
+        const cur = txn.tables.get('variables', nsKey(old.Namespace, old.Path));
+        if (!cur || cur.KeyID === active) continue;
+        // Same indexes: re-encryption is not a change of the variable (CAS and blocking readers see none).
+        txn.put('variables', { ...sealed(ctx, opened(ctx, cur)), CreateIndex: cur.CreateIndex, ModifyIndex: cur.ModifyIndex });
+        moved++;
+      }
+    });
+  }
+  ctx.logger.info('variables re-encrypted with the active key', { count: moved });
+  return moved;
+}
+
 export function variableList(ctx: ServerContext, q: QueryOptions): Promise<QueryResult<VariableMetadata[]>> {
   return catalogQuery(ctx, ['variables'], q, (s) => listVariables(s.tables.all('variables'), { namespace: q.namespace ?? 'default', prefix: q.prefix }).items);
 }
@@ -40,7 +78,7 @@ export function variableList(ctx: ServerContext, q: QueryOptions): Promise<Query
 export function variableGet(ctx: ServerContext, namespace: string, path: string, q?: QueryOptions): Promise<QueryResult<Variable | null>> {
   return catalogQuery(ctx, ['variables'], q, (s) => {
     const row = s.tables.get('variables', nsKey(namespace, path));
-    return row ? toVariable(row) : null;
+    return row ? opened(ctx, row) : null;
   });
 }
 
@@ -49,9 +87,10 @@ export async function variablePut(ctx: ServerContext, v: Pick<Variable, 'Namespa
   const now = nowNs(ctx);
   const { result, index } = await ctx.store.write((txn) => {
     if (req.Namespace !== 'default' && !txn.tables.get('namespaces', req.Namespace)) throw unknownNamespace(req.Namespace);
-    const current = txn.tables.get('variables', nsKey(req.Namespace, req.Path));
+    const row = txn.tables.get('variables', nsKey(req.Namespace, req.Path));
+    const current = row && opened(ctx, row);
     const out = applyVariableWrite(current, req, { cas: opts.cas, index: txn.writeIndex, now });
-    if (out.ok && out.variable) txn.put('variables', toVariable(out.variable));
+    if (out.ok && out.variable) txn.put('variables', sealed(ctx, toVariable(out.variable)));
     return out;
   });
   return result.ok ? { ok: true, variable: result.variable && toVariable(result.variable), index } : { ok: false, conflict: toVariable(result.conflict), index };
@@ -60,7 +99,8 @@ export async function variablePut(ctx: ServerContext, v: Pick<Variable, 'Namespa
 export async function variableDelete(ctx: ServerContext, namespace: string, path: string, opts: { cas?: number } = {}): Promise<VariableWriteResult> {
   const key = nsKey(namespace, path);
   const { result, index } = await ctx.store.write((txn) => {
-    const out = applyVariableDelete(txn.tables.get('variables', key), { Namespace: namespace, Path: path }, opts);
+    const row = txn.tables.get('variables', key);
+    const out = applyVariableDelete(row && opened(ctx, row), { Namespace: namespace, Path: path }, opts);
     if (out.ok) txn.delete('variables', key);
     return out;
   });

@@ -14,6 +14,7 @@ import {
   newJobEvaluation,
 } from '../structs/index.js';
 import { upsertEvals, type StateStore } from '../state/index.js';
+import type { Keyring } from './keyring.js';
 import type { Logger } from '../logging/index.js';
 import type { Clock, SchedulerConfiguration } from '../scheduler/types.js';
 import type { BlockedEvals } from './blocked-evals.js';
@@ -40,6 +41,8 @@ export interface ServerContext {
   schedulerConfig(): SchedulerConfiguration;
   /** Tracks a background task so `stop` can wait for it; its failure is logged, never lost. */
   background(what: string, p: Promise<unknown>): void;
+  /** Keys that seal variables at rest. */
+  keyring: Keyring;
 }
 
 export function nowNs(ctx: Pick<ServerContext, 'clock'>): number {

@@ -39,3 +39,5 @@ export { PeriodicDispatcher, periodicSchedules, nextLaunch, periodicChildID, chi
 export { dispatchProblems, dispatchedJobID, DISPATCH_PAYLOAD_LIMIT } from './dispatch.js';
 export { scaleBoundsProblem, scaleStatus, TRACKED_SCALING_EVENTS } from './scaling.js';
 export { NodeDrainer, decideDrain, type DrainDecision } from './drainer.js';
+export type { NodeRequest } from './node-identity.js';
+export { Keyring, type RootKeyMeta } from './keyring.js';

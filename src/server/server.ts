@@ -42,6 +42,8 @@ import * as deployments from './deployment-endpoints.js';
 import { DeploymentWatcher } from './deployment-watcher.js';
 import * as catalog from './catalog-endpoints.js';
 import { allocStop } from './alloc-endpoints.js';
+import { authorizeNodeRequest, type NodeRequest } from './node-identity.js';
+import { Keyring, type RootKeyMeta } from './keyring.js';
 
 export interface ServerOptions {
   /** Where state.db lives; ':memory:' for a throwaway server. Ignored when `backend` is given. */
@@ -138,6 +140,7 @@ export class Server implements ServerAPI {
       computeNodeClass: opts.computeNodeClass ?? computeNodeClass,
       schedulerConfig: () => opts.schedulerConfig ?? defaultSchedulerConfiguration(),
       background: (what: string, p: Promise<unknown>) => this.track(what, p),
+      keyring: new Keyring(opts.dataDir, () => clock.now()),
     } as ServerContext;
     ctx.broker = new EvalBroker({
       ...opts.broker,
@@ -383,6 +386,19 @@ export class Server implements ServerAPI {
   variableDelete(namespace: string, path: string, opts?: { cas?: number }) {
     return catalog.variableDelete(this.ctx, namespace, path, opts);
   }
+  // The root keyring (variables encrypted at rest)
+  keyringList(): RootKeyMeta[] {
+    return this.ctx.keyring.list();
+  }
+  /** A new active key; with `full`, every variable moves to it in the background. */
+  keyringRotate(full: boolean): RootKeyMeta {
+    const key = this.ctx.keyring.rotate();
+    if (full) this.track('variable re-encryption', catalog.reencryptVariables(this.ctx, this.abort.signal));
+    return key;
+  }
+  keyringRemove(keyID: string): void {
+    this.ctx.keyring.remove(keyID, (id) => [...this.store.snapshot().tables.all('variables')].some((v) => v.KeyID === id));
+  }
   serviceList(q: QueryOptions) {
     return catalog.serviceList(this.ctx, q);
   }
@@ -417,6 +433,10 @@ export class Server implements ServerAPI {
     this.advertise = addr;
   }
   // Client RPC
+  /** Throws PermissionDenied unless a remote client's internal request is its own (see node-identity.ts). */
+  authorizeNodeRequest(req: NodeRequest): void {
+    authorizeNodeRequest(this.ctx.store.snapshot(), req);
+  }
   nodeRegister(node: Node): Promise<NodeRegisterResponse> {
     return client.nodeRegister(this.ctx, node);
   }

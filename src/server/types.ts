@@ -41,6 +41,8 @@ export type {
   FieldDiff,
   JobVersionsResult,
 } from '../structs/index.js';
+import type { NodeRequest } from './node-identity.js';
+import type { RootKeyMeta } from './keyring.js';
 
 export interface QueryOptions {
   namespace?: string;
@@ -146,6 +148,12 @@ export interface AllocStopResult {
 export type VariableWriteResult = { ok: true; variable: Variable | null; index: number } | { ok: false; conflict: Variable; index: number };
 
 export interface ServerAPI extends ServerRPC {
+  /** Node identity on /v1/internal/client/*: throws PermissionDenied unless the request is the node's own. */
+  authorizeNodeRequest(req: NodeRequest): void;
+  /** The root keyring that seals variables at rest. */
+  keyringList(): RootKeyMeta[];
+  keyringRotate(full: boolean): RootKeyMeta;
+  keyringRemove(keyID: string): void;
   // Job types and operations (periodic, dispatch, scaling) and node drain / eligibility
   jobDispatch(namespace: string, jobID: string, req: JobDispatchRequest): Promise<JobDispatchResult>;
   jobPeriodicForce(namespace: string, jobID: string): Promise<EvalCreatedResult>;

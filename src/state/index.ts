@@ -16,6 +16,7 @@ export {
   type TableRows,
   type TableSpec,
   type JobScalingEvents,
+  type VariableRow,
 } from './schema.js';
 export {
   DEFAULT_JOB_TRACKED_VERSIONS,

@@ -41,6 +41,15 @@ export function jobVersionKey(namespace: string, id: string, version: number): s
   return `${namespace}\u0000${id}\u0000${String(version).padStart(10, '0')}`;
 }
 
+/** A Nomad variable as stored: its items sealed (encrypted at rest; see server/keyring.ts). */
+export interface VariableRow extends Variable {
+  /** Empty when the items are sealed: they are then in `Data`, under key `KeyID`. */
+  Items: Record<string, string>;
+  KeyID?: string;
+  /** base64(nonce ‖ AES-256-GCM ciphertext ‖ tag) of the items' JSON. */
+  Data?: string;
+}
+
 /** Scaling events of one job, per task group (Nomad's JobScalingEvents). */
 export interface JobScalingEvents {
   Namespace: string;
@@ -83,7 +92,7 @@ export const tableSpecs = {
     node: (s) => s.NodeID || undefined,
     job: (s) => nsKey(s.Namespace, s.JobID),
   }),
-  variables: spec<Variable>('variables', (v) => nsKey(v.Namespace, v.Path)),
+  variables: spec<VariableRow>('variables', (v) => nsKey(v.Namespace, v.Path)),
   scaling_events: spec<JobScalingEvents>('scaling_events', (s) => nsKey(s.Namespace, s.JobID)),
   // ACLs (src/acl): tokens are found by their secret on every request.
   acl_tokens: spec<ACLToken>('acl_tokens', (t) => t.AccessorID, { secret: (t) => t.SecretID }),
@@ -107,7 +116,7 @@ export interface TableRows {
   nodes: Node;
   deployments: Deployment;
   service_registrations: ServiceRegistration;
-  variables: Variable;
+  variables: VariableRow;
   scaling_events: JobScalingEvents;
   acl_tokens: ACLToken;
   acl_policies: ACLPolicy;

@@ -18,3 +18,4 @@ export * from './results.js';
 export * from './stats.js';
 export * from './rpc.js';
 export * from './acl.js';
+export * from './names.js';

@@ -39,6 +39,11 @@ export interface IndexedValue<T> {
 }
 
 export interface ServerRPC {
+  /**
+   * The node's identity, given by the client before it registers: a remote implementation presents the secret
+   * on every internal call (the servers refuse any that is not the node's own). In-process servers ignore it.
+   */
+  useNodeIdentity?(nodeID: string, secretID: string): void;
   nodeRegister(node: Node): Promise<NodeRegisterResponse>;
   /** A heartbeat: updates the node's status and returns the next TTL. */
   nodeUpdateStatus(nodeID: string, status: string): Promise<NodeRegisterResponse>;

@@ -113,21 +113,29 @@ describe('nginx configured by a template from the catalog', () => {
   });
 
   const portOf = (s: Server) => (s.address() as AddressInfo).port;
-  const registration = (name: string, port: number) => ({
+  // Stand-in instances of "backend", written through the internal endpoint as the client's own: node identity
+  // allows a node to register services only for allocations placed on it, with its secret, so they ride on the
+  // nginx allocation (the only one on the dev node).
+  const identity = () => ({
+    nodeID: readFileSync(join(agent.dataDir, 'client', 'client', 'node-id'), 'utf8').trim(),
+    secret: readFileSync(join(agent.dataDir, 'client', 'client', 'secret-id'), 'utf8').trim(),
+  });
+  const registration = (name: string, port: number, allocID: string) => ({
     ID: `_test-${name}`,
     ServiceName: 'backend',
     Namespace: 'default',
-    NodeID: '',
+    NodeID: identity().nodeID,
     Datacenter: 'dc1',
-    JobID: 'backends',
-    AllocID: `alloc-${name}`,
+    JobID: 'lb',
+    AllocID: allocID,
     Tags: [],
     Address: '127.0.0.1',
     Port: port,
     CreateIndex: 0,
     ModifyIndex: 0,
   });
-  const services = (body: unknown) => agent.api('/v1/internal/client/services', { method: 'PUT', body: JSON.stringify(body) });
+  const services = (body: object) =>
+    agent.api('/v1/internal/client/services', { method: 'PUT', headers: { 'X-Drover-Node-Secret': identity().secret }, body: JSON.stringify({ NodeID: identity().nodeID, ...body }) });
 
   /** `n` requests through nginx (bounded): which backends answered. */
   const sample = async (port: number, n: number) => {
@@ -141,7 +149,6 @@ describe('nginx configured by a template from the catalog', () => {
 
   it.skipIf(!nginxPresent && process.env.CI !== 'true')('routes through nginx to the catalog, and follows instances as they come and go', async () => {
     const [b1, b2] = backends as [Server, Server];
-    expect((await services({ Upsert: [registration('b1', portOf(b1))] })).status).toBe(200);
     const run = agent.cli(['job', 'run', join(FIX, 'nginx-lb.nomad.hcl')]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     const alloc = await agent.waitFor('nginx to run', async () => {
@@ -151,11 +158,12 @@ describe('nginx configured by a template from the catalog', () => {
     const full = (await agent.api<{ AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number }> } } }>(`/v1/allocation/${alloc.ID}`)).body;
     const port = full.AllocatedResources.Shared.Ports.find((p) => p.Label === 'http')!.Value;
     const conf = join(agent.dataDir, 'client', 'alloc', alloc.ID, 'nginx', 'local', 'nginx.conf');
-    expect(readFileSync(conf, 'utf8')).toContain(`server 127.0.0.1:${portOf(b1)};`);
+    expect((await services({ Upsert: [registration('b1', portOf(b1), alloc.ID)] })).status).toBe(200);
+    await agent.waitFor('b1 in the rendered config', async () => readFileSync(conf, 'utf8').includes(`server 127.0.0.1:${portOf(b1)};`), 20_000);
     await agent.waitFor('nginx to answer from b1', async () => (await sample(port, 1).catch(() => []))[0] === 'b1', 30_000);
 
     // A second instance: the config gains it, nginx reloads, and traffic reaches both.
-    await services({ Upsert: [registration('b2', portOf(b2))] });
+    await services({ Upsert: [registration('b2', portOf(b2), alloc.ID)] });
     await agent.waitFor('b2 in the rendered config', async () => readFileSync(conf, 'utf8').includes(`server 127.0.0.1:${portOf(b2)};`), 20_000);
     await agent.waitFor('traffic on both backends', async () => new Set(await sample(port, 10)).size === 2, 20_000);
 

@@ -202,6 +202,7 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
   const gateway = block(doc.gateway);
   const acl = block(doc.acl);
   const audit = block(doc.audit);
+  const tls = block(doc.tls);
   return clean({
     acl: acl ? { enabled: acl.enabled } : undefined,
     audit: audit ? auditBlock(audit, file) : undefined,
@@ -216,6 +217,17 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
     server: server ? serverBlock(server, file) : undefined,
     gateway: gateway ? gatewayBlock(gateway, file) : undefined,
     limits: block(doc.limits) ? limitsBlock(block(doc.limits)!, file) : undefined,
+    tls: tls
+      ? {
+          http: tls.http,
+          rpc: tls.rpc,
+          caFile: tls.ca_file,
+          certFile: tls.cert_file,
+          keyFile: tls.key_file,
+          verifyServerHostname: tls.verify_server_hostname,
+          verifyHttpsClient: tls.verify_https_client,
+        }
+      : undefined,
     client: client
       ? {
           enabled: client.enabled,

@@ -14,8 +14,20 @@ const startInProcess: StartAgentFn = async (flags) => {
   const running = await mod.startAgent(config);
   const dns = running.dns;
   const gw = running.gateway;
+  // SIGHUP reloads the TLS certificates, as Nomad's agent does; a bad file keeps the old ones and is logged.
+  const onHup = () => {
+    try {
+      running.reloadTls();
+    } catch (e) {
+      running.logger.error('TLS reload failed; keeping the previous certificates', { err: String(e) });
+    }
+  };
+  process.on('SIGHUP', onHup);
   return {
-    stop: () => running.stop(),
+    stop: () => {
+      process.off('SIGHUP', onHup);
+      return running.stop();
+    },
     address: running.http.address,
     dnsAddress: dns ? `${dns.host}:${dns.port}` : undefined,
     gatewayAddress: gw ? mod.gatewayUrl(config.gateway.listen, gw.port) : undefined,

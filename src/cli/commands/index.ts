@@ -31,6 +31,8 @@ import { operatorSnapshotRestore, operatorSnapshotSave } from './operator-snapsh
 import { serviceInfo, serviceList } from './service.js';
 import { varGet } from './var-get.js';
 import { varList } from './var-list.js';
+import { keyringList, keyringRemove, keyringRotate } from './operator-keyring.js';
+import { tlsCaCreate, tlsCertCreate } from './tls.js';
 import { varPurge } from './var-purge.js';
 import { varPut } from './var-put.js';
 import { version } from './version.js';
@@ -76,6 +78,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   varPurge,
   ...ACL_COMMANDS,
   ...NAMESPACE_COMMANDS,
+  keyringList,
+  keyringRotate,
+  keyringRemove,
+  tlsCaCreate,
+  tlsCertCreate,
   version,
   serverMembers,
   serverJoin,

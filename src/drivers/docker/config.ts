@@ -4,7 +4,7 @@
  */
 import { isAbsolute, relative, resolve, dirname } from 'node:path';
 import type { TaskConfig } from '../types.js';
-import { parseDurationMs } from '../shared/index.js';
+import { parseDurationMs, type TaskPolicy } from '../shared/index.js';
 
 export interface DockerDriverOptions {
   /** Unix socket of the Docker Engine. */
@@ -15,6 +15,8 @@ export interface DockerDriverOptions {
   allowPrivileged?: boolean;
   /** Capabilities a task may add with cap_add; undefined allows any. */
   allowCaps?: string[];
+  /** Users and host namespaces tasks may ask for (plugin config; safe defaults). */
+  policy?: TaskPolicy;
   /** Default image pull timeout when the task sets none. */
   pullTimeoutMs?: number;
   /** Node CPU in MHz, for cpu_hard_limit's quota; defaults to cores × reported speed. */

@@ -19,7 +19,7 @@ import { type Logger, nullLogger } from '../../logging/index.js';
 import type {
   DriverCapabilities, DriverFingerprint, DriverNetwork, ExecResult, ExitResult, TaskConfig, TaskDriver, TaskHandle, TaskResourceUsage,
 } from '../types.js';
-import { driverError, parseDurationMs, signalNumber, sleep, taskNotFound } from '../shared/index.js';
+import { driverError, parseDurationMs, signalNumber, sleep, taskNotFound, taskPolicyFrom, taskPolicyProblems, withAbort } from '../shared/index.js';
 import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
 import { DockerClient, isDockerStatus, StreamDemuxer } from './api.js';
 import { containerCreateBody, CONTAINER_LABELS, type DockerDriverOptions, registryAuthHeader, validateDockerConfig } from './config.js';
@@ -100,6 +100,10 @@ export class DockerDriver implements TaskDriver {
   async startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle; network?: DriverNetwork }> {
     const problems = this.validateConfig(cfg.config);
     if (problems.length > 0) throw driverError(`invalid docker config: ${problems.join('; ')}`, false);
+    // allow_caps is checked with the config above; the user and host namespaces here. An image's own default
+    // user is the image author's choice and is not checked (Nomad's docker driver does not either).
+    const refused = taskPolicyProblems({ ...(this.opts.policy ?? taskPolicyFrom({})), allowCaps: undefined }, cfg.user, cfg.config);
+    if (refused.length > 0) throw driverError(`task ${cfg.name} refused: ${refused.join('; ')}`, false);
     const image = String(cfg.config.image);
     const timeoutMs = parseDurationMs(cfg.config.image_pull_timeout) || this.opts.pullTimeoutMs || 300_000;
     await ensureImage(this.client, image, {

@@ -27,11 +27,11 @@ import { type Logger, nullLogger } from '../../logging/index.js';
 import type {
   DriverCapabilities, DriverFingerprint, ExecResult, ExitResult, TaskConfig, TaskDriver, TaskHandle, TaskResourceUsage,
 } from '../types.js';
-import { driverError, emptyUsage, signalName, signalNumber, sleep, taskNotFound, withAbort } from '../shared/index.js';
+import { driverError, emptyUsage, signalName, signalNumber, sleep, taskNotFound, taskPolicyFrom, taskPolicyProblems, withAbort, type TaskPolicy } from '../shared/index.js';
 import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
 import { oomKillCount } from './cgroups.js';
 import { Runc, type RuncStats } from './runc.js';
-import { DEFAULT_CHROOT_ENV, lookupUser, ociSpec, prepareChroot } from './spec.js';
+import { DEFAULT_CAPS, DEFAULT_CHROOT_ENV, lookupUser, ociSpec, prepareChroot } from './spec.js';
 
 export interface ExecDriverOptions {
   /** Bundles and runc state live here; keep it across agent restarts (recovery reads it). */
@@ -44,6 +44,8 @@ export interface ExecDriverOptions {
   cgroupParent?: string;
   /** User for tasks that name none; Nomad uses nobody on Linux. */
   defaultUser?: string;
+  /** Users, capabilities and host namespaces tasks may ask for (plugin config; safe defaults). */
+  policy?: TaskPolicy;
   logger?: Logger;
   onEvent?: (taskID: string, type: string, message: string) => void;
   nowNs?: () => number;
@@ -132,6 +134,12 @@ export class ExecDriver implements TaskDriver {
     let user;
     try {
       user = lookupUser(cfg.user || this.options.defaultUser || 'nobody');
+    } catch (err) {
+      throw driverError(`cannot run task ${cfg.name}: ${(err as Error).message}`, false, err);
+    }
+    const refused = taskPolicyProblems(this.options.policy ?? taskPolicyFrom({}, DEFAULT_CAPS), cfg.user || this.options.defaultUser || 'nobody', cfg.config, user.uid);
+    if (refused.length > 0) throw driverError(`task ${cfg.name} refused: ${refused.join('; ')}`, false);
+    try {
       prepareChroot(cfg, this.chrootEnv, user);
     } catch (err) {
       throw driverError(`cannot prepare the chroot of task ${cfg.name}: ${(err as Error).message}`, false, err);

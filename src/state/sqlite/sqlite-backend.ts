@@ -10,7 +10,7 @@
  * Start-up refuses damaged or shortened state (integrity.ts) unless `recover` is set.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableNames, type TableName } from '../schema.js';
 import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
@@ -33,8 +33,10 @@ export interface SqliteBackendOptions {
 export function sqliteCoreConfig(opts: SqliteBackendOptions): SqliteCoreConfig {
   let file = ':memory:';
   if (opts.dataDir !== ':memory:') {
-    mkdirSync(opts.dataDir, { recursive: true });
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     file = join(opts.dataDir, 'state.db');
+    // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
+    closeSync(openSync(file, 'a', 0o600));
   }
   return { file, synchronous: opts.synchronous ?? 'FULL', tableNames };
 }

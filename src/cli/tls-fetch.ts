@@ -1,0 +1,40 @@
+/**
+ * The CLI's TLS to an agent: `-ca-cert`, `-client-cert`, `-client-key`, `-tls-server-name` (env NOMAD_CACERT,
+ * NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_TLS_SERVER_NAME, or the DROVER_* spellings). With none given the
+ * CLI uses the plain global fetch.
+ */
+import { readFileSync } from 'node:fs';
+import { checkServerIdentity } from 'node:tls';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { FetchLike } from '../api/index.js';
+import { UsageError } from './command.js';
+
+export interface CliTls {
+  caCert?: string;
+  clientCert?: string;
+  clientKey?: string;
+  serverName?: string;
+}
+
+function read(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`Error: ${flag} ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** A fetch that speaks TLS as configured, or undefined when no TLS option is set. */
+export function tlsFetch(t: CliTls): FetchLike | undefined {
+  if (!t.caCert && !t.clientCert && !t.clientKey && !t.serverName) return undefined;
+  if (!!t.clientCert !== !!t.clientKey) throw new UsageError('Error: -client-cert and -client-key go together');
+  const serverName = t.serverName;
+  const dispatcher = new Agent({
+    connect: {
+      ...(t.caCert ? { ca: read('-ca-cert', t.caCert) } : {}),
+      ...(t.clientCert ? { cert: read('-client-cert', t.clientCert), key: read('-client-key', t.clientKey!) } : {}),
+      ...(serverName ? { servername: serverName, checkServerIdentity: (_host: string, cert: import('node:tls').PeerCertificate) => checkServerIdentity(serverName, cert) } : {}),
+    },
+  });
+  return ((input: string, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher } as never)) as unknown as FetchLike;
+}

@@ -1,0 +1,41 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildAllocDir, buildTaskDir, confinedPath, taskDirs } from './alloc-dir.js';
+
+describe('alloc dir confinement', () => {
+  let data: string;
+  beforeEach(() => {
+    data = mkdtempSync(join(tmpdir(), 'drover-secure-allocdir-'));
+  });
+  afterEach(() => rmSync(data, { recursive: true, force: true }));
+
+  it('refuses a task name that climbs out of the allocation directory', () => {
+    expect(() => taskDirs(data, 'a1', '../../../../../../victim')).toThrow(/task name .* must not contain "\/"/);
+    expect(() => taskDirs(data, 'a1', '..')).toThrow(/must not be "\." or "\.\."/);
+    expect(existsSync(join(data, 'victim'))).toBe(false);
+  });
+
+  it('refuses an allocation ID that is not a plain token', () => {
+    expect(() => buildAllocDir(data, '../x')).toThrow(/invalid allocation ID/);
+  });
+
+  it('refuses a path that leaves its root through a symlink', () => {
+    const root = buildAllocDir(data, 'a1');
+    const outside = join(data, 'outside');
+    mkdirSync(outside);
+    symlinkSync(outside, join(root, 'web'));
+    expect(() => confinedPath(root, 'web', 'local')).toThrow(/outside/);
+    expect(() => buildTaskDir(taskDirs(data, 'a1', 'web'))).toThrow(/outside/);
+    expect(existsSync(join(outside, 'local'))).toBe(false);
+  });
+
+  it('builds the task directories of a valid name inside the allocation directory', () => {
+    buildAllocDir(data, 'a1');
+    const dirs = taskDirs(data, 'a1', 'web');
+    buildTaskDir(dirs);
+    expect(dirs.dir).toBe(join(data, 'alloc', 'a1', 'web'));
+    expect(existsSync(dirs.secretsDir)).toBe(true);
+  });
+});

@@ -1,0 +1,23 @@
+/**
+ * Nomad's root keyring endpoints (the keys that seal variables at rest; see server/keyring.ts):
+ *   GET    /v1/operator/keyring/keys            → RootKeyMeta[]
+ *   PUT    /v1/operator/keyring/rotate?full=true → {Key: RootKeyMeta}   (full: re-encrypt every variable, in the background)
+ *   DELETE /v1/operator/keyring/key/:id         → {}   (409 for the active key or a key still in use)
+ */
+import { badRequest } from '../../errors/index.js';
+import type { Router } from '../router.js';
+import type { HttpApiOptions } from '../types.js';
+
+export function keyringRoutes(r: Router, opts: HttpApiOptions): void {
+  const server = opts.server!;
+  r.get('/v1/operator/keyring/keys', () => server.keyringList());
+  r.write('/v1/operator/keyring/rotate', (c) => {
+    const full = c.query.get('full');
+    if (full !== null && full !== '' && full !== 'true' && full !== 'false') throw badRequest(`invalid full "${full}": expected true or false`);
+    return { Key: server.keyringRotate(full === 'true' || full === '') };
+  });
+  r.on('DELETE', '/v1/operator/keyring/key/:id', (c) => {
+    server.keyringRemove(c.params.id!);
+    return {};
+  });
+}
