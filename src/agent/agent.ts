@@ -126,6 +126,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     client,
     agent: { self: agentSelf },
     logger: logger.child({ component: 'http' }),
+    region: config.region,
   });
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
   // Servers forward client requests (logs, stats, restart, signal) for this node's allocations to this address.

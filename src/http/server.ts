@@ -158,9 +158,11 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
         return;
       }
       ctx.params = m.params;
+      const region = query.get('region');
+      if (region && opts.region !== undefined && region !== opts.region) throw badRequest(`unknown region "${region}": this agent serves region "${opts.region}" and knows no other`);
       const out = await m.handler(ctx);
       if (out === HANDLED) return;
-      if (out instanceof JsonReply) sendJson(res, out.status, out.body, out.index);
+      if (out instanceof JsonReply) sendJson(res, out.status, out.body, out.index, out.headers);
       else sendJson(res, 200, out);
     } catch (e) {
       if (!isDroverError(e)) opts.logger.error('http handler failed', { method: req.method, path: pathname, error: String((e as Error)?.stack ?? e) });

@@ -42,4 +42,6 @@ export interface HttpApiOptions {
     httpHeaderTimeoutMs?: number;
     httpBodyTimeoutMs?: number;
   };
+  /** The agent's region: a request naming another (`?region=`) is refused, as there is no other to forward to. */
+  region?: string;
 }

@@ -85,6 +85,12 @@ export async function jobRegister(ctx: ServerContext, input: Job, opts: Register
 }
 
 export async function jobDeregister(ctx: ServerContext, namespace: string, jobID: string, purge: boolean): Promise<JobDeregisterResult> {
+  // Nomad's deregister is idempotent: stopping (or purging) a job that is not there is done already. Nothing
+  // is written, so no evaluation either.
+  if (ctx.store.snapshot().jobByID(namespace, jobID) == null) {
+    const index = ctx.store.latestIndex();
+    return { EvalID: '', EvalCreateIndex: 0, JobModifyIndex: 0, Index: index };
+  }
   const { result, index } = await ctx.store.write((txn) => {
     const job = txn.jobByID(namespace, jobID);
     if (job == null) throw jobNotFound(namespace, jobID);

@@ -125,7 +125,7 @@ export interface JobScaleStatus {
 }
 /** `POST /v1/node/:id/drain` body. */
 export interface NodeDrainRequest {
-  DrainSpec?: { Deadline: number; IgnoreSystemJobs: boolean } | null;
+  DrainSpec?: { Deadline?: number; IgnoreSystemJobs?: boolean } | null;
   MarkEligible?: boolean;
   Meta?: Record<string, string> | null;
 }
