@@ -22,6 +22,9 @@ import { variableRoutes } from './routes/variables.js';
 import { serviceRoutes } from './routes/services.js';
 import { uiRoutes } from './routes/ui.js';
 import { snapshotRoutes } from './routes/snapshot.js';
+import { clientFsRoutes } from './routes/client-fs.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { opsRoutes } from './routes/ops.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Nomad's `http_max_conns_per_client` default. */
@@ -36,6 +39,8 @@ export function buildRouter(opts: HttpApiOptions): Router {
   // A client-only agent serves the agent and client paths; the rest need a server.
   if (server) {
     const so = { ...opts, server };
+    // First: `/v1/node/pools` must win over `/v1/node/:id`.
+    opsRoutes(r, so);
     jobRoutes(r, so);
     allocRoutes(r, so);
     nodeRoutes(r, so);
@@ -48,6 +53,8 @@ export function buildRouter(opts: HttpApiOptions): Router {
     snapshotRoutes(r, so);
   }
   clientRoutes(r, opts);
+  clientFsRoutes(r, opts);
+  metricsRoutes(r, opts);
   uiRoutes(r);
   return r;
 }

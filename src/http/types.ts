@@ -17,6 +17,12 @@ export interface ClientReadAPI {
   allocRestart?(allocID: string, req: { task?: string; allTasks?: boolean }): Promise<void>;
   /** `POST /v1/client/allocation/:id/signal`. */
   allocSignal?(allocID: string, req: { task?: string; signal: string }): Promise<void>;
+  /** `GET /v1/client/stats`: the host's resource usage. */
+  hostStats?(): unknown;
+  /** The allocation's directory on this host, undefined when this client does not run it. */
+  allocDir?(allocID: string): string | undefined;
+  /** Allocations on this client by ClientStatus, for `/v1/metrics`. */
+  allocStatusCounts?(): Record<string, number>;
   /** True when this client runs the allocation: the local fast path; otherwise a server forwards the request. */
   hasAlloc?(allocID: string): boolean;
 }

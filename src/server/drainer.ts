@@ -70,6 +70,17 @@ function afterNodeWrite(ctx: ServerContext, node: Node | undefined, evals: Evalu
   for (const ev of evals) routeEval(ctx, ev);
 }
 
+/** `POST /v1/node/:id/evaluate`: node-update evaluations of every job with work on the node (Nomad's Node.Evaluate). */
+export async function nodeEvaluate(ctx: ServerContext, nodeID: string): Promise<NodeUpdateResult> {
+  const { result: r, index } = await ctx.store.write((txn) => {
+    const node = txn.nodeByID(nodeID);
+    if (node == null) throw nodeNotFound(nodeID);
+    return { node, evals: upsertEvals(txn, nodeJobEvals(ctx, txn, node, EvalTriggerNodeUpdate), nowNs(ctx)) };
+  });
+  for (const ev of r.evals) routeEval(ctx, ev);
+  return result(r.evals, r.node, index);
+}
+
 /** `POST /v1/node/:id/drain`: starts (DrainSpec) or ends (null) a drain. */
 export async function nodeUpdateDrain(ctx: ServerContext, nodeID: string, req: NodeDrainRequest): Promise<NodeUpdateResult> {
   const given = req.DrainSpec ?? null;

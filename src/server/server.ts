@@ -20,7 +20,7 @@ import {
   type SchedulerConfiguration,
 } from '../scheduler/index.js';
 import type { AllocClientUpdate, NodeRegisterResponse } from '../structs/index.js';
-import type { AdmissionOptions, QueryOptions, RegisterOptions, ServerAPI } from './types.js';
+import type { AdmissionOptions, QueryOptions, RegisterOptions, ServerAPI, ServerStats } from './types.js';
 import { admitJob, defaultAdmissionSteps, type AdmissionSteps } from './admission.js';
 import type { Variable } from '../structs/index.js';
 import { BlockedEvals } from './blocked-evals.js';
@@ -34,7 +34,7 @@ import * as jobs from './job-endpoints.js';
 import * as client from './client-endpoints.js';
 import * as reads from './read-endpoints.js';
 import { PeriodicDispatcher, periodicSchedules } from './periodic.js';
-import { NodeDrainer, nodeUpdateDrain, nodeUpdateEligibility } from './drainer.js';
+import { NodeDrainer, nodeEvaluate, nodeUpdateDrain, nodeUpdateEligibility } from './drainer.js';
 import { jobDispatch } from './dispatch.js';
 import { jobScale, jobScaleStatus } from './scaling.js';
 import type { JobDispatchRequest, JobScaleRequest, NodeDrainRequest } from './types.js';
@@ -276,6 +276,15 @@ export class Server implements ServerAPI {
   nodeUpdateEligibility(nodeID: string, eligibility: string) {
     return nodeUpdateEligibility(this.ctx, nodeID, eligibility);
   }
+  jobEvaluate(namespace: string, jobID: string) {
+    return jobs.jobEvaluate(this.ctx, namespace, jobID);
+  }
+  nodeEvaluate(nodeID: string) {
+    return nodeEvaluate(this.ctx, nodeID);
+  }
+  schedulerConfiguration(): SchedulerConfiguration {
+    return this.ctx.schedulerConfig();
+  }
   async jobPlan(input: Job, diff: boolean, opts?: AdmissionOptions) {
     const { job, warnings } = this.admit(input, opts);
     const res = await jobs.jobPlan(this.ctx, job, diff);
@@ -422,8 +431,8 @@ export class Server implements ServerAPI {
   }
 
   /** For tests and `agent-info`: queue depths. */
-  stats(): { broker: ReturnType<EvalBroker['stats']>; blocked: ReturnType<BlockedEvals['stats']>; heartbeats: number } {
-    return { broker: this.ctx.broker.stats(), blocked: this.ctx.blocked.stats(), heartbeats: this.ctx.heartbeats.tracked() };
+  stats(): ServerStats {
+    return { broker: this.ctx.broker.stats(), blocked: this.ctx.blocked.stats(), heartbeats: this.ctx.heartbeats.tracked(), stateIndex: this.store.latestIndex() };
   }
 }
 

@@ -145,6 +145,14 @@ export interface AllocStopResult {
 /** A variable write or delete: done, or a check-and-set conflict carrying the current variable (HTTP 409). */
 export type VariableWriteResult = { ok: true; variable: Variable | null; index: number } | { ok: false; conflict: Variable; index: number };
 
+/** What `/v1/metrics` reports of the server. */
+export interface ServerStats {
+  broker: { ready: number; unacked: number; pending: number; delayed: number; byType: Record<string, number> };
+  blocked: { totalBlocked: number; totalEscaped: number };
+  heartbeats: number;
+  stateIndex: number;
+}
+
 export interface ServerAPI extends ServerRPC {
   // Job types and operations (periodic, dispatch, scaling) and node drain / eligibility
   jobDispatch(namespace: string, jobID: string, req: JobDispatchRequest): Promise<JobDispatchResult>;
@@ -153,6 +161,14 @@ export interface ServerAPI extends ServerRPC {
   jobScaleStatus(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<JobScaleStatus>>;
   nodeUpdateDrain(nodeID: string, req: NodeDrainRequest): Promise<NodeUpdateResult>;
   nodeUpdateEligibility(nodeID: string, eligibility: string): Promise<NodeUpdateResult>;
+  /** `POST /v1/node/:id/evaluate`. */
+  nodeEvaluate(nodeID: string): Promise<NodeUpdateResult>;
+  /** `POST /v1/job/:id/evaluate`. */
+  jobEvaluate(namespace: string, jobID: string): Promise<JobDeregisterResult>;
+  /** The scheduler configuration in force (`GET /v1/operator/scheduler/configuration`). */
+  schedulerConfiguration(): import('../scheduler/index.js').SchedulerConfiguration;
+  /** Queue depths and the state index, for `/v1/metrics`. */
+  stats(): ServerStats;
   // Jobs
   /**
    * Admits the job (admission.ts: defaults, validation, warnings), then registers it. Throws JobValidation

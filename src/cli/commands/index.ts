@@ -2,6 +2,7 @@
 import type { CommandSpec } from '../command.js';
 import { agent } from './agent.js';
 import { allocLogs } from './alloc-logs.js';
+import { allocFs } from './alloc-fs.js';
 import { allocRestart } from './alloc-restart.js';
 import { allocSignal } from './alloc-signal.js';
 import { allocStop } from './alloc-stop.js';
@@ -55,6 +56,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   jobRestart,
   allocStatus,
   allocLogs,
+  allocFs,
   allocRestart,
   allocSignal,
   allocStop,
