@@ -6,6 +6,7 @@
  *   const { value: jobs, index } = await c.jobs.list();
  *   await c.jobs.list({ index, wait: 30_000 });   // blocks until the job list changes
  */
+import { EventsAPI } from './events.js';
 import { AgentAPI, StatusAPI } from './agent.js';
 import { AllocationsAPI } from './allocations.js';
 import { DeploymentsAPI } from './deployments.js';
@@ -46,6 +47,7 @@ export class DroverClient {
   readonly services: ServicesAPI;
   readonly agent: AgentAPI;
   readonly status: StatusAPI;
+  readonly events: EventsAPI;
   /** The transport, for endpoints that have no typed method yet. */
   readonly http: HttpTransport;
 
@@ -62,5 +64,6 @@ export class DroverClient {
     this.services = new ServicesAPI(this.http);
     this.agent = new AgentAPI(this.http);
     this.status = new StatusAPI(this.http);
+    this.events = new EventsAPI(this.http);
   }
 }

@@ -25,6 +25,7 @@ import { snapshotRoutes } from './routes/snapshot.js';
 import { clientFsRoutes } from './routes/client-fs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { opsRoutes } from './routes/ops.js';
+import { eventRoutes } from './routes/events.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Nomad's `http_max_conns_per_client` default. */
@@ -41,6 +42,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     const so = { ...opts, server };
     // First: `/v1/node/pools` must win over `/v1/node/:id`.
     opsRoutes(r, so);
+    eventRoutes(r, so);
     jobRoutes(r, so);
     allocRoutes(r, so);
     nodeRoutes(r, so);

@@ -38,3 +38,4 @@ export { PeriodicDispatcher, periodicSchedules, nextLaunch, periodicChildID, chi
 export { dispatchProblems, dispatchedJobID, DISPATCH_PAYLOAD_LIMIT } from './dispatch.js';
 export { scaleBoundsProblem, scaleStatus, TRACKED_SCALING_EVENTS } from './scaling.js';
 export { NodeDrainer, decideDrain, type DrainDecision } from './drainer.js';
+export { EventBroker, eventMatches, ALL_TOPICS, BUFFER_WRITES, type EventBatch, type EventFilter, type EventTopic, type StreamEvent } from './event-broker.js';

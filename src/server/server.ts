@@ -42,6 +42,7 @@ import * as deployments from './deployment-endpoints.js';
 import { DeploymentWatcher } from './deployment-watcher.js';
 import * as catalog from './catalog-endpoints.js';
 import { allocStop } from './alloc-endpoints.js';
+import { EventBroker, type EventFilter } from './event-broker.js';
 
 export interface ServerOptions {
   /** Where state.db lives; ':memory:' for a throwaway server. Ignored when `backend` is given. */
@@ -104,6 +105,8 @@ export class Server implements ServerAPI {
   readonly periodic: PeriodicDispatcher;
   readonly drainer: NodeDrainer;
   private readonly admission: AdmissionSteps;
+  /** The event stream (`/v1/event/stream`), fed from the store's commits. */
+  readonly events: EventBroker;
 
   constructor(
     readonly store: StateStore,
@@ -159,6 +162,7 @@ export class Server implements ServerAPI {
     this.admission = opts.admission ?? defaultAdmissionSteps;
     this.periodic = new PeriodicDispatcher(ctx, { useTimer: opts.periodicTimer !== false });
     this.drainer = new NodeDrainer(ctx, { pollMs: opts.drainPollMs });
+    this.events = new EventBroker(store);
   }
 
   private track(what: string, p: Promise<unknown>): void {
@@ -228,6 +232,7 @@ export class Server implements ServerAPI {
     this.periodic.setEnabled(false);
     await Promise.all(this.workers.map((w) => w.stopped()));
     while (this.tasks.size > 0) await Promise.all([...this.tasks]);
+    this.events.close();
     await this.store.close();
   }
 
@@ -281,6 +286,9 @@ export class Server implements ServerAPI {
   }
   nodeEvaluate(nodeID: string) {
     return nodeEvaluate(this.ctx, nodeID);
+  }
+  eventSubscribe(filter: EventFilter, fromIndex: number, signal: AbortSignal, heartbeatMs: number) {
+    return this.events.subscribe(filter, fromIndex, signal, heartbeatMs);
   }
   schedulerConfiguration(): SchedulerConfiguration {
     return this.ctx.schedulerConfig();

@@ -153,6 +153,8 @@ export interface ServerStats {
   stateIndex: number;
 }
 
+export type { EventBatch, EventFilter, EventTopic, StreamEvent } from './event-broker.js';
+
 export interface ServerAPI extends ServerRPC {
   // Job types and operations (periodic, dispatch, scaling) and node drain / eligibility
   jobDispatch(namespace: string, jobID: string, req: JobDispatchRequest): Promise<JobDispatchResult>;
@@ -167,6 +169,13 @@ export interface ServerAPI extends ServerRPC {
   jobEvaluate(namespace: string, jobID: string): Promise<JobDeregisterResult>;
   /** The scheduler configuration in force (`GET /v1/operator/scheduler/configuration`). */
   schedulerConfiguration(): import('../scheduler/index.js').SchedulerConfiguration;
+  /** `GET /v1/event/stream`: matching event batches from `fromIndex` on; `null` marks a heartbeat. */
+  eventSubscribe(
+    filter: import('./event-broker.js').EventFilter,
+    fromIndex: number,
+    signal: AbortSignal,
+    heartbeatMs: number,
+  ): AsyncGenerator<import('./event-broker.js').EventBatch | null>;
   /** Queue depths and the state index, for `/v1/metrics`. */
   stats(): ServerStats;
   // Jobs

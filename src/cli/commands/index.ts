@@ -3,6 +3,7 @@ import type { CommandSpec } from '../command.js';
 import { agent } from './agent.js';
 import { allocLogs } from './alloc-logs.js';
 import { allocFs } from './alloc-fs.js';
+import { eventStream } from './event-stream.js';
 import { allocRestart } from './alloc-restart.js';
 import { allocSignal } from './alloc-signal.js';
 import { allocStop } from './alloc-stop.js';
@@ -57,6 +58,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   allocStatus,
   allocLogs,
   allocFs,
+  eventStream,
   allocRestart,
   allocSignal,
   allocStop,
