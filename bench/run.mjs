@@ -22,6 +22,7 @@ const BENCHMARKS = [
   { name: 'failover', file: 'bench/failover/failover.bench.mjs' },
   { name: 'discovery', file: 'bench/discovery/discovery.bench.mjs' },
   { name: 'soak', file: 'bench/soak/soak.bench.mjs' },
+  { name: 'events', file: 'bench/events/events.bench.mjs' },
 ];
 const SKIP_EXIT = 3;
 

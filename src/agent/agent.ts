@@ -21,7 +21,7 @@ import { gatewayUrl, startAgentGateway } from './gateway.js';
 import type { Gateway } from '../gateway/index.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
-export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect']);
+export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect', 'lifecycle', 'volume', 'volume_mount', 'reschedule', 'spread', 'affinity', 'ephemeral_disk']);
 
 export interface Agent {
   config: AgentConfig;

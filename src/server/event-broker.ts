@@ -5,10 +5,10 @@
  *                                                                                         │
  *   subscriber: cursor index ─► reads every batch past its cursor, filters by topic/key/namespace ◄─┘
  *
- * Publishing costs one conversion and one array push per write, whatever the number of subscribers: they are
- * woken together by one shared promise settled on the next turn of the event loop (so a burst of writes wakes
- * them once), and each filters on its own time. A subscriber that falls behind the buffer resumes at its oldest
- * batch, as Nomad's does when the requested index is no longer held.
+ * Publishing costs one conversion and one array push per write plus a look-up of the waiting subscribers by the
+ * events' topic and keys: a write wakes only the subscribers it concerns (on the next turn of the event loop, so
+ * a burst of writes wakes each once), and 10,000 subscribers to other keys cost it nothing. A subscriber that
+ * falls behind the buffer resumes at its oldest batch, as Nomad's does when the requested index is gone.
  */
 import type { CommittedWrite, StateStore, TableName } from '../state/index.js';
 
@@ -107,9 +107,16 @@ export function eventMatches(f: EventFilter, e: StreamEvent): boolean {
   return f.namespace === '*' || e.Namespace === '' || e.Namespace === f.namespace;
 }
 
+interface Waiter {
+  filter: EventFilter;
+  wake: () => void;
+}
+
 export class EventBroker {
   private readonly buffer: EventBatch[] = [];
-  private wake: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Waiting subscribers by topic then key (`*` for any), so a write wakes only those it concerns. */
+  private readonly waiters = new Map<string, Map<string, Set<Waiter>>>();
+  private readonly toWake = new Set<Waiter>();
   private wakeScheduled = false;
   private readonly unsubscribe: () => void;
   private closed = false;
@@ -127,20 +134,64 @@ export class EventBroker {
     if (events.length === 0) return;
     this.buffer.push({ Index: w.index, Events: events });
     if (this.buffer.length > BUFFER_WRITES) this.buffer.splice(0, this.buffer.length - BUFFER_WRITES);
-    if (this.wake !== undefined && !this.wakeScheduled) {
+    if (this.waiters.size === 0) return;
+    for (const e of events) {
+      for (const topic of [e.Topic, '*']) {
+        const byKey = this.waiters.get(topic);
+        if (byKey === undefined) continue;
+        for (const key of [e.Key, '*', ...(e.FilterKeys ?? [])]) {
+          for (const wt of byKey.get(key) ?? []) if (eventMatches(wt.filter, e)) this.toWake.add(wt);
+        }
+      }
+    }
+    if (this.toWake.size > 0 && !this.wakeScheduled) {
+      // Once per turn of the event loop: a burst of writes wakes each subscriber once.
       this.wakeScheduled = true;
       setImmediate(() => {
         this.wakeScheduled = false;
-        const w2 = this.wake;
-        this.wake = undefined;
-        w2?.resolve();
+        const list = [...this.toWake];
+        this.toWake.clear();
+        for (const wt of list) wt.wake();
       });
+    }
+  }
+
+  private addWaiter(wt: Waiter): void {
+    for (const [topic, keys] of wt.filter.topics) {
+      let byKey = this.waiters.get(topic);
+      if (byKey === undefined) this.waiters.set(topic, (byKey = new Map()));
+      for (const k of keys) {
+        let set = byKey.get(k);
+        if (set === undefined) byKey.set(k, (set = new Set()));
+        set.add(wt);
+      }
+    }
+  }
+
+  private removeWaiter(wt: Waiter): void {
+    this.toWake.delete(wt);
+    for (const [topic, keys] of wt.filter.topics) {
+      const byKey = this.waiters.get(topic);
+      if (byKey === undefined) continue;
+      for (const k of keys) {
+        const set = byKey.get(k);
+        set?.delete(wt);
+        if (set?.size === 0) byKey.delete(k);
+      }
+      if (byKey.size === 0) this.waiters.delete(topic);
     }
   }
 
   /** The oldest index still held (0 when nothing is). */
   oldestIndex(): number {
     return this.buffer[0]?.Index ?? 0;
+  }
+
+  /** Subscribers waiting for events now (tests, metrics). */
+  waiting(): number {
+    const all = new Set<Waiter>();
+    for (const byKey of this.waiters.values()) for (const set of byKey.values()) for (const w of set) all.add(w);
+    return all.size;
   }
 
   /** Batches with Index ≥ `from`, filtered; empty batches are left out. */
@@ -162,15 +213,6 @@ export class EventBroker {
     return out;
   }
 
-  private nextWake(): Promise<void> {
-    if (this.wake === undefined) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      this.wake = { promise, resolve };
-    }
-    return this.wake.promise;
-  }
-
   /**
    * The batches matching `f` from index `from` on, as they are committed, until `signal` aborts. Yields `null`
    * every `heartbeatMs` without events, for the caller's heartbeat.
@@ -184,25 +226,27 @@ export class EventBroker {
       for (const b of batches) yield b;
       if (batches.length > 0) continue;
       const woke = await new Promise<boolean>((resolve) => {
+        const wt: Waiter = { filter: f, wake: () => done(true) };
         const t = setTimeout(() => done(false), heartbeatMs);
         const onAbort = () => done(false);
         const done = (v: boolean) => {
           clearTimeout(t);
           signal.removeEventListener('abort', onAbort);
+          this.removeWaiter(wt);
           resolve(v);
         };
         signal.addEventListener('abort', onAbort, { once: true });
-        this.nextWake().then(() => done(true), () => done(false));
+        this.addWaiter(wt);
       });
-      if (!woke && !signal.aborted) yield null;
+      if (!woke && !signal.aborted && !this.closed) yield null;
     }
   }
 
   close(): void {
     this.closed = true;
     this.unsubscribe();
-    const w = this.wake;
-    this.wake = undefined;
-    w?.resolve();
+    const all = new Set<Waiter>();
+    for (const byKey of this.waiters.values()) for (const set of byKey.values()) for (const w of set) all.add(w);
+    for (const w of all) w.wake();
   }
 }

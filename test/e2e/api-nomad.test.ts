@@ -110,6 +110,17 @@ describe('the Nomad API for third-party clients', () => {
     const v = await agent.api<string>('/v1/validate/job', { method: 'PUT', body: '{}' });
     expect(v.status).toBe(400);
     expect(v.body).toMatch(/Job must be specified/);
+    // Warnings name only the blocks that really are ignored.
+    const withBlocks = rawJob('warn');
+    const tg = withBlocks.Job.TaskGroups[0]! as Record<string, unknown>;
+    Object.assign(tg, { Affinities: [{ LTarget: '${node.datacenter}', RTarget: 'dc1', Operand: '=', Weight: 50 }], Spreads: [{ Attribute: '${node.datacenter}', Weight: 50 }], EphemeralDisk: { SizeMB: 100 }, ReschedulePolicy: { Attempts: 1, Interval: 3600e9, Delay: 5e9, DelayFunction: 'constant', Unlimited: false } });
+    Object.assign((tg['Tasks'] as Array<Record<string, unknown>>)[0]!, { Lifecycle: { Hook: 'prestart', Sidecar: false } });
+    Object.assign(withBlocks.Job, { UI: { Description: 'shown in Nomad UI' } });
+    (withBlocks.Job.TaskGroups as unknown[]).push({ Name: 'main', Count: 1, Tasks: [{ Name: 'm', Driver: 'raw_exec', Config: { command: '/bin/true' }, Resources: { CPU: 50, MemoryMB: 32 } }] });
+    const warned = await agent.api<{ Warnings: string; ValidationErrors: string[] | null }>('/v1/validate/job', { method: 'PUT', body: JSON.stringify(withBlocks) });
+    expect(warned.body.ValidationErrors).toBeNull();
+    expect(warned.body.Warnings).toMatch(/"ui" block/);
+    expect(warned.body.Warnings).not.toMatch(/"(affinity|spread|ephemeral_disk|reschedule|lifecycle)" block/);
     const del = await agent.api<{ EvalID: string }>('/v1/job/never-was', { method: 'DELETE' });
     expect(del.status).toBe(200);
     const nodes = await agent.api<Array<{ ID: string; NodeResources?: { Cpu: unknown }; Attributes?: Record<string, string> }>>('/v1/nodes?resources=true&os=true');
