@@ -109,8 +109,13 @@ export function eventMatches(f: EventFilter, e: StreamEvent): boolean {
 
 interface Waiter {
   filter: EventFilter;
-  wake: () => void;
+  /** When the waiting subscriber is due a heartbeat (ms since epoch). */
+  heartbeatAt: number;
+  wake: (events: boolean) => void;
 }
+
+/** How often due heartbeats are looked for: one timer for every subscriber rather than one each. */
+const HEARTBEAT_SCAN_MS = 1000;
 
 export class EventBroker {
   private readonly buffer: EventBatch[] = [];
@@ -120,9 +125,20 @@ export class EventBroker {
   private wakeScheduled = false;
   private readonly unsubscribe: () => void;
   private closed = false;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly waitingSet = new Set<Waiter>();
 
   constructor(store: StateStore) {
     this.unsubscribe = store.onCommit((w) => this.publish(w));
+  }
+
+  private scanHeartbeats(): void {
+    const now = Date.now();
+    for (const wt of [...this.waitingSet]) if (wt.heartbeatAt <= now) wt.wake(false);
+    if (this.waitingSet.size === 0 && this.heartbeatTimer !== undefined) {
+      clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = undefined;
+    }
   }
 
   private publish(w: CommittedWrite): void {
@@ -151,12 +167,17 @@ export class EventBroker {
         this.wakeScheduled = false;
         const list = [...this.toWake];
         this.toWake.clear();
-        for (const wt of list) wt.wake();
+        for (const wt of list) wt.wake(true);
       });
     }
   }
 
   private addWaiter(wt: Waiter): void {
+    this.waitingSet.add(wt);
+    if (this.heartbeatTimer === undefined) {
+      this.heartbeatTimer = setInterval(() => this.scanHeartbeats(), HEARTBEAT_SCAN_MS);
+      this.heartbeatTimer.unref();
+    }
     for (const [topic, keys] of wt.filter.topics) {
       let byKey = this.waiters.get(topic);
       if (byKey === undefined) this.waiters.set(topic, (byKey = new Map()));
@@ -169,6 +190,7 @@ export class EventBroker {
   }
 
   private removeWaiter(wt: Waiter): void {
+    this.waitingSet.delete(wt);
     this.toWake.delete(wt);
     for (const [topic, keys] of wt.filter.topics) {
       const byKey = this.waiters.get(topic);
@@ -189,9 +211,7 @@ export class EventBroker {
 
   /** Subscribers waiting for events now (tests, metrics). */
   waiting(): number {
-    const all = new Set<Waiter>();
-    for (const byKey of this.waiters.values()) for (const set of byKey.values()) for (const w of set) all.add(w);
-    return all.size;
+    return this.waitingSet.size;
   }
 
   /** Batches with Index ≥ `from`, filtered; empty batches are left out. */
@@ -219,34 +239,44 @@ export class EventBroker {
    */
   async *subscribe(f: EventFilter, from: number, signal: AbortSignal, heartbeatMs: number): AsyncGenerator<EventBatch | null> {
     let cursor = from;
-    while (!signal.aborted && !this.closed) {
-      const batches = this.since(cursor, f);
-      const last = this.buffer[this.buffer.length - 1];
-      if (last !== undefined) cursor = Math.max(cursor, last.Index + 1);
-      for (const b of batches) yield b;
-      if (batches.length > 0) continue;
-      const woke = await new Promise<boolean>((resolve) => {
-        const wt: Waiter = { filter: f, wake: () => done(true) };
-        const t = setTimeout(() => done(false), heartbeatMs);
-        const onAbort = () => done(false);
-        const done = (v: boolean) => {
-          clearTimeout(t);
-          signal.removeEventListener('abort', onAbort);
-          this.removeWaiter(wt);
-          resolve(v);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.addWaiter(wt);
-      });
-      if (!woke && !signal.aborted && !this.closed) yield null;
+    // One waiter and one abort listener for the whole subscription; each wait only sets where to resolve.
+    let settle: ((events: boolean) => void) | undefined;
+    const wt: Waiter = {
+      filter: f,
+      heartbeatAt: 0,
+      wake: (events) => {
+        this.removeWaiter(wt);
+        const s = settle;
+        settle = undefined;
+        s?.(events);
+      },
+    };
+    const onAbort = () => wt.wake(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (!signal.aborted && !this.closed) {
+        const batches = this.since(cursor, f);
+        const last = this.buffer[this.buffer.length - 1];
+        if (last !== undefined) cursor = Math.max(cursor, last.Index + 1);
+        for (const b of batches) yield b;
+        if (batches.length > 0) continue;
+        const woke = await new Promise<boolean>((resolve) => {
+          settle = resolve;
+          wt.heartbeatAt = Date.now() + heartbeatMs;
+          this.addWaiter(wt);
+        });
+        if (!woke && !signal.aborted && !this.closed) yield null;
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      this.removeWaiter(wt);
     }
   }
 
   close(): void {
     this.closed = true;
     this.unsubscribe();
-    const all = new Set<Waiter>();
-    for (const byKey of this.waiters.values()) for (const set of byKey.values()) for (const w of set) all.add(w);
-    for (const w of all) w.wake();
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    for (const w of [...this.waitingSet]) w.wake(false);
   }
 }
