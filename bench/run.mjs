@@ -23,6 +23,7 @@ const BENCHMARKS = [
   { name: 'server-failover', file: 'bench/server-failover/server-failover.bench.mjs' },
   { name: 'discovery', file: 'bench/discovery/discovery.bench.mjs' },
   { name: 'soak', file: 'bench/soak/soak.bench.mjs' },
+  { name: 'events', file: 'bench/events/events.bench.mjs' },
 ];
 const SKIP_EXIT = 3;
 

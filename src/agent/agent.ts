@@ -24,7 +24,7 @@ import type { Gateway } from '../gateway/index.js';
 import { AclService, AuditLog, RemoteAclResolver } from '../acl/index.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
-export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect', 'identity']);
+export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect', 'lifecycle', 'volume', 'volume_mount', 'reschedule', 'spread', 'affinity', 'ephemeral_disk', 'identity']);
 
 export interface Agent {
   config: AgentConfig;
@@ -172,6 +172,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     aclGate: !server && config.acl.enabled ? new RemoteAclResolver({ servers: config.client.servers, hasAlloc: (id) => client?.hasAlloc(id) ?? false }) : undefined,
     audit,
     ...(config.tls.http && tls ? { tls: { material: tls, requireClientCert: config.tls.verifyHttpsClient } } : {}),
+    region: config.region,
   });
   await ha?.start(`http://${httpHost(config)}:${http.port}`, agentSelf().member);
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);

@@ -1,7 +1,7 @@
 /** Allocation endpoints, including the client ones served for an allocation (`stats`, `logs`). */
 import type { AllocListStub, Allocation } from '../structs/index.js';
 import type { HttpTransport, QueryOptions, QueryResponse, WriteOptions } from './http.js';
-import type { AllocCheckStatus, AllocResourceUsage, EvalCreatedResponse, LogType, LogsOptions } from './types.js';
+import type { AllocCheckStatus, AllocFileInfo, AllocResourceUsage, EvalCreatedResponse, LogType, LogsOptions } from './types.js';
 
 export class AllocationsAPI {
   constructor(private readonly http: HttpTransport) {}
@@ -43,6 +43,23 @@ export class AllocationsAPI {
         plain: true,
       },
     });
+  }
+
+  /** `GET /v1/client/fs/ls/:alloc`: a directory of the allocation (path relative to its directory, `/` its root). */
+  async fsList(allocID: string, path: string, q: QueryOptions = {}): Promise<AllocFileInfo[]> {
+    return (await this.http.query<AllocFileInfo[]>(`/v1/client/fs/ls/${encodeURIComponent(allocID)}`, { ...q, params: { ...q.params, path } })).value;
+  }
+
+  /** `GET /v1/client/fs/stat/:alloc`. */
+  async fsStat(allocID: string, path: string, q: QueryOptions = {}): Promise<AllocFileInfo> {
+    return (await this.http.query<AllocFileInfo>(`/v1/client/fs/stat/${encodeURIComponent(allocID)}`, { ...q, params: { ...q.params, path } })).value;
+  }
+
+  /** A file of the allocation as text chunks: `cat`, or with `follow` the `stream` endpoint in plain form. */
+  fsRead(allocID: string, path: string, opts: { follow?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<string, void, undefined> {
+    const id = encodeURIComponent(allocID);
+    if (!opts.follow) return this.http.stream(`/v1/client/fs/cat/${id}`, { signal: opts.signal, params: { path } });
+    return this.http.stream(`/v1/client/fs/stream/${id}`, { signal: opts.signal, params: { path, follow: true, plain: true, origin: 'start', offset: 0 } });
   }
 
   stop(id: string, opts: WriteOptions & { noShutdownDelay?: boolean } = {}): Promise<EvalCreatedResponse> {

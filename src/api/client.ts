@@ -6,6 +6,7 @@
  *   const { value: jobs, index } = await c.jobs.list();
  *   await c.jobs.list({ index, wait: 30_000 });   // blocks until the job list changes
  */
+import { EventsAPI } from './events.js';
 import { AgentAPI, OperatorAPI, StatusAPI } from './agent.js';
 import { AllocationsAPI } from './allocations.js';
 import { DeploymentsAPI } from './deployments.js';
@@ -52,6 +53,7 @@ export class DroverClient {
   readonly agent: AgentAPI;
   readonly status: StatusAPI;
   readonly operator: OperatorAPI;
+  readonly events: EventsAPI;
   /** The transport, for endpoints that have no typed method yet. */
   readonly http: HttpTransport;
 
@@ -72,5 +74,6 @@ export class DroverClient {
     this.agent = new AgentAPI(this.http);
     this.status = new StatusAPI(this.http);
     this.operator = new OperatorAPI(this.http);
+    this.events = new EventsAPI(this.http);
   }
 }

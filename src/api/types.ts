@@ -103,3 +103,13 @@ export interface LogsOptions {
 }
 
 export type { AllocCheckStatus } from '../structs/index.js';
+
+/** Nomad's AllocFileInfo (`/v1/client/fs/ls|stat`). */
+export interface AllocFileInfo {
+  Name: string;
+  IsDir: boolean;
+  Size: number;
+  FileMode: string;
+  ModTime: string;
+  ContentType: string;
+}

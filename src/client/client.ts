@@ -137,6 +137,10 @@ export interface Client {
   hasAlloc(allocID: string): boolean;
   /** The namespace of an allocation this client runs (ACL checks on a client-only agent). */
   allocNamespace(allocID: string): string | undefined;
+  /** The allocation's directory on this host (`/v1/client/fs/*`), or undefined when this client does not run it. */
+  allocDir(allocID: string): string | undefined;
+  /** This client's allocations counted by ClientStatus (`/v1/metrics`). */
+  allocStatusCounts(): Record<string, number>;
   /** The agent learns its HTTP port after the client exists: the node's HTTPAddr, set before start(). */
   setHTTPAddr(addr: string): void;
   /** Where health_check = "checks" reads service check results (default: this client's own service checks). */
@@ -539,6 +543,19 @@ class ClientAgent implements Client {
 
   allocNamespace(allocID: string): string | undefined {
     return this.runners.get(allocID)?.alloc.Namespace;
+  }
+
+  allocDir(allocID: string): string | undefined {
+    return this.runners.has(allocID) ? allocDirPath(this.options.dataDir, allocID) : undefined;
+  }
+
+  allocStatusCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.runners.values()) {
+      const s = r.clientUpdate().ClientStatus;
+      out[s] = (out[s] ?? 0) + 1;
+    }
+    return out;
   }
 
   setHTTPAddr(addr: string): void {

@@ -19,6 +19,8 @@ export const ErrorCodes = {
   VariableNotFound: 404,
   ServiceNotFound: 404,
   Conflict: 409,
+  /** Nomad answers a write on a finished deployment with 500 and `can't <verb> terminal deployment`; clients compare both. */
+  DeploymentTerminal: 500,
   CheckIndexMismatch: 409,
   CASConflict: 409,
   PermissionDenied: 403,

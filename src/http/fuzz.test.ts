@@ -170,7 +170,7 @@ describe('the HTTP API under fuzzing', () => {
   it(
     'answers every route with hostile input without 5xx, within 2 s, and still writes afterwards',
     async () => {
-      const routes = buildRouter({ server, agent: { self: () => ({}) }, logger: nullLogger }).list().filter((r) => !r.pattern.startsWith('/ui'));
+      const routes = buildRouter({ server, agent: { self: () => ({}) }, logger: nullLogger }).list().filter((r) => !r.pattern.startsWith('/ui') && r.pattern !== '/v1/event/stream'); // the event stream stays open by design
       expect(routes.length).toBeGreaterThan(40);
       const findings: Finding[] = [];
       let requests = 0;

@@ -16,24 +16,35 @@ export function parseDurationMs(text: string, what = 'duration'): number {
  * one kind that waits, so a plain read builds no AbortController (http/server.ts makes it on first use).
  */
 export function queryOptions(q: URLSearchParams, from: { readonly signal: AbortSignal }): QueryOptions {
-  const opts: QueryOptions = { namespace: q.get('namespace') ?? 'default' };
+  const opts: QueryOptions = { namespace: q.get('namespace') || 'default' };
+  // Read for its validation: this agent is its own leader, so every read is as fresh as a stale one.
+  boolParam(q, 'stale');
   const index = q.get('index');
-  if (index !== null) {
+  if (index !== null && index !== '') {
     opts.signal = from.signal;
     if (!/^\d+$/.test(index) || !Number.isSafeInteger(Number(index))) throw badRequest(`invalid index "${index}": expected a non-negative integer below 2^53`);
     opts.minIndex = Number(index);
-    const wait = q.get('wait');
-    opts.waitMs = Math.min(wait !== null ? parseDurationMs(wait, 'wait') : DEFAULT_WAIT_MS, MAX_WAIT_MS);
   }
+  // Parsed even without `index`, as Nomad does, so a bad value is refused rather than silently ignored.
+  const wait = q.get('wait');
+  const waitMs = wait !== null && wait !== '' ? parseDurationMs(wait, 'wait') : DEFAULT_WAIT_MS;
+  if (opts.signal !== undefined) opts.waitMs = Math.min(waitMs, MAX_WAIT_MS);
   const prefix = q.get('prefix');
   if (prefix) opts.prefix = prefix;
   return opts;
 }
 
+const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+
+/**
+ * A boolean query parameter read as Nomad reads it, with Go's `strconv.ParseBool` (`1 t T TRUE true True`,
+ * `0 f F FALSE false False`): clients in other languages send `True`. Present without a value means true.
+ */
 export function boolParam(q: URLSearchParams, name: string): boolean {
   const v = q.get(name);
   if (v === null) return false;
-  if (v === '' || v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw badRequest(`invalid value "${v}" for query parameter "${name}": expected true or false`);
+  if (v === '' || GO_TRUE.has(v)) return true;
+  if (GO_FALSE.has(v)) return false;
+  throw badRequest(`invalid value "${v}" for query parameter "${name}": expected true or false (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)`);
 }

@@ -8,6 +8,8 @@ export class JsonReply {
     readonly body: unknown,
     readonly index?: number,
     readonly status = 200,
+    /** Extra headers (`X-Nomad-NextToken`). */
+    readonly headers?: Record<string, string>,
   ) {}
 }
 
@@ -64,9 +66,10 @@ function encodeList(body: unknown): Buffer {
   return Buffer.concat(parts);
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, index?: number): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, index?: number, extra?: Record<string, string>): void {
   const bytes = encodeJson(body);
   const headers: Record<string, string | number> = {
+    ...extra,
     'Content-Type': 'application/json',
     'Content-Length': bytes.length,
   };

@@ -27,6 +27,10 @@ import { snapshotRoutes } from './routes/snapshot.js';
 import { forwardRequest } from './forward.js';
 import { aclRoutes } from './routes/acl.js';
 import { authorize, requestSecret, ruleFor } from './acl-rules.js';
+import { clientFsRoutes } from './routes/client-fs.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { opsRoutes } from './routes/ops.js';
+import { eventRoutes } from './routes/events.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Nomad's `http_max_conns_per_client` default. */
@@ -41,6 +45,9 @@ export function buildRouter(opts: HttpApiOptions): Router {
   // A client-only agent serves the agent and client paths; the rest need a server.
   if (server) {
     const so = { ...opts, server };
+    // First: `/v1/node/pools` must win over `/v1/node/:id`.
+    opsRoutes(r, so);
+    eventRoutes(r, so);
     jobRoutes(r, so);
     allocRoutes(r, so);
     nodeRoutes(r, so);
@@ -55,6 +62,8 @@ export function buildRouter(opts: HttpApiOptions): Router {
   }
   aclRoutes(r, opts);
   clientRoutes(r, opts);
+  clientFsRoutes(r, opts);
+  metricsRoutes(r, opts);
   uiRoutes(r);
   return r;
 }
@@ -181,6 +190,8 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
         return;
       }
       ctx.params = m.params;
+      const region = query.get('region');
+      if (region && opts.region !== undefined && region !== opts.region) throw badRequest(`unknown region "${region}": this agent serves region "${opts.region}" and knows no other`);
       let filter: ((body: unknown) => unknown) | undefined;
       const gate = opts.acl ?? opts.aclGate;
       if (gate?.enabled) {
@@ -189,7 +200,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       }
       const out = await m.handler(ctx);
       if (out === HANDLED) return;
-      if (out instanceof JsonReply) sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index);
+      if (out instanceof JsonReply) sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index, out.headers);
       else sendJson(res, 200, filter ? filter(out) : out);
     } catch (e) {
       if (!isDroverError(e)) opts.logger.error('http handler failed', { method: req.method, path: pathname, error: String((e as Error)?.stack ?? e) });

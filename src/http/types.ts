@@ -20,6 +20,12 @@ export interface ClientReadAPI {
   allocSignal?(allocID: string, req: { task?: string; signal: string }): Promise<void>;
   /** The namespace of an allocation this client runs (ACL checks on a client-only agent). */
   allocNamespace?(allocID: string): string | undefined;
+  /** `GET /v1/client/stats`: the host's resource usage. */
+  hostStats?(): unknown;
+  /** The allocation's directory on this host, undefined when this client does not run it. */
+  allocDir?(allocID: string): string | undefined;
+  /** Allocations on this client by ClientStatus, for `/v1/metrics`. */
+  allocStatusCounts?(): Record<string, number>;
   /** True when this client runs the allocation: the local fast path; otherwise a server forwards the request. */
   hasAlloc?(allocID: string): boolean;
 }
@@ -79,4 +85,6 @@ export interface HttpApiOptions {
   aclGate?: { readonly enabled: boolean; resolve(secret: string | undefined): Identity | Promise<Identity> };
   /** One line per request when ACLs are enabled (`audit { enabled = true }`). */
   audit?: AuditLog;
+  /** The agent's region: a request naming another (`?region=`) is refused, as there is no other to forward to. */
+  region?: string;
 }

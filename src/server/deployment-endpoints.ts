@@ -13,7 +13,7 @@ import {
   type Job,
 } from '../structs/index.js';
 import { upsertEvals, type WriteTxn } from '../state/index.js';
-import { badRequest, checkIndexMismatch, deploymentNotFound, jobNotFound } from '../errors/index.js';
+import { badRequest, checkIndexMismatch, DroverError, deploymentNotFound, jobNotFound } from '../errors/index.js';
 import type { DeploymentUpdateResult, JobDiff, JobRegisterResult, JobVersionsResult, QueryOptions } from './types.js';
 import { newEval, nowNs, routeEval, type ServerContext } from './context.js';
 import { blockingQuery } from './read-endpoints.js';
@@ -56,7 +56,7 @@ function activeDeployment(txn: WriteTxn, id: string, verb: string): Deployment {
   const d = txn.deploymentByID(id);
   if (d == null) throw deploymentNotFound(id);
   if (d.Status !== DeploymentStatusRunning && d.Status !== DeploymentStatusPaused) {
-    throw badRequest(`can't ${verb} terminal deployment "${id}" (status "${d.Status}")`);
+    throw new DroverError('DeploymentTerminal', `can't ${verb} terminal deployment`, { details: { id, status: d.Status } });
   }
   return d;
 }

@@ -70,10 +70,25 @@ function afterNodeWrite(ctx: ServerContext, node: Node | undefined, evals: Evalu
   for (const ev of evals) routeEval(ctx, ev);
 }
 
+/** `POST /v1/node/:id/evaluate`: node-update evaluations of every job with work on the node (Nomad's Node.Evaluate). */
+export async function nodeEvaluate(ctx: ServerContext, nodeID: string): Promise<NodeUpdateResult> {
+  const { result: r, index } = await ctx.store.write((txn) => {
+    const node = txn.nodeByID(nodeID);
+    if (node == null) throw nodeNotFound(nodeID);
+    return { node, evals: upsertEvals(txn, nodeJobEvals(ctx, txn, node, EvalTriggerNodeUpdate), nowNs(ctx)) };
+  });
+  for (const ev of r.evals) routeEval(ctx, ev);
+  return result(r.evals, r.node, index);
+}
+
 /** `POST /v1/node/:id/drain`: starts (DrainSpec) or ends (null) a drain. */
 export async function nodeUpdateDrain(ctx: ServerContext, nodeID: string, req: NodeDrainRequest): Promise<NodeUpdateResult> {
-  const spec = req.DrainSpec ?? null;
-  if (spec != null && (typeof spec.Deadline !== 'number' || !Number.isFinite(spec.Deadline))) throw badRequest('DrainSpec.Deadline must be a number of nanoseconds');
+  const given = req.DrainSpec ?? null;
+  if (given != null && (typeof given !== 'object' || Array.isArray(given))) throw badRequest('DrainSpec must be an object');
+  // As Nomad (a Go zero value): a spec without Deadline drains with no deadline.
+  if (given != null && given.Deadline != null && (typeof given.Deadline !== 'number' || !Number.isFinite(given.Deadline))) throw badRequest('DrainSpec.Deadline must be a number of nanoseconds');
+  if (given != null && given.IgnoreSystemJobs != null && typeof given.IgnoreSystemJobs !== 'boolean') throw badRequest('DrainSpec.IgnoreSystemJobs must be a boolean');
+  const spec = given == null ? null : { Deadline: given.Deadline ?? 0, IgnoreSystemJobs: given.IgnoreSystemJobs ?? false };
   const now = ctx.clock.now();
   const { result: r, index } = await ctx.store.write((txn) => {
     const prev = txn.nodeByID(nodeID);

@@ -41,3 +41,4 @@ export { scaleBoundsProblem, scaleStatus, TRACKED_SCALING_EVENTS } from './scali
 export { NodeDrainer, decideDrain, type DrainDecision } from './drainer.js';
 export type { NodeRequest } from './node-identity.js';
 export { Keyring, type RootKeyMeta } from './keyring.js';
+export { EventBroker, eventMatches, ALL_TOPICS, BUFFER_WRITES, type EventBatch, type EventFilter, type EventTopic, type StreamEvent } from './event-broker.js';

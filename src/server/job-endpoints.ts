@@ -18,7 +18,7 @@ import {
   upsertEvals,
   upsertJob,
 } from '../state/index.js';
-import { checkIndexMismatch, jobNotFound, jobValidationError, unknownNamespace, type Problem } from '../errors/index.js';
+import { badRequest, checkIndexMismatch, jobNotFound, jobValidationError, unknownNamespace, type Problem } from '../errors/index.js';
 import type { Planner, SchedulerState } from '../scheduler/types.js';
 import type { JobDeregisterResult, JobPlanResult, JobRegisterResult, RegisterOptions } from './types.js';
 import { cancelEvals, newEval, nowNs, routeEval, type ServerContext } from './context.js';
@@ -87,6 +87,12 @@ export async function jobRegister(ctx: ServerContext, input: Job, opts: Register
 }
 
 export async function jobDeregister(ctx: ServerContext, namespace: string, jobID: string, purge: boolean): Promise<JobDeregisterResult> {
+  // Nomad's deregister is idempotent: stopping (or purging) a job that is not there is done already. Nothing
+  // is written, so no evaluation either.
+  if (ctx.store.snapshot().jobByID(namespace, jobID) == null) {
+    const index = ctx.store.latestIndex();
+    return { EvalID: '', EvalCreateIndex: 0, JobModifyIndex: 0, Index: index };
+  }
   const { result, index } = await ctx.store.write((txn) => {
     const job = txn.jobByID(namespace, jobID);
     if (job == null) throw jobNotFound(namespace, jobID);
@@ -105,6 +111,22 @@ export async function jobDeregister(ctx: ServerContext, namespace: string, jobID
   if (blocked) cancelEvals(ctx, [blocked], 'job was stopped');
   if (result.ev) routeEval(ctx, result.ev);
   return { EvalID: result.ev?.ID ?? '', EvalCreateIndex: result.ev?.CreateIndex ?? 0, JobModifyIndex: result.jobModifyIndex || index, Index: index };
+}
+
+/**
+ * `POST /v1/job/:id/evaluate`: a fresh evaluation of the job as it stands (Nomad's Job.Evaluate), for example
+ * after a node came back. Periodic and parameterized parents are never scheduled themselves, so refused.
+ */
+export async function jobEvaluate(ctx: ServerContext, namespace: string, jobID: string): Promise<JobDeregisterResult> {
+  const { result, index } = await ctx.store.write((txn) => {
+    const job = txn.jobByID(namespace, jobID);
+    if (job == null) throw jobNotFound(namespace, jobID);
+    if (isPeriodicOrParameterized(job)) throw badRequest(`can't evaluate periodic or parameterized job "${jobID}"`);
+    const [ev] = upsertEvals(txn, [newEval(ctx, job, EvalTriggerJobRegister)], nowNs(ctx));
+    return { ev: ev!, jobModifyIndex: job.JobModifyIndex ?? 0 };
+  });
+  routeEval(ctx, result.ev);
+  return { EvalID: result.ev.ID, EvalCreateIndex: result.ev.CreateIndex ?? index, JobModifyIndex: result.jobModifyIndex, Index: index };
 }
 
 /** A Planner that records what the scheduler would do and changes nothing. */

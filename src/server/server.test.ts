@@ -125,9 +125,12 @@ describe('Server job lifecycle', () => {
     expect(all[0]?.DesiredStatus).toBe('stop');
   });
 
-  it('answers a deregister of an unknown job with JobNotFound', async () => {
+  it('treats a deregister of an unknown job as done, as Nomad does, and writes nothing', async () => {
     const s = await server();
-    await expect(s.jobDeregister('default', 'nope', false)).rejects.toMatchObject({ code: 'JobNotFound' });
+    const before = s.store.latestIndex();
+    const d = await s.jobDeregister('default', 'nope', true);
+    expect(d).toMatchObject({ EvalID: '', EvalCreateIndex: 0, Index: before });
+    expect(s.store.latestIndex()).toBe(before);
   });
 });
 

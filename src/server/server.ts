@@ -20,7 +20,7 @@ import {
   type SchedulerConfiguration,
 } from '../scheduler/index.js';
 import type { AllocClientUpdate, NodeRegisterResponse } from '../structs/index.js';
-import type { AdmissionOptions, QueryOptions, RegisterOptions, ServerAPI } from './types.js';
+import type { AdmissionOptions, QueryOptions, RegisterOptions, ServerAPI, ServerStats } from './types.js';
 import { admitJob, defaultAdmissionSteps, type AdmissionSteps } from './admission.js';
 import type { Variable } from '../structs/index.js';
 import { BlockedEvals } from './blocked-evals.js';
@@ -34,7 +34,7 @@ import * as jobs from './job-endpoints.js';
 import * as client from './client-endpoints.js';
 import * as reads from './read-endpoints.js';
 import { PeriodicDispatcher, periodicSchedules } from './periodic.js';
-import { NodeDrainer, nodeUpdateDrain, nodeUpdateEligibility } from './drainer.js';
+import { NodeDrainer, nodeEvaluate, nodeUpdateDrain, nodeUpdateEligibility } from './drainer.js';
 import { jobDispatch } from './dispatch.js';
 import { jobScale, jobScaleStatus } from './scaling.js';
 import type { JobDispatchRequest, JobScaleRequest, NodeDrainRequest } from './types.js';
@@ -44,6 +44,7 @@ import * as catalog from './catalog-endpoints.js';
 import { allocStop } from './alloc-endpoints.js';
 import { authorizeNodeRequest, type NodeRequest } from './node-identity.js';
 import { Keyring, type RootKeyMeta } from './keyring.js';
+import { EventBroker, type EventFilter } from './event-broker.js';
 
 export interface ServerOptions {
   /** Where state.db lives; ':memory:' for a throwaway server. Ignored when `backend` is given. */
@@ -121,6 +122,8 @@ export class Server implements ServerAPI {
   readonly periodic: PeriodicDispatcher;
   readonly drainer: NodeDrainer;
   private readonly admission: AdmissionSteps;
+  /** The event stream (`/v1/event/stream`), fed from the store's commits. */
+  readonly events: EventBroker;
 
   constructor(
     readonly store: StateStore,
@@ -177,6 +180,7 @@ export class Server implements ServerAPI {
     this.admission = opts.admission ?? defaultAdmissionSteps;
     this.periodic = new PeriodicDispatcher(ctx, { useTimer: opts.periodicTimer !== false });
     this.drainer = new NodeDrainer(ctx, { pollMs: opts.drainPollMs });
+    this.events = new EventBroker(store);
   }
 
   private track(what: string, p: Promise<unknown>): void {
@@ -246,6 +250,7 @@ export class Server implements ServerAPI {
     this.periodic.setEnabled(false);
     await Promise.all(this.workers.map((w) => w.stopped()));
     while (this.tasks.size > 0) await Promise.all([...this.tasks]);
+    this.events.close();
     await this.store.close();
   }
 
@@ -293,6 +298,18 @@ export class Server implements ServerAPI {
   }
   nodeUpdateEligibility(nodeID: string, eligibility: string) {
     return nodeUpdateEligibility(this.ctx, nodeID, eligibility);
+  }
+  jobEvaluate(namespace: string, jobID: string) {
+    return jobs.jobEvaluate(this.ctx, namespace, jobID);
+  }
+  nodeEvaluate(nodeID: string) {
+    return nodeEvaluate(this.ctx, nodeID);
+  }
+  eventSubscribe(filter: EventFilter, fromIndex: number, signal: AbortSignal, heartbeatMs: number) {
+    return this.events.subscribe(filter, fromIndex, signal, heartbeatMs);
+  }
+  schedulerConfiguration(): SchedulerConfiguration {
+    return this.ctx.schedulerConfig();
   }
   async jobPlan(input: Job, diff: boolean, opts?: AdmissionOptions) {
     const { job, warnings } = this.admit(input, opts);
@@ -465,8 +482,8 @@ export class Server implements ServerAPI {
   }
 
   /** For tests and `agent-info`: queue depths. */
-  stats(): { broker: ReturnType<EvalBroker['stats']>; blocked: ReturnType<BlockedEvals['stats']>; heartbeats: number } {
-    return { broker: this.ctx.broker.stats(), blocked: this.ctx.blocked.stats(), heartbeats: this.ctx.heartbeats.tracked() };
+  stats(): ServerStats {
+    return { broker: this.ctx.broker.stats(), blocked: this.ctx.blocked.stats(), heartbeats: this.ctx.heartbeats.tracked(), stateIndex: this.store.latestIndex() };
   }
 }
 

@@ -127,7 +127,7 @@ export interface JobScaleStatus {
 }
 /** `POST /v1/node/:id/drain` body. */
 export interface NodeDrainRequest {
-  DrainSpec?: { Deadline: number; IgnoreSystemJobs: boolean } | null;
+  DrainSpec?: { Deadline?: number; IgnoreSystemJobs?: boolean } | null;
   MarkEligible?: boolean;
   Meta?: Record<string, string> | null;
 }
@@ -147,6 +147,16 @@ export interface AllocStopResult {
 /** A variable write or delete: done, or a check-and-set conflict carrying the current variable (HTTP 409). */
 export type VariableWriteResult = { ok: true; variable: Variable | null; index: number } | { ok: false; conflict: Variable; index: number };
 
+/** What `/v1/metrics` reports of the server. */
+export interface ServerStats {
+  broker: { ready: number; unacked: number; pending: number; delayed: number; byType: Record<string, number> };
+  blocked: { totalBlocked: number; totalEscaped: number };
+  heartbeats: number;
+  stateIndex: number;
+}
+
+export type { EventBatch, EventFilter, EventTopic, StreamEvent } from './event-broker.js';
+
 export interface ServerAPI extends ServerRPC {
   /** Node identity on /v1/internal/client/*: throws PermissionDenied unless the request is the node's own. */
   authorizeNodeRequest(req: NodeRequest): void;
@@ -161,6 +171,21 @@ export interface ServerAPI extends ServerRPC {
   jobScaleStatus(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<JobScaleStatus>>;
   nodeUpdateDrain(nodeID: string, req: NodeDrainRequest): Promise<NodeUpdateResult>;
   nodeUpdateEligibility(nodeID: string, eligibility: string): Promise<NodeUpdateResult>;
+  /** `POST /v1/node/:id/evaluate`. */
+  nodeEvaluate(nodeID: string): Promise<NodeUpdateResult>;
+  /** `POST /v1/job/:id/evaluate`. */
+  jobEvaluate(namespace: string, jobID: string): Promise<JobDeregisterResult>;
+  /** The scheduler configuration in force (`GET /v1/operator/scheduler/configuration`). */
+  schedulerConfiguration(): import('../scheduler/index.js').SchedulerConfiguration;
+  /** `GET /v1/event/stream`: matching event batches from `fromIndex` on; `null` marks a heartbeat. */
+  eventSubscribe(
+    filter: import('./event-broker.js').EventFilter,
+    fromIndex: number,
+    signal: AbortSignal,
+    heartbeatMs: number,
+  ): AsyncGenerator<import('./event-broker.js').EventBatch | null>;
+  /** Queue depths and the state index, for `/v1/metrics`. */
+  stats(): ServerStats;
   // Jobs
   /**
    * Admits the job (admission.ts: defaults, validation, warnings), then registers it. Throws JobValidation

@@ -68,6 +68,12 @@ export interface StateStoreOptions {
   signal?: AbortSignal;
 }
 
+/** One acknowledged write, as commit listeners see it: its index and every row it put (value) or deleted (null). */
+export interface CommittedWrite {
+  index: number;
+  changes: ReadonlyArray<{ table: TableName; key: string; value: unknown }>;
+}
+
 export interface WriteResult<R> {
   result: R;
   /** The index the write committed at (the current index when it changed nothing). */
@@ -90,6 +96,7 @@ export class StateStore {
   private writeError: { message: string; since: number } | undefined;
   private closed = false;
   private readonly watches: WatchRegistry;
+  private readonly commitListeners = new Set<(w: CommittedWrite) => void>();
 
   private constructor(
     root: Root,
@@ -157,6 +164,7 @@ export class StateStore {
       changes: [...tx.changes].flatMap(([table, m]) => [...m].map(([key, value]) => ({ table, key, value }))),
     };
     const touched = [...tx.changes.keys()];
+    const written: CommittedWrite = { index: next.index, changes: batch.changes };
     if (this.pending === 0) {
       // Fast path: nothing in flight, so a synchronous backend commits right here.
       let r: void | Promise<void>;
@@ -168,10 +176,10 @@ export class StateStore {
         return Promise.reject(this.fail(e, false));
       }
       if (!(r instanceof Promise)) {
-        this.commit(next, touched);
+        this.commit(next, touched, written);
         return Promise.resolve({ result, index: next.index });
       }
-      return this.enqueue(r, next, touched).then(() => ({ result, index: next.index }));
+      return this.enqueue(r, next, touched, written).then(() => ({ result, index: next.index }));
     }
     if (this.backend.ordered === true) {
       // Pipelined: the backend keeps the order, so the batch goes now and commits while later writes are
@@ -182,23 +190,23 @@ export class StateStore {
       } catch (e) {
         r = Promise.reject(e instanceof Error ? e : new Error(String(e)));
       }
-      return this.enqueue(Promise.resolve(r), next, touched).then(() => ({ result, index: next.index }));
+      return this.enqueue(Promise.resolve(r), next, touched, written).then(() => ({ result, index: next.index }));
     }
     const p = this.chain.then(() => {
       // An earlier batch failed: this one must not reach the disk, or the disk would skip a write.
       if (this.failed) throw this.failed;
       return this.backend.apply(batch);
     });
-    return this.enqueue(p, next, touched).then(() => ({ result, index: next.index }));
+    return this.enqueue(p, next, touched, written).then(() => ({ result, index: next.index }));
   }
 
-  private enqueue(p: Promise<void>, next: Root, touched: TableName[]): Promise<void> {
+  private enqueue(p: Promise<void>, next: Root, touched: TableName[], written: CommittedWrite): Promise<void> {
     this.pending++;
     // Commits (and so acknowledgements and wake-ups) happen in index order, whatever order `p` settles in.
     const done = Promise.all([this.chain, p]).then(
       () => {
         this.pending--;
-        this.commit(next, touched);
+        this.commit(next, touched, written);
         this.recoverWhenIdle();
       },
       (e: unknown) => {
@@ -244,13 +252,29 @@ export class StateStore {
     return w === undefined ? { ok: true } : { ok: false, error: w.message, since: w.since };
   }
 
-  private commit(next: Root, touched: TableName[]): void {
+  private commit(next: Root, touched: TableName[], written: CommittedWrite): void {
     if (this.writeError !== undefined) {
       this.logger.info('state writes succeed again', { index: next.index });
       this.writeError = undefined;
     }
     this.committed = next;
     this.watches.notify(touched, next.index);
+    for (const l of this.commitListeners) {
+      try {
+        l(written);
+      } catch (e) {
+        this.logger.error('commit listener failed', { error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+  }
+
+  /**
+   * Calls `fn` after each acknowledged write, in index order (the event stream is fed from here). `fn` must be
+   * quick and must not write. Returns the function that removes it.
+   */
+  onCommit(fn: (w: CommittedWrite) => void): () => void {
+    this.commitListeners.add(fn);
+    return () => this.commitListeners.delete(fn);
   }
 
   /**

@@ -2,6 +2,8 @@
 import type { CommandSpec } from '../command.js';
 import { agent } from './agent.js';
 import { allocLogs } from './alloc-logs.js';
+import { allocFs } from './alloc-fs.js';
+import { eventStream } from './event-stream.js';
 import { allocRestart } from './alloc-restart.js';
 import { allocSignal } from './alloc-signal.js';
 import { allocStop } from './alloc-stop.js';
@@ -60,6 +62,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   jobRestart,
   allocStatus,
   allocLogs,
+  allocFs,
+  eventStream,
   allocRestart,
   allocSignal,
   allocStop,

@@ -3,14 +3,16 @@ import type { Router } from '../router.js';
 import { allocStubShape, shapeAllocStubs } from '../alloc-stubs.js';
 import { indexed, JsonReply } from '../reply.js';
 import { boolParam, queryOptions } from '../query.js';
+import { listParams, listReply } from '../list.js';
 import type { ServerRouteOptions } from '../types.js';
 
 export function allocRoutes(r: Router, opts: ServerRouteOptions): void {
   const server = opts.server;
   r.get('/v1/allocations', async (c) => {
     const shape = allocStubShape(c.query);
+    const lp = listParams(c.query);
     const res = await server.allocList(queryOptions(c.query, c));
-    return new JsonReply(shapeAllocStubs(res.value, shape), res.index);
+    return listReply(lp, { value: shapeAllocStubs(res.value, shape), index: res.index });
   });
   r.get('/v1/allocation/:id', async (c) => indexed(await server.allocGet(c.params.id!, queryOptions(c.query, c))));
   // Nomad's Alloc.Stop: the scheduler replaces the allocation (no body; `no_shutdown_delay` in the query).

@@ -6,6 +6,7 @@ import { badRequest } from '../../errors/index.js';
 import type { Router } from '../router.js';
 import { indexed, JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
+import { listParams, listReply } from '../list.js';
 import type { ServerRouteOptions } from '../types.js';
 
 interface PromoteBody {
@@ -32,7 +33,10 @@ const written = <T extends { Index: number }>(res: T) => new JsonReply({ ...res,
 
 export function deploymentRoutes(r: Router, opts: ServerRouteOptions): void {
   const server = opts.server;
-  r.get('/v1/deployments', async (c) => indexed(await server.deploymentList(queryOptions(c.query, c))));
+  r.get('/v1/deployments', async (c) => {
+    const lp = listParams(c.query);
+    return listReply(lp, await server.deploymentList(queryOptions(c.query, c)));
+  });
   r.get('/v1/deployment/allocations/:id', async (c) => indexed(await server.deploymentAllocations(c.params.id!, queryOptions(c.query, c))));
   r.write('/v1/deployment/promote/:id', async (c) => {
     const body = await c.json<PromoteBody>();

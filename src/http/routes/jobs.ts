@@ -7,6 +7,7 @@ import type { RequestContext, Router } from '../router.js';
 import { allocStubShape, shapeAllocStubs } from '../alloc-stubs.js';
 import { indexed, JsonReply } from '../reply.js';
 import { boolParam, queryOptions } from '../query.js';
+import { listParams, listReply } from '../list.js';
 import type { ServerRouteOptions } from '../types.js';
 
 interface RegisterBody {
@@ -51,7 +52,10 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
     return new JsonReply({ ...res, KnownLeader: true, LastContact: 0 }, res.Index);
   };
 
-  r.get('/v1/jobs', async (c) => indexed(await server.jobList(queryOptions(c.query, c))));
+  r.get('/v1/jobs', async (c) => {
+    const lp = listParams(c.query);
+    return listReply(lp, await server.jobList(queryOptions(c.query, c)));
+  });
   r.write('/v1/jobs', async (c) => register(c, await c.json<RegisterBody>(), c.query));
 
   r.write('/v1/jobs/parse', async (c) => {
@@ -64,6 +68,8 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
 
   r.write('/v1/validate/job', async (c) => {
     const body = await c.json<RegisterBody>();
+    // Nomad: 400 "Job must be specified" for a body without a job, not a validation answer.
+    if (body === null || typeof body !== 'object' || body.Job == null) throw badRequest('Job must be specified');
     try {
       const { warnings } = await server.jobValidate(decodeJob(body.Job), { handOver: true });
       return { DriverConfigValidated: true, ValidationErrors: null, Error: '', Warnings: warnings.join('\n') };
@@ -92,10 +98,14 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
 
   r.get('/v1/job/:id/allocations', async (c) => {
     const shape = allocStubShape(c.query);
+    const lp = listParams(c.query);
     const res = await server.jobAllocations(ns(c.query), c.params.id!, boolParam(c.query, 'all'), queryOptions(c.query, c));
-    return new JsonReply(shapeAllocStubs(res.value, shape), res.index);
+    return listReply(lp, { value: shapeAllocStubs(res.value, shape), index: res.index });
   });
-  r.get('/v1/job/:id/evaluations', async (c) => indexed(await server.jobEvaluations(ns(c.query), c.params.id!, queryOptions(c.query, c))));
+  r.get('/v1/job/:id/evaluations', async (c) => {
+    const lp = listParams(c.query);
+    return listReply(lp, await server.jobEvaluations(ns(c.query), c.params.id!, queryOptions(c.query, c)));
+  });
   r.get('/v1/job/:id/summary', async (c) => indexed(await server.jobSummary(ns(c.query), c.params.id!, queryOptions(c.query, c))));
   r.get('/v1/job/:id/deployments', async (c) => indexed(await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c))));
   r.get('/v1/job/:id/deployment', async (c) => {

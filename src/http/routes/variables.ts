@@ -9,13 +9,17 @@ import type { Variable } from '../../structs/index.js';
 import type { Router } from '../router.js';
 import { indexed, JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
+import { listParams, listReply } from '../list.js';
 import type { ServerRouteOptions } from '../types.js';
 
 const casParam = (q: URLSearchParams) => parseCas(q.get('cas'));
 
 export function variableRoutes(r: Router, opts: ServerRouteOptions): void {
   const server = opts.server;
-  r.get('/v1/vars', async (c) => indexed(await server.variableList(queryOptions(c.query, c))));
+  r.get('/v1/vars', async (c) => {
+    const lp = listParams(c.query);
+    return listReply(lp, await server.variableList(queryOptions(c.query, c)), (v) => v.Path);
+  });
   r.get('/v1/var/*path', async (c) => {
     const q = queryOptions(c.query, c);
     const res = await server.variableGet(q.namespace ?? 'default', c.params.path!, q);

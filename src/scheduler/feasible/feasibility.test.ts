@@ -76,6 +76,26 @@ describe('feasibility', () => {
     expect(ev.FailedTGAllocs!['web']?.NodesExhausted).toBe(1);
   });
 
+  it('counts a full node once when it holds allocations, so one node is never "exhausted on 2 nodes"', async () => {
+    const h = new Harness();
+    const node = mockNode();
+    h.upsertNode(node);
+    const mem = node.NodeResources.Memory.MemoryMB;
+    // The first job fills most of the node, so the node is in use and the packing pass looks at it first.
+    await placeOne(h, (j) => {
+      j.ID = 'filler';
+      j.TaskGroups[0]!.Tasks[0]!.Resources.MemoryMB = Math.floor(mem * 0.8);
+    });
+    const { ev } = await placeOne(h, (j) => {
+      j.ID = 'big';
+      j.TaskGroups[0]!.Tasks[0]!.Resources.MemoryMB = Math.floor(mem * 0.5);
+    });
+    const m = ev.FailedTGAllocs!['web']!;
+    expect(m.NodesExhausted).toBe(1);
+    expect(m.NodesEvaluated).toBe(1);
+    expect(m.DimensionExhausted).toEqual({ memory: 1 });
+  });
+
   it('refuses a static port already held on the node', async () => {
     const h = new Harness();
     h.upsertNode(mockNode());

@@ -39,11 +39,6 @@ const packTake = 2;
 const packWalk = 2;
 const NO_CANDIDATES: Candidate[] = [];
 
-function isPacked(packed: Candidate[], idx: number): boolean {
-  for (const c of packed) if (c.idx === idx) return true;
-  return false;
-}
-
 export interface Candidate {
   node: Node;
   /** The node's position in the pass's node list; -1 for a node evaluated outside the ring. */
@@ -86,6 +81,8 @@ export class PlacementStack {
   /** Candidates are reused across placements: only the chosen node's fields escape a select(). */
   private readonly pool: Candidate[] = [];
   private poolUsed = 0;
+  /** Node indexes the packing pass of the current select looked at. */
+  private readonly packTried: number[] = [];
   /** Bin-packing (see `packCandidates`): pass-node indexes of nodes already in use, fullest first; built on first use. */
   private packOrder: Int32Array | null = null;
   /** Per group spec: where its walk of `packOrder` resumes (nodes before it are full or infeasible for it). */
@@ -253,6 +250,7 @@ export class PlacementStack {
     const found: Candidate[] = [];
     const skipped: Candidate[] = [];
     this.poolUsed = 0;
+    this.packTried.length = 0;
     const packed = this.packs(spec) ? this.packCandidates(spec, st, m, sel, groupCounts) : NO_CANDIDATES;
     for (const c of packed) {
       if (c.score < skipScoreThreshold && skipped.length < maxSkip) skipped.push(c);
@@ -268,7 +266,9 @@ export class PlacementStack {
       const node = nodes[idx]!; // the cursor wraps within [0, total)
       this.cursor = idx + 1 === total ? 0 : idx + 1;
       visited++;
-      if (packed.length > 0 && isPacked(packed, idx)) continue;
+      // A node the packing pass already looked at (fitting or not) is not evaluated, or counted, twice: a
+      // one-node cluster must not report "exhausted on 2 nodes".
+      if (this.packTried.length > 0 && this.packTried.includes(idx)) continue;
       m.NodesEvaluated++;
       if (!this.staticOk(spec, st, idx, node, m)) continue;
       let usage = this.usages[idx];
@@ -326,6 +326,7 @@ export class PlacementStack {
 
   private packCandidate(spec: GroupSpec, st: Uint8Array, idx: number, m: AllocMetric, sel: SelectOptions, groupCounts: Map<string, number>): Candidate | null {
     const node = this.pass.nodes[idx]!;
+    this.packTried.push(idx);
     m.NodesEvaluated++;
     if (!this.staticOk(spec, st, idx, node, m)) return null;
     let usage = this.usages[idx];

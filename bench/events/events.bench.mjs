@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/* global process, console, performance, AbortController, setImmediate */
+// Benchmark "events": does the event stream slow writes down? An in-process server (state in memory) takes
+// W variable writes, one per turn of the event loop (as HTTP requests arrive), first with no subscriber, then
+// with S subscribers (10,000) each following its own job's events (`Job:<name>`, as a dashboard per job does),
+// plus one subscriber to every Variable event that must receive all W writes (the check that work was done).
+// A full GC runs before each timed round, base and loaded alike.
+// Rounds alternate (base, loaded, base, loaded, ...) so drift on a shared machine hits both alike; the figure is
+// the median loaded/base ratio of write time. Goal: ≤ 1.10 (10,000 subscribers slow writes by at most 10 %).
+//
+// Usage: node bench/events/events.bench.mjs [--quick] [--writes 5000] [--subscribers 10000] [--rounds 5]
+// Needs `npm run build`. No network; every loop is bounded in count.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { dist, parseArgs, quantile, resultLine } from '../lib/common.mjs';
+
+// A full collection before every timed round (base and loaded alike): the subscribers of a loaded round are
+// created just before it, and their promotion to the old generation is setup cost, not a cost of writes.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
+
+const args = parseArgs(process.argv.slice(2));
+const quick = args.quick === true;
+const writes = Number(args.writes ?? (quick ? 1000 : 5000));
+const subscribers = Number(args.subscribers ?? 10_000);
+const rounds = Number(args.rounds ?? (quick ? 3 : 5));
+
+const { createServer } = await import(dist('server/index.js'));
+const { nullLogger } = await import(dist('logging/index.js'));
+
+const server = await createServer({ dataDir: ':memory:', logger: nullLogger, numWorkers: 0 });
+const turn = () => new Promise((r) => setImmediate(r));
+let seq = 0;
+
+async function writeRound() {
+  gc();
+  const t = performance.now();
+  for (let i = 0; i < writes; i++) {
+    await server.variablePut({ Namespace: 'default', Path: `bench/v${seq++ % 500}`, Items: { n: String(i) } });
+    await turn();
+  }
+  return performance.now() - t;
+}
+
+// Each subscriber has its own signal, as each HTTP request does.
+function subscribe(topics, acs, onBatch) {
+  const ac = new AbortController();
+  acs.push(ac);
+  const filter = { topics: new Map(Object.entries(topics).map(([t, k]) => [t, new Set(k)])), namespace: 'default' };
+  return (async () => {
+    for await (const b of server.eventSubscribe(filter, server.store.latestIndex() + 1, ac.signal, 60_000)) if (b) onBatch(b);
+  })();
+}
+
+async function loadedRound() {
+  const acs = [];
+  const readers = [];
+  for (let i = 0; i < subscribers; i++) readers.push(subscribe({ Job: [`job-${i}`] }, acs, () => undefined));
+  let seen = 0;
+  readers.push(subscribe({ Variable: ['*'] }, acs, (b) => (seen += b.Events.length)));
+  await turn();
+  const waiting = server.events.waiting();
+  if (waiting < subscribers) throw new Error(`only ${waiting} of ${subscribers} subscribers are waiting`);
+  const ms = await writeRound();
+  // Let the Variable subscriber catch up, then check it saw every write.
+  for (let i = 0; i < 1000 && seen < writes; i++) await turn();
+  for (const ac of acs) ac.abort();
+  await Promise.all(readers);
+  if (seen !== writes) throw new Error(`the Variable subscriber saw ${seen} of ${writes} writes`);
+  return ms;
+}
+
+console.log(`events: ${writes} writes per round, ${subscribers} subscribers, ${rounds} rounds`);
+await writeRound(); // warm-up
+const ratios = [];
+const base = [];
+const loaded = [];
+for (let r = 0; r < rounds; r++) {
+  const b = await writeRound();
+  const l = await loadedRound();
+  base.push(b);
+  loaded.push(l);
+  ratios.push(l / b);
+  console.log(`round ${r + 1}: base ${(writes / (b / 1000)).toFixed(0)} writes/s, with subscribers ${(writes / (l / 1000)).toFixed(0)} writes/s, ratio ${(l / b).toFixed(3)}`);
+}
+await server.stop();
+const baseRate = writes / (quantile(base, 0.5) / 1000);
+const loadedRate = writes / (quantile(loaded, 0.5) / 1000);
+console.log(resultLine({ name: 'events_writes_per_s_with_10k_subscribers', value: loadedRate, unit: 'writes/s', ref: baseRate, goal: '>=0.9x ref' }));
+console.log(resultLine({ name: 'events_write_slowdown', value: quantile(ratios, 0.5), unit: 'ratio', ref: 1, goal: '<=1.10' }));

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { createServer } from './server.js';
+import { nullLogger } from '../logging/index.js';
+import { eventMatches, type EventBatch, type EventFilter } from './event-broker.js';
+
+const filter = (topics: Record<string, string[]>, namespace = 'default'): EventFilter => ({
+  topics: new Map(Object.entries(topics).map(([t, k]) => [t as never, new Set(k)])),
+  namespace,
+});
+
+describe('the event broker', () => {
+  it('streams a variable write as an event batch without its items, and resumes from an index', async () => {
+    const s = await createServer({ dataDir: ':memory:', logger: nullLogger });
+    try {
+      const ac = new AbortController();
+      const got: EventBatch[] = [];
+      const reading = (async () => {
+        for await (const b of s.eventSubscribe(filter({ Variable: ['*'] }), 0, ac.signal, 60_000)) {
+          if (b) got.push(b);
+          if (got.length === 2) ac.abort();
+        }
+      })();
+      const w1 = await s.variablePut({ Namespace: 'default', Path: 'a/b', Items: { secret: 'x' } });
+      await s.variablePut({ Namespace: 'default', Path: 'a/c', Items: { secret: 'y' } });
+      await reading;
+      expect(got.map((b) => b.Events[0]!.Key)).toEqual(['a/b', 'a/c']);
+      expect(got[0]!.Events[0]).toMatchObject({ Topic: 'Variable', Type: 'VariableUpserted', Namespace: 'default', Index: w1.index });
+      expect(JSON.stringify(got)).not.toContain('secret');
+      // From the second write's index: only that one.
+      const ac2 = new AbortController();
+      const again: EventBatch[] = [];
+      for await (const b of s.eventSubscribe(filter({ '*': ['*'] }), got[1]!.Index, ac2.signal, 50)) {
+        if (b) again.push(b);
+        else ac2.abort();
+      }
+      expect(again.map((b) => b.Index)).toEqual([got[1]!.Index]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('matches topics by key or filter key and namespaces, with nodes in every namespace', () => {
+    const ev = { Topic: 'Allocation' as const, Type: 'AllocationUpdated', Key: 'a1', Namespace: 'prod', FilterKeys: ['web'], Index: 3, Payload: {} };
+    expect(eventMatches(filter({ Allocation: ['web'] }, 'prod'), ev)).toBe(true);
+    expect(eventMatches(filter({ Allocation: ['a1'] }, '*'), ev)).toBe(true);
+    expect(eventMatches(filter({ Allocation: ['api'] }, 'prod'), ev)).toBe(false);
+    expect(eventMatches(filter({ Allocation: ['*'] }, 'default'), ev)).toBe(false);
+    expect(eventMatches(filter({ Job: ['*'] }, 'prod'), ev)).toBe(false);
+    expect(eventMatches(filter({ Node: ['*'] }, 'other'), { ...ev, Topic: 'Node', Namespace: '' })).toBe(true);
+  });
+});
