@@ -110,7 +110,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   let client: Client | undefined;
   let remoteRPC: HttpServerRPC | undefined;
   if (config.client.enabled) {
-    if (!server) remoteRPC = new HttpServerRPC(config.client.servers, config.tls.rpc ? { tls: rpcTls() } : {});
+    // With ACLs on, a client agent registers with a node:write token from its environment (NOMAD_TOKEN or
+    // DROVER_TOKEN) or with a verified mutual-TLS certificate; afterwards its node secret is enough.
+    const nodeToken = process.env['DROVER_TOKEN'] || process.env['NOMAD_TOKEN'] || undefined;
+    if (!server) remoteRPC = new HttpServerRPC(config.client.servers, { ...(config.tls.rpc ? { tls: rpcTls() } : {}), ...(nodeToken ? { token: nodeToken } : {}) });
     const rpc = server ?? remoteRPC!;
     // Drivers exist before the client that owns task events; their events go to it once it does.
     const events: { to?: Client } = {};

@@ -109,6 +109,36 @@ export const ACL_RULES: Record<string, AclRule> = {
   // Operator: a snapshot holds every secret of the cluster (Nomad asks for a management token)
   'GET /v1/operator/snapshot': { kind: 'management' },
   'PUT /v1/operator/snapshot': { kind: 'management' },
+  // Cluster membership and operator views (the etcd cluster work)
+  'GET /v1/agent/members': { kind: 'node', op: 'read' },
+  'GET /v1/agent/servers': { kind: 'agent', op: 'read' },
+  'PUT /v1/agent/join': { kind: 'agent', op: 'write' },
+  'PUT /v1/agent/force-leave': { kind: 'agent', op: 'write' },
+  'GET /v1/operator/raft/configuration': { kind: 'operator', op: 'read' },
+  'GET /v1/operator/scheduler/configuration': { kind: 'operator', op: 'read' },
+  // The root keyring that seals variables: management only, as Nomad's
+  'GET /v1/operator/keyring/keys': { kind: 'management' },
+  'PUT /v1/operator/keyring/rotate': { kind: 'management' },
+  'DELETE /v1/operator/keyring/key/:id': { kind: 'management' },
+  // Re-evaluation, pools, services of one job or allocation, search, events, metrics
+  'PUT /v1/job/:id/evaluate': ns('submit-job'),
+  'PUT /v1/node/:id/evaluate': { kind: 'node', op: 'write' },
+  'GET /v1/node/pools': { kind: 'node', op: 'read' },
+  'GET /v1/node/pool/:name': { kind: 'node', op: 'read' },
+  'GET /v1/node/pool/:name/nodes': { kind: 'node', op: 'read' },
+  'GET /v1/allocation/:id/services': alloc('read-job'),
+  'GET /v1/job/:id/services': ns('read-job'),
+  'PUT /v1/search': ns('read-job'),
+  'PUT /v1/search/fuzzy': ns('read-job'),
+  'GET /v1/event/stream': ns('read-job'),
+  'GET /v1/metrics': { kind: 'agent', op: 'read' },
+  // Files of an allocation and the client's host stats
+  'GET /v1/client/fs/ls/:alloc': alloc('read-fs', 'alloc'),
+  'GET /v1/client/fs/stat/:alloc': alloc('read-fs', 'alloc'),
+  'GET /v1/client/fs/cat/:alloc': alloc('read-fs', 'alloc'),
+  'GET /v1/client/fs/readat/:alloc': alloc('read-fs', 'alloc'),
+  'GET /v1/client/fs/stream/:alloc': alloc('read-fs', 'alloc'),
+  'GET /v1/client/stats': { kind: 'node', op: 'read' },
   // What client agents call
   'PUT /v1/internal/client/register': { kind: 'internal' },
   'PUT /v1/internal/client/status': { kind: 'internal' },
@@ -247,9 +277,16 @@ export async function authorize(c: RequestContext, rule: AclRule | undefined, wh
       if (!acl.grantsAnyNamespace()) throw permissionDenied();
       return (body) => (Array.isArray(body) ? body.filter((n: { Name?: string }) => acl.allowNamespace(n.Name ?? '')) : body);
     }
-    case 'internal':
-      if (!acl.allowNode('write')) throw permissionDenied();
-      return undefined;
+    case 'internal': {
+      if (acl.allowNode('write')) return undefined;
+      // Without a node:write token a client agent is still let through with its node secret: the handler then
+      // checks the secret against the node it names (node identity). A first registration also needs a
+      // verified client certificate (mutual TLS), so nobody can add a node with a made-up secret.
+      const secret = c.req.headers['x-drover-node-secret'];
+      const certified = (c.req.socket as { authorized?: boolean }).authorized === true;
+      if (typeof secret === 'string' && secret !== '' && (certified || !c.req.url?.startsWith('/v1/internal/client/register'))) return undefined;
+      throw permissionDenied();
+    }
   }
 }
 

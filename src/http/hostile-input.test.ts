@@ -27,10 +27,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function call(method: string, path: string, body?: unknown, rawBody?: string) {
+async function call(method: string, path: string, body?: unknown, rawBody?: string, headers: Record<string, string> = {}) {
   const started = performance.now();
   const res = await fetch(`${http.address}${path}`, {
     method,
+    headers,
     body: rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
     signal: AbortSignal.timeout(10_000),
   });
@@ -69,8 +70,10 @@ describe('hostile input over the HTTP API', () => {
       Attributes: { 'kernel.name': 'linux', 'driver.raw_exec': '1', probe: 'a'.repeat(35) + '!' },
       NodeResources: { Cpu: { CpuShares: 4000 }, Memory: { MemoryMB: 4096 }, Disk: { DiskMB: 10_000 } },
       Drivers: { raw_exec: { Detected: true, Healthy: true } },
+      SecretID: 'hostile-input-node-secret-0001',
     };
-    expect((await call('PUT', '/v1/internal/client/register', { Node: node })).status).toBe(200);
+    const reg = await call('PUT', '/v1/internal/client/register', { Node: node }, undefined, { 'X-Drover-Node-Secret': node.SecretID });
+    expect(reg.status, reg.text).toBe(200);
     const r = await call('PUT', '/v1/jobs', {
       Job: job('regex', (j) => {
         j.Constraints = [{ LTarget: '${attr.probe}', Operand: 'regexp', RTarget: '(a+)+$' }];

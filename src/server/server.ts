@@ -8,7 +8,8 @@
  *   stop()  ──► workers stopped, queues flushed, timers cleared, background writes awaited, store closed
  */
 import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Allocation, type Job, type Node, type ServiceRegistration } from '../structs/index.js';
-import { EtcdBackend, SqliteBackend, StateStore, ThreadedSqliteBackend, type Compare, type StateBackend } from '../state/index.js';
+import { addKeystoreToSnapshot, EtcdBackend, SqliteBackend, StateStore, ThreadedSqliteBackend, type Compare, type StateBackend } from '../state/index.js';
+import { join } from 'node:path';
 import type { Logger } from '../logging/index.js';
 import { badRequest } from '../errors/index.js';
 import {
@@ -440,6 +441,7 @@ export class Server implements ServerAPI {
     if (backend?.backup === undefined) throw badRequest('this server keeps no durable state to snapshot');
     const index = this.store.latestIndex();
     await backend.backup(file);
+    if (this.opts.dataDir && this.opts.dataDir !== ':memory:') addKeystoreToSnapshot(file, join(this.opts.dataDir, 'keystore'));
     return { index };
   }
   leaderAddress(): string {

@@ -5,7 +5,7 @@
 export { StateStore, StateSnapshot, WriteTxn, type StateStoreOptions, type WriteResult, type CommittedWrite } from './store.js';
 export { StateView } from './view.js';
 export { MemoryBackend, type StateBackend, type BackendBatch, type LoadedMeta } from './backend.js';
-export { SqliteBackend, ThreadedSqliteBackend, type SqliteBackendOptions, inspectSnapshot, restoreSnapshot, saveSnapshot } from './sqlite/index.js';
+export { SqliteBackend, ThreadedSqliteBackend, type SqliteBackendOptions, addKeystoreToSnapshot, inspectSnapshot, restoreSnapshot, saveSnapshot } from './sqlite/index.js';
 export { EtcdBackend, EtcdClient, etcdFailure, prefixEnd, type Compare, type EtcdBackendOptions, type EtcdMember } from './etcd/index.js';
 export {
   tableSpecs,

@@ -1,3 +1,3 @@
 export { SqliteBackend, type SqliteBackendOptions } from './sqlite-backend.js';
 export { ThreadedSqliteBackend } from './threaded-backend.js';
-export { inspectSnapshot, restoreSnapshot, saveSnapshot } from './snapshot.js';
+export { addKeystoreToSnapshot, inspectSnapshot, restoreSnapshot, saveSnapshot } from './snapshot.js';

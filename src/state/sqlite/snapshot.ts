@@ -4,7 +4,7 @@
  * A snapshot is a plain SQLite database file in Drover's layout (not Nomad's raft snapshot format).
  */
 import Database from 'better-sqlite3';
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { badRequest } from '../../errors/index.js';
 import { writeMarker } from './integrity.js';
@@ -14,6 +14,44 @@ export async function saveSnapshot(dbFile: string, dest: string): Promise<void> 
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
     await db.backup(dest);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Puts the root keys of `keystoreDir` (the files that seal variables at rest) into the snapshot, so a restore
+ * into another data dir can read its variables: a snapshot is as secret as the data dir it came from.
+ */
+export function addKeystoreToSnapshot(file: string, keystoreDir: string): void {
+  if (!existsSync(keystoreDir)) return;
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    db.exec('CREATE TABLE IF NOT EXISTS snapshot_keystore (name TEXT PRIMARY KEY, body TEXT NOT NULL)');
+    const put = db.prepare('INSERT OR REPLACE INTO snapshot_keystore (name, body) VALUES (?, ?)');
+    for (const name of readdirSync(keystoreDir)) {
+      if (name.endsWith('.json')) put.run(name, readFileSync(join(keystoreDir, name), 'utf8'));
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** Writes the snapshot's root keys (if any) into `<dataDir>/keystore` (0700/0600) and drops them from the file. */
+function takeKeystoreFromSnapshot(file: string, dataDir: string): void {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    const has = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'snapshot_keystore'").get();
+    if (has === undefined) return;
+    const dir = join(dataDir, 'keystore');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    for (const row of db.prepare('SELECT name, body FROM snapshot_keystore').all() as { name: string; body: string }[]) {
+      // Key files are named by their KeyID: refuse anything that could leave the directory.
+      if (!/^[A-Za-z0-9-]+\.json$/.test(row.name)) throw badRequest(`snapshot ${file} holds a key file with a bad name`);
+      writeFileSync(join(dir, row.name), row.body, { mode: 0o600 });
+    }
+    db.exec('DROP TABLE snapshot_keystore');
   } finally {
     db.close();
   }
@@ -56,6 +94,7 @@ export function restoreSnapshot(file: string, dataDir: string): { index: number 
   const target = join(dataDir, 'state.db');
   const tmp = `${target}.restore`;
   copyFileSync(file, tmp);
+  takeKeystoreFromSnapshot(tmp, dataDir);
   const fd = openSync(tmp, 'r+');
   try {
     fsyncSync(fd);
