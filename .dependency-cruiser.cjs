@@ -51,7 +51,8 @@ module.exports = {
     ...boundaryRules,
     {
       name: 'module-on-the-map',
-      comment: 'every folder of src/ has a row in the module map: add the new one to MAY_IMPORT and docs/architecture.md',
+      comment:
+        'every folder of src/ has a row in the module map: add the new one to MAY_IMPORT and docs/architecture.md',
       severity: 'error',
       from: { path: `^src/(?!(${Object.keys(MAY_IMPORT).join('|')})/)[^/]+/`, pathNot: TEST_CODE },
       to: { path: '.' },

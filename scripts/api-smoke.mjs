@@ -16,7 +16,11 @@ function fail(step, why) {
   process.exit(1);
 }
 async function call(step, method, path, body) {
-  const res = await fetch(addr + path, { method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(addr + path, {
+    method,
+    headers: body ? { 'Content-Type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
   const text = await res.text();
   if (!res.ok) fail(step, `${method} ${path} answered ${res.status}: ${text}`);
   const index = res.headers.get('x-nomad-index');
@@ -41,7 +45,20 @@ const job = {
   Name: jobID,
   Type: 'service',
   Datacenters: ['dc1'],
-  TaskGroups: [{ Name: 'g', Count: 1, Tasks: [{ Name: 't', Driver: 'raw_exec', Config: { command: '/bin/sh', args: ['-c', 'echo smoke-hello; while true; do sleep 1; done'] }, Resources: { CPU: 50, MemoryMB: 32 } }] }],
+  TaskGroups: [
+    {
+      Name: 'g',
+      Count: 1,
+      Tasks: [
+        {
+          Name: 't',
+          Driver: 'raw_exec',
+          Config: { command: '/bin/sh', args: ['-c', 'echo smoke-hello; while true; do sleep 1; done'] },
+          Resources: { CPU: 50, MemoryMB: 32 },
+        },
+      ],
+    },
+  ],
 };
 
 // The event stream is opened first, from the current index, as a log shipper would.
@@ -71,7 +88,8 @@ const streaming = (async () => {
 })();
 
 const plan = await call('plan', 'PUT', `/v1/job/${jobID}/plan`, { Job: job, Diff: true });
-if (plan.body.Diff?.Type !== 'Added') fail('plan', `expected an Added diff, got ${JSON.stringify(plan.body.Diff?.Type)}`);
+if (plan.body.Diff?.Type !== 'Added')
+  fail('plan', `expected an Added diff, got ${JSON.stringify(plan.body.Diff?.Type)}`);
 ok('plan', `diff ${plan.body.Diff.Type}`);
 const reg = await call('register', 'PUT', '/v1/jobs', { Job: job });
 ok('register', `eval ${reg.body.EvalID}`);
@@ -89,7 +107,8 @@ const logs = await until('logs', async () => {
 });
 ok('logs', JSON.stringify(logs.trim()));
 const ls = await call('fs ls', 'GET', `/v1/client/fs/ls/${alloc.ID}?path=/alloc/logs`);
-if (!ls.body.some((f) => f.Name === 't.stdout.0')) fail('fs ls', `no t.stdout.0 in ${JSON.stringify(ls.body.map((f) => f.Name))}`);
+if (!ls.body.some((f) => f.Name === 't.stdout.0'))
+  fail('fs ls', `no t.stdout.0 in ${JSON.stringify(ls.body.map((f) => f.Name))}`);
 ok('fs ls', ls.body.map((f) => f.Name).join(' '));
 const cat = await call('fs cat', 'GET', `/v1/client/fs/cat/${alloc.ID}?path=/alloc/logs/t.stdout.0`);
 if (!cat.text.includes('smoke-hello')) fail('fs cat', 'missing output');

@@ -122,11 +122,26 @@ async function main() {
       `watchers: ${w.parked} parked (wanted ${wantedWatchers}, fd limit ${w.fdLimit}); agent RSS idle ${mb(w.rssBefore).toFixed(0)} MB, ` +
         `with watchers ${mb(w.rssWith).toFixed(0)} MB; released ${w.released}/${w.parked} in ${w.releaseMs.toFixed(0)} ms`,
     );
-    if (w.released !== w.wanted) throw new Error(`only ${w.released} of ${w.wanted} blocking queries were answered after the change`);
-    console.log(resultLine({ name: 'api-alloc-list-p50', value: quantile(lat.list, 0.5), unit: 'ms', ref: NaN, goal: 'report' }));
-    console.log(resultLine({ name: 'api-alloc-list-p99', value: quantile(lat.list, 0.99), unit: 'ms', ref: NaN, goal: 'report' }));
-    console.log(resultLine({ name: 'api-register-p50', value: quantile(lat.register, 0.5), unit: 'ms', ref: NaN, goal: 'report' }));
-    console.log(resultLine({ name: `api-watchers-${w.parked}-rss`, value: mb(w.rssWith), unit: 'MB', ref: 1024, goal: '<1024' }));
+    if (w.released !== w.wanted)
+      throw new Error(`only ${w.released} of ${w.wanted} blocking queries were answered after the change`);
+    console.log(
+      resultLine({ name: 'api-alloc-list-p50', value: quantile(lat.list, 0.5), unit: 'ms', ref: NaN, goal: 'report' }),
+    );
+    console.log(
+      resultLine({ name: 'api-alloc-list-p99', value: quantile(lat.list, 0.99), unit: 'ms', ref: NaN, goal: 'report' }),
+    );
+    console.log(
+      resultLine({
+        name: 'api-register-p50',
+        value: quantile(lat.register, 0.5),
+        unit: 'ms',
+        ref: NaN,
+        goal: 'report',
+      }),
+    );
+    console.log(
+      resultLine({ name: `api-watchers-${w.parked}-rss`, value: mb(w.rssWith), unit: 'MB', ref: 1024, goal: '<1024' }),
+    );
     console.log(resultLine({ name: 'api', value: quantile(lat.register, 0.99), unit: 'ms', ref: 20, goal: '<20' }));
   } finally {
     await api.close();
@@ -139,11 +154,21 @@ async function main() {
  * agent, the bottleneck (and its parse time was counted as API latency).
  */
 async function call(api, method, path, body, { parse = true } = {}) {
-  const res = await api.request({ method, path, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const res = await api.request({
+    method,
+    path,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   const text = await res.body.text();
   if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 200)}`);
-  if (!parse && !(text.startsWith('[') && text.endsWith(']'))) throw new Error(`${method} ${path}: not a JSON array: ${text.slice(0, 200)}`);
-  return { json: parse && text ? JSON.parse(text) : null, index: Number(res.headers['x-nomad-index'] ?? 0), bytes: text.length };
+  if (!parse && !(text.startsWith('[') && text.endsWith(']')))
+    throw new Error(`${method} ${path}: not a JSON array: ${text.slice(0, 200)}`);
+  return {
+    json: parse && text ? JSON.parse(text) : null,
+    index: Number(res.headers['x-nomad-index'] ?? 0),
+    bytes: text.length,
+  };
 }
 
 async function parseJob(api, hcl) {
@@ -163,7 +188,9 @@ async function createPhase(api, template) {
   return Promise.all(
     Array.from({ length: clients }, async (_, c) => {
       const t = performance.now();
-      await call(api, 'PUT', '/v1/jobs', { Job: { ...template, ID: `api-bench-${c}`, Name: `api-bench-${c}`, Meta: { iteration: 'create' } } });
+      await call(api, 'PUT', '/v1/jobs', {
+        Job: { ...template, ID: `api-bench-${c}`, Name: `api-bench-${c}`, Meta: { iteration: 'create' } },
+      });
       return performance.now() - t;
     }),
   );
@@ -238,7 +265,13 @@ async function watcherPhase(api, base, template) {
   const n = Math.max(1, Math.min(wantedWatchers, limit - 256));
   const index = await quietIndex(api);
   const rssBefore = rssOfPid(agent.proc.pid);
-  const pool = new Pool(base, { connections: n, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000, connectTimeout: 30_000 });
+  const pool = new Pool(base, {
+    connections: n,
+    pipelining: 1,
+    headersTimeout: 120_000,
+    bodyTimeout: 120_000,
+    connectTimeout: 30_000,
+  });
   let released = false;
   let answered = 0;
   let early = 0;
@@ -248,7 +281,7 @@ async function watcherPhase(api, base, template) {
   // the index), it asks again from the new index, so it stays parked until the release.
   const watch = async () => {
     let from = index;
-    for (let attempt = 0; ; ) {
+    for (let attempt = 0; ;) {
       try {
         const res = await pool.request({ method: 'GET', path: `/v1/jobs?index=${from}&wait=60s` });
         await res.body.text();
@@ -289,6 +322,7 @@ async function watcherPhase(api, base, template) {
   const releaseMs = performance.now() - t;
   await pool.destroy();
   if (failed > 0) console.log(`watchers: ${failed} failed (first: ${firstError})`);
-  if (early > 0) console.log(`watchers: ${early} answers came before the release (the index moved) and were asked again`);
+  if (early > 0)
+    console.log(`watchers: ${early} answers came before the release (the index moved) and were asked again`);
   return { wanted: n, parked, released: answered, failed, rssBefore, rssWith, releaseMs, fdLimit: limit };
 }

@@ -182,7 +182,16 @@ async function main() {
 /** Starts a dev agent with every port picked by the kernel; resolves with the addresses it prints. */
 async function startAgent() {
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const argv = [...prof, join(repoRoot, 'bin', 'drover'), 'agent', '-dev', '-data-dir', join(dataDir, 'agent'), '-log-level', 'warn'];
+  const argv = [
+    ...prof,
+    join(repoRoot, 'bin', 'drover'),
+    'agent',
+    '-dev',
+    '-data-dir',
+    join(dataDir, 'agent'),
+    '-log-level',
+    'warn',
+  ];
   argv.push('-http-port', '0', '-dns-port', '0', '-gateway-port', '0');
   agent = spawn(process.execPath, argv, { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -217,7 +226,16 @@ async function stopJobs(api) {
   await Promise.allSettled(jobs.map((id) => call(api, 'DELETE', `/v1/job/${id}`)));
   const until = performance.now() + 20_000;
   while (performance.now() < until) {
-    const allocs = (await Promise.all(jobs.map((id) => call(api, 'GET', `/v1/job/${id}/allocations`).then((r) => r.json, () => [])))).flat();
+    const allocs = (
+      await Promise.all(
+        jobs.map((id) =>
+          call(api, 'GET', `/v1/job/${id}/allocations`).then(
+            (r) => r.json,
+            () => [],
+          ),
+        ),
+      )
+    ).flat();
     if (allocs.every((a) => a.ClientStatus !== 'running' && a.ClientStatus !== 'pending')) return;
     await sleep(100);
   }
@@ -269,7 +287,13 @@ async function stopAgent() {
 }
 
 async function call(api, method, path, body, signal) {
-  const res = await api.request({ method, path, signal, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const res = await api.request({
+    method,
+    path,
+    signal,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   const text = await res.body.text();
   if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`);
   return { json: text ? JSON.parse(text) : null, index: Number(res.headers['x-nomad-index'] ?? 0) };
@@ -302,7 +326,11 @@ async function waitForInstances(api) {
     const { json } = await call(api, 'GET', `/v1/service/${SERVICE}`);
     return json.length === instances ? json : undefined;
   });
-  const servers = regs.map((r) => ({ port: r.Port, address: r.Address, pool: new Pool(`http://127.0.0.1:${r.Port}`, { connections: 1 }) }));
+  const servers = regs.map((r) => ({
+    port: r.Port,
+    address: r.Address,
+    pool: new Pool(`http://127.0.0.1:${r.Port}`, { connections: 1 }),
+  }));
   await waitUntil('every instance to be probed once', async () => {
     const states = await Promise.all(servers.map((s) => instanceCall(s, '/state')));
     return states.every((s) => s.probes > 0);
@@ -368,7 +396,13 @@ async function catalogObserver(api, tracker, signal) {
   let index = 0;
   while (!signal.aborted) {
     try {
-      const { json, index: next } = await call(api, 'GET', `/v1/service/${SERVICE}?health=passing&index=${index}&wait=30s`, undefined, signal);
+      const { json, index: next } = await call(
+        api,
+        'GET',
+        `/v1/service/${SERVICE}?health=passing&index=${index}&wait=30s`,
+        undefined,
+        signal,
+      );
       tracker.observe('catalog', new Set(json.map((r) => r.Port)), now());
       index = next < index ? 0 : next;
     } catch (e) {
@@ -420,7 +454,12 @@ async function templateObserver(file, tracker, signal) {
     } catch {
       return; // between a rename and the next write
     }
-    const ports = new Set(text.split('\n').filter(Boolean).map((l) => Number(l.slice(l.lastIndexOf(':') + 1))));
+    const ports = new Set(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => Number(l.slice(l.lastIndexOf(':') + 1))),
+    );
     tracker.observe('template', ports, now());
   };
   const watcher = watch(dirname(file), { signal }, check);
@@ -450,13 +489,16 @@ async function runEvents(servers, tracker) {
     await tracker.settle(e, eventTimeoutMs);
     const state = await instanceCall(server, '/state');
     const missing = STAGES.filter((s) => e.seen[s] === undefined);
-    if (missing.length > 0 || state.changedAt === 0) results.missed.push(`${kind} of :${server.port} (event ${i}) not seen by ${missing.join(', ') || 'the check'}`);
+    if (missing.length > 0 || state.changedAt === 0)
+      results.missed.push(`${kind} of :${server.port} (event ${i}) not seen by ${missing.join(', ') || 'the check'}`);
     else results[kind].push({ port: server.port, event: i, flipAt: e.flipAt, checkAt: state.changedAt, seen: e.seen });
     lastChangeAt = Math.max(lastChangeAt, state.changedAt);
   };
   for (let i = 0; i < eventCount && performance.now() < totalDeadline; i++) {
     const server = await nextInstance(servers, pending, () => lastChangeAt);
-    await (await flip(server, 'add', i)).settled;
+    await (
+      await flip(server, 'add', i)
+    ).settled;
     const removal = (await flip(server, 'remove', i)).settled.finally(() => pending.delete(server.port));
     pending.set(server.port, removal);
     if ((i + 1) % 10 === 0) phase(`${i + 1}/${eventCount} events`);
@@ -505,7 +547,10 @@ async function rebalance(servers, states, pending, t) {
   const dist = (a, b) => Math.min(Math.abs(a - b), intervalMs - Math.abs(a - b));
   for (const s of servers) {
     if (pending.has(s.port) || states.get(s.port).nextProbeAt < t + 20) continue;
-    const others = servers.filter((o) => o !== s).map(phase).sort((a, b) => a - b);
+    const others = servers
+      .filter((o) => o !== s)
+      .map(phase)
+      .sort((a, b) => a - b);
     if (!others.some((p) => dist(p, phase(s)) < SEPARATION_MS)) continue;
     let target = 0;
     let widest = -1;
@@ -527,12 +572,16 @@ function stats(values) {
 
 function report(results) {
   const n = results.add.length;
-  console.log(`events: ${n} additions, ${results.remove.length} removals measured; check interval ${interval}, ${instances} instances, template splay ${splay}`);
+  console.log(
+    `events: ${n} additions, ${results.remove.length} removals measured; check interval ${interval}, ${instances} instances, template splay ${splay}`,
+  );
   for (const m of results.missed.slice(0, 5)) console.log(`missed: ${m}`);
   if (n === 0) throw new Error('no event was measured');
   const fmt = (s) => `p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, max ${s.max.toFixed(1)} ms`;
   const wait = stats(results.add.map((r) => r.checkAt - r.flipAt));
-  console.log(`wait for the next probe after a flip (part of every from-flip figure, up to one interval): ${fmt(wait)}`);
+  console.log(
+    `wait for the next probe after a flip (part of every from-flip figure, up to one interval): ${fmt(wait)}`,
+  );
   const fromCheck = {};
   for (const stage of STAGES) {
     fromCheck[stage] = stats(results.add.map((r) => r.seen[stage] - r.checkAt));
@@ -543,8 +592,18 @@ function report(results) {
     console.log(`${''.padEnd(8)} check failed → gone: ${fmt(removal)}`);
   }
   for (const stage of STAGES) {
-    console.log(resultLine({ name: `discovery-${stage}-p50`, value: fromCheck[stage].p50, unit: 'ms', ref: 2000, goal: 'report' }));
-    console.log(resultLine({ name: `discovery-${stage}-p99`, value: fromCheck[stage].p99, unit: 'ms', ref: 2000, goal: 100 }));
+    console.log(
+      resultLine({
+        name: `discovery-${stage}-p50`,
+        value: fromCheck[stage].p50,
+        unit: 'ms',
+        ref: 2000,
+        goal: 'report',
+      }),
+    );
+    console.log(
+      resultLine({ name: `discovery-${stage}-p99`, value: fromCheck[stage].p99, unit: 'ms', ref: 2000, goal: 100 }),
+    );
   }
   const slowest = Math.max(...STAGES.map((s) => fromCheck[s].p99));
   if (results.missed.length > 0) process.exitCode = 1;

@@ -54,7 +54,9 @@ const server = createServer((req, res) => {
     res.statusCode = 404;
   }
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ port, pid: process.pid, passing, flippedAt, changedAt, lastProbeAt, nextProbeAt, probes, recent }));
+  res.end(
+    JSON.stringify({ port, pid: process.pid, passing, flippedAt, changedAt, lastProbeAt, nextProbeAt, probes, recent }),
+  );
 });
 server.listen(port, '127.0.0.1');
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -48,7 +48,8 @@ function subscribe(topics, acs, onBatch) {
   acs.push(ac);
   const filter = { topics: new Map(Object.entries(topics).map(([t, k]) => [t, new Set(k)])), namespace: 'default' };
   return (async () => {
-    for await (const b of server.eventSubscribe(filter, server.store.latestIndex() + 1, ac.signal, 60_000)) if (b) onBatch(b);
+    for await (const b of server.eventSubscribe(filter, server.store.latestIndex() + 1, ac.signal, 60_000))
+      if (b) onBatch(b);
   })();
 }
 
@@ -81,10 +82,22 @@ for (let r = 0; r < rounds; r++) {
   base.push(b);
   loaded.push(l);
   ratios.push(l / b);
-  console.log(`round ${r + 1}: base ${(writes / (b / 1000)).toFixed(0)} writes/s, with subscribers ${(writes / (l / 1000)).toFixed(0)} writes/s, ratio ${(l / b).toFixed(3)}`);
+  console.log(
+    `round ${r + 1}: base ${(writes / (b / 1000)).toFixed(0)} writes/s, with subscribers ${(writes / (l / 1000)).toFixed(0)} writes/s, ratio ${(l / b).toFixed(3)}`,
+  );
 }
 await server.stop();
 const baseRate = writes / (quantile(base, 0.5) / 1000);
 const loadedRate = writes / (quantile(loaded, 0.5) / 1000);
-console.log(resultLine({ name: 'events_writes_per_s_with_10k_subscribers', value: loadedRate, unit: 'writes/s', ref: baseRate, goal: '>=0.9x ref' }));
-console.log(resultLine({ name: 'events_write_slowdown', value: quantile(ratios, 0.5), unit: 'ratio', ref: 1, goal: '<=1.10' }));
+console.log(
+  resultLine({
+    name: 'events_writes_per_s_with_10k_subscribers',
+    value: loadedRate,
+    unit: 'writes/s',
+    ref: baseRate,
+    goal: '>=0.9x ref',
+  }),
+);
+console.log(
+  resultLine({ name: 'events_write_slowdown', value: quantile(ratios, 0.5), unit: 'ratio', ref: 1, goal: '<=1.10' }),
+);

@@ -23,11 +23,27 @@ class AgentProcess {
   }
 
   async start() {
-    const args = ['agent', ...this.args, '-data-dir', this.dataDir, '-bind', '127.0.0.1', '-http-port', '0', '-dns-port', '0', '-log-level', 'warn'];
+    const args = [
+      'agent',
+      ...this.args,
+      '-data-dir',
+      this.dataDir,
+      '-bind',
+      '127.0.0.1',
+      '-http-port',
+      '0',
+      '-dns-port',
+      '0',
+      '-log-level',
+      'warn',
+    ];
     const proc = spawn(DROVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.address = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`agent ${this.name} did not start in 30s:\n${this.output}`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`agent ${this.name} did not start in 30s:\n${this.output}`)),
+        30_000,
+      );
       proc.stdout.on('data', (b) => {
         // Keep only a tail: a benchmark runs long enough for logs to pile up.
         this.output = (this.output + b.toString()).slice(-20_000);
@@ -110,7 +126,9 @@ export class Cluster {
 
   async start() {
     // Heartbeat settings only when asked: by default the benchmark measures the agent's own defaults.
-    const hb = this.opts.minTTL ? `  min_heartbeat_ttl = "${this.opts.minTTL}"\n  heartbeat_grace = "${this.opts.grace ?? '1s'}"\n` : '';
+    const hb = this.opts.minTTL
+      ? `  min_heartbeat_ttl = "${this.opts.minTTL}"\n  heartbeat_grace = "${this.opts.grace ?? '1s'}"\n`
+      : '';
     // With `gateway`, the server agent runs the catalog-fed gateway on a free port (see gatewayAddress()).
     const gw = this.opts.gateway ? `gateway {\n  enabled = true\n  listen = "127.0.0.1:0"\n}\n` : '';
     const serverCfg = this.file('server.hcl', `server {\n  enabled = true\n${hb}}\n${gw}`);
@@ -124,7 +142,17 @@ export class Cluster {
           `plugin "raw_exec" {\n  config {\n    enabled = true\n  }\n}\n`,
       );
       i++;
-      const c = new AgentProcess(name, ['-client', '-servers', this.server.address, '-dc', 'dc1', '-node', name, '-config', cfg]);
+      const c = new AgentProcess(name, [
+        '-client',
+        '-servers',
+        this.server.address,
+        '-dc',
+        'dc1',
+        '-node',
+        name,
+        '-config',
+        cfg,
+      ]);
       this.clients.set(name, c);
       await c.start();
     }
@@ -142,7 +170,10 @@ export class Cluster {
   }
 
   async api(path, init = {}) {
-    const res = await fetch(this.server.address + path, { ...init, signal: init.signal ?? AbortSignal.timeout(35_000) });
+    const res = await fetch(this.server.address + path, {
+      ...init,
+      signal: init.signal ?? AbortSignal.timeout(35_000),
+    });
     const text = await res.text();
     if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${res.status} ${text}`);
     return text ? JSON.parse(text) : null;
@@ -166,8 +197,16 @@ export class Cluster {
   async stop() {
     if (this.server && !this.server.exited) {
       try {
-        for (const j of await this.api('/v1/jobs')) await this.api(`/v1/job/${encodeURIComponent(j.ID)}?purge=true`, { method: 'DELETE' });
-        await this.waitFor('allocations to stop', async () => (await this.api('/v1/allocations')).every((a) => a.ClientStatus !== 'running' && a.ClientStatus !== 'pending'), 15_000);
+        for (const j of await this.api('/v1/jobs'))
+          await this.api(`/v1/job/${encodeURIComponent(j.ID)}?purge=true`, { method: 'DELETE' });
+        await this.waitFor(
+          'allocations to stop',
+          async () =>
+            (await this.api('/v1/allocations')).every(
+              (a) => a.ClientStatus !== 'running' && a.ClientStatus !== 'pending',
+            ),
+          15_000,
+        );
       } catch {
         /* best effort: processes are killed below either way */
       }

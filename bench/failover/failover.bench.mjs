@@ -91,7 +91,6 @@ function sleep(ms, signal) {
 const t0 = performance.now();
 const phase = (what) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}`);
 
-
 /**
  * Follows a blocking query until `signal` aborts: `view.list` is the latest `pick(body)`, `view.changes` every
  * version with its time (to find when the dead node's entries left).
@@ -101,7 +100,10 @@ function follow(cluster, path, pick, signal) {
   const loop = async () => {
     while (!signal.aborted) {
       try {
-        const res = await fetch(`${cluster.server.address}${path}${path.includes('?') ? '&' : '?'}index=${view.index}&wait=2s`, { signal });
+        const res = await fetch(
+          `${cluster.server.address}${path}${path.includes('?') ? '&' : '?'}index=${view.index}&wait=2s`,
+          { signal },
+        );
         const body = await res.json();
         view.index = Number(res.headers.get('X-Nomad-Index') ?? view.index);
         view.list = pick(body);
@@ -145,7 +147,12 @@ async function loadLoop(target, nodeOfAlloc, signal) {
         .then(async (res) => {
           const body = await res.text();
           const ok = res.ok && (to.id ? body === to.id : body !== '');
-          log.push({ t: sent, node: to.node ?? nodeOfAlloc(body), ok, why: ok ? '' : `HTTP ${res.status} ${body.replace(/\s+/g, ' ').slice(0, 100)}` });
+          log.push({
+            t: sent,
+            node: to.node ?? nodeOfAlloc(body),
+            ok,
+            why: ok ? '' : `HTTP ${res.status} ${body.replace(/\s+/g, ' ').slice(0, 100)}`,
+          });
         })
         .catch((e) => log.push({ t: sent, node: to.node, ok: false, why: String(e.cause?.code ?? e.name ?? e) }))
         .finally(() => pending.delete(p));
@@ -187,14 +194,24 @@ async function round(n) {
   const { cluster, gateway } = await startCluster();
   try {
     const script = cluster.file('server.cjs', SERVER_JS);
-    await cluster.api('/v1/jobs', { method: 'POST', body: JSON.stringify({ Job: await parseJob(cluster, jobHCL(script, Boolean(gateway))) }) });
+    await cluster.api('/v1/jobs', {
+      method: 'POST',
+      body: JSON.stringify({ Job: await parseJob(cluster, jobHCL(script, Boolean(gateway))) }),
+    });
     await cluster.waitFor(`${COUNT} running instances`, async () => (await running(cluster)).length === COUNT);
     // resources=true: the list carries each allocation's ports only when asked, as Nomad's does.
     const allocs = follow(cluster, '/v1/job/failover/allocations?resources=true', runningInstances, stopAll.signal);
     // What routes traffic: the catalog (behind the gateway), or the allocations themselves (direct).
     const routing = gateway ? follow(cluster, '/v1/service/failover', catalogInstances, stopAll.signal) : allocs;
-    await cluster.waitFor('every instance routable', async () => routing.list.length === COUNT && allocs.list.length === COUNT, 30_000, 50);
-    phase(`round ${n}: ${gateway ? `load through the gateway at ${gateway}` : 'load straight at the instances'}, ${rate} req/s`);
+    await cluster.waitFor(
+      'every instance routable',
+      async () => routing.list.length === COUNT && allocs.list.length === COUNT,
+      30_000,
+      50,
+    );
+    phase(
+      `round ${n}: ${gateway ? `load through the gateway at ${gateway}` : 'load straight at the instances'}, ${rate} req/s`,
+    );
 
     const nodeOf = new Map();
     const nodeOfAlloc = (id) => {
@@ -219,12 +236,17 @@ async function round(n) {
     await victim.killWithTasks();
 
     let replaced = NaN;
-    await cluster.waitFor('replacements running', async () => {
-      const now = await running(cluster);
-      const ok = now.length === COUNT && now.every((a) => a.NodeID !== victimNode);
-      if (ok) replaced = (performance.now() - kill) / 1000;
-      return ok;
-    }, maxSeconds * 1000, 100);
+    await cluster.waitFor(
+      'replacements running',
+      async () => {
+        const now = await running(cluster);
+        const ok = now.length === COUNT && now.every((a) => a.NodeID !== victimNode);
+        if (ok) replaced = (performance.now() - kill) / 1000;
+        return ok;
+      },
+      maxSeconds * 1000,
+      100,
+    );
     phase(`round ${n}: replacements running after ${replaced.toFixed(1)} s`);
     await sleep(2000, loadSignal);
     loadStop.abort();
@@ -238,12 +260,22 @@ async function round(n) {
     if (served === 0) throw new Error('no request was served: the run measured nothing');
     const why = new Map();
     for (const f of failed) why.set(f.why, (why.get(f.why) ?? 0) + 1);
-    for (const [w, c] of why) console.log(`  ${c} failed: ${w} (first at +${((failed.find((f) => f.why === w).t - kill) / 1000).toFixed(1)} s after the kill)`);
+    for (const [w, c] of why)
+      console.log(
+        `  ${c} failed: ${w} (first at +${((failed.find((f) => f.why === w).t - kill) / 1000).toFixed(1)} s after the kill)`,
+      );
     phase(
       `round ${n}: traffic stopped reaching dead instances after ${detect.toFixed(1)} s; ${failed.length} of ${log.length} requests failed` +
         (gateway ? '' : ` (${failedDead.length} to dead instances)`),
     );
-    return { detect, replaced, failed: failed.length, failedDead: failedDead.length, requests: log.length, gateway: Boolean(gateway) };
+    return {
+      detect,
+      replaced,
+      failed: failed.length,
+      failedDead: failedDead.length,
+      requests: log.length,
+      gateway: Boolean(gateway),
+    };
   } finally {
     clearTimeout(bound);
     stopAll.abort();
@@ -267,15 +299,33 @@ function mostLoaded(allocs) {
 }
 
 function report(rs) {
-  const med = (k) => quantile(rs.map((r) => r[k]), 0.5);
+  const med = (k) =>
+    quantile(
+      rs.map((r) => r[k]),
+      0.5,
+    );
   console.log('');
-  console.log(`rounds: ${rs.length}, load ${rate} req/s ${rs[0]?.gateway ? 'through the gateway' : 'straight at the instances'}, ${COUNT} instances on 3 clients`);
-  console.log(`seconds until traffic stops reaching dead instances: ${rs.map((r) => r.detect.toFixed(1)).join(', ')} (median ${med('detect').toFixed(1)})`);
-  console.log(`seconds until replacements are running:               ${rs.map((r) => r.replaced.toFixed(1)).join(', ')} (median ${med('replaced').toFixed(1)})`);
-  console.log(`failed requests: ${rs.map((r) => `${r.failed}/${r.requests}${r.gateway ? '' : ` (${r.failedDead} to dead instances)`}`).join(', ')}`);
-  console.log(resultLine({ name: 'failover-detect', value: med('detect'), unit: 's', ref: REF_SECONDS, goal: 'report' }));
-  console.log(resultLine({ name: 'failover-failed-requests', value: med('failed'), unit: 'requests', ref: NaN, goal: '0' }));
-  console.log(resultLine({ name: 'failover', value: med('replaced'), unit: 's', ref: REF_SECONDS, goal: String(GOAL_SECONDS) }));
+  console.log(
+    `rounds: ${rs.length}, load ${rate} req/s ${rs[0]?.gateway ? 'through the gateway' : 'straight at the instances'}, ${COUNT} instances on 3 clients`,
+  );
+  console.log(
+    `seconds until traffic stops reaching dead instances: ${rs.map((r) => r.detect.toFixed(1)).join(', ')} (median ${med('detect').toFixed(1)})`,
+  );
+  console.log(
+    `seconds until replacements are running:               ${rs.map((r) => r.replaced.toFixed(1)).join(', ')} (median ${med('replaced').toFixed(1)})`,
+  );
+  console.log(
+    `failed requests: ${rs.map((r) => `${r.failed}/${r.requests}${r.gateway ? '' : ` (${r.failedDead} to dead instances)`}`).join(', ')}`,
+  );
+  console.log(
+    resultLine({ name: 'failover-detect', value: med('detect'), unit: 's', ref: REF_SECONDS, goal: 'report' }),
+  );
+  console.log(
+    resultLine({ name: 'failover-failed-requests', value: med('failed'), unit: 'requests', ref: NaN, goal: '0' }),
+  );
+  console.log(
+    resultLine({ name: 'failover', value: med('replaced'), unit: 's', ref: REF_SECONDS, goal: String(GOAL_SECONDS) }),
+  );
 }
 
 // Last: the helpers above are `const`s, initialised only once evaluation reaches them.

@@ -25,8 +25,14 @@ if (cfg.plane !== 'haproxy' && cfg.workers > 1 && cluster.isPrimary) {
   cluster.on('exit', () => {}); // workers leave with the primary; nothing to restart in a benchmark
 } else {
   const instances = cfg.ports.map((port, i) => ({
-    ID: `backend-${i}`, ServiceName: 'bench', Address: '127.0.0.1', Port: port,
-    Tags: ['urlprefix-/'], AllocID: `alloc-${i}`, NodeID: 'node', Healthy: true,
+    ID: `backend-${i}`,
+    ServiceName: 'bench',
+    Address: '127.0.0.1',
+    Port: port,
+    Tags: ['urlprefix-/'],
+    AllocID: `alloc-${i}`,
+    NodeID: 'node',
+    Healthy: true,
   }));
   const common = {
     listen: { host: '127.0.0.1', port: cfg.listenPort },
@@ -35,9 +41,10 @@ if (cfg.plane !== 'haproxy' && cfg.workers > 1 && cluster.isPrimary) {
     logger: nullLogger,
     lb: cfg.lb ?? 'round_robin',
   };
-  const gw = cfg.plane === 'haproxy'
-    ? await startHaproxyGateway({ ...common, threads: cfg.threads })
-    : await startGateway({ ...common, responseTimeoutMs: cfg.responseTimeoutMs });
+  const gw =
+    cfg.plane === 'haproxy'
+      ? await startHaproxyGateway({ ...common, threads: cfg.threads })
+      : await startGateway({ ...common, responseTimeoutMs: cfg.responseTimeoutMs });
   await gw.ready();
   // The driver (or the cluster primary) may go away first: then there is nobody to report to, and nothing to do.
   process.on('disconnect', () => void gw.close(200).then(() => process.exit(0)));

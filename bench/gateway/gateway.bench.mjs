@@ -55,7 +55,8 @@ async function main() {
     process.exitCode = 3;
     return;
   }
-  if (dataplane !== 'node' && !installed('haproxy')) console.log('note: haproxy is not installed; measuring the Node data plane only');
+  if (dataplane !== 'node' && !installed('haproxy'))
+    console.log('note: haproxy is not installed; measuring the Node data plane only');
   const backendPorts = await freePorts(backends);
   await startNginx('backends', backendsConf(backendPorts), backendPorts[0]);
 
@@ -72,7 +73,9 @@ async function main() {
     targets.push({ name: 'gateway-haproxy', url: `http://127.0.0.1:${haproxyPort}/`, pid });
   }
 
-  console.log(`gateway benchmark: ${backends} backends, ${connections} connections, ${duration}s x ${rounds} round(s), ${workers} worker(s) per proxy, node ${process.version}`);
+  console.log(
+    `gateway benchmark: ${backends} backends, ${connections} connections, ${duration}s x ${rounds} round(s), ${workers} worker(s) per proxy, node ${process.version}`,
+  );
   for (const t of targets) {
     await checkResponds(t.url);
     wrk(t.url, warmup); // warm JIT and pools; not counted
@@ -87,13 +90,17 @@ async function main() {
       // CPU per request is steadier than req/s on a shared machine: it does not depend on what else runs.
       m.cpuUs = ((treeCpuMs(t.pid) - cpuBefore) * 1000) / (m.rps * duration);
       results[t.name].push(m);
-      console.log(`  round ${r + 1} ${t.name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  cpu ${m.cpuUs.toFixed(1)} us/req  errors ${m.errors}`);
+      console.log(
+        `  round ${r + 1} ${t.name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  cpu ${m.cpuUs.toFixed(1)} us/req  errors ${m.errors}`,
+      );
     }
   }
   const summary = Object.fromEntries(Object.entries(results).map(([k, ms]) => [k, median(ms)]));
   console.log('');
   for (const [name, m] of Object.entries(summary)) {
-    console.log(`${name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p99 ${m.p99.toFixed(2)} ms (rounds ${m.p99Min.toFixed(1)}–${m.p99Max.toFixed(1)})  cpu ${m.cpuUs.toFixed(1)} us/req  errors ${m.errors}`);
+    console.log(
+      `${name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p99 ${m.p99.toFixed(2)} ms (rounds ${m.p99Min.toFixed(1)}–${m.p99Max.toFixed(1)})  cpu ${m.cpuUs.toFixed(1)} us/req  errors ${m.errors}`,
+    );
   }
   const ref = summary.nginx;
   const planes = targets.filter((t) => t.name !== 'nginx').map((t) => t.name);
@@ -149,7 +156,15 @@ function median(ms) {
     return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
   };
   const p99s = ms.map((m) => m.p99);
-  return { rps: mid('rps'), p50: mid('p50'), p99: mid('p99'), p99Min: Math.min(...p99s), p99Max: Math.max(...p99s), cpuUs: mid('cpuUs'), errors: ms.reduce((a, m) => a + m.errors, 0) };
+  return {
+    rps: mid('rps'),
+    p50: mid('p50'),
+    p99: mid('p99'),
+    p99Min: Math.min(...p99s),
+    p99Max: Math.max(...p99s),
+    cpuUs: mid('cpuUs'),
+    errors: ms.reduce((a, m) => a + m.errors, 0),
+  };
 }
 
 /** CPU time (user + system, ms) of a process and all its descendants, from /proc. */
@@ -167,7 +182,7 @@ function treeCpuMs(rootPid) {
     }
   }
   const tree = new Set([rootPid]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const p of procs) {
       if (tree.has(p.pid) || !tree.has(p.ppid)) continue;
@@ -179,7 +194,12 @@ function treeCpuMs(rootPid) {
 }
 
 function backendsConf(ports) {
-  const servers = ports.map((p) => `  server { listen 127.0.0.1:${p} reuseport; access_log off; keepalive_requests 1000000; location / { return 200 "ok\\n"; } }`).join('\n');
+  const servers = ports
+    .map(
+      (p) =>
+        `  server { listen 127.0.0.1:${p} reuseport; access_log off; keepalive_requests 1000000; location / { return 200 "ok\\n"; } }`,
+    )
+    .join('\n');
   return nginxMain(1, servers);
 }
 
@@ -222,7 +242,9 @@ ${http}
 async function startNginx(name, conf, probePort) {
   const file = join(dir, `${name}.conf`);
   writeFileSync(file, conf.replace('PIDFILE', join(dir, `${name}.pid`)).replaceAll('TMP', dir));
-  const child = spawn('nginx', ['-p', dir, '-c', file, '-e', 'stderr', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn('nginx', ['-p', dir, '-c', file, '-e', 'stderr', '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.push(child);
   await waitForPort(probePort, `nginx ${name}`);
   return child.pid;
@@ -230,7 +252,9 @@ async function startNginx(name, conf, probePort) {
 
 async function startGatewayProcess(port, backendPorts, extra) {
   const cfg = JSON.stringify({ ports: backendPorts, listenPort: port, workers, lb: 'round_robin', ...extra });
-  const child = spawn(process.execPath, [join(here, 'gateway-server.mjs'), cfg], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [join(here, 'gateway-server.mjs'), cfg], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   children.push(child);
   await new Promise((resolve, reject) => {
     child.once('message', resolve);
@@ -243,7 +267,9 @@ function checkResponds(url) {
   return new Promise((resolve, reject) => {
     const req = request(url, (res) => {
       res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${url} answered ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve() : reject(new Error(`${url} answered ${res.statusCode}`)),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -257,7 +283,8 @@ async function waitForPort(port, what) {
       await checkResponds(`http://127.0.0.1:${port}/`);
       return;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what} did not start on port ${port}: ${err.message}`, { cause: err });
+      if (Date.now() > deadline)
+        throw new Error(`${what} did not start on port ${port}: ${err.message}`, { cause: err });
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -265,7 +292,14 @@ async function waitForPort(port, what) {
 
 async function freePorts(n) {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => resolve(s)); })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => s.address().port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -274,7 +308,9 @@ async function freePorts(n) {
 
 /** Stops what this run started and waits (bounded) for it to exit, so nothing outlives the benchmark. */
 async function stopChildren() {
-  const waits = children.map((c) => (typeof c.once === 'function' && c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve()));
+  const waits = children.map((c) =>
+    typeof c.once === 'function' && c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve(),
+  );
   for (const c of children) {
     try {
       await c.kill('SIGTERM');

@@ -18,10 +18,26 @@ export function idle(ms) {
  */
 export async function startDevAgent({ dataDir, cwd = dataDir, profDir, args = [], startTimeoutMs = 30_000 }) {
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const proc = spawn(process.execPath, [...prof, join(repoRoot, 'bin', 'drover'), 'agent', '-dev', '-data-dir', dataDir, '-http-port', '0', '-log-level', 'warn', ...args], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...prof,
+      join(repoRoot, 'bin', 'drover'),
+      'agent',
+      '-dev',
+      '-data-dir',
+      dataDir,
+      '-http-port',
+      '0',
+      '-log-level',
+      'warn',
+      ...args,
+    ],
+    {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const stop = async (graceMs = 10_000) => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise((r) => proc.once('exit', r));
@@ -32,7 +48,10 @@ export async function startDevAgent({ dataDir, cwd = dataDir, profDir, args = []
   let out = '';
   proc.stderr.on('data', (d) => (out += d));
   const base = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`agent did not print its API address in ${startTimeoutMs / 1000} s:\n${out}`)), startTimeoutMs);
+    const t = setTimeout(
+      () => reject(new Error(`agent did not print its API address in ${startTimeoutMs / 1000} s:\n${out}`)),
+      startTimeoutMs,
+    );
     const onExit = (code) => {
       clearTimeout(t);
       reject(new Error(`agent exited with ${code}:\n${out}`));

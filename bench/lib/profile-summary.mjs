@@ -10,7 +10,9 @@ import { repoRoot } from './common.mjs';
 /** Lines like "23.4%  1234 ms  functionName  dist/state/tables.js:88", heaviest first. */
 export function summarizeProfiles(path, top = 20) {
   const files = statSync(path).isDirectory()
-    ? readdirSync(path).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(path, f))
+    ? readdirSync(path)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => join(path, f))
     : [path];
   const self = new Map();
   let total = 0;
@@ -31,7 +33,9 @@ export function summarizeProfiles(path, top = 20) {
   return [...self.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
-    .map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`);
+    .map(
+      ([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`,
+    );
 }
 
 function shortUrl(url) {

@@ -41,7 +41,15 @@ async function parent(a) {
   const runs = [];
   for (const s of sizes) {
     process.stdout.write(`scheduler: ${s.nodes} nodes, ${s.jobs} jobs × ${s.count} instances ... `);
-    const r = await runChild(s, { timeoutS, profDir, workers: a.workers, sqlite: a.sqlite, synchronous: a.synchronous, tmp: a.tmp, nodeFlags: a['node-flags'] });
+    const r = await runChild(s, {
+      timeoutS,
+      profDir,
+      workers: a.workers,
+      sqlite: a.sqlite,
+      synchronous: a.synchronous,
+      tmp: a.tmp,
+      nodeFlags: a['node-flags'],
+    });
     runs.push(r);
     console.log(
       `${r.placements} placements in ${r.seconds.toFixed(1)} s = ${r.placementsPerSecond.toFixed(0)}/s; ` +
@@ -56,16 +64,56 @@ async function parent(a) {
   }
   const main = runs[runs.length - 1];
   for (const r of runs.slice(0, -1)) {
-    console.log(resultLine({ name: `scheduler-${r.nodes}-nodes`, value: r.placementsPerSecond, unit: 'placements/s', ref: REF_PLACEMENTS_PER_S, goal: `>=${GOAL_PLACEMENTS_PER_S}` }));
+    console.log(
+      resultLine({
+        name: `scheduler-${r.nodes}-nodes`,
+        value: r.placementsPerSecond,
+        unit: 'placements/s',
+        ref: REF_PLACEMENTS_PER_S,
+        goal: `>=${GOAL_PLACEMENTS_PER_S}`,
+      }),
+    );
   }
-  console.log(resultLine({ name: 'scheduler-seconds', value: main.seconds, unit: 's', ref: main.placements / REF_PLACEMENTS_PER_S, goal: `<=${(main.placements / GOAL_PLACEMENTS_PER_S).toFixed(1)}` }));
+  console.log(
+    resultLine({
+      name: 'scheduler-seconds',
+      value: main.seconds,
+      unit: 's',
+      ref: main.placements / REF_PLACEMENTS_PER_S,
+      goal: `<=${(main.placements / GOAL_PLACEMENTS_PER_S).toFixed(1)}`,
+    }),
+  );
   console.log(resultLine({ name: 'scheduler-eval-p50', value: main.evalP50ms, unit: 'ms', ref: NaN, goal: 'report' }));
   console.log(resultLine({ name: 'scheduler-eval-p99', value: main.evalP99ms, unit: 'ms', ref: NaN, goal: 'report' }));
-  console.log(resultLine({ name: 'scheduler-binpack', value: main.nodesUsed, unit: 'nodes', ref: main.lowerBound, goal: '<=1.05' }));
+  console.log(
+    resultLine({
+      name: 'scheduler-binpack',
+      value: main.nodesUsed,
+      unit: 'nodes',
+      ref: main.lowerBound,
+      goal: '<=1.05',
+    }),
+  );
   // Placements per CPU second of the server process: robust against other load on a shared machine.
-  console.log(resultLine({ name: 'scheduler-per-cpu-second', value: main.placements / main.cpuSeconds, unit: 'placements/cpu-s', ref: REF_PLACEMENTS_PER_S, goal: `>=${GOAL_PLACEMENTS_PER_S}` }));
+  console.log(
+    resultLine({
+      name: 'scheduler-per-cpu-second',
+      value: main.placements / main.cpuSeconds,
+      unit: 'placements/cpu-s',
+      ref: REF_PLACEMENTS_PER_S,
+      goal: `>=${GOAL_PLACEMENTS_PER_S}`,
+    }),
+  );
   console.log(resultLine({ name: 'scheduler-peak-rss', value: main.peakRSSMB, unit: 'MB', ref: 4096, goal: '<4096' }));
-  console.log(resultLine({ name: 'scheduler', value: main.placementsPerSecond, unit: 'placements/s', ref: REF_PLACEMENTS_PER_S, goal: `>=${GOAL_PLACEMENTS_PER_S}` }));
+  console.log(
+    resultLine({
+      name: 'scheduler',
+      value: main.placementsPerSecond,
+      unit: 'placements/s',
+      ref: REF_PLACEMENTS_PER_S,
+      goal: `>=${GOAL_PLACEMENTS_PER_S}`,
+    }),
+  );
 }
 
 /** Runs one size in a fresh Node process and returns its figures. */
@@ -76,7 +124,17 @@ function runChild(size, { timeoutS, profDir, workers, sqlite, synchronous, tmp, 
     mkdirSync(profDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profDir}`);
   }
-  const childArgs = ['--single', '--nodes', String(size.nodes), '--jobs', String(size.jobs), '--count', String(size.count), '--timeout', String(timeoutS)];
+  const childArgs = [
+    '--single',
+    '--nodes',
+    String(size.nodes),
+    '--jobs',
+    String(size.jobs),
+    '--count',
+    String(size.count),
+    '--timeout',
+    String(timeoutS),
+  ];
   if (workers) childArgs.push('--workers', String(workers));
   if (sqlite) childArgs.push('--sqlite', String(sqlite));
   if (synchronous) childArgs.push('--synchronous', String(synchronous));
@@ -149,7 +207,10 @@ function simulatedNode(buildNode, i) {
     drivers: {
       attributes: { 'driver.mock_driver': '1', 'driver.exec': '1', 'driver.raw_exec': '1' },
       drivers: Object.fromEntries(
-        ['mock_driver', 'exec', 'raw_exec'].map((d) => [d, { Attributes: null, Detected: true, Healthy: true, HealthDescription: 'Healthy', UpdateTime: '' }]),
+        ['mock_driver', 'exec', 'raw_exec'].map((d) => [
+          d,
+          { Attributes: null, Detected: true, Healthy: true, HealthDescription: 'Healthy', UpdateTime: '' },
+        ]),
       ),
     },
     portRange: { min: 20000, max: 32000 },
@@ -209,7 +270,8 @@ async function single(a) {
     const cpu = process.cpuUsage(cpu0);
     // CPU seconds of this process: less sensitive than wall time to other load on a shared machine.
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    if (!done) throw new Error(`evaluations not finished after ${timeoutMs / 1000} s: ${JSON.stringify(server.stats())}`);
+    if (!done)
+      throw new Error(`evaluations not finished after ${timeoutMs / 1000} s: ${JSON.stringify(server.stats())}`);
 
     const figures = measure(server.store.snapshot(), evalIDs, { nodes, jobs, count });
     Object.assign(figures, {

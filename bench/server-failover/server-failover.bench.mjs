@@ -33,7 +33,24 @@ const { startEtcd } = await import(dist('state/testing/etcd-server.js'));
 
 function startServer(dir, name, hcl) {
   const dataDir = join(dir, name);
-  const proc = spawn(DROVER, ['agent', '-server', '-config', hcl, '-data-dir', dataDir, '-bind', '127.0.0.1', '-http-port', '0', '-log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    DROVER,
+    [
+      'agent',
+      '-server',
+      '-config',
+      hcl,
+      '-data-dir',
+      dataDir,
+      '-bind',
+      '127.0.0.1',
+      '-http-port',
+      '0',
+      '-log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server ${name} did not start:\n${output}`)), 30_000);
@@ -42,7 +59,14 @@ function startServer(dir, name, hcl) {
       const m = /API at (http:\/\/[\d.]+:\d+)/.exec(output);
       if (m) {
         clearTimeout(timer);
-        resolve({ name, proc, address: m[1], get alive() { return proc.exitCode === null && proc.signalCode === null; } });
+        resolve({
+          name,
+          proc,
+          address: m[1],
+          get alive() {
+            return proc.exitCode === null && proc.signalCode === null;
+          },
+        });
       }
     });
     proc.stderr.on('data', (b) => (output = (output + b.toString()).slice(-20_000)));
@@ -61,12 +85,28 @@ async function kill(s) {
 }
 
 const job = (id) => ({
-  Job: { ID: id, Name: id, Type: 'batch', Datacenters: ['dc1'], TaskGroups: [{ Name: 'g', Count: 1, Tasks: [{ Name: 't', Driver: 'mock_driver', Config: {}, Resources: { CPU: 10, MemoryMB: 16 } }] }] },
+  Job: {
+    ID: id,
+    Name: id,
+    Type: 'batch',
+    Datacenters: ['dc1'],
+    TaskGroups: [
+      {
+        Name: 'g',
+        Count: 1,
+        Tasks: [{ Name: 't', Driver: 'mock_driver', Config: {}, Resources: { CPU: 10, MemoryMB: 16 } }],
+      },
+    ],
+  },
 });
 
 async function put(address, id) {
   try {
-    const r = await fetch(`${address}/v1/jobs`, { method: 'POST', body: JSON.stringify(job(id)), signal: AbortSignal.timeout(5000) });
+    const r = await fetch(`${address}/v1/jobs`, {
+      method: 'POST',
+      body: JSON.stringify(job(id)),
+      signal: AbortSignal.timeout(5000),
+    });
     await r.text();
     return r.ok;
   } catch {
@@ -80,11 +120,16 @@ async function round(r) {
   const servers = [];
   try {
     const hcl = join(dir, 'server.hcl');
-    writeFileSync(hcl, `server {\n  enabled = true\n  etcd {\n    endpoints = ${JSON.stringify(etcd.endpoints)}\n  }\n}\n`);
+    writeFileSync(
+      hcl,
+      `server {\n  enabled = true\n  etcd {\n    endpoints = ${JSON.stringify(etcd.endpoints)}\n  }\n}\n`,
+    );
     for (let i = 0; i < 3; i++) servers.push(await startServer(dir, `s${i}`, hcl));
     let leaderAddr = '';
     for (let i = 0; i < 100 && !leaderAddr; i++) {
-      leaderAddr = await fetch(`${servers[0].address}/v1/status/leader`).then((x) => x.json()).catch(() => '');
+      leaderAddr = await fetch(`${servers[0].address}/v1/status/leader`)
+        .then((x) => x.json())
+        .catch(() => '');
       if (!leaderAddr) await sleep(100);
     }
     const leader = servers.find((s) => s.address === `http://${leaderAddr}`);
@@ -118,7 +163,9 @@ async function round(r) {
     const listed = new Set((await fetch(`${survivor.address}/v1/jobs`).then((x) => x.json())).map((j) => j.ID));
     const lost = acked.filter((id) => !listed.has(id));
     const seconds = (firstAfter - killedAt) / 1000;
-    console.log(`round ${r + 1}: first acknowledged write ${seconds.toFixed(2)} s after the leader SIGKILL; ${acked.length} writes acknowledged, ${lost.length} lost`);
+    console.log(
+      `round ${r + 1}: first acknowledged write ${seconds.toFixed(2)} s after the leader SIGKILL; ${acked.length} writes acknowledged, ${lost.length} lost`,
+    );
     if (lost.length > 0) throw new Error(`acknowledged writes missing after failover: ${lost.slice(0, 5).join(', ')}`);
     return seconds;
   } finally {

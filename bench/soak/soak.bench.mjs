@@ -23,7 +23,13 @@ const windowMs = quick ? 5_000 : 10_000;
 
 const job = (id) =>
   JSON.stringify({
-    Job: { ID: id, Name: id, Type: 'batch', Datacenters: ['dc1'], TaskGroups: [{ Name: 'g', Count: 0, Tasks: [{ Name: 't', Driver: 'mock_driver', Config: { run_for: '1s' } }] }] },
+    Job: {
+      ID: id,
+      Name: id,
+      Type: 'batch',
+      Datacenters: ['dc1'],
+      TaskGroups: [{ Name: 'g', Count: 0, Tasks: [{ Name: 't', Driver: 'mock_driver', Config: { run_for: '1s' } }] }],
+    },
   });
 
 const fdsOf = (pid) => {
@@ -42,11 +48,17 @@ async function main() {
   let errors = 0;
   let firstError = '';
   const ops = {
-    register: async () => fetch(`${base}/v1/jobs`, { method: 'PUT', body: job(`soak-${n % 200}`), signal: AbortSignal.timeout(10_000) }),
+    register: async () =>
+      fetch(`${base}/v1/jobs`, { method: 'PUT', body: job(`soak-${n % 200}`), signal: AbortSignal.timeout(10_000) }),
     list: async () => fetch(`${base}/v1/jobs`, { signal: AbortSignal.timeout(10_000) }),
     read: async () => fetch(`${base}/v1/job/soak-${n % 200}`, { signal: AbortSignal.timeout(10_000) }),
     blocking: async () => fetch(`${base}/v1/jobs?index=1&wait=200ms`, { signal: AbortSignal.timeout(10_000) }),
-    varPut: async () => fetch(`${base}/v1/var/soak/${n % 50}`, { method: 'PUT', body: JSON.stringify({ Items: { n: String(n) } }), signal: AbortSignal.timeout(10_000) }),
+    varPut: async () =>
+      fetch(`${base}/v1/var/soak/${n % 50}`, {
+        method: 'PUT',
+        body: JSON.stringify({ Items: { n: String(n) } }),
+        signal: AbortSignal.timeout(10_000),
+      }),
     varGet: async () => fetch(`${base}/v1/var/soak/${n % 50}`, { signal: AbortSignal.timeout(10_000) }),
     health: async () => fetch(`${base}/v1/agent/health`, { signal: AbortSignal.timeout(10_000) }),
   };
@@ -77,7 +89,8 @@ async function main() {
       const p = ops[name]()
         .then(async (res) => {
           await res.arrayBuffer();
-          const ok = res.status === 200 || (name === 'read' && res.status === 404) || (name === 'varGet' && res.status === 404);
+          const ok =
+            res.status === 200 || (name === 'read' && res.status === 404) || (name === 'varGet' && res.status === 404);
           if (!ok) throw new Error(`${name} answered ${res.status}`);
           w.lat[name].push(performance.now() - t0);
         })
@@ -94,15 +107,22 @@ async function main() {
     samples.push([Date.now() - started, rssOfPid(agent.proc.pid)]);
     const fds = fdsOf(agent.proc.pid);
 
-    console.log(`soak: ${n} operations over ${((Date.now() - started) / 1000).toFixed(0)} s at ${rate}/s; errors ${errors}${firstError ? ` (first: ${firstError})` : ''}`);
+    console.log(
+      `soak: ${n} operations over ${((Date.now() - started) / 1000).toFixed(0)} s at ${rate}/s; errors ${errors}${firstError ? ` (first: ${firstError})` : ''}`,
+    );
     console.log(`p99 per ${windowMs / 1000}-s window (ms): ${names.join(' / ')}`);
-    for (const w of windows) console.log(`  ${(w.start / 1000).toFixed(0).padStart(4)} s  ${names.map((k) => (w.lat[k].length ? quantile(w.lat[k], 0.99).toFixed(1) : '-')).join(' / ')}`);
+    for (const w of windows)
+      console.log(
+        `  ${(w.start / 1000).toFixed(0).padStart(4)} s  ${names.map((k) => (w.lat[k].length ? quantile(w.lat[k], 0.99).toFixed(1) : '-')).join(' / ')}`,
+      );
     // RSS growth after warm-up (the first third): last sample against the first one after warm-up.
     const after = samples.filter(([t]) => t >= durationMs / 3);
     const rss0 = after[0]?.[1] ?? samples[0]?.[1] ?? NaN;
     const rss1 = samples[samples.length - 1]?.[1] ?? NaN;
     const growth = (rss1 - rss0) / rss0;
-    console.log(`RSS after warm-up ${mb(rss0).toFixed(0)} MB → end ${mb(rss1).toFixed(0)} MB (${(growth * 100).toFixed(1)}%); open fds ${fds}`);
+    console.log(
+      `RSS after warm-up ${mb(rss0).toFixed(0)} MB → end ${mb(rss1).toFixed(0)} MB (${(growth * 100).toFixed(1)}%); open fds ${fds}`,
+    );
     const all = windows.flatMap((w) => names.flatMap((k) => w.lat[k]));
     console.log(resultLine({ name: 'soak-p99', value: quantile(all, 0.99), unit: 'ms', ref: NaN, goal: 'report' }));
     console.log(resultLine({ name: 'soak-rss-growth', value: growth * 100, unit: '%', ref: 5, goal: '<5' }));

@@ -25,7 +25,9 @@ const IMAGE = 'drover-test/busybox:latest';
 const REF_LABEL = 'drover-bench=time-to-running';
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true;
-const counts = String(args.counts ?? (quick ? '10' : '20,50')).split(',').map(Number);
+const counts = String(args.counts ?? (quick ? '10' : '20,50'))
+  .split(',')
+  .map(Number);
 const rounds = Number(args.rounds ?? 1);
 const timeoutMs = Number(args.timeout ?? (quick ? 40 : 180)) * 1000;
 
@@ -95,7 +97,9 @@ async function main() {
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const lines = [...byN].map(([n, v]) => ({ n, ref: median(v.ref), drv: median(v.drv) }));
   for (const l of lines.slice(0, -1)) {
-    console.log(resultLine({ name: `time-to-running-${l.n}`, value: l.drv, unit: 's', ref: l.ref, goal: 'ratio<=1.15' }));
+    console.log(
+      resultLine({ name: `time-to-running-${l.n}`, value: l.drv, unit: 's', ref: l.ref, goal: 'ratio<=1.15' }),
+    );
   }
   const last = lines[lines.length - 1];
   console.log(resultLine({ name: 'time-to-running', value: last.drv, unit: 's', ref: last.ref, goal: 'ratio<=1.15' }));
@@ -105,7 +109,9 @@ async function main() {
 async function dockerRun(n) {
   const start = performance.now();
   await Promise.all(
-    Array.from({ length: n }, () => run('docker', ['run', '-d', '--label', REF_LABEL, IMAGE, 'sleep', '3600'], { timeout: timeoutMs })),
+    Array.from({ length: n }, () =>
+      run('docker', ['run', '-d', '--label', REF_LABEL, IMAGE, 'sleep', '3600'], { timeout: timeoutMs }),
+    ),
   );
   const s = (performance.now() - start) / 1000;
   await removeReferenceContainers();
@@ -142,7 +148,9 @@ async function droverRun(base, n, id) {
   writeFileSync(file, jobHCL(id, n));
   const start = performance.now();
   const startWall = Date.now();
-  await run(process.execPath, [join(repoRoot, 'bin', 'drover'), 'job', 'run', '-detach', '-address', base, file], { timeout: timeoutMs });
+  await run(process.execPath, [join(repoRoot, 'bin', 'drover'), 'job', 'run', '-detach', '-address', base, file], {
+    timeout: timeoutMs,
+  });
   const cliMs = performance.now() - start;
   const deadline = start + timeoutMs;
   let running = 0;
@@ -170,7 +178,12 @@ async function droverRun(base, n, id) {
  */
 function timeline(allocs, startWall, cliMs) {
   const rel = (ns) => ns / 1e6 - startWall;
-  const events = (type) => allocs.flatMap((a) => Object.values(a.TaskStates ?? {}).flatMap((t) => (t.Events ?? []).filter((e) => e.Type === type).map((e) => rel(e.Time))));
+  const events = (type) =>
+    allocs.flatMap((a) =>
+      Object.values(a.TaskStates ?? {}).flatMap((t) =>
+        (t.Events ?? []).filter((e) => e.Type === type).map((e) => rel(e.Time)),
+      ),
+    );
   const span = (xs) => (xs.length ? `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}` : '?');
   const placed = allocs.map((a) => rel(a.CreateTime));
   return `cli ${cliMs.toFixed(0)} ms, placed ${span(placed)}, received ${span(events('Received'))}, started ${span(events('Started'))}`;
@@ -205,7 +218,12 @@ async function cleanup() {
     const { stdout } = await run('docker', ['ps', '-aq', '--filter', 'label=com.hashicorp.nomad.job_name']);
     const mine = [];
     for (const cid of stdout.split('\n').filter(Boolean)) {
-      const { stdout: job } = await run('docker', ['inspect', '-f', '{{index .Config.Labels "com.hashicorp.nomad.job_name"}}', cid]);
+      const { stdout: job } = await run('docker', [
+        'inspect',
+        '-f',
+        '{{index .Config.Labels "com.hashicorp.nomad.job_name"}}',
+        cid,
+      ]);
       if (job.trim().startsWith('ttr-')) mine.push(cid);
     }
     if (mine.length > 0) await run('docker', ['rm', '-f', ...mine], { timeout: 120_000 });

@@ -124,7 +124,12 @@ export class ACL {
   static workload(claims: WorkloadClaims): ACL {
     const acl = new ACL(false, claims);
     const grant: NamespaceGrant = { caps: new Set(), variables: new Map() };
-    for (const p of ['nomad/jobs', `nomad/jobs/${claims.jobID}`, `nomad/jobs/${claims.jobID}/${claims.group}`, `nomad/jobs/${claims.jobID}/${claims.group}/${claims.task}`]) {
+    for (const p of [
+      'nomad/jobs',
+      `nomad/jobs/${claims.jobID}`,
+      `nomad/jobs/${claims.jobID}/${claims.group}`,
+      `nomad/jobs/${claims.jobID}/${claims.group}/${claims.task}`,
+    ]) {
       grant.variables.set(p, new Set<VariableCapability>(['read', 'list']));
     }
     acl.namespaces.exact.set(claims.namespace, grant);
@@ -135,7 +140,8 @@ export class ACL {
     for (const rule of p.namespaces) {
       const g = this.namespaces.getOrCreate(rule.name, () => ({ caps: new Set(), variables: new Map() }));
       for (const c of [...expandNamespacePolicy(rule.policy), ...rule.capabilities]) g.caps.add(c);
-      const vars = rule.variables ?? (rule.policy ? [{ path: '*', capabilities: expandVariablesPolicy(rule.policy) }] : []);
+      const vars =
+        rule.variables ?? (rule.policy ? [{ path: '*', capabilities: expandVariablesPolicy(rule.policy) }] : []);
       for (const v of vars) {
         let set = g.variables.get(v.path);
         if (set === undefined) g.variables.set(v.path, (set = new Set()));

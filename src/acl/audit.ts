@@ -50,7 +50,12 @@ export class AuditLog {
           type: 'audit',
           timestamp: new Date(now).toISOString(),
           auth: { accessor_id: ev.accessorID, name: ev.tokenName ?? '' },
-          request: { operation: ev.method, endpoint: ev.path, namespace: { id: ev.namespace }, request_meta: { remote_address: ev.remoteAddress } },
+          request: {
+            operation: ev.method,
+            endpoint: ev.path,
+            namespace: { id: ev.namespace },
+            request_meta: { remote_address: ev.remoteAddress },
+          },
           response: { status_code: ev.status },
         },
       }) + '\n';

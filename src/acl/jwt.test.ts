@@ -31,6 +31,7 @@ describe('workload identity JWTs', () => {
     expect(verifyJWT(`${h}.${forged}.${s}`, keys)).toBeUndefined();
     expect(verifyJWT(signJWT({ ...other, KeyID: key.KeyID }, claims), keys)).toBeUndefined();
     expect(verifyJWT(signJWT(other, claims), keys)).toBeUndefined();
-    for (const bad of ['', 'a.b.c', 'x'.repeat(20_000), '...', `${h}.${forged}`]) expect(verifyJWT(bad, keys)).toBeUndefined();
+    for (const bad of ['', 'a.b.c', 'x'.repeat(20_000), '...', `${h}.${forged}`])
+      expect(verifyJWT(bad, keys)).toBeUndefined();
   });
 });

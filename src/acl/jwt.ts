@@ -37,7 +37,10 @@ export function newSigningKey(now = Date.now()): SigningKey {
 export function signJWT(key: SigningKey, claims: IdentityClaims): string {
   const header = b64(JSON.stringify({ alg: 'ES256', kid: key.KeyID, typ: 'JWT' }));
   const payload = b64(JSON.stringify(claims));
-  const sig = sign('sha256', Buffer.from(`${header}.${payload}`), { key: createPrivateKey(key.PrivateKey), dsaEncoding: 'ieee-p1363' });
+  const sig = sign('sha256', Buffer.from(`${header}.${payload}`), {
+    key: createPrivateKey(key.PrivateKey),
+    dsaEncoding: 'ieee-p1363',
+  });
   return `${header}.${payload}.${b64(sig)}`;
 }
 
@@ -59,10 +62,20 @@ export function verifyJWT(token: string, keys: (kid: string) => SigningKey | und
     const key = keys(header.kid);
     if (!key) return undefined;
     const pub = createPublicKey({ key: key.PublicJWK, format: 'jwk' });
-    const ok = verify('sha256', Buffer.from(`${h}.${p}`), { key: pub, dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'));
+    const ok = verify(
+      'sha256',
+      Buffer.from(`${h}.${p}`),
+      { key: pub, dsaEncoding: 'ieee-p1363' },
+      Buffer.from(s, 'base64url'),
+    );
     if (!ok) return undefined;
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as IdentityClaims;
-    if (typeof claims.nomad_namespace !== 'string' || typeof claims.nomad_job_id !== 'string' || typeof claims.nomad_allocation_id !== 'string') return undefined;
+    if (
+      typeof claims.nomad_namespace !== 'string' ||
+      typeof claims.nomad_job_id !== 'string' ||
+      typeof claims.nomad_allocation_id !== 'string'
+    )
+      return undefined;
     return claims;
   } catch {
     return undefined;

@@ -89,7 +89,10 @@ describe('the compiled ACL', () => {
   });
 
   it('merges policies: grants add up and a deny from any policy wins', () => {
-    const two = ACL.compile([parsePolicyRules('namespace "a" { policy = "read" }'), parsePolicyRules('namespace "a" { policy = "deny" }\nnode { policy = "write" }')]);
+    const two = ACL.compile([
+      parsePolicyRules('namespace "a" { policy = "read" }'),
+      parsePolicyRules('namespace "a" { policy = "deny" }\nnode { policy = "write" }'),
+    ]);
     expect(two.allowNamespaceOperation('a', 'read-job')).toBe(false);
     expect(two.allowNode('read')).toBe(true);
     expect(two.allowNode('write')).toBe(true);

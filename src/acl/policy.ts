@@ -11,7 +11,15 @@
  * does when a namespace rule gives no `variables` block of its own.
  */
 import { DroverError, type Problem } from '../errors/index.js';
-import { diagnosticToProblem, evaluate, makeEvalContext, parseHCL, toJS, type Block, type Body } from '../jobspec/hcl/index.js';
+import {
+  diagnosticToProblem,
+  evaluate,
+  makeEvalContext,
+  parseHCL,
+  toJS,
+  type Block,
+  type Body,
+} from '../jobspec/hcl/index.js';
 
 export type CoarsePolicy = 'deny' | 'read' | 'write' | 'list' | 'scale';
 
@@ -134,13 +142,21 @@ class PolicyReader {
   }
 
   /** Attributes of a block body as JS values; unknown attributes and nested blocks are reported. */
-  attrs(body: Body, where: string, allowed: string[], blocks: string[] = []): { values: Record<string, unknown>; blocks: Block[] } {
+  attrs(
+    body: Body,
+    where: string,
+    allowed: string[],
+    blocks: string[] = [],
+  ): { values: Record<string, unknown>; blocks: Block[] } {
     const values: Record<string, unknown> = {};
     const nested: Block[] = [];
     for (const item of body.items) {
       if (item.kind === 'attribute') {
         if (!allowed.includes(item.name)) {
-          this.problem(`unsupported argument "${item.name}" in ${where}; expected ${allowed.join(', ') || 'no arguments'}`, item.nameRange);
+          this.problem(
+            `unsupported argument "${item.name}" in ${where}; expected ${allowed.join(', ') || 'no arguments'}`,
+            item.nameRange,
+          );
           continue;
         }
         const r = evaluate(item.expr, this.ctx);
@@ -158,7 +174,10 @@ class PolicyReader {
   coarse(v: unknown, where: string, allowed: CoarsePolicy[], at: Block): CoarsePolicy | '' {
     if (v === undefined) return '';
     if (typeof v !== 'string' || !(allowed as string[]).includes(v)) {
-      this.problem(`invalid policy ${JSON.stringify(v)} in ${where}; expected one of ${allowed.join(', ')}`, at.typeRange);
+      this.problem(
+        `invalid policy ${JSON.stringify(v)} in ${where}; expected one of ${allowed.join(', ')}`,
+        at.typeRange,
+      );
       return '';
     }
     return v as CoarsePolicy;
@@ -187,12 +206,24 @@ export function parsePolicyRules(text: string, file = 'policy.hcl'): PolicyRules
   const parsed = parseHCL(text, file);
   const r = new PolicyReader(file);
   for (const d of parsed.diagnostics) if (d.severity === 'error') r.problems.push(diagnosticToProblem(d));
-  const rules: PolicyRules = { namespaces: [], nodePools: [], hostVolumes: [], node: '', agent: '', operator: '', quota: '', plugin: '' };
+  const rules: PolicyRules = {
+    namespaces: [],
+    nodePools: [],
+    hostVolumes: [],
+    node: '',
+    agent: '',
+    operator: '',
+    quota: '',
+    plugin: '',
+  };
   const singles = ['node', 'agent', 'operator', 'quota', 'plugin'] as const;
   const seen = new Set<string>();
   for (const item of parsed.body.items) {
     if (item.kind === 'attribute') {
-      r.problem(`unexpected argument "${item.name}" at the top of a policy; expected blocks namespace, node, agent, operator, quota, plugin, host_volume, node_pool`, item.nameRange);
+      r.problem(
+        `unexpected argument "${item.name}" at the top of a policy; expected blocks namespace, node, agent, operator, quota, plugin, host_volume, node_pool`,
+        item.nameRange,
+      );
       continue;
     }
     const b = item;
@@ -209,7 +240,10 @@ export function parsePolicyRules(text: string, file = 'policy.hcl'): PolicyRules
     if (b.type === 'namespace') {
       const name = b.labels[0] ?? '';
       if (b.labels.length !== 1 || !NAMESPACE_LABEL.test(name)) {
-        r.problem(`namespace block needs one label: a namespace name or glob (letters, digits, "-", "*"), got ${JSON.stringify(b.labels)}`, b.typeRange);
+        r.problem(
+          `namespace block needs one label: a namespace name or glob (letters, digits, "-", "*"), got ${JSON.stringify(b.labels)}`,
+          b.typeRange,
+        );
         continue;
       }
       const where = `namespace "${name}"`;
@@ -232,7 +266,10 @@ export function parsePolicyRules(text: string, file = 'policy.hcl'): PolicyRules
           }
           const pw = `${where} variables path "${path}"`;
           const pv = r.attrs(pb.body, pw, ['capabilities']);
-          rule.variables.push({ path, capabilities: r.capabilities(pv.values['capabilities'], pw, VARIABLE_CAPABILITIES, pb) });
+          rule.variables.push({
+            path,
+            capabilities: r.capabilities(pv.values['capabilities'], pw, VARIABLE_CAPABILITIES, pb),
+          });
         }
       }
       rules.namespaces.push(rule);
@@ -258,13 +295,25 @@ export function parsePolicyRules(text: string, file = 'policy.hcl'): PolicyRules
       }
       continue;
     }
-    r.problem(`unknown block "${b.type}"; expected namespace, node, agent, operator, quota, plugin, host_volume or node_pool`, b.typeRange);
+    r.problem(
+      `unknown block "${b.type}"; expected namespace, node, agent, operator, quota, plugin, host_volume or node_pool`,
+      b.typeRange,
+    );
   }
-  const empty = rules.namespaces.length === 0 && rules.nodePools.length === 0 && rules.hostVolumes.length === 0 && singles.every((k) => rules[k] === '');
-  if (r.problems.length === 0 && empty) r.problem('the policy grants nothing: expected at least one namespace, node, agent, operator, quota, plugin or host_volume rule');
+  const empty =
+    rules.namespaces.length === 0 &&
+    rules.nodePools.length === 0 &&
+    rules.hostVolumes.length === 0 &&
+    singles.every((k) => rules[k] === '');
+  if (r.problems.length === 0 && empty)
+    r.problem(
+      'the policy grants nothing: expected at least one namespace, node, agent, operator, quota, plugin or host_volume rule',
+    );
   if (r.problems.length > 0) {
     const lines = r.problems.map((p) => (p.line ? `line ${p.line}: ${p.message}` : p.message));
-    throw new DroverError('ACLPolicyInvalid', `Failed to parse ACL policy: ${lines.join('; ')}`, { problems: r.problems });
+    throw new DroverError('ACLPolicyInvalid', `Failed to parse ACL policy: ${lines.join('; ')}`, {
+      problems: r.problems,
+    });
   }
   return rules;
 }

@@ -17,10 +17,22 @@ afterEach(async () => {
 
 async function serverAgent() {
   const dir = mkdtempSync(join(tmpdir(), 'drover-acl-remote-'));
-  const server = await createServer({ dataDir: dir, logger: nullLogger, newScheduler: newFakeScheduler, numWorkers: 1 });
+  const server = await createServer({
+    dataDir: dir,
+    logger: nullLogger,
+    newScheduler: newFakeScheduler,
+    numWorkers: 1,
+  });
   const acl = new AclService({ store: server.store, enabled: true, dataDir: dir });
   await acl.ensureSigningKey();
-  const http = await startHttpApi({ host: '127.0.0.1', port: 0, server, acl, agent: { self: () => ({}) }, logger: nullLogger });
+  const http = await startHttpApi({
+    host: '127.0.0.1',
+    port: 0,
+    server,
+    acl,
+    agent: { self: () => ({}) },
+    logger: nullLogger,
+  });
   cleanups.push(async () => {
     await http.close();
     await server.stop();
@@ -44,13 +56,21 @@ describe('token resolution on a client-only agent', () => {
     expect(id.acl.allowNamespaceOperation('web', 'read-logs')).toBe(true);
     expect(id.acl.allowNamespaceOperation('other', 'read-logs')).toBe(false);
     expect(id.acl.allowNode('read')).toBe(true);
-    await expect(remote.resolve('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({ code: 'ACLTokenNotFound' });
+    await expect(remote.resolve('00000000-0000-4000-8000-000000000000')).rejects.toMatchObject({
+      code: 'ACLTokenNotFound',
+    });
     expect((await remote.resolve(undefined)).acl.allowNamespace('default')).toBe(false);
   });
 
-  it('verifies a workload identity with the servers\' public keys while this client runs its allocation', async () => {
+  it("verifies a workload identity with the servers' public keys while this client runs its allocation", async () => {
     const { acl, http } = await serverAgent();
-    const alloc = { ID: 'a1', Namespace: 'default', JobID: 'web', TaskGroup: 'g', Job: { TaskGroups: [{ Name: 'g', Tasks: [{ Name: 't' }] }] } } as unknown as Allocation;
+    const alloc = {
+      ID: 'a1',
+      Namespace: 'default',
+      JobID: 'web',
+      TaskGroup: 'g',
+      Job: { TaskGroups: [{ Name: 'g', Tasks: [{ Name: 't' }] }] },
+    } as unknown as Allocation;
     const jwt = acl.signIdentities(alloc)['t']!;
     let runs = true;
     const remote = new RemoteAclResolver({ servers: [http.address], hasAlloc: (id) => runs && id === 'a1', ttlMs: 0 });

@@ -54,7 +54,10 @@ export class RemoteAclResolver {
       const url = (/^[a-z]+:\/\//i.test(base) ? base : `http://${base}`).replace(/\/+$/, '') + path;
       let res: Response;
       try {
-        res = await (this.o.fetch ?? fetch)(url, { headers: secret ? { 'X-Nomad-Token': secret } : {}, signal: AbortSignal.timeout(TIMEOUT_MS) });
+        res = await (this.o.fetch ?? fetch)(url, {
+          headers: secret ? { 'X-Nomad-Token': secret } : {},
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
       } catch (e) {
         last = e;
         continue;
@@ -62,9 +65,17 @@ export class RemoteAclResolver {
       const text = await res.text();
       if (res.status === 403) {
         const code = res.headers.get('x-drover-error-code');
-        throw new DroverError(code === 'ACLTokenExpired' ? 'ACLTokenExpired' : code === 'ACLTokenNotFound' ? 'ACLTokenNotFound' : 'PermissionDenied', text || 'Permission denied');
+        throw new DroverError(
+          code === 'ACLTokenExpired'
+            ? 'ACLTokenExpired'
+            : code === 'ACLTokenNotFound'
+              ? 'ACLTokenNotFound'
+              : 'PermissionDenied',
+          text || 'Permission denied',
+        );
       }
-      if (!res.ok) throw new DroverError('Unavailable', `the server could not resolve the ACL token: ${res.status} ${text}`);
+      if (!res.ok)
+        throw new DroverError('Unavailable', `the server could not resolve the ACL token: ${res.status} ${text}`);
       return JSON.parse(text) as T;
     }
     throw new DroverError('Unavailable', `no server reachable to resolve the ACL token: ${String(last)}`);
@@ -75,7 +86,9 @@ export class RemoteAclResolver {
     if (token.Type === 'management') return { acl: ACL.management(), accessor: token.AccessorID, token };
     const names = new Set(token.Policies ?? []);
     for (const link of token.Roles ?? []) {
-      const role = await this.get<ACLRole>(`/v1/acl/role/${encodeURIComponent(link.ID)}`, secret).catch(() => undefined);
+      const role = await this.get<ACLRole>(`/v1/acl/role/${encodeURIComponent(link.ID)}`, secret).catch(
+        () => undefined,
+      );
       for (const p of role?.Policies ?? []) names.add(p.Name);
     }
     const rules: PolicyRules[] = [];
@@ -89,9 +102,23 @@ export class RemoteAclResolver {
   private async workload(jwt: string): Promise<Identity> {
     const keys = await this.keys();
     const claims = verifyJWT(jwt, (kid) => keys.get(kid));
-    if (!claims) throw new DroverError('ACLTokenNotFound', 'ACL token not found: the workload identity is not signed by this cluster');
-    if (!this.o.hasAlloc(claims.nomad_allocation_id)) throw new DroverError('ACLTokenExpired', 'ACL token expired: the allocation of this workload identity does not run here');
-    const acl = ACL.workload({ namespace: claims.nomad_namespace, jobID: claims.nomad_job_id, group: claims.nomad_task_group, task: claims.nomad_task, allocID: claims.nomad_allocation_id });
+    if (!claims)
+      throw new DroverError(
+        'ACLTokenNotFound',
+        'ACL token not found: the workload identity is not signed by this cluster',
+      );
+    if (!this.o.hasAlloc(claims.nomad_allocation_id))
+      throw new DroverError(
+        'ACLTokenExpired',
+        'ACL token expired: the allocation of this workload identity does not run here',
+      );
+    const acl = ACL.workload({
+      namespace: claims.nomad_namespace,
+      jobID: claims.nomad_job_id,
+      group: claims.nomad_task_group,
+      task: claims.nomad_task,
+      allocID: claims.nomad_allocation_id,
+    });
     return { acl, accessor: `workload:${claims.nomad_allocation_id}/${claims.nomad_task}` };
   }
 
@@ -100,7 +127,8 @@ export class RemoteAclResolver {
     const set = await this.get<{ keys: Record<string, string>[] }>('/.well-known/jwks.json');
     const keys = new Map<string, SigningKey>();
     for (const k of set.keys ?? []) {
-      if (typeof k['kid'] === 'string') keys.set(k['kid'], { KeyID: k['kid'], Algorithm: 'ES256', PrivateKey: '', PublicJWK: k, CreateTime: 0 });
+      if (typeof k['kid'] === 'string')
+        keys.set(k['kid'], { KeyID: k['kid'], Algorithm: 'ES256', PrivateKey: '', PublicJWK: k, CreateTime: 0 });
     }
     this.jwks = { at: this.now(), keys };
     return keys;

@@ -71,7 +71,9 @@ export interface TokenRequest {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function hashToken(t: Omit<ACLToken, 'Hash'>): string {
-  return createHash('sha256').update(JSON.stringify([t.Name, t.Type, t.Policies, t.Roles, t.Global])).digest('base64');
+  return createHash('sha256')
+    .update(JSON.stringify([t.Name, t.Type, t.Policies, t.Roles, t.Global]))
+    .digest('base64');
 }
 
 export function tokenStub(t: ACLToken): ACLTokenListStub {
@@ -129,14 +131,29 @@ export class AclService {
     }
     if (looksLikeJWT(secret)) {
       const claims = verifyJWT(secret, (kid) => s.tables.get('signing_keys', kid));
-      if (!claims) throw new DroverError('ACLTokenNotFound', 'ACL token not found: the workload identity is not signed by this cluster');
-      if (!this.allocLive(s, claims.nomad_allocation_id)) throw new DroverError('ACLTokenExpired', 'ACL token expired: the allocation of this workload identity is no longer running');
-      const acl = ACL.workload({ namespace: claims.nomad_namespace, jobID: claims.nomad_job_id, group: claims.nomad_task_group, task: claims.nomad_task, allocID: claims.nomad_allocation_id });
+      if (!claims)
+        throw new DroverError(
+          'ACLTokenNotFound',
+          'ACL token not found: the workload identity is not signed by this cluster',
+        );
+      if (!this.allocLive(s, claims.nomad_allocation_id))
+        throw new DroverError(
+          'ACLTokenExpired',
+          'ACL token expired: the allocation of this workload identity is no longer running',
+        );
+      const acl = ACL.workload({
+        namespace: claims.nomad_namespace,
+        jobID: claims.nomad_job_id,
+        group: claims.nomad_task_group,
+        task: claims.nomad_task,
+        allocID: claims.nomad_allocation_id,
+      });
       return { acl, accessor: `workload:${claims.nomad_allocation_id}/${claims.nomad_task}` };
     }
     const token = s.tables.byIndex('acl_tokens', 'secret', secret)[0];
     if (!token) throw new DroverError('ACLTokenNotFound', 'ACL token not found');
-    if (token.ExpirationTime && Date.parse(token.ExpirationTime) <= this.now()) throw new DroverError('ACLTokenExpired', 'ACL token expired');
+    if (token.ExpirationTime && Date.parse(token.ExpirationTime) <= this.now())
+      throw new DroverError('ACLTokenExpired', 'ACL token expired');
     if (token.Type === 'management') return { acl: ACL.management(), accessor: token.AccessorID, token };
     const names = new Set(token.Policies ?? []);
     for (const link of token.Roles ?? []) {
@@ -173,14 +190,20 @@ export class AclService {
    */
   async bootstrap(secret?: string): Promise<ACLToken> {
     this.requireEnabled();
-    if (secret !== undefined && secret !== '' && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(secret)) {
+    if (
+      secret !== undefined &&
+      secret !== '' &&
+      !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(secret)
+    ) {
       throw badRequest('BootstrapSecret must be a UUID');
     }
     const resetIndex = this.readResetIndex();
     const { result } = await this.store.write((txn) => {
       const done = txn.tables.get('acl_meta', 'bootstrap');
       if (done && resetIndex !== done.Value) {
-        throw new DroverError('ACLBootstrapDone', `ACL bootstrap already done (reset index: ${done.Value})`, { details: { resetIndex: done.Value } });
+        throw new DroverError('ACLBootstrapDone', `ACL bootstrap already done (reset index: ${done.Value})`, {
+          details: { resetIndex: done.Value },
+        });
       }
       const now = this.now();
       const base = {
@@ -197,7 +220,8 @@ export class AclService {
         CreateIndex: txn.writeIndex,
         ModifyIndex: txn.writeIndex,
       };
-      if (txn.tables.byIndex('acl_tokens', 'secret', base.SecretID).length > 0) throw badRequest('BootstrapSecret is already in use by a token');
+      if (txn.tables.byIndex('acl_tokens', 'secret', base.SecretID).length > 0)
+        throw badRequest('BootstrapSecret is already in use by a token');
       const token: ACLToken = { ...base, Hash: hashToken(base) };
       txn.put('acl_tokens', token);
       txn.put('acl_meta', { Key: 'bootstrap', Value: txn.writeIndex });
@@ -231,37 +255,51 @@ export class AclService {
   /** Creates (no accessor) or updates a token; the type, secret and expiry of an existing token never change. */
   async upsertToken(req: TokenRequest, accessor?: string): Promise<ACLToken> {
     this.requireEnabled();
-    if (req === null || typeof req !== 'object' || Array.isArray(req)) throw badRequest('request body must be an ACL token object');
+    if (req === null || typeof req !== 'object' || Array.isArray(req))
+      throw badRequest('request body must be an ACL token object');
     const { result } = await this.store.write((txn) => {
       const old = accessor ? txn.tables.get('acl_tokens', accessor) : undefined;
       if (accessor && !old) throw notFound(`ACL token "${accessor}"`);
       const type = (old?.Type ?? req.Type ?? 'client') as ACLToken['Type'];
-      if (type !== 'client' && type !== 'management') throw badRequest(`Type must be "client" or "management", got ${JSON.stringify(req.Type)}`);
+      if (type !== 'client' && type !== 'management')
+        throw badRequest(`Type must be "client" or "management", got ${JSON.stringify(req.Type)}`);
       if (old && req.Type && req.Type !== old.Type) throw badRequest('cannot change the Type of a token');
       const policies = req.Policies ?? [];
-      if (!Array.isArray(policies) || policies.some((p) => typeof p !== 'string')) throw badRequest('Policies must be a list of policy names');
+      if (!Array.isArray(policies) || policies.some((p) => typeof p !== 'string'))
+        throw badRequest('Policies must be a list of policy names');
       const roles: { ID: string; Name: string }[] = [];
       for (const r of req.Roles ?? []) {
-        const role = r.ID ? txn.tables.get('acl_roles', r.ID) : r.Name ? txn.tables.byIndex('acl_roles', 'name', r.Name)[0] : undefined;
+        const role = r.ID
+          ? txn.tables.get('acl_roles', r.ID)
+          : r.Name
+            ? txn.tables.byIndex('acl_roles', 'name', r.Name)[0]
+            : undefined;
         if (!role) throw badRequest(`cannot find role ${JSON.stringify(r.ID ?? r.Name ?? '')}`);
         roles.push({ ID: role.ID, Name: role.Name });
       }
-      if (type === 'management' && (policies.length > 0 || roles.length > 0)) throw badRequest('management tokens cannot be associated with policies or roles');
-      if (type === 'client' && policies.length === 0 && roles.length === 0) throw badRequest('client tokens must be associated with at least one policy or role');
+      if (type === 'management' && (policies.length > 0 || roles.length > 0))
+        throw badRequest('management tokens cannot be associated with policies or roles');
+      if (type === 'client' && policies.length === 0 && roles.length === 0)
+        throw badRequest('client tokens must be associated with at least one policy or role');
       for (const p of policies) if (!txn.tables.get('acl_policies', p)) throw badRequest(`cannot find policy "${p}"`);
       const now = this.now();
       let expTime = old?.ExpirationTime ?? null;
       let ttlNs = old?.ExpirationTTL ?? 0;
       if (!old) {
         if (req.ExpirationTTL !== undefined && req.ExpirationTTL !== 0 && req.ExpirationTTL !== '') {
-          const read = typeof req.ExpirationTTL === 'number' ? undefined : readGoDuration(String(req.ExpirationTTL).trim());
+          const read =
+            typeof req.ExpirationTTL === 'number' ? undefined : readGoDuration(String(req.ExpirationTTL).trim());
           const ns = read === undefined ? req.ExpirationTTL : read.ok ? read.ns : undefined;
-          if (typeof ns !== 'number' || !Number.isFinite(ns) || ns <= 0) throw badRequest(`invalid ExpirationTTL ${JSON.stringify(req.ExpirationTTL)}: expected a positive duration like "1h"`);
+          if (typeof ns !== 'number' || !Number.isFinite(ns) || ns <= 0)
+            throw badRequest(
+              `invalid ExpirationTTL ${JSON.stringify(req.ExpirationTTL)}: expected a positive duration like "1h"`,
+            );
           ttlNs = ns;
           expTime = iso(now + ns / 1e6);
         } else if (req.ExpirationTime) {
           const t = Date.parse(req.ExpirationTime);
-          if (!Number.isFinite(t)) throw badRequest(`invalid ExpirationTime ${JSON.stringify(req.ExpirationTime)}: expected an RFC 3339 time`);
+          if (!Number.isFinite(t))
+            throw badRequest(`invalid ExpirationTime ${JSON.stringify(req.ExpirationTime)}: expected an RFC 3339 time`);
           if (t <= now) throw badRequest('ExpirationTime must be in the future');
           expTime = iso(t);
         }
@@ -291,7 +329,8 @@ export class AclService {
     this.requireEnabled();
     const { index } = await this.store.write((txn) => {
       if (!txn.delete('acl_tokens', accessor)) throw notFound(`ACL token "${accessor}"`);
-      for (const ott of txn.tables.all('acl_one_time_tokens')) if (ott.AccessorID === accessor) txn.delete('acl_one_time_tokens', ott.OneTimeSecretID);
+      for (const ott of txn.tables.all('acl_one_time_tokens'))
+        if (ott.AccessorID === accessor) txn.delete('acl_one_time_tokens', ott.OneTimeSecretID);
     });
     return index;
   }
@@ -302,8 +341,15 @@ export class AclService {
     if (!caller) throw permissionDenied('a one-time token needs an ACL token to stand for');
     const { result } = await this.store.write((txn) => {
       const now = this.now();
-      for (const o of txn.tables.all('acl_one_time_tokens')) if (Date.parse(o.ExpiresAt) <= now) txn.delete('acl_one_time_tokens', o.OneTimeSecretID);
-      const ott: OneTimeToken = { OneTimeSecretID: randomUUID(), AccessorID: caller.AccessorID, ExpiresAt: iso(now + ONE_TIME_TTL_MS), CreateIndex: txn.writeIndex, ModifyIndex: txn.writeIndex };
+      for (const o of txn.tables.all('acl_one_time_tokens'))
+        if (Date.parse(o.ExpiresAt) <= now) txn.delete('acl_one_time_tokens', o.OneTimeSecretID);
+      const ott: OneTimeToken = {
+        OneTimeSecretID: randomUUID(),
+        AccessorID: caller.AccessorID,
+        ExpiresAt: iso(now + ONE_TIME_TTL_MS),
+        CreateIndex: txn.writeIndex,
+        ModifyIndex: txn.writeIndex,
+      };
       txn.put('acl_one_time_tokens', ott);
       return ott;
     });
@@ -349,18 +395,22 @@ export class AclService {
   private policyNamesOf(s: StateView, who: Identity): Set<string> | 'all' {
     if (who.acl.management) return 'all';
     const names = new Set(who.token?.Policies ?? []);
-    for (const link of who.token?.Roles ?? []) for (const p of s.tables.get('acl_roles', link.ID)?.Policies ?? []) names.add(p.Name);
+    for (const link of who.token?.Roles ?? [])
+      for (const p of s.tables.get('acl_roles', link.ID)?.Policies ?? []) names.add(p.Name);
     return names;
   }
 
   /** Validates the rules (every problem with its line) before anything is written. */
   async upsertPolicy(name: string, body: Partial<ACLPolicy>): Promise<number> {
     this.requireEnabled();
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be an ACL policy object');
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw badRequest('request body must be an ACL policy object');
     const n = body.Name || name;
     if (n !== name) throw badRequest(`policy name "${n}" does not match the request path "${name}"`);
-    if (!POLICY_NAME.test(name)) throw badRequest(`invalid policy name "${name}": letters, digits and "-", 1 to 128 characters`);
-    if (typeof body.Rules !== 'string' || body.Rules.trim() === '') throw badRequest('"Rules" is required: the policy text');
+    if (!POLICY_NAME.test(name))
+      throw badRequest(`invalid policy name "${name}": letters, digits and "-", 1 to 128 characters`);
+    if (typeof body.Rules !== 'string' || body.Rules.trim() === '')
+      throw badRequest('"Rules" is required: the policy text');
     parsePolicyRules(body.Rules, `policy ${name}`);
     const { index } = await this.store.write((txn) => {
       const old = txn.tables.get('acl_policies', name);
@@ -400,17 +450,23 @@ export class AclService {
 
   async upsertRole(body: Partial<ACLRole>, id?: string): Promise<ACLRole> {
     this.requireEnabled();
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be an ACL role object');
-    if (typeof body.Name !== 'string' || !POLICY_NAME.test(body.Name)) throw badRequest(`invalid role name ${JSON.stringify(body.Name)}: letters, digits and "-", 1 to 128 characters`);
-    if (id && body.ID && body.ID !== id) throw badRequest(`role ID "${body.ID}" does not match the request path "${id}"`);
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw badRequest('request body must be an ACL role object');
+    if (typeof body.Name !== 'string' || !POLICY_NAME.test(body.Name))
+      throw badRequest(`invalid role name ${JSON.stringify(body.Name)}: letters, digits and "-", 1 to 128 characters`);
+    if (id && body.ID && body.ID !== id)
+      throw badRequest(`role ID "${body.ID}" does not match the request path "${id}"`);
     const policies = body.Policies ?? [];
-    if (!Array.isArray(policies) || policies.length === 0) throw badRequest('a role must link at least one policy: "Policies": [{"Name": "..."}]');
+    if (!Array.isArray(policies) || policies.length === 0)
+      throw badRequest('a role must link at least one policy: "Policies": [{"Name": "..."}]');
     const { result } = await this.store.write((txn) => {
       const old = id ? txn.tables.get('acl_roles', id) : undefined;
       if (id && !old) throw notFound(`ACL role "${id}"`);
       const clash = txn.tables.byIndex('acl_roles', 'name', body.Name!)[0];
       if (clash && clash.ID !== old?.ID) throw badRequest(`a role named "${body.Name}" already exists`);
-      for (const p of policies) if (!p || typeof p.Name !== 'string' || !txn.tables.get('acl_policies', p.Name)) throw badRequest(`cannot find policy ${JSON.stringify(p?.Name)}`);
+      for (const p of policies)
+        if (!p || typeof p.Name !== 'string' || !txn.tables.get('acl_policies', p.Name))
+          throw badRequest(`cannot find policy ${JSON.stringify(p?.Name)}`);
       const role: ACLRole = {
         ID: old?.ID ?? randomUUID(),
         Name: body.Name!,
@@ -436,7 +492,15 @@ export class AclService {
   // ── Namespaces (they exist whether ACLs are on or not) ──────────────────────────────────────────────────
 
   private static defaultNamespace(): Namespace {
-    return { Name: DEFAULT_NAMESPACE, Description: 'Default shared namespace', Quota: '', Meta: null, Capabilities: null, CreateIndex: 1, ModifyIndex: 1 };
+    return {
+      Name: DEFAULT_NAMESPACE,
+      Description: 'Default shared namespace',
+      Quota: '',
+      Meta: null,
+      Capabilities: null,
+      CreateIndex: 1,
+      ModifyIndex: 1,
+    };
   }
 
   listNamespaces(): { value: Namespace[]; index: number } {
@@ -449,7 +513,8 @@ export class AclService {
 
   getNamespace(name: string): { value: Namespace; index: number } {
     const s = this.snap();
-    const n = s.tables.get('namespaces', name) ?? (name === DEFAULT_NAMESPACE ? AclService.defaultNamespace() : undefined);
+    const n =
+      s.tables.get('namespaces', name) ?? (name === DEFAULT_NAMESPACE ? AclService.defaultNamespace() : undefined);
     if (!n) throw new DroverError('NamespaceNotFound', `namespace "${name}" not found`);
     return { value: n, index: Math.max(1, s.tableIndex('namespaces')) };
   }
@@ -460,11 +525,17 @@ export class AclService {
   }
 
   async upsertNamespace(name: string, body: Partial<Namespace>): Promise<number> {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a namespace object');
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw badRequest('request body must be a namespace object');
     const n = body.Name || name;
     if (n !== name) throw badRequest(`namespace name "${n}" does not match the request path "${name}"`);
-    if (!NAMESPACE_NAME.test(name)) throw badRequest(`invalid namespace name "${name}": letters, digits and "-", 1 to 128 characters`);
-    if (body.Meta != null && (typeof body.Meta !== 'object' || Object.values(body.Meta).some((v) => typeof v !== 'string'))) throw badRequest('Meta must be a map of strings');
+    if (!NAMESPACE_NAME.test(name))
+      throw badRequest(`invalid namespace name "${name}": letters, digits and "-", 1 to 128 characters`);
+    if (
+      body.Meta != null &&
+      (typeof body.Meta !== 'object' || Object.values(body.Meta).some((v) => typeof v !== 'string'))
+    )
+      throw badRequest('Meta must be a map of strings');
     const { index } = await this.store.write((txn) => {
       const old = txn.tables.get('namespaces', name);
       txn.put('namespaces', {
@@ -484,9 +555,14 @@ export class AclService {
   async deleteNamespace(name: string): Promise<number> {
     if (name === DEFAULT_NAMESPACE) throw badRequest('the default namespace cannot be deleted');
     const { index } = await this.store.write((txn) => {
-      if (!txn.tables.get('namespaces', name)) throw new DroverError('NamespaceNotFound', `namespace "${name}" not found`);
-      for (const j of txn.tables.all('jobs')) if (j.Namespace === name) throw badRequest(`namespace "${name}" has jobs (e.g. "${j.ID}"): stop and purge them first`);
-      for (const v of txn.tables.all('variables')) if (v.Namespace === name) throw badRequest(`namespace "${name}" has variables (e.g. "${v.Path}"): delete them first`);
+      if (!txn.tables.get('namespaces', name))
+        throw new DroverError('NamespaceNotFound', `namespace "${name}" not found`);
+      for (const j of txn.tables.all('jobs'))
+        if (j.Namespace === name)
+          throw badRequest(`namespace "${name}" has jobs (e.g. "${j.ID}"): stop and purge them first`);
+      for (const v of txn.tables.all('variables'))
+        if (v.Namespace === name)
+          throw badRequest(`namespace "${name}" has variables (e.g. "${v.Path}"): delete them first`);
       txn.delete('namespaces', name);
     });
     return index;

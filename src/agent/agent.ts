@@ -24,7 +24,37 @@ import type { Gateway } from '../gateway/index.js';
 import { AclService, AuditLog, RemoteAclResolver } from '../acl/index.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
-export const SUPPORTED_FEATURES = new Set<string>(['restart', 'network', 'constraint', 'resources', 'env', 'config', 'meta', 'logs', 'kill_timeout', 'kill_signal', 'periodic', 'parameterized', 'dispatch_payload', 'scaling', 'migrate', 'update', 'template', 'change_script', 'service', 'check', 'disconnect', 'lifecycle', 'volume', 'volume_mount', 'reschedule', 'spread', 'affinity', 'ephemeral_disk', 'identity']);
+export const SUPPORTED_FEATURES = new Set<string>([
+  'restart',
+  'network',
+  'constraint',
+  'resources',
+  'env',
+  'config',
+  'meta',
+  'logs',
+  'kill_timeout',
+  'kill_signal',
+  'periodic',
+  'parameterized',
+  'dispatch_payload',
+  'scaling',
+  'migrate',
+  'update',
+  'template',
+  'change_script',
+  'service',
+  'check',
+  'disconnect',
+  'lifecycle',
+  'volume',
+  'volume_mount',
+  'reschedule',
+  'spread',
+  'affinity',
+  'ephemeral_disk',
+  'identity',
+]);
 
 export interface Agent {
   config: AgentConfig;
@@ -50,7 +80,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   // Before anything starts: a missing, truncated or mismatched certificate file stops the start with its name.
   const tlsOn = config.tls.http || config.tls.rpc;
   const tls = tlsOn ? loadTlsMaterial(config.tls) : undefined;
-  const rpcTls = () => ({ ...loadTlsMaterial(config.tls), checkServerIdentity: serverIdentityCheck(config.region, config.tls.verifyServerHostname) });
+  const rpcTls = () => ({
+    ...loadTlsMaterial(config.tls),
+    checkServerIdentity: serverIdentityCheck(config.region, config.tls.verifyServerHostname),
+  });
 
   let server: Server | undefined;
   let ha: HaSeat | undefined;
@@ -84,7 +117,12 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   // signed workload identities (the signing key is made once and kept in the state store).
   let acl: AclService | undefined;
   if (server) {
-    acl = new AclService({ store: server.store, enabled: config.acl.enabled, dataDir: join(dataDir, 'server'), region: config.region });
+    acl = new AclService({
+      store: server.store,
+      enabled: config.acl.enabled,
+      dataDir: join(dataDir, 'server'),
+      region: config.region,
+    });
     if (config.acl.enabled) {
       await acl.ensureSigningKey();
       const signer = acl;
@@ -93,7 +131,11 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   }
   const audit = config.audit.enabled
     ? new AuditLog(
-        { path: resolve(dataDir, config.audit.path), rotateBytes: config.audit.rotateBytes, rotateMaxFiles: config.audit.rotateMaxFiles },
+        {
+          path: resolve(dataDir, config.audit.path),
+          rotateBytes: config.audit.rotateBytes,
+          rotateMaxFiles: config.audit.rotateMaxFiles,
+        },
         (e) => logger.error('audit log write failed', { error: String(e) }),
       )
     : undefined;
@@ -113,7 +155,11 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     // With ACLs on, a client agent registers with a node:write token from its environment (NOMAD_TOKEN or
     // DROVER_TOKEN) or with a verified mutual-TLS certificate; afterwards its node secret is enough.
     const nodeToken = process.env['DROVER_TOKEN'] || process.env['NOMAD_TOKEN'] || undefined;
-    if (!server) remoteRPC = new HttpServerRPC(config.client.servers, { ...(config.tls.rpc ? { tls: rpcTls() } : {}), ...(nodeToken ? { token: nodeToken } : {}) });
+    if (!server)
+      remoteRPC = new HttpServerRPC(config.client.servers, {
+        ...(config.tls.rpc ? { tls: rpcTls() } : {}),
+        ...(nodeToken ? { token: nodeToken } : {}),
+      });
     const rpc = server ?? remoteRPC!;
     // Drivers exist before the client that owns task events; their events go to it once it does.
     const events: { to?: Client } = {};
@@ -130,7 +176,11 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       meta: config.client.meta,
       drivers: builtinDrivers(config.plugins, { dev: config.dev, logger, dataDir, onEvent }),
       portRange: { min: config.client.minDynamicPort, max: config.client.maxDynamicPort },
-      reserved: { cpu: config.client.reserved.cpu, memoryMB: config.client.reserved.memory, diskMB: config.client.reserved.disk },
+      reserved: {
+        cpu: config.client.reserved.cpu,
+        memoryMB: config.client.reserved.memory,
+        diskMB: config.client.reserved.disk,
+      },
       reservedPorts: config.client.reserved.reservedPorts,
       hostVolumes: config.client.hostVolumes,
       advertiseIP: config.client.networkInterfaceIP,
@@ -148,10 +198,23 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       Server: { Enabled: config.server.enabled },
       Client: { Enabled: config.client.enabled, NodeClass: config.client.nodeClass, NodePool: config.client.nodePool },
       Ports: { HTTP: http?.port ?? config.ports.http, DNS: dns?.server.port ?? 0 },
-      Gateway: { Enabled: gateway !== undefined, Address: gateway ? gatewayUrl(config.gateway.listen, gateway.port) : '' },
-      DNS: { Enabled: dns !== undefined, Address: dns ? `${dns.server.host}:${dns.server.port}` : '', Domain: config.dns.domain },
+      Gateway: {
+        Enabled: gateway !== undefined,
+        Address: gateway ? gatewayUrl(config.gateway.listen, gateway.port) : '',
+      },
+      DNS: {
+        Enabled: dns !== undefined,
+        Address: dns ? `${dns.server.host}:${dns.server.port}` : '',
+        Domain: config.dns.domain,
+      },
     },
-    member: { Name: `${nodeName}.${config.region}`, Addr: config.advertiseAddr, Port: http?.port ?? config.ports.http, Status: 'alive' as const, Tags: { role: server ? 'nomad' : 'client', region: config.region, dc: config.datacenter, build: DROVER_VERSION } },
+    member: {
+      Name: `${nodeName}.${config.region}`,
+      Addr: config.advertiseAddr,
+      Port: http?.port ?? config.ports.http,
+      Status: 'alive' as const,
+      Tags: { role: server ? 'nomad' : 'client', region: config.region, dc: config.datacenter, build: DROVER_VERSION },
+    },
     stats: {},
   });
 
@@ -169,10 +232,17 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     logger: logger.child({ component: 'http' }),
     ...(ha ? { forwardTo: (method: string, path: string) => ha.forwardTo(method, path), cluster: ha } : {}),
     // A client-only agent forwards the API calls it does not answer itself to the server its client uses.
-    ...(remoteRPC ? { forwardTo: (_method: string, path: string) => (CLIENT_LOCAL.test(path) ? undefined : remoteRPC.currentServer) } : {}),
+    ...(remoteRPC
+      ? {
+          forwardTo: (_method: string, path: string) => (CLIENT_LOCAL.test(path) ? undefined : remoteRPC.currentServer),
+        }
+      : {}),
     acl,
     // A client-only agent asks the servers who a token is (cached 30 s, as Nomad's token_ttl).
-    aclGate: !server && config.acl.enabled ? new RemoteAclResolver({ servers: config.client.servers, hasAlloc: (id) => client?.hasAlloc(id) ?? false }) : undefined,
+    aclGate:
+      !server && config.acl.enabled
+        ? new RemoteAclResolver({ servers: config.client.servers, hasAlloc: (id) => client?.hasAlloc(id) ?? false })
+        : undefined,
     audit,
     ...(config.tls.http && tls ? { tls: { material: tls, requireClientCert: config.tls.verifyHttpsClient } } : {}),
     region: config.region,

@@ -98,7 +98,11 @@ export interface HttpLimits {
   httpBodyTimeoutMs: number;
 }
 
-export const defaultHttpLimits: HttpLimits = { httpMaxConnsPerClient: 100, httpHeaderTimeoutMs: 10_000, httpBodyTimeoutMs: 30_000 };
+export const defaultHttpLimits: HttpLimits = {
+  httpMaxConnsPerClient: 100,
+  httpHeaderTimeoutMs: 10_000,
+  httpBodyTimeoutMs: 30_000,
+};
 
 export interface GatewayConfig {
   enabled: boolean;
@@ -144,14 +148,29 @@ export function defaultConfig(dev: boolean): AgentConfig {
     acl: { enabled: false },
     // The path is relative to the data dir unless absolute (Nomad's default: <data_dir>/audit/audit.log).
     audit: { enabled: false, path: 'audit/audit.log', rotateBytes: 0, rotateMaxFiles: 0 },
-    tls: { http: false, rpc: false, caFile: '', certFile: '', keyFile: '', verifyServerHostname: false, verifyHttpsClient: false },
+    tls: {
+      http: false,
+      rpc: false,
+      caFile: '',
+      certFile: '',
+      keyFile: '',
+      verifyServerHostname: false,
+      verifyHttpsClient: false,
+    },
   };
 }
 
 /** Deep-merges `over` into `base` (objects merge, everything else replaces). */
 export function mergeConfig<T>(base: T, over: unknown): T {
   if (over === undefined) return base;
-  if (base === null || typeof base !== 'object' || Array.isArray(base) || over === null || typeof over !== 'object' || Array.isArray(over)) {
+  if (
+    base === null ||
+    typeof base !== 'object' ||
+    Array.isArray(base) ||
+    over === null ||
+    typeof over !== 'object' ||
+    Array.isArray(over)
+  ) {
     return over as T;
   }
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };

@@ -10,8 +10,19 @@ import { startAgentDns, type AgentDns } from './dns.js';
 const { UDPClient } = dns2;
 
 const reg = (id: string, port: number, status: ServiceRegistration['Status']): ServiceRegistration => ({
-  ID: id, ServiceName: 'web', Namespace: 'default', NodeID: 'n1', Datacenter: 'dc1', JobID: 'web', AllocID: id, Tags: ['x'],
-  Address: '127.0.0.1', Port: port, CreateIndex: 1, ModifyIndex: 1, Status: status,
+  ID: id,
+  ServiceName: 'web',
+  Namespace: 'default',
+  NodeID: 'n1',
+  Datacenter: 'dc1',
+  JobID: 'web',
+  AllocID: id,
+  Tags: ['x'],
+  Address: '127.0.0.1',
+  Port: port,
+  CreateIndex: 1,
+  ModifyIndex: 1,
+  Status: status,
 });
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -34,7 +45,13 @@ describe('the agent DNS server', () => {
 
   it('is off unless enabled, and a taken port leaves the agent running without DNS, saying so', async () => {
     const server = { serviceRegistrations: () => [] } as unknown as Server;
-    expect(await startAgentDns({ ...defaultConfig(false), server: { ...defaultConfig(false).server, enabled: true } }, server, memoryLogger())).toBeUndefined();
+    expect(
+      await startAgentDns(
+        { ...defaultConfig(false), server: { ...defaultConfig(false).server, enabled: true } },
+        server,
+        memoryLogger(),
+      ),
+    ).toBeUndefined();
     const taken = net.createServer();
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
     cleanups.push(() => new Promise<void>((r) => taken.close(() => r())));

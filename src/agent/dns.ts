@@ -15,7 +15,11 @@ export interface AgentDns {
 }
 
 /** Starts DNS when enabled; a port already taken is logged and the agent runs on without DNS. */
-export async function startAgentDns(config: AgentConfig, server: Server | undefined, logger: Logger): Promise<AgentDns | undefined> {
+export async function startAgentDns(
+  config: AgentConfig,
+  server: Server | undefined,
+  logger: Logger,
+): Promise<AgentDns | undefined> {
   if (!config.dns.enabled) return undefined;
   const log = logger.child({ component: 'dns' });
   const ctl = new AbortController();
@@ -53,7 +57,11 @@ export async function startAgentDns(config: AgentConfig, server: Server | undefi
   } catch (e) {
     ctl.abort();
     await follower;
-    log.warn('dns server not started', { host: config.bindAddr, port: config.ports.dns, err: e instanceof Error ? e.message : String(e) });
+    log.warn('dns server not started', {
+      host: config.bindAddr,
+      port: config.ports.dns,
+      err: e instanceof Error ? e.message : String(e),
+    });
     return undefined;
   }
 }

@@ -33,9 +33,27 @@ async function backend(name: string): Promise<number> {
   return (srv.address() as AddressInfo).port;
 }
 
-const reg = (id: string, service: string, port: number, tags: string[], status: ServiceRegistration['Status'] = 'passing', ns = 'default'): ServiceRegistration => ({
-  ID: id, ServiceName: service, Namespace: ns, NodeID: 'n1', Datacenter: 'dc1', JobID: service, AllocID: `alloc-${id}`, Tags: tags,
-  Address: '127.0.0.1', Port: port, CreateIndex: 0, ModifyIndex: 0, Status: status,
+const reg = (
+  id: string,
+  service: string,
+  port: number,
+  tags: string[],
+  status: ServiceRegistration['Status'] = 'passing',
+  ns = 'default',
+): ServiceRegistration => ({
+  ID: id,
+  ServiceName: service,
+  Namespace: ns,
+  NodeID: 'n1',
+  Datacenter: 'dc1',
+  JobID: service,
+  AllocID: `alloc-${id}`,
+  Tags: tags,
+  Address: '127.0.0.1',
+  Port: port,
+  CreateIndex: 0,
+  ModifyIndex: 0,
+  Status: status,
 });
 
 const devConfig = (over: Partial<AgentConfig['gateway']> = {}): AgentConfig => {
@@ -58,7 +76,10 @@ describe("the agent's gateway", () => {
   it("routes by the server's catalog in every namespace and follows its changes", async () => {
     const server = await realServer();
     const [web, api] = [await backend('web'), await backend('api')];
-    await server.upsertServiceRegistrations([reg('w1', 'web', web, ['urlprefix-/']), reg('s1', 'stats', api, ['urlprefix-/api strip=/api'], 'passing', 'ops')]);
+    await server.upsertServiceRegistrations([
+      reg('w1', 'web', web, ['urlprefix-/']),
+      reg('s1', 'stats', api, ['urlprefix-/api strip=/api'], 'passing', 'ops'),
+    ]);
     const gw = await started(devConfig(), server);
     await gw.ready(AbortSignal.timeout(3_000));
     expect(await get(gw.port, '/hello')).toEqual({ status: 200, body: 'web /hello' });
@@ -66,19 +87,42 @@ describe("the agent's gateway", () => {
 
     const web2 = await backend('web2');
     await server.upsertServiceRegistrations([reg('w2', 'web', web2, ['urlprefix-/'])]);
-    await expect.poll(() => gw.routes().find((r) => r.Prefix === '/')?.Targets.length === 2, { timeout: 3_000, message: 'the second web instance' }).toBe(true);
+    await expect
+      .poll(() => gw.routes().find((r) => r.Prefix === '/')?.Targets.length === 2, {
+        timeout: 3_000,
+        message: 'the second web instance',
+      })
+      .toBe(true);
     await server.deleteServiceRegistrations(['w1']);
-    await expect.poll(() => gw.routes().find((r) => r.Prefix === '/')?.Targets.map((t) => t.ID).join() === 'w2', { timeout: 3_000, message: 'the first web instance to leave' }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          gw
+            .routes()
+            .find((r) => r.Prefix === '/')
+            ?.Targets.map((t) => t.ID)
+            .join() === 'w2',
+        { timeout: 3_000, message: 'the first web instance to leave' },
+      )
+      .toBe(true);
     expect(await get(gw.port, '/')).toEqual({ status: 200, body: 'web2 /' });
   });
 
   it('serves passing instances only: a critical one leaves the routing', async () => {
     const server = await realServer();
     const [a, b] = [await backend('a'), await backend('b')];
-    await server.upsertServiceRegistrations([reg('a', 'web', a, ['urlprefix-/']), reg('b', 'web', b, ['urlprefix-/'], 'critical')]);
+    await server.upsertServiceRegistrations([
+      reg('a', 'web', a, ['urlprefix-/']),
+      reg('b', 'web', b, ['urlprefix-/'], 'critical'),
+    ]);
     const gw = await started(devConfig(), server);
     await gw.ready(AbortSignal.timeout(3_000));
-    expect(gw.routes().find((r) => r.Prefix === '/')?.Targets.map((t) => t.ID)).toEqual(['a']);
+    expect(
+      gw
+        .routes()
+        .find((r) => r.Prefix === '/')
+        ?.Targets.map((t) => t.ID),
+    ).toEqual(['a']);
     for (let i = 0; i < 4; i++) expect((await get(gw.port, '/')).body).toBe('a /');
   });
 
@@ -115,7 +159,10 @@ describe("the agent's gateway", () => {
     await server.upsertServiceRegistrations([reg('b', 'web', 2, [], 'critical')]);
     const second = await next;
     expect(second.index).toBeGreaterThan(first.index);
-    expect(second.instances.map((i) => [i.ID, i.Healthy])).toEqual([['a', true], ['b', false]]);
+    expect(second.instances.map((i) => [i.ID, i.Healthy])).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
   });
 
   it('shows a reachable URL for its listen address', () => {

@@ -38,7 +38,11 @@ export function serverCatalogQuery(server: Pick<Server, 'serviceList' | 'service
 }
 
 /** Starts the gateway when the config enables it; rejects with a message naming the port when it is taken. */
-export async function startAgentGateway(config: AgentConfig, server: Server | undefined, logger: Logger): Promise<Gateway | undefined> {
+export async function startAgentGateway(
+  config: AgentConfig,
+  server: Server | undefined,
+  logger: Logger,
+): Promise<Gateway | undefined> {
   const g = config.gateway;
   if (!g.enabled) return undefined;
   const log = logger.child({ component: 'gateway' });
@@ -47,8 +51,13 @@ export async function startAgentGateway(config: AgentConfig, server: Server | un
     source = new BlockingQuerySource(serverCatalogQuery(server), log);
   } else {
     const first = config.client.servers[0];
-    if (!first) throw new DroverError('BadRequest', 'gateway: a client-only agent needs client.servers to follow their catalog');
-    source = new HttpCatalogSource({ address: /^https?:\/\//.test(first) ? first : `http://${first}`, namespace: '*', logger: log });
+    if (!first)
+      throw new DroverError('BadRequest', 'gateway: a client-only agent needs client.servers to follow their catalog');
+    source = new HttpCatalogSource({
+      address: /^https?:\/\//.test(first) ? first : `http://${first}`,
+      namespace: '*',
+      logger: log,
+    });
   }
   const listen = parseListenAddress(g.listen);
   const opts = { listen, admin: g.admin ? parseListenAddress(g.admin) : undefined, source, logger: log, lb: g.lb };
@@ -56,8 +65,14 @@ export async function startAgentGateway(config: AgentConfig, server: Server | un
     return g.dataPlane === 'haproxy' ? await startHaproxyGateway(opts) : await startGateway(opts);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      const hint = config.dev ? 'pick another with -gateway-port N (0 = any free port)' : 'change gateway.listen in the agent config';
-      throw new DroverError('Unavailable', `gateway: port ${listen.port} on ${listen.host} is already in use${g.admin ? ` (or admin address ${g.admin})` : ''}; ${hint}`, { cause: e });
+      const hint = config.dev
+        ? 'pick another with -gateway-port N (0 = any free port)'
+        : 'change gateway.listen in the agent config';
+      throw new DroverError(
+        'Unavailable',
+        `gateway: port ${listen.port} on ${listen.host} is already in use${g.admin ? ` (or admin address ${g.admin})` : ''}; ${hint}`,
+        { cause: e },
+      );
     }
     throw e;
   }

@@ -73,7 +73,11 @@ export class HaSeat {
         if (prop === 'stop') return () => this.stop();
         if (prop === 'then') return undefined;
         const s = this.current;
-        if (!s) throw new DroverError('NotLeader', `this server is not the leader${this.leadership.leaderAddress ? ` (the leader is ${this.leadership.leaderAddress})` : ' and no leader is elected yet'}`);
+        if (!s)
+          throw new DroverError(
+            'NotLeader',
+            `this server is not the leader${this.leadership.leaderAddress ? ` (the leader is ${this.leadership.leaderAddress})` : ' and no leader is elected yet'}`,
+          );
         const v = (s as unknown as Record<PropertyKey, unknown>)[prop];
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(s) : v;
       },
@@ -130,7 +134,12 @@ export class HaSeat {
       try {
         const lease = await this.client.leaseGrant(MEMBER_TTL_S, signal);
         this.memberLease = lease.id;
-        await this.client.txn([], [{ put: { key, value: Buffer.from(JSON.stringify(this.member)), lease: lease.id } }], [], signal);
+        await this.client.txn(
+          [],
+          [{ put: { key, value: Buffer.from(JSON.stringify(this.member)), lease: lease.id } }],
+          [],
+          signal,
+        );
         while (!signal.aborted) {
           await sleep(MEMBER_TTL_S * 300, signal);
           if (signal.aborted || (await this.client.leaseKeepAlive(lease.id, signal)) <= 0) break;
@@ -163,11 +172,19 @@ export class HaSeat {
     for (const a of addresses) {
       const base = /^https?:\/\//.test(a) ? a : `http://${a}`;
       try {
-        const self = (await (await fetch(`${base}/v1/agent/self`, { signal: AbortSignal.timeout(5000) })).json()) as { config?: { Region?: string; Server?: { Enabled?: boolean } } };
+        const self = (await (await fetch(`${base}/v1/agent/self`, { signal: AbortSignal.timeout(5000) })).json()) as {
+          config?: { Region?: string; Server?: { Enabled?: boolean } };
+        };
         const theirs = self.config?.Region ?? 'global';
-        if (theirs !== region) errors.push(`${a} is a server of region "${theirs}", this one is of region "${region}": joining regions is not supported yet`);
+        if (theirs !== region)
+          errors.push(
+            `${a} is a server of region "${theirs}", this one is of region "${region}": joining regions is not supported yet`,
+          );
         else if (self.config?.Server?.Enabled !== true) errors.push(`${a} is not a server agent`);
-        else if (!known.has(new URL(base).host)) errors.push(`${a} is not registered in this cluster: give it the same server.etcd.endpoints (${this.opts.etcd.endpoints.join(', ')})`);
+        else if (!known.has(new URL(base).host))
+          errors.push(
+            `${a} is not registered in this cluster: give it the same server.etcd.endpoints (${this.opts.etcd.endpoints.join(', ')})`,
+          );
         else joined++;
       } catch (e) {
         errors.push(`${a}: ${e instanceof Error ? e.message : String(e)}`);
@@ -192,14 +209,30 @@ export class HaSeat {
     const leader = this.leadership.leaderAddress.replace(/^https?:\/\//, '');
     const servers = (await this.members()).map((m) => {
       const address = `${m.Addr}:${m.Port}`;
-      return { ID: address, Node: m.Name, Address: address, Leader: address === leader, Voter: true, RaftProtocol: '3' };
+      return {
+        ID: address,
+        Node: m.Name,
+        Address: address,
+        Leader: address === leader,
+        Voter: true,
+        RaftProtocol: '3',
+      };
     });
-    const [etcdMembers, status] = await Promise.all([this.client.memberList(), this.client.call('/v3/maintenance/status', {})]);
+    const [etcdMembers, status] = await Promise.all([
+      this.client.memberList(),
+      this.client.call('/v3/maintenance/status', {}),
+    ]);
     const etcdLeader = String(status['leader'] ?? '');
     return {
       Index: 0,
       Servers: servers,
-      Etcd: etcdMembers.map((m) => ({ ID: m.ID, Name: m.name, ClientURLs: m.clientURLs, PeerURLs: m.peerURLs, Leader: m.ID === etcdLeader })),
+      Etcd: etcdMembers.map((m) => ({
+        ID: m.ID,
+        Name: m.name,
+        ClientURLs: m.clientURLs,
+        PeerURLs: m.peerURLs,
+        Leader: m.ID === etcdLeader,
+      })),
     };
   }
 
@@ -217,23 +250,36 @@ export class HaSeat {
         // Clients that were talking to the old leader need a moment to find this one: no node is marked
         // down for FAILOVER_HEARTBEAT_TTL_MS after a takeover.
         const failover = { failoverHeartbeatTTLms: this.opts.failoverHeartbeatTTLms ?? FAILOVER_HEARTBEAT_TTL_MS };
-        server = await createServer({ ...this.opts, ...failover, etcd: { ...this.opts.etcd, guard: () => this.leadership.guard() } }, term.signal);
+        server = await createServer(
+          { ...this.opts, ...failover, etcd: { ...this.opts.etcd, guard: () => this.leadership.guard() } },
+          term.signal,
+        );
         server.setAdvertiseAddress(this.address.replace(/^https?:\/\//, ''));
         if (!term.signal.aborted) {
           this.current = server;
           this.logger.info('leading: server started', { address: this.address });
           for (const w of this.waiters) w();
-          await new Promise<void>((r) => (term.signal.aborted ? r() : term.signal.addEventListener('abort', () => r(), { once: true })));
+          await new Promise<void>((r) =>
+            term.signal.aborted ? r() : term.signal.addEventListener('abort', () => r(), { once: true }),
+          );
         }
       } catch (e) {
-        this.logger.error('could not start the server after winning the election', { error: e instanceof Error ? e.message : String(e) });
+        this.logger.error('could not start the server after winning the election', {
+          error: e instanceof Error ? e.message : String(e),
+        });
         await this.leadership.resign();
         // Let another server try before this one campaigns again (etcd may be failing for it alone).
         await sleep(1000, signal);
       }
       // Stop acting at once: requests forward from now on, then the server winds down.
       this.current = undefined;
-      await server?.stop().catch((e: unknown) => this.logger.warn('server stop after losing leadership failed', { error: e instanceof Error ? e.message : String(e) }));
+      await server
+        ?.stop()
+        .catch((e: unknown) =>
+          this.logger.warn('server stop after losing leadership failed', {
+            error: e instanceof Error ? e.message : String(e),
+          }),
+        );
       if (!signal.aborted) this.logger.warn('standing by: leadership lost');
     }
   }
@@ -241,7 +287,8 @@ export class HaSeat {
   async stop(): Promise<void> {
     // Resign first, so a standby takes over at once instead of waiting out the lease; leave the member list.
     await this.leadership.resign();
-    if (this.memberLease) await this.client.leaseRevoke(this.memberLease, AbortSignal.timeout(2000)).catch(() => undefined);
+    if (this.memberLease)
+      await this.client.leaseRevoke(this.memberLease, AbortSignal.timeout(2000)).catch(() => undefined);
     this.abort.abort();
     await this.loop;
   }

@@ -18,7 +18,14 @@ const quiet = { out: { line: () => undefined } } as unknown as CommandContext;
 async function makeCA(d: string): Promise<void> {
   await tlsCaCreate.run(quiet, [], { dir: d, days: 30, commonName: 'test CA' });
   for (const role of ['server', 'client']) {
-    await tlsCertCreate.run(quiet, [], { [role]: true, region: 'global', days: 30, dir: d, ca: join(d, 'drover-agent-ca.pem'), key: join(d, 'drover-agent-ca-key.pem') });
+    await tlsCertCreate.run(quiet, [], {
+      [role]: true,
+      region: 'global',
+      days: 30,
+      dir: d,
+      ca: join(d, 'drover-agent-ca.pem'),
+      key: join(d, 'drover-agent-ca-key.pem'),
+    });
   }
 }
 
@@ -47,13 +54,18 @@ afterAll(() => {
 /** An HTTPS endpoint answering the register call, with `role`'s certificate, requiring a client certificate. */
 async function fakeServer(role: string): Promise<{ url: string; server: Server }> {
   const m = loadTlsMaterial(cfg(dir, role));
-  const server = createServer({ ...m, requestCert: true, rejectUnauthorized: true }, (_req, res) => res.end(JSON.stringify({ HeartbeatTTL: 1e9, Index: 1 })));
+  const server = createServer({ ...m, requestCert: true, rejectUnauthorized: true }, (_req, res) =>
+    res.end(JSON.stringify({ HeartbeatTTL: 1e9, Index: 1 })),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 const rpcWith = (url: string, t: TlsConfig, verify = true) =>
-  new HttpServerRPC(url, { tls: { ...loadTlsMaterial(t), checkServerIdentity: serverIdentityCheck('global', verify) }, requestTimeoutMs: 5_000 });
+  new HttpServerRPC(url, {
+    tls: { ...loadTlsMaterial(t), checkServerIdentity: serverIdentityCheck('global', verify) },
+    requestTimeoutMs: 5_000,
+  });
 
 describe('agent TLS', () => {
   it('connects a client with its certificate to a server with a server certificate', async () => {
@@ -68,14 +80,18 @@ describe('agent TLS', () => {
   it('refuses, with verify_server_hostname, a client certificate posing as a server; without it the CA check alone passes', async () => {
     const { url, server } = await fakeServer('client');
     try {
-      await expect(rpcWith(url, cfg(dir, 'client')).nodeRegister({ ID: 'n1' } as never)).rejects.toThrow(/no server reachable/);
-      expect((await rpcWith(url, cfg(dir, 'client'), false).nodeRegister({ ID: 'n1' } as never)).heartbeatTTLms).toBe(1000);
+      await expect(rpcWith(url, cfg(dir, 'client')).nodeRegister({ ID: 'n1' } as never)).rejects.toThrow(
+        /no server reachable/,
+      );
+      expect((await rpcWith(url, cfg(dir, 'client'), false).nodeRegister({ ID: 'n1' } as never)).heartbeatTTLms).toBe(
+        1000,
+      );
     } finally {
       server.close();
     }
   });
 
-  it("refuses a client whose certificate comes from another CA", async () => {
+  it('refuses a client whose certificate comes from another CA', async () => {
     const { url, server } = await fakeServer('server');
     try {
       const foreign = { ...cfg(other, 'client'), caFile: join(dir, 'drover-agent-ca.pem') };
@@ -89,7 +105,13 @@ describe('agent TLS', () => {
     const { startHttpApi } = await import('../http/index.js');
     const { nullLogger } = await import('../logging/index.js');
     const first = loadTlsMaterial(cfg(dir, 'server'));
-    const http = await startHttpApi({ host: '127.0.0.1', port: 0, agent: { self: () => ({}) }, logger: nullLogger, tls: { material: first, requireClientCert: false } });
+    const http = await startHttpApi({
+      host: '127.0.0.1',
+      port: 0,
+      agent: { self: () => ({}) },
+      logger: nullLogger,
+      tls: { material: first, requireClientCert: false },
+    });
     try {
       const issuer = (ca: string) =>
         new Promise<string>((res, rej) => {
@@ -114,8 +136,14 @@ describe('agent TLS', () => {
     const cut = join(dir, 'truncated.pem');
     const pem = readFileSync(join(dir, 'global-server-drover.pem'), 'utf8');
     writeFileSync(cut, pem.slice(0, pem.length / 2));
-    expect(() => loadTlsMaterial(cfg(dir, 'server', { certFile: cut }))).toThrow(`tls: cert_file ${cut} is not a complete PEM certificate (truncated?)`);
-    expect(() => loadTlsMaterial(cfg(dir, 'server', { keyFile: join(dir, 'global-client-drover-key.pem') }))).toThrow(/does not belong to cert_file/);
-    expect(() => loadTlsMaterial(cfg(dir, 'server', { caFile: join(dir, 'missing.pem') }))).toThrow(/cannot read ca_file/);
+    expect(() => loadTlsMaterial(cfg(dir, 'server', { certFile: cut }))).toThrow(
+      `tls: cert_file ${cut} is not a complete PEM certificate (truncated?)`,
+    );
+    expect(() => loadTlsMaterial(cfg(dir, 'server', { keyFile: join(dir, 'global-client-drover-key.pem') }))).toThrow(
+      /does not belong to cert_file/,
+    );
+    expect(() => loadTlsMaterial(cfg(dir, 'server', { caFile: join(dir, 'missing.pem') }))).toThrow(
+      /cannot read ca_file/,
+    );
   });
 });

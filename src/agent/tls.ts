@@ -37,7 +37,9 @@ function parseCert(kind: string, file: string, pem: string): X509Certificate {
   try {
     return new X509Certificate(pem);
   } catch (e) {
-    throw new DroverError('BadRequest', `tls: ${kind} ${file} is not a valid certificate: ${(e as Error).message}`, { cause: e });
+    throw new DroverError('BadRequest', `tls: ${kind} ${file} is not a valid certificate: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -52,13 +54,20 @@ export function loadTlsMaterial(cfg: TlsConfig): TlsMaterial {
   try {
     k = createPrivateKey(key);
   } catch (e) {
-    throw new DroverError('BadRequest', `tls: key_file ${cfg.keyFile} is not a valid private key (truncated?): ${(e as Error).message}`, { cause: e });
+    throw new DroverError(
+      'BadRequest',
+      `tls: key_file ${cfg.keyFile} is not a valid private key (truncated?): ${(e as Error).message}`,
+      { cause: e },
+    );
   }
-  if (!x.checkPrivateKey(k)) throw new DroverError('BadRequest', `tls: key_file ${cfg.keyFile} does not belong to cert_file ${cfg.certFile}`);
+  if (!x.checkPrivateKey(k))
+    throw new DroverError('BadRequest', `tls: key_file ${cfg.keyFile} does not belong to cert_file ${cfg.certFile}`);
   try {
     createSecureContext({ ca, cert, key });
   } catch (e) {
-    throw new DroverError('BadRequest', `tls: the certificate files cannot be used together: ${(e as Error).message}`, { cause: e });
+    throw new DroverError('BadRequest', `tls: the certificate files cannot be used together: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   return { ca, cert, key };
 }
@@ -72,11 +81,16 @@ export function serverNames(region: string): string[] {
  * The peer check of a client → server connection: with verify_server_hostname, one of the role names; otherwise
  * the usual host name check against the address dialled.
  */
-export function serverIdentityCheck(region: string, verifyServerHostname: boolean): (host: string, cert: PeerCertificate) => Error | undefined {
+export function serverIdentityCheck(
+  region: string,
+  verifyServerHostname: boolean,
+): (host: string, cert: PeerCertificate) => Error | undefined {
   if (!verifyServerHostname) return checkServerIdentity;
   const names = serverNames(region);
   return (_host, cert) => {
     for (const n of names) if (checkServerIdentity(n, cert) === undefined) return undefined;
-    return new Error(`the server's certificate (CN ${JSON.stringify(cert.subject?.CN ?? '')}) is not a server certificate of region "${region}": expected ${names.join(' or ')}`);
+    return new Error(
+      `the server's certificate (CN ${JSON.stringify(cert.subject?.CN ?? '')}) is not a server certificate of region "${region}": expected ${names.join(' or ')}`,
+    );
   };
 }

@@ -1,5 +1,13 @@
 /** ACL tokens, policies and roles (`/v1/acl/*`) and namespaces (`/v1/namespace*`), with Nomad's shapes. */
-import type { ACLPolicy, ACLPolicyListStub, ACLRole, ACLToken, ACLTokenListStub, Namespace, OneTimeToken } from '../structs/index.js';
+import type {
+  ACLPolicy,
+  ACLPolicyListStub,
+  ACLRole,
+  ACLToken,
+  ACLTokenListStub,
+  Namespace,
+  OneTimeToken,
+} from '../structs/index.js';
 import type { HttpTransport, QueryOptions, QueryResponse, WriteOptions } from './http.js';
 
 const enc = encodeURIComponent;
@@ -39,10 +47,18 @@ export class ACLAPI {
     await this.http.write<null>('DELETE', `/v1/acl/token/${enc(accessor)}`, undefined, opts);
   }
   async oneTimeToken(opts: WriteOptions = {}): Promise<OneTimeToken> {
-    return (await this.http.write<{ OneTimeToken: OneTimeToken }>('PUT', '/v1/acl/token/onetime', {}, opts)).OneTimeToken;
+    return (await this.http.write<{ OneTimeToken: OneTimeToken }>('PUT', '/v1/acl/token/onetime', {}, opts))
+      .OneTimeToken;
   }
   async exchangeOneTimeToken(secret: string, opts: WriteOptions = {}): Promise<ACLToken> {
-    return (await this.http.write<{ Token: ACLToken }>('POST', '/v1/acl/token/onetime/exchange', { OneTimeSecretID: secret }, opts)).Token;
+    return (
+      await this.http.write<{ Token: ACLToken }>(
+        'POST',
+        '/v1/acl/token/onetime/exchange',
+        { OneTimeSecretID: secret },
+        opts,
+      )
+    ).Token;
   }
   policies(q: QueryOptions = {}): Promise<QueryResponse<ACLPolicyListStub[]>> {
     return this.http.query<ACLPolicyListStub[]>('/v1/acl/policies', q);
@@ -62,7 +78,10 @@ export class ACLAPI {
   roleByName(name: string, q: QueryOptions = {}): Promise<QueryResponse<ACLRole>> {
     return this.http.query<ACLRole>(`/v1/acl/role/name/${enc(name)}`, q);
   }
-  createRole(r: { Name: string; Description?: string; Policies: { Name: string }[] }, opts: WriteOptions = {}): Promise<ACLRole> {
+  createRole(
+    r: { Name: string; Description?: string; Policies: { Name: string }[] },
+    opts: WriteOptions = {},
+  ): Promise<ACLRole> {
     return this.http.write<ACLRole>('POST', '/v1/acl/role', r, opts);
   }
   async deleteRole(id: string, opts: WriteOptions = {}): Promise<void> {
@@ -79,7 +98,10 @@ export class NamespacesAPI {
   get(name: string, q: QueryOptions = {}): Promise<QueryResponse<Namespace>> {
     return this.http.query<Namespace>(`/v1/namespace/${enc(name)}`, q);
   }
-  async apply(ns: { Name: string; Description?: string; Meta?: Record<string, string> | null }, opts: WriteOptions = {}): Promise<void> {
+  async apply(
+    ns: { Name: string; Description?: string; Meta?: Record<string, string> | null },
+    opts: WriteOptions = {},
+  ): Promise<void> {
     await this.http.write<null>('POST', `/v1/namespace/${enc(ns.Name)}`, ns, opts);
   }
   async delete(name: string, opts: WriteOptions = {}): Promise<void> {

@@ -24,7 +24,13 @@ describe('DroverClient reads', () => {
     const c = new DroverClient({ address: fake.address, namespace: 'prod', region: 'eu', token: 'secret' });
     await c.allocations.list({ prefix: 'ab12', index: 5, wait: 1500 });
     const req = fake.requests[0]!;
-    expect(Object.fromEntries(req.query)).toEqual({ namespace: 'prod', region: 'eu', prefix: 'ab12', index: '5', wait: '1500ms' });
+    expect(Object.fromEntries(req.query)).toEqual({
+      namespace: 'prod',
+      region: 'eu',
+      prefix: 'ab12',
+      index: '5',
+      wait: '1500ms',
+    });
     expect(req.headers['x-nomad-token']).toBe('secret');
   });
 
@@ -60,10 +66,16 @@ describe('DroverClient reads', () => {
 
 describe('DroverClient writes', () => {
   it('registers with the check-index enforcement and the submission', async () => {
-    fake.on('POST', '/v1/jobs', { body: { EvalID: 'ev', EvalCreateIndex: 9, JobModifyIndex: 9, Warnings: '', Index: 9 } });
+    fake.on('POST', '/v1/jobs', {
+      body: { EvalID: 'ev', EvalCreateIndex: 9, JobModifyIndex: 9, Warnings: '', Index: 9 },
+    });
     const c = new DroverClient({ address: fake.address });
     const job = { ID: 'web' } as never;
-    const r = await c.jobs.register(job, { enforceIndex: true, jobModifyIndex: 0, submission: { Source: 'job "web" {}', Format: 'hcl2' } });
+    const r = await c.jobs.register(job, {
+      enforceIndex: true,
+      jobModifyIndex: 0,
+      submission: { Source: 'job "web" {}', Format: 'hcl2' },
+    });
     expect(r.EvalID).toBe('ev');
     expect(fake.requests[0]?.body).toEqual({
       Job: { ID: 'web' },
@@ -83,7 +95,10 @@ describe('DroverClient writes', () => {
 
 describe('DroverClient errors', () => {
   it('keeps the stable code of a JSON error body', async () => {
-    fake.on('GET', '/v1/job/nope', { status: 404, body: { error: { code: 'JobNotFound', message: 'job "nope" not found' } } });
+    fake.on('GET', '/v1/job/nope', {
+      status: 404,
+      body: { error: { code: 'JobNotFound', message: 'job "nope" not found' } },
+    });
     const c = new DroverClient({ address: fake.address });
     const e = await c.jobs.get('nope').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ApiError);
@@ -121,7 +136,13 @@ describe('DroverClient errors', () => {
   it('carries the problems of a validation error', async () => {
     fake.on('POST', '/v1/jobs', {
       status: 400,
-      body: { error: { code: 'JobValidation', message: 'bad', problems: [{ message: 'count must be >= 0', path: 'TaskGroups[0].Count' }] } },
+      body: {
+        error: {
+          code: 'JobValidation',
+          message: 'bad',
+          problems: [{ message: 'count must be >= 0', path: 'TaskGroups[0].Count' }],
+        },
+      },
     });
     const c = new DroverClient({ address: fake.address });
     const e = (await c.jobs.register({ ID: 'x' } as never).catch((x: unknown) => x)) as ApiError;

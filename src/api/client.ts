@@ -58,8 +58,16 @@ export class DroverClient {
   readonly http: HttpTransport;
 
   constructor(cfg: DroverClientConfig = {}) {
-    const address = normalizeAddress(cfg.address ?? process.env.DROVER_ADDR ?? process.env.NOMAD_ADDR ?? DEFAULT_ADDRESS);
-    this.http = new HttpTransport({ address, namespace: cfg.namespace, region: cfg.region, token: cfg.token, fetch: cfg.fetch });
+    const address = normalizeAddress(
+      cfg.address ?? process.env.DROVER_ADDR ?? process.env.NOMAD_ADDR ?? DEFAULT_ADDRESS,
+    );
+    this.http = new HttpTransport({
+      address,
+      namespace: cfg.namespace,
+      region: cfg.region,
+      token: cfg.token,
+      fetch: cfg.fetch,
+    });
     this.address = this.http.address;
     this.jobs = new JobsAPI(this.http);
     this.allocations = new AllocationsAPI(this.http);

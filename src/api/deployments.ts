@@ -31,6 +31,11 @@ export class DeploymentsAPI {
   }
 
   pause(id: string, pause: boolean, opts: WriteOptions = {}): Promise<EvalCreatedResponse> {
-    return this.http.write<EvalCreatedResponse>('POST', depPath('pause/', id), { DeploymentID: id, Pause: pause }, opts);
+    return this.http.write<EvalCreatedResponse>(
+      'POST',
+      depPath('pause/', id),
+      { DeploymentID: id, Pause: pause },
+      opts,
+    );
   }
 }

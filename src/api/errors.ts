@@ -28,8 +28,16 @@ export class ApiError extends DroverError {
   /** The method and URL that failed, for messages. */
   readonly url: string;
 
-  constructor(code: ErrorCode, message: string, opts: { httpStatus: number; url: string; problems?: Problem[]; cause?: unknown }) {
-    super(code, message, { problems: opts.problems, cause: opts.cause, details: { url: opts.url, status: opts.httpStatus } });
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { httpStatus: number; url: string; problems?: Problem[]; cause?: unknown },
+  ) {
+    super(code, message, {
+      problems: opts.problems,
+      cause: opts.cause,
+      details: { url: opts.url, status: opts.httpStatus },
+    });
     this.name = 'ApiError';
     this.httpStatus = opts.httpStatus;
     this.url = opts.url;
@@ -58,7 +66,12 @@ function codeForStatus(status: number): ErrorCode {
 }
 
 /** Reads whichever error shape the server sent: Drover's JSON envelope, a bare JSON object, or plain text. */
-export function errorFromResponse(status: number, url: string, body: string, headers?: { get(name: string): string | null }): ApiError {
+export function errorFromResponse(
+  status: number,
+  url: string,
+  body: string,
+  headers?: { get(name: string): string | null },
+): ApiError {
   const text = body.trim();
   const headerCode = headers?.get('x-drover-error-code');
   let code: ErrorCode = isErrorCode(headerCode) ? headerCode : codeForStatus(status);
@@ -67,7 +80,10 @@ export function errorFromResponse(status: number, url: string, body: string, hea
   if (text.startsWith('{')) {
     try {
       const parsed = JSON.parse(text) as Record<string, unknown>;
-      const inner = (typeof parsed.error === 'object' && parsed.error !== null ? parsed.error : parsed) as Record<string, unknown>;
+      const inner = (typeof parsed.error === 'object' && parsed.error !== null ? parsed.error : parsed) as Record<
+        string,
+        unknown
+      >;
       const c = inner.code ?? inner.Code;
       const m = inner.message ?? inner.Message ?? (typeof parsed.error === 'string' ? parsed.error : undefined);
       if (isErrorCode(c)) code = c;
@@ -82,7 +98,9 @@ export function errorFromResponse(status: number, url: string, body: string, hea
 
 function toProblems(p: unknown): Problem[] | undefined {
   if (!Array.isArray(p)) return undefined;
-  return p.filter((x): x is Problem => typeof x === 'object' && x !== null && typeof (x as Problem).message === 'string');
+  return p.filter(
+    (x): x is Problem => typeof x === 'object' && x !== null && typeof (x as Problem).message === 'string',
+  );
 }
 
 function problemsFromHeader(h: string | null): Problem[] | undefined {
@@ -98,7 +116,14 @@ function problemsFromHeader(h: string | null): Problem[] | undefined {
 function socketCause(e: unknown): { code?: string; address?: string; port?: number; message: string } | undefined {
   let cur: unknown = e;
   for (let depth = 0; depth < 6 && cur != null; depth++) {
-    const c = cur as { code?: unknown; address?: unknown; port?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+    const c = cur as {
+      code?: unknown;
+      address?: unknown;
+      port?: unknown;
+      message?: unknown;
+      cause?: unknown;
+      errors?: unknown;
+    };
     if (typeof c.code === 'string' && c.code.startsWith('E')) {
       return {
         code: c.code,

@@ -6,11 +6,17 @@ export class EvaluationsAPI {
   constructor(private readonly http: HttpTransport) {}
 
   list(q: QueryOptions & { status?: string; jobID?: string } = {}): Promise<QueryResponse<Evaluation[]>> {
-    return this.http.query<Evaluation[]>('/v1/evaluations', { ...q, params: { ...q.params, status: q.status, job: q.jobID } });
+    return this.http.query<Evaluation[]>('/v1/evaluations', {
+      ...q,
+      params: { ...q.params, status: q.status, job: q.jobID },
+    });
   }
 
   get(id: string, q: QueryOptions & { related?: boolean } = {}): Promise<QueryResponse<Evaluation>> {
-    return this.http.query<Evaluation>(`/v1/evaluation/${encodeURIComponent(id)}`, { ...q, params: { ...q.params, related: q.related ? true : undefined } });
+    return this.http.query<Evaluation>(`/v1/evaluation/${encodeURIComponent(id)}`, {
+      ...q,
+      params: { ...q.params, related: q.related ? true : undefined },
+    });
   }
 
   allocations(id: string, q: QueryOptions = {}): Promise<QueryResponse<AllocListStub[]>> {

@@ -4,7 +4,15 @@ import type { HttpTransport } from './http.js';
 /** Nomad's structs.Events as the stream sends them. */
 export interface EventBatch {
   Index: number;
-  Events: Array<{ Topic: string; Type: string; Key: string; Namespace: string; FilterKeys: string[] | null; Index: number; Payload: Record<string, unknown> }>;
+  Events: Array<{
+    Topic: string;
+    Type: string;
+    Key: string;
+    Namespace: string;
+    FilterKeys: string[] | null;
+    Index: number;
+    Payload: Record<string, unknown>;
+  }>;
 }
 
 export class EventsAPI {
@@ -14,12 +22,17 @@ export class EventsAPI {
    * The batches matching `topics` (`Job:web`, `Allocation:*`; none: every topic) from `index` on, until `signal`
    * aborts or the agent ends the stream.
    */
-  async *stream(opts: { topics?: string[]; index?: number; namespace?: string; signal?: AbortSignal } = {}): AsyncGenerator<EventBatch, void, undefined> {
+  async *stream(
+    opts: { topics?: string[]; index?: number; namespace?: string; signal?: AbortSignal } = {},
+  ): AsyncGenerator<EventBatch, void, undefined> {
     const url = new URL(this.http.url('/v1/event/stream', { namespace: opts.namespace }));
     for (const t of opts.topics ?? []) url.searchParams.append('topic', t);
     if (opts.index !== undefined) url.searchParams.set('index', String(opts.index));
     let pending = '';
-    for await (const chunk of this.http.stream(url.pathname + url.search, { signal: opts.signal, namespace: opts.namespace })) {
+    for await (const chunk of this.http.stream(url.pathname + url.search, {
+      signal: opts.signal,
+      namespace: opts.namespace,
+    })) {
       pending += chunk;
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {

@@ -163,6 +163,10 @@ async function readJSON(res: Response, url: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new ApiError('Internal', `Error decoding the answer of ${url}: ${(e as Error).message}`, { httpStatus: res.status, url, cause: e });
+    throw new ApiError('Internal', `Error decoding the answer of ${url}: ${(e as Error).message}`, {
+      httpStatus: res.status,
+      url,
+      cause: e,
+    });
   }
 }

@@ -1,5 +1,13 @@
 /** Job endpoints: `/v1/jobs`, `/v1/job/:id/...`. */
-import type { AllocListStub, Deployment, Evaluation, Job, JobListStub, JobSubmission, JobSummary } from '../structs/index.js';
+import type {
+  AllocListStub,
+  Deployment,
+  Evaluation,
+  Job,
+  JobListStub,
+  JobSubmission,
+  JobSummary,
+} from '../structs/index.js';
 import type { HttpTransport, QueryOptions, QueryResponse, WriteOptions } from './http.js';
 import type {
   EvalCreatedResponse,
@@ -63,11 +71,19 @@ export class JobsAPI {
 
   /** A dry run of `register`: the diff against the current version and what the scheduler would do. */
   plan(job: Job, diff = true, opts: WriteOptions & { policyOverride?: boolean } = {}): Promise<JobPlanResult> {
-    return this.http.write<JobPlanResult>('POST', jobPath(job.ID, '/plan'), { Job: job, Diff: diff, PolicyOverride: opts.policyOverride ?? false }, opts);
+    return this.http.write<JobPlanResult>(
+      'POST',
+      jobPath(job.ID, '/plan'),
+      { Job: job, Diff: diff, PolicyOverride: opts.policyOverride ?? false },
+      opts,
+    );
   }
 
   allocations(id: string, q: QueryOptions & { all?: boolean } = {}): Promise<QueryResponse<AllocListStub[]>> {
-    return this.http.query<AllocListStub[]>(jobPath(id, '/allocations'), { ...q, params: { ...q.params, all: q.all ? true : undefined } });
+    return this.http.query<AllocListStub[]>(jobPath(id, '/allocations'), {
+      ...q,
+      params: { ...q.params, all: q.all ? true : undefined },
+    });
   }
 
   evaluations(id: string, q: QueryOptions = {}): Promise<QueryResponse<Evaluation[]>> {
@@ -96,14 +112,29 @@ export class JobsAPI {
 
   /** Creates a new evaluation of the job without changing it. */
   evaluate(id: string, opts: WriteOptions & { forceReschedule?: boolean } = {}): Promise<EvalCreatedResponse> {
-    return this.http.write<EvalCreatedResponse>('POST', jobPath(id, '/evaluate'), { JobID: id, EvalOptions: { ForceReschedule: opts.forceReschedule ?? false } }, opts);
+    return this.http.write<EvalCreatedResponse>(
+      'POST',
+      jobPath(id, '/evaluate'),
+      { JobID: id, EvalOptions: { ForceReschedule: opts.forceReschedule ?? false } },
+      opts,
+    );
   }
 
-  scale(id: string, group: string, count: number, opts: WriteOptions & { message?: string; policyOverride?: boolean } = {}): Promise<EvalCreatedResponse> {
+  scale(
+    id: string,
+    group: string,
+    count: number,
+    opts: WriteOptions & { message?: string; policyOverride?: boolean } = {},
+  ): Promise<EvalCreatedResponse> {
     return this.http.write<EvalCreatedResponse>(
       'POST',
       jobPath(id, '/scale'),
-      { Count: count, Target: { Job: id, Group: group }, Message: opts.message ?? '', PolicyOverride: opts.policyOverride ?? false },
+      {
+        Count: count,
+        Target: { Job: id, Group: group },
+        Message: opts.message ?? '',
+        PolicyOverride: opts.policyOverride ?? false,
+      },
       opts,
     );
   }
@@ -113,8 +144,17 @@ export class JobsAPI {
     return this.http.query<JobScaleStatusResponse>(jobPath(id, '/scale'), q);
   }
 
-  dispatch(id: string, payload: Uint8Array | null, meta: Record<string, string>, opts: WriteOptions & { idempotencyToken?: string } = {}): Promise<JobDispatchResponse> {
-    const body: Record<string, unknown> = { JobID: id, Meta: meta, Payload: payload ? Buffer.from(payload).toString('base64') : null };
+  dispatch(
+    id: string,
+    payload: Uint8Array | null,
+    meta: Record<string, string>,
+    opts: WriteOptions & { idempotencyToken?: string } = {},
+  ): Promise<JobDispatchResponse> {
+    const body: Record<string, unknown> = {
+      JobID: id,
+      Meta: meta,
+      Payload: payload ? Buffer.from(payload).toString('base64') : null,
+    };
     if (opts.idempotencyToken) body.IdempotencyToken = opts.idempotencyToken;
     return this.http.write<JobDispatchResponse>('POST', jobPath(id, '/dispatch'), body, opts);
   }
@@ -123,7 +163,11 @@ export class JobsAPI {
     return this.http.write<EvalCreatedResponse>('POST', jobPath(id, '/periodic/force'), {}, opts);
   }
 
-  revert(id: string, version: number, opts: WriteOptions & { enforcePriorVersion?: number } = {}): Promise<EvalCreatedResponse> {
+  revert(
+    id: string,
+    version: number,
+    opts: WriteOptions & { enforcePriorVersion?: number } = {},
+  ): Promise<EvalCreatedResponse> {
     const body: Record<string, unknown> = { JobID: id, JobVersion: version };
     if (opts.enforcePriorVersion !== undefined) body.EnforcePriorVersion = opts.enforcePriorVersion;
     return this.http.write<EvalCreatedResponse>('POST', jobPath(id, '/revert'), body, opts);

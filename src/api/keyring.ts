@@ -19,7 +19,14 @@ export class KeyringAPI {
 
   /** A new active key; `full`: every variable is re-encrypted with it in the background. */
   async rotate(full: boolean, opts: WriteOptions = {}): Promise<RootKeyMeta> {
-    return (await this.http.write<{ Key: RootKeyMeta }>('PUT', `/v1/operator/keyring/rotate${full ? '?full=true' : ''}`, undefined, opts)).Key;
+    return (
+      await this.http.write<{ Key: RootKeyMeta }>(
+        'PUT',
+        `/v1/operator/keyring/rotate${full ? '?full=true' : ''}`,
+        undefined,
+        opts,
+      )
+    ).Key;
   }
 
   async remove(keyID: string, opts: WriteOptions = {}): Promise<void> {

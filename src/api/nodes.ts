@@ -22,7 +22,11 @@ export class NodesAPI {
   }
 
   /** Starts a drain (`spec`), or ends it (`spec` null; `markEligible` makes the node schedulable again). */
-  drain(id: string, spec: DrainSpec | null, opts: WriteOptions & { markEligible?: boolean; meta?: Record<string, string> } = {}): Promise<NodeUpdateResponse> {
+  drain(
+    id: string,
+    spec: DrainSpec | null,
+    opts: WriteOptions & { markEligible?: boolean; meta?: Record<string, string> } = {},
+  ): Promise<NodeUpdateResponse> {
     return this.http.write<NodeUpdateResponse>(
       'POST',
       nodePath(id, '/drain'),
@@ -32,6 +36,11 @@ export class NodesAPI {
   }
 
   eligibility(id: string, eligible: boolean, opts: WriteOptions = {}): Promise<NodeUpdateResponse> {
-    return this.http.write<NodeUpdateResponse>('POST', nodePath(id, '/eligibility'), { NodeID: id, Eligibility: eligible ? 'eligible' : 'ineligible' }, opts);
+    return this.http.write<NodeUpdateResponse>(
+      'POST',
+      nodePath(id, '/eligibility'),
+      { NodeID: id, Eligibility: eligible ? 'eligible' : 'ineligible' },
+      opts,
+    );
   }
 }

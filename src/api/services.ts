@@ -33,6 +33,11 @@ export class ServicesAPI {
 
   /** Removes one instance from the catalog (its client registers it again if the task still runs). */
   async delete(name: string, id: string, opts: WriteOptions = {}): Promise<void> {
-    await this.http.write<null>('DELETE', `/v1/service/${encodeURIComponent(name)}/${encodeURIComponent(id)}`, undefined, opts);
+    await this.http.write<null>(
+      'DELETE',
+      `/v1/service/${encodeURIComponent(name)}/${encodeURIComponent(id)}`,
+      undefined,
+      opts,
+    );
   }
 }

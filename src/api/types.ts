@@ -60,7 +60,17 @@ export interface JobScaleStatusResponse {
   JobCreateIndex: number;
   JobModifyIndex: number;
   JobStopped: boolean;
-  TaskGroups: Record<string, { Desired: number; Placed: number; Running: number; Healthy: number; Unhealthy: number; Events: ScalingEvent[] | null }>;
+  TaskGroups: Record<
+    string,
+    {
+      Desired: number;
+      Placed: number;
+      Running: number;
+      Healthy: number;
+      Unhealthy: number;
+      Events: ScalingEvent[] | null;
+    }
+  >;
 }
 
 export interface NodeUpdateResponse {

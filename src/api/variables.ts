@@ -27,7 +27,11 @@ export class VariablesAPI {
   }
 
   /** Writes the items; `cas` 0 = only if absent, N = only if its ModifyIndex is N. */
-  put(path: string, items: Record<string, string>, opts: WriteOptions & { cas?: number } = {}): Promise<VariableWriteResponse> {
+  put(
+    path: string,
+    items: Record<string, string>,
+    opts: WriteOptions & { cas?: number } = {},
+  ): Promise<VariableWriteResponse> {
     const body = { Namespace: opts.namespace ?? this.http.namespace ?? 'default', Path: path, Items: items };
     return this.casWrite(() => this.http.write<Variable>('PUT', varURL(path), body, withCas(opts)));
   }

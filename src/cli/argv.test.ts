@@ -1,23 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { longFlagNames, normalizeArgv } from './argv.js';
 
-const known = longFlagNames(['--check-index <index>', '--detach', '--var <name=value>', '-f, --follow', '--address <addr>', '--json', '-n <lines>']);
+const known = longFlagNames([
+  '--check-index <index>',
+  '--detach',
+  '--var <name=value>',
+  '-f, --follow',
+  '--address <addr>',
+  '--json',
+  '-n <lines>',
+]);
 
 describe('normalizeArgv', () => {
   it('turns single-dash long flags into double-dash ones, with and without =value', () => {
-    expect(normalizeArgv(['job', 'run', '-check-index', '5', '-detach', '-address=http://x:1', 'web.hcl'], known)).toEqual([
-      'job',
-      'run',
-      '--check-index',
-      '5',
-      '--detach',
-      '--address=http://x:1',
-      'web.hcl',
-    ]);
+    expect(
+      normalizeArgv(['job', 'run', '-check-index', '5', '-detach', '-address=http://x:1', 'web.hcl'], known),
+    ).toEqual(['job', 'run', '--check-index', '5', '--detach', '--address=http://x:1', 'web.hcl']);
   });
 
   it('keeps short flags, unknown flags, values and double-dash flags as they are', () => {
-    expect(normalizeArgv(['-f', '-n', '5', '-x', '--json', '-var', 'a=-detach', 'file'], known)).toEqual(['-f', '-n', '5', '-x', '--json', '--var', 'a=-detach', 'file']);
+    expect(normalizeArgv(['-f', '-n', '5', '-x', '--json', '-var', 'a=-detach', 'file'], known)).toEqual([
+      '-f',
+      '-n',
+      '5',
+      '-x',
+      '--json',
+      '--var',
+      'a=-detach',
+      'file',
+    ]);
   });
 
   it('leaves everything after -- alone', () => {

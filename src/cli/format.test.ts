@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDurationShort, formatKV, formatRelative, formatTable, formatTime, shortId } from './format.js';
+import {
+  formatBytes,
+  formatDurationShort,
+  formatKV,
+  formatRelative,
+  formatTable,
+  formatTime,
+  shortId,
+} from './format.js';
 import { memoryOutput } from './output.js';
 
 describe('formatTable', () => {
@@ -10,17 +18,30 @@ describe('formatTable', () => {
         ['web-frontend', 'service', 'running'],
         ['db', 'batch', 'dead'],
       ]),
-    ).toBe(['ID            Type     Status', 'web-frontend  service  running', 'db            batch    dead'].join('\n'));
+    ).toBe(
+      ['ID            Type     Status', 'web-frontend  service  running', 'db            batch    dead'].join('\n'),
+    );
   });
 
   it('trims trailing spaces when the last cells are empty', () => {
-    expect(formatTable([['A', 'B'], ['x', '']])).toBe('A  B\nx');
+    expect(
+      formatTable([
+        ['A', 'B'],
+        ['x', ''],
+      ]),
+    ).toBe('A  B\nx');
   });
 });
 
 describe('formatKV', () => {
   it('aligns the equals signs like nomad detail views', () => {
-    expect(formatKV([['ID', 'web'], ['Submit Date', 'now'], ['Type', 'service']])).toBe('ID          = web\nSubmit Date = now\nType        = service');
+    expect(
+      formatKV([
+        ['ID', 'web'],
+        ['Submit Date', 'now'],
+        ['Type', 'service'],
+      ]),
+    ).toBe('ID          = web\nSubmit Date = now\nType        = service');
   });
 });
 

@@ -43,7 +43,11 @@ describe('job file loading', () => {
     await writeFile(file, 'job "web" {}');
     await writeFile(vars, 'image = "v2"');
     const { mod, calls } = fakeJobspec();
-    const loaded = await createJobFileLoader(async () => mod).load(file, { vars: { count: '3' }, varFiles: [vars], env: { NOMAD_VAR_x: '1', UNSET: undefined } });
+    const loaded = await createJobFileLoader(async () => mod).load(file, {
+      vars: { count: '3' },
+      varFiles: [vars],
+      env: { NOMAD_VAR_x: '1', UNSET: undefined },
+    });
     const [, opts] = calls[0]!.args as [string, Record<string, unknown>];
     expect(calls[0]?.fn).toBe('hcl');
     expect(opts).toMatchObject({
@@ -56,7 +60,12 @@ describe('job file loading', () => {
       validate: true,
     });
     expect(loaded.warnings).toEqual(['variable "unused" is declared but not used']);
-    expect(loaded.submission).toEqual({ Source: 'job "web" {}', Format: 'hcl2', VariableFlags: { count: '3' }, Variables: 'image = "v2"' });
+    expect(loaded.submission).toEqual({
+      Source: 'job "web" {}',
+      Format: 'hcl2',
+      VariableFlags: { count: '3' },
+      Variables: 'image = "v2"',
+    });
   });
 
   it('reads JSON jobs with the JSON decoder and validates the canonical job', async () => {
@@ -72,7 +81,10 @@ describe('job file loading', () => {
   it('fails a JSON job with every validation problem, naming the file when the problem has no position', async () => {
     const file = join(dir, 'web.json');
     await writeFile(file, '{"Job": {"ID": "web"}}');
-    const { mod } = fakeJobspec([{ message: 'count must be >= 0', path: 'TaskGroups[0].Count' }, { message: 'missing driver', file: 'web.hcl', line: 4, column: 3 }]);
+    const { mod } = fakeJobspec([
+      { message: 'count must be >= 0', path: 'TaskGroups[0].Count' },
+      { message: 'missing driver', file: 'web.hcl', line: 4, column: 3 },
+    ]);
     const e = await createJobFileLoader(async () => mod)
       .load(file, { vars: {}, varFiles: [], env: {} })
       .catch((x: unknown) => x);

@@ -93,16 +93,23 @@ async function readText(path: string, what: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`Error reading ${what} "${path}": ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new UsageError(
+      `Error reading ${what} "${path}": ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
   }
 }
 
-export function createJobFileLoader(jobspec: () => Promise<JobspecModule> = loadJobspec, read: (p: string, what: string) => Promise<string> = readText): JobFileLoader {
+export function createJobFileLoader(
+  jobspec: () => Promise<JobspecModule> = loadJobspec,
+  read: (p: string, what: string) => Promise<string> = readText,
+): JobFileLoader {
   return {
     async load(path, opts) {
       const spec = await jobspec();
       const text = await read(path, 'job file');
-      const varFiles = await Promise.all(opts.varFiles.map(async (f) => ({ name: f, content: await read(f, 'variables file') })));
+      const varFiles = await Promise.all(
+        opts.varFiles.map(async (f) => ({ name: f, content: await read(f, 'variables file') })),
+      );
       let job: Job;
       let warnings: string[] = [];
       let format: string;
@@ -112,7 +119,9 @@ export function createJobFileLoader(jobspec: () => Promise<JobspecModule> = load
         // Validate as the server will: on the job with Nomad's defaults filled in.
         const problems = spec.validateJob(spec.canonicalizeJob(job));
         if (problems.length > 0) {
-          throw jobValidationError(problems.map((p) => (p.file === undefined && p.line === undefined ? { ...p, file: basename(path) } : p)));
+          throw jobValidationError(
+            problems.map((p) => (p.file === undefined && p.line === undefined ? { ...p, file: basename(path) } : p)),
+          );
         }
       } else {
         format = 'hcl2';

@@ -29,11 +29,13 @@ const ask = process.stdin.isTTY
     }
   : undefined;
 
-const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }, { signal: controller.signal, ask }).catch(
-  (e: unknown) => {
-    process.stderr.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  },
-);
+const code = await runCli(
+  process.argv.slice(2),
+  { stdout: process.stdout, stderr: process.stderr, env: process.env },
+  { signal: controller.signal, ask },
+).catch((e: unknown) => {
+  process.stderr.write(`Error: ${e instanceof Error ? e.message : String(e)}\n`);
+  return 1;
+});
 // Let piped output drain before exiting.
 process.stdout.write('', () => process.exit(code));

@@ -56,7 +56,14 @@ describe('monitorEval', () => {
       body: evaluation({
         Status: 'complete',
         BlockedEval: 'b10cb10c-0000-4000-8000-000000000001',
-        FailedTGAllocs: { web: metric({ NodesEvaluated: 3, NodesExhausted: 3, DimensionExhausted: { memory: 3 }, CoalescedFailures: 2 }) },
+        FailedTGAllocs: {
+          web: metric({
+            NodesEvaluated: 3,
+            NodesExhausted: 3,
+            DimensionExhausted: { memory: 3 },
+            CoalescedFailures: 2,
+          }),
+        },
       }),
     });
     fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
@@ -78,7 +85,10 @@ describe('monitorEval', () => {
     const NEXT = 'e2e2e2e2-0000-4000-8000-000000000002';
     fake.on('GET', `/v1/evaluation/${EVAL}`, { index: 12, body: evaluation({ Status: 'complete', NextEval: NEXT }) });
     fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
-    fake.on('GET', `/v1/evaluation/${NEXT}`, { index: 13, body: evaluation({ ID: NEXT, Status: 'complete', TriggeredBy: 'rolling-update' }) });
+    fake.on('GET', `/v1/evaluation/${NEXT}`, {
+      index: 13,
+      body: evaluation({ ID: NEXT, Status: 'complete', TriggeredBy: 'rolling-update' }),
+    });
     fake.on('GET', `/v1/evaluation/${NEXT}/allocations`, { index: 13, body: [] });
     const out = memoryOutput();
     expect(await monitorEval(new DroverClient({ address: fake.address }), out, EVAL)).toBe(0);
@@ -87,7 +97,10 @@ describe('monitorEval', () => {
   });
 
   it('runs the after-evaluation hook and uses its exit code', async () => {
-    fake.on('GET', `/v1/evaluation/${EVAL}`, { index: 12, body: evaluation({ Status: 'complete', DeploymentID: 'd1d1d1d1-0000' }) });
+    fake.on('GET', `/v1/evaluation/${EVAL}`, {
+      index: 12,
+      body: evaluation({ Status: 'complete', DeploymentID: 'd1d1d1d1-0000' }),
+    });
     fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
     const out = memoryOutput();
     const seen: string[] = [];
@@ -103,7 +116,10 @@ describe('monitorEval', () => {
   });
 
   it('exits 2 when the evaluation failed', async () => {
-    fake.on('GET', `/v1/evaluation/${EVAL}`, { index: 12, body: evaluation({ Status: 'failed', StatusDescription: 'maximum attempts reached' }) });
+    fake.on('GET', `/v1/evaluation/${EVAL}`, {
+      index: 12,
+      body: evaluation({ Status: 'failed', StatusDescription: 'maximum attempts reached' }),
+    });
     fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
     const out = memoryOutput();
     expect(await monitorEval(new DroverClient({ address: fake.address }), out, EVAL)).toBe(2);

@@ -50,7 +50,8 @@ async function readEval(client: DroverClient, id: string, index: number, opts: M
 }
 
 function triggerLine(ev: Evaluation): string {
-  if (ev.NodeID && (ev.TriggeredBy === 'node-update' || ev.TriggeredBy === 'node-drain')) return `Evaluation triggered by node "${shortId(ev.NodeID)}"`;
+  if (ev.NodeID && (ev.TriggeredBy === 'node-update' || ev.TriggeredBy === 'node-drain'))
+    return `Evaluation triggered by node "${shortId(ev.NodeID)}"`;
   return `Evaluation triggered by job "${ev.JobID}"`;
 }
 
@@ -60,7 +61,12 @@ function allocLine(a: AllocListStub, ev: Evaluation, verbose: boolean): string {
 }
 
 /** Monitors one evaluation (and the ones it hands over to); returns nomad's exit code. */
-export async function monitorEval(client: DroverClient, out: Output, evalID: string, opts: MonitorOptions = {}): Promise<number> {
+export async function monitorEval(
+  client: DroverClient,
+  out: Output,
+  evalID: string,
+  opts: MonitorOptions = {},
+): Promise<number> {
   const verbose = opts.verbose ?? false;
   const say = (s: string) => out.line(`    ${s}`);
   let id = evalID;
@@ -119,6 +125,7 @@ async function finish(out: Output, ev: Evaluation, verbose: boolean, opts: Monit
   }
   out.line(`==> Evaluation "${id}" finished with status "${ev.Status}" but failed to place all allocations:`);
   for (const l of formatFailedPlacements(ev.FailedTGAllocs, 4)) out.line(l);
-  if (ev.BlockedEval) out.line(`    Evaluation "${shortId(ev.BlockedEval, verbose)}" waiting for additional capacity to place remainder`);
+  if (ev.BlockedEval)
+    out.line(`    Evaluation "${shortId(ev.BlockedEval, verbose)}" waiting for additional capacity to place remainder`);
   return 2;
 }

@@ -18,10 +18,12 @@ export function formatAllocMetrics(m: AllocMetric, prefix = ''): string[] {
     if (available === 0) lines.push(`* No nodes are available in datacenter "${dc}"`);
   }
   for (const [cls, n] of sortedEntries(m.ClassFiltered)) lines.push(`* Class "${cls}": ${n} nodes excluded by filter`);
-  for (const [c, n] of sortedEntries(m.ConstraintFiltered)) lines.push(`* Constraint "${c}": ${n} nodes excluded by filter`);
+  for (const [c, n] of sortedEntries(m.ConstraintFiltered))
+    lines.push(`* Constraint "${c}": ${n} nodes excluded by filter`);
   if (m.NodesExhausted > 0) lines.push(`* Resources exhausted on ${m.NodesExhausted} nodes`);
   for (const [cls, n] of sortedEntries(m.ClassExhausted)) lines.push(`* Class "${cls}" exhausted on ${n} nodes`);
-  for (const [dim, n] of sortedEntries(m.DimensionExhausted)) lines.push(`* Dimension "${dim}" exhausted on ${n} nodes`);
+  for (const [dim, n] of sortedEntries(m.DimensionExhausted))
+    lines.push(`* Dimension "${dim}" exhausted on ${n} nodes`);
   for (const q of m.QuotaExhausted ?? []) lines.push(`* Quota limit hit "${q}"`);
   return lines.map((l) => prefix + l);
 }

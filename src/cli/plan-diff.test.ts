@@ -46,7 +46,16 @@ const unchangedDiff: JobDiff = {
   ID: 'web',
   Fields: [none('Priority', '50')],
   Objects: null,
-  TaskGroups: [{ Type: 'None', Name: 'web', Fields: [none('Count', '3')], Objects: null, Updates: { ignore: 3 }, Tasks: [{ Type: 'None', Name: 'srv', Annotations: null, Fields: null, Objects: null }] }],
+  TaskGroups: [
+    {
+      Type: 'None',
+      Name: 'web',
+      Fields: [none('Count', '3')],
+      Objects: null,
+      Updates: { ignore: 3 },
+      Tasks: [{ Type: 'None', Name: 'srv', Annotations: null, Fields: null, Objects: null }],
+    },
+  ],
 };
 
 const addedDiff: JobDiff = {
@@ -56,14 +65,61 @@ const addedDiff: JobDiff = {
     { Type: 'Added', Name: 'Type', Old: '', New: 'batch', Annotations: null },
     { Type: 'Added', Name: 'Priority', Old: '', New: '50', Annotations: null },
   ],
-  Objects: [{ Type: 'Added', Name: 'Datacenters', Fields: [{ Type: 'Added', Name: 'Datacenters', Old: '', New: 'dc1', Annotations: null }], Objects: null }],
-  TaskGroups: [{ Type: 'Added', Name: 'run', Fields: null, Objects: null, Updates: { create: 1 }, Tasks: [{ Type: 'Added', Name: 'once', Annotations: null, Fields: [{ Type: 'Added', Name: 'Driver', Old: '', New: 'raw_exec', Annotations: null }], Objects: null }] }],
+  Objects: [
+    {
+      Type: 'Added',
+      Name: 'Datacenters',
+      Fields: [{ Type: 'Added', Name: 'Datacenters', Old: '', New: 'dc1', Annotations: null }],
+      Objects: null,
+    },
+  ],
+  TaskGroups: [
+    {
+      Type: 'Added',
+      Name: 'run',
+      Fields: null,
+      Objects: null,
+      Updates: { create: 1 },
+      Tasks: [
+        {
+          Type: 'Added',
+          Name: 'once',
+          Annotations: null,
+          Fields: [{ Type: 'Added', Name: 'Driver', Old: '', New: 'raw_exec', Annotations: null }],
+          Objects: null,
+        },
+      ],
+    },
+  ],
 };
 
-const upd = (u: Partial<DesiredUpdates>): DesiredUpdates => ({ Ignore: 0, Place: 0, Migrate: 0, Stop: 0, InPlaceUpdate: 0, DestructiveUpdate: 0, Canary: 0, Preemptions: 0, ...u });
+const upd = (u: Partial<DesiredUpdates>): DesiredUpdates => ({
+  Ignore: 0,
+  Place: 0,
+  Migrate: 0,
+  Stop: 0,
+  InPlaceUpdate: 0,
+  DestructiveUpdate: 0,
+  Canary: 0,
+  Preemptions: 0,
+  ...u,
+});
 
-function plan(diff: JobDiff | null, updates: Record<string, DesiredUpdates> | null, extra: Partial<JobPlanResult> = {}): JobPlanResult {
-  return { Index: 10, JobModifyIndex: 7, Diff: diff, Annotations: updates ? { DesiredTGUpdates: updates } : null, FailedTGAllocs: null, CreatedEvals: null, Warnings: '', ...extra };
+function plan(
+  diff: JobDiff | null,
+  updates: Record<string, DesiredUpdates> | null,
+  extra: Partial<JobPlanResult> = {},
+): JobPlanResult {
+  return {
+    Index: 10,
+    JobModifyIndex: 7,
+    Diff: diff,
+    Annotations: updates ? { DesiredTGUpdates: updates } : null,
+    FailedTGAllocs: null,
+    CreatedEvals: null,
+    Warnings: '',
+    ...extra,
+  };
 }
 
 describe('formatJobDiff', () => {
@@ -82,7 +138,13 @@ describe('formatJobDiff', () => {
 
   it('lists unchanged groups and tasks by name but hides unchanged fields unless verbose', () => {
     expect(formatJobDiff(unchangedDiff)).toEqual(['Job: "web"', 'Task Group: "web" (3 ignore)', '  Task: "srv"']);
-    expect(formatJobDiff(unchangedDiff, true)).toEqual(['Job: "web"', 'Priority: "50"', 'Task Group: "web" (3 ignore)', '  Count: "3"', '  Task: "srv"']);
+    expect(formatJobDiff(unchangedDiff, true)).toEqual([
+      'Job: "web"',
+      'Priority: "50"',
+      'Task Group: "web" (3 ignore)',
+      '  Count: "3"',
+      '  Task: "srv"',
+    ]);
   });
 
   it('shows every field of a new job with + markers', () => {
@@ -102,7 +164,9 @@ describe('formatJobDiff', () => {
 
 describe('formatUpdates', () => {
   it('orders the counts create, destroy, in-place, destructive, ignore and drops zeros', () => {
-    expect(formatUpdates({ ignore: 2, 'in-place update': 1, create: 1, destroy: 0 })).toBe('1 create, 1 in-place update, 2 ignore');
+    expect(formatUpdates({ ignore: 2, 'in-place update': 1, create: 1, destroy: 0 })).toBe(
+      '1 create, 1 in-place update, 2 ignore',
+    );
   });
 });
 
@@ -159,8 +223,16 @@ describe('formatPlan', () => {
   });
 
   it('lists the warnings as bullets before the diff', () => {
-    const lines = formatPlan(plan(unchangedDiff, null, { Warnings: 'the "update" block is ignored\nthe "consul" block is ignored\n' }), 'web.hcl');
-    expect(lines.slice(0, 4)).toEqual(['Job Warnings:', '* the "update" block is ignored', '* the "consul" block is ignored', '']);
+    const lines = formatPlan(
+      plan(unchangedDiff, null, { Warnings: 'the "update" block is ignored\nthe "consul" block is ignored\n' }),
+      'web.hcl',
+    );
+    expect(lines.slice(0, 4)).toEqual([
+      'Job Warnings:',
+      '* the "update" block is ignored',
+      '* the "consul" block is ignored',
+      '',
+    ]);
   });
 
   it('ends with the job modify index and the check-index command', () => {

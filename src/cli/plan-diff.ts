@@ -53,7 +53,12 @@ function fieldValue(f: FieldDiff): string {
  * Fields then objects at one level, markers and names aligned across siblings. `all` prints unchanged items
  * too: nomad does inside an edited object (for context) and everywhere with `-verbose`.
  */
-function formatFieldsAndObjects(fields: FieldDiff[] | null, objects: ObjectDiff[] | null, indent: number, all: boolean): string[] {
+function formatFieldsAndObjects(
+  fields: FieldDiff[] | null,
+  objects: ObjectDiff[] | null,
+  indent: number,
+  all: boolean,
+): string[] {
   const fs = (fields ?? []).filter((f) => all || f.Type !== 'None');
   const os = (objects ?? []).filter((o) => all || o.Type !== 'None');
   const mw = Math.max(0, ...fs.map((f) => marker(f.Type).length), ...os.map((o) => marker(o.Type).length));
@@ -152,7 +157,8 @@ export function planExitCode(p: JobPlanResult): number {
   const updates = p.Annotations?.DesiredTGUpdates;
   if (updates) {
     for (const u of Object.values(updates)) {
-      if ((u.Place ?? 0) + (u.Stop ?? 0) + (u.Migrate ?? 0) + (u.DestructiveUpdate ?? 0) + (u.Canary ?? 0) > 0) return 1;
+      if ((u.Place ?? 0) + (u.Stop ?? 0) + (u.Migrate ?? 0) + (u.DestructiveUpdate ?? 0) + (u.Canary ?? 0) > 0)
+        return 1;
     }
     return 0;
   }
@@ -162,7 +168,9 @@ export function planExitCode(p: JobPlanResult): number {
 /** Everything `job plan` prints for a plan answer. */
 export function formatPlan(p: JobPlanResult, file: string, verbose = false): string[] {
   const lines: string[] = [];
-  const warnings = p.Warnings.split('\n').map((w) => w.trim()).filter(Boolean);
+  const warnings = p.Warnings.split('\n')
+    .map((w) => w.trim())
+    .filter(Boolean);
   if (warnings.length > 0) lines.push('Job Warnings:', ...warnings.map((w) => `* ${w}`), '');
   if (p.Diff) lines.push(...formatJobDiff(p.Diff, verbose), '');
   lines.push(...formatDryRun(p), '');

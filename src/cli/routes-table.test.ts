@@ -6,10 +6,33 @@ describe('the routes table for the CLI', () => {
     const text = formatRoutesTable(
       [
         {
-          Name: '/api', Host: '', Prefix: '/api', Strip: '/api', LB: 'round_robin', Services: ['api'],
+          Name: '/api',
+          Host: '',
+          Prefix: '/api',
+          Strip: '/api',
+          LB: 'round_robin',
+          Services: ['api'],
           Targets: [
-            { ID: 'aaaaaaaa-1', ServiceName: 'api', AllocID: 'x', NodeID: 'n', Address: '10.0.0.1', Port: 80, Active: 2, EjectedUntil: 0 },
-            { ID: 'bbbbbbbb-2', ServiceName: 'api', AllocID: 'y', NodeID: 'n', Address: '10.0.0.2', Port: 80, Active: 0, EjectedUntil: 5_000 },
+            {
+              ID: 'aaaaaaaa-1',
+              ServiceName: 'api',
+              AllocID: 'x',
+              NodeID: 'n',
+              Address: '10.0.0.1',
+              Port: 80,
+              Active: 2,
+              EjectedUntil: 0,
+            },
+            {
+              ID: 'bbbbbbbb-2',
+              ServiceName: 'api',
+              AllocID: 'y',
+              NodeID: 'n',
+              Address: '10.0.0.2',
+              Port: 80,
+              Active: 0,
+              EjectedUntil: 5_000,
+            },
           ],
         },
         { Name: '/empty', Host: '', Prefix: '/empty', Strip: '', LB: 'least_conn', Services: ['e'], Targets: [] },

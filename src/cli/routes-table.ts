@@ -17,7 +17,14 @@ export function formatRoutesTable(routes: readonly RouteInfo[], now: number = Da
     if (r.Targets.length === 0) rows.push([...first, r.Services.join(',') || '-', '-', '-', '0', 'no instances']);
     r.Targets.forEach((t, i) => {
       const state = t.EjectedUntil > now ? `ejected ${Math.ceil((t.EjectedUntil - now) / 1000)}s` : 'ok';
-      rows.push([...(i === 0 ? first : ['', '', '']), t.ServiceName, t.ID.slice(0, 8), `${t.Address}:${t.Port}`, String(t.Active), state]);
+      rows.push([
+        ...(i === 0 ? first : ['', '', '']),
+        t.ServiceName,
+        t.ID.slice(0, 8),
+        `${t.Address}:${t.Port}`,
+        String(t.Active),
+        state,
+      ]);
     });
   }
   if (rows.length === 0) return 'No routes: no passing instance has a urlprefix- or drover.route= tag.\n';

@@ -32,7 +32,11 @@ async function cli(argv: string[], deps: CliDeps = {}, env: Record<string, strin
   let stderr = '';
   const code = await runCli(
     argv,
-    { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { DROVER_ADDR: fake.address, ...env } },
+    {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+      env: { DROVER_ADDR: fake.address, ...env },
+    },
     { jobFiles: fakeLoader(), now: () => NOW_MS, ...deps },
   );
   return { code, stdout, stderr };
@@ -50,7 +54,13 @@ describe('drover job run', () => {
         Promise.reject(
           jobParseError([
             { message: 'unknown block "grup"', file: 'web.hcl', line: 3, column: 5 },
-            { message: 'count must not be negative', file: 'web.hcl', line: 7, column: 13, block: 'job "web" > group "api"' },
+            {
+              message: 'count must not be negative',
+              file: 'web.hcl',
+              line: 7,
+              column: 13,
+              block: 'job "web" > group "api"',
+            },
           ]),
         ),
     };
@@ -63,17 +73,34 @@ describe('drover job run', () => {
   });
 
   it('registers with -check-index and -var, and -detach prints only the evaluation ID', async () => {
-    fake.on('POST', '/v1/jobs', { body: { EvalID: EVAL, EvalCreateIndex: 11, JobModifyIndex: 11, Warnings: '', Index: 11 } });
+    fake.on('POST', '/v1/jobs', {
+      body: { EvalID: EVAL, EvalCreateIndex: 11, JobModifyIndex: 11, Warnings: '', Index: 11 },
+    });
     const calls: { path: string; opts: JobFileOptions }[] = [];
-    const r = await cli(['job', 'run', '-check-index', '0', '-detach', '-var', 'image=v2', '-var=count=3', 'web.hcl'], { jobFiles: fakeLoader(calls) });
+    const r = await cli(['job', 'run', '-check-index', '0', '-detach', '-var', 'image=v2', '-var=count=3', 'web.hcl'], {
+      jobFiles: fakeLoader(calls),
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${EVAL}\n`);
     expect(calls[0]?.opts.vars).toEqual({ image: 'v2', count: '3' });
-    expect(fake.requests[0]?.body).toMatchObject({ EnforceIndex: true, JobModifyIndex: 0, Job: { ID: 'web' }, Submission: { Format: 'hcl2' } });
+    expect(fake.requests[0]?.body).toMatchObject({
+      EnforceIndex: true,
+      JobModifyIndex: 0,
+      Job: { ID: 'web' },
+      Submission: { Format: 'hcl2' },
+    });
   });
 
   it('monitors the evaluation and prints the server warnings', async () => {
-    fake.on('POST', '/v1/jobs', { body: { EvalID: EVAL, EvalCreateIndex: 11, JobModifyIndex: 11, Warnings: 'group "web": block "update" is parsed but ignored', Index: 11 } });
+    fake.on('POST', '/v1/jobs', {
+      body: {
+        EvalID: EVAL,
+        EvalCreateIndex: 11,
+        JobModifyIndex: 11,
+        Warnings: 'group "web": block "update" is parsed but ignored',
+        Index: 11,
+      },
+    });
     serveCompletedEval();
     const r = await cli(['job', 'run', 'web.hcl']);
     expect(r.code).toBe(0);
@@ -85,9 +112,15 @@ describe('drover job run', () => {
 
   it('registers a periodic job without monitoring anything', async () => {
     // An eval ID that cannot be monitored: the command must not try.
-    fake.on('POST', '/v1/jobs', { body: { EvalID: 'not-monitored', EvalCreateIndex: 11, JobModifyIndex: 11, Warnings: '', Index: 11 } });
+    fake.on('POST', '/v1/jobs', {
+      body: { EvalID: 'not-monitored', EvalCreateIndex: 11, JobModifyIndex: 11, Warnings: '', Index: 11 },
+    });
     const periodic: JobFileLoader = {
-      load: async () => ({ job: job({ Type: 'batch', Periodic: { Spec: '*/5 * * * *' } as never }), warnings: [], submission: { Source: '', Format: 'hcl2' } }),
+      load: async () => ({
+        job: job({ Type: 'batch', Periodic: { Spec: '*/5 * * * *' } as never }),
+        warnings: [],
+        submission: { Source: '', Format: 'hcl2' },
+      }),
     };
     const r = await cli(['job', 'run', 'cron.hcl'], { jobFiles: periodic });
     expect(r.code).toBe(0);
@@ -96,7 +129,11 @@ describe('drover job run', () => {
   });
 
   it('reports a check-index conflict as a submit error', async () => {
-    fake.on('POST', '/v1/jobs', { status: 409, body: 'job modify index 3 does not match the current index 11', headers: { 'X-Drover-Error-Code': 'CheckIndexMismatch' } });
+    fake.on('POST', '/v1/jobs', {
+      status: 409,
+      body: 'job modify index 3 does not match the current index 11',
+      headers: { 'X-Drover-Error-Code': 'CheckIndexMismatch' },
+    });
     const r = await cli(['job', 'run', '-check-index', '3', 'web.hcl']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('Error submitting job: job modify index 3 does not match the current index 11\n');
@@ -107,8 +144,28 @@ describe('drover job plan', () => {
   const planBody = (updates: Record<string, unknown>) => ({
     Index: 12,
     JobModifyIndex: 11,
-    Diff: { Type: 'None', ID: 'web', Fields: null, Objects: null, TaskGroups: [{ Type: 'None', Name: 'web', Fields: null, Objects: null, Tasks: null, Updates: { ignore: 1 } }] },
-    Annotations: { DesiredTGUpdates: { web: { Ignore: 0, Place: 0, Migrate: 0, Stop: 0, InPlaceUpdate: 0, DestructiveUpdate: 0, Canary: 0, Preemptions: 0, ...updates } } },
+    Diff: {
+      Type: 'None',
+      ID: 'web',
+      Fields: null,
+      Objects: null,
+      TaskGroups: [{ Type: 'None', Name: 'web', Fields: null, Objects: null, Tasks: null, Updates: { ignore: 1 } }],
+    },
+    Annotations: {
+      DesiredTGUpdates: {
+        web: {
+          Ignore: 0,
+          Place: 0,
+          Migrate: 0,
+          Stop: 0,
+          InPlaceUpdate: 0,
+          DestructiveUpdate: 0,
+          Canary: 0,
+          Preemptions: 0,
+          ...updates,
+        },
+      },
+    },
     FailedTGAllocs: null,
     CreatedEvals: null,
     Warnings: '',
@@ -136,7 +193,11 @@ describe('drover job plan', () => {
   });
 
   it('exits 255 for a bad job file, before asking the agent', async () => {
-    const r = await cli(['job', 'plan', 'web.hcl'], { jobFiles: { load: () => Promise.reject(jobParseError([{ message: 'bad', file: 'web.hcl', line: 1, column: 1 }])) } });
+    const r = await cli(['job', 'plan', 'web.hcl'], {
+      jobFiles: {
+        load: () => Promise.reject(jobParseError([{ message: 'bad', file: 'web.hcl', line: 1, column: 1 }])),
+      },
+    });
     expect(r.code).toBe(255);
     expect(fake.requests).toHaveLength(0);
   });
@@ -144,7 +205,10 @@ describe('drover job plan', () => {
 
 describe('drover job status', () => {
   it('lists jobs, and drover status does the same', async () => {
-    fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub(), jobStub({ ID: 'batch-1', Type: 'batch', Status: 'dead' })] });
+    fake.on('GET', '/v1/jobs', {
+      index: 5,
+      body: [jobStub(), jobStub({ ID: 'batch-1', Type: 'batch', Status: 'dead' })],
+    });
     for (const argv of [['job', 'status'], ['status']]) {
       const r = await cli(argv);
       expect(r.code).toBe(0);
@@ -160,7 +224,14 @@ describe('drover job status', () => {
     fake.on('GET', '/v1/job/web', { index: 5, body: job() });
     fake.on('GET', '/v1/job/web/summary', {
       index: 5,
-      body: { JobID: 'web', Namespace: 'default', Summary: { web: { Queued: 0, Complete: 0, Failed: 0, Running: 1, Starting: 0, Lost: 0, Unknown: 0 } }, Children: null, CreateIndex: 1, ModifyIndex: 5 },
+      body: {
+        JobID: 'web',
+        Namespace: 'default',
+        Summary: { web: { Queued: 0, Complete: 0, Failed: 0, Running: 1, Starting: 0, Lost: 0, Unknown: 0 } },
+        Children: null,
+        CreateIndex: 1,
+        ModifyIndex: 5,
+      },
     });
     fake.on('GET', '/v1/job/web/allocations', { index: 5, body: [allocStub()] });
     fake.on('GET', '/v1/job/web/deployment', { index: 5, body: null });
@@ -169,8 +240,12 @@ describe('drover job status', () => {
     expect(fake.requests[0]?.query.get('prefix')).toBe('we');
     expect(r.stdout).toMatch(/^ID\s+= web$/m);
     expect(r.stdout).toMatch(/^Status\s+= running$/m);
-    expect(r.stdout).toContain('Summary\nTask Group  Queued  Starting  Running  Failed  Complete  Lost\nweb         0       0         1        0       0         0\n');
-    expect(r.stdout).toContain('Allocations\nID        Node ID   Task Group  Version  Desired  Status   Created  Modified\na1a1a1a1  n1n1n1n1  web         0        run      running  1m ago   30s ago\n');
+    expect(r.stdout).toContain(
+      'Summary\nTask Group  Queued  Starting  Running  Failed  Complete  Lost\nweb         0       0         1        0       0         0\n',
+    );
+    expect(r.stdout).toContain(
+      'Allocations\nID        Node ID   Task Group  Version  Desired  Status   Created  Modified\na1a1a1a1  n1n1n1n1  web         0        run      running  1m ago   30s ago\n',
+    );
   });
 
   it('prints the API JSON with -json', async () => {
@@ -212,8 +287,25 @@ describe('drover alloc status', () => {
             Timestamp: 0,
             Pids: null,
             ResourceUsage: {
-              MemoryStats: { RSS: 6.5 * 1024 * 1024, Cache: 0, Swap: 0, Usage: 7 * 1024 * 1024, MaxUsage: 8 * 1024 * 1024, KernelUsage: 0, KernelMaxUsage: 0, Measured: ['RSS'] },
-              CpuStats: { SystemMode: 1, UserMode: 2.5, TotalTicks: 12.4, ThrottledPeriods: 0, ThrottledTime: 0, Percent: 3.5, Measured: ['Percent'] },
+              MemoryStats: {
+                RSS: 6.5 * 1024 * 1024,
+                Cache: 0,
+                Swap: 0,
+                Usage: 7 * 1024 * 1024,
+                MaxUsage: 8 * 1024 * 1024,
+                KernelUsage: 0,
+                KernelMaxUsage: 0,
+                Measured: ['RSS'],
+              },
+              CpuStats: {
+                SystemMode: 1,
+                UserMode: 2.5,
+                TotalTicks: 12.4,
+                ThrottledPeriods: 0,
+                ThrottledTime: 0,
+                Percent: 3.5,
+                Measured: ['Percent'],
+              },
             },
           },
         },
@@ -224,8 +316,12 @@ describe('drover alloc status', () => {
     expect(r.stdout).toMatch(/^ID\s+= a1a1a1a1$/m);
     expect(r.stdout).toMatch(/^Client Status\s+= running$/m);
     expect(r.stdout).toContain('Allocation Addresses:\nLabel  Dynamic  Address\nhttp   yes      127.0.0.1:23456\n');
-    expect(r.stdout).toContain('Task "srv" is "running"\nTask Resources:\nCPU         Memory          Disk     Addresses\n12/100 MHz  6.5 MiB/64 MiB  300 MiB  http: 127.0.0.1:23456\n');
-    expect(r.stdout).toContain('Memory Stats\nCache  Max Usage  RSS      Swap  Usage\n0 B    8 MiB      6.5 MiB  0 B   7 MiB');
+    expect(r.stdout).toContain(
+      'Task "srv" is "running"\nTask Resources:\nCPU         Memory          Disk     Addresses\n12/100 MHz  6.5 MiB/64 MiB  300 MiB  http: 127.0.0.1:23456\n',
+    );
+    expect(r.stdout).toContain(
+      'Memory Stats\nCache  Max Usage  RSS      Swap  Usage\n0 B    8 MiB      6.5 MiB  0 B   7 MiB',
+    );
     expect(r.stdout).toMatch(/^Total Restarts = 1$/m);
     const events = r.stdout.slice(r.stdout.indexOf('Recent Events:')).split('\n');
     expect(events[1]).toMatch(/^Time\s+Type\s+Description$/);
@@ -234,7 +330,10 @@ describe('drover alloc status', () => {
   });
 
   it('lists the matches and fails when a prefix is ambiguous', async () => {
-    fake.on('GET', '/v1/allocations', { index: 5, body: [allocStub(), allocStub({ ID: 'a1a1a1a1-9999-4000-8000-000000000002', Name: 'web.web[1]' })] });
+    fake.on('GET', '/v1/allocations', {
+      index: 5,
+      body: [allocStub(), allocStub({ ID: 'a1a1a1a1-9999-4000-8000-000000000002', Name: 'web.web[1]' })],
+    });
     const r = await cli(['alloc', 'status', 'a1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('Prefix matched multiple allocations');
@@ -255,7 +354,13 @@ describe('drover alloc logs', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('one\ntwo\nthree\n');
     const q = fake.requests.find((x) => x.path.startsWith('/v1/client/fs/logs'))!.query;
-    expect(Object.fromEntries(q)).toMatchObject({ task: 'srv', type: 'stdout', follow: 'false', origin: 'start', plain: 'true' });
+    expect(Object.fromEntries(q)).toMatchObject({
+      task: 'srv',
+      type: 'stdout',
+      follow: 'false',
+      origin: 'start',
+      plain: 'true',
+    });
   });
 
   it('reads stderr from the end with -stderr -tail -n', async () => {
@@ -276,7 +381,9 @@ describe('drover node status and eval status', () => {
   it('lists nodes as nomad does', async () => {
     fake.on('GET', '/v1/nodes', { index: 5, body: [nodeStub()] });
     const r = await cli(['node', 'status']);
-    expect(r.stdout).toBe('ID        Node Pool  DC   Name   Class   Drain  Eligibility  Status\nn1n1n1n1  default    dc1  node1  <none>  false  eligible     ready\n');
+    expect(r.stdout).toBe(
+      'ID        Node Pool  DC   Name   Class   Drain  Eligibility  Status\nn1n1n1n1  default    dc1  node1  <none>  false  eligible     ready\n',
+    );
   });
 
   it('shows a node with its allocated resources and allocations', async () => {
@@ -286,7 +393,9 @@ describe('drover node status and eval status', () => {
     const r = await cli(['node', 'status', 'n1n1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Drivers\s+= raw_exec$/m);
-    expect(r.stdout).toContain('Allocated Resources\nCPU           Memory        Disk\n100/4000 MHz  64 MiB/8 GiB  300 MiB/10 GiB\n');
+    expect(r.stdout).toContain(
+      'Allocated Resources\nCPU           Memory        Disk\n100/4000 MHz  64 MiB/8 GiB  300 MiB/10 GiB\n',
+    );
     expect(r.stdout).toMatch(/^a1a1a1a1\s+web\s+web\s+0\s+run\s+running\s+1m ago\s+30s ago$/m);
   });
 
@@ -294,12 +403,19 @@ describe('drover node status and eval status', () => {
     fake.on('GET', '/v1/evaluations', { index: 5, body: [evaluation({ Status: 'complete' })] });
     fake.on('GET', `/v1/evaluation/${EVAL}`, {
       index: 5,
-      body: evaluation({ Status: 'complete', FailedTGAllocs: { web: metric({ ConstraintFiltered: { '${attr.kernel.name} = windows': 1 }, NodesFiltered: 1 }) } }),
+      body: evaluation({
+        Status: 'complete',
+        FailedTGAllocs: {
+          web: metric({ ConstraintFiltered: { '${attr.kernel.name} = windows': 1 }, NodesFiltered: 1 }),
+        },
+      }),
     });
     const r = await cli(['eval', 'status', 'e1e1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Placement Failures = true$/m);
-    expect(r.stdout).toContain('Failed Placements\nTask Group "web" (failed to place 1 allocation):\n  * Constraint "${attr.kernel.name} = windows": 1 nodes excluded by filter\n');
+    expect(r.stdout).toContain(
+      'Failed Placements\nTask Group "web" (failed to place 1 allocation):\n  * Constraint "${attr.kernel.name} = windows": 1 nodes excluded by filter\n',
+    );
   });
 });
 
@@ -315,7 +431,9 @@ describe('global behaviour', () => {
     const port = await closedPort();
     const r = await cli(['job', 'status'], {}, { DROVER_ADDR: `127.0.0.1:${port}` });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`Error querying http://127.0.0.1:${port}/v1/jobs: connect ECONNREFUSED 127.0.0.1:${port}; is the agent running`);
+    expect(r.stderr).toContain(
+      `Error querying http://127.0.0.1:${port}/v1/jobs: connect ECONNREFUSED 127.0.0.1:${port}; is the agent running`,
+    );
   });
 
   it('prints the version for drover version and drover -v', async () => {
@@ -336,18 +454,40 @@ describe('drover agent', () => {
     const ac = new AbortController();
     const got: AgentFlags[] = [];
     let stopped = false;
-    const running = cli(['agent', '-dev', '-data-dir', '/tmp/d', '-bind', '127.0.0.1', '-http-port', '4747', '-config', 'a.json', '-config', 'b.json'], {
-      signal: ac.signal,
-      startAgent: async (flags) => {
-        got.push(flags);
-        setTimeout(() => ac.abort(), 20);
-        return { stop: async () => void (stopped = true) };
+    const running = cli(
+      [
+        'agent',
+        '-dev',
+        '-data-dir',
+        '/tmp/d',
+        '-bind',
+        '127.0.0.1',
+        '-http-port',
+        '4747',
+        '-config',
+        'a.json',
+        '-config',
+        'b.json',
+      ],
+      {
+        signal: ac.signal,
+        startAgent: async (flags) => {
+          got.push(flags);
+          setTimeout(() => ac.abort(), 20);
+          return { stop: async () => void (stopped = true) };
+        },
       },
-    });
+    );
     const r = await running;
     expect(r.code).toBe(0);
     expect(stopped).toBe(true);
-    expect(got[0]).toMatchObject({ dev: true, dataDir: '/tmp/d', bindAddr: '127.0.0.1', httpPort: 4747, configFiles: ['a.json', 'b.json'] });
+    expect(got[0]).toMatchObject({
+      dev: true,
+      dataDir: '/tmp/d',
+      bindAddr: '127.0.0.1',
+      httpPort: 4747,
+      configFiles: ['a.json', 'b.json'],
+    });
     expect(r.stdout).toContain('gracefully shutting down');
   });
 

@@ -8,7 +8,14 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_ADDRESS, DroverClient, normalizeAddress, type FetchLike } from '../api/index.js';
 import { DroverError, formatProblem } from '../errors/index.js';
 import { longFlagNames, normalizeArgv } from './argv.js';
-import { UsageError, type CommandContext, type CommandSpec, type GlobalOptions, type OptionSpec, type StartAgentFn } from './command.js';
+import {
+  UsageError,
+  type CommandContext,
+  type CommandSpec,
+  type GlobalOptions,
+  type OptionSpec,
+  type StartAgentFn,
+} from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { createJobFileLoader, type JobFileLoader, type JobspecModule, loadJobspec } from './jobfile.js';
 import { createOutput, type Writable } from './output.js';
@@ -37,10 +44,23 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { flags: '--namespace <namespace>', description: 'target namespace (env DROVER_NAMESPACE, NOMAD_NAMESPACE)' },
   { flags: '--region <region>', description: 'target region (env DROVER_REGION, NOMAD_REGION)' },
   { flags: '--token <token>', description: 'ACL token (env DROVER_TOKEN, NOMAD_TOKEN)' },
-  { flags: '--ca-cert <file>', description: 'CA certificate to verify the agent with (env DROVER_CACERT, NOMAD_CACERT)' },
-  { flags: '--client-cert <file>', description: 'client certificate for mutual TLS (env DROVER_CLIENT_CERT, NOMAD_CLIENT_CERT)' },
-  { flags: '--client-key <file>', description: 'key of the client certificate (env DROVER_CLIENT_KEY, NOMAD_CLIENT_KEY)' },
-  { flags: '--tls-server-name <name>', description: 'server name to verify the agent certificate against (env DROVER_TLS_SERVER_NAME, NOMAD_TLS_SERVER_NAME)' },
+  {
+    flags: '--ca-cert <file>',
+    description: 'CA certificate to verify the agent with (env DROVER_CACERT, NOMAD_CACERT)',
+  },
+  {
+    flags: '--client-cert <file>',
+    description: 'client certificate for mutual TLS (env DROVER_CLIENT_CERT, NOMAD_CLIENT_CERT)',
+  },
+  {
+    flags: '--client-key <file>',
+    description: 'key of the client certificate (env DROVER_CLIENT_KEY, NOMAD_CLIENT_KEY)',
+  },
+  {
+    flags: '--tls-server-name <name>',
+    description:
+      'server name to verify the agent certificate against (env DROVER_TLS_SERVER_NAME, NOMAD_TLS_SERVER_NAME)',
+  },
   { flags: '--json', description: 'print the API JSON instead of text' },
 ];
 
@@ -119,7 +139,14 @@ function makeContext(shared: Shared, opts: Record<string, unknown>): CommandCont
     out: createOutput(io.stdout, io.stderr, globals.json),
     globals,
     env: io.env,
-    client: () => (client ??= new DroverClient({ address: globals.address, namespace: globals.namespace, region: globals.region, token: globals.token, fetch: deps.fetch ?? tlsFetch(globals.tls ?? {}) })),
+    client: () =>
+      (client ??= new DroverClient({
+        address: globals.address,
+        namespace: globals.namespace,
+        region: globals.region,
+        token: globals.token,
+        fetch: deps.fetch ?? tlsFetch(globals.tls ?? {}),
+      })),
     jobFiles: shared.jobFiles,
     signal: shared.signal,
     now: deps.now ?? Date.now,
@@ -152,8 +179,14 @@ function addCommand(parent: Command, spec: CommandSpec, name: string, shared: Sh
   if (spec.help) cmd.addHelpText('after', `\n${spec.help}`);
   cmd.action(async (...a: unknown[]) => {
     const command = a[a.length - 1] as Command;
-    const args = a.slice(0, (spec.args ?? []).length).flatMap((x) => (Array.isArray(x) ? (x as string[]) : x === undefined ? [] : [String(x)]));
-    result.code = await spec.run(makeContext(shared, command.opts<Record<string, unknown>>()), args, command.opts<Record<string, unknown>>());
+    const args = a
+      .slice(0, (spec.args ?? []).length)
+      .flatMap((x) => (Array.isArray(x) ? (x as string[]) : x === undefined ? [] : [String(x)]));
+    result.code = await spec.run(
+      makeContext(shared, command.opts<Record<string, unknown>>()),
+      args,
+      command.opts<Record<string, unknown>>(),
+    );
   });
 }
 

@@ -33,8 +33,15 @@ export function tlsFetch(t: CliTls): FetchLike | undefined {
     connect: {
       ...(t.caCert ? { ca: read('-ca-cert', t.caCert) } : {}),
       ...(t.clientCert ? { cert: read('-client-cert', t.clientCert), key: read('-client-key', t.clientKey!) } : {}),
-      ...(serverName ? { servername: serverName, checkServerIdentity: (_host: string, cert: import('node:tls').PeerCertificate) => checkServerIdentity(serverName, cert) } : {}),
+      ...(serverName
+        ? {
+            servername: serverName,
+            checkServerIdentity: (_host: string, cert: import('node:tls').PeerCertificate) =>
+              checkServerIdentity(serverName, cert),
+          }
+        : {}),
     },
   });
-  return ((input: string, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher } as never)) as unknown as FetchLike;
+  return ((input: string, init?: RequestInit) =>
+    undiciFetch(input, { ...(init as object), dispatcher } as never)) as unknown as FetchLike;
 }

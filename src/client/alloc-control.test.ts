@@ -38,7 +38,8 @@ async function startClient(server: FakeServer): Promise<Client> {
 
 /** One failure ends the task: any restart counted against the policy would show as a failed task. */
 const noRetries = { Attempts: 1, Interval: 600e9, Delay: 50e6, Mode: 'fail' };
-const state = (server: FakeServer, id: string, task = 'main'): TaskState | undefined => server.allocs.get(id)?.TaskStates?.[task];
+const state = (server: FakeServer, id: string, task = 'main'): TaskState | undefined =>
+  server.allocs.get(id)?.TaskStates?.[task];
 const types = (s: TaskState | undefined) => (s?.Events ?? []).map((e) => e.Type);
 
 async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
@@ -54,11 +55,15 @@ describe('user restart and signal of an allocation', () => {
   it('restarts a running task without using its restart policy attempts', async () => {
     const server = new FakeServer();
     const client = await startClient(server);
-    const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', {}, { RestartPolicy: noRetries })]), client.nodeID));
+    const a = server.place(
+      testAlloc(testJob([testTask('main', 'mock_driver', {}, { RestartPolicy: noRetries })]), client.nodeID),
+    );
     await expect.poll(() => state(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
     for (let i = 1; i <= 3; i++) {
       await client.allocRestart(a.ID, {});
-      await expect.poll(() => state(server, a.ID)?.State === 'running' && state(server, a.ID)!.Restarts === i, { timeout: 5_000 }).toBe(true);
+      await expect
+        .poll(() => state(server, a.ID)?.State === 'running' && state(server, a.ID)!.Restarts === i, { timeout: 5_000 })
+        .toBe(true);
     }
     const s = state(server, a.ID)!;
     expect(types(s)).toContain('Restart Signaled');
@@ -73,9 +78,17 @@ describe('user restart and signal of an allocation', () => {
     const client = await startClient(server);
     const job = testJob([testTask('main', 'mock_driver', {}), testTask('side', 'mock_driver', {})]);
     const a = server.place(testAlloc(job, client.nodeID));
-    await expect.poll(() => state(server, a.ID)?.State === 'running' && state(server, a.ID, 'side')?.State === 'running', { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => state(server, a.ID)?.State === 'running' && state(server, a.ID, 'side')?.State === 'running', {
+        timeout: 5_000,
+      })
+      .toBe(true);
     await client.allocRestart(a.ID, { task: 'side' });
-    await expect.poll(() => state(server, a.ID, 'side')?.Restarts === 1 && state(server, a.ID, 'side')?.State === 'running', { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => state(server, a.ID, 'side')?.Restarts === 1 && state(server, a.ID, 'side')?.State === 'running', {
+        timeout: 5_000,
+      })
+      .toBe(true);
     expect(state(server, a.ID)!.Restarts).toBe(0);
     const err = await rejection(client.allocRestart(a.ID, { task: 'nope' }));
     expect(isDroverError(err, 'BadRequest')).toBe(true);
@@ -87,22 +100,39 @@ describe('user restart and signal of an allocation', () => {
   it('runs a finished prestart task again before the main task with all tasks', async () => {
     const server = new FakeServer();
     const client = await startClient(server);
-    const pre = testTask('init', 'mock_driver', { run_for: '10ms' }, { Lifecycle: { Hook: 'prestart', Sidecar: false } });
+    const pre = testTask(
+      'init',
+      'mock_driver',
+      { run_for: '10ms' },
+      { Lifecycle: { Hook: 'prestart', Sidecar: false } },
+    );
     const a = server.place(testAlloc(testJob([pre, testTask('main', 'mock_driver', {})]), client.nodeID));
-    await expect.poll(() => state(server, a.ID)?.State === 'running' && state(server, a.ID, 'init')?.State === 'dead', { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => state(server, a.ID)?.State === 'running' && state(server, a.ID, 'init')?.State === 'dead', {
+        timeout: 5_000,
+      })
+      .toBe(true);
     // Without all tasks, the finished prestart task stays finished.
     await client.allocRestart(a.ID, {});
-    await expect.poll(() => state(server, a.ID)?.Restarts === 1 && state(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => state(server, a.ID)?.Restarts === 1 && state(server, a.ID)?.State === 'running', { timeout: 5_000 })
+      .toBe(true);
     expect(state(server, a.ID, 'init')!.Restarts).toBe(0);
     await client.allocRestart(a.ID, { allTasks: true });
-    await expect.poll(() => state(server, a.ID)?.Restarts === 2 && state(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => state(server, a.ID)?.Restarts === 2 && state(server, a.ID)?.State === 'running', { timeout: 5_000 })
+      .toBe(true);
     const init = state(server, a.ID, 'init')!;
     expect(init.Restarts).toBe(1);
     expect(init.State).toBe('dead');
     expect(init.Failed).toBe(false);
     // The main task started again only after the prestart task had run again.
     const lastInitEnd = Math.max(...init.Events.filter((e) => e.Type === 'Terminated').map((e) => e.Time));
-    const lastMainStart = Math.max(...state(server, a.ID)!.Events.filter((e) => e.Type === 'Started').map((e) => e.Time));
+    const lastMainStart = Math.max(
+      ...state(server, a.ID)!
+        .Events.filter((e) => e.Type === 'Started')
+        .map((e) => e.Time),
+    );
     expect(lastMainStart).toBeGreaterThanOrEqual(lastInitEnd);
   });
 
@@ -111,7 +141,9 @@ describe('user restart and signal of an allocation', () => {
     const client = await startClient(server);
     const marker = join(dataDir(), 'got-usr1');
     const script = `trap 'echo usr1 > ${marker}' USR1; while true; do sleep 0.05; done`;
-    const a = server.place(testAlloc(testJob([testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', script] })]), client.nodeID));
+    const a = server.place(
+      testAlloc(testJob([testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', script] })]), client.nodeID),
+    );
     await expect.poll(() => state(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
     // The shell sets its USR1 trap after it starts, and nothing outside it shows when: a signal sent before would kill it.
     await new Promise((r) => setTimeout(r, 200));
@@ -129,7 +161,9 @@ describe('user restart and signal of an allocation', () => {
     const client = await startClient(server);
     const unknown = await rejection(client.allocRestart('0c0c0c0c-0000-4000-8000-000000000000', {}));
     expect(isDroverError(unknown, 'AllocNotFound')).toBe(true);
-    const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', { run_for: '10ms' })], { Type: 'batch' }), client.nodeID));
+    const a = server.place(
+      testAlloc(testJob([testTask('main', 'mock_driver', { run_for: '10ms' })], { Type: 'batch' }), client.nodeID),
+    );
     await expect.poll(() => state(server, a.ID)?.State === 'dead', { timeout: 5_000 }).toBe(true);
     const done = await rejection(client.allocRestart(a.ID, {}));
     expect(done.message).toMatch(/can't restart allocation ".*": it is not running/);

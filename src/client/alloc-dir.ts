@@ -24,7 +24,9 @@ export function confinedPath(root: string, ...parts: string[]): string {
   const rootReal = realOrSelf(resolve(root));
   const rel = relative(rootReal, realOrSelf(joined));
   if (rel === '..' || rel.startsWith('..' + sep) || isAbsolute(rel)) {
-    throw new DroverError('BadRequest', `path ${JSON.stringify(join(...parts))} is outside ${root}`, { details: { root } });
+    throw new DroverError('BadRequest', `path ${JSON.stringify(join(...parts))} is outside ${root}`, {
+      details: { root },
+    });
   }
   return joined;
 }

@@ -9,17 +9,50 @@ const group = (update: Partial<NonNullable<TaskGroup['Update']>> | null): TaskGr
     Name: 'web',
     Count: 1,
     Tasks: [],
-    Update: update == null ? null : { Stagger: 0, MaxParallel: 1, HealthCheck: 'task_states', MinHealthyTime: 2 * S, HealthyDeadline: 30 * S, ProgressDeadline: 60 * S, AutoRevert: false, AutoPromote: false, Canary: 0, ...update },
+    Update:
+      update == null
+        ? null
+        : {
+            Stagger: 0,
+            MaxParallel: 1,
+            HealthCheck: 'task_states',
+            MinHealthyTime: 2 * S,
+            HealthyDeadline: 30 * S,
+            ProgressDeadline: 60 * S,
+            AutoRevert: false,
+            AutoPromote: false,
+            Canary: 0,
+            ...update,
+          },
     Migrate: { MaxParallel: 1, HealthCheck: 'checks', MinHealthyTime: 5 * S, HealthyDeadline: 60 * S },
   }) as unknown as TaskGroup;
 
 const alloc = (extra: Partial<Allocation> = {}): Allocation =>
-  ({ ID: 'a1', DeploymentID: 'd1', DeploymentStatus: null, DesiredTransition: {}, ModifyIndex: 7, ...extra }) as Allocation;
+  ({
+    ID: 'a1',
+    DeploymentID: 'd1',
+    DeploymentStatus: null,
+    DesiredTransition: {},
+    ModifyIndex: 7,
+    ...extra,
+  }) as Allocation;
 
-const state = (s: Partial<TaskState>): TaskState => ({ State: 'pending', Failed: false, Restarts: 0, LastRestart: null, StartedAt: null, FinishedAt: null, Events: [], ...s });
+const state = (s: Partial<TaskState>): TaskState => ({
+  State: 'pending',
+  Failed: false,
+  Restarts: 0,
+  LastRestart: null,
+  StartedAt: null,
+  FinishedAt: null,
+  Events: [],
+  ...s,
+});
 const running = (): TaskState => state({ State: 'running', StartedAt: new Date(Date.now()).toISOString() });
 
-function watcher(settings: Partial<HealthSettings> = {}, extra: { checkStatus?: CheckStatusSource; alloc?: Allocation; tasks?: string[] } = {}) {
+function watcher(
+  settings: Partial<HealthSettings> = {},
+  extra: { checkStatus?: CheckStatusSource; alloc?: Allocation; tasks?: string[] } = {},
+) {
   const reports: AllocDeploymentStatus[] = [];
   const w = new AllocHealthWatcher({
     alloc: extra.alloc ?? alloc(),
@@ -43,27 +76,48 @@ afterEach(() => {
 
 describe('healthSettings', () => {
   it('uses the update block for an allocation of a deployment', () => {
-    expect(healthSettings(alloc(), group({}))).toEqual({ healthCheck: 'task_states', minHealthyMs: 2_000, healthyDeadlineMs: 30_000 });
+    expect(healthSettings(alloc(), group({}))).toEqual({
+      healthCheck: 'task_states',
+      minHealthyMs: 2_000,
+      healthyDeadlineMs: 30_000,
+    });
   });
 
   it('uses the migrate block for a replacement outside any deployment (the new home of a drained allocation)', () => {
     const a = alloc({ DeploymentID: '', PreviousAllocation: 'drained' });
-    expect(healthSettings(a, group({}))).toEqual({ healthCheck: 'checks', minHealthyMs: 5_000, healthyDeadlineMs: 60_000 });
+    expect(healthSettings(a, group({}))).toEqual({
+      healthCheck: 'checks',
+      minHealthyMs: 5_000,
+      healthyDeadlineMs: 60_000,
+    });
   });
 
   it('does not watch the allocation that is leaving a drained node: its replacement is the one that must be healthy', () => {
-    expect(healthSettings(alloc({ DeploymentID: '', PreviousAllocation: '', DesiredTransition: { Migrate: true } }), group({}))).toBeUndefined();
+    expect(
+      healthSettings(
+        alloc({ DeploymentID: '', PreviousAllocation: '', DesiredTransition: { Migrate: true } }),
+        group({}),
+      ),
+    ).toBeUndefined();
   });
 
   it('watches nothing when the allocation has no deployment, or already has its health', () => {
     expect(healthSettings(alloc({ DeploymentID: '' }), group({}))).toBeUndefined();
-    expect(healthSettings(alloc({ DeploymentStatus: { Healthy: true, Timestamp: null, Canary: false, ModifyIndex: 1 } }), group({}))).toBeUndefined();
+    expect(
+      healthSettings(
+        alloc({ DeploymentStatus: { Healthy: true, Timestamp: null, Canary: false, ModifyIndex: 1 } }),
+        group({}),
+      ),
+    ).toBeUndefined();
   });
 });
 
 describe('AllocHealthWatcher', () => {
   it('reports healthy once every watched task ran for min_healthy_time, and only once', () => {
-    const { w, reports } = watcher({}, { alloc: alloc({ DeploymentStatus: { Healthy: null, Timestamp: null, Canary: true, ModifyIndex: 3 } }) });
+    const { w, reports } = watcher(
+      {},
+      { alloc: alloc({ DeploymentStatus: { Healthy: null, Timestamp: null, Canary: true, ModifyIndex: 3 } }) },
+    );
     w.observe({ main: running() });
     vi.advanceTimersByTime(1_999);
     expect(reports).toHaveLength(0);
@@ -80,7 +134,14 @@ describe('AllocHealthWatcher', () => {
     vi.advanceTimersByTime(1_500);
     w.observe({ main: state({ State: 'pending', Restarts: 1 }) });
     vi.advanceTimersByTime(1_000);
-    w.observe({ main: state({ State: 'running', Restarts: 1, StartedAt: new Date(Date.now() - 5_000).toISOString(), LastRestart: new Date().toISOString() }) });
+    w.observe({
+      main: state({
+        State: 'running',
+        Restarts: 1,
+        StartedAt: new Date(Date.now() - 5_000).toISOString(),
+        LastRestart: new Date().toISOString(),
+      }),
+    });
     vi.advanceTimersByTime(1_999);
     expect(reports).toHaveLength(0);
     vi.advanceTimersByTime(1);

@@ -74,7 +74,10 @@ export class AllocHealthWatcher {
 
   constructor(private readonly options: AllocHealthWatcherOptions) {
     if (options.settings.healthyDeadlineMs > 0) {
-      this.deadlineTimer = setTimeout(() => this.finish(false, 'healthy_deadline passed before the allocation became healthy'), options.settings.healthyDeadlineMs);
+      this.deadlineTimer = setTimeout(
+        () => this.finish(false, 'healthy_deadline passed before the allocation became healthy'),
+        options.settings.healthyDeadlineMs,
+      );
     }
   }
 
@@ -91,7 +94,8 @@ export class AllocHealthWatcher {
     const failed = Object.entries(states).find(([, s]) => s.Failed);
     if (failed) return this.finish(false, `task "${failed[0]}" failed`);
     if (this.options.settings.healthCheck === 'manual') return;
-    const allRunning = watched.length === this.options.watchedTasks.length && watched.every((s) => s.State === 'running');
+    const allRunning =
+      watched.length === this.options.watchedTasks.length && watched.every((s) => s.State === 'running');
     if (!allRunning) return this.unsettle();
     // Running since the latest (re)start: a restart starts min_healthy_time over.
     const since = Math.max(...watched.map((s) => Math.max(ms(s.StartedAt), ms(s.LastRestart))));

@@ -76,11 +76,16 @@ export class AllocRunner {
   terminalAt: number | undefined;
   private readonly hooks: AllocHook[];
 
-  constructor(alloc: Allocation, private readonly deps: AllocRunnerDeps, restored?: PersistedAlloc) {
+  constructor(
+    alloc: Allocation,
+    private readonly deps: AllocRunnerDeps,
+    restored?: PersistedAlloc,
+  ) {
     this.alloc = alloc;
     this.log = deps.logger.child({ alloc_id: alloc.ID });
     const group = alloc.Job.TaskGroups.find((g) => g.Name === alloc.TaskGroup);
-    if (!group) throw new Error(`allocation ${alloc.ID} names task group "${alloc.TaskGroup}" which its job does not have`);
+    if (!group)
+      throw new Error(`allocation ${alloc.ID} names task group "${alloc.TaskGroup}" which its job does not have`);
     this.group = group;
     this.terminalAt = restored?.terminalAt;
     // A report made before an agent restart may not have reached the server: send it again.
@@ -195,8 +200,12 @@ export class AllocRunner {
       const leaderDied = r.state.Failed === false && this.group.Tasks.find((t) => t.Name === taskName)?.Leader === true;
       if (r.state.Failed || leaderDied) {
         this.siblingsKilled = true;
-        const ev = () => (leaderDied ? taskEvent(EV.LeaderDead, this.deps.now()) : taskEvent(EV.SiblingFailed, this.deps.now(), { FailedSibling: taskName }));
-        for (const other of this.taskRunners) if (other !== r && this.kinds.get(other.name) !== 'poststop') void other.kill(ev()).catch(() => {});
+        const ev = () =>
+          leaderDied
+            ? taskEvent(EV.LeaderDead, this.deps.now())
+            : taskEvent(EV.SiblingFailed, this.deps.now(), { FailedSibling: taskName });
+        for (const other of this.taskRunners)
+          if (other !== r && this.kinds.get(other.name) !== 'poststop') void other.kill(ev()).catch(() => {});
       }
     }
     if (this.done && this.terminalAt === undefined) this.terminalAt = this.deps.now();
@@ -238,7 +247,9 @@ export class AllocRunner {
       logger: this.log,
       execTask: (task, cmd, timeoutMs) => {
         const r = this.runners.get(task);
-        const driver = this.deps.drivers.get(canonicalDriverName(this.group.Tasks.find((t) => t.Name === task)?.Driver ?? ''));
+        const driver = this.deps.drivers.get(
+          canonicalDriverName(this.group.Tasks.find((t) => t.Name === task)?.Driver ?? ''),
+        );
         if (!r?.handle || !driver || r.state.State !== 'running') return undefined;
         return driver.execTask(r.handle.config.id, cmd, timeoutMs);
       },
@@ -280,13 +291,17 @@ export class AllocRunner {
       for (const r of rs) all.push(r.run());
     };
     start(this.ofKind('prestart', 'prestart-sidecar'));
-    await this.until(() => this.ofKind('prestart').every((r) => r.dead) && this.ofKind('prestart-sidecar').every(started));
-    if (this.ofKind('prestart').some((r) => r.state.Failed)) await this.killTasks(this.ofKind('prestart-sidecar', 'main', 'poststart'));
+    await this.until(
+      () => this.ofKind('prestart').every((r) => r.dead) && this.ofKind('prestart-sidecar').every(started),
+    );
+    if (this.ofKind('prestart').some((r) => r.state.Failed))
+      await this.killTasks(this.ofKind('prestart-sidecar', 'main', 'poststart'));
     if (this.killing === undefined && !this.detached) {
       start(this.ofKind('main'));
       await this.until(() => this.ofKind('main').every(started));
       if (!this.detached) start(this.ofKind('poststart'));
-      if (!this.detached && this.killing === undefined && this.ofKind('main').some((r) => !r.dead)) await this.runAllocHooks('running');
+      if (!this.detached && this.killing === undefined && this.ofKind('main').some((r) => !r.dead))
+        await this.runAllocHooks('running');
       await this.until(() => this.ofKind('main').every((r) => r.dead));
     }
     if (this.detached) return;
@@ -333,7 +348,10 @@ export class AllocRunner {
     for (const r of this.taskRunners) await r.update(alloc);
     if (!allocTerminalStatus(alloc) && this.hooks.length > 0) {
       const ctx = this.hookContext();
-      for (const h of this.hooks) await h.update?.(ctx, alloc).catch((e: unknown) => this.log.warn('alloc hook failed', { hook: h.name, phase: 'update', err: String(e) }));
+      for (const h of this.hooks)
+        await h
+          .update?.(ctx, alloc)
+          .catch((e: unknown) => this.log.warn('alloc hook failed', { hook: h.name, phase: 'update', err: String(e) }));
     }
     this.deps.store.saveAlloc(this.persisted());
     if (allocTerminalStatus(alloc) && !this.done) await this.stop();
@@ -343,13 +361,18 @@ export class AllocRunner {
   private assertLive(verb: string): void {
     if (allocTerminalStatus(this.alloc) || this.killing !== undefined || this.done || this.detached) {
       const { status } = clientStatusFromTasks(this.taskRunners.map((r) => r.state));
-      throw badRequest(`can't ${verb} allocation "${this.alloc.ID}": it is not running (desired status "${this.alloc.DesiredStatus}", client status "${status}")`);
+      throw badRequest(
+        `can't ${verb} allocation "${this.alloc.ID}": it is not running (desired status "${this.alloc.DesiredStatus}", client status "${status}")`,
+      );
     }
   }
 
   private namedTask(name: string): TaskRunner {
     const r = this.runners.get(name);
-    if (!r) throw badRequest(`task "${name}" not found in allocation "${this.alloc.ID}" (tasks: ${[...this.runners.keys()].join(', ')})`);
+    if (!r)
+      throw badRequest(
+        `task "${name}" not found in allocation "${this.alloc.ID}" (tasks: ${[...this.runners.keys()].join(', ')})`,
+      );
     return r;
   }
 
@@ -364,7 +387,10 @@ export class AllocRunner {
     const target = req.task ? this.namedTask(req.task) : undefined;
     this.assertLive('restart');
     if (target) {
-      if (!(await target.restart(reason))) throw badRequest(`task "${target.name}" in allocation "${this.alloc.ID}" is not running (state "${target.state.State}")`);
+      if (!(await target.restart(reason)))
+        throw badRequest(
+          `task "${target.name}" in allocation "${this.alloc.ID}" is not running (state "${target.state.State}")`,
+        );
       return;
     }
     if (req.allTasks) return this.restartAll(reason);
@@ -394,7 +420,11 @@ export class AllocRunner {
     const stopping = () => this.detached || this.killing !== undefined;
     const runningOrDead = (r: TaskRunner) => r.dead || r.state.State === 'running';
     const phases = async () => {
-      await this.until(() => stopping() || (this.ofKind('prestart').every((r) => r.dead) && this.ofKind('prestart-sidecar').every(runningOrDead)));
+      await this.until(
+        () =>
+          stopping() ||
+          (this.ofKind('prestart').every((r) => r.dead) && this.ofKind('prestart-sidecar').every(runningOrDead)),
+      );
       openMain();
       await this.until(() => stopping() || this.ofKind('main').every(runningOrDead));
       openPost();
@@ -411,7 +441,8 @@ export class AllocRunner {
     const targets = target ? [target] : this.taskRunners.filter((r) => r.state.State === 'running');
     if (targets.length === 0) throw badRequest(`allocation "${this.alloc.ID}" has no running task to signal`);
     for (const r of targets) {
-      if (r.state.State !== 'running') throw badRequest(`task "${r.name}" in allocation "${this.alloc.ID}" is not running (state "${r.state.State}")`);
+      if (r.state.State !== 'running')
+        throw badRequest(`task "${r.name}" in allocation "${this.alloc.ID}" is not running (state "${r.state.State}")`);
     }
     await Promise.all(targets.map((r) => r.signal(req.signal, reason)));
   }

@@ -33,7 +33,15 @@ afterEach(async () => {
 
 async function start(server: FakeServer): Promise<Client> {
   const dir = mkdtempSync(join(tmpdir(), 'drover-client-dc-'));
-  const client = await createClient({ rpc: server, dataDir: dir, logger: nullLogger, datacenter: 'dc1', region: 'global', drivers: [new MockDriver()], timing: { allocUpdateBatchMs: 20, disconnectCheckMs: 20, maxBackoffMs: 100 } });
+  const client = await createClient({
+    rpc: server,
+    dataDir: dir,
+    logger: nullLogger,
+    datacenter: 'dc1',
+    region: 'global',
+    drivers: [new MockDriver()],
+    timing: { allocUpdateBatchMs: 20, disconnectCheckMs: 20, maxBackoffMs: 100 },
+  });
   await client.start();
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   cleanups.push(() => client.stop({ killTasks: true }));
@@ -42,7 +50,13 @@ async function start(server: FakeServer): Promise<Client> {
 
 function jobWith(stopAfterNs: number | null) {
   const job = testJob([testTask('main', 'mock_driver', {})]);
-  if (stopAfterNs !== null) job.TaskGroups[0]!.Disconnect = { StopOnClientAfter: stopAfterNs, Replace: true, Reconcile: 'best_score', LostAfter: 0 };
+  if (stopAfterNs !== null)
+    job.TaskGroups[0]!.Disconnect = {
+      StopOnClientAfter: stopAfterNs,
+      Replace: true,
+      Reconcile: 'best_score',
+      LostAfter: 0,
+    };
   return job;
 }
 
@@ -53,7 +67,9 @@ describe('client agent cut off from the servers', () => {
     const client = await start(server);
     const stops = server.place(testAlloc(jobWith(300e6), client.nodeID, 0));
     const stays = server.place(testAlloc(jobWith(null), client.nodeID, 1));
-    await expect.poll(() => [stops, stays].every((a) => server.allocs.get(a.ID)?.ClientStatus === 'running'), { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => [stops, stays].every((a) => server.allocs.get(a.ID)?.ClientStatus === 'running'), { timeout: 5_000 })
+      .toBe(true);
     const task = () => client.allocRunner(stops.ID)!.task('main')!;
 
     server.cut = true;
@@ -81,6 +97,10 @@ describe('client agent cut off from the servers', () => {
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     const sent = server.updates.length;
     server.place({ ...server.allocs.get(a.ID)!, ClientStatus: 'unknown', AllocModifyIndex: 99 });
-    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running' && server.updates.length > sent, { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running' && server.updates.length > sent, {
+        timeout: 5_000,
+      })
+      .toBe(true);
   });
 });

@@ -13,24 +13,46 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function start(server: FakeServer, drivers = [new MockDriver()], timing: Partial<ClientTiming> = {}): Promise<{ client: Client; dir: string }> {
+async function start(
+  server: FakeServer,
+  drivers = [new MockDriver()],
+  timing: Partial<ClientTiming> = {},
+): Promise<{ client: Client; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'drover-client-lc-'));
-  const client = await createClient({ rpc: server, dataDir: dir, logger: nullLogger, datacenter: 'dc1', region: 'global', drivers, timing: { allocUpdateBatchMs: 20, ...timing } });
+  const client = await createClient({
+    rpc: server,
+    dataDir: dir,
+    logger: nullLogger,
+    datacenter: 'dc1',
+    region: 'global',
+    drivers,
+    timing: { allocUpdateBatchMs: 20, ...timing },
+  });
   await client.start();
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   cleanups.push(() => client.stop({ killTasks: true }));
   return { client, dir };
 }
 
-const state = (server: FakeServer, id: string, task: string): TaskState | undefined => server.allocs.get(id)?.TaskStates?.[task];
+const state = (server: FakeServer, id: string, task: string): TaskState | undefined =>
+  server.allocs.get(id)?.TaskStates?.[task];
 
 describe('client agent: lifecycle, updates, GC and drivers', () => {
-  it('builds Nomad\'s alloc dir layout', async () => {
+  it("builds Nomad's alloc dir layout", async () => {
     const server = new FakeServer();
     const { client, dir } = await start(server);
     const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', {})]), client.nodeID));
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
-    for (const p of ['alloc/data', 'alloc/logs', 'alloc/tmp', 'main/local', 'main/secrets', 'main/tmp', 'alloc/logs/main.stdout.0', 'alloc/logs/main.stderr.0'])
+    for (const p of [
+      'alloc/data',
+      'alloc/logs',
+      'alloc/tmp',
+      'main/local',
+      'main/secrets',
+      'main/tmp',
+      'alloc/logs/main.stdout.0',
+      'alloc/logs/main.stderr.0',
+    ])
       expect(existsSync(join(dir, 'alloc', a.ID, p))).toBe(true);
   });
 
@@ -52,15 +74,29 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
     expect(at('main', 'Started')).toBeGreaterThanOrEqual(at('init', 'Terminated'));
     expect(at('cleanup', 'Started')).toBeGreaterThanOrEqual(at('main', 'Terminated'));
     expect(state(server, a.ID, 'side')!.Events.map((e) => e.Type)).toContain('Killed');
-    expect(Object.values(server.allocs.get(a.ID)!.TaskStates!).every((s) => s.State === 'dead' && !s.Failed)).toBe(true);
+    expect(Object.values(server.allocs.get(a.ID)!.TaskStates!).every((s) => s.State === 'dead' && !s.Failed)).toBe(
+      true,
+    );
   });
 
   it('kills the siblings of a failed task and fails the allocation', async () => {
     const server = new FakeServer();
     const { client } = await start(server);
-    const job = testJob([testTask('bad', 'mock_driver', { run_for: '50ms', exit_code: 2 }, { RestartPolicy: { Attempts: 0, Interval: 60e9, Delay: 1e6, Mode: 'fail' } }), testTask('good', 'mock_driver', {})]);
+    const job = testJob([
+      testTask(
+        'bad',
+        'mock_driver',
+        { run_for: '50ms', exit_code: 2 },
+        { RestartPolicy: { Attempts: 0, Interval: 60e9, Delay: 1e6, Mode: 'fail' } },
+      ),
+      testTask('good', 'mock_driver', {}),
+    ]);
     const a = server.place(testAlloc(job, client.nodeID));
-    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'failed' && state(server, a.ID, 'good')?.State === 'dead', { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => server.allocs.get(a.ID)?.ClientStatus === 'failed' && state(server, a.ID, 'good')?.State === 'dead', {
+        timeout: 5_000,
+      })
+      .toBe(true);
     const sib = state(server, a.ID, 'good')!.Events.find((e) => e.Type === 'Sibling Task Failed')!;
     expect(sib.DisplayMessage).toBe('Task\'s sibling "bad" failed');
   });
@@ -82,7 +118,9 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
   it('garbage-collects terminal allocations beyond the limit, removing their alloc dir', async () => {
     const server = new FakeServer();
     const { client, dir } = await start(server, undefined, { gcIntervalMs: 50, gcMaxAllocs: 0 });
-    const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', { run_for: '10ms' })], { Type: 'batch' }), client.nodeID));
+    const a = server.place(
+      testAlloc(testJob([testTask('main', 'mock_driver', { run_for: '10ms' })], { Type: 'batch' }), client.nodeID),
+    );
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
     await expect.poll(() => client.allocRunner(a.ID) === undefined, { timeout: 5_000 }).toBe(true);
     expect(existsSync(join(dir, 'alloc', a.ID))).toBe(false);
@@ -93,9 +131,13 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
     const server = new FakeServer();
     const mock = new MockDriver();
     const { client } = await start(server, [mock], { fingerprintIntervalMs: 50 });
-    await expect.poll(() => server.nodes.get(client.nodeID)?.Drivers.mock_driver?.Healthy === true, { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => server.nodes.get(client.nodeID)?.Drivers.mock_driver?.Healthy === true, { timeout: 5_000 })
+      .toBe(true);
     mock.healthy = false;
-    await expect.poll(() => server.nodes.get(client.nodeID)?.Drivers.mock_driver?.Healthy === false, { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => server.nodes.get(client.nodeID)?.Drivers.mock_driver?.Healthy === false, { timeout: 5_000 })
+      .toBe(true);
     expect(server.nodes.get(client.nodeID)!.Attributes['driver.mock_driver']).toBeUndefined();
   });
 
@@ -104,6 +146,8 @@ describe('client agent: lifecycle, updates, GC and drivers', () => {
     const { client } = await start(server);
     const a = server.place(testAlloc(testJob([testTask('main', 'docker', { image: 'x' })]), client.nodeID));
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'failed', { timeout: 5_000 }).toBe(true);
-    expect(state(server, a.ID, 'main')!.Events.at(-1)!.DisplayMessage).toBe('driver "docker" is not available on this client');
+    expect(state(server, a.ID, 'main')!.Events.at(-1)!.DisplayMessage).toBe(
+      'driver "docker" is not available on this client',
+    );
   });
 });

@@ -38,9 +38,11 @@ async function startClient(server: FakeServer, dir: string, opts: { kill?: boole
 }
 
 const quickRestart = { Attempts: 2, Interval: 60e9, Delay: 100e6, Mode: 'fail' };
-const taskState = (server: FakeServer, id: string, task = 'main'): TaskState | undefined => server.allocs.get(id)?.TaskStates?.[task];
+const taskState = (server: FakeServer, id: string, task = 'main'): TaskState | undefined =>
+  server.allocs.get(id)?.TaskStates?.[task];
 const types = (s: TaskState | undefined) => (s?.Events ?? []).map((e) => e.Type);
-const pidOf = (client: Client, a: Allocation, task = 'main') => client.allocRunner(a.ID)!.task(task)!.handle!.driverState.pid as number;
+const pidOf = (client: Client, a: Allocation, task = 'main') =>
+  client.allocRunner(a.ID)!.task(task)!.handle!.driverState.pid as number;
 /** The task's own process (the child of raw_exec's status-recording wrapper). */
 async function taskPid(pid: number): Promise<number | undefined> {
   await expect.poll(() => processTree(pid).length >= 2, { timeout: 2_000 }).toBe(true);
@@ -57,7 +59,9 @@ describe('client agent', () => {
     const node = server.nodes.get(client.nodeID)!;
     expect(node.Attributes['kernel.name']).toBe('linux');
     expect(Number(node.Attributes['cpu.numcores'])).toBeGreaterThan(0);
-    expect(Number(node.Attributes['cpu.totalcompute'])).toBe(Number(node.Attributes['cpu.numcores']) * Number(node.Attributes['cpu.frequency']));
+    expect(Number(node.Attributes['cpu.totalcompute'])).toBe(
+      Number(node.Attributes['cpu.numcores']) * Number(node.Attributes['cpu.frequency']),
+    );
     expect(node.Attributes['driver.raw_exec']).toBe('1');
     expect(node.Attributes['unique.network.ip-address']).toBe('127.0.0.1');
     expect(node.Drivers.raw_exec).toMatchObject({ Detected: true, Healthy: true });
@@ -68,12 +72,29 @@ describe('client agent', () => {
   it('gives the task every NOMAD_* variable, its ports, meta and the interpolated env block', async () => {
     const server = new FakeServer();
     const client = await startClient(server, dataDir());
-    const task = testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', 'env; sleep 30'] }, { Env: { GREETING: 'port ${NOMAD_PORT_http} on ${node.unique.name} in ${node.datacenter} ${meta.rack} ${attr.kernel.name}' } });
+    const task = testTask(
+      'main',
+      'raw_exec',
+      { command: '/bin/sh', args: ['-c', 'env; sleep 30'] },
+      {
+        Env: {
+          GREETING:
+            'port ${NOMAD_PORT_http} on ${node.unique.name} in ${node.datacenter} ${meta.rack} ${attr.kernel.name}',
+        },
+      },
+    );
     const a = server.place(testAlloc(testJob([task]), client.nodeID, 2));
     await expect.poll(() => taskState(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
     const out = join(client.allocRunner(a.ID)!.task('main')!.handle!.config.dirs.logDir, 'main.stdout.0');
-    await expect.poll(() => existsSync(out) && readFileSync(out, 'utf8').includes('NOMAD_TASK_NAME'), { timeout: 5_000 }).toBe(true);
-    const env = Object.fromEntries(readFileSync(out, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    await expect
+      .poll(() => existsSync(out) && readFileSync(out, 'utf8').includes('NOMAD_TASK_NAME'), { timeout: 5_000 })
+      .toBe(true);
+    const env = Object.fromEntries(
+      readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     const allocDir = join(client.allocRunner(a.ID)!.task('main')!.handle!.config.dirs.sharedAllocDir);
     expect(env).toMatchObject({
       NOMAD_ALLOC_ID: a.ID,
@@ -108,12 +129,21 @@ describe('client agent', () => {
     const task = testTask('main', 'raw_exec', { command: 'sleep', args: ['30'] }, { RestartPolicy: quickRestart });
     const a = server.place(testAlloc(testJob([task]), client.nodeID));
     for (let restart = 1; restart <= 3; restart++) {
-      await expect.poll(() => taskState(server, a.ID)?.State === 'running' && client.allocRunner(a.ID)!.task('main')!.handle !== null, { timeout: 5_000 }).toBe(true);
+      await expect
+        .poll(
+          () => taskState(server, a.ID)?.State === 'running' && client.allocRunner(a.ID)!.task('main')!.handle !== null,
+          { timeout: 5_000 },
+        )
+        .toBe(true);
       const pid = await taskPid(pidOf(client, a));
       expect(pid).toBeDefined();
       process.kill(pid!, 'SIGKILL');
       if (restart <= 2) {
-        await expect.poll(() => taskState(server, a.ID)?.Restarts === restart && taskState(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
+        await expect
+          .poll(() => taskState(server, a.ID)?.Restarts === restart && taskState(server, a.ID)?.State === 'running', {
+            timeout: 5_000,
+          })
+          .toBe(true);
       }
     }
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'failed', { timeout: 5_000 }).toBe(true);
@@ -130,7 +160,9 @@ describe('client agent', () => {
   it('fails a task at once when the driver reports an unrecoverable start error', async () => {
     const server = new FakeServer();
     const client = await startClient(server, dataDir());
-    const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', { start_error: 'boom' })]), client.nodeID));
+    const a = server.place(
+      testAlloc(testJob([testTask('main', 'mock_driver', { start_error: 'boom' })]), client.nodeID),
+    );
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'failed', { timeout: 5_000 }).toBe(true);
     expect(types(taskState(server, a.ID))).toEqual(['Received', 'Task Setup', 'Driver Failure', 'Not Restarting']);
     expect(taskState(server, a.ID)!.Events.at(-1)!.DisplayMessage).toBe('Error was unrecoverable');
@@ -139,9 +171,16 @@ describe('client agent', () => {
   it('completes a batch allocation whose task exits 0, and stops an allocation the server stops', async () => {
     const server = new FakeServer();
     const client = await startClient(server, dataDir());
-    const batch = server.place(testAlloc(testJob([testTask('main', 'mock_driver', { run_for: '50ms' })], { ID: 'b', Name: 'b', Type: 'batch' }), client.nodeID));
+    const batch = server.place(
+      testAlloc(
+        testJob([testTask('main', 'mock_driver', { run_for: '50ms' })], { ID: 'b', Name: 'b', Type: 'batch' }),
+        client.nodeID,
+      ),
+    );
     await expect.poll(() => server.allocs.get(batch.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
-    const svc = server.place(testAlloc(testJob([testTask('main', 'raw_exec', { command: 'sleep', args: ['30'] })]), client.nodeID));
+    const svc = server.place(
+      testAlloc(testJob([testTask('main', 'raw_exec', { command: 'sleep', args: ['30'] })]), client.nodeID),
+    );
     await expect.poll(() => server.allocs.get(svc.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     const pid = pidOf(client, svc);
     server.stopAlloc(svc.ID);
@@ -153,10 +192,18 @@ describe('client agent', () => {
   it('kills the other tasks when the leader task dies', async () => {
     const server = new FakeServer();
     const client = await startClient(server, dataDir());
-    const job = testJob([
-      testTask('leader', 'mock_driver', { run_for: '200ms' }, { Leader: true, RestartPolicy: { ...quickRestart, Attempts: 0 } }),
-      testTask('helper', 'mock_driver', {}),
-    ], { Type: 'batch' });
+    const job = testJob(
+      [
+        testTask(
+          'leader',
+          'mock_driver',
+          { run_for: '200ms' },
+          { Leader: true, RestartPolicy: { ...quickRestart, Attempts: 0 } },
+        ),
+        testTask('helper', 'mock_driver', {}),
+      ],
+      { Type: 'batch' },
+    );
     const a = server.place(testAlloc(job, client.nodeID));
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
     expect(types(taskState(server, a.ID, 'helper'))).toContain('Leader Task Dead');
@@ -166,12 +213,18 @@ describe('client agent', () => {
     const server = new FakeServer();
     const dir = dataDir();
     const first = await startClient(server, dir, { kill: false });
-    const job = testJob([testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', 'echo started; exec sleep 30'] })]);
+    const job = testJob([
+      testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', 'echo started; exec sleep 30'] }),
+    ]);
     const keep = server.place(testAlloc(job, first.nodeID, 0));
     const stop = server.place(testAlloc(job, first.nodeID, 1));
-    await expect.poll(() => [keep, stop].every((a) => server.allocs.get(a.ID)?.ClientStatus === 'running'), { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => [keep, stop].every((a) => server.allocs.get(a.ID)?.ClientStatus === 'running'), { timeout: 5_000 })
+      .toBe(true);
     const pids = [pidOf(first, keep), pidOf(first, stop)];
-    const startTimes = [keep, stop].map((a) => first.allocRunner(a.ID)!.task('main')!.handle!.driverState.startTime as number);
+    const startTimes = [keep, stop].map(
+      (a) => first.allocRunner(a.ID)!.task('main')!.handle!.driverState.startTime as number,
+    );
     await first.shutdown();
     expect(pids.every((p, i) => processAlive(p, startTimes[i]!))).toBe(true);
 
@@ -193,14 +246,23 @@ describe('client agent', () => {
     const server = new FakeServer();
     const dir = dataDir();
     const first = await startClient(server, dir, { kill: false });
-    const a = server.place(testAlloc(testJob([testTask('main', 'raw_exec', { command: 'sleep', args: ['30'] }, { RestartPolicy: quickRestart })]), first.nodeID));
+    const a = server.place(
+      testAlloc(
+        testJob([testTask('main', 'raw_exec', { command: 'sleep', args: ['30'] }, { RestartPolicy: quickRestart })]),
+        first.nodeID,
+      ),
+    );
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     const pid = pidOf(first, a);
     await first.shutdown();
     process.kill((await taskPid(pid))!, 'SIGKILL');
     await expect.poll(() => processTree(pid).length === 0, { timeout: 5_000 }).toBe(true);
     const second = await startClient(server, dir);
-    await expect.poll(() => taskState(server, a.ID)?.Restarts === 1 && taskState(server, a.ID)?.State === 'running', { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => taskState(server, a.ID)?.Restarts === 1 && taskState(server, a.ID)?.State === 'running', {
+        timeout: 5_000,
+      })
+      .toBe(true);
     expect(pidOf(second, a)).not.toBe(pid);
     expect(types(taskState(server, a.ID)).slice(-3)).toEqual(['Terminated', 'Restarting', 'Started']);
   });
@@ -210,13 +272,23 @@ describe('client agent', () => {
     const client = await startClient(server, dataDir());
     // 40 lines of 100 bytes, with files of 1 KiB... rotated by the agent while the task writes.
     const script = 'i=0; while [ $i -lt 40 ]; do printf "%099d\\n" $i; i=$((i+1)); sleep 0.01; done; sleep 30';
-    const task = testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', script] }, { LogConfig: { MaxFiles: 100, MaxFileSizeMB: 0.001 } });
+    const task = testTask(
+      'main',
+      'raw_exec',
+      { command: '/bin/sh', args: ['-c', script] },
+      { LogConfig: { MaxFiles: 100, MaxFileSizeMB: 0.001 } },
+    );
     const a = server.place(testAlloc(testJob([task]), client.nodeID));
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     const ac = new AbortController();
     let text = '';
     const reading = (async () => {
-      for await (const chunk of client.readLogs(a.ID, 'main', 'stdout', { origin: 'start', offset: 0, follow: true, signal: ac.signal })) {
+      for await (const chunk of client.readLogs(a.ID, 'main', 'stdout', {
+        origin: 'start',
+        offset: 0,
+        follow: true,
+        signal: ac.signal,
+      })) {
         text += chunk.toString();
         if (text.length >= 4000) ac.abort();
       }
@@ -232,7 +304,13 @@ describe('client agent', () => {
     const stats = await client.allocStats(a.ID);
     expect(stats.Tasks.main!.ResourceUsage.MemoryStats.RSS).toBeGreaterThan(0);
     await expect(async () => {
-      for await (const _ of client.readLogs('nope', 'main', 'stdout', { origin: 'start', offset: 0, follow: false, signal: ac.signal })) void _;
+      for await (const _ of client.readLogs('nope', 'main', 'stdout', {
+        origin: 'start',
+        offset: 0,
+        follow: false,
+        signal: ac.signal,
+      }))
+        void _;
     }).rejects.toThrow(/not found/);
   });
 });

@@ -13,7 +13,12 @@
 import * as os from 'node:os';
 import { resolve } from 'node:path';
 import type { Allocation, Node } from '../structs/index.js';
-import { AllocClientStatusUnknown, allocDisconnectPolicy, allocIDProblem, allocTerminalStatus } from '../structs/index.js';
+import {
+  AllocClientStatusUnknown,
+  allocDisconnectPolicy,
+  allocIDProblem,
+  allocTerminalStatus,
+} from '../structs/index.js';
 import { allocNotFound, DroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
@@ -30,7 +35,14 @@ import { UpdateBatcher } from './update-batcher.js';
 import type { CheckStatusSource } from './alloc-health.js';
 import { ClientServices } from './service-hook.js';
 import type { AllocCheckStatus } from '../discovery/index.js';
-import { buildNode, fingerprintDrivers, hostFacts, loadNodeIdentity, type HostFacts, type NodeIdentity } from './fingerprint.js';
+import {
+  buildNode,
+  fingerprintDrivers,
+  hostFacts,
+  loadNodeIdentity,
+  type HostFacts,
+  type NodeIdentity,
+} from './fingerprint.js';
 import { readLogFiles } from './logs/index.js';
 import { allocResourceUsage, type AllocResourceUsage } from './stats.js';
 import { sleepFor } from './util.js';
@@ -200,7 +212,12 @@ class ClientAgent implements Client {
     this.store = new ClientStateStore(o.dataDir, { logger: this.log });
     this.batcher = new UpdateBatcher(o.rpc, this.timing.allocUpdateBatchMs, this.now, this.log);
     this.drivers = new Map(o.drivers.map((d) => [d.name, d]));
-    this.services = new ClientServices({ rpc: o.rpc, node: () => this.current, advertiseIP: o.advertiseIP ?? '127.0.0.1', logger: this.log });
+    this.services = new ClientServices({
+      rpc: o.rpc,
+      node: () => this.current,
+      advertiseIP: o.advertiseIP ?? '127.0.0.1',
+      logger: this.log,
+    });
     this.checkSource = this.services.checkStatus;
   }
 
@@ -220,7 +237,9 @@ class ClientAgent implements Client {
   /** Re-fingerprints the drivers; returns true when the node changed. */
   private async refreshNode(): Promise<boolean> {
     const drivers = await fingerprintDrivers(this.options.drivers, this.now);
-    const key = JSON.stringify(Object.entries(drivers.drivers).map(([n, d]) => [n, d.Detected, d.Healthy, d.Attributes]));
+    const key = JSON.stringify(
+      Object.entries(drivers.drivers).map(([n, d]) => [n, d.Detected, d.Healthy, d.Attributes]),
+    );
     if (key === this.driverKey) return false;
     this.driverKey = key;
     const ip = this.options.advertiseIP ?? '127.0.0.1';
@@ -237,7 +256,11 @@ class ClientAgent implements Client {
       drivers,
       portRange: this.options.portRange ?? { min: 20000, max: 32000 },
       reservedPorts: this.options.reservedPorts ?? '',
-      reserved: { cpu: this.options.reserved?.cpu ?? 0, memoryMB: this.options.reserved?.memoryMB ?? 0, diskMB: this.options.reserved?.diskMB ?? 0 },
+      reserved: {
+        cpu: this.options.reserved?.cpu ?? 0,
+        memoryMB: this.options.reserved?.memoryMB ?? 0,
+        diskMB: this.options.reserved?.diskMB ?? 0,
+      },
       hostVolumes: this.options.hostVolumes ?? {},
       now: this.now(),
     });
@@ -245,13 +268,20 @@ class ClientAgent implements Client {
   }
 
   private track(p: Promise<unknown>): void {
-    const q = p.catch((e: unknown) => this.log.error('client background work failed', { err: String(e) })).finally(() => this.work.delete(q));
+    const q = p
+      .catch((e: unknown) => this.log.error('client background work failed', { err: String(e) }))
+      .finally(() => this.work.delete(q));
     this.work.add(q);
   }
 
   /** Templates first, so env = true variables exist before the other hooks and the driver see the env. */
   private readonly taskHooks: TaskHookFactory = (args) => [
-    ...templateHookFactory({ rpc: this.options.rpc, node: () => this.current, allocDir: (id) => allocDirPath(this.options.dataDir, id), now: this.now })(args),
+    ...templateHookFactory({
+      rpc: this.options.rpc,
+      node: () => this.current,
+      allocDir: (id) => allocDirPath(this.options.dataDir, id),
+      now: this.now,
+    })(args),
     ...this.services.taskHooks(args),
     ...(this.options.taskHooks?.(args) ?? []),
   ];
@@ -301,7 +331,9 @@ class ClientAgent implements Client {
 
   /** Adopts the allocations persisted by an earlier agent process. */
   private restore(): void {
-    for (const p of this.store.loadAllocs((file, err) => this.log.warn('unreadable client state', { file, err: String(err) }))) {
+    for (const p of this.store.loadAllocs((file, err) =>
+      this.log.warn('unreadable client state', { file, err: String(err) }),
+    )) {
       try {
         const r = new AllocRunner(p.alloc, this.runnerDeps(), p);
         this.runners.set(p.alloc.ID, r);
@@ -341,7 +373,8 @@ class ClientAgent implements Client {
           this.reregister = false;
           const ttl = (await this.options.rpc.nodeRegister({ ...this.current, Status: 'ready' })).heartbeatTTLms;
           // Back after losing the servers: they may have marked our allocations unknown; say how they really are.
-          if (this.lastContact > 0 && this.everRegistered) for (const r of this.runners.values()) this.batcher.push(r.clientUpdate());
+          if (this.lastContact > 0 && this.everRegistered)
+            for (const r of this.runners.values()) this.batcher.push(r.clientUpdate());
           this.everRegistered = true;
           registered = true;
           this.lastContact = this.now();
@@ -416,7 +449,11 @@ class ClientAgent implements Client {
         }
         this.runners.set(a.ID, runner);
         this.track(runner.run());
-      } else if (a.AllocModifyIndex !== r.alloc.AllocModifyIndex || a.DesiredStatus !== r.alloc.DesiredStatus || a.ModifyIndex > r.alloc.ModifyIndex) {
+      } else if (
+        a.AllocModifyIndex !== r.alloc.AllocModifyIndex ||
+        a.DesiredStatus !== r.alloc.DesiredStatus ||
+        a.ModifyIndex > r.alloc.ModifyIndex
+      ) {
         this.track(r.update(a));
       }
       // The server marked it unknown while we were cut off: tell it how the allocation really is.
@@ -440,9 +477,16 @@ class ClientAgent implements Client {
       const afterMs = allocDisconnectPolicy(r.alloc).stopOnClientAfterNs / 1e6;
       if (afterMs <= 0 || awayMs < afterMs) continue;
       this.stoppedDisconnected.add(id);
-      this.log.warn('no contact with the servers for stop_on_client_after: stopping the allocation', { alloc_id: id, away_ms: awayMs });
+      this.log.warn('no contact with the servers for stop_on_client_after: stopping the allocation', {
+        alloc_id: id,
+        away_ms: awayMs,
+      });
       const why = `No contact with the servers for ${Math.round(awayMs / 1000)}s (stop_on_client_after): stopping the allocation`;
-      this.track(Promise.all(r.taskRunners.map((t) => t.kill(taskEvent(TaskEventDisconnected, this.now(), { Message: why })))).then(() => r.stop()));
+      this.track(
+        Promise.all(
+          r.taskRunners.map((t) => t.kill(taskEvent(TaskEventDisconnected, this.now(), { Message: why }))),
+        ).then(() => r.stop()),
+      );
     }
   }
 
@@ -481,7 +525,10 @@ class ClientAgent implements Client {
     // State writes are asynchronous: the next agent adopts from what is on disk, so all of it must land first.
     await this.store.flush();
     await this.batcher.close();
-    for (const d of this.options.drivers) await d.shutdown?.().catch((e: unknown) => this.log.warn('driver shutdown failed', { driver: d.name, err: String(e) }));
+    for (const d of this.options.drivers)
+      await d
+        .shutdown?.()
+        .catch((e: unknown) => this.log.warn('driver shutdown failed', { driver: d.name, err: String(e) }));
   }
 
   shutdown(): Promise<void> {
@@ -493,7 +540,10 @@ class ClientAgent implements Client {
     const dirs = this.options.dataDir;
     return (async function* () {
       if (!r) throw allocNotFound(allocID);
-      if (!r.task(task)) throw new DroverError('TaskNotFound', `task "${task}" not found in allocation "${allocID}"`, { details: { allocID, task } });
+      if (!r.task(task))
+        throw new DroverError('TaskNotFound', `task "${task}" not found in allocation "${allocID}"`, {
+          details: { allocID, task },
+        });
       checkTaskName(task);
       yield* readLogFiles(confinedPath(allocDirPath(dirs, allocID), 'alloc', 'logs'), `${task}.${type}`, opts);
     })();
@@ -515,7 +565,13 @@ class ClientAgent implements Client {
       Memory: { Total: total, Available: free, Used: total - free, Free: free },
       CPU: cpus.map((c, i) => {
         const sum = c.times.user + c.times.sys + c.times.idle + c.times.nice + c.times.irq || 1;
-        return { CPU: `cpu${i}`, User: (c.times.user * 100) / sum, System: (c.times.sys * 100) / sum, Idle: (c.times.idle * 100) / sum, Total: ((sum - c.times.idle) * 100) / sum };
+        return {
+          CPU: `cpu${i}`,
+          User: (c.times.user * 100) / sum,
+          System: (c.times.sys * 100) / sum,
+          Idle: (c.times.idle * 100) / sum,
+          Total: ((sum - c.times.idle) * 100) / sum,
+        };
       }),
       Uptime: Math.floor(os.uptime()),
       Timestamp: this.now() * 1e6,

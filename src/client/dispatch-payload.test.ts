@@ -35,7 +35,11 @@ describe('the dispatch payload hook', () => {
 
   it('is added only to tasks with a dispatch_payload block', () => {
     const f = withDispatchPayload(undefined);
-    const args = (file?: string) => ({ alloc: {} as never, group: {} as never, task: { DispatchPayload: file ? { File: file } : null } as never });
+    const args = (file?: string) => ({
+      alloc: {} as never,
+      group: {} as never,
+      task: { DispatchPayload: file ? { File: file } : null } as never,
+    });
     expect(f(args('x')).map((h) => h.name)).toEqual(['dispatch_payload']);
     expect(f(args())).toEqual([]);
   });

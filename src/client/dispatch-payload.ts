@@ -31,5 +31,6 @@ export const dispatchPayloadHook: TaskHook = {
 
 /** Puts the dispatch payload hook before the hooks `extra` builds. */
 export function withDispatchPayload(extra: TaskHookFactory | undefined): TaskHookFactory {
-  return (args) => (args.task.DispatchPayload?.File ? [dispatchPayloadHook, ...(extra?.(args) ?? [])] : (extra?.(args) ?? []));
+  return (args) =>
+    args.task.DispatchPayload?.File ? [dispatchPayloadHook, ...(extra?.(args) ?? [])] : (extra?.(args) ?? []);
 }

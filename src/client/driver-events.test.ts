@@ -56,7 +56,12 @@ describe('driver events on task states', () => {
   it('records a driver message and an OOM kill as task events, once each, and restarts per the policy', async () => {
     const server = new FakeServer();
     const client = await startClient(server, new EventingDriver());
-    const task = testTask('main', 'mock_driver', { run_for: '150ms', image: 'app:1' }, { RestartPolicy: { Attempts: 1, Interval: 60e9, Delay: 50e6, Mode: 'fail' } });
+    const task = testTask(
+      'main',
+      'mock_driver',
+      { run_for: '150ms', image: 'app:1' },
+      { RestartPolicy: { Attempts: 1, Interval: 60e9, Delay: 50e6, Mode: 'fail' } },
+    );
     const a = server.place(testAlloc(testJob([task]), client.nodeID));
     await expect.poll(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'dead', { timeout: 5_000 }).toBe(true);
     const state = server.allocs.get(a.ID)!.TaskStates!.main!;
@@ -74,7 +79,9 @@ describe('driver events on task states', () => {
     const server = new FakeServer();
     const client = await startClient(server, new EventingDriver());
     const a = server.place(testAlloc(testJob([testTask('main', 'mock_driver', {})]), client.nodeID));
-    await expect.poll(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'running', { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'running', { timeout: 5_000 })
+      .toBe(true);
     const before = events(client.allocRunner(a.ID)!.task('main')!.state).length;
     client.driverEvent(`${a.ID}/main/stale`, 'Driver', 'from an earlier start');
     client.driverEvent('no-such-alloc/main/x', 'Driver', 'nobody');

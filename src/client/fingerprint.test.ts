@@ -12,7 +12,13 @@ describe('fingerprint', () => {
     writeFileSync(join(dir, 'cpuinfo'), 'processor\t: 0\nmodel name\t: Test CPU 9000\ncpu MHz\t\t: 2596.130\n');
     writeFileSync(join(dir, 'os-release'), 'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n');
     const f = hostFacts(dir, join(dir, 'cpuinfo'), join(dir, 'os-release'));
-    expect(f).toMatchObject({ mhz: 2596, modelName: 'Test CPU 9000', osName: 'debian', osVersion: '12', kernelName: 'linux' });
+    expect(f).toMatchObject({
+      mhz: 2596,
+      modelName: 'Test CPU 9000',
+      osName: 'debian',
+      osVersion: '12',
+      kernelName: 'linux',
+    });
     expect(f.cores).toBeGreaterThan(0);
     expect(f.memoryBytes).toBeGreaterThan(0);
   });

@@ -26,7 +26,14 @@ export interface HostFacts {
   hostname: string;
 }
 
-const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
+const GO_ARCH: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+};
 
 /** Reads the host; every source has a fallback, so it works in containers and on odd kernels. */
 export function hostFacts(dataDir: string, cpuinfo = '/proc/cpuinfo', osRelease = '/etc/os-release'): HostFacts {
@@ -134,9 +141,21 @@ export async function fingerprintDrivers(drivers: TaskDriver[], now: () => numbe
     try {
       const fp = await d.fingerprint();
       Object.assign(attributes, fp.attributes);
-      info = { Attributes: fp.attributes, Detected: fp.health !== 'undetected', Healthy: fp.health === 'healthy', HealthDescription: fp.healthDescription, UpdateTime: new Date(now()).toISOString() };
+      info = {
+        Attributes: fp.attributes,
+        Detected: fp.health !== 'undetected',
+        Healthy: fp.health === 'healthy',
+        HealthDescription: fp.healthDescription,
+        UpdateTime: new Date(now()).toISOString(),
+      };
     } catch (e) {
-      info = { Attributes: null, Detected: false, Healthy: false, HealthDescription: `fingerprint failed: ${(e as Error).message}`, UpdateTime: new Date(now()).toISOString() };
+      info = {
+        Attributes: null,
+        Detected: false,
+        Healthy: false,
+        HealthDescription: `fingerprint failed: ${(e as Error).message}`,
+        UpdateTime: new Date(now()).toISOString(),
+      };
     }
     out[d.name] = info;
   }
@@ -165,10 +184,24 @@ export interface NodeBuildInput {
 export function buildNode(i: NodeBuildInput): Node {
   const f = i.facts;
   const resources: NodeResources = {
-    Cpu: { CpuShares: f.cores * f.mhz, TotalCpuCores: f.cores, ReservableCpuCores: Array.from({ length: f.cores }, (_, k) => k) },
+    Cpu: {
+      CpuShares: f.cores * f.mhz,
+      TotalCpuCores: f.cores,
+      ReservableCpuCores: Array.from({ length: f.cores }, (_, k) => k),
+    },
     Memory: { MemoryMB: Math.floor(f.memoryBytes / (1024 * 1024)) },
     Disk: { DiskMB: f.diskMB },
-    Networks: [{ Mode: 'host', Device: '', CIDR: `${i.advertiseIP}/32`, IP: i.advertiseIP, MBits: 1000, ReservedPorts: null, DynamicPorts: null }],
+    Networks: [
+      {
+        Mode: 'host',
+        Device: '',
+        CIDR: `${i.advertiseIP}/32`,
+        IP: i.advertiseIP,
+        MBits: 1000,
+        ReservedPorts: null,
+        DynamicPorts: null,
+      },
+    ],
     MinDynamicPort: i.portRange.min,
     MaxDynamicPort: i.portRange.max,
   };
@@ -179,7 +212,8 @@ export function buildNode(i: NodeBuildInput): Node {
     Networks: { ReservedHostPorts: i.reservedPorts },
   };
   const hostVolumes: Node['HostVolumes'] = {};
-  for (const [name, v] of Object.entries(i.hostVolumes)) hostVolumes[name] = { Path: v.path, ReadOnly: v.readOnly === true };
+  for (const [name, v] of Object.entries(i.hostVolumes))
+    hostVolumes[name] = { Path: v.path, ReadOnly: v.readOnly === true };
   return {
     ID: i.identity.id,
     SecretID: i.identity.secretID,

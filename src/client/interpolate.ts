@@ -50,14 +50,18 @@ export function interpolateDeep<T>(value: T, ctx: InterpolationContext): T {
   if (Array.isArray(value)) return value.map((v) => interpolateDeep(v, ctx)) as T;
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[interpolateString(k, ctx)] = interpolateDeep(v, ctx);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>))
+      out[interpolateString(k, ctx)] = interpolateDeep(v, ctx);
     return out as T;
   }
   return value;
 }
 
 /** Interpolates each value of an env block against the base env (not against each other, as Nomad). */
-export function interpolateEnvBlock(block: Record<string, string> | null | undefined, ctx: InterpolationContext): Record<string, string> {
+export function interpolateEnvBlock(
+  block: Record<string, string> | null | undefined,
+  ctx: InterpolationContext,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(block ?? {})) out[k] = interpolateString(String(v), ctx);
   return out;

@@ -33,7 +33,8 @@ export interface RestartTrackerState {
 /** Nomad's defaults when neither task nor group has a restart block. */
 export function defaultRestartPolicy(jobType: string): RestartPolicy {
   const NS_MIN = 60 * 1e9;
-  if (jobType === 'batch' || jobType === 'sysbatch') return { Attempts: 3, Interval: 24 * 60 * NS_MIN, Delay: 15e9, Mode: 'fail' };
+  if (jobType === 'batch' || jobType === 'sysbatch')
+    return { Attempts: 3, Interval: 24 * 60 * NS_MIN, Delay: 15e9, Mode: 'fail' };
   return { Attempts: 2, Interval: 30 * NS_MIN, Delay: 15e9, Mode: 'fail' };
 }
 
@@ -67,7 +68,8 @@ export class RestartTracker {
   private next(): RestartDecision {
     const now = this.now();
     const intervalMs = this.policy.Interval / 1e6;
-    if (this.state.windowStart === 0 || now - this.state.windowStart > intervalMs) this.state = { count: 0, windowStart: now };
+    if (this.state.windowStart === 0 || now - this.state.windowStart > intervalMs)
+      this.state = { count: 0, windowStart: now };
     this.state.count++;
     if (this.state.count > this.policy.Attempts) {
       if (this.policy.Mode === 'fail') {
@@ -83,6 +85,10 @@ export class RestartTracker {
       return { kind: 'restart', delayMs, reason: ReasonDelay };
     }
     const delayMs = this.policy.Delay / 1e6;
-    return { kind: 'restart', delayMs: delayMs + Math.floor(this.random() * delayMs * 0.25), reason: ReasonWithinPolicy };
+    return {
+      kind: 'restart',
+      delayMs: delayMs + Math.floor(this.random() * delayMs * 0.25),
+      reason: ReasonWithinPolicy,
+    };
   }
 }

@@ -20,10 +20,13 @@ beforeAll(async () => {
     const body = await readBody(req);
     seen.push({ method: req.method!, url: req.url!, body });
     res.setHeader('Content-Type', 'application/json');
-    if (req.url === '/v1/internal/client/register' || req.url === '/v1/internal/client/status') return res.end(JSON.stringify({ HeartbeatTTL: 10e9, Index: 7 }));
+    if (req.url === '/v1/internal/client/register' || req.url === '/v1/internal/client/status')
+      return res.end(JSON.stringify({ HeartbeatTTL: 10e9, Index: 7 }));
     if (req.url?.startsWith('/v1/internal/client/allocs/')) {
       res.setHeader('X-Nomad-Index', '42');
-      return res.end(JSON.stringify({ Allocs: [testAlloc(testJob([testTask('t', 'mock_driver', {})]), 'n-1')], Index: 42 }));
+      return res.end(
+        JSON.stringify({ Allocs: [testAlloc(testJob([testTask('t', 'mock_driver', {})]), 'n-1')], Index: 42 }),
+      );
     }
     if (req.url === '/v1/internal/client/allocs') return res.end(JSON.stringify({ Index: 43 }));
     res.statusCode = 404;
@@ -57,7 +60,9 @@ describe('ServerRPC over HTTP', () => {
     ]);
     expect(seen[0]?.body).toEqual({ Node: { ID: 'n-1' } });
     expect(seen[1]?.body).toEqual({ NodeID: 'n-1', Status: 'ready' });
-    expect(seen[3]?.body).toEqual({ Allocs: [{ ID: 'a', ClientStatus: 'running', ClientDescription: '', TaskStates: {} }] });
+    expect(seen[3]?.body).toEqual({
+      Allocs: [{ ID: 'a', ClientStatus: 'running', ClientDescription: '', TaskStates: {} }],
+    });
   });
 
   it('gives up on a server that accepts but never answers, and tries the next one', async () => {
@@ -86,6 +91,8 @@ describe('ServerRPC over HTTP', () => {
   it('turns an error answer into an Unavailable error naming the status', async () => {
     const rpc = new HttpServerRPC(`http://${addr}`);
     const fake = Object.assign(rpc, {});
-    await expect((fake as unknown as { call: (m: string, p: string) => Promise<unknown> }).call('GET', '/v1/nope')).rejects.toMatchObject({ code: 'Unavailable', message: expect.stringContaining('404') });
+    await expect(
+      (fake as unknown as { call: (m: string, p: string) => Promise<unknown> }).call('GET', '/v1/nope'),
+    ).rejects.toMatchObject({ code: 'Unavailable', message: expect.stringContaining('404') });
   });
 });

@@ -22,7 +22,14 @@
  * Every internal call also carries the node's SecretID in `X-Drover-Node-Secret` (node identity: the servers
  * answer 403 to a request that is not the node's own), and the writes name their node in `NodeID`.
  */
-import type { Allocation, Node, ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata } from '../structs/index.js';
+import type {
+  Allocation,
+  Node,
+  ServiceRegistration,
+  ServiceRegistrationListStub,
+  Variable,
+  VariableMetadata,
+} from '../structs/index.js';
 import type { PeerCertificate } from 'node:tls';
 import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 import { DroverError } from '../errors/index.js';
@@ -59,8 +66,16 @@ export interface HttpServerRPCTls {
 
 /** A fetch over undici's own dispatcher with this TLS: the global fetch cannot take client certificates. */
 function tlsFetch(t: HttpServerRPCTls): { fetch: typeof fetch; close(): Promise<void> } {
-  const dispatcher = new UndiciAgent({ connect: { ca: t.ca, cert: t.cert, key: t.key, ...(t.checkServerIdentity ? { checkServerIdentity: t.checkServerIdentity } : {}) } });
-  const f = ((input: string, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+  const dispatcher = new UndiciAgent({
+    connect: {
+      ca: t.ca,
+      cert: t.cert,
+      key: t.key,
+      ...(t.checkServerIdentity ? { checkServerIdentity: t.checkServerIdentity } : {}),
+    },
+  });
+  const f = ((input: string, init?: RequestInit) =>
+    undiciFetch(input, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
   return { fetch: f, close: () => dispatcher.close() };
 }
 
@@ -75,7 +90,10 @@ export class HttpServerRPC implements ServerRPC {
   private readonly slackMs: number;
   private node: { id: string; secret: string } | undefined;
 
-  constructor(addresses: string[] | string, private readonly opts: HttpServerRPCOptions = {}) {
+  constructor(
+    addresses: string[] | string,
+    private readonly opts: HttpServerRPCOptions = {},
+  ) {
     const scheme = opts.tls ? 'https' : 'http';
     const list = (Array.isArray(addresses) ? addresses : [addresses]).map((a) => normalize(a, scheme));
     if (list.length === 0) throw new DroverError('BadRequest', 'a client needs at least one server address');
@@ -149,8 +167,12 @@ export class HttpServerRPC implements ServerRPC {
       }
       this.current = (this.current + attempt) % this.addrs.length;
       // A missing variable still carries the index, so a template can block until it is created.
-      if (res.status === 404 && notFoundIsNull) return { data: null as T, index: Number(res.headers.get('X-Nomad-Index') ?? 0) };
-      if (!res.ok) throw new DroverError('Unavailable', `server answered ${res.status} to ${method} ${path}: ${text.trim()}`, { details: { status: res.status } });
+      if (res.status === 404 && notFoundIsNull)
+        return { data: null as T, index: Number(res.headers.get('X-Nomad-Index') ?? 0) };
+      if (!res.ok)
+        throw new DroverError('Unavailable', `server answered ${res.status} to ${method} ${path}: ${text.trim()}`, {
+          details: { status: res.status },
+        });
       const data = (text ? JSON.parse(text) : {}) as T;
       return { data, index: Number(res.headers.get('X-Nomad-Index') ?? (data as { Index?: number }).Index ?? 0) };
     }
@@ -163,13 +185,28 @@ export class HttpServerRPC implements ServerRPC {
   }
 
   async nodeUpdateStatus(nodeID: string, status: string): Promise<NodeRegisterResponse> {
-    const { data } = await this.call<RegisterResponseJSON>('PUT', '/v1/internal/client/status', { NodeID: nodeID, Status: status });
+    const { data } = await this.call<RegisterResponseJSON>('PUT', '/v1/internal/client/status', {
+      NodeID: nodeID,
+      Status: status,
+    });
     return { heartbeatTTLms: data.HeartbeatTTL / 1e6, index: data.Index };
   }
 
-  async getClientAllocs(nodeID: string, minIndex: number, waitMs: number, signal?: AbortSignal): Promise<{ allocs: Allocation[]; index: number }> {
+  async getClientAllocs(
+    nodeID: string,
+    minIndex: number,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ allocs: Allocation[]; index: number }> {
     const q = `index=${minIndex}&wait=${Math.round(waitMs)}ms`;
-    const { data, index } = await this.call<ClientAllocsResponseJSON>('GET', `/v1/internal/client/allocs/${encodeURIComponent(nodeID)}?${q}`, undefined, signal, false, waitMs + this.slackMs);
+    const { data, index } = await this.call<ClientAllocsResponseJSON>(
+      'GET',
+      `/v1/internal/client/allocs/${encodeURIComponent(nodeID)}?${q}`,
+      undefined,
+      signal,
+      false,
+      waitMs + this.slackMs,
+    );
     return { allocs: data.Allocs ?? [], index };
   }
 
@@ -187,24 +224,64 @@ export class HttpServerRPC implements ServerRPC {
 
   // Template reads: the public blocking endpoints, as consul-template reads a Nomad agent.
 
-  async variableGet(namespace: string, path: string, q: BlockingReadOptions = {}): Promise<IndexedValue<Variable | null>> {
+  async variableGet(
+    namespace: string,
+    path: string,
+    q: BlockingReadOptions = {},
+  ): Promise<IndexedValue<Variable | null>> {
     const url = `/v1/var/${path.split('/').map(encodeURIComponent).join('/')}?${blocking(q, { namespace })}`;
-    const { data, index } = await this.call<Variable | null>('GET', url, undefined, q.signal, true, readTimeout(q, this.slackMs));
+    const { data, index } = await this.call<Variable | null>(
+      'GET',
+      url,
+      undefined,
+      q.signal,
+      true,
+      readTimeout(q, this.slackMs),
+    );
     return { value: data, index };
   }
 
-  async variableList(q: BlockingReadOptions & { namespace?: string; prefix?: string } = {}): Promise<IndexedValue<VariableMetadata[]>> {
-    const { data, index } = await this.call<VariableMetadata[]>('GET', `/v1/vars?${blocking(q, { namespace: q.namespace, prefix: q.prefix })}`, undefined, q.signal, false, readTimeout(q, this.slackMs));
+  async variableList(
+    q: BlockingReadOptions & { namespace?: string; prefix?: string } = {},
+  ): Promise<IndexedValue<VariableMetadata[]>> {
+    const { data, index } = await this.call<VariableMetadata[]>(
+      'GET',
+      `/v1/vars?${blocking(q, { namespace: q.namespace, prefix: q.prefix })}`,
+      undefined,
+      q.signal,
+      false,
+      readTimeout(q, this.slackMs),
+    );
     return { value: data ?? [], index };
   }
 
-  async serviceGet(namespace: string, name: string, q: BlockingReadOptions = {}): Promise<IndexedValue<ServiceRegistration[]>> {
-    const { data, index } = await this.call<ServiceRegistration[]>('GET', `/v1/service/${encodeURIComponent(name)}?${blocking(q, { namespace })}`, undefined, q.signal, false, readTimeout(q, this.slackMs));
+  async serviceGet(
+    namespace: string,
+    name: string,
+    q: BlockingReadOptions = {},
+  ): Promise<IndexedValue<ServiceRegistration[]>> {
+    const { data, index } = await this.call<ServiceRegistration[]>(
+      'GET',
+      `/v1/service/${encodeURIComponent(name)}?${blocking(q, { namespace })}`,
+      undefined,
+      q.signal,
+      false,
+      readTimeout(q, this.slackMs),
+    );
     return { value: data ?? [], index };
   }
 
-  async serviceList(q: BlockingReadOptions & { namespace?: string } = {}): Promise<IndexedValue<ServiceRegistrationListStub[]>> {
-    const { data, index } = await this.call<ServiceRegistrationListStub[]>('GET', `/v1/services?${blocking(q, { namespace: q.namespace })}`, undefined, q.signal, false, readTimeout(q, this.slackMs));
+  async serviceList(
+    q: BlockingReadOptions & { namespace?: string } = {},
+  ): Promise<IndexedValue<ServiceRegistrationListStub[]>> {
+    const { data, index } = await this.call<ServiceRegistrationListStub[]>(
+      'GET',
+      `/v1/services?${blocking(q, { namespace: q.namespace })}`,
+      undefined,
+      q.signal,
+      false,
+      readTimeout(q, this.slackMs),
+    );
     return { value: data ?? [], index };
   }
 }

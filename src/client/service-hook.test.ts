@@ -68,10 +68,28 @@ async function listener(): Promise<{ port: number; server: Server }> {
   return { port: (server.address() as { port: number }).port, server };
 }
 
-const tcpCheck = (over: Record<string, unknown> = {}) => ({ Name: 'alive', Type: 'tcp', Interval: 50e6, Timeout: 500e6, ...over });
+const tcpCheck = (over: Record<string, unknown> = {}) => ({
+  Name: 'alive',
+  Type: 'tcp',
+  Interval: 50e6,
+  Timeout: 500e6,
+  ...over,
+});
 
-function allocWith(client: Client, opts: { task?: Service[]; group?: Service[]; port?: number; taskShutdownDelayNs?: number; groupShutdownDelayNs?: number; update?: TaskGroup['Update'] }): Allocation {
-  const job = testJob([testTask('main', 'mock_driver', {}, { Services: opts.task ?? null, ShutdownDelay: opts.taskShutdownDelayNs ?? 0 })]);
+function allocWith(
+  client: Client,
+  opts: {
+    task?: Service[];
+    group?: Service[];
+    port?: number;
+    taskShutdownDelayNs?: number;
+    groupShutdownDelayNs?: number;
+    update?: TaskGroup['Update'];
+  },
+): Allocation {
+  const job = testJob([
+    testTask('main', 'mock_driver', {}, { Services: opts.task ?? null, ShutdownDelay: opts.taskShutdownDelayNs ?? 0 }),
+  ]);
   const g = job.TaskGroups[0]!;
   g.Services = opts.group ?? null;
   g.ShutdownDelay = opts.groupShutdownDelayNs ?? 0;
@@ -91,10 +109,28 @@ describe('client services', () => {
   it('registers a task service at the host port with interpolated tags once the task runs', async () => {
     const server = new CatalogServer();
     const client = await startClient(server);
-    const a = server.place(allocWith(client, { task: [{ Name: 'web-${NOMAD_TASK_NAME}', PortLabel: 'http', Tags: ['alloc-${NOMAD_ALLOC_INDEX}', 'node-${node.unique.name}'] }] }));
+    const a = server.place(
+      allocWith(client, {
+        task: [
+          {
+            Name: 'web-${NOMAD_TASK_NAME}',
+            PortLabel: 'http',
+            Tags: ['alloc-${NOMAD_ALLOC_INDEX}', 'node-${node.unique.name}'],
+          },
+        ],
+      }),
+    );
     await expect.poll(() => server.catalog.size === 1, { timeout: 5_000 }).toBe(true);
     const reg = [...server.catalog.values()][0]!;
-    expect(reg).toMatchObject({ ServiceName: 'web-main', Address: '127.0.0.1', Port: 23456, AllocID: a.ID, NodeID: client.nodeID, Tags: ['alloc-0', 'node-node-1'], Status: 'passing' });
+    expect(reg).toMatchObject({
+      ServiceName: 'web-main',
+      Address: '127.0.0.1',
+      Port: 23456,
+      AllocID: a.ID,
+      NodeID: client.nodeID,
+      Tags: ['alloc-0', 'node-node-1'],
+      Status: 'passing',
+    });
   });
 
   it('registers the services of adopted tasks again after an agent restart', async () => {
@@ -102,7 +138,9 @@ describe('client services', () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-services-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const first = await startClient(server, dir);
-    server.place(allocWith(first, { task: [{ Name: 'web', PortLabel: 'http' }], group: [{ Name: 'api', PortLabel: 'http' }] }));
+    server.place(
+      allocWith(first, { task: [{ Name: 'web', PortLabel: 'http' }], group: [{ Name: 'api', PortLabel: 'http' }] }),
+    );
     await expect.poll(() => server.catalog.size === 2, { timeout: 5_000 }).toBe(true);
     await first.shutdown();
     server.catalog.clear();
@@ -120,7 +158,11 @@ describe('client services', () => {
     short.Job.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '300ms' };
     server.place(short);
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
-    await expect.poll(() => (server.allocs.get(short.ID)?.TaskStates?.main?.Events ?? []).some((e) => e.Type === 'Terminated'), { timeout: 3_000 }).toBe(true);
+    await expect
+      .poll(() => (server.allocs.get(short.ID)?.TaskStates?.main?.Events ?? []).some((e) => e.Type === 'Terminated'), {
+        timeout: 3_000,
+      })
+      .toBe(true);
     expect(server.catalog.size).toBe(0);
     server.failWrites = false;
     await expect.poll(() => server.catalog.size === 1, { timeout: 5_000 }).toBe(true);
@@ -129,7 +171,9 @@ describe('client services', () => {
   it('deregisters a task service before the task is killed, then waits its shutdown_delay', async () => {
     const server = new CatalogServer();
     const client = await startClient(server);
-    const a = server.place(allocWith(client, { task: [{ Name: 'web', PortLabel: 'http' }], taskShutdownDelayNs: 400e6 }));
+    const a = server.place(
+      allocWith(client, { task: [{ Name: 'web', PortLabel: 'http' }], taskShutdownDelayNs: 400e6 }),
+    );
     await expect.poll(() => server.catalog.size === 1, { timeout: 5_000 }).toBe(true);
     server.stopAlloc(a.ID);
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
@@ -142,7 +186,9 @@ describe('client services', () => {
   it('registers group services once the tasks run and honours the group shutdown_delay on stop', async () => {
     const server = new CatalogServer();
     const client = await startClient(server);
-    const a = server.place(allocWith(client, { group: [{ Name: 'api', PortLabel: 'http', Tags: ['v1'] }], groupShutdownDelayNs: 400e6 }));
+    const a = server.place(
+      allocWith(client, { group: [{ Name: 'api', PortLabel: 'http', Tags: ['v1'] }], groupShutdownDelayNs: 400e6 }),
+    );
     await expect.poll(() => server.catalog.size === 1, { timeout: 5_000 }).toBe(true);
     expect([...server.catalog.keys()][0]).toBe(`_nomad-task-${a.ID}-group-web-api-http`);
     server.stopAlloc(a.ID);
@@ -155,10 +201,14 @@ describe('client services', () => {
     const server = new CatalogServer();
     const client = await startClient(server);
     const { port, server: tcp } = await listener();
-    const a = server.place(allocWith(client, { port, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }));
+    const a = server.place(
+      allocWith(client, { port, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }),
+    );
     await expect.poll(() => [...server.catalog.values()][0]?.Status === 'passing', { timeout: 5_000 }).toBe(true);
     const checks = Object.values(client.allocChecks(a.ID));
-    expect(checks).toMatchObject([{ Check: 'alive', Service: 'api', Task: '', Group: 'web', Mode: 'healthiness', Status: 'success' }]);
+    expect(checks).toMatchObject([
+      { Check: 'alive', Service: 'api', Task: '', Group: 'web', Mode: 'healthiness', Status: 'success' },
+    ]);
     await new Promise<void>((r) => tcp.close(() => r()));
     await expect.poll(() => [...server.catalog.values()][0]?.Status === 'critical', { timeout: 5_000 }).toBe(true);
     expect(Object.values(client.allocChecks(a.ID))[0]!.Status).toBe('failure');
@@ -167,9 +217,25 @@ describe('client services', () => {
   it('runs script checks inside the task through the driver, for task and group services', async () => {
     const server = new CatalogServer();
     const client = await startClient(server);
-    const script = { Name: 'probe', Type: 'script', Command: '/bin/check', Args: ['--deep'], Interval: 50e6, Timeout: 500e6 };
-    const a = server.place(allocWith(client, { task: [{ Name: 'web', PortLabel: 'http', Checks: [script] }], group: [{ Name: 'api', PortLabel: 'http', Checks: [{ ...script, TaskName: 'main' }] }] }));
-    await expect.poll(() => server.catalog.size === 2 && [...server.catalog.values()].every((r) => r.Status === 'passing'), { timeout: 5_000 }).toBe(true);
+    const script = {
+      Name: 'probe',
+      Type: 'script',
+      Command: '/bin/check',
+      Args: ['--deep'],
+      Interval: 50e6,
+      Timeout: 500e6,
+    };
+    const a = server.place(
+      allocWith(client, {
+        task: [{ Name: 'web', PortLabel: 'http', Checks: [script] }],
+        group: [{ Name: 'api', PortLabel: 'http', Checks: [{ ...script, TaskName: 'main' }] }],
+      }),
+    );
+    await expect
+      .poll(() => server.catalog.size === 2 && [...server.catalog.values()].every((r) => r.Status === 'passing'), {
+        timeout: 5_000,
+      })
+      .toBe(true);
     const outputs = Object.values(client.allocChecks(a.ID)).map((c) => [c.Service, c.Task, c.Status, c.Output.trim()]);
     expect(outputs.sort()).toEqual([
       ['api', '', 'success', '/bin/check --deep'],
@@ -187,10 +253,15 @@ describe('client services', () => {
     const alloc = allocWith(client, { port, task: [{ Name: 'web', PortLabel: 'http', Checks: [check] }] });
     alloc.Job.TaskGroups[0]!.RestartPolicy = { Attempts: 5, Interval: 60e9, Delay: 10e6, Mode: 'fail' };
     const a = server.place(alloc);
-    const restarted = () => server.allocs.get(a.ID)?.TaskStates?.main?.Events.find((e) => e.Type === 'Restart Signaled');
+    const restarted = () =>
+      server.allocs.get(a.ID)?.TaskStates?.main?.Events.find((e) => e.Type === 'Restart Signaled');
     await expect.poll(() => restarted() !== undefined, { timeout: 5_000 }).toBe(true);
     expect(restarted()!.RestartReason).toBe('healthcheck: check "alive" unhealthy');
-    await expect.poll(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'running' && server.catalog.size === 1, { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => server.allocs.get(a.ID)?.TaskStates?.main?.State === 'running' && server.catalog.size === 1, {
+        timeout: 5_000,
+      })
+      .toBe(true);
   });
 
   it('counts check_restart restarts against the restart policy, as Nomad does, and fails the task when they run out', async () => {
@@ -215,8 +286,21 @@ describe('client services', () => {
     const client = await startClient(server);
     const { port, server: tcp } = await listener();
     await new Promise<void>((r) => tcp.close(() => r()));
-    const update = { Stagger: 0, MaxParallel: 1, HealthCheck: 'checks', MinHealthyTime: 100e6, HealthyDeadline: 20e9, ProgressDeadline: 60e9, AutoRevert: false, AutoPromote: false, Canary: 0 };
-    const a = server.place({ ...allocWith(client, { port, update, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }), DeploymentID: 'dep-1' });
+    const update = {
+      Stagger: 0,
+      MaxParallel: 1,
+      HealthCheck: 'checks',
+      MinHealthyTime: 100e6,
+      HealthyDeadline: 20e9,
+      ProgressDeadline: 60e9,
+      AutoRevert: false,
+      AutoPromote: false,
+      Canary: 0,
+    };
+    const a = server.place({
+      ...allocWith(client, { port, update, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }),
+      DeploymentID: 'dep-1',
+    });
     await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
     // by now"; the wait is several times what it takes when it does happen.

@@ -15,9 +15,25 @@
  */
 import type { Allocation, Node, TaskGroup } from '../structs/index.js';
 import type { TaskHandle } from '../drivers/index.js';
-import { buildServiceWorkloads, deploymentHealthy, ServiceRegistrar, type AllocCheckStatus, type Clock, type Probe, type ScriptExec, type ServiceWorkload } from '../discovery/index.js';
+import {
+  buildServiceWorkloads,
+  deploymentHealthy,
+  ServiceRegistrar,
+  type AllocCheckStatus,
+  type Clock,
+  type Probe,
+  type ScriptExec,
+  type ServiceWorkload,
+} from '../discovery/index.js';
 import type { Logger } from '../logging/index.js';
-import type { AllocHook, AllocHookContext, AllocHookFactory, TaskHook, TaskHookContext, TaskHookFactory } from './hooks.js';
+import type {
+  AllocHook,
+  AllocHookContext,
+  AllocHookFactory,
+  TaskHook,
+  TaskHookContext,
+  TaskHookFactory,
+} from './hooks.js';
 import type { ServerRPC } from './rpc.js';
 import type { CheckStatusSource } from './alloc-health.js';
 import { interpolateString, type InterpolationContext } from './interpolate.js';
@@ -135,7 +151,10 @@ export class ClientServices {
       previous.ctl.abort();
       await previous.started;
       const keep = new Set(args.workloads.map((w) => w.registration.ID));
-      const gone = previous.registrar.registrations().map((r) => r.ID).filter((id) => !keep.has(id));
+      const gone = previous.registrar
+        .registrations()
+        .map((r) => r.ID)
+        .filter((id) => !keep.has(id));
       if (gone.length > 0) await this.delete(gone);
     }
     const ctl = new AbortController();
@@ -148,7 +167,9 @@ export class ClientServices {
         // Nomad formats the name with Go's %q: quoted, inner quotes escaped.
         const reason = `healthcheck: check ${JSON.stringify(req.checkName)} unhealthy`;
         this.log.info('restarting task: check unhealthy', { alloc_id: alloc.ID, task, check: req.checkName });
-        void args.restart(task, reason).catch((e: unknown) => this.log.warn('check_restart failed', { alloc_id: alloc.ID, task, err: String(e) }));
+        void args
+          .restart(task, reason)
+          .catch((e: unknown) => this.log.warn('check_restart failed', { alloc_id: alloc.ID, task, err: String(e) }));
       },
       clock: this.options.clock,
       logger: this.log.child({ alloc_id: alloc.ID }),
@@ -157,7 +178,9 @@ export class ClientServices {
     });
     let sets = this.byAlloc.get(alloc.ID);
     if (!sets) this.byAlloc.set(alloc.ID, (sets = new Map()));
-    const started = registrar.start(ctl.signal).catch((e: unknown) => this.log.warn('service registration failed', { alloc_id: alloc.ID, err: String(e) }));
+    const started = registrar
+      .start(ctl.signal)
+      .catch((e: unknown) => this.log.warn('service registration failed', { alloc_id: alloc.ID, err: String(e) }));
     sets.set(owner, { group: alloc.TaskGroup, registrar, ctl, started });
   }
 
@@ -199,7 +222,8 @@ export class ClientServices {
   }
 
   private async delete(ids: string[]): Promise<void> {
-    if (!this.options.rpc.deleteServiceRegistrations) throw new Error('the server connection cannot deregister services');
+    if (!this.options.rpc.deleteServiceRegistrations)
+      throw new Error('the server connection cannot deregister services');
     await this.options.rpc.deleteServiceRegistrations(ids);
   }
 }
@@ -273,7 +297,16 @@ class TaskServiceHook implements TaskHook {
 
 /** What a re-registration would change: IDs, addresses, tags, meta and check definitions. */
 function registrationKey(ws: ServiceWorkload[]): string {
-  return JSON.stringify(ws.map((w) => [w.registration.ID, w.registration.Address, w.registration.Port, w.registration.Tags, w.registration.Meta ?? {}, w.checks.map((c) => c.CheckID)]));
+  return JSON.stringify(
+    ws.map((w) => [
+      w.registration.ID,
+      w.registration.Address,
+      w.registration.Port,
+      w.registration.Tags,
+      w.registration.Meta ?? {},
+      w.checks.map((c) => c.CheckID),
+    ]),
+  );
 }
 
 /** Group services are interpolated with the allocation's environment (that of its first task, as Nomad). */

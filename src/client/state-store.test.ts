@@ -43,7 +43,8 @@ function gatedFS(): { fs: ReturnType<typeof countingFS>; slow: StateStoreFS; rel
   return { fs, slow: { ...fs, writeFile: async (p, d) => (await gate, fs.writeFile(p, d)) }, release };
 }
 
-const versionOf = (s: ClientStateStore, id: string) => s.loadAllocs().find((p) => p.alloc.ID === id)?.alloc.AllocModifyIndex;
+const versionOf = (s: ClientStateStore, id: string) =>
+  s.loadAllocs().find((p) => p.alloc.ID === id)?.alloc.AllocModifyIndex;
 
 describe('ClientStateStore', () => {
   it('does not block the caller: a save lands on disk only after the current tick', async () => {
@@ -142,7 +143,10 @@ describe('ClientStateStore', () => {
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, error() {}, warn: (m: string) => warnings.push(m), child: () => logger };
     const fs = countingFS();
-    const failing: StateStoreFS = { ...fs, writeFile: async (p, d) => (p.includes('bad') ? Promise.reject(new Error('disk full')) : fs.writeFile(p, d)) };
+    const failing: StateStoreFS = {
+      ...fs,
+      writeFile: async (p, d) => (p.includes('bad') ? Promise.reject(new Error('disk full')) : fs.writeFile(p, d)),
+    };
     const store = new ClientStateStore(dir, { fs: failing, logger });
     store.saveAlloc(persisted('bad', 1));
     store.saveAlloc(persisted('ok', 1));

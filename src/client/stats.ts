@@ -39,14 +39,24 @@ export function toResourceUsage(u: TaskResourceUsage, mhzPerCore: number): Resou
   };
 }
 
-export function allocResourceUsage(tasks: Record<string, TaskResourceUsage>, mhzPerCore: number, nowNs: number): AllocResourceUsage {
-  const out: AllocResourceUsage = { ResourceUsage: toResourceUsage(emptyTaskUsage(nowNs), mhzPerCore), Tasks: {}, Timestamp: nowNs };
+export function allocResourceUsage(
+  tasks: Record<string, TaskResourceUsage>,
+  mhzPerCore: number,
+  nowNs: number,
+): AllocResourceUsage {
+  const out: AllocResourceUsage = {
+    ResourceUsage: toResourceUsage(emptyTaskUsage(nowNs), mhzPerCore),
+    Tasks: {},
+    Timestamp: nowNs,
+  };
   const sum = out.ResourceUsage;
   for (const [name, u] of Object.entries(tasks)) {
     const r = toResourceUsage(u, mhzPerCore);
     out.Tasks[name] = { ResourceUsage: r, Timestamp: u.timestamp, Pids: null };
-    for (const k of ['RSS', 'Cache', 'Swap', 'Usage', 'MaxUsage', 'KernelUsage'] as const) sum.MemoryStats[k] += r.MemoryStats[k];
-    for (const k of ['SystemMode', 'UserMode', 'TotalTicks', 'ThrottledPeriods', 'ThrottledTime', 'Percent'] as const) sum.CpuStats[k] += r.CpuStats[k];
+    for (const k of ['RSS', 'Cache', 'Swap', 'Usage', 'MaxUsage', 'KernelUsage'] as const)
+      sum.MemoryStats[k] += r.MemoryStats[k];
+    for (const k of ['SystemMode', 'UserMode', 'TotalTicks', 'ThrottledPeriods', 'ThrottledTime', 'Percent'] as const)
+      sum.CpuStats[k] += r.CpuStats[k];
     sum.MemoryStats.Measured = r.MemoryStats.Measured;
     sum.CpuStats.Measured = r.CpuStats.Measured;
   }

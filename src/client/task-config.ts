@@ -60,7 +60,11 @@ function taskMounts(group: TaskGroup, task: Task, hostVolumes: Record<string, Ho
     if (!req || (req.Type && req.Type !== 'host')) continue;
     const hv = hostVolumes[req.Source];
     if (!hv) continue;
-    out.push({ hostPath: hv.path, taskPath: vm.Destination, readOnly: vm.ReadOnly || req.ReadOnly || hv.readOnly === true });
+    out.push({
+      hostPath: hv.path,
+      taskPath: vm.Destination,
+      readOnly: vm.ReadOnly || req.ReadOnly || hv.readOnly === true,
+    });
   }
   return out;
 }

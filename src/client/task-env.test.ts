@@ -2,15 +2,45 @@ import { describe, expect, it } from 'vitest';
 import { buildTaskEnv } from './task-env.js';
 import { testAlloc, testJob, testTask } from './testing/index.js';
 
-const node = { ID: 'n-1', Name: 'node-1', Datacenter: 'dc1', NodeClass: '', NodePool: 'default', Attributes: {}, Meta: {} };
-const dirs = { sharedAllocDir: '/d/a/alloc', dir: '/d/a/t', localDir: '/d/a/t/local', secretsDir: '/d/a/t/secrets', logDir: '/d/a/alloc/logs' };
+const node = {
+  ID: 'n-1',
+  Name: 'node-1',
+  Datacenter: 'dc1',
+  NodeClass: '',
+  NodePool: 'default',
+  Attributes: {},
+  Meta: {},
+};
+const dirs = {
+  sharedAllocDir: '/d/a/alloc',
+  dir: '/d/a/t',
+  localDir: '/d/a/t/local',
+  secretsDir: '/d/a/t/secrets',
+  logDir: '/d/a/alloc/logs',
+};
 
 describe('task environment', () => {
-  const job = testJob([testTask('t', 'docker', {}, { Env: { URL: 'http://${NOMAD_ADDR_http}/' }, Resources: { CPU: 100, MemoryMB: 64, MemoryMaxMB: 128 } })]);
+  const job = testJob([
+    testTask(
+      't',
+      'docker',
+      {},
+      { Env: { URL: 'http://${NOMAD_ADDR_http}/' }, Resources: { CPU: 100, MemoryMB: 64, MemoryMaxMB: 128 } },
+    ),
+  ]);
   const alloc = testAlloc(job, 'n-1');
   alloc.AllocatedResources.Shared.Ports = [{ Label: 'http', Value: 25000, To: 8080, HostIP: '10.0.0.5' }];
   alloc.AllocatedResources.Tasks.t!.Memory.MemoryMaxMB = 128;
-  const input = { alloc, group: job.TaskGroups[0]!, task: job.TaskGroups[0]!.Tasks[0]!, node, region: 'global', dirs, hostEnv: { HOME: '/root', NOMAD_TOKEN: 'x' }, advertiseIP: '127.0.0.1' };
+  const input = {
+    alloc,
+    group: job.TaskGroups[0]!,
+    task: job.TaskGroups[0]!.Tasks[0]!,
+    node,
+    region: 'global',
+    dirs,
+    hostEnv: { HOME: '/root', NOMAD_TOKEN: 'x' },
+    advertiseIP: '127.0.0.1',
+  };
 
   it('uses in-task paths for drivers with filesystem isolation and the mapped port inside the task', () => {
     const env = buildTaskEnv({ ...input, fsIsolation: 'image' });

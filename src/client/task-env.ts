@@ -31,10 +31,12 @@ export function taskPorts(alloc: Allocation, taskName: string, advertiseIP: stri
     out.push(p);
   };
   const shared = alloc.AllocatedResources?.Shared;
-  for (const p of shared?.Ports ?? []) add({ label: p.Label, value: p.Value, to: p.To, hostIP: p.HostIP || advertiseIP });
+  for (const p of shared?.Ports ?? [])
+    add({ label: p.Label, value: p.Value, to: p.To, hostIP: p.HostIP || advertiseIP });
   const fromNetworks = (nets: NetworkResource[] | null | undefined) => {
     for (const n of nets ?? [])
-      for (const p of [...(n.ReservedPorts ?? []), ...(n.DynamicPorts ?? [])]) add({ label: p.Label, value: p.Value, to: p.To, hostIP: n.IP || advertiseIP });
+      for (const p of [...(n.ReservedPorts ?? []), ...(n.DynamicPorts ?? [])])
+        add({ label: p.Label, value: p.Value, to: p.To, hostIP: n.IP || advertiseIP });
   };
   fromNetworks(shared?.Networks);
   fromNetworks(alloc.AllocatedResources?.Tasks?.[taskName]?.Networks);
@@ -99,12 +101,18 @@ export function nomadEnv(input: TaskEnvInput): Record<string, string> {
 /** The full environment handed to the driver. */
 export function buildTaskEnv(input: TaskEnvInput): Record<string, string> {
   const base: Record<string, string> = {};
-  if (input.fsIsolation === 'none') for (const [k, v] of Object.entries(input.hostEnv ?? {})) if (v !== undefined && !k.startsWith('NOMAD_')) base[k] = v;
+  if (input.fsIsolation === 'none')
+    for (const [k, v] of Object.entries(input.hostEnv ?? {}))
+      if (v !== undefined && !k.startsWith('NOMAD_')) base[k] = v;
   Object.assign(base, nomadEnv(input));
   const ctx: InterpolationContext = { env: base, node: input.node, region: input.region };
   return { ...base, ...interpolateEnvBlock(input.task.Env, ctx) };
 }
 
-export function interpolationContext(env: Record<string, string>, node: InterpolationNode, region: string): InterpolationContext {
+export function interpolationContext(
+  env: Record<string, string>,
+  node: InterpolationNode,
+  region: string,
+): InterpolationContext {
   return { env, node, region };
 }

@@ -8,7 +8,12 @@ import { ReasonWithinPolicy } from './restart-tracker.js';
 type Extra = Partial<Omit<TaskEvent, 'Type' | 'Time' | 'DisplayMessage' | 'Details'>>;
 
 /** A task event; `nowMs` is unix ms, stored as nanoseconds like Nomad. */
-export function taskEvent(type: string, nowMs: number, extra: Extra = {}, details: Record<string, string> = {}): TaskEvent {
+export function taskEvent(
+  type: string,
+  nowMs: number,
+  extra: Extra = {},
+  details: Record<string, string> = {},
+): TaskEvent {
   const ev: TaskEvent = { Type: type, Time: nowMs * 1e6, DisplayMessage: '', Details: details, ...extra };
   ev.DisplayMessage = displayMessage(ev);
   return ev;

@@ -19,7 +19,12 @@ import type { InterpolationContext, InterpolationNode } from './interpolate.js';
 import { buildTaskDir, taskDirs } from './alloc-dir.js';
 import { buildTaskEnv } from './task-env.js';
 import { buildTaskConfig, defaultCapabilities, type HostVolumeConfig } from './task-config.js';
-import { RestartTracker, defaultRestartPolicy, type RestartDecision, type RestartTrackerState } from './restart-tracker.js';
+import {
+  RestartTracker,
+  defaultRestartPolicy,
+  type RestartDecision,
+  type RestartTrackerState,
+} from './restart-tracker.js';
 import { taskEvent } from './task-events.js';
 import { LogRotator } from './logs/index.js';
 import { sleepFor } from './util.js';
@@ -57,7 +62,15 @@ export interface TaskRunnerDeps {
 }
 
 export function newTaskState(): TaskState {
-  return { State: 'pending', Failed: false, Restarts: 0, LastRestart: null, StartedAt: null, FinishedAt: null, Events: [] };
+  return {
+    State: 'pending',
+    Failed: false,
+    Restarts: 0,
+    LastRestart: null,
+    StartedAt: null,
+    FinishedAt: null,
+    Events: [],
+  };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -139,7 +152,13 @@ export class TaskRunner {
     const fresh = this.deps.restored === undefined && this.state.StartedAt === null;
     if (fresh) this.emit(taskEvent(EV.Received, this.deps.now()));
     if (!this.deps.driver) {
-      return this.finish(true, taskEvent(EV.DriverFailure, this.deps.now(), { DriverError: `driver "${this.deps.task.Driver}" is not available on this client`, FailsTask: true }));
+      return this.finish(
+        true,
+        taskEvent(EV.DriverFailure, this.deps.now(), {
+          DriverError: `driver "${this.deps.task.Driver}" is not available on this client`,
+          FailsTask: true,
+        }),
+      );
     }
     const driver = this.deps.driver;
     this.setup(fresh);
@@ -204,7 +223,10 @@ export class TaskRunner {
       case 'restart':
         this.state.Restarts++;
         this.state.LastRestart = iso(now);
-        this.emit(taskEvent(EV.Restarting, now, { StartDelay: Math.round(d.delayMs * 1e6), RestartReason: d.reason }), 'pending');
+        this.emit(
+          taskEvent(EV.Restarting, now, { StartDelay: Math.round(d.delayMs * 1e6), RestartReason: d.reason }),
+          'pending',
+        );
         return d.delayMs;
       case 'not-restarting':
         this.finish(true, taskEvent(EV.NotRestarting, now, { RestartReason: d.reason, FailsTask: true }));
@@ -225,7 +247,12 @@ export class TaskRunner {
     this.rotators = [];
     const lc = this.deps.task.LogConfig;
     for (const kind of ['stdout', 'stderr']) {
-      const r = new LogRotator({ dir: dirs.logDir, base: `${this.name}.${kind}`, maxFiles: lc?.MaxFiles || 10, maxBytes: (lc?.MaxFileSizeMB || 10) * 1024 * 1024 });
+      const r = new LogRotator({
+        dir: dirs.logDir,
+        base: `${this.name}.${kind}`,
+        maxFiles: lc?.MaxFiles || 10,
+        maxBytes: (lc?.MaxFileSizeMB || 10) * 1024 * 1024,
+      });
       r.init();
       this.rotators.push(r);
     }
@@ -307,12 +334,23 @@ export class TaskRunner {
         if (r?.env) Object.assign(this.env, r.env);
       } catch (e) {
         if (this.killing) return 'stop';
-        this.emit(taskEvent(EV.HookFailed, this.deps.now(), { Message: `${h.name}: ${String((e as Error).message ?? e)}` }));
+        this.emit(
+          taskEvent(EV.HookFailed, this.deps.now(), { Message: `${h.name}: ${String((e as Error).message ?? e)}` }),
+        );
         return this.tracker.onStartError(isRecoverable(e) || !(e instanceof DroverError));
       }
     }
     if (this.killing) return 'stop';
-    const cfg = buildTaskConfig({ alloc: this.alloc, group: this.deps.group, task: this.deps.task, dirs: ctx.dirs, env: this.env, ctx: ctx.interpolation, advertiseIP: this.deps.advertiseIP, hostVolumes: this.deps.hostVolumes });
+    const cfg = buildTaskConfig({
+      alloc: this.alloc,
+      group: this.deps.group,
+      task: this.deps.task,
+      dirs: ctx.dirs,
+      env: this.env,
+      ctx: ctx.interpolation,
+      advertiseIP: this.deps.advertiseIP,
+      hostVolumes: this.deps.hostVolumes,
+    });
     this.currentTaskID = cfg.id;
     this.oomReported = false;
     try {
@@ -349,21 +387,32 @@ export class TaskRunner {
     } catch (e) {
       if (this.detachCtl.signal.aborted) throw e;
       this.log.warn('task could not be recovered', { err: String(e) });
-      return { exitCode: -1, signal: 0, oomKilled: false, err: `task lost while the client was down: ${(e as Error).message}` };
+      return {
+        exitCode: -1,
+        signal: 0,
+        oomKilled: false,
+        err: `task lost while the client was down: ${(e as Error).message}`,
+      };
     }
   }
 
   private async recoveredHooks(handle: TaskHandle): Promise<void> {
     const ctx = this.hookCtx;
     if (!ctx) return;
-    for (const h of this.deps.hooks) await h.recovered?.(ctx, handle).catch((e: unknown) => this.log.warn('recovered hook failed', { hook: h.name, err: String(e) }));
+    for (const h of this.deps.hooks)
+      await h
+        .recovered?.(ctx, handle)
+        .catch((e: unknown) => this.log.warn('recovered hook failed', { hook: h.name, err: String(e) }));
   }
 
   /** Before the kill: services leave the catalog while the task still answers (then shutdown_delay runs). */
   private async preKillHooks(): Promise<void> {
     const ctx = this.hookCtx;
     if (!ctx) return;
-    for (const h of this.deps.hooks) await h.preKill?.(ctx).catch((e: unknown) => this.log.warn('pre-kill hook failed', { hook: h.name, err: String(e) }));
+    for (const h of this.deps.hooks)
+      await h
+        .preKill?.(ctx)
+        .catch((e: unknown) => this.log.warn('pre-kill hook failed', { hook: h.name, err: String(e) }));
   }
 
   /** Records an exit: events, hooks, driver cleanup; returns what the restart policy says. */
@@ -372,22 +421,40 @@ export class TaskRunner {
     if (exit.oomKilled && !this.oomReported) this.emit(taskEvent(EV.OOMKilled, now));
     this.oomReported = false;
     this.emit(
-      taskEvent(EV.Terminated, now, { ExitCode: exit.exitCode, Signal: exit.signal, ...(exit.err ? { Message: exit.err } : {}) }, exit.oomKilled ? { oom_killed: 'true' } : {}),
+      taskEvent(
+        EV.Terminated,
+        now,
+        { ExitCode: exit.exitCode, Signal: exit.signal, ...(exit.err ? { Message: exit.err } : {}) },
+        exit.oomKilled ? { oom_killed: 'true' } : {},
+      ),
     );
     const id = this.handle?.config.id;
     this.handle = null;
     this.deps.onChange();
-    if (id) await driver.destroyTask(id, true).catch((e: unknown) => this.log.warn('destroy task failed', { err: String(e) }));
-    if (this.hookCtx) for (const h of this.deps.hooks) await h.exited?.(this.hookCtx, exit).catch((e: unknown) => this.log.warn('exited hook failed', { hook: h.name, err: String(e) }));
+    if (id)
+      await driver
+        .destroyTask(id, true)
+        .catch((e: unknown) => this.log.warn('destroy task failed', { err: String(e) }));
+    if (this.hookCtx)
+      for (const h of this.deps.hooks)
+        await h
+          .exited?.(this.hookCtx, exit)
+          .catch((e: unknown) => this.log.warn('exited hook failed', { hook: h.name, err: String(e) }));
     const requested = this.restartRequested;
     this.restartRequested = 'no';
     // check_restart counts against the restart policy (Nomad's SetRestartTriggered(failure = true)).
-    if (requested === 'failure') return this.tracker.onExit({ exitCode: exit.exitCode, signal: exit.signal, killed: false, failed: true });
+    if (requested === 'failure')
+      return this.tracker.onExit({ exitCode: exit.exitCode, signal: exit.signal, killed: false, failed: true });
     if (requested === 'user') {
       // As Nomad: a requested restart carries no reason, so the event reads "Task restarting in 0s".
       return { kind: 'restart', delayMs: 0, reason: '' };
     }
-    return this.tracker.onExit({ exitCode: exit.exitCode, signal: exit.signal, killed: this.killing, failed: exit.err !== undefined });
+    return this.tracker.onExit({
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      killed: this.killing,
+      failed: exit.err !== undefined,
+    });
   }
 
   /**
@@ -408,7 +475,9 @@ export class TaskRunner {
         const delayNs = this.alloc.DesiredTransition?.NoShutdownDelay ? 0 : (this.deps.task.ShutdownDelay ?? 0);
         if (delayNs > 0) await sleepFor(delayNs / 1e6);
         this.emit(taskEvent(EV.Killing, this.deps.now(), { KillTimeout: timeoutNs }));
-        await this.deps.driver.stopTask(handle.config.id, timeoutNs / 1e6, this.deps.task.KillSignal || 'SIGTERM').catch((e: unknown) => this.log.warn('stop task failed', { err: String(e) }));
+        await this.deps.driver
+          .stopTask(handle.config.id, timeoutNs / 1e6, this.deps.task.KillSignal || 'SIGTERM')
+          .catch((e: unknown) => this.log.warn('stop task failed', { err: String(e) }));
       }
     }
     if (this.running) await this.running;
@@ -427,7 +496,11 @@ export class TaskRunner {
     this.restartRequested = opts.failure ? 'failure' : 'user';
     this.startGate = gate;
     this.emit(taskEvent(EV.RestartSignal, this.deps.now(), { RestartReason: reason }));
-    await this.deps.driver.stopTask(handle.config.id, (this.deps.task.KillTimeout ?? 5e9) / 1e6, this.deps.task.KillSignal || 'SIGTERM');
+    await this.deps.driver.stopTask(
+      handle.config.id,
+      (this.deps.task.KillTimeout ?? 5e9) / 1e6,
+      this.deps.task.KillSignal || 'SIGTERM',
+    );
     return true;
   }
 
@@ -438,7 +511,9 @@ export class TaskRunner {
   forceRestart(reason: string, gate?: Promise<void>): boolean {
     if (!this.dead || this.killing || this.state.Failed || this.detachCtl.signal.aborted) return false;
     const now = this.deps.now();
-    this.state.Events = [...this.state.Events, taskEvent(EV.RestartSignal, now, { RestartReason: reason })].slice(-MAX_EVENTS);
+    this.state.Events = [...this.state.Events, taskEvent(EV.RestartSignal, now, { RestartReason: reason })].slice(
+      -MAX_EVENTS,
+    );
     this.state.Restarts++;
     this.state.LastRestart = iso(now);
     this.state.FinishedAt = null;

@@ -52,11 +52,19 @@ interface Entry<T> {
 
 /** The paths a task may read without an ACL policy (Nomad's implicit workload policy). */
 export function implicitVariablePaths(id: TemplateIdentity): string[] {
-  return ['nomad/jobs', `nomad/jobs/${id.jobID}`, `nomad/jobs/${id.jobID}/${id.group}`, `nomad/jobs/${id.jobID}/${id.group}/${id.task}`];
+  return [
+    'nomad/jobs',
+    `nomad/jobs/${id.jobID}`,
+    `nomad/jobs/${id.jobID}/${id.group}`,
+    `nomad/jobs/${id.jobID}/${id.group}/${id.task}`,
+  ];
 }
 
 function mayRead(id: TemplateIdentity, namespace: string, path: string): boolean {
-  return taskMayReadVariable({ Namespace: id.namespace, JobID: id.jobID, Group: id.group, Task: id.task }, { Namespace: namespace, Path: path });
+  return taskMayReadVariable(
+    { Namespace: id.namespace, JobID: id.jobID, Group: id.group, Task: id.task },
+    { Namespace: namespace, Path: path },
+  );
 }
 
 export class RpcTemplateData implements TemplateData, TemplateDataLoader {
@@ -82,7 +90,9 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   // ---- TemplateData: synchronous reads of the cache -------------------------------------------
 
   services(q: ServiceQuery): ServiceInstance[] | undefined {
-    return this.svcs.get(key(q.namespace, q.name))?.value.filter((s) => !q.dc || !s.Datacenter || s.Datacenter === q.dc);
+    return this.svcs
+      .get(key(q.namespace, q.name))
+      ?.value.filter((s) => !q.dc || !s.Datacenter || s.Datacenter === q.dc);
   }
 
   serviceNames(q: { namespace: string }): ServiceSummary[] | undefined {
@@ -104,7 +114,9 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
 
   variableList(prefix: string, namespace: string): VariableMeta[] | undefined {
     if (namespace !== this.options.identity.namespace) this.deny(namespace, prefix);
-    return this.varLists.get(key(namespace, prefix))?.value.filter((m) => mayRead(this.options.identity, m.Namespace, m.Path));
+    return this.varLists
+      .get(key(namespace, prefix))
+      ?.value.filter((m) => mayRead(this.options.identity, m.Namespace, m.Path));
   }
 
   env(name: string): string | undefined {
@@ -126,14 +138,23 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
    * Blocks until one of `deps` has data newer than `last` (one blocking query per dependency, all cancelled
    * together), and resolves with the new indexes. Files and KV never change here: they are not watched.
    */
-  readonly waitForChange = async (deps: Dependency[], last: ReadonlyMap<string, number>, signal: AbortSignal): Promise<ReadonlyMap<string, number>> => {
+  readonly waitForChange = async (
+    deps: Dependency[],
+    last: ReadonlyMap<string, number>,
+    signal: AbortSignal,
+  ): Promise<ReadonlyMap<string, number>> => {
     const watched = deps.filter((d) => d.kind !== 'file' && d.kind !== 'kv' && d.kind !== 'kvList');
     const inner = new AbortController();
     const onAbort = () => inner.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      if (watched.length === 0) await new Promise<never>((_, reject) => inner.signal.addEventListener('abort', () => reject(inner.signal.reason), { once: true }));
-      return await Promise.any(watched.map((d) => this.waitOne(d, last.get(dependencyKey(d)) ?? this.index(d) ?? 0, inner.signal)));
+      if (watched.length === 0)
+        await new Promise<never>((_, reject) =>
+          inner.signal.addEventListener('abort', () => reject(inner.signal.reason), { once: true }),
+        );
+      return await Promise.any(
+        watched.map((d) => this.waitOne(d, last.get(dependencyKey(d)) ?? this.index(d) ?? 0, inner.signal)),
+      );
     } catch (e) {
       signal.throwIfAborted();
       throw e instanceof AggregateError ? e.errors[0] : e;
@@ -185,12 +206,21 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
         this.varLists.set(key(d.namespace, d.prefix), { index: res.index, value: res.value as VariableMeta[] });
         return;
       case 'service':
-        this.svcs.set(key(d.namespace, d.name), { index: res.index, value: (res.value as ServiceRegistration[]).map(templateServiceInstance) });
+        this.svcs.set(key(d.namespace, d.name), {
+          index: res.index,
+          value: (res.value as ServiceRegistration[]).map(templateServiceInstance),
+        });
         return;
       case 'services': {
-        const stubs = res.value as Array<{ Namespace: string; Services: Array<{ ServiceName: string; Tags: string[] }> }>;
+        const stubs = res.value as Array<{
+          Namespace: string;
+          Services: Array<{ ServiceName: string; Tags: string[] }>;
+        }>;
         const own = stubs.find((s) => s.Namespace === d.namespace)?.Services ?? [];
-        this.svcNames.set(d.namespace, { index: res.index, value: own.map((s) => ({ Name: s.ServiceName, Tags: s.Tags ?? [] })) });
+        this.svcNames.set(d.namespace, {
+          index: res.index,
+          value: own.map((s) => ({ Name: s.ServiceName, Tags: s.Tags ?? [] })),
+        });
         return;
       }
       default:
@@ -232,7 +262,8 @@ function key(namespace: string, name: string): string {
 }
 
 function need<F>(f: F | undefined, name: string): F {
-  if (!f) throw new DroverError('Unavailable', `the server connection does not support ${name}: templates cannot read it`);
+  if (!f)
+    throw new DroverError('Unavailable', `the server connection does not support ${name}: templates cannot read it`);
   return f;
 }
 

@@ -21,7 +21,20 @@ afterEach(async () => {
 });
 
 function tmpl(over: Partial<Template>): Template {
-  return { SourcePath: '', DestPath: 'local/out.txt', EmbeddedTmpl: '', ChangeMode: 'restart', ChangeSignal: '', Splay: 0, Perms: '0644', LeftDelim: '{{', RightDelim: '}}', Envvars: false, ErrMissingKey: false, ...over };
+  return {
+    SourcePath: '',
+    DestPath: 'local/out.txt',
+    EmbeddedTmpl: '',
+    ChangeMode: 'restart',
+    ChangeSignal: '',
+    Splay: 0,
+    Perms: '0644',
+    LeftDelim: '{{',
+    RightDelim: '}}',
+    Envvars: false,
+    ErrMissingKey: false,
+    ...over,
+  };
 }
 
 async function server(): Promise<Server> {
@@ -56,7 +69,14 @@ function harness(rpc: ServerRPC, templates: Template[], opts: { execExit?: numbe
       return { stdout: '', stderr: '', exitCode: opts.execExit ?? 0 };
     },
   } as unknown as TaskDriver;
-  const node = { ID: 'n1', Name: 'node-one', Datacenter: 'dc1', NodeClass: '', Attributes: { 'cpu.numcores': '8' }, Meta: {} } as unknown as Node;
+  const node = {
+    ID: 'n1',
+    Name: 'node-one',
+    Datacenter: 'dc1',
+    NodeClass: '',
+    Attributes: { 'cpu.numcores': '8' },
+    Meta: {},
+  } as unknown as Node;
   const env = { NOMAD_TASK_NAME: 'web', NOMAD_PORT_http: '8080' };
   const ctx: TaskHookContext = {
     alloc,
@@ -73,7 +93,10 @@ function harness(rpc: ServerRPC, templates: Template[], opts: { execExit?: numbe
     signalTask: async (sig, reason) => void calls.push(`signal ${sig}: ${reason}`),
     kill: async (reason) => void calls.push(`kill: ${reason}`),
   };
-  const hook = new TemplateHook({ rpc, node: () => node, allocDir: () => join(data, 'alloc', alloc.ID), now: () => 1_000 }, task);
+  const hook = new TemplateHook(
+    { rpc, node: () => node, allocDir: () => join(data, 'alloc', alloc.ID), now: () => 1_000 },
+    task,
+  );
   cleanups.push(() => hook.stop());
   return { hook, ctx, events, calls, dest: join(dirs.dir, 'local/out.txt'), abort };
 }
@@ -86,7 +109,9 @@ describe('the template hook', () => {
     const h = harness(s, [tmpl({ EmbeddedTmpl: `greeting=${GREETING}\n`, Perms: '0600' })]);
     let started = false;
     const pre = h.hook.prestart(h.ctx).then((r) => ((started = true), r));
-    await expect.poll(() => h.events.some((e) => e.Type === 'Template'), { timeout: 3_000, message: 'a Missing event' }).toBe(true);
+    await expect
+      .poll(() => h.events.some((e) => e.Type === 'Template'), { timeout: 3_000, message: 'a Missing event' })
+      .toBe(true);
     expect(h.events[0]!.DisplayMessage).toBe('Missing: nomad.var.block(nomad/jobs/tpl@default)');
     expect(started).toBe(false);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
@@ -95,14 +120,16 @@ describe('the template hook', () => {
     expect(statSync(h.dest).mode & 0o777).toBe(0o600);
   });
 
-  it('re-renders when the variable changes and restarts the task with Nomad\'s reason', async () => {
+  it("re-renders when the variable changes and restarts the task with Nomad's reason", async () => {
     const s = await server();
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
     const h = harness(s, [tmpl({ EmbeddedTmpl: GREETING })]);
     await h.hook.prestart(h.ctx);
     expect(readFileSync(h.dest, 'utf8')).toBe('hi');
     expect(h.calls).toEqual([]);
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/other-unrelated', Items: { x: '1' } }).catch(() => undefined);
+    await s
+      .variablePut({ Namespace: 'default', Path: 'nomad/jobs/other-unrelated', Items: { x: '1' } })
+      .catch(() => undefined);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
     await expect.poll(() => h.calls.length > 0, { timeout: 3_000, message: 'the change_mode' }).toBe(true);
     expect(readFileSync(h.dest, 'utf8')).toBe('hi2');
@@ -112,7 +139,16 @@ describe('the template hook', () => {
   it('restarts once when several templates re-render from the same change', async () => {
     const s = await server();
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
-    const h = harness(s, [tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a' }), tmpl({ EmbeddedTmpl: `G=${GREETING}`, DestPath: 'local/b.env', Envvars: true, ChangeMode: 'signal', ChangeSignal: 'SIGUSR1' })]);
+    const h = harness(s, [
+      tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a' }),
+      tmpl({
+        EmbeddedTmpl: `G=${GREETING}`,
+        DestPath: 'local/b.env',
+        Envvars: true,
+        ChangeMode: 'signal',
+        ChangeSignal: 'SIGUSR1',
+      }),
+    ]);
     await h.hook.prestart(h.ctx);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
     await expect.poll(() => h.calls.length > 0, { timeout: 3_000, message: 'the change_mode' }).toBe(true);
@@ -128,37 +164,69 @@ describe('the template hook', () => {
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
     const h = harness(s, [
       tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a', ChangeMode: 'signal', ChangeSignal: 'SIGHUP' }),
-      tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/b', ChangeMode: 'script', ChangeScript: { Command: '/bin/reload', Args: ['-q'], Timeout: 2e9, FailOnError: false } }),
+      tmpl({
+        EmbeddedTmpl: GREETING,
+        DestPath: 'local/b',
+        ChangeMode: 'script',
+        ChangeScript: { Command: '/bin/reload', Args: ['-q'], Timeout: 2e9, FailOnError: false },
+      }),
       tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/c', ChangeMode: 'noop' }),
     ]);
     await h.hook.prestart(h.ctx);
     await h.hook.poststart(h.ctx, { config: { id: 'task-1' } } as never);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hey' } });
     await expect.poll(() => h.calls.length >= 2, { timeout: 3_000, message: 'signal and script' }).toBe(true);
-    await expect.poll(() => readFileSync(join(h.ctx.dirs.dir, 'local/c'), 'utf8') === 'hey', { timeout: 3_000, message: 'the noop template re-rendered' }).toBe(true);
+    await expect
+      .poll(() => readFileSync(join(h.ctx.dirs.dir, 'local/c'), 'utf8') === 'hey', {
+        timeout: 3_000,
+        message: 'the noop template re-rendered',
+      })
+      .toBe(true);
     expect([...h.calls].sort()).toEqual(['exec task-1 /bin/reload -q', 'signal SIGHUP: Template re-rendered']);
-    expect(h.events.map((e) => e.DisplayMessage)).toContain('Template successfully ran script /bin/reload with arguments: [-q]. Exit code: 0');
+    expect(h.events.map((e) => e.DisplayMessage)).toContain(
+      'Template successfully ran script /bin/reload with arguments: [-q]. Exit code: 0',
+    );
   });
 
   it('kills the task when a failing change script has fail_on_error', async () => {
     const s = await server();
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
-    const h = harness(s, [tmpl({ EmbeddedTmpl: GREETING, ChangeMode: 'script', ChangeScript: { Command: '/bin/false', Args: null, Timeout: 1e9, FailOnError: true } })], { execExit: 3 });
+    const h = harness(
+      s,
+      [
+        tmpl({
+          EmbeddedTmpl: GREETING,
+          ChangeMode: 'script',
+          ChangeScript: { Command: '/bin/false', Args: null, Timeout: 1e9, FailOnError: true },
+        }),
+      ],
+      { execExit: 3 },
+    );
     await h.hook.prestart(h.ctx);
     await h.hook.poststart(h.ctx, { config: { id: 't' } } as never);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'x' } });
-    await expect.poll(() => h.calls.some((c) => c.startsWith('kill:')), { timeout: 3_000, message: 'the kill' }).toBe(true);
-    expect(h.calls.find((c) => c.startsWith('kill:'))).toBe('kill: Template failed to run script /bin/false with arguments [] on change: Exit code: 3');
+    await expect
+      .poll(() => h.calls.some((c) => c.startsWith('kill:')), { timeout: 3_000, message: 'the kill' })
+      .toBe(true);
+    expect(h.calls.find((c) => c.startsWith('kill:'))).toBe(
+      'kill: Template failed to run script /bin/false with arguments [] on change: Exit code: 3',
+    );
   });
 
   it('after an agent restart, watches again and applies change_mode only if the data changed meanwhile', async () => {
     const s = await server();
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
-    const first = harness(s, [tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a' }), tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/b' })]);
+    const first = harness(s, [
+      tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a' }),
+      tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/b' }),
+    ]);
     await first.hook.prestart(first.ctx);
     await first.hook.stop();
     // The same task directory, a new hook: the agent came back and re-attached to the running task.
-    const again = new TemplateHook({ rpc: s, node: () => undefined, allocDir: () => join(first.ctx.dirs.dir, '..'), now: () => 1 }, first.ctx.task);
+    const again = new TemplateHook(
+      { rpc: s, node: () => undefined, allocDir: () => join(first.ctx.dirs.dir, '..'), now: () => 1 },
+      first.ctx.task,
+    );
     cleanups.push(() => again.stop());
     await again.recovered(first.ctx, { config: { id: 't2' } } as never);
     // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
@@ -166,24 +234,38 @@ describe('the template hook', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(first.calls).toEqual([]);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'later' } });
-    await expect.poll(() => first.calls.length > 0, { timeout: 3_000, message: 'the restart after recovery' }).toBe(true);
+    await expect
+      .poll(() => first.calls.length > 0, { timeout: 3_000, message: 'the restart after recovery' })
+      .toBe(true);
     expect(first.calls).toEqual(['restart: Template with change_mode restart re-rendered']);
     expect(readFileSync(join(first.ctx.dirs.dir, 'local/b'), 'utf8')).toBe('later');
     await again.stop();
 
     // Changed while no agent watched: the recovered hook's first render differs from the files, so it restarts.
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'while-away' } });
-    const third = new TemplateHook({ rpc: s, node: () => undefined, allocDir: () => join(first.ctx.dirs.dir, '..'), now: () => 1 }, first.ctx.task);
+    const third = new TemplateHook(
+      { rpc: s, node: () => undefined, allocDir: () => join(first.ctx.dirs.dir, '..'), now: () => 1 },
+      first.ctx.task,
+    );
     cleanups.push(() => third.stop());
     await third.recovered(first.ctx, { config: { id: 't3' } } as never);
-    await expect.poll(() => first.calls.length === 2, { timeout: 3_000, message: 'the restart for the change made while away' }).toBe(true);
+    await expect
+      .poll(() => first.calls.length === 2, { timeout: 3_000, message: 'the restart for the change made while away' })
+      .toBe(true);
     expect(readFileSync(join(first.ctx.dirs.dir, 'local/a'), 'utf8')).toBe('while-away');
   });
 
   it('adds the variables of an env = true template to the task env', async () => {
     const s = await server();
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl/g', Items: { db: 'postgres://x' } });
-    const h = harness(s, [tmpl({ EmbeddedTmpl: 'DB_URL={{ with nomadVar "nomad/jobs/tpl/g" }}{{ .db }}{{ end }}\nCORES={{ env "attr.cpu.numcores" }}\nNODE={{ env "node.unique.name" }}\nPORT={{ env "NOMAD_PORT_http" }}\n', DestPath: 'secrets/app.env', Envvars: true })]);
+    const h = harness(s, [
+      tmpl({
+        EmbeddedTmpl:
+          'DB_URL={{ with nomadVar "nomad/jobs/tpl/g" }}{{ .db }}{{ end }}\nCORES={{ env "attr.cpu.numcores" }}\nNODE={{ env "node.unique.name" }}\nPORT={{ env "NOMAD_PORT_http" }}\n',
+        DestPath: 'secrets/app.env',
+        Envvars: true,
+      }),
+    ]);
     const r = await h.hook.prestart(h.ctx);
     expect(r.env).toEqual({ DB_URL: 'postgres://x', CORES: '8', NODE: 'node-one', PORT: '8080' });
   });
@@ -192,7 +274,9 @@ describe('the template hook', () => {
     const s = await server();
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/other', Items: { k: 'v' } });
     const h = harness(s, [tmpl({ EmbeddedTmpl: '{{ with nomadVar "nomad/jobs/other" }}{{ .k }}{{ end }}' })]);
-    await expect(h.hook.prestart(h.ctx)).rejects.toThrow(/Template failed: .*Permission denied: .*"nomad\/jobs\/other"/);
+    await expect(h.hook.prestart(h.ctx)).rejects.toThrow(
+      /Template failed: .*Permission denied: .*"nomad\/jobs\/other"/,
+    );
   });
 
   it('refuses a destination outside the allocation directory', async () => {
@@ -206,11 +290,19 @@ describe('the template hook', () => {
     // As on any real agent, something was written before (here a node): on a store whose very first write is
     // the variable, a blocking query sent just before that write could not tell index 1 from "empty".
     await s.nodeRegister(mockNode('n1'));
-    const http = await startHttpApi({ host: '127.0.0.1', port: 0, server: s, agent: { self: () => ({}) }, logger: nullLogger });
+    const http = await startHttpApi({
+      host: '127.0.0.1',
+      port: 0,
+      server: s,
+      agent: { self: () => ({}) },
+      logger: nullLogger,
+    });
     cleanups.push(() => http.close());
     const h = harness(new HttpServerRPC(http.address), [tmpl({ EmbeddedTmpl: GREETING })]);
     const pre = h.hook.prestart(h.ctx);
-    await expect.poll(() => h.events.some((e) => e.Type === 'Template'), { timeout: 3_000, message: 'a Missing event' }).toBe(true);
+    await expect
+      .poll(() => h.events.some((e) => e.Type === 'Template'), { timeout: 3_000, message: 'a Missing event' })
+      .toBe(true);
     await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'remote' } });
     await pre;
     expect(readFileSync(h.dest, 'utf8')).toBe('remote');
@@ -221,19 +313,54 @@ describe('the template hook', () => {
 
   it('follows the catalog over HTTP: passing instances only, re-rendered as instances come and go', async () => {
     const s = await server();
-    const http = await startHttpApi({ host: '127.0.0.1', port: 0, server: s, agent: { self: () => ({}) }, logger: nullLogger });
+    const http = await startHttpApi({
+      host: '127.0.0.1',
+      port: 0,
+      server: s,
+      agent: { self: () => ({}) },
+      logger: nullLogger,
+    });
     cleanups.push(() => http.close());
-    const reg = (id: string, port: number, status?: 'passing' | 'critical') => ({ ID: id, ServiceName: 'backend', Namespace: 'default', NodeID: 'n1', Datacenter: 'dc1', JobID: 'b', AllocID: id, Tags: [], Address: '127.0.0.1', Port: port, CreateIndex: 0, ModifyIndex: 0, ...(status ? { Status: status } : {}) });
+    const reg = (id: string, port: number, status?: 'passing' | 'critical') => ({
+      ID: id,
+      ServiceName: 'backend',
+      Namespace: 'default',
+      NodeID: 'n1',
+      Datacenter: 'dc1',
+      JobID: 'b',
+      AllocID: id,
+      Tags: [],
+      Address: '127.0.0.1',
+      Port: port,
+      CreateIndex: 0,
+      ModifyIndex: 0,
+      ...(status ? { Status: status } : {}),
+    });
     await s.upsertServiceRegistrations([reg('b1', 9001), reg('b2', 9002, 'critical')]);
     const h = harness(new HttpServerRPC(http.address), [
-      tmpl({ EmbeddedTmpl: '{{ range nomadService "backend" }}server {{ .Address }}:{{ .Port }};\n{{ else }}server 127.0.0.1:65535;\n{{ end }}', ChangeMode: 'signal', ChangeSignal: 'SIGHUP' }),
+      tmpl({
+        EmbeddedTmpl:
+          '{{ range nomadService "backend" }}server {{ .Address }}:{{ .Port }};\n{{ else }}server 127.0.0.1:65535;\n{{ end }}',
+        ChangeMode: 'signal',
+        ChangeSignal: 'SIGHUP',
+      }),
     ]);
     await h.hook.prestart(h.ctx);
     expect(readFileSync(h.dest, 'utf8')).toBe('server 127.0.0.1:9001;\n');
     await s.upsertServiceRegistrations([reg('b3', 9003)]);
-    await expect.poll(() => readFileSync(h.dest, 'utf8') === 'server 127.0.0.1:9001;\nserver 127.0.0.1:9003;\n', { timeout: 3_000, message: 'the new instance' }).toBe(true);
+    await expect
+      .poll(() => readFileSync(h.dest, 'utf8') === 'server 127.0.0.1:9001;\nserver 127.0.0.1:9003;\n', {
+        timeout: 3_000,
+        message: 'the new instance',
+      })
+      .toBe(true);
     await s.deleteServiceRegistrations(['b1', 'b3']);
-    await expect.poll(() => readFileSync(h.dest, 'utf8') === 'server 127.0.0.1:65535;\n', { timeout: 3_000, message: 'the fallback' }).toBe(true);
+    await expect
+      .poll(() => readFileSync(h.dest, 'utf8') === 'server 127.0.0.1:65535;\n', {
+        timeout: 3_000,
+        message: 'the fallback',
+      })
+      .toBe(true);
     await expect.poll(() => h.calls.length === 2, { timeout: 3_000, message: 'two reloads' }).toBe(true);
   });
 });

@@ -19,7 +19,16 @@ import type { Node, Task, Template } from '../structs/index.js';
 import { TaskEventTypes } from '../structs/index.js';
 import { DroverError } from '../errors/index.js';
 import type { TaskHandle } from '../drivers/index.js';
-import { nomadTemplateSettings, parseEnvFile, resolveConfined, TemplateRunner, watchTemplate, type Clock, type Dependency, type TemplateError } from '../template/index.js';
+import {
+  nomadTemplateSettings,
+  parseEnvFile,
+  resolveConfined,
+  TemplateRunner,
+  watchTemplate,
+  type Clock,
+  type Dependency,
+  type TemplateError,
+} from '../template/index.js';
 import type { PrestartResult, TaskHook, TaskHookContext, TaskHookFactory } from './hooks.js';
 import { interpolateString } from './interpolate.js';
 import type { ServerRPC } from './rpc.js';
@@ -102,7 +111,9 @@ export class TemplateHook implements TaskHook {
     this.started = true;
     this.restored = true;
     // Not in `running`: a failed start awaits everything in there, and would wait for itself.
-    this.recovering = this.start(ctx).catch((e: unknown) => ctx.logger.warn('templates could not be watched after recovery', { err: String(e) }));
+    this.recovering = this.start(ctx).catch((e: unknown) =>
+      ctx.logger.warn('templates could not be watched after recovery', { err: String(e) }),
+    );
   }
 
   async stop(): Promise<void> {
@@ -141,7 +152,9 @@ export class TemplateHook implements TaskHook {
       this.watches.length = 0;
       this.started = false;
       if (e instanceof DroverError) throw e;
-      throw new DroverError('BadRequest', `Template failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new DroverError('BadRequest', `Template failed: ${e instanceof Error ? e.message : String(e)}`, {
+        cause: e,
+      });
     }
   }
 
@@ -150,7 +163,9 @@ export class TemplateHook implements TaskHook {
     const taskDir = ctx.dirs.dir;
     const dest = resolveConfined(allocDir, taskDir, interpolateString(spec.DestPath, ctx.interpolation));
     const settings = nomadTemplateSettings(spec);
-    const text = spec.EmbeddedTmpl || readFileSync(resolveConfined(allocDir, taskDir, interpolateString(spec.SourcePath, ctx.interpolation)), 'utf8');
+    const text =
+      spec.EmbeddedTmpl ||
+      readFileSync(resolveConfined(allocDir, taskDir, interpolateString(spec.SourcePath, ctx.interpolation)), 'utf8');
     const runner = new TemplateRunner({
       text,
       name: spec.DestPath,
@@ -226,7 +241,10 @@ export class TemplateHook implements TaskHook {
     }
     // Nomad kills the task when a template it already rendered cannot render any more.
     const ctx = this.ctx;
-    if (ctx) void ctx.kill(message).catch((e: unknown) => ctx.logger.warn('kill after template failure failed', { err: String(e) }));
+    if (ctx)
+      void ctx
+        .kill(message)
+        .catch((e: unknown) => ctx.logger.warn('kill after template failure failed', { err: String(e) }));
   }
 
   /**
@@ -246,7 +264,8 @@ export class TemplateHook implements TaskHook {
     if (!ctx || specs.length === 0) return;
     const mode = (t: Template) => t.ChangeMode || 'restart';
     try {
-      if (specs.some((t) => mode(t) === 'restart')) return await ctx.restart('Template with change_mode restart re-rendered');
+      if (specs.some((t) => mode(t) === 'restart'))
+        return await ctx.restart('Template with change_mode restart re-rendered');
       for (const sig of new Set(specs.filter((t) => mode(t) === 'signal').map((t) => t.ChangeSignal || 'SIGHUP'))) {
         await ctx.signalTask(sig, 'Template re-rendered');
       }
@@ -265,7 +284,9 @@ export class TemplateHook implements TaskHook {
     try {
       const res = await ctx.driver.execTask(this.taskID, [s.Command, ...args], timeoutMs);
       if (res.exitCode === 0) {
-        this.event(EV_HOOK_MESSAGE, { Message: `Template successfully ran script ${s.Command} with arguments: [${args.join(' ')}]. Exit code: 0` });
+        this.event(EV_HOOK_MESSAGE, {
+          Message: `Template successfully ran script ${s.Command} with arguments: [${args.join(' ')}]. Exit code: 0`,
+        });
         return;
       }
       failure = `Exit code: ${res.exitCode}`;

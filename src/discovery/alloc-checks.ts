@@ -7,12 +7,15 @@ import type { ServiceWorkload } from './registrations.js';
 
 export type { AllocCheckStatus };
 
-
 /**
  * Keyed by check ID. `current` holds the latest registrations (e.g. ServiceRegistrar.registrations()); a check
  * without a result yet is pending. A warning counts as success, as Nomad has no warning state here.
  */
-export function allocCheckStatuses(group: string, workloads: ServiceWorkload[], current: ServiceRegistration[] = []): Record<string, AllocCheckStatus> {
+export function allocCheckStatuses(
+  group: string,
+  workloads: ServiceWorkload[],
+  current: ServiceRegistration[] = [],
+): Record<string, AllocCheckStatus> {
   const results = new Map<string, ServiceCheckResult>();
   for (const r of current) for (const c of r.Checks ?? []) results.set(c.CheckID, c);
   const out: Record<string, AllocCheckStatus> = {};

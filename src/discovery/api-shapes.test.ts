@@ -15,7 +15,9 @@ interface Field {
   type: string;
   omitempty?: boolean;
 }
-const types: Record<string, { fields: Field[] | null }> = HAS_CONFORMANCE_DATA ? readConformanceJson('api-shapes', 'api-types.head.json') : {};
+const types: Record<string, { fields: Field[] | null }> = HAS_CONFORMANCE_DATA
+  ? readConformanceJson('api-shapes', 'api-types.head.json')
+  : {};
 
 /** Problems decoding `value` as Nomad's Go type `type`; empty when Go's encoding/json would accept it. */
 function conform(value: unknown, type: string, at: string): string[] {
@@ -31,7 +33,8 @@ function conform(value: unknown, type: string, at: string): string[] {
     return type.startsWith('u') && value < 0 ? [`${at}: expected unsigned`] : [];
   }
   if (type === 'VariableItems') {
-    const ok = value !== null && typeof value === 'object' && Object.values(value as object).every((v) => typeof v === 'string');
+    const ok =
+      value !== null && typeof value === 'object' && Object.values(value as object).every((v) => typeof v === 'string');
     return ok ? [] : [`${at}: expected map of strings`];
   }
   const t = types[type];
@@ -45,7 +48,12 @@ function conform(value: unknown, type: string, at: string): string[] {
 }
 
 describeConformance("the catalog in Nomad's API shapes", () => {
-  const [built] = buildServiceWorkloads({ alloc: fixtureAlloc(fixtureJob({ taskServices: [{ Name: 'web', PortLabel: 'http', Tags: ['a'] }] })), node: { ID: 'n', Datacenter: 'dc1' }, advertiseIP: '10.0.0.9', task: 'web' });
+  const [built] = buildServiceWorkloads({
+    alloc: fixtureAlloc(fixtureJob({ taskServices: [{ Name: 'web', PortLabel: 'http', Tags: ['a'] }] })),
+    node: { ID: 'n', Datacenter: 'dc1' },
+    advertiseIP: '10.0.0.9',
+    task: 'web',
+  });
   const regs = [built!.registration, fixtureReg({ Tags: null }), fixtureReg({ Namespace: 'prod' })];
 
   it('answers GET /v1/services as []ServiceRegistrationListStub', () => {
@@ -62,7 +70,11 @@ describeConformance("the catalog in Nomad's API shapes", () => {
   });
 
   it('answers variables as Variable and VariableMetadata', () => {
-    const w = applyVariableWrite(undefined, { Namespace: 'default', Path: 'nomad/jobs/web', Items: { a: '1' } }, { index: 3, now: 1_700_000_000_000_000_000 });
+    const w = applyVariableWrite(
+      undefined,
+      { Namespace: 'default', Path: 'nomad/jobs/web', Items: { a: '1' } },
+      { index: 3, now: 1_700_000_000_000_000_000 },
+    );
     if (!w.ok) throw new Error('write refused');
     expect(conform(JSON.parse(JSON.stringify(w.variable)), 'Variable', 'var')).toEqual([]);
     const list = listVariables([w.variable!], { namespace: '*' }).items;
@@ -70,7 +82,9 @@ describeConformance("the catalog in Nomad's API shapes", () => {
   });
 
   it('has a checker that notices a wrong shape', () => {
-    expect(conform({ ServiceName: 'x', Tags: 'a' }, 'ServiceRegistrationStub', 's')).toEqual(['s.Tags: expected array for []string']);
+    expect(conform({ ServiceName: 'x', Tags: 'a' }, 'ServiceRegistrationStub', 's')).toEqual([
+      's.Tags: expected array for []string',
+    ]);
     expect(conform({ ...fixtureReg(), Port: '80' }, 'ServiceRegistration', 'r')).toEqual(['r.Port: expected integer']);
   });
 });

@@ -47,8 +47,16 @@ class BlockingAgent {
     }
     const ns = url.searchParams.get('namespace') ?? 'default';
     const m = /^\/v1\/service\/(.+)$/.exec(url.pathname);
-    const body = url.pathname === '/v1/services' ? serviceListStubs(this.regs, { namespace: ns }) : m ? filterService(this.regs, { name: decodeURIComponent(m[1]!), namespace: ns }) : null;
-    res.writeHead(body ? 200 : 404, { 'Content-Type': 'application/json', 'X-Nomad-Index': String(m ? Math.max(catalogIndex(body as ServiceRegistration[]), 1) : this.index) });
+    const body =
+      url.pathname === '/v1/services'
+        ? serviceListStubs(this.regs, { namespace: ns })
+        : m
+          ? filterService(this.regs, { name: decodeURIComponent(m[1]!), namespace: ns })
+          : null;
+    res.writeHead(body ? 200 : 404, {
+      'Content-Type': 'application/json',
+      'X-Nomad-Index': String(m ? Math.max(catalogIndex(body as ServiceRegistration[]), 1) : this.index),
+    });
     res.end(JSON.stringify(body));
   }
 }
@@ -67,9 +75,18 @@ afterAll(async () => {
 
 describe('CatalogFollower', () => {
   it('loads the catalog, follows additions and removals, and feeds a DNS source', async () => {
-    agent.set([fixtureReg({ ServiceName: 'web', Address: '127.0.0.1' }), fixtureReg({ ServiceName: 'api', Address: '127.0.0.2' }), fixtureReg({ ServiceName: 'db', Namespace: 'prod' })]);
+    agent.set([
+      fixtureReg({ ServiceName: 'web', Address: '127.0.0.1' }),
+      fixtureReg({ ServiceName: 'api', Address: '127.0.0.2' }),
+      fixtureReg({ ServiceName: 'db', Namespace: 'prod' }),
+    ]);
     let changes = 0;
-    const f = new CatalogFollower({ address: `http://127.0.0.1:${agent.port}/`, waitMs: 2000, retryMs: 20, onChange: () => changes++ });
+    const f = new CatalogFollower({
+      address: `http://127.0.0.1:${agent.port}/`,
+      waitMs: 2000,
+      retryMs: 20,
+      onChange: () => changes++,
+    });
     const ctl = new AbortController();
     const running = f.run(ctl.signal);
     const dns = registrationDnsSource(() => f.registrations());
@@ -82,9 +99,18 @@ describe('CatalogFollower', () => {
       // A new instance of web and api gone: seen through the blocking queries, without polling delays.
       const web2 = fixtureReg({ ServiceName: 'web', Address: '127.0.0.3' });
       agent.set([...agent.regs.filter((r) => r.ServiceName !== 'api'), web2]);
-      await expect.poll(() => f.registrations().length === 3 && f.registrations().some((r) => r.Address === '127.0.0.3'), { timeout: 1500 }).toBe(true);
+      await expect
+        .poll(() => f.registrations().length === 3 && f.registrations().some((r) => r.Address === '127.0.0.3'), {
+          timeout: 1500,
+        })
+        .toBe(true);
       expect(f.registrations().some((r) => r.ServiceName === 'api')).toBe(false);
-      expect(dns.lookup({ service: 'web' }).map((i) => i.Address).sort()).toEqual(['127.0.0.1', '127.0.0.3']);
+      expect(
+        dns
+          .lookup({ service: 'web' })
+          .map((i) => i.Address)
+          .sort(),
+      ).toEqual(['127.0.0.1', '127.0.0.3']);
       expect(changes).toBeGreaterThan(0);
     } finally {
       ctl.abort();
@@ -95,7 +121,12 @@ describe('CatalogFollower', () => {
   it('keeps its last good copy through errors and recovers', async () => {
     agent.set([fixtureReg({ ServiceName: 'web' })]);
     agent.failNext = 2;
-    const f = new CatalogFollower({ address: `http://127.0.0.1:${agent.port}`, namespace: 'default', waitMs: 1000, retryMs: 20 });
+    const f = new CatalogFollower({
+      address: `http://127.0.0.1:${agent.port}`,
+      namespace: 'default',
+      waitMs: 1000,
+      retryMs: 20,
+    });
     const ctl = new AbortController();
     const running = f.run(ctl.signal);
     try {

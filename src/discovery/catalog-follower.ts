@@ -63,7 +63,11 @@ export class CatalogFollower {
   async run(signal: AbortSignal): Promise<void> {
     const ns = this.opts.namespace ?? '*';
     try {
-      await this.follow<ServiceRegistrationListStub[]>(`/v1/services?namespace=${encodeURIComponent(ns)}`, signal, (stubs) => this.onList(stubs ?? [], signal));
+      await this.follow<ServiceRegistrationListStub[]>(
+        `/v1/services?namespace=${encodeURIComponent(ns)}`,
+        signal,
+        (stubs) => this.onList(stubs ?? [], signal),
+      );
     } finally {
       for (const l of this.loops.values()) l.ctl.abort();
       await Promise.all([...this.loops.values()].map((l) => l.done));
@@ -87,10 +91,14 @@ export class CatalogFollower {
       const stop = () => ctl.abort();
       signal.addEventListener('abort', stop, { once: true });
       const [ns, name] = split(k);
-      const done = this.follow<ServiceRegistration[]>(`/v1/service/${encodeURIComponent(name)}?namespace=${encodeURIComponent(ns)}`, ctl.signal, (regs) => {
-        this.byService.set(k, regs ?? []);
-        this.changed();
-      }).finally(() => signal.removeEventListener('abort', stop));
+      const done = this.follow<ServiceRegistration[]>(
+        `/v1/service/${encodeURIComponent(name)}?namespace=${encodeURIComponent(ns)}`,
+        ctl.signal,
+        (regs) => {
+          this.byService.set(k, regs ?? []);
+          this.changed();
+        },
+      ).finally(() => signal.removeEventListener('abort', stop));
       this.loops.set(k, { ctl, done });
     }
     this.listed = true;
@@ -125,7 +133,11 @@ export class CatalogFollower {
         if (unchanged && this.clock.now() - started < 100) await this.clock.sleep(1000, signal);
       } catch (e) {
         if (signal.aborted) return;
-        this.log.warn('catalog query failed; retrying', { path: pathAndQuery, err: e instanceof Error ? e.message : String(e), backoffMs: backoff });
+        this.log.warn('catalog query failed; retrying', {
+          path: pathAndQuery,
+          err: e instanceof Error ? e.message : String(e),
+          backoffMs: backoff,
+        });
         try {
           await this.clock.sleep(backoff, signal);
         } catch {

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { catalogIndex, chooseInstances, filterService, registrationChanged, serviceListStubs, serviceRegistrationID, templateServiceInstance, worstStatus } from './catalog.js';
+import {
+  catalogIndex,
+  chooseInstances,
+  filterService,
+  registrationChanged,
+  serviceListStubs,
+  serviceRegistrationID,
+  templateServiceInstance,
+  worstStatus,
+} from './catalog.js';
 import { fixtureReg } from './testing/fixtures.js';
 import type { ServiceHealthStatus } from '../structs/index.js';
 import type { ServiceInstance } from '../template/index.js';
@@ -14,20 +23,30 @@ describe('serviceListStubs', () => {
       fixtureReg({ ServiceName: 'db', Namespace: 'prod', Tags: ['x'] }),
     ];
     expect(serviceListStubs(regs)).toEqual([
-      { Namespace: 'default', Services: [{ ServiceName: 'api', Tags: [] }, { ServiceName: 'web', Tags: ['a', 'b', 'c'] }] },
+      {
+        Namespace: 'default',
+        Services: [
+          { ServiceName: 'api', Tags: [] },
+          { ServiceName: 'web', Tags: ['a', 'b', 'c'] },
+        ],
+      },
       { Namespace: 'prod', Services: [{ ServiceName: 'db', Tags: ['x'] }] },
     ]);
   });
 
   it('lists only the requested namespace unless it is *', () => {
     const regs = [fixtureReg({ ServiceName: 'web' }), fixtureReg({ ServiceName: 'db', Namespace: 'prod' })];
-    expect(serviceListStubs(regs, { namespace: 'prod' })).toEqual([{ Namespace: 'prod', Services: [{ ServiceName: 'db', Tags: [] }] }]);
+    expect(serviceListStubs(regs, { namespace: 'prod' })).toEqual([
+      { Namespace: 'prod', Services: [{ ServiceName: 'db', Tags: [] }] },
+    ]);
     expect(serviceListStubs(regs, { namespace: 'other' })).toEqual([]);
     expect(serviceListStubs(regs, { namespace: '*' })).toHaveLength(2);
   });
 
   it('keeps listing a service whose instances are all critical, as Nomad does', () => {
-    expect(serviceListStubs([fixtureReg({ Status: 'critical' })])[0]?.Services).toEqual([{ ServiceName: 'web', Tags: [] }]);
+    expect(serviceListStubs([fixtureReg({ Status: 'critical' })])[0]?.Services).toEqual([
+      { ServiceName: 'web', Tags: [] },
+    ]);
   });
 });
 
@@ -45,13 +64,19 @@ describe('filterService', () => {
 
   it('filters by tag, by every tag of a list, and by datacenter', () => {
     expect(filterService(all, { name: 'web', namespace: 'default', tag: 'v1' }).map((r) => r.ID)).toEqual(['b', 'c']);
-    expect(filterService(all, { name: 'web', namespace: 'default', tags: ['v1', 'blue'] }).map((r) => r.ID)).toEqual(['c']);
+    expect(filterService(all, { name: 'web', namespace: 'default', tags: ['v1', 'blue'] }).map((r) => r.ID)).toEqual([
+      'c',
+    ]);
     expect(filterService(all, { name: 'web', namespace: 'default', dc: 'dc2' }).map((r) => r.ID)).toEqual(['b']);
   });
 
   it('keeps only passing instances when asked, or the listed statuses', () => {
-    expect(filterService(all, { name: 'web', namespace: 'default', healthy: 'passing' }).map((r) => r.ID)).toEqual(['c']);
-    expect(filterService(all, { name: 'web', namespace: 'default', statuses: ['passing', 'warning'] }).map((r) => r.ID)).toEqual(['b', 'c']);
+    expect(filterService(all, { name: 'web', namespace: 'default', healthy: 'passing' }).map((r) => r.ID)).toEqual([
+      'c',
+    ]);
+    expect(
+      filterService(all, { name: 'web', namespace: 'default', statuses: ['passing', 'warning'] }).map((r) => r.ID),
+    ).toEqual(['b', 'c']);
   });
 
   it('counts a registration without a status as passing', () => {
@@ -86,7 +111,9 @@ describe('worstStatus', () => {
 describe('identifiers and indexes', () => {
   it('builds Nomad registration IDs for task and group services', () => {
     expect(serviceRegistrationID('a1', { task: 'web' }, 'shop', 'http')).toBe('_nomad-task-a1-web-shop-http');
-    expect(serviceRegistrationID('a1', { group: 'front' }, 'shop', 'http')).toBe('_nomad-task-a1-group-front-shop-http');
+    expect(serviceRegistrationID('a1', { group: 'front' }, 'shop', 'http')).toBe(
+      '_nomad-task-a1-group-front-shop-http',
+    );
   });
 
   it('uses the highest modify index, and 1 for an empty catalog', () => {
@@ -108,7 +135,11 @@ describe('chooseInstances', () => {
     fc.assert(
       fc.property(fc.string(), fc.integer({ min: 0, max: 9 }), (key, drop) => {
         const before = chooseInstances(regs, 1, key)[0]!;
-        const after = chooseInstances(regs.filter((_, i) => i !== drop), 1, key)[0]!;
+        const after = chooseInstances(
+          regs.filter((_, i) => i !== drop),
+          1,
+          key,
+        )[0]!;
         return before.ID === `r${drop}` || after.ID === before.ID;
       }),
     );
@@ -117,9 +148,17 @@ describe('chooseInstances', () => {
 
 describe('registrationChanged', () => {
   it('ignores check output and timestamps but sees status, address and tag changes', () => {
-    const r = fixtureReg({ Status: 'passing', Checks: [{ CheckID: 'c', Name: 'n', Status: 'passing', Output: 'a', Timestamp: 1 }] });
+    const r = fixtureReg({
+      Status: 'passing',
+      Checks: [{ CheckID: 'c', Name: 'n', Status: 'passing', Output: 'a', Timestamp: 1 }],
+    });
     expect(registrationChanged(undefined, r)).toBe(true);
-    expect(registrationChanged(r, { ...r, Checks: [{ CheckID: 'c', Name: 'n', Status: 'passing', Output: 'b', Timestamp: 2 }] })).toBe(false);
+    expect(
+      registrationChanged(r, {
+        ...r,
+        Checks: [{ CheckID: 'c', Name: 'n', Status: 'passing', Output: 'b', Timestamp: 2 }],
+      }),
+    ).toBe(false);
     expect(registrationChanged(r, { ...r, Status: 'critical' })).toBe(true);
     expect(registrationChanged(r, { ...r, Port: r.Port + 1 })).toBe(true);
     expect(registrationChanged(r, { ...r, Tags: ['new'] })).toBe(true);
@@ -128,8 +167,23 @@ describe('registrationChanged', () => {
 
 describe('templateServiceInstance', () => {
   it("gives the template module's ServiceInstance fields", () => {
-    const r = fixtureReg({ ServiceName: 'api', Tags: ['a'], Meta: { m: '1' }, Status: 'warning', Checks: [{ CheckID: 'c', Name: 'n', Status: 'warning', Output: 'o', Timestamp: 1 }] });
+    const r = fixtureReg({
+      ServiceName: 'api',
+      Tags: ['a'],
+      Meta: { m: '1' },
+      Status: 'warning',
+      Checks: [{ CheckID: 'c', Name: 'n', Status: 'warning', Output: 'o', Timestamp: 1 }],
+    });
     const inst: ServiceInstance = templateServiceInstance(r);
-    expect(inst).toMatchObject({ ID: r.ID, Name: 'api', Address: r.Address, Port: r.Port, Tags: ['a'], Meta: { m: '1' }, Status: 'warning', Checks: [{ Name: 'n', Status: 'warning', Output: 'o', CheckID: 'c' }] });
+    expect(inst).toMatchObject({
+      ID: r.ID,
+      Name: 'api',
+      Address: r.Address,
+      Port: r.Port,
+      Tags: ['a'],
+      Meta: { m: '1' },
+      Status: 'warning',
+      Checks: [{ Name: 'n', Status: 'warning', Output: 'o', CheckID: 'c' }],
+    });
   });
 });

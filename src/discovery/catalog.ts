@@ -30,7 +30,10 @@ export function registrationStatus(reg: Pick<ServiceRegistration, 'Status'>): Se
  * Namespaces and service names are sorted; tags are the sorted union over the service's instances. Health does
  * not filter here: Nomad lists a service as long as any instance is registered.
  */
-export function serviceListStubs(regs: Iterable<ServiceRegistration>, opts: { namespace?: string } = {}): ServiceRegistrationListStub[] {
+export function serviceListStubs(
+  regs: Iterable<ServiceRegistration>,
+  opts: { namespace?: string } = {},
+): ServiceRegistrationListStub[] {
   const ns = opts.namespace ?? '*';
   const byNs = new Map<string, Map<string, Set<string>>>();
   for (const r of regs) {
@@ -45,7 +48,9 @@ export function serviceListStubs(regs: Iterable<ServiceRegistration>, opts: { na
     const services = byNs.get(Namespace)!;
     return {
       Namespace,
-      Services: [...services.keys()].sort().map((ServiceName) => ({ ServiceName, Tags: [...services.get(ServiceName)!].sort() })),
+      Services: [...services.keys()]
+        .sort()
+        .map((ServiceName) => ({ ServiceName, Tags: [...services.get(ServiceName)!].sort() })),
     };
   });
 }
@@ -99,7 +104,12 @@ export function catalogIndex(regs: Iterable<ServiceRegistration>): number {
  * Nomad's registration ID: `_nomad-task-<allocID>-<task>-<service>-<portLabel>`, where a group-level service
  * uses `group-<group name>` as its task part. Stable across restarts of the task, so re-registering replaces.
  */
-export function serviceRegistrationID(allocID: string, taskOrGroup: { task: string } | { group: string }, serviceName: string, portLabel: string): string {
+export function serviceRegistrationID(
+  allocID: string,
+  taskOrGroup: { task: string } | { group: string },
+  serviceName: string,
+  portLabel: string,
+): string {
   const owner = 'task' in taskOrGroup ? taskOrGroup.task : `group-${taskOrGroup.group}`;
   return `_nomad-task-${allocID}-${owner}-${serviceName}-${portLabel}`;
 }
@@ -130,7 +140,8 @@ function fnv1a64(s: string): bigint {
  */
 export function registrationChanged(a: ServiceRegistration | undefined, b: ServiceRegistration): boolean {
   if (!a) return true;
-  if (a.Address !== b.Address || a.Port !== b.Port || a.ServiceName !== b.ServiceName || a.Namespace !== b.Namespace) return true;
+  if (a.Address !== b.Address || a.Port !== b.Port || a.ServiceName !== b.ServiceName || a.Namespace !== b.Namespace)
+    return true;
   if (registrationStatus(a) !== registrationStatus(b)) return true;
   if (JSON.stringify(a.Tags ?? []) !== JSON.stringify(b.Tags ?? [])) return true;
   if (JSON.stringify(a.Meta ?? {}) !== JSON.stringify(b.Meta ?? {})) return true;

@@ -57,7 +57,11 @@ afterEach(() => {
   for (const c of stops.splice(0)) c.abort();
 });
 
-function run(checks: ResolvedCheck[], probes: Record<string, (c: ResolvedCheck, s: AbortSignal) => Promise<ProbeResult>>, clock = new ManualClock()) {
+function run(
+  checks: ResolvedCheck[],
+  probes: Record<string, (c: ResolvedCheck, s: AbortSignal) => Promise<ProbeResult>>,
+  clock = new ManualClock(),
+) {
   const ctl = new AbortController();
   stops.push(ctl);
   const changes: Array<{ status: ServiceHealthStatus; results: ServiceCheckResult[] }> = [];
@@ -88,7 +92,12 @@ describe('CheckRunner', () => {
     await clock.advance(3000);
     expect(p.calls).toHaveLength(5);
     expect(changes.map((c) => c.status)).toEqual(['passing', 'critical', 'passing']);
-    expect(changes[1]?.results[0]).toMatchObject({ CheckID: 'c1', Name: 'alive', Status: 'critical', Output: 'result 3' });
+    expect(changes[1]?.results[0]).toMatchObject({
+      CheckID: 'c1',
+      Name: 'alive',
+      Status: 'critical',
+      Output: 'result 3',
+    });
     expect(changes[1]?.results[0]?.Timestamp).toBe((1_700_000_000_000 + 2000) * 1_000_000);
   });
 
@@ -132,7 +141,9 @@ describe('CheckRunner', () => {
 
   it('goes warning then critical with failures_before_warning and failures_before_critical', async () => {
     const p = scripted(['passing', 'critical', 'critical', 'critical', 'critical']);
-    const { runner, clock, changes } = run([check({ FailuresBeforeWarning: 2, FailuresBeforeCritical: 4 })], { tcp: p.probe });
+    const { runner, clock, changes } = run([check({ FailuresBeforeWarning: 2, FailuresBeforeCritical: 4 })], {
+      tcp: p.probe,
+    });
     await clock.advance(0);
     expect(runner.status).toBe('passing');
     await clock.advance(1000);
@@ -146,7 +157,10 @@ describe('CheckRunner', () => {
 
   it('asks for a restart after limit unhealthy results past the grace period, once per streak', async () => {
     const p = scripted(['critical']);
-    const { clock, restarts } = run([check({ InitialStatus: 'passing', CheckRestart: { Limit: 3, GraceMs: 2500, IgnoreWarnings: false } })], { tcp: p.probe });
+    const { clock, restarts } = run(
+      [check({ InitialStatus: 'passing', CheckRestart: { Limit: 3, GraceMs: 2500, IgnoreWarnings: false } })],
+      { tcp: p.probe },
+    );
     // t=0,1000,2000 are inside the grace period; t=3000,4000,5000 count.
     await clock.advance(4000);
     expect(restarts).toHaveLength(0);
@@ -161,7 +175,9 @@ describe('CheckRunner', () => {
   });
 
   it('does not count warnings toward a restart with ignore_warnings', async () => {
-    const { clock, restarts } = run([check({ CheckRestart: { Limit: 1, GraceMs: 0, IgnoreWarnings: true } })], { tcp: async () => ({ status: 'warning', output: '' }) });
+    const { clock, restarts } = run([check({ CheckRestart: { Limit: 1, GraceMs: 0, IgnoreWarnings: true } })], {
+      tcp: async () => ({ status: 'warning', output: '' }),
+    });
     await clock.advance(5000);
     expect(restarts).toHaveLength(0);
   });
@@ -193,17 +209,30 @@ describe('CheckRunner', () => {
 describe('CheckStatusTracker', () => {
   it('with no thresholds, always reports the latest result (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom<ServiceHealthStatus>('passing', 'warning', 'critical'), { minLength: 1 }), (xs) => {
-        const t = new CheckStatusTracker({ InitialStatus: 'critical', SuccessBeforePassing: 0, FailuresBeforeCritical: 0, FailuresBeforeWarning: 0 });
-        return xs.every((x) => t.apply(x) === x);
-      }),
+      fc.property(
+        fc.array(fc.constantFrom<ServiceHealthStatus>('passing', 'warning', 'critical'), { minLength: 1 }),
+        (xs) => {
+          const t = new CheckStatusTracker({
+            InitialStatus: 'critical',
+            SuccessBeforePassing: 0,
+            FailuresBeforeCritical: 0,
+            FailuresBeforeWarning: 0,
+          });
+          return xs.every((x) => t.apply(x) === x);
+        },
+      ),
     );
   });
 
   it('never becomes critical before failures_before_critical consecutive failures (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 5 }), fc.array(fc.boolean(), { maxLength: 40 }), (fbc, oks) => {
-        const t = new CheckStatusTracker({ InitialStatus: 'passing', SuccessBeforePassing: 0, FailuresBeforeCritical: fbc, FailuresBeforeWarning: 0 });
+        const t = new CheckStatusTracker({
+          InitialStatus: 'passing',
+          SuccessBeforePassing: 0,
+          FailuresBeforeCritical: fbc,
+          FailuresBeforeWarning: 0,
+        });
         let streak = 0;
         for (const ok of oks) {
           streak = ok ? 0 : streak + 1;
@@ -233,6 +262,11 @@ describe('deploymentHealthy', () => {
     expect(deploymentHealthy([{ OnUpdate: 'require_healthy', Status: 'warning' }])).toBe(false);
     expect(deploymentHealthy([{ OnUpdate: 'ignore_warnings', Status: 'warning' }])).toBe(true);
     expect(deploymentHealthy([{ OnUpdate: 'ignore_warnings', Status: 'critical' }])).toBe(false);
-    expect(deploymentHealthy([{ OnUpdate: 'ignore', Status: 'critical' }, { OnUpdate: 'require_healthy', Status: 'passing' }])).toBe(true);
+    expect(
+      deploymentHealthy([
+        { OnUpdate: 'ignore', Status: 'critical' },
+        { OnUpdate: 'require_healthy', Status: 'passing' },
+      ]),
+    ).toBe(true);
   });
 });

@@ -136,10 +136,21 @@ export class CheckRunner {
     const before = s.result.Status;
     const status = s.tracker.apply(r.status);
     const now = this.clock.now();
-    s.result = { CheckID: s.check.CheckID, Name: s.check.Name, Status: status, Output: r.output, Timestamp: now * 1_000_000 };
+    s.result = {
+      CheckID: s.check.CheckID,
+      Name: s.check.Name,
+      Status: status,
+      Output: r.output,
+      Timestamp: now * 1_000_000,
+    };
     if (r.statusCode !== undefined) s.result.StatusCode = r.statusCode;
     if (status !== before) {
-      this.log.debug('check status changed', { check: s.check.Name, checkID: s.check.CheckID, from: before, to: status });
+      this.log.debug('check status changed', {
+        check: s.check.Name,
+        checkID: s.check.CheckID,
+        from: before,
+        to: status,
+      });
       this.opts.onStatusChange?.(this.status, this.results());
     }
     if (s.restart?.observe(status, now)) {

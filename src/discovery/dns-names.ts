@@ -60,14 +60,23 @@ export function parseQueryName(name: string, domain: string): ParsedName {
   const [first, second] = before as [string, string];
   if (first.startsWith('_') && second.startsWith('_')) {
     const tag = second.slice(1);
-    return { kind: 'service', service: first.slice(1), ...(tag === 'tcp' || tag === 'udp' ? {} : { tag }), ...(dc ? { dc } : {}) };
+    return {
+      kind: 'service',
+      service: first.slice(1),
+      ...(tag === 'tcp' || tag === 'udp' ? {} : { tag }),
+      ...(dc ? { dc } : {}),
+    };
   }
   return { kind: 'service', service: second, tag: first, ...(dc ? { dc } : {}) };
 }
 
 /** `192.168.0.1` → `c0a80001`; IPv6 → 32 hex digits; undefined for a hostname. */
 export function encodeAddrLabel(ip: string): string | undefined {
-  if (net.isIPv4(ip)) return ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('');
+  if (net.isIPv4(ip))
+    return ip
+      .split('.')
+      .map((o) => Number(o).toString(16).padStart(2, '0'))
+      .join('');
   if (net.isIPv6(ip)) return expandIPv6(ip).join('');
   return undefined;
 }
@@ -140,9 +149,18 @@ export interface AnswerOptions {
 }
 
 /** Answers one question from the catalog source. */
-export function answerQuestion(q: { name: string; type: number }, source: DnsCatalogSource, o: AnswerOptions): DnsAnswer {
+export function answerQuestion(
+  q: { name: string; type: number },
+  source: DnsCatalogSource,
+  o: AnswerOptions,
+): DnsAnswer {
   const parsed = parseQueryName(q.name, o.domain);
-  const none = (rcode: DnsAnswer['rcode']): DnsAnswer => ({ rcode, answers: [], extras: [], authorities: rcode === 5 ? [] : [soa(o)] });
+  const none = (rcode: DnsAnswer['rcode']): DnsAnswer => ({
+    rcode,
+    answers: [],
+    extras: [],
+    authorities: rcode === 5 ? [] : [soa(o)],
+  });
   switch (parsed.kind) {
     case 'outside':
       return none(5);
@@ -153,16 +171,28 @@ export function answerQuestion(q: { name: string; type: number }, source: DnsCat
     case 'addr': {
       const type = net.isIPv4(parsed.ip) ? RR.A : RR.AAAA;
       if (q.type !== type && q.type !== RR.ANY) return none(0);
-      return { rcode: 0, answers: [{ name: q.name, type, class: IN, ttl: o.ttl, address: parsed.ip }], extras: [[]], authorities: [] };
+      return {
+        rcode: 0,
+        answers: [{ name: q.name, type, class: IN, ttl: o.ttl, address: parsed.ip }],
+        extras: [[]],
+        authorities: [],
+      };
     }
     case 'service':
       return serviceAnswer(q, parsed, source, o);
   }
 }
 
-function serviceAnswer(q: { name: string; type: number }, p: { service: string; tag?: string; dc?: string }, source: DnsCatalogSource, o: AnswerOptions): DnsAnswer {
+function serviceAnswer(
+  q: { name: string; type: number },
+  p: { service: string; tag?: string; dc?: string },
+  source: DnsCatalogSource,
+  o: AnswerOptions,
+): DnsAnswer {
   // An instance without an address (a service with no port and no address) cannot be answered in DNS.
-  const found = source.lookup({ service: p.service, ...(p.tag ? { tag: p.tag } : {}), ...(p.dc ? { dc: p.dc } : {}) }).filter((i) => i.Address !== '');
+  const found = source
+    .lookup({ service: p.service, ...(p.tag ? { tag: p.tag } : {}), ...(p.dc ? { dc: p.dc } : {}) })
+    .filter((i) => i.Address !== '');
   const instances = shuffle(found, o.rng);
   // No passing instance: the name does not exist, as Consul answers.
   if (instances.length === 0) return { rcode: 3, answers: [], extras: [], authorities: [soa(o)] };
@@ -171,7 +201,9 @@ function serviceAnswer(q: { name: string; type: number }, p: { service: string; 
   if (q.type === RR.SRV) {
     for (const i of instances) {
       const label = encodeAddrLabel(i.Address);
-      const target = label ? `${label}.addr.${i.Datacenter || o.datacenter}.${normalizeName(o.domain)}` : normalizeName(i.Address);
+      const target = label
+        ? `${label}.addr.${i.Datacenter || o.datacenter}.${normalizeName(o.domain)}`
+        : normalizeName(i.Address);
       answers.push({ name: q.name, type: RR.SRV, class: IN, ttl: o.ttl, priority: 1, weight: 1, port: i.Port, target });
       extras.push(label ? [addressRecord(target, i.Address, o.ttl)] : []);
     }
@@ -197,7 +229,19 @@ function addressRecord(name: string, ip: string, ttl: number): DnsRecord {
 
 function soa(o: AnswerOptions): DnsRecord {
   const d = normalizeName(o.domain);
-  return { name: d, type: RR.SOA, class: IN, ttl: o.ttl, primary: `ns.${d}`, admin: `hostmaster.${d}`, serial: o.nowSeconds >>> 0, refresh: 3600, retry: 600, expiration: 86400, minimum: 0 };
+  return {
+    name: d,
+    type: RR.SOA,
+    class: IN,
+    ttl: o.ttl,
+    primary: `ns.${d}`,
+    admin: `hostmaster.${d}`,
+    serial: o.nowSeconds >>> 0,
+    refresh: 3600,
+    retry: 600,
+    expiration: 86400,
+    minimum: 0,
+  };
 }
 
 function shuffle<T>(xs: T[], rng: () => number): T[] {

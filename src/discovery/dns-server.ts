@@ -61,7 +61,9 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       response = Packet.createResponseFromRequest(request);
       response.header.rcode = 2;
     }
-    send(response).catch((e: unknown) => log.warn('dns reply not sent', { transport, err: e instanceof Error ? e.message : String(e) }));
+    send(response).catch((e: unknown) =>
+      log.warn('dns reply not sent', { transport, err: e instanceof Error ? e.message : String(e) }),
+    );
   };
   const { udp, tcp, port } = await bindBoth(host, opts.port ?? 8600, handle('udp'), handle('tcp'));
   for (const [name, s] of [
@@ -129,7 +131,12 @@ async function bindBoth(host: string, port: number, onUdp: Handler, onTcp: Handl
 }
 
 /** Builds the reply to one request. */
-function respond(request: Packet, source: DnsCatalogSource, o: Parameters<typeof answerQuestion>[2], transport: 'udp' | 'tcp'): Packet {
+function respond(
+  request: Packet,
+  source: DnsCatalogSource,
+  o: Parameters<typeof answerQuestion>[2],
+  transport: 'udp' | 'tcp',
+): Packet {
   const response = Packet.createResponseFromRequest(request);
   response.header.aa = 1;
   response.header.ra = 0;

@@ -14,7 +14,10 @@ export interface RegistrationDnsSourceOptions {
 }
 
 /** Passing instances from `list()`, read at every query, matched case-insensitively as DNS names are. */
-export function registrationDnsSource(list: () => Iterable<ServiceRegistration>, opts: RegistrationDnsSourceOptions = {}): DnsCatalogSource {
+export function registrationDnsSource(
+  list: () => Iterable<ServiceRegistration>,
+  opts: RegistrationDnsSourceOptions = {},
+): DnsCatalogSource {
   const ns = opts.namespace ?? 'default';
   return {
     lookup(q) {

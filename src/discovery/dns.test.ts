@@ -6,7 +6,14 @@ import dns2 from 'dns2';
 import fc from 'fast-check';
 import type { ServiceRegistration } from '../structs/index.js';
 import { memoryLogger } from '../logging/index.js';
-import { answerQuestion, decodeAddrLabel, encodeAddrLabel, parseQueryName, RR, type DnsCatalogSource } from './dns-names.js';
+import {
+  answerQuestion,
+  decodeAddrLabel,
+  encodeAddrLabel,
+  parseQueryName,
+  RR,
+  type DnsCatalogSource,
+} from './dns-names.js';
 import { registrationDnsSource } from './dns-source.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
 import { fixtureReg } from './testing/fixtures.js';
@@ -20,10 +27,19 @@ describe('DNS names', () => {
     expect(parseQueryName('WEB.Service.Drover', 'drover')).toEqual({ kind: 'service', service: 'web' });
     expect(parseQueryName('v1.web.service.drover', 'drover')).toEqual({ kind: 'service', service: 'web', tag: 'v1' });
     expect(parseQueryName('web.service.dc2.drover', 'drover')).toEqual({ kind: 'service', service: 'web', dc: 'dc2' });
-    expect(parseQueryName('v1.web.service.dc2.drover', 'drover')).toEqual({ kind: 'service', service: 'web', tag: 'v1', dc: 'dc2' });
+    expect(parseQueryName('v1.web.service.dc2.drover', 'drover')).toEqual({
+      kind: 'service',
+      service: 'web',
+      tag: 'v1',
+      dc: 'dc2',
+    });
     expect(parseQueryName('_web._v1.service.drover', 'drover')).toEqual({ kind: 'service', service: 'web', tag: 'v1' });
     expect(parseQueryName('_web._tcp.service.drover', 'drover')).toEqual({ kind: 'service', service: 'web' });
-    expect(parseQueryName('c0a80001.addr.dc1.drover', 'drover')).toEqual({ kind: 'addr', ip: '192.168.0.1', dc: 'dc1' });
+    expect(parseQueryName('c0a80001.addr.dc1.drover', 'drover')).toEqual({
+      kind: 'addr',
+      ip: '192.168.0.1',
+      dc: 'dc1',
+    });
     expect(parseQueryName('example.com', 'drover')).toEqual({ kind: 'outside' });
     expect(parseQueryName('drover.', 'drover')).toEqual({ kind: 'apex' });
     expect(parseQueryName('a.b.c.service.drover', 'drover')).toEqual({ kind: 'invalid' });
@@ -77,23 +93,37 @@ describe('answerQuestion', () => {
   });
 
   it('filters by tag and names a hostname address as the SRV target itself', () => {
-    expect(answerQuestion({ name: 'v2.web.service.drover', type: RR.SRV }, source(regs), opts).answers.map((r) => r.port).sort()).toEqual([8002, 8003]);
+    expect(
+      answerQuestion({ name: 'v2.web.service.drover', type: RR.SRV }, source(regs), opts)
+        .answers.map((r) => r.port)
+        .sort(),
+    ).toEqual([8002, 8003]);
     const ext = answerQuestion({ name: 'ext.service.drover', type: RR.SRV }, source(regs), opts);
     expect(ext.answers[0]).toMatchObject({ port: 5432, target: 'db.example.com' });
     expect(ext.extras).toEqual([[]]);
   });
 
   it('is NXDOMAIN for unknown services and for services without passing instances, REFUSED outside the domain', () => {
-    expect(answerQuestion({ name: 'nope.service.drover', type: RR.A }, source(regs), opts)).toMatchObject({ rcode: 3, answers: [] });
+    expect(answerQuestion({ name: 'nope.service.drover', type: RR.A }, source(regs), opts)).toMatchObject({
+      rcode: 3,
+      answers: [],
+    });
     expect(answerQuestion({ name: 'v9.web.service.drover', type: RR.A }, source(regs), opts).rcode).toBe(3);
     expect(answerQuestion({ name: 'example.com', type: RR.A }, source(regs), opts).rcode).toBe(5);
   });
 
   it('serves the local datacenter for names without one, and the named one otherwise', () => {
-    const multi = [fixtureReg({ Address: '10.9.0.1', Datacenter: 'dc1' }), fixtureReg({ Address: '10.9.0.2', Datacenter: 'dc2' })];
+    const multi = [
+      fixtureReg({ Address: '10.9.0.1', Datacenter: 'dc1' }),
+      fixtureReg({ Address: '10.9.0.2', Datacenter: 'dc2' }),
+    ];
     const src = registrationDnsSource(() => multi, { datacenter: 'dc1' });
-    expect(answerQuestion({ name: 'web.service.drover', type: RR.A }, src, opts).answers.map((r) => r.address)).toEqual(['10.9.0.1']);
-    expect(answerQuestion({ name: 'web.service.dc2.drover', type: RR.A }, src, opts).answers.map((r) => r.address)).toEqual(['10.9.0.2']);
+    expect(answerQuestion({ name: 'web.service.drover', type: RR.A }, src, opts).answers.map((r) => r.address)).toEqual(
+      ['10.9.0.1'],
+    );
+    expect(
+      answerQuestion({ name: 'web.service.dc2.drover', type: RR.A }, src, opts).answers.map((r) => r.address),
+    ).toEqual(['10.9.0.2']);
     const srv = answerQuestion({ name: 'web.service.dc2.drover', type: RR.SRV }, src, opts);
     expect(srv.answers[0]?.target).toBe('0a090002.addr.dc2.drover');
     expect(answerQuestion({ name: 'web.service.dc3.drover', type: RR.A }, src, opts).rcode).toBe(3);
@@ -115,8 +145,12 @@ describe('answerQuestion', () => {
     let x = 0;
     const orders = new Set<string>();
     for (let k = 0; k < 20; k++) {
-      const rng = () => ((x = (x * 9301 + 49297) % 233280) / 233280);
-      orders.add(answerQuestion({ name: 'web.service.drover', type: RR.SRV }, source(many), { ...opts, rng }).answers.map((r) => r.port).join(','));
+      const rng = () => (x = (x * 9301 + 49297) % 233280) / 233280;
+      orders.add(
+        answerQuestion({ name: 'web.service.drover', type: RR.SRV }, source(many), { ...opts, rng })
+          .answers.map((r) => r.port)
+          .join(','),
+      );
     }
     expect(orders.size).toBeGreaterThan(5);
   });
@@ -128,10 +162,12 @@ describe('DNS server', () => {
   const logger = memoryLogger();
 
   beforeAll(async () => {
-    for (let i = 1; i <= 3; i++) regs.push(fixtureReg({ Address: `127.0.0.${i}`, Port: 7000 + i, Tags: i === 1 ? ['primary'] : [] }));
+    for (let i = 1; i <= 3; i++)
+      regs.push(fixtureReg({ Address: `127.0.0.${i}`, Port: 7000 + i, Tags: i === 1 ? ['primary'] : [] }));
     regs.push(fixtureReg({ Address: '127.0.0.9', Port: 7009, Status: 'critical' }));
     // Enough instances that an SRV answer cannot fit in 512 bytes.
-    for (let i = 1; i <= 40; i++) regs.push(fixtureReg({ ServiceName: 'big', Address: `127.0.1.${i}`, Port: 8000 + i }));
+    for (let i = 1; i <= 40; i++)
+      regs.push(fixtureReg({ ServiceName: 'big', Address: `127.0.1.${i}`, Port: 8000 + i }));
     server = await startDnsServer({ port: 0, source: registrationDnsSource(() => regs), logger });
   });
 
@@ -151,8 +187,12 @@ describe('DNS server', () => {
     expect(a.header.aa).toBe(1);
     expect(a.answers.map((r) => r.address).sort()).toEqual(['127.0.0.1', '127.0.0.2', '127.0.0.3']);
     const srv = await resolve('primary.web.service.drover', 'SRV');
-    expect(srv.answers).toMatchObject([{ type: Packet.TYPE.SRV, priority: 1, weight: 1, port: 7001, target: '7f000001.addr.dc1.drover' }]);
-    expect(srv.additionals).toMatchObject([{ type: Packet.TYPE.A, name: '7f000001.addr.dc1.drover', address: '127.0.0.1' }]);
+    expect(srv.answers).toMatchObject([
+      { type: Packet.TYPE.SRV, priority: 1, weight: 1, port: 7001, target: '7f000001.addr.dc1.drover' },
+    ]);
+    expect(srv.additionals).toMatchObject([
+      { type: Packet.TYPE.A, name: '7f000001.addr.dc1.drover', address: '127.0.0.1' },
+    ]);
   });
 
   it('answers NXDOMAIN for an unknown service over TCP', async () => {
@@ -183,10 +223,17 @@ describe('DNS server', () => {
       process.stderr.write('SKIPPED: dig is not installed (apt-get install dnsutils)\n');
       return ctx.skip();
     }
-    const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(server.port), 'web.service.drover', 'SRV', '+tries=1', '+time=2'], { timeout: 10_000 });
+    const { stdout } = await run(
+      'dig',
+      ['@127.0.0.1', '-p', String(server.port), 'web.service.drover', 'SRV', '+tries=1', '+time=2'],
+      { timeout: 10_000 },
+    );
     expect(stdout).toContain('status: NOERROR');
     expect(stdout).toMatch(/flags: qr aa/);
-    const srv = [...stdout.matchAll(/^web\.service\.drover\.\s+0\s+IN\s+SRV\s+1 1 (\d+) (\S+)$/gm)].map((m) => [Number(m[1]), m[2]]);
+    const srv = [...stdout.matchAll(/^web\.service\.drover\.\s+0\s+IN\s+SRV\s+1 1 (\d+) (\S+)$/gm)].map((m) => [
+      Number(m[1]),
+      m[2],
+    ]);
     expect(srv.sort()).toEqual([
       [7001, '7f000001.addr.dc1.drover.'],
       [7002, '7f000002.addr.dc1.drover.'],
@@ -202,7 +249,11 @@ describe('DNS server', () => {
       process.stderr.write('SKIPPED: dig is not installed (apt-get install dnsutils)\n');
       return ctx.skip();
     }
-    const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(server.port), 'big.service.drover', 'SRV', '+noedns', '+tries=1', '+time=2'], { timeout: 10_000 });
+    const { stdout } = await run(
+      'dig',
+      ['@127.0.0.1', '-p', String(server.port), 'big.service.drover', 'SRV', '+noedns', '+tries=1', '+time=2'],
+      { timeout: 10_000 },
+    );
     expect(stdout).toContain('Truncated, retrying in TCP mode');
     expect([...stdout.matchAll(/IN\s+SRV\s+1 1 \d+/g)]).toHaveLength(40);
   });
@@ -217,7 +268,10 @@ describe('DNS server', () => {
     const resolve = UDPClient({ dns: '127.0.0.1', port: server.port, timeout: 2000 });
     regs[0]!.Status = 'critical';
     try {
-      expect((await resolve('web.service.drover', 'A')).answers.map((r) => r.address).sort()).toEqual(['127.0.0.2', '127.0.0.3']);
+      expect((await resolve('web.service.drover', 'A')).answers.map((r) => r.address).sort()).toEqual([
+        '127.0.0.2',
+        '127.0.0.3',
+      ]);
     } finally {
       regs[0]!.Status = 'passing';
     }
@@ -236,7 +290,11 @@ describe('DNS server lifecycle', () => {
 
 let digChecked: boolean | undefined;
 async function hasDig(): Promise<boolean> {
-  if (digChecked === undefined) digChecked = await run('dig', ['-v'], { timeout: 5000 }).then(() => true, () => false);
+  if (digChecked === undefined)
+    digChecked = await run('dig', ['-v'], { timeout: 5000 }).then(
+      () => true,
+      () => false,
+    );
   return digChecked;
 }
 

@@ -54,13 +54,45 @@ export {
 } from './catalog.js';
 export { allocCheckStatuses, type AllocCheckStatus } from './alloc-checks.js';
 export { CatalogFollower, type CatalogFollowerOptions } from './catalog-follower.js';
-export { buildServiceWorkloads, type BuildRegistrationsInput, type DriverNetworkInfo, type ResolvedCheck, type ServiceWorkload } from './registrations.js';
+export {
+  buildServiceWorkloads,
+  type BuildRegistrationsInput,
+  type DriverNetworkInfo,
+  type ResolvedCheck,
+  type ServiceWorkload,
+} from './registrations.js';
 export { CheckRunner, type CheckRunnerOptions, type RestartRequest } from './check-runner.js';
-export { CheckRestartTracker, CheckStatusTracker, deploymentHealthy, type CheckRestartConfig, type ThresholdConfig } from './check-state.js';
+export {
+  CheckRestartTracker,
+  CheckStatusTracker,
+  deploymentHealthy,
+  type CheckRestartConfig,
+  type ThresholdConfig,
+} from './check-state.js';
 export { ManualClock, systemClock, type Clock } from './clock.js';
-export { defaultProbes, grpcProbe, httpProbe, httpStatusToHealth, MAX_OUTPUT, scriptProbe, tcpProbe, type Probe, type ProbeResult, type ProbeSet, type ScriptExec } from './probes.js';
+export {
+  defaultProbes,
+  grpcProbe,
+  httpProbe,
+  httpStatusToHealth,
+  MAX_OUTPUT,
+  scriptProbe,
+  tcpProbe,
+  type Probe,
+  type ProbeResult,
+  type ProbeSet,
+  type ScriptExec,
+} from './probes.js';
 export { ServiceRegistrar, type RegistrationWriter, type ServiceRegistrarOptions } from './registrar.js';
-export { answerQuestion, decodeAddrLabel, encodeAddrLabel, parseQueryName, type DnsCatalogSource, type DnsInstance, type ParsedName } from './dns-names.js';
+export {
+  answerQuestion,
+  decodeAddrLabel,
+  encodeAddrLabel,
+  parseQueryName,
+  type DnsCatalogSource,
+  type DnsInstance,
+  type ParsedName,
+} from './dns-names.js';
 export { registrationDnsSource, type RegistrationDnsSourceOptions } from './dns-source.js';
 export { startDnsServer, type DnsServer, type DnsServerOptions } from './dns-server.js';
 export {

@@ -49,7 +49,12 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', header: req.headers['x-probe'] as string | undefined, body });
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        header: req.headers['x-probe'] as string | undefined,
+        body,
+      });
       const code = Number(/^\/status\/(\d+)/.exec(req.url ?? '')?.[1] ?? 200);
       if (req.url === '/big') return res.end('x'.repeat(MAX_OUTPUT * 3));
       if (req.url === '/slow') return void setTimeout(() => res.end('late'), 2000);
@@ -86,7 +91,10 @@ describe('httpProbe', () => {
 
   it('sends the method, headers and body of the check', async () => {
     seen.length = 0;
-    await httpProbe(check({ Port: port, Path: 'echo', Method: 'POST', Header: { 'X-Probe': ['yes'] }, Body: '{"a":1}' }), signal());
+    await httpProbe(
+      check({ Port: port, Path: 'echo', Method: 'POST', Header: { 'X-Probe': ['yes'] }, Body: '{"a":1}' }),
+      signal(),
+    );
     expect(seen).toEqual([{ method: 'POST', url: '/echo', header: 'yes', body: '{"a":1}' }]);
   });
 
@@ -129,7 +137,9 @@ describe('scriptProbe', () => {
         calls.push([cmd, args, timeoutMs]);
         return { exitCode: code, output: `exit ${code}` };
       });
-      expect(await probe(check({ Type: 'script', Command: '/bin/check', Args: ['-v'], TimeoutMs: 750 }), signal())).toEqual({ status: want, output: `exit ${code}` });
+      expect(
+        await probe(check({ Type: 'script', Command: '/bin/check', Args: ['-v'], TimeoutMs: 750 }), signal()),
+      ).toEqual({ status: want, output: `exit ${code}` });
     }
     expect(calls[0]).toEqual(['/bin/check', ['-v'], 750]);
   });
@@ -138,7 +148,10 @@ describe('scriptProbe', () => {
     const failing = scriptProbe(async () => {
       throw new Error('task not running');
     });
-    expect(await failing(check({ Type: 'script' }), signal())).toEqual({ status: 'critical', output: 'task not running' });
+    expect(await failing(check({ Type: 'script' }), signal())).toEqual({
+      status: 'critical',
+      output: 'task not running',
+    });
     expect((await scriptProbe(undefined)(check({ Type: 'script' }), signal())).status).toBe('critical');
   });
 });
@@ -164,8 +177,14 @@ describe('grpcProbe', () => {
     const gport = (g.address() as AddressInfo).port;
     try {
       expect(await grpcProbe(check({ Type: 'grpc', Port: gport }), signal())).toMatchObject({ status: 'passing' });
-      expect(await grpcProbe(check({ Type: 'grpc', Port: gport, GRPCService: 'down' }), signal())).toMatchObject({ status: 'critical', output: expect.stringContaining('status 2') });
-      expect(await grpcProbe(check({ Type: 'grpc', Port: gport, GRPCService: 'unknown' }), signal())).toMatchObject({ status: 'critical', output: expect.stringContaining('grpc-status 5') });
+      expect(await grpcProbe(check({ Type: 'grpc', Port: gport, GRPCService: 'down' }), signal())).toMatchObject({
+        status: 'critical',
+        output: expect.stringContaining('status 2'),
+      });
+      expect(await grpcProbe(check({ Type: 'grpc', Port: gport, GRPCService: 'unknown' }), signal())).toMatchObject({
+        status: 'critical',
+        output: expect.stringContaining('grpc-status 5'),
+      });
     } finally {
       await new Promise<void>((r) => g.close(() => r()));
     }
@@ -179,7 +198,11 @@ describe('CheckRunner with real probes', () => {
     const sport = (s.address() as AddressInfo).port;
     const ctl = new AbortController();
     const seenStatuses: string[] = [];
-    const runner = new CheckRunner({ checks: [check({ Port: sport, IntervalMs: 30 })], signal: ctl.signal, onStatusChange: (st) => seenStatuses.push(st) });
+    const runner = new CheckRunner({
+      checks: [check({ Port: sport, IntervalMs: 30 })],
+      signal: ctl.signal,
+      onStatusChange: (st) => seenStatuses.push(st),
+    });
     const done = runner.start();
     try {
       await expect.poll(() => seenStatuses.includes('passing'), { timeout: 3000 }).toBe(true);

@@ -18,7 +18,12 @@ export interface ProbeResult {
 }
 
 /** Runs a command inside the task (the client passes its driver's execTask). */
-export type ScriptExec = (cmd: string, args: string[], timeoutMs: number, signal: AbortSignal) => Promise<{ exitCode: number; output: string }>;
+export type ScriptExec = (
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+  signal: AbortSignal,
+) => Promise<{ exitCode: number; output: string }>;
 
 /** A probe gets the check and a signal that aborts at the check's timeout (or when the runner stops). */
 export type Probe = (check: ResolvedCheck, signal: AbortSignal) => Promise<ProbeResult>;
@@ -49,7 +54,10 @@ export function httpStatusToHealth(code: number): ServiceHealthStatus {
 export const httpProbe: Probe = (c, signal) => {
   const path = c.Path.startsWith('/') ? c.Path : `/${c.Path}`;
   const url = `${c.Protocol}://${hostForURL(c.Address)}:${c.Port}${path}`;
-  const headers: Record<string, string | string[]> = { 'User-Agent': 'Drover Health Check', Accept: 'text/plain, text/*, */*' };
+  const headers: Record<string, string | string[]> = {
+    'User-Agent': 'Drover Health Check',
+    Accept: 'text/plain, text/*, */*',
+  };
   for (const [k, vs] of Object.entries(c.Header)) if (vs.length > 0) headers[k] = vs.length === 1 ? vs[0]! : vs;
   const mod = c.Protocol === 'https' ? https : http;
   return new Promise<ProbeResult>((resolve) => {
@@ -60,7 +68,9 @@ export const httpProbe: Probe = (c, signal) => {
         headers,
         signal,
         agent: false,
-        ...(c.Protocol === 'https' ? { rejectUnauthorized: !c.TLSSkipVerify, servername: c.TLSServerName || undefined } : {}),
+        ...(c.Protocol === 'https'
+          ? { rejectUnauthorized: !c.TLSSkipVerify, servername: c.TLSServerName || undefined }
+          : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -73,9 +83,15 @@ export const httpProbe: Probe = (c, signal) => {
         res.on('end', () => {
           const code = res.statusCode ?? 0;
           const body = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: httpStatusToHealth(code), statusCode: code, output: clip(`HTTP ${c.Method} ${url}: ${code} ${res.statusMessage ?? ''} Output: ${body}`) });
+          resolve({
+            status: httpStatusToHealth(code),
+            statusCode: code,
+            output: clip(`HTTP ${c.Method} ${url}: ${code} ${res.statusMessage ?? ''} Output: ${body}`),
+          });
         });
-        res.on('error', (e) => resolve({ status: 'critical', output: `HTTP ${c.Method} ${url}: ${errText(e, signal)}` }));
+        res.on('error', (e) =>
+          resolve({ status: 'critical', output: `HTTP ${c.Method} ${url}: ${errText(e, signal)}` }),
+        );
       },
     );
     req.on('error', (e) => resolve({ status: 'critical', output: `HTTP ${c.Method} ${url}: ${errText(e, signal)}` }));
@@ -119,7 +135,12 @@ export const grpcProbe: Probe = (c, signal) =>
     const msg = name.length > 0 ? Buffer.concat([Buffer.from([0x0a]), varint(name.length), name]) : Buffer.alloc(0);
     const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), msg]);
     frame.writeUInt32BE(msg.length, 1);
-    const req = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers' });
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/grpc.health.v1.Health/Check',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     const chunks: Buffer[] = [];
     let grpcStatus = '';
     req.on('response', (h) => {
@@ -131,9 +152,14 @@ export const grpcProbe: Probe = (c, signal) =>
     req.on('data', (b: Buffer) => chunks.push(b));
     req.on('error', (e) => finish({ status: 'critical', output: `${where}: ${errText(e, signal)}` }));
     req.on('end', () => {
-      if (grpcStatus !== '0') return finish({ status: 'critical', output: `${where}: rpc error: grpc-status ${grpcStatus || 'missing'}` });
+      if (grpcStatus !== '0')
+        return finish({ status: 'critical', output: `${where}: rpc error: grpc-status ${grpcStatus || 'missing'}` });
       const status = healthStatusField(Buffer.concat(chunks));
-      finish(status === 1 ? { status: 'passing', output: `${where}: SERVING` } : { status: 'critical', output: `${where}: status ${status}` });
+      finish(
+        status === 1
+          ? { status: 'passing', output: `${where}: SERVING` }
+          : { status: 'critical', output: `${where}: status ${status}` },
+      );
     });
     req.end(frame);
   });
@@ -158,7 +184,8 @@ function healthStatusField(body: Buffer): number {
 /** A script probe over the client's exec; without one, script checks are critical and say why. */
 export function scriptProbe(exec: ScriptExec | undefined): Probe {
   return async (c, signal) => {
-    if (!exec) return { status: 'critical', output: 'script checks are not supported for this task (no exec available)' };
+    if (!exec)
+      return { status: 'critical', output: 'script checks are not supported for this task (no exec available)' };
     try {
       const r = await exec(c.Command, c.Args, c.TimeoutMs, signal);
       const status: ServiceHealthStatus = r.exitCode === 0 ? 'passing' : r.exitCode === 1 ? 'warning' : 'critical';

@@ -34,7 +34,10 @@ const installed = spawnSync(PROMETHEUS, ['--version'], { stdio: 'ignore' }).stat
 function promtoolOnNomadSd(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-promtool-'));
   const file = path.join(dir, 'probe.yml');
-  writeFileSync(file, "scrape_configs:\n  - job_name: probe\n    nomad_sd_configs:\n      - server: 'http://127.0.0.1:1'\n");
+  writeFileSync(
+    file,
+    "scrape_configs:\n  - job_name: probe\n    nomad_sd_configs:\n      - server: 'http://127.0.0.1:1'\n",
+  );
   const probe = spawnSync(PROMTOOL, ['check', 'config', file], { encoding: 'utf8', timeout: 20_000 });
   rmSync(dir, { recursive: true, force: true });
   return `${probe.stdout ?? ''}${probe.stderr ?? ''}`;
@@ -61,9 +64,18 @@ interface PromTarget {
 
 /** The catalog both tests serve: one instance built from an allocation, three web instances, one elsewhere. */
 function catalog(): ServiceRegistration[] {
-  const alloc = fixtureAlloc(fixtureJob({ taskServices: [{ Name: 'shop-api', PortLabel: 'http', Tags: ['api', 'v2'] }] }));
-  const [built] = buildServiceWorkloads({ alloc, node: { ID: 'node-1', Datacenter: 'dc1' }, advertiseIP: '127.0.0.1', task: 'web' });
-  const regs: ServiceRegistration[] = [{ ...built!.registration, Address: '127.0.0.1', CreateIndex: 10, ModifyIndex: 10, Status: 'passing' }];
+  const alloc = fixtureAlloc(
+    fixtureJob({ taskServices: [{ Name: 'shop-api', PortLabel: 'http', Tags: ['api', 'v2'] }] }),
+  );
+  const [built] = buildServiceWorkloads({
+    alloc,
+    node: { ID: 'node-1', Datacenter: 'dc1' },
+    advertiseIP: '127.0.0.1',
+    task: 'web',
+  });
+  const regs: ServiceRegistration[] = [
+    { ...built!.registration, Address: '127.0.0.1', CreateIndex: 10, ModifyIndex: 10, Status: 'passing' },
+  ];
   for (let i = 1; i <= 3; i++) {
     regs.push({
       ID: `_nomad-task-alloc-${i}-web-web-http`,
@@ -101,8 +113,19 @@ function harness(scrapeConfig: (agentPort: number) => string[]) {
     const agentPort = (agent.address() as net.AddressInfo).port;
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'drover-prom-'));
     h.promPort = await freePort();
-    await fs.writeFile(path.join(dir, 'prometheus.yml'), ['global:', '  scrape_interval: 1m', 'scrape_configs:', ...scrapeConfig(agentPort), ''].join('\n'));
-    prom = spawn(PROMETHEUS, [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${h.promPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await fs.writeFile(
+      path.join(dir, 'prometheus.yml'),
+      ['global:', '  scrape_interval: 1m', 'scrape_configs:', ...scrapeConfig(agentPort), ''].join('\n'),
+    );
+    prom = spawn(
+      PROMETHEUS,
+      [
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${h.promPort}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const keep = (b: Buffer) => (h.log = (h.log + b.toString()).slice(-8000));
     prom.stdout!.on('data', keep);
     prom.stderr!.on('data', keep);
@@ -130,12 +153,20 @@ describe('Prometheus nomad_sd_configs against the catalog shapes', () => {
   if (missing) {
     // Debian's build: the real check cannot run here, and this says why in a way that can fail.
     it("cannot run on Debian's Prometheus build, whose promtool rejects nomad_sd_configs", () => {
-      expect(process.env.DROVER_PROMETHEUS_BIN ?? '', `DROVER_PROMETHEUS_BIN must name a Prometheus with Nomad discovery: ${missing}`).toBe('');
+      expect(
+        process.env.DROVER_PROMETHEUS_BIN ?? '',
+        `DROVER_PROMETHEUS_BIN must name a Prometheus with Nomad discovery: ${missing}`,
+      ).toBe('');
       expect(promtoolSays).toContain('field nomad_sd_configs not found');
     });
     return;
   }
-  const h = harness((port) => ['  - job_name: nomad', '    nomad_sd_configs:', `      - server: 'http://127.0.0.1:${port}'`, '        refresh_interval: 1s']);
+  const h = harness((port) => [
+    '  - job_name: nomad',
+    '    nomad_sd_configs:',
+    `      - server: 'http://127.0.0.1:${port}'`,
+    '        refresh_interval: 1s',
+  ]);
 
   it('lists every instance as a target with its address and Nomad meta labels', async () => {
     const targets = await waitForTargets(h.promPort, 'nomad', 4, () => h.log);
@@ -152,7 +183,10 @@ describe('Prometheus nomad_sd_configs against the catalog shapes', () => {
       __meta_nomad_node_id: 'node-2',
       __meta_nomad_tags: ',urlprefix-/,i2,',
     });
-    expect(byAddr.get('127.0.0.1:23456')).toMatchObject({ __meta_nomad_service: 'shop-api', __meta_nomad_tags: ',api,v2,' });
+    expect(byAddr.get('127.0.0.1:23456')).toMatchObject({
+      __meta_nomad_service: 'shop-api',
+      __meta_nomad_tags: ',api,v2,',
+    });
   }, 60_000);
 
   it('asked the agent with the Nomad client parameters the agent must accept', () => {
@@ -166,29 +200,52 @@ describe('Prometheus nomad_sd_configs against the catalog shapes', () => {
 });
 
 describe.skipIf(!installed)("the Prometheus harness, on Debian's build (http_sd_configs from the same catalog)", () => {
-  const h = harness((port) => ['  - job_name: catalog', '    http_sd_configs:', `      - url: 'http://127.0.0.1:${port}/http-sd'`, '        refresh_interval: 1s']);
+  const h = harness((port) => [
+    '  - job_name: catalog',
+    '    http_sd_configs:',
+    `      - url: 'http://127.0.0.1:${port}/http-sd'`,
+    '        refresh_interval: 1s',
+  ]);
 
   it('starts Prometheus, reads its targets API and sees every instance of the default namespace', async () => {
     const targets = await waitForTargets(h.promPort, 'catalog', 4, () => h.log);
     expect(targets.map((t) => t.discoveredLabels.__address__).sort()).toEqual(EXPECTED_ADDRESSES);
-    expect(targets.find((t) => t.discoveredLabels.__address__ === '127.0.0.3:21003')!.discoveredLabels).toMatchObject({ __meta_service: 'web', __meta_node_id: 'node-3' });
+    expect(targets.find((t) => t.discoveredLabels.__address__ === '127.0.0.3:21003')!.discoveredLabels).toMatchObject({
+      __meta_service: 'web',
+      __meta_node_id: 'node-3',
+    });
     expect(h.seen.some((r) => r.path === '/http-sd')).toBe(true);
   }, 60_000);
 });
 
 /** The two Nomad endpoints as the agent serves them, with the query meta headers Nomad's client requires. */
-function fakeAgent(req: http.IncomingMessage, res: http.ServerResponse, regs: ServiceRegistration[], seen: SeenRequest[]): void {
+function fakeAgent(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  regs: ServiceRegistration[],
+  seen: SeenRequest[],
+): void {
   const url = new URL(req.url ?? '/', 'http://agent');
   seen.push({ path: url.pathname, query: Object.fromEntries(url.searchParams) });
   const namespace = url.searchParams.get('namespace') || 'default';
   const send = (body: unknown, index: number) => {
-    res.writeHead(200, { 'Content-Type': 'application/json', 'X-Nomad-Index': String(index), 'X-Nomad-LastContact': '0', 'X-Nomad-KnownLeader': 'true' });
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'X-Nomad-Index': String(index),
+      'X-Nomad-LastContact': '0',
+      'X-Nomad-KnownLeader': 'true',
+    });
     res.end(JSON.stringify(body));
   };
-  if (req.method === 'GET' && url.pathname === '/v1/services') return send(serviceListStubs(regs, { namespace }), catalogIndex(regs));
+  if (req.method === 'GET' && url.pathname === '/v1/services')
+    return send(serviceListStubs(regs, { namespace }), catalogIndex(regs));
   const m = /^\/v1\/service\/([^/]+)$/.exec(url.pathname);
   if (req.method === 'GET' && m) {
-    const found = filterService(regs, { name: decodeURIComponent(m[1]!), namespace, tag: url.searchParams.get('tag') ?? undefined });
+    const found = filterService(regs, {
+      name: decodeURIComponent(m[1]!),
+      namespace,
+      tag: url.searchParams.get('tag') ?? undefined,
+    });
     return send(found, catalogIndex(found));
   }
   if (req.method === 'GET' && url.pathname === '/http-sd') {
@@ -211,7 +268,9 @@ async function waitForTargets(port: number, job: string, count: number, log: () 
   let last = '';
   const listed = async (): Promise<PromTarget[] | false> => {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets?state=active`, {
+        signal: AbortSignal.timeout(2000),
+      });
       if (!res.ok) return false;
       const body = (await res.json()) as { data: { activeTargets: PromTarget[] } };
       const ts = body.data.activeTargets.filter((t) => t.labels.job === job);

@@ -10,12 +10,33 @@ import { fixtureAlloc, fixtureJob, SEC } from './testing/fixtures.js';
 function workloads() {
   const job = fixtureJob({
     taskServices: [
-      { Name: 'web', PortLabel: 'http', Checks: [{ Name: 'alive', Type: 'tcp', Interval: SEC, Timeout: SEC, CheckRestart: { Limit: 2, Grace: 0, IgnoreWarnings: false } }] },
+      {
+        Name: 'web',
+        PortLabel: 'http',
+        Checks: [
+          {
+            Name: 'alive',
+            Type: 'tcp',
+            Interval: SEC,
+            Timeout: SEC,
+            CheckRestart: { Limit: 2, Grace: 0, IgnoreWarnings: false },
+          },
+        ],
+      },
       { Name: 'admin', PortLabel: 'admin' },
-      { Name: 'script', PortLabel: 'admin', Checks: [{ Name: 'sh', Type: 'script', Command: '/bin/check', Args: ['x'], Interval: SEC, Timeout: SEC }] },
+      {
+        Name: 'script',
+        PortLabel: 'admin',
+        Checks: [{ Name: 'sh', Type: 'script', Command: '/bin/check', Args: ['x'], Interval: SEC, Timeout: SEC }],
+      },
     ],
   });
-  return buildServiceWorkloads({ alloc: fixtureAlloc(job), node: { ID: 'node-1', Datacenter: 'dc1' }, advertiseIP: '10.0.0.9', task: 'web' });
+  return buildServiceWorkloads({
+    alloc: fixtureAlloc(job),
+    node: { ID: 'node-1', Datacenter: 'dc1' },
+    advertiseIP: '10.0.0.9',
+    task: 'web',
+  });
 }
 
 class MemoryWriter implements RegistrationWriter {
@@ -141,23 +162,29 @@ describe('ServiceRegistrar', () => {
 
   it('ends with the catalog equal to the latest state, whatever flaps happen during slow writes (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.constantFrom<ServiceHealthStatus>('passing', 'critical', 'warning'), { minLength: 1, maxLength: 12 }), async (statuses) => {
-        const writer = new MemoryWriter();
-        const slow: RegistrationWriter = {
-          upsert: async (regs) => {
-            await new Promise((r) => setImmediate(r));
-            await writer.upsert(regs);
-          },
-          delete: (ids) => writer.delete(ids),
-        };
-        let i = 0;
-        const { reg, clock, ctl } = setup(() => statuses[Math.min(i++, statuses.length - 1)]!, slow as MemoryWriter);
-        await reg.start(ctl.signal);
-        await clock.advance(statuses.length * 1000);
-        ctl.abort();
-        const latest = reg.registrations().map((r) => [r.ID, r.Status]);
-        return JSON.stringify([...writer.catalog.values()].map((r) => [r.ID, r.Status])) === JSON.stringify(latest);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.constantFrom<ServiceHealthStatus>('passing', 'critical', 'warning'), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        async (statuses) => {
+          const writer = new MemoryWriter();
+          const slow: RegistrationWriter = {
+            upsert: async (regs) => {
+              await new Promise((r) => setImmediate(r));
+              await writer.upsert(regs);
+            },
+            delete: (ids) => writer.delete(ids),
+          };
+          let i = 0;
+          const { reg, clock, ctl } = setup(() => statuses[Math.min(i++, statuses.length - 1)]!, slow as MemoryWriter);
+          await reg.start(ctl.signal);
+          await clock.advance(statuses.length * 1000);
+          ctl.abort();
+          const latest = reg.registrations().map((r) => [r.ID, r.Status]);
+          return JSON.stringify([...writer.catalog.values()].map((r) => [r.ID, r.Status])) === JSON.stringify(latest);
+        },
+      ),
       { numRuns: 30 },
     );
   });

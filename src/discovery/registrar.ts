@@ -78,7 +78,8 @@ export class ServiceRegistrar {
         logger: this.log,
         probes: { ...this.opts.probes, ...(exec && !this.opts.probes?.script ? { script: scriptByTask(exec) } : {}) },
         onStatusChange: (status, results) => this.update(w.registration.ID, { Status: status, Checks: results }),
-        onRestartNeeded: (req) => this.opts.onRestartNeeded?.(w.checks.find((c) => c.CheckID === req.checkID)?.Task || w.task, req),
+        onRestartNeeded: (req) =>
+          this.opts.onRestartNeeded?.(w.checks.find((c) => c.CheckID === req.checkID)?.Task || w.task, req),
       });
       this.runners.push(runner);
       this.runnerOf.set(w.registration.ID, runner);
@@ -102,7 +103,11 @@ export class ServiceRegistrar {
     const out: Array<{ OnUpdate: string; Status: ServiceHealthStatus }> = [];
     for (const w of this.opts.workloads) {
       const results = this.current.get(w.registration.ID)?.Checks ?? [];
-      for (const c of w.checks) out.push({ OnUpdate: c.OnUpdate, Status: results.find((r) => r.CheckID === c.CheckID)?.Status ?? c.InitialStatus });
+      for (const c of w.checks)
+        out.push({
+          OnUpdate: c.OnUpdate,
+          Status: results.find((r) => r.CheckID === c.CheckID)?.Status ?? c.InitialStatus,
+        });
     }
     return out;
   }
@@ -130,7 +135,8 @@ export class ServiceRegistrar {
       }
     }
     this.pushed.clear();
-    if (shutdownDelayMs > 0) await this.clock.sleep(shutdownDelayMs, signal ?? new AbortController().signal).catch(() => undefined);
+    if (shutdownDelayMs > 0)
+      await this.clock.sleep(shutdownDelayMs, signal ?? new AbortController().signal).catch(() => undefined);
   }
 
   private update(id: string, patch: Partial<ServiceRegistration>): void {

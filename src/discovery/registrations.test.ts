@@ -9,7 +9,13 @@ const node = { ID: 'node-1', Datacenter: 'dc1' };
 function build(services: Service[], over: Partial<BuildRegistrationsInput> = {}, level: 'task' | 'group' = 'task') {
   const job = level === 'task' ? fixtureJob({ taskServices: services }) : fixtureJob({ groupServices: services });
   const alloc = fixtureAlloc(job);
-  return buildServiceWorkloads({ alloc, node, advertiseIP: '10.0.0.9', ...(level === 'task' ? { task: 'web' } : {}), ...over });
+  return buildServiceWorkloads({
+    alloc,
+    node,
+    advertiseIP: '10.0.0.9',
+    ...(level === 'task' ? { task: 'web' } : {}),
+    ...over,
+  });
 }
 
 describe('buildServiceWorkloads', () => {
@@ -43,7 +49,17 @@ describe('buildServiceWorkloads', () => {
   it('interpolates names, tags and meta with the given function', () => {
     const env: Record<string, string> = { NOMAD_JOB_NAME: 'shop', NOMAD_ALLOC_INDEX: '3' };
     const interpolate = (s: string) => s.replace(/\$\{([^}]+)\}/g, (w, k: string) => env[k] ?? w);
-    const [w] = build([{ Name: '${NOMAD_JOB_NAME}-web', PortLabel: 'http', Tags: ['i${NOMAD_ALLOC_INDEX}'], Meta: { idx: '${NOMAD_ALLOC_INDEX}' } }], { interpolate });
+    const [w] = build(
+      [
+        {
+          Name: '${NOMAD_JOB_NAME}-web',
+          PortLabel: 'http',
+          Tags: ['i${NOMAD_ALLOC_INDEX}'],
+          Meta: { idx: '${NOMAD_ALLOC_INDEX}' },
+        },
+      ],
+      { interpolate },
+    );
     expect(w!.registration.ServiceName).toBe('shop-web');
     expect(w!.registration.Tags).toEqual(['i3']);
     expect(w!.registration.Meta).toEqual({ idx: '3' });
@@ -57,7 +73,14 @@ describe('buildServiceWorkloads', () => {
   });
 
   it('uses canary tags and canary meta for a canary allocation', () => {
-    const svc: Service = { Name: 'web', PortLabel: 'http', Tags: ['live'], CanaryTags: ['canary'], Meta: { a: '1', b: '1' }, CanaryMeta: { b: '2' } };
+    const svc: Service = {
+      Name: 'web',
+      PortLabel: 'http',
+      Tags: ['live'],
+      CanaryTags: ['canary'],
+      Meta: { a: '1', b: '1' },
+      CanaryMeta: { b: '2' },
+    };
     const [w] = build([svc], { canary: true });
     expect(w!.registration.Tags).toEqual(['canary']);
     expect(w!.registration.Meta).toEqual({ a: '1', b: '2' });
@@ -66,16 +89,29 @@ describe('buildServiceWorkloads', () => {
 
   it('follows the address modes: driver, alloc, and auto with an advertising driver', () => {
     const driverNetwork = { ip: '172.17.0.3', portMap: { http: 8081 }, autoAdvertise: true };
-    expect(build([{ Name: 'd', PortLabel: 'http', AddressMode: 'driver' }], { driverNetwork })[0]?.registration).toMatchObject({ Address: '172.17.0.3', Port: 8081 });
-    expect(build([{ Name: 'd', PortLabel: 'admin', AddressMode: 'driver' }], { driverNetwork })[0]?.registration).toMatchObject({ Address: '172.17.0.3', Port: 9000 });
-    expect(build([{ Name: 'd', PortLabel: '7000', AddressMode: 'driver' }], { driverNetwork })[0]?.registration.Port).toBe(7000);
-    expect(build([{ Name: 'a', PortLabel: 'http', AddressMode: 'alloc' }], { allocIP: '172.26.64.2' })[0]?.registration).toMatchObject({ Address: '172.26.64.2', Port: 8080 });
+    expect(
+      build([{ Name: 'd', PortLabel: 'http', AddressMode: 'driver' }], { driverNetwork })[0]?.registration,
+    ).toMatchObject({ Address: '172.17.0.3', Port: 8081 });
+    expect(
+      build([{ Name: 'd', PortLabel: 'admin', AddressMode: 'driver' }], { driverNetwork })[0]?.registration,
+    ).toMatchObject({ Address: '172.17.0.3', Port: 9000 });
+    expect(
+      build([{ Name: 'd', PortLabel: '7000', AddressMode: 'driver' }], { driverNetwork })[0]?.registration.Port,
+    ).toBe(7000);
+    expect(
+      build([{ Name: 'a', PortLabel: 'http', AddressMode: 'alloc' }], { allocIP: '172.26.64.2' })[0]?.registration,
+    ).toMatchObject({ Address: '172.26.64.2', Port: 8080 });
     expect(build([{ Name: 'x', PortLabel: 'http' }], { driverNetwork })[0]?.registration.Address).toBe('172.17.0.3');
-    expect(build([{ Name: 'x', PortLabel: 'http' }], { driverNetwork: { ip: '172.17.0.3' } })[0]?.registration.Address).toBe('10.0.0.5');
+    expect(
+      build([{ Name: 'x', PortLabel: 'http' }], { driverNetwork: { ip: '172.17.0.3' } })[0]?.registration.Address,
+    ).toBe('10.0.0.5');
   });
 
   it('uses the service address when one is given in host mode', () => {
-    expect(build([{ Name: 'x', PortLabel: 'http', Address: 'web.example.com' }])[0]?.registration).toMatchObject({ Address: 'web.example.com', Port: 23456 });
+    expect(build([{ Name: 'x', PortLabel: 'http', Address: 'web.example.com' }])[0]?.registration).toMatchObject({
+      Address: 'web.example.com',
+      Port: 23456,
+    });
   });
 
   it('reports every unresolvable port with its path', () => {
@@ -99,15 +135,46 @@ describe('buildServiceWorkloads', () => {
         Name: 'web',
         PortLabel: 'any',
         Checks: [
-          { Name: 'alive', Type: 'http', Path: '/health', Interval: 5 * SEC, Timeout: 1 * SEC, Header: { 'X-A': ['1'] } },
-          { Name: 'tcp', Type: 'tcp', PortLabel: 'http', AddressMode: 'driver', Interval: 5 * SEC, Timeout: 1 * SEC, CheckRestart: { Limit: 3, Grace: 10 * SEC, IgnoreWarnings: true } },
+          {
+            Name: 'alive',
+            Type: 'http',
+            Path: '/health',
+            Interval: 5 * SEC,
+            Timeout: 1 * SEC,
+            Header: { 'X-A': ['1'] },
+          },
+          {
+            Name: 'tcp',
+            Type: 'tcp',
+            PortLabel: 'http',
+            AddressMode: 'driver',
+            Interval: 5 * SEC,
+            Timeout: 1 * SEC,
+            CheckRestart: { Limit: 3, Grace: 10 * SEC, IgnoreWarnings: true },
+          },
         ],
       },
     ]);
     const [http, tcp] = w!.checks;
-    expect(http).toMatchObject({ Type: 'http', Address: '127.0.0.1', Port: 24000, Path: '/health', Method: 'GET', IntervalMs: 5000, TimeoutMs: 1000, InitialStatus: 'critical', CheckRestart: null, OnUpdate: 'require_healthy', Task: 'web' });
+    expect(http).toMatchObject({
+      Type: 'http',
+      Address: '127.0.0.1',
+      Port: 24000,
+      Path: '/health',
+      Method: 'GET',
+      IntervalMs: 5000,
+      TimeoutMs: 1000,
+      InitialStatus: 'critical',
+      CheckRestart: null,
+      OnUpdate: 'require_healthy',
+      Task: 'web',
+    });
     expect(http!.Header).toEqual({ 'X-A': ['1'] });
-    expect(tcp).toMatchObject({ Address: '10.0.0.5', Port: 23456, CheckRestart: { Limit: 3, GraceMs: 10000, IgnoreWarnings: true } });
+    expect(tcp).toMatchObject({
+      Address: '10.0.0.5',
+      Port: 23456,
+      CheckRestart: { Limit: 3, GraceMs: 10000, IgnoreWarnings: true },
+    });
     expect(http!.CheckID).toMatch(/^_nomad-check-[0-9a-f]{40}$/);
     expect(http!.CheckID).not.toBe(tcp!.CheckID);
     expect(w!.registration.Status).toBe('critical');
@@ -115,7 +182,11 @@ describe('buildServiceWorkloads', () => {
   });
 
   it('keeps check IDs stable for the same definition', () => {
-    const svc: Service = { Name: 'web', PortLabel: 'http', Checks: [{ Name: 'c', Type: 'tcp', Interval: SEC, Timeout: SEC }] };
+    const svc: Service = {
+      Name: 'web',
+      PortLabel: 'http',
+      Checks: [{ Name: 'c', Type: 'tcp', Interval: SEC, Timeout: SEC }],
+    };
     expect(build([svc])[0]?.checks[0]?.CheckID).toBe(build([svc])[0]!.checks[0]!.CheckID);
   });
 
@@ -134,9 +205,31 @@ describe('buildServiceWorkloads', () => {
   });
 
   it('runs a group script check in the task it names, and refuses one without a task', () => {
-    const ok = build([{ Name: 'g', PortLabel: 'http', Checks: [{ Name: 's', Type: 'script', Command: '/bin/true', TaskName: 'web', Interval: SEC, Timeout: SEC }] }], {}, 'group');
+    const ok = build(
+      [
+        {
+          Name: 'g',
+          PortLabel: 'http',
+          Checks: [{ Name: 's', Type: 'script', Command: '/bin/true', TaskName: 'web', Interval: SEC, Timeout: SEC }],
+        },
+      ],
+      {},
+      'group',
+    );
     expect(ok[0]?.checks[0]).toMatchObject({ Type: 'script', Task: 'web', Command: '/bin/true' });
-    expect(() => build([{ Name: 'g', PortLabel: 'http', Checks: [{ Name: 's', Type: 'script', Command: 'x', Interval: SEC, Timeout: SEC }] }], {}, 'group')).toThrow(/needs a task/);
+    expect(() =>
+      build(
+        [
+          {
+            Name: 'g',
+            PortLabel: 'http',
+            Checks: [{ Name: 's', Type: 'script', Command: 'x', Interval: SEC, Timeout: SEC }],
+          },
+        ],
+        {},
+        'group',
+      ),
+    ).toThrow(/needs a task/);
   });
 
   it('fills Consul threshold defaults: warning stage only when set', () => {
@@ -146,11 +239,29 @@ describe('buildServiceWorkloads', () => {
         PortLabel: 'http',
         Checks: [
           { Name: 'a', Type: 'tcp', Interval: SEC, Timeout: SEC, FailuresBeforeCritical: 3 },
-          { Name: 'b', Type: 'tcp', Interval: SEC, Timeout: SEC, FailuresBeforeCritical: 3, FailuresBeforeWarning: 1, SuccessBeforePassing: 2, OnUpdate: 'ignore' },
+          {
+            Name: 'b',
+            Type: 'tcp',
+            Interval: SEC,
+            Timeout: SEC,
+            FailuresBeforeCritical: 3,
+            FailuresBeforeWarning: 1,
+            SuccessBeforePassing: 2,
+            OnUpdate: 'ignore',
+          },
         ],
       },
     ]);
-    expect(w!.checks[0]).toMatchObject({ FailuresBeforeCritical: 3, FailuresBeforeWarning: 3, SuccessBeforePassing: 0 });
-    expect(w!.checks[1]).toMatchObject({ FailuresBeforeCritical: 3, FailuresBeforeWarning: 1, SuccessBeforePassing: 2, OnUpdate: 'ignore' });
+    expect(w!.checks[0]).toMatchObject({
+      FailuresBeforeCritical: 3,
+      FailuresBeforeWarning: 3,
+      SuccessBeforePassing: 0,
+    });
+    expect(w!.checks[1]).toMatchObject({
+      FailuresBeforeCritical: 3,
+      FailuresBeforeWarning: 1,
+      SuccessBeforePassing: 2,
+      OnUpdate: 'ignore',
+    });
   });
 });

@@ -12,7 +12,15 @@
  * bound on every interface, never a docker bridge address (driver mode probes the host mapping instead).
  */
 import { createHash } from 'node:crypto';
-import type { Allocation, CheckRestart, Port, Service, ServiceCheck, ServiceHealthStatus, ServiceRegistration } from '../structs/index.js';
+import type {
+  Allocation,
+  CheckRestart,
+  Port,
+  Service,
+  ServiceCheck,
+  ServiceHealthStatus,
+  ServiceRegistration,
+} from '../structs/index.js';
 import { DroverError, type Problem } from '../errors/index.js';
 import { serviceRegistrationID } from './catalog.js';
 
@@ -94,7 +102,10 @@ export function buildServiceWorkloads(input: BuildRegistrationsInput): ServiceWo
   const { alloc } = input;
   const group = alloc.Job.TaskGroups.find((g) => g.Name === alloc.TaskGroup);
   if (!group) throw new DroverError('BadRequest', `task group "${alloc.TaskGroup}" not found in job "${alloc.JobID}"`);
-  const services = input.task === undefined ? group.Services ?? [] : group.Tasks.find((t) => t.Name === input.task)?.Services ?? [];
+  const services =
+    input.task === undefined
+      ? (group.Services ?? [])
+      : (group.Tasks.find((t) => t.Name === input.task)?.Services ?? []);
   const problems: Problem[] = [];
   const out: ServiceWorkload[] = [];
   services.forEach((raw, i) => {
@@ -106,7 +117,8 @@ export function buildServiceWorkloads(input: BuildRegistrationsInput): ServiceWo
       problems.push({ message: e.message, path });
     }
   });
-  if (problems.length > 0) throw new DroverError('BadRequest', problems.map((p) => `${p.path}: ${p.message}`).join('\n'), { problems });
+  if (problems.length > 0)
+    throw new DroverError('BadRequest', problems.map((p) => `${p.path}: ${p.message}`).join('\n'), { problems });
   return out;
 }
 
@@ -118,9 +130,14 @@ function buildOne(input: BuildRegistrationsInput, raw: Service, groupName: strin
   const task = input.task ?? '';
   const ports = allocPorts(alloc, task, input.advertiseIP);
   const { address, port } = serviceAddress(service, ports, input);
-  const tags = canary && (service.CanaryTags ?? []).length > 0 ? service.CanaryTags! : service.Tags ?? [];
-  const meta = { ...(service.Meta ?? {}), ...(canary ? service.CanaryMeta ?? {} : {}) };
-  const id = serviceRegistrationID(alloc.ID, task ? { task } : { group: groupName }, service.Name, service.PortLabel ?? '');
+  const tags = canary && (service.CanaryTags ?? []).length > 0 ? service.CanaryTags! : (service.Tags ?? []);
+  const meta = { ...(service.Meta ?? {}), ...(canary ? (service.CanaryMeta ?? {}) : {}) };
+  const id = serviceRegistrationID(
+    alloc.ID,
+    task ? { task } : { group: groupName },
+    service.Name,
+    service.PortLabel ?? '',
+  );
   const checks = (service.Checks ?? []).map((c) => resolveCheck(id, service, c, task, ports, input));
   const initial = checks.length === 0 ? 'passing' : worstInitial(checks);
   const registration: ServiceRegistration = {
@@ -137,7 +154,13 @@ function buildOne(input: BuildRegistrationsInput, raw: Service, groupName: strin
     CreateIndex: 0,
     ModifyIndex: 0,
     Status: initial,
-    Checks: checks.map((c) => ({ CheckID: c.CheckID, Name: c.Name, Status: c.InitialStatus, Output: '', Timestamp: 0 })),
+    Checks: checks.map((c) => ({
+      CheckID: c.CheckID,
+      Name: c.Name,
+      Status: c.InitialStatus,
+      Output: '',
+      Timestamp: 0,
+    })),
   };
   if (Object.keys(meta).length > 0) registration.Meta = meta;
   return { registration, service, task, checks };
@@ -145,11 +168,15 @@ function buildOne(input: BuildRegistrationsInput, raw: Service, groupName: strin
 
 function worstInitial(checks: ResolvedCheck[]): ServiceHealthStatus {
   const rank = { passing: 0, warning: 1, critical: 2 } as const;
-  return checks.reduce<ServiceHealthStatus>((w, c) => (rank[c.InitialStatus] > rank[w] ? c.InitialStatus : w), 'passing');
+  return checks.reduce<ServiceHealthStatus>(
+    (w, c) => (rank[c.InitialStatus] > rank[w] ? c.InitialStatus : w),
+    'passing',
+  );
 }
 
 function interpolateService(s: Service, ip: (s: string) => string): Service {
-  const map = (m: Record<string, string> | null | undefined) => (m ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, ip(v)])) : m);
+  const map = (m: Record<string, string> | null | undefined) =>
+    m ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, ip(v)])) : m;
   return {
     ...s,
     Name: ip(s.Name),
@@ -171,7 +198,9 @@ function interpolateService(s: Service, ip: (s: string) => string): Service {
       Body: c.Body !== undefined ? ip(c.Body) : undefined,
       Protocol: c.Protocol !== undefined ? ip(c.Protocol) : undefined,
       TLSServerName: c.TLSServerName !== undefined ? ip(c.TLSServerName) : undefined,
-      Header: c.Header ? Object.fromEntries(Object.entries(c.Header).map(([k, vs]) => [k, (vs ?? []).map(ip)])) : c.Header,
+      Header: c.Header
+        ? Object.fromEntries(Object.entries(c.Header).map(([k, vs]) => [k, (vs ?? []).map(ip)]))
+        : c.Header,
     })),
   };
 }
@@ -190,7 +219,8 @@ function allocPorts(alloc: Allocation, task: string, advertiseIP: string): Map<s
     if (!out.has(p.label)) out.set(p.label, p);
   };
   const shared = alloc.AllocatedResources?.Shared;
-  for (const p of shared?.Ports ?? []) add({ label: p.Label, value: p.Value, to: p.To, hostIP: p.HostIP || advertiseIP });
+  for (const p of shared?.Ports ?? [])
+    add({ label: p.Label, value: p.Value, to: p.To, hostIP: p.HostIP || advertiseIP });
   const fromPorts = (ps: Port[] | null | undefined, hostIP: string) => {
     for (const p of ps ?? []) add({ label: p.Label, value: p.Value, to: p.To, hostIP });
   };
@@ -198,7 +228,9 @@ function allocPorts(alloc: Allocation, task: string, advertiseIP: string): Map<s
     fromPorts(n.ReservedPorts, n.IP || advertiseIP);
     fromPorts(n.DynamicPorts, n.IP || advertiseIP);
   }
-  const taskNets = task ? alloc.AllocatedResources?.Tasks?.[task]?.Networks : Object.values(alloc.AllocatedResources?.Tasks ?? {}).flatMap((t) => t.Networks ?? []);
+  const taskNets = task
+    ? alloc.AllocatedResources?.Tasks?.[task]?.Networks
+    : Object.values(alloc.AllocatedResources?.Tasks ?? {}).flatMap((t) => t.Networks ?? []);
   for (const n of taskNets ?? []) {
     fromPorts(n.ReservedPorts, n.IP || advertiseIP);
     fromPorts(n.DynamicPorts, n.IP || advertiseIP);
@@ -215,7 +247,11 @@ function innerPort(p: PortInfo): number {
   return p.to > 0 ? p.to : p.value;
 }
 
-function serviceAddress(s: Service, ports: Map<string, PortInfo>, input: BuildRegistrationsInput): { address: string; port: number } {
+function serviceAddress(
+  s: Service,
+  ports: Map<string, PortInfo>,
+  input: BuildRegistrationsInput,
+): { address: string; port: number } {
   let mode = s.AddressMode || 'auto';
   if (mode === 'auto') mode = input.driverNetwork?.autoAdvertise && input.driverNetwork.ip ? 'driver' : 'host';
   const label = s.PortLabel ?? '';
@@ -224,22 +260,41 @@ function serviceAddress(s: Service, ports: Map<string, PortInfo>, input: BuildRe
     case 'host': {
       if (!label) return { address: s.Address || input.advertiseIP, port: 0 };
       if (!mapping) {
-        if (numericLabel(label) !== undefined) throw new DroverError('BadRequest', `invalid port "${label}": a numeric port needs address_mode "driver" or "alloc"`);
+        if (numericLabel(label) !== undefined)
+          throw new DroverError(
+            'BadRequest',
+            `invalid port "${label}": a numeric port needs address_mode "driver" or "alloc"`,
+          );
         throw new DroverError('BadRequest', `invalid port "${label}": port label not found in the group's network`);
       }
       return { address: s.Address || unspecifiedToAdvertise(mapping.hostIP, input.advertiseIP), port: mapping.value };
     }
     case 'driver': {
       const net = input.driverNetwork;
-      if (!net?.ip) throw new DroverError('BadRequest', `service "${s.Name}" uses address_mode "driver" but the driver reported no network`);
-      const port = !label ? 0 : numericLabel(label) ?? net.portMap?.[label] ?? (mapping ? innerPort(mapping) : undefined);
-      if (port === undefined) throw new DroverError('BadRequest', `invalid port "${label}": not in the driver's port map or the group's network`);
+      if (!net?.ip)
+        throw new DroverError(
+          'BadRequest',
+          `service "${s.Name}" uses address_mode "driver" but the driver reported no network`,
+        );
+      const port = !label
+        ? 0
+        : (numericLabel(label) ?? net.portMap?.[label] ?? (mapping ? innerPort(mapping) : undefined));
+      if (port === undefined)
+        throw new DroverError(
+          'BadRequest',
+          `invalid port "${label}": not in the driver's port map or the group's network`,
+        );
       return { address: net.ip, port };
     }
     case 'alloc': {
-      if (!input.allocIP) throw new DroverError('BadRequest', `service "${s.Name}" uses address_mode "alloc" but the allocation has no network namespace address`);
-      const port = !label ? 0 : numericLabel(label) ?? (mapping ? innerPort(mapping) : undefined);
-      if (port === undefined) throw new DroverError('BadRequest', `invalid port "${label}": port label not found in the group's network`);
+      if (!input.allocIP)
+        throw new DroverError(
+          'BadRequest',
+          `service "${s.Name}" uses address_mode "alloc" but the allocation has no network namespace address`,
+        );
+      const port = !label ? 0 : (numericLabel(label) ?? (mapping ? innerPort(mapping) : undefined));
+      if (port === undefined)
+        throw new DroverError('BadRequest', `invalid port "${label}": port label not found in the group's network`);
       return { address: input.allocIP, port };
     }
     default:
@@ -252,12 +307,21 @@ function unspecifiedToAdvertise(ip: string, advertiseIP: string): string {
 }
 
 /** What a check probes: an address the agent itself can reach. */
-function checkTarget(s: Service, c: ServiceCheck, ports: Map<string, PortInfo>, input: BuildRegistrationsInput): { address: string; port: number } {
+function checkTarget(
+  s: Service,
+  c: ServiceCheck,
+  ports: Map<string, PortInfo>,
+  input: BuildRegistrationsInput,
+): { address: string; port: number } {
   const label = c.PortLabel || s.PortLabel || '';
   if (!label) throw new DroverError('BadRequest', `check "${c.Name}" of service "${s.Name}" needs a port`);
   const mapping = ports.get(label);
   if ((c.AddressMode ?? '') === 'alloc') {
-    if (!input.allocIP) throw new DroverError('BadRequest', `check "${c.Name}" uses address_mode "alloc" but the allocation has no network namespace address`);
+    if (!input.allocIP)
+      throw new DroverError(
+        'BadRequest',
+        `check "${c.Name}" uses address_mode "alloc" but the allocation has no network namespace address`,
+      );
     const port = numericLabel(label) ?? (mapping ? innerPort(mapping) : undefined);
     if (port === undefined) throw new DroverError('BadRequest', `check "${c.Name}": port label "${label}" not found`);
     return { address: input.allocIP, port };
@@ -276,12 +340,21 @@ function probeAddress(ip: string): string {
   return ip === '0.0.0.0' || ip === '' ? '127.0.0.1' : ip === '::' ? '::1' : ip;
 }
 
-function resolveCheck(regID: string, s: Service, c: ServiceCheck, task: string, ports: Map<string, PortInfo>, input: BuildRegistrationsInput): ResolvedCheck {
+function resolveCheck(
+  regID: string,
+  s: Service,
+  c: ServiceCheck,
+  task: string,
+  ports: Map<string, PortInfo>,
+  input: BuildRegistrationsInput,
+): ResolvedCheck {
   const type = c.Type as ResolvedCheck['Type'];
-  if (!['http', 'tcp', 'script', 'grpc'].includes(type)) throw new DroverError('BadRequest', `check "${c.Name}": unsupported type "${c.Type}"`);
+  if (!['http', 'tcp', 'script', 'grpc'].includes(type))
+    throw new DroverError('BadRequest', `check "${c.Name}": unsupported type "${c.Type}"`);
   const target = type === 'script' ? { address: '', port: 0 } : checkTarget(s, c, ports, input);
   const checkTask = c.TaskName || task;
-  if (type === 'script' && !checkTask) throw new DroverError('BadRequest', `script check "${c.Name}" of group service "${s.Name}" needs a task`);
+  if (type === 'script' && !checkTask)
+    throw new DroverError('BadRequest', `script check "${c.Name}" of group service "${s.Name}" needs a task`);
   const restart = c.CheckRestart ?? null;
   const fbc = c.FailuresBeforeCritical ?? 0;
   return {
@@ -326,6 +399,19 @@ function toStatus(s: string | undefined): ServiceHealthStatus | undefined {
 function checkID(regID: string, c: ServiceCheck): string {
   const h = createHash('sha1');
   h.update(regID);
-  h.update(JSON.stringify([c.Name, c.Type, c.PortLabel ?? '', c.Path ?? '', c.Command ?? '', c.Args ?? [], c.Interval, c.Timeout, c.Method ?? '', c.Protocol ?? '']));
+  h.update(
+    JSON.stringify([
+      c.Name,
+      c.Type,
+      c.PortLabel ?? '',
+      c.Path ?? '',
+      c.Command ?? '',
+      c.Args ?? [],
+      c.Interval,
+      c.Timeout,
+      c.Method ?? '',
+      c.Protocol ?? '',
+    ]),
+  );
   return `_nomad-check-${h.digest('hex')}`;
 }

@@ -13,15 +13,35 @@ import {
   type Variable,
 } from './variables.js';
 
-const put = (path: string, items: Record<string, string> = { k: 'v' }, ns = 'default') => ({ Namespace: ns, Path: path, Items: items });
+const put = (path: string, items: Record<string, string> = { k: 'v' }, ns = 'default') => ({
+  Namespace: ns,
+  Path: path,
+  Items: items,
+});
 
 function stored(path: string, index: number, ns = 'default'): Variable {
-  return { Namespace: ns, Path: path, Items: { k: String(index) }, CreateIndex: index, ModifyIndex: index, CreateTime: index * 10, ModifyTime: index * 10 };
+  return {
+    Namespace: ns,
+    Path: path,
+    Items: { k: String(index) },
+    CreateIndex: index,
+    ModifyIndex: index,
+    CreateTime: index * 10,
+    ModifyTime: index * 10,
+  };
 }
 
 describe('variable paths', () => {
   it('accepts Nomad paths and the special nomad/jobs tree', () => {
-    for (const p of ['app/config', 'a', 'x_y-z~1/2', 'nomad/jobs', 'nomad/jobs/web/front/srv/extra', 'nomad/job-templates/t1', 'a'.repeat(128)]) {
+    for (const p of [
+      'app/config',
+      'a',
+      'x_y-z~1/2',
+      'nomad/jobs',
+      'nomad/jobs/web/front/srv/extra',
+      'nomad/job-templates/t1',
+      'a'.repeat(128),
+    ]) {
       expect(variablePathProblems(p), p).toEqual([]);
     }
   });
@@ -57,22 +77,45 @@ describe('variable paths', () => {
 describe('check-and-set', () => {
   it('creates with index and time, and keeps creation fields on update', () => {
     const created = applyVariableWrite(undefined, put('app'), { index: 5, now: 100 });
-    expect(created).toEqual({ ok: true, variable: { Namespace: 'default', Path: 'app', Items: { k: 'v' }, CreateIndex: 5, ModifyIndex: 5, CreateTime: 100, ModifyTime: 100 } });
+    expect(created).toEqual({
+      ok: true,
+      variable: {
+        Namespace: 'default',
+        Path: 'app',
+        Items: { k: 'v' },
+        CreateIndex: 5,
+        ModifyIndex: 5,
+        CreateTime: 100,
+        ModifyTime: 100,
+      },
+    });
     const updated = applyVariableWrite(stored('app', 5), put('app', { k: 'w' }), { index: 9, now: 200 });
-    expect(updated).toMatchObject({ ok: true, variable: { Items: { k: 'w' }, CreateIndex: 5, ModifyIndex: 9, CreateTime: 50, ModifyTime: 200 } });
+    expect(updated).toMatchObject({
+      ok: true,
+      variable: { Items: { k: 'w' }, CreateIndex: 5, ModifyIndex: 9, CreateTime: 50, ModifyTime: 200 },
+    });
   });
 
   it('treats cas=0 as "must not exist" and answers the current variable on conflict', () => {
     expect(applyVariableWrite(undefined, put('app'), { cas: 0, index: 1, now: 1 }).ok).toBe(true);
     const current = stored('app', 3);
-    expect(applyVariableWrite(current, put('app'), { cas: 0, index: 4, now: 1 })).toEqual({ ok: false, conflict: current });
+    expect(applyVariableWrite(current, put('app'), { cas: 0, index: 4, now: 1 })).toEqual({
+      ok: false,
+      conflict: current,
+    });
   });
 
   it('writes only when cas matches the modify index', () => {
     const current = stored('app', 3);
     expect(applyVariableWrite(current, put('app'), { cas: 3, index: 4, now: 1 }).ok).toBe(true);
-    expect(applyVariableWrite(current, put('app'), { cas: 2, index: 4, now: 1 })).toEqual({ ok: false, conflict: current });
-    expect(applyVariableWrite(undefined, put('app'), { cas: 7, index: 4, now: 1 })).toMatchObject({ ok: false, conflict: { Path: 'app', ModifyIndex: 0, Items: {} } });
+    expect(applyVariableWrite(current, put('app'), { cas: 2, index: 4, now: 1 })).toEqual({
+      ok: false,
+      conflict: current,
+    });
+    expect(applyVariableWrite(undefined, put('app'), { cas: 7, index: 4, now: 1 })).toMatchObject({
+      ok: false,
+      conflict: { Path: 'app', ModifyIndex: 0, Items: {} },
+    });
   });
 
   it('deletes with the same cas rules', () => {
@@ -126,7 +169,13 @@ describe('listVariables', () => {
     expect(items[0]).not.toHaveProperty('Items');
     expect(items[0]).toEqual(variableMetadata(stored('b/1', 3)));
     expect(nextToken).toBe('');
-    expect(listVariables(vars, { namespace: '*' }).items.map((v) => `${v.Namespace}:${v.Path}`)).toEqual(['default:a/1', 'default:b/1', 'default:b/2', 'default:c', 'prod:a/1']);
+    expect(listVariables(vars, { namespace: '*' }).items.map((v) => `${v.Namespace}:${v.Path}`)).toEqual([
+      'default:a/1',
+      'default:b/1',
+      'default:b/2',
+      'default:c',
+      'prod:a/1',
+    ]);
   });
 
   it('pages with per_page and next_token', () => {
@@ -139,7 +188,9 @@ describe('listVariables', () => {
   });
 
   it('applies a per-variable access filter', () => {
-    expect(listVariables(vars, { namespace: 'default', allow: (v) => v.Path !== 'c' }).items.map((v) => v.Path)).toEqual(['a/1', 'b/1', 'b/2']);
+    expect(
+      listVariables(vars, { namespace: 'default', allow: (v) => v.Path !== 'c' }).items.map((v) => v.Path),
+    ).toEqual(['a/1', 'b/1', 'b/2']);
   });
 });
 
@@ -147,8 +198,16 @@ describe('taskMayReadVariable', () => {
   const id = { Namespace: 'default', JobID: 'web', Group: 'front', Task: 'srv' };
 
   it("reads exactly its own job's paths and nomad/jobs in its namespace", () => {
-    for (const p of ['nomad/jobs', 'nomad/jobs/web', 'nomad/jobs/web/front', 'nomad/jobs/web/front/srv']) expect(taskMayReadVariable(id, { Namespace: 'default', Path: p }), p).toBe(true);
-    for (const p of ['nomad/jobs/api', 'nomad/jobs/web/back', 'nomad/jobs/web/front/other', 'nomad/jobs/webx', 'nomad/jobs/web/front/srv/deeper', 'app/config']) {
+    for (const p of ['nomad/jobs', 'nomad/jobs/web', 'nomad/jobs/web/front', 'nomad/jobs/web/front/srv'])
+      expect(taskMayReadVariable(id, { Namespace: 'default', Path: p }), p).toBe(true);
+    for (const p of [
+      'nomad/jobs/api',
+      'nomad/jobs/web/back',
+      'nomad/jobs/web/front/other',
+      'nomad/jobs/webx',
+      'nomad/jobs/web/front/srv/deeper',
+      'app/config',
+    ]) {
       expect(taskMayReadVariable(id, { Namespace: 'default', Path: p }), p).toBe(false);
     }
     expect(taskMayReadVariable(id, { Namespace: 'prod', Path: 'nomad/jobs/web' })).toBe(false);

@@ -26,13 +26,32 @@ export function variablePathProblems(path: string): Problem[] {
   const parts = path.split('/');
   if (parts[0] !== 'nomad') return [];
   if (parts.length === 1) {
-    return [{ message: '"nomad" is a reserved top-level directory path, but you may write variables to "nomad/jobs", "nomad/job-templates", or below', path: 'Path' }];
+    return [
+      {
+        message:
+          '"nomad" is a reserved top-level directory path, but you may write variables to "nomad/jobs", "nomad/job-templates", or below',
+        path: 'Path',
+      },
+    ];
   }
   if (parts[1] === 'jobs') return [];
   if (parts[1] === 'job-templates') {
-    return parts.length === 3 ? [] : [{ message: '"nomad/job-templates" is a reserved directory path, you may only write variables one level below', path: 'Path' }];
+    return parts.length === 3
+      ? []
+      : [
+          {
+            message: '"nomad/job-templates" is a reserved directory path, you may only write variables one level below',
+            path: 'Path',
+          },
+        ];
   }
-  return [{ message: 'only paths at "nomad/jobs" or "nomad/job-templates" and below are valid paths under the top-level "nomad" directory', path: 'Path' }];
+  return [
+    {
+      message:
+        'only paths at "nomad/jobs" or "nomad/job-templates" and below are valid paths under the top-level "nomad" directory',
+      path: 'Path',
+    },
+  ];
 }
 
 /** Every problem with a variable to be written: namespace, path, items present and within the size limit. */
@@ -48,7 +67,8 @@ export function variableProblems(v: Pick<Variable, 'Namespace' | 'Path' | 'Items
     if (typeof items[k] !== 'string') problems.push({ message: `item "${k}" must be a string`, path: `Items.${k}` });
   }
   const size = keys.reduce((n, k) => n + Buffer.byteLength(k) + Buffer.byteLength(String(items[k] ?? '')), 0);
-  if (size > MAX_VARIABLE_SIZE) problems.push({ message: `variables are limited to 64KiB in total size (got ${size} bytes)`, path: 'Items' });
+  if (size > MAX_VARIABLE_SIZE)
+    problems.push({ message: `variables are limited to 64KiB in total size (got ${size} bytes)`, path: 'Items' });
   return problems;
 }
 
@@ -74,7 +94,11 @@ export interface WriteOptions {
  * Applies `PUT /v1/var/:path` to the current variable (undefined when absent). Validates first (throws
  * BadRequest). Keeps CreateIndex/CreateTime and the lock of an existing variable.
  */
-export function applyVariableWrite(current: Variable | undefined, req: Pick<Variable, 'Namespace' | 'Path' | 'Items'>, o: WriteOptions): VariableOutcome {
+export function applyVariableWrite(
+  current: Variable | undefined,
+  req: Pick<Variable, 'Namespace' | 'Path' | 'Items'>,
+  o: WriteOptions,
+): VariableOutcome {
   validateVariable(req);
   const conflict = casConflict(current, req, o.cas);
   if (conflict) return { ok: false, conflict };
@@ -92,15 +116,34 @@ export function applyVariableWrite(current: Variable | undefined, req: Pick<Vari
 }
 
 /** Applies `DELETE /v1/var/:path`. Deleting an absent variable succeeds unless a non-zero cas expects it. */
-export function applyVariableDelete(current: Variable | undefined, target: Pick<Variable, 'Namespace' | 'Path'>, o: { cas?: number }): VariableOutcome {
+export function applyVariableDelete(
+  current: Variable | undefined,
+  target: Pick<Variable, 'Namespace' | 'Path'>,
+  o: { cas?: number },
+): VariableOutcome {
   const conflict = casConflict(current, target, o.cas);
   return conflict ? { ok: false, conflict } : { ok: true, variable: null };
 }
 
 /** Nomad answers a conflict on an absent variable with an empty one at that path. */
-function casConflict(current: Variable | undefined, target: Pick<Variable, 'Namespace' | 'Path'>, cas: number | undefined): Variable | undefined {
+function casConflict(
+  current: Variable | undefined,
+  target: Pick<Variable, 'Namespace' | 'Path'>,
+  cas: number | undefined,
+): Variable | undefined {
   if (cas === undefined) return undefined;
-  if (!current) return cas === 0 ? undefined : { Namespace: target.Namespace, Path: target.Path, Items: {}, CreateIndex: 0, ModifyIndex: 0, CreateTime: 0, ModifyTime: 0 };
+  if (!current)
+    return cas === 0
+      ? undefined
+      : {
+          Namespace: target.Namespace,
+          Path: target.Path,
+          Items: {},
+          CreateIndex: 0,
+          ModifyIndex: 0,
+          CreateTime: 0,
+          ModifyTime: 0,
+        };
   return current.ModifyIndex === cas ? undefined : current;
 }
 
@@ -124,7 +167,10 @@ export interface ListOptions {
 }
 
 /** `GET /v1/vars`: metadata sorted by namespace then path; `nextToken` is `<namespace>.<path>` of the next page. */
-export function listVariables(vars: Iterable<Variable | VariableMetadata>, o: ListOptions): { items: VariableMetadata[]; nextToken: string } {
+export function listVariables(
+  vars: Iterable<Variable | VariableMetadata>,
+  o: ListOptions,
+): { items: VariableMetadata[]; nextToken: string } {
   const prefix = o.prefix ?? '';
   const all: VariableMetadata[] = [];
   for (const v of vars) {
@@ -167,10 +213,19 @@ export interface TaskIdentity {
  * ACL policy attached to the job (`extraPaths`, matched exactly or as `prefix*` globs). With ACLs disabled,
  * Nomad does not check at all: `aclsDisabled` lets the task read its whole namespace.
  */
-export function taskMayReadVariable(id: TaskIdentity, v: Pick<Variable, 'Namespace' | 'Path'>, o: { aclsDisabled?: boolean; extraPaths?: string[] } = {}): boolean {
+export function taskMayReadVariable(
+  id: TaskIdentity,
+  v: Pick<Variable, 'Namespace' | 'Path'>,
+  o: { aclsDisabled?: boolean; extraPaths?: string[] } = {},
+): boolean {
   if (v.Namespace !== id.Namespace) return false;
   if (o.aclsDisabled) return true;
-  const own = ['nomad/jobs', `nomad/jobs/${id.JobID}`, `nomad/jobs/${id.JobID}/${id.Group}`, `nomad/jobs/${id.JobID}/${id.Group}/${id.Task}`];
+  const own = [
+    'nomad/jobs',
+    `nomad/jobs/${id.JobID}`,
+    `nomad/jobs/${id.JobID}/${id.Group}`,
+    `nomad/jobs/${id.JobID}/${id.Group}/${id.Task}`,
+  ];
   if (own.includes(v.Path)) return true;
   return (o.extraPaths ?? []).some((p) => (p.endsWith('*') ? v.Path.startsWith(p.slice(0, -1)) : p === v.Path));
 }

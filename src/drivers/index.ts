@@ -6,5 +6,14 @@ export type * from './types.js';
 export { RECOVERABLE_DETAIL } from './types.js';
 export { MockDriver, type MockDriverOptions } from './mock/index.js';
 export { RawExecDriver, type RawExecOptions } from './raw-exec/index.js';
-export { builtinDrivers, canonicalDriverName, DRIVER_FACTORIES, type BuiltinDriversOptions, type DriverPluginBlock, type DriverFactory, type DriverFactoryContext, type DriverEventSink } from './registry.js';
+export {
+  builtinDrivers,
+  canonicalDriverName,
+  DRIVER_FACTORIES,
+  type BuiltinDriversOptions,
+  type DriverPluginBlock,
+  type DriverFactory,
+  type DriverFactoryContext,
+  type DriverEventSink,
+} from './registry.js';
 export { parseDurationMs, signalNumber, signalName, driverError, isRecoverable, taskNotFound } from './shared/index.js';

@@ -4,9 +4,14 @@ import type { TaskDriver } from './index.js';
 import { nullLogger } from '../logging/index.js';
 
 /** Health of the drivers this test is about; docker and exec depend on the host, so they are checked apart. */
-const health = async (plugins: Parameters<typeof builtinDrivers>[0], dev: boolean, only = ['raw_exec', 'mock_driver']) => {
+const health = async (
+  plugins: Parameters<typeof builtinDrivers>[0],
+  dev: boolean,
+  only = ['raw_exec', 'mock_driver'],
+) => {
   const out: Record<string, string> = {};
-  for (const d of builtinDrivers(plugins, { dev })) if (only.includes(d.name)) out[d.name] = (await d.fingerprint()).health;
+  for (const d of builtinDrivers(plugins, { dev }))
+    if (only.includes(d.name)) out[d.name] = (await d.fingerprint()).health;
   return out;
 };
 
@@ -28,20 +33,26 @@ describe('builtin driver registry', () => {
   });
 
   it('leaves docker and exec out when their plugin block sets enabled = false, and honours the denylist', () => {
-    const ds = builtinDrivers({ docker: { config: { enabled: false } }, exec: { config: { enabled: false } } }, { dev: true });
+    const ds = builtinDrivers(
+      { docker: { config: { enabled: false } }, exec: { config: { enabled: false } } },
+      { dev: true },
+    );
     expect(names(ds)).toEqual(['mock_driver', 'raw_exec']);
     expect(names(builtinDrivers({}, { dev: true, denylist: ['docker', 'mock_driver'] }))).toEqual(['exec', 'raw_exec']);
   });
 
   it('refuses privileged docker tasks unless the plugin allows them', () => {
-    const docker = (plugins: Parameters<typeof builtinDrivers>[0]) => builtinDrivers(plugins, { dev: true }).find((d) => d.name === 'docker')!;
+    const docker = (plugins: Parameters<typeof builtinDrivers>[0]) =>
+      builtinDrivers(plugins, { dev: true }).find((d) => d.name === 'docker')!;
     const task = { image: 'busybox', privileged: true };
     expect(docker({}).validateConfig(task).join('\n')).toMatch(/privileged containers are not allowed/);
     expect(docker({ docker: { config: { allow_privileged: true } } }).validateConfig(task)).toEqual([]);
   });
 
   it("reads the docker engine's unix socket from the plugin's endpoint", async () => {
-    const docker = builtinDrivers({ docker: { config: { endpoint: 'unix:///nonexistent/docker.sock' } } }, {}).find((d) => d.name === 'docker')!;
+    const docker = builtinDrivers({ docker: { config: { endpoint: 'unix:///nonexistent/docker.sock' } } }, {}).find(
+      (d) => d.name === 'docker',
+    )!;
     const fp = await docker.fingerprint();
     expect(fp.health).toBe('undetected');
     expect(fp.healthDescription).toContain('/nonexistent/docker.sock');
@@ -52,7 +63,10 @@ describe('builtin driver registry', () => {
     const seen: string[] = [];
     for (const f of DRIVER_FACTORIES) {
       if (f.name !== 'docker' && f.name !== 'exec') continue;
-      const d = f.create({ options: {}, enabled: true, dev: false, logger: nullLogger, onEvent: sink }) as unknown as { deps?: { onEvent?: unknown }; options?: { onEvent?: unknown } };
+      const d = f.create({ options: {}, enabled: true, dev: false, logger: nullLogger, onEvent: sink }) as unknown as {
+        deps?: { onEvent?: unknown };
+        options?: { onEvent?: unknown };
+      };
       if ((d.deps?.onEvent ?? d.options?.onEvent) === sink) seen.push(f.name);
     }
     expect(seen.sort()).toEqual(['docker', 'exec']);

@@ -84,7 +84,12 @@ export const DRIVER_FACTORIES: DriverFactory[] = [
     create: (c) =>
       c.options['enabled'] === false
         ? undefined
-        : new ExecDriver({ dataDir: c.dataDir ? `${c.dataDir}/exec` : undefined, logger: c.logger, onEvent: c.onEvent, policy: taskPolicyFrom(c.options, DEFAULT_CAPS) }),
+        : new ExecDriver({
+            dataDir: c.dataDir ? `${c.dataDir}/exec` : undefined,
+            logger: c.logger,
+            onEvent: c.onEvent,
+            policy: taskPolicyFrom(c.options, DEFAULT_CAPS),
+          }),
   },
 ];
 
@@ -107,13 +112,23 @@ function pluginEnabled(block: DriverPluginBlock | undefined, byDefault: boolean)
 }
 
 /** The drivers the client loads for this agent config: `builtinDrivers(config.plugins, { dev })`. */
-export function builtinDrivers(plugins: Record<string, DriverPluginBlock> = {}, opts: BuiltinDriversOptions = {}): TaskDriver[] {
+export function builtinDrivers(
+  plugins: Record<string, DriverPluginBlock> = {},
+  opts: BuiltinDriversOptions = {},
+): TaskDriver[] {
   const out: TaskDriver[] = [];
   const dev = opts.dev === true;
   for (const f of DRIVER_FACTORIES) {
     if (opts.denylist?.includes(f.name)) continue;
     const block = plugins[f.name] ?? (f.name === 'mock_driver' ? plugins.mock : undefined);
-    const d = f.create({ options: block?.config ?? {}, enabled: pluginEnabled(block, dev), dev, logger: opts.logger ?? nullLogger, dataDir: opts.dataDir, onEvent: opts.onEvent });
+    const d = f.create({
+      options: block?.config ?? {},
+      enabled: pluginEnabled(block, dev),
+      dev,
+      logger: opts.logger ?? nullLogger,
+      dataDir: opts.dataDir,
+      onEvent: opts.onEvent,
+    });
     if (d) out.push(d);
   }
   return out;

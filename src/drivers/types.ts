@@ -128,8 +128,24 @@ export interface DriverNetwork {
 export interface TaskResourceUsage {
   /** Unix nanoseconds. */
   timestamp: number;
-  cpu: { percent: number; systemMode: number; userMode: number; totalTicks: number; throttledPeriods: number; throttledTime: number; measured: string[] };
-  memory: { rss: number; cache: number; swap: number; usage: number; maxUsage: number; kernelUsage: number; measured: string[] };
+  cpu: {
+    percent: number;
+    systemMode: number;
+    userMode: number;
+    totalTicks: number;
+    throttledPeriods: number;
+    throttledTime: number;
+    measured: string[];
+  };
+  memory: {
+    rss: number;
+    cache: number;
+    swap: number;
+    usage: number;
+    maxUsage: number;
+    kernelUsage: number;
+    measured: string[];
+  };
   pids?: Record<string, TaskResourceUsage>;
 }
 

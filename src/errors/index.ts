@@ -59,7 +59,12 @@ export interface Problem {
 }
 
 export function formatProblem(p: Problem): string {
-  const where = p.file != null ? `${p.file}:${p.line ?? 0}:${p.column ?? 0}: ` : p.line != null ? `${p.line}:${p.column ?? 0}: ` : '';
+  const where =
+    p.file != null
+      ? `${p.file}:${p.line ?? 0}:${p.column ?? 0}: `
+      : p.line != null
+        ? `${p.line}:${p.column ?? 0}: `
+        : '';
   const ctx = p.block ? ` (in ${p.block})` : p.path ? ` (at ${p.path})` : '';
   return `${where}${p.message}${ctx}`;
 }
@@ -69,7 +74,11 @@ export class DroverError extends Error {
   readonly problems: Problem[];
   readonly details: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, opts: { problems?: Problem[]; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { problems?: Problem[]; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.name = 'DroverError';
     this.code = code;
@@ -87,25 +96,39 @@ export function isDroverError(e: unknown, code?: ErrorCode): e is DroverError {
 }
 
 // Factories, one per condition.
-export const badRequest = (message: string, problems?: Problem[]) => new DroverError('BadRequest', message, { problems });
-export const bodyTooLarge = (limit: number) => new DroverError('BodyTooLarge', `request body is larger than ${limit} bytes`);
-export const jobNotFound = (ns: string, id: string) => new DroverError('JobNotFound', `job "${id}" not found in namespace "${ns}"`, { details: { namespace: ns, id } });
-export const allocNotFound = (id: string) => new DroverError('AllocNotFound', `allocation "${id}" not found`, { details: { id } });
-export const evalNotFound = (id: string) => new DroverError('EvalNotFound', `evaluation "${id}" not found`, { details: { id } });
-export const nodeNotFound = (id: string) => new DroverError('NodeNotFound', `node "${id}" not found`, { details: { id } });
-export const deploymentNotFound = (id: string) => new DroverError('DeploymentNotFound', `deployment "${id}" not found`, { details: { id } });
+export const badRequest = (message: string, problems?: Problem[]) =>
+  new DroverError('BadRequest', message, { problems });
+export const bodyTooLarge = (limit: number) =>
+  new DroverError('BodyTooLarge', `request body is larger than ${limit} bytes`);
+export const jobNotFound = (ns: string, id: string) =>
+  new DroverError('JobNotFound', `job "${id}" not found in namespace "${ns}"`, { details: { namespace: ns, id } });
+export const allocNotFound = (id: string) =>
+  new DroverError('AllocNotFound', `allocation "${id}" not found`, { details: { id } });
+export const evalNotFound = (id: string) =>
+  new DroverError('EvalNotFound', `evaluation "${id}" not found`, { details: { id } });
+export const nodeNotFound = (id: string) =>
+  new DroverError('NodeNotFound', `node "${id}" not found`, { details: { id } });
+export const deploymentNotFound = (id: string) =>
+  new DroverError('DeploymentNotFound', `deployment "${id}" not found`, { details: { id } });
 export const notFound = (what: string) => new DroverError('NotFound', `${what} not found`);
 export const jobParseError = (problems: Problem[]) =>
   new DroverError('JobParse', problems.map(formatProblem).join('\n'), { problems });
 export const jobValidationError = (problems: Problem[]) =>
   new DroverError('JobValidation', problems.map(formatProblem).join('\n'), { problems });
 export const checkIndexMismatch = (expected: number, actual: number) =>
-  new DroverError('CheckIndexMismatch', `job modify index ${expected} does not match the current index ${actual}`, { details: { expected, actual } });
+  new DroverError('CheckIndexMismatch', `job modify index ${expected} does not match the current index ${actual}`, {
+    details: { expected, actual },
+  });
 export const stateCorrupt = (message: string) => new DroverError('StateCorrupt', message);
 export const internalError = (message: string, cause?: unknown) => new DroverError('Internal', message, { cause });
 /** Nomad's text for a request its token does not allow. */
-export const permissionDenied = (why?: string) => new DroverError('PermissionDenied', why ? `Permission denied: ${why}` : 'Permission denied');
+export const permissionDenied = (why?: string) =>
+  new DroverError('PermissionDenied', why ? `Permission denied: ${why}` : 'Permission denied');
 /** A write names a namespace nobody created (`drover namespace apply` first). */
 export const unknownNamespace = (name: string) =>
-  new DroverError('BadRequest', `namespace "${name}" does not exist: create it first (drover namespace apply ${name})`, { details: { namespace: name } });
+  new DroverError(
+    'BadRequest',
+    `namespace "${name}" does not exist: create it first (drover namespace apply ${name})`,
+    { details: { namespace: name } },
+  );
 export const aborted = () => new DroverError('Aborted', 'operation aborted');

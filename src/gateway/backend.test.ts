@@ -9,13 +9,19 @@ describe('choosing an instance', () => {
   it('never picks an ejected, draining or already tried instance, and finds one whenever one is eligible', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ ejected: fc.boolean(), draining: fc.boolean(), tried: fc.boolean(), active: fc.nat(5) }), { minLength: 0, maxLength: 6 }),
+        fc.array(fc.record({ ejected: fc.boolean(), draining: fc.boolean(), tried: fc.boolean(), active: fc.nat(5) }), {
+          minLength: 0,
+          maxLength: 6,
+        }),
         fc.constantFrom('round_robin' as const, 'least_conn' as const),
         fc.nat(20),
         (states, lb, cursor) => {
           const now = 10_000;
           const backends = states.map((st, i) => {
-            const b = new Backend(instance(`i${i}`, 1000 + i, []), settings(() => now));
+            const b = new Backend(
+              instance(`i${i}`, 1000 + i, []),
+              settings(() => now),
+            );
             if (st.ejected) b.ejectedUntil = now + 1;
             b.draining = st.draining;
             b.active = st.active;
@@ -40,7 +46,10 @@ describe('choosing an instance', () => {
 describe('passive ejection', () => {
   it('ejects after consecutive connect failures with a growing backoff, and a success resets it', () => {
     let now = 0;
-    const b = new Backend(instance('a', 1, []), settings(() => now));
+    const b = new Backend(
+      instance('a', 1, []),
+      settings(() => now),
+    );
     expect(b.failed()).toBe(false);
     expect(b.failed()).toBe(true);
     expect(b.ejectedUntil).toBe(1000);

@@ -36,7 +36,10 @@ export class Backend {
   draining = false;
   private closed = false;
 
-  constructor(instance: GatewayInstance, private readonly settings: BackendSettings) {
+  constructor(
+    instance: GatewayInstance,
+    private readonly settings: BackendSettings,
+  ) {
     this.instance = instance;
     this.host = instance.Address;
     this.port = instance.Port;

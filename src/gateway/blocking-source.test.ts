@@ -35,7 +35,14 @@ describe('BlockingQuerySource', () => {
 
   it('maps catalog rows to gateway instances, healthy only when passing or without checks', () => {
     expect(registrationToInstance(reg('x', 'web', 80, ['urlprefix-/']))).toEqual({
-      ID: 'x', ServiceName: 'web', Address: '127.0.0.1', Port: 80, Tags: ['urlprefix-/'], AllocID: 'alloc-x', NodeID: 'node-1', Healthy: true,
+      ID: 'x',
+      ServiceName: 'web',
+      Address: '127.0.0.1',
+      Port: 80,
+      Tags: ['urlprefix-/'],
+      AllocID: 'alloc-x',
+      NodeID: 'node-1',
+      Healthy: true,
     });
     expect(registrationToInstance({ ...reg('x', 'web', 80, []), Status: 'warning' }).Healthy).toBe(false);
     expect(registrationToInstance({ ...reg('x', 'web', 80, []), Status: 'passing' }).Healthy).toBe(true);

@@ -18,7 +18,10 @@ async function backend(name: string, handler?: Parameters<typeof startBackend>[1
   return b;
 }
 
-async function gateway(instances: GatewayInstance[], over: Partial<GatewayOptions> = {}): Promise<{ gw: Gateway; source: MemorySource }> {
+async function gateway(
+  instances: GatewayInstance[],
+  over: Partial<GatewayOptions> = {},
+): Promise<{ gw: Gateway; source: MemorySource }> {
   const source = new MemorySource(instances);
   const gw = await startGateway({ listen: { host: '127.0.0.1', port: 0 }, source, logger: nullLogger, ...over });
   cleanups.push(() => gw.close(200));
@@ -30,7 +33,10 @@ describe('routing', () => {
   it('routes by longest prefix and strips the prefix when the tag says so', async () => {
     const web = await backend('web');
     const api = await backend('api');
-    const { gw } = await gateway([instance('w1', web.port, ['urlprefix-/']), instance('a1', api.port, ['urlprefix-/api strip=/api'])]);
+    const { gw } = await gateway([
+      instance('w1', web.port, ['urlprefix-/']),
+      instance('a1', api.port, ['urlprefix-/api strip=/api']),
+    ]);
     const r1 = echoOf(await get(gw.port, '/api/v1/stats?x=1'));
     expect(r1).toMatchObject({ name: 'api', url: '/v1/stats?x=1' });
     const r2 = echoOf(await get(gw.port, '/index.html'));
@@ -41,7 +47,10 @@ describe('routing', () => {
   it('sends a host route only requests for that host, and others to the hostless route', async () => {
     const shop = await backend('shop');
     const web = await backend('web');
-    const { gw } = await gateway([instance('s1', shop.port, ['urlprefix-shop.example.com/']), instance('w1', web.port, ['urlprefix-/'])]);
+    const { gw } = await gateway([
+      instance('s1', shop.port, ['urlprefix-shop.example.com/']),
+      instance('w1', web.port, ['urlprefix-/']),
+    ]);
     expect(echoOf(await get(gw.port, '/', { host: 'shop.example.com:8080' })).name).toBe('shop');
     expect(echoOf(await get(gw.port, '/', { host: 'other.example.com' })).name).toBe('web');
   });
@@ -68,7 +77,13 @@ describe('routing', () => {
   it('forwards request bodies and methods unchanged', async () => {
     const api = await backend('api');
     const { gw } = await gateway([instance('a1', api.port, ['urlprefix-/'])]);
-    const r = echoOf(await get(gw.port, '/submit', { method: 'POST', body: 'x'.repeat(100_000), headers: { 'content-type': 'text/plain' } }));
+    const r = echoOf(
+      await get(gw.port, '/submit', {
+        method: 'POST',
+        body: 'x'.repeat(100_000),
+        headers: { 'content-type': 'text/plain' },
+      }),
+    );
     expect(r.method).toBe('POST');
     expect(r.body.length).toBe(100_000);
   });
@@ -106,7 +121,17 @@ describe('forwarded headers', () => {
   it('adds X-Forwarded-For, -Proto, -Host and X-Real-IP and drops hop-by-hop headers', async () => {
     const api = await backend('api');
     const { gw } = await gateway([instance('a1', api.port, ['urlprefix-/'])]);
-    const r = echoOf(await get(gw.port, '/', { host: 'app.example.com', headers: { 'x-forwarded-for': '203.0.113.7', 'x-custom': 'kept', connection: 'keep-alive, x-secret', 'x-secret': 'hop' } }));
+    const r = echoOf(
+      await get(gw.port, '/', {
+        host: 'app.example.com',
+        headers: {
+          'x-forwarded-for': '203.0.113.7',
+          'x-custom': 'kept',
+          connection: 'keep-alive, x-secret',
+          'x-secret': 'hop',
+        },
+      }),
+    );
     expect(r.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
     expect(r.headers['x-forwarded-proto']).toBe('http');
     expect(r.headers['x-forwarded-host']).toBe('app.example.com');
@@ -134,7 +159,10 @@ describe('load balancing', () => {
       return true;
     });
     const fast = await backend('fast');
-    const { gw } = await gateway([instance('s', slow.port, ['urlprefix-/ lb=least_conn']), instance('f', fast.port, ['urlprefix-/ lb=least_conn'])]);
+    const { gw } = await gateway([
+      instance('s', slow.port, ['urlprefix-/ lb=least_conn']),
+      instance('f', fast.port, ['urlprefix-/ lb=least_conn']),
+    ]);
     // Occupy the slow instance with one request, then every further request should avoid it.
     const pending = [get(gw.port, '/'), get(gw.port, '/')];
     await expect.poll(() => held.length + fast.hits === 2, { timeout: 2000 }).toBe(true);
@@ -150,7 +178,9 @@ describe('failures', () => {
   it('retries on another instance when one refuses connections, with no error seen by the client', async () => {
     const ok = await backend('ok');
     const dead = await deadPort();
-    const { gw } = await gateway([instance('dead', dead, ['urlprefix-/']), instance('ok', ok.port, ['urlprefix-/'])], { ejectAfter: 100 });
+    const { gw } = await gateway([instance('dead', dead, ['urlprefix-/']), instance('ok', ok.port, ['urlprefix-/'])], {
+      ejectAfter: 100,
+    });
     for (let i = 0; i < 10; i++) {
       const r = await get(gw.port, '/', { method: 'POST', body: 'payload' });
       expect(r.status).toBe(200);
@@ -163,7 +193,10 @@ describe('failures', () => {
   it('moves past every dead instance of a route while the catalog still lists them', async () => {
     const ok = await backend('ok');
     const dead = await Promise.all([deadPort(), deadPort(), deadPort(), deadPort(), deadPort()]);
-    const { gw } = await gateway([...dead.map((p, i) => instance(`dead${i}`, p, ['urlprefix-/'])), instance('ok', ok.port, ['urlprefix-/'])], { ejectAfter: 1000 });
+    const { gw } = await gateway(
+      [...dead.map((p, i) => instance(`dead${i}`, p, ['urlprefix-/'])), instance('ok', ok.port, ['urlprefix-/'])],
+      { ejectAfter: 1000 },
+    );
     for (let i = 0; i < 12; i++) expect((await get(gw.port, '/')).status).toBe(200);
   });
 
@@ -171,12 +204,19 @@ describe('failures', () => {
     let now = 1_000_000;
     const ok = await backend('ok');
     const dead = await deadPort();
-    const { gw } = await gateway([instance('dead', dead, ['urlprefix-/']), instance('ok', ok.port, ['urlprefix-/'])], { ejectAfter: 2, ejectForMs: 5000, now: () => now });
+    const { gw } = await gateway([instance('dead', dead, ['urlprefix-/']), instance('ok', ok.port, ['urlprefix-/'])], {
+      ejectAfter: 2,
+      ejectForMs: 5000,
+      now: () => now,
+    });
     for (let i = 0; i < 6; i++) expect((await get(gw.port, '/')).status).toBe(200);
     const target = () => gw.routes()[0]!.Targets.find((t) => t.ID === 'dead')!;
     expect(target().EjectedUntil).toBe(now + 5000);
     // While ejected, the dead instance is not tried at all: no retries are counted.
-    const retries = () => get(gw.port, '/_drover/gateway/metrics').then((r) => Number(/drover_gateway_retries_total\{route="\/"\} (\d+)/.exec(r.body)![1]));
+    const retries = () =>
+      get(gw.port, '/_drover/gateway/metrics').then((r) =>
+        Number(/drover_gateway_retries_total\{route="\/"\} (\d+)/.exec(r.body)![1]),
+      );
     const before = await retries();
     for (let i = 0; i < 4; i++) await get(gw.port, '/');
     expect(await retries()).toBe(before);
@@ -189,7 +229,10 @@ describe('failures', () => {
   it('answers 504 when an instance does not answer in time, without retrying it elsewhere', async () => {
     const silent = await backend('silent', () => true);
     const other = await backend('other');
-    const { gw } = await gateway([instance('a-silent', silent.port, ['urlprefix-/']), instance('b-other', other.port, ['urlprefix-/'])], { responseTimeoutMs: 100 });
+    const { gw } = await gateway(
+      [instance('a-silent', silent.port, ['urlprefix-/']), instance('b-other', other.port, ['urlprefix-/'])],
+      { responseTimeoutMs: 100 },
+    );
     const r = await get(gw.port, '/');
     expect(r.status).toBe(504);
     expect(r.body).toContain('reason: upstream_timeout');
@@ -215,7 +258,10 @@ describe('failures', () => {
   });
 
   it('answers 502 naming the route and the last error when every attempt fails', async () => {
-    const { gw } = await gateway([instance('d1', await deadPort(), ['urlprefix-/api']), instance('d2', await deadPort(), ['urlprefix-/api'])], { ejectAfter: 100 });
+    const { gw } = await gateway(
+      [instance('d1', await deadPort(), ['urlprefix-/api']), instance('d2', await deadPort(), ['urlprefix-/api'])],
+      { ejectAfter: 100 },
+    );
     const r = await get(gw.port, '/api');
     expect(r.status).toBe(502);
     expect(r.headers['x-drover-gateway-error']).toBe('upstream_failed');
@@ -228,13 +274,20 @@ describe('websocket', () => {
   it('tunnels an upgraded connection both ways', async () => {
     const ws = await backend('ws');
     ws.server.on('upgrade', (req, socket: Socket) => {
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Path: ${req.url}\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Path: ${req.url}\r\n\r\n`,
+      );
       socket.on('data', (d: Buffer) => socket.write(`echo:${d.toString()}`));
       socket.on('end', () => socket.end());
     });
     const { gw } = await gateway([instance('w', ws.port, ['urlprefix-/ws strip=/ws'])]);
     const { socket, path } = await new Promise<{ socket: Socket; path: string }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: gw.port, path: '/ws/chat', headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+      const req = request({
+        host: '127.0.0.1',
+        port: gw.port,
+        path: '/ws/chat',
+        headers: { connection: 'Upgrade', upgrade: 'websocket' },
+      });
       req.on('upgrade', (res, socket: Socket) => resolve({ socket, path: String(res.headers['x-path']) }));
       req.on('error', reject);
       req.end();
@@ -310,7 +363,9 @@ describe('route changes', () => {
 describe('admin', () => {
   it('serves per-route counters in Prometheus text and the table as JSON on the admin listener', async () => {
     const api = await backend('api');
-    const { gw } = await gateway([instance('a1', api.port, ['urlprefix-/api strip=/api'])], { admin: { host: '127.0.0.1', port: 0 } });
+    const { gw } = await gateway([instance('a1', api.port, ['urlprefix-/api strip=/api'])], {
+      admin: { host: '127.0.0.1', port: 0 },
+    });
     for (let i = 0; i < 3; i++) await get(gw.port, '/api/x');
     await get(gw.port, '/missing');
     const text = (await get(gw.adminPort!, '/metrics')).body;
@@ -320,7 +375,14 @@ describe('admin', () => {
     expect(text).toMatch(/# TYPE drover_gateway_request_duration_seconds histogram/);
     const routes = JSON.parse((await get(gw.adminPort!, '/routes')).body);
     expect(routes).toEqual([
-      expect.objectContaining({ Name: '/api', Prefix: '/api', Strip: '/api', LB: 'round_robin', Services: ['svc'], Targets: [expect.objectContaining({ ID: 'a1', Port: api.port, Active: 0 })] }),
+      expect.objectContaining({
+        Name: '/api',
+        Prefix: '/api',
+        Strip: '/api',
+        LB: 'round_robin',
+        Services: ['svc'],
+        Targets: [expect.objectContaining({ ID: 'a1', Port: api.port, Active: 0 })],
+      }),
     ]);
     // With an admin listener, the reserved path on the proxy is an ordinary (unrouted) path.
     expect((await get(gw.port, '/_drover/gateway/routes')).status).toBe(404);

@@ -24,12 +24,22 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const now = opts.now ?? Date.now;
   const lb = opts.lb ?? 'round_robin';
   const maxAttempts = opts.maxAttempts ?? 3;
-  const registry = new BackendRegistry({ ejectAfter: opts.ejectAfter ?? 3, ejectForMs: opts.ejectForMs ?? 10_000, maxIdleSockets: opts.maxIdleSockets ?? 64, now });
+  const registry = new BackendRegistry({
+    ejectAfter: opts.ejectAfter ?? 3,
+    ejectForMs: opts.ejectForMs ?? 10_000,
+    maxIdleSockets: opts.maxIdleSockets ?? 64,
+    now,
+  });
   const metrics = new MetricsRegistry();
   const holder: TableHolder = { table: new RouteTable([]) };
   const routes = (): RouteInfo[] => describeTable(holder.table);
 
-  const proxy = createProxyHandler(holder, { maxAttempts, responseTimeoutMs: opts.responseTimeoutMs ?? 60_000, now, logger });
+  const proxy = createProxyHandler(holder, {
+    maxAttempts,
+    responseTimeoutMs: opts.responseTimeoutMs ?? 60_000,
+    now,
+    logger,
+  });
   const admin = createAdminHandler(routes, metrics, opts.admin ? '' : ADMIN_PREFIX);
   const handler = opts.admin ? proxy : withReservedAdmin(proxy, admin);
   const server = createServer(handler);
@@ -70,7 +80,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const port = (server.address() as AddressInfo).port;
   const adminPort = adminServer ? (adminServer.address() as AddressInfo).port : undefined;
-  logger.info('gateway listening', { address: `${opts.listen.host}:${port}`, admin: adminPort === undefined ? ADMIN_PREFIX : `${opts.admin!.host}:${adminPort}` });
+  logger.info('gateway listening', {
+    address: `${opts.listen.host}:${port}`,
+    admin: adminPort === undefined ? ADMIN_PREFIX : `${opts.admin!.host}:${adminPort}`,
+  });
 
   return {
     port,
@@ -80,7 +93,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     async close(graceMs = 5000) {
       stop.abort();
       markReady();
-      await Promise.all([closeServer(server, graceMs, tunnels), adminServer ? closeServer(adminServer, 0, new Set()) : undefined]);
+      await Promise.all([
+        closeServer(server, graceMs, tunnels),
+        adminServer ? closeServer(adminServer, 0, new Set()) : undefined,
+      ]);
       await watching;
       registry.closeAll();
     },
@@ -130,12 +146,9 @@ function raceAbort(p: Promise<void>, signal: AbortSignal | undefined): Promise<v
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      reject,
-    );
+    p.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, reject);
   });
 }

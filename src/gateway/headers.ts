@@ -4,7 +4,16 @@
  */
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) that a proxy must not forward, by lower-case name. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
 const HOP_LENGTHS = new Set([...HOP_BY_HOP].map((h) => h.length));
 
 export interface ClientFacts {

@@ -17,7 +17,12 @@ async function setup(regs: ServiceRegistration[]) {
   agent.set(regs);
   await agent.start();
   const ac = new AbortController();
-  const source = new HttpCatalogSource({ address: `http://127.0.0.1:${agent.port}`, logger: nullLogger, retryMinMs: 10, retryMaxMs: 20 });
+  const source = new HttpCatalogSource({
+    address: `http://127.0.0.1:${agent.port}`,
+    logger: nullLogger,
+    retryMinMs: 10,
+    retryMaxMs: 20,
+  });
   const it = source.watch(ac.signal)[Symbol.asyncIterator]();
   cleanups.push(async () => {
     ac.abort();
@@ -25,7 +30,10 @@ async function setup(regs: ServiceRegistration[]) {
     await agent.close();
   });
   const next = async () => {
-    const r = await Promise.race([it.next(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no update in time')), 2000))]);
+    const r = await Promise.race([
+      it.next(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no update in time')), 2000)),
+    ]);
     return r.value as GatewayInstance[];
   };
   /** Sets may arrive in steps (service list, then each service); waits for the one expected. */
@@ -39,10 +47,23 @@ async function setup(regs: ServiceRegistration[]) {
 
 describe('HttpCatalogSource', () => {
   it('yields every service instance once all services have answered, in the gateway shape', async () => {
-    const { next } = await setup([reg('w1', 'web', 8001, ['urlprefix-/']), reg('w2', 'web', 8002, ['urlprefix-/']), reg('a1', 'api', 9001, ['urlprefix-/api strip=/api'])]);
+    const { next } = await setup([
+      reg('w1', 'web', 8001, ['urlprefix-/']),
+      reg('w2', 'web', 8002, ['urlprefix-/']),
+      reg('a1', 'api', 9001, ['urlprefix-/api strip=/api']),
+    ]);
     const first = await next();
     expect(ids(first)).toEqual(['a1', 'w1', 'w2']);
-    expect(first.find((i) => i.ID === 'a1')).toEqual({ ID: 'a1', ServiceName: 'api', Address: '127.0.0.1', Port: 9001, Tags: ['urlprefix-/api strip=/api'], AllocID: 'alloc-a1', NodeID: 'node-1', Healthy: true });
+    expect(first.find((i) => i.ID === 'a1')).toEqual({
+      ID: 'a1',
+      ServiceName: 'api',
+      Address: '127.0.0.1',
+      Port: 9001,
+      Tags: ['urlprefix-/api strip=/api'],
+      AllocID: 'alloc-a1',
+      NodeID: 'node-1',
+      Healthy: true,
+    });
   });
 
   it('follows registrations and deregistrations through blocking queries', async () => {
@@ -67,7 +88,12 @@ describe('HttpCatalogSource', () => {
       { ...reg('pass', 'web', 8004, ['urlprefix-/']), Status: 'passing' },
     ]);
     const set = await next();
-    expect(Object.fromEntries(set.map((i) => [i.ID, i.Healthy]))).toEqual({ ok: true, warn: false, bad: false, pass: true });
+    expect(Object.fromEntries(set.map((i) => [i.ID, i.Healthy]))).toEqual({
+      ok: true,
+      warn: false,
+      bad: false,
+      pass: true,
+    });
   });
 
   it('holds its queries open instead of polling while nothing changes', async () => {
@@ -89,7 +115,12 @@ describe('HttpCatalogSource', () => {
     agent.set([reg('w1', 'web', 8001, ['urlprefix-/'])]);
     await agent.start();
     const ac = new AbortController();
-    const source = new HttpCatalogSource({ address: `http://127.0.0.1:${agent.port}`, logger: nullLogger, retryMinMs: 10, retryMaxMs: 20 });
+    const source = new HttpCatalogSource({
+      address: `http://127.0.0.1:${agent.port}`,
+      logger: nullLogger,
+      retryMinMs: 10,
+      retryMaxMs: 20,
+    });
     const it = source.watch(ac.signal)[Symbol.asyncIterator]();
     cleanups.push(async () => {
       ac.abort();

@@ -103,36 +103,47 @@ export class HttpCatalogSource implements CatalogSource {
       out.publish([...byService.values()].flatMap((v) => v ?? []));
     };
     try {
-      await this.blocking<ServiceListStub[]>('/v1/services', { namespace: this.opts.namespace ?? 'default' }, signal, (list) => {
-        const wanted = new Set<string>();
-        for (const ns of list ?? []) for (const s of ns.Services ?? []) wanted.add(`${ns.Namespace}\u0000${s.ServiceName}`);
-        let removed = false;
-        for (const [key, w] of watchers) {
-          if (wanted.has(key)) continue;
-          removed = true;
-          w.stop.abort();
-          watchers.delete(key);
-          byService.delete(key);
-        }
-        for (const key of wanted) {
-          if (watchers.has(key)) continue;
-          const [ns, name] = key.split('\u0000') as [string, string];
-          const stop = new AbortController();
-          const both = AbortSignal.any([signal, stop.signal]);
-          byService.set(key, undefined);
-          const done = this.blocking<Registration[]>(`/v1/service/${encodeURIComponent(name)}`, { namespace: ns }, both, (regs) => {
-            if (stop.signal.aborted) return;
-            byService.set(key, (regs ?? []).map(toInstance));
-            publish();
-          }).catch((err: unknown) => {
-            if (!both.aborted) this.logger.error('service watch stopped', { service: name, error: String(err) });
-          });
-          watchers.set(key, { stop, done });
-        }
-        // New services publish when their own watcher answers; only removals (or the very first, empty
-        // catalog) change the set here.
-        if (removed || (!primed && wanted.size === 0)) publish();
-      });
+      await this.blocking<ServiceListStub[]>(
+        '/v1/services',
+        { namespace: this.opts.namespace ?? 'default' },
+        signal,
+        (list) => {
+          const wanted = new Set<string>();
+          for (const ns of list ?? [])
+            for (const s of ns.Services ?? []) wanted.add(`${ns.Namespace}\u0000${s.ServiceName}`);
+          let removed = false;
+          for (const [key, w] of watchers) {
+            if (wanted.has(key)) continue;
+            removed = true;
+            w.stop.abort();
+            watchers.delete(key);
+            byService.delete(key);
+          }
+          for (const key of wanted) {
+            if (watchers.has(key)) continue;
+            const [ns, name] = key.split('\u0000') as [string, string];
+            const stop = new AbortController();
+            const both = AbortSignal.any([signal, stop.signal]);
+            byService.set(key, undefined);
+            const done = this.blocking<Registration[]>(
+              `/v1/service/${encodeURIComponent(name)}`,
+              { namespace: ns },
+              both,
+              (regs) => {
+                if (stop.signal.aborted) return;
+                byService.set(key, (regs ?? []).map(toInstance));
+                publish();
+              },
+            ).catch((err: unknown) => {
+              if (!both.aborted) this.logger.error('service watch stopped', { service: name, error: String(err) });
+            });
+            watchers.set(key, { stop, done });
+          }
+          // New services publish when their own watcher answers; only removals (or the very first, empty
+          // catalog) change the set here.
+          if (removed || (!primed && wanted.size === 0)) publish();
+        },
+      );
     } finally {
       for (const w of watchers.values()) w.stop.abort();
       await Promise.all([...watchers.values()].map((w) => w.done));
@@ -140,7 +151,12 @@ export class HttpCatalogSource implements CatalogSource {
   }
 
   /** Runs blocking queries on `path` until aborted, calling `onChange` with each new body. */
-  private async blocking<T>(path: string, query: Record<string, string>, signal: AbortSignal, onChange: (body: T) => void): Promise<void> {
+  private async blocking<T>(
+    path: string,
+    query: Record<string, string>,
+    signal: AbortSignal,
+    onChange: (body: T) => void,
+  ): Promise<void> {
     let index = 0;
     let delay = 0;
     while (!signal.aborted) {
@@ -176,7 +192,8 @@ export class HttpCatalogSource implements CatalogSource {
         res.on('error', reject);
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) return reject(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+          if (res.statusCode !== 200)
+            return reject(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
           try {
             resolve({ index: Number(res.headers['x-nomad-index'] ?? 0) || 0, body: JSON.parse(text) as T });
           } catch (err) {

@@ -20,6 +20,11 @@ export { MemorySource } from './memory-source.js';
 export { parseRouteTag, prefixMatches, stripPrefix, type TagProblem } from './routes.js';
 export { ADMIN_PREFIX } from './admin.js';
 export { HttpCatalogSource, type HttpCatalogSourceOptions } from './http-source.js';
-export { BlockingQuerySource, registrationToInstance, type BlockingAnswer, type BlockingQuery } from './blocking-source.js';
+export {
+  BlockingQuerySource,
+  registrationToInstance,
+  type BlockingAnswer,
+  type BlockingQuery,
+} from './blocking-source.js';
 export { runGatewayProcess, parseListenAddress, type GatewayProcessOptions } from './process.js';
 export { startHaproxyGateway, type HaproxyGatewayOptions } from './haproxy/plane.js';

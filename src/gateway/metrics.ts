@@ -6,7 +6,8 @@
 /** Upper bounds of the latency buckets, in seconds. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
-export type ErrorReason = 'no_route' | 'no_instance' | 'upstream_failed' | 'upstream_timeout' | 'upstream_reset' | 'client_abort';
+export type ErrorReason =
+  'no_route' | 'no_instance' | 'upstream_failed' | 'upstream_timeout' | 'upstream_reset' | 'client_abort';
 
 export class RouteMetrics {
   readonly route: string;
@@ -59,14 +60,28 @@ export class MetricsRegistry {
     family(out, 'drover_gateway_requests_total', 'counter', 'Requests received, by route.');
     for (const m of all) out.push(`drover_gateway_requests_total{route=${label(m.route)}} ${m.requests}`);
     family(out, 'drover_gateway_responses_total', 'counter', 'Responses sent, by route and status code.');
-    for (const m of all) for (const [code, n] of [...m.codes].sort((a, b) => a[0] - b[0])) out.push(`drover_gateway_responses_total{route=${label(m.route)},code="${code}"} ${n}`);
+    for (const m of all)
+      for (const [code, n] of [...m.codes].sort((a, b) => a[0] - b[0]))
+        out.push(`drover_gateway_responses_total{route=${label(m.route)},code="${code}"} ${n}`);
     family(out, 'drover_gateway_errors_total', 'counter', 'Requests that failed in the gateway, by route and reason.');
-    for (const m of all) for (const [reason, n] of m.errors) out.push(`drover_gateway_errors_total{route=${label(m.route)},reason="${reason}"} ${n}`);
-    family(out, 'drover_gateway_retries_total', 'counter', 'Attempts retried on another instance after a connect failure.');
+    for (const m of all)
+      for (const [reason, n] of m.errors)
+        out.push(`drover_gateway_errors_total{route=${label(m.route)},reason="${reason}"} ${n}`);
+    family(
+      out,
+      'drover_gateway_retries_total',
+      'counter',
+      'Attempts retried on another instance after a connect failure.',
+    );
     for (const m of all) out.push(`drover_gateway_retries_total{route=${label(m.route)}} ${m.retries}`);
     family(out, 'drover_gateway_ejections_total', 'counter', 'Instances ejected after consecutive connect failures.');
     for (const m of all) out.push(`drover_gateway_ejections_total{route=${label(m.route)}} ${m.ejections}`);
-    family(out, 'drover_gateway_request_duration_seconds', 'histogram', 'Time from request to response headers, by route.');
+    family(
+      out,
+      'drover_gateway_request_duration_seconds',
+      'histogram',
+      'Time from request to response headers, by route.',
+    );
     for (const m of all) histogram(out, m);
     return out.join('\n') + '\n';
   }

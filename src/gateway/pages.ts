@@ -13,7 +13,13 @@ const TITLES: Record<number, string> = {
 };
 
 /** Writes a plain-text error page; the reason code is also in the `X-Drover-Gateway-Error` header. */
-export function sendErrorPage(res: ServerResponse, status: number, reason: ErrorReason, route: string | undefined, detail: string): void {
+export function sendErrorPage(
+  res: ServerResponse,
+  status: number,
+  reason: ErrorReason,
+  route: string | undefined,
+  detail: string,
+): void {
   if (res.headersSent) {
     res.destroy();
     return;

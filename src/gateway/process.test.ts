@@ -20,13 +20,24 @@ describe('the gateway process', () => {
     await agent.start();
     const stop = new AbortController();
     let gw: Gateway | undefined;
-    const running = runGatewayProcess({ address: `http://127.0.0.1:${agent.port}`, listen: '127.0.0.1:0', logger: nullLogger, signal: stop.signal, onStarted: (g) => (gw = g) });
+    const running = runGatewayProcess({
+      address: `http://127.0.0.1:${agent.port}`,
+      listen: '127.0.0.1:0',
+      logger: nullLogger,
+      signal: stop.signal,
+      onStarted: (g) => (gw = g),
+    });
     try {
       const started = await vi.waitUntil(() => gw, { timeout: 5_000, interval: 5 });
       await started.ready(AbortSignal.timeout(2000));
       expect(echoOf(await get(started.port, '/x')).name).toBe('web');
-      agent.set([reg('w1', 'web', web.port, ['urlprefix-/']), reg('a1', 'api', api.port, ['urlprefix-/api strip=/api'])]);
-      await expect.poll(() => started.routes().some((r) => r.Name === '/api'), { timeout: 2000, interval: 2 }).toBe(true);
+      agent.set([
+        reg('w1', 'web', web.port, ['urlprefix-/']),
+        reg('a1', 'api', api.port, ['urlprefix-/api strip=/api']),
+      ]);
+      await expect
+        .poll(() => started.routes().some((r) => r.Name === '/api'), { timeout: 2000, interval: 2 })
+        .toBe(true);
       expect(echoOf(await get(started.port, '/api/v1'))).toMatchObject({ name: 'api', url: '/v1' });
       const routes = JSON.parse((await get(started.port, '/_drover/gateway/routes')).body) as { Name: string }[];
       expect(routes.map((r) => r.Name)).toEqual(['/', '/api']);

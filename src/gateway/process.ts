@@ -36,7 +36,12 @@ export function parseListenAddress(text: string): ListenAddress {
 /** Runs the gateway until `signal` aborts; resolves once it has closed. */
 export async function runGatewayProcess(opts: GatewayProcessOptions): Promise<void> {
   const asAddr = (a: string | ListenAddress) => (typeof a === 'string' ? parseListenAddress(a) : a);
-  const source = new HttpCatalogSource({ address: opts.address, namespace: opts.namespace, token: opts.token, logger: opts.logger });
+  const source = new HttpCatalogSource({
+    address: opts.address,
+    namespace: opts.namespace,
+    token: opts.token,
+    logger: opts.logger,
+  });
   const common = {
     listen: asAddr(opts.listen ?? '127.0.0.1:8080'),
     admin: opts.admin === undefined ? undefined : asAddr(opts.admin),
@@ -46,6 +51,7 @@ export async function runGatewayProcess(opts: GatewayProcessOptions): Promise<vo
   };
   const gw = opts.dataPlane === 'haproxy' ? await startHaproxyGateway(common) : await startGateway(common);
   opts.onStarted?.(gw);
-  if (!opts.signal.aborted) await new Promise<void>((resolve) => opts.signal.addEventListener('abort', () => resolve(), { once: true }));
+  if (!opts.signal.aborted)
+    await new Promise<void>((resolve) => opts.signal.addEventListener('abort', () => resolve(), { once: true }));
   await gw.close();
 }

@@ -25,7 +25,6 @@ import { sendErrorPage } from './pages.js';
 import { stripPrefix } from './routes.js';
 import type { LiveRoute, LiveTable } from './table.js';
 
-
 /** How many instances a request whose connection was refused may try in all. */
 const MAX_CONNECT_ATTEMPTS = 16;
 export interface ProxySettings {
@@ -88,13 +87,22 @@ export class ResponseDeadlines {
 }
 
 /** The request handler for the proxy listener. */
-export function createProxyHandler(holder: TableHolder, settings: ProxySettings): (req: IncomingMessage, res: ServerResponse) => void {
+export function createProxyHandler(
+  holder: TableHolder,
+  settings: ProxySettings,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const deadlines = new ResponseDeadlines(settings.responseTimeoutMs);
   return (req, res) => {
     const url = req.url ?? '/';
     const route = holder.table.match(req.headers.host, url);
     if (route === undefined) {
-      sendErrorPage(res, 404, 'no_route', undefined, `no route matches ${req.headers.host ?? ''}${url}; routes come from service tags such as urlprefix-/path`);
+      sendErrorPage(
+        res,
+        404,
+        'no_route',
+        undefined,
+        `no route matches ${req.headers.host ?? ''}${url}; routes come from service tags such as urlprefix-/path`,
+      );
       return;
     }
     new Exchange(req, res, route, settings, deadlines).attempt();
@@ -104,7 +112,8 @@ export function createProxyHandler(holder: TableHolder, settings: ProxySettings)
 /** Why no instance can take a request on this route, for the 503 page. */
 export function unavailableReason(route: LiveRoute, now: number): string {
   const n = route.backends.length;
-  if (n === 0) return `no healthy instance for route ${route.name}: ${route.unhealthy} registered instance(s), none passing its checks`;
+  if (n === 0)
+    return `no healthy instance for route ${route.name}: ${route.unhealthy} registered instance(s), none passing its checks`;
   const ejected = route.backends.filter((b) => b.ejectedUntil > now).length;
   const draining = route.backends.filter((b) => b.draining).length;
   return `no healthy instance for route ${route.name}: ${n} instance(s), ${ejected} ejected after connect failures, ${draining} draining`;
@@ -149,7 +158,15 @@ class Exchange {
     this.tried.push(b);
     this.backend = b;
     b.acquire();
-    const preq = request({ agent: b.agent, host: b.host, port: b.port, method: this.req.method, path: this.path, headers: this.headers, setHost: false });
+    const preq = request({
+      agent: b.agent,
+      host: b.host,
+      port: b.port,
+      method: this.req.method,
+      path: this.path,
+      headers: this.headers,
+      setHost: false,
+    });
     this.proxyReq = preq;
     preq.once('response', (pres) => this.onResponse(preq, pres));
     preq.once('error', (err) => this.onError(preq, err));
@@ -158,7 +175,9 @@ class Exchange {
       preq.end();
       this.deadlines.arm(this);
     } else {
-      preq.once('socket', (s: Socket) => (s.connecting ? s.once('connect', () => this.pipeBody(preq)) : this.pipeBody(preq)));
+      preq.once('socket', (s: Socket) =>
+        s.connecting ? s.once('connect', () => this.pipeBody(preq)) : this.pipeBody(preq),
+      );
       preq.once('finish', () => {
         if (preq === this.proxyReq && !this.finished) this.deadlines.arm(this);
       });
@@ -210,13 +229,24 @@ class Exchange {
     if (this.timedOut) {
       this.finish();
       this.route.metrics.error('upstream_timeout');
-      sendErrorPage(this.res, 504, 'upstream_timeout', this.route.name, `instance ${b.instance.ID} at ${this.lastError}`);
+      sendErrorPage(
+        this.res,
+        504,
+        'upstream_timeout',
+        this.route.name,
+        `instance ${b.instance.ID} at ${this.lastError}`,
+      );
       return;
     }
     const connectFailed = err.syscall === 'connect';
     if (connectFailed && b.failed()) {
       this.route.metrics.ejections++;
-      this.settings.logger.warn('instance ejected after consecutive connect failures', { route: this.route.name, instance: b.instance.ID, address: `${b.host}:${b.port}`, until: b.ejectedUntil });
+      this.settings.logger.warn('instance ejected after consecutive connect failures', {
+        route: this.route.name,
+        instance: b.instance.ID,
+        address: `${b.host}:${b.port}`,
+        until: b.ejectedUntil,
+      });
     }
     const notSent = connectFailed && !this.bodyStarted;
     const safeToResend = preq.reusedSocket && isIdempotent(this.req.method) && !this.bodyStarted;
@@ -243,7 +273,13 @@ class Exchange {
     }
     this.route.metrics.error('upstream_failed');
     this.route.metrics.response(502, (performance.now() - this.startedAt) / 1000);
-    sendErrorPage(this.res, 502, 'upstream_failed', this.route.name, `all ${this.tried.length} attempt(s) failed; last: ${this.lastError}`);
+    sendErrorPage(
+      this.res,
+      502,
+      'upstream_failed',
+      this.route.name,
+      `all ${this.tried.length} attempt(s) failed; last: ${this.lastError}`,
+    );
   }
 
   private finish(): void {

@@ -10,11 +10,20 @@ describe('route tags', () => {
   });
 
   it('reads a host, drops its port and lower-cases it', () => {
-    expect(parseRouteTag('urlprefix-Example.COM:8080/docs')).toEqual({ host: 'example.com', prefix: '/docs', strip: '' });
+    expect(parseRouteTag('urlprefix-Example.COM:8080/docs')).toEqual({
+      host: 'example.com',
+      prefix: '/docs',
+      strip: '',
+    });
   });
 
   it('reads the gateway form with a balancing option', () => {
-    expect(parseRouteTag('drover.route=/admin lb=least_conn')).toEqual({ host: '', prefix: '/admin', strip: '', lb: 'least_conn' });
+    expect(parseRouteTag('drover.route=/admin lb=least_conn')).toEqual({
+      host: '',
+      prefix: '/admin',
+      strip: '',
+      lb: 'least_conn',
+    });
   });
 
   it('ignores tags that are not routes and reports malformed ones', () => {
@@ -70,7 +79,13 @@ describe('prefix matching', () => {
   const spec = (host: string, prefix: string): { spec: RouteSpec } => ({ spec: { host, prefix, strip: '' } });
 
   it('prefers the route for the host, then the longest prefix', () => {
-    const table = new RouteTable([spec('', '/'), spec('', '/api'), spec('', '/api/v2'), spec('example.com', '/'), spec('example.com', '/api')]);
+    const table = new RouteTable([
+      spec('', '/'),
+      spec('', '/api'),
+      spec('', '/api/v2'),
+      spec('example.com', '/'),
+      spec('example.com', '/api'),
+    ]);
     const name = (h: string | undefined, u: string) => {
       const r = table.match(h, u);
       return r ? r.spec.host + r.spec.prefix : undefined;
@@ -85,13 +100,17 @@ describe('prefix matching', () => {
 
   it('picks the longest matching prefix for any set of routes', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.stringMatching(/^\/[ab]{0,3}$/), { minLength: 1, maxLength: 8 }), fc.stringMatching(/^\/[ab/]{0,6}$/), (prefixes, url) => {
-        const table = new RouteTable(prefixes.map((p) => spec('', p)));
-        const matching = prefixes.filter((p) => prefixMatches(p, url));
-        const got = table.match(undefined, url);
-        if (matching.length === 0) expect(got).toBeUndefined();
-        else expect(got!.spec.prefix.length).toBe(Math.max(...matching.map((p) => p.length)));
-      }),
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^\/[ab]{0,3}$/), { minLength: 1, maxLength: 8 }),
+        fc.stringMatching(/^\/[ab/]{0,6}$/),
+        (prefixes, url) => {
+          const table = new RouteTable(prefixes.map((p) => spec('', p)));
+          const matching = prefixes.filter((p) => prefixMatches(p, url));
+          const got = table.match(undefined, url);
+          if (matching.length === 0) expect(got).toBeUndefined();
+          else expect(got!.spec.prefix.length).toBe(Math.max(...matching.map((p) => p.length)));
+        },
+      ),
     );
   });
 });

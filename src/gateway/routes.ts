@@ -29,14 +29,22 @@ export function parseRouteTag(tag: string, problems?: TagProblem[]): RouteSpec |
   }
   const hostPort = target.slice(0, slash).toLowerCase();
   const colon = hostPort.lastIndexOf(':');
-  const spec: RouteSpec = { host: colon >= 0 ? hostPort.slice(0, colon) : hostPort, prefix: target.slice(slash), strip: '' };
+  const spec: RouteSpec = {
+    host: colon >= 0 ? hostPort.slice(0, colon) : hostPort,
+    prefix: target.slice(slash),
+    strip: '',
+  };
   for (const opt of opts) {
     const eq = opt.indexOf('=');
     const key = eq < 0 ? opt : opt.slice(0, eq);
     const value = eq < 0 ? '' : opt.slice(eq + 1);
     if (key === 'strip' && value.startsWith('/')) spec.strip = value;
     else if (key === 'lb' && (value === 'round_robin' || value === 'least_conn')) spec.lb = value;
-    else problems?.push({ tag, message: `option "${opt}" is not understood; known: strip=/path, lb=round_robin|least_conn` });
+    else
+      problems?.push({
+        tag,
+        message: `option "${opt}" is not understood; known: strip=/path, lb=round_robin|least_conn`,
+      });
   }
   return spec;
 }
@@ -64,7 +72,9 @@ export interface RouteGroup {
  */
 export function groupRoutes(instances: readonly GatewayInstance[], problems?: TagProblem[]): RouteGroup[] {
   const groups = new Map<string, RouteGroup>();
-  const sorted = [...instances].sort((a, b) => (a.ServiceName < b.ServiceName ? -1 : a.ServiceName > b.ServiceName ? 1 : a.ID < b.ID ? -1 : 1));
+  const sorted = [...instances].sort((a, b) =>
+    a.ServiceName < b.ServiceName ? -1 : a.ServiceName > b.ServiceName ? 1 : a.ID < b.ID ? -1 : 1,
+  );
   for (const inst of sorted) {
     const seen = new Set<string>();
     for (const tag of inst.Tags) {
@@ -78,7 +88,10 @@ export function groupRoutes(instances: readonly GatewayInstance[], problems?: Ta
         group = { name, spec, services: [], instances: [], unhealthy: 0 };
         groups.set(name, group);
       } else if (group.spec.strip !== spec.strip || group.spec.lb !== spec.lb) {
-        problems?.push({ tag, message: `route ${name} already has other options from service ${group.services[0]}; theirs apply` });
+        problems?.push({
+          tag,
+          message: `route ${name} already has other options from service ${group.services[0]}; theirs apply`,
+        });
       }
       if (!group.services.includes(inst.ServiceName)) group.services.push(inst.ServiceName);
       if (inst.Healthy === false) group.unhealthy++;
@@ -153,7 +166,7 @@ export function prefixMatches(prefix: string, url: string): boolean {
   if (!url.startsWith(prefix)) return false;
   if (url.length === prefix.length || prefix.charCodeAt(prefix.length - 1) === 47 /* / */) return true;
   const next = url.charCodeAt(prefix.length);
-  return next === 47 /* / */ || next === 63 /* ? */;
+  return next === 47 /* / */ || next === 63; /* ? */
 }
 
 /** Removes `strip` from the front of the request target, keeping it a valid origin-form target. */

@@ -1,5 +1,12 @@
 /** Helpers for the gateway's tests: small backends on 127.0.0.1 and instance records. */
-import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServiceRegistration } from '../structs/index.js';
 import type { GatewayInstance } from './types.js';
@@ -22,7 +29,10 @@ export interface Echo {
 }
 
 /** A backend that answers every request with an Echo as JSON, unless `handler` answers first. */
-export async function startBackend(name: string, handler?: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<TestBackend> {
+export async function startBackend(
+  name: string,
+  handler?: (req: IncomingMessage, res: ServerResponse) => boolean,
+): Promise<TestBackend> {
   const b: TestBackend = { name, port: 0, server: createServer(), hits: 0, close: () => closeQuietly(b.server) };
   b.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     b.hits++;
@@ -57,8 +67,23 @@ export async function deadPort(): Promise<number> {
   return port;
 }
 
-export function instance(id: string, port: number, tags: string[], over: Partial<GatewayInstance> = {}): GatewayInstance {
-  return { ID: id, ServiceName: over.ServiceName ?? 'svc', Address: '127.0.0.1', Port: port, Tags: tags, AllocID: `alloc-${id}`, NodeID: 'node-1', Healthy: true, ...over };
+export function instance(
+  id: string,
+  port: number,
+  tags: string[],
+  over: Partial<GatewayInstance> = {},
+): GatewayInstance {
+  return {
+    ID: id,
+    ServiceName: over.ServiceName ?? 'svc',
+    Address: '127.0.0.1',
+    Port: port,
+    Tags: tags,
+    AllocID: `alloc-${id}`,
+    NodeID: 'node-1',
+    Healthy: true,
+    ...over,
+  };
 }
 
 export interface Reply {
@@ -68,17 +93,30 @@ export interface Reply {
 }
 
 /** One request to 127.0.0.1:port, on a fresh connection unless an agent is given. */
-export function get(port: number, path: string, opts: { host?: string; method?: string; headers?: Record<string, string>; body?: string; agent?: import('node:http').Agent } = {}): Promise<Reply> {
+export function get(
+  port: number,
+  path: string,
+  opts: {
+    host?: string;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    agent?: import('node:http').Agent;
+  } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.host) headers['host'] = opts.host;
-    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers, agent: opts.agent ?? false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers, agent: opts.agent ?? false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -131,7 +169,8 @@ export class FakeAgent {
       let body: unknown;
       if (url.pathname === '/v1/services') {
         const names = [...new Set(this.regs.filter((r) => r.Namespace === ns).map((r) => r.ServiceName))];
-        body = names.length === 0 ? [] : [{ Namespace: ns, Services: names.map((n) => ({ ServiceName: n, Tags: [] })) }];
+        body =
+          names.length === 0 ? [] : [{ Namespace: ns, Services: names.map((n) => ({ ServiceName: n, Tags: [] })) }];
       } else {
         const name = decodeURIComponent(url.pathname.slice('/v1/service/'.length));
         body = this.regs.filter((r) => r.ServiceName === name && r.Namespace === ns);
@@ -148,6 +187,18 @@ export class FakeAgent {
 }
 
 export function reg(id: string, service: string, port: number, tags: string[]): ServiceRegistration {
-  return { ID: id, ServiceName: service, Namespace: 'default', NodeID: 'node-1', Datacenter: 'dc1', JobID: 'job', AllocID: `alloc-${id}`, Tags: tags, Address: '127.0.0.1', Port: port, CreateIndex: 1, ModifyIndex: 1 };
+  return {
+    ID: id,
+    ServiceName: service,
+    Namespace: 'default',
+    NodeID: 'node-1',
+    Datacenter: 'dc1',
+    JobID: 'job',
+    AllocID: `alloc-${id}`,
+    Tags: tags,
+    Address: '127.0.0.1',
+    Port: port,
+    CreateIndex: 1,
+    ModifyIndex: 1,
+  };
 }
-

@@ -26,7 +26,10 @@ export interface UpgradeSettings {
 }
 
 /** The 'upgrade' listener for the proxy's http.Server. */
-export function createUpgradeHandler(holder: TableHolder, settings: UpgradeSettings): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+export function createUpgradeHandler(
+  holder: TableHolder,
+  settings: UpgradeSettings,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   return (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     const url = req.url ?? '/';
@@ -36,7 +39,11 @@ export function createUpgradeHandler(holder: TableHolder, settings: UpgradeSetti
       return;
     }
     route.metrics.requests++;
-    const headers = forwardRequestHeaders(req.rawHeaders, { remoteAddress: req.socket.remoteAddress ?? '', upgrade: true, body: false });
+    const headers = forwardRequestHeaders(req.rawHeaders, {
+      remoteAddress: req.socket.remoteAddress ?? '',
+      upgrade: true,
+      body: false,
+    });
     tryUpgrade(req, socket, head, route, stripPrefix(url, route.spec.strip), headers, [], settings);
   };
 }
@@ -55,7 +62,13 @@ function tryUpgrade(
   if (b === undefined) {
     const status = tried.length === 0 ? 503 : 502;
     route.metrics.error(tried.length === 0 ? 'no_instance' : 'upstream_failed');
-    writeRawError(socket, status, tried.length === 0 ? unavailableReason(route, settings.now()) : `all ${tried.length} attempt(s) to open the tunnel on route ${route.name} failed`);
+    writeRawError(
+      socket,
+      status,
+      tried.length === 0
+        ? unavailableReason(route, settings.now())
+        : `all ${tried.length} attempt(s) to open the tunnel on route ${route.name} failed`,
+    );
     return;
   }
   tried.push(b);
@@ -93,7 +106,9 @@ function tryUpgrade(
     // The instance declined the upgrade: pass its answer on and close, as it asked for no tunnel.
     b.succeeded();
     route.metrics.response(pres.statusCode ?? 502, 0);
-    socket.write(statusLine(pres) + rawHeaderLines(forwardResponseHeaders(pres.rawHeaders)) + 'Connection: close\r\n\r\n');
+    socket.write(
+      statusLine(pres) + rawHeaderLines(forwardResponseHeaders(pres.rawHeaders)) + 'Connection: close\r\n\r\n',
+    );
     pres.pipe(socket);
     pres.once('end', release);
   });
@@ -129,5 +144,7 @@ function rawHeaderLines(raw: readonly string[]): string {
 function writeRawError(socket: Duplex, status: number, detail: string): void {
   if (socket.destroyed) return;
   const body = `${status} ${STATUS_CODES[status] ?? 'Error'}\n${detail}\n(Drover gateway)\n`;
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -16,10 +16,25 @@ afterEach(async () => {
 
 async function aclAgent(opts: { audit?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'drover-acl-'));
-  const server = await createServer({ dataDir: dir, logger: nullLogger, newScheduler: newFakeScheduler, numWorkers: 1 });
+  const server = await createServer({
+    dataDir: dir,
+    logger: nullLogger,
+    newScheduler: newFakeScheduler,
+    numWorkers: 1,
+  });
   const acl = new AclService({ store: server.store, enabled: true, dataDir: dir });
-  const audit = opts.audit ? new AuditLog({ path: join(dir, 'audit', 'audit.log'), rotateBytes: 4000, rotateMaxFiles: 2 }) : undefined;
-  const http = await startHttpApi({ host: '127.0.0.1', port: 0, server, acl, audit, agent: { self: () => ({}) }, logger: nullLogger });
+  const audit = opts.audit
+    ? new AuditLog({ path: join(dir, 'audit', 'audit.log'), rotateBytes: 4000, rotateMaxFiles: 2 })
+    : undefined;
+  const http = await startHttpApi({
+    host: '127.0.0.1',
+    port: 0,
+    server,
+    acl,
+    audit,
+    agent: { self: () => ({}) },
+    logger: nullLogger,
+  });
   cleanups.push(async () => {
     await http.close();
     await server.stop();
@@ -31,13 +46,24 @@ async function aclAgent(opts: { audit?: boolean } = {}) {
 async function call(a: HttpApi, method: string, path: string, token?: string, body?: unknown) {
   const headers: Record<string, string> = {};
   if (token) headers['X-Nomad-Token'] = token;
-  const res = await fetch(`${a.address}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${a.address}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, text, json: <T = Record<string, unknown>>() => JSON.parse(text) as T };
 }
 
 const job = (id: string, ns = 'default') => ({
-  Job: { ID: id, Name: id, Namespace: ns, Type: 'service', Datacenters: ['dc1'], TaskGroups: [{ Name: 'g', Count: 1, Tasks: [{ Name: 't', Driver: 'mock', Config: {} }] }] },
+  Job: {
+    ID: id,
+    Name: id,
+    Namespace: ns,
+    Type: 'service',
+    Datacenters: ['dc1'],
+    TaskGroups: [{ Name: 'g', Count: 1, Tasks: [{ Name: 't', Driver: 'mock', Config: {} }] }],
+  },
 });
 
 async function bootstrapped() {
@@ -51,7 +77,12 @@ async function bootstrapped() {
 
 async function tokenFor(a: HttpApi, root: string, name: string, rules: string, extra: Record<string, unknown> = {}) {
   expect((await call(a, 'PUT', `/v1/acl/policy/${name}`, root, { Name: name, Rules: rules })).status).toBe(200);
-  const t = await call(a, 'PUT', '/v1/acl/token', root, { Name: `${name}-token`, Type: 'client', Policies: [name], ...extra });
+  const t = await call(a, 'PUT', '/v1/acl/token', root, {
+    Name: `${name}-token`,
+    Type: 'client',
+    Policies: [name],
+    ...extra,
+  });
   expect(t.status).toBe(200);
   return t.json<{ SecretID: string; AccessorID: string }>();
 }
@@ -59,29 +90,55 @@ async function tokenFor(a: HttpApi, root: string, name: string, rules: string, e
 describe('the ACL rule table', () => {
   it('has a rule for every route of the API', async () => {
     const a = await aclAgent();
-    const router = buildRouter({ server: a.server, acl: a.acl, agent: { self: () => ({}) }, logger: nullLogger, client: { nodeID: 'n' } as never });
+    const router = buildRouter({
+      server: a.server,
+      acl: a.acl,
+      agent: { self: () => ({}) },
+      logger: nullLogger,
+      client: { nodeID: 'n' } as never,
+    });
     const missing = router.list().filter((r) => ruleFor(r.method, r.pattern) === undefined);
     expect(missing).toEqual([]);
   });
 
-  it('denies an anonymous request on every path that is not public, walking the route table', { timeout: 30_000 }, async () => {
-    const a = await aclAgent();
-    const routes = buildRouter({ server: a.server, acl: a.acl, agent: { self: () => ({}) }, logger: nullLogger }).list();
-    let checked = 0;
-    for (const r of routes) {
-      const rule = ruleFor(r.method, r.pattern)!;
-      if (rule.kind === 'public') continue;
-      const path = r.pattern.replace(/:(\w+)/g, 'x').replace(/\*\w+/, 'x/y');
-      const res = await call(a.http, r.method, path, undefined, r.method === 'GET' || r.method === 'DELETE' ? undefined : {});
-      expect({ route: `${r.method} ${r.pattern}`, status: res.status }).toEqual({ route: `${r.method} ${r.pattern}`, status: 403 });
-      checked++;
-    }
-    expect(checked).toBeGreaterThan(60);
-    // A bearer token that is not a token is refused as Nomad's "ACL token not found".
-    const bad = await fetch(`${a.http.address}/v1/jobs`, { headers: { Authorization: 'Bearer 9b0e1c1e-0000-4000-8000-000000000000' } });
-    expect(bad.status).toBe(403);
-    expect(await bad.text()).toBe('ACL token not found');
-  });
+  it(
+    'denies an anonymous request on every path that is not public, walking the route table',
+    { timeout: 30_000 },
+    async () => {
+      const a = await aclAgent();
+      const routes = buildRouter({
+        server: a.server,
+        acl: a.acl,
+        agent: { self: () => ({}) },
+        logger: nullLogger,
+      }).list();
+      let checked = 0;
+      for (const r of routes) {
+        const rule = ruleFor(r.method, r.pattern)!;
+        if (rule.kind === 'public') continue;
+        const path = r.pattern.replace(/:(\w+)/g, 'x').replace(/\*\w+/, 'x/y');
+        const res = await call(
+          a.http,
+          r.method,
+          path,
+          undefined,
+          r.method === 'GET' || r.method === 'DELETE' ? undefined : {},
+        );
+        expect({ route: `${r.method} ${r.pattern}`, status: res.status }).toEqual({
+          route: `${r.method} ${r.pattern}`,
+          status: 403,
+        });
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(60);
+      // A bearer token that is not a token is refused as Nomad's "ACL token not found".
+      const bad = await fetch(`${a.http.address}/v1/jobs`, {
+        headers: { Authorization: 'Bearer 9b0e1c1e-0000-4000-8000-000000000000' },
+      });
+      expect(bad.status).toBe(403);
+      expect(await bad.text()).toBe('ACL token not found');
+    },
+  );
 });
 
 describe('ACL tokens and policies over the API', () => {
@@ -115,11 +172,16 @@ describe('ACL tokens and policies over the API', () => {
 
   it('keeps a namespace-scoped token out of other namespaces: jobs, variables and services', async () => {
     const a = await bootstrapped();
-    expect((await call(a.http, 'PUT', '/v1/jobs', a.root, job('ghost', 'team-a'))).text).toContain('namespace "team-a" does not exist');
-    for (const ns of ['team-a', 'team-b']) expect((await call(a.http, 'PUT', `/v1/namespace/${ns}`, a.root, { Name: ns })).status).toBe(200);
+    expect((await call(a.http, 'PUT', '/v1/jobs', a.root, job('ghost', 'team-a'))).text).toContain(
+      'namespace "team-a" does not exist',
+    );
+    for (const ns of ['team-a', 'team-b'])
+      expect((await call(a.http, 'PUT', `/v1/namespace/${ns}`, a.root, { Name: ns })).status).toBe(200);
     expect((await call(a.http, 'PUT', '/v1/jobs?namespace=team-a', a.root, job('a-job', 'team-a'))).status).toBe(200);
     expect((await call(a.http, 'PUT', '/v1/jobs?namespace=team-b', a.root, job('b-job', 'team-b'))).status).toBe(200);
-    expect((await call(a.http, 'PUT', '/v1/var/app/x?namespace=team-b', a.root, { Items: { k: 'secret' } })).status).toBe(200);
+    expect(
+      (await call(a.http, 'PUT', '/v1/var/app/x?namespace=team-b', a.root, { Items: { k: 'secret' } })).status,
+    ).toBe(200);
     const t = await tokenFor(a.http, a.root, 'team-a', 'namespace "team-a" { policy = "write" }');
     const all = await call(a.http, 'GET', '/v1/jobs?namespace=*', t.SecretID);
     expect(all.json<{ ID: string }[]>().map((j) => j.ID)).toEqual(['a-job']);
@@ -129,7 +191,9 @@ describe('ACL tokens and policies over the API', () => {
     expect((await call(a.http, 'GET', '/v1/vars?namespace=*', t.SecretID)).json<unknown[]>()).toEqual([]);
     expect((await call(a.http, 'GET', '/v1/services?namespace=team-b', t.SecretID)).status).toBe(403);
     // The body cannot smuggle the job into a namespace the query did not name.
-    expect((await call(a.http, 'PUT', '/v1/jobs?namespace=team-a', t.SecretID, job('sneaky', 'team-b'))).status).toBe(403);
+    expect((await call(a.http, 'PUT', '/v1/jobs?namespace=team-a', t.SecretID, job('sneaky', 'team-b'))).status).toBe(
+      403,
+    );
     const nss = await call(a.http, 'GET', '/v1/namespaces', t.SecretID);
     expect(nss.json<{ Name: string }[]>().map((n) => n.Name)).toEqual(['team-a']);
     // A namespace with jobs cannot be deleted; default never can.
@@ -139,7 +203,10 @@ describe('ACL tokens and policies over the API', () => {
 
   it('refuses a malformed policy with its line and stores nothing', async () => {
     const a = await bootstrapped();
-    const res = await call(a.http, 'PUT', '/v1/acl/policy/bad', a.root, { Name: 'bad', Rules: 'namespace "default" {\n  policy = "raed"\n}' });
+    const res = await call(a.http, 'PUT', '/v1/acl/policy/bad', a.root, {
+      Name: 'bad',
+      Rules: 'namespace "default" {\n  policy = "raed"\n}',
+    });
     expect(res.status).toBe(400);
     expect(res.text).toContain('line 1');
     expect(res.text).toContain('invalid policy "raed"');
@@ -149,7 +216,9 @@ describe('ACL tokens and policies over the API', () => {
 
   it('refuses an expired token and grants nothing from a deleted policy', async () => {
     const a = await bootstrapped();
-    const short = await tokenFor(a.http, a.root, 'short', 'namespace "default" { policy = "read" }', { ExpirationTTL: '1s' });
+    const short = await tokenFor(a.http, a.root, 'short', 'namespace "default" { policy = "read" }', {
+      ExpirationTTL: '1s',
+    });
     expect((await call(a.http, 'GET', '/v1/jobs', short.SecretID)).status).toBe(200);
     await vi.waitFor(
       async () => {
@@ -164,23 +233,41 @@ describe('ACL tokens and policies over the API', () => {
     expect((await call(a.http, 'GET', '/v1/jobs', t.SecretID)).status).toBe(403);
     // A token naming a policy that does not exist is refused and not stored.
     const before = (await call(a.http, 'GET', '/v1/acl/tokens', a.root)).json<unknown[]>().length;
-    expect((await call(a.http, 'PUT', '/v1/acl/token', a.root, { Type: 'client', Policies: ['nope'] })).status).toBe(400);
+    expect((await call(a.http, 'PUT', '/v1/acl/token', a.root, { Type: 'client', Policies: ['nope'] })).status).toBe(
+      400,
+    );
     expect((await call(a.http, 'GET', '/v1/acl/tokens', a.root)).json<unknown[]>().length).toBe(before);
   });
 
   it('grants through roles, exchanges one-time tokens once, and deletes tokens', async () => {
     const a = await bootstrapped();
-    expect((await call(a.http, 'PUT', '/v1/acl/policy/nodes', a.root, { Name: 'nodes', Rules: 'node { policy = "read" }' })).status).toBe(200);
+    expect(
+      (await call(a.http, 'PUT', '/v1/acl/policy/nodes', a.root, { Name: 'nodes', Rules: 'node { policy = "read" }' }))
+        .status,
+    ).toBe(200);
     const role = await call(a.http, 'PUT', '/v1/acl/role', a.root, { Name: 'ops', Policies: [{ Name: 'nodes' }] });
     expect(role.status).toBe(200);
     const roleID = role.json<{ ID: string }>().ID;
     expect((await call(a.http, 'GET', '/v1/acl/role/name/ops', a.root)).json<{ ID: string }>().ID).toBe(roleID);
-    const t = (await call(a.http, 'PUT', '/v1/acl/token', a.root, { Type: 'client', Roles: [{ Name: 'ops' }] })).json<{ SecretID: string; AccessorID: string }>();
+    const t = (await call(a.http, 'PUT', '/v1/acl/token', a.root, { Type: 'client', Roles: [{ Name: 'ops' }] })).json<{
+      SecretID: string;
+      AccessorID: string;
+    }>();
     expect((await call(a.http, 'GET', '/v1/nodes', t.SecretID)).status).toBe(200);
-    const ott = (await call(a.http, 'PUT', '/v1/acl/token/onetime', t.SecretID)).json<{ OneTimeToken: { OneTimeSecretID: string } }>().OneTimeToken;
-    const ex = await call(a.http, 'POST', '/v1/acl/token/onetime/exchange', undefined, { OneTimeSecretID: ott.OneTimeSecretID });
+    const ott = (await call(a.http, 'PUT', '/v1/acl/token/onetime', t.SecretID)).json<{
+      OneTimeToken: { OneTimeSecretID: string };
+    }>().OneTimeToken;
+    const ex = await call(a.http, 'POST', '/v1/acl/token/onetime/exchange', undefined, {
+      OneTimeSecretID: ott.OneTimeSecretID,
+    });
     expect(ex.json<{ Token: { SecretID: string } }>().Token.SecretID).toBe(t.SecretID);
-    expect((await call(a.http, 'POST', '/v1/acl/token/onetime/exchange', undefined, { OneTimeSecretID: ott.OneTimeSecretID })).status).toBe(403);
+    expect(
+      (
+        await call(a.http, 'POST', '/v1/acl/token/onetime/exchange', undefined, {
+          OneTimeSecretID: ott.OneTimeSecretID,
+        })
+      ).status,
+    ).toBe(403);
     expect((await call(a.http, 'DELETE', `/v1/acl/token/${t.AccessorID}`, a.root)).status).toBe(200);
     expect((await call(a.http, 'GET', '/v1/nodes', t.SecretID)).text).toBe('ACL token not found');
   });
@@ -190,8 +277,27 @@ describe('ACL tokens and policies over the API', () => {
     const boot = (await call(a.http, 'POST', '/v1/acl/bootstrap')).json<{ SecretID: string; AccessorID: string }>();
     await call(a.http, 'GET', '/v1/jobs');
     await call(a.http, 'GET', '/v1/jobs', boot.SecretID);
-    const lines = readFileSync(join(a.dir, 'audit', 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { payload: { auth: { accessor_id: string }; request: { operation: string; endpoint: string }; response: { status_code: number } } });
-    expect(lines.map((l) => [l.payload.auth.accessor_id, l.payload.request.operation, l.payload.request.endpoint, l.payload.response.status_code])).toEqual([
+    const lines = readFileSync(join(a.dir, 'audit', 'audit.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            payload: {
+              auth: { accessor_id: string };
+              request: { operation: string; endpoint: string };
+              response: { status_code: number };
+            };
+          },
+      );
+    expect(
+      lines.map((l) => [
+        l.payload.auth.accessor_id,
+        l.payload.request.operation,
+        l.payload.request.endpoint,
+        l.payload.response.status_code,
+      ]),
+    ).toEqual([
       ['anonymous', 'POST', '/v1/acl/bootstrap', 200],
       ['anonymous', 'GET', '/v1/jobs', 403],
       [boot.AccessorID, 'GET', '/v1/jobs', 200],

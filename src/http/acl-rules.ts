@@ -198,14 +198,20 @@ function namespaceOf(c: RequestContext): string {
 }
 
 function filterByNamespace(pred: (ns: string) => boolean): Filter {
-  return (body) => (Array.isArray(body) ? body.filter((it: { Namespace?: string } | null) => pred(it?.Namespace ?? 'default')) : body);
+  return (body) =>
+    Array.isArray(body) ? body.filter((it: { Namespace?: string } | null) => pred(it?.Namespace ?? 'default')) : body;
 }
 
 /**
  * Checks `rule` for the request's identity; throws 403 "Permission denied" when it does not allow the request.
  * Returns a filter for list answers (the items the token may not read are left out), or undefined.
  */
-export async function authorize(c: RequestContext, rule: AclRule | undefined, who: Identity, opts: HttpApiOptions): Promise<Filter | undefined> {
+export async function authorize(
+  c: RequestContext,
+  rule: AclRule | undefined,
+  who: Identity,
+  opts: HttpApiOptions,
+): Promise<Filter | undefined> {
   const acl = who.acl;
   if (rule === undefined) {
     if (acl.management) return undefined;
@@ -249,7 +255,8 @@ export async function authorize(c: RequestContext, rule: AclRule | undefined, wh
       if (!acl.allowOperator(rule.op)) throw permissionDenied();
       return undefined;
     case 'variable': {
-      const op: VariableCapability = c.req.method === 'GET' || c.req.method === 'HEAD' ? 'read' : c.req.method === 'DELETE' ? 'destroy' : 'write';
+      const op: VariableCapability =
+        c.req.method === 'GET' || c.req.method === 'HEAD' ? 'read' : c.req.method === 'DELETE' ? 'destroy' : 'write';
       if (!acl.allowVariableOperation(namespaceOf(c), c.params['path'] ?? '', op)) throw permissionDenied();
       return undefined;
     }
@@ -257,7 +264,11 @@ export async function authorize(c: RequestContext, rule: AclRule | undefined, wh
       const ns = namespaceOf(c);
       if (ns === '*' ? !acl.grantsAnyNamespace() : !acl.allowVariableList(ns)) throw permissionDenied();
       return (body) =>
-        Array.isArray(body) ? body.filter((v: { Namespace?: string; Path?: string }) => acl.allowVariableOperation(v.Namespace ?? 'default', v.Path ?? '', 'list')) : body;
+        Array.isArray(body)
+          ? body.filter((v: { Namespace?: string; Path?: string }) =>
+              acl.allowVariableOperation(v.Namespace ?? 'default', v.Path ?? '', 'list'),
+            )
+          : body;
     }
     case 'services': {
       const ns = namespaceOf(c);
@@ -275,7 +286,8 @@ export async function authorize(c: RequestContext, rule: AclRule | undefined, wh
         return undefined;
       }
       if (!acl.grantsAnyNamespace()) throw permissionDenied();
-      return (body) => (Array.isArray(body) ? body.filter((n: { Name?: string }) => acl.allowNamespace(n.Name ?? '')) : body);
+      return (body) =>
+        Array.isArray(body) ? body.filter((n: { Name?: string }) => acl.allowNamespace(n.Name ?? '')) : body;
     }
     case 'internal': {
       if (acl.allowNode('write')) return undefined;
@@ -284,13 +296,22 @@ export async function authorize(c: RequestContext, rule: AclRule | undefined, wh
       // verified client certificate (mutual TLS), so nobody can add a node with a made-up secret.
       const secret = c.req.headers['x-drover-node-secret'];
       const certified = (c.req.socket as { authorized?: boolean }).authorized === true;
-      if (typeof secret === 'string' && secret !== '' && (certified || !c.req.url?.startsWith('/v1/internal/client/register'))) return undefined;
+      if (
+        typeof secret === 'string' &&
+        secret !== '' &&
+        (certified || !c.req.url?.startsWith('/v1/internal/client/register'))
+      )
+        return undefined;
       throw permissionDenied();
     }
   }
 }
 
-async function objectNamespace(c: RequestContext, rule: Extract<AclRule, { kind: 'object' }>, opts: HttpApiOptions): Promise<string | undefined> {
+async function objectNamespace(
+  c: RequestContext,
+  rule: Extract<AclRule, { kind: 'object' }>,
+  opts: HttpApiOptions,
+): Promise<string | undefined> {
   const server = opts.server;
   const raw = c.params[rule.param];
   if (raw === undefined) return undefined;

@@ -12,7 +12,10 @@ function stub(id: string): AllocListStub {
       NodeName: 'n',
       Job: { ID: 'j', Namespace: 'default', Type: 'service', Version: 0 } as Allocation['Job'],
       TaskGroup: 'g',
-      AllocatedResources: { Tasks: {}, Shared: { DiskMB: 10, Networks: [], Ports: [] } } as unknown as Allocation['AllocatedResources'],
+      AllocatedResources: {
+        Tasks: {},
+        Shared: { DiskMB: 10, Networks: [], Ports: [] },
+      } as unknown as Allocation['AllocatedResources'],
     },
     0,
     { TaskStates: { t: { State: 'running' } as never } },

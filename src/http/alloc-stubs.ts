@@ -15,7 +15,10 @@ export interface AllocStubShape {
 
 /** The shape a query asks for, with Nomad's defaults. */
 export function allocStubShape(q: URLSearchParams): AllocStubShape {
-  return { resources: boolParam(q, 'resources'), taskStates: q.get('task_states') === null ? true : boolParam(q, 'task_states') };
+  return {
+    resources: boolParam(q, 'resources'),
+    taskStates: q.get('task_states') === null ? true : boolParam(q, 'task_states'),
+  };
 }
 
 const FULL = 3;

@@ -74,7 +74,11 @@ function tokenize(src: string): Token[] {
       out.push({ t: 'op', v: src.slice(i, i + 2), pos: start });
       i += 2;
     } else if (ch === '(' || ch === ')' || ch === '.' || ch === '[' || ch === ']') {
-      out.push({ t: ch === '(' ? 'lp' : ch === ')' ? 'rp' : ch === '.' ? 'dot' : ch === '[' ? 'lb' : 'rb', v: ch, pos: start });
+      out.push({
+        t: ch === '(' ? 'lp' : ch === ')' ? 'rp' : ch === '.' ? 'dot' : ch === '[' ? 'lb' : 'rb',
+        v: ch,
+        pos: start,
+      });
       i++;
     } else if (/[A-Za-z0-9_\-:/+]/.test(ch)) {
       while (i < src.length && /[A-Za-z0-9_\-:/+]/.test(src[i]!)) i++;
@@ -100,7 +104,8 @@ class Parser {
   parse(): Node {
     if (this.toks.length === 0) fail(this.src, 0, 'empty expression');
     const n = this.or();
-    if (this.i < this.toks.length) fail(this.src, this.toks[this.i]!.pos, `unexpected ${JSON.stringify(this.toks[this.i]!.v)}`);
+    if (this.i < this.toks.length)
+      fail(this.src, this.toks[this.i]!.pos, `unexpected ${JSON.stringify(this.toks[this.i]!.v)}`);
     return n;
   }
 
@@ -176,7 +181,8 @@ class Parser {
         this.i += 2;
       } else if (n?.t === 'lb') {
         const s = this.toks[this.i + 1];
-        if (s === undefined || s.t !== 'str' || this.toks[this.i + 2]?.t !== 'rb') fail(this.src, n.pos, 'expected ["key"]');
+        if (s === undefined || s.t !== 'str' || this.toks[this.i + 2]?.t !== 'rb')
+          fail(this.src, n.pos, 'expected ["key"]');
         parts.push(s.v);
         this.i += 3;
       } else return parts;
@@ -187,11 +193,15 @@ class Parser {
     const t = this.peek();
     if (t === undefined) fail(this.src, this.endPos(), 'expected an expression');
     // `value in Selector` / `value not in Selector`: a string first, or a word followed by in / not in.
-    if (t.t === 'str' || (t.t === 'word' && (this.isWord('in', 1) || (this.isWord('not', 1) && this.isWord('in', 2))))) {
+    if (
+      t.t === 'str' ||
+      (t.t === 'word' && (this.isWord('in', 1) || (this.isWord('not', 1) && this.isWord('in', 2))))
+    ) {
       const value = this.value();
       const negate = this.isWord('not');
       if (negate) this.i++;
-      if (!this.isWord('in')) fail(this.src, this.peek()?.pos ?? this.endPos(), 'expected "in" or "not in" after a value');
+      if (!this.isWord('in'))
+        fail(this.src, this.peek()?.pos ?? this.endPos(), 'expected "in" or "not in" after a value');
       this.i++;
       return { kind: 'in', sel: this.selector(), value, negate };
     }
@@ -226,7 +236,11 @@ class Parser {
         fail(this.src, at, `invalid regular expression ${JSON.stringify(pattern)}: ${(e as Error).message}`);
       }
     }
-    fail(this.src, this.peek()?.pos ?? op.pos, `expected ==, !=, is empty, contains, matches or in after ${sel.join('.')}`);
+    fail(
+      this.src,
+      this.peek()?.pos ?? op.pos,
+      `expected ==, !=, is empty, contains, matches or in after ${sel.join('.')}`,
+    );
   }
 }
 
@@ -274,7 +288,11 @@ function evaluate(n: Node, obj: unknown): boolean {
     case 'empty': {
       const v = lookup(obj, n.sel);
       const empty =
-        v === MISSING || v === null || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+        v === MISSING ||
+        v === null ||
+        v === '' ||
+        (Array.isArray(v) && v.length === 0) ||
+        (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
       return n.negate ? !empty : empty;
     }
     case 'in': {
@@ -301,7 +319,8 @@ export interface Filter {
 
 /** Parses a go-bexpr expression; throws BadRequest naming the column of the problem. */
 export function compileFilter(src: string): Filter {
-  if (src.length > MAX_FILTER_LENGTH) throw badRequest(`failed to read filter expression: longer than ${MAX_FILTER_LENGTH} characters`);
+  if (src.length > MAX_FILTER_LENGTH)
+    throw badRequest(`failed to read filter expression: longer than ${MAX_FILTER_LENGTH} characters`);
   const ast = new Parser(src, tokenize(src)).parse();
   return { source: src, test: (obj) => evaluate(ast, obj) };
 }

@@ -17,7 +17,10 @@ export function checkBodyValue(v: unknown): void {
   while (todo.length > 0) {
     const { v: x, depth, path } = todo.pop()!;
     if (x === null || typeof x !== 'object') continue;
-    if (depth > maxBodyDepth) throw badRequest(`request body nests objects or lists more than ${maxBodyDepth} levels deep at ${path || '(root)'}`);
+    if (depth > maxBodyDepth)
+      throw badRequest(
+        `request body nests objects or lists more than ${maxBodyDepth} levels deep at ${path || '(root)'}`,
+      );
     if (Array.isArray(x)) {
       for (let i = 0; i < x.length; i++) todo.push({ v: x[i], depth: depth + 1, path: `${path}[${i}]` });
       continue;
@@ -33,6 +36,8 @@ export function checkBodyValue(v: unknown): void {
 /** The body must be a JSON object (every write endpoint takes one): `null`, a list or a scalar is refused. */
 export function requireObjectBody(v: unknown): void {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw badRequest(`request body must be a JSON object, got ${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v}`);
+    throw badRequest(
+      `request body must be a JSON object, got ${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v}`,
+    );
   }
 }

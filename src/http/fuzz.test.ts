@@ -65,8 +65,16 @@ function validJob(id: string): Record<string, any> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'drover-fuzz-'));
   server = await createServer({ dataDir: dir, logger: nullLogger, numWorkers: 1 });
-  http = await startHttpApi({ host: '127.0.0.1', port: 0, server, agent: { self: () => ({}) }, logger: nullLogger, limits: { httpMaxConnsPerClient: 0 } });
-  const put = (path: string, body: unknown) => fetch(`${http.address}${path}`, { method: 'PUT', body: JSON.stringify(body) });
+  http = await startHttpApi({
+    host: '127.0.0.1',
+    port: 0,
+    server,
+    agent: { self: () => ({}) },
+    logger: nullLogger,
+    limits: { httpMaxConnsPerClient: 0 },
+  });
+  const put = (path: string, body: unknown) =>
+    fetch(`${http.address}${path}`, { method: 'PUT', body: JSON.stringify(body) });
   await put('/v1/internal/client/register', {
     Node: {
       ID: nodeID,
@@ -107,7 +115,15 @@ const jobPaths = paths(validJob('x'));
 
 const hostileLeaf: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(null, -1, -0, 1.5, 1e308, -1e308, 2 ** 53 + 2, 0, '', true, false, {}, [], [null], [[]], { '': '' }),
-  fc.constantFrom('${attr.kernel.name}', '(a+)+$', '{{ range $i := . }}', '../../etc/passwd', '\u0000', '%00', 'x'.repeat(70_000)),
+  fc.constantFrom(
+    '${attr.kernel.name}',
+    '(a+)+$',
+    '{{ range $i := . }}',
+    '../../etc/passwd',
+    '\u0000',
+    '%00',
+    'x'.repeat(70_000),
+  ),
   fc.string({ maxLength: 24 }),
   fc.integer(),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
@@ -121,11 +137,53 @@ const body: fc.Arbitrary<string> = fc.oneof(
     setAt(j, jobPaths[i]!, leaf);
     return JSON.stringify(envelope ? { Job: j } : j);
   }),
-  fc.dictionary(fc.constantFrom('Job', 'Items', 'Node', 'NodeID', 'Status', 'Allocs', 'Upsert', 'Delete', 'Count', 'Meta', 'JobHCL', 'Eligibility', 'DrainSpec', 'JobVersion', 'All', 'Groups', 'Pause', 'DeploymentID', 'Payload', 'Target', 'Namespace', 'Path'), hostileLeaf).map((o) => JSON.stringify(o)),
+  fc
+    .dictionary(
+      fc.constantFrom(
+        'Job',
+        'Items',
+        'Node',
+        'NodeID',
+        'Status',
+        'Allocs',
+        'Upsert',
+        'Delete',
+        'Count',
+        'Meta',
+        'JobHCL',
+        'Eligibility',
+        'DrainSpec',
+        'JobVersion',
+        'All',
+        'Groups',
+        'Pause',
+        'DeploymentID',
+        'Payload',
+        'Target',
+        'Namespace',
+        'Path',
+      ),
+      hostileLeaf,
+    )
+    .map((o) => JSON.stringify(o)),
   fc.constantFrom(
-    'null', '[]', '"x"', '1', 'true', '', ' ', '{', 'nul', '{"Job":null}', '{"Job":[]}', '{"Job":{"TaskGroups":[null]}}',
-    '{"Job":{"ID":"p","__proto__":{"x":1}}}', '{"__proto__":{}}', '{"constructor":{"prototype":{"x":1}}}',
-    '['.repeat(200) + ']'.repeat(200), '{"a":'.repeat(100) + '1' + '}'.repeat(100),
+    'null',
+    '[]',
+    '"x"',
+    '1',
+    'true',
+    '',
+    ' ',
+    '{',
+    'nul',
+    '{"Job":null}',
+    '{"Job":[]}',
+    '{"Job":{"TaskGroups":[null]}}',
+    '{"Job":{"ID":"p","__proto__":{"x":1}}}',
+    '{"__proto__":{}}',
+    '{"constructor":{"prototype":{"x":1}}}',
+    '['.repeat(200) + ']'.repeat(200),
+    '{"a":'.repeat(100) + '1' + '}'.repeat(100),
     `{"JobHCL":${JSON.stringify('job "x" { meta { a = regex("(a+)+$", "' + 'a'.repeat(40) + '!") } }')}}`,
     `{"JobHCL":${JSON.stringify('job "x" {'.repeat(500))}}`,
   ),
@@ -137,18 +195,57 @@ const param: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('%', '%ZZ', '%00', '..', '%2e%2e', 'a'.repeat(5000), '%C0%AF', '\u2028'),
 );
 
-const queryKeys = ['index', 'wait', 'namespace', 'prefix', 'purge', 'all', 'resources', 'diffs', 'cas', 'origin', 'offset', 'plain', 'follow', 'type', 'task', 'filter', 'per_page', 'next_token', 'region', 'stale'];
+const queryKeys = [
+  'index',
+  'wait',
+  'namespace',
+  'prefix',
+  'purge',
+  'all',
+  'resources',
+  'diffs',
+  'cas',
+  'origin',
+  'offset',
+  'plain',
+  'follow',
+  'type',
+  'task',
+  'filter',
+  'per_page',
+  'next_token',
+  'region',
+  'stale',
+];
 const queryValue: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('', '0', '1', '-1', 'true', 'false', '99999999999999999999999', '1e3', 'NaN', '*', 'default', 'stdout', 'end', '1h', '-5s'),
+  fc.constantFrom(
+    '',
+    '0',
+    '1',
+    '-1',
+    'true',
+    'false',
+    '99999999999999999999999',
+    '1e3',
+    'NaN',
+    '*',
+    'default',
+    'stdout',
+    'end',
+    '1h',
+    '-5s',
+  ),
   fc.string({ maxLength: 16 }),
 );
-const query: fc.Arbitrary<string> = fc.dictionary(fc.constantFrom(...queryKeys), queryValue, { maxKeys: 4 }).map((q) => {
-  // A blocking query waits as long as it is asked to: ask briefly, so "slow" means stuck.
-  if ('index' in q) q.wait = '100ms';
-  // A followed log stream stays open by design.
-  delete q.follow;
-  return new URLSearchParams(q).toString();
-});
+const query: fc.Arbitrary<string> = fc
+  .dictionary(fc.constantFrom(...queryKeys), queryValue, { maxKeys: 4 })
+  .map((q) => {
+    // A blocking query waits as long as it is asked to: ask briefly, so "slow" means stuck.
+    if ('index' in q) q.wait = '100ms';
+    // A followed log stream stays open by design.
+    delete q.follow;
+    return new URLSearchParams(q).toString();
+  });
 
 /**
  * The 5xx answers the API documents for input it cannot serve (docs/api.md): a client endpoint whose node
@@ -170,7 +267,9 @@ describe('the HTTP API under fuzzing', () => {
   it(
     'answers every route with hostile input without 5xx, within 2 s, and still writes afterwards',
     async () => {
-      const routes = buildRouter({ server, agent: { self: () => ({}) }, logger: nullLogger }).list().filter((r) => !r.pattern.startsWith('/ui') && r.pattern !== '/v1/event/stream'); // the event stream stays open by design
+      const routes = buildRouter({ server, agent: { self: () => ({}) }, logger: nullLogger })
+        .list()
+        .filter((r) => !r.pattern.startsWith('/ui') && r.pattern !== '/v1/event/stream'); // the event stream stays open by design
       expect(routes.length).toBeGreaterThan(40);
       const findings: Finding[] = [];
       let requests = 0;
@@ -180,42 +279,58 @@ describe('the HTTP API under fuzzing', () => {
       };
       const warmUpUntil = performance.now() + budgetMs / 4;
       let rssStart = 0;
-      const request = fc.record({ route: fc.constantFrom(...routes), params: fc.array(param, { minLength: 2, maxLength: 2 }), query, body });
-      await fc.assert(
-        fc.asyncProperty(request, async ({ route, params, query: q, body: b }) => {
-          let i = 0;
-          const path = route.pattern.replace(/:[a-zA-Z]+|\*[a-zA-Z]+/g, () => params[i++ % params.length] || 'x');
-          const url = `${http.address}${path}${q ? `?${q}` : ''}`;
-          const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
-          const started = performance.now();
-          let status = 0;
-          let text: string;
-          try {
-            const res = await fetch(url, { method: route.method, body: hasBody ? b : undefined, signal: AbortSignal.timeout(10_000) });
-            status = res.status;
-            text = (await res.text()).slice(0, 300);
-          } catch (e) {
-            text = `request failed: ${(e as Error).message}`;
-          }
-          const ms = performance.now() - started;
-          requests++;
-          // The start figure is taken after a warm-up: the first requests fill caches and the JIT, not leaks.
-          if (rssStart === 0 && performance.now() > warmUpUntil) rssStart = rssAt();
-          if ((status >= 500 && !documented(route.pattern, status)) || status === 0 || ms > slowMs) {
-            findings.push({ method: route.method, url: url.slice(0, 300), status, ms: Math.round(ms), text });
-            return false;
-          }
-          return true;
-        }),
-        { numRuns: 1_000_000, interruptAfterTimeLimit: budgetMs, markInterruptAsFailure: false, endOnFailure: true },
-      ).catch((e: unknown) => {
-        throw new Error(`fuzz finding after ${requests} requests: ${JSON.stringify(findings[0] ?? String(e))}`, { cause: e });
+      const request = fc.record({
+        route: fc.constantFrom(...routes),
+        params: fc.array(param, { minLength: 2, maxLength: 2 }),
+        query,
+        body,
       });
+      await fc
+        .assert(
+          fc.asyncProperty(request, async ({ route, params, query: q, body: b }) => {
+            let i = 0;
+            const path = route.pattern.replace(/:[a-zA-Z]+|\*[a-zA-Z]+/g, () => params[i++ % params.length] || 'x');
+            const url = `${http.address}${path}${q ? `?${q}` : ''}`;
+            const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
+            const started = performance.now();
+            let status = 0;
+            let text: string;
+            try {
+              const res = await fetch(url, {
+                method: route.method,
+                body: hasBody ? b : undefined,
+                signal: AbortSignal.timeout(10_000),
+              });
+              status = res.status;
+              text = (await res.text()).slice(0, 300);
+            } catch (e) {
+              text = `request failed: ${(e as Error).message}`;
+            }
+            const ms = performance.now() - started;
+            requests++;
+            // The start figure is taken after a warm-up: the first requests fill caches and the JIT, not leaks.
+            if (rssStart === 0 && performance.now() > warmUpUntil) rssStart = rssAt();
+            if ((status >= 500 && !documented(route.pattern, status)) || status === 0 || ms > slowMs) {
+              findings.push({ method: route.method, url: url.slice(0, 300), status, ms: Math.round(ms), text });
+              return false;
+            }
+            return true;
+          }),
+          { numRuns: 1_000_000, interruptAfterTimeLimit: budgetMs, markInterruptAsFailure: false, endOnFailure: true },
+        )
+        .catch((e: unknown) => {
+          throw new Error(`fuzz finding after ${requests} requests: ${JSON.stringify(findings[0] ?? String(e))}`, {
+            cause: e,
+          });
+        });
       expect(findings).toEqual([]);
       expect(requests).toBeGreaterThan(100);
 
       // The agent still writes, and memory comes back.
-      const res = await fetch(`${http.address}/v1/jobs`, { method: 'PUT', body: JSON.stringify({ Job: validJob('after-fuzz') }) });
+      const res = await fetch(`${http.address}/v1/jobs`, {
+        method: 'PUT',
+        body: JSON.stringify({ Job: validJob('after-fuzz') }),
+      });
       expect(res.status).toBe(200);
       if (rssStart > 0) {
         await expect.poll(() => rssAt(), { timeout: 10_000, interval: 500 }).toBeLessThan(rssStart * 1.2);

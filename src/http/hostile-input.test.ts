@@ -27,7 +27,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function call(method: string, path: string, body?: unknown, rawBody?: string, headers: Record<string, string> = {}) {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  rawBody?: string,
+  headers: Record<string, string> = {},
+) {
   const started = performance.now();
   const res = await fetch(`${http.address}${path}`, {
     method,
@@ -72,7 +78,9 @@ describe('hostile input over the HTTP API', () => {
       Drivers: { raw_exec: { Detected: true, Healthy: true } },
       SecretID: 'hostile-input-node-secret-0001',
     };
-    const reg = await call('PUT', '/v1/internal/client/register', { Node: node }, undefined, { 'X-Drover-Node-Secret': node.SecretID });
+    const reg = await call('PUT', '/v1/internal/client/register', { Node: node }, undefined, {
+      'X-Drover-Node-Secret': node.SecretID,
+    });
     expect(reg.status, reg.text).toBe(200);
     const r = await call('PUT', '/v1/jobs', {
       Job: job('regex', (j) => {
@@ -99,7 +107,10 @@ describe('hostile input over the HTTP API', () => {
   it('refuses a task Config nested 10,000 levels deep, on register and on validate, and keeps writing', async () => {
     // Built as text: JSON.stringify itself overflows the stack on such a value.
     const deep = '{"x":'.repeat(10_000) + '"x"' + '}'.repeat(10_000);
-    const body = JSON.stringify({ Job: job('deep') }).replace('"command":"/bin/true"', `"command":"/bin/true","args":${deep}`);
+    const body = JSON.stringify({ Job: job('deep') }).replace(
+      '"command":"/bin/true"',
+      `"command":"/bin/true","args":${deep}`,
+    );
     const reg = await call('PUT', '/v1/jobs', undefined, body);
     expect(reg.status).toBe(400);
     expect(reg.text).toMatch(/more than 64 levels deep at Job\.TaskGroups\[0\]\.Tasks\[0\]\.Config\.args/);
@@ -110,7 +121,9 @@ describe('hostile input over the HTTP API', () => {
   it('refuses a Config deeper than the free-form bound, naming the field', async () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 40; i++) deep = { x: deep };
-    const r = await call('PUT', '/v1/jobs', { Job: job('deep40', (j) => (j.TaskGroups[0].Tasks[0].Config = { args: deep })) });
+    const r = await call('PUT', '/v1/jobs', {
+      Job: job('deep40', (j) => (j.TaskGroups[0].Tasks[0].Config = { args: deep })),
+    });
     expect(r.status).toBe(400);
     expect(r.text).toContain('TaskGroups[0].Tasks[0].Config');
     expect(r.text).toContain('nested more than 32 levels');
@@ -147,7 +160,11 @@ describe('hostile input over the HTTP API', () => {
     ],
     ['TaskGroups: [null]', (j: Record<string, any>) => (j.TaskGroups = [null]), 'TaskGroups[0]'],
     ['Tasks: [null]', (j: Record<string, any>) => (j.TaskGroups[0].Tasks = [null]), 'TaskGroups[0].Tasks[0]'],
-    ['Artifacts: [null]', (j: Record<string, any>) => (j.TaskGroups[0].Tasks[0].Artifacts = [null]), 'TaskGroups[0].Tasks[0].Artifacts[0]'],
+    [
+      'Artifacts: [null]',
+      (j: Record<string, any>) => (j.TaskGroups[0].Tasks[0].Artifacts = [null]),
+      'TaskGroups[0].Tasks[0].Artifacts[0]',
+    ],
   ])('refuses a job with %s, naming the field', async (_name, mutate, field) => {
     const r = await call('PUT', '/v1/jobs', { Job: job('bad', mutate) });
     expect(r.status, r.text).toBe(400);
@@ -194,7 +211,9 @@ describe('hostile input over the HTTP API', () => {
   });
 
   it('refuses a node whose NodeResources is a number', async () => {
-    const r = await call('PUT', '/v1/internal/client/register', { Node: { ID: '3b6c1c0e-0000-4000-8000-000000000009', Name: 'bad', NodeResources: 5 } });
+    const r = await call('PUT', '/v1/internal/client/register', {
+      Node: { ID: '3b6c1c0e-0000-4000-8000-000000000009', Name: 'bad', NodeResources: 5 },
+    });
     expect(r.status).toBe(400);
     expect(r.text).toContain('Node.NodeResources');
   });

@@ -1,4 +1,12 @@
-export { startHttpApi, buildRouter, handleRequest, DEFAULT_MAX_BODY_BYTES, type HttpApi, type HttpTlsMaterial, type HttpTlsOptions } from './server.js';
+export {
+  startHttpApi,
+  buildRouter,
+  handleRequest,
+  DEFAULT_MAX_BODY_BYTES,
+  type HttpApi,
+  type HttpTlsMaterial,
+  type HttpTlsOptions,
+} from './server.js';
 export type { HttpApiOptions, ClientReadAPI, AgentInfo, ClusterInfo, ServerMember } from './types.js';
 export { parseDurationMs } from './query.js';
 export { decodeJob } from './routes/jobs.js';

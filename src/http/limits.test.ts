@@ -11,9 +11,25 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function api(limits: { httpMaxConnsPerClient?: number; httpHeaderTimeoutMs?: number; httpBodyTimeoutMs?: number }): Promise<HttpApi> {
-  const server = await createServer({ dataDir: ':memory:', backend: new MemoryBackend(), logger: nullLogger, numWorkers: 1 });
-  const http = await startHttpApi({ host: '127.0.0.1', port: 0, server, agent: { self: () => ({}) }, logger: nullLogger, limits });
+async function api(limits: {
+  httpMaxConnsPerClient?: number;
+  httpHeaderTimeoutMs?: number;
+  httpBodyTimeoutMs?: number;
+}): Promise<HttpApi> {
+  const server = await createServer({
+    dataDir: ':memory:',
+    backend: new MemoryBackend(),
+    logger: nullLogger,
+    numWorkers: 1,
+  });
+  const http = await startHttpApi({
+    host: '127.0.0.1',
+    port: 0,
+    server,
+    agent: { self: () => ({}) },
+    logger: nullLogger,
+    limits,
+  });
   cleanups.push(async () => {
     await http.close();
     await server.stop();
@@ -66,7 +82,9 @@ describe('HTTP connection limits', () => {
     const http = await api({ httpBodyTimeoutMs: 500 });
     const s = await socket(http.port);
     const closed = readAll(s);
-    s.write('PUT /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"Job":');
+    s.write(
+      'PUT /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"Job":',
+    );
     const started = Date.now();
     await closed;
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -83,12 +101,19 @@ describe('agent health', () => {
       apply(b);
     };
     const server = await createServer({ dataDir: ':memory:', backend, logger: nullLogger, numWorkers: 1 });
-    const http = await startHttpApi({ host: '127.0.0.1', port: 0, server, agent: { self: () => ({}) }, logger: nullLogger });
+    const http = await startHttpApi({
+      host: '127.0.0.1',
+      port: 0,
+      server,
+      agent: { self: () => ({}) },
+      logger: nullLogger,
+    });
     cleanups.push(async () => {
       await http.close();
       await server.stop();
     });
-    const var1 = () => fetch(`${http.address}/v1/var/disk/test`, { method: 'PUT', body: JSON.stringify({ Items: { a: 'b' } }) });
+    const var1 = () =>
+      fetch(`${http.address}/v1/var/disk/test`, { method: 'PUT', body: JSON.stringify({ Items: { a: 'b' } }) });
     expect((await fetch(`${http.address}/v1/agent/health`)).status).toBe(200);
     full = true;
     expect((await var1()).status).toBe(500);

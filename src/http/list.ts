@@ -26,7 +26,8 @@ export function listParams(q: URLSearchParams): ListParams {
   if (filter !== null && filter.trim() !== '') out.filter = compileFilter(filter).test;
   const perPage = q.get('per_page');
   if (perPage !== null && perPage !== '') {
-    if (!/^\d{1,10}$/.test(perPage) || Number(perPage) > MAX_PER_PAGE) throw badRequest(`invalid per_page "${perPage}": expected a non-negative integer`);
+    if (!/^\d{1,10}$/.test(perPage) || Number(perPage) > MAX_PER_PAGE)
+      throw badRequest(`invalid per_page "${perPage}": expected a non-negative integer`);
     if (Number(perPage) > 0) out.perPage = Number(perPage);
   }
   const token = q.get('next_token');
@@ -57,7 +58,11 @@ export function applyList<T>(items: readonly T[], p: ListParams, key: (t: T) => 
 }
 
 /** A list answer with Nomad's list parameters applied and `X-Nomad-NextToken` set when there is more. */
-export function listReply<T>(p: ListParams, res: { value: readonly T[]; index: number }, key: (t: T) => string = byID): JsonReply {
+export function listReply<T>(
+  p: ListParams,
+  res: { value: readonly T[]; index: number },
+  key: (t: T) => string = byID,
+): JsonReply {
   if (isPlainList(p)) return new JsonReply(res.value, res.index);
   const { page, next } = applyList(res.value, p, key);
   return new JsonReply(page, res.index, 200, next !== undefined ? { 'X-Nomad-NextToken': next } : undefined);

@@ -22,7 +22,8 @@ export function queryOptions(q: URLSearchParams, from: { readonly signal: AbortS
   const index = q.get('index');
   if (index !== null && index !== '') {
     opts.signal = from.signal;
-    if (!/^\d+$/.test(index) || !Number.isSafeInteger(Number(index))) throw badRequest(`invalid index "${index}": expected a non-negative integer below 2^53`);
+    if (!/^\d+$/.test(index) || !Number.isSafeInteger(Number(index)))
+      throw badRequest(`invalid index "${index}": expected a non-negative integer below 2^53`);
     opts.minIndex = Number(index);
   }
   // Parsed even without `index`, as Nomad does, so a bad value is refused rather than silently ignored.
@@ -46,5 +47,7 @@ export function boolParam(q: URLSearchParams, name: string): boolean {
   if (v === null) return false;
   if (v === '' || GO_TRUE.has(v)) return true;
   if (GO_FALSE.has(v)) return false;
-  throw badRequest(`invalid value "${v}" for query parameter "${name}": expected true or false (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)`);
+  throw badRequest(
+    `invalid value "${v}" for query parameter "${name}": expected true or false (or 1, t, T, TRUE, True, 0, f, F, FALSE, False)`,
+  );
 }

@@ -3,7 +3,9 @@ import { encodeJson } from './reply.js';
 
 describe('encodeJson', () => {
   it('encodes lists of frozen, unfrozen and primitive elements exactly as JSON.stringify does', () => {
-    const frozen = Array.from({ length: 10 }, (_, i) => Object.freeze({ ID: `a${i}`, Tasks: { t: { State: 'running' } }, Gone: undefined }));
+    const frozen = Array.from({ length: 10 }, (_, i) =>
+      Object.freeze({ ID: `a${i}`, Tasks: { t: { State: 'running' } }, Gone: undefined }),
+    );
     const mixed = [...frozen, { ID: 'plain' }, null, 3, 'x', undefined];
     expect(encodeJson(mixed).toString()).toBe(JSON.stringify(mixed));
     expect(encodeJson(frozen.slice(0, 3)).toString()).toBe(JSON.stringify(frozen.slice(0, 3)));

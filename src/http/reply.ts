@@ -49,7 +49,8 @@ export function encodeJson(body: unknown): Buffer {
 }
 
 function encodeList(body: unknown): Buffer {
-  if (!Array.isArray(body) || body.length < ELEMENT_CACHE_MIN || !Object.isFrozen(body[0])) return Buffer.from(JSON.stringify(body ?? null));
+  if (!Array.isArray(body) || body.length < ELEMENT_CACHE_MIN || !Object.isFrozen(body[0]))
+    return Buffer.from(JSON.stringify(body ?? null));
   const parts: Buffer[] = [OPEN];
   for (let i = 0; i < body.length; i++) {
     if (i > 0) parts.push(COMMA);
@@ -66,7 +67,13 @@ function encodeList(body: unknown): Buffer {
   return Buffer.concat(parts);
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, index?: number, extra?: Record<string, string>): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  index?: number,
+  extra?: Record<string, string>,
+): void {
   const bytes = encodeJson(body);
   const headers: Record<string, string | number> = {
     ...extra,
@@ -91,7 +98,10 @@ export function sendError(res: ServerResponse, err: unknown): void {
   const e = isDroverError(err) ? err : new DroverError('Internal', err instanceof Error ? err.message : String(err));
   const status = ErrorCodes[e.code] ?? 500;
   const first = e.problems[0];
-  const body = first !== undefined && !e.message.includes(formatProblem(first)) ? `${e.message}\n${e.problems.map(formatProblem).join('\n')}` : e.message;
+  const body =
+    first !== undefined && !e.message.includes(formatProblem(first))
+      ? `${e.message}\n${e.problems.map(formatProblem).join('\n')}`
+      : e.message;
   if (res.headersSent) {
     res.destroy();
     return;

@@ -58,7 +58,13 @@ export class Router {
    * Finds the route for a request. Returns `methodNotAllowed` when the path exists with other methods,
    * so the API can answer 405 rather than 404.
    */
-  match(method: string, path: string): { handler: Handler; params: Record<string, string>; method: string; pattern: string } | 'methodNotAllowed' | undefined {
+  match(
+    method: string,
+    path: string,
+  ):
+    | { handler: Handler; params: Record<string, string>; method: string; pattern: string }
+    | 'methodNotAllowed'
+    | undefined {
     const parts = path.split('/').filter(Boolean);
     // Most paths have nothing to decode.
     if (path.includes('%')) for (let i = 0; i < parts.length; i++) parts[i] = safeDecode(parts[i]!);
@@ -67,7 +73,8 @@ export class Router {
       const params = matchSegments(r.segments, parts);
       if (!params) continue;
       pathMatched = true;
-      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { handler: r.handler, params, method: r.method, pattern: r.pattern };
+      if (r.method === method || (method === 'HEAD' && r.method === 'GET'))
+        return { handler: r.handler, params, method: r.method, pattern: r.pattern };
     }
     return pathMatched ? 'methodNotAllowed' : undefined;
   }

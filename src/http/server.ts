@@ -191,7 +191,8 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       }
       ctx.params = m.params;
       const region = query.get('region');
-      if (region && opts.region !== undefined && region !== opts.region) throw badRequest(`unknown region "${region}": this agent serves region "${opts.region}" and knows no other`);
+      if (region && opts.region !== undefined && region !== opts.region)
+        throw badRequest(`unknown region "${region}": this agent serves region "${opts.region}" and knows no other`);
       let filter: ((body: unknown) => unknown) | undefined;
       const gate = opts.acl ?? opts.aclGate;
       if (gate?.enabled) {
@@ -200,10 +201,16 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       }
       const out = await m.handler(ctx);
       if (out === HANDLED) return;
-      if (out instanceof JsonReply) sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index, out.headers);
+      if (out instanceof JsonReply)
+        sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index, out.headers);
       else sendJson(res, 200, filter ? filter(out) : out);
     } catch (e) {
-      if (!isDroverError(e)) opts.logger.error('http handler failed', { method: req.method, path: pathname, error: String((e as Error)?.stack ?? e) });
+      if (!isDroverError(e))
+        opts.logger.error('http handler failed', {
+          method: req.method,
+          path: pathname,
+          error: String((e as Error)?.stack ?? e),
+        });
       // An oversized body is still read to its end (and thrown away) rather than the connection closed, so
       // a client still sending reads our 413 instead of a broken pipe.
       if (isDroverError(e, 'BodyTooLarge')) req.resume();
@@ -224,7 +231,9 @@ function limitConnsPerClient(server: Server, max: number): void {
     const n = (open.get(addr) ?? 0) + 1;
     if (n > max) {
       const body = `too many connections from ${addr}: the limit is ${max} (limits.http_max_conns_per_client)`;
-      socket.end(`HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       socket.destroySoon();
       return;
     }
@@ -260,7 +269,9 @@ export interface HttpTlsOptions {
 }
 
 /** Starts the API listener; resolves once it is accepting connections. */
-export async function startHttpApi(opts: HttpApiOptions & { host: string; port: number; tls?: HttpTlsOptions }): Promise<HttpApi> {
+export async function startHttpApi(
+  opts: HttpApiOptions & { host: string; port: number; tls?: HttpTlsOptions },
+): Promise<HttpApi> {
   const router = buildRouter(opts);
   const handler = handleRequest(router, opts);
   const headersTimeout = opts.limits?.httpHeaderTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
@@ -271,7 +282,10 @@ export async function startHttpApi(opts: HttpApiOptions & { host: string; port: 
   // Node checks the header deadline on this interval (30 s by default): check often enough to honour it.
   const common = { keepAliveTimeout: 65_000, connectionsCheckingInterval: Math.min(1_000, headersTimeout) };
   const server: Server = tls
-    ? createHttpsServer({ ...common, ...tls.material, requestCert: true, rejectUnauthorized: tls.requireClientCert }, onRequest)
+    ? createHttpsServer(
+        { ...common, ...tls.material, requestCert: true, rejectUnauthorized: tls.requireClientCert },
+        onRequest,
+      )
     : createServer(common, onRequest);
   // Blocking queries may be held for minutes: no deadline on the whole request, only on its headers and body.
   server.requestTimeout = 0;

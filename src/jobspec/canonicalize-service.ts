@@ -23,10 +23,14 @@ export function canonicalizeService(s: Obj, t: Obj | null, g: Obj, job: Obj): vo
   fill(s, { EnableTagOverride: false, PortLabel: '', Address: '', TaskName: '' });
   if (isSet(s.Connect)) canonicalizeConnect(s.Connect);
   for (const c of s.Checks ?? []) {
-    const cr = isSet(s.CheckRestart) || isSet(c.CheckRestart) ? { ...(s.CheckRestart ?? {}), ...stripNull(c.CheckRestart) } : null;
+    const cr =
+      isSet(s.CheckRestart) || isSet(c.CheckRestart)
+        ? { ...(s.CheckRestart ?? {}), ...stripNull(c.CheckRestart) }
+        : null;
     if (cr) fill(cr, { Limit: 0, Grace: 1 * S, IgnoreWarnings: false });
     c.CheckRestart = cr;
-    for (const k of ['SuccessBeforePassing', 'FailuresBeforeCritical', 'FailuresBeforeWarning']) if (!(c[k] > 0)) c[k] = 0;
+    for (const k of ['SuccessBeforePassing', 'FailuresBeforeCritical', 'FailuresBeforeWarning'])
+      if (!(c[k] > 0)) c[k] = 0;
     if (!c.OnUpdate) c.OnUpdate = s.OnUpdate;
   }
 }
@@ -54,8 +58,16 @@ function canonicalizeProxy(p: Obj): void {
   if (isEmpty(p.Upstreams)) p.Upstreams = null;
   for (const u of p.Upstreams ?? []) {
     fill(u, {
-      DestinationName: '', DestinationNamespace: '', DestinationPeer: '', DestinationPartition: '', DestinationType: '',
-      LocalBindPort: 0, Datacenter: '', LocalBindAddress: '', LocalBindSocketPath: '', LocalBindSocketMode: '',
+      DestinationName: '',
+      DestinationNamespace: '',
+      DestinationPeer: '',
+      DestinationPartition: '',
+      DestinationType: '',
+      LocalBindPort: 0,
+      Datacenter: '',
+      LocalBindAddress: '',
+      LocalBindSocketPath: '',
+      LocalBindSocketMode: '',
     });
     if (isEmpty(u.Config)) u.Config = null;
   }

@@ -42,16 +42,24 @@ export const defaultUpdate = (): Obj => ({
   AutoPromote: false,
 });
 
-const defaultMigrate = (): Obj => ({ MaxParallel: 1, HealthCheck: 'checks', MinHealthyTime: 10 * S, HealthyDeadline: 5 * M });
+const defaultMigrate = (): Obj => ({
+  MaxParallel: 1,
+  HealthCheck: 'checks',
+  MinHealthyTime: 10 * S,
+  HealthyDeadline: 5 * M,
+});
 
 function defaultReschedule(type: string): Obj | null {
-  if (type === 'service') return { Attempts: 0, Interval: 0, Delay: 30 * S, DelayFunction: 'exponential', MaxDelay: H, Unlimited: true };
-  if (type === 'batch') return { Attempts: 1, Interval: 24 * H, Delay: 5 * S, DelayFunction: 'constant', MaxDelay: 0, Unlimited: false };
+  if (type === 'service')
+    return { Attempts: 0, Interval: 0, Delay: 30 * S, DelayFunction: 'exponential', MaxDelay: H, Unlimited: true };
+  if (type === 'batch')
+    return { Attempts: 1, Interval: 24 * H, Delay: 5 * S, DelayFunction: 'constant', MaxDelay: 0, Unlimited: false };
   return null;
 }
 
 function defaultRestart(type: string): Obj {
-  if (type === 'service' || type === 'system') return { Interval: 30 * M, Attempts: 2, Delay: 15 * S, Mode: 'fail', RenderTemplates: false };
+  if (type === 'service' || type === 'system')
+    return { Interval: 30 * M, Attempts: 2, Delay: 15 * S, Mode: 'fail', RenderTemplates: false };
   return { Interval: 24 * H, Attempts: 3, Delay: 15 * S, Mode: 'fail', RenderTemplates: false };
 }
 
@@ -62,15 +70,34 @@ function defaultRestart(type: string): Obj {
 export function canonicalizeJob(input: Job, opts: { inPlace?: boolean } = {}): Job {
   const j: Obj = (opts.inPlace === true ? input : structuredClone(input)) as Obj;
   fill(j, {
-    ID: '', Priority: 50, Stop: false, Region: 'global', Namespace: 'default', Type: 'service', AllAtOnce: false,
-    ParentID: '', ConsulNamespace: '', ConsulToken: '', VaultToken: '', VaultNamespace: '', NomadTokenID: '',
-    Status: '', StatusDescription: '', Stable: false, Version: 0, CreateIndex: 0, ModifyIndex: 0, JobModifyIndex: 0,
-    NodePool: '', Dispatched: false,
+    ID: '',
+    Priority: 50,
+    Stop: false,
+    Region: 'global',
+    Namespace: 'default',
+    Type: 'service',
+    AllAtOnce: false,
+    ParentID: '',
+    ConsulNamespace: '',
+    ConsulToken: '',
+    VaultToken: '',
+    VaultNamespace: '',
+    NomadTokenID: '',
+    Status: '',
+    StatusDescription: '',
+    Stable: false,
+    Version: 0,
+    CreateIndex: 0,
+    ModifyIndex: 0,
+    JobModifyIndex: 0,
+    NodePool: '',
+    Dispatched: false,
   });
   if (j.Name === undefined || j.Name === null || j.Name === '') j.Name = j.ID;
   if (isSet(j.Update)) fill(j.Update, defaultUpdate());
   else if (j.Type === 'service') j.Update = defaultUpdate();
-  if (isSet(j.Periodic)) fill(j.Periodic, { Enabled: true, Spec: '', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' });
+  if (isSet(j.Periodic))
+    fill(j.Periodic, { Enabled: true, Spec: '', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' });
   if (isSet(j.Multiregion)) canonicalizeMultiregion(j.Multiregion);
   for (const a of j.Affinities ?? []) fill(a, { Weight: 50 });
   for (const sp of j.Spreads ?? []) canonicalizeSpread(sp);
@@ -90,7 +117,16 @@ function canonicalizeSpread(sp: Obj): void {
 function canonicalizeGroup(g: Obj, job: Obj): void {
   fill(g, { Name: '' });
   if (!isSet(g.Count)) g.Count = isSet(g.Scaling) && isSet(g.Scaling.Min) ? g.Scaling.Min : 1;
-  if (isSet(g.Scaling)) fill(g.Scaling, { Enabled: true, Min: g.Count, Type: 'horizontal', ID: '', Namespace: '', CreateIndex: 0, ModifyIndex: 0 });
+  if (isSet(g.Scaling))
+    fill(g.Scaling, {
+      Enabled: true,
+      Min: g.Count,
+      Type: 'horizontal',
+      ID: '',
+      Namespace: '',
+      CreateIndex: 0,
+      ModifyIndex: 0,
+    });
   g.EphemeralDisk = fill(g.EphemeralDisk ?? {}, { Sticky: false, Migrate: false, SizeMB: 300 });
 
   let upd: Obj | null = isSet(job.Update) ? { ...job.Update } : null;
@@ -106,7 +142,10 @@ function canonicalizeGroup(g: Obj, job: Obj): void {
     resch = merge(merge(resch, job.Reschedule), g.ReschedulePolicy);
     g.ReschedulePolicy = resch;
   } else if (isSet(g.ReschedulePolicy)) {
-    g.ReschedulePolicy = merge({ Attempts: 0, Interval: 0, Delay: 0, DelayFunction: '', MaxDelay: 0, Unlimited: false }, g.ReschedulePolicy);
+    g.ReschedulePolicy = merge(
+      { Attempts: 0, Interval: 0, Delay: 0, DelayFunction: '', MaxDelay: 0, Unlimited: false },
+      g.ReschedulePolicy,
+    );
   }
 
   g.RestartPolicy = merge(defaultRestart(job.Type), g.RestartPolicy);
@@ -127,7 +166,8 @@ function canonicalizeGroup(g: Obj, job: Obj): void {
 
 export function canonicalizeNetwork(n: Obj): void {
   fill(n, { Mode: '', Device: '', CIDR: '', IP: '', Hostname: '' });
-  for (const p of [...(n.ReservedPorts ?? []), ...(n.DynamicPorts ?? [])]) fill(p, { Value: 0, To: 0, HostNetwork: '' });
+  for (const p of [...(n.ReservedPorts ?? []), ...(n.DynamicPorts ?? [])])
+    fill(p, { Value: 0, To: 0, HostNetwork: '' });
 }
 
 function canonicalizeTask(t: Obj, g: Obj, job: Obj): void {
@@ -138,7 +178,15 @@ function canonicalizeTask(t: Obj, g: Obj, job: Obj): void {
   t.LogConfig = fill(t.LogConfig ?? {}, { MaxFiles: 10, MaxFileSizeMB: 10, Disabled: false });
   for (const a of t.Artifacts ?? []) canonicalizeArtifact(a);
   if (isSet(t.Vault)) {
-    fill(t.Vault, { Env: true, DisableFile: false, Namespace: '', Role: '', Cluster: 'default', ChangeMode: 'restart', AllowTokenExpiration: false });
+    fill(t.Vault, {
+      Env: true,
+      DisableFile: false,
+      Namespace: '',
+      Role: '',
+      Cluster: 'default',
+      ChangeMode: 'restart',
+      AllowTokenExpiration: false,
+    });
     if (!isSet(t.Vault.ChangeSignal)) t.Vault.ChangeSignal = 'SIGHUP';
     if (t.Vault.Cluster === '') t.Vault.Cluster = 'default';
   }
@@ -149,9 +197,11 @@ function canonicalizeTask(t: Obj, g: Obj, job: Obj): void {
   if (isSet(t.Lifecycle) && !t.Lifecycle.Hook && !t.Lifecycle.Sidecar) t.Lifecycle = null;
   if (isSet(t.Identity)) canonicalizeIdentity(t.Identity);
   for (const id of t.Identities ?? []) canonicalizeIdentity(id);
-  if (isSet(t.CSIPluginConfig)) fill(t.CSIPluginConfig, { MountDir: '', StagePublishBaseDir: '', HealthTimeout: 30 * S });
+  if (isSet(t.CSIPluginConfig))
+    fill(t.CSIPluginConfig, { MountDir: '', StagePublishBaseDir: '', HealthTimeout: 30 * S });
   t.RestartPolicy = isSet(g.RestartPolicy) ? merge(g.RestartPolicy, t.RestartPolicy) : t.RestartPolicy;
-  for (const sp of t.ScalingPolicies ?? []) fill(sp, { Enabled: true, ID: '', Namespace: '', CreateIndex: 0, ModifyIndex: 0 });
+  for (const sp of t.ScalingPolicies ?? [])
+    fill(sp, { Enabled: true, ID: '', Namespace: '', CreateIndex: 0, ModifyIndex: 0 });
 }
 
 function canonicalizeResources(r: Obj): Obj {
@@ -164,7 +214,16 @@ function canonicalizeResources(r: Obj): Obj {
 }
 
 function canonicalizeIdentity(id: Obj): void {
-  fill(id, { Name: 'default', Audience: ['nomad.io'], ChangeMode: '', ChangeSignal: '', Env: false, File: false, ServiceName: '', TTL: 0 });
+  fill(id, {
+    Name: 'default',
+    Audience: ['nomad.io'],
+    ChangeMode: '',
+    ChangeSignal: '',
+    Env: false,
+    File: false,
+    ServiceName: '',
+    TTL: 0,
+  });
 }
 
 function canonicalizeArtifact(a: Obj): void {
@@ -179,8 +238,17 @@ function canonicalizeArtifact(a: Obj): void {
 
 function canonicalizeTemplate(t: Obj): void {
   fill(t, {
-    SourcePath: '', DestPath: '', EmbeddedTmpl: '', ChangeMode: 'restart', Splay: 5 * S, Perms: '0644',
-    LeftDelim: '{{', RightDelim: '}}', Envvars: false, VaultGrace: 0, ErrMissingKey: false,
+    SourcePath: '',
+    DestPath: '',
+    EmbeddedTmpl: '',
+    ChangeMode: 'restart',
+    Splay: 5 * S,
+    Perms: '0644',
+    LeftDelim: '{{',
+    RightDelim: '}}',
+    Envvars: false,
+    VaultGrace: 0,
+    ErrMissingKey: false,
   });
   if (!isSet(t.ChangeSignal)) t.ChangeSignal = t.ChangeMode === 'signal' ? 'SIGHUP' : '';
   else t.ChangeSignal = String(t.ChangeSignal).toUpperCase();

@@ -16,7 +16,10 @@ async function parseCliForms(req: ConformanceParseRequest): Promise<{ status: nu
   return parseWith(req, { varFileContent: req.Variables });
 }
 
-async function parseWith(req: ConformanceParseRequest, vars: Partial<ParseHCLOptions>): Promise<{ status: number; body: unknown }> {
+async function parseWith(
+  req: ConformanceParseRequest,
+  vars: Partial<ParseHCLOptions>,
+): Promise<{ status: number; body: unknown }> {
   try {
     const { job } = parseJobHCL(req.JobHCL, { filename: 'input.hcl', allowFS: false, ...vars });
     return { status: 200, body: req.Canonicalize ? canonicalizeJob(job) : job };
@@ -27,7 +30,7 @@ async function parseWith(req: ConformanceParseRequest, vars: Partial<ParseHCLOpt
 }
 
 describeConformance('jobspec conformance', () => {
-  it('decodes Nomad\'s own test fixtures as Nomad does', async () => {
+  it("decodes Nomad's own test fixtures as Nomad does", async () => {
     const report = await runJobspecConformance(parseDirect);
     // eslint-disable-next-line no-console -- the CI log line the acceptance criteria name
     console.log(report.summary);

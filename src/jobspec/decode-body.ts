@@ -59,9 +59,17 @@ export function evalAttr(ctx: DecodeCtx, attr: Attribute, block: Block | null, p
 }
 
 const typeNames: Record<AttrType, string> = {
-  string: 'string', int: 'number', number: 'number', bool: 'bool', duration: 'duration (a string such as "30s")',
-  strings: 'list of string', ints: 'list of number', stringMap: 'map of string', stringListMap: 'map of list of string',
-  any: 'value', size: 'size (such as "256MB")',
+  string: 'string',
+  int: 'number',
+  number: 'number',
+  bool: 'bool',
+  duration: 'duration (a string such as "30s")',
+  strings: 'list of string',
+  ints: 'list of number',
+  stringMap: 'map of string',
+  stringListMap: 'map of list of string',
+  any: 'value',
+  size: 'size (such as "256MB")',
 };
 
 export type Converted = { ok: true; value: unknown } | { ok: false; error: string };
@@ -175,7 +183,12 @@ export function decodeBlock(specName: string, block: Block, ctx: DecodeCtx, pare
 function labelError(ctx: DecodeCtx, b: Block, want: number, path: string): boolean {
   if (b.labels.length === want) return false;
   const what = want === 0 ? 'no labels' : want === 1 ? 'one label' : `${want} labels`;
-  problemAt(ctx, b.labelRanges[0] ?? b.typeRange, `Extraneous or missing label: a ${b.type} block takes ${what}, got ${b.labels.length}`, path);
+  problemAt(
+    ctx,
+    b.labelRanges[0] ?? b.typeRange,
+    `Extraneous or missing label: a ${b.type} block takes ${what}, got ${b.labels.length}`,
+    path,
+  );
   return true;
 }
 
@@ -188,31 +201,62 @@ interface Seen {
   singles: Map<string, Block>;
 }
 
-export function decodeBodyInto(spec: BlockSpec, body: Body, self: Block | null, out: Obj, ctx: DecodeCtx, path: string): void {
+export function decodeBodyInto(
+  spec: BlockSpec,
+  body: Body,
+  self: Block | null,
+  out: Obj,
+  ctx: DecodeCtx,
+  path: string,
+): void {
   const seen: Seen = { attrs: new Map(), singles: new Map() };
   const selfDecoding = spec.custom !== undefined && SELF_DECODING.has(spec.custom);
   for (const item of body.items) {
     if (item.kind === 'attribute') {
       const as = spec.attrs[item.name];
       if (as) decodeAttr(as, item, self, out, ctx, path, seen);
-      else if (!selfDecoding) problemAt(ctx, item.nameRange, `Unsupported argument: an argument named "${item.name}" is not expected here`, path);
+      else if (!selfDecoding)
+        problemAt(
+          ctx,
+          item.nameRange,
+          `Unsupported argument: an argument named "${item.name}" is not expected here`,
+          path,
+        );
       continue;
     }
     const ref = spec.blocks[item.type];
     if (ref) {
       decodeSubBlock(ref, item, out, ctx, path, seen);
     } else if (!selfDecoding) {
-      problemAt(ctx, item.typeRange, `Unsupported block type: blocks of type "${item.type}" are not expected here`, path);
+      problemAt(
+        ctx,
+        item.typeRange,
+        `Unsupported block type: blocks of type "${item.type}" are not expected here`,
+        path,
+      );
     }
   }
   for (const [name, as] of Object.entries(spec.attrs)) {
     if (as.required && !seen.attrs.has(name)) {
-      problemAt(ctx, self?.typeRange, `Missing required argument: the argument "${name}" is required, but no definition was found`, path);
+      problemAt(
+        ctx,
+        self?.typeRange,
+        `Missing required argument: the argument "${name}" is required, but no definition was found`,
+        path,
+      );
     }
   }
 }
 
-function decodeAttr(as: BlockSpec['attrs'][string], item: Attribute, self: Block | null, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
+function decodeAttr(
+  as: BlockSpec['attrs'][string],
+  item: Attribute,
+  self: Block | null,
+  out: Obj,
+  ctx: DecodeCtx,
+  path: string,
+  seen: Seen,
+): void {
   if (seen.attrs.has(item.name)) {
     problemAt(ctx, item.nameRange, `Attribute redefined: the argument "${item.name}" was already set`, path);
     return;
@@ -229,16 +273,33 @@ function decodeAttr(as: BlockSpec['attrs'][string], item: Attribute, self: Block
   else if (c.value !== undefined) out[as.field] = c.value;
 }
 
-function decodeSubBlock(ref: BlockSpec['blocks'][string], item: Block, out: Obj, ctx: DecodeCtx, path: string, seen: Seen): void {
+function decodeSubBlock(
+  ref: BlockSpec['blocks'][string],
+  item: Block,
+  out: Obj,
+  ctx: DecodeCtx,
+  path: string,
+  seen: Seen,
+): void {
   if (ref.mode === 'single') {
     if (labelError(ctx, item, 0, path)) return;
     const prev = seen.singles.get(item.type);
     if (prev) {
-      problemAt(ctx, item.typeRange, `Duplicate ${item.type} block: only one "${item.type}" block is allowed here; the first was at line ${prev.typeRange.start.line}`, path);
+      problemAt(
+        ctx,
+        item.typeRange,
+        `Duplicate ${item.type} block: only one "${item.type}" block is allowed here; the first was at line ${prev.typeRange.start.line}`,
+        path,
+      );
       return;
     }
     if (seen.attrs.has(item.type)) {
-      problemAt(ctx, item.typeRange, `Duplicate ${item.type} block: "${item.type}" was already set as an argument`, path);
+      problemAt(
+        ctx,
+        item.typeRange,
+        `Duplicate ${item.type} block: "${item.type}" was already set as an argument`,
+        path,
+      );
       return;
     }
     seen.singles.set(item.type, item);
@@ -257,6 +318,12 @@ function decodeSubBlock(ref: BlockSpec['blocks'][string], item: Block, out: Obj,
   }
   const key = item.labels[0]!;
   const m = (out[ref.field] ??= {});
-  if (key in m) problemAt(ctx, item.labelRanges[0], `Duplicate ${item.type} "${key}": a ${item.type} with this name was already defined`, path);
+  if (key in m)
+    problemAt(
+      ctx,
+      item.labelRanges[0],
+      `Duplicate ${item.type} "${key}": a ${item.type} with this name was already defined`,
+      path,
+    );
   else m[key] = o;
 }

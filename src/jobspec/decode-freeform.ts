@@ -25,18 +25,33 @@ export function decodeFreeform(body: Body, self: Block | null, ctx: DecodeCtx, p
 }
 
 /** `env { K = "v" }` and `meta { ... }`: every value must convert to a string. */
-export function decodeStringMapBody(body: Body, self: Block | null, ctx: DecodeCtx, path: string): Record<string, string> {
+export function decodeStringMapBody(
+  body: Body,
+  self: Block | null,
+  ctx: DecodeCtx,
+  path: string,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of body.items) {
     if (item.kind === 'block') {
-      problemAt(ctx, item.typeRange, `Unexpected "${item.type}" block: only arguments (name = value) are allowed here`, path);
+      problemAt(
+        ctx,
+        item.typeRange,
+        `Unexpected "${item.type}" block: only arguments (name = value) are allowed here`,
+        path,
+      );
       continue;
     }
     const v = evalAttr(ctx, item, self, path);
     if (v === undefined) continue;
     const c = convert(v, 'string');
     if (!c.ok || c.value === undefined) {
-      problemAt(ctx, item.expr.range, `Incorrect attribute value type for "${item.name}": Unsuitable value: a string required`, path);
+      problemAt(
+        ctx,
+        item.expr.range,
+        `Incorrect attribute value type for "${item.name}": Unsuitable value: a string required`,
+        path,
+      );
       continue;
     }
     out[item.name] = c.value as string;
@@ -45,25 +60,59 @@ export function decodeStringMapBody(body: Body, self: Block | null, ctx: DecodeC
 }
 
 const ACRONYMS: Record<string, string> = {
-  id: 'ID', uid: 'UID', uids: 'UIDs', tls: 'TLS', sni: 'SNI', ca: 'CA', dns: 'DNS', cidrs: 'CIDRs', cidr: 'CIDR', ip: 'IP',
-  url: 'URL', http: 'HTTP', grpc: 'GRPC', ttl: 'TTL', sds: 'SDS', no: 'No',
+  id: 'ID',
+  uid: 'UID',
+  uids: 'UIDs',
+  tls: 'TLS',
+  sni: 'SNI',
+  ca: 'CA',
+  dns: 'DNS',
+  cidrs: 'CIDRs',
+  cidr: 'CIDR',
+  ip: 'IP',
+  url: 'URL',
+  http: 'HTTP',
+  grpc: 'GRPC',
+  ttl: 'TTL',
+  sds: 'SDS',
+  no: 'No',
 };
 
 /** Block names whose Nomad field is a list under a plural name. */
 const LIST_BLOCKS: Record<string, string> = {
-  upstreams: 'Upstreams', listener: 'Listeners', service: 'Services', path: 'Paths', paths: 'Paths',
+  upstreams: 'Upstreams',
+  listener: 'Listeners',
+  service: 'Services',
+  path: 'Paths',
+  paths: 'Paths',
 };
 /** Blocks keyed by their label, with the label stored as Name. */
 const MAP_BLOCKS = new Set(['envoy_gateway_bind_addresses']);
 /** Blocks that stay free-form maps. */
 const FREEFORM_BLOCKS = new Set(['config', 'meta', 'env', 'add', 'set']);
 const RENAMES: Record<string, string> = {
-  destination_namespace: 'DestinationNamespace', expose: 'Expose', tls_min_version: 'TLSMinVersion', tls_max_version: 'TLSMaxVersion',
-  local_service_address: 'LocalServiceAddress', ca_file: 'CAFile', envoy_dns_discovery_type: 'EnvoyDNSDiscoveryType',
-  disable_default_tcp_check: 'DisableDefaultTCPCheck', exclude_outbound_cidrs: 'ExcludeOutboundCIDRs', exclude_uids: 'ExcludeUIDs',
-  no_dns: 'NoDNS', tls_server_name: 'TLSServerName', kill_timeout: 'KillTimeout', shutdown_delay: 'ShutdownDelay',
-  memory: 'MemoryMB', memory_max: 'MemoryMaxMB', cpu: 'CPU', logs: 'LogConfig', max_file_size: 'MaxFileSizeMB', max_files: 'MaxFiles',
-  listener_port: 'ListenerPort', local_path_port: 'LocalPathPort',
+  destination_namespace: 'DestinationNamespace',
+  expose: 'Expose',
+  tls_min_version: 'TLSMinVersion',
+  tls_max_version: 'TLSMaxVersion',
+  local_service_address: 'LocalServiceAddress',
+  ca_file: 'CAFile',
+  envoy_dns_discovery_type: 'EnvoyDNSDiscoveryType',
+  disable_default_tcp_check: 'DisableDefaultTCPCheck',
+  exclude_outbound_cidrs: 'ExcludeOutboundCIDRs',
+  exclude_uids: 'ExcludeUIDs',
+  no_dns: 'NoDNS',
+  tls_server_name: 'TLSServerName',
+  kill_timeout: 'KillTimeout',
+  shutdown_delay: 'ShutdownDelay',
+  memory: 'MemoryMB',
+  memory_max: 'MemoryMaxMB',
+  cpu: 'CPU',
+  logs: 'LogConfig',
+  max_file_size: 'MaxFileSizeMB',
+  max_files: 'MaxFiles',
+  listener_port: 'ListenerPort',
+  local_path_port: 'LocalPathPort',
 };
 
 export function pascal(name: string): string {
@@ -71,7 +120,7 @@ export function pascal(name: string): string {
   if (renamed) return renamed;
   return name
     .split('_')
-    .map((w) => ACRONYMS[w] ?? (w.charAt(0).toUpperCase() + w.slice(1)))
+    .map((w) => ACRONYMS[w] ?? w.charAt(0).toUpperCase() + w.slice(1))
     .join('');
 }
 
@@ -92,7 +141,13 @@ export function decodeLoose(body: Body, self: Block | null, ctx: DecodeCtx, path
           continue;
         }
         v = d.ns;
-      } else if (field === 'LocalServicePort' || field === 'LocalBindPort' || field === 'OutboundPort' || field === 'LocalPathPort' || field === 'Port' && typeof v === 'number') {
+      } else if (
+        field === 'LocalServicePort' ||
+        field === 'LocalBindPort' ||
+        field === 'OutboundPort' ||
+        field === 'LocalPathPort' ||
+        (field === 'Port' && typeof v === 'number')
+      ) {
         const c = convert(v, 'int');
         if (c.ok) v = c.value;
       }

@@ -8,7 +8,14 @@ import { problemAt, type CustomHandler, type DecodeCtx, type Obj } from './decod
 import { decodeFreeform, decodeLoose, decodeStringMapBody } from './decode-freeform.js';
 
 const SUGAR_OPERATORS = [
-  'distinct_hosts', 'distinct_property', 'regexp', 'version', 'semver', 'set_contains', 'set_contains_all', 'set_contains_any',
+  'distinct_hosts',
+  'distinct_property',
+  'regexp',
+  'version',
+  'semver',
+  'set_contains',
+  'set_contains_all',
+  'set_contains_any',
 ];
 
 const constraint: CustomHandler = (out) => {
@@ -48,7 +55,13 @@ const network: CustomHandler = (out) => {
 };
 
 const resources: CustomHandler = (out, block, ctx, path) => {
-  for (const [f, n] of [['CPU', 'cpu'], ['Cores', 'cores'], ['MemoryMB', 'memory'], ['MemoryMaxMB', 'memory_max'], ['DiskMB', 'disk']] as const) {
+  for (const [f, n] of [
+    ['CPU', 'cpu'],
+    ['Cores', 'cores'],
+    ['MemoryMB', 'memory'],
+    ['MemoryMaxMB', 'memory_max'],
+    ['DiskMB', 'disk'],
+  ] as const) {
     rejectNegative(out, f, n, block, ctx, path);
   }
   if (out._Networks) {
@@ -78,13 +91,23 @@ const header: CustomHandler = (out, block, ctx, path) => {
   const m: Record<string, string[]> = {};
   for (const item of block.body.items) {
     if (item.kind === 'block') {
-      problemAt(ctx, item.typeRange, `Unsupported block type: blocks of type "${item.type}" are not expected here`, path);
+      problemAt(
+        ctx,
+        item.typeRange,
+        `Unsupported block type: blocks of type "${item.type}" are not expected here`,
+        path,
+      );
       continue;
     }
     const { value, diagnostics } = ctx.evaluate(item.expr, block);
     if (diagnostics.length) continue;
     if (!Array.isArray(value) || value.some((x) => typeof x !== 'string')) {
-      problemAt(ctx, item.expr.range, `Incorrect attribute value type for "${item.name}": a header's values must be a list of strings`, path);
+      problemAt(
+        ctx,
+        item.expr.range,
+        `Incorrect attribute value type for "${item.name}": a header's values must be a list of strings`,
+        path,
+      );
       continue;
     }
     m[item.name] = value as string[];
@@ -108,20 +131,35 @@ const loose: CustomHandler = (out, block, ctx, path) => {
 const groupScaling: CustomHandler = (out, block, ctx, path) => {
   out.Type ??= 'horizontal';
   if (out.Type !== 'horizontal') {
-    problemAt(ctx, block.typeRange, `task group scaling policy had invalid type: "${out.Type}" (expected "horizontal")`, path);
+    problemAt(
+      ctx,
+      block.typeRange,
+      `task group scaling policy had invalid type: "${out.Type}" (expected "horizontal")`,
+      path,
+    );
   }
 };
 
 const taskScaling: CustomHandler = (out, block, ctx, path) => {
   delete out._label;
   if (block.labels.length !== 1 || (block.labels[0] !== 'cpu' && block.labels[0] !== 'mem')) {
-    problemAt(ctx, block.labelRanges[0] ?? block.typeRange, 'Invalid scaling policy name: scaling policy name must be "cpu" or "mem"', path);
+    problemAt(
+      ctx,
+      block.labelRanges[0] ?? block.typeRange,
+      'Invalid scaling policy name: scaling policy name must be "cpu" or "mem"',
+      path,
+    );
     return;
   }
   const want = `vertical_${block.labels[0]}`;
   out.Type ??= want;
   if (out.Type !== want) {
-    problemAt(ctx, block.typeRange, `Invalid scaling policy type: a "${block.labels[0]}" scaling policy must have type "${want}", got "${out.Type}"`, path);
+    problemAt(
+      ctx,
+      block.typeRange,
+      `Invalid scaling policy type: a "${block.labels[0]}" scaling policy must have type "${want}", got "${out.Type}"`,
+      path,
+    );
   }
 };
 
@@ -133,7 +171,8 @@ const task: CustomHandler = (out, block, ctx, path) => {
     id.Env ??= false;
     id.File ??= false;
     if (id.Name === undefined || id.Name === '' || id.Name === 'default') {
-      if (out.Identity) problemAt(ctx, block.typeRange, 'Duplicate identity block: only one identity without a name is allowed', path);
+      if (out.Identity)
+        problemAt(ctx, block.typeRange, 'Duplicate identity block: only one identity without a name is allowed', path);
       out.Identity = id;
     } else named.push(id);
   }
@@ -143,7 +182,13 @@ const task: CustomHandler = (out, block, ctx, path) => {
     if (sb.kind !== 'block' || sb.type !== 'scaling' || sb.labels.length !== 1) continue;
     const label = sb.labels[0]!;
     const first = seen.get(label);
-    if (first) problemAt(ctx, sb.typeRange, `Duplicate scaling "${label}" block: a task has at most one "${label}" scaling policy; the first was at line ${first.typeRange.start.line}`, path);
+    if (first)
+      problemAt(
+        ctx,
+        sb.typeRange,
+        `Duplicate scaling "${label}" block: a task has at most one "${label}" scaling policy; the first was at line ${first.typeRange.start.line}`,
+        path,
+      );
     else seen.set(label, sb);
   }
 };
@@ -176,26 +221,55 @@ const job: CustomHandler = (out, block, ctx, path) => {
   }
   const v = out._Vault as Obj | undefined;
   delete out._Vault;
-  if (v) for (const g of (out.TaskGroups as Obj[] | undefined) ?? []) for (const t of g.Tasks ?? []) t.Vault ??= { ...v };
+  if (v)
+    for (const g of (out.TaskGroups as Obj[] | undefined) ?? []) for (const t of g.Tasks ?? []) t.Vault ??= { ...v };
   checkDuplicateNames(out, block, ctx, path);
 };
 
 function checkDuplicateNames(job: Obj, block: Block, ctx: DecodeCtx, path: string): void {
-  const groupBlocks = block.body.items.filter((b): b is Block => b.kind === 'block' && (b.type === 'group' || b.type === 'task'));
+  const groupBlocks = block.body.items.filter(
+    (b): b is Block => b.kind === 'block' && (b.type === 'group' || b.type === 'task'),
+  );
   const seen = new Set<string>();
   for (const g of (job.TaskGroups as Obj[] | undefined) ?? []) {
     const gb = groupBlocks.find((b) => b.labels[0] === g.Name);
-    if (seen.has(g.Name)) problemAt(ctx, gb?.labelRanges[0] ?? block.typeRange, `Duplicate group "${g.Name}": group names must be unique in a job`, path);
+    if (seen.has(g.Name))
+      problemAt(
+        ctx,
+        gb?.labelRanges[0] ?? block.typeRange,
+        `Duplicate group "${g.Name}": group names must be unique in a job`,
+        path,
+      );
     seen.add(g.Name);
     const tseen = new Set<string>();
     for (const t of (g.Tasks as Obj[] | undefined) ?? []) {
-      if (tseen.has(t.Name)) problemAt(ctx, gb?.labelRanges[0] ?? block.typeRange, `Duplicate task "${t.Name}" in group "${g.Name}": task names must be unique in a group`, path);
+      if (tseen.has(t.Name))
+        problemAt(
+          ctx,
+          gb?.labelRanges[0] ?? block.typeRange,
+          `Duplicate task "${t.Name}" in group "${g.Name}": task names must be unique in a group`,
+          path,
+        );
       tseen.add(t.Name);
     }
   }
 }
 
 export const HANDLERS: Record<string, CustomHandler> = {
-  constraint, affinity, network, resources, vault, template, periodic, header, stringMap, freeform, loose,
-  groupScaling, taskScaling, task, group, job,
+  constraint,
+  affinity,
+  network,
+  resources,
+  vault,
+  template,
+  periodic,
+  header,
+  stringMap,
+  freeform,
+  loose,
+  groupScaling,
+  taskScaling,
+  task,
+  group,
+  job,
 };

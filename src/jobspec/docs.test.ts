@@ -7,7 +7,8 @@ describe('docs/jobspec.md', () => {
     const doc = readFileSync('docs/jobspec.md', 'utf8');
     const missing: string[] = [];
     for (const [name, spec] of Object.entries(SCHEMA)) {
-      for (const k of [...Object.keys(spec.attrs), ...Object.keys(spec.blocks)]) if (!doc.includes(`\`${k}\``)) missing.push(`${name}.${k}`);
+      for (const k of [...Object.keys(spec.attrs), ...Object.keys(spec.blocks)])
+        if (!doc.includes(`\`${k}\``)) missing.push(`${name}.${k}`);
     }
     expect(missing).toEqual([]);
   });

@@ -6,10 +6,18 @@
 const SIZE_MB: Record<string, number> = {
   '': 1 / (1024 * 1024),
   b: 1 / (1024 * 1024),
-  k: 1 / 1024, kb: 1 / 1024, kib: 1 / 1024,
-  m: 1, mb: 1, mib: 1,
-  g: 1024, gb: 1024, gib: 1024,
-  t: 1024 * 1024, tb: 1024 * 1024, tib: 1024 * 1024,
+  k: 1 / 1024,
+  kb: 1 / 1024,
+  kib: 1 / 1024,
+  m: 1,
+  mb: 1,
+  mib: 1,
+  g: 1024,
+  gb: 1024,
+  gib: 1024,
+  t: 1024 * 1024,
+  tb: 1024 * 1024,
+  tib: 1024 * 1024,
 };
 
 /** Parses a size ("512MB", "1GiB", "100") into MB; a bare number is taken as MB already. */

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { conformanceFiles, conformancePath, HAS_CONFORMANCE_DATA, readConformanceJson } from '../testing/conformance-data.js';
+import {
+  conformanceFiles,
+  conformancePath,
+  HAS_CONFORMANCE_DATA,
+  readConformanceJson,
+} from '../testing/conformance-data.js';
 import { describeConformance } from '../testing/describe-conformance.js';
 import { canonicalizeJob, parseJobHCL } from './index.js';
 import { zeroEqualDiff } from './testing/index.js';
@@ -16,7 +21,10 @@ describeConformance('Nomad e2e job files', () => {
   for (const f of files) {
     const base = f.replace(/\.(nomad|hcl)$/, '');
     it(`parses ${f} into the job Nomad built, with and without defaults`, () => {
-      const { job } = parseJobHCL(readFileSync(`${dir}/${f}`, 'utf8'), { filename: f, varFileContent: varsFor[f] ?? '' });
+      const { job } = parseJobHCL(readFileSync(`${dir}/${f}`, 'utf8'), {
+        filename: f,
+        varFileContent: varsFor[f] ?? '',
+      });
       const parsed = JSON.parse(readFileSync(`${dir}/observed/${base}.parse.json`, 'utf8'));
       const canonical = JSON.parse(readFileSync(`${dir}/observed/${base}.canonical.json`, 'utf8'));
       expect(zeroEqualDiff(parsed, job, '')).toEqual([]);
@@ -27,10 +35,18 @@ describeConformance('Nomad e2e job files', () => {
 
 describeConformance('Nomad jobspec fixtures with defaults', () => {
   const jdir = conformancePath('jobspec');
-  const index = HAS_CONFORMANCE_DATA ? readConformanceJson<{ cases: { name: string; hcl: string; parse?: { variables?: string } }[] }>('jobspec', 'index.json') : { cases: [] };
+  const index = HAS_CONFORMANCE_DATA
+    ? readConformanceJson<{ cases: { name: string; hcl: string; parse?: { variables?: string } }[] }>(
+        'jobspec',
+        'index.json',
+      )
+    : { cases: [] };
   for (const c of index.cases) {
     it(`canonicalizes ${c.name} to what Nomad's API client produced`, () => {
-      const { job } = parseJobHCL(readFileSync(`${jdir}/${c.hcl}`, 'utf8'), { filename: c.hcl, varFileContent: c.parse?.variables ?? '' });
+      const { job } = parseJobHCL(readFileSync(`${jdir}/${c.hcl}`, 'utf8'), {
+        filename: c.hcl,
+        varFileContent: c.parse?.variables ?? '',
+      });
       const canonical = JSON.parse(readFileSync(`${jdir}/observed/${c.name}.canonical.json`, 'utf8'));
       expect(zeroEqualDiff(canonical, canonicalizeJob(job), '')).toEqual([]);
     });

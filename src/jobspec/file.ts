@@ -21,6 +21,9 @@ export function parseJobSource(src: string, opts: ParseJobFileOptions = {}): { j
 }
 
 /** Reads and parses a job file; `file()` in HCL resolves relative to the file's directory. */
-export function parseJobFile(path: string, opts: Omit<ParseJobFileOptions, 'filename'> = {}): { job: Job; warnings: string[] } {
+export function parseJobFile(
+  path: string,
+  opts: Omit<ParseJobFileOptions, 'filename'> = {},
+): { job: Job; warnings: string[] } {
   return parseJobSource(readFileSync(path, 'utf8'), { allowFS: true, baseDir: dirname(path), ...opts, filename: path });
 }

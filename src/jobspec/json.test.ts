@@ -23,7 +23,10 @@ describe('parseJobJSON', () => {
     for (const dir of observed) {
       for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
         const text = readFileSync(`${dir}/${f}`, 'utf8');
-        expect(problemsOf(() => parseJobJSON(text, f)), f).toEqual([]);
+        expect(
+          problemsOf(() => parseJobJSON(text, f)),
+          f,
+        ).toEqual([]);
       }
     }
   });
@@ -35,14 +38,25 @@ describe('parseJobJSON', () => {
   });
 
   it('names an unknown key with its path', () => {
-    const job = { ID: 'web', TaskGroups: [{ Name: 'g', Tasks: [{ Name: 't', Driver: 'docker', Resources: { CPUs: 100 } }] }] };
+    const job = {
+      ID: 'web',
+      TaskGroups: [{ Name: 'g', Tasks: [{ Name: 't', Driver: 'docker', Resources: { CPUs: 100 } }] }],
+    };
     expect(problemsOf(() => parseJobJSON(job))).toEqual([
-      { path: 'TaskGroups[0].Tasks[0].Resources.CPUs', message: expect.stringContaining('unknown key "CPUs"'), file: 'job.json' },
+      {
+        path: 'TaskGroups[0].Tasks[0].Resources.CPUs',
+        message: expect.stringContaining('unknown key "CPUs"'),
+        file: 'job.json',
+      },
     ]);
   });
 
   it('reports every wrong type in one run', () => {
-    const job = { ID: 'web', Priority: '50', TaskGroups: [{ Name: 'g', Count: 'three', Tasks: [{ Name: 't', Env: { A: 1 } }] }] };
+    const job = {
+      ID: 'web',
+      Priority: '50',
+      TaskGroups: [{ Name: 'g', Count: 'three', Tasks: [{ Name: 't', Env: { A: 1 } }] }],
+    };
     const paths = problemsOf(() => parseJobJSON(job)).map((p) => p.path);
     expect(paths).toEqual(['Priority', 'TaskGroups[0].Count', 'TaskGroups[0].Tasks[0].Env.A']);
   });
@@ -56,17 +70,28 @@ describe('parseJobJSON', () => {
     const dir = conformancePath('e2e-jobs');
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.nomad'))) {
       const { job } = parseJobHCL(readFileSync(`${dir}/${f}`, 'utf8'), { filename: f });
-      expect(problemsOf(() => parseJobJSON(JSON.stringify(job))), f).toEqual([]);
-      expect(problemsOf(() => parseJobJSON(JSON.stringify(canonicalizeJob(job)))), f).toEqual([]);
+      expect(
+        problemsOf(() => parseJobJSON(JSON.stringify(job))),
+        f,
+      ).toEqual([]);
+      expect(
+        problemsOf(() => parseJobJSON(JSON.stringify(canonicalizeJob(job)))),
+        f,
+      ).toEqual([]);
     }
   });
 
-  itConformance('only lists keys that Nomad\'s API types have', () => {
-    const api = readConformanceJson<Record<string, { fields: { json: string }[] | null }>>('api-shapes', 'api-types.head.json');
+  itConformance("only lists keys that Nomad's API types have", () => {
+    const api = readConformanceJson<Record<string, { fields: { json: string }[] | null }>>(
+      'api-shapes',
+      'api-types.head.json',
+    );
     const known = new Set(Object.values(api).flatMap((t) => (t.fields ?? []).map((f) => f.json)));
     // Removed from Nomad 1.10 but still in older job files (see the basic fixture).
     for (const k of ['ConsulToken', 'VaultToken', 'Vault']) known.add(k);
-    const unknown = Object.values(SHAPES).flatMap((s) => Object.keys(s)).filter((k) => !known.has(k));
+    const unknown = Object.values(SHAPES)
+      .flatMap((s) => Object.keys(s))
+      .filter((k) => !known.has(k));
     expect(unknown).toEqual([]);
   });
 });

@@ -29,7 +29,8 @@ interface Where {
 function pathText(w: Where | undefined): string {
   let out = '';
   for (let at = w; at !== undefined; at = at.up) {
-    out = typeof at.key === 'number' ? `[${at.key}]${out}` : at.up === undefined ? `${at.key}${out}` : `.${at.key}${out}`;
+    out =
+      typeof at.key === 'number' ? `[${at.key}]${out}` : at.up === undefined ? `${at.key}${out}` : `.${at.key}${out}`;
   }
   return out;
 }
@@ -45,7 +46,10 @@ function inner(t: ShapeType): ShapeType {
 function check(v: unknown, t: ShapeType, where: Where | undefined, out: Problem[]): void {
   if (v === null || v === undefined || t === '*') return;
   const bad = (): void => {
-    out.push({ path: pathText(where) || '(root)', message: `expected ${describe(t)}, got ${Array.isArray(v) ? 'a list' : typeof v}` });
+    out.push({
+      path: pathText(where) || '(root)',
+      message: `expected ${describe(t)}, got ${Array.isArray(v) ? 'a list' : typeof v}`,
+    });
   };
   if (t === 's' || t === 'n' || t === 'b') {
     const want = t === 's' ? 'string' : t === 'n' ? 'number' : 'boolean';
@@ -58,7 +62,8 @@ function check(v: unknown, t: ShapeType, where: Where | undefined, out: Problem[
     const it = inner(t);
     for (let i = 0; i < v.length; i++) {
       // A null member is no value at all: Nomad's decoder leaves a nil pointer that its validation refuses.
-      if (v[i] === null) out.push({ path: pathText({ up: where, key: i }), message: `expected ${describe(it)}, got null` });
+      if (v[i] === null)
+        out.push({ path: pathText({ up: where, key: i }), message: `expected ${describe(it)}, got null` });
       else check(v[i], it, { up: where, key: i }, out);
     }
     return;
@@ -74,7 +79,11 @@ function check(v: unknown, t: ShapeType, where: Where | undefined, out: Problem[
   for (const k of Object.keys(o)) {
     // Own keys only: `__proto__` (or `constructor`) must not resolve to Object.prototype's members.
     const ft = Object.hasOwn(shape, k) ? shape[k] : undefined;
-    if (ft === undefined) out.push({ path: pathText({ up: where, key: k }), message: `unknown key "${k}" in ${t === 'Job' ? 'the job' : describe(t)}` });
+    if (ft === undefined)
+      out.push({
+        path: pathText({ up: where, key: k }),
+        message: `unknown key "${k}" in ${t === 'Job' ? 'the job' : describe(t)}`,
+      });
     else check(o[k], ft, { up: where, key: k }, out);
   }
 }
@@ -102,12 +111,17 @@ export function parseJobJSON(text: string | object, filename = 'job.json', opts:
       throw jobParseError([{ message: `invalid JSON: ${(e as Error).message}`, file: filename, ...pos }]);
     }
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw jobParseError([{ message: 'expected a JSON object holding a job', file: filename }]);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw jobParseError([{ message: 'expected a JSON object holding a job', file: filename }]);
   const envelope = doc as Record<string, unknown>;
   const keys = Object.keys(envelope);
-  const job = 'Job' in envelope && keys.every((k) => ['Job', 'EnforceIndex', 'JobModifyIndex', 'PolicyOverride', 'PreserveCounts', 'Submission'].includes(k))
-    ? envelope.Job
-    : doc;
+  const job =
+    'Job' in envelope &&
+    keys.every((k) =>
+      ['Job', 'EnforceIndex', 'JobModifyIndex', 'PolicyOverride', 'PreserveCounts', 'Submission'].includes(k),
+    )
+      ? envelope.Job
+      : doc;
   const problems = checkJobShape(job);
   if (problems.length) throw jobParseError(problems.map((p) => ({ ...p, file: filename })));
   return (typeof text === 'string' || opts.owned === true ? job : structuredClone(job)) as Job;

@@ -79,19 +79,32 @@ export function checkJobLimits(job: Job): Problem[] {
   checkFreeForm(j.Payload, 'Payload', out);
   const groups: unknown = j.TaskGroups;
   if (!Array.isArray(groups)) return out;
-  if (groups.length > admissionLimits.maxGroups) out.push({ path: 'TaskGroups', message: `${groups.length} task groups, more than the limit of ${admissionLimits.maxGroups}` });
+  if (groups.length > admissionLimits.maxGroups)
+    out.push({
+      path: 'TaskGroups',
+      message: `${groups.length} task groups, more than the limit of ${admissionLimits.maxGroups}`,
+    });
   groups.forEach((g: Obj | null, gi) => {
     if (g === null || typeof g !== 'object') return;
     const gp = `TaskGroups[${gi}]`;
     const count = g.Count;
     if (count != null) {
-      if (typeof count !== 'number' || !Number.isInteger(count)) out.push({ path: `${gp}.Count`, message: `count must be a whole number, got ${count}` });
-      else if (count > admissionLimits.maxGroupCount) out.push({ path: `${gp}.Count`, message: `count ${count} is more than the limit of ${admissionLimits.maxGroupCount}` });
+      if (typeof count !== 'number' || !Number.isInteger(count))
+        out.push({ path: `${gp}.Count`, message: `count must be a whole number, got ${count}` });
+      else if (count > admissionLimits.maxGroupCount)
+        out.push({
+          path: `${gp}.Count`,
+          message: `count ${count} is more than the limit of ${admissionLimits.maxGroupCount}`,
+        });
     }
     checkPorts(g.Networks, `${gp}.Networks`, out);
     const tasks: unknown = g.Tasks;
     if (!Array.isArray(tasks)) return;
-    if (tasks.length > admissionLimits.maxTasksPerGroup) out.push({ path: `${gp}.Tasks`, message: `${tasks.length} tasks, more than the limit of ${admissionLimits.maxTasksPerGroup}` });
+    if (tasks.length > admissionLimits.maxTasksPerGroup)
+      out.push({
+        path: `${gp}.Tasks`,
+        message: `${tasks.length} tasks, more than the limit of ${admissionLimits.maxTasksPerGroup}`,
+      });
     tasks.forEach((t: Obj | null, ti) => {
       if (t === null || typeof t !== 'object') return;
       const tp = `${gp}.Tasks[${ti}]`;
@@ -111,12 +124,27 @@ export function checkVariableItems(items: unknown, out: Problem[], path = 'Items
     return;
   }
   for (const [k, v] of Object.entries(items)) {
-    if (typeof v !== 'string') out.push({ path: `${path}.${k}`, message: `expected a string, got ${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v}` });
+    if (typeof v !== 'string')
+      out.push({
+        path: `${path}.${k}`,
+        message: `expected a string, got ${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v}`,
+      });
   }
 }
 
 /** The struct-valued fields of a node that a client registers: each must be an object when present. */
-const nodeObjectFields = ['Attributes', 'Meta', 'NodeResources', 'ReservedResources', 'Resources', 'Reserved', 'Drivers', 'HostVolumes', 'Links', 'Events'] as const;
+const nodeObjectFields = [
+  'Attributes',
+  'Meta',
+  'NodeResources',
+  'ReservedResources',
+  'Resources',
+  'Reserved',
+  'Drivers',
+  'HostVolumes',
+  'Links',
+  'Events',
+] as const;
 
 /** Shape of a node on register: an object, with object-valued resources and maps; numbers where numbers go. */
 export function checkNodeShape(node: unknown, path = 'Node'): Problem[] {
@@ -131,13 +159,17 @@ export function checkNodeShape(node: unknown, path = 'Node'): Problem[] {
     if (v == null) continue;
     const wantList = f === 'Events';
     if (wantList ? !Array.isArray(v) : typeof v !== 'object' || Array.isArray(v)) {
-      out.push({ path: `${path}.${f}`, message: `expected ${wantList ? 'a list' : 'an object'}, got ${Array.isArray(v) ? 'a list' : typeof v}` });
+      out.push({
+        path: `${path}.${f}`,
+        message: `expected ${wantList ? 'a list' : 'an object'}, got ${Array.isArray(v) ? 'a list' : typeof v}`,
+      });
     }
   }
   for (const f of ['Attributes', 'Meta'] as const) {
     const m = n[f];
     if (m === null || typeof m !== 'object' || Array.isArray(m)) continue;
-    for (const [k, v] of Object.entries(m)) if (typeof v !== 'string') out.push({ path: `${path}.${f}.${k}`, message: 'expected a string' });
+    for (const [k, v] of Object.entries(m))
+      if (typeof v !== 'string') out.push({ path: `${path}.${f}.${k}`, message: 'expected a string' });
   }
   const r = n.NodeResources;
   if (r !== null && typeof r === 'object' && !Array.isArray(r)) {
@@ -155,11 +187,15 @@ export function checkNodeShape(node: unknown, path = 'Node'): Problem[] {
       for (const f of fields) {
         const v = sub[f];
         if (v != null && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
-          out.push({ path: `${path}.NodeResources.${part}.${f}`, message: `expected a non-negative number, got ${JSON.stringify(v)}` });
+          out.push({
+            path: `${path}.NodeResources.${part}.${f}`,
+            message: `expected a non-negative number, got ${JSON.stringify(v)}`,
+          });
         }
       }
     }
-    if (r.Networks != null && !Array.isArray(r.Networks)) out.push({ path: `${path}.NodeResources.Networks`, message: 'expected a list' });
+    if (r.Networks != null && !Array.isArray(r.Networks))
+      out.push({ path: `${path}.NodeResources.Networks`, message: 'expected a list' });
   }
   checkFreeForm(n.Drivers, `${path}.Drivers`, out);
   return out;

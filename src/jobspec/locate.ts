@@ -31,7 +31,9 @@ export function locateProblems(decoded: Obj, problems: Problem[]): Problem[] {
     if (typeof lastKey === 'string' && originOf(owner) === best) {
       const spec = SCHEMA[best.spec];
       const hclName = spec && Object.entries(spec.attrs).find(([, a]) => a.field === lastKey)?.[0];
-      const attr = hclName ? best.block.body.items.find((i) => i.kind === 'attribute' && i.name === hclName) : undefined;
+      const attr = hclName
+        ? best.block.body.items.find((i) => i.kind === 'attribute' && i.name === hclName)
+        : undefined;
       if (attr && attr.kind === 'attribute') range = attr.expr.range;
     }
     return { ...p, block: best.path, file: range.filename, line: range.start.line, column: range.start.column };

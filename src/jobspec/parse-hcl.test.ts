@@ -191,7 +191,9 @@ job "t" {
     const job = parse(src, { variables: { dcs: '["a", "b"]', count: '3' } });
     expect(job.Datacenters).toEqual(['a', 'b']);
     expect(job.TaskGroups[0].Count).toBe(3);
-    expect(problems(src, { variables: { dcs: '["a"]', count: 'many' } })[0]?.message).toContain('Invalid value for variable "count"');
+    expect(problems(src, { variables: { dcs: '["a"]', count: 'many' } })[0]?.message).toContain(
+      'Invalid value for variable "count"',
+    );
   });
 
   it('runs variable validation blocks', () => {
@@ -343,7 +345,21 @@ describe('unsupportedFeatureWarnings', () => {
     const all = unsupportedFeatureWarnings(job, new Set());
     expect(all.some((w) => w.includes('"service"'))).toBe(true);
     expect(new Set(all).size).toBe(all.length);
-    const none = unsupportedFeatureWarnings(job, new Set(['update', 'service', 'check', 'restart', 'reschedule', 'migrate', 'ephemeral_disk', 'logs', 'network', 'consul']));
+    const none = unsupportedFeatureWarnings(
+      job,
+      new Set([
+        'update',
+        'service',
+        'check',
+        'restart',
+        'reschedule',
+        'migrate',
+        'ephemeral_disk',
+        'logs',
+        'network',
+        'consul',
+      ]),
+    );
     expect(none).toEqual([]);
   });
 });

@@ -10,8 +10,17 @@ import { dirname } from 'node:path';
 import { jobParseError, jobValidationError } from '../errors/index.js';
 import type { Job } from '../structs/index.js';
 import {
-  evaluate, expandDynamic, fromJS, makeEvalContext, parseHCL, toJS, withBlockVars,
-  type Block, type Body, type EvalContext, type Expression,
+  evaluate,
+  expandDynamic,
+  fromJS,
+  makeEvalContext,
+  parseHCL,
+  toJS,
+  withBlockVars,
+  type Block,
+  type Body,
+  type EvalContext,
+  type Expression,
 } from './hcl/index.js';
 import { addDiagnostics, decodeBlock, problemAt, type DecodeCtx } from './decode-body.js';
 import { HANDLERS } from './decode-job.js';
@@ -45,13 +54,21 @@ const TOP_LEVEL = new Set(['job', 'variable', 'variables', 'locals']);
 export function parseJobHCL(src: string, opts: ParseHCLOptions = {}): ParseHCLResult {
   const filename = opts.filename ?? 'job.nomad.hcl';
   const { body, diagnostics } = parseHCL(src, filename);
-  const ctx: DecodeCtx = { evaluate: () => ({ value: null, diagnostics: [] }), problems: [], warnings: [], custom: HANDLERS };
+  const ctx: DecodeCtx = {
+    evaluate: () => ({ value: null, diagnostics: [] }),
+    problems: [],
+    warnings: [],
+    custom: HANDLERS,
+  };
   addDiagnostics(ctx, diagnostics, '');
   if (ctx.problems.length) throw jobParseError(ctx.problems);
 
   const root = makeEvalContext({
     unknownRootsVerbatim: true,
-    functions: { allowFS: opts.allowFS ?? false, baseDir: opts.baseDir ?? (opts.filename ? dirname(opts.filename) : '.') },
+    functions: {
+      allowFS: opts.allowFS ?? false,
+      baseDir: opts.baseDir ?? (opts.filename ? dirname(opts.filename) : '.'),
+    },
   });
   const evalIn: EvalIn = (expr, roots) => plain(expr, { variables: roots, parent: root });
   const vars = resolveVariables(body, opts, ctx, evalIn);
@@ -77,7 +94,10 @@ export function parseJobHCL(src: string, opts: ParseHCLOptions = {}): ParseHCLRe
 }
 
 /** Evaluates with the HCL module and hands the decoder plain JSON values. */
-function plain(expr: Expression, c: EvalContext): { value: unknown; diagnostics: ReturnType<typeof evaluate>['diagnostics'] } {
+function plain(
+  expr: Expression,
+  c: EvalContext,
+): { value: unknown; diagnostics: ReturnType<typeof evaluate>['diagnostics'] } {
   const r = evaluate(expr, c);
   return { value: toJS(r.value), diagnostics: r.diagnostics };
 }
@@ -86,24 +106,50 @@ function findJobBlock(body: Body, ctx: DecodeCtx): Block | null {
   let job: Block | null = null;
   for (const item of body.items) {
     if (item.kind === 'attribute') {
-      problemAt(ctx, item.nameRange, `Unsupported argument: an argument named "${item.name}" is not expected at the top level of a job file`, '');
+      problemAt(
+        ctx,
+        item.nameRange,
+        `Unsupported argument: an argument named "${item.name}" is not expected at the top level of a job file`,
+        '',
+      );
       continue;
     }
     if (!TOP_LEVEL.has(item.type)) {
-      problemAt(ctx, item.typeRange, `Unsupported block type: blocks of type "${item.type}" are not expected here (expected job, variable, variables or locals)`, '');
+      problemAt(
+        ctx,
+        item.typeRange,
+        `Unsupported block type: blocks of type "${item.type}" are not expected here (expected job, variable, variables or locals)`,
+        '',
+      );
       continue;
     }
     if (item.type !== 'job') continue;
     if (item.labels.length !== 1) {
-      problemAt(ctx, item.typeRange, `Missing name for job: a job block takes exactly one label, its ID (job "example" { ... })`, '');
+      problemAt(
+        ctx,
+        item.typeRange,
+        `Missing name for job: a job block takes exactly one label, its ID (job "example" { ... })`,
+        '',
+      );
       continue;
     }
     if (job) {
-      problemAt(ctx, item.typeRange, `Duplicate job block: a job file holds exactly one job; the first was at line ${job.typeRange.start.line}`, '');
+      problemAt(
+        ctx,
+        item.typeRange,
+        `Duplicate job block: a job file holds exactly one job; the first was at line ${job.typeRange.start.line}`,
+        '',
+      );
       continue;
     }
     job = item;
   }
-  if (!job && ctx.problems.length === 0) ctx.problems.push({ message: 'No job found: the file has no job block', file: body.range.filename, line: 1, column: 1 });
+  if (!job && ctx.problems.length === 0)
+    ctx.problems.push({
+      message: 'No job found: the file has no job block',
+      file: body.range.filename,
+      line: 1,
+      column: 1,
+    });
   return job;
 }

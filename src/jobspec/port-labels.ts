@@ -8,14 +8,17 @@ import { problemAt, type DecodeCtx, type Obj } from './decode-body.js';
 
 function labelsOf(networks: Obj[] | undefined): Set<string> {
   const s = new Set<string>();
-  for (const n of networks ?? []) for (const p of [...(n.ReservedPorts ?? []), ...(n.DynamicPorts ?? [])]) s.add(p.Label);
+  for (const n of networks ?? [])
+    for (const p of [...(n.ReservedPorts ?? []), ...(n.DynamicPorts ?? [])]) s.add(p.Label);
   return s;
 }
 
 const isNumeric = (s: string) => /^\d+$/.test(s);
 
 function findBlock(parent: Block, type: string, label?: string): Block | undefined {
-  return parent.body.items.find((i): i is Block => i.kind === 'block' && i.type === type && (label === undefined || i.labels[0] === label));
+  return parent.body.items.find(
+    (i): i is Block => i.kind === 'block' && i.type === type && (label === undefined || i.labels[0] === label),
+  );
 }
 
 export function checkPortLabels(job: Obj, jobBlock: Block, ctx: DecodeCtx): void {
@@ -29,7 +32,12 @@ export function checkPortLabels(job: Obj, jobBlock: Block, ctx: DecodeCtx): void
     if (all.size === 0) continue;
     const check = (label: string | undefined, what: string, where: Block, path: string) => {
       if (!label || isNumeric(label) || label.includes('${') || all.has(label)) return;
-      problemAt(ctx, where.typeRange, `Unknown port label "${label}": ${what} uses a port that no network block defines (defined: ${[...all].join(', ') || 'none'})`, path);
+      problemAt(
+        ctx,
+        where.typeRange,
+        `Unknown port label "${label}": ${what} uses a port that no network block defines (defined: ${[...all].join(', ') || 'none'})`,
+        path,
+      );
     };
     const gpath = `job "${job.ID}" > group "${g.Name}"`;
     for (const s of g.Services ?? []) {
@@ -42,10 +50,12 @@ export function checkPortLabels(job: Obj, jobBlock: Block, ctx: DecodeCtx): void
       for (const s of t.Services ?? []) {
         if (s.AddressMode === 'driver') continue;
         check(s.PortLabel, `service "${s.Name ?? ''}"`, tb, tpath);
-        for (const c of s.Checks ?? []) if (c.AddressMode !== 'driver') check(c.PortLabel, `check "${c.Name ?? ''}"`, tb, tpath);
+        for (const c of s.Checks ?? [])
+          if (c.AddressMode !== 'driver') check(c.PortLabel, `check "${c.Name ?? ''}"`, tb, tpath);
       }
       const ports = t.Config?.ports;
-      if (Array.isArray(ports)) for (const p of ports) if (typeof p === 'string') check(p, 'the driver config "ports"', tb, tpath);
+      if (Array.isArray(ports))
+        for (const p of ports) if (typeof p === 'string') check(p, 'the driver config "ports"', tb, tpath);
     }
   }
 }

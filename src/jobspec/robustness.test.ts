@@ -6,8 +6,36 @@ import { isDroverError } from '../errors/index.js';
 import { parseJobHCL } from './index.js';
 
 const dirs = ['jobspec', 'jobspec/extra', 'e2e-jobs'];
-const fixtures = dirs.flatMap((d) => conformanceFiles(d, /\.(hcl|nomad)$/).filter((f) => !f.endsWith('.vars.hcl')).map((f) => readConformanceText(d, f)));
-const TOKENS = ['{', '}', '"', '${', '$${', '<<EOH\n', '\nEOH\n', '=', '[', ']', ',', '\n', '#', '/*', 'job', 'dynamic', 'var.', '...', '%{', '~}', '0x', '-', '1e999'];
+const fixtures = dirs.flatMap((d) =>
+  conformanceFiles(d, /\.(hcl|nomad)$/)
+    .filter((f) => !f.endsWith('.vars.hcl'))
+    .map((f) => readConformanceText(d, f)),
+);
+const TOKENS = [
+  '{',
+  '}',
+  '"',
+  '${',
+  '$${',
+  '<<EOH\n',
+  '\nEOH\n',
+  '=',
+  '[',
+  ']',
+  ',',
+  '\n',
+  '#',
+  '/*',
+  'job',
+  'dynamic',
+  'var.',
+  '...',
+  '%{',
+  '~}',
+  '0x',
+  '-',
+  '1e999',
+];
 const RUNS = process.env.CI ? 10_000 : 1_000;
 
 /** Parses mutated input: only a JobParse/JobValidation error may come out, quickly. */
@@ -38,10 +66,13 @@ describeConformance('parser robustness', () => {
         const src = fixtures[m.file]!;
         const i = Math.floor(m.at * src.length);
         const mutated =
-          m.kind === 'delete' ? src.slice(0, i) + src.slice(i + m.len)
-          : m.kind === 'insertToken' ? src.slice(0, i) + m.token + src.slice(i)
-          : m.kind === 'insertByte' ? src.slice(0, i) + String.fromCharCode(m.byte) + src.slice(i)
-          : src.slice(0, i + m.len) + src.slice(i);
+          m.kind === 'delete'
+            ? src.slice(0, i) + src.slice(i + m.len)
+            : m.kind === 'insertToken'
+              ? src.slice(0, i) + m.token + src.slice(i)
+              : m.kind === 'insertByte'
+                ? src.slice(0, i) + String.fromCharCode(m.byte) + src.slice(i)
+                : src.slice(0, i + m.len) + src.slice(i);
         slowest = Math.max(slowest, parseOrParseError(mutated));
       }),
       { numRuns: RUNS, seed: 42 },

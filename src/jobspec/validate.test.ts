@@ -4,7 +4,11 @@ import { itConformance } from '../testing/describe-conformance.js';
 import type { Job } from '../structs/index.js';
 import { canonicalizeJob, parseJobHCL, validateJob } from './index.js';
 
-function job(over: Record<string, unknown> = {}, task: Record<string, unknown> = {}, group: Record<string, unknown> = {}): Job {
+function job(
+  over: Record<string, unknown> = {},
+  task: Record<string, unknown> = {},
+  group: Record<string, unknown> = {},
+): Job {
   return canonicalizeJob({
     ID: 'web',
     TaskGroups: [{ Name: 'api', Tasks: [{ Name: 'srv', Driver: 'docker', ...task }], ...group }],
@@ -49,7 +53,13 @@ describe('validateJob', () => {
     const dup = {
       ID: 'x',
       TaskGroups: [
-        { Name: 'a', Tasks: [{ Name: 't', Driver: 'exec' }, { Name: 't', Driver: 'exec' }] },
+        {
+          Name: 'a',
+          Tasks: [
+            { Name: 't', Driver: 'exec' },
+            { Name: 't', Driver: 'exec' },
+          ],
+        },
         { Name: 'a', Tasks: [{ Name: 'u', Driver: 'exec' }] },
       ],
     } as unknown as Job;
@@ -63,27 +73,68 @@ describe('validateJob', () => {
     const bad = job({
       Constraints: [{ LTarget: '${attr.os}', RTarget: 'linux', Operand: 'like' }],
       Affinities: [{ LTarget: '${node.class}', RTarget: 'big', Operand: '=', Weight: 0 }],
-      Spreads: [{ Attribute: '${node.dc}', Weight: 50, SpreadTarget: [{ Value: 'a', Percent: 70 }, { Value: 'b', Percent: 40 }] }],
+      Spreads: [
+        {
+          Attribute: '${node.dc}',
+          Weight: 50,
+          SpreadTarget: [
+            { Value: 'a', Percent: 70 },
+            { Value: 'b', Percent: 40 },
+          ],
+        },
+      ],
     });
-    expect(validateJob(bad).map((p) => p.path)).toEqual(['Constraints[0].Operand', 'Affinities[0].Weight', 'Spreads[0].SpreadTarget']);
+    expect(validateJob(bad).map((p) => p.path)).toEqual([
+      'Constraints[0].Operand',
+      'Affinities[0].Weight',
+      'Spreads[0].SpreadTarget',
+    ]);
   });
 
   it('checks the disconnect block: reconcile modes, and lost_after with stop_on_client_after or with its old name', () => {
     const S = 1e9;
     expect(validateJob(job({}, {}, { Disconnect: { LostAfter: 30 * S, Reconcile: 'keep_original' } }))).toEqual([]);
-    const both = validateJob(job({}, {}, { Disconnect: { LostAfter: 30 * S, StopOnClientAfter: 10 * S, Reconcile: 'newest' }, MaxClientDisconnect: 5 * S }));
-    expect(both.map((p) => p.path)).toEqual(['TaskGroups[0].Disconnect.Reconcile', 'TaskGroups[0].Disconnect', 'TaskGroups[0].MaxClientDisconnect']);
+    const both = validateJob(
+      job(
+        {},
+        {},
+        {
+          Disconnect: { LostAfter: 30 * S, StopOnClientAfter: 10 * S, Reconcile: 'newest' },
+          MaxClientDisconnect: 5 * S,
+        },
+      ),
+    );
+    expect(both.map((p) => p.path)).toEqual([
+      'TaskGroups[0].Disconnect.Reconcile',
+      'TaskGroups[0].Disconnect',
+      'TaskGroups[0].MaxClientDisconnect',
+    ]);
     expect(both[1]?.message).toMatch(/lost_after and stop_on_client_after cannot both be set/);
     const old = validateJob(job({}, {}, { MaxClientDisconnect: 5 * S, StopAfterClientDisconnect: 5 * S }));
-    expect(old.map((p) => p.message)).toEqual(['max_client_disconnect and stop_after_client_disconnect cannot both be set']);
+    expect(old.map((p) => p.message)).toEqual([
+      'max_client_disconnect and stop_after_client_disconnect cannot both be set',
+    ]);
   });
 });
 
 describe('validateJob port labels', () => {
   it('reports a service port label that no network defines, unless the driver provides the address', () => {
-    const bad = job({}, { Services: [{ Name: 's', PortLabel: 'http' }, { Name: 'd', PortLabel: 'http', AddressMode: 'driver' }, { Name: 'n', PortLabel: '8080' }] });
+    const bad = job(
+      {},
+      {
+        Services: [
+          { Name: 's', PortLabel: 'http' },
+          { Name: 'd', PortLabel: 'http', AddressMode: 'driver' },
+          { Name: 'n', PortLabel: '8080' },
+        ],
+      },
+    );
     expect(validateJob(bad).map((p) => p.path)).toEqual(['TaskGroups[0].Tasks[0].Services[0].PortLabel']);
-    const ok = job({}, { Services: [{ Name: 's', PortLabel: 'http' }] }, { Networks: [{ DynamicPorts: [{ Label: 'http' }] }] });
+    const ok = job(
+      {},
+      { Services: [{ Name: 's', PortLabel: 'http' }] },
+      { Networks: [{ DynamicPorts: [{ Label: 'http' }] }] },
+    );
     expect(validateJob(ok)).toEqual([]);
   });
 });

@@ -5,8 +5,19 @@
  * variable is an error; a var file entry is a warning; an environment variable is ignored.
  */
 import {
-  T, convert, fromJS, parseHCL, parseTypeExpr, toJS, typeName,
-  type Block, type Body, type Diagnostic, type Expression, type Type, type Value,
+  T,
+  convert,
+  fromJS,
+  parseHCL,
+  parseTypeExpr,
+  toJS,
+  typeName,
+  type Block,
+  type Body,
+  type Diagnostic,
+  type Expression,
+  type Type,
+  type Value,
 } from './hcl/index.js';
 import { problemAt, addDiagnostics, type DecodeCtx } from './decode-body.js';
 
@@ -38,13 +49,23 @@ function conformTo(v: Plain, t: Type): { ok: true; value: Plain } | { ok: false;
 }
 
 /** Parses `name = value` lines of a var file (HCL syntax) into plain values. */
-function readVarFile(name: string, content: string, ctx: DecodeCtx, evalIn: EvalIn): Map<string, { value: Plain; block: string }> {
+function readVarFile(
+  name: string,
+  content: string,
+  ctx: DecodeCtx,
+  evalIn: EvalIn,
+): Map<string, { value: Plain; block: string }> {
   const out = new Map<string, { value: Plain; block: string }>();
   const { body, diagnostics } = parseHCL(content, name);
   addDiagnostics(ctx, diagnostics, '');
   for (const item of body.items) {
     if (item.kind === 'block') {
-      problemAt(ctx, item.typeRange, `Unexpected "${item.type}" block: a variables file holds only name = value assignments`, '');
+      problemAt(
+        ctx,
+        item.typeRange,
+        `Unexpected "${item.type}" block: a variables file holds only name = value assignments`,
+        '',
+      );
       continue;
     }
     const r = evalIn(item.expr, {});
@@ -61,7 +82,9 @@ function cliValue(raw: string, t: Type, name: string, ctx: DecodeCtx, evalIn: Ev
   const { body, diagnostics } = parseHCL(src, `<value for var.${name}>`);
   const attr = body.items[0];
   if (diagnostics.length || !attr || attr.kind !== 'attribute') {
-    ctx.problems.push({ message: `Invalid value for variable "${name}": expected ${typeName(t)} in HCL syntax, got ${JSON.stringify(raw)}` });
+    ctx.problems.push({
+      message: `Invalid value for variable "${name}": expected ${typeName(t)} in HCL syntax, got ${JSON.stringify(raw)}`,
+    });
     return undefined;
   }
   return evalIn(attr.expr, {}).value;
@@ -85,18 +108,28 @@ function collectDecls(top: Body, ctx: DecodeCtx, evalIn: EvalIn): Map<string, De
       for (const a of item.body.items) {
         if (a.kind === 'block') {
           if (a.type === 'validation') d.validations.push(a);
-          else problemAt(ctx, a.typeRange, `Unsupported block type: blocks of type "${a.type}" are not expected in a variable`, `variable "${name}"`);
+          else
+            problemAt(
+              ctx,
+              a.typeRange,
+              `Unsupported block type: blocks of type "${a.type}" are not expected in a variable`,
+              `variable "${name}"`,
+            );
         } else if (a.name === 'type') {
           const pt = parseTypeExpr(a.expr);
           addDiagnostics(ctx, pt.diagnostics, `variable "${name}"`);
           d.type = pt.type;
-        }
-        else if (a.name === 'default') {
+        } else if (a.name === 'default') {
           const r = plain(a.expr);
           addDiagnostics(ctx, r.diagnostics, `variable "${name}"`);
           d.default = r.value;
         } else if (!['description', 'sensitive', 'nullable'].includes(a.name)) {
-          problemAt(ctx, a.nameRange, `Unsupported argument: an argument named "${a.name}" is not expected in a variable`, `variable "${name}"`);
+          problemAt(
+            ctx,
+            a.nameRange,
+            `Unsupported argument: an argument named "${a.name}" is not expected in a variable`,
+            `variable "${name}"`,
+          );
         }
       }
       if (decls.has(name)) problemAt(ctx, item.labelRanges[0], `Duplicate variable "${name}"`, '');
@@ -107,7 +140,12 @@ function collectDecls(top: Body, ctx: DecodeCtx, evalIn: EvalIn): Map<string, De
 }
 
 /** Resolves every declared variable to its value; reports unset and invalid ones. */
-export function resolveVariables(top: Body, inputs: VariableInputs, ctx: DecodeCtx, evalIn: EvalIn): Record<string, Plain> {
+export function resolveVariables(
+  top: Body,
+  inputs: VariableInputs,
+  ctx: DecodeCtx,
+  evalIn: EvalIn,
+): Record<string, Plain> {
   const decls = collectDecls(top, ctx, evalIn);
   const given = new Map<string, Plain>();
   const typeOf = (n: string): Type => decls.get(n)?.type ?? T.dynamic;
@@ -119,12 +157,18 @@ export function resolveVariables(top: Body, inputs: VariableInputs, ctx: DecodeC
   if (inputs.varFileContent) files.push({ name: 'variables', content: inputs.varFileContent });
   for (const f of files) {
     for (const [k, v] of readVarFile(f.name, f.content, ctx, evalIn)) {
-      if (!decls.has(k)) ctx.warnings.push(`${f.name}: Undefined variable: a "${k}" variable was assigned a value, but no variable of that name was declared`);
+      if (!decls.has(k))
+        ctx.warnings.push(
+          `${f.name}: Undefined variable: a "${k}" variable was assigned a value, but no variable of that name was declared`,
+        );
       else given.set(k, v.value);
     }
   }
   for (const [k, v] of Object.entries(inputs.variables ?? {})) {
-    if (!decls.has(k)) ctx.problems.push({ message: `Undefined -var variable: a "${k}" variable was passed in, but no variable of that name was declared` });
+    if (!decls.has(k))
+      ctx.problems.push({
+        message: `Undefined -var variable: a "${k}" variable was passed in, but no variable of that name was declared`,
+      });
     else given.set(k, cliValue(v, typeOf(k), k, ctx, evalIn));
   }
   const values: Record<string, Plain> = {};
@@ -132,20 +176,31 @@ export function resolveVariables(top: Body, inputs: VariableInputs, ctx: DecodeC
     const v = given.has(d.name) ? given.get(d.name) : d.default;
     const where = `variable "${d.name}"`;
     if (v === undefined) {
-      problemAt(ctx, d.block?.labelRanges[0], `Unset variable "${d.name}": a used variable must be set or have a default value`, where);
+      problemAt(
+        ctx,
+        d.block?.labelRanges[0],
+        `Unset variable "${d.name}": a used variable must be set or have a default value`,
+        where,
+      );
       // Null keeps later references from reporting the same problem again.
       values[d.name] = null;
       continue;
     }
     const c = conformTo(v, d.type);
     if (!c.ok) {
-      problemAt(ctx, d.block?.labelRanges[0], `Invalid value for variable "${d.name}": ${c.error} (the variable's type is ${typeName(d.type)})`, where);
+      problemAt(
+        ctx,
+        d.block?.labelRanges[0],
+        `Invalid value for variable "${d.name}": ${c.error} (the variable's type is ${typeName(d.type)})`,
+        where,
+      );
       values[d.name] = null;
       continue;
     }
     values[d.name] = c.value;
   }
-  for (const d of decls.values()) if (values[d.name] !== null && values[d.name] !== undefined) validate(d, values, ctx, evalIn);
+  for (const d of decls.values())
+    if (values[d.name] !== null && values[d.name] !== undefined) validate(d, values, ctx, evalIn);
   return values;
 }
 
@@ -161,7 +216,12 @@ function validate(d: Decl, values: Record<string, Plain>, ctx: DecodeCtx, evalIn
     const scope = { var: fromJS(values) };
     const m = msg ? evalIn(msg, scope).value : '';
     if (typeof m !== 'string' || m.trim() === '') {
-      problemAt(ctx, msg?.range ?? vb.typeRange, 'Invalid validation error message: the validation error message must be a non-empty string', where);
+      problemAt(
+        ctx,
+        msg?.range ?? vb.typeRange,
+        'Invalid validation error message: the validation error message must be a non-empty string',
+        where,
+      );
       continue;
     }
     if (!cond) continue;
@@ -189,7 +249,8 @@ export function resolveLocals(
       else locals[a.name] = r.value;
     }
     if (next.length === left.length) {
-      for (const a of next) if (a.kind === 'attribute') addDiagnostics(ctx, evalWith(a.expr, locals).diagnostics, 'locals');
+      for (const a of next)
+        if (a.kind === 'attribute') addDiagnostics(ctx, evalWith(a.expr, locals).diagnostics, 'locals');
       break;
     }
     left = next;

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DroverError } from '../errors/index.js';
-import { formatGoDuration, parseGoDuration, parseGoDurationMs, readGoDuration, type GoDurationOptions } from './duration.js';
+import {
+  formatGoDuration,
+  parseGoDuration,
+  parseGoDurationMs,
+  readGoDuration,
+  type GoDurationOptions,
+} from './duration.js';
 
 // Each row is what Go's time.ParseDuration answers for the text (nanoseconds, or null for an error).
 const GO_CASES: ReadonlyArray<[string, number | null]> = [
@@ -87,7 +93,10 @@ describe('readGoDuration', () => {
 
   it('says which rule the text broke', () => {
     expect(readGoDuration('3')).toEqual({ ok: false, error: expect.stringContaining('missing unit') });
-    expect(readGoDuration('-5s', { allowNegative: false })).toEqual({ ok: false, error: expect.stringContaining('negative') });
+    expect(readGoDuration('-5s', { allowNegative: false })).toEqual({
+      ok: false,
+      error: expect.stringContaining('negative'),
+    });
     expect(readGoDuration('3000000h')).toEqual({ ok: false, error: expect.stringContaining('out of range') });
     expect(readGoDuration('1x')).toEqual({ ok: false, error: expect.stringContaining('expected a number and a unit') });
   });
@@ -150,9 +159,11 @@ describe('Go durations, any composition', () => {
   });
 
   it('reads back whatever it writes', () => {
-    fc.assert(fc.property(fc.integer({ min: -1e15, max: 1e15 }), (ns) => {
-      const r = readGoDuration(formatGoDuration(ns));
-      return r.ok && r.ns === ns;
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: -1e15, max: 1e15 }), (ns) => {
+        const r = readGoDuration(formatGoDuration(ns));
+        return r.ok && r.ns === ns;
+      }),
+    );
   });
 });

@@ -40,7 +40,10 @@ export type GoDurationResult = { ok: true; ns: number } | { ok: false; error: st
 
 /** Reads a Go duration into integer nanoseconds, or says why the text is not one. Never throws. */
 export function readGoDuration(text: string, opts: GoDurationOptions = {}): GoDurationResult {
-  const bad = (why: string): GoDurationResult => ({ ok: false, error: `invalid duration ${JSON.stringify(text)}: ${why}` });
+  const bad = (why: string): GoDurationResult => ({
+    ok: false,
+    error: `invalid duration ${JSON.stringify(text)}: ${why}`,
+  });
   let s = text;
   let sign = 1;
   if (s.startsWith('-') || s.startsWith('+')) {
@@ -119,6 +122,8 @@ function decimal(v: number, digits: number): string {
   if (digits === 0) return String(v);
   const scale = 10 ** digits;
   const whole = Math.floor(v / scale);
-  const frac = String(v - whole * scale).padStart(digits, '0').replace(/0+$/, '');
+  const frac = String(v - whole * scale)
+    .padStart(digits, '0')
+    .replace(/0+$/, '');
   return frac === '' ? String(whole) : `${whole}.${frac}`;
 }

@@ -41,7 +41,9 @@ export class GoRegexp {
       return new GoRegexp(pattern, RE2JS.compile(pattern));
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      throw new RegexSyntaxError(msg.startsWith('error parsing regexp') ? msg : `error parsing regexp: ${msg}`, { cause: e });
+      throw new RegexSyntaxError(msg.startsWith('error parsing regexp') ? msg : `error parsing regexp: ${msg}`, {
+        cause: e,
+      });
     }
   }
 

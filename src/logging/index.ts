@@ -31,9 +31,11 @@ export interface MemoryLogLine {
 
 /** Keeps lines in memory, for tests that assert on what was logged. */
 export function memoryLogger(lines: MemoryLogLine[] = [], base: LogFields = {}): Logger & { lines: MemoryLogLine[] } {
-  const log = (level: MemoryLogLine['level']) => (msg: string, fields: LogFields = {}) => {
-    lines.push({ level, msg, fields: { ...base, ...fields } });
-  };
+  const log =
+    (level: MemoryLogLine['level']) =>
+    (msg: string, fields: LogFields = {}) => {
+      lines.push({ level, msg, fields: { ...base, ...fields } });
+    };
   return {
     lines,
     debug: log('debug'),

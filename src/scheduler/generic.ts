@@ -7,7 +7,15 @@
  *   then: follow-up evals, ONE blocked eval for failed placements, eval ─► complete
  *   (too many refused plans ─► eval failed + blocked eval triggered by max-plan-attempts)
  */
-import type { AllocMetric, Allocation, DesiredUpdates, Evaluation, Job, NetworkResource, Node } from '../structs/index.js';
+import type {
+  AllocMetric,
+  Allocation,
+  DesiredUpdates,
+  Evaluation,
+  Job,
+  NetworkResource,
+  Node,
+} from '../structs/index.js';
 import {
   AllocClientStatusLost,
   AllocClientStatusPending,
@@ -76,10 +84,21 @@ export class GenericScheduler implements Scheduler {
     const updated = outcomeEval(ev, out, this.opts.clock.now());
     if (Object.keys(out.failed).length > 0) {
       if (ev.Status === EvalStatusBlocked) {
-        await this.planner.reblockEval({ ...updated, Status: EvalStatusBlocked, ClassEligibility: out.elig.classEligibility(), EscapedComputedClass: out.elig.escaped });
+        await this.planner.reblockEval({
+          ...updated,
+          Status: EvalStatusBlocked,
+          ClassEligibility: out.elig.classEligibility(),
+          EscapedComputedClass: out.elig.escaped,
+        });
         return;
       }
-      const blocked = blockedEval(ev, out, EvalTriggerQueuedAllocs, 'created to place remaining allocations', this.opts.clock.now());
+      const blocked = blockedEval(
+        ev,
+        out,
+        EvalTriggerQueuedAllocs,
+        'created to place remaining allocations',
+        this.opts.clock.now(),
+      );
       await this.planner.createEval(blocked);
       updated.BlockedEval = blocked.ID;
     }
@@ -97,7 +116,13 @@ export class GenericScheduler implements Scheduler {
 
   private async failMaxPlans(ev: Evaluation, out: PassOutcome, max: number): Promise<void> {
     const updated = outcomeEval(ev, out, this.opts.clock.now());
-    const blocked = blockedEval(ev, out, EvalTriggerMaxPlans, 'created due to placement conflicts', this.opts.clock.now());
+    const blocked = blockedEval(
+      ev,
+      out,
+      EvalTriggerMaxPlans,
+      'created due to placement conflicts',
+      this.opts.clock.now(),
+    );
     await this.planner.createEval(blocked);
     updated.BlockedEval = blocked.ID;
     updated.Status = EvalStatusFailed;
@@ -113,7 +138,16 @@ export class GenericScheduler implements Scheduler {
     const allocs = state.allocsByJob(ev.Namespace, ev.JobID);
     const nowMs = this.opts.clock.now();
     const b = new PlanBuilder(state, ev, job, ev.Namespace, ev.JobID);
-    const res = reconcile({ job, namespace: ev.Namespace, jobID: ev.JobID, allocs, state, eval: ev, nowMs, newID: generateUUID });
+    const res = reconcile({
+      job,
+      namespace: ev.Namespace,
+      jobID: ev.JobID,
+      allocs,
+      state,
+      eval: ev,
+      nowMs,
+      newID: generateUUID,
+    });
     const out: PassOutcome = {
       builder: b,
       failed: {},
@@ -179,7 +213,10 @@ class Placer {
     if (!this.stack) {
       const cfg = this.builder.state.schedulerConfig();
       const pass = readyNodes(this.builder.state, this.job, this.rng);
-      this.stack = new PlacementStack(pass, this.builder.usage, this.builder.jobs, this.out.elig, { batch: this.batch, algorithm: cfg.SchedulerAlgorithm });
+      this.stack = new PlacementStack(pass, this.builder.usage, this.builder.jobs, this.out.elig, {
+        batch: this.batch,
+        algorithm: cfg.SchedulerAlgorithm,
+      });
     }
     return this.stack;
   }
@@ -206,7 +243,14 @@ class Placer {
     const spec = this.spec(a.TaskGroup);
     const m = this.getStack().newMetric();
     if (!node || !nodeFeasible(spec, node, m, this.out.elig, this.builder.jobs)) {
-      return { name: a.Name, group: a.TaskGroup, previous: a, reschedule: null, canary: false, stopPrevious: AllocUpdating };
+      return {
+        name: a.Name,
+        group: a.TaskGroup,
+        previous: a,
+        reschedule: null,
+        canary: false,
+        stopPrevious: AllocUpdating,
+      };
     }
     const dep = this.res.deployment;
     const moved = dep !== null && a.DeploymentID !== dep.ID;
@@ -252,12 +296,24 @@ class Placer {
   private backOut(req: PlaceRequest): void {
     if (!req.reschedule || !req.previous) return;
     const prev = req.previous;
-    this.builder.update({ ...prev, RescheduleTracker: { Events: prev.RescheduleTracker?.Events ?? null, LastReschedule: 'failed' } });
+    this.builder.update({
+      ...prev,
+      RescheduleTracker: { Events: prev.RescheduleTracker?.Events ?? null, LastReschedule: 'failed' },
+    });
   }
 
-  private commit(req: PlaceRequest, spec: GroupSpec, node: Node, networks: ReturnType<typeof assignPorts> & object, metric: AllocMetric): void {
+  private commit(
+    req: PlaceRequest,
+    spec: GroupSpec,
+    node: Node,
+    networks: ReturnType<typeof assignPorts> & object,
+    metric: AllocMetric,
+  ): void {
     const dep = this.batch ? null : this.res.deployment;
-    const tracker = req.reschedule && req.previous ? nextRescheduleTracker(this.job, spec.tg, req.previous, this.nowMs, req.reschedule.delayNs) : null;
+    const tracker =
+      req.reschedule && req.previous
+        ? nextRescheduleTracker(this.job, spec.tg, req.previous, this.nowMs, req.reschedule.delayNs)
+        : null;
     const alloc = newAllocation({
       id: generateUUID(),
       ev: this.builder.ev,
@@ -274,7 +330,12 @@ class Placer {
       nowNs: this.nowMs * NS_PER_MS,
       memoryOversubscription: this.builder.state.schedulerConfig().MemoryOversubscriptionEnabled,
     });
-    this.builder.place(node, alloc, { cpu: spec.cpu, memoryMB: spec.memoryMB, diskMB: spec.diskMB, ports: hostPorts(networks) });
+    this.builder.place(node, alloc, {
+      cpu: spec.cpu,
+      memoryMB: spec.memoryMB,
+      diskMB: spec.diskMB,
+      ports: hostPorts(networks),
+    });
     if (req.canary && dep) {
       const st = dep.TaskGroups[spec.tg.Name];
       if (st) {
@@ -320,7 +381,13 @@ function outcomeEval(ev: Evaluation, out: PassOutcome, nowMs: number): Evaluatio
   };
 }
 
-function blockedEval(ev: Evaluation, out: PassOutcome, trigger: string, description: string, nowMs: number): Evaluation {
+function blockedEval(
+  ev: Evaluation,
+  out: PassOutcome,
+  trigger: string,
+  description: string,
+  nowMs: number,
+): Evaluation {
   return {
     ...ev,
     ID: generateUUID(),

@@ -5,10 +5,25 @@
  */
 
 export * from './types.js';
-export { allocsFit, usageFits, allocUsage, nodeCapacity, parsePortSpec, scoreFitBinPack, scoreFitSpread, BinPackMaxFitScore } from './feasible/resources.js';
+export {
+  allocsFit,
+  usageFits,
+  allocUsage,
+  nodeCapacity,
+  parsePortSpec,
+  scoreFitBinPack,
+  scoreFitSpread,
+  BinPackMaxFitScore,
+} from './feasible/resources.js';
 export type { AllocUsage, FitResult, NodeCapacity } from './feasible/resources.js';
 export { computeNodeClass, nodeClassOf } from './feasible/node-class.js';
-export { checkConstraint, checkConstraintValues, constraintString, resolveTarget, datacenterMatches } from './feasible/constraint.js';
+export {
+  checkConstraint,
+  checkConstraintValues,
+  constraintString,
+  resolveTarget,
+  datacenterMatches,
+} from './feasible/constraint.js';
 export { checkVersionMatch, checkSemverMatch } from './feasible/version.js';
 export { tasksUpdated } from './reconciler/update.js';
 export { seededRng } from './rng.js';

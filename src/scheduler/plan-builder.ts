@@ -196,13 +196,26 @@ function allocatedResources(a: NewAllocArgs): AllocatedResources {
   return {
     Tasks: tasks,
     TaskLifecycles: null,
-    Shared: { DiskMB: a.spec.diskMB, Networks: a.networks.length > 0 ? a.networks : null, Ports: ports.length > 0 ? ports : null },
+    Shared: {
+      DiskMB: a.spec.diskMB,
+      Networks: a.networks.length > 0 ? a.networks : null,
+      Ports: ports.length > 0 ? ports : null,
+    },
   };
 }
 
 export function newAllocation(a: NewAllocArgs): Allocation {
   return newAllocationStruct(
-    { ID: a.id, EvalID: a.ev.ID, Name: a.name, NodeID: a.node.ID, NodeName: a.node.Name, Job: a.job, TaskGroup: a.spec.tg.Name, AllocatedResources: allocatedResources(a) },
+    {
+      ID: a.id,
+      EvalID: a.ev.ID,
+      Name: a.name,
+      NodeID: a.node.ID,
+      NodeName: a.node.Name,
+      Job: a.job,
+      TaskGroup: a.spec.tg.Name,
+      AllocatedResources: allocatedResources(a),
+    },
     a.nowNs,
     {
       Metrics: a.metric,

@@ -25,7 +25,10 @@ const jobArb = fc.record({
 });
 
 type JobShape = typeof jobArb extends fc.Arbitrary<infer T> ? T : never;
-type Step = { kind: 'register'; job: number; shape: JobShape } | { kind: 'nodeDown'; node: number } | { kind: 'eval'; job: number };
+type Step =
+  | { kind: 'register'; job: number; shape: JobShape }
+  | { kind: 'nodeDown'; node: number }
+  | { kind: 'eval'; job: number };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('register' as const), job: fc.integer({ min: 0, max: 2 }), shape: jobArb }),
@@ -35,8 +38,20 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 function buildNode(s: { cpu: number; mem: number; disk: number; dynSpan: number }, i: number): Node {
   const n = mockNode({ ID: `node-${i}` });
-  n.NodeResources = { ...n.NodeResources, Cpu: { CpuShares: s.cpu + 100, TotalCpuCores: 2 }, Memory: { MemoryMB: s.mem + 256 }, Disk: { DiskMB: s.disk + 100 }, MinDynamicPort: 20000, MaxDynamicPort: 20000 + s.dynSpan - 1 };
-  n.ReservedResources = { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 256 }, Disk: { DiskMB: 100 }, Networks: { ReservedHostPorts: '22,20000' } };
+  n.NodeResources = {
+    ...n.NodeResources,
+    Cpu: { CpuShares: s.cpu + 100, TotalCpuCores: 2 },
+    Memory: { MemoryMB: s.mem + 256 },
+    Disk: { DiskMB: s.disk + 100 },
+    MinDynamicPort: 20000,
+    MaxDynamicPort: 20000 + s.dynSpan - 1,
+  };
+  n.ReservedResources = {
+    Cpu: { CpuShares: 100 },
+    Memory: { MemoryMB: 256 },
+    Disk: { DiskMB: 100 },
+    Networks: { ReservedHostPorts: '22,20000' },
+  };
   return n;
 }
 
@@ -64,27 +79,31 @@ function assertNoOvercommit(h: Harness): void {
 describe('scheduler invariants', () => {
   it('never over-commits a node in cpu, memory, disk or ports across any sequence of passes', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(nodeArb, { minLength: 1, maxLength: 6 }), fc.array(stepArb, { minLength: 1, maxLength: 12 }), async (nodes, steps) => {
-        const h = new Harness();
-        nodes.forEach((s, i) => h.upsertNode(buildNode(s, i)));
-        for (const step of steps) {
-          if (step.kind === 'nodeDown') {
-            const n = h.nodeByID(`node-${step.node % nodes.length}`)!;
-            h.upsertNode({ ...n, Status: 'down' });
-            for (let j = 0; j < 3; j++) {
-              const job = h.jobByID('default', `job-${j}`);
-              if (job) await h.process(mockEval(job, { TriggeredBy: 'node-update' }));
+      fc.asyncProperty(
+        fc.array(nodeArb, { minLength: 1, maxLength: 6 }),
+        fc.array(stepArb, { minLength: 1, maxLength: 12 }),
+        async (nodes, steps) => {
+          const h = new Harness();
+          nodes.forEach((s, i) => h.upsertNode(buildNode(s, i)));
+          for (const step of steps) {
+            if (step.kind === 'nodeDown') {
+              const n = h.nodeByID(`node-${step.node % nodes.length}`)!;
+              h.upsertNode({ ...n, Status: 'down' });
+              for (let j = 0; j < 3; j++) {
+                const job = h.jobByID('default', `job-${j}`);
+                if (job) await h.process(mockEval(job, { TriggeredBy: 'node-update' }));
+              }
+            } else if (step.kind === 'register') {
+              const job = h.upsertJob(buildJob(`job-${step.job}`, step.shape));
+              await h.process(mockEval(job));
+            } else {
+              const job = h.jobByID('default', `job-${step.job}`);
+              if (job) await h.process(mockEval(job));
             }
-          } else if (step.kind === 'register') {
-            const job = h.upsertJob(buildJob(`job-${step.job}`, step.shape));
-            await h.process(mockEval(job));
-          } else {
-            const job = h.jobByID('default', `job-${step.job}`);
-            if (job) await h.process(mockEval(job));
+            assertNoOvercommit(h);
           }
-          assertNoOvercommit(h);
-        }
-      }),
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -92,7 +111,13 @@ describe('scheduler invariants', () => {
   it('makes placements, updates and ignores add up to the desired count, and stops the excess', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ count: fc.integer({ min: 0, max: 12 }), change: fc.constantFrom('none', 'inplace', 'destructive') }), { minLength: 1, maxLength: 6 }),
+        fc.array(
+          fc.record({
+            count: fc.integer({ min: 0, max: 12 }),
+            change: fc.constantFrom('none', 'inplace', 'destructive'),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
         async (versions) => {
           const h = new Harness();
           for (let i = 0; i < 6; i++) h.upsertNode(mockNode());

@@ -5,7 +5,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Allocation, Job, Node } from '../structs/index.js';
 import { NS_PER_S } from '../structs/index.js';
-import { countPlanned, flattenPlanned, Harness, mockAlloc, mockBatchJob, mockEval, mockJob, mockNode } from './testing/index.js';
+import {
+  countPlanned,
+  flattenPlanned,
+  Harness,
+  mockAlloc,
+  mockBatchJob,
+  mockEval,
+  mockJob,
+  mockNode,
+} from './testing/index.js';
 
 function setup(nodes = 10, nodeOverrides: (i: number) => Partial<Node> = () => ({})): { h: Harness; nodes: Node[] } {
   const h = new Harness();
@@ -30,7 +39,8 @@ function dynamicPortsUnique(allocs: Allocation[]): boolean {
 function runningAllocs(h: Harness, job: Job, nodes: Node[], terminal = 0): Allocation[] {
   const allocs: Allocation[] = [];
   for (let i = 0; i < 10; i++) allocs.push(mockAlloc(job, nodes[i]!, i, { ClientStatus: 'running' }));
-  for (let i = 0; i < terminal; i++) allocs.push(mockAlloc(job, nodes[i]!, i, { DesiredStatus: 'stop', ClientStatus: 'failed' }));
+  for (let i = 0; i < terminal; i++)
+    allocs.push(mockAlloc(job, nodes[i]!, i, { DesiredStatus: 'stop', ClientStatus: 'failed' }));
   h.upsertAllocs(allocs);
   return allocs;
 }
@@ -55,7 +65,10 @@ describe('service and batch scheduler scenarios', () => {
     expect(ev.Status).toBe('complete');
     expect(ev.PlanAnnotations!.DesiredTGUpdates['web']?.Place).toBe(10);
     expect(h.createdEvals).toHaveLength(0);
-    const names = h.liveAllocs(job.Namespace, job.ID).map((a) => a.Name).sort();
+    const names = h
+      .liveAllocs(job.Namespace, job.ID)
+      .map((a) => a.Name)
+      .sort();
     expect(names).toEqual([...Array(10).keys()].map((i) => `${job.ID}.web[${i}]`).sort());
     expect(dynamicPortsUnique(flattenPlanned(plan.NodeAllocation))).toBe(true);
   });
@@ -75,7 +88,9 @@ describe('service and batch scheduler scenarios', () => {
   });
 
   it('3: places at most two allocs per rack value under distinct_property and blocks the rest', async () => {
-    const { h } = setup(10, (i) => ({ Meta: { 'pci-dss': 'true', database: 'mysql', version: '5.6', rack: i < 5 ? 'rack1' : 'rack2' } }));
+    const { h } = setup(10, (i) => ({
+      Meta: { 'pci-dss': 'true', database: 'mysql', version: '5.6', rack: i < 5 ? 'rack1' : 'rack2' },
+    }));
     const base = mockJob();
     base.TaskGroups[0]!.Count = 8;
     base.Constraints!.push({ LTarget: '${meta.rack}', RTarget: '2', Operand: 'distinct_property' });
@@ -235,7 +250,12 @@ describe('service and batch scheduler scenarios', () => {
   });
 
   describe('12: allocs on a down node', () => {
-    const cases: { desired: string; client: string; migrate?: boolean; expect: 'lost' | 'migrate' | 'none' | 'reschedule' }[] = [
+    const cases: {
+      desired: string;
+      client: string;
+      migrate?: boolean;
+      expect: 'lost' | 'migrate' | 'none' | 'reschedule';
+    }[] = [
       { desired: 'stop', client: 'running', expect: 'lost' },
       { desired: 'run', client: 'pending', migrate: true, expect: 'migrate' },
       { desired: 'run', client: 'running', migrate: true, expect: 'migrate' },
@@ -279,9 +299,16 @@ describe('service and batch scheduler scenarios', () => {
 
   it('13: migrates every alloc off a draining node', async () => {
     const { h, nodes } = setup(10);
-    const draining = h.upsertNode(mockNode({ DrainStrategy: { Deadline: 0, IgnoreSystemJobs: false, ForceDeadline: '', StartedAt: '' }, SchedulingEligibility: 'ineligible' }));
+    const draining = h.upsertNode(
+      mockNode({
+        DrainStrategy: { Deadline: 0, IgnoreSystemJobs: false, ForceDeadline: '', StartedAt: '' },
+        SchedulingEligibility: 'ineligible',
+      }),
+    );
     const job = h.upsertJob(mockJob());
-    const allocs = [...Array(10).keys()].map((i) => mockAlloc(job, draining, i, { ClientStatus: 'running', DesiredTransition: { Migrate: true } }));
+    const allocs = [...Array(10).keys()].map((i) =>
+      mockAlloc(job, draining, i, { ClientStatus: 'running', DesiredTransition: { Migrate: true } }),
+    );
     h.upsertAllocs(allocs);
     await h.process(mockEval(job, { TriggeredBy: 'node-drain', NodeID: draining.ID }));
     expect(h.plans).toHaveLength(1);
@@ -297,7 +324,14 @@ describe('service and batch scheduler scenarios', () => {
     const { h, nodes } = setup();
     const base = mockJob();
     base.TaskGroups[0]!.Count = 2;
-    base.TaskGroups[0]!.ReschedulePolicy = { Attempts: 1, Interval: 15 * 60 * NS_PER_S, Delay: 5 * NS_PER_S, MaxDelay: 60 * NS_PER_S, DelayFunction: 'constant', Unlimited: false };
+    base.TaskGroups[0]!.ReschedulePolicy = {
+      Attempts: 1,
+      Interval: 15 * 60 * NS_PER_S,
+      Delay: 5 * NS_PER_S,
+      MaxDelay: 60 * NS_PER_S,
+      DelayFunction: 'constant',
+      Unlimited: false,
+    };
     const job = h.upsertJob(base);
     const now = h.clock.now();
     const failedAt = new Date(now - 10_000).toISOString();
@@ -321,11 +355,21 @@ describe('service and batch scheduler scenarios', () => {
     const { h, nodes } = setup();
     const base = mockJob();
     base.TaskGroups[0]!.Count = 2;
-    base.TaskGroups[0]!.ReschedulePolicy = { Attempts: 1, Interval: 15 * 60 * NS_PER_S, Delay: 15 * NS_PER_S, MaxDelay: 60 * NS_PER_S, DelayFunction: 'constant', Unlimited: false };
+    base.TaskGroups[0]!.ReschedulePolicy = {
+      Attempts: 1,
+      Interval: 15 * 60 * NS_PER_S,
+      Delay: 15 * NS_PER_S,
+      MaxDelay: 60 * NS_PER_S,
+      DelayFunction: 'constant',
+      Unlimited: false,
+    };
     const job = h.upsertJob(base);
     const now = h.clock.now();
     const ok = mockAlloc(job, nodes[0]!, 0, { ClientStatus: 'running' });
-    const failed = mockAlloc(job, nodes[1]!, 1, { ClientStatus: 'failed', TaskStates: { web: taskDead(new Date(now).toISOString()) } });
+    const failed = mockAlloc(job, nodes[1]!, 1, {
+      ClientStatus: 'failed',
+      TaskStates: { web: taskDead(new Date(now).toISOString()) },
+    });
     h.upsertAllocs([ok, failed]);
     await h.process(mockEval(job, { TriggeredBy: 'alloc-failure' }));
     expect(h.allocsByJob(job.Namespace, job.ID)).toHaveLength(2);
@@ -428,7 +472,15 @@ function updateBlock(o: { MaxParallel: number; Canary?: number }) {
 }
 
 function taskDead(finishedAt: string) {
-  return { State: 'dead', Failed: true, Restarts: 0, LastRestart: null, StartedAt: null, FinishedAt: finishedAt, Events: [] };
+  return {
+    State: 'dead',
+    Failed: true,
+    Restarts: 0,
+    LastRestart: null,
+    StartedAt: null,
+    FinishedAt: finishedAt,
+    Events: [],
+  };
 }
 
 function dcCounts(h: Harness, allocs: Allocation[]): Record<string, number> {

@@ -10,7 +10,16 @@ import { jobAntiAffinityScore, nodeAffinityScore, SpreadScorer, evenSpreadBoost 
 import { PlacementStack } from './feasible/select.js';
 import { JobTracker, UsageTracker } from './feasible/usage.js';
 import { scoreFitBinPack, scoreFitSpread } from './index.js';
-import { countPlanned, flattenPlanned, Harness, mockAlloc, mockEval, mockJob, mockNode, mockSystemJob } from './testing/index.js';
+import {
+  countPlanned,
+  flattenPlanned,
+  Harness,
+  mockAlloc,
+  mockEval,
+  mockJob,
+  mockNode,
+  mockSystemJob,
+} from './testing/index.js';
 
 describe('system scheduler scenarios', () => {
   it('19: places one alloc per node, all named with index 0', async () => {
@@ -48,7 +57,9 @@ describe('system scheduler scenarios', () => {
     const h = new Harness();
     h.upsertNode(mockNode());
     h.upsertNode(mockNode());
-    const job = h.upsertJob(mockSystemJob({ Constraints: [{ LTarget: '${node.unique.name}', RTarget: 'something-else', Operand: '==' }] }));
+    const job = h.upsertJob(
+      mockSystemJob({ Constraints: [{ LTarget: '${node.unique.name}', RTarget: 'something-else', Operand: '==' }] }),
+    );
     await h.process(mockEval(job));
     expect(h.updatedEvals).toHaveLength(1);
     const failed = h.lastEval()!.FailedTGAllocs!;
@@ -181,10 +192,17 @@ describe('ranking scenarios', () => {
     const h = new Harness();
     const nodes = ['dc1', 'dc2', 'dc1', 'dc1'].map((dc) => h.upsertNode(mockNode({ Datacenter: dc })));
     const base = mockJob({ Datacenters: ['dc1', 'dc2'] });
-    base.TaskGroups[0]!.Spreads = [{ Attribute: '${node.datacenter}', Weight: 100, SpreadTarget: [{ Value: 'dc1', Percent: 80 }] }];
+    base.TaskGroups[0]!.Spreads = [
+      { Attribute: '${node.datacenter}', Weight: 100, SpreadTarget: [{ Value: 'dc1', Percent: 80 }] },
+    ];
     const job = h.upsertJob(base);
     const other = h.upsertJob(mockJob());
-    h.upsertAllocs([mockAlloc(job, nodes[0]!, 0), mockAlloc(job, nodes[2]!, 1), mockAlloc(other, nodes[1]!, 0), mockAlloc(other, nodes[3]!, 1)]);
+    h.upsertAllocs([
+      mockAlloc(job, nodes[0]!, 0),
+      mockAlloc(job, nodes[2]!, 1),
+      mockAlloc(other, nodes[1]!, 0),
+      mockAlloc(other, nodes[3]!, 1),
+    ]);
     const { jobs } = stackFor(h, job, nodes);
     const scorer = new SpreadScorer(job.TaskGroups[0]!.Spreads!, 'web', 10);
     expect(scorer.score(nodes[0]!, jobs)).toBeCloseTo(0.625, 10);

@@ -24,7 +24,15 @@ describe('generic scheduler', () => {
     filler.TaskGroups[0]!.Count = 1;
     filler.TaskGroups[0]!.Tasks[0]!.Resources = { CPU: 8000, MemoryMB: 4000 };
     const other = h.upsertJob(filler);
-    h.upsertAllocs([{ ...mockAlloc(other, busy, 0), AllocatedResources: { ...mockAlloc(other, busy, 0).AllocatedResources, Tasks: { web: { Cpu: { CpuShares: 8000 }, Memory: { MemoryMB: 4000, MemoryMaxMB: 0 } } } } }]);
+    h.upsertAllocs([
+      {
+        ...mockAlloc(other, busy, 0),
+        AllocatedResources: {
+          ...mockAlloc(other, busy, 0).AllocatedResources,
+          Tasks: { web: { Cpu: { CpuShares: 8000 }, Memory: { MemoryMB: 4000, MemoryMaxMB: 0 } } },
+        },
+      },
+    ]);
     const base = mockJob();
     base.TaskGroups[0]!.Count = 1;
     const job = h.upsertJob(base);
@@ -53,7 +61,10 @@ describe('generic scheduler', () => {
       for (let i = 0; i < 20; i++) h.upsertNode(mockNode({ ID: `node-${i}` }));
       const job = h.upsertJob(mockJob({ ID: 'fixed' }));
       await h.process(mockEval(job, { ID: 'eval-1' }));
-      return h.liveAllocs('default', 'fixed').map((a) => `${a.Name}@${a.NodeID}`).sort();
+      return h
+        .liveAllocs('default', 'fixed')
+        .map((a) => `${a.Name}@${a.NodeID}`)
+        .sort();
     };
     expect(await run()).toEqual(await run());
   });
@@ -65,13 +76,22 @@ describe('generic scheduler', () => {
     await h.process(mockEval(job));
     const smaller = h.upsertJob({ ...job, TaskGroups: [{ ...job.TaskGroups[0]!, Count: 7 }] });
     await h.process(mockEval(smaller));
-    const stopped = flattenPlanned(h.lastPlan()!.NodeUpdate).map((a) => a.Name).sort();
+    const stopped = flattenPlanned(h.lastPlan()!.NodeUpdate)
+      .map((a) => a.Name)
+      .sort();
     expect(stopped).toEqual([7, 8, 9].map((i) => `${job.ID}.web[${i}]`));
-    expect(h.lastEval()!.PlanAnnotations!.DesiredTGUpdates['web']).toMatchObject({ Stop: 3, InPlaceUpdate: 7, Place: 0 });
+    expect(h.lastEval()!.PlanAnnotations!.DesiredTGUpdates['web']).toMatchObject({
+      Stop: 3,
+      InPlaceUpdate: 7,
+      Place: 0,
+    });
     const bigger = h.upsertJob({ ...smaller, TaskGroups: [{ ...smaller.TaskGroups[0]!, Count: 9 }] });
     const existed = new Set(h.allocs.keys());
     await h.process(mockEval(bigger));
-    const placed = flattenPlanned(h.lastPlan()!.NodeAllocation).filter((a) => !existed.has(a.ID)).map((a) => a.Name).sort();
+    const placed = flattenPlanned(h.lastPlan()!.NodeAllocation)
+      .filter((a) => !existed.has(a.ID))
+      .map((a) => a.Name)
+      .sort();
     expect(placed).toEqual([7, 8].map((i) => `${job.ID}.web[${i}]`));
   });
 
@@ -162,12 +182,31 @@ describe('generic scheduler', () => {
     await h.process(mockEval(job));
     const j2 = structuredClone(job);
     j2.TaskGroups[0]!.Tasks[0]!.Env = { FOO: 'baz' };
-    j2.TaskGroups[0]!.Update = { Stagger: 0, MaxParallel: 3, HealthCheck: 'checks', MinHealthyTime: 0, HealthyDeadline: 0, ProgressDeadline: 0, AutoRevert: false, AutoPromote: false, Canary: 0 };
+    j2.TaskGroups[0]!.Update = {
+      Stagger: 0,
+      MaxParallel: 3,
+      HealthCheck: 'checks',
+      MinHealthyTime: 0,
+      HealthyDeadline: 0,
+      ProgressDeadline: 0,
+      AutoRevert: false,
+      AutoPromote: false,
+      Canary: 0,
+    };
     const v1 = h.upsertJob(j2);
     for (let pass = 0; pass < 6; pass++) {
       await h.process(mockEval(v1, { TriggeredBy: 'deployment-watcher' }));
       // The deployment watcher would mark new allocs healthy; do it here.
-      h.upsertAllocs(h.liveAllocs(v1.Namespace, v1.ID).filter((a) => a.Job.Version === v1.Version).map((a) => ({ ...a, ClientStatus: 'running', DeploymentStatus: { Healthy: true, Timestamp: null, Canary: false, ModifyIndex: 0 } })));
+      h.upsertAllocs(
+        h
+          .liveAllocs(v1.Namespace, v1.ID)
+          .filter((a) => a.Job.Version === v1.Version)
+          .map((a) => ({
+            ...a,
+            ClientStatus: 'running',
+            DeploymentStatus: { Healthy: true, Timestamp: null, Canary: false, ModifyIndex: 0 },
+          })),
+      );
     }
     const live = h.liveAllocs(v1.Namespace, v1.ID);
     expect(live).toHaveLength(10);

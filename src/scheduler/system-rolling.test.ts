@@ -48,7 +48,12 @@ describe('system job rolling updates (update stagger)', () => {
       expect(next.TriggeredBy).toBe('rolling-update');
       expect(Date.parse(next.WaitUntil!)).toBe(now.ms + 10_000);
       now.ms += 10_000;
-      h.upsertAllocs(h.liveAllocs(v2.Namespace, v2.ID).filter((a) => a.ClientStatus === 'pending').map((a) => ({ ...a, ClientStatus: 'running' })));
+      h.upsertAllocs(
+        h
+          .liveAllocs(v2.Namespace, v2.ID)
+          .filter((a) => a.ClientStatus === 'pending')
+          .map((a) => ({ ...a, ClientStatus: 'running' })),
+      );
       ev = next;
     }
     expect(batches).toEqual([2, 2, 1]);
@@ -69,7 +74,10 @@ describe('system job rolling updates (update stagger)', () => {
 
 describe('system jobs on a disconnected node', () => {
   it('keeps the alloc as unknown (no replacement elsewhere) when its group has lost_after, and records its reconnect', async () => {
-    const { h, nodes, job, now } = await runningSystemJob(2, (j) => (j.TaskGroups[0]!.Disconnect = { LostAfter: 60 * NS_PER_S, Replace: true, Reconcile: 'best_score' }));
+    const { h, nodes, job, now } = await runningSystemJob(
+      2,
+      (j) => (j.TaskGroups[0]!.Disconnect = { LostAfter: 60 * NS_PER_S, Replace: true, Reconcile: 'best_score' }),
+    );
     const island = nodes[0]!;
     const original = h.allocsByNode(island.ID)[0]!;
     h.upsertNode({ ...island, Status: 'disconnected' });
@@ -77,7 +85,11 @@ describe('system jobs on a disconnected node', () => {
     const plan = h.lastPlan()!;
     expect(flattenPlanned(plan.NodeUpdate)).toHaveLength(0);
     expect(flattenPlanned(plan.NodeAllocation).map((a) => [a.ID, a.ClientStatus])).toEqual([[original.ID, 'unknown']]);
-    expect(h.createdEvals.some((e) => e.TriggeredBy === 'max-disconnect-timeout' && Date.parse(e.WaitUntil!) === now.ms + 60_000)).toBe(true);
+    expect(
+      h.createdEvals.some(
+        (e) => e.TriggeredBy === 'max-disconnect-timeout' && Date.parse(e.WaitUntil!) === now.ms + 60_000,
+      ),
+    ).toBe(true);
 
     h.upsertNode({ ...island, Status: 'ready' });
     h.upsertAllocs([{ ...h.allocByID(original.ID)!, ClientStatus: 'running' }]);

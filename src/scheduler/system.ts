@@ -38,7 +38,14 @@ import { mergeMetric } from './feasible/metrics.js';
 import { assignPorts, PlacementStack } from './feasible/select.js';
 import { newAllocation, PlanBuilder, readyNodes } from './plan-builder.js';
 import { findPreemptions } from './preempt.js';
-import { AllocInPlace, AllocLost, AllocMigrating, AllocNotNeeded, AllocUpdating, emptyDesiredUpdates } from './reconciler/types.js';
+import {
+  AllocInPlace,
+  AllocLost,
+  AllocMigrating,
+  AllocNotNeeded,
+  AllocUpdating,
+  emptyDesiredUpdates,
+} from './reconciler/types.js';
 import { classifyDisconnect, disconnectTimeoutEval, markReconnected, markUnknown } from './reconciler/disconnect.js';
 import { sameJobVersion, tasksUpdated } from './reconciler/update.js';
 import { seededRng } from './rng.js';
@@ -78,15 +85,27 @@ export class SystemScheduler implements Scheduler {
       if (!result.RefreshIndex) break;
       if (state) this.state = state;
       if (++attempts >= maxAttempts) {
-        await this.planner.updateEval({ ...this.outcome(ev, out), Status: EvalStatusFailed, StatusDescription: `maximum attempts reached (${maxAttempts})` });
+        await this.planner.updateEval({
+          ...this.outcome(ev, out),
+          Status: EvalStatusFailed,
+          StatusDescription: `maximum attempts reached (${maxAttempts})`,
+        });
         return;
       }
     }
-    this.opts.logger.debug('eval processed', { eval_id: ev.ID, job_id: ev.JobID, failed_groups: Object.keys(out.failed) });
+    this.opts.logger.debug('eval processed', {
+      eval_id: ev.ID,
+      job_id: ev.JobID,
+      failed_groups: Object.keys(out.failed),
+    });
     // Only the last pass's follow-ups: a refused plan's retry must not leave a second rolling-update chain.
     for (const f of out.followups) await this.planner.createEval(f);
     const next = out.followups.find((f) => f.TriggeredBy === EvalTriggerRollingUpdate);
-    await this.planner.updateEval({ ...this.outcome(ev, out), Status: EvalStatusComplete, ...(next ? { NextEval: next.ID } : {}) });
+    await this.planner.updateEval({
+      ...this.outcome(ev, out),
+      Status: EvalStatusComplete,
+      ...(next ? { NextEval: next.ID } : {}),
+    });
   }
 
   private outcome(ev: Evaluation, out: SystemPass): Evaluation {
@@ -107,7 +126,15 @@ export class SystemScheduler implements Scheduler {
     this.rng = this.opts.rng ?? seededRng(ev.ID);
     const job = state.jobByID(ev.Namespace, ev.JobID) ?? null;
     const b = new PlanBuilder(state, ev, job, ev.Namespace, ev.JobID);
-    const out: SystemPass = { builder: b, failed: {}, queued: {}, desired: {}, followups: [], destructive: new Map(), limited: new Set() };
+    const out: SystemPass = {
+      builder: b,
+      failed: {},
+      queued: {},
+      desired: {},
+      followups: [],
+      destructive: new Map(),
+      limited: new Set(),
+    };
     const allocs = state.allocsByJob(ev.Namespace, ev.JobID);
     const desired = (g: string) => (out.desired[g] ??= emptyDesiredUpdates());
     if (!job || job.Stop) {
@@ -121,7 +148,10 @@ export class SystemScheduler implements Scheduler {
     const pass = readyNodes(state, job, null);
     const eligible = new Set(pass.nodes.map((n) => n.ID));
     const existing = this.stopUnneeded(b, job, allocs, eligible, desired, out);
-    const stack = new PlacementStack(pass, b.usage, b.jobs, new EvalEligibility(), { batch: this.sysbatch, algorithm: 'binpack' });
+    const stack = new PlacementStack(pass, b.usage, b.jobs, new EvalEligibility(), {
+      batch: this.sysbatch,
+      algorithm: 'binpack',
+    });
     for (const tg of job.TaskGroups) {
       out.queued[tg.Name] = 0;
       const spec = buildGroupSpec(job, tg);
@@ -172,11 +202,20 @@ export class SystemScheduler implements Scheduler {
       const key = a.NodeID + '\u0000' + a.TaskGroup;
       if (allocTerminalStatus(a)) {
         // A finished sysbatch alloc of this version counts as done on its node.
-        if (this.sysbatch && a.ClientStatus === AllocClientStatusComplete && sameJobVersion(a.Job, job) && !existing.has(key)) existing.set(key, a);
+        if (
+          this.sysbatch &&
+          a.ClientStatus === AllocClientStatusComplete &&
+          sameJobVersion(a.Job, job) &&
+          !existing.has(key)
+        )
+          existing.set(key, a);
         continue;
       }
       const node = b.state.nodeByID(a.NodeID);
-      const disc = node && (node.Status === NodeStatusDisconnected || allocNeedsToReconnect(a)) ? classifyDisconnect(a, node, this.opts.clock.now()) : null;
+      const disc =
+        node && (node.Status === NodeStatusDisconnected || allocNeedsToReconnect(a))
+          ? classifyDisconnect(a, node, this.opts.clock.now())
+          : null;
       if (!node || node.Status === NodeStatusDown || disc === 'lost') {
         b.stop(a, AllocLost, AllocClientStatusLost);
         desired(a.TaskGroup).Stop++;
@@ -188,7 +227,10 @@ export class SystemScheduler implements Scheduler {
       } else if (a.DesiredTransition?.Migrate) {
         b.stop(a, AllocMigrating);
         desired(a.TaskGroup).Migrate++;
-      } else if (!groups.has(a.TaskGroup) || (!eligible.has(a.NodeID) && node.SchedulingEligibility === 'eligible' && !node.DrainStrategy)) {
+      } else if (
+        !groups.has(a.TaskGroup) ||
+        (!eligible.has(a.NodeID) && node.SchedulingEligibility === 'eligible' && !node.DrainStrategy)
+      ) {
         b.stop(a, AllocNotNeeded);
         desired(a.TaskGroup).Stop++;
       } else if (existing.has(key) && !allocTerminalStatus(existing.get(key)!)) {
@@ -199,7 +241,13 @@ export class SystemScheduler implements Scheduler {
     return existing;
   }
 
-  private settleDisconnect(b: PlanBuilder, job: Job, a: Allocation, disc: 'disconnecting' | 'unknown' | 'reconnecting', out: SystemPass): Allocation {
+  private settleDisconnect(
+    b: PlanBuilder,
+    job: Job,
+    a: Allocation,
+    disc: 'disconnecting' | 'unknown' | 'reconnecting',
+    out: SystemPass,
+  ): Allocation {
     const nowMs = this.opts.clock.now();
     if (disc === 'unknown') return a;
     if (disc === 'reconnecting') {
@@ -210,13 +258,25 @@ export class SystemScheduler implements Scheduler {
     const atMs = nowMs + allocDisconnectPolicy(a).lostAfterNs / NS_PER_MS;
     const due = new Date(atMs).toISOString();
     let ev = out.followups.find((f) => f.TriggeredBy === EvalTriggerMaxDisconnectTimeout && f.WaitUntil === due);
-    if (!ev) out.followups.push((ev = disconnectTimeoutEval(job, job.ID, job.Namespace, b.ev.ID, generateUUID(), nowMs, atMs)));
+    if (!ev)
+      out.followups.push(
+        (ev = disconnectTimeoutEval(job, job.ID, job.Namespace, b.ev.ID, generateUUID(), nowMs, atMs)),
+      );
     const marked = markUnknown(a, nowMs, ev.ID);
     b.update(marked);
     return marked;
   }
 
-  private update(b: PlanBuilder, job: Job, spec: GroupSpec, node: Node, a: Allocation, stack: PlacementStack, out: SystemPass, d: DesiredUpdates): void {
+  private update(
+    b: PlanBuilder,
+    job: Job,
+    spec: GroupSpec,
+    node: Node,
+    a: Allocation,
+    stack: PlacementStack,
+    out: SystemPass,
+    d: DesiredUpdates,
+  ): void {
     // An unknown alloc (its node away, or back but not yet reporting) is left as it is until it reconnects.
     if (allocTerminalStatus(a) || sameJobVersion(a.Job, job) || a.ClientStatus === AllocClientStatusUnknown) {
       d.Ignore++;

@@ -3,7 +3,16 @@
  * The scheduler sees only these and `structs`; never the server, client or HTTP. So it is tested and
  * benchmarked alone with the harness in `scheduler/testing/`.
  */
-import type { Allocation, Deployment, Evaluation, Job, Node, NodeResourceUsage, Plan, PlanResult } from '../structs/index.js';
+import type {
+  Allocation,
+  Deployment,
+  Evaluation,
+  Job,
+  Node,
+  NodeResourceUsage,
+  Plan,
+  PlanResult,
+} from '../structs/index.js';
 import type { Logger } from '../logging/index.js';
 
 export interface SchedulerConfiguration {

@@ -10,7 +10,15 @@ import { testServer } from './testing/harness.js';
 function userJob(id = 'web'): Job {
   return {
     ID: id,
-    TaskGroups: [{ Name: 'web', Count: 1, Tasks: [{ Name: 'srv', Driver: 'mock_driver', Config: { run_for: '1s' }, Resources: { CPU: 100, MemoryMB: 64 } }] }],
+    TaskGroups: [
+      {
+        Name: 'web',
+        Count: 1,
+        Tasks: [
+          { Name: 'srv', Driver: 'mock_driver', Config: { run_for: '1s' }, Resources: { CPU: 100, MemoryMB: 64 } },
+        ],
+      },
+    ],
   } as unknown as Job;
 }
 
@@ -44,14 +52,21 @@ describe('job admission', () => {
         return { warnings: ['check warned'] };
       },
     };
-    const { job, warnings } = admitJob({ ...mockJob(), Meta: {} }, {}, { mutators: [mark('a'), mark('b')], validators: [check] });
+    const { job, warnings } = admitJob(
+      { ...mockJob(), Meta: {} },
+      {},
+      { mutators: [mark('a'), mark('b')], validators: [check] },
+    );
     expect(seen).toEqual(['a', 'b', 'check saw a,b']);
     expect(job.Meta).toMatchObject({ a: 'x', b: 'x' });
     expect(warnings).toEqual(['a warned', 'b warned', 'check warned']);
   });
 
   it('runs every validator and reports all their problems in one JobValidation error', () => {
-    const bad = (name: string): JobValidator => ({ name, validate: () => ({ problems: [{ path: name, message: `${name} is wrong` }] }) });
+    const bad = (name: string): JobValidator => ({
+      name,
+      validate: () => ({ problems: [{ path: name, message: `${name} is wrong` }] }),
+    });
     const e = thrown(() => admitJob(mockJob(), {}, { mutators: [], validators: [bad('One'), bad('Two')] }));
     expect(isDroverError(e) && e.code).toBe('JobValidation');
     expect(isDroverError(e) && e.problems.map((p) => p.path)).toEqual(['One', 'Two']);
@@ -72,7 +87,11 @@ describe('job admission', () => {
     expect(admitJob({ ...userJob(), Namespace: 'dev' }, { namespace: 'prod' }).job.Namespace).toBe('dev');
     expect(admitJob(userJob()).job.Namespace).toBe('default');
     // What an HTTP-level check (ACLs) uses before admission runs, so both agree.
-    expect([admittedNamespace(userJob(), 'prod'), admittedNamespace({ Namespace: 'dev' }, 'prod'), admittedNamespace(userJob())]).toEqual(['prod', 'dev', 'default']);
+    expect([
+      admittedNamespace(userJob(), 'prod'),
+      admittedNamespace({ Namespace: 'dev' }, 'prod'),
+      admittedNamespace(userJob()),
+    ]).toEqual(['prod', 'dev', 'default']);
   });
 
   it('warns about blocks the build does not act on, from what the user wrote', () => {

@@ -51,7 +51,10 @@ export interface AdmissionSteps {
 /** Warns about blocks the user wrote that this build parses but does not act on. Changes nothing. */
 export const unsupportedFeatures: JobMutator = {
   name: 'unsupported-features',
-  mutate: (job, ctx) => ({ job, warnings: ctx.supportedFeatures ? unsupportedFeatureWarnings(job, ctx.supportedFeatures) : [] }),
+  mutate: (job, ctx) => ({
+    job,
+    warnings: ctx.supportedFeatures ? unsupportedFeatureWarnings(job, ctx.supportedFeatures) : [],
+  }),
 };
 
 /**
@@ -93,7 +96,8 @@ export function admitJob(
   opts: AdmissionOptions & { supportedFeatures?: Set<string> } = {},
   steps: AdmissionSteps = defaultAdmissionSteps,
 ): { job: Job; warnings: string[] } {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw jobValidationError([{ message: 'job is missing' }]);
+  if (input === null || typeof input !== 'object' || Array.isArray(input))
+    throw jobValidationError([{ message: 'job is missing' }]);
   const ctx: AdmissionContext = { ...opts };
   const warnings: string[] = [];
   let job = input;

@@ -10,7 +10,8 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop();
 });
 
-const live = async (s: Server) => (await s.jobAllocations('default', 'web', true)).value.filter((a) => a.DesiredStatus === 'run');
+const live = async (s: Server) =>
+  (await s.jobAllocations('default', 'web', true)).value.filter((a) => a.DesiredStatus === 'run');
 
 describe('alloc stop', () => {
   it('marks the allocation for migration and the scheduler replaces it, keeping the count', async () => {
@@ -21,14 +22,24 @@ describe('alloc stop', () => {
     const job = mockJob('web');
     job.TaskGroups[0]!.Count = 2;
     const r = await s.jobRegister(job);
-    await expect.poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'first eval' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'first eval',
+      })
+      .toBeTruthy();
     const [victim] = await live(s);
     const res = await s.allocStop(victim!.ID);
     expect(res.Index).toBeGreaterThan(0);
     const ev = (await s.evalGet(res.EvalID)).value;
     expect(ev.TriggeredBy).toBe('alloc-stop');
     expect(ev.JobID).toBe('web');
-    await expect.poll(async () => (await s.evalGet(res.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'stop eval' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.evalGet(res.EvalID)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'stop eval',
+      })
+      .toBeTruthy();
     const old = (await s.allocGet(victim!.ID)).value;
     expect(old.DesiredStatus).toBe('stop');
     expect(old.DesiredTransition.Migrate).toBe(true);
@@ -44,12 +55,22 @@ describe('alloc stop', () => {
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     const r = await s.jobRegister(mockJob('web'));
-    await expect.poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'first eval' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'first eval',
+      })
+      .toBeTruthy();
     const unknown = await s.allocStop('0c0c0c0c-0000-4000-8000-000000000000').catch((e: unknown) => e);
     expect(isDroverError(unknown, 'AllocNotFound')).toBe(true);
     const [a] = await live(s);
     const first = await s.allocStop(a!.ID, { noShutdownDelay: true });
-    await expect.poll(async () => (await s.evalGet(first.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'stop eval' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.evalGet(first.EvalID)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'stop eval',
+      })
+      .toBeTruthy();
     expect((await s.allocGet(a!.ID)).value.DesiredTransition.NoShutdownDelay).toBe(true);
     const again = await s.allocStop(a!.ID).catch((e: unknown) => e);
     expect(isDroverError(again, 'BadRequest')).toBe(true);

@@ -18,17 +18,27 @@ export interface AllocStopOptions {
 }
 
 /** Marks one allocation for migration and creates the `alloc-stop` evaluation that replaces it. */
-export async function allocStop(ctx: ServerContext, allocID: string, opts: AllocStopOptions = {}): Promise<AllocStopResult> {
+export async function allocStop(
+  ctx: ServerContext,
+  allocID: string,
+  opts: AllocStopOptions = {},
+): Promise<AllocStopResult> {
   const { result: ev, index } = await ctx.store.write((txn) => {
     const a = txn.allocByID(allocID);
     if (a == null) throw allocNotFound(allocID);
     if (allocTerminalStatus(a)) {
-      throw badRequest(`allocation "${allocID}" is already terminal (desired status "${a.DesiredStatus}", client status "${a.ClientStatus}")`);
+      throw badRequest(
+        `allocation "${allocID}" is already terminal (desired status "${a.DesiredStatus}", client status "${a.ClientStatus}")`,
+      );
     }
     const job = txn.jobByID(a.Namespace, a.JobID) ?? a.Job;
     const marked: Allocation = {
       ...a,
-      DesiredTransition: { ...a.DesiredTransition, Migrate: true, ...(opts.noShutdownDelay ? { NoShutdownDelay: true } : {}) },
+      DesiredTransition: {
+        ...a.DesiredTransition,
+        Migrate: true,
+        ...(opts.noShutdownDelay ? { NoShutdownDelay: true } : {}),
+      },
     };
     upsertAllocs(txn, [marked], nowNs(ctx));
     const [stored] = upsertEvals(txn, [newEval(ctx, job, EvalTriggerAllocStop)], nowNs(ctx));

@@ -33,7 +33,9 @@ describe('allocList', () => {
       const after = await srv.allocList({});
       expect(after.value).not.toBe(first.value);
       expect(after.value).toHaveLength(3);
-      expect((await srv.allocList({ prefix: first.value[0]?.ID })).value.map((a) => a.ID)).toEqual([first.value[0]!.ID]);
+      expect((await srv.allocList({ prefix: first.value[0]?.ID })).value.map((a) => a.ID)).toEqual([
+        first.value[0]!.ID,
+      ]);
     } finally {
       await srv.stop();
     }

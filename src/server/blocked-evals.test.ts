@@ -7,11 +7,16 @@ import { BlockedEvals } from './blocked-evals.js';
 function setup() {
   const enqueued: Evaluation[] = [];
   const cancelled: Evaluation[] = [];
-  const b = new BlockedEvals({ logger: nullLogger, enqueue: (e) => enqueued.push(e), onCancel: (es) => cancelled.push(...es) });
+  const b = new BlockedEvals({
+    logger: nullLogger,
+    enqueue: (e) => enqueued.push(e),
+    onCancel: (es) => cancelled.push(...es),
+  });
   b.setEnabled(true);
   return { b, enqueued, cancelled };
 }
-const blocked = (job: string, over: Partial<Evaluation> = {}) => mockEval(mockJob(job), { Status: 'blocked', SnapshotIndex: 10, ...over });
+const blocked = (job: string, over: Partial<Evaluation> = {}) =>
+  mockEval(mockJob(job), { Status: 'blocked', SnapshotIndex: 10, ...over });
 
 describe('BlockedEvals', () => {
   it('releases an eval when its class frees capacity, not when an ineligible class does', () => {

@@ -8,7 +8,14 @@
 import type { ServiceRegistration, ServiceRegistrationListStub, Variable, VariableMetadata } from '../structs/index.js';
 import { nsKey, type VariableRow } from '../state/index.js';
 import { DroverError, unknownNamespace } from '../errors/index.js';
-import { applyVariableDelete, applyVariableWrite, chooseInstances, filterService, listVariables, serviceListStubs } from '../discovery/index.js';
+import {
+  applyVariableDelete,
+  applyVariableWrite,
+  chooseInstances,
+  filterService,
+  listVariables,
+  serviceListStubs,
+} from '../discovery/index.js';
 import type { QueryOptions, QueryResult, VariableWriteResult } from './types.js';
 import { nowNs, type ServerContext } from './context.js';
 import { blockingQuery, DEFAULT_WAIT_MS, MAX_WAIT_MS } from './read-endpoints.js';
@@ -19,7 +26,12 @@ import type { StateSnapshot, TableName } from '../state/index.js';
  * may itself commit at index 1, which a wait for "above 1" would miss. A template waiting for a variable that
  * does not exist yet on a fresh server is exactly that case.
  */
-async function catalogQuery<T>(ctx: ServerContext, tables: readonly TableName[], q: QueryOptions | undefined, answer: (snap: StateSnapshot) => T): Promise<QueryResult<T>> {
+async function catalogQuery<T>(
+  ctx: ServerContext,
+  tables: readonly TableName[],
+  q: QueryOptions | undefined,
+  answer: (snap: StateSnapshot) => T,
+): Promise<QueryResult<T>> {
   if (q?.minIndex === 1 && ctx.store.snapshot().maxTableIndex(tables) === 0) {
     await ctx.store.waitForIndex(tables, 0, Math.min(q.waitMs ?? DEFAULT_WAIT_MS, MAX_WAIT_MS), q.signal);
     return blockingQuery(ctx, tables, undefined, answer);
@@ -29,7 +41,15 @@ async function catalogQuery<T>(ctx: ServerContext, tables: readonly TableName[],
 
 /** The API's shape of a stored or computed variable (no Lock: Drover has no variable locks yet). */
 function toVariable(r: Variable): Variable {
-  return { Namespace: r.Namespace, Path: r.Path, Items: { ...r.Items }, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex, CreateTime: r.CreateTime, ModifyTime: r.ModifyTime };
+  return {
+    Namespace: r.Namespace,
+    Path: r.Path,
+    Items: { ...r.Items },
+    CreateIndex: r.CreateIndex,
+    ModifyIndex: r.ModifyIndex,
+    CreateTime: r.CreateTime,
+    ModifyTime: r.ModifyTime,
+  };
 }
 
 /** A stored row, its items decrypted (a row written before encryption existed holds them in plaintext). */
@@ -61,7 +81,11 @@ export async function reencryptVariables(ctx: ServerContext, signal: AbortSignal
         const cur = txn.tables.get('variables', nsKey(old.Namespace, old.Path));
         if (!cur || cur.KeyID === active) continue;
         // Same indexes: re-encryption is not a change of the variable (CAS and blocking readers see none).
-        txn.put('variables', { ...sealed(ctx, opened(ctx, cur)), CreateIndex: cur.CreateIndex, ModifyIndex: cur.ModifyIndex });
+        txn.put('variables', {
+          ...sealed(ctx, opened(ctx, cur)),
+          CreateIndex: cur.CreateIndex,
+          ModifyIndex: cur.ModifyIndex,
+        });
         moved++;
       }
     });
@@ -71,32 +95,54 @@ export async function reencryptVariables(ctx: ServerContext, signal: AbortSignal
 }
 
 export function variableList(ctx: ServerContext, q: QueryOptions): Promise<QueryResult<VariableMetadata[]>> {
-  return catalogQuery(ctx, ['variables'], q, (s) => listVariables(s.tables.all('variables'), { namespace: q.namespace ?? 'default', prefix: q.prefix }).items);
+  return catalogQuery(
+    ctx,
+    ['variables'],
+    q,
+    (s) => listVariables(s.tables.all('variables'), { namespace: q.namespace ?? 'default', prefix: q.prefix }).items,
+  );
 }
 
 /** The variable, or null when absent: the index is meaningful either way, so a template can block on a missing one. */
-export function variableGet(ctx: ServerContext, namespace: string, path: string, q?: QueryOptions): Promise<QueryResult<Variable | null>> {
+export function variableGet(
+  ctx: ServerContext,
+  namespace: string,
+  path: string,
+  q?: QueryOptions,
+): Promise<QueryResult<Variable | null>> {
   return catalogQuery(ctx, ['variables'], q, (s) => {
     const row = s.tables.get('variables', nsKey(namespace, path));
     return row ? opened(ctx, row) : null;
   });
 }
 
-export async function variablePut(ctx: ServerContext, v: Pick<Variable, 'Namespace' | 'Path' | 'Items'>, opts: { cas?: number } = {}): Promise<VariableWriteResult> {
+export async function variablePut(
+  ctx: ServerContext,
+  v: Pick<Variable, 'Namespace' | 'Path' | 'Items'>,
+  opts: { cas?: number } = {},
+): Promise<VariableWriteResult> {
   const req = { Namespace: v.Namespace || 'default', Path: v.Path, Items: v.Items ?? {} };
   const now = nowNs(ctx);
   const { result, index } = await ctx.store.write((txn) => {
-    if (req.Namespace !== 'default' && !txn.tables.get('namespaces', req.Namespace)) throw unknownNamespace(req.Namespace);
+    if (req.Namespace !== 'default' && !txn.tables.get('namespaces', req.Namespace))
+      throw unknownNamespace(req.Namespace);
     const row = txn.tables.get('variables', nsKey(req.Namespace, req.Path));
     const current = row && opened(ctx, row);
     const out = applyVariableWrite(current, req, { cas: opts.cas, index: txn.writeIndex, now });
     if (out.ok && out.variable) txn.put('variables', sealed(ctx, toVariable(out.variable)));
     return out;
   });
-  return result.ok ? { ok: true, variable: result.variable && toVariable(result.variable), index } : { ok: false, conflict: toVariable(result.conflict), index };
+  return result.ok
+    ? { ok: true, variable: result.variable && toVariable(result.variable), index }
+    : { ok: false, conflict: toVariable(result.conflict), index };
 }
 
-export async function variableDelete(ctx: ServerContext, namespace: string, path: string, opts: { cas?: number } = {}): Promise<VariableWriteResult> {
+export async function variableDelete(
+  ctx: ServerContext,
+  namespace: string,
+  path: string,
+  opts: { cas?: number } = {},
+): Promise<VariableWriteResult> {
   const key = nsKey(namespace, path);
   const { result, index } = await ctx.store.write((txn) => {
     const row = txn.tables.get('variables', key);
@@ -109,7 +155,9 @@ export async function variableDelete(ctx: ServerContext, namespace: string, path
 
 export function serviceList(ctx: ServerContext, q: QueryOptions): Promise<QueryResult<ServiceRegistrationListStub[]>> {
   const namespace = q.namespace ?? 'default';
-  return catalogQuery(ctx, ['service_registrations'], q, (s) => serviceListStubs(s.tables.all('service_registrations'), { namespace }));
+  return catalogQuery(ctx, ['service_registrations'], q, (s) =>
+    serviceListStubs(s.tables.all('service_registrations'), { namespace }),
+  );
 }
 
 /** What `GET /v1/service/:name` filters on besides the name. */
@@ -125,9 +173,19 @@ export interface ServiceGetFilter {
 }
 
 /** The instances of a service, sorted by ID; see ServiceGetFilter. */
-export function serviceGet(ctx: ServerContext, namespace: string, name: string, q?: QueryOptions & ServiceGetFilter): Promise<QueryResult<ServiceRegistration[]>> {
+export function serviceGet(
+  ctx: ServerContext,
+  namespace: string,
+  name: string,
+  q?: QueryOptions & ServiceGetFilter,
+): Promise<QueryResult<ServiceRegistration[]>> {
   return catalogQuery(ctx, ['service_registrations'], q, (s) => {
-    const found = filterService(s.serviceRegistrationsByName(namespace, name), { name, namespace, tag: q?.tag || undefined, healthy: q?.health ?? 'any' });
+    const found = filterService(s.serviceRegistrationsByName(namespace, name), {
+      name,
+      namespace,
+      tag: q?.tag || undefined,
+      healthy: q?.health ?? 'any',
+    });
     return q?.choose ? chooseInstances(found, q.choose.n, q.choose.key) : found;
   });
 }
@@ -140,7 +198,8 @@ export function allServiceRegistrations(ctx: ServerContext): ServiceRegistration
 export async function serviceDelete(ctx: ServerContext, namespace: string, name: string, id: string): Promise<number> {
   const { index } = await ctx.store.write((txn) => {
     const r = txn.tables.get('service_registrations', id);
-    if (!r || r.Namespace !== namespace || r.ServiceName !== name) throw new DroverError('ServiceNotFound', `service registration "${id}" of service "${name}" not found`);
+    if (!r || r.Namespace !== namespace || r.ServiceName !== name)
+      throw new DroverError('ServiceNotFound', `service registration "${id}" of service "${name}" not found`);
     txn.delete('service_registrations', id);
   });
   return index;

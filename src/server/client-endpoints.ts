@@ -83,7 +83,11 @@ export async function nodeRegister(ctx: ServerContext, node: Node): Promise<Node
   return { heartbeatTTLms: ttl, index };
 }
 
-export async function nodeUpdateStatus(ctx: ServerContext, nodeID: string, status: string): Promise<NodeRegisterResponse> {
+export async function nodeUpdateStatus(
+  ctx: ServerContext,
+  nodeID: string,
+  status: string,
+): Promise<NodeRegisterResponse> {
   const snap = ctx.store.snapshot();
   const cur = snap.nodeByID(nodeID);
   if (cur == null) throw nodeNotFound(nodeID);
@@ -92,11 +96,13 @@ export async function nodeUpdateStatus(ctx: ServerContext, nodeID: string, statu
     const w = await ctx.store.write((txn) => {
       const prev = txn.nodeByID(nodeID);
       const stored = updateNodeStatus(txn, nodeID, status, '', Math.floor(ctx.clock.now() / 1000));
-      const transition = prev != null && prev.Status !== status && (status === NodeStatusReady || status === NodeStatusDown);
+      const transition =
+        prev != null && prev.Status !== status && (status === NodeStatusReady || status === NodeStatusDown);
       return { stored, evals: transition ? writeNodeEvals(ctx, txn, nodeID) : [] };
     });
     index = w.index;
-    if (status === NodeStatusReady && w.result.stored?.ComputedClass) ctx.blocked.unblock(w.result.stored.ComputedClass, index);
+    if (status === NodeStatusReady && w.result.stored?.ComputedClass)
+      ctx.blocked.unblock(w.result.stored.ComputedClass, index);
     for (const ev of w.result.evals) routeEval(ctx, ev);
   }
   if (status === NodeStatusDown) {
@@ -135,7 +141,13 @@ export async function nodeHeartbeatExpired(ctx: ServerContext, nodeID: string): 
       updateNodeStatus(txn, nodeID, NodeStatusDisconnected, 'node heartbeat missed', nowS);
       return { evals: writeNodeEvals(ctx, txn, nodeID), status: NodeStatusDisconnected, windowMs };
     }
-    updateNodeStatus(txn, nodeID, NodeStatusDown, prev.Status === NodeStatusDisconnected ? 'node did not reconnect within lost_after' : 'node heartbeat missed', nowS);
+    updateNodeStatus(
+      txn,
+      nodeID,
+      NodeStatusDown,
+      prev.Status === NodeStatusDisconnected ? 'node did not reconnect within lost_after' : 'node heartbeat missed',
+      nowS,
+    );
     // A dead client never deregisters its instances: they leave the catalog now (as Nomad deletes a down
     // node's services), so discovery and the gateway stop sending traffic to them before replacements run.
     for (const r of txn.serviceRegistrationsByNode(nodeID)) txn.delete('service_registrations', r.ID);
@@ -143,8 +155,13 @@ export async function nodeHeartbeatExpired(ctx: ServerContext, nodeID: string): 
   });
   if (result.status === NodeStatusDisconnected) {
     ctx.heartbeats.expireAfter(nodeID, result.windowMs);
-    ctx.logger.info('node marked disconnected', { node_id: nodeID, evals: result.evals.length, lost_after_ms: result.windowMs });
-  } else if (result.status === NodeStatusDown) ctx.logger.info('node marked down', { node_id: nodeID, evals: result.evals.length });
+    ctx.logger.info('node marked disconnected', {
+      node_id: nodeID,
+      evals: result.evals.length,
+      lost_after_ms: result.windowMs,
+    });
+  } else if (result.status === NodeStatusDown)
+    ctx.logger.info('node marked down', { node_id: nodeID, evals: result.evals.length });
   for (const ev of result.evals) routeEval(ctx, ev);
 }
 
@@ -214,14 +231,18 @@ export async function updateAllocs(ctx: ServerContext, updates: AllocClientUpdat
     // An unknown allocation its client reports again: original and replacement are settled by a reconnect eval.
     const reconnected = new Map<string, Job>();
     for (const c of changes) {
-      if (c.prev.ClientStatus !== AllocClientStatusUnknown || c.next.ClientStatus === AllocClientStatusUnknown) continue;
+      if (c.prev.ClientStatus !== AllocClientStatusUnknown || c.next.ClientStatus === AllocClientStatusUnknown)
+        continue;
       const job = txn.jobByID(c.next.Namespace, c.next.JobID);
       const key = `${c.next.Namespace}\u0000${c.next.JobID}`;
       if (job != null && !job.Stop && !failedJobs.has(key)) reconnected.set(key, job);
     }
     const evals = upsertEvals(
       txn,
-      [...[...failedJobs.values()].map((j) => newEval(ctx, j, EvalTriggerRetryFailedAlloc)), ...[...reconnected.values()].map((j) => newEval(ctx, j, EvalTriggerReconnect))],
+      [
+        ...[...failedJobs.values()].map((j) => newEval(ctx, j, EvalTriggerRetryFailedAlloc)),
+        ...[...reconnected.values()].map((j) => newEval(ctx, j, EvalTriggerReconnect)),
+      ],
       nowNs(ctx),
     );
     // A failed alloc already got its eval above; a deployment eval for the same job would be redundant
@@ -232,7 +253,8 @@ export async function updateAllocs(ctx: ServerContext, updates: AllocClientUpdat
     evals.push(...progress);
     const freedNodes = new Set(changes.filter(becameClientTerminal).map((c) => c.next.NodeID));
     // A finished allocation serves nothing: its instances leave the catalog even if its client never said so.
-    for (const c of changes.filter(becameClientTerminal)) for (const r of txn.serviceRegistrationsByAlloc(c.next.ID)) txn.delete('service_registrations', r.ID);
+    for (const c of changes.filter(becameClientTerminal))
+      for (const r of txn.serviceRegistrationsByAlloc(c.next.ID)) txn.delete('service_registrations', r.ID);
     const classes = [...freedNodes].map((id) => txn.nodeByID(id)?.ComputedClass).filter((c): c is string => !!c);
     return { evals, classes };
   });
@@ -246,7 +268,11 @@ export async function upsertServiceRegistrations(ctx: ServerContext, regs: Servi
   await ctx.store.write((txn) => {
     for (const r of regs) {
       const prev = txn.tables.get('service_registrations', r.ID);
-      txn.put('service_registrations', { ...r, CreateIndex: prev?.CreateIndex ?? txn.writeIndex, ModifyIndex: txn.writeIndex });
+      txn.put('service_registrations', {
+        ...r,
+        CreateIndex: prev?.CreateIndex ?? txn.writeIndex,
+        ModifyIndex: txn.writeIndex,
+      });
     }
   });
 }

@@ -94,7 +94,8 @@ export function cancelEvals(ctx: ServerContext, evals: Evaluation[], why: string
         const cur: Evaluation[] = [];
         for (const [id, reason] of batch.why) {
           const e = txn.evalByID(id);
-          if (e != null && (e.Status === EvalStatusPending || e.Status === EvalStatusBlocked)) cur.push({ ...e, Status: EvalStatusCancelled, StatusDescription: reason });
+          if (e != null && (e.Status === EvalStatusPending || e.Status === EvalStatusBlocked))
+            cur.push({ ...e, Status: EvalStatusCancelled, StatusDescription: reason });
         }
         upsertEvals(txn, cur, nowNs(ctx));
       });
@@ -118,7 +119,13 @@ export function failEval(ctx: ServerContext, ev: Evaluation, why: string, follow
             WaitUntil: new Date(ctx.clock.now() + followUpDelayMs).toISOString(),
           })
         : undefined;
-    const [, stored] = upsertEvals(txn, followUp ? [{ ...cur, Status: EvalStatusFailed, StatusDescription: why, NextEval: followUp.ID }, followUp] : [{ ...cur, Status: EvalStatusFailed, StatusDescription: why }], nowNs(ctx));
+    const [, stored] = upsertEvals(
+      txn,
+      followUp
+        ? [{ ...cur, Status: EvalStatusFailed, StatusDescription: why, NextEval: followUp.ID }, followUp]
+        : [{ ...cur, Status: EvalStatusFailed, StatusDescription: why }],
+      nowNs(ctx),
+    );
     return stored;
   });
   ctx.background(

@@ -44,7 +44,9 @@ describe('cron expressions read as Nomad reads them', () => {
     expect(iso(c.next(at('2026-01-10T00:00:00Z')))).toBe('2026-01-10T14:00:00.000Z'); // EST
     expect(iso(c.next(at('2026-07-10T00:00:00Z')))).toBe('2026-07-10T13:00:00.000Z'); // EDT
     // 02:30 does not exist on 8 March 2026 in New York: that day is skipped.
-    expect(iso(parseCron('30 2 * * *', 'America/New_York').next(at('2026-03-08T05:00:00Z')))).toBe('2026-03-09T06:30:00.000Z');
+    expect(iso(parseCron('30 2 * * *', 'America/New_York').next(at('2026-03-08T05:00:00Z')))).toBe(
+      '2026-03-09T06:30:00.000Z',
+    );
   });
 
   it('refuses bad expressions and unknown zones with BadRequest naming the problem', () => {
@@ -67,7 +69,14 @@ describe('cron expressions read as Nomad reads them', () => {
       fc.property(fc.integer({ min: at('2020-01-01T00:00:00Z'), max: at('2030-01-01T00:00:00Z') }), (t) => {
         const n = c.next(t)!;
         const d = new Date(n);
-        return n > t && d.getUTCSeconds() === 0 && d.getUTCMinutes() % 7 === 0 && d.getUTCHours() >= 3 && d.getUTCHours() <= 5 && [1, 3].includes(d.getUTCDay());
+        return (
+          n > t &&
+          d.getUTCSeconds() === 0 &&
+          d.getUTCMinutes() % 7 === 0 &&
+          d.getUTCHours() >= 3 &&
+          d.getUTCHours() <= 5 &&
+          [1, 3].includes(d.getUTCDay())
+        );
       }),
       { numRuns: 200 },
     );

@@ -104,7 +104,8 @@ interface Fields {
 export function parseCronFields(spec: string): Fields {
   const trimmed = spec.trim();
   const parts = (ALIASES[trimmed.toLowerCase()] ?? trimmed).split(/\s+/).filter(Boolean);
-  if (parts.length < 5 || parts.length > 7) throw badRequest(`invalid cron "${spec}": expected 5, 6 or 7 fields, got ${parts.length}`);
+  if (parts.length < 5 || parts.length > 7)
+    throw badRequest(`invalid cron "${spec}": expected 5, 6 or 7 fields, got ${parts.length}`);
   const full = parts.length === 7 ? parts : ['0', ...parts, ...(parts.length === 5 ? ['*'] : [])];
   const [s, mi, h, d, mo, dw, y] = full as [string, string, string, string, string, string, string];
   const dom = field(d, DOM, spec);

@@ -20,7 +20,6 @@ import { blockingQuery } from './read-endpoints.js';
 import { jobDiff } from './job-diff.js';
 import { canariesHealthy, DeploymentDescription, failInTxn, promoteInTxn, revertJob } from './deployment-watcher.js';
 
-
 export interface JobRevertOptions {
   /** Revert only if the job's current version is this one (Nomad's EnforcePriorVersion). */
   enforcePriorVersion?: number;
@@ -33,7 +32,9 @@ function nsMatches(q: QueryOptions | undefined, ns: string): boolean {
 
 export function deploymentList(ctx: ServerContext, q: QueryOptions) {
   return blockingQuery(ctx, ['deployments'], q, (s) =>
-    [...s.deployments()].filter((d) => nsMatches(q, d.Namespace) && (q.prefix == null || d.ID.startsWith(q.prefix))).sort((a, b) => b.CreateIndex - a.CreateIndex),
+    [...s.deployments()]
+      .filter((d) => nsMatches(q, d.Namespace) && (q.prefix == null || d.ID.startsWith(q.prefix)))
+      .sort((a, b) => b.CreateIndex - a.CreateIndex),
   );
 }
 
@@ -56,7 +57,9 @@ function activeDeployment(txn: WriteTxn, id: string, verb: string): Deployment {
   const d = txn.deploymentByID(id);
   if (d == null) throw deploymentNotFound(id);
   if (d.Status !== DeploymentStatusRunning && d.Status !== DeploymentStatusPaused) {
-    throw new DroverError('DeploymentTerminal', `can't ${verb} terminal deployment`, { details: { id, status: d.Status } });
+    throw new DroverError('DeploymentTerminal', `can't ${verb} terminal deployment`, {
+      details: { id, status: d.Status },
+    });
   }
   return d;
 }
@@ -67,7 +70,10 @@ function deploymentEval(ctx: ServerContext, txn: WriteTxn, d: Deployment): Evalu
   return upsertEvals(txn, [newEval(ctx, job, EvalTriggerDeploymentWatcher, { DeploymentID: d.ID })], nowNs(ctx));
 }
 
-async function update(ctx: ServerContext, fn: (txn: WriteTxn) => { evals: Evaluation[]; revertedTo?: number; deploymentID: string }): Promise<DeploymentUpdateResult> {
+async function update(
+  ctx: ServerContext,
+  fn: (txn: WriteTxn) => { evals: Evaluation[]; revertedTo?: number; deploymentID: string },
+): Promise<DeploymentUpdateResult> {
   const { result, index } = await ctx.store.write(fn);
   for (const ev of result.evals) routeEval(ctx, ev);
   const ev = result.evals[0];
@@ -81,11 +87,19 @@ async function update(ctx: ServerContext, fn: (txn: WriteTxn) => { evals: Evalua
 }
 
 /** Promotes the canaries of `groups` (every group when `all`); every canary promoted must be healthy. */
-export function deploymentPromote(ctx: ServerContext, id: string, all: boolean, groups: string[] | null): Promise<DeploymentUpdateResult> {
+export function deploymentPromote(
+  ctx: ServerContext,
+  id: string,
+  all: boolean,
+  groups: string[] | null,
+): Promise<DeploymentUpdateResult> {
   return update(ctx, (txn) => {
     const d = activeDeployment(txn, id, 'promote');
-    if (d.Status === DeploymentStatusPaused) throw badRequest(`can't promote paused deployment "${id}": resume it first`);
-    const canaryGroups = Object.entries(d.TaskGroups).filter(([, s]) => s.DesiredCanaries > 0).map(([n]) => n);
+    if (d.Status === DeploymentStatusPaused)
+      throw badRequest(`can't promote paused deployment "${id}": resume it first`);
+    const canaryGroups = Object.entries(d.TaskGroups)
+      .filter(([, s]) => s.DesiredCanaries > 0)
+      .map(([n]) => n);
     if (canaryGroups.length === 0) throw badRequest(`deployment "${id}" has no canaries to promote`);
     const want = all || groups == null || groups.length === 0 ? canaryGroups : groups;
     for (const g of want) {
@@ -93,7 +107,9 @@ export function deploymentPromote(ctx: ServerContext, id: string, all: boolean, 
       if (s == null) throw badRequest(`deployment "${id}" has no task group "${g}"`);
       if (s.DesiredCanaries === 0) throw badRequest(`task group "${g}" has no canaries to promote`);
       if (!canariesHealthy(txn, d, g)) {
-        const healthy = (s.PlacedCanaries ?? []).filter((a) => txn.allocByID(a)?.DeploymentStatus?.Healthy === true).length;
+        const healthy = (s.PlacedCanaries ?? []).filter(
+          (a) => txn.allocByID(a)?.DeploymentStatus?.Healthy === true,
+        ).length;
         throw badRequest(`Task group "${g}" has ${healthy}/${s.DesiredCanaries} healthy allocations`);
       }
     }
@@ -106,11 +122,17 @@ export function deploymentPromote(ctx: ServerContext, id: string, all: boolean, 
 export function deploymentPause(ctx: ServerContext, id: string, pause: boolean): Promise<DeploymentUpdateResult> {
   return update(ctx, (txn) => {
     const d = activeDeployment(txn, id, pause ? 'pause' : 'resume');
-    const needsPromotion = Object.values(d.TaskGroups).some((s) => s.DesiredCanaries > 0 && !s.Promoted && !s.AutoPromote);
+    const needsPromotion = Object.values(d.TaskGroups).some(
+      (s) => s.DesiredCanaries > 0 && !s.Promoted && !s.AutoPromote,
+    );
     const next: Deployment = {
       ...d,
       Status: pause ? DeploymentStatusPaused : DeploymentStatusRunning,
-      StatusDescription: pause ? DeploymentDescription.Paused : needsPromotion ? DeploymentDescription.RunningNeedsPromotion : DeploymentDescription.Running,
+      StatusDescription: pause
+        ? DeploymentDescription.Paused
+        : needsPromotion
+          ? DeploymentDescription.RunningNeedsPromotion
+          : DeploymentDescription.Running,
       ModifyIndex: txn.writeIndex,
       ModifyTime: nowNs(ctx),
     };
@@ -128,7 +150,13 @@ export function deploymentFail(ctx: ServerContext, id: string): Promise<Deployme
 }
 
 /** Registers version `version` of the job again, as a new version (Nomad's job revert). */
-export async function jobRevert(ctx: ServerContext, ns: string, jobID: string, version: number, opts: JobRevertOptions = {}): Promise<JobRegisterResult> {
+export async function jobRevert(
+  ctx: ServerContext,
+  ns: string,
+  jobID: string,
+  version: number,
+  opts: JobRevertOptions = {},
+): Promise<JobRegisterResult> {
   const { result, index } = await ctx.store.write((txn) => {
     const cur = txn.jobByID(ns, jobID);
     if (cur == null) throw jobNotFound(ns, jobID);
@@ -143,7 +171,13 @@ export async function jobRevert(ctx: ServerContext, ns: string, jobID: string, v
     return { job, ev: ev! };
   });
   routeEval(ctx, result.ev);
-  return { EvalID: result.ev.ID, EvalCreateIndex: result.ev.CreateIndex, JobModifyIndex: result.job.JobModifyIndex ?? index, Warnings: '', Index: index };
+  return {
+    EvalID: result.ev.ID,
+    EvalCreateIndex: result.ev.CreateIndex,
+    JobModifyIndex: result.job.JobModifyIndex ?? index,
+    Warnings: '',
+    Index: index,
+  };
 }
 
 export function jobVersionHistory(ctx: ServerContext, ns: string, id: string, diffs: boolean, q?: QueryOptions) {

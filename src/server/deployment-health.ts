@@ -24,15 +24,26 @@ export function withFallbackHealth(txn: WriteTxn, updates: AllocClientUpdate[], 
     const a = txn.allocByID(u.ID);
     if (a == null || a.DeploymentStatus?.Healthy != null) return u;
     // A replacement outside any deployment (a drained allocation's new home) needs health for the drainer.
-    if (a.DeploymentID ? txn.deploymentByID(a.DeploymentID)?.Status !== DeploymentStatusRunning : !a.PreviousAllocation) return u;
+    if (a.DeploymentID ? txn.deploymentByID(a.DeploymentID)?.Status !== DeploymentStatusRunning : !a.PreviousAllocation)
+      return u;
     let healthy: boolean | undefined;
     const states = Object.values(u.TaskStates ?? {});
-    if (u.ClientStatus === AllocClientStatusRunning && states.length > 0 && states.every((t) => t.State === TaskStateRunning)) healthy = true;
+    if (
+      u.ClientStatus === AllocClientStatusRunning &&
+      states.length > 0 &&
+      states.every((t) => t.State === TaskStateRunning)
+    )
+      healthy = true;
     else if (u.ClientStatus === AllocClientStatusFailed) healthy = false;
     if (healthy === undefined) return u;
     return {
       ...u,
-      DeploymentStatus: { Healthy: healthy, Timestamp: new Date(nowMs).toISOString(), Canary: a.DeploymentStatus?.Canary ?? false, ModifyIndex: txn.writeIndex },
+      DeploymentStatus: {
+        Healthy: healthy,
+        Timestamp: new Date(nowMs).toISOString(),
+        Canary: a.DeploymentStatus?.Canary ?? false,
+        ModifyIndex: txn.writeIndex,
+      },
     };
   });
 }

@@ -19,7 +19,18 @@ function rolling(over: Partial<UpdateStrategy> = {}, count = 3, cmd = 'v0'): Job
   const tg = j.TaskGroups[0]!;
   tg.Count = count;
   tg.Tasks[0]!.Config = { run_for: '10s', version: cmd };
-  tg.Update = { Stagger: 0, MaxParallel: 1, HealthCheck: 'task_states', MinHealthyTime: S, HealthyDeadline: 60 * S, ProgressDeadline: 600 * S, AutoRevert: false, AutoPromote: false, Canary: 0, ...over };
+  tg.Update = {
+    Stagger: 0,
+    MaxParallel: 1,
+    HealthCheck: 'task_states',
+    MinHealthyTime: S,
+    HealthyDeadline: 60 * S,
+    ProgressDeadline: 600 * S,
+    AutoRevert: false,
+    AutoPromote: false,
+    Canary: 0,
+    ...over,
+  };
   return j;
 }
 
@@ -32,7 +43,9 @@ async function start(): Promise<Server> {
 }
 
 const live = async (srv: Server): Promise<AllocListStub[]> =>
-  (await srv.jobAllocations('default', 'web', true)).value.filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
+  (await srv.jobAllocations('default', 'web', true)).value.filter(
+    (a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus),
+  );
 
 async function report(srv: Server, allocs: AllocListStub[], healthy: boolean): Promise<void> {
   await srv.updateAllocs(
@@ -41,7 +54,12 @@ async function report(srv: Server, allocs: AllocListStub[], healthy: boolean): P
       ClientStatus: healthy ? 'running' : 'failed',
       ClientDescription: '',
       TaskStates: {},
-      DeploymentStatus: { Healthy: healthy, Timestamp: new Date().toISOString(), Canary: a.DeploymentStatus?.Canary ?? false, ModifyIndex: 0 },
+      DeploymentStatus: {
+        Healthy: healthy,
+        Timestamp: new Date().toISOString(),
+        Canary: a.DeploymentStatus?.Canary ?? false,
+        ModifyIndex: 0,
+      },
     })),
   );
 }
@@ -49,13 +67,16 @@ async function report(srv: Server, allocs: AllocListStub[], healthy: boolean): P
 /** Acts as every client: reports each new allocation of `version` healthy until the deployment ends. */
 async function healAll(srv: Server, version: number): Promise<Deployment> {
   const done = new Set<string>();
-  return vi.waitUntil(async () => {
+  return vi.waitUntil(
+    async () => {
       const fresh = (await live(srv)).filter((a) => a.JobVersion === version && !done.has(a.ID));
       for (const a of fresh) done.add(a.ID);
       if (fresh.length > 0) await report(srv, fresh, true);
       const d = (await srv.jobDeployments('default', 'web')).value[0];
       return d && d.JobVersion === version && d.Status !== 'running' ? d : undefined;
-    }, { timeout: 8_000 });
+    },
+    { timeout: 8_000 },
+  );
 }
 
 describe('deployment watcher', () => {
@@ -67,7 +88,10 @@ describe('deployment watcher', () => {
 
     await srv.jobRegister(rolling({}, 3, 'v1'));
     // max_parallel 1: until one new allocation is healthy, only one is placed.
-    const first = await vi.waitUntil(async () => ((await live(srv)).filter((a) => a.JobVersion === 1).length === 1 ? live(srv) : undefined), { timeout: 5_000 });
+    const first = await vi.waitUntil(
+      async () => ((await live(srv)).filter((a) => a.JobVersion === 1).length === 1 ? live(srv) : undefined),
+      { timeout: 5_000 },
+    );
     // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
     // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
@@ -75,7 +99,12 @@ describe('deployment watcher', () => {
     expect(first.filter((a) => a.JobVersion === 0)).toHaveLength(2);
     const d = await healAll(srv, 1);
     expect(d).toMatchObject({ Status: 'successful', StatusDescription: 'Deployment completed successfully' });
-    expect(d.TaskGroups['web']).toMatchObject({ DesiredTotal: 3, PlacedAllocs: 3, HealthyAllocs: 3, UnhealthyAllocs: 0 });
+    expect(d.TaskGroups['web']).toMatchObject({
+      DesiredTotal: 3,
+      PlacedAllocs: 3,
+      HealthyAllocs: 3,
+      UnhealthyAllocs: 0,
+    });
     const now = await live(srv);
     expect(now.map((a) => a.JobVersion)).toEqual([1, 1, 1]);
     expect((await srv.jobGet('default', 'web')).value).toMatchObject({ Version: 1, Stable: true });
@@ -86,9 +115,18 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling({ AutoRevert: true }));
     await healAll(srv, 0);
     await srv.jobRegister(rolling({ AutoRevert: true }, 3, 'broken'));
-    const bad = await vi.waitUntil(async () => (await live(srv)).filter((a) => a.JobVersion === 1).length === 1 && (await live(srv)).filter((a) => a.JobVersion === 1), { timeout: 5_000 });
+    const bad = await vi.waitUntil(
+      async () =>
+        (await live(srv)).filter((a) => a.JobVersion === 1).length === 1 &&
+        (await live(srv)).filter((a) => a.JobVersion === 1),
+      { timeout: 5_000 },
+    );
     await report(srv, bad as AllocListStub[], false);
-    const failed = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1 && d.Status === 'failed'), { timeout: 5_000 });
+    const failed = await vi.waitUntil(
+      async () =>
+        (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1 && d.Status === 'failed'),
+      { timeout: 5_000 },
+    );
     expect(failed.StatusDescription).toBe('Failed due to unhealthy allocations - rolling back to job version 0');
     const job = (await srv.jobGet('default', 'web')).value;
     expect(job.Version).toBe(2);
@@ -104,7 +142,9 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling({ Canary: 1, AutoPromote: true }));
     await healAll(srv, 0);
     await srv.jobRegister(rolling({ Canary: 1, AutoPromote: true }, 3, 'v1'));
-    const canary = await vi.waitUntil(async () => (await live(srv)).find((a) => a.JobVersion === 1), { timeout: 5_000 });
+    const canary = await vi.waitUntil(async () => (await live(srv)).find((a) => a.JobVersion === 1), {
+      timeout: 5_000,
+    });
     expect(canary.DeploymentStatus?.Canary).toBe(true);
     expect((await live(srv)).filter((a) => a.JobVersion === 0)).toHaveLength(3);
     const d = await healAll(srv, 1);
@@ -118,7 +158,9 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling({ Canary: 1 }, 2));
     await healAll(srv, 0);
     await srv.jobRegister(rolling({ Canary: 1 }, 2, 'v1'));
-    const canary = await vi.waitUntil(async () => (await live(srv)).find((a) => a.JobVersion === 1), { timeout: 5_000 });
+    const canary = await vi.waitUntil(async () => (await live(srv)).find((a) => a.JobVersion === 1), {
+      timeout: 5_000,
+    });
     const d = (await srv.jobDeployments('default', 'web')).value[0]!;
     const refused = await srv.deploymentPromote(d.ID, true, null).catch((e: unknown) => e);
     expect(isDroverError(refused)).toBe(true);
@@ -127,7 +169,10 @@ describe('deployment watcher', () => {
     // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
     // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
-    expect((await srv.deploymentGet(d.ID)).value).toMatchObject({ Status: 'running', StatusDescription: 'Deployment is running but requires manual promotion' });
+    expect((await srv.deploymentGet(d.ID)).value).toMatchObject({
+      Status: 'running',
+      StatusDescription: 'Deployment is running but requires manual promotion',
+    });
     const res = await srv.deploymentPromote(d.ID, true, null);
     expect(res.EvalID).not.toBe('');
     expect((await healAll(srv, 1)).Status).toBe('successful');
@@ -138,13 +183,22 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling());
     await healAll(srv, 0);
     await srv.jobRegister(rolling({}, 3, 'v1'));
-    const d = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value.find((x) => x.JobVersion === 1), { timeout: 5_000 });
+    const d = await vi.waitUntil(
+      async () => (await srv.jobDeployments('default', 'web')).value.find((x) => x.JobVersion === 1),
+      { timeout: 5_000 },
+    );
     await srv.deploymentPause(d.ID, true);
-    expect((await srv.deploymentGet(d.ID)).value).toMatchObject({ Status: 'paused', StatusDescription: 'Deployment is paused' });
+    expect((await srv.deploymentGet(d.ID)).value).toMatchObject({
+      Status: 'paused',
+      StatusDescription: 'Deployment is paused',
+    });
     await srv.deploymentPause(d.ID, false);
     expect((await srv.deploymentGet(d.ID)).value.Status).toBe('running');
     await srv.deploymentFail(d.ID);
-    expect((await srv.deploymentGet(d.ID)).value).toMatchObject({ Status: 'failed', StatusDescription: 'Deployment marked as failed' });
+    expect((await srv.deploymentGet(d.ID)).value).toMatchObject({
+      Status: 'failed',
+      StatusDescription: 'Deployment marked as failed',
+    });
     expect(isDroverError(await srv.deploymentPause(d.ID, true).catch((e: unknown) => e))).toBe(true);
     expect((await srv.deploymentList({})).value.map((x) => x.ID)).toContain(d.ID);
     expect((await srv.deploymentAllocations(d.ID)).value.length).toBeGreaterThan(0);
@@ -153,7 +207,10 @@ describe('deployment watcher', () => {
   it('fails a deployment that makes no progress before its progress deadline', async () => {
     const srv = await start();
     await srv.jobRegister(rolling({ MinHealthyTime: 0.1 * S, HealthyDeadline: 0.2 * S, ProgressDeadline: 0.3 * S }));
-    const d = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value.find((x) => x.Status === 'failed'), { timeout: 5_000 });
+    const d = await vi.waitUntil(
+      async () => (await srv.jobDeployments('default', 'web')).value.find((x) => x.Status === 'failed'),
+      { timeout: 5_000 },
+    );
     expect(d.StatusDescription).toBe('Failed due to progress deadline');
     expect(d.TaskGroups['web']!.RequireProgressBy).not.toBeNull();
   });
@@ -161,13 +218,28 @@ describe('deployment watcher', () => {
   it('cancels a running deployment when a newer version is registered or the job stops', async () => {
     const srv = await start();
     await srv.jobRegister(rolling());
-    const d0 = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value[0], { timeout: 5_000 });
+    const d0 = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value[0], {
+      timeout: 5_000,
+    });
     await srv.jobRegister(rolling({}, 3, 'v1'));
-    await expect.poll(async () => (await srv.deploymentGet(d0.ID)).value.Status === 'cancelled', { timeout: 5_000, message: 'v0 deployment cancelled' }).toBeTruthy();
+    await expect
+      .poll(async () => (await srv.deploymentGet(d0.ID)).value.Status === 'cancelled', {
+        timeout: 5_000,
+        message: 'v0 deployment cancelled',
+      })
+      .toBeTruthy();
     expect((await srv.deploymentGet(d0.ID)).value.StatusDescription).toBe('Cancelled due to newer version of job');
-    const d1 = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1), { timeout: 5_000 });
+    const d1 = await vi.waitUntil(
+      async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1),
+      { timeout: 5_000 },
+    );
     await srv.jobDeregister('default', 'web', false);
-    await expect.poll(async () => (await srv.deploymentGet(d1.ID)).value.Status === 'cancelled', { timeout: 5_000, message: 'v1 deployment cancelled' }).toBeTruthy();
+    await expect
+      .poll(async () => (await srv.deploymentGet(d1.ID)).value.Status === 'cancelled', {
+        timeout: 5_000,
+        message: 'v1 deployment cancelled',
+      })
+      .toBeTruthy();
     expect((await srv.deploymentGet(d1.ID)).value.StatusDescription).toBe('Cancelled because job is stopped');
   });
 
@@ -176,9 +248,18 @@ describe('deployment watcher', () => {
     await srv.jobRegister(rolling({}, 2));
     await healAll(srv, 0);
     await srv.jobRegister({ ...rolling({}, 2), Priority: 60 });
-    const d1 = await vi.waitUntil(async () => (await srv.jobDeployments('default', 'web')).value.find((d) => d.JobVersion === 1 && d.TaskGroups['web']!.PlacedAllocs === 2), { timeout: 5_000 });
+    const d1 = await vi.waitUntil(
+      async () =>
+        (await srv.jobDeployments('default', 'web')).value.find(
+          (d) => d.JobVersion === 1 && d.TaskGroups['web']!.PlacedAllocs === 2,
+        ),
+      { timeout: 5_000 },
+    );
     const moved = await live(srv);
-    expect(moved.map((a) => [a.JobVersion, a.DeploymentStatus?.Healthy ?? null])).toEqual([[1, null], [1, null]]);
+    expect(moved.map((a) => [a.JobVersion, a.DeploymentStatus?.Healthy ?? null])).toEqual([
+      [1, null],
+      [1, null],
+    ]);
     expect(d1.TaskGroups['web']?.HealthyAllocs).toBe(0);
     expect((await healAll(srv, 1)).Status).toBe('successful');
   });

@@ -24,7 +24,15 @@ import {
   type Evaluation,
   type Job,
 } from '../structs/index.js';
-import { refreshJobStatus, updateJobInPlace, upsertEvals, upsertJob, type ClientAllocChange, type StateView, type WriteTxn } from '../state/index.js';
+import {
+  refreshJobStatus,
+  updateJobInPlace,
+  upsertEvals,
+  upsertJob,
+  type ClientAllocChange,
+  type StateView,
+  type WriteTxn,
+} from '../state/index.js';
 import { newEval, nowNs, routeEval, type ServerContext } from './context.js';
 
 /** Nomad's deployment status descriptions, word for word: the CLI and users match on them. */
@@ -39,7 +47,8 @@ export const DeploymentDescription = {
   FailedByUser: 'Deployment marked as failed',
 } as const;
 
-export const rollbackDescription = (base: string, version: number) => `${base} - rolling back to job version ${version}`;
+export const rollbackDescription = (base: string, version: number) =>
+  `${base} - rolling back to job version ${version}`;
 export const rollbackNoopDescription = (base: string, version: number) =>
   `${base} - not rolling back to stable job version ${version} as current job has same specification`;
 export const noRollbackTargetDescription = (base: string) => `${base} - no stable job version to auto revert to`;
@@ -62,7 +71,9 @@ export function canariesHealthy(view: StateView, d: Deployment, group: string): 
 }
 
 function isDone(d: Deployment): boolean {
-  return Object.values(d.TaskGroups).every((g) => g.HealthyAllocs >= g.DesiredTotal && (g.DesiredCanaries === 0 || g.Promoted));
+  return Object.values(d.TaskGroups).every(
+    (g) => g.HealthyAllocs >= g.DesiredTotal && (g.DesiredCanaries === 0 || g.Promoted),
+  );
 }
 
 /** Promotes the groups named (every canary group when null); the caller checked they may be. */
@@ -73,14 +84,23 @@ export function promoteInTxn(ctx: ServerContext, txn: WriteTxn, d: Deployment, g
     tg[name] = promote ? { ...s, Promoted: true } : s;
   }
   const waiting = Object.values(tg).some((s) => s.DesiredCanaries > 0 && !s.Promoted);
-  return putDeployment(ctx, txn, d, { TaskGroups: tg, StatusDescription: waiting ? DeploymentDescription.RunningNeedsPromotion : DeploymentDescription.Running });
+  return putDeployment(ctx, txn, d, {
+    TaskGroups: tg,
+    StatusDescription: waiting ? DeploymentDescription.RunningNeedsPromotion : DeploymentDescription.Running,
+  });
 }
 
 /**
  * Marks `d` failed and, when a group asks for auto_revert, re-registers the job's latest stable
  * version. Returns the evals to route (the revert's register eval, or one for the failed deployment).
  */
-export function failInTxn(ctx: ServerContext, txn: WriteTxn, d: Deployment, base: string, opts: { allowRevert: boolean }): { evals: Evaluation[]; revertedTo?: number } {
+export function failInTxn(
+  ctx: ServerContext,
+  txn: WriteTxn,
+  d: Deployment,
+  base: string,
+  opts: { allowRevert: boolean },
+): { evals: Evaluation[]; revertedTo?: number } {
   const job = txn.jobByID(d.Namespace, d.JobID);
   let description = base;
   let revertTo: Job | undefined;
@@ -97,20 +117,41 @@ export function failInTxn(ctx: ServerContext, txn: WriteTxn, d: Deployment, base
   if (job == null) return { evals: [] };
   if (revertTo != null) {
     const { job: stored } = revertJob(ctx, txn, job, revertTo);
-    return { evals: upsertEvals(txn, [newEval(ctx, stored, EvalTriggerJobRegister)], nowNs(ctx)), revertedTo: revertTo.Version ?? 0 };
+    return {
+      evals: upsertEvals(txn, [newEval(ctx, stored, EvalTriggerJobRegister)], nowNs(ctx)),
+      revertedTo: revertTo.Version ?? 0,
+    };
   }
-  return { evals: upsertEvals(txn, [newEval(ctx, job, EvalTriggerDeploymentWatcher, { DeploymentID: d.ID })], nowNs(ctx)) };
+  return {
+    evals: upsertEvals(txn, [newEval(ctx, job, EvalTriggerDeploymentWatcher, { DeploymentID: d.ID })], nowNs(ctx)),
+  };
 }
 
 /** Registers `target`'s spec as a new version of `current` (a revert never rewrites history). */
 export function revertJob(ctx: ServerContext, txn: WriteTxn, current: Job, target: Job): { job: Job } {
-  const spec: Job = { ...target, Stop: false, Stable: false, Status: current.Status, StatusDescription: current.StatusDescription };
+  const spec: Job = {
+    ...target,
+    Stop: false,
+    Stable: false,
+    Status: current.Status,
+    StatusDescription: current.StatusDescription,
+  };
   const { job } = upsertJob(txn, spec, { nowNs: nowNs(ctx), trackedVersions: ctx.jobTrackedVersions });
   refreshJobStatus(txn, job.Namespace, job.ID);
   return { job };
 }
 
-const SERVER_FIELDS = new Set(['Status', 'StatusDescription', 'Stable', 'Version', 'SubmitTime', 'CreateIndex', 'ModifyIndex', 'JobModifyIndex', 'VersionTag']);
+const SERVER_FIELDS = new Set([
+  'Status',
+  'StatusDescription',
+  'Stable',
+  'Version',
+  'SubmitTime',
+  'CreateIndex',
+  'ModifyIndex',
+  'JobModifyIndex',
+  'VersionTag',
+]);
 
 function specDiffers(a: Job, b: Job): boolean {
   const strip = (j: Job) => JSON.stringify(j, (k, v: unknown) => (SERVER_FIELDS.has(k) ? undefined : v));
@@ -140,15 +181,28 @@ export function deploymentsAfterHealth(ctx: ServerContext, txn: WriteTxn, change
       continue;
     }
     for (const c of changes) {
-      if (c.next.DeploymentID !== id || c.prev.DeploymentStatus?.Healthy != null || c.next.DeploymentStatus?.Healthy !== true) continue;
+      if (
+        c.next.DeploymentID !== id ||
+        c.prev.DeploymentStatus?.Healthy != null ||
+        c.next.DeploymentStatus?.Healthy !== true
+      )
+        continue;
       const at = Date.parse(c.next.DeploymentStatus.Timestamp ?? '') || ctx.clock.now();
       const extended = extendProgressDeadline(d, c.next.TaskGroup, at);
       if (extended !== d) d = putDeployment(ctx, txn, d, { TaskGroups: extended.TaskGroups });
     }
-    const auto = Object.entries(d.TaskGroups).filter(([name, s]) => s.AutoPromote && s.DesiredCanaries > 0 && !s.Promoted && canariesHealthy(txn, d!, name));
+    const auto = Object.entries(d.TaskGroups).filter(
+      ([name, s]) => s.AutoPromote && s.DesiredCanaries > 0 && !s.Promoted && canariesHealthy(txn, d!, name),
+    );
     // Nomad promotes only when every canary group may be promoted at once.
     const waiting = Object.entries(d.TaskGroups).filter(([, s]) => s.DesiredCanaries > 0 && !s.Promoted);
-    if (auto.length > 0 && auto.length === waiting.length) d = promoteInTxn(ctx, txn, d, auto.map(([n]) => n));
+    if (auto.length > 0 && auto.length === waiting.length)
+      d = promoteInTxn(
+        ctx,
+        txn,
+        d,
+        auto.map(([n]) => n),
+      );
     evals.push(...progressInTxn(ctx, txn, d));
   }
   return evals;
@@ -158,7 +212,10 @@ export function deploymentsAfterHealth(ctx: ServerContext, txn: WriteTxn, change
 export function progressInTxn(ctx: ServerContext, txn: WriteTxn, d: Deployment): Evaluation[] {
   const job = txn.jobByID(d.Namespace, d.JobID);
   if (isDone(d)) {
-    putDeployment(ctx, txn, d, { Status: DeploymentStatusSuccessful, StatusDescription: DeploymentDescription.Successful });
+    putDeployment(ctx, txn, d, {
+      Status: DeploymentStatusSuccessful,
+      StatusDescription: DeploymentDescription.Successful,
+    });
     const version = txn.jobVersion(d.Namespace, d.JobID, d.JobVersion);
     if (version != null && !version.Stable) {
       if (job != null && (job.Version ?? 0) === d.JobVersion) updateJobInPlace(txn, { ...job, Stable: true });
@@ -243,12 +300,19 @@ export class DeploymentWatcher {
         if (s.RequireProgressBy == null && s.PlacedAllocs > 0) {
           tg[name] = { ...s, RequireProgressBy: new Date(nowMs + s.ProgressDeadline / 1e6).toISOString() };
           started = true;
-        } else if (s.RequireProgressBy != null && Date.parse(s.RequireProgressBy) <= nowMs && s.HealthyAllocs < s.DesiredTotal) expired = true;
+        } else if (
+          s.RequireProgressBy != null &&
+          Date.parse(s.RequireProgressBy) <= nowMs &&
+          s.HealthyAllocs < s.DesiredTotal
+        )
+          expired = true;
       }
       const cur = started ? putDeployment(this.ctx, txn, d, { TaskGroups: tg }) : d;
       if (expired) {
         this.ctx.logger.info('deployment missed its progress deadline', { deployment_id: d.ID, job_id: d.JobID });
-        evals.push(...failInTxn(this.ctx, txn, cur, DeploymentDescription.ProgressDeadline, { allowRevert: true }).evals);
+        evals.push(
+          ...failInTxn(this.ctx, txn, cur, DeploymentDescription.ProgressDeadline, { allowRevert: true }).evals,
+        );
       }
     }
     return evals;

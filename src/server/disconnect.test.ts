@@ -21,10 +21,13 @@ async function setup(disconnect: NonNullable<Job['TaskGroups'][number]['Disconne
   const job = mockJob('web');
   job.TaskGroups[0]!.Disconnect = disconnect;
   await s.jobRegister(job);
-  const [original] = await vi.waitUntil(async () => {
-    const l = (await s.jobAllocations('default', 'web', true)).value;
-    return l.length === 1 ? l : undefined;
-  }, { timeout: 3_000 });
+  const [original] = await vi.waitUntil(
+    async () => {
+      const l = (await s.jobAllocations('default', 'web', true)).value;
+      return l.length === 1 ? l : undefined;
+    },
+    { timeout: 3_000 },
+  );
   await s.updateAllocs([{ ID: original!.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: {} }]);
   await s.nodeRegister(mockNode('n2'));
   timers.push(setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20));
@@ -35,37 +38,66 @@ async function setup(disconnect: NonNullable<Job['TaskGroups'][number]['Disconne
 describe('a node that misses its heartbeat while running work that tolerates a disconnect', () => {
   it('is disconnected (its alloc unknown and replaced), then down with the alloc lost once lost_after passes', async () => {
     const { s, original, allocs } = await setup({ LostAfter: 600e6, Replace: true, Reconcile: 'best_score' });
-    await expect.poll(async () => (await s.nodeGet('n1')).value.Status === 'disconnected', { timeout: 2000, message: 'n1 disconnected' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.nodeGet('n1')).value.Status === 'disconnected', {
+        timeout: 2000,
+        message: 'n1 disconnected',
+      })
+      .toBeTruthy();
     const disconnectedAt = Date.now();
-    const during = await vi.waitUntil(async () => {
-      const l = await allocs();
-      const repl = l.find((a) => a.ID !== original.ID && a.DesiredStatus === 'run');
-      return repl && l.find((a) => a.ID === original.ID)?.ClientStatus === 'unknown' ? { l, repl } : undefined;
-    }, { timeout: 2000 });
+    const during = await vi.waitUntil(
+      async () => {
+        const l = await allocs();
+        const repl = l.find((a) => a.ID !== original.ID && a.DesiredStatus === 'run');
+        return repl && l.find((a) => a.ID === original.ID)?.ClientStatus === 'unknown' ? { l, repl } : undefined;
+      },
+      { timeout: 2000 },
+    );
     expect(during.repl.NodeID).toBe('n2');
     expect(during.repl.Name).toBe(original.Name);
-    expect((await s.jobEvaluations('default', 'web')).value.some((e) => e.TriggeredBy === 'max-disconnect-timeout')).toBe(true);
+    expect(
+      (await s.jobEvaluations('default', 'web')).value.some((e) => e.TriggeredBy === 'max-disconnect-timeout'),
+    ).toBe(true);
 
-    await expect.poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 3000, message: 'n1 down' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 3000, message: 'n1 down' })
+      .toBeTruthy();
     expect(Date.now() - disconnectedAt).toBeGreaterThanOrEqual(400);
-    await expect.poll(async () => (await s.allocGet(original.ID)).value.ClientStatus === 'lost', { timeout: 2000, message: 'original lost' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.allocGet(original.ID)).value.ClientStatus === 'lost', {
+        timeout: 2000,
+        message: 'original lost',
+      })
+      .toBeTruthy();
     const live = (await allocs()).filter((a) => a.DesiredStatus === 'run');
     expect(live.map((a) => a.ID)).toEqual([during.repl.ID]);
   });
 
   it('keeps the original and stops the replacement when the node reconnects within lost_after (keep_original)', async () => {
     const { s, original, allocs } = await setup({ LostAfter: 30_000e6, Replace: true, Reconcile: 'keep_original' });
-    const repl = await vi.waitUntil(async () => {
-      const l = await allocs();
-      return l.find((a) => a.ID === original.ID)?.ClientStatus === 'unknown' ? l.find((a) => a.ID !== original.ID) : undefined;
-    }, { timeout: 2000 });
+    const repl = await vi.waitUntil(
+      async () => {
+        const l = await allocs();
+        return l.find((a) => a.ID === original.ID)?.ClientStatus === 'unknown'
+          ? l.find((a) => a.ID !== original.ID)
+          : undefined;
+      },
+      { timeout: 2000 },
+    );
     expect((await s.nodeGet('n1')).value.Status).toBe('disconnected');
     // The client comes back: a heartbeat, then its report that the original still runs.
     await s.nodeUpdateStatus('n1', 'ready');
     timers.push(setInterval(() => void s.nodeUpdateStatus('n1', 'ready').catch(() => {}), 20));
     await s.updateAllocs([{ ID: original.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: {} }]);
-    await expect.poll(async () => (await s.allocGet(repl.ID)).value.DesiredStatus === 'stop', { timeout: 2000, message: 'replacement stopped' }).toBeTruthy();
-    expect((await s.allocGet(repl.ID)).value.DesiredDescription).toBe('alloc not needed due to disconnected client reconnect');
+    await expect
+      .poll(async () => (await s.allocGet(repl.ID)).value.DesiredStatus === 'stop', {
+        timeout: 2000,
+        message: 'replacement stopped',
+      })
+      .toBeTruthy();
+    expect((await s.allocGet(repl.ID)).value.DesiredDescription).toBe(
+      'alloc not needed due to disconnected client reconnect',
+    );
     const o = (await s.allocGet(original.ID)).value;
     expect([o.DesiredStatus, o.ClientStatus]).toEqual(['run', 'running']);
     expect((await s.jobEvaluations('default', 'web')).value.some((e) => e.TriggeredBy === 'reconnect')).toBe(true);
@@ -78,13 +110,20 @@ describe('a node that misses its heartbeat while running work that tolerates a d
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     await s.jobRegister(mockJob('web'));
-    await expect.poll(async () => (await s.jobAllocations('default', 'web', true)).value.length === 1, { timeout: 3_000 }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.jobAllocations('default', 'web', true)).value.length === 1, { timeout: 3_000 })
+      .toBeTruthy();
     const seen = new Set<string>();
-    await expect.poll(async () => {
-      const st = (await s.nodeGet('n1')).value.Status;
-      seen.add(st);
-      return st === 'down';
-    }, { timeout: 2000, message: 'n1 down' }).toBeTruthy();
+    await expect
+      .poll(
+        async () => {
+          const st = (await s.nodeGet('n1')).value.Status;
+          seen.add(st);
+          return st === 'down';
+        },
+        { timeout: 2000, message: 'n1 down' },
+      )
+      .toBeTruthy();
     expect(seen.has('disconnected')).toBe(false);
   });
 });

@@ -14,13 +14,18 @@ import type { JobDispatchRequest, JobDispatchResult } from './types.js';
 export const DISPATCH_PAYLOAD_LIMIT = 16 * 1024;
 
 /** Every reason the dispatch request does not fit the parent's parameterized block; empty when it fits. */
-export function dispatchProblems(cfg: ParameterizedJobConfig, payload: Buffer | null, meta: Record<string, string>): string[] {
+export function dispatchProblems(
+  cfg: ParameterizedJobConfig,
+  payload: Buffer | null,
+  meta: Record<string, string>,
+): string[] {
   const problems: string[] = [];
   const mode = cfg.Payload || 'optional';
   const has = payload != null && payload.length > 0;
   if (mode === 'required' && !has) problems.push('payload is required by the parameterized job but none was given');
   if (mode === 'forbidden' && has) problems.push('payload is forbidden by the parameterized job');
-  if (has && payload.length > DISPATCH_PAYLOAD_LIMIT) problems.push(`payload is ${payload.length} bytes: more than the ${DISPATCH_PAYLOAD_LIMIT}-byte limit`);
+  if (has && payload.length > DISPATCH_PAYLOAD_LIMIT)
+    problems.push(`payload is ${payload.length} bytes: more than the ${DISPATCH_PAYLOAD_LIMIT}-byte limit`);
   const required = cfg.MetaRequired ?? [];
   const allowed = new Set([...required, ...(cfg.MetaOptional ?? [])]);
   const missing = required.filter((k) => !(k in meta));
@@ -40,25 +45,54 @@ export function dispatchedJobID(parentID: string, nowMs: number, hex = randomByt
   return `${parentID}/dispatch-${Math.floor(nowMs / 1000)}-${hex}`;
 }
 
-export async function jobDispatch(ctx: ServerContext, namespace: string, parentID: string, req: JobDispatchRequest): Promise<JobDispatchResult> {
+export async function jobDispatch(
+  ctx: ServerContext,
+  namespace: string,
+  parentID: string,
+  req: JobDispatchRequest,
+): Promise<JobDispatchResult> {
   const snap = ctx.store.snapshot();
   const parent = snap.jobByID(namespace, parentID);
   if (parent == null) throw jobNotFound(namespace, parentID);
-  if (parent.ParameterizedJob == null || parent.Dispatched) throw badRequest(`job "${parentID}" is not a parameterized job`);
+  if (parent.ParameterizedJob == null || parent.Dispatched)
+    throw badRequest(`job "${parentID}" is not a parameterized job`);
   if (parent.Stop) throw badRequest(`job "${parentID}" is stopped: it cannot be dispatched`);
   const payload = decodePayload(req.Payload);
   const meta = req.Meta ?? {};
-  for (const [k, v] of Object.entries(meta)) if (typeof v !== 'string') throw badRequest(`meta value of "${k}" must be a string`);
+  for (const [k, v] of Object.entries(meta))
+    if (typeof v !== 'string') throw badRequest(`meta value of "${k}" must be a string`);
   const problems = dispatchProblems(parent.ParameterizedJob, payload, meta);
-  if (problems.length > 0) throw badRequest(problems.join('; '), problems.map((message) => ({ message })));
+  if (problems.length > 0)
+    throw badRequest(
+      problems.join('; '),
+      problems.map((message) => ({ message })),
+    );
 
   const token = req.IdempotencyToken ?? '';
   if (token !== '') {
     // The same token again returns the earlier dispatch while it is live, as Nomad does.
-    const prev = childJobs(snap, namespace, parentID).find((c) => c.DispatchIdempotencyToken === token && c.Status !== JobStatusDead);
-    if (prev) return { DispatchedJobID: prev.ID, EvalID: '', EvalCreateIndex: 0, JobCreateIndex: prev.CreateIndex ?? 0, Index: snap.index() };
+    const prev = childJobs(snap, namespace, parentID).find(
+      (c) => c.DispatchIdempotencyToken === token && c.Status !== JobStatusDead,
+    );
+    if (prev)
+      return {
+        DispatchedJobID: prev.ID,
+        EvalID: '',
+        EvalCreateIndex: 0,
+        JobCreateIndex: prev.CreateIndex ?? 0,
+        Index: snap.index(),
+      };
   }
-  const { Status: _s, StatusDescription: _d, Version: _v, CreateIndex: _c, ModifyIndex: _m, JobModifyIndex: _j, Stable: _st, ...spec } = parent;
+  const {
+    Status: _s,
+    StatusDescription: _d,
+    Version: _v,
+    CreateIndex: _c,
+    ModifyIndex: _m,
+    JobModifyIndex: _j,
+    Stable: _st,
+    ...spec
+  } = parent;
   const id = dispatchedJobID(parentID, ctx.clock.now());
   const child: Job = {
     ...spec,
@@ -78,5 +112,11 @@ export async function jobDispatch(ctx: ServerContext, namespace: string, parentI
     return { job: stored, ev: ev! };
   });
   routeEval(ctx, result.ev);
-  return { DispatchedJobID: id, EvalID: result.ev.ID, EvalCreateIndex: result.ev.CreateIndex, JobCreateIndex: result.job.CreateIndex ?? index, Index: index };
+  return {
+    DispatchedJobID: id,
+    EvalID: result.ev.ID,
+    EvalCreateIndex: result.ev.CreateIndex,
+    JobCreateIndex: result.job.CreateIndex ?? index,
+    Index: index,
+  };
 }

@@ -21,11 +21,22 @@ afterEach(async () => {
 });
 
 const live = (srv: Server, nodeID: string) =>
-  srv.store.snapshot().allocsByNode(nodeID).filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
+  srv.store
+    .snapshot()
+    .allocsByNode(nodeID)
+    .filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
 
 /** A client update; `health` null says the client watches the health and has no verdict yet. */
 async function report(srv: Server, allocs: Allocation[], health?: AllocDeploymentStatus | null): Promise<void> {
-  await srv.updateAllocs(allocs.map((a) => ({ ID: a.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: {}, ...(health !== undefined ? { DeploymentStatus: health } : {}) })));
+  await srv.updateAllocs(
+    allocs.map((a) => ({
+      ID: a.ID,
+      ClientStatus: 'running',
+      ClientDescription: '',
+      TaskStates: {},
+      ...(health !== undefined ? { DeploymentStatus: health } : {}),
+    })),
+  );
 }
 
 /** The client side on a fake clock: what the health watcher reports for `a` at each offset (ms) after its task started. */
@@ -36,8 +47,23 @@ function watchOnFakeClock(a: Allocation, offsets: number[]): Array<AllocDeployme
     const settings = healthSettings(a, group);
     expect(settings).toEqual({ healthCheck: 'task_states', minHealthyMs: 5_000, healthyDeadlineMs: 60_000 });
     let reported: AllocDeploymentStatus | undefined;
-    const w = new AllocHealthWatcher({ alloc: a, settings: settings!, watchedTasks: ['srv'], now: () => Date.now(), logger: nullLogger, onHealth: (st) => (reported = st) });
-    const running: TaskState = { State: 'running', Failed: false, Restarts: 0, LastRestart: null, StartedAt: new Date().toISOString(), FinishedAt: null, Events: [] };
+    const w = new AllocHealthWatcher({
+      alloc: a,
+      settings: settings!,
+      watchedTasks: ['srv'],
+      now: () => Date.now(),
+      logger: nullLogger,
+      onHealth: (st) => (reported = st),
+    });
+    const running: TaskState = {
+      State: 'running',
+      Failed: false,
+      Restarts: 0,
+      LastRestart: null,
+      StartedAt: new Date().toISOString(),
+      FinishedAt: null,
+      Events: [],
+    };
     w.observe({ srv: running });
     const seen: Array<AllocDeploymentStatus | undefined> = [];
     let at = 0;
@@ -54,13 +80,18 @@ function watchOnFakeClock(a: Allocation, offsets: number[]): Array<AllocDeployme
 }
 
 describe('drain migration health', () => {
-  it('waits for the replacement to be healthy for the migrate block\'s min_healthy_time before moving the next allocation', async () => {
+  it("waits for the replacement to be healthy for the migrate block's min_healthy_time before moving the next allocation", async () => {
     s = await testServer({ newScheduler, periodicTimer: false, drainer: false });
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     const job = mockJob('web');
     job.TaskGroups[0]!.Count = 2;
-    job.TaskGroups[0]!.Migrate = { MaxParallel: 1, HealthCheck: 'task_states', MinHealthyTime: 5 * S, HealthyDeadline: 60 * S };
+    job.TaskGroups[0]!.Migrate = {
+      MaxParallel: 1,
+      HealthCheck: 'task_states',
+      MinHealthyTime: 5 * S,
+      HealthyDeadline: 60 * S,
+    };
     // No rolling updates (max_parallel = 0), so no deployment: admission would otherwise fill the default update
     // block, and the migrate block's health settings are the ones under test.
     job.Update = { MaxParallel: 0 } as Job['Update'];
@@ -71,7 +102,9 @@ describe('drain migration health', () => {
 
     await s.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
     expect((await s.drainer.step()).migrate).toHaveLength(1);
-    const [replacement] = await vi.waitUntil(() => (live(s!, 'n2').length === 1 ? live(s!, 'n2') : false), { timeout: 3000 });
+    const [replacement] = await vi.waitUntil(() => (live(s!, 'n2').length === 1 ? live(s!, 'n2') : false), {
+      timeout: 3000,
+    });
     expect(replacement!.PreviousAllocation).not.toBe('');
 
     // Running, but the client has not found it healthy yet: the second allocation stays.

@@ -43,7 +43,9 @@ describe('node drainer scan', () => {
     expect(scans.rows).toBe(0);
     // Not asserted (wall clock on a shared machine), printed to show the growth is linear: 5× the nodes ≈ 5× the time.
     // eslint-disable-next-line no-console -- the figure a reader of the test output wants
-    console.log(`drainer-scan: 1,000 nodes registered in ${ms1k.toFixed(0)} ms, the next 5,000 in ${ms5k.toFixed(0)} ms`);
+    console.log(
+      `drainer-scan: 1,000 nodes registered in ${ms1k.toFixed(0)} ms, the next 5,000 in ${ms5k.toFixed(0)} ms`,
+    );
   });
 
   it('keeps a node that starts draining in the draining index until its drain completes', async () => {
@@ -51,7 +53,12 @@ describe('node drainer scan', () => {
     await registerNodes(srv, 2_000, 'n');
     const id = 'n-01234';
     await srv.nodeUpdateDrain(id, { DrainSpec: { Deadline: 60e9, IgnoreSystemJobs: false } });
-    expect(srv.store.snapshot().drainingNodes().map((n) => n.ID)).toEqual([id]);
+    expect(
+      srv.store
+        .snapshot()
+        .drainingNodes()
+        .map((n) => n.ID),
+    ).toEqual([id]);
     expect((await srv.drainer.step()).done).toEqual([id]);
     expect(srv.store.snapshot().drainingNodeCount()).toBe(0);
   });
@@ -62,7 +69,12 @@ describe('node drainer scan', () => {
     const id = 'n-01234';
     await srv.nodeUpdateDrain(id, { DrainSpec: { Deadline: 60e9, IgnoreSystemJobs: false } });
     // Nothing runs on it, so the background drainer completes the drain on its next pass.
-    await expect.poll(() => srv!.store.snapshot().nodeByID(id)?.Events?.at(-1)?.Message === 'Node drain complete', { timeout: 5_000, message: 'drain complete' }).toBeTruthy();
+    await expect
+      .poll(() => srv!.store.snapshot().nodeByID(id)?.Events?.at(-1)?.Message === 'Node drain complete', {
+        timeout: 5_000,
+        message: 'drain complete',
+      })
+      .toBeTruthy();
     expect(srv.store.snapshot().nodeByID(id)?.DrainStrategy).toBeNull();
     expect(srv.store.snapshot().drainingNodeCount()).toBe(0);
   });
@@ -75,7 +87,12 @@ describe('node drainer scan', () => {
       await s1.nodeUpdateDrain('n-00007', { DrainSpec: { Deadline: 60e9, IgnoreSystemJobs: false } });
       await s1.stop();
       srv = await testServer({ start: true, drainer: false }, new SqliteBackend({ dataDir: dir }));
-      expect(srv.store.snapshot().drainingNodes().map((n) => n.ID)).toEqual(['n-00007']);
+      expect(
+        srv.store
+          .snapshot()
+          .drainingNodes()
+          .map((n) => n.ID),
+      ).toEqual(['n-00007']);
     } finally {
       await srv?.stop();
       srv = undefined;

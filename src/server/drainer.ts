@@ -38,8 +38,20 @@ import type { NodeDrainRequest, NodeUpdateResult } from './types.js';
 const MAX_NODE_EVENTS = 10;
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
-function withEvent(node: Node, message: string, index: number, nowMs: number, details: Record<string, string> | null = null): Node {
-  const ev: NodeEvent = { Message: message, Subsystem: 'Drain', Details: details, Timestamp: new Date(nowMs).toISOString(), CreateIndex: index };
+function withEvent(
+  node: Node,
+  message: string,
+  index: number,
+  nowMs: number,
+  details: Record<string, string> | null = null,
+): Node {
+  const ev: NodeEvent = {
+    Message: message,
+    Subsystem: 'Drain',
+    Details: details,
+    Timestamp: new Date(nowMs).toISOString(),
+    CreateIndex: index,
+  };
   return { ...node, Events: [...(node.Events ?? []), ev].slice(-MAX_NODE_EVENTS) };
 }
 
@@ -57,16 +69,25 @@ function nodeJobEvals(ctx: ServerContext, view: StateView, node: Node, trigger: 
     const j = view.jobByID(a.Namespace, a.JobID);
     if (j && !j.Stop) jobs.set(`${j.Namespace}\u0000${j.ID}`, j);
   }
-  for (const j of view.jobs()) if ((j.Type === JobTypeSystem || j.Type === JobTypeSysBatch) && !j.Stop) jobs.set(`${j.Namespace}\u0000${j.ID}`, j);
-  return [...jobs.values()].map((j) => newEval(ctx, j, trigger, { NodeID: node.ID, NodeModifyIndex: node.ModifyIndex }));
+  for (const j of view.jobs())
+    if ((j.Type === JobTypeSystem || j.Type === JobTypeSysBatch) && !j.Stop) jobs.set(`${j.Namespace}\u0000${j.ID}`, j);
+  return [...jobs.values()].map((j) =>
+    newEval(ctx, j, trigger, { NodeID: node.ID, NodeModifyIndex: node.ModifyIndex }),
+  );
 }
 
 function result(evals: Evaluation[], node: Node | undefined, index: number): NodeUpdateResult {
-  return { EvalIDs: evals.length > 0 ? evals.map((e) => e.ID) : null, EvalCreateIndex: evals[0]?.CreateIndex ?? 0, NodeModifyIndex: node?.ModifyIndex ?? index, Index: index };
+  return {
+    EvalIDs: evals.length > 0 ? evals.map((e) => e.ID) : null,
+    EvalCreateIndex: evals[0]?.CreateIndex ?? 0,
+    NodeModifyIndex: node?.ModifyIndex ?? index,
+    Index: index,
+  };
 }
 
 function afterNodeWrite(ctx: ServerContext, node: Node | undefined, evals: Evaluation[], index: number): void {
-  if (node?.SchedulingEligibility === NodeSchedulingEligible && node.DrainStrategy == null && node.ComputedClass) ctx.blocked.unblock(node.ComputedClass, index);
+  if (node?.SchedulingEligibility === NodeSchedulingEligible && node.DrainStrategy == null && node.ComputedClass)
+    ctx.blocked.unblock(node.ComputedClass, index);
   for (const ev of evals) routeEval(ctx, ev);
 }
 
@@ -82,13 +103,25 @@ export async function nodeEvaluate(ctx: ServerContext, nodeID: string): Promise<
 }
 
 /** `POST /v1/node/:id/drain`: starts (DrainSpec) or ends (null) a drain. */
-export async function nodeUpdateDrain(ctx: ServerContext, nodeID: string, req: NodeDrainRequest): Promise<NodeUpdateResult> {
+export async function nodeUpdateDrain(
+  ctx: ServerContext,
+  nodeID: string,
+  req: NodeDrainRequest,
+): Promise<NodeUpdateResult> {
   const given = req.DrainSpec ?? null;
-  if (given != null && (typeof given !== 'object' || Array.isArray(given))) throw badRequest('DrainSpec must be an object');
+  if (given != null && (typeof given !== 'object' || Array.isArray(given)))
+    throw badRequest('DrainSpec must be an object');
   // As Nomad (a Go zero value): a spec without Deadline drains with no deadline.
-  if (given != null && given.Deadline != null && (typeof given.Deadline !== 'number' || !Number.isFinite(given.Deadline))) throw badRequest('DrainSpec.Deadline must be a number of nanoseconds');
-  if (given != null && given.IgnoreSystemJobs != null && typeof given.IgnoreSystemJobs !== 'boolean') throw badRequest('DrainSpec.IgnoreSystemJobs must be a boolean');
-  const spec = given == null ? null : { Deadline: given.Deadline ?? 0, IgnoreSystemJobs: given.IgnoreSystemJobs ?? false };
+  if (
+    given != null &&
+    given.Deadline != null &&
+    (typeof given.Deadline !== 'number' || !Number.isFinite(given.Deadline))
+  )
+    throw badRequest('DrainSpec.Deadline must be a number of nanoseconds');
+  if (given != null && given.IgnoreSystemJobs != null && typeof given.IgnoreSystemJobs !== 'boolean')
+    throw badRequest('DrainSpec.IgnoreSystemJobs must be a boolean');
+  const spec =
+    given == null ? null : { Deadline: given.Deadline ?? 0, IgnoreSystemJobs: given.IgnoreSystemJobs ?? false };
   const now = ctx.clock.now();
   const { result: r, index } = await ctx.store.write((txn) => {
     const prev = txn.nodeByID(nodeID);
@@ -100,14 +133,29 @@ export async function nodeUpdateDrain(ctx: ServerContext, nodeID: string, req: N
       const strategy: DrainStrategy = {
         Deadline: force ? -1 : spec.Deadline,
         IgnoreSystemJobs: spec.IgnoreSystemJobs ?? false,
-        ForceDeadline: force ? new Date(now).toISOString() : spec.Deadline > 0 ? new Date(now + spec.Deadline / 1e6).toISOString() : ZERO_TIME,
+        ForceDeadline: force
+          ? new Date(now).toISOString()
+          : spec.Deadline > 0
+            ? new Date(now + spec.Deadline / 1e6).toISOString()
+            : ZERO_TIME,
         StartedAt: prev.DrainStrategy?.StartedAt ?? new Date(now).toISOString(),
       };
-      next = withEvent({ ...prev, DrainStrategy: strategy, Drain: true, SchedulingEligibility: NodeSchedulingIneligible }, 'Node drain strategy set', txn.writeIndex, now);
+      next = withEvent(
+        { ...prev, DrainStrategy: strategy, Drain: true, SchedulingEligibility: NodeSchedulingIneligible },
+        'Node drain strategy set',
+        txn.writeIndex,
+        now,
+      );
     } else {
       const eligible = req.MarkEligible ? NodeSchedulingEligible : prev.SchedulingEligibility;
-      next = withEvent({ ...prev, DrainStrategy: null, Drain: false, SchedulingEligibility: eligible }, 'Node drain disabled', txn.writeIndex, now);
-      if (eligible === NodeSchedulingEligible && prev.SchedulingEligibility !== NodeSchedulingEligible) evals = nodeJobEvals(ctx, txn, next, EvalTriggerNodeUpdate);
+      next = withEvent(
+        { ...prev, DrainStrategy: null, Drain: false, SchedulingEligibility: eligible },
+        'Node drain disabled',
+        txn.writeIndex,
+        now,
+      );
+      if (eligible === NodeSchedulingEligible && prev.SchedulingEligibility !== NodeSchedulingEligible)
+        evals = nodeJobEvals(ctx, txn, next, EvalTriggerNodeUpdate);
     }
     const stored = putNode(txn, next);
     return { stored, evals: upsertEvals(txn, evals, nowNs(ctx)) };
@@ -118,19 +166,35 @@ export async function nodeUpdateDrain(ctx: ServerContext, nodeID: string, req: N
 }
 
 /** `POST /v1/node/:id/eligibility`. */
-export async function nodeUpdateEligibility(ctx: ServerContext, nodeID: string, eligibility: string): Promise<NodeUpdateResult> {
+export async function nodeUpdateEligibility(
+  ctx: ServerContext,
+  nodeID: string,
+  eligibility: string,
+): Promise<NodeUpdateResult> {
   if (eligibility !== NodeSchedulingEligible && eligibility !== NodeSchedulingIneligible) {
-    throw badRequest(`Eligibility must be "${NodeSchedulingEligible}" or "${NodeSchedulingIneligible}", got "${eligibility}"`);
+    throw badRequest(
+      `Eligibility must be "${NodeSchedulingEligible}" or "${NodeSchedulingIneligible}", got "${eligibility}"`,
+    );
   }
   const { result: r, index } = await ctx.store.write((txn) => {
     const prev = txn.nodeByID(nodeID);
     if (prev == null) throw nodeNotFound(nodeID);
-    if (prev.DrainStrategy != null && eligibility === NodeSchedulingEligible) throw badRequest('can not set a node eligible while it is draining: disable the drain first');
+    if (prev.DrainStrategy != null && eligibility === NodeSchedulingEligible)
+      throw badRequest('can not set a node eligible while it is draining: disable the drain first');
     if (prev.SchedulingEligibility === eligibility) return { stored: prev, evals: [] as Evaluation[] };
-    const msg = eligibility === NodeSchedulingEligible ? 'Node marked as eligible for scheduling' : 'Node marked as ineligible for scheduling';
-    const stored = putNode(txn, { ...withEvent(prev, msg, txn.writeIndex, ctx.clock.now()), SchedulingEligibility: eligibility });
+    const msg =
+      eligibility === NodeSchedulingEligible
+        ? 'Node marked as eligible for scheduling'
+        : 'Node marked as ineligible for scheduling';
+    const stored = putNode(txn, {
+      ...withEvent(prev, msg, txn.writeIndex, ctx.clock.now()),
+      SchedulingEligibility: eligibility,
+    });
     // Becoming eligible may let blocked work and system jobs land here.
-    const evals = eligibility === NodeSchedulingEligible ? upsertEvals(txn, nodeJobEvals(ctx, txn, stored, EvalTriggerNodeUpdate), nowNs(ctx)) : [];
+    const evals =
+      eligibility === NodeSchedulingEligible
+        ? upsertEvals(txn, nodeJobEvals(ctx, txn, stored, EvalTriggerNodeUpdate), nowNs(ctx))
+        : [];
     return { stored, evals };
   });
   afterNodeWrite(ctx, r.stored, r.evals, index);
@@ -145,7 +209,12 @@ export async function nodeUpdateEligibility(ctx: ServerContext, nodeID: string, 
  * unless reported unhealthy.
  */
 function migrationHealthy(a: Allocation): boolean {
-  if (a.ClientStatus !== AllocClientStatusRunning || a.DesiredStatus !== AllocDesiredStatusRun || a.DesiredTransition?.Migrate) return false;
+  if (
+    a.ClientStatus !== AllocClientStatusRunning ||
+    a.DesiredStatus !== AllocDesiredStatusRun ||
+    a.DesiredTransition?.Migrate
+  )
+    return false;
   const watched = Boolean(a.PreviousAllocation) || Boolean(a.DeploymentID);
   return watched ? a.DeploymentStatus?.Healthy === true : a.DeploymentStatus?.Healthy !== false;
 }
@@ -248,12 +317,20 @@ export class NodeDrainer {
       for (const id of d.done) {
         const n = txn.nodeByID(id);
         if (n?.DrainStrategy == null) continue;
-        putNode(txn, withEvent({ ...n, DrainStrategy: null, Drain: false }, 'Node drain complete', txn.writeIndex, now));
+        putNode(
+          txn,
+          withEvent({ ...n, DrainStrategy: null, Drain: false }, 'Node drain complete', txn.writeIndex, now),
+        );
       }
-      return upsertEvals(txn, [...jobs.values()].map((j) => newEval(this.ctx, j, EvalTriggerNodeDrain)), nowNs(this.ctx));
+      return upsertEvals(
+        txn,
+        [...jobs.values()].map((j) => newEval(this.ctx, j, EvalTriggerNodeDrain)),
+        nowNs(this.ctx),
+      );
     });
     for (const ev of evals) routeEval(this.ctx, ev);
-    if (d.migrate.length > 0) this.ctx.logger.info('drain: allocations marked for migration', { count: d.migrate.length, index });
+    if (d.migrate.length > 0)
+      this.ctx.logger.info('drain: allocations marked for migration', { count: d.migrate.length, index });
     for (const id of d.done) this.ctx.logger.info('node drain complete', { node_id: id });
     return d;
   }
@@ -271,7 +348,9 @@ export class NodeDrainer {
       const tables: TableName[] = anyDraining ? ['allocs', 'nodes'] : ['nodes'];
       const cursor = snap.maxTableIndex(tables);
       if (anyDraining) {
-        await this.step().catch((e: unknown) => this.ctx.logger.error('drain step failed', { error: (e as Error).message }));
+        await this.step().catch((e: unknown) =>
+          this.ctx.logger.error('drain step failed', { error: (e as Error).message }),
+        );
       }
       await this.ctx.store.waitForIndex(tables, cursor, anyDraining ? poll : 60_000, signal).catch(() => undefined);
     }

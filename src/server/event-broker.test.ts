@@ -24,7 +24,12 @@ describe('the event broker', () => {
       await s.variablePut({ Namespace: 'default', Path: 'a/c', Items: { secret: 'y' } });
       await reading;
       expect(got.map((b) => b.Events[0]!.Key)).toEqual(['a/b', 'a/c']);
-      expect(got[0]!.Events[0]).toMatchObject({ Topic: 'Variable', Type: 'VariableUpserted', Namespace: 'default', Index: w1.index });
+      expect(got[0]!.Events[0]).toMatchObject({
+        Topic: 'Variable',
+        Type: 'VariableUpserted',
+        Namespace: 'default',
+        Index: w1.index,
+      });
       expect(JSON.stringify(got)).not.toContain('secret');
       // From the second write's index: only that one.
       const ac2 = new AbortController();
@@ -40,7 +45,15 @@ describe('the event broker', () => {
   });
 
   it('matches topics by key or filter key and namespaces, with nodes in every namespace', () => {
-    const ev = { Topic: 'Allocation' as const, Type: 'AllocationUpdated', Key: 'a1', Namespace: 'prod', FilterKeys: ['web'], Index: 3, Payload: {} };
+    const ev = {
+      Topic: 'Allocation' as const,
+      Type: 'AllocationUpdated',
+      Key: 'a1',
+      Namespace: 'prod',
+      FilterKeys: ['web'],
+      Index: 3,
+      Payload: {},
+    };
     expect(eventMatches(filter({ Allocation: ['web'] }, 'prod'), ev)).toBe(true);
     expect(eventMatches(filter({ Allocation: ['a1'] }, '*'), ev)).toBe(true);
     expect(eventMatches(filter({ Allocation: ['api'] }, 'prod'), ev)).toBe(false);

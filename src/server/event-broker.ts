@@ -12,7 +12,8 @@
  */
 import type { CommittedWrite, StateStore, TableName } from '../state/index.js';
 
-export type EventTopic = 'Deployment' | 'Evaluation' | 'Allocation' | 'Job' | 'Node' | 'NodePool' | 'Service' | 'Variable';
+export type EventTopic =
+  'Deployment' | 'Evaluation' | 'Allocation' | 'Job' | 'Node' | 'NodePool' | 'Service' | 'Variable';
 
 /** Nomad's structs.Event. */
 export interface StreamEvent {
@@ -44,7 +45,16 @@ const TOPICS: Partial<Record<TableName, EventTopic>> = {
   variables: 'Variable',
 };
 
-export const ALL_TOPICS: EventTopic[] = ['Deployment', 'Evaluation', 'Allocation', 'Job', 'Node', 'NodePool', 'Service', 'Variable'];
+export const ALL_TOPICS: EventTopic[] = [
+  'Deployment',
+  'Evaluation',
+  'Allocation',
+  'Job',
+  'Node',
+  'NodePool',
+  'Service',
+  'Variable',
+];
 
 /** `ns\0id` keys of namespaced tables. */
 function splitKey(key: string): { namespace: string; id: string } {
@@ -67,22 +77,65 @@ function eventOf(table: TableName, key: string, value: unknown, index: number): 
   };
   switch (topic) {
     case 'Job':
-      return { ...base, Type: deleted ? 'JobDeregistered' : 'JobRegistered', Key: id, FilterKeys: null, Payload: { Job: row ?? { ID: id, Namespace: ns } } };
+      return {
+        ...base,
+        Type: deleted ? 'JobDeregistered' : 'JobRegistered',
+        Key: id,
+        FilterKeys: null,
+        Payload: { Job: row ?? { ID: id, Namespace: ns } },
+      };
     case 'Allocation':
-      return { ...base, Type: deleted ? 'AllocationDeleted' : 'AllocationUpdated', Key: id, FilterKeys: keys(str('JobID'), str('DeploymentID')), Payload: { Allocation: row ?? { ID: id } } };
+      return {
+        ...base,
+        Type: deleted ? 'AllocationDeleted' : 'AllocationUpdated',
+        Key: id,
+        FilterKeys: keys(str('JobID'), str('DeploymentID')),
+        Payload: { Allocation: row ?? { ID: id } },
+      };
     case 'Evaluation':
-      return { ...base, Type: deleted ? 'EvaluationDeleted' : 'EvaluationUpdated', Key: id, FilterKeys: keys(str('JobID'), str('DeploymentID')), Payload: { Evaluation: row ?? { ID: id } } };
+      return {
+        ...base,
+        Type: deleted ? 'EvaluationDeleted' : 'EvaluationUpdated',
+        Key: id,
+        FilterKeys: keys(str('JobID'), str('DeploymentID')),
+        Payload: { Evaluation: row ?? { ID: id } },
+      };
     case 'Node':
       // Nodes have no namespace: Nomad sends them to every subscriber of the topic.
-      return { ...base, Namespace: '', Type: deleted ? 'NodeDeregistration' : 'NodeRegistration', Key: id, FilterKeys: null, Payload: { Node: row === null ? { ID: id } : withoutSecret(row) } };
+      return {
+        ...base,
+        Namespace: '',
+        Type: deleted ? 'NodeDeregistration' : 'NodeRegistration',
+        Key: id,
+        FilterKeys: null,
+        Payload: { Node: row === null ? { ID: id } : withoutSecret(row) },
+      };
     case 'Deployment':
-      return { ...base, Type: deleted ? 'DeploymentDeleted' : 'DeploymentStatusUpdate', Key: id, FilterKeys: keys(str('JobID')), Payload: { Deployment: row ?? { ID: id } } };
+      return {
+        ...base,
+        Type: deleted ? 'DeploymentDeleted' : 'DeploymentStatusUpdate',
+        Key: id,
+        FilterKeys: keys(str('JobID')),
+        Payload: { Deployment: row ?? { ID: id } },
+      };
     case 'Service':
-      return { ...base, Type: deleted ? 'ServiceDeregistration' : 'ServiceRegistration', Key: str('ServiceName') ?? id, FilterKeys: null, Payload: { Service: row ?? { ID: id } } };
+      return {
+        ...base,
+        Type: deleted ? 'ServiceDeregistration' : 'ServiceRegistration',
+        Key: str('ServiceName') ?? id,
+        FilterKeys: null,
+        Payload: { Service: row ?? { ID: id } },
+      };
     case 'Variable': {
       // Never the items: the stream is a change feed, the secret stays behind `GET /v1/var`.
       const meta = row === null ? { Namespace: ns, Path: id } : { ...row, Items: undefined };
-      return { ...base, Type: deleted ? 'VariableDeleted' : 'VariableUpserted', Key: id, FilterKeys: null, Payload: { Variable: meta } };
+      return {
+        ...base,
+        Type: deleted ? 'VariableDeleted' : 'VariableUpserted',
+        Key: id,
+        FilterKeys: null,
+        Payload: { Variable: meta },
+      };
     }
     default:
       return undefined;
@@ -237,7 +290,12 @@ export class EventBroker {
    * The batches matching `f` from index `from` on, as they are committed, until `signal` aborts. Yields `null`
    * every `heartbeatMs` without events, for the caller's heartbeat.
    */
-  async *subscribe(f: EventFilter, from: number, signal: AbortSignal, heartbeatMs: number): AsyncGenerator<EventBatch | null> {
+  async *subscribe(
+    f: EventFilter,
+    from: number,
+    signal: AbortSignal,
+    heartbeatMs: number,
+  ): AsyncGenerator<EventBatch | null> {
     let cursor = from;
     // One waiter and one abort listener for the whole subscription; each wait only sets where to resolve.
     let settle: ((events: boolean) => void) | undefined;

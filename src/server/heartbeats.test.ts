@@ -12,7 +12,9 @@ describe('heartbeat timers after a leader failover', () => {
 
   it('marks no node down before the failover TTL, and a silent node once it passes', () => {
     const expired: string[] = [];
-    const hb = new HeartbeatTimers({ minTTLms: 2000, maxHeartbeatsPerSecond: 50, gracems: 1000 }, nullLogger, (id) => expired.push(id));
+    const hb = new HeartbeatTimers({ minTTLms: 2000, maxHeartbeatsPerSecond: 50, gracems: 1000 }, nullLogger, (id) =>
+      expired.push(id),
+    );
     hb.setEnabled(true);
     hb.initialize(['a', 'b'], 30_000);
     vi.advanceTimersByTime(10_000);
@@ -26,7 +28,9 @@ describe('heartbeat timers after a leader failover', () => {
 
   it('keeps the normal TTL + grace after a plain restart', () => {
     const expired: string[] = [];
-    const hb = new HeartbeatTimers({ minTTLms: 2000, maxHeartbeatsPerSecond: 50, gracems: 1000 }, nullLogger, (id) => expired.push(id));
+    const hb = new HeartbeatTimers({ minTTLms: 2000, maxHeartbeatsPerSecond: 50, gracems: 1000 }, nullLogger, (id) =>
+      expired.push(id),
+    );
     hb.setEnabled(true);
     hb.initialize(['a']);
     vi.advanceTimersByTime(3_100);

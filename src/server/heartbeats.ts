@@ -18,7 +18,11 @@ export interface HeartbeatOptions {
   gracems: number;
 }
 
-export const defaultHeartbeatOptions: HeartbeatOptions = { minTTLms: 10_000, maxHeartbeatsPerSecond: 50, gracems: 5_000 };
+export const defaultHeartbeatOptions: HeartbeatOptions = {
+  minTTLms: 10_000,
+  maxHeartbeatsPerSecond: 50,
+  gracems: 5_000,
+};
 
 export class HeartbeatTimers {
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -92,7 +96,10 @@ export class HeartbeatTimers {
       clearTimeout(this.timers.get(id));
       const t = setTimeout(() => {
         this.timers.delete(id);
-        this.logger.warn('node missed its heartbeat after a leader failover', { node_id: id, failover_ttl_ms: failoverMs });
+        this.logger.warn('node missed its heartbeat after a leader failover', {
+          node_id: id,
+          failover_ttl_ms: failoverMs,
+        });
         this.onExpire(id);
       }, failoverMs);
       this.timers.set(id, t);

@@ -33,7 +33,12 @@ export {
   type JobValidator,
 } from './admission.js';
 export { jobListStub, DEFAULT_WAIT_MS, MAX_WAIT_MS } from './read-endpoints.js';
-export { DeploymentWatcher, DeploymentDescription, deploymentsAfterHealth, type DeploymentWatcherOptions } from './deployment-watcher.js';
+export {
+  DeploymentWatcher,
+  DeploymentDescription,
+  deploymentsAfterHealth,
+  type DeploymentWatcherOptions,
+} from './deployment-watcher.js';
 export { parseCron, type CronSchedule } from './cron.js';
 export { PeriodicDispatcher, periodicSchedules, nextLaunch, periodicChildID, childJobs } from './periodic.js';
 export { dispatchProblems, dispatchedJobID, DISPATCH_PAYLOAD_LIMIT } from './dispatch.js';
@@ -41,4 +46,13 @@ export { scaleBoundsProblem, scaleStatus, TRACKED_SCALING_EVENTS } from './scali
 export { NodeDrainer, decideDrain, type DrainDecision } from './drainer.js';
 export type { NodeRequest } from './node-identity.js';
 export { Keyring, type RootKeyMeta } from './keyring.js';
-export { EventBroker, eventMatches, ALL_TOPICS, BUFFER_WRITES, type EventBatch, type EventFilter, type EventTopic, type StreamEvent } from './event-broker.js';
+export {
+  EventBroker,
+  eventMatches,
+  ALL_TOPICS,
+  BUFFER_WRITES,
+  type EventBatch,
+  type EventFilter,
+  type EventTopic,
+  type StreamEvent,
+} from './event-broker.js';

@@ -34,7 +34,20 @@ describe('jobDiff', () => {
     expect(d.Type).toBe('Edited');
     const g = d.TaskGroups![0]!;
     expect(g.Fields).toEqual([{ Type: 'Edited', Name: 'Count', Old: '1', New: '3', Annotations: null }]);
-    annotateJobDiff(d, { DesiredTGUpdates: { web: { Ignore: 1, Place: 2, Migrate: 0, Stop: 0, InPlaceUpdate: 0, DestructiveUpdate: 0, Canary: 0, Preemptions: 0 } } });
+    annotateJobDiff(d, {
+      DesiredTGUpdates: {
+        web: {
+          Ignore: 1,
+          Place: 2,
+          Migrate: 0,
+          Stop: 0,
+          InPlaceUpdate: 0,
+          DestructiveUpdate: 0,
+          Canary: 0,
+          Preemptions: 0,
+        },
+      },
+    });
     expect(g.Fields![0]?.Annotations).toEqual(['forces create']);
     expect(g.Updates).toEqual({ ignore: 1, create: 2 });
   });
@@ -46,7 +59,14 @@ describe('jobDiff', () => {
     annotateJobDiff(d, null);
     const t = d.TaskGroups![0]!.Tasks![0]!;
     expect(t.Type).toBe('Edited');
-    expect(t.Objects).toEqual([{ Type: 'Edited', Name: 'Config', Fields: [{ Type: 'Edited', Name: 'run_for', Old: '10s', New: '20s', Annotations: null }], Objects: null }]);
+    expect(t.Objects).toEqual([
+      {
+        Type: 'Edited',
+        Name: 'Config',
+        Fields: [{ Type: 'Edited', Name: 'run_for', Old: '10s', New: '20s', Annotations: null }],
+        Objects: null,
+      },
+    ]);
     expect(t.Annotations).toEqual(['forces create/destroy update']);
   });
 
@@ -76,9 +96,18 @@ describe('jobDiff', () => {
       j.TaskGroups[0]!.Tasks[0]!.Env = { FOO: 'bar' };
     });
     const d = jobDiff(a, b, false);
-    expect(d.Objects).toEqual([{ Type: 'Edited', Name: 'Datacenters', Fields: [{ Type: 'Added', Name: 'Datacenters', Old: '', New: 'dc2', Annotations: null }], Objects: null }]);
+    expect(d.Objects).toEqual([
+      {
+        Type: 'Edited',
+        Name: 'Datacenters',
+        Fields: [{ Type: 'Added', Name: 'Datacenters', Old: '', New: 'dc2', Annotations: null }],
+        Objects: null,
+      },
+    ]);
     expect(d.Fields).toEqual([{ Type: 'Edited', Name: 'Meta[team]', Old: 'a', New: 'b', Annotations: null }]);
-    expect(d.TaskGroups![0]?.Tasks![0]?.Fields).toEqual([{ Type: 'Added', Name: 'Env[FOO]', Old: '', New: 'bar', Annotations: null }]);
+    expect(d.TaskGroups![0]?.Tasks![0]?.Fields).toEqual([
+      { Type: 'Added', Name: 'Env[FOO]', Old: '', New: 'bar', Annotations: null },
+    ]);
   });
 
   it('annotates the tasks of an added group as forcing creation', () => {
@@ -108,12 +137,17 @@ describe('Server jobPlan', () => {
     expect(fresh.Annotations?.DesiredTGUpdates.web?.Place).toBe(1);
     expect(fresh.JobModifyIndex).toBe(0);
     const r = await s.jobRegister(job);
-    await expect.poll(async () => (await s!.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3_000 }).toBeTruthy();
+    await expect
+      .poll(async () => (await s!.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3_000 })
+      .toBeTruthy();
     const same = await s.jobPlan(job, true);
     expect(same.Diff?.Type).toBe('None');
     expect(same.JobModifyIndex).toBe(r.JobModifyIndex);
     expect(same.Diff?.TaskGroups?.[0]?.Updates).toEqual({ ignore: 1 });
-    const changed = await s.jobPlan(edit(job, (j) => (j.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '1m' })), true);
+    const changed = await s.jobPlan(
+      edit(job, (j) => (j.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '1m' })),
+      true,
+    );
     expect(changed.Diff?.Type).toBe('Edited');
     expect(changed.Diff?.TaskGroups?.[0]?.Updates).toEqual({ 'create/destroy update': 1 });
     // Planning changes nothing.

@@ -31,19 +31,45 @@ interface Rules {
 
 const constraint: ObjectRule = { name: 'Constraint', kind: 'list' };
 const affinity: ObjectRule = { name: 'Affinity', kind: 'list' };
-const spread: ObjectRule = { name: 'Spread', kind: 'list', rules: { objects: { SpreadTarget: { name: 'SpreadTarget', kind: 'list' } } } };
+const spread: ObjectRule = {
+  name: 'Spread',
+  kind: 'list',
+  rules: { objects: { SpreadTarget: { name: 'SpreadTarget', kind: 'list' } } },
+};
 const port = (name: string): ObjectRule => ({ name, kind: 'list', key: (p) => String(p.Label) });
 const network: ObjectRule = {
   name: 'Network',
   kind: 'list',
-  rules: { objects: { ReservedPorts: port('Static Port'), DynamicPorts: port('Dynamic Port'), DNS: { name: 'DNS', kind: 'struct' } } },
+  rules: {
+    objects: {
+      ReservedPorts: port('Static Port'),
+      DynamicPorts: port('Dynamic Port'),
+      DNS: { name: 'DNS', kind: 'struct' },
+    },
+  },
 };
-const check: ObjectRule = { name: 'Check', kind: 'list', key: (c) => String(c.Name), rules: { inline: ['Header'], objects: { CheckRestart: { name: 'CheckRestart', kind: 'struct' }, Args: { name: 'Args', kind: 'set' } } } };
+const check: ObjectRule = {
+  name: 'Check',
+  kind: 'list',
+  key: (c) => String(c.Name),
+  rules: {
+    inline: ['Header'],
+    objects: { CheckRestart: { name: 'CheckRestart', kind: 'struct' }, Args: { name: 'Args', kind: 'set' } },
+  },
+};
 const service: ObjectRule = {
   name: 'Service',
   kind: 'list',
   key: (s) => `${s.Name}\u0000${s.PortLabel ?? ''}`,
-  rules: { inline: ['Meta', 'CanaryMeta', 'TaggedAddresses'], objects: { Tags: { name: 'Tags', kind: 'set' }, CanaryTags: { name: 'CanaryTags', kind: 'set' }, Checks: check, Connect: { name: 'ConsulConnect', kind: 'flat' } } },
+  rules: {
+    inline: ['Meta', 'CanaryMeta', 'TaggedAddresses'],
+    objects: {
+      Tags: { name: 'Tags', kind: 'set' },
+      CanaryTags: { name: 'CanaryTags', kind: 'set' },
+      Checks: check,
+      Connect: { name: 'ConsulConnect', kind: 'flat' },
+    },
+  },
 };
 
 const taskRules: Rules = {
@@ -51,14 +77,24 @@ const taskRules: Rules = {
   inline: ['Env', 'Meta'],
   objects: {
     Config: { name: 'Config', kind: 'flat' },
-    Resources: { name: 'Resources', kind: 'struct', rules: { objects: { Networks: network, Devices: { name: 'Device', kind: 'list' } } } },
+    Resources: {
+      name: 'Resources',
+      kind: 'struct',
+      rules: { objects: { Networks: network, Devices: { name: 'Device', kind: 'list' } } },
+    },
     Constraints: constraint,
     Affinities: affinity,
     Services: service,
     RestartPolicy: { name: 'RestartPolicy', kind: 'struct' },
     LogConfig: { name: 'LogConfig', kind: 'struct' },
     Artifacts: { name: 'Artifact', kind: 'list', rules: { inline: ['GetterOptions', 'GetterHeaders'] } },
-    Templates: { name: 'Template', kind: 'list', rules: { objects: { Wait: { name: 'Template', kind: 'struct' }, ChangeScript: { name: 'ChangeScript', kind: 'struct' } } } },
+    Templates: {
+      name: 'Template',
+      kind: 'list',
+      rules: {
+        objects: { Wait: { name: 'Template', kind: 'struct' }, ChangeScript: { name: 'ChangeScript', kind: 'struct' } },
+      },
+    },
     Vault: { name: 'Vault', kind: 'flat' },
     Consul: { name: 'Consul', kind: 'flat' },
     DispatchPayload: { name: 'DispatchPayload', kind: 'struct' },
@@ -94,7 +130,23 @@ const groupRules: Rules = {
 };
 
 const jobRules: Rules = {
-  skip: ['ID', 'Status', 'StatusDescription', 'Version', 'Stable', 'SubmitTime', 'CreateIndex', 'ModifyIndex', 'JobModifyIndex', 'TaskGroups', 'Update', 'VersionTag', 'NomadTokenID', 'VaultToken', 'ConsulToken'],
+  skip: [
+    'ID',
+    'Status',
+    'StatusDescription',
+    'Version',
+    'Stable',
+    'SubmitTime',
+    'CreateIndex',
+    'ModifyIndex',
+    'JobModifyIndex',
+    'TaskGroups',
+    'Update',
+    'VersionTag',
+    'NomadTokenID',
+    'VaultToken',
+    'ConsulToken',
+  ],
   inline: ['Meta'],
   objects: {
     Datacenters: { name: 'Datacenters', kind: 'set' },
@@ -102,7 +154,16 @@ const jobRules: Rules = {
     Affinities: affinity,
     Spreads: spread,
     Periodic: { name: 'Periodic', kind: 'struct', rules: { objects: { Specs: { name: 'Specs', kind: 'set' } } } },
-    ParameterizedJob: { name: 'ParameterizedJob', kind: 'struct', rules: { objects: { MetaRequired: { name: 'MetaRequired', kind: 'set' }, MetaOptional: { name: 'MetaOptional', kind: 'set' } } } },
+    ParameterizedJob: {
+      name: 'ParameterizedJob',
+      kind: 'struct',
+      rules: {
+        objects: {
+          MetaRequired: { name: 'MetaRequired', kind: 'set' },
+          MetaOptional: { name: 'MetaOptional', kind: 'set' },
+        },
+      },
+    },
     Multiregion: { name: 'Multiregion', kind: 'flat' },
     Reschedule: { name: 'Reschedule', kind: 'struct' },
     Migrate: { name: 'Migrate', kind: 'struct' },
@@ -132,9 +193,18 @@ function flatten(v: unknown, prefix: string, out: Record<string, string>): Recor
   return out;
 }
 
-function fieldDiff(name: string, oldV: string | undefined, newV: string | undefined, contextual: boolean): FieldDiff | null {
-  if (oldV === newV) return contextual && oldV !== undefined ? { Type: 'None', Name: name, Old: oldV, New: newV!, Annotations: null } : null;
-  const type: DiffType = oldV === undefined || oldV === '' ? 'Added' : newV === undefined || newV === '' ? 'Deleted' : 'Edited';
+function fieldDiff(
+  name: string,
+  oldV: string | undefined,
+  newV: string | undefined,
+  contextual: boolean,
+): FieldDiff | null {
+  if (oldV === newV)
+    return contextual && oldV !== undefined
+      ? { Type: 'None', Name: name, Old: oldV, New: newV!, Annotations: null }
+      : null;
+  const type: DiffType =
+    oldV === undefined || oldV === '' ? 'Added' : newV === undefined || newV === '' ? 'Deleted' : 'Edited';
   return { Type: type, Name: name, Old: oldV ?? '', New: newV ?? '', Annotations: null };
 }
 
@@ -176,13 +246,28 @@ function diffType(old: unknown, next: unknown, changed: boolean): DiffType {
 }
 
 /** Diffs one struct: its fields and its nested objects. Null when nothing changed. */
-function structDiff(name: string, old: Obj | null, next: Obj | null, rules: Rules, contextual: boolean): ObjectDiff | null {
+function structDiff(
+  name: string,
+  old: Obj | null,
+  next: Obj | null,
+  rules: Rules,
+  contextual: boolean,
+): ObjectDiff | null {
   if (old == null && next == null) return null;
-  const fields = fieldDiffs(primitiveFields(old, rules), primitiveFields(next, rules), contextual || old == null || next == null);
+  const fields = fieldDiffs(
+    primitiveFields(old, rules),
+    primitiveFields(next, rules),
+    contextual || old == null || next == null,
+  );
   const objects = objectDiffs(old, next, rules, contextual);
   const changed = fields.some((f) => f.Type !== 'None') || objects.length > 0;
   if (!changed && old != null && next != null) return null;
-  return { Type: diffType(old, next, changed), Name: name, Fields: fields.length > 0 ? fields : null, Objects: objects.length > 0 ? objects : null };
+  return {
+    Type: diffType(old, next, changed),
+    Name: name,
+    Fields: fields.length > 0 ? fields : null,
+    Objects: objects.length > 0 ? objects : null,
+  };
 }
 
 function listDiffs(rule: ObjectRule, oldL: Obj[], newL: Obj[], contextual: boolean): ObjectDiff[] {
@@ -213,9 +298,15 @@ function setDiff(name: string, oldL: unknown[], newL: unknown[], contextual: boo
   for (const v of o) if (!n.has(v)) fields.push({ Type: 'Deleted', Name: name, Old: v, New: '', Annotations: null });
   for (const v of n) if (!o.has(v)) fields.push({ Type: 'Added', Name: name, Old: '', New: v, Annotations: null });
   if (fields.length === 0) return null;
-  if (contextual) for (const v of n) if (o.has(v)) fields.push({ Type: 'None', Name: name, Old: v, New: v, Annotations: null });
+  if (contextual)
+    for (const v of n) if (o.has(v)) fields.push({ Type: 'None', Name: name, Old: v, New: v, Annotations: null });
   const type: DiffType = oldL.length === 0 ? 'Added' : newL.length === 0 ? 'Deleted' : 'Edited';
-  return { Type: type, Name: name, Fields: fields.sort((a, b) => a.Old.localeCompare(b.Old) || a.New.localeCompare(b.New)), Objects: null };
+  return {
+    Type: type,
+    Name: name,
+    Fields: fields.sort((a, b) => a.Old.localeCompare(b.Old) || a.New.localeCompare(b.New)),
+    Objects: null,
+  };
 }
 
 function flatDiff(name: string, old: unknown, next: unknown, contextual: boolean): ObjectDiff | null {
@@ -254,7 +345,9 @@ function taskDiff(old: Obj | null, next: Obj | null, contextual: boolean): TaskD
   const d = structDiff('', old, next, taskRules, contextual);
   const name = String((next ?? old)!.Name);
   if (d == null) {
-    const fields = contextual ? fieldDiffs(primitiveFields(old, taskRules), primitiveFields(next, taskRules), true) : [];
+    const fields = contextual
+      ? fieldDiffs(primitiveFields(old, taskRules), primitiveFields(next, taskRules), true)
+      : [];
     return { Type: 'None', Name: name, Fields: fields.length > 0 ? fields : null, Objects: null, Annotations: null };
   }
   return { Type: d.Type, Name: name, Fields: d.Fields, Objects: d.Objects, Annotations: null };
@@ -266,11 +359,17 @@ function byName(l: unknown): Map<string, Obj> {
 
 function groupDiff(old: Obj | null, next: Obj | null, contextual: boolean): TaskGroupDiff {
   const name = String((next ?? old)!.Name);
-  const fields = fieldDiffs(primitiveFields(old, groupRules), primitiveFields(next, groupRules), contextual || old == null || next == null);
+  const fields = fieldDiffs(
+    primitiveFields(old, groupRules),
+    primitiveFields(next, groupRules),
+    contextual || old == null || next == null,
+  );
   const objects = objectDiffs(old, next, groupRules, contextual);
   const ot = byName(old?.Tasks);
   const nt = byName(next?.Tasks);
-  const tasks = [...new Set([...ot.keys(), ...nt.keys()])].sort().map((k) => taskDiff(ot.get(k) ?? null, nt.get(k) ?? null, contextual));
+  const tasks = [...new Set([...ot.keys(), ...nt.keys()])]
+    .sort()
+    .map((k) => taskDiff(ot.get(k) ?? null, nt.get(k) ?? null, contextual));
   const changed = fields.some((f) => f.Type !== 'None') || objects.length > 0 || tasks.some((t) => t.Type !== 'None');
   return {
     Type: diffType(old, next, changed),
@@ -286,11 +385,17 @@ function groupDiff(old: Obj | null, next: Obj | null, contextual: boolean): Task
 export function jobDiff(old: Job | null, next: Job | null, contextual: boolean): JobDiff {
   const o = old as unknown as Obj | null;
   const n = next as unknown as Obj | null;
-  const fields = fieldDiffs(primitiveFields(o, jobRules), primitiveFields(n, jobRules), contextual || o == null || n == null);
+  const fields = fieldDiffs(
+    primitiveFields(o, jobRules),
+    primitiveFields(n, jobRules),
+    contextual || o == null || n == null,
+  );
   const objects = objectDiffs(o, n, jobRules, contextual);
   const og = byName(o?.TaskGroups);
   const ng = byName(n?.TaskGroups);
-  const groups = [...new Set([...og.keys(), ...ng.keys()])].sort().map((k) => groupDiff(og.get(k) ?? null, ng.get(k) ?? null, contextual));
+  const groups = [...new Set([...og.keys(), ...ng.keys()])]
+    .sort()
+    .map((k) => groupDiff(og.get(k) ?? null, ng.get(k) ?? null, contextual));
   const changed = fields.some((f) => f.Type !== 'None') || objects.length > 0 || groups.some((g) => g.Type !== 'None');
   return {
     Type: diffType(o, n, changed),

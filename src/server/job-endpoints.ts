@@ -18,7 +18,14 @@ import {
   upsertEvals,
   upsertJob,
 } from '../state/index.js';
-import { badRequest, checkIndexMismatch, jobNotFound, jobValidationError, unknownNamespace, type Problem } from '../errors/index.js';
+import {
+  badRequest,
+  checkIndexMismatch,
+  jobNotFound,
+  jobValidationError,
+  unknownNamespace,
+  type Problem,
+} from '../errors/index.js';
 import type { Planner, SchedulerState } from '../scheduler/types.js';
 import type { JobDeregisterResult, JobPlanResult, JobRegisterResult, RegisterOptions } from './types.js';
 import { cancelEvals, newEval, nowNs, routeEval, type ServerContext } from './context.js';
@@ -40,28 +47,41 @@ export function guardJob(job: Job): void {
   const problems: Problem[] = [];
   if (job == null || typeof job !== 'object') throw jobValidationError([{ message: 'job is missing' }]);
   if (typeof job.ID !== 'string' || job.ID === '') problems.push({ message: 'job ID is required', path: 'ID' });
-  else if (/\s/.test(job.ID) || job.ID.includes("\u0000")) problems.push({ message: 'job ID contains a space or NUL', path: 'ID' });
-  if (typeof job.Namespace !== 'string' || job.Namespace === '') problems.push({ message: 'namespace is required', path: 'Namespace' });
-  if (!JOB_TYPES.has(job.Type)) problems.push({ message: `job type "${job.Type}" is not one of service, batch, system, sysbatch`, path: 'Type' });
-  if (typeof job.Priority !== 'number' || job.Priority < 1 || job.Priority > 100) problems.push({ message: 'priority must be between 1 and 100', path: 'Priority' });
-  if (!Array.isArray(job.TaskGroups) || job.TaskGroups.length === 0) problems.push({ message: 'job has no task groups', path: 'TaskGroups' });
+  else if (/\s/.test(job.ID) || job.ID.includes('\u0000'))
+    problems.push({ message: 'job ID contains a space or NUL', path: 'ID' });
+  if (typeof job.Namespace !== 'string' || job.Namespace === '')
+    problems.push({ message: 'namespace is required', path: 'Namespace' });
+  if (!JOB_TYPES.has(job.Type))
+    problems.push({ message: `job type "${job.Type}" is not one of service, batch, system, sysbatch`, path: 'Type' });
+  if (typeof job.Priority !== 'number' || job.Priority < 1 || job.Priority > 100)
+    problems.push({ message: 'priority must be between 1 and 100', path: 'Priority' });
+  if (!Array.isArray(job.TaskGroups) || job.TaskGroups.length === 0)
+    problems.push({ message: 'job has no task groups', path: 'TaskGroups' });
   const names = new Set<string>();
   (Array.isArray(job.TaskGroups) ? job.TaskGroups : []).forEach((tg, i) => {
     if (!tg?.Name) problems.push({ message: 'task group name is required', path: `TaskGroups[${i}].Name` });
-    else if (names.has(tg.Name)) problems.push({ message: `task group "${tg.Name}" is defined twice`, path: `TaskGroups[${i}].Name` });
+    else if (names.has(tg.Name))
+      problems.push({ message: `task group "${tg.Name}" is defined twice`, path: `TaskGroups[${i}].Name` });
     names.add(tg?.Name);
-    if (typeof tg?.Count !== 'number' || tg.Count < 0) problems.push({ message: 'count must be a number ≥ 0', path: `TaskGroups[${i}].Count` });
-    if (!Array.isArray(tg?.Tasks) || tg.Tasks.length === 0) problems.push({ message: 'task group has no tasks', path: `TaskGroups[${i}].Tasks` });
+    if (typeof tg?.Count !== 'number' || tg.Count < 0)
+      problems.push({ message: 'count must be a number ≥ 0', path: `TaskGroups[${i}].Count` });
+    if (!Array.isArray(tg?.Tasks) || tg.Tasks.length === 0)
+      problems.push({ message: 'task group has no tasks', path: `TaskGroups[${i}].Tasks` });
   });
   if (problems.length > 0) throw jobValidationError(problems);
 }
 
-export async function jobRegister(ctx: ServerContext, input: Job, opts: RegisterOptions = {}): Promise<JobRegisterResult> {
+export async function jobRegister(
+  ctx: ServerContext,
+  input: Job,
+  opts: RegisterOptions = {},
+): Promise<JobRegisterResult> {
   guardJob(input);
   const job: Job = { ...input, Region: input.Region || ctx.region, Stop: input.Stop ?? false };
   const { result, index } = await ctx.store.write((txn) => {
     // Namespaces are real objects: a job may not create one by naming it.
-    if (job.Namespace !== 'default' && !txn.tables.get('namespaces', job.Namespace)) throw unknownNamespace(job.Namespace);
+    if (job.Namespace !== 'default' && !txn.tables.get('namespaces', job.Namespace))
+      throw unknownNamespace(job.Namespace);
     const prev = txn.jobByID(job.Namespace, job.ID);
     if (opts.enforceIndex !== undefined) {
       const cur = prev?.JobModifyIndex ?? 0;
@@ -86,7 +106,12 @@ export async function jobRegister(ctx: ServerContext, input: Job, opts: Register
   };
 }
 
-export async function jobDeregister(ctx: ServerContext, namespace: string, jobID: string, purge: boolean): Promise<JobDeregisterResult> {
+export async function jobDeregister(
+  ctx: ServerContext,
+  namespace: string,
+  jobID: string,
+  purge: boolean,
+): Promise<JobDeregisterResult> {
   // Nomad's deregister is idempotent: stopping (or purging) a job that is not there is done already. Nothing
   // is written, so no evaluation either.
   if (ctx.store.snapshot().jobByID(namespace, jobID) == null) {
@@ -98,10 +123,17 @@ export async function jobDeregister(ctx: ServerContext, namespace: string, jobID
     if (job == null) throw jobNotFound(namespace, jobID);
     let jobModifyIndex = job.JobModifyIndex ?? 0;
     if (purge) purgeJob(txn, namespace, jobID);
-    else jobModifyIndex = upsertJob(txn, { ...job, Stop: true }, { nowNs: nowNs(ctx), trackedVersions: ctx.jobTrackedVersions }).job.JobModifyIndex ?? 0;
+    else
+      jobModifyIndex =
+        upsertJob(txn, { ...job, Stop: true }, { nowNs: nowNs(ctx), trackedVersions: ctx.jobTrackedVersions }).job
+          .JobModifyIndex ?? 0;
     let ev: Evaluation | undefined;
     if (!isPeriodicOrParameterized(job)) {
-      [ev] = upsertEvals(txn, [newEval(ctx, { ...job, JobModifyIndex: jobModifyIndex }, EvalTriggerJobDeregister)], nowNs(ctx));
+      [ev] = upsertEvals(
+        txn,
+        [newEval(ctx, { ...job, JobModifyIndex: jobModifyIndex }, EvalTriggerJobDeregister)],
+        nowNs(ctx),
+      );
     }
     refreshJobStatus(txn, namespace, jobID);
     return { ev, jobModifyIndex };
@@ -110,7 +142,12 @@ export async function jobDeregister(ctx: ServerContext, namespace: string, jobID
   const blocked = ctx.blocked.untrackJob(namespace, jobID);
   if (blocked) cancelEvals(ctx, [blocked], 'job was stopped');
   if (result.ev) routeEval(ctx, result.ev);
-  return { EvalID: result.ev?.ID ?? '', EvalCreateIndex: result.ev?.CreateIndex ?? 0, JobModifyIndex: result.jobModifyIndex || index, Index: index };
+  return {
+    EvalID: result.ev?.ID ?? '',
+    EvalCreateIndex: result.ev?.CreateIndex ?? 0,
+    JobModifyIndex: result.jobModifyIndex || index,
+    Index: index,
+  };
 }
 
 /**
@@ -126,7 +163,12 @@ export async function jobEvaluate(ctx: ServerContext, namespace: string, jobID: 
     return { ev: ev!, jobModifyIndex: job.JobModifyIndex ?? 0 };
   });
   routeEval(ctx, result.ev);
-  return { EvalID: result.ev.ID, EvalCreateIndex: result.ev.CreateIndex ?? index, JobModifyIndex: result.jobModifyIndex, Index: index };
+  return {
+    EvalID: result.ev.ID,
+    EvalCreateIndex: result.ev.CreateIndex ?? index,
+    JobModifyIndex: result.jobModifyIndex,
+    Index: index,
+  };
 }
 
 /** A Planner that records what the scheduler would do and changes nothing. */
@@ -178,16 +220,24 @@ export async function jobPlan(ctx: ServerContext, input: Job, wantDiff: boolean)
     Status: prev?.Status ?? 'pending',
     SubmitTime: nowNs(ctx),
   };
-  const ev = newEval(ctx, proposed, EvalTriggerJobRegister, { AnnotatePlan: true, ModifyIndex: snap.index(), SnapshotIndex: snap.index() });
+  const ev = newEval(ctx, proposed, EvalTriggerJobRegister, {
+    AnnotatePlan: true,
+    ModifyIndex: snap.index(),
+    SnapshotIndex: snap.index(),
+  });
   const planner = new RecordingPlanner();
   if (!isPeriodicOrParameterized(proposed)) {
     const state = schedulerStateOf(snap, { config: ctx.schedulerConfig(), jobOverride: proposed });
-    const sched = ctx.newScheduler(proposed.Type, state, planner, { logger: ctx.logger.child({ plan: proposed.ID }), clock: ctx.clock });
+    const sched = ctx.newScheduler(proposed.Type, state, planner, {
+      logger: ctx.logger.child({ plan: proposed.ID }),
+      clock: ctx.clock,
+    });
     await sched.process(ev);
   }
   const annotations = planner.plan?.Annotations ?? null;
   const lastEval = planner.evals[planner.evals.length - 1];
-  const failed = lastEval?.FailedTGAllocs ?? planner.created.find((e) => e.FailedTGAllocs != null)?.FailedTGAllocs ?? null;
+  const failed =
+    lastEval?.FailedTGAllocs ?? planner.created.find((e) => e.FailedTGAllocs != null)?.FailedTGAllocs ?? null;
   let diff = null;
   if (wantDiff) {
     diff = jobDiff(prev ?? null, proposed, true);

@@ -27,23 +27,39 @@ async function errorOf(p: Promise<unknown>): Promise<unknown> {
 
 /** A tiny client: reports the given allocations with a client status. */
 async function report(srv: Server, allocs: Allocation[], status: string): Promise<void> {
-  await srv.updateAllocs(allocs.map((a) => ({ ID: a.ID, ClientStatus: status, ClientDescription: '', TaskStates: {} })));
+  await srv.updateAllocs(
+    allocs.map((a) => ({ ID: a.ID, ClientStatus: status, ClientDescription: '', TaskStates: {} })),
+  );
 }
 
 /** A client whose health watcher found the allocations healthy (running for the migrate block's min_healthy_time). */
 async function reportHealthy(srv: Server, allocs: Allocation[]): Promise<void> {
   const DeploymentStatus = { Healthy: true, Timestamp: new Date().toISOString(), Canary: false, ModifyIndex: 0 };
-  await srv.updateAllocs(allocs.map((a) => ({ ID: a.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: {}, DeploymentStatus })));
+  await srv.updateAllocs(
+    allocs.map((a) => ({ ID: a.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: {}, DeploymentStatus })),
+  );
 }
 
 const liveOn = (srv: Server, nodeID: string) =>
-  srv.store.snapshot().allocsByNode(nodeID).filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
+  srv.store
+    .snapshot()
+    .allocsByNode(nodeID)
+    .filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
 
 const batchJob = (id: string, over: Partial<Job> = {}): Job => ({ ...mockJob(id), Type: 'batch', ...over });
 
 describe('periodic jobs', () => {
   const periodic = (over: Partial<Job['Periodic'] & object> = {}) =>
-    batchJob('report', { Periodic: { Enabled: true, Spec: '*/10 * * * * * *', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC', ...over } });
+    batchJob('report', {
+      Periodic: {
+        Enabled: true,
+        Spec: '*/10 * * * * * *',
+        SpecType: 'cron',
+        ProhibitOverlap: false,
+        TimeZone: 'UTC',
+        ...over,
+      },
+    });
 
   it('registers a periodic parent without an eval and launches a child at each cron time', async () => {
     const clock = fakeClock('2026-01-01T00:00:01Z');
@@ -75,18 +91,41 @@ describe('periodic jobs', () => {
     await s.jobRegister(periodic({ ProhibitOverlap: true }));
     clock.set('2026-01-01T00:00:10Z');
     expect(await s.periodic.tick()).toHaveLength(1);
-    await expect.poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'first child placed' }).toBeTruthy();
+    await expect
+      .poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'first child placed' })
+      .toBeTruthy();
     await report(s, liveOn(s, 'n1'), 'running');
     clock.set('2026-01-01T00:00:20Z');
     expect(await s.periodic.tick()).toEqual([]);
     const forced = await s.jobPeriodicForce('default', 'report');
     expect(forced.EvalID).not.toBe('');
     // Once the child is done, the next time launches again.
-    await report(s, [...s.store.snapshot().allocs()].filter((a) => a.JobID === 'report/periodic-1767225610'), 'complete');
-    await expect.poll(async () => (await s!.jobGet('default', 'report/periodic-1767225610')).value.Status === 'dead', { timeout: 3000, message: 'first child dead' }).toBeTruthy();
-    await expect.poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'forced child placed' }).toBeTruthy();
+    await report(
+      s,
+      [...s.store.snapshot().allocs()].filter((a) => a.JobID === 'report/periodic-1767225610'),
+      'complete',
+    );
+    await expect
+      .poll(async () => (await s!.jobGet('default', 'report/periodic-1767225610')).value.Status === 'dead', {
+        timeout: 3000,
+        message: 'first child dead',
+      })
+      .toBeTruthy();
+    await expect
+      .poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'forced child placed' })
+      .toBeTruthy();
     await report(s, liveOn(s, 'n1'), 'complete');
-    await expect.poll(() => s!.store.snapshot().jobs().filter((j) => j.ParentID === 'report').every((j) => j.Status === 'dead'), { timeout: 3000, message: 'children dead' }).toBeTruthy();
+    await expect
+      .poll(
+        () =>
+          s!.store
+            .snapshot()
+            .jobs()
+            .filter((j) => j.ParentID === 'report')
+            .every((j) => j.Status === 'dead'),
+        { timeout: 3000, message: 'children dead' },
+      )
+      .toBeTruthy();
     clock.set('2026-01-01T00:00:30Z');
     expect(await s.periodic.tick()).toHaveLength(1);
   });
@@ -101,16 +140,27 @@ describe('periodic jobs', () => {
 
 describe('dispatch of parameterized jobs', () => {
   const param = () =>
-    batchJob('resize', { Meta: { quality: 'low' }, ParameterizedJob: { Payload: 'required', MetaRequired: ['image'], MetaOptional: ['quality'] } });
+    batchJob('resize', {
+      Meta: { quality: 'low' },
+      ParameterizedJob: { Payload: 'required', MetaRequired: ['image'], MetaOptional: ['quality'] },
+    });
 
   it('creates no eval for the parent, then a child with payload and merged meta and its own eval', async () => {
     s = await testServer({ periodicTimer: false });
     expect((await s.jobRegister(param())).EvalID).toBe('');
-    const r = await s.jobDispatch('default', 'resize', { Payload: Buffer.from('hello').toString('base64'), Meta: { image: 'a.png' } });
+    const r = await s.jobDispatch('default', 'resize', {
+      Payload: Buffer.from('hello').toString('base64'),
+      Meta: { image: 'a.png' },
+    });
     expect(r.DispatchedJobID).toMatch(/^resize\/dispatch-\d+-[0-9a-f]{8}$/);
     expect(r.EvalID).not.toBe('');
     const child = (await s.jobGet('default', r.DispatchedJobID)).value;
-    expect(child).toMatchObject({ ParentID: 'resize', Dispatched: true, Payload: Buffer.from('hello').toString('base64'), Meta: { quality: 'low', image: 'a.png' } });
+    expect(child).toMatchObject({
+      ParentID: 'resize',
+      Dispatched: true,
+      Payload: Buffer.from('hello').toString('base64'),
+      Meta: { quality: 'low', image: 'a.png' },
+    });
     expect((await s.jobEvaluations('default', child.ID)).value).toHaveLength(1);
   });
 
@@ -118,11 +168,15 @@ describe('dispatch of parameterized jobs', () => {
     s = await testServer({ periodicTimer: false });
     await s.jobRegister(param());
     const p = Buffer.from('x').toString('base64');
-    const msg = async (req: Parameters<Server['jobDispatch']>[2]) => ((await errorOf(s!.jobDispatch('default', 'resize', req))) as Error).message;
+    const msg = async (req: Parameters<Server['jobDispatch']>[2]) =>
+      ((await errorOf(s!.jobDispatch('default', 'resize', req))) as Error).message;
     expect(await msg({ Payload: p, Meta: {} })).toMatch(/missing required meta keys: image/);
     expect(await msg({ Payload: p, Meta: { image: 'a', color: 'red' } })).toMatch(/does not allow: color/);
     expect(await msg({ Meta: { image: 'a' } })).toMatch(/payload is required/);
-    await s.jobRegister({ ...param(), ParameterizedJob: { Payload: 'forbidden', MetaRequired: null, MetaOptional: null } });
+    await s.jobRegister({
+      ...param(),
+      ParameterizedJob: { Payload: 'forbidden', MetaRequired: null, MetaOptional: null },
+    });
     expect(await msg({ Payload: p })).toMatch(/payload is forbidden/);
     expect(isDroverError(await errorOf(s.jobDispatch('default', 'nope', {})), 'JobNotFound')).toBe(true);
   });
@@ -156,7 +210,9 @@ describe('scaling', () => {
     expect(job.Version).toBe(1);
     const st = (await s.jobScaleStatus('default', 'web')).value;
     expect(st.TaskGroups.web).toMatchObject({ Desired: 4 });
-    expect(st.TaskGroups.web!.Events).toEqual([expect.objectContaining({ Count: 4, PreviousCount: 2, Message: 'more', EvalID: r.EvalID, Error: false })]);
+    expect(st.TaskGroups.web!.Events).toEqual([
+      expect.objectContaining({ Count: 4, PreviousCount: 2, Message: 'more', EvalID: r.EvalID, Error: false }),
+    ]);
   });
 
   it('refuses counts outside the scaling block with a message naming the bound', async () => {
@@ -165,15 +221,23 @@ describe('scaling', () => {
     const tooMany = (await errorOf(s.jobScale('default', 'web', { Count: 5, Target: { Group: 'web' } }))) as Error;
     expect(isDroverError(tooMany, 'BadRequest')).toBe(true);
     expect(tooMany.message).toMatch(/greater than the scaling policy maximum 4/);
-    expect(((await errorOf(s.jobScale('default', 'web', { Count: 0, Target: { Group: 'web' } }))) as Error).message).toMatch(/less than the scaling policy minimum 1/);
-    expect(((await errorOf(s.jobScale('default', 'web', { Count: 2, Target: { Group: 'db' } }))) as Error).message).toMatch(/no task group "db"/);
+    expect(
+      ((await errorOf(s.jobScale('default', 'web', { Count: 0, Target: { Group: 'web' } }))) as Error).message,
+    ).toMatch(/less than the scaling policy minimum 1/);
+    expect(
+      ((await errorOf(s.jobScale('default', 'web', { Count: 2, Target: { Group: 'db' } }))) as Error).message,
+    ).toMatch(/no task group "db"/);
     expect((await s.jobGet('default', 'web')).value.Version).toBe(0);
   });
 
   it('records an error event without a count and without changing the job', async () => {
     s = await testServer({ periodicTimer: false });
     await s.jobRegister(scalable());
-    const r = await s.jobScale('default', 'web', { Target: { Group: 'web' }, Message: 'metrics unavailable', Error: true });
+    const r = await s.jobScale('default', 'web', {
+      Target: { Group: 'web' },
+      Message: 'metrics unavailable',
+      Error: true,
+    });
     expect(r.EvalID).toBe('');
     const ev = (await s.jobScaleStatus('default', 'web')).value.TaskGroups.web!.Events![0]!;
     expect(ev).toMatchObject({ Count: null, Error: true, Message: 'metrics unavailable' });
@@ -187,7 +251,12 @@ describe('node drain and eligibility', () => {
     await s.nodeRegister(mockNode('n1'));
     const job = mockJob('web');
     job.TaskGroups[0]!.Count = count;
-    job.TaskGroups[0]!.Migrate = { MaxParallel: maxParallel, HealthCheck: 'task_states', MinHealthyTime: 0, HealthyDeadline: 0 };
+    job.TaskGroups[0]!.Migrate = {
+      MaxParallel: maxParallel,
+      HealthCheck: 'task_states',
+      MinHealthyTime: 0,
+      HealthyDeadline: 0,
+    };
     await s.jobRegister(job);
     await expect.poll(() => liveOn(s!, 'n1').length === count, { timeout: 3000, message: 'placed on n1' }).toBeTruthy();
     // A service job gets the default update block at admission, so its allocations belong to a deployment and
@@ -197,7 +266,11 @@ describe('node drain and eligibility', () => {
     await s.nodeRegister(mockNode('n3'));
     return s;
   }
-  const marked = (srv: Server) => srv.store.snapshot().allocsByNode('n1').filter((a) => a.DesiredTransition?.Migrate);
+  const marked = (srv: Server) =>
+    srv.store
+      .snapshot()
+      .allocsByNode('n1')
+      .filter((a) => a.DesiredTransition?.Migrate);
 
   it('migrates at most max_parallel allocations at a time, waiting for replacements to run', async () => {
     const srv = await drainSetup(5, 2);
@@ -209,7 +282,9 @@ describe('node drain and eligibility', () => {
     expect((await srv.drainer.step()).migrate).toHaveLength(2);
     expect((await srv.drainer.step()).migrate).toHaveLength(0);
     const replacements = () => [...liveOn(srv, 'n2'), ...liveOn(srv, 'n3')];
-    await expect.poll(() => replacements().length === 2, { timeout: 3000, message: 'two replacements placed elsewhere' }).toBeTruthy();
+    await expect
+      .poll(() => replacements().length === 2, { timeout: 3000, message: 'two replacements placed elsewhere' })
+      .toBeTruthy();
     // Placed but not running yet: nothing more moves.
     expect((await srv.drainer.step()).migrate).toHaveLength(0);
     // Running but not yet reported healthy (the migrate block's min_healthy_time): still nothing moves.
@@ -218,11 +293,16 @@ describe('node drain and eligibility', () => {
     await reportHealthy(srv, replacements());
     expect((await srv.drainer.step()).migrate).toHaveLength(2);
     await expect.poll(() => replacements().length === 4, { timeout: 3000, message: 'four replacements' }).toBeTruthy();
-    await reportHealthy(srv, replacements().filter((a) => a.ClientStatus === 'pending'));
+    await reportHealthy(
+      srv,
+      replacements().filter((a) => a.ClientStatus === 'pending'),
+    );
     expect((await srv.drainer.step()).migrate).toHaveLength(1);
     await expect.poll(() => replacements().length === 5, { timeout: 3000, message: 'five replacements' }).toBeTruthy();
     expect(marked(srv)).toHaveLength(5);
-    await expect.poll(async () => (await srv.drainer.step()).done.includes('n1'), { timeout: 3000, message: 'drain complete' }).toBeTruthy();
+    await expect
+      .poll(async () => (await srv.drainer.step()).done.includes('n1'), { timeout: 3000, message: 'drain complete' })
+      .toBeTruthy();
     const after = (await srv.nodeGet('n1')).value;
     expect(after.DrainStrategy).toBeNull();
     expect(after.SchedulingEligibility).toBe('ineligible');
@@ -241,11 +321,17 @@ describe('node drain and eligibility', () => {
     await s.nodeRegister(mockNode('n1'));
     await s.jobRegister(batchJob('batch'));
     await s.jobRegister({ ...mockJob('sys'), Type: 'system' });
-    await expect.poll(() => liveOn(s!, 'n1').length === 2, { timeout: 3000, message: 'batch and system placed' }).toBeTruthy();
+    await expect
+      .poll(() => liveOn(s!, 'n1').length === 2, { timeout: 3000, message: 'batch and system placed' })
+      .toBeTruthy();
     await report(s, liveOn(s, 'n1'), 'running');
     await s.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
     expect((await s.drainer.step()).migrate).toHaveLength(0);
-    await report(s, liveOn(s, 'n1').filter((a) => a.JobID === 'batch'), 'complete');
+    await report(
+      s,
+      liveOn(s, 'n1').filter((a) => a.JobID === 'batch'),
+      'complete',
+    );
     const d = await s.drainer.step();
     expect(d.migrate.map((a) => a.JobID)).toEqual(['sys']);
   });
@@ -271,9 +357,13 @@ describe('system jobs follow nodes', () => {
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     await s.jobRegister({ ...mockJob('sys'), Type: 'system' });
-    await expect.poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'system alloc on n1' }).toBeTruthy();
+    await expect
+      .poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'system alloc on n1' })
+      .toBeTruthy();
     await s.nodeRegister(mockNode('n2'));
-    await expect.poll(() => liveOn(s!, 'n2').length === 1, { timeout: 3000, message: 'system alloc on the new node n2' }).toBeTruthy();
+    await expect
+      .poll(() => liveOn(s!, 'n2').length === 1, { timeout: 3000, message: 'system alloc on the new node n2' })
+      .toBeTruthy();
     expect(liveOn(s, 'n1')).toHaveLength(1);
   });
 });
@@ -282,9 +372,13 @@ describe('periodic job validation and plan', () => {
   it('refuses a periodic job whose cron cannot be read, and plans the next launch of a valid one', async () => {
     const clock = fakeClock('2026-01-01T00:00:01Z');
     s = await testServer({ clock, periodicTimer: false });
-    const bad = batchJob('bad', { Periodic: { Enabled: true, Spec: '99 * * * *', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' } });
+    const bad = batchJob('bad', {
+      Periodic: { Enabled: true, Spec: '99 * * * *', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' },
+    });
     expect(((await errorOf(s.jobRegister(bad))) as Error).message).toMatch(/minute 99 is outside 0-59/);
-    const good = batchJob('good', { Periodic: { Enabled: true, Spec: '@hourly', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' } });
+    const good = batchJob('good', {
+      Periodic: { Enabled: true, Spec: '@hourly', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' },
+    });
     expect((await s.jobPlan(good, false)).NextPeriodicLaunch).toBe('2026-01-01T01:00:00.000Z');
   });
 });
@@ -296,16 +390,32 @@ describe('periodic jobs across a restart', () => {
     const clock = fakeClock('2026-01-01T00:00:01Z');
     s = await testServer({ clock, periodicTimer: false, drainer: false }, backend);
     await s.start();
-    await s.jobRegister(batchJob('report', { Periodic: { Enabled: true, Spec: '*/10 * * * * * *', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' } }));
+    await s.jobRegister(
+      batchJob('report', {
+        Periodic: {
+          Enabled: true,
+          Spec: '*/10 * * * * * *',
+          SpecType: 'cron',
+          ProhibitOverlap: false,
+          TimeZone: 'UTC',
+        },
+      }),
+    );
     await s.stop();
     backend.closed = false; // the same durable state, opened again
     clock.set('2026-01-01T00:00:35Z');
     s = await testServer({ clock, periodicTimer: false, drainer: false }, backend);
     await s.start();
-    const kids = await vi.waitUntil(() => {
-      const k = s!.store.snapshot().jobs().filter((j) => j.ParentID === 'report');
-      return k.length > 0 ? k : undefined;
-    }, { timeout: 3000 });
+    const kids = await vi.waitUntil(
+      () => {
+        const k = s!.store
+          .snapshot()
+          .jobs()
+          .filter((j) => j.ParentID === 'report');
+        return k.length > 0 ? k : undefined;
+      },
+      { timeout: 3000 },
+    );
     expect(kids.map((k) => k.ID)).toEqual([`report/periodic-${Date.parse('2026-01-01T00:00:35Z') / 1000}`]);
     expect(s.periodic.nextLaunchOf('default', 'report')).toBe(Date.parse('2026-01-01T00:00:40Z'));
   });

@@ -25,7 +25,11 @@ async function server(dir: string): Promise<Server> {
 }
 
 /** Every byte the state store wrote, WAL included. */
-const dbBytes = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('state.db')).map((f) => readFileSync(join(dir, f)).toString('latin1')).join('');
+const dbBytes = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.startsWith('state.db'))
+    .map((f) => readFileSync(join(dir, f)).toString('latin1'))
+    .join('');
 
 describe('the root keyring', () => {
   it('keeps its keys in 0600 files of a 0700 directory and reloads them', () => {
@@ -48,7 +52,8 @@ describe('the root keyring', () => {
     const dir = tempDir();
     const s = await server(dir);
     const planted = `planted-${Math.random().toString(36).slice(2)}`;
-    for (let i = 0; i < 150; i++) await s.variablePut({ Namespace: 'default', Path: `app/v${i}`, Items: { password: `${planted}-${i}` } });
+    for (let i = 0; i < 150; i++)
+      await s.variablePut({ Namespace: 'default', Path: `app/v${i}`, Items: { password: `${planted}-${i}` } });
     await s.stop();
     expect(dbBytes(dir)).not.toContain(planted);
     expect(statSync(join(dir, 'state.db')).mode & 0o777).toBe(0o600);
@@ -58,9 +63,22 @@ describe('the root keyring', () => {
     const [old] = again.keyringList();
     expect(() => again.keyringRemove(old!.KeyID)).toThrow(/active key/);
     const fresh = again.keyringRotate(true);
-    await expect.poll(() => { try { again.keyringRemove(old!.KeyID); return 'removed'; } catch (e) { return String(e); } }, { timeout: 10_000 }).toBe('removed');
+    await expect
+      .poll(
+        () => {
+          try {
+            again.keyringRemove(old!.KeyID);
+            return 'removed';
+          } catch (e) {
+            return String(e);
+          }
+        },
+        { timeout: 10_000 },
+      )
+      .toBe('removed');
     expect(again.keyringList().map((k) => [k.KeyID, k.State])).toEqual([[fresh.KeyID, 'active']]);
-    for (let i = 0; i < 150; i += 37) expect((await again.variableGet('default', `app/v${i}`)).value?.Items).toEqual({ password: `${planted}-${i}` });
+    for (let i = 0; i < 150; i += 37)
+      expect((await again.variableGet('default', `app/v${i}`)).value?.Items).toEqual({ password: `${planted}-${i}` });
   });
 
   it('refuses to remove a key that still encrypts variables', async () => {

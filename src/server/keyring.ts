@@ -15,7 +15,16 @@
  * A throwaway server (`:memory:`) keeps its keys in memory only.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { DroverError } from '../errors/index.js';
 
@@ -47,7 +56,10 @@ export class Keyring {
   private readonly dir: string | undefined;
 
   /** `dataDir`: the server's data dir, or undefined / ':memory:' to keep keys in memory. */
-  constructor(dataDir: string | undefined, private readonly now: () => number = Date.now) {
+  constructor(
+    dataDir: string | undefined,
+    private readonly now: () => number = Date.now,
+  ) {
     this.dir = dataDir && dataDir !== ':memory:' ? join(dataDir, 'keystore') : undefined;
     if (this.dir) {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -59,9 +71,12 @@ export class Keyring {
         try {
           k = JSON.parse(readFileSync(file, 'utf8')) as StoredKey;
         } catch (e) {
-          throw new DroverError('Internal', `keyring file ${file} is not valid JSON: ${(e as Error).message}`, { cause: e });
+          throw new DroverError('Internal', `keyring file ${file} is not valid JSON: ${(e as Error).message}`, {
+            cause: e,
+          });
         }
-        if (typeof k.KeyID !== 'string' || Buffer.from(k.Key ?? '', 'base64').length !== 32) throw new DroverError('Internal', `keyring file ${file} does not hold a 256-bit key`);
+        if (typeof k.KeyID !== 'string' || Buffer.from(k.Key ?? '', 'base64').length !== 32)
+          throw new DroverError('Internal', `keyring file ${file} does not hold a 256-bit key`);
         this.keys.set(k.KeyID, k);
       }
     }
@@ -75,13 +90,22 @@ export class Keyring {
 
   active(): StoredKey | undefined {
     let found: StoredKey | undefined;
-    for (const k of this.keys.values()) if (k.State === 'active' && (!found || k.CreateTime > found.CreateTime)) found = k;
+    for (const k of this.keys.values())
+      if (k.State === 'active' && (!found || k.CreateTime > found.CreateTime)) found = k;
     return found;
   }
 
   /** A new active key; the others become inactive (they still decrypt). */
   rotate(): RootKeyMeta {
-    const key: StoredKey = { KeyID: randomUUID(), Algorithm: 'aes256-gcm', CreateTime: this.now() * 1e6, CreateIndex: 0, ModifyIndex: 0, State: 'active', Key: randomBytes(32).toString('base64') };
+    const key: StoredKey = {
+      KeyID: randomUUID(),
+      Algorithm: 'aes256-gcm',
+      CreateTime: this.now() * 1e6,
+      CreateIndex: 0,
+      ModifyIndex: 0,
+      State: 'active',
+      Key: randomBytes(32).toString('base64'),
+    };
     // On disk before it is used, so no variable is ever sealed with a key that is not stored.
     this.writeFile(key);
     for (const k of [...this.keys.values()]) {
@@ -97,7 +121,11 @@ export class Keyring {
     const k = this.keys.get(keyID);
     if (!k) throw new DroverError('NotFound', `root key "${keyID}" not found`);
     if (k.State === 'active') throw new DroverError('Conflict', `root key "${keyID}" is the active key; rotate first`);
-    if (inUse(keyID)) throw new DroverError('Conflict', `root key "${keyID}" still encrypts variables; rotate with full = true and wait, then remove it`);
+    if (inUse(keyID))
+      throw new DroverError(
+        'Conflict',
+        `root key "${keyID}" still encrypts variables; rotate with full = true and wait, then remove it`,
+      );
     if (this.dir) rmSync(join(this.dir, `${keyID}.json`), { force: true });
     this.keys.delete(keyID);
   }
@@ -113,9 +141,14 @@ export class Keyring {
 
   open(namespace: string, path: string, sealed: SealedItems): Record<string, string> {
     const k = this.keys.get(sealed.KeyID);
-    if (!k) throw new DroverError('Internal', `variable "${path}" in namespace "${namespace}" is encrypted with key "${sealed.KeyID}", which is not in the keyring`);
+    if (!k)
+      throw new DroverError(
+        'Internal',
+        `variable "${path}" in namespace "${namespace}" is encrypted with key "${sealed.KeyID}", which is not in the keyring`,
+      );
     const raw = Buffer.from(sealed.Data, 'base64');
-    if (raw.length < NONCE + TAG) throw new DroverError('Internal', `variable "${path}" in namespace "${namespace}": encrypted data is truncated`);
+    if (raw.length < NONCE + TAG)
+      throw new DroverError('Internal', `variable "${path}" in namespace "${namespace}": encrypted data is truncated`);
     try {
       const d = createDecipheriv('aes-256-gcm', Buffer.from(k.Key, 'base64'), raw.subarray(0, NONCE));
       d.setAAD(aad(namespace, path));
@@ -123,7 +156,11 @@ export class Keyring {
       const text = Buffer.concat([d.update(raw.subarray(NONCE, raw.length - TAG)), d.final()]).toString('utf8');
       return JSON.parse(text) as Record<string, string>;
     } catch (e) {
-      throw new DroverError('Internal', `variable "${path}" in namespace "${namespace}" cannot be decrypted with key "${sealed.KeyID}"`, { cause: e });
+      throw new DroverError(
+        'Internal',
+        `variable "${path}" in namespace "${namespace}" cannot be decrypted with key "${sealed.KeyID}"`,
+        { cause: e },
+      );
     }
   }
 

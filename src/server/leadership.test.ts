@@ -14,7 +14,14 @@ afterAll(async () => {
 
 let n = 0;
 const prefix = () => `/leadership-test/${process.pid}-${++n}/`;
-const seat = (p: string, address: string) => new EtcdLeadership({ client: new EtcdClient({ endpoints: etcd.endpoints }), key: `${p}leader`, address, ttlSeconds: 1, pollMs: 50 });
+const seat = (p: string, address: string) =>
+  new EtcdLeadership({
+    client: new EtcdClient({ endpoints: etcd.endpoints }),
+    key: `${p}leader`,
+    address,
+    ttlSeconds: 1,
+    pollMs: 50,
+  });
 
 describe('EtcdLeadership', () => {
   it('elects one of two servers, and the other once the first resigns', async () => {
@@ -42,14 +49,22 @@ describe('EtcdLeadership', () => {
     const term = await a.campaign(stop.signal);
     const backend = new EtcdBackend({ endpoints: etcd.endpoints, prefix: p, guard: () => a.guard() });
     await backend.load(() => {});
-    await backend.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1' } }] });
+    await backend.apply({
+      index: 1,
+      tableIndexes: { nodes: 1 },
+      changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1' } }],
+    });
     // Another server takes the key, as after this one's lease expired while it was paused.
     const leaderKey = Buffer.from(`${p}leader`);
     await client.deleteRange(leaderKey, undefined);
     await client.put(leaderKey, Buffer.from('b:1'));
-    await expect(backend.apply({ index: 2, tableIndexes: { nodes: 2 }, changes: [{ table: 'nodes', key: 'n2', value: { ID: 'n2' } }] })).rejects.toSatisfy((e: unknown) =>
-      isDroverError(e, 'NotLeader'),
-    );
+    await expect(
+      backend.apply({
+        index: 2,
+        tableIndexes: { nodes: 2 },
+        changes: [{ table: 'nodes', key: 'n2', value: { ID: 'n2' } }],
+      }),
+    ).rejects.toSatisfy((e: unknown) => isDroverError(e, 'NotLeader'));
     await backend.close();
     // The lease was detached from the key but is still renewed; revoking it from outside ends the term.
     const started = Date.now();

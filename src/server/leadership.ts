@@ -98,7 +98,12 @@ export class EtcdLeadership {
         this.known = undefined;
         const lease = await c.leaseGrant(this.ttl, signal);
         const granted = Date.now();
-        const r = await c.txn([{ key: this.key, target: 'CREATE', createRevision: 0 }], [{ put: { key: this.key, value: Buffer.from(this.address), lease: lease.id } }], [], signal);
+        const r = await c.txn(
+          [{ key: this.key, target: 'CREATE', createRevision: 0 }],
+          [{ put: { key: this.key, value: Buffer.from(this.address), lease: lease.id } }],
+          [],
+          signal,
+        );
         if (!r.succeeded) {
           await c.leaseRevoke(lease.id, signal).catch(() => undefined);
           continue;
@@ -117,7 +122,13 @@ export class EtcdLeadership {
   }
 
   /** Renews the lease until it cannot be renewed in time; then ends the term. Never throws. */
-  private async keepAlive(lease: string, ttl: number, granted: number, ctl: AbortController, outer: AbortSignal): Promise<void> {
+  private async keepAlive(
+    lease: string,
+    ttl: number,
+    granted: number,
+    ctl: AbortController,
+    outer: AbortSignal,
+  ): Promise<void> {
     // Stop acting a little before etcd could expire the lease, so two leaders never overlap in time.
     const marginMs = Math.min(500, (ttl * 1000) / 4);
     let validUntil = granted + ttl * 1000 - marginMs;
@@ -132,7 +143,10 @@ export class EtcdLeadership {
         if (ctl.signal.aborted) break;
         const sent = Date.now();
         try {
-          const left = await this.opts.client.leaseKeepAlive(lease, AbortSignal.any([ctl.signal, AbortSignal.timeout(ttl * 1000)]));
+          const left = await this.opts.client.leaseKeepAlive(
+            lease,
+            AbortSignal.any([ctl.signal, AbortSignal.timeout(ttl * 1000)]),
+          );
           if (left <= 0) break;
           validUntil = Math.max(validUntil, sent + left * 1000 - marginMs);
         } catch (e) {

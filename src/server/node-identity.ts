@@ -34,29 +34,39 @@ function sameSecret(a: string, b: string): boolean {
 
 /** Throws PermissionDenied (403) unless the request is the node's own, made with its secret. */
 export function authorizeNodeRequest(view: StateView, req: NodeRequest): void {
-  if (!req.secret) throw denied('node secret required: send the node SecretID in X-Drover-Node-Secret (or X-Nomad-Token)');
+  if (!req.secret)
+    throw denied('node secret required: send the node SecretID in X-Drover-Node-Secret (or X-Nomad-Token)');
   if (req.kind === 'register') {
     const node = req.node;
-    if (!node.ID || typeof node.ID !== 'string' || node.ID.length > 64) throw badRequest('Node.ID is required (up to 64 characters)');
-    if (typeof node.SecretID !== 'string' || node.SecretID.length < 16) throw badRequest('Node.SecretID is required (at least 16 characters)');
+    if (!node.ID || typeof node.ID !== 'string' || node.ID.length > 64)
+      throw badRequest('Node.ID is required (up to 64 characters)');
+    if (typeof node.SecretID !== 'string' || node.SecretID.length < 16)
+      throw badRequest('Node.SecretID is required (at least 16 characters)');
     if (!sameSecret(node.SecretID, req.secret)) throw denied('the node secret presented does not match Node.SecretID');
     const prev = view.nodeByID(node.ID);
-    if (prev?.SecretID && !sameSecret(prev.SecretID, node.SecretID)) throw denied(`node "${node.ID}" is registered with another secret`);
+    if (prev?.SecretID && !sameSecret(prev.SecretID, node.SecretID))
+      throw denied(`node "${node.ID}" is registered with another secret`);
     return;
   }
   const node = view.nodeByID(req.nodeID);
   // The same answer whether the node is unknown or the secret is wrong: no probing for node IDs.
-  if (node?.SecretID == null || !sameSecret(node.SecretID, req.secret)) throw denied(`node secret does not match node "${req.nodeID}"`);
+  if (node?.SecretID == null || !sameSecret(node.SecretID, req.secret))
+    throw denied(`node secret does not match node "${req.nodeID}"`);
   if (req.kind === 'allocs-write') {
     for (const u of req.updates) {
       if (u == null || typeof u !== 'object') throw badRequest('each of "Allocs" must be an object');
-      if (view.allocByID(u.ID)?.NodeID !== req.nodeID) throw denied(`allocation "${u.ID}" is not placed on node "${req.nodeID}"`);
+      if (view.allocByID(u.ID)?.NodeID !== req.nodeID)
+        throw denied(`allocation "${u.ID}" is not placed on node "${req.nodeID}"`);
     }
   } else if (req.kind === 'services') {
     for (const r of req.upsert) {
       if (r == null || typeof r !== 'object') throw badRequest('each of "Upsert" must be an object');
-      if (r.NodeID !== req.nodeID) throw denied(`service registration "${r.ID}" names node "${r.NodeID}", not "${req.nodeID}"`);
-      if (view.allocByID(r.AllocID)?.NodeID !== req.nodeID) throw denied(`service registration "${r.ID}" is for allocation "${r.AllocID}", which is not placed on node "${req.nodeID}"`);
+      if (r.NodeID !== req.nodeID)
+        throw denied(`service registration "${r.ID}" names node "${r.NodeID}", not "${req.nodeID}"`);
+      if (view.allocByID(r.AllocID)?.NodeID !== req.nodeID)
+        throw denied(
+          `service registration "${r.ID}" is for allocation "${r.AllocID}", which is not placed on node "${req.nodeID}"`,
+        );
     }
     for (const id of req.delete) {
       if (typeof id !== 'string') throw badRequest('each of "Delete" must be a registration ID');

@@ -11,12 +11,7 @@
  * Time comes from the injected clock; the single timer only wakes `tick`, so tests drive `tick` with a
  * fake clock and never wait.
  */
-import {
-  EvalTriggerPeriodicJob,
-  JobStatusDead,
-  type Evaluation,
-  type Job,
-} from '../structs/index.js';
+import { EvalTriggerPeriodicJob, JobStatusDead, type Evaluation, type Job } from '../structs/index.js';
 import { nsKey, refreshJobStatus, upsertEvals, upsertJob, type StateView } from '../state/index.js';
 import { badRequest, jobNotFound } from '../errors/index.js';
 import { parseCron, type CronSchedule } from './cron.js';
@@ -36,7 +31,8 @@ export function periodicSchedules(job: Job): CronSchedule[] {
   const p = job.Periodic;
   if (p == null) return [];
   const specs = [...(p.Specs ?? []), ...(p.Spec ? [p.Spec] : [])];
-  if (p.SpecType && p.SpecType !== 'cron') throw badRequest(`periodic spec type "${p.SpecType}" is not supported: only "cron"`);
+  if (p.SpecType && p.SpecType !== 'cron')
+    throw badRequest(`periodic spec type "${p.SpecType}" is not supported: only "cron"`);
   return [...new Set(specs)].map((s) => parseCron(s, p.TimeZone || 'UTC'));
 }
 
@@ -127,7 +123,12 @@ export class PeriodicDispatcher {
       this.tracked.delete(key);
       return;
     }
-    this.tracked.set(key, { namespace: job.Namespace, id: job.ID, schedules, next: nextLaunch(schedules, this.ctx.clock.now()) });
+    this.tracked.set(key, {
+      namespace: job.Namespace,
+      id: job.ID,
+      schedules,
+      next: nextLaunch(schedules, this.ctx.clock.now()),
+    });
     this.arm();
   }
 
@@ -166,7 +167,12 @@ export class PeriodicDispatcher {
     if (job == null) throw jobNotFound(namespace, id);
     if (!isActive(job)) throw badRequest(`job "${id}" is not a periodic job`);
     const r = await this.derive(job, this.ctx.clock.now());
-    return { EvalID: r.ev.ID, EvalCreateIndex: r.ev.CreateIndex, JobModifyIndex: r.child.JobModifyIndex ?? r.index, Index: r.index };
+    return {
+      EvalID: r.ev.ID,
+      EvalCreateIndex: r.ev.CreateIndex,
+      JobModifyIndex: r.child.JobModifyIndex ?? r.index,
+      Index: r.index,
+    };
   }
 
   private async launch(namespace: string, id: string, at: number): Promise<string | undefined> {
@@ -179,7 +185,10 @@ export class PeriodicDispatcher {
     if (job.Periodic?.ProhibitOverlap) {
       const running = childJobs(snap, namespace, id).find((c) => c.Status !== JobStatusDead);
       if (running) {
-        this.ctx.logger.info('periodic launch skipped: previous child still running', { job_id: id, child: running.ID });
+        this.ctx.logger.info('periodic launch skipped: previous child still running', {
+          job_id: id,
+          child: running.ID,
+        });
         return undefined;
       }
     }
@@ -189,14 +198,26 @@ export class PeriodicDispatcher {
   }
 
   private async derive(parent: Job, at: number): Promise<{ child: Job; ev: Evaluation; index: number }> {
-    const { Status: _s, StatusDescription: _d, Version: _v, CreateIndex: _c, ModifyIndex: _m, JobModifyIndex: _j, Stable: _st, ...spec } = parent;
+    const {
+      Status: _s,
+      StatusDescription: _d,
+      Version: _v,
+      CreateIndex: _c,
+      ModifyIndex: _m,
+      JobModifyIndex: _j,
+      Stable: _st,
+      ...spec
+    } = parent;
     let childID = periodicChildID(parent.ID, at);
     const { result, index } = await this.ctx.store.write((txn) => {
       // A force in the same second as a launch: Nomad would collide; keep both by moving on a second.
       let t = at;
       while (txn.jobByID(parent.Namespace, childID) != null) childID = periodicChildID(parent.ID, (t += 1000));
       const child: Job = { ...spec, ID: childID, Name: childID, ParentID: parent.ID, Periodic: null, Stop: false };
-      const stored = upsertJob(txn, child, { nowNs: nowNs(this.ctx), trackedVersions: this.ctx.jobTrackedVersions }).job;
+      const stored = upsertJob(txn, child, {
+        nowNs: nowNs(this.ctx),
+        trackedVersions: this.ctx.jobTrackedVersions,
+      }).job;
       const [ev] = upsertEvals(txn, [newEval(this.ctx, stored, EvalTriggerPeriodicJob)], nowNs(this.ctx));
       refreshJobStatus(txn, stored.Namespace, stored.ID);
       return { child: stored, ev: ev! };
@@ -210,7 +231,8 @@ export class PeriodicDispatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     let soonest: number | undefined;
-    for (const t of this.tracked.values()) if (t.next !== undefined && (soonest === undefined || t.next < soonest)) soonest = t.next;
+    for (const t of this.tracked.values())
+      if (t.next !== undefined && (soonest === undefined || t.next < soonest)) soonest = t.next;
     if (soonest === undefined) return;
     // Timers past ~24 days overflow; waking once a day to re-arm is harmless.
     const wait = Math.min(Math.max(0, soonest - this.ctx.clock.now()), 86_400_000);

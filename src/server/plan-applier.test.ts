@@ -9,15 +9,39 @@ import { allocsFit } from '../scheduler/index.js';
 
 async function setup(nodeCpus: number[]) {
   const store = await StateStore.open({ backend: new MemoryBackend(), logger: nullLogger });
-  await store.write((tx) => nodeCpus.forEach((cpu, i) => upsertNode(tx, mockNode(`n${i}`, { NodeResources: { ...mockNode().NodeResources, Cpu: { CpuShares: cpu, TotalCpuCores: 1 } } }), 'c', 0)));
-  const applier = new PlanApplier({ store, logger: nullLogger, clock: { now: () => 0 }, allocsFit, outstandingToken: () => undefined, onCommitted: () => {} });
+  await store.write((tx) =>
+    nodeCpus.forEach((cpu, i) =>
+      upsertNode(
+        tx,
+        mockNode(`n${i}`, {
+          NodeResources: { ...mockNode().NodeResources, Cpu: { CpuShares: cpu, TotalCpuCores: 1 } },
+        }),
+        'c',
+        0,
+      ),
+    ),
+  );
+  const applier = new PlanApplier({
+    store,
+    logger: nullLogger,
+    clock: { now: () => 0 },
+    allocsFit,
+    outstandingToken: () => undefined,
+    onCommitted: () => {},
+  });
   return { store, applier };
 }
 
 function alloc(node: string, cpu: number, jobID = 'j'): Allocation {
   const job = mockJob(jobID);
   const a = mockAlloc(job, node);
-  return { ...a, AllocatedResources: { ...a.AllocatedResources, Tasks: { srv: { Cpu: { CpuShares: cpu }, Memory: { MemoryMB: 1, MemoryMaxMB: 0 } } } } };
+  return {
+    ...a,
+    AllocatedResources: {
+      ...a.AllocatedResources,
+      Tasks: { srv: { Cpu: { CpuShares: cpu }, Memory: { MemoryMB: 1, MemoryMaxMB: 0 } } },
+    },
+  };
 }
 
 function plan(placements: Allocation[], opts: Partial<Plan> = {}): Plan {
@@ -66,7 +90,14 @@ describe('PlanApplier', () => {
 
   it('refuses a plan whose eval delivery token is stale', async () => {
     const store = await StateStore.open({ backend: new MemoryBackend(), logger: nullLogger });
-    const applier = new PlanApplier({ store, logger: nullLogger, clock: { now: () => 0 }, allocsFit, outstandingToken: () => 'current', onCommitted: () => {} });
+    const applier = new PlanApplier({
+      store,
+      logger: nullLogger,
+      clock: { now: () => 0 },
+      allocsFit,
+      outstandingToken: () => 'current',
+      onCommitted: () => {},
+    });
     await expect(applier.submit(plan([], { EvalToken: 'old' }))).rejects.toMatchObject({ code: 'Conflict' });
   });
 
@@ -74,17 +105,29 @@ describe('PlanApplier', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 100, max: 2000 }), { minLength: 1, maxLength: 4 }),
-        fc.array(fc.array(fc.tuple(fc.nat(3), fc.integer({ min: 1, max: 900 })), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.array(fc.tuple(fc.nat(3), fc.integer({ min: 1, max: 900 })), { minLength: 1, maxLength: 5 }), {
+          minLength: 1,
+          maxLength: 8,
+        }),
         fc.array(fc.boolean(), { minLength: 8, maxLength: 8 }),
         async (cpus, plans, allAtOnce) => {
           const { store, applier } = await setup(cpus);
           // Every plan is made on the same (empty) snapshot and submitted at once: they race for capacity.
           const results = await Promise.all(
-            plans.map((ps, i) => applier.submit(plan(ps.map(([n, cpu]) => alloc(`n${n % cpus.length}`, cpu)), { AllAtOnce: allAtOnce[i] }))),
+            plans.map((ps, i) =>
+              applier.submit(
+                plan(
+                  ps.map(([n, cpu]) => alloc(`n${n % cpus.length}`, cpu)),
+                  { AllAtOnce: allAtOnce[i] },
+                ),
+              ),
+            ),
           );
           const snap = store.snapshot();
           cpus.forEach((cap, i) => {
-            const used = snap.liveAllocsByNode(`n${i}`).reduce((s, a) => s + a.AllocatedResources.Tasks.srv!.Cpu.CpuShares, 0);
+            const used = snap
+              .liveAllocsByNode(`n${i}`)
+              .reduce((s, a) => s + a.AllocatedResources.Tasks.srv!.Cpu.CpuShares, 0);
             expect(used).toBeLessThanOrEqual(cap);
           });
           const committed = results.reduce((s, r) => s + Object.values(r.NodeAllocation).flat().length, 0);
@@ -101,18 +144,48 @@ describe('PlanApplier', () => {
     const withPorts = (a: Allocation, ports: number[]): Allocation =>
       ports.length === 0
         ? a
-        : { ...a, AllocatedResources: { ...a.AllocatedResources, Shared: { DiskMB: 0, Networks: null, Ports: ports.map((p, i) => ({ Label: `p${i}`, Value: p, To: 0, HostIP: '' })) } } };
+        : {
+            ...a,
+            AllocatedResources: {
+              ...a.AllocatedResources,
+              Shared: {
+                DiskMB: 0,
+                Networks: null,
+                Ports: ports.map((p, i) => ({ Label: `p${i}`, Value: p, To: 0, HostIP: '' })),
+              },
+            },
+          };
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.integer({ min: 1, max: 900 }), fc.array(fc.integer({ min: 20000, max: 20003 }), { maxLength: 2 }), fc.boolean()), { maxLength: 6 }),
-        fc.array(fc.tuple(fc.integer({ min: 1, max: 900 }), fc.array(fc.integer({ min: 20000, max: 20003 }), { maxLength: 2 })), { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 1, max: 900 }),
+            fc.array(fc.integer({ min: 20000, max: 20003 }), { maxLength: 2 }),
+            fc.boolean(),
+          ),
+          { maxLength: 6 },
+        ),
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 1, max: 900 }),
+            fc.array(fc.integer({ min: 20000, max: 20003 }), { maxLength: 2 }),
+          ),
+          { minLength: 1, maxLength: 4 },
+        ),
         fc.array(fc.nat(), { maxLength: 3 }),
         async (existing, placing, stopPicks) => {
           const { store } = await setup([2000]);
-          const live = existing.map(([cpu, ports, done]) => ({ ...withPorts(alloc('n0', cpu), ports), ClientStatus: done ? 'complete' : 'running' }));
+          const live = existing.map(([cpu, ports, done]) => ({
+            ...withPorts(alloc('n0', cpu), ports),
+            ClientStatus: done ? 'complete' : 'running',
+          }));
           await store.write((tx) => live.forEach((a) => tx.put('allocs', a)));
           const p = plan(placing.map(([cpu, ports]) => withPorts(alloc('n0', cpu), ports)));
-          if (live.length > 0) p.NodeUpdate.n0 = [...new Set(stopPicks.map((i) => live[i % live.length]!))].map((a) => ({ ...a, DesiredStatus: 'stop' }));
+          if (live.length > 0)
+            p.NodeUpdate.n0 = [...new Set(stopPicks.map((i) => live[i % live.length]!))].map((a) => ({
+              ...a,
+              DesiredStatus: 'stop',
+            }));
           await store.write((tx) => {
             expect(nodeFits(tx, p, 'n0', allocsFit)).toBe(nodeFits(tx, p, 'n0', fullList));
           });
@@ -143,10 +216,24 @@ describe('PlanApplier overlapping commits', () => {
   it('evaluates the next plan against the uncommitted one before it, and answers each only after its commit', async () => {
     const { backend, held, committed } = gatedBackend();
     const store = await StateStore.open({ backend, logger: nullLogger });
-    const setupWrite = store.write((tx) => upsertNode(tx, mockNode('n0', { NodeResources: { ...mockNode().NodeResources, Cpu: { CpuShares: 1000, TotalCpuCores: 1 } } }), 'c', 0));
+    const setupWrite = store.write((tx) =>
+      upsertNode(
+        tx,
+        mockNode('n0', { NodeResources: { ...mockNode().NodeResources, Cpu: { CpuShares: 1000, TotalCpuCores: 1 } } }),
+        'c',
+        0,
+      ),
+    );
     held.shift()!.release();
     await setupWrite;
-    const applier = new PlanApplier({ store, logger: nullLogger, clock: { now: () => 0 }, allocsFit, outstandingToken: () => undefined, onCommitted: () => {} });
+    const applier = new PlanApplier({
+      store,
+      logger: nullLogger,
+      clock: { now: () => 0 },
+      allocsFit,
+      outstandingToken: () => undefined,
+      onCommitted: () => {},
+    });
     const answered: string[] = [];
     const first = applier.submit(plan([alloc('n0', 600)])).then((r) => (answered.push('first'), r));
     const second = applier.submit(plan([alloc('n0', 300)])).then((r) => (answered.push('second'), r));
@@ -171,7 +258,14 @@ describe('PlanApplier overlapping commits', () => {
     const setupWrite = store.write((tx) => upsertNode(tx, mockNode('n0'), 'c', 0));
     held.shift()!.release();
     await setupWrite;
-    const applier = new PlanApplier({ store, logger: nullLogger, clock: { now: () => 0 }, allocsFit, outstandingToken: () => undefined, onCommitted: () => {} });
+    const applier = new PlanApplier({
+      store,
+      logger: nullLogger,
+      clock: { now: () => 0 },
+      allocsFit,
+      outstandingToken: () => undefined,
+      onCommitted: () => {},
+    });
     const n = PlanApplier.maxInFlight + 3;
     const results = Array.from({ length: n }, () => applier.submit(plan([alloc('n0', 1)])));
     await new Promise((r) => setImmediate(r));

@@ -110,14 +110,19 @@ export class PlanApplier {
       throw new DroverError('Conflict', `plan for evaluation ${plan.EvalID} has a stale token`);
     }
     const nowNs = this.opts.clock.now() * 1e6;
-    return this.opts.store.write((txn) => evaluateAndCommit(txn, plan, this.opts.allocsFit, nowNs)).then(({ result }) => {
-      if (result.RejectedNodes.length > 0) {
-        this.opts.logger.debug('plan partially rejected', { eval_id: plan.EvalID, rejected: result.RejectedNodes.length });
-      }
-      const stopped = Object.entries(result.NodeUpdate).flatMap(([n, allocs]) => (allocs.length > 0 ? [n] : []));
-      this.opts.onCommitted(result, stopped);
-      return result;
-    });
+    return this.opts.store
+      .write((txn) => evaluateAndCommit(txn, plan, this.opts.allocsFit, nowNs))
+      .then(({ result }) => {
+        if (result.RejectedNodes.length > 0) {
+          this.opts.logger.debug('plan partially rejected', {
+            eval_id: plan.EvalID,
+            rejected: result.RejectedNodes.length,
+          });
+        }
+        const stopped = Object.entries(result.NodeUpdate).flatMap(([n, allocs]) => (allocs.length > 0 ? [n] : []));
+        this.opts.onCommitted(result, stopped);
+        return result;
+      });
   }
 }
 
@@ -133,7 +138,8 @@ export function nodeFits(txn: WriteTxn, plan: Plan, nodeID: string, allocsFit: A
   const node = txn.nodeByID(nodeID);
   if (node == null) return false;
   // A disconnected node takes only the scheduler marking its allocations unknown (as Nomad's applier does).
-  if (node.Status === NodeStatusDisconnected) return placing.every((a) => a.ClientStatus === AllocClientStatusUnknown && txn.allocByID(a.ID)?.NodeID === nodeID);
+  if (node.Status === NodeStatusDisconnected)
+    return placing.every((a) => a.ClientStatus === AllocClientStatusUnknown && txn.allocByID(a.ID)?.NodeID === nodeID);
   if (node.Status !== NodeStatusReady) return false;
   if (node.SchedulingEligibility === NodeSchedulingIneligible) {
     // Only in-place updates of allocations already there may land on an ineligible node.
@@ -182,7 +188,11 @@ function emptyResult(): PlanResult {
 /** Evaluates the plan against `txn` and commits the accepted part into it. */
 export function evaluateAndCommit(txn: WriteTxn, plan: Plan, allocsFit: AllocsFitFn, nowNs: number): PlanResult {
   const result = emptyResult();
-  const nodeIDs = new Set([...Object.keys(plan.NodeAllocation), ...Object.keys(plan.NodeUpdate), ...Object.keys(plan.NodePreemptions)]);
+  const nodeIDs = new Set([
+    ...Object.keys(plan.NodeAllocation),
+    ...Object.keys(plan.NodeUpdate),
+    ...Object.keys(plan.NodePreemptions),
+  ]);
   const accepted: string[] = [];
   for (const id of nodeIDs) {
     if (nodeFits(txn, plan, id, allocsFit)) accepted.push(id);
@@ -195,13 +205,28 @@ export function evaluateAndCommit(txn: WriteTxn, plan: Plan, allocsFit: AllocsFi
   // The deployment first: placements count themselves into it as they are stored.
   if (plan.Deployment != null) {
     const prev = txn.deploymentByID(plan.Deployment.ID);
-    const d = { ...plan.Deployment, CreateIndex: prev?.CreateIndex ?? txn.writeIndex, ModifyIndex: txn.writeIndex, ModifyTime: nowNs };
+    const d = {
+      ...plan.Deployment,
+      CreateIndex: prev?.CreateIndex ?? txn.writeIndex,
+      ModifyIndex: txn.writeIndex,
+      ModifyTime: nowNs,
+    };
     if (prev != null) {
       // The scheduler's copy is from its snapshot: the progress counters in state are newer.
       d.TaskGroups = Object.fromEntries(
         Object.entries(d.TaskGroups).map(([name, g]) => {
           const p = prev.TaskGroups[name];
-          return [name, p == null ? g : { ...g, PlacedAllocs: p.PlacedAllocs, HealthyAllocs: p.HealthyAllocs, UnhealthyAllocs: p.UnhealthyAllocs }];
+          return [
+            name,
+            p == null
+              ? g
+              : {
+                  ...g,
+                  PlacedAllocs: p.PlacedAllocs,
+                  HealthyAllocs: p.HealthyAllocs,
+                  UnhealthyAllocs: p.UnhealthyAllocs,
+                },
+          ];
         }),
       );
     }
@@ -212,15 +237,27 @@ export function evaluateAndCommit(txn: WriteTxn, plan: Plan, allocsFit: AllocsFi
     for (const u of plan.DeploymentUpdates) {
       const d = txn.deploymentByID(u.DeploymentID);
       if (d == null) continue;
-      txn.put('deployments', { ...d, Status: u.Status, StatusDescription: u.StatusDescription, ModifyIndex: txn.writeIndex, ModifyTime: nowNs });
+      txn.put('deployments', {
+        ...d,
+        Status: u.Status,
+        StatusDescription: u.StatusDescription,
+        ModifyIndex: txn.writeIndex,
+        ModifyTime: nowNs,
+      });
     }
     result.DeploymentUpdates = plan.DeploymentUpdates;
   }
   const writes: Allocation[] = [];
   for (const id of accepted) {
-    const stops = (plan.NodeUpdate[id] ?? []).map((a) => stoppedAlloc(txn, a)).filter((a): a is Allocation => a != null);
-    const preempted = (plan.NodePreemptions[id] ?? []).map((a) => preemptedAlloc(txn, a)).filter((a): a is Allocation => a != null);
-    const placed = (plan.NodeAllocation[id] ?? []).map((a) => (a.Job == null && plan.Job != null ? { ...a, Job: plan.Job } : a));
+    const stops = (plan.NodeUpdate[id] ?? [])
+      .map((a) => stoppedAlloc(txn, a))
+      .filter((a): a is Allocation => a != null);
+    const preempted = (plan.NodePreemptions[id] ?? [])
+      .map((a) => preemptedAlloc(txn, a))
+      .filter((a): a is Allocation => a != null);
+    const placed = (plan.NodeAllocation[id] ?? []).map((a) =>
+      a.Job == null && plan.Job != null ? { ...a, Job: plan.Job } : a,
+    );
     if (stops.length > 0) result.NodeUpdate[id] = stops;
     if (preempted.length > 0) result.NodePreemptions[id] = preempted;
     if (placed.length > 0) result.NodeAllocation[id] = placed;

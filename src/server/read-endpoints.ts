@@ -13,7 +13,15 @@ import {
   type JobSummary,
 } from '../structs/index.js';
 import type { StateSnapshot, TableName } from '../state/index.js';
-import { allocNotFound, badRequest, deploymentNotFound, evalNotFound, jobNotFound, nodeNotFound, notFound } from '../errors/index.js';
+import {
+  allocNotFound,
+  badRequest,
+  deploymentNotFound,
+  evalNotFound,
+  jobNotFound,
+  nodeNotFound,
+  notFound,
+} from '../errors/index.js';
 import type { QueryOptions, QueryResult } from './types.js';
 import type { ServerContext } from './context.js';
 
@@ -174,7 +182,9 @@ export function allocList(ctx: ServerContext, q: QueryOptions) {
     const hit = allocListMemo.get(key);
     if (hit !== undefined && hit.index === index) return hit.value;
     const out: AllocListStub[] = [];
-    for (const a of s.allocs()) if (nsMatches(q, a.Namespace) && (q.prefix == null || a.ID.startsWith(q.prefix))) out.push(cachedAllocListStub(a));
+    for (const a of s.allocs())
+      if (nsMatches(q, a.Namespace) && (q.prefix == null || a.ID.startsWith(q.prefix)))
+        out.push(cachedAllocListStub(a));
     // Frozen at run time (shared by every request at this index); typed as the API returns it.
     const value = Object.freeze(out.sort(byID)) as AllocListStub[];
     if (allocListMemo.size >= ALLOC_LIST_MEMO_MAX) allocListMemo.clear();
@@ -193,7 +203,9 @@ export function allocGet(ctx: ServerContext, id: string, q?: QueryOptions) {
 
 export function evalList(ctx: ServerContext, q: QueryOptions) {
   return blockingQuery(ctx, ['evals'], q, (s) =>
-    [...s.evals()].filter((e) => nsMatches(q, e.Namespace) && (q.prefix == null || e.ID.startsWith(q.prefix))).sort(byID),
+    [...s.evals()]
+      .filter((e) => nsMatches(q, e.Namespace) && (q.prefix == null || e.ID.startsWith(q.prefix)))
+      .sort(byID),
   );
 }
 
@@ -211,7 +223,10 @@ export function evalAllocations(ctx: ServerContext, id: string, q?: QueryOptions
 
 export function nodeList(ctx: ServerContext, q: QueryOptions) {
   return blockingQuery(ctx, ['nodes'], q, (s) =>
-    [...s.nodes()].filter((n) => q.prefix == null || n.ID.startsWith(q.prefix)).sort(byID).map(nodeListStub),
+    [...s.nodes()]
+      .filter((n) => q.prefix == null || n.ID.startsWith(q.prefix))
+      .sort(byID)
+      .map(nodeListStub),
   );
 }
 
@@ -229,13 +244,21 @@ export function nodeAllocations(ctx: ServerContext, id: string, q?: QueryOptions
 }
 
 /** A unique ID prefix → the full ID; NotFound when none matches, BadRequest when several do. */
-export function resolvePrefix(ctx: ServerContext, kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace = 'default'): string {
+export function resolvePrefix(
+  ctx: ServerContext,
+  kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job',
+  prefix: string,
+  namespace = 'default',
+): string {
   const s = ctx.store.snapshot();
   let ids: string[];
   switch (kind) {
     case 'job':
       if (s.jobByID(namespace, prefix)) return prefix;
-      ids = s.jobs().filter((j) => j.Namespace === namespace && j.ID.startsWith(prefix)).map((j) => j.ID);
+      ids = s
+        .jobs()
+        .filter((j) => j.Namespace === namespace && j.ID.startsWith(prefix))
+        .map((j) => j.ID);
       break;
     case 'alloc':
       if (s.allocByID(prefix)) return prefix;
@@ -263,5 +286,7 @@ export function resolvePrefix(ctx: ServerContext, kind: 'alloc' | 'eval' | 'node
     if (kind === 'job') throw jobNotFound(namespace, prefix);
     throw notFound(prefix);
   }
-  throw badRequest(`prefix "${prefix}" matches ${ids.length} ${kind}s: ${ids.sort().slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}`);
+  throw badRequest(
+    `prefix "${prefix}" matches ${ids.length} ${kind}s: ${ids.sort().slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}`,
+  );
 }

@@ -13,10 +13,17 @@ afterEach(async () => {
 });
 
 const live = async (srv: Server, job = 'web') =>
-  (await srv.jobAllocations('default', job, true)).value.filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
+  (await srv.jobAllocations('default', job, true)).value.filter(
+    (a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus),
+  );
 
 async function evalDone(srv: Server, id: string): Promise<void> {
-  await expect.poll(async () => (await srv.evalGet(id)).value.Status === 'complete', { timeout: 5000, message: `eval ${id} complete` }).toBeTruthy();
+  await expect
+    .poll(async () => (await srv.evalGet(id)).value.Status === 'complete', {
+      timeout: 5000,
+      message: `eval ${id} complete`,
+    })
+    .toBeTruthy();
 }
 
 function withCount(j: Job, n: number): Job {
@@ -56,7 +63,17 @@ describe('Server with the real scheduler', () => {
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     const job = withCount(mockJob('web'), 3);
-    job.TaskGroups[0]!.Update = { Stagger: 0, MaxParallel: 1, HealthCheck: 'task_states', MinHealthyTime: 0, HealthyDeadline: 300e9, ProgressDeadline: 600e9, AutoRevert: false, AutoPromote: false, Canary: 0 };
+    job.TaskGroups[0]!.Update = {
+      Stagger: 0,
+      MaxParallel: 1,
+      HealthCheck: 'task_states',
+      MinHealthyTime: 0,
+      HealthyDeadline: 300e9,
+      ProgressDeadline: 600e9,
+      AutoRevert: false,
+      AutoPromote: false,
+      Canary: 0,
+    };
     // A stand-in client: every allocation the server wants running reports running, with its task running.
     const reported = new Set<string>();
     const client = setInterval(() => {
@@ -65,23 +82,51 @@ describe('Server with the real scheduler', () => {
         const fresh = allocs.filter((a) => a.DesiredStatus === 'run' && !reported.has(a.ID));
         const done = allocs.filter((a) => a.DesiredStatus !== 'run' && a.ClientStatus === 'running');
         for (const a of fresh) reported.add(a.ID);
-        const running = { State: 'running', Failed: false, Restarts: 0, LastRestart: null, StartedAt: null, FinishedAt: null, Events: [] };
+        const running = {
+          State: 'running',
+          Failed: false,
+          Restarts: 0,
+          LastRestart: null,
+          StartedAt: null,
+          FinishedAt: null,
+          Events: [],
+        };
         await s!.updateAllocs([
-          ...fresh.map((a) => ({ ID: a.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: { srv: running } })),
-          ...done.map((a) => ({ ID: a.ID, ClientStatus: 'complete', ClientDescription: '', TaskStates: { srv: { ...running, State: 'dead' } } })),
+          ...fresh.map((a) => ({
+            ID: a.ID,
+            ClientStatus: 'running',
+            ClientDescription: '',
+            TaskStates: { srv: running },
+          })),
+          ...done.map((a) => ({
+            ID: a.ID,
+            ClientStatus: 'complete',
+            ClientDescription: '',
+            TaskStates: { srv: { ...running, State: 'dead' } },
+          })),
         ]);
       })().catch(() => {});
     }, 15);
     try {
       await s.jobRegister(job);
-      await expect.poll(async () => (await live(s!)).filter((a) => a.ClientStatus === 'running').length === 3, { timeout: 5000, message: 'v0 running' }).toBeTruthy();
+      await expect
+        .poll(async () => (await live(s!)).filter((a) => a.ClientStatus === 'running').length === 3, {
+          timeout: 5000,
+          message: 'v0 running',
+        })
+        .toBeTruthy();
       const edited = structuredClone(job);
       edited.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '1m' };
       await s.jobRegister(edited);
-      await expect.poll(async () => {
-        const l = await live(s!);
-        return l.length === 3 && l.every((a) => a.JobVersion === 1 && a.ClientStatus === 'running');
-      }, { timeout: 8000, message: 'v1 rolled out' }).toBeTruthy();
+      await expect
+        .poll(
+          async () => {
+            const l = await live(s!);
+            return l.length === 3 && l.every((a) => a.JobVersion === 1 && a.ClientStatus === 'running');
+          },
+          { timeout: 8000, message: 'v1 rolled out' },
+        )
+        .toBeTruthy();
       const deps = (await s.jobDeployments('default', 'web')).value;
       expect(deps[0]).toMatchObject({ JobVersion: 1, Status: 'successful' });
       expect(deps[0]?.TaskGroups.web).toMatchObject({ PlacedAllocs: 3, HealthyAllocs: 3 });
@@ -96,7 +141,9 @@ describe('Server with the real scheduler', () => {
     await s.start();
     const r = await s.jobRegister(mockJob('web'));
     await evalDone(s, r.EvalID);
-    await expect.poll(() => s!.stats().blocked.totalBlocked === 1, { timeout: 3000, message: 'blocked eval' }).toBeTruthy();
+    await expect
+      .poll(() => s!.stats().blocked.totalBlocked === 1, { timeout: 3000, message: 'blocked eval' })
+      .toBeTruthy();
     await s.nodeRegister(mockNode('n1'));
     await expect.poll(async () => (await live(s!)).length === 1, { timeout: 5000, message: 'placement' }).toBeTruthy();
   });

@@ -21,7 +21,9 @@ afterEach(async () => {
 });
 
 const liveAllocs = async (s: Server, job = 'web') =>
-  (await s.jobAllocations('default', job, true)).value.filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
+  (await s.jobAllocations('default', job, true)).value.filter(
+    (a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus),
+  );
 
 describe('Server job lifecycle', () => {
   it('schedules a registered job: eval completes, allocations land in state, job runs', async () => {
@@ -32,7 +34,12 @@ describe('Server job lifecycle', () => {
     job.TaskGroups[0]!.Count = 3;
     const r = await s.jobRegister(job);
     expect(r.EvalID).not.toBe('');
-    await expect.poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'eval complete' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'eval complete',
+      })
+      .toBeTruthy();
     const allocs = await liveAllocs(s);
     expect(allocs).toHaveLength(3);
     expect(new Set(allocs.map((a) => a.Name))).toEqual(new Set(['web.web[0]', 'web.web[1]', 'web.web[2]']));
@@ -63,12 +70,25 @@ describe('Server job lifecycle', () => {
     await s.nodeRegister(mockNode('n1'));
     // Two jobs, each registered three times at once: the broker supersedes evals of each job separately.
     const jobs = [mockJob('web'), mockJob('api')];
-    const regs = await Promise.all([50, 51, 52].flatMap((Priority) => jobs.map((job) => s.jobRegister({ ...job, Priority }))));
-    for (const r of regs.slice(-2)) await expect.poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'the newest evals complete' }).toBeTruthy();
-    const cancelled = await vi.waitUntil(async () => {
-      const evs = (await Promise.all(jobs.map((j) => s.jobEvaluations('default', j.ID)))).flatMap((r) => r.value).filter((e) => e.Status === 'canceled');
-      return new Set(evs.map((e) => e.JobID)).size === 2 ? evs : undefined;
-    }, { timeout: 3000 });
+    const regs = await Promise.all(
+      [50, 51, 52].flatMap((Priority) => jobs.map((job) => s.jobRegister({ ...job, Priority }))),
+    );
+    for (const r of regs.slice(-2))
+      await expect
+        .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
+          timeout: 3000,
+          message: 'the newest evals complete',
+        })
+        .toBeTruthy();
+    const cancelled = await vi.waitUntil(
+      async () => {
+        const evs = (await Promise.all(jobs.map((j) => s.jobEvaluations('default', j.ID))))
+          .flatMap((r) => r.value)
+          .filter((e) => e.Status === 'canceled');
+        return new Set(evs.map((e) => e.JobID)).size === 2 ? evs : undefined;
+      },
+      { timeout: 3000 },
+    );
     expect(cancelled.every((e) => e.StatusDescription.includes('more recent evaluation'))).toBe(true);
   });
 
@@ -83,7 +103,9 @@ describe('Server job lifecycle', () => {
     const r = await s.jobRegister(mockJob('web'), { enforceIndex: 0 });
     const err = await s.jobRegister(mockJob('web', { Priority: 60 }), { enforceIndex: 0 }).catch((e: unknown) => e);
     expect(isDroverError(err, 'CheckIndexMismatch')).toBe(true);
-    await expect(s.jobRegister(mockJob('web', { Priority: 60 }), { enforceIndex: r.JobModifyIndex })).resolves.toMatchObject({ EvalID: expect.any(String) });
+    await expect(
+      s.jobRegister(mockJob('web', { Priority: 60 }), { enforceIndex: r.JobModifyIndex }),
+    ).resolves.toMatchObject({ EvalID: expect.any(String) });
   });
 
   it('rejects a job without task groups with a validation error naming the path', async () => {
@@ -100,9 +122,16 @@ describe('Server job lifecycle', () => {
     const job = mockJob('web');
     job.TaskGroups[0]!.Count = 2;
     await s.jobRegister(job);
-    await expect.poll(async () => (await liveAllocs(s)).length === 2, { timeout: 3000, message: 'two allocs' }).toBeTruthy();
+    await expect
+      .poll(async () => (await liveAllocs(s)).length === 2, { timeout: 3000, message: 'two allocs' })
+      .toBeTruthy();
     const d = await s.jobDeregister('default', 'web', false);
-    await expect.poll(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'stop eval' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'stop eval',
+      })
+      .toBeTruthy();
     expect(await liveAllocs(s)).toHaveLength(0);
     const stopped = (await s.jobGet('default', 'web')).value;
     expect(stopped.Stop).toBe(true);
@@ -116,7 +145,12 @@ describe('Server job lifecycle', () => {
     await s.jobRegister(mockJob('web'));
     await expect.poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'alloc' }).toBeTruthy();
     const d = await s.jobDeregister('default', 'web', true);
-    await expect.poll(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'purge eval' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'purge eval',
+      })
+      .toBeTruthy();
     await expect(s.jobGet('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
     await expect(s.jobVersions('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
     await expect(s.jobSummary('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
@@ -139,15 +173,27 @@ describe('Server blocked evals and client updates', () => {
     const s = await server();
     await s.start();
     const r = await s.jobRegister(mockJob('web'));
-    await expect.poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'first eval' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'first eval',
+      })
+      .toBeTruthy();
     const first = (await s.evalGet(r.EvalID)).value;
     expect(first.BlockedEval).not.toBe('');
     expect((await s.evalGet(first.BlockedEval)).value.Status).toBe('blocked');
     expect(s.stats().blocked.totalBlocked).toBe(1);
     expect((await s.jobSummary('default', 'web')).value.Summary.web!.Queued).toBe(1);
     await s.nodeRegister(mockNode('n1'));
-    await expect.poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'placement after node joined' }).toBeTruthy();
-    await expect.poll(async () => (await s.evalGet(first.BlockedEval)).value.Status === 'complete', { timeout: 3000, message: 'blocked eval done' }).toBeTruthy();
+    await expect
+      .poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'placement after node joined' })
+      .toBeTruthy();
+    await expect
+      .poll(async () => (await s.evalGet(first.BlockedEval)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'blocked eval done',
+      })
+      .toBeTruthy();
   });
 
   it('unblocks when allocations on a full node finish', async () => {
@@ -157,14 +203,18 @@ describe('Server blocked evals and client updates', () => {
     node.NodeResources.Cpu.CpuShares = 150;
     await s.nodeRegister(node);
     await s.jobRegister(mockJob('a'));
-    await expect.poll(async () => (await liveAllocs(s, 'a')).length === 1, { timeout: 3000, message: 'a placed' }).toBeTruthy();
+    await expect
+      .poll(async () => (await liveAllocs(s, 'a')).length === 1, { timeout: 3000, message: 'a placed' })
+      .toBeTruthy();
     await s.jobRegister(mockJob('b'));
     await expect.poll(() => s.stats().blocked.totalBlocked === 1, { timeout: 3000, message: 'b blocked' }).toBeTruthy();
     const [a] = await liveAllocs(s, 'a');
     await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'complete', ClientDescription: '', TaskStates: null }]);
     // A complete alloc of a service job is not replaced by the fake scheduler only because it is terminal;
     // what matters here is that b got the freed capacity.
-    await expect.poll(async () => (await liveAllocs(s, 'b')).length === 1, { timeout: 3000, message: 'b placed' }).toBeTruthy();
+    await expect
+      .poll(async () => (await liveAllocs(s, 'b')).length === 1, { timeout: 3000, message: 'b placed' })
+      .toBeTruthy();
   });
 
   it('updates the summary from client status and reschedules a failed allocation', async () => {
@@ -172,17 +222,22 @@ describe('Server blocked evals and client updates', () => {
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     await s.jobRegister(mockJob('web'));
-    const [a] = await vi.waitUntil(async () => {
-      const l = await liveAllocs(s);
-      return l.length === 1 ? l : undefined;
-    }, { timeout: 3_000 });
+    const [a] = await vi.waitUntil(
+      async () => {
+        const l = await liveAllocs(s);
+        return l.length === 1 ? l : undefined;
+      },
+      { timeout: 3_000 },
+    );
     await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: null }]);
     expect((await s.jobSummary('default', 'web')).value.Summary.web).toMatchObject({ Running: 1, Starting: 0 });
     await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'failed', ClientDescription: 'boom', TaskStates: null }]);
     expect((await s.jobSummary('default', 'web')).value.Summary.web).toMatchObject({ Running: 0, Failed: 1 });
     const evals = (await s.jobEvaluations('default', 'web')).value;
     expect(evals.some((e) => e.TriggeredBy === 'alloc-failure')).toBe(true);
-    await expect.poll(async () => (await liveAllocs(s)).some((x) => x.ID !== a!.ID), { timeout: 3000, message: 'replacement' }).toBeTruthy();
+    await expect
+      .poll(async () => (await liveAllocs(s)).some((x) => x.ID !== a!.ID), { timeout: 3000, message: 'replacement' })
+      .toBeTruthy();
   });
 
   it('answers getClientAllocs when the node gets work, and times out with the same index otherwise', async () => {
@@ -221,10 +276,13 @@ describe('Server eval failures', () => {
     });
     await s.start();
     const r = await s.jobRegister(mockJob('web'));
-    const failed = await vi.waitUntil(async () => {
-      const e = (await s.evalGet(r.EvalID)).value;
-      return e.Status === 'failed' && e.NextEval !== '' ? e : undefined;
-    }, { timeout: 3000 });
+    const failed = await vi.waitUntil(
+      async () => {
+        const e = (await s.evalGet(r.EvalID)).value;
+        return e.Status === 'failed' && e.NextEval !== '' ? e : undefined;
+      },
+      { timeout: 3000 },
+    );
     expect(calls).toBe(3);
     const next = (await s.evalGet(failed.NextEval)).value;
     expect(next).toMatchObject({ TriggeredBy: 'failed-follow-up', Status: 'pending', PreviousEval: r.EvalID });
@@ -240,19 +298,29 @@ describe('Server heartbeats', () => {
     const r1 = await s.nodeRegister(mockNode('n1'));
     expect(r1.heartbeatTTLms).toBe(60);
     await s.jobRegister(mockJob('web'));
-    const [a] = await vi.waitUntil(async () => {
-      const l = await liveAllocs(s);
-      return l.length === 1 ? l : undefined;
-    }, { timeout: 3_000 });
+    const [a] = await vi.waitUntil(
+      async () => {
+        const l = await liveAllocs(s);
+        return l.length === 1 ? l : undefined;
+      },
+      { timeout: 3_000 },
+    );
     expect(a!.NodeID).toBe('n1');
     // n2 keeps heartbeating; n1 does not.
     await s.nodeRegister(mockNode('n2'));
     const beat = setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20);
     try {
-      await expect.poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 2000, message: 'n1 down' }).toBeTruthy();
+      await expect
+        .poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 2000, message: 'n1 down' })
+        .toBeTruthy();
       const evals = (await s.jobEvaluations('default', 'web')).value;
       expect(evals.some((e) => e.TriggeredBy === 'node-update' && e.NodeID === 'n1')).toBe(true);
-      await expect.poll(async () => (await liveAllocs(s)).some((x) => x.NodeID === 'n2'), { timeout: 2000, message: 'replacement on n2' }).toBeTruthy();
+      await expect
+        .poll(async () => (await liveAllocs(s)).some((x) => x.NodeID === 'n2'), {
+          timeout: 2000,
+          message: 'replacement on n2',
+        })
+        .toBeTruthy();
       expect((await s.allocGet(a!.ID)).value.ClientStatus).toBe('lost');
       expect((await s.nodeGet('n2')).value.Status).toBe('ready');
     } finally {
@@ -265,11 +333,26 @@ describe('Server heartbeats', () => {
     await s.start();
     await s.nodeRegister(mockNode('n1'));
     await s.nodeRegister(mockNode('n2'));
-    const reg = (id: string, node: string) => ({ ID: id, ServiceName: 'web', Namespace: 'default', NodeID: node, Datacenter: 'dc1', JobID: 'web', AllocID: `alloc-${id}`, Tags: null, Address: '127.0.0.1', Port: 8080, CreateIndex: 0, ModifyIndex: 0 });
+    const reg = (id: string, node: string) => ({
+      ID: id,
+      ServiceName: 'web',
+      Namespace: 'default',
+      NodeID: node,
+      Datacenter: 'dc1',
+      JobID: 'web',
+      AllocID: `alloc-${id}`,
+      Tags: null,
+      Address: '127.0.0.1',
+      Port: 8080,
+      CreateIndex: 0,
+      ModifyIndex: 0,
+    });
     await s.upsertServiceRegistrations([reg('i1', 'n1'), reg('i2', 'n2')]);
     const beat = setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20);
     try {
-      await expect.poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 2000, message: 'n1 down' }).toBeTruthy();
+      await expect
+        .poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 2000, message: 'n1 down' })
+        .toBeTruthy();
       expect((await s.serviceGet('default', 'web', {})).value.map((r) => r.ID)).toEqual(['i2']);
     } finally {
       clearInterval(beat);
@@ -293,7 +376,9 @@ describe('Server durability and restart', () => {
     const job = mockJob('web');
     job.TaskGroups[0]!.Count = 2;
     await s1.jobRegister(job);
-    await expect.poll(async () => (await liveAllocs(s1)).length === 2, { timeout: 3000, message: 'placed' }).toBeTruthy();
+    await expect
+      .poll(async () => (await liveAllocs(s1)).length === 2, { timeout: 3000, message: 'placed' })
+      .toBeTruthy();
     const before = s1.store.latestIndex();
     const allocIDs = (await liveAllocs(s1)).map((a) => a.ID).sort();
     // A second server opens the same data dir while the first is still open: as after SIGKILL.
@@ -307,7 +392,12 @@ describe('Server durability and restart', () => {
     // The restarted scheduler sees the existing allocations: no duplicates after a re-evaluation.
     const r = await s2.jobRegister(job);
     expect(r.Index).toBe(before + 1);
-    await expect.poll(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'eval after restart' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'eval after restart',
+      })
+      .toBeTruthy();
     expect((await liveAllocs(s2)).map((a) => a.ID).sort()).toEqual(allocIDs);
   });
 
@@ -321,7 +411,12 @@ describe('Server durability and restart', () => {
     await s1.stop();
     const s2 = await server({}, new SqliteBackend({ dataDir: dir }));
     await s2.start();
-    await expect.poll(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3000, message: 'recovered eval' }).toBeTruthy();
+    await expect
+      .poll(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', {
+        timeout: 3000,
+        message: 'recovered eval',
+      })
+      .toBeTruthy();
     expect(await liveAllocs(s2)).toHaveLength(1);
   });
 });
@@ -329,7 +424,20 @@ describe('Server durability and restart', () => {
 describe('Server service registrations', () => {
   it('stores registrations from clients, finds them by name, and deletes them', async () => {
     const s = await server();
-    const reg = { ID: 'r1', ServiceName: 'web', Namespace: 'default', NodeID: 'n1', Datacenter: 'dc1', JobID: 'web', AllocID: 'a1', Tags: null, Address: '127.0.0.1', Port: 8080, CreateIndex: 0, ModifyIndex: 0 };
+    const reg = {
+      ID: 'r1',
+      ServiceName: 'web',
+      Namespace: 'default',
+      NodeID: 'n1',
+      Datacenter: 'dc1',
+      JobID: 'web',
+      AllocID: 'a1',
+      Tags: null,
+      Address: '127.0.0.1',
+      Port: 8080,
+      CreateIndex: 0,
+      ModifyIndex: 0,
+    };
     await s.upsertServiceRegistrations([reg]);
     const snap = s.store.snapshot();
     expect(snap.serviceRegistrationsByName('default', 'web').map((r) => r.Port)).toEqual([8080]);

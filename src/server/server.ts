@@ -7,8 +7,24 @@
  *               re-blocked, every live node given a fresh heartbeat TTL ──► workers started
  *   stop()  ──► workers stopped, queues flushed, timers cleared, background writes awaited, store closed
  */
-import { EvalStatusBlocked, EvalStatusPending, NodeStatusDown, type Allocation, type Job, type Node, type ServiceRegistration } from '../structs/index.js';
-import { addKeystoreToSnapshot, EtcdBackend, SqliteBackend, StateStore, ThreadedSqliteBackend, type Compare, type StateBackend } from '../state/index.js';
+import {
+  EvalStatusBlocked,
+  EvalStatusPending,
+  NodeStatusDown,
+  type Allocation,
+  type Job,
+  type Node,
+  type ServiceRegistration,
+} from '../structs/index.js';
+import {
+  addKeystoreToSnapshot,
+  EtcdBackend,
+  SqliteBackend,
+  StateStore,
+  ThreadedSqliteBackend,
+  type Compare,
+  type StateBackend,
+} from '../state/index.js';
 import { join } from 'node:path';
 import type { Logger } from '../logging/index.js';
 import { badRequest } from '../errors/index.js';
@@ -67,7 +83,9 @@ export interface ServerOptions {
   /** Start scheduling as soon as the state is loaded (default true). False: call `start()` yourself. */
   start?: boolean;
   schedulerConfig?: SchedulerConfiguration;
-  broker?: Partial<Pick<EvalBrokerOptions, 'nackTimeoutMs' | 'deliveryLimit' | 'initialNackDelayMs' | 'subsequentNackDelayMs'>>;
+  broker?: Partial<
+    Pick<EvalBrokerOptions, 'nackTimeoutMs' | 'deliveryLimit' | 'initialNackDelayMs' | 'subsequentNackDelayMs'>
+  >;
   /** Delay before the follow-up eval of an eval that failed its delivery limit (Nomad: about a minute). */
   failedFollowUpDelayMs?: number;
   /** A durable backend other than SQLite or etcd (tests). */
@@ -150,7 +168,8 @@ export class Server implements ServerAPI {
       ...opts.broker,
       logger: logger.child({ component: 'eval-broker' }),
       clock,
-      onFailed: (ev) => failEval(ctx, ev, 'evaluation reached its delivery limit', opts.failedFollowUpDelayMs ?? 60_000),
+      onFailed: (ev) =>
+        failEval(ctx, ev, 'evaluation reached its delivery limit', opts.failedFollowUpDelayMs ?? 60_000),
       onCancel: (evs) => cancelEvals(ctx, evs, 'canceled after a more recent evaluation of the job was queued'),
     });
     ctx.blocked = new BlockedEvals({
@@ -185,7 +204,9 @@ export class Server implements ServerAPI {
   }
 
   private track(what: string, p: Promise<unknown>): void {
-    const t = p.catch((e: unknown) => this.ctx.logger.error(`${what} failed`, { error: e instanceof Error ? e.message : String(e) }));
+    const t = p.catch((e: unknown) =>
+      this.ctx.logger.error(`${what} failed`, { error: e instanceof Error ? e.message : String(e) }),
+    );
     this.tasks.add(t);
     void t.finally(() => this.tasks.delete(t));
   }
@@ -236,7 +257,13 @@ export class Server implements ServerAPI {
     new DeploymentWatcher(this.ctx).start(this.abort.signal);
     this.periodic.setEnabled(true);
     if (this.opts.drainer !== false) this.track('node drainer', this.drainer.run(this.abort.signal));
-    logger.info('server started', { index: snap.index(), pending_evals: pending, blocked_evals: blockedN, nodes: live.length, workers: n });
+    logger.info('server started', {
+      index: snap.index(),
+      pending_evals: pending,
+      blocked_evals: blockedN,
+      nodes: live.length,
+      workers: n,
+    });
   }
 
   async stop(): Promise<void> {
@@ -258,7 +285,11 @@ export class Server implements ServerAPI {
   // Jobs
   /** Admission (admission.ts) with this server's supported features and steps. */
   private admit(input: Job, opts: AdmissionOptions = {}): { job: Job; warnings: string[] } {
-    return admitJob(input, { namespace: opts.namespace, handOver: opts.handOver, supportedFeatures: this.opts.supportedFeatures }, this.admission);
+    return admitJob(
+      input,
+      { namespace: opts.namespace, handOver: opts.handOver, supportedFeatures: this.opts.supportedFeatures },
+      this.admission,
+    );
   }
   async jobRegister(input: Job, opts: RegisterOptions = {}) {
     const { job, warnings } = this.admit(input, opts);
@@ -415,7 +446,9 @@ export class Server implements ServerAPI {
     return key;
   }
   keyringRemove(keyID: string): void {
-    this.ctx.keyring.remove(keyID, (id) => [...this.store.snapshot().tables.all('variables')].some((v) => v.KeyID === id));
+    this.ctx.keyring.remove(keyID, (id) =>
+      [...this.store.snapshot().tables.all('variables')].some((v) => v.KeyID === id),
+    );
   }
   serviceList(q: QueryOptions) {
     return catalog.serviceList(this.ctx, q);
@@ -441,7 +474,8 @@ export class Server implements ServerAPI {
     if (backend?.backup === undefined) throw badRequest('this server keeps no durable state to snapshot');
     const index = this.store.latestIndex();
     await backend.backup(file);
-    if (this.opts.dataDir && this.opts.dataDir !== ':memory:') addKeystoreToSnapshot(file, join(this.opts.dataDir, 'keystore'));
+    if (this.opts.dataDir && this.opts.dataDir !== ':memory:')
+      addKeystoreToSnapshot(file, join(this.opts.dataDir, 'keystore'));
     return { index };
   }
   leaderAddress(): string {
@@ -485,7 +519,12 @@ export class Server implements ServerAPI {
 
   /** For tests and `agent-info`: queue depths. */
   stats(): ServerStats {
-    return { broker: this.ctx.broker.stats(), blocked: this.ctx.blocked.stats(), heartbeats: this.ctx.heartbeats.tracked(), stateIndex: this.store.latestIndex() };
+    return {
+      broker: this.ctx.broker.stats(),
+      blocked: this.ctx.blocked.stats(),
+      heartbeats: this.ctx.heartbeats.tracked(),
+      stateIndex: this.store.latestIndex(),
+    };
   }
 }
 
@@ -499,15 +538,22 @@ export async function createServer(opts: ServerOptions, signal?: AbortSignal): P
     await backend.close();
     throw e;
   }
-  if (opts.etcd) opts.logger.info('state store opened', { etcd: opts.etcd.endpoints.join(','), prefix: opts.etcd.prefix ?? etcdPrefix(opts.region) });
-  else if (!opts.backend) opts.logger.info('state store opened', { data_dir: opts.dataDir, sqlite: opts.sqliteWorkerThread === true ? 'worker thread' : 'main thread', synchronous: opts.sqliteSynchronous ?? 'FULL' });
+  if (opts.etcd)
+    opts.logger.info('state store opened', {
+      etcd: opts.etcd.endpoints.join(','),
+      prefix: opts.etcd.prefix ?? etcdPrefix(opts.region),
+    });
+  else if (!opts.backend)
+    opts.logger.info('state store opened', {
+      data_dir: opts.dataDir,
+      sqlite: opts.sqliteWorkerThread === true ? 'worker thread' : 'main thread',
+      synchronous: opts.sqliteSynchronous ?? 'FULL',
+    });
   // The server keeps the backend it opened, for snapshots.
   const server = new Server(store, { ...opts, backend });
   if (opts.start !== false) await server.start();
   return server;
 }
-
-
 
 /** Where a region's state lives in etcd unless configured otherwise. */
 export function etcdPrefix(region: string | undefined): string {
@@ -516,8 +562,18 @@ export function etcdPrefix(region: string | undefined): string {
 
 function openBackend(opts: ServerOptions): StateBackend {
   if (opts.etcd) {
-    return new EtcdBackend({ endpoints: opts.etcd.endpoints, prefix: opts.etcd.prefix ?? etcdPrefix(opts.region), guard: opts.etcd.guard, logger: opts.logger.child({ component: 'etcd' }) });
+    return new EtcdBackend({
+      endpoints: opts.etcd.endpoints,
+      prefix: opts.etcd.prefix ?? etcdPrefix(opts.region),
+      guard: opts.etcd.guard,
+      logger: opts.logger.child({ component: 'etcd' }),
+    });
   }
-  const sqlite = { dataDir: opts.dataDir, synchronous: opts.sqliteSynchronous, recover: opts.recover, logger: opts.logger.child({ component: 'state' }) };
+  const sqlite = {
+    dataDir: opts.dataDir,
+    synchronous: opts.sqliteSynchronous,
+    recover: opts.recover,
+    logger: opts.logger.child({ component: 'state' }),
+  };
   return opts.sqliteWorkerThread === true ? new ThreadedSqliteBackend(sqlite) : new SqliteBackend(sqlite);
 }

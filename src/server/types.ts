@@ -145,7 +145,8 @@ export interface AllocStopResult {
 }
 
 /** A variable write or delete: done, or a check-and-set conflict carrying the current variable (HTTP 409). */
-export type VariableWriteResult = { ok: true; variable: Variable | null; index: number } | { ok: false; conflict: Variable; index: number };
+export type VariableWriteResult =
+  { ok: true; variable: Variable | null; index: number } | { ok: false; conflict: Variable; index: number };
 
 /** What `/v1/metrics` reports of the server. */
 export interface ServerStats {
@@ -201,13 +202,28 @@ export interface ServerAPI extends ServerRPC {
   jobGet(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Job>>;
   jobVersions(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Job[]>>;
   jobSummary(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<JobSummary>>;
-  jobAllocations(namespace: string, jobID: string, all: boolean, q?: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
+  jobAllocations(
+    namespace: string,
+    jobID: string,
+    all: boolean,
+    q?: QueryOptions,
+  ): Promise<QueryResult<AllocListStub[]>>;
   jobEvaluations(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Evaluation[]>>;
   jobDeployments(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Deployment[]>>;
   /** The kept versions, newest first; with `diffs`, Diffs[i] compares Versions[i] with Versions[i + 1]. */
-  jobVersionHistory(namespace: string, jobID: string, diffs: boolean, q?: QueryOptions): Promise<QueryResult<JobVersionsResult>>;
+  jobVersionHistory(
+    namespace: string,
+    jobID: string,
+    diffs: boolean,
+    q?: QueryOptions,
+  ): Promise<QueryResult<JobVersionsResult>>;
   /** Registers an earlier version again as a new version. */
-  jobRevert(namespace: string, jobID: string, version: number, enforcePriorVersion?: number): Promise<JobRegisterResult>;
+  jobRevert(
+    namespace: string,
+    jobID: string,
+    version: number,
+    enforcePriorVersion?: number,
+  ): Promise<JobRegisterResult>;
   // Deployments
   deploymentList(q: QueryOptions): Promise<QueryResult<Deployment[]>>;
   deploymentGet(id: string, q?: QueryOptions): Promise<QueryResult<Deployment>>;
@@ -237,7 +253,11 @@ export interface ServerAPI extends ServerRPC {
   variableDelete(namespace: string, path: string, opts?: { cas?: number }): Promise<VariableWriteResult>;
   serviceList(q: QueryOptions): Promise<QueryResult<ServiceRegistrationListStub[]>>;
   /** Every instance by default (as Nomad); `health: 'passing'` keeps passing ones; `choose` as Nomad's `?choose=n|key`. */
-  serviceGet(namespace: string, name: string, q?: QueryOptions & { tag?: string; health?: 'passing' | 'any'; choose?: { n: number; key: string } }): Promise<QueryResult<ServiceRegistration[]>>;
+  serviceGet(
+    namespace: string,
+    name: string,
+    q?: QueryOptions & { tag?: string; health?: 'passing' | 'any'; choose?: { n: number; key: string } },
+  ): Promise<QueryResult<ServiceRegistration[]>>;
   /** Removes one instance (`DELETE /v1/service/:name/:id`); returns the index of the write. */
   serviceDelete(namespace: string, name: string, id: string): Promise<number>;
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string;

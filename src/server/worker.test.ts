@@ -33,7 +33,9 @@ function workerOver(store: StateStore) {
     logger: nullLogger,
     clock: { now: () => 0 },
     // The scheduler under test only completes its eval, as a scheduler with nothing to place does.
-    newScheduler: (_type, _state, planner) => ({ process: (ev: Evaluation) => planner.updateEval({ ...ev, Status: 'complete' }) }),
+    newScheduler: (_type, _state, planner) => ({
+      process: (ev: Evaluation) => planner.updateEval({ ...ev, Status: 'complete' }),
+    }),
     schedulerConfig: () => undefined as unknown as SchedulerConfiguration,
     writeEvals: async (evs) => (await store.write((tx) => upsertEvals(tx, evs, 0))).result,
     routeEval: () => {},

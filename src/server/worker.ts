@@ -24,7 +24,12 @@ import type { EvalBroker } from './eval-broker.js';
 import type { PlanApplier } from './plan-applier.js';
 
 /** The scheduler module's constructor: `newScheduler(type, state, planner, opts)`. */
-export type NewSchedulerFn = (type: string, state: SchedulerState, planner: Planner, opts: SchedulerOptions) => Scheduler;
+export type NewSchedulerFn = (
+  type: string,
+  state: SchedulerState,
+  planner: Planner,
+  opts: SchedulerOptions,
+) => Scheduler;
 
 export const SCHEDULER_TYPES = ['service', 'batch', 'system', 'sysbatch'] as const;
 
@@ -75,7 +80,8 @@ export class WorkerPlanner implements Planner {
 
   async createEval(ev: Evaluation): Promise<void> {
     const [stored] = await this.deps.writeEvals([ev]);
-    if (stored != null && (stored.Status === EvalStatusPending || stored.Status === EvalStatusBlocked)) this.deps.routeEval(stored);
+    if (stored != null && (stored.Status === EvalStatusPending || stored.Status === EvalStatusBlocked))
+      this.deps.routeEval(stored);
   }
 
   async reblockEval(ev: Evaluation): Promise<void> {
@@ -127,7 +133,10 @@ export class Worker {
       if (!caughtUp) throw new Error(`state did not reach index ${ev.ModifyIndex}`);
       const state = schedulerStateOf(store.snapshot(), { config: this.deps.schedulerConfig() });
       const planner = new WorkerPlanner(this.deps, token);
-      const sched = this.deps.newScheduler(ev.Type, state, planner, { logger: log.child({ eval_id: ev.ID }), clock: this.deps.clock });
+      const sched = this.deps.newScheduler(ev.Type, state, planner, {
+        logger: log.child({ eval_id: ev.ID }),
+        clock: this.deps.clock,
+      });
       await sched.process(ev);
       if (planner.pendingWrites.length === 0) {
         broker.ack(ev.ID, token);

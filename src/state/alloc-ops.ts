@@ -29,7 +29,14 @@ export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number)
     const prev = txn.allocByID(a.ID);
     let next: Allocation;
     if (prev == null) {
-      next = { ...a, CreateIndex: index, ModifyIndex: index, AllocModifyIndex: index, CreateTime: a.CreateTime || nowNs, ModifyTime: nowNs };
+      next = {
+        ...a,
+        CreateIndex: index,
+        ModifyIndex: index,
+        AllocModifyIndex: index,
+        CreateTime: a.CreateTime || nowNs,
+        ModifyTime: nowNs,
+      };
     } else {
       const serverSetsClient = a.ClientStatus === 'lost' || a.ClientStatus === 'unknown';
       next = {
@@ -44,7 +51,10 @@ export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number)
         ClientStatus: serverSetsClient ? a.ClientStatus : prev.ClientStatus,
         ClientDescription: serverSetsClient ? a.ClientDescription : prev.ClientDescription,
         // An in-place update into a new deployment starts its health afresh; otherwise the client's report stays.
-        DeploymentStatus: a.DeploymentID !== prev.DeploymentID ? (a.DeploymentStatus ?? null) : (a.DeploymentStatus ?? prev.DeploymentStatus),
+        DeploymentStatus:
+          a.DeploymentID !== prev.DeploymentID
+            ? (a.DeploymentStatus ?? null)
+            : (a.DeploymentStatus ?? prev.DeploymentStatus),
         NetworkStatus: prev.NetworkStatus ?? a.NetworkStatus,
         // Set by the replacement's write (below), which the scheduler's copy of this allocation does not know.
         NextAllocation: a.NextAllocation || prev.NextAllocation,
@@ -58,7 +68,8 @@ export function upsertAllocs(txn: WriteTxn, allocs: Allocation[], nowNs: number)
     }
     summaries.apply(prev, next);
     // Nomad counts an allocation moved into a deployment (in-place update) as placed in it.
-    if (next.DeploymentID && (prev == null || prev.DeploymentID !== next.DeploymentID)) deployments.bump(next, 'PlacedAllocs');
+    if (next.DeploymentID && (prev == null || prev.DeploymentID !== next.DeploymentID))
+      deployments.bump(next, 'PlacedAllocs');
     jobs.set(`${next.Namespace}\u0000${next.JobID}`, [next.Namespace, next.JobID]);
     out.push(next);
   }
@@ -81,7 +92,11 @@ export interface ClientAllocChange {
 }
 
 /** Applies what clients report. Unknown allocation IDs are skipped (they may have been GC'd). */
-export function updateAllocsFromClient(txn: WriteTxn, updates: AllocClientUpdate[], nowNs: number): ClientAllocChange[] {
+export function updateAllocsFromClient(
+  txn: WriteTxn,
+  updates: AllocClientUpdate[],
+  nowNs: number,
+): ClientAllocChange[] {
   const index = txn.writeIndex;
   const out: ClientAllocChange[] = [];
   const jobs = new Map<string, [string, string]>();
@@ -144,7 +159,12 @@ class DeploymentBumps {
       for (const [name, c] of groups) {
         const tg = taskGroups[name];
         if (tg == null) continue;
-        taskGroups[name] = { ...tg, PlacedAllocs: tg.PlacedAllocs + c.PlacedAllocs, HealthyAllocs: tg.HealthyAllocs + c.HealthyAllocs, UnhealthyAllocs: tg.UnhealthyAllocs + c.UnhealthyAllocs };
+        taskGroups[name] = {
+          ...tg,
+          PlacedAllocs: tg.PlacedAllocs + c.PlacedAllocs,
+          HealthyAllocs: tg.HealthyAllocs + c.HealthyAllocs,
+          UnhealthyAllocs: tg.UnhealthyAllocs + c.UnhealthyAllocs,
+        };
         changed = true;
       }
       if (changed) txn.put('deployments', { ...d, TaskGroups: taskGroups, ModifyIndex: txn.writeIndex });
@@ -172,7 +192,8 @@ export function upsertEvals(txn: WriteTxn, evals: Evaluation[], nowNs: number): 
       ModifyTime: nowNs,
     };
     txn.put('evals', next);
-    if (next.QueuedAllocations != null && next.JobID !== '') setQueued(txn, next.Namespace, next.JobID, next.QueuedAllocations);
+    if (next.QueuedAllocations != null && next.JobID !== '')
+      setQueued(txn, next.Namespace, next.JobID, next.QueuedAllocations);
     // An eval write leaves the job's allocations as they were (see refreshJobStatus).
     if (next.JobID !== '') refreshJobStatus(txn, next.Namespace, next.JobID, { allocsUnchanged: true });
     out.push(next);
@@ -202,11 +223,23 @@ export function upsertNode(txn: WriteTxn, node: Node, computedClass: string, now
 }
 
 /** Sets a node's status; returns the stored node, or undefined when the node does not exist. */
-export function updateNodeStatus(txn: WriteTxn, nodeID: string, status: string, description: string, nowS: number): Node | undefined {
+export function updateNodeStatus(
+  txn: WriteTxn,
+  nodeID: string,
+  status: string,
+  description: string,
+  nowS: number,
+): Node | undefined {
   const prev = txn.nodeByID(nodeID);
   if (prev == null) return undefined;
   if (prev.Status === status) return prev;
-  const next: Node = { ...prev, Status: status, StatusDescription: description, StatusUpdatedAt: nowS, ModifyIndex: txn.writeIndex };
+  const next: Node = {
+    ...prev,
+    Status: status,
+    StatusDescription: description,
+    StatusUpdatedAt: nowS,
+    ModifyIndex: txn.writeIndex,
+  };
   txn.put('nodes', next);
   return next;
 }

@@ -32,8 +32,14 @@ describe('upsertJob', () => {
     const s = await open();
     await s.write((tx) => upsertJob(tx, mockJob('web', { Priority: 1 }), { nowNs: 0, trackedVersions: 3 }));
     await s.write((tx) => updateJobInPlace(tx, { ...tx.jobByID('default', 'web')!, Stable: true }));
-    for (let p = 2; p <= 5; p++) await s.write((tx) => upsertJob(tx, mockJob('web', { Priority: p }), { nowNs: 0, trackedVersions: 3 }));
-    expect(s.snapshot().jobVersions('default', 'web').map((j) => j.Version)).toEqual([4, 3, 0]);
+    for (let p = 2; p <= 5; p++)
+      await s.write((tx) => upsertJob(tx, mockJob('web', { Priority: p }), { nowNs: 0, trackedVersions: 3 }));
+    expect(
+      s
+        .snapshot()
+        .jobVersions('default', 'web')
+        .map((j) => j.Version),
+    ).toEqual([4, 3, 0]);
   });
 
   it('sets CreateIndex once and JobModifyIndex only when the spec changes', async () => {
@@ -41,7 +47,12 @@ describe('upsertJob', () => {
     const r1 = await s.write((tx) => upsertJob(tx, mockJob('web'), { nowNs: 0 }));
     const r2 = await s.write((tx) => upsertJob(tx, mockJob('web'), { nowNs: 0 }));
     expect(r2.result.specChanged).toBe(false);
-    expect(r2.result.job).toMatchObject({ CreateIndex: r1.index, ModifyIndex: r2.index, JobModifyIndex: r1.index, Version: 0 });
+    expect(r2.result.job).toMatchObject({
+      CreateIndex: r1.index,
+      ModifyIndex: r2.index,
+      JobModifyIndex: r1.index,
+      Version: 0,
+    });
   });
 });
 
@@ -97,7 +108,7 @@ describe('refreshJobStatus after a register', () => {
 });
 
 describe('the open-evals index behind the job status', () => {
-  it('holds a job\'s pending and blocked evals only, and follows them to a terminal status', async () => {
+  it("holds a job's pending and blocked evals only, and follows them to a terminal status", async () => {
     const s = await open();
     const job = mockJob('web');
     const [a, b] = [mockEval(job), { ...mockEval(job), Status: 'blocked' }];
@@ -116,4 +127,3 @@ describe('the open-evals index behind the job status', () => {
     expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('dead');
   });
 });
-

@@ -68,7 +68,11 @@ function sameFields(ao: Record<string, unknown>, bo: Record<string, unknown>, sk
 
 /** True when the two jobs differ in anything but the fields the server manages. */
 export function jobSpecChanged(prev: Job, next: Job): boolean {
-  return !sameFields(prev as unknown as Record<string, unknown>, next as unknown as Record<string, unknown>, NON_SPEC_FIELDS);
+  return !sameFields(
+    prev as unknown as Record<string, unknown>,
+    next as unknown as Record<string, unknown>,
+    NON_SPEC_FIELDS,
+  );
 }
 
 export function isPeriodicOrParameterized(job: Job): boolean {
@@ -84,7 +88,9 @@ export function computeJobStatus(view: StateView, job: Job): string {
   const key = nsKey(job.Namespace, job.ID);
   if (view.tables.someByIndex('allocs', 'job', key, (a) => !allocTerminalStatus(a))) return JobStatusRunning;
   if (view.tables.countByIndex('evals', 'open_job', key) > 0) return JobStatusPending;
-  return view.tables.countByIndex('allocs', 'job', key) > 0 || view.tables.countByIndex('evals', 'job', key) > 0 ? JobStatusDead : JobStatusPending;
+  return view.tables.countByIndex('allocs', 'job', key) > 0 || view.tables.countByIndex('evals', 'job', key) > 0
+    ? JobStatusDead
+    : JobStatusPending;
 }
 
 export interface UpsertJobResult {
@@ -97,7 +103,11 @@ export interface UpsertJobResult {
  * Stores a registered job: version 0 when new, +1 when its spec changed, kept otherwise. The
  * `job_versions` history is capped at `trackedVersions`, never dropping the newest stable version.
  */
-export function upsertJob(txn: WriteTxn, input: Job, opts: { nowNs: number; trackedVersions?: number }): UpsertJobResult {
+export function upsertJob(
+  txn: WriteTxn,
+  input: Job,
+  opts: { nowNs: number; trackedVersions?: number },
+): UpsertJobResult {
   const index = txn.writeIndex;
   const prev = txn.jobByID(input.Namespace, input.ID);
   const changed = prev == null || jobSpecChanged(prev, input);
@@ -146,7 +156,8 @@ export function updateJobInPlace(txn: WriteTxn, job: Job): Job {
 /** Deletes the job, its versions and its summary. Allocations and evaluations stay until GC. */
 export function purgeJob(txn: WriteTxn, namespace: string, id: string): boolean {
   const existed = txn.delete('jobs', nsKey(namespace, id));
-  for (const v of txn.jobVersions(namespace, id)) txn.delete('job_versions', jobVersionKey(namespace, id, v.Version ?? 0));
+  for (const v of txn.jobVersions(namespace, id))
+    txn.delete('job_versions', jobVersionKey(namespace, id, v.Version ?? 0));
   txn.delete('job_summaries', nsKey(namespace, id));
   return existed;
 }
@@ -158,10 +169,19 @@ export function purgeJob(txn: WriteTxn, namespace: string, id: string): boolean 
  * write refreshes the status, the stored one is current: the walk over the job's allocations and evaluations
  * (which pile up until GC) is skipped on the register and eval-update paths.
  */
-export function refreshJobStatus(txn: WriteTxn, namespace: string, id: string, hint: { allocsUnchanged?: boolean } = {}): void {
+export function refreshJobStatus(
+  txn: WriteTxn,
+  namespace: string,
+  id: string,
+  hint: { allocsUnchanged?: boolean } = {},
+): void {
   const job = txn.jobByID(namespace, id);
   if (job == null) return;
-  const keptRunning = hint.allocsUnchanged === true && job.Status === JobStatusRunning && job.Type !== JobTypeSystem && !isPeriodicOrParameterized(job);
+  const keptRunning =
+    hint.allocsUnchanged === true &&
+    job.Status === JobStatusRunning &&
+    job.Type !== JobTypeSystem &&
+    !isPeriodicOrParameterized(job);
   const status = keptRunning ? JobStatusRunning : computeJobStatus(txn, job);
   if (status === job.Status) return;
   txn.put('jobs', { ...job, Status: status, ModifyIndex: txn.writeIndex });
@@ -223,7 +243,10 @@ export function applyAllocToSummary(txn: WriteTxn, prev: Allocation | undefined,
  * re-stored the job's summary 1,000 times.
  */
 export class AllocSummaryBatch {
-  private readonly work = new Map<string, { base: JobSummary; summary: Record<string, TaskGroupSummary>; copied: Set<string> }>();
+  private readonly work = new Map<
+    string,
+    { base: JobSummary; summary: Record<string, TaskGroupSummary>; copied: Set<string> }
+  >();
 
   constructor(private readonly txn: WriteTxn) {}
 

@@ -26,7 +26,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     disk: fc.nat(500),
     ports: fc.array(fc.integer({ min: 20000, max: 20005 }), { maxLength: 3 }),
   }),
-  fc.record({ kind: fc.constant('client' as const), pick: fc.nat(), status: fc.constantFrom('running' as const, 'complete' as const, 'failed' as const, 'lost' as const, 'pending' as const) }),
+  fc.record({
+    kind: fc.constant('client' as const),
+    pick: fc.nat(),
+    status: fc.constantFrom(
+      'running' as const,
+      'complete' as const,
+      'failed' as const,
+      'lost' as const,
+      'pending' as const,
+    ),
+  }),
   fc.record({ kind: fc.constant('stop' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('move' as const), pick: fc.nat(), node: fc.nat(NODES.length - 1) }),
   fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }),
@@ -42,7 +52,21 @@ function allocFor(op: Extract<Op, { kind: 'place' }>): Allocation {
         [task]: {
           Cpu: { CpuShares: op.cpu },
           Memory: { MemoryMB: op.mem, MemoryMaxMB: 0 },
-          Networks: op.ports.length > 0 ? [{ Mode: 'host', Device: '', CIDR: '', IP: '', MBits: 0, DNS: null, ReservedPorts: null, DynamicPorts: op.ports.map((p, i) => ({ Label: `p${i}`, Value: p, To: 0, HostNetwork: 'default' })) }] : null,
+          Networks:
+            op.ports.length > 0
+              ? [
+                  {
+                    Mode: 'host',
+                    Device: '',
+                    CIDR: '',
+                    IP: '',
+                    MBits: 0,
+                    DNS: null,
+                    ReservedPorts: null,
+                    DynamicPorts: op.ports.map((p, i) => ({ Label: `p${i}`, Value: p, To: 0, HostNetwork: 'default' })),
+                  },
+                ]
+              : null,
         },
       },
       Shared: { DiskMB: op.disk, Networks: null, Ports: null },
@@ -52,8 +76,16 @@ function allocFor(op: Extract<Op, { kind: 'place' }>): Allocation {
 
 /** The aggregate in a comparable form: undefined and an empty sum are the same thing. */
 function norm(u: NodeResourceUsage | undefined): object {
-  if (u === undefined || u.allocs === 0) return { cpu: 0, memoryMB: 0, diskMB: 0, allocs: 0, ports: [], portCollisions: 0 };
-  return { cpu: u.cpu, memoryMB: u.memoryMB, diskMB: u.diskMB, allocs: u.allocs, ports: [...(u.ports ?? new Map())].sort((a, b) => a[0] - b[0]), portCollisions: u.portCollisions };
+  if (u === undefined || u.allocs === 0)
+    return { cpu: 0, memoryMB: 0, diskMB: 0, allocs: 0, ports: [], portCollisions: 0 };
+  return {
+    cpu: u.cpu,
+    memoryMB: u.memoryMB,
+    diskMB: u.diskMB,
+    allocs: u.allocs,
+    ports: [...(u.ports ?? new Map())].sort((a, b) => a[0] - b[0]),
+    portCollisions: u.portCollisions,
+  };
 }
 
 function expectMatchesRecomputation(snap: StateSnapshot): void {
@@ -63,38 +95,42 @@ function expectMatchesRecomputation(snap: StateSnapshot): void {
 describe('per-node usage in the state store', () => {
   it('always equals the sum recomputed from the allocations, after any sequence of allocation writes', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.array(opArb, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 12 }), async (batches) => {
-        const backend = new MemoryBackend();
-        const store = await StateStore.open({ backend, logger: nullLogger });
-        const ids: string[] = [];
-        for (const ops of batches) {
-          // Several writes per transaction: later ones see (and adjust) the earlier ones' sums.
-          await store.write((tx) => {
-            for (const op of ops) {
-              if (op.kind === 'place') {
-                const a = allocFor(op);
-                tx.put('allocs', a);
-                ids.push(a.ID);
-                continue;
+      fc.asyncProperty(
+        fc.array(fc.array(opArb, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 12 }),
+        async (batches) => {
+          const backend = new MemoryBackend();
+          const store = await StateStore.open({ backend, logger: nullLogger });
+          const ids: string[] = [];
+          for (const ops of batches) {
+            // Several writes per transaction: later ones see (and adjust) the earlier ones' sums.
+            await store.write((tx) => {
+              for (const op of ops) {
+                if (op.kind === 'place') {
+                  const a = allocFor(op);
+                  tx.put('allocs', a);
+                  ids.push(a.ID);
+                  continue;
+                }
+                if (ids.length === 0) continue;
+                const id = ids[op.pick % ids.length]!;
+                const cur = tx.allocByID(id);
+                if (cur == null) continue;
+                if (op.kind === 'client') tx.put('allocs', { ...cur, ClientStatus: op.status });
+                else if (op.kind === 'stop') tx.put('allocs', { ...cur, DesiredStatus: 'stop' });
+                else if (op.kind === 'move') tx.put('allocs', { ...cur, NodeID: NODES[op.node]! });
+                else tx.delete('allocs', id);
               }
-              if (ids.length === 0) continue;
-              const id = ids[op.pick % ids.length]!;
-              const cur = tx.allocByID(id);
-              if (cur == null) continue;
-              if (op.kind === 'client') tx.put('allocs', { ...cur, ClientStatus: op.status });
-              else if (op.kind === 'stop') tx.put('allocs', { ...cur, DesiredStatus: 'stop' });
-              else if (op.kind === 'move') tx.put('allocs', { ...cur, NodeID: NODES[op.node]! });
-              else tx.delete('allocs', id);
-            }
-            for (const n of NODES) expect(norm(tx.nodeUsage(n))).toEqual(norm(sumNodeUsage(tx.allocsByNode(n))));
-          });
-          expectMatchesRecomputation(store.snapshot());
-        }
-        // A restart rebuilds the sums from the stored rows: the same figures.
-        const reopened = await StateStore.open({ backend, logger: nullLogger });
-        expectMatchesRecomputation(reopened.snapshot());
-        for (const n of NODES) expect(norm(reopened.snapshot().nodeUsage(n))).toEqual(norm(store.snapshot().nodeUsage(n)));
-      }),
+              for (const n of NODES) expect(norm(tx.nodeUsage(n))).toEqual(norm(sumNodeUsage(tx.allocsByNode(n))));
+            });
+            expectMatchesRecomputation(store.snapshot());
+          }
+          // A restart rebuilds the sums from the stored rows: the same figures.
+          const reopened = await StateStore.open({ backend, logger: nullLogger });
+          expectMatchesRecomputation(reopened.snapshot());
+          for (const n of NODES)
+            expect(norm(reopened.snapshot().nodeUsage(n))).toEqual(norm(store.snapshot().nodeUsage(n)));
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -108,7 +144,21 @@ describe('per-node usage in the state store', () => {
       tx.put('allocs', allocFor({ kind: 'place', node: 0, cpu: 100, mem: 64, disk: 0, ports: [20002] }));
       tx.put('allocs', { ...a, ClientStatus: 'complete' });
     });
-    expect(norm(before.nodeUsage('n1'))).toEqual({ cpu: 500, memoryMB: 256, diskMB: 10, allocs: 1, ports: [[20001, 1]], portCollisions: 0 });
-    expect(norm(store.snapshot().nodeUsage('n1'))).toEqual({ cpu: 100, memoryMB: 64, diskMB: 0, allocs: 1, ports: [[20002, 1]], portCollisions: 0 });
+    expect(norm(before.nodeUsage('n1'))).toEqual({
+      cpu: 500,
+      memoryMB: 256,
+      diskMB: 10,
+      allocs: 1,
+      ports: [[20001, 1]],
+      portCollisions: 0,
+    });
+    expect(norm(store.snapshot().nodeUsage('n1'))).toEqual({
+      cpu: 100,
+      memoryMB: 64,
+      diskMB: 0,
+      allocs: 1,
+      ports: [[20002, 1]],
+      portCollisions: 0,
+    });
   });
 });

@@ -33,7 +33,8 @@ async function run(label: string, backend: StateBackend): Promise<void> {
     let snapMax = 0;
     for (let b = 0; b < TOTAL / 1000; b++) {
       await s.write((tx) => {
-        for (let i = 0; i < 1000; i++) tx.put('allocs', { ...base, ID: `a-${b}-${i}`, EvalID: `e-${b}`, NodeID: `n${i % 100}` });
+        for (let i = 0; i < 1000; i++)
+          tx.put('allocs', { ...base, ID: `a-${b}-${i}`, EvalID: `e-${b}`, NodeID: `n${i % 100}` });
       });
       const ts = performance.now();
       s.snapshot();
@@ -41,7 +42,9 @@ async function run(label: string, backend: StateBackend): Promise<void> {
     }
     const ms = performance.now() - t0;
     expect(s.snapshot().allocsByJob('default', 'big')).toHaveLength(TOTAL);
-    process.stdout.write(`${label}: ${TOTAL} allocs in ${(ms / 1000).toFixed(2)} s (${Math.round(TOTAL / (ms / 1000))}/s), slowest snapshot ${snapMax.toFixed(3)} ms\n`);
+    process.stdout.write(
+      `${label}: ${TOTAL} allocs in ${(ms / 1000).toFixed(2)} s (${Math.round(TOTAL / (ms / 1000))}/s), slowest snapshot ${snapMax.toFixed(3)} ms\n`,
+    );
     await s.close();
   } finally {
     StateStore.freezeRows = prevFreeze;
@@ -49,9 +52,17 @@ async function run(label: string, backend: StateBackend): Promise<void> {
 }
 
 describe.skipIf(!enabled)('state store benchmark', () => {
-  it('inserts allocations in batches of 1,000 with no backend (the in-memory store alone)', { timeout: 600_000 }, async () => {
-    await run('no backend', { load: async () => ({ index: 0, tableIndexes: {} }), apply: () => {}, close: async () => {} });
-  });
+  it(
+    'inserts allocations in batches of 1,000 with no backend (the in-memory store alone)',
+    { timeout: 600_000 },
+    async () => {
+      await run('no backend', {
+        load: async () => ({ index: 0, tableIndexes: {} }),
+        apply: () => {},
+        close: async () => {},
+      });
+    },
+  );
   it('inserts allocations in batches of 1,000 into memory', { timeout: 600_000 }, async () => {
     await run('memory backend', new MemoryBackend());
   });

@@ -132,7 +132,12 @@ describe('StateStore', () => {
     fail = false;
     const c = await s.write((tx) => tx.put('jobs', mockJob('c')));
     expect(c.index).toBe(2);
-    expect(s.snapshot().jobs().map((j) => j.ID)).toEqual(['a', 'c']);
+    expect(
+      s
+        .snapshot()
+        .jobs()
+        .map((j) => j.ID),
+    ).toEqual(['a', 'c']);
     expect(s.writeHealth()).toEqual({ ok: true });
   });
 
@@ -159,7 +164,12 @@ describe('StateStore', () => {
     expect(pending[0]?.index).toBe(1);
     pending.shift()?.settle(true);
     await d;
-    expect(s.snapshot().jobs().map((j) => j.ID)).toEqual(['d']);
+    expect(
+      s
+        .snapshot()
+        .jobs()
+        .map((j) => j.ID),
+    ).toEqual(['d']);
   });
 
   it('inserts 100,000 allocations in batches of 1,000 and snapshots stay consistent meanwhile', async () => {
@@ -233,7 +243,10 @@ describe.each([
     expect(c.index).toBeGreaterThan(1);
     await s1.close();
     const s2 = await open(make(dir));
-    const ids = s2.snapshot().jobs().map((j) => j.ID);
+    const ids = s2
+      .snapshot()
+      .jobs()
+      .map((j) => j.ID);
     expect(ids).not.toContain('deep');
     expect(ids).toEqual(expect.arrayContaining(['a', 'c']));
     expect(s2.latestIndex()).toBe(c.index);
@@ -314,7 +327,12 @@ describe('StateStore secondary indexes', () => {
     const before = s.snapshot();
     expect(before.allocsByNode('n1').map((x) => x.ClientStatus)).toEqual([a.ClientStatus]);
     await s.write((tx) => tx.put('allocs', { ...a, ClientStatus: 'running' }));
-    expect(s.snapshot().allocsByNode('n1').map((x) => x.ClientStatus)).toEqual(['running']);
+    expect(
+      s
+        .snapshot()
+        .allocsByNode('n1')
+        .map((x) => x.ClientStatus),
+    ).toEqual(['running']);
     // The older snapshot (and its cached bucket) still answers with the row it had.
     expect(before.allocsByNode('n1').map((x) => x.ClientStatus)).toEqual([a.ClientStatus]);
   });

@@ -126,7 +126,11 @@ export class StateStore {
     const tables = { ...loaded.tables };
     for (const t of tableNames) tables[t] = { ...tables[t], index: meta.tableIndexes[t] ?? 0 };
     const store = new StateStore({ index: meta.index, tables, nodeUsage: loaded.nodeUsage }, opts.backend, opts.logger);
-    opts.logger.info('state loaded', { index: meta.index, jobs: tables.jobs.rows.size, allocs: tables.allocs.rows.size });
+    opts.logger.info('state loaded', {
+      index: meta.index,
+      jobs: tables.jobs.rows.size,
+      allocs: tables.allocs.rows.size,
+    });
     return store;
   }
 
@@ -146,7 +150,10 @@ export class StateStore {
    */
   write<R>(fn: (txn: WriteTxn) => R): Promise<WriteResult<R>> {
     if (this.closed) return Promise.reject(internalError('state store is closed'));
-    if (this.failed) return Promise.reject(internalError(`state store is recovering from a failed write: ${this.failed.message}`, this.failed));
+    if (this.failed)
+      return Promise.reject(
+        internalError(`state store is recovering from a failed write: ${this.failed.message}`, this.failed),
+      );
     const base = this.tip;
     const tx = new TxnTables(base, base.index + 1);
     let result: R;
@@ -231,7 +238,8 @@ export class StateStore {
    */
   private fail(e: unknown, poison: boolean): Error {
     const err = e instanceof Error ? e : new Error(String(e));
-    if (this.writeError === undefined) this.logger.error('state write failed; it was not acknowledged', { error: err.message });
+    if (this.writeError === undefined)
+      this.logger.error('state write failed; it was not acknowledged', { error: err.message });
     this.writeError = { message: err.message, since: this.writeError?.since ?? Date.now() };
     if (poison && this.failed === undefined) this.failed = err;
     return internalError(`state store failed to persist a write: ${err.message}`, e);
@@ -243,7 +251,9 @@ export class StateStore {
     this.failed = undefined;
     this.tip = this.committed;
     this.backend.recover?.();
-    this.logger.warn('state store dropped the writes that were not made durable and accepts writes again', { index: this.committed.index });
+    this.logger.warn('state store dropped the writes that were not made durable and accepts writes again', {
+      index: this.committed.index,
+    });
   }
 
   /** Whether the last write reached the disk; a failure is reported until a later write succeeds. */

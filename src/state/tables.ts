@@ -88,7 +88,12 @@ export abstract class TableReader {
   }
 
   /** Whether any row of one bucket of a secondary index passes `test`; stops at the first, copies nothing. */
-  someByIndex<N extends TableName>(name: N, index: string, value: string, test: (row: TableRows[N]) => boolean): boolean {
+  someByIndex<N extends TableName>(
+    name: N,
+    index: string,
+    value: string,
+    test: (row: TableRows[N]) => boolean,
+  ): boolean {
     const b = this.table(name).idx[index]?.get(value);
     return b != null && b.some((row) => test(row as TableRows[N]));
   }
@@ -182,7 +187,10 @@ export class TxnTables extends TableReader {
   readonly changes = new Map<TableName, Map<string, unknown | null>>();
   private readonly usage: UsageDeltas;
 
-  constructor(private readonly base: Root, readonly index: number) {
+  constructor(
+    private readonly base: Root,
+    readonly index: number,
+  ) {
     super();
     this.usage = new UsageDeltas(base.nodeUsage);
   }
@@ -315,7 +323,11 @@ export class TxnTables extends TableReader {
       }
       const idx: Record<string, IMap<string, Bucket>> = {};
       for (const [k, v] of Object.entries(t.idx)) idx[k] = v.asImmutable();
-      tables[name] = { rows: t.rows.asImmutable(), idx, index: this.changes.has(name) ? this.index : this.base.tables[name].index };
+      tables[name] = {
+        rows: t.rows.asImmutable(),
+        idx,
+        index: this.changes.has(name) ? this.index : this.base.tables[name].index,
+      };
     }
     return { index: this.hasChanges() ? this.index : this.base.index, tables, nodeUsage: this.usage.freeze() };
   }
@@ -364,11 +376,23 @@ class UsageDeltas {
     if (nu !== null) this.apply(next!.NodeID, nu, 1);
   }
 
-  private apply(nodeID: string, u: { cpu: number; memoryMB: number; diskMB: number; ports: number[] }, sign: 1 | -1): void {
+  private apply(
+    nodeID: string,
+    u: { cpu: number; memoryMB: number; diskMB: number; ports: number[] },
+    sign: 1 | -1,
+  ): void {
     let w = this.work.get(nodeID);
     if (w === undefined) {
       const b = this.base.get(nodeID);
-      w = { cpu: b?.cpu ?? 0, memoryMB: b?.memoryMB ?? 0, diskMB: b?.diskMB ?? 0, allocs: b?.allocs ?? 0, ports: (b?.ports as Map<number, number> | null) ?? null, portCollisions: b?.portCollisions ?? 0, ownPorts: false };
+      w = {
+        cpu: b?.cpu ?? 0,
+        memoryMB: b?.memoryMB ?? 0,
+        diskMB: b?.diskMB ?? 0,
+        allocs: b?.allocs ?? 0,
+        ports: (b?.ports as Map<number, number> | null) ?? null,
+        portCollisions: b?.portCollisions ?? 0,
+        ownPorts: false,
+      };
       this.work.set(nodeID, w);
     }
     w.cpu += sign * u.cpu;
@@ -395,7 +419,15 @@ class UsageDeltas {
     return this.base.withMutations((m) => {
       for (const [id, w] of this.work) {
         if (w.allocs <= 0) m.remove(id);
-        else m.set(id, { cpu: w.cpu, memoryMB: w.memoryMB, diskMB: w.diskMB, allocs: w.allocs, ports: w.ports === null || w.ports.size === 0 ? null : w.ports, portCollisions: w.portCollisions });
+        else
+          m.set(id, {
+            cpu: w.cpu,
+            memoryMB: w.memoryMB,
+            diskMB: w.diskMB,
+            allocs: w.allocs,
+            ports: w.ports === null || w.ports.size === 0 ? null : w.ports,
+            portCollisions: w.portCollisions,
+          });
       }
     });
   }

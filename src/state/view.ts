@@ -49,7 +49,9 @@ export class StateView {
 
   /** Every kept version of the job, newest first. */
   jobVersions(namespace: string, id: string): Job[] {
-    return this.tables.byIndex('job_versions', 'job', nsKey(namespace, id)).sort((a, b) => (b.Version ?? 0) - (a.Version ?? 0));
+    return this.tables
+      .byIndex('job_versions', 'job', nsKey(namespace, id))
+      .sort((a, b) => (b.Version ?? 0) - (a.Version ?? 0));
   }
 
   jobVersion(namespace: string, id: string, version: number): Job | undefined {
@@ -153,7 +155,9 @@ export class StateView {
   }
 
   deploymentsByJob(namespace: string, jobID: string): Deployment[] {
-    return this.tables.byIndex('deployments', 'job', nsKey(namespace, jobID)).sort((a, b) => b.CreateIndex - a.CreateIndex);
+    return this.tables
+      .byIndex('deployments', 'job', nsKey(namespace, jobID))
+      .sort((a, b) => b.CreateIndex - a.CreateIndex);
   }
 
   latestDeploymentByJobID(namespace: string, jobID: string): Deployment | undefined {

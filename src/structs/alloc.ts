@@ -218,7 +218,10 @@ export interface AllocListStub {
 }
 
 /** What every new allocation must be given; the rest starts at Nomad's zero values. */
-export type NewAllocationIdentity = Pick<Allocation, 'ID' | 'EvalID' | 'Name' | 'NodeID' | 'NodeName' | 'Job' | 'TaskGroup' | 'AllocatedResources'>;
+export type NewAllocationIdentity = Pick<
+  Allocation,
+  'ID' | 'EvalID' | 'Name' | 'NodeID' | 'NodeName' | 'Job' | 'TaskGroup' | 'AllocatedResources'
+>;
 
 /**
  * A new allocation, pending and desired to run, with every other field at its zero value unless `fields` sets

@@ -26,7 +26,9 @@ export interface DisconnectPolicy {
 }
 
 /** The group's disconnect settings; the disconnect block wins over the older group-level fields. */
-export function disconnectPolicy(tg: Pick<TaskGroup, 'Disconnect' | 'MaxClientDisconnect' | 'StopAfterClientDisconnect'> | undefined): DisconnectPolicy {
+export function disconnectPolicy(
+  tg: Pick<TaskGroup, 'Disconnect' | 'MaxClientDisconnect' | 'StopAfterClientDisconnect'> | undefined,
+): DisconnectPolicy {
   const d = tg?.Disconnect;
   return {
     lostAfterNs: (d?.LostAfter || tg?.MaxClientDisconnect) ?? 0,
@@ -60,5 +62,8 @@ export function allocNeedsToReconnect(a: Pick<Allocation, 'AllocStates'>): boole
 
 /** An allocation's states with one more ClientStatus transition recorded. */
 export function withClientStatusState(a: Pick<Allocation, 'AllocStates'>, value: string, nowMs: number): AllocState[] {
-  return [...(a.AllocStates ?? []), { Field: AllocStateFieldClientStatus, Value: value, Time: new Date(nowMs).toISOString() }];
+  return [
+    ...(a.AllocStates ?? []),
+    { Field: AllocStateFieldClientStatus, Value: value, Time: new Date(nowMs).toISOString() },
+  ];
 }

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { allocIDProblem, groupNameProblem, jobIDProblem, namespaceNameProblem, serviceNameProblem, taskNameProblem, variablePathProblem } from './names.js';
+import {
+  allocIDProblem,
+  groupNameProblem,
+  jobIDProblem,
+  namespaceNameProblem,
+  serviceNameProblem,
+  taskNameProblem,
+  variablePathProblem,
+} from './names.js';
 
 describe('names', () => {
   it('refuses task and group names that are not one plain path segment', () => {

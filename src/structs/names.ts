@@ -70,16 +70,19 @@ export function namespaceNameProblem(name: unknown): string | undefined {
 
 export function variablePathProblem(path: unknown): string | undefined {
   if (typeof path !== 'string') return 'variable path must be a string';
-  if (!VARIABLE_PATH_RE.test(path)) return `invalid path ${JSON.stringify(path)}: up to 128 characters of letters, digits, "-", "_", "~" and "/"`;
+  if (!VARIABLE_PATH_RE.test(path))
+    return `invalid path ${JSON.stringify(path)}: up to 128 characters of letters, digits, "-", "_", "~" and "/"`;
   return undefined;
 }
 
 /** `resolved`: the name after interpolation (a DNS label then), as the client registers it. */
 export function serviceNameProblem(name: unknown, resolved = false): string | undefined {
   if (typeof name !== 'string') return 'service name must be a string';
-  if (name.length > MAX_NAME_LENGTH) return `service name is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`;
+  if (name.length > MAX_NAME_LENGTH)
+    return `service name is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`;
   if (CONTROL.test(name)) return `service name ${JSON.stringify(name)} contains a control character`;
-  if (!SERVICE_RE.test(name)) return `service name ${JSON.stringify(name)} may only hold letters, digits, "-", "_" and "." (and interpolations)`;
+  if (!SERVICE_RE.test(name))
+    return `service name ${JSON.stringify(name)} may only hold letters, digits, "-", "_" and "." (and interpolations)`;
   if (resolved && (name.includes('$') || name.length > MAX_SERVICE_NAME_LENGTH)) {
     return `service name ${JSON.stringify(name)} must be 1 to ${MAX_SERVICE_NAME_LENGTH} letters, digits, "-", "_" and "."`;
   }
@@ -88,6 +91,7 @@ export function serviceNameProblem(name: unknown, resolved = false): string | un
 
 /** Allocation IDs name directories and state files on the client: a UUID-like token, nothing else. */
 export function allocIDProblem(id: unknown): string | undefined {
-  if (typeof id !== 'string' || !/^[a-zA-Z0-9._-]{1,64}$/.test(id) || id === '.' || id === '..') return `invalid allocation ID ${JSON.stringify(id)}`;
+  if (typeof id !== 'string' || !/^[a-zA-Z0-9._-]{1,64}$/.test(id) || id === '.' || id === '..')
+    return `invalid allocation ID ${JSON.stringify(id)}`;
   return undefined;
 }

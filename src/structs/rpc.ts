@@ -51,7 +51,12 @@ export interface ServerRPC {
    * The allocations placed on this node that the client should act on, blocking until the state index
    * passes `minIndex` or `signal` aborts / `waitMs` elapses.
    */
-  getClientAllocs(nodeID: string, minIndex: number, waitMs: number, signal?: AbortSignal): Promise<{ allocs: Allocation[]; index: number }>;
+  getClientAllocs(
+    nodeID: string,
+    minIndex: number,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ allocs: Allocation[]; index: number }>;
   updateAllocs(updates: AllocClientUpdate[]): Promise<void>;
   upsertServiceRegistrations?(regs: ServiceRegistration[]): Promise<void>;
   deleteServiceRegistrations?(ids: string[]): Promise<void>;
@@ -59,7 +64,9 @@ export interface ServerRPC {
   /** One variable; `value` is null when it does not exist. */
   variableGet?(namespace: string, path: string, q?: BlockingReadOptions): Promise<IndexedValue<Variable | null>>;
   /** Variables of `namespace` whose path starts with `prefix` (`q.prefix`), without their items. */
-  variableList?(q: BlockingReadOptions & { namespace?: string; prefix?: string }): Promise<IndexedValue<VariableMetadata[]>>;
+  variableList?(
+    q: BlockingReadOptions & { namespace?: string; prefix?: string },
+  ): Promise<IndexedValue<VariableMetadata[]>>;
   /** Every registered instance of a service, healthy or not (templates filter on Status). */
   serviceGet?(namespace: string, name: string, q?: BlockingReadOptions): Promise<IndexedValue<ServiceRegistration[]>>;
   /** Service names with their tags, per namespace (`*`: all). */

@@ -43,7 +43,12 @@ const NO_PORTS: number[] = [];
  * every write.
  */
 const usageCache = new WeakMap<object, AllocResourceUsage>();
-const NO_RESOURCES: AllocResourceUsage = Object.freeze({ cpu: 0, memoryMB: 0, diskMB: 0, ports: [] as number[] }) as AllocResourceUsage;
+const NO_RESOURCES: AllocResourceUsage = Object.freeze({
+  cpu: 0,
+  memoryMB: 0,
+  diskMB: 0,
+  ports: [] as number[],
+}) as AllocResourceUsage;
 
 /**
  * What an allocation holds on its node. Ports are deduplicated (Shared.Ports mirrors Shared.Networks).
@@ -66,7 +71,12 @@ export function allocResourceUsage(a: Allocation): AllocResourceUsage {
     pushNetworkPorts(ar.Shared?.Networks, ports);
     for (const p of ar.Shared?.Ports ?? []) if (p.Value > 0) ports.push(p.Value);
   }
-  u = { cpu, memoryMB: mem, diskMB: ar.Shared?.DiskMB ?? 0, ports: ports.length === 0 ? NO_PORTS : ports.length > 1 ? [...new Set(ports)] : ports };
+  u = {
+    cpu,
+    memoryMB: mem,
+    diskMB: ar.Shared?.DiskMB ?? 0,
+    ports: ports.length === 0 ? NO_PORTS : ports.length > 1 ? [...new Set(ports)] : ports,
+  };
   usageCache.set(ar, u);
   return u;
 }
@@ -77,7 +87,14 @@ export function liveAllocUsage(a: Allocation): AllocResourceUsage | null {
   return allocResourceUsage(a);
 }
 
-export const emptyNodeUsage: NodeResourceUsage = Object.freeze({ cpu: 0, memoryMB: 0, diskMB: 0, allocs: 0, ports: null, portCollisions: 0 });
+export const emptyNodeUsage: NodeResourceUsage = Object.freeze({
+  cpu: 0,
+  memoryMB: 0,
+  diskMB: 0,
+  allocs: 0,
+  ports: null,
+  portCollisions: 0,
+});
 
 /** Recomputes a node's sum from its allocations: the reference the incremental sums are tested against. */
 export function sumNodeUsage(allocs: Iterable<Allocation>): NodeResourceUsage {

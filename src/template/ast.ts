@@ -1,15 +1,7 @@
 /** The parse tree of a Go text/template, shaped after Go's parse package. Every node keeps its source offset. */
 
 export type Node =
-  | ListNode
-  | TextNode
-  | ActionNode
-  | IfNode
-  | RangeNode
-  | WithNode
-  | TemplateNode
-  | BreakNode
-  | ContinueNode;
+  ListNode | TextNode | ActionNode | IfNode | RangeNode | WithNode | TemplateNode | BreakNode | ContinueNode;
 
 export type ArgNode =
   | FieldNode

@@ -89,7 +89,14 @@ function evalArgs(args: unknown[]): string {
   return sprint(args);
 }
 
-const HTML_ESC: Record<string, string> = { '"': '&#34;', "'": '&#39;', '&': '&amp;', '<': '&lt;', '>': '&gt;', '\0': '\uFFFD' };
+const HTML_ESC: Record<string, string> = {
+  '"': '&#34;',
+  "'": '&#39;',
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '\0': '\uFFFD',
+};
 export function htmlEscape(s: string): string {
   return s.replace(/["'&<>\0]/g, (c) => HTML_ESC[c] ?? c);
 }
@@ -115,7 +122,8 @@ export function jsEscape(s: string): string {
         out += '\\u' + cp.toString(16).toUpperCase().padStart(4, '0');
         continue;
     }
-    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp === 0x2028 || cp === 0x2029) out += '\\u' + cp.toString(16).toUpperCase().padStart(4, '0');
+    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp === 0x2028 || cp === 0x2029)
+      out += '\\u' + cp.toString(16).toUpperCase().padStart(4, '0');
     else out += ch;
   }
   return out;

@@ -94,7 +94,16 @@ export interface TemplateDataLoader {
 }
 
 export type Dependency =
-  | { kind: 'service'; provider: ServiceProvider; name: string; tag: string; dc: string; namespace: string; healthy: 'passing' | 'any'; statuses: string[] }
+  | {
+      kind: 'service';
+      provider: ServiceProvider;
+      name: string;
+      tag: string;
+      dc: string;
+      namespace: string;
+      healthy: 'passing' | 'any';
+      statuses: string[];
+    }
   | { kind: 'services'; provider: ServiceProvider; dc: string; namespace: string }
   | { kind: 'kv'; path: string; dc: string }
   | { kind: 'kvList'; prefix: string; dc: string; recursive: boolean }
@@ -127,7 +136,10 @@ export function dependencyKey(d: Dependency): string {
  * the names used in job files (`node.unique.id`, `node.unique.name`, `node.datacenter`, `node.class`,
  * `node.pool`, `attr.<name>`, `meta.<name>`). The task environment wins on a name clash.
  */
-export function taskEnvLookup(env: Record<string, string>, node?: Pick<Node, 'ID' | 'Name' | 'Datacenter' | 'NodeClass' | 'Attributes' | 'Meta'> & { NodePool?: string }): (name: string) => string | undefined {
+export function taskEnvLookup(
+  env: Record<string, string>,
+  node?: Pick<Node, 'ID' | 'Name' | 'Datacenter' | 'NodeClass' | 'Attributes' | 'Meta'> & { NodePool?: string },
+): (name: string) => string | undefined {
   return (name: string) => {
     if (Object.prototype.hasOwnProperty.call(env, name)) return env[name];
     return node ? nodeVariable(name, node) : undefined;

@@ -45,7 +45,9 @@ describe('text and actions', () => {
     expect(render('{{.x}}', { x: null })).toBe('<nil>');
   });
   it('prints constants: numbers, strings, raw strings, chars and bools', () => {
-    expect(render('{{1}} {{1.5}} {{0x10}} {{1e3}} {{"a\\tb"}} {{`raw\\n`}} {{\'a\'}} {{true}}')).toBe('1 1.5 16 1000 a\tb raw\\n 97 true');
+    expect(render('{{1}} {{1.5}} {{0x10}} {{1e3}} {{"a\\tb"}} {{`raw\\n`}} {{\'a\'}} {{true}}')).toBe(
+      '1 1.5 16 1000 a\tb raw\\n 97 true',
+    );
   });
 });
 
@@ -75,7 +77,9 @@ describe('if, with and range', () => {
   });
   it("uses Go's truth: empty values are false", () => {
     const t = '{{if .}}T{{else}}F{{end}}';
-    expect(['', 'x', 0, 2, [], [1], {}, { a: 1 }, null, false, true].map((v) => render(t, v)).join('')).toBe('FTFTFTFTFFT');
+    expect(['', 'x', 0, 2, [], [1], {}, { a: 1 }, null, false, true].map((v) => render(t, v)).join('')).toBe(
+      'FTFTFTFTFFT',
+    );
   });
   it('sets dot in with, and takes else with when empty', () => {
     expect(render('{{with .a}}<{{.}}>{{else}}none{{end}}', { a: 'v' })).toBe('<v>');
@@ -98,7 +102,12 @@ describe('if, with and range', () => {
     expect(render('{{range .missing}}x{{else}}empty{{end}}', {})).toBe('empty');
   });
   it('supports break and continue', () => {
-    expect(render('{{range .}}{{if eq . 3}}{{continue}}{{end}}{{if eq . 5}}{{break}}{{end}}{{.}}{{end}}', [1, 2, 3, 4, 5, 6])).toBe('124');
+    expect(
+      render(
+        '{{range .}}{{if eq . 3}}{{continue}}{{end}}{{if eq . 5}}{{break}}{{end}}{{.}}{{end}}',
+        [1, 2, 3, 4, 5, 6],
+      ),
+    ).toBe('124');
   });
   it('refuses to range over a string', () => {
     expect(failure(() => render('{{range .}}{{end}}', 'abc')).message).toContain("range can't iterate over abc");
@@ -129,7 +138,11 @@ describe('define, template and block', () => {
     expect(render('{{block "B" .}}[{{.}}]{{end}}|{{template "B" 2}}', 1)).toBe('[1]|[2]');
   });
   it('executeTemplate returns a defined template as a string', () => {
-    expect(render('{{define "c"}}hi {{.}}{{end}}{{ $v := executeTemplate "c" 42 }}{{ $v | toUpper }}', null, { toUpper: (s: string) => s.toUpperCase() })).toBe('HI 42');
+    expect(
+      render('{{define "c"}}hi {{.}}{{end}}{{ $v := executeTemplate "c" 42 }}{{ $v | toUpper }}', null, {
+        toUpper: (s: string) => s.toUpperCase(),
+      }),
+    ).toBe('HI 42');
   });
   it('fails on an undefined template', () => {
     expect(failure(() => render('{{template "nope"}}')).message).toContain('template "nope" not defined');
@@ -153,8 +166,12 @@ describe('pipelines and builtins', () => {
     expect(render('{{not 0}} {{not "a"}}')).toBe('true false');
   });
   it('compares like Go: eq with several operands, ordering, and type errors', () => {
-    expect(render('{{eq 1 2 3 1}} {{ne "a" "b"}} {{lt 1 2}} {{le 2 2}} {{gt "b" "a"}} {{ge 1.5 2.5}}')).toBe('true true true true true false');
-    expect(failure(() => render('{{eq 1 "1"}}')).message).toContain('error calling eq: incompatible types for comparison');
+    expect(render('{{eq 1 2 3 1}} {{ne "a" "b"}} {{lt 1 2}} {{le 2 2}} {{gt "b" "a"}} {{ge 1.5 2.5}}')).toBe(
+      'true true true true true false',
+    );
+    expect(failure(() => render('{{eq 1 "1"}}')).message).toContain(
+      'error calling eq: incompatible types for comparison',
+    );
     expect(failure(() => render('{{lt true false}}')).message).toContain('invalid type for comparison');
     expect(render('{{eq .missing "x"}}', {})).toBe('false');
   });
@@ -165,7 +182,9 @@ describe('pipelines and builtins', () => {
   it('index reaches into slices and maps, several levels deep', () => {
     expect(render('{{index . "a" 1 "b"}}', { a: [0, { b: 'deep' }] })).toBe('deep');
     const e = failure(() => render('{{index .a 5}}', { a: [1] }));
-    expect(e.message).toBe('template: x:1:2: executing "x" at <index .a 5>: error calling index: index out of range: 5');
+    expect(e.message).toBe(
+      'template: x:1:2: executing "x" at <index .a 5>: error calling index: index out of range: 5',
+    );
   });
   it('slice cuts strings and slices', () => {
     expect(render('{{slice "abcdef" 1 3}} {{slice . 1}}', [1, 2, 3])).toBe('bc [2 3]');
@@ -217,7 +236,9 @@ describe('printf', () => {
   ];
   for (const [format, args, want] of cases) {
     it(`formats ${JSON.stringify(format)} like Go`, () => {
-      const t = Template.parse(`{{printf ${JSON.stringify(format)} ${args.map((_, i) => `(index .a ${i})`).join(' ')}}}`);
+      const t = Template.parse(
+        `{{printf ${JSON.stringify(format)} ${args.map((_, i) => `(index .a ${i})`).join(' ')}}}`,
+      );
       expect(t.execute({ a: args })).toBe(want);
     });
   }

@@ -50,10 +50,20 @@ type Final = unknown;
 
 class ExecAbort extends Error {}
 
-export function execute(trees: Map<string, TreeInfo>, name: string, data: unknown, funcs: FuncMap, opts: ExecOptions = {}): string {
+export function execute(
+  trees: Map<string, TreeInfo>,
+  name: string,
+  data: unknown,
+  funcs: FuncMap,
+  opts: ExecOptions = {},
+): string {
   const tree = trees.get(name);
   if (!tree) {
-    throw new TemplateError('exec', `template: no template "${name}" defined`, { templateName: name, line: 0, column: 0 });
+    throw new TemplateError('exec', `template: no template "${name}" defined`, {
+      templateName: name,
+      line: 0,
+      column: 0,
+    });
   }
   const st = new ExecState(trees, funcs, opts, name, tree);
   st.vars.push({ name: '$', value: data });
@@ -91,11 +101,16 @@ class ExecState {
     let ctx = nodeString(node);
     if (ctx.length > 20) ctx = ctx.slice(0, 20) + '...';
     const where = `${this.tree.parseName}:${line}:${column}`;
-    throw new TemplateError('exec', `template: ${where}: executing "${this.tmplName}" at <${ctx}>: ${msg}`, {
-      templateName: this.tree.parseName,
-      line,
-      column,
-    }, { cause });
+    throw new TemplateError(
+      'exec',
+      `template: ${where}: executing "${this.tmplName}" at <${ctx}>: ${msg}`,
+      {
+        templateName: this.tree.parseName,
+        line,
+        column,
+      },
+      { cause },
+    );
   }
 
   // ---- variables ------------------------------------------------------------------------------
@@ -197,7 +212,8 @@ class ExecState {
           break;
         }
         case 'int': {
-          if (node.pipe.decl.length > 1) this.fail(node.pipe, `can't use ${printValue(val)} to iterate over more than one variable`);
+          if (node.pipe.decl.length > 1)
+            this.fail(node.pipe, `can't use ${printValue(val)} to iterate over more than one variable`);
           for (let i = 0; i < (val as number); i++) if (one(i, i)) break;
           break;
         }
@@ -285,7 +301,8 @@ class ExecState {
   }
 
   private notAFunction(cmd: CommandNode, final: Final): void {
-    if (cmd.args.length > 1 || final !== NO_FINAL) this.fail(cmd, `can't give argument to non-function ${nodeString(cmd.args[0]!)}`);
+    if (cmd.args.length > 1 || final !== NO_FINAL)
+      this.fail(cmd, `can't give argument to non-function ${nodeString(cmd.args[0]!)}`);
   }
 
   private evalArg(dot: unknown, arg: ArgNode): unknown {
@@ -325,13 +342,27 @@ class ExecState {
     return this.evalFieldChain(dot, pipe, chain, chain.fields, cmd, final);
   }
 
-  private evalFieldChain(dot: unknown, receiver: unknown, node: FieldNode | VariableNode | ChainNode, idents: string[], cmd: CommandNode | null, final: Final): unknown {
+  private evalFieldChain(
+    dot: unknown,
+    receiver: unknown,
+    node: FieldNode | VariableNode | ChainNode,
+    idents: string[],
+    cmd: CommandNode | null,
+    final: Final,
+  ): unknown {
     let r = receiver;
     for (const ident of idents.slice(0, -1)) r = this.evalField(dot, ident, node, null, NO_FINAL, r);
     return this.evalField(dot, idents[idents.length - 1]!, node, cmd, final, r);
   }
 
-  private evalField(dot: unknown, name: string, node: FieldNode | VariableNode | ChainNode, cmd: CommandNode | null, final: Final, receiver: unknown): unknown {
+  private evalField(
+    dot: unknown,
+    name: string,
+    node: FieldNode | VariableNode | ChainNode,
+    cmd: CommandNode | null,
+    final: Final,
+    receiver: unknown,
+  ): unknown {
     const hasArgs = (cmd !== null && cmd.args.length > 1) || final !== NO_FINAL;
     if (receiver === undefined) {
       if (this.missingKeyError) this.fail(node, `nil data; no entry for key "${name}"`);
@@ -372,7 +403,12 @@ class ExecState {
     const n = argNodes.length + (final !== NO_FINAL ? 1 : 0);
     const where = cmd ?? node;
     if ((spec.minArgs !== undefined && n < spec.minArgs) || (spec.maxArgs !== undefined && n > spec.maxArgs)) {
-      const want = spec.minArgs === spec.maxArgs ? `${spec.minArgs}` : spec.maxArgs === Infinity ? `at least ${spec.minArgs}` : `${spec.minArgs} to ${spec.maxArgs}`;
+      const want =
+        spec.minArgs === spec.maxArgs
+          ? `${spec.minArgs}`
+          : spec.maxArgs === Infinity
+            ? `at least ${spec.minArgs}`
+            : `${spec.minArgs} to ${spec.maxArgs}`;
       this.fail(where, `wrong number of args for ${node.name}: want ${want} got ${n}`);
     }
     if (spec.shortCircuit) {

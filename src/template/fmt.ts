@@ -124,7 +124,13 @@ export function sprintf(format: string, args: unknown[]): string {
     out += formatArg(args[argi++], verb, spec);
   }
   if (argi < args.length) {
-    out += '%!(EXTRA ' + args.slice(argi).map((a) => `${typeName(a)}=${formatValue(a, 'v', noSpec)}`).join(', ') + ')';
+    out +=
+      '%!(EXTRA ' +
+      args
+        .slice(argi)
+        .map((a) => `${typeName(a)}=${formatValue(a, 'v', noSpec)}`)
+        .join(', ') +
+      ')';
   }
   return out;
 }
@@ -195,7 +201,8 @@ function pad(s: string, spec: Spec, zeroOk = true): string {
 /** Pads a number, putting zero padding after the sign as Go does. */
 function padNumber(sign: string, digits: string, spec: Spec): string {
   const w = spec.width ?? 0;
-  if (spec.zero && !spec.minus && w > sign.length + digits.length) return sign + '0'.repeat(w - sign.length - digits.length) + digits;
+  if (spec.zero && !spec.minus && w > sign.length + digits.length)
+    return sign + '0'.repeat(w - sign.length - digits.length) + digits;
   return pad(sign + digits, spec, false);
 }
 
@@ -308,7 +315,12 @@ function formatG(abs: number, prec: number | undefined): string {
     digits = m!.replace('.', '').replace(/0+$/, '') || '0';
     exp = parseInt(e!, 10);
   }
-  const eprec = prec === undefined ? 6 : Math.max(prec, 1) > digits.length && digits.length >= exp + 1 ? digits.length : Math.max(prec, 1);
+  const eprec =
+    prec === undefined
+      ? 6
+      : Math.max(prec, 1) > digits.length && digits.length >= exp + 1
+        ? digits.length
+        : Math.max(prec, 1);
   if (exp < -4 || exp >= eprec) {
     const mant = digits.length > 1 ? digits[0] + '.' + digits.slice(1) : digits;
     return mant + 'e' + (exp < 0 ? '-' : '+') + String(Math.abs(exp)).padStart(2, '0');
@@ -319,10 +331,21 @@ function formatG(abs: number, prec: number | undefined): string {
 }
 
 function formatString(s: string, verb: string, spec: Spec): string {
-  if (spec.prec !== undefined && (verb === 's' || verb === 'v' || verb === 'q')) s = [...s].slice(0, spec.prec).join('');
+  if (spec.prec !== undefined && (verb === 's' || verb === 'v' || verb === 'q'))
+    s = [...s].slice(0, spec.prec).join('');
   switch (verb) {
     case 'q':
-      return pad(spec.sharp && !s.includes('`') && ![...s].some((c) => { const n = c.codePointAt(0)!; return (n < 0x20 && n !== 0x09 && n !== 0x0a) || n === 0x7f; }) ? '`' + s + '`' : goQuote(s), spec);
+      return pad(
+        spec.sharp &&
+          !s.includes('`') &&
+          ![...s].some((c) => {
+            const n = c.codePointAt(0)!;
+            return (n < 0x20 && n !== 0x09 && n !== 0x0a) || n === 0x7f;
+          })
+          ? '`' + s + '`'
+          : goQuote(s),
+        spec,
+      );
     case 'x':
     case 'X': {
       const bytes = Buffer.from(s, 'utf8');
@@ -351,7 +374,16 @@ function quoteRune(n: number): string {
   return "'" + escapeChar(String.fromCodePoint(n), "'") + "'";
 }
 
-const ESC: Record<string, string> = { '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v', '\\': '\\\\' };
+const ESC: Record<string, string> = {
+  '\x07': '\\a',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\v': '\\v',
+  '\\': '\\\\',
+};
 
 function escapeChar(ch: string, quote: string): string {
   if (ch === quote) return '\\' + ch;
@@ -359,7 +391,14 @@ function escapeChar(ch: string, quote: string): string {
   if (esc) return esc;
   const cp = ch.codePointAt(0)!;
   if (cp < 0x20 || cp === 0x7f) return '\\x' + cp.toString(16).padStart(2, '0');
-  if ((cp >= 0x80 && cp < 0xa0) || cp === 0xad || (cp >= 0xd800 && cp < 0xe000) || cp === 0x2028 || cp === 0x2029 || cp === 0xfeff) {
+  if (
+    (cp >= 0x80 && cp < 0xa0) ||
+    cp === 0xad ||
+    (cp >= 0xd800 && cp < 0xe000) ||
+    cp === 0x2028 ||
+    cp === 0x2029 ||
+    cp === 0xfeff
+  ) {
     return cp > 0xffff ? '\\U' + cp.toString(16).padStart(8, '0') : '\\u' + cp.toString(16).padStart(4, '0');
   }
   return ch;

@@ -5,7 +5,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { arity, type FuncMap } from './builtins.js';
-import { dependencyKey, type Dependency, type KVPair, type ServiceInstance, type ServiceProvider, type TemplateData, type VariableMeta } from './data.js';
+import {
+  dependencyKey,
+  type Dependency,
+  type KVPair,
+  type ServiceInstance,
+  type ServiceProvider,
+  type TemplateData,
+  type VariableMeta,
+} from './data.js';
 import { goMap, goStruct, markStructClass, StringMap } from './values.js';
 
 /** Per-render state shared by the data functions. */
@@ -40,7 +48,12 @@ const SERVICE_RE = /^(?:([\w=:.-]+)\.)?([\w-]+)(?:@([\w.-]+))?(?:~([\w.-]+))?$/;
 const HEALTH = new Set(['any', 'passing', 'warning', 'critical', 'maintenance']);
 
 /** Parses consul-template's `<TAG>.<NAME>@<DC>~<NEAR>|<FILTER>` plus optional filter arguments. */
-export function parseServiceQuery(provider: ServiceProvider, namespace: string, query: string, filterArgs: string[] = []): Dependency & { kind: 'service' } {
+export function parseServiceQuery(
+  provider: ServiceProvider,
+  namespace: string,
+  query: string,
+  filterArgs: string[] = [],
+): Dependency & { kind: 'service' } {
   let q = query;
   const filters: string[] = [];
   const bar = q.indexOf('|');
@@ -167,7 +180,15 @@ function lookupServices(ctx: RenderContext, provider: ServiceProvider, args: unk
   }
   const dep = parseServiceQuery(provider, ctx.namespace, rest[0] ?? '', rest.slice(1));
   record(ctx, dep);
-  const found = ctx.data.services({ provider, name: dep.name, tag: dep.tag, dc: dep.dc, namespace: dep.namespace, healthy: dep.healthy, statuses: dep.statuses });
+  const found = ctx.data.services({
+    provider,
+    name: dep.name,
+    tag: dep.tag,
+    dc: dep.dc,
+    namespace: dep.namespace,
+    healthy: dep.healthy,
+    statuses: dep.statuses,
+  });
   if (found === undefined) {
     missing(ctx, dep);
     return [];
@@ -175,7 +196,10 @@ function lookupServices(ctx: RenderContext, provider: ServiceProvider, args: unk
   let list = found.filter((s) => passesFilter(s, dep));
   // Stable output: consul-template sorts by node then ID so re-renders do not reorder.
   list.sort((a, b) => cmp(a.Node ?? a.NodeID ?? '', b.Node ?? b.NodeID ?? '') || cmp(a.ID, b.ID));
-  if (pick) list = [...list].sort((a, b) => fnv1a(pick!.key + a.ID) - fnv1a(pick!.key + b.ID)).slice(0, Math.max(0, pick.count));
+  if (pick)
+    list = [...list]
+      .sort((a, b) => fnv1a(pick!.key + a.ID) - fnv1a(pick!.key + b.ID))
+      .slice(0, Math.max(0, pick.count));
   return provider === 'nomad' ? list.map((x) => new NomadService(x)) : list.map((x) => new HealthService(x));
 }
 
@@ -197,7 +221,12 @@ function lookupServiceNames(ctx: RenderContext, provider: ServiceProvider, query
   }
   return [...found]
     .sort((a, b) => cmp(a.Name, b.Name))
-    .map((s) => goStruct({ Name: s.Name, Tags: [...s.Tags].sort(), Namespace: s.Namespace ?? ctx.namespace }, provider === 'nomad' ? '*dependency.NomadServicesSnippet' : '*dependency.CatalogSnippet'));
+    .map((s) =>
+      goStruct(
+        { Name: s.Name, Tags: [...s.Tags].sort(), Namespace: s.Namespace ?? ctx.namespace },
+        provider === 'nomad' ? '*dependency.NomadServicesSnippet' : '*dependency.CatalogSnippet',
+      ),
+    );
 }
 
 function splitDc(q: string): { path: string; dc: string } {
@@ -270,7 +299,8 @@ function byKey([a]: [string, unknown], [b]: [string, unknown]): number {
 
 export class NomadVarItems {
   constructor(items: Record<string, string>, meta: VariableMeta) {
-    for (const [k, v] of Object.entries(items).sort(byKey)) (this as unknown as Record<string, unknown>)[k] = new NomadVarItem(k, v);
+    for (const [k, v] of Object.entries(items).sort(byKey))
+      (this as unknown as Record<string, unknown>)[k] = new NomadVarItem(k, v);
     Object.defineProperty(this, META, { value: meta, enumerable: false });
     goMap(this, new NomadVarItem('', ''));
   }
@@ -397,6 +427,23 @@ export function dataFuncs(current: () => RenderContext): FuncMap {
 }
 
 export const DATA_FUNC_NAMES = [
-  'service', 'connect', 'nomadService', 'services', 'nomadServices', 'key', 'keyExists', 'keyOrDefault', 'ls', 'safeLs',
-  'tree', 'safeTree', 'nomadVar', 'nomadVarExists', 'nomadVarList', 'env', 'mustEnv', 'envOrDefault', 'file',
+  'service',
+  'connect',
+  'nomadService',
+  'services',
+  'nomadServices',
+  'key',
+  'keyExists',
+  'keyOrDefault',
+  'ls',
+  'safeLs',
+  'tree',
+  'safeTree',
+  'nomadVar',
+  'nomadVarExists',
+  'nomadVarList',
+  'env',
+  'mustEnv',
+  'envOrDefault',
+  'file',
 ];

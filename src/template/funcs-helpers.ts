@@ -66,7 +66,8 @@ function parseGoBool(s: string): boolean {
 function parseGoInt(s: string, unsigned: boolean): number {
   if (s === '') return 0;
   const fn = unsigned ? 'ParseUint' : 'ParseInt';
-  if (!(unsigned ? /^\+?[0-9]+$/ : /^[+-]?[0-9]+$/).test(s)) throw new Error(`strconv.${fn}: parsing ${JSON.stringify(s)}: invalid syntax`);
+  if (!(unsigned ? /^\+?[0-9]+$/ : /^[+-]?[0-9]+$/).test(s))
+    throw new Error(`strconv.${fn}: parsing ${JSON.stringify(s)}: invalid syntax`);
   const n = Number(s);
   if (!Number.isSafeInteger(n)) throw new Error(`strconv.${fn}: parsing ${JSON.stringify(s)}: value out of range`);
   return n;
@@ -255,8 +256,14 @@ export function helperFuncs(now: () => Date, scratch: () => Scratch = () => new 
       const t = str(s, 'split').trim();
       return t === '' ? [] : t.split(str(sep, 'split'));
     }),
-    join: arity(2, 2, (sep: unknown, l: unknown) => list(l, 'join').map((e) => str(e, 'join')).join(str(sep, 'join'))),
-    replaceAll: arity(3, 3, (from: unknown, to: unknown, s: unknown) => str(s, 'replaceAll').split(str(from, 'replaceAll')).join(str(to, 'replaceAll'))),
+    join: arity(2, 2, (sep: unknown, l: unknown) =>
+      list(l, 'join')
+        .map((e) => str(e, 'join'))
+        .join(str(sep, 'join')),
+    ),
+    replaceAll: arity(3, 3, (from: unknown, to: unknown, s: unknown) =>
+      str(s, 'replaceAll').split(str(from, 'replaceAll')).join(str(to, 'replaceAll')),
+    ),
     regexReplaceAll: arity(3, 3, (re: unknown, repl: unknown, s: unknown) =>
       goRegexp(str(re, 'regexReplaceAll')).replaceAll(str(s, 'regexReplaceAll'), str(repl, 'regexReplaceAll')),
     ),
@@ -285,27 +292,44 @@ export function helperFuncs(now: () => Date, scratch: () => Scratch = () => new 
     }),
     contains: arity(2, 2, (needle: unknown, haystack: unknown) => inList(haystack, needle)),
     in: arity(2, 2, (haystack: unknown, needle: unknown) => inList(haystack, needle)),
-    containsAny: arity(2, 2, (needles: unknown, haystack: unknown) => list(needles, 'containsAny').some((n) => inList(haystack, n))),
-    containsAll: arity(2, 2, (needles: unknown, haystack: unknown) => list(needles, 'containsAll').every((n) => inList(haystack, n))),
-    containsNone: arity(2, 2, (needles: unknown, haystack: unknown) => !list(needles, 'containsNone').some((n) => inList(haystack, n))),
-    containsNotAll: arity(2, 2, (needles: unknown, haystack: unknown) => list(needles, 'containsNotAll').some((n) => !inList(haystack, n))),
+    containsAny: arity(2, 2, (needles: unknown, haystack: unknown) =>
+      list(needles, 'containsAny').some((n) => inList(haystack, n)),
+    ),
+    containsAll: arity(2, 2, (needles: unknown, haystack: unknown) =>
+      list(needles, 'containsAll').every((n) => inList(haystack, n)),
+    ),
+    containsNone: arity(
+      2,
+      2,
+      (needles: unknown, haystack: unknown) => !list(needles, 'containsNone').some((n) => inList(haystack, n)),
+    ),
+    containsNotAll: arity(2, 2, (needles: unknown, haystack: unknown) =>
+      list(needles, 'containsNotAll').some((n) => !inList(haystack, n)),
+    ),
     byKey: arity(1, 1, byKey),
     byTag: arity(1, 1, byTag),
-    explode: arity(1, 1, (pairs: unknown) => explodeEntries((list(pairs, 'explode') as Array<{ Key: string; Value: string }>).map((p) => [p.Key, p.Value]))),
+    explode: arity(1, 1, (pairs: unknown) =>
+      explodeEntries((list(pairs, 'explode') as Array<{ Key: string; Value: string }>).map((p) => [p.Key, p.Value])),
+    ),
     explodeMap: arity(1, 1, (m: unknown) => {
       if (kindOf(m) !== 'map') throw new Error(`explodeMap: expected a map, got ${typeName(m)}`);
       return explodeEntries(sortedKeys(m as object).map((k) => [k, mapGet(m as object, k)]));
     }),
     base64Encode: arity(1, 1, (s: unknown) => Buffer.from(str(s, 'base64Encode'), 'utf8').toString('base64')),
     base64Decode: arity(1, 1, (s: unknown) => decodeBase64(str(s, 'base64Decode'), false)),
-    base64URLEncode: arity(1, 1, (s: unknown) => Buffer.from(str(s, 'base64URLEncode'), 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_')),
+    base64URLEncode: arity(1, 1, (s: unknown) =>
+      Buffer.from(str(s, 'base64URLEncode'), 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_'),
+    ),
     base64URLDecode: arity(1, 1, (s: unknown) => decodeBase64(str(s, 'base64URLDecode'), true)),
     sha256Hex: arity(1, 1, (s: unknown) => createHash('sha256').update(str(s, 'sha256Hex')).digest('hex')),
     md5sum: arity(1, 1, (s: unknown) => createHash('md5').update(str(s, 'md5sum')).digest('hex')),
-    hmacSHA256Hex: arity(2, 2, (msg: unknown, secret: unknown) => createHmac('sha256', str(secret, 'hmacSHA256Hex')).update(str(msg, 'hmacSHA256Hex')).digest('hex')),
+    hmacSHA256Hex: arity(2, 2, (msg: unknown, secret: unknown) =>
+      createHmac('sha256', str(secret, 'hmacSHA256Hex')).update(str(msg, 'hmacSHA256Hex')).digest('hex'),
+    ),
     loop: arity(1, 2, loop),
     indent: arity(2, 2, (n: unknown, s: unknown) => {
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new Error('indent value must be a positive integer');
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0)
+        throw new Error('indent value must be a positive integer');
       const pad = ' '.repeat(n);
       return pad + str(s, 'indent').replace(/\n/g, '\n' + pad);
     }),

@@ -3,7 +3,13 @@
  * KV, variable and environment data through the TemplateData interface, and a watch loop for re-rendering.
  */
 export { Template, TemplateCache, defaultTemplateCache, type TemplateParseOptions } from './template.js';
-export { TemplateRunner, nomadTemplateSettings, type TemplateRunnerConfig, type RenderResult, type NomadTemplateSettings } from './runner.js';
+export {
+  TemplateRunner,
+  nomadTemplateSettings,
+  type TemplateRunnerConfig,
+  type RenderResult,
+  type NomadTemplateSettings,
+} from './runner.js';
 export { watchTemplate, systemClock, type Clock, type WaitForChange, type WatchOptions } from './watch.js';
 export {
   dependencyKey,
@@ -21,7 +27,14 @@ export {
 } from './data.js';
 export { TemplateError, isTemplateError, type TemplateErrorPhase } from './errors.js';
 export { arity, builtinFuncs, type FuncMap, type FuncSpec, type TemplateFunc } from './builtins.js';
-export { parseServiceQuery, resolveConfined, HealthService, NomadService, NomadVarItem, NomadVarItems } from './funcs-data.js';
+export {
+  parseServiceQuery,
+  resolveConfined,
+  HealthService,
+  NomadService,
+  NomadVarItem,
+  NomadVarItems,
+} from './funcs-data.js';
 export { goJSON, Scratch } from './funcs-helpers.js';
 export { sprintf, sprint, sprintln } from './fmt.js';
 export { formatGoTime } from './golayout.js';

@@ -41,7 +41,18 @@ export interface Token {
   pos: number;
 }
 
-export const KEYWORDS = new Set(['block', 'break', 'continue', 'define', 'else', 'end', 'if', 'range', 'template', 'with']);
+export const KEYWORDS = new Set([
+  'block',
+  'break',
+  'continue',
+  'define',
+  'else',
+  'end',
+  'if',
+  'range',
+  'template',
+  'with',
+]);
 
 export class LexError extends Error {
   constructor(
@@ -109,7 +120,8 @@ class Lexer {
   /** Matches a closing delimiter at the current position, with or without its trim marker. */
   private atRightDelim(): { trim: boolean; len: number } | null {
     const { input, pos, right } = this;
-    if (isSpace(input[pos] ?? '') && input.startsWith('-' + right, pos + 1)) return { trim: true, len: 2 + right.length };
+    if (isSpace(input[pos] ?? '') && input.startsWith('-' + right, pos + 1))
+      return { trim: true, len: 2 + right.length };
     if (input.startsWith(right, pos)) return { trim: false, len: right.length };
     return null;
   }
@@ -218,7 +230,8 @@ class Lexer {
     let p = start + 1;
     for (;;) {
       const c = this.input[p];
-      if (c === undefined || c === '\n') throw new LexError(q === '"' ? 'unterminated quoted string' : 'unterminated character constant', start);
+      if (c === undefined || c === '\n')
+        throw new LexError(q === '"' ? 'unterminated quoted string' : 'unterminated character constant', start);
       if (c === '\\') p += 2;
       else if (c === q) return p + 1;
       else p++;
@@ -226,12 +239,16 @@ class Lexer {
   }
 
   private scanNumber(start: number): number {
-    const m = /^[+-]?(0[xX][0-9a-fA-F_]*(\.[0-9a-fA-F_]*)?([pP][+-]?[0-9_]+)?|0[oO][0-7_]+|0[bB][01_]+|[0-9_]*\.?[0-9_]*([eE][+-]?[0-9_]+)?)i?/.exec(
-      this.input.slice(start, start + 200),
-    );
+    const m =
+      /^[+-]?(0[xX][0-9a-fA-F_]*(\.[0-9a-fA-F_]*)?([pP][+-]?[0-9_]+)?|0[oO][0-7_]+|0[bB][01_]+|[0-9_]*\.?[0-9_]*([eE][+-]?[0-9_]+)?)i?/.exec(
+        this.input.slice(start, start + 200),
+      );
     const e = start + (m ? m[0].length : 0);
     if (e === start || !this.atTerminator(e)) {
-      throw new LexError(`bad number syntax: ${JSON.stringify(this.input.slice(start, Math.max(e, start + 1)))}`, start);
+      throw new LexError(
+        `bad number syntax: ${JSON.stringify(this.input.slice(start, Math.max(e, start + 1)))}`,
+        start,
+      );
     }
     return e;
   }

@@ -3,7 +3,17 @@
  * hold their data locally (it is also the reference for what an implementation must do). Every mutation bumps
  * one index and wakes the waiters whose dependencies it touches; nothing polls.
  */
-import { dependencyKey, type Dependency, type KVPair, type NomadVariable, type ServiceInstance, type ServiceQuery, type ServiceSummary, type TemplateData, type VariableMeta } from './data.js';
+import {
+  dependencyKey,
+  type Dependency,
+  type KVPair,
+  type NomadVariable,
+  type ServiceInstance,
+  type ServiceQuery,
+  type ServiceSummary,
+  type TemplateData,
+  type VariableMeta,
+} from './data.js';
 import type { WaitForChange } from './watch.js';
 
 export interface MemoryTemplateDataInit {
@@ -29,7 +39,8 @@ export class MemoryTemplateData implements TemplateData {
     for (const [k, v] of Object.entries(init.kv ?? {})) this.putKV(k, v);
     for (const [p, items] of Object.entries(init.variables ?? {})) this.putVariable(p, items);
     const env = init.env ?? {};
-    this.envLookup = typeof env === 'function' ? env : (n) => (Object.prototype.hasOwnProperty.call(env, n) ? env[n] : undefined);
+    this.envLookup =
+      typeof env === 'function' ? env : (n) => (Object.prototype.hasOwnProperty.call(env, n) ? env[n] : undefined);
   }
 
   // ---- mutations ------------------------------------------------------------------------------
@@ -68,7 +79,14 @@ export class MemoryTemplateData implements TemplateData {
     const now = index * 1000;
     this.vars_.set(key, {
       items: { ...items },
-      meta: { Namespace: namespace, Path: path, CreateIndex: prev?.meta.CreateIndex ?? index, ModifyIndex: index, CreateTime: prev?.meta.CreateTime ?? now, ModifyTime: now },
+      meta: {
+        Namespace: namespace,
+        Path: path,
+        CreateIndex: prev?.meta.CreateIndex ?? index,
+        ModifyIndex: index,
+        CreateTime: prev?.meta.CreateTime ?? now,
+        ModifyTime: now,
+      },
     });
     this.bump(`var:${key}`);
   }
@@ -81,7 +99,12 @@ export class MemoryTemplateData implements TemplateData {
   // ---- TemplateData ---------------------------------------------------------------------------
 
   services(q: ServiceQuery): ServiceInstance[] {
-    return this.services_.filter((s) => s.Name === q.name && (s.Namespace ?? 'default') === q.namespace && (!q.dc || !s.Datacenter || s.Datacenter === q.dc));
+    return this.services_.filter(
+      (s) =>
+        s.Name === q.name &&
+        (s.Namespace ?? 'default') === q.namespace &&
+        (!q.dc || !s.Datacenter || s.Datacenter === q.dc),
+    );
   }
 
   serviceNames(q: { namespace: string }): ServiceSummary[] {
@@ -115,7 +138,9 @@ export class MemoryTemplateData implements TemplateData {
   }
 
   variableList(prefix: string, namespace: string): VariableMeta[] {
-    return [...this.vars_.values()].filter((v) => v.meta.Namespace === namespace && v.meta.Path.startsWith(prefix)).map((v) => ({ ...v.meta }));
+    return [...this.vars_.values()]
+      .filter((v) => v.meta.Namespace === namespace && v.meta.Path.startsWith(prefix))
+      .map((v) => ({ ...v.meta }));
   }
 
   env(name: string): string | undefined {
@@ -126,7 +151,8 @@ export class MemoryTemplateData implements TemplateData {
     const prefix = entityPrefix(dep);
     if (prefix === null) return 1;
     let max = 1;
-    for (const [k, v] of this.changed) if ((prefix.exact ? k === prefix.key : k.startsWith(prefix.key)) && v > max) max = v;
+    for (const [k, v] of this.changed)
+      if ((prefix.exact ? k === prefix.key : k.startsWith(prefix.key)) && v > max) max = v;
     return max;
   }
 

@@ -11,41 +11,53 @@ import type { Template as TemplateSpec } from '../structs/index.js';
 describe('properties', () => {
   it('copies any text without delimiters through unchanged', () => {
     fc.assert(
-      fc.property(fc.string().filter((s) => !s.includes('{{')), (s) => {
-        expect(Template.parse(s).execute(null)).toBe(s);
-      }),
+      fc.property(
+        fc.string().filter((s) => !s.includes('{{')),
+        (s) => {
+          expect(Template.parse(s).execute(null)).toBe(s);
+        },
+      ),
     );
   });
   it('prints any string value as itself and round-trips it through toJSON', () => {
     const t = new TemplateRunner({ text: '{{ env "V" }}|{{ env "V" | toJSON }}' });
     fc.assert(
-      fc.property(fc.string().filter((s) => !s.includes('|')), (s) => {
-        const [plain, json] = t.render(new MemoryTemplateData({ env: { V: s } })).output.split('|');
-        expect(plain).toBe(s);
-        expect(JSON.parse(json!)).toBe(s);
-      }),
+      fc.property(
+        fc.string().filter((s) => !s.includes('|')),
+        (s) => {
+          const [plain, json] = t.render(new MemoryTemplateData({ env: { V: s } })).output.split('|');
+          expect(plain).toBe(s);
+          expect(JSON.parse(json!)).toBe(s);
+        },
+      ),
     );
   });
   it('ranges over every element of a list, in order, and over map keys sorted', () => {
     const t = Template.parse('{{range $i, $v := .l}}{{$i}}:{{$v}},{{end}}|{{range $k, $v := .m}}{{$k}},{{end}}');
     fc.assert(
-      fc.property(fc.array(fc.integer()), fc.dictionary(fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'Z', '1') }), fc.integer()), (l, m) => {
-        const [left, right] = t.execute({ l, m }).split('|');
-        expect(left).toBe(l.map((v, i) => `${i}:${v},`).join(''));
-        expect(right).toBe(
-          Object.keys(m)
-            .sort()
-            .map((k) => `${k},`)
-            .join(''),
-        );
-      }),
+      fc.property(
+        fc.array(fc.integer()),
+        fc.dictionary(fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'Z', '1') }), fc.integer()),
+        (l, m) => {
+          const [left, right] = t.execute({ l, m }).split('|');
+          expect(left).toBe(l.map((v, i) => `${i}:${v},`).join(''));
+          expect(right).toBe(
+            Object.keys(m)
+              .sort()
+              .map((k) => `${k},`)
+              .join(''),
+          );
+        },
+      ),
     );
   });
 });
 
 describe('parsing details', () => {
   it('keeps the first non-empty definition and rejects a second one', () => {
-    expect(() => Template.parse('{{define "a"}}1{{end}}{{define "a"}}2{{end}}')).toThrow(/multiple definition of template "a"/);
+    expect(() => Template.parse('{{define "a"}}1{{end}}{{define "a"}}2{{end}}')).toThrow(
+      /multiple definition of template "a"/,
+    );
     expect(Template.parse('{{define "a"}} {{end}}{{define "a"}}2{{end}}{{template "a"}}').execute(null)).toBe('2');
   });
   it('rejects else-if inside with, and constants as later pipeline stages', () => {
@@ -78,19 +90,53 @@ describe('Nomad integration helpers', () => {
   it('resolves node fields and attributes through env, with the task env first', () => {
     const env = taskEnvLookup(
       { NOMAD_TASK_NAME: 't', 'attr.cpu.numcores': 'override' },
-      { ID: 'id', Name: 'n1', Datacenter: 'dc9', NodeClass: 'c', Attributes: { 'cpu.numcores': '8', 'kernel.name': 'linux' }, Meta: { rack: 'r1' } },
+      {
+        ID: 'id',
+        Name: 'n1',
+        Datacenter: 'dc9',
+        NodeClass: 'c',
+        Attributes: { 'cpu.numcores': '8', 'kernel.name': 'linux' },
+        Meta: { rack: 'r1' },
+      },
     );
-    expect(['NOMAD_TASK_NAME', 'node.unique.id', 'node.unique.name', 'node.datacenter', 'node.class', 'attr.kernel.name', 'attr.cpu.numcores', 'meta.rack', 'nope'].map(env)).toEqual([
-      't', 'id', 'n1', 'dc9', 'c', 'linux', 'override', 'r1', undefined,
-    ]);
+    expect(
+      [
+        'NOMAD_TASK_NAME',
+        'node.unique.id',
+        'node.unique.name',
+        'node.datacenter',
+        'node.class',
+        'attr.kernel.name',
+        'attr.cpu.numcores',
+        'meta.rack',
+        'nope',
+      ].map(env),
+    ).toEqual(['t', 'id', 'n1', 'dc9', 'c', 'linux', 'override', 'r1', undefined]);
   });
   it('converts a job template block to render settings in milliseconds', () => {
     const spec = {
-      SourcePath: '', DestPath: 'local/x', EmbeddedTmpl: '', ChangeMode: 'signal', ChangeSignal: 'SIGHUP', Splay: 5e9, Perms: '0644',
-      LeftDelim: '', RightDelim: ']]', Envvars: true, ErrMissingKey: true, Wait: { Min: 2e9, Max: 10e9 },
+      SourcePath: '',
+      DestPath: 'local/x',
+      EmbeddedTmpl: '',
+      ChangeMode: 'signal',
+      ChangeSignal: 'SIGHUP',
+      Splay: 5e9,
+      Perms: '0644',
+      LeftDelim: '',
+      RightDelim: ']]',
+      Envvars: true,
+      ErrMissingKey: true,
+      Wait: { Min: 2e9, Max: 10e9 },
     } as TemplateSpec;
     expect(nomadTemplateSettings(spec)).toEqual({
-      leftDelim: '{{', rightDelim: ']]', errorOnMissingKey: true, splayMs: 5000, wait: { minMs: 2000, maxMs: 10000 }, once: false, env: true, changeMode: 'signal',
+      leftDelim: '{{',
+      rightDelim: ']]',
+      errorOnMissingKey: true,
+      splayMs: 5000,
+      wait: { minMs: 2000, maxMs: 10000 },
+      once: false,
+      env: true,
+      changeMode: 'signal',
     });
   });
   it('formats Go layouts including fractional seconds and 12-hour clocks', () => {

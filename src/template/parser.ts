@@ -101,7 +101,8 @@ class Parser {
 
   private addTree(name: string, list: ListNode, pos: number): void {
     const existing = this.trees.get(name);
-    if (existing && !isEmptyList(existing) && !isEmptyList(list)) this.fail(`template: multiple definition of template "${name}"`, pos);
+    if (existing && !isEmptyList(existing) && !isEmptyList(list))
+      this.fail(`template: multiple definition of template "${name}"`, pos);
     if (!existing || isEmptyList(existing)) this.trees.set(name, list);
   }
 
@@ -271,7 +272,21 @@ class Parser {
         }
         return pipe;
       }
-      if (['bool', 'charConstant', 'dot', 'field', 'identifier', 'number', 'nil', 'rawString', 'string', 'variable', 'leftParen'].includes(t.type)) {
+      if (
+        [
+          'bool',
+          'charConstant',
+          'dot',
+          'field',
+          'identifier',
+          'number',
+          'nil',
+          'rawString',
+          'string',
+          'variable',
+          'leftParen',
+        ].includes(t.type)
+      ) {
         this.backup();
         pipe.cmds.push(this.command());
       } else this.unexpected(t, context);
@@ -295,7 +310,8 @@ class Parser {
     if (afterVar.type === 'char' && afterVar.val === ',' && context === 'range') {
       const v2 = this.nextNonSpace();
       const op = this.nextNonSpace();
-      if (v2.type !== 'variable' || (op.type !== 'declare' && op.type !== 'assign')) this.fail('range can only initialize variables', v.pos);
+      if (v2.type !== 'variable' || (op.type !== 'declare' && op.type !== 'assign'))
+        this.fail('range can only initialize variables', v.pos);
       pipe.isAssign = op.type === 'assign';
       pipe.decl.push(this.declareVar(v, pipe.isAssign), this.declareVar(v2, pipe.isAssign));
       return;

@@ -152,7 +152,12 @@ export class TemplateRunner {
    * Renders, loading missing data between passes, until nothing is missing (or `maxPasses`: a template whose
    * lookups depend on earlier lookups needs one pass per level).
    */
-  async renderComplete(data: TemplateData, loader: TemplateDataLoader | undefined, signal: AbortSignal, maxPasses = 10): Promise<RenderResult> {
+  async renderComplete(
+    data: TemplateData,
+    loader: TemplateDataLoader | undefined,
+    signal: AbortSignal,
+    maxPasses = 10,
+  ): Promise<RenderResult> {
     let res = this.render(data);
     for (let pass = 1; pass < maxPasses && res.missing.length > 0 && loader; pass++) {
       signal.throwIfAborted();

@@ -31,7 +31,8 @@ const instance = (name: string, n: number, extra: Partial<ServiceInstance> = {})
 const upstream = (name: string, lines: string[]) => `upstream ${name} {\n${lines.map((l) => `  ${l}\n`).join('')}}`;
 const srv = (addr: string, port: number) => `server ${addr}:${port} max_fails=2 fail_timeout=30s;`;
 const nginxHead = '# Rendered by Drover from the service catalog; nginx reloads when it changes.\n';
-const nginxEnd = '\n\nserver {\n  listen 8081;\n  location / { proxy_pass http://web_pool; }\n  location /api/ { proxy_pass http://stats_pool/; }\n}\n';
+const nginxEnd =
+  '\n\nserver {\n  listen 8081;\n  location / { proxy_pass http://web_pool; }\n  location /api/ { proxy_pass http://stats_pool/; }\n}\n';
 
 describe('the seed nginx upstream template', () => {
   const runner = new TemplateRunner({ text: fixture('seed-nginx.conf.tpl'), name: 'default.conf' });
@@ -62,7 +63,13 @@ describe('the seed nginx upstream template', () => {
 
   it('falls back to the placeholder upstream when the catalog is empty', () => {
     const res = runner.render(new MemoryTemplateData());
-    expect(res.output).toBe(nginxHead + upstream('web_pool', ['server 127.0.0.1:9 down;']) + '\n\n' + upstream('stats_pool', ['server 127.0.0.1:9 down;']) + nginxEnd);
+    expect(res.output).toBe(
+      nginxHead +
+        upstream('web_pool', ['server 127.0.0.1:9 down;']) +
+        '\n\n' +
+        upstream('stats_pool', ['server 127.0.0.1:9 down;']) +
+        nginxEnd,
+    );
   });
 
   it('renders a 30-instance upstream from the parse cache', () => {
@@ -73,7 +80,12 @@ describe('the seed nginx upstream template', () => {
     const r1 = new TemplateRunner({ text, cache });
     const r2 = new TemplateRunner({ text, cache });
     expect(r2.template).toBe(r1.template);
-    expect(r1.render(data).output.split('\n').filter((l) => l.includes('max_fails')).length).toBe(30);
+    expect(
+      r1
+        .render(data)
+        .output.split('\n')
+        .filter((l) => l.includes('max_fails')).length,
+    ).toBe(30);
     const n = 300;
     const start = process.hrtime.bigint();
     for (let i = 0; i < n; i++) r1.render(data);
@@ -100,7 +112,9 @@ describe('the seed stats JSON template', () => {
         Meta: {},
       },
     );
-    const res = new TemplateRunner({ text: fixture('seed-gostats.json.tpl'), name: 'stats.json' }).render(new MemoryTemplateData({ env }));
+    const res = new TemplateRunner({ text: fixture('seed-gostats.json.tpl'), name: 'stats.json' }).render(
+      new MemoryTemplateData({ env }),
+    );
     expect(res.output).toBe('{"node":"nomad-client-1","port":23456,"cores":4,"dc":"dc1"}');
     expect(JSON.parse(res.output)).toEqual({ node: 'nomad-client-1', port: 23456, cores: 4, dc: 'dc1' });
     expect(res.deps).toEqual([]);
@@ -108,13 +122,20 @@ describe('the seed stats JSON template', () => {
 });
 
 describeConformance("Nomad's e2e job template-shared-alloc", () => {
-  const jobText = HAS_CONFORMANCE_DATA ? readConformanceText('e2e-jobs', 'consultemplate__template_shared_alloc.nomad') : '';
+  const jobText = HAS_CONFORMANCE_DATA
+    ? readConformanceText('e2e-jobs', 'consultemplate__template_shared_alloc.nomad')
+    : '';
   const embedded = [...jobText.matchAll(/data\s*=\s*<<(\w+)\n([\s\S]*?)\n\s*\1\n/g)].map((m) => m[2]! + '\n');
 
   it('renders every embedded template with the task environment', () => {
     expect(embedded.length).toBe(4);
     const outputs = ['raw_exec', 'docker'].flatMap((task) =>
-      embedded.map((text) => new TemplateRunner({ text }).render(new MemoryTemplateData({ env: { NOMAD_ALLOC_DIR: '/alloc', NOMAD_TASK_NAME: task } })).output),
+      embedded.map(
+        (text) =>
+          new TemplateRunner({ text }).render(
+            new MemoryTemplateData({ env: { NOMAD_ALLOC_DIR: '/alloc', NOMAD_TASK_NAME: task } }),
+          ).output,
+      ),
     );
     expect(new Set(outputs)).toEqual(new Set(['/alloc\n', 'HELLO_FROM=raw_exec\n', 'HELLO_FROM=docker\n']));
   });
@@ -128,7 +149,9 @@ describeConformance("Nomad's e2e job template-shared-alloc", () => {
       fs.writeFileSync(path.join(allocDir, 'hello-from-raw.env'), rendered);
       // The docker task's template has `source = "${NOMAD_ALLOC_DIR}/hello-from-raw.env"` and env = true.
       const source = fs.readFileSync(path.join(allocDir, 'hello-from-raw.env'), 'utf8');
-      const again = new TemplateRunner({ text: source }).render(new MemoryTemplateData({ env: { ...env, NOMAD_TASK_NAME: 'docker' } }));
+      const again = new TemplateRunner({ text: source }).render(
+        new MemoryTemplateData({ env: { ...env, NOMAD_TASK_NAME: 'docker' } }),
+      );
       expect(parseEnvFile(again.output)).toEqual({ HELLO_FROM: 'raw_exec' });
     } finally {
       fs.rmSync(allocDir, { recursive: true, force: true });

@@ -18,7 +18,12 @@ export interface TemplateParseOptions {
   extraFuncNames?: Iterable<string>;
 }
 
-const STANDARD_FUNCS = new Set<string>([...Object.keys(builtinFuncs), ...DATA_FUNC_NAMES, ...HELPER_FUNC_NAMES, 'executeTemplate']);
+const STANDARD_FUNCS = new Set<string>([
+  ...Object.keys(builtinFuncs),
+  ...DATA_FUNC_NAMES,
+  ...HELPER_FUNC_NAMES,
+  'executeTemplate',
+]);
 
 export class Template {
   private constructor(
@@ -43,7 +48,12 @@ export class Template {
     } catch (e) {
       if (!(e instanceof ParseError)) throw e;
       const { line, column } = lineCol(text, e.pos);
-      throw new TemplateError('parse', `template: ${name}:${line}:${column}: ${e.message}`, { templateName: name, line, column }, { cause: e });
+      throw new TemplateError(
+        'parse',
+        `template: ${name}:${line}:${column}: ${e.message}`,
+        { templateName: name, line, column },
+        { cause: e },
+      );
     }
   }
 
@@ -57,13 +67,19 @@ export class Template {
    * consul-template's functions come from funcs-data / funcs-helpers through the runner. Throws TemplateError.
    */
   execute(data: unknown, funcs: FuncMap = {}, opts: ExecOptions & { templateName?: string } = {}): string {
-    const all: FuncMap = funcs.executeTemplate ? funcs : { ...funcs, executeTemplate: this.executeTemplateFunc(() => all, opts) };
+    const all: FuncMap = funcs.executeTemplate
+      ? funcs
+      : { ...funcs, executeTemplate: this.executeTemplateFunc(() => all, opts) };
     return execute(this.trees, opts.templateName ?? this.name, data, all, opts);
   }
 
   /** consul-template's `executeTemplate name [dot]`: renders a defined template to a string. */
   executeTemplateFunc(funcs: () => FuncMap, opts: ExecOptions = {}): FuncSpec {
-    return { minArgs: 1, maxArgs: 2, fn: (name: unknown, dot?: unknown) => execute(this.trees, String(name), dot, funcs(), opts) };
+    return {
+      minArgs: 1,
+      maxArgs: 2,
+      fn: (name: unknown, dot?: unknown) => execute(this.trees, String(name), dot, funcs(), opts),
+    };
   }
 }
 
@@ -73,7 +89,13 @@ export class TemplateCache {
   constructor(private readonly max = 256) {}
 
   parse(text: string, opts: TemplateParseOptions = {}): Template {
-    const key = JSON.stringify([opts.name ?? 'template', opts.leftDelim ?? '', opts.rightDelim ?? '', [...(opts.extraFuncNames ?? [])].sort(), text]);
+    const key = JSON.stringify([
+      opts.name ?? 'template',
+      opts.leftDelim ?? '',
+      opts.rightDelim ?? '',
+      [...(opts.extraFuncNames ?? [])].sort(),
+      text,
+    ]);
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);

@@ -1,6 +1,17 @@
 /** Go's string and rune literal decoding (strconv.Unquote), for template constants. */
 
-const SIMPLE: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"' };
+const SIMPLE: Record<string, string> = {
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+};
 
 /** Decodes a Go interpreted ("..."), raw (`...`) or rune ('x') literal; throws on bad syntax. */
 export function unquote(lit: string): string {

@@ -192,7 +192,8 @@ export function goEq(a: unknown, ...rest: unknown[]): boolean {
       if (!isNil(a) && !isNil(b)) throw new Error(errBadComparison);
     } else if (k1 === 'other') {
       if (isNil(a) || isNil(b)) same = isNil(a) === isNil(b);
-      else if (Array.isArray(a) || Array.isArray(b)) throw new Error(`non-comparable type ${typeName(Array.isArray(a) ? a : b)}`);
+      else if (Array.isArray(a) || Array.isArray(b))
+        throw new Error(`non-comparable type ${typeName(Array.isArray(a) ? a : b)}`);
       else if (kindOf(a) === 'map' || kindOf(b) === 'map') throw new Error(`non-comparable type ${typeName(a)}`);
       else same = a === b;
     } else same = a === b;

@@ -16,10 +16,14 @@ class FakeClock implements Clock {
     return new Promise<void>((resolve, reject) => {
       const timer = { at: this.nowMs + ms, resolve };
       this.timers.push(timer);
-      signal.addEventListener('abort', () => {
-        this.timers = this.timers.filter((x) => x !== timer);
-        reject(signal.reason);
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          this.timers = this.timers.filter((x) => x !== timer);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
     });
   }
   get pending() {
@@ -38,7 +42,14 @@ const settle = async () => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 };
 
-const web = (n: number): ServiceInstance => ({ ID: `web-${n}`, Name: 'web', Address: `10.0.0.${n}`, Port: 80, Tags: [], NodeID: `n${n}` });
+const web = (n: number): ServiceInstance => ({
+  ID: `web-${n}`,
+  Name: 'web',
+  Address: `10.0.0.${n}`,
+  Port: 80,
+  Tags: [],
+  NodeID: `n${n}`,
+});
 
 describe('TemplateRunner', () => {
   it('loads missing data between passes until the render is complete', async () => {
@@ -55,7 +66,8 @@ describe('TemplateRunner', () => {
     const loader: TemplateDataLoader = {
       load: async (deps: Dependency[]) => {
         calls.push(deps.map(dependencyKey));
-        for (const d of deps) loaded.add(d.kind === 'service' ? `service:${d.name}` : d.kind === 'kv' ? `kv:${d.path}` : '');
+        for (const d of deps)
+          loaded.add(d.kind === 'service' ? `service:${d.name}` : d.kind === 'kv' ? `kv:${d.path}` : '');
       },
     };
     const runner = new TemplateRunner({ text: '{{ range service (key "cfg/name") }}{{ .Address }}{{ end }}' });
@@ -96,7 +108,9 @@ describe('watchTemplate', () => {
     const renders: Array<{ content: string; initial: boolean; at: number }> = [];
     const changes: Array<{ content: string; at: number }> = [];
     const done = watchTemplate({
-      runner: new TemplateRunner({ text: '{{ range service "web" }}{{ .Address }} {{ end }}pw={{ with nomadVar "nomad/jobs/app" }}{{ .pw }}{{ end }}' }),
+      runner: new TemplateRunner({
+        text: '{{ range service "web" }}{{ .Address }} {{ end }}pw={{ with nomadVar "nomad/jobs/app" }}{{ .pw }}{{ end }}',
+      }),
       data,
       waitForChange: data.waitForChange,
       clock,

@@ -29,7 +29,11 @@ export const systemClock: Clock = {
  * Blocks until any of `deps` changes past `lastIndexes` (dependencyKey → index), then resolves with the new
  * indexes. Must reject or resolve promptly when `signal` aborts.
  */
-export type WaitForChange = (deps: Dependency[], lastIndexes: ReadonlyMap<string, number>, signal: AbortSignal) => Promise<ReadonlyMap<string, number> | void>;
+export type WaitForChange = (
+  deps: Dependency[],
+  lastIndexes: ReadonlyMap<string, number>,
+  signal: AbortSignal,
+) => Promise<ReadonlyMap<string, number> | void>;
 
 export interface WatchOptions {
   runner: TemplateRunner;
@@ -89,11 +93,19 @@ export async function watchTemplate(opts: WatchOptions): Promise<void> {
   }
 }
 
-async function waitCoalesced(opts: WatchOptions, clock: Clock, deps: Dependency[], indexes: Map<string, number>, rendered: boolean): Promise<Map<string, number>> {
+async function waitCoalesced(
+  opts: WatchOptions,
+  clock: Clock,
+  deps: Dependency[],
+  indexes: Map<string, number>,
+  rendered: boolean,
+): Promise<Map<string, number>> {
   const { signal } = opts;
   if (deps.length === 0) {
     // Nothing can change: wait for the end.
-    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    await new Promise<void>((resolve) =>
+      signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     signal.throwIfAborted();
   }
   merge(indexes, await opts.waitForChange(deps, indexes, signal));

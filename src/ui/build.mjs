@@ -19,7 +19,9 @@ const old = `${out}.old-${process.pid}`;
 try {
   cpSync(join(here, 'static'), next, { recursive: true });
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', join(here, 'tsconfig.build.json'), '--outDir', join(next, 'app')], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [tsc, '-p', join(here, 'tsconfig.build.json'), '--outDir', join(next, 'app')], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0) throw new Error(`tsc exited with ${r.status ?? r.signal}`);
   if (existsSync(out)) renameSync(out, old);
   renameSync(next, out);

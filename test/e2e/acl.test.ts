@@ -22,13 +22,17 @@ interface AllocStub {
 
 const work = mkdtempSync(join(tmpdir(), 'drover-acl-e2e-'));
 const cfg = join(work, 'acl.hcl');
-writeFileSync(cfg, `acl { enabled = true }\naudit {\n  enabled = true\n  sink "file" {\n    type = "file"\n    path = "${join(work, 'audit.log')}"\n    rotate_bytes = 10000000\n    rotate_max_files = 2\n  }\n}\n`);
+writeFileSync(
+  cfg,
+  `acl { enabled = true }\naudit {\n  enabled = true\n  sink "file" {\n    type = "file"\n    path = "${join(work, 'audit.log')}"\n    rotate_bytes = 10000000\n    rotate_max_files = 2\n  }\n}\n`,
+);
 
 describe('ACLs on a dev agent', () => {
   const agent = new TestAgent({ args: ['-config', cfg] });
   let root = '';
   const as = (token: string) => ({ env: { NOMAD_TOKEN: token } });
-  const get = (path: string, token?: string) => agent.api<unknown>(path, token ? { headers: { 'X-Nomad-Token': token } } : {});
+  const get = (path: string, token?: string) =>
+    agent.api<unknown>(path, token ? { headers: { 'X-Nomad-Token': token } } : {});
 
   beforeAll(async () => {
     await agent.start();
@@ -38,7 +42,10 @@ describe('ACLs on a dev agent', () => {
     if (root) {
       const jobs = await get('/v1/jobs?namespace=*', root);
       for (const j of (jobs.body as { ID: string; Namespace: string }[]) ?? []) {
-        await agent.api(`/v1/job/${j.ID}?purge=true&namespace=${j.Namespace}`, { method: 'DELETE', headers: { 'X-Nomad-Token': root } });
+        await agent.api(`/v1/job/${j.ID}?purge=true&namespace=${j.Namespace}`, {
+          method: 'DELETE',
+          headers: { 'X-Nomad-Token': root },
+        });
       }
     }
     await agent.stop();
@@ -46,14 +53,26 @@ describe('ACLs on a dev agent', () => {
   }, 60_000);
 
   it('refuses anonymous requests on every path of the route table that is not public', async () => {
-    const routes = buildRouter({ server: {} as never, client: {} as never, acl: {} as never, agent: { self: () => ({}) }, logger: nullLogger }).list();
+    const routes = buildRouter({
+      server: {} as never,
+      client: {} as never,
+      acl: {} as never,
+      agent: { self: () => ({}) },
+      logger: nullLogger,
+    }).list();
     let refused = 0;
     for (const r of routes) {
       const rule = ruleFor(r.method, r.pattern);
       if (rule?.kind === 'public') continue;
       const path = r.pattern.replace(/:(\w+)/g, 'x').replace(/\*\w+/, 'x/y');
-      const res = await agent.api(path, { method: r.method, body: r.method === 'GET' || r.method === 'DELETE' ? undefined : '{}' });
-      expect({ route: `${r.method} ${r.pattern}`, status: res.status }).toEqual({ route: `${r.method} ${r.pattern}`, status: 403 });
+      const res = await agent.api(path, {
+        method: r.method,
+        body: r.method === 'GET' || r.method === 'DELETE' ? undefined : '{}',
+      });
+      expect({ route: `${r.method} ${r.pattern}`, status: res.status }).toEqual({
+        route: `${r.method} ${r.pattern}`,
+        status: 403,
+      });
       refused++;
     }
     expect(refused).toBeGreaterThan(60);
@@ -68,13 +87,19 @@ describe('ACLs on a dev agent', () => {
     root = /Secret ID\s+=\s+(\S+)/.exec(boot.stdout)![1]!;
     expect(agent.cli(['acl', 'bootstrap']).stderr).toContain('ACL bootstrap already done');
 
-    writeFileSync(join(work, 'reader.hcl'), 'namespace "default" {\n  policy = "read"\n}\nnode {\n  policy = "read"\n}\n');
+    writeFileSync(
+      join(work, 'reader.hcl'),
+      'namespace "default" {\n  policy = "read"\n}\nnode {\n  policy = "read"\n}\n',
+    );
     expect(agent.cli(['acl', 'policy', 'apply', 'reader', join(work, 'reader.hcl')], as(root)).code).toBe(0);
     const created = agent.cli(['acl', 'token', 'create', '-name', 'ro', '-policy', 'reader'], as(root));
     expect(created.code, created.stderr).toBe(0);
     const reader = /Secret ID\s+=\s+(\S+)/.exec(created.stdout)![1]!;
 
-    writeFileSync(join(work, 'sleep.hcl'), 'job "sleeper" {\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config {\n        command = "sleep"\n        args = ["300"]\n      }\n    }\n  }\n}\n');
+    writeFileSync(
+      join(work, 'sleep.hcl'),
+      'job "sleeper" {\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config {\n        command = "sleep"\n        args = ["300"]\n      }\n    }\n  }\n}\n',
+    );
     const denied = agent.cli(['job', 'run', '-detach', join(work, 'sleep.hcl')], as(reader));
     expect(denied.code).not.toBe(0);
     expect(denied.stderr + denied.stdout).toContain('Permission denied');
@@ -100,13 +125,18 @@ describe('ACLs on a dev agent', () => {
     }
     writeFileSync(join(work, 'team-a-policy.hcl'), 'namespace "team-a" {\n  policy = "write"\n}\n');
     expect(agent.cli(['acl', 'policy', 'apply', 'team-a', join(work, 'team-a-policy.hcl')], as(root)).code).toBe(0);
-    const t = /Secret ID\s+=\s+(\S+)/.exec(agent.cli(['acl', 'token', 'create', '-policy', 'team-a'], as(root)).stdout)![1]!;
+    const t = /Secret ID\s+=\s+(\S+)/.exec(
+      agent.cli(['acl', 'token', 'create', '-policy', 'team-a'], as(root)).stdout,
+    )![1]!;
 
     const allocB = await agent.waitFor('team-b allocation running', async () => {
       const r = await get('/v1/allocations?namespace=team-b', root);
       return (r.body as AllocStub[]).find((a) => a.ClientStatus === 'running');
     });
-    await agent.waitFor('team-b service registered', async () => ((await get('/v1/service/svc-team-b?namespace=team-b', root)).body as unknown[]).length > 0);
+    await agent.waitFor(
+      'team-b service registered',
+      async () => ((await get('/v1/service/svc-team-b?namespace=team-b', root)).body as unknown[]).length > 0,
+    );
 
     const jobs = (await get('/v1/jobs?namespace=*', t)).body as { ID: string }[];
     expect(jobs.map((j) => j.ID)).toEqual(['svc-team-a']);
@@ -115,7 +145,9 @@ describe('ACLs on a dev agent', () => {
     const services = (await get('/v1/services?namespace=*', t)).body as { Namespace: string }[];
     expect(services.every((s) => s.Namespace === 'team-a')).toBe(true);
     expect((await get('/v1/var/app/team-b?namespace=team-b', t)).status).toBe(403);
-    expect(((await get('/v1/vars?namespace=*', t)).body as { Path: string }[]).map((v) => v.Path)).toEqual(['app/team-a']);
+    expect(((await get('/v1/vars?namespace=*', t)).body as { Path: string }[]).map((v) => v.Path)).toEqual([
+      'app/team-a',
+    ]);
     expect((await get(`/v1/client/fs/logs/${allocB.ID}?task=t&type=stdout&plain=true`, t)).status).toBe(403);
     const logs = await get(`/v1/client/fs/logs/${allocB.ID}?task=t&type=stdout&plain=true`, root);
     expect(logs.body).toContain('hello-team-b');
@@ -155,8 +187,29 @@ describe('ACLs on a dev agent', () => {
   }, 90_000);
 
   it('writes an audit line for each request with the accessor and the outcome', () => {
-    const lines = readFileSync(join(work, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { payload: { auth: { accessor_id: string }; request: { endpoint: string }; response: { status_code: number } } });
-    expect(lines.some((l) => l.payload.auth.accessor_id === 'anonymous' && l.payload.response.status_code === 403)).toBe(true);
-    expect(lines.some((l) => l.payload.auth.accessor_id.startsWith('workload:') && l.payload.request.endpoint === '/v1/var/nomad/jobs/wi' && l.payload.response.status_code === 200)).toBe(true);
+    const lines = readFileSync(join(work, 'audit.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            payload: {
+              auth: { accessor_id: string };
+              request: { endpoint: string };
+              response: { status_code: number };
+            };
+          },
+      );
+    expect(
+      lines.some((l) => l.payload.auth.accessor_id === 'anonymous' && l.payload.response.status_code === 403),
+    ).toBe(true);
+    expect(
+      lines.some(
+        (l) =>
+          l.payload.auth.accessor_id.startsWith('workload:') &&
+          l.payload.request.endpoint === '/v1/var/nomad/jobs/wi' &&
+          l.payload.response.status_code === 200,
+      ),
+    ).toBe(true);
   });
 });

@@ -8,12 +8,18 @@ describe('the API smoke script', () => {
   const agent = new TestAgent();
   beforeAll(async () => {
     await agent.start();
-    await agent.waitFor('a ready node', async () => (await agent.api<Array<{ Status: string }>>('/v1/nodes')).body.some((n) => n.Status === 'ready'));
+    await agent.waitFor('a ready node', async () =>
+      (await agent.api<Array<{ Status: string }>>('/v1/nodes')).body.some((n) => n.Status === 'ready'),
+    );
   }, 60_000);
   afterAll(() => agent.stop());
 
   it('drives plan, register, status, allocations, logs, fs, stop, purge and events', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'api-smoke.mjs')], { env: { ...process.env, DROVER_ADDR: agent.address }, encoding: 'utf8', timeout: 150_000 });
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'api-smoke.mjs')], {
+      env: { ...process.env, DROVER_ADDR: agent.address },
+      encoding: 'utf8',
+      timeout: 150_000,
+    });
     expect(r.stdout + r.stderr).toMatch(/SMOKE OK/);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/ok {3}events: .*JobRegistered.*JobDeregistered|ok {3}events: .*JobDeregistered/);

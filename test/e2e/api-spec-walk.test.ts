@@ -83,13 +83,18 @@ interface Endpoint {
   path: string;
 }
 
-const norm = (p: string) => p.replace(/\{[^}]+\}/g, ':').replace(/:[A-Za-z_]+/g, ':').replace(/^\/v1/, '');
+const norm = (p: string) =>
+  p
+    .replace(/\{[^}]+\}/g, ':')
+    .replace(/:[A-Za-z_]+/g, ':')
+    .replace(/^\/v1/, '');
 
 function specEndpoints(): Endpoint[] {
   const doc = parse(readFileSync(SPEC, 'utf8')) as { paths: Record<string, Record<string, unknown>> };
   const out: Endpoint[] = [];
   for (const [path, ops] of Object.entries(doc.paths)) {
-    for (const m of Object.keys(ops)) if (METHODS.includes(m.toUpperCase())) out.push({ method: m.toUpperCase(), path });
+    for (const m of Object.keys(ops))
+      if (METHODS.includes(m.toUpperCase())) out.push({ method: m.toUpperCase(), path });
   }
   for (const line of NOMAD_EXTRA) {
     const [method, path] = line.split(' ') as [string, string];
@@ -118,7 +123,7 @@ describe('the Nomad API spec walk', () => {
   beforeAll(() => agent.start(), 60_000);
   afterAll(() => agent.stop());
 
-  it('finds Nomad\'s OpenAPI document', () => {
+  it("finds Nomad's OpenAPI document", () => {
     expect(existsSync(SPEC)).toBe(true);
     expect(specEndpoints().length).toBeGreaterThan(100);
   });
@@ -138,7 +143,11 @@ describe('the Nomad API spec walk', () => {
       const url = '/v1' + e.path.replace(/\{[^}]+\}|:[A-Za-z_]+/g, 'spec-walk-0000');
       // Streams (event stream, follow) answer headers and go on: only a 404 or 405 body is read.
       const ac = new AbortController();
-      const res = await fetch(agent.address + url, { method: e.method, body: e.method === 'GET' || e.method === 'DELETE' ? undefined : '{}', signal: ac.signal });
+      const res = await fetch(agent.address + url, {
+        method: e.method,
+        body: e.method === 'GET' || e.method === 'DELETE' ? undefined : '{}',
+        signal: ac.signal,
+      });
       const body = res.status === 404 || res.status === 405 ? await res.text() : '';
       ac.abort();
       const served = res.status !== 405 && !(res.status === 404 && body.startsWith('no API route'));

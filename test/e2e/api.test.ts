@@ -12,7 +12,14 @@ const mockJob = (id: string, count = 1, runFor = '1h') => ({
       {
         Name: 'g',
         Count: count,
-        Tasks: [{ Name: 't', Driver: 'mock_driver', Config: { run_for: runFor, stdout_string: 'tick\n', stdout_repeat: 50, stdout_repeat_duration: '100ms' }, Resources: { CPU: 50, MemoryMB: 32 } }],
+        Tasks: [
+          {
+            Name: 't',
+            Driver: 'mock_driver',
+            Config: { run_for: runFor, stdout_string: 'tick\n', stdout_repeat: 50, stdout_repeat_duration: '100ms' },
+            Resources: { CPU: 50, MemoryMB: 32 },
+          },
+        ],
       },
     ],
   },
@@ -22,12 +29,17 @@ describe('the HTTP API', () => {
   const agent = new TestAgent();
   beforeAll(async () => {
     await agent.start();
-    await agent.waitFor('a ready node', async () => (await agent.api<Array<{ Status: string }>>('/v1/nodes')).body.some((n) => n.Status === 'ready'));
+    await agent.waitFor('a ready node', async () =>
+      (await agent.api<Array<{ Status: string }>>('/v1/nodes')).body.some((n) => n.Status === 'ready'),
+    );
   });
   afterAll(() => agent.stop());
 
   it('registers a JSON job and answers with an evaluation ID and the index header', async () => {
-    const r = await agent.api<{ EvalID: string; JobModifyIndex: number }>('/v1/jobs', { method: 'POST', body: JSON.stringify(mockJob('api-a', 2)) });
+    const r = await agent.api<{ EvalID: string; JobModifyIndex: number }>('/v1/jobs', {
+      method: 'POST',
+      body: JSON.stringify(mockJob('api-a', 2)),
+    });
     expect(r.status).toBe(200);
     expect(r.body.EvalID).toMatch(/^[0-9a-f-]{36}$/);
     expect(Number(r.headers.get('x-nomad-index'))).toBeGreaterThan(0);
@@ -36,24 +48,36 @@ describe('the HTTP API', () => {
       return e.body.Status === 'complete' ? e.body : null;
     });
     expect(ev.Status).toBe('complete');
-    const job = await agent.api<{ ID: string; TaskGroups: Array<{ RestartPolicy: { Attempts: number } }> }>('/v1/job/api-a');
+    const job = await agent.api<{ ID: string; TaskGroups: Array<{ RestartPolicy: { Attempts: number } }> }>(
+      '/v1/job/api-a',
+    );
     expect(job.body.ID).toBe('api-a');
     // Defaults are filled on register, as Nomad does.
     expect(job.body.TaskGroups[0]?.RestartPolicy.Attempts).toBe(2);
   });
 
   it('parses HCL through /v1/jobs/parse', async () => {
-    const hcl = 'job "p" {\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config { command = "/bin/true" }\n    }\n  }\n}\n';
-    const r = await agent.api<{ ID: string; TaskGroups: Array<{ Tasks: Array<{ Config: { command: string } }> }> }>('/v1/jobs/parse', { method: 'PUT', body: JSON.stringify({ JobHCL: hcl }) });
+    const hcl =
+      'job "p" {\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config { command = "/bin/true" }\n    }\n  }\n}\n';
+    const r = await agent.api<{ ID: string; TaskGroups: Array<{ Tasks: Array<{ Config: { command: string } }> }> }>(
+      '/v1/jobs/parse',
+      { method: 'PUT', body: JSON.stringify({ JobHCL: hcl }) },
+    );
     expect(r.status).toBe(200);
     expect(r.body.ID).toBe('p');
     expect(r.body.TaskGroups[0]?.Tasks[0]?.Config.command).toBe('/bin/true');
   });
 
-  it('lists allocations in Nomad\'s shape, with resources=true and task_states=false as Nomad reads them', async () => {
-    type Stub = { ID: string; JobID: string; ClientStatus: string; TaskStates: unknown; AllocatedResources: { Tasks: Record<string, unknown> } | null };
+  it("lists allocations in Nomad's shape, with resources=true and task_states=false as Nomad reads them", async () => {
+    type Stub = {
+      ID: string;
+      JobID: string;
+      ClientStatus: string;
+      TaskStates: unknown;
+      AllocatedResources: { Tasks: Record<string, unknown> } | null;
+    };
     // Both running, so that nothing of api-a still moves when the next test parks a blocking query.
-    const stubs = await agent.waitFor('api-a\'s allocations running', async () => {
+    const stubs = await agent.waitFor("api-a's allocations running", async () => {
       const r = await agent.api<Stub[]>('/v1/allocations');
       const mine = r.body.filter((a) => a.JobID === 'api-a');
       return mine.length === 2 && mine.every((a) => a.ClientStatus === 'running' && a.TaskStates != null) ? mine : null;
@@ -62,7 +86,9 @@ describe('the HTTP API', () => {
     const full = (await agent.api<Stub[]>('/v1/job/api-a/allocations?resources=true')).body;
     expect(full).toHaveLength(2);
     expect(full.every((a) => a.AllocatedResources?.Tasks['t'] != null && a.TaskStates != null)).toBe(true);
-    const lean = (await agent.api<Stub[]>('/v1/allocations?task_states=false&resources=true')).body.filter((a) => a.JobID === 'api-a');
+    const lean = (await agent.api<Stub[]>('/v1/allocations?task_states=false&resources=true')).body.filter(
+      (a) => a.JobID === 'api-a',
+    );
     expect(lean.every((a) => a.TaskStates === null && a.AllocatedResources != null)).toBe(true);
     const bad = await agent.api<string>('/v1/allocations?task_states=nope');
     expect(bad.status).toBe(400);
@@ -73,7 +99,10 @@ describe('the HTTP API', () => {
     const r = await agent.api<string>('/v1/jobs', { method: 'POST', body: '{"Job": {"ID": "x",' });
     expect(r.status).toBe(400);
     expect(r.body).toMatch(/JSON/);
-    const r2 = await agent.api<string>('/v1/jobs', { method: 'POST', body: JSON.stringify({ Job: { ID: 'x', TaskGroups: [{ Name: 'g', Count: 'three' }] } }) });
+    const r2 = await agent.api<string>('/v1/jobs', {
+      method: 'POST',
+      body: JSON.stringify({ Job: { ID: 'x', TaskGroups: [{ Name: 'g', Count: 'three' }] } }),
+    });
     expect(r2.status).toBe(400);
     expect(r2.body).toMatch(/Count/);
   });
@@ -82,13 +111,19 @@ describe('the HTTP API', () => {
     const bad = mockJob('api-admit');
     Object.assign(bad.Job, { Priority: 500 });
     bad.Job.TaskGroups[0]!.Count = -1;
-    const v = await agent.api<{ DriverConfigValidated: boolean; ValidationErrors: string[] }>('/v1/validate/job', { method: 'POST', body: JSON.stringify(bad) });
+    const v = await agent.api<{ DriverConfigValidated: boolean; ValidationErrors: string[] }>('/v1/validate/job', {
+      method: 'POST',
+      body: JSON.stringify(bad),
+    });
     expect(v.status).toBe(200);
     expect(v.body.DriverConfigValidated).toBe(false);
     expect(v.body.ValidationErrors.join('\n')).toMatch(/Priority/);
     expect(v.body.ValidationErrors.join('\n')).toMatch(/TaskGroups\[0\]\.Count/);
     for (const path of ['/v1/job/api-admit/plan', '/v1/jobs']) {
-      const r = await agent.api<string>(path, { method: path === '/v1/jobs' ? 'POST' : 'PUT', body: JSON.stringify(bad) });
+      const r = await agent.api<string>(path, {
+        method: path === '/v1/jobs' ? 'POST' : 'PUT',
+        body: JSON.stringify(bad),
+      });
       expect(r.status, path).toBe(400);
       expect(r.body, path).toMatch(/Priority/);
       expect(r.body, path).toMatch(/TaskGroups\[0\]\.Count/);
@@ -97,18 +132,34 @@ describe('the HTTP API', () => {
 
     // An affinity block is parsed but not acted on by this build: each entry point says so.
     const withAffinity = mockJob('api-admit');
-    Object.assign(withAffinity.Job, { Affinities: [{ LTarget: '${node.datacenter}', RTarget: 'dc1', Operand: '=', Weight: 50 }] });
-    const ok = await agent.api<{ Warnings: string }>('/v1/validate/job', { method: 'POST', body: JSON.stringify(withAffinity) });
+    Object.assign(withAffinity.Job, {
+      Affinities: [{ LTarget: '${node.datacenter}', RTarget: 'dc1', Operand: '=', Weight: 50 }],
+    });
+    const ok = await agent.api<{ Warnings: string }>('/v1/validate/job', {
+      method: 'POST',
+      body: JSON.stringify(withAffinity),
+    });
     expect(ok.body.Warnings).toMatch(/"affinity" block/);
-    const plan = await agent.api<{ Warnings: string }>('/v1/job/api-admit/plan', { method: 'PUT', body: JSON.stringify(withAffinity) });
+    const plan = await agent.api<{ Warnings: string }>('/v1/job/api-admit/plan', {
+      method: 'PUT',
+      body: JSON.stringify(withAffinity),
+    });
     expect(plan.body.Warnings).toMatch(/"affinity" block/);
-    const reg = await agent.api<{ Warnings: string }>('/v1/jobs', { method: 'POST', body: JSON.stringify(withAffinity) });
+    const reg = await agent.api<{ Warnings: string }>('/v1/jobs', {
+      method: 'POST',
+      body: JSON.stringify(withAffinity),
+    });
     expect(reg.status).toBe(200);
     expect(reg.body.Warnings).toMatch(/"affinity" block/);
   });
 
   it('answers an unknown ID with 404', async () => {
-    for (const path of ['/v1/job/nope', '/v1/allocation/00000000-0000-0000-0000-000000000000', '/v1/evaluation/00000000-0000-0000-0000-000000000000', '/v1/node/00000000-0000-0000-0000-000000000000']) {
+    for (const path of [
+      '/v1/job/nope',
+      '/v1/allocation/00000000-0000-0000-0000-000000000000',
+      '/v1/evaluation/00000000-0000-0000-0000-000000000000',
+      '/v1/node/00000000-0000-0000-0000-000000000000',
+    ]) {
       const r = await agent.api(path);
       expect(r.status, path).toBe(404);
     }

@@ -76,11 +76,15 @@ describe('a node drained under load through the gateway', () => {
     cluster.runJob(job(cluster.file('server.cjs', SERVER_JS)), 'web');
     const first = await cluster.waitForRunning('web', 4);
     const gateway = await cluster.gatewayAddress();
-    await cluster.server.waitFor('the gateway to route to every instance', async () => {
-      const seen = new Set<string>();
-      for (let i = 0; i < 12; i++) seen.add(await (await fetch(`${gateway}/`)).text());
-      return first.every((a) => seen.has(a.ID));
-    }, 30_000);
+    await cluster.server.waitFor(
+      'the gateway to route to every instance',
+      async () => {
+        const seen = new Set<string>();
+        for (let i = 0; i < 12; i++) seen.add(await (await fetch(`${gateway}/`)).text());
+        return first.every((a) => seen.has(a.ID));
+      },
+      30_000,
+    );
 
     // The drained node: the one with the most allocations (at least one).
     const counts = new Map<string, number>();
@@ -95,13 +99,20 @@ describe('a node drained under load through the gateway', () => {
       const r = cluster.server.cli(['node', 'drain', '-enable', '-yes', '-detach', target]);
       expect(r.code, r.stderr + r.stdout).toBe(0);
       let maxInFlight = 0;
-      await cluster.server.waitFor('the drain to finish', async () => {
-        const all = await cluster.allocs('web');
-        const stopped = all.filter((a) => onTarget.has(a.ID) && a.DesiredStatus !== 'run').length;
-        const replacements = all.filter((a) => !first.some((f) => f.ID === a.ID) && a.DesiredStatus === 'run' && a.ClientStatus === 'running').length;
-        maxInFlight = Math.max(maxInFlight, stopped - replacements);
-        return stopped === onTarget.size && replacements === onTarget.size;
-      }, 60_000, 100);
+      await cluster.server.waitFor(
+        'the drain to finish',
+        async () => {
+          const all = await cluster.allocs('web');
+          const stopped = all.filter((a) => onTarget.has(a.ID) && a.DesiredStatus !== 'run').length;
+          const replacements = all.filter(
+            (a) => !first.some((f) => f.ID === a.ID) && a.DesiredStatus === 'run' && a.ClientStatus === 'running',
+          ).length;
+          maxInFlight = Math.max(maxInFlight, stopped - replacements);
+          return stopped === onTarget.size && replacements === onTarget.size;
+        },
+        60_000,
+        100,
+      );
       expect(maxInFlight).toBeLessThanOrEqual(1);
       // Let the last replacement's check pass and the load run over the new set for a moment.
       await new Promise((r) => setTimeout(r, 2000));

@@ -69,7 +69,9 @@ describe('a client agent killed with its tasks', () => {
 
     const after = await cluster.waitForRunning('web', 6, 60_000, 100, victimNodeID);
     const seconds = (performance.now() - t0) / 1000;
-    process.stdout.write(`failover: replacements running after ${seconds.toFixed(1)}s (${victimAllocs.length} allocations lost on ${victimName})\n`);
+    process.stdout.write(
+      `failover: replacements running after ${seconds.toFixed(1)}s (${victimAllocs.length} allocations lost on ${victimName})\n`,
+    );
 
     expect(after.every((a) => a.NodeName !== victimName)).toBe(true);
     const node = await cluster.server.api<{ Status: string }>(`/v1/node/${victimNodeID}`);
@@ -81,7 +83,10 @@ describe('a client agent killed with its tasks', () => {
     for (const lost of old) {
       const next = after.find((a) => a.ID === lost.NextAllocation);
       expect(next, `replacement of ${lost.ID}`).toBeDefined();
-      expect((await cluster.server.api<{ PreviousAllocation: string }>(`/v1/allocation/${next!.ID}`)).body.PreviousAllocation).toBe(lost.ID);
+      expect(
+        (await cluster.server.api<{ PreviousAllocation: string }>(`/v1/allocation/${next!.ID}`)).body
+          .PreviousAllocation,
+      ).toBe(lost.ID);
     }
     const shown = cluster.server.cli(['alloc', 'status', old[0]!.ID]);
     expect(shown.stdout).toContain(`Replacement Alloc ID`);
@@ -91,9 +96,15 @@ describe('a client agent killed with its tasks', () => {
 
     // The replacements serve: every running instance answers on its port.
     for (const a of after) {
-      const full = await cluster.server.api<{ AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number; HostIP: string }> } } }>(`/v1/allocation/${a.ID}`);
+      const full = await cluster.server.api<{
+        AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number; HostIP: string }> } };
+      }>(`/v1/allocation/${a.ID}`);
       const port = full.body.AllocatedResources.Shared.Ports.find((p) => p.Label === 'http')!;
-      const res = await cluster.server.waitFor(`instance ${a.ID} to answer`, async () => (await fetch(`http://${port.HostIP}:${port.Value}/`)).ok, 20_000);
+      const res = await cluster.server.waitFor(
+        `instance ${a.ID} to answer`,
+        async () => (await fetch(`http://${port.HostIP}:${port.Value}/`)).ok,
+        20_000,
+      );
       expect(res).toBe(true);
     }
   });

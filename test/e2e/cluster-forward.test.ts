@@ -46,7 +46,9 @@ describe('client requests sent to the server for an allocation on a client agent
   const cluster = new TestCluster({ clients: [{ name: 'c1', dc: 'dc1' }] });
   let alloc: AllocStub;
   const pids = () => readFileSync(PIDS, 'utf8').trim().split('\n').filter(Boolean);
-  const taskState = async () => (await cluster.server.api<{ TaskStates: Record<string, TaskStateJSON> }>(`/v1/allocation/${alloc.ID}`)).body.TaskStates.t!;
+  const taskState = async () =>
+    (await cluster.server.api<{ TaskStates: Record<string, TaskStateJSON> }>(`/v1/allocation/${alloc.ID}`)).body
+      .TaskStates.t!;
 
   beforeAll(async () => {
     await cluster.start();
@@ -95,10 +97,15 @@ describe('client requests sent to the server for an allocation on a client agent
   it('signals the task and shows its stats through the server, and passes client errors through', async () => {
     const sig = cluster.server.cli(['alloc', 'signal', '-s', 'SIGUSR1', alloc.ID, 't']);
     expect(sig.code, sig.stderr).toBe(0);
-    await cluster.server.waitFor('the trap to print', async () => cluster.server.cli(['alloc', 'logs', alloc.ID, 't']).stdout.includes('got usr1'));
+    await cluster.server.waitFor('the trap to print', async () =>
+      cluster.server.cli(['alloc', 'logs', alloc.ID, 't']).stdout.includes('got usr1'),
+    );
     const stats = cluster.server.cli(['alloc', 'status', '-stats', alloc.ID]);
     expect(stats.code, stats.stderr).toBe(0);
-    const bad = await cluster.server.api<string>(`/v1/client/allocation/${alloc.ID}/restart`, { method: 'POST', body: JSON.stringify({ TaskName: 'nope' }) });
+    const bad = await cluster.server.api<string>(`/v1/client/allocation/${alloc.ID}/restart`, {
+      method: 'POST',
+      body: JSON.stringify({ TaskName: 'nope' }),
+    });
     expect(bad.status).toBe(400);
     expect(bad.body).toContain('task "nope" not found in allocation');
   });

@@ -17,13 +17,23 @@ const job = (id: string) => ({
     Name: id,
     Type: 'service',
     Datacenters: ['dc1'],
-    TaskGroups: [{ Name: 'g', Count: 1, Tasks: [{ Name: 't', Driver: 'mock_driver', Config: { run_for: '1h' }, Resources: { CPU: 10, MemoryMB: 16 } }] }],
+    TaskGroups: [
+      {
+        Name: 'g',
+        Count: 1,
+        Tasks: [{ Name: 't', Driver: 'mock_driver', Config: { run_for: '1h' }, Resources: { CPU: 10, MemoryMB: 16 } }],
+      },
+    ],
   },
 });
 
 async function put(address: string, id: string): Promise<boolean> {
   try {
-    const r = await fetch(`${address}/v1/jobs`, { method: 'POST', body: JSON.stringify(job(id)), signal: AbortSignal.timeout(5000) });
+    const r = await fetch(`${address}/v1/jobs`, {
+      method: 'POST',
+      body: JSON.stringify(job(id)),
+      signal: AbortSignal.timeout(5000),
+    });
     await r.text();
     return r.ok;
   } catch {
@@ -40,7 +50,10 @@ describe('three servers on etcd', () => {
   beforeAll(async () => {
     etcd = await startEtcd({ members: 3 });
     const hcl = join(dir, 'server.hcl');
-    writeFileSync(hcl, `server {\n  enabled = true\n  min_heartbeat_ttl = "2s"\n  heartbeat_grace = "10s"\n  etcd {\n    endpoints = ${JSON.stringify(etcd.endpoints)}\n  }\n}\n`);
+    writeFileSync(
+      hcl,
+      `server {\n  enabled = true\n  min_heartbeat_ttl = "2s"\n  heartbeat_grace = "10s"\n  etcd {\n    endpoints = ${JSON.stringify(etcd.endpoints)}\n  }\n}\n`,
+    );
     for (let i = 0; i < 3; i++) servers.push(new ClusterAgent('server', `s${i}`, ['-server', '-config', hcl]));
     for (const s of servers) await s.start();
   }, 90_000);
@@ -55,16 +68,24 @@ describe('three servers on etcd', () => {
   const leaderOf = async (s: ClusterAgent) => (await s.api<string>('/v1/status/leader')).body;
 
   it('elects one leader, named alike by every server', async () => {
-    const leader = await servers[0]!.waitFor('one leader named by all three servers', async () => {
-      const named = await Promise.all(servers.map(leaderOf));
-      return named[0] && named.every((n) => n === named[0]) ? named[0] : undefined;
-    }, 15_000);
+    const leader = await servers[0]!.waitFor(
+      'one leader named by all three servers',
+      async () => {
+        const named = await Promise.all(servers.map(leaderOf));
+        return named[0] && named.every((n) => n === named[0]) ? named[0] : undefined;
+      },
+      15_000,
+    );
     expect(servers.map((s) => s.address.replace('http://', ''))).toContain(leader);
     expect(servers.filter((s) => /leading: server started/.test(s.output))).toHaveLength(1);
 
     const standby = servers.find((s) => s.address !== `http://${leader}`)!;
     const addrs = servers.map((s) => s.address.replace('http://', '')).sort();
-    await standby.waitFor('three servers registered', async () => ((await standby.api<string[]>('/v1/status/peers')).body.length === 3 ? true : undefined), 15_000);
+    await standby.waitFor(
+      'three servers registered',
+      async () => ((await standby.api<string[]>('/v1/status/peers')).body.length === 3 ? true : undefined),
+      15_000,
+    );
     expect((await standby.api<string[]>('/v1/status/peers')).body.sort()).toEqual(addrs);
     const members = standby.cli(['server', 'members']);
     expect(members.code, members.stderr).toBe(0);
@@ -74,7 +95,10 @@ describe('three servers on etcd', () => {
     expect(rows.find((r) => /\btrue\b/.test(r))).toContain(leader.split(':')[1]);
     const peers = standby.cli(['operator', 'raft', 'list-peers', '-json']);
     expect(peers.code, peers.stderr).toBe(0);
-    const cfg = JSON.parse(peers.stdout) as { Servers: Array<{ Address: string; Leader: boolean }>; Etcd: Array<{ Leader: boolean; ClientURLs: string[] }> };
+    const cfg = JSON.parse(peers.stdout) as {
+      Servers: Array<{ Address: string; Leader: boolean }>;
+      Etcd: Array<{ Leader: boolean; ClientURLs: string[] }>;
+    };
     expect(cfg.Servers.filter((x) => x.Leader).map((x) => x.Address)).toEqual([leader]);
     expect(cfg.Etcd.map((m) => m.ClientURLs[0]).sort()).toEqual([...etcd.endpoints].sort());
     expect(cfg.Etcd.filter((m) => m.Leader)).toHaveLength(1);
@@ -90,9 +114,15 @@ describe('three servers on etcd', () => {
     await other.start();
     const r = servers[0]!.cli(['server', 'join', other.address.replace('http://', '')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/is a server of region "europe", this one is of region "global": joining regions is not supported yet/);
+    expect(r.stderr).toMatch(
+      /is a server of region "europe", this one is of region "global": joining regions is not supported yet/,
+    );
     // Its own region's state lives under its own prefix: it leads there, alone.
-    await other.waitFor('the europe server to lead', async () => (await other.api<string>('/v1/status/leader')).body === other.address.replace('http://', ''), 15_000);
+    await other.waitFor(
+      'the europe server to lead',
+      async () => (await other.api<string>('/v1/status/leader')).body === other.address.replace('http://', ''),
+      15_000,
+    );
     await other.stop();
     servers.pop();
   });
@@ -100,18 +130,40 @@ describe('three servers on etcd', () => {
   it('registers a client whose first server is dead through the next one, runs a job sent to a standby, and forwards API calls from the client agent', async () => {
     const cfg = join(dir, 'client.hcl');
     writeFileSync(cfg, 'plugin "mock_driver" {\n  config {\n    enabled = true\n  }\n}\n');
-    client = new ClusterAgent('client', 'c1', ['-client', '-servers', ['http://127.0.0.1:1', ...servers.map((s) => s.address)].join(','), '-dc', 'dc1', '-node', 'c1', '-config', cfg]);
+    client = new ClusterAgent('client', 'c1', [
+      '-client',
+      '-servers',
+      ['http://127.0.0.1:1', ...servers.map((s) => s.address)].join(','),
+      '-dc',
+      'dc1',
+      '-node',
+      'c1',
+      '-config',
+      cfg,
+    ]);
     await client.start();
-    const standby = (await Promise.all(servers.map(async (s) => ((await leaderOf(s)) === s.address.replace('http://', '') ? undefined : s)))).find(Boolean)!;
-    await standby.waitFor('node c1 ready', async () => {
-      const r = await standby.api<Array<{ Name: string; Status: string }>>('/v1/nodes');
-      return Array.isArray(r.body) && r.body.some((n) => n.Name === 'c1' && n.Status === 'ready');
-    }, 30_000);
+    const standby = (
+      await Promise.all(
+        servers.map(async (s) => ((await leaderOf(s)) === s.address.replace('http://', '') ? undefined : s)),
+      )
+    ).find(Boolean)!;
+    await standby.waitFor(
+      'node c1 ready',
+      async () => {
+        const r = await standby.api<Array<{ Name: string; Status: string }>>('/v1/nodes');
+        return Array.isArray(r.body) && r.body.some((n) => n.Name === 'c1' && n.Status === 'ready');
+      },
+      30_000,
+    );
     expect(await put(standby.address, 'through-standby')).toBe(true);
-    await standby.waitFor('the job running', async () => {
-      const r = await standby.api<Array<{ ClientStatus: string }>>('/v1/job/through-standby/allocations');
-      return Array.isArray(r.body) && r.body.some((a) => a.ClientStatus === 'running');
-    }, 30_000);
+    await standby.waitFor(
+      'the job running',
+      async () => {
+        const r = await standby.api<Array<{ ClientStatus: string }>>('/v1/job/through-standby/allocations');
+        return Array.isArray(r.body) && r.body.some((a) => a.ClientStatus === 'running');
+      },
+      30_000,
+    );
     // The client agent forwards the API calls it does not answer itself, as Nomad's clients do.
     const viaClient = await client.api<Array<{ ID: string }>>('/v1/jobs');
     expect(viaClient.status).toBe(200);
@@ -156,10 +208,14 @@ describe('three servers on etcd', () => {
     expect(firstAfterKill).toBeGreaterThan(0);
     expect(failoverMs).toBeLessThan(5000);
     const survivor = alive()[0]!;
-    const ids = await survivor.waitFor('the job list from the new leader', async () => {
-      const r = await survivor.api<Array<{ ID: string }>>('/v1/jobs');
-      return Array.isArray(r.body) ? new Set(r.body.map((j) => j.ID)) : undefined;
-    }, 10_000);
+    const ids = await survivor.waitFor(
+      'the job list from the new leader',
+      async () => {
+        const r = await survivor.api<Array<{ ID: string }>>('/v1/jobs');
+        return Array.isArray(r.body) ? new Set(r.body.map((j) => j.ID)) : undefined;
+      },
+      10_000,
+    );
     expect(acked.filter((id) => !ids.has(id))).toEqual([]);
     const newLeader = await leaderOf(survivor);
     expect(newLeader).not.toBe(leaderAddr);
@@ -167,7 +223,13 @@ describe('three servers on etcd', () => {
     // The dead server's member key would expire with its 10 s lease; force-leave drops it at once.
     const fl = await survivor.api(`/v1/agent/force-leave?node=${encodeURIComponent(leaderAddr)}`, { method: 'PUT' });
     expect(fl.status).toBe(200);
-    expect((await survivor.api<string[]>('/v1/status/peers')).body.sort()).toEqual(alive().map((s) => s.address.replace('http://', '')).sort());
-    process.stdout.write(`failover: first acknowledged write ${failoverMs} ms after the leader SIGKILL; ${acked.length} writes acknowledged\n`);
+    expect((await survivor.api<string[]>('/v1/status/peers')).body.sort()).toEqual(
+      alive()
+        .map((s) => s.address.replace('http://', ''))
+        .sort(),
+    );
+    process.stdout.write(
+      `failover: first acknowledged write ${failoverMs} ms after the leader SIGKILL; ${acked.length} writes acknowledged\n`,
+    );
   }, 90_000);
 });

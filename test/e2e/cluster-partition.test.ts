@@ -22,7 +22,11 @@ describe.skipIf(!canNetns)('a client agent cut off by a network partition', () =
     const islandNode = (await cluster.nodes()).find((n) => n.Name === 'island')!;
     const onIsland = before.filter((a) => a.NodeID === islandNode.ID);
     expect(onIsland.length).toBeGreaterThan(0);
-    await cluster.server.waitFor('the island tasks to run', async () => island.taskProcesses() === onIsland.length, 10_000);
+    await cluster.server.waitFor(
+      'the island tasks to run',
+      async () => island.taskProcesses() === onIsland.length,
+      10_000,
+    );
 
     link.cut();
     const t0 = performance.now();
@@ -36,19 +40,33 @@ describe.skipIf(!canNetns)('a client agent cut off by a network partition', () =
     expect(after.every((a) => a.NodeName === 'host')).toBe(true);
 
     link.restore();
-    await cluster.server.waitFor('the island to reconnect', async () => (await cluster.nodes()).find((n) => n.ID === islandNode.ID)?.Status === 'ready', 60_000);
-    await cluster.server.waitFor('the island to stop its replaced copies', async () => island.taskProcesses() === 0, 60_000);
+    await cluster.server.waitFor(
+      'the island to reconnect',
+      async () => (await cluster.nodes()).find((n) => n.ID === islandNode.ID)?.Status === 'ready',
+      60_000,
+    );
+    await cluster.server.waitFor(
+      'the island to stop its replaced copies',
+      async () => island.taskProcesses() === 0,
+      60_000,
+    );
 
     // One copy of each allocation: four running, one per instance name, none of them the lost ones. The
     // island's last word on its stopped copies may trail its processes ending by a moment.
     const final = await cluster.server
-      .waitFor('four running allocations', async () => {
-        const running = (await cluster.allocs('steady')).filter((a: AllocStub) => a.ClientStatus === 'running');
-        return running.length === 4 ? running : undefined;
-      }, 15_000)
+      .waitFor(
+        'four running allocations',
+        async () => {
+          const running = (await cluster.allocs('steady')).filter((a: AllocStub) => a.ClientStatus === 'running');
+          return running.length === 4 ? running : undefined;
+        },
+        15_000,
+      )
       .catch(async (e: unknown) => {
         const all = await cluster.allocs('steady');
-        throw new Error(`${String(e)}\n${all.map((a) => `${a.ID.slice(0, 8)} ${a.NodeName} ${a.DesiredStatus} ${a.ClientStatus}`).join('\n')}\n${cluster.logs(1500)}`);
+        throw new Error(
+          `${String(e)}\n${all.map((a) => `${a.ID.slice(0, 8)} ${a.NodeName} ${a.DesiredStatus} ${a.ClientStatus}`).join('\n')}\n${cluster.logs(1500)}`,
+        );
       });
     expect(final).toHaveLength(4);
     expect(new Set(final.map((a) => a.Name)).size).toBe(4);

@@ -92,7 +92,16 @@ interface DeploymentJSON {
   JobVersion: number;
   Status: string;
   StatusDescription: string;
-  TaskGroups: Record<string, { DesiredTotal: number; DesiredCanaries: number; PlacedCanaries: string[] | null; HealthyAllocs: number; Promoted: boolean }>;
+  TaskGroups: Record<
+    string,
+    {
+      DesiredTotal: number;
+      DesiredCanaries: number;
+      PlacedCanaries: string[] | null;
+      HealthyAllocs: number;
+      Promoted: boolean;
+    }
+  >;
 }
 
 /** Runs the CLI without blocking the event loop (the load loop must keep going); resolves with its exit. */
@@ -140,7 +149,11 @@ describe('rolling updates through the gateway under load', () => {
     const first = cluster.server.cli(['job', 'run', jobFile({ name: 'v1', healthyDeadline: '30s' })]);
     expect(first.code, first.stdout + first.stderr).toBe(0);
     await cluster.waitForRunning('roll', 5);
-    await cluster.server.waitFor('the gateway to route to version v1', async () => (await sample(10)).every((s) => s === 'v1'), 30_000);
+    await cluster.server.waitFor(
+      'the gateway to route to version v1',
+      async () => (await sample(10)).every((s) => s === 'v1'),
+      30_000,
+    );
   }, 120_000);
   afterAll(async () => {
     await cluster.stop();
@@ -151,7 +164,9 @@ describe('rolling updates through the gateway under load', () => {
     let canaryBesideOld = false;
     let run: { code: number; stdout: string; stderr: string };
     try {
-      const finished = runAsync(cluster.server.cliAsync(['job', 'run', jobFile({ name: 'v2', healthyDeadline: '30s' })]));
+      const finished = runAsync(
+        cluster.server.cliAsync(['job', 'run', jobFile({ name: 'v2', healthyDeadline: '30s' })]),
+      );
       let exited = false;
       void finished.then(() => (exited = true));
       // Watch for the canary running beside all five old instances before it is promoted.
@@ -173,7 +188,12 @@ describe('rolling updates through the gateway under load', () => {
     expect(run.stdout).toMatch(/✓ Deployment "[0-9a-f]{8}" successful/);
     const [d] = await deployments();
     expect(d).toMatchObject({ JobVersion: 1, Status: 'successful' });
-    expect(d!.TaskGroups['web']).toMatchObject({ DesiredTotal: 5, DesiredCanaries: 1, HealthyAllocs: 5, Promoted: true });
+    expect(d!.TaskGroups['web']).toMatchObject({
+      DesiredTotal: 5,
+      DesiredCanaries: 1,
+      HealthyAllocs: 5,
+      Promoted: true,
+    });
     expect(canaryBesideOld).toBe(true);
     const final = await live();
     expect(final.map((a) => a.JobVersion)).toEqual([1, 1, 1, 1, 1]);
@@ -190,13 +210,19 @@ describe('rolling updates through the gateway under load', () => {
     const load = new Load(`${gateway}/roll`, 40, 90_000);
     let run: { code: number; stdout: string; stderr: string };
     try {
-      run = await runAsync(cluster.server.cliAsync(['job', 'run', jobFile({ name: 'v3', broken: true, healthyDeadline: '6s' })]));
+      run = await runAsync(
+        cluster.server.cliAsync(['job', 'run', jobFile({ name: 'v3', broken: true, healthyDeadline: '6s' })]),
+      );
       // The revert is a new job version of the stable spec; wait for it to be running and stable.
-      await cluster.server.waitFor('the reverted version to be stable', async () => {
-        const j = (await cluster.server.api<{ Version: number; Stable: boolean }>('/v1/job/roll')).body;
-        const a = await live();
-        return j.Version === 3 && j.Stable && a.length === 5 && a.every((x) => x.JobVersion === 3);
-      }, 60_000);
+      await cluster.server.waitFor(
+        'the reverted version to be stable',
+        async () => {
+          const j = (await cluster.server.api<{ Version: number; Stable: boolean }>('/v1/job/roll')).body;
+          const a = await live();
+          return j.Version === 3 && j.Stable && a.length === 5 && a.every((x) => x.JobVersion === 3);
+        },
+        60_000,
+      );
       await new Promise((r) => setTimeout(r, 1000));
     } finally {
       await load.stop();
@@ -206,7 +232,13 @@ describe('rolling updates through the gateway under load', () => {
     expect(run.code).not.toBe(0);
     expect(run.stdout).toMatch(/! Deployment "[0-9a-f]{8}" failed/);
     expect(run.stdout).toMatch(/rolling back to job version 1/);
-    const job = (await cluster.server.api<{ Version: number; Stable: boolean; TaskGroups: Array<{ Tasks: Array<{ Env: Record<string, string> }> }> }>('/v1/job/roll')).body;
+    const job = (
+      await cluster.server.api<{
+        Version: number;
+        Stable: boolean;
+        TaskGroups: Array<{ Tasks: Array<{ Env: Record<string, string> }> }>;
+      }>('/v1/job/roll')
+    ).body;
     expect(job.TaskGroups[0]?.Tasks[0]?.Env).toMatchObject({ APP_VERSION: 'v2', BROKEN: '0' });
     const history = cluster.server.cli(['job', 'history', 'roll']);
     expect(history.code, history.stderr).toBe(0);

@@ -48,10 +48,18 @@ describe('a server agent with three client agents in three datacenters', () => {
   it('lists three ready nodes, one per client agent and datacenter, in `drover node status`', () => {
     const r = cluster.server.cli(['node', 'status']);
     expect(r.code, r.stderr).toBe(0);
-    const rows = r.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/));
     expect(rows).toHaveLength(3);
     const byName = Object.fromEntries(rows.map((cols) => [cols[3], { dc: cols[2], status: cols.at(-1) }]));
-    expect(byName).toEqual({ c1: { dc: 'dc1', status: 'ready' }, c2: { dc: 'dc2', status: 'ready' }, c3: { dc: 'dc3', status: 'ready' } });
+    expect(byName).toEqual({
+      c1: { dc: 'dc1', status: 'ready' },
+      c2: { dc: 'dc2', status: 'ready' },
+      c3: { dc: 'dc3', status: 'ready' },
+    });
   });
 
   it('gives every remote client the short heartbeat TTL of the server config', () => {
@@ -158,7 +166,9 @@ ${mockTaskWith('start_block_for = "1s"')}
     while (Date.now() < until && !done) {
       const all = await cluster.allocs('drained');
       const stopped = all.filter((a) => onTarget.has(a.ID) && a.DesiredStatus !== 'run').length;
-      const replacements = all.filter((a) => !onTarget.has(a.ID) && !first.some((f) => f.ID === a.ID) && live(a)).length;
+      const replacements = all.filter(
+        (a) => !onTarget.has(a.ID) && !first.some((f) => f.ID === a.ID) && live(a),
+      ).length;
       maxInFlight = Math.max(maxInFlight, stopped - replacements);
       done = stopped === 3 && replacements === 3;
       await new Promise((res) => setTimeout(res, 50));

@@ -11,7 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureTestImages, TEST_IMAGES } from '../images/index.js';
 import { TestAgent } from './harness/agent.js';
-import { alloc, containersOf, docker, jobFile, runJob, singleTaskJob, stopAndClean, waitRunning } from './fixtures/drivers-support.js';
+import {
+  alloc,
+  containersOf,
+  docker,
+  jobFile,
+  runJob,
+  singleTaskJob,
+  stopAndClean,
+  waitRunning,
+} from './fixtures/drivers-support.js';
 
 const work = mkdtempSync(join(tmpdir(), 'drover-drivers-config-'));
 const volumeDir = join(work, 'shared-volume');
@@ -48,7 +57,11 @@ plugin "raw_exec" {
 `;
 
 const PRIVILEGED = (job: string) =>
-  singleTaskJob({ job, driver: 'docker', config: `        image      = "${TEST_IMAGES.busybox}"\n        command    = "/bin/sleep"\n        args       = ["3600"]\n        privileged = true` });
+  singleTaskJob({
+    job,
+    driver: 'docker',
+    config: `        image      = "${TEST_IMAGES.busybox}"\n        command    = "/bin/sleep"\n        args       = ["3600"]\n        privileged = true`,
+  });
 
 interface NodeStub {
   ID: string;
@@ -56,7 +69,11 @@ interface NodeStub {
   Meta: Record<string, string>;
   Drivers: Record<string, { Detected: boolean; Healthy: boolean }>;
   NodeResources: { MinDynamicPort: number; MaxDynamicPort: number };
-  ReservedResources: { Cpu: { CpuShares: number }; Memory: { MemoryMB: number }; Networks: { ReservedHostPorts: string } };
+  ReservedResources: {
+    Cpu: { CpuShares: number };
+    Memory: { MemoryMB: number };
+    Networks: { ReservedHostPorts: string };
+  };
   HostVolumes: Record<string, { Path: string; ReadOnly: boolean }>;
 }
 
@@ -91,7 +108,14 @@ describe('a client configured by an agent config file', () => {
   });
 
   it('fails placement of a raw_exec job, and job run says the node was filtered for its driver', async () => {
-    const file = jobFile('raw', singleTaskJob({ job: 'raw', driver: 'raw_exec', config: '        command = "/bin/sleep"\n        args    = ["60"]' }));
+    const file = jobFile(
+      'raw',
+      singleTaskJob({
+        job: 'raw',
+        driver: 'raw_exec',
+        config: '        command = "/bin/sleep"\n        args    = ["60"]',
+      }),
+    );
     const r = agent.cli(['job', 'run', file]);
     const out = r.stdout + r.stderr;
     expect(out).toMatch(/Task Group "g" \(failed to place 1 allocation\)/);
@@ -111,7 +135,9 @@ describe('a client configured by an agent config file', () => {
     });
     expect(t.s.Failed).toBe(true);
     const failure = t.s.Events.find((e) => e.Type === 'Driver Failure');
-    expect(failure?.DisplayMessage).toMatch(/privileged containers are not allowed on this client \(plugin option allow_privileged\)/);
+    expect(failure?.DisplayMessage).toMatch(
+      /privileged containers are not allowed on this client \(plugin option allow_privileged\)/,
+    );
     expect(containersOf(t.id)).toEqual([]);
     expect(agent.cli(['job', 'stop', '-purge', 'priv']).code).toBe(0);
   });
@@ -189,7 +215,17 @@ describe('a client configured by an agent config file', () => {
   });
 
   it('refuses docker volumes with host paths outside the allocation dir unless the plugin enables them', async () => {
-    runJob(agent, jobFile('hostpath', singleTaskJob({ job: 'hostpath', driver: 'docker', config: `        image   = "${TEST_IMAGES.busybox}"\n        volumes = ["/etc:/hostetc:ro"]` })));
+    runJob(
+      agent,
+      jobFile(
+        'hostpath',
+        singleTaskJob({
+          job: 'hostpath',
+          driver: 'docker',
+          config: `        image   = "${TEST_IMAGES.busybox}"\n        volumes = ["/etc:/hostetc:ro"]`,
+        }),
+      ),
+    );
     const t = await agent.waitFor('the task to fail', async () => {
       const [a] = (await agent.api<Array<{ ID: string }>>('/v1/job/hostpath/allocations')).body;
       if (!a) return null;
@@ -198,13 +234,17 @@ describe('a client configured by an agent config file', () => {
       return s?.State === 'dead' ? s : null;
     });
     expect(t.Failed).toBe(true);
-    expect(t.Events.find((e) => e.Type === 'Driver Failure')?.DisplayMessage).toMatch(/absolute host paths are not allowed on this client \(plugin option volumes.enabled\)/);
+    expect(t.Events.find((e) => e.Type === 'Driver Failure')?.DisplayMessage).toMatch(
+      /absolute host paths are not allowed on this client \(plugin option volumes.enabled\)/,
+    );
     expect(agent.cli(['job', 'stop', '-purge', 'hostpath']).code).toBe(0);
   });
 });
 
 describe('a client whose docker plugin allows privileged containers', () => {
-  const agent = new TestAgent({ args: ['-config', configFile('privileged', 'plugin "docker" {\n  config {\n    allow_privileged = true\n  }\n}\n')] });
+  const agent = new TestAgent({
+    args: ['-config', configFile('privileged', 'plugin "docker" {\n  config {\n    allow_privileged = true\n  }\n}\n')],
+  });
   const seen = new Set<string>();
 
   beforeAll(async () => {
@@ -221,7 +261,8 @@ describe('a client whose docker plugin allows privileged containers', () => {
    * the full capability set. There the proof is that the client let the task through to docker, which failed it,
    * instead of refusing it as the unconfigured client does.
    */
-  const hostRunsPrivileged = spawnSync('docker', ['run', '--rm', '--privileged', TEST_IMAGES.busybox, 'true'], { timeout: 60_000 }).status === 0;
+  const hostRunsPrivileged =
+    spawnSync('docker', ['run', '--rm', '--privileged', TEST_IMAGES.busybox, 'true'], { timeout: 60_000 }).status === 0;
 
   it('passes a privileged task to docker, which runs it in a privileged container where the host allows it', async () => {
     runJob(agent, jobFile('priv2', PRIVILEGED('priv2')));
@@ -241,5 +282,4 @@ describe('a client whose docker plugin allows privileged containers', () => {
     }
     expect(agent.cli(['job', 'stop', '-purge', 'priv2']).code).toBe(0);
   });
-
 });

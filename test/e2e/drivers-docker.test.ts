@@ -6,9 +6,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestImages, TEST_IMAGES } from '../images/index.js';
 import { TestAgent } from './harness/agent.js';
-import { alloc, containersOf, docker, eventTypes, jobFile, runJob, singleTaskJob, stopAndClean, waitRunning } from './fixtures/drivers-support.js';
+import {
+  alloc,
+  containersOf,
+  docker,
+  eventTypes,
+  jobFile,
+  runJob,
+  singleTaskJob,
+  stopAndClean,
+  waitRunning,
+} from './fixtures/drivers-support.js';
 
-const busybox = (cmd: string) => `        image   = "${TEST_IMAGES.busybox}"\n        command = "/bin/sh"\n        args    = ["-c", ${JSON.stringify(cmd)}]`;
+const busybox = (cmd: string) =>
+  `        image   = "${TEST_IMAGES.busybox}"\n        command = "/bin/sh"\n        args    = ["-c", ${JSON.stringify(cmd)}]`;
 
 describe('docker tasks on a dev agent', () => {
   const agent = new TestAgent();
@@ -37,7 +48,10 @@ describe('docker tasks on a dev agent', () => {
     );
 
   it("sets the container's hard memory limit to the job's memory", async () => {
-    runJob(agent, jobFile('mem', singleTaskJob({ job: 'mem', driver: 'docker', memory: 48, config: busybox('exec sleep 3600') })));
+    runJob(
+      agent,
+      jobFile('mem', singleTaskJob({ job: 'mem', driver: 'docker', memory: 48, config: busybox('exec sleep 3600') })),
+    );
     const [a] = await waitRunning(agent, 'mem');
     seen.add(a!.ID);
     const [id] = containersOf(a!.ID);
@@ -70,7 +84,9 @@ describe('docker tasks on a dev agent', () => {
     expect(types.at(-1)).toBe('Not Restarting');
     expect(t.Restarts).toBe(1);
     expect(t.Failed).toBe(true);
-    expect(t.Events.filter((e) => e.Type === 'Terminated').at(-1)!.DisplayMessage).toMatch(/Exit Code: 137.*OOM Killed/);
+    expect(t.Events.filter((e) => e.Type === 'Terminated').at(-1)!.DisplayMessage).toMatch(
+      /Exit Code: 137.*OOM Killed/,
+    );
     expect(agent.cli(['alloc', 'status', id]).stdout).toMatch(/OOM Killed/);
     // Each exited container was removed by the driver.
     expect(containersOf(id)).toEqual([]);
@@ -80,7 +96,14 @@ describe('docker tasks on a dev agent', () => {
     const image = 'drover-test/does-not-exist:0.0.1';
     runJob(
       agent,
-      jobFile('noimage', singleTaskJob({ job: 'noimage', driver: 'docker', config: `        image              = "${image}"\n        image_pull_timeout = "20s"` })),
+      jobFile(
+        'noimage',
+        singleTaskJob({
+          job: 'noimage',
+          driver: 'docker',
+          config: `        image              = "${image}"\n        image_pull_timeout = "20s"`,
+        }),
+      ),
     );
     const { id, t } = await deadTask('noimage', 90_000);
     expect(t.Failed).toBe(true);
@@ -88,31 +111,55 @@ describe('docker tasks on a dev agent', () => {
     expect(failure?.DisplayMessage, JSON.stringify(t.Events)).toContain(image);
     expect(failure!.DisplayMessage).toMatch(/not found locally and could not be pulled/);
     // The pull attempt itself was reported by the driver as it happened.
-    expect(t.Events.some((e) => e.Type === 'Driver' && (e.DisplayMessage ?? '').includes(`Pulling Image ${image}`))).toBe(true);
+    expect(
+      t.Events.some((e) => e.Type === 'Driver' && (e.DisplayMessage ?? '').includes(`Pulling Image ${image}`)),
+    ).toBe(true);
     const status = agent.cli(['alloc', 'status', id]);
     expect(status.stdout).toContain(image);
     expect(containersOf(id)).toEqual([]);
   });
 
   it("follows a docker task's stdout with alloc logs -f", async () => {
-    runJob(agent, jobFile('ticker', singleTaskJob({ job: 'ticker', driver: 'docker', config: busybox('i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.3; done') })));
+    runJob(
+      agent,
+      jobFile(
+        'ticker',
+        singleTaskJob({
+          job: 'ticker',
+          driver: 'docker',
+          config: busybox('i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.3; done'),
+        }),
+      ),
+    );
     const [a] = await waitRunning(agent, 'ticker');
     seen.add(a!.ID);
-    await agent.waitFor('a first tick in the logs', async () => /tick 1\b/.test(agent.cli(['alloc', 'logs', a!.ID, 't']).stdout));
+    await agent.waitFor('a first tick in the logs', async () =>
+      /tick 1\b/.test(agent.cli(['alloc', 'logs', a!.ID, 't']).stdout),
+    );
     const child = agent.cliAsync(['alloc', 'logs', '-f', a!.ID, 't']);
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     try {
       // Lines written after -f started arrive on its stdout: the tick count keeps growing while we watch.
-      const firstSeen = await agent.waitFor('followed output', async () => {
-        const m = [...out.matchAll(/tick (\d+)/g)];
-        return m.length > 0 ? Number(m.at(-1)![1]) : null;
-      }, 20_000, 100);
-      const later = await agent.waitFor('new lines while following', async () => {
-        const m = [...out.matchAll(/tick (\d+)/g)];
-        const last = Number(m.at(-1)![1]);
-        return last >= firstSeen + 5 ? last : null;
-      }, 20_000, 100);
+      const firstSeen = await agent.waitFor(
+        'followed output',
+        async () => {
+          const m = [...out.matchAll(/tick (\d+)/g)];
+          return m.length > 0 ? Number(m.at(-1)![1]) : null;
+        },
+        20_000,
+        100,
+      );
+      const later = await agent.waitFor(
+        'new lines while following',
+        async () => {
+          const m = [...out.matchAll(/tick (\d+)/g)];
+          const last = Number(m.at(-1)![1]);
+          return last >= firstSeen + 5 ? last : null;
+        },
+        20_000,
+        100,
+      );
       expect(later).toBeGreaterThanOrEqual(firstSeen + 5);
       expect(child.exitCode).toBeNull();
       // Consecutive: nothing lost or doubled between the start and the end of what we followed.

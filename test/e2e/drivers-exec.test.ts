@@ -9,7 +9,15 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestAgent } from './harness/agent.js';
-import { alloc, eventTypes, jobFile, runJob, singleTaskJob, stopAndClean, waitRunning } from './fixtures/drivers-support.js';
+import {
+  alloc,
+  eventTypes,
+  jobFile,
+  runJob,
+  singleTaskJob,
+  stopAndClean,
+  waitRunning,
+} from './fixtures/drivers-support.js';
 
 describe('exec tasks on a dev agent', () => {
   const agent = new TestAgent();
@@ -29,7 +37,8 @@ describe('exec tasks on a dev agent', () => {
     await stopAndClean(agent, seen);
   });
 
-  const logs = (allocID: string, stderr = false) => agent.cli(['alloc', 'logs', ...(stderr ? ['-stderr'] : []), allocID, 't']).stdout;
+  const logs = (allocID: string, stderr = false) =>
+    agent.cli(['alloc', 'logs', ...(stderr ? ['-stderr'] : []), allocID, 't']).stdout;
 
   it('runs the task in its own pid namespace and chroot: ps shows its processes only, host files are out of reach', async () => {
     const script = [
@@ -39,7 +48,14 @@ describe('exec tasks on a dev agent', () => {
       'echo "== root dir"; ls /',
       'echo "== done"; exec sleep 3600',
     ].join('; ');
-    const file = jobFile('iso', singleTaskJob({ job: 'iso', driver: 'exec', config: `        command = "/bin/sh"\n        args    = ["-c", ${JSON.stringify(script)}]` }));
+    const file = jobFile(
+      'iso',
+      singleTaskJob({
+        job: 'iso',
+        driver: 'exec',
+        config: `        command = "/bin/sh"\n        args    = ["-c", ${JSON.stringify(script)}]`,
+      }),
+    );
     runJob(agent, file);
     const [a] = await waitRunning(agent, 'iso');
     seen.add(a!.ID);
@@ -47,7 +63,11 @@ describe('exec tasks on a dev agent', () => {
       const o = logs(a!.ID);
       return o.includes('== done') ? o : null;
     });
-    const ps = out.slice(out.indexOf('== ps'), out.indexOf('== root marker')).split('\n').slice(2).filter((l) => l.trim());
+    const ps = out
+      .slice(out.indexOf('== ps'), out.indexOf('== root marker'))
+      .split('\n')
+      .slice(2)
+      .filter((l) => l.trim());
     const commands = ps.map((l) => l.trim().split(/\s+/)[1]);
     // tini as PID 1, the shell, and ps itself: nothing of the host (no node, dockerd, drover, systemd).
     expect(commands.sort(), out).toEqual(['ps', 'sh', 'tini-static'].sort());
@@ -72,7 +92,9 @@ describe('exec tasks on a dev agent', () => {
     const used = /MHz\s+([\d.]+) (B|KiB|MiB|GiB)\/64 MiB/.exec(out);
     expect(used, out).not.toBeNull();
     expect(Number(used![1])).toBeGreaterThan(0);
-    const stats = await agent.api<{ Tasks: Record<string, { ResourceUsage: { MemoryStats: { RSS: number; Usage: number } } }> }>(`/v1/client/allocation/${a!.ID}/stats`);
+    const stats = await agent.api<{
+      Tasks: Record<string, { ResourceUsage: { MemoryStats: { RSS: number; Usage: number } } }>;
+    }>(`/v1/client/allocation/${a!.ID}/stats`);
     expect(stats.body.Tasks['t']?.ResourceUsage.MemoryStats.Usage).toBeGreaterThan(0);
     expect(stats.body.Tasks['t']?.ResourceUsage.MemoryStats.RSS).toBeGreaterThan(0);
     const stop = agent.cli(['job', 'stop', '-purge', 'iso']);

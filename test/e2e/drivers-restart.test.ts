@@ -5,7 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestImages, TEST_IMAGES } from '../images/index.js';
 import { TestAgent } from './harness/agent.js';
-import { alloc, containersOf, docker, jobFile, runcContainers, runJob, stopAndClean, waitRunning } from './fixtures/drivers-support.js';
+import {
+  alloc,
+  containersOf,
+  docker,
+  jobFile,
+  runcContainers,
+  runJob,
+  stopAndClean,
+  waitRunning,
+} from './fixtures/drivers-support.js';
 
 const TICKER = 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.3; done';
 
@@ -63,7 +72,8 @@ describe('an agent SIGKILLed while docker and exec tasks run', () => {
     await stopAndClean(agent, seen);
   });
 
-  const startedCount = async (task: string) => ((await alloc(agent, allocID)).TaskStates?.[task]?.Events ?? []).filter((e) => e.Type === 'Started').length;
+  const startedCount = async (task: string) =>
+    ((await alloc(agent, allocID)).TaskStates?.[task]?.Events ?? []).filter((e) => e.Type === 'Started').length;
   const lastTick = (task: string) => {
     const m = [...agent.cli(['alloc', 'logs', allocID, task]).stdout.matchAll(/tick (\d+)/g)];
     return m.length > 0 ? Number(m.at(-1)![1]) : -1;
@@ -102,7 +112,9 @@ describe('an agent SIGKILLed while docker and exec tasks run', () => {
     expect(containersOf(allocID)).toEqual([containerID]);
     expect(docker(['inspect', '--format', '{{.State.Running}} {{.RestartCount}}', containerID])).toBe('true 0');
     const rs = runcContainers(agent.dataDir);
-    expect(rs.map((r) => ({ id: r.id, pid: r.pid, status: r.status }))).toEqual([{ id: exec.id, pid: exec.pid, status: 'running' }]);
+    expect(rs.map((r) => ({ id: r.id, pid: r.pid, status: r.status }))).toEqual([
+      { id: exec.id, pid: exec.pid, status: 'running' },
+    ]);
     const a = await alloc(agent, allocID);
     expect(a.ClientStatus).toBe('running');
     for (const task of ['d', 'e']) {
@@ -119,13 +131,17 @@ describe('an agent SIGKILLed while docker and exec tasks run', () => {
       const before = lastTick(task);
       await agent.waitFor(`${task}'s log to grow after adoption`, async () => lastTick(task) >= before + 3, 20_000);
       // What the task wrote while the agent was down is there once, and nothing was copied twice.
-      const ticks = [...agent.cli(['alloc', 'logs', allocID, task]).stdout.matchAll(/tick (\d+)/g)].map((m) => Number(m[1]));
+      const ticks = [...agent.cli(['alloc', 'logs', allocID, task]).stdout.matchAll(/tick (\d+)/g)].map((m) =>
+        Number(m[1]),
+      );
       expect(ticks.slice(0, 3), `${task}: ${ticks.slice(0, 20).join(' ')}`).toEqual([0, 1, 2]);
       const broken = ticks.findIndex((n, i) => i > 0 && n !== ticks[i - 1]! + 1);
       expect(broken, `${task}: ${ticks.slice(Math.max(0, broken - 3), broken + 3).join(' ')}`).toBe(-1);
     }
     const stats = await agent.waitFor('stats for both adopted tasks', async () => {
-      const r = await agent.api<{ Tasks: Record<string, { ResourceUsage: { MemoryStats: { Usage: number } } }> }>(`/v1/client/allocation/${allocID}/stats`);
+      const r = await agent.api<{ Tasks: Record<string, { ResourceUsage: { MemoryStats: { Usage: number } } }> }>(
+        `/v1/client/allocation/${allocID}/stats`,
+      );
       return r.status === 200 && r.body.Tasks['d'] && r.body.Tasks['e'] ? r.body : null;
     });
     expect(stats.Tasks['d']?.ResourceUsage.MemoryStats.Usage).toBeGreaterThan(0);
@@ -134,9 +150,13 @@ describe('an agent SIGKILLed while docker and exec tasks run', () => {
 
   it('stops the adopted tasks for good with job stop', async () => {
     expect(agent.cli(['job', 'stop', 'adopt']).code).toBe(0);
-    await agent.waitFor('the allocation to complete', async () => (await alloc(agent, allocID)).ClientStatus === 'complete');
+    await agent.waitFor(
+      'the allocation to complete',
+      async () => (await alloc(agent, allocID)).ClientStatus === 'complete',
+    );
     await agent.waitFor('the exec process to be gone', async () => !alive(exec.pid), 20_000);
     expect(runcContainers(agent.dataDir)).toEqual([]);
-    for (const id of containersOf(allocID)) expect(docker(['inspect', '--format', '{{.State.Running}}', id])).toBe('false');
+    for (const id of containersOf(allocID))
+      expect(docker(['inspect', '--format', '{{.State.Running}}', id])).toBe('false');
   });
 });

@@ -8,7 +8,17 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { ensureTestImages } from '../images/index.js';
 import { ROOT, TestAgent } from './harness/agent.js';
-import { alloc, allocsOf, containersOf, docker, portFree, runJob, stopAndClean, waitRunning, type AllocStub } from './fixtures/drivers-support.js';
+import {
+  alloc,
+  allocsOf,
+  containersOf,
+  docker,
+  portFree,
+  runJob,
+  stopAndClean,
+  waitRunning,
+  type AllocStub,
+} from './fixtures/drivers-support.js';
 
 const JOB_FILE = join(ROOT, 'examples', 'homework-app', 'homework-app.nomad.hcl');
 const JOBS_URL = 'http://127.0.0.1:5000/jobs';
@@ -39,7 +49,10 @@ describe('the example two-app job (jobs app and auth app) on a dev agent', () =>
   beforeAll(async () => {
     const busy = [];
     for (const p of [5000, 5001]) if (!(await portFree(p))) busy.push(p);
-    if (busy.length > 0) throw new Error(`port(s) ${busy.join(', ')} on 127.0.0.1 are in use; the homework job needs them free (static ports)`);
+    if (busy.length > 0)
+      throw new Error(
+        `port(s) ${busy.join(', ')} on 127.0.0.1 are in use; the homework job needs them free (static ports)`,
+      );
     await ensureTestImages();
     await agent.start();
   });
@@ -105,15 +118,16 @@ describe('the example two-app job (jobs app and auth app) on a dev agent', () =>
     expect(used, out).not.toBeNull();
     expect(Number(used![1])).toBeGreaterThan(0);
     expect(used![2]).not.toBe('B');
-    const stats = await agent.api<{ ResourceUsage: { MemoryStats: { RSS: number; Usage: number } }; Tasks: Record<string, { ResourceUsage: { MemoryStats: { RSS: number } } }> }>(
-      `/v1/client/allocation/${a.ID}/stats`,
-    );
+    const stats = await agent.api<{
+      ResourceUsage: { MemoryStats: { RSS: number; Usage: number } };
+      Tasks: Record<string, { ResourceUsage: { MemoryStats: { RSS: number } } }>;
+    }>(`/v1/client/allocation/${a.ID}/stats`);
     expect(stats.status).toBe(200);
     expect(stats.body.Tasks['app_a']?.ResourceUsage.MemoryStats.RSS).toBeGreaterThan(1024 * 1024);
     expect(stats.body.ResourceUsage.MemoryStats.Usage).toBeGreaterThan(0);
   });
 
-  it('gives each container the job\'s memory as its hard limit', async () => {
+  it("gives each container the job's memory as its hard limit", async () => {
     for (const a of allocs) {
       const [id] = containersOf(a.ID);
       expect(Number(docker(['inspect', '--format', '{{.HostConfig.Memory}}', id!]))).toBe(128 * 1024 * 1024);

@@ -49,10 +49,18 @@ describe('a server with its state on etcd', () => {
     const first = new TestAgent({ args: ['-etcd', etcd.endpoints.join(',')] });
     agents.push(first);
     await first.start();
-    await first.waitFor('the state store opened on etcd', async () => /"etcd":"http:\/\/127\.0\.0\.1:\d+,.*"prefix":"\/drover\/global\/","msg":"state store opened"/.test(first.output), 10_000);
+    await first.waitFor(
+      'the state store opened on etcd',
+      async () =>
+        /"etcd":"http:\/\/127\.0\.0\.1:\d+,.*"prefix":"\/drover\/global\/","msg":"state store opened"/.test(
+          first.output,
+        ),
+      10_000,
+    );
     const run = first.cli(['job', 'run', '-detach', join(dir, 'kept.nomad.hcl')]);
     expect(run.code, run.stderr).toBe(0);
-    const running = async (a: TestAgent) => (await a.api<Stub[]>('/v1/job/kept/allocations')).body.filter((x) => x.ClientStatus === 'running');
+    const running = async (a: TestAgent) =>
+      (await a.api<Stub[]>('/v1/job/kept/allocations')).body.filter((x) => x.ClientStatus === 'running');
     await first.waitFor('3 running allocations', async () => (await running(first)).length === 3);
 
     await etcd.kill(2);
@@ -65,23 +73,36 @@ describe('a server with its state on etcd', () => {
 
     // The second agent reads its etcd endpoints from a config file, and has none of the first one's files.
     const config = join(dir, 'agent.hcl');
-    writeFileSync(config, `server {\n  etcd {\n    endpoints = ${JSON.stringify(etcd.endpoints.slice(0, 2))}\n  }\n}\n`);
+    writeFileSync(
+      config,
+      `server {\n  etcd {\n    endpoints = ${JSON.stringify(etcd.endpoints.slice(0, 2))}\n  }\n}\n`,
+    );
     const second = new TestAgent({ args: ['-config', config] });
     agents.push(second);
     await second.start();
     // The killed agent's leader lease runs out within its 2 s TTL; then the second agent leads.
-    const after = await second.waitFor('the second agent to lead', async () => {
-      const r = await second.api<Stub[]>('/v1/allocations');
-      return Array.isArray(r.body) ? r.body.map((x) => x.ID) : undefined;
-    }, 15_000);
+    const after = await second.waitFor(
+      'the second agent to lead',
+      async () => {
+        const r = await second.api<Stub[]>('/v1/allocations');
+        return Array.isArray(r.body) ? r.body.map((x) => x.ID) : undefined;
+      },
+      15_000,
+    );
     expect(after).toEqual(expect.arrayContaining(before));
-    expect((await second.api<{ TaskGroups: Array<{ Count: number }>; Version: number }>('/v1/job/kept')).body).toMatchObject({ TaskGroups: [{ Count: 4 }], Version: 1 });
+    expect(
+      (await second.api<{ TaskGroups: Array<{ Count: number }>; Version: number }>('/v1/job/kept')).body,
+    ).toMatchObject({ TaskGroups: [{ Count: 4 }], Version: 1 });
   }, 120_000);
 
   it('refuses to start when no etcd endpoint answers, naming the endpoints', () => {
     const data = mkdtempSync(join(tmpdir(), 'drover-etcd-down-'));
     try {
-      const r = spawnSync(DROVER, ['agent', '-server', '-data-dir', data, '-http-port', '0', '-etcd', 'http://127.0.0.1:1'], { encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync(
+        DROVER,
+        ['agent', '-server', '-data-dir', data, '-http-port', '0', '-etcd', 'http://127.0.0.1:1'],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
       expect(r.status).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/no etcd endpoint answered \(http:\/\/127\.0\.0\.1:1\)/);
     } finally {
@@ -90,8 +111,13 @@ describe('a server with its state on etcd', () => {
   });
 
   it('refuses an etcd endpoint that is not an http URL', () => {
-    const r = spawnSync(DROVER, ['agent', '-server', '-http-port', '0', '-etcd', '127.0.0.1:2379'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(DROVER, ['agent', '-server', '-http-port', '0', '-etcd', '127.0.0.1:2379'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/Invalid -etcd: etcd endpoint "127\.0\.0\.1:2379" must be an http:\/\/host:port client URL/);
+    expect(r.stderr).toMatch(
+      /Invalid -etcd: etcd endpoint "127\.0\.0\.1:2379" must be an http:\/\/host:port client URL/,
+    );
   });
 });

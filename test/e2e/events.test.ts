@@ -10,7 +10,14 @@ import { TestAgent } from './harness/agent.js';
 
 interface Batch {
   Index: number;
-  Events: Array<{ Topic: string; Type: string; Key: string; Namespace: string; Index: number; Payload: Record<string, unknown> }>;
+  Events: Array<{
+    Topic: string;
+    Type: string;
+    Key: string;
+    Namespace: string;
+    Index: number;
+    Payload: Record<string, unknown>;
+  }>;
 }
 
 /** Reads the stream until `enough` says so (bounded by `timeoutMs`), then closes it. */
@@ -45,7 +52,10 @@ async function readStream(url: string, enough: (b: Batch[]) => boolean, timeoutM
 }
 
 const putVar = (agent: TestAgent, path: string, v: string) =>
-  agent.api(`/v1/var/${path}`, { method: 'PUT', body: JSON.stringify({ Namespace: 'default', Path: path, Items: { v } }) });
+  agent.api(`/v1/var/${path}`, {
+    method: 'PUT',
+    body: JSON.stringify({ Namespace: 'default', Path: path, Items: { v } }),
+  });
 
 describe('the event stream', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'drover-e2e-events-'));
@@ -54,13 +64,19 @@ describe('the event stream', () => {
 
   it('streams variable writes by topic and key, and resumes with index across an agent restart', async () => {
     await agent.start();
-    const streaming = readStream(`${agent.address}/v1/event/stream?topic=Variable:ev/a&topic=Variable:ev/b`, (b) => b.length >= 2);
+    const streaming = readStream(
+      `${agent.address}/v1/event/stream?topic=Variable:ev/a&topic=Variable:ev/b`,
+      (b) => b.length >= 2,
+    );
     // Give the stream a moment to be attached: events before it are still delivered from the buffer (index 0).
     await putVar(agent, 'ev/a', '1');
     await putVar(agent, 'ev/other', 'x');
     await putVar(agent, 'ev/b', '2');
     const first = await streaming;
-    expect(first.map((b) => b.Events.map((e) => `${e.Topic}:${e.Key}:${e.Type}`))).toEqual([['Variable:ev/a:VariableUpserted'], ['Variable:ev/b:VariableUpserted']]);
+    expect(first.map((b) => b.Events.map((e) => `${e.Topic}:${e.Key}:${e.Type}`))).toEqual([
+      ['Variable:ev/a:VariableUpserted'],
+      ['Variable:ev/b:VariableUpserted'],
+    ]);
     expect(JSON.stringify(first)).not.toContain('"v":"1"');
     const lastIndex = first[1]!.Index;
 
@@ -69,7 +85,10 @@ describe('the event stream', () => {
     agent = new TestAgent({ dataDir });
     await agent.start();
     await putVar(agent, 'ev/a', '3');
-    const resumed = await readStream(`${agent.address}/v1/event/stream?topic=Variable:ev/a&index=${lastIndex + 1}`, (b) => b.length >= 1);
+    const resumed = await readStream(
+      `${agent.address}/v1/event/stream?topic=Variable:ev/a&index=${lastIndex + 1}`,
+      (b) => b.length >= 1,
+    );
     expect(resumed).toHaveLength(1);
     expect(resumed[0]!.Index).toBeGreaterThan(lastIndex);
     expect(resumed[0]!.Events[0]).toMatchObject({ Topic: 'Variable', Key: 'ev/a', Namespace: 'default' });
@@ -85,10 +104,15 @@ describe('the event stream', () => {
     let out = '';
     cli.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     try {
-      await agent.waitFor('the CLI to print the write', async () => {
-        await putVar(agent, 'ev/cli', String(Date.now()));
-        return out.includes('"Key":"ev/cli"');
-      }, 30_000, 1000);
+      await agent.waitFor(
+        'the CLI to print the write',
+        async () => {
+          await putVar(agent, 'ev/cli', String(Date.now()));
+          return out.includes('"Key":"ev/cli"');
+        },
+        30_000,
+        1000,
+      );
       const line = out.split('\n').find((l) => l.includes('ev/cli'))!;
       expect(JSON.parse(line)).toMatchObject({ Events: [{ Topic: 'Variable', Key: 'ev/cli' }] });
     } finally {

@@ -96,7 +96,9 @@ describe('agent faults', () => {
     truncateSync(join(agent.dataDir, 'server', 'state.db'), 0);
     rmSync(join(agent.dataDir, 'server', 'state.db-wal'), { force: true });
     rmSync(join(agent.dataDir, 'server', 'state.db-shm'), { force: true });
-    await expect(agent.start()).rejects.toThrow(/state\.db is empty but the agent had acknowledged writes up to index \d+.*-recover/s);
+    await expect(agent.start()).rejects.toThrow(
+      /state\.db is empty but the agent had acknowledged writes up to index \d+.*-recover/s,
+    );
   }, 60_000);
 });
 
@@ -104,43 +106,53 @@ describe('agent faults', () => {
 const canMount = process.getuid?.() === 0;
 
 describe('a full disk', () => {
-  it.skipIf(!canMount)('fails writes and health while the disk is full, and resumes writing within 5 s once space returns', async () => {
-    const mnt = mkdtempSync(join(tmpdir(), 'drover-harden-diskfull-'));
-    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]).status).toBe(0);
-    const dataDir = join(mnt, 'data');
-    mkdirSync(dataDir);
-    const agent = new TestAgent({ dataDir });
-    try {
-      await agent.start();
-      expect((await fetch(`${agent.address}/v1/jobs`, { method: 'PUT', body: job('before-full') })).status).toBe(200);
-      // Fill what is left (dd stops at ENOSPC).
-      spawnSync('dd', ['if=/dev/zero', `of=${join(mnt, 'fill')}`, 'bs=64k']);
-      let failed: Response | undefined;
-      for (let i = 0; i < 50 && failed === undefined; i++) {
-        const r = await fetch(`${agent.address}/v1/jobs`, { method: 'PUT', body: job(`full-${i}`) });
-        if (r.status >= 500) failed = r;
-        else await r.arrayBuffer();
-      }
-      expect(failed?.status).toBe(500);
-      expect(await failed!.text()).toMatch(/disk is full|disk I\/O error/);
-      const sick = await agent.api<{ server: { ok: boolean; message: string } }>('/v1/agent/health');
-      expect(sick.status).toBe(500);
-      expect(sick.body.server.ok).toBe(false);
-      // Reads keep working meanwhile.
-      expect((await agent.api('/v1/job/before-full')).status).toBe(200);
+  it.skipIf(!canMount)(
+    'fails writes and health while the disk is full, and resumes writing within 5 s once space returns',
+    async () => {
+      const mnt = mkdtempSync(join(tmpdir(), 'drover-harden-diskfull-'));
+      expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]).status).toBe(0);
+      const dataDir = join(mnt, 'data');
+      mkdirSync(dataDir);
+      const agent = new TestAgent({ dataDir });
+      try {
+        await agent.start();
+        expect((await fetch(`${agent.address}/v1/jobs`, { method: 'PUT', body: job('before-full') })).status).toBe(200);
+        // Fill what is left (dd stops at ENOSPC).
+        spawnSync('dd', ['if=/dev/zero', `of=${join(mnt, 'fill')}`, 'bs=64k']);
+        let failed: Response | undefined;
+        for (let i = 0; i < 50 && failed === undefined; i++) {
+          const r = await fetch(`${agent.address}/v1/jobs`, { method: 'PUT', body: job(`full-${i}`) });
+          if (r.status >= 500) failed = r;
+          else await r.arrayBuffer();
+        }
+        expect(failed?.status).toBe(500);
+        expect(await failed!.text()).toMatch(/disk is full|disk I\/O error/);
+        const sick = await agent.api<{ server: { ok: boolean; message: string } }>('/v1/agent/health');
+        expect(sick.status).toBe(500);
+        expect(sick.body.server.ok).toBe(false);
+        // Reads keep working meanwhile.
+        expect((await agent.api('/v1/job/before-full')).status).toBe(200);
 
-      rmSync(join(mnt, 'fill'));
-      const freed = Date.now();
-      await agent.waitFor('a write to succeed', async () => (await fetch(`${agent.address}/v1/jobs`, { method: 'PUT', body: job('after-free') })).status === 200, 5_000, 100);
-      expect(Date.now() - freed).toBeLessThan(5_000);
-      expect((await agent.api('/v1/agent/health')).status).toBe(200);
-      expect((await agent.api('/v1/job/after-free')).status).toBe(200);
-    } finally {
-      await agent.stopAgent();
-      spawnSync('umount', [mnt]);
-      rmSync(mnt, { recursive: true, force: true });
-    }
-  }, 120_000);
+        rmSync(join(mnt, 'fill'));
+        const freed = Date.now();
+        await agent.waitFor(
+          'a write to succeed',
+          async () =>
+            (await fetch(`${agent.address}/v1/jobs`, { method: 'PUT', body: job('after-free') })).status === 200,
+          5_000,
+          100,
+        );
+        expect(Date.now() - freed).toBeLessThan(5_000);
+        expect((await agent.api('/v1/agent/health')).status).toBe(200);
+        expect((await agent.api('/v1/job/after-free')).status).toBe(200);
+      } finally {
+        await agent.stopAgent();
+        spawnSync('umount', [mnt]);
+        rmSync(mnt, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 });
 
 describe('a hung dockerd', () => {
@@ -161,11 +173,18 @@ describe('a hung dockerd', () => {
       await agent.start();
       type NodeStub = { ID: string };
       type NodeFull = { Drivers: Record<string, { Healthy: boolean; Detected: boolean; HealthDescription: string }> };
-      const nodeID = await agent.waitFor('the node', async () => (await agent.api<NodeStub[]>('/v1/nodes')).body[0]?.ID);
-      const docker = await agent.waitFor('docker to be marked unhealthy', async () => {
-        const d = (await agent.api<NodeFull>(`/v1/node/${nodeID}`)).body.Drivers['docker'];
-        return d && d.Healthy === false && d.Detected ? d : undefined;
-      }, 60_000);
+      const nodeID = await agent.waitFor(
+        'the node',
+        async () => (await agent.api<NodeStub[]>('/v1/nodes')).body[0]?.ID,
+      );
+      const docker = await agent.waitFor(
+        'docker to be marked unhealthy',
+        async () => {
+          const d = (await agent.api<NodeFull>(`/v1/node/${nodeID}`)).body.Drivers['docker'];
+          return d && d.Healthy === false && d.Detected ? d : undefined;
+        },
+        60_000,
+      );
       expect(docker.HealthDescription).toMatch(/unreachable|timed out/i);
 
       const started = Date.now();
@@ -173,11 +192,16 @@ describe('a hung dockerd', () => {
       expect(Date.now() - started).toBeLessThan(2_000);
 
       const jobFile = join(dir, 'raw.nomad.hcl');
-      writeFileSync(jobFile, 'job "raw" {\n  datacenters = ["dc1"]\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config {\n        command = "/bin/sleep"\n        args = ["30"]\n      }\n    }\n  }\n}\n');
+      writeFileSync(
+        jobFile,
+        'job "raw" {\n  datacenters = ["dc1"]\n  group "g" {\n    task "t" {\n      driver = "raw_exec"\n      config {\n        command = "/bin/sleep"\n        args = ["30"]\n      }\n    }\n  }\n}\n',
+      );
       const run = agent.cli(['job', 'run', '-detach', jobFile]);
       expect(run.code, run.stderr).toBe(0);
       type Stub = { ClientStatus: string };
-      await agent.waitFor('the raw_exec allocation to run', async () => (await agent.api<Stub[]>('/v1/job/raw/allocations')).body.some((a) => a.ClientStatus === 'running'));
+      await agent.waitFor('the raw_exec allocation to run', async () =>
+        (await agent.api<Stub[]>('/v1/job/raw/allocations')).body.some((a) => a.ClientStatus === 'running'),
+      );
     } finally {
       await agent.stop();
       for (const s of held) s.destroy();

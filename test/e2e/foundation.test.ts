@@ -16,7 +16,10 @@ interface AllocStub {
   ClientStatus: string;
   DesiredStatus: string;
   JobVersion: number;
-  TaskStates: Record<string, { State: string; Restarts: number; Events: Array<{ Type: string; DisplayMessage: string }> }> | null;
+  TaskStates: Record<
+    string,
+    { State: string; Restarts: number; Events: Array<{ Type: string; DisplayMessage: string }> }
+  > | null;
 }
 
 function workDir(): string {
@@ -48,7 +51,14 @@ describe('a single-node dev agent running Nomad job files', () => {
       const r = await agent.api<Array<{ ID: string; Status: string }>>('/v1/nodes');
       return r.body.length === 1 && r.body[0]!.Status === 'ready' ? r.body : null;
     });
-    const node = (await agent.api<{ Attributes: Record<string, string>; Drivers: Record<string, { Healthy: boolean }>; Datacenter: string; NodePool: string }>(`/v1/node/${nodes[0]!.ID}`)).body;
+    const node = (
+      await agent.api<{
+        Attributes: Record<string, string>;
+        Drivers: Record<string, { Healthy: boolean }>;
+        Datacenter: string;
+        NodePool: string;
+      }>(`/v1/node/${nodes[0]!.ID}`)
+    ).body;
     expect(node.Datacenter).toBe('dc1');
     expect(node.NodePool).toBe('default');
     expect(Number(node.Attributes['cpu.numcores'])).toBeGreaterThan(0);
@@ -65,7 +75,9 @@ describe('a single-node dev agent running Nomad job files', () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/Monitoring evaluation/);
     expect(run.stdout).toMatch(/finished with status "complete"/);
-    const allocs = await agent.waitFor('3 running allocations', async () => ((await running('web')).length === 3 ? running('web') : null));
+    const allocs = await agent.waitFor('3 running allocations', async () =>
+      (await running('web')).length === 3 ? running('web') : null,
+    );
     expect(allocs).toHaveLength(3);
   });
 
@@ -73,7 +85,12 @@ describe('a single-node dev agent running Nomad job files', () => {
     const allocs = await running('web');
     const ports = new Set<string>();
     for (const a of allocs) {
-      const full = (await agent.api<{ AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number }> } }; Name: string }>(`/v1/allocation/${a.ID}`)).body;
+      const full = (
+        await agent.api<{
+          AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number }> } };
+          Name: string;
+        }>(`/v1/allocation/${a.ID}`)
+      ).body;
       const port = full.AllocatedResources.Shared.Ports.find((p) => p.Label === 'http')!.Value;
       expect(port).toBeGreaterThanOrEqual(20000);
       const served = await agent.waitFor(`alloc ${a.ID} to answer on ${port}`, async () => {
@@ -153,11 +170,21 @@ describe('a single-node dev agent running Nomad job files', () => {
     const allocsBefore = (await agent.api<AllocStub[]>('/v1/allocations')).body.map((a) => a.ID).sort();
     const evalsBefore = (await agent.api<Array<{ ID: string }>>('/v1/evaluations')).body.map((e) => e.ID).sort();
     const pidsBefore = new Set<number>();
-    for (const a of await running('web')) pidsBefore.add(Number(/pid=(\d+)/.exec(agent.cli(['alloc', 'logs', a.ID, 'server']).stdout.split('\n').filter(Boolean).pop()!)![1]));
+    for (const a of await running('web'))
+      pidsBefore.add(
+        Number(
+          /pid=(\d+)/.exec(agent.cli(['alloc', 'logs', a.ID, 'server']).stdout.split('\n').filter(Boolean).pop()!)![1],
+        ),
+      );
     await agent.kill();
     await agent.start();
     expect((await agent.api<AllocStub[]>('/v1/allocations')).body.map((a) => a.ID).sort()).toEqual(allocsBefore);
-    expect((await agent.api<Array<{ ID: string }>>('/v1/evaluations')).body.map((e) => e.ID).filter((id) => evalsBefore.includes(id)).sort()).toEqual(evalsBefore);
+    expect(
+      (await agent.api<Array<{ ID: string }>>('/v1/evaluations')).body
+        .map((e) => e.ID)
+        .filter((id) => evalsBefore.includes(id))
+        .sort(),
+    ).toEqual(evalsBefore);
     const job = await agent.api<{ Version: number }>('/v1/job/web');
     expect(job.body.Version).toBe(1);
     // Give the client time to recover its tasks, then check nothing was started twice.
@@ -197,13 +224,20 @@ describe('a single-node dev agent running Nomad job files', () => {
     expect(err).toMatch(/bad\.nomad\.hcl:9:\d+/);
     expect(err).toMatch(/bogus_attribute/);
     expect((await agent.api('/v1/job/bad')).status).toBe(404);
-    const parse = await agent.api('/v1/jobs/parse', { method: 'PUT', body: JSON.stringify({ JobHCL: readFileSync(join(FIX, 'bad.nomad.hcl'), 'utf8') }) });
+    const parse = await agent.api('/v1/jobs/parse', {
+      method: 'PUT',
+      body: JSON.stringify({ JobHCL: readFileSync(join(FIX, 'bad.nomad.hcl'), 'utf8') }),
+    });
     expect(parse.status).toBe(400);
   });
 });
 
 async function portOf(agent: TestAgent, allocID: string): Promise<number> {
-  const full = (await agent.api<{ AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number }> } } }>(`/v1/allocation/${allocID}`)).body;
+  const full = (
+    await agent.api<{ AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number }> } } }>(
+      `/v1/allocation/${allocID}`,
+    )
+  ).body;
   return full.AllocatedResources.Shared.Ports.find((p) => p.Label === 'http')!.Value;
 }
 

@@ -112,7 +112,10 @@ describe('job restart and the allocation lifecycle commands', () => {
     writeFileSync(join(dir, 'web.nomad.hcl'), JOB);
     const r = agent.cli(['job', 'run', '-detach', join(dir, 'web.nomad.hcl')]);
     expect(r.code, r.stderr).toBe(0);
-    await agent.waitFor('5 running allocations', async () => (await running()).length === 5 && lines().filter((l) => l.kind === 'start').length === 5);
+    await agent.waitFor(
+      '5 running allocations',
+      async () => (await running()).length === 5 && lines().filter((l) => l.kind === 'start').length === 5,
+    );
   }, 90_000);
   afterAll(async () => {
     await agent.stop();
@@ -157,7 +160,9 @@ describe('job restart and the allocation lifecycle commands', () => {
     const [a] = await running();
     const r = agent.cli(['alloc', 'signal', '-s', 'SIGUSR1', a!.ID.slice(0, 8)]);
     expect(r.code, r.stderr).toBe(0);
-    await agent.waitFor('the task to record SIGUSR1', async () => lines().some((l) => l.kind === 'usr1' && l.alloc === a!.ID));
+    await agent.waitFor('the task to record SIGUSR1', async () =>
+      lines().some((l) => l.kind === 'usr1' && l.alloc === a!.ID),
+    );
     expect((await full(a!.ID)).TaskStates!.t!.State).toBe('running');
   }, 60_000);
 
@@ -170,7 +175,10 @@ describe('job restart and the allocation lifecycle commands', () => {
       (await running()).find((a) => a.Name === victim!.Name && a.ID !== victim!.ID),
     );
     expect(replacement).toBeDefined();
-    await agent.waitFor('the stopped allocation to finish', async () => (await full(victim!.ID)).ClientStatus === 'complete');
+    await agent.waitFor(
+      'the stopped allocation to finish',
+      async () => (await full(victim!.ID)).ClientStatus === 'complete',
+    );
     expect(await running()).toHaveLength(5);
   }, 60_000);
 
@@ -192,14 +200,19 @@ describe('job restart and the allocation lifecycle commands', () => {
     const unknownAlloc = agent.cli(['alloc', 'restart', '00000000']);
     expect(unknownAlloc.code).toBe(1);
     expect(unknownAlloc.stderr).toContain('No allocation(s) with prefix or id "00000000" found');
-    const api404 = await agent.api<string>('/v1/client/allocation/00000000-0000-4000-8000-000000000000/restart', { method: 'POST' });
+    const api404 = await agent.api<string>('/v1/client/allocation/00000000-0000-4000-8000-000000000000/restart', {
+      method: 'POST',
+    });
     expect(api404.status).toBe(404);
     expect(api404.body).toContain('allocation "00000000-0000-4000-8000-000000000000" not found');
 
     const unknownTask = agent.cli(['alloc', 'restart', a!.ID, 'nope']);
     expect(unknownTask.code).toBe(1);
     expect(unknownTask.stderr).toContain('Could not find task named: nope');
-    const api400 = await agent.api<string>(`/v1/client/allocation/${a!.ID}/restart`, { method: 'POST', body: JSON.stringify({ TaskName: 'nope' }) });
+    const api400 = await agent.api<string>(`/v1/client/allocation/${a!.ID}/restart`, {
+      method: 'POST',
+      body: JSON.stringify({ TaskName: 'nope' }),
+    });
     expect(api400.status).toBe(400);
     expect(api400.body).toContain('task "nope" not found in allocation');
 

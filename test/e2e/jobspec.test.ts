@@ -18,17 +18,23 @@ describe('job files through the dev agent', () => {
   beforeAll(async () => {
     await ensureTestImages();
     await agent.start();
-    await agent.waitFor('a ready node', async () => (await agent.api<Array<{ Status: string }>>('/v1/nodes')).body.some((n) => n.Status === 'ready'));
+    await agent.waitFor('a ready node', async () =>
+      (await agent.api<Array<{ Status: string }>>('/v1/nodes')).body.some((n) => n.Status === 'ready'),
+    );
   });
   afterAll(() => agent.stop());
 
   itConformance("decodes Nomad's conformance cases through PUT /v1/jobs/parse", async () => {
     const report = await runJobspecConformance(async (req) => {
-      const r = await agent.api('/v1/jobs/parse', { method: 'PUT', body: JSON.stringify({ JobHCL: req.JobHCL, Variables: req.Variables, Canonicalize: req.Canonicalize }) });
+      const r = await agent.api('/v1/jobs/parse', {
+        method: 'PUT',
+        body: JSON.stringify({ JobHCL: req.JobHCL, Variables: req.Variables, Canonicalize: req.Canonicalize }),
+      });
       return { status: r.status, body: typeof r.body === 'string' ? { message: r.body } : r.body };
     });
     console.log(`${report.summary} (through PUT /v1/jobs/parse)`);
-    for (const r of report.results.filter((x) => !x.ok)) console.log(`  ${r.group}/${r.name}: ${r.reasons.slice(0, 4).join('; ')}`);
+    for (const r of report.results.filter((x) => !x.ok))
+      console.log(`  ${r.group}/${r.name}: ${r.reasons.slice(0, 4).join('; ')}`);
     expect(report.core.passed).toBe(28);
     expect(report.extra.passed).toBeGreaterThanOrEqual(84);
   });
@@ -44,7 +50,9 @@ describe('job files through the dev agent', () => {
       expect(r.code, `${f}:\n${out}`).toBe(1);
       expect(out, f).toMatch(/\+ Job: /);
       // Either every task group placed, or the dry run says why not.
-      expect(out, f).toMatch(/All tasks successfully allocated|failed to place|WARNING: Failed to place|Scheduler dry-run/);
+      expect(out, f).toMatch(
+        /All tasks successfully allocated|failed to place|WARNING: Failed to place|Scheduler dry-run/,
+      );
     }
   });
 
@@ -55,7 +63,9 @@ describe('job files through the dev agent', () => {
       const r = await agent.api<Array<{ ID: string; ClientStatus: string }>>('/v1/job/legacy/allocations');
       return r.body.find((a) => a.ClientStatus === 'running');
     });
-    const full = await agent.api<{ AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number; HostIP: string }> } } }>(`/v1/allocation/${alloc.ID}`);
+    const full = await agent.api<{
+      AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number; HostIP: string }> } };
+    }>(`/v1/allocation/${alloc.ID}`);
     const port = full.body.AllocatedResources.Shared.Ports.find((p) => p.Label === 'http')!.Value;
     const body = await agent.waitFor('httpd to answer through the mapped port', async () => {
       const r = await fetch(`http://127.0.0.1:${port}/index.html`);
@@ -66,4 +76,3 @@ describe('job files through the dev agent', () => {
     expect(job.body.TaskGroups[0]?.Update.Stagger).toBe(10_000_000_000);
   });
 });
-

@@ -25,7 +25,10 @@ interface Evaluation {
   Status: string;
   TriggeredBy: string;
   BlockedEval: string;
-  FailedTGAllocs: Record<string, { NodesEvaluated: number; NodesFiltered: number; ConstraintFiltered: Record<string, number> | null }> | null;
+  FailedTGAllocs: Record<
+    string,
+    { NodesEvaluated: number; NodesFiltered: number; ConstraintFiltered: Record<string, number> | null }
+  > | null;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'drover-jobtypes-'));
@@ -67,8 +70,10 @@ describe('job types and operations on a dev agent', () => {
     await agent.stop();
   });
 
-  const children = async (parent: string) => (await agent.api<JobStub[]>('/v1/jobs')).body.filter((j) => j.ParentID === parent);
-  const allocs = async (job: string) => (await agent.api<AllocStub[]>(`/v1/job/${encodeURIComponent(job)}/allocations`)).body;
+  const children = async (parent: string) =>
+    (await agent.api<JobStub[]>('/v1/jobs')).body.filter((j) => j.ParentID === parent);
+  const allocs = async (job: string) =>
+    (await agent.api<AllocStub[]>(`/v1/job/${encodeURIComponent(job)}/allocations`)).body;
 
   it('launches a periodic job on its 7-field (seconds) cron and at once with `job periodic force`', async () => {
     const f = jobFile(
@@ -88,16 +93,24 @@ describe('job types and operations on a dev agent', () => {
     const parent = (await agent.api<{ Status: string; Periodic: { Enabled: boolean } }>('/v1/job/tick')).body;
     expect(parent.Status).toBe('running');
     expect((await agent.api<Evaluation[]>('/v1/job/tick/evaluations')).body).toEqual([]);
-    const launched = await agent.waitFor('two periodic children', async () => {
-      const c = await children('tick');
-      return c.length >= 2 ? c : null;
-    }, 20_000);
+    const launched = await agent.waitFor(
+      'two periodic children',
+      async () => {
+        const c = await children('tick');
+        return c.length >= 2 ? c : null;
+      },
+      20_000,
+    );
     for (const c of launched) {
       const m = /^tick\/periodic-(\d+)$/.exec(c.ID);
       expect(m, c.ID).not.toBeNull();
       expect(Number(m![1]) % 3).toBe(0);
     }
-    await agent.waitFor('a child completed', async () => (await allocs(launched[0]!.ID)).some((a) => a.ClientStatus === 'complete'), 20_000);
+    await agent.waitFor(
+      'a child completed',
+      async () => (await allocs(launched[0]!.ID)).some((a) => a.ClientStatus === 'complete'),
+      20_000,
+    );
     // Stop the schedule, then force: exactly one more child, now.
     const st = agent.cli(['job', 'status', 'tick']);
     expect(st.stdout).toContain('Previously Launched Jobs');
@@ -131,13 +144,27 @@ describe('job types and operations on a dev agent', () => {
     const bad = agent.cli(['job', 'dispatch', '-detach', 'resize', input]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/missing required meta keys: image/);
-    const unknown = agent.cli(['job', 'dispatch', '-detach', '-meta', 'image=a.png', '-meta', 'color=red', 'resize', input]);
+    const unknown = agent.cli([
+      'job',
+      'dispatch',
+      '-detach',
+      '-meta',
+      'image=a.png',
+      '-meta',
+      'color=red',
+      'resize',
+      input,
+    ]);
     expect(unknown.stderr).toMatch(/does not allow: color/);
     const d = agent.cli(['job', 'dispatch', '-meta', 'image=a.png', '-meta', 'quality=high', 'resize', input]);
     expect(d.code, d.stderr + d.stdout).toBe(0);
     const id = /Dispatched Job ID = (\S+)/.exec(d.stdout)![1]!;
     expect(id).toMatch(/^resize\/dispatch-\d+-[0-9a-f]{8}$/);
-    const done = await agent.waitFor('dispatched alloc complete', async () => (await allocs(id)).find((a) => a.ClientStatus === 'complete'), 30_000);
+    const done = await agent.waitFor(
+      'dispatched alloc complete',
+      async () => (await allocs(id)).find((a) => a.ClientStatus === 'complete'),
+      30_000,
+    );
     const logs = agent.cli(['alloc', 'logs', done.ID, 't']);
     expect(logs.stdout).toContain('the payload');
     expect(logs.stdout).toContain('image=a.png quality=high');
@@ -159,13 +186,21 @@ describe('job types and operations on a dev agent', () => {
     expect(agent.cli(['job', 'run', f]).code).toBe(0);
     const up = agent.cli(['job', 'scale', 'scaled', 'g', '3']);
     expect(up.code, up.stderr + up.stdout).toBe(0);
-    await agent.waitFor('three running', async () => (await allocs('scaled')).filter((a) => a.ClientStatus === 'running').length === 3, 30_000);
+    await agent.waitFor(
+      'three running',
+      async () => (await allocs('scaled')).filter((a) => a.ClientStatus === 'running').length === 3,
+      30_000,
+    );
     const tooMany = agent.cli(['job', 'scale', 'scaled', 'g', '4']);
     expect(tooMany.code).not.toBe(0);
     expect(tooMany.stderr).toMatch(/greater than the scaling policy maximum 3/);
     const tooFew = agent.cli(['job', 'scale', 'scaled', '0']);
     expect(tooFew.stderr).toMatch(/less than the scaling policy minimum 1/);
-    const status = (await agent.api<{ TaskGroups: Record<string, { Desired: number; Events: Array<{ Count: number; PreviousCount: number }> }> }>('/v1/job/scaled/scale')).body;
+    const status = (
+      await agent.api<{
+        TaskGroups: Record<string, { Desired: number; Events: Array<{ Count: number; PreviousCount: number }> }>;
+      }>('/v1/job/scaled/scale')
+    ).body;
     expect(status.TaskGroups.g!.Desired).toBe(3);
     expect(status.TaskGroups.g!.Events[0]).toMatchObject({ Count: 3, PreviousCount: 1 });
     const events = agent.cli(['job', 'scaling-events', 'scaled']);
@@ -180,10 +215,14 @@ describe('job types and operations on a dev agent', () => {
     const f = jobFile('waiting.nomad.hcl', `job "waiting" {\n  group "g" {${shTask('sleep 300')}\n  }\n}`);
     const run = agent.cli(['job', 'run', '-detach', f]);
     expect(run.code, run.stderr).toBe(0);
-    const ev = await agent.waitFor('a finished eval with a failed placement', async () => {
-      const evs = (await agent.api<Evaluation[]>('/v1/job/waiting/evaluations')).body;
-      return evs.find((e) => e.Status === 'complete' && e.FailedTGAllocs != null);
-    }, 20_000);
+    const ev = await agent.waitFor(
+      'a finished eval with a failed placement',
+      async () => {
+        const evs = (await agent.api<Evaluation[]>('/v1/job/waiting/evaluations')).body;
+        return evs.find((e) => e.Status === 'complete' && e.FailedTGAllocs != null);
+      },
+      20_000,
+    );
     expect(ev.BlockedEval).not.toBe('');
     expect((await agent.api<Evaluation>(`/v1/evaluation/${ev.BlockedEval}`)).body.Status).toBe('blocked');
     const status = agent.cli(['job', 'status', 'waiting']);
@@ -192,7 +231,11 @@ describe('job types and operations on a dev agent', () => {
     expect((await allocs('waiting')).length).toBe(0);
     const en = agent.cli(['node', 'eligibility', '-enable', nodeID]);
     expect(en.code, en.stderr).toBe(0);
-    await agent.waitFor('placed once eligible', async () => (await allocs('waiting')).some((a) => a.ClientStatus === 'running'), 30_000);
+    await agent.waitFor(
+      'placed once eligible',
+      async () => (await allocs('waiting')).some((a) => a.ClientStatus === 'running'),
+      30_000,
+    );
     expect(agent.cli(['job', 'stop', '-detach', 'waiting']).code).toBe(0);
   });
 
@@ -208,21 +251,39 @@ describe('job types and operations on a dev agent', () => {
 }`,
     );
     expect(agent.cli(['job', 'run', f]).code).toBe(0);
-    await agent.waitFor('running', async () => (await allocs('drained')).some((a) => a.ClientStatus === 'running'), 30_000);
+    await agent.waitFor(
+      'running',
+      async () => (await allocs('drained')).some((a) => a.ClientStatus === 'running'),
+      30_000,
+    );
     const drain = agent.cli(['node', 'drain', '-enable', '-deadline', '5s', '-yes', nodeID], { timeoutMs: 60_000 });
     expect(drain.code, drain.stderr + drain.stdout).toBe(0);
     expect(drain.stdout).toContain('drain strategy set');
     expect(drain.stdout).toContain('Drain complete for node');
-    const node = (await agent.api<{ SchedulingEligibility: string; DrainStrategy: unknown; Events: Array<{ Message: string }> }>(`/v1/node/${nodeID}`)).body;
+    const node = (
+      await agent.api<{ SchedulingEligibility: string; DrainStrategy: unknown; Events: Array<{ Message: string }> }>(
+        `/v1/node/${nodeID}`,
+      )
+    ).body;
     expect(node.DrainStrategy).toBeNull();
     expect(node.SchedulingEligibility).toBe('ineligible');
     expect(node.Events.map((e) => e.Message)).toContain('Node drain complete');
     // The only node is closed: the migrated allocation stops and its replacement waits.
-    await agent.waitFor('old alloc stopped', async () => (await allocs('drained')).every((a) => a.DesiredStatus !== 'run' || a.ClientStatus === 'pending'), 20_000);
+    await agent.waitFor(
+      'old alloc stopped',
+      async () => (await allocs('drained')).every((a) => a.DesiredStatus !== 'run' || a.ClientStatus === 'pending'),
+      20_000,
+    );
     const off = agent.cli(['node', 'drain', '-disable', nodeID]);
     expect(off.code, off.stderr).toBe(0);
-    expect((await agent.api<{ SchedulingEligibility: string }>(`/v1/node/${nodeID}`)).body.SchedulingEligibility).toBe('eligible');
-    await agent.waitFor('running again', async () => (await allocs('drained')).some((a) => a.ClientStatus === 'running' && a.DesiredStatus === 'run'), 30_000);
+    expect((await agent.api<{ SchedulingEligibility: string }>(`/v1/node/${nodeID}`)).body.SchedulingEligibility).toBe(
+      'eligible',
+    );
+    await agent.waitFor(
+      'running again',
+      async () => (await allocs('drained')).some((a) => a.ClientStatus === 'running' && a.DesiredStatus === 'run'),
+      30_000,
+    );
     expect(agent.cli(['job', 'stop', '-detach', 'drained']).code).toBe(0);
   });
 
@@ -230,8 +291,16 @@ describe('job types and operations on a dev agent', () => {
     const f = jobFile('once.nomad.hcl', `job "once" {\n  type = "batch"\n  group "g" {${shTask('echo done')}\n  }\n}`);
     const run = agent.cli(['job', 'run', f]);
     expect(run.code, run.stderr + run.stdout).toBe(0);
-    await agent.waitFor('complete', async () => (await allocs('once')).some((a) => a.ClientStatus === 'complete'), 30_000);
-    await agent.waitFor('job dead', async () => (await agent.api<{ Status: string }>('/v1/job/once')).body.Status === 'dead', 10_000);
+    await agent.waitFor(
+      'complete',
+      async () => (await allocs('once')).some((a) => a.ClientStatus === 'complete'),
+      30_000,
+    );
+    await agent.waitFor(
+      'job dead',
+      async () => (await agent.api<{ Status: string }>('/v1/job/once')).body.Status === 'dead',
+      10_000,
+    );
     // Give the server time to (wrongly) reschedule, then check it did not.
     await new Promise((r) => setTimeout(r, 3000));
     const all = await allocs('once');
@@ -242,10 +311,18 @@ describe('job types and operations on a dev agent', () => {
   it('runs a sysbatch job once on the node and a system job until stopped', async () => {
     const sb = jobFile('sb.nomad.hcl', `job "sb" {\n  type = "sysbatch"\n  group "g" {${shTask('echo sys')}\n  }\n}`);
     expect(agent.cli(['job', 'run', '-detach', sb]).code).toBe(0);
-    await agent.waitFor('sysbatch complete', async () => (await allocs('sb')).some((a) => a.ClientStatus === 'complete'), 30_000);
+    await agent.waitFor(
+      'sysbatch complete',
+      async () => (await allocs('sb')).some((a) => a.ClientStatus === 'complete'),
+      30_000,
+    );
     const sys = jobFile('sys.nomad.hcl', `job "sys" {\n  type = "system"\n  group "g" {${shTask('sleep 300')}\n  }\n}`);
     expect(agent.cli(['job', 'run', '-detach', sys]).code).toBe(0);
-    await agent.waitFor('system running', async () => (await allocs('sys')).some((a) => a.ClientStatus === 'running'), 30_000);
+    await agent.waitFor(
+      'system running',
+      async () => (await allocs('sys')).some((a) => a.ClientStatus === 'running'),
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 1500));
     expect(await allocs('sb')).toHaveLength(1);
     expect(await allocs('sys')).toHaveLength(1);

@@ -120,7 +120,9 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
   };
   const route = async (prefix: string) => (await routes()).find((r) => r.Prefix === prefix);
   const passing = async (service: string) =>
-    (await agent.api<Array<{ AllocID: string; Status?: string }>>(`/v1/service/${service}?health=passing`)).body.filter((r) => r.Status === undefined || r.Status === 'passing');
+    (await agent.api<Array<{ AllocID: string; Status?: string }>>(`/v1/service/${service}?health=passing`)).body.filter(
+      (r) => r.Status === undefined || r.Status === 'passing',
+    );
   const get = async (path: string) => {
     const res = await fetch(gw + path, { signal: AbortSignal.timeout(10_000) });
     return { status: res.status, body: await res.text() };
@@ -132,7 +134,11 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
     gw = agent.gatewayAddress;
     expect(gw).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const nodes = (await agent.api<Array<{ ID: string }>>('/v1/nodes')).body;
-    const node = (await agent.api<{ NodeResources: { Cpu: { CpuShares: number }; Memory: { MemoryMB: number } } }>(`/v1/node/${nodes[0]!.ID}`)).body;
+    const node = (
+      await agent.api<{ NodeResources: { Cpu: { CpuShares: number }; Memory: { MemoryMB: number } } }>(
+        `/v1/node/${nodes[0]!.ID}`,
+      )
+    ).body;
     // Capacity for 25 tasks of 20 MHz / 32 MB, so a placement failure cannot pass for a gateway bug.
     expect(node.NodeResources.Cpu.CpuShares).toBeGreaterThan(25 * 20);
     expect(node.NodeResources.Memory.MemoryMB).toBeGreaterThan(25 * 32);
@@ -144,9 +150,25 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
       const run = agent.cli(['job', 'run', '-detach', join(dir, f)]);
       expect(run.code, run.stderr).toBe(0);
     }
-    await agent.waitFor(`${WEB_COUNT} passing web instances`, async () => (await passing('web')).length === WEB_COUNT, 300_000, 500);
-    await agent.waitFor(`${STATS_COUNT} passing stats instances`, async () => (await passing('stats')).length === STATS_COUNT, 120_000, 500);
-    await agent.waitFor('every instance in the gateway routes', async () => (await route('/'))?.Targets.length === WEB_COUNT && (await route('/api'))?.Targets.length === STATS_COUNT, 10_000, 100);
+    await agent.waitFor(
+      `${WEB_COUNT} passing web instances`,
+      async () => (await passing('web')).length === WEB_COUNT,
+      300_000,
+      500,
+    );
+    await agent.waitFor(
+      `${STATS_COUNT} passing stats instances`,
+      async () => (await passing('stats')).length === STATS_COUNT,
+      120_000,
+      500,
+    );
+    await agent.waitFor(
+      'every instance in the gateway routes',
+      async () =>
+        (await route('/'))?.Targets.length === WEB_COUNT && (await route('/api'))?.Targets.length === STATS_COUNT,
+      10_000,
+      100,
+    );
   }, 480_000);
 
   afterAll(async () => {
@@ -218,7 +240,11 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
     const workers = [...Array.from({ length: 10 }, () => worker()), watch()];
     await new Promise((r) => setTimeout(r, 1_000));
     const killedAt = Date.now();
-    const kill = spawnSync('sh', ['-c', `docker ps -q --filter label=com.hashicorp.nomad.alloc_id=${victim} | xargs -r docker kill`], { encoding: 'utf8', timeout: 20_000 });
+    const kill = spawnSync(
+      'sh',
+      ['-c', `docker ps -q --filter label=com.hashicorp.nomad.alloc_id=${victim} | xargs -r docker kill`],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     expect(kill.status, kill.stderr).toBe(0);
     expect(kill.stdout.trim()).not.toBe('');
     await Promise.all(workers);
@@ -244,7 +270,12 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
   });
 
   it('follows a scale-down into /routes within a second of the catalog', async () => {
-    await agent.waitFor('all web instances back', async () => (await route('/'))?.Targets.length === WEB_COUNT, 30_000, 200);
+    await agent.waitFor(
+      'all web instances back',
+      async () => (await route('/'))?.Targets.length === WEB_COUNT,
+      30_000,
+      200,
+    );
     const target = 12;
     const scale = agent.cli(['job', 'scale', '-detach', 'web', 'web', String(target)]);
     expect(scale.code, scale.stderr).toBe(0);

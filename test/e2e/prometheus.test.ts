@@ -26,7 +26,10 @@ interface Target {
 
 function promtoolOnNomadSd(dir: string): string {
   const file = join(dir, 'probe.yml');
-  writeFileSync(file, "scrape_configs:\n  - job_name: probe\n    nomad_sd_configs:\n      - server: 'http://127.0.0.1:1'\n");
+  writeFileSync(
+    file,
+    "scrape_configs:\n  - job_name: probe\n    nomad_sd_configs:\n      - server: 'http://127.0.0.1:1'\n",
+  );
   const r = spawnSync(PROMTOOL, ['check', 'config', file], { encoding: 'utf8', timeout: 20_000 });
   return `${r.stdout ?? ''}${r.stderr ?? ''}`;
 }
@@ -40,12 +43,23 @@ async function freePort(): Promise<number> {
 }
 
 /** A running Prometheus with one scrape config; stopped by the returned function. */
-async function startPrometheus(dir: string, scrape: string[]): Promise<{ port: number; log: () => string; stop: () => Promise<void> }> {
+async function startPrometheus(
+  dir: string,
+  scrape: string[],
+): Promise<{ port: number; log: () => string; stop: () => Promise<void> }> {
   const port = await freePort();
   const cfg = join(dir, `prometheus-${port}.yml`);
   writeFileSync(cfg, ['global:', '  scrape_interval: 1m', 'scrape_configs:', ...scrape, ''].join('\n'));
   let log = '';
-  const proc: ChildProcess = spawn(PROMETHEUS, [`--config.file=${cfg}`, `--storage.tsdb.path=${join(dir, `data-${port}`)}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc: ChildProcess = spawn(
+    PROMETHEUS,
+    [
+      `--config.file=${cfg}`,
+      `--storage.tsdb.path=${join(dir, `data-${port}`)}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const keep = (b: Buffer) => (log = (log + b.toString()).slice(-8000));
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
@@ -68,7 +82,9 @@ async function waitForTargets(port: number, job: string, count: number, log: () 
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/targets?state=active`, {
+        signal: AbortSignal.timeout(2_000),
+      });
       if (res.ok) {
         const body = (await res.json()) as { data: { activeTargets: Target[] } };
         const ts = body.data.activeTargets.filter((t) => t.labels.job === job);
@@ -115,22 +131,42 @@ describe('Prometheus discovers the instances of a real agent', () => {
       expect(says).toContain('field nomad_sd_configs not found');
       return;
     }
-    const prom = await startPrometheus(dir, ['  - job_name: nomad', '    nomad_sd_configs:', `      - server: '${agent.address}'`, '        refresh_interval: 1s']);
+    const prom = await startPrometheus(dir, [
+      '  - job_name: nomad',
+      '    nomad_sd_configs:',
+      `      - server: '${agent.address}'`,
+      '        refresh_interval: 1s',
+    ]);
     stops.push(prom.stop);
     const targets = await waitForTargets(prom.port, 'nomad', 4, prom.log);
     expect(targets.map((t) => t.discoveredLabels.__address__).sort()).toEqual(expected);
-    expect(targets.find((t) => t.discoveredLabels.__meta_nomad_service === 'web')!.discoveredLabels).toMatchObject({ __meta_nomad_namespace: 'default', __meta_nomad_dc: 'dc1' });
+    expect(targets.find((t) => t.discoveredLabels.__meta_nomad_service === 'web')!.discoveredLabels).toMatchObject({
+      __meta_nomad_namespace: 'default',
+      __meta_nomad_dc: 'dc1',
+    });
   }, 90_000);
 
   it("lists them through http_sd_configs fed by the agent's native service API", async () => {
     const adapter = http.createServer((req, res) => {
       void (async () => {
-        const list = (await agent.api<Array<{ Namespace: string; Services: Array<{ ServiceName: string }> }>>('/v1/services?namespace=default')).body;
+        const list = (
+          await agent.api<Array<{ Namespace: string; Services: Array<{ ServiceName: string }> }>>(
+            '/v1/services?namespace=default',
+          )
+        ).body;
         const groups = [];
         for (const ns of list) {
           for (const s of ns.Services) {
-            const regs = (await agent.api<Array<{ Address: string; Port: number; ServiceName: string; NodeID: string }>>(`/v1/service/${encodeURIComponent(s.ServiceName)}?namespace=${ns.Namespace}`)).body;
-            for (const r of regs) groups.push({ targets: [`${r.Address}:${r.Port}`], labels: { __meta_service: r.ServiceName, __meta_node_id: r.NodeID } });
+            const regs = (
+              await agent.api<Array<{ Address: string; Port: number; ServiceName: string; NodeID: string }>>(
+                `/v1/service/${encodeURIComponent(s.ServiceName)}?namespace=${ns.Namespace}`,
+              )
+            ).body;
+            for (const r of regs)
+              groups.push({
+                targets: [`${r.Address}:${r.Port}`],
+                labels: { __meta_service: r.ServiceName, __meta_node_id: r.NodeID },
+              });
           }
         }
         res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -143,7 +179,12 @@ describe('Prometheus discovers the instances of a real agent', () => {
     await new Promise<void>((r) => adapter.listen(0, '127.0.0.1', r));
     stops.push(() => new Promise<void>((r) => (adapter.closeAllConnections(), adapter.close(() => r()))));
     const adapterPort = (adapter.address() as net.AddressInfo).port;
-    const prom = await startPrometheus(dir, ['  - job_name: catalog', '    http_sd_configs:', `      - url: 'http://127.0.0.1:${adapterPort}/'`, '        refresh_interval: 1s']);
+    const prom = await startPrometheus(dir, [
+      '  - job_name: catalog',
+      '    http_sd_configs:',
+      `      - url: 'http://127.0.0.1:${adapterPort}/'`,
+      '        refresh_interval: 1s',
+    ]);
     stops.push(prom.stop);
     const targets = await waitForTargets(prom.port, 'catalog', 4, prom.log);
     expect(targets.map((t) => t.discoveredLabels.__address__).sort()).toEqual(expected);

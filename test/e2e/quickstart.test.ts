@@ -14,7 +14,10 @@ function quickStartLines(): string[] {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = readme.split(/^## Quick start$/m)[1]!;
   const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
-  return block.split('\n').map((l) => l.trim()).filter(Boolean);
+  return block
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 describe("the README's quick start", () => {
@@ -50,7 +53,12 @@ describe("the README's quick start", () => {
     expect(c.status, c.stderr).toBe(0);
     const [first] = quickStartLines();
     let out = '';
-    agent = spawn('bash', ['-c', first!], { cwd: clone, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '' } });
+    agent = spawn('bash', ['-c', first!], {
+      cwd: clone,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CI: '' },
+    });
     agent.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     agent.stderr!.on('data', (b: Buffer) => (out += b.toString()));
     const until = Date.now() + 400_000;
@@ -73,9 +81,17 @@ describe("the README's quick start", () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(nodes.map((n) => n.NodePool)).toEqual(['default']);
-    const run = spawnSync(join(clone, 'bin', 'drover'), ['job', 'run', 'examples/hello/hello.nomad.hcl'], { cwd: clone, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(join(clone, 'bin', 'drover'), ['job', 'run', 'examples/hello/hello.nomad.hcl'], {
+      cwd: clone,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(run.status, run.stdout + run.stderr).toBe(0);
-    const stop = spawnSync(join(clone, 'bin', 'drover'), ['job', 'stop', '-purge', 'hello'], { cwd: clone, encoding: 'utf8', timeout: 60_000 });
+    const stop = spawnSync(join(clone, 'bin', 'drover'), ['job', 'stop', '-purge', 'hello'], {
+      cwd: clone,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(stop.status, stop.stdout + stop.stderr).toBe(0);
   }, 600_000);
 });

@@ -21,8 +21,20 @@ function drover(args: string[]): { code: number; out: string } {
 }
 
 function makePki(d: string): void {
-  for (const args of [['tls', 'ca', 'create'], ['tls', 'cert', 'create', '-server'], ['tls', 'cert', 'create', '-client'], ['tls', 'cert', 'create', '-cli']]) {
-    const r = drover([...args, '-dir', d, ...(args[1] === 'cert' ? ['-ca', join(d, 'drover-agent-ca.pem'), '-key', join(d, 'drover-agent-ca-key.pem')] : [])]);
+  for (const args of [
+    ['tls', 'ca', 'create'],
+    ['tls', 'cert', 'create', '-server'],
+    ['tls', 'cert', 'create', '-client'],
+    ['tls', 'cert', 'create', '-cli'],
+  ]) {
+    const r = drover([
+      ...args,
+      '-dir',
+      d,
+      ...(args[1] === 'cert'
+        ? ['-ca', join(d, 'drover-agent-ca.pem'), '-key', join(d, 'drover-agent-ca-key.pem')]
+        : []),
+    ]);
     expect(r.code, r.out).toBe(0);
   }
 }
@@ -42,7 +54,9 @@ const tlsBlock = (role: string, certFile = join(pki, `global-${role}-drover.pem`
 function startAgent(name: string, hcl: string): Promise<string> {
   const file = join(dir, `${name}.hcl`);
   writeFileSync(file, `data_dir = "${join(dir, `${name}-data`)}"\nbind_addr = "127.0.0.1"\n${hcl}`);
-  const proc = spawn(DROVER, ['agent', '-config', file, '-http-port', '0', '-dns-port', '0', '-log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(DROVER, ['agent', '-config', file, '-http-port', '0', '-dns-port', '0', '-log-level', 'debug'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   procs.push(proc);
   let output = '';
   return new Promise((res, rej) => {
@@ -66,13 +80,23 @@ function startAgent(name: string, hcl: string): Promise<string> {
 
 describe('agents with TLS', () => {
   let api = '';
-  const cliCert = (d = pki) => ['-ca-cert', join(pki, 'drover-agent-ca.pem'), '-client-cert', join(d, 'global-cli-drover.pem'), '-client-key', join(d, 'global-cli-drover-key.pem')];
+  const cliCert = (d = pki) => [
+    '-ca-cert',
+    join(pki, 'drover-agent-ca.pem'),
+    '-client-cert',
+    join(d, 'global-cli-drover.pem'),
+    '-client-key',
+    join(d, 'global-cli-drover-key.pem'),
+  ];
 
   beforeAll(async () => {
     makePki(pki);
     makePki(otherPki);
     api = await startAgent('server', `server {\n  enabled = true\n}\n${tlsBlock('server')}`);
-    await startAgent('client', `client {\n  enabled = true\n  servers = ["${api.replace('https://', '')}"]\n}\n${tlsBlock('client')}`);
+    await startAgent(
+      'client',
+      `client {\n  enabled = true\n  servers = ["${api.replace('https://', '')}"]\n}\n${tlsBlock('client')}`,
+    );
   }, 90_000);
   afterAll(async () => {
     for (const p of procs) {
@@ -87,10 +111,13 @@ describe('agents with TLS', () => {
 
   it('lets the CLI with its certificate see the client agent registered over mutual TLS', async () => {
     await expect
-      .poll(() => {
-        const r = drover(['node', 'status', '-json', '-address', api, ...cliCert()]);
-        return r.code === 0 ? (JSON.parse(r.out) as Array<{ Status: string }>).map((n) => n.Status) : r.out;
-      }, { timeout: 30_000, interval: 500 })
+      .poll(
+        () => {
+          const r = drover(['node', 'status', '-json', '-address', api, ...cliCert()]);
+          return r.code === 0 ? (JSON.parse(r.out) as Array<{ Status: string }>).map((n) => n.Status) : r.out;
+        },
+        { timeout: 30_000, interval: 500 },
+      )
       .toEqual(['ready']);
   });
 
@@ -107,6 +134,8 @@ describe('agents with TLS', () => {
     const cut = join(dir, 'truncated.pem');
     const pem = readFileSync(join(pki, 'global-server-drover.pem'), 'utf8');
     writeFileSync(cut, pem.slice(0, Math.floor(pem.length / 2)));
-    await expect(startAgent('broken', `server {\n  enabled = true\n}\n${tlsBlock('server', cut)}`)).rejects.toThrow(`cert_file ${cut} is not a complete PEM certificate (truncated?)`);
+    await expect(startAgent('broken', `server {\n  enabled = true\n}\n${tlsBlock('server', cut)}`)).rejects.toThrow(
+      `cert_file ${cut} is not a complete PEM certificate (truncated?)`,
+    );
   });
 });

@@ -37,14 +37,21 @@ interface AllocStub {
 
 function workDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'drover-svc-'));
-  for (const f of ['services.nomad.hcl', 'services-flaky.nomad.hcl', 'svc-server.js']) copyFileSync(join(FIX, f), join(d, f));
+  for (const f of ['services.nomad.hcl', 'services-flaky.nomad.hcl', 'svc-server.js'])
+    copyFileSync(join(FIX, f), join(d, f));
   return d;
 }
 
 function dig(port: number, name: string, type: 'SRV' | 'A'): string[] {
-  const r = spawnSync('dig', ['@127.0.0.1', '-p', String(port), name, type, '+short', '+time=2', '+tries=1'], { encoding: 'utf8', timeout: 10_000 });
+  const r = spawnSync('dig', ['@127.0.0.1', '-p', String(port), name, type, '+short', '+time=2', '+tries=1'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   if (r.status !== 0) throw new Error(`dig failed: ${r.stderr || r.stdout}`);
-  return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 async function answers(port: number): Promise<boolean> {
@@ -71,7 +78,11 @@ describe('services, checks and DNS on a dev agent', () => {
     const self = await agent.api<{ config: { Ports: { DNS: number }; DNS: { Enabled: boolean } } }>('/v1/agent/self');
     expect(self.body.config.DNS.Enabled).toBe(true);
     dnsPort = self.body.config.Ports.DNS;
-    await agent.waitFor('"DNS at" in the agent output', async () => agent.output.includes(`DNS at 127.0.0.1:${dnsPort}`), 10_000);
+    await agent.waitFor(
+      '"DNS at" in the agent output',
+      async () => agent.output.includes(`DNS at 127.0.0.1:${dnsPort}`),
+      10_000,
+    );
     const run = agent.cli(['job', 'run', '-detach', join(dir, 'services.nomad.hcl')]);
     expect(run.code, run.stderr).toBe(0);
     await agent.waitFor('two passing web instances', async () => (await passing()).length === 2, 60_000);
@@ -81,7 +92,10 @@ describe('services, checks and DNS on a dev agent', () => {
   });
 
   it('registers group and task services with Nomad JSON, host addresses and an index header', async () => {
-    const list = await agent.api<Array<{ Namespace: string; Services: Array<{ ServiceName: string; Tags: string[] }> }>>('/v1/services');
+    const list =
+      await agent.api<Array<{ Namespace: string; Services: Array<{ ServiceName: string; Tags: string[] }> }>>(
+        '/v1/services',
+      );
     expect(list.status).toBe(200);
     expect(Number(list.headers.get('X-Nomad-Index'))).toBeGreaterThan(0);
     expect(list.body).toEqual([
@@ -96,13 +110,39 @@ describe('services, checks and DNS on a dev agent', () => {
     const web = await agent.api<Registration[]>('/v1/service/web?tag=x');
     expect(Number(web.headers.get('X-Nomad-Index'))).toBeGreaterThan(0);
     expect(web.body).toHaveLength(2);
-    const allocs = (await agent.api<Array<{ ID: string; AllocatedResources?: unknown }>>('/v1/job/web/allocations')).body;
+    const allocs = (await agent.api<Array<{ ID: string; AllocatedResources?: unknown }>>('/v1/job/web/allocations'))
+      .body;
     for (const r of web.body) {
-      expect(Object.keys(r).sort()).toEqual(expect.arrayContaining(['Address', 'AllocID', 'CreateIndex', 'Datacenter', 'ID', 'JobID', 'ModifyIndex', 'Namespace', 'NodeID', 'Port', 'ServiceName', 'Tags']));
-      expect(r).toMatchObject({ ServiceName: 'web', Namespace: 'default', Datacenter: 'dc1', JobID: 'web', Address: '127.0.0.1' });
+      expect(Object.keys(r).sort()).toEqual(
+        expect.arrayContaining([
+          'Address',
+          'AllocID',
+          'CreateIndex',
+          'Datacenter',
+          'ID',
+          'JobID',
+          'ModifyIndex',
+          'Namespace',
+          'NodeID',
+          'Port',
+          'ServiceName',
+          'Tags',
+        ]),
+      );
+      expect(r).toMatchObject({
+        ServiceName: 'web',
+        Namespace: 'default',
+        Datacenter: 'dc1',
+        JobID: 'web',
+        Address: '127.0.0.1',
+      });
       expect(r.ID).toBe(`_nomad-task-${r.AllocID}-group-web-web-http`);
       expect(allocs.map((a) => a.ID)).toContain(r.AllocID);
-      const alloc = (await agent.api<{ AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number }> } } }>(`/v1/allocation/${r.AllocID}`)).body;
+      const alloc = (
+        await agent.api<{ AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number }> } } }>(
+          `/v1/allocation/${r.AllocID}`,
+        )
+      ).body;
       expect(r.Port).toBe(alloc.AllocatedResources.Shared.Ports.find((p) => p.Label === 'http')!.Value);
       expect(await answers(r.Port)).toBe(true);
     }
@@ -164,7 +204,11 @@ describe('services, checks and DNS on a dev agent', () => {
     const [victim, ...others] = await passing();
     expect(victim).toBeDefined();
     await fetch(`http://127.0.0.1:${victim!.Port}/fail`).then((r) => r.text());
-    await agent.waitFor('the failing instance to turn critical', async () => (await instances()).find((r) => r.ID === victim!.ID)?.Status === 'critical', 20_000);
+    await agent.waitFor(
+      'the failing instance to turn critical',
+      async () => (await instances()).find((r) => r.ID === victim!.ID)?.Status === 'critical',
+      20_000,
+    );
     const shown = await passing();
     expect(shown.map((r) => r.ID)).not.toContain(victim!.ID);
     expect(shown.map((r) => r.ID).sort()).toEqual(others.map((r) => r.ID).sort());
@@ -174,11 +218,17 @@ describe('services, checks and DNS on a dev agent', () => {
     expect(srvPorts).not.toContain(victim!.Port);
     expect(srvPorts.sort()).toEqual(others.map((r) => r.Port).sort());
 
-    const checks = await agent.api<Record<string, { Check: string; Service: string; Task: string; Mode: string; Status: string }>>(`/v1/client/allocation/${victim!.AllocID}/checks`);
+    const checks = await agent.api<
+      Record<string, { Check: string; Service: string; Task: string; Mode: string; Status: string }>
+    >(`/v1/client/allocation/${victim!.AllocID}/checks`);
     expect(checks.status).toBe(200);
     const byName = Object.fromEntries(Object.values(checks.body).map((c) => [c.Check, c]));
     expect(byName['web-health']).toMatchObject({ Service: 'web', Task: '', Mode: 'healthiness', Status: 'failure' });
-    expect(byName['service: "web-admin" check']).toMatchObject({ Service: 'web-admin', Task: 'server', Status: 'success' });
+    expect(byName['service: "web-admin" check']).toMatchObject({
+      Service: 'web-admin',
+      Task: 'server',
+      Status: 'success',
+    });
     const status = agent.cli(['alloc', 'status', victim!.AllocID]);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain('Nomad Service Checks:');
@@ -186,7 +236,11 @@ describe('services, checks and DNS on a dev agent', () => {
     expect(status.stdout).toMatch(/web\s+\(group\)\s+web-health\s+healthiness\s+failure/);
 
     await fetch(`http://127.0.0.1:${victim!.Port}/recover`).then((r) => r.text());
-    await agent.waitFor('the instance to pass again', async () => (await passing()).some((r) => r.ID === victim!.ID), 20_000);
+    await agent.waitFor(
+      'the instance to pass again',
+      async () => (await passing()).some((r) => r.ID === victim!.ID),
+      20_000,
+    );
   });
 
   it('restarts a task whose check keeps failing (check_restart) and says why in its events', async () => {
@@ -211,9 +265,18 @@ describe('services, checks and DNS on a dev agent', () => {
     const stop = agent.cli(['job', 'stop', '-detach', 'web']);
     expect(stop.code, stop.stderr).toBe(0);
     // Within the 3s shutdown_delay: out of the catalog and DNS, yet every task still serves.
-    await agent.waitFor('the catalog to drop every web instance', async () => (await instances()).length === 0, 10_000, 100);
+    await agent.waitFor(
+      'the catalog to drop every web instance',
+      async () => (await instances()).length === 0,
+      10_000,
+      100,
+    );
     for (const r of before) expect(await answers(r.Port)).toBe(true);
     expect(dig(dnsPort, 'web.service.drover', 'SRV')).toEqual([]);
-    await agent.waitFor('the tasks to stop serving', async () => (await Promise.all(before.map((r) => answers(r.Port)))).every((ok) => !ok), 20_000);
+    await agent.waitFor(
+      'the tasks to stop serving',
+      async () => (await Promise.all(before.map((r) => answers(r.Port)))).every((ok) => !ok),
+      20_000,
+    );
   });
 });

@@ -45,7 +45,8 @@ describe('an agent with SQLite on its worker thread', () => {
     const run = agent.cli(['job', 'run', '-detach', join(dir, 'kept.nomad.hcl')]);
     expect(run.code, run.stderr).toBe(0);
     type Stub = { ID: string; ClientStatus: string };
-    const running = async () => (await agent.api<Stub[]>('/v1/job/kept/allocations')).body.filter((a) => a.ClientStatus === 'running');
+    const running = async () =>
+      (await agent.api<Stub[]>('/v1/job/kept/allocations')).body.filter((a) => a.ClientStatus === 'running');
     await agent.waitFor('3 running allocations', async () => (await running()).length === 3);
     const scaled = agent.cli(['job', 'scale', '-detach', 'kept', 'g', '4']);
     expect(scaled.code, scaled.stderr).toBe(0);
@@ -55,7 +56,9 @@ describe('an agent with SQLite on its worker thread', () => {
     await agent.kill();
     await agent.start();
     expect((await agent.api<Stub[]>('/v1/allocations')).body.map((a) => a.ID).sort()).toEqual(before);
-    expect((await agent.api<{ TaskGroups: Array<{ Count: number }> }>('/v1/job/kept')).body.TaskGroups[0]?.Count).toBe(4);
+    expect((await agent.api<{ TaskGroups: Array<{ Count: number }> }>('/v1/job/kept')).body.TaskGroups[0]?.Count).toBe(
+      4,
+    );
     const stop = agent.cli(['job', 'stop', '-purge', '-detach', 'kept']);
     expect(stop.code, stop.stderr).toBe(0);
   });

@@ -52,7 +52,11 @@ describe('templates on a dev agent', () => {
     expect(run.stderr).not.toMatch(/template/i);
     const waiting = await agent.waitFor('the template to report the missing variable', async () => {
       const a = await allocOf('tpl');
-      return a?.TaskStates?.t?.Events.some((e) => e.DisplayMessage === 'Missing: nomad.var.block(nomad/jobs/tpl@default)') ? a : null;
+      return a?.TaskStates?.t?.Events.some(
+        (e) => e.DisplayMessage === 'Missing: nomad.var.block(nomad/jobs/tpl@default)',
+      )
+        ? a
+        : null;
     });
     expect(waiting.TaskStates!.t!.State).toBe('pending');
 
@@ -67,11 +71,21 @@ describe('templates on a dev agent', () => {
     expect(put.code, put.stderr).toBe(0);
     const after = await agent.waitFor('the restart with the new value', async () => {
       const x = await allocOf('tpl');
-      return x && x.TaskStates?.t?.Restarts === 1 && x.TaskStates.t.State === 'running' && /start: hi2 env=hi2/.test(logs(x.ID, 't')) ? x : null;
+      return x &&
+        x.TaskStates?.t?.Restarts === 1 &&
+        x.TaskStates.t.State === 'running' &&
+        /start: hi2 env=hi2/.test(logs(x.ID, 't'))
+        ? x
+        : null;
     });
-    expect(after.TaskStates!.t!.Events.map((e) => e.DisplayMessage)).toContain('Template with change_mode restart re-rendered');
+    expect(after.TaskStates!.t!.Events.map((e) => e.DisplayMessage)).toContain(
+      'Template with change_mode restart re-rendered',
+    );
     // env = true: the rendered file's variables, node attributes included, are in the task's environment.
-    const envFile = readFileSync(join(agent.dataDir, 'client', 'alloc', after.ID, 't', 'secrets', 'greeting.env'), 'utf8');
+    const envFile = readFileSync(
+      join(agent.dataDir, 'client', 'alloc', after.ID, 't', 'secrets', 'greeting.env'),
+      'utf8',
+    );
     expect(envFile).toMatch(/^GREETING_ENV=hi2\nCORES=\d+\n$/);
     await stopJob('tpl');
   });
@@ -88,7 +102,9 @@ describe('templates on a dev agent', () => {
     await agent.waitFor('the trapped SIGHUP', async () => /hup: sig2/.test(logs(a.ID, 't')));
     const x = (await allocOf('tpl'))!;
     expect(x.TaskStates!.t!.Restarts).toBe(0);
-    expect(x.TaskStates!.t!.Events.map((e) => e.DisplayMessage)).toContain('Task being sent signal SIGHUP: Template re-rendered');
+    expect(x.TaskStates!.t!.Events.map((e) => e.DisplayMessage)).toContain(
+      'Task being sent signal SIGHUP: Template re-rendered',
+    );
     await stopJob('tpl');
   });
 });
@@ -135,7 +151,11 @@ describe('nginx configured by a template from the catalog', () => {
     ModifyIndex: 0,
   });
   const services = (body: object) =>
-    agent.api('/v1/internal/client/services', { method: 'PUT', headers: { 'X-Drover-Node-Secret': identity().secret }, body: JSON.stringify({ NodeID: identity().nodeID, ...body }) });
+    agent.api('/v1/internal/client/services', {
+      method: 'PUT',
+      headers: { 'X-Drover-Node-Secret': identity().secret },
+      body: JSON.stringify({ NodeID: identity().nodeID, ...body }),
+    });
 
   /** `n` requests through nginx (bounded): which backends answered. */
   const sample = async (port: number, n: number) => {
@@ -147,37 +167,66 @@ describe('nginx configured by a template from the catalog', () => {
     return seen;
   };
 
-  it.skipIf(!nginxPresent && process.env.CI !== 'true')('routes through nginx to the catalog, and follows instances as they come and go', async () => {
-    const [b1, b2] = backends as [Server, Server];
-    const run = agent.cli(['job', 'run', join(FIX, 'nginx-lb.nomad.hcl')]);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    const alloc = await agent.waitFor('nginx to run', async () => {
-      const r = await agent.api<AllocStub[]>('/v1/job/lb/allocations');
-      return r.body.find((a) => a.TaskStates?.nginx?.State === 'running');
-    });
-    const full = (await agent.api<{ AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number }> } } }>(`/v1/allocation/${alloc.ID}`)).body;
-    const port = full.AllocatedResources.Shared.Ports.find((p) => p.Label === 'http')!.Value;
-    const conf = join(agent.dataDir, 'client', 'alloc', alloc.ID, 'nginx', 'local', 'nginx.conf');
-    expect((await services({ Upsert: [registration('b1', portOf(b1), alloc.ID)] })).status).toBe(200);
-    await agent.waitFor('b1 in the rendered config', async () => readFileSync(conf, 'utf8').includes(`server 127.0.0.1:${portOf(b1)};`), 20_000);
-    await agent.waitFor('nginx to answer from b1', async () => (await sample(port, 1).catch(() => []))[0] === 'b1', 30_000);
+  it.skipIf(!nginxPresent && process.env.CI !== 'true')(
+    'routes through nginx to the catalog, and follows instances as they come and go',
+    async () => {
+      const [b1, b2] = backends as [Server, Server];
+      const run = agent.cli(['job', 'run', join(FIX, 'nginx-lb.nomad.hcl')]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      const alloc = await agent.waitFor('nginx to run', async () => {
+        const r = await agent.api<AllocStub[]>('/v1/job/lb/allocations');
+        return r.body.find((a) => a.TaskStates?.nginx?.State === 'running');
+      });
+      const full = (
+        await agent.api<{ AllocatedResources: { Shared: { Ports: Array<{ Label: string; Value: number }> } } }>(
+          `/v1/allocation/${alloc.ID}`,
+        )
+      ).body;
+      const port = full.AllocatedResources.Shared.Ports.find((p) => p.Label === 'http')!.Value;
+      const conf = join(agent.dataDir, 'client', 'alloc', alloc.ID, 'nginx', 'local', 'nginx.conf');
+      expect((await services({ Upsert: [registration('b1', portOf(b1), alloc.ID)] })).status).toBe(200);
+      await agent.waitFor(
+        'b1 in the rendered config',
+        async () => readFileSync(conf, 'utf8').includes(`server 127.0.0.1:${portOf(b1)};`),
+        20_000,
+      );
+      await agent.waitFor(
+        'nginx to answer from b1',
+        async () => (await sample(port, 1).catch(() => []))[0] === 'b1',
+        30_000,
+      );
 
-    // A second instance: the config gains it, nginx reloads, and traffic reaches both.
-    await services({ Upsert: [registration('b2', portOf(b2), alloc.ID)] });
-    await agent.waitFor('b2 in the rendered config', async () => readFileSync(conf, 'utf8').includes(`server 127.0.0.1:${portOf(b2)};`), 20_000);
-    await agent.waitFor('traffic on both backends', async () => new Set(await sample(port, 10)).size === 2, 20_000);
+      // A second instance: the config gains it, nginx reloads, and traffic reaches both.
+      await services({ Upsert: [registration('b2', portOf(b2), alloc.ID)] });
+      await agent.waitFor(
+        'b2 in the rendered config',
+        async () => readFileSync(conf, 'utf8').includes(`server 127.0.0.1:${portOf(b2)};`),
+        20_000,
+      );
+      await agent.waitFor('traffic on both backends', async () => new Set(await sample(port, 10)).size === 2, 20_000);
 
-    // The first instance leaves: the config drops it and every request goes to b2.
-    await services({ Delete: ['_test-b1'] });
-    await agent.waitFor('b1 gone from the config', async () => !readFileSync(conf, 'utf8').includes(`:${portOf(b1)};`), 20_000);
-    await agent.waitFor('traffic only on b2', async () => (await sample(port, 10)).every((s) => s === 'b2'), 20_000);
+      // The first instance leaves: the config drops it and every request goes to b2.
+      await services({ Delete: ['_test-b1'] });
+      await agent.waitFor(
+        'b1 gone from the config',
+        async () => !readFileSync(conf, 'utf8').includes(`:${portOf(b1)};`),
+        20_000,
+      );
+      await agent.waitFor('traffic only on b2', async () => (await sample(port, 10)).every((s) => s === 'b2'), 20_000);
 
-    // None left: the seeds' fallback upstream.
-    await services({ Delete: ['_test-b2'] });
-    await agent.waitFor('the fallback upstream', async () => readFileSync(conf, 'utf8').includes('server 127.0.0.1:65535;'), 20_000);
+      // None left: the seeds' fallback upstream.
+      await services({ Delete: ['_test-b2'] });
+      await agent.waitFor(
+        'the fallback upstream',
+        async () => readFileSync(conf, 'utf8').includes('server 127.0.0.1:65535;'),
+        20_000,
+      );
 
-    const events = (await agent.api<AllocStub>(`/v1/allocation/${alloc.ID}`)).body.TaskStates!.nginx!;
-    expect(events.Restarts).toBe(0);
-    expect(events.Events.map((e) => e.DisplayMessage)).toContain('Task being sent signal SIGHUP: Template re-rendered');
-  });
+      const events = (await agent.api<AllocStub>(`/v1/allocation/${alloc.ID}`)).body.TaskStates!.nginx!;
+      expect(events.Restarts).toBe(0);
+      expect(events.Events.map((e) => e.DisplayMessage)).toContain(
+        'Task being sent signal SIGHUP: Template re-rendered',
+      );
+    },
+  );
 });

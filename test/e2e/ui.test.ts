@@ -15,7 +15,14 @@ import { TestAgent } from './harness/agent.js';
 
 const CHROMIUM = process.env.DROVER_CHROMIUM_BIN || '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const LINE = 'hello from the ui test';
 
 const JOB = `job "ui-web" {
@@ -45,7 +52,10 @@ const JOB = `job "ui-web" {
 describe('chromium is available for the web UI tests', () => {
   // Locally a missing browser only skips the suite below; under CI it fails here (and the skips fail the run).
   it.skipIf(!haveChromium && process.env.CI !== 'true')(`finds chromium at ${CHROMIUM}`, () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package (scripts/test.sh does as root)`).toBe(true);
+    expect(
+      existsSync(CHROMIUM),
+      `${CHROMIUM} is missing: install Debian's chromium package (scripts/test.sh does as root)`,
+    ).toBe(true);
   });
 });
 
@@ -86,7 +96,10 @@ describe.skipIf(!haveChromium)('the web UI at /ui/', () => {
   async function shellDrawn(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).waitFor({ timeout: 10_000 });
+        await page
+          .getByRole('navigation', { name: 'Main' })
+          .getByRole('link', { name: 'Jobs' })
+          .waitFor({ timeout: 10_000 });
         return;
       } catch (e) {
         if (attempt >= 3) throw e;
@@ -113,7 +126,9 @@ describe.skipIf(!haveChromium)('the web UI at /ui/', () => {
     await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
     const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'ui-web', exact: true }) });
     await row.waitFor();
-    await expect.poll(async () => (await row.getByRole('cell').allTextContents()).slice(1, 6), { timeout: 60_000 }).toEqual(['default', 'service', '50', 'running', '1']);
+    await expect
+      .poll(async () => (await row.getByRole('cell').allTextContents()).slice(1, 6), { timeout: 60_000 })
+      .toEqual(['default', 'service', '50', 'running', '1']);
     // Running counts come from the job summary, live: both instances end up counted without a reload.
     await expect.poll(async () => (await row.getByRole('cell').allTextContents())[6], { timeout: 60_000 }).toBe('2');
   });
@@ -122,26 +137,49 @@ describe.skipIf(!haveChromium)('the web UI at /ui/', () => {
     await page.getByRole('link', { name: 'ui-web', exact: true }).click();
     expect(new URL(page.url()).hash).toBe('#/jobs/ui-web');
     await page.getByRole('heading', { level: 1, name: /ui-web/ }).waitFor();
-    const allocs = page.getByRole('region', { name: 'Allocations' }).getByRole('row').filter({ hasText: 'ui-web.web[' });
+    const allocs = page
+      .getByRole('region', { name: 'Allocations' })
+      .getByRole('row')
+      .filter({ hasText: 'ui-web.web[' });
     await expect.poll(async () => allocs.count(), { timeout: 60_000 }).toBe(2);
-    await expect.poll(async () => (await allocs.allInnerTexts()).every((t) => /\brunning\b/.test(t) && /\brun\b/.test(t)), { timeout: 60_000 }).toBe(true);
-    const groups = page.getByRole('region', { name: 'Task groups' }).getByRole('row').filter({ hasText: 'say (raw_exec)' });
-    await expect.poll(async () => (await groups.getByRole('cell').allTextContents()).slice(0, 4), { timeout: 30_000 }).toEqual(['web', '2', 'say (raw_exec)', '2']);
-    await expect(page.getByRole('region', { name: 'Latest deployment' }).getByRole('row').filter({ hasText: 'web' }).textContent()).resolves.toContain('of 2');
-    await expect(page.getByRole('region', { name: 'Versions' }).getByRole('cell').first().textContent()).resolves.toBe('0');
+    await expect
+      .poll(async () => (await allocs.allInnerTexts()).every((t) => /\brunning\b/.test(t) && /\brun\b/.test(t)), {
+        timeout: 60_000,
+      })
+      .toBe(true);
+    const groups = page
+      .getByRole('region', { name: 'Task groups' })
+      .getByRole('row')
+      .filter({ hasText: 'say (raw_exec)' });
+    await expect
+      .poll(async () => (await groups.getByRole('cell').allTextContents()).slice(0, 4), { timeout: 30_000 })
+      .toEqual(['web', '2', 'say (raw_exec)', '2']);
+    await expect(
+      page.getByRole('region', { name: 'Latest deployment' }).getByRole('row').filter({ hasText: 'web' }).textContent(),
+    ).resolves.toContain('of 2');
+    await expect(page.getByRole('region', { name: 'Versions' }).getByRole('cell').first().textContent()).resolves.toBe(
+      '0',
+    );
   });
 
   it('opens an allocation and shows a line the task printed in its Logs tab', async () => {
     await page.getByRole('link', { name: /^Allocation ui-web\.web\[0\]/ }).click();
     await page.getByRole('heading', { level: 1, name: /Allocation ui-web\.web\[0\]/ }).waitFor();
-    await expect.poll(async () => page.getByRole('region', { name: 'Tasks' }).getByRole('row').filter({ hasText: 'say' }).innerText(), { timeout: 30_000 }).toMatch(/running/);
+    await expect
+      .poll(
+        async () => page.getByRole('region', { name: 'Tasks' }).getByRole('row').filter({ hasText: 'say' }).innerText(),
+        { timeout: 30_000 },
+      )
+      .toMatch(/running/);
     await page.getByRole('link', { name: 'Logs', exact: true }).click();
     expect(new URL(page.url()).hash).toMatch(/\/logs$/);
     const logs = page.getByLabel('stdout of task say');
     await expect.poll(async () => logs.innerText(), { timeout: 30_000 }).toContain(`${LINE} 0`);
     // Following: a later line arrives without a reload.
     const before = (await logs.innerText()).split('\n').filter(Boolean).length;
-    await expect.poll(async () => (await logs.innerText()).split('\n').filter(Boolean).length, { timeout: 30_000 }).toBeGreaterThan(before);
+    await expect
+      .poll(async () => (await logs.innerText()).split('\n').filter(Boolean).length, { timeout: 30_000 })
+      .toBeGreaterThan(before);
   });
 
   it('shows the dev node ready and eligible in the clients view', async () => {
@@ -150,10 +188,28 @@ describe.skipIf(!haveChromium)('the web UI at /ui/', () => {
     const nodes = (await agent.api<Array<{ ID: string; Name: string }>>('/v1/nodes')).body;
     expect(nodes).toHaveLength(1);
     const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: nodes[0]!.Name, exact: true }) });
-    await expect.poll(async () => row.getByRole('cell').allTextContents(), { timeout: 30_000 }).toEqual([nodes[0]!.Name, nodes[0]!.ID.slice(0, 8), 'dc1', 'default', expect.any(String), 'ready', 'eligible', 'no', expect.stringContaining('raw_exec')]);
+    await expect
+      .poll(async () => row.getByRole('cell').allTextContents(), { timeout: 30_000 })
+      .toEqual([
+        nodes[0]!.Name,
+        nodes[0]!.ID.slice(0, 8),
+        'dc1',
+        'default',
+        expect.any(String),
+        'ready',
+        'eligible',
+        'no',
+        expect.stringContaining('raw_exec'),
+      ]);
     await row.getByRole('link', { name: nodes[0]!.Name, exact: true }).click();
     await page.getByRole('heading', { level: 1, name: `Client ${nodes[0]!.Name}` }).waitFor();
-    await expect.poll(async () => page.getByRole('region', { name: 'Allocations' }).getByRole('row').filter({ hasText: 'ui-web' }).count(), { timeout: 30_000 }).toBe(2);
+    await expect
+      .poll(
+        async () =>
+          page.getByRole('region', { name: 'Allocations' }).getByRole('row').filter({ hasText: 'ui-web' }).count(),
+        { timeout: 30_000 },
+      )
+      .toBe(2);
   });
 
   it('shows the services and evaluations lists', async () => {
@@ -162,7 +218,16 @@ describe.skipIf(!haveChromium)('the web UI at /ui/', () => {
     await page.getByText('No services are registered.').waitFor();
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Evaluations' }).click();
     await page.getByRole('heading', { level: 1, name: 'Evaluations' }).waitFor();
-    await expect.poll(async () => page.getByRole('row').filter({ has: page.getByRole('link', { name: 'ui-web', exact: true }) }).count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(
+        async () =>
+          page
+            .getByRole('row')
+            .filter({ has: page.getByRole('link', { name: 'ui-web', exact: true }) })
+            .count(),
+        { timeout: 30_000 },
+      )
+      .toBeGreaterThan(0);
   });
 
   it('stops the job from its page after the confirm dialog, and shows it dead', async () => {
@@ -183,13 +248,18 @@ describe.skipIf(!haveChromium)('the web UI at /ui/', () => {
     expect(message).toBe('Stop job "ui-web"? Its allocations will be stopped.');
     await expect.poll(async () => page.locator('.page-head .badge').innerText(), { timeout: 60_000 }).toBe('dead');
     await expect(stop.count()).resolves.toBe(0);
-    expect((await agent.api<{ Stop: boolean; Status: string }>('/v1/job/ui-web')).body).toMatchObject({ Stop: true, Status: 'dead' });
+    expect((await agent.api<{ Stop: boolean; Status: string }>('/v1/job/ui-web')).body).toMatchObject({
+      Stop: true,
+      Status: 'dead',
+    });
   });
 
   it("shows the API's 404 text for a job that does not exist", async () => {
     await openUi('#/jobs/no-such-job');
     const banner = page.getByRole('alert');
-    await expect.poll(async () => banner.innerText(), { timeout: 30_000 }).toContain('404 job "no-such-job" not found in namespace "default"');
+    await expect
+      .poll(async () => banner.innerText(), { timeout: 30_000 })
+      .toContain('404 job "no-such-job" not found in namespace "default"');
     const api = await agent.api<string>('/v1/job/no-such-job');
     expect(api.status).toBe(404);
     expect(await banner.innerText()).toContain(api.body);

@@ -24,7 +24,10 @@ export interface FakeAnswer {
 }
 
 /** A handler may write the response itself (streams) by returning 'handled'. */
-export type FakeHandler = (req: FakeRequest, res: ServerResponse) => FakeAnswer | 'handled' | Promise<FakeAnswer | 'handled'>;
+export type FakeHandler = (
+  req: FakeRequest,
+  res: ServerResponse,
+) => FakeAnswer | 'handled' | Promise<FakeAnswer | 'handled'>;
 
 /**
  * A value that changes over time, served with blocking-query semantics: a request with `?index=N` waits
@@ -103,7 +106,13 @@ export class FakeNomad {
     } catch {
       // keep the raw text
     }
-    const fr: FakeRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body };
+    const fr: FakeRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+    };
     this.requests.push(fr);
     const method = fr.method === 'PUT' ? 'POST' : fr.method;
     const handler = this.routes.get(`${method} ${fr.path}`) ?? this.routes.get(`${fr.method} ${fr.path}`);
@@ -114,7 +123,10 @@ export class FakeNomad {
     try {
       const a = await handler(fr, res);
       if (a === 'handled') return;
-      const headers: Record<string, string> = { 'content-type': typeof a.body === 'string' ? 'text/plain' : 'application/json', ...a.headers };
+      const headers: Record<string, string> = {
+        'content-type': typeof a.body === 'string' ? 'text/plain' : 'application/json',
+        ...a.headers,
+      };
       if (a.index !== undefined) headers['x-nomad-index'] = String(a.index);
       res.writeHead(a.status ?? 200, headers).end(typeof a.body === 'string' ? a.body : JSON.stringify(a.body ?? null));
     } catch (e) {

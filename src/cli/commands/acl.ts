@@ -54,12 +54,22 @@ export const aclTokenCreate: CommandSpec = {
   ],
   async run(ctx, _args, opts) {
     const type = str(opts.type) ?? 'client';
-    if (type !== 'client' && type !== 'management') throw new UsageError(`Error: -type must be client or management, got "${type}"`);
+    if (type !== 'client' && type !== 'management')
+      throw new UsageError(`Error: -type must be client or management, got "${type}"`);
     const roles = [...strs(opts.roleName).map((Name) => ({ Name })), ...strs(opts.roleId).map((ID) => ({ ID }))];
-    const t = await ctx.client().acl.createToken(
-      { Name: str(opts.name), Type: type, Policies: strs(opts.policy), Roles: roles, Global: bool(opts.global), ExpirationTTL: str(opts.ttl) },
-      { signal: ctx.signal },
-    );
+    const t = await ctx
+      .client()
+      .acl.createToken(
+        {
+          Name: str(opts.name),
+          Type: type,
+          Policies: strs(opts.policy),
+          Roles: roles,
+          Global: bool(opts.global),
+          ExpirationTTL: str(opts.ttl),
+        },
+        { signal: ctx.signal },
+      );
     return printToken(ctx, t);
   },
 };
@@ -77,7 +87,16 @@ export const aclTokenList: CommandSpec = {
       ctx.out.line('No tokens found');
       return 0;
     }
-    ctx.out.table([['Name', 'Type', 'Global', 'Accessor ID', 'Expired'], ...list.map((t) => [t.Name || '<none>', t.Type, String(t.Global), t.AccessorID, String(t.ExpirationTime !== null && Date.parse(t.ExpirationTime) <= ctx.now())])]);
+    ctx.out.table([
+      ['Name', 'Type', 'Global', 'Accessor ID', 'Expired'],
+      ...list.map((t) => [
+        t.Name || '<none>',
+        t.Type,
+        String(t.Global),
+        t.AccessorID,
+        String(t.ExpirationTime !== null && Date.parse(t.ExpirationTime) <= ctx.now()),
+      ]),
+    ]);
     return 0;
   },
 };
@@ -117,7 +136,9 @@ export const aclPolicyApply: CommandSpec = {
   options: [{ flags: '--description <text>', description: 'what the policy is for' }],
   async run(ctx, [name, file], opts) {
     const rules = await ctx.readFile(file === '-' ? '/dev/stdin' : file!);
-    await ctx.client().acl.applyPolicy({ Name: name!, Description: str(opts.description) ?? '', Rules: rules }, { signal: ctx.signal });
+    await ctx
+      .client()
+      .acl.applyPolicy({ Name: name!, Description: str(opts.description) ?? '', Rules: rules }, { signal: ctx.signal });
     ctx.out.line(`Successfully wrote "${name}" ACL policy!`);
     return 0;
   },
@@ -151,7 +172,14 @@ export const aclPolicyInfo: CommandSpec = {
       ctx.out.printJSON(p);
       return 0;
     }
-    ctx.out.line(formatKV([['Name', p.Name], ['Description', p.Description || '<none>'], ['CreateIndex', String(p.CreateIndex)], ['ModifyIndex', String(p.ModifyIndex)]]));
+    ctx.out.line(
+      formatKV([
+        ['Name', p.Name],
+        ['Description', p.Description || '<none>'],
+        ['CreateIndex', String(p.CreateIndex)],
+        ['ModifyIndex', String(p.ModifyIndex)],
+      ]),
+    );
     ctx.out.section('Rules', p.Rules);
     return 0;
   },
@@ -179,9 +207,22 @@ export const aclRoleCreate: CommandSpec = {
   async run(ctx, _args, opts) {
     const name = str(opts.name);
     if (!name) throw new UsageError('Error: -name is required');
-    const r = await ctx.client().acl.createRole({ Name: name, Description: str(opts.description), Policies: strs(opts.policy).map((Name) => ({ Name })) }, { signal: ctx.signal });
+    const r = await ctx
+      .client()
+      .acl.createRole(
+        { Name: name, Description: str(opts.description), Policies: strs(opts.policy).map((Name) => ({ Name })) },
+        { signal: ctx.signal },
+      );
     if (ctx.out.json) ctx.out.printJSON(r);
-    else ctx.out.line(formatKV([['ID', r.ID], ['Name', r.Name], ['Description', r.Description || '<none>'], ['Policies', r.Policies.map((p) => p.Name).join(',')]]));
+    else
+      ctx.out.line(
+        formatKV([
+          ['ID', r.ID],
+          ['Name', r.Name],
+          ['Description', r.Description || '<none>'],
+          ['Policies', r.Policies.map((p) => p.Name).join(',')],
+        ]),
+      );
     return 0;
   },
 };
@@ -199,7 +240,10 @@ export const aclRoleList: CommandSpec = {
       ctx.out.line('No ACL roles found');
       return 0;
     }
-    ctx.out.table([['ID', 'Name', 'Description', 'Policies'], ...list.map((r) => [r.ID, r.Name, r.Description || '<none>', r.Policies.map((p) => p.Name).join(',')])]);
+    ctx.out.table([
+      ['ID', 'Name', 'Description', 'Policies'],
+      ...list.map((r) => [r.ID, r.Name, r.Description || '<none>', r.Policies.map((p) => p.Name).join(',')]),
+    ]);
     return 0;
   },
 };
@@ -215,4 +259,18 @@ export const aclRoleDelete: CommandSpec = {
   },
 };
 
-export const ACL_COMMANDS = [aclBootstrap, aclTokenCreate, aclTokenList, aclTokenInfo, aclTokenSelf, aclTokenDelete, aclPolicyApply, aclPolicyList, aclPolicyInfo, aclPolicyDelete, aclRoleCreate, aclRoleList, aclRoleDelete];
+export const ACL_COMMANDS = [
+  aclBootstrap,
+  aclTokenCreate,
+  aclTokenList,
+  aclTokenInfo,
+  aclTokenSelf,
+  aclTokenDelete,
+  aclPolicyApply,
+  aclPolicyList,
+  aclPolicyInfo,
+  aclPolicyDelete,
+  aclRoleCreate,
+  aclRoleList,
+  aclRoleDelete,
+];

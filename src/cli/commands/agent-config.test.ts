@@ -15,10 +15,25 @@ afterEach(async () => {
 
 /** Stand-ins for the agent module's defaults and merge, so the test does not load the agent. */
 const mod = {
-  defaultConfig: (dev: boolean) => ({ dev, dataDir: '.d', bindAddr: '127.0.0.1', ports: { http: 4646, dns: 8600 }, client: { enabled: dev, servers: [] as string[], nodeClass: '' } }) as unknown as AgentConfig,
+  defaultConfig: (dev: boolean) =>
+    ({
+      dev,
+      dataDir: '.d',
+      bindAddr: '127.0.0.1',
+      ports: { http: 4646, dns: 8600 },
+      client: { enabled: dev, servers: [] as string[], nodeClass: '' },
+    }) as unknown as AgentConfig,
   mergeConfig<T>(base: T, over: unknown): T {
     const merge = (b: unknown, o: unknown): unknown => {
-      if (typeof b !== 'object' || b === null || Array.isArray(b) || typeof o !== 'object' || o === null || Array.isArray(o)) return o;
+      if (
+        typeof b !== 'object' ||
+        b === null ||
+        Array.isArray(b) ||
+        typeof o !== 'object' ||
+        o === null ||
+        Array.isArray(o)
+      )
+        return o;
       const out: Record<string, unknown> = { ...(b as Record<string, unknown>) };
       for (const [k, v] of Object.entries(o)) out[k] = k in out ? merge(out[k], v) : v;
       return out;
@@ -51,9 +66,15 @@ describe('agent configuration', () => {
   it('reads the dns block: enabled and domain, its port as ports.dns, and -dns-port over both', async () => {
     const f = join(dir, 'dns.hcl');
     await writeFile(f, 'dns {\n  enabled = true\n  port = 8653\n  domain = "consul"\n}\n');
-    const fromFile = (await buildAgentConfig({ dev: false, configFiles: [f] }, mod)) as unknown as Record<string, unknown>;
+    const fromFile = (await buildAgentConfig({ dev: false, configFiles: [f] }, mod)) as unknown as Record<
+      string,
+      unknown
+    >;
     expect(fromFile).toMatchObject({ ports: { http: 4646, dns: 8653 }, dns: { enabled: true, domain: 'consul' } });
-    const flagged = (await buildAgentConfig({ dev: false, configFiles: [f], dnsPort: 0 }, mod)) as unknown as Record<string, unknown>;
+    const flagged = (await buildAgentConfig({ dev: false, configFiles: [f], dnsPort: 0 }, mod)) as unknown as Record<
+      string,
+      unknown
+    >;
     expect(flagged).toMatchObject({ ports: { dns: 0 } });
   });
 
@@ -62,8 +83,17 @@ describe('agent configuration', () => {
     const b = join(dir, 'b.json');
     await writeFile(a, JSON.stringify({ data_dir: '/from/a', ports: { http: 1111 } }));
     await writeFile(b, JSON.stringify({ ports: { http: 2222 }, client: { node_class: 'web' } }));
-    const cfg = (await buildAgentConfig({ dev: true, configFiles: [a, b], bindAddr: '127.0.0.2' }, mod)) as unknown as Record<string, unknown>;
-    expect(cfg).toMatchObject({ dev: true, dataDir: '/from/a', bindAddr: '127.0.0.2', ports: { http: 2222, dns: 8600 }, client: { enabled: true, nodeClass: 'web' } });
+    const cfg = (await buildAgentConfig(
+      { dev: true, configFiles: [a, b], bindAddr: '127.0.0.2' },
+      mod,
+    )) as unknown as Record<string, unknown>;
+    expect(cfg).toMatchObject({
+      dev: true,
+      dataDir: '/from/a',
+      bindAddr: '127.0.0.2',
+      ports: { http: 2222, dns: 8600 },
+      client: { enabled: true, nodeClass: 'web' },
+    });
   });
 
   it('reads the client block of an HCL config file: host volumes, port range, reservations, class, meta, plugins', async () => {
@@ -124,52 +154,91 @@ plugin "docker" {
   it('refuses a host volume without an absolute path and an inverted dynamic port range', async () => {
     const rel = join(dir, 'rel.json');
     await writeFile(rel, JSON.stringify({ client: { host_volume: [{ data: [{ path: 'srv/data' }] }] } }));
-    await expect(buildAgentConfig({ dev: true, configFiles: [rel] }, mod)).rejects.toThrow('host_volume "data" needs an absolute path');
+    await expect(buildAgentConfig({ dev: true, configFiles: [rel] }, mod)).rejects.toThrow(
+      'host_volume "data" needs an absolute path',
+    );
     const inverted = join(dir, 'inv.json');
     await writeFile(inverted, JSON.stringify({ client: { min_dynamic_port: 30000, max_dynamic_port: 20000 } }));
-    await expect(buildAgentConfig({ dev: true, configFiles: [inverted] }, mod)).rejects.toThrow('min_dynamic_port 30000 is above max_dynamic_port 20000');
+    await expect(buildAgentConfig({ dev: true, configFiles: [inverted] }, mod)).rejects.toThrow(
+      'min_dynamic_port 30000 is above max_dynamic_port 20000',
+    );
   });
 
   it("reads the server block's heartbeat settings under Nomad's names, as milliseconds", async () => {
     const f = join(dir, 'server.hcl');
-    await writeFile(f, `server {\n  enabled = true\n  min_heartbeat_ttl = "2s"\n  heartbeat_grace = "1500ms"\n  max_heartbeats_per_second = 25\n}\n`);
+    await writeFile(
+      f,
+      `server {\n  enabled = true\n  min_heartbeat_ttl = "2s"\n  heartbeat_grace = "1500ms"\n  max_heartbeats_per_second = 25\n}\n`,
+    );
     const cfg = (await buildAgentConfig({ dev: false, configFiles: [f] }, mod)) as unknown as AgentConfig;
-    expect(cfg.server).toEqual({ enabled: true, minHeartbeatTTLms: 2000, heartbeatGraceMs: 1500, maxHeartbeatsPerSecond: 25 });
+    expect(cfg.server).toEqual({
+      enabled: true,
+      minHeartbeatTTLms: 2000,
+      heartbeatGraceMs: 1500,
+      maxHeartbeatsPerSecond: 25,
+    });
     expect(fromNomadConfig({ server: { heartbeat_grace: 3 } })).toEqual({ server: { heartbeatGraceMs: 3000 } });
   });
 
-  it('reads server.sqlite_worker_thread (Drover\'s own key) and refuses a value that is not a boolean', async () => {
-    expect(fromNomadConfig({ server: { sqlite_worker_thread: true } })).toEqual({ server: { sqliteWorkerThread: true } });
-    expect(() => fromNomadConfig({ server: { sqlite_worker_thread: 'yes' } })).toThrow('server.sqlite_worker_thread must be true or false, got "yes"');
+  it("reads server.sqlite_worker_thread (Drover's own key) and refuses a value that is not a boolean", async () => {
+    expect(fromNomadConfig({ server: { sqlite_worker_thread: true } })).toEqual({
+      server: { sqliteWorkerThread: true },
+    });
+    expect(() => fromNomadConfig({ server: { sqlite_worker_thread: 'yes' } })).toThrow(
+      'server.sqlite_worker_thread must be true or false, got "yes"',
+    );
   });
 
   it('reads server.etcd endpoints and prefix, and refuses an empty list, a bare host:port or a prefix without slashes', () => {
-    expect(fromNomadConfig({ server: [{ etcd: [{ endpoints: ['http://127.0.0.1:2379/', 'http://127.0.0.1:2381'], prefix: '/x/' }] }] })).toEqual({
+    expect(
+      fromNomadConfig({
+        server: [{ etcd: [{ endpoints: ['http://127.0.0.1:2379/', 'http://127.0.0.1:2381'], prefix: '/x/' }] }],
+      }),
+    ).toEqual({
       server: { etcd: { endpoints: ['http://127.0.0.1:2379', 'http://127.0.0.1:2381'], prefix: '/x/' } },
     });
-    expect(() => fromNomadConfig({ server: { etcd: { endpoints: [] } } }, 'a.hcl')).toThrow('a.hcl: server.etcd.endpoints must be a non-empty list');
-    expect(() => fromNomadConfig({ server: { etcd: { endpoints: ['127.0.0.1:2379'] } } }, 'a.hcl')).toThrow('etcd endpoint "127.0.0.1:2379" must be an http://host:port client URL');
-    expect(() => fromNomadConfig({ server: { etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: 'drover' } } }, 'a.hcl')).toThrow('server.etcd.prefix must start and end with "/"');
+    expect(() => fromNomadConfig({ server: { etcd: { endpoints: [] } } }, 'a.hcl')).toThrow(
+      'a.hcl: server.etcd.endpoints must be a non-empty list',
+    );
+    expect(() => fromNomadConfig({ server: { etcd: { endpoints: ['127.0.0.1:2379'] } } }, 'a.hcl')).toThrow(
+      'etcd endpoint "127.0.0.1:2379" must be an http://host:port client URL',
+    );
+    expect(() =>
+      fromNomadConfig({ server: { etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: 'drover' } } }, 'a.hcl'),
+    ).toThrow('server.etcd.prefix must start and end with "/"');
   });
 
   it('reads the acl and audit blocks of an HCL config file, and refuses an audit sink that is not a file', async () => {
     const f = join(dir, 'acl.hcl');
-    await writeFile(f, 'acl {\n  enabled = true\n}\naudit {\n  enabled = true\n  sink "file" {\n    type = "file"\n    path = "/var/log/a.log"\n    rotate_bytes = 1000\n    rotate_max_files = 3\n  }\n}\n');
+    await writeFile(
+      f,
+      'acl {\n  enabled = true\n}\naudit {\n  enabled = true\n  sink "file" {\n    type = "file"\n    path = "/var/log/a.log"\n    rotate_bytes = 1000\n    rotate_max_files = 3\n  }\n}\n',
+    );
     const cfg = (await buildAgentConfig({ dev: false, configFiles: [f] }, mod)) as unknown as AgentConfig;
     expect(cfg.acl).toEqual({ enabled: true });
     expect(cfg.audit).toEqual({ enabled: true, path: '/var/log/a.log', rotateBytes: 1000, rotateMaxFiles: 3 });
-    expect(() => fromNomadConfig({ audit: { enabled: true, sink: { s: { type: 'syslog' } } } })).toThrow('audit sink type must be "file"');
-    expect(() => fromNomadConfig({ audit: { sink: { s: { rotate_bytes: -1 } } } })).toThrow('rotate_bytes must be a non-negative integer');
+    expect(() => fromNomadConfig({ audit: { enabled: true, sink: { s: { type: 'syslog' } } } })).toThrow(
+      'audit sink type must be "file"',
+    );
+    expect(() => fromNomadConfig({ audit: { sink: { s: { rotate_bytes: -1 } } } })).toThrow(
+      'rotate_bytes must be a non-negative integer',
+    );
   });
 
   it('refuses a heartbeat setting that is not a duration', async () => {
     const f = join(dir, 'bad.json');
     await writeFile(f, JSON.stringify({ server: { min_heartbeat_ttl: 'soon' } }));
-    await expect(buildAgentConfig({ dev: false, configFiles: [f] }, mod)).rejects.toThrow('server.min_heartbeat_ttl must be a duration');
-    expect(() => fromNomadConfig({ server: { max_heartbeats_per_second: 0 } })).toThrow('max_heartbeats_per_second must be a positive number');
+    await expect(buildAgentConfig({ dev: false, configFiles: [f] }, mod)).rejects.toThrow(
+      'server.min_heartbeat_ttl must be a duration',
+    );
+    expect(() => fromNomadConfig({ server: { max_heartbeats_per_second: 0 } })).toThrow(
+      'max_heartbeats_per_second must be a positive number',
+    );
   });
 
   it('refuses config files that are neither HCL nor JSON', async () => {
-    await expect(buildAgentConfig({ dev: true, configFiles: [join(dir, 'agent.yaml')] }, mod)).rejects.toThrow('expected a .hcl or .json file');
+    await expect(buildAgentConfig({ dev: true, configFiles: [join(dir, 'agent.yaml')] }, mod)).rejects.toThrow(
+      'expected a .hcl or .json file',
+    );
   });
 });

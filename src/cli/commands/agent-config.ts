@@ -40,7 +40,11 @@ function clean(o: Obj): Obj {
 /** Nomad's `plugin "raw_exec" { config { enabled = true } }`, as JSON, to `{ raw_exec: { config: {...} } }`. */
 function plugins(v: unknown): Obj | undefined {
   const out: Obj = {};
-  const entries = Array.isArray(v) ? v.flatMap((x) => (isObj(x) ? Object.entries(x) : [])) : isObj(v) ? Object.entries(v) : [];
+  const entries = Array.isArray(v)
+    ? v.flatMap((x) => (isObj(x) ? Object.entries(x) : []))
+    : isObj(v)
+      ? Object.entries(v)
+      : [];
   for (const [name, body] of entries) out[name] = { config: block(block(body)?.config) ?? {} };
   return Object.keys(out).length > 0 ? out : undefined;
 }
@@ -52,7 +56,11 @@ function plugins(v: unknown): Obj | undefined {
  */
 function hostVolumes(v: unknown, file: string): Obj | undefined {
   const out: Obj = {};
-  const entries = Array.isArray(v) ? v.flatMap((x) => (isObj(x) ? Object.entries(x) : [])) : isObj(v) ? Object.entries(v) : [];
+  const entries = Array.isArray(v)
+    ? v.flatMap((x) => (isObj(x) ? Object.entries(x) : []))
+    : isObj(v)
+      ? Object.entries(v)
+      : [];
   for (const [name, body] of entries) {
     const b = block(body) ?? {};
     if (typeof b.path !== 'string' || !b.path.startsWith('/')) {
@@ -67,8 +75,14 @@ function hostVolumes(v: unknown, file: string): Obj | undefined {
 function reserved(v: unknown): Obj | undefined {
   const r = block(v);
   if (!r) return undefined;
-  const n = (x: unknown) => (typeof x === 'number' ? x : typeof x === 'string' && x.trim() !== '' ? Number(x) : undefined);
-  return { cpu: n(r.cpu), memory: n(r.memory), disk: n(r.disk), reservedPorts: typeof r.reserved_ports === 'string' ? r.reserved_ports : undefined };
+  const n = (x: unknown) =>
+    typeof x === 'number' ? x : typeof x === 'string' && x.trim() !== '' ? Number(x) : undefined;
+  return {
+    cpu: n(r.cpu),
+    memory: n(r.memory),
+    disk: n(r.disk),
+    reservedPorts: typeof r.reserved_ports === 'string' ? r.reserved_ports : undefined,
+  };
 }
 
 /**
@@ -80,7 +94,9 @@ function durationMs(v: unknown, key: string, file: string): number | undefined {
   const read = typeof v === 'string' ? readGoDuration(v.trim(), { allowNegative: false }) : undefined;
   const ns = typeof v === 'number' ? v * 1e9 : read?.ok ? read.ns : undefined;
   if (ns === undefined || !Number.isFinite(ns) || ns < 0) {
-    throw new UsageError(`Error loading configuration from ${file}: server.${key} must be a duration such as "10s", got ${JSON.stringify(v)}`);
+    throw new UsageError(
+      `Error loading configuration from ${file}: server.${key} must be a duration such as "10s", got ${JSON.stringify(v)}`,
+    );
   }
   return ns / 1e6;
 }
@@ -89,15 +105,21 @@ function durationMs(v: unknown, key: string, file: string): number | undefined {
 function serverBlock(server: Obj, file: string): Obj {
   const rate = server.max_heartbeats_per_second;
   if (rate !== undefined && (typeof rate !== 'number' || !(rate > 0))) {
-    throw new UsageError(`Error loading configuration from ${file}: server.max_heartbeats_per_second must be a positive number`);
+    throw new UsageError(
+      `Error loading configuration from ${file}: server.max_heartbeats_per_second must be a positive number`,
+    );
   }
   const worker = server.sqlite_worker_thread;
   if (worker !== undefined && typeof worker !== 'boolean') {
-    throw new UsageError(`Error loading configuration from ${file}: server.sqlite_worker_thread must be true or false, got ${JSON.stringify(worker)}`);
+    throw new UsageError(
+      `Error loading configuration from ${file}: server.sqlite_worker_thread must be true or false, got ${JSON.stringify(worker)}`,
+    );
   }
   const sync = server.sqlite_synchronous;
   if (sync !== undefined && (typeof sync !== 'string' || !['full', 'normal'].includes(sync.toLowerCase()))) {
-    throw new UsageError(`Error loading configuration from ${file}: server.sqlite_synchronous must be "full" or "normal", got ${JSON.stringify(sync)}`);
+    throw new UsageError(
+      `Error loading configuration from ${file}: server.sqlite_synchronous must be "full" or "normal", got ${JSON.stringify(sync)}`,
+    );
   }
   return {
     enabled: server.enabled,
@@ -115,11 +137,15 @@ function serverBlock(server: Obj, file: string): Obj {
 function etcdBlock(e: Obj | undefined, file: string): Obj {
   const endpoints = e?.endpoints;
   if (!Array.isArray(endpoints) || endpoints.length === 0 || !endpoints.every((x) => typeof x === 'string')) {
-    throw new UsageError(`Error loading configuration from ${file}: server.etcd.endpoints must be a non-empty list of etcd client URLs such as "http://127.0.0.1:2379"`);
+    throw new UsageError(
+      `Error loading configuration from ${file}: server.etcd.endpoints must be a non-empty list of etcd client URLs such as "http://127.0.0.1:2379"`,
+    );
   }
   const prefix = e?.prefix;
   if (prefix !== undefined && (typeof prefix !== 'string' || !prefix.startsWith('/') || !prefix.endsWith('/'))) {
-    throw new UsageError(`Error loading configuration from ${file}: server.etcd.prefix must start and end with "/", got ${JSON.stringify(prefix)}`);
+    throw new UsageError(
+      `Error loading configuration from ${file}: server.etcd.prefix must start and end with "/", got ${JSON.stringify(prefix)}`,
+    );
   }
   return { endpoints: endpoints.map((x: string) => checkEtcdURL(x, file)), prefix };
 }
@@ -146,25 +172,37 @@ function gatewayBlock(g: Obj, file: string): Obj {
   const oneOf = (key: string, v: unknown, allowed: string[]) => {
     if (v === undefined) return undefined;
     if (typeof v !== 'string' || !allowed.includes(v)) {
-      throw new UsageError(`Error loading configuration from ${file}: gateway.${key} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+      throw new UsageError(
+        `Error loading configuration from ${file}: gateway.${key} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`,
+      );
     }
     return v;
   };
   const addr = (key: string, v: unknown) => {
     if (v === undefined) return undefined;
     if (typeof v !== 'string' || !/^(?:\[[^\]]+\]|[^:]*):\d{1,5}$/.test(v.trim())) {
-      throw new UsageError(`Error loading configuration from ${file}: gateway.${key} must be host:port, e.g. "127.0.0.1:8080", got ${JSON.stringify(v)}`);
+      throw new UsageError(
+        `Error loading configuration from ${file}: gateway.${key} must be host:port, e.g. "127.0.0.1:8080", got ${JSON.stringify(v)}`,
+      );
     }
     return v.trim();
   };
-  return { enabled: g.enabled, listen: addr('listen', g.listen), admin: addr('admin', g.admin), lb: oneOf('lb', g.lb, LB), dataPlane: oneOf('data_plane', g.data_plane, DATA_PLANES) };
+  return {
+    enabled: g.enabled,
+    listen: addr('listen', g.listen),
+    admin: addr('admin', g.admin),
+    lb: oneOf('lb', g.lb, LB),
+    dataPlane: oneOf('data_plane', g.data_plane, DATA_PLANES),
+  };
 }
 
 /** Nomad's `limits { http_max_conns_per_client }` and Drover's `http_header_timeout`, `http_body_timeout`. */
 function limitsBlock(l: Obj, file: string): Obj {
   const conns = l.http_max_conns_per_client;
   if (conns !== undefined && (typeof conns !== 'number' || !Number.isInteger(conns) || conns < 0)) {
-    throw new UsageError(`Error loading configuration from ${file}: limits.http_max_conns_per_client must be a whole number (0 for no limit), got ${JSON.stringify(conns)}`);
+    throw new UsageError(
+      `Error loading configuration from ${file}: limits.http_max_conns_per_client must be a whole number (0 for no limit), got ${JSON.stringify(conns)}`,
+    );
   }
   const timeout = (key: string): number | undefined => {
     const v = l[key];
@@ -172,25 +210,42 @@ function limitsBlock(l: Obj, file: string): Obj {
     const read = typeof v === 'string' ? readGoDuration(v.trim(), { allowNegative: false }) : undefined;
     const ns = typeof v === 'number' ? v * 1e9 : read?.ok ? read.ns : undefined;
     if (ns === undefined || !Number.isFinite(ns) || ns <= 0) {
-      throw new UsageError(`Error loading configuration from ${file}: limits.${key} must be a duration such as "10s", got ${JSON.stringify(v)}`);
+      throw new UsageError(
+        `Error loading configuration from ${file}: limits.${key} must be a duration such as "10s", got ${JSON.stringify(v)}`,
+      );
     }
     return ns / 1e6;
   };
-  return { httpMaxConnsPerClient: conns, httpHeaderTimeoutMs: timeout('http_header_timeout'), httpBodyTimeoutMs: timeout('http_body_timeout') };
+  return {
+    httpMaxConnsPerClient: conns,
+    httpHeaderTimeoutMs: timeout('http_header_timeout'),
+    httpBodyTimeoutMs: timeout('http_body_timeout'),
+  };
 }
 
 /** `audit { enabled  sink "name" { type = "file"  path  rotate_bytes  rotate_max_files } }`. */
 function auditBlock(a: Obj, file: string): Obj {
   const sinks = block(a.sink);
   const first = sinks ? block(Object.values(sinks)[0]) : undefined;
-  if (first?.type !== undefined && first.type !== 'file') throw new UsageError(`Error loading configuration from ${file}: audit sink type must be "file", got ${JSON.stringify(first.type)}`);
+  if (first?.type !== undefined && first.type !== 'file')
+    throw new UsageError(
+      `Error loading configuration from ${file}: audit sink type must be "file", got ${JSON.stringify(first.type)}`,
+    );
   const int = (key: string) => {
     const v = first?.[key];
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new UsageError(`Error loading configuration from ${file}: audit sink ${key} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw new UsageError(
+        `Error loading configuration from ${file}: audit sink ${key} must be a non-negative integer, got ${JSON.stringify(v)}`,
+      );
     return v;
   };
-  return { enabled: a.enabled, path: first?.path, rotateBytes: int('rotate_bytes'), rotateMaxFiles: int('rotate_max_files') };
+  return {
+    enabled: a.enabled,
+    path: first?.path,
+    rotateBytes: int('rotate_bytes'),
+    rotateMaxFiles: int('rotate_max_files'),
+  };
 }
 
 /** Maps one Nomad-shaped agent config document onto Drover's config keys. */
@@ -313,7 +368,11 @@ export function fromFlags(f: AgentFlags): Obj {
     name: f.nodeName,
     logLevel: f.logLevel?.toLowerCase(),
     ports: { http: f.httpPort, dns: f.dnsPort },
-    server: { enabled: f.server || undefined, recover: f.recover || undefined, etcd: f.etcd ? { endpoints: f.etcd.map((u) => checkEtcdURL(u, 'Invalid -etcd')) } : undefined },
+    server: {
+      enabled: f.server || undefined,
+      recover: f.recover || undefined,
+      etcd: f.etcd ? { endpoints: f.etcd.map((u) => checkEtcdURL(u, 'Invalid -etcd')) } : undefined,
+    },
     client: { enabled: f.client || undefined, servers: f.servers },
   });
 }
@@ -327,15 +386,22 @@ export async function buildAgentConfig(
   cfg = mod.mergeConfig(cfg, fromFlags(flags));
   if (flags.gatewayPort !== undefined) cfg = withGatewayPort(cfg, flags.gatewayPort);
   const ports = cfg.client as Partial<AgentConfig['client']> | undefined;
-  if (ports?.minDynamicPort !== undefined && ports.maxDynamicPort !== undefined && ports.minDynamicPort > ports.maxDynamicPort) {
-    throw new UsageError(`Invalid client config: min_dynamic_port ${ports.minDynamicPort} is above max_dynamic_port ${ports.maxDynamicPort}`);
+  if (
+    ports?.minDynamicPort !== undefined &&
+    ports.maxDynamicPort !== undefined &&
+    ports.minDynamicPort > ports.maxDynamicPort
+  ) {
+    throw new UsageError(
+      `Invalid client config: min_dynamic_port ${ports.minDynamicPort} is above max_dynamic_port ${ports.maxDynamicPort}`,
+    );
   }
   return cfg;
 }
 
 /** `-gateway-port N`: the gateway on the configured host at port N (0 = a free port), enabled. */
 function withGatewayPort(cfg: AgentConfig, port: number): AgentConfig {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`Invalid -gateway-port ${port}: expected 0-65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`Invalid -gateway-port ${port}: expected 0-65535`);
   const host = cfg.gateway.listen.replace(/:\d+$/, '');
   return { ...cfg, gateway: { ...cfg.gateway, enabled: true, listen: `${host}:${port}` } };
 }

@@ -35,8 +35,14 @@ const startInProcess: StartAgentFn = async (flags) => {
 };
 
 export function agentFlags(opts: Record<string, unknown>): AgentFlags {
-  const servers = strs(opts.servers).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-  const etcd = strs(opts.etcd).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const servers = strs(opts.servers)
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const etcd = strs(opts.etcd)
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
   return {
     dev: bool(opts.dev),
     dataDir: str(opts.dataDir),
@@ -64,20 +70,39 @@ export const agent: CommandSpec = {
   options: [
     { flags: '--dev', description: 'dev mode: server and client in one process, Nomad dev defaults' },
     { flags: '--data-dir <dir>', description: 'where state and allocation directories live' },
-    { flags: '--config <file>', description: 'agent config file, HCL or JSON (repeatable; later files win)', repeatable: true },
+    {
+      flags: '--config <file>',
+      description: 'agent config file, HCL or JSON (repeatable; later files win)',
+      repeatable: true,
+    },
     { flags: '--bind <addr>', description: 'address the HTTP API listens on' },
     { flags: '--http-port <port>', description: 'HTTP API port (default 4646; 0 picks a free port)', int: true },
     { flags: '--dns-port <port>', description: 'DNS port (default 8600; 0 picks a free port)', int: true },
-    { flags: '--gateway-port <port>', description: 'gateway port (default 8080 in -dev; 0 picks a free port)', int: true },
+    {
+      flags: '--gateway-port <port>',
+      description: 'gateway port (default 8080 in -dev; 0 picks a free port)',
+      int: true,
+    },
     { flags: '--log-level <level>', description: 'trace, debug, info, warn or error' },
     { flags: '--node <name>', description: 'node name (default: hostname)' },
     { flags: '--dc <datacenter>', description: 'datacenter of the client node' },
     { flags: '--region <region>', description: 'region of the agent' },
-    { flags: '--servers <addrs>', description: 'servers a client-only agent joins (comma-separated, repeatable)', repeatable: true },
-    { flags: '--etcd <urls>', description: 'keep the server state on etcd at these client URLs (comma-separated, repeatable)', repeatable: true },
+    {
+      flags: '--servers <addrs>',
+      description: 'servers a client-only agent joins (comma-separated, repeatable)',
+      repeatable: true,
+    },
+    {
+      flags: '--etcd <urls>',
+      description: 'keep the server state on etcd at these client URLs (comma-separated, repeatable)',
+      repeatable: true,
+    },
     { flags: '--server', description: 'run the server' },
     { flags: '--client', description: 'run the client' },
-    { flags: '--recover', description: 'start even when the state integrity checks find acknowledged writes missing (logs what is lost)' },
+    {
+      flags: '--recover',
+      description: 'start even when the state integrity checks find acknowledged writes missing (logs what is lost)',
+    },
   ],
   async run(ctx, _args, opts) {
     const flags = agentFlags(opts);

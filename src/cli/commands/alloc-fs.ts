@@ -48,7 +48,11 @@ export const allocFs: CommandSpec = {
       return 0;
     }
     try {
-      for await (const chunk of client.allocations.fsRead(stub.ID, path, { follow: bool(opts.follow), signal: ctx.signal })) ctx.out.raw(chunk);
+      for await (const chunk of client.allocations.fsRead(stub.ID, path, {
+        follow: bool(opts.follow),
+        signal: ctx.signal,
+      }))
+        ctx.out.raw(chunk);
     } catch (e) {
       if (ctx.signal.aborted) return 0;
       throw e;

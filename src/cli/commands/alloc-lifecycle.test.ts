@@ -19,7 +19,15 @@ const EVAL = 'e1e1e1e1-0000-4000-8000-000000000001';
 async function cli(argv: string[], ask?: (q: string) => Promise<string | undefined>) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { DROVER_ADDR: fake.address } }, { now: () => NOW_MS, ...(ask ? { ask } : {}) });
+  const code = await runCli(
+    argv,
+    {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+      env: { DROVER_ADDR: fake.address },
+    },
+    { now: () => NOW_MS, ...(ask ? { ask } : {}) },
+  );
   return { code, stdout, stderr };
 }
 const sent = (path: string) => fake.requests.find((r) => r.path === path && r.method !== 'GET');
@@ -44,7 +52,10 @@ describe('drover alloc restart, signal and stop', () => {
   });
 
   it("prints the agent's error when the restart fails", async () => {
-    fake.on('POST', `/v1/client/allocation/${ALLOC}/restart`, { status: 400, body: 'task "srv" in allocation is not running (state "dead")' });
+    fake.on('POST', `/v1/client/allocation/${ALLOC}/restart`, {
+      status: 400,
+      body: 'task "srv" in allocation is not running (state "dead")',
+    });
     const r = await cli(['alloc', 'restart', 'a1a1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('Failed to restart allocation:\n\ntask "srv" in allocation is not running (state "dead")\n');
@@ -69,7 +80,10 @@ describe('drover alloc restart, signal and stop', () => {
 
   it('monitors the stop evaluation without -detach', async () => {
     fake.on('POST', `/v1/allocation/${ALLOC}/stop`, { body: { EvalID: EVAL, Index: 9 } });
-    fake.on('GET', `/v1/evaluation/${EVAL}`, { index: 12, body: evaluation({ Status: 'complete', TriggeredBy: 'alloc-stop' }) });
+    fake.on('GET', `/v1/evaluation/${EVAL}`, {
+      index: 12,
+      body: evaluation({ Status: 'complete', TriggeredBy: 'alloc-stop' }),
+    });
     fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
     const r = await cli(['alloc', 'stop', 'a1a1']);
     expect(r.code).toBe(0);
@@ -99,7 +113,10 @@ describe('drover job restart', () => {
   });
 
   it('says so when the job has no running allocation', async () => {
-    fake.on('GET', '/v1/job/web/allocations', { index: 5, body: [allocStub({ ClientStatus: 'complete', DesiredStatus: 'stop' })] });
+    fake.on('GET', '/v1/job/web/allocations', {
+      index: 5,
+      body: [allocStub({ ClientStatus: 'complete', DesiredStatus: 'stop' })],
+    });
     const r = await cli(['job', 'restart', 'web']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('No allocations to restart\n');

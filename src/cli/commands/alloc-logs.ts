@@ -17,11 +17,14 @@ export function pickTask(a: Allocation, task: string | undefined): string {
   const names = (group?.Tasks ?? []).map((t) => t.Name);
   if (names.length === 0) names.push(...Object.keys(a.TaskStates ?? {}).sort());
   if (task) {
-    if (names.length > 0 && !names.includes(task)) throw new UsageError(`Could not find task named: ${task}; the allocation has: ${names.join(', ')}`);
+    if (names.length > 0 && !names.includes(task))
+      throw new UsageError(`Could not find task named: ${task}; the allocation has: ${names.join(', ')}`);
     return task;
   }
   if (names.length === 1) return names[0]!;
-  throw new UsageError(`Allocation "${a.ID.slice(0, 8)}" is running the following tasks:\n  * ${names.join('\n  * ')}\n\nPlease specify the task.`);
+  throw new UsageError(
+    `Allocation "${a.ID.slice(0, 8)}" is running the following tasks:\n  * ${names.join('\n  * ')}\n\nPlease specify the task.`,
+  );
 }
 
 /** The last `n` lines of `text` (a trailing newline does not count as an empty line). */
@@ -33,10 +36,19 @@ export function lastLines(text: string, n: number): string {
   return kept + (trailing ? '\n' : '');
 }
 
-async function tail(ctx: CommandContext, client: DroverClient, id: string, task: string, type: LogType, bytes: number | undefined, lines: number | undefined) {
+async function tail(
+  ctx: CommandContext,
+  client: DroverClient,
+  id: string,
+  task: string,
+  type: LogType,
+  bytes: number | undefined,
+  lines: number | undefined,
+) {
   const offset = bytes ?? (lines ?? DEFAULT_TAIL_LINES) * BYTES_PER_LINE_GUESS;
   let text = '';
-  for await (const chunk of client.allocations.logs(id, task, type, { origin: 'end', offset, signal: ctx.signal })) text += chunk;
+  for await (const chunk of client.allocations.logs(id, task, type, { origin: 'end', offset, signal: ctx.signal }))
+    text += chunk;
   if (lines !== undefined || bytes === undefined) text = lastLines(text, lines ?? DEFAULT_TAIL_LINES);
   ctx.out.raw(text);
 }
@@ -66,10 +78,17 @@ export const allocLogs: CommandSpec = {
       if (bool(opts.tail) || lines !== undefined || bytes !== undefined) {
         await tail(ctx, client, alloc.ID, task, type, bytes, lines);
         if (!follow) return 0;
-        for await (const chunk of client.allocations.logs(alloc.ID, task, type, { follow: true, origin: 'end', offset: 0, signal: ctx.signal })) ctx.out.raw(chunk);
+        for await (const chunk of client.allocations.logs(alloc.ID, task, type, {
+          follow: true,
+          origin: 'end',
+          offset: 0,
+          signal: ctx.signal,
+        }))
+          ctx.out.raw(chunk);
         return 0;
       }
-      for await (const chunk of client.allocations.logs(alloc.ID, task, type, { follow, signal: ctx.signal })) ctx.out.raw(chunk);
+      for await (const chunk of client.allocations.logs(alloc.ID, task, type, { follow, signal: ctx.signal }))
+        ctx.out.raw(chunk);
       return 0;
     } catch (e) {
       // Ctrl-C while following is the normal way out.

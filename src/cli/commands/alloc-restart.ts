@@ -8,13 +8,16 @@ import { querying, resolveAlloc } from './common.js';
 
 /** The task named by `-task` or the TASK argument (they must agree), checked against the allocation's group. */
 export function taskArgument(a: Allocation, flag: string | undefined, arg: string | undefined): string | undefined {
-  if (flag && arg && flag !== arg) throw new UsageError(`Error: -task "${flag}" and the task argument "${arg}" name different tasks`);
+  if (flag && arg && flag !== arg)
+    throw new UsageError(`Error: -task "${flag}" and the task argument "${arg}" name different tasks`);
   const task = flag ?? arg;
   if (task === undefined) return undefined;
   const group = a.Job?.TaskGroups?.find((g) => g.Name === a.TaskGroup);
   const names = (group?.Tasks ?? []).map((t) => t.Name);
   if (names.length > 0 && !names.includes(task)) {
-    throw new UsageError(`Could not find task named: ${task}; allocation "${a.ID.slice(0, 8)}" has: ${names.join(', ')}`);
+    throw new UsageError(
+      `Could not find task named: ${task}; allocation "${a.ID.slice(0, 8)}" has: ${names.join(', ')}`,
+    );
   }
   return task;
 }
@@ -25,7 +28,10 @@ export const allocRestart: CommandSpec = {
   args: ['<alloc>', '[task]'],
   options: [
     { flags: '--task <task>', description: 'the task to restart (or give it as the second argument)' },
-    { flags: '--all-tasks', description: 'restart every task, finished prestart and poststart tasks included, in lifecycle order' },
+    {
+      flags: '--all-tasks',
+      description: 'restart every task, finished prestart and poststart tasks included, in lifecycle order',
+    },
     { flags: '--verbose', description: 'show full IDs' },
   ],
   async run(ctx, [id, taskArg], opts) {

@@ -2,7 +2,17 @@
 import type { AllocCheckStatus, AllocResourceUsage, DroverClient, ResourceUsage } from '../../api/index.js';
 import type { Allocation, TaskEvent, TaskState } from '../../structs/index.js';
 import { bool, type CommandContext, type CommandSpec } from '../command.js';
-import { formatBytes, formatKV, formatMB, formatRFC3339, formatTable, formatTime, nsToMs, orNone, shortId } from '../format.js';
+import {
+  formatBytes,
+  formatKV,
+  formatMB,
+  formatRFC3339,
+  formatTable,
+  formatTime,
+  nsToMs,
+  orNone,
+  shortId,
+} from '../format.js';
 import { optional, querying, resolveAlloc, when } from './common.js';
 
 const RECENT_EVENTS = 10;
@@ -25,7 +35,10 @@ function allocPairs(a: Allocation, ctx: CommandContext, verbose: boolean): [stri
   ];
   if (a.DeploymentID) {
     const h = a.DeploymentStatus?.Healthy;
-    pairs.push(['Deployment ID', shortId(a.DeploymentID, verbose)], ['Deployment Health', h == null ? 'unset' : h ? 'healthy' : 'unhealthy']);
+    pairs.push(
+      ['Deployment ID', shortId(a.DeploymentID, verbose)],
+      ['Deployment Health', h == null ? 'unset' : h ? 'healthy' : 'unhealthy'],
+    );
   }
   if (a.PreviousAllocation) pairs.push(['Previous Allocation', shortId(a.PreviousAllocation, verbose)]);
   if (a.NextAllocation) pairs.push(['Replacement Alloc ID', shortId(a.NextAllocation, verbose)]);
@@ -73,7 +86,10 @@ function eventDescription(e: TaskEvent): string {
 export function eventRows(state: TaskState, verbose: boolean): string[][] {
   const events = [...(state.Events ?? [])].sort((x, y) => y.Time - x.Time);
   const shown = verbose ? events : events.slice(0, RECENT_EVENTS);
-  return [['Time', 'Type', 'Description'], ...shown.map((e) => [formatTime(nsToMs(e.Time)), e.Type, eventDescription(e)])];
+  return [
+    ['Time', 'Type', 'Description'],
+    ...shown.map((e) => [formatTime(nsToMs(e.Time)), e.Type, eventDescription(e)]),
+  ];
 }
 
 /** The "Task Resources" table: used/allocated when usage is known, allocated otherwise. */
@@ -85,7 +101,7 @@ export function resourceRows(a: Allocation, task: string, usage: ResourceUsage |
   const disk = a.AllocatedResources?.Shared?.DiskMB ?? 0;
   const cpuText = usage?.CpuStats ? `${Math.round(usage.CpuStats.TotalTicks)}/${cpu} MHz` : `${cpu} MHz`;
   const ms = usage?.MemoryStats;
-  const used = ms ? (ms.RSS || ms.Usage) : undefined;
+  const used = ms ? ms.RSS || ms.Usage : undefined;
   const memText = used !== undefined ? `${formatBytes(used)}/${formatMB(mem)}` : formatMB(mem);
   const addrs = (a.AllocatedResources?.Shared?.Ports ?? []).map((p) => `${p.Label}: ${p.HostIP}:${p.Value}`).join(', ');
   return [
@@ -114,14 +130,26 @@ export function statsTables(usage: ResourceUsage): string {
       'CPU Stats',
       formatTable([
         ['Percent', 'System Mode', 'Throttled Periods', 'Throttled Time', 'User Mode'],
-        [`${c.Percent.toFixed(2)}%`, `${c.SystemMode.toFixed(2)}%`, String(c.ThrottledPeriods), String(c.ThrottledTime), `${c.UserMode.toFixed(2)}%`],
+        [
+          `${c.Percent.toFixed(2)}%`,
+          `${c.SystemMode.toFixed(2)}%`,
+          String(c.ThrottledPeriods),
+          String(c.ThrottledTime),
+          `${c.UserMode.toFixed(2)}%`,
+        ],
       ]),
     );
   }
   return parts.join('\n');
 }
 
-function printTask(ctx: CommandContext, a: Allocation, name: string, stats: AllocResourceUsage | undefined, opts: { verbose: boolean; stats: boolean }): void {
+function printTask(
+  ctx: CommandContext,
+  a: Allocation,
+  name: string,
+  stats: AllocResourceUsage | undefined,
+  opts: { verbose: boolean; stats: boolean },
+): void {
   const state = a.TaskStates?.[name];
   const out = ctx.out;
   out.line();
@@ -148,9 +176,14 @@ function printTask(ctx: CommandContext, a: Allocation, name: string, stats: Allo
 
 /** Nomad 1.4+'s "Nomad Service Checks" table: one row per check, group services showing "(group)" as task. */
 export function checkRows(checks: Record<string, AllocCheckStatus>): string[][] {
-  const list = Object.values(checks).sort((x, y) => x.Service.localeCompare(y.Service) || x.Task.localeCompare(y.Task) || x.Check.localeCompare(y.Check));
+  const list = Object.values(checks).sort(
+    (x, y) => x.Service.localeCompare(y.Service) || x.Task.localeCompare(y.Task) || x.Check.localeCompare(y.Check),
+  );
   if (list.length === 0) return [];
-  return [['Service', 'Task', 'Name', 'Mode', 'Status'], ...list.map((c) => [c.Service, c.Task || '(group)', c.Check, c.Mode, c.Status])];
+  return [
+    ['Service', 'Task', 'Name', 'Mode', 'Status'],
+    ...list.map((c) => [c.Service, c.Task || '(group)', c.Check, c.Mode, c.Status]),
+  ];
 }
 
 /** Tasks in the job's order (so prestart tasks come first, as written), then any others the client reported. */
@@ -161,7 +194,12 @@ function taskNames(a: Allocation): string[] {
   return names;
 }
 
-export async function showAlloc(ctx: CommandContext, client: DroverClient, id: string, opts: { verbose: boolean; stats: boolean }): Promise<number> {
+export async function showAlloc(
+  ctx: CommandContext,
+  client: DroverClient,
+  id: string,
+  opts: { verbose: boolean; stats: boolean },
+): Promise<number> {
   const stub = await resolveAlloc(ctx, client, id, opts.verbose);
   const a = (await querying('allocation', client.allocations.get(stub.ID, { signal: ctx.signal }))).value;
   if (ctx.out.json) {
@@ -176,7 +214,8 @@ export async function showAlloc(ctx: CommandContext, client: DroverClient, id: s
   const checks = running ? await optional(client.allocations.checks(a.ID, { signal: ctx.signal })) : undefined;
   const checkTable = checkRows(checks ?? {});
   if (checkTable.length > 0) ctx.out.section('Nomad Service Checks:', formatTable(checkTable));
-  if (opts.stats && !stats) ctx.out.section('', `Couldn't retrieve stats${running ? '' : ': the allocation is not running'}`.trim());
+  if (opts.stats && !stats)
+    ctx.out.section('', `Couldn't retrieve stats${running ? '' : ': the allocation is not running'}`.trim());
   for (const t of taskNames(a)) printTask(ctx, a, t, stats, opts);
   return 0;
 }

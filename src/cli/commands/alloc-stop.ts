@@ -22,7 +22,10 @@ export const allocStop: CommandSpec = {
     let res;
     try {
       // commander turns `--no-shutdown-delay` into `shutdownDelay: false`.
-      res = await client.allocations.stop(stub.ID, { noShutdownDelay: opts.shutdownDelay === false, signal: ctx.signal });
+      res = await client.allocations.stop(stub.ID, {
+        noShutdownDelay: opts.shutdownDelay === false,
+        signal: ctx.signal,
+      });
     } catch (e) {
       ctx.out.error(`Error stopping allocation: ${(e as Error).message}`);
       return 1;

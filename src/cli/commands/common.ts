@@ -57,7 +57,12 @@ export async function resolveJob(ctx: CommandContext, client: DroverClient, id: 
 }
 
 /** An allocation by exact ID or unique prefix. */
-export async function resolveAlloc(ctx: CommandContext, client: DroverClient, id: string, verbose: boolean): Promise<AllocListStub> {
+export async function resolveAlloc(
+  ctx: CommandContext,
+  client: DroverClient,
+  id: string,
+  verbose: boolean,
+): Promise<AllocListStub> {
   return resolvePrefix(
     ctx.out,
     'allocation',
@@ -65,7 +70,14 @@ export async function resolveAlloc(ctx: CommandContext, client: DroverClient, id
     async (prefix) => (await client.allocations.list({ prefix, signal: ctx.signal })).value ?? [],
     (allocs) => [
       ['ID', 'Eval ID', 'Job ID', 'Task Group', 'Desired Status', 'Client Status'],
-      ...allocs.map((a) => [shortId(a.ID, verbose), shortId(a.EvalID, verbose), a.JobID, a.TaskGroup, a.DesiredStatus, a.ClientStatus]),
+      ...allocs.map((a) => [
+        shortId(a.ID, verbose),
+        shortId(a.EvalID, verbose),
+        a.JobID,
+        a.TaskGroup,
+        a.DesiredStatus,
+        a.ClientStatus,
+      ]),
     ],
   );
 }

@@ -27,13 +27,28 @@ export interface DeploymentMonitorOptions {
 const MAX_ROLLBACKS = 3;
 
 function progressKey(d: Deployment): string {
-  return JSON.stringify([d.Status, d.StatusDescription, Object.entries(d.TaskGroups ?? {}).map(([g, s]) => [g, s.Promoted, s.PlacedAllocs, s.HealthyAllocs, s.UnhealthyAllocs])]);
+  return JSON.stringify([
+    d.Status,
+    d.StatusDescription,
+    Object.entries(d.TaskGroups ?? {}).map(([g, s]) => [
+      g,
+      s.Promoted,
+      s.PlacedAllocs,
+      s.HealthyAllocs,
+      s.UnhealthyAllocs,
+    ]),
+  ]);
 }
 
 const ROLLBACK = /rolling back to job version (\d+)/;
 
 /** Monitors deployment `id` (and an auto-revert's rollback); returns 0 when it succeeded. */
-export async function monitorDeployment(client: DroverClient, out: Output, id: string, opts: DeploymentMonitorOptions = {}): Promise<number> {
+export async function monitorDeployment(
+  client: DroverClient,
+  out: Output,
+  id: string,
+  opts: DeploymentMonitorOptions = {},
+): Promise<number> {
   const verbose = opts.verbose ?? false;
   let current = id;
   let code = 0;
@@ -69,7 +84,12 @@ function indented(text: string): string {
 }
 
 /** Blocks until the deployment is terminal, printing its progress when it changes. */
-async function follow(client: DroverClient, out: Output, id: string, opts: DeploymentMonitorOptions): Promise<Deployment> {
+async function follow(
+  client: DroverClient,
+  out: Output,
+  id: string,
+  opts: DeploymentMonitorOptions,
+): Promise<Deployment> {
   out.line(`==> Monitoring deployment "${shortId(id, opts.verbose)}"`);
   let index = 0;
   let last = '';
@@ -81,17 +101,26 @@ async function follow(client: DroverClient, out: Output, id: string, opts: Deplo
     const key = progressKey(d);
     if (key !== last) {
       last = key;
-      const groups = Object.entries(d.TaskGroups ?? {}).map(([g, s]) => `${g}: ${s.HealthyAllocs}/${s.DesiredTotal} healthy, ${s.PlacedAllocs} placed, ${s.UnhealthyAllocs} unhealthy`);
+      const groups = Object.entries(d.TaskGroups ?? {}).map(
+        ([g, s]) =>
+          `${g}: ${s.HealthyAllocs}/${s.DesiredTotal} healthy, ${s.PlacedAllocs} placed, ${s.UnhealthyAllocs} unhealthy`,
+      );
       out.line(`    ${new Date().toISOString()}: ${d.StatusDescription} (${groups.join('; ')})`);
     }
   }
 }
 
 /** The deployment of the job version an auto-revert registered, once the scheduler created it. */
-async function rollbackDeployment(client: DroverClient, failed: Deployment, opts: DeploymentMonitorOptions): Promise<Deployment | undefined> {
+async function rollbackDeployment(
+  client: DroverClient,
+  failed: Deployment,
+  opts: DeploymentMonitorOptions,
+): Promise<Deployment | undefined> {
   const until = Date.now() + (opts.rollbackWaitMs ?? 10_000);
   while (Date.now() < until) {
-    const latest = (await client.jobs.latestDeployment(failed.JobID, { namespace: failed.Namespace, signal: opts.signal })).value;
+    const latest = (
+      await client.jobs.latestDeployment(failed.JobID, { namespace: failed.Namespace, signal: opts.signal })
+    ).value;
     if (latest && latest.ID !== failed.ID && latest.CreateIndex > failed.CreateIndex) return latest;
     await sleep(250, undefined, { signal: opts.signal });
   }

@@ -22,9 +22,13 @@ export const deploymentStatus: CommandSpec = {
       'deployment',
       id!,
       async (prefix) => (await client.deployments.list({ prefix, signal: ctx.signal })).value ?? [],
-      (ds) => [['ID', 'Job ID', 'Job Version', 'Status', 'Description'], ...ds.map((d) => [shortId(d.ID, verbose), d.JobID, String(d.JobVersion), d.Status, d.StatusDescription])],
+      (ds) => [
+        ['ID', 'Job ID', 'Job Version', 'Status', 'Description'],
+        ...ds.map((d) => [shortId(d.ID, verbose), d.JobID, String(d.JobVersion), d.Status, d.StatusDescription]),
+      ],
     );
-    if (bool(opts.monitor) && !ctx.out.json) return monitorDeployment(client, ctx.out, stub.ID, { verbose, signal: ctx.signal });
+    if (bool(opts.monitor) && !ctx.out.json)
+      return monitorDeployment(client, ctx.out, stub.ID, { verbose, signal: ctx.signal });
     const d = (await querying('deployment', client.deployments.get(stub.ID, { signal: ctx.signal }))).value;
     if (ctx.out.json) ctx.out.printJSON(d);
     else ctx.out.line(deploymentView(d, verbose));

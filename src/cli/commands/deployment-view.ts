@@ -16,7 +16,17 @@ export function deploymentView(d: Deployment, verbose: boolean): string {
   const groups = Object.keys(d.TaskGroups ?? {}).sort();
   const canaries = groups.some((g) => d.TaskGroups[g]!.DesiredCanaries > 0);
   const autoRevert = groups.some((g) => d.TaskGroups[g]!.AutoRevert);
-  const head = ['Task Group', ...(autoRevert ? ['Auto Revert'] : []), ...(canaries ? ['Promoted'] : []), 'Desired', ...(canaries ? ['Canaries'] : []), 'Placed', 'Healthy', 'Unhealthy', 'Progress Deadline'];
+  const head = [
+    'Task Group',
+    ...(autoRevert ? ['Auto Revert'] : []),
+    ...(canaries ? ['Promoted'] : []),
+    'Desired',
+    ...(canaries ? ['Canaries'] : []),
+    'Placed',
+    'Healthy',
+    'Unhealthy',
+    'Progress Deadline',
+  ];
   const rows = groups.map((g) => {
     const s = d.TaskGroups[g]!;
     return [

@@ -22,7 +22,11 @@ export function evalPairs(ev: Evaluation, ctx: CommandContext, verbose: boolean)
   if (ev.DeploymentID) pairs.push(['Deployment ID', shortId(ev.DeploymentID, verbose)]);
   pairs.push(['Namespace', ev.Namespace], ['Priority', String(ev.Priority)], ['Placement Failures', String(failed)]);
   if (verbose) {
-    pairs.push(['Previous Eval', orNone(ev.PreviousEval)], ['Next Eval', orNone(ev.NextEval)], ['Blocked Eval', orNone(ev.BlockedEval)]);
+    pairs.push(
+      ['Previous Eval', orNone(ev.PreviousEval)],
+      ['Next Eval', orNone(ev.NextEval)],
+      ['Blocked Eval', orNone(ev.BlockedEval)],
+    );
   }
   return pairs;
 }
@@ -40,7 +44,10 @@ export const evalStatus: CommandSpec = {
       'evaluation',
       id!,
       async (prefix) => (await client.evaluations.list({ prefix, signal: ctx.signal })).value ?? [],
-      (evals) => [['ID', 'Priority', 'Triggered By', 'Job ID', 'Status'], ...evals.map((e) => [shortId(e.ID, verbose), String(e.Priority), e.TriggeredBy, e.JobID, e.Status])],
+      (evals) => [
+        ['ID', 'Priority', 'Triggered By', 'Job ID', 'Status'],
+        ...evals.map((e) => [shortId(e.ID, verbose), String(e.Priority), e.TriggeredBy, e.JobID, e.Status]),
+      ],
     );
     const ev = (await querying('evaluation', client.evaluations.get(stub.ID, { signal: ctx.signal }))).value;
     if (ctx.out.json) {
@@ -51,7 +58,11 @@ export const evalStatus: CommandSpec = {
     const failures = formatFailedPlacements(ev.FailedTGAllocs);
     if (failures.length > 0) {
       ctx.out.section('Failed Placements', failures.join('\n'));
-      if (ev.BlockedEval) ctx.out.section('', `Evaluation "${shortId(ev.BlockedEval, verbose)}" waiting for additional capacity to place remainder`);
+      if (ev.BlockedEval)
+        ctx.out.section(
+          '',
+          `Evaluation "${shortId(ev.BlockedEval, verbose)}" waiting for additional capacity to place remainder`,
+        );
     }
     return 0;
   },

@@ -12,7 +12,11 @@ export const eventStream: CommandSpec = {
   path: ['event', 'stream'],
   summary: 'Follow the event stream (NDJSON), resuming across agent restarts',
   options: [
-    { flags: '--topic <Topic:key>', description: 'topic and key to follow, e.g. Job:web or Allocation:* (repeatable; default every topic)', repeatable: true },
+    {
+      flags: '--topic <Topic:key>',
+      description: 'topic and key to follow, e.g. Job:web or Allocation:* (repeatable; default every topic)',
+      repeatable: true,
+    },
     { flags: '--index <n>', description: 'start at this index (events the agent still holds)', int: true },
   ],
   async run(ctx, _args, opts) {
@@ -31,7 +35,8 @@ export const eventStream: CommandSpec = {
         if (ctx.signal.aborted) break;
         // A refused stream (a bad topic) will not get better by retrying.
         if ((e as { httpStatus?: number }).httpStatus === 400) throw e;
-        if (!reported) ctx.out.error(`event stream interrupted (${(e as Error).message}); reconnecting from index ${next}`);
+        if (!reported)
+          ctx.out.error(`event stream interrupted (${(e as Error).message}); reconnecting from index ${next}`);
         reported = true;
       }
       await sleep(RETRY_MS, undefined, { signal: ctx.signal }).catch(() => undefined);

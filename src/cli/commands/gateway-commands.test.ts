@@ -21,10 +21,17 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function cli(argv: string[], opts: { env?: Record<string, string>; signal?: AbortSignal; onOut?: (s: string) => void } = {}) {
+async function cli(
+  argv: string[],
+  opts: { env?: Record<string, string>; signal?: AbortSignal; onOut?: (s: string) => void } = {},
+) {
   let stdout = '';
   let stderr = '';
-  const io = { stdout: { write: (s: string) => ((stdout += s), opts.onOut?.(stdout)) }, stderr: { write: (s: string) => (stderr += s) }, env: opts.env ?? {} };
+  const io = {
+    stdout: { write: (s: string) => ((stdout += s), opts.onOut?.(stdout)) },
+    stderr: { write: (s: string) => (stderr += s) },
+    env: opts.env ?? {},
+  };
   const code = await runCli(argv, io, { signal: opts.signal });
   return { code, stdout, stderr };
 }
@@ -32,11 +39,23 @@ async function cli(argv: string[], opts: { env?: Record<string, string>; signal?
 const flags = (over: Partial<Parameters<typeof buildAgentConfig>[0]> = {}) => ({ dev: true, configFiles: [], ...over });
 
 const inst = (id: string, alloc: string, port: number, tags: string[]): GatewayInstance => ({
-  ID: `_nomad-task-${alloc}-web-web-http-${id}`, ServiceName: 'web', Address: '127.0.0.1', Port: port, Tags: tags, AllocID: alloc, NodeID: 'n1', Healthy: true,
+  ID: `_nomad-task-${alloc}-web-web-http-${id}`,
+  ServiceName: 'web',
+  Address: '127.0.0.1',
+  Port: port,
+  Tags: tags,
+  AllocID: alloc,
+  NodeID: 'n1',
+  Healthy: true,
 });
 
 async function gatewayWith(instances: GatewayInstance[], admin = false): Promise<Gateway> {
-  const gw = await startGateway({ listen: { host: '127.0.0.1', port: 0 }, admin: admin ? { host: '127.0.0.1', port: 0 } : undefined, source: new MemorySource(instances), logger: nullLogger });
+  const gw = await startGateway({
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: admin ? { host: '127.0.0.1', port: 0 } : undefined,
+    source: new MemorySource(instances),
+    logger: nullLogger,
+  });
   cleanups.push(() => gw.close(0));
   await gw.ready(AbortSignal.timeout(2_000));
   return gw;
@@ -51,15 +70,29 @@ async function backend(): Promise<number> {
 
 describe('the agent config gateway block', () => {
   it('is on in -dev on 127.0.0.1:8080 with round robin on the Node data plane, off otherwise', async () => {
-    expect((await buildAgentConfig(flags(), agentModule)).gateway).toEqual({ enabled: true, listen: '127.0.0.1:8080', lb: 'round_robin', dataPlane: 'node' });
+    expect((await buildAgentConfig(flags(), agentModule)).gateway).toEqual({
+      enabled: true,
+      listen: '127.0.0.1:8080',
+      lb: 'round_robin',
+      dataPlane: 'node',
+    });
     expect((await buildAgentConfig(flags({ dev: false, server: true }), agentModule)).gateway.enabled).toBe(false);
   });
 
   it('reads gateway { enabled, listen, admin, lb, data_plane } from HCL and JSON files', async () => {
     const hcl = join(dir, 'a.hcl');
-    await writeFile(hcl, 'gateway {\n  enabled = true\n  listen = "0.0.0.0:9080"\n  admin = "127.0.0.1:9081"\n  lb = "least_conn"\n  data_plane = "haproxy"\n}\n');
+    await writeFile(
+      hcl,
+      'gateway {\n  enabled = true\n  listen = "0.0.0.0:9080"\n  admin = "127.0.0.1:9081"\n  lb = "least_conn"\n  data_plane = "haproxy"\n}\n',
+    );
     const cfg = await buildAgentConfig(flags({ dev: false, configFiles: [hcl] }), agentModule);
-    expect(cfg.gateway).toEqual({ enabled: true, listen: '0.0.0.0:9080', admin: '127.0.0.1:9081', lb: 'least_conn', dataPlane: 'haproxy' });
+    expect(cfg.gateway).toEqual({
+      enabled: true,
+      listen: '0.0.0.0:9080',
+      admin: '127.0.0.1:9081',
+      lb: 'least_conn',
+      dataPlane: 'haproxy',
+    });
     const json = join(dir, 'b.json');
     await writeFile(json, JSON.stringify({ gateway: [{ enabled: false }] }));
     expect((await buildAgentConfig(flags({ configFiles: [json] }), agentModule)).gateway.enabled).toBe(false);
@@ -69,7 +102,10 @@ describe('the agent config gateway block', () => {
     const bad = async (body: string) => {
       const f = join(dir, `bad-${Math.random().toString(36).slice(2)}.hcl`);
       await writeFile(f, `gateway {\n  ${body}\n}\n`);
-      return buildAgentConfig(flags({ configFiles: [f] }), agentModule).then(() => '', (e: Error) => e.message);
+      return buildAgentConfig(flags({ configFiles: [f] }), agentModule).then(
+        () => '',
+        (e: Error) => e.message,
+      );
     };
     expect(await bad('lb = "random"')).toMatch(/gateway\.lb must be one of round_robin, least_conn, got "random"/);
     expect(await bad('data_plane = "envoy"')).toMatch(/gateway\.data_plane must be one of node, haproxy/);
@@ -80,9 +116,14 @@ describe('the agent config gateway block', () => {
     expect((await buildAgentConfig(flags({ gatewayPort: 0 }), agentModule)).gateway.listen).toBe('127.0.0.1:0');
     const f = join(dir, 'c.hcl');
     await writeFile(f, 'gateway {\n  listen = "0.0.0.0:9080"\n}\n');
-    const cfg = await buildAgentConfig(flags({ dev: false, server: true, configFiles: [f], gatewayPort: 7070 }), agentModule);
+    const cfg = await buildAgentConfig(
+      flags({ dev: false, server: true, configFiles: [f], gatewayPort: 7070 }),
+      agentModule,
+    );
     expect(cfg.gateway).toMatchObject({ enabled: true, listen: '0.0.0.0:7070' });
-    await expect(buildAgentConfig(flags({ gatewayPort: 70000 }), agentModule)).rejects.toThrow(/Invalid -gateway-port 70000/);
+    await expect(buildAgentConfig(flags({ gatewayPort: 70000 }), agentModule)).rejects.toThrow(
+      /Invalid -gateway-port 70000/,
+    );
   });
 
   it('prints "Gateway at" beside "API at" when the agent runs one', async () => {
@@ -93,7 +134,11 @@ describe('the agent config gateway block', () => {
       return { stop: async () => {}, address: 'http://127.0.0.1:4646', gatewayAddress: 'http://127.0.0.1:41000' };
     };
     let stdout = '';
-    const code = await runCli(['agent', '-dev', '-gateway-port', '0'], { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, env: {} }, { signal: ctl.signal, startAgent });
+    const code = await runCli(
+      ['agent', '-dev', '-gateway-port', '0'],
+      { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: () => true }, env: {} },
+      { signal: ctl.signal, startAgent },
+    );
     expect(code).toBe(0);
     expect(stdout).toContain('    API at http://127.0.0.1:4646\n    Gateway at http://127.0.0.1:41000\n');
   });
@@ -102,20 +147,30 @@ describe('the agent config gateway block', () => {
 describe('drover gateway routes', () => {
   it('prints each route with its instances by allocation ID, from the shared listener', async () => {
     const [p1, p2] = [await backend(), await backend()];
-    const gw = await gatewayWith([inst('a', 'aaaaaaaa-1111', p1, ['urlprefix-/']), inst('b', 'bbbbbbbb-2222', p2, ['urlprefix-/']), inst('c', 'cccccccc-3333', p2, ['urlprefix-/api strip=/api'])]);
+    const gw = await gatewayWith([
+      inst('a', 'aaaaaaaa-1111', p1, ['urlprefix-/']),
+      inst('b', 'bbbbbbbb-2222', p2, ['urlprefix-/']),
+      inst('c', 'cccccccc-3333', p2, ['urlprefix-/api strip=/api']),
+    ]);
     const r = await cli(['gateway', 'routes', '-gateway', `http://127.0.0.1:${gw.port}`]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^Route\s+Strip\s+LB\s+Service\s+Instance\s+Address\s+Active\s+State$/);
-    expect(r.stdout).toMatch(new RegExp(`^/api\\s+/api\\s+round_robin\\s+web\\s+cccccccc\\s+127\\.0\\.0\\.1:${p2}\\s+0\\s+ok$`, 'm'));
-    expect(r.stdout).toMatch(new RegExp(`^/\\s+-\\s+round_robin\\s+web\\s+aaaaaaaa\\s+127\\.0\\.0\\.1:${p1}\\s+0\\s+ok$`, 'm'));
+    expect(r.stdout).toMatch(
+      new RegExp(`^/api\\s+/api\\s+round_robin\\s+web\\s+cccccccc\\s+127\\.0\\.0\\.1:${p2}\\s+0\\s+ok$`, 'm'),
+    );
+    expect(r.stdout).toMatch(
+      new RegExp(`^/\\s+-\\s+round_robin\\s+web\\s+aaaaaaaa\\s+127\\.0\\.0\\.1:${p1}\\s+0\\s+ok$`, 'm'),
+    );
     expect(r.stdout).toMatch(new RegExp(`^\\s+web\\s+bbbbbbbb\\s+127\\.0\\.0\\.1:${p2}\\s+0\\s+ok$`, 'm'));
   });
 
   it('reads a separate admin listener too, and prints the JSON with -json', async () => {
     const gw = await gatewayWith([inst('a', 'aaaaaaaa-1111', await backend(), ['urlprefix-/x'])], true);
-    const r = await cli(['gateway', 'routes', '-json'], { env: { DROVER_GATEWAY: `http://127.0.0.1:${gw.adminPort}` } });
+    const r = await cli(['gateway', 'routes', '-json'], {
+      env: { DROVER_GATEWAY: `http://127.0.0.1:${gw.adminPort}` },
+    });
     expect(r.code, r.stderr).toBe(0);
     const body = JSON.parse(r.stdout) as Array<{ Prefix: string; Targets: Array<{ AllocID: string }> }>;
     expect(body.map((x) => [x.Prefix, x.Targets.map((t) => t.AllocID)])).toEqual([['/x', ['aaaaaaaa-1111']]]);
@@ -135,13 +190,17 @@ describe('drover gateway routes', () => {
     expect(r.stderr).toContain(`Error querying the gateway at ${other}: no routing table found`);
     const unreachable = await cli(['gateway', 'routes', '-gateway', `http://127.0.0.1:${dead}`]);
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toContain(`Error querying the gateway at http://127.0.0.1:${dead}: ECONNREFUSED (is it running?`);
+    expect(unreachable.stderr).toContain(
+      `Error querying the gateway at http://127.0.0.1:${dead}: ECONNREFUSED (is it running?`,
+    );
   });
 });
 
 describe('drover gateway', () => {
   it('rejects an unknown balancing or data plane before listening', async () => {
-    expect((await cli(['gateway', '-lb', 'random'])).stderr).toContain('Invalid -lb "random": expected round_robin or least_conn');
+    expect((await cli(['gateway', '-lb', 'random'])).stderr).toContain(
+      'Invalid -lb "random": expected round_robin or least_conn',
+    );
     expect((await cli(['gateway', '-data-plane', 'envoy'])).stderr).toContain('Invalid -data-plane "envoy"');
     expect((await cli(['gateway', '-listen', 'nope'])).code).toBe(1);
   });
@@ -150,10 +209,25 @@ describe('drover gateway', () => {
     const port = await backend();
     const fake = await new FakeNomad().start();
     cleanups.push(() => fake.stop());
-    fake.on('GET', '/v1/services', { index: 3, body: [{ Namespace: 'default', Services: [{ ServiceName: 'stats', Tags: ['urlprefix-/api strip=/api'] }] }] });
+    fake.on('GET', '/v1/services', {
+      index: 3,
+      body: [{ Namespace: 'default', Services: [{ ServiceName: 'stats', Tags: ['urlprefix-/api strip=/api'] }] }],
+    });
     fake.on('GET', '/v1/service/stats', {
       index: 3,
-      body: [{ ID: 's1', ServiceName: 'stats', Namespace: 'default', NodeID: 'n1', AllocID: 'a1', Tags: ['urlprefix-/api strip=/api'], Address: '127.0.0.1', Port: port, Status: 'passing' }],
+      body: [
+        {
+          ID: 's1',
+          ServiceName: 'stats',
+          Namespace: 'default',
+          NodeID: 'n1',
+          AllocID: 'a1',
+          Tags: ['urlprefix-/api strip=/api'],
+          Address: '127.0.0.1',
+          Port: port,
+          Status: 'passing',
+        },
+      ],
     });
     const ctl = new AbortController();
     let url = '';
@@ -161,7 +235,9 @@ describe('drover gateway', () => {
     const run = cli(['gateway', '-address', fake.address, '-listen', '127.0.0.1:0'], { signal: ctl.signal, onOut });
     try {
       await expect.poll(() => url, { timeout: 4_000, interval: 20 }).not.toBe('');
-      await expect.poll(() => fetch(`${url}/api/v1`).then((r) => r.text()), { timeout: 2_000, interval: 20 }).toBe('backend /v1');
+      await expect
+        .poll(() => fetch(`${url}/api/v1`).then((r) => r.text()), { timeout: 2_000, interval: 20 })
+        .toBe('backend /v1');
     } finally {
       ctl.abort();
     }

@@ -16,7 +16,11 @@ const SHARED_ROUTES_PATH = '/_drover/gateway/routes';
  * (which answers 404 under the reserved prefix). Only a JSON array is taken as the table, so a backend that
  * happens to answer `/routes` is never mistaken for it.
  */
-export async function fetchRoutes(base: string, signal: AbortSignal, fetchFn: typeof fetch = fetch): Promise<RouteInfo[]> {
+export async function fetchRoutes(
+  base: string,
+  signal: AbortSignal,
+  fetchFn: typeof fetch = fetch,
+): Promise<RouteInfo[]> {
   const root = base.replace(/\/+$/, '');
   let last = '';
   for (const path of [SHARED_ROUTES_PATH, '/routes']) {
@@ -27,7 +31,9 @@ export async function fetchRoutes(base: string, signal: AbortSignal, fetchFn: ty
       // fetch wraps the socket error: its cause says what happened (ECONNREFUSED, bad port, ...).
       const c = (e as { cause?: { code?: string; message?: string } }).cause;
       const cause = c?.code ?? c?.message ?? (e instanceof Error ? e.message : String(e));
-      throw new UsageError(`Error querying the gateway at ${root}: ${cause} (is it running? set -gateway or DROVER_GATEWAY)`);
+      throw new UsageError(
+        `Error querying the gateway at ${root}: ${cause} (is it running? set -gateway or DROVER_GATEWAY)`,
+      );
     }
     const text = await res.text();
     if (res.ok) {
@@ -40,7 +46,9 @@ export async function fetchRoutes(base: string, signal: AbortSignal, fetchFn: ty
     }
     last = `${path} answered ${res.status}`;
   }
-  throw new UsageError(`Error querying the gateway at ${root}: no routing table found (${last}); is this a Drover gateway?`);
+  throw new UsageError(
+    `Error querying the gateway at ${root}: no routing table found (${last}); is this a Drover gateway?`,
+  );
 }
 
 /** Instances are shown by their allocation's short ID (what `alloc status` takes), not the registration ID. */
@@ -53,12 +61,16 @@ export const gatewayRoutes: CommandSpec = {
   summary: "List a gateway's live routes and the instances behind each",
   noGlobals: true,
   options: [
-    { flags: '--gateway <url>', description: `the gateway, or its admin address (env DROVER_GATEWAY; default ${DEFAULT_GATEWAY})` },
+    {
+      flags: '--gateway <url>',
+      description: `the gateway, or its admin address (env DROVER_GATEWAY; default ${DEFAULT_GATEWAY})`,
+    },
     { flags: '--json', description: 'print the admin JSON instead of the table' },
   ],
   async run(ctx, _args, opts) {
     const base = str(opts.gateway) ?? ctx.env.DROVER_GATEWAY ?? DEFAULT_GATEWAY;
-    if (!/^https?:\/\//.test(base)) throw new UsageError(`Invalid -gateway "${base}": expected a URL such as ${DEFAULT_GATEWAY}`);
+    if (!/^https?:\/\//.test(base))
+      throw new UsageError(`Invalid -gateway "${base}": expected a URL such as ${DEFAULT_GATEWAY}`);
     const routes = await fetchRoutes(base, ctx.signal);
     if (opts.json === true) ctx.out.printJSON(routes);
     else ctx.out.raw(formatRoutesTable(byAlloc(routes), ctx.now()));

@@ -11,7 +11,8 @@ const DATA_PLANES = ['node', 'haproxy'] as const;
 
 function oneOf<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`Invalid -${flag} "${v}": expected ${allowed.join(' or ')}`);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new UsageError(`Invalid -${flag} "${v}": expected ${allowed.join(' or ')}`);
   return v as T;
 }
 
@@ -25,10 +26,22 @@ export const gateway: CommandSpec = {
     { flags: '--address <addr>', description: 'the agent whose catalog to follow (env DROVER_ADDR, NOMAD_ADDR)' },
     { flags: '--namespace <namespace>', description: 'namespace to follow; * for all (default: default)' },
     { flags: '--token <token>', description: 'ACL token (env DROVER_TOKEN, NOMAD_TOKEN)' },
-    { flags: '--listen <addr>', description: 'host:port the proxy listens on (default 127.0.0.1:8080; port 0 picks a free one)' },
-    { flags: '--admin <addr>', description: 'host:port for /routes and /metrics (default: under /_drover/gateway/ on -listen)' },
-    { flags: '--lb <policy>', description: 'round_robin (default) or least_conn, for routes whose tag does not choose' },
-    { flags: '--data-plane <plane>', description: 'node (default): forward in this process; haproxy: drive a local HAProxy' },
+    {
+      flags: '--listen <addr>',
+      description: 'host:port the proxy listens on (default 127.0.0.1:8080; port 0 picks a free one)',
+    },
+    {
+      flags: '--admin <addr>',
+      description: 'host:port for /routes and /metrics (default: under /_drover/gateway/ on -listen)',
+    },
+    {
+      flags: '--lb <policy>',
+      description: 'round_robin (default) or least_conn, for routes whose tag does not choose',
+    },
+    {
+      flags: '--data-plane <plane>',
+      description: 'node (default): forward in this process; haproxy: drive a local HAProxy',
+    },
   ],
   help: 'The agent to follow is -address (or DROVER_ADDR). Routes come from service tags such as\n"urlprefix-/api strip=/api"; `drover gateway routes` prints the live table.',
   async run(ctx, _args, opts) {
@@ -54,7 +67,8 @@ export const gateway: CommandSpec = {
       onStarted: (g) => {
         ctx.out.line(`==> Drover gateway following ${ctx.globals.address}`);
         ctx.out.line(`    Gateway at http://${listen.host}:${g.port}`);
-        const adminAt = g.adminPort === undefined ? `http://${listen.host}:${g.port}` : `http://${admin!.host}:${g.adminPort}`;
+        const adminAt =
+          g.adminPort === undefined ? `http://${listen.host}:${g.port}` : `http://${admin!.host}:${g.adminPort}`;
         ctx.out.line(`    Routes at ${adminAt}${routesPath}`);
       },
     });

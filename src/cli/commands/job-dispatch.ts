@@ -33,15 +33,23 @@ export const jobDispatch: CommandSpec = {
   args: ['<id>', '[input]'],
   options: [
     { flags: '--meta <key=value>', description: 'dispatch meta (repeatable)', repeatable: true },
-    { flags: '--idempotency-token <token>', description: 'a second dispatch with the same token returns the first one' },
+    {
+      flags: '--idempotency-token <token>',
+      description: 'a second dispatch with the same token returns the first one',
+    },
     { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
     { flags: '--verbose', description: 'show full IDs' },
   ],
   async run(ctx, [id, input], opts) {
     const meta = parseMetaFlags(strs(opts.meta));
-    const payload = input === undefined ? null : input === '-' ? await readStdin(ctx.signal) : await readFile(input).catch((e: unknown) => {
-      throw new UsageError(`Error reading input data: ${(e as Error).message}`);
-    });
+    const payload =
+      input === undefined
+        ? null
+        : input === '-'
+          ? await readStdin(ctx.signal)
+          : await readFile(input).catch((e: unknown) => {
+              throw new UsageError(`Error reading input data: ${(e as Error).message}`);
+            });
     const client = ctx.client();
     const stub = await resolveJob(ctx, client, id!);
     const res = await client.jobs.dispatch(stub.ID, payload, meta, {

@@ -28,15 +28,23 @@ export const jobHistory: CommandSpec = {
   async run(ctx, [id], opts) {
     const client = ctx.client();
     const stub = await resolveJob(ctx, client, id!);
-    const res = (await querying('job versions', client.jobs.versions(stub.ID, { diffs: true, namespace: stub.Namespace || undefined, signal: ctx.signal }))).value;
+    const res = (
+      await querying(
+        'job versions',
+        client.jobs.versions(stub.ID, { diffs: true, namespace: stub.Namespace || undefined, signal: ctx.signal }),
+      )
+    ).value;
     if (ctx.out.json) {
       ctx.out.printJSON(res);
       return 0;
     }
     const only = int(opts.version);
     // Diffs[i] compares Versions[i] with the version before it (Versions[i + 1]).
-    const blocks = res.Versions.map((v, i) => ({ v, diff: res.Diffs?.[i] })).filter(({ v }) => only === undefined || v.Version === only);
-    if (only !== undefined && blocks.length === 0) throw new UsageError(`Error: job "${stub.ID}" has no version ${only}`);
+    const blocks = res.Versions.map((v, i) => ({ v, diff: res.Diffs?.[i] })).filter(
+      ({ v }) => only === undefined || v.Version === only,
+    );
+    if (only !== undefined && blocks.length === 0)
+      throw new UsageError(`Error: job "${stub.ID}" has no version ${only}`);
     ctx.out.line(blocks.map(({ v, diff }) => versionBlock(v, diff, bool(opts.p))).join('\n\n'));
     return 0;
   },

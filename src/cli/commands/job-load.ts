@@ -14,11 +14,20 @@ export const VAR_OPTIONS: OptionSpec[] = [
  */
 export async function loadJobFile(ctx: CommandContext, file: string, opts: Opts): Promise<LoadedJob | undefined> {
   try {
-    return await ctx.jobFiles.load(file, { vars: parseVarFlags(strs(opts.var)), varFiles: strs(opts.varFile), env: ctx.env });
+    return await ctx.jobFiles.load(file, {
+      vars: parseVarFlags(strs(opts.var)),
+      varFiles: strs(opts.varFile),
+      env: ctx.env,
+    });
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    if (e instanceof DroverError && (e.code === 'JobParse' || e.code === 'JobValidation' || e.code === 'VariableMissing' || e.problems.length > 0)) {
-      ctx.out.error(e.code === 'JobValidation' ? `Error validating job file ${file}:` : `Error parsing job file ${file}:`);
+    if (
+      e instanceof DroverError &&
+      (e.code === 'JobParse' || e.code === 'JobValidation' || e.code === 'VariableMissing' || e.problems.length > 0)
+    ) {
+      ctx.out.error(
+        e.code === 'JobValidation' ? `Error validating job file ${file}:` : `Error parsing job file ${file}:`,
+      );
       if (e.problems.length > 0) for (const p of e.problems) ctx.out.error(`  ${formatProblem(p)}`);
       else ctx.out.error(`  ${e.message}`);
       return undefined;

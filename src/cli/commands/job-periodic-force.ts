@@ -14,7 +14,10 @@ export const jobPeriodicForce: CommandSpec = {
   async run(ctx, [id], opts) {
     const client = ctx.client();
     const stub = await resolveJob(ctx, client, id!);
-    const res = await client.jobs.periodicForce(stub.ID, { namespace: stub.Namespace || undefined, signal: ctx.signal });
+    const res = await client.jobs.periodicForce(stub.ID, {
+      namespace: stub.Namespace || undefined,
+      signal: ctx.signal,
+    });
     if (ctx.out.json) ctx.out.printJSON(res);
     else if (bool(opts.detach)) ctx.out.line(res.EvalID);
     if (ctx.out.json || bool(opts.detach)) return 0;

@@ -20,8 +20,13 @@ export const jobPromote: CommandSpec = {
     const ns = job.Namespace || undefined;
     const d = (await client.jobs.latestDeployment(job.ID, { namespace: ns, signal: ctx.signal })).value;
     if (d == null) throw new UsageError(`Error: job "${job.ID}" has no deployment to promote`);
-    if (d.Status !== 'running' && d.Status !== 'paused') throw new UsageError(`Error: deployment "${shortId(d.ID)}" is ${d.Status}: nothing to promote`);
-    const groups = Array.isArray(opts.group) ? (opts.group as string[]) : typeof opts.group === 'string' ? [opts.group] : null;
+    if (d.Status !== 'running' && d.Status !== 'paused')
+      throw new UsageError(`Error: deployment "${shortId(d.ID)}" is ${d.Status}: nothing to promote`);
+    const groups = Array.isArray(opts.group)
+      ? (opts.group as string[])
+      : typeof opts.group === 'string'
+        ? [opts.group]
+        : null;
     const res = await client.deployments.promote(d.ID, groups, { namespace: ns, signal: ctx.signal });
     if (ctx.out.json) {
       ctx.out.printJSON(res);

@@ -2,11 +2,27 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../command.js';
 import { memoryOutput } from '../output.js';
 import { allocStub, NOW_MS } from '../testing/fixtures.js';
-import { batchCount, ordinal, parseBatchSize, parseBatchWait, restartPlan, runRestartBatches, type BatchDeps, type RestartFlags } from './job-restart-batches.js';
+import {
+  batchCount,
+  ordinal,
+  parseBatchSize,
+  parseBatchWait,
+  restartPlan,
+  runRestartBatches,
+  type BatchDeps,
+  type RestartFlags,
+} from './job-restart-batches.js';
 import type { AllocListStub } from '../../structs/index.js';
 
 const allocs = (n: number): AllocListStub[] =>
-  Array.from({ length: n }, (_, i) => allocStub({ ID: `a${i}a${i}a${i}a${i}-0000-4000-8000-00000000000${i}`, CreateIndex: 10 + i, ClientStatus: 'running', DesiredStatus: 'run' }));
+  Array.from({ length: n }, (_, i) =>
+    allocStub({
+      ID: `a${i}a${i}a${i}a${i}-0000-4000-8000-00000000000${i}`,
+      CreateIndex: 10 + i,
+      ClientStatus: 'running',
+      DesiredStatus: 'run',
+    }),
+  );
 
 interface Harness {
   deps: BatchDeps;
@@ -18,7 +34,9 @@ interface Harness {
 }
 
 /** Restarts take a few ms each and record how many were in flight at once. */
-function harness(opts: { fail?: Set<string>; answers?: (string | undefined)[]; interactive?: boolean; gone?: Set<string> } = {}): Harness {
+function harness(
+  opts: { fail?: Set<string>; answers?: (string | undefined)[]; interactive?: boolean; gone?: Set<string> } = {},
+): Harness {
   const out = memoryOutput();
   const order: string[] = [];
   let inFlight = 0;
@@ -38,7 +56,8 @@ function harness(opts: { fail?: Set<string>; answers?: (string | undefined)[]; i
       inFlight--;
       if (opts.fail?.has(a.ID.slice(0, 2))) throw new Error('task "main" did not start again');
     },
-    current: async (a) => (opts.gone?.has(a.ID.slice(0, 2)) ? { ...a, DesiredStatus: 'stop', ClientStatus: 'complete' } : a),
+    current: async (a) =>
+      opts.gone?.has(a.ID.slice(0, 2)) ? { ...a, DesiredStatus: 'stop', ClientStatus: 'complete' } : a,
     sleep: async (ms) => {
       sleeps.push(ms);
     },
@@ -67,7 +86,9 @@ describe('job restart batching', () => {
     expect(text).toContain('==> 2026-11-21T12:00:00Z: Restarting 5 allocations\n');
     expect(text).toContain('==> 2026-11-21T12:00:00Z: Restarting 1st batch of 2 allocations\n');
     expect(text).toContain('==> 2026-11-21T12:00:00Z: Restarting 3rd batch of 1 allocation\n');
-    expect(text).toContain('    2026-11-21T12:00:00Z: Restarting running tasks in allocation "a0a0a0a0" for group "web"\n');
+    expect(text).toContain(
+      '    2026-11-21T12:00:00Z: Restarting running tasks in allocation "a0a0a0a0" for group "web"\n',
+    );
     expect(text).toMatch(/Finished job restart\n\nAll allocations restarted successfully!\n$/);
   });
 
@@ -80,7 +101,9 @@ describe('job restart batching', () => {
 
   it('refuses batch sizes, waits and flag combinations that make no sense', () => {
     expect(() => parseBatchSize('0')).toThrow('Invalid -batch-size value "0": it must be greater than zero');
-    expect(() => parseBatchSize('abc')).toThrow('Invalid -batch-size value "abc": expected a number of allocations or a percentage');
+    expect(() => parseBatchSize('abc')).toThrow(
+      'Invalid -batch-size value "abc": expected a number of allocations or a percentage',
+    );
     expect(() => parseBatchSize('150%')).toThrow('at most 100%');
     expect(() => parseBatchWait('soon')).toThrow('Invalid -batch-wait value "soon"');
     expect(parseBatchWait('1m30s')).toBe(90_000);
@@ -141,6 +164,17 @@ describe('job restart batching', () => {
   });
 
   it('names batches with english ordinals', () => {
-    expect([1, 2, 3, 4, 11, 12, 13, 21, 22, 101].map(ordinal)).toEqual(['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '101st']);
+    expect([1, 2, 3, 4, 11, 12, 13, 21, 22, 101].map(ordinal)).toEqual([
+      '1st',
+      '2nd',
+      '3rd',
+      '4th',
+      '11th',
+      '12th',
+      '13th',
+      '21st',
+      '22nd',
+      '101st',
+    ]);
   });
 });

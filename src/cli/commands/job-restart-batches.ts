@@ -44,7 +44,10 @@ export interface RestartFlags {
 /** `-batch-size N|N%`: a positive count, or a percentage of the allocations to restart (1 to 100). */
 export function parseBatchSize(text: string): RestartPlan['batchSize'] {
   const m = /^(\d+)(%?)$/.exec(text.trim());
-  if (!m) throw new UsageError(`Invalid -batch-size value "${text}": expected a number of allocations or a percentage such as 25%`);
+  if (!m)
+    throw new UsageError(
+      `Invalid -batch-size value "${text}": expected a number of allocations or a percentage such as 25%`,
+    );
   const n = Number(m[1]);
   if (n <= 0) throw new UsageError(`Invalid -batch-size value "${text}": it must be greater than zero`);
   if (m[2] === '%') {
@@ -69,7 +72,8 @@ export function restartPlan(f: RestartFlags): RestartPlan {
   if (f.reschedule && tasks.length > 0) throw new UsageError('The -reschedule option cannot be used with -task');
   if (f.reschedule && f.allTasks) throw new UsageError('The -reschedule option cannot be used with -all-tasks');
   const onError = f.onError === undefined ? undefined : f.onError.toLowerCase();
-  if (onError !== undefined && onError !== 'ask' && onError !== 'fail') throw new UsageError(`Invalid -on-error value "${f.onError}": expected "ask" or "fail"`);
+  if (onError !== undefined && onError !== 'ask' && onError !== 'fail')
+    throw new UsageError(`Invalid -on-error value "${f.onError}": expected "ask" or "fail"`);
   return {
     batchSize: parseBatchSize(f.batchSize ?? '1'),
     batchWait: parseBatchWait(f.batchWait ?? '0'),
@@ -126,7 +130,8 @@ function describe(a: AllocListStub, plan: RestartPlan): string {
   const id = shortId(a.ID, plan.verbose);
   if (plan.reschedule) return `Rescheduling allocation "${id}" for group "${a.TaskGroup}"`;
   if (plan.allTasks) return `Restarting all tasks in allocation "${id}" for group "${a.TaskGroup}"`;
-  if (plan.tasks.length > 0) return `Restarting ${plan.tasks.length === 1 ? 'task' : 'tasks'} ${plan.tasks.map((t) => `"${t}"`).join(', ')} in allocation "${id}" for group "${a.TaskGroup}"`;
+  if (plan.tasks.length > 0)
+    return `Restarting ${plan.tasks.length === 1 ? 'task' : 'tasks'} ${plan.tasks.map((t) => `"${t}"`).join(', ')} in allocation "${id}" for group "${a.TaskGroup}"`;
   return `Restarting running tasks in allocation "${id}" for group "${a.TaskGroup}"`;
 }
 
@@ -147,7 +152,9 @@ async function runBatch(batch: AllocListStub[], plan: RestartPlan, d: BatchDeps)
   results.forEach((r, i) => {
     if (r.status === 'rejected') {
       const why = r.reason instanceof Error ? r.reason.message : String(r.reason);
-      failures.push(`Error ${plan.reschedule ? 'rescheduling' : 'restarting'} allocation "${shortId(live[i]!.ID, plan.verbose)}": ${why}`);
+      failures.push(
+        `Error ${plan.reschedule ? 'rescheduling' : 'restarting'} allocation "${shortId(live[i]!.ID, plan.verbose)}": ${why}`,
+      );
     }
   });
   return failures;
@@ -157,15 +164,23 @@ async function runBatch(batch: AllocListStub[], plan: RestartPlan, d: BatchDeps)
 async function goOnAfterErrors(plan: RestartPlan, d: BatchDeps): Promise<boolean> {
   if (plan.onError === 'fail') return false;
   if (plan.onError === undefined && plan.yes) return true;
-  const answer = await d.ask?.(`==> ${formatTime(d.now())}: Restart failed. Proceed with the remaining batches? [y/N] `);
+  const answer = await d.ask?.(
+    `==> ${formatTime(d.now())}: Restart failed. Proceed with the remaining batches? [y/N] `,
+  );
   return answer !== undefined && /^y(es)?$/i.test(answer.trim());
 }
 
 /** The wait between batches; returns the wait to use for the next ones, or 'cancel'. */
-async function betweenBatches(wait: number | 'ask', plan: RestartPlan, d: BatchDeps): Promise<number | 'ask' | 'cancel'> {
+async function betweenBatches(
+  wait: number | 'ask',
+  plan: RestartPlan,
+  d: BatchDeps,
+): Promise<number | 'ask' | 'cancel'> {
   if (wait === 'ask') {
     if (plan.yes) return wait;
-    const answer = (await d.ask?.(`==> ${formatTime(d.now())}: Proceed with the next batch? [Y/n/<duration>] `))?.trim();
+    const answer = (
+      await d.ask?.(`==> ${formatTime(d.now())}: Proceed with the next batch? [Y/n/<duration>] `)
+    )?.trim();
     if (answer === undefined) return 'cancel';
     if (answer === '' || /^y(es)?$/i.test(answer)) return wait;
     const r = readGoDuration(answer, { allowNegative: false });
@@ -207,7 +222,9 @@ export async function runRestartBatches(allocs: AllocListStub[], plan: RestartPl
   }
   say(d, 'Finished job restart');
   if (failed.length > 0) {
-    d.out.error(`\n${plural(failed.length, 'allocation')} failed to restart:\n${failed.map((f) => `  ${f}`).join('\n')}`);
+    d.out.error(
+      `\n${plural(failed.length, 'allocation')} failed to restart:\n${failed.map((f) => `  ${f}`).join('\n')}`,
+    );
     return 1;
   }
   d.out.line('');
@@ -217,6 +234,9 @@ export async function runRestartBatches(allocs: AllocListStub[], plan: RestartPl
 
 function canceled(d: BatchDeps, failed: string[]): number {
   say(d, 'Job restart canceled');
-  if (failed.length > 0) d.out.error(`\nJob restart canceled after ${plural(failed.length, 'error')}:\n${failed.map((f) => `  ${f}`).join('\n')}`);
+  if (failed.length > 0)
+    d.out.error(
+      `\nJob restart canceled after ${plural(failed.length, 'error')}:\n${failed.map((f) => `  ${f}`).join('\n')}`,
+    );
   return 1;
 }

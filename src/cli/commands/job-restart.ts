@@ -18,35 +18,61 @@ const RUNNING_AGAIN_TIMEOUT_MS = 5 * 60_000;
 const WAIT_MS = 5_000;
 
 const terminal = (a: Pick<AllocListStub, 'DesiredStatus' | 'ClientStatus'>) =>
-  a.DesiredStatus !== 'run' || a.ClientStatus === 'complete' || a.ClientStatus === 'failed' || a.ClientStatus === 'lost';
+  a.DesiredStatus !== 'run' ||
+  a.ClientStatus === 'complete' ||
+  a.ClientStatus === 'failed' ||
+  a.ClientStatus === 'lost';
 
 /** -group and -task must name groups and tasks of the job (a task: of one of the chosen groups). */
 function checkNames(job: Job, plan: RestartPlan): void {
   const groups = job.TaskGroups.map((g) => g.Name);
-  for (const g of plan.groups) if (!groups.includes(g)) throw new UsageError(`Error: group "${g}" not found in job "${job.ID}" (groups: ${groups.join(', ')})`);
+  for (const g of plan.groups)
+    if (!groups.includes(g))
+      throw new UsageError(`Error: group "${g}" not found in job "${job.ID}" (groups: ${groups.join(', ')})`);
   const chosen = job.TaskGroups.filter((g) => plan.groups.length === 0 || plan.groups.includes(g.Name));
   const tasks = new Set(chosen.flatMap((g) => g.Tasks.map((t) => t.Name)));
-  for (const t of plan.tasks) if (!tasks.has(t)) throw new UsageError(`Error: task "${t}" not found in ${plan.groups.length > 0 ? 'the chosen groups of ' : ''}job "${job.ID}"`);
+  for (const t of plan.tasks)
+    if (!tasks.has(t))
+      throw new UsageError(
+        `Error: task "${t}" not found in ${plan.groups.length > 0 ? 'the chosen groups of ' : ''}job "${job.ID}"`,
+      );
 }
 
 /** Follows one allocation with blocking queries until `done` holds; throws when it ends or takes too long. */
-async function followAlloc(ctx: CommandContext, client: DroverClient, id: string, done: (a: Allocation) => boolean, what: string): Promise<void> {
+async function followAlloc(
+  ctx: CommandContext,
+  client: DroverClient,
+  id: string,
+  done: (a: Allocation) => boolean,
+  what: string,
+): Promise<void> {
   const until = Date.now() + RUNNING_AGAIN_TIMEOUT_MS;
   let index = 0;
   for (;;) {
     const r = await client.allocations.get(id, { index, wait: WAIT_MS, signal: ctx.signal });
     index = r.index;
     if (done(r.value)) return;
-    if (terminal(r.value)) throw new Error(`allocation stopped (desired status "${r.value.DesiredStatus}", client status "${r.value.ClientStatus}")`);
-    if (Date.now() > until) throw new Error(`${what} did not happen within ${formatDurationShort(RUNNING_AGAIN_TIMEOUT_MS)}`);
+    if (terminal(r.value))
+      throw new Error(
+        `allocation stopped (desired status "${r.value.DesiredStatus}", client status "${r.value.ClientStatus}")`,
+      );
+    if (Date.now() > until)
+      throw new Error(`${what} did not happen within ${formatDurationShort(RUNNING_AGAIN_TIMEOUT_MS)}`);
   }
 }
 
 /** In place: the restart call, then every restarted task running again with a higher restart count. */
-async function restartInPlace(ctx: CommandContext, client: DroverClient, plan: RestartPlan, stub: AllocListStub): Promise<void> {
+async function restartInPlace(
+  ctx: CommandContext,
+  client: DroverClient,
+  plan: RestartPlan,
+  stub: AllocListStub,
+): Promise<void> {
   const before = (await client.allocations.get(stub.ID, { signal: ctx.signal })).value;
   const states = before.TaskStates ?? {};
-  const own = new Set(before.Job?.TaskGroups?.find((g) => g.Name === before.TaskGroup)?.Tasks.map((t) => t.Name) ?? Object.keys(states));
+  const own = new Set(
+    before.Job?.TaskGroups?.find((g) => g.Name === before.TaskGroup)?.Tasks.map((t) => t.Name) ?? Object.keys(states),
+  );
   const named = plan.tasks.filter((t) => own.has(t));
   if (plan.tasks.length > 0 && named.length === 0) return;
   const watched = (named.length > 0 ? named : Object.keys(states)).filter((t) => states[t]?.State === 'running');
@@ -73,12 +99,23 @@ async function reschedule(ctx: CommandContext, client: DroverClient, stub: Alloc
   const until = Date.now() + RUNNING_AGAIN_TIMEOUT_MS;
   let index = 0;
   for (;;) {
-    const r = await client.jobs.allocations(stub.JobID, { index, wait: WAIT_MS, namespace: stub.Namespace, signal: ctx.signal });
+    const r = await client.jobs.allocations(stub.JobID, {
+      index,
+      wait: WAIT_MS,
+      namespace: stub.Namespace,
+      signal: ctx.signal,
+    });
     index = r.index;
-    const next = r.value.find((x) => x.Name === stub.Name && x.ID !== stub.ID && x.CreateIndex > stub.CreateIndex && x.DesiredStatus === 'run');
+    const next = r.value.find(
+      (x) => x.Name === stub.Name && x.ID !== stub.ID && x.CreateIndex > stub.CreateIndex && x.DesiredStatus === 'run',
+    );
     if (next?.ClientStatus === 'running') return;
-    if (next && terminal(next)) throw new Error(`replacement allocation "${next.ID.slice(0, 8)}" ended with client status "${next.ClientStatus}"`);
-    if (Date.now() > until) throw new Error(`no replacement was running within ${formatDurationShort(RUNNING_AGAIN_TIMEOUT_MS)}`);
+    if (next && terminal(next))
+      throw new Error(
+        `replacement allocation "${next.ID.slice(0, 8)}" ended with client status "${next.ClientStatus}"`,
+      );
+    if (Date.now() > until)
+      throw new Error(`no replacement was running within ${formatDurationShort(RUNNING_AGAIN_TIMEOUT_MS)}`);
   }
 }
 
@@ -90,10 +127,17 @@ export const jobRestart: CommandSpec = {
     { flags: '--batch-size <n>', description: 'allocations restarted at once: a number or a percentage (default 1)' },
     { flags: '--batch-wait <duration>', description: 'wait between batches, or "ask" (default 0)' },
     { flags: '--group <group>', description: 'only allocations of this group (repeatable)', repeatable: true },
-    { flags: '--task <task>', description: 'only this task (repeatable); default: the running tasks', repeatable: true },
+    {
+      flags: '--task <task>',
+      description: 'only this task (repeatable); default: the running tasks',
+      repeatable: true,
+    },
     { flags: '--all-tasks', description: 'restart every task, finished prestart and poststart tasks included' },
     { flags: '--reschedule', description: 'stop the allocations and let the scheduler place replacements' },
-    { flags: '--on-error <ask|fail>', description: 'after a failed batch: ask (default; fails without a terminal) or fail' },
+    {
+      flags: '--on-error <ask|fail>',
+      description: 'after a failed batch: ask (default; fails without a terminal) or fail',
+    },
     { flags: '-y, --yes', description: 'answer yes to questions: go on after errors and between batches' },
     { flags: '--verbose', description: 'show full IDs' },
   ],
@@ -109,7 +153,8 @@ export const jobRestart: CommandSpec = {
       yes: bool(opts.yes),
       verbose: bool(opts.verbose),
     });
-    if (plan.batchWait === 'ask' && !plan.yes && !ctx.ask) throw new UsageError('Error: -batch-wait=ask needs a terminal to answer on; give a duration or -yes');
+    if (plan.batchWait === 'ask' && !plan.yes && !ctx.ask)
+      throw new UsageError('Error: -batch-wait=ask needs a terminal to answer on; give a duration or -yes');
     const client = ctx.client();
     const stub = await resolveJob(ctx, client, id!);
     const ns = stub.Namespace || undefined;

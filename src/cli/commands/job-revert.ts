@@ -13,10 +13,14 @@ export const jobRevert: CommandSpec = {
     { flags: '--verbose', description: 'show full IDs' },
   ],
   async run(ctx, [id, versionText], opts) {
-    if (!/^\d+$/.test(versionText!)) throw new UsageError(`Error: the version must be a non-negative integer, got "${versionText}"`);
+    if (!/^\d+$/.test(versionText!))
+      throw new UsageError(`Error: the version must be a non-negative integer, got "${versionText}"`);
     const client = ctx.client();
     const job = await resolveJob(ctx, client, id!);
-    const res = await client.jobs.revert(job.ID, Number(versionText), { namespace: job.Namespace || undefined, signal: ctx.signal });
+    const res = await client.jobs.revert(job.ID, Number(versionText), {
+      namespace: job.Namespace || undefined,
+      signal: ctx.signal,
+    });
     if (ctx.out.json) ctx.out.printJSON(res);
     else if (bool(opts.detach) && res.EvalID) ctx.out.line(res.EvalID);
     if (ctx.out.json || bool(opts.detach) || !res.EvalID) return 0;
@@ -24,7 +28,10 @@ export const jobRevert: CommandSpec = {
     return monitorEval(client, ctx.out, res.EvalID, {
       verbose,
       signal: ctx.signal,
-      afterEval: async (ev) => (ev.DeploymentID ? monitorDeployment(client, ctx.out, ev.DeploymentID, { verbose, signal: ctx.signal }) : undefined),
+      afterEval: async (ev) =>
+        ev.DeploymentID
+          ? monitorDeployment(client, ctx.out, ev.DeploymentID, { verbose, signal: ctx.signal })
+          : undefined,
     });
   },
 };

@@ -10,7 +10,11 @@ export const jobRun: CommandSpec = {
   summary: 'Run a new job or update an existing one, then monitor its evaluation',
   args: ['<file>'],
   options: [
-    { flags: '--check-index <index>', description: 'run only if the job modify index matches (0: the job must not exist)', int: true },
+    {
+      flags: '--check-index <index>',
+      description: 'run only if the job modify index matches (0: the job must not exist)',
+      int: true,
+    },
     { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
     { flags: '--verbose', description: 'show full IDs' },
     { flags: '--output', description: 'print the JSON of the parsed job instead of running it' },
@@ -40,7 +44,11 @@ export const jobRun: CommandSpec = {
       }
       throw e;
     }
-    const warnings = [...new Set([...loaded.warnings, ...(res.Warnings ? res.Warnings.split('\n') : [])].map((w) => w.trim()).filter(Boolean))];
+    const warnings = [
+      ...new Set(
+        [...loaded.warnings, ...(res.Warnings ? res.Warnings.split('\n') : [])].map((w) => w.trim()).filter(Boolean),
+      ),
+    ];
     if (ctx.out.json) {
       ctx.out.printJSON(res);
       return 0;

@@ -14,17 +14,23 @@ export const jobScale: CommandSpec = {
   ],
   async run(ctx, [id, a, b], opts) {
     const countText = b ?? a!;
-    if (!/^\d+$/.test(countText)) throw new UsageError(`Error: the count must be a non-negative integer, got "${countText}"`);
+    if (!/^\d+$/.test(countText))
+      throw new UsageError(`Error: the count must be a non-negative integer, got "${countText}"`);
     const client = ctx.client();
     const stub = await resolveJob(ctx, client, id!);
     const ns = stub.Namespace || undefined;
     let group = b !== undefined ? a! : undefined;
     if (group === undefined) {
       const job = (await querying('job', client.jobs.get(stub.ID, { namespace: ns, signal: ctx.signal }))).value;
-      if (job.TaskGroups.length !== 1) throw new UsageError(`Error: job "${job.ID}" has ${job.TaskGroups.length} groups; name the group to scale`);
+      if (job.TaskGroups.length !== 1)
+        throw new UsageError(`Error: job "${job.ID}" has ${job.TaskGroups.length} groups; name the group to scale`);
       group = job.TaskGroups[0]!.Name;
     }
-    const res = await client.jobs.scale(stub.ID, group, Number(countText), { message: str(opts.message), namespace: ns, signal: ctx.signal });
+    const res = await client.jobs.scale(stub.ID, group, Number(countText), {
+      message: str(opts.message),
+      namespace: ns,
+      signal: ctx.signal,
+    });
     if (ctx.out.json) ctx.out.printJSON(res);
     else if (bool(opts.detach) && res.EvalID) ctx.out.line(res.EvalID);
     if (ctx.out.json || bool(opts.detach) || !res.EvalID) return 0;

@@ -14,7 +14,11 @@ export function summaryRows(s: JobSummary): string[][] {
   const head = ['Task Group', ...SUMMARY_COLUMNS, ...(withUnknown ? ['Unknown'] : [])];
   return [
     head,
-    ...groups.map(([g, t]) => [g, ...SUMMARY_COLUMNS.map((c) => String(t[c] ?? 0)), ...(withUnknown ? [String(t.Unknown ?? 0)] : [])]),
+    ...groups.map(([g, t]) => [
+      g,
+      ...SUMMARY_COLUMNS.map((c) => String(t[c] ?? 0)),
+      ...(withUnknown ? [String(t.Unknown ?? 0)] : []),
+    ]),
   ];
 }
 
@@ -96,22 +100,46 @@ async function showJob(ctx: CommandContext, client: DroverClient, id: string, ve
 }
 
 /** Nomad's "Placement Failure" section: the latest eval that could not place everything, while its blocked eval waits. */
-async function placementFailures(ctx: CommandContext, client: DroverClient, jobID: string, opts: { namespace?: string; signal: AbortSignal }): Promise<void> {
+async function placementFailures(
+  ctx: CommandContext,
+  client: DroverClient,
+  jobID: string,
+  opts: { namespace?: string; signal: AbortSignal },
+): Promise<void> {
   const evals = (await optional(client.jobs.evaluations(jobID, opts)))?.value ?? [];
   const blocked = evals.find((e) => e.Status === 'blocked');
   if (blocked == null) return;
-  const failed = evals.filter((e) => e.FailedTGAllocs != null && e.BlockedEval === blocked.ID).sort((a, b) => b.CreateIndex - a.CreateIndex)[0];
-  if (failed?.FailedTGAllocs) ctx.out.section('Placement Failure', formatFailedPlacements(failed.FailedTGAllocs).join('\n'));
+  const failed = evals
+    .filter((e) => e.FailedTGAllocs != null && e.BlockedEval === blocked.ID)
+    .sort((a, b) => b.CreateIndex - a.CreateIndex)[0];
+  if (failed?.FailedTGAllocs)
+    ctx.out.section('Placement Failure', formatFailedPlacements(failed.FailedTGAllocs).join('\n'));
 }
 
 /** For a periodic or parameterized parent: its children, as nomad lists them. */
-async function childrenSections(ctx: CommandContext, client: DroverClient, job: Job, opts: { namespace?: string; signal: AbortSignal }): Promise<void> {
+async function childrenSections(
+  ctx: CommandContext,
+  client: DroverClient,
+  job: Job,
+  opts: { namespace?: string; signal: AbortSignal },
+): Promise<void> {
   const all = (await client.jobs.list({ ...opts, prefix: `${job.ID}/` })).value ?? [];
   const kids = all.filter((j) => j.ParentID === job.ID).sort((a, b) => b.CreateIndex - a.CreateIndex);
   const count = (st: string) => String(kids.filter((k) => k.Status === st).length);
-  ctx.out.section('Children Job Summary', formatTable([['Pending', 'Running', 'Dead'], [count('pending'), count('running'), count('dead')]]));
+  ctx.out.section(
+    'Children Job Summary',
+    formatTable([
+      ['Pending', 'Running', 'Dead'],
+      [count('pending'), count('running'), count('dead')],
+    ]),
+  );
   const title = job.Periodic?.Enabled ? 'Previously Launched Jobs' : 'Dispatched Jobs';
-  ctx.out.section(title, kids.length === 0 ? `No ${job.Periodic?.Enabled ? 'instances of periodic' : 'dispatched instances of parameterized'} job found` : formatTable([['ID', 'Status'], ...kids.map((k) => [k.ID, k.Status])]));
+  ctx.out.section(
+    title,
+    kids.length === 0
+      ? `No ${job.Periodic?.Enabled ? 'instances of periodic' : 'dispatched instances of parameterized'} job found`
+      : formatTable([['ID', 'Status'], ...kids.map((k) => [k.ID, k.Status])]),
+  );
 }
 
 export const jobStatus: CommandSpec = {

@@ -18,7 +18,11 @@ export const jobStop: CommandSpec = {
     const job = await resolveJob(ctx, client, id!);
     let res;
     try {
-      res = await client.jobs.deregister(job.ID, { purge: bool(opts.purge), namespace: job.Namespace || undefined, signal: ctx.signal });
+      res = await client.jobs.deregister(job.ID, {
+        purge: bool(opts.purge),
+        namespace: job.Namespace || undefined,
+        signal: ctx.signal,
+      });
     } catch (e) {
       ctx.out.error(`Error deregistering job: ${(e as Error).message}`);
       return 1;

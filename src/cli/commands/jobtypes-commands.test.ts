@@ -24,7 +24,15 @@ const EVAL = 'e1e1e1e1-0000-4000-8000-000000000001';
 async function cli(argv: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { DROVER_ADDR: fake.address } }, { now: () => NOW_MS });
+  const code = await runCli(
+    argv,
+    {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+      env: { DROVER_ADDR: fake.address },
+    },
+    { now: () => NOW_MS },
+  );
   return { code, stdout, stderr };
 }
 
@@ -32,12 +40,17 @@ describe('drover job dispatch', () => {
   it('sends the input file as base64 with the -meta flags and prints the dispatched job', async () => {
     const input = join(dir, 'in.bin');
     writeFileSync(input, Buffer.from([1, 2, 3]));
-    fake.on('POST', '/v1/job/resize/dispatch', { body: { DispatchedJobID: 'resize/dispatch-1-abcdef01', EvalID: EVAL, EvalCreateIndex: 9, JobCreateIndex: 9 } });
+    fake.on('POST', '/v1/job/resize/dispatch', {
+      body: { DispatchedJobID: 'resize/dispatch-1-abcdef01', EvalID: EVAL, EvalCreateIndex: 9, JobCreateIndex: 9 },
+    });
     const r = await cli(['job', 'dispatch', '-detach', '-meta', 'image=a.png', '-meta', 'q=x=y', 'resize', input]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('Dispatched Job ID = resize/dispatch-1-abcdef01\nEvaluation ID     = e1e1e1e1\n');
     const body = fake.requests.find((q) => q.path === '/v1/job/resize/dispatch')!.body as Record<string, unknown>;
-    expect(body).toMatchObject({ Payload: Buffer.from([1, 2, 3]).toString('base64'), Meta: { image: 'a.png', q: 'x=y' } });
+    expect(body).toMatchObject({
+      Payload: Buffer.from([1, 2, 3]).toString('base64'),
+      Meta: { image: 'a.png', q: 'x=y' },
+    });
   });
 
   it('refuses a -meta flag without =', () => {
@@ -54,10 +67,35 @@ describe('drover job periodic force and scaling-events', () => {
   });
 
   it('lists scaling events per group, newest first', async () => {
-    const ev = (count: number | null, prev: number, msg: string) => ({ Time: NOW_MS * 1e6, Count: count, PreviousCount: prev, Message: msg, Error: count == null, Meta: null, EvalID: count == null ? null : EVAL, CreateIndex: 1 });
+    const ev = (count: number | null, prev: number, msg: string) => ({
+      Time: NOW_MS * 1e6,
+      Count: count,
+      PreviousCount: prev,
+      Message: msg,
+      Error: count == null,
+      Meta: null,
+      EvalID: count == null ? null : EVAL,
+      CreateIndex: 1,
+    });
     fake.on('GET', '/v1/job/resize/scale', {
       index: 9,
-      body: { JobID: 'resize', Namespace: 'default', JobCreateIndex: 1, JobModifyIndex: 9, JobStopped: false, TaskGroups: { g: { Desired: 3, Placed: 3, Running: 3, Healthy: 0, Unhealthy: 0, Events: [ev(3, 1, 'up'), ev(null, 1, 'oops')] } } },
+      body: {
+        JobID: 'resize',
+        Namespace: 'default',
+        JobCreateIndex: 1,
+        JobModifyIndex: 9,
+        JobStopped: false,
+        TaskGroups: {
+          g: {
+            Desired: 3,
+            Placed: 3,
+            Running: 3,
+            Healthy: 0,
+            Unhealthy: 0,
+            Events: [ev(3, 1, 'up'), ev(null, 1, 'oops')],
+          },
+        },
+      },
     });
     const r = await cli(['job', 'scaling-events', 'resize']);
     expect(r.code, r.stderr).toBe(0);

@@ -8,7 +8,9 @@ export const namespaceApply: CommandSpec = {
   args: ['<name>'],
   options: [{ flags: '--description <text>', description: 'what the namespace is for' }],
   async run(ctx, [name], opts) {
-    await ctx.client().namespaces.apply({ Name: name!, Description: str(opts.description) ?? '' }, { signal: ctx.signal });
+    await ctx
+      .client()
+      .namespaces.apply({ Name: name!, Description: str(opts.description) ?? '' }, { signal: ctx.signal });
     ctx.out.line(`Successfully applied namespace "${name}"!`);
     return 0;
   },
@@ -35,7 +37,14 @@ export const namespaceStatus: CommandSpec = {
   async run(ctx, [name]) {
     const n = (await ctx.client().namespaces.get(name!, { signal: ctx.signal })).value;
     if (ctx.out.json) ctx.out.printJSON(n);
-    else ctx.out.line(formatKV([['Name', n.Name], ['Description', n.Description], ['Quota', n.Quota]]));
+    else
+      ctx.out.line(
+        formatKV([
+          ['Name', n.Name],
+          ['Description', n.Description],
+          ['Quota', n.Quota],
+        ]),
+      );
     return 0;
   },
 };

@@ -18,7 +18,15 @@ const NODE = 'n1n1n1n1-0000-4000-8000-000000000001';
 async function cli(argv: string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { DROVER_ADDR: fake.address } }, { now: () => NOW_MS });
+  const code = await runCli(
+    argv,
+    {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+      env: { DROVER_ADDR: fake.address },
+    },
+    { now: () => NOW_MS },
+  );
   return { code, stdout, stderr };
 }
 
@@ -32,12 +40,25 @@ describe('drover node drain and eligibility', () => {
     const r = await cli(['node', 'drain', '-enable', '-deadline', '30m', '-ignore-system', '-yes', '-detach', 'n1n1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`Node "${NODE}" drain strategy set\n`);
-    expect(fake.requests[1]?.body).toEqual({ NodeID: NODE, DrainSpec: { Deadline: 1800e9, IgnoreSystemJobs: true }, MarkEligible: false, Meta: null });
+    expect(fake.requests[1]?.body).toEqual({
+      NodeID: NODE,
+      DrainSpec: { Deadline: 1800e9, IgnoreSystemJobs: true },
+      MarkEligible: false,
+      Meta: null,
+    });
   });
 
   it('follows the drain to its end without -detach, printing the drain events', async () => {
     fake.on('POST', `/v1/node/${NODE}/drain`, { body: { EvalIDs: [], EvalCreateIndex: 6, NodeModifyIndex: 6 } });
-    const events = [{ Message: 'Node drain complete', Subsystem: 'Drain', Details: null, Timestamp: '2026-01-01T00:00:00.000Z', CreateIndex: 9 }];
+    const events = [
+      {
+        Message: 'Node drain complete',
+        Subsystem: 'Drain',
+        Details: null,
+        Timestamp: '2026-01-01T00:00:00.000Z',
+        CreateIndex: 9,
+      },
+    ];
     fake.on('GET', `/v1/node/${NODE}`, { index: 9, body: { ID: NODE, DrainStrategy: null, Events: events } });
     const r = await cli(['node', 'drain', '-enable', 'n1n1']);
     expect(r.code).toBe(0);
@@ -58,7 +79,9 @@ describe('drover node drain and eligibility', () => {
   });
 
   it('sets eligibility', async () => {
-    fake.on('POST', `/v1/node/${NODE}/eligibility`, { body: { EvalIDs: null, EvalCreateIndex: 0, NodeModifyIndex: 7 } });
+    fake.on('POST', `/v1/node/${NODE}/eligibility`, {
+      body: { EvalIDs: null, EvalCreateIndex: 0, NodeModifyIndex: 7 },
+    });
     const r = await cli(['node', 'eligibility', '-disable', 'n1n1']);
     expect(r.stdout).toBe(`Node "${NODE}" scheduling eligibility set: ineligible for scheduling\n`);
     expect(fake.requests[1]?.body).toEqual({ NodeID: NODE, Eligibility: 'ineligible' });
@@ -75,7 +98,10 @@ describe('drover node drain and eligibility', () => {
 describe('drover job scale, revert and history', () => {
   beforeEach(() => {
     fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
-    fake.on('GET', `/v1/evaluation/${EVAL}`, { index: 12, body: evaluation({ Status: 'complete', TriggeredBy: 'job-scaling' }) });
+    fake.on('GET', `/v1/evaluation/${EVAL}`, {
+      index: 12,
+      body: evaluation({ Status: 'complete', TriggeredBy: 'job-scaling' }),
+    });
     fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
   });
 
@@ -84,7 +110,10 @@ describe('drover job scale, revert and history', () => {
     fake.on('POST', '/v1/job/web/scale', { body: { EvalID: EVAL, EvalCreateIndex: 12, JobModifyIndex: 12 } });
     const r = await cli(['job', 'scale', 'web', '3']);
     expect(r.code).toBe(0);
-    expect(fake.requests.find((q) => q.path === '/v1/job/web/scale')!.body).toMatchObject({ Count: 3, Target: { Job: 'web', Group: 'web' } });
+    expect(fake.requests.find((q) => q.path === '/v1/job/web/scale')!.body).toMatchObject({
+      Count: 3,
+      Target: { Job: 'web', Group: 'web' },
+    });
     expect(r.stdout).toContain('==> Evaluation "e1e1e1e1" finished with status "complete"');
   });
 
@@ -100,12 +129,30 @@ describe('drover job scale, revert and history', () => {
       index: 5,
       body: {
         Versions: [job({ Version: 1, Stable: true }), job({ Version: 0 })],
-        Diffs: [{ Type: 'Edited', ID: 'web', Fields: null, Objects: null, TaskGroups: [{ Type: 'Edited', Name: 'web', Fields: [{ Type: 'Edited', Name: 'Count', Old: '1', New: '3', Annotations: null }], Objects: null, Tasks: null, Updates: null }] }],
+        Diffs: [
+          {
+            Type: 'Edited',
+            ID: 'web',
+            Fields: null,
+            Objects: null,
+            TaskGroups: [
+              {
+                Type: 'Edited',
+                Name: 'web',
+                Fields: [{ Type: 'Edited', Name: 'Count', Old: '1', New: '3', Annotations: null }],
+                Objects: null,
+                Tasks: null,
+                Updates: null,
+              },
+            ],
+          },
+        ],
       },
     });
     const r = await cli(['job', 'history', '-p', 'web']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Version {5}= 1\nStable {6}= true\nSubmit Date = .+\nDiff {8}=\n\+\/- Job: "web"\n\+\/- Task Group: "web"\n {2}\+\/- Count: "1" => "3"\n\nVersion {5}= 0\n/);
+    expect(r.stdout).toMatch(
+      /^Version {5}= 1\nStable {6}= true\nSubmit Date = .+\nDiff {8}=\n\+\/- Job: "web"\n\+\/- Task Group: "web"\n {2}\+\/- Count: "1" => "3"\n\nVersion {5}= 0\n/,
+    );
   });
 });
-

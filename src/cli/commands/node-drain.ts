@@ -50,7 +50,10 @@ export const nodeDrain: CommandSpec = {
     const enable = enableFlag(opts);
     const node = await resolveNode(ctx, client, id!);
     const spec = enable ? drainSpec(opts) : null;
-    const res = await client.nodes.drain(node.ID, spec, { markEligible: !enable && !bool(opts.keepIneligible), signal: ctx.signal });
+    const res = await client.nodes.drain(node.ID, spec, {
+      markEligible: !enable && !bool(opts.keepIneligible),
+      signal: ctx.signal,
+    });
     if (ctx.out.json) ctx.out.printJSON(res);
     else ctx.out.line(enable ? `Node "${node.ID}" drain strategy set` : `Node "${node.ID}" drain strategy unset`);
     if (!enable || ctx.out.json || bool(opts.detach)) return 0;

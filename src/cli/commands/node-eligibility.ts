@@ -36,7 +36,10 @@ export const nodeEligibility: CommandSpec = {
     const node = await resolveNode(ctx, client, id!);
     const res = await client.nodes.eligibility(node.ID, enable, { signal: ctx.signal });
     if (ctx.out.json) ctx.out.printJSON(res);
-    else ctx.out.line(`Node "${node.ID}" scheduling eligibility set: ${enable ? 'eligible' : 'ineligible'} for scheduling`);
+    else
+      ctx.out.line(
+        `Node "${node.ID}" scheduling eligibility set: ${enable ? 'eligible' : 'ineligible'} for scheduling`,
+      );
     return 0;
   },
 };

@@ -9,7 +9,16 @@ import { byNewest, querying, when } from './common.js';
 export function nodeListRows(nodes: NodeListStub[], verbose: boolean): string[][] {
   const rows = [['ID', 'Node Pool', 'DC', 'Name', 'Class', 'Drain', 'Eligibility', 'Status']];
   for (const n of [...nodes].sort((a, b) => a.Name.localeCompare(b.Name) || a.ID.localeCompare(b.ID))) {
-    rows.push([shortId(n.ID, verbose), n.NodePool || 'default', n.Datacenter, n.Name, orNone(n.NodeClass), String(n.Drain), n.SchedulingEligibility, n.Status]);
+    rows.push([
+      shortId(n.ID, verbose),
+      n.NodePool || 'default',
+      n.Datacenter,
+      n.Name,
+      orNone(n.NodeClass),
+      String(n.Drain),
+      n.SchedulingEligibility,
+      n.Status,
+    ]);
   }
   return rows;
 }
@@ -91,7 +100,10 @@ async function showNode(ctx: CommandContext, client: DroverClient, id: string, v
   ctx.out.kv(nodePairs(node, verbose));
   ctx.out.section('Allocated Resources', formatTable(allocatedResourceRows(node, allocs)));
   const live = verbose ? allocs : allocs.filter((a) => !allocTerminalStatus(a));
-  ctx.out.section('Allocations', live.length > 0 ? formatTable(nodeAllocRows(live, ctx, verbose)) : 'No allocations placed');
+  ctx.out.section(
+    'Allocations',
+    live.length > 0 ? formatTable(nodeAllocRows(live, ctx, verbose)) : 'No allocations placed',
+  );
   if (verbose) {
     const attrs = Object.entries(node.Attributes ?? {}).sort(([a], [b]) => a.localeCompare(b));
     ctx.out.section('Attributes', formatKV(attrs));

@@ -7,7 +7,10 @@ import type { CommandSpec } from '../command.js';
 import { formatTime, nsToMs } from '../format.js';
 import type { RootKeyMeta } from '../../api/index.js';
 
-const rows = (keys: RootKeyMeta[]) => [['Key', 'State', 'Create Time'], ...keys.map((k) => [k.KeyID, k.State, formatTime(nsToMs(k.CreateTime))])];
+const rows = (keys: RootKeyMeta[]) => [
+  ['Key', 'State', 'Create Time'],
+  ...keys.map((k) => [k.KeyID, k.State, formatTime(nsToMs(k.CreateTime))]),
+];
 
 export const keyringList: CommandSpec = {
   path: ['operator', 'root', 'keyring', 'list'],

@@ -11,7 +11,11 @@ import { runCli } from '../run.js';
 async function cli(argv: string[], address = 'http://127.0.0.1:1') {
   let stdout = '';
   let stderr = '';
-  const code = await runCli(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) }, env: { DROVER_ADDR: address } });
+  const code = await runCli(argv, {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    env: { DROVER_ADDR: address },
+  });
   return { code, stdout, stderr };
 }
 
@@ -28,7 +32,13 @@ function tempDir(): string {
 
 async function agentOn(dataDir: string) {
   const server = await createServer({ dataDir: join(dataDir, 'server'), logger: nullLogger, numWorkers: 1 });
-  const http = await startHttpApi({ host: '127.0.0.1', port: 0, server, agent: { self: () => ({}) }, logger: nullLogger });
+  const http = await startHttpApi({
+    host: '127.0.0.1',
+    port: 0,
+    server,
+    agent: { self: () => ({}) },
+    logger: nullLogger,
+  });
   const stop = async () => {
     await http.close();
     await server.stop();

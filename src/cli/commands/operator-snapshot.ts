@@ -19,19 +19,22 @@ export const operatorSnapshotSave: CommandSpec = {
     // Written beside the target and renamed, so an interrupted save never leaves a half file under the name.
     await writeFile(`${file}.part`, bytes);
     await rename(`${file}.part`, file!);
-    ctx.out.line(`State file written to ${file} (index ${res.headers.get('x-nomad-index') ?? '?'}, ${bytes.length} bytes)`);
+    ctx.out.line(
+      `State file written to ${file} (index ${res.headers.get('x-nomad-index') ?? '?'}, ${bytes.length} bytes)`,
+    );
     return 0;
   },
 };
 
 export const operatorSnapshotRestore: CommandSpec = {
   path: ['operator', 'snapshot', 'restore'],
-  summary: 'Restore a snapshot into a stopped agent\'s data directory',
+  summary: "Restore a snapshot into a stopped agent's data directory",
   args: ['<file>'],
   options: [{ flags: '--data-dir <dir>', description: 'the agent data directory (the agent must be stopped)' }],
   async run(ctx, [file], opts) {
     const dataDir = str(opts.dataDir);
-    if (!dataDir) throw new UsageError('-data-dir is required: the data directory of the stopped agent to restore into');
+    if (!dataDir)
+      throw new UsageError('-data-dir is required: the data directory of the stopped agent to restore into');
     // Loaded only here, from the agent module as `drover agent` does: restoring works on the stopped agent's files.
     const { join, resolve } = await import('node:path');
     const { restoreSnapshot } = await import('../../agent/index.js');

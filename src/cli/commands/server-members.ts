@@ -9,14 +9,26 @@ export const serverMembers: CommandSpec = {
   summary: 'List the servers of the cluster',
   async run(ctx) {
     const client = ctx.client();
-    const [members, leader] = await Promise.all([client.agent.members({ signal: ctx.signal }), client.status.leader({ signal: ctx.signal })]);
+    const [members, leader] = await Promise.all([
+      client.agent.members({ signal: ctx.signal }),
+      client.status.leader({ signal: ctx.signal }),
+    ]);
     if (ctx.out.json) {
       ctx.out.printJSON(members.Members);
       return 0;
     }
     const rows = [['Name', 'Address', 'Port', 'Status', 'Leader', 'Build', 'Datacenter', 'Region']];
     for (const m of members.Members) {
-      rows.push([m.Name, m.Addr, String(m.Port), m.Status, String(`${m.Addr}:${m.Port}` === leader), m.Tags['build'] ?? '', m.Tags['dc'] ?? '', m.Tags['region'] ?? '']);
+      rows.push([
+        m.Name,
+        m.Addr,
+        String(m.Port),
+        m.Status,
+        String(`${m.Addr}:${m.Port}` === leader),
+        m.Tags['build'] ?? '',
+        m.Tags['dc'] ?? '',
+        m.Tags['region'] ?? '',
+      ]);
     }
     ctx.out.table(rows);
     return 0;
@@ -33,7 +45,8 @@ export const operatorRaftListPeers: CommandSpec = {
       return 0;
     }
     const rows = [['Node', 'ID', 'Address', 'State', 'Voter', 'RaftProtocol']];
-    for (const s of cfg.Servers) rows.push([s.Node, s.ID, s.Address, s.Leader ? 'leader' : 'follower', String(s.Voter), s.RaftProtocol]);
+    for (const s of cfg.Servers)
+      rows.push([s.Node, s.ID, s.Address, s.Leader ? 'leader' : 'follower', String(s.Voter), s.RaftProtocol]);
     ctx.out.table(rows);
     if (cfg.Etcd && cfg.Etcd.length > 0) {
       ctx.out.line('');
@@ -52,7 +65,11 @@ export const serverJoin: CommandSpec = {
   args: ['<address>'],
   async run(ctx, args) {
     const q = args.map((a) => `address=${encodeURIComponent(a)}`).join('&');
-    const res = await ctx.client().http.write<{ num_joined: number; error: string }>('PUT', `/v1/agent/join?${q}`, undefined, { signal: ctx.signal });
+    const res = await ctx
+      .client()
+      .http.write<{ num_joined: number; error: string }>('PUT', `/v1/agent/join?${q}`, undefined, {
+        signal: ctx.signal,
+      });
     if (ctx.out.json) ctx.out.printJSON(res);
     else if (res.num_joined > 0) ctx.out.line(`Joined ${res.num_joined} servers successfully`);
     if (res.error) {

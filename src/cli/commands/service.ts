@@ -18,7 +18,9 @@ export const serviceList: CommandSpec = {
       ctx.out.printJSON(stubs);
       return 0;
     }
-    const rows = stubs.flatMap((ns) => ns.Services.map((s) => ({ ns: ns.Namespace, name: s.ServiceName, tags: s.Tags })));
+    const rows = stubs.flatMap((ns) =>
+      ns.Services.map((s) => ({ ns: ns.Namespace, name: s.ServiceName, tags: s.Tags })),
+    );
     if (rows.length === 0) {
       ctx.out.line('No service registrations found');
       return 0;
@@ -56,9 +58,11 @@ export const serviceInfo: CommandSpec = {
   ],
   async run(ctx, [name], opts) {
     const health = str(opts.health);
-    if (health !== undefined && health !== 'passing' && health !== 'any') throw new UsageError(`Invalid -health "${health}": expected passing or any`);
+    if (health !== undefined && health !== 'passing' && health !== 'any')
+      throw new UsageError(`Invalid -health "${health}": expected passing or any`);
     const verbose = bool(opts.verbose);
-    const regs = (await ctx.client().services.get(name!, { tag: str(opts.tag), health, signal: ctx.signal })).value ?? [];
+    const regs =
+      (await ctx.client().services.get(name!, { tag: str(opts.tag), health, signal: ctx.signal })).value ?? [];
     if (ctx.out.json) {
       ctx.out.printJSON(regs);
       return 0;
@@ -73,7 +77,14 @@ export const serviceInfo: CommandSpec = {
     }
     ctx.out.table([
       ['Job ID', 'Address', 'Tags', 'Node ID', 'Alloc ID', 'Status'],
-      ...regs.map((r) => [r.JobID, `${r.Address}:${r.Port}`, tagList(r.Tags), shortId(r.NodeID), shortId(r.AllocID), r.Status ?? 'passing']),
+      ...regs.map((r) => [
+        r.JobID,
+        `${r.Address}:${r.Port}`,
+        tagList(r.Tags),
+        shortId(r.NodeID),
+        shortId(r.AllocID),
+        r.Status ?? 'passing',
+      ]),
     ]);
     return 0;
   },

@@ -26,7 +26,8 @@ function openssl(args: string[]): void {
     execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { code?: string; stderr?: Buffer };
-    if (err.code === 'ENOENT') throw new UsageError('Error: the openssl binary is needed (Debian: apt-get install openssl)');
+    if (err.code === 'ENOENT')
+      throw new UsageError('Error: the openssl binary is needed (Debian: apt-get install openssl)');
     throw new UsageError(`Error: openssl ${args[0]} failed: ${err.stderr?.toString().trim() ?? String(e)}`);
   }
 }
@@ -35,7 +36,11 @@ function refuseOverwrite(...files: string[]): void {
   for (const f of files) if (existsSync(f)) throw new UsageError(`Error: ${f} already exists`);
 }
 
-const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+const list = (v: unknown): string[] =>
+  (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : [])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export const tlsCaCreate: CommandSpec = {
   path: ['tls', 'ca', 'create'],
@@ -51,7 +56,27 @@ export const tlsCaCreate: CommandSpec = {
     mkdirSync(dir, { recursive: true });
     const [cert, key] = [join(dir, CA), join(dir, CA_KEY)];
     refuseOverwrite(cert, key);
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', String(opts.days), '-subj', `/CN=${String(opts.commonName)}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      String(opts.days),
+      '-subj',
+      `/CN=${String(opts.commonName)}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     chmodSync(key, 0o600);
     ctx.out.line(`==> CA certificate saved to: ${cert}`);
     ctx.out.line(`==> CA certificate key saved to: ${key}`);
@@ -82,9 +107,13 @@ export const tlsCertCreate: CommandSpec = {
     const region = String(opts.region);
     if (!/^[a-zA-Z0-9-]{1,64}$/.test(region)) throw new UsageError(`Error: invalid region ${JSON.stringify(region)}`);
     const ips = list(opts.additionalIpaddress);
-    for (const ip of ips) if (isIP(ip) === 0) throw new UsageError(`Error: -additional-ipaddress ${JSON.stringify(ip)} is not an IP address`);
+    for (const ip of ips)
+      if (isIP(ip) === 0)
+        throw new UsageError(`Error: -additional-ipaddress ${JSON.stringify(ip)} is not an IP address`);
     const names = list(opts.additionalDnsname);
-    for (const n of names) if (!/^[a-zA-Z0-9*.-]{1,253}$/.test(n)) throw new UsageError(`Error: -additional-dnsname ${JSON.stringify(n)} is not a DNS name`);
+    for (const n of names)
+      if (!/^[a-zA-Z0-9*.-]{1,253}$/.test(n))
+        throw new UsageError(`Error: -additional-dnsname ${JSON.stringify(n)} is not a DNS name`);
     const cn = `${role}.${region}.nomad`;
     const dns = [cn, ...(role === 'cli' ? [] : [`${role}.${region}.drover`]), 'localhost', ...names];
     const ipSans = [...(role === 'cli' ? [] : ['127.0.0.1']), ...ips];
@@ -95,17 +124,53 @@ export const tlsCertCreate: CommandSpec = {
     refuseOverwrite(cert, key);
     const ca = resolve(String(opts.ca));
     const caKey = resolve(String(opts.key));
-    for (const f of [ca, caKey]) if (!existsSync(f)) throw new UsageError(`Error: ${f} not found (create a CA with "drover tls ca create")`);
+    for (const f of [ca, caKey])
+      if (!existsSync(f)) throw new UsageError(`Error: ${f} not found (create a CA with "drover tls ca create")`);
     const work = mkdtempSync(join(tmpdir(), 'drover-tls-'));
     try {
       const ext = join(work, 'ext.cnf');
       const san = [...dns.map((d) => `DNS:${d}`), ...ipSans.map((ip) => `IP:${ip}`)].join(',');
       const usage = role === 'server' ? 'serverAuth,clientAuth' : 'clientAuth,serverAuth';
-      writeFileSync(ext, `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${usage}\nsubjectAltName=${san}\n`);
+      writeFileSync(
+        ext,
+        `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${usage}\nsubjectAltName=${san}\n`,
+      );
       const csr = join(work, 'req.csr');
-      openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`]);
+      openssl([
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        csr,
+        '-subj',
+        `/CN=${cn}`,
+      ]);
       chmodSync(key, 0o600);
-      openssl(['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-CAserial', join(work, 'ca.srl'), '-out', cert, '-days', String(opts.days), '-extfile', ext]);
+      openssl([
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        ca,
+        '-CAkey',
+        caKey,
+        '-CAcreateserial',
+        '-CAserial',
+        join(work, 'ca.srl'),
+        '-out',
+        cert,
+        '-days',
+        String(opts.days),
+        '-extfile',
+        ext,
+      ]);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

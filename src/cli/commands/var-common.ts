@@ -8,7 +8,9 @@ export function formatVariable(v: Variable): string {
     ['Namespace', v.Namespace],
     ['Path', v.Path],
     ['Create Time', formatTime(nsToMs(v.CreateTime))],
-    ...(v.ModifyTime !== v.CreateTime ? ([['Modify Time', formatTime(nsToMs(v.ModifyTime))]] as [string, string][]) : []),
+    ...(v.ModifyTime !== v.CreateTime
+      ? ([['Modify Time', formatTime(nsToMs(v.ModifyTime))]] as [string, string][])
+      : []),
     ['Check Index', String(v.ModifyIndex)],
   ]);
   const entries = sortedEntries(v.Items ?? {});

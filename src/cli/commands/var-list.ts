@@ -16,7 +16,10 @@ export const varList: CommandSpec = {
       ctx.out.line('No variables found');
       return 0;
     }
-    ctx.out.table([['Namespace', 'Path', 'Last Updated'], ...list.map((v) => [v.Namespace, v.Path, formatTime(nsToMs(v.ModifyTime))])]);
+    ctx.out.table([
+      ['Namespace', 'Path', 'Last Updated'],
+      ...list.map((v) => [v.Namespace, v.Path, formatTime(nsToMs(v.ModifyTime))]),
+    ]);
     return 0;
   },
 };

@@ -3,7 +3,10 @@ import { bool, int, UsageError, type CommandContext, type CommandSpec } from '..
 import { formatVariable } from './var-common.js';
 
 /** `k=v` pairs; `k=@file` reads the value from a file, `k=-` is not supported (no stdin here). */
-export async function parseItems(ctx: Pick<CommandContext, 'readFile'>, args: string[]): Promise<Record<string, string>> {
+export async function parseItems(
+  ctx: Pick<CommandContext, 'readFile'>,
+  args: string[],
+): Promise<Record<string, string>> {
   const items: Record<string, string> = {};
   for (const a of args) {
     const eq = a.indexOf('=');
@@ -21,7 +24,11 @@ export const varPut: CommandSpec = {
   args: ['<path>', '[items...]'],
   options: [
     { flags: '--force', description: 'write regardless of the current modify index' },
-    { flags: '--check-index <index>', description: 'write only if the modify index matches (0: must not exist)', int: true },
+    {
+      flags: '--check-index <index>',
+      description: 'write only if the modify index matches (0: must not exist)',
+      int: true,
+    },
   ],
   async run(ctx, args, opts) {
     const [path, ...rest] = args as [string, ...unknown[]];

@@ -1,5 +1,14 @@
 /** Small Nomad-shaped objects for CLI tests: only what the views read, the rest zero. Tests only. */
-import type { AllocListStub, AllocMetric, Allocation, Evaluation, Job, JobListStub, Node, NodeListStub } from '../../structs/index.js';
+import type {
+  AllocListStub,
+  AllocMetric,
+  Allocation,
+  Evaluation,
+  Job,
+  JobListStub,
+  Node,
+  NodeListStub,
+} from '../../structs/index.js';
 import { newAllocation, newJobEvaluation } from '../../structs/index.js';
 
 export const NOW_MS = Date.UTC(2026, 10, 21, 12, 0, 0);
@@ -7,7 +16,12 @@ export const msAgo = (ms: number) => (NOW_MS - ms) * 1_000_000;
 
 export function evaluation(p: Partial<Evaluation> = {}): Evaluation {
   const job = { Namespace: 'default', ID: 'web', Priority: 50, Type: 'service', JobModifyIndex: 10 };
-  return newJobEvaluation(job, 'job-register', msAgo(60_000), { ID: 'e1e1e1e1-0000-4000-8000-000000000001', CreateIndex: 10, ModifyIndex: 10, ...p });
+  return newJobEvaluation(job, 'job-register', msAgo(60_000), {
+    ID: 'e1e1e1e1-0000-4000-8000-000000000001',
+    CreateIndex: 10,
+    ModifyIndex: 10,
+    ...p,
+  });
 }
 
 export function metric(p: Partial<AllocMetric> = {}): AllocMetric {
@@ -46,8 +60,19 @@ export function job(p: Partial<Job> = {}): Job {
       {
         Name: 'web',
         Count: 1,
-        Networks: [{ Mode: 'host', Device: '', CIDR: '', IP: '', ReservedPorts: null, DynamicPorts: [{ Label: 'http', Value: 0, To: 0, HostNetwork: 'default' }] }],
-        Tasks: [{ Name: 'srv', Driver: 'raw_exec', Config: { command: '/bin/sleep' }, Resources: { CPU: 100, MemoryMB: 64 } }],
+        Networks: [
+          {
+            Mode: 'host',
+            Device: '',
+            CIDR: '',
+            IP: '',
+            ReservedPorts: null,
+            DynamicPorts: [{ Label: 'http', Value: 0, To: 0, HostNetwork: 'default' }],
+          },
+        ],
+        Tasks: [
+          { Name: 'srv', Driver: 'raw_exec', Config: { command: '/bin/sleep' }, Resources: { CPU: 100, MemoryMB: 64 } },
+        ],
       },
     ],
     CreateIndex: 10,
@@ -190,8 +215,20 @@ export function node(p: Partial<Node> = {}): Node {
     HTTPAddr: '127.0.0.1:4646',
     TLSEnabled: false,
     Attributes: { 'kernel.name': 'linux' },
-    NodeResources: { Cpu: { CpuShares: 4000, TotalCpuCores: 4 }, Memory: { MemoryMB: 8192 }, Disk: { DiskMB: 10240 }, Networks: null, MinDynamicPort: 20000, MaxDynamicPort: 32000 },
-    ReservedResources: { Cpu: { CpuShares: 0 }, Memory: { MemoryMB: 0 }, Disk: { DiskMB: 0 }, Networks: { ReservedHostPorts: '' } },
+    NodeResources: {
+      Cpu: { CpuShares: 4000, TotalCpuCores: 4 },
+      Memory: { MemoryMB: 8192 },
+      Disk: { DiskMB: 10240 },
+      Networks: null,
+      MinDynamicPort: 20000,
+      MaxDynamicPort: 32000,
+    },
+    ReservedResources: {
+      Cpu: { CpuShares: 0 },
+      Memory: { MemoryMB: 0 },
+      Disk: { DiskMB: 0 },
+      Networks: { ReservedHostPorts: '' },
+    },
     Links: null,
     Meta: {},
     NodeClass: '',

@@ -55,7 +55,8 @@ describe('log rotation', () => {
     const ac = new AbortController();
     let got = '';
     const reading = (async () => {
-      for await (const c of readLogFiles(dir, 't.stdout', { follow: true, signal: ac.signal, pollMs: 5 })) got += c.toString();
+      for await (const c of readLogFiles(dir, 't.stdout', { follow: true, signal: ac.signal, pollMs: 5 }))
+        got += c.toString();
     })();
     let want = '';
     for (let i = 0; i < 100; i++) {

@@ -15,7 +15,19 @@
  * bytes written between the last copy and the truncate (microseconds) are lost. While the agent is down the live
  * file grows past the limit and is rotated when the agent is back.
  */
-import { closeSync, copyFileSync, linkSync, openSync, readSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  linkSync,
+  openSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export interface LogRotatorOptions {
@@ -40,7 +52,8 @@ export function logIndexes(dir: string, base: string): number[] {
   } catch {
     return [];
   }
-  for (const n of names) if (n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length))) out.push(Number(n.slice(prefix.length)));
+  for (const n of names)
+    if (n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length))) out.push(Number(n.slice(prefix.length)));
   return out.sort((a, b) => a - b);
 }
 
@@ -95,7 +108,8 @@ export class LogRotator {
     renameSync(tmp, this.numbered(this.index));
     this.index++;
     linkSync(this.live, this.numbered(this.index));
-    for (const i of logIndexes(this.options.dir, this.options.base)) if (i <= this.index - this.options.maxFiles) rmSync(this.numbered(i), { force: true });
+    for (const i of logIndexes(this.options.dir, this.options.base))
+      if (i <= this.index - this.options.maxFiles) rmSync(this.numbered(i), { force: true });
   }
 }
 

@@ -34,8 +34,16 @@ export class FakeServer implements ServerRPC {
     return { heartbeatTTLms: this.heartbeatTTLms, index: this.index };
   }
 
-  getClientAllocs(nodeID: string, minIndex: number, waitMs: number, signal?: AbortSignal): Promise<{ allocs: Allocation[]; index: number }> {
-    const answer = () => ({ allocs: [...this.allocs.values()].filter((a) => a.NodeID === nodeID).map((a) => structuredClone(a)), index: this.index });
+  getClientAllocs(
+    nodeID: string,
+    minIndex: number,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ allocs: Allocation[]; index: number }> {
+    const answer = () => ({
+      allocs: [...this.allocs.values()].filter((a) => a.NodeID === nodeID).map((a) => structuredClone(a)),
+      index: this.index,
+    });
     if (this.index > minIndex) return Promise.resolve(answer());
     return new Promise((resolve) => {
       const done = () => {
@@ -89,19 +97,48 @@ export function testJob(tasks: Task[], over: Partial<Job> = {}): Job {
     Priority: 50,
     Datacenters: ['dc1'],
     Meta: { owner: 'team-a' },
-    TaskGroups: [{ Name: 'web', Count: 1, Tasks: tasks, Networks: [{ Mode: 'host', Device: '', CIDR: '', IP: '', ReservedPorts: null, DynamicPorts: [{ Label: 'http', Value: 0, To: 0, HostNetwork: 'default' }] }] }],
+    TaskGroups: [
+      {
+        Name: 'web',
+        Count: 1,
+        Tasks: tasks,
+        Networks: [
+          {
+            Mode: 'host',
+            Device: '',
+            CIDR: '',
+            IP: '',
+            ReservedPorts: null,
+            DynamicPorts: [{ Label: 'http', Value: 0, To: 0, HostNetwork: 'default' }],
+          },
+        ],
+      },
+    ],
     Version: 0,
     ...over,
   };
 }
 
-export function testTask(name: string, driver: string, config: Record<string, unknown>, over: Partial<Task> = {}): Task {
-  return { Name: name, Driver: driver, Config: config, Resources: { CPU: 100, MemoryMB: 64 }, KillTimeout: 2e9, ...over };
+export function testTask(
+  name: string,
+  driver: string,
+  config: Record<string, unknown>,
+  over: Partial<Task> = {},
+): Task {
+  return {
+    Name: name,
+    Driver: driver,
+    Config: config,
+    Resources: { CPU: 100, MemoryMB: 64 },
+    KillTimeout: 2e9,
+    ...over,
+  };
 }
 
 export function testAlloc(job: Job, nodeID: string, index = 0): Allocation {
   const tasks: Allocation['AllocatedResources']['Tasks'] = {};
-  for (const t of job.TaskGroups[0]!.Tasks) tasks[t.Name] = { Cpu: { CpuShares: t.Resources.CPU }, Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 } };
+  for (const t of job.TaskGroups[0]!.Tasks)
+    tasks[t.Name] = { Cpu: { CpuShares: t.Resources.CPU }, Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 } };
   return newAllocation(
     {
       ID: generateUUID(),
@@ -111,7 +148,14 @@ export function testAlloc(job: Job, nodeID: string, index = 0): Allocation {
       NodeName: 'test',
       Job: job,
       TaskGroup: 'web',
-      AllocatedResources: { Tasks: tasks, Shared: { DiskMB: 0, Networks: null, Ports: [{ Label: 'http', Value: 23456 + index, To: 0, HostIP: '127.0.0.1' }] } },
+      AllocatedResources: {
+        Tasks: tasks,
+        Shared: {
+          DiskMB: 0,
+          Networks: null,
+          Ports: [{ Label: 'http', Value: 23456 + index, To: 0, HostIP: '127.0.0.1' }],
+        },
+      },
     },
     Date.now() * 1e6,
     {

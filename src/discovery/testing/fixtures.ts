@@ -8,8 +8,16 @@ import { newAllocation } from '../../structs/index.js';
 export const NS = 1_000_000;
 export const SEC = 1_000_000_000;
 
-export function fixtureJob(opts: { groupServices?: Service[]; taskServices?: Service[]; namespace?: string } = {}): Job {
-  const task: Task = { Name: 'web', Driver: 'raw_exec', Config: {}, Resources: { CPU: 100, MemoryMB: 64 }, Services: opts.taskServices ?? null };
+export function fixtureJob(
+  opts: { groupServices?: Service[]; taskServices?: Service[]; namespace?: string } = {},
+): Job {
+  const task: Task = {
+    Name: 'web',
+    Driver: 'raw_exec',
+    Config: {},
+    Resources: { CPU: 100, MemoryMB: 64 },
+    Services: opts.taskServices ?? null,
+  };
   return {
     Region: 'global',
     Namespace: opts.namespace ?? 'default',

@@ -68,7 +68,9 @@ describe('container log copy', () => {
     })();
     const client = { stream: async () => ({ body }) } as unknown as DockerClient;
     const copying = copyLogs({ client, containerID: 'c', ...paths, logger: nullLogger }, ac.signal);
-    await expect.poll(() => readCursor(paths.cursorPath), { timeout: 200, interval: 10 }).toBe('2024-01-02T03:04:05.200000000Z');
+    await expect
+      .poll(() => readCursor(paths.cursorPath), { timeout: 200, interval: 10 })
+      .toBe('2024-01-02T03:04:05.200000000Z');
     expect(readFileSync(paths.stdoutPath, 'utf8')).toBe('one\ntwo\n');
 
     // The next agent resumes from the cursor: the engine resends from the second (inclusive), and what was copied is skipped.
@@ -78,7 +80,9 @@ describe('container log copy', () => {
       yield stamped('2024-01-02T03:04:05.200000000Z', 'two\n');
       yield stamped('2024-01-02T03:04:05.300000000Z', 'three\n');
     })();
-    const client2 = { stream: async (o: { query: { since?: unknown } }) => ((since = o.query.since), { body: again }) } as unknown as DockerClient;
+    const client2 = {
+      stream: async (o: { query: { since?: unknown } }) => ((since = o.query.since), { body: again }),
+    } as unknown as DockerClient;
     await copyLogs({ client: client2, containerID: 'c', ...paths, logger: nullLogger }, new AbortController().signal);
     expect(since).toBe('1704164645.200000000');
     expect(readFileSync(paths.stdoutPath, 'utf8')).toBe('one\ntwo\nthree\n');

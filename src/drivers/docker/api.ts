@@ -36,7 +36,8 @@ export class DockerApiError extends DroverError {
   }
 }
 
-export const isDockerStatus = (e: unknown, status: number): boolean => e instanceof DockerApiError && e.statusCode === status;
+export const isDockerStatus = (e: unknown, status: number): boolean =>
+  e instanceof DockerApiError && e.statusCode === status;
 
 export class DockerClient {
   constructor(readonly socketPath = '/var/run/docker.sock') {}
@@ -64,7 +65,10 @@ export class DockerClient {
         },
         (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
       );
-      if (req.timeoutMs) r.setTimeout(req.timeoutMs, () => r.destroy(new DroverError('Timeout', `docker ${req.path}: timed out after ${req.timeoutMs}ms`)));
+      if (req.timeoutMs)
+        r.setTimeout(req.timeoutMs, () =>
+          r.destroy(new DroverError('Timeout', `docker ${req.path}: timed out after ${req.timeoutMs}ms`)),
+        );
       r.on('error', reject);
       r.end(payload);
     });
@@ -83,7 +87,8 @@ export class DockerClient {
   /** Like `raw`, but a non-2xx answer is read and thrown as DockerApiError. */
   async stream(req: DockerRequest): Promise<DockerResponse> {
     const res = await this.raw(req);
-    if (res.status < 200 || res.status >= 300) throw new DockerApiError(res.status, errorMessage(await readAll(res.body)), req.path);
+    if (res.status < 200 || res.status >= 300)
+      throw new DockerApiError(res.status, errorMessage(await readAll(res.body)), req.path);
     return res;
   }
 }

@@ -53,19 +53,29 @@ describe('docker config → container create body', () => {
   it('mounts the alloc, local and secrets dirs and points NOMAD_*_DIR at them', () => {
     const t = task({});
     const b = body(t);
-    expect(b.HostConfig.Binds).toEqual([`${t.dirs.sharedAllocDir}:/alloc`, `${t.dirs.localDir}:/local`, `${t.dirs.secretsDir}:/secrets`]);
-    expect(b.Env).toEqual(expect.arrayContaining(['NOMAD_ALLOC_DIR=/alloc', 'NOMAD_TASK_DIR=/local', 'NOMAD_SECRETS_DIR=/secrets']));
+    expect(b.HostConfig.Binds).toEqual([
+      `${t.dirs.sharedAllocDir}:/alloc`,
+      `${t.dirs.localDir}:/local`,
+      `${t.dirs.secretsDir}:/secrets`,
+    ]);
+    expect(b.Env).toEqual(
+      expect.arrayContaining(['NOMAD_ALLOC_DIR=/alloc', 'NOMAD_TASK_DIR=/local', 'NOMAD_SECRETS_DIR=/secrets']),
+    );
   });
 
   it('resolves relative volumes against the task dir and refuses ones that leave the alloc dir', () => {
     const t = task({ volumes: ['local/conf:/etc/app:ro', '../alloc/data:/data'] });
-    expect(body(t).HostConfig.Binds).toEqual(expect.arrayContaining([`${t.dirs.dir}/local/conf:/etc/app:ro`, `${t.dirs.sharedAllocDir}/data:/data`]));
+    expect(body(t).HostConfig.Binds).toEqual(
+      expect.arrayContaining([`${t.dirs.dir}/local/conf:/etc/app:ro`, `${t.dirs.sharedAllocDir}/data:/data`]),
+    );
     expect(() => body(task({ volumes: ['../../../etc:/x'] }))).toThrow(/leaves the allocation directory/);
   });
 
   it('refuses absolute host paths unless the client allows host volumes', () => {
     expect(() => body(task({ volumes: ['/etc:/host-etc'] }))).toThrow(/absolute host paths are not allowed/);
-    expect(body(task({ volumes: ['/etc:/host-etc'] }), { allowHostVolumes: true }).HostConfig.Binds).toContain('/etc:/host-etc');
+    expect(body(task({ volumes: ['/etc:/host-etc'] }), { allowHostVolumes: true }).HostConfig.Binds).toContain(
+      '/etc:/host-etc',
+    );
     expect(() => body(task({ mounts: [{ type: 'bind', source: '/root', target: '/r' }] }))).toThrow(/absolute/);
   });
 
@@ -104,11 +114,24 @@ describe('docker config → container create body', () => {
     const t = task({ command: '/bin/sh', args: ['-c', 'true'], labels: [{ team: 'a' }, { tier: 'web' }] });
     const b = body(t);
     expect(b.Cmd).toEqual(['/bin/sh', '-c', 'true']);
-    expect(b.Labels).toMatchObject({ team: 'a', tier: 'web', [CONTAINER_LABELS.allocID]: t.allocID, [CONTAINER_LABELS.drover]: t.id });
+    expect(b.Labels).toMatchObject({
+      team: 'a',
+      tier: 'web',
+      [CONTAINER_LABELS.allocID]: t.allocID,
+      [CONTAINER_LABELS.drover]: t.id,
+    });
   });
 
   it('translates ulimit, extra_hosts, dns, caps and sysctl to their Docker names', () => {
-    const b = body(task({ ulimit: { nofile: '1024:2048' }, extra_hosts: ['db:10.0.0.1'], dns_servers: ['1.1.1.1'], cap_drop: ['NET_RAW'], sysctl: { 'net.core.somaxconn': '512' } }));
+    const b = body(
+      task({
+        ulimit: { nofile: '1024:2048' },
+        extra_hosts: ['db:10.0.0.1'],
+        dns_servers: ['1.1.1.1'],
+        cap_drop: ['NET_RAW'],
+        sysctl: { 'net.core.somaxconn': '512' },
+      }),
+    );
     expect(b.HostConfig).toMatchObject({
       Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 2048 }],
       ExtraHosts: ['db:10.0.0.1'],

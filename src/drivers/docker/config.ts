@@ -36,20 +36,66 @@ export const CONTAINER_LABELS = {
 } as const;
 
 const KNOWN_KEYS = new Set([
-  'image', 'command', 'args', 'entrypoint', 'ports', 'port_map', 'network_mode', 'hostname', 'work_dir', 'labels',
-  'volumes', 'mounts', 'cap_add', 'cap_drop', 'privileged', 'dns_servers', 'dns_search_domains', 'dns_options',
-  'extra_hosts', 'ulimit', 'shm_size', 'init', 'force_pull', 'auth', 'auth_soft_fail', 'memory_hard_limit',
-  'cpu_hard_limit', 'cpu_cfs_period', 'pids_limit', 'readonly_rootfs', 'security_opt', 'sysctl', 'logging',
-  'image_pull_timeout', 'interactive', 'tty', 'ipc_mode', 'pid_mode', 'uts_mode', 'userns_mode', 'oom_score_adj',
-  'cpuset_cpus', 'storage_opt', 'devices', 'mac_address', 'load', 'runtime', 'isolation', 'group_add',
+  'image',
+  'command',
+  'args',
+  'entrypoint',
+  'ports',
+  'port_map',
+  'network_mode',
+  'hostname',
+  'work_dir',
+  'labels',
+  'volumes',
+  'mounts',
+  'cap_add',
+  'cap_drop',
+  'privileged',
+  'dns_servers',
+  'dns_search_domains',
+  'dns_options',
+  'extra_hosts',
+  'ulimit',
+  'shm_size',
+  'init',
+  'force_pull',
+  'auth',
+  'auth_soft_fail',
+  'memory_hard_limit',
+  'cpu_hard_limit',
+  'cpu_cfs_period',
+  'pids_limit',
+  'readonly_rootfs',
+  'security_opt',
+  'sysctl',
+  'logging',
+  'image_pull_timeout',
+  'interactive',
+  'tty',
+  'ipc_mode',
+  'pid_mode',
+  'uts_mode',
+  'userns_mode',
+  'oom_score_adj',
+  'cpuset_cpus',
+  'storage_opt',
+  'devices',
+  'mac_address',
+  'load',
+  'runtime',
+  'isolation',
+  'group_add',
 ]);
 
 type Obj = Record<string, unknown>;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
-const strList = (v: unknown): string[] => (Array.isArray(v) ? v.map((x) => String(x)) : typeof v === 'string' && v ? [v] : []);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
+const strList = (v: unknown): string[] =>
+  Array.isArray(v) ? v.map((x) => String(x)) : typeof v === 'string' && v ? [v] : [];
 const bool = (v: unknown): boolean => v === true || v === 'true' || v === 1;
-const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : 0);
+const num = (v: unknown): number =>
+  typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : 0;
 
 /**
  * HCL blocks decode either to an object or to a list of objects (`labels { a = "b" }` vs `labels = [{...}]`);
@@ -92,18 +138,23 @@ export function validateDockerConfig(config: Obj, opts: DockerDriverOptions = {}
   const problems: string[] = [];
   if (typeof config.image !== 'string' || config.image === '') problems.push('image is required');
   for (const k of Object.keys(config)) if (!KNOWN_KEYS.has(k)) problems.push(`unknown docker config key "${k}"`);
-  if (bool(config.privileged) && !opts.allowPrivileged) problems.push('privileged containers are not allowed on this client (plugin option allow_privileged)');
+  if (bool(config.privileged) && !opts.allowPrivileged)
+    problems.push('privileged containers are not allowed on this client (plugin option allow_privileged)');
   if (config.args !== undefined && !Array.isArray(config.args)) problems.push('args must be a list of strings');
-  if (config.entrypoint !== undefined && !Array.isArray(config.entrypoint)) problems.push('entrypoint must be a list of strings');
+  if (config.entrypoint !== undefined && !Array.isArray(config.entrypoint))
+    problems.push('entrypoint must be a list of strings');
   const mode = str(config.network_mode);
-  if (mode && !/^(host|bridge|none|default|container:.+|[\w.-]+)$/.test(mode)) problems.push(`network_mode "${mode}" is not valid`);
+  if (mode && !/^(host|bridge|none|default|container:.+|[\w.-]+)$/.test(mode))
+    problems.push(`network_mode "${mode}" is not valid`);
   for (const v of strList(config.volumes)) {
     const parts = v.split(':');
-    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1]) problems.push(`volume "${v}" must be "host_path:container_path[:ro|rw]"`);
+    if (parts.length < 2 || parts.length > 3 || !parts[0] || !parts[1])
+      problems.push(`volume "${v}" must be "host_path:container_path[:ro|rw]"`);
   }
   for (const m of blocks(config.mounts)) {
     const type = str(m.type) ?? 'volume';
-    if (!['bind', 'volume', 'tmpfs'].includes(type)) problems.push(`mount type "${type}" is not one of bind, volume, tmpfs`);
+    if (!['bind', 'volume', 'tmpfs'].includes(type))
+      problems.push(`mount type "${type}" is not one of bind, volume, tmpfs`);
     if (!str(m.target)) problems.push('mounts need a target');
   }
   try {
@@ -116,7 +167,8 @@ export function validateDockerConfig(config: Obj, opts: DockerDriverOptions = {}
   }
   if (opts.allowCaps) {
     for (const c of strList(config.cap_add)) {
-      if (!opts.allowCaps.map((x) => x.toUpperCase()).includes(c.toUpperCase())) problems.push(`cap_add ${c} is not in this client's allowed capabilities`);
+      if (!opts.allowCaps.map((x) => x.toUpperCase()).includes(c.toUpperCase()))
+        problems.push(`cap_add ${c} is not in this client's allowed capabilities`);
     }
   }
   return problems;
@@ -126,7 +178,10 @@ export function validateDockerConfig(config: Obj, opts: DockerDriverOptions = {}
 export function resolveHostPath(path: string, cfg: TaskConfig, opts: DockerDriverOptions): string {
   const abs = isAbsolute(path) ? resolve(path) : resolve(cfg.dirs.dir, path);
   if (opts.allowHostVolumes) return abs;
-  if (isAbsolute(path)) throw new Error(`volume "${path}": absolute host paths are not allowed on this client (plugin option volumes.enabled)`);
+  if (isAbsolute(path))
+    throw new Error(
+      `volume "${path}": absolute host paths are not allowed on this client (plugin option volumes.enabled)`,
+    );
   const allocDir = dirname(cfg.dirs.dir);
   const rel = relative(allocDir, abs);
   if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`volume "${path}" leaves the allocation directory`);
@@ -167,7 +222,11 @@ function mounts(cfg: TaskConfig, opts: DockerDriverOptions): Obj[] {
     const base: Obj = { Type: type, Target: str(m.target), ReadOnly: bool(m.readonly) };
     if (type === 'bind') {
       const bo = blocks(m.bind_options)[0];
-      return { ...base, Source: resolveHostPath(str(m.source) ?? '', cfg, opts), ...(bo ? { BindOptions: { Propagation: str(bo.propagation) } } : {}) };
+      return {
+        ...base,
+        Source: resolveHostPath(str(m.source) ?? '', cfg, opts),
+        ...(bo ? { BindOptions: { Propagation: str(bo.propagation) } } : {}),
+      };
     }
     if (type === 'tmpfs') {
       const to = blocks(m.tmpfs_options)[0] ?? {};
@@ -183,7 +242,10 @@ function mounts(cfg: TaskConfig, opts: DockerDriverOptions): Obj[] {
 }
 
 /** Publishes `ports` (group network labels) or the legacy `port_map` labels on the client's host IP. */
-function portBindings(cfg: TaskConfig): { exposed: Obj; bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> } {
+function portBindings(cfg: TaskConfig): {
+  exposed: Obj;
+  bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+} {
   const portMap = mapOf(cfg.config.port_map);
   const wanted = strList(cfg.config.ports);
   const labels = wanted.length > 0 ? wanted : Object.keys(portMap);
@@ -221,10 +283,14 @@ function cpuLimits(cfg: TaskConfig, opts: DockerDriverOptions): Obj {
     const period = num(cfg.config.cpu_cfs_period) || 100_000;
     out.CpuPeriod = period;
     // The task's share of the node's MHz, applied to all cores, as Nomad computes it.
-    out.CpuQuota = Math.max(1000, Math.round((cfg.resources.cpuShares / opts.totalCpuMHz) * period * (opts.cpuCount ?? 1)));
+    out.CpuQuota = Math.max(
+      1000,
+      Math.round((cfg.resources.cpuShares / opts.totalCpuMHz) * period * (opts.cpuCount ?? 1)),
+    );
   }
   // The contract gives a core count, not the reserved core ids; Nomad exposes the ids in NOMAD_CPU_CORES.
-  const cores = cfg.env.NOMAD_CPU_CORES ?? (cfg.resources.cores > 0 ? `0-${cfg.resources.cores - 1}` : str(cfg.config.cpuset_cpus));
+  const cores =
+    cfg.env.NOMAD_CPU_CORES ?? (cfg.resources.cores > 0 ? `0-${cfg.resources.cores - 1}` : str(cfg.config.cpuset_cpus));
   if (cores) out.CpusetCpus = cores;
   return out;
 }
@@ -304,6 +370,11 @@ export function containerCreateBody(cfg: TaskConfig, image: string, opts: Docker
 export function registryAuthHeader(auth: unknown): string | undefined {
   const a = blocks(auth)[0];
   if (!a) return undefined;
-  const json = { username: str(a.username), password: str(a.password), email: str(a.email), serveraddress: str(a.server_address) };
+  const json = {
+    username: str(a.username),
+    password: str(a.password),
+    email: str(a.email),
+    serveraddress: str(a.server_address),
+  };
   return Buffer.from(JSON.stringify(json)).toString('base64url');
 }

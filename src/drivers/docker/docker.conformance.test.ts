@@ -11,7 +11,11 @@ const configs: Record<ConformanceCase, Record<string, unknown>> = {
   exitCode: sh('exit 3'),
   stopSignal: untilStopped(),
   stopTimeout: sh("trap '' TERM; while true; do sleep 1; done"),
-  envArgs: { image: TEST_IMAGES.busybox, command: '/bin/sh', args: ['-c', 'echo "DROVER_CONF_VAR=$DROVER_CONF_VAR"; echo "args=$0 $1"', 'arg-one', 'arg-two'] },
+  envArgs: {
+    image: TEST_IMAGES.busybox,
+    command: '/bin/sh',
+    args: ['-c', 'echo "DROVER_CONF_VAR=$DROVER_CONF_VAR"; echo "args=$0 $1"', 'arg-one', 'arg-two'],
+  },
   workingDir: { ...sh('touch drover-cwd-marker'), work_dir: '/local' },
   logs: sh('echo to-stdout; echo to-stderr >&2'),
   stats: untilStopped('head -c 4000000 /dev/zero > /dev/shm/fill; '),

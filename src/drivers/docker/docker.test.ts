@@ -89,7 +89,9 @@ describe('docker driver against the real Docker Engine', () => {
     const d = newDriver();
     const t = task('oom', 'sleep 1; x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived', 32);
     const { handle } = await d.startTask(t);
-    const info = await docker.json<{ HostConfig: { Memory: number; MemorySwap: number } }>({ path: `/containers/${String(handle.driverState.containerID)}/json` });
+    const info = await docker.json<{ HostConfig: { Memory: number; MemorySwap: number } }>({
+      path: `/containers/${String(handle.driverState.containerID)}/json`,
+    });
     expect(info.HostConfig.Memory).toBe(32 * 1024 * 1024);
     const r = await d.waitTask(t.id);
     expect(r.oomKilled).toBe(true);
@@ -102,7 +104,9 @@ describe('docker driver against the real Docker Engine', () => {
     const d = newDriver();
     const t = task('stats', 'head -c 8000000 /dev/zero > /dev/shm/fill; sleep 60');
     await d.startTask(t);
-    await vi.waitFor(async () => expect((await d.taskStats(t.id)).memory.usage).toBeGreaterThan(4_000_000), { timeout: 8000 });
+    await vi.waitFor(async () => expect((await d.taskStats(t.id)).memory.usage).toBeGreaterThan(4_000_000), {
+      timeout: 8000,
+    });
     await d.destroyTask(t.id, true);
   });
 
@@ -142,7 +146,9 @@ describe('docker driver against the real Docker Engine', () => {
     await first.shutdown();
     const later = newDriver();
     await later.destroyTask(t.id, false);
-    await expect(docker.json({ path: `/containers/${String(handle.driverState.containerID)}/json` })).rejects.toMatchObject({ statusCode: 404 });
+    await expect(
+      docker.json({ path: `/containers/${String(handle.driverState.containerID)}/json` }),
+    ).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it('publishes a group port on 127.0.0.1, mapped to the container port', async (ctx) => {
@@ -164,9 +170,15 @@ describe('docker driver against the real Docker Engine', () => {
     const t = task('missing', 'true');
     t.config = { image: 'drover-test/does-not-exist:1', image_pull_timeout: '5s' };
     const t0 = Date.now();
-    await expect(d.startTask(t)).rejects.toThrow(/image drover-test\/does-not-exist:1 not found locally and could not be pulled/);
+    await expect(d.startTask(t)).rejects.toThrow(
+      /image drover-test\/does-not-exist:1 not found locally and could not be pulled/,
+    );
     expect(Date.now() - t0).toBeLessThan(8000);
-    expect(events).toContainEqual({ taskID: t.id, type: 'Driver', message: 'Pulling Image drover-test/does-not-exist:1' });
+    expect(events).toContainEqual({
+      taskID: t.id,
+      type: 'Driver',
+      message: 'Pulling Image drover-test/does-not-exist:1',
+    });
   });
 
   it('runs commands inside the container with execTask', async (ctx) => {

@@ -17,12 +17,35 @@ import { join } from 'node:path';
 import { DroverError } from '../../errors/index.js';
 import { type Logger, nullLogger } from '../../logging/index.js';
 import type {
-  DriverCapabilities, DriverFingerprint, DriverNetwork, ExecResult, ExitResult, TaskConfig, TaskDriver, TaskHandle, TaskResourceUsage,
+  DriverCapabilities,
+  DriverFingerprint,
+  DriverNetwork,
+  ExecResult,
+  ExitResult,
+  TaskConfig,
+  TaskDriver,
+  TaskHandle,
+  TaskResourceUsage,
 } from '../types.js';
-import { driverError, parseDurationMs, signalNumber, sleep, taskNotFound, taskPolicyFrom, taskPolicyProblems, withAbort } from '../shared/index.js';
+import {
+  driverError,
+  parseDurationMs,
+  signalNumber,
+  sleep,
+  taskNotFound,
+  taskPolicyFrom,
+  taskPolicyProblems,
+  withAbort,
+} from '../shared/index.js';
 import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
 import { DockerClient, isDockerStatus, StreamDemuxer } from './api.js';
-import { containerCreateBody, CONTAINER_LABELS, type DockerDriverOptions, registryAuthHeader, validateDockerConfig } from './config.js';
+import {
+  containerCreateBody,
+  CONTAINER_LABELS,
+  type DockerDriverOptions,
+  registryAuthHeader,
+  validateDockerConfig,
+} from './config.js';
 import { ensureImage, LocalImageCache } from './image.js';
 import { copyLogs } from './logs.js';
 import { dockerStatsToUsage, type DockerStats } from './stats.js';
@@ -83,13 +106,21 @@ export class DockerDriver implements TaskDriver {
       return {
         health: 'healthy',
         healthDescription: `Healthy (ping ${String(ping).trim()})`,
-        attributes: { 'driver.docker': '1', 'driver.docker.version': v.Version, 'driver.docker.api_version': v.ApiVersion },
+        attributes: {
+          'driver.docker': '1',
+          'driver.docker.version': v.Version,
+          'driver.docker.api_version': v.ApiVersion,
+        },
       };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // No socket at all: docker is not installed or not started here. Anything else: it is, but broken.
       const health = code === 'ENOENT' || code === 'ECONNREFUSED' ? 'undetected' : 'unhealthy';
-      return { health, healthDescription: `Docker is unreachable at ${this.client.socketPath}: ${String(err)}`, attributes: {} };
+      return {
+        health,
+        healthDescription: `Docker is unreachable at ${this.client.socketPath}: ${String(err)}`,
+        attributes: {},
+      };
     }
   }
 
@@ -102,7 +133,11 @@ export class DockerDriver implements TaskDriver {
     if (problems.length > 0) throw driverError(`invalid docker config: ${problems.join('; ')}`, false);
     // allow_caps is checked with the config above; the user and host namespaces here. An image's own default
     // user is the image author's choice and is not checked (Nomad's docker driver does not either).
-    const refused = taskPolicyProblems({ ...(this.opts.policy ?? taskPolicyFrom({})), allowCaps: undefined }, cfg.user, cfg.config);
+    const refused = taskPolicyProblems(
+      { ...(this.opts.policy ?? taskPolicyFrom({})), allowCaps: undefined },
+      cfg.user,
+      cfg.config,
+    );
     if (refused.length > 0) throw driverError(`task ${cfg.name} refused: ${refused.join('; ')}`, false);
     const image = String(cfg.config.image);
     const timeoutMs = parseDurationMs(cfg.config.image_pull_timeout) || this.opts.pullTimeoutMs || 300_000;
@@ -129,7 +164,9 @@ export class DockerDriver implements TaskDriver {
         await this.client.json({ method: 'POST', path: `/containers/${containerID}/start`, signal });
       } catch (err) {
         if (!isDockerStatus(err, 304)) {
-          await this.client.json({ method: 'DELETE', path: `/containers/${containerID}`, query: { force: 1 } }).catch(() => {});
+          await this.client
+            .json({ method: 'DELETE', path: `/containers/${containerID}`, query: { force: 1 } })
+            .catch(() => {});
           throw driverError(`failed to start container for task ${cfg.name}: ${(err as Error).message}`, true, err);
         }
       }
@@ -152,19 +189,33 @@ export class DockerDriver implements TaskDriver {
    * Creates the container, or handles the name being taken: a running container of ours is adopted (never
    * a duplicate), a stopped one from an earlier attempt is removed and created again.
    */
-  private async createOrAdopt(cfg: TaskConfig, body: Record<string, unknown>, signal?: AbortSignal): Promise<{ id: string; adopted: boolean }> {
+  private async createOrAdopt(
+    cfg: TaskConfig,
+    body: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<{ id: string; adopted: boolean }> {
     const name = containerName(cfg);
     for (let attempt = 0; ; attempt++) {
       try {
-        const r = await this.client.json<{ Id: string }>({ method: 'POST', path: '/containers/create', query: { name }, body, signal });
+        const r = await this.client.json<{ Id: string }>({
+          method: 'POST',
+          path: '/containers/create',
+          query: { name },
+          body,
+          signal,
+        });
         return { id: r.Id, adopted: false };
       } catch (err) {
         // The image went away since it was looked up (the lookup is cached): the next attempt looks again.
         if (isDockerStatus(err, 404)) this.images.forget(String(body['Image'] ?? ''));
-        if (!isDockerStatus(err, 409) || attempt > 0) throw driverError(`failed to create container for task ${cfg.name}: ${(err as Error).message}`, true, err);
+        if (!isDockerStatus(err, 409) || attempt > 0)
+          throw driverError(`failed to create container for task ${cfg.name}: ${(err as Error).message}`, true, err);
         const old = await this.inspect(name);
         if (old.State.Running && old.Config.Labels?.[CONTAINER_LABELS.allocID] === cfg.allocID) {
-          this.log.info('adopting the running container that already has this task name', { container: old.Id, task: cfg.name });
+          this.log.info('adopting the running container that already has this task name', {
+            container: old.Id,
+            task: cfg.name,
+          });
           return { id: old.Id, adopted: true };
         }
         await this.client.json({ method: 'DELETE', path: `/containers/${old.Id}`, query: { force: 1 } });
@@ -210,11 +261,17 @@ export class DockerDriver implements TaskDriver {
     const signal = t.detach.signal;
     for (let backoff = 200; ; backoff = Math.min(backoff * 2, 5000)) {
       try {
-        await this.client.json({ method: 'POST', path: `/containers/${t.containerID}/wait`, query: { condition: 'not-running' }, signal });
+        await this.client.json({
+          method: 'POST',
+          path: `/containers/${t.containerID}/wait`,
+          query: { condition: 'not-running' },
+          signal,
+        });
         break;
       } catch (err) {
         if (signal.aborted) throw signal.reason;
-        if (isDockerStatus(err, 404)) return { exitCode: -1, signal: 0, oomKilled: false, err: 'container was removed' };
+        if (isDockerStatus(err, 404))
+          return { exitCode: -1, signal: 0, oomKilled: false, err: 'container was removed' };
         this.log.warn('waiting on container failed; retrying', { container: t.containerID, err: String(err) });
         await sleep(backoff, signal);
       }
@@ -277,12 +334,17 @@ export class DockerDriver implements TaskDriver {
 
   private async removeByLabel(taskID: string, force: boolean): Promise<void> {
     const filters = JSON.stringify({ label: [`${CONTAINER_LABELS.drover}=${taskID}`] });
-    const list = await this.client.json<Array<{ Id: string; State: string }>>({ path: '/containers/json', query: { all: 1, filters } }).catch(() => []);
+    const list = await this.client
+      .json<Array<{ Id: string; State: string }>>({ path: '/containers/json', query: { all: 1, filters } })
+      .catch(() => []);
     for (const c of list) {
-      if (c.State === 'running' && !force) throw new DroverError('Conflict', `task "${taskID}" is still running; stop it first or destroy with force`);
-      await this.client.json({ method: 'DELETE', path: `/containers/${c.Id}`, query: { force: 1, v: 1 } }).catch((e) => {
-        if (!isDockerStatus(e, 404)) throw e;
-      });
+      if (c.State === 'running' && !force)
+        throw new DroverError('Conflict', `task "${taskID}" is still running; stop it first or destroy with force`);
+      await this.client
+        .json({ method: 'DELETE', path: `/containers/${c.Id}`, query: { force: 1, v: 1 } })
+        .catch((e) => {
+          if (!isDockerStatus(e, 404)) throw e;
+        });
     }
   }
 
@@ -293,7 +355,10 @@ export class DockerDriver implements TaskDriver {
   async execTask(taskID: string, cmd: string[], timeoutMs: number): Promise<ExecResult> {
     const t = this.tasks.must(taskID);
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new DroverError('Timeout', `exec timed out after ${timeoutMs}ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => ac.abort(new DroverError('Timeout', `exec timed out after ${timeoutMs}ms`)),
+      timeoutMs,
+    );
     try {
       const { Id } = await this.client.json<{ Id: string }>({
         method: 'POST',
@@ -301,12 +366,21 @@ export class DockerDriver implements TaskDriver {
         body: { AttachStdout: true, AttachStderr: true, Cmd: cmd },
         signal: ac.signal,
       });
-      const res = await this.client.stream({ method: 'POST', path: `/exec/${Id}/start`, body: { Detach: false, Tty: false }, signal: ac.signal });
+      const res = await this.client.stream({
+        method: 'POST',
+        path: `/exec/${Id}/start`,
+        body: { Detach: false, Tty: false },
+        signal: ac.signal,
+      });
       const out: Record<1 | 2, Buffer[]> = { 1: [], 2: [] };
       const demux = new StreamDemuxer((s, p) => out[s].push(Buffer.from(p)));
       for await (const c of res.body) demux.push(c as Buffer);
       const info = await this.client.json<{ ExitCode: number | null }>({ path: `/exec/${Id}/json`, signal: ac.signal });
-      return { stdout: Buffer.concat(out[1]).toString('utf8'), stderr: Buffer.concat(out[2]).toString('utf8'), exitCode: info.ExitCode ?? -1 };
+      return {
+        stdout: Buffer.concat(out[1]).toString('utf8'),
+        stderr: Buffer.concat(out[2]).toString('utf8'),
+        exitCode: info.ExitCode ?? -1,
+      };
     } catch (err) {
       if (ac.signal.aborted) throw ac.signal.reason;
       throw err;
@@ -317,7 +391,11 @@ export class DockerDriver implements TaskDriver {
 
   async taskStats(taskID: string): Promise<TaskResourceUsage> {
     const t = this.tasks.must(taskID);
-    const s = await this.client.json<DockerStats>({ path: `/containers/${t.containerID}/stats`, query: { stream: 0 }, timeoutMs: 30_000 });
+    const s = await this.client.json<DockerStats>({
+      path: `/containers/${t.containerID}/stats`,
+      query: { stream: 0 },
+      timeoutMs: 30_000,
+    });
     return dockerStatsToUsage(s, this.nowNs());
   }
 
@@ -325,7 +403,9 @@ export class DockerDriver implements TaskDriver {
     const cfg = handle.config;
     if (this.tasks.has(cfg.id)) return;
     const id = typeof handle.driverState.containerID === 'string' ? handle.driverState.containerID : undefined;
-    let info = id ? await this.inspect(id).catch((e) => (isDockerStatus(e, 404) ? undefined : Promise.reject(e))) : undefined;
+    let info = id
+      ? await this.inspect(id).catch((e) => (isDockerStatus(e, 404) ? undefined : Promise.reject(e)))
+      : undefined;
     info ??= await this.findByLabel(cfg);
     if (!info) throw taskNotFound(cfg.id);
     this.log.info('recovered container', { container: info.Id, task: cfg.name, running: info.State.Running });
@@ -334,7 +414,10 @@ export class DockerDriver implements TaskDriver {
 
   private async findByLabel(cfg: TaskConfig): Promise<Inspect | undefined> {
     const filters = JSON.stringify({ label: [`${CONTAINER_LABELS.drover}=${cfg.id}`] });
-    const list = await this.client.json<Array<{ Id: string }>>({ path: '/containers/json', query: { all: 1, filters } });
+    const list = await this.client.json<Array<{ Id: string }>>({
+      path: '/containers/json',
+      query: { all: 1, filters },
+    });
     return list[0] ? this.inspect(list[0].Id) : undefined;
   }
 

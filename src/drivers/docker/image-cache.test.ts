@@ -22,7 +22,9 @@ describe('LocalImageCache', () => {
   it('answers fifty concurrent lookups of one image with one inspect', async () => {
     const d = fakeDocker({ 'busybox:latest': 'sha256:b' });
     const cache = new LocalImageCache(d.client);
-    const ids = await Promise.all(Array.from({ length: 50 }, () => ensureImage(d.client, 'busybox', { forcePull: false, timeoutMs: 1000, cache })));
+    const ids = await Promise.all(
+      Array.from({ length: 50 }, () => ensureImage(d.client, 'busybox', { forcePull: false, timeoutMs: 1000, cache })),
+    );
     expect(new Set(ids)).toEqual(new Set(['sha256:b']));
     expect(d.inspects()).toBe(1);
   });

@@ -35,7 +35,11 @@ export async function ensureImage(client: DockerClient, image: string, o: PullOp
     throw driverError(`image ${name} not found locally and could not be pulled: ${why}`, true, err);
   }
   const id = await localImageID(client, name);
-  if (!id) throw driverError(`image ${name} not found locally and could not be pulled: the pull ended without the image`, true);
+  if (!id)
+    throw driverError(
+      `image ${name} not found locally and could not be pulled: the pull ended without the image`,
+      true,
+    );
   return id;
 }
 
@@ -88,7 +92,10 @@ async function pull(client: DockerClient, name: string, o: PullOptions): Promise
   const { repo, tag } = splitImage(name);
   o.onEvent?.('Driver', `Pulling Image ${name}`);
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(new Error(`pull timed out after ${Math.round(o.timeoutMs / 1000)}s`)), o.timeoutMs);
+  const timer = setTimeout(
+    () => ac.abort(new Error(`pull timed out after ${Math.round(o.timeoutMs / 1000)}s`)),
+    o.timeoutMs,
+  );
   const onAbort = () => ac.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {

@@ -6,7 +6,12 @@
 import type { TaskResourceUsage } from '../types.js';
 
 interface CpuStats {
-  cpu_usage?: { total_usage?: number; usage_in_kernelmode?: number; usage_in_usermode?: number; percpu_usage?: number[] };
+  cpu_usage?: {
+    total_usage?: number;
+    usage_in_kernelmode?: number;
+    usage_in_usermode?: number;
+    percpu_usage?: number[];
+  };
   system_cpu_usage?: number;
   online_cpus?: number;
   throttling_data?: { periods?: number; throttled_periods?: number; throttled_time?: number };
@@ -33,9 +38,9 @@ export function dockerStatsToUsage(s: DockerStats, nowNs: number): TaskResourceU
   const m = s.memory_stats ?? {};
   const st = m.stats ?? {};
   const v2 = st.anon !== undefined;
-  const rss = v2 ? st.anon ?? 0 : st.total_rss ?? st.rss ?? 0;
-  const cache = v2 ? st.file ?? 0 : st.total_cache ?? st.cache ?? 0;
-  const swap = v2 ? 0 : st.total_swap ?? st.swap ?? 0;
+  const rss = v2 ? (st.anon ?? 0) : (st.total_rss ?? st.rss ?? 0);
+  const cache = v2 ? (st.file ?? 0) : (st.total_cache ?? st.cache ?? 0);
+  const swap = v2 ? 0 : (st.total_swap ?? st.swap ?? 0);
   return {
     timestamp: nowNs,
     cpu: {

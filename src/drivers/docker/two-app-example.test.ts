@@ -36,11 +36,15 @@ const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
 function call(url: string, token?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const r = request(url, { method: 'POST', agent, timeout: 5000, headers: token === undefined ? {} : { authorization: token } }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const r = request(
+      url,
+      { method: 'POST', agent, timeout: 5000, headers: token === undefined ? {} : { authorization: token } },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     r.on('timeout', () => r.destroy(new Error('timeout')));
     r.on('error', reject);
     r.end();
@@ -73,8 +77,16 @@ describe('the example two-app job (jobs app and auth app with SQLite) in docker'
     if (unavailable) return;
     const authPort = await freePort();
     const jobsPort = await freePort();
-    await start('app_b', TEST_IMAGES.authApp, { PORT: String(authPort), HOST: '127.0.0.1', AUTH_TOKENS: 'mytoken,other' });
-    await start('app_a', TEST_IMAGES.jobsApp, { PORT: String(jobsPort), HOST: '127.0.0.1', AUTH_URL: `http://127.0.0.1:${authPort}/auth` });
+    await start('app_b', TEST_IMAGES.authApp, {
+      PORT: String(authPort),
+      HOST: '127.0.0.1',
+      AUTH_TOKENS: 'mytoken,other',
+    });
+    await start('app_a', TEST_IMAGES.jobsApp, {
+      PORT: String(jobsPort),
+      HOST: '127.0.0.1',
+      AUTH_URL: `http://127.0.0.1:${authPort}/auth`,
+    });
     jobsURL = `http://127.0.0.1:${jobsPort}/jobs`;
     await waitHealthy(`http://127.0.0.1:${authPort}/health`);
     await waitHealthy(`http://127.0.0.1:${jobsPort}/health`);

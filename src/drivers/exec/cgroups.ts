@@ -27,7 +27,10 @@ export function parseFlatKeyed(text: string): Record<string, number> {
  * kernel does not count (v1 before Linux 4.13).
  */
 export function oomKillCount(cgroupsPath: string, root = '/sys/fs/cgroup'): number | undefined {
-  const file = cgroupVersion(root) === 2 ? join(root, cgroupsPath, 'memory.events') : join(root, 'memory', cgroupsPath, 'memory.oom_control');
+  const file =
+    cgroupVersion(root) === 2
+      ? join(root, cgroupsPath, 'memory.events')
+      : join(root, 'memory', cgroupsPath, 'memory.oom_control');
   try {
     return parseFlatKeyed(readFileSync(file, 'utf8')).oom_kill;
   } catch {

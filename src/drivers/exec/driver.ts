@@ -25,9 +25,27 @@ import { join } from 'node:path';
 import { DroverError } from '../../errors/index.js';
 import { type Logger, nullLogger } from '../../logging/index.js';
 import type {
-  DriverCapabilities, DriverFingerprint, ExecResult, ExitResult, TaskConfig, TaskDriver, TaskHandle, TaskResourceUsage,
+  DriverCapabilities,
+  DriverFingerprint,
+  ExecResult,
+  ExitResult,
+  TaskConfig,
+  TaskDriver,
+  TaskHandle,
+  TaskResourceUsage,
 } from '../types.js';
-import { driverError, emptyUsage, signalName, signalNumber, sleep, taskNotFound, taskPolicyFrom, taskPolicyProblems, withAbort, type TaskPolicy } from '../shared/index.js';
+import {
+  driverError,
+  emptyUsage,
+  signalName,
+  signalNumber,
+  sleep,
+  taskNotFound,
+  taskPolicyFrom,
+  taskPolicyProblems,
+  withAbort,
+  type TaskPolicy,
+} from '../shared/index.js';
 import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
 import { oomKillCount } from './cgroups.js';
 import { Runc, type RuncStats } from './runc.js';
@@ -91,14 +109,22 @@ export class ExecDriver implements TaskDriver {
   }
 
   async fingerprint(): Promise<DriverFingerprint> {
-    const undetected = (why: string): DriverFingerprint => ({ health: 'undetected', healthDescription: why, attributes: {} });
+    const undetected = (why: string): DriverFingerprint => ({
+      health: 'undetected',
+      healthDescription: why,
+      attributes: {},
+    });
     if (process.platform !== 'linux') return undetected('exec needs Linux');
     if (process.getuid?.() !== 0) return undetected('exec needs the client to run as root');
     if (!existsSync(this.initPath)) return undetected(`no init at ${this.initPath} (install tini)`);
     try {
       const r = await this.runc.run(['--version'], 5000);
       const version = /runc version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
-      return { health: 'healthy', healthDescription: 'Healthy', attributes: { 'driver.exec': '1', 'driver.exec.runc_version': version } };
+      return {
+        health: 'healthy',
+        healthDescription: 'Healthy',
+        attributes: { 'driver.exec': '1', 'driver.exec.runc_version': version },
+      };
     } catch (err) {
       return undetected(`runc is not usable: ${String(err)}`);
     }
@@ -109,14 +135,19 @@ export class ExecDriver implements TaskDriver {
     if (typeof config.command !== 'string' || config.command === '') problems.push('command is required');
     if (config.args !== undefined && !Array.isArray(config.args)) problems.push('args must be a list of strings');
     for (const k of Object.keys(config)) {
-      if (!['command', 'args', 'pid_mode', 'ipc_mode', 'cap_add', 'cap_drop', 'work_dir'].includes(k)) problems.push(`unknown exec config key "${k}"`);
+      if (!['command', 'args', 'pid_mode', 'ipc_mode', 'cap_add', 'cap_drop', 'work_dir'].includes(k))
+        problems.push(`unknown exec config key "${k}"`);
     }
     return problems;
   }
 
   private ids(cfg: TaskConfig): { cid: string; bundle: string; cgroupsPath: string } {
     const cid = `drover-${cfg.id.replace(/[^\w.-]/g, '_')}`;
-    return { cid, bundle: join(this.dataDir, 'bundles', cid), cgroupsPath: `/${this.options.cgroupParent ?? 'drover'}/${cid}` };
+    return {
+      cid,
+      bundle: join(this.dataDir, 'bundles', cid),
+      cgroupsPath: `/${this.options.cgroupParent ?? 'drover'}/${cid}`,
+    };
   }
 
   async startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle }> {
@@ -137,7 +168,12 @@ export class ExecDriver implements TaskDriver {
     } catch (err) {
       throw driverError(`cannot run task ${cfg.name}: ${(err as Error).message}`, false, err);
     }
-    const refused = taskPolicyProblems(this.options.policy ?? taskPolicyFrom({}, DEFAULT_CAPS), cfg.user || this.options.defaultUser || 'nobody', cfg.config, user.uid);
+    const refused = taskPolicyProblems(
+      this.options.policy ?? taskPolicyFrom({}, DEFAULT_CAPS),
+      cfg.user || this.options.defaultUser || 'nobody',
+      cfg.config,
+      user.uid,
+    );
     if (refused.length > 0) throw driverError(`task ${cfg.name} refused: ${refused.join('; ')}`, false);
     try {
       prepareChroot(cfg, this.chrootEnv, user);
@@ -153,7 +189,10 @@ export class ExecDriver implements TaskDriver {
     const out = openSync(cfg.stdoutPath, 'a');
     const err = openSync(cfg.stderrPath, 'a');
     try {
-      const shim = spawn('/bin/sh', ['-c', SHIM, this.runc.binary, this.runc.root, bundle, cid], { detached: true, stdio: ['ignore', out, err] });
+      const shim = spawn('/bin/sh', ['-c', SHIM, this.runc.binary, this.runc.root, bundle, cid], {
+        detached: true,
+        stdio: ['ignore', out, err],
+      });
       shim.on('error', (e) => this.log.error('exec shim failed to spawn', { container: cid, err: String(e) }));
       shim.unref();
     } finally {
@@ -185,7 +224,14 @@ export class ExecDriver implements TaskDriver {
 
   private track(cfg: TaskConfig, bundle: string, cgroupsPath: string, cid: string, pid: number): TaskHandle {
     this.tasks.get(cfg.id)?.stopWatching.abort();
-    const t: Tracked = { cfg, cid, bundle, cgroupsPath, stopWatching: new AbortController(), done: undefined as unknown as Promise<ExitResult> };
+    const t: Tracked = {
+      cfg,
+      cid,
+      bundle,
+      cgroupsPath,
+      stopWatching: new AbortController(),
+      done: undefined as unknown as Promise<ExitResult>,
+    };
     t.done = this.watch(t).then((r) => {
       t.result = r;
       if (r.oomKilled) this.options.onEvent?.(cfg.id, 'OOM Killed', 'OOM Killed');
@@ -211,13 +257,16 @@ export class ExecDriver implements TaskDriver {
       if (existsSync(exitFile)) break;
       // Neither an exit file nor a container: the shim died with it (host reboot, kill -9 of the shim).
       if (!(await this.runc.state(t.cid))) {
-        if (++unknownFor >= 10 && !existsSync(exitFile)) return { exitCode: -1, signal: 0, oomKilled: false, err: 'task exited without a recorded status' };
+        if (++unknownFor >= 10 && !existsSync(exitFile))
+          return { exitCode: -1, signal: 0, oomKilled: false, err: 'task exited without a recorded status' };
       } else unknownFor = 0;
       await sleep(this.options.pollMs ?? 200, t.stopWatching.signal);
     }
     const status = Number(readFileSync(exitFile, 'utf8').trim());
     const oomKilled = (oomKillCount(t.cgroupsPath) ?? 0) > 0;
-    await this.runc.delete(t.cid).catch((e) => this.log.warn('runc delete failed', { container: t.cid, err: String(e) }));
+    await this.runc
+      .delete(t.cid)
+      .catch((e) => this.log.warn('runc delete failed', { container: t.cid, err: String(e) }));
     if (status > 128 && status <= 128 + 64) return { exitCode: status, signal: status - 128, oomKilled };
     return { exitCode: status, signal: 0, oomKilled };
   }
@@ -239,7 +288,8 @@ export class ExecDriver implements TaskDriver {
     const t = this.tasks.get(taskID);
     if (!t) return;
     if (!t.result) {
-      if (!force) throw new DroverError('Conflict', `task "${taskID}" is still running; stop it first or destroy with force`);
+      if (!force)
+        throw new DroverError('Conflict', `task "${taskID}" is still running; stop it first or destroy with force`);
       await this.runc.kill(t.cid, 'KILL', true);
       await withAbort(t.done, AbortSignal.timeout(10_000)).catch(() => {});
     }
@@ -283,7 +333,8 @@ export class ExecDriver implements TaskDriver {
     const ids = this.ids(cfg);
     const cid = typeof handle.driverState.containerID === 'string' ? handle.driverState.containerID : ids.cid;
     const bundle = typeof handle.driverState.bundle === 'string' ? handle.driverState.bundle : ids.bundle;
-    const cgroupsPath = typeof handle.driverState.cgroupsPath === 'string' ? handle.driverState.cgroupsPath : ids.cgroupsPath;
+    const cgroupsPath =
+      typeof handle.driverState.cgroupsPath === 'string' ? handle.driverState.cgroupsPath : ids.cgroupsPath;
     const state = await this.runc.state(cid);
     if (!state && !existsSync(join(bundle, 'exit'))) throw taskNotFound(cfg.id);
     this.log.info('recovered exec task', { container: cid, pid: state?.pid, status: state?.status ?? 'exited' });
@@ -301,7 +352,11 @@ export class ExecDriver implements TaskDriver {
   }
 }
 
-export function runcStatsToUsage(s: RuncStats, prev: { total: number; atNs: number }, nowNs: number): TaskResourceUsage {
+export function runcStatsToUsage(
+  s: RuncStats,
+  prev: { total: number; atNs: number },
+  nowNs: number,
+): TaskResourceUsage {
   const u = emptyUsage(nowNs);
   const total = s.cpu?.usage?.total ?? 0;
   const wall = nowNs - prev.atNs;

@@ -8,7 +8,10 @@ const configs: Record<ConformanceCase, Record<string, unknown>> = {
   exitCode: sh('exit 3'),
   stopSignal: sh('sleep 60'),
   stopTimeout: sh("trap '' TERM; while true; do sleep 1; done"),
-  envArgs: { command: '/bin/sh', args: ['-c', 'echo "DROVER_CONF_VAR=$DROVER_CONF_VAR"; echo "args=$0 $1"', 'arg-one', 'arg-two'] },
+  envArgs: {
+    command: '/bin/sh',
+    args: ['-c', 'echo "DROVER_CONF_VAR=$DROVER_CONF_VAR"; echo "args=$0 $1"', 'arg-one', 'arg-two'],
+  },
   workingDir: sh('touch drover-cwd-marker'),
   logs: sh('echo to-stdout; echo to-stderr >&2'),
   stats: sh('x=$(head -c 4000000 /dev/zero | tr "\\0" a); sleep 60'),

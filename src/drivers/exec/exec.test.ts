@@ -52,7 +52,10 @@ describe('exec driver isolation (real runc)', () => {
     const t = task('ps', 'ps -e -o pid=,comm=');
     await d.startTask(t);
     expect((await d.waitTask(t.id)).exitCode).toBe(0);
-    const procs = out(t).trim().split('\n').map((l) => l.trim().split(/\s+/));
+    const procs = out(t)
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/));
     // tini as PID 1, the shell, and ps itself: nothing of the host (no node, no dockerd).
     expect(procs.find((p) => p[0] === '1')?.[1]).toMatch(/^tini/);
     expect(procs.length).toBeLessThanOrEqual(3);
@@ -64,7 +67,10 @@ describe('exec driver isolation (real runc)', () => {
     const d = newDriver();
     const secret = join(dataDir, 'agent-secret.txt');
     writeFileSync(secret, 'do not read me');
-    const t = task('chroot', `cat ${secret} || echo no-agent-data; ls /root || echo no-root; cat /etc/shadow || echo no-shadow; id -u`);
+    const t = task(
+      'chroot',
+      `cat ${secret} || echo no-agent-data; ls /root || echo no-root; cat /etc/shadow || echo no-shadow; id -u`,
+    );
     await d.startTask(t);
     await d.waitTask(t.id);
     const o = out(t);
@@ -79,7 +85,10 @@ describe('exec driver isolation (real runc)', () => {
   it('sees the task dirs at /alloc, /local and /secrets, with NOMAD_*_DIR pointing there', async (ctx) => {
     await requireExec(ctx);
     const d = newDriver();
-    const t = task('dirs', 'echo "$NOMAD_ALLOC_DIR $NOMAD_TASK_DIR $NOMAD_SECRETS_DIR"; echo hello > /local/f; echo shared > /alloc/g');
+    const t = task(
+      'dirs',
+      'echo "$NOMAD_ALLOC_DIR $NOMAD_TASK_DIR $NOMAD_SECRETS_DIR"; echo hello > /local/f; echo shared > /alloc/g',
+    );
     await d.startTask(t);
     expect((await d.waitTask(t.id)).exitCode).toBe(0);
     expect(out(t)).toContain('/alloc /local /secrets');
@@ -104,7 +113,9 @@ describe('exec driver isolation (real runc)', () => {
     const d = newDriver();
     const t = task('stats', 'x=$(head -c 8000000 /dev/zero | tr "\\0" a); sleep 60');
     await d.startTask(t);
-    await expect.poll(async () => (await d.taskStats(t.id)).memory.usage, { timeout: 5_000, interval: 100 }).toBeGreaterThan(1_000_000);
+    await expect
+      .poll(async () => (await d.taskStats(t.id)).memory.usage, { timeout: 5_000, interval: 100 })
+      .toBeGreaterThan(1_000_000);
     const u = await d.taskStats(t.id);
     expect(u.memory.rss).toBeGreaterThan(0);
     await d.stopTask(t.id, 2000);
@@ -120,7 +131,9 @@ describe('exec driver isolation (real runc)', () => {
     expect(handle.driverState.pid).toBe(pid);
     // The runc that supervises the task runs in a session of its own, so it survives the agent's death.
     const cid = String(handle.driverState.containerID);
-    const shim = execFileSync('ps', ['-eo', 'sid=,args='], { encoding: 'utf8' }).split('\n').find((l) => l.includes(` run --keep --bundle `) && l.includes(cid));
+    const shim = execFileSync('ps', ['-eo', 'sid=,args='], { encoding: 'utf8' })
+      .split('\n')
+      .find((l) => l.includes(` run --keep --bundle `) && l.includes(cid));
     const ourSid = execFileSync('ps', ['-o', 'sid=', '-p', String(process.pid)], { encoding: 'utf8' }).trim();
     expect(shim).toBeDefined();
     expect(shim!.trim().split(/\s+/)[0]).not.toBe(ourSid);

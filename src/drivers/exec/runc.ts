@@ -19,10 +19,15 @@ export class Runc {
 
   run(args: string[], timeoutMs = 30_000, signal?: AbortSignal): Promise<RuncResult> {
     return new Promise((resolve, reject) => {
-      execFile(this.binary, ['--root', this.root, ...args], { timeout: timeoutMs, signal, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') return reject(err);
-        resolve({ stdout, stderr, code: err ? Number(err.code) : 0 });
-      });
+      execFile(
+        this.binary,
+        ['--root', this.root, ...args],
+        { timeout: timeoutMs, signal, maxBuffer: 16 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          if (err && typeof err.code !== 'number') return reject(err);
+          resolve({ stdout, stderr, code: err ? Number(err.code) : 0 });
+        },
+      );
     });
   }
 
@@ -44,7 +49,8 @@ export class Runc {
 
   async delete(id: string): Promise<void> {
     const r = await this.run(['delete', '--force', id]);
-    if (r.code !== 0 && !/does not exist|not exist/i.test(r.stderr)) throw new Error(`runc delete ${id}: ${r.stderr.trim()}`);
+    if (r.code !== 0 && !/does not exist|not exist/i.test(r.stderr))
+      throw new Error(`runc delete ${id}: ${r.stderr.trim()}`);
   }
 
   async stats(id: string): Promise<RuncStats> {
@@ -55,7 +61,10 @@ export class Runc {
 }
 
 export interface RuncStats {
-  cpu?: { usage?: { total?: number; kernel?: number; user?: number }; throttling?: { periods?: number; throttledPeriods?: number; throttledTime?: number } };
+  cpu?: {
+    usage?: { total?: number; kernel?: number; user?: number };
+    throttling?: { periods?: number; throttledPeriods?: number; throttledTime?: number };
+  };
   memory?: {
     cache?: number;
     usage?: { usage?: number; max?: number; failcnt?: number };

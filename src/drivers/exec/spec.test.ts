@@ -13,18 +13,32 @@ function spec(memoryMB = 64, memoryMaxMB = 0) {
   const t = conformanceTask(root, 'web');
   t.resources = { cpuShares: 250, memoryMB, memoryMaxMB, cores: 0 };
   t.mounts = [{ hostPath: '/srv/data', taskPath: '/data', readOnly: true }];
-  const s = ociSpec(t, { chrootEnv: { '/usr': '/usr' }, user: { uid: 65534, gid: 65534 }, initPath: '/usr/bin/tini', cgroupsPath: '/drover/x', args: ['/bin/app', '-v'] }) as {
+  const s = ociSpec(t, {
+    chrootEnv: { '/usr': '/usr' },
+    user: { uid: 65534, gid: 65534 },
+    initPath: '/usr/bin/tini',
+    cgroupsPath: '/drover/x',
+    args: ['/bin/app', '-v'],
+  }) as {
     process: { args: string[]; user: unknown; env: string[] };
     root: { path: string };
     mounts: Array<{ destination: string; source: string; options: string[] }>;
-    linux: { namespaces: Array<{ type: string }>; resources: { memory: Record<string, number>; cpu: { shares: number } }; cgroupsPath: string };
+    linux: {
+      namespaces: Array<{ type: string }>;
+      resources: { memory: Record<string, number>; cpu: { shares: number } };
+      cgroupsPath: string;
+    };
   };
   return { t, s };
 }
 
 describe('exec driver OCI spec', () => {
   it('isolates pid, mount, ipc and uts but keeps the host network, as Nomad’s exec does', () => {
-    expect(spec().s.linux.namespaces.map((n) => n.type).sort()).toEqual(['ipc', 'mount', 'pid', 'uts']);
+    expect(
+      spec()
+        .s.linux.namespaces.map((n) => n.type)
+        .sort(),
+    ).toEqual(['ipc', 'mount', 'pid', 'uts']);
   });
 
   it('runs the task under tini as the configured user, in the task dir as root', () => {
@@ -32,7 +46,9 @@ describe('exec driver OCI spec', () => {
     expect(s.process.args).toEqual(['/usr/bin/tini', '-g', '--', '/bin/app', '-v']);
     expect(s.process.user).toEqual({ uid: 65534, gid: 65534 });
     expect(s.root.path).toBe(t.dirs.dir);
-    expect(s.process.env).toEqual(expect.arrayContaining(['NOMAD_ALLOC_DIR=/alloc', 'NOMAD_TASK_DIR=/local', 'NOMAD_SECRETS_DIR=/secrets']));
+    expect(s.process.env).toEqual(
+      expect.arrayContaining(['NOMAD_ALLOC_DIR=/alloc', 'NOMAD_TASK_DIR=/local', 'NOMAD_SECRETS_DIR=/secrets']),
+    );
   });
 
   it('mounts chroot_env read-only, the shared alloc dir read-write, and client mounts as asked', () => {
@@ -47,7 +63,11 @@ describe('exec driver OCI spec', () => {
 
   it('limits memory to MemoryMB, or to memory_max with MemoryMB reserved, with no extra swap', () => {
     expect(spec(64).s.linux.resources.memory).toEqual({ limit: 64 << 20, swap: 64 << 20 });
-    expect(spec(64, 256).s.linux.resources.memory).toEqual({ limit: 256 << 20, swap: 256 << 20, reservation: 64 << 20 });
+    expect(spec(64, 256).s.linux.resources.memory).toEqual({
+      limit: 256 << 20,
+      swap: 256 << 20,
+      reservation: 64 << 20,
+    });
     const t = conformanceTask(root, 'm');
     t.resources.memoryMB = 10;
     expect(memoryLimit(t)).toEqual({ limit: 10 << 20 });
@@ -70,7 +90,13 @@ describe('exec driver config options', () => {
   it('shares the host pid namespace only when pid_mode is "host", and honours work_dir', () => {
     const t = conformanceTask(root, 'h');
     t.config = { command: '/bin/true', pid_mode: 'host', work_dir: '/local' };
-    const s = ociSpec(t, { chrootEnv: {}, user: { uid: 0, gid: 0 }, initPath: '/usr/bin/tini', cgroupsPath: '/d/h', args: ['/bin/true'] }) as {
+    const s = ociSpec(t, {
+      chrootEnv: {},
+      user: { uid: 0, gid: 0 },
+      initPath: '/usr/bin/tini',
+      cgroupsPath: '/d/h',
+      args: ['/bin/true'],
+    }) as {
       linux: { namespaces: Array<{ type: string }> };
       process: { cwd: string };
     };

@@ -6,7 +6,16 @@
  * namespace, so nothing is mounted on the host and nothing needs unmounting after a crash. A host directory
  * that is a symlink (/bin → usr/bin on merged-/usr systems) becomes the same symlink in the chroot.
  */
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { TaskConfig } from '../types.js';
@@ -92,9 +101,24 @@ function bind(source: string, destination: string, readOnly: boolean): Mount {
 function mounts(cfg: TaskConfig, chrootEnv: Record<string, string>): Mount[] {
   const out: Mount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+    },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+    },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
   ];
   for (const [host, inside] of Object.entries(chrootEnv)) {
@@ -103,15 +127,28 @@ function mounts(cfg: TaskConfig, chrootEnv: Record<string, string>): Mount[] {
   }
   out.push(bind(cfg.dirs.sharedAllocDir, CHROOT_DIRS.alloc, false));
   if (cfg.dirs.localDir !== join(cfg.dirs.dir, 'local')) out.push(bind(cfg.dirs.localDir, CHROOT_DIRS.local, false));
-  if (cfg.dirs.secretsDir !== join(cfg.dirs.dir, 'secrets')) out.push(bind(cfg.dirs.secretsDir, CHROOT_DIRS.secrets, false));
+  if (cfg.dirs.secretsDir !== join(cfg.dirs.dir, 'secrets'))
+    out.push(bind(cfg.dirs.secretsDir, CHROOT_DIRS.secrets, false));
   for (const m of cfg.mounts) out.push(bind(m.hostPath, m.taskPath, m.readOnly));
   return out;
 }
 
 /** Docker's default capability set: what Nomad's exec driver allows by default. */
 export const DEFAULT_CAPS = [
-  'CAP_AUDIT_WRITE', 'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_MKNOD',
-  'CAP_NET_BIND_SERVICE', 'CAP_NET_RAW', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT',
+  'CAP_AUDIT_WRITE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_MKNOD',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_NET_RAW',
+  'CAP_SETFCAP',
+  'CAP_SETGID',
+  'CAP_SETPCAP',
+  'CAP_SETUID',
+  'CAP_SYS_CHROOT',
 ];
 
 const capName = (c: unknown) => {
@@ -139,7 +176,8 @@ export interface SpecOptions {
 /** Memory in bytes as Nomad sets it for exec: memory_max (oversubscription) is the hard limit when given. */
 export function memoryLimit(cfg: TaskConfig): { limit: number; reservation?: number } {
   const mb = 1024 * 1024;
-  if (cfg.resources.memoryMaxMB > cfg.resources.memoryMB) return { limit: cfg.resources.memoryMaxMB * mb, reservation: cfg.resources.memoryMB * mb };
+  if (cfg.resources.memoryMaxMB > cfg.resources.memoryMB)
+    return { limit: cfg.resources.memoryMaxMB * mb, reservation: cfg.resources.memoryMB * mb };
   return { limit: cfg.resources.memoryMB * mb };
 }
 
@@ -155,7 +193,9 @@ export function ociSpec(cfg: TaskConfig, o: SpecOptions): Record<string, unknown
   const caps = capabilities(cfg.config);
   const c = cfg.config;
   // pid_mode / ipc_mode = "host" share the host's namespace, as Nomad's exec options allow.
-  const namespaces = ['pid', 'mount', 'ipc', 'uts'].filter((n) => !(n === 'pid' && c.pid_mode === 'host') && !(n === 'ipc' && c.ipc_mode === 'host'));
+  const namespaces = ['pid', 'mount', 'ipc', 'uts'].filter(
+    (n) => !(n === 'pid' && c.pid_mode === 'host') && !(n === 'ipc' && c.ipc_mode === 'host'),
+  );
   return {
     ociVersion: '1.0.2',
     process: {
@@ -180,8 +220,16 @@ export function ociSpec(cfg: TaskConfig, o: SpecOptions): Record<string, unknown
         cpu: { shares: Math.max(2, cfg.resources.cpuShares) },
       },
       maskedPaths: [
-        '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-        '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+        '/proc/acpi',
+        '/proc/asound',
+        '/proc/kcore',
+        '/proc/keys',
+        '/proc/latency_stats',
+        '/proc/timer_list',
+        '/proc/timer_stats',
+        '/proc/sched_debug',
+        '/proc/scsi',
+        '/sys/firmware',
       ],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },

@@ -60,9 +60,23 @@ interface RunningTask {
 }
 
 const MOCK_KEYS = new Set([
-  'run_for', 'exit_code', 'exit_signal', 'exit_err_msg', 'start_error', 'start_error_recoverable', 'start_block_for',
-  'kill_after', 'stdout_string', 'stdout_repeat', 'stdout_repeat_duration', 'signal_error', 'stderr_string',
-  'echo_env', 'touch_file', 'stats_rss', 'stats_cpu_percent',
+  'run_for',
+  'exit_code',
+  'exit_signal',
+  'exit_err_msg',
+  'start_error',
+  'start_error_recoverable',
+  'start_block_for',
+  'kill_after',
+  'stdout_string',
+  'stdout_repeat',
+  'stdout_repeat_duration',
+  'signal_error',
+  'stderr_string',
+  'echo_env',
+  'touch_file',
+  'stats_rss',
+  'stats_cpu_percent',
 ]);
 
 let nextPid = 100_000;
@@ -102,7 +116,8 @@ export class MockDriver implements TaskDriver {
     const c = cfg.config;
     const blockMs = parseDurationMs(c.start_block_for);
     if (blockMs > 0) await sleep(blockMs, signal);
-    if (typeof c.start_error === 'string' && c.start_error !== '') throw driverError(c.start_error, c.start_error_recoverable === true);
+    if (typeof c.start_error === 'string' && c.start_error !== '')
+      throw driverError(c.start_error, c.start_error_recoverable === true);
     const state: MockState = {
       pid: nextPid++,
       startedAtMs: this.now(),
@@ -116,7 +131,14 @@ export class MockDriver implements TaskDriver {
       signalError: String(c.signal_error ?? ''),
     };
     this.writeOutput(cfg);
-    const handle: TaskHandle = { driver: this.name, version: 1, config: cfg, state: 'running', driverState: { ...state }, startedAt: state.startedAtMs };
+    const handle: TaskHandle = {
+      driver: this.name,
+      version: 1,
+      config: cfg,
+      state: 'running',
+      driverState: { ...state },
+      startedAt: state.startedAtMs,
+    };
     this.track(cfg, state, 0, true);
     return { handle };
   }
@@ -151,7 +173,12 @@ export class MockDriver implements TaskDriver {
     }
     if (state.runForMs >= 0) {
       const left = Math.max(0, state.runForMs - elapsedMs);
-      const result: ExitResult = { exitCode: state.exitCode, signal: state.exitSignal, oomKilled: false, ...(state.exitErrMsg ? { err: state.exitErrMsg } : {}) };
+      const result: ExitResult = {
+        exitCode: state.exitCode,
+        signal: state.exitSignal,
+        oomKilled: false,
+        ...(state.exitErrMsg ? { err: state.exitErrMsg } : {}),
+      };
       t.timers.push(setTimeout(() => t.finish(result), left));
     }
   }
@@ -199,7 +226,12 @@ export class MockDriver implements TaskDriver {
     const t = this.tasks.must(taskID);
     const u = emptyUsage(this.now() * 1e6);
     u.memory = { ...u.memory, rss: t.state.rss, usage: t.state.rss, measured: ['RSS'] };
-    u.cpu = { ...u.cpu, percent: t.state.cpuPercent, totalTicks: t.state.cpuPercent, measured: ['Percent', 'Total Ticks'] };
+    u.cpu = {
+      ...u.cpu,
+      percent: t.state.cpuPercent,
+      totalTicks: t.state.cpuPercent,
+      measured: ['Percent', 'Total Ticks'],
+    };
     return u;
   }
 

@@ -63,7 +63,11 @@ describe('raw_exec driver', () => {
     const d = new RawExecDriver({ enabled: true });
     const t = task('sleep 5');
     const { handle } = await d.startTask(t);
-    const forged = { ...handle, config: { ...handle.config, id: 'other' }, driverState: { ...handle.driverState, startTime: 1, exitFile: '/nonexistent/x' } };
+    const forged = {
+      ...handle,
+      config: { ...handle.config, id: 'other' },
+      driverState: { ...handle.driverState, startTime: 1, exitFile: '/nonexistent/x' },
+    };
     await expect(new RawExecDriver({ enabled: true }).recoverTask(forged)).rejects.toThrow(/not found/);
     await d.destroyTask(t.id, true);
   });
@@ -72,7 +76,9 @@ describe('raw_exec driver', () => {
     const d = new RawExecDriver({ enabled: true });
     const t = task('sleep 5');
     const { handle } = await d.startTask(t);
-    await expect.poll(() => processTree(handle.driverState.pid as number).length, { timeout: 1_000, interval: 10 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => processTree(handle.driverState.pid as number).length, { timeout: 1_000, interval: 10 })
+      .toBeGreaterThanOrEqual(2);
     const child = processTree(handle.driverState.pid as number).find((p) => p.pid !== handle.driverState.pid)!;
     process.kill(child.pid, 'SIGKILL');
     expect(await d.waitTask(t.id)).toMatchObject({ exitCode: 137, signal: 9 });

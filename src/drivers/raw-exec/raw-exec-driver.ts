@@ -87,15 +87,24 @@ export class RawExecDriver implements TaskDriver {
 
   validateConfig(config: Record<string, unknown>): string[] {
     const problems: string[] = [];
-    if (typeof config.command !== 'string' || config.command === '') problems.push('command: a non-empty string is required');
+    if (typeof config.command !== 'string' || config.command === '')
+      problems.push('command: a non-empty string is required');
     if (config.args !== undefined && !(Array.isArray(config.args) && config.args.every((a) => typeof a === 'string')))
       problems.push('args: must be a list of strings');
-    for (const k of Object.keys(config)) if (!['command', 'args', 'cgroup_v2_override', 'cgroup_v1_override', 'oom_score_adj', 'denied_envvars'].includes(k)) problems.push(`unknown raw_exec config key "${k}"`);
+    for (const k of Object.keys(config))
+      if (
+        !['command', 'args', 'cgroup_v2_override', 'cgroup_v1_override', 'oom_score_adj', 'denied_envvars'].includes(k)
+      )
+        problems.push(`unknown raw_exec config key "${k}"`);
     return problems;
   }
 
   async startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle }> {
-    if (!this.enabled) throw driverError('raw_exec is disabled on this client (enable it with plugin "raw_exec" { config { enabled = true } })', false);
+    if (!this.enabled)
+      throw driverError(
+        'raw_exec is disabled on this client (enable it with plugin "raw_exec" { config { enabled = true } })',
+        false,
+      );
     if (signal?.aborted) throw signal.reason;
     const problems = this.validateConfig(cfg.config);
     if (problems.length > 0) throw driverError(`invalid raw_exec config: ${problems.join('; ')}`, false);
@@ -127,7 +136,14 @@ export class RawExecDriver implements TaskDriver {
     t.child = child;
     child.once('exit', (code, sig) => t.finish(this.exitResult(st, code, sig ? signalNumber(sig) : 0)));
     child.once('error', (e) => t.finish({ exitCode: -1, signal: 0, oomKilled: false, err: e.message }));
-    const handle: TaskHandle = { driver: this.name, version: 1, config: cfg, state: 'running', driverState: { ...st }, startedAt: Date.now() };
+    const handle: TaskHandle = {
+      driver: this.name,
+      version: 1,
+      config: cfg,
+      state: 'running',
+      driverState: { ...st },
+      startedAt: Date.now(),
+    };
     return { handle };
   }
 
@@ -196,9 +212,22 @@ export class RawExecDriver implements TaskDriver {
       execFile(
         resolveCommand(bin, t.cfg.dirs.dir, t.cfg.env.PATH ?? DEFAULT_PATH),
         args,
-        { cwd: t.cfg.dirs.dir, env: t.cfg.env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024, encoding: 'utf8' },
+        {
+          cwd: t.cfg.dirs.dir,
+          env: t.cfg.env,
+          timeout: timeoutMs,
+          killSignal: 'SIGKILL',
+          maxBuffer: 4 * 1024 * 1024,
+          encoding: 'utf8',
+        },
         (error, stdout, stderr) => {
-          const code = error ? (typeof error.code === 'number' ? error.code : error.signal ? 128 + signalNumber(error.signal) : 1) : 0;
+          const code = error
+            ? typeof error.code === 'number'
+              ? error.code
+              : error.signal
+                ? 128 + signalNumber(error.signal)
+                : 1
+            : 0;
           res({ stdout, stderr, exitCode: code });
         },
       );

@@ -28,7 +28,11 @@ export const DEFAULT_DENIED_USERS = ['root'];
 
 function list(v: unknown): string[] | undefined {
   if (Array.isArray(v)) return v.map(String);
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   return undefined;
 }
 
@@ -50,23 +54,33 @@ const capKey = (c: string) => c.toUpperCase().replace(/^CAP_/, '');
  * Problems with a task's user and config under `policy`. `uid`: the user's resolved uid when the driver knows
  * it (exec), so "0" or another name for uid 0 is root too.
  */
-export function taskPolicyProblems(policy: TaskPolicy, user: string | undefined, config: Record<string, unknown>, uid?: number): string[] {
+export function taskPolicyProblems(
+  policy: TaskPolicy,
+  user: string | undefined,
+  config: Record<string, unknown>,
+  uid?: number,
+): string[] {
   const problems: string[] = [];
   const u = (user ?? '').split(':')[0] ?? '';
   const denied = new Set(policy.deniedUsers);
   const isRoot = u === 'root' || u === '0' || uid === 0;
   if (u !== '' && (denied.has(u) || (isRoot && denied.has('root')))) {
-    problems.push(`user "${user}" is denied on this client (plugin option "user.denylist"); run the task as another user`);
+    problems.push(
+      `user "${user}" is denied on this client (plugin option "user.denylist"); run the task as another user`,
+    );
   } else if (u === '' && uid === 0 && denied.has('root')) {
     problems.push('the default user is root, which this client denies (plugin option "user.denylist")');
   }
   if (policy.allowCaps && Array.isArray(config['cap_add'])) {
     const allowed = new Set(policy.allowCaps.map(capKey));
     for (const c of config['cap_add'] as unknown[]) {
-      if (!allowed.has('ALL') && !allowed.has(capKey(String(c)))) problems.push(`cap_add "${String(c)}" is not in this client's allowed capabilities (plugin option allow_caps)`);
+      if (!allowed.has('ALL') && !allowed.has(capKey(String(c))))
+        problems.push(`cap_add "${String(c)}" is not in this client's allowed capabilities (plugin option allow_caps)`);
     }
   }
-  if (config['pid_mode'] === 'host' && !policy.allowHostPid) problems.push('pid_mode "host" is not allowed on this client (plugin option allow_pid_mode_host)');
-  if (config['ipc_mode'] === 'host' && !policy.allowHostIpc) problems.push('ipc_mode "host" is not allowed on this client (plugin option allow_ipc_mode_host)');
+  if (config['pid_mode'] === 'host' && !policy.allowHostPid)
+    problems.push('pid_mode "host" is not allowed on this client (plugin option allow_pid_mode_host)');
+  if (config['ipc_mode'] === 'host' && !policy.allowHostIpc)
+    problems.push('ipc_mode "host" is not allowed on this client (plugin option allow_ipc_mode_host)');
   return problems;
 }

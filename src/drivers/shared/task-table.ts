@@ -24,7 +24,13 @@ export class TaskTable<T extends { readonly done: Promise<ExitResult> }> extends
 export async function timedOutWaiting(done: Promise<unknown>, timeoutMs: number): Promise<boolean> {
   const ac = new AbortController();
   try {
-    return await Promise.race([done.then(() => false), sleep(timeoutMs, ac.signal).then(() => true, () => false)]);
+    return await Promise.race([
+      done.then(() => false),
+      sleep(timeoutMs, ac.signal).then(
+        () => true,
+        () => false,
+      ),
+    ]);
   } finally {
     ac.abort();
   }

@@ -24,7 +24,9 @@ export function parseDurationMs(v: unknown): number {
 export function signalNumber(sig: string | number): number {
   if (typeof sig === 'number') return sig;
   if (/^\d+$/.test(sig)) return Number(sig);
-  const name = (sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`) as keyof typeof constants.signals;
+  const name = (
+    sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`
+  ) as keyof typeof constants.signals;
   const n = constants.signals[name];
   if (n === undefined) throw new DroverError('BadRequest', `unknown signal ${JSON.stringify(sig)}`);
   return n;

@@ -32,7 +32,8 @@ export const CASE_CONTRACT: Record<ConformanceCase, string> = {
   stopSignal: 'run until stopped; die on SIGTERM',
   stopTimeout: 'run until stopped; ignore SIGTERM (so only SIGKILL ends it)',
   envArgs: `print "DROVER_CONF_VAR=<value of env DROVER_CONF_VAR>" and "args=arg-one arg-two" (its args) on stdout, then exit 0`,
-  workingDir: 'create an empty file named "drover-cwd-marker" relative to its working dir (the task dir or its local/ dir), then exit 0',
+  workingDir:
+    'create an empty file named "drover-cwd-marker" relative to its working dir (the task dir or its local/ dir), then exit 0',
   logs: 'print "to-stdout" on stdout and "to-stderr" on stderr, then exit 0',
   stats: 'run until stopped, using some memory',
   recover: 'print "started" once on stdout when it starts, then run until stopped',
@@ -70,7 +71,8 @@ export function conformanceTask(root: string, name: string, env: Record<string, 
     secretsDir: join(taskDir, 'secrets'),
     logDir: join(allocDir, 'alloc', 'logs'),
   };
-  for (const d of [dirs.sharedAllocDir, dirs.localDir, dirs.secretsDir, dirs.logDir, join(taskDir, 'tmp')]) mkdirSync(d, { recursive: true });
+  for (const d of [dirs.sharedAllocDir, dirs.localDir, dirs.secretsDir, dirs.logDir, join(taskDir, 'tmp')])
+    mkdirSync(d, { recursive: true });
   return {
     id: `${allocID}/${name}/${Math.random().toString(16).slice(2, 10)}`,
     name,
@@ -106,7 +108,11 @@ async function settledWithin<T>(p: Promise<T>, ms: number): Promise<T | 'pending
 }
 
 /** Registers the shared driver conformance cases in a vitest `describe` named after the driver. */
-export function runDriverConformance(name: string, makeDriver: () => TaskDriver | Promise<TaskDriver>, opts: ConformanceOptions): void {
+export function runDriverConformance(
+  name: string,
+  makeDriver: () => TaskDriver | Promise<TaskDriver>,
+  opts: ConformanceOptions,
+): void {
   const root = mkdtempSync(join(tmpdir(), `drover-conf-${name.replace(/\W/g, '_')}-`));
   const drivers: TaskDriver[] = [];
   const started: Array<{ driver: TaskDriver; id: string }> = [];
@@ -197,7 +203,11 @@ export function runDriverConformance(name: string, makeDriver: () => TaskDriver 
         const d = await newDriver();
         const { task } = await start(d, 'logs');
         expect((await d.waitTask(task.id)).exitCode).toBe(0);
-        await expect.poll(() => read(task.stdoutPath).includes('to-stdout') && read(task.stderrPath).includes('to-stderr'), { timeout: 3_000 }).toBe(true);
+        await expect
+          .poll(() => read(task.stdoutPath).includes('to-stdout') && read(task.stderrPath).includes('to-stderr'), {
+            timeout: 3_000,
+          })
+          .toBe(true);
         expect(read(task.stdoutPath)).not.toContain('to-stderr');
         expect(read(task.stderrPath)).not.toContain('to-stdout');
       },

@@ -2,19 +2,52 @@ import { describe, expect, it } from 'vitest';
 import { instance } from '../test-support.js';
 import { renderHaproxyConfig, safeForHaproxy, slotCount, type HaproxyRoute } from './config.js';
 
-const opts = { listen: { host: '127.0.0.1', port: 8080 }, statsSocket: '/run/gw/admin.sock', ejectAfter: 3, checkIntervalMs: 2000 };
+const opts = {
+  listen: { host: '127.0.0.1', port: 8080 },
+  statsSocket: '/run/gw/admin.sock',
+  ejectAfter: 3,
+  checkIntervalMs: 2000,
+};
 
 describe('HAProxy configuration', () => {
   const routes: HaproxyRoute[] = [
-    { name: '/', spec: { host: '', prefix: '/', strip: '' }, lb: 'round_robin', services: ['web'], backend: 'r0', slots: [instance('w1', 9001, []), undefined] },
-    { name: '/api', spec: { host: '', prefix: '/api', strip: '/api' }, lb: 'least_conn', services: ['api'], backend: 'r1', slots: [instance('a1', 9101, [])] },
-    { name: 'shop.example.com/', spec: { host: 'shop.example.com', prefix: '/', strip: '' }, lb: 'round_robin', services: ['shop'], backend: 'r2', slots: [] },
+    {
+      name: '/',
+      spec: { host: '', prefix: '/', strip: '' },
+      lb: 'round_robin',
+      services: ['web'],
+      backend: 'r0',
+      slots: [instance('w1', 9001, []), undefined],
+    },
+    {
+      name: '/api',
+      spec: { host: '', prefix: '/api', strip: '/api' },
+      lb: 'least_conn',
+      services: ['api'],
+      backend: 'r1',
+      slots: [instance('a1', 9101, [])],
+    },
+    {
+      name: 'shop.example.com/',
+      spec: { host: 'shop.example.com', prefix: '/', strip: '' },
+      lb: 'round_robin',
+      services: ['shop'],
+      backend: 'r2',
+      slots: [],
+    },
   ];
   const text = renderHaproxyConfig(routes, opts);
 
   it('matches host routes first, then longest prefixes, on segment boundaries', () => {
-    const uses = text.split('\n').filter((l) => l.trim().startsWith('use_backend')).map((l) => l.trim());
-    expect(uses).toEqual(['use_backend r2 if { var(txn.host) -m str shop.example.com } r2_path', 'use_backend r1 if r1_path', 'use_backend r0 if r0_path']);
+    const uses = text
+      .split('\n')
+      .filter((l) => l.trim().startsWith('use_backend'))
+      .map((l) => l.trim());
+    expect(uses).toEqual([
+      'use_backend r2 if { var(txn.host) -m str shop.example.com } r2_path',
+      'use_backend r1 if r1_path',
+      'use_backend r0 if r0_path',
+    ]);
     expect(text).toContain('acl r1_path path -m str /api\n  acl r1_path path -m beg /api/');
     expect(text).toContain('acl r0_path path -m beg /');
   });

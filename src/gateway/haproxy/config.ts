@@ -69,7 +69,8 @@ export function renderHaproxyConfig(routes: readonly HaproxyRoute[], o: HaproxyC
     '  http-request set-header X-Real-IP %[src] unless { req.hdr(x-real-ip) -m found }',
   ];
   // The normalised Host is only read by host routes; without any, extracting it is work on every request.
-  if (routes.some((r) => r.spec.host !== '')) lines.push('  http-request set-var(txn.host) req.hdr(host),field(1,:),lower');
+  if (routes.some((r) => r.spec.host !== ''))
+    lines.push('  http-request set-var(txn.host) req.hdr(host),field(1,:),lower');
   if (o.admin) lines.push(`  use_backend drover_admin if { path -m beg ${o.admin.prefix}/ }`);
   for (const r of matchOrder(routes)) {
     const conds = [`path -m str ${r.spec.prefix}`];
@@ -103,7 +104,11 @@ function renderBackend(r: HaproxyRoute, o: HaproxyConfigOptions): string[] {
   );
   const check = `check inter ${o.checkIntervalMs} fall 3 rise 1 observe layer4 error-limit ${o.ejectAfter} on-error mark-down`;
   r.slots.forEach((inst, i) => {
-    lines.push(inst === undefined ? `  server s${i + 1} 127.0.0.1:1 disabled ${check}` : `  server s${i + 1} ${inst.Address}:${inst.Port} ${check}`);
+    lines.push(
+      inst === undefined
+        ? `  server s${i + 1} 127.0.0.1:1 disabled ${check}`
+        : `  server s${i + 1} ${inst.Address}:${inst.Port} ${check}`,
+    );
   });
   return lines;
 }
@@ -143,7 +148,11 @@ export function slotCount(n: number): number {
 
 /** Whether a route can be written into the configuration as is (tags are user input; HAProxy's syntax is not). */
 export function safeForHaproxy(spec: RouteSpec): boolean {
-  return /^[a-z0-9.-]*$/.test(spec.host) && /^\/[A-Za-z0-9/._~%!*+,=:@-]*$/.test(spec.prefix) && /^(\/[A-Za-z0-9/._~%!*+,=:@-]*)?$/.test(spec.strip);
+  return (
+    /^[a-z0-9.-]*$/.test(spec.host) &&
+    /^\/[A-Za-z0-9/._~%!*+,=:@-]*$/.test(spec.prefix) &&
+    /^(\/[A-Za-z0-9/._~%!*+,=:@-]*)?$/.test(spec.strip)
+  );
 }
 
 export { routeName };

@@ -27,7 +27,10 @@ async function backends(names: string[]): Promise<TestBackend[]> {
   return bs;
 }
 
-async function gateway(instances: GatewayInstance[], logger: Logger = nullLogger): Promise<{ gw: Gateway; source: MemorySource }> {
+async function gateway(
+  instances: GatewayInstance[],
+  logger: Logger = nullLogger,
+): Promise<{ gw: Gateway; source: MemorySource }> {
   const source = new MemorySource(instances);
   const gw = await startHaproxyGateway({ listen: { host: '127.0.0.1', port: 0 }, source, logger, threads: 1 });
   cleanups.push(() => gw.close(1000));
@@ -56,7 +59,13 @@ function getReusing(port: number, agent: Agent, retryReused: boolean, stats: { r
 }
 
 /** Runs `total` GETs, `concurrency` at a time, calling `during(n)` as request n starts; returns the failures. */
-async function load(port: number, total: number, concurrency: number, retryReused: boolean, during: (n: number) => void) {
+async function load(
+  port: number,
+  total: number,
+  concurrency: number,
+  retryReused: boolean,
+  during: (n: number) => void,
+) {
   let sent = 0;
   const failures: string[] = [];
   const seen = new Set<string>();
@@ -66,7 +75,11 @@ async function load(port: number, total: number, concurrency: number, retryReuse
     while (sent < total) {
       const n = sent++;
       during(n);
-      const r = await getReusing(port, agent, retryReused, stats).catch((e: Error) => ({ status: 0, body: e.message, headers: {} }));
+      const r = await getReusing(port, agent, retryReused, stats).catch((e: Error) => ({
+        status: 0,
+        body: e.message,
+        headers: {},
+      }));
       if (r.status !== 200) failures.push(`${r.status} ${r.body}`);
       else seen.add(echoOf(r).name);
     }
@@ -91,13 +104,20 @@ describe.skipIf(!haproxyInstalled())('HAProxy data plane', () => {
     for (let i = 0; i < 6; i++) names.add(echoOf(await get(gw.port, '/x')).name);
     expect([...names].sort()).toEqual(['w1', 'w2']);
     const fwd = echoOf(await get(gw.port, '/x', { host: 'app.example.com' })).headers;
-    expect(fwd).toMatchObject({ 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'app.example.com', 'x-real-ip': '127.0.0.1' });
+    expect(fwd).toMatchObject({
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'app.example.com',
+      'x-real-ip': '127.0.0.1',
+    });
     const down = await get(gw.port, '/down');
     expect(down.status).toBe(503);
     expect(down.body).toContain('route: /down');
     const routes = JSON.parse((await get(gw.port, '/_drover/gateway/routes')).body) as { Name: string }[];
     expect(routes.map((r) => r.Name)).toEqual(['/', '/api', '/down']);
-    expect((await get(gw.port, '/_drover/gateway/metrics')).body).toMatch(/drover_gateway_requests_total\{route="\/"\} [1-9]/);
+    expect((await get(gw.port, '/_drover/gateway/metrics')).body).toMatch(
+      /drover_gateway_requests_total\{route="\/"\} [1-9]/,
+    );
   }, 30_000);
 
   it('applies instance changes under load through the runtime API without failing a request', async () => {

@@ -21,10 +21,20 @@ import { backendKey } from '../backend.js';
 import { MetricsRegistry } from '../metrics.js';
 import { groupRoutes, routeLb, type RouteGroup } from '../routes.js';
 import type { Gateway, GatewayInstance, GatewayOptions, LoadBalancing, RouteInfo } from '../types.js';
-import { backendName, renderHaproxyConfig, safeForHaproxy, slotCount, type HaproxyConfigOptions, type HaproxyRoute } from './config.js';
+import {
+  backendName,
+  renderHaproxyConfig,
+  safeForHaproxy,
+  slotCount,
+  type HaproxyConfigOptions,
+  type HaproxyRoute,
+} from './config.js';
 import { haproxyCommand, parseShowStat } from './runtime.js';
 
-export interface HaproxyGatewayOptions extends Pick<GatewayOptions, 'listen' | 'admin' | 'source' | 'logger' | 'lb' | 'ejectAfter'> {
+export interface HaproxyGatewayOptions extends Pick<
+  GatewayOptions,
+  'listen' | 'admin' | 'source' | 'logger' | 'lb' | 'ejectAfter'
+> {
   /** Directory for the configuration and sockets; a fresh temporary one (removed on close) by default. */
   dir?: string;
   /** The haproxy executable. Default `haproxy`. */
@@ -94,7 +104,8 @@ class HaproxyPlane {
     this.watching = (async () => {
       for await (const instances of this.opts.source.watch(this.stop.signal)) await this.apply(instances);
     })().catch((err: unknown) => {
-      if (!this.stop.signal.aborted) this.logger.error('catalog source failed; routing table frozen', { error: String(err) });
+      if (!this.stop.signal.aborted)
+        this.logger.error('catalog source failed; routing table frozen', { error: String(err) });
     });
     this.logger.info('gateway listening', { address: `${this.opts.listen.host}:${this.port}` });
   }
@@ -104,7 +115,13 @@ class HaproxyPlane {
       port: this.port,
       adminPort: this.opts.admin ? this.adminPort : undefined,
       routes: () => this.routeInfo(),
-      ready: (signal?: AbortSignal) => (signal ? Promise.race([this.readyPromise, new Promise<void>((_, rej) => signal.addEventListener('abort', () => rej(signal.reason), { once: true }))]) : this.readyPromise),
+      ready: (signal?: AbortSignal) =>
+        signal
+          ? Promise.race([
+              this.readyPromise,
+              new Promise<void>((_, rej) => signal.addEventListener('abort', () => rej(signal.reason), { once: true })),
+            ])
+          : this.readyPromise,
       close: (graceMs = 5000) => this.close(graceMs),
     };
   }
@@ -134,14 +151,16 @@ class HaproxyPlane {
         if (commands.length > 0) {
           // One connection, commands separated by ';': applied back to back, in order.
           const answer = await haproxyCommand(this.statsSocket, commands.join(';'), this.stop.signal);
-          if (/not found|error|unknown|invalid|require/i.test(answer)) throw new Error(`HAProxy refused some of "${commands.join('; ')}": ${answer.trim()}`);
+          if (/not found|error|unknown|invalid|require/i.test(answer))
+            throw new Error(`HAProxy refused some of "${commands.join('; ')}": ${answer.trim()}`);
         }
       } else {
         await this.reload(groups);
       }
       this.markReady();
     } catch (err) {
-      if (!this.stop.signal.aborted) this.logger.error('could not apply the routing table to HAProxy', { error: String(err) });
+      if (!this.stop.signal.aborted)
+        this.logger.error('could not apply the routing table to HAProxy', { error: String(err) });
     }
   }
 
@@ -170,7 +189,10 @@ class HaproxyPlane {
         const free = slots.findIndex((s, i) => s === undefined && !freedNow.includes(i));
         if (free < 0) return undefined;
         slots[free] = inst;
-        commands.push(`set server ${cur.backend}/s${free + 1} addr ${inst.Address} port ${inst.Port}`, `set server ${cur.backend}/s${free + 1} state ready`);
+        commands.push(
+          `set server ${cur.backend}/s${free + 1} addr ${inst.Address} port ${inst.Port}`,
+          `set server ${cur.backend}/s${free + 1} state ready`,
+        );
       }
       for (const i of freedNow) {
         slots[i] = undefined;
@@ -186,7 +208,14 @@ class HaproxyPlane {
     const routes = groups.map((g, i): HaproxyRoute => {
       const slots: (GatewayInstance | undefined)[] = new Array(slotCount(g.instances.length)).fill(undefined);
       g.instances.forEach((inst, k) => (slots[k] = inst));
-      return { name: g.name, spec: g.spec, lb: routeLb(g.spec, this.lb), services: g.services, backend: backendName(i), slots };
+      return {
+        name: g.name,
+        spec: g.spec,
+        lb: routeLb(g.spec, this.lb),
+        services: g.services,
+        backend: backendName(i),
+        slots,
+      };
     });
     const text = this.render(routes);
     const candidate = join(this.dir, 'haproxy.next.cfg');
@@ -195,8 +224,14 @@ class HaproxyPlane {
     writeFileSync(this.cfgPath, text);
     const before = await this.workerPids();
     await haproxyCommand(this.masterSocket, 'reload', this.stop.signal);
-    await this.waitFor(async () => (await this.workerPids()).some((p) => !before.includes(p)), 'a new HAProxy worker after reload');
-    await this.waitFor(async () => (await haproxyCommand(this.statsSocket, 'show info').catch(() => '')).includes('Pid:'), 'the stats socket after reload');
+    await this.waitFor(
+      async () => (await this.workerPids()).some((p) => !before.includes(p)),
+      'a new HAProxy worker after reload',
+    );
+    await this.waitFor(
+      async () => (await haproxyCommand(this.statsSocket, 'show info').catch(() => '')).includes('Pid:'),
+      'the stats socket after reload',
+    );
     this.routesNow = routes;
     this.logger.info('HAProxy reloaded with a new routing table', { routes: routes.length });
   }
@@ -220,12 +255,16 @@ class HaproxyPlane {
     this.child = child;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => {
-      for (const line of d.split('\n')) if (/ALERT|WARNING/.test(line)) this.logger.warn('haproxy', { line: line.trim() });
+      for (const line of d.split('\n'))
+        if (/ALERT|WARNING/.test(line)) this.logger.warn('haproxy', { line: line.trim() });
     });
     child.once('exit', (code, sig) => {
       if (!this.stop.signal.aborted) this.logger.error('haproxy exited', { code, signal: sig });
     });
-    await this.waitFor(async () => (await haproxyCommand(this.statsSocket, 'show info').catch(() => '')).includes('Pid:'), 'HAProxy to start');
+    await this.waitFor(
+      async () => (await haproxyCommand(this.statsSocket, 'show info').catch(() => '')).includes('Pid:'),
+      'HAProxy to start',
+    );
   }
 
   private async workerPids(): Promise<number[]> {
@@ -238,7 +277,8 @@ class HaproxyPlane {
     const deadline = Date.now() + timeoutMs;
     while (!(await ok())) {
       if (this.stop.signal.aborted) throw new Error('aborted');
-      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`HAProxy exited with ${this.child.exitCode} while waiting for ${what}`);
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined)
+        throw new Error(`HAProxy exited with ${this.child.exitCode} while waiting for ${what}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -262,7 +302,18 @@ class HaproxyPlane {
           const st = this.serverStats.get(`${r.backend}/s${k + 1}`);
           // HAProxy re-admits a marked-down server at its next passing check: one interval is the best estimate.
           const ejectedUntil = st?.down ? Date.now() + (this.opts.checkIntervalMs ?? 2000) : 0;
-          return [{ ID: i.ID, ServiceName: i.ServiceName, AllocID: i.AllocID, NodeID: i.NodeID, Address: i.Address, Port: i.Port, Active: st?.active ?? 0, EjectedUntil: ejectedUntil }];
+          return [
+            {
+              ID: i.ID,
+              ServiceName: i.ServiceName,
+              AllocID: i.AllocID,
+              NodeID: i.NodeID,
+              Address: i.Address,
+              Port: i.Port,
+              Active: st?.active ?? 0,
+              EjectedUntil: ejectedUntil,
+            },
+          ];
         }),
       }));
   }
@@ -276,12 +327,16 @@ class HaproxyPlane {
       const route = names.get(row['pxname'] ?? '');
       if (route === undefined) continue;
       if (row['svname'] !== 'BACKEND') {
-        servers.set(`${row['pxname']}/${row['svname']}`, { active: Number(row['scur'] ?? 0), down: (row['status'] ?? '').startsWith('DOWN') });
+        servers.set(`${row['pxname']}/${row['svname']}`, {
+          active: Number(row['scur'] ?? 0),
+          down: (row['status'] ?? '').startsWith('DOWN'),
+        });
         continue;
       }
       const m = metrics.forRoute(route);
       m.requests = Number(row['req_tot'] ?? 0);
-      for (const k of ['1xx', '2xx', '3xx', '4xx', '5xx']) m.codes.set(Number(k[0]) * 100, Number(row[`hrsp_${k}`] ?? 0));
+      for (const k of ['1xx', '2xx', '3xx', '4xx', '5xx'])
+        m.codes.set(Number(k[0]) * 100, Number(row[`hrsp_${k}`] ?? 0));
       m.errors.set('upstream_failed', Number(row['econ'] ?? 0) + Number(row['eresp'] ?? 0));
       m.retries = Number(row['wretr'] ?? 0) + Number(row['wredis'] ?? 0);
     }
@@ -301,10 +356,11 @@ class HaproxyPlane {
       await exited;
       clearTimeout(timer);
     }
-    if (this.adminServer) await new Promise<void>((resolve) => {
-      this.adminServer!.close(() => resolve());
-      this.adminServer!.closeAllConnections();
-    });
+    if (this.adminServer)
+      await new Promise<void>((resolve) => {
+        this.adminServer!.close(() => resolve());
+        this.adminServer!.closeAllConnections();
+      });
     if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
   }
 }

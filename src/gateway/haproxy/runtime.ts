@@ -2,11 +2,19 @@
 import { connect } from 'node:net';
 
 /** Sends one command and returns HAProxy's answer; rejects if the socket fails or `signal` aborts. */
-export function haproxyCommand(socketPath: string, command: string, signal?: AbortSignal, timeoutMs = 5000): Promise<string> {
+export function haproxyCommand(
+  socketPath: string,
+  command: string,
+  signal?: AbortSignal,
+  timeoutMs = 5000,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(socketPath);
     const chunks: Buffer[] = [];
-    const timer = setTimeout(() => s.destroy(new Error(`HAProxy did not answer "${command}" within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => s.destroy(new Error(`HAProxy did not answer "${command}" within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const onAbort = () => s.destroy(new Error('aborted'));
     signal?.addEventListener('abort', onAbort, { once: true });
     const done = () => {
@@ -27,7 +35,11 @@ export function haproxyCommand(socketPath: string, command: string, signal?: Abo
 }
 
 /** Runs several commands on one connection (`;`-separated is not allowed for all commands, so prompt mode). */
-export async function haproxyCommands(socketPath: string, commands: readonly string[], signal?: AbortSignal): Promise<string[]> {
+export async function haproxyCommands(
+  socketPath: string,
+  commands: readonly string[],
+  signal?: AbortSignal,
+): Promise<string[]> {
   const answers: string[] = [];
   for (const c of commands) answers.push(await haproxyCommand(socketPath, c, signal));
   return answers;

@@ -49,19 +49,30 @@ export function aclRoutes(r: Router, opts: HttpApiOptions): void {
     return indexed(acl.getToken(accessor));
   });
   r.write('/v1/acl/token/:accessor', async (c) => acl.upsertToken(await c.json<TokenRequest>(), c.params.accessor));
-  r.on('DELETE', '/v1/acl/token/:accessor', async (c) => new JsonReply(null, await acl.deleteToken(c.params.accessor!)));
+  r.on(
+    'DELETE',
+    '/v1/acl/token/:accessor',
+    async (c) => new JsonReply(null, await acl.deleteToken(c.params.accessor!)),
+  );
 
   r.get('/v1/acl/policies', (c) => indexed(acl.listPolicies(who(c))));
   r.get('/v1/acl/policy/:name', (c) => indexed(acl.getPolicy(c.params.name!, who(c))));
-  r.write('/v1/acl/policy/:name', async (c) => new JsonReply(null, await acl.upsertPolicy(c.params.name!, await c.json<Partial<ACLPolicy>>())));
+  r.write(
+    '/v1/acl/policy/:name',
+    async (c) => new JsonReply(null, await acl.upsertPolicy(c.params.name!, await c.json<Partial<ACLPolicy>>())),
+  );
   r.on('DELETE', '/v1/acl/policy/:name', async (c) => new JsonReply(null, await acl.deletePolicy(c.params.name!)));
 
   /** A management token reads every role, a client token the roles it links. */
-  const mayReadRole = (id: Identity, role: ACLRole) => id.acl.management || (id.token?.Roles ?? []).some((l) => l.ID === role.ID);
+  const mayReadRole = (id: Identity, role: ACLRole) =>
+    id.acl.management || (id.token?.Roles ?? []).some((l) => l.ID === role.ID);
   r.get('/v1/acl/roles', (c) => {
     const id = who(c);
     const res = acl.listRoles();
-    return new JsonReply(res.value.filter((role) => mayReadRole(id, role)), res.index);
+    return new JsonReply(
+      res.value.filter((role) => mayReadRole(id, role)),
+      res.index,
+    );
   });
   r.write('/v1/acl/role', async (c) => acl.upsertRole(await c.json<Partial<ACLRole>>()));
   r.get('/v1/acl/role/name/:name', (c) => {
@@ -79,7 +90,10 @@ export function aclRoutes(r: Router, opts: HttpApiOptions): void {
 
   r.get('/v1/namespaces', () => indexed(acl.listNamespaces()));
   r.get('/v1/namespace/:name', (c) => indexed(acl.getNamespace(c.params.name!)));
-  r.write('/v1/namespace/:name', async (c) => new JsonReply(null, await acl.upsertNamespace(c.params.name!, await c.json<Partial<Namespace>>())));
+  r.write(
+    '/v1/namespace/:name',
+    async (c) => new JsonReply(null, await acl.upsertNamespace(c.params.name!, await c.json<Partial<Namespace>>())),
+  );
   r.write('/v1/namespace', async (c) => {
     const body = await c.json<Partial<Namespace>>();
     return new JsonReply(null, await acl.upsertNamespace(typeof body.Name === 'string' ? body.Name : '', body));

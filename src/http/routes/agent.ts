@@ -14,7 +14,9 @@ export function agentRoutes(r: Router, opts: HttpApiOptions): void {
   // reads still work, but nothing new is accepted until a write succeeds again.
   r.get('/v1/agent/health', () => {
     const w = opts.server?.writeHealth?.() ?? { ok: true as const };
-    const server = w.ok ? { ok: true, message: 'ok' } : { ok: false, message: `state writes failing since ${new Date(w.since).toISOString()}: ${w.error}` };
+    const server = w.ok
+      ? { ok: true, message: 'ok' }
+      : { ok: false, message: `state writes failing since ${new Date(w.since).toISOString()}: ${w.error}` };
     const body = {
       ...(opts.server ? { server } : {}),
       ...(opts.client ? { client: { ok: true, message: 'ok' } } : {}),
@@ -22,7 +24,13 @@ export function agentRoutes(r: Router, opts: HttpApiOptions): void {
     return new JsonReply(body, undefined, opts.server && !w.ok ? 500 : 200);
   });
   r.get('/v1/status/leader', () => (opts.server ? opts.server.leaderAddress() : ''));
-  r.get('/v1/status/peers', async () => (opts.cluster ? (await opts.cluster.members()).map((m) => `${m.Addr}:${m.Port}`) : opts.server ? [opts.server.leaderAddress()] : []));
+  r.get('/v1/status/peers', async () =>
+    opts.cluster
+      ? (await opts.cluster.members()).map((m) => `${m.Addr}:${m.Port}`)
+      : opts.server
+        ? [opts.server.leaderAddress()]
+        : [],
+  );
   const self = () => opts.agent.self() as { config?: Record<string, unknown>; member?: ServerMember };
   const members = async (): Promise<ServerMember[]> => {
     if (opts.cluster) return opts.cluster.members();
@@ -31,12 +39,21 @@ export function agentRoutes(r: Router, opts: HttpApiOptions): void {
   };
   r.get('/v1/agent/members', async () => {
     const c = self().config ?? {};
-    return { ServerName: String(c['NodeName'] ?? ''), ServerRegion: String(c['Region'] ?? 'global'), ServerDC: String(c['Datacenter'] ?? 'dc1'), Members: await members() };
+    return {
+      ServerName: String(c['NodeName'] ?? ''),
+      ServerRegion: String(c['Region'] ?? 'global'),
+      ServerDC: String(c['Datacenter'] ?? 'dc1'),
+      Members: await members(),
+    };
   });
   r.write('/v1/agent/join', async (c) => {
     const addresses = c.query.getAll('address').filter(Boolean);
     if (addresses.length === 0) throw badRequest('missing address: PUT /v1/agent/join?address=host:port');
-    if (!opts.cluster) return { num_joined: 0, error: 'this server keeps its state in SQLite: servers form a cluster by sharing server.etcd.endpoints' };
+    if (!opts.cluster)
+      return {
+        num_joined: 0,
+        error: 'this server keeps its state in SQLite: servers form a cluster by sharing server.etcd.endpoints',
+      };
     return opts.cluster.join(addresses);
   });
   r.write('/v1/agent/force-leave', async (c) => {
@@ -51,7 +68,15 @@ export function agentRoutes(r: Router, opts: HttpApiOptions): void {
     if (opts.cluster) return opts.cluster.raftConfiguration();
     const leader = opts.server?.leaderAddress() ?? '';
     const m = self().member;
-    return { Index: 0, Servers: opts.server && m ? [{ ID: leader, Node: m.Name, Address: leader, Leader: true, Voter: true, RaftProtocol: '3' }] : [] };
+    return {
+      Index: 0,
+      Servers:
+        opts.server && m
+          ? [{ ID: leader, Node: m.Name, Address: leader, Leader: true, Voter: true, RaftProtocol: '3' }]
+          : [],
+    };
   });
-  r.get('/v1/regions', () => [String((opts.agent.self()['config'] as Record<string, unknown> | undefined)?.['Region'] ?? 'global')]);
+  r.get('/v1/regions', () => [
+    String((opts.agent.self()['config'] as Record<string, unknown> | undefined)?.['Region'] ?? 'global'),
+  ]);
 }

@@ -32,7 +32,11 @@ function fakeClient(calls: unknown[]): ClientReadAPI {
 }
 
 /** Just what the client routes read from a server: the allocation and its node. */
-function fakeServer(node: Partial<Node>, alloc: Partial<Allocation> = {}, prefixes: Record<string, string> = {}): ServerAPI {
+function fakeServer(
+  node: Partial<Node>,
+  alloc: Partial<Allocation> = {},
+  prefixes: Record<string, string> = {},
+): ServerAPI {
   const a = { ID: ALLOC, NodeID: 'n-client', DesiredStatus: 'run', ClientStatus: 'running', ...alloc };
   return {
     resolvePrefix: (_k: string, id: string) => prefixes[id] ?? id,
@@ -42,7 +46,13 @@ function fakeServer(node: Partial<Node>, alloc: Partial<Allocation> = {}, prefix
 }
 
 async function api(opts: { server?: ServerAPI; client?: ClientReadAPI }): Promise<HttpApi> {
-  const h = await startHttpApi({ host: '127.0.0.1', port: 0, ...opts, agent: { self: () => ({}) }, logger: nullLogger });
+  const h = await startHttpApi({
+    host: '127.0.0.1',
+    port: 0,
+    ...opts,
+    agent: { self: () => ({}) },
+    logger: nullLogger,
+  });
   cleanups.push(() => h.close());
   return h;
 }
@@ -51,11 +61,19 @@ describe('client endpoints for an allocation on another agent', () => {
   it('forwards restart and signal from the server to the client agent running the allocation', async () => {
     const calls: unknown[] = [];
     const client = await api({ client: fakeClient(calls) });
-    const server = await api({ server: fakeServer({ HTTPAddr: client.address.replace('http://', '') }, {}, { a1a1: ALLOC }) });
+    const server = await api({
+      server: fakeServer({ HTTPAddr: client.address.replace('http://', '') }, {}, { a1a1: ALLOC }),
+    });
     // A short ID reaches the client agent as the full ID: it has no state to resolve prefixes with.
-    const r = await fetch(`${server.address}/v1/client/allocation/a1a1/restart`, { method: 'POST', body: JSON.stringify({ TaskName: 'web', AllTasks: false }) });
+    const r = await fetch(`${server.address}/v1/client/allocation/a1a1/restart`, {
+      method: 'POST',
+      body: JSON.stringify({ TaskName: 'web', AllTasks: false }),
+    });
     expect(r.status).toBe(200);
-    const s = await fetch(`${server.address}/v1/client/allocation/${ALLOC}/signal`, { method: 'PUT', body: JSON.stringify({ Task: 'web', Signal: 'SIGUSR1' }) });
+    const s = await fetch(`${server.address}/v1/client/allocation/${ALLOC}/signal`, {
+      method: 'PUT',
+      body: JSON.stringify({ Task: 'web', Signal: 'SIGUSR1' }),
+    });
     expect(s.status).toBe(200);
     expect(calls).toEqual([
       ['restart', ALLOC, { task: 'web', allTasks: false }],
@@ -66,7 +84,10 @@ describe('client endpoints for an allocation on another agent', () => {
   it("passes the client agent's error status, text and code through unchanged", async () => {
     const client = await api({ client: fakeClient([]) });
     const server = await api({ server: fakeServer({ HTTPAddr: client.address.replace('http://', '') }) });
-    const r = await fetch(`${server.address}/v1/client/allocation/${ALLOC}/restart`, { method: 'POST', body: JSON.stringify({ TaskName: 'nope' }) });
+    const r = await fetch(`${server.address}/v1/client/allocation/${ALLOC}/restart`, {
+      method: 'POST',
+      body: JSON.stringify({ TaskName: 'nope' }),
+    });
     expect(r.status).toBe(400);
     expect(r.headers.get('x-drover-error-code')).toBe('BadRequest');
     expect(await r.text()).toBe(`task "nope" not found in allocation "${ALLOC}"`);
@@ -91,7 +112,9 @@ describe('client endpoints for an allocation on another agent', () => {
     const r2 = await fetch(`${gone.address}/v1/client/allocation/${ALLOC}/stats`);
     expect(r2.status).toBe(503);
     expect(await r2.text()).toContain("can't reach the client agent at 127.0.0.1:1");
-    const stopped = await api({ server: fakeServer({ HTTPAddr: '127.0.0.1:1' }, { DesiredStatus: 'stop', ClientStatus: 'complete' }) });
+    const stopped = await api({
+      server: fakeServer({ HTTPAddr: '127.0.0.1:1' }, { DesiredStatus: 'stop', ClientStatus: 'complete' }),
+    });
     const r3 = await fetch(`${stopped.address}/v1/client/allocation/${ALLOC}/restart`, { method: 'POST' });
     expect(r3.status).toBe(400);
     expect(await r3.text()).toContain('is not running (desired status "stop", client status "complete")');

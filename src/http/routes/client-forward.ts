@@ -21,7 +21,14 @@ import type { HttpApiOptions } from '../types.js';
 export const FORWARDED_HEADER = 'x-drover-forwarded';
 
 /** Headers of the client agent's answer that the caller needs (errors carry their code and problems). */
-const PASSED_HEADERS = ['content-type', 'x-drover-error-code', 'x-drover-problems', 'x-nomad-index', 'x-nomad-knownleader', 'x-nomad-lastcontact'];
+const PASSED_HEADERS = [
+  'content-type',
+  'x-drover-error-code',
+  'x-drover-problems',
+  'x-nomad-index',
+  'x-nomad-knownleader',
+  'x-nomad-lastcontact',
+];
 
 export type AllocTarget = { kind: 'local' } | { kind: 'remote'; addr: string; nodeID: string };
 
@@ -29,19 +36,31 @@ export type AllocTarget = { kind: 'local' } | { kind: 'remote'; addr: string; no
  * Where a client request for `allocID` is answered. `live`: the request acts on running tasks (restart, signal),
  * so a terminal allocation is refused here rather than sent to a client that may have forgotten it.
  */
-export async function allocTarget(c: RequestContext, opts: HttpApiOptions, allocID: string, live = false): Promise<AllocTarget> {
+export async function allocTarget(
+  c: RequestContext,
+  opts: HttpApiOptions,
+  allocID: string,
+  live = false,
+): Promise<AllocTarget> {
   const client = opts.client;
   if (client && (client.hasAlloc?.(allocID) ?? true)) return { kind: 'local' };
   const server = opts.server;
   if (!server || c.req.headers[FORWARDED_HEADER] !== undefined) return { kind: 'local' };
   const alloc = (await server.allocGet(allocID, { signal: c.signal })).value;
   if (live && allocTerminalStatus(alloc)) {
-    throw badRequest(`allocation "${allocID}" is not running (desired status "${alloc.DesiredStatus}", client status "${alloc.ClientStatus}")`);
+    throw badRequest(
+      `allocation "${allocID}" is not running (desired status "${alloc.DesiredStatus}", client status "${alloc.ClientStatus}")`,
+    );
   }
   if (client && alloc.NodeID === client.nodeID) return { kind: 'local' };
   const node = (await server.nodeGet(alloc.NodeID, { signal: c.signal })).value;
-  if (node.Status === NodeStatusDown) throw new DroverError('Unavailable', `node "${node.Name}" (${node.ID}) running allocation "${allocID}" is down`);
-  if (!node.HTTPAddr) throw new DroverError('Unavailable', `node "${node.Name}" (${node.ID}) running allocation "${allocID}" has no HTTP address`);
+  if (node.Status === NodeStatusDown)
+    throw new DroverError('Unavailable', `node "${node.Name}" (${node.ID}) running allocation "${allocID}" is down`);
+  if (!node.HTTPAddr)
+    throw new DroverError(
+      'Unavailable',
+      `node "${node.Name}" (${node.ID}) running allocation "${allocID}" has no HTTP address`,
+    );
   return { kind: 'remote', addr: node.HTTPAddr, nodeID: node.ID };
 }
 
@@ -61,7 +80,12 @@ function forwardedPath(c: RequestContext, param: string, allocID: string): strin
  * Sends the request on to the client agent at `addr` and copies its answer back, streaming the body. `param` is the
  * allocation ID as the path gave it, `allocID` the full ID it resolved to.
  */
-export async function forwardToClient(c: RequestContext, addr: string, ids: { param: string; allocID: string }, body?: string): Promise<typeof HANDLED> {
+export async function forwardToClient(
+  c: RequestContext,
+  addr: string,
+  ids: { param: string; allocID: string },
+  body?: string,
+): Promise<typeof HANDLED> {
   const base = /^[a-z]+:\/\//i.test(addr) ? addr.replace(/\/+$/, '') : `http://${addr}`;
   const headers: Record<string, string> = { [FORWARDED_HEADER]: '1' };
   for (const h of ['content-type', 'x-nomad-token', 'authorization', 'accept']) {
@@ -70,7 +94,12 @@ export async function forwardToClient(c: RequestContext, addr: string, ids: { pa
   }
   let res: Response;
   try {
-    res = await fetch(base + forwardedPath(c, ids.param, ids.allocID), { method: c.req.method ?? 'GET', headers, body: body === undefined || body === '' ? undefined : body, signal: c.signal });
+    res = await fetch(base + forwardedPath(c, ids.param, ids.allocID), {
+      method: c.req.method ?? 'GET',
+      headers,
+      body: body === undefined || body === '' ? undefined : body,
+      signal: c.signal,
+    });
   } catch (e) {
     if (c.signal.aborted) throw new DroverError('Aborted', 'request aborted');
     const why = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);

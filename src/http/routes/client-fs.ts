@@ -38,7 +38,19 @@ const HEARTBEAT_MS = 10_000;
 
 /** Go's os.FileMode String (`drwxr-xr-x`, `-rw-r--r--`, `Lrwxrwxrwx`). */
 function fileMode(s: Stats): string {
-  const kind = s.isDirectory() ? 'd' : s.isSymbolicLink() ? 'L' : s.isFIFO() ? 'p' : s.isSocket() ? 'S' : s.isCharacterDevice() ? 'c' : s.isBlockDevice() ? 'D' : '-';
+  const kind = s.isDirectory()
+    ? 'd'
+    : s.isSymbolicLink()
+      ? 'L'
+      : s.isFIFO()
+        ? 'p'
+        : s.isSocket()
+          ? 'S'
+          : s.isCharacterDevice()
+            ? 'c'
+            : s.isBlockDevice()
+              ? 'D'
+              : '-';
   const rwx = 'rwxrwxrwx';
   let out = '';
   for (let i = 0; i < 9; i++) out += s.mode & (1 << (8 - i)) ? rwx[i] : '-';
@@ -46,7 +58,14 @@ function fileMode(s: Stats): string {
 }
 
 function info(name: string, s: Stats): AllocFileInfo {
-  return { Name: name, IsDir: s.isDirectory(), Size: s.size, FileMode: fileMode(s), ModTime: s.mtime.toISOString(), ContentType: s.isDirectory() ? '' : 'application/octet-stream' };
+  return {
+    Name: name,
+    IsDir: s.isDirectory(),
+    Size: s.size,
+    FileMode: fileMode(s),
+    ModTime: s.mtime.toISOString(),
+    ContentType: s.isDirectory() ? '' : 'application/octet-stream',
+  };
 }
 
 const isSecret = (parts: string[]) => parts.length >= 2 && parts[1] === 'secrets' && parts[0] !== 'alloc';
@@ -79,12 +98,14 @@ export async function confinedPath(root: string, rel: string): Promise<{ host: s
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
       // A dangling link may still point outside: say so rather than "not found".
       const l = await lstat(host).catch(() => undefined);
-      if (l?.isSymbolicLink()) throw badRequest(`path "${clean}" is a symlink that leads nowhere inside the allocation directory`);
+      if (l?.isSymbolicLink())
+        throw badRequest(`path "${clean}" is a symlink that leads nowhere inside the allocation directory`);
       throw notFound(`file "${clean}"`);
     }
     throw badRequest(`path "${clean}": ${(e as Error).message}`);
   }
-  if (real !== rootReal && !real.startsWith(rootReal + sep)) throw badRequest(`path "${clean}" leads outside the allocation directory`);
+  if (real !== rootReal && !real.startsWith(rootReal + sep))
+    throw badRequest(`path "${clean}" leads outside the allocation directory`);
   // A link inside the directory must not reach a secrets/ directory either.
   const realParts = real.slice(rootReal.length).split(sep).filter(Boolean);
   if (isSecret(realParts)) throw new DroverError('PermissionDenied', `Reading secret file prohibited: ${clean}`);
@@ -112,7 +133,8 @@ export function clientFsRoutes(r: Router, opts: HttpApiOptions): void {
     if (target.kind === 'remote') return forwardToClient(c, target.addr, { param: c.params.alloc!, allocID });
     if (!opts.client) throw new DroverError('Unavailable', 'this agent does not run a client');
     const root = opts.client.allocDir?.(allocID);
-    if (root === undefined) throw new DroverError('AllocNotFound', `allocation "${allocID}" is not running on this client`);
+    if (root === undefined)
+      throw new DroverError('AllocNotFound', `allocation "${allocID}" is not running on this client`);
     return local(c, root);
   };
 
@@ -145,7 +167,8 @@ export function clientFsRoutes(r: Router, opts: HttpApiOptions): void {
     if (s.isDirectory()) throw badRequest(`path "${clean}" is a directory`);
     const start = Math.min(offset, s.size);
     const end = limit < 0 ? s.size : Math.min(s.size, start + limit);
-    if (end - start > MAX_CAT_BYTES) throw badRequest(`file "${clean}" is ${end - start} bytes: read it with readat (offset, limit) or stream`);
+    if (end - start > MAX_CAT_BYTES)
+      throw badRequest(`file "${clean}" is ${end - start} bytes: read it with readat (offset, limit) or stream`);
     c.res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': end - start });
     if (end === start) {
       c.res.end();
@@ -205,7 +228,11 @@ export function clientFsRoutes(r: Router, opts: HttpApiOptions): void {
           if (bytesRead > 0) {
             const chunk = buf.subarray(0, bytesRead);
             pos += bytesRead;
-            c.res.write(plain ? chunk : JSON.stringify({ Offset: pos, Data: chunk.toString('base64'), File: clean.slice(1), FileEvent: '' }));
+            c.res.write(
+              plain
+                ? chunk
+                : JSON.stringify({ Offset: pos, Data: chunk.toString('base64'), File: clean.slice(1), FileEvent: '' }),
+            );
             lastWrite = Date.now();
             continue;
           }
@@ -214,7 +241,8 @@ export function clientFsRoutes(r: Router, opts: HttpApiOptions): void {
           const now = await fh.stat();
           if (now.size < pos) {
             pos = now.size;
-            if (!plain) c.res.write(JSON.stringify({ Offset: pos, Data: '', File: clean.slice(1), FileEvent: 'file truncated' }));
+            if (!plain)
+              c.res.write(JSON.stringify({ Offset: pos, Data: '', File: clean.slice(1), FileEvent: 'file truncated' }));
           }
           if (!plain && Date.now() - lastWrite >= HEARTBEAT_MS) {
             c.res.write('{}');

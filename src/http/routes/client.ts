@@ -53,14 +53,20 @@ export function clientRoutes(r: Router, opts: HttpApiOptions): void {
     const task = c.query.get('task');
     if (!task) throw badRequest('query parameter "task" is required');
     const type = c.query.get('type') ?? 'stdout';
-    if (type !== 'stdout' && type !== 'stderr') throw badRequest(`invalid log type "${type}": expected stdout or stderr`);
+    if (type !== 'stdout' && type !== 'stderr')
+      throw badRequest(`invalid log type "${type}": expected stdout or stderr`);
     const origin = c.query.get('origin') ?? 'start';
     if (origin !== 'start' && origin !== 'end') throw badRequest(`invalid origin "${origin}": expected start or end`);
     const offsetText = c.query.get('offset') ?? '0';
     if (!/^\d+$/.test(offsetText)) throw badRequest(`invalid offset "${offsetText}"`);
     const follow = boolParam(c.query, 'follow');
     const plain = boolParam(c.query, 'plain');
-    const stream = client.readLogs(allocID, task, type, { origin, offset: Number(offsetText), follow, signal: c.signal });
+    const stream = client.readLogs(allocID, task, type, {
+      origin,
+      offset: Number(offsetText),
+      follow,
+      signal: c.signal,
+    });
     const it = stream[Symbol.asyncIterator]();
     // Read the first chunk before answering, so an unknown alloc or task is a proper 404, not a broken stream.
     const first = await it.next();
@@ -70,7 +76,9 @@ export function clientRoutes(r: Router, opts: HttpApiOptions): void {
       if (plain) c.res.write(chunk);
       else {
         offset += chunk.length;
-        c.res.write(JSON.stringify({ File: `alloc/logs/${task}.${type}`, Offset: offset, Data: chunk.toString('base64') }));
+        c.res.write(
+          JSON.stringify({ File: `alloc/logs/${task}.${type}`, Offset: offset, Data: chunk.toString('base64') }),
+        );
       }
     };
     try {
@@ -92,21 +100,35 @@ export function clientRoutes(r: Router, opts: HttpApiOptions): void {
   });
 
   /** Answers here when this agent runs the allocation, else forwards it to the client agent that does. */
-  const perAlloc = (live: boolean, local: (c: RequestContext, allocID: string) => Promise<unknown>) => async (c: RequestContext) => {
-    const allocID = resolveAlloc(c.params.id!);
-    const target = await allocTarget(c, opts, allocID, live);
-    if (target.kind === 'remote') return forwardToClient(c, target.addr, { param: c.params.id!, allocID }, c.req.method === 'GET' ? undefined : await c.text());
-    return local(c, allocID);
-  };
+  const perAlloc =
+    (live: boolean, local: (c: RequestContext, allocID: string) => Promise<unknown>) => async (c: RequestContext) => {
+      const allocID = resolveAlloc(c.params.id!);
+      const target = await allocTarget(c, opts, allocID, live);
+      if (target.kind === 'remote')
+        return forwardToClient(
+          c,
+          target.addr,
+          { param: c.params.id!, allocID },
+          c.req.method === 'GET' ? undefined : await c.text(),
+        );
+      return local(c, allocID);
+    };
 
-  r.get('/v1/client/allocation/:id/stats', perAlloc(false, async (_c, id) => needClient().allocStats(id)));
-  r.get('/v1/client/allocation/:id/checks', perAlloc(false, async (_c, id) => needClient().allocChecks?.(id) ?? {}));
+  r.get(
+    '/v1/client/allocation/:id/stats',
+    perAlloc(false, async (_c, id) => needClient().allocStats(id)),
+  );
+  r.get(
+    '/v1/client/allocation/:id/checks',
+    perAlloc(false, async (_c, id) => needClient().allocChecks?.(id) ?? {}),
+  );
   r.write(
     '/v1/client/allocation/:id/restart',
     perAlloc(true, async (c, id) => {
       const body = await optionalBody<RestartBody>(c);
       const task = optionalString(body.TaskName, 'TaskName');
-      if (body.AllTasks != null && typeof body.AllTasks !== 'boolean') throw badRequest(`AllTasks must be a boolean, got ${JSON.stringify(body.AllTasks)}`);
+      if (body.AllTasks != null && typeof body.AllTasks !== 'boolean')
+        throw badRequest(`AllTasks must be a boolean, got ${JSON.stringify(body.AllTasks)}`);
       const client = needClient();
       if (!client.allocRestart) throw new DroverError('Unavailable', 'this client cannot restart allocations');
       await client.allocRestart(id, { task, allTasks: body.AllTasks === true });

@@ -26,10 +26,12 @@ interface RevertBody {
 
 /** A body's DeploymentID, when given, must name the deployment of the path. */
 function checkID(pathID: string, bodyID: string | undefined): void {
-  if (bodyID && bodyID !== pathID) throw badRequest(`deployment ID "${bodyID}" does not match the request path "${pathID}"`);
+  if (bodyID && bodyID !== pathID)
+    throw badRequest(`deployment ID "${bodyID}" does not match the request path "${pathID}"`);
 }
 
-const written = <T extends { Index: number }>(res: T) => new JsonReply({ ...res, KnownLeader: true, LastContact: 0 }, res.Index);
+const written = <T extends { Index: number }>(res: T) =>
+  new JsonReply({ ...res, KnownLeader: true, LastContact: 0 }, res.Index);
 
 export function deploymentRoutes(r: Router, opts: ServerRouteOptions): void {
   const server = opts.server;
@@ -37,7 +39,9 @@ export function deploymentRoutes(r: Router, opts: ServerRouteOptions): void {
     const lp = listParams(c.query);
     return listReply(lp, await server.deploymentList(queryOptions(c.query, c)));
   });
-  r.get('/v1/deployment/allocations/:id', async (c) => indexed(await server.deploymentAllocations(c.params.id!, queryOptions(c.query, c))));
+  r.get('/v1/deployment/allocations/:id', async (c) =>
+    indexed(await server.deploymentAllocations(c.params.id!, queryOptions(c.query, c))),
+  );
   r.write('/v1/deployment/promote/:id', async (c) => {
     const body = await c.json<PromoteBody>();
     checkID(c.params.id!, body.DeploymentID);
@@ -57,9 +61,16 @@ export function deploymentRoutes(r: Router, opts: ServerRouteOptions): void {
   r.get('/v1/deployment/:id', async (c) => indexed(await server.deploymentGet(c.params.id!, queryOptions(c.query, c))));
   r.write('/v1/job/:id/revert', async (c) => {
     const body = await c.json<RevertBody>();
-    if (body.JobID && body.JobID !== c.params.id) throw badRequest(`job ID "${body.JobID}" does not match the request path "${c.params.id}"`);
-    if (typeof body.JobVersion !== 'number' || !Number.isInteger(body.JobVersion) || body.JobVersion < 0) throw badRequest('"JobVersion" must be a non-negative integer');
-    const res = await server.jobRevert(c.query.get('namespace') ?? 'default', c.params.id!, body.JobVersion, body.EnforcePriorVersion ?? undefined);
+    if (body.JobID && body.JobID !== c.params.id)
+      throw badRequest(`job ID "${body.JobID}" does not match the request path "${c.params.id}"`);
+    if (typeof body.JobVersion !== 'number' || !Number.isInteger(body.JobVersion) || body.JobVersion < 0)
+      throw badRequest('"JobVersion" must be a non-negative integer');
+    const res = await server.jobRevert(
+      c.query.get('namespace') ?? 'default',
+      c.params.id!,
+      body.JobVersion,
+      body.EnforcePriorVersion ?? undefined,
+    );
     return written(res);
   });
 }

@@ -12,5 +12,7 @@ export function evalRoutes(r: Router, opts: ServerRouteOptions): void {
     return listReply(lp, await server.evalList(queryOptions(c.query, c)));
   });
   r.get('/v1/evaluation/:id', async (c) => indexed(await server.evalGet(c.params.id!, queryOptions(c.query, c))));
-  r.get('/v1/evaluation/:id/allocations', async (c) => indexed(await server.evalAllocations(c.params.id!, queryOptions(c.query, c))));
+  r.get('/v1/evaluation/:id/allocations', async (c) =>
+    indexed(await server.evalAllocations(c.params.id!, queryOptions(c.query, c))),
+  );
 }

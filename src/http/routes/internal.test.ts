@@ -23,15 +23,31 @@ afterEach(async () => {
 async function setup(): Promise<{ server: Server; address: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'drover-internal-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const server = await createServer({ dataDir: dir, logger: nullLogger, newScheduler: newFakeScheduler, numWorkers: 1, heartbeat: { minTTLms: 2000, maxHeartbeatsPerSecond: 50, graceMs: 1000 } });
+  const server = await createServer({
+    dataDir: dir,
+    logger: nullLogger,
+    newScheduler: newFakeScheduler,
+    numWorkers: 1,
+    heartbeat: { minTTLms: 2000, maxHeartbeatsPerSecond: 50, graceMs: 1000 },
+  });
   cleanups.push(() => server.stop());
-  const http = await startHttpApi({ host: '127.0.0.1', port: 0, server, agent: { self: () => ({}) }, logger: nullLogger });
+  const http = await startHttpApi({
+    host: '127.0.0.1',
+    port: 0,
+    server,
+    agent: { self: () => ({}) },
+    logger: nullLogger,
+  });
   cleanups.push(() => http.close());
   return { server, address: http.address };
 }
 
 const put = (address: string, path: string, body: unknown, secret?: string) =>
-  fetch(`${address}${path}`, { method: 'PUT', body: JSON.stringify(body), headers: secret ? { 'X-Drover-Node-Secret': secret } : {} });
+  fetch(`${address}${path}`, {
+    method: 'PUT',
+    body: JSON.stringify(body),
+    headers: secret ? { 'X-Drover-Node-Secret': secret } : {},
+  });
 
 async function registered(address: string, id: string): Promise<Node> {
   const node = mockNode(id);
@@ -81,8 +97,13 @@ describe('the internal client endpoints', () => {
     const { server, address } = await setup();
     await registered(address, 'n1');
     const n2 = await registered(address, 'n2');
-    expect((await fetch(`${address}/v1/internal/client/allocs/n1`, { headers: { 'X-Drover-Node-Secret': n2.SecretID! } })).status).toBe(403);
-    expect((await put(address, '/v1/internal/client/status', { NodeID: 'n1', Status: 'down' }, n2.SecretID)).status).toBe(403);
+    expect(
+      (await fetch(`${address}/v1/internal/client/allocs/n1`, { headers: { 'X-Drover-Node-Secret': n2.SecretID! } }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await put(address, '/v1/internal/client/status', { NodeID: 'n1', Status: 'down' }, n2.SecretID)).status,
+    ).toBe(403);
     expect((await server.nodeGet('n1')).value.Status).toBe('ready');
   });
 
@@ -93,15 +114,46 @@ describe('the internal client endpoints', () => {
     const job = mockJob('web');
     const a1 = mockAlloc(job, 'n1');
     await server.store.write((txn) => upsertAllocs(txn, [a1], 0));
-    const reg = (nodeID: string) => ({ ID: `_r-${nodeID}`, ServiceName: 'web', Namespace: 'default', NodeID: nodeID, Datacenter: 'dc1', JobID: 'web', AllocID: a1.ID, Tags: [], Address: '127.0.0.6', Port: 80, CreateIndex: 0, ModifyIndex: 0 });
-    const spoofed = await put(address, '/v1/internal/client/services', { NodeID: 'n2', Upsert: [reg('n2')] }, n2.SecretID);
+    const reg = (nodeID: string) => ({
+      ID: `_r-${nodeID}`,
+      ServiceName: 'web',
+      Namespace: 'default',
+      NodeID: nodeID,
+      Datacenter: 'dc1',
+      JobID: 'web',
+      AllocID: a1.ID,
+      Tags: [],
+      Address: '127.0.0.6',
+      Port: 80,
+      CreateIndex: 0,
+      ModifyIndex: 0,
+    });
+    const spoofed = await put(
+      address,
+      '/v1/internal/client/services',
+      { NodeID: 'n2', Upsert: [reg('n2')] },
+      n2.SecretID,
+    );
     expect(spoofed.status).toBe(403);
     expect(await spoofed.text()).toMatch(/not placed on node "n2"/);
-    expect((await put(address, '/v1/internal/client/services', { NodeID: 'n1', Upsert: [reg('n1')] }, n1.SecretID)).status).toBe(200);
+    expect(
+      (await put(address, '/v1/internal/client/services', { NodeID: 'n1', Upsert: [reg('n1')] }, n1.SecretID)).status,
+    ).toBe(200);
     expect((await server.serviceGet('default', 'web')).value.map((r) => r.NodeID)).toEqual(['n1']);
     // Nor may it delete another node's instance.
-    expect((await put(address, '/v1/internal/client/services', { NodeID: 'n2', Delete: ['_r-n1'] }, n2.SecretID)).status).toBe(403);
+    expect(
+      (await put(address, '/v1/internal/client/services', { NodeID: 'n2', Delete: ['_r-n1'] }, n2.SecretID)).status,
+    ).toBe(403);
     // Nor report on an allocation that is not its own.
-    expect((await put(address, '/v1/internal/client/allocs', { NodeID: 'n2', Allocs: [{ ID: a1.ID, ClientStatus: 'failed', ClientDescription: '', TaskStates: {} }] }, n2.SecretID)).status).toBe(403);
+    expect(
+      (
+        await put(
+          address,
+          '/v1/internal/client/allocs',
+          { NodeID: 'n2', Allocs: [{ ID: a1.ID, ClientStatus: 'failed', ClientDescription: '', TaskStates: {} }] },
+          n2.SecretID,
+        )
+      ).status,
+    ).toBe(403);
   });
 });

@@ -52,21 +52,37 @@ export function internalRoutes(r: Router, opts: ServerRouteOptions): void {
     const body = await c.json<{ NodeID?: string; Allocs?: AllocClientUpdate[] }>();
     if (!Array.isArray(body.Allocs)) throw badRequest('"Allocs" must be a list');
     body.Allocs.forEach((a: unknown, i) => {
-      if (a === null || typeof a !== 'object' || Array.isArray(a) || typeof (a as { ID?: unknown }).ID !== 'string') throw badRequest(`Allocs[${i}] must be an allocation update with an "ID"`);
+      if (a === null || typeof a !== 'object' || Array.isArray(a) || typeof (a as { ID?: unknown }).ID !== 'string')
+        throw badRequest(`Allocs[${i}] must be an allocation update with an "ID"`);
     });
     if (typeof body.NodeID !== 'string' || body.NodeID === '') throw badRequest('"NodeID" is required');
-    server.authorizeNodeRequest({ kind: 'allocs-write', secret: nodeSecret(c), nodeID: body.NodeID, updates: body.Allocs });
+    server.authorizeNodeRequest({
+      kind: 'allocs-write',
+      secret: nodeSecret(c),
+      nodeID: body.NodeID,
+      updates: body.Allocs,
+    });
     await server.updateAllocs(body.Allocs);
     return {};
   });
   r.write('/v1/internal/client/services', async (c) => {
     const body = await c.json<{ NodeID?: string; Upsert?: ServiceRegistration[]; Delete?: string[] }>();
     if (typeof body.NodeID !== 'string' || body.NodeID === '') throw badRequest('"NodeID" is required');
-    if (body.Upsert != null && (!Array.isArray(body.Upsert) || body.Upsert.some((u) => u === null || typeof u !== 'object' || Array.isArray(u)))) {
+    if (
+      body.Upsert != null &&
+      (!Array.isArray(body.Upsert) || body.Upsert.some((u) => u === null || typeof u !== 'object' || Array.isArray(u)))
+    ) {
       throw badRequest('"Upsert" must be a list of service registrations');
     }
-    if (body.Delete != null && (!Array.isArray(body.Delete) || body.Delete.some((d) => typeof d !== 'string'))) throw badRequest('"Delete" must be a list of IDs');
-    server.authorizeNodeRequest({ kind: 'services', secret: nodeSecret(c), nodeID: body.NodeID, upsert: body.Upsert ?? [], delete: body.Delete ?? [] });
+    if (body.Delete != null && (!Array.isArray(body.Delete) || body.Delete.some((d) => typeof d !== 'string')))
+      throw badRequest('"Delete" must be a list of IDs');
+    server.authorizeNodeRequest({
+      kind: 'services',
+      secret: nodeSecret(c),
+      nodeID: body.NodeID,
+      upsert: body.Upsert ?? [],
+      delete: body.Delete ?? [],
+    });
     if (body.Upsert?.length) await server.upsertServiceRegistrations?.(body.Upsert);
     if (body.Delete?.length) await server.deleteServiceRegistrations?.(body.Delete);
     return {};

@@ -36,13 +36,21 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
 
   /** The body may name another namespace than the query the ACL rule checked: the token must be allowed there too. */
   const maySubmit = (c: RequestContext, job: Job) => {
-    if (c.identity && !c.identity.acl.allowNamespaceOperation(admittedNamespace(job, c.query.get('namespace') ?? undefined), 'submit-job')) throw permissionDenied();
+    if (
+      c.identity &&
+      !c.identity.acl.allowNamespaceOperation(
+        admittedNamespace(job, c.query.get('namespace') ?? undefined),
+        'submit-job',
+      )
+    )
+      throw permissionDenied();
   };
 
   const register = async (c: RequestContext, body: RegisterBody, q: URLSearchParams, pathID?: string) => {
     const job = decodeJob(body.Job);
     maySubmit(c, job);
-    if (pathID !== undefined && job.ID !== pathID) throw badRequest(`job ID "${job.ID}" does not match the request path "${pathID}"`);
+    if (pathID !== undefined && job.ID !== pathID)
+      throw badRequest(`job ID "${job.ID}" does not match the request path "${pathID}"`);
     const res = await server.jobRegister(job, {
       namespace: q.get('namespace') ?? undefined,
       handOver: true,
@@ -60,9 +68,14 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
 
   r.write('/v1/jobs/parse', async (c) => {
     const body = await c.json<{ JobHCL?: string; Variables?: string; Canonicalize?: boolean; HCLv1?: boolean }>();
-    if (typeof body.JobHCL !== 'string' || body.JobHCL === '') throw badRequest('"JobHCL" is required: the job file text');
+    if (typeof body.JobHCL !== 'string' || body.JobHCL === '')
+      throw badRequest('"JobHCL" is required: the job file text');
     if (body.HCLv1) throw badRequest('HCLv1 job files are not supported; HCL2 parses 0.8-style files too');
-    const { job } = parseJobHCL(body.JobHCL, { filename: 'input.hcl', varFileContent: body.Variables ?? '', allowFS: false });
+    const { job } = parseJobHCL(body.JobHCL, {
+      filename: 'input.hcl',
+      varFileContent: body.Variables ?? '',
+      allowFS: false,
+    });
     return body.Canonicalize ? canonicalizeJob(job) : job;
   });
 
@@ -92,29 +105,45 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
     const job = decodeJob(body.Job);
     if (job.ID !== c.params.id) throw badRequest(`job ID "${job.ID}" does not match the request path "${c.params.id}"`);
     maySubmit(c, job);
-    const res = await server.jobPlan(job, body.Diff ?? false, { namespace: c.query.get('namespace') ?? undefined, handOver: true });
+    const res = await server.jobPlan(job, body.Diff ?? false, {
+      namespace: c.query.get('namespace') ?? undefined,
+      handOver: true,
+    });
     return new JsonReply(res, res.Index);
   });
 
   r.get('/v1/job/:id/allocations', async (c) => {
     const shape = allocStubShape(c.query);
     const lp = listParams(c.query);
-    const res = await server.jobAllocations(ns(c.query), c.params.id!, boolParam(c.query, 'all'), queryOptions(c.query, c));
+    const res = await server.jobAllocations(
+      ns(c.query),
+      c.params.id!,
+      boolParam(c.query, 'all'),
+      queryOptions(c.query, c),
+    );
     return listReply(lp, { value: shapeAllocStubs(res.value, shape), index: res.index });
   });
   r.get('/v1/job/:id/evaluations', async (c) => {
     const lp = listParams(c.query);
     return listReply(lp, await server.jobEvaluations(ns(c.query), c.params.id!, queryOptions(c.query, c)));
   });
-  r.get('/v1/job/:id/summary', async (c) => indexed(await server.jobSummary(ns(c.query), c.params.id!, queryOptions(c.query, c))));
-  r.get('/v1/job/:id/deployments', async (c) => indexed(await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c))));
+  r.get('/v1/job/:id/summary', async (c) =>
+    indexed(await server.jobSummary(ns(c.query), c.params.id!, queryOptions(c.query, c))),
+  );
+  r.get('/v1/job/:id/deployments', async (c) =>
+    indexed(await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c))),
+  );
   r.get('/v1/job/:id/deployment', async (c) => {
     const res = await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c));
     return new JsonReply(res.value[0] ?? null, res.index);
   });
   r.get('/v1/job/:id/versions', async (c) => {
-    const res = await server.jobVersionHistory(ns(c.query), c.params.id!, boolParam(c.query, 'diffs'), queryOptions(c.query, c));
+    const res = await server.jobVersionHistory(
+      ns(c.query),
+      c.params.id!,
+      boolParam(c.query, 'diffs'),
+      queryOptions(c.query, c),
+    );
     return new JsonReply({ ...res.value, Index: res.index, KnownLeader: true, LastContact: 0 }, res.index);
   });
 }
-

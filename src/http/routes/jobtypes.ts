@@ -23,17 +23,23 @@ export function jobTypeRoutes(r: Router, opts: ServerRouteOptions): void {
 
   r.write('/v1/job/:id/periodic/force', async (c) => {
     const res = await server.jobPeriodicForce(ns(c.query), c.params.id!);
-    return new JsonReply({ EvalID: res.EvalID, EvalCreateIndex: res.EvalCreateIndex, Index: res.Index, ...meta }, res.Index);
+    return new JsonReply(
+      { EvalID: res.EvalID, EvalCreateIndex: res.EvalCreateIndex, Index: res.Index, ...meta },
+      res.Index,
+    );
   });
 
-  r.get('/v1/job/:id/scale', async (c) => indexed(await server.jobScaleStatus(ns(c.query), c.params.id!, queryOptions(c.query, c))));
+  r.get('/v1/job/:id/scale', async (c) =>
+    indexed(await server.jobScaleStatus(ns(c.query), c.params.id!, queryOptions(c.query, c))),
+  );
   r.write('/v1/job/:id/scale', async (c) => {
     const body = await c.json<JobScaleRequest>();
     if (body == null || typeof body !== 'object') throw badRequest('scaling request body must be a JSON object');
     if (body.Count != null && typeof body.Count !== 'number') throw badRequest('Count must be a number');
     // Nomad's API client sends Target.Job too; a mismatch would scale the wrong job.
     const targetJob = body.Target?.Job;
-    if (targetJob && targetJob !== c.params.id) throw badRequest(`Target.Job "${targetJob}" does not match the request path "${c.params.id}"`);
+    if (targetJob && targetJob !== c.params.id)
+      throw badRequest(`Target.Job "${targetJob}" does not match the request path "${c.params.id}"`);
     const res = await server.jobScale(ns(c.query), c.params.id!, body);
     return new JsonReply({ ...res, ...meta }, res.Index);
   });

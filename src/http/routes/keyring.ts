@@ -13,7 +13,8 @@ export function keyringRoutes(r: Router, opts: HttpApiOptions): void {
   r.get('/v1/operator/keyring/keys', () => server.keyringList());
   r.write('/v1/operator/keyring/rotate', (c) => {
     const full = c.query.get('full');
-    if (full !== null && full !== '' && full !== 'true' && full !== 'false') throw badRequest(`invalid full "${full}": expected true or false`);
+    if (full !== null && full !== '' && full !== 'true' && full !== 'false')
+      throw badRequest(`invalid full "${full}": expected true or false`);
     return { Key: server.keyringRotate(full === 'true' || full === '') };
   });
   r.on('DELETE', '/v1/operator/keyring/key/:id', (c) => {

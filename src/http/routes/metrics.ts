@@ -30,19 +30,47 @@ function readings(opts: HttpApiOptions): Reading[] {
   if (server) {
     const s = () => server.stats();
     out.push(
-      { name: 'nomad.nomad.broker.total_ready', help: 'Evaluations ready to be dequeued by a scheduler worker', read: () => one(s().broker.ready) },
-      { name: 'nomad.nomad.broker.total_unacked', help: 'Evaluations dequeued and not yet acknowledged', read: () => one(s().broker.unacked) },
-      { name: 'nomad.nomad.broker.total_pending', help: 'Evaluations waiting behind another evaluation of the same job', read: () => one(s().broker.pending) },
-      { name: 'nomad.nomad.broker.total_waiting', help: 'Evaluations waiting for their WaitUntil time', read: () => one(s().broker.delayed) },
+      {
+        name: 'nomad.nomad.broker.total_ready',
+        help: 'Evaluations ready to be dequeued by a scheduler worker',
+        read: () => one(s().broker.ready),
+      },
+      {
+        name: 'nomad.nomad.broker.total_unacked',
+        help: 'Evaluations dequeued and not yet acknowledged',
+        read: () => one(s().broker.unacked),
+      },
+      {
+        name: 'nomad.nomad.broker.total_pending',
+        help: 'Evaluations waiting behind another evaluation of the same job',
+        read: () => one(s().broker.pending),
+      },
+      {
+        name: 'nomad.nomad.broker.total_waiting',
+        help: 'Evaluations waiting for their WaitUntil time',
+        read: () => one(s().broker.delayed),
+      },
       {
         name: 'nomad.nomad.broker.eval_ready',
         help: 'Ready evaluations by scheduler type',
         labels: ['type'],
         read: () => Object.entries(s().broker.byType).map(([type, value]) => ({ labels: { type }, value })),
       },
-      { name: 'nomad.nomad.blocked_evals.total_blocked', help: 'Evaluations blocked until resources free up', read: () => one(s().blocked.totalBlocked) },
-      { name: 'nomad.nomad.blocked_evals.total_escaped', help: 'Blocked evaluations that escaped computed node classes', read: () => one(s().blocked.totalEscaped) },
-      { name: 'nomad.nomad.heartbeat.active', help: 'Client nodes with a live heartbeat timer', read: () => one(s().heartbeats) },
+      {
+        name: 'nomad.nomad.blocked_evals.total_blocked',
+        help: 'Evaluations blocked until resources free up',
+        read: () => one(s().blocked.totalBlocked),
+      },
+      {
+        name: 'nomad.nomad.blocked_evals.total_escaped',
+        help: 'Blocked evaluations that escaped computed node classes',
+        read: () => one(s().blocked.totalEscaped),
+      },
+      {
+        name: 'nomad.nomad.heartbeat.active',
+        help: 'Client nodes with a live heartbeat timer',
+        read: () => one(s().heartbeats),
+      },
       { name: 'drover.state.index', help: 'The latest committed state store index', read: () => one(s().stateIndex) },
     );
   }
@@ -54,13 +82,23 @@ function readings(opts: HttpApiOptions): Reading[] {
       labels: ['status'],
       read: () => {
         const counts = client.allocStatusCounts?.();
-        return counts === undefined ? undefined : statuses.map((status) => ({ labels: { status }, value: counts[status] ?? 0 }));
+        return counts === undefined
+          ? undefined
+          : statuses.map((status) => ({ labels: { status }, value: counts[status] ?? 0 }));
       },
     });
     const counts = () => client.allocStatusCounts?.();
     out.push(
-      { name: 'nomad.client.allocations.running', help: 'Allocations running on this client', read: () => one(counts()?.['running'] ?? (counts() ? 0 : undefined)) },
-      { name: 'nomad.client.allocations.pending', help: 'Allocations pending on this client', read: () => one(counts()?.['pending'] ?? (counts() ? 0 : undefined)) },
+      {
+        name: 'nomad.client.allocations.running',
+        help: 'Allocations running on this client',
+        read: () => one(counts()?.['running'] ?? (counts() ? 0 : undefined)),
+      },
+      {
+        name: 'nomad.client.allocations.pending',
+        help: 'Allocations pending on this client',
+        read: () => one(counts()?.['pending'] ?? (counts() ? 0 : undefined)),
+      },
       {
         name: 'nomad.client.allocations.terminal',
         help: 'Terminal allocations still known to this client',
@@ -72,7 +110,11 @@ function readings(opts: HttpApiOptions): Reading[] {
     );
     const host = () => client.hostStats?.() as { Memory?: Record<string, number>; Uptime?: number } | undefined;
     for (const f of ['Total', 'Available', 'Used', 'Free']) {
-      out.push({ name: `nomad.client.host.memory.${f.toLowerCase()}`, help: `Host memory ${f.toLowerCase()} in bytes`, read: () => one(host()?.Memory?.[f]) });
+      out.push({
+        name: `nomad.client.host.memory.${f.toLowerCase()}`,
+        help: `Host memory ${f.toLowerCase()} in bytes`,
+        read: () => one(host()?.Memory?.[f]),
+      });
     }
     out.push({ name: 'nomad.client.uptime', help: 'Host uptime in seconds', read: () => one(host()?.Uptime) });
   }
@@ -118,14 +160,36 @@ export function metricsRoutes(r: Router, opts: HttpApiOptions): void {
       c.res.end(text);
       return HANDLED;
     }
-    if (format !== null && format !== '' && format !== 'json') throw badRequest(`invalid format "${format}": expected prometheus (or none, for JSON)`);
+    if (format !== null && format !== '' && format !== 'json')
+      throw badRequest(`invalid format "${format}": expected prometheus (or none, for JSON)`);
     const gauges: Array<{ Name: string; Value: number; Labels: Record<string, string> }> = [];
-    const counters: Array<{ Name: string; Count: number; Sum: number; Min: number; Max: number; Mean: number; Rate: number; Stddev: number; Labels: Record<string, string> }> = [];
+    const counters: Array<{
+      Name: string;
+      Count: number;
+      Sum: number;
+      Min: number;
+      Max: number;
+      Mean: number;
+      Rate: number;
+      Stddev: number;
+      Labels: Record<string, string>;
+    }> = [];
     for (const m of await registry.getMetricsAsJSON()) {
       const name = dotted.get(m.name) ?? m.name;
       for (const v of m.values) {
         const labels = Object.fromEntries(Object.entries(v.labels ?? {}).map(([k, x]) => [k, String(x)]));
-        if (String(m.type) === 'counter') counters.push({ Name: name, Count: 1, Sum: v.value, Min: v.value, Max: v.value, Mean: v.value, Rate: 0, Stddev: 0, Labels: labels });
+        if (String(m.type) === 'counter')
+          counters.push({
+            Name: name,
+            Count: 1,
+            Sum: v.value,
+            Min: v.value,
+            Max: v.value,
+            Mean: v.value,
+            Rate: 0,
+            Stddev: 0,
+            Labels: labels,
+          });
         else if (String(m.type) === 'gauge') gauges.push({ Name: name, Value: v.value, Labels: labels });
       }
     }

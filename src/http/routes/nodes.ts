@@ -26,7 +26,8 @@ export function nodeRoutes(r: Router, opts: ServerRouteOptions): void {
         out.ReservedResources = node.ReservedResources;
       }
       // As Nomad: only the os.* attributes, not the whole fingerprint.
-      if (os) out.Attributes = Object.fromEntries(Object.entries(node.Attributes ?? {}).filter(([k]) => k.startsWith('os.')));
+      if (os)
+        out.Attributes = Object.fromEntries(Object.entries(node.Attributes ?? {}).filter(([k]) => k.startsWith('os.')));
       value.push(out);
     }
     return listReply(lp, { value, index: res.index });

@@ -15,8 +15,32 @@ import type { ServerRouteOptions } from '../types.js';
 const meta = { KnownLeader: true, LastContact: 0 };
 
 /** Every context Nomad's prefix search knows; those Drover has no objects of answer empty lists. */
-const PREFIX_CONTEXTS = ['allocs', 'deployment', 'evals', 'jobs', 'nodes', 'node_pools', 'namespaces', 'plugins', 'scaling_policy', 'variables', 'volumes'] as const;
-const FUZZY_CONTEXTS = ['allocs', 'groups', 'jobs', 'namespaces', 'nodes', 'node_pools', 'plugins', 'services', 'tasks', 'variables', 'volumes'] as const;
+const PREFIX_CONTEXTS = [
+  'allocs',
+  'deployment',
+  'evals',
+  'jobs',
+  'nodes',
+  'node_pools',
+  'namespaces',
+  'plugins',
+  'scaling_policy',
+  'variables',
+  'volumes',
+] as const;
+const FUZZY_CONTEXTS = [
+  'allocs',
+  'groups',
+  'jobs',
+  'namespaces',
+  'nodes',
+  'node_pools',
+  'plugins',
+  'services',
+  'tasks',
+  'variables',
+  'volumes',
+] as const;
 /** Nomad's search limits (`search { limit_results = 100 }`; the prefix search returns 20 per context). */
 const PREFIX_LIMIT = 20;
 const FUZZY_LIMIT = 100;
@@ -36,14 +60,16 @@ interface SearchBody {
 
 function searchContext(body: SearchBody, allowed: readonly string[]): string {
   const ctx = body.Context == null || body.Context === '' ? 'all' : body.Context;
-  if (typeof ctx !== 'string' || (ctx !== 'all' && !allowed.includes(ctx))) throw badRequest(`invalid Context ${JSON.stringify(body.Context)}: expected all or one of ${allowed.join(', ')}`);
+  if (typeof ctx !== 'string' || (ctx !== 'all' && !allowed.includes(ctx)))
+    throw badRequest(`invalid Context ${JSON.stringify(body.Context)}: expected all or one of ${allowed.join(', ')}`);
   return ctx;
 }
 
 async function allServices(server: ServerAPI, namespace: string): Promise<ServiceRegistration[]> {
   const names = (await server.serviceList({ namespace })).value;
   const out: ServiceRegistration[] = [];
-  for (const ns of names) for (const s of ns.Services) out.push(...(await server.serviceGet(ns.Namespace, s.ServiceName)).value);
+  for (const ns of names)
+    for (const s of ns.Services) out.push(...(await server.serviceGet(ns.Namespace, s.ServiceName)).value);
   return out;
 }
 
@@ -54,7 +80,10 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
   r.write('/v1/job/:id/evaluate', async (c) => {
     const raw = (await c.text()).trim();
     const body = raw ? await c.json<{ EvalOptions?: { ForceReschedule?: unknown } | null }>() : {};
-    if (body?.EvalOptions?.ForceReschedule === true) throw badRequest('EvalOptions.ForceReschedule is not supported: failed allocations are rescheduled by their reschedule policy');
+    if (body?.EvalOptions?.ForceReschedule === true)
+      throw badRequest(
+        'EvalOptions.ForceReschedule is not supported: failed allocations are rescheduled by their reschedule policy',
+      );
     const res = await server.jobEvaluate(ns(c.query), c.params.id!);
     return new JsonReply({ ...res, ...meta }, res.Index);
   });
@@ -68,7 +97,17 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
     const index = (await server.jobList(queryOptions(c.query, c))).index;
     const cfg = server.schedulerConfiguration();
     return new JsonReply(
-      { SchedulerConfig: { ...cfg, RejectJobRegistration: false, PauseEvalBroker: false, CreateIndex: 0, ModifyIndex: 0 }, Index: index, ...meta },
+      {
+        SchedulerConfig: {
+          ...cfg,
+          RejectJobRegistration: false,
+          PauseEvalBroker: false,
+          CreateIndex: 0,
+          ModifyIndex: 0,
+        },
+        Index: index,
+        ...meta,
+      },
       index,
     );
   });
@@ -76,9 +115,23 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
   const pools = async (c: Parameters<Parameters<Router['get']>[1]>[0]) => {
     const res = await server.nodeList(queryOptions(c.query, c));
     const names = new Set(res.value.map((n) => n.NodePool).filter(Boolean));
-    const out = BUILTIN_POOLS.map((p) => ({ ...p, Meta: null, SchedulerConfiguration: null, CreateIndex: 1, ModifyIndex: 1 }));
+    const out = BUILTIN_POOLS.map((p) => ({
+      ...p,
+      Meta: null,
+      SchedulerConfiguration: null,
+      CreateIndex: 1,
+      ModifyIndex: 1,
+    }));
     for (const n of [...names].sort()) {
-      if (!out.some((p) => p.Name === n)) out.push({ Name: n, Description: '', Meta: null, SchedulerConfiguration: null, CreateIndex: 1, ModifyIndex: 1 });
+      if (!out.some((p) => p.Name === n))
+        out.push({
+          Name: n,
+          Description: '',
+          Meta: null,
+          SchedulerConfiguration: null,
+          CreateIndex: 1,
+          ModifyIndex: 1,
+        });
     }
     return { value: out.sort((a, b) => a.Name.localeCompare(b.Name)), index: res.index, nodes: res.value };
   };
@@ -86,7 +139,11 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
     const lp = listParams(c.query);
     const res = await pools(c);
     const prefix = c.query.get('prefix') ?? '';
-    return listReply(lp, { value: res.value.filter((p) => p.Name.startsWith(prefix)), index: res.index }, (p) => p.Name);
+    return listReply(
+      lp,
+      { value: res.value.filter((p) => p.Name.startsWith(prefix)), index: res.index },
+      (p) => p.Name,
+    );
   });
   r.get('/v1/node/pool/:name', async (c) => {
     const res = await pools(c);
@@ -99,19 +156,28 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
     const res = await pools(c);
     const name = c.params.name!;
     if (!res.value.some((x) => x.Name === name)) throw badRequest(`node pool "${name}" not found`);
-    return listReply(lp, { value: name === 'all' ? res.nodes : res.nodes.filter((n) => n.NodePool === name), index: res.index });
+    return listReply(lp, {
+      value: name === 'all' ? res.nodes : res.nodes.filter((n) => n.NodePool === name),
+      index: res.index,
+    });
   });
 
   r.get('/v1/allocation/:id/services', async (c) => {
     const id = server.resolvePrefix('alloc', c.params.id!);
     const alloc = (await server.allocGet(id)).value;
     const res = await server.serviceList({ namespace: alloc.Namespace });
-    return new JsonReply((await allServices(server, alloc.Namespace)).filter((s) => s.AllocID === id), res.index);
+    return new JsonReply(
+      (await allServices(server, alloc.Namespace)).filter((s) => s.AllocID === id),
+      res.index,
+    );
   });
   r.get('/v1/job/:id/services', async (c) => {
     const job = (await server.jobGet(ns(c.query), c.params.id!)).value;
     const res = await server.serviceList({ namespace: job.Namespace });
-    return new JsonReply((await allServices(server, job.Namespace)).filter((s) => s.JobID === job.ID), res.index);
+    return new JsonReply(
+      (await allServices(server, job.Namespace)).filter((s) => s.JobID === job.ID),
+      res.index,
+    );
   });
 
   r.write('/v1/search', async (c) => {
@@ -154,7 +220,8 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
     const body = await c.json<SearchBody>();
     if (body === null || typeof body !== 'object') throw badRequest('search body must be a JSON object');
     if (typeof body.Text !== 'string') throw badRequest('"Text" is required: the text to look for');
-    if (body.Text.length < FUZZY_MIN_TERM) throw badRequest(`fuzzy search query must be at least ${FUZZY_MIN_TERM} characters, got ${body.Text.length}`);
+    if (body.Text.length < FUZZY_MIN_TERM)
+      throw badRequest(`fuzzy search query must be at least ${FUZZY_MIN_TERM} characters, got ${body.Text.length}`);
     const ctx = searchContext(body, FUZZY_CONTEXTS);
     const namespace = typeof body.Namespace === 'string' && body.Namespace ? body.Namespace : ns(c.query);
     const text = body.Text.toLowerCase();
@@ -172,7 +239,8 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
         const job = (await server.jobGet(stub.Namespace, stub.ID)).value;
         for (const tg of job.TaskGroups ?? []) {
           if (want('groups') && hit(tg.Name)) add('groups', tg.Name, [job.Namespace, job.ID]);
-          for (const t of tg.Tasks ?? []) if (want('tasks') && hit(t.Name)) add('tasks', t.Name, [job.Namespace, job.ID, tg.Name]);
+          for (const t of tg.Tasks ?? [])
+            if (want('tasks') && hit(t.Name)) add('tasks', t.Name, [job.Namespace, job.ID, tg.Name]);
         }
       }
     }

@@ -30,6 +30,8 @@ export function snapshotRoutes(r: Router, opts: ServerRouteOptions): void {
     }
   });
   r.write('/v1/operator/snapshot', () => {
-    throw badRequest('online snapshot restore is not supported: stop the agent, then run `drover operator snapshot restore FILE -data-dir DIR`');
+    throw badRequest(
+      'online snapshot restore is not supported: stop the agent, then run `drover operator snapshot restore FILE -data-dir DIR`',
+    );
   });
 }

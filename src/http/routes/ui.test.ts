@@ -19,15 +19,24 @@ interface Answer {
  * Sends a request with the path exactly as written: fetch() would normalise `..` and some escapes away,
  * and those are what the traversal tests need to reach the server.
  */
-function get(base: string, rawPath: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+function get(
+  base: string,
+  rawPath: string,
+  opts: { method?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: rawPath, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: u.hostname, port: u.port, path: rawPath, method: opts.method ?? 'GET', headers: opts.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -159,7 +168,9 @@ describe('the web UI route', () => {
 
 describe('the web UI route without a built UI', () => {
   it('says the UI is not built and how to build it', async () => {
-    const { server, base } = await listen(((r) => (uiRoutes(r, join(tmpdir(), 'drover-no-such-ui-dir')), r))(new Router()));
+    const { server, base } = await listen(
+      ((r) => (uiRoutes(r, join(tmpdir(), 'drover-no-such-ui-dir')), r))(new Router()),
+    );
     try {
       const a = await get(base, '/ui/');
       expect(a.status).toBe(404);

@@ -38,7 +38,8 @@ const VIEWS = new Set(['jobs', 'allocations', 'clients', 'services', 'evaluation
  * can be strict; `frame-ancestors 'none'` keeps the Stop button from being clickjacked.
  */
 const SECURITY_HEADERS: Record<string, string> = {
-  'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
 };
@@ -98,7 +99,11 @@ async function serveFile(c: RequestContext, root: string, rel: string): Promise<
     throw notFound(`no UI file ${rel}`);
   }
   // No file names carry a content hash, so every file is revalidated (cheap: a 304 on the ETag).
-  const headers: Record<string, string | number> = { ...SECURITY_HEADERS, 'Cache-Control': 'no-cache', ETag: file.etag };
+  const headers: Record<string, string | number> = {
+    ...SECURITY_HEADERS,
+    'Cache-Control': 'no-cache',
+    ETag: file.etag,
+  };
   const match = c.req.headers['if-none-match'];
   if (match !== undefined && match.split(',').some((t) => t.trim() === file.etag || t.trim() === '*')) {
     c.res.writeHead(304, headers);
@@ -135,7 +140,8 @@ export function uiRoutes(r: Router, root: string = defaultUiDir()): void {
     const rel = c.params.path!;
     const first = rel.split('/')[0] ?? '';
     // The raw path, still escaped as the browser sent it: `example@prod` must keep its `@` as the separator.
-    if (VIEWS.has(first) && extname(rel) === '') return redirect(c, `/ui/#/${rawPath(c).slice('/ui/'.length)}${search(c)}`);
+    if (VIEWS.has(first) && extname(rel) === '')
+      return redirect(c, `/ui/#/${rawPath(c).slice('/ui/'.length)}${search(c)}`);
     return serveFile(c, dir, rel);
   });
 }

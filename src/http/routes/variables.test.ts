@@ -14,9 +14,22 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function agent(dir = mkdtempSync(join(tmpdir(), 'drover-vars-'))): Promise<{ server: Server; http: HttpApi; dir: string; client: DroverClient }> {
-  const server = await createServer({ dataDir: dir, logger: nullLogger, newScheduler: newFakeScheduler, numWorkers: 1 });
-  const http = await startHttpApi({ host: '127.0.0.1', port: 0, server, agent: { self: () => ({}) }, logger: nullLogger });
+async function agent(
+  dir = mkdtempSync(join(tmpdir(), 'drover-vars-')),
+): Promise<{ server: Server; http: HttpApi; dir: string; client: DroverClient }> {
+  const server = await createServer({
+    dataDir: dir,
+    logger: nullLogger,
+    newScheduler: newFakeScheduler,
+    numWorkers: 1,
+  });
+  const http = await startHttpApi({
+    host: '127.0.0.1',
+    port: 0,
+    server,
+    agent: { self: () => ({}) },
+    logger: nullLogger,
+  });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -35,18 +48,34 @@ function tempDir(): string {
 }
 
 async function raw(a: HttpApi, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${a.address}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${a.address}${path}`, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
-  return { status: res.status, index: Number(res.headers.get('x-nomad-index') ?? -1), text, json: () => JSON.parse(text) as Record<string, unknown> };
+  return {
+    status: res.status,
+    index: Number(res.headers.get('x-nomad-index') ?? -1),
+    text,
+    json: () => JSON.parse(text) as Record<string, unknown>,
+  };
 }
 
 describe('the variables API', () => {
   it('writes, reads, lists and deletes a variable whose path has slashes, with Nomad JSON and indexes', async () => {
     const a = await agent(tempDir());
-    const put = await raw(a.http, 'PUT', '/v1/var/nomad/jobs/web/db', { Namespace: 'default', Path: 'nomad/jobs/web/db', Items: { user: 'app', pass: 's3cret' } });
+    const put = await raw(a.http, 'PUT', '/v1/var/nomad/jobs/web/db', {
+      Namespace: 'default',
+      Path: 'nomad/jobs/web/db',
+      Items: { user: 'app', pass: 's3cret' },
+    });
     expect(put.status).toBe(200);
     const written = put.json();
-    expect(written).toMatchObject({ Namespace: 'default', Path: 'nomad/jobs/web/db', Items: { user: 'app', pass: 's3cret' } });
+    expect(written).toMatchObject({
+      Namespace: 'default',
+      Path: 'nomad/jobs/web/db',
+      Items: { user: 'app', pass: 's3cret' },
+    });
     expect(written.ModifyIndex).toBe(put.index);
     expect(written.CreateIndex).toBe(written.ModifyIndex);
     expect(written.CreateTime).toBeGreaterThan(1e18);
@@ -57,7 +86,16 @@ describe('the variables API', () => {
 
     await a.client.variables.put('other/thing', { k: 'v' });
     const list = (await a.client.variables.list({ prefix: 'nomad/' })).value;
-    expect(list).toEqual([{ Namespace: 'default', Path: 'nomad/jobs/web/db', CreateIndex: written.CreateIndex, ModifyIndex: written.ModifyIndex, CreateTime: written.CreateTime, ModifyTime: written.ModifyTime }]);
+    expect(list).toEqual([
+      {
+        Namespace: 'default',
+        Path: 'nomad/jobs/web/db',
+        CreateIndex: written.CreateIndex,
+        ModifyIndex: written.ModifyIndex,
+        CreateTime: written.CreateTime,
+        ModifyTime: written.ModifyTime,
+      },
+    ]);
     expect((await a.client.variables.list()).value.map((v) => v.Path)).toEqual(['nomad/jobs/web/db', 'other/thing']);
 
     expect((await raw(a.http, 'DELETE', '/v1/var/nomad/jobs/web/db')).status).toBe(200);
@@ -73,7 +111,11 @@ describe('the variables API', () => {
     expect(first.status).toBe(200);
     const again = await raw(a.http, 'PUT', '/v1/var/app/config?cas=0', { Items: { a: '2' } });
     expect(again.status).toBe(409);
-    expect(again.json()).toMatchObject({ Path: 'app/config', Items: { a: '1' }, ModifyIndex: first.json().ModifyIndex });
+    expect(again.json()).toMatchObject({
+      Path: 'app/config',
+      Items: { a: '1' },
+      ModifyIndex: first.json().ModifyIndex,
+    });
     const idx = first.json().ModifyIndex as number;
     expect((await raw(a.http, 'PUT', `/v1/var/app/config?cas=${idx}`, { Items: { a: '3' } })).status).toBe(200);
     const stale = await a.client.variables.put('app/config', { a: '4' }, { cas: idx });
@@ -124,7 +166,11 @@ describe('drover var', () => {
   async function cli(address: string, argv: string[]) {
     let stdout = '';
     let stderr = '';
-    const code = await runCli(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { DROVER_ADDR: address } });
+    const code = await runCli(argv, {
+      stdout: { write: (s: string) => (stdout += s) },
+      stderr: { write: (s: string) => (stderr += s) },
+      env: { DROVER_ADDR: address },
+    });
     return { code, stdout, stderr };
   }
 

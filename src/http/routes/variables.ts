@@ -32,15 +32,20 @@ export function variableRoutes(r: Router, opts: ServerRouteOptions): void {
   });
   r.write('/v1/var/*path', async (c) => {
     const body = await c.json<Partial<Variable>>();
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a variable: {"Items": {...}}');
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw badRequest('request body must be a variable: {"Items": {...}}');
     const path = c.params.path!;
-    if (body.Path && body.Path !== path) throw badRequest(`variable path "${body.Path}" does not match the request path "${path}"`);
+    if (body.Path && body.Path !== path)
+      throw badRequest(`variable path "${body.Path}" does not match the request path "${path}"`);
     const problems: Problem[] = [];
     checkVariableItems(body.Items, problems);
     if (problems.length > 0) throw badRequest(`invalid variable: ${problems.map(formatProblem).join('; ')}`, problems);
     const namespace = c.query.get('namespace') || body.Namespace || 'default';
     if (c.identity && !c.identity.acl.allowVariableOperation(namespace, path, 'write')) throw permissionDenied();
-    const res = await server.variablePut({ Namespace: namespace, Path: path, Items: body.Items ?? {} }, { cas: casParam(c.query) });
+    const res = await server.variablePut(
+      { Namespace: namespace, Path: path, Items: body.Items ?? {} },
+      { cas: casParam(c.query) },
+    );
     return res.ok ? new JsonReply(res.variable, res.index) : new JsonReply(res.conflict, res.index, 409);
   });
   r.on('DELETE', '/v1/var/*path', async (c) => {

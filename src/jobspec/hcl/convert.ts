@@ -50,11 +50,18 @@ function conv(v: Value, t: Type, path: string): Value {
     case 'number':
       if (v.kind === 'number') return v;
       if (v.kind === 'string' && NUMBER_RE.test(v.value)) return num(Number(v.value));
-      return fail(path, v.kind === 'string' ? `a number is required, but "${v.value}" is not a number` : 'number required');
+      return fail(
+        path,
+        v.kind === 'string' ? `a number is required, but "${v.value}" is not a number` : 'number required',
+      );
     case 'bool':
       if (v.kind === 'bool') return v;
-      if (v.kind === 'string' && (v.value === 'true' || v.value === 'false')) return { kind: 'bool', value: v.value === 'true' };
-      return fail(path, v.kind === 'string' ? `a bool is required, but "${v.value}" is not "true" or "false"` : 'bool required');
+      if (v.kind === 'string' && (v.value === 'true' || v.value === 'false'))
+        return { kind: 'bool', value: v.value === 'true' };
+      return fail(
+        path,
+        v.kind === 'string' ? `a bool is required, but "${v.value}" is not "true" or "false"` : 'bool required',
+      );
     case 'list':
     case 'set':
       return toListOrSet(v, t.kind, t.elem, path);
@@ -71,7 +78,8 @@ function conv(v: Value, t: Type, path: string): Value {
 }
 
 function toListOrSet(v: Value, kind: 'list' | 'set', elem: Type, path: string): Value {
-  if (v.kind !== 'tuple' && v.kind !== 'list' && v.kind !== 'set') return fail(path, `${friendlyTypeName({ kind, elem })} required`);
+  if (v.kind !== 'tuple' && v.kind !== 'list' && v.kind !== 'set')
+    return fail(path, `${friendlyTypeName({ kind, elem })} required`);
   let target = elem;
   if (elem.kind === 'dynamic') {
     const common = commonType(v.items.map(typeOf));
@@ -138,10 +146,18 @@ export function parseTypeExpr(e: Expression): { type: Type; diagnostics: Diagnos
       }
       return { type: bad(ex, `The keyword "${ex.root}" is not a valid type specification.`), optional: false };
     }
-    if (ex.type !== 'functionCall') return { type: bad(ex, 'A type specification is either a primitive type keyword (bool, number, string) or a complex type constructor call, like list(string).'), optional: false };
+    if (ex.type !== 'functionCall')
+      return {
+        type: bad(
+          ex,
+          'A type specification is either a primitive type keyword (bool, number, string) or a complex type constructor call, like list(string).',
+        ),
+        optional: false,
+      };
     const arg = ex.args[0];
     if (ex.name === 'optional') {
-      if (!optionalOk || !arg) return { type: bad(ex, 'Optional attribute modifier is only for object attributes.'), optional: false };
+      if (!optionalOk || !arg)
+        return { type: bad(ex, 'Optional attribute modifier is only for object attributes.'), optional: false };
       return { type: read(arg, false).type, optional: true };
     }
     if (!arg) return { type: bad(ex, `The ${ex.name} type constructor requires one argument.`), optional: false };
@@ -151,14 +167,24 @@ export function parseTypeExpr(e: Expression): { type: Type; diagnostics: Diagnos
       case 'map':
         return { type: { kind: ex.name, elem: read(arg, false).type }, optional: false };
       case 'tuple':
-        if (arg.type !== 'tuple') return { type: bad(arg, 'The tuple type constructor requires a list of element types.'), optional: false };
+        if (arg.type !== 'tuple')
+          return { type: bad(arg, 'The tuple type constructor requires a list of element types.'), optional: false };
         return { type: T.tuple(arg.items.map((x) => read(x, false).type)), optional: false };
       case 'object': {
-        if (arg.type !== 'object') return { type: bad(arg, 'The object type constructor requires an object of attribute types.'), optional: false };
+        if (arg.type !== 'object')
+          return {
+            type: bad(arg, 'The object type constructor requires an object of attribute types.'),
+            optional: false,
+          };
         const attrs: Record<string, Type> = {};
         const optional: string[] = [];
         for (const item of arg.items) {
-          const k = item.key.type === 'literal' ? String(item.key.value) : item.key.type === 'template' && item.key.parts.length === 1 && item.key.parts[0]!.type === 'text' ? item.key.parts[0]!.value : null;
+          const k =
+            item.key.type === 'literal'
+              ? String(item.key.value)
+              : item.key.type === 'template' && item.key.parts.length === 1 && item.key.parts[0]!.type === 'text'
+                ? item.key.parts[0]!.value
+                : null;
           if (k === null) {
             bad(item.key, 'Object type attribute names must be literal names.');
             continue;

@@ -43,7 +43,12 @@ network {
 `);
     expect(errors).toEqual([]);
     const net = body.items[0] as Block;
-    expect(net.body.items.map((i) => (i as Block).type + ':' + (i as Block).labels.join(','))).toEqual(['before:', 'port:http', 'port:db', 'after:']);
+    expect(net.body.items.map((i) => (i as Block).type + ':' + (i as Block).labels.join(','))).toEqual([
+      'before:',
+      'port:http',
+      'port:db',
+      'after:',
+    ]);
     const [, http, db] = net.body.items as Block[];
     expect(attrValue(http!, 'index')).toBe(0);
     expect(attrValue(db!, 'name')).toBe('db-${node.unique.name}');
@@ -78,7 +83,9 @@ dynamic "group" {
   it('reports a missing for_each, a missing content block and a non-iterable value', () => {
     expect(expand('dynamic "x" {\n  content {}\n}\n').errors[0]).toContain('"for_each" is required');
     expect(expand('dynamic "x" {\n  for_each = [1]\n}\n').errors[0]).toContain('Missing content block');
-    expect(expand('dynamic "x" {\n  for_each = 5\n  content {}\n}\n').errors[0]).toContain('Cannot use a number value in for_each');
+    expect(expand('dynamic "x" {\n  for_each = 5\n  content {}\n}\n').errors[0]).toContain(
+      'Cannot use a number value in for_each',
+    );
   });
 
   it('leaves a body without dynamic blocks unchanged in shape', () => {

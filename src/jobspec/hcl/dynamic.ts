@@ -29,7 +29,13 @@ export function expandDynamic(body: Body, ctx: EvalContext): { body: Body; diagn
 
 const MAX_DYNAMIC_BLOCKS = 10_000;
 
-function expandBody(body: Body, ctx: EvalContext, extras: Record<string, Value> | undefined, diags: Diagnostic[], depth: number): Body {
+function expandBody(
+  body: Body,
+  ctx: EvalContext,
+  extras: Record<string, Value> | undefined,
+  diags: Diagnostic[],
+  depth: number,
+): Body {
   const items: Array<Attribute | Block> = [];
   for (const item of body.items) {
     if (item.kind === 'attribute') {
@@ -45,12 +51,23 @@ function expandBody(body: Body, ctx: EvalContext, extras: Record<string, Value> 
   return { items, range: body.range };
 }
 
-function expandOne(dyn: Block, ctx: EvalContext, extras: Record<string, Value> | undefined, diags: Diagnostic[], depth: number): Block[] {
+function expandOne(
+  dyn: Block,
+  ctx: EvalContext,
+  extras: Record<string, Value> | undefined,
+  diags: Diagnostic[],
+  depth: number,
+): Block[] {
   const err = (summary: string, detail: string, range = dyn.range): Block[] => {
     diags.push({ severity: 'error', summary, detail, range });
     return [];
   };
-  if (dyn.labels.length !== 1) return err('Invalid dynamic block', 'A dynamic block needs exactly one label: the type of the blocks to generate.', dyn.typeRange);
+  if (dyn.labels.length !== 1)
+    return err(
+      'Invalid dynamic block',
+      'A dynamic block needs exactly one label: the type of the blocks to generate.',
+      dyn.typeRange,
+    );
   const blockType = dyn.labels[0]!;
   let forEach: Attribute | undefined;
   let iterator: Attribute | undefined;
@@ -59,18 +76,39 @@ function expandOne(dyn: Block, ctx: EvalContext, extras: Record<string, Value> |
   for (const it of dyn.body.items) {
     if (it.kind === 'block') {
       if (it.type === 'content') contents.push(it);
-      else diags.push({ severity: 'error', summary: 'Unsupported block type', detail: `Blocks of type "${it.type}" are not expected here; a dynamic block takes one "content" block.`, range: it.typeRange });
+      else
+        diags.push({
+          severity: 'error',
+          summary: 'Unsupported block type',
+          detail: `Blocks of type "${it.type}" are not expected here; a dynamic block takes one "content" block.`,
+          range: it.typeRange,
+        });
     } else if (it.name === 'for_each') forEach = it;
     else if (it.name === 'iterator') iterator = it;
     else if (it.name === 'labels') labels = it;
-    else diags.push({ severity: 'error', summary: 'Unsupported argument', detail: `An argument named "${it.name}" is not expected here.`, range: it.nameRange });
+    else
+      diags.push({
+        severity: 'error',
+        summary: 'Unsupported argument',
+        detail: `An argument named "${it.name}" is not expected here.`,
+        range: it.nameRange,
+      });
   }
   if (!forEach) return err('Missing required argument', 'The argument "for_each" is required in a dynamic block.');
-  if (contents.length !== 1) return err(contents.length ? 'Duplicate content block' : 'Missing content block', 'A dynamic block needs exactly one "content" block.');
+  if (contents.length !== 1)
+    return err(
+      contents.length ? 'Duplicate content block' : 'Missing content block',
+      'A dynamic block needs exactly one "content" block.',
+    );
   let iterName = blockType;
   if (iterator) {
     const e = iterator.expr;
-    if (e.type !== 'scopeTraversal' || e.traversal.length > 0) return err('Invalid dynamic iterator name', 'The iterator must be a single bare name, like iterator = port.', e.range);
+    if (e.type !== 'scopeTraversal' || e.traversal.length > 0)
+      return err(
+        'Invalid dynamic iterator name',
+        'The iterator must be a single bare name, like iterator = port.',
+        e.range,
+      );
     iterName = e.root;
   }
   const scope = extras ? childContext(ctx, extras) : ctx;
@@ -78,11 +116,27 @@ function expandOne(dyn: Block, ctx: EvalContext, extras: Record<string, Value> |
   diags.push(...fe.diagnostics);
   if (fe.diagnostics.some((d) => d.severity === 'error')) return [];
   const v = fe.value;
-  if (v.kind === 'unknown') return err('Invalid dynamic for_each value', 'The for_each value must be known when the job file is read.', forEach.expr.range);
-  if (v.kind === 'null') return err('Invalid dynamic for_each value', 'Cannot use a null value in for_each.', forEach.expr.range);
+  if (v.kind === 'unknown')
+    return err(
+      'Invalid dynamic for_each value',
+      'The for_each value must be known when the job file is read.',
+      forEach.expr.range,
+    );
+  if (v.kind === 'null')
+    return err('Invalid dynamic for_each value', 'Cannot use a null value in for_each.', forEach.expr.range);
   const els = elements(v);
-  if (!els) return err('Invalid dynamic for_each value', `Cannot use a ${friendlyTypeName(typeOf(v))} value in for_each. An iterable collection is required.`, forEach.expr.range);
-  if (els.length > MAX_DYNAMIC_BLOCKS) return err('Invalid dynamic for_each value', `A dynamic block may generate at most ${MAX_DYNAMIC_BLOCKS} blocks.`, forEach.expr.range);
+  if (!els)
+    return err(
+      'Invalid dynamic for_each value',
+      `Cannot use a ${friendlyTypeName(typeOf(v))} value in for_each. An iterable collection is required.`,
+      forEach.expr.range,
+    );
+  if (els.length > MAX_DYNAMIC_BLOCKS)
+    return err(
+      'Invalid dynamic for_each value',
+      `A dynamic block may generate at most ${MAX_DYNAMIC_BLOCKS} blocks.`,
+      forEach.expr.range,
+    );
   const content = contents[0]!;
   const out: Block[] = [];
   for (const [key, value] of els) {
@@ -109,7 +163,12 @@ function evalLabels(e: Expression, ctx: EvalContext, diags: Diagnostic[]): strin
   diags.push(...r.diagnostics);
   const v = r.value;
   if (v.kind !== 'list' && v.kind !== 'tuple') {
-    diags.push({ severity: 'error', summary: 'Invalid dynamic block labels', detail: 'The labels argument must be a list of strings.', range: e.range });
+    diags.push({
+      severity: 'error',
+      summary: 'Invalid dynamic block labels',
+      detail: 'The labels argument must be a list of strings.',
+      range: e.range,
+    });
     return null;
   }
   const out: string[] = [];
@@ -117,7 +176,12 @@ function evalLabels(e: Expression, ctx: EvalContext, diags: Diagnostic[]): strin
     if (x.kind === 'string') out.push(x.value);
     else if (x.kind === 'number') out.push(String(x.value));
     else {
-      diags.push({ severity: 'error', summary: 'Invalid dynamic block label', detail: `Block labels must be strings, not ${friendlyTypeName(typeOf(x))}.`, range: e.range });
+      diags.push({
+        severity: 'error',
+        summary: 'Invalid dynamic block label',
+        detail: `Block labels must be strings, not ${friendlyTypeName(typeOf(x))}.`,
+        range: e.range,
+      });
       return null;
     }
   }

@@ -93,13 +93,17 @@ describe('evaluate: references', () => {
   it('reports unknown variables and missing attributes', () => {
     const c = ctx(vars);
     expect(evErr('nope.x', c)).toEqual(['Unknown variable: There is no variable named "nope".']);
-    expect(evErr('local.undefined_local', c)).toEqual(['Unsupported attribute: This object does not have an attribute named "undefined_local".']);
+    expect(evErr('local.undefined_local', c)).toEqual([
+      'Unsupported attribute: This object does not have an attribute named "undefined_local".',
+    ]);
     expect(evErr('var.list[5]', c)[0]).toContain('Invalid index');
   });
 
   it('keeps unknown roots verbatim in templates, including the original spacing', () => {
     const c = ctx(vars, true);
-    expect(js('"foo-${attr.network.dev-us-east1-relay-vpc.external-ip.0}"', c)).toBe('foo-${attr.network.dev-us-east1-relay-vpc.external-ip.0}');
+    expect(js('"foo-${attr.network.dev-us-east1-relay-vpc.external-ip.0}"', c)).toBe(
+      'foo-${attr.network.dev-us-east1-relay-vpc.external-ip.0}',
+    );
     expect(js('"${env["BLAH"]}"', c)).toBe('${env["BLAH"]}');
     expect(js('"${mixed-indexing.0[3]["FOO"].5}"', c)).toBe('${mixed-indexing.0[3]["FOO"].5}');
     expect(js('"with spaces ${   root.  field[  "FOO"].5  }"', c)).toBe('with spaces ${   root.  field[  "FOO"].5  }');
@@ -114,7 +118,9 @@ describe('evaluate: references', () => {
   });
 
   it('still reports missing attributes of known roots when verbatim mode is on', () => {
-    expect(evErr('"${local.undefined_local}"', ctx(vars, true))[0]).toContain('does not have an attribute named "undefined_local"');
+    expect(evErr('"${local.undefined_local}"', ctx(vars, true))[0]).toContain(
+      'does not have an attribute named "undefined_local"',
+    );
   });
 });
 
@@ -158,7 +164,9 @@ describe('convert and type expressions', () => {
   it('parses type expressions', () => {
     expect(typeName(typeOfSrc('string').type)).toBe('string');
     expect(typeName(typeOfSrc('list(number)').type)).toBe('list(number)');
-    expect(typeName(typeOfSrc('map(object({a = string, b = list(bool)}))').type)).toBe('map(object({a=string, b=list(bool)}))');
+    expect(typeName(typeOfSrc('map(object({a = string, b = list(bool)}))').type)).toBe(
+      'map(object({a=string, b=list(bool)}))',
+    );
     expect(typeName(typeOfSrc('tuple([string, number])').type)).toBe('tuple([string, number])');
     expect(typeName(typeOfSrc('any').type)).toBe('any');
     expect(typeOfSrc('object({a = optional(string)})').type).toMatchObject({ kind: 'object', optional: ['a'] });

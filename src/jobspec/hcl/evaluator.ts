@@ -63,7 +63,8 @@ function lookupFunctions(ctx: EvalContext): FunctionTable | undefined {
 }
 
 function verbatimOption(ctx: EvalContext): boolean {
-  for (let c: EvalContext | undefined = ctx; c; c = c.parent) if (c.unknownRootsVerbatim !== undefined) return c.unknownRootsVerbatim;
+  for (let c: EvalContext | undefined = ctx; c; c = c.parent)
+    if (c.unknownRootsVerbatim !== undefined) return c.unknownRootsVerbatim;
   return false;
 }
 
@@ -88,9 +89,13 @@ export function resolveVerbatim(v: Value): Value {
     case 'tuple':
       return v.items.some(needsResolve) ? { ...v, items: v.items.map(resolveVerbatim) } : v;
     case 'map':
-      return [...v.entries.values()].some(needsResolve) ? { ...v, entries: new Map([...v.entries].map(([k, x]) => [k, resolveVerbatim(x)])) } : v;
+      return [...v.entries.values()].some(needsResolve)
+        ? { ...v, entries: new Map([...v.entries].map(([k, x]) => [k, resolveVerbatim(x)])) }
+        : v;
     case 'object':
-      return [...v.attrs.values()].some(needsResolve) ? { ...v, attrs: new Map([...v.attrs].map(([k, x]) => [k, resolveVerbatim(x)])) } : v;
+      return [...v.attrs.values()].some(needsResolve)
+        ? { ...v, attrs: new Map([...v.attrs].map(([k, x]) => [k, resolveVerbatim(x)])) }
+        : v;
     default:
       return v;
   }
@@ -181,7 +186,11 @@ class Evaluator {
       if (cur.kind === 'unknown') return cur;
       if (s.type === 'attr') cur = this.getAttr(cur, s.name, s.range);
       else if (s.type === 'index') cur = this.index(cur, typeof s.key === 'number' ? num(s.key) : str(s.key), s.range);
-      else cur = cur.kind === 'list' || cur.kind === 'tuple' || cur.kind === 'set' ? cur : tuple(cur.kind === 'null' ? [] : [cur]);
+      else
+        cur =
+          cur.kind === 'list' || cur.kind === 'tuple' || cur.kind === 'set'
+            ? cur
+            : tuple(cur.kind === 'null' ? [] : [cur]);
     }
     return cur;
   }
@@ -190,49 +199,93 @@ class Evaluator {
     switch (v.kind) {
       case 'object': {
         const a = v.attrs.get(name);
-        return a ?? this.error('Unsupported attribute', `This object does not have an attribute named "${name}".`, range);
+        return (
+          a ?? this.error('Unsupported attribute', `This object does not have an attribute named "${name}".`, range)
+        );
       }
       case 'map': {
         const a = v.entries.get(name);
-        return a ?? this.error('Missing map element', `This map does not have an element with the key "${name}".`, range);
+        return (
+          a ?? this.error('Missing map element', `This map does not have an element with the key "${name}".`, range)
+        );
       }
       case 'null':
-        return this.error('Attempt to get attribute from null value', 'This value is null, so it does not have any attributes.', range);
+        return this.error(
+          'Attempt to get attribute from null value',
+          'This value is null, so it does not have any attributes.',
+          range,
+        );
       case 'list':
       case 'tuple':
       case 'set':
-        return this.error('Unsupported attribute', `This value does not have any attributes; it is a ${friendlyTypeName(typeOf(v))}.`, range);
+        return this.error(
+          'Unsupported attribute',
+          `This value does not have any attributes; it is a ${friendlyTypeName(typeOf(v))}.`,
+          range,
+        );
       default:
-        return this.error('Unsupported attribute', `Can't access attributes on a primitive-typed value (${v.kind}).`, range);
+        return this.error(
+          'Unsupported attribute',
+          `Can't access attributes on a primitive-typed value (${v.kind}).`,
+          range,
+        );
     }
   }
 
   index(coll: Value, key: Value, range: Range): Value {
     if (coll.kind === 'unknown' || key.kind === 'unknown') return unknown();
-    if (key.kind === 'null') return this.error('Invalid index', 'Can\'t use a null value as an indexing key.', range);
+    if (key.kind === 'null') return this.error('Invalid index', "Can't use a null value as an indexing key.", range);
     switch (coll.kind) {
       case 'list':
       case 'tuple': {
         const k = convert(key, T.number);
         if (!k.ok || k.value.kind !== 'number' || !Number.isInteger(k.value.value)) {
-          return this.error('Invalid index', 'The given key does not identify an element in this collection value: a whole number is required.', range);
+          return this.error(
+            'Invalid index',
+            'The given key does not identify an element in this collection value: a whole number is required.',
+            range,
+          );
         }
         const item = coll.items[k.value.value];
-        return item ?? this.error('Invalid index', `The given key does not identify an element in this collection value: index ${k.value.value} is out of range for ${coll.items.length} elements.`, range);
+        return (
+          item ??
+          this.error(
+            'Invalid index',
+            `The given key does not identify an element in this collection value: index ${k.value.value} is out of range for ${coll.items.length} elements.`,
+            range,
+          )
+        );
       }
       case 'map':
       case 'object': {
         const k = convert(key, T.string);
-        if (!k.ok || k.value.kind !== 'string') return this.error('Invalid index', 'The given key does not identify an element in this collection value: a string key is required.', range);
+        if (!k.ok || k.value.kind !== 'string')
+          return this.error(
+            'Invalid index',
+            'The given key does not identify an element in this collection value: a string key is required.',
+            range,
+          );
         const m = coll.kind === 'map' ? coll.entries : coll.attrs;
         const item = m.get(k.value.value);
         if (item) return item;
         return coll.kind === 'map'
-          ? this.error('Invalid index', `The given key does not identify an element in this collection value: this map does not have an element with the key "${k.value.value}".`, range)
-          : this.error('Unsupported attribute', `This object does not have an attribute named "${k.value.value}".`, range);
+          ? this.error(
+              'Invalid index',
+              `The given key does not identify an element in this collection value: this map does not have an element with the key "${k.value.value}".`,
+              range,
+            )
+          : this.error(
+              'Unsupported attribute',
+              `This object does not have an attribute named "${k.value.value}".`,
+              range,
+            );
       }
       case 'set':
-        return this.error('Invalid index', "Elements of a set are identified only by their value and don't have any separate index or key to select with, so it's only possible to perform operations across all elements of the set.", range);
+        return this.error(
+          'Invalid index',
+          "Elements of a set are identified only by their value and don't have any separate index or key to select with, so it's only possible to perform operations across all elements of the set.",
+          range,
+        );
       case 'null':
         return this.error('Attempt to index null value', 'This value is null, so it does not have any indices.', range);
       default:
@@ -307,12 +360,20 @@ class Evaluator {
 
   private interpString(v: Value, range: Range): string | null {
     if (v.kind === 'null') {
-      this.error('Invalid template interpolation value', 'The expression result is null. Cannot include a null value in a string template.', range);
+      this.error(
+        'Invalid template interpolation value',
+        'The expression result is null. Cannot include a null value in a string template.',
+        range,
+      );
       return null;
     }
     const r = convert(v, T.string);
     if (!r.ok || r.value.kind !== 'string') {
-      this.error('Invalid template interpolation value', `Cannot include the given value in a string template: string required, not ${friendlyTypeName(typeOf(v))}.`, range);
+      this.error(
+        'Invalid template interpolation value',
+        `Cannot include the given value in a string template: string required, not ${friendlyTypeName(typeOf(v))}.`,
+        range,
+      );
       return null;
     }
     return r.value.value;
@@ -337,11 +398,20 @@ class Evaluator {
   private iterable(v: Value, range: Range): Array<[Value, Value]> | null {
     if (v.kind === 'unknown') return null;
     if (v.kind === 'null') {
-      this.error('Iteration over null value', 'A null value cannot be used as the collection in a for expression.', range);
+      this.error(
+        'Iteration over null value',
+        'A null value cannot be used as the collection in a for expression.',
+        range,
+      );
       return null;
     }
     const els = elements(v);
-    if (!els) this.error('Iteration over non-iterable value', `A value of type ${friendlyTypeName(typeOf(v))} cannot be used as the collection in a for expression.`, range);
+    if (!els)
+      this.error(
+        'Iteration over non-iterable value',
+        `A value of type ${friendlyTypeName(typeOf(v))} cannot be used as the collection in a for expression.`,
+        range,
+      );
     return els;
   }
 
@@ -354,7 +424,8 @@ class Evaluator {
     // HCL unifies both results' types; the other branch is evaluated only for its type, silently.
     const probe = new Evaluator();
     const other = probe.eval(b ? e.else : e.then, ctx);
-    if (probe.diags.length > 0 || chosen.kind === 'unknown' || other.kind === 'null' || chosen.kind === 'null') return chosen;
+    if (probe.diags.length > 0 || chosen.kind === 'unknown' || other.kind === 'null' || chosen.kind === 'null')
+      return chosen;
     const common = commonType([typeOf(chosen), typeOf(other)]);
     if (!common || common.kind !== 'string' || chosen.kind === 'string') return chosen;
     const r = convert(chosen, common);
@@ -409,7 +480,11 @@ class Evaluator {
   private operandNumber(v: Value, range: Range, side: string): number | null {
     const r = convert(v, T.number);
     if (r.ok && r.value.kind === 'number') return r.value.value;
-    this.error('Invalid operand', `Unsuitable value for ${side} operand: ${r.ok ? 'number required' : r.error}.`, range);
+    this.error(
+      'Invalid operand',
+      `Unsuitable value for ${side} operand: ${r.ok ? 'number required' : r.error}.`,
+      range,
+    );
     return null;
   }
 
@@ -432,7 +507,12 @@ class Evaluator {
     }
     const s = convert(k, T.string);
     if (!s.ok || s.value.kind !== 'string') {
-      if (k.kind !== 'unknown') this.error('Invalid object key', `Key expression in object constructor must be a string, not ${friendlyTypeName(typeOf(k))}.`, range);
+      if (k.kind !== 'unknown')
+        this.error(
+          'Invalid object key',
+          `Key expression in object constructor must be a string, not ${friendlyTypeName(typeOf(k))}.`,
+          range,
+        );
       return null;
     }
     return s.value.value;
@@ -444,7 +524,7 @@ class Evaluator {
     for (const item of e.items) {
       const kv = this.eval(item.key, ctx);
       const v = this.eval(item.value, ctx);
-      const k = isVerbatim(kv) ? (kv.kind === 'unknown' ? kv.raw ?? '' : '') : this.objectKey(kv, item.key.range);
+      const k = isVerbatim(kv) ? (kv.kind === 'unknown' ? (kv.raw ?? '') : '') : this.objectKey(kv, item.key.range);
       if (k === null) known = false;
       else attrs.set(k, v);
     }
@@ -464,7 +544,12 @@ class Evaluator {
       if (e.keyVar) vars[e.keyVar] = k;
       const inner = childContext(ctx, vars);
       if (e.condExpr) {
-        const c = this.toBool(this.eval(e.condExpr, inner), e.condExpr.range, 'Invalid for expression condition', 'condition');
+        const c = this.toBool(
+          this.eval(e.condExpr, inner),
+          e.condExpr.range,
+          'Invalid for expression condition',
+          'condition',
+        );
         if (c === null) return unknown();
         if (!c) continue;
       }
@@ -480,7 +565,11 @@ class Evaluator {
         if (g) g.push(value);
         else groups.set(key, [value]);
       } else if (attrs.has(key)) {
-        return this.error('Duplicate object key', `Two different items produced the key "${key}" in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key.`, e.keyExpr.range);
+        return this.error(
+          'Duplicate object key',
+          `Two different items produced the key "${key}" in this 'for' expression. If duplicates are expected, use the ellipsis (...) after the value expression to enable grouping by key.`,
+          e.keyExpr.range,
+        );
       } else {
         attrs.set(key, value);
       }
@@ -508,7 +597,11 @@ class Evaluator {
     if (e.expandFinal && last !== undefined) {
       if (last.kind === 'unknown') return unknown();
       if (last.kind !== 'list' && last.kind !== 'tuple' && last.kind !== 'set') {
-        return this.error('Invalid expanding argument value', 'The expanding argument (indicated by ...) must be of a tuple, list, or set type.', e.args[e.args.length - 1]!.range);
+        return this.error(
+          'Invalid expanding argument value',
+          'The expanding argument (indicated by ...) must be of a tuple, list, or set type.',
+          e.args[e.args.length - 1]!.range,
+        );
       }
       args = [...args.slice(0, -1), ...last.items];
     }
@@ -516,7 +609,12 @@ class Evaluator {
     for (const [i, a] of args.entries()) {
       const pname = f.params[Math.min(i, f.params.length - 1)] ?? 'arg';
       const range = e.args[Math.min(i, e.args.length - 1)]?.range ?? e.range;
-      if (a.kind === 'null' && !f.allowNull) return this.error('Invalid function argument', `Invalid value for "${pname}" parameter: argument must not be null.`, range);
+      if (a.kind === 'null' && !f.allowNull)
+        return this.error(
+          'Invalid function argument',
+          `Invalid value for "${pname}" parameter: argument must not be null.`,
+          range,
+        );
       if (a.kind === 'unknown' && !f.allowUnknown) return unknown();
     }
     return this.invoke(() => f.call(args, info), e, f.params);
@@ -524,7 +622,11 @@ class Evaluator {
 
   private arity(e: Extract<Expression, { type: 'functionCall' }>, min: number, max: number): Value {
     const want = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
-    return this.error(e.args.length < min ? 'Not enough function arguments' : 'Too many function arguments', `Function "${e.name}" expects ${want} argument(s), but ${e.args.length} were given.`, e.range);
+    return this.error(
+      e.args.length < min ? 'Not enough function arguments' : 'Too many function arguments',
+      `Function "${e.name}" expects ${want} argument(s), but ${e.args.length} were given.`,
+      e.range,
+    );
   }
 
   private invoke(run: () => Value, e: Extract<Expression, { type: 'functionCall' }>, params: string[]): Value {
@@ -539,8 +641,11 @@ class Evaluator {
         }
         return this.error('Error in function call', `Call to function "${e.name}" failed: ${err.message}.`, e.range);
       }
-      return this.error('Error in function call', `Call to function "${e.name}" failed: ${err instanceof Error ? err.message : String(err)}.`, e.range);
+      return this.error(
+        'Error in function call',
+        `Call to function "${e.name}" failed: ${err instanceof Error ? err.message : String(err)}.`,
+        e.range,
+      );
     }
   }
 }
-

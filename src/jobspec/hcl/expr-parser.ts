@@ -8,15 +8,7 @@
  * so the evaluator can tell `node.unique.name` (unknown root, kept verbatim) from a real lookup.
  * Errors never throw: they become diagnostics and an `invalid` placeholder (a null literal).
  */
-import type {
-  BinaryOp,
-  Expression,
-  ForExpr,
-  ObjectConsItem,
-  Pos,
-  Range,
-  Traverser,
-} from './ast.js';
+import type { BinaryOp, Expression, ForExpr, ObjectConsItem, Pos, Range, Traverser } from './ast.js';
 import type { Token } from './lexer.js';
 import { parseHeredoc, parseQuoted } from './template-parser.js';
 import { TokenStream, describeToken } from './token-stream.js';
@@ -66,8 +58,18 @@ export class ExprParser extends TokenStream {
     const then = this.parseExpression();
     if (!this.is(':')) {
       const t = this.peek();
-      this.error('Missing false expression in conditional', `The conditional operator (...?...:...) requires a false expression, delimited by a colon; found ${describeToken(t)}.`, this.tokRange(t));
-      return this.finish({ type: 'conditional', cond, then, else: this.placeholder(t.start), range: this.range(cond.range.start) });
+      this.error(
+        'Missing false expression in conditional',
+        `The conditional operator (...?...:...) requires a false expression, delimited by a colon; found ${describeToken(t)}.`,
+        this.tokRange(t),
+      );
+      return this.finish({
+        type: 'conditional',
+        cond,
+        then,
+        else: this.placeholder(t.start),
+        range: this.range(cond.range.start),
+      });
     }
     this.next();
     const els = this.parseExpression();
@@ -83,7 +85,13 @@ export class ExprParser extends TokenStream {
       if (prec === undefined || prec < minPrec) return left;
       this.next();
       const right = this.parseBinary(prec + 1);
-      left = this.finish({ type: 'binaryOp', op: t.type as BinaryOp, left, right, range: this.range(left.range.start) });
+      left = this.finish({
+        type: 'binaryOp',
+        op: t.type as BinaryOp,
+        left,
+        right,
+        range: this.range(left.range.start),
+      });
     }
   }
 
@@ -125,7 +133,11 @@ export class ExprParser extends TokenStream {
       case '{':
         return this.parseObject(t);
       default:
-        this.error('Invalid expression', `Expected the start of an expression, but found ${describeToken(t)}.`, this.tokRange(t));
+        this.error(
+          'Invalid expression',
+          `Expected the start of an expression, but found ${describeToken(t)}.`,
+          this.tokRange(t),
+        );
         if (t.type === 'invalid') this.next();
         return this.placeholder(t.start);
     }
@@ -160,7 +172,11 @@ export class ExprParser extends TokenStream {
           expandFinal = true;
           if (!this.is(')')) {
             const t = this.peek();
-            this.error('Missing closing parenthesis', 'An expanded function argument (with "...") must be immediately followed by closing parentheses.', this.tokRange(t));
+            this.error(
+              'Missing closing parenthesis',
+              'An expanded function argument (with "...") must be immediately followed by closing parentheses.',
+              this.tokRange(t),
+            );
             break;
           }
         }
@@ -171,16 +187,32 @@ export class ExprParser extends TokenStream {
         if (!this.is(')')) {
           const t = this.peek();
           if (this.diags.length === errorsBefore) {
-            this.error('Missing argument separator', `A comma is required to separate each function argument from the next; found ${describeToken(t)}.`, this.tokRange(t));
+            this.error(
+              'Missing argument separator',
+              `A comma is required to separate each function argument from the next; found ${describeToken(t)}.`,
+              this.tokRange(t),
+            );
           }
           break;
         }
       }
-      this.expectClose(')', 'Unterminated function call', `There is no closing parenthesis for this function call of "${name.text}".`, name);
+      this.expectClose(
+        ')',
+        'Unterminated function call',
+        `There is no closing parenthesis for this function call of "${name.text}".`,
+        name,
+      );
     } finally {
       this.popNewlines();
     }
-    return this.finish({ type: 'functionCall', name: name.text, nameRange: this.tokRange(name), args, expandFinal, range: this.range(name.start) });
+    return this.finish({
+      type: 'functionCall',
+      name: name.text,
+      nameRange: this.tokRange(name),
+      args,
+      expandFinal,
+      range: this.range(name.start),
+    });
   }
 
   /** Consumes `type` or reports the summary/detail at the opener; returns whether it was there. */
@@ -199,7 +231,12 @@ export class ExprParser extends TokenStream {
     this.pushNewlines(true);
     try {
       const inner = this.parseExpression();
-      this.expectClose(')', 'Missing close parenthesis', 'Expected a closing parenthesis to terminate the expression.', open);
+      this.expectClose(
+        ')',
+        'Missing close parenthesis',
+        'Expected a closing parenthesis to terminate the expression.',
+        open,
+      );
       return this.finish({ type: 'parens', inner, range: this.range(open.start) });
     } finally {
       this.popNewlines();
@@ -220,7 +257,11 @@ export class ExprParser extends TokenStream {
         }
         if (!this.is(']')) {
           const t = this.peek();
-          this.error('Missing item separator', `Expected a comma to mark the beginning of the next item; found ${describeToken(t)}.`, this.tokRange(t));
+          this.error(
+            'Missing item separator',
+            `Expected a comma to mark the beginning of the next item; found ${describeToken(t)}.`,
+            this.tokRange(t),
+          );
           this.skipTo(']');
         }
         break;
@@ -261,7 +302,11 @@ export class ExprParser extends TokenStream {
           continue;
         }
         if (t.type !== '}') {
-          this.error('Missing attribute separator', `Expected a newline or comma to mark the beginning of the next attribute; found ${describeToken(t)}.`, this.tokRange(t));
+          this.error(
+            'Missing attribute separator',
+            `Expected a newline or comma to mark the beginning of the next attribute; found ${describeToken(t)}.`,
+            this.tokRange(t),
+          );
           this.skipTo('}');
           break;
         }
@@ -284,7 +329,11 @@ export class ExprParser extends TokenStream {
     const sep = this.peek();
     if (sep.type !== '=' && sep.type !== ':') {
       if (keyStart !== sep) {
-        this.error('Missing key/value separator', `Expected an equals sign ("=") to mark the beginning of the attribute value; found ${describeToken(sep)}.`, this.tokRange(sep));
+        this.error(
+          'Missing key/value separator',
+          `Expected an equals sign ("=") to mark the beginning of the attribute value; found ${describeToken(sep)}.`,
+          this.tokRange(sep),
+        );
       }
       return null;
     }
@@ -328,21 +377,30 @@ export class ExprParser extends TokenStream {
     if (this.is(',')) {
       this.next();
       const second = this.peek();
-      if (second.type !== 'ident') return this.badFor(open, close, second, 'Expected an identifier for the value variable after the comma.');
+      if (second.type !== 'ident')
+        return this.badFor(open, close, second, 'Expected an identifier for the value variable after the comma.');
       this.next();
       keyVar = first.text;
       valueVar = second.text;
     }
-    if (!this.isKeyword('in')) return this.badFor(open, close, this.peek(), 'Expected the "in" keyword after the iteration variables.');
+    if (!this.isKeyword('in'))
+      return this.badFor(open, close, this.peek(), 'Expected the "in" keyword after the iteration variables.');
     this.next();
     const collection = this.parseExpression();
-    if (!this.is(':')) return this.badFor(open, close, this.peek(), 'Expected a colon after the collection expression.');
+    if (!this.is(':'))
+      return this.badFor(open, close, this.peek(), 'Expected a colon after the collection expression.');
     this.next();
     let keyExpr: Expression | null = null;
     let valueExpr = this.parseExpression();
     let group = false;
     if (isObject) {
-      if (!this.is('=>')) return this.badFor(open, close, this.peek(), 'An object for expression needs a key expression, then "=>", then a value expression.');
+      if (!this.is('=>'))
+        return this.badFor(
+          open,
+          close,
+          this.peek(),
+          'An object for expression needs a key expression, then "=>", then a value expression.',
+        );
       this.next();
       keyExpr = valueExpr;
       valueExpr = this.parseExpression();
@@ -361,7 +419,17 @@ export class ExprParser extends TokenStream {
     } else {
       this.next();
     }
-    const e: ForExpr = { type: 'for', keyVar, valueVar, collection, keyExpr, valueExpr, condExpr, group, range: this.range(open.start) };
+    const e: ForExpr = {
+      type: 'for',
+      keyVar,
+      valueVar,
+      collection,
+      keyExpr,
+      valueExpr,
+      condExpr,
+      group,
+      range: this.range(open.start),
+    };
     return this.finish(e);
   }
 
@@ -404,9 +472,15 @@ export class ExprParser extends TokenStream {
     }
     if (n.type === 'number' && /^[0-9]+(\.[0-9]+)?$/.test(n.text)) {
       this.next();
-      return n.text.split('.').map((d) => ({ type: 'index', key: Number(d), range: this.range(dot.start) }) as Traverser);
+      return n.text
+        .split('.')
+        .map((d) => ({ type: 'index', key: Number(d), range: this.range(dot.start) }) as Traverser);
     }
-    this.error('Invalid attribute name', `An attribute name is required after a dot; found ${describeToken(n)}.`, this.tokRange(n));
+    this.error(
+      'Invalid attribute name',
+      `An attribute name is required after a dot; found ${describeToken(n)}.`,
+      this.tokRange(n),
+    );
     return null;
   }
 
@@ -425,12 +499,22 @@ export class ExprParser extends TokenStream {
     this.pushNewlines(true);
     if (this.is('*')) {
       this.next();
-      this.expectClose(']', 'Missing close bracket on splat index', 'The star for a full splat operator must be immediately followed by a closing bracket ("]").', open);
+      this.expectClose(
+        ']',
+        'Missing close bracket on splat index',
+        'The star for a full splat operator must be immediately followed by a closing bracket ("]").',
+        open,
+      );
       this.popNewlines();
       return this.parseSplat(cur, true, open.start);
     }
     const key = this.parseExpression();
-    this.expectClose(']', 'Missing close bracket on index', 'The index operator must end with a closing bracket ("]").', open);
+    this.expectClose(
+      ']',
+      'Missing close bracket on index',
+      'The index operator must end with a closing bracket ("]").',
+      open,
+    );
     this.popNewlines();
     const range = this.range(open.start);
     if (key.type === 'literal' && (typeof key.value === 'number' || typeof key.value === 'string')) {
@@ -460,7 +544,12 @@ export class ExprParser extends TokenStream {
         this.next();
         this.pushNewlines(true);
         const key = this.parseExpression();
-        this.expectClose(']', 'Missing close bracket on index', 'The index operator must end with a closing bracket ("]").', t);
+        this.expectClose(
+          ']',
+          'Missing close bracket on index',
+          'The index operator must end with a closing bracket ("]").',
+          t,
+        );
         this.popNewlines();
         const k = key.type === 'literal' && typeof key.value === 'number' ? key.value : staticString(key);
         if (k === null) {

@@ -22,7 +22,10 @@ interface Case {
 }
 
 function cases(dir: string): Array<Case & { dir: string }> {
-  return (JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { cases: Case[] }).cases.map((c) => ({ ...c, dir }));
+  return (JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { cases: Case[] }).cases.map((c) => ({
+    ...c,
+    dir,
+  }));
 }
 
 const jobspecDir = join(CONFORMANCE_DIR, 'jobspec');

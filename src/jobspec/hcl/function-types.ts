@@ -44,7 +44,11 @@ export interface LazyFunction {
 export type HclFunction = EagerFunction | LazyFunction;
 export type FunctionTable = Record<string, HclFunction>;
 
-export function fn(params: string[], call: EagerFunction['call'], opts: Partial<Omit<EagerFunction, 'call' | 'params'>> = {}): EagerFunction {
+export function fn(
+  params: string[],
+  call: EagerFunction['call'],
+  opts: Partial<Omit<EagerFunction, 'call' | 'params'>> = {},
+): EagerFunction {
   const variadic = params[params.length - 1]?.startsWith('...') ?? false;
   return {
     params: params.map((p) => p.replace(/^\.\.\./, '')),

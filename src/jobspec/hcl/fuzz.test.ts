@@ -14,10 +14,57 @@ import { fixtureFiles } from './testing/fixtures.js';
 import { object } from './values.js';
 
 const texts = fixtureFiles().map((f) => readFileSync(f, 'utf8'));
-const ctx = makeEvalContext({ variables: { var: object({}), local: object({}) }, unknownRootsVerbatim: true, functions: { allowFS: false } });
+const ctx = makeEvalContext({
+  variables: { var: object({}), local: object({}) },
+  unknownRootsVerbatim: true,
+  functions: { allowFS: false },
+});
 
 /** Characters and fragments that matter to the scanner: the likeliest to reach odd states. */
-const FRAGMENTS = ['{', '}', '[', ']', '(', ')', '"', '${', '%{', '~}', '$${', '<<EOT\n', '<<-EOT\n', '\nEOT\n', '\\', '\\u12', '#', '//', '/*', '*/', '\n', '=', ',', '.', '.*', '[*]', '...', '?', ':', '=>', 'for', 'if', 'in', 'endfor', 'endif', '%{ else }', '0.1', '-', '!', '\u00e9', '\ud83d', ' '];
+const FRAGMENTS = [
+  '{',
+  '}',
+  '[',
+  ']',
+  '(',
+  ')',
+  '"',
+  '${',
+  '%{',
+  '~}',
+  '$${',
+  '<<EOT\n',
+  '<<-EOT\n',
+  '\nEOT\n',
+  '\\',
+  '\\u12',
+  '#',
+  '//',
+  '/*',
+  '*/',
+  '\n',
+  '=',
+  ',',
+  '.',
+  '.*',
+  '[*]',
+  '...',
+  '?',
+  ':',
+  '=>',
+  'for',
+  'if',
+  'in',
+  'endfor',
+  'endif',
+  '%{ else }',
+  '0.1',
+  '-',
+  '!',
+  '\u00e9',
+  '\ud83d',
+  ' ',
+];
 
 type Mutation =
   | { op: 'delete'; at: number; len: number }
@@ -27,8 +74,17 @@ type Mutation =
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('delete' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 40 }) }),
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ maxLength: 4 })) }),
-  fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 200 }), to: fc.nat() }),
+  fc.record({
+    op: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ maxLength: 4 })),
+  }),
+  fc.record({
+    op: fc.constant('duplicate' as const),
+    at: fc.nat(),
+    len: fc.integer({ min: 1, max: 200 }),
+    to: fc.nat(),
+  }),
   fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
 );
 
@@ -83,7 +139,9 @@ describeConformance('parser robustness', () => {
     expect(runs).toBe(10_000);
     // Speed is reported, not asserted: the bounds only catch a hang or a quadratic blow-up.
     // eslint-disable-next-line no-console -- the figure the jobspec issue asks about
-    console.log(`hcl mutation test: ${runs} cases, average ${(total / runs).toFixed(3)} ms, slowest ${slowest.toFixed(1)} ms`);
+    console.log(
+      `hcl mutation test: ${runs} cases, average ${(total / runs).toFixed(3)} ms, slowest ${slowest.toFixed(1)} ms`,
+    );
     expect(slowest).toBeLessThan(5000);
     expect(total / runs).toBeLessThan(100);
   });
@@ -107,7 +165,10 @@ describeConformance('parser robustness', () => {
     // the test's timeout catches; a loaded machine must not fail a linear parser.
     for (const src of inputs) {
       const r = parseHCL(src, 'p.hcl');
-      expect(r.diagnostics.every((d) => d.summary !== 'Internal parser error'), src.slice(0, 20)).toBe(true);
+      expect(
+        r.diagnostics.every((d) => d.summary !== 'Internal parser error'),
+        src.slice(0, 20),
+      ).toBe(true);
     }
   });
 });

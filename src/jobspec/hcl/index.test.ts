@@ -4,7 +4,9 @@ import { diagnosticToProblem, formatDiagnostic, hasErrors, makeEvalContext, pars
 describe('hcl module helpers', () => {
   it('formats a diagnostic as file:line,column-end: summary; detail', () => {
     const r = parseHCL('a = [1 2]\n', 'job.hcl');
-    expect(formatDiagnostic(r.diagnostics[0]!)).toBe('job.hcl:1,8-9: Missing item separator; Expected a comma to mark the beginning of the next item; found number 2.');
+    expect(formatDiagnostic(r.diagnostics[0]!)).toBe(
+      'job.hcl:1,8-9: Missing item separator; Expected a comma to mark the beginning of the next item; found number 2.',
+    );
     expect(hasErrors(r.diagnostics)).toBe(true);
   });
 
@@ -21,7 +23,9 @@ describe('hcl module helpers', () => {
 
   it('builds a context with the standard library unless given a table', () => {
     expect(Object.keys(makeEvalContext({}).functions!)).toContain('formatdate');
-    const own = makeEvalContext({ functions: { only: { params: [], minArgs: 0, maxArgs: 0, call: () => ({ kind: 'bool', value: true }) } } });
+    const own = makeEvalContext({
+      functions: { only: { params: [], minArgs: 0, maxArgs: 0, call: () => ({ kind: 'bool', value: true }) } },
+    });
     expect(Object.keys(own.functions!)).toEqual(['only']);
   });
 });

@@ -12,17 +12,57 @@ function lex(src: string): Token[] {
   return out;
 }
 
-const kinds = (src: string): string[] => lex(src).map((t) => (t.type === 'ident' || t.type === 'number' ? `${t.type}:${t.text}` : t.type));
+const kinds = (src: string): string[] =>
+  lex(src).map((t) => (t.type === 'ident' || t.type === 'number' ? `${t.type}:${t.text}` : t.type));
 
 describe('Lexer', () => {
   it('reads every operator, longest first', () => {
-    expect(kinds('== != <= >= && || => ... < > = ! + - * / % ? : , . ~ { } [ ] ( )').filter((k) => k !== 'eof')).toEqual(
-      ['==', '!=', '<=', '>=', '&&', '||', '=>', '...', '<', '>', '=', '!', '+', '-', '*', '/', '%', '?', ':', ',', '.', '~', '{', '}', '[', ']', '(', ')'],
-    );
+    expect(
+      kinds('== != <= >= && || => ... < > = ! + - * / % ? : , . ~ { } [ ] ( )').filter((k) => k !== 'eof'),
+    ).toEqual([
+      '==',
+      '!=',
+      '<=',
+      '>=',
+      '&&',
+      '||',
+      '=>',
+      '...',
+      '<',
+      '>',
+      '=',
+      '!',
+      '+',
+      '-',
+      '*',
+      '/',
+      '%',
+      '?',
+      ':',
+      ',',
+      '.',
+      '~',
+      '{',
+      '}',
+      '[',
+      ']',
+      '(',
+      ')',
+    ]);
   });
 
   it('reads identifiers with dashes and numbers with fractions and exponents', () => {
-    expect(kinds('dev-us-east1 _x 12 3.25 1e9 2E-3 7.')).toEqual(['ident:dev-us-east1', 'ident:_x', 'number:12', 'number:3.25', 'number:1e9', 'number:2E-3', 'number:7', '.', 'eof']);
+    expect(kinds('dev-us-east1 _x 12 3.25 1e9 2E-3 7.')).toEqual([
+      'ident:dev-us-east1',
+      'ident:_x',
+      'number:12',
+      'number:3.25',
+      'number:1e9',
+      'number:2E-3',
+      'number:7',
+      '.',
+      'eof',
+    ]);
   });
 
   it('emits newlines but drops comments, keeping line and column', () => {
@@ -39,6 +79,10 @@ describe('Lexer', () => {
   });
 
   it('reports a stray character as one invalid token, even outside the BMP', () => {
-    expect(lex('@\u{1F600}').map((t) => [t.type, t.text])).toEqual([['invalid', '@'], ['invalid', '\u{1F600}'], ['eof', '']]);
+    expect(lex('@\u{1F600}').map((t) => [t.type, t.text])).toEqual([
+      ['invalid', '@'],
+      ['invalid', '\u{1F600}'],
+      ['eof', ''],
+    ]);
   });
 });

@@ -30,9 +30,19 @@ function show(e: Expression): string {
     case 'heredoc':
       return `heredoc(${show(e.template)})`;
     case 'scopeTraversal':
-      return e.root + e.traversal.map((t) => (t.type === 'attr' ? `.${t.name}` : t.type === 'index' ? `[${JSON.stringify(t.key)}]` : '[*]')).join('');
+      return (
+        e.root +
+        e.traversal
+          .map((t) => (t.type === 'attr' ? `.${t.name}` : t.type === 'index' ? `[${JSON.stringify(t.key)}]` : '[*]'))
+          .join('')
+      );
     case 'relativeTraversal':
-      return `(${show(e.source)})` + e.traversal.map((t) => (t.type === 'attr' ? `.${t.name}` : t.type === 'index' ? `[${JSON.stringify(t.key)}]` : '')).join('');
+      return (
+        `(${show(e.source)})` +
+        e.traversal
+          .map((t) => (t.type === 'attr' ? `.${t.name}` : t.type === 'index' ? `[${JSON.stringify(t.key)}]` : ''))
+          .join('')
+      );
     case 'functionCall':
       return `${e.name}(${e.args.map(show).join(',')}${e.expandFinal ? '...' : ''})`;
     case 'conditional':
@@ -66,12 +76,9 @@ block "one" two {
 b = 2
 other {}
 `);
-    expect(body.items.map((i) => (i.kind === 'attribute' ? `attr:${i.name}` : `block:${i.type}:${i.labels.join('/')}`))).toEqual([
-      'attr:a',
-      'block:block:one/two',
-      'attr:b',
-      'block:other:',
-    ]);
+    expect(
+      body.items.map((i) => (i.kind === 'attribute' ? `attr:${i.name}` : `block:${i.type}:${i.labels.join('/')}`)),
+    ).toEqual(['attr:a', 'block:block:one/two', 'attr:b', 'block:other:']);
   });
 
   it('reads one-line blocks with an attribute', () => {
@@ -238,18 +245,25 @@ describe('parseHCL diagnostics', () => {
 
   it('reports an unclosed block at its opening brace', () => {
     const r = parseHCL('job "x" {\n  group "g" {\n    count = 1\n}\n', 'u.hcl');
-    expect(r.diagnostics.map((d) => `${d.range!.start.line}:${d.range!.start.column} ${d.summary}`)).toEqual(['1:9 Unclosed configuration block']);
+    expect(r.diagnostics.map((d) => `${d.range!.start.line}:${d.range!.start.column} ${d.summary}`)).toEqual([
+      '1:9 Unclosed configuration block',
+    ]);
   });
 
   it('reports a block definition that is neither label nor brace', () => {
     const r = parseHCL('env {\n  for k in ["a"]: k => k\n}\n', 'e.hcl');
-    expect(r.diagnostics.map((d) => `${d.range!.start.line}:${d.range!.start.column} ${d.summary}`)).toEqual(['2:12 Invalid block definition']);
+    expect(r.diagnostics.map((d) => `${d.range!.start.line}:${d.range!.start.column} ${d.summary}`)).toEqual([
+      '2:12 Invalid block definition',
+    ]);
   });
 
   it('reports a redefined attribute with where it was first set', () => {
     const r = parseHCL('a = 1\na = 2\n', 'r.hcl');
     expect(r.diagnostics).toHaveLength(1);
-    expect(r.diagnostics[0]).toMatchObject({ summary: 'Attribute redefined', range: { start: { line: 2, column: 1 } } });
+    expect(r.diagnostics[0]).toMatchObject({
+      summary: 'Attribute redefined',
+      range: { start: { line: 2, column: 1 } },
+    });
     expect(r.diagnostics[0]?.detail).toContain('r.hcl:1,1');
   });
 
@@ -263,7 +277,10 @@ describe('parseHCL diagnostics', () => {
 
   it('reports unmatched template directives', () => {
     const r = parseHCL('a = "%{ if x }open"\nb = "%{ endfor }"\n', 'd.hcl');
-    expect(r.diagnostics.map((d) => d.summary)).toEqual(['Unterminated template directive', 'Unexpected "endfor" directive']);
+    expect(r.diagnostics.map((d) => d.summary)).toEqual([
+      'Unterminated template directive',
+      'Unexpected "endfor" directive',
+    ]);
   });
 
   it('caps nesting depth with one diagnostic instead of overflowing the stack', () => {

@@ -41,7 +41,11 @@ class BodyParser extends ExprParser {
       }
       if (t.type === 'eof') {
         if (opener) {
-          this.error('Unclosed configuration block', 'There is no closing brace for this block before the end of the file. This may be caused by incorrect brace nesting elsewhere in this file.', this.tokRange(opener));
+          this.error(
+            'Unclosed configuration block',
+            'There is no closing brace for this block before the end of the file. This may be caused by incorrect brace nesting elsewhere in this file.',
+            this.tokRange(opener),
+          );
         }
         break;
       }
@@ -52,7 +56,11 @@ class BodyParser extends ExprParser {
         continue;
       }
       if (t.type !== 'ident') {
-        this.error('Argument or block definition required', `An argument or block definition is required here; found ${describeToken(t)}.`, this.tokRange(t));
+        this.error(
+          'Argument or block definition required',
+          `An argument or block definition is required here; found ${describeToken(t)}.`,
+          this.tokRange(t),
+        );
         this.skipLine();
         continue;
       }
@@ -61,7 +69,11 @@ class BodyParser extends ExprParser {
       if (item.kind === 'attribute') {
         const prev = seen.get(item.name);
         if (prev) {
-          this.error('Attribute redefined', `The argument "${item.name}" was already set at ${prev.filename}:${prev.start.line},${prev.start.column}. Each argument may be set only once.`, item.nameRange);
+          this.error(
+            'Attribute redefined',
+            `The argument "${item.name}" was already set at ${prev.filename}:${prev.start.line},${prev.start.column}. Each argument may be set only once.`,
+            item.nameRange,
+          );
         } else {
           seen.set(item.name, item.nameRange);
         }
@@ -77,8 +89,19 @@ class BodyParser extends ExprParser {
       this.next();
       const errorsBefore = this.diags.length;
       const expr = this.parseExpression();
-      const attr: Attribute = { kind: 'attribute', name: name.text, nameRange: this.tokRange(name), expr, range: this.range(name.start, expr.range.end) };
-      this.endOfItem(inBlock, errorsBefore, 'Missing newline after argument', 'An argument definition must end with a newline.');
+      const attr: Attribute = {
+        kind: 'attribute',
+        name: name.text,
+        nameRange: this.tokRange(name),
+        expr,
+        range: this.range(name.start, expr.range.end),
+      };
+      this.endOfItem(
+        inBlock,
+        errorsBefore,
+        'Missing newline after argument',
+        'An argument definition must end with a newline.',
+      );
       return attr;
     }
     return this.parseBlock(name, inBlock);
@@ -93,7 +116,8 @@ class BodyParser extends ExprParser {
     }
     if (t.type === 'eof' || (inBlock && t.type === '}')) return;
     // Report only if the item itself read cleanly; otherwise this is the same problem again.
-    if (this.diags.length === errorsBefore) this.error(summary, `${detail} Found ${describeToken(t)}.`, this.tokRange(t));
+    if (this.diags.length === errorsBefore)
+      this.error(summary, `${detail} Found ${describeToken(t)}.`, this.tokRange(t));
     this.skipLine();
   }
 
@@ -112,7 +136,12 @@ class BodyParser extends ExprParser {
         this.dropPeeked();
         const e = parseQuoted(this, t);
         const s = staticString(e);
-        if (s === null) this.error('Invalid block label', 'Block labels must be literal strings, without template sequences.', e.range);
+        if (s === null)
+          this.error(
+            'Invalid block label',
+            'Block labels must be literal strings, without template sequences.',
+            e.range,
+          );
         labels.push(s ?? '');
         labelRanges.push(e.range);
       } else {
@@ -143,8 +172,21 @@ class BodyParser extends ExprParser {
     }
     let end = this.peek().start;
     if (this.is('}')) end = this.next().end;
-    const block: Block = { kind: 'block', type: typeTok.text, labels, typeRange: this.tokRange(typeTok), labelRanges, body, range: this.range(typeTok.start, end) };
-    this.endOfItem(inBlock, this.diags.length, 'Missing newline after block definition', 'A block definition must end with a newline.');
+    const block: Block = {
+      kind: 'block',
+      type: typeTok.text,
+      labels,
+      typeRange: this.tokRange(typeTok),
+      labelRanges,
+      body,
+      range: this.range(typeTok.start, end),
+    };
+    this.endOfItem(
+      inBlock,
+      this.diags.length,
+      'Missing newline after block definition',
+      'A block definition must end with a newline.',
+    );
     return block;
   }
 

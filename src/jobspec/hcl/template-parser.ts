@@ -16,7 +16,15 @@ type Piece =
   | { k: 'text'; value: string; start: Pos; end: Pos; bol: boolean }
   | { k: 'interp'; expr: Expression; stripL: boolean; stripR: boolean; range: Range; raw: string }
   | { k: 'if'; cond: Expression; stripL: boolean; stripR: boolean; range: Range }
-  | { k: 'for'; keyVar: string | null; valueVar: string; coll: Expression; stripL: boolean; stripR: boolean; range: Range }
+  | {
+      k: 'for';
+      keyVar: string | null;
+      valueVar: string;
+      coll: Expression;
+      stripL: boolean;
+      stripR: boolean;
+      range: Range;
+    }
   | { k: 'else' | 'endif' | 'endfor'; stripL: boolean; stripR: boolean; range: Range };
 
 const CH_NL = 10;
@@ -43,7 +51,11 @@ export function parseQuoted(p: ExprParser, open: Token): Expression {
     const c = lx.peekCode();
     if (c === -1 || c === CH_NL || (c === CH_CR && lx.peekCode(1) === CH_NL)) {
       flush();
-      p.error('Unterminated template string', 'No closing quote was found for this string before the end of the line.', p.tokRange(open));
+      p.error(
+        'Unterminated template string',
+        'No closing quote was found for this string before the end of the line.',
+        p.tokRange(open),
+      );
       break;
     }
     if (c === 34 /* " */) {
@@ -80,7 +92,12 @@ export function parseQuoted(p: ExprParser, open: Token): Expression {
  * At `$`/`%`: handles `$${`/`%%{` escapes (appends the literal to the current run and reports 'escaped'),
  * `${ }` and `%{ }` sequences (flushes text, pushes the piece, reports 'sequence'), or nothing ('none').
  */
-function readSpecial(p: ExprParser, pieces: Piece[], flush: () => void, heredoc: boolean): 'none' | 'escaped' | 'sequence' {
+function readSpecial(
+  p: ExprParser,
+  pieces: Piece[],
+  flush: () => void,
+  heredoc: boolean,
+): 'none' | 'escaped' | 'sequence' {
   const lx = p.lx;
   const c = lx.peekCode();
   if (c !== 36 /* $ */ && c !== 37 /* % */) return 'none';
@@ -126,7 +143,11 @@ function closeSequence(p: ExprParser, heredoc: boolean, what: string): boolean {
     return strip;
   }
   const t = p.peek();
-  p.error(`Extra characters after ${what}`, `Expected a closing brace to end the ${what}, but found ${describeToken(t)}.`, p.tokRange(t));
+  p.error(
+    `Extra characters after ${what}`,
+    `Expected a closing brace to end the ${what}, but found ${describeToken(t)}.`,
+    p.tokRange(t),
+  );
   // Re-read from the bad token's start as raw characters up to the closing brace.
   p.dropPeeked();
   const lx = p.lx;
@@ -169,7 +190,11 @@ function readDirective(p: ExprParser, heredoc: boolean): Piece {
       const stripR = closeSequence(p, heredoc, 'template directive');
       return { k: word, stripL, stripR, range: p.range(start, lx.here()) };
     }
-    p.error('Invalid template directive', `A template directive keyword ("if", "for", etc) is expected at the beginning of a %{ sequence; found ${describeToken(kw)}.`, p.tokRange(kw));
+    p.error(
+      'Invalid template directive',
+      `A template directive keyword ("if", "for", etc) is expected at the beginning of a %{ sequence; found ${describeToken(kw)}.`,
+      p.tokRange(kw),
+    );
     const stripR = closeSequence(p, heredoc, 'template directive');
     return { k: 'interp', expr: p.placeholder(start), stripL, stripR, range: p.range(start, lx.here()), raw: '' };
   } finally {
@@ -197,7 +222,11 @@ function readForDirective(p: ExprParser, heredoc: boolean, start: Pos, stripL: b
   let coll: Expression;
   if (valueVar === '' || !p.isKeyword('in')) {
     const t = p.peek();
-    p.error('Invalid template for directive', `Expected "for", one or two identifiers, "in" and a collection; found ${describeToken(t)}.`, p.tokRange(t));
+    p.error(
+      'Invalid template for directive',
+      `Expected "for", one or two identifiers, "in" and a collection; found ${describeToken(t)}.`,
+      p.tokRange(t),
+    );
     coll = p.placeholder(start);
   } else {
     p.next();
@@ -229,7 +258,11 @@ function readEscape(p: ExprParser): string {
   }
   const bad = c === -1 || c === CH_NL ? '' : String.fromCharCode(c);
   if (bad !== '') lx.advance();
-  p.error('Invalid escape sequence', `The symbol ${JSON.stringify(bad)} is not a valid escape sequence selector; use \\n \\t \\r \\" \\\\ \\uNNNN or \\UNNNNNNNN.`, p.range(start, lx.here()));
+  p.error(
+    'Invalid escape sequence',
+    `The symbol ${JSON.stringify(bad)} is not a valid escape sequence selector; use \\n \\t \\r \\" \\\\ \\uNNNN or \\UNNNNNNNN.`,
+    p.range(start, lx.here()),
+  );
   return bad;
 }
 
@@ -276,7 +309,11 @@ export function parseHeredoc(p: ExprParser, open: Token): Expression {
     lx.advance();
   }
   if (!closed) {
-    p.error('Unterminated template string', `No closing marker "${marker}" was found for this heredoc before the end of the file.`, p.tokRange(open));
+    p.error(
+      'Unterminated template string',
+      `No closing marker "${marker}" was found for this heredoc before the end of the file.`,
+      p.tokRange(open),
+    );
   }
   const range = p.range(open.start, lx.here());
   if (open.indented) flushIndent(pieces);
@@ -361,7 +398,14 @@ function buildParts(p: ExprParser, flat: Piece[]): TemplatePart[] {
         pushText(f.parts, pc.value, { filename: p.filename, start: pc.start, end: pc.end });
         break;
       case 'interp':
-        f.parts.push({ type: 'interp', expr: pc.expr, stripLeft: pc.stripL, stripRight: pc.stripR, range: pc.range, raw: pc.raw });
+        f.parts.push({
+          type: 'interp',
+          expr: pc.expr,
+          stripLeft: pc.stripL,
+          stripRight: pc.stripR,
+          range: pc.range,
+          raw: pc.raw,
+        });
         break;
       case 'if': {
         const node: TemplatePart = { type: 'if', cond: pc.cond, then: [], else: null, range: pc.range };
@@ -370,7 +414,14 @@ function buildParts(p: ExprParser, flat: Piece[]): TemplatePart[] {
         break;
       }
       case 'for': {
-        const node: TemplatePart = { type: 'for', keyVar: pc.keyVar, valueVar: pc.valueVar, coll: pc.coll, body: [], range: pc.range };
+        const node: TemplatePart = {
+          type: 'for',
+          keyVar: pc.keyVar,
+          valueVar: pc.valueVar,
+          coll: pc.coll,
+          body: [],
+          range: pc.range,
+        };
         f.parts.push(node);
         stack.push({ kind: 'for', parts: node.body, node, opener: pc.range });
         break;
@@ -381,7 +432,11 @@ function buildParts(p: ExprParser, flat: Piece[]): TemplatePart[] {
           f.parts = f.node.else;
           f.kind = 'else';
         } else {
-          p.error('Unexpected "else" directive', 'An "else" clause may only appear inside an "if" directive, once.', pc.range);
+          p.error(
+            'Unexpected "else" directive',
+            'An "else" clause may only appear inside an "if" directive, once.',
+            pc.range,
+          );
         }
         break;
       case 'endif':
@@ -391,7 +446,11 @@ function buildParts(p: ExprParser, flat: Piece[]): TemplatePart[] {
           f.node.range = { ...f.node.range, end: pc.range.end };
           stack.pop();
         } else {
-          p.error(`Unexpected "${pc.k}" directive`, `There is no open "${pc.k === 'endif' ? 'if' : 'for'}" directive for this "${pc.k}" to close.`, pc.range);
+          p.error(
+            `Unexpected "${pc.k}" directive`,
+            `There is no open "${pc.k === 'endif' ? 'if' : 'for'}" directive for this "${pc.k}" to close.`,
+            pc.range,
+          );
         }
         break;
       }
@@ -399,7 +458,11 @@ function buildParts(p: ExprParser, flat: Piece[]): TemplatePart[] {
   }
   for (const f of stack.slice(1).reverse()) {
     const kw = f.kind === 'for' ? 'endfor' : 'endif';
-    p.error('Unterminated template directive', `There is no "${kw}" to close this "${f.kind === 'else' ? 'if' : f.kind}" directive.`, f.opener!);
+    p.error(
+      'Unterminated template directive',
+      `There is no "${kw}" to close this "${f.kind === 'else' ? 'if' : f.kind}" directive.`,
+      f.opener!,
+    );
   }
   return root.parts;
 }

@@ -104,7 +104,12 @@ export class TokenStream {
     if (this.aborted) return;
     this.diags.push({ severity: 'error', summary, detail, range });
     if (++this.errorCount >= MAX_ERRORS) {
-      this.diags.push({ severity: 'error', summary: 'Too many errors', detail: `Parsing stopped after ${MAX_ERRORS} errors.`, range });
+      this.diags.push({
+        severity: 'error',
+        summary: 'Too many errors',
+        detail: `Parsing stopped after ${MAX_ERRORS} errors.`,
+        range,
+      });
       this.aborted = true;
     }
   }

@@ -39,7 +39,8 @@ export const T = {
   list: (elem: Type): Type => ({ kind: 'list', elem }),
   set: (elem: Type): Type => ({ kind: 'set', elem }),
   map: (elem: Type): Type => ({ kind: 'map', elem }),
-  object: (attrs: Record<string, Type>, optional?: string[]): Type => (optional?.length ? { kind: 'object', attrs, optional } : { kind: 'object', attrs }),
+  object: (attrs: Record<string, Type>, optional?: string[]): Type =>
+    optional?.length ? { kind: 'object', attrs, optional } : { kind: 'object', attrs },
   tuple: (elems: Type[]): Type => ({ kind: 'tuple', elems }),
 };
 
@@ -55,7 +56,11 @@ export const object = (attrs: Map<string, Value> | Record<string, Value>): Value
   kind: 'object',
   attrs: attrs instanceof Map ? attrs : new Map(Object.entries(attrs)),
 });
-export const list = (items: Value[], elem?: Type): Value => ({ kind: 'list', elem: elem ?? commonType(items.map(typeOf)) ?? T.dynamic, items });
+export const list = (items: Value[], elem?: Type): Value => ({
+  kind: 'list',
+  elem: elem ?? commonType(items.map(typeOf)) ?? T.dynamic,
+  items,
+});
 export const map = (entries: Map<string, Value> | Record<string, Value>, elem?: Type): Value => {
   const m = entries instanceof Map ? entries : new Map(Object.entries(entries));
   return { kind: 'map', elem: elem ?? commonType([...m.values()].map(typeOf)) ?? T.dynamic, entries: m };
@@ -98,12 +103,24 @@ export function typeEquals(a: Type, b: Type): boolean {
       return typeEquals(a.elem, (b as typeof a).elem);
     case 'tuple': {
       const be = (b as typeof a).elems;
-      return a.elems.length === be.length && a.elems.every((t, i) => { const u = be[i]; return u !== undefined && typeEquals(t, u); });
+      return (
+        a.elems.length === be.length &&
+        a.elems.every((t, i) => {
+          const u = be[i];
+          return u !== undefined && typeEquals(t, u);
+        })
+      );
     }
     case 'object': {
       const ba = (b as typeof a).attrs;
       const ak = Object.keys(a.attrs);
-      return ak.length === Object.keys(ba).length && Object.entries(a.attrs).every(([k, t]) => { const u = ba[k]; return u !== undefined && typeEquals(t, u); });
+      return (
+        ak.length === Object.keys(ba).length &&
+        Object.entries(a.attrs).every(([k, t]) => {
+          const u = ba[k];
+          return u !== undefined && typeEquals(t, u);
+        })
+      );
     }
     default:
       return true;
@@ -129,7 +146,9 @@ export function commonType(types: Type[]): Type | undefined {
     return elem ? { kind: first.kind, elem } : undefined;
   }
   if ([...kinds].every((k) => k === 'object' || k === 'map')) {
-    const elem = commonType(known.flatMap((t) => (t.kind === 'object' ? Object.values(t.attrs) : [(t as { elem: Type }).elem])));
+    const elem = commonType(
+      known.flatMap((t) => (t.kind === 'object' ? Object.values(t.attrs) : [(t as { elem: Type }).elem])),
+    );
     return elem ? T.map(elem) : undefined;
   }
   if ([...kinds].every((k) => k === 'tuple' || k === 'list')) {
@@ -150,7 +169,9 @@ export function typeName(t: Type): string {
     case 'tuple':
       return `tuple([${t.elems.map(typeName).join(', ')}])`;
     case 'object':
-      return `object({${Object.entries(t.attrs).map(([k, a]) => `${k}=${typeName(a)}`).join(', ')}})`;
+      return `object({${Object.entries(t.attrs)
+        .map(([k, a]) => `${k}=${typeName(a)}`)
+        .join(', ')}})`;
     default:
       return t.kind;
   }
@@ -232,7 +253,10 @@ export function valuesEqual(a: Value, b: Value): boolean {
       if (b.kind !== a.kind || b.items.length !== a.items.length) return false;
       if (a.kind === 'set') return a.items.every((x) => (b as typeof a).items.some((y) => valuesEqual(x, y)));
       const bItems = (b as typeof a).items;
-      return a.items.every((x, i) => { const y = bItems[i]; return y !== undefined && valuesEqual(x, y); });
+      return a.items.every((x, i) => {
+        const y = bItems[i];
+        return y !== undefined && valuesEqual(x, y);
+      });
     }
     case 'map':
     case 'object': {

@@ -75,7 +75,12 @@ function errorText(body: unknown): string {
   return JSON.stringify(body);
 }
 
-async function runCase(dir: string, c: CaseDef, group: 'core' | 'extra', parse: ConformanceParse): Promise<ConformanceCaseResult> {
+async function runCase(
+  dir: string,
+  c: CaseDef,
+  group: 'core' | 'extra',
+  parse: ConformanceParse,
+): Promise<ConformanceCaseResult> {
   const reasons: string[] = [];
   const req: ConformanceParseRequest = {
     JobHCL: readFileSync(join(dir, c.hcl), 'utf8'),
@@ -94,7 +99,8 @@ async function runCase(dir: string, c: CaseDef, group: 'core' | 'extra', parse: 
   }
   if (c.match === 'error') {
     if (res.status !== 400) reasons.push(`expected HTTP 400, got ${res.status}`);
-    else if (c.expectError && !errorText(res.body).includes(c.expectError)) reasons.push(`error does not mention ${JSON.stringify(c.expectError)}: ${errorText(res.body).slice(0, 300)}`);
+    else if (c.expectError && !errorText(res.body).includes(c.expectError))
+      reasons.push(`error does not mention ${JSON.stringify(c.expectError)}: ${errorText(res.body).slice(0, 300)}`);
   } else if (res.status !== 200) {
     reasons.push(`expected HTTP 200, got ${res.status}: ${errorText(res.body).slice(0, 500)}`);
   } else if (c.match === 'exact') {
@@ -103,23 +109,40 @@ async function runCase(dir: string, c: CaseDef, group: 'core' | 'extra', parse: 
   } else if (c.match === 'subset') {
     for (const a of c.assertions ?? []) {
       const got = getPath(res.body, a.path);
-      if (a.op === 'null' && got !== undefined && got !== null) reasons.push(`${a.path}: expected null, got ${JSON.stringify(got)}`);
-      if (a.op === 'len' && (!Array.isArray(got) || got.length !== a.value)) reasons.push(`${a.path}: expected length ${String(a.value)}, got ${JSON.stringify(got)}`);
-      if (a.op === 'eq' && !deepEqual(got, a.value)) reasons.push(`${a.path}: expected ${JSON.stringify(a.value)}, got ${JSON.stringify(got)}`);
+      if (a.op === 'null' && got !== undefined && got !== null)
+        reasons.push(`${a.path}: expected null, got ${JSON.stringify(got)}`);
+      if (a.op === 'len' && (!Array.isArray(got) || got.length !== a.value))
+        reasons.push(`${a.path}: expected length ${String(a.value)}, got ${JSON.stringify(got)}`);
+      if (a.op === 'eq' && !deepEqual(got, a.value))
+        reasons.push(`${a.path}: expected ${JSON.stringify(a.value)}, got ${JSON.stringify(got)}`);
     }
   }
   return { name: c.name, group, match: c.match, ok: reasons.length === 0, reasons };
 }
 
 /** Runs every core and extra case through `parse`, one at a time. */
-export async function runJobspecConformance(parse: ConformanceParse, root = DEFAULT_CONFORMANCE_ROOT): Promise<ConformanceReport> {
+export async function runJobspecConformance(
+  parse: ConformanceParse,
+  root = DEFAULT_CONFORMANCE_ROOT,
+): Promise<ConformanceReport> {
   const results: ConformanceCaseResult[] = [];
-  for (const [group, dir] of [['core', root], ['extra', join(root, 'extra')]] as const) {
+  for (const [group, dir] of [
+    ['core', root],
+    ['extra', join(root, 'extra')],
+  ] as const) {
     const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { cases: CaseDef[] };
     for (const c of index.cases) results.push(await runCase(dir, c, group, parse));
   }
-  const count = (g: string) => ({ passed: results.filter((r) => r.group === g && r.ok).length, total: results.filter((r) => r.group === g).length });
+  const count = (g: string) => ({
+    passed: results.filter((r) => r.group === g && r.ok).length,
+    total: results.filter((r) => r.group === g).length,
+  });
   const core = count('core');
   const extra = count('extra');
-  return { core, extra, results, summary: `jobspec conformance: core ${core.passed}/${core.total}, extra ${extra.passed}/${extra.total}` };
+  return {
+    core,
+    extra,
+    results,
+    summary: `jobspec conformance: core ${core.passed}/${core.total}, extra ${extra.passed}/${extra.total}`,
+  };
 }

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { HAS_CONFORMANCE_DATA, readConformanceJson } from '../../testing/conformance-data.js';
 import { describeConformance } from '../../testing/describe-conformance.js';
 import { mockNode } from '../testing/mock.js';
-import { checkConstraint, checkConstraintValues, constraintEscapesClass, datacenterMatches, resolveTarget } from './constraint.js';
+import {
+  checkConstraint,
+  checkConstraintValues,
+  constraintEscapesClass,
+  datacenterMatches,
+  resolveTarget,
+} from './constraint.js';
 import { checkSemverMatch, checkVersionMatch } from './version.js';
 
 interface Case {
@@ -12,14 +18,18 @@ interface Case {
   r: string | null;
   result: boolean;
 }
-const cases: Record<string, Case[]> = HAS_CONFORMANCE_DATA ? readConformanceJson('scheduler-constraint-cases.json') : {};
+const cases: Record<string, Case[]> = HAS_CONFORMANCE_DATA
+  ? readConformanceJson('scheduler-constraint-cases.json')
+  : {};
 
 const show = (v: unknown) => (v === null ? 'missing' : JSON.stringify(v));
 
 describeConformance('constraint operators follow Nomad truth tables', () => {
   for (const c of cases['checkConstraint'] ?? []) {
     it(`${show(c.l)} ${c.op} ${show(c.r)} is ${c.result}`, () => {
-      expect(checkConstraintValues(c.op!, String(c.l ?? ''), c.l !== null, String(c.r ?? ''), c.r !== null)).toBe(c.result);
+      expect(checkConstraintValues(c.op!, String(c.l ?? ''), c.l !== null, String(c.r ?? ''), c.r !== null)).toBe(
+        c.result,
+      );
     });
   }
   for (const c of cases['version'] ?? []) {

@@ -34,7 +34,9 @@ describe('feasibility', () => {
     const h = new Harness();
     h.upsertNode(mockNode({ Status: 'down' }));
     h.upsertNode(mockNode({ SchedulingEligibility: 'ineligible' }));
-    h.upsertNode(mockNode({ DrainStrategy: { Deadline: 0, IgnoreSystemJobs: false, ForceDeadline: '', StartedAt: '' } }));
+    h.upsertNode(
+      mockNode({ DrainStrategy: { Deadline: 0, IgnoreSystemJobs: false, ForceDeadline: '', StartedAt: '' } }),
+    );
     h.upsertNode(mockNode({ NodePool: 'gpu' }));
     h.upsertNode(mockNode({ Datacenter: 'dc9' }));
     const { ev } = await placeOne(h);
@@ -100,7 +102,16 @@ describe('feasibility', () => {
     const h = new Harness();
     h.upsertNode(mockNode());
     const { ev } = await placeOne(h, (j) => {
-      j.TaskGroups[0]!.Networks = [{ Mode: 'host', Device: '', CIDR: '', IP: '', ReservedPorts: [{ Label: 'ssh', Value: 22, To: 0, HostNetwork: 'default' }], DynamicPorts: null }];
+      j.TaskGroups[0]!.Networks = [
+        {
+          Mode: 'host',
+          Device: '',
+          CIDR: '',
+          IP: '',
+          ReservedPorts: [{ Label: 'ssh', Value: 22, To: 0, HostNetwork: 'default' }],
+          DynamicPorts: null,
+        },
+      ];
     });
     expect(ev.FailedTGAllocs!['web']?.DimensionExhausted).toEqual({ 'network: port collision': 1 });
   });
@@ -122,7 +133,10 @@ describe('allocsFit', () => {
     const small = [mockAlloc(job, node, 0), mockAlloc(job, node, 1)];
     expect(allocsFit(node, small)).toEqual({ fit: true, used: { CPU: 1000, MemoryMB: 512, DiskMB: 300 } });
     const big = mockAlloc(job, node, 2);
-    big.AllocatedResources = { ...big.AllocatedResources, Tasks: { web: { Cpu: { CpuShares: 13901 }, Memory: { MemoryMB: 1, MemoryMaxMB: 0 } } } };
+    big.AllocatedResources = {
+      ...big.AllocatedResources,
+      Tasks: { web: { Cpu: { CpuShares: 13901 }, Memory: { MemoryMB: 1, MemoryMaxMB: 0 } } },
+    };
     expect(allocsFit(node, [big]).dimension).toBe('cpu');
   });
 

@@ -142,6 +142,12 @@ export function checkNodeDistinct(spec: GroupSpec, node: Node, m: AllocMetric, j
 }
 
 /** Full feasibility for one node (used for single-node checks: system jobs, in-place updates). */
-export function nodeFeasible(spec: GroupSpec, node: Node, m: AllocMetric, elig: EvalEligibility, jobs: JobTracker): boolean {
+export function nodeFeasible(
+  spec: GroupSpec,
+  node: Node,
+  m: AllocMetric,
+  elig: EvalEligibility,
+  jobs: JobTracker,
+): boolean {
   return checkNodeStatic(spec, node, m, elig) && checkNodeDistinct(spec, node, m, jobs);
 }

@@ -31,7 +31,14 @@ export function computeNodeClass(node: Node): string {
   for (const [name, d] of Object.entries(node.Drivers ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     drivers += `${name}:${d.Detected ? 1 : 0}${d.Healthy ? 1 : 0};`;
   }
-  const text = [node.Datacenter, node.NodeClass, node.NodePool, sortedEntries(node.Attributes), sortedEntries(node.Meta), drivers].join('\u0002');
+  const text = [
+    node.Datacenter,
+    node.NodeClass,
+    node.NodePool,
+    sortedEntries(node.Attributes),
+    sortedEntries(node.Meta),
+    drivers,
+  ].join('\u0002');
   const hi = fnv(text, 0x811c9dc5).toString(16).padStart(8, '0');
   const lo = fnv(text, 0x050c5d1f).toString(16).padStart(8, '0');
   return `v1:${hi}${lo}`;

@@ -33,7 +33,9 @@ describe('bin-packing with the binpack algorithm', () => {
     await h.process(mockEval(first));
     const second = h.upsertJob(bigJob('second', 45));
     await h.process(mockEval(second));
-    const all = new Set([...h.liveAllocs('default', 'first'), ...h.liveAllocs('default', 'second')].map((a) => a.NodeID));
+    const all = new Set(
+      [...h.liveAllocs('default', 'first'), ...h.liveAllocs('default', 'second')].map((a) => a.NodeID),
+    );
     expect(all.size).toBe(9); // ceil(90 / 10)
   });
 

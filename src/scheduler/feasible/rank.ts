@@ -51,7 +51,11 @@ interface SpreadInfo {
 export class SpreadScorer {
   private readonly infos: SpreadInfo[] = [];
 
-  constructor(spreads: readonly Spread[], private readonly group: string, count: number) {
+  constructor(
+    spreads: readonly Spread[],
+    private readonly group: string,
+    count: number,
+  ) {
     let sumWeights = 0;
     for (const s of spreads) sumWeights += s.Weight;
     for (const s of spreads) {
@@ -68,7 +72,12 @@ export class SpreadScorer {
         }
         if (sum < count) implicit = count - sum;
       }
-      this.infos.push({ attribute: s.Attribute, relWeight: sumWeights > 0 ? s.Weight / sumWeights : 0, desired, implicit });
+      this.infos.push({
+        attribute: s.Attribute,
+        relWeight: sumWeights > 0 ? s.Weight / sumWeights : 0,
+        desired,
+        implicit,
+      });
     }
   }
 

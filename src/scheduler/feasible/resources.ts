@@ -113,7 +113,12 @@ export function allocsFit(node: Node, allocs: Iterable<Allocation>): FitResult {
  * state store's sum for the node) and `added` are put in? O(size of the plan's part for the node), where
  * `allocsFit` over every allocation on the node was O(allocations on the node).
  */
-export function usageFits(node: Node, base: NodeResourceUsage, removed: readonly Allocation[], added: readonly Allocation[]): FitResult {
+export function usageFits(
+  node: Node,
+  base: NodeResourceUsage,
+  removed: readonly Allocation[],
+  added: readonly Allocation[],
+): FitResult {
   const cap = nodeCapacity(node);
   let cpu = base.cpu;
   let mem = base.memoryMB;

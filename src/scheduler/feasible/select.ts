@@ -17,7 +17,13 @@ import type { AllocMetric, NetworkResource, Node, NodeScoreMeta } from '../../st
 import { checkNodeDistinct, checkNodeStatic, FilterClassIneligible, type EvalEligibility } from './feasibility.js';
 import type { GroupSpec } from './group-spec.js';
 import { exhaustedNode, filterNode, newAllocMetric } from './metrics.js';
-import { hasAffinityOrSpread, jobAntiAffinityPackScore, jobAntiAffinityScore, nodeAffinityScore, SpreadScorer } from './rank.js';
+import {
+  hasAffinityOrSpread,
+  jobAntiAffinityPackScore,
+  jobAntiAffinityScore,
+  nodeAffinityScore,
+  SpreadScorer,
+} from './rank.js';
 import { BinPackMaxFitScore, nodeCapacity } from './resources.js';
 import type { JobTracker, NodeUsage, UsageTracker } from './usage.js';
 
@@ -68,7 +74,17 @@ export interface PassNodes {
 }
 
 function newCandidate(): Candidate {
-  return { node: null as unknown as Node, idx: -1, usage: null as unknown as NodeUsage, score: 0, binpack: 0, antiAffinity: 0, penalty: 0, affinity: 0, spread: 0 };
+  return {
+    node: null as unknown as Node,
+    idx: -1,
+    usage: null as unknown as NodeUsage,
+    score: 0,
+    binpack: 0,
+    antiAffinity: 0,
+    penalty: 0,
+    affinity: 0,
+    spread: 0,
+  };
 }
 
 export class PlacementStack {
@@ -155,7 +171,10 @@ export class PlacementStack {
     groupCounts: Map<string, number>,
     fresh: boolean,
   ): Candidate | null {
-    if ((spec.distinctHostsJob || spec.distinctHostsGroup || spec.distinctProperties.length > 0) && !checkNodeDistinct(spec, node, m, this.jobs)) {
+    if (
+      (spec.distinctHostsJob || spec.distinctHostsGroup || spec.distinctProperties.length > 0) &&
+      !checkNodeDistinct(spec, node, m, this.jobs)
+    ) {
       return null;
     }
     const dim = exhaustedDimension(spec, node, usage);
@@ -169,7 +188,15 @@ export class PlacementStack {
   }
 
   /** `selecting`: scoring candidates for a placement (select), not one node on request (evaluate). */
-  private score(c: Candidate, spec: GroupSpec, node: Node, usage: NodeUsage, sel: SelectOptions, groupCounts: Map<string, number>, selecting: boolean): void {
+  private score(
+    c: Candidate,
+    spec: GroupSpec,
+    node: Node,
+    usage: NodeUsage,
+    sel: SelectOptions,
+    groupCounts: Map<string, number>,
+    selecting: boolean,
+  ): void {
     const cap = usage.cap;
     const freeCpu = cap.cpu > 0 ? 1 - (usage.cpu + spec.cpu) / cap.cpu : 0;
     const freeMem = cap.memoryMB > 0 ? 1 - (usage.memoryMB + spec.memoryMB) / cap.memoryMB : 0;
@@ -183,7 +210,10 @@ export class PlacementStack {
     const collisions = groupCounts.get(node.ID) ?? 0;
     // A placement being packed uses the packing form of the penalty (see jobAntiAffinityPackScore); a node
     // scored on its own (the system scheduler, Nomad's scenarios) keeps Nomad's −(collisions+1)/count.
-    const antiAffinity = packs && selecting ? jobAntiAffinityPackScore(collisions, spec.tg.Count) : jobAntiAffinityScore(collisions, spec.tg.Count);
+    const antiAffinity =
+      packs && selecting
+        ? jobAntiAffinityPackScore(collisions, spec.tg.Count)
+        : jobAntiAffinityScore(collisions, spec.tg.Count);
     if (antiAffinity !== 0 || packs) {
       // Nomad averages the penalty in only where there is a collision, so a node already holding one
       // instance (binpack b, penalty p) scores (b + p) / 2 against an empty node's b' / 1: half its
@@ -297,7 +327,13 @@ export class PlacementStack {
    * on as many nodes as it has instances; offering the fullest fitting nodes makes the pipeline fill nodes
    * one after another (first fit, fullest first), while the scores still decide.
    */
-  private packCandidates(spec: GroupSpec, st: Uint8Array, m: AllocMetric, sel: SelectOptions, groupCounts: Map<string, number>): Candidate[] {
+  private packCandidates(
+    spec: GroupSpec,
+    st: Uint8Array,
+    m: AllocMetric,
+    sel: SelectOptions,
+    groupCounts: Map<string, number>,
+  ): Candidate[] {
     const out: Candidate[] = [];
     const last = this.lastChosen.get(spec);
     if (last !== undefined) {
@@ -324,7 +360,14 @@ export class PlacementStack {
     return out;
   }
 
-  private packCandidate(spec: GroupSpec, st: Uint8Array, idx: number, m: AllocMetric, sel: SelectOptions, groupCounts: Map<string, number>): Candidate | null {
+  private packCandidate(
+    spec: GroupSpec,
+    st: Uint8Array,
+    idx: number,
+    m: AllocMetric,
+    sel: SelectOptions,
+    groupCounts: Map<string, number>,
+  ): Candidate | null {
     const node = this.pass.nodes[idx]!;
     this.packTried.push(idx);
     m.NodesEvaluated++;
@@ -449,7 +492,9 @@ export function assignPorts(spec: GroupSpec, node: Node, u: NodeUsage, rng: () =
       IP: n.IP || ip,
       MBits: n.MBits,
       DNS: n.DNS,
-      ReservedPorts: n.ReservedPorts ? n.ReservedPorts.map((p) => ({ ...p, HostNetwork: p.HostNetwork || 'default' })) : null,
+      ReservedPorts: n.ReservedPorts
+        ? n.ReservedPorts.map((p) => ({ ...p, HostNetwork: p.HostNetwork || 'default' }))
+        : null,
       DynamicPorts: dyn.length > 0 ? dyn : n.DynamicPorts ? [] : null,
     });
   }

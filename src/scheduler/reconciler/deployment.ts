@@ -6,7 +6,15 @@
  *   no deployment for this version ──(placements or updates needed)──► new deployment (running)
  *   deployment of an older version, still active ─────────────────────► cancelled
  */
-import type { Allocation, Deployment, DeploymentState, DeploymentStatusUpdate, Job, TaskGroup, UpdateStrategy } from '../../structs/index.js';
+import type {
+  Allocation,
+  Deployment,
+  DeploymentState,
+  DeploymentStatusUpdate,
+  Job,
+  TaskGroup,
+  UpdateStrategy,
+} from '../../structs/index.js';
 import {
   DeploymentStatusCancelled,
   DeploymentStatusFailed,
@@ -20,18 +28,29 @@ export const DeploymentRunning = 'Deployment is running';
 export const DeploymentNeedsPromotion = 'Deployment is running but requires manual promotion';
 
 function isActive(d: Deployment): boolean {
-  return d.Status === DeploymentStatusRunning || d.Status === DeploymentStatusPaused || d.Status === DeploymentStatusPending;
+  return (
+    d.Status === DeploymentStatusRunning || d.Status === DeploymentStatusPaused || d.Status === DeploymentStatusPending
+  );
 }
 
 /** An active deployment of another job version (or of a stopped job) is cancelled. */
 export function cancelStaleDeployment(latest: Deployment | null, job: Job | null): DeploymentStatusUpdate | null {
   if (!latest || !isActive(latest)) return null;
   if (!job || job.Stop) {
-    return { DeploymentID: latest.ID, Status: DeploymentStatusCancelled, StatusDescription: 'Cancelled because job is stopped' };
+    return {
+      DeploymentID: latest.ID,
+      Status: DeploymentStatusCancelled,
+      StatusDescription: 'Cancelled because job is stopped',
+    };
   }
-  const createDiffers = (latest.JobCreateIndex ?? 0) !== 0 && (job.CreateIndex ?? 0) !== 0 && latest.JobCreateIndex !== job.CreateIndex;
+  const createDiffers =
+    (latest.JobCreateIndex ?? 0) !== 0 && (job.CreateIndex ?? 0) !== 0 && latest.JobCreateIndex !== job.CreateIndex;
   if (latest.JobVersion !== (job.Version ?? 0) || createDiffers) {
-    return { DeploymentID: latest.ID, Status: DeploymentStatusCancelled, StatusDescription: 'Cancelled due to newer version of job' };
+    return {
+      DeploymentID: latest.ID,
+      Status: DeploymentStatusCancelled,
+      StatusDescription: 'Cancelled due to newer version of job',
+    };
   }
   return null;
 }
@@ -105,7 +124,11 @@ export class DeploymentPlanner {
     return this.dep;
   }
 
-  group(tg: TaskGroup, strategy: UpdateStrategy | null, facts: { hadCurrent: boolean; updating: boolean }): DeploymentGroup {
+  group(
+    tg: TaskGroup,
+    strategy: UpdateStrategy | null,
+    facts: { hadCurrent: boolean; updating: boolean },
+  ): DeploymentGroup {
     if (!strategy) return neutralGroup;
     let dep = this.dep;
     if (!dep && tg.Count > 0 && (!facts.hadCurrent || facts.updating)) dep = this.create();
@@ -157,7 +180,11 @@ const neutralGroup: DeploymentGroup = {
  * As in Nomad they are stopped and take no part in the group's count, so a revert does not hold a broken
  * canary, nor roll out a canary of its own to replace it.
  */
-export function splitUnneededCanaries(latest: Deployment | null, job: Job, allocs: Allocation[]): { stale: Allocation[]; rest: Allocation[] } {
+export function splitUnneededCanaries(
+  latest: Deployment | null,
+  job: Job,
+  allocs: Allocation[],
+): { stale: Allocation[]; rest: Allocation[] } {
   if (!latest) return { stale: [], rest: allocs };
   const otherVersion = latest.JobVersion !== (job.Version ?? 0);
   if (!otherVersion && latest.Status !== DeploymentStatusFailed) return { stale: [], rest: allocs };

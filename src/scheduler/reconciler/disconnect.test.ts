@@ -23,7 +23,8 @@ function setup(disconnect: Record<string, unknown> | null): Setup {
   h.upsertNode(mockNode());
   const base = mockJob();
   base.TaskGroups[0]!.Count = 1;
-  if (disconnect) base.TaskGroups[0]!.Disconnect = { LostAfter: lostAfter, Replace: true, Reconcile: 'best_score', ...disconnect };
+  if (disconnect)
+    base.TaskGroups[0]!.Disconnect = { LostAfter: lostAfter, Replace: true, Reconcile: 'best_score', ...disconnect };
   const job = h.upsertJob(base);
   const original = mockAlloc(job, island, 0, { ClientStatus: 'running' });
   h.upsertAllocs([original]);
@@ -36,7 +37,11 @@ async function disconnectIsland(s: Setup): Promise<void> {
 }
 
 /** The island comes back and its client reports the original running again; the replacement runs too. */
-function reconnectIsland(s: Setup, original: Partial<Allocation> = {}, replacement: Partial<Allocation> = {}): Allocation {
+function reconnectIsland(
+  s: Setup,
+  original: Partial<Allocation> = {},
+  replacement: Partial<Allocation> = {},
+): Allocation {
   s.h.upsertNode({ ...s.island, Status: 'ready' });
   const repl = s.h.liveAllocs(s.job.Namespace, s.job.ID).find((a) => a.ID !== s.original.ID);
   const stored = s.h.allocByID(s.original.ID)!;
@@ -47,7 +52,10 @@ function reconnectIsland(s: Setup, original: Partial<Allocation> = {}, replaceme
 
 const reconnectEval = (s: Setup) => mockEval(s.job, { TriggeredBy: 'reconnect' });
 const scoreOn = (a: Allocation, score: number): Partial<Allocation> => ({
-  Metrics: { ...(a.Metrics ?? ({} as Allocation['Metrics'] & object)), ScoreMetaData: [{ NodeID: a.NodeID, Scores: {}, NormScore: score }] } as Allocation['Metrics'],
+  Metrics: {
+    ...(a.Metrics ?? ({} as Allocation['Metrics'] & object)),
+    ScoreMetaData: [{ NodeID: a.NodeID, Scores: {}, NormScore: score }],
+  } as Allocation['Metrics'],
 });
 
 describe('allocations of a disconnected client', () => {
@@ -63,13 +71,18 @@ describe('allocations of a disconnected client', () => {
     const timeout = s.h.createdEvals.find((e) => e.TriggeredBy === 'max-disconnect-timeout')!;
     expect(timeout.WaitUntil).toBe(new Date(T0 + 30_000).toISOString());
     expect(s.h.allocByID(s.original.ID)!.FollowupEvalID).toBe(timeout.ID);
-    expect(s.h.allocByID(s.original.ID)!.AllocStates?.at(-1)).toMatchObject({ Field: 'ClientStatus', Value: 'unknown' });
+    expect(s.h.allocByID(s.original.ID)!.AllocStates?.at(-1)).toMatchObject({
+      Field: 'ClientStatus',
+      Value: 'unknown',
+    });
   });
 
   it('keeps the unknown alloc as the only copy when replace is false', async () => {
     const s = setup({ Replace: false });
     await disconnectIsland(s);
-    expect(flattenPlanned(s.h.lastPlan()!.NodeAllocation).map((a) => [a.ID, a.ClientStatus])).toEqual([[s.original.ID, 'unknown']]);
+    expect(flattenPlanned(s.h.lastPlan()!.NodeAllocation).map((a) => [a.ID, a.ClientStatus])).toEqual([
+      [s.original.ID, 'unknown'],
+    ]);
     await s.h.process(mockEval(s.job));
     expect(s.h.liveAllocs(s.job.Namespace, s.job.ID).filter((a) => a.ID !== s.original.ID)).toHaveLength(0);
   });
@@ -112,7 +125,9 @@ describe('allocations of a disconnected client', () => {
     await s.h.process(mockEval(s.job, { TriggeredBy: 'max-disconnect-timeout' }));
     const plan = s.h.lastPlan()!;
     expect(plan.NodeUpdate[s.island.ID]?.map((a) => a.ClientStatus)).toEqual(['lost']);
-    expect(flattenPlanned(plan.NodeAllocation).map((a) => [a.Name, a.PreviousAllocation])).toEqual([[s.original.Name, s.original.ID]]);
+    expect(flattenPlanned(plan.NodeAllocation).map((a) => [a.Name, a.PreviousAllocation])).toEqual([
+      [s.original.Name, s.original.ID],
+    ]);
   });
 
   it('holds an unknown alloc on a node that is back until its client reports', async () => {
@@ -135,8 +150,13 @@ describe('reconnecting a disconnected client', () => {
     await disconnectIsland(s);
     const repl = reconnectIsland(s);
     await s.h.process(reconnectEval(s));
-    expect(stopped(s).map((a) => [a.ID, a.DesiredDescription])).toEqual([[repl.ID, 'alloc not needed due to disconnected client reconnect']]);
-    expect(s.h.allocByID(s.original.ID)!.AllocStates?.at(-1)).toMatchObject({ Field: 'ClientStatus', Value: 'running' });
+    expect(stopped(s).map((a) => [a.ID, a.DesiredDescription])).toEqual([
+      [repl.ID, 'alloc not needed due to disconnected client reconnect'],
+    ]);
+    expect(s.h.allocByID(s.original.ID)!.AllocStates?.at(-1)).toMatchObject({
+      Field: 'ClientStatus',
+      Value: 'running',
+    });
     expect(s.h.liveAllocs(s.job.Namespace, s.job.ID).map((a) => a.ID)).toEqual([s.original.ID]);
     // Settled: the next pass changes nothing, even after lost_after would have passed.
     s.now.ms = T0 + 120_000;
@@ -175,7 +195,19 @@ describe('reconnecting a disconnected client', () => {
   });
 
   it('longest_running keeps the copy that has run without interruption the longest', async () => {
-    const started = (iso: string) => ({ TaskStates: { web: { State: 'running', Failed: false, Restarts: 0, LastRestart: null, StartedAt: iso, FinishedAt: null, Events: [] } } });
+    const started = (iso: string) => ({
+      TaskStates: {
+        web: {
+          State: 'running',
+          Failed: false,
+          Restarts: 0,
+          LastRestart: null,
+          StartedAt: iso,
+          FinishedAt: null,
+          Events: [],
+        },
+      },
+    });
     const s = setup({ Reconcile: 'longest_running' });
     await disconnectIsland(s);
     reconnectIsland(s, started(new Date(T0 - 3_600_000).toISOString()), started(new Date(T0 + 1000).toISOString()));
@@ -185,7 +217,11 @@ describe('reconnecting a disconnected client', () => {
     // The original restarted after its replacement started: the replacement has run longer.
     const s2 = setup({ Reconcile: 'longest_running' });
     await disconnectIsland(s2);
-    const repl = reconnectIsland(s2, started(new Date(T0 + 5000).toISOString()), started(new Date(T0 + 1000).toISOString()));
+    const repl = reconnectIsland(
+      s2,
+      started(new Date(T0 + 5000).toISOString()),
+      started(new Date(T0 + 1000).toISOString()),
+    );
     await s2.h.process(reconnectEval(s2));
     expect(stopped(s2).map((a) => a.ID)).toEqual([s2.original.ID]);
     expect(s2.h.liveAllocs(s2.job.Namespace, s2.job.ID).map((a) => a.ID)).toEqual([repl.ID]);

@@ -71,7 +71,8 @@ export function clientStopDeadlineMs(a: Allocation, node: Node | undefined): num
   const stopMs = allocDisconnectPolicy(a).stopOnClientAfterNs / NS_PER_MS;
   if (stopMs <= 0) return undefined;
   let killMs = DefaultKillTimeoutMs;
-  for (const t of a.Job?.TaskGroups.find((g) => g.Name === a.TaskGroup)?.Tasks ?? []) killMs = Math.max(killMs, (t.KillTimeout ?? 0) / NS_PER_MS);
+  for (const t of a.Job?.TaskGroups.find((g) => g.Name === a.TaskGroup)?.Tasks ?? [])
+    killMs = Math.max(killMs, (t.KillTimeout ?? 0) / NS_PER_MS);
   return (node.StatusUpdatedAt ?? 0) * 1000 + stopMs + killMs;
 }
 
@@ -93,13 +94,26 @@ export function markReconnected(a: Allocation, nowMs: number): Allocation {
 }
 
 /** The eval that turns still-unknown allocations lost once lost_after has passed. */
-export function disconnectTimeoutEval(job: Job, jobID: string, namespace: string, prevEvalID: string, id: string, nowMs: number, atMs: number): Evaluation {
-  return newJobEvaluation({ ...job, ID: jobID, Namespace: namespace }, EvalTriggerMaxDisconnectTimeout, nowMs * NS_PER_MS, {
-    ID: id,
-    StatusDescription: DisconnectTimeoutEvalDesc,
-    WaitUntil: new Date(atMs).toISOString(),
-    PreviousEval: prevEvalID,
-  });
+export function disconnectTimeoutEval(
+  job: Job,
+  jobID: string,
+  namespace: string,
+  prevEvalID: string,
+  id: string,
+  nowMs: number,
+  atMs: number,
+): Evaluation {
+  return newJobEvaluation(
+    { ...job, ID: jobID, Namespace: namespace },
+    EvalTriggerMaxDisconnectTimeout,
+    nowMs * NS_PER_MS,
+    {
+      ID: id,
+      StatusDescription: DisconnectTimeoutEvalDesc,
+      WaitUntil: new Date(atMs).toISOString(),
+      PreviousEval: prevEvalID,
+    },
+  );
 }
 
 /** The normalised placement score of an allocation on its node (Nomad keeps it in the alloc's metrics). */
@@ -122,7 +136,11 @@ export function runningSinceMs(a: Allocation): number {
 }
 
 /** Which of a reconnecting original and its replacement keeps running, by the group's `reconcile` mode. */
-export function pickReconnectWinner(tg: TaskGroup | undefined, original: Allocation, replacement: Allocation): Allocation {
+export function pickReconnectWinner(
+  tg: TaskGroup | undefined,
+  original: Allocation,
+  replacement: Allocation,
+): Allocation {
   const mode = tg ? disconnectPolicy(tg).reconcile : allocDisconnectPolicy(original).reconcile;
   switch (mode) {
     case ReconcileKeepOriginal:

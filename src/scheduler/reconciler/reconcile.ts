@@ -166,11 +166,22 @@ function terminalDisposition(a: Allocation, batch: boolean): 'untainted' | 'skip
 }
 
 function classify(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): Buckets {
-  const b: Buckets = { untainted: [], migrate: [], lost: [], rescheduleNow: [], rescheduleLater: [], disconnecting: [], unknown: [], reconnecting: [], lostLater: [] };
+  const b: Buckets = {
+    untainted: [],
+    migrate: [],
+    lost: [],
+    rescheduleNow: [],
+    rescheduleLater: [],
+    disconnecting: [],
+    unknown: [],
+    reconnecting: [],
+    lostLater: [],
+  };
   for (const a of allocs) {
     if (allocTerminalStatus(a)) {
       if (a.NextAllocation) continue;
-      const until = a.ClientStatus === AllocClientStatusLost ? clientStopDeadlineMs(a, ctx.state.nodeByID(a.NodeID)) : undefined;
+      const until =
+        a.ClientStatus === AllocClientStatusLost ? clientStopDeadlineMs(a, ctx.state.nodeByID(a.NodeID)) : undefined;
       if (until !== undefined && until > ctx.nowMs) {
         b.lostLater.push({ alloc: a, atMs: until });
         continue;
@@ -232,7 +243,11 @@ function computeGroup(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): GroupChang
     if (sameJobVersion(a.Job, ctx.job)) current.push(a);
     // A failed alloc that will not be rescheduled holds its slot only for its own spec: a new version (or a
     // revert) replaces it like any destructive update, as Nomad does, or the rollout could never finish.
-    else if (allocTerminalStatus(a) && !(a.ClientStatus === AllocClientStatusFailed && tasksUpdated(a.Job, ctx.job, tg.Name))) current.push(a);
+    else if (
+      allocTerminalStatus(a) &&
+      !(a.ClientStatus === AllocClientStatusFailed && tasksUpdated(a.Job, ctx.job, tg.Name))
+    )
+      current.push(a);
     else if (tasksUpdated(a.Job, ctx.job, tg.Name)) destructive.push(a);
     else inplace.push(a);
   }
@@ -247,18 +262,35 @@ function computeGroup(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): GroupChang
   const requireCanary = strategy !== null && strategy.Canary > 0 && destructive.length > 0 && !dg.promoted;
 
   const names = new NameIndex(ctx.job.ID, tg.Name, tg.Count);
-  for (const a of [...regular, ...inplace, ...destructive, ...canaries, ...b.migrate, ...b.lost]) names.markUsed(a.Name);
+  for (const a of [...regular, ...inplace, ...destructive, ...canaries, ...b.migrate, ...b.lost])
+    names.markUsed(a.Name);
   for (const r of b.rescheduleNow) names.markUsed(r.alloc.Name);
   for (const a of [...disc.replace, ...disc.held, ...b.lostLater.map((l) => l.alloc)]) names.markUsed(a.Name);
 
   const keepers = [...regular, ...inplace, ...destructive];
   // A lost alloc whose name another allocation already holds was replaced before (while it was unknown).
-  const replaceLost = (tg.PreventRescheduleOnLost ? [] : b.lost.filter((a) => !disc.taken.has(a.Name))).concat(disc.replace);
-  const kept = trimToCount(ch, tg.Count, keepers, b.migrate, b.rescheduleNow, replaceLost, new Set(inplace.concat(destructive)));
+  const replaceLost = (tg.PreventRescheduleOnLost ? [] : b.lost.filter((a) => !disc.taken.has(a.Name))).concat(
+    disc.replace,
+  );
+  const kept = trimToCount(
+    ch,
+    tg.Count,
+    keepers,
+    b.migrate,
+    b.rescheduleNow,
+    replaceLost,
+    new Set(inplace.concat(destructive)),
+  );
   placeReplacements(ch, tg, kept);
   // Lost allocs that may not be replaced still hold their names (prevent_reschedule_on_lost).
   const heldLost = tg.PreventRescheduleOnLost ? b.lost.length : kept.lost.length;
-  const present = kept.keepers.length + kept.migrate.length + kept.rescheduleNow.length + heldLost + disc.held.length + b.lostLater.length;
+  const present =
+    kept.keepers.length +
+    kept.migrate.length +
+    kept.rescheduleNow.length +
+    heldLost +
+    disc.held.length +
+    b.lostLater.length;
   for (const name of names.next(Math.max(0, tg.Count - present))) {
     ch.place.push(placeRequest(name, tg.Name));
     ch.desired.Place++;
@@ -269,7 +301,8 @@ function computeGroup(ctx: Ctx, tg: TaskGroup, allocs: Allocation[]): GroupChang
   else rollDestructive(ch, tg, stillDestructive, dg.destructiveLimit(allocs, strategy));
   ch.inplace = stillInplace;
   ch.desired.InPlaceUpdate += stillInplace.length;
-  ch.desired.Ignore += kept.keepers.filter((a) => !inplace.includes(a) && !destructive.includes(a)).length + canaries.length;
+  ch.desired.Ignore +=
+    kept.keepers.filter((a) => !inplace.includes(a) && !destructive.includes(a)).length + canaries.length;
   return ch;
 }
 
@@ -283,7 +316,11 @@ function holdLostLater(ctx: Ctx, ch: GroupChanges, b: Buckets): void {
     if (alloc.FollowupEvalID && allocTerminalStatus(alloc) && alloc.FollowupEvalID !== ctx.eval.ID) continue;
     let ev = ctx.clientStops.get(atMs);
     if (!ev) ctx.clientStops.set(atMs, (ev = followupEval(ctx, atMs)));
-    ch.stop.push({ alloc: { ...alloc, FollowupEvalID: ev.ID }, description: AllocLost, clientStatus: AllocClientStatusLost });
+    ch.stop.push({
+      alloc: { ...alloc, FollowupEvalID: ev.ID },
+      description: AllocLost,
+      clientStatus: AllocClientStatusLost,
+    });
     if (!allocTerminalStatus(alloc)) ch.desired.Stop++;
   }
 }
@@ -326,7 +363,11 @@ function settleDisconnects(ctx: Ctx, tg: TaskGroup, ch: GroupChanges, b: Buckets
   for (const a of b.disconnecting) {
     const atMs = ctx.nowMs + disconnectPolicy(tg).lostAfterNs / 1_000_000;
     let ev = ctx.timeouts.get(atMs);
-    if (!ev) ctx.timeouts.set(atMs, (ev = disconnectTimeoutEval(ctx.job, ctx.jobID, ctx.namespace, ctx.eval.ID, ctx.newID(), ctx.nowMs, atMs)));
+    if (!ev)
+      ctx.timeouts.set(
+        atMs,
+        (ev = disconnectTimeoutEval(ctx.job, ctx.jobID, ctx.namespace, ctx.eval.ID, ctx.newID(), ctx.nowMs, atMs)),
+      );
     const marked = markUnknown(a, ctx.nowMs, ev.ID);
     ch.attributeUpdates.push(marked);
     ch.desired.Disconnect = (ch.desired.Disconnect ?? 0) + 1;
@@ -334,7 +375,11 @@ function settleDisconnects(ctx: Ctx, tg: TaskGroup, ch: GroupChanges, b: Buckets
   }
   // An unknown alloc is replaced while another allocation holds its name (its replacement, or that one's).
   const live = b.untainted.filter((a) => !allocTerminalStatus(a));
-  const taken = new Set([...live.map((a) => a.Name), ...b.migrate.map((a) => a.Name), ...b.rescheduleNow.map((r) => r.alloc.Name)]);
+  const taken = new Set([
+    ...live.map((a) => a.Name),
+    ...b.migrate.map((a) => a.Name),
+    ...b.rescheduleNow.map((r) => r.alloc.Name),
+  ]);
   const out: Disconnects = { replace: [], held: [], taken };
   const replace = disconnectPolicy(tg).replace;
   for (const a of unknown) {
@@ -354,7 +399,12 @@ function placeRequest(name: string, group: string, extra: Partial<PlaceRequest> 
 }
 
 /** After promotion, the old allocations whose names the canaries took are stopped. */
-function stopReplacedByCanaries(ch: GroupChanges, current: Allocation[], destructive: Allocation[], isOwn: (a: Allocation) => boolean): Allocation[] {
+function stopReplacedByCanaries(
+  ch: GroupChanges,
+  current: Allocation[],
+  destructive: Allocation[],
+  isOwn: (a: Allocation) => boolean,
+): Allocation[] {
   const canaryNames = new Set(current.filter((a) => a.DeploymentStatus?.Canary && isOwn(a)).map((a) => a.Name));
   const rest: Allocation[] = [];
   for (const a of destructive) {
@@ -386,7 +436,12 @@ function trimToCount(
   lost: Allocation[],
   oldVersion: Set<Allocation>,
 ): Kept {
-  const k: Kept = { keepers: keepers.slice(), migrate: migrate.slice(), rescheduleNow: rescheduleNow.slice(), lost: lost.slice() };
+  const k: Kept = {
+    keepers: keepers.slice(),
+    migrate: migrate.slice(),
+    rescheduleNow: rescheduleNow.slice(),
+    lost: lost.slice(),
+  };
   let excess = k.keepers.length + k.migrate.length + k.rescheduleNow.length + k.lost.length - count;
   while (excess > 0 && k.lost.length > 0) {
     k.lost.pop();
@@ -447,7 +502,14 @@ function placeCanaries(
   dg.requireCanaries(strategy.Canary);
   const need = strategy.Canary - canaries.length;
   const taken = new Set(canaries.map((a) => a.Name));
-  const fromOld = [...new Set(destructive.slice().sort(byIndexAsc).map((a) => a.Name))].filter((n) => !taken.has(n));
+  const fromOld = [
+    ...new Set(
+      destructive
+        .slice()
+        .sort(byIndexAsc)
+        .map((a) => a.Name),
+    ),
+  ].filter((n) => !taken.has(n));
   const chosen = fromOld.slice(0, Math.max(0, need));
   if (chosen.length < need) chosen.push(...names.next(need - chosen.length));
   for (const name of chosen) {
@@ -489,10 +551,15 @@ function followupEvals(ctx: Ctx, result: ReconcileResult): Evaluation[] {
 }
 
 function followupEval(ctx: Ctx, atMs: number): Evaluation {
-  return newJobEvaluation({ ...ctx.job, ID: ctx.jobID, Namespace: ctx.namespace }, EvalTriggerRetryFailedAlloc, ctx.nowMs * 1_000_000, {
-    ID: ctx.newID(),
-    StatusDescription: 'created for delayed rescheduling',
-    WaitUntil: new Date(atMs).toISOString(),
-    PreviousEval: ctx.eval.ID,
-  });
+  return newJobEvaluation(
+    { ...ctx.job, ID: ctx.jobID, Namespace: ctx.namespace },
+    EvalTriggerRetryFailedAlloc,
+    ctx.nowMs * 1_000_000,
+    {
+      ID: ctx.newID(),
+      StatusDescription: 'created for delayed rescheduling',
+      WaitUntil: new Date(atMs).toISOString(),
+      PreviousEval: ctx.eval.ID,
+    },
+  );
 }

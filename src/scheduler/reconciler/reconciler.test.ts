@@ -12,20 +12,92 @@ describe('destructive vs in-place changes', () => {
     return j;
   };
   it('treats driver, config, env, resources, ports and meta changes as destructive', () => {
-    expect(tasksUpdated(job, variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Driver = 'docker')), 'web')).toBe(true);
-    expect(tasksUpdated(job, variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Config = { command: 'x' })), 'web')).toBe(true);
-    expect(tasksUpdated(job, variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Env = { A: 'b' })), 'web')).toBe(true);
-    expect(tasksUpdated(job, variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Resources.CPU = 501)), 'web')).toBe(true);
-    expect(tasksUpdated(job, variant((j) => (j.TaskGroups[0]!.Networks![0]!.DynamicPorts![0]!.Label = 'web')), 'web')).toBe(true);
-    expect(tasksUpdated(job, variant((j) => (j.Meta = { owner: 'someone' })), 'web')).toBe(true);
-    expect(tasksUpdated(job, variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Services![0]!.PortLabel = 'admin')), 'web')).toBe(true);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Driver = 'docker')),
+        'web',
+      ),
+    ).toBe(true);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Config = { command: 'x' })),
+        'web',
+      ),
+    ).toBe(true);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Env = { A: 'b' })),
+        'web',
+      ),
+    ).toBe(true);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Resources.CPU = 501)),
+        'web',
+      ),
+    ).toBe(true);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.TaskGroups[0]!.Networks![0]!.DynamicPorts![0]!.Label = 'web')),
+        'web',
+      ),
+    ).toBe(true);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.Meta = { owner: 'someone' })),
+        'web',
+      ),
+    ).toBe(true);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Services![0]!.PortLabel = 'admin')),
+        'web',
+      ),
+    ).toBe(true);
   });
   it('treats count, update, reschedule, constraints and priority changes as in-place', () => {
-    expect(tasksUpdated(job, variant((j) => (j.TaskGroups[0]!.Count = 3)), 'web')).toBe(false);
-    expect(tasksUpdated(job, variant((j) => (j.Priority = 70)), 'web')).toBe(false);
-    expect(tasksUpdated(job, variant((j) => (j.TaskGroups[0]!.Constraints = null)), 'web')).toBe(false);
-    expect(tasksUpdated(job, variant((j) => (j.TaskGroups[0]!.ReschedulePolicy!.Attempts = 9)), 'web')).toBe(false);
-    expect(tasksUpdated(job, variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Env = { FOO: 'bar' })), 'web')).toBe(false);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.TaskGroups[0]!.Count = 3)),
+        'web',
+      ),
+    ).toBe(false);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.Priority = 70)),
+        'web',
+      ),
+    ).toBe(false);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.TaskGroups[0]!.Constraints = null)),
+        'web',
+      ),
+    ).toBe(false);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.TaskGroups[0]!.ReschedulePolicy!.Attempts = 9)),
+        'web',
+      ),
+    ).toBe(false);
+    expect(
+      tasksUpdated(
+        job,
+        variant((j) => (j.TaskGroups[0]!.Tasks[0]!.Env = { FOO: 'bar' })),
+        'web',
+      ),
+    ).toBe(false);
   });
 });
 
@@ -33,14 +105,25 @@ describe('reschedule policy', () => {
   const node = mockNode();
   const ev = (delay: number) => ({ RescheduleTime: 0, PrevAllocID: 'x', PrevNodeID: 'n', Delay: delay });
   it('grows exponential delays by doubling up to max_delay and fibonacci delays by summing', () => {
-    const p = { Attempts: 0, Interval: 0, Delay: 5 * NS_PER_S, DelayFunction: 'exponential', MaxDelay: 30 * NS_PER_S, Unlimited: true };
+    const p = {
+      Attempts: 0,
+      Interval: 0,
+      Delay: 5 * NS_PER_S,
+      DelayFunction: 'exponential',
+      MaxDelay: 30 * NS_PER_S,
+      Unlimited: true,
+    };
     const a = mockAlloc(mockJob(), node);
     expect(nextDelayNs(p, a)).toBe(5 * NS_PER_S);
-    expect(nextDelayNs(p, { ...a, RescheduleTracker: { Events: [ev(5 * NS_PER_S), ev(10 * NS_PER_S)] } })).toBe(20 * NS_PER_S);
+    expect(nextDelayNs(p, { ...a, RescheduleTracker: { Events: [ev(5 * NS_PER_S), ev(10 * NS_PER_S)] } })).toBe(
+      20 * NS_PER_S,
+    );
     expect(nextDelayNs(p, { ...a, RescheduleTracker: { Events: [ev(20 * NS_PER_S)] } })).toBe(30 * NS_PER_S);
     const f = { ...p, DelayFunction: 'fibonacci', MaxDelay: 0 };
     expect(nextDelayNs(f, { ...a, RescheduleTracker: { Events: [ev(5 * NS_PER_S)] } })).toBe(5 * NS_PER_S);
-    expect(nextDelayNs(f, { ...a, RescheduleTracker: { Events: [ev(5 * NS_PER_S), ev(5 * NS_PER_S)] } })).toBe(10 * NS_PER_S);
+    expect(nextDelayNs(f, { ...a, RescheduleTracker: { Events: [ev(5 * NS_PER_S), ev(5 * NS_PER_S)] } })).toBe(
+      10 * NS_PER_S,
+    );
   });
   it('refuses a reschedule once the attempts in the interval are used, and allows it after the interval', () => {
     const job = mockJob();
@@ -49,7 +132,9 @@ describe('reschedule policy', () => {
     const recent = { RescheduleTime: (now - 60_000) * 1e6, PrevAllocID: 'x', PrevNodeID: 'n', Delay: 0 };
     const old = { ...recent, RescheduleTime: (now - 3_600_000) * 1e6 };
     const failed = mockAlloc(job, node, 0, { ClientStatus: 'failed', ModifyTime: (now - 60_000) * 1e6 });
-    expect(rescheduleDecision(job, tg, { ...failed, RescheduleTracker: { Events: [recent, recent] } }, now).kind).toBe('never');
+    expect(rescheduleDecision(job, tg, { ...failed, RescheduleTracker: { Events: [recent, recent] } }, now).kind).toBe(
+      'never',
+    );
     expect(rescheduleDecision(job, tg, { ...failed, RescheduleTracker: { Events: [old, old] } }, now).kind).toBe('now');
   });
 });
@@ -92,7 +177,17 @@ describe('reconciler through the scheduler', () => {
     for (let i = 0; i < 3; i++) h.upsertNode(mockNode());
     const base = mockJob();
     base.TaskGroups[0]!.Count = 3;
-    base.TaskGroups[0]!.Update = { Stagger: 0, MaxParallel: 1, HealthCheck: 'checks', MinHealthyTime: 0, HealthyDeadline: 0, ProgressDeadline: 0, AutoRevert: false, AutoPromote: false, Canary: 0 };
+    base.TaskGroups[0]!.Update = {
+      Stagger: 0,
+      MaxParallel: 1,
+      HealthCheck: 'checks',
+      MinHealthyTime: 0,
+      HealthyDeadline: 0,
+      ProgressDeadline: 0,
+      AutoRevert: false,
+      AutoPromote: false,
+      Canary: 0,
+    };
     const job = h.upsertJob(base);
     await h.process(mockEval(job));
     const first = h.lastPlan()!.Deployment!;
@@ -101,7 +196,9 @@ describe('reconciler through the scheduler', () => {
     const v1 = h.upsertJob(j2);
     await h.process(mockEval(v1));
     const plan = h.lastPlan()!;
-    expect(plan.DeploymentUpdates).toEqual([{ DeploymentID: first.ID, Status: 'cancelled', StatusDescription: 'Cancelled due to newer version of job' }]);
+    expect(plan.DeploymentUpdates).toEqual([
+      { DeploymentID: first.ID, Status: 'cancelled', StatusDescription: 'Cancelled due to newer version of job' },
+    ]);
     expect(plan.Deployment!.ID).not.toBe(first.ID);
     expect(flattenPlanned(plan.NodeUpdate)).toHaveLength(1);
   });
@@ -115,7 +212,17 @@ describe('reconciler through the scheduler', () => {
     await h.process(mockEval(job));
     const j2 = structuredClone(job);
     j2.TaskGroups[0]!.Tasks[0]!.Env = { X: '1' };
-    j2.TaskGroups[0]!.Update = { Stagger: 0, MaxParallel: 4, HealthCheck: 'checks', MinHealthyTime: 0, HealthyDeadline: 0, ProgressDeadline: 0, AutoRevert: false, AutoPromote: false, Canary: 1 };
+    j2.TaskGroups[0]!.Update = {
+      Stagger: 0,
+      MaxParallel: 4,
+      HealthCheck: 'checks',
+      MinHealthyTime: 0,
+      HealthyDeadline: 0,
+      ProgressDeadline: 0,
+      AutoRevert: false,
+      AutoPromote: false,
+      Canary: 1,
+    };
     const v1 = h.upsertJob(j2);
     await h.process(mockEval(v1));
     const dep = h.lastPlan()!.Deployment!;
@@ -123,7 +230,13 @@ describe('reconciler through the scheduler', () => {
     expect(dep.StatusDescription).toBe('Deployment is running but requires manual promotion');
     const stored = h.deploymentByID(dep.ID)!;
     h.upsertDeployment({ ...stored, TaskGroups: { web: { ...stored.TaskGroups['web']!, Promoted: true } } });
-    h.upsertAllocs([{ ...h.allocByID(canary.ID)!, ClientStatus: 'running', DeploymentStatus: { Healthy: true, Timestamp: null, Canary: true, ModifyIndex: 0 } }]);
+    h.upsertAllocs([
+      {
+        ...h.allocByID(canary.ID)!,
+        ClientStatus: 'running',
+        DeploymentStatus: { Healthy: true, Timestamp: null, Canary: true, ModifyIndex: 0 },
+      },
+    ]);
     await h.process(mockEval(v1, { TriggeredBy: 'deployment-watcher' }));
     const stops = flattenPlanned(h.lastPlan()!.NodeUpdate);
     expect(stops.some((a) => a.Name === canary.Name)).toBe(true);

@@ -18,9 +18,23 @@ export function reschedulePolicyFor(job: Job, tg: TaskGroup): ReschedulePolicy {
   if (tg.ReschedulePolicy) return tg.ReschedulePolicy;
   if (job.Reschedule) return job.Reschedule;
   if (job.Type === JobTypeBatch) {
-    return { Attempts: 1, Interval: 24 * hour, Delay: 5 * NS_PER_S, DelayFunction: 'constant', MaxDelay: 0, Unlimited: false };
+    return {
+      Attempts: 1,
+      Interval: 24 * hour,
+      Delay: 5 * NS_PER_S,
+      DelayFunction: 'constant',
+      MaxDelay: 0,
+      Unlimited: false,
+    };
   }
-  return { Attempts: 0, Interval: 0, Delay: 30 * NS_PER_S, DelayFunction: 'exponential', MaxDelay: hour, Unlimited: true };
+  return {
+    Attempts: 0,
+    Interval: 0,
+    Delay: 30 * NS_PER_S,
+    DelayFunction: 'exponential',
+    MaxDelay: hour,
+    Unlimited: true,
+  };
 }
 
 /** When the allocation failed: the latest task FinishedAt, else its ModifyTime. Unix ms. */
@@ -70,7 +84,8 @@ export function rescheduleAllowed(p: ReschedulePolicy, a: Allocation, nowMs: num
   return attempted < p.Attempts;
 }
 
-export type RescheduleDecision = { kind: 'now'; delayNs: number } | { kind: 'later'; atMs: number; delayNs: number } | { kind: 'never' };
+export type RescheduleDecision =
+  { kind: 'now'; delayNs: number } | { kind: 'later'; atMs: number; delayNs: number } | { kind: 'never' };
 
 export function rescheduleDecision(job: Job, tg: TaskGroup, a: Allocation, nowMs: number): RescheduleDecision {
   if (a.DesiredTransition?.ForceReschedule) return { kind: 'now', delayNs: 0 };

@@ -10,7 +10,15 @@ import { flattenPlanned, Harness, mockAlloc, mockEval, mockJob, mockNode } from 
 const S = 1_000_000_000;
 
 function failedState(finishedAt: string) {
-  return { State: 'dead', Failed: true, Restarts: 0, LastRestart: null, StartedAt: null, FinishedAt: finishedAt, Events: [] };
+  return {
+    State: 'dead',
+    Failed: true,
+    Restarts: 0,
+    LastRestart: null,
+    StartedAt: null,
+    FinishedAt: finishedAt,
+    Events: [],
+  };
 }
 
 /** A count-1 service with a rolling update block and no rescheduling, whose only alloc has failed. */
@@ -20,10 +28,30 @@ function setup(): { h: Harness; job: Job; failed: Allocation; nodes: Node[] } {
   const base = mockJob();
   const tg = base.TaskGroups[0]!;
   tg.Count = 1;
-  tg.ReschedulePolicy = { Attempts: 0, Interval: 0, Delay: 5 * S, DelayFunction: 'constant', MaxDelay: 0, Unlimited: false };
-  tg.Update = { Stagger: 0, MaxParallel: 1, HealthCheck: 'checks', MinHealthyTime: 0, HealthyDeadline: 0, ProgressDeadline: 0, AutoRevert: true, AutoPromote: false, Canary: 0 };
+  tg.ReschedulePolicy = {
+    Attempts: 0,
+    Interval: 0,
+    Delay: 5 * S,
+    DelayFunction: 'constant',
+    MaxDelay: 0,
+    Unlimited: false,
+  };
+  tg.Update = {
+    Stagger: 0,
+    MaxParallel: 1,
+    HealthCheck: 'checks',
+    MinHealthyTime: 0,
+    HealthyDeadline: 0,
+    ProgressDeadline: 0,
+    AutoRevert: true,
+    AutoPromote: false,
+    Canary: 0,
+  };
   const job = h.upsertJob(base);
-  const failed = mockAlloc(job, nodes[0]!, 0, { ClientStatus: 'failed', TaskStates: { web: failedState(new Date(h.clock.now() - 10_000).toISOString()) } });
+  const failed = mockAlloc(job, nodes[0]!, 0, {
+    ClientStatus: 'failed',
+    TaskStates: { web: failedState(new Date(h.clock.now() - 10_000).toISOString()) },
+  });
   h.upsertAllocs([failed]);
   return { h, job, failed, nodes };
 }
@@ -49,7 +77,11 @@ describe('a failed allocation that will not be rescheduled', () => {
     const plan = h.lastPlan()!;
     const placed = flattenPlanned(plan.NodeAllocation);
     expect(placed).toHaveLength(1);
-    expect(placed[0]).toMatchObject({ Name: failed.Name, PreviousAllocation: failed.ID, DeploymentID: plan.Deployment!.ID });
+    expect(placed[0]).toMatchObject({
+      Name: failed.Name,
+      PreviousAllocation: failed.ID,
+      DeploymentID: plan.Deployment!.ID,
+    });
     expect(placed[0]?.Job.Version).toBe(1);
     expect(flattenPlanned(plan.NodeUpdate).map((a) => a.ID)).toEqual([failed.ID]);
   });
@@ -59,7 +91,10 @@ describe('a failed allocation that will not be rescheduled', () => {
     // v0 was healthy (its alloc replaced and running); v1's alloc failed; auto-revert registers v2 = v0's spec.
     h.upsertAllocs([{ ...h.allocsByJob(job.Namespace, job.ID)[0]!, DesiredStatus: 'stop', ClientStatus: 'complete' }]);
     const v1 = h.upsertJob(withEnv(job, { RELEASE: 'bad' }));
-    const bad = mockAlloc(v1, nodes[1]!, 0, { ClientStatus: 'failed', TaskStates: { web: failedState(new Date(h.clock.now() - 5_000).toISOString()) } });
+    const bad = mockAlloc(v1, nodes[1]!, 0, {
+      ClientStatus: 'failed',
+      TaskStates: { web: failedState(new Date(h.clock.now() - 5_000).toISOString()) },
+    });
     h.upsertAllocs([bad]);
     const v2 = h.upsertJob(structuredClone(job));
     await h.process(mockEval(v2, { TriggeredBy: 'deployment-watcher' }));
@@ -78,11 +113,27 @@ describe('the canary of a failed deployment', () => {
     const base = mockJob();
     const tg = base.TaskGroups[0]!;
     tg.Count = 3;
-    tg.Update = { Stagger: 0, MaxParallel: 1, HealthCheck: 'checks', MinHealthyTime: 0, HealthyDeadline: 0, ProgressDeadline: 0, AutoRevert: true, AutoPromote: true, Canary: 1 };
+    tg.Update = {
+      Stagger: 0,
+      MaxParallel: 1,
+      HealthCheck: 'checks',
+      MinHealthyTime: 0,
+      HealthyDeadline: 0,
+      ProgressDeadline: 0,
+      AutoRevert: true,
+      AutoPromote: true,
+      Canary: 1,
+    };
     const v0 = h.upsertJob(base);
     await h.process(mockEval(v0));
     const old = h.liveAllocs(v0.Namespace, v0.ID);
-    h.upsertAllocs(old.map((a) => ({ ...a, ClientStatus: 'running', DeploymentStatus: { Healthy: true, Timestamp: null, Canary: false, ModifyIndex: 0 } })));
+    h.upsertAllocs(
+      old.map((a) => ({
+        ...a,
+        ClientStatus: 'running',
+        DeploymentStatus: { Healthy: true, Timestamp: null, Canary: false, ModifyIndex: 0 },
+      })),
+    );
     h.upsertDeployment({ ...h.deploymentByID(h.lastPlan()!.Deployment!.ID)!, Status: 'successful' });
 
     const v1 = h.upsertJob(withEnv(v0, { RELEASE: 'broken' }));
@@ -91,7 +142,13 @@ describe('the canary of a failed deployment', () => {
     const canary = flattenPlanned(h.lastPlan()!.NodeAllocation)[0]!;
     expect(canary.DeploymentStatus?.Canary).toBe(true);
     // Its check never passed: unhealthy, the deployment failed, and auto_revert registered v0's spec again.
-    h.upsertAllocs([{ ...h.allocByID(canary.ID)!, ClientStatus: 'running', DeploymentStatus: { Healthy: false, Timestamp: null, Canary: true, ModifyIndex: 0 } }]);
+    h.upsertAllocs([
+      {
+        ...h.allocByID(canary.ID)!,
+        ClientStatus: 'running',
+        DeploymentStatus: { Healthy: false, Timestamp: null, Canary: true, ModifyIndex: 0 },
+      },
+    ]);
     h.upsertDeployment({ ...h.deploymentByID(dep.ID)!, Status: 'failed' });
     const v2 = h.upsertJob(structuredClone(v0));
     await h.process(mockEval(v2, { TriggeredBy: 'deployment-watcher' }));

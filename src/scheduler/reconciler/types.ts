@@ -1,4 +1,10 @@
-import type { Allocation, Deployment, DeploymentStatusUpdate, DesiredUpdates, Evaluation } from '../../structs/index.js';
+import type {
+  Allocation,
+  Deployment,
+  DeploymentStatusUpdate,
+  DesiredUpdates,
+  Evaluation,
+} from '../../structs/index.js';
 
 export const AllocNotNeeded = 'alloc not needed due to job update';
 export const AllocUpdating = 'alloc is being updated due to job update';

@@ -3,11 +3,27 @@
  * the way the server's plan applier would (indexes, NextAllocation links, deployments, preemptions);
  * nodes can be made to refuse their part of a plan, to exercise the scheduler's retry path.
  */
-import { sumNodeUsage, type Allocation, type Deployment, type Evaluation, type Job, type Node, type NodeResourceUsage, type Plan, type PlanResult } from '../../structs/index.js';
+import {
+  sumNodeUsage,
+  type Allocation,
+  type Deployment,
+  type Evaluation,
+  type Job,
+  type Node,
+  type NodeResourceUsage,
+  type Plan,
+  type PlanResult,
+} from '../../structs/index.js';
 import { nullLogger } from '../../logging/index.js';
 import { allocsFit } from '../feasible/resources.js';
 import { newScheduler } from '../factory.js';
-import { defaultSchedulerConfiguration, type Clock, type Planner, type SchedulerConfiguration, type SchedulerState } from '../types.js';
+import {
+  defaultSchedulerConfiguration,
+  type Clock,
+  type Planner,
+  type SchedulerConfiguration,
+  type SchedulerState,
+} from '../types.js';
 
 const jobKey = (ns: string, id: string) => ns + '\u0000' + id;
 
@@ -113,7 +129,13 @@ export class Harness implements SchedulerState, Planner {
 
   upsertAllocs(list: Allocation[]): void {
     const i = this.nextIndex();
-    for (const a of list) this.putAlloc({ ...a, CreateIndex: this.allocs.get(a.ID)?.CreateIndex ?? i, ModifyIndex: i, AllocModifyIndex: i });
+    for (const a of list)
+      this.putAlloc({
+        ...a,
+        CreateIndex: this.allocs.get(a.ID)?.CreateIndex ?? i,
+        ModifyIndex: i,
+        AllocModifyIndex: i,
+      });
   }
 
   upsertDeployment(d: Deployment): void {
@@ -138,11 +160,16 @@ export class Harness implements SchedulerState, Planner {
   async submitPlan(plan: Plan): Promise<{ result: PlanResult; state?: SchedulerState }> {
     this.plans.push(plan);
     const refused = new Set<string>();
-    for (const nodeID of new Set([...Object.keys(plan.NodeAllocation), ...Object.keys(plan.NodeUpdate), ...Object.keys(plan.NodePreemptions)])) {
+    for (const nodeID of new Set([
+      ...Object.keys(plan.NodeAllocation),
+      ...Object.keys(plan.NodeUpdate),
+      ...Object.keys(plan.NodePreemptions),
+    ])) {
       if (this.rejectNodes.has(nodeID) || (this.enforceFit && !this.planFits(plan, nodeID))) refused.add(nodeID);
     }
     const i = this.nextIndex();
-    const keep = (m: Record<string, Allocation[]>) => (refused.size === 0 ? m : Object.fromEntries(Object.entries(m).filter(([n]) => !refused.has(n))));
+    const keep = (m: Record<string, Allocation[]>) =>
+      refused.size === 0 ? m : Object.fromEntries(Object.entries(m).filter(([n]) => !refused.has(n)));
     const result: PlanResult = {
       NodeUpdate: keep(plan.NodeUpdate),
       NodeAllocation: keep(plan.NodeAllocation),
@@ -160,7 +187,9 @@ export class Harness implements SchedulerState, Planner {
   private planFits(plan: Plan, nodeID: string): boolean {
     const node = this.nodesByID.get(nodeID);
     if (!node) return false;
-    const removed = new Set([...(plan.NodeUpdate[nodeID] ?? []), ...(plan.NodePreemptions[nodeID] ?? [])].map((a) => a.ID));
+    const removed = new Set(
+      [...(plan.NodeUpdate[nodeID] ?? []), ...(plan.NodePreemptions[nodeID] ?? [])].map((a) => a.ID),
+    );
     const added = plan.NodeAllocation[nodeID] ?? [];
     const addedIDs = new Set(added.map((a) => a.ID));
     const existing = this.allocsByNode(nodeID).filter((a) => !removed.has(a.ID) && !addedIDs.has(a.ID));
@@ -168,8 +197,10 @@ export class Harness implements SchedulerState, Planner {
   }
 
   private apply(r: PlanResult, i: number): void {
-    for (const list of Object.values(r.NodeUpdate)) for (const a of list) this.putAlloc({ ...a, ModifyIndex: i, AllocModifyIndex: i });
-    for (const list of Object.values(r.NodePreemptions)) for (const a of list) this.putAlloc({ ...a, ModifyIndex: i, AllocModifyIndex: i });
+    for (const list of Object.values(r.NodeUpdate))
+      for (const a of list) this.putAlloc({ ...a, ModifyIndex: i, AllocModifyIndex: i });
+    for (const list of Object.values(r.NodePreemptions))
+      for (const a of list) this.putAlloc({ ...a, ModifyIndex: i, AllocModifyIndex: i });
     for (const list of Object.values(r.NodeAllocation)) {
       for (const a of list) {
         const old = this.allocs.get(a.ID);
@@ -187,7 +218,8 @@ export class Harness implements SchedulerState, Planner {
     if (r.Deployment) this.upsertDeployment(r.Deployment);
     for (const u of r.DeploymentUpdates ?? []) {
       const d = this.deployments.get(u.DeploymentID);
-      if (d) this.deployments.set(d.ID, { ...d, Status: u.Status, StatusDescription: u.StatusDescription, ModifyIndex: i });
+      if (d)
+        this.deployments.set(d.ID, { ...d, Status: u.Status, StatusDescription: u.StatusDescription, ModifyIndex: i });
     }
   }
 
@@ -213,7 +245,9 @@ export class Harness implements SchedulerState, Planner {
 
   /** Non-terminal allocations of the job. */
   liveAllocs(ns: string, jobID: string): Allocation[] {
-    return this.allocsByJob(ns, jobID).filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
+    return this.allocsByJob(ns, jobID).filter(
+      (a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus),
+    );
   }
 
   /** The i-th submitted plan; fails the test, saying how many there were, when there is no such plan. */
@@ -226,7 +260,8 @@ export class Harness implements SchedulerState, Planner {
   /** The i-th evaluation the scheduler created (follow-ups, blocked evals); fails the test when there is none. */
   createdEval(i = 0): Evaluation {
     const ev = this.createdEvals[i];
-    if (ev === undefined) throw new Error(`expected created evaluation #${i}, but the scheduler created ${this.createdEvals.length}`);
+    if (ev === undefined)
+      throw new Error(`expected created evaluation #${i}, but the scheduler created ${this.createdEvals.length}`);
     return ev;
   }
 

@@ -4,7 +4,14 @@
  * stay short. Every builder returns a fresh object; pass overrides or mutate the result.
  */
 import type { Allocation, Evaluation, Job, Node, Task, TaskGroup } from '../../structs/index.js';
-import { EvalTriggerJobRegister, NS_PER_S, allocName, generateUUID, newAllocation, newJobEvaluation } from '../../structs/index.js';
+import {
+  EvalTriggerJobRegister,
+  NS_PER_S,
+  allocName,
+  generateUUID,
+  newAllocation,
+  newJobEvaluation,
+} from '../../structs/index.js';
 
 const min = 60 * NS_PER_S;
 
@@ -30,7 +37,17 @@ export function mockNode(overrides: Partial<Node> = {}): Node {
       Cpu: { CpuShares: 14000, TotalCpuCores: 4 },
       Memory: { MemoryMB: 8192 },
       Disk: { DiskMB: 100 * 1024 },
-      Networks: [{ Mode: 'host', Device: 'eth0', CIDR: '192.168.0.100/32', IP: '192.168.0.100', MBits: 1000, ReservedPorts: null, DynamicPorts: null }],
+      Networks: [
+        {
+          Mode: 'host',
+          Device: 'eth0',
+          CIDR: '192.168.0.100/32',
+          IP: '192.168.0.100',
+          MBits: 1000,
+          ReservedPorts: null,
+          DynamicPorts: null,
+        },
+      ],
       MinDynamicPort: 20000,
       MaxDynamicPort: 32000,
     },
@@ -84,7 +101,14 @@ function mockGroup(): TaskGroup {
     Constraints: [{ LTarget: '${attr.consul.version}', RTarget: '>= 1.8.0', Operand: 'semver' }],
     EphemeralDisk: { Sticky: false, SizeMB: 150, Migrate: false },
     RestartPolicy: { Attempts: 3, Interval: 10 * min, Delay: min, Mode: 'delay' },
-    ReschedulePolicy: { Attempts: 2, Interval: 10 * min, Delay: 5 * NS_PER_S, DelayFunction: 'constant', MaxDelay: 0, Unlimited: false },
+    ReschedulePolicy: {
+      Attempts: 2,
+      Interval: 10 * min,
+      Delay: 5 * NS_PER_S,
+      DelayFunction: 'constant',
+      MaxDelay: 0,
+      Unlimited: false,
+    },
     Networks: [
       {
         Mode: 'host',
@@ -131,7 +155,14 @@ export function mockJob(overrides: Partial<Job> = {}): Job {
 export function mockBatchJob(overrides: Partial<Job> = {}): Job {
   const job = mockJob({ ID: `mock-batch-${generateUUID()}`, Type: 'batch', ...overrides });
   const tg = job.TaskGroups[0]!;
-  tg.ReschedulePolicy = { Attempts: 2, Interval: 10 * min, Delay: 5 * NS_PER_S, DelayFunction: 'constant', MaxDelay: 0, Unlimited: false };
+  tg.ReschedulePolicy = {
+    Attempts: 2,
+    Interval: 10 * min,
+    Delay: 5 * NS_PER_S,
+    DelayFunction: 'constant',
+    MaxDelay: 0,
+    Unlimited: false,
+  };
   return job;
 }
 
@@ -148,7 +179,11 @@ export function mockAlloc(job: Job, node: Node, index = 0, overrides: Partial<Al
   const tg = job.TaskGroups[0]!;
   const tasks: Allocation['AllocatedResources']['Tasks'] = {};
   for (const t of tg.Tasks) {
-    tasks[t.Name] = { Cpu: { CpuShares: t.Resources.CPU }, Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 }, Networks: null };
+    tasks[t.Name] = {
+      Cpu: { CpuShares: t.Resources.CPU },
+      Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 },
+      Networks: null,
+    };
   }
   const base = 20000 + ((index * 2) % 10000);
   return newAllocation(

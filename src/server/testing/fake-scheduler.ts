@@ -25,7 +25,12 @@ import type { NewSchedulerFn } from '../worker.js';
 
 function newAlloc(job: Job, tg: TaskGroup, index: number, node: Node, ev: Evaluation): Allocation {
   const tasks: Allocation['AllocatedResources']['Tasks'] = {};
-  for (const t of tg.Tasks) tasks[t.Name] = { Cpu: { CpuShares: t.Resources.CPU }, Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 }, Networks: t.Resources.Networks ?? null };
+  for (const t of tg.Tasks)
+    tasks[t.Name] = {
+      Cpu: { CpuShares: t.Resources.CPU },
+      Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 },
+      Networks: t.Resources.Networks ?? null,
+    };
   return newAllocation(
     {
       ID: generateUUID(),
@@ -35,14 +40,26 @@ function newAlloc(job: Job, tg: TaskGroup, index: number, node: Node, ev: Evalua
       NodeName: node.Name,
       Job: job,
       TaskGroup: tg.Name,
-      AllocatedResources: { Tasks: tasks, Shared: { DiskMB: tg.EphemeralDisk?.SizeMB ?? 0, Networks: tg.Networks ?? null, Ports: null } },
+      AllocatedResources: {
+        Tasks: tasks,
+        Shared: { DiskMB: tg.EphemeralDisk?.SizeMB ?? 0, Networks: tg.Networks ?? null, Ports: null },
+      },
     },
     0,
   );
 }
 
 function updates(): DesiredUpdates {
-  return { Ignore: 0, Place: 0, Migrate: 0, Stop: 0, InPlaceUpdate: 0, DestructiveUpdate: 0, Canary: 0, Preemptions: 0 };
+  return {
+    Ignore: 0,
+    Place: 0,
+    Migrate: 0,
+    Stop: 0,
+    InPlaceUpdate: 0,
+    DestructiveUpdate: 0,
+    Canary: 0,
+    Preemptions: 0,
+  };
 }
 
 export class FakeScheduler implements Scheduler {
@@ -58,8 +75,15 @@ export class FakeScheduler implements Scheduler {
     const queued: Record<string, number> = {};
     const failed: Evaluation['FailedTGAllocs'] = {};
     const stop = (a: Allocation, why: string, client = '') =>
-      (plan.NodeUpdate[a.NodeID] ??= []).push({ ...a, DesiredStatus: 'stop', DesiredDescription: why, ClientStatus: client });
-    const live = this.state.allocsByJob(ev.Namespace, ev.JobID).filter((a) => !allocTerminalStatus(a) || (a.ClientStatus === 'failed' && a.DesiredStatus === 'run'));
+      (plan.NodeUpdate[a.NodeID] ??= []).push({
+        ...a,
+        DesiredStatus: 'stop',
+        DesiredDescription: why,
+        ClientStatus: client,
+      });
+    const live = this.state
+      .allocsByJob(ev.Namespace, ev.JobID)
+      .filter((a) => !allocTerminalStatus(a) || (a.ClientStatus === 'failed' && a.DesiredStatus === 'run'));
     const planned = new Map<string, Allocation[]>();
     const nodes = [...this.state.nodes()].filter(nodeSchedulable);
     for (const tg of job?.Stop || job == null ? [] : job.TaskGroups) {
@@ -89,7 +113,9 @@ export class FakeScheduler implements Scheduler {
       while (missing > 0) {
         while (used.has(allocName(job!.ID, tg.Name, index))) index++;
         const node = nodes.find((n) => {
-          const mine = [...this.state.allocsByNode(n.ID), ...(planned.get(n.ID) ?? [])].filter((a) => !(plan.NodeUpdate[n.ID] ?? []).some((s) => s.ID === a.ID));
+          const mine = [...this.state.allocsByNode(n.ID), ...(planned.get(n.ID) ?? [])].filter(
+            (a) => !(plan.NodeUpdate[n.ID] ?? []).some((s) => s.ID === a.ID),
+          );
           return allocsFit(n, [...mine, newAlloc(job!, tg, index, n, ev)]).fit;
         });
         if (node == null) break;
@@ -103,9 +129,19 @@ export class FakeScheduler implements Scheduler {
       queued[tg.Name] = missing;
       if (missing > 0) {
         failed[tg.Name] = {
-          NodesEvaluated: nodes.length, NodesFiltered: 0, NodesInPool: nodes.length, NodesAvailable: { dc1: nodes.length },
-          ClassFiltered: null, ConstraintFiltered: null, NodesExhausted: nodes.length, ClassExhausted: null,
-          DimensionExhausted: { cpu: nodes.length }, QuotaExhausted: null, ScoreMetaData: null, AllocationTime: 0, CoalescedFailures: missing - 1,
+          NodesEvaluated: nodes.length,
+          NodesFiltered: 0,
+          NodesInPool: nodes.length,
+          NodesAvailable: { dc1: nodes.length },
+          ClassFiltered: null,
+          ConstraintFiltered: null,
+          NodesExhausted: nodes.length,
+          ClassExhausted: null,
+          DimensionExhausted: { cpu: nodes.length },
+          QuotaExhausted: null,
+          ScoreMetaData: null,
+          AllocationTime: 0,
+          CoalescedFailures: missing - 1,
         };
       }
     }
@@ -119,13 +155,27 @@ export class FakeScheduler implements Scheduler {
       const classes: Record<string, boolean> = {};
       for (const n of this.state.nodes()) classes[n.ComputedClass ?? computeNodeClass(n)] = true;
       const blocked: Evaluation = {
-        ...ev, ID: generateUUID(), Status: 'blocked', TriggeredBy: 'queued-allocs', PreviousEval: ev.ID, ClassEligibility: classes,
-        FailedTGAllocs: null, SnapshotIndex: this.state.index(), StatusDescription: 'created to place remaining allocations', AnnotatePlan: false,
+        ...ev,
+        ID: generateUUID(),
+        Status: 'blocked',
+        TriggeredBy: 'queued-allocs',
+        PreviousEval: ev.ID,
+        ClassEligibility: classes,
+        FailedTGAllocs: null,
+        SnapshotIndex: this.state.index(),
+        StatusDescription: 'created to place remaining allocations',
+        AnnotatePlan: false,
       };
       blockedID = blocked.ID;
       await this.planner.createEval(blocked);
     }
-    await this.planner.updateEval({ ...ev, Status: 'complete', BlockedEval: blockedID, QueuedAllocations: queued, FailedTGAllocs: Object.keys(failed).length > 0 ? failed : null });
+    await this.planner.updateEval({
+      ...ev,
+      Status: 'complete',
+      BlockedEval: blockedID,
+      QueuedAllocations: queued,
+      FailedTGAllocs: Object.keys(failed).length > 0 ? failed : null,
+    });
   }
 }
 

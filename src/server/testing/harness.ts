@@ -4,7 +4,10 @@ import { MemoryBackend, type StateBackend } from '../../state/index.js';
 import { createServer, type Server, type ServerOptions } from '../server.js';
 import { newFakeScheduler } from './fake-scheduler.js';
 
-export async function testServer(over: Partial<ServerOptions> = {}, backend: StateBackend | undefined = new MemoryBackend()): Promise<Server> {
+export async function testServer(
+  over: Partial<ServerOptions> = {},
+  backend: StateBackend | undefined = new MemoryBackend(),
+): Promise<Server> {
   return createServer({
     dataDir: ':memory:',
     logger: nullLogger,

@@ -41,7 +41,8 @@ class JobTable {
 function restoreJobs(rows: Row[], jobs: unknown[]): void {
   for (const row of rows) {
     const v = row[2] as { Job?: { $job?: number } } | null;
-    if (v !== null && typeof v === 'object' && v.Job && typeof v.Job.$job === 'number') (v as { Job: unknown }).Job = jobs[v.Job.$job];
+    if (v !== null && typeof v === 'object' && v.Job && typeof v.Job.$job === 'number')
+      (v as { Job: unknown }).Job = jobs[v.Job.$job];
   }
 }
 
@@ -51,7 +52,11 @@ export async function encodeBatches(batches: BackendBatch[]): Promise<Buffer> {
   const doc: Encoded = {
     v: 1,
     jobs: jobs.jobs,
-    batches: batches.map((b) => ({ index: b.index, tableIndexes: b.tableIndexes, changes: b.changes.map((c): Row => [c.table, c.key, c.table === 'allocs' ? jobs.out(c.value) : c.value]) })),
+    batches: batches.map((b) => ({
+      index: b.index,
+      tableIndexes: b.tableIndexes,
+      changes: b.changes.map((c): Row => [c.table, c.key, c.table === 'allocs' ? jobs.out(c.value) : c.value]),
+    })),
   };
   return deflate(Buffer.from(JSON.stringify(doc)));
 }
@@ -61,7 +66,11 @@ export async function decodeBatches(data: Buffer): Promise<BackendBatch[]> {
   if (doc.v !== 1 || !doc.batches) throw new Error(`unknown etcd log entry format ${String(doc.v)}`);
   return doc.batches.map((b) => {
     restoreJobs(b.changes, doc.jobs);
-    return { index: b.index, tableIndexes: b.tableIndexes, changes: b.changes.map(([table, key, value]) => ({ table, key, value })) };
+    return {
+      index: b.index,
+      tableIndexes: b.tableIndexes,
+      changes: b.changes.map(([table, key, value]) => ({ table, key, value })),
+    };
   });
 }
 
@@ -79,7 +88,9 @@ export async function encodeSnapshot(s: SnapshotData): Promise<Buffer> {
   return deflate(Buffer.from(JSON.stringify(doc)));
 }
 
-export async function decodeSnapshot(data: Buffer): Promise<{ index: number; tableIndexes: BackendBatch['tableIndexes']; rows: Row[] }> {
+export async function decodeSnapshot(
+  data: Buffer,
+): Promise<{ index: number; tableIndexes: BackendBatch['tableIndexes']; rows: Row[] }> {
   const doc = JSON.parse((await inflate(data)).toString('utf8')) as Encoded;
   if (doc.v !== 1 || !doc.snapshot) throw new Error(`unknown etcd snapshot format ${String(doc.v)}`);
   restoreJobs(doc.snapshot.rows, doc.jobs);

@@ -29,7 +29,9 @@ describeBackendConformance('etcd', async () => {
   };
 });
 
-async function reload(opts: EtcdBackendOptions): Promise<{ rows: Map<string, unknown>; index: number; backend: EtcdBackend }> {
+async function reload(
+  opts: EtcdBackendOptions,
+): Promise<{ rows: Map<string, unknown>; index: number; backend: EtcdBackend }> {
   const backend = new EtcdBackend(opts);
   const rows = new Map<string, unknown>();
   const meta = await backend.load((t, k, v) => rows.set(`${t}/${k}`, v));
@@ -46,13 +48,19 @@ async function keysUnder(prefix: string): Promise<string[]> {
 describe('EtcdBackend', () => {
   it('acknowledges 200 concurrent store writes, committed in groups, and reloads every one of them', async () => {
     const prefix = freshPrefix();
-    const store = await StateStore.open({ backend: new EtcdBackend({ endpoints: etcd.endpoints, prefix }), logger: nullLogger });
+    const store = await StateStore.open({
+      backend: new EtcdBackend({ endpoints: etcd.endpoints, prefix }),
+      logger: nullLogger,
+    });
     const writes = Array.from({ length: 200 }, (_, i) => store.write((tx) => tx.put('nodes', mockNode(`n${i}`))));
     const acked = await Promise.all(writes);
     expect(acked.map((w) => w.index)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     await store.close();
     expect((await keysUnder(prefix)).filter((k) => k.startsWith('log/')).length).toBeLessThan(200);
-    const again = await StateStore.open({ backend: new EtcdBackend({ endpoints: etcd.endpoints, prefix }), logger: nullLogger });
+    const again = await StateStore.open({
+      backend: new EtcdBackend({ endpoints: etcd.endpoints, prefix }),
+      logger: nullLogger,
+    });
     expect(again.latestIndex()).toBe(200);
     expect([...again.snapshot().nodes()].length).toBe(200);
     await again.close();
@@ -61,9 +69,19 @@ describe('EtcdBackend', () => {
   it('stores a plan of 1,000 allocations larger than one etcd request atomically and reads it back', async () => {
     const prefix = freshPrefix();
     // Random meta defeats compression, so the entry needs several chunks even at 1 MiB each.
-    const job = { Namespace: 'default', ID: 'big', ModifyIndex: 1, Meta: { blob: randomBytes(2048).toString('base64') } };
+    const job = {
+      Namespace: 'default',
+      ID: 'big',
+      ModifyIndex: 1,
+      Meta: { blob: randomBytes(2048).toString('base64') },
+    };
     const changes: BackendBatch['changes'] = [];
-    for (let i = 0; i < 1000; i++) changes.push({ table: 'allocs', key: `a${i}`, value: { ID: `a${i}`, Job: job, Noise: randomBytes(1500).toString('base64') } });
+    for (let i = 0; i < 1000; i++)
+      changes.push({
+        table: 'allocs',
+        key: `a${i}`,
+        value: { ID: `a${i}`, Job: job, Noise: randomBytes(1500).toString('base64') },
+      });
     const b = new EtcdBackend({ endpoints: etcd.endpoints, prefix });
     await b.load(() => {});
     await b.apply({ index: 1, tableIndexes: { allocs: 1 }, changes });
@@ -81,7 +99,11 @@ describe('EtcdBackend', () => {
     const b = new EtcdBackend({ endpoints: etcd.endpoints, prefix, snapshotEveryEntries: 3 });
     await b.load(() => {});
     for (let i = 1; i <= 10; i++) {
-      await b.apply({ index: i, tableIndexes: { nodes: i }, changes: [{ table: 'nodes', key: `n${i % 4}`, value: { ID: `n${i % 4}`, Seen: i } }] });
+      await b.apply({
+        index: i,
+        tableIndexes: { nodes: i },
+        changes: [{ table: 'nodes', key: `n${i % 4}`, value: { ID: `n${i % 4}`, Seen: i } }],
+      });
     }
     await b.close();
     const keys = await keysUnder(prefix);
@@ -104,10 +126,20 @@ describe('EtcdBackend', () => {
     const b = new EtcdBackend({ endpoints: etcd.endpoints, prefix });
     await a.load(() => {});
     await b.load(() => {});
-    await a.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1', By: 'a' } }] });
-    const stale = b.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1', By: 'b' } }] });
+    await a.apply({
+      index: 1,
+      tableIndexes: { nodes: 1 },
+      changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1', By: 'a' } }],
+    });
+    const stale = b.apply({
+      index: 1,
+      tableIndexes: { nodes: 1 },
+      changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1', By: 'b' } }],
+    });
     await expect(stale).rejects.toSatisfy((e: unknown) => isDroverError(e, 'NotLeader'));
-    await expect(b.apply({ index: 2, tableIndexes: {}, changes: [] })).rejects.toSatisfy((e: unknown) => isDroverError(e, 'NotLeader'));
+    await expect(b.apply({ index: 2, tableIndexes: {}, changes: [] })).rejects.toSatisfy((e: unknown) =>
+      isDroverError(e, 'NotLeader'),
+    );
     await a.close();
     await b.close();
     const got = await reload({ endpoints: etcd.endpoints, prefix });
@@ -120,14 +152,22 @@ describe('EtcdBackend', () => {
     const client = new EtcdClient({ endpoints: etcd.endpoints });
     const leaderKey = Buffer.from(`${prefix}leader`);
     const rev = await client.put(leaderKey, Buffer.from('me'));
-    const b = new EtcdBackend({ endpoints: etcd.endpoints, prefix, guard: () => [{ key: leaderKey, target: 'CREATE', createRevision: rev }] });
+    const b = new EtcdBackend({
+      endpoints: etcd.endpoints,
+      prefix,
+      guard: () => [{ key: leaderKey, target: 'CREATE', createRevision: rev }],
+    });
     await b.load(() => {});
-    await b.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1' } }] });
+    await b.apply({
+      index: 1,
+      tableIndexes: { nodes: 1 },
+      changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1' } }],
+    });
     await client.deleteRange(leaderKey, undefined);
     await client.put(leaderKey, Buffer.from('someone else'));
-    await expect(b.apply({ index: 2, tableIndexes: { nodes: 2 }, changes: [{ table: 'nodes', key: 'n2', value: { ID: 'n2' } }] })).rejects.toSatisfy((e: unknown) =>
-      isDroverError(e, 'NotLeader'),
-    );
+    await expect(
+      b.apply({ index: 2, tableIndexes: { nodes: 2 }, changes: [{ table: 'nodes', key: 'n2', value: { ID: 'n2' } }] }),
+    ).rejects.toSatisfy((e: unknown) => isDroverError(e, 'NotLeader'));
     await b.close();
     const got = await reload({ endpoints: etcd.endpoints, prefix });
     await got.backend.close();
@@ -138,7 +178,9 @@ describe('EtcdBackend', () => {
     const b = new EtcdBackend({ endpoints: ['http://127.0.0.1:1', 'http://127.0.0.1:2'], requestTimeoutMs: 1000 });
     const err: unknown = await b.load(() => {}).catch((e: unknown) => e);
     expect(isDroverError(err, 'Unavailable')).toBe(true);
-    expect((err as Error).message).toMatch(/etcd load of \/drover\/global\/ failed: no etcd endpoint answered \(http:\/\/127\.0\.0\.1:1, http:\/\/127\.0\.0\.1:2\)/);
+    expect((err as Error).message).toMatch(
+      /etcd load of \/drover\/global\/ failed: no etcd endpoint answered \(http:\/\/127\.0\.0\.1:1, http:\/\/127\.0\.0\.1:2\)/,
+    );
   });
 });
 
@@ -153,12 +195,24 @@ describe('EtcdBackend on a full etcd', () => {
     const prefix = freshPrefix();
     const b = new EtcdBackend({ endpoints: small.endpoints, prefix, snapshotEveryEntries: 1_000_000 });
     await b.load(() => {});
-    await b.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: [{ table: 'nodes', key: 'keep', value: { ID: 'keep' } }] });
+    await b.apply({
+      index: 1,
+      tableIndexes: { nodes: 1 },
+      changes: [{ table: 'nodes', key: 'keep', value: { ID: 'keep' } }],
+    });
     let err: unknown;
     for (let i = 2; i < 40 && err === undefined; i++) {
-      await b.apply({ index: i, tableIndexes: { nodes: i }, changes: [{ table: 'nodes', key: `n${i}`, value: { ID: `n${i}`, Noise: randomBytes(200_000).toString('base64') } }] }).catch((e: unknown) => {
-        err = e;
-      });
+      await b
+        .apply({
+          index: i,
+          tableIndexes: { nodes: i },
+          changes: [
+            { table: 'nodes', key: `n${i}`, value: { ID: `n${i}`, Noise: randomBytes(200_000).toString('base64') } },
+          ],
+        })
+        .catch((e: unknown) => {
+          err = e;
+        });
     }
     await b.close();
     expect(isDroverError(err, 'StorageFull')).toBe(true);

@@ -98,7 +98,13 @@ export class EtcdBackend implements StateBackend {
     this.client = new EtcdClient({ endpoints: opts.endpoints, requestTimeoutMs: opts.requestTimeoutMs });
     this.prefix = opts.prefix ?? '/drover/global/';
     const key = (s: string) => Buffer.from(this.prefix + s);
-    this.k = { head: key('head'), snap: key('snap'), log: key('log/'), chunk: key('chunk/'), snapdata: key('snapdata/') };
+    this.k = {
+      head: key('head'),
+      snap: key('snap'),
+      log: key('log/'),
+      chunk: key('chunk/'),
+      snapdata: key('snapdata/'),
+    };
     this.logger = opts.logger ?? nullLogger;
     this.chunkBytes = opts.chunkBytes ?? 768 * 1024;
     this.snapEntries = opts.snapshotEveryEntries ?? 1000;
@@ -110,7 +116,10 @@ export class EtcdBackend implements StateBackend {
     return this.revision;
   }
 
-  async load(visit: (table: TableName, key: string, value: unknown) => void, signal?: AbortSignal): Promise<LoadedMeta> {
+  async load(
+    visit: (table: TableName, key: string, value: unknown) => void,
+    signal?: AbortSignal,
+  ): Promise<LoadedMeta> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.loadOnce(signal);
@@ -134,7 +143,11 @@ export class EtcdBackend implements StateBackend {
     this.headRev = head.kvs[0]?.modRevision ?? 0;
     const snap = (await this.client.range(this.k.snap, { revision: rev }, signal)).kvs[0];
     if (snap) {
-      const s = JSON.parse(snap.value.toString('utf8')) as { index: number; tableIndexes: LoadedMeta['tableIndexes']; chunks: number };
+      const s = JSON.parse(snap.value.toString('utf8')) as {
+        index: number;
+        tableIndexes: LoadedMeta['tableIndexes'];
+        chunks: number;
+      };
       const data = await this.readChunks(Buffer.from(`${this.prefix}snapdata/${pad(s.index)}/`), s.chunks, rev, signal);
       const decoded = await decodeSnapshot(data);
       for (const row of decoded.rows) this.mirror.set(`${row[0]}\u0002${row[1]}`, row);
@@ -159,13 +172,21 @@ export class EtcdBackend implements StateBackend {
       const first = kv.key.toString('utf8').slice(this.k.log.length);
       return decodeBatches(await this.readChunks(Buffer.from(`${this.prefix}chunk/${first}/`), h.chunks, rev, signal));
     }
-    throw new DroverError('Internal', `etcd key ${kv.key.toString('utf8')} holds an unknown log entry kind ${String(kind)}`);
+    throw new DroverError(
+      'Internal',
+      `etcd key ${kv.key.toString('utf8')} holds an unknown log entry kind ${String(kind)}`,
+    );
   }
 
   private async readChunks(prefix: Buffer, count: number, rev: number, signal?: AbortSignal): Promise<Buffer> {
     const parts: Buffer[] = [];
-    for await (const page of this.client.rangeAll(prefix, { revision: rev, pageSize: 1 }, signal)) for (const kv of page) parts.push(kv.value);
-    if (parts.length !== count) throw new DroverError('Internal', `etcd: ${prefix.toString('utf8')} holds ${parts.length} chunks, ${count} expected`);
+    for await (const page of this.client.rangeAll(prefix, { revision: rev, pageSize: 1 }, signal))
+      for (const kv of page) parts.push(kv.value);
+    if (parts.length !== count)
+      throw new DroverError(
+        'Internal',
+        `etcd: ${prefix.toString('utf8')} holds ${parts.length} chunks, ${count} expected`,
+      );
     return Buffer.concat(parts);
   }
 
@@ -218,7 +239,10 @@ export class EtcdBackend implements StateBackend {
   }
 
   private headGuard(): Compare[] {
-    const head: Compare = this.headRev === 0 ? { key: this.k.head, target: 'CREATE', createRevision: 0 } : { key: this.k.head, target: 'MOD', modRevision: this.headRev };
+    const head: Compare =
+      this.headRev === 0
+        ? { key: this.k.head, target: 'CREATE', createRevision: 0 }
+        : { key: this.k.head, target: 'MOD', modRevision: this.headRev };
     return [head, ...(this.opts.guard?.() ?? [])];
   }
 
@@ -233,10 +257,14 @@ export class EtcdBackend implements StateBackend {
     } else {
       const parts = chunks(data, this.chunkBytes);
       // Invisible until the header commits; a failed commit leaves orphans the next snapshot deletes.
-      for (const [n, part] of parts.entries()) await this.client.put(Buffer.from(`${this.prefix}chunk/${pad(first)}/${pad(n, 6)}`), part, this.abort.signal);
+      for (const [n, part] of parts.entries())
+        await this.client.put(Buffer.from(`${this.prefix}chunk/${pad(first)}/${pad(n, 6)}`), part, this.abort.signal);
       value = Buffer.concat([Buffer.from([KIND_CHUNKED]), Buffer.from(JSON.stringify({ chunks: parts.length }))]);
     }
-    const ops: TxnOp[] = [{ put: { key: entryKey, value } }, { put: { key: this.k.head, value: Buffer.from(JSON.stringify({ index: last, entry: first })) } }];
+    const ops: TxnOp[] = [
+      { put: { key: entryKey, value } },
+      { put: { key: this.k.head, value: Buffer.from(JSON.stringify({ index: last, entry: first })) } },
+    ];
     const r = await this.client.txn(this.headGuard(), ops, [], this.abort.signal);
     if (!r.succeeded) throw notWriter(this.prefix);
     this.headRev = r.revision;
@@ -257,8 +285,11 @@ export class EtcdBackend implements StateBackend {
     const tableIndexes = { ...this.meta.tableIndexes };
     const data = await encodeSnapshot({ index, tableIndexes, rows: this.mirror.values() });
     const parts = chunks(data, this.chunkBytes);
-    for (const [n, part] of parts.entries()) await this.client.put(Buffer.from(`${this.prefix}snapdata/${pad(index)}/${pad(n, 6)}`), part, this.abort.signal);
-    const upTo = (p: Buffer, i: number) => ({ deleteRange: { key: p, rangeEnd: Buffer.from(`${p.toString('utf8')}${pad(i)}`) } });
+    for (const [n, part] of parts.entries())
+      await this.client.put(Buffer.from(`${this.prefix}snapdata/${pad(index)}/${pad(n, 6)}`), part, this.abort.signal);
+    const upTo = (p: Buffer, i: number) => ({
+      deleteRange: { key: p, rangeEnd: Buffer.from(`${p.toString('utf8')}${pad(i)}`) },
+    });
     const ops: TxnOp[] = [
       { put: { key: this.k.snap, value: Buffer.from(JSON.stringify({ index, tableIndexes, chunks: parts.length })) } },
       upTo(this.k.log, index + 1),
@@ -286,5 +317,8 @@ export class EtcdBackend implements StateBackend {
 }
 
 function notWriter(prefix: string): DroverError {
-  return new DroverError('NotLeader', `another server wrote to the etcd state under ${prefix} since this one last read it; this server is no longer the writer`);
+  return new DroverError(
+    'NotLeader',
+    `another server wrote to the etcd state under ${prefix} since this one last read it; this server is no longer the writer`,
+  );
 }

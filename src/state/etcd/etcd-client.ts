@@ -117,21 +117,37 @@ export class EtcdResponseError extends Error {
 export function etcdFailure(e: unknown, what: string): DroverError {
   if (e instanceof DroverError) return e;
   if (e instanceof EtcdResponseError && /database space exceeded/.test(e.message)) {
-    return new DroverError('StorageFull', `etcd refused ${what}: its storage quota is exhausted (raise --quota-backend-bytes, compact and defragment): ${e.message}`);
+    return new DroverError(
+      'StorageFull',
+      `etcd refused ${what}: its storage quota is exhausted (raise --quota-backend-bytes, compact and defragment): ${e.message}`,
+    );
   }
   const msg = e instanceof Error ? e.message : String(e);
   return new DroverError('Unavailable', `etcd ${what} failed: ${msg}`, { cause: e });
 }
 
 function opJson(op: TxnOp): Json {
-  if ('put' in op) return { request_put: { key: b64(op.put.key), value: b64(op.put.value), ...(op.put.lease ? { lease: op.put.lease } : {}) } };
-  if ('deleteRange' in op) return { request_delete_range: { key: b64(op.deleteRange.key), ...(op.deleteRange.rangeEnd ? { range_end: b64(op.deleteRange.rangeEnd) } : {}) } };
-  return { request_range: { key: b64(op.range.key), ...(op.range.rangeEnd ? { range_end: b64(op.range.rangeEnd) } : {}) } };
+  if ('put' in op)
+    return {
+      request_put: { key: b64(op.put.key), value: b64(op.put.value), ...(op.put.lease ? { lease: op.put.lease } : {}) },
+    };
+  if ('deleteRange' in op)
+    return {
+      request_delete_range: {
+        key: b64(op.deleteRange.key),
+        ...(op.deleteRange.rangeEnd ? { range_end: b64(op.deleteRange.rangeEnd) } : {}),
+      },
+    };
+  return {
+    request_range: { key: b64(op.range.key), ...(op.range.rangeEnd ? { range_end: b64(op.range.rangeEnd) } : {}) },
+  };
 }
 
 function compareJson(c: Compare): Json {
   const base = { key: b64(c.key), result: c.result ?? 'EQUAL' };
-  return c.target === 'CREATE' ? { ...base, target: 'CREATE', create_revision: String(c.createRevision) } : { ...base, target: 'MOD', mod_revision: String(c.modRevision) };
+  return c.target === 'CREATE'
+    ? { ...base, target: 'CREATE', create_revision: String(c.createRevision) }
+    : { ...base, target: 'MOD', mod_revision: String(c.modRevision) };
 }
 
 export class EtcdClient {
@@ -159,7 +175,12 @@ export class EtcdClient {
       const timeout = AbortSignal.timeout(this.timeoutMs);
       let res: Response;
       try {
-        res = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+        res = await fetch(url, {
+          method: 'POST',
+          body: JSON.stringify(body),
+          headers: { 'content-type': 'application/json' },
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        });
       } catch (e) {
         if (signal?.aborted) throw e;
         lastErr = e instanceof Error && e.cause instanceof Error ? new Error(`${url}: ${e.cause.message}`) : e;
@@ -187,7 +208,9 @@ export class EtcdClient {
       return parsed;
     }
     const last = lastErr instanceof Error ? lastErr.message : String(lastErr);
-    throw new Error(`no etcd endpoint answered (${this.endpoints.join(', ')}); last error: ${last}`, { cause: lastErr });
+    throw new Error(`no etcd endpoint answered (${this.endpoints.join(', ')}); last error: ${last}`, {
+      cause: lastErr,
+    });
   }
 
   async range(key: Buffer, opts: RangeOptions = {}, signal?: AbortSignal): Promise<RangeResult> {
@@ -203,11 +226,19 @@ export class EtcdClient {
       },
       signal,
     );
-    return { kvs: ((r.kvs as Json[] | undefined) ?? []).map(kvOf), more: r.more === true, revision: num((r.header as Json).revision) };
+    return {
+      kvs: ((r.kvs as Json[] | undefined) ?? []).map(kvOf),
+      more: r.more === true,
+      revision: num((r.header as Json).revision),
+    };
   }
 
   /** Every key under `prefix` at one revision, read in pages of `pageSize`. */
-  async *rangeAll(prefix: Buffer, opts: { revision?: number; pageSize?: number; from?: Buffer } = {}, signal?: AbortSignal): AsyncGenerator<EtcdKV[], void> {
+  async *rangeAll(
+    prefix: Buffer,
+    opts: { revision?: number; pageSize?: number; from?: Buffer } = {},
+    signal?: AbortSignal,
+  ): AsyncGenerator<EtcdKV[], void> {
     const end = prefixEnd(prefix);
     let from = opts.from ?? prefix;
     let revision = opts.revision ?? 0;
@@ -226,7 +257,11 @@ export class EtcdClient {
   }
 
   async txn(compare: Compare[], success: TxnOp[], failure: TxnOp[] = [], signal?: AbortSignal): Promise<TxnResult> {
-    const r = await this.call('/v3/kv/txn', { compare: compare.map(compareJson), success: success.map(opJson), failure: failure.map(opJson) }, signal);
+    const r = await this.call(
+      '/v3/kv/txn',
+      { compare: compare.map(compareJson), success: success.map(opJson), failure: failure.map(opJson) },
+      signal,
+    );
     const ranges = ((r.responses as Json[] | undefined) ?? [])
       .filter((x) => x.response_range !== undefined)
       .map((x) => (((x.response_range as Json).kvs as Json[] | undefined) ?? []).map(kvOf));
@@ -276,9 +311,21 @@ export class EtcdClient {
    * Watches `prefix` from `startRevision` until `signal` aborts, calling `onEvents` in order. Rejects when
    * the stream breaks or the revision was compacted (`compactRevision` is then set on the error).
    */
-  async watch(prefix: Buffer, startRevision: number, onEvents: (events: WatchEvent[], revision: number) => void, signal: AbortSignal): Promise<void> {
-    const body = { create_request: { key: b64(prefix), range_end: b64(prefixEnd(prefix)), start_revision: String(startRevision) } };
-    const res = await fetch(`${this.endpoint}/v3/watch`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal });
+  async watch(
+    prefix: Buffer,
+    startRevision: number,
+    onEvents: (events: WatchEvent[], revision: number) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const body = {
+      create_request: { key: b64(prefix), range_end: b64(prefixEnd(prefix)), start_revision: String(startRevision) },
+    };
+    const res = await fetch(`${this.endpoint}/v3/watch`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+      signal,
+    });
     if (!res.ok || !res.body) throw new Error(`etcd watch: HTTP ${res.status}`);
     const decoder = new TextDecoder();
     let buf = '';
@@ -290,13 +337,24 @@ export class EtcdClient {
         buf = buf.slice(nl + 1);
         if (!line) continue;
         const msg = JSON.parse(line) as Json;
-        if (msg.error) throw new EtcdResponseError(num((msg.error as Json).grpc_code), String((msg.error as Json).message));
+        if (msg.error)
+          throw new EtcdResponseError(num((msg.error as Json).grpc_code), String((msg.error as Json).message));
         const result = (msg.result ?? {}) as Json;
         if (result.compact_revision !== undefined && num(result.compact_revision) > 0) {
-          throw Object.assign(new EtcdResponseError(11, `watch revision ${startRevision} was compacted (oldest kept: ${String(result.compact_revision)})`), { compactRevision: num(result.compact_revision) });
+          throw Object.assign(
+            new EtcdResponseError(
+              11,
+              `watch revision ${startRevision} was compacted (oldest kept: ${String(result.compact_revision)})`,
+            ),
+            { compactRevision: num(result.compact_revision) },
+          );
         }
-        if (result.canceled === true) throw new EtcdResponseError(1, `etcd canceled the watch: ${String(result.cancel_reason ?? '')}`);
-        const events = ((result.events as Json[] | undefined) ?? []).map((ev) => ({ type: ev.type === 'DELETE' ? ('DELETE' as const) : ('PUT' as const), kv: kvOf(ev.kv as Json) }));
+        if (result.canceled === true)
+          throw new EtcdResponseError(1, `etcd canceled the watch: ${String(result.cancel_reason ?? '')}`);
+        const events = ((result.events as Json[] | undefined) ?? []).map((ev) => ({
+          type: ev.type === 'DELETE' ? ('DELETE' as const) : ('PUT' as const),
+          kv: kvOf(ev.kv as Json),
+        }));
         if (events.length > 0) onEvents(events, num((result.header as Json).revision));
       }
     }

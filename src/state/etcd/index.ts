@@ -1,2 +1,12 @@
 export { EtcdBackend, type EtcdBackendOptions } from './etcd-backend.js';
-export { EtcdClient, EtcdResponseError, etcdFailure, prefixEnd, type Compare, type EtcdKV, type EtcdMember, type TxnOp, type WatchEvent } from './etcd-client.js';
+export {
+  EtcdClient,
+  EtcdResponseError,
+  etcdFailure,
+  prefixEnd,
+  type Compare,
+  type EtcdKV,
+  type EtcdMember,
+  type TxnOp,
+  type WatchEvent,
+} from './etcd-client.js';

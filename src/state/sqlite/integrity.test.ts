@@ -32,7 +32,8 @@ async function crashedCopy(n: number): Promise<string> {
   const dir = tempDir();
   const s = await open(new SqliteBackend({ dataDir: dir }));
   stores.push(s);
-  for (let i = 0; i < n; i++) await s.write((tx) => tx.put('jobs', { ...mockJob(`job-${i}`), Meta: { pad: 'x'.repeat(3000) } }));
+  for (let i = 0; i < n; i++)
+    await s.write((tx) => tx.put('jobs', { ...mockJob(`job-${i}`), Meta: { pad: 'x'.repeat(3000) } }));
   await expect.poll(() => readMarker(dir), { timeout: 5_000 }).toBe(n);
   const copy = tempDir();
   for (const f of ['state.db', 'state.db-wal', 'state.marker']) copyFileSync(join(dir, f), join(copy, f));
@@ -59,14 +60,22 @@ describe.each([
     const copy = await crashedCopy(5);
     truncateSync(join(copy, 'state.db'), 0);
     rmSync(join(copy, 'state.db-wal'));
-    await expect(openWith({ dataDir: copy })).rejects.toMatchObject({ code: 'StateCorrupt', message: expect.stringMatching(/state\.db is empty but the agent had acknowledged writes up to index 5.*-recover/) });
+    await expect(openWith({ dataDir: copy })).rejects.toMatchObject({
+      code: 'StateCorrupt',
+      message: expect.stringMatching(
+        /state\.db is empty but the agent had acknowledged writes up to index 5.*-recover/,
+      ),
+    });
   });
 
   it('refuses a WAL cut in half, since acknowledged writes would be missing', async () => {
     const copy = await crashedCopy(40);
     const wal = join(copy, 'state.db-wal');
     truncateSync(wal, Math.floor(readFileSync(wal).length / 2));
-    await expect(openWith({ dataDir: copy })).rejects.toMatchObject({ code: 'StateCorrupt', message: expect.stringMatching(/up to index \d+ but the agent had acknowledged writes up to index 40/) });
+    await expect(openWith({ dataDir: copy })).rejects.toMatchObject({
+      code: 'StateCorrupt',
+      message: expect.stringMatching(/up to index \d+ but the agent had acknowledged writes up to index 40/),
+    });
   });
 
   it('refuses garbage in the middle of the WAL', async () => {
@@ -76,7 +85,10 @@ describe.each([
     buf.fill(0x5a, Math.floor(buf.length / 2), Math.floor(buf.length / 2) + 512);
     writeFileSync(wal, buf);
     expect(walDamage(buf)).toMatch(/damage in the middle/);
-    await expect(openWith({ dataDir: copy })).rejects.toMatchObject({ code: 'StateCorrupt', message: expect.stringContaining('state.db-wal is damaged') });
+    await expect(openWith({ dataDir: copy })).rejects.toMatchObject({
+      code: 'StateCorrupt',
+      message: expect.stringContaining('state.db-wal is damaged'),
+    });
   });
 
   it('starts with what the database holds when told to -recover, and resets the marker to it', async () => {
@@ -93,7 +105,8 @@ describe.each([
   it('refuses a database whose pages are damaged, with the quick_check finding', async () => {
     const dir = tempDir();
     const s = await openWith({ dataDir: dir });
-    for (let i = 0; i < 30; i++) await s.write((tx) => tx.put('jobs', { ...mockJob(`j${i}`), Meta: { pad: 'y'.repeat(3000) } }));
+    for (let i = 0; i < 30; i++)
+      await s.write((tx) => tx.put('jobs', { ...mockJob(`j${i}`), Meta: { pad: 'y'.repeat(3000) } }));
     await s.close();
     expect(existsSync(join(dir, 'state.db-wal'))).toBe(false);
     const db = join(dir, 'state.db');

@@ -56,7 +56,10 @@ export function writeMarker(dataDir: string, index: number): void {
 }
 
 function refuseOrWarn(opts: IntegrityOptions, message: string): void {
-  if (!opts.recover) throw stateCorrupt(`${message}; refusing to start. Restore a snapshot (drover operator snapshot restore) or start with -recover to continue with what the database holds`);
+  if (!opts.recover)
+    throw stateCorrupt(
+      `${message}; refusing to start. Restore a snapshot (drover operator snapshot restore) or start with -recover to continue with what the database holds`,
+    );
   opts.logger?.warn(`state damage accepted by -recover: ${message}`);
 }
 
@@ -67,7 +70,11 @@ export function checkBeforeOpen(opts: IntegrityOptions): void {
   const marker = readMarker(opts.dataDir);
   if (marker !== undefined && marker > 0) {
     const size = existsSync(db) ? statSync(db).size : -1;
-    if (size <= 0) refuseOrWarn(opts, `${db} is ${size < 0 ? 'missing' : 'empty'} but the agent had acknowledged writes up to index ${marker}`);
+    if (size <= 0)
+      refuseOrWarn(
+        opts,
+        `${db} is ${size < 0 ? 'missing' : 'empty'} but the agent had acknowledged writes up to index ${marker}`,
+      );
   }
   const wal = `${db}-wal`;
   if (existsSync(wal)) {
@@ -81,7 +88,10 @@ export function checkAfterLoad(opts: IntegrityOptions, loadedIndex: number): voi
   if (opts.dataDir === ':memory:') return;
   const marker = readMarker(opts.dataDir);
   if (marker !== undefined && loadedIndex < marker) {
-    refuseOrWarn(opts, `the state database holds writes up to index ${loadedIndex} but the agent had acknowledged writes up to index ${marker}`);
+    refuseOrWarn(
+      opts,
+      `the state database holds writes up to index ${loadedIndex} but the agent had acknowledged writes up to index ${marker}`,
+    );
   }
 }
 
@@ -114,7 +124,8 @@ export function walDamage(buf: Buffer): string | undefined {
     }
     if (badAt >= 0) {
       // Only a later commit frame proves loss: it ended a transaction SQLite will now never replay.
-      if (buf.readUInt32BE(off + 4) !== 0) return `frame ${badAt} fails its checksum but frame ${frame} after it commits a transaction of the same WAL (damage in the middle, not a torn tail)`;
+      if (buf.readUInt32BE(off + 4) !== 0)
+        return `frame ${badAt} fails its checksum but frame ${frame} after it commits a transaction of the same WAL (damage in the middle, not a torn tail)`;
       continue;
     }
     [s1, s2] = walChecksum(buf, off, 8, s1, s2, bigEndian);
@@ -124,7 +135,14 @@ export function walDamage(buf: Buffer): string | undefined {
   return undefined;
 }
 
-function walChecksum(buf: Buffer, off: number, len: number, a: number, b: number, bigEndian: boolean): [number, number] {
+function walChecksum(
+  buf: Buffer,
+  off: number,
+  len: number,
+  a: number,
+  b: number,
+  bigEndian: boolean,
+): [number, number] {
   let s1 = a;
   let s2 = b;
   for (let i = off; i < off + len; i += 8) {

@@ -4,7 +4,21 @@
  * A snapshot is a plain SQLite database file in Drover's layout (not Nomad's raft snapshot format).
  */
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { badRequest } from '../../errors/index.js';
 import { writeMarker } from './integrity.js';
@@ -46,9 +60,13 @@ function takeKeystoreFromSnapshot(file: string, dataDir: string): void {
     const dir = join(dataDir, 'keystore');
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    for (const row of db.prepare('SELECT name, body FROM snapshot_keystore').all() as { name: string; body: string }[]) {
+    for (const row of db.prepare('SELECT name, body FROM snapshot_keystore').all() as {
+      name: string;
+      body: string;
+    }[]) {
       // Key files are named by their KeyID: refuse anything that could leave the directory.
-      if (!/^[A-Za-z0-9-]+\.json$/.test(row.name)) throw badRequest(`snapshot ${file} holds a key file with a bad name`);
+      if (!/^[A-Za-z0-9-]+\.json$/.test(row.name))
+        throw badRequest(`snapshot ${file} holds a key file with a bad name`);
       writeFileSync(join(dir, row.name), row.body, { mode: 0o600 });
     }
     db.exec('DROP TABLE snapshot_keystore');
@@ -67,7 +85,8 @@ export function inspectSnapshot(file: string): { index: number } {
   } finally {
     closeSync(fd);
   }
-  if (head.toString('latin1') !== 'SQLite format 3\u0000') throw badRequest(`${file} is not a Drover snapshot (not an SQLite database)`);
+  if (head.toString('latin1') !== 'SQLite format 3\u0000')
+    throw badRequest(`${file} is not a Drover snapshot (not an SQLite database)`);
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const check = db.pragma('quick_check', { simple: true }) as string;
@@ -76,7 +95,8 @@ export function inspectSnapshot(file: string): { index: number } {
     if (row === undefined) throw badRequest(`${file} is not a Drover snapshot (no state index)`);
     return { index: row.value };
   } catch (e) {
-    if (e instanceof Error && /no such table/.test(e.message)) throw badRequest(`${file} is not a Drover snapshot (no meta table)`);
+    if (e instanceof Error && /no such table/.test(e.message))
+      throw badRequest(`${file} is not a Drover snapshot (no meta table)`);
     throw e;
   } finally {
     db.close();

@@ -40,7 +40,10 @@ describe('SqliteBackend', () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
       const b = new SqliteBackend({ dataDir: dir });
-      const mode = (b as unknown as { db: { pragma(s: string, o: { simple: boolean }): unknown } }).db.pragma('journal_mode', { simple: true });
+      const mode = (b as unknown as { db: { pragma(s: string, o: { simple: boolean }): unknown } }).db.pragma(
+        'journal_mode',
+        { simple: true },
+      );
       expect(mode).toBe('wal');
       void b.close();
     } finally {
@@ -50,7 +53,12 @@ describe('SqliteBackend', () => {
 });
 
 describe('SqliteBackend job references', () => {
-  const job = (modifyIndex: number) => ({ Namespace: 'default', ID: 'web', ModifyIndex: modifyIndex, Meta: { v: String(modifyIndex) } });
+  const job = (modifyIndex: number) => ({
+    Namespace: 'default',
+    ID: 'web',
+    ModifyIndex: modifyIndex,
+    Meta: { v: String(modifyIndex) },
+  });
   const alloc = (id: string, j: ReturnType<typeof job>) => ({ ID: id, Namespace: 'default', JobID: 'web', Job: j });
 
   async function reload(dir: string): Promise<Map<string, { Job: unknown }>> {
@@ -67,9 +75,21 @@ describe('SqliteBackend job references', () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
       const b = new SqliteBackend({ dataDir: dir });
-      b.apply({ index: 1, tableIndexes: { allocs: 1 }, changes: [{ table: 'allocs', key: 'a1', value: alloc('a1', job(5)) }] });
-      b.apply({ index: 2, tableIndexes: { allocs: 2 }, changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }] });
-      b.apply({ index: 3, tableIndexes: { allocs: 3 }, changes: [{ table: 'allocs', key: 'a3', value: alloc('a3', job(7)) }] });
+      b.apply({
+        index: 1,
+        tableIndexes: { allocs: 1 },
+        changes: [{ table: 'allocs', key: 'a1', value: alloc('a1', job(5)) }],
+      });
+      b.apply({
+        index: 2,
+        tableIndexes: { allocs: 2 },
+        changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }],
+      });
+      b.apply({
+        index: 3,
+        tableIndexes: { allocs: 3 },
+        changes: [{ table: 'allocs', key: 'a3', value: alloc('a3', job(7)) }],
+      });
       await b.close();
       const allocs = await reload(dir);
       expect([allocs.get('a1')?.Job, allocs.get('a2')?.Job, allocs.get('a3')?.Job]).toEqual([job(5), job(5), job(7)]);
@@ -82,9 +102,20 @@ describe('SqliteBackend job references', () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
       const b = new SqliteBackend({ dataDir: dir });
-      const broken = { index: 1, tableIndexes: { allocs: 1 }, changes: [{ table: 'allocs' as const, key: 'a1', value: alloc('a1', job(5)) }, { table: 'nope' as never, key: 'x', value: {} }] };
+      const broken = {
+        index: 1,
+        tableIndexes: { allocs: 1 },
+        changes: [
+          { table: 'allocs' as const, key: 'a1', value: alloc('a1', job(5)) },
+          { table: 'nope' as never, key: 'x', value: {} },
+        ],
+      };
       expect(() => b.apply(broken)).toThrow();
-      b.apply({ index: 1, tableIndexes: { allocs: 1 }, changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }] });
+      b.apply({
+        index: 1,
+        tableIndexes: { allocs: 1 },
+        changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }],
+      });
       await b.close();
       const allocs = await reload(dir);
       expect([allocs.has('a1'), allocs.get('a2')?.Job]).toEqual([false, job(5)]);

@@ -42,14 +42,19 @@ export function sqliteCoreConfig(opts: SqliteBackendOptions): SqliteCoreConfig {
 }
 
 /** Loads every row through `core`, mapping an abort to the usual error. */
-export function loadThrough(core: SqliteCore, visit: (table: TableName, key: string, value: unknown) => void, signal?: AbortSignal): LoadedMeta {
+export function loadThrough(
+  core: SqliteCore,
+  visit: (table: TableName, key: string, value: unknown) => void,
+  signal?: AbortSignal,
+): LoadedMeta {
   try {
     return core.load(visit, () => signal?.aborted === true);
   } catch (e) {
     if (signal?.aborted) throw aborted();
     const msg = (e as Error).message ?? String(e);
     // A database SQLite cannot read at all is as much a refusal to start as a failed quick_check.
-    if (/integrity check failed|malformed|not a database|corrupt/i.test(msg)) throw stateCorrupt(`${msg}; refusing to start. Restore a snapshot (drover operator snapshot restore)`);
+    if (/integrity check failed|malformed|not a database|corrupt/i.test(msg))
+      throw stateCorrupt(`${msg}; refusing to start. Restore a snapshot (drover operator snapshot restore)`);
     throw e;
   }
 }
@@ -79,7 +84,10 @@ export class SqliteBackend implements StateBackend {
     this.marker.note(batch.index);
   }
 
-  async load(visit: (table: TableName, key: string, value: unknown) => void, signal?: AbortSignal): Promise<LoadedMeta> {
+  async load(
+    visit: (table: TableName, key: string, value: unknown) => void,
+    signal?: AbortSignal,
+  ): Promise<LoadedMeta> {
     const meta = loadThrough(this.core, visit, signal);
     checkAfterLoad(this.opts, meta.index);
     this.marker.reset(meta.index);

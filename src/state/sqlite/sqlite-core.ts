@@ -101,13 +101,19 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
       const check = db.pragma('quick_check', { simple: true }) as string;
       if (check !== 'ok') throw new Error(`state database integrity check failed: PRAGMA quick_check: ${check}`);
       const jobs = new Map<string, unknown>();
-      for (const row of db.prepare('SELECT key, value FROM alloc_jobs').iterate() as Iterable<{ key: string; value: string }>) {
+      for (const row of db.prepare('SELECT key, value FROM alloc_jobs').iterate() as Iterable<{
+        key: string;
+        value: string;
+      }>) {
         jobs.set(row.key, JSON.parse(row.value));
       }
       const referenced = new Set<string>();
       for (const t of cfg.tableNames) {
         if (isAborted()) throw new Error('aborted');
-        const it = db.prepare(`SELECT key, value FROM ${sqlName(t)}`).iterate() as Iterable<{ key: string; value: string }>;
+        const it = db.prepare(`SELECT key, value FROM ${sqlName(t)}`).iterate() as Iterable<{
+          key: string;
+          value: string;
+        }>;
         for (const row of it) {
           const v = JSON.parse(row.value) as Record<string, unknown>;
           const ref = t === 'allocs' ? (v.Job as Record<string, string> | null)?.[JOB_REF] : undefined;

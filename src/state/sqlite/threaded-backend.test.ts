@@ -57,12 +57,26 @@ describe('ThreadedSqliteBackend', () => {
     await store.write((tx) => tx.put('jobs', mockJob('b')));
     await backend.thread!.terminate();
     const err = await store.write((tx) => tx.put('jobs', mockJob('c'))).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'Internal', message: expect.stringMatching(/state store failed to persist a write: SQLite state worker exited/) });
+    expect(err).toMatchObject({
+      code: 'Internal',
+      message: expect.stringMatching(/state store failed to persist a write: SQLite state worker exited/),
+    });
     // Readers stay on what was acknowledged, and later writes are refused too.
-    expect(store.snapshot().jobs().map((j) => j.ID)).toEqual(['a', 'b']);
+    expect(
+      store
+        .snapshot()
+        .jobs()
+        .map((j) => j.ID),
+    ).toEqual(['a', 'b']);
     await expect(store.write((tx) => tx.put('jobs', mockJob('d')))).rejects.toMatchObject({ code: 'Internal' });
     const { store: again } = await openStore(dir);
-    expect([again.latestIndex(), again.snapshot().jobs().map((j) => j.ID)]).toEqual([2, ['a', 'b']]);
+    expect([
+      again.latestIndex(),
+      again
+        .snapshot()
+        .jobs()
+        .map((j) => j.ID),
+    ]).toEqual([2, ['a', 'b']]);
     await again.write((tx) => tx.put('jobs', mockJob('e')));
     expect(again.latestIndex()).toBe(3);
   });
@@ -71,9 +85,21 @@ describe('ThreadedSqliteBackend', () => {
     const dir = tempDir();
     const backend = new ThreadedSqliteBackend({ dataDir: dir });
     await backend.load(() => undefined);
-    await backend.apply({ index: 1, tableIndexes: { jobs: 1 }, changes: [{ table: 'jobs', key: 'default\u0000a', value: mockJob('a') }] });
-    const bad = backend.apply({ index: 2, tableIndexes: { jobs: 2 }, changes: [{ table: 'nope' as never, key: 'x', value: {} }] });
-    const after = backend.apply({ index: 3, tableIndexes: { jobs: 3 }, changes: [{ table: 'jobs', key: 'default\u0000c', value: mockJob('c') }] });
+    await backend.apply({
+      index: 1,
+      tableIndexes: { jobs: 1 },
+      changes: [{ table: 'jobs', key: 'default\u0000a', value: mockJob('a') }],
+    });
+    const bad = backend.apply({
+      index: 2,
+      tableIndexes: { jobs: 2 },
+      changes: [{ table: 'nope' as never, key: 'x', value: {} }],
+    });
+    const after = backend.apply({
+      index: 3,
+      tableIndexes: { jobs: 3 },
+      changes: [{ table: 'jobs', key: 'default\u0000c', value: mockJob('c') }],
+    });
     await expect(bad).rejects.toThrow(/SQLite refused batch 2: unknown state table "nope"/);
     await expect(after).rejects.toThrow(/batch 2 was not committed, so later batches are refused/);
     await backend.close();
@@ -88,7 +114,13 @@ describe('ThreadedSqliteBackend', () => {
     const dir = tempDir();
     const backend = new ThreadedSqliteBackend({ dataDir: dir });
     await backend.load(() => undefined);
-    const sent = [1, 2, 3].map((i) => backend.apply({ index: i, tableIndexes: { jobs: i }, changes: [{ table: 'jobs', key: `default\u0000j${i}`, value: mockJob(`j${i}`) }] }));
+    const sent = [1, 2, 3].map((i) =>
+      backend.apply({
+        index: i,
+        tableIndexes: { jobs: i },
+        changes: [{ table: 'jobs', key: `default\u0000j${i}`, value: mockJob(`j${i}`) }],
+      }),
+    );
     await backend.close();
     await Promise.all(sent);
     const reader = new ThreadedSqliteBackend({ dataDir: dir });

@@ -95,8 +95,12 @@ export class ThreadedSqliteBackend implements StateBackend {
     this.marker = new MarkerWriter(opts.dataDir, opts.logger);
   }
 
-  async load(visit: (table: TableName, key: string, value: unknown) => void, signal?: AbortSignal): Promise<LoadedMeta> {
-    if (this.worker !== undefined) throw new DroverError('Internal', 'the SQLite state must be loaded before the first write');
+  async load(
+    visit: (table: TableName, key: string, value: unknown) => void,
+    signal?: AbortSignal,
+  ): Promise<LoadedMeta> {
+    if (this.worker !== undefined)
+      throw new DroverError('Internal', 'the SQLite state must be loaded before the first write');
     checkBeforeOpen(this.opts);
     let core;
     try {
@@ -142,7 +146,8 @@ export class ThreadedSqliteBackend implements StateBackend {
   }
 
   recover(): void {
-    if (this.worker !== undefined && this.dead === undefined && !this.closed) this.worker.postMessage({ type: 'recover' });
+    if (this.worker !== undefined && this.dead === undefined && !this.closed)
+      this.worker.postMessage({ type: 'recover' });
   }
 
   /** For tests: the worker thread, to terminate it as a crash would. */
@@ -180,7 +185,8 @@ export class ThreadedSqliteBackend implements StateBackend {
 
   /** Fails everything in flight and everything after: the worker is gone or cannot be trusted. */
   private die(why: string): void {
-    if (this.dead === undefined && !this.closed) this.dead = new DroverError('Internal', `${why}; state writes are refused until the agent restarts`);
+    if (this.dead === undefined && !this.closed)
+      this.dead = new DroverError('Internal', `${why}; state writes are refused until the agent restarts`);
     const err = this.dead ?? new DroverError('Internal', 'SQLite state backend is closed');
     for (const f of this.inFlight.splice(0)) {
       f.reject(new DroverError('Internal', `${why} before committing batch ${f.index}`, { cause: err }));

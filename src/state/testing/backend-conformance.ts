@@ -13,13 +13,20 @@ export interface BackendHarness {
   dispose(): Promise<void>;
 }
 
-async function loadAll(b: StateBackend): Promise<{ rows: Map<string, unknown>; index: number; tableIndexes: Partial<Record<TableName, number>> }> {
+async function loadAll(
+  b: StateBackend,
+): Promise<{ rows: Map<string, unknown>; index: number; tableIndexes: Partial<Record<TableName, number>> }> {
   const rows = new Map<string, unknown>();
   const meta = await b.load((t, k, v) => rows.set(`${t}/${k}`, v));
   return { rows, ...meta };
 }
 
-const job = (id: string, modifyIndex: number) => ({ Namespace: 'default', ID: id, ModifyIndex: modifyIndex, TaskGroups: [] });
+const job = (id: string, modifyIndex: number) => ({
+  Namespace: 'default',
+  ID: id,
+  ModifyIndex: modifyIndex,
+  TaskGroups: [],
+});
 
 export function describeBackendConformance(name: string, makeHarness: () => Promise<BackendHarness>): void {
   describe(`StateBackend conformance: ${name}`, () => {
@@ -48,8 +55,16 @@ export function describeBackendConformance(name: string, makeHarness: () => Prom
     it('returns every applied row and the indexes after a reopen', async () => {
       const openB = await start();
       const b = openB();
-      await b.apply({ index: 1, tableIndexes: { jobs: 1 }, changes: [{ table: 'jobs', key: 'default\u0000a', value: job('a', 1) }] });
-      await b.apply({ index: 2, tableIndexes: { nodes: 2 }, changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1', Name: 'one' } }] });
+      await b.apply({
+        index: 1,
+        tableIndexes: { jobs: 1 },
+        changes: [{ table: 'jobs', key: 'default\u0000a', value: job('a', 1) }],
+      });
+      await b.apply({
+        index: 2,
+        tableIndexes: { nodes: 2 },
+        changes: [{ table: 'nodes', key: 'n1', value: { ID: 'n1', Name: 'one' } }],
+      });
       await b.close();
       const got = await loadAll(openB());
       expect(got.index).toBe(2);
@@ -87,8 +102,20 @@ export function describeBackendConformance(name: string, makeHarness: () => Prom
       const openB = await start();
       const b = openB();
       const j = job('web', 5);
-      const alloc = (id: string) => ({ ID: id, Namespace: 'default', JobID: 'web', Job: j, NodeID: 'n1', EvalID: 'e1', DeploymentID: '' });
-      await b.apply({ index: 5, tableIndexes: { allocs: 5 }, changes: [alloc('a1'), alloc('a2')].map((v) => ({ table: 'allocs' as const, key: v.ID, value: v })) });
+      const alloc = (id: string) => ({
+        ID: id,
+        Namespace: 'default',
+        JobID: 'web',
+        Job: j,
+        NodeID: 'n1',
+        EvalID: 'e1',
+        DeploymentID: '',
+      });
+      await b.apply({
+        index: 5,
+        tableIndexes: { allocs: 5 },
+        changes: [alloc('a1'), alloc('a2')].map((v) => ({ table: 'allocs' as const, key: v.ID, value: v })),
+      });
       await b.close();
       const got = await loadAll(openB());
       const a1 = got.rows.get('allocs/a1') as { Job: unknown };
@@ -100,8 +127,16 @@ export function describeBackendConformance(name: string, makeHarness: () => Prom
     it('keeps every table index it was given, not only the latest batch', async () => {
       const openB = await start();
       const b = openB();
-      await b.apply({ index: 3, tableIndexes: { jobs: 3, evals: 3 }, changes: [{ table: 'evals', key: 'e', value: { ID: 'e' } }] });
-      await b.apply({ index: 4, tableIndexes: { evals: 4 }, changes: [{ table: 'evals', key: 'e', value: { ID: 'e', Status: 'complete' } }] });
+      await b.apply({
+        index: 3,
+        tableIndexes: { jobs: 3, evals: 3 },
+        changes: [{ table: 'evals', key: 'e', value: { ID: 'e' } }],
+      });
+      await b.apply({
+        index: 4,
+        tableIndexes: { evals: 4 },
+        changes: [{ table: 'evals', key: 'e', value: { ID: 'e', Status: 'complete' } }],
+      });
       await b.close();
       const got = await loadAll(openB());
       expect(got.tableIndexes.jobs).toBe(3);

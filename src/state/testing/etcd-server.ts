@@ -100,12 +100,17 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<TestEtcd> 
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
     for (;;) {
       try {
-        const r = await fetch(`${m.clientURL}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: 'AA==' }), signal: AbortSignal.timeout(1000) });
+        const r = await fetch(`${m.clientURL}/v3/kv/range`, {
+          method: 'POST',
+          body: JSON.stringify({ key: 'AA==' }),
+          signal: AbortSignal.timeout(1000),
+        });
         if (r.ok) return;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`etcd member ${m.name} did not answer at ${m.clientURL}: ${m.log.join('').slice(-2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`etcd member ${m.name} did not answer at ${m.clientURL}: ${m.log.join('').slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };

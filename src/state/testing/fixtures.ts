@@ -34,11 +34,18 @@ export function mockNode(id = generateUUID(), over: Partial<Node> = {}): Node {
       Cpu: { CpuShares: 4000, TotalCpuCores: 4 },
       Memory: { MemoryMB: 8192 },
       Disk: { DiskMB: 100_000 },
-      Networks: [{ Mode: 'host', Device: 'lo', CIDR: '127.0.0.1/32', IP: '127.0.0.1', ReservedPorts: null, DynamicPorts: null }],
+      Networks: [
+        { Mode: 'host', Device: 'lo', CIDR: '127.0.0.1/32', IP: '127.0.0.1', ReservedPorts: null, DynamicPorts: null },
+      ],
       MinDynamicPort: 20000,
       MaxDynamicPort: 32000,
     },
-    ReservedResources: { Cpu: { CpuShares: 0 }, Memory: { MemoryMB: 0 }, Disk: { DiskMB: 0 }, Networks: { ReservedHostPorts: '' } },
+    ReservedResources: {
+      Cpu: { CpuShares: 0 },
+      Memory: { MemoryMB: 0 },
+      Disk: { DiskMB: 0 },
+      Networks: { ReservedHostPorts: '' },
+    },
     Links: null,
     Meta: {},
     NodeClass: '',
@@ -70,7 +77,13 @@ export function mockAlloc(job: Job, nodeID: string, over: Partial<Allocation> = 
       Job: job,
       TaskGroup: tg.Name,
       AllocatedResources: {
-        Tasks: { [task.Name]: { Cpu: { CpuShares: task.Resources.CPU }, Memory: { MemoryMB: task.Resources.MemoryMB, MemoryMaxMB: 0 }, Networks: null } },
+        Tasks: {
+          [task.Name]: {
+            Cpu: { CpuShares: task.Resources.CPU },
+            Memory: { MemoryMB: task.Resources.MemoryMB, MemoryMaxMB: 0 },
+            Networks: null,
+          },
+        },
         Shared: { DiskMB: 0, Networks: null, Ports: null },
       },
     },

@@ -14,17 +14,30 @@ function scripted(answers: Array<() => Response | Promise<Response>>) {
     const next = answers.shift();
     if (!next) {
       // Nothing more scripted: hold the request like a blocking query until the caller aborts.
-      return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
+      return new Promise<Response>((_, reject) =>
+        init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))),
+      );
     }
     return next();
   };
   return { calls, fetch };
 }
 
-const json = (body: unknown, index?: number) => () => new Response(JSON.stringify(body), { status: 200, headers: index === undefined ? {} : { 'X-Nomad-Index': String(index) } });
-const text = (status: number, body: string, code = '') => () => new Response(body, { status, headers: code ? { 'X-Drover-Error-Code': code } : {} });
+const json = (body: unknown, index?: number) => () =>
+  new Response(JSON.stringify(body), {
+    status: 200,
+    headers: index === undefined ? {} : { 'X-Nomad-Index': String(index) },
+  });
+const text =
+  (status: number, body: string, code = '') =>
+  () =>
+    new Response(body, { status, headers: code ? { 'X-Drover-Error-Code': code } : {} });
 
-function api(fetch: (url: string, init?: RequestInit) => Promise<Response>, errors: Array<[string, ApiError | undefined]> = [], sleeps: number[] = []) {
+function api(
+  fetch: (url: string, init?: RequestInit) => Promise<Response>,
+  errors: Array<[string, ApiError | undefined]> = [],
+  sleeps: number[] = [],
+) {
   return new Api({
     fetch,
     base: 'http://127.0.0.1:4646',
@@ -50,7 +63,14 @@ describe("the UI's API client", () => {
       [['a'], 5],
       [['a', 'b'], 9],
     ]);
-    expect(calls.map((c) => [c.url.pathname, c.url.searchParams.get('namespace'), c.url.searchParams.get('index'), c.url.searchParams.get('wait')])).toEqual([
+    expect(
+      calls.map((c) => [
+        c.url.pathname,
+        c.url.searchParams.get('namespace'),
+        c.url.searchParams.get('index'),
+        c.url.searchParams.get('wait'),
+      ]),
+    ).toEqual([
       ['/v1/jobs', '*', null, null],
       ['/v1/jobs', '*', '5', '30s'],
     ]);
@@ -81,7 +101,11 @@ describe("the UI's API client", () => {
   it('reports a failure with the status and the API text, retries, and clears it on success', async () => {
     const errors: Array<[string, ApiError | undefined]> = [];
     const sleeps: number[] = [];
-    const { fetch } = scripted([text(404, 'job "nope" not found in namespace "default"', 'JobNotFound'), text(500, 'boom'), json({ ID: 'nope' }, 7)]);
+    const { fetch } = scripted([
+      text(404, 'job "nope" not found in namespace "default"', 'JobNotFound'),
+      text(500, 'boom'),
+      json({ ID: 'nope' }, 7),
+    ]);
     const ac = new AbortController();
     await api(fetch, errors, sleeps).watch('job', '/v1/job/nope', ac.signal, () => ac.abort());
     expect(errors.map(([k, e]) => [k, e?.status, e?.text, e?.code])).toEqual([
@@ -100,7 +124,11 @@ describe("the UI's API client", () => {
     await expect.poll(() => errors.length).toBeGreaterThan(0);
     ac.abort();
     await watching;
-    expect(errors[0]?.[1]).toMatchObject({ status: 0, text: 'Failed to fetch', message: 'cannot reach the agent: Failed to fetch' });
+    expect(errors[0]?.[1]).toMatchObject({
+      status: 0,
+      text: 'Failed to fetch',
+      message: 'cannot reach the agent: Failed to fetch',
+    });
   });
 
   it('polls gently an endpoint that answers without an index', async () => {
@@ -136,14 +164,21 @@ describe("the UI's API client", () => {
     });
     const { calls, fetch } = scripted([() => new Response(body, { status: 200 })]);
     let out = '';
-    await api(fetch).stream('/v1/client/fs/logs/a1', { task: 't', follow: 'true', plain: 'true' }, new AbortController().signal, (t) => (out += t));
+    await api(fetch).stream(
+      '/v1/client/fs/logs/a1',
+      { task: 't', follow: 'true', plain: 'true' },
+      new AbortController().signal,
+      (t) => (out += t),
+    );
     expect(out).toBe('héllo\nwörld\n');
     expect(Object.fromEntries(calls[0]!.url.searchParams)).toEqual({ task: 't', follow: 'true', plain: 'true' });
   });
 
   it('refuses a stream the API answered with an error, keeping its text', async () => {
     const { fetch } = scripted([text(404, 'allocation "a1" not found', 'AllocNotFound')]);
-    await expect(api(fetch).stream('/v1/client/fs/logs/a1', {}, new AbortController().signal, () => undefined)).rejects.toMatchObject({ status: 404, text: 'allocation "a1" not found' });
+    await expect(
+      api(fetch).stream('/v1/client/fs/logs/a1', {}, new AbortController().signal, () => undefined),
+    ).rejects.toMatchObject({ status: 404, text: 'allocation "a1" not found' });
   });
 
   it('sends DELETE for a job stop and throws the API error when refused', async () => {
@@ -152,6 +187,9 @@ describe("the UI's API client", () => {
     await a.delete('/v1/job/web?namespace=default', new AbortController().signal);
     expect(calls[0]).toMatchObject({ method: 'DELETE' });
     expect(calls[0]?.url.search).toBe('?namespace=default');
-    await expect(a.delete('/v1/job/web', new AbortController().signal)).rejects.toMatchObject({ status: 403, text: 'Permission denied' });
+    await expect(a.delete('/v1/job/web', new AbortController().signal)).rejects.toMatchObject({
+      status: 403,
+      text: 'Permission denied',
+    });
   });
 });

@@ -112,7 +112,13 @@ export class Api {
    * Resolves when aborted; never rejects (failures go to `onWatchError` under `key`, and to `onError`, with
    * which a view can say "this job does not exist" in place of its loading text).
    */
-  async watch<T>(key: string, path: string, signal: AbortSignal, onValue: (value: T, index: number) => void, onError?: (err: ApiError) => void): Promise<void> {
+  async watch<T>(
+    key: string,
+    path: string,
+    signal: AbortSignal,
+    onValue: (value: T, index: number) => void,
+    onError?: (err: ApiError) => void,
+  ): Promise<void> {
     let index = 0;
     let failures = 0;
     let first = true;
@@ -148,7 +154,12 @@ export class Api {
    * Streams a text body (task logs with `plain=true`) to `onText` as it arrives. Resolves when the server
    * ends the stream or `signal` aborts; rejects with ApiError when the request is refused.
    */
-  async stream(path: string, params: Record<string, string | number | undefined>, signal: AbortSignal, onText: (text: string) => void): Promise<void> {
+  async stream(
+    path: string,
+    params: Record<string, string | number | undefined>,
+    signal: AbortSignal,
+    onText: (text: string) => void,
+  ): Promise<void> {
     const res = await this.send('GET', path, this.url(path, params), signal);
     if (!res.body) return;
     const reader = res.body.getReader();
@@ -163,7 +174,14 @@ export class Api {
       const rest = decoder.decode();
       if (rest) onText(rest);
     } catch (e) {
-      if (!signal.aborted) throw new ApiError('GET', path, 0, `the stream broke: ${e instanceof Error ? e.message : String(e)}`, 'Unreachable');
+      if (!signal.aborted)
+        throw new ApiError(
+          'GET',
+          path,
+          0,
+          `the stream broke: ${e instanceof Error ? e.message : String(e)}`,
+          'Unreachable',
+        );
     } finally {
       reader.releaseLock();
     }

@@ -12,7 +12,11 @@ export type Attrs = Record<string, AttrValue | ((ev: Event) => void)>;
  * Creates an element. `on<event>` attributes with a function become listeners; `true` sets a boolean
  * attribute, `false`/null/undefined leave it out.
  */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs | null = null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs | null = null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs ?? {})) {
     if (typeof v === 'function') el.addEventListener(k.slice(2), v);
@@ -40,7 +44,11 @@ export function render(container: Element, ...children: Child[]): void {
   const active = document.activeElement;
   let key: string | null = null;
   if (active instanceof HTMLElement && container.contains(active)) {
-    key = active.dataset['key'] ? `[data-key="${CSS.escape(active.dataset['key'])}"]` : active.getAttribute('href') !== null ? `[href="${CSS.escape(active.getAttribute('href')!)}"]` : null;
+    key = active.dataset['key']
+      ? `[data-key="${CSS.escape(active.dataset['key'])}"]`
+      : active.getAttribute('href') !== null
+        ? `[href="${CSS.escape(active.getAttribute('href')!)}"]`
+        : null;
   }
   const frag = document.createDocumentFragment();
   append(frag, children);
@@ -56,7 +64,12 @@ export interface Column<T> {
 }
 
 /** A semantic table: caption, column headers with scope, one row per item; `empty` when there are none. */
-export function table<T>(caption: string, columns: Column<T>[], rows: readonly T[], empty: Child = 'None.'): HTMLElement {
+export function table<T>(
+  caption: string,
+  columns: Column<T>[],
+  rows: readonly T[],
+  empty: Child = 'None.',
+): HTMLElement {
   if (rows.length === 0) return h('p', { class: 'empty' }, empty);
   return h(
     'div',
@@ -65,8 +78,26 @@ export function table<T>(caption: string, columns: Column<T>[], rows: readonly T
       'table',
       null,
       h('caption', { class: 'visually-hidden' }, caption),
-      h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col', class: c.numeric ? 'num' : null }, c.title)))),
-      h('tbody', null, rows.map((r) => h('tr', null, columns.map((c) => h('td', { class: c.numeric ? 'num' : null }, c.cell(r)))))),
+      h(
+        'thead',
+        null,
+        h(
+          'tr',
+          null,
+          columns.map((c) => h('th', { scope: 'col', class: c.numeric ? 'num' : null }, c.title)),
+        ),
+      ),
+      h(
+        'tbody',
+        null,
+        rows.map((r) =>
+          h(
+            'tr',
+            null,
+            columns.map((c) => h('td', { class: c.numeric ? 'num' : null }, c.cell(r))),
+          ),
+        ),
+      ),
     ),
   );
 }

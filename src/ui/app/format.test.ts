@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { allocCountsByGroup, deploymentProgress, keepTail, relativeTime, shortId, summaryCounts, toMillis } from './format.js';
+import {
+  allocCountsByGroup,
+  deploymentProgress,
+  keepTail,
+  relativeTime,
+  shortId,
+  summaryCounts,
+  toMillis,
+} from './format.js';
 import type { AllocListStub } from './types.js';
 
 const group = (o: Partial<Record<'Queued' | 'Complete' | 'Failed' | 'Running' | 'Starting' | 'Lost', number>>) => ({
@@ -19,20 +27,36 @@ describe('the UI formatting helpers', () => {
   });
 
   it('add up running, pending (queued and starting) and failed over the groups of a job summary', () => {
-    const c = summaryCounts({ Summary: { web: group({ Running: 2, Queued: 1 }), db: group({ Starting: 1, Failed: 3, Lost: 1 }) } });
+    const c = summaryCounts({
+      Summary: { web: group({ Running: 2, Queued: 1 }), db: group({ Starting: 1, Failed: 3, Lost: 1 }) },
+    });
     expect(c).toEqual({ groups: 2, running: 2, pending: 2, failed: 3, complete: 0, lost: 1 });
     expect(summaryCounts(null)).toEqual({ groups: 0, running: 0, pending: 0, failed: 0, complete: 0, lost: 0 });
   });
 
   it('count allocations per task group by client status', () => {
     const a = (TaskGroup: string, ClientStatus: string) => ({ TaskGroup, ClientStatus }) as AllocListStub;
-    const m = allocCountsByGroup([a('web', 'running'), a('web', 'running'), a('web', 'failed'), a('db', 'pending'), a('db', 'complete')]);
+    const m = allocCountsByGroup([
+      a('web', 'running'),
+      a('web', 'running'),
+      a('web', 'failed'),
+      a('db', 'pending'),
+      a('db', 'complete'),
+    ]);
     expect(m.get('web')).toEqual({ running: 2, pending: 0, failed: 1, complete: 0, lost: 0 });
     expect(m.get('db')).toEqual({ running: 0, pending: 1, failed: 0, complete: 1, lost: 0 });
   });
 
   it("describe a deployment group's progress as healthy of desired, canaries included", () => {
-    const p = deploymentProgress({ DesiredTotal: 3, PlacedAllocs: 2, HealthyAllocs: 1, UnhealthyAllocs: 0, DesiredCanaries: 1, PlacedCanaries: ['c'], Promoted: false });
+    const p = deploymentProgress({
+      DesiredTotal: 3,
+      PlacedAllocs: 2,
+      HealthyAllocs: 1,
+      UnhealthyAllocs: 0,
+      DesiredCanaries: 1,
+      PlacedCanaries: ['c'],
+      Promoted: false,
+    });
     expect(p).toEqual({ value: 1, max: 3, text: '1 healthy of 3 (2 placed, 0 unhealthy, canaries 1/1)' });
   });
 

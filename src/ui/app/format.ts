@@ -67,8 +67,15 @@ export function allocCountsByGroup(allocs: readonly AllocListStub[]): Map<string
 export function deploymentProgress(s: DeploymentState): { value: number; max: number; text: string } {
   const max = Math.max(s.DesiredTotal, 0);
   const value = Math.min(s.HealthyAllocs, max);
-  const canaries = s.DesiredCanaries > 0 ? `, canaries ${s.PlacedCanaries?.length ?? 0}/${s.DesiredCanaries}${s.Promoted ? ' promoted' : ''}` : '';
-  return { value, max, text: `${s.HealthyAllocs} healthy of ${s.DesiredTotal} (${s.PlacedAllocs} placed, ${s.UnhealthyAllocs} unhealthy${canaries})` };
+  const canaries =
+    s.DesiredCanaries > 0
+      ? `, canaries ${s.PlacedCanaries?.length ?? 0}/${s.DesiredCanaries}${s.Promoted ? ' promoted' : ''}`
+      : '';
+  return {
+    value,
+    max,
+    text: `${s.HealthyAllocs} healthy of ${s.DesiredTotal} (${s.PlacedAllocs} placed, ${s.UnhealthyAllocs} unhealthy${canaries})`,
+  };
 }
 
 /** Unix nanoseconds, an RFC3339 string, or nothing → milliseconds since the epoch (undefined for none). */
@@ -84,7 +91,14 @@ export function toMillis(t: number | string | null | undefined): number | undefi
 export function relativeTime(ms: number, now: number): string {
   const d = Math.round((now - ms) / 1000);
   const abs = Math.abs(d);
-  const text = abs < 60 ? `${abs}s` : abs < 3600 ? `${Math.floor(abs / 60)}m` : abs < 86400 ? `${Math.floor(abs / 3600)}h` : `${Math.floor(abs / 86400)}d`;
+  const text =
+    abs < 60
+      ? `${abs}s`
+      : abs < 3600
+        ? `${Math.floor(abs / 60)}m`
+        : abs < 86400
+          ? `${Math.floor(abs / 3600)}h`
+          : `${Math.floor(abs / 86400)}d`;
   return d >= 0 ? `${text} ago` : `in ${text}`;
 }
 

@@ -30,19 +30,34 @@ function byId(id: string): HTMLElement {
 const main = byId('main-content');
 const nav = byId('nav');
 const banner = new Banner(byId('banner'));
-const api = new Api({ fetch: (url, init) => fetch(url, withToken(localStorage, init)), base: location.origin, onWatchError: (key, err) => banner.set(key, err) });
+const api = new Api({
+  fetch: (url, init) => fetch(url, withToken(localStorage, init)),
+  base: location.origin,
+  onWatchError: (key, err) => banner.set(key, err),
+});
 
 let current: AbortController | undefined;
 let navigated = false;
 
 function drawNav(route: Route): void {
   const active = sectionOf(route);
-  render(nav, h('ul', null, SECTIONS.map((s) => h('li', null, link(s.href, s.label, { 'aria-current': s.view === active ? 'page' : null })))));
+  render(
+    nav,
+    h(
+      'ul',
+      null,
+      SECTIONS.map((s) => h('li', null, link(s.href, s.label, { 'aria-current': s.view === active ? 'page' : null }))),
+    ),
+  );
 }
 
 function notFoundView(ctx: ViewContext, path: string): void {
   ctx.title('Not found');
-  render(ctx.main, heading('Page not found'), h('p', null, `The UI has no page "${path}". `, link('#/jobs', 'Go to the jobs list'), '.'));
+  render(
+    ctx.main,
+    heading('Page not found'),
+    h('p', null, `The UI has no page "${path}". `, link('#/jobs', 'Go to the jobs list'), '.'),
+  );
   ctx.ready();
 }
 
@@ -104,7 +119,13 @@ async function agentInfo(): Promise<void> {
   try {
     const { value } = await api.get<AgentSelf>('/v1/agent/self', new AbortController().signal);
     const c = value.config ?? {};
-    byId('agent-info').textContent = [c.Region && `region ${c.Region}`, c.Datacenter && `datacenter ${c.Datacenter}`, c.Version?.Version && `v${c.Version.Version}`].filter(Boolean).join(' · ');
+    byId('agent-info').textContent = [
+      c.Region && `region ${c.Region}`,
+      c.Datacenter && `datacenter ${c.Datacenter}`,
+      c.Version?.Version && `v${c.Version.Version}`,
+    ]
+      .filter(Boolean)
+      .join(' · ');
   } catch {
     // Only decoration: the views report an unreachable agent in the banner.
   }

@@ -17,8 +17,20 @@ describe('the UI hash routes', () => {
 
   it('read the logs tab with its task and stream, and ignore an unknown stream type', () => {
     expect(parseHash('#/allocations/abc')).toEqual({ view: 'alloc', id: 'abc', tab: 'overview' });
-    expect(parseHash('#/allocations/abc/logs?task=web&type=stderr')).toEqual({ view: 'alloc', id: 'abc', tab: 'logs', task: 'web', type: 'stderr' });
-    expect(parseHash('#/allocations/abc/logs?type=nonsense')).toEqual({ view: 'alloc', id: 'abc', tab: 'logs', task: undefined, type: undefined });
+    expect(parseHash('#/allocations/abc/logs?task=web&type=stderr')).toEqual({
+      view: 'alloc',
+      id: 'abc',
+      tab: 'logs',
+      task: 'web',
+      type: 'stderr',
+    });
+    expect(parseHash('#/allocations/abc/logs?type=nonsense')).toEqual({
+      view: 'alloc',
+      id: 'abc',
+      tab: 'logs',
+      task: undefined,
+      type: undefined,
+    });
   });
 
   it('name every path they do not know as not found', () => {

@@ -65,7 +65,13 @@ export function parseHash(hash: string): Route {
   if (section === 'allocations' && id !== undefined && (parts.length === 2 || (parts.length === 3 && sub === 'logs'))) {
     if (sub !== 'logs') return { view: 'alloc', id, tab: 'overview' };
     const type = query.get('type');
-    return { view: 'alloc', id, tab: 'logs', task: query.get('task') || undefined, type: type === 'stderr' ? 'stderr' : type === 'stdout' ? 'stdout' : undefined };
+    return {
+      view: 'alloc',
+      id,
+      tab: 'logs',
+      task: query.get('task') || undefined,
+      type: type === 'stderr' ? 'stderr' : type === 'stdout' ? 'stdout' : undefined,
+    };
   }
   if (section === 'clients' && parts.length === 1) return { view: 'clients' };
   if (section === 'clients' && parts.length === 2) return { view: 'client', id: id! };

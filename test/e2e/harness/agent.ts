@@ -36,7 +36,21 @@ export class TestAgent {
 
   /** Starts the agent and waits until its API answers. */
   async start(): Promise<void> {
-    const args = ['agent', '-dev', '-data-dir', this.dataDir, '-http-port', '0', '-dns-port', '0', '-gateway-port', '0', '-log-level', 'debug', ...(this.opts.args ?? [])];
+    const args = [
+      'agent',
+      '-dev',
+      '-data-dir',
+      this.dataDir,
+      '-http-port',
+      '0',
+      '-dns-port',
+      '0',
+      '-gateway-port',
+      '0',
+      '-log-level',
+      'debug',
+      ...(this.opts.args ?? []),
+    ];
     const proc = spawn(DROVER, args, { env: { ...process.env, ...this.opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.output = '';
@@ -82,7 +96,10 @@ export class TestAgent {
 
   /** Runs the CLI asynchronously (for `-f` follow and monitors). */
   cliAsync(args: string[], env: Record<string, string> = {}): ChildProcess {
-    return spawn(DROVER, args, { env: { ...process.env, DROVER_ADDR: this.address, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    return spawn(DROVER, args, {
+      env: { ...process.env, DROVER_ADDR: this.address, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   }
 
   async api<T = unknown>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T; headers: Headers }> {
@@ -98,7 +115,12 @@ export class TestAgent {
   }
 
   /** Polls `fn` until it returns a truthy value (bounded). */
-  async waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  async waitFor<T>(
+    what: string,
+    fn: () => Promise<T | undefined | null | false>,
+    timeoutMs = 60_000,
+    everyMs = 250,
+  ): Promise<T> {
     const until = Date.now() + timeoutMs;
     let last: unknown;
     while (Date.now() < until) {
@@ -111,7 +133,9 @@ export class TestAgent {
       }
       await new Promise((r) => setTimeout(r, everyMs));
     }
-    throw new Error(`timed out waiting for ${what} (last: ${String(last)})\nagent output tail:\n${this.output.slice(-4000)}`);
+    throw new Error(
+      `timed out waiting for ${what} (last: ${String(last)})\nagent output tail:\n${this.output.slice(-4000)}`,
+    );
   }
 
   /** SIGKILL: no cleanup at all, as a crash. Tasks keep running. */
@@ -147,12 +171,18 @@ export class TestAgent {
       try {
         const jobs = await this.api<Array<{ ID: string; Namespace: string }>>('/v1/jobs?namespace=*');
         if (Array.isArray(jobs.body)) {
-          for (const j of jobs.body) await this.api(`/v1/job/${encodeURIComponent(j.ID)}?purge=true&namespace=${j.Namespace}`, { method: 'DELETE' });
+          for (const j of jobs.body)
+            await this.api(`/v1/job/${encodeURIComponent(j.ID)}?purge=true&namespace=${j.Namespace}`, {
+              method: 'DELETE',
+            });
           await this.waitFor(
             'allocations to stop',
             async () => {
               const a = await this.api<Array<{ ClientStatus: string }>>('/v1/allocations?namespace=*');
-              return Array.isArray(a.body) && a.body.every((x) => x.ClientStatus !== 'running' && x.ClientStatus !== 'pending');
+              return (
+                Array.isArray(a.body) &&
+                a.body.every((x) => x.ClientStatus !== 'running' && x.ClientStatus !== 'pending')
+              );
             },
             30_000,
           ).catch(() => undefined);
@@ -164,7 +194,11 @@ export class TestAgent {
     }
     // Whatever still runs from this data dir (tasks of a killed agent) goes too.
     killProcessesUnder(this.dataDir);
-    for (const id of allocIDs) spawnSync('sh', ['-c', `docker ps -aq --filter label=com.hashicorp.nomad.alloc_id=${id} | xargs -r docker rm -f`]);
+    for (const id of allocIDs)
+      spawnSync('sh', [
+        '-c',
+        `docker ps -aq --filter label=com.hashicorp.nomad.alloc_id=${id} | xargs -r docker rm -f`,
+      ]);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

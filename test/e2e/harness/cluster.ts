@@ -76,14 +76,32 @@ export class ClusterAgent extends TestAgent {
   /** Starts the agent (never -dev) and waits until it prints its API address. */
   override async start(): Promise<void> {
     const bind = this.where.bind ?? '127.0.0.1';
-    const args = ['agent', ...this.agentArgs, '-data-dir', this.dataDir, '-bind', bind, '-http-port', '0', '-dns-port', '0', '-log-level', 'debug'];
+    const args = [
+      'agent',
+      ...this.agentArgs,
+      '-data-dir',
+      this.dataDir,
+      '-bind',
+      bind,
+      '-http-port',
+      '0',
+      '-dns-port',
+      '0',
+      '-log-level',
+      'debug',
+    ];
     // `ip netns exec` execs the agent in place, so the child's pid is the agent's (kill() reaches it).
-    const [cmd, argv] = this.where.netns ? ['ip', ['netns', 'exec', this.where.netns, DROVER, ...args]] : [DROVER, args];
+    const [cmd, argv] = this.where.netns
+      ? ['ip', ['netns', 'exec', this.where.netns, DROVER, ...args]]
+      : [DROVER, args];
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.output = '';
     this.address = await new Promise<string>((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`${this.role} ${this.nodeName} did not start in 30s:\n${this.output}`)), 30_000);
+      const timer = setTimeout(
+        () => rej(new Error(`${this.role} ${this.nodeName} did not start in 30s:\n${this.output}`)),
+        30_000,
+      );
       proc.stdout!.on('data', (b: Buffer) => {
         this.output += b.toString();
         const m = /API at (http:\/\/[\d.]+:\d+)/.exec(this.output);
@@ -139,9 +157,16 @@ export class TestCluster {
   async start(): Promise<void> {
     const hb = this.opts.heartbeat ?? { minTTL: '2s', grace: '1s' };
     const serverHCL = join(this.configDir, 'server.hcl');
-    const gateway = this.opts.gateway ? `gateway {\n  enabled = true\n  listen = "${this.opts.serverBind ?? '127.0.0.1'}:0"\n}\n` : '';
-    writeFileSync(serverHCL, `server {\n  enabled = true\n  min_heartbeat_ttl = "${hb.minTTL}"\n  heartbeat_grace = "${hb.grace}"\n}\n${gateway}`);
-    this.server = new ClusterAgent('server', 'server', ['-server', '-config', serverHCL], { bind: this.opts.serverBind });
+    const gateway = this.opts.gateway
+      ? `gateway {\n  enabled = true\n  listen = "${this.opts.serverBind ?? '127.0.0.1'}:0"\n}\n`
+      : '';
+    writeFileSync(
+      serverHCL,
+      `server {\n  enabled = true\n  min_heartbeat_ttl = "${hb.minTTL}"\n  heartbeat_grace = "${hb.grace}"\n}\n${gateway}`,
+    );
+    this.server = new ClusterAgent('server', 'server', ['-server', '-config', serverHCL], {
+      bind: this.opts.serverBind,
+    });
     await this.server.start();
     for (const c of this.opts.clients) await this.addClient(c, false);
     await this.waitForReadyNodes(this.opts.clients.length);
@@ -161,16 +186,28 @@ export class TestCluster {
         `plugin "mock_driver" {\n  config {\n    enabled = true\n  }\n}\n` +
         (this.opts.clientHCL ?? ''),
     );
-    const agent = new ClusterAgent('client', spec.name, ['-client', '-servers', this.server.address, '-dc', spec.dc, '-node', spec.name, '-config', file], { bind: spec.bind, netns: spec.netns });
+    const agent = new ClusterAgent(
+      'client',
+      spec.name,
+      ['-client', '-servers', this.server.address, '-dc', spec.dc, '-node', spec.name, '-config', file],
+      { bind: spec.bind, netns: spec.netns },
+    );
     this.clients.set(spec.name, agent);
     await agent.start();
-    if (waitReady) await this.server.waitFor(`node ${spec.name} ready`, async () => (await this.nodes()).find((n) => n.Name === spec.name && n.Status === 'ready'), 30_000);
+    if (waitReady)
+      await this.server.waitFor(
+        `node ${spec.name} ready`,
+        async () => (await this.nodes()).find((n) => n.Name === spec.name && n.Status === 'ready'),
+        30_000,
+      );
     return agent;
   }
 
   /** The server agent's gateway URL (as /v1/agent/self reports it). */
   async gatewayAddress(): Promise<string> {
-    const self = await this.server.api<{ config: { Gateway?: { Enabled: boolean; Address: string } } }>('/v1/agent/self');
+    const self = await this.server.api<{ config: { Gateway?: { Enabled: boolean; Address: string } } }>(
+      '/v1/agent/self',
+    );
     const g = self.body.config.Gateway;
     if (!g?.Enabled) throw new Error('the server agent runs no gateway');
     return g.Address;
@@ -188,10 +225,14 @@ export class TestCluster {
   }
 
   async waitForReadyNodes(n: number): Promise<NodeStub[]> {
-    return this.server.waitFor(`${n} ready nodes`, async () => {
-      const ready = (await this.nodes()).filter((x) => x.Status === 'ready');
-      return ready.length >= n ? ready : undefined;
-    }, 30_000);
+    return this.server.waitFor(
+      `${n} ready nodes`,
+      async () => {
+        const ready = (await this.nodes()).filter((x) => x.Status === 'ready');
+        return ready.length >= n ? ready : undefined;
+      },
+      30_000,
+    );
   }
 
   async allocs(jobID: string): Promise<AllocStub[]> {
@@ -203,14 +244,27 @@ export class TestCluster {
    * The running allocations of a job, waiting until there are exactly `n` (and none pending); with `notOn`,
    * also until none of them is on that node (a dead node's allocations count as running until marked lost).
    */
-  async waitForRunning(jobID: string, n: number, timeoutMs = 60_000, everyMs = 250, notOn?: string): Promise<AllocStub[]> {
-    return this.server.waitFor(`${n} running allocations of ${jobID}${notOn ? ` off node ${notOn}` : ''}`, async () => {
-      const all = await this.allocs(jobID);
-      const live = all.filter((a) => a.DesiredStatus === 'run' && (a.ClientStatus === 'running' || a.ClientStatus === 'pending'));
-      const running = live.filter((a) => a.ClientStatus === 'running');
-      if (notOn && live.some((a) => a.NodeID === notOn)) return undefined;
-      return running.length === n && live.length === n ? running : undefined;
-    }, timeoutMs, everyMs);
+  async waitForRunning(
+    jobID: string,
+    n: number,
+    timeoutMs = 60_000,
+    everyMs = 250,
+    notOn?: string,
+  ): Promise<AllocStub[]> {
+    return this.server.waitFor(
+      `${n} running allocations of ${jobID}${notOn ? ` off node ${notOn}` : ''}`,
+      async () => {
+        const all = await this.allocs(jobID);
+        const live = all.filter(
+          (a) => a.DesiredStatus === 'run' && (a.ClientStatus === 'running' || a.ClientStatus === 'pending'),
+        );
+        const running = live.filter((a) => a.ClientStatus === 'running');
+        if (notOn && live.some((a) => a.NodeID === notOn)) return undefined;
+        return running.length === n && live.length === n ? running : undefined;
+      },
+      timeoutMs,
+      everyMs,
+    );
   }
 
   /** Writes a file beside the cluster's config files (removed by stop()); returns its path. */
@@ -241,12 +295,22 @@ export class TestCluster {
       try {
         const jobs = await this.server.api<Array<{ ID: string; Namespace: string }>>('/v1/jobs?namespace=*');
         if (Array.isArray(jobs.body)) {
-          for (const j of jobs.body) await this.server.api(`/v1/job/${encodeURIComponent(j.ID)}?purge=true&namespace=${j.Namespace}`, { method: 'DELETE' });
+          for (const j of jobs.body)
+            await this.server.api(`/v1/job/${encodeURIComponent(j.ID)}?purge=true&namespace=${j.Namespace}`, {
+              method: 'DELETE',
+            });
           await this.server
-            .waitFor('allocations to stop', async () => {
-              const a = await this.server.api<AllocStub[]>('/v1/allocations?namespace=*');
-              return Array.isArray(a.body) && a.body.every((x) => x.ClientStatus !== 'running' && x.ClientStatus !== 'pending');
-            }, 20_000)
+            .waitFor(
+              'allocations to stop',
+              async () => {
+                const a = await this.server.api<AllocStub[]>('/v1/allocations?namespace=*');
+                return (
+                  Array.isArray(a.body) &&
+                  a.body.every((x) => x.ClientStatus !== 'running' && x.ClientStatus !== 'pending')
+                );
+              },
+              20_000,
+            )
             .catch(() => undefined);
         }
       } catch {
@@ -273,7 +337,11 @@ export function taskProcessesUnder(dir: string): number {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (/\) Z /.test(stat)) continue; // a zombie is dead, only not yet reaped
-      if (readFileSync(`/proc/${pid}/environ`, 'utf8').includes(dir) && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) n++;
+      if (
+        readFileSync(`/proc/${pid}/environ`, 'utf8').includes(dir) &&
+        !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)
+      )
+        n++;
     } catch {
       /* gone, or not ours to read */
     }
@@ -367,7 +435,10 @@ ${groupExtra}
  * tests (handed to `started`), and stopped after them: link restored first, then the namespace removed.
  */
 export function islandCluster(
-  hooks: { beforeAll: (fn: () => Promise<void>, timeout?: number) => void; afterAll: (fn: () => Promise<void>) => void },
+  hooks: {
+    beforeAll: (fn: () => Promise<void>, timeout?: number) => void;
+    afterAll: (fn: () => Promise<void>) => void;
+  },
   started: (cluster: TestCluster) => void,
 ): NetnsLink {
   const link = new NetnsLink();

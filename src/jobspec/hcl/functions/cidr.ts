@@ -26,7 +26,7 @@ function parseAddr(s: string): { addr: bigint; width: number } | null {
   const rs = rest !== undefined && rest !== '' ? rest.split(':') : [];
   const groups = rest === undefined ? hs : [...hs, ...Array(8 - hs.length - rs.length).fill('0'), ...rs];
   let addr = groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-  if (tail.length) addr = (addr >> 32n << 32n) | (tail[0]! << 16n) | tail[1]!;
+  if (tail.length) addr = ((addr >> 32n) << 32n) | (tail[0]! << 16n) | tail[1]!;
   return { addr, width: 128 };
 }
 
@@ -34,7 +34,8 @@ function parsePrefix(s: string): Prefix {
   const [a, b] = s.split('/');
   const ip = a ? parseAddr(a) : null;
   const bits = Number(b);
-  if (!ip || b === undefined || !/^\d+$/.test(b) || bits > ip.width) throw new FunctionError(`invalid CIDR address: ${s}`, 0);
+  if (!ip || b === undefined || !/^\d+$/.test(b) || bits > ip.width)
+    throw new FunctionError(`invalid CIDR address: ${s}`, 0);
   const mask = maskOf(bits, ip.width);
   return { addr: ip.addr & mask, bits, width: ip.width };
 }
@@ -51,7 +52,7 @@ function formatAddr(a: bigint, width: number): string {
   // Collapse the longest run of zero groups (length >= 2), as Go's net.IP.String does.
   let best = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== '0') {
       i++;
       continue;
@@ -72,14 +73,17 @@ function host(p: Prefix, n: number): string {
   const size = 1n << BigInt(p.width - p.bits);
   let num = BigInt(n);
   if (num < 0n) num += size;
-  if (num < 0n || num >= size) throw new FunctionError(`prefix of ${p.bits} bits cannot accommodate a host numbered ${n}`, 1);
+  if (num < 0n || num >= size)
+    throw new FunctionError(`prefix of ${p.bits} bits cannot accommodate a host numbered ${n}`, 1);
   return formatAddr(p.addr + num, p.width);
 }
 
 function subnet(p: Prefix, newbits: number, netnum: number): Prefix {
   const bits = p.bits + newbits;
-  if (newbits < 0 || bits > p.width) throw new FunctionError(`insufficient address space to extend prefix of ${p.bits} by ${newbits}`, 1);
-  if (netnum < 0 || BigInt(netnum) >= 1n << BigInt(newbits)) throw new FunctionError(`prefix extension of ${newbits} does not accommodate a subnet numbered ${netnum}`, 2);
+  if (newbits < 0 || bits > p.width)
+    throw new FunctionError(`insufficient address space to extend prefix of ${p.bits} by ${newbits}`, 1);
+  if (netnum < 0 || BigInt(netnum) >= 1n << BigInt(newbits))
+    throw new FunctionError(`prefix extension of ${newbits} does not accommodate a subnet numbered ${netnum}`, 2);
   return { addr: p.addr | (BigInt(netnum) << BigInt(p.width - bits)), bits, width: p.width };
 }
 
@@ -101,10 +105,15 @@ export const cidrFunctions: FunctionTable = {
     for (let i = 1; i < a.length; i++) {
       const nb = argInt(a, i);
       const bits = p.bits + nb;
-      if (nb < 1 || bits > p.width) throw new FunctionError(`would extend prefix to ${bits} bits, which is too long for an IPv${p.width === 32 ? 4 : 6} address`, i);
+      if (nb < 1 || bits > p.width)
+        throw new FunctionError(
+          `would extend prefix to ${bits} bits, which is too long for an IPv${p.width === 32 ? 4 : 6} address`,
+          i,
+        );
       const step = 1n << BigInt(p.width - bits);
       if (next % step !== 0n) next = (next / step + 1n) * step;
-      if (next + step > p.addr + (1n << BigInt(p.width - p.bits))) throw new FunctionError(`not enough remaining address space for a subnet with a prefix of ${bits} bits`, i);
+      if (next + step > p.addr + (1n << BigInt(p.width - p.bits)))
+        throw new FunctionError(`not enough remaining address space for a subnet with a prefix of ${bits} bits`, i);
       out.push(`${formatAddr(next, p.width)}/${bits}`);
       next += step;
     }

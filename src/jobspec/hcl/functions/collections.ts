@@ -1,6 +1,15 @@
 /** Collection functions of Nomad's HCL2 library: lists, sets, maps and their type-aware results. */
 import { convert } from '../convert.js';
-import { FunctionError, arg, argInt, argMapping, argSeq, argString, fn, type FunctionTable } from '../function-types.js';
+import {
+  FunctionError,
+  arg,
+  argInt,
+  argMapping,
+  argSeq,
+  argString,
+  fn,
+  type FunctionTable,
+} from '../function-types.js';
 import {
   T,
   type Type,
@@ -23,7 +32,12 @@ function listOrTuple(items: Value[]): Value {
   const common = commonType(items.map(typeOf));
   if (!common) return tuple(items);
   const conv = items.map((x) => convert(x, common));
-  return conv.every((r) => r.ok) ? list(conv.map((r) => (r as { value: Value }).value), common) : tuple(items);
+  return conv.every((r) => r.ok)
+    ? list(
+        conv.map((r) => (r as { value: Value }).value),
+        common,
+      )
+    : tuple(items);
 }
 
 function sameKind(v: Value, items: Value[]): Value {
@@ -65,27 +79,42 @@ export const collectionFunctions: FunctionTable = {
     for (let i = 0; i < items.length; i += size) out.push(sameKind(arg(a, 0), items.slice(i, i + size)));
     return list(out);
   }),
-  coalesce: fn(['...vals'], (a) => {
-    const common = commonType(a.filter((x) => x.kind !== 'null').map(typeOf));
-    for (const x of a) {
-      if (x.kind === 'null' || (x.kind === 'string' && x.value === '')) continue;
-      const r = common ? convert(x, common) : { ok: true as const, value: x };
-      return r.ok ? r.value : x;
-    }
-    throw new FunctionError('no non-null, non-empty-string arguments');
-  }, { allowNull: true }),
+  coalesce: fn(
+    ['...vals'],
+    (a) => {
+      const common = commonType(a.filter((x) => x.kind !== 'null').map(typeOf));
+      for (const x of a) {
+        if (x.kind === 'null' || (x.kind === 'string' && x.value === '')) continue;
+        const r = common ? convert(x, common) : { ok: true as const, value: x };
+        return r.ok ? r.value : x;
+      }
+      throw new FunctionError('no non-null, non-empty-string arguments');
+    },
+    { allowNull: true },
+  ),
   coalescelist: fn(['...vals'], (a) => {
     for (let i = 0; i < a.length; i++) if (argSeq(a, i).length > 0) return arg(a, i);
     return a[a.length - 1] ?? tuple([]);
   }),
-  compact: fn(['list'], (a) => list(argSeq(a, 0).filter((x) => x.kind !== 'null' && !(x.kind === 'string' && x.value === '')).map((x) => str(argString([x], 0))), T.string)),
+  compact: fn(['list'], (a) =>
+    list(
+      argSeq(a, 0)
+        .filter((x) => x.kind !== 'null' && !(x.kind === 'string' && x.value === ''))
+        .map((x) => str(argString([x], 0))),
+      T.string,
+    ),
+  ),
   concat: fn(['...seqs'], (a) => {
     const items: Value[] = [];
     a.forEach((_, i) => items.push(...argSeq(a, i)));
     const allLists = a.every((x) => x.kind === 'list');
     return allLists ? listOrTuple(items) : tuple(items);
   }),
-  contains: fn(['list', 'value'], (a) => bool(argSeq(a, 0).some((x) => valuesEqual(x, arg(a, 1)) || (x.kind !== arg(a, 1).kind && looseEqual(x, arg(a, 1)))))),
+  contains: fn(['list', 'value'], (a) =>
+    bool(
+      argSeq(a, 0).some((x) => valuesEqual(x, arg(a, 1)) || (x.kind !== arg(a, 1).kind && looseEqual(x, arg(a, 1)))),
+    ),
+  ),
   distinct: fn(['list'], (a) => list(dedupe(argSeq(a, 0)))),
   element: fn(['list', 'index'], (a) => {
     const items = argSeq(a, 0);
@@ -118,33 +147,46 @@ export const collectionFunctions: FunctionTable = {
     if (v.kind === 'object') return num(v.attrs.size);
     throw new FunctionError('argument must be a string, a collection type, or a structural type', 0);
   }),
-  lookup: fn(['inputMap', 'key', 'default'], (a) => {
-    const m = argMapping(a, 0);
-    const v = m.get(argString(a, 1));
-    if (v !== undefined) return v;
-    if (a.length > 2) return arg(a, 2);
-    throw new FunctionError(`lookup failed to find key ${JSON.stringify(argString(a, 1))}`);
-  }, { minArgs: 2 }),
-  merge: fn(['...maps'], (a) => {
-    const out = new Map<string, Value>();
-    a.forEach((x, i) => {
-      if (x.kind === 'null') return;
-      for (const [k, v] of argMapping(a, i)) out.set(k, v);
-    });
-    const allMaps = a.every((x) => x.kind === 'map' || x.kind === 'null');
-    return allMaps ? mappingResult(out) : { kind: 'object', attrs: out };
-  }, { allowNull: true }),
+  lookup: fn(
+    ['inputMap', 'key', 'default'],
+    (a) => {
+      const m = argMapping(a, 0);
+      const v = m.get(argString(a, 1));
+      if (v !== undefined) return v;
+      if (a.length > 2) return arg(a, 2);
+      throw new FunctionError(`lookup failed to find key ${JSON.stringify(argString(a, 1))}`);
+    },
+    { minArgs: 2 },
+  ),
+  merge: fn(
+    ['...maps'],
+    (a) => {
+      const out = new Map<string, Value>();
+      a.forEach((x, i) => {
+        if (x.kind === 'null') return;
+        for (const [k, v] of argMapping(a, i)) out.set(k, v);
+      });
+      const allMaps = a.every((x) => x.kind === 'map' || x.kind === 'null');
+      return allMaps ? mappingResult(out) : { kind: 'object', attrs: out };
+    },
+    { allowNull: true },
+  ),
   range: fn(['...params'], (a) => {
     const ns = a.map((x) => Number((convert(x, T.number) as { value: { value: number } }).value?.value));
-    if (a.length < 1 || a.length > 3 || ns.some((n) => !Number.isFinite(n))) throw new FunctionError('must have one, two, or three number arguments');
+    if (a.length < 1 || a.length > 3 || ns.some((n) => !Number.isFinite(n)))
+      throw new FunctionError('must have one, two, or three number arguments');
     const [n0 = 0, n1 = 0, n2] = ns;
     const [start, limit, step] = a.length === 1 ? [0, n0, 1] : [n0, n1, n2 ?? (n0 > n1 ? -1 : 1)];
     if (step === 0) throw new FunctionError('step must not be zero');
-    if ((step > 0 && start > limit) || (step < 0 && start < limit)) throw new FunctionError('step has the wrong sign for the given start and limit');
+    if ((step > 0 && start > limit) || (step < 0 && start < limit))
+      throw new FunctionError('step has the wrong sign for the given start and limit');
     const out: Value[] = [];
     for (let x = start; step > 0 ? x < limit : x > limit; x += step) {
       // Terraform's limit: a mistake here would otherwise allocate without bound.
-      if (out.length >= 1024) throw new FunctionError('more than 1024 values were generated; either decrease the difference between start and end or use a smaller step');
+      if (out.length >= 1024)
+        throw new FunctionError(
+          'more than 1024 values were generated; either decrease the difference between start and end or use a smaller step',
+        );
       out.push(num(x));
     }
     return list(out, T.number);
@@ -177,7 +219,15 @@ export const collectionFunctions: FunctionTable = {
     if (s > e) throw new FunctionError('start index must not be greater than end index', 1);
     return sameKind(arg(a, 0), items.slice(s, e));
   }),
-  sort: fn(['list'], (a) => list(argSeq(a, 0).map((x) => argString([x], 0)).sort().map(str), T.string)),
+  sort: fn(['list'], (a) =>
+    list(
+      argSeq(a, 0)
+        .map((x) => argString([x], 0))
+        .sort()
+        .map(str),
+      T.string,
+    ),
+  ),
   transpose: fn(['values'], (a) => {
     const out = new Map<string, Value[]>();
     for (const [k, v] of argMapping(a, 0)) {
@@ -191,7 +241,8 @@ export const collectionFunctions: FunctionTable = {
   zipmap: fn(['keys', 'values'], (a) => {
     const ks = argSeq(a, 0);
     const vs = argSeq(a, 1);
-    if (ks.length !== vs.length) throw new FunctionError(`number of keys (${ks.length}) does not match number of values (${vs.length})`);
+    if (ks.length !== vs.length)
+      throw new FunctionError(`number of keys (${ks.length}) does not match number of values (${vs.length})`);
     const m = new Map<string, Value>();
     ks.forEach((k, i) => m.set(argString([k], 0), vs[i]!));
     return arg(a, 1).kind === 'tuple' ? { kind: 'object', attrs: m } : mappingResult(m);

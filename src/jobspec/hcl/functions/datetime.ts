@@ -18,12 +18,37 @@ function parseStamp(s: string, argIndex: number): Stamp {
   if (!m) throw new FunctionError(`not a valid RFC3339 timestamp: ${JSON.stringify(s)}`, argIndex);
   const [, y, mo, d, h, mi, se, frac, zone] = m;
   const utc = zone === 'Z' || zone === 'z';
-  const offsetMin = utc ? 0 : (zone!.startsWith('-') ? -1 : 1) * (Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4, 6)));
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(se), frac ? Math.floor(Number(frac) * 1000) : 0) - offsetMin * 60_000;
+  const offsetMin = utc
+    ? 0
+    : (zone!.startsWith('-') ? -1 : 1) * (Number(zone!.slice(1, 3)) * 60 + Number(zone!.slice(4, 6)));
+  const ms =
+    Date.UTC(
+      Number(y),
+      Number(mo) - 1,
+      Number(d),
+      Number(h),
+      Number(mi),
+      Number(se),
+      frac ? Math.floor(Number(frac) * 1000) : 0,
+    ) -
+    offsetMin * 60_000;
   return { ms, offsetMin, utc };
 }
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 const p2 = (n: number): string => String(n).padStart(2, '0');
 
@@ -39,30 +64,54 @@ function token(tok: string, st: Stamp, d: Date): string {
   const h = d.getUTCHours();
   const h12 = h % 12 === 0 ? 12 : h % 12;
   switch (tok) {
-    case 'YYYY': return String(Y).padStart(4, '0');
-    case 'YY': return p2(Y % 100);
-    case 'MMMM': return MONTHS[M]!;
-    case 'MMM': return MONTHS[M]!.slice(0, 3);
-    case 'MM': return p2(M + 1);
-    case 'M': return String(M + 1);
-    case 'DD': return p2(d.getUTCDate());
-    case 'D': return String(d.getUTCDate());
-    case 'EEEE': return DAYS[d.getUTCDay()]!;
-    case 'EEE': return DAYS[d.getUTCDay()]!.slice(0, 3);
-    case 'hh': return p2(h);
-    case 'h': return String(h);
-    case 'HH': return p2(h12);
-    case 'H': return String(h12);
-    case 'AA': return h < 12 ? 'AM' : 'PM';
-    case 'aa': return h < 12 ? 'am' : 'pm';
-    case 'mm': return p2(d.getUTCMinutes());
-    case 'm': return String(d.getUTCMinutes());
-    case 'ss': return p2(d.getUTCSeconds());
-    case 's': return String(d.getUTCSeconds());
-    case 'ZZZZZ': return zone(st, true);
-    case 'ZZZZ': return zone(st, false);
-    case 'ZZZ': return st.utc ? 'UTC' : zone(st, false);
-    case 'Z': return st.utc ? 'Z' : zone(st, true);
+    case 'YYYY':
+      return String(Y).padStart(4, '0');
+    case 'YY':
+      return p2(Y % 100);
+    case 'MMMM':
+      return MONTHS[M]!;
+    case 'MMM':
+      return MONTHS[M]!.slice(0, 3);
+    case 'MM':
+      return p2(M + 1);
+    case 'M':
+      return String(M + 1);
+    case 'DD':
+      return p2(d.getUTCDate());
+    case 'D':
+      return String(d.getUTCDate());
+    case 'EEEE':
+      return DAYS[d.getUTCDay()]!;
+    case 'EEE':
+      return DAYS[d.getUTCDay()]!.slice(0, 3);
+    case 'hh':
+      return p2(h);
+    case 'h':
+      return String(h);
+    case 'HH':
+      return p2(h12);
+    case 'H':
+      return String(h12);
+    case 'AA':
+      return h < 12 ? 'AM' : 'PM';
+    case 'aa':
+      return h < 12 ? 'am' : 'pm';
+    case 'mm':
+      return p2(d.getUTCMinutes());
+    case 'm':
+      return String(d.getUTCMinutes());
+    case 'ss':
+      return p2(d.getUTCSeconds());
+    case 's':
+      return String(d.getUTCSeconds());
+    case 'ZZZZZ':
+      return zone(st, true);
+    case 'ZZZZ':
+      return zone(st, false);
+    case 'ZZZ':
+      return st.utc ? 'UTC' : zone(st, false);
+    case 'Z':
+      return st.utc ? 'Z' : zone(st, true);
   }
   throw new FunctionError(`invalid date format verb ${JSON.stringify(tok)}`, 0);
 }

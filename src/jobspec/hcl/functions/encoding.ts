@@ -36,13 +36,16 @@ export function jsonEncode(v: Value): string {
     case 'map':
     case 'object': {
       const m = v.kind === 'map' ? v.entries : v.attrs;
-      return `{${sortedKeys(m).map((k) => `${JSON.stringify(k)}:${jsonEncode(m.get(k)!)}`).join(',')}}`;
+      return `{${sortedKeys(m)
+        .map((k) => `${JSON.stringify(k)}:${jsonEncode(m.get(k)!)}`)
+        .join(',')}}`;
     }
   }
 }
 
 function base64Decode(s: string): string {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) throw new FunctionError('failed to decode base64 data', 0);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0)
+    throw new FunctionError('failed to decode base64 data', 0);
   const bytes = Buffer.from(s, 'base64');
   const text = new TextDecoder('utf-8', { fatal: true });
   try {
@@ -134,8 +137,12 @@ function formatUUID(b: Buffer): string {
 
 function uuidv5(namespace: string, name: string): string {
   const ns = UUID_NS[namespace] ?? namespace;
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ns)) throw new FunctionError(`uuidv5() doesn't support namespace ${namespace}`, 0);
-  const digest = createHash('sha1').update(Buffer.from(ns.replace(/-/g, ''), 'hex')).update(name, 'utf8').digest();
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ns))
+    throw new FunctionError(`uuidv5() doesn't support namespace ${namespace}`, 0);
+  const digest = createHash('sha1')
+    .update(Buffer.from(ns.replace(/-/g, ''), 'hex'))
+    .update(name, 'utf8')
+    .digest();
   const b = digest.subarray(0, 16);
   b[6] = (b[6]! & 0x0f) | 0x50;
   b[8] = (b[8]! & 0x3f) | 0x80;
@@ -143,11 +150,15 @@ function uuidv5(namespace: string, name: string): string {
 }
 
 function converter(t: Type, name: string) {
-  return fn(['v'], (a) => {
-    const r = convert(arg(a, 0), t);
-    if (!r.ok) throw new FunctionError(`cannot convert to ${name}: ${r.error}`, 0);
-    return r.value;
-  }, { allowNull: true });
+  return fn(
+    ['v'],
+    (a) => {
+      const r = convert(arg(a, 0), t);
+      if (!r.ok) throw new FunctionError(`cannot convert to ${name}: ${r.error}`, 0);
+      return r.value;
+    },
+    { allowNull: true },
+  );
 }
 
 const can: LazyFunction = {
@@ -175,7 +186,9 @@ const tryFn: LazyFunction = {
       if (errs.length === 0) return isKnown(r.value) ? r.value : unknown();
       errors.push(...errs.map((d) => `${d.summary}: ${d.detail}`));
     }
-    throw new FunctionError(`no expression succeeded:\n- ${errors.join('\n- ')}\n\nAt least one expression must produce a successful result`);
+    throw new FunctionError(
+      `no expression succeeded:\n- ${errors.join('\n- ')}\n\nAt least one expression must produce a successful result`,
+    );
   },
 };
 
@@ -186,7 +199,8 @@ const convertFn: LazyFunction = {
   maxArgs: 2,
   call(args, info) {
     const r = args[0]!();
-    if (r.diagnostics.some((d) => d.severity === 'error')) throw new FunctionError(r.diagnostics.map((d) => d.detail).join('; '), 0);
+    if (r.diagnostics.some((d) => d.severity === 'error'))
+      throw new FunctionError(r.diagnostics.map((d) => d.detail).join('; '), 0);
     const t = parseTypeExpr(info.exprs[1]!);
     const [problem] = t.diagnostics;
     if (problem !== undefined) throw new FunctionError(problem.detail, 1);
@@ -215,7 +229,13 @@ export function encodingFunctions(opts: EncodingOptions = {}): FunctionTable {
       }
     }),
     csvdecode: fn(['str'], (a) => csvDecode(argString(a, 0))),
-    urlencode: fn(['str'], (a) => str(encodeURIComponent(argString(a, 0)).replace(/%20/g, '+').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))),
+    urlencode: fn(['str'], (a) =>
+      str(
+        encodeURIComponent(argString(a, 0))
+          .replace(/%20/g, '+')
+          .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()),
+      ),
+    ),
     md5: hash('md5'),
     sha1: hash('sha1'),
     sha256: hash('sha256'),

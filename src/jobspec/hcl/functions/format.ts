@@ -37,7 +37,8 @@ export function goFormat(fmt: string, args: Value[]): string {
     const body = formatOne(verb!, flags, dot ? Number(prec || 0) : undefined, arg, next);
     out += pad(body, flags, width === undefined ? 0 : Number(width), verb!);
   }
-  if (next < args.length && !/%\[\d+\]/.test(fmt)) throw new FunctionError(`too many arguments; only ${next} used by format string`, 0);
+  if (next < args.length && !/%\[\d+\]/.test(fmt))
+    throw new FunctionError(`too many arguments; only ${next} used by format string`, 0);
   return out;
 }
 
@@ -58,7 +59,8 @@ function need(v: Value, kind: 'number' | 'string' | 'bool', argNo: number, verb:
 }
 
 function formatOne(verb: string, flags: string, prec: number | undefined, v: Value, argNo: number): string {
-  if (v.kind === 'null' && verb !== 'v') throw new FunctionError(`unsupported value for "%${verb}" at ${argNo}: null value cannot be formatted`, argNo);
+  if (v.kind === 'null' && verb !== 'v')
+    throw new FunctionError(`unsupported value for "%${verb}" at ${argNo}: null value cannot be formatted`, argNo);
   switch (verb) {
     case 'v':
       if (flags.includes('#')) return jsonEncode(v);
@@ -83,11 +85,13 @@ function formatOne(verb: string, flags: string, prec: number | undefined, v: Val
     case 'o':
     case 'x':
     case 'X': {
-      if (!Number.isInteger(n)) throw new FunctionError(`unsupported value for "%${verb}" at ${argNo}: an integer is required`, argNo);
+      if (!Number.isInteger(n))
+        throw new FunctionError(`unsupported value for "%${verb}" at ${argNo}: an integer is required`, argNo);
       const radix = verb === 'd' ? 10 : verb === 'b' ? 2 : verb === 'o' ? 8 : 16;
       let s = BigInt(n) < 0n ? (-BigInt(n)).toString(radix) : BigInt(n).toString(radix);
       if (verb === 'X') s = s.toUpperCase();
-      if (flags.includes('#') && radix !== 10) s = (radix === 16 ? (verb === 'X' ? '0X' : '0x') : radix === 8 ? '0' : '') + s;
+      if (flags.includes('#') && radix !== 10)
+        s = (radix === 16 ? (verb === 'X' ? '0X' : '0x') : radix === 8 ? '0' : '') + s;
       return withSign(n < 0 ? '-' + s : s, flags);
     }
     case 'f':
@@ -124,14 +128,23 @@ export function formatList(fmt: string, args: Value[]): string[] {
   let n = -1;
   args.forEach((a, i) => {
     if (a.kind === 'list' || a.kind === 'tuple' || a.kind === 'set') {
-      if (n >= 0 && a.items.length !== n) throw new FunctionError(`argument ${i + 2} has length ${a.items.length}, which is inconsistent with previous argument of length ${n}`, i + 1);
+      if (n >= 0 && a.items.length !== n)
+        throw new FunctionError(
+          `argument ${i + 2} has length ${a.items.length}, which is inconsistent with previous argument of length ${n}`,
+          i + 1,
+        );
       n = a.items.length;
     }
   });
   if (n < 0) n = 1;
   const out: string[] = [];
   for (let k = 0; k < n; k++) {
-    out.push(goFormat(fmt, args.map((a) => (a.kind === 'list' || a.kind === 'tuple' || a.kind === 'set' ? a.items[k]! : a))));
+    out.push(
+      goFormat(
+        fmt,
+        args.map((a) => (a.kind === 'list' || a.kind === 'tuple' || a.kind === 'set' ? a.items[k]! : a)),
+      ),
+    );
   }
   return out;
 }

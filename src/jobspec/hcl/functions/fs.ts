@@ -31,7 +31,8 @@ export function fsFunctions(opts: FsOptions = {}): FunctionTable {
       guard();
       const p = at(argString(a, 0));
       try {
-        if (statSync(p).size > MAX_FILE_BYTES) throw new FunctionError(`file ${p} is larger than ${MAX_FILE_BYTES} bytes`, 0);
+        if (statSync(p).size > MAX_FILE_BYTES)
+          throw new FunctionError(`file ${p} is larger than ${MAX_FILE_BYTES} bytes`, 0);
         return str(readFileSync(p, 'utf8'));
       } catch (e) {
         if (e instanceof FunctionError) throw e;

@@ -99,7 +99,8 @@ export const stringFunctions: FunctionTable = {
     const parts: string[] = [];
     for (let i = 1; i < a.length; i++) {
       for (const item of argSeq(a, i)) {
-        if (item.kind === 'null') throw new FunctionError(`element of list ${i} is null; cannot concatenate null values`, i);
+        if (item.kind === 'null')
+          throw new FunctionError(`element of list ${i} is null; cannot concatenate null values`, i);
         parts.push(argString([item], 0));
       }
     }
@@ -118,12 +119,15 @@ export const stringFunctions: FunctionTable = {
     for (const m of re.matchAll(argString(a, 1), 100_000)) out.push(matchValue(m));
     return list(out);
   }),
-  regex_replace: fn(['str', 'pattern', 'replace'], (a) => str(goRegexp(argString(a, 1), 1).replaceAll(argString(a, 0), argString(a, 2)))),
+  regex_replace: fn(['str', 'pattern', 'replace'], (a) =>
+    str(goRegexp(argString(a, 1), 1).replaceAll(argString(a, 0), argString(a, 2))),
+  ),
   replace: fn(['str', 'substr', 'replace'], (a) => {
     const s = argString(a, 0);
     const sub = argString(a, 1);
     const rep = argString(a, 2);
-    if (sub.length > 1 && sub.startsWith('/') && sub.endsWith('/')) return str(goRegexp(sub.slice(1, -1), 1).replaceAll(s, rep));
+    if (sub.length > 1 && sub.startsWith('/') && sub.endsWith('/'))
+      return str(goRegexp(sub.slice(1, -1), 1).replaceAll(s, rep));
     return str(s.split(sub).join(rep));
   }),
   split: fn(['separator', 'str'], (a) => {

@@ -20,8 +20,16 @@ export function allocView(ctx: ViewContext, route: AllocRoute): void {
   ctx.title(`Allocation ${shortId(route.id)}`);
   const head = h('div', null, heading(`Allocation ${shortId(route.id)}`));
   const tab = (which: AllocRoute['tab'], label: string) =>
-    link(toHash({ view: 'alloc', id: route.id, tab: which }), label, { class: 'tab', 'aria-current': route.tab === which ? 'page' : null });
-  const tabs = h('nav', { class: 'tabs', 'aria-label': 'Allocation' }, tab('overview', 'Overview'), tab('logs', 'Logs'));
+    link(toHash({ view: 'alloc', id: route.id, tab: which }), label, {
+      class: 'tab',
+      'aria-current': route.tab === which ? 'page' : null,
+    });
+  const tabs = h(
+    'nav',
+    { class: 'tabs', 'aria-label': 'Allocation' },
+    tab('overview', 'Overview'),
+    tab('logs', 'Logs'),
+  );
   const body = h('div', null, h('p', { class: 'loading' }, 'Loading allocation…'));
   render(ctx.main, head, tabs, body);
   ctx.ready();
@@ -111,16 +119,38 @@ function logsTab(ctx: ViewContext, route: AllocRoute, a: Allocation, into: HTMLE
     return;
   }
   const go = (t: string, ty: string) => {
-    location.hash = toHash({ view: 'alloc', id: route.id, tab: 'logs', task: t, type: ty === 'stderr' ? 'stderr' : 'stdout' });
+    location.hash = toHash({
+      view: 'alloc',
+      id: route.id,
+      tab: 'logs',
+      task: t,
+      type: ty === 'stderr' ? 'stderr' : 'stdout',
+    });
   };
-  const taskSelect = h('select', { id: 'log-task', onchange: (e) => go((e.target as HTMLSelectElement).value, type) }, tasks.map((t) => h('option', { value: t, selected: t === task }, t)));
-  const typeSelect = h('select', { id: 'log-type', onchange: (e) => go(task, (e.target as HTMLSelectElement).value) }, ['stdout', 'stderr'].map((t) => h('option', { value: t, selected: t === type }, t)));
+  const taskSelect = h(
+    'select',
+    { id: 'log-task', onchange: (e) => go((e.target as HTMLSelectElement).value, type) },
+    tasks.map((t) => h('option', { value: t, selected: t === task }, t)),
+  );
+  const typeSelect = h(
+    'select',
+    { id: 'log-type', onchange: (e) => go(task, (e.target as HTMLSelectElement).value) },
+    ['stdout', 'stderr'].map((t) => h('option', { value: t, selected: t === type }, t)),
+  );
   const status = h('p', { class: 'log-status', role: 'status' }, `Waiting for ${type} of task ${task}…`);
   const text = document.createTextNode('');
   const pre = h('pre', { class: 'logs', tabindex: '0', 'aria-label': `${type} of task ${task}` }, text);
   render(
     into,
-    h('div', { class: 'log-controls' }, h('label', { for: 'log-task' }, 'Task '), taskSelect, ' ', h('label', { for: 'log-type' }, 'Stream '), typeSelect),
+    h(
+      'div',
+      { class: 'log-controls' },
+      h('label', { for: 'log-task' }, 'Task '),
+      taskSelect,
+      ' ',
+      h('label', { for: 'log-type' }, 'Stream '),
+      typeSelect,
+    ),
     status,
     pre,
   );
@@ -141,7 +171,14 @@ function logsTab(ctx: ViewContext, route: AllocRoute, a: Allocation, into: HTMLE
  * Follows a task log until the view goes away. A broken connection (no answer, the network changed) is
  * retried; a refusal from the API (unknown task, no client here) stops with the API's text.
  */
-async function followLog(ctx: ViewContext, path: string, task: string, type: string, append: (text: string) => void, say: (msg: string) => void): Promise<void> {
+async function followLog(
+  ctx: ViewContext,
+  path: string,
+  task: string,
+  type: string,
+  append: (text: string) => void,
+  say: (msg: string) => void,
+): Promise<void> {
   let received = false;
   let failures = 0;
   while (!ctx.signal.aborted) {
@@ -153,7 +190,11 @@ async function followLog(ctx: ViewContext, path: string, task: string, type: str
         received = true;
         failures = 0;
         ctx.report('logs', undefined);
-        say(resumed ? `Following ${type} of task ${task} again; lines written while disconnected may be missing.` : `Following ${type} of task ${task}.`);
+        say(
+          resumed
+            ? `Following ${type} of task ${task} again; lines written while disconnected may be missing.`
+            : `Following ${type} of task ${task}.`,
+        );
         append(chunk);
       });
       if (!ctx.signal.aborted) say(`The ${type} stream of task ${task} ended.`);

@@ -62,8 +62,17 @@ export function clientView(ctx: ViewContext, id: string): void {
   };
   ctx.watch<Node>('node', `/v1/node/${seg(id)}`, onNode, onNodeError);
   // This endpoint answers whole allocations, which carry their job rather than its version.
-  ctx.watch<Array<AllocListStub & { Job?: Job | null }>>('node-allocations', `/v1/node/${seg(id)}/allocations`, (list) =>
-    render(allocs, allocTable(list.map((a) => ({ ...a, JobVersion: a.JobVersion ?? a.Job?.Version ?? 0 })), 'job')),
+  ctx.watch<Array<AllocListStub & { Job?: Job | null }>>(
+    'node-allocations',
+    `/v1/node/${seg(id)}/allocations`,
+    (list) =>
+      render(
+        allocs,
+        allocTable(
+          list.map((a) => ({ ...a, JobVersion: a.JobVersion ?? a.Job?.Version ?? 0 })),
+          'job',
+        ),
+      ),
   );
 }
 

@@ -10,7 +10,12 @@ export interface ViewContext {
   /** Sets the document title ("<text> · Drover"). */
   title(text: string): void;
   /** Starts a live watch of `path`; its failures show in the banner under `key` (and go to `onError`). */
-  watch<T>(key: string, path: string, onValue: (value: T, index: number) => void, onError?: (err: ApiError) => void): void;
+  watch<T>(
+    key: string,
+    path: string,
+    onValue: (value: T, index: number) => void,
+    onError?: (err: ApiError) => void,
+  ): void;
   /** Shows (or, with undefined, clears) an error of a user action in the banner. */
   report(key: string, err: ApiError | undefined): void;
   /** Called once the view drew its heading, so focus can move to it. */
@@ -24,4 +29,3 @@ export const seg = encodeURIComponent;
 
 /** `?namespace=` for API paths. */
 export const nsq = (namespace: string) => `namespace=${encodeURIComponent(namespace)}`;
-

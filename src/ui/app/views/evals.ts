@@ -18,7 +18,9 @@ export function evalsView(ctx: ViewContext): void {
     const now = Date.now();
     render(
       body,
-      sorted.length > SHOWN ? h('p', { class: 'note' }, `Showing the newest ${SHOWN} of ${sorted.length} evaluations.`) : null,
+      sorted.length > SHOWN
+        ? h('p', { class: 'note' }, `Showing the newest ${SHOWN} of ${sorted.length} evaluations.`)
+        : null,
       table(
         'Evaluations, newest first',
         [
@@ -30,8 +32,17 @@ export function evalsView(ctx: ViewContext): void {
           { title: 'Priority', cell: (e) => e.Priority, numeric: true },
           { title: 'Status', cell: (e) => badge(e.Status) },
           { title: 'Description', cell: (e) => e.StatusDescription || '–' },
-          { title: 'Placement failures', cell: (e) => Object.keys(e.FailedTGAllocs ?? {}).sort().join(', ') || '–' },
-          { title: 'Node', cell: (e) => (e.NodeID ? link(clientHref(e.NodeID), h('code', null, shortId(e.NodeID))) : '–') },
+          {
+            title: 'Placement failures',
+            cell: (e) =>
+              Object.keys(e.FailedTGAllocs ?? {})
+                .sort()
+                .join(', ') || '–',
+          },
+          {
+            title: 'Node',
+            cell: (e) => (e.NodeID ? link(clientHref(e.NodeID), h('code', null, shortId(e.NodeID))) : '–'),
+          },
           { title: 'Created', cell: (e) => time(e.CreateTime, now) },
         ],
         sorted.slice(0, SHOWN),

@@ -121,7 +121,13 @@ export function allocTable(list: AllocListStub[], by: 'node' | 'job' = 'node'): 
   return table(
     'Allocations',
     [
-      { title: 'ID', cell: (a) => link(allocHref(a.ID), h('code', null, shortId(a.ID)), { 'aria-label': `Allocation ${a.Name} (${shortId(a.ID)})` }) },
+      {
+        title: 'ID',
+        cell: (a) =>
+          link(allocHref(a.ID), h('code', null, shortId(a.ID)), {
+            'aria-label': `Allocation ${a.Name} (${shortId(a.ID)})`,
+          }),
+      },
       { title: 'Name', cell: (a) => a.Name },
       by === 'node'
         ? { title: 'Node', cell: (a) => (a.NodeID ? link(clientHref(a.NodeID), a.NodeName || shortId(a.NodeID)) : '–') }
@@ -157,7 +163,13 @@ function deploymentBlock(d: Deployment | null): HTMLElement {
           title: 'Progress',
           cell: ([name, s]) => {
             const p = deploymentProgress(s);
-            return h('span', { class: 'progress' }, h('progress', { value: p.value, max: p.max || 1, 'aria-label': `${name}: ${p.text}` }), ' ', p.text);
+            return h(
+              'span',
+              { class: 'progress' },
+              h('progress', { value: p.value, max: p.max || 1, 'aria-label': `${name}: ${p.text}` }),
+              ' ',
+              p.text,
+            );
           },
         },
         { title: 'Desired', cell: ([, s]) => s.DesiredTotal, numeric: true },

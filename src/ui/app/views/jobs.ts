@@ -20,7 +20,10 @@ export function jobsView(ctx: ViewContext): void {
         [
           { title: 'Name', cell: (j) => link(jobHref(j.ID, j.Namespace), j.Name || j.ID) },
           { title: 'Namespace', cell: (j) => j.Namespace },
-          { title: 'Type', cell: (j) => j.Type + (j.Periodic ? ' (periodic)' : j.ParameterizedJob ? ' (parameterized)' : '') },
+          {
+            title: 'Type',
+            cell: (j) => j.Type + (j.Periodic ? ' (periodic)' : j.ParameterizedJob ? ' (parameterized)' : ''),
+          },
           { title: 'Priority', cell: (j) => j.Priority, numeric: true },
           { title: 'Status', cell: (j) => badge(j.Status) },
           { title: 'Groups', cell: (j) => summaryCounts(j.JobSummary).groups, numeric: true },

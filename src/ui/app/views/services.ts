@@ -39,7 +39,10 @@ export function servicesView(ctx: ViewContext): void {
           ctx.report(`service ${ns.Namespace}/${s.ServiceName}`, undefined);
         } catch (e) {
           if (ctx.signal.aborted) return;
-          ctx.report(`service ${ns.Namespace}/${s.ServiceName}`, e instanceof ApiError ? e : new ApiError('GET', path, 0, String(e), 'Internal'));
+          ctx.report(
+            `service ${ns.Namespace}/${s.ServiceName}`,
+            e instanceof ApiError ? e : new ApiError('GET', path, 0, String(e), 'Internal'),
+          );
         }
         loaded.push({ namespace: ns.Namespace, name: s.ServiceName, tags: s.Tags ?? [], instances });
       }
@@ -47,7 +50,10 @@ export function servicesView(ctx: ViewContext): void {
     // A newer refresh started meanwhile: its answer is the one to show.
     if (mine !== generation || ctx.signal.aborted) return;
     loaded.sort((a, b) => a.name.localeCompare(b.name) || a.namespace.localeCompare(b.namespace));
-    render(body, loaded.length === 0 ? h('p', { class: 'empty' }, 'No services are registered.') : loaded.map(serviceSection));
+    render(
+      body,
+      loaded.length === 0 ? h('p', { class: 'empty' }, 'No services are registered.') : loaded.map(serviceSection),
+    );
   };
 
   ctx.watch<ServiceListEntry[]>('services', '/v1/services?namespace=*', (v) => {
@@ -75,7 +81,9 @@ function serviceSection(s: Loaded): HTMLElement {
     h(
       'p',
       { class: 'service-meta' },
-      s.instances === undefined ? 'Instances could not be read.' : `${passing} of ${instances.length} instances passing.`,
+      s.instances === undefined
+        ? 'Instances could not be read.'
+        : `${passing} of ${instances.length} instances passing.`,
       s.tags.length ? [' Tags: ', s.tags.map((t, i) => [i ? ' ' : '', h('code', null, t)])] : null,
     ),
     table(
