@@ -13,7 +13,7 @@ loud() { printf '\n\033[1;31m!!! %s\033[0m\n' "$*" >&2; }
 declare -A PKG=(
   [dockerd]=docker.io [etcd]=etcd-server [nginx]=nginx [haproxy]=haproxy [prometheus]=prometheus
   [chromium]=chromium [busybox]=busybox-static [wrk]=wrk [dig]=dnsutils [runc]=runc [tini]=tini
-  [ip]=iproute2 [unshare]=util-linux [curl]=curl [ps]=procps
+  [ip]=iproute2 [unshare]=util-linux [curl]=curl [ps]=procps [openssl]=openssl
 )
 missing=()
 for cmd in "${!PKG[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKG[$cmd]}"); done
@@ -41,6 +41,7 @@ npm run -s build || exit 1
 say "Typecheck and lint"
 npm run -s typecheck || exit 1
 npm run -s lint || exit 1
+npm run -s format:check || { loud "code is not formatted: run npm run format"; exit 1; }
 
 # --- 3. Docker Engine
 if command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then

@@ -273,13 +273,11 @@ export class HaSeat {
       }
       // Stop acting at once: requests forward from now on, then the server winds down.
       this.current = undefined;
-      await server
-        ?.stop()
-        .catch((e: unknown) =>
-          this.logger.warn('server stop after losing leadership failed', {
-            error: e instanceof Error ? e.message : String(e),
-          }),
-        );
+      await server?.stop().catch((e: unknown) =>
+        this.logger.warn('server stop after losing leadership failed', {
+          error: e instanceof Error ? e.message : String(e),
+        }),
+      );
       if (!signal.aborted) this.logger.warn('standing by: leadership lost');
     }
   }

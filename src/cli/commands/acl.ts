@@ -57,19 +57,17 @@ export const aclTokenCreate: CommandSpec = {
     if (type !== 'client' && type !== 'management')
       throw new UsageError(`Error: -type must be client or management, got "${type}"`);
     const roles = [...strs(opts.roleName).map((Name) => ({ Name })), ...strs(opts.roleId).map((ID) => ({ ID }))];
-    const t = await ctx
-      .client()
-      .acl.createToken(
-        {
-          Name: str(opts.name),
-          Type: type,
-          Policies: strs(opts.policy),
-          Roles: roles,
-          Global: bool(opts.global),
-          ExpirationTTL: str(opts.ttl),
-        },
-        { signal: ctx.signal },
-      );
+    const t = await ctx.client().acl.createToken(
+      {
+        Name: str(opts.name),
+        Type: type,
+        Policies: strs(opts.policy),
+        Roles: roles,
+        Global: bool(opts.global),
+        ExpirationTTL: str(opts.ttl),
+      },
+      { signal: ctx.signal },
+    );
     return printToken(ctx, t);
   },
 };

@@ -35,7 +35,6 @@ import {
   taskNotFound,
   taskPolicyFrom,
   taskPolicyProblems,
-  withAbort,
 } from '../shared/index.js';
 import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
 import { DockerClient, isDockerStatus, StreamDemuxer } from './api.js';
