@@ -50,7 +50,8 @@ export interface Identity {
 }
 
 export interface AclServiceOptions {
-  store: StateStore;
+  /** The state, or how to reach it when it changes hands (a server on etcd leads only some of the time). */
+  store: StateStore | (() => StateStore);
   enabled: boolean;
   /** Where the bootstrap reset file is looked for (the server's data dir). */
   dataDir?: string;
@@ -83,7 +84,7 @@ export function tokenStub(t: ACLToken): ACLTokenListStub {
 
 export class AclService {
   readonly enabled: boolean;
-  private readonly store: StateStore;
+  private readonly storeOf: () => StateStore;
   private readonly now: () => number;
   private cache = new Map<string, Identity>();
   private cacheIndex = -1;
@@ -91,8 +92,13 @@ export class AclService {
 
   constructor(private readonly o: AclServiceOptions) {
     this.enabled = o.enabled;
-    this.store = o.store;
+    const store = o.store;
+    this.storeOf = typeof store === 'function' ? store : () => store;
     this.now = o.now ?? Date.now;
+  }
+
+  private get store(): StateStore {
+    return this.storeOf();
   }
 
   private snap(): StateView {

@@ -22,6 +22,7 @@ import { gatewayUrl, startAgentGateway } from './gateway.js';
 import { loadTlsMaterial, serverIdentityCheck } from './tls.js';
 import type { Gateway } from '../gateway/index.js';
 import { AclService, AuditLog, RemoteAclResolver } from '../acl/index.js';
+import { badRequest } from '../errors/index.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
 export const SUPPORTED_FEATURES = new Set<string>([
@@ -105,6 +106,11 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
         graceMs: config.server.heartbeatGraceMs,
       },
     };
+    if (config.server.etcd && (config.acl.enabled || config.tls.http || config.tls.rpc))
+      // Not yet: standby servers forward over plain HTTP and the signing key and keyring are per server.
+      throw badRequest(
+        'server.etcd cannot be combined with acl { enabled = true } or tls {} yet: run an etcd cluster without them (docs/operations.md, "Run a cluster")',
+      );
     if (config.server.etcd) {
       // Several servers share the etcd state: this one leads or stands by (see ha-seat.ts).
       ha = new HaSeat({ ...serverOpts, etcd: config.server.etcd }, logger.child({ component: 'server' }));
@@ -117,8 +123,11 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   // signed workload identities (the signing key is made once and kept in the state store).
   let acl: AclService | undefined;
   if (server) {
+    // On etcd the store belongs to whichever Server leads now: read it through the seat, never keep one.
+    const seat = ha;
+    const local = server;
     acl = new AclService({
-      store: server.store,
+      store: seat ? () => seat.proxy.store : local.store,
       enabled: config.acl.enabled,
       dataDir: join(dataDir, 'server'),
       region: config.region,

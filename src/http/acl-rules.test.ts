@@ -201,6 +201,77 @@ describe('ACL tokens and policies over the API', () => {
     expect((await call(a.http, 'DELETE', '/v1/namespace/default', a.root)).status).toBe(400);
   });
 
+  it('keeps search inside the namespace and contexts the token may read', async () => {
+    const a = await bootstrapped();
+    for (const ns of ['team-a', 'team-b'])
+      expect((await call(a.http, 'PUT', `/v1/namespace/${ns}`, a.root, { Name: ns })).status).toBe(200);
+    expect((await call(a.http, 'PUT', '/v1/jobs?namespace=team-b', a.root, job('b-job', 'team-b'))).status).toBe(200);
+    const t = await tokenFor(a.http, a.root, 'team-a', 'namespace "team-a" { policy = "read" }');
+    // The query names team-a (which the route's rule checks); the body asks for team-b or every namespace.
+    for (const Namespace of ['team-b', '*']) {
+      const r = await call(a.http, 'PUT', '/v1/search?namespace=team-a', t.SecretID, {
+        Prefix: 'b',
+        Context: 'all',
+        Namespace,
+      });
+      expect(r.status, Namespace).toBe(403);
+      const f = await call(a.http, 'PUT', '/v1/search/fuzzy?namespace=team-a', t.SecretID, {
+        Text: 'b-job',
+        Context: 'all',
+        Namespace,
+      });
+      expect(f.status, Namespace).toBe(403);
+    }
+    const own = await call(a.http, 'PUT', '/v1/search?namespace=team-a', t.SecretID, {
+      Prefix: '',
+      Context: 'all',
+      Namespace: 'team-a',
+    });
+    expect(own.status, own.text).toBe(200);
+    // No node:read and no variable list capability: those contexts stay empty.
+    expect(own.json<{ Matches: Record<string, string[]> }>().Matches['nodes'] ?? []).toEqual([]);
+  });
+
+  it('answers a check-and-set conflict without the items to a token that may write but not read', async () => {
+    const a = await bootstrapped();
+    expect((await call(a.http, 'PUT', '/v1/var/app/x', a.root, { Items: { k: 'secret' } })).status).toBe(200);
+    const t = await tokenFor(
+      a.http,
+      a.root,
+      'writer',
+      'namespace "default" { variables { path "app/*" { capabilities = ["write"] } } }',
+    );
+    const r = await call(a.http, 'PUT', '/v1/var/app/x?cas=0', t.SecretID, { Items: { k: 'other' } });
+    expect(r.status, r.text).toBe(409);
+    expect(r.text).not.toContain('secret');
+    const root = await call(a.http, 'PUT', '/v1/var/app/x?cas=0', a.root, { Items: { k: 'other' } });
+    expect(root.status).toBe(409);
+    expect(root.text).toContain('secret');
+  });
+
+  it('refuses a first node registration with a made-up secret and no certificate, however the path is spelled', async () => {
+    const a = await bootstrapped();
+    const node = {
+      ID: '3b6c1c0e-0000-4000-8000-0000000000aa',
+      Name: 'rogue',
+      Datacenter: 'dc1',
+      SecretID: 'rogue-node-secret-000000000001',
+    };
+    for (const path of [
+      '/v1/internal/client/register',
+      '//v1/internal/client/register',
+      '/v1/internal/client/./register',
+    ]) {
+      const res = await fetch(`${a.http.address}${path}`, {
+        method: 'PUT',
+        headers: { 'X-Drover-Node-Secret': node.SecretID },
+        body: JSON.stringify({ Node: node }),
+      });
+      expect(res.status, path).not.toBe(200);
+    }
+    expect((await call(a.http, 'GET', '/v1/nodes', a.root)).json<unknown[]>()).toEqual([]);
+  });
+
   it('refuses a malformed policy with its line and stores nothing', async () => {
     const a = await bootstrapped();
     const res = await call(a.http, 'PUT', '/v1/acl/policy/bad', a.root, {

@@ -34,7 +34,7 @@ export type AclRule =
   /** `/v1/namespaces`: the namespaces the token may do anything in. */
   | { kind: 'namespaces' }
   /** What client agents call: a node:write token (the node secret check is the node identity's own). */
-  | { kind: 'internal' };
+  | { kind: 'internal'; register?: boolean };
 
 const pub = (why: string): AclRule => ({ kind: 'public', why });
 const ns = (cap: NamespaceCapability, list = false): AclRule => ({ kind: 'namespace', cap, list });
@@ -140,7 +140,7 @@ export const ACL_RULES: Record<string, AclRule> = {
   'GET /v1/client/fs/stream/:alloc': alloc('read-fs', 'alloc'),
   'GET /v1/client/stats': { kind: 'node', op: 'read' },
   // What client agents call
-  'PUT /v1/internal/client/register': { kind: 'internal' },
+  'PUT /v1/internal/client/register': { kind: 'internal', register: true },
   'PUT /v1/internal/client/status': { kind: 'internal' },
   'GET /v1/internal/client/allocs/:nodeID': { kind: 'internal' },
   'PUT /v1/internal/client/allocs': { kind: 'internal' },
@@ -293,15 +293,11 @@ export async function authorize(
       if (acl.allowNode('write')) return undefined;
       // Without a node:write token a client agent is still let through with its node secret: the handler then
       // checks the secret against the node it names (node identity). A first registration also needs a
-      // verified client certificate (mutual TLS), so nobody can add a node with a made-up secret.
+      // verified client certificate (mutual TLS), so nobody can add a node with a made-up secret. The rule, not
+      // the raw URL, says which route this is: `//v1/...` or an absolute-form URL cannot dodge the check.
       const secret = c.req.headers['x-drover-node-secret'];
       const certified = (c.req.socket as { authorized?: boolean }).authorized === true;
-      if (
-        typeof secret === 'string' &&
-        secret !== '' &&
-        (certified || !c.req.url?.startsWith('/v1/internal/client/register'))
-      )
-        return undefined;
+      if (typeof secret === 'string' && secret !== '' && (certified || rule.register !== true)) return undefined;
       throw permissionDenied();
     }
   }

@@ -128,7 +128,8 @@ function eventOf(table: TableName, key: string, value: unknown, index: number): 
       };
     case 'Variable': {
       // Never the items: the stream is a change feed, the secret stays behind `GET /v1/var`.
-      const meta = row === null ? { Namespace: ns, Path: id } : { ...row, Items: undefined };
+      const meta =
+        row === null ? { Namespace: ns, Path: id } : { ...row, Items: undefined, Data: undefined, KeyID: undefined };
       return {
         ...base,
         Type: deleted ? 'VariableDeleted' : 'VariableUpserted',

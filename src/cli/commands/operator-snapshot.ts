@@ -17,7 +17,8 @@ export const operatorSnapshotSave: CommandSpec = {
     const res = await http.send('GET', url, undefined, ctx.signal);
     const bytes = Buffer.from(await res.arrayBuffer());
     // Written beside the target and renamed, so an interrupted save never leaves a half file under the name.
-    await writeFile(`${file}.part`, bytes);
+    // A snapshot holds ACL secrets and the root keys: readable by its owner only.
+    await writeFile(`${file}.part`, bytes, { mode: 0o600 });
     await rename(`${file}.part`, file!);
     ctx.out.line(
       `State file written to ${file} (index ${res.headers.get('x-nomad-index') ?? '?'}, ${bytes.length} bytes)`,

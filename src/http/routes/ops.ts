@@ -3,10 +3,10 @@
  * `/v1/node/:id/evaluate`, `/v1/operator/scheduler/configuration` (read), node pools (read), the services of an
  * allocation or a job, `/v1/search` (ID prefix) and `/v1/search/fuzzy` (substring of names).
  */
-import { badRequest } from '../../errors/index.js';
+import { badRequest, permissionDenied } from '../../errors/index.js';
 import type { ServiceRegistration } from '../../structs/index.js';
 import type { ServerAPI } from '../../server/types.js';
-import type { Router } from '../router.js';
+import type { RequestContext, Router } from '../router.js';
 import { JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
 import { listParams, listReply } from '../list.js';
@@ -70,6 +70,21 @@ async function allServices(server: ServerAPI, namespace: string): Promise<Servic
   const out: ServiceRegistration[] = [];
   for (const ns of names)
     for (const s of ns.Services) out.push(...(await server.serviceGet(ns.Namespace, s.ServiceName)).value);
+  return out;
+}
+
+/**
+ * With ACLs on, search answers only what the token may read: read-job in the body's namespace (the route's
+ * rule checked the query's), nodes with node:read, variables with `list` in that namespace; `*` needs a
+ * management token. Returns the contexts to leave out.
+ */
+function searchDenied(c: RequestContext, namespace: string): Set<string> {
+  const acl = c.identity?.acl;
+  const out = new Set<string>();
+  if (acl === undefined || acl.management) return out;
+  if (namespace === '*' || !acl.allowNamespaceOperation(namespace, 'read-job')) throw permissionDenied();
+  if (!acl.allowNode('read')) out.add('nodes').add('node_pools');
+  if (!acl.allowVariableList(namespace)) out.add('variables');
   return out;
 }
 
@@ -188,7 +203,8 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
     const namespace = typeof body.Namespace === 'string' && body.Namespace ? body.Namespace : ns(c.query);
     const prefix = body.Prefix;
     const q = { namespace, prefix };
-    const want = (x: string) => ctx === 'all' || ctx === x;
+    const denied = searchDenied(c, namespace);
+    const want = (x: string) => (ctx === 'all' || ctx === x) && !denied.has(x);
     const matches: Record<string, string[]> = {};
     const truncations: Record<string, boolean> = {};
     let index = 0;
@@ -226,7 +242,8 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
     const namespace = typeof body.Namespace === 'string' && body.Namespace ? body.Namespace : ns(c.query);
     const text = body.Text.toLowerCase();
     const hit = (s: string) => s.toLowerCase().includes(text);
-    const want = (x: string) => ctx === 'all' || ctx === x;
+    const denied = searchDenied(c, namespace);
+    const want = (x: string) => (ctx === 'all' || ctx === x) && !denied.has(x);
     const found: Record<string, Array<{ ID: string; Scope: string[] }>> = {};
     const add = (k: string, ID: string, Scope: string[]) => (found[k] ??= []).push({ ID, Scope });
     let index = 0;

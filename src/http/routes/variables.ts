@@ -6,7 +6,7 @@ import { badRequest, DroverError, formatProblem, permissionDenied, type Problem 
 import { checkVariableItems } from '../../jobspec/index.js';
 import { parseCas } from '../../discovery/index.js';
 import type { Variable } from '../../structs/index.js';
-import type { Router } from '../router.js';
+import type { RequestContext, Router } from '../router.js';
 import { indexed, JsonReply } from '../reply.js';
 import { queryOptions } from '../query.js';
 import { listParams, listReply } from '../list.js';
@@ -46,11 +46,26 @@ export function variableRoutes(r: Router, opts: ServerRouteOptions): void {
       { Namespace: namespace, Path: path, Items: body.Items ?? {} },
       { cas: casParam(c.query) },
     );
-    return res.ok ? new JsonReply(res.variable, res.index) : new JsonReply(res.conflict, res.index, 409);
+    return res.ok
+      ? new JsonReply(res.variable, res.index)
+      : new JsonReply(conflictFor(c, res.conflict), res.index, 409);
   });
   r.on('DELETE', '/v1/var/*path', async (c) => {
     const namespace = c.query.get('namespace') || 'default';
     const res = await server.variableDelete(namespace, c.params.path!, { cas: casParam(c.query) });
-    return res.ok ? new JsonReply(null, res.index) : new JsonReply(res.conflict, res.index, 409);
+    return res.ok ? new JsonReply(null, res.index) : new JsonReply(conflictFor(c, res.conflict), res.index, 409);
   });
+}
+
+/**
+ * A check-and-set conflict answers the current variable, as Nomad does; its Items only to a token that may
+ * read the path, so a write- or destroy-only token learns the index but not the secret.
+ */
+function conflictFor<T extends { Namespace?: string; Path?: string; Items?: unknown } | null | undefined>(
+  c: RequestContext,
+  conflict: T,
+): T {
+  if (!c.identity || !conflict) return conflict;
+  const ok = c.identity.acl.allowVariableOperation(conflict.Namespace ?? 'default', conflict.Path ?? '', 'read');
+  return ok ? conflict : ({ ...conflict, Items: undefined } as T);
 }
