@@ -130,27 +130,25 @@ describe('the HTTP API', () => {
     }
     expect((await agent.api('/v1/job/api-admit')).status).toBe(404);
 
-    // An affinity block is parsed but not acted on by this build: each entry point says so.
-    const withAffinity = mockJob('api-admit');
-    Object.assign(withAffinity.Job, {
-      Affinities: [{ LTarget: '${node.datacenter}', RTarget: 'dc1', Operand: '=', Weight: 50 }],
-    });
+    // A ui block is parsed but not acted on by this build: each entry point says so.
+    const withUi = mockJob('api-admit');
+    Object.assign(withUi.Job, { UI: { Description: 'shown in the UI of Nomad, not of Drover yet' } });
     const ok = await agent.api<{ Warnings: string }>('/v1/validate/job', {
       method: 'POST',
-      body: JSON.stringify(withAffinity),
+      body: JSON.stringify(withUi),
     });
-    expect(ok.body.Warnings).toMatch(/"affinity" block/);
+    expect(ok.body.Warnings).toMatch(/"ui" block/);
     const plan = await agent.api<{ Warnings: string }>('/v1/job/api-admit/plan', {
       method: 'PUT',
-      body: JSON.stringify(withAffinity),
+      body: JSON.stringify(withUi),
     });
-    expect(plan.body.Warnings).toMatch(/"affinity" block/);
+    expect(plan.body.Warnings).toMatch(/"ui" block/);
     const reg = await agent.api<{ Warnings: string }>('/v1/jobs', {
       method: 'POST',
-      body: JSON.stringify(withAffinity),
+      body: JSON.stringify(withUi),
     });
     expect(reg.status).toBe(200);
-    expect(reg.body.Warnings).toMatch(/"affinity" block/);
+    expect(reg.body.Warnings).toMatch(/"ui" block/);
   });
 
   it('answers an unknown ID with 404', async () => {
