@@ -72,6 +72,8 @@ export class HaSeat {
         if (prop === 'setAdvertiseAddress') return (a: string) => this.current?.setAdvertiseAddress(a);
         if (prop === 'stop') return () => this.stop();
         if (prop === 'then') return undefined;
+        // An in-process client is trusted and presents no node secret (node identity guards the HTTP path only).
+        if (prop === 'useNodeIdentity') return undefined;
         const s = this.current;
         if (!s)
           throw new DroverError(
