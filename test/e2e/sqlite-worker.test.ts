@@ -41,7 +41,7 @@ describe('an agent with SQLite on its worker thread', () => {
   });
 
   it('says so at start, runs a job, and keeps its jobs, allocations and versions across a SIGKILL', async () => {
-    expect(agent.output).toMatch(/"sqlite":"worker thread","msg":"state store opened"/);
+    expect(agent.output).toMatch(/"sqlite":"worker thread",[^\n]*"msg":"state store opened"/);
     const run = agent.cli(['job', 'run', '-detach', join(dir, 'kept.nomad.hcl')]);
     expect(run.code, run.stderr).toBe(0);
     type Stub = { ID: string; ClientStatus: string };
