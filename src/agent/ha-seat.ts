@@ -16,6 +16,7 @@ import type { Logger } from '../logging/index.js';
 import { createServer, EtcdLeadership, etcdPrefix, type Server, type ServerOptions } from '../server/index.js';
 import { EtcdClient, etcdFailure, prefixEnd } from '../state/index.js';
 import type { ServerMember } from '../http/index.js';
+import { sleepOrAborted as sleep } from '../lib/sleep.js';
 
 const MEMBER_TTL_S = 10;
 /**
@@ -23,17 +24,6 @@ const MEMBER_TTL_S = 10;
  * at once, so 30 s covers it without hiding for 5 minutes a node that died together with the leader.
  */
 const FAILOVER_HEARTBEAT_TTL_MS = 30_000;
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /** Paths every agent answers itself, leader or not. */
 const LOCAL = /^\/v1\/(agent|status|client|regions)\b|^\/ui\b|^\/$/;

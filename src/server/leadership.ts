@@ -15,6 +15,7 @@ import type { Logger } from '../logging/index.js';
 import { nullLogger } from '../logging/index.js';
 import { aborted } from '../errors/index.js';
 import type { Compare, EtcdClient } from '../state/index.js';
+import { sleepOrAborted as sleep } from '../lib/sleep.js';
 
 export interface LeadershipOptions {
   client: EtcdClient;
@@ -35,17 +36,6 @@ export interface Term {
   /** Aborts when this term ends (lease lost, resigned or closed). */
   signal: AbortSignal;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 export class EtcdLeadership {
   private readonly key: Buffer;
