@@ -90,6 +90,17 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     checkServerIdentity: serverIdentityCheck(config.region, config.tls.verifyServerHostname),
   });
 
+  // Server agents know the other regions (federation) and roll multiregion jobs out through them.
+  // Read first: a damaged address book stops the start before anything runs.
+  const selfAddress = () => `${httpHost(config)}:${http?.port ?? config.ports.http}`;
+  const federation = config.server.enabled
+    ? new Federation({
+        region: config.region,
+        file: join(dataDir, 'server', 'regions.json'),
+        self: selfAddress,
+        logger: logger.child({ component: 'federation' }),
+      })
+    : undefined;
   let server: Server | undefined;
   let ha: HaSeat | undefined;
   if (config.server.enabled) {
@@ -231,16 +242,6 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     stats: {},
   });
 
-  // Server agents know the other regions (federation) and roll multiregion jobs out through them.
-  const selfAddress = () => `${httpHost(config)}:${http?.port ?? config.ports.http}`;
-  const federation = server
-    ? new Federation({
-        region: config.region,
-        file: join(dataDir, 'server', 'regions.json'),
-        self: selfAddress,
-        logger: logger.child({ component: 'federation' }),
-      })
-    : undefined;
   const multiregion = federation
     ? new MultiregionCoordinator({
         region: config.region,

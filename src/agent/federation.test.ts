@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -103,6 +103,11 @@ describe('Federation', () => {
     list = (a) => [a, '127.0.0.1:9'];
     await f.refresh(signal);
     expect(f.addressBook()).toEqual({ europe: [eu.addr, '127.0.0.1:9'] });
+  });
+
+  it('refuses a damaged address book at start, naming the file', () => {
+    writeFileSync(join(dir, 'regions.json'), '{"Regions": {"europe": [');
+    expect(() => make()).toThrow(/regions\.json is not valid JSON .*remove it and join the other regions again/);
   });
 
   it('names the address that could not be reached', async () => {

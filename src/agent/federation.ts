@@ -14,6 +14,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { DroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { RegionDirectory } from '../http/index.js';
 import { sleepOrAborted as sleep } from '../lib/sleep.js';
@@ -164,7 +165,16 @@ function load(file: string, own: string): Map<string, string[]> {
   } catch {
     return new Map();
   }
-  const doc = JSON.parse(raw) as { Regions?: Record<string, unknown> };
+  let doc: { Regions?: Record<string, unknown> };
+  try {
+    doc = JSON.parse(raw) as { Regions?: Record<string, unknown> };
+  } catch (e) {
+    // Not guessed at: the operator fixes or removes the file (then joins the regions again).
+    throw new DroverError(
+      'BadRequest',
+      `${file} is not valid JSON (${(e as Error).message}): fix it or remove it and join the other regions again`,
+    );
+  }
   const out = new Map<string, string[]>();
   for (const [region, list] of Object.entries(doc.Regions ?? {}))
     if (region !== own && Array.isArray(list))
