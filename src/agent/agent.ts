@@ -23,6 +23,9 @@ import { loadTlsMaterial, serverIdentityCheck } from './tls.js';
 import type { Gateway } from '../gateway/index.js';
 import { AclService, AuditLog, RemoteAclResolver } from '../acl/index.js';
 import { badRequest } from '../errors/index.js';
+import { Federation } from './federation.js';
+import { MultiregionCoordinator } from './multiregion.js';
+import { sleepOrAborted } from '../lib/sleep.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
 export const SUPPORTED_FEATURES = new Set<string>([
@@ -55,6 +58,7 @@ export const SUPPORTED_FEATURES = new Set<string>([
   'affinity',
   'ephemeral_disk',
   'identity',
+  'multiregion',
 ]);
 
 export interface Agent {
@@ -86,6 +90,17 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     checkServerIdentity: serverIdentityCheck(config.region, config.tls.verifyServerHostname),
   });
 
+  // Server agents know the other regions (federation) and roll multiregion jobs out through them.
+  // Read first: a damaged address book stops the start before anything runs.
+  const selfAddress = () => `${httpHost(config)}:${http?.port ?? config.ports.http}`;
+  const federation = config.server.enabled
+    ? new Federation({
+        region: config.region,
+        file: join(dataDir, 'server', 'regions.json'),
+        self: selfAddress,
+        logger: logger.child({ component: 'federation' }),
+      })
+    : undefined;
   let server: Server | undefined;
   let ha: HaSeat | undefined;
   if (config.server.enabled) {
@@ -227,6 +242,15 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     stats: {},
   });
 
+  const multiregion = federation
+    ? new MultiregionCoordinator({
+        region: config.region,
+        regions: federation,
+        self: () => `http://${selfAddress()}`,
+        logger: logger.child({ component: 'multiregion' }),
+      })
+    : undefined;
+
   // Assigned once the listener is up; agentSelf (above) reads it lazily, so it cannot be a const declared later.
   // eslint-disable-next-line prefer-const
   let http: HttpApi | undefined;
@@ -255,6 +279,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     audit,
     ...(config.tls.http && tls ? { tls: { material: tls, requireClientCert: config.tls.verifyHttpsClient } } : {}),
     region: config.region,
+    ...(federation ? { regions: federation, multiregion } : {}),
   });
   await ha?.start(`http://${httpHost(config)}:${http.port}`, agentSelf().member);
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
@@ -262,6 +287,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   client?.setHTTPAddr(`${httpHost(config)}:${http.port}`);
 
   if (client) await client.start();
+  federation?.start();
+  const joinAbort = new AbortController();
+  const joining =
+    federation && config.server.serverJoin ? retryJoin(config, http, joinAbort.signal, logger) : undefined;
 
   let stopped = false;
   return {
@@ -282,6 +311,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     async stop() {
       if (stopped) return;
       stopped = true;
+      joinAbort.abort();
+      await joining;
+      await multiregion?.stop();
+      await federation?.stop();
       await client?.stop();
       await gateway?.close();
       await http!.close();
@@ -298,4 +331,36 @@ const CLIENT_LOCAL = /^\/v1\/(agent\/(self|health)|client\/|regions$)|^\/(ui\b|$
 function httpHost(config: AgentConfig): string {
   const b = config.bindAddr;
   return b === '' || b === '0.0.0.0' || b === '::' || b === '[::]' ? config.advertiseAddr : b;
+}
+
+/**
+ * `server_join { retry_join }`: joins the listed servers through this agent's own join endpoint (the same path as
+ * `drover server join`), retrying those that fail every retry_interval, at most retry_max times (0: forever).
+ */
+async function retryJoin(config: AgentConfig, http: HttpApi, signal: AbortSignal, logger: Logger): Promise<void> {
+  const j = config.server.serverJoin!;
+  let left = [...j.retryJoin];
+  for (let attempt = 1; left.length > 0 && !signal.aborted; attempt++) {
+    const failed: string[] = [];
+    for (const a of left) {
+      try {
+        const res = await fetch(
+          `http://${httpHost(config)}:${http.port}/v1/agent/join?address=${encodeURIComponent(a)}`,
+          { method: 'PUT', signal },
+        );
+        const body = (await res.json()) as { num_joined?: number; error?: string };
+        if (!res.ok || body.error) throw new Error(body.error || `status ${res.status}`);
+        logger.info('server_join: joined', { address: a });
+      } catch (e) {
+        if (signal.aborted) return;
+        failed.push(a);
+        logger.warn('server_join: join failed, will retry', { address: a, attempt, error: String(e) });
+      }
+    }
+    left = failed;
+    if (left.length === 0 || (j.retryMax > 0 && attempt >= j.retryMax)) break;
+    await sleepOrAborted(j.retryIntervalMs, signal);
+  }
+  if (left.length > 0 && !signal.aborted)
+    logger.error('server_join: gave up after retry_max attempts', { addresses: left.join(',') });
 }

@@ -41,6 +41,11 @@ export interface AgentConfig {
      * given the same endpoints and prefix share one state. `prefix` defaults to `/drover/<region>/`.
      */
     etcd?: { endpoints: string[]; prefix?: string };
+    /**
+     * `server_join { retry_join = [...] }`: servers to join at start, retried every `retryIntervalMs` until each
+     * answers (`retryMax` attempts, 0: forever). Servers of other regions federate (agent/federation.ts).
+     */
+    serverJoin?: { retryJoin: string[]; retryIntervalMs: number; retryMax: number };
     /** Heartbeat tuning, as Nomad's server block. */
     minHeartbeatTTLms: number;
     maxHeartbeatsPerSecond: number;

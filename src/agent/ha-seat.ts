@@ -168,10 +168,7 @@ export class HaSeat {
           config?: { Region?: string; Server?: { Enabled?: boolean } };
         };
         const theirs = self.config?.Region ?? 'global';
-        if (theirs !== region)
-          errors.push(
-            `${a} is a server of region "${theirs}", this one is of region "${region}": joining regions is not supported yet`,
-          );
+        if (theirs !== region) errors.push(`${a} is a server of region "${theirs}", not of this region "${region}"`);
         else if (self.config?.Server?.Enabled !== true) errors.push(`${a} is not a server agent`);
         else if (!known.has(new URL(base).host))
           errors.push(

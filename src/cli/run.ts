@@ -218,7 +218,7 @@ function buildProgram(io: CliIO, deps: CliDeps): Built {
 /** Runs the CLI on `argv` (the words after `drover`) and returns the exit code. */
 export async function runCli(argv: string[], io: CliIO, deps: CliDeps = {}): Promise<number> {
   const { program, longFlags, result } = buildProgram(io, deps);
-  let args = normalizeArgv(argv, longFlags);
+  let args = leadingGlobalsLast(normalizeArgv(argv, longFlags));
   if (args.length === 1 && ['-v', '--version', '-version'].includes(argv[0] ?? '')) args = ['version'];
   if (args.length === 0) args = ['--help'];
   try {
@@ -233,4 +233,26 @@ export async function runCli(argv: string[], io: CliIO, deps: CliDeps = {}): Pro
     }
     return reportError(e, io);
   }
+}
+
+/**
+ * `drover -region B job status x`: global options given before the command go after it (before any `--`),
+ * where the command's parser reads them, as `drover job status -region B x` does.
+ */
+function leadingGlobalsLast(args: string[]): string[] {
+  const valued = new Set(GLOBAL_OPTIONS.map((o) => /^(--[\w-]+) </.exec(o.flags)?.[1]).filter(Boolean));
+  const moved: string[] = [];
+  let i = 0;
+  while (i < args.length) {
+    const a = args[i]!;
+    const name = a.split('=')[0]!;
+    if (!valued.has(name)) break;
+    const take = a.includes('=') ? 1 : 2;
+    moved.push(...args.slice(i, i + take));
+    i += take;
+  }
+  if (moved.length === 0 || i >= args.length) return args;
+  const rest = args.slice(i);
+  const dd = rest.indexOf('--');
+  return dd === -1 ? [...rest, ...moved] : [...rest.slice(0, dd), ...moved, ...rest.slice(dd)];
 }

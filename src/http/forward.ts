@@ -4,14 +4,31 @@
  * log streams work through it. A leader that cannot be reached answers as `Unavailable` (503).
  */
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { DroverError } from '../errors/index.js';
+import { badRequest, DroverError, ErrorCodes, type ErrorCode } from '../errors/index.js';
+import type { HttpApiOptions } from './types.js';
+import { JsonReply } from './reply.js';
 
 /** Header that marks a forwarded request, so two agents that both think the other leads cannot loop. */
 export const FORWARDED_HEADER = 'x-drover-forwarded';
 
-export function forwardRequest(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
+/**
+ * Header that marks a request forwarded to another region. It is not FORWARDED_HEADER: the region's server may
+ * still forward it once to its own leader. A region-forwarded request that lands in a third region is refused.
+ */
+export const REGION_FORWARDED_HEADER = 'x-drover-region-forwarded';
+
+/**
+ * Forwards the request as it came to `target`: `kind` 'leader' (a standby to its leader, at most once) or
+ * 'region' (to a server of the region the request names).
+ */
+export function forwardRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: string,
+  kind: 'leader' | 'region' = 'leader',
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    if (req.headers[FORWARDED_HEADER] !== undefined) {
+    if (kind === 'leader' && req.headers[FORWARDED_HEADER] !== undefined) {
       reject(
         new DroverError(
           'Unavailable',
@@ -23,7 +40,14 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
     const url = new URL(req.url ?? '/', target);
     const out = request(
       url,
-      { method: req.method, headers: { ...req.headers, host: url.host, [FORWARDED_HEADER]: '1' } },
+      {
+        method: req.method,
+        headers: {
+          ...req.headers,
+          host: url.host,
+          ...(kind === 'leader' ? { [FORWARDED_HEADER]: '1' } : { [REGION_FORWARDED_HEADER]: '1' }),
+        },
+      },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
@@ -39,7 +63,7 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
         reject(
           new DroverError(
             'Unavailable',
-            `forwarding ${req.method} ${url.pathname} to the leader at ${target} failed: ${e.message}`,
+            `forwarding ${req.method} ${url.pathname} to ${kind === 'leader' ? 'the leader' : 'a server of the region'} at ${target} failed: ${e.message}`,
             { cause: e },
           ),
         );
@@ -47,4 +71,63 @@ export function forwardRequest(req: IncomingMessage, res: ServerResponse, target
     res.on('close', () => out.destroy());
     req.pipe(out);
   });
+}
+
+/** Header on a job registration sent by a multiregion rollout: the receiving region registers its part only. */
+export const MULTIREGION_HEADER = 'x-drover-multiregion';
+
+/**
+ * `http://host:port` of a server of `region`, another region than this agent's. A request already forwarded
+ * from another region that still names a third one is refused rather than passed on: the regions' address
+ * books disagree, and passing it on could loop.
+ */
+export function regionServer(opts: HttpApiOptions, region: string, forwarded: unknown): string {
+  const here = opts.region ?? 'global';
+  if (forwarded !== undefined)
+    throw badRequest(
+      `no path to region "${region}": the request was forwarded to this server of region "${here}" by another region`,
+    );
+  const target = opts.regions?.serverFor(region);
+  if (target === undefined)
+    throw badRequest(
+      `no path to region "${region}": known regions are ${(opts.regions?.regions() ?? [here]).map((r) => `"${r}"`).join(', ')} (join a server of it with "drover server join")`,
+    );
+  return target;
+}
+
+/**
+ * Sends a JSON body this agent already read (a job whose `Region` is another region) to a server of that region,
+ * with the caller's headers (its ACL token: each region checks its own), and answers with that server's reply.
+ */
+export async function forwardJSONToRegion(
+  req: IncomingMessage,
+  target: string,
+  body: unknown,
+  signal: AbortSignal,
+): Promise<JsonReply> {
+  const url = new URL(req.url ?? '/', target);
+  const headers: Record<string, string> = { 'content-type': 'application/json', [REGION_FORWARDED_HEADER]: '1' };
+  for (const h of ['x-nomad-token', 'authorization']) {
+    const v = req.headers[h];
+    if (typeof v === 'string') headers[h] = v;
+  }
+  let up: Response;
+  try {
+    up = await fetch(url, { method: req.method ?? 'PUT', headers, body: JSON.stringify(body), signal });
+  } catch (e) {
+    throw new DroverError(
+      'Unavailable',
+      `forwarding ${req.method} ${url.pathname} to a server of the region at ${target} failed: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const text = await up.text();
+  if (!up.ok) {
+    // The region's error, with its code: the caller sees what it would have seen asking that region.
+    const code = up.headers.get('x-drover-error-code') ?? '';
+    throw new DroverError(code in ErrorCodes ? (code as ErrorCode) : 'Unavailable', text);
+  }
+  const parsed: unknown = JSON.parse(text);
+  const index = Number(up.headers.get('x-nomad-index') ?? '') || undefined;
+  return new JsonReply(parsed, index, up.status);
 }

@@ -7,6 +7,16 @@ export {
   type HttpTlsMaterial,
   type HttpTlsOptions,
 } from './server.js';
-export type { HttpApiOptions, ClientReadAPI, AgentInfo, ClusterInfo, ServerMember } from './types.js';
+export type {
+  HttpApiOptions,
+  ClientReadAPI,
+  AgentInfo,
+  ClusterInfo,
+  ServerMember,
+  RegionDirectory,
+  MultiregionRollouts,
+} from './types.js';
 export { parseDurationMs } from './query.js';
 export { decodeJob } from './routes/jobs.js';
+export { JsonReply } from './reply.js';
+export { MULTIREGION_HEADER } from './forward.js';

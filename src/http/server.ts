@@ -24,7 +24,7 @@ import { keyringRoutes } from './routes/keyring.js';
 import { serviceRoutes } from './routes/services.js';
 import { uiRoutes } from './routes/ui.js';
 import { snapshotRoutes } from './routes/snapshot.js';
-import { forwardRequest } from './forward.js';
+import { forwardRequest, REGION_FORWARDED_HEADER, regionServer } from './forward.js';
 import { aclRoutes } from './routes/acl.js';
 import { authorize, requestSecret, ruleFor } from './acl-rules.js';
 import { clientFsRoutes } from './routes/client-fs.js';
@@ -180,6 +180,15 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       );
     }
     try {
+      // Another region's request goes to a server of that region before anything here looks at it (Nomad's RPC
+      // forwarding): its leader, ACLs and state answer it. `/v1/regions` is answered by every region alike.
+      const region = query.get('region');
+      // A client-only agent knows no regions: it passes the request to its server (forwardTo), which does.
+      const otherRegion = region && opts.region !== undefined && region !== opts.region && pathname !== '/v1/regions';
+      if (otherRegion && (opts.regions !== undefined || opts.forwardTo === undefined)) {
+        const to = regionServer(opts, region, req.headers[REGION_FORWARDED_HEADER]);
+        return await forwardRequest(req, res, to, 'region');
+      }
       const target = opts.forwardTo?.(req.method ?? 'GET', pathname);
       if (target !== undefined) return await forwardRequest(req, res, target);
       const m = router.match(req.method ?? 'GET', pathname);
@@ -190,9 +199,6 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
         return;
       }
       ctx.params = m.params;
-      const region = query.get('region');
-      if (region && opts.region !== undefined && region !== opts.region)
-        throw badRequest(`unknown region "${region}": this agent serves region "${opts.region}" and knows no other`);
       let filter: ((body: unknown) => unknown) | undefined;
       const gate = opts.acl ?? opts.aclGate;
       if (gate?.enabled) {

@@ -1,4 +1,6 @@
 import type { ServerAPI } from '../server/types.js';
+import type { Job } from '../structs/index.js';
+import type { JsonReply } from './reply.js';
 import type { Logger } from '../logging/index.js';
 import type { AclService, AuditLog, Identity } from '../acl/index.js';
 
@@ -59,6 +61,32 @@ export interface ClusterInfo {
   forceLeave(node: string): Promise<void>;
 }
 
+/**
+ * The regions this server knows (its own and the federated ones) and a server address in each: where a request
+ * with `?region=` or a job with another `Region` is forwarded (agent/federation.ts).
+ */
+export interface RegionDirectory {
+  /** Every known region, this one included, sorted. */
+  regions(): string[];
+  /** `http://host:port` of a server of `region`, or undefined when no server of it is known. */
+  serverFor(region: string): string | undefined;
+  /**
+   * `PUT /v1/agent/join?address=`: each address of a server of another region federates it; addresses of this
+   * region's servers are returned for the cluster check, and a server of this region's name that is not one of
+   * its servers is refused (a region name must be unique).
+   */
+  join(addresses: string[], signal: AbortSignal): Promise<{ joined: number; sameRegion: string[]; errors: string[] }>;
+}
+
+/** Rolls a job with a `multiregion` block out region by region (agent/multiregion.ts). */
+export interface MultiregionRollouts {
+  /**
+   * Checks the block, registers the job in the first regions and keeps going in the background.
+   * Returns what `PUT /v1/jobs` answers: the registration in the first region.
+   */
+  start(job: Job, req: { namespace?: string; token?: string; body: Record<string, unknown> }): Promise<JsonReply>;
+}
+
 export interface HttpApiOptions {
   /** Set on a server agent whose state is on etcd: membership comes from there. */
   cluster?: ClusterInfo;
@@ -85,6 +113,10 @@ export interface HttpApiOptions {
   aclGate?: { readonly enabled: boolean; resolve(secret: string | undefined): Identity | Promise<Identity> };
   /** One line per request when ACLs are enabled (`audit { enabled = true }`). */
   audit?: AuditLog;
-  /** The agent's region: a request naming another (`?region=`) is refused, as there is no other to forward to. */
+  /** The agent's region: a request naming another (`?region=`) goes to that region through `regions`. */
   region?: string;
+  /** Federated regions (server agents): without it a request for another region is refused. */
+  regions?: RegionDirectory;
+  /** The multiregion coordinator (server agents). */
+  multiregion?: MultiregionRollouts;
 }

@@ -108,15 +108,13 @@ describe('three servers on etcd', () => {
     expect(joined.stdout).toMatch(/Joined 1 servers successfully/);
   });
 
-  it('refuses to join a server of another region, naming both regions', async () => {
+  it('federates a server of another region on the same etcd, which keeps its own state', async () => {
     const other = new ClusterAgent('server', 'eu', ['-server', '-region', 'europe', '-etcd', etcd.endpoints.join(',')]);
     servers.push(other);
     await other.start();
     const r = servers[0]!.cli(['server', 'join', other.address.replace('http://', '')]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(
-      /is a server of region "europe", this one is of region "global": joining regions is not supported yet/,
-    );
+    expect(r.code, r.stderr).toBe(0);
+    expect((await servers[0]!.api<string[]>('/v1/regions')).body).toEqual(['europe', 'global']);
     // Its own region's state lives under its own prefix: it leads there, alone.
     await other.waitFor(
       'the europe server to lead',

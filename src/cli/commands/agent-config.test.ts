@@ -180,6 +180,21 @@ plugin "docker" {
     expect(fromNomadConfig({ server: { heartbeat_grace: 3 } })).toEqual({ server: { heartbeatGraceMs: 3000 } });
   });
 
+  it('reads server.server_join retry_join, retry_interval and retry_max, and refuses an empty list', () => {
+    expect(
+      fromNomadConfig({ server: [{ server_join: [{ retry_join: ['10.0.0.2:4646'], retry_interval: '5s' }] }] }),
+    ).toEqual({ server: { serverJoin: { retryJoin: ['10.0.0.2:4646'], retryIntervalMs: 5000, retryMax: 0 } } });
+    expect(fromNomadConfig({ server: { server_join: { retry_join: ['a:1'], retry_max: 3 } } })).toEqual({
+      server: { serverJoin: { retryJoin: ['a:1'], retryIntervalMs: 30_000, retryMax: 3 } },
+    });
+    expect(() => fromNomadConfig({ server: { server_join: { retry_join: [] } } }, 'a.hcl')).toThrow(
+      'Error loading configuration from a.hcl: server.server_join.retry_join must be a non-empty list',
+    );
+    expect(() => fromNomadConfig({ server: { server_join: { retry_join: ['a:1'], retry_max: -1 } } })).toThrow(
+      'server.server_join.retry_max must be a whole number',
+    );
+  });
+
   it("reads server.sqlite_worker_thread (Drover's own key) and refuses a value that is not a boolean", async () => {
     expect(fromNomadConfig({ server: { sqlite_worker_thread: true } })).toEqual({
       server: { sqliteWorkerThread: true },

@@ -130,6 +130,27 @@ function serverBlock(server: Obj, file: string): Obj {
     heartbeatGraceMs: durationMs(server.heartbeat_grace, 'heartbeat_grace', file),
     maxHeartbeatsPerSecond: rate,
     sqliteWorkerThread: worker,
+    serverJoin: server.server_join === undefined ? undefined : serverJoinBlock(block(server.server_join), file),
+  };
+}
+
+/** `server { server_join { retry_join = ["host:port", ...], retry_interval = "30s", retry_max = 0 } }`. */
+function serverJoinBlock(j: Obj | undefined, file: string): Obj {
+  const list = j?.retry_join;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'string' && x !== '')) {
+    throw new UsageError(
+      `Error loading configuration from ${file}: server.server_join.retry_join must be a non-empty list of server addresses such as "10.0.0.1:4646"`,
+    );
+  }
+  const max = j?.retry_max;
+  if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 0))
+    throw new UsageError(
+      `Error loading configuration from ${file}: server.server_join.retry_max must be a whole number (0: retry forever), got ${JSON.stringify(max)}`,
+    );
+  return {
+    retryJoin: list,
+    retryIntervalMs: durationMs(j?.retry_interval, 'server_join.retry_interval', file) ?? 30_000,
+    retryMax: max ?? 0,
   };
 }
 

@@ -28,6 +28,10 @@ export const jobRun: CommandSpec = {
       ctx.out.printJSON({ Job: job });
       return 0;
     }
+    // As nomad: without -region, the job's own region is asked (its evaluation lives there); a multiregion job
+    // answers with its first region's registration.
+    const first = (job.Multiregion as { Regions?: Array<{ Name: string }> | null } | null | undefined)?.Regions?.[0];
+    ctx.globals.region ??= first?.Name ?? (job.Region || undefined);
     const checkIndex = int(opts.checkIndex);
     let res;
     try {

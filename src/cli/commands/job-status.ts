@@ -93,10 +93,33 @@ async function showJob(ctx: CommandContext, client: DroverClient, id: string, ve
   if (summary?.value) ctx.out.section('Summary', formatTable(summaryRows(summary.value)));
   await placementFailures(ctx, client, job.ID, opts);
   if (deployment?.value) ctx.out.section('Latest Deployment', deploymentSection(deployment.value, verbose));
+  await multiregionSection(ctx, client, job, opts, verbose);
   const list = allocs.value ?? [];
   if (list.length === 0) ctx.out.section('Allocations', 'No allocations placed');
   else ctx.out.section('Allocations', formatTable(allocRows(list, ctx, verbose)));
   return 0;
+}
+
+/**
+ * Nomad's "Multiregion Deployment" section: each region of the block with its latest deployment, asked of that
+ * region (`?region=`); a region the rollout has not started (or stopped before) has none.
+ */
+async function multiregionSection(
+  ctx: CommandContext,
+  client: DroverClient,
+  job: Job,
+  opts: { namespace?: string; signal: AbortSignal },
+  verbose: boolean,
+): Promise<void> {
+  const regions = (job.Multiregion as { Regions?: Array<{ Name: string }> | null } | null | undefined)?.Regions ?? [];
+  if (regions.length === 0) return;
+  const rows = await Promise.all(
+    regions.map(async (r) => {
+      const d = (await optional(client.jobs.latestDeployment(job.ID, { ...opts, region: r.Name })))?.value;
+      return [r.Name, d ? (verbose ? d.ID : shortId(d.ID)) : '<none>', d ? d.Status : 'not started'];
+    }),
+  );
+  ctx.out.section('Multiregion Deployment', formatTable([['Region', 'ID', 'Status'], ...rows]));
 }
 
 /** Nomad's "Placement Failure" section: the latest eval that could not place everything, while its blocked eval waits. */

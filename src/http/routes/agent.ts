@@ -49,12 +49,28 @@ export function agentRoutes(r: Router, opts: HttpApiOptions): void {
   r.write('/v1/agent/join', async (c) => {
     const addresses = c.query.getAll('address').filter(Boolean);
     if (addresses.length === 0) throw badRequest('missing address: PUT /v1/agent/join?address=host:port');
-    if (!opts.cluster)
-      return {
-        num_joined: 0,
-        error: 'this server keeps its state in SQLite: servers form a cluster by sharing server.etcd.endpoints',
-      };
-    return opts.cluster.join(addresses);
+    // Servers of other regions federate; servers of this region must be of this very cluster.
+    const fed = opts.regions
+      ? await opts.regions.join(addresses, c.signal)
+      : { joined: 0, sameRegion: addresses, errors: [] };
+    const here = String(self().config?.['Region'] ?? 'global');
+    const own = self().member;
+    const ownAddr = own ? `${own.Addr}:${own.Port}` : '';
+    let joined = fed.joined;
+    const errors = [...fed.errors];
+    if (opts.cluster && fed.sameRegion.length > 0) {
+      const r = await opts.cluster.join(fed.sameRegion);
+      joined += r.num_joined;
+      if (r.error) errors.push(r.error);
+    } else
+      for (const a of fed.sameRegion) {
+        if (a.replace(/^https?:\/\//, '') === ownAddr) joined++;
+        else
+          errors.push(
+            `${a} is a server of region "${here}", this region's name, but not one of its servers (a SQLite server has its own state; servers of one region share server.etcd.endpoints): region names must be unique`,
+          );
+      }
+    return { num_joined: joined, error: errors.join('; ') };
   });
   r.write('/v1/agent/force-leave', async (c) => {
     const node = c.query.get('node');
@@ -76,7 +92,11 @@ export function agentRoutes(r: Router, opts: HttpApiOptions): void {
           : [],
     };
   });
-  r.get('/v1/regions', () => [
-    String((opts.agent.self()['config'] as Record<string, unknown> | undefined)?.['Region'] ?? 'global'),
-  ]);
+  r.get(
+    '/v1/regions',
+    () =>
+      opts.regions?.regions() ?? [
+        String((opts.agent.self()['config'] as Record<string, unknown> | undefined)?.['Region'] ?? 'global'),
+      ],
+  );
 }

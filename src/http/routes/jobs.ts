@@ -9,6 +9,8 @@ import { indexed, JsonReply } from '../reply.js';
 import { boolParam, queryOptions } from '../query.js';
 import { listParams, listReply } from '../list.js';
 import type { ServerRouteOptions } from '../types.js';
+import { forwardJSONToRegion, MULTIREGION_HEADER, REGION_FORWARDED_HEADER, regionServer } from '../forward.js';
+import { requestSecret } from '../acl-rules.js';
 
 interface RegisterBody {
   Job?: unknown;
@@ -46,11 +48,33 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
       throw permissionDenied();
   };
 
+  /**
+   * A job whose `Region` is another region is that region's business: the body goes there as it came (Nomad
+   * sets the request's region from the job's). Undefined when the job belongs here.
+   */
+  const toItsRegion = async (c: RequestContext, job: Job, body: RegisterBody): Promise<JsonReply | undefined> => {
+    const here = opts.region ?? 'global';
+    if (!job.Region || job.Region === here) return undefined;
+    const target = regionServer(opts, job.Region, c.req.headers[REGION_FORWARDED_HEADER]);
+    return forwardJSONToRegion(c.req, target, body, c.signal);
+  };
+
   const register = async (c: RequestContext, body: RegisterBody, q: URLSearchParams, pathID?: string) => {
     const job = decodeJob(body.Job);
     maySubmit(c, job);
     if (pathID !== undefined && job.ID !== pathID)
       throw badRequest(`job ID "${job.ID}" does not match the request path "${pathID}"`);
+    // A multiregion job submitted by a user is rolled out from here; one sent by a rollout is this region's part.
+    if (job.Multiregion && c.req.headers[MULTIREGION_HEADER] === undefined) {
+      if (!opts.multiregion) throw badRequest('the "multiregion" block needs a server agent');
+      return opts.multiregion.start(job, {
+        namespace: q.get('namespace') ?? undefined,
+        token: requestSecret(c),
+        body: body as Record<string, unknown>,
+      });
+    }
+    const elsewhere = await toItsRegion(c, job, body);
+    if (elsewhere) return elsewhere;
     const res = await server.jobRegister(job, {
       namespace: q.get('namespace') ?? undefined,
       handOver: true,
@@ -105,6 +129,8 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
     const job = decodeJob(body.Job);
     if (job.ID !== c.params.id) throw badRequest(`job ID "${job.ID}" does not match the request path "${c.params.id}"`);
     maySubmit(c, job);
+    const elsewhere = job.Multiregion ? undefined : await toItsRegion(c, job, body);
+    if (elsewhere) return elsewhere;
     const res = await server.jobPlan(job, body.Diff ?? false, {
       namespace: c.query.get('namespace') ?? undefined,
       handOver: true,

@@ -110,7 +110,7 @@ export class DeploymentPlanner {
       JobModifyIndex: j.ModifyIndex ?? 0,
       JobSpecModifyIndex: j.JobModifyIndex ?? 0,
       JobCreateIndex: j.CreateIndex ?? 0,
-      IsMultiregion: false,
+      IsMultiregion: j.Multiregion != null,
       TaskGroups: {},
       Status: DeploymentStatusRunning,
       StatusDescription: DeploymentRunning,

@@ -1,0 +1,288 @@
+/**
+ * Multiregion rollouts: a job with a `multiregion` block, submitted to any federated server, is registered in
+ * each region of the block in order, with that region's `count`, `datacenters`, `node_pool` and `meta`.
+ *
+ *   submit ──► check the block (regions known, strategy) ──► register in the first max_parallel regions
+ *         (answer: the first region's registration) ──► background, per started region: wait for the
+ *         deployment of that registration ──successful──► start the next region not yet started
+ *                                            ──failed──► on_failure:
+ *                                                          ""          later regions are never started
+ *                                                          "fail_all"  later regions never started, and the
+ *                                                                      deployments still running are failed
+ *                                                          "fail_local" go on with the next region
+ *
+ * Nomad keeps this for its Enterprise edition; Drover gives it to everyone. Differences: a region is registered
+ * only when its turn comes (Nomad registers every region at once and holds later ones "pending"), so a region
+ * that is never started has no job at all; and the rollout lives in the submitting server's memory: a restart
+ * of that server mid-rollout leaves the regions started so far as they are (submit the job again to go on).
+ * Each region sees the caller's ACL token and checks it itself.
+ */
+import { badRequest, DroverError, type Problem } from '../errors/index.js';
+import type { Logger } from '../logging/index.js';
+import type { MultiregionRollouts, RegionDirectory } from '../http/index.js';
+import type { Job } from '../structs/index.js';
+import { sleepOrAborted as sleep } from '../lib/sleep.js';
+import { JsonReply, MULTIREGION_HEADER } from '../http/index.js';
+
+/** Nomad's shapes: Job.Multiregion {Strategy{MaxParallel, OnFailure}, Regions[{Name, Count, Datacenters, NodePool, Meta}]}. */
+export interface MultiregionBlock {
+  Strategy?: { MaxParallel?: number; OnFailure?: string } | null;
+  Regions?: Array<{
+    Name: string;
+    Count?: number;
+    Datacenters?: string[] | null;
+    NodePool?: string;
+    Meta?: Record<string, string> | null;
+  }> | null;
+}
+
+const ON_FAILURE = ['', 'fail_all', 'fail_local'];
+const POLL_MS = 500;
+
+export interface MultiregionOptions {
+  region: string;
+  regions: RegionDirectory;
+  /** `http://host:port` of this agent's own API. */
+  self: () => string;
+  logger: Logger;
+  /** The longest one region's deployment is waited for (default 1 h: past every progress deadline). */
+  regionTimeoutMs?: number;
+}
+
+interface Registration {
+  JobModifyIndex?: number;
+  EvalID?: string;
+}
+
+interface DeploymentShape {
+  ID: string;
+  Status: string;
+  StatusDescription?: string;
+  JobModifyIndex?: number;
+  JobSpecModifyIndex?: number;
+}
+
+export class MultiregionCoordinator implements MultiregionRollouts {
+  private readonly abort = new AbortController();
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly opts: MultiregionOptions) {}
+
+  async start(
+    job: Job,
+    req: { namespace?: string; token?: string; body: Record<string, unknown> },
+  ): Promise<JsonReply> {
+    const block = job.Multiregion as MultiregionBlock;
+    const order = this.check(job, block);
+    const max = block.Strategy?.MaxParallel || order.length;
+    const onFailure = block.Strategy?.OnFailure ?? '';
+    const first = order.slice(0, max);
+    const started: Array<{ region: string; reg: Registration }> = [];
+    let firstReply: JsonReply | undefined;
+    for (const region of first) {
+      const { reply, reg } = await this.register(job, block, region, req);
+      firstReply ??= reply;
+      started.push({ region, reg });
+    }
+    const rollout = this.rollout(job, order, started, max, onFailure, req).catch((e: unknown) => {
+      if (!this.abort.signal.aborted)
+        this.opts.logger.error('multiregion rollout stopped', { job_id: job.ID, error: String(e) });
+    });
+    this.running.add(rollout);
+    void rollout.finally(() => this.running.delete(rollout));
+    return firstReply!;
+  }
+
+  /** Stops waiting on every rollout (the agent stops); the regions keep what they were given. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await Promise.all([...this.running]);
+  }
+
+  /** The block's regions in order, or a BadRequest naming each problem with its field path. */
+  private check(job: Job, block: MultiregionBlock): string[] {
+    const problems: Problem[] = [];
+    const known = new Set(this.opts.regions.regions());
+    const regions = block.Regions ?? [];
+    if (regions.length === 0)
+      problems.push({ path: 'Multiregion.Regions', message: 'a multiregion job needs at least one region block' });
+    const seen = new Set<string>();
+    regions.forEach((r, i) => {
+      if (!known.has(r.Name))
+        problems.push({
+          path: `Multiregion.Regions[${i}].Name`,
+          message: `no path to region "${r.Name}": known regions are ${[...known].map((k) => `"${k}"`).join(', ')}`,
+        });
+      if (seen.has(r.Name))
+        problems.push({ path: `Multiregion.Regions[${i}].Name`, message: `region "${r.Name}" is listed twice` });
+      seen.add(r.Name);
+      if ((r.Count ?? 0) < 0)
+        problems.push({ path: `Multiregion.Regions[${i}].Count`, message: 'count must not be negative' });
+    });
+    const s = block.Strategy ?? {};
+    if (!ON_FAILURE.includes(s.OnFailure ?? ''))
+      problems.push({
+        path: 'Multiregion.Strategy.OnFailure',
+        message: `on_failure must be "fail_all", "fail_local" or unset, got "${s.OnFailure}"`,
+      });
+    if ((s.MaxParallel ?? 0) < 0)
+      problems.push({ path: 'Multiregion.Strategy.MaxParallel', message: 'max_parallel must not be negative' });
+    if (job.Type !== undefined && job.Type !== 'service')
+      problems.push({
+        path: 'Type',
+        message: `a multiregion job must be a service job (regions advance on deployments), got "${job.Type}"`,
+      });
+    if (problems.length > 0)
+      throw badRequest(
+        `job "${job.ID}" has an invalid multiregion block: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+        problems,
+      );
+    return regions.map((r) => r.Name);
+  }
+
+  /** The job as one region runs it: that region's name, count, datacenters, node pool and meta. */
+  private partFor(job: Job, block: MultiregionBlock, region: string): Job {
+    const r = (block.Regions ?? []).find((x) => x.Name === region)!;
+    return {
+      ...job,
+      Region: region,
+      Datacenters: r.Datacenters && r.Datacenters.length > 0 ? r.Datacenters : job.Datacenters,
+      ...(r.NodePool ? { NodePool: r.NodePool } : {}),
+      Meta: { ...(job.Meta ?? {}), ...(r.Meta ?? {}) },
+      TaskGroups: job.TaskGroups.map((g) => (r.Count && r.Count > 0 ? { ...g, Count: r.Count } : g)),
+    };
+  }
+
+  private base(region: string): string {
+    const b = region === this.opts.region ? this.opts.self() : this.opts.regions.serverFor(region);
+    if (b === undefined) throw badRequest(`no path to region "${region}"`);
+    return b;
+  }
+
+  private headers(token: string | undefined): Record<string, string> {
+    return {
+      'content-type': 'application/json',
+      [MULTIREGION_HEADER]: '1',
+      ...(token ? { 'x-nomad-token': token } : {}),
+    };
+  }
+
+  private async register(
+    job: Job,
+    block: MultiregionBlock,
+    region: string,
+    req: { namespace?: string; token?: string; body: Record<string, unknown> },
+  ): Promise<{ reply: JsonReply; reg: Registration }> {
+    const q = req.namespace ? `?namespace=${encodeURIComponent(req.namespace)}` : '';
+    const body = { ...req.body, Job: this.partFor(job, block, region) };
+    const res = await fetch(`${this.base(region)}/v1/jobs${q}`, {
+      method: 'PUT',
+      headers: this.headers(req.token),
+      body: JSON.stringify(body),
+      signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(30_000)]),
+    });
+    const text = await res.text();
+    if (!res.ok)
+      throw new DroverError(
+        res.status === 400 ? 'BadRequest' : 'Unavailable',
+        `registering job "${job.ID}" in region "${region}" failed: ${text}`,
+      );
+    const reg = JSON.parse(text) as Registration;
+    this.opts.logger.info('multiregion job registered', { job_id: job.ID, region });
+    return { reply: new JsonReply(reg, Number(res.headers.get('x-nomad-index')) || undefined), reg };
+  }
+
+  private async rollout(
+    job: Job,
+    order: string[],
+    started: Array<{ region: string; reg: Registration }>,
+    max: number,
+    onFailure: string,
+    req: { namespace?: string; token?: string; body: Record<string, unknown> },
+  ): Promise<void> {
+    const block = job.Multiregion as MultiregionBlock;
+    let next = started.length;
+    const inflight = new Map<string, Promise<{ region: string; dep: DeploymentShape | undefined }>>();
+    const watch = (region: string, reg: Registration) =>
+      inflight.set(
+        region,
+        this.waitDeployment(job, region, reg, req).then((dep) => ({ region, dep })),
+      );
+    for (const s of started) watch(s.region, s.reg);
+    let stopped = false;
+    while (inflight.size > 0) {
+      const { region, dep } = await Promise.race(inflight.values());
+      inflight.delete(region);
+      const ok = dep?.Status === 'successful';
+      this.opts.logger.info('multiregion region finished', {
+        job_id: job.ID,
+        region,
+        status: dep?.Status ?? 'no deployment',
+      });
+      if (!ok && onFailure !== 'fail_local') {
+        stopped = true;
+        if (onFailure === 'fail_all') for (const other of inflight.keys()) await this.failDeployment(job, other, req);
+        this.opts.logger.warn('multiregion rollout stopped: later regions are not started', {
+          job_id: job.ID,
+          failed_region: region,
+          not_started: order.slice(next).join(','),
+        });
+      }
+      while (!stopped && next < order.length && inflight.size < max) {
+        const r = order[next++]!;
+        const { reg } = await this.register(job, block, r, req);
+        watch(r, reg);
+      }
+    }
+  }
+
+  /** The region's deployment for this registration, once it is terminal (undefined: none was made). */
+  private async waitDeployment(
+    job: Job,
+    region: string,
+    reg: Registration,
+    req: { namespace?: string; token?: string },
+  ): Promise<DeploymentShape | undefined> {
+    const deadline = Date.now() + (this.opts.regionTimeoutMs ?? 3_600_000);
+    const q = new URLSearchParams({ namespace: req.namespace ?? 'default' });
+    const signal = this.abort.signal;
+    while (!signal.aborted && Date.now() < deadline) {
+      try {
+        const res = await fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {
+          headers: this.headers(req.token),
+          signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+        });
+        if (res.ok) {
+          const dep = (await res.json()) as DeploymentShape | null;
+          const current = dep && (dep.JobSpecModifyIndex ?? dep.JobModifyIndex ?? 0) >= (reg.JobModifyIndex ?? 0);
+          if (current && !['running', 'paused', 'pending', 'blocked', 'initializing'].includes(dep.Status)) return dep;
+        }
+      } catch (e) {
+        if (signal.aborted) break;
+        this.opts.logger.warn('multiregion: region unreachable', { job_id: job.ID, region, error: String(e) });
+      }
+      await sleep(POLL_MS, signal);
+    }
+    return undefined;
+  }
+
+  private async failDeployment(job: Job, region: string, req: { namespace?: string; token?: string }): Promise<void> {
+    try {
+      const q = new URLSearchParams({ namespace: req.namespace ?? 'default' });
+      const res = await fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {
+        headers: this.headers(req.token),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const dep = (await res.json()) as DeploymentShape | null;
+      if (!dep) return;
+      await fetch(`${this.base(region)}/v1/deployment/fail/${dep.ID}?${q}`, {
+        method: 'PUT',
+        headers: this.headers(req.token),
+        signal: AbortSignal.timeout(10_000),
+      });
+      this.opts.logger.warn('multiregion: deployment failed (on_failure = "fail_all")', { job_id: job.ID, region });
+    } catch (e) {
+      this.opts.logger.error('multiregion: failing a region deployment failed', { region, error: String(e) });
+    }
+  }
+}
