@@ -10,7 +10,7 @@
  */
 import type { AllocDeploymentStatus, Allocation, Task, TaskGroup } from '../structs/index.js';
 import { TaskEventTypes as EV, allocTerminalStatus } from '../structs/index.js';
-import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
+import type { ExecSession, ExecStreamRequest, TaskDriver, TaskResourceUsage } from '../drivers/index.js';
 import { canonicalDriverName, signalNumber } from '../drivers/index.js';
 import { badRequest } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
@@ -445,6 +445,13 @@ export class AllocRunner {
         throw badRequest(`task "${r.name}" in allocation "${this.alloc.ID}" is not running (state "${r.state.State}")`);
     }
     await Promise.all(targets.map((r) => r.signal(req.signal, reason)));
+  }
+
+  /** `alloc exec`: a command inside the named running task. */
+  async execTask(task: string, req: ExecStreamRequest): Promise<ExecSession> {
+    const r = this.namedTask(task);
+    this.assertLive('exec in');
+    return r.exec(req);
   }
 
   async stats(): Promise<Record<string, TaskResourceUsage>> {
