@@ -148,6 +148,19 @@ describe('alloc exec on a dev agent', () => {
     expect(r.stderr).toContain('task "nope" not found');
   });
 
+  it("answers a signal that does not exist with Nomad's 500 and words, leaving the task running", async () => {
+    const r = await agent.api(`/v1/client/allocation/${allocs.raw_exec}/signal`, {
+      method: 'PUT',
+      body: JSON.stringify({ Task: 't', Signal: 'SIGNOPE' }),
+    });
+    expect(r.status).toBe(500);
+    expect(String(r.body)).toMatch(
+      /^failed to parse signal: invalid signal "SIGNOPE" - valid signals are \[.*"SIGTERM".*\]$/,
+    );
+    const a = await agent.api<{ TaskStates: Record<string, { State: string }> }>(`/v1/allocation/${allocs.raw_exec}`);
+    expect(a.body.TaskStates.t!.State).toBe('running');
+  });
+
   it('refuses a plain GET without the websocket upgrade', async () => {
     const r = await agent.api(`/v1/client/allocation/${allocs.raw_exec}/exec?task=t&command=["/bin/true"]`);
     expect(r.status).toBe(400);
