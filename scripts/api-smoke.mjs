@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-/* global process, console, fetch, AbortController, setTimeout, TextDecoder */
+/* global process, console, fetch, AbortController, setTimeout, clearTimeout, TextDecoder, Buffer */
 // A smoke test shaped like Nomad's Go API client: the calls `api.Jobs().Register`, `Plan`, `Info`,
-// `Allocations(resources=true)`, `AllocFS().Logs/List/Cat`, `EventStream().Stream`, `Deregister(purge)` make,
+// `Allocations(resources=true)`, `AllocFS().Logs/List/Cat`, `Allocations().Exec` (its websocket frames),
+// `EventStream().Stream`, `Deregister(purge)` make,
 // with their paths, query parameters (Go booleans, as the Go client sends them) and bodies, against an agent at
 // DROVER_ADDR / NOMAD_ADDR (default http://127.0.0.1:4646). Prints one line per step; exits 1 at the first
-// failure. Exec is not part of it yet (the websocket endpoint is not built).
+// failure.
 //
 //   node scripts/api-smoke.mjs            # uses raw_exec, so run it against a -dev agent
+import { WebSocket } from 'ws';
+
 const addr = (process.env.DROVER_ADDR || process.env.NOMAD_ADDR || 'http://127.0.0.1:4646').replace(/\/+$/, '');
 const jobID = `smoke-${Date.now().toString(36)}`;
 const deadline = Date.now() + 120_000;
@@ -113,6 +116,27 @@ ok('fs ls', ls.body.map((f) => f.Name).join(' '));
 const cat = await call('fs cat', 'GET', `/v1/client/fs/cat/${alloc.ID}?path=/alloc/logs/t.stdout.0`);
 if (!cat.text.includes('smoke-hello')) fail('fs cat', 'missing output');
 ok('fs cat');
+// Allocations().Exec: command as a JSON query value, tty=false, stdin frames, then the exited frame.
+const exec = await new Promise((resolve) => {
+  const q = `task=t&tty=false&command=${encodeURIComponent(JSON.stringify(['/bin/sh', '-c', 'cat; exit 5']))}`;
+  const ws = new WebSocket(`${addr.replace(/^http/, 'ws')}/v1/client/allocation/${alloc.ID}/exec?${q}`);
+  const got = { out: '', exit: undefined };
+  const timer = setTimeout(() => (ws.terminate(), resolve({ ...got, why: 'timed out' })), 30_000);
+  ws.on('unexpected-response', (_r, res) => resolve({ ...got, why: `answered ${res.statusCode}` }));
+  ws.on('error', (e) => resolve({ ...got, why: e.message }));
+  ws.on('open', () => {
+    ws.send(JSON.stringify({ stdin: { data: Buffer.from('smoke-exec\n').toString('base64') } }));
+    ws.send(JSON.stringify({ stdin: { close: true } }));
+  });
+  ws.on('message', (d) => {
+    const f = JSON.parse(d.toString());
+    if (f.stdout?.data) got.out += Buffer.from(f.stdout.data, 'base64').toString();
+    if (f.exited) got.exit = f.result?.exit_code;
+  });
+  ws.on('close', (code) => (clearTimeout(timer), resolve({ ...got, code })));
+});
+if (exec.out !== 'smoke-exec\n' || exec.exit !== 5 || exec.code !== 1000) fail('exec', JSON.stringify(exec));
+ok('exec', `exit code ${exec.exit}`);
 const stop = await call('stop', 'DELETE', `/v1/job/${jobID}`);
 ok('stop', `eval ${stop.body.EvalID}`);
 await call('purge', 'DELETE', `/v1/job/${jobID}?purge=True`);

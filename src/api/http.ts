@@ -85,6 +85,11 @@ export class HttpTransport {
     return u.toString();
   }
 
+  /** The headers of a request without a body (the websocket of `alloc exec` sends them on its handshake). */
+  authHeaders(): Record<string, string> {
+    return this.headers(false);
+  }
+
   private headers(body: boolean): Record<string, string> {
     const h: Record<string, string> = { accept: 'application/json' };
     if (body) h['content-type'] = 'application/json';

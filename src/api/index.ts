@@ -29,3 +29,4 @@ export type {
   RaftServer,
 } from './agent.js';
 export type * from './types.js';
+export { openExec, type ExecRequest, type ExecStream } from './exec.js';

@@ -89,6 +89,8 @@ export interface CommandSpec {
   aliases?: string[][];
   /** The command does not talk to an agent's API, so it takes no -address/-namespace/... (e.g. `agent`). */
   noGlobals?: boolean;
+  /** Words after the first argument are the command's own, flags included (`alloc exec ALLOC sh -c 'x'`). */
+  passThrough?: boolean;
   /** Longer help text shown under the usage line. */
   help?: string;
   /** Returns the exit code. */

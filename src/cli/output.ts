@@ -5,7 +5,7 @@
 import { formatKV, formatTable } from './format.js';
 
 export interface Writable {
-  write(chunk: string): unknown;
+  write(chunk: string | Uint8Array): unknown;
 }
 
 export interface Output {
@@ -15,6 +15,8 @@ export interface Output {
   line(text?: string): void;
   /** Raw text to stdout, as is (log streams). */
   raw(text: string): void;
+  /** Bytes to stdout or stderr, as is (`alloc exec`); absent in test outputs, which take `raw` text instead. */
+  bytes?(stream: 'stdout' | 'stderr', data: Uint8Array): void;
   /** A line to stderr (errors, warnings). */
   error(text: string): void;
   /** A table; the first row is the header. Nothing is printed for no rows. */
@@ -34,6 +36,9 @@ export function createOutput(stdout: Writable, stderr: Writable, json = false): 
     },
     raw(text) {
       stdout.write(text);
+    },
+    bytes(stream, data) {
+      (stream === 'stdout' ? stdout : stderr).write(data);
     },
     error(text) {
       stderr.write(`${text}\n`);

@@ -177,6 +177,10 @@ function addCommand(parent: Command, spec: CommandSpec, name: string, shared: Sh
   for (const a of spec.args ?? []) cmd.argument(a);
   for (const o of [...(spec.options ?? []), ...(spec.noGlobals ? [] : GLOBAL_OPTIONS)]) addOption(cmd, o);
   if (spec.help) cmd.addHelpText('after', `\n${spec.help}`);
+  if (spec.passThrough) {
+    for (let p: Command | null = parent; p; p = p.parent) p.enablePositionalOptions();
+    cmd.passThroughOptions();
+  }
   cmd.action(async (...a: unknown[]) => {
     const command = a[a.length - 1] as Command;
     const args = a

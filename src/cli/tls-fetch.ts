@@ -24,6 +24,24 @@ function read(flag: string, file: string): string {
   }
 }
 
+/** The same TLS as node:tls options (the websocket of `alloc exec`), or undefined when no TLS option is set. */
+export function tlsOptions(
+  t: CliTls,
+):
+  | { ca?: string; cert?: string; key?: string; servername?: string; checkServerIdentity?: typeof checkServerIdentity }
+  | undefined {
+  if (!t.caCert && !t.clientCert && !t.clientKey && !t.serverName) return undefined;
+  if (!!t.clientCert !== !!t.clientKey) throw new UsageError('Error: -client-cert and -client-key go together');
+  const serverName = t.serverName;
+  return {
+    ...(t.caCert ? { ca: read('-ca-cert', t.caCert) } : {}),
+    ...(t.clientCert ? { cert: read('-client-cert', t.clientCert), key: read('-client-key', t.clientKey!) } : {}),
+    ...(serverName
+      ? { servername: serverName, checkServerIdentity: (_h: string, c) => checkServerIdentity(serverName, c) }
+      : {}),
+  };
+}
+
 /** A fetch that speaks TLS as configured, or undefined when no TLS option is set. */
 export function tlsFetch(t: CliTls): FetchLike | undefined {
   if (!t.caCert && !t.clientCert && !t.clientKey && !t.serverName) return undefined;

@@ -153,7 +153,10 @@ describe('user restart and signal of an allocation', () => {
     await expect.poll(() => types(state(server, a.ID)).includes('Signaling'), { timeout: 5_000 }).toBe(true);
     expect(state(server, a.ID)!.State).toBe('running');
     const bad = await rejection(client.allocSignal(a.ID, { signal: 'SIGNOPE' }));
-    expect(bad.message).toContain('unknown signal');
+    expect(bad.message).toMatch(
+      /^failed to parse signal: invalid signal "SIGNOPE" - valid signals are \[.*"SIGHUP".*\]$/,
+    );
+    expect(bad.code).toBe('InvalidSignal');
   });
 
   it('refuses to restart or signal an unknown or finished allocation', async () => {

@@ -10,9 +10,9 @@
  */
 import type { AllocDeploymentStatus, Allocation, Task, TaskGroup } from '../structs/index.js';
 import { TaskEventTypes as EV, allocTerminalStatus } from '../structs/index.js';
-import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
+import type { ExecSession, ExecStreamRequest, TaskDriver, TaskResourceUsage } from '../drivers/index.js';
 import { canonicalDriverName, signalNumber } from '../drivers/index.js';
-import { badRequest } from '../errors/index.js';
+import { badRequest, invalidSignal } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { AllocClientUpdate } from './rpc.js';
 import type { AllocHook, AllocHookContext, AllocHookFactory, TaskHookFactory } from './hooks.js';
@@ -24,6 +24,10 @@ import { clientStatusFromTasks } from './alloc-status.js';
 import type { ClientStateStore, PersistedAlloc } from './state-store.js';
 import { taskEvent } from './task-events.js';
 import { AllocHealthWatcher, healthSettings, type CheckStatusSource } from './alloc-health.js';
+import { constants as osConstants } from 'node:os';
+
+/** The signal names a task may be sent, sorted, for the error naming a bad one (as Nomad lists them). */
+const SIGNAL_NAMES = Object.keys(osConstants.signals).sort();
 
 export interface AllocRunnerDeps {
   drivers: Map<string, TaskDriver>;
@@ -436,7 +440,11 @@ export class AllocRunner {
   async signalTasks(req: { task?: string; signal: string }): Promise<void> {
     const target = req.task ? this.namedTask(req.task) : undefined;
     this.assertLive('signal');
-    signalNumber(req.signal);
+    try {
+      signalNumber(req.signal);
+    } catch {
+      throw invalidSignal(req.signal, SIGNAL_NAMES);
+    }
     const reason = 'User requested signal';
     const targets = target ? [target] : this.taskRunners.filter((r) => r.state.State === 'running');
     if (targets.length === 0) throw badRequest(`allocation "${this.alloc.ID}" has no running task to signal`);
@@ -445,6 +453,13 @@ export class AllocRunner {
         throw badRequest(`task "${r.name}" in allocation "${this.alloc.ID}" is not running (state "${r.state.State}")`);
     }
     await Promise.all(targets.map((r) => r.signal(req.signal, reason)));
+  }
+
+  /** `alloc exec`: a command inside the named running task. */
+  async execTask(task: string, req: ExecStreamRequest): Promise<ExecSession> {
+    const r = this.namedTask(task);
+    this.assertLive('exec in');
+    return r.exec(req);
   }
 
   async stats(): Promise<Record<string, TaskResourceUsage>> {

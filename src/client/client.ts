@@ -21,7 +21,7 @@ import {
 } from '../structs/index.js';
 import { allocNotFound, DroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
-import type { TaskDriver, TaskResourceUsage } from '../drivers/index.js';
+import type { ExecSession, ExecStreamRequest, TaskDriver, TaskResourceUsage } from '../drivers/index.js';
 import type { ServerRPC } from './rpc.js';
 import type { TaskHookFactory } from './hooks.js';
 import { withDispatchPayload } from './dispatch-payload.js';
@@ -591,6 +591,12 @@ class ClientAgent implements Client {
   allocSignal(allocID: string, req: { task?: string; signal: string }): Promise<void> {
     const r = this.runners.get(allocID);
     return r ? r.signalTasks(req) : Promise.reject(allocNotFound(allocID));
+  }
+
+  /** `GET /v1/client/allocation/:id/exec`: a command inside one of the allocation's running tasks. */
+  allocExec(allocID: string, task: string, req: ExecStreamRequest): Promise<ExecSession> {
+    const r = this.runners.get(allocID);
+    return r ? r.execTask(task, req) : Promise.reject(allocNotFound(allocID));
   }
 
   hasAlloc(allocID: string): boolean {

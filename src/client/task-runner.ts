@@ -10,7 +10,14 @@
  */
 import type { Allocation, Task, TaskEvent, TaskGroup, TaskState } from '../structs/index.js';
 import { TaskEventTypes as EV, allocTerminalStatus } from '../structs/index.js';
-import type { ExitResult, TaskDriver, TaskHandle, TaskResourceUsage } from '../drivers/index.js';
+import type {
+  ExecSession,
+  ExecStreamRequest,
+  ExitResult,
+  TaskDriver,
+  TaskHandle,
+  TaskResourceUsage,
+} from '../drivers/index.js';
 import { isRecoverable, signalNumber } from '../drivers/index.js';
 import type { Logger } from '../logging/index.js';
 import { DroverError } from '../errors/index.js';
@@ -530,6 +537,17 @@ export class TaskRunner {
     signalNumber(sig);
     this.emit(taskEvent(EV.Signaling, this.deps.now(), { TaskSignal: sig, TaskSignalReason: reason }));
     await this.deps.driver.signalTask(handle.config.id, sig);
+  }
+
+  /** `alloc exec`: a command inside this running task, through the driver's `execStreaming`. */
+  async exec(req: ExecStreamRequest): Promise<ExecSession> {
+    const handle = this.handle;
+    const driver = this.deps.driver;
+    if (!handle || !driver || this.state.State !== 'running')
+      throw new DroverError('BadRequest', `task "${this.name}" is not running (state "${this.state.State}")`);
+    if (!driver.execStreaming || driver.capabilities?.exec === false)
+      throw new DroverError('BadRequest', `the ${driver.name} driver of task "${this.name}" does not support exec`);
+    return driver.execStreaming(handle.config.id, req);
   }
 
   /**

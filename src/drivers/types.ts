@@ -155,6 +155,28 @@ export interface ExecResult {
   exitCode: number;
 }
 
+/** What `execStreaming` runs: Nomad's `alloc exec` (an interactive command inside the running task). */
+export interface ExecStreamRequest {
+  cmd: string[];
+  /** Run the command on a terminal (`-t`): stdout and stderr then arrive as one stream on `stdout`. */
+  tty: boolean;
+  /** Called with every chunk the command writes, in order. */
+  onOutput(stream: 'stdout' | 'stderr', data: Buffer): void;
+  /** Aborting kills the command (the caller went away). */
+  signal: AbortSignal;
+}
+
+/** A started `execStreaming` command. */
+export interface ExecSession {
+  write(data: Buffer): void;
+  /** End of stdin: the command reads EOF. */
+  closeStdin(): void;
+  /** The terminal's new size; a no-op when the driver cannot resize (see the driver's doc). */
+  resize(height: number, width: number): void;
+  /** Resolves once the command has exited and all its output went to `onOutput`. */
+  readonly exited: Promise<{ exitCode: number }>;
+}
+
 export interface TaskDriver {
   readonly name: string;
   readonly capabilities?: DriverCapabilities;
@@ -171,6 +193,12 @@ export interface TaskDriver {
   signalTask(taskID: string, signal: string): Promise<void>;
   /** Runs a command inside the task's environment (script checks, change_mode script). */
   execTask(taskID: string, cmd: string[], timeoutMs: number): Promise<ExecResult>;
+  /**
+   * `alloc exec`: starts `req.cmd` in the task's context (user, env, cwd, namespaces) with streamed stdin and
+   * output. Resolves once the command started; a command that cannot start throws a DroverError (BadRequest when
+   * the command does not exist). Absent: the driver cannot exec interactively.
+   */
+  execStreaming?(taskID: string, req: ExecStreamRequest): Promise<ExecSession>;
   taskStats(taskID: string): Promise<TaskResourceUsage>;
   /**
    * Re-attaches to a task started by an earlier agent process (same process/container, never a new start).

@@ -21,6 +21,11 @@ export const ErrorCodes = {
   Conflict: 409,
   /** Nomad answers a write on a finished deployment with 500 and `can't <verb> terminal deployment`; clients compare both. */
   DeploymentTerminal: 500,
+  /**
+   * `alloc signal` with a signal that does not exist: Nomad's driver answers 500 with `failed to parse signal:
+   * invalid signal "X" - valid signals are [...]`, and clients compare it.
+   */
+  InvalidSignal: 500,
   CheckIndexMismatch: 409,
   CASConflict: 409,
   PermissionDenied: 403,
@@ -102,6 +107,13 @@ export const bodyTooLarge = (limit: number) =>
   new DroverError('BodyTooLarge', `request body is larger than ${limit} bytes`);
 export const jobNotFound = (ns: string, id: string) =>
   new DroverError('JobNotFound', `job "${id}" not found in namespace "${ns}"`, { details: { namespace: ns, id } });
+/** Nomad's words for an unknown signal (the docker driver's, through consul-template's `signals.Parse`). */
+export const invalidSignal = (sig: string, valid: readonly string[]) =>
+  new DroverError(
+    'InvalidSignal',
+    `failed to parse signal: invalid signal ${JSON.stringify(sig)} - valid signals are [${valid.map((v) => JSON.stringify(v)).join(' ')}]`,
+    { details: { signal: sig } },
+  );
 export const allocNotFound = (id: string) =>
   new DroverError('AllocNotFound', `allocation "${id}" not found`, { details: { id } });
 export const evalNotFound = (id: string) =>

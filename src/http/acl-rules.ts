@@ -92,6 +92,7 @@ export const ACL_RULES: Record<string, AclRule> = {
   'GET /v1/client/allocation/:id/checks': alloc('read-job'),
   'PUT /v1/client/allocation/:id/restart': alloc('alloc-lifecycle'),
   'PUT /v1/client/allocation/:id/signal': alloc('alloc-lifecycle'),
+  'GET /v1/client/allocation/:id/exec': alloc('alloc-exec'),
   // Nodes
   'GET /v1/nodes': { kind: 'node', op: 'read' },
   'GET /v1/node/:id': { kind: 'node', op: 'read' },

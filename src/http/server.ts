@@ -2,9 +2,9 @@
  * The HTTP API: Nomad's paths and JSON over node:http. Routes live in one file per resource; this file
  * owns body reading (size limit), error mapping and the listener.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { badRequest, bodyTooLarge, DroverError, isDroverError } from '../errors/index.js';
 import { Router, type RequestContext } from './router.js';
 import { checkBodyValue, requireObjectBody } from './body.js';
@@ -31,6 +31,7 @@ import { clientFsRoutes } from './routes/client-fs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { opsRoutes } from './routes/ops.js';
 import { eventRoutes } from './routes/events.js';
+import { clientExecRoutes, upgradeHeads } from './routes/client-exec.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Nomad's `http_max_conns_per_client` default. */
@@ -63,6 +64,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
   aclRoutes(r, opts);
   clientRoutes(r, opts);
   clientFsRoutes(r, opts);
+  clientExecRoutes(r, opts);
   metricsRoutes(r, opts);
   uiRoutes(r);
   return r;
@@ -297,6 +299,17 @@ export async function startHttpApi(
   server.requestTimeout = 0;
   server.headersTimeout = headersTimeout;
   limitConnsPerClient(server, opts.limits?.httpMaxConnsPerClient ?? DEFAULT_MAX_CONNS_PER_CLIENT);
+  // A websocket (alloc exec) goes through the same pipeline (region, ACL, errors) with a response bound to the
+  // raw socket: a handler that upgrades detaches it; any other answer is written there and the socket closed.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    upgradeHeads.set(req, head);
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.once('finish', () => socket.end());
+    void handler(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

@@ -4,6 +4,22 @@ import type { JsonReply } from './reply.js';
 import type { Logger } from '../logging/index.js';
 import type { AclService, AuditLog, Identity } from '../acl/index.js';
 
+/** An `alloc exec` command to start (the driver contract's ExecStreamRequest, which http does not import). */
+export interface ExecStart {
+  cmd: string[];
+  tty: boolean;
+  onOutput(stream: 'stdout' | 'stderr', data: Buffer): void;
+  signal: AbortSignal;
+}
+
+/** A started `alloc exec` command. */
+export interface ExecHandle {
+  write(data: Buffer): void;
+  closeStdin(): void;
+  resize(height: number, width: number): void;
+  readonly exited: Promise<{ exitCode: number }>;
+}
+
 /** What the HTTP API reads from the local client agent (logs, stats). */
 export interface ClientReadAPI {
   readonly nodeID: string;
@@ -20,6 +36,8 @@ export interface ClientReadAPI {
   allocRestart?(allocID: string, req: { task?: string; allTasks?: boolean }): Promise<void>;
   /** `POST /v1/client/allocation/:id/signal`. */
   allocSignal?(allocID: string, req: { task?: string; signal: string }): Promise<void>;
+  /** `GET /v1/client/allocation/:id/exec` (websocket): starts a command in a running task. */
+  allocExec?(allocID: string, task: string, req: ExecStart): Promise<ExecHandle>;
   /** The namespace of an allocation this client runs (ACL checks on a client-only agent). */
   allocNamespace?(allocID: string): string | undefined;
   /** `GET /v1/client/stats`: the host's resource usage. */

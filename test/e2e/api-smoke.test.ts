@@ -14,7 +14,7 @@ describe('the API smoke script', () => {
   }, 60_000);
   afterAll(() => agent.stop());
 
-  it('drives plan, register, status, allocations, logs, fs, stop, purge and events', () => {
+  it('drives plan, register, status, allocations, logs, fs, exec, stop, purge and events', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'api-smoke.mjs')], {
       env: { ...process.env, DROVER_ADDR: agent.address },
       encoding: 'utf8',
@@ -22,6 +22,7 @@ describe('the API smoke script', () => {
     });
     expect(r.stdout + r.stderr).toMatch(/SMOKE OK/);
     expect(r.status).toBe(0);
+    expect(r.stdout).toContain('ok   exec: exit code 5');
     expect(r.stdout).toMatch(/ok {3}events: .*JobRegistered.*JobDeregistered|ok {3}events: .*JobDeregistered/);
   }, 180_000);
 });

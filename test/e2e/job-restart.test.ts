@@ -224,6 +224,6 @@ describe('job restart and the allocation lifecycle commands', () => {
     expect(abc.stderr).toContain('Invalid -batch-size value "abc"');
     const badSignal = agent.cli(['alloc', 'signal', '-s', 'SIGNOPE', a!.ID]);
     expect(badSignal.code).toBe(1);
-    expect(badSignal.stderr).toContain('unknown signal "SIGNOPE"');
+    expect(badSignal.stderr).toContain('failed to parse signal: invalid signal "SIGNOPE" - valid signals are [');
   }, 60_000);
 });

@@ -230,6 +230,19 @@ describe.skipIf(!haveChromium)('the web UI at /ui/', () => {
       .toBeGreaterThan(0);
   });
 
+  it('finds the job and its allocations with the header search box, grouped by context, and opens the job', async () => {
+    await openUi('#/clients');
+    await page.getByRole('searchbox', { name: 'Search' }).fill('ui-we');
+    const results = page.locator('#search-results');
+    await results.getByRole('heading', { name: 'Jobs' }).waitFor({ timeout: 10_000 });
+    await results.getByRole('heading', { name: 'Allocations' }).waitFor();
+    await expect.poll(async () => results.locator('[data-context="allocs"] a').count()).toBeGreaterThanOrEqual(2);
+    await results.locator('[data-context="jobs"]').getByRole('link', { name: 'ui-web', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: /ui-web/ }).waitFor();
+    expect(new URL(page.url()).hash).toBe('#/jobs/ui-web');
+    expect(await results.isHidden()).toBe(true);
+  });
+
   it('stops the job from its page after the confirm dialog, and shows it dead', async () => {
     await openUi('#/jobs/ui-web');
     const stop = page.getByRole('button', { name: 'Stop job' });

@@ -3,6 +3,7 @@ import type { CommandSpec } from '../command.js';
 import { agent } from './agent.js';
 import { allocLogs } from './alloc-logs.js';
 import { allocFs } from './alloc-fs.js';
+import { allocExec } from './alloc-exec.js';
 import { eventStream } from './event-stream.js';
 import { allocRestart } from './alloc-restart.js';
 import { allocSignal } from './alloc-signal.js';
@@ -63,6 +64,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   allocStatus,
   allocLogs,
   allocFs,
+  allocExec,
   eventStream,
   allocRestart,
   allocSignal,

@@ -7,7 +7,7 @@
  *   [stream(1) 0 0 0 size(4, big endian)] payload(size)     stream: 0 stdin, 1 stdout, 2 stderr
  */
 import http from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { DroverError } from '../../errors/index.js';
 
 export interface DockerRequest {
@@ -82,6 +82,41 @@ export class DockerClient {
     if (text.length === 0) return undefined as T;
     const type = String(res.headers['content-type'] ?? '');
     return (type.includes('json') ? JSON.parse(text) : text) as T;
+  }
+
+  /**
+   * A request answered by `101 UPGRADED` (exec start, attach): resolves with the raw socket, now a duplex stream
+   * to the process (a head Docker already sent is unshifted back). Non-2xx answers become DockerApiError.
+   */
+  hijack(req: DockerRequest): Promise<Duplex> {
+    const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    return new Promise((resolve, reject) => {
+      const r = http.request({
+        socketPath: this.socketPath,
+        path: req.path,
+        method: req.method ?? 'POST',
+        signal: req.signal,
+        agent: false,
+        headers: {
+          host: 'docker',
+          connection: 'Upgrade',
+          upgrade: 'tcp',
+          ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+        },
+      });
+      r.on('upgrade', (_res, socket, head) => {
+        if (head.length > 0) socket.unshift(head);
+        resolve(socket);
+      });
+      r.on('response', (res) => {
+        void readAll(res).then(
+          (text) => reject(new DockerApiError(res.statusCode ?? 0, errorMessage(text) || 'no upgrade', req.path)),
+          reject,
+        );
+      });
+      r.on('error', reject);
+      r.end(payload);
+    });
   }
 
   /** Like `raw`, but a non-2xx answer is read and thrown as DockerApiError. */

@@ -21,6 +21,8 @@ import type {
   DriverFingerprint,
   DriverNetwork,
   ExecResult,
+  ExecSession,
+  ExecStreamRequest,
   ExitResult,
   TaskConfig,
   TaskDriver,
@@ -386,6 +388,53 @@ export class DockerDriver implements TaskDriver {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * `alloc exec` through Docker's exec API: create, then start with the connection hijacked for stdin and output
+   * (multiplexed frames without a TTY, raw bytes with one); `resize` sets the exec's TTY size. The exit code is
+   * the exec's, read once the stream ends (a missing command: Docker's "executable file not found", 126/127).
+   */
+  async execStreaming(taskID: string, req: ExecStreamRequest): Promise<ExecSession> {
+    const t = this.tasks.must(taskID);
+    if (req.cmd.length === 0) throw new DroverError('BadRequest', 'exec: empty command');
+    const { Id } = await this.client.json<{ Id: string }>({
+      method: 'POST',
+      path: `/containers/${t.containerID}/exec`,
+      body: { AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: req.tty, Cmd: req.cmd },
+      signal: req.signal,
+    });
+    const sock = await this.client.hijack({
+      path: `/exec/${Id}/start`,
+      body: { Detach: false, Tty: req.tty },
+      signal: req.signal,
+    });
+    const demux = new StreamDemuxer((s, p) => req.onOutput(s === 2 ? 'stderr' : 'stdout', Buffer.from(p)));
+    sock.on('data', (b: Buffer) => (req.tty ? req.onOutput('stdout', b) : demux.push(b)));
+    sock.on('error', () => undefined);
+    const onAbort = () => sock.destroy();
+    req.signal.addEventListener('abort', onAbort, { once: true });
+    const exited = new Promise<{ exitCode: number }>((resolve) => {
+      sock.once('close', () => {
+        req.signal.removeEventListener('abort', onAbort);
+        this.client
+          .json<{ ExitCode: number | null }>({ path: `/exec/${Id}/json`, timeoutMs: 10_000 })
+          .then((info) => resolve({ exitCode: info.ExitCode ?? -1 }))
+          .catch(() => resolve({ exitCode: -1 }));
+      });
+    });
+    return {
+      write: (data) => {
+        if (sock.writable) sock.write(data);
+      },
+      closeStdin: () => sock.end(),
+      resize: (h, w) => {
+        this.client
+          .json({ method: 'POST', path: `/exec/${Id}/resize`, query: { h, w }, timeoutMs: 10_000 })
+          .catch((e: unknown) => this.log.debug('exec resize failed', { exec: Id, err: String(e) }));
+      },
+      exited,
+    };
   }
 
   async taskStats(taskID: string): Promise<TaskResourceUsage> {

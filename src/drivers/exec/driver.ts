@@ -28,6 +28,8 @@ import type {
   DriverCapabilities,
   DriverFingerprint,
   ExecResult,
+  ExecSession,
+  ExecStreamRequest,
   ExitResult,
   TaskConfig,
   TaskDriver,
@@ -47,6 +49,7 @@ import {
   type TaskPolicy,
 } from '../shared/index.js';
 import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
+import { spawnExecSession } from '../shared/exec-session.js';
 import { oomKillCount } from './cgroups.js';
 import { Runc, type RuncStats } from './runc.js';
 import { DEFAULT_CAPS, DEFAULT_CHROOT_ENV, lookupUser, ociSpec, prepareChroot } from './spec.js';
@@ -309,6 +312,21 @@ export class ExecDriver implements TaskDriver {
     // runc exec starts from the container's process spec: same user, env, chroot and cgroup as the task.
     const r = await this.runc.run(['exec', t.cid, ...cmd], timeoutMs);
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.code };
+  }
+
+  /**
+   * `alloc exec`: `runc exec` starts the command from the container's process spec, so it runs with the task's
+   * user, env, chroot, namespaces and cgroup. A command missing in the chroot ends with runc's own error on stderr.
+   */
+  async execStreaming(taskID: string, req: ExecStreamRequest): Promise<ExecSession> {
+    const t = this.tasks.must(taskID);
+    if (req.cmd.length === 0) throw new DroverError('BadRequest', 'exec: empty command');
+    return spawnExecSession(
+      this.runc.binary,
+      ['--root', this.runc.root, 'exec', t.cid, ...req.cmd],
+      { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, tty: req.tty },
+      req,
+    );
   }
 
   async taskStats(taskID: string): Promise<TaskResourceUsage> {

@@ -22,6 +22,8 @@ import type {
   DriverCapabilities,
   DriverFingerprint,
   ExecResult,
+  ExecSession,
+  ExecStreamRequest,
   ExitResult,
   TaskConfig,
   TaskDriver,
@@ -31,6 +33,7 @@ import type {
 import { DroverError } from '../../errors/index.js';
 import { driverError, emptyUsage, signalNumber, taskNotFound } from '../shared/index.js';
 import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
+import { spawnExecSession } from '../shared/exec-session.js';
 import { PAGE_SIZE, processAlive, processGroup, readProcStat, uptimeTicks } from './proc.js';
 
 export interface RawExecOptions {
@@ -232,6 +235,21 @@ export class RawExecDriver implements TaskDriver {
         },
       );
     });
+  }
+
+  /** `alloc exec`: the command runs as the task does (the agent's user, the task's env, its task dir as cwd). */
+  async execStreaming(taskID: string, req: ExecStreamRequest): Promise<ExecSession> {
+    const t = this.tasks.must(taskID);
+    if (t.exit) throw new DroverError('BadRequest', `task "${t.cfg.name}" is not running`);
+    const [bin, ...args] = req.cmd;
+    if (!bin) throw new DroverError('BadRequest', 'exec: empty command');
+    let file: string;
+    try {
+      file = resolveCommand(bin, t.cfg.dirs.dir, t.cfg.env.PATH ?? DEFAULT_PATH);
+    } catch (e) {
+      throw new DroverError('BadRequest', `exec: ${(e as Error).message}`, { cause: e });
+    }
+    return spawnExecSession(file, args, { cwd: t.cfg.dirs.dir, env: t.cfg.env, tty: req.tty }, req);
   }
 
   async taskStats(taskID: string): Promise<TaskResourceUsage> {

@@ -68,7 +68,7 @@ export async function allocTarget(
  * The request's path and query with the allocation ID prefix the caller gave replaced by the full ID: the client
  * agent has no state to resolve prefixes with.
  */
-function forwardedPath(c: RequestContext, param: string, allocID: string): string {
+export function forwardedPath(c: RequestContext, param: string, allocID: string): string {
   const url = new URL(c.req.url ?? '/', 'http://forward');
   const parts = url.pathname.split('/');
   const i = parts.findIndex((p, n) => n > 0 && decodeURIComponent(p) === param);

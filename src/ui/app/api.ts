@@ -101,6 +101,27 @@ export class Api {
     return { value, index: Number(res.headers.get('x-nomad-index') ?? 0) || 0 };
   }
 
+  /** `POST` with a JSON body and a JSON answer (`/v1/search`, `/v1/search/fuzzy`). */
+  async post<T>(path: string, body: unknown, signal: AbortSignal): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.options.fetch(this.url(path), {
+        method: 'POST',
+        signal,
+        headers: { accept: 'application/json', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch (e) {
+      if (signal.aborted) throw e;
+      throw new ApiError('POST', path, 0, e instanceof Error ? e.message : String(e), 'Unreachable');
+    }
+    if (!res.ok) {
+      const text = (await res.text().catch(() => '')).trim() || res.statusText;
+      throw new ApiError('POST', path, res.status, text, res.headers.get('x-drover-error-code') ?? '');
+    }
+    return (await res.json()) as T;
+  }
+
   /** `DELETE`, for the job stop. */
   async delete(path: string, signal: AbortSignal): Promise<void> {
     const res = await this.send('DELETE', path, this.url(path), signal);

@@ -20,6 +20,7 @@ import { jobView } from './views/job.js';
 import { jobsView } from './views/jobs.js';
 import { servicesView } from './views/services.js';
 import { mountTokenForm, withToken } from './token.js';
+import { mountSearch } from './search.js';
 
 function byId(id: string): HTMLElement {
   const el = document.getElementById(id);
@@ -138,6 +139,7 @@ byId('skip-link').addEventListener('click', (e) => {
 window.addEventListener('hashchange', () => {
   if (isRouteHash(location.hash)) show(parseHash(isRouteHash(location.hash) ? location.hash : ''));
 });
+mountSearch(byId('search-form') as HTMLFormElement, byId('search-results'), api);
 mountTokenForm(byId('token-form') as HTMLFormElement, localStorage, () => {
   void agentInfo();
   show(parseHash(isRouteHash(location.hash) ? location.hash : ''));

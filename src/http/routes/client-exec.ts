@@ -1,0 +1,201 @@
+/**
+ * `GET /v1/client/allocation/:id/exec?task=&command=["/bin/sh"]&tty=true`: Nomad's `alloc exec`, a websocket
+ * carrying JSON frames (api/allocations_exec.go):
+ *
+ *   caller → agent   {"stdin":{"data":"<base64>"}}   {"stdin":{"close":true}}   {"tty_size":{"height":h,"width":w}}
+ *   agent → caller   {"stdout":{"data":"<base64>"}}  {"stderr":{"data":"<base64>"}}
+ *                    {"exited":true,"result":{"exit_code":N}}, then close 1000
+ *
+ * Nomad upgrades first and reports every failure as a close frame (1011 for a 500, 1008 for the rest). Drover
+ * starts the command before it upgrades, so what can be known then (unknown allocation or task, bad `command`,
+ * a command that does not exist, ACL) is an ordinary HTTP error with its status and text; only a failure after
+ * the start (a malformed frame) is a close frame, with Nomad's codes.
+ *
+ *   upgrade request ─► http/server.ts runs the usual pipeline (region, ACL `alloc-exec`) ─► this handler
+ *     ├─ another client agent runs the alloc: open a websocket to it, relay its HTTP error or every frame
+ *     └─ here: client.allocExec (started) ─► 101 ─► output frames ─► exited frame ─► close 1000
+ *              caller closes the socket ─► the command is killed
+ */
+import type { IncomingMessage } from 'node:http';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { badRequest, DroverError } from '../../errors/index.js';
+import type { RequestContext, Router } from '../router.js';
+import { HANDLED } from '../reply.js';
+import { boolParam } from '../query.js';
+import type { ExecHandle, HttpApiOptions } from '../types.js';
+import { allocTarget, FORWARDED_HEADER, forwardedPath } from './client-forward.js';
+
+/** The bytes read past the headers of an upgrade request, which the websocket handshake needs (http/server.ts). */
+export const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
+
+/** One input frame may carry at most this much (stdin is sent in small chunks by every client). */
+const MAX_FRAME_BYTES = 1024 * 1024;
+const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+
+/** Nomad's toWsCode: an internal error is 1011, anything else 1008. */
+export const WS_CLOSE_NORMAL = 1000;
+export const WS_CLOSE_POLICY = 1008;
+export const WS_CLOSE_INTERNAL = 1011;
+
+interface ExecQuery {
+  task: string;
+  cmd: string[];
+  tty: boolean;
+}
+
+function execQuery(q: URLSearchParams): ExecQuery {
+  const task = q.get('task');
+  if (!task) throw badRequest('query parameter "task" is required: the task to run the command in');
+  const raw = q.get('command');
+  if (raw === null || raw === '') throw badRequest('query parameter "command" is required: a JSON array of strings');
+  let cmd: unknown;
+  try {
+    cmd = JSON.parse(raw);
+  } catch (e) {
+    throw badRequest(`query parameter "command" is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((w) => typeof w === 'string'))
+    throw badRequest(`query parameter "command" must be a non-empty JSON array of strings, got ${raw}`);
+  if (cmd[0] === '') throw badRequest('query parameter "command": the command name is empty');
+  return { task, cmd: cmd as string[], tty: boolParam(q, 'tty') };
+}
+
+/** Checks the handshake headers ourselves: `ws` would answer a bad one with its own 400 after we started. */
+function requireWebsocket(req: IncomingMessage): Buffer {
+  const head = upgradeHeads.get(req);
+  if (head === undefined || String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
+    throw badRequest(
+      'the exec endpoint speaks the websocket protocol: send "Connection: Upgrade" and "Upgrade: websocket"',
+    );
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !/^[+/0-9A-Za-z]{22}==$/.test(key))
+    throw badRequest('invalid or missing Sec-WebSocket-Key header');
+  if (req.headers['sec-websocket-version'] !== '13') throw badRequest('unsupported Sec-WebSocket-Version: expected 13');
+  return head;
+}
+
+/** Closes with `code` when a peer may send it (1005/1006 only describe a close without one). */
+function closeLike(ws: WebSocket, code: number, reason: string): void {
+  const sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code < 5000);
+  if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return;
+  if (sendable) ws.close(code, reason.slice(0, 120));
+  else ws.close();
+}
+
+/** Applies one caller frame to the command; throws on a frame that is not Nomad's shape. */
+function applyInput(session: ExecHandle, raw: RawData): void {
+  let f: unknown;
+  try {
+    f = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.concat(raw as Buffer[]).toString('utf8'));
+  } catch (e) {
+    throw badRequest(`exec frame is not valid JSON: ${(e as Error).message}`);
+  }
+  if (f === null || typeof f !== 'object' || Array.isArray(f)) throw badRequest('exec frame must be a JSON object');
+  const { stdin, tty_size: size } = f as { stdin?: unknown; tty_size?: unknown };
+  if (stdin !== undefined && stdin !== null) {
+    const s = stdin as { data?: unknown; close?: unknown };
+    if (typeof s !== 'object') throw badRequest('exec frame: "stdin" must be an object');
+    if (s.data !== undefined && s.data !== null) {
+      if (typeof s.data !== 'string') throw badRequest('exec frame: "stdin.data" must be a base64 string');
+      session.write(Buffer.from(s.data, 'base64'));
+    }
+    if (s.close === true) session.closeStdin();
+  }
+  if (size !== undefined && size !== null) {
+    const { height, width } = size as { height?: unknown; width?: unknown };
+    const dim = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535;
+    if (!dim(height) || !dim(width))
+      throw badRequest('exec frame: "tty_size" needs integer "height" and "width" between 0 and 65535');
+    session.resize(height as number, width as number);
+  }
+  // Anything else ({} heartbeats, Nomad's ws_handshake message) carries nothing for us.
+}
+
+export function clientExecRoutes(r: Router, opts: HttpApiOptions): void {
+  const resolveAlloc = (id: string) => (opts.server ? opts.server.resolvePrefix('alloc', id) : id);
+  r.get('/v1/client/allocation/:id/exec', async (c) => {
+    const q = execQuery(c.query);
+    const head = requireWebsocket(c.req);
+    const allocID = resolveAlloc(c.params.id!);
+    const target = await allocTarget(c, opts, allocID, true);
+    if (target.kind === 'remote') return proxyExec(c, head, target.addr, forwardedPath(c, c.params.id!, allocID));
+    const client = opts.client;
+    if (!client?.allocExec) throw new DroverError('Unavailable', 'this agent does not run a client that can exec');
+    const ac = new AbortController();
+    const pending: string[] = [];
+    let ws: WebSocket | undefined;
+    const send = (frame: string) => (ws ? ws.send(frame) : pending.push(frame));
+    const session = await client.allocExec(allocID, q.task, {
+      cmd: q.cmd,
+      tty: q.tty,
+      signal: ac.signal,
+      onOutput: (stream, data) => send(JSON.stringify({ [stream]: { data: data.toString('base64') } })),
+    });
+    const socket = c.req.socket;
+    c.res.detachSocket(socket);
+    wss.handleUpgrade(c.req, socket, head, (w) => {
+      ws = w;
+      for (const f of pending.splice(0)) w.send(f);
+      w.on('message', (raw) => {
+        try {
+          applyInput(session, raw);
+        } catch (e) {
+          closeLike(w, WS_CLOSE_POLICY, (e as Error).message);
+          ac.abort();
+        }
+      });
+      w.on('error', () => ac.abort());
+      w.on('close', () => ac.abort());
+      void session.exited.then(({ exitCode }) => {
+        if (w.readyState !== WebSocket.OPEN) return;
+        w.send(JSON.stringify({ exited: true, result: { exit_code: exitCode } }));
+        closeLike(w, WS_CLOSE_NORMAL, '');
+      });
+    });
+    return HANDLED;
+  });
+}
+
+/**
+ * The allocation runs on another client agent: open the same websocket there and relay. An HTTP error from it
+ * (its handshake answer) is passed back as is; after the upgrade every frame and the close code go through.
+ */
+function proxyExec(c: RequestContext, head: Buffer, addr: string, path: string): Promise<typeof HANDLED> {
+  const base = (/^[a-z]+:\/\//i.test(addr) ? addr : `http://${addr}`).replace(/^http/i, 'ws').replace(/\/+$/, '');
+  const headers: Record<string, string> = { [FORWARDED_HEADER]: '1' };
+  for (const h of ['x-nomad-token', 'authorization']) {
+    const v = c.req.headers[h];
+    if (typeof v === 'string') headers[h] = v;
+  }
+  const up = new WebSocket(base + path, { headers, maxPayload: 16 * MAX_FRAME_BYTES });
+  return new Promise((resolve, reject) => {
+    up.once('unexpected-response', (_req, res) => {
+      const out: Record<string, string> = {};
+      for (const h of ['content-type', 'x-drover-error-code', 'x-drover-problems']) {
+        const v = res.headers[h];
+        if (typeof v === 'string') out[h] = v;
+      }
+      c.res.writeHead(res.statusCode ?? 502, out);
+      res.pipe(c.res);
+      res.once('end', () => resolve(HANDLED));
+      res.once('error', () => resolve(HANDLED));
+    });
+    up.once('error', (e) => {
+      reject(new DroverError('Unavailable', `can't reach the client agent at ${addr}: ${e.message}`, { cause: e }));
+    });
+    up.once('open', () => {
+      up.removeAllListeners('error');
+      const socket = c.req.socket;
+      c.res.detachSocket(socket);
+      wss.handleUpgrade(c.req, socket, head, (down) => {
+        up.on('message', (d, binary) => down.send(d, { binary }));
+        down.on('message', (d, binary) => up.send(d, { binary }));
+        up.on('close', (code, reason) => closeLike(down, code, reason.toString()));
+        down.on('close', (code, reason) => closeLike(up, code, reason.toString()));
+        up.on('error', () => down.terminate());
+        down.on('error', () => up.terminate());
+      });
+      resolve(HANDLED);
+    });
+  });
+}
