@@ -6,14 +6,14 @@ import { HttpServerRPC } from '../../client/index.js';
 import { nullLogger } from '../../logging/index.js';
 import { createServer, type Server } from '../../server/index.js';
 import { randomUUID } from 'node:crypto';
-import { mockAlloc, mockJob, mockNode as fixtureNode } from '../../state/testing/fixtures.js';
+import { build } from '../../testing/builders.js';
 import { upsertAllocs } from '../../state/index.js';
 import { newFakeScheduler } from '../../server/testing/fake-scheduler.js';
 import { startHttpApi } from '../server.js';
 import type { Node } from '../../structs/index.js';
 
 /** A node as a client registers it: with its own secret. */
-const mockNode = (id: string, over: Partial<Node> = {}): Node => fixtureNode(id, { SecretID: randomUUID(), ...over });
+const mockNode = (id: string, over: Partial<Node> = {}): Node => build.node({ ID: id, SecretID: randomUUID(), ...over });
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -111,8 +111,8 @@ describe('the internal client endpoints', () => {
     const { server, address } = await setup();
     const n1 = await registered(address, 'n1');
     const n2 = await registered(address, 'n2');
-    const job = mockJob('web');
-    const a1 = mockAlloc(job, 'n1');
+    const job = build.job({ ID: 'web' });
+    const a1 = build.alloc({ Job: job, NodeID: 'n1' });
     await server.store.write((txn) => upsertAllocs(txn, [a1], 0));
     const reg = (nodeID: string) => ({
       ID: `_r-${nodeID}`,
