@@ -17,6 +17,7 @@ import type {
   DeploymentState,
   Evaluation,
   Job,
+  NetworkResource,
   Node,
   Task,
   TaskGroup,
@@ -178,4 +179,26 @@ function deploymentState(over: Partial<DeploymentState> = {}): DeploymentState {
   };
 }
 
-export const build = { task, taskGroup, job, node, alloc, eval: evaluation, deployment, deploymentState };
+/** A group's host-mode network asking for one dynamic port per label (`build.dynamicPorts('http')`). */
+function dynamicPorts(...labels: string[]): NetworkResource {
+  return {
+    Mode: 'host',
+    Device: '',
+    CIDR: '',
+    IP: '',
+    ReservedPorts: null,
+    DynamicPorts: labels.map((Label) => ({ Label, Value: 0, To: 0, HostNetwork: 'default' })),
+  };
+}
+
+export const build = {
+  task,
+  taskGroup,
+  job,
+  node,
+  alloc,
+  eval: evaluation,
+  deployment,
+  deploymentState,
+  dynamicPorts,
+};

@@ -92,19 +92,7 @@ function group(): TaskGroup {
     EphemeralDisk: { Sticky: false, SizeMB: 150, Migrate: false },
     RestartPolicy: { Attempts: 3, Interval: 10 * min, Delay: min, Mode: 'delay' },
     ReschedulePolicy: reschedulePolicy(),
-    Networks: [
-      {
-        Mode: 'host',
-        Device: '',
-        CIDR: '',
-        IP: '',
-        ReservedPorts: null,
-        DynamicPorts: [
-          { Label: 'http', Value: 0, To: 0, HostNetwork: 'default' },
-          { Label: 'admin', Value: 0, To: 0, HostNetwork: 'default' },
-        ],
-      },
-    ],
+    Networks: [build.dynamicPorts('http', 'admin')],
     Tasks: [task()],
     Meta: { elb_check_type: 'http', elb_check_interval: '30s', elb_check_min: '3' },
   });

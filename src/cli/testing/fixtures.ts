@@ -58,16 +58,7 @@ export function job(p: Partial<Job> = {}): Job {
     SubmitTime: msAgo(120_000),
     TaskGroups: [
       build.taskGroup({
-        Networks: [
-          {
-            Mode: 'host',
-            Device: '',
-            CIDR: '',
-            IP: '',
-            ReservedPorts: null,
-            DynamicPorts: [{ Label: 'http', Value: 0, To: 0, HostNetwork: 'default' }],
-          },
-        ],
+        Networks: [build.dynamicPorts('http')],
         Tasks: [task],
       }),
     ],

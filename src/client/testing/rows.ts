@@ -15,16 +15,7 @@ export function testJob(tasks: Task[], over: Partial<Job> = {}): Job {
     TaskGroups: [
       build.taskGroup({
         Tasks: tasks,
-        Networks: [
-          {
-            Mode: 'host',
-            Device: '',
-            CIDR: '',
-            IP: '',
-            ReservedPorts: null,
-            DynamicPorts: [{ Label: 'http', Value: 0, To: 0, HostNetwork: 'default' }],
-          },
-        ],
+        Networks: [build.dynamicPorts('http')],
       }),
     ],
     Version: 0,
