@@ -229,10 +229,10 @@ describe('drover job status', () => {
   });
 
   it('sends a region given before the command, as drover -region B job status does', async () => {
-    fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
+    nomad.fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
     const r = await cli(['-region', 'europe', 'job', 'status', '-json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(fake.requests.map((q) => q.query.get('region'))).toEqual(['europe']);
+    expect(nomad.fake.requests.map((q) => q.query.get('region'))).toEqual(['europe']);
   });
 
   it('prints the API JSON with -json', async () => {

@@ -13,7 +13,8 @@ import { startHttpApi } from '../server.js';
 import type { Node } from '../../structs/index.js';
 
 /** A node as a client registers it: with its own secret. */
-const nodeWithSecret = (id: string, over: Partial<Node> = {}): Node => build.node({ ID: id, SecretID: randomUUID(), ...over });
+const nodeWithSecret = (id: string, over: Partial<Node> = {}): Node =>
+  build.node({ ID: id, SecretID: randomUUID(), ...over });
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
