@@ -1,17 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DroverClient } from '../api/index.js';
-import { BlockingValue, FakeNomad } from '../api/testing/index.js';
+import { BlockingValue } from '../api/testing/index.js';
 import { monitorEval } from './monitor.js';
 import { memoryOutput } from './output.js';
 import { allocStub, evaluation, metric } from './testing/fixtures.js';
+import { withFakeNomad } from './testing/run-cli.js';
 
-let fake: FakeNomad;
-beforeEach(async () => {
-  fake = await new FakeNomad().start();
-});
-afterEach(async () => {
-  await fake.stop();
-});
+const nomad = withFakeNomad();
 
 const EVAL = 'e1e1e1e1-0000-4000-8000-000000000001';
 
@@ -20,7 +15,7 @@ describe('monitorEval', () => {
     const ev = new BlockingValue(evaluation({ Status: 'pending' }), 10);
     const allocs = new BlockingValue([] as ReturnType<typeof allocStub>[], 10);
     // The scheduler finishes only once the monitor is blocked waiting on the evaluation.
-    fake.on('GET', `/v1/evaluation/${EVAL}`, (req) => {
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}`, (req) => {
       if (req.query.get('index')) {
         setTimeout(() => {
           allocs.set([allocStub({ CreateIndex: 12 })], 12);
@@ -29,9 +24,9 @@ describe('monitorEval', () => {
       }
       return ev.answer(req);
     });
-    fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, (req) => allocs.answer(req));
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, (req) => allocs.answer(req));
     const out = memoryOutput();
-    const code = await monitorEval(new DroverClient({ address: fake.address }), out, EVAL, { waitMs: 5_000 });
+    const code = await monitorEval(new DroverClient({ address: nomad.fake.address }), out, EVAL, { waitMs: 5_000 });
     expect(code).toBe(0);
     expect(out.stdout()).toBe(
       [
@@ -44,14 +39,14 @@ describe('monitorEval', () => {
       ].join('\n'),
     );
     // The second read of the evaluation was a blocking query on the index of the first answer.
-    const evalReads = fake.requests.filter((r) => r.path === `/v1/evaluation/${EVAL}`);
+    const evalReads = nomad.fake.requests.filter((r) => r.path === `/v1/evaluation/${EVAL}`);
     expect(evalReads).toHaveLength(2);
     expect(evalReads[1]?.query.get('index')).toBe('10');
     expect(evalReads[1]?.query.get('wait')).toBe('5000ms');
   });
 
   it('explains failed placements and the blocked evaluation, and exits 2', async () => {
-    fake.on('GET', `/v1/evaluation/${EVAL}`, {
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}`, {
       index: 12,
       body: evaluation({
         Status: 'complete',
@@ -66,9 +61,9 @@ describe('monitorEval', () => {
         },
       }),
     });
-    fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
     const out = memoryOutput();
-    const code = await monitorEval(new DroverClient({ address: fake.address }), out, EVAL);
+    const code = await monitorEval(new DroverClient({ address: nomad.fake.address }), out, EVAL);
     expect(code).toBe(2);
     expect(out.stdout()).toContain(
       [
@@ -83,28 +78,31 @@ describe('monitorEval', () => {
 
   it('moves on to the next evaluation when one hands over', async () => {
     const NEXT = 'e2e2e2e2-0000-4000-8000-000000000002';
-    fake.on('GET', `/v1/evaluation/${EVAL}`, { index: 12, body: evaluation({ Status: 'complete', NextEval: NEXT }) });
-    fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
-    fake.on('GET', `/v1/evaluation/${NEXT}`, {
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}`, {
+      index: 12,
+      body: evaluation({ Status: 'complete', NextEval: NEXT }),
+    });
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
+    nomad.fake.on('GET', `/v1/evaluation/${NEXT}`, {
       index: 13,
       body: evaluation({ ID: NEXT, Status: 'complete', TriggeredBy: 'rolling-update' }),
     });
-    fake.on('GET', `/v1/evaluation/${NEXT}/allocations`, { index: 13, body: [] });
+    nomad.fake.on('GET', `/v1/evaluation/${NEXT}/allocations`, { index: 13, body: [] });
     const out = memoryOutput();
-    expect(await monitorEval(new DroverClient({ address: fake.address }), out, EVAL)).toBe(0);
+    expect(await monitorEval(new DroverClient({ address: nomad.fake.address }), out, EVAL)).toBe(0);
     expect(out.stdout()).toContain('Monitoring next evaluation "e2e2e2e2"');
     expect(out.stdout()).toContain('==> Evaluation "e2e2e2e2" finished with status "complete"');
   });
 
   it('runs the after-evaluation hook and uses its exit code', async () => {
-    fake.on('GET', `/v1/evaluation/${EVAL}`, {
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}`, {
       index: 12,
       body: evaluation({ Status: 'complete', DeploymentID: 'd1d1d1d1-0000' }),
     });
-    fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
     const out = memoryOutput();
     const seen: string[] = [];
-    const code = await monitorEval(new DroverClient({ address: fake.address }), out, EVAL, {
+    const code = await monitorEval(new DroverClient({ address: nomad.fake.address }), out, EVAL, {
       afterEval: async (ev) => {
         seen.push(ev.DeploymentID);
         return 1;
@@ -116,13 +114,13 @@ describe('monitorEval', () => {
   });
 
   it('exits 2 when the evaluation failed', async () => {
-    fake.on('GET', `/v1/evaluation/${EVAL}`, {
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}`, {
       index: 12,
       body: evaluation({ Status: 'failed', StatusDescription: 'maximum attempts reached' }),
     });
-    fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
     const out = memoryOutput();
-    expect(await monitorEval(new DroverClient({ address: fake.address }), out, EVAL)).toBe(2);
+    expect(await monitorEval(new DroverClient({ address: nomad.fake.address }), out, EVAL)).toBe(2);
     expect(out.stdout()).toContain('Evaluation status changed: "pending" -> "failed"');
   });
 });

@@ -1,18 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closedPort, FakeNomad } from '../api/testing/index.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { closedPort } from '../api/testing/index.js';
 import { jobParseError } from '../errors/index.js';
 import type { AgentFlags } from './command.js';
 import type { JobFileLoader, JobFileOptions } from './jobfile.js';
-import { runCli, type CliDeps } from './run.js';
-import { allocation, allocStub, evaluation, job, jobStub, metric, node, nodeStub, NOW_MS } from './testing/fixtures.js';
+import { allocation, allocStub, evaluation, job, jobStub, metric, node, nodeStub } from './testing/fixtures.js';
+import { withFakeNomad } from './testing/run-cli.js';
 
-let fake: FakeNomad;
-beforeEach(async () => {
-  fake = await new FakeNomad().start();
-});
-afterEach(async () => {
-  await fake.stop();
-});
+const nomad = withFakeNomad(() => ({ jobFiles: fakeLoader() }));
+const cli = nomad.cli;
 
 const EVAL = 'e1e1e1e1-0000-4000-8000-000000000001';
 const ALLOC = 'a1a1a1a1-0000-4000-8000-000000000001';
@@ -27,24 +22,9 @@ function fakeLoader(calls: { path: string; opts: JobFileOptions }[] = []): JobFi
   };
 }
 
-async function cli(argv: string[], deps: CliDeps = {}, env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(
-    argv,
-    {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      env: { DROVER_ADDR: fake.address, ...env },
-    },
-    { jobFiles: fakeLoader(), now: () => NOW_MS, ...deps },
-  );
-  return { code, stdout, stderr };
-}
-
 function serveCompletedEval() {
-  fake.on('GET', `/v1/evaluation/${EVAL}`, { index: 12, body: evaluation({ Status: 'complete' }) });
-  fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [allocStub()] });
+  nomad.fake.on('GET', `/v1/evaluation/${EVAL}`, { index: 12, body: evaluation({ Status: 'complete' }) });
+  nomad.fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [allocStub()] });
 }
 
 describe('drover job run', () => {
@@ -69,11 +49,11 @@ describe('drover job run', () => {
     expect(r.stderr).toContain('Error parsing job file web.hcl:');
     expect(r.stderr).toContain('web.hcl:3:5: unknown block "grup"');
     expect(r.stderr).toContain('web.hcl:7:13: count must not be negative (in job "web" > group "api")');
-    expect(fake.requests).toHaveLength(0);
+    expect(nomad.fake.requests).toHaveLength(0);
   });
 
   it('registers with -check-index and -var, and -detach prints only the evaluation ID', async () => {
-    fake.on('POST', '/v1/jobs', {
+    nomad.fake.on('POST', '/v1/jobs', {
       body: { EvalID: EVAL, EvalCreateIndex: 11, JobModifyIndex: 11, Warnings: '', Index: 11 },
     });
     const calls: { path: string; opts: JobFileOptions }[] = [];
@@ -83,7 +63,7 @@ describe('drover job run', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${EVAL}\n`);
     expect(calls[0]?.opts.vars).toEqual({ image: 'v2', count: '3' });
-    expect(fake.requests[0]?.body).toMatchObject({
+    expect(nomad.fake.requests[0]?.body).toMatchObject({
       EnforceIndex: true,
       JobModifyIndex: 0,
       Job: { ID: 'web' },
@@ -92,7 +72,7 @@ describe('drover job run', () => {
   });
 
   it('monitors the evaluation and prints the server warnings', async () => {
-    fake.on('POST', '/v1/jobs', {
+    nomad.fake.on('POST', '/v1/jobs', {
       body: {
         EvalID: EVAL,
         EvalCreateIndex: 11,
@@ -112,7 +92,7 @@ describe('drover job run', () => {
 
   it('registers a periodic job without monitoring anything', async () => {
     // An eval ID that cannot be monitored: the command must not try.
-    fake.on('POST', '/v1/jobs', {
+    nomad.fake.on('POST', '/v1/jobs', {
       body: { EvalID: 'not-monitored', EvalCreateIndex: 11, JobModifyIndex: 11, Warnings: '', Index: 11 },
     });
     const periodic: JobFileLoader = {
@@ -125,11 +105,11 @@ describe('drover job run', () => {
     const r = await cli(['job', 'run', 'cron.hcl'], { jobFiles: periodic });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('Job registration successful\n');
-    expect(fake.requests.map((q) => q.path)).toEqual(['/v1/jobs']);
+    expect(nomad.fake.requests.map((q) => q.path)).toEqual(['/v1/jobs']);
   });
 
   it('reports a check-index conflict as a submit error', async () => {
-    fake.on('POST', '/v1/jobs', {
+    nomad.fake.on('POST', '/v1/jobs', {
       status: 409,
       body: 'job modify index 3 does not match the current index 11',
       headers: { 'X-Drover-Error-Code': 'CheckIndexMismatch' },
@@ -172,21 +152,21 @@ describe('drover job plan', () => {
   });
 
   it('exits 0 when nothing changes', async () => {
-    fake.on('POST', '/v1/job/web/plan', { body: planBody({ Ignore: 1 }) });
+    nomad.fake.on('POST', '/v1/job/web/plan', { body: planBody({ Ignore: 1 }) });
     const r = await cli(['job', 'plan', 'web.hcl']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Job: "web"\nTask Group: "web" (1 ignore)\n');
     expect(r.stdout).toContain('drover job run -check-index 11 web.hcl');
-    expect(fake.requests[0]?.body).toMatchObject({ Diff: true, Job: { ID: 'web' } });
+    expect(nomad.fake.requests[0]?.body).toMatchObject({ Diff: true, Job: { ID: 'web' } });
   });
 
   it('exits 1 when allocations would be created', async () => {
-    fake.on('POST', '/v1/job/web/plan', { body: planBody({ Place: 2 }) });
+    nomad.fake.on('POST', '/v1/job/web/plan', { body: planBody({ Place: 2 }) });
     expect((await cli(['job', 'plan', 'web.hcl'])).code).toBe(1);
   });
 
   it('exits 255 when the agent answers an error', async () => {
-    fake.on('POST', '/v1/job/web/plan', { status: 500, body: 'scheduler exploded' });
+    nomad.fake.on('POST', '/v1/job/web/plan', { status: 500, body: 'scheduler exploded' });
     const r = await cli(['job', 'plan', 'web.hcl']);
     expect(r.code).toBe(255);
     expect(r.stderr).toBe('Error during plan: scheduler exploded\n');
@@ -199,13 +179,13 @@ describe('drover job plan', () => {
       },
     });
     expect(r.code).toBe(255);
-    expect(fake.requests).toHaveLength(0);
+    expect(nomad.fake.requests).toHaveLength(0);
   });
 });
 
 describe('drover job status', () => {
   it('lists jobs, and drover status does the same', async () => {
-    fake.on('GET', '/v1/jobs', {
+    nomad.fake.on('GET', '/v1/jobs', {
       index: 5,
       body: [jobStub(), jobStub({ ID: 'batch-1', Type: 'batch', Status: 'dead' })],
     });
@@ -220,9 +200,9 @@ describe('drover job status', () => {
   });
 
   it('shows one job with its summary and allocations, resolving a prefix', async () => {
-    fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
-    fake.on('GET', '/v1/job/web', { index: 5, body: job() });
-    fake.on('GET', '/v1/job/web/summary', {
+    nomad.fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
+    nomad.fake.on('GET', '/v1/job/web', { index: 5, body: job() });
+    nomad.fake.on('GET', '/v1/job/web/summary', {
       index: 5,
       body: {
         JobID: 'web',
@@ -233,11 +213,11 @@ describe('drover job status', () => {
         ModifyIndex: 5,
       },
     });
-    fake.on('GET', '/v1/job/web/allocations', { index: 5, body: [allocStub()] });
-    fake.on('GET', '/v1/job/web/deployment', { index: 5, body: null });
+    nomad.fake.on('GET', '/v1/job/web/allocations', { index: 5, body: [allocStub()] });
+    nomad.fake.on('GET', '/v1/job/web/deployment', { index: 5, body: null });
     const r = await cli(['job', 'status', 'we']);
     expect(r.code).toBe(0);
-    expect(fake.requests[0]?.query.get('prefix')).toBe('we');
+    expect(nomad.fake.requests[0]?.query.get('prefix')).toBe('we');
     expect(r.stdout).toMatch(/^ID\s+= web$/m);
     expect(r.stdout).toMatch(/^Status\s+= running$/m);
     expect(r.stdout).toContain(
@@ -249,20 +229,20 @@ describe('drover job status', () => {
   });
 
   it('sends a region given before the command, as drover -region B job status does', async () => {
-    fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
+    nomad.fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
     const r = await cli(['-region', 'europe', 'job', 'status', '-json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(fake.requests.map((q) => q.query.get('region'))).toEqual(['europe']);
+    expect(nomad.fake.requests.map((q) => q.query.get('region'))).toEqual(['europe']);
   });
 
   it('prints the API JSON with -json', async () => {
-    fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
+    nomad.fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
     const r = await cli(['job', 'status', '-json']);
     expect(JSON.parse(r.stdout)).toEqual([jobStub()]);
   });
 
   it('says so when no job matches', async () => {
-    fake.on('GET', '/v1/jobs', { index: 5, body: [] });
+    nomad.fake.on('GET', '/v1/jobs', { index: 5, body: [] });
     const r = await cli(['job', 'status', 'nope']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('No job(s) with prefix or id "nope" found\n');
@@ -271,21 +251,23 @@ describe('drover job status', () => {
 
 describe('drover job stop', () => {
   it('deregisters with -purge and monitors the evaluation', async () => {
-    fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
-    fake.on('DELETE', '/v1/job/web', { body: { EvalID: EVAL, EvalCreateIndex: 12, JobModifyIndex: 12, Index: 12 } });
+    nomad.fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
+    nomad.fake.on('DELETE', '/v1/job/web', {
+      body: { EvalID: EVAL, EvalCreateIndex: 12, JobModifyIndex: 12, Index: 12 },
+    });
     serveCompletedEval();
     const r = await cli(['job', 'stop', '-purge', 'web']);
     expect(r.code).toBe(0);
-    expect(fake.requests.find((q) => q.method === 'DELETE')!.query.get('purge')).toBe('true');
+    expect(nomad.fake.requests.find((q) => q.method === 'DELETE')!.query.get('purge')).toBe('true');
     expect(r.stdout).toContain('==> Evaluation "e1e1e1e1" finished with status "complete"');
   });
 });
 
 describe('drover alloc status', () => {
   it('shows the allocation, its addresses, task resources with usage and recent events', async () => {
-    fake.on('GET', '/v1/allocations', { index: 5, body: [allocStub()] });
-    fake.on('GET', `/v1/allocation/${ALLOC}`, { index: 5, body: allocation() });
-    fake.on('GET', `/v1/client/allocation/${ALLOC}/stats`, {
+    nomad.fake.on('GET', '/v1/allocations', { index: 5, body: [allocStub()] });
+    nomad.fake.on('GET', `/v1/allocation/${ALLOC}`, { index: 5, body: allocation() });
+    nomad.fake.on('GET', `/v1/client/allocation/${ALLOC}/stats`, {
       body: {
         ResourceUsage: null,
         Timestamp: 0,
@@ -337,7 +319,7 @@ describe('drover alloc status', () => {
   });
 
   it('lists the matches and fails when a prefix is ambiguous', async () => {
-    fake.on('GET', '/v1/allocations', {
+    nomad.fake.on('GET', '/v1/allocations', {
       index: 5,
       body: [allocStub(), allocStub({ ID: 'a1a1a1a1-9999-4000-8000-000000000002', Name: 'web.web[1]' })],
     });
@@ -345,22 +327,22 @@ describe('drover alloc status', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('Prefix matched multiple allocations');
     expect(r.stderr.match(/a1a1a1a1/g)).toHaveLength(2);
-    expect(fake.requests.map((q) => q.path)).toEqual(['/v1/allocations']);
+    expect(nomad.fake.requests.map((q) => q.path)).toEqual(['/v1/allocations']);
   });
 });
 
 describe('drover alloc logs', () => {
   beforeEach(() => {
-    fake.on('GET', '/v1/allocations', { index: 5, body: [allocStub()] });
-    fake.on('GET', `/v1/allocation/${ALLOC}`, { index: 5, body: allocation() });
-    fake.on('GET', `/v1/client/fs/logs/${ALLOC}`, { body: 'one\ntwo\nthree\n' });
+    nomad.fake.on('GET', '/v1/allocations', { index: 5, body: [allocStub()] });
+    nomad.fake.on('GET', `/v1/allocation/${ALLOC}`, { index: 5, body: allocation() });
+    nomad.fake.on('GET', `/v1/client/fs/logs/${ALLOC}`, { body: 'one\ntwo\nthree\n' });
   });
 
   it("prints the only task's stdout when no task is named", async () => {
     const r = await cli(['alloc', 'logs', 'a1a1a1a1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('one\ntwo\nthree\n');
-    const q = fake.requests.find((x) => x.path.startsWith('/v1/client/fs/logs'))!.query;
+    const q = nomad.fake.requests.find((x) => x.path.startsWith('/v1/client/fs/logs'))!.query;
     expect(Object.fromEntries(q)).toMatchObject({
       task: 'srv',
       type: 'stdout',
@@ -373,7 +355,7 @@ describe('drover alloc logs', () => {
   it('reads stderr from the end with -stderr -tail -n', async () => {
     const r = await cli(['alloc', 'logs', '-stderr', '-tail', '-n', '2', 'a1a1a1a1', 'srv']);
     expect(r.stdout).toBe('two\nthree\n');
-    const q = fake.requests.find((x) => x.path.startsWith('/v1/client/fs/logs'))!.query;
+    const q = nomad.fake.requests.find((x) => x.path.startsWith('/v1/client/fs/logs'))!.query;
     expect(Object.fromEntries(q)).toMatchObject({ type: 'stderr', origin: 'end' });
   });
 
@@ -386,7 +368,7 @@ describe('drover alloc logs', () => {
 
 describe('drover node status and eval status', () => {
   it('lists nodes as nomad does', async () => {
-    fake.on('GET', '/v1/nodes', { index: 5, body: [nodeStub()] });
+    nomad.fake.on('GET', '/v1/nodes', { index: 5, body: [nodeStub()] });
     const r = await cli(['node', 'status']);
     expect(r.stdout).toBe(
       'ID        Node Pool  DC   Name   Class   Drain  Eligibility  Status\nn1n1n1n1  default    dc1  node1  <none>  false  eligible     ready\n',
@@ -394,9 +376,12 @@ describe('drover node status and eval status', () => {
   });
 
   it('shows a node with its allocated resources and allocations', async () => {
-    fake.on('GET', '/v1/nodes', { index: 5, body: [nodeStub()] });
-    fake.on('GET', '/v1/node/n1n1n1n1-0000-4000-8000-000000000001', { index: 5, body: node() });
-    fake.on('GET', '/v1/node/n1n1n1n1-0000-4000-8000-000000000001/allocations', { index: 5, body: [allocation()] });
+    nomad.fake.on('GET', '/v1/nodes', { index: 5, body: [nodeStub()] });
+    nomad.fake.on('GET', '/v1/node/n1n1n1n1-0000-4000-8000-000000000001', { index: 5, body: node() });
+    nomad.fake.on('GET', '/v1/node/n1n1n1n1-0000-4000-8000-000000000001/allocations', {
+      index: 5,
+      body: [allocation()],
+    });
     const r = await cli(['node', 'status', 'n1n1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Drivers\s+= raw_exec$/m);
@@ -407,8 +392,8 @@ describe('drover node status and eval status', () => {
   });
 
   it('explains the placement failures of an evaluation', async () => {
-    fake.on('GET', '/v1/evaluations', { index: 5, body: [evaluation({ Status: 'complete' })] });
-    fake.on('GET', `/v1/evaluation/${EVAL}`, {
+    nomad.fake.on('GET', '/v1/evaluations', { index: 5, body: [evaluation({ Status: 'complete' })] });
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}`, {
       index: 5,
       body: evaluation({
         Status: 'complete',
@@ -429,8 +414,12 @@ describe('drover node status and eval status', () => {
 describe('global behaviour', () => {
   it('takes -address over DROVER_ADDR', async () => {
     const port = await closedPort();
-    fake.on('GET', '/v1/nodes', { index: 5, body: [] });
-    const ok = await cli(['node', 'status', '-address', fake.address], {}, { DROVER_ADDR: `http://127.0.0.1:${port}` });
+    nomad.fake.on('GET', '/v1/nodes', { index: 5, body: [] });
+    const ok = await cli(
+      ['node', 'status', '-address', nomad.fake.address],
+      {},
+      { DROVER_ADDR: `http://127.0.0.1:${port}` },
+    );
     expect(ok.stdout).toBe('No nodes registered\n');
   });
 

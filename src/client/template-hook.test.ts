@@ -7,7 +7,7 @@ import type { TaskDriver } from '../drivers/index.js';
 import { nullLogger } from '../logging/index.js';
 import { startHttpApi } from '../http/index.js';
 import { testServer } from '../server/testing/harness.js';
-import { mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import type { Server } from '../server/index.js';
 import { HttpServerRPC } from './rpc-http.js';
 import type { ServerRPC } from './rpc.js';
@@ -289,7 +289,7 @@ describe('the template hook', () => {
     const s = await server();
     // As on any real agent, something was written before (here a node): on a store whose very first write is
     // the variable, a blocking query sent just before that write could not tell index 1 from "empty".
-    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
     const http = await startHttpApi({
       host: '127.0.0.1',
       port: 0,

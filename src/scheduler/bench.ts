@@ -4,7 +4,9 @@
  * reports placements per second. Used by bench.test.ts (BENCH=1) and by the bench/ folder.
  */
 import type { Job } from '../structs/index.js';
-import { flattenPlanned, Harness, mockEval, mockJob, mockNode } from './testing/index.js';
+import { flattenPlanned, Harness } from './testing/index.js';
+import { nomadMock } from '../testing/nomad-mock.js';
+import { build } from '../testing/builders.js';
 
 export interface PlacementBenchResult {
   nodes: number;
@@ -21,7 +23,7 @@ export interface PlacementBenchOptions {
 }
 
 function benchJob(id: string, count: number): Job {
-  const j = mockJob({ ID: id });
+  const j = nomadMock.job({ ID: id });
   const tg = j.TaskGroups[0]!;
   tg.Count = count;
   tg.Tasks[0]!.Resources = { CPU: 20, MemoryMB: 20 };
@@ -34,7 +36,7 @@ function benchJob(id: string, count: number): Job {
 export async function runPlacementBenchmark(o: PlacementBenchOptions): Promise<PlacementBenchResult> {
   const h = new Harness();
   for (let i = 0; i < o.nodes; i++) {
-    const n = mockNode({ ID: `bench-node-${i}` });
+    const n = nomadMock.node({ ID: `bench-node-${i}` });
     n.NodeResources.Cpu.CpuShares = 1_000_000;
     n.NodeResources.Memory.MemoryMB = 1_000_000;
     h.upsertNode(n);
@@ -44,7 +46,7 @@ export async function runPlacementBenchmark(o: PlacementBenchOptions): Promise<P
   const start = performance.now();
   for (let j = 0; j < jobs; j++) {
     const job = h.upsertJob(benchJob(`bench-${j}`, o.count));
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     const plan = h.lastPlan();
     const placed = plan ? flattenPlanned(plan.NodeAllocation).length : 0;
     if (placed !== o.count) throw new Error(`benchmark produced ${placed} placements, expected ${o.count}`);

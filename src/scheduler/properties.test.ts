@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import type { Job, Node } from '../structs/index.js';
 import { allocTerminalStatus } from '../structs/index.js';
 import { allocsFit } from './index.js';
-import { Harness, mockEval, mockJob, mockNode } from './testing/index.js';
+import { Harness } from './testing/index.js';
+import { nomadMock } from '../testing/nomad-mock.js';
+import { build } from '../testing/builders.js';
 
 const nodeArb = fc.record({
   cpu: fc.integer({ min: 500, max: 6000 }),
@@ -37,7 +39,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 
 function buildNode(s: { cpu: number; mem: number; disk: number; dynSpan: number }, i: number): Node {
-  const n = mockNode({ ID: `node-${i}` });
+  const n = nomadMock.node({ ID: `node-${i}` });
   n.NodeResources = {
     ...n.NodeResources,
     Cpu: { CpuShares: s.cpu + 100, TotalCpuCores: 2 },
@@ -56,7 +58,7 @@ function buildNode(s: { cpu: number; mem: number; disk: number; dynSpan: number 
 }
 
 function buildJob(id: string, s: JobShape): Job {
-  const j = mockJob({ ID: id, Type: s.batch ? 'batch' : 'service' });
+  const j = nomadMock.job({ ID: id, Type: s.batch ? 'batch' : 'service' });
   const tg = j.TaskGroups[0]!;
   tg.Count = s.count;
   tg.EphemeralDisk = { Sticky: false, Migrate: false, SizeMB: s.disk };
@@ -91,14 +93,14 @@ describe('scheduler invariants', () => {
               h.upsertNode({ ...n, Status: 'down' });
               for (let j = 0; j < 3; j++) {
                 const job = h.jobByID('default', `job-${j}`);
-                if (job) await h.process(mockEval(job, { TriggeredBy: 'node-update' }));
+                if (job) await h.process(build.eval({ Job: job, TriggeredBy: 'node-update' }));
               }
             } else if (step.kind === 'register') {
               const job = h.upsertJob(buildJob(`job-${step.job}`, step.shape));
-              await h.process(mockEval(job));
+              await h.process(build.eval({ Job: job }));
             } else {
               const job = h.jobByID('default', `job-${step.job}`);
-              if (job) await h.process(mockEval(job));
+              if (job) await h.process(build.eval({ Job: job }));
             }
             assertNoOvercommit(h);
           }
@@ -120,8 +122,8 @@ describe('scheduler invariants', () => {
         ),
         async (versions) => {
           const h = new Harness();
-          for (let i = 0; i < 6; i++) h.upsertNode(mockNode());
-          let base = mockJob({ ID: 'svc' });
+          for (let i = 0; i < 6; i++) h.upsertNode(nomadMock.node());
+          let base = nomadMock.job({ ID: 'svc' });
           for (const v of versions) {
             base = structuredClone(base);
             base.TaskGroups[0]!.Count = v.count;
@@ -129,7 +131,7 @@ describe('scheduler invariants', () => {
             if (v.change === 'destructive') base.TaskGroups[0]!.Tasks[0]!.Env = { N: String(Math.random()) };
             const before = h.liveAllocs('default', 'svc').length;
             const job = h.upsertJob(base);
-            await h.process(mockEval(job));
+            await h.process(build.eval({ Job: job }));
             const d = h.lastEval()!.PlanAnnotations!.DesiredTGUpdates['web']!;
             expect(d.Place + d.Ignore + d.InPlaceUpdate + d.DestructiveUpdate + d.Migrate).toBe(v.count);
             expect(d.Stop).toBe(Math.max(0, before - v.count));

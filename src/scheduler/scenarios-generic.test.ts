@@ -5,21 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Allocation, Job, Node } from '../structs/index.js';
 import { NS_PER_S } from '../structs/index.js';
-import {
-  countPlanned,
-  flattenPlanned,
-  Harness,
-  mockAlloc,
-  mockBatchJob,
-  mockEval,
-  mockJob,
-  mockNode,
-} from './testing/index.js';
+import { countPlanned, flattenPlanned, Harness } from './testing/index.js';
+import { nomadMock } from '../testing/nomad-mock.js';
+import { build } from '../testing/builders.js';
 
 function setup(nodes = 10, nodeOverrides: (i: number) => Partial<Node> = () => ({})): { h: Harness; nodes: Node[] } {
   const h = new Harness();
   const list: Node[] = [];
-  for (let i = 0; i < nodes; i++) list.push(h.upsertNode(mockNode(nodeOverrides(i))));
+  for (let i = 0; i < nodes; i++) list.push(h.upsertNode(nomadMock.node(nodeOverrides(i))));
   return { h, nodes: list };
 }
 
@@ -38,9 +31,9 @@ function dynamicPortsUnique(allocs: Allocation[]): boolean {
 /** Ten running allocs of `job` on ten nodes, plus five terminal ones (scenario 7's setup). */
 function runningAllocs(h: Harness, job: Job, nodes: Node[], terminal = 0): Allocation[] {
   const allocs: Allocation[] = [];
-  for (let i = 0; i < 10; i++) allocs.push(mockAlloc(job, nodes[i]!, i, { ClientStatus: 'running' }));
+  for (let i = 0; i < 10; i++) allocs.push(nomadMock.alloc(job, nodes[i]!, i, { ClientStatus: 'running' }));
   for (let i = 0; i < terminal; i++)
-    allocs.push(mockAlloc(job, nodes[i]!, i, { DesiredStatus: 'stop', ClientStatus: 'failed' }));
+    allocs.push(nomadMock.alloc(job, nodes[i]!, i, { DesiredStatus: 'stop', ClientStatus: 'failed' }));
   h.upsertAllocs(allocs);
   return allocs;
 }
@@ -54,8 +47,8 @@ function changedJob(job: Job, change: (j: Job) => void): Job {
 describe('service and batch scheduler scenarios', () => {
   it('1: places all ten instances of a newly registered job in one plan with unique names and ports', async () => {
     const { h } = setup();
-    const job = h.upsertJob(mockJob());
-    await h.process(mockEval(job));
+    const job = h.upsertJob(nomadMock.job());
+    await h.process(build.eval({ Job: job }));
     expect(h.plans).toHaveLength(1);
     const plan = h.plan(0);
     expect(countPlanned(plan.NodeAllocation)).toBe(10);
@@ -75,11 +68,11 @@ describe('service and batch scheduler scenarios', () => {
 
   it('2: places one alloc per node under distinct_hosts and blocks the eleventh', async () => {
     const { h } = setup();
-    const base = mockJob();
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 11;
     base.Constraints!.push({ LTarget: '', RTarget: '', Operand: 'distinct_hosts' });
     const job = h.upsertJob(base);
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     const placed = flattenPlanned(h.plan(0).NodeAllocation);
     expect(placed).toHaveLength(10);
     expect(new Set(placed.map((a) => a.NodeID)).size).toBe(10);
@@ -91,11 +84,11 @@ describe('service and batch scheduler scenarios', () => {
     const { h } = setup(10, (i) => ({
       Meta: { 'pci-dss': 'true', database: 'mysql', version: '5.6', rack: i < 5 ? 'rack1' : 'rack2' },
     }));
-    const base = mockJob();
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 8;
     base.Constraints!.push({ LTarget: '${meta.rack}', RTarget: '2', Operand: 'distinct_property' });
     const job = h.upsertJob(base);
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     const placed = flattenPlanned(h.plan(0).NodeAllocation);
     expect(placed).toHaveLength(4);
     expect(h.plan(0).Annotations).toBeNull();
@@ -105,10 +98,10 @@ describe('service and batch scheduler scenarios', () => {
 
   it('4: submits no plan at all for a group with count zero', async () => {
     const { h } = setup();
-    const base = mockJob();
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 0;
     const job = h.upsertJob(base);
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     expect(h.plans).toHaveLength(0);
     expect(h.allocs.size).toBe(0);
     expect(h.lastEval()!.Status).toBe('complete');
@@ -116,8 +109,8 @@ describe('service and batch scheduler scenarios', () => {
 
   it('5: creates one blocked eval with coalesced failures when there are no nodes', async () => {
     const h = new Harness();
-    const job = h.upsertJob(mockJob());
-    const ev = mockEval(job);
+    const job = h.upsertJob(nomadMock.job());
+    const ev = build.eval({ Job: job });
     await h.process(ev);
     expect(h.plans).toHaveLength(0);
     expect(h.createdEvals).toHaveLength(1);
@@ -134,14 +127,14 @@ describe('service and batch scheduler scenarios', () => {
 
   it('6: records class eligibility of a full node and a filtered node on the blocked eval', async () => {
     const h = new Harness();
-    const full = mockNode();
+    const full = nomadMock.node();
     full.ReservedResources.Cpu.CpuShares = full.NodeResources.Cpu.CpuShares;
     h.upsertNode(full);
-    const windows = mockNode({ NodeClass: 'windows' });
+    const windows = nomadMock.node({ NodeClass: 'windows' });
     windows.Attributes = { ...windows.Attributes, 'kernel.name': 'windows' };
     h.upsertNode(windows);
-    const job = h.upsertJob(mockJob());
-    await h.process(mockEval(job));
+    const job = h.upsertJob(nomadMock.job());
+    await h.process(build.eval({ Job: job }));
     expect(h.plans).toHaveLength(0);
     expect(h.createdEvals).toHaveLength(1);
     const blocked = h.createdEval(0);
@@ -156,10 +149,10 @@ describe('service and batch scheduler scenarios', () => {
 
   it('7: replaces every live alloc on a destructive change and ignores terminal allocs', async () => {
     const { h, nodes } = setup();
-    const job = h.upsertJob(mockJob());
+    const job = h.upsertJob(nomadMock.job());
     runningAllocs(h, job, nodes, 5);
     const job2 = h.upsertJob(changedJob(job, (j) => (j.TaskGroups[0]!.Tasks[0]!.Config = { command: '/bin/other' })));
-    await h.process(mockEval(job2));
+    await h.process(build.eval({ Job: job2 }));
     expect(h.plans).toHaveLength(1);
     const plan = h.plan(0);
     expect(countPlanned(plan.NodeUpdate)).toBe(10);
@@ -170,7 +163,7 @@ describe('service and batch scheduler scenarios', () => {
 
   it('8: rolls a destructive change four at a time under an update block and creates a deployment', async () => {
     const { h, nodes } = setup();
-    const job = h.upsertJob(mockJob());
+    const job = h.upsertJob(nomadMock.job());
     runningAllocs(h, job, nodes, 5);
     const job2 = h.upsertJob(
       changedJob(job, (j) => {
@@ -178,7 +171,7 @@ describe('service and batch scheduler scenarios', () => {
         j.TaskGroups[0]!.Update = updateBlock({ MaxParallel: 4 });
       }),
     );
-    const ev = mockEval(job2);
+    const ev = build.eval({ Job: job2 });
     await h.process(ev);
     const plan = h.plan(0);
     expect(countPlanned(plan.NodeUpdate)).toBe(4);
@@ -190,7 +183,7 @@ describe('service and batch scheduler scenarios', () => {
 
   it('9: places two canaries and stops nothing when the update block asks for canaries', async () => {
     const { h, nodes } = setup();
-    const job = h.upsertJob(mockJob());
+    const job = h.upsertJob(nomadMock.job());
     runningAllocs(h, job, nodes, 5);
     const job2 = h.upsertJob(
       changedJob(job, (j) => {
@@ -198,7 +191,7 @@ describe('service and batch scheduler scenarios', () => {
         j.TaskGroups[0]!.Update = updateBlock({ MaxParallel: 2, Canary: 2 });
       }),
     );
-    await h.process(mockEval(job2));
+    await h.process(build.eval({ Job: job2 }));
     const plan = h.plan(0);
     expect(countPlanned(plan.NodeUpdate)).toBe(0);
     const placed = flattenPlanned(plan.NodeAllocation);
@@ -212,7 +205,7 @@ describe('service and batch scheduler scenarios', () => {
 
   it('10: updates allocs in place when only the update block changed, moving them to the new deployment', async () => {
     const { h, nodes } = setup();
-    const job = h.upsertJob(mockJob());
+    const job = h.upsertJob(nomadMock.job());
     const old = runningAllocs(h, job, nodes).map((a) => ({
       ...a,
       DeploymentID: 'old-deployment',
@@ -220,7 +213,7 @@ describe('service and batch scheduler scenarios', () => {
     }));
     h.upsertAllocs(old);
     const job2 = h.upsertJob(changedJob(job, (j) => (j.TaskGroups[0]!.Update = updateBlock({ MaxParallel: 3 }))));
-    await h.process(mockEval(job2));
+    await h.process(build.eval({ Job: job2 }));
     const plan = h.plan(0);
     expect(countPlanned(plan.NodeUpdate)).toBe(0);
     const updated = flattenPlanned(plan.NodeAllocation);
@@ -237,10 +230,10 @@ describe('service and batch scheduler scenarios', () => {
 
   it('11: stops every alloc of a stopped job and keeps each alloc carrying its job', async () => {
     const { h, nodes } = setup();
-    const job = h.upsertJob(mockJob());
+    const job = h.upsertJob(nomadMock.job());
     runningAllocs(h, job, nodes);
     const stopped = h.upsertJob({ ...job, Stop: true });
-    await h.process(mockEval(stopped, { TriggeredBy: 'job-deregister' }));
+    await h.process(build.eval({ Job: stopped, TriggeredBy: 'job-deregister' }));
     expect(h.plans).toHaveLength(1);
     const stops = flattenPlanned(h.plan(0).NodeUpdate);
     expect(stops).toHaveLength(10);
@@ -267,15 +260,15 @@ describe('service and batch scheduler scenarios', () => {
     for (const c of cases) {
       it(`handles (${c.desired}, ${c.client}${c.migrate ? ', migrate' : ''}) as ${c.expect}`, async () => {
         const h = new Harness();
-        const node = h.upsertNode(mockNode({ Status: 'down' }));
-        const job = h.upsertJob(mockJob());
-        const a = mockAlloc(job, node, 0, {
+        const node = h.upsertNode(nomadMock.node({ Status: 'down' }));
+        const job = h.upsertJob(nomadMock.job());
+        const a = nomadMock.alloc(job, node, 0, {
           DesiredStatus: c.desired,
           ClientStatus: c.client,
           DesiredTransition: { Migrate: c.migrate ?? null },
         });
         h.upsertAllocs([a]);
-        await h.process(mockEval(job, { TriggeredBy: 'node-update', NodeID: node.ID }));
+        await h.process(build.eval({ Job: job, TriggeredBy: 'node-update', NodeID: node.ID }));
         expect(h.lastEval()!.Status).toBe('complete');
         if (c.expect === 'none') {
           expect(h.plans).toHaveLength(0);
@@ -300,17 +293,17 @@ describe('service and batch scheduler scenarios', () => {
   it('13: migrates every alloc off a draining node', async () => {
     const { h, nodes } = setup(10);
     const draining = h.upsertNode(
-      mockNode({
+      nomadMock.node({
         DrainStrategy: { Deadline: 0, IgnoreSystemJobs: false, ForceDeadline: '', StartedAt: '' },
         SchedulingEligibility: 'ineligible',
       }),
     );
-    const job = h.upsertJob(mockJob());
+    const job = h.upsertJob(nomadMock.job());
     const allocs = [...Array(10).keys()].map((i) =>
-      mockAlloc(job, draining, i, { ClientStatus: 'running', DesiredTransition: { Migrate: true } }),
+      nomadMock.alloc(job, draining, i, { ClientStatus: 'running', DesiredTransition: { Migrate: true } }),
     );
     h.upsertAllocs(allocs);
-    await h.process(mockEval(job, { TriggeredBy: 'node-drain', NodeID: draining.ID }));
+    await h.process(build.eval({ Job: job, TriggeredBy: 'node-drain', NodeID: draining.ID }));
     expect(h.plans).toHaveLength(1);
     const plan = h.plan(0);
     expect(plan.NodeUpdate[draining.ID]).toHaveLength(10);
@@ -322,7 +315,7 @@ describe('service and batch scheduler scenarios', () => {
 
   it('14: reschedules a failed alloc now, once, with a tracker pointing at the failed alloc', async () => {
     const { h, nodes } = setup();
-    const base = mockJob();
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 2;
     base.TaskGroups[0]!.ReschedulePolicy = {
       Attempts: 1,
@@ -335,10 +328,13 @@ describe('service and batch scheduler scenarios', () => {
     const job = h.upsertJob(base);
     const now = h.clock.now();
     const failedAt = new Date(now - 10_000).toISOString();
-    const ok = mockAlloc(job, nodes[0]!, 0, { ClientStatus: 'running' });
-    const failed = mockAlloc(job, nodes[1]!, 1, { ClientStatus: 'failed', TaskStates: { web: taskDead(failedAt) } });
+    const ok = nomadMock.alloc(job, nodes[0]!, 0, { ClientStatus: 'running' });
+    const failed = nomadMock.alloc(job, nodes[1]!, 1, {
+      ClientStatus: 'failed',
+      TaskStates: { web: taskDead(failedAt) },
+    });
     h.upsertAllocs([ok, failed]);
-    await h.process(mockEval(job, { TriggeredBy: 'alloc-failure' }));
+    await h.process(build.eval({ Job: job, TriggeredBy: 'alloc-failure' }));
     expect(h.allocsByJob(job.Namespace, job.ID)).toHaveLength(3);
     const repl = flattenPlanned(h.plan(0).NodeAllocation).find((a) => a.ID !== failed.ID)!;
     expect(repl.PreviousAllocation).toBe(failed.ID);
@@ -347,13 +343,13 @@ describe('service and batch scheduler scenarios', () => {
     expect(repl.NodeID).not.toBe(failed.NodeID);
 
     h.upsertAllocs([{ ...h.allocByID(repl.ID)!, ClientStatus: 'failed', TaskStates: { web: taskDead(failedAt) } }]);
-    await h.process(mockEval(job, { TriggeredBy: 'alloc-failure' }));
+    await h.process(build.eval({ Job: job, TriggeredBy: 'alloc-failure' }));
     expect(h.allocsByJob(job.Namespace, job.ID)).toHaveLength(3);
   });
 
   it('15: schedules a failed alloc for later with a pending follow-up eval', async () => {
     const { h, nodes } = setup();
-    const base = mockJob();
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 2;
     base.TaskGroups[0]!.ReschedulePolicy = {
       Attempts: 1,
@@ -365,13 +361,13 @@ describe('service and batch scheduler scenarios', () => {
     };
     const job = h.upsertJob(base);
     const now = h.clock.now();
-    const ok = mockAlloc(job, nodes[0]!, 0, { ClientStatus: 'running' });
-    const failed = mockAlloc(job, nodes[1]!, 1, {
+    const ok = nomadMock.alloc(job, nodes[0]!, 0, { ClientStatus: 'running' });
+    const failed = nomadMock.alloc(job, nodes[1]!, 1, {
       ClientStatus: 'failed',
       TaskStates: { web: taskDead(new Date(now).toISOString()) },
     });
     h.upsertAllocs([ok, failed]);
-    await h.process(mockEval(job, { TriggeredBy: 'alloc-failure' }));
+    await h.process(build.eval({ Job: job, TriggeredBy: 'alloc-failure' }));
     expect(h.allocsByJob(job.Namespace, job.ID)).toHaveLength(2);
     expect(h.createdEvals).toHaveLength(1);
     const follow = h.createdEval(0);
@@ -382,23 +378,25 @@ describe('service and batch scheduler scenarios', () => {
 
   it('16a: never re-runs a completed batch alloc', async () => {
     const { h, nodes } = setup(1);
-    const base = mockBatchJob();
+    const base = nomadMock.batchJob();
     base.TaskGroups[0]!.Count = 1;
     const job = h.upsertJob(base);
-    h.upsertAllocs([mockAlloc(job, nodes[0]!, 0, { ClientStatus: 'complete' })]);
-    await h.process(mockEval(job));
+    h.upsertAllocs([nomadMock.alloc(job, nodes[0]!, 0, { ClientStatus: 'complete' })]);
+    await h.process(build.eval({ Job: job }));
     expect(h.plans).toHaveLength(0);
     expect(h.allocsByJob(job.Namespace, job.ID)).toHaveLength(1);
   });
 
   it('16b: replaces a batch alloc that failed ten seconds ago', async () => {
     const { h, nodes } = setup(1);
-    const base = mockBatchJob();
+    const base = nomadMock.batchJob();
     base.TaskGroups[0]!.Count = 1;
     const job = h.upsertJob(base);
     const failedAt = new Date(h.clock.now() - 10_000).toISOString();
-    h.upsertAllocs([mockAlloc(job, nodes[0]!, 0, { ClientStatus: 'failed', TaskStates: { web: taskDead(failedAt) } })]);
-    await h.process(mockEval(job));
+    h.upsertAllocs([
+      nomadMock.alloc(job, nodes[0]!, 0, { ClientStatus: 'failed', TaskStates: { web: taskDead(failedAt) } }),
+    ]);
+    await h.process(build.eval({ Job: job }));
     expect(h.plans).toHaveLength(1);
     expect(h.allocsByJob(job.Namespace, job.ID)).toHaveLength(2);
     expect(h.lastEval()!.QueuedAllocations!['web']).toBe(0);
@@ -406,10 +404,10 @@ describe('service and batch scheduler scenarios', () => {
 
   it('17: spreads ten allocs evenly over two datacenters', async () => {
     const { h } = setup(10, (i) => ({ Datacenter: i < 5 ? 'dc1' : 'dc2' }));
-    const base = mockJob({ Datacenters: ['dc1', 'dc2'] });
+    const base = nomadMock.job({ Datacenters: ['dc1', 'dc2'] });
     base.TaskGroups[0]!.Spreads = [{ Attribute: '${node.datacenter}', Weight: 100, SpreadTarget: null }];
     const job = h.upsertJob(base);
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     expect(dcCounts(h, flattenPlanned(h.plan(0).NodeAllocation))).toEqual({ dc1: 5, dc2: 5 });
     expect(h.createdEvals).toHaveLength(0);
   });
@@ -418,17 +416,17 @@ describe('service and batch scheduler scenarios', () => {
     for (let p = 100; p >= 10; p -= 10) {
       it(`places ${p / 10} allocs in dc1 and ${10 - p / 10} in dc2 for a ${p}% target`, async () => {
         const { h } = setup(10, (i) => {
-          const n = mockNode({ Datacenter: i < 5 ? 'dc1' : 'dc2' });
+          const n = nomadMock.node({ Datacenter: i < 5 ? 'dc1' : 'dc2' });
           n.NodeResources.MinDynamicPort = 20000;
           n.NodeResources.MaxDynamicPort = 20005;
           return n;
         });
-        const base = mockJob({ Datacenters: ['dc*'] });
+        const base = nomadMock.job({ Datacenters: ['dc*'] });
         const targets = [{ Value: 'dc1', Percent: p }];
         if (p < 100) targets.push({ Value: 'dc2', Percent: 100 - p });
         base.TaskGroups[0]!.Spreads = [{ Attribute: '${node.datacenter}', Weight: 100, SpreadTarget: targets }];
         const job = h.upsertJob(base);
-        await h.process(mockEval(job));
+        await h.process(build.eval({ Job: job }));
         const want: Record<string, number> = { dc1: p / 10 };
         if (p < 100) want['dc2'] = 10 - p / 10;
         expect(dcCounts(h, flattenPlanned(h.plan(0).NodeAllocation))).toEqual(want);
@@ -440,7 +438,7 @@ describe('service and batch scheduler scenarios', () => {
     for (const p of [70, 60, 80, 90]) {
       it(`places ${p / 10} allocs in dc1 and ${10 - p / 10} in dc2 for a ${p}/${100 - p} target`, async () => {
         const { h } = setup(2, (i) => ({ Datacenter: i === 0 ? 'dc1' : 'dc2' }));
-        const base = mockJob({ Datacenters: ['dc1', 'dc2'] });
+        const base = nomadMock.job({ Datacenters: ['dc1', 'dc2'] });
         base.TaskGroups[0]!.Count = 10;
         base.TaskGroups[0]!.Tasks[0]!.Resources.CPU = 20;
         base.TaskGroups[0]!.Tasks[0]!.Resources.MemoryMB = 16;
@@ -450,7 +448,7 @@ describe('service and batch scheduler scenarios', () => {
         ];
         base.TaskGroups[0]!.Spreads = [{ Attribute: '${node.datacenter}', Weight: 100, SpreadTarget: targets }];
         const job = h.upsertJob(base);
-        await h.process(mockEval(job));
+        await h.process(build.eval({ Job: job }));
         expect(dcCounts(h, flattenPlanned(h.plan(0).NodeAllocation))).toEqual({ dc1: p / 10, dc2: 10 - p / 10 });
       });
     }

@@ -10,23 +10,16 @@ import { jobAntiAffinityScore, nodeAffinityScore, SpreadScorer, evenSpreadBoost 
 import { PlacementStack } from './feasible/select.js';
 import { JobTracker, UsageTracker } from './feasible/usage.js';
 import { scoreFitBinPack, scoreFitSpread } from './index.js';
-import {
-  countPlanned,
-  flattenPlanned,
-  Harness,
-  mockAlloc,
-  mockEval,
-  mockJob,
-  mockNode,
-  mockSystemJob,
-} from './testing/index.js';
+import { countPlanned, flattenPlanned, Harness } from './testing/index.js';
+import { nomadMock } from '../testing/nomad-mock.js';
+import { build } from '../testing/builders.js';
 
 describe('system scheduler scenarios', () => {
   it('19: places one alloc per node, all named with index 0', async () => {
     const h = new Harness();
-    for (let i = 0; i < 10; i++) h.upsertNode(mockNode());
-    const job = h.upsertJob(mockSystemJob());
-    await h.process(mockEval(job));
+    for (let i = 0; i < 10; i++) h.upsertNode(nomadMock.node());
+    const job = h.upsertJob(nomadMock.systemJob());
+    await h.process(build.eval({ Job: job }));
     expect(h.plans).toHaveLength(1);
     const placed = flattenPlanned(h.plan(0).NodeAllocation);
     expect(placed).toHaveLength(10);
@@ -40,11 +33,11 @@ describe('system scheduler scenarios', () => {
 
   it('20: places exactly one alloc on a node that joins', async () => {
     const h = new Harness();
-    for (let i = 0; i < 10; i++) h.upsertNode(mockNode());
-    const job = h.upsertJob(mockSystemJob());
-    await h.process(mockEval(job));
-    const added = h.upsertNode(mockNode());
-    await h.process(mockEval(job, { TriggeredBy: 'node-update', NodeID: added.ID }));
+    for (let i = 0; i < 10; i++) h.upsertNode(nomadMock.node());
+    const job = h.upsertJob(nomadMock.systemJob());
+    await h.process(build.eval({ Job: job }));
+    const added = h.upsertNode(nomadMock.node());
+    await h.process(build.eval({ Job: job, TriggeredBy: 'node-update', NodeID: added.ID }));
     expect(h.plans).toHaveLength(2);
     const plan = h.plan(1);
     expect(countPlanned(plan.NodeUpdate)).toBe(0);
@@ -55,12 +48,14 @@ describe('system scheduler scenarios', () => {
 
   it('21: explains a constraint that filters every node under its string form', async () => {
     const h = new Harness();
-    h.upsertNode(mockNode());
-    h.upsertNode(mockNode());
+    h.upsertNode(nomadMock.node());
+    h.upsertNode(nomadMock.node());
     const job = h.upsertJob(
-      mockSystemJob({ Constraints: [{ LTarget: '${node.unique.name}', RTarget: 'something-else', Operand: '==' }] }),
+      nomadMock.systemJob({
+        Constraints: [{ LTarget: '${node.unique.name}', RTarget: 'something-else', Operand: '==' }],
+      }),
     );
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     expect(h.updatedEvals).toHaveLength(1);
     const failed = h.lastEval()!.FailedTGAllocs!;
     expect(Object.keys(failed)).toEqual(['web']);
@@ -69,15 +64,15 @@ describe('system scheduler scenarios', () => {
 
   it('22: preempts a lower-priority service alloc to place a system alloc on a full node', async () => {
     const h = new Harness();
-    const node = h.upsertNode(mockNode());
-    const svc = mockJob();
+    const node = h.upsertNode(nomadMock.node());
+    const svc = nomadMock.job();
     svc.TaskGroups[0]!.Count = 1;
     svc.TaskGroups[0]!.Tasks[0]!.Resources.CPU = 13500;
     const service = h.upsertJob(svc);
-    await h.process(mockEval(service));
+    await h.process(build.eval({ Job: service }));
     expect(h.liveAllocs(service.Namespace, service.ID)).toHaveLength(1);
-    const job = h.upsertJob(mockSystemJob());
-    await h.process(mockEval(job));
+    const job = h.upsertJob(nomadMock.systemJob());
+    await h.process(build.eval({ Job: job }));
     const plan = h.lastPlan()!;
     expect(plan.NodeAllocation[node.ID]).toHaveLength(1);
     expect(Object.keys(plan.NodePreemptions)).toEqual([node.ID]);
@@ -87,7 +82,7 @@ describe('system scheduler scenarios', () => {
 });
 
 function resourcesNode(cpu: number, mem: number, rcpu: number, rmem: number): Node {
-  const n = mockNode();
+  const n = nomadMock.node();
   n.NodeResources.Cpu.CpuShares = cpu;
   n.NodeResources.Memory.MemoryMB = mem;
   n.ReservedResources.Cpu.CpuShares = rcpu;
@@ -119,7 +114,7 @@ describe('ranking scenarios', () => {
     const a = h.upsertNode(resourcesNode(2048, 2048, 1024, 1024));
     const b = h.upsertNode(resourcesNode(1024, 1024, 512, 512));
     const c = h.upsertNode(resourcesNode(4096, 4096, 1024, 1024));
-    const base = mockJob();
+    const base = nomadMock.job();
     const tg = base.TaskGroups[0]!;
     tg.Networks = null;
     tg.EphemeralDisk = null;
@@ -141,13 +136,13 @@ describe('ranking scenarios', () => {
     expect(jobAntiAffinityScore(2, 4)).toBe(-0.75);
     expect(jobAntiAffinityScore(0, 4)).toBe(0);
     const h = new Harness();
-    const n1 = h.upsertNode(mockNode());
-    const n2 = h.upsertNode(mockNode());
-    const base = mockJob();
+    const n1 = h.upsertNode(nomadMock.node());
+    const n2 = h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 4;
     const job = h.upsertJob(base);
-    const other = h.upsertJob(mockJob());
-    h.upsertAllocs([mockAlloc(other, n2, 0)]);
+    const other = h.upsertJob(nomadMock.job());
+    h.upsertAllocs([nomadMock.alloc(other, n2, 0)]);
     const { stack, jobs } = stackFor(h, job, [n1, n2]);
     jobs.add('p1', n1, n1.ID, 'web');
     jobs.add('p2', n1, n1.ID, 'web');
@@ -169,18 +164,21 @@ describe('ranking scenarios', () => {
       { LTarget: '${attr.kernel.version}', RTarget: '>4.0', Operand: 'version', Weight: 50 },
       { LTarget: '${node.class}', RTarget: 'large', Operand: 'is', Weight: 50 },
     ];
-    const dc1Kernel = mockNode();
+    const dc1Kernel = nomadMock.node();
     dc1Kernel.Attributes = { ...dc1Kernel.Attributes, 'kernel.version': '4.9' };
     expect(nodeAffinityScore(affinities, dc1Kernel)).toBeCloseTo(0.5, 10);
-    expect(nodeAffinityScore(affinities, mockNode({ Datacenter: 'dc2' }))).toBeCloseTo(-1 / 3, 10);
-    expect(nodeAffinityScore(affinities, mockNode({ Datacenter: 'dc2', NodeClass: 'large' }))).toBeCloseTo(-1 / 6, 10);
-    expect(nodeAffinityScore(affinities, mockNode())).toBeCloseTo(1 / 3, 10);
-    const nothing = mockNode({ Datacenter: 'dc3' });
+    expect(nodeAffinityScore(affinities, nomadMock.node({ Datacenter: 'dc2' }))).toBeCloseTo(-1 / 3, 10);
+    expect(nodeAffinityScore(affinities, nomadMock.node({ Datacenter: 'dc2', NodeClass: 'large' }))).toBeCloseTo(
+      -1 / 6,
+      10,
+    );
+    expect(nodeAffinityScore(affinities, nomadMock.node())).toBeCloseTo(1 / 3, 10);
+    const nothing = nomadMock.node({ Datacenter: 'dc3' });
     expect(nodeAffinityScore(affinities, nothing)).toBe(0);
 
     const h = new Harness();
     h.upsertNode(nothing);
-    const base = mockJob({ Affinities: affinities });
+    const base = nomadMock.job({ Affinities: affinities });
     const job = h.upsertJob(base);
     const { stack } = stackFor(h, job, [h.nodeByID(nothing.ID)!]);
     const { metric } = stack.select(buildGroupSpec(job, job.TaskGroups[0]!));
@@ -190,18 +188,18 @@ describe('ranking scenarios', () => {
 
   it('27: boosts spread targets by (desired − (current+1)) / desired and ignores other jobs', () => {
     const h = new Harness();
-    const nodes = ['dc1', 'dc2', 'dc1', 'dc1'].map((dc) => h.upsertNode(mockNode({ Datacenter: dc })));
-    const base = mockJob({ Datacenters: ['dc1', 'dc2'] });
+    const nodes = ['dc1', 'dc2', 'dc1', 'dc1'].map((dc) => h.upsertNode(nomadMock.node({ Datacenter: dc })));
+    const base = nomadMock.job({ Datacenters: ['dc1', 'dc2'] });
     base.TaskGroups[0]!.Spreads = [
       { Attribute: '${node.datacenter}', Weight: 100, SpreadTarget: [{ Value: 'dc1', Percent: 80 }] },
     ];
     const job = h.upsertJob(base);
-    const other = h.upsertJob(mockJob());
+    const other = h.upsertJob(nomadMock.job());
     h.upsertAllocs([
-      mockAlloc(job, nodes[0]!, 0),
-      mockAlloc(job, nodes[2]!, 1),
-      mockAlloc(other, nodes[1]!, 0),
-      mockAlloc(other, nodes[3]!, 1),
+      nomadMock.alloc(job, nodes[0]!, 0),
+      nomadMock.alloc(job, nodes[2]!, 1),
+      nomadMock.alloc(other, nodes[1]!, 0),
+      nomadMock.alloc(other, nodes[3]!, 1),
     ]);
     const { jobs } = stackFor(h, job, nodes);
     const scorer = new SpreadScorer(job.TaskGroups[0]!.Spreads!, 'web', 10);
@@ -232,8 +230,8 @@ describe('ranking scenarios', () => {
     expect(evenSpreadBoost(level, 'dc3')).toBe(1);
 
     const h = new Harness();
-    const nodes = [...Array(10).keys()].map((i) => h.upsertNode(mockNode({ Datacenter: i % 2 ? 'dc2' : 'dc1' })));
-    const base = mockJob({ Datacenters: ['dc1', 'dc2'] });
+    const nodes = [...Array(10).keys()].map((i) => h.upsertNode(nomadMock.node({ Datacenter: i % 2 ? 'dc2' : 'dc1' })));
+    const base = nomadMock.job({ Datacenters: ['dc1', 'dc2'] });
     base.TaskGroups[0]!.Spreads = [{ Attribute: '${node.datacenter}', Weight: 100, SpreadTarget: null }];
     const job = h.upsertJob(base);
     const { jobs } = stackFor(h, job, nodes);

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import { nullLogger } from '../logging/index.js';
 import { newScheduler } from './index.js';
-import { flattenPlanned, Harness, mockAlloc, mockEval, mockJob, mockNode } from './testing/index.js';
+import { flattenPlanned, Harness } from './testing/index.js';
+import { nomadMock } from '../testing/nomad-mock.js';
+import { build } from '../testing/builders.js';
 
 describe('generic scheduler', () => {
   it('throws a BadRequest error for an unknown scheduler type', () => {
@@ -18,25 +20,25 @@ describe('generic scheduler', () => {
 
   it('prefers the fuller node when bin-packing', async () => {
     const h = new Harness();
-    const busy = h.upsertNode(mockNode());
-    h.upsertNode(mockNode());
-    const filler = mockJob();
+    const busy = h.upsertNode(nomadMock.node());
+    h.upsertNode(nomadMock.node());
+    const filler = nomadMock.job();
     filler.TaskGroups[0]!.Count = 1;
     filler.TaskGroups[0]!.Tasks[0]!.Resources = { CPU: 8000, MemoryMB: 4000 };
     const other = h.upsertJob(filler);
     h.upsertAllocs([
       {
-        ...mockAlloc(other, busy, 0),
+        ...nomadMock.alloc(other, busy, 0),
         AllocatedResources: {
-          ...mockAlloc(other, busy, 0).AllocatedResources,
+          ...nomadMock.alloc(other, busy, 0).AllocatedResources,
           Tasks: { web: { Cpu: { CpuShares: 8000 }, Memory: { MemoryMB: 4000, MemoryMaxMB: 0 } } },
         },
       },
     ]);
-    const base = mockJob();
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 1;
     const job = h.upsertJob(base);
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     const placed = h.liveAllocs(job.Namespace, job.ID);
     expect(placed.map((a) => a.NodeID)).toEqual([busy.ID]);
     const meta = placed[0]!.Metrics!.ScoreMetaData!;
@@ -46,11 +48,11 @@ describe('generic scheduler', () => {
 
   it('spreads instances of one job over nodes through job anti-affinity', async () => {
     const h = new Harness();
-    for (let i = 0; i < 4; i++) h.upsertNode(mockNode());
-    const base = mockJob();
+    for (let i = 0; i < 4; i++) h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 4;
     const job = h.upsertJob(base);
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     const nodes = new Set(h.liveAllocs(job.Namespace, job.ID).map((a) => a.NodeID));
     expect(nodes.size).toBeGreaterThanOrEqual(3);
   });
@@ -58,9 +60,9 @@ describe('generic scheduler', () => {
   it('produces the same placements for the same eval ID', async () => {
     const run = async () => {
       const h = new Harness();
-      for (let i = 0; i < 20; i++) h.upsertNode(mockNode({ ID: `node-${i}` }));
-      const job = h.upsertJob(mockJob({ ID: 'fixed' }));
-      await h.process(mockEval(job, { ID: 'eval-1' }));
+      for (let i = 0; i < 20; i++) h.upsertNode(nomadMock.node({ ID: `node-${i}` }));
+      const job = h.upsertJob(nomadMock.job({ ID: 'fixed' }));
+      await h.process(build.eval({ Job: job, ID: 'eval-1' }));
       return h
         .liveAllocs('default', 'fixed')
         .map((a) => `${a.Name}@${a.NodeID}`)
@@ -71,11 +73,11 @@ describe('generic scheduler', () => {
 
   it('stops the highest indexes when the count shrinks and reuses freed indexes when it grows', async () => {
     const h = new Harness();
-    for (let i = 0; i < 5; i++) h.upsertNode(mockNode());
-    const job = h.upsertJob(mockJob());
-    await h.process(mockEval(job));
+    for (let i = 0; i < 5; i++) h.upsertNode(nomadMock.node());
+    const job = h.upsertJob(nomadMock.job());
+    await h.process(build.eval({ Job: job }));
     const smaller = h.upsertJob({ ...job, TaskGroups: [{ ...job.TaskGroups[0]!, Count: 7 }] });
-    await h.process(mockEval(smaller));
+    await h.process(build.eval({ Job: smaller }));
     const stopped = flattenPlanned(h.lastPlan()!.NodeUpdate)
       .map((a) => a.Name)
       .sort();
@@ -87,7 +89,7 @@ describe('generic scheduler', () => {
     });
     const bigger = h.upsertJob({ ...smaller, TaskGroups: [{ ...smaller.TaskGroups[0]!, Count: 9 }] });
     const existed = new Set(h.allocs.keys());
-    await h.process(mockEval(bigger));
+    await h.process(build.eval({ Job: bigger }));
     const placed = flattenPlanned(h.lastPlan()!.NodeAllocation)
       .filter((a) => !existed.has(a.ID))
       .map((a) => a.Name)
@@ -97,8 +99,8 @@ describe('generic scheduler', () => {
 
   it('retries the plan on fresher state when the applier refuses a node', async () => {
     const h = new Harness();
-    const nodes = [0, 1, 2].map(() => h.upsertNode(mockNode()));
-    const base = mockJob();
+    const nodes = [0, 1, 2].map(() => h.upsertNode(nomadMock.node()));
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 3;
     const job = h.upsertJob(base);
     h.rejectNodes.add(nodes[0]!.ID);
@@ -108,7 +110,7 @@ describe('generic scheduler', () => {
       if (++calls > 1) h.rejectNodes.clear();
       return origSubmit(p);
     };
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     expect(h.plans.length).toBeGreaterThanOrEqual(2);
     expect(h.liveAllocs(job.Namespace, job.ID)).toHaveLength(3);
     expect(h.lastEval()!.Status).toBe('complete');
@@ -116,12 +118,12 @@ describe('generic scheduler', () => {
 
   it('fails the eval after repeated refusals and leaves a blocked eval triggered by max-plan-attempts', async () => {
     const h = new Harness();
-    const n = h.upsertNode(mockNode());
-    const base = mockJob();
+    const n = h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 1;
     const job = h.upsertJob(base);
     h.rejectNodes.add(n.ID);
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     expect(h.plans).toHaveLength(5);
     expect(h.lastEval()!.Status).toBe('failed');
     expect(h.createdEvals.map((e) => [e.Status, e.TriggeredBy])).toEqual([['blocked', 'max-plan-attempts']]);
@@ -129,8 +131,8 @@ describe('generic scheduler', () => {
 
   it('reblocks a blocked eval that still cannot place instead of creating another', async () => {
     const h = new Harness();
-    const job = h.upsertJob(mockJob());
-    await h.process(mockEval(job, { Status: 'blocked' }));
+    const job = h.upsertJob(nomadMock.job());
+    await h.process(build.eval({ Job: job, Status: 'blocked' }));
     expect(h.createdEvals).toHaveLength(0);
     expect(h.reblockedEvals).toHaveLength(1);
     expect(h.reblockedEvals[0]?.Status).toBe('blocked');
@@ -138,15 +140,15 @@ describe('generic scheduler', () => {
 
   it('places the remainder when a blocked eval runs again after a node joins', async () => {
     const h = new Harness();
-    h.upsertNode(mockNode());
-    const base = mockJob();
+    h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Tasks[0]!.Resources = { CPU: 3000, MemoryMB: 256 };
     const job = h.upsertJob(base);
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     expect(h.liveAllocs(job.Namespace, job.ID)).toHaveLength(4);
     const blocked = h.createdEval(0);
     expect(h.lastEval()!.QueuedAllocations!['web']).toBe(6);
-    for (let i = 0; i < 2; i++) h.upsertNode(mockNode());
+    for (let i = 0; i < 2; i++) h.upsertNode(nomadMock.node());
     await h.process(blocked);
     expect(h.liveAllocs(job.Namespace, job.ID)).toHaveLength(10);
     expect(h.lastEval()!.Status).toBe('complete');
@@ -154,21 +156,21 @@ describe('generic scheduler', () => {
 
   it('annotates the plan with desired updates when asked (job plan) without applying anything new', async () => {
     const h = new Harness();
-    h.upsertNode(mockNode());
-    const job = h.upsertJob(mockJob());
-    await h.process(mockEval(job, { AnnotatePlan: true }));
+    h.upsertNode(nomadMock.node());
+    const job = h.upsertJob(nomadMock.job());
+    await h.process(build.eval({ Job: job, AnnotatePlan: true }));
     expect(h.plan(0).Annotations!.DesiredTGUpdates['web']?.Place).toBe(10);
   });
 
   it('stops allocs of a group removed from the job', async () => {
     const h = new Harness();
-    h.upsertNode(mockNode());
-    const job = h.upsertJob(mockJob());
-    await h.process(mockEval(job));
+    h.upsertNode(nomadMock.node());
+    const job = h.upsertJob(nomadMock.job());
+    await h.process(build.eval({ Job: job }));
     const renamed = structuredClone(job);
     renamed.TaskGroups[0]!.Name = 'api';
     const j2 = h.upsertJob(renamed);
-    await h.process(mockEval(j2));
+    await h.process(build.eval({ Job: j2 }));
     const plan = h.lastPlan()!;
     expect(flattenPlanned(plan.NodeUpdate).every((a) => a.TaskGroup === 'web')).toBe(true);
     expect(flattenPlanned(plan.NodeUpdate)).toHaveLength(10);
@@ -177,9 +179,9 @@ describe('generic scheduler', () => {
 
   it('places a rolling update in batches until every alloc runs the new version', async () => {
     const h = new Harness();
-    for (let i = 0; i < 10; i++) h.upsertNode(mockNode());
-    const job = h.upsertJob(mockJob());
-    await h.process(mockEval(job));
+    for (let i = 0; i < 10; i++) h.upsertNode(nomadMock.node());
+    const job = h.upsertJob(nomadMock.job());
+    await h.process(build.eval({ Job: job }));
     const j2 = structuredClone(job);
     j2.TaskGroups[0]!.Tasks[0]!.Env = { FOO: 'baz' };
     j2.TaskGroups[0]!.Update = {
@@ -195,7 +197,7 @@ describe('generic scheduler', () => {
     };
     const v1 = h.upsertJob(j2);
     for (let pass = 0; pass < 6; pass++) {
-      await h.process(mockEval(v1, { TriggeredBy: 'deployment-watcher' }));
+      await h.process(build.eval({ Job: v1, TriggeredBy: 'deployment-watcher' }));
       // The deployment watcher would mark new allocs healthy; do it here.
       h.upsertAllocs(
         h
@@ -215,11 +217,11 @@ describe('generic scheduler', () => {
 
   it('stops every alloc of a purged job (the job is gone from state)', async () => {
     const h = new Harness();
-    h.upsertNode(mockNode());
-    const job = h.upsertJob(mockJob());
-    await h.process(mockEval(job));
+    h.upsertNode(nomadMock.node());
+    const job = h.upsertJob(nomadMock.job());
+    await h.process(build.eval({ Job: job }));
     h.jobs.clear();
-    await h.process(mockEval(job, { TriggeredBy: 'job-deregister' }));
+    await h.process(build.eval({ Job: job, TriggeredBy: 'job-deregister' }));
     expect(flattenPlanned(h.lastPlan()!.NodeUpdate)).toHaveLength(10);
     expect(h.liveAllocs(job.Namespace, job.ID)).toHaveLength(0);
     expect(h.lastEval()!.Status).toBe('complete');

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Job } from '../structs/index.js';
 import { NS_PER_S } from '../structs/index.js';
-import { flattenPlanned, Harness, mockEval, mockNode, mockSystemJob } from './testing/index.js';
+import { flattenPlanned, Harness } from './testing/index.js';
+import { nomadMock } from '../testing/nomad-mock.js';
+import { build } from '../testing/builders.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -9,11 +11,11 @@ async function runningSystemJob(nodes: number, edit: (j: Job) => void = () => {}
   const h = new Harness();
   const now = { ms: T0 };
   h.clock = { now: () => now.ms };
-  const list = [...Array(nodes).keys()].map(() => h.upsertNode(mockNode()));
-  const base = mockSystemJob();
+  const list = [...Array(nodes).keys()].map(() => h.upsertNode(nomadMock.node()));
+  const base = nomadMock.systemJob();
   edit(base);
   const job = h.upsertJob(base);
-  await h.process(mockEval(job));
+  await h.process(build.eval({ Job: job }));
   h.upsertAllocs(h.liveAllocs(job.Namespace, job.ID).map((a) => ({ ...a, ClientStatus: 'running' })));
   return { h, nodes: list, job, now };
 }
@@ -37,7 +39,7 @@ describe('system job rolling updates (update stagger)', () => {
     changed.TaskGroups[0]!.Tasks[0]!.Config = { command: '/bin/true' };
     const v2 = h.upsertJob(changed);
     const batches: number[] = [];
-    let ev = mockEval(v2);
+    let ev = build.eval({ Job: v2 });
     for (let i = 0; i < 5; i++) {
       const plans = h.plans.length;
       await h.process(ev);
@@ -65,7 +67,7 @@ describe('system job rolling updates (update stagger)', () => {
     const { h, job } = await runningSystemJob(4);
     const changed = structuredClone(job);
     changed.TaskGroups[0]!.Tasks[0]!.Config = { command: '/bin/true' };
-    await h.process(mockEval(h.upsertJob(changed)));
+    await h.process(build.eval({ Job: h.upsertJob(changed) }));
     expect(flattenPlanned(h.lastPlan()!.NodeUpdate)).toHaveLength(4);
     expect(h.lastEval()!.NextEval ?? '').toBe('');
     expect(h.createdEvals.filter((e) => e.TriggeredBy === 'rolling-update')).toHaveLength(0);
@@ -81,7 +83,7 @@ describe('system jobs on a disconnected node', () => {
     const island = nodes[0]!;
     const original = h.allocsByNode(island.ID)[0]!;
     h.upsertNode({ ...island, Status: 'disconnected' });
-    await h.process(mockEval(job, { TriggeredBy: 'node-update', NodeID: island.ID }));
+    await h.process(build.eval({ Job: job, TriggeredBy: 'node-update', NodeID: island.ID }));
     const plan = h.lastPlan()!;
     expect(flattenPlanned(plan.NodeUpdate)).toHaveLength(0);
     expect(flattenPlanned(plan.NodeAllocation).map((a) => [a.ID, a.ClientStatus])).toEqual([[original.ID, 'unknown']]);
@@ -94,7 +96,7 @@ describe('system jobs on a disconnected node', () => {
     h.upsertNode({ ...island, Status: 'ready' });
     h.upsertAllocs([{ ...h.allocByID(original.ID)!, ClientStatus: 'running' }]);
     now.ms += 5_000;
-    await h.process(mockEval(job, { TriggeredBy: 'reconnect' }));
+    await h.process(build.eval({ Job: job, TriggeredBy: 'reconnect' }));
     expect(flattenPlanned(h.lastPlan()!.NodeUpdate)).toHaveLength(0);
     expect(h.allocByID(original.ID)!.AllocStates?.at(-1)?.Value).toBe('running');
     expect(h.liveAllocs(job.Namespace, job.ID)).toHaveLength(2);
@@ -103,7 +105,7 @@ describe('system jobs on a disconnected node', () => {
   it('marks the alloc lost when its group has no disconnect block', async () => {
     const { h, nodes, job } = await runningSystemJob(2);
     h.upsertNode({ ...nodes[0]!, Status: 'disconnected' });
-    await h.process(mockEval(job, { TriggeredBy: 'node-update', NodeID: nodes[0]!.ID }));
+    await h.process(build.eval({ Job: job, TriggeredBy: 'node-update', NodeID: nodes[0]!.ID }));
     expect(h.lastPlan()!.NodeUpdate[nodes[0]!.ID]!.map((a) => a.ClientStatus)).toEqual(['lost']);
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import type { Job } from '../structs/index.js';
-import { mockJob } from '../scheduler/testing/index.js';
+import { nomadMock } from '../testing/nomad-mock.js';
 import { admitJob, admittedNamespace, defaultAdmissionSteps, type JobMutator, type JobValidator } from './admission.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
@@ -53,7 +53,7 @@ describe('job admission', () => {
       },
     };
     const { job, warnings } = admitJob(
-      { ...mockJob(), Meta: {} },
+      { ...nomadMock.job(), Meta: {} },
       {},
       { mutators: [mark('a'), mark('b')], validators: [check] },
     );
@@ -67,7 +67,7 @@ describe('job admission', () => {
       name,
       validate: () => ({ problems: [{ path: name, message: `${name} is wrong` }] }),
     });
-    const e = thrown(() => admitJob(mockJob(), {}, { mutators: [], validators: [bad('One'), bad('Two')] }));
+    const e = thrown(() => admitJob(nomadMock.job(), {}, { mutators: [], validators: [bad('One'), bad('Two')] }));
     expect(isDroverError(e) && e.code).toBe('JobValidation');
     expect(isDroverError(e) && e.problems.map((p) => p.path)).toEqual(['One', 'Two']);
   });

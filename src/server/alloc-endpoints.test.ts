@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isDroverError } from '../errors/index.js';
-import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import { newScheduler } from '../scheduler/index.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
@@ -18,8 +18,8 @@ describe('alloc stop', () => {
     const s = await testServer({ newScheduler });
     servers.push(s);
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    const job = mockJob('web');
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    const job = build.job({ ID: 'web' });
     job.TaskGroups[0]!.Count = 2;
     const r = await s.jobRegister(job);
     await expect
@@ -53,8 +53,8 @@ describe('alloc stop', () => {
     const s = await testServer({ newScheduler });
     servers.push(s);
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    const r = await s.jobRegister(mockJob('web'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    const r = await s.jobRegister(build.job({ ID: 'web' }));
     await expect
       .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
         timeout: 3000,

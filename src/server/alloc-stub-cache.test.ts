@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { allocListStub } from '../structs/index.js';
-import { mockAlloc, mockJob } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import { upsertAllocs } from '../state/index.js';
 import { cachedAllocListStub } from './read-endpoints.js';
 import { testServer } from './testing/harness.js';
 
 describe('cachedAllocListStub', () => {
   it('builds one frozen stub per stored allocation version, equal to the plain stub', () => {
-    const a = mockAlloc(mockJob('web'), 'n1');
+    const a = build.alloc({ Job: build.job({ ID: 'web' }), NodeID: 'n1' });
     const s = cachedAllocListStub(a);
     expect(s).toEqual(allocListStub(a));
     expect(Object.isFrozen(s)).toBe(true);
@@ -22,14 +22,16 @@ describe('allocList', () => {
   it('answers requests at the same allocs index with one frozen list, and a fresh one after a write', async () => {
     const srv = await testServer();
     try {
-      const job = mockJob('web');
-      await srv.store.write((txn) => upsertAllocs(txn, [mockAlloc(job, 'n1'), mockAlloc(job, 'n1')], 0));
+      const job = build.job({ ID: 'web' });
+      await srv.store.write((txn) =>
+        upsertAllocs(txn, [build.alloc({ Job: job, NodeID: 'n1' }), build.alloc({ Job: job, NodeID: 'n1' })], 0),
+      );
       const first = await srv.allocList({});
       const again = await srv.allocList({});
       expect(again.value).toBe(first.value);
       expect(Object.isFrozen(first.value)).toBe(true);
       expect(first.value).toHaveLength(2);
-      await srv.store.write((txn) => upsertAllocs(txn, [mockAlloc(job, 'n1')], 0));
+      await srv.store.write((txn) => upsertAllocs(txn, [build.alloc({ Job: job, NodeID: 'n1' })], 0));
       const after = await srv.allocList({});
       expect(after.value).not.toBe(first.value);
       expect(after.value).toHaveLength(3);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
-import { mockEval, mockJob } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import type { Evaluation } from '../structs/index.js';
 import { BlockedEvals } from './blocked-evals.js';
 
@@ -16,7 +16,7 @@ function setup() {
   return { b, enqueued, cancelled };
 }
 const blocked = (job: string, over: Partial<Evaluation> = {}) =>
-  mockEval(mockJob(job), { Status: 'blocked', SnapshotIndex: 10, ...over });
+  build.eval({ Job: build.job({ ID: job }), Status: 'blocked', SnapshotIndex: 10, ...over });
 
 describe('BlockedEvals', () => {
   it('releases an eval when its class frees capacity, not when an ineligible class does', () => {

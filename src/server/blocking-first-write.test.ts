@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { createServer, type Server } from './index.js';
-import { mockNode } from '../scheduler/testing/index.js';
+import { nomadMock } from '../testing/nomad-mock.js';
 
 describe('blocking queries on a brand-new store', () => {
   let server: Server | undefined;
@@ -21,7 +21,7 @@ describe('blocking queries on a brand-new store', () => {
     expect(first.index).toBe(1);
     const waiting = server.nodeList({ minIndex: first.index, waitMs: 5000 });
     const t0 = Date.now();
-    await server.nodeRegister(mockNode());
+    await server.nodeRegister(nomadMock.node());
     const woke = await waiting;
     expect(Date.now() - t0).toBeLessThan(4000);
     expect(woke.value).toHaveLength(1);

@@ -1,6 +1,6 @@
 /** The deployment watcher driven by the real scheduler, with allocation health reported as a client would. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import { newScheduler } from '../scheduler/index.js';
 import { isDroverError } from '../errors/index.js';
 import type { AllocListStub, Deployment, Job, UpdateStrategy } from '../structs/index.js';
@@ -15,7 +15,7 @@ afterEach(async () => {
 
 const S = 1e9;
 function rolling(over: Partial<UpdateStrategy> = {}, count = 3, cmd = 'v0'): Job {
-  const j = mockJob('web');
+  const j = build.job({ ID: 'web' });
   const tg = j.TaskGroups[0]!;
   tg.Count = count;
   tg.Tasks[0]!.Config = { run_for: '10s', version: cmd };
@@ -37,8 +37,8 @@ function rolling(over: Partial<UpdateStrategy> = {}, count = 3, cmd = 'v0'): Job
 async function start(): Promise<Server> {
   s = await testServer({ newScheduler });
   await s.start();
-  await s.nodeRegister(mockNode('n1'));
-  await s.nodeRegister(mockNode('n2'));
+  await s.nodeRegister(build.node({ ID: 'n1' }));
+  await s.nodeRegister(build.node({ ID: 'n2' }));
   return s;
 }
 

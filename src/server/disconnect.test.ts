@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { newScheduler } from '../scheduler/index.js';
-import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import type { Job } from '../structs/index.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
@@ -17,8 +17,8 @@ async function setup(disconnect: NonNullable<Job['TaskGroups'][number]['Disconne
   const s = await testServer({ newScheduler, heartbeat: { minTTLms: 60, maxHeartbeatsPerSecond: 50, gracems: 20 } });
   servers.push(s);
   await s.start();
-  await s.nodeRegister(mockNode('n1'));
-  const job = mockJob('web');
+  await s.nodeRegister(build.node({ ID: 'n1' }));
+  const job = build.job({ ID: 'web' });
   job.TaskGroups[0]!.Disconnect = disconnect;
   await s.jobRegister(job);
   const [original] = await vi.waitUntil(
@@ -29,7 +29,7 @@ async function setup(disconnect: NonNullable<Job['TaskGroups'][number]['Disconne
     { timeout: 3_000 },
   );
   await s.updateAllocs([{ ID: original!.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: {} }]);
-  await s.nodeRegister(mockNode('n2'));
+  await s.nodeRegister(build.node({ ID: 'n2' }));
   timers.push(setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20));
   const allocs = async () => (await s.jobAllocations('default', 'web', true)).value;
   return { s, original: original!, allocs };
@@ -108,8 +108,8 @@ describe('a node that misses its heartbeat while running work that tolerates a d
     const s = await testServer({ newScheduler, heartbeat: { minTTLms: 60, maxHeartbeatsPerSecond: 50, gracems: 20 } });
     servers.push(s);
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    await s.jobRegister(mockJob('web'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    await s.jobRegister(build.job({ ID: 'web' }));
     await expect
       .poll(async () => (await s.jobAllocations('default', 'web', true)).value.length === 1, { timeout: 3_000 })
       .toBeTruthy();

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AllocHealthWatcher, healthSettings } from '../client/index.js';
 import { nullLogger } from '../logging/index.js';
 import { newScheduler } from '../scheduler/index.js';
-import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import type { AllocDeploymentStatus, Allocation, Job, TaskState } from '../structs/index.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
@@ -83,8 +83,8 @@ describe('drain migration health', () => {
   it("waits for the replacement to be healthy for the migrate block's min_healthy_time before moving the next allocation", async () => {
     s = await testServer({ newScheduler, periodicTimer: false, drainer: false });
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    const job = mockJob('web');
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    const job = build.job({ ID: 'web' });
     job.TaskGroups[0]!.Count = 2;
     job.TaskGroups[0]!.Migrate = {
       MaxParallel: 1,
@@ -98,7 +98,7 @@ describe('drain migration health', () => {
     await s.jobRegister(job);
     await expect.poll(() => live(s!, 'n1').length === 2, { timeout: 3000, message: 'placed on n1' }).toBeTruthy();
     await report(s, live(s, 'n1'));
-    await s.nodeRegister(mockNode('n2'));
+    await s.nodeRegister(build.node({ ID: 'n2' }));
 
     await s.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
     expect((await s.drainer.step()).migrate).toHaveLength(1);

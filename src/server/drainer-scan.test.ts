@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteBackend, StateView } from '../state/index.js';
-import { mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
 
@@ -29,7 +29,7 @@ function countNodeScans(): { rows: number } {
 
 async function registerNodes(s: Server, n: number, prefix: string): Promise<number> {
   const t = performance.now();
-  for (let i = 0; i < n; i++) await s.nodeRegister(mockNode(`${prefix}-${String(i).padStart(5, '0')}`));
+  for (let i = 0; i < n; i++) await s.nodeRegister(build.node({ ID: `${prefix}-${String(i).padStart(5, '0')}` }));
   return performance.now() - t;
 }
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
-import { mockEval, mockJob } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import type { Evaluation } from '../structs/index.js';
 import { EvalBroker } from './eval-broker.js';
 
@@ -25,7 +25,7 @@ function broker(over: Partial<ConstructorParameters<typeof EvalBroker>[0]> = {})
 }
 afterEach(() => brokers.splice(0).forEach((b) => b.setEnabled(false)));
 
-const ev = (job: string, over: Partial<Evaluation> = {}) => mockEval(mockJob(job), over);
+const ev = (job: string, over: Partial<Evaluation> = {}) => build.eval({ Job: build.job({ ID: job }), ...over });
 const types = ['service', 'batch'];
 
 describe('EvalBroker', () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import type { Job } from '../structs/index.js';
 import { annotateJobDiff, jobDiff } from './job-diff.js';
 import type { Server } from './server.js';
@@ -13,22 +13,22 @@ function edit(j: Job, f: (j: Job) => void): Job {
 
 describe('jobDiff', () => {
   it('says None for the same job, ignoring the fields the server manages', () => {
-    const a = mockJob('web', { Version: 0, ModifyIndex: 5, Status: 'running', SubmitTime: 1 });
-    const b = mockJob('web', { Version: 3, ModifyIndex: 9, Status: 'pending', SubmitTime: 2 });
+    const a = build.job({ ID: 'web', Version: 0, ModifyIndex: 5, Status: 'running', SubmitTime: 1 });
+    const b = build.job({ ID: 'web', Version: 3, ModifyIndex: 9, Status: 'pending', SubmitTime: 2 });
     const d = jobDiff(a, b, true);
     expect(d.Type).toBe('None');
     expect(d.TaskGroups?.map((g) => g.Type)).toEqual(['None']);
   });
 
   it('says Added for a new job with every field as Added', () => {
-    const d = jobDiff(null, mockJob('web'), false);
+    const d = jobDiff(null, build.job({ ID: 'web' }), false);
     expect(d.Type).toBe('Added');
     expect(d.Fields?.find((f) => f.Name === 'Priority')).toMatchObject({ Type: 'Added', Old: '', New: '50' });
     expect(d.TaskGroups?.[0]?.Type).toBe('Added');
   });
 
   it('reports a count change on the group with Old and New, annotated as forcing creation', () => {
-    const a = mockJob('web');
+    const a = build.job({ ID: 'web' });
     const b = edit(a, (j) => (j.TaskGroups[0]!.Count = 3));
     const d = jobDiff(a, b, false);
     expect(d.Type).toBe('Edited');
@@ -53,7 +53,7 @@ describe('jobDiff', () => {
   });
 
   it('marks a driver config change as a destructive update of the task', () => {
-    const a = mockJob('web');
+    const a = build.job({ ID: 'web' });
     const b = edit(a, (j) => (j.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '20s' }));
     const d = jobDiff(a, b, false);
     annotateJobDiff(d, null);
@@ -71,7 +71,7 @@ describe('jobDiff', () => {
   });
 
   it('marks a kill timeout change as an in-place update', () => {
-    const a = mockJob('web');
+    const a = build.job({ ID: 'web' });
     const b = edit(a, (j) => (j.TaskGroups[0]!.Tasks[0]!.KillTimeout = 5e9));
     const d = jobDiff(a, b, false);
     annotateJobDiff(d, null);
@@ -79,7 +79,7 @@ describe('jobDiff', () => {
   });
 
   it('lists the unchanged fields of a changed object as None when contextual', () => {
-    const a = mockJob('web');
+    const a = build.job({ ID: 'web' });
     const b = edit(a, (j) => (j.TaskGroups[0]!.Tasks[0]!.Resources.CPU = 200));
     const res = jobDiff(a, b, true).TaskGroups![0]!.Tasks![0]!.Objects!.find((o) => o.Name === 'Resources')!;
     expect(res.Fields).toEqual([
@@ -89,7 +89,7 @@ describe('jobDiff', () => {
   });
 
   it('diffs datacenters as a set and env and meta as inline fields', () => {
-    const a = mockJob('web', { Meta: { team: 'a' } });
+    const a = build.job({ ID: 'web', Meta: { team: 'a' } });
     const b = edit(a, (j) => {
       j.Datacenters = ['dc1', 'dc2'];
       j.Meta = { team: 'b' };
@@ -111,7 +111,7 @@ describe('jobDiff', () => {
   });
 
   it('annotates the tasks of an added group as forcing creation', () => {
-    const a = mockJob('web');
+    const a = build.job({ ID: 'web' });
     const b = edit(a, (j) => j.TaskGroups.push({ ...structuredClone(j.TaskGroups[0]!), Name: 'api' }));
     const d = jobDiff(a, b, false);
     annotateJobDiff(d, null);
@@ -130,8 +130,8 @@ describe('Server jobPlan', () => {
   it('shows no change when the same job is planned after it runs, and the diff and updates after an edit', async () => {
     s = await testServer();
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    const job = mockJob('web');
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    const job = build.job({ ID: 'web' });
     const fresh = await s.jobPlan(job, true);
     expect(fresh.Diff?.Type).toBe('Added');
     expect(fresh.Annotations?.DesiredTGUpdates.web?.Place).toBe(1);
@@ -157,7 +157,7 @@ describe('Server jobPlan', () => {
 
   it('reports the groups that cannot be placed', async () => {
     s = await testServer();
-    const plan = await s.jobPlan(mockJob('web'), false);
+    const plan = await s.jobPlan(build.job({ ID: 'web' }), false);
     expect(plan.Diff).toBeNull();
     expect(Object.keys(plan.FailedTGAllocs ?? {})).toEqual(['web']);
   });

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import { newScheduler } from '../scheduler/index.js';
-import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import type { Allocation, Job } from '../structs/index.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
@@ -46,7 +46,7 @@ const liveOn = (srv: Server, nodeID: string) =>
     .allocsByNode(nodeID)
     .filter((a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus));
 
-const batchJob = (id: string, over: Partial<Job> = {}): Job => ({ ...mockJob(id), Type: 'batch', ...over });
+const batchJob = (id: string, over: Partial<Job> = {}): Job => ({ ...build.job({ ID: id }), Type: 'batch', ...over });
 
 describe('periodic jobs', () => {
   const periodic = (over: Partial<Job['Periodic'] & object> = {}) =>
@@ -65,7 +65,7 @@ describe('periodic jobs', () => {
     const clock = fakeClock('2026-01-01T00:00:01Z');
     s = await testServer({ newScheduler, clock, periodicTimer: false });
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
     const r = await s.jobRegister(periodic());
     expect(r.EvalID).toBe('');
     expect((await s.jobGet('default', 'report')).value.Status).toBe('running');
@@ -87,7 +87,7 @@ describe('periodic jobs', () => {
     const clock = fakeClock('2026-01-01T00:00:01Z');
     s = await testServer({ newScheduler, clock, periodicTimer: false });
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
     await s.jobRegister(periodic({ ProhibitOverlap: true }));
     clock.set('2026-01-01T00:00:10Z');
     expect(await s.periodic.tick()).toHaveLength(1);
@@ -132,7 +132,7 @@ describe('periodic jobs', () => {
 
   it('refuses to force a job that is not periodic', async () => {
     s = await testServer({ periodicTimer: false });
-    await s.jobRegister(mockJob('web'));
+    await s.jobRegister(build.job({ ID: 'web' }));
     expect(isDroverError(await errorOf(s.jobPeriodicForce('default', 'web')), 'BadRequest')).toBe(true);
     expect(isDroverError(await errorOf(s.jobPeriodicForce('default', 'nope')), 'JobNotFound')).toBe(true);
   });
@@ -194,7 +194,7 @@ describe('dispatch of parameterized jobs', () => {
 
 describe('scaling', () => {
   const scalable = () => {
-    const j = mockJob('web');
+    const j = build.job({ ID: 'web' });
     j.TaskGroups[0]!.Count = 2;
     j.TaskGroups[0]!.Scaling = { Min: 1, Max: 4, Enabled: true };
     return j;
@@ -248,8 +248,8 @@ describe('node drain and eligibility', () => {
   async function drainSetup(count: number, maxParallel: number) {
     s = await testServer({ newScheduler, periodicTimer: false, drainer: false });
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    const job = mockJob('web');
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    const job = build.job({ ID: 'web' });
     job.TaskGroups[0]!.Count = count;
     job.TaskGroups[0]!.Migrate = {
       MaxParallel: maxParallel,
@@ -262,8 +262,8 @@ describe('node drain and eligibility', () => {
     // A service job gets the default update block at admission, so its allocations belong to a deployment and
     // count for the drain only once their client reports them healthy.
     await reportHealthy(s, liveOn(s, 'n1'));
-    await s.nodeRegister(mockNode('n2'));
-    await s.nodeRegister(mockNode('n3'));
+    await s.nodeRegister(build.node({ ID: 'n2' }));
+    await s.nodeRegister(build.node({ ID: 'n3' }));
     return s;
   }
   const marked = (srv: Server) =>
@@ -318,9 +318,9 @@ describe('node drain and eligibility', () => {
   it('leaves batch allocations to finish and drains system jobs last', async () => {
     s = await testServer({ newScheduler, periodicTimer: false, drainer: false });
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
     await s.jobRegister(batchJob('batch'));
-    await s.jobRegister({ ...mockJob('sys'), Type: 'system' });
+    await s.jobRegister({ ...build.job({ ID: 'sys' }), Type: 'system' });
     await expect
       .poll(() => liveOn(s!, 'n1').length === 2, { timeout: 3000, message: 'batch and system placed' })
       .toBeTruthy();
@@ -338,7 +338,7 @@ describe('node drain and eligibility', () => {
 
   it('makes a node ineligible and eligible again, refusing eligible while draining', async () => {
     s = await testServer({ periodicTimer: false, drainer: false });
-    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
     await s.nodeUpdateEligibility('n1', 'ineligible');
     expect((await s.nodeGet('n1')).value.SchedulingEligibility).toBe('ineligible');
     await s.nodeUpdateEligibility('n1', 'eligible');
@@ -355,12 +355,12 @@ describe('system jobs follow nodes', () => {
   it('places a system job on a node that joins after the job was registered', async () => {
     s = await testServer({ newScheduler, periodicTimer: false, drainer: false });
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    await s.jobRegister({ ...mockJob('sys'), Type: 'system' });
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    await s.jobRegister({ ...build.job({ ID: 'sys' }), Type: 'system' });
     await expect
       .poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'system alloc on n1' })
       .toBeTruthy();
-    await s.nodeRegister(mockNode('n2'));
+    await s.nodeRegister(build.node({ ID: 'n2' }));
     await expect
       .poll(() => liveOn(s!, 'n2').length === 1, { timeout: 3000, message: 'system alloc on the new node n2' })
       .toBeTruthy();

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { MemoryBackend, StateStore, upsertNode, type BackendBatch, type StateBackend } from '../state/index.js';
-import { mockAlloc, mockJob, mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import { newPlan, type Allocation, type Plan } from '../structs/index.js';
 import { nodeFits, PlanApplier } from './plan-applier.js';
 import { allocsFit } from '../scheduler/index.js';
@@ -13,8 +13,9 @@ async function setup(nodeCpus: number[]) {
     nodeCpus.forEach((cpu, i) =>
       upsertNode(
         tx,
-        mockNode(`n${i}`, {
-          NodeResources: { ...mockNode().NodeResources, Cpu: { CpuShares: cpu, TotalCpuCores: 1 } },
+        build.node({
+          ID: `n${i}`,
+          NodeResources: { ...build.node().NodeResources, Cpu: { CpuShares: cpu, TotalCpuCores: 1 } },
         }),
         'c',
         0,
@@ -33,8 +34,8 @@ async function setup(nodeCpus: number[]) {
 }
 
 function alloc(node: string, cpu: number, jobID = 'j'): Allocation {
-  const job = mockJob(jobID);
-  const a = mockAlloc(job, node);
+  const job = build.job({ ID: jobID });
+  const a = build.alloc({ Job: job, NodeID: node });
   return {
     ...a,
     AllocatedResources: {
@@ -45,7 +46,7 @@ function alloc(node: string, cpu: number, jobID = 'j'): Allocation {
 }
 
 function plan(placements: Allocation[], opts: Partial<Plan> = {}): Plan {
-  const p = newPlan(`e-${Math.random()}`, 50, mockJob('j'), 0);
+  const p = newPlan(`e-${Math.random()}`, 50, build.job({ ID: 'j' }), 0);
   for (const a of placements) (p.NodeAllocation[a.NodeID] ??= []).push(a);
   return { ...p, ...opts };
 }
@@ -219,7 +220,10 @@ describe('PlanApplier overlapping commits', () => {
     const setupWrite = store.write((tx) =>
       upsertNode(
         tx,
-        mockNode('n0', { NodeResources: { ...mockNode().NodeResources, Cpu: { CpuShares: 1000, TotalCpuCores: 1 } } }),
+        build.node({
+          ID: 'n0',
+          NodeResources: { ...build.node().NodeResources, Cpu: { CpuShares: 1000, TotalCpuCores: 1 } },
+        }),
         'c',
         0,
       ),
@@ -255,7 +259,7 @@ describe('PlanApplier overlapping commits', () => {
   it('keeps at most maxInFlight plans evaluated ahead of their commits', async () => {
     const { backend, held } = gatedBackend();
     const store = await StateStore.open({ backend, logger: nullLogger });
-    const setupWrite = store.write((tx) => upsertNode(tx, mockNode('n0'), 'c', 0));
+    const setupWrite = store.write((tx) => upsertNode(tx, build.node({ ID: 'n0' }), 'c', 0));
     held.shift()!.release();
     await setupWrite;
     const applier = new PlanApplier({

@@ -1,6 +1,6 @@
 /** The server driven by the real scheduler (src/scheduler), as the agent runs it. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import { newScheduler } from '../scheduler/index.js';
 import type { Job } from '../structs/index.js';
 import type { Server } from './server.js';
@@ -36,10 +36,10 @@ describe('Server with the real scheduler', () => {
   it('places every instance, plans no change for the same job, then replaces allocations on an edit', async () => {
     s = await testServer({ newScheduler });
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    await s.nodeRegister(mockNode('n2'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    await s.nodeRegister(build.node({ ID: 'n2' }));
     // max_parallel = 0: no rolling update (admission would fill the default one), so an edit replaces all at once.
-    const job: Job = { ...withCount(mockJob('web'), 3), Update: { MaxParallel: 0 } as Job['Update'] };
+    const job: Job = { ...withCount(build.job({ ID: 'web' }), 3), Update: { MaxParallel: 0 } as Job['Update'] };
     const r = await s.jobRegister(job);
     await evalDone(s, r.EvalID);
     const first = await live(s);
@@ -61,8 +61,8 @@ describe('Server with the real scheduler', () => {
   it('rolls an update through one allocation at a time as the new ones turn healthy', async () => {
     s = await testServer({ newScheduler });
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    const job = withCount(mockJob('web'), 3);
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    const job = withCount(build.job({ ID: 'web' }), 3);
     job.TaskGroups[0]!.Update = {
       Stagger: 0,
       MaxParallel: 1,
@@ -139,12 +139,12 @@ describe('Server with the real scheduler', () => {
   it('blocks when nothing fits and places when a node joins', async () => {
     s = await testServer({ newScheduler });
     await s.start();
-    const r = await s.jobRegister(mockJob('web'));
+    const r = await s.jobRegister(build.job({ ID: 'web' }));
     await evalDone(s, r.EvalID);
     await expect
       .poll(() => s!.stats().blocked.totalBlocked === 1, { timeout: 3000, message: 'blocked eval' })
       .toBeTruthy();
-    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
     await expect.poll(async () => (await live(s!)).length === 1, { timeout: 5000, message: 'placement' }).toBeTruthy();
   });
 });

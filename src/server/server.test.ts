@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import { SqliteBackend } from '../state/index.js';
-import { mockJob, mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
 
@@ -29,8 +29,8 @@ describe('Server job lifecycle', () => {
   it('schedules a registered job: eval completes, allocations land in state, job runs', async () => {
     const s = await server();
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    const job = mockJob('web');
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    const job = build.job({ ID: 'web' });
     job.TaskGroups[0]!.Count = 3;
     const r = await s.jobRegister(job);
     expect(r.EvalID).not.toBe('');
@@ -52,7 +52,7 @@ describe('Server job lifecycle', () => {
 
   it('increments the version only when the spec changes, but always creates an eval', async () => {
     const s = await server();
-    const job = mockJob('web');
+    const job = build.job({ ID: 'web' });
     const r0 = await s.jobRegister(job);
     const r1 = await s.jobRegister(job);
     expect(r1.EvalID).not.toBe(r0.EvalID);
@@ -67,9 +67,9 @@ describe('Server job lifecycle', () => {
   it('cancels the evals that newer registers superseded, with the reason', async () => {
     const s = await server();
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
     // Two jobs, each registered three times at once: the broker supersedes evals of each job separately.
-    const jobs = [mockJob('web'), mockJob('api')];
+    const jobs = [build.job({ ID: 'web' }), build.job({ ID: 'api' })];
     const regs = await Promise.all(
       [50, 51, 52].flatMap((Priority) => jobs.map((job) => s.jobRegister({ ...job, Priority }))),
     );
@@ -94,23 +94,25 @@ describe('Server job lifecycle', () => {
 
   it('keeps only the last 6 versions', async () => {
     const s = await server();
-    for (let p = 1; p <= 9; p++) await s.jobRegister(mockJob('web', { Priority: p * 10 }));
+    for (let p = 1; p <= 9; p++) await s.jobRegister(build.job({ ID: 'web', Priority: p * 10 }));
     expect((await s.jobVersions('default', 'web')).value.map((j) => j.Version)).toEqual([8, 7, 6, 5, 4, 3]);
   });
 
   it('refuses a register whose check-index does not match, and registers when it does', async () => {
     const s = await server();
-    const r = await s.jobRegister(mockJob('web'), { enforceIndex: 0 });
-    const err = await s.jobRegister(mockJob('web', { Priority: 60 }), { enforceIndex: 0 }).catch((e: unknown) => e);
+    const r = await s.jobRegister(build.job({ ID: 'web' }), { enforceIndex: 0 });
+    const err = await s
+      .jobRegister(build.job({ ID: 'web', Priority: 60 }), { enforceIndex: 0 })
+      .catch((e: unknown) => e);
     expect(isDroverError(err, 'CheckIndexMismatch')).toBe(true);
     await expect(
-      s.jobRegister(mockJob('web', { Priority: 60 }), { enforceIndex: r.JobModifyIndex }),
+      s.jobRegister(build.job({ ID: 'web', Priority: 60 }), { enforceIndex: r.JobModifyIndex }),
     ).resolves.toMatchObject({ EvalID: expect.any(String) });
   });
 
   it('rejects a job without task groups with a validation error naming the path', async () => {
     const s = await server();
-    const err = await s.jobRegister(mockJob('web', { TaskGroups: [] })).catch((e: unknown) => e);
+    const err = await s.jobRegister(build.job({ ID: 'web', TaskGroups: [] })).catch((e: unknown) => e);
     expect(isDroverError(err, 'JobValidation')).toBe(true);
     expect((err as { problems: { path?: string }[] }).problems[0]?.path).toBe('TaskGroups');
   });
@@ -118,8 +120,8 @@ describe('Server job lifecycle', () => {
   it('stops every allocation on deregister and keeps the stopped job', async () => {
     const s = await server();
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    const job = mockJob('web');
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    const job = build.job({ ID: 'web' });
     job.TaskGroups[0]!.Count = 2;
     await s.jobRegister(job);
     await expect
@@ -141,8 +143,8 @@ describe('Server job lifecycle', () => {
   it('purges the job, its versions and summary but leaves allocations for GC', async () => {
     const s = await server();
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    await s.jobRegister(mockJob('web'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    await s.jobRegister(build.job({ ID: 'web' }));
     await expect.poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'alloc' }).toBeTruthy();
     const d = await s.jobDeregister('default', 'web', true);
     await expect
@@ -172,7 +174,7 @@ describe('Server blocked evals and client updates', () => {
   it('blocks an eval that cannot place and retries it when a node joins', async () => {
     const s = await server();
     await s.start();
-    const r = await s.jobRegister(mockJob('web'));
+    const r = await s.jobRegister(build.job({ ID: 'web' }));
     await expect
       .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
         timeout: 3000,
@@ -184,7 +186,7 @@ describe('Server blocked evals and client updates', () => {
     expect((await s.evalGet(first.BlockedEval)).value.Status).toBe('blocked');
     expect(s.stats().blocked.totalBlocked).toBe(1);
     expect((await s.jobSummary('default', 'web')).value.Summary.web!.Queued).toBe(1);
-    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
     await expect
       .poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'placement after node joined' })
       .toBeTruthy();
@@ -199,14 +201,14 @@ describe('Server blocked evals and client updates', () => {
   it('unblocks when allocations on a full node finish', async () => {
     const s = await server();
     await s.start();
-    const node = mockNode('n1');
+    const node = build.node({ ID: 'n1' });
     node.NodeResources.Cpu.CpuShares = 150;
     await s.nodeRegister(node);
-    await s.jobRegister(mockJob('a'));
+    await s.jobRegister(build.job({ ID: 'a' }));
     await expect
       .poll(async () => (await liveAllocs(s, 'a')).length === 1, { timeout: 3000, message: 'a placed' })
       .toBeTruthy();
-    await s.jobRegister(mockJob('b'));
+    await s.jobRegister(build.job({ ID: 'b' }));
     await expect.poll(() => s.stats().blocked.totalBlocked === 1, { timeout: 3000, message: 'b blocked' }).toBeTruthy();
     const [a] = await liveAllocs(s, 'a');
     await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'complete', ClientDescription: '', TaskStates: null }]);
@@ -220,8 +222,8 @@ describe('Server blocked evals and client updates', () => {
   it('updates the summary from client status and reschedules a failed allocation', async () => {
     const s = await server();
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    await s.jobRegister(mockJob('web'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    await s.jobRegister(build.job({ ID: 'web' }));
     const [a] = await vi.waitUntil(
       async () => {
         const l = await liveAllocs(s);
@@ -243,7 +245,7 @@ describe('Server blocked evals and client updates', () => {
   it('answers getClientAllocs when the node gets work, and times out with the same index otherwise', async () => {
     const s = await server();
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
     const empty = await s.getClientAllocs('n1', 0, 0);
     expect(empty.allocs).toHaveLength(0);
     const t0 = Date.now();
@@ -251,7 +253,7 @@ describe('Server blocked evals and client updates', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(50);
     expect(idle.allocs).toHaveLength(0);
     const waiting = s.getClientAllocs('n1', idle.index, 3000);
-    await s.jobRegister(mockJob('web'));
+    await s.jobRegister(build.job({ ID: 'web' }));
     const got = await waiting;
     expect(got.allocs).toHaveLength(1);
     expect(got.index).toBeGreaterThan(idle.index);
@@ -275,7 +277,7 @@ describe('Server eval failures', () => {
       failedFollowUpDelayMs: 60_000,
     });
     await s.start();
-    const r = await s.jobRegister(mockJob('web'));
+    const r = await s.jobRegister(build.job({ ID: 'web' }));
     const failed = await vi.waitUntil(
       async () => {
         const e = (await s.evalGet(r.EvalID)).value;
@@ -295,9 +297,9 @@ describe('Server heartbeats', () => {
   it('marks a node down when its TTL passes and replaces its allocations elsewhere', async () => {
     const s = await server({ heartbeat: { minTTLms: 60, maxHeartbeatsPerSecond: 50, gracems: 20 } });
     await s.start();
-    const r1 = await s.nodeRegister(mockNode('n1'));
+    const r1 = await s.nodeRegister(build.node({ ID: 'n1' }));
     expect(r1.heartbeatTTLms).toBe(60);
-    await s.jobRegister(mockJob('web'));
+    await s.jobRegister(build.job({ ID: 'web' }));
     const [a] = await vi.waitUntil(
       async () => {
         const l = await liveAllocs(s);
@@ -307,7 +309,7 @@ describe('Server heartbeats', () => {
     );
     expect(a!.NodeID).toBe('n1');
     // n2 keeps heartbeating; n1 does not.
-    await s.nodeRegister(mockNode('n2'));
+    await s.nodeRegister(build.node({ ID: 'n2' }));
     const beat = setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20);
     try {
       await expect
@@ -331,8 +333,8 @@ describe('Server heartbeats', () => {
   it("removes a down node's service instances from the catalog, since its dead client cannot", async () => {
     const s = await server({ heartbeat: { minTTLms: 60, maxHeartbeatsPerSecond: 50, gracems: 20 } });
     await s.start();
-    await s.nodeRegister(mockNode('n1'));
-    await s.nodeRegister(mockNode('n2'));
+    await s.nodeRegister(build.node({ ID: 'n1' }));
+    await s.nodeRegister(build.node({ ID: 'n2' }));
     const reg = (id: string, node: string) => ({
       ID: id,
       ServiceName: 'web',
@@ -372,8 +374,8 @@ describe('Server durability and restart', () => {
     dirs.push(dir);
     const s1 = await server({}, new SqliteBackend({ dataDir: dir }));
     await s1.start();
-    await s1.nodeRegister(mockNode('n1'));
-    const job = mockJob('web');
+    await s1.nodeRegister(build.node({ ID: 'n1' }));
+    const job = build.job({ ID: 'web' });
     job.TaskGroups[0]!.Count = 2;
     await s1.jobRegister(job);
     await expect
@@ -406,8 +408,8 @@ describe('Server durability and restart', () => {
     dirs.push(dir);
     const s1 = await server({}, new SqliteBackend({ dataDir: dir }));
     // Not started: the eval is written but never scheduled.
-    await s1.nodeRegister(mockNode('n1'));
-    const r = await s1.jobRegister(mockJob('web'));
+    await s1.nodeRegister(build.node({ ID: 'n1' }));
+    const r = await s1.jobRegister(build.job({ ID: 'web' }));
     await s1.stop();
     const s2 = await server({}, new SqliteBackend({ dataDir: dir }));
     await s2.start();
@@ -450,25 +452,25 @@ describe('Server service registrations', () => {
 describe('Server reads', () => {
   it('resolves unique prefixes and refuses ambiguous ones', async () => {
     const s = await server();
-    await s.nodeRegister(mockNode('abc11111-0000-0000-0000-000000000000'));
-    await s.nodeRegister(mockNode('abc22222-0000-0000-0000-000000000000'));
+    await s.nodeRegister(build.node({ ID: 'abc11111-0000-0000-0000-000000000000' }));
+    await s.nodeRegister(build.node({ ID: 'abc22222-0000-0000-0000-000000000000' }));
     expect(s.resolvePrefix('node', 'abc1')).toBe('abc11111-0000-0000-0000-000000000000');
     expect(() => s.resolvePrefix('node', 'abc')).toThrow(expect.objectContaining({ code: 'BadRequest' }));
     expect(() => s.resolvePrefix('node', 'zzz')).toThrow(expect.objectContaining({ code: 'NodeNotFound' }));
-    await s.jobRegister(mockJob('web-frontend'));
+    await s.jobRegister(build.job({ ID: 'web-frontend' }));
     expect(s.resolvePrefix('job', 'web-')).toBe('web-frontend');
   });
 
   it('lists jobs by prefix with their summaries, and blocks until the jobs table changes', async () => {
     const s = await server();
-    await s.jobRegister(mockJob('api'));
-    const r = await s.jobRegister(mockJob('web'));
+    await s.jobRegister(build.job({ ID: 'api' }));
+    const r = await s.jobRegister(build.job({ ID: 'web' }));
     const list = await s.jobList({ prefix: 'w' });
     expect(list.value.map((j) => j.ID)).toEqual(['web']);
     expect(list.value[0]!.JobSummary?.Summary.web).toBeDefined();
     expect(list.index).toBeGreaterThanOrEqual(r.Index);
     const blocked = s.jobList({ minIndex: list.index, waitMs: 3000 });
-    await s.jobRegister(mockJob('worker'));
+    await s.jobRegister(build.job({ ID: 'worker' }));
     expect((await blocked).value.map((j) => j.ID)).toEqual(['api', 'web', 'worker']);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { StateStore, upsertEvals, type BackendBatch, type StateBackend } from '../state/index.js';
-import { mockEval, mockJob } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import type { Evaluation } from '../structs/index.js';
 import type { SchedulerConfiguration } from '../scheduler/types.js';
 import type { EvalBroker } from './eval-broker.js';
@@ -47,7 +47,7 @@ describe('Worker with an asynchronous state backend', () => {
   it('is free for the next eval while the eval update commits, and acks only once it is durable', async () => {
     const { store, held } = await gatedStore();
     const { worker, calls } = workerOver(store);
-    const ev = mockEval(mockJob('web'), { ID: 'e1' });
+    const ev = build.eval({ Job: build.job({ ID: 'web' }), ID: 'e1' });
     await worker.processOne(ev, 'tok', new AbortController().signal, nullLogger);
     expect(held).toHaveLength(1);
     expect(calls).toEqual([]);
@@ -61,7 +61,12 @@ describe('Worker with an asynchronous state backend', () => {
   it('nacks the eval instead of acking it when its update cannot be made durable', async () => {
     const { store, held } = await gatedStore();
     const { worker, calls } = workerOver(store);
-    await worker.processOne(mockEval(mockJob('web'), { ID: 'e2' }), 'tok', new AbortController().signal, nullLogger);
+    await worker.processOne(
+      build.eval({ Job: build.job({ ID: 'web' }), ID: 'e2' }),
+      'tok',
+      new AbortController().signal,
+      nullLogger,
+    );
     held[0]!.fail(new Error('disk full'));
     await worker.stopped();
     expect(calls).toEqual(['nack e2']);

@@ -3,17 +3,17 @@ import { nullLogger } from '../logging/index.js';
 import { MemoryBackend } from './backend.js';
 import { upsertAllocs } from './alloc-ops.js';
 import { StateStore } from './store.js';
-import { mockAlloc, mockJob } from './testing/fixtures.js';
+import { build } from '../testing/builders.js';
 
 const open = () => StateStore.open({ backend: new MemoryBackend(), logger: nullLogger });
 
 describe('upsertAllocs and the chain of replacements', () => {
   it('points the replaced allocation at its replacement, also when the plan stops it in the same write', async () => {
     const s = await open();
-    const job = mockJob('web');
-    const old = mockAlloc(job, 'n1');
+    const job = build.job({ ID: 'web' });
+    const old = build.alloc({ Job: job, NodeID: 'n1' });
     await s.write((tx) => upsertAllocs(tx, [old], 0));
-    const replacement = mockAlloc(job, 'n2', { PreviousAllocation: old.ID });
+    const replacement = build.alloc({ Job: job, NodeID: 'n2', PreviousAllocation: old.ID });
     // The plan carries its own copy of the stopped allocation (NextAllocation unset), written after the replacement.
     const stopped = { ...old, DesiredStatus: 'stop', DesiredDescription: 'alloc is being migrated' };
     const { index } = await s.write((tx) => upsertAllocs(tx, [replacement, stopped], 0));
@@ -26,7 +26,7 @@ describe('upsertAllocs and the chain of replacements', () => {
 
   it('leaves NextAllocation empty for an allocation nobody replaced', async () => {
     const s = await open();
-    const a = mockAlloc(mockJob('web'), 'n1');
+    const a = build.alloc({ Job: build.job({ ID: 'web' }), NodeID: 'n1' });
     await s.write((tx) => upsertAllocs(tx, [a], 0));
     await s.write((tx) => upsertAllocs(tx, [{ ...a, DesiredStatus: 'stop' }], 0));
     expect(s.snapshot().allocByID(a.ID)!.NextAllocation).toBe('');

@@ -4,21 +4,21 @@ import { MemoryBackend } from './backend.js';
 import { computeJobStatus, jobSpecChanged, refreshJobStatus, updateJobInPlace, upsertJob } from './job-ops.js';
 import { upsertAllocs, upsertEvals } from './alloc-ops.js';
 import { StateStore } from './store.js';
-import { mockAlloc, mockEval, mockJob } from './testing/fixtures.js';
+import { build } from '../testing/builders.js';
 
 const open = () => StateStore.open({ backend: new MemoryBackend(), logger: nullLogger });
 
 describe('jobSpecChanged', () => {
   it('ignores the fields the server sets and treats null, undefined and missing alike', () => {
-    const a = mockJob('web', { Version: 1, ModifyIndex: 3, Status: 'running', Meta: null });
-    const b = mockJob('web', { Version: 4, ModifyIndex: 9, Status: 'dead', SubmitTime: 7 });
+    const a = build.job({ ID: 'web', Version: 1, ModifyIndex: 3, Status: 'running', Meta: null });
+    const b = build.job({ ID: 'web', Version: 4, ModifyIndex: 9, Status: 'dead', SubmitTime: 7 });
     expect(jobSpecChanged(a, b)).toBe(false);
     expect(jobSpecChanged(a, { ...b, Priority: 51 })).toBe(true);
     expect(jobSpecChanged(a, { ...b, Stop: true })).toBe(true);
   });
 
   it('sees a change in a nested field, a key only one side has, and a list of another length', () => {
-    const a = mockJob('web', { Meta: { a: '1' } });
+    const a = build.job({ ID: 'web', Meta: { a: '1' } });
     expect(jobSpecChanged(a, { ...a, Meta: { a: '2' } })).toBe(true);
     expect(jobSpecChanged(a, { ...a, Meta: { a: '1', b: '' } })).toBe(true);
     expect(jobSpecChanged({ ...a, Meta: { a: '1', b: null } } as never, a)).toBe(false);
@@ -30,10 +30,10 @@ describe('jobSpecChanged', () => {
 describe('upsertJob', () => {
   it('keeps the newest stable version when the history is trimmed', async () => {
     const s = await open();
-    await s.write((tx) => upsertJob(tx, mockJob('web', { Priority: 1 }), { nowNs: 0, trackedVersions: 3 }));
+    await s.write((tx) => upsertJob(tx, build.job({ ID: 'web', Priority: 1 }), { nowNs: 0, trackedVersions: 3 }));
     await s.write((tx) => updateJobInPlace(tx, { ...tx.jobByID('default', 'web')!, Stable: true }));
     for (let p = 2; p <= 5; p++)
-      await s.write((tx) => upsertJob(tx, mockJob('web', { Priority: p }), { nowNs: 0, trackedVersions: 3 }));
+      await s.write((tx) => upsertJob(tx, build.job({ ID: 'web', Priority: p }), { nowNs: 0, trackedVersions: 3 }));
     expect(
       s
         .snapshot()
@@ -44,8 +44,8 @@ describe('upsertJob', () => {
 
   it('sets CreateIndex once and JobModifyIndex only when the spec changes', async () => {
     const s = await open();
-    const r1 = await s.write((tx) => upsertJob(tx, mockJob('web'), { nowNs: 0 }));
-    const r2 = await s.write((tx) => upsertJob(tx, mockJob('web'), { nowNs: 0 }));
+    const r1 = await s.write((tx) => upsertJob(tx, build.job({ ID: 'web' }), { nowNs: 0 }));
+    const r2 = await s.write((tx) => upsertJob(tx, build.job({ ID: 'web' }), { nowNs: 0 }));
     expect(r2.result.specChanged).toBe(false);
     expect(r2.result.job).toMatchObject({
       CreateIndex: r1.index,
@@ -59,14 +59,14 @@ describe('upsertJob', () => {
 describe('computeJobStatus', () => {
   it('is pending with an open eval, running with a live alloc, dead when all are terminal', async () => {
     const s = await open();
-    const job = mockJob('web');
-    const ev = mockEval(job);
+    const job = build.job({ ID: 'web' });
+    const ev = build.eval({ Job: job });
     await s.write((tx) => {
       upsertJob(tx, job, { nowNs: 0 });
       upsertEvals(tx, [ev], 0);
     });
     expect(computeJobStatus(s.snapshot(), s.snapshot().jobByID('default', 'web')!)).toBe('pending');
-    const a = mockAlloc(job, 'n1');
+    const a = build.alloc({ Job: job, NodeID: 'n1' });
     await s.write((tx) => upsertAllocs(tx, [a], 0));
     expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('running');
     await s.write((tx) => {
@@ -80,19 +80,19 @@ describe('computeJobStatus', () => {
 describe('refreshJobStatus after a register', () => {
   it('keeps a running job running when only its evals changed, and computes the rest', async () => {
     const s = await open();
-    const job = mockJob('web');
+    const job = build.job({ ID: 'web' });
     await s.write((tx) => upsertJob(tx, job, { nowNs: 0 }));
-    await s.write((tx) => upsertAllocs(tx, [mockAlloc(job, 'n1')], 0));
+    await s.write((tx) => upsertAllocs(tx, [build.alloc({ Job: job, NodeID: 'n1' })], 0));
     expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('running');
     await s.write((tx) => {
       upsertJob(tx, { ...job, Priority: 60 }, { nowNs: 0 });
-      upsertEvals(tx, [mockEval(job)], 0);
+      upsertEvals(tx, [build.eval({ Job: job })], 0);
       refreshJobStatus(tx, 'default', 'web', { allocsUnchanged: true });
     });
     expect(s.snapshot().jobByID('default', 'web')!.Status).toBe('running');
     // A dead job registered again is pending: the hint does not apply to a job that was not running.
-    const other = mockJob('batch');
-    const ev = mockEval(other);
+    const other = build.job({ ID: 'batch' });
+    const ev = build.eval({ Job: other });
     await s.write((tx) => {
       upsertJob(tx, other, { nowNs: 0 });
       upsertEvals(tx, [{ ...ev, Status: 'complete' }], 0);
@@ -100,7 +100,7 @@ describe('refreshJobStatus after a register', () => {
     });
     expect(s.snapshot().jobByID('default', 'batch')!.Status).toBe('dead');
     await s.write((tx) => {
-      upsertEvals(tx, [mockEval(other)], 0);
+      upsertEvals(tx, [build.eval({ Job: other })], 0);
       refreshJobStatus(tx, 'default', 'batch', { allocsUnchanged: true });
     });
     expect(s.snapshot().jobByID('default', 'batch')!.Status).toBe('pending');
@@ -110,11 +110,11 @@ describe('refreshJobStatus after a register', () => {
 describe('the open-evals index behind the job status', () => {
   it("holds a job's pending and blocked evals only, and follows them to a terminal status", async () => {
     const s = await open();
-    const job = mockJob('web');
-    const [a, b] = [mockEval(job), { ...mockEval(job), Status: 'blocked' }];
+    const job = build.job({ ID: 'web' });
+    const [a, b] = [build.eval({ Job: job }), { ...build.eval({ Job: job }), Status: 'blocked' }];
     await s.write((tx) => {
       upsertJob(tx, job, { nowNs: 0 });
-      upsertEvals(tx, [a, b, { ...mockEval(job), Status: 'complete' }], 0);
+      upsertEvals(tx, [a, b, { ...build.eval({ Job: job }), Status: 'complete' }], 0);
     });
     const openEvals = () => s.snapshot().tables.countByIndex('evals', 'open_job', 'default\u0000web');
     expect(s.snapshot().evalsByJob('default', 'web')).toHaveLength(3);

@@ -4,10 +4,10 @@ import { nullLogger } from '../logging/index.js';
 import { sumNodeUsage, type Allocation, type NodeResourceUsage } from '../structs/index.js';
 import { MemoryBackend } from './backend.js';
 import { StateStore, type StateSnapshot } from './store.js';
-import { mockAlloc, mockJob } from './testing/fixtures.js';
+import { build } from '../testing/builders.js';
 
 const NODES = ['n1', 'n2', 'n3'];
-const job = mockJob('web');
+const job = build.job({ ID: 'web' });
 
 /** One allocation write, as the server's paths make them: place, client update, server stop, move, delete (GC). */
 type Op =
@@ -43,7 +43,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 function allocFor(op: Extract<Op, { kind: 'place' }>): Allocation {
-  const a = mockAlloc(job, NODES[op.node]!);
+  const a = build.alloc({ Job: job, NodeID: NODES[op.node]! });
   const task = Object.keys(a.AllocatedResources.Tasks)[0]!;
   return {
     ...a,

@@ -17,7 +17,7 @@ import { nullLogger } from '../logging/index.js';
 import { MemoryBackend, type StateBackend } from './backend.js';
 import { SqliteBackend } from './sqlite/sqlite-backend.js';
 import { StateStore } from './store.js';
-import { mockAlloc, mockJob } from './testing/fixtures.js';
+import { build } from '../testing/builders.js';
 
 const enabled = process.env.DROVER_BENCH === '1';
 const TOTAL = Number(process.env.DROVER_BENCH_ALLOCS ?? 1_000_000);
@@ -27,8 +27,8 @@ async function run(label: string, backend: StateBackend): Promise<void> {
   StateStore.freezeRows = false; // no deep-freeze: measure what the agent does
   try {
     const s = await StateStore.open({ backend, logger: nullLogger });
-    const job = mockJob('big');
-    const base = mockAlloc(job, 'n0');
+    const job = build.job({ ID: 'big' });
+    const base = build.alloc({ Job: job, NodeID: 'n0' });
     const t0 = performance.now();
     let snapMax = 0;
     for (let b = 0; b < TOTAL / 1000; b++) {

@@ -7,7 +7,7 @@ import { MemoryBackend, type BackendBatch, type StateBackend } from './backend.j
 import { SqliteBackend } from './sqlite/sqlite-backend.js';
 import { ThreadedSqliteBackend } from './sqlite/threaded-backend.js';
 import { StateStore } from './store.js';
-import { mockAlloc, mockJob, mockNode } from './testing/fixtures.js';
+import { build } from '../testing/builders.js';
 
 const open = (backend: StateBackend = new MemoryBackend()) => StateStore.open({ backend, logger: nullLogger });
 
@@ -19,9 +19,9 @@ describe('StateStore', () => {
 
   it('gives every write the next index and records it on the tables it touched', async () => {
     const s = await open();
-    const n = mockNode('n1');
+    const n = build.node({ ID: 'n1' });
     const r1 = await s.write((tx) => tx.put('nodes', n));
-    const r2 = await s.write((tx) => tx.put('jobs', mockJob('a')));
+    const r2 = await s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
     expect([r1.index, r2.index]).toEqual([1, 2]);
     const snap = s.snapshot();
     expect(snap.tableIndex('nodes')).toBe(1);
@@ -32,12 +32,12 @@ describe('StateStore', () => {
 
   it('keeps a snapshot unchanged while later writes continue', async () => {
     const s = await open();
-    const job = mockJob('a');
+    const job = build.job({ ID: 'a' });
     await s.write((tx) => tx.put('jobs', job));
     const before = s.snapshot();
     await s.write((tx) => {
       tx.put('jobs', { ...job, Priority: 90 });
-      tx.put('allocs', mockAlloc(job, 'n1'));
+      tx.put('allocs', build.alloc({ Job: job, NodeID: 'n1' }));
     });
     expect(before.jobByID('default', 'a')?.Priority).toBe(50);
     expect(before.allocsByJob('default', 'a')).toHaveLength(0);
@@ -49,7 +49,7 @@ describe('StateStore', () => {
     const s = await open();
     await expect(
       s.write((tx) => {
-        tx.put('jobs', mockJob('a'));
+        tx.put('jobs', build.job({ ID: 'a' }));
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
@@ -59,7 +59,7 @@ describe('StateStore', () => {
 
   it('moves a row between secondary index buckets when the indexed field changes', async () => {
     const s = await open();
-    const a = mockAlloc(mockJob('a'), 'n1');
+    const a = build.alloc({ Job: build.job({ ID: 'a' }), NodeID: 'n1' });
     await s.write((tx) => tx.put('allocs', a));
     await s.write((tx) => tx.put('allocs', { ...a, NodeID: 'n2' }));
     const snap = s.snapshot();
@@ -73,7 +73,7 @@ describe('StateStore', () => {
   it('lets a transaction read its own writes', async () => {
     const s = await open();
     const seen = await s.write((tx) => {
-      tx.put('allocs', mockAlloc(mockJob('a'), 'n1'));
+      tx.put('allocs', build.alloc({ Job: build.job({ ID: 'a' }), NodeID: 'n1' }));
       return tx.allocsByNode('n1').length;
     });
     expect(seen.result).toBe(1);
@@ -81,7 +81,7 @@ describe('StateStore', () => {
 
   it('freezes stored rows under test so shared objects cannot be mutated', async () => {
     const s = await open();
-    const job = mockJob('a');
+    const job = build.job({ ID: 'a' });
     await s.write((tx) => tx.put('jobs', job));
     const stored = s.snapshot().jobByID('default', 'a')!;
     expect(() => {
@@ -102,11 +102,11 @@ describe('StateStore', () => {
       close: async () => {},
     };
     const s = await open(backend);
-    const w1 = s.write((tx) => tx.put('jobs', mockJob('a')));
+    const w1 = s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
     const w2 = s.write((tx) => {
       // Built on the first write although it is not durable yet.
       expect(tx.jobByID('default', 'a')).toBeDefined();
-      tx.put('jobs', mockJob('b'));
+      tx.put('jobs', build.job({ ID: 'b' }));
     });
     expect(s.snapshot().jobByID('default', 'a')).toBeUndefined();
     release();
@@ -125,12 +125,12 @@ describe('StateStore', () => {
       close: async () => {},
     };
     const s = await open(backend);
-    await s.write((tx) => tx.put('jobs', mockJob('a')));
+    await s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
     fail = true;
-    await expect(s.write((tx) => tx.put('jobs', mockJob('b')))).rejects.toMatchObject({ code: 'Internal' });
+    await expect(s.write((tx) => tx.put('jobs', build.job({ ID: 'b' })))).rejects.toMatchObject({ code: 'Internal' });
     expect(s.writeHealth()).toMatchObject({ ok: false, error: 'disk full' });
     fail = false;
-    const c = await s.write((tx) => tx.put('jobs', mockJob('c')));
+    const c = await s.write((tx) => tx.put('jobs', build.job({ ID: 'c' })));
     expect(c.index).toBe(2);
     expect(
       s
@@ -152,14 +152,16 @@ describe('StateStore', () => {
       close: async () => {},
     };
     const s = await open(backend);
-    const a = s.write((tx) => tx.put('jobs', mockJob('a')));
-    const b = s.write((tx) => tx.put('jobs', mockJob('b')));
-    const refused = expect(s.write((tx) => tx.put('jobs', mockJob('c')))).rejects.toMatchObject({ code: 'Internal' });
+    const a = s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
+    const b = s.write((tx) => tx.put('jobs', build.job({ ID: 'b' })));
+    const refused = expect(s.write((tx) => tx.put('jobs', build.job({ ID: 'c' })))).rejects.toMatchObject({
+      code: 'Internal',
+    });
     pending.shift()?.settle(false);
     await expect(a).rejects.toMatchObject({ code: 'Internal' });
     await expect(b).rejects.toMatchObject({ code: 'Internal' });
     await refused;
-    const d = s.write((tx) => tx.put('jobs', mockJob('d')));
+    const d = s.write((tx) => tx.put('jobs', build.job({ ID: 'd' })));
     await vi.waitFor(() => expect(pending.length).toBe(1));
     expect(pending[0]?.index).toBe(1);
     pending.shift()?.settle(true);
@@ -174,8 +176,8 @@ describe('StateStore', () => {
 
   it('inserts 100,000 allocations in batches of 1,000 and snapshots stay consistent meanwhile', async () => {
     const s = await open();
-    const job = mockJob('big');
-    const base = mockAlloc(job, 'n0');
+    const job = build.job({ ID: 'big' });
+    const base = build.alloc({ Job: job, NodeID: 'n0' });
     const early = s.snapshot();
     let mid = s.snapshot();
     for (let b = 0; b < 100; b++) {
@@ -205,12 +207,12 @@ describe.each([
     const dir = mkdtempSync(join(tmpdir(), 'drover-state-'));
     dirs.push(dir);
     const s1 = await open(make(dir));
-    const job = mockJob('a');
-    const node = mockNode('n1');
+    const job = build.job({ ID: 'a' });
+    const node = build.node({ ID: 'n1' });
     await s1.write((tx) => tx.put('jobs', job));
     await s1.write((tx) => {
       tx.put('nodes', node);
-      tx.put('allocs', mockAlloc(job, 'n1'));
+      tx.put('allocs', build.alloc({ Job: job, NodeID: 'n1' }));
     });
     // No close: the first store is simply abandoned, as after a crash.
     const s2 = await open(make(dir));
@@ -221,7 +223,7 @@ describe.each([
     expect(snap.jobByID('default', 'a')).toEqual(job);
     expect(snap.nodeByID('n1')).toEqual(node);
     expect(snap.allocsByNode('n1')).toHaveLength(1);
-    const r = await s2.write((tx) => tx.put('jobs', mockJob('b')));
+    const r = await s2.write((tx) => tx.put('jobs', build.job({ ID: 'b' })));
     expect(r.index).toBe(3);
     await s2.close();
     await s1.close();
@@ -231,15 +233,17 @@ describe.each([
     const dir = mkdtempSync(join(tmpdir(), 'drover-state-'));
     dirs.push(dir);
     const s1 = await open(make(dir));
-    await s1.write((tx) => tx.put('jobs', mockJob('a')));
+    await s1.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
     // 20,000 levels: JSON.stringify (and structured clone) overflow the stack on this.
     let deep: unknown = 'leaf';
     for (let i = 0; i < 20_000; i++) deep = { x: deep };
-    const bad = s1.write((tx) => tx.put('jobs', { ...mockJob('deep'), Meta: deep as Record<string, string> }));
-    const after = s1.write((tx) => tx.put('jobs', mockJob('b')));
+    const bad = s1.write((tx) =>
+      tx.put('jobs', { ...build.job({ ID: 'deep' }), Meta: deep as Record<string, string> }),
+    );
+    const after = s1.write((tx) => tx.put('jobs', build.job({ ID: 'b' })));
     await expect(bad).rejects.toMatchObject({ code: 'Internal' });
     await after.catch(() => undefined);
-    const c = await s1.write((tx) => tx.put('jobs', mockJob('c')));
+    const c = await s1.write((tx) => tx.put('jobs', build.job({ ID: 'c' })));
     expect(c.index).toBeGreaterThan(1);
     await s1.close();
     const s2 = await open(make(dir));
@@ -257,8 +261,8 @@ describe.each([
     const dir = mkdtempSync(join(tmpdir(), 'drover-state-'));
     dirs.push(dir);
     const s1 = await open(make(dir));
-    const job = mockJob('big');
-    const base = mockAlloc(job, 'n0');
+    const job = build.job({ ID: 'big' });
+    const base = build.alloc({ Job: job, NodeID: 'n0' });
     const writes = Array.from({ length: 20 }, (_, b) =>
       s1.write((tx) => {
         for (let i = 0; i < 1000; i++) tx.put('allocs', { ...base, ID: `a-${b}-${i}`, NodeID: `n${i % 50}` });
@@ -277,24 +281,24 @@ describe('StateStore blocking queries', () => {
   it('wakes a waiter when a watched table passes its index', async () => {
     const s = await open();
     const p = s.waitForIndex(['jobs'], 0, 5_000);
-    await s.write((tx) => tx.put('jobs', mockJob('a')));
+    await s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
     await expect(p).resolves.toBe(1);
     expect(s.watcherCount()).toBe(0);
   });
 
   it('does not wake a waiter for writes to other tables, and times out with the current index', async () => {
     const s = await open();
-    await s.write((tx) => tx.put('jobs', mockJob('a')));
+    await s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
     const started = Date.now();
     const p = s.waitForIndex(['jobs'], 1, 80);
-    await s.write((tx) => tx.put('nodes', mockNode('n1')));
+    await s.write((tx) => tx.put('nodes', build.node({ ID: 'n1' })));
     await expect(p).resolves.toBe(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(70);
   });
 
   it('answers at once when the table is already past the index', async () => {
     const s = await open();
-    await s.write((tx) => tx.put('jobs', mockJob('a')));
+    await s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
     await expect(s.waitForIndex(['jobs', 'allocs'], 0, 60_000)).resolves.toBe(1);
   });
 
@@ -321,8 +325,8 @@ describe('StateStore blocking queries', () => {
 describe('StateStore secondary indexes', () => {
   it('returns the updated row from an index lookup after an update that keeps its indexed value', async () => {
     const s = await open();
-    const job = mockJob('a');
-    const a = mockAlloc(job, 'n1');
+    const job = build.job({ ID: 'a' });
+    const a = build.alloc({ Job: job, NodeID: 'n1' });
     await s.write((tx) => tx.put('allocs', a));
     const before = s.snapshot();
     expect(before.allocsByNode('n1').map((x) => x.ClientStatus)).toEqual([a.ClientStatus]);
@@ -339,8 +343,8 @@ describe('StateStore secondary indexes', () => {
 
   it('sees its own updates inside a write transaction and moves a row between buckets', async () => {
     const s = await open();
-    const job = mockJob('a');
-    const a = mockAlloc(job, 'n1');
+    const job = build.job({ ID: 'a' });
+    const a = build.alloc({ Job: job, NodeID: 'n1' });
     await s.write((tx) => tx.put('allocs', a));
     s.snapshot().allocsByNode('n1'); // fills the cache for the frozen bucket
     const seen = await s.write((tx) => {
@@ -356,9 +360,9 @@ describe('StateStore secondary indexes', () => {
 
   it('hands each caller its own array, so sorting one answer cannot change the next', async () => {
     const s = await open();
-    const job = mockJob('a');
+    const job = build.job({ ID: 'a' });
     await s.write((tx) => {
-      for (let i = 0; i < 3; i++) tx.put('allocs', mockAlloc(job, 'n1'));
+      for (let i = 0; i < 3; i++) tx.put('allocs', build.alloc({ Job: job, NodeID: 'n1' }));
     });
     const snap = s.snapshot();
     const first = snap.allocsByNode('n1');

@@ -17,7 +17,7 @@ import {
   waitRunning,
 } from './fixtures/drivers-support.js';
 
-describe('a dev agent refuses what issue 12 reproduced', () => {
+describe('a dev agent refuses path traversal, root exec tasks and spoofed client calls, and keeps variables encrypted', () => {
   const agent = new TestAgent();
   const seen = new Set<string>();
   beforeAll(() => agent.start());

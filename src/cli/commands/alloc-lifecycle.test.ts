@@ -1,43 +1,25 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeNomad } from '../../api/testing/index.js';
-import { runCli } from '../run.js';
-import { allocation, allocStub, evaluation, job, jobStub, NOW_MS } from '../testing/fixtures.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { allocation, allocStub, evaluation, job, jobStub } from '../testing/fixtures.js';
+import { withFakeNomad } from '../testing/run-cli.js';
 
-let fake: FakeNomad;
-beforeEach(async () => {
-  fake = await new FakeNomad().start();
-  fake.on('GET', '/v1/allocations', { index: 5, body: [allocStub()] });
-  fake.on('GET', `/v1/allocation/${ALLOC}`, { index: 5, body: allocation() });
-});
-afterEach(async () => {
-  await fake.stop();
+const nomad = withFakeNomad();
+const cli = (argv: string[], ask?: (q: string) => Promise<string | undefined>) => nomad.cli(argv, ask ? { ask } : {});
+beforeEach(() => {
+  nomad.fake.on('GET', '/v1/allocations', { index: 5, body: [allocStub()] });
+  nomad.fake.on('GET', `/v1/allocation/${ALLOC}`, { index: 5, body: allocation() });
 });
 
 const ALLOC = 'a1a1a1a1-0000-4000-8000-000000000001';
 const EVAL = 'e1e1e1e1-0000-4000-8000-000000000001';
 
-async function cli(argv: string[], ask?: (q: string) => Promise<string | undefined>) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(
-    argv,
-    {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      env: { DROVER_ADDR: fake.address },
-    },
-    { now: () => NOW_MS, ...(ask ? { ask } : {}) },
-  );
-  return { code, stdout, stderr };
-}
-const sent = (path: string) => fake.requests.find((r) => r.path === path && r.method !== 'GET');
+const sent = (path: string) => nomad.fake.requests.find((r) => r.path === path && r.method !== 'GET');
 
 describe('drover alloc restart, signal and stop', () => {
   it('restarts one task named by argument or -task, or all tasks', async () => {
-    fake.on('POST', `/v1/client/allocation/${ALLOC}/restart`, { body: {} });
+    nomad.fake.on('POST', `/v1/client/allocation/${ALLOC}/restart`, { body: {} });
     expect((await cli(['alloc', 'restart', 'a1a1', 'srv'])).code).toBe(0);
     expect(sent(`/v1/client/allocation/${ALLOC}/restart`)!.body).toEqual({ TaskName: 'srv', AllTasks: false });
-    fake.requests.length = 0;
+    nomad.fake.requests.length = 0;
     expect((await cli(['alloc', 'restart', '-all-tasks', 'a1a1'])).code).toBe(0);
     expect(sent(`/v1/client/allocation/${ALLOC}/restart`)!.body).toEqual({ TaskName: '', AllTasks: true });
   });
@@ -48,11 +30,11 @@ describe('drover alloc restart, signal and stop', () => {
     expect(r.stderr).toContain('Could not find task named: nope; allocation "a1a1a1a1" has: srv');
     const both = await cli(['alloc', 'restart', '-all-tasks', '-task', 'srv', 'a1a1']);
     expect(both.stderr).toContain('-all-tasks option cannot be used with a task name');
-    expect(fake.requests.some((q) => q.path.endsWith('/restart'))).toBe(false);
+    expect(nomad.fake.requests.some((q) => q.path.endsWith('/restart'))).toBe(false);
   });
 
   it("prints the agent's error when the restart fails", async () => {
-    fake.on('POST', `/v1/client/allocation/${ALLOC}/restart`, {
+    nomad.fake.on('POST', `/v1/client/allocation/${ALLOC}/restart`, {
       status: 400,
       body: 'task "srv" in allocation is not running (state "dead")',
     });
@@ -62,16 +44,16 @@ describe('drover alloc restart, signal and stop', () => {
   });
 
   it('sends SIGKILL unless -s names another signal', async () => {
-    fake.on('POST', `/v1/client/allocation/${ALLOC}/signal`, { body: {} });
+    nomad.fake.on('POST', `/v1/client/allocation/${ALLOC}/signal`, { body: {} });
     await cli(['alloc', 'signal', 'a1a1']);
     expect(sent(`/v1/client/allocation/${ALLOC}/signal`)!.body).toEqual({ Task: '', Signal: 'SIGKILL' });
-    fake.requests.length = 0;
+    nomad.fake.requests.length = 0;
     await cli(['alloc', 'signal', '-s', 'sigusr1', '-task', 'srv', 'a1a1']);
     expect(sent(`/v1/client/allocation/${ALLOC}/signal`)!.body).toEqual({ Task: 'srv', Signal: 'SIGUSR1' });
   });
 
   it('stops an allocation and prints the evaluation ID with -detach', async () => {
-    fake.on('POST', `/v1/allocation/${ALLOC}/stop`, { body: { EvalID: EVAL, Index: 9 } });
+    nomad.fake.on('POST', `/v1/allocation/${ALLOC}/stop`, { body: { EvalID: EVAL, Index: 9 } });
     const r = await cli(['alloc', 'stop', '-detach', '-no-shutdown-delay', 'a1a1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${EVAL}\n`);
@@ -79,12 +61,12 @@ describe('drover alloc restart, signal and stop', () => {
   });
 
   it('monitors the stop evaluation without -detach', async () => {
-    fake.on('POST', `/v1/allocation/${ALLOC}/stop`, { body: { EvalID: EVAL, Index: 9 } });
-    fake.on('GET', `/v1/evaluation/${EVAL}`, {
+    nomad.fake.on('POST', `/v1/allocation/${ALLOC}/stop`, { body: { EvalID: EVAL, Index: 9 } });
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}`, {
       index: 12,
       body: evaluation({ Status: 'complete', TriggeredBy: 'alloc-stop' }),
     });
-    fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
+    nomad.fake.on('GET', `/v1/evaluation/${EVAL}/allocations`, { index: 12, body: [] });
     const r = await cli(['alloc', 'stop', 'a1a1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('==> Monitoring evaluation "e1e1e1e1"');
@@ -94,8 +76,8 @@ describe('drover alloc restart, signal and stop', () => {
 
 describe('drover job restart', () => {
   beforeEach(() => {
-    fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
-    fake.on('GET', '/v1/job/web', { index: 5, body: job() });
+    nomad.fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub()] });
+    nomad.fake.on('GET', '/v1/job/web', { index: 5, body: job() });
   });
 
   it('names an unknown group or task of the job before restarting anything', async () => {
@@ -113,7 +95,7 @@ describe('drover job restart', () => {
   });
 
   it('says so when the job has no running allocation', async () => {
-    fake.on('GET', '/v1/job/web/allocations', {
+    nomad.fake.on('GET', '/v1/job/web/allocations', {
       index: 5,
       body: [allocStub({ ClientStatus: 'complete', DesiredStatus: 'stop' })],
     });

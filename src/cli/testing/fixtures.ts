@@ -1,4 +1,7 @@
-/** Small Nomad-shaped objects for CLI tests: only what the views read, the rest zero. Tests only. */
+/**
+ * Presets for the CLI tests over src/testing's builders, with fixed IDs and times (relative to NOW_MS) so the
+ * views' golden output stays stable; the list stubs (jobStub, allocStub, nodeStub) and a metric are the CLI's own.
+ */
 import type {
   AllocListStub,
   AllocMetric,
@@ -9,17 +12,20 @@ import type {
   Node,
   NodeListStub,
 } from '../../structs/index.js';
-import { newAllocation, newJobEvaluation } from '../../structs/index.js';
+import { build } from '../../testing/builders.js';
 
 export const NOW_MS = Date.UTC(2026, 10, 21, 12, 0, 0);
 export const msAgo = (ms: number) => (NOW_MS - ms) * 1_000_000;
 
 export function evaluation(p: Partial<Evaluation> = {}): Evaluation {
   const job = { Namespace: 'default', ID: 'web', Priority: 50, Type: 'service', JobModifyIndex: 10 };
-  return newJobEvaluation(job, 'job-register', msAgo(60_000), {
+  return build.eval({
+    Job: job,
     ID: 'e1e1e1e1-0000-4000-8000-000000000001',
     CreateIndex: 10,
     ModifyIndex: 10,
+    CreateTime: msAgo(60_000),
+    ModifyTime: msAgo(60_000),
     ...p,
   });
 }
@@ -44,42 +50,23 @@ export function metric(p: Partial<AllocMetric> = {}): AllocMetric {
 }
 
 export function job(p: Partial<Job> = {}): Job {
-  return {
-    Region: 'global',
-    Namespace: 'default',
-    ID: 'web',
-    Name: 'web',
-    Type: 'service',
-    Priority: 50,
-    Datacenters: ['dc1'],
+  const task = build.task({ Driver: 'raw_exec', Config: { command: '/bin/sleep' } });
+  return build.job({
     NodePool: 'default',
     Status: 'running',
     Version: 0,
     SubmitTime: msAgo(120_000),
     TaskGroups: [
-      {
-        Name: 'web',
-        Count: 1,
-        Networks: [
-          {
-            Mode: 'host',
-            Device: '',
-            CIDR: '',
-            IP: '',
-            ReservedPorts: null,
-            DynamicPorts: [{ Label: 'http', Value: 0, To: 0, HostNetwork: 'default' }],
-          },
-        ],
-        Tasks: [
-          { Name: 'srv', Driver: 'raw_exec', Config: { command: '/bin/sleep' }, Resources: { CPU: 100, MemoryMB: 64 } },
-        ],
-      },
+      build.taskGroup({
+        Networks: [build.dynamicPorts('http')],
+        Tasks: [task],
+      }),
     ],
     CreateIndex: 10,
     ModifyIndex: 10,
     JobModifyIndex: 10,
     ...p,
-  };
+  });
 }
 
 export function jobStub(p: Partial<JobListStub> = {}): JobListStub {
@@ -142,49 +129,45 @@ export function allocStub(p: Partial<AllocListStub> = {}): AllocListStub {
 
 export function allocation(p: Partial<Allocation> = {}): Allocation {
   const s = allocStub();
-  return newAllocation(
-    {
-      ID: s.ID,
-      EvalID: s.EvalID,
-      Name: s.Name,
-      NodeID: s.NodeID,
-      NodeName: 'node1',
-      Job: job(),
-      TaskGroup: 'web',
-      AllocatedResources: {
-        Tasks: { srv: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64, MemoryMaxMB: 0 } } },
-        Shared: { DiskMB: 300, Networks: null, Ports: [{ Label: 'http', Value: 23456, To: 0, HostIP: '127.0.0.1' }] },
+  return build.alloc({
+    ID: s.ID,
+    EvalID: s.EvalID,
+    Name: s.Name,
+    NodeID: s.NodeID,
+    NodeName: 'node1',
+    Job: job(),
+    TaskGroup: 'web',
+    AllocatedResources: {
+      Tasks: { srv: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64, MemoryMaxMB: 0 } } },
+      Shared: { DiskMB: 300, Networks: null, Ports: [{ Label: 'http', Value: 23456, To: 0, HostIP: '127.0.0.1' }] },
+    },
+    Namespace: 'default',
+    JobID: 'web',
+    Metrics: metric(),
+    ClientStatus: 'running',
+    ClientDescription: 'Tasks are running',
+    TaskStates: {
+      srv: {
+        State: 'running',
+        Failed: false,
+        Restarts: 1,
+        LastRestart: '2026-11-21T11:59:30Z',
+        StartedAt: '2026-11-21T11:59:31Z',
+        FinishedAt: null,
+        Events: [
+          { Type: 'Received', Time: msAgo(60_000), DisplayMessage: 'Task received by client', Details: {} },
+          { Type: 'Started', Time: msAgo(59_000), DisplayMessage: 'Task started by client', Details: {} },
+          { Type: 'Terminated', Time: msAgo(31_000), DisplayMessage: '', Details: {}, ExitCode: 137, Signal: 9 },
+        ],
       },
     },
-    msAgo(60_000),
-    {
-      Namespace: 'default',
-      JobID: 'web',
-      Metrics: metric(),
-      ClientStatus: 'running',
-      ClientDescription: 'Tasks are running',
-      TaskStates: {
-        srv: {
-          State: 'running',
-          Failed: false,
-          Restarts: 1,
-          LastRestart: '2026-11-21T11:59:30Z',
-          StartedAt: '2026-11-21T11:59:31Z',
-          FinishedAt: null,
-          Events: [
-            { Type: 'Received', Time: msAgo(60_000), DisplayMessage: 'Task received by client', Details: {} },
-            { Type: 'Started', Time: msAgo(59_000), DisplayMessage: 'Task started by client', Details: {} },
-            { Type: 'Terminated', Time: msAgo(31_000), DisplayMessage: '', Details: {}, ExitCode: 137, Signal: 9 },
-          ],
-        },
-      },
-      CreateIndex: 11,
-      ModifyIndex: 12,
-      AllocModifyIndex: 11,
-      ModifyTime: msAgo(30_000),
-      ...p,
-    },
-  );
+    CreateIndex: 11,
+    ModifyIndex: 12,
+    AllocModifyIndex: 11,
+    CreateTime: msAgo(60_000),
+    ModifyTime: msAgo(30_000),
+    ...p,
+  });
 }
 
 export function nodeStub(p: Partial<NodeListStub> = {}): NodeListStub {
@@ -208,12 +191,10 @@ export function nodeStub(p: Partial<NodeListStub> = {}): NodeListStub {
 }
 
 export function node(p: Partial<Node> = {}): Node {
-  return {
+  const driver = { Attributes: null, HealthDescription: '', UpdateTime: '' };
+  return build.node({
     ID: 'n1n1n1n1-0000-4000-8000-000000000001',
-    Datacenter: 'dc1',
     Name: 'node1',
-    HTTPAddr: '127.0.0.1:4646',
-    TLSEnabled: false,
     Attributes: { 'kernel.name': 'linux' },
     NodeResources: {
       Cpu: { CpuShares: 4000, TotalCpuCores: 4 },
@@ -223,29 +204,12 @@ export function node(p: Partial<Node> = {}): Node {
       MinDynamicPort: 20000,
       MaxDynamicPort: 32000,
     },
-    ReservedResources: {
-      Cpu: { CpuShares: 0 },
-      Memory: { MemoryMB: 0 },
-      Disk: { DiskMB: 0 },
-      Networks: { ReservedHostPorts: '' },
-    },
-    Links: null,
-    Meta: {},
-    NodeClass: '',
-    NodePool: 'default',
-    DrainStrategy: null,
-    SchedulingEligibility: 'eligible',
-    Status: 'ready',
-    StatusDescription: '',
-    StatusUpdatedAt: 0,
-    Events: null,
     Drivers: {
-      raw_exec: { Attributes: null, Detected: true, Healthy: true, HealthDescription: '', UpdateTime: '' },
-      docker: { Attributes: null, Detected: false, Healthy: false, HealthDescription: '', UpdateTime: '' },
+      raw_exec: { ...driver, Detected: true, Healthy: true },
+      docker: { ...driver, Detected: false, Healthy: false },
     },
-    HostVolumes: null,
     CreateIndex: 5,
     ModifyIndex: 5,
     ...p,
-  };
+  });
 }

@@ -2,8 +2,7 @@
  * An in-memory ServerRPC for client tests: allocations are placed by the test, blocking queries wake on changes,
  * and the client's updates are recorded and applied.
  */
-import type { Allocation, Job, Node, Task } from '../../structs/index.js';
-import { generateUUID, newAllocation } from '../../structs/index.js';
+import type { Allocation, Node } from '../../structs/index.js';
 import type { AllocClientUpdate, NodeRegisterResponse, ServerRPC } from '../rpc.js';
 
 export class FakeServer implements ServerRPC {
@@ -84,85 +83,4 @@ export class FakeServer implements ServerRPC {
     a.ModifyIndex = this.index + 1;
     this.bump();
   }
-}
-
-/** A job with one group "web" of the given tasks. */
-export function testJob(tasks: Task[], over: Partial<Job> = {}): Job {
-  return {
-    Region: 'global',
-    Namespace: 'default',
-    ID: 'example',
-    Name: 'example',
-    Type: 'service',
-    Priority: 50,
-    Datacenters: ['dc1'],
-    Meta: { owner: 'team-a' },
-    TaskGroups: [
-      {
-        Name: 'web',
-        Count: 1,
-        Tasks: tasks,
-        Networks: [
-          {
-            Mode: 'host',
-            Device: '',
-            CIDR: '',
-            IP: '',
-            ReservedPorts: null,
-            DynamicPorts: [{ Label: 'http', Value: 0, To: 0, HostNetwork: 'default' }],
-          },
-        ],
-      },
-    ],
-    Version: 0,
-    ...over,
-  };
-}
-
-export function testTask(
-  name: string,
-  driver: string,
-  config: Record<string, unknown>,
-  over: Partial<Task> = {},
-): Task {
-  return {
-    Name: name,
-    Driver: driver,
-    Config: config,
-    Resources: { CPU: 100, MemoryMB: 64 },
-    KillTimeout: 2e9,
-    ...over,
-  };
-}
-
-export function testAlloc(job: Job, nodeID: string, index = 0): Allocation {
-  const tasks: Allocation['AllocatedResources']['Tasks'] = {};
-  for (const t of job.TaskGroups[0]!.Tasks)
-    tasks[t.Name] = { Cpu: { CpuShares: t.Resources.CPU }, Memory: { MemoryMB: t.Resources.MemoryMB, MemoryMaxMB: 0 } };
-  return newAllocation(
-    {
-      ID: generateUUID(),
-      EvalID: generateUUID(),
-      Name: `${job.ID}.web[${index}]`,
-      NodeID: nodeID,
-      NodeName: 'test',
-      Job: job,
-      TaskGroup: 'web',
-      AllocatedResources: {
-        Tasks: tasks,
-        Shared: {
-          DiskMB: 0,
-          Networks: null,
-          Ports: [{ Label: 'http', Value: 23456 + index, To: 0, HostIP: '127.0.0.1' }],
-        },
-      },
-    },
-    Date.now() * 1e6,
-    {
-      Namespace: 'default',
-      CreateIndex: 1,
-      ModifyIndex: 1,
-      AllocModifyIndex: 1,
-    },
-  );
 }

@@ -1,1 +1,2 @@
-export { FakeServer, testJob, testTask, testAlloc } from './fake-server.js';
+export { FakeServer } from './fake-server.js';
+export { testAlloc, testJob, testTask } from './rows.js';

@@ -1,9 +1,9 @@
 /**
- * Small, fully populated fixtures for the discovery tests: an allocation of a one-group job, and catalog
- * registrations. Kept here so these tests do not depend on other modules' test helpers.
+ * Presets for the discovery tests over src/testing's builders: job "shop" with one group "front" of one task
+ * "web", its running allocation with fixed ports, and catalog registrations.
  */
-import type { Allocation, Job, Service, ServiceRegistration, Task } from '../../structs/index.js';
-import { newAllocation } from '../../structs/index.js';
+import type { Allocation, Job, Service, ServiceRegistration } from '../../structs/index.js';
+import { build } from '../../testing/builders.js';
 
 export const NS = 1_000_000;
 export const SEC = 1_000_000_000;
@@ -11,66 +11,50 @@ export const SEC = 1_000_000_000;
 export function fixtureJob(
   opts: { groupServices?: Service[]; taskServices?: Service[]; namespace?: string } = {},
 ): Job {
-  const task: Task = {
-    Name: 'web',
-    Driver: 'raw_exec',
-    Config: {},
-    Resources: { CPU: 100, MemoryMB: 64 },
-    Services: opts.taskServices ?? null,
-  };
-  return {
-    Region: 'global',
+  const task = build.task({ Name: 'web', Driver: 'raw_exec', Config: {}, Services: opts.taskServices ?? null });
+  return build.job({
     Namespace: opts.namespace ?? 'default',
     ID: 'shop',
-    Name: 'shop',
-    Type: 'service',
-    Priority: 50,
-    Datacenters: ['dc1'],
-    TaskGroups: [{ Name: 'front', Count: 1, Tasks: [task], Services: opts.groupServices ?? null }],
-  };
+    TaskGroups: [build.taskGroup({ Name: 'front', Tasks: [task], Services: opts.groupServices ?? null })],
+  });
 }
 
+/** The allocation of `job`'s group "front" on node-1, running, with an "http" (23456 -> 8080) and "admin" port. */
 export function fixtureAlloc(job: Job, over: Partial<Allocation> = {}): Allocation {
-  return newAllocation(
-    {
-      ID: '0a1b2c3d-0000-4000-8000-000000000001',
-      EvalID: 'e',
-      Name: `${job.ID}.front[0]`,
-      NodeID: 'node-1',
-      NodeName: 'n1',
-      Job: job,
-      TaskGroup: 'front',
-      AllocatedResources: {
-        Tasks: { web: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64, MemoryMaxMB: 0 }, Networks: null } },
-        Shared: {
-          DiskMB: 0,
-          Networks: [
-            {
-              Mode: 'host',
-              Device: '',
-              CIDR: '',
-              IP: '10.0.0.5',
-              ReservedPorts: [{ Label: 'admin', Value: 9000, To: 0, HostNetwork: 'default' }],
-              DynamicPorts: [{ Label: 'http', Value: 23456, To: 8080, HostNetwork: 'default' }],
-            },
-          ],
-          Ports: [
-            { Label: 'http', Value: 23456, To: 8080, HostIP: '10.0.0.5' },
-            { Label: 'admin', Value: 9000, To: 0, HostIP: '10.0.0.5' },
-            { Label: 'any', Value: 24000, To: 0, HostIP: '0.0.0.0' },
-          ],
-        },
+  return build.alloc({
+    ID: '0a1b2c3d-0000-4000-8000-000000000001',
+    EvalID: 'e',
+    NodeID: 'node-1',
+    NodeName: 'n1',
+    Job: job,
+    TaskGroup: 'front',
+    AllocatedResources: {
+      Tasks: { web: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 64, MemoryMaxMB: 0 }, Networks: null } },
+      Shared: {
+        DiskMB: 0,
+        Networks: [
+          {
+            Mode: 'host',
+            Device: '',
+            CIDR: '',
+            IP: '10.0.0.5',
+            ReservedPorts: [{ Label: 'admin', Value: 9000, To: 0, HostNetwork: 'default' }],
+            DynamicPorts: [{ Label: 'http', Value: 23456, To: 8080, HostNetwork: 'default' }],
+          },
+        ],
+        Ports: [
+          { Label: 'http', Value: 23456, To: 8080, HostIP: '10.0.0.5' },
+          { Label: 'admin', Value: 9000, To: 0, HostIP: '10.0.0.5' },
+          { Label: 'any', Value: 24000, To: 0, HostIP: '0.0.0.0' },
+        ],
       },
     },
-    0,
-    {
-      ClientStatus: 'running',
-      CreateIndex: 1,
-      ModifyIndex: 1,
-      AllocModifyIndex: 1,
-      ...over,
-    },
-  );
+    ClientStatus: 'running',
+    CreateIndex: 1,
+    ModifyIndex: 1,
+    AllocModifyIndex: 1,
+    ...over,
+  });
 }
 
 let seq = 0;

@@ -6,14 +6,15 @@ import { HttpServerRPC } from '../../client/index.js';
 import { nullLogger } from '../../logging/index.js';
 import { createServer, type Server } from '../../server/index.js';
 import { randomUUID } from 'node:crypto';
-import { mockAlloc, mockJob, mockNode as fixtureNode } from '../../state/testing/fixtures.js';
+import { build } from '../../testing/builders.js';
 import { upsertAllocs } from '../../state/index.js';
 import { newFakeScheduler } from '../../server/testing/fake-scheduler.js';
 import { startHttpApi } from '../server.js';
 import type { Node } from '../../structs/index.js';
 
 /** A node as a client registers it: with its own secret. */
-const mockNode = (id: string, over: Partial<Node> = {}): Node => fixtureNode(id, { SecretID: randomUUID(), ...over });
+const nodeWithSecret = (id: string, over: Partial<Node> = {}): Node =>
+  build.node({ ID: id, SecretID: randomUUID(), ...over });
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -50,7 +51,7 @@ const put = (address: string, path: string, body: unknown, secret?: string) =>
   });
 
 async function registered(address: string, id: string): Promise<Node> {
-  const node = mockNode(id);
+  const node = nodeWithSecret(id);
   const res = await put(address, '/v1/internal/client/register', { Node: node }, node.SecretID);
   expect(res.status).toBe(200);
   return node;
@@ -59,12 +60,12 @@ async function registered(address: string, id: string): Promise<Node> {
 describe('the internal client endpoints', () => {
   it("hand a remote client its heartbeat TTL in nanoseconds under Nomad's name, as HttpServerRPC reads it", async () => {
     const { address } = await setup();
-    const n1 = mockNode('n1');
+    const n1 = nodeWithSecret('n1');
     const raw = await put(address, '/v1/internal/client/register', { Node: n1 }, n1.SecretID);
     expect((await raw.json()) as unknown).toMatchObject({ HeartbeatTTL: 2000 * 1e6 });
 
     // A client that got no number here heartbeated in a tight loop (NaN ms between heartbeats).
-    const n2 = mockNode('n2');
+    const n2 = nodeWithSecret('n2');
     const rpc = new HttpServerRPC(address);
     rpc.useNodeIdentity('n2', n2.SecretID!);
     expect((await rpc.nodeRegister(n2)).heartbeatTTLms).toBe(2000);
@@ -74,7 +75,7 @@ describe('the internal client endpoints', () => {
   it('refuse every call that does not present the node secret', async () => {
     const { address } = await setup();
     const n1 = await registered(address, 'n1');
-    expect((await put(address, '/v1/internal/client/register', { Node: mockNode('n9') })).status).toBe(403);
+    expect((await put(address, '/v1/internal/client/register', { Node: nodeWithSecret('n9') })).status).toBe(403);
     expect((await put(address, '/v1/internal/client/status', { NodeID: 'n1', Status: 'down' })).status).toBe(403);
     expect((await fetch(`${address}/v1/internal/client/allocs/n1`)).status).toBe(403);
     expect((await put(address, '/v1/internal/client/allocs', { NodeID: 'n1', Allocs: [] })).status).toBe(403);
@@ -86,7 +87,7 @@ describe('the internal client endpoints', () => {
   it('refuse a registration that would take over a node ID registered with another secret', async () => {
     const { server, address } = await setup();
     await registered(address, 'n1');
-    const thief = mockNode('n1', { Name: 'thief' });
+    const thief = nodeWithSecret('n1', { Name: 'thief' });
     const res = await put(address, '/v1/internal/client/register', { Node: thief }, thief.SecretID);
     expect(res.status).toBe(403);
     expect(await res.text()).toMatch(/registered with another secret/);
@@ -111,8 +112,8 @@ describe('the internal client endpoints', () => {
     const { server, address } = await setup();
     const n1 = await registered(address, 'n1');
     const n2 = await registered(address, 'n2');
-    const job = mockJob('web');
-    const a1 = mockAlloc(job, 'n1');
+    const job = build.job({ ID: 'web' });
+    const a1 = build.alloc({ Job: job, NodeID: 'n1' });
     await server.store.write((txn) => upsertAllocs(txn, [a1], 0));
     const reg = (nodeID: string) => ({
       ID: `_r-${nodeID}`,

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { HAS_CONFORMANCE_DATA, readConformanceJson } from '../../testing/conformance-data.js';
 import { describeConformance } from '../../testing/describe-conformance.js';
-import { mockNode } from '../testing/mock.js';
+import { nomadMock } from '../../testing/nomad-mock.js';
 import {
   checkConstraint,
   checkConstraintValues,
@@ -56,7 +56,7 @@ describeConformance('constraint operators follow Nomad truth tables', () => {
 
 describe('constraint targets', () => {
   it('resolves attributes, meta and node variables, and reports missing keys as not found', () => {
-    const n = mockNode({ Name: 'n1', NodeClass: 'large' });
+    const n = nomadMock.node({ Name: 'n1', NodeClass: 'large' });
     expect(resolveTarget('${attr.kernel.name}', n)).toEqual({ value: 'linux', found: true });
     expect(resolveTarget('${meta.database}', n)).toEqual({ value: 'mysql', found: true });
     expect(resolveTarget('${node.unique.name}', n).value).toBe('n1');
@@ -69,7 +69,7 @@ describe('constraint targets', () => {
   });
 
   it('compares numbers numerically and other values lexically', () => {
-    const n = mockNode();
+    const n = nomadMock.node();
     n.Meta = { ...n.Meta, cores: '10' };
     expect(checkConstraint({ LTarget: '${meta.cores}', RTarget: '9', Operand: '>' }, n)).toBe(true);
     expect(checkConstraint({ LTarget: '${meta.database}', RTarget: 'zzz', Operand: '<' }, n)).toBe(true);

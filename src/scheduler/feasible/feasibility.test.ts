@@ -1,21 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { Harness, mockAlloc, mockEval, mockJob, mockNode } from '../testing/index.js';
+import { Harness } from '../testing/index.js';
+import { nomadMock } from '../../testing/nomad-mock.js';
+import { build } from '../../testing/builders.js';
 import { computeNodeClass } from './node-class.js';
 import { allocsFit, parsePortSpec } from './resources.js';
 
-async function placeOne(h: Harness, change: (j: ReturnType<typeof mockJob>) => void = () => {}) {
-  const base = mockJob();
+async function placeOne(h: Harness, change: (j: ReturnType<typeof nomadMock.job>) => void = () => {}) {
+  const base = nomadMock.job();
   base.TaskGroups[0]!.Count = 1;
   change(base);
   const job = h.upsertJob(base);
-  await h.process(mockEval(job));
+  await h.process(build.eval({ Job: job }));
   return { job, ev: h.lastEval()! };
 }
 
 describe('feasibility', () => {
   it('filters nodes whose driver is missing or unhealthy and says so', async () => {
     const h = new Harness();
-    const n = mockNode();
+    const n = nomadMock.node();
     n.Drivers = { ...n.Drivers, exec: { ...n.Drivers['exec']!, Healthy: false } };
     h.upsertNode(n);
     const { ev } = await placeOne(h);
@@ -24,7 +26,7 @@ describe('feasibility', () => {
 
   it('accepts the legacy driver attribute when the driver map lacks the driver', async () => {
     const h = new Harness();
-    const n = mockNode({ Drivers: {} });
+    const n = nomadMock.node({ Drivers: {} });
     h.upsertNode(n);
     const { ev } = await placeOne(h);
     expect(ev.FailedTGAllocs).toBeNull();
@@ -32,13 +34,13 @@ describe('feasibility', () => {
 
   it('never places on nodes that are down, ineligible, draining, in another pool or datacenter', async () => {
     const h = new Harness();
-    h.upsertNode(mockNode({ Status: 'down' }));
-    h.upsertNode(mockNode({ SchedulingEligibility: 'ineligible' }));
+    h.upsertNode(nomadMock.node({ Status: 'down' }));
+    h.upsertNode(nomadMock.node({ SchedulingEligibility: 'ineligible' }));
     h.upsertNode(
-      mockNode({ DrainStrategy: { Deadline: 0, IgnoreSystemJobs: false, ForceDeadline: '', StartedAt: '' } }),
+      nomadMock.node({ DrainStrategy: { Deadline: 0, IgnoreSystemJobs: false, ForceDeadline: '', StartedAt: '' } }),
     );
-    h.upsertNode(mockNode({ NodePool: 'gpu' }));
-    h.upsertNode(mockNode({ Datacenter: 'dc9' }));
+    h.upsertNode(nomadMock.node({ NodePool: 'gpu' }));
+    h.upsertNode(nomadMock.node({ Datacenter: 'dc9' }));
     const { ev } = await placeOne(h);
     expect(h.plans).toHaveLength(0);
     expect(ev.FailedTGAllocs!['web']?.NodesInPool).toBe(1);
@@ -47,8 +49,8 @@ describe('feasibility', () => {
 
   it('requires the host volumes a group asks for', async () => {
     const h = new Harness();
-    h.upsertNode(mockNode());
-    const withVol = h.upsertNode(mockNode({ HostVolumes: { data: { Path: '/srv/data', ReadOnly: false } } }));
+    h.upsertNode(nomadMock.node());
+    const withVol = h.upsertNode(nomadMock.node({ HostVolumes: { data: { Path: '/srv/data', ReadOnly: false } } }));
     const { job } = await placeOne(h, (j) => {
       j.TaskGroups[0]!.Volumes = { data: { Name: 'data', Type: 'host', Source: 'data', ReadOnly: false } };
     });
@@ -59,7 +61,7 @@ describe('feasibility', () => {
   it('checks a class once and reports later nodes of that class as class-ineligible', async () => {
     const h = new Harness();
     for (let i = 0; i < 3; i++) {
-      const n = mockNode();
+      const n = nomadMock.node();
       n.Attributes = { ...n.Attributes, 'kernel.name': 'windows' };
       h.upsertNode(n);
     }
@@ -72,7 +74,7 @@ describe('feasibility', () => {
 
   it('reports an exhausted dimension when nothing fits', async () => {
     const h = new Harness();
-    h.upsertNode(mockNode());
+    h.upsertNode(nomadMock.node());
     const { ev } = await placeOne(h, (j) => (j.TaskGroups[0]!.Tasks[0]!.Resources.MemoryMB = 100_000));
     expect(ev.FailedTGAllocs!['web']?.DimensionExhausted).toEqual({ memory: 1 });
     expect(ev.FailedTGAllocs!['web']?.NodesExhausted).toBe(1);
@@ -80,7 +82,7 @@ describe('feasibility', () => {
 
   it('counts a full node once when it holds allocations, so one node is never "exhausted on 2 nodes"', async () => {
     const h = new Harness();
-    const node = mockNode();
+    const node = nomadMock.node();
     h.upsertNode(node);
     const mem = node.NodeResources.Memory.MemoryMB;
     // The first job fills most of the node, so the node is in use and the packing pass looks at it first.
@@ -100,7 +102,7 @@ describe('feasibility', () => {
 
   it('refuses a static port already held on the node', async () => {
     const h = new Harness();
-    h.upsertNode(mockNode());
+    h.upsertNode(nomadMock.node());
     const { ev } = await placeOne(h, (j) => {
       j.TaskGroups[0]!.Networks = [
         {
@@ -117,22 +119,22 @@ describe('feasibility', () => {
   });
 
   it('gives nodes that differ only in unique attributes the same class', () => {
-    const a = mockNode({ Name: 'a' });
-    const b = mockNode({ Name: 'b' });
+    const a = nomadMock.node({ Name: 'a' });
+    const b = nomadMock.node({ Name: 'b' });
     b.Attributes = { ...b.Attributes, 'unique.hostname': 'b' };
     expect(computeNodeClass(a)).toBe(computeNodeClass(b));
-    expect(computeNodeClass(a)).not.toBe(computeNodeClass(mockNode({ NodeClass: 'other' })));
+    expect(computeNodeClass(a)).not.toBe(computeNodeClass(nomadMock.node({ NodeClass: 'other' })));
     expect(computeNodeClass(a)).toMatch(/^v1:[0-9a-f]{16}$/);
   });
 });
 
 describe('allocsFit', () => {
   it('fits allocations within capacity minus reserved and names the exhausted dimension', () => {
-    const node = mockNode();
-    const job = mockJob();
-    const small = [mockAlloc(job, node, 0), mockAlloc(job, node, 1)];
+    const node = nomadMock.node();
+    const job = nomadMock.job();
+    const small = [nomadMock.alloc(job, node, 0), nomadMock.alloc(job, node, 1)];
     expect(allocsFit(node, small)).toEqual({ fit: true, used: { CPU: 1000, MemoryMB: 512, DiskMB: 300 } });
-    const big = mockAlloc(job, node, 2);
+    const big = nomadMock.alloc(job, node, 2);
     big.AllocatedResources = {
       ...big.AllocatedResources,
       Tasks: { web: { Cpu: { CpuShares: 13901 }, Memory: { MemoryMB: 1, MemoryMaxMB: 0 } } },
@@ -141,10 +143,10 @@ describe('allocsFit', () => {
   });
 
   it('detects a port used twice and ignores terminal allocations', () => {
-    const node = mockNode();
-    const job = mockJob();
-    const a = mockAlloc(job, node, 0);
-    const b = mockAlloc(job, node, 0);
+    const node = nomadMock.node();
+    const job = nomadMock.job();
+    const a = nomadMock.alloc(job, node, 0);
+    const b = nomadMock.alloc(job, node, 0);
     expect(allocsFit(node, [a, b])).toMatchObject({ fit: false, dimension: 'network: port collision' });
     expect(allocsFit(node, [a, { ...b, DesiredStatus: 'stop' }]).fit).toBe(true);
   });

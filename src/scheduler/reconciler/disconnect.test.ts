@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Allocation, Job, Node } from '../../structs/index.js';
 import { NS_PER_S } from '../../structs/index.js';
-import { flattenPlanned, Harness, mockAlloc, mockEval, mockJob, mockNode } from '../testing/index.js';
+import { flattenPlanned, Harness } from '../testing/index.js';
+import { nomadMock } from '../../testing/nomad-mock.js';
+import { build } from '../../testing/builders.js';
 
 const T0 = 1_700_000_000_000;
 const lostAfter = 30 * NS_PER_S;
@@ -19,21 +21,21 @@ function setup(disconnect: Record<string, unknown> | null): Setup {
   const h = new Harness();
   const now = { ms: T0 };
   h.clock = { now: () => now.ms };
-  const island = h.upsertNode(mockNode());
-  h.upsertNode(mockNode());
-  const base = mockJob();
+  const island = h.upsertNode(nomadMock.node());
+  h.upsertNode(nomadMock.node());
+  const base = nomadMock.job();
   base.TaskGroups[0]!.Count = 1;
   if (disconnect)
     base.TaskGroups[0]!.Disconnect = { LostAfter: lostAfter, Replace: true, Reconcile: 'best_score', ...disconnect };
   const job = h.upsertJob(base);
-  const original = mockAlloc(job, island, 0, { ClientStatus: 'running' });
+  const original = nomadMock.alloc(job, island, 0, { ClientStatus: 'running' });
   h.upsertAllocs([original]);
   return { h, island, job, original, now };
 }
 
 async function disconnectIsland(s: Setup): Promise<void> {
   s.h.upsertNode({ ...s.island, Status: 'disconnected' });
-  await s.h.process(mockEval(s.job, { TriggeredBy: 'node-update', NodeID: s.island.ID }));
+  await s.h.process(build.eval({ Job: s.job, TriggeredBy: 'node-update', NodeID: s.island.ID }));
 }
 
 /** The island comes back and its client reports the original running again; the replacement runs too. */
@@ -50,7 +52,7 @@ function reconnectIsland(
   return repl!;
 }
 
-const reconnectEval = (s: Setup) => mockEval(s.job, { TriggeredBy: 'reconnect' });
+const reconnectEval = (s: Setup) => build.eval({ Job: s.job, TriggeredBy: 'reconnect' });
 const scoreOn = (a: Allocation, score: number): Partial<Allocation> => ({
   Metrics: {
     ...(a.Metrics ?? ({} as Allocation['Metrics'] & object)),
@@ -83,7 +85,7 @@ describe('allocations of a disconnected client', () => {
     expect(flattenPlanned(s.h.lastPlan()!.NodeAllocation).map((a) => [a.ID, a.ClientStatus])).toEqual([
       [s.original.ID, 'unknown'],
     ]);
-    await s.h.process(mockEval(s.job));
+    await s.h.process(build.eval({ Job: s.job }));
     expect(s.h.liveAllocs(s.job.Namespace, s.job.ID).filter((a) => a.ID !== s.original.ID)).toHaveLength(0);
   });
 
@@ -110,7 +112,7 @@ describe('allocations of a disconnected client', () => {
     await disconnectIsland(s);
     s.now.ms = T0 + 31_000;
     const plans = s.h.plans.length;
-    await s.h.process(mockEval(s.job, { TriggeredBy: 'max-disconnect-timeout' }));
+    await s.h.process(build.eval({ Job: s.job, TriggeredBy: 'max-disconnect-timeout' }));
     expect(s.h.plans.length).toBe(plans + 1);
     const plan = s.h.lastPlan()!;
     expect(plan.NodeUpdate[s.island.ID]?.map((a) => [a.ID, a.ClientStatus])).toEqual([[s.original.ID, 'lost']]);
@@ -122,7 +124,7 @@ describe('allocations of a disconnected client', () => {
     const s = setup({ Replace: false });
     await disconnectIsland(s);
     s.now.ms = T0 + 31_000;
-    await s.h.process(mockEval(s.job, { TriggeredBy: 'max-disconnect-timeout' }));
+    await s.h.process(build.eval({ Job: s.job, TriggeredBy: 'max-disconnect-timeout' }));
     const plan = s.h.lastPlan()!;
     expect(plan.NodeUpdate[s.island.ID]?.map((a) => a.ClientStatus)).toEqual(['lost']);
     expect(flattenPlanned(plan.NodeAllocation).map((a) => [a.Name, a.PreviousAllocation])).toEqual([
@@ -135,7 +137,7 @@ describe('allocations of a disconnected client', () => {
     await disconnectIsland(s);
     s.h.upsertNode({ ...s.island, Status: 'ready' });
     const plans = s.h.plans.length;
-    await s.h.process(mockEval(s.job, { TriggeredBy: 'node-update' }));
+    await s.h.process(build.eval({ Job: s.job, TriggeredBy: 'node-update' }));
     expect(s.h.plans.length).toBe(plans);
     expect(s.h.liveAllocs(s.job.Namespace, s.job.ID)).toHaveLength(2);
     expect(s.h.allocByID(s.original.ID)!.ClientStatus).toBe('unknown');
@@ -161,7 +163,7 @@ describe('reconnecting a disconnected client', () => {
     // Settled: the next pass changes nothing, even after lost_after would have passed.
     s.now.ms = T0 + 120_000;
     const plans = s.h.plans.length;
-    await s.h.process(mockEval(s.job));
+    await s.h.process(build.eval({ Job: s.job }));
     expect(s.h.plans.length).toBe(plans);
   });
 
@@ -268,7 +270,7 @@ describe('lost allocations whose client stops them itself (stop_on_client_after)
   it('marks the alloc lost at once but places its replacement only once the client has stopped it', async () => {
     const s = setup({ StopOnClientAfter: 10 * NS_PER_S, LostAfter: 0 });
     s.h.upsertNode({ ...s.island, Status: 'down', StatusUpdatedAt: T0 / 1000 });
-    await s.h.process(mockEval(s.job, { TriggeredBy: 'node-update', NodeID: s.island.ID }));
+    await s.h.process(build.eval({ Job: s.job, TriggeredBy: 'node-update', NodeID: s.island.ID }));
     const plan = s.h.lastPlan()!;
     expect(plan.NodeUpdate[s.island.ID]?.map((a) => [a.ID, a.ClientStatus])).toEqual([[s.original.ID, 'lost']]);
     expect(flattenPlanned(plan.NodeAllocation)).toHaveLength(0);
@@ -278,7 +280,7 @@ describe('lost allocations whose client stops them itself (stop_on_client_after)
 
     s.now.ms = T0 + 5_000;
     const plans = s.h.plans.length;
-    await s.h.process(mockEval(s.job));
+    await s.h.process(build.eval({ Job: s.job }));
     expect(s.h.plans.length).toBe(plans);
 
     s.now.ms = T0 + 15_000;
@@ -290,7 +292,7 @@ describe('lost allocations whose client stops them itself (stop_on_client_after)
   it('replaces at once when the group has no stop_on_client_after', async () => {
     const s = setup(null);
     s.h.upsertNode({ ...s.island, Status: 'down', StatusUpdatedAt: T0 / 1000 });
-    await s.h.process(mockEval(s.job, { TriggeredBy: 'node-update', NodeID: s.island.ID }));
+    await s.h.process(build.eval({ Job: s.job, TriggeredBy: 'node-update', NodeID: s.island.ID }));
     expect(flattenPlanned(s.h.lastPlan()!.NodeAllocation)).toHaveLength(1);
   });
 });

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { NS_PER_S } from '../../structs/index.js';
-import { flattenPlanned, Harness, mockAlloc, mockEval, mockJob, mockNode } from '../testing/index.js';
+import { flattenPlanned, Harness } from '../testing/index.js';
+import { nomadMock } from '../../testing/nomad-mock.js';
+import { build } from '../../testing/builders.js';
 import { nextDelayNs, rescheduleDecision } from './reschedule.js';
 import { tasksUpdated } from './update.js';
 
 describe('destructive vs in-place changes', () => {
-  const job = mockJob();
+  const job = nomadMock.job();
   const variant = (f: (j: typeof job) => void) => {
     const j = structuredClone(job);
     f(j);
@@ -102,7 +104,7 @@ describe('destructive vs in-place changes', () => {
 });
 
 describe('reschedule policy', () => {
-  const node = mockNode();
+  const node = nomadMock.node();
   const ev = (delay: number) => ({ RescheduleTime: 0, PrevAllocID: 'x', PrevNodeID: 'n', Delay: delay });
   it('grows exponential delays by doubling up to max_delay and fibonacci delays by summing', () => {
     const p = {
@@ -113,7 +115,7 @@ describe('reschedule policy', () => {
       MaxDelay: 30 * NS_PER_S,
       Unlimited: true,
     };
-    const a = mockAlloc(mockJob(), node);
+    const a = nomadMock.alloc(nomadMock.job(), node);
     expect(nextDelayNs(p, a)).toBe(5 * NS_PER_S);
     expect(nextDelayNs(p, { ...a, RescheduleTracker: { Events: [ev(5 * NS_PER_S), ev(10 * NS_PER_S)] } })).toBe(
       20 * NS_PER_S,
@@ -126,12 +128,12 @@ describe('reschedule policy', () => {
     );
   });
   it('refuses a reschedule once the attempts in the interval are used, and allows it after the interval', () => {
-    const job = mockJob();
+    const job = nomadMock.job();
     const tg = job.TaskGroups[0]!;
     const now = 1_700_000_000_000;
     const recent = { RescheduleTime: (now - 60_000) * 1e6, PrevAllocID: 'x', PrevNodeID: 'n', Delay: 0 };
     const old = { ...recent, RescheduleTime: (now - 3_600_000) * 1e6 };
-    const failed = mockAlloc(job, node, 0, { ClientStatus: 'failed', ModifyTime: (now - 60_000) * 1e6 });
+    const failed = nomadMock.alloc(job, node, 0, { ClientStatus: 'failed', ModifyTime: (now - 60_000) * 1e6 });
     expect(rescheduleDecision(job, tg, { ...failed, RescheduleTracker: { Events: [recent, recent] } }, now).kind).toBe(
       'never',
     );
@@ -142,15 +144,15 @@ describe('reschedule policy', () => {
 describe('reconciler through the scheduler', () => {
   it('replaces lost allocs of a down node elsewhere, keeping their names and linking them', async () => {
     const h = new Harness();
-    const down = h.upsertNode(mockNode());
-    h.upsertNode(mockNode());
-    const base = mockJob();
+    const down = h.upsertNode(nomadMock.node());
+    h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 2;
     const job = h.upsertJob(base);
-    const allocs = [0, 1].map((i) => mockAlloc(job, down, i, { ClientStatus: 'running' }));
+    const allocs = [0, 1].map((i) => nomadMock.alloc(job, down, i, { ClientStatus: 'running' }));
     h.upsertAllocs(allocs);
     h.upsertNode({ ...down, Status: 'down' });
-    await h.process(mockEval(job, { TriggeredBy: 'node-update', NodeID: down.ID }));
+    await h.process(build.eval({ Job: job, TriggeredBy: 'node-update', NodeID: down.ID }));
     const plan = h.lastPlan()!;
     expect(plan.NodeUpdate[down.ID]?.map((a) => a.ClientStatus)).toEqual(['lost', 'lost']);
     const placed = flattenPlanned(plan.NodeAllocation);
@@ -160,22 +162,22 @@ describe('reconciler through the scheduler', () => {
 
   it('does not replace lost allocs when the group prevents rescheduling on lost', async () => {
     const h = new Harness();
-    const down = h.upsertNode(mockNode({ Status: 'down' }));
-    h.upsertNode(mockNode());
-    const base = mockJob();
+    const down = h.upsertNode(nomadMock.node({ Status: 'down' }));
+    h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 1;
     base.TaskGroups[0]!.PreventRescheduleOnLost = true;
     const job = h.upsertJob(base);
-    h.upsertAllocs([mockAlloc(job, down, 0, { ClientStatus: 'running' })]);
-    await h.process(mockEval(job, { TriggeredBy: 'node-update' }));
+    h.upsertAllocs([nomadMock.alloc(job, down, 0, { ClientStatus: 'running' })]);
+    await h.process(build.eval({ Job: job, TriggeredBy: 'node-update' }));
     expect(flattenPlanned(h.lastPlan()!.NodeAllocation)).toHaveLength(0);
     expect(flattenPlanned(h.lastPlan()!.NodeUpdate)).toHaveLength(1);
   });
 
   it('cancels the running deployment of an older job version', async () => {
     const h = new Harness();
-    for (let i = 0; i < 3; i++) h.upsertNode(mockNode());
-    const base = mockJob();
+    for (let i = 0; i < 3; i++) h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 3;
     base.TaskGroups[0]!.Update = {
       Stagger: 0,
@@ -189,12 +191,12 @@ describe('reconciler through the scheduler', () => {
       Canary: 0,
     };
     const job = h.upsertJob(base);
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     const first = h.lastPlan()!.Deployment!;
     const j2 = structuredClone(job);
     j2.TaskGroups[0]!.Tasks[0]!.Env = { X: '1' };
     const v1 = h.upsertJob(j2);
-    await h.process(mockEval(v1));
+    await h.process(build.eval({ Job: v1 }));
     const plan = h.lastPlan()!;
     expect(plan.DeploymentUpdates).toEqual([
       { DeploymentID: first.ID, Status: 'cancelled', StatusDescription: 'Cancelled due to newer version of job' },
@@ -205,11 +207,11 @@ describe('reconciler through the scheduler', () => {
 
   it('replaces old allocs by canary name once the deployment is promoted', async () => {
     const h = new Harness();
-    for (let i = 0; i < 4; i++) h.upsertNode(mockNode());
-    const base = mockJob();
+    for (let i = 0; i < 4; i++) h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 4;
     const job = h.upsertJob(base);
-    await h.process(mockEval(job));
+    await h.process(build.eval({ Job: job }));
     const j2 = structuredClone(job);
     j2.TaskGroups[0]!.Tasks[0]!.Env = { X: '1' };
     j2.TaskGroups[0]!.Update = {
@@ -224,7 +226,7 @@ describe('reconciler through the scheduler', () => {
       Canary: 1,
     };
     const v1 = h.upsertJob(j2);
-    await h.process(mockEval(v1));
+    await h.process(build.eval({ Job: v1 }));
     const dep = h.lastPlan()!.Deployment!;
     const canary = flattenPlanned(h.lastPlan()!.NodeAllocation)[0]!;
     expect(dep.StatusDescription).toBe('Deployment is running but requires manual promotion');
@@ -237,7 +239,7 @@ describe('reconciler through the scheduler', () => {
         DeploymentStatus: { Healthy: true, Timestamp: null, Canary: true, ModifyIndex: 0 },
       },
     ]);
-    await h.process(mockEval(v1, { TriggeredBy: 'deployment-watcher' }));
+    await h.process(build.eval({ Job: v1, TriggeredBy: 'deployment-watcher' }));
     const stops = flattenPlanned(h.lastPlan()!.NodeUpdate);
     expect(stops.some((a) => a.Name === canary.Name)).toBe(true);
     expect(h.liveAllocs(v1.Namespace, v1.ID)).toHaveLength(4);

@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Allocation, Job, Node } from '../../structs/index.js';
-import { flattenPlanned, Harness, mockAlloc, mockEval, mockJob, mockNode } from '../testing/index.js';
+import { flattenPlanned, Harness } from '../testing/index.js';
+import { nomadMock } from '../../testing/nomad-mock.js';
+import { build } from '../../testing/builders.js';
 
 const S = 1_000_000_000;
 
@@ -24,8 +26,8 @@ function failedState(finishedAt: string) {
 /** A count-1 service with a rolling update block and no rescheduling, whose only alloc has failed. */
 function setup(): { h: Harness; job: Job; failed: Allocation; nodes: Node[] } {
   const h = new Harness();
-  const nodes = [0, 1, 2].map(() => h.upsertNode(mockNode()));
-  const base = mockJob();
+  const nodes = [0, 1, 2].map(() => h.upsertNode(nomadMock.node()));
+  const base = nomadMock.job();
   const tg = base.TaskGroups[0]!;
   tg.Count = 1;
   tg.ReschedulePolicy = {
@@ -48,7 +50,7 @@ function setup(): { h: Harness; job: Job; failed: Allocation; nodes: Node[] } {
     Canary: 0,
   };
   const job = h.upsertJob(base);
-  const failed = mockAlloc(job, nodes[0]!, 0, {
+  const failed = nomadMock.alloc(job, nodes[0]!, 0, {
     ClientStatus: 'failed',
     TaskStates: { web: failedState(new Date(h.clock.now() - 10_000).toISOString()) },
   });
@@ -65,7 +67,7 @@ function withEnv(job: Job, env: Record<string, string>): Job {
 describe('a failed allocation that will not be rescheduled', () => {
   it('is not replaced while the job version stays the same', async () => {
     const { h, job } = setup();
-    await h.process(mockEval(job, { TriggeredBy: 'alloc-failure' }));
+    await h.process(build.eval({ Job: job, TriggeredBy: 'alloc-failure' }));
     expect(h.plans.flatMap((p) => flattenPlanned(p.NodeAllocation))).toHaveLength(0);
     expect(h.liveAllocs(job.Namespace, job.ID)).toHaveLength(0);
   });
@@ -73,7 +75,7 @@ describe('a failed allocation that will not be rescheduled', () => {
   it('is replaced by a new job version with a destructive change, the failed alloc linked as previous', async () => {
     const { h, failed } = setup();
     const v1 = h.upsertJob(withEnv(failed.Job, { RELEASE: '2' }));
-    await h.process(mockEval(v1));
+    await h.process(build.eval({ Job: v1 }));
     const plan = h.lastPlan()!;
     const placed = flattenPlanned(plan.NodeAllocation);
     expect(placed).toHaveLength(1);
@@ -91,13 +93,13 @@ describe('a failed allocation that will not be rescheduled', () => {
     // v0 was healthy (its alloc replaced and running); v1's alloc failed; auto-revert registers v2 = v0's spec.
     h.upsertAllocs([{ ...h.allocsByJob(job.Namespace, job.ID)[0]!, DesiredStatus: 'stop', ClientStatus: 'complete' }]);
     const v1 = h.upsertJob(withEnv(job, { RELEASE: 'bad' }));
-    const bad = mockAlloc(v1, nodes[1]!, 0, {
+    const bad = nomadMock.alloc(v1, nodes[1]!, 0, {
       ClientStatus: 'failed',
       TaskStates: { web: failedState(new Date(h.clock.now() - 5_000).toISOString()) },
     });
     h.upsertAllocs([bad]);
     const v2 = h.upsertJob(structuredClone(job));
-    await h.process(mockEval(v2, { TriggeredBy: 'deployment-watcher' }));
+    await h.process(build.eval({ Job: v2, TriggeredBy: 'deployment-watcher' }));
     const plan = h.lastPlan()!;
     expect(plan.Deployment).toMatchObject({ JobVersion: 2, Status: 'running' });
     const placed = flattenPlanned(plan.NodeAllocation);
@@ -109,8 +111,8 @@ describe('a failed allocation that will not be rescheduled', () => {
 describe('the canary of a failed deployment', () => {
   it('is stopped by the revert, which updates the old allocations in place and places no canary of its own', async () => {
     const h = new Harness();
-    for (let i = 0; i < 3; i++) h.upsertNode(mockNode());
-    const base = mockJob();
+    for (let i = 0; i < 3; i++) h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
     const tg = base.TaskGroups[0]!;
     tg.Count = 3;
     tg.Update = {
@@ -125,7 +127,7 @@ describe('the canary of a failed deployment', () => {
       Canary: 1,
     };
     const v0 = h.upsertJob(base);
-    await h.process(mockEval(v0));
+    await h.process(build.eval({ Job: v0 }));
     const old = h.liveAllocs(v0.Namespace, v0.ID);
     h.upsertAllocs(
       old.map((a) => ({
@@ -137,7 +139,7 @@ describe('the canary of a failed deployment', () => {
     h.upsertDeployment({ ...h.deploymentByID(h.lastPlan()!.Deployment!.ID)!, Status: 'successful' });
 
     const v1 = h.upsertJob(withEnv(v0, { RELEASE: 'broken' }));
-    await h.process(mockEval(v1));
+    await h.process(build.eval({ Job: v1 }));
     const dep = h.lastPlan()!.Deployment!;
     const canary = flattenPlanned(h.lastPlan()!.NodeAllocation)[0]!;
     expect(canary.DeploymentStatus?.Canary).toBe(true);
@@ -151,7 +153,7 @@ describe('the canary of a failed deployment', () => {
     ]);
     h.upsertDeployment({ ...h.deploymentByID(dep.ID)!, Status: 'failed' });
     const v2 = h.upsertJob(structuredClone(v0));
-    await h.process(mockEval(v2, { TriggeredBy: 'deployment-watcher' }));
+    await h.process(build.eval({ Job: v2, TriggeredBy: 'deployment-watcher' }));
 
     const plan = h.lastPlan()!;
     expect(flattenPlanned(plan.NodeUpdate).map((a) => [a.ID, a.DesiredStatus])).toEqual([[canary.ID, 'stop']]);

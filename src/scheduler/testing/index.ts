@@ -1,3 +1,2 @@
-/** The scheduler's test harness and mock fixtures, reused by server tests and benchmarks. */
+/** The scheduler's test harness, reused by server tests and benchmarks; the mock rows are in src/testing. */
 export { Harness, countPlanned, flattenPlanned } from './harness.js';
-export { mockAlloc, mockBatchJob, mockEval, mockJob, mockNode, mockSystemJob } from './mock.js';

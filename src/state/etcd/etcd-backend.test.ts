@@ -8,7 +8,7 @@ import { EtcdBackend, type EtcdBackendOptions } from './etcd-backend.js';
 import { EtcdClient, prefixEnd } from './etcd-client.js';
 import { StateStore } from '../store.js';
 import { nullLogger } from '../../logging/index.js';
-import { mockNode } from '../testing/fixtures.js';
+import { build } from '../../testing/builders.js';
 
 let etcd: TestEtcd;
 let prefixes = 0;
@@ -52,7 +52,9 @@ describe('EtcdBackend', () => {
       backend: new EtcdBackend({ endpoints: etcd.endpoints, prefix }),
       logger: nullLogger,
     });
-    const writes = Array.from({ length: 200 }, (_, i) => store.write((tx) => tx.put('nodes', mockNode(`n${i}`))));
+    const writes = Array.from({ length: 200 }, (_, i) =>
+      store.write((tx) => tx.put('nodes', build.node({ ID: `n${i}` }))),
+    );
     const acked = await Promise.all(writes);
     expect(acked.map((w) => w.index)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     await store.close();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nullLogger } from '../../logging/index.js';
 import { StateStore } from '../store.js';
-import { mockJob } from '../testing/fixtures.js';
+import { build } from '../../testing/builders.js';
 import { readMarker, walDamage } from './integrity.js';
 import { SqliteBackend } from './sqlite-backend.js';
 import { ThreadedSqliteBackend } from './threaded-backend.js';
@@ -33,7 +33,7 @@ async function crashedCopy(n: number): Promise<string> {
   const s = await open(new SqliteBackend({ dataDir: dir }));
   stores.push(s);
   for (let i = 0; i < n; i++)
-    await s.write((tx) => tx.put('jobs', { ...mockJob(`job-${i}`), Meta: { pad: 'x'.repeat(3000) } }));
+    await s.write((tx) => tx.put('jobs', { ...build.job({ ID: `job-${i}` }), Meta: { pad: 'x'.repeat(3000) } }));
   await expect.poll(() => readMarker(dir), { timeout: 5_000 }).toBe(n);
   const copy = tempDir();
   for (const f of ['state.db', 'state.db-wal', 'state.marker']) copyFileSync(join(dir, f), join(copy, f));
@@ -106,7 +106,7 @@ describe.each([
     const dir = tempDir();
     const s = await openWith({ dataDir: dir });
     for (let i = 0; i < 30; i++)
-      await s.write((tx) => tx.put('jobs', { ...mockJob(`j${i}`), Meta: { pad: 'y'.repeat(3000) } }));
+      await s.write((tx) => tx.put('jobs', { ...build.job({ ID: `j${i}` }), Meta: { pad: 'y'.repeat(3000) } }));
     await s.close();
     expect(existsSync(join(dir, 'state.db-wal'))).toBe(false);
     const db = join(dir, 'state.db');

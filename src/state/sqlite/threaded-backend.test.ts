@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nullLogger } from '../../logging/index.js';
 import { StateStore } from '../store.js';
-import { mockAlloc, mockJob } from '../testing/fixtures.js';
+import { build } from '../../testing/builders.js';
 import { ThreadedSqliteBackend } from './threaded-backend.js';
 
 describe('ThreadedSqliteBackend', () => {
@@ -29,12 +29,12 @@ describe('ThreadedSqliteBackend', () => {
   it('commits pipelined writes in index order and acknowledges each only once it is on disk', async () => {
     const dir = tempDir();
     const { store } = await openStore(dir);
-    const job = mockJob('web');
+    const job = build.job({ ID: 'web' });
     // 50 writes handed over without waiting: each is built on the previous one's uncommitted state.
     const writes = Array.from({ length: 50 }, (_, i) =>
       store.write((tx) => {
         if (i === 0) tx.put('jobs', job);
-        tx.put('allocs', mockAlloc(job, 'n1', { ID: `a${i}`, Name: `web.web[${i}]` }));
+        tx.put('allocs', build.alloc({ Job: job, NodeID: 'n1', ID: `a${i}`, Name: `web.web[${i}]` }));
       }),
     );
     const acked: number[] = [];
@@ -53,10 +53,10 @@ describe('ThreadedSqliteBackend', () => {
   it('fails the next write with a clear error when its worker dies, and a restart reloads exactly the acknowledged writes', async () => {
     const dir = tempDir();
     const { backend, store } = await openStore(dir);
-    await store.write((tx) => tx.put('jobs', mockJob('a')));
-    await store.write((tx) => tx.put('jobs', mockJob('b')));
+    await store.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
+    await store.write((tx) => tx.put('jobs', build.job({ ID: 'b' })));
     await backend.thread!.terminate();
-    const err = await store.write((tx) => tx.put('jobs', mockJob('c'))).catch((e: unknown) => e);
+    const err = await store.write((tx) => tx.put('jobs', build.job({ ID: 'c' }))).catch((e: unknown) => e);
     expect(err).toMatchObject({
       code: 'Internal',
       message: expect.stringMatching(/state store failed to persist a write: SQLite state worker exited/),
@@ -68,7 +68,9 @@ describe('ThreadedSqliteBackend', () => {
         .jobs()
         .map((j) => j.ID),
     ).toEqual(['a', 'b']);
-    await expect(store.write((tx) => tx.put('jobs', mockJob('d')))).rejects.toMatchObject({ code: 'Internal' });
+    await expect(store.write((tx) => tx.put('jobs', build.job({ ID: 'd' })))).rejects.toMatchObject({
+      code: 'Internal',
+    });
     const { store: again } = await openStore(dir);
     expect([
       again.latestIndex(),
@@ -77,7 +79,7 @@ describe('ThreadedSqliteBackend', () => {
         .jobs()
         .map((j) => j.ID),
     ]).toEqual([2, ['a', 'b']]);
-    await again.write((tx) => tx.put('jobs', mockJob('e')));
+    await again.write((tx) => tx.put('jobs', build.job({ ID: 'e' })));
     expect(again.latestIndex()).toBe(3);
   });
 
@@ -88,7 +90,7 @@ describe('ThreadedSqliteBackend', () => {
     await backend.apply({
       index: 1,
       tableIndexes: { jobs: 1 },
-      changes: [{ table: 'jobs', key: 'default\u0000a', value: mockJob('a') }],
+      changes: [{ table: 'jobs', key: 'default\u0000a', value: build.job({ ID: 'a' }) }],
     });
     const bad = backend.apply({
       index: 2,
@@ -98,7 +100,7 @@ describe('ThreadedSqliteBackend', () => {
     const after = backend.apply({
       index: 3,
       tableIndexes: { jobs: 3 },
-      changes: [{ table: 'jobs', key: 'default\u0000c', value: mockJob('c') }],
+      changes: [{ table: 'jobs', key: 'default\u0000c', value: build.job({ ID: 'c' }) }],
     });
     await expect(bad).rejects.toThrow(/SQLite refused batch 2: unknown state table "nope"/);
     await expect(after).rejects.toThrow(/batch 2 was not committed, so later batches are refused/);
@@ -118,7 +120,7 @@ describe('ThreadedSqliteBackend', () => {
       backend.apply({
         index: i,
         tableIndexes: { jobs: i },
-        changes: [{ table: 'jobs', key: `default\u0000j${i}`, value: mockJob(`j${i}`) }],
+        changes: [{ table: 'jobs', key: `default\u0000j${i}`, value: build.job({ ID: `j${i}` }) }],
       }),
     );
     await backend.close();

@@ -2,51 +2,34 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeNomad } from '../../api/testing/index.js';
-import { runCli } from '../run.js';
 import { jobStub, NOW_MS } from '../testing/fixtures.js';
 import { parseMetaFlags } from './job-dispatch.js';
+import { withFakeNomad } from '../testing/run-cli.js';
 
-let fake: FakeNomad;
+const nomad = withFakeNomad();
+const cli = nomad.cli;
 let dir: string;
 beforeEach(async () => {
-  fake = await new FakeNomad().start();
   dir = mkdtempSync(join(tmpdir(), 'drover-cli-jt-'));
-  fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub({ ID: 'resize' })] });
+  nomad.fake.on('GET', '/v1/jobs', { index: 5, body: [jobStub({ ID: 'resize' })] });
 });
 afterEach(async () => {
-  await fake.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
 const EVAL = 'e1e1e1e1-0000-4000-8000-000000000001';
 
-async function cli(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(
-    argv,
-    {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      env: { DROVER_ADDR: fake.address },
-    },
-    { now: () => NOW_MS },
-  );
-  return { code, stdout, stderr };
-}
-
 describe('drover job dispatch', () => {
   it('sends the input file as base64 with the -meta flags and prints the dispatched job', async () => {
     const input = join(dir, 'in.bin');
     writeFileSync(input, Buffer.from([1, 2, 3]));
-    fake.on('POST', '/v1/job/resize/dispatch', {
+    nomad.fake.on('POST', '/v1/job/resize/dispatch', {
       body: { DispatchedJobID: 'resize/dispatch-1-abcdef01', EvalID: EVAL, EvalCreateIndex: 9, JobCreateIndex: 9 },
     });
     const r = await cli(['job', 'dispatch', '-detach', '-meta', 'image=a.png', '-meta', 'q=x=y', 'resize', input]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('Dispatched Job ID = resize/dispatch-1-abcdef01\nEvaluation ID     = e1e1e1e1\n');
-    const body = fake.requests.find((q) => q.path === '/v1/job/resize/dispatch')!.body as Record<string, unknown>;
+    const body = nomad.fake.requests.find((q) => q.path === '/v1/job/resize/dispatch')!.body as Record<string, unknown>;
     expect(body).toMatchObject({
       Payload: Buffer.from([1, 2, 3]).toString('base64'),
       Meta: { image: 'a.png', q: 'x=y' },
@@ -60,7 +43,7 @@ describe('drover job dispatch', () => {
 
 describe('drover job periodic force and scaling-events', () => {
   it('forces a launch and prints the eval ID with -detach', async () => {
-    fake.on('POST', '/v1/job/resize/periodic/force', { body: { EvalID: EVAL, EvalCreateIndex: 9 } });
+    nomad.fake.on('POST', '/v1/job/resize/periodic/force', { body: { EvalID: EVAL, EvalCreateIndex: 9 } });
     const r = await cli(['job', 'periodic', 'force', '-detach', 'resize']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(`${EVAL}\n`);
@@ -77,7 +60,7 @@ describe('drover job periodic force and scaling-events', () => {
       EvalID: count == null ? null : EVAL,
       CreateIndex: 1,
     });
-    fake.on('GET', '/v1/job/resize/scale', {
+    nomad.fake.on('GET', '/v1/job/resize/scale', {
       index: 9,
       body: {
         JobID: 'resize',
