@@ -5,7 +5,8 @@
 //
 //   every tick (1 / rate s): one operation, in rotation: register a job (count 0, so no tasks pile up),
 //   list jobs, read one job, a blocking query on /v1/jobs (wait 200ms), put and get a variable, agent health,
-//   a request through the agent's gateway (to a host with no route: the proxy's own answer)
+//   a request through the agent's gateway (to a host with no route: the proxy's own answer), the last 1 KB of
+//   the log of a task that prints a line a second (one mock_driver allocation started before the clock runs)
 //   ──► per 10-s window: p99 per operation, the agent's RSS and V8 heap in use (from /v1/metrics)
 //   ──► at the end: growth after warm-up (the first half), from a least-squares line through the second half's
 //       samples (a single end-to-end difference is at the mercy of where the GC happened to be), open fds, errors
@@ -60,6 +61,7 @@ async function main() {
   const self = await (await fetch(`${base}/v1/agent/self`)).json();
   const gateway = self.config?.Gateway?.Address;
   if (!gateway) throw new Error('the dev agent runs no gateway');
+  const logAlloc = await startLogger(base);
   let n = 0;
   let errors = 0;
   let firstError = '';
@@ -77,6 +79,10 @@ async function main() {
       }),
     varGet: async () => fetch(`${base}/v1/var/soak/${n % 50}`, { signal: AbortSignal.timeout(10_000) }),
     health: async () => fetch(`${base}/v1/agent/health`, { signal: AbortSignal.timeout(10_000) }),
+    logs: async () =>
+      fetch(`${base}/v1/client/fs/logs/${logAlloc}?task=t&type=stdout&origin=end&offset=1024&plain=true`, {
+        signal: AbortSignal.timeout(10_000),
+      }),
     gateway: async () =>
       fetch(`${gateway}/soak/${n % 100}`, { headers: { host: 'soak.invalid' }, signal: AbortSignal.timeout(10_000) }),
   };
@@ -172,6 +178,46 @@ async function main() {
     await agent.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Registers a service whose one task prints a line a second for hours; resolves with its running allocation. */
+async function startLogger(base) {
+  const body = JSON.stringify({
+    Job: {
+      ID: 'soak-logger',
+      Name: 'soak-logger',
+      Type: 'service',
+      Datacenters: ['dc1'],
+      TaskGroups: [
+        {
+          Name: 'g',
+          Count: 1,
+          Tasks: [
+            {
+              Name: 't',
+              Driver: 'mock_driver',
+              Config: {
+                run_for: '24h',
+                stdout_string: 'soak log line\n',
+                stdout_repeat: 86_400,
+                stdout_repeat_duration: '1s',
+              },
+            },
+          ],
+        },
+      ],
+    },
+  });
+  const res = await fetch(`${base}/v1/jobs`, { method: 'PUT', body });
+  if (res.status !== 200) throw new Error(`registering the logging job answered ${res.status}: ${await res.text()}`);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const allocs = await (await fetch(`${base}/v1/job/soak-logger/allocations`)).json();
+    const a = allocs.find((x) => x.ClientStatus === 'running');
+    if (a) return a.ID;
+    await sleep(250);
+  }
+  throw new Error('the logging allocation did not run within 60 s');
 }
 
 /** How many evaluations the agent holds (they grow with every register until GC). */
