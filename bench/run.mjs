@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global process, console */
+/* global process, console, setTimeout, clearTimeout, setInterval, clearInterval */
 // The benchmark runner: `npm run bench -- NAME [--quick] [options passed to the benchmark]`.
 // `npm run bench -- all [--quick]` runs every benchmark that exists, one after the other, each in its own
 // process, and ends with the RESULT lines of all of them. `npm run bench -- list` names them.
@@ -10,6 +10,7 @@
 // Nothing here asserts on wall-clock figures: a benchmark fails only when its run produced wrong work.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './lib/common.mjs';
 
@@ -49,7 +50,12 @@ if (selected.length === 0) {
 const summary = [];
 let failed = 0;
 let skipped = 0;
+// SIGTERM or SIGINT stops the benchmark in flight (its whole process group: the agents, etcd and proxies it
+// started too, which would otherwise outlive it), skips the rest and exits 128 + signal number.
+let stopping = null;
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => (stopping ??= sig));
 for (const b of selected) {
+  if (stopping) break;
   if (selected.length > 1) console.log(`\n==> ${b.name}`);
   const { code, results } = await runOne(b, rest);
   if (code === SKIP_EXIT) skipped++;
@@ -65,6 +71,10 @@ if (selected.length > 1) {
   }
   for (const s of summary) for (const r of s.results) console.log(r);
 }
+if (stopping) {
+  console.log(`stopped by ${stopping}`);
+  process.exit(128 + osConstants.signals[stopping]);
+}
 const ciSkipFails = process.env.CI === 'true' && skipped > 0;
 if (ciSkipFails) console.log('CI=true: a skipped benchmark fails the run');
 process.exit(failed > 0 || ciSkipFails ? 1 : selected.length === 1 && skipped === 1 ? SKIP_EXIT : 0);
@@ -72,6 +82,8 @@ process.exit(failed > 0 || ciSkipFails ? 1 : selected.length === 1 && skipped ==
 /**
  * Runs one benchmark script in its own Node process, streaming its output. Benchmarks holding many
  * sockets open go through `sh -c 'ulimit -n …'` so they get a high descriptor limit when the hard limit allows.
+ * The child leads its own process group; on SIGINT/SIGTERM the runner sends the signal to that group, and
+ * SIGKILL after 15 s if something in it is still there, so no agent it started is left behind.
  */
 function runOne(b, args) {
   const script = join(repoRoot, b.file);
@@ -80,7 +92,23 @@ function runOne(b, args) {
     ? ['sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...argv]]
     : [argv[0], argv.slice(1)];
   return new Promise((resolve) => {
-    const child = spawn(cmd, cmdArgs, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(cmd, cmdArgs, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    const signalGroup = (sig) => {
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // the group is gone already
+      }
+    };
+    const groupAlive = () => {
+      try {
+        process.kill(-child.pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let escalate;
     const results = [];
     let buf = '';
     child.stdout.on('data', (d) => {
@@ -93,9 +121,12 @@ function runOne(b, args) {
         if (line.startsWith('RESULT ')) results.push(line);
       }
     });
-    const stop = () => child.kill('SIGTERM');
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const stop = (sig) => {
+      signalGroup(sig);
+      escalate ??= setTimeout(() => signalGroup('SIGKILL'), 15_000);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     child.on('error', (e) => {
       console.error(`${b.name}: ${e.message}`);
       resolve({ code: 1, results });
@@ -104,7 +135,17 @@ function runOne(b, args) {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       if (buf.startsWith('RESULT ')) results.push(buf.trim());
-      resolve({ code: code ?? (sig ? 1 : 0), results });
+      const done = () => {
+        clearTimeout(escalate);
+        resolve({ code: code ?? (sig ? 1 : 0), results });
+      };
+      if (!escalate) return done();
+      // Stopped by a signal: the rest of its group (an agent shutting down) gets until the SIGKILL to exit.
+      const poll = setInterval(() => {
+        if (groupAlive()) return;
+        clearInterval(poll);
+        done();
+      }, 100);
     });
   });
 }

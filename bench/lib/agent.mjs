@@ -12,12 +12,20 @@ export function idle(ms) {
 
 /**
  * Starts the agent and resolves once it prints its API address: `{ proc, base, stop }`. `profDir` adds
- * `--cpu-prof` (the profile is written when the agent exits, so call `stop()` before reading it).
+ * `--cpu-prof` (the profile is written when the agent exits, so call `stop()` before reading it); `nodeFlags`
+ * go to node before the script (e.g. `--heapsnapshot-signal=SIGUSR2`).
  * `stop(graceMs)` sends SIGTERM, waits up to graceMs for a clean exit (tasks left running, state flushed),
  * then SIGKILLs.
  */
-export async function startDevAgent({ dataDir, cwd = dataDir, profDir, args = [], startTimeoutMs = 30_000 }) {
-  const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+export async function startDevAgent({
+  dataDir,
+  cwd = dataDir,
+  profDir,
+  nodeFlags = [],
+  args = [],
+  startTimeoutMs = 30_000,
+}) {
+  const prof = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...nodeFlags];
   const proc = spawn(
     process.execPath,
     [

@@ -113,6 +113,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       sqliteWorkerThread: config.server.sqliteWorkerThread,
       supportedFeatures: SUPPORTED_FEATURES,
       sqliteSynchronous: config.server.sqliteSynchronous,
+      evalGCThresholdMs: config.server.evalGCThresholdMs,
       recover: config.server.recover,
       etcd: config.server.etcd,
       heartbeat: {

@@ -34,6 +34,8 @@ export interface AgentConfig {
     sqliteWorkerThread?: boolean;
     /** `sqlite_synchronous`: FULL (default) fsyncs every commit; NORMAL trades the last writes on power loss for speed. */
     sqliteSynchronous?: 'FULL' | 'NORMAL';
+    /** `eval_gc_threshold`: terminal evaluations older than this are garbage collected (default 1 h). */
+    evalGCThresholdMs?: number;
     /** `-recover`: start even when the state's integrity checks find acknowledged writes missing. */
     recover?: boolean;
     /**

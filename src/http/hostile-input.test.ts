@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { createServer, type Server } from '../server/index.js';
-import { startHttpApi, type HttpApi } from './server.js';
+import { buildRouter, startHttpApi, type HttpApi } from './server.js';
 
 let dir: string;
 let server: Server;
@@ -201,6 +201,21 @@ describe('hostile input over the HTTP API', () => {
     const r = await call(method, path, undefined, 'null');
     expect(r.status, r.text).toBe(400);
     expect(r.text).toContain('must be a JSON object');
+  });
+
+  it('answers a JSON null body on every PUT and POST route of the router without a 5xx or a TypeError', async () => {
+    const writes = buildRouter({ server, agent: { self: () => ({}) }, logger: nullLogger })
+      .list()
+      .filter((r) => r.method === 'PUT' || r.method === 'POST');
+    expect(writes.length).toBeGreaterThan(30);
+    const bad: string[] = [];
+    for (const route of writes) {
+      const path = route.pattern.replace(/:[a-zA-Z]+|\*[a-zA-Z]+/g, 'x');
+      const r = await call(route.method, path, undefined, 'null');
+      if (r.status >= 500 || /TypeError|Cannot read prop/.test(r.text))
+        bad.push(`${route.method} ${path}: ${r.status} ${r.text}`);
+    }
+    expect(bad).toEqual([]);
   });
 
   it('refuses variable Items that are not a map of strings', async () => {

@@ -51,6 +51,7 @@ import * as jobs from './job-endpoints.js';
 import * as client from './client-endpoints.js';
 import * as reads from './read-endpoints.js';
 import { PeriodicDispatcher, periodicSchedules } from './periodic.js';
+import { DEFAULT_EVAL_GC_THRESHOLD_MS, runEvalGC } from './eval-gc.js';
 import { NodeDrainer, nodeEvaluate, nodeUpdateDrain, nodeUpdateEligibility } from './drainer.js';
 import { jobDispatch } from './dispatch.js';
 import { jobScale, jobScaleStatus } from './scaling.js';
@@ -109,6 +110,8 @@ export interface ServerOptions {
   drainPollMs?: number;
   /** SQLite synchronous mode (default FULL); see SqliteBackend. */
   sqliteSynchronous?: 'NORMAL' | 'FULL';
+  /** Terminal evaluations older than this are deleted (Nomad's `eval_gc_threshold`, default 1 h); see eval-gc.ts. */
+  evalGCThresholdMs?: number;
   /** Start even when the state's integrity checks find loss (`drover agent -recover`). */
   recover?: boolean;
   /** False: SQLite commits in the main thread (SqliteBackend) instead of a worker thread (ThreadedSqliteBackend). */
@@ -257,6 +260,8 @@ export class Server implements ServerAPI {
     new DeploymentWatcher(this.ctx).start(this.abort.signal);
     this.periodic.setEnabled(true);
     if (this.opts.drainer !== false) this.track('node drainer', this.drainer.run(this.abort.signal));
+    const gcThreshold = this.opts.evalGCThresholdMs ?? DEFAULT_EVAL_GC_THRESHOLD_MS;
+    this.track('evaluation GC', runEvalGC(this.ctx, gcThreshold, this.abort.signal));
     logger.info('server started', {
       index: snap.index(),
       pending_evals: pending,

@@ -195,6 +195,15 @@ plugin "docker" {
     );
   });
 
+  it('reads server.eval_gc_threshold as a duration and refuses one that is not', () => {
+    expect(fromNomadConfig({ server: { eval_gc_threshold: '30m' } })).toEqual({
+      server: { evalGCThresholdMs: 1_800_000 },
+    });
+    expect(() => fromNomadConfig({ server: { eval_gc_threshold: 'soon' } })).toThrow(
+      'server.eval_gc_threshold must be a duration such as "10s", got "soon"',
+    );
+  });
+
   it("reads server.sqlite_worker_thread (Drover's own key) and refuses a value that is not a boolean", async () => {
     expect(fromNomadConfig({ server: { sqlite_worker_thread: true } })).toEqual({
       server: { sqliteWorkerThread: true },

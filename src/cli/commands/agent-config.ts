@@ -101,7 +101,7 @@ function durationMs(v: unknown, key: string, file: string): number | undefined {
   return ns / 1e6;
 }
 
-/** `server { enabled, num_schedulers, min_heartbeat_ttl, heartbeat_grace, max_heartbeats_per_second, sqlite_worker_thread }`. */
+/** `server { enabled, num_schedulers, min_heartbeat_ttl, heartbeat_grace, max_heartbeats_per_second, sqlite_worker_thread, eval_gc_threshold }`. */
 function serverBlock(server: Obj, file: string): Obj {
   const rate = server.max_heartbeats_per_second;
   if (rate !== undefined && (typeof rate !== 'number' || !(rate > 0))) {
@@ -131,6 +131,7 @@ function serverBlock(server: Obj, file: string): Obj {
     maxHeartbeatsPerSecond: rate,
     sqliteWorkerThread: worker,
     serverJoin: server.server_join === undefined ? undefined : serverJoinBlock(block(server.server_join), file),
+    evalGCThresholdMs: durationMs(server.eval_gc_threshold, 'eval_gc_threshold', file),
   };
 }
 

@@ -169,7 +169,15 @@ export class MockDriver implements TaskDriver {
       const repeat = Number(cfg.config.stdout_repeat ?? 0);
       const every = parseDurationMs(cfg.config.stdout_repeat_duration);
       appendFileSync(cfg.stdoutPath, out);
-      for (let i = 1; i <= repeat; i++) t.timers.push(setTimeout(() => appendFileSync(cfg.stdoutPath, out), every * i));
+      // One interval, not one timer per line: a repeat of a million made a million timers (450 MB of heap).
+      if (repeat >= 1) {
+        let written = 0;
+        const tick = setInterval(() => {
+          appendFileSync(cfg.stdoutPath, out);
+          if (++written >= repeat) clearInterval(tick);
+        }, every);
+        t.timers.push(tick);
+      }
     }
     if (state.runForMs >= 0) {
       const left = Math.max(0, state.runForMs - elapsedMs);
