@@ -31,6 +31,11 @@ export type AclRule =
   | { kind: 'variables' }
   /** The service catalog: read-job, or a workload identity of the namespace; `list` filters by Namespace. */
   | { kind: 'services'; list?: boolean }
+  /**
+   * `/v1/event/stream`: read-job in the request's namespace (any namespace for `*`) or node:read; the route then
+   * drops each event the token may not see.
+   */
+  | { kind: 'events' }
   /** `/v1/namespaces`: the namespaces the token may do anything in. */
   | { kind: 'namespaces' }
   /** What client agents call: a node:write token (the node secret check is the node identity's own). */
@@ -131,7 +136,7 @@ export const ACL_RULES: Record<string, AclRule> = {
   'GET /v1/job/:id/services': ns('read-job'),
   'PUT /v1/search': ns('read-job'),
   'PUT /v1/search/fuzzy': ns('read-job'),
-  'GET /v1/event/stream': ns('read-job'),
+  'GET /v1/event/stream': { kind: 'events' },
   'GET /v1/metrics': { kind: 'agent', op: 'read' },
   // Files of an allocation and the client's host stats
   'GET /v1/client/fs/ls/:alloc': alloc('read-fs', 'alloc'),
@@ -279,6 +284,12 @@ export async function authorize(
       }
       if (!acl.allowServiceRead(ns)) throw permissionDenied();
       return rule.list ? filterByNamespace((n) => acl.allowServiceRead(n)) : undefined;
+    }
+    case 'events': {
+      const ns = namespaceOf(c);
+      const some = ns === '*' ? acl.grantsAnyNamespace() : acl.allowNamespaceOperation(ns, 'read-job');
+      if (!some && !acl.allowNode('read')) throw permissionDenied();
+      return undefined;
     }
     case 'namespaces': {
       const name = c.params['name'];
