@@ -9,7 +9,10 @@
  * Rules name Nomad's capabilities: `read-job` in the request's namespace, `node:write`, variables by path.
  * Rules on one object (an allocation, evaluation, deployment) check the namespace the object lives in.
  */
-import type { Identity, NamespaceCapability, VariableCapability } from '../acl/index.js';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { ACL, type Identity, type NamespaceCapability, type VariableCapability } from '../acl/index.js';
+import { FORWARDED_HEADER } from './forward.js';
 import { permissionDenied } from '../errors/index.js';
 import type { RequestContext } from './router.js';
 import type { HttpApiOptions } from './types.js';
@@ -195,6 +198,20 @@ export function requestSecret(c: RequestContext): string | undefined {
     if (m) return m[1];
   }
   return undefined;
+}
+
+/** Who a client request forwarded by a server over mutual TLS acts as: the server checked the user's token. */
+export const SERVER_IDENTITY: Identity = { acl: ACL.management(), accessor: 'server' };
+
+/**
+ * Whether the request is a client request (`/v1/client/...`) a server forwarded over a TLS connection whose
+ * verified peer certificate is a server's (`isServerPeer`). Anything else resolves its own token.
+ */
+export function serverForwarded(req: IncomingMessage, pathname: string, opts: HttpApiOptions): boolean {
+  if (req.headers[FORWARDED_HEADER] === undefined || !pathname.startsWith('/v1/client/')) return false;
+  const socket = req.socket as Partial<TLSSocket>;
+  if (!opts.isServerPeer || socket.authorized !== true || typeof socket.getPeerCertificate !== 'function') return false;
+  return opts.isServerPeer(socket.getPeerCertificate());
 }
 
 type Filter = (body: unknown) => unknown;
