@@ -74,6 +74,8 @@ export class HttpServerRPC implements ServerRPC {
   private tls: TlsFetch | undefined;
   private readonly slackMs: number;
   private node: { id: string; secret: string } | undefined;
+  /** Whether the servers accepted this node's registration (with its secret) once. */
+  private registered = false;
 
   constructor(
     addresses: string[] | string,
@@ -126,8 +128,11 @@ export class HttpServerRPC implements ServerRPC {
 
   private headers(path: string): Record<string, string> {
     const h: Record<string, string> = { 'Content-Type': 'application/json' };
-    if (this.opts.token) h['X-Nomad-Token'] = this.opts.token;
-    if (this.node && path.startsWith('/v1/internal/client/')) h['X-Drover-Node-Secret'] = this.node.secret;
+    const internal = path.startsWith('/v1/internal/client/');
+    // Once the node is registered its secret speaks for it on the internal endpoints (re-registration included):
+    // the token that admitted it may be deleted or expire without cutting the node off.
+    if (this.opts.token && !(internal && this.registered)) h['X-Nomad-Token'] = this.opts.token;
+    if (this.node && internal) h['X-Drover-Node-Secret'] = this.node.secret;
     return h;
   }
 
@@ -174,11 +179,16 @@ export class HttpServerRPC implements ServerRPC {
       const data = (text ? JSON.parse(text) : {}) as T;
       return { data, index: Number(res.headers.get('X-Nomad-Index') ?? (data as { Index?: number }).Index ?? 0) };
     }
-    throw new DroverError('Unavailable', `no server reachable (${this.addrs.join(', ')})`, { cause: lastErr });
+    // fetch says only "fetch failed": the reason (refused, a certificate not trusted or not a server's) is its cause.
+    const why = lastErr instanceof Error ? ((lastErr.cause as Error | undefined)?.message ?? lastErr.message) : '';
+    throw new DroverError('Unavailable', `no server reachable (${this.addrs.join(', ')})${why ? `: ${why}` : ''}`, {
+      cause: lastErr,
+    });
   }
 
   async nodeRegister(node: Node): Promise<NodeRegisterResponse> {
     const { data } = await this.call<RegisterResponseJSON>('PUT', '/v1/internal/client/register', { Node: node });
+    if (this.node) this.registered = true;
     return { heartbeatTTLms: data.HeartbeatTTL / 1e6, index: data.Index };
   }
 

@@ -324,11 +324,33 @@ export async function authorize(
       // checks the secret against the node it names (node identity). A first registration also needs a
       // verified client certificate (mutual TLS), so nobody can add a node with a made-up secret. The rule, not
       // the raw URL, says which route this is: `//v1/...` or an absolute-form URL cannot dodge the check.
+      // A node already registered with this secret may register again with it alone (after a lost heartbeat,
+      // with the token that first admitted it deleted): the handler checks the secret against the stored node.
       const secret = c.req.headers['x-drover-node-secret'];
       const certified = (c.req.socket as { authorized?: boolean }).authorized === true;
-      if (typeof secret === 'string' && secret !== '' && (certified || rule.register !== true)) return undefined;
+      if (typeof secret !== 'string' || secret === '') throw permissionDenied();
+      if (certified || rule.register !== true || (await knownNodeSecret(c, secret, opts))) return undefined;
       throw permissionDenied();
     }
+  }
+}
+
+/** Whether the register request's Node.ID is a node the server knows, stored with `secret`. */
+async function knownNodeSecret(c: RequestContext, secret: string, opts: HttpApiOptions): Promise<boolean> {
+  if (!opts.server) return false;
+  let id: unknown;
+  try {
+    id = (await c.json<{ Node?: { ID?: unknown } }>()).Node?.ID;
+  } catch {
+    return false;
+  }
+  if (typeof id !== 'string' || id === '') return false;
+  try {
+    // Node identity's own check: the node exists and was stored with this secret.
+    opts.server.authorizeNodeRequest({ kind: 'status', secret, nodeID: id });
+    return true;
+  } catch {
+    return false;
   }
 }
 
