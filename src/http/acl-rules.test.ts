@@ -319,6 +319,33 @@ describe('ACL tokens and policies over the API', () => {
     expect((await call(a.http, 'GET', '/v1/nodes', a.root)).json<unknown[]>()).toEqual([]);
   });
 
+  it('lets a node registered with a token register again on its secret alone, and nobody else', async () => {
+    const a = await bootstrapped();
+    const node = mockNode('3b6c1c0e-0000-4000-8000-0000000000bb', { SecretID: 'known-node-secret-0000000000001' });
+    const register = (secret: string, token?: string, body = node) =>
+      fetch(`${a.http.address}/v1/internal/client/register`, {
+        method: 'PUT',
+        headers: { 'X-Drover-Node-Secret': secret, ...(token ? { 'X-Nomad-Token': token } : {}) },
+        body: JSON.stringify({ Node: body }),
+      });
+    expect((await register(node.SecretID)).status).toBe(403);
+    const t = await tokenFor(a.http, a.root, 'node-writer', 'node { policy = "write" }');
+    expect((await register(node.SecretID, t.SecretID)).status).toBe(200);
+    expect((await call(a.http, 'DELETE', `/v1/acl/token/${t.AccessorID}`, a.root)).status).toBe(200);
+    expect((await register(node.SecretID)).status).toBe(200);
+    // Another secret for the same node, or a new node with the known secret, is still a first registration.
+    expect(
+      (
+        await register('another-secret-00000000000000001', undefined, {
+          ...node,
+          SecretID: 'another-secret-00000000000000001',
+        })
+      ).status,
+    ).toBe(403);
+    const other = mockNode('3b6c1c0e-0000-4000-8000-0000000000cc', { SecretID: node.SecretID });
+    expect((await register(node.SecretID, undefined, other)).status).toBe(403);
+  });
+
   it('refuses a malformed policy with its line and stores nothing', async () => {
     const a = await bootstrapped();
     const res = await call(a.http, 'PUT', '/v1/acl/policy/bad', a.root, {
