@@ -321,18 +321,19 @@ describe('ACL tokens and policies over the API', () => {
 
   it('lets a node registered with a token register again on its secret alone, and nobody else', async () => {
     const a = await bootstrapped();
-    const node = mockNode('3b6c1c0e-0000-4000-8000-0000000000bb', { SecretID: 'known-node-secret-0000000000001' });
+    const secret = 'known-node-secret-0000000000001';
+    const node = mockNode('3b6c1c0e-0000-4000-8000-0000000000bb', { SecretID: secret });
     const register = (secret: string, token?: string, body = node) =>
       fetch(`${a.http.address}/v1/internal/client/register`, {
         method: 'PUT',
         headers: { 'X-Drover-Node-Secret': secret, ...(token ? { 'X-Nomad-Token': token } : {}) },
         body: JSON.stringify({ Node: body }),
       });
-    expect((await register(node.SecretID)).status).toBe(403);
+    expect((await register(secret)).status).toBe(403);
     const t = await tokenFor(a.http, a.root, 'node-writer', 'node { policy = "write" }');
-    expect((await register(node.SecretID, t.SecretID)).status).toBe(200);
+    expect((await register(secret, t.SecretID)).status).toBe(200);
     expect((await call(a.http, 'DELETE', `/v1/acl/token/${t.AccessorID}`, a.root)).status).toBe(200);
-    expect((await register(node.SecretID)).status).toBe(200);
+    expect((await register(secret)).status).toBe(200);
     // Another secret for the same node, or a new node with the known secret, is still a first registration.
     expect(
       (
@@ -342,8 +343,8 @@ describe('ACL tokens and policies over the API', () => {
         })
       ).status,
     ).toBe(403);
-    const other = mockNode('3b6c1c0e-0000-4000-8000-0000000000cc', { SecretID: node.SecretID });
-    expect((await register(node.SecretID, undefined, other)).status).toBe(403);
+    const other = mockNode('3b6c1c0e-0000-4000-8000-0000000000cc', { SecretID: secret });
+    expect((await register(secret, undefined, other)).status).toBe(403);
   });
 
   it('refuses a malformed policy with its line and stores nothing', async () => {
