@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DROVER } from './harness/agent.js';
+import { DROVER, killProcessesUnder } from './harness/agent.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'drover-e2e-secure2-cluster-'));
 const procs: ChildProcess[] = [];
@@ -75,6 +75,8 @@ async function stop(p: ChildProcess): Promise<void> {
 
 afterAll(async () => {
   for (const p of procs) await stop(p);
+  // Tasks outlive their agent by design: the ones started from this test's data dirs go too.
+  killProcessesUnder(dir);
   rmSync(dir, { recursive: true, force: true });
 });
 
