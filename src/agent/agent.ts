@@ -6,6 +6,7 @@
  *   stop:  client stops watching (tasks keep running) ─► gateway drains ─► HTTP closes ─► server flushes and closes
  */
 import { mkdirSync } from 'node:fs';
+import type { PeerCertificate } from 'node:tls';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../logging/index.js';
@@ -19,7 +20,8 @@ import type { AgentConfig } from './config.js';
 import { DROVER_VERSION } from './version.js';
 import { startAgentDns, type AgentDns } from './dns.js';
 import { gatewayUrl, startAgentGateway } from './gateway.js';
-import { loadTlsMaterial, serverIdentityCheck } from './tls.js';
+import { clientIdentityCheck, isServerCertificate, loadTlsMaterial, serverIdentityCheck } from './tls.js';
+import { TlsFetch } from '../lib/tls-fetch.js';
 import type { Gateway } from '../gateway/index.js';
 import { AclService, AuditLog, RemoteAclResolver } from '../acl/index.js';
 import { badRequest } from '../errors/index.js';
@@ -85,10 +87,14 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   // Before anything starts: a missing, truncated or mismatched certificate file stops the start with its name.
   const tlsOn = config.tls.http || config.tls.rpc;
   const tls = tlsOn ? loadTlsMaterial(config.tls) : undefined;
-  const rpcTls = () => ({
-    ...loadTlsMaterial(config.tls),
-    checkServerIdentity: serverIdentityCheck(config.region, config.tls.verifyServerHostname),
+  const peerMaterial = (m: ReturnType<typeof loadTlsMaterial>) => ({
+    toServers: { ...m, checkServerIdentity: serverIdentityCheck(config.region, config.tls.verifyServerHostname) },
+    toClients: { ...m, checkServerIdentity: clientIdentityCheck(config.region, config.tls.verifyServerHostname) },
   });
+  // One connection pool per peer role, shared by every caller (RPC, forwarding, token resolution, templates).
+  const peers = tls
+    ? { toServers: new TlsFetch(peerMaterial(tls).toServers), toClients: new TlsFetch(peerMaterial(tls).toClients) }
+    : undefined;
 
   // Server agents know the other regions (federation) and roll multiregion jobs out through them.
   // Read first: a damaged address book stops the start before anything runs.
@@ -182,7 +188,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     const nodeToken = process.env['DROVER_TOKEN'] || process.env['NOMAD_TOKEN'] || undefined;
     if (!server)
       remoteRPC = new HttpServerRPC(config.client.servers, {
-        ...(config.tls.rpc ? { tls: rpcTls() } : {}),
+        ...(config.tls.rpc && peers ? { tls: peers.toServers } : {}),
         ...(nodeToken ? { token: nodeToken } : {}),
       });
     const rpc = server ?? remoteRPC!;
@@ -274,15 +280,26 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     acl,
     // A client-only agent asks the servers who a token is (cached 30 s, as Nomad's token_ttl).
     aclGate:
-      !server && config.acl.enabled
-        ? new RemoteAclResolver({ servers: config.client.servers, hasAlloc: (id) => client?.hasAlloc(id) ?? false })
+      !server && config.acl.enabled && remoteRPC
+        ? new RemoteAclResolver({
+            // The servers as the client's RPC reaches them: https and its TLS pool when TLS is on.
+            servers: remoteRPC.servers,
+            fetch: remoteRPC.serverFetch,
+            hasAlloc: (id) => client?.hasAlloc(id) ?? false,
+          })
         : undefined,
     audit,
-    ...(config.tls.http && tls ? { tls: { material: tls, requireClientCert: config.tls.verifyHttpsClient } } : {}),
+    ...(config.tls.http && tls
+      ? {
+          tls: { material: tls, requireClientCert: config.tls.verifyHttpsClient },
+          peerTls: peers,
+          isServerPeer: (cert: PeerCertificate) => isServerCertificate(config.region, cert),
+        }
+      : {}),
     region: config.region,
     ...(federation ? { regions: federation, multiregion } : {}),
   });
-  await ha?.start(`http://${httpHost(config)}:${http.port}`, agentSelf().member);
+  await ha?.start(`${config.tls.http ? 'https' : 'http'}://${httpHost(config)}:${http.port}`, agentSelf().member);
   server?.setAdvertiseAddress?.(`${config.advertiseAddr}:${http.port}`);
   // Servers forward client requests (logs, stats, restart, signal) for this node's allocations to this address.
   client?.setHTTPAddr(`${httpHost(config)}:${http.port}`);
@@ -306,7 +323,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       if (!tlsOn) return;
       const m = loadTlsMaterial(config.tls);
       if (config.tls.http) http!.setTls?.(m);
-      if (config.tls.rpc) remoteRPC?.useTls(rpcTls());
+      // The RPC, forwarding and token resolution share these pools: one reload reaches them all.
+      peers?.toServers.use(peerMaterial(m).toServers);
+      peers?.toClients.use(peerMaterial(m).toClients);
       logger.info('TLS certificates reloaded', { cert_file: config.tls.certFile });
     },
     async stop() {
@@ -321,6 +340,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       await http!.close();
       await dns?.stop();
       await server?.stop();
+      await peers?.toServers.close();
+      await peers?.toClients.close();
     },
   };
 }

@@ -101,6 +101,30 @@ describe('agent TLS', () => {
     }
   });
 
+  it('shares one TLS connection between the RPC and its template copies, each sending its own token', async () => {
+    const m = loadTlsMaterial(cfg(dir, 'server'));
+    const tokens: string[] = [];
+    const server = createServer({ ...m, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      tokens.push(String(req.headers['x-nomad-token'] ?? ''));
+      res.end(JSON.stringify({ HeartbeatTTL: 1e9, Index: 1 }));
+    });
+    let connections = 0;
+    server.on('secureConnection', () => connections++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const rpc = rpcWith(`https://127.0.0.1:${(server.address() as AddressInfo).port}`, cfg(dir, 'client'));
+      await rpc.nodeRegister({ ID: 'n1' } as never);
+      for (let i = 0; i < 10; i++) await rpc.withToken(`t${i}`).nodeRegister({ ID: 'n1' } as never);
+      expect(tokens).toEqual(['', ...Array.from({ length: 10 }, (_, i) => `t${i}`)]);
+      // A dispatcher per copy (the leak this guards against) opened a connection each: 11. One pool reuses its
+      // connection; a request racing the release of the previous one may open a second.
+      expect(connections).toBeLessThanOrEqual(3);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('serves new connections with reloaded certificates after setTls, as SIGHUP does', async () => {
     const { startHttpApi } = await import('../http/index.js');
     const { nullLogger } = await import('../logging/index.js');

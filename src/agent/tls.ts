@@ -74,7 +74,34 @@ export function loadTlsMaterial(cfg: TlsConfig): TlsMaterial {
 
 /** The names a server certificate must carry for verify_server_hostname. */
 export function serverNames(region: string): string[] {
-  return [`server.${region}.nomad`, `server.${region}.drover`];
+  return roleNames(region, 'server');
+}
+
+function roleNames(region: string, role: 'server' | 'client'): string[] {
+  return [`${role}.${region}.nomad`, `${role}.${region}.drover`];
+}
+
+/** Whether a verified peer certificate is a server's of `region` (what a client agent trusts forwards from). */
+export function isServerCertificate(region: string, cert: PeerCertificate): boolean {
+  return serverNames(region).some((n) => checkServerIdentity(n, cert) === undefined);
+}
+
+/**
+ * The peer check of a server → client agent connection (forwarded logs, stats, signals): with
+ * verify_server_hostname the client agent's certificate must name a client (or a server that runs a client).
+ */
+export function clientIdentityCheck(
+  region: string,
+  verifyServerHostname: boolean,
+): (host: string, cert: PeerCertificate) => Error | undefined {
+  if (!verifyServerHostname) return checkServerIdentity;
+  const names = [...roleNames(region, 'client'), ...serverNames(region)];
+  return (_host, cert) => {
+    for (const n of names) if (checkServerIdentity(n, cert) === undefined) return undefined;
+    return new Error(
+      `the client agent's certificate (CN ${JSON.stringify(cert.subject?.CN ?? '')}) is not an agent certificate of region "${region}": expected ${names.join(' or ')}`,
+    );
+  };
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   allocIDProblem,
   allocTerminalStatus,
 } from '../structs/index.js';
-import { allocNotFound, DroverError } from '../errors/index.js';
+import { allocNotFound, DroverError, isDroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { ExecSession, ExecStreamRequest, TaskDriver, TaskResourceUsage } from '../drivers/index.js';
 import type { ServerRPC } from './rpc.js';
@@ -393,7 +393,13 @@ class ClientAgent implements Client {
         }
       } catch (e) {
         if (signal.aborted) return;
-        this.log.warn('heartbeat failed; registering again', { err: String(e), retry_ms: backoff });
+        if (!registered && isDroverError(e) && e.details['status'] === 403)
+          // Not a passing fault: the operator must give this agent a credential, so say which.
+          this.log.error(
+            'the servers refused to register this node: with ACLs on, give the client agent a token with node:write (DROVER_TOKEN or NOMAD_TOKEN) or a client certificate (tls { rpc = true })',
+            { err: String(e), retry_ms: backoff },
+          );
+        else this.log.warn('heartbeat failed; registering again', { err: String(e), retry_ms: backoff });
         registered = false;
         await sleepFor(backoff, signal);
         backoff = Math.min(this.timing.maxBackoffMs, backoff * 2);

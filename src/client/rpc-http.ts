@@ -31,7 +31,7 @@ import type {
   VariableMetadata,
 } from '../structs/index.js';
 import type { PeerCertificate } from 'node:tls';
-import { Agent as UndiciAgent, fetch as undiciFetch } from 'undici';
+import { TlsFetch } from '../lib/tls-fetch.js';
 import { DroverError } from '../errors/index.js';
 import type { AllocClientUpdate, BlockingReadOptions, IndexedValue, NodeRegisterResponse, ServerRPC } from './rpc.js';
 
@@ -50,7 +50,7 @@ export interface HttpServerRPCOptions {
    * TLS to the servers (agent `tls { rpc = true }`): trust only `ca`, present `cert`/`key`, and check the server's
    * certificate with `checkServerIdentity` (the role names under verify_server_hostname). Reloadable.
    */
-  tls?: HttpServerRPCTls;
+  tls?: HttpServerRPCTls | TlsFetch;
   /** For tests. Defaults to the global fetch. */
   fetch?: typeof fetch;
   /** Deadline of a non-blocking request and the slack beyond a blocking query's wait (default 15 s). */
@@ -64,21 +64,6 @@ export interface HttpServerRPCTls {
   checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
 }
 
-/** A fetch over undici's own dispatcher with this TLS: the global fetch cannot take client certificates. */
-function tlsFetch(t: HttpServerRPCTls): { fetch: typeof fetch; close(): Promise<void> } {
-  const dispatcher = new UndiciAgent({
-    connect: {
-      ca: t.ca,
-      cert: t.cert,
-      key: t.key,
-      ...(t.checkServerIdentity ? { checkServerIdentity: t.checkServerIdentity } : {}),
-    },
-  });
-  const f = ((input: string, init?: RequestInit) =>
-    undiciFetch(input, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
-  return { fetch: f, close: () => dispatcher.close() };
-}
-
 /** Deadline of a non-blocking request, and the slack added to a blocking query's wait. */
 const REQUEST_TIMEOUT_MS = 15_000;
 
@@ -86,9 +71,11 @@ export class HttpServerRPC implements ServerRPC {
   private readonly addrs: string[];
   private current = 0;
   private fetchFn: typeof fetch;
-  private closeTls: (() => Promise<void>) | undefined;
+  private tls: TlsFetch | undefined;
   private readonly slackMs: number;
   private node: { id: string; secret: string } | undefined;
+  /** Whether the servers accepted this node's registration (with its secret) once. */
+  private registered = false;
 
   constructor(
     addresses: string[] | string,
@@ -99,7 +86,10 @@ export class HttpServerRPC implements ServerRPC {
     if (list.length === 0) throw new DroverError('BadRequest', 'a client needs at least one server address');
     this.addrs = list;
     this.fetchFn = opts.fetch ?? fetch;
-    if (opts.tls) this.useTls(opts.tls);
+    if (opts.tls instanceof TlsFetch) {
+      this.tls = opts.tls;
+      this.fetchFn = opts.tls.fetch;
+    } else if (opts.tls) this.useTls(opts.tls);
     this.slackMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   }
 
@@ -108,18 +98,28 @@ export class HttpServerRPC implements ServerRPC {
     return this.addrs[this.current]!;
   }
 
-  /** The same servers, calling with another token (a task's workload identity for its template reads). */
+  /** The servers, each as `scheme://host:port`. */
+  get servers(): string[] {
+    return [...this.addrs];
+  }
+
+  /** How this RPC reaches the servers (its TLS dispatcher when TLS is on): other callers to them share it. */
+  readonly serverFetch: typeof fetch = (input, init) => this.fetchFn(input, init);
+
+  /**
+   * The same servers, calling with another token (a task's workload identity for its template reads). The copy
+   * shares this one's connections, TLS dispatcher and reloads included, so a template per task costs no pool.
+   */
   withToken(token: string): HttpServerRPC {
-    return new HttpServerRPC(this.addrs, { ...this.opts, token });
+    const { tls: _tls, ...rest } = this.opts;
+    return new HttpServerRPC(this.addrs, { ...rest, token, fetch: this.serverFetch });
   }
 
   /** New TLS material (SIGHUP): new connections use it; the old dispatcher closes once its requests end. */
   useTls(t: HttpServerRPCTls): void {
-    const old = this.closeTls;
-    const next = tlsFetch(t);
-    this.fetchFn = next.fetch;
-    this.closeTls = next.close;
-    void old?.().catch(() => undefined);
+    if (this.tls) this.tls.use(t);
+    else this.tls = new TlsFetch(t);
+    this.fetchFn = this.tls.fetch;
   }
 
   useNodeIdentity(nodeID: string, secretID: string): void {
@@ -128,8 +128,11 @@ export class HttpServerRPC implements ServerRPC {
 
   private headers(path: string): Record<string, string> {
     const h: Record<string, string> = { 'Content-Type': 'application/json' };
-    if (this.opts.token) h['X-Nomad-Token'] = this.opts.token;
-    if (this.node && path.startsWith('/v1/internal/client/')) h['X-Drover-Node-Secret'] = this.node.secret;
+    const internal = path.startsWith('/v1/internal/client/');
+    // Once the node is registered its secret speaks for it on the internal endpoints (re-registration included):
+    // the token that admitted it may be deleted or expire without cutting the node off.
+    if (this.opts.token && !(internal && this.registered)) h['X-Nomad-Token'] = this.opts.token;
+    if (this.node && internal) h['X-Drover-Node-Secret'] = this.node.secret;
     return h;
   }
 
@@ -176,11 +179,16 @@ export class HttpServerRPC implements ServerRPC {
       const data = (text ? JSON.parse(text) : {}) as T;
       return { data, index: Number(res.headers.get('X-Nomad-Index') ?? (data as { Index?: number }).Index ?? 0) };
     }
-    throw new DroverError('Unavailable', `no server reachable (${this.addrs.join(', ')})`, { cause: lastErr });
+    // fetch says only "fetch failed": the reason (refused, a certificate not trusted or not a server's) is its cause.
+    const why = lastErr instanceof Error ? ((lastErr.cause as Error | undefined)?.message ?? lastErr.message) : '';
+    throw new DroverError('Unavailable', `no server reachable (${this.addrs.join(', ')})${why ? `: ${why}` : ''}`, {
+      cause: lastErr,
+    });
   }
 
   async nodeRegister(node: Node): Promise<NodeRegisterResponse> {
     const { data } = await this.call<RegisterResponseJSON>('PUT', '/v1/internal/client/register', { Node: node });
+    if (this.node) this.registered = true;
     return { heartbeatTTLms: data.HeartbeatTTL / 1e6, index: data.Index };
   }
 

@@ -1,11 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AclService, AuditLog } from '../acl/index.js';
 import { nullLogger } from '../logging/index.js';
 import { createServer } from '../server/index.js';
 import { newFakeScheduler } from '../server/testing/fake-scheduler.js';
+import { mockNode } from '../state/testing/fixtures.js';
 import { ruleFor } from './acl-rules.js';
 import { buildRouter, startHttpApi, type HttpApi } from './server.js';
 
@@ -201,6 +203,51 @@ describe('ACL tokens and policies over the API', () => {
     expect((await call(a.http, 'DELETE', '/v1/namespace/default', a.root)).status).toBe(400);
   });
 
+  it("streams a namespace-scoped token its own namespace's events and neither another's nor Node events", async () => {
+    const a = await bootstrapped();
+    for (const ns of ['team-a', 'team-b'])
+      expect((await call(a.http, 'PUT', `/v1/namespace/${ns}`, a.root, { Name: ns })).status).toBe(200);
+    await a.server.nodeRegister(mockNode('events-node', { SecretID: randomUUID() }));
+    expect((await call(a.http, 'PUT', '/v1/jobs?namespace=team-b', a.root, job('b-job', 'team-b'))).status).toBe(200);
+    expect(
+      (await call(a.http, 'PUT', '/v1/var/app/x?namespace=team-b', a.root, { Items: { k: 'secret' } })).status,
+    ).toBe(200);
+    // Written last: once a stream shows it, it has been offered everything before it.
+    expect((await call(a.http, 'PUT', '/v1/jobs?namespace=team-a', a.root, job('a-job', 'team-a'))).status).toBe(200);
+    const t = await tokenFor(a.http, a.root, 'team-a', 'namespace "team-a" { policy = "read" }');
+
+    const seen = async (token: string) => {
+      const ac = new AbortController();
+      const res = await fetch(`${a.http.address}/v1/event/stream?namespace=*&index=1`, {
+        headers: { 'X-Nomad-Token': token },
+        signal: AbortSignal.any([ac.signal, AbortSignal.timeout(10_000)]),
+      });
+      expect(res.status).toBe(200);
+      const events: Array<{ Topic: string; Namespace: string; Key: string }> = [];
+      let text = '';
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        text += decoder.decode(chunk, { stream: true });
+        const lines = text.split('\n');
+        text = lines.pop()!;
+        for (const l of lines.filter((x) => x.trim() !== ''))
+          events.push(...((JSON.parse(l) as { Events?: typeof events }).Events ?? []));
+        if (events.some((e) => e.Topic === 'Job' && e.Key === 'a-job')) break;
+      }
+      ac.abort();
+      return events.map((e) => `${e.Topic}:${e.Namespace}`);
+    };
+    const everything = await seen(a.root);
+    expect(everything).toEqual(expect.arrayContaining(['Node:', 'Job:team-b', 'Variable:team-b', 'Job:team-a']));
+    const scoped = await seen(t.SecretID);
+    expect(scoped).toContain('Job:team-a');
+    expect(scoped.filter((e) => !e.endsWith(':team-a'))).toEqual([]);
+    // Asking for another namespace alone is refused outright; a token with no grant gets no stream at all.
+    expect((await call(a.http, 'GET', '/v1/event/stream?namespace=team-b', t.SecretID)).status).toBe(403);
+    const none = await tokenFor(a.http, a.root, 'nothing', 'agent { policy = "read" }');
+    expect((await call(a.http, 'GET', '/v1/event/stream?namespace=*', none.SecretID)).status).toBe(403);
+  });
+
   it('keeps search inside the namespace and contexts the token may read', async () => {
     const a = await bootstrapped();
     for (const ns of ['team-a', 'team-b'])
@@ -270,6 +317,34 @@ describe('ACL tokens and policies over the API', () => {
       expect(res.status, path).not.toBe(200);
     }
     expect((await call(a.http, 'GET', '/v1/nodes', a.root)).json<unknown[]>()).toEqual([]);
+  });
+
+  it('lets a node registered with a token register again on its secret alone, and nobody else', async () => {
+    const a = await bootstrapped();
+    const secret = 'known-node-secret-0000000000001';
+    const node = mockNode('3b6c1c0e-0000-4000-8000-0000000000bb', { SecretID: secret });
+    const register = (secret: string, token?: string, body = node) =>
+      fetch(`${a.http.address}/v1/internal/client/register`, {
+        method: 'PUT',
+        headers: { 'X-Drover-Node-Secret': secret, ...(token ? { 'X-Nomad-Token': token } : {}) },
+        body: JSON.stringify({ Node: body }),
+      });
+    expect((await register(secret)).status).toBe(403);
+    const t = await tokenFor(a.http, a.root, 'node-writer', 'node { policy = "write" }');
+    expect((await register(secret, t.SecretID)).status).toBe(200);
+    expect((await call(a.http, 'DELETE', `/v1/acl/token/${t.AccessorID}`, a.root)).status).toBe(200);
+    expect((await register(secret)).status).toBe(200);
+    // Another secret for the same node, or a new node with the known secret, is still a first registration.
+    expect(
+      (
+        await register('another-secret-00000000000000001', undefined, {
+          ...node,
+          SecretID: 'another-secret-00000000000000001',
+        })
+      ).status,
+    ).toBe(403);
+    const other = mockNode('3b6c1c0e-0000-4000-8000-0000000000cc', { SecretID: secret });
+    expect((await register(secret, undefined, other)).status).toBe(403);
   });
 
   it('refuses a malformed policy with its line and stores nothing', async () => {

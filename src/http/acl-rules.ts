@@ -9,7 +9,10 @@
  * Rules name Nomad's capabilities: `read-job` in the request's namespace, `node:write`, variables by path.
  * Rules on one object (an allocation, evaluation, deployment) check the namespace the object lives in.
  */
-import type { Identity, NamespaceCapability, VariableCapability } from '../acl/index.js';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { ACL, type Identity, type NamespaceCapability, type VariableCapability } from '../acl/index.js';
+import { FORWARDED_HEADER } from './forward.js';
 import { permissionDenied } from '../errors/index.js';
 import type { RequestContext } from './router.js';
 import type { HttpApiOptions } from './types.js';
@@ -31,6 +34,11 @@ export type AclRule =
   | { kind: 'variables' }
   /** The service catalog: read-job, or a workload identity of the namespace; `list` filters by Namespace. */
   | { kind: 'services'; list?: boolean }
+  /**
+   * `/v1/event/stream`: read-job in the request's namespace (any namespace for `*`) or node:read; the route then
+   * drops each event the token may not see.
+   */
+  | { kind: 'events' }
   /** `/v1/namespaces`: the namespaces the token may do anything in. */
   | { kind: 'namespaces' }
   /** What client agents call: a node:write token (the node secret check is the node identity's own). */
@@ -131,7 +139,7 @@ export const ACL_RULES: Record<string, AclRule> = {
   'GET /v1/job/:id/services': ns('read-job'),
   'PUT /v1/search': ns('read-job'),
   'PUT /v1/search/fuzzy': ns('read-job'),
-  'GET /v1/event/stream': ns('read-job'),
+  'GET /v1/event/stream': { kind: 'events' },
   'GET /v1/metrics': { kind: 'agent', op: 'read' },
   // Files of an allocation and the client's host stats
   'GET /v1/client/fs/ls/:alloc': alloc('read-fs', 'alloc'),
@@ -190,6 +198,20 @@ export function requestSecret(c: RequestContext): string | undefined {
     if (m) return m[1];
   }
   return undefined;
+}
+
+/** Who a client request forwarded by a server over mutual TLS acts as: the server checked the user's token. */
+export const SERVER_IDENTITY: Identity = { acl: ACL.management(), accessor: 'server' };
+
+/**
+ * Whether the request is a client request (`/v1/client/...`) a server forwarded over a TLS connection whose
+ * verified peer certificate is a server's (`isServerPeer`). Anything else resolves its own token.
+ */
+export function serverForwarded(req: IncomingMessage, pathname: string, opts: HttpApiOptions): boolean {
+  if (req.headers[FORWARDED_HEADER] === undefined || !pathname.startsWith('/v1/client/')) return false;
+  const socket = req.socket as Partial<TLSSocket>;
+  if (!opts.isServerPeer || socket.authorized !== true || typeof socket.getPeerCertificate !== 'function') return false;
+  return opts.isServerPeer(socket.getPeerCertificate());
 }
 
 type Filter = (body: unknown) => unknown;
@@ -280,6 +302,12 @@ export async function authorize(
       if (!acl.allowServiceRead(ns)) throw permissionDenied();
       return rule.list ? filterByNamespace((n) => acl.allowServiceRead(n)) : undefined;
     }
+    case 'events': {
+      const ns = namespaceOf(c);
+      const some = ns === '*' ? acl.grantsAnyNamespace() : acl.allowNamespaceOperation(ns, 'read-job');
+      if (!some && !acl.allowNode('read')) throw permissionDenied();
+      return undefined;
+    }
     case 'namespaces': {
       const name = c.params['name'];
       if (name !== undefined) {
@@ -296,11 +324,33 @@ export async function authorize(
       // checks the secret against the node it names (node identity). A first registration also needs a
       // verified client certificate (mutual TLS), so nobody can add a node with a made-up secret. The rule, not
       // the raw URL, says which route this is: `//v1/...` or an absolute-form URL cannot dodge the check.
+      // A node already registered with this secret may register again with it alone (after a lost heartbeat,
+      // with the token that first admitted it deleted): the handler checks the secret against the stored node.
       const secret = c.req.headers['x-drover-node-secret'];
       const certified = (c.req.socket as { authorized?: boolean }).authorized === true;
-      if (typeof secret === 'string' && secret !== '' && (certified || rule.register !== true)) return undefined;
+      if (typeof secret !== 'string' || secret === '') throw permissionDenied();
+      if (certified || rule.register !== true || (await knownNodeSecret(c, secret, opts))) return undefined;
       throw permissionDenied();
     }
+  }
+}
+
+/** Whether the register request's Node.ID is a node the server knows, stored with `secret`. */
+async function knownNodeSecret(c: RequestContext, secret: string, opts: HttpApiOptions): Promise<boolean> {
+  if (!opts.server) return false;
+  let id: unknown;
+  try {
+    id = (await c.json<{ Node?: { ID?: unknown } }>()).Node?.ID;
+  } catch {
+    return false;
+  }
+  if (typeof id !== 'string' || id === '') return false;
+  try {
+    // Node identity's own check: the node exists and was stored with this secret.
+    opts.server.authorizeNodeRequest({ kind: 'status', secret, nodeID: id });
+    return true;
+  } catch {
+    return false;
   }
 }
 

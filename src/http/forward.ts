@@ -2,9 +2,12 @@
  * Forwarding a whole API request to another agent (a standby server to the leader): method, path, query,
  * headers and body go as they came, and the answer streams back as it comes, so blocking queries and
  * log streams work through it. A leader that cannot be reached answers as `Unavailable` (503).
+ * An `https://` target is reached over mutual TLS with the agent's certificate (`tls`), checked as a server's.
  */
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { badRequest, DroverError, ErrorCodes, type ErrorCode } from '../errors/index.js';
+import type { TlsClientMaterial } from '../lib/tls-fetch.js';
 import type { HttpApiOptions } from './types.js';
 import { JsonReply } from './reply.js';
 
@@ -19,13 +22,14 @@ export const REGION_FORWARDED_HEADER = 'x-drover-region-forwarded';
 
 /**
  * Forwards the request as it came to `target`: `kind` 'leader' (a standby to its leader, at most once) or
- * 'region' (to a server of the region the request names).
+ * 'region' (to a server of the region the request names). An `https://` target is dialled with `tls`.
  */
 export function forwardRequest(
   req: IncomingMessage,
   res: ServerResponse,
   target: string,
   kind: 'leader' | 'region' = 'leader',
+  tls?: TlsClientMaterial,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (kind === 'leader' && req.headers[FORWARDED_HEADER] !== undefined) {
@@ -38,15 +42,28 @@ export function forwardRequest(
       return;
     }
     const url = new URL(req.url ?? '/', target);
-    const out = request(
+    const headers = {
+      ...req.headers,
+      host: url.host,
+      ...(kind === 'leader' ? { [FORWARDED_HEADER]: '1' } : { [REGION_FORWARDED_HEADER]: '1' }),
+    };
+    if (url.protocol === 'https:' && !tls) {
+      reject(new DroverError('Unavailable', `cannot forward to ${target}: this agent has no TLS certificates`));
+      return;
+    }
+    const out = (url.protocol === 'https:' ? httpsRequest : request)(
       url,
       {
         method: req.method,
-        headers: {
-          ...req.headers,
-          host: url.host,
-          ...(kind === 'leader' ? { [FORWARDED_HEADER]: '1' } : { [REGION_FORWARDED_HEADER]: '1' }),
-        },
+        headers,
+        ...(url.protocol === 'https:' && tls
+          ? {
+              ca: tls.ca,
+              cert: tls.cert,
+              key: tls.key,
+              ...(tls.checkServerIdentity ? { checkServerIdentity: tls.checkServerIdentity } : {}),
+            }
+          : {}),
       },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);

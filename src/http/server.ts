@@ -26,7 +26,7 @@ import { uiRoutes } from './routes/ui.js';
 import { snapshotRoutes } from './routes/snapshot.js';
 import { forwardRequest, REGION_FORWARDED_HEADER, regionServer } from './forward.js';
 import { aclRoutes } from './routes/acl.js';
-import { authorize, requestSecret, ruleFor } from './acl-rules.js';
+import { authorize, requestSecret, ruleFor, serverForwarded, SERVER_IDENTITY } from './acl-rules.js';
 import { clientFsRoutes } from './routes/client-fs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { opsRoutes } from './routes/ops.js';
@@ -189,10 +189,13 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       const otherRegion = region && opts.region !== undefined && region !== opts.region && pathname !== '/v1/regions';
       if (otherRegion && (opts.regions !== undefined || opts.forwardTo === undefined)) {
         const to = regionServer(opts, region, req.headers[REGION_FORWARDED_HEADER]);
-        return await forwardRequest(req, res, to, 'region');
+        // Another region's servers name their own region: the CA and the address are checked, not our role name.
+        const m = opts.peerTls?.toServers?.material;
+        return await forwardRequest(req, res, to, 'region', m && { ...m, checkServerIdentity: undefined });
       }
       const target = opts.forwardTo?.(req.method ?? 'GET', pathname);
-      if (target !== undefined) return await forwardRequest(req, res, target);
+      if (target !== undefined)
+        return await forwardRequest(req, res, target, 'leader', opts.peerTls?.toServers?.material);
       const m = router.match(req.method ?? 'GET', pathname);
       if (m === undefined) throw new DroverError('NotFound', `no API route for ${req.method} ${pathname}`);
       if (m === 'methodNotAllowed') {
@@ -204,7 +207,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       let filter: ((body: unknown) => unknown) | undefined;
       const gate = opts.acl ?? opts.aclGate;
       if (gate?.enabled) {
-        ctx.identity = await gate.resolve(requestSecret(ctx));
+        ctx.identity = serverForwarded(req, pathname, opts) ? SERVER_IDENTITY : await gate.resolve(requestSecret(ctx));
         filter = await authorize(ctx, ruleFor(m.method, m.pattern), ctx.identity, opts);
       }
       const out = await m.handler(ctx);

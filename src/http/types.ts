@@ -2,7 +2,9 @@ import type { ServerAPI } from '../server/types.js';
 import type { Job } from '../structs/index.js';
 import type { JsonReply } from './reply.js';
 import type { Logger } from '../logging/index.js';
+import type { PeerCertificate } from 'node:tls';
 import type { AclService, AuditLog, Identity } from '../acl/index.js';
+import type { TlsFetch } from '../lib/tls-fetch.js';
 
 /** An `alloc exec` command to start (the driver contract's ExecStreamRequest, which http does not import). */
 export interface ExecStart {
@@ -131,6 +133,18 @@ export interface HttpApiOptions {
   aclGate?: { readonly enabled: boolean; resolve(secret: string | undefined): Identity | Promise<Identity> };
   /** One line per request when ACLs are enabled (`audit { enabled = true }`). */
   audit?: AuditLog;
+  /**
+   * How this agent reaches other agents when TLS is on (`tls { http = true }`): `toServers` for API calls a client
+   * agent or a standby server forwards, `toClients` for the client requests a server forwards to the client agent
+   * running the allocation. Both present this agent's certificate; absent, plain HTTP is used.
+   */
+  peerTls?: { toServers?: TlsFetch; toClients?: TlsFetch };
+  /**
+   * On a TLS listener: whether the peer's verified certificate is a server's (`server.<region>.nomad`). A client
+   * request a server forwarded over such a connection is answered as the server's: the server already applied the
+   * user's ACL, and the user's token does not travel to the client agent.
+   */
+  isServerPeer?: (cert: PeerCertificate) => boolean;
   /** The agent's region: a request naming another (`?region=`) goes to that region through `regions`. */
   region?: string;
   /** Federated regions (server agents): without it a request for another region is refused. */

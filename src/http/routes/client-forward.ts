@@ -10,12 +10,17 @@
  *   server: alloc ─► node ─► down / no HTTPAddr: 503 │ forwarded already: answer here (no loops)
  *                 ▼
  *   same method, path, query and body to http://<HTTPAddr> ─► status, headers, body copied back
+ *
+ * With TLS on, the request goes to https://<HTTPAddr> over mutual TLS with this server's certificate, and the
+ * user's token stays here: the server checked it before forwarding, and the client agent accepts the forwarded
+ * request because the peer certificate is a server's. Without TLS the token travels and the client checks it again.
  */
 import { allocTerminalStatus, NodeStatusDown } from '../../structs/index.js';
 import { badRequest, DroverError } from '../../errors/index.js';
 import type { RequestContext } from '../router.js';
 import { HANDLED } from '../reply.js';
 import type { HttpApiOptions } from '../types.js';
+import type { TlsFetch } from '../../lib/tls-fetch.js';
 
 /** Marks a forwarded request: the receiving agent answers it itself, whatever it finds. */
 export const FORWARDED_HEADER = 'x-drover-forwarded';
@@ -30,7 +35,14 @@ const PASSED_HEADERS = [
   'x-nomad-lastcontact',
 ];
 
-export type AllocTarget = { kind: 'local' } | { kind: 'remote'; addr: string; nodeID: string };
+export interface RemoteTarget {
+  kind: 'remote';
+  addr: string;
+  nodeID: string;
+  /** Mutual TLS to the client agent (agent `tls { http = true }`). */
+  tls?: TlsFetch;
+}
+export type AllocTarget = { kind: 'local' } | RemoteTarget;
 
 /**
  * Where a client request for `allocID` is answered. `live`: the request acts on running tasks (restart, signal),
@@ -61,7 +73,8 @@ export async function allocTarget(
       'Unavailable',
       `node "${node.Name}" (${node.ID}) running allocation "${allocID}" has no HTTP address`,
     );
-  return { kind: 'remote', addr: node.HTTPAddr, nodeID: node.ID };
+  const tls = opts.peerTls?.toClients;
+  return { kind: 'remote', addr: node.HTTPAddr, nodeID: node.ID, ...(tls ? { tls } : {}) };
 }
 
 /**
@@ -77,24 +90,28 @@ export function forwardedPath(c: RequestContext, param: string, allocID: string)
 }
 
 /**
- * Sends the request on to the client agent at `addr` and copies its answer back, streaming the body. `param` is the
- * allocation ID as the path gave it, `allocID` the full ID it resolved to.
+ * Sends the request on to the client agent (`target`, from allocTarget) and copies its answer back, streaming the
+ * body. `param` is the allocation ID as the path gave it, `allocID` the full ID it resolved to.
  */
 export async function forwardToClient(
   c: RequestContext,
-  addr: string,
+  target: RemoteTarget,
   ids: { param: string; allocID: string },
   body?: string,
 ): Promise<typeof HANDLED> {
-  const base = /^[a-z]+:\/\//i.test(addr) ? addr.replace(/\/+$/, '') : `http://${addr}`;
+  const addr = target.addr;
+  const scheme = target.tls ? 'https' : 'http';
+  const base = /^[a-z]+:\/\//i.test(addr) ? addr.replace(/\/+$/, '') : `${scheme}://${addr}`;
   const headers: Record<string, string> = { [FORWARDED_HEADER]: '1' };
-  for (const h of ['content-type', 'x-nomad-token', 'authorization', 'accept']) {
+  // Over mutual TLS the server vouches for the request with its certificate: the user's token stays here.
+  const passed = target.tls ? ['content-type', 'accept'] : ['content-type', 'x-nomad-token', 'authorization', 'accept'];
+  for (const h of passed) {
     const v = c.req.headers[h];
     if (typeof v === 'string') headers[h] = v;
   }
   let res: Response;
   try {
-    res = await fetch(base + forwardedPath(c, ids.param, ids.allocID), {
+    res = await (target.tls?.fetch ?? fetch)(base + forwardedPath(c, ids.param, ids.allocID), {
       method: c.req.method ?? 'GET',
       headers,
       body: body === undefined || body === '' ? undefined : body,

@@ -130,7 +130,7 @@ export function clientFsRoutes(r: Router, opts: HttpApiOptions): void {
   const fs = (local: (c: RequestContext, root: string) => Promise<unknown>) => async (c: RequestContext) => {
     const allocID = resolveAlloc(c.params.alloc!);
     const target = await allocTarget(c, opts, allocID);
-    if (target.kind === 'remote') return forwardToClient(c, target.addr, { param: c.params.alloc!, allocID });
+    if (target.kind === 'remote') return forwardToClient(c, target, { param: c.params.alloc!, allocID });
     if (!opts.client) throw new DroverError('Unavailable', 'this agent does not run a client');
     const root = opts.client.allocDir?.(allocID);
     if (root === undefined)

@@ -48,7 +48,7 @@ export function clientRoutes(r: Router, opts: HttpApiOptions): void {
   r.get('/v1/client/fs/logs/:alloc', async (c) => {
     const allocID = resolveAlloc(c.params.alloc!);
     const target = await allocTarget(c, opts, allocID);
-    if (target.kind === 'remote') return forwardToClient(c, target.addr, { param: c.params.alloc!, allocID });
+    if (target.kind === 'remote') return forwardToClient(c, target, { param: c.params.alloc!, allocID });
     const client = needClient();
     const task = c.query.get('task');
     if (!task) throw badRequest('query parameter "task" is required');
@@ -107,7 +107,7 @@ export function clientRoutes(r: Router, opts: HttpApiOptions): void {
       if (target.kind === 'remote')
         return forwardToClient(
           c,
-          target.addr,
+          target,
           { param: c.params.id!, allocID },
           c.req.method === 'GET' ? undefined : await c.text(),
         );

@@ -4,8 +4,9 @@
  * happened for a while. `index` resumes after a reconnect: events at or past it that the bounded buffer still
  * holds come first (the oldest held when it is older than that).
  */
+import type { ACL } from '../../acl/index.js';
 import { badRequest } from '../../errors/index.js';
-import type { EventFilter, EventTopic } from '../../server/types.js';
+import type { EventBatch, EventFilter, EventTopic, StreamEvent } from '../../server/types.js';
 import type { Router } from '../router.js';
 import { HANDLED } from '../reply.js';
 import type { ServerRouteOptions } from '../types.js';
@@ -41,6 +42,34 @@ export function parseTopics(values: string[]): EventFilter['topics'] {
   return topics;
 }
 
+/**
+ * Whether the token may see one event (Nomad's stream checks each event too): Node events need node:read; a
+ * variable's change needs `list` on its path; services read-job or a workload identity of the namespace; jobs,
+ * allocations, evaluations and deployments read-job in their namespace. Node pools are cluster-wide, as nodes.
+ */
+export function eventAllowed(acl: ACL, e: StreamEvent): boolean {
+  const ns = e.Namespace || 'default';
+  switch (e.Topic) {
+    case 'Node':
+    case 'NodePool':
+      return acl.allowNode('read');
+    case 'Variable':
+      return acl.allowVariableOperation(ns, e.Key, 'list');
+    case 'Service':
+      return acl.allowServiceRead(ns);
+    default:
+      return acl.allowNamespaceOperation(ns, 'read-job');
+  }
+}
+
+/** The batch with only the events `acl` may see; undefined when none is left (nothing is written then). */
+function visible(batch: EventBatch, acl: ACL | undefined): EventBatch | undefined {
+  if (acl === undefined || acl.management) return batch;
+  const events = batch.Events.filter((e) => eventAllowed(acl, e));
+  if (events.length === 0) return undefined;
+  return events.length === batch.Events.length ? batch : { ...batch, Events: events };
+}
+
 export function eventRoutes(r: Router, opts: ServerRouteOptions): void {
   const server = opts.server;
   r.get('/v1/event/stream', async (c) => {
@@ -50,11 +79,15 @@ export function eventRoutes(r: Router, opts: ServerRouteOptions): void {
       throw badRequest(`invalid index "${indexText}": expected a non-negative integer`);
     const namespace = c.query.get('namespace') || 'default';
     const signal = c.signal;
+    // With ACLs on, the route's rule admitted the request; each event is then checked on its own.
+    const acl = c.identity?.acl;
     c.res.writeHead(200, { 'Content-Type': 'application/json' });
     c.res.flushHeaders();
     try {
       for await (const batch of server.eventSubscribe({ topics, namespace }, Number(indexText), signal, HEARTBEAT_MS)) {
-        const ok = c.res.write(batch === null ? '{}\n' : JSON.stringify(batch) + '\n');
+        const shown = batch === null ? null : visible(batch, acl);
+        if (shown === undefined) continue;
+        const ok = c.res.write(shown === null ? '{}\n' : JSON.stringify(shown) + '\n');
         // A slow reader: wait for the socket to drain rather than buffer without bound.
         if (!ok)
           await new Promise<void>((resolve) => {
