@@ -7,7 +7,7 @@ import { AclService, AuditLog } from '../acl/index.js';
 import { nullLogger } from '../logging/index.js';
 import { createServer } from '../server/index.js';
 import { newFakeScheduler } from '../server/testing/fake-scheduler.js';
-import { mockNode } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
 import { ruleFor } from './acl-rules.js';
 import { buildRouter, startHttpApi, type HttpApi } from './server.js';
 
@@ -207,7 +207,7 @@ describe('ACL tokens and policies over the API', () => {
     const a = await bootstrapped();
     for (const ns of ['team-a', 'team-b'])
       expect((await call(a.http, 'PUT', `/v1/namespace/${ns}`, a.root, { Name: ns })).status).toBe(200);
-    await a.server.nodeRegister(mockNode('events-node', { SecretID: randomUUID() }));
+    await a.server.nodeRegister(build.node({ ID: 'events-node', SecretID: randomUUID() }));
     expect((await call(a.http, 'PUT', '/v1/jobs?namespace=team-b', a.root, job('b-job', 'team-b'))).status).toBe(200);
     expect(
       (await call(a.http, 'PUT', '/v1/var/app/x?namespace=team-b', a.root, { Items: { k: 'secret' } })).status,
@@ -322,7 +322,7 @@ describe('ACL tokens and policies over the API', () => {
   it('lets a node registered with a token register again on its secret alone, and nobody else', async () => {
     const a = await bootstrapped();
     const secret = 'known-node-secret-0000000000001';
-    const node = mockNode('3b6c1c0e-0000-4000-8000-0000000000bb', { SecretID: secret });
+    const node = build.node({ ID: '3b6c1c0e-0000-4000-8000-0000000000bb', SecretID: secret });
     const register = (secret: string, token?: string, body = node) =>
       fetch(`${a.http.address}/v1/internal/client/register`, {
         method: 'PUT',
@@ -343,7 +343,7 @@ describe('ACL tokens and policies over the API', () => {
         })
       ).status,
     ).toBe(403);
-    const other = mockNode('3b6c1c0e-0000-4000-8000-0000000000cc', { SecretID: secret });
+    const other = build.node({ ID: '3b6c1c0e-0000-4000-8000-0000000000cc', SecretID: secret });
     expect((await register(secret, undefined, other)).status).toBe(403);
   });
 

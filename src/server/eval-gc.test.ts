@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { MemoryBackend, purgeJob, StateStore, upsertAllocs, upsertEvals, upsertJob } from '../state/index.js';
-import { mockAlloc, mockEval, mockJob } from '../state/testing/fixtures.js';
+import { build } from '../testing/builders.js';
+import type { Evaluation } from '../structs/index.js';
 import type { Server } from './server.js';
 import { collectEvals, evalGCIntervalMs } from './eval-gc.js';
 import { testServer } from './testing/harness.js';
@@ -14,18 +15,18 @@ describe('evaluation garbage collection', () => {
     const store = await open();
     const now = { t: 0 };
     const ctx = { store, clock: { now: () => now.t } };
-    const job = mockJob('web');
+    const job = build.job({ ID: 'web' });
     await store.write((txn) => upsertJob(txn, job, { nowNs: 0 }));
-    const at = async (ms: number, over: Parameters<typeof mockEval>[1]) => {
+    const at = async (ms: number, over: Partial<Evaluation>) => {
       now.t = ms;
-      const { result } = await store.write((txn) => upsertEvals(txn, [mockEval(job, over)], ms * 1e6));
+      const { result } = await store.write((txn) => upsertEvals(txn, [build.eval({ Job: job, ...over })], ms * 1e6));
       return result[0]!.ID;
     };
     const oldComplete = await at(0, { Status: 'complete' });
     const oldFailed = await at(1, { Status: 'failed' });
     const oldPending = await at(2, { Status: 'pending' });
     const oldWithAlloc = await at(3, { Status: 'complete' });
-    await store.write((txn) => upsertAllocs(txn, [mockAlloc(job, 'n1', { EvalID: oldWithAlloc })], 3e6));
+    await store.write((txn) => upsertAllocs(txn, [build.alloc({ Job: job, NodeID: 'n1', EvalID: oldWithAlloc })], 3e6));
     const recent = await at(50 * MIN, { Status: 'complete' });
     const newest = await at(55 * MIN, { Status: 'complete' });
 
@@ -39,9 +40,9 @@ describe('evaluation garbage collection', () => {
   it("keeps a live job's newest evaluation however old, and drops it once the job is gone", async () => {
     const store = await open();
     const ctx = { store, clock: { now: () => 120 * MIN } };
-    const job = mockJob('batch-1');
+    const job = build.job({ ID: 'batch-1' });
     await store.write((txn) => upsertJob(txn, job, { nowNs: 0 }));
-    const { result } = await store.write((txn) => upsertEvals(txn, [mockEval(job, { Status: 'complete' })], 0));
+    const { result } = await store.write((txn) => upsertEvals(txn, [build.eval({ Job: job, Status: 'complete' })], 0));
     expect(await collectEvals(ctx, 60 * MIN)).toBe(0);
     await store.write((txn) => purgeJob(txn, job.Namespace, job.ID));
     expect(await collectEvals(ctx, 60 * MIN)).toBe(1);
@@ -50,11 +51,11 @@ describe('evaluation garbage collection', () => {
 
   it('deletes in batches of 1,000 so one pass never makes one huge write', async () => {
     const store = await open();
-    const job = mockJob('many');
+    const job = build.job({ ID: 'many' });
     await store.write((txn) =>
       upsertEvals(
         txn,
-        Array.from({ length: 2_500 }, () => mockEval(job, { Status: 'complete' })),
+        Array.from({ length: 2_500 }, () => build.eval({ Job: job, Status: 'complete' })),
         0,
       ),
     );
@@ -80,7 +81,7 @@ describe('a running server with a short eval_gc_threshold', () => {
 
   it('forgets the evaluations of repeated registers by itself, keeping the newest', async () => {
     srv = await testServer({ start: true, evalGCThresholdMs: 1_000 });
-    const base = mockJob('again');
+    const base = build.job({ ID: 'again' });
     const job = { ...base, TaskGroups: base.TaskGroups.map((g) => ({ ...g, Count: 0 })) };
     for (let i = 0; i < 5; i++) await srv.jobRegister({ ...job, Meta: { round: String(i) } });
     const evals = () => [...srv!.store.snapshot().evals()].filter((e) => e.JobID === 'again');

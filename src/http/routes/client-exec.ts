@@ -23,7 +23,7 @@ import type { RequestContext, Router } from '../router.js';
 import { HANDLED } from '../reply.js';
 import { boolParam } from '../query.js';
 import type { ExecHandle, HttpApiOptions } from '../types.js';
-import { allocTarget, FORWARDED_HEADER, forwardedPath } from './client-forward.js';
+import { allocTarget, FORWARDED_HEADER, forwardedPath, type RemoteTarget } from './client-forward.js';
 
 /** The bytes read past the headers of an upgrade request, which the websocket handshake needs (http/server.ts). */
 export const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
@@ -118,7 +118,7 @@ export function clientExecRoutes(r: Router, opts: HttpApiOptions): void {
     const head = requireWebsocket(c.req);
     const allocID = resolveAlloc(c.params.id!);
     const target = await allocTarget(c, opts, allocID, true);
-    if (target.kind === 'remote') return proxyExec(c, head, target.addr, forwardedPath(c, c.params.id!, allocID));
+    if (target.kind === 'remote') return proxyExec(c, head, target, forwardedPath(c, c.params.id!, allocID));
     const client = opts.client;
     if (!client?.allocExec) throw new DroverError('Unavailable', 'this agent does not run a client that can exec');
     const ac = new AbortController();
@@ -160,14 +160,32 @@ export function clientExecRoutes(r: Router, opts: HttpApiOptions): void {
  * The allocation runs on another client agent: open the same websocket there and relay. An HTTP error from it
  * (its handshake answer) is passed back as is; after the upgrade every frame and the close code go through.
  */
-function proxyExec(c: RequestContext, head: Buffer, addr: string, path: string): Promise<typeof HANDLED> {
-  const base = (/^[a-z]+:\/\//i.test(addr) ? addr : `http://${addr}`).replace(/^http/i, 'ws').replace(/\/+$/, '');
+function proxyExec(c: RequestContext, head: Buffer, target: RemoteTarget, path: string): Promise<typeof HANDLED> {
+  const addr = target.addr;
+  const scheme = target.tls ? 'https' : 'http';
+  const base = (/^[a-z]+:\/\//i.test(addr) ? addr : `${scheme}://${addr}`).replace(/^http/i, 'ws').replace(/\/+$/, '');
   const headers: Record<string, string> = { [FORWARDED_HEADER]: '1' };
-  for (const h of ['x-nomad-token', 'authorization']) {
-    const v = c.req.headers[h];
-    if (typeof v === 'string') headers[h] = v;
+  // With mutual TLS the client agent trusts the server's certificate, and the user's ACL was applied here:
+  // the user's token is not sent on (as forwardToClient does). Without TLS the client checks the token itself.
+  if (!target.tls) {
+    for (const h of ['x-nomad-token', 'authorization']) {
+      const v = c.req.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
   }
-  const up = new WebSocket(base + path, { headers, maxPayload: 16 * MAX_FRAME_BYTES });
+  const m = target.tls?.material;
+  const up = new WebSocket(base + path, {
+    headers,
+    maxPayload: 16 * MAX_FRAME_BYTES,
+    ...(m
+      ? {
+          ca: m.ca,
+          cert: m.cert,
+          key: m.key,
+          ...(m.checkServerIdentity ? { checkServerIdentity: m.checkServerIdentity } : {}),
+        }
+      : {}),
+  });
   return new Promise((resolve, reject) => {
     up.once('unexpected-response', (_req, res) => {
       const out: Record<string, string> = {};
