@@ -171,6 +171,62 @@ describe('three servers on etcd', () => {
     expect(status.stdout).toMatch(/running/);
   }, 60_000);
 
+  it('answers ?stale reads and blocking queries on a standby from its replica, woken by a write on the leader', async () => {
+    const leaderAddr = await leaderOf(servers[0]!);
+    const leader = servers.find((s) => s.address === `http://${leaderAddr}`)!;
+    const standby = alive().find((s) => s !== leader)!;
+    expect(await put(leader.address, 'stale-before')).toBe(true);
+    // The replica follows the leader's writes: a stale read sees the job once the watch delivered it.
+    const seen = await standby.waitFor(
+      'the standby replica to hold stale-before',
+      async () => {
+        const r = await fetch(`${standby.address}/v1/jobs?stale`);
+        const ids = ((await r.json()) as Array<{ ID: string }>).map((j) => j.ID);
+        return ids.includes('stale-before') ? r : undefined;
+      },
+      10_000,
+    );
+    expect(seen.headers.get('x-nomad-knownleader')).toBe('true');
+    expect(Number(seen.headers.get('x-nomad-lastcontact'))).toBeLessThan(5000);
+    const index = Number(seen.headers.get('x-nomad-index'));
+    expect(index).toBeGreaterThan(0);
+
+    // Answered by the standby itself: with the leader stopped (SIGSTOP, shorter than its lease), a stale read
+    // still answers at once while a default read, which goes to the leader, cannot.
+    leader.proc!.kill('SIGSTOP');
+    try {
+      const stale = await fetch(`${standby.address}/v1/jobs?stale`, { signal: AbortSignal.timeout(800) });
+      expect(stale.status).toBe(200);
+      await expect(fetch(`${standby.address}/v1/jobs`, { signal: AbortSignal.timeout(300) })).rejects.toThrow();
+    } finally {
+      leader.proc!.kill('SIGCONT');
+    }
+
+    // A blocking query on the standby wakes when the leader commits a write. The jobs table first settles
+    // (stale-before's status follows its allocation), so only the write below can wake the query.
+    const settledIndex = await standby.waitFor(
+      'the jobs index to stay put for a second',
+      async () => {
+        const a = Number((await fetch(`${standby.address}/v1/jobs?stale`)).headers.get('x-nomad-index'));
+        await new Promise((r) => setTimeout(r, 1000));
+        const b = Number((await fetch(`${standby.address}/v1/jobs?stale`)).headers.get('x-nomad-index'));
+        return a === b ? b : undefined;
+      },
+      20_000,
+    );
+    const blocked = fetch(`${standby.address}/v1/jobs?stale&index=${settledIndex}&wait=30s`);
+    let settled = false;
+    void blocked.then(() => (settled = true)).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled).toBe(false);
+    expect(await put(leader.address, 'stale-wake')).toBe(true);
+    const woken = await blocked;
+    expect(Number(woken.headers.get('x-nomad-index'))).toBeGreaterThan(settledIndex);
+    expect(((await woken.json()) as Array<{ ID: string }>).map((j) => j.ID)).toContain('stale-wake');
+    // Writes on a standby still go to the leader.
+    expect(await put(standby.address, 'stale-via-standby')).toBe(true);
+  }, 60_000);
+
   it('fails over to a new leader within a few seconds of a leader SIGKILL, losing no acknowledged write', async () => {
     const leaderAddr = await leaderOf(servers[0]!);
     const leader = servers.find((s) => s.address === `http://${leaderAddr}`)!;

@@ -120,6 +120,44 @@ describe('EtcdBackend', () => {
     });
   });
 
+  it("keeps a follower's read-only replica current from the leader's writes, waking its blocking queries", async () => {
+    const prefix = freshPrefix();
+    const leader = await StateStore.open({
+      backend: new EtcdBackend({ endpoints: etcd.endpoints, prefix, snapshotEveryEntries: 4 }),
+      logger: nullLogger,
+    });
+    await leader.write((tx) => tx.put('nodes', mockNode('before')));
+    const followerBackend = new EtcdBackend({ endpoints: etcd.endpoints, prefix });
+    const replica = await StateStore.open({ backend: followerBackend, logger: nullLogger });
+    replica.makeReplica(() => new Error('not the leader'));
+    expect(replica.snapshot().nodeByID('before')).toBeDefined();
+    const stop = new AbortController();
+    let current = 0;
+    const following = followerBackend.follow(
+      (b) => replica.replicate(b),
+      () => current++,
+      stop.signal,
+      50,
+    );
+    try {
+      const woken = replica.waitForIndex(['nodes'], replica.latestIndex(), 10_000);
+      // Ten writes cross two snapshots (and the compaction after the second): the watch keeps up with them.
+      for (let i = 0; i < 10; i++) await leader.write((tx) => tx.put('nodes', mockNode(`n${i}`)));
+      expect(await woken).toBeGreaterThan(1);
+      await expect.poll(() => replica.latestIndex(), { timeout: 10_000 }).toBe(leader.latestIndex());
+      expect([...replica.snapshot().nodes()].map((n) => n.ID).sort()).toEqual(
+        [...leader.snapshot().nodes()].map((n) => n.ID).sort(),
+      );
+      expect(current).toBeGreaterThan(0);
+      await expect(replica.write((tx) => tx.put('nodes', mockNode('x')))).rejects.toThrow('not the leader');
+    } finally {
+      stop.abort();
+      await following;
+      await replica.close();
+      await leader.close();
+    }
+  });
+
   it('refuses a write from a server whose view is stale, and every write after it, keeping the other writer’s data', async () => {
     const prefix = freshPrefix();
     const a = new EtcdBackend({ endpoints: etcd.endpoints, prefix });

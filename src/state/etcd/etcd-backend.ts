@@ -33,7 +33,16 @@ import { DroverError, aborted } from '../../errors/index.js';
 import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
 import type { TableName } from '../schema.js';
 import { chunks, decodeBatches, decodeSnapshot, encodeBatches, encodeSnapshot } from './codec.js';
-import { EtcdClient, EtcdResponseError, etcdFailure, type Compare, type EtcdKV, type TxnOp } from './etcd-client.js';
+import {
+  EtcdClient,
+  EtcdResponseError,
+  etcdFailure,
+  type Compare,
+  type EtcdKV,
+  type TxnOp,
+  type WatchEvent,
+} from './etcd-client.js';
+import { sleepOrAborted } from '../../lib/sleep.js';
 
 export interface EtcdBackendOptions {
   endpoints: string[];
@@ -197,6 +206,85 @@ export class EtcdBackend implements StateBackend {
       else this.mirror.set(k, [c.table, c.key, c.value]);
     }
     this.meta = { index: b.index, tableIndexes: { ...this.meta.tableIndexes, ...b.tableIndexes } };
+  }
+
+  /**
+   * A follower's replica: hands every batch committed after this backend's load to `onBatch`, in index order,
+   * until `signal` aborts. `onCurrent` is called whenever the replica is proven current: every batch up to
+   * etcd's head is applied (checked after each entry and every `checkMs`). Rejects when etcd compacted history
+   * this follower still needed (it fell a whole snapshot behind): reload then.
+   *
+   *   watch log/ from revision+1 ──► PUT log/<i> ──► read entry (chunks at its revision) ──► onBatch, in order
+   *        ▲  stream broke: resume from the last revision applied          every checkMs: head.mod <= applied? current
+   */
+  async follow(
+    onBatch: (b: BackendBatch) => void,
+    onCurrent: () => void,
+    signal: AbortSignal,
+    checkMs = 500,
+  ): Promise<void> {
+    const checking = new AbortController();
+    const stopChecks = AbortSignal.any([signal, checking.signal]);
+    const checks = (async () => {
+      while (!stopChecks.aborted) {
+        try {
+          const h = await this.client.range(this.k.head, { keysOnly: true }, stopChecks);
+          if ((h.kvs[0]?.modRevision ?? 0) <= this.revision) onCurrent();
+        } catch {
+          // Not current as far as we know: LastContact grows until etcd answers again.
+        }
+        await sleepOrAborted(checkMs, stopChecks);
+      }
+    })();
+    try {
+      while (!signal.aborted) {
+        const stream = new AbortController();
+        const both = AbortSignal.any([signal, stream.signal]);
+        let chain: Promise<void> = Promise.resolve();
+        let failed: unknown;
+        const handle = async (events: WatchEvent[]) => {
+          for (const ev of events) {
+            if (ev.type !== 'PUT' || ev.kv.modRevision <= this.revision) continue;
+            for (const b of await this.readEntry(ev.kv, ev.kv.modRevision, both))
+              if (b.index > this.meta.index) {
+                this.applyToMirror(b);
+                onBatch(b);
+              }
+            this.revision = ev.kv.modRevision;
+          }
+          onCurrent();
+        };
+        try {
+          await this.client.watch(
+            this.k.log,
+            this.revision + 1,
+            (events) => {
+              chain = chain
+                .then(() => handle(events))
+                .catch((e: unknown) => {
+                  failed ??= e;
+                  stream.abort();
+                });
+            },
+            both,
+          );
+        } catch (e) {
+          if (!stream.signal.aborted) failed ??= e;
+        }
+        await chain;
+        if (signal.aborted) break;
+        if (failed instanceof EtcdResponseError && /compacted/.test(failed.message))
+          throw etcdFailure(failed, `follow of ${this.prefix}`);
+        this.logger.warn('etcd watch of the state log broke; resuming', {
+          revision: this.revision,
+          error: failed instanceof Error ? failed.message : String(failed),
+        });
+        await sleepOrAborted(200, signal);
+      }
+    } finally {
+      checking.abort();
+      await checks;
+    }
   }
 
   apply(batch: BackendBatch): Promise<void> {
