@@ -227,8 +227,19 @@ describe('three servers on etcd', () => {
     expect(await put(standby.address, 'stale-via-standby')).toBe(true);
   }, 60_000);
 
-  it('fails over to a new leader within a few seconds of a leader SIGKILL, losing no acknowledged write', async () => {
-    const leaderAddr = await leaderOf(servers[0]!);
+  /** The running allocations of the jobs that were running before: they must survive every failover as they are. */
+  const runningAllocs = async (s: ClusterAgent) => {
+    const r =
+      await s.api<Array<{ ID: string; JobID: string; ClientStatus: string; DesiredStatus: string }>>('/v1/allocations');
+    return r.body
+      .filter((a) => a.JobID === 'through-standby' && a.ClientStatus === 'running' && a.DesiredStatus === 'run')
+      .map((a) => a.ID)
+      .sort();
+  };
+
+  /** One round: 8 writers through the live servers, the leader SIGKILLed meanwhile; returns the failover time. */
+  async function failoverRound(round: number): Promise<{ failoverMs: number; acked: number; killed: ClusterAgent }> {
+    const leaderAddr = await leaderOf(alive()[0]!);
     const leader = servers.find((s) => s.address === `http://${leaderAddr}`)!;
     const acked: string[] = [];
     let killedAt = 0;
@@ -236,7 +247,7 @@ describe('three servers on etcd', () => {
     const deadline = Date.now() + 20_000;
     const writer = async (w: number) => {
       for (let n = 0; n < 200 && Date.now() < deadline; n++) {
-        const id = `w${w}-${n}`;
+        const id = `r${round}-w${w}-${n}`;
         // A write that fails is retried (on another server) until it is acknowledged or time runs out.
         for (let attempt = 0; Date.now() < deadline; attempt++) {
           const targets = alive();
@@ -257,10 +268,7 @@ describe('three servers on etcd', () => {
     await leader.kill();
     killedAt = Date.now();
     await Promise.all(writers);
-    const failoverMs = firstAfterKill - killedAt;
-    // The goal is 3 s (2 s lease TTL + one state load); the bound leaves room for a busy shared machine.
-    expect(firstAfterKill).toBeGreaterThan(0);
-    expect(failoverMs).toBeLessThan(5000);
+    expect(firstAfterKill, `round ${round}: no write acknowledged after the kill`).toBeGreaterThan(0);
     const survivor = alive()[0]!;
     const ids = await survivor.waitFor(
       'the job list from the new leader',
@@ -274,16 +282,48 @@ describe('three servers on etcd', () => {
     const newLeader = await leaderOf(survivor);
     expect(newLeader).not.toBe(leaderAddr);
     expect(alive().map((s) => s.address.replace('http://', ''))).toContain(newLeader);
-    // The dead server's member key would expire with its 10 s lease; force-leave drops it at once.
-    const fl = await survivor.api(`/v1/agent/force-leave?node=${encodeURIComponent(leaderAddr)}`, { method: 'PUT' });
-    expect(fl.status).toBe(200);
-    expect((await survivor.api<string[]>('/v1/status/peers')).body.sort()).toEqual(
-      alive()
-        .map((s) => s.address.replace('http://', ''))
-        .sort(),
-    );
-    process.stdout.write(
-      `failover: first acknowledged write ${failoverMs} ms after the leader SIGKILL; ${acked.length} writes acknowledged\n`,
-    );
-  }, 90_000);
+    return { failoverMs: firstAfterKill - killedAt, acked: acked.length, killed: leader };
+  }
+
+  it('fails over within a few seconds of a leader SIGKILL, five times in a row, losing no acknowledged write and no running allocation', async () => {
+    const before = await runningAllocs(alive()[0]!);
+    expect(before).toHaveLength(1);
+    const figures: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      const { failoverMs, acked, killed } = await failoverRound(round);
+      figures.push(failoverMs);
+      process.stdout.write(
+        `failover round ${round + 1}: first acknowledged write ${failoverMs} ms after the leader SIGKILL; ${acked} writes acknowledged\n`,
+      );
+      // The running allocation is neither stopped nor duplicated by the takeover.
+      expect(await runningAllocs(alive()[0]!)).toEqual(before);
+      if (round === 4) {
+        // The dead server's member key would expire with its 10 s lease; force-leave drops it at once.
+        const survivor = alive()[0]!;
+        const gone = killed.address.replace('http://', '');
+        const fl = await survivor.api(`/v1/agent/force-leave?node=${encodeURIComponent(gone)}`, { method: 'PUT' });
+        expect(fl.status).toBe(200);
+        expect((await survivor.api<string[]>('/v1/status/peers')).body.sort()).toEqual(
+          alive()
+            .map((s) => s.address.replace('http://', ''))
+            .sort(),
+        );
+      } else {
+        // Back to three servers for the next round (same data dir, a new port).
+        await killed.start();
+      }
+    }
+    // The goal is 3 s (2 s lease TTL + one state load); the bound leaves room for a busy shared machine.
+    for (const ms of figures) expect(ms).toBeLessThan(6000);
+    process.stdout.write(`failover over 5 rounds (ms): ${figures.join(', ')}\n`);
+  }, 240_000);
+
+  it('keeps serving reads and writes when one etcd member is SIGKILLed', async () => {
+    const before = await runningAllocs(alive()[0]!);
+    await etcd.kill(0);
+    for (const s of alive()) expect(await put(s.address, `after-etcd-kill-${s.address.split(':')[2]}`)).toBe(true);
+    const ids = new Set((await alive()[0]!.api<Array<{ ID: string }>>('/v1/jobs')).body.map((j) => j.ID));
+    for (const s of alive()) expect(ids.has(`after-etcd-kill-${s.address.split(':')[2]}`)).toBe(true);
+    expect(await runningAllocs(alive()[0]!)).toEqual(before);
+  }, 60_000);
 });
