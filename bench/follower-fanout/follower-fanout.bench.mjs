@@ -23,6 +23,8 @@ import { dist, parseArgs, quantile, repoRoot, resultLine, sleep } from '../lib/c
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true;
 const watchers = Number(args.watchers ?? (quick ? 1000 : 10_000));
+/** Seconds the watchers wait, once all are sent, before the write. */
+const holdSeconds = Number(args.hold ?? 1);
 const DROVER = join(repoRoot, 'bin', 'drover');
 
 if (spawnSync('etcd', ['--version']).status !== 0) {
@@ -120,7 +122,7 @@ async function fanOut(address, leader, n, tag) {
   all.catch(() => undefined);
   for (let i = 0; i < 600 && sent < n; i++) await sleep(50);
   if (sent < n) throw new Error(`only ${sent} of ${n} watchers sent their request`);
-  await sleep(1000); // let the last requests reach their handlers
+  await sleep(holdSeconds * 1000); // let the last requests reach their handlers
   if (early > 0)
     throw new Error(`${early} watchers answered before the write: the index moved under them (first: ${firstEarly})`);
   writeAt = performance.now();
