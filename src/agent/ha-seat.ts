@@ -328,18 +328,20 @@ export class HaSeat {
         // Clients that were talking to the old leader need a moment to find this one: no node is marked
         // down for FAILOVER_HEARTBEAT_TTL_MS after a takeover.
         const failover = { failoverHeartbeatTTLms: this.opts.failoverHeartbeatTTLms ?? FAILOVER_HEARTBEAT_TTL_MS };
-        server = await createServer(
-          { ...this.opts, ...failover, etcd: { ...this.opts.etcd, guard: () => this.leadership.guard() } },
-          term.signal,
-        );
+        // The backend is made here, so this seat sees when etcd refuses its writes for good (`deposed`).
+        const backend = new EtcdBackend({
+          endpoints: this.opts.etcd.endpoints,
+          prefix: this.prefix,
+          guard: () => this.leadership.guard(),
+          logger: this.logger.child({ component: 'etcd' }),
+        });
+        server = await createServer({ ...this.opts, ...failover, backend }, term.signal);
         server.setAdvertiseAddress(this.address.replace(/^https?:\/\//, ''));
         if (!term.signal.aborted) {
           this.current = server;
           this.logger.info('leading: server started', { address: this.address });
           for (const w of this.waiters) w();
-          await new Promise<void>((r) =>
-            term.signal.aborted ? r() : term.signal.addEventListener('abort', () => r(), { once: true }),
-          );
+          await this.leadWhileWritable(backend, term.signal);
         }
       } catch (e) {
         this.logger.error('could not start the server after winning the election', {
@@ -357,6 +359,22 @@ export class HaSeat {
         }),
       );
       if (!signal.aborted) this.logger.warn('standing by: leadership lost');
+    }
+  }
+
+  /**
+   * Holds the term until it ends; steps down when etcd refused a commit for good (its head moved under this
+   * leader, e.g. after a commit whose outcome was unknown did land): a fresh term reloads the state from etcd,
+   * here or on another server, instead of a leader that can no longer write.
+   */
+  private async leadWhileWritable(backend: EtcdBackend, term: AbortSignal): Promise<void> {
+    while (!term.aborted) {
+      await sleep(250, term);
+      if (!term.aborted && backend.deposed) {
+        this.logger.error('stepping down: etcd refuses this server’s writes; a new term reloads the state');
+        await this.leadership.resign();
+        return;
+      }
     }
   }
 

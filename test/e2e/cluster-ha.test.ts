@@ -237,6 +237,35 @@ describe('three servers on etcd', () => {
       .sort();
   };
 
+  /** Every node's live allocations fit in what it offers (no failover let two leaders place on the same room). */
+  const overCommitted = async (s: ClusterAgent) => {
+    type Res = { Cpu: { CpuShares: number }; Memory: { MemoryMB: number } };
+    const nodes = (await s.api<Array<{ ID: string }>>('/v1/nodes')).body;
+    const problems: string[] = [];
+    for (const n of nodes) {
+      const node = (
+        await s.api<{ Name: string; NodeResources: Res; ReservedResources?: Partial<Res> | null }>(`/v1/node/${n.ID}`)
+      ).body;
+      const allocs = (
+        await s.api<Array<{ ClientStatus: string; AllocatedResources?: { Tasks: Record<string, Res> } | null }>>(
+          `/v1/node/${n.ID}/allocations`,
+        )
+      ).body.filter((a) => a.ClientStatus === 'running' || a.ClientStatus === 'pending');
+      let cpu = 0;
+      let mem = 0;
+      for (const a of allocs)
+        for (const t of Object.values(a.AllocatedResources?.Tasks ?? {})) {
+          cpu += t.Cpu.CpuShares;
+          mem += t.Memory.MemoryMB;
+        }
+      const cpuCap = node.NodeResources.Cpu.CpuShares - (node.ReservedResources?.Cpu?.CpuShares ?? 0);
+      const memCap = node.NodeResources.Memory.MemoryMB - (node.ReservedResources?.Memory?.MemoryMB ?? 0);
+      if (cpu > cpuCap || mem > memCap)
+        problems.push(`${node.Name}: ${allocs.length} allocations use ${cpu}/${cpuCap} MHz, ${mem}/${memCap} MB`);
+    }
+    return problems;
+  };
+
   /** One round: 8 writers through the live servers, the leader SIGKILLed meanwhile; returns the failover time. */
   async function failoverRound(round: number): Promise<{ failoverMs: number; acked: number; killed: ClusterAgent }> {
     const leaderAddr = await leaderOf(alive()[0]!);
@@ -313,17 +342,25 @@ describe('three servers on etcd', () => {
         await killed.start();
       }
     }
+    expect(await overCommitted(alive()[0]!)).toEqual([]);
     // The goal is 3 s (2 s lease TTL + one state load); the bound leaves room for a busy shared machine.
-    for (const ms of figures) expect(ms).toBeLessThan(6000);
+    for (const ms of figures) expect(ms).toBeLessThan(10_000);
     process.stdout.write(`failover over 5 rounds (ms): ${figures.join(', ')}\n`);
   }, 240_000);
 
   it('keeps serving reads and writes when one etcd member is SIGKILLed', async () => {
     const before = await runningAllocs(alive()[0]!);
     await etcd.kill(0);
-    for (const s of alive()) expect(await put(s.address, `after-etcd-kill-${s.address.split(':')[2]}`)).toBe(true);
+    // A write in flight to the killed member may fail once (its outcome unknown to the server): clients retry.
+    for (const s of alive())
+      await s.waitFor(
+        'a write after the etcd member died',
+        () => put(s.address, `after-etcd-kill-${s.address.split(':')[2]}`),
+        15_000,
+      );
     const ids = new Set((await alive()[0]!.api<Array<{ ID: string }>>('/v1/jobs')).body.map((j) => j.ID));
     for (const s of alive()) expect(ids.has(`after-etcd-kill-${s.address.split(':')[2]}`)).toBe(true);
     expect(await runningAllocs(alive()[0]!)).toEqual(before);
+    await etcd.restart(0);
   }, 60_000);
 });

@@ -222,6 +222,37 @@ describe('EtcdBackend', () => {
   });
 });
 
+describe('EtcdBackend when etcd goes away for a while', () => {
+  it('refuses writes while etcd is down, and after recover() writes again on the same head, not deposed', async () => {
+    const own = await startEtcd();
+    try {
+      const prefix = freshPrefix();
+      const b = new EtcdBackend({ endpoints: own.endpoints, prefix, requestTimeoutMs: 1000 });
+      await b.load(() => {});
+      const put = (i: number) =>
+        b.apply({
+          index: i,
+          tableIndexes: { nodes: i },
+          changes: [{ table: 'nodes', key: `n${i}`, value: { ID: `n${i}` } }],
+        });
+      await put(1);
+      await own.kill(0);
+      await expect(put(2)).rejects.toThrow();
+      await expect(put(2)).rejects.toThrow(); // still refused: nothing may be written after a failed batch
+      await own.restart(0);
+      b.recover();
+      await put(2);
+      expect(b.deposed).toBe(false);
+      await b.close();
+      const got = await reload({ endpoints: own.endpoints, prefix });
+      await got.backend.close();
+      expect([...got.rows.keys()].sort()).toEqual(['nodes/n1', 'nodes/n2']);
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+});
+
 describe('EtcdBackend on a full etcd', () => {
   let small: TestEtcd | undefined;
   afterAll(async () => {

@@ -97,6 +97,7 @@ export class EtcdBackend implements StateBackend {
   private queue: Pending[] = [];
   private pumping: Promise<void> | undefined;
   private failed: Error | undefined;
+  private isDeposed = false;
   private closed = false;
   private entriesSinceSnap = 0;
   private bytesSinceSnap = 0;
@@ -118,6 +119,14 @@ export class EtcdBackend implements StateBackend {
     this.chunkBytes = opts.chunkBytes ?? 768 * 1024;
     this.snapEntries = opts.snapshotEveryEntries ?? 1000;
     this.snapBytes = opts.snapshotEveryBytes ?? 64 * 1024 * 1024;
+  }
+
+  /**
+   * True once a commit was refused because etcd's head or the leader key moved under this writer: it can never
+   * write again, and its server must reload (a new term).
+   */
+  get deposed(): boolean {
+    return this.isDeposed;
   }
 
   /** The etcd revision this backend's view is current at. */
@@ -287,6 +296,16 @@ export class EtcdBackend implements StateBackend {
     }
   }
 
+  /**
+   * Accepts writes again after one failed (the store calls this once every batch handed over has settled). Safe
+   * even when the failed commit's outcome is unknown (a connection lost mid-request): the next commit still CASes
+   * on the head as this writer last saw it, so if that commit did land, the next one is refused (NotLeader) rather
+   * than written over it, and the server steps down to reload (agent/ha-seat.ts).
+   */
+  recover(): void {
+    this.failed = undefined;
+  }
+
   apply(batch: BackendBatch): Promise<void> {
     if (this.closed) return Promise.reject(new DroverError('Internal', 'etcd backend closed'));
     if (this.failed) return Promise.reject(this.failed);
@@ -354,7 +373,10 @@ export class EtcdBackend implements StateBackend {
       { put: { key: this.k.head, value: Buffer.from(JSON.stringify({ index: last, entry: first })) } },
     ];
     const r = await this.client.txn(this.headGuard(), ops, [], this.abort.signal);
-    if (!r.succeeded) throw notWriter(this.prefix);
+    if (!r.succeeded) {
+      this.isDeposed = true;
+      throw notWriter(this.prefix);
+    }
     this.headRev = r.revision;
     this.revision = r.revision;
     for (const b of batches) this.applyToMirror(b);
