@@ -22,6 +22,7 @@ const BENCHMARKS = [
   { name: 'gateway', file: 'bench/gateway/gateway.bench.mjs' },
   { name: 'failover', file: 'bench/failover/failover.bench.mjs' },
   { name: 'server-failover', file: 'bench/server-failover/server-failover.bench.mjs' },
+  { name: 'follower-fanout', file: 'bench/follower-fanout/follower-fanout.bench.mjs', fds: true },
   { name: 'discovery', file: 'bench/discovery/discovery.bench.mjs' },
   { name: 'soak', file: 'bench/soak/soak.bench.mjs' },
   { name: 'events', file: 'bench/events/events.bench.mjs' },

@@ -12,6 +12,8 @@
 // Usage: node bench/scheduler/scheduler.bench.mjs [--quick] [--sizes 100:20:1000,1000:200:1000,...]
 //        [--cpu-prof] [--workers 2] [--sqlite main|worker] [--synchronous full|normal] [--timeout S] [--tmp DIR (where the data dir goes, e.g. /dev/shm)]
 //        [--node-flags="--max-semi-space-size=64"] (V8 flags for the server process)
+//        [--backend etcd]   (each size on SQLite, then on a 3-member etcd started here: the state through etcd's
+//                            log of compressed batches; RESULT scheduler-etcd with the SQLite figure as its ref)
 //        node bench/scheduler/scheduler.bench.mjs --single --nodes N --jobs J --count C   (one size, JSON out)
 // Needs `npm run build` first (imports dist/). Ends with the RESULT lines of issue 7, `name=scheduler` last.
 import { spawn } from 'node:child_process';
@@ -38,6 +40,7 @@ async function parent(a) {
   // The full C1M takes a long time on 2 cores (see BENCHMARKS.md): an hour at most, then it fails loudly.
   const timeoutS = Number(a.timeout ?? (quick ? 50 : 3600));
   const profDir = a['cpu-prof'] ? join(tmpdir(), 'drover-profiles', `scheduler-${Date.now()}`) : undefined;
+  if (a.backend === 'etcd') return etcdBeside(a, sizes, timeoutS);
   const runs = [];
   for (const s of sizes) {
     process.stdout.write(`scheduler: ${s.nodes} nodes, ${s.jobs} jobs × ${s.count} instances ... `);
@@ -116,8 +119,47 @@ async function parent(a) {
   );
 }
 
+/**
+ * `--backend etcd`: every size on SQLite and then with the state on a 3-member etcd (loopback, started and
+ * stopped here), one server scheduling in both (standbys do not schedule). The SQLite figure of the same run is
+ * the reference; issue 14's goal is >= 5,000 placements/s at 1,000 nodes / 100k placements.
+ */
+async function etcdBeside(a, sizes, timeoutS) {
+  const { startEtcd } = await import(dist('state/testing/etcd-server.js'));
+  const etcd = await startEtcd({ members: 3 });
+  const pairs = [];
+  try {
+    for (const s of sizes) {
+      const base = { timeoutS, workers: a.workers, tmp: a.tmp, nodeFlags: a['node-flags'] };
+      const line = (what, r) =>
+        console.log(
+          `scheduler (${what}): ${s.nodes} nodes, ${s.jobs} jobs × ${s.count}: ${r.placements} placements in ` +
+            `${r.seconds.toFixed(1)} s = ${r.placementsPerSecond.toFixed(0)}/s; eval p99 ${r.evalP99ms.toFixed(0)} ms; ` +
+            `peak RSS ${r.peakRSSMB.toFixed(0)} MB; CPU ${r.cpuSeconds.toFixed(1)} s`,
+        );
+      const sqlite = await runChild(s, base);
+      line('sqlite', sqlite);
+      const onEtcd = await runChild(s, { ...base, etcd: etcd.endpoints.join(',') });
+      line('etcd, 3 members', onEtcd);
+      pairs.push({ s, sqlite, onEtcd });
+    }
+  } finally {
+    await etcd.stop();
+  }
+  for (const { s, sqlite, onEtcd } of pairs)
+    console.log(
+      resultLine({
+        name: `scheduler-etcd-${s.nodes}-nodes-${s.jobs * s.count}`,
+        value: onEtcd.placementsPerSecond,
+        unit: 'placements/s',
+        ref: sqlite.placementsPerSecond,
+        goal: '>=5000',
+      }),
+    );
+}
+
 /** Runs one size in a fresh Node process and returns its figures. */
-function runChild(size, { timeoutS, profDir, workers, sqlite, synchronous, tmp, nodeFlags }) {
+function runChild(size, { timeoutS, profDir, workers, sqlite, synchronous, tmp, nodeFlags, etcd }) {
   const self = fileURLToPath(import.meta.url);
   const nodeArgs = ['--max-old-space-size=6144', ...(nodeFlags ? String(nodeFlags).split(' ').filter(Boolean) : [])];
   if (profDir) {
@@ -139,6 +181,7 @@ function runChild(size, { timeoutS, profDir, workers, sqlite, synchronous, tmp, 
   if (sqlite) childArgs.push('--sqlite', String(sqlite));
   if (synchronous) childArgs.push('--synchronous', String(synchronous));
   if (tmp) childArgs.push('--tmp', String(tmp));
+  if (etcd) childArgs.push('--etcd', etcd);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, self, ...childArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
     const forward = () => child.kill('SIGTERM');
@@ -251,6 +294,8 @@ async function single(a) {
     sqliteSynchronous: a.synchronous ? String(a.synchronous).toUpperCase() : undefined,
     // Simulated clients never heartbeat: a TTL longer than the run keeps them ready.
     heartbeat: { minTTLms: 3_600_000, gracems: 3_600_000 },
+    // `--etcd URL,...` (from --backend etcd): the state on etcd, under a prefix of this run's own.
+    ...(a.etcd ? { etcd: { endpoints: String(a.etcd).split(','), prefix: `/ha-bench/${process.pid}/` } } : {}),
   });
   try {
     const t0 = performance.now();

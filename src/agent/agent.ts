@@ -270,7 +270,14 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     client,
     agent: { self: agentSelf },
     logger: logger.child({ component: 'http' }),
-    ...(ha ? { forwardTo: (method: string, path: string) => ha.forwardTo(method, path), cluster: ha } : {}),
+    ...(ha
+      ? {
+          forwardTo: (method: string, path: string, query: URLSearchParams) => ha.forwardTo(method, path, query),
+          answerLocally: <T>(method: string, fn: () => Promise<T>) => ha.answerLocally(method, fn),
+          leaderContact: () => ha.leaderContact(),
+          cluster: ha,
+        }
+      : {}),
     // A client-only agent forwards the API calls it does not answer itself to the server its client uses.
     ...(remoteRPC
       ? {

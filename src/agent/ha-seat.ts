@@ -6,15 +6,21 @@
  *        │                                          │ lease lost / resigned
  *        └──────────── server stopped at once ◄──────┘
  *
- * While standing by, the agent forwards every server API request to the leader (`forwardTo`), and the
- * Server handle it gives the HTTP API, DNS and a co-located client (`proxy`) answers NotLeader. Standbys
- * keep no replica yet: a new leader loads the state from etcd when elected, so failover takes the lease
- * TTL plus one load.
+ * While standing by, the agent keeps a read-only replica of the state (a Server that is never started, its
+ * store fed by a watch on etcd's state log) and answers `?stale` reads and blocking queries from it, as
+ * Nomad's followers do; every other request goes to the leader (`forwardTo`), so a default read is always
+ * current. Outside such a read, the Server handle it gives the HTTP API, DNS and a co-located client
+ * (`proxy`) answers NotLeader. A new leader loads the state from etcd when elected, so failover takes the
+ * lease TTL plus one load.
+ *
+ *   standing by: replica ◄── watch log/ ── etcd ◄── leader's writes     GET ?stale ──► answered from replica
+ *                                                                      anything else ──► leader
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { DroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { createServer, EtcdLeadership, etcdPrefix, type Server, type ServerOptions } from '../server/index.js';
-import { EtcdClient, etcdFailure, prefixEnd } from '../state/index.js';
+import { EtcdBackend, EtcdClient, etcdFailure, prefixEnd } from '../state/index.js';
 import type { ServerMember } from '../http/index.js';
 import { sleepOrAborted as sleep } from '../lib/sleep.js';
 
@@ -41,6 +47,13 @@ export class HaSeat {
   private readonly client: EtcdClient;
   /** The Server handle given to the rest of the agent: the leading Server, or NotLeader. */
   readonly proxy: Server;
+  /** The read-only replica while standing by. */
+  private replica: Server | undefined;
+  private replicaStop: AbortController | undefined;
+  /** When the replica was last proven current (every batch up to etcd's head applied). */
+  private lastContact = 0;
+  /** Set while a request this standby answers itself runs: the proxy reads the replica then. */
+  private readonly localRead = new AsyncLocalStorage<boolean>();
 
   constructor(
     private readonly opts: ServerOptions & { etcd: NonNullable<ServerOptions['etcd']> },
@@ -64,12 +77,8 @@ export class HaSeat {
         if (prop === 'then') return undefined;
         // An in-process client is trusted and presents no node secret (node identity guards the HTTP path only).
         if (prop === 'useNodeIdentity') return undefined;
-        const s = this.current;
-        if (!s)
-          throw new DroverError(
-            'NotLeader',
-            `this server is not the leader${this.leadership.leaderAddress ? ` (the leader is ${this.leadership.leaderAddress})` : ' and no leader is elected yet'}`,
-          );
+        const s = this.current ?? (this.localRead.getStore() === true ? this.replica : undefined);
+        if (!s) throw this.notLeader();
         const v = (s as unknown as Record<PropertyKey, unknown>)[prop];
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(s) : v;
       },
@@ -85,11 +94,89 @@ export class HaSeat {
     }
   }
 
-  /** The leader's URL for a request this standby must not answer itself; undefined: answer it here. */
-  forwardTo(_method: string, path: string): string | undefined {
+  private notLeader(): DroverError {
+    return new DroverError(
+      'NotLeader',
+      `this server is not the leader${this.leadership.leaderAddress ? ` (the leader is ${this.leadership.leaderAddress})` : ' and no leader is elected yet'}`,
+    );
+  }
+
+  /**
+   * The leader's URL for a request this standby must not answer itself; undefined: answer it here. A read
+   * with `?stale` is answered from the replica, as Nomad's followers do; every other read goes to the leader.
+   */
+  forwardTo(method: string, path: string, query?: URLSearchParams): string | undefined {
     if (this.current || LOCAL.test(path)) return undefined;
+    if (method === 'GET' && this.replica && query !== undefined && isStale(query)) return undefined;
     const leader = this.leadership.leaderAddress;
     return leader && leader !== this.address ? leader : undefined;
+  }
+
+  /** Runs a request this agent answers itself; a read on a standby sees the replica. */
+  answerLocally<T>(method: string, fn: () => Promise<T>): Promise<T> {
+    return this.localRead.run(method === 'GET' || method === 'HEAD', fn);
+  }
+
+  /** X-Nomad-KnownLeader / X-Nomad-LastContact for a request answered here. */
+  leaderContact(): { knownLeader: boolean; lastContactMs: number } {
+    if (this.current) return { knownLeader: true, lastContactMs: 0 };
+    return {
+      knownLeader: this.leadership.leaderAddress !== '',
+      lastContactMs: this.lastContact === 0 ? 0 : Math.max(0, Date.now() - this.lastContact),
+    };
+  }
+
+  /** The replica's state index (a standby), for tests and `/v1/agent/self`. */
+  get replicaIndex(): number | undefined {
+    return this.replica?.store.latestIndex();
+  }
+
+  /**
+   * Keeps a read-only replica while this server stands by: loaded from etcd, then fed by a watch of the state
+   * log. Dropped when this server leads (the leader's own Server loads the state) and rebuilt after.
+   */
+  private async follow(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      if (this.current || this.leadership.isLeader) {
+        await sleep(100, signal);
+        continue;
+      }
+      const stop = new AbortController();
+      this.replicaStop = stop;
+      const both = AbortSignal.any([signal, stop.signal]);
+      let replica: Server | undefined;
+      try {
+        const backend = new EtcdBackend({
+          endpoints: this.opts.etcd.endpoints,
+          prefix: this.prefix,
+          logger: this.logger.child({ component: 'replica' }),
+        });
+        replica = await createServer({ ...this.opts, etcd: undefined, backend, start: false }, both);
+        const store = replica.store;
+        store.makeReplica(() => this.notLeader());
+        // Elected while loading: the leader's own Server holds the state now.
+        if (this.current || this.leadership.isLeader) stop.abort();
+        if (!both.aborted) {
+          this.replica = replica;
+          this.lastContact = Date.now();
+          this.logger.info('standing by: replica loaded', { index: store.latestIndex() });
+          await backend.follow(
+            (b) => store.replicate(b),
+            () => {
+              this.lastContact = Date.now();
+            },
+            both,
+          );
+        }
+      } catch (e) {
+        if (!both.aborted)
+          this.logger.warn('replica lost; reloading it', { error: e instanceof Error ? e.message : String(e) });
+      }
+      this.replica = undefined;
+      await replica?.stop().catch(() => undefined);
+      if (!stop.signal.aborted) await sleep(500, signal);
+    }
   }
 
   /**
@@ -100,7 +187,7 @@ export class HaSeat {
     this.address = address;
     this.leadership.address = address;
     this.member = member;
-    this.loop = Promise.all([this.run(), this.register()]).then(() => undefined);
+    this.loop = Promise.all([this.run(), this.register(), this.follow()]).then(() => undefined);
     const settled = new Promise<void>((resolve) => {
       const t = setTimeout(done, settleMs);
       const poll = setInterval(() => {
@@ -235,22 +322,26 @@ export class HaSeat {
         return; // aborted
       }
       let server: Server | undefined;
+      // The replica goes: the leader's Server loads the state itself, with the write guard.
+      this.replicaStop?.abort();
       try {
         // Clients that were talking to the old leader need a moment to find this one: no node is marked
         // down for FAILOVER_HEARTBEAT_TTL_MS after a takeover.
         const failover = { failoverHeartbeatTTLms: this.opts.failoverHeartbeatTTLms ?? FAILOVER_HEARTBEAT_TTL_MS };
-        server = await createServer(
-          { ...this.opts, ...failover, etcd: { ...this.opts.etcd, guard: () => this.leadership.guard() } },
-          term.signal,
-        );
+        // The backend is made here, so this seat sees when etcd refuses its writes for good (`deposed`).
+        const backend = new EtcdBackend({
+          endpoints: this.opts.etcd.endpoints,
+          prefix: this.prefix,
+          guard: () => this.leadership.guard(),
+          logger: this.logger.child({ component: 'etcd' }),
+        });
+        server = await createServer({ ...this.opts, ...failover, backend }, term.signal);
         server.setAdvertiseAddress(this.address.replace(/^https?:\/\//, ''));
         if (!term.signal.aborted) {
           this.current = server;
           this.logger.info('leading: server started', { address: this.address });
           for (const w of this.waiters) w();
-          await new Promise<void>((r) =>
-            term.signal.aborted ? r() : term.signal.addEventListener('abort', () => r(), { once: true }),
-          );
+          await this.leadWhileWritable(backend, term.signal);
         }
       } catch (e) {
         this.logger.error('could not start the server after winning the election', {
@@ -271,6 +362,22 @@ export class HaSeat {
     }
   }
 
+  /**
+   * Holds the term until it ends; steps down when etcd refused a commit for good (its head moved under this
+   * leader, e.g. after a commit whose outcome was unknown did land): a fresh term reloads the state from etcd,
+   * here or on another server, instead of a leader that can no longer write.
+   */
+  private async leadWhileWritable(backend: EtcdBackend, term: AbortSignal): Promise<void> {
+    while (!term.aborted) {
+      await sleep(250, term);
+      if (!term.aborted && backend.deposed) {
+        this.logger.error('stepping down: etcd refuses this server’s writes; a new term reloads the state');
+        await this.leadership.resign();
+        return;
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     // Resign first, so a standby takes over at once instead of waiting out the lease; leave the member list.
     await this.leadership.resign();
@@ -279,4 +386,10 @@ export class HaSeat {
     this.abort.abort();
     await this.loop;
   }
+}
+
+/** Nomad's `?stale` (present, empty or true); a bad value is refused later by the query parser. */
+function isStale(q: URLSearchParams): boolean {
+  const v = q.get('stale');
+  return v !== null && (v === '' || /^(1|t|true)$/i.test(v));
 }

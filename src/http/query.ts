@@ -17,7 +17,8 @@ export function parseDurationMs(text: string, what = 'duration'): number {
  */
 export function queryOptions(q: URLSearchParams, from: { readonly signal: AbortSignal }): QueryOptions {
   const opts: QueryOptions = { namespace: q.get('namespace') || 'default' };
-  // Read for its validation: this agent is its own leader, so every read is as fresh as a stale one.
+  // Read for its validation; a standby server answers a stale read from its replica (agent/ha-seat.ts)
+  // and forwards every other read to the leader.
   boolParam(q, 'stale');
   const index = q.get('index');
   if (index !== null && index !== '') {

@@ -193,9 +193,14 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
         const m = opts.peerTls?.toServers?.material;
         return await forwardRequest(req, res, to, 'region', m && { ...m, checkServerIdentity: undefined });
       }
-      const target = opts.forwardTo?.(req.method ?? 'GET', pathname);
+      const target = opts.forwardTo?.(req.method ?? 'GET', pathname, query);
       if (target !== undefined)
         return await forwardRequest(req, res, target, 'leader', opts.peerTls?.toServers?.material);
+      const contact = opts.leaderContact?.();
+      if (contact) {
+        res.setHeader('X-Nomad-KnownLeader', String(contact.knownLeader));
+        res.setHeader('X-Nomad-LastContact', String(contact.lastContactMs));
+      }
       const m = router.match(req.method ?? 'GET', pathname);
       if (m === undefined) throw new DroverError('NotFound', `no API route for ${req.method} ${pathname}`);
       if (m === 'methodNotAllowed') {
@@ -210,7 +215,9 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
         ctx.identity = serverForwarded(req, pathname, opts) ? SERVER_IDENTITY : await gate.resolve(requestSecret(ctx));
         filter = await authorize(ctx, ruleFor(m.method, m.pattern), ctx.identity, opts);
       }
-      const out = await m.handler(ctx);
+      const out = opts.answerLocally
+        ? await opts.answerLocally(req.method ?? 'GET', async () => m.handler(ctx))
+        : await m.handler(ctx);
       if (out === HANDLED) return;
       if (out instanceof JsonReply)
         sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index, out.headers);

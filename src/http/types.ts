@@ -126,7 +126,14 @@ export interface HttpApiOptions {
    * Where to send a request this agent does not answer itself (a standby server: the leader's
    * `http://host:port`), or undefined to answer it here. Asked for every request.
    */
-  forwardTo?: (method: string, path: string) => string | undefined;
+  forwardTo?: (method: string, path: string, query: URLSearchParams) => string | undefined;
+  /**
+   * A standby server answering a request itself (a `?stale` read from its replica, or an agent path):
+   * runs the handler where the server handle reads the replica, and says how current that replica is
+   * (Nomad's X-Nomad-KnownLeader and X-Nomad-LastContact headers).
+   */
+  answerLocally?: <T>(method: string, fn: () => Promise<T>) => Promise<T>;
+  leaderContact?: () => { knownLeader: boolean; lastContactMs: number };
   /** The ACL system (server agents): its endpoints, and with `enabled` every request is checked. */
   acl?: AclService;
   /** The request check when this agent has no AclService: a client-only agent asks the servers (RemoteAclResolver). */

@@ -17,7 +17,7 @@
  */
 import type { Logger } from '../logging/index.js';
 import { internalError } from '../errors/index.js';
-import type { StateBackend } from './backend.js';
+import type { BackendBatch, StateBackend } from './backend.js';
 import { isTableName, tableNames, tableSpecs, type TableName, type TableRows } from './schema.js';
 import { emptyRoot, RootReader, TxnTables, type Root } from './tables.js';
 import { StateView } from './view.js';
@@ -97,6 +97,8 @@ export class StateStore {
   private closed = false;
   private readonly watches: WatchRegistry;
   private readonly commitListeners = new Set<(w: CommittedWrite) => void>();
+  /** Set on a follower's replica: why writes are refused here. */
+  private replicaOf: (() => Error) | undefined;
 
   private constructor(
     root: Root,
@@ -134,6 +136,34 @@ export class StateStore {
     return store;
   }
 
+  /**
+   * Makes this store a read-only replica: `write` is refused with `refusal()` (a follower's NotLeader) and
+   * batches arrive through `replicate` instead, as the leader committed them.
+   */
+  makeReplica(refusal: () => Error): void {
+    this.replicaOf = refusal;
+  }
+
+  /**
+   * Applies one batch the leader committed (a follower's replica): the rows change as they did on the
+   * leader, at the leader's index, and blocking queries and commit listeners wake as for a local write.
+   * A batch at or below the current index was already applied and is skipped.
+   */
+  replicate(batch: BackendBatch): void {
+    if (this.closed || batch.index <= this.committed.index) return;
+    const tx = new TxnTables(this.committed, batch.index);
+    const touched = new Set<TableName>();
+    for (const c of batch.changes) {
+      if (!isTableName(c.table)) continue;
+      touched.add(c.table);
+      if (c.value === null) tx.delete(c.table, c.key);
+      else tx.put(c.table, c.value as never);
+    }
+    const next = { ...tx.freeze(), index: batch.index };
+    this.tip = next;
+    this.commit(next, [...touched], { index: batch.index, changes: batch.changes });
+  }
+
   /** A consistent view of everything acknowledged so far. */
   snapshot(): StateSnapshot {
     return new StateSnapshot(this.committed);
@@ -150,6 +180,7 @@ export class StateStore {
    */
   write<R>(fn: (txn: WriteTxn) => R): Promise<WriteResult<R>> {
     if (this.closed) return Promise.reject(internalError('state store is closed'));
+    if (this.replicaOf) return Promise.reject(this.replicaOf());
     if (this.failed)
       return Promise.reject(
         internalError(`state store is recovering from a failed write: ${this.failed.message}`, this.failed),

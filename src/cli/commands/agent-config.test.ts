@@ -260,6 +260,72 @@ plugin "docker" {
     );
   });
 
+  it('refuses an unknown key naming the file, the line and the block, and lists every such key at once', async () => {
+    const f = join(dir, 'bad.hcl');
+    await writeFile(f, 'client {\n  enabled = true\n  foo = 1\n}\nbogus = "x"\nplugin "raw_exec" {\n  confg {}\n}\n');
+    const err = buildAgentConfig({ dev: false, configFiles: [f] }, mod);
+    await expect(err).rejects.toThrow(`${f}:3: unknown key "foo" in client {}`);
+    await expect(err).rejects.toThrow(`${f}:5: unknown key "bogus" at the top level`);
+    await expect(err).rejects.toThrow(`${f}:7: unknown key "confg" in plugin "raw_exec" {}`);
+  });
+
+  it('refuses Nomad keys Drover does not act on as not supported, with the reason, in HCL and JSON', async () => {
+    const hcl = join(dir, 'nomad.hcl');
+    await writeFile(hcl, 'server {\n  enabled = true\n  bootstrap_expect = 3\n}\nports {\n  rpc = 4647\n}\n');
+    const fromHcl = buildAgentConfig({ dev: false, configFiles: [hcl] }, mod);
+    await expect(fromHcl).rejects.toThrow(
+      new RegExp(
+        `${hcl}:3: "bootstrap_expect" in server \\{\\} is not supported: Drover servers form one cluster by sharing etcd`,
+      ),
+    );
+    await expect(fromHcl).rejects.toThrow(`${hcl}:6: "rpc" in ports {} is not supported`);
+    const json = join(dir, 'nomad.json');
+    await writeFile(json, JSON.stringify({ server: { enabled: true, retry_join: ['a'] } }, null, 2));
+    await expect(buildAgentConfig({ dev: false, configFiles: [json] }, mod)).rejects.toThrow(
+      `${json}:4: "retry_join" in server {} is not supported`,
+    );
+  });
+
+  it('accepts every key Drover acts on, and the Nomad keys that are harmless to ignore', async () => {
+    const f = join(dir, 'full.hcl');
+    await writeFile(
+      f,
+      [
+        'data_dir = "/tmp/d"',
+        'bind_addr = "127.0.0.1"',
+        'region = "global"',
+        'datacenter = "dc1"',
+        'name = "n1"',
+        'log_level = "INFO"',
+        'disable_update_check = true',
+        'ports {\n  http = 4646\n  dns = 8600\n}',
+        'dns {\n  enabled = true\n  port = 8600\n  domain = "drover"\n}',
+        'server {\n  enabled = true\n  num_schedulers = 2\n  min_heartbeat_ttl = "2s"\n  heartbeat_grace = "1s"',
+        '  max_heartbeats_per_second = 50\n  sqlite_worker_thread = false\n  sqlite_synchronous = "full"',
+        '  etcd {\n    endpoints = ["http://127.0.0.1:2379"]\n    prefix = "/d/"\n  }',
+        '  server_join {\n    retry_join = ["127.0.0.1:4647"]\n    retry_interval = "5s"\n    retry_max = 1\n  }\n}',
+        'client {\n  enabled = true\n  servers = ["127.0.0.1:4646"]\n  node_class = "c"\n  node_pool = "default"',
+        '  meta {\n    anything = "goes"\n  }\n  network_interface_ip = "127.0.0.1"',
+        '  host_volume "v" {\n    path = "/srv"\n    read_only = true\n  }',
+        '  min_dynamic_port = 20000\n  max_dynamic_port = 21000',
+        '  reserved {\n    cpu = 1\n    memory = 1\n    disk = 1\n    reserved_ports = "22"\n  }\n}',
+        'gateway {\n  enabled = false\n  listen = "127.0.0.1:0"\n  admin = "127.0.0.1:0"\n  lb = "least_conn"',
+        '  data_plane = "node"\n}',
+        'limits {\n  http_max_conns_per_client = 0\n  http_header_timeout = "5s"\n  http_body_timeout = "5s"\n}',
+        'acl {\n  enabled = false\n}',
+        'audit {\n  enabled = false\n  sink "f" {\n    type = "file"\n    path = "a.log"',
+        '    rotate_bytes = 1\n    rotate_max_files = 1\n  }\n}',
+        'tls {\n  http = false\n  rpc = false\n  ca_file = ""\n  cert_file = ""\n  key_file = ""',
+        '  verify_server_hostname = false\n  verify_https_client = false\n}',
+        'plugin "docker" {\n  config {\n    allow_privileged = true\n  }\n}',
+        '',
+      ].join('\n'),
+    );
+    await expect(buildAgentConfig({ dev: false, configFiles: [f] }, mod)).resolves.toMatchObject({
+      client: { nodeClass: 'c' },
+    });
+  });
+
   it('refuses config files that are neither HCL nor JSON', async () => {
     await expect(buildAgentConfig({ dev: true, configFiles: [join(dir, 'agent.yaml')] }, mod)).rejects.toThrow(
       'expected a .hcl or .json file',

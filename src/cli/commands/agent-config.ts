@@ -13,6 +13,7 @@ import { dirname, extname } from 'node:path';
 import type { AgentConfig } from '../../agent/index.js';
 import { UsageError, type AgentFlags } from '../command.js';
 import { readGoDuration } from '../../lib/duration.js';
+import { checkConfigKeys } from './agent-config-keys.js';
 
 type Obj = Record<string, unknown>;
 
@@ -327,20 +328,29 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
  * An HCL config body as the JSON Nomad would accept: attributes evaluated, unlabelled blocks as lists of
  * objects, labelled blocks keyed by their labels (`plugin "raw_exec" {...}` → `{plugin: {raw_exec: [...]}}`).
  */
-async function hclConfigToObject(text: string, path: string): Promise<Obj> {
+async function hclConfigToObject(text: string, path: string): Promise<{ doc: Obj; lines: Map<string, number> }> {
   const hcl = await import('../../jobspec/hcl/index.js');
   const parsed = hcl.parseHCL(text, path);
   const problems = parsed.diagnostics.filter((d) => d.severity === 'error').map(hcl.formatDiagnostic);
   const ctx = hcl.makeEvalContext({ functions: { baseDir: dirname(path), allowFS: true } });
-  const convert = (body: typeof parsed.body): Obj => {
+  /** Where each key path (`client.node_class`, `plugin.raw_exec.config`) first appears, for key errors. */
+  const lines = new Map<string, number>();
+  const at = (p: string[], line: number) => {
+    const k = p.join('.');
+    if (!lines.has(k)) lines.set(k, line);
+  };
+  const convert = (body: typeof parsed.body, prefix: string[]): Obj => {
     const out: Obj = {};
     for (const item of body.items) {
       if (item.kind === 'attribute') {
+        at([...prefix, item.name], item.nameRange.start.line);
         const r = hcl.evaluate(item.expr, ctx);
         problems.push(...r.diagnostics.filter((d) => d.severity === 'error').map(hcl.formatDiagnostic));
         out[item.name] = hcl.toJS(r.value);
         continue;
       }
+      at([...prefix, item.type], item.typeRange.start.line);
+      at([...prefix, item.type, ...item.labels], item.typeRange.start.line);
       let target = out;
       let key = item.type;
       for (const label of item.labels) {
@@ -349,13 +359,33 @@ async function hclConfigToObject(text: string, path: string): Promise<Obj> {
         key = label;
       }
       const list = (Array.isArray(target[key]) ? target[key] : (target[key] = [])) as Obj[];
-      list.push(convert(item.body));
+      list.push(convert(item.body, [...prefix, item.type, ...item.labels]));
     }
     return out;
   };
-  const doc = convert(parsed.body);
+  const doc = convert(parsed.body, []);
   if (problems.length > 0) throw new UsageError(`Error loading configuration from ${path}:\n${problems.join('\n')}`);
-  return doc;
+  return { doc, lines };
+}
+
+/** The line of a key path in a JSON document: each segment searched for after the previous one (best effort). */
+function jsonLine(text: string, path: string): number | undefined {
+  let offset = 0;
+  for (const seg of path.split('.')) {
+    const i = text.indexOf(JSON.stringify(seg), offset);
+    if (i < 0) return undefined;
+    offset = i;
+  }
+  return text.slice(0, offset).split('\n').length;
+}
+
+/** Refuses every key Drover would not act on, naming the file and line of each (agent-config-keys.ts). */
+function refuseUnknownKeys(doc: Obj, file: string, lineOf: (path: string) => number | undefined): void {
+  const problems = checkConfigKeys(doc).map((p) => {
+    const line = lineOf(p.path);
+    return `${file}${line === undefined ? '' : `:${line}`}: ${p.message}`;
+  });
+  if (problems.length > 0) throw new UsageError(`Error loading configuration from ${file}:\n${problems.join('\n')}`);
 }
 
 async function readConfigFile(path: string): Promise<Obj> {
@@ -369,10 +399,15 @@ async function readConfigFile(path: string): Promise<Obj> {
   } catch (e) {
     throw new UsageError(`Error loading configuration from ${path}: ${(e as Error).message}`);
   }
-  if (ext === '.hcl') return fromNomadConfig(await hclConfigToObject(text, path), path);
+  if (ext === '.hcl') {
+    const { doc, lines } = await hclConfigToObject(text, path);
+    refuseUnknownKeys(doc, path, (p) => lines.get(p));
+    return fromNomadConfig(doc, path);
+  }
   try {
     const doc = JSON.parse(text) as unknown;
     if (!isObj(doc)) throw new Error('expected a JSON object');
+    refuseUnknownKeys(doc, path, (p) => jsonLine(text, p));
     return fromNomadConfig(doc, path);
   } catch (e) {
     if (e instanceof UsageError) throw e;

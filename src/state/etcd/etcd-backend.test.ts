@@ -122,6 +122,44 @@ describe('EtcdBackend', () => {
     });
   });
 
+  it("keeps a follower's read-only replica current from the leader's writes, waking its blocking queries", async () => {
+    const prefix = freshPrefix();
+    const leader = await StateStore.open({
+      backend: new EtcdBackend({ endpoints: etcd.endpoints, prefix, snapshotEveryEntries: 4 }),
+      logger: nullLogger,
+    });
+    await leader.write((tx) => tx.put('nodes', build.node({ ID: 'before' })));
+    const followerBackend = new EtcdBackend({ endpoints: etcd.endpoints, prefix });
+    const replica = await StateStore.open({ backend: followerBackend, logger: nullLogger });
+    replica.makeReplica(() => new Error('not the leader'));
+    expect(replica.snapshot().nodeByID('before')).toBeDefined();
+    const stop = new AbortController();
+    let current = 0;
+    const following = followerBackend.follow(
+      (b) => replica.replicate(b),
+      () => current++,
+      stop.signal,
+      50,
+    );
+    try {
+      const woken = replica.waitForIndex(['nodes'], replica.latestIndex(), 10_000);
+      // Ten writes cross two snapshots (and the compaction after the second): the watch keeps up with them.
+      for (let i = 0; i < 10; i++) await leader.write((tx) => tx.put('nodes', build.node({ ID: `n${i}` })));
+      expect(await woken).toBeGreaterThan(1);
+      await expect.poll(() => replica.latestIndex(), { timeout: 10_000 }).toBe(leader.latestIndex());
+      expect([...replica.snapshot().nodes()].map((n) => n.ID).sort()).toEqual(
+        [...leader.snapshot().nodes()].map((n) => n.ID).sort(),
+      );
+      expect(current).toBeGreaterThan(0);
+      await expect(replica.write((tx) => tx.put('nodes', build.node({ ID: 'x' })))).rejects.toThrow('not the leader');
+    } finally {
+      stop.abort();
+      await following;
+      await replica.close();
+      await leader.close();
+    }
+  });
+
   it('refuses a write from a server whose view is stale, and every write after it, keeping the other writer’s data', async () => {
     const prefix = freshPrefix();
     const a = new EtcdBackend({ endpoints: etcd.endpoints, prefix });
@@ -184,6 +222,37 @@ describe('EtcdBackend', () => {
       /etcd load of \/drover\/global\/ failed: no etcd endpoint answered \(http:\/\/127\.0\.0\.1:1, http:\/\/127\.0\.0\.1:2\)/,
     );
   });
+});
+
+describe('EtcdBackend when etcd goes away for a while', () => {
+  it('refuses writes while etcd is down, and after recover() writes again on the same head, not deposed', async () => {
+    const own = await startEtcd();
+    try {
+      const prefix = freshPrefix();
+      const b = new EtcdBackend({ endpoints: own.endpoints, prefix, requestTimeoutMs: 1000 });
+      await b.load(() => {});
+      const put = (i: number) =>
+        b.apply({
+          index: i,
+          tableIndexes: { nodes: i },
+          changes: [{ table: 'nodes', key: `n${i}`, value: { ID: `n${i}` } }],
+        });
+      await put(1);
+      await own.kill(0);
+      await expect(put(2)).rejects.toThrow();
+      await expect(put(2)).rejects.toThrow(); // still refused: nothing may be written after a failed batch
+      await own.restart(0);
+      b.recover();
+      await put(2);
+      expect(b.deposed).toBe(false);
+      await b.close();
+      const got = await reload({ endpoints: own.endpoints, prefix });
+      await got.backend.close();
+      expect([...got.rows.keys()].sort()).toEqual(['nodes/n1', 'nodes/n2']);
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
 });
 
 describe('EtcdBackend on a full etcd', () => {

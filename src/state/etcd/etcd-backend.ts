@@ -33,7 +33,16 @@ import { DroverError, aborted } from '../../errors/index.js';
 import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
 import type { TableName } from '../schema.js';
 import { chunks, decodeBatches, decodeSnapshot, encodeBatches, encodeSnapshot } from './codec.js';
-import { EtcdClient, EtcdResponseError, etcdFailure, type Compare, type EtcdKV, type TxnOp } from './etcd-client.js';
+import {
+  EtcdClient,
+  EtcdResponseError,
+  etcdFailure,
+  type Compare,
+  type EtcdKV,
+  type TxnOp,
+  type WatchEvent,
+} from './etcd-client.js';
+import { sleepOrAborted } from '../../lib/sleep.js';
 
 export interface EtcdBackendOptions {
   endpoints: string[];
@@ -88,6 +97,7 @@ export class EtcdBackend implements StateBackend {
   private queue: Pending[] = [];
   private pumping: Promise<void> | undefined;
   private failed: Error | undefined;
+  private isDeposed = false;
   private closed = false;
   private entriesSinceSnap = 0;
   private bytesSinceSnap = 0;
@@ -109,6 +119,14 @@ export class EtcdBackend implements StateBackend {
     this.chunkBytes = opts.chunkBytes ?? 768 * 1024;
     this.snapEntries = opts.snapshotEveryEntries ?? 1000;
     this.snapBytes = opts.snapshotEveryBytes ?? 64 * 1024 * 1024;
+  }
+
+  /**
+   * True once a commit was refused because etcd's head or the leader key moved under this writer: it can never
+   * write again, and its server must reload (a new term).
+   */
+  get deposed(): boolean {
+    return this.isDeposed;
   }
 
   /** The etcd revision this backend's view is current at. */
@@ -199,6 +217,95 @@ export class EtcdBackend implements StateBackend {
     this.meta = { index: b.index, tableIndexes: { ...this.meta.tableIndexes, ...b.tableIndexes } };
   }
 
+  /**
+   * A follower's replica: hands every batch committed after this backend's load to `onBatch`, in index order,
+   * until `signal` aborts. `onCurrent` is called whenever the replica is proven current: every batch up to
+   * etcd's head is applied (checked after each entry and every `checkMs`). Rejects when etcd compacted history
+   * this follower still needed (it fell a whole snapshot behind): reload then.
+   *
+   *   watch log/ from revision+1 ──► PUT log/<i> ──► read entry (chunks at its revision) ──► onBatch, in order
+   *        ▲  stream broke: resume from the last revision applied          every checkMs: head.mod <= applied? current
+   */
+  async follow(
+    onBatch: (b: BackendBatch) => void,
+    onCurrent: () => void,
+    signal: AbortSignal,
+    checkMs = 500,
+  ): Promise<void> {
+    const checking = new AbortController();
+    const stopChecks = AbortSignal.any([signal, checking.signal]);
+    const checks = (async () => {
+      while (!stopChecks.aborted) {
+        try {
+          const h = await this.client.range(this.k.head, { keysOnly: true }, stopChecks);
+          if ((h.kvs[0]?.modRevision ?? 0) <= this.revision) onCurrent();
+        } catch {
+          // Not current as far as we know: LastContact grows until etcd answers again.
+        }
+        await sleepOrAborted(checkMs, stopChecks);
+      }
+    })();
+    try {
+      while (!signal.aborted) {
+        const stream = new AbortController();
+        const both = AbortSignal.any([signal, stream.signal]);
+        let chain: Promise<void> = Promise.resolve();
+        let failed: unknown;
+        const handle = async (events: WatchEvent[]) => {
+          for (const ev of events) {
+            if (ev.type !== 'PUT' || ev.kv.modRevision <= this.revision) continue;
+            for (const b of await this.readEntry(ev.kv, ev.kv.modRevision, both))
+              if (b.index > this.meta.index) {
+                this.applyToMirror(b);
+                onBatch(b);
+              }
+            this.revision = ev.kv.modRevision;
+          }
+          onCurrent();
+        };
+        try {
+          await this.client.watch(
+            this.k.log,
+            this.revision + 1,
+            (events) => {
+              chain = chain
+                .then(() => handle(events))
+                .catch((e: unknown) => {
+                  failed ??= e;
+                  stream.abort();
+                });
+            },
+            both,
+          );
+        } catch (e) {
+          if (!stream.signal.aborted) failed ??= e;
+        }
+        await chain;
+        if (signal.aborted) break;
+        if (failed instanceof EtcdResponseError && /compacted/.test(failed.message))
+          throw etcdFailure(failed, `follow of ${this.prefix}`);
+        this.logger.warn('etcd watch of the state log broke; resuming', {
+          revision: this.revision,
+          error: failed instanceof Error ? failed.message : String(failed),
+        });
+        await sleepOrAborted(200, signal);
+      }
+    } finally {
+      checking.abort();
+      await checks;
+    }
+  }
+
+  /**
+   * Accepts writes again after one failed (the store calls this once every batch handed over has settled). Safe
+   * even when the failed commit's outcome is unknown (a connection lost mid-request): the next commit still CASes
+   * on the head as this writer last saw it, so if that commit did land, the next one is refused (NotLeader) rather
+   * than written over it, and the server steps down to reload (agent/ha-seat.ts).
+   */
+  recover(): void {
+    this.failed = undefined;
+  }
+
   apply(batch: BackendBatch): Promise<void> {
     if (this.closed) return Promise.reject(new DroverError('Internal', 'etcd backend closed'));
     if (this.failed) return Promise.reject(this.failed);
@@ -266,7 +373,10 @@ export class EtcdBackend implements StateBackend {
       { put: { key: this.k.head, value: Buffer.from(JSON.stringify({ index: last, entry: first })) } },
     ];
     const r = await this.client.txn(this.headGuard(), ops, [], this.abort.signal);
-    if (!r.succeeded) throw notWriter(this.prefix);
+    if (!r.succeeded) {
+      this.isDeposed = true;
+      throw notWriter(this.prefix);
+    }
     this.headRev = r.revision;
     this.revision = r.revision;
     for (const b of batches) this.applyToMirror(b);

@@ -46,6 +46,8 @@ export interface StartEtcdOptions {
   flags?: string[];
   /** Deadline for the cluster to answer (default 20 s). */
   readyTimeoutMs?: number;
+  /** Another local address the members also take client requests on (e.g. a veth end toward a test netns). */
+  alsoListenOn?: string;
 }
 
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<TestEtcd> {
@@ -68,7 +70,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<TestEtcd> 
     const args = [
       `--name=${m.name}`,
       `--data-dir=${m.dataDir}`,
-      `--listen-client-urls=${m.clientURL}`,
+      `--listen-client-urls=${m.clientURL}${opts.alsoListenOn ? `,${m.clientURL.replace('127.0.0.1', opts.alsoListenOn)}` : ''}`,
       `--advertise-client-urls=${m.clientURL}`,
       `--listen-peer-urls=${m.peerURL}`,
       `--initial-advertise-peer-urls=${m.peerURL}`,
