@@ -70,7 +70,21 @@ const PEER_SH =
 const WEB = { command: process.execPath, args: ['-e', SERVER_JS] };
 const PEER = { command: '/bin/sh', args: ['-c', PEER_SH] };
 
-const bridgeJob = (name: string, staticPort: number, type = 'service', web = WEB, peer = PEER) => `
+// An exec task (runc) joins the same namespace: it reads the web task over 127.0.0.1 with the host's busybox.
+const EXEC_PEER = `
+    task "exec-peer" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "while true; do /usr/bin/busybox wget -q -O- http://127.0.0.1:8080/ | sed 's/^/exec /'; sleep 0.5; done"]
+      }
+      resources {
+        cpu    = 20
+        memory = 32
+      }
+    }`;
+
+const bridgeJob = (name: string, staticPort: number, type = 'service', web = WEB, peer = PEER, extra = '') => `
 job "${name}" {
   datacenters = ["dc1"]
   type        = "${type}"
@@ -106,7 +120,7 @@ job "${name}" {
         cpu    = 20
         memory = 32
       }
-    }
+    }${extra}
   }
 }
 `;
@@ -140,9 +154,9 @@ describe.skipIf(!isRoot || !haveCNI)('bridge networking on CNI (root, containern
     removeNamespaces(seen);
   });
 
-  it('lets two tasks of a group talk over 127.0.0.1 and maps the static and dynamic ports on the host', async () => {
+  it('lets raw_exec and exec tasks of a group talk over 127.0.0.1 and maps the static and dynamic ports on the host', async () => {
     staticPort = await freePort();
-    runJob(agent, jobFile('web', bridgeJob('web', staticPort)));
+    runJob(agent, jobFile('web', bridgeJob('web', staticPort, 'service', WEB, PEER, EXEC_PEER)));
     const [a] = await waitRunning(agent, 'web');
     webAlloc = a!.ID;
     seen.add(webAlloc);
@@ -165,6 +179,16 @@ describe.skipIf(!isRoot || !haveCNI)('bridge networking on CNI (root, containern
       new RegExp(`^web ${SUBNET_PREFIX.replace(/\./g, '\\.')}\\d+`),
     );
     expect(await httpGet(`http://127.0.0.1:${dynPort}/`)).toBe('admin\n');
+    await agent.waitFor('the exec task reaching the web task', async () =>
+      agent.cli(['alloc', 'logs', webAlloc, 'exec-peer']).stdout.includes(`exec web ${SUBNET_PREFIX}`),
+    );
+
+    // alloc status shows the allocation's address and where each host port leads.
+    const { ip } = await allocAddress(agent, webAlloc);
+    const status = agent.cli(['alloc', 'status', webAlloc]).stdout;
+    expect(status).toMatch(new RegExp(`Network\\s+= bridge, address ${ip.replace(/\./g, '\\.')}`));
+    expect(status).toContain(`127.0.0.1:${staticPort} -> ${ip}:8080`);
+    expect(status).toContain(`127.0.0.1:${dynPort} -> ${ip}:9090`);
   });
 
   it('keeps running allocations networked across a SIGKILL and cleans one that ended while it was down', async () => {
