@@ -237,6 +237,43 @@ describe.skipIf(!isRoot || !haveCNI)('bridge networking on CNI (root, containern
     expect(natRulesOf(addr)).toEqual([]);
   });
 
+  it('gives a group in mode "none" a namespace with loopback only, removed when the job stops', async () => {
+    const file = jobFile(
+      'isolated',
+      `job "isolated" {
+  datacenters = ["dc1"]
+  group "g" {
+    network {
+      mode = "none"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "ip -o link; echo listed; exec sleep 600"]
+      }
+    }
+  }
+}
+`,
+    );
+    runJob(agent, file);
+    const [a] = await waitRunning(agent, 'isolated');
+    seen.add(a!.ID);
+    const out = await agent.waitFor('the link list', async () => {
+      const o = agent.cli(['alloc', 'logs', a!.ID, 't']).stdout;
+      return o.includes('listed') ? o : null;
+    });
+    const links = out
+      .split('\n')
+      .filter((l) => /^\d+: /.test(l))
+      .map((l) => l.split(':')[1]!.trim());
+    expect(links).toEqual(['lo']);
+    expect(netnsExists(a!.ID)).toBe(true);
+    expect(agent.cli(['job', 'stop', 'isolated']).code).toBe(0);
+    await expect.poll(() => netnsExists(a!.ID), { timeout: 30_000 }).toBe(false);
+  });
+
   it('refuses `to` on a group that is not in bridge mode, naming the port', () => {
     const file = jobFile(
       'hostto',
