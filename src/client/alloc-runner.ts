@@ -317,6 +317,8 @@ export class AllocRunner {
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       this.log.error('allocation network setup failed', { err: msg });
+      // Every task fails for this one reason: no "sibling failed" cascade from the first one marked.
+      this.siblingsKilled = true;
       for (const r of this.taskRunners) r.failSetup(`failed to set up the allocation's network: ${msg}`);
       return false;
     }
