@@ -26,6 +26,7 @@ const BENCHMARKS = [
   { name: 'discovery', file: 'bench/discovery/discovery.bench.mjs' },
   { name: 'soak', file: 'bench/soak/soak.bench.mjs' },
   { name: 'events', file: 'bench/events/events.bench.mjs' },
+  { name: 'net-setup', file: 'bench/net-setup/net-setup.bench.mjs' },
 ];
 const SKIP_EXIT = 3;
 

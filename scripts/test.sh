@@ -19,6 +19,8 @@ missing=()
 for cmd in "${!PKG[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKG[$cmd]}"); done
 # busybox-static provides /bin/busybox; the dynamic busybox does not make static images.
 [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically' || missing+=(busybox-static)
+# The CNI plugins are binaries outside PATH: bridge mode (test/e2e/net-bridge.test.ts) runs them from /usr/lib/cni.
+[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/portmap ] || missing+=(containernetworking-plugins)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [ "$(id -u)" = 0 ]; then

@@ -13,7 +13,7 @@ import type { Logger } from '../logging/index.js';
 import { pinoLogger } from '../logging/index.js';
 import { createServer, type Server, type ServerOptions } from '../server/index.js';
 import { HaSeat } from './ha-seat.js';
-import { createClient, HttpServerRPC, type Client } from '../client/index.js';
+import { bridgeProblems, createClient, HttpServerRPC, type Client } from '../client/index.js';
 import { builtinDrivers } from '../drivers/index.js';
 import { startHttpApi, type HttpApi } from '../http/index.js';
 import type { AgentConfig } from './config.js';
@@ -87,6 +87,10 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   // Before anything starts: a missing, truncated or mismatched certificate file stops the start with its name.
   const tlsOn = config.tls.http || config.tls.rpc;
   const tls = tlsOn ? loadTlsMaterial(config.tls) : undefined;
+  // A bridge subnet overlapping a host network would route the host's own traffic into allocations.
+  const bridge = { bridgeName: config.client.bridgeNetworkName, subnet: config.client.bridgeNetworkSubnet };
+  const bridgeIssues = config.client.enabled ? bridgeProblems(bridge) : [];
+  if (bridgeIssues.length > 0) throw badRequest(bridgeIssues.join('; '));
   const peerMaterial = (m: ReturnType<typeof loadTlsMaterial>) => ({
     toServers: { ...m, checkServerIdentity: serverIdentityCheck(config.region, config.tls.verifyServerHostname) },
     toClients: { ...m, checkServerIdentity: clientIdentityCheck(config.region, config.tls.verifyServerHostname) },
@@ -215,6 +219,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       reservedPorts: config.client.reserved.reservedPorts,
       hostVolumes: config.client.hostVolumes,
       advertiseIP: config.client.networkInterfaceIP,
+      network: { ...bridge, cniPath: config.client.cniPath, cniConfigDir: config.client.cniConfigDir },
     });
     events.to = client;
   }

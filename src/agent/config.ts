@@ -66,6 +66,14 @@ export interface AgentConfig {
     reserved: { cpu: number; memory: number; disk: number; reservedPorts: string };
     /** Host IP that published ports bind to and NOMAD_IP_* report. */
     networkInterfaceIP: string;
+    /** Bridge of groups in `mode = "bridge"` (Nomad's `bridge_network_name`, default "nomad"). */
+    bridgeNetworkName: string;
+    /** Its subnet, host-local IPAM's range (default 172.26.64.0/20); must not overlap a host network. */
+    bridgeNetworkSubnet: string;
+    /** Directories holding the CNI plugin binaries. */
+    cniPath: string[];
+    /** Where `mode = "cni/NAME"` network lists are read from. */
+    cniConfigDir: string;
   };
   plugins: Record<string, PluginConfig>;
   /** Nomad's `limits {}` block: HTTP connection and read bounds (docs/operations.md). */
@@ -147,6 +155,10 @@ export function defaultConfig(dev: boolean): AgentConfig {
       maxDynamicPort: 32000,
       reserved: { cpu: 0, memory: 0, disk: 0, reservedPorts: '' },
       networkInterfaceIP: '127.0.0.1',
+      bridgeNetworkName: 'nomad',
+      bridgeNetworkSubnet: '172.26.64.0/20',
+      cniPath: ['/opt/cni/bin', '/usr/lib/cni'],
+      cniConfigDir: '/opt/cni/config',
     },
     plugins: dev ? { raw_exec: { config: { enabled: true } } } : {},
     limits: { ...defaultHttpLimits },

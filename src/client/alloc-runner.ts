@@ -5,6 +5,8 @@
  *   prestart tasks (ephemeral ones run to completion; sidecars keep running)
  *     ─► main tasks ─► poststart tasks once every main task runs
  *     ─► every main task dead ─► sidecars and poststart tasks killed ─► poststop tasks run to completion ─► done
+ *   Before any task: the group's network namespace (bridge / none / cni) is built or adopted; after every task is
+ *   dead it is torn down (not on shutdown: the tasks keep running in it).
  *   A task failing (or the leader dying) kills its siblings. DesiredStatus stop/evict kills every task, then the
  *   poststop tasks run. shutdown(): the agent goes away and every task keeps running.
  */
@@ -24,6 +26,8 @@ import { clientStatusFromTasks } from './alloc-status.js';
 import type { ClientStateStore, PersistedAlloc } from './state-store.js';
 import { taskEvent } from './task-events.js';
 import { AllocHealthWatcher, healthSettings, type CheckStatusSource } from './alloc-health.js';
+import { isolatedMode, type AllocNetworks, type AllocNetworkStatus } from './net/index.js';
+import { taskPorts } from './task-env.js';
 import { constants as osConstants } from 'node:os';
 
 /** The signal names a task may be sent, sorted, for the error naming a bad one (as Nomad lists them). */
@@ -49,6 +53,8 @@ export interface AllocRunnerDeps {
   checkStatus?: () => CheckStatusSource | undefined;
   /** Allocation-level hooks (group services). */
   allocHooks?: AllocHookFactory;
+  /** Builds and removes the network namespaces of groups not in host mode. */
+  networks?: AllocNetworks;
 }
 
 type Kind = 'prestart' | 'prestart-sidecar' | 'main' | 'poststart' | 'poststop';
@@ -79,6 +85,8 @@ export class AllocRunner {
   private reportedHealth: AllocDeploymentStatus | undefined;
   terminalAt: number | undefined;
   private readonly hooks: AllocHook[];
+  /** The allocation's network namespace, once built (bridge / none / cni mode). */
+  network: AllocNetworkStatus | undefined;
 
   constructor(
     alloc: Allocation,
@@ -158,6 +166,7 @@ export class AllocRunner {
       restored,
       onChange: () => this.changed(task.Name),
       logRotateIntervalMs: this.deps.logRotateIntervalMs,
+      network: () => this.network,
       ephemeral: kind === 'prestart' || kind === 'poststop' || (kind === 'poststart' && !task.Lifecycle?.Sidecar),
     });
     this.runners.set(task.Name, r);
@@ -193,6 +202,9 @@ export class AllocRunner {
       ClientStatus: status,
       ClientDescription: description,
       TaskStates,
+      ...(this.network
+        ? { NetworkStatus: { InterfaceName: this.network.interfaceName, Address: this.network.ip, DNS: null } }
+        : {}),
       ...(watching ? { DeploymentStatus: this.reportedHealth ?? null } : {}),
     };
   }
@@ -280,8 +292,46 @@ export class AllocRunner {
   }
 
   run(): Promise<void> {
-    this.running ??= this.sequence().catch((e: unknown) => this.log.error('alloc runner failed', { err: String(e) }));
+    this.running ??= this.sequence()
+      .catch((e: unknown) => this.log.error('alloc runner failed', { err: String(e) }))
+      .then(() => this.releaseNetwork());
     return this.running;
+  }
+
+  private networkMode(): string {
+    return this.group.Networks?.[0]?.Mode || 'host';
+  }
+
+  /** Builds (or adopts) the group's namespace. False when it failed: every task then failed with the reason. */
+  private async setupNetwork(): Promise<boolean> {
+    const networks = this.deps.networks;
+    if (!networks || !isolatedMode(this.networkMode()) || this.done) return true;
+    try {
+      const ports = taskPorts(this.alloc, '', this.deps.advertiseIP);
+      this.network = await networks.setup(this.alloc.ID, this.networkMode(), ports);
+      this.alloc = {
+        ...this.alloc,
+        NetworkStatus: { InterfaceName: this.network.interfaceName, Address: this.network.ip, DNS: null },
+      };
+      return true;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.log.error('allocation network setup failed', { err: msg });
+      // Every task fails for this one reason: no "sibling failed" cascade from the first one marked.
+      this.siblingsKilled = true;
+      for (const r of this.taskRunners) r.failSetup(`failed to set up the allocation's network: ${msg}`);
+      return false;
+    }
+  }
+
+  /** Every task is dead for good: the namespace, veth, IP lease and NAT rules go. */
+  private async releaseNetwork(): Promise<void> {
+    const networks = this.deps.networks;
+    if (this.detached || !networks || !isolatedMode(this.networkMode()) || !this.done) return;
+    this.network = undefined;
+    await networks
+      .teardown(this.alloc.ID)
+      .catch((e: unknown) => this.log.warn('allocation network teardown failed', { err: String(e) }));
   }
 
   private async sequence(): Promise<void> {
@@ -289,6 +339,7 @@ export class AllocRunner {
     this.deps.store.saveAlloc(this.persisted());
     this.deps.onUpdate(this.clientUpdate());
     if (allocTerminalStatus(this.alloc)) return this.stop();
+    if (!(await this.setupNetwork())) return;
     const started = (r: TaskRunner) => r.dead || r.state.State === 'running' || r.state.StartedAt !== null;
     const all: Promise<void>[] = [];
     const start = (rs: TaskRunner[]) => {

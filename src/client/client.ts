@@ -47,6 +47,7 @@ import { readLogFiles } from './logs/index.js';
 import { allocResourceUsage, type AllocResourceUsage } from './stats.js';
 import { sleepFor } from './util.js';
 import { taskEvent } from './task-events.js';
+import { AllocNetworks, DEFAULT_BRIDGE, type BridgeSettings } from './net/index.js';
 
 /** The task event of an allocation its client stopped after losing the servers for stop_on_client_after. */
 export const TaskEventDisconnected = 'Client Disconnected';
@@ -80,6 +81,8 @@ export interface ClientOptions {
   hostEnv?: Record<string, string | undefined>;
   /** Tuning; the defaults suit an agent, tests shorten them. */
   timing?: Partial<ClientTiming>;
+  /** Bridge name, subnet, CNI plugin path and config dir for groups not in host mode (Nomad's defaults). */
+  network?: Partial<BridgeSettings>;
 }
 
 export interface ClientTiming {
@@ -181,6 +184,7 @@ class ClientAgent implements Client {
   private readonly now: () => number;
   private readonly identity: NodeIdentity;
   private readonly store: ClientStateStore;
+  private readonly networks: AllocNetworks;
   private readonly batcher: UpdateBatcher;
   private readonly drivers: Map<string, TaskDriver>;
   private readonly runners = new Map<string, AllocRunner>();
@@ -210,6 +214,11 @@ class ClientAgent implements Client {
     this.identity = loadNodeIdentity(o.dataDir);
     o.rpc.useNodeIdentity?.(this.identity.id, this.identity.secretID);
     this.store = new ClientStateStore(o.dataDir, { logger: this.log });
+    this.networks = new AllocNetworks(
+      { ...DEFAULT_BRIDGE, ...o.network },
+      this.options.dataDir,
+      this.log.child({ component: 'network' }),
+    );
     this.batcher = new UpdateBatcher(o.rpc, this.timing.allocUpdateBatchMs, this.now, this.log);
     this.drivers = new Map(o.drivers.map((d) => [d.name, d]));
     this.services = new ClientServices({
@@ -304,6 +313,7 @@ class ClientAgent implements Client {
       onUpdate: (u) => this.batcher.push(u),
       logRotateIntervalMs: this.timing.logRotateIntervalMs,
       checkStatus: () => this.checkSource,
+      networks: this.networks,
     };
   }
 
@@ -321,6 +331,8 @@ class ClientAgent implements Client {
     this.started = true;
     signal?.addEventListener('abort', () => this.ctl.abort(signal.reason), { once: true });
     this.restore();
+    // Namespaces of allocations stopped or forgotten while the agent was down go before any new one is built.
+    await this.networks.cleanOrphans(new Set(this.runners.keys()));
     this.track(this.registrationLoop());
     this.track(this.every(this.timing.fingerprintIntervalMs, () => this.fingerprintTick()));
     this.track(this.every(this.timing.statsIntervalMs, () => this.collectStats()));

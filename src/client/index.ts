@@ -66,3 +66,11 @@ export {
   type HealthSettings,
   type AllocHealthWatcherOptions,
 } from './alloc-health.js';
+export {
+  AllocNetworks,
+  bridgeProblems,
+  DEFAULT_BRIDGE,
+  isolatedMode,
+  type AllocNetworkStatus,
+  type BridgeSettings,
+} from './net/index.js';

@@ -23,6 +23,8 @@ export function buildTaskConfig(args: {
   ctx: InterpolationContext;
   advertiseIP: string;
   hostVolumes: Record<string, HostVolumeConfig>;
+  /** The allocation's network namespace, when the group has one. */
+  netnsPath?: string;
 }): TaskConfig {
   const { alloc, group, task, dirs } = args;
   const res = alloc.AllocatedResources?.Tasks?.[task.Name];
@@ -48,6 +50,7 @@ export function buildTaskConfig(args: {
     },
     ports: taskPorts(alloc, task.Name, args.advertiseIP),
     networkMode: group.Networks?.[0]?.Mode || 'host',
+    ...(args.netnsPath ? { netnsPath: args.netnsPath } : {}),
     mounts: taskMounts(group, task, args.hostVolumes),
   };
 }

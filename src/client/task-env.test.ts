@@ -58,6 +58,17 @@ describe('task environment', () => {
     expect(env.HOME).toBeUndefined();
   });
 
+  it("gives the allocation's own address in NOMAD_ALLOC_IP_* and NOMAD_ALLOC_ADDR_* in bridge mode", () => {
+    const env = buildTaskEnv({ ...input, fsIsolation: 'none', allocIP: '172.26.80.7' });
+    expect(env).toMatchObject({
+      NOMAD_ALLOC_IP_http: '172.26.80.7',
+      NOMAD_ALLOC_PORT_http: '8080',
+      NOMAD_ALLOC_ADDR_http: '172.26.80.7:8080',
+      NOMAD_HOST_IP_http: '10.0.0.5',
+      NOMAD_HOST_PORT_http: '25000',
+    });
+  });
+
   it('passes the agent environment to unisolated drivers, without its NOMAD_ variables', () => {
     const env = buildTaskEnv({ ...input, fsIsolation: 'none' });
     expect(env.HOME).toBe('/root');

@@ -19,6 +19,8 @@ export interface TaskEnvInput {
   hostEnv?: Record<string, string | undefined>;
   /** The agent's advertise IP, used for ports whose allocation has no host IP. */
   advertiseIP: string;
+  /** The allocation's own address in bridge / CNI mode (NOMAD_ALLOC_IP_*); the host IP otherwise. */
+  allocIP?: string;
 }
 
 /** The ports of the task: the group's shared ports and the task's legacy networks. */
@@ -43,9 +45,17 @@ export function taskPorts(alloc: Allocation, taskName: string, advertiseIP: stri
   return out;
 }
 
-function addPortEnv(env: Record<string, string>, p: PortMapping): void {
+/**
+ * Nomad's port variables: NOMAD_PORT_* and NOMAD_ALLOC_PORT_* are the port inside the allocation (`to`, else the
+ * host port), NOMAD_HOST_PORT_* the host side; NOMAD_ALLOC_IP_* is the allocation's address (its namespace's IP
+ * in bridge mode, the host IP otherwise).
+ */
+function addPortEnv(env: Record<string, string>, p: PortMapping, allocIP: string | undefined): void {
   const inTask = String(p.to > 0 ? p.to : p.value);
   const host = String(p.value);
+  const aip = allocIP || p.hostIP;
+  env[`NOMAD_ALLOC_IP_${p.label}`] = aip;
+  env[`NOMAD_ALLOC_ADDR_${p.label}`] = `${aip}:${inTask}`;
   env[`NOMAD_IP_${p.label}`] = p.hostIP;
   env[`NOMAD_PORT_${p.label}`] = inTask;
   env[`NOMAD_ADDR_${p.label}`] = `${p.hostIP}:${host}`;
@@ -94,7 +104,7 @@ export function nomadEnv(input: TaskEnvInput): Record<string, string> {
     env[`NOMAD_META_${key}`] = v;
     env[`NOMAD_META_${key.toUpperCase()}`] = v;
   }
-  for (const p of taskPorts(alloc, task.Name, input.advertiseIP)) addPortEnv(env, p);
+  for (const p of taskPorts(alloc, task.Name, input.advertiseIP)) addPortEnv(env, p, input.allocIP);
   return env;
 }
 

@@ -62,6 +62,8 @@ function displayMessage(e: TaskEvent): string {
       return 'OOM Killed';
     case T.RestartSignal:
       return e.RestartReason || 'User requested restart';
+    case T.SetupFailure:
+      return e.SetupError ? `Error setting up task: ${e.SetupError}` : 'Error setting up task';
     case T.HookFailed:
       return e.Message ? `Task hook failed: ${e.Message}` : 'Task hook failed';
     default:

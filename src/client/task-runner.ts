@@ -64,6 +64,8 @@ export interface TaskRunnerDeps {
   /** State, events or handle changed: persist and report. */
   onChange: () => void;
   logRotateIntervalMs: number;
+  /** The allocation's network namespace (bridge / none / CNI mode), once the alloc runner built it. */
+  network?: () => { netnsPath: string; ip: string } | undefined;
   /** Prestart/poststop tasks that are not sidecars finish for good after a successful exit. */
   ephemeral: boolean;
 }
@@ -136,6 +138,12 @@ export class TaskRunner {
       this.finish(true, taskEvent(EV.DriverFailure, this.deps.now(), { DriverError: String(e), FailsTask: true }));
     });
     return this.running;
+  }
+
+  /** The allocation could not be set up (its network namespace): the task never starts and fails. */
+  failSetup(message: string): void {
+    if (this.dead) return;
+    this.finish(true, taskEvent(EV.SetupFailure, this.deps.now(), { SetupError: message, FailsTask: true }));
   }
 
   private emit(ev: TaskEvent, state?: TaskState['State']): void {
@@ -296,6 +304,7 @@ export class TaskRunner {
       fsIsolation: caps.fsIsolation,
       hostEnv: this.deps.hostEnv,
       advertiseIP: this.deps.advertiseIP,
+      ...(this.deps.network?.()?.ip ? { allocIP: this.deps.network()!.ip } : {}),
     });
     const interpolation: InterpolationContext = { env: this.env, node: this.deps.node, region: this.deps.region };
     this.hookCtx = {
@@ -357,6 +366,7 @@ export class TaskRunner {
       ctx: ctx.interpolation,
       advertiseIP: this.deps.advertiseIP,
       hostVolumes: this.deps.hostVolumes,
+      ...(this.deps.network?.() ? { netnsPath: this.deps.network()!.netnsPath } : {}),
     });
     this.currentTaskID = cfg.id;
     this.oomReported = false;

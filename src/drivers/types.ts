@@ -95,8 +95,13 @@ export interface TaskConfig {
     cores: number;
   };
   ports: PortMapping[];
-  /** Network mode of the group (host, bridge, none). */
+  /** Network mode of the group (host, bridge, none, cni/NAME). */
   networkMode: string;
+  /**
+   * The allocation's network namespace (`/var/run/netns/drover-<alloc>`) when the group is not in host mode: the
+   * task must run inside it (raw_exec through nsenter, exec through runc's network namespace path).
+   */
+  netnsPath?: string;
   mounts: MountConfig[];
 }
 

@@ -40,6 +40,8 @@ export const ErrorCodes = {
   StorageFull: 507,
   DriverNotFound: 500,
   DriverError: 500,
+  /** An allocation's network namespace or CNI chain could not be built or removed. */
+  NetworkError: 500,
   TaskNotFound: 404,
   Internal: 500,
   /** The stored state is damaged or shorter than what was acknowledged: the agent refuses to start. */

@@ -16,6 +16,7 @@ import {
 } from '../structs/index.js';
 import { regexSyntaxError } from '../lib/regex.js';
 import { checkJobLimits } from './limits.js';
+import { groupNetworkProblems } from './network-mode.js';
 
 type Obj = Record<string, any>;
 type Report = (path: string, message: string) => void;
@@ -262,6 +263,7 @@ function group(g: Obj, path: string, report: Report, job: Obj): void {
   if (leaders > 1) report(`${path}.Tasks`, 'only one task in a group may be the leader');
   services(g.Services, `${path}.Services`, report, new Set(tasks.map((t) => t.Name)));
   portLabels(g, path, report);
+  groupNetworkProblems(g, path, report);
   for (const [name, v] of Object.entries((g.Volumes ?? {}) as Record<string, Obj>)) {
     if (set(v.Type) && !['host', 'csi'].includes(v.Type))
       report(`${path}.Volumes.${name}.Type`, `invalid volume type "${v.Type}": expected host or csi`);

@@ -49,6 +49,7 @@ export const TaskEventTypes = {
   TaskClientReconnected: 'Reconnected',
   OOMKilled: 'OOM Killed',
   ImagePulling: 'Pulling Image',
+  SetupFailure: 'Setup Failure',
 } as const;
 
 export interface TaskEvent {

@@ -4,7 +4,8 @@
  * in Nomad's agent config shape (`data_dir`, `bind_addr`, `ports { http }`,
  * `server { enabled, num_schedulers, min_heartbeat_ttl, heartbeat_grace, max_heartbeats_per_second }`,
  * `client { servers, node_class, node_pool, meta, host_volume "x" { path read_only }, min_dynamic_port,
- * max_dynamic_port, reserved { cpu memory disk reserved_ports } }`, `plugin "raw_exec" { config { enabled = true } }`,
+ * max_dynamic_port, reserved { cpu memory disk reserved_ports }, bridge_network_name, bridge_network_subnet,
+ * cni_path, cni_config_dir }`, `plugin "raw_exec" { config { enabled = true } }`,
  * `dns { enabled, port, domain }`, `gateway { enabled, listen, admin, lb, data_plane }`).
  * docs/operations.md is the reference for users.
  */
@@ -318,6 +319,10 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
           minDynamicPort: client.min_dynamic_port,
           maxDynamicPort: client.max_dynamic_port,
           reserved: reserved(client.reserved),
+          bridgeNetworkName: client.bridge_network_name,
+          bridgeNetworkSubnet: client.bridge_network_subnet,
+          cniPath: typeof client.cni_path === 'string' ? client.cni_path.split(/[:,]/).filter(Boolean) : undefined,
+          cniConfigDir: client.cni_config_dir,
         }
       : undefined,
     plugins: plugins(doc.plugin),

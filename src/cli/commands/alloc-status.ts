@@ -40,6 +40,9 @@ function allocPairs(a: Allocation, ctx: CommandContext, verbose: boolean): [stri
       ['Deployment Health', h == null ? 'unset' : h ? 'healthy' : 'unhealthy'],
     );
   }
+  const mode = a.Job?.TaskGroups?.find((g) => g.Name === a.TaskGroup)?.Networks?.[0]?.Mode;
+  if (mode && mode !== 'host')
+    pairs.push(['Network', `${mode}${allocAddress(a) ? `, address ${allocAddress(a)}` : ''}`]);
   if (a.PreviousAllocation) pairs.push(['Previous Allocation', shortId(a.PreviousAllocation, verbose)]);
   if (a.NextAllocation) pairs.push(['Replacement Alloc ID', shortId(a.NextAllocation, verbose)]);
   if (a.FollowupEvalID) pairs.push(['Follow-up Evaluation', shortId(a.FollowupEvalID, verbose)]);
@@ -57,13 +60,21 @@ function allocPairs(a: Allocation, ctx: CommandContext, verbose: boolean): [stri
 }
 
 /** The allocation's ports: label, whether it was dynamic, and host address (with the mapped port). */
+/** The allocation's address inside its own network namespace ('' in host mode). */
+function allocAddress(a: Allocation): string {
+  const st = a.NetworkStatus as { Address?: unknown } | null | undefined;
+  return typeof st?.Address === 'string' ? st.Address : '';
+}
+
 export function addressRows(a: Allocation): string[][] {
   const dynamic = new Set<string>();
   const group = a.Job?.TaskGroups?.find((g) => g.Name === a.TaskGroup);
   for (const n of group?.Networks ?? []) for (const p of n.DynamicPorts ?? []) dynamic.add(p.Label);
   const rows: string[][] = [];
+  // In bridge / CNI mode the host port maps to the allocation's own address: show both ends.
+  const inner = allocAddress(a);
   for (const p of a.AllocatedResources?.Shared?.Ports ?? []) {
-    const to = p.To > 0 && p.To !== p.Value ? ` -> ${p.To}` : '';
+    const to = inner ? ` -> ${inner}:${p.To > 0 ? p.To : p.Value}` : p.To > 0 && p.To !== p.Value ? ` -> ${p.To}` : '';
     rows.push([p.Label, dynamic.has(p.Label) ? 'yes' : 'no', `${p.HostIP}:${p.Value}${to}`]);
   }
   if (rows.length === 0) {

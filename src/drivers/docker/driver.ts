@@ -132,6 +132,12 @@ export class DockerDriver implements TaskDriver {
   async startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle; network?: DriverNetwork }> {
     const problems = this.validateConfig(cfg.config);
     if (problems.length > 0) throw driverError(`invalid docker config: ${problems.join('; ')}`, false);
+    // Docker can only join another container's namespace, not a named one: that needs Nomad's pause container.
+    if (cfg.netnsPath)
+      throw driverError(
+        `docker tasks cannot join a group network in mode "${cfg.networkMode}" yet (use raw_exec or exec tasks, or host mode)`,
+        false,
+      );
     // allow_caps is checked with the config above; the user and host namespaces here. An image's own default
     // user is the image author's choice and is not checked (Nomad's docker driver does not either).
     const refused = taskPolicyProblems(

@@ -9,8 +9,9 @@ import { capabilities, lookupUser, memoryLimit, ociSpec } from './spec.js';
 const root = mkdtempSync(join(tmpdir(), 'drover-exec-spec-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function spec(memoryMB = 64, memoryMaxMB = 0) {
+function spec(memoryMB = 64, memoryMaxMB = 0, netnsPath?: string) {
   const t = conformanceTask(root, 'web');
+  if (netnsPath) t.netnsPath = netnsPath;
   t.resources = { cpuShares: 250, memoryMB, memoryMaxMB, cores: 0 };
   t.mounts = [{ hostPath: '/srv/data', taskPath: '/data', readOnly: true }];
   const s = ociSpec(t, {
@@ -24,7 +25,7 @@ function spec(memoryMB = 64, memoryMaxMB = 0) {
     root: { path: string };
     mounts: Array<{ destination: string; source: string; options: string[] }>;
     linux: {
-      namespaces: Array<{ type: string }>;
+      namespaces: Array<{ type: string; path?: string }>;
       resources: { memory: Record<string, number>; cpu: { shares: number } };
       cgroupsPath: string;
     };
@@ -39,6 +40,11 @@ describe('exec driver OCI spec', () => {
         .s.linux.namespaces.map((n) => n.type)
         .sort(),
     ).toEqual(['ipc', 'mount', 'pid', 'uts']);
+  });
+
+  it("joins the allocation's network namespace by its path when the group has one (bridge mode)", () => {
+    const ns = spec(64, 0, '/var/run/netns/drover-a1').s.linux.namespaces;
+    expect(ns.find((n) => n.type === 'network')).toEqual({ type: 'network', path: '/var/run/netns/drover-a1' });
   });
 
   it('runs the task under tini as the configured user, in the task dir as root', () => {

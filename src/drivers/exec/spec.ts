@@ -213,7 +213,11 @@ export function ociSpec(cfg: TaskConfig, o: SpecOptions): Record<string, unknown
     mounts: mounts(cfg, o.chrootEnv),
     linux: {
       cgroupsPath: o.cgroupsPath,
-      namespaces: namespaces.map((type) => ({ type })),
+      // In bridge / none / cni mode the task joins the allocation's namespace; otherwise it shares the host's.
+      namespaces: [
+        ...namespaces.map((type) => ({ type })),
+        ...(cfg.netnsPath ? [{ type: 'network', path: cfg.netnsPath }] : []),
+      ],
       resources: {
         devices: [{ allow: false, access: 'rwm' }],
         memory: { limit: mem.limit, swap: mem.limit, ...(mem.reservation ? { reservation: mem.reservation } : {}) },

@@ -119,7 +119,8 @@ export class RawExecDriver implements TaskDriver {
     const err = openSync(cfg.stderrPath, 'a');
     let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', ['-c', WRAPPER, 'drover-raw-exec', exitFile, command, ...args], {
+      const [bin, ...argv] = inNetns(cfg, ['/bin/sh', '-c', WRAPPER, 'drover-raw-exec', exitFile, command, ...args]);
+      child = spawn(bin!, argv, {
         cwd: cfg.dirs.dir,
         env: cfg.env,
         detached: true,
@@ -211,10 +212,14 @@ export class RawExecDriver implements TaskDriver {
     const t = this.tasks.must(taskID);
     const [bin, ...args] = cmd;
     if (!bin) return Promise.reject(new DroverError('BadRequest', 'exec: empty command'));
+    const [file, ...argv] = inNetns(t.cfg, [
+      resolveCommand(bin, t.cfg.dirs.dir, t.cfg.env.PATH ?? DEFAULT_PATH),
+      ...args,
+    ]);
     return new Promise((res) => {
       execFile(
-        resolveCommand(bin, t.cfg.dirs.dir, t.cfg.env.PATH ?? DEFAULT_PATH),
-        args,
+        file!,
+        argv,
         {
           cwd: t.cfg.dirs.dir,
           env: t.cfg.env,
@@ -300,6 +305,14 @@ export class RawExecDriver implements TaskDriver {
     for (const t of this.tasks.values()) if (t.poll) clearInterval(t.poll);
     this.tasks.clear();
   }
+}
+
+/**
+ * A command line run inside the allocation's network namespace when the group has one: nsenter enters it and
+ * execs the command, so the PID the driver tracks is the command's own.
+ */
+export function inNetns(cfg: TaskConfig, argv: string[]): string[] {
+  return cfg.netnsPath ? ['nsenter', `--net=${cfg.netnsPath}`, '--', ...argv] : argv;
 }
 
 /** Nomad resolves a relative command against the task dir first, then PATH. */

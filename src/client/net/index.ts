@@ -1,0 +1,4 @@
+/** Allocation network namespaces on CNI plugins (bridge mode, port mapping, teardown and adoption). */
+export { AllocNetworks, isolatedMode, portMappings, NETNS_DIR, type AllocNetworkStatus } from './alloc-network.js';
+export { DEFAULT_BRIDGE, bridgeConfList, bridgeProblems, parseCIDR, type BridgeSettings } from './config.js';
+export { missingPlugins, type CniConfList, type CniResult } from './cni.js';
