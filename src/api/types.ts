@@ -112,14 +112,4 @@ export interface LogsOptions {
   signal?: AbortSignal;
 }
 
-export type { AllocCheckStatus } from '../structs/index.js';
-
-/** Nomad's AllocFileInfo (`/v1/client/fs/ls|stat`). */
-export interface AllocFileInfo {
-  Name: string;
-  IsDir: boolean;
-  Size: number;
-  FileMode: string;
-  ModTime: string;
-  ContentType: string;
-}
+export type { AllocCheckStatus, AllocFileInfo } from '../structs/index.js';

@@ -6,7 +6,7 @@
  * change as in-place or destructive.
  */
 import type { PlanAnnotations, Job } from '../structs/index.js';
-import type { FieldDiff, JobDiff, ObjectDiff, TaskDiff, TaskGroupDiff } from './types.js';
+import type { FieldDiff, JobDiff, ObjectDiff, TaskDiff, TaskGroupDiff } from '../structs/index.js';
 
 type DiffType = FieldDiff['Type'];
 type Obj = Record<string, unknown>;

@@ -28,19 +28,6 @@ import type { AdmissionOptions } from './admission.js';
 
 export type { AdmissionOptions } from './admission.js';
 
-// The job endpoints' answers and the diff live in src/structs (the API client shares them); re-exported here for
-// the server's callers.
-export type {
-  JobRegisterResult,
-  JobDeregisterResult,
-  JobPlanResult,
-  JobDiff,
-  TaskGroupDiff,
-  TaskDiff,
-  ObjectDiff,
-  FieldDiff,
-  JobVersionsResult,
-} from '../structs/index.js';
 import type { NodeRequest } from './node-identity.js';
 import type { RootKeyMeta } from './keyring.js';
 
