@@ -21,8 +21,8 @@ import type {
   JobDeregisterResult,
   JobPlanResult,
   JobVersionsResult,
-  ScalingEvent,
   ServerRPC,
+  JobScaleStatus,
 } from '../structs/index.js';
 import type { AdmissionOptions } from './admission.js';
 
@@ -95,23 +95,7 @@ export interface JobScaleRequest {
   Meta?: Record<string, unknown> | null;
   PolicyOverride?: boolean;
 }
-export interface TaskGroupScaleStatus {
-  Desired: number;
-  Placed: number;
-  Running: number;
-  Healthy: number;
-  Unhealthy: number;
-  Events: ScalingEvent[] | null;
-}
-/** `GET /v1/job/:id/scale`: Nomad's JobScaleStatus. */
-export interface JobScaleStatus {
-  JobID: string;
-  Namespace: string;
-  JobCreateIndex: number;
-  JobModifyIndex: number;
-  JobStopped: boolean;
-  TaskGroups: Record<string, TaskGroupScaleStatus>;
-}
+export type { JobScaleStatus, TaskGroupScaleStatus } from '../structs/index.js';
 /** `POST /v1/node/:id/drain` body. */
 export interface NodeDrainRequest {
   DrainSpec?: { Deadline?: number; IgnoreSystemJobs?: boolean } | null;
