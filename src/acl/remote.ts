@@ -11,7 +11,7 @@ import type { ACLPolicy, ACLRole, ACLToken, SigningKey } from '../structs/index.
 import { ACL } from './acl.js';
 import { looksLikeJWT, verifyJWT } from './jwt.js';
 import { parsePolicyRules, type PolicyRules } from './policy.js';
-import type { Identity } from './service.js';
+import { workloadIdentity, type Identity } from './service.js';
 
 export interface RemoteAclOptions {
   servers: string[];
@@ -102,24 +102,7 @@ export class RemoteAclResolver {
   private async workload(jwt: string): Promise<Identity> {
     const keys = await this.keys();
     const claims = verifyJWT(jwt, (kid) => keys.get(kid));
-    if (!claims)
-      throw new DroverError(
-        'ACLTokenNotFound',
-        'ACL token not found: the workload identity is not signed by this cluster',
-      );
-    if (!this.o.hasAlloc(claims.nomad_allocation_id))
-      throw new DroverError(
-        'ACLTokenExpired',
-        'ACL token expired: the allocation of this workload identity does not run here',
-      );
-    const acl = ACL.workload({
-      namespace: claims.nomad_namespace,
-      jobID: claims.nomad_job_id,
-      group: claims.nomad_task_group,
-      task: claims.nomad_task,
-      allocID: claims.nomad_allocation_id,
-    });
-    return { acl, accessor: `workload:${claims.nomad_allocation_id}/${claims.nomad_task}` };
+    return workloadIdentity(claims, (allocID) => this.o.hasAlloc(allocID), 'does not run here');
   }
 
   private async keys(): Promise<Map<string, SigningKey>> {

@@ -32,7 +32,7 @@ import {
   type SigningKey,
 } from '../structs/index.js';
 import { ACL } from './acl.js';
-import { signJWT, looksLikeJWT, newSigningKey, verifyJWT } from './jwt.js';
+import { signJWT, looksLikeJWT, newSigningKey, verifyJWT, type IdentityClaims } from './jwt.js';
 import { parsePolicyRules, type PolicyRules } from './policy.js';
 
 export const BOOTSTRAP_RESET_FILE = 'acl-bootstrap-reset';
@@ -47,6 +47,32 @@ export interface Identity {
   /** The token's AccessorID, `anonymous`, or `workload:<alloc>/<task>`. */
   accessor: string;
   token?: ACLToken;
+}
+
+/**
+ * The identity a verified workload identity token grants: refused when no key of this cluster signed it
+ * (`claims` undefined) or its allocation is gone (`allocLive` false; `gone` says how, for the message).
+ */
+export function workloadIdentity(
+  claims: IdentityClaims | undefined,
+  allocLive: (allocID: string) => boolean,
+  gone: string,
+): Identity {
+  if (!claims)
+    throw new DroverError(
+      'ACLTokenNotFound',
+      'ACL token not found: the workload identity is not signed by this cluster',
+    );
+  if (!allocLive(claims.nomad_allocation_id))
+    throw new DroverError('ACLTokenExpired', `ACL token expired: the allocation of this workload identity ${gone}`);
+  const acl = ACL.workload({
+    namespace: claims.nomad_namespace,
+    jobID: claims.nomad_job_id,
+    group: claims.nomad_task_group,
+    task: claims.nomad_task,
+    allocID: claims.nomad_allocation_id,
+  });
+  return { acl, accessor: `workload:${claims.nomad_allocation_id}/${claims.nomad_task}` };
 }
 
 export interface AclServiceOptions {
@@ -137,24 +163,7 @@ export class AclService {
     }
     if (looksLikeJWT(secret)) {
       const claims = verifyJWT(secret, (kid) => s.tables.get('signing_keys', kid));
-      if (!claims)
-        throw new DroverError(
-          'ACLTokenNotFound',
-          'ACL token not found: the workload identity is not signed by this cluster',
-        );
-      if (!this.allocLive(s, claims.nomad_allocation_id))
-        throw new DroverError(
-          'ACLTokenExpired',
-          'ACL token expired: the allocation of this workload identity is no longer running',
-        );
-      const acl = ACL.workload({
-        namespace: claims.nomad_namespace,
-        jobID: claims.nomad_job_id,
-        group: claims.nomad_task_group,
-        task: claims.nomad_task,
-        allocID: claims.nomad_allocation_id,
-      });
-      return { acl, accessor: `workload:${claims.nomad_allocation_id}/${claims.nomad_task}` };
+      return workloadIdentity(claims, (allocID) => this.allocLive(s, allocID), 'is no longer running');
     }
     const token = s.tables.byIndex('acl_tokens', 'secret', secret)[0];
     if (!token) throw new DroverError('ACLTokenNotFound', 'ACL token not found');

@@ -1,19 +1,8 @@
 /** The event stream (`GET /v1/event/stream`): batches of events as they are committed, heartbeats left out. */
+import type { EventBatch } from '../structs/index.js';
 import type { HttpTransport } from './http.js';
 
-/** Nomad's structs.Events as the stream sends them. */
-export interface EventBatch {
-  Index: number;
-  Events: Array<{
-    Topic: string;
-    Type: string;
-    Key: string;
-    Namespace: string;
-    FilterKeys: string[] | null;
-    Index: number;
-    Payload: Record<string, unknown>;
-  }>;
-}
+export type { EventBatch } from '../structs/index.js';
 
 export class EventsAPI {
   constructor(private readonly http: HttpTransport) {}

@@ -18,8 +18,9 @@ export type {
   ResourceUsage,
   TaskResourceUsage,
   AllocStats as AllocResourceUsage,
+  TaskGroupScaleStatus,
 } from '../structs/index.js';
-import type { Job, JobDiff, ScalingEvent } from '../structs/index.js';
+import type { Job, JobDiff, JobScaleStatus } from '../structs/index.js';
 
 /** `GET /v1/job/:id/versions`. */
 export interface JobVersionsResponse {
@@ -54,24 +55,7 @@ export interface EvalCreatedResponse {
 }
 
 /** Nomad's JobScaleStatus. */
-export interface JobScaleStatusResponse {
-  JobID: string;
-  Namespace: string;
-  JobCreateIndex: number;
-  JobModifyIndex: number;
-  JobStopped: boolean;
-  TaskGroups: Record<
-    string,
-    {
-      Desired: number;
-      Placed: number;
-      Running: number;
-      Healthy: number;
-      Unhealthy: number;
-      Events: ScalingEvent[] | null;
-    }
-  >;
-}
+export type JobScaleStatusResponse = JobScaleStatus;
 
 export interface NodeUpdateResponse {
   EvalIDs: string[] | null;
@@ -112,14 +96,4 @@ export interface LogsOptions {
   signal?: AbortSignal;
 }
 
-export type { AllocCheckStatus } from '../structs/index.js';
-
-/** Nomad's AllocFileInfo (`/v1/client/fs/ls|stat`). */
-export interface AllocFileInfo {
-  Name: string;
-  IsDir: boolean;
-  Size: number;
-  FileMode: string;
-  ModTime: string;
-  ContentType: string;
-}
+export type { AllocCheckStatus, AllocFileInfo } from '../structs/index.js';

@@ -19,6 +19,15 @@ export interface OptionSpec {
 }
 
 /** The global flags every command accepts, resolved with the environment. */
+/** `--verbose` as most commands take it (full IDs instead of 8-character ones). */
+export const VERBOSE_OPTION: OptionSpec = { flags: '--verbose', description: 'show full IDs' };
+
+/** `--detach` of the commands that create an evaluation and otherwise monitor it. */
+export const DETACH_OPTION: OptionSpec = {
+  flags: '--detach',
+  description: 'print the evaluation ID and exit without monitoring',
+};
+
 export interface GlobalOptions {
   address: string;
   namespace?: string;

@@ -8,11 +8,11 @@
  *   any error ─► retry after a backoff (doubling, capped); the copy keeps its last good state meanwhile
  *
  * Index rules as Nomad's clients: wait for an index above the last seen; if the index goes backwards (a
- * server restored a snapshot), start again from 0.
+ * server restored a snapshot), start again from 0. The queries go through src/api's typed client.
  */
-import type { ServiceRegistration } from '../structs/index.js';
+import { DroverClient, type QueryResponse } from '../api/index.js';
+import type { ServiceRegistration, ServiceRegistrationListStub } from '../structs/index.js';
 import { nullLogger, type Logger } from '../logging/index.js';
-import type { ServiceRegistrationListStub } from './catalog.js';
 import { systemClock, type Clock } from './clock.js';
 
 export interface CatalogFollowerOptions {
@@ -42,9 +42,11 @@ export class CatalogFollower {
   private readonly loops = new Map<string, Loop>();
   private readonly log: Logger;
   private readonly clock: Clock;
+  private readonly api: DroverClient;
   private listed = false;
 
   constructor(private readonly opts: CatalogFollowerOptions) {
+    this.api = new DroverClient({ address: opts.address, token: opts.token });
     this.log = (opts.logger ?? nullLogger).child({ component: 'catalog-follower' });
     this.clock = opts.clock ?? systemClock;
   }
@@ -63,8 +65,9 @@ export class CatalogFollower {
   async run(signal: AbortSignal): Promise<void> {
     const ns = this.opts.namespace ?? '*';
     try {
-      await this.follow<ServiceRegistrationListStub[]>(
-        `/v1/services?namespace=${encodeURIComponent(ns)}`,
+      await this.follow(
+        'services',
+        (index, wait) => this.api.services.list({ namespace: ns, index, wait, signal }),
         signal,
         (stubs) => this.onList(stubs ?? [], signal),
       );
@@ -91,8 +94,9 @@ export class CatalogFollower {
       const stop = () => ctl.abort();
       signal.addEventListener('abort', stop, { once: true });
       const [ns, name] = split(k);
-      const done = this.follow<ServiceRegistration[]>(
-        `/v1/service/${encodeURIComponent(name)}?namespace=${encodeURIComponent(ns)}`,
+      const done = this.follow(
+        `service ${name}`,
+        (index, wait) => this.api.services.get(name, { namespace: ns, index, wait, signal: ctl.signal }),
         ctl.signal,
         (regs) => {
           this.byService.set(k, regs ?? []);
@@ -113,20 +117,21 @@ export class CatalogFollower {
   }
 
   /** One blocking-query loop: calls `apply` with each new body. Ends (without throwing) when `signal` aborts. */
-  private async follow<T>(pathAndQuery: string, signal: AbortSignal, apply: (body: T) => void): Promise<void> {
+  private async follow<T>(
+    what: string,
+    query: (index: number, wait: string) => Promise<QueryResponse<T>>,
+    signal: AbortSignal,
+    apply: (body: T) => void,
+  ): Promise<void> {
     let index = 0;
     let backoff = this.opts.retryMs ?? 1000;
     const wait = `${Math.max(1, Math.round((this.opts.waitMs ?? 60_000) / 1000))}s`;
     while (!signal.aborted) {
       try {
-        const url = `${this.opts.address.replace(/\/+$/, '')}${pathAndQuery}&index=${index}&wait=${wait}`;
         const started = this.clock.now();
-        const res = await fetch(url, { signal, headers: this.opts.token ? { 'X-Nomad-Token': this.opts.token } : {} });
-        if (!res.ok) throw new Error(`${res.status} ${(await res.text()).slice(0, 200)}`);
-        const body = (await res.json()) as T;
-        const next = Number(res.headers.get('X-Nomad-Index') ?? '0');
+        const { value, index: next } = await query(index, wait);
         const unchanged = next === index && index !== 0;
-        if (!unchanged) apply(body);
+        if (!unchanged) apply(value);
         index = next < index ? 0 : next;
         backoff = this.opts.retryMs ?? 1000;
         // A server that answers at once without a change is not blocking: do not spin on it.
@@ -134,7 +139,7 @@ export class CatalogFollower {
       } catch (e) {
         if (signal.aborted) return;
         this.log.warn('catalog query failed; retrying', {
-          path: pathAndQuery,
+          query: what,
           err: e instanceof Error ? e.message : String(e),
           backoffMs: backoff,
         });

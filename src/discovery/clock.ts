@@ -1,19 +1,7 @@
-/**
- * Time for the health checks, injected so tests step it by hand. Same shape as the template module's Clock.
- */
-import { sleep } from '../lib/sleep.js';
+/** Time for the health checks: the shared Clock, and a manual one tests step by hand. */
+import type { Clock } from '../lib/clock.js';
 
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  /** Resolves after `ms`, or rejects with the signal's reason when it aborts. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => sleep(ms, signal),
-};
+export { systemClock, type Clock } from '../lib/clock.js';
 
 interface Timer {
   at: number;

@@ -89,18 +89,22 @@ export class Backend {
   }
 
   info(): RouteTargetInfo {
-    const i = this.instance;
-    return {
-      ID: i.ID,
-      ServiceName: i.ServiceName,
-      AllocID: i.AllocID,
-      NodeID: i.NodeID,
-      Address: i.Address,
-      Port: i.Port,
-      Active: this.active,
-      EjectedUntil: this.ejectedUntil > this.settings.now() ? this.ejectedUntil : 0,
-    };
+    return targetInfo(this.instance, this.active, this.ejectedUntil > this.settings.now() ? this.ejectedUntil : 0);
   }
+}
+
+/** One instance behind a route as the admin API shows it, for either data plane. */
+export function targetInfo(i: GatewayInstance, active: number, ejectedUntil: number): RouteTargetInfo {
+  return {
+    ID: i.ID,
+    ServiceName: i.ServiceName,
+    AllocID: i.AllocID,
+    NodeID: i.NodeID,
+    Address: i.Address,
+    Port: i.Port,
+    Active: active,
+    EjectedUntil: ejectedUntil,
+  };
 }
 
 /** Identity of an instance for reuse across tables: a re-registration at a new address is a new backend. */

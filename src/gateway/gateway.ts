@@ -17,6 +17,7 @@ import { RouteTable, type TagProblem } from './routes.js';
 import { buildTable, describeTable } from './table.js';
 import type { Gateway, GatewayInstance, GatewayOptions, RouteInfo } from './types.js';
 import { createUpgradeHandler } from './websocket.js';
+import { listen } from './listen.js';
 
 /** Starts the gateway; resolves once its listeners are bound (routes arrive as the source yields). */
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -113,16 +114,6 @@ function withReservedAdmin(
     if (url !== undefined && url.charCodeAt(1) === 95 && url.startsWith(ADMIN_PREFIX + '/')) admin(req, res);
     else proxy(req, res);
   };
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 /** Stops accepting, closes idle keep-alive connections, and cuts what is still open after `graceMs`. */

@@ -2,12 +2,12 @@
  * A CatalogSource that follows an agent's service catalog over Nomad's native service API, with blocking
  * queries only (no polling):
  *
- *   GET /v1/services?index=N&wait=5m ----> service names changed --> start/stop one watcher per service
+ *   GET /v1/services?index=N&wait=4m ----> service names changed --> start/stop one watcher per service
  *        ^_________ until aborted ___|
- *   GET /v1/service/:name?index=M&wait=5m --> that service's registrations changed --> publish the merged set
+ *   GET /v1/service/:name?index=M&wait=4m --> that service's registrations changed --> publish the merged set
  *
  * The first set is published only once every service has answered, so the gateway never starts from a
- * partial table. Errors back off exponentially (250 ms to 10 s) and keep the last known registrations.
+ * partial table. Queries go through src/api's typed client. Errors back off exponentially (250 ms to 10 s) and keep the last known registrations.
  *
  * Health: Nomad's native API serves registrations without health, so a registration without Drover's `Status`
  * field is taken as passing. Drover's agent adds `Status` (the worst of the instance's checks) and answers every
@@ -15,9 +15,9 @@
  * non-passing ones on as unhealthy, so a route whose instances all fail answers 503 naming the route instead of
  * vanishing into a 404. A `Healthy: false` field is honoured the same way.
  */
-import { Agent, request } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { DroverClient, type QueryResponse } from '../api/index.js';
 import type { Logger } from '../logging/index.js';
+import type { ServiceRegistration } from '../structs/index.js';
 import { registrationToInstance } from './blocking-source.js';
 import { Latest } from './latest.js';
 import type { CatalogSource, GatewayInstance } from './types.js';
@@ -30,7 +30,10 @@ export interface HttpCatalogSourceOptions {
   namespace?: string;
   /** ACL token, sent as X-Nomad-Token. */
   token?: string;
-  /** Longest hold of one blocking query, as a Go duration. Default `5m`. */
+  /**
+   * Longest hold of one blocking query, as a Go duration. Default `4m`: the typed client sends through `fetch`,
+   * whose default wait for response headers is 5 minutes, so a 5m hold would race it.
+   */
   wait?: string;
   logger: Logger;
   /** Backoff bounds after a failed query, in ms. Defaults 250 and 10_000. */
@@ -38,39 +41,15 @@ export interface HttpCatalogSourceOptions {
   retryMaxMs?: number;
 }
 
-/** Nomad's `GET /v1/services` item. */
-interface ServiceListStub {
-  Namespace: string;
-  Services: { ServiceName: string; Tags: string[] | null }[] | null;
-}
-
-/** Nomad's ServiceRegistration, plus Drover's optional health flag. */
-interface Registration {
-  ID: string;
-  ServiceName: string;
-  Namespace: string;
-  NodeID: string;
-  AllocID: string;
-  Tags: string[] | null;
-  Address: string;
-  Port: number;
-  /** Drover: worst check status; absent means passing. */
-  Status?: 'passing' | 'warning' | 'critical';
-  Healthy?: boolean;
-}
-
-interface Answer<T> {
-  index: number;
-  body: T;
-}
+/** Nomad's ServiceRegistration as a foreign agent may send it: Drover's `Status`, or a `Healthy` flag. */
+type Registration = ServiceRegistration & { Healthy?: boolean };
 
 export class HttpCatalogSource implements CatalogSource {
-  private readonly base: URL;
-  private readonly agent = new Agent({ keepAlive: true });
+  private readonly api: DroverClient;
   private readonly logger: Logger;
 
   constructor(private readonly opts: HttpCatalogSourceOptions) {
-    this.base = new URL(opts.address);
+    this.api = new DroverClient({ address: opts.address, token: opts.token });
     this.logger = opts.logger.child({ component: 'gateway-catalog', address: opts.address });
   }
 
@@ -88,7 +67,6 @@ export class HttpCatalogSource implements CatalogSource {
       signal.removeEventListener('abort', stop);
       inner.abort();
       await running;
-      this.agent.destroy();
     }
   }
 
@@ -103,9 +81,9 @@ export class HttpCatalogSource implements CatalogSource {
       out.publish([...byService.values()].flatMap((v) => v ?? []));
     };
     try {
-      await this.blocking<ServiceListStub[]>(
-        '/v1/services',
-        { namespace: this.opts.namespace ?? 'default' },
+      await this.blocking(
+        'services',
+        (index, wait) => this.api.services.list({ namespace: this.opts.namespace ?? 'default', index, wait, signal }),
         signal,
         (list) => {
           const wanted = new Set<string>();
@@ -125,11 +103,11 @@ export class HttpCatalogSource implements CatalogSource {
             const stop = new AbortController();
             const both = AbortSignal.any([signal, stop.signal]);
             byService.set(key, undefined);
-            const done = this.blocking<Registration[]>(
-              `/v1/service/${encodeURIComponent(name)}`,
-              { namespace: ns },
+            const done = this.blocking(
+              `service ${name}`,
+              (index, wait) => this.api.services.get(name, { namespace: ns, index, wait, signal: both }),
               both,
-              (regs) => {
+              (regs: Registration[] | null) => {
                 if (stop.signal.aborted) return;
                 byService.set(key, (regs ?? []).map(toInstance));
                 publish();
@@ -150,24 +128,24 @@ export class HttpCatalogSource implements CatalogSource {
     }
   }
 
-  /** Runs blocking queries on `path` until aborted, calling `onChange` with each new body. */
+  /** Runs blocking queries with `query` until aborted, calling `onChange` with each new body. */
   private async blocking<T>(
-    path: string,
-    query: Record<string, string>,
+    what: string,
+    query: (index: number, wait: string) => Promise<QueryResponse<T>>,
     signal: AbortSignal,
     onChange: (body: T) => void,
   ): Promise<void> {
     let index = 0;
     let delay = 0;
     while (!signal.aborted) {
-      let answer: Answer<T>;
+      let answer: QueryResponse<T>;
       try {
-        answer = await this.get<T>(path, { ...query, index: String(index), wait: this.opts.wait ?? '5m' }, signal);
+        answer = await query(index, this.opts.wait ?? '4m');
         delay = 0;
       } catch (err) {
         if (signal.aborted) return;
         delay = Math.min(Math.max(delay * 2, this.opts.retryMinMs ?? 250), this.opts.retryMaxMs ?? 10_000);
-        this.logger.warn('catalog query failed; retrying', { path, error: String(err), retryInMs: delay });
+        this.logger.warn('catalog query failed; retrying', { query: what, error: String(err), retryInMs: delay });
         await sleepOrAborted(delay, signal);
         continue;
       }
@@ -175,35 +153,8 @@ export class HttpCatalogSource implements CatalogSource {
       if (answer.index < index) index = 0;
       else if (answer.index === index && index !== 0) continue;
       else index = answer.index;
-      onChange(answer.body);
+      onChange(answer.value);
     }
-  }
-
-  private get<T>(path: string, query: Record<string, string>, signal: AbortSignal): Promise<Answer<T>> {
-    const url = new URL(path, this.base);
-    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.opts.token) headers['x-nomad-token'] = this.opts.token;
-    const send = url.protocol === 'https:' ? httpsRequest : request;
-    return new Promise((resolve, reject) => {
-      const req = send(url, { headers, signal, agent: url.protocol === 'https:' ? undefined : this.agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200)
-            return reject(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-          try {
-            resolve({ index: Number(res.headers['x-nomad-index'] ?? 0) || 0, body: JSON.parse(text) as T });
-          } catch (err) {
-            reject(new Error(`GET ${url.pathname}: invalid JSON: ${String(err)}`));
-          }
-        });
-      });
-      req.on('error', reject);
-      req.end();
-    });
   }
 }
 

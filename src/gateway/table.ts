@@ -6,7 +6,7 @@
 import { BackendRegistry, type Backend, type Pool, backendKey } from './backend.js';
 import type { MetricsRegistry, RouteMetrics } from './metrics.js';
 import { groupRoutes, RouteTable, routeLb, type TagProblem } from './routes.js';
-import type { GatewayInstance, LoadBalancing, RouteInfo, RouteSpec } from './types.js';
+import type { GatewayInstance, LoadBalancing, RouteInfo, RouteSpec, RouteTargetInfo } from './types.js';
 
 export interface LiveRoute extends Pool {
   readonly name: string;
@@ -50,7 +50,14 @@ export function buildTable(
 
 /** The table as the admin API shows it. */
 export function describeTable(table: LiveTable): RouteInfo[] {
-  return [...table.routes]
+  return describeRoutes(table.routes, (r) => r.backends.map((b) => b.info()));
+}
+
+/** Routes as the admin API shows them, sorted by name, for either data plane. */
+export function describeRoutes<
+  R extends { name: string; spec: RouteSpec; lb: LoadBalancing; services: Iterable<string> },
+>(routes: Iterable<R>, targets: (route: R) => RouteTargetInfo[]): RouteInfo[] {
+  return [...routes]
     .sort((a, b) => (a.name < b.name ? -1 : 1))
     .map((r) => ({
       Name: r.name,
@@ -59,6 +66,6 @@ export function describeTable(table: LiveTable): RouteInfo[] {
       Strip: r.spec.strip,
       LB: r.lb,
       Services: [...r.services],
-      Targets: r.backends.map((b) => b.info()),
+      Targets: targets(r),
     }));
 }

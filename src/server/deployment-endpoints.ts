@@ -14,7 +14,8 @@ import {
 } from '../structs/index.js';
 import { upsertEvals, type WriteTxn } from '../state/index.js';
 import { badRequest, checkIndexMismatch, DroverError, deploymentNotFound, jobNotFound } from '../errors/index.js';
-import type { DeploymentUpdateResult, JobDiff, JobRegisterResult, JobVersionsResult, QueryOptions } from './types.js';
+import type { JobDiff, JobRegisterResult, JobVersionsResult } from '../structs/index.js';
+import type { DeploymentUpdateResult, QueryOptions } from './types.js';
 import { newEval, nowNs, routeEval, type ServerContext } from './context.js';
 import { blockingQuery } from './read-endpoints.js';
 import { jobDiff } from './job-diff.js';

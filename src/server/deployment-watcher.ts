@@ -25,6 +25,7 @@ import {
   type Job,
 } from '../structs/index.js';
 import {
+  jobSpecChanged,
   refreshJobStatus,
   updateJobInPlace,
   upsertEvals,
@@ -107,7 +108,7 @@ export function failInTxn(
   if (opts.allowRevert && job != null && Object.values(d.TaskGroups).some((g) => g.AutoRevert)) {
     const stable = txn.jobVersions(d.Namespace, d.JobID).find((v) => v.Stable && (v.Version ?? 0) < d.JobVersion);
     if (stable == null) description = noRollbackTargetDescription(base);
-    else if (!specDiffers(stable, job)) description = rollbackNoopDescription(base, stable.Version ?? 0);
+    else if (!jobSpecChanged(stable, job)) description = rollbackNoopDescription(base, stable.Version ?? 0);
     else {
       description = rollbackDescription(base, stable.Version ?? 0);
       revertTo = stable;
@@ -139,23 +140,6 @@ export function revertJob(ctx: ServerContext, txn: WriteTxn, current: Job, targe
   const { job } = upsertJob(txn, spec, { nowNs: nowNs(ctx), trackedVersions: ctx.jobTrackedVersions });
   refreshJobStatus(txn, job.Namespace, job.ID);
   return { job };
-}
-
-const SERVER_FIELDS = new Set([
-  'Status',
-  'StatusDescription',
-  'Stable',
-  'Version',
-  'SubmitTime',
-  'CreateIndex',
-  'ModifyIndex',
-  'JobModifyIndex',
-  'VersionTag',
-]);
-
-function specDiffers(a: Job, b: Job): boolean {
-  const strip = (j: Job) => JSON.stringify(j, (k, v: unknown) => (SERVER_FIELDS.has(k) ? undefined : v));
-  return strip(a) !== strip(b);
 }
 
 /**

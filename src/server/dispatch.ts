@@ -7,7 +7,7 @@ import { EvalTriggerJobRegister, JobStatusDead, type Job, type ParameterizedJobC
 import { refreshJobStatus, upsertEvals, upsertJob } from '../state/index.js';
 import { badRequest, jobNotFound } from '../errors/index.js';
 import { newEval, nowNs, routeEval, type ServerContext } from './context.js';
-import { childJobs } from './periodic.js';
+import { childJobs, childSpec } from './periodic.js';
 import type { JobDispatchRequest, JobDispatchResult } from './types.js';
 
 /** Nomad's limit on a dispatch payload, before compression. */
@@ -83,16 +83,7 @@ export async function jobDispatch(
         Index: snap.index(),
       };
   }
-  const {
-    Status: _s,
-    StatusDescription: _d,
-    Version: _v,
-    CreateIndex: _c,
-    ModifyIndex: _m,
-    JobModifyIndex: _j,
-    Stable: _st,
-    ...spec
-  } = parent;
+  const spec = childSpec(parent);
   const id = dispatchedJobID(parentID, ctx.clock.now());
   const child: Job = {
     ...spec,

@@ -11,26 +11,9 @@
  * falls behind the buffer resumes at its oldest batch, as Nomad's does when the requested index is gone.
  */
 import type { CommittedWrite, StateStore, TableName } from '../state/index.js';
+import { ALL_TOPICS, type EventBatch, type EventTopic, type StreamEvent } from '../structs/index.js';
 
-export type EventTopic =
-  'Deployment' | 'Evaluation' | 'Allocation' | 'Job' | 'Node' | 'NodePool' | 'Service' | 'Variable';
-
-/** Nomad's structs.Event. */
-export interface StreamEvent {
-  Topic: EventTopic;
-  Type: string;
-  Key: string;
-  Namespace: string;
-  FilterKeys: string[] | null;
-  Index: number;
-  Payload: Record<string, unknown>;
-}
-
-/** Nomad's structs.Events: one write's events. */
-export interface EventBatch {
-  Index: number;
-  Events: StreamEvent[];
-}
+export { ALL_TOPICS, type EventBatch, type EventTopic, type StreamEvent };
 
 /** Writes held for resumption (`?index=`); older ones are dropped. */
 export const BUFFER_WRITES = 4096;
@@ -44,17 +27,6 @@ const TOPICS: Partial<Record<TableName, EventTopic>> = {
   service_registrations: 'Service',
   variables: 'Variable',
 };
-
-export const ALL_TOPICS: EventTopic[] = [
-  'Deployment',
-  'Evaluation',
-  'Allocation',
-  'Job',
-  'Node',
-  'NodePool',
-  'Service',
-  'Variable',
-];
 
 /** `ns\0id` keys of namespaced tables. */
 function splitKey(key: string): { namespace: string; id: string } {

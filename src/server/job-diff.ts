@@ -6,7 +6,7 @@
  * change as in-place or destructive.
  */
 import type { PlanAnnotations, Job } from '../structs/index.js';
-import type { FieldDiff, JobDiff, ObjectDiff, TaskDiff, TaskGroupDiff } from './types.js';
+import type { FieldDiff, JobDiff, ObjectDiff, TaskDiff, TaskGroupDiff } from '../structs/index.js';
 
 type DiffType = FieldDiff['Type'];
 type Obj = Record<string, unknown>;
@@ -29,12 +29,18 @@ interface Rules {
   objects?: Record<string, ObjectRule>;
 }
 
-const constraint: ObjectRule = { name: 'Constraint', kind: 'list' };
-const affinity: ObjectRule = { name: 'Affinity', kind: 'list' };
+/** Rules for an object diffed by kind alone (no nested rules). */
+const struct = (name: string): ObjectRule => ({ name, kind: 'struct' });
+const flat = (name: string): ObjectRule => ({ name, kind: 'flat' });
+const set = (name: string): ObjectRule => ({ name, kind: 'set' });
+const list = (name: string): ObjectRule => ({ name, kind: 'list' });
+
+const constraint: ObjectRule = list('Constraint');
+const affinity: ObjectRule = list('Affinity');
 const spread: ObjectRule = {
   name: 'Spread',
   kind: 'list',
-  rules: { objects: { SpreadTarget: { name: 'SpreadTarget', kind: 'list' } } },
+  rules: { objects: { SpreadTarget: list('SpreadTarget') } },
 };
 const port = (name: string): ObjectRule => ({ name, kind: 'list', key: (p) => String(p.Label) });
 const network: ObjectRule = {
@@ -44,7 +50,7 @@ const network: ObjectRule = {
     objects: {
       ReservedPorts: port('Static Port'),
       DynamicPorts: port('Dynamic Port'),
-      DNS: { name: 'DNS', kind: 'struct' },
+      DNS: struct('DNS'),
     },
   },
 };
@@ -54,7 +60,7 @@ const check: ObjectRule = {
   key: (c) => String(c.Name),
   rules: {
     inline: ['Header'],
-    objects: { CheckRestart: { name: 'CheckRestart', kind: 'struct' }, Args: { name: 'Args', kind: 'set' } },
+    objects: { CheckRestart: struct('CheckRestart'), Args: set('Args') },
   },
 };
 const service: ObjectRule = {
@@ -64,10 +70,10 @@ const service: ObjectRule = {
   rules: {
     inline: ['Meta', 'CanaryMeta', 'TaggedAddresses'],
     objects: {
-      Tags: { name: 'Tags', kind: 'set' },
-      CanaryTags: { name: 'CanaryTags', kind: 'set' },
+      Tags: set('Tags'),
+      CanaryTags: set('CanaryTags'),
       Checks: check,
-      Connect: { name: 'ConsulConnect', kind: 'flat' },
+      Connect: flat('ConsulConnect'),
     },
   },
 };
@@ -76,35 +82,35 @@ const taskRules: Rules = {
   skip: ['Name'],
   inline: ['Env', 'Meta'],
   objects: {
-    Config: { name: 'Config', kind: 'flat' },
+    Config: flat('Config'),
     Resources: {
       name: 'Resources',
       kind: 'struct',
-      rules: { objects: { Networks: network, Devices: { name: 'Device', kind: 'list' } } },
+      rules: { objects: { Networks: network, Devices: list('Device') } },
     },
     Constraints: constraint,
     Affinities: affinity,
     Services: service,
-    RestartPolicy: { name: 'RestartPolicy', kind: 'struct' },
-    LogConfig: { name: 'LogConfig', kind: 'struct' },
+    RestartPolicy: struct('RestartPolicy'),
+    LogConfig: struct('LogConfig'),
     Artifacts: { name: 'Artifact', kind: 'list', rules: { inline: ['GetterOptions', 'GetterHeaders'] } },
     Templates: {
       name: 'Template',
       kind: 'list',
       rules: {
-        objects: { Wait: { name: 'Template', kind: 'struct' }, ChangeScript: { name: 'ChangeScript', kind: 'struct' } },
+        objects: { Wait: struct('Template'), ChangeScript: struct('ChangeScript') },
       },
     },
-    Vault: { name: 'Vault', kind: 'flat' },
-    Consul: { name: 'Consul', kind: 'flat' },
-    DispatchPayload: { name: 'DispatchPayload', kind: 'struct' },
-    Lifecycle: { name: 'Lifecycle', kind: 'struct' },
-    VolumeMounts: { name: 'VolumeMount', kind: 'list' },
-    Identity: { name: 'Identity', kind: 'flat' },
-    Identities: { name: 'Identities', kind: 'list' },
-    ScalingPolicies: { name: 'ScalingPolicy', kind: 'list' },
-    CSIPluginConfig: { name: 'CSIPluginConfig', kind: 'flat' },
-    Actions: { name: 'Action', kind: 'list' },
+    Vault: flat('Vault'),
+    Consul: flat('Consul'),
+    DispatchPayload: struct('DispatchPayload'),
+    Lifecycle: struct('Lifecycle'),
+    VolumeMounts: list('VolumeMount'),
+    Identity: flat('Identity'),
+    Identities: list('Identities'),
+    ScalingPolicies: list('ScalingPolicy'),
+    CSIPluginConfig: flat('CSIPluginConfig'),
+    Actions: list('Action'),
   },
 };
 
@@ -115,17 +121,17 @@ const groupRules: Rules = {
     Constraints: constraint,
     Affinities: affinity,
     Spreads: spread,
-    RestartPolicy: { name: 'RestartPolicy', kind: 'struct' },
-    ReschedulePolicy: { name: 'ReschedulePolicy', kind: 'struct' },
-    EphemeralDisk: { name: 'EphemeralDisk', kind: 'struct' },
-    Update: { name: 'Update', kind: 'struct' },
-    Migrate: { name: 'Migrate', kind: 'struct' },
+    RestartPolicy: struct('RestartPolicy'),
+    ReschedulePolicy: struct('ReschedulePolicy'),
+    EphemeralDisk: struct('EphemeralDisk'),
+    Update: struct('Update'),
+    Migrate: struct('Migrate'),
     Networks: network,
     Services: service,
-    Volumes: { name: 'Volume', kind: 'flat' },
-    Disconnect: { name: 'Disconnect', kind: 'struct' },
-    Scaling: { name: 'Scaling', kind: 'flat' },
-    Consul: { name: 'Consul', kind: 'flat' },
+    Volumes: flat('Volume'),
+    Disconnect: struct('Disconnect'),
+    Scaling: flat('Scaling'),
+    Consul: flat('Consul'),
   },
 };
 
@@ -149,27 +155,27 @@ const jobRules: Rules = {
   ],
   inline: ['Meta'],
   objects: {
-    Datacenters: { name: 'Datacenters', kind: 'set' },
+    Datacenters: set('Datacenters'),
     Constraints: constraint,
     Affinities: affinity,
     Spreads: spread,
-    Periodic: { name: 'Periodic', kind: 'struct', rules: { objects: { Specs: { name: 'Specs', kind: 'set' } } } },
+    Periodic: { name: 'Periodic', kind: 'struct', rules: { objects: { Specs: set('Specs') } } },
     ParameterizedJob: {
       name: 'ParameterizedJob',
       kind: 'struct',
       rules: {
         objects: {
-          MetaRequired: { name: 'MetaRequired', kind: 'set' },
-          MetaOptional: { name: 'MetaOptional', kind: 'set' },
+          MetaRequired: set('MetaRequired'),
+          MetaOptional: set('MetaOptional'),
         },
       },
     },
-    Multiregion: { name: 'Multiregion', kind: 'flat' },
-    Reschedule: { name: 'Reschedule', kind: 'struct' },
-    Migrate: { name: 'Migrate', kind: 'struct' },
-    UI: { name: 'UI', kind: 'flat' },
-    Vault: { name: 'Vault', kind: 'flat' },
-    Consul: { name: 'Consul', kind: 'flat' },
+    Multiregion: flat('Multiregion'),
+    Reschedule: struct('Reschedule'),
+    Migrate: struct('Migrate'),
+    UI: flat('UI'),
+    Vault: flat('Vault'),
+    Consul: flat('Consul'),
   },
 };
 
@@ -245,6 +251,44 @@ function diffType(old: unknown, next: unknown, changed: boolean): DiffType {
   return changed ? 'Edited' : 'None';
 }
 
+/** One level's diff: its fields, its nested objects and, when given, its named children (groups, tasks). */
+function levelDiff<C extends { Type: DiffType }>(
+  old: Obj | null,
+  next: Obj | null,
+  rules: Rules,
+  contextual: boolean,
+  children?: { field: string; diff: (old: Obj | null, next: Obj | null, contextual: boolean) => C },
+): {
+  Type: DiffType;
+  changed: boolean;
+  Fields: FieldDiff[] | null;
+  Objects: ObjectDiff[] | null;
+  Children: C[] | null;
+} {
+  const fields = fieldDiffs(
+    primitiveFields(old, rules),
+    primitiveFields(next, rules),
+    contextual || old == null || next == null,
+  );
+  const objects = objectDiffs(old, next, rules, contextual);
+  let kids: C[] = [];
+  if (children) {
+    const oc = byName(old?.[children.field]);
+    const nc = byName(next?.[children.field]);
+    kids = [...new Set([...oc.keys(), ...nc.keys()])]
+      .sort()
+      .map((k) => children.diff(oc.get(k) ?? null, nc.get(k) ?? null, contextual));
+  }
+  const changed = fields.some((f) => f.Type !== 'None') || objects.length > 0 || kids.some((c) => c.Type !== 'None');
+  return {
+    Type: diffType(old, next, changed),
+    changed,
+    Fields: fields.length > 0 ? fields : null,
+    Objects: objects.length > 0 ? objects : null,
+    Children: kids.length > 0 ? kids : null,
+  };
+}
+
 /** Diffs one struct: its fields and its nested objects. Null when nothing changed. */
 function structDiff(
   name: string,
@@ -254,20 +298,9 @@ function structDiff(
   contextual: boolean,
 ): ObjectDiff | null {
   if (old == null && next == null) return null;
-  const fields = fieldDiffs(
-    primitiveFields(old, rules),
-    primitiveFields(next, rules),
-    contextual || old == null || next == null,
-  );
-  const objects = objectDiffs(old, next, rules, contextual);
-  const changed = fields.some((f) => f.Type !== 'None') || objects.length > 0;
-  if (!changed && old != null && next != null) return null;
-  return {
-    Type: diffType(old, next, changed),
-    Name: name,
-    Fields: fields.length > 0 ? fields : null,
-    Objects: objects.length > 0 ? objects : null,
-  };
+  const d = levelDiff(old, next, rules, contextual);
+  if (!d.changed && old != null && next != null) return null;
+  return { Type: d.Type, Name: name, Fields: d.Fields, Objects: d.Objects };
 }
 
 function listDiffs(rule: ObjectRule, oldL: Obj[], newL: Obj[], contextual: boolean): ObjectDiff[] {
@@ -358,25 +391,13 @@ function byName(l: unknown): Map<string, Obj> {
 }
 
 function groupDiff(old: Obj | null, next: Obj | null, contextual: boolean): TaskGroupDiff {
-  const name = String((next ?? old)!.Name);
-  const fields = fieldDiffs(
-    primitiveFields(old, groupRules),
-    primitiveFields(next, groupRules),
-    contextual || old == null || next == null,
-  );
-  const objects = objectDiffs(old, next, groupRules, contextual);
-  const ot = byName(old?.Tasks);
-  const nt = byName(next?.Tasks);
-  const tasks = [...new Set([...ot.keys(), ...nt.keys()])]
-    .sort()
-    .map((k) => taskDiff(ot.get(k) ?? null, nt.get(k) ?? null, contextual));
-  const changed = fields.some((f) => f.Type !== 'None') || objects.length > 0 || tasks.some((t) => t.Type !== 'None');
+  const d = levelDiff(old, next, groupRules, contextual, { field: 'Tasks', diff: taskDiff });
   return {
-    Type: diffType(old, next, changed),
-    Name: name,
-    Fields: fields.length > 0 ? fields : null,
-    Objects: objects.length > 0 ? objects : null,
-    Tasks: tasks.length > 0 ? tasks : null,
+    Type: d.Type,
+    Name: String((next ?? old)!.Name),
+    Fields: d.Fields,
+    Objects: d.Objects,
+    Tasks: d.Children,
     Updates: null,
   };
 }
@@ -385,25 +406,8 @@ function groupDiff(old: Obj | null, next: Obj | null, contextual: boolean): Task
 export function jobDiff(old: Job | null, next: Job | null, contextual: boolean): JobDiff {
   const o = old as unknown as Obj | null;
   const n = next as unknown as Obj | null;
-  const fields = fieldDiffs(
-    primitiveFields(o, jobRules),
-    primitiveFields(n, jobRules),
-    contextual || o == null || n == null,
-  );
-  const objects = objectDiffs(o, n, jobRules, contextual);
-  const og = byName(o?.TaskGroups);
-  const ng = byName(n?.TaskGroups);
-  const groups = [...new Set([...og.keys(), ...ng.keys()])]
-    .sort()
-    .map((k) => groupDiff(og.get(k) ?? null, ng.get(k) ?? null, contextual));
-  const changed = fields.some((f) => f.Type !== 'None') || objects.length > 0 || groups.some((g) => g.Type !== 'None');
-  return {
-    Type: diffType(o, n, changed),
-    ID: (next ?? old)?.ID ?? '',
-    Fields: fields.length > 0 ? fields : null,
-    Objects: objects.length > 0 ? objects : null,
-    TaskGroups: groups.length > 0 ? groups : null,
-  };
+  const d = levelDiff(o, n, jobRules, contextual, { field: 'TaskGroups', diff: groupDiff });
+  return { Type: d.Type, ID: (next ?? old)?.ID ?? '', Fields: d.Fields, Objects: d.Objects, TaskGroups: d.Children };
 }
 
 export const AnnotationForcesCreate = 'forces create';

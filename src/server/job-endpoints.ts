@@ -27,7 +27,8 @@ import {
   type Problem,
 } from '../errors/index.js';
 import type { Planner, SchedulerState } from '../scheduler/types.js';
-import type { JobDeregisterResult, JobPlanResult, JobRegisterResult, RegisterOptions } from './types.js';
+import type { JobDeregisterResult, JobPlanResult, JobRegisterResult } from '../structs/index.js';
+import type { RegisterOptions } from './types.js';
 import { cancelEvals, newEval, nowNs, routeEval, type ServerContext } from './context.js';
 import { annotateJobDiff, jobDiff } from './job-diff.js';
 import { schedulerStateOf } from './scheduler-state.js';

@@ -198,16 +198,7 @@ export class PeriodicDispatcher {
   }
 
   private async derive(parent: Job, at: number): Promise<{ child: Job; ev: Evaluation; index: number }> {
-    const {
-      Status: _s,
-      StatusDescription: _d,
-      Version: _v,
-      CreateIndex: _c,
-      ModifyIndex: _m,
-      JobModifyIndex: _j,
-      Stable: _st,
-      ...spec
-    } = parent;
+    const spec = childSpec(parent);
     let childID = periodicChildID(parent.ID, at);
     const { result, index } = await this.ctx.store.write((txn) => {
       // A force in the same second as a launch: Nomad would collide; keep both by moving on a second.
@@ -243,3 +234,24 @@ export class PeriodicDispatcher {
     this.timer.unref?.();
   }
 }
+
+/**
+ * The part of a parent job a child (periodic launch or dispatch) copies: everything but the state the store
+ * keeps per job (status, version, indexes, stability).
+ */
+export function childSpec(parent: Job): Omit<Job, ChildOwnFields> {
+  const {
+    Status: _s,
+    StatusDescription: _d,
+    Version: _v,
+    CreateIndex: _c,
+    ModifyIndex: _m,
+    JobModifyIndex: _j,
+    Stable: _st,
+    ...spec
+  } = parent;
+  return spec;
+}
+
+type ChildOwnFields =
+  'Status' | 'StatusDescription' | 'Version' | 'CreateIndex' | 'ModifyIndex' | 'JobModifyIndex' | 'Stable';

@@ -21,26 +21,13 @@ import type {
   JobDeregisterResult,
   JobPlanResult,
   JobVersionsResult,
-  ScalingEvent,
   ServerRPC,
+  JobScaleStatus,
 } from '../structs/index.js';
 import type { AdmissionOptions } from './admission.js';
 
 export type { AdmissionOptions } from './admission.js';
 
-// The job endpoints' answers and the diff live in src/structs (the API client shares them); re-exported here for
-// the server's callers.
-export type {
-  JobRegisterResult,
-  JobDeregisterResult,
-  JobPlanResult,
-  JobDiff,
-  TaskGroupDiff,
-  TaskDiff,
-  ObjectDiff,
-  FieldDiff,
-  JobVersionsResult,
-} from '../structs/index.js';
 import type { NodeRequest } from './node-identity.js';
 import type { RootKeyMeta } from './keyring.js';
 
@@ -108,23 +95,7 @@ export interface JobScaleRequest {
   Meta?: Record<string, unknown> | null;
   PolicyOverride?: boolean;
 }
-export interface TaskGroupScaleStatus {
-  Desired: number;
-  Placed: number;
-  Running: number;
-  Healthy: number;
-  Unhealthy: number;
-  Events: ScalingEvent[] | null;
-}
-/** `GET /v1/job/:id/scale`: Nomad's JobScaleStatus. */
-export interface JobScaleStatus {
-  JobID: string;
-  Namespace: string;
-  JobCreateIndex: number;
-  JobModifyIndex: number;
-  JobStopped: boolean;
-  TaskGroups: Record<string, TaskGroupScaleStatus>;
-}
+export type { JobScaleStatus, TaskGroupScaleStatus } from '../structs/index.js';
 /** `POST /v1/node/:id/drain` body. */
 export interface NodeDrainRequest {
   DrainSpec?: { Deadline?: number; IgnoreSystemJobs?: boolean } | null;

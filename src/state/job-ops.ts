@@ -226,6 +226,12 @@ export function applyAllocToSummary(txn: WriteTxn, prev: Allocation | undefined,
   const s = txn.jobSummary(next.Namespace, next.JobID);
   if (s == null) return;
   const tg = { ...(s.Summary[next.TaskGroup] ?? emptyTGSummary()) };
+  moveAllocCounter(tg, prev, next);
+  putSummary(txn, s, { ...s.Summary, [next.TaskGroup]: tg });
+}
+
+/** Moves one allocation from its previous status counter (or Queued, when new) to its next one. */
+function moveAllocCounter(tg: TaskGroupSummary, prev: Allocation | undefined, next: Allocation): void {
   if (prev != null) {
     const f = STATUS_FIELD[prev.ClientStatus];
     if (f != null && tg[f] > 0) tg[f]--;
@@ -234,7 +240,6 @@ export function applyAllocToSummary(txn: WriteTxn, prev: Allocation | undefined,
   }
   const f = STATUS_FIELD[next.ClientStatus];
   if (f != null) tg[f]++;
-  putSummary(txn, s, { ...s.Summary, [next.TaskGroup]: tg });
 }
 
 /**
@@ -266,14 +271,7 @@ export class AllocSummaryBatch {
       w.summary[next.TaskGroup] = tg;
       w.copied.add(next.TaskGroup);
     }
-    if (prev != null) {
-      const f = STATUS_FIELD[prev.ClientStatus];
-      if (f != null && tg[f] > 0) tg[f]--;
-    } else if (tg.Queued > 0) {
-      tg.Queued--;
-    }
-    const f = STATUS_FIELD[next.ClientStatus];
-    if (f != null) tg[f]++;
+    moveAllocCounter(tg, prev, next);
   }
 
   flush(): void {

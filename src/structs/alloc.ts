@@ -314,3 +314,13 @@ export function allocListStub(a: Allocation): AllocListStub {
     ModifyTime: a.ModifyTime,
   };
 }
+
+/** Nomad's AllocFileInfo (`/v1/client/fs/ls|stat`). */
+export interface AllocFileInfo {
+  Name: string;
+  IsDir: boolean;
+  Size: number;
+  FileMode: string;
+  ModTime: string;
+  ContentType: string;
+}

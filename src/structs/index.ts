@@ -19,3 +19,4 @@ export * from './stats.js';
 export * from './rpc.js';
 export * from './acl.js';
 export * from './names.js';
+export * from './events.js';

@@ -87,3 +87,22 @@ export interface ScalingEvent {
   EvalID: string | null;
   CreateIndex: number;
 }
+
+/** One task group in `GET /v1/job/:id/scale`. */
+export interface TaskGroupScaleStatus {
+  Desired: number;
+  Placed: number;
+  Running: number;
+  Healthy: number;
+  Unhealthy: number;
+  Events: ScalingEvent[] | null;
+}
+/** `GET /v1/job/:id/scale`: Nomad's JobScaleStatus. */
+export interface JobScaleStatus {
+  JobID: string;
+  Namespace: string;
+  JobCreateIndex: number;
+  JobModifyIndex: number;
+  JobStopped: boolean;
+  TaskGroups: Record<string, TaskGroupScaleStatus>;
+}

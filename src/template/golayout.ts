@@ -2,24 +2,7 @@
  * Go's time.Format with its reference-time layouts ("2006-01-02T15:04:05Z07:00"), for `timestamp`. Times are
  * formatted in UTC, as consul-template does.
  */
-
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
-const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-
-const p2 = (n: number) => String(n).padStart(2, '0');
+import { DAYS, MONTHS, pad2 as p2 } from '../lib/calendar.js';
 
 /** Each layout element, longest first where one is a prefix of another. */
 const ELEMENTS: Array<[string, (d: Date) => string]> = [

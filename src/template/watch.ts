@@ -9,21 +9,12 @@
  * After a change, further changes are coalesced until `wait.min` passes quietly, but never beyond `wait.max`
  * after the first one. The first render is not delayed (a task waits for it before starting) and has no splay.
  */
-import { sleep } from '../lib/sleep.js';
+import { systemClock, type Clock } from '../lib/clock.js';
 import type { Dependency, TemplateData, TemplateDataLoader } from './data.js';
 import type { TemplateError } from './errors.js';
 import type { RenderResult, TemplateRunner } from './runner.js';
 
-export interface Clock {
-  now(): number;
-  /** Resolves after `ms`, or rejects when `signal` aborts. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => sleep(ms, signal),
-};
+export { systemClock, type Clock };
 
 /**
  * Blocks until any of `deps` changes past `lastIndexes` (dependencyKey → index), then resolves with the new

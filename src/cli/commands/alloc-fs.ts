@@ -4,7 +4,7 @@
  * until Ctrl-C. PATH is relative to the allocation directory (`/` is its root).
  */
 import type { AllocFileInfo } from '../../api/types.js';
-import { bool, type CommandSpec } from '../command.js';
+import { bool, type CommandSpec, VERBOSE_OPTION } from '../command.js';
 import { resolveAlloc } from './common.js';
 
 function humanSize(n: number): string {
@@ -29,7 +29,7 @@ export const allocFs: CommandSpec = {
   options: [
     { flags: '-f, --follow', description: 'keep printing what is appended to the file until interrupted' },
     { flags: '--stat', description: 'show the file information instead of the contents' },
-    { flags: '--verbose', description: 'show full IDs' },
+    VERBOSE_OPTION,
   ],
   async run(ctx, [id, pathArg], opts) {
     const client = ctx.client();

@@ -4,7 +4,7 @@
  */
 import type { DroverClient, LogType } from '../../api/index.js';
 import type { Allocation } from '../../structs/index.js';
-import { bool, int, UsageError, type CommandContext, type CommandSpec } from '../command.js';
+import { bool, int, UsageError, type CommandContext, type CommandSpec, VERBOSE_OPTION } from '../command.js';
 import { querying, resolveAlloc } from './common.js';
 
 const DEFAULT_TAIL_LINES = 10;
@@ -63,7 +63,7 @@ export const allocLogs: CommandSpec = {
     { flags: '--tail', description: 'start from the end (10 lines unless -n or -c)' },
     { flags: '-n <lines>', description: 'number of lines to show from the end (implies -tail)', int: true },
     { flags: '-c <bytes>', description: 'number of bytes to show from the end (implies -tail)', int: true },
-    { flags: '--verbose', description: 'show full IDs' },
+    VERBOSE_OPTION,
   ],
   async run(ctx, [id, taskArg], opts) {
     const client = ctx.client();

@@ -3,7 +3,7 @@
  * as nomad does (a user restart, not counted against the restart policy; the allocation keeps its ID).
  */
 import type { Allocation } from '../../structs/index.js';
-import { bool, str, UsageError, type CommandSpec } from '../command.js';
+import { bool, str, UsageError, type CommandSpec, VERBOSE_OPTION } from '../command.js';
 import { querying, resolveAlloc } from './common.js';
 
 /** The task named by `-task` or the TASK argument (they must agree), checked against the allocation's group. */
@@ -32,7 +32,7 @@ export const allocRestart: CommandSpec = {
       flags: '--all-tasks',
       description: 'restart every task, finished prestart and poststart tasks included, in lifecycle order',
     },
-    { flags: '--verbose', description: 'show full IDs' },
+    VERBOSE_OPTION,
   ],
   async run(ctx, [id, taskArg], opts) {
     const client = ctx.client();

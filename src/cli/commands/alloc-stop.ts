@@ -2,7 +2,7 @@
  * `drover alloc stop [-detach] [-no-shutdown-delay] [-verbose] ALLOC`: stops one allocation; the scheduler places
  * a replacement (the allocation is migrated, as nomad does). Monitors the evaluation unless `-detach`.
  */
-import { bool, type CommandSpec } from '../command.js';
+import { bool, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveAlloc } from './common.js';
 
@@ -11,9 +11,9 @@ export const allocStop: CommandSpec = {
   summary: 'Stop an allocation; the scheduler replaces it',
   args: ['<alloc>'],
   options: [
-    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
+    DETACH_OPTION,
     { flags: '--no-shutdown-delay', description: "ignore the group's and tasks' shutdown_delay" },
-    { flags: '--verbose', description: 'show full IDs' },
+    VERBOSE_OPTION,
   ],
   async run(ctx, [id], opts) {
     const client = ctx.client();

@@ -3,7 +3,7 @@
  * runs a parameterized job with a payload (INPUT file, or `-` for stdin) and meta, as `nomad job dispatch`.
  */
 import { readFile } from 'node:fs/promises';
-import { bool, str, strs, UsageError, type CommandSpec } from '../command.js';
+import { bool, str, strs, UsageError, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
 
@@ -37,8 +37,8 @@ export const jobDispatch: CommandSpec = {
       flags: '--idempotency-token <token>',
       description: 'a second dispatch with the same token returns the first one',
     },
-    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
-    { flags: '--verbose', description: 'show full IDs' },
+    DETACH_OPTION,
+    VERBOSE_OPTION,
   ],
   async run(ctx, [id, input], opts) {
     const meta = parseMetaFlags(strs(opts.meta));

@@ -1,5 +1,5 @@
 /** `drover job periodic force [-detach] JOB`: launches a periodic job's child now, whatever its schedule. */
-import { bool, type CommandSpec } from '../command.js';
+import { bool, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
 
@@ -7,10 +7,7 @@ export const jobPeriodicForce: CommandSpec = {
   path: ['job', 'periodic', 'force'],
   summary: 'Force the launch of a periodic job now',
   args: ['<id>'],
-  options: [
-    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
-    { flags: '--verbose', description: 'show full IDs' },
-  ],
+  options: [DETACH_OPTION, VERBOSE_OPTION],
   async run(ctx, [id], opts) {
     const client = ctx.client();
     const stub = await resolveJob(ctx, client, id!);

@@ -1,5 +1,5 @@
 /** `drover job promote [-group G ...] [-detach] [-verbose] ID`: promotes the canaries of the job's latest deployment. */
-import { bool, UsageError, type CommandSpec } from '../command.js';
+import { bool, UsageError, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { shortId } from '../format.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
@@ -11,8 +11,8 @@ export const jobPromote: CommandSpec = {
   args: ['<id>'],
   options: [
     { flags: '--group <group...>', description: 'promote only these task groups (default: all)' },
-    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
-    { flags: '--verbose', description: 'show full IDs' },
+    DETACH_OPTION,
+    VERBOSE_OPTION,
   ],
   async run(ctx, [id], opts) {
     const client = ctx.client();

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DroverClient } from '../../api/index.js';
 import type { AllocListStub, Allocation, Job } from '../../structs/index.js';
-import { bool, str, strs, UsageError, type CommandContext, type CommandSpec } from '../command.js';
+import { bool, str, strs, UsageError, type CommandContext, type CommandSpec, VERBOSE_OPTION } from '../command.js';
 import { formatDurationShort } from '../format.js';
 import { querying, resolveJob } from './common.js';
 import { restartPlan, runRestartBatches, type RestartPlan } from './job-restart-batches.js';
@@ -139,7 +139,7 @@ export const jobRestart: CommandSpec = {
       description: 'after a failed batch: ask (default; fails without a terminal) or fail',
     },
     { flags: '-y, --yes', description: 'answer yes to questions: go on after errors and between batches' },
-    { flags: '--verbose', description: 'show full IDs' },
+    VERBOSE_OPTION,
   ],
   async run(ctx, [id], opts) {
     const plan = restartPlan({

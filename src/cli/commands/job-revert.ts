@@ -1,5 +1,5 @@
 /** `drover job revert [-detach] [-verbose] ID VERSION`: registers an older version again. */
-import { bool, UsageError, type CommandSpec } from '../command.js';
+import { bool, UsageError, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
 import { monitorDeployment } from './deployment-monitor.js';
@@ -8,10 +8,7 @@ export const jobRevert: CommandSpec = {
   path: ['job', 'revert'],
   summary: 'Revert a job to an earlier version',
   args: ['<id>', '<version>'],
-  options: [
-    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
-    { flags: '--verbose', description: 'show full IDs' },
-  ],
+  options: [DETACH_OPTION, VERBOSE_OPTION],
   async run(ctx, [id, versionText], opts) {
     if (!/^\d+$/.test(versionText!))
       throw new UsageError(`Error: the version must be a non-negative integer, got "${versionText}"`);

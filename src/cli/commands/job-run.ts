@@ -1,6 +1,6 @@
 /** `drover job run [-check-index N] [-detach] [-var k=v] [-var-file F] [-verbose] FILE` */
 import { isDroverError } from '../../errors/index.js';
-import { bool, int, type CommandSpec } from '../command.js';
+import { bool, int, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { loadJobFile, VAR_OPTIONS } from './job-load.js';
 import { monitorDeployment } from './deployment-monitor.js';
@@ -15,8 +15,8 @@ export const jobRun: CommandSpec = {
       description: 'run only if the job modify index matches (0: the job must not exist)',
       int: true,
     },
-    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
-    { flags: '--verbose', description: 'show full IDs' },
+    DETACH_OPTION,
+    VERBOSE_OPTION,
     { flags: '--output', description: 'print the JSON of the parsed job instead of running it' },
     ...VAR_OPTIONS,
   ],

@@ -1,5 +1,5 @@
 /** `drover job scale [-detach] ID [GROUP] COUNT`: changes a group's count (GROUP may be left out with one group). */
-import { bool, str, UsageError, type CommandSpec } from '../command.js';
+import { bool, str, UsageError, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { querying, resolveJob } from './common.js';
 
@@ -8,8 +8,8 @@ export const jobScale: CommandSpec = {
   summary: "Change the count of a job's task group",
   args: ['<id>', '<group-or-count>', '[count]'],
   options: [
-    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
-    { flags: '--verbose', description: 'show full IDs' },
+    DETACH_OPTION,
+    VERBOSE_OPTION,
     { flags: '--message <text>', description: 'recorded with the scaling event' },
   ],
   async run(ctx, [id, a, b], opts) {

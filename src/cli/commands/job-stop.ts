@@ -1,5 +1,5 @@
 /** `drover job stop [-purge] [-detach] [-verbose] ID` */
-import { bool, type CommandSpec } from '../command.js';
+import { bool, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
 
@@ -9,8 +9,8 @@ export const jobStop: CommandSpec = {
   args: ['<id>'],
   options: [
     { flags: '--purge', description: 'remove the job from the state entirely' },
-    { flags: '--detach', description: 'print the evaluation ID and exit without monitoring' },
-    { flags: '--verbose', description: 'show full IDs' },
+    DETACH_OPTION,
+    VERBOSE_OPTION,
     { flags: '-y, --yes', description: 'accepted for nomad compatibility; no question is asked' },
   ],
   async run(ctx, [id], opts) {

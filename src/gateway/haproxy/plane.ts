@@ -17,7 +17,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_PREFIX, createAdminHandler } from '../admin.js';
-import { backendKey } from '../backend.js';
+import { backendKey, targetInfo } from '../backend.js';
+import { describeRoutes } from '../table.js';
 import { MetricsRegistry } from '../metrics.js';
 import { groupRoutes, routeLb, type RouteGroup } from '../routes.js';
 import type { Gateway, GatewayInstance, GatewayOptions, LoadBalancing, RouteInfo } from '../types.js';
@@ -30,6 +31,7 @@ import {
   type HaproxyRoute,
 } from './config.js';
 import { haproxyCommand, parseShowStat } from './runtime.js';
+import { listen } from '../listen.js';
 
 export interface HaproxyGatewayOptions extends Pick<
   GatewayOptions,
@@ -288,34 +290,15 @@ class HaproxyPlane {
   private serverStats = new Map<string, { active: number; down: boolean }>();
 
   private routeInfo(): RouteInfo[] {
-    return [...this.routesNow]
-      .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((r) => ({
-        Name: r.name,
-        Host: r.spec.host,
-        Prefix: r.spec.prefix,
-        Strip: r.spec.strip,
-        LB: r.lb,
-        Services: [...r.services],
-        Targets: r.slots.flatMap((i, k) => {
-          if (i === undefined) return [];
-          const st = this.serverStats.get(`${r.backend}/s${k + 1}`);
-          // HAProxy re-admits a marked-down server at its next passing check: one interval is the best estimate.
-          const ejectedUntil = st?.down ? Date.now() + (this.opts.checkIntervalMs ?? 2000) : 0;
-          return [
-            {
-              ID: i.ID,
-              ServiceName: i.ServiceName,
-              AllocID: i.AllocID,
-              NodeID: i.NodeID,
-              Address: i.Address,
-              Port: i.Port,
-              Active: st?.active ?? 0,
-              EjectedUntil: ejectedUntil,
-            },
-          ];
-        }),
-      }));
+    return describeRoutes(this.routesNow, (r) =>
+      r.slots.flatMap((i, k) => {
+        if (i === undefined) return [];
+        const st = this.serverStats.get(`${r.backend}/s${k + 1}`);
+        // HAProxy re-admits a marked-down server at its next passing check: one interval is the best estimate.
+        const ejectedUntil = st?.down ? Date.now() + (this.opts.checkIntervalMs ?? 2000) : 0;
+        return [targetInfo(i, st?.active ?? 0, ejectedUntil)];
+      }),
+    );
   }
 
   /** Copies HAProxy's per-backend counters into the registry the admin endpoint renders. */
@@ -363,16 +346,6 @@ class HaproxyPlane {
       });
     if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 async function freePort(host: string): Promise<number> {

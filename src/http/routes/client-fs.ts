@@ -19,16 +19,7 @@ import { HANDLED } from '../reply.js';
 import { boolParam } from '../query.js';
 import type { HttpApiOptions } from '../types.js';
 import { allocTarget, forwardToClient } from './client-forward.js';
-
-/** Nomad's AllocFileInfo. */
-export interface AllocFileInfo {
-  Name: string;
-  IsDir: boolean;
-  Size: number;
-  FileMode: string;
-  ModTime: string;
-  ContentType: string;
-}
+import type { AllocFileInfo } from '../../structs/index.js';
 
 /** Largest `cat` answer; larger files are read with readat or stream. */
 const MAX_CAT_BYTES = 64 * 1024 * 1024;

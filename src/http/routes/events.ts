@@ -7,21 +7,12 @@
 import type { ACL } from '../../acl/index.js';
 import { badRequest } from '../../errors/index.js';
 import type { EventBatch, EventFilter, EventTopic, StreamEvent } from '../../server/types.js';
+import { ALL_TOPICS } from '../../structs/index.js';
 import type { Router } from '../router.js';
 import { HANDLED } from '../reply.js';
 import type { ServerRouteOptions } from '../types.js';
 
-const TOPICS: ReadonlySet<string> = new Set([
-  'Deployment',
-  'Evaluation',
-  'Allocation',
-  'Job',
-  'Node',
-  'NodePool',
-  'Service',
-  'Variable',
-  '*',
-]);
+const TOPICS: ReadonlySet<string> = new Set([...ALL_TOPICS, '*']);
 /** Nomad's heartbeat period. */
 export const HEARTBEAT_MS = 10_000;
 

@@ -99,6 +99,11 @@ export function allocsFit(node: Node, allocs: Iterable<Allocation>): FitResult {
       seen.add(p);
     }
   }
+  return fitVerdict(cap, cpu, mem, disk, collision);
+}
+
+/** Whether the summed usage fits the node's capacity, naming the first dimension that does not (Nomad's order). */
+function fitVerdict(cap: NodeCapacity, cpu: number, mem: number, disk: number, collision: boolean): FitResult {
   const used = { CPU: cpu, MemoryMB: mem, DiskMB: disk };
   if (cpu > cap.cpu) return { fit: false, dimension: 'cpu', used };
   if (mem > cap.memoryMB) return { fit: false, dimension: 'memory', used };
@@ -158,12 +163,7 @@ export function usageFits(
       seen.add(p);
     }
   }
-  const used = { CPU: cpu, MemoryMB: mem, DiskMB: disk };
-  if (cpu > cap.cpu) return { fit: false, dimension: 'cpu', used };
-  if (mem > cap.memoryMB) return { fit: false, dimension: 'memory', used };
-  if (disk > cap.diskMB) return { fit: false, dimension: 'disk', used };
-  if (collision) return { fit: false, dimension: 'network: port collision', used };
-  return { fit: true, used };
+  return fitVerdict(cap, cpu, mem, disk, collision);
 }
 
 /** Maximum bin-pack score: 20 − (10^0 + 10^0) when the node is completely full. */

@@ -2,6 +2,7 @@
 import { readGoDuration } from '../../../lib/duration.js';
 import { FunctionError, argString, fn, type FunctionTable } from '../function-types.js';
 import { str } from '../values.js';
+import { DAYS, MONTHS, pad2 as p2 } from '../../../lib/calendar.js';
 
 interface Stamp {
   /** Milliseconds since the epoch, UTC. */
@@ -34,23 +35,6 @@ function parseStamp(s: string, argIndex: number): Stamp {
     offsetMin * 60_000;
   return { ms, offsetMin, utc };
 }
-
-const MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
-const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-const p2 = (n: number): string => String(n).padStart(2, '0');
 
 function zone(st: Stamp, colon: boolean): string {
   const sign = st.offsetMin < 0 ? '-' : '+';
