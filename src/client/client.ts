@@ -625,6 +625,11 @@ class ClientAgent implements Client {
     return this.runners.get(allocID)?.alloc.Namespace;
   }
 
+  allocTaskDriver(allocID: string, task: string): string | undefined {
+    const a = this.runners.get(allocID)?.alloc;
+    return a?.Job?.TaskGroups?.find((g) => g.Name === a.TaskGroup)?.Tasks?.find((t) => t.Name === task)?.Driver;
+  }
+
   allocDir(allocID: string): string | undefined {
     return this.runners.has(allocID) ? allocDirPath(this.options.dataDir, allocID) : undefined;
   }

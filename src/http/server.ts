@@ -189,6 +189,11 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       const otherRegion = region && opts.region !== undefined && region !== opts.region && pathname !== '/v1/regions';
       if (otherRegion && (opts.regions !== undefined || opts.forwardTo === undefined)) {
         const to = regionServer(opts, region, req.headers[REGION_FORWARDED_HEADER]);
+        if (req.headers.upgrade !== undefined)
+          throw new DroverError(
+            'BadRequest',
+            `a websocket (alloc exec) is not forwarded to region "${region}": send it to a server of that region`,
+          );
         // Another region's servers name their own region: the CA and the address are checked, not our role name.
         const m = opts.peerTls?.toServers?.material;
         return await forwardRequest(req, res, to, 'region', m && { ...m, checkServerIdentity: undefined });

@@ -42,6 +42,8 @@ export interface ClientReadAPI {
   allocExec?(allocID: string, task: string, req: ExecStart): Promise<ExecHandle>;
   /** The namespace of an allocation this client runs (ACL checks on a client-only agent). */
   allocNamespace?(allocID: string): string | undefined;
+  /** The driver of one of its tasks (`alloc-node-exec` is needed where it does not isolate the file system). */
+  allocTaskDriver?(allocID: string, task: string): string | undefined;
   /** `GET /v1/client/stats`: the host's resource usage. */
   hostStats?(): unknown;
   /** The allocation's directory on this host, undefined when this client does not run it. */

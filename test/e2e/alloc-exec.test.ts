@@ -258,4 +258,35 @@ describe('alloc exec with ACLs on', () => {
     });
     expect(text(ok.frames, 'stdout')).toBe('ok\n');
   });
+
+  it('asks alloc-node-exec too for a raw_exec task, whose command runs on the host itself', async () => {
+    const as = { env: { NOMAD_TOKEN: management } };
+    const token = (name: string, rules: string) => {
+      const file = join(work, `${name}.hcl`);
+      writeFileSync(file, rules);
+      expect(agent.cli(['acl', 'policy', 'apply', name, file], as).code).toBe(0);
+      const created = agent.cli(['acl', 'token', 'create', '-json', '-name', name, '-policy', name], as);
+      expect(created.code, created.stderr).toBe(0);
+      return (JSON.parse(created.stdout) as { SecretID: string }).SecretID;
+    };
+    const execOnly = token('exec-only', 'namespace "default" {\n  capabilities = ["read-job", "alloc-exec"]\n}\n');
+    const nodeExec = token(
+      'node-exec',
+      'namespace "default" {\n  capabilities = ["read-job", "alloc-exec", "alloc-node-exec"]\n}\n',
+    );
+    const cmd = { task: 't', command: ['/bin/sh', '-c', 'echo host'] };
+    const denied = await rawExec(agent.address, allocID, cmd, [], { 'X-Nomad-Token': execOnly });
+    expect(denied.status, denied.body).toBe(403);
+    const ok = await rawExec(agent.address, allocID, cmd, [], { 'X-Nomad-Token': nodeExec });
+    expect(text(ok.frames, 'stdout')).toBe('host\n');
+  });
+
+  it('refuses a websocket opened by a page of another origin', async () => {
+    const r = await rawExec(agent.address, allocID, { task: 't', command: ['/bin/true'] }, [], {
+      'X-Nomad-Token': management,
+      Origin: 'http://evil.example',
+    });
+    expect(r.status).toBe(403);
+    expect(r.body).toContain('cross-origin');
+  });
 });

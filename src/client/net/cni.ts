@@ -133,7 +133,9 @@ export async function addNetworkList(list: CniConfList, rt: CniRuntime, signal?:
       done.push(p);
     }
   } catch (e) {
-    await delNetworkList({ ...list, plugins: done }, rt, prev).catch(() => {});
+    // The plugin that failed (or was cut off by a timeout) may have left state too: DEL it with the rest, as the
+    // CNI spec asks of a runtime; plugins tolerate DEL of what they never added.
+    await delNetworkList({ ...list, plugins: list.plugins.slice(0, done.length + 1) }, rt, prev).catch(() => {});
     throw e;
   }
   return prev ?? {};

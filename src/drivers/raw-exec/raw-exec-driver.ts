@@ -254,7 +254,9 @@ export class RawExecDriver implements TaskDriver {
     } catch (e) {
       throw new DroverError('BadRequest', `exec: ${(e as Error).message}`, { cause: e });
     }
-    return spawnExecSession(file, args, { cwd: t.cfg.dirs.dir, env: t.cfg.env, tty: req.tty }, req);
+    // In the allocation's network namespace, as the task runs (bridge mode), not the host's.
+    const [netFile, ...netArgs] = inNetns(t.cfg, [file, ...args]);
+    return spawnExecSession(netFile!, netArgs, { cwd: t.cfg.dirs.dir, env: t.cfg.env, tty: req.tty }, req);
   }
 
   async taskStats(taskID: string): Promise<TaskResourceUsage> {

@@ -16,6 +16,9 @@ import { DroverError } from '../../errors/index.js';
 import type { ExecSession, ExecStreamRequest } from '../types.js';
 import { signalNumber } from './util.js';
 
+/** Bytes of stdin the agent holds for a command that has not read them yet. */
+const MAX_PENDING_STDIN = 8 * 1024 * 1024;
+
 export interface ExecSpawnOptions {
   cwd?: string;
   env: Record<string, string>;
@@ -76,7 +79,14 @@ export function spawnExecSession(
     child.once('spawn', () =>
       resolve({
         write: (data) => {
-          if (child.stdin.writable) child.stdin.write(data);
+          if (!child.stdin.writable) return;
+          // A command that does not read its stdin must not make the agent buffer without end.
+          if (child.stdin.writableLength + data.length > MAX_PENDING_STDIN)
+            throw new DroverError(
+              'BadRequest',
+              `exec: the command is not reading its stdin (${MAX_PENDING_STDIN} bytes pending)`,
+            );
+          child.stdin.write(data);
         },
         closeStdin: () => child.stdin.end(),
         resize: () => undefined,

@@ -18,7 +18,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { badRequest, DroverError } from '../../errors/index.js';
+import { badRequest, DroverError, permissionDenied } from '../../errors/index.js';
 import type { RequestContext, Router } from '../router.js';
 import { HANDLED } from '../reply.js';
 import { boolParam } from '../query.js';
@@ -31,6 +31,12 @@ export const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
 /** One input frame may carry at most this much (stdin is sent in small chunks by every client). */
 const MAX_FRAME_BYTES = 1024 * 1024;
 const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+
+/** Output (and relayed frames) the agent holds for a caller that does not read them, before it gives up. */
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+/** Drivers that isolate the task's file system: a command there does not run on the host itself. */
+const ISOLATING_DRIVERS = new Set(['docker', 'exec', 'podman', 'java']);
 
 /** Nomad's toWsCode: an internal error is 1011, anything else 1008. */
 export const WS_CLOSE_NORMAL = 1000;
@@ -71,6 +77,20 @@ function requireWebsocket(req: IncomingMessage): Buffer {
   if (typeof key !== 'string' || !/^[+/0-9A-Za-z]{22}==$/.test(key))
     throw badRequest('invalid or missing Sec-WebSocket-Key header');
   if (req.headers['sec-websocket-version'] !== '13') throw badRequest('unsupported Sec-WebSocket-Version: expected 13');
+  // Browsers do not apply CORS to websockets: a page from another origin must not open a shell here.
+  const origin = req.headers.origin;
+  if (typeof origin === 'string' && origin !== 'null') {
+    let host: string | undefined;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      host = undefined;
+    }
+    if (host !== req.headers.host)
+      throw new DroverError('PermissionDenied', `exec: websocket from origin ${origin} refused (cross-origin)`);
+  } else if (origin === 'null') {
+    throw new DroverError('PermissionDenied', 'exec: websocket from an opaque origin refused');
+  }
   return head;
 }
 
@@ -111,12 +131,39 @@ function applyInput(session: ExecHandle, raw: RawData): void {
   // Anything else ({} heartbeats, Nomad's ws_handshake message) carries nothing for us.
 }
 
+/**
+ * Nomad also asks for `alloc-node-exec` when the task's driver does not isolate the file system (raw_exec): such a
+ * command runs on the host itself. Checked where the allocation is known: the server before it relays (a client
+ * agent behind mutual TLS trusts the server's check), or the client agent for a request sent to it directly.
+ */
+async function checkNodeExec(c: RequestContext, opts: HttpApiOptions, allocID: string, task: string): Promise<void> {
+  const acl = c.identity?.acl;
+  if (!acl) return;
+  let namespace: string | undefined;
+  let driver: string | undefined;
+  const local = opts.client?.hasAlloc?.(allocID) === true;
+  if (local && opts.client) {
+    namespace = opts.client.allocNamespace?.(allocID);
+    driver = opts.client.allocTaskDriver?.(allocID, task);
+  } else if (opts.server) {
+    const alloc = (await opts.server.allocGet(allocID, { signal: c.signal })).value;
+    namespace = alloc.Namespace;
+    driver = alloc.Job?.TaskGroups?.find((g) => g.Name === alloc.TaskGroup)?.Tasks?.find(
+      (t) => t.Name === task,
+    )?.Driver;
+  }
+  if (driver !== undefined && ISOLATING_DRIVERS.has(driver)) return;
+  if (!acl.allowNamespaceOperation(namespace ?? c.query.get('namespace') ?? 'default', 'alloc-node-exec'))
+    throw permissionDenied();
+}
+
 export function clientExecRoutes(r: Router, opts: HttpApiOptions): void {
   const resolveAlloc = (id: string) => (opts.server ? opts.server.resolvePrefix('alloc', id) : id);
   r.get('/v1/client/allocation/:id/exec', async (c) => {
     const q = execQuery(c.query);
     const head = requireWebsocket(c.req);
     const allocID = resolveAlloc(c.params.id!);
+    await checkNodeExec(c, opts, allocID, q.task);
     const target = await allocTarget(c, opts, allocID, true);
     if (target.kind === 'remote') return proxyExec(c, head, target, forwardedPath(c, c.params.id!, allocID));
     const client = opts.client;
@@ -124,7 +171,23 @@ export function clientExecRoutes(r: Router, opts: HttpApiOptions): void {
     const ac = new AbortController();
     const pending: string[] = [];
     let ws: WebSocket | undefined;
-    const send = (frame: string) => (ws ? ws.send(frame) : pending.push(frame));
+    let pendingBytes = 0;
+    const send = (frame: string) => {
+      if (ac.signal.aborted) return;
+      if (!ws) {
+        pending.push(frame);
+        pendingBytes += frame.length;
+        if (pendingBytes > MAX_BUFFERED_BYTES) ac.abort();
+        return;
+      }
+      // A caller that does not read its output must not make the agent buffer without end.
+      if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+        closeLike(ws, WS_CLOSE_INTERNAL, 'exec output is not being read');
+        ac.abort();
+        return;
+      }
+      ws.send(frame);
+    };
     const session = await client.allocExec(allocID, q.task, {
       cmd: q.cmd,
       tty: q.tty,
@@ -132,6 +195,9 @@ export function clientExecRoutes(r: Router, opts: HttpApiOptions): void {
       onOutput: (stream, data) => send(JSON.stringify({ [stream]: { data: data.toString('base64') } })),
     });
     const socket = c.req.socket;
+    // The upgrade may never complete (the caller went away, `ws` refused the headers): the command must end then.
+    if (socket.destroyed) ac.abort();
+    socket.once('close', () => ac.abort());
     c.res.detachSocket(socket);
     wss.handleUpgrade(c.req, socket, head, (w) => {
       ws = w;
@@ -203,11 +269,25 @@ function proxyExec(c: RequestContext, head: Buffer, target: RemoteTarget, path: 
     });
     up.once('open', () => {
       up.removeAllListeners('error');
+      // An error before the caller's side is upgraded must not be an unhandled 'error' event.
+      up.on('error', () => up.terminate());
       const socket = c.req.socket;
+      if (socket.destroyed) up.terminate();
+      socket.once('close', () => up.terminate());
       c.res.detachSocket(socket);
+      const relay = (from: WebSocket, to: WebSocket) =>
+        from.on('message', (d, binary) => {
+          // Neither side may make this agent buffer without end for a peer that does not read.
+          if (to.bufferedAmount > MAX_BUFFERED_BYTES) {
+            closeLike(to, WS_CLOSE_INTERNAL, 'exec frames are not being read');
+            from.terminate();
+            return;
+          }
+          to.send(d, { binary });
+        });
       wss.handleUpgrade(c.req, socket, head, (down) => {
-        up.on('message', (d, binary) => down.send(d, { binary }));
-        down.on('message', (d, binary) => up.send(d, { binary }));
+        relay(up, down);
+        relay(down, up);
         up.on('close', (code, reason) => closeLike(down, code, reason.toString()));
         down.on('close', (code, reason) => closeLike(up, code, reason.toString()));
         up.on('error', () => down.terminate());
