@@ -249,10 +249,13 @@ class Exchange {
       });
     }
     const notSent = connectFailed && !this.bodyStarted;
-    const safeToResend = preq.reusedSocket && isIdempotent(this.req.method) && !this.bodyStarted;
+    // An idempotent request that got no answer may go to another instance, as nginx's `proxy_next_upstream
+    // error` does: the instance may have died with it in flight (a reset or hang-up on a fresh socket as much as
+    // on a reused one), which is what a killed container does to the requests it was serving.
+    const safeToResend = isIdempotent(this.req.method) && !this.bodyStarted;
     // A refused connection sent nothing and costs next to nothing, so it may move on to every other instance
     // of the route (when a node dies, most of a route's instances can be dead before the catalog says so);
-    // a resend after a broken reused socket stays within maxAttempts.
+    // a resend after a broken connection stays within maxAttempts.
     const limit = notSent ? Math.max(this.settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : this.settings.maxAttempts;
     if ((notSent || safeToResend) && this.tried.length < limit) {
       this.route.metrics.retries++;
