@@ -65,8 +65,8 @@ async function writeRound() {
   gc();
   const t = performance.now();
   for (let i = 0; i < writes; i++) {
-    if (op === 'register') await server.jobRegister(benchJob(`bench-${seq++ % 500}`, i));
-    else await server.variablePut({ Namespace: 'default', Path: `bench/v${seq++ % 500}`, Items: { n: String(i) } });
+    if (op === 'register') await server.jobs.register(benchJob(`bench-${seq++ % 500}`, i));
+    else await server.vars.put({ Namespace: 'default', Path: `bench/v${seq++ % 500}`, Items: { n: String(i) } });
     await turn();
   }
   return performance.now() - t;
@@ -78,7 +78,7 @@ function subscribe(topics, acs, onBatch) {
   acs.push(ac);
   const filter = { topics: new Map(Object.entries(topics).map(([t, k]) => [t, new Set(k)])), namespace: 'default' };
   return (async () => {
-    for await (const b of server.eventSubscribe(filter, server.store.latestIndex() + 1, ac.signal, 60_000))
+    for await (const b of server.events.subscribe(filter, server.store.latestIndex() + 1, ac.signal, 60_000))
       if (b) onBatch(b);
   })();
 }

@@ -5,7 +5,7 @@
 //   parent ──spawn──► one child per size (own process, so peak RSS is its own)
 //   child:  createServer (SQLite in a temp dir, 2 workers)
 //             ──► N nodes through server.nodeRegister (client fingerprint shape, long heartbeat TTL)
-//             ──► J jobs × C instances through server.jobRegister (HCL → parseJobSource → canonicalizeJob)
+//             ──► J jobs × C instances through server.jobs.register (HCL → parseJobSource → canonicalizeJob)
 //             ──► eval broker ──► workers (service scheduler) ──► plan applier ──► state + SQLite
 //             ──► wait until every eval is terminal ──► count placements from the state, check capacity
 //
@@ -309,7 +309,7 @@ async function single(a) {
     const start = performance.now();
     const cpu0 = process.cpuUsage();
     const evalIDs = [];
-    for (const job of specs) evalIDs.push((await server.jobRegister(job)).EvalID);
+    for (const job of specs) evalIDs.push((await server.jobs.register(job)).EvalID);
     const done = await waitForEvals(server, evalIDs, timeoutMs);
     const seconds = (performance.now() - start) / 1000;
     const cpu = process.cpuUsage(cpu0);

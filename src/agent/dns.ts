@@ -26,7 +26,7 @@ export async function startAgentDns(
   let follower: Promise<void> | undefined;
   let list: () => Iterable<ServiceRegistration>;
   if (server) {
-    list = () => server.serviceRegistrations();
+    list = () => server.services.registrations();
   } else {
     const first = config.client.servers[0];
     if (!first) return undefined;

@@ -30,10 +30,10 @@ const WAIT_MS = 5 * 60_000;
  * is passed on with its health, so the gateway serves passing ones only and answers 503 naming a route whose
  * instances all fail, as with the HTTP source.
  */
-export function serverCatalogQuery(server: Pick<Server, 'serviceList' | 'serviceRegistrations'>): BlockingQuery {
+export function serverCatalogQuery(server: Pick<Server, 'services'>): BlockingQuery {
   return async (minIndex, signal) => {
-    const { index } = await server.serviceList({ namespace: '*', minIndex, waitMs: WAIT_MS, signal });
-    return { index, instances: server.serviceRegistrations().map(registrationToInstance) };
+    const { index } = await server.services.list({ namespace: '*', minIndex, waitMs: WAIT_MS, signal });
+    return { index, instances: server.services.registrations().map(registrationToInstance) };
   };
 }
 

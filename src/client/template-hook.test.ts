@@ -114,7 +114,7 @@ describe('the template hook', () => {
       .toBe(true);
     expect(h.events[0]!.DisplayMessage).toBe('Missing: nomad.var.block(nomad/jobs/tpl@default)');
     expect(started).toBe(false);
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
     await pre;
     expect(readFileSync(h.dest, 'utf8')).toBe('greeting=hi\n');
     expect(statSync(h.dest).mode & 0o777).toBe(0o600);
@@ -122,15 +122,15 @@ describe('the template hook', () => {
 
   it("re-renders when the variable changes and restarts the task with Nomad's reason", async () => {
     const s = await server();
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
     const h = harness(s, [tmpl({ EmbeddedTmpl: GREETING })]);
     await h.hook.prestart(h.ctx);
     expect(readFileSync(h.dest, 'utf8')).toBe('hi');
     expect(h.calls).toEqual([]);
-    await s
-      .variablePut({ Namespace: 'default', Path: 'nomad/jobs/other-unrelated', Items: { x: '1' } })
+    await s.vars
+      .put({ Namespace: 'default', Path: 'nomad/jobs/other-unrelated', Items: { x: '1' } })
       .catch(() => undefined);
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
     await expect.poll(() => h.calls.length > 0, { timeout: 3_000, message: 'the change_mode' }).toBe(true);
     expect(readFileSync(h.dest, 'utf8')).toBe('hi2');
     expect(h.calls).toEqual(['restart: Template with change_mode restart re-rendered']);
@@ -138,7 +138,7 @@ describe('the template hook', () => {
 
   it('restarts once when several templates re-render from the same change', async () => {
     const s = await server();
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
     const h = harness(s, [
       tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a' }),
       tmpl({
@@ -150,7 +150,7 @@ describe('the template hook', () => {
       }),
     ]);
     await h.hook.prestart(h.ctx);
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi2' } });
     await expect.poll(() => h.calls.length > 0, { timeout: 3_000, message: 'the change_mode' }).toBe(true);
     // A fixed wait on purpose: this checks that something does NOT happen, and no event marks "it would have
     // by now"; the wait is several times what it takes when it does happen.
@@ -161,7 +161,7 @@ describe('the template hook', () => {
 
   it('signals, runs the change script, or does nothing, as change_mode says', async () => {
     const s = await server();
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
     const h = harness(s, [
       tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a', ChangeMode: 'signal', ChangeSignal: 'SIGHUP' }),
       tmpl({
@@ -174,7 +174,7 @@ describe('the template hook', () => {
     ]);
     await h.hook.prestart(h.ctx);
     await h.hook.poststart(h.ctx, { config: { id: 'task-1' } } as never);
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hey' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hey' } });
     await expect.poll(() => h.calls.length >= 2, { timeout: 3_000, message: 'signal and script' }).toBe(true);
     await expect
       .poll(() => readFileSync(join(h.ctx.dirs.dir, 'local/c'), 'utf8') === 'hey', {
@@ -190,7 +190,7 @@ describe('the template hook', () => {
 
   it('kills the task when a failing change script has fail_on_error', async () => {
     const s = await server();
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
     const h = harness(
       s,
       [
@@ -204,7 +204,7 @@ describe('the template hook', () => {
     );
     await h.hook.prestart(h.ctx);
     await h.hook.poststart(h.ctx, { config: { id: 't' } } as never);
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'x' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'x' } });
     await expect
       .poll(() => h.calls.some((c) => c.startsWith('kill:')), { timeout: 3_000, message: 'the kill' })
       .toBe(true);
@@ -215,7 +215,7 @@ describe('the template hook', () => {
 
   it('after an agent restart, watches again and applies change_mode only if the data changed meanwhile', async () => {
     const s = await server();
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'hi' } });
     const first = harness(s, [
       tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/a' }),
       tmpl({ EmbeddedTmpl: GREETING, DestPath: 'local/b' }),
@@ -233,7 +233,7 @@ describe('the template hook', () => {
     // by now"; the wait is several times what it takes when it does happen.
     await new Promise((r) => setTimeout(r, 200));
     expect(first.calls).toEqual([]);
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'later' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'later' } });
     await expect
       .poll(() => first.calls.length > 0, { timeout: 3_000, message: 'the restart after recovery' })
       .toBe(true);
@@ -242,7 +242,7 @@ describe('the template hook', () => {
     await again.stop();
 
     // Changed while no agent watched: the recovered hook's first render differs from the files, so it restarts.
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'while-away' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'while-away' } });
     const third = new TemplateHook(
       { rpc: s, node: () => undefined, allocDir: () => join(first.ctx.dirs.dir, '..'), now: () => 1 },
       first.ctx.task,
@@ -257,7 +257,7 @@ describe('the template hook', () => {
 
   it('adds the variables of an env = true template to the task env', async () => {
     const s = await server();
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl/g', Items: { db: 'postgres://x' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl/g', Items: { db: 'postgres://x' } });
     const h = harness(s, [
       tmpl({
         EmbeddedTmpl:
@@ -272,7 +272,7 @@ describe('the template hook', () => {
 
   it('refuses a variable outside the paths the task may read, naming it', async () => {
     const s = await server();
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/other', Items: { k: 'v' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/other', Items: { k: 'v' } });
     const h = harness(s, [tmpl({ EmbeddedTmpl: '{{ with nomadVar "nomad/jobs/other" }}{{ .k }}{{ end }}' })]);
     await expect(h.hook.prestart(h.ctx)).rejects.toThrow(
       /Template failed: .*Permission denied: .*"nomad\/jobs\/other"/,
@@ -303,10 +303,10 @@ describe('the template hook', () => {
     await expect
       .poll(() => h.events.some((e) => e.Type === 'Template'), { timeout: 3_000, message: 'a Missing event' })
       .toBe(true);
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'remote' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'remote' } });
     await pre;
     expect(readFileSync(h.dest, 'utf8')).toBe('remote');
-    await s.variablePut({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'remote2' } });
+    await s.vars.put({ Namespace: 'default', Path: 'nomad/jobs/tpl', Items: { greeting: 'remote2' } });
     await expect.poll(() => h.calls.length === 1, { timeout: 3_000, message: 'the restart' }).toBe(true);
     expect(readFileSync(h.dest, 'utf8')).toBe('remote2');
   });

@@ -365,9 +365,9 @@ async function objectNamespace(
   // A client-only agent knows the allocations it runs (full IDs: servers forward with the full ID).
   if (!server) return rule.of === 'alloc' ? opts.client?.allocNamespace?.(raw) : undefined;
   try {
-    if (rule.of === 'alloc') return (await server.allocGet(server.resolvePrefix('alloc', raw))).value.Namespace;
-    if (rule.of === 'eval') return (await server.evalGet(server.resolvePrefix('eval', raw))).value.Namespace;
-    return (await server.deploymentGet(server.resolvePrefix('deployment', raw))).value.Namespace;
+    if (rule.of === 'alloc') return (await server.allocs.get(server.resolvePrefix('alloc', raw))).value.Namespace;
+    if (rule.of === 'eval') return (await server.evals.get(server.resolvePrefix('eval', raw))).value.Namespace;
+    return (await server.deployments.get(server.resolvePrefix('deployment', raw))).value.Namespace;
   } catch {
     return undefined;
   }

@@ -114,7 +114,7 @@ describe('the server admits every job it is given', () => {
     const job = userJob();
     job.TaskGroups[0]!.Count = -1;
     job.Priority = 500;
-    for (const call of [() => s!.jobRegister(job), () => s!.jobPlan(job, false), () => s!.jobValidate(job)]) {
+    for (const call of [() => s!.jobs.register(job), () => s!.jobs.plan(job, false), () => s!.jobs.validate(job)]) {
       const e = await call().then(
         () => undefined,
         (err: unknown) => err,
@@ -123,14 +123,14 @@ describe('the server admits every job it is given', () => {
       const paths = isDroverError(e) ? e.problems.map((p) => p.path) : [];
       expect(paths).toEqual(expect.arrayContaining(['Priority', 'TaskGroups[0].Count']));
     }
-    expect((await s.jobList({})).value).toEqual([]);
+    expect((await s.jobs.list({})).value).toEqual([]);
   });
 
   it("registers a job as written by a user with Nomad's defaults filled and the server's feature warnings", async () => {
     s = await testServer({ supportedFeatures: new Set(['restart']) });
-    const res = await s.jobRegister(constrained());
+    const res = await s.jobs.register(constrained());
     expect(res.Warnings).toMatch(/"constraint" block/);
-    const stored = (await s.jobGet('default', 'web')).value;
+    const stored = (await s.jobs.get('default', 'web')).value;
     expect(stored).toMatchObject({ Namespace: 'default', Priority: 50, Type: 'service', Region: 'global' });
     expect(stored.TaskGroups[0]!.RestartPolicy).not.toBeNull();
   });

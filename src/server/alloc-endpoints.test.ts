@@ -11,7 +11,7 @@ afterEach(async () => {
 });
 
 const live = async (s: Server) =>
-  (await s.jobAllocations('default', 'web', true)).value.filter((a) => a.DesiredStatus === 'run');
+  (await s.jobs.allocations('default', 'web', true)).value.filter((a) => a.DesiredStatus === 'run');
 
 describe('alloc stop', () => {
   it('marks the allocation for migration and the scheduler replaces it, keeping the count', async () => {
@@ -21,32 +21,32 @@ describe('alloc stop', () => {
     await s.nodeRegister(build.node({ ID: 'n1' }));
     const job = build.job({ ID: 'web' });
     job.TaskGroups[0]!.Count = 2;
-    const r = await s.jobRegister(job);
+    const r = await s.jobs.register(job);
     await expect
-      .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
+      .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
         timeout: 3000,
         message: 'first eval',
       })
       .toBeTruthy();
     const [victim] = await live(s);
-    const res = await s.allocStop(victim!.ID);
+    const res = await s.allocs.stop(victim!.ID);
     expect(res.Index).toBeGreaterThan(0);
-    const ev = (await s.evalGet(res.EvalID)).value;
+    const ev = (await s.evals.get(res.EvalID)).value;
     expect(ev.TriggeredBy).toBe('alloc-stop');
     expect(ev.JobID).toBe('web');
     await expect
-      .poll(async () => (await s.evalGet(res.EvalID)).value.Status === 'complete', {
+      .poll(async () => (await s.evals.get(res.EvalID)).value.Status === 'complete', {
         timeout: 3000,
         message: 'stop eval',
       })
       .toBeTruthy();
-    const old = (await s.allocGet(victim!.ID)).value;
+    const old = (await s.allocs.get(victim!.ID)).value;
     expect(old.DesiredStatus).toBe('stop');
     expect(old.DesiredTransition.Migrate).toBe(true);
     const now = await live(s);
     expect(now).toHaveLength(2);
     const replacement = now.find((a) => a.ID !== victim!.ID && a.Name === victim!.Name)!;
-    expect((await s.allocGet(replacement.ID)).value.PreviousAllocation).toBe(victim!.ID);
+    expect((await s.allocs.get(replacement.ID)).value.PreviousAllocation).toBe(victim!.ID);
   });
 
   it('refuses an unknown or already stopped allocation', async () => {
@@ -54,25 +54,25 @@ describe('alloc stop', () => {
     servers.push(s);
     await s.start();
     await s.nodeRegister(build.node({ ID: 'n1' }));
-    const r = await s.jobRegister(build.job({ ID: 'web' }));
+    const r = await s.jobs.register(build.job({ ID: 'web' }));
     await expect
-      .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
+      .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
         timeout: 3000,
         message: 'first eval',
       })
       .toBeTruthy();
-    const unknown = await s.allocStop('0c0c0c0c-0000-4000-8000-000000000000').catch((e: unknown) => e);
+    const unknown = await s.allocs.stop('0c0c0c0c-0000-4000-8000-000000000000').catch((e: unknown) => e);
     expect(isDroverError(unknown, 'AllocNotFound')).toBe(true);
     const [a] = await live(s);
-    const first = await s.allocStop(a!.ID, { noShutdownDelay: true });
+    const first = await s.allocs.stop(a!.ID, { noShutdownDelay: true });
     await expect
-      .poll(async () => (await s.evalGet(first.EvalID)).value.Status === 'complete', {
+      .poll(async () => (await s.evals.get(first.EvalID)).value.Status === 'complete', {
         timeout: 3000,
         message: 'stop eval',
       })
       .toBeTruthy();
-    expect((await s.allocGet(a!.ID)).value.DesiredTransition.NoShutdownDelay).toBe(true);
-    const again = await s.allocStop(a!.ID).catch((e: unknown) => e);
+    expect((await s.allocs.get(a!.ID)).value.DesiredTransition.NoShutdownDelay).toBe(true);
+    const again = await s.allocs.stop(a!.ID).catch((e: unknown) => e);
     expect(isDroverError(again, 'BadRequest')).toBe(true);
     expect((again as Error).message).toContain('is already terminal');
   });

@@ -26,16 +26,16 @@ describe('allocList', () => {
       await srv.store.write((txn) =>
         upsertAllocs(txn, [build.alloc({ Job: job, NodeID: 'n1' }), build.alloc({ Job: job, NodeID: 'n1' })], 0),
       );
-      const first = await srv.allocList({});
-      const again = await srv.allocList({});
+      const first = await srv.allocs.list({});
+      const again = await srv.allocs.list({});
       expect(again.value).toBe(first.value);
       expect(Object.isFrozen(first.value)).toBe(true);
       expect(first.value).toHaveLength(2);
       await srv.store.write((txn) => upsertAllocs(txn, [build.alloc({ Job: job, NodeID: 'n1' })], 0));
-      const after = await srv.allocList({});
+      const after = await srv.allocs.list({});
       expect(after.value).not.toBe(first.value);
       expect(after.value).toHaveLength(3);
-      expect((await srv.allocList({ prefix: first.value[0]?.ID })).value.map((a) => a.ID)).toEqual([
+      expect((await srv.allocs.list({ prefix: first.value[0]?.ID })).value.map((a) => a.ID)).toEqual([
         first.value[0]!.ID,
       ]);
     } finally {

@@ -17,9 +17,9 @@ describe('blocking queries on a brand-new store', () => {
   it('wakes a query sent with the index 1 an empty table answered, on the very first write', async () => {
     dir = mkdtempSync(join(tmpdir(), 'drover-block-'));
     server = await createServer({ dataDir: dir, logger: nullLogger });
-    const first = await server.nodeList({});
+    const first = await server.nodes.list({});
     expect(first.index).toBe(1);
-    const waiting = server.nodeList({ minIndex: first.index, waitMs: 5000 });
+    const waiting = server.nodes.list({ minIndex: first.index, waitMs: 5000 });
     const t0 = Date.now();
     await server.nodeRegister(nomadMock.node());
     const woke = await waiting;

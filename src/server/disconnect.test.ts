@@ -20,10 +20,10 @@ async function setup(disconnect: NonNullable<Job['TaskGroups'][number]['Disconne
   await s.nodeRegister(build.node({ ID: 'n1' }));
   const job = build.job({ ID: 'web' });
   job.TaskGroups[0]!.Disconnect = disconnect;
-  await s.jobRegister(job);
+  await s.jobs.register(job);
   const [original] = await vi.waitUntil(
     async () => {
-      const l = (await s.jobAllocations('default', 'web', true)).value;
+      const l = (await s.jobs.allocations('default', 'web', true)).value;
       return l.length === 1 ? l : undefined;
     },
     { timeout: 3_000 },
@@ -31,7 +31,7 @@ async function setup(disconnect: NonNullable<Job['TaskGroups'][number]['Disconne
   await s.updateAllocs([{ ID: original!.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: {} }]);
   await s.nodeRegister(build.node({ ID: 'n2' }));
   timers.push(setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20));
-  const allocs = async () => (await s.jobAllocations('default', 'web', true)).value;
+  const allocs = async () => (await s.jobs.allocations('default', 'web', true)).value;
   return { s, original: original!, allocs };
 }
 
@@ -39,7 +39,7 @@ describe('a node that misses its heartbeat while running work that tolerates a d
   it('is disconnected (its alloc unknown and replaced), then down with the alloc lost once lost_after passes', async () => {
     const { s, original, allocs } = await setup({ LostAfter: 600e6, Replace: true, Reconcile: 'best_score' });
     await expect
-      .poll(async () => (await s.nodeGet('n1')).value.Status === 'disconnected', {
+      .poll(async () => (await s.nodes.get('n1')).value.Status === 'disconnected', {
         timeout: 2000,
         message: 'n1 disconnected',
       })
@@ -56,15 +56,15 @@ describe('a node that misses its heartbeat while running work that tolerates a d
     expect(during.repl.NodeID).toBe('n2');
     expect(during.repl.Name).toBe(original.Name);
     expect(
-      (await s.jobEvaluations('default', 'web')).value.some((e) => e.TriggeredBy === 'max-disconnect-timeout'),
+      (await s.jobs.evaluations('default', 'web')).value.some((e) => e.TriggeredBy === 'max-disconnect-timeout'),
     ).toBe(true);
 
     await expect
-      .poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 3000, message: 'n1 down' })
+      .poll(async () => (await s.nodes.get('n1')).value.Status === 'down', { timeout: 3000, message: 'n1 down' })
       .toBeTruthy();
     expect(Date.now() - disconnectedAt).toBeGreaterThanOrEqual(400);
     await expect
-      .poll(async () => (await s.allocGet(original.ID)).value.ClientStatus === 'lost', {
+      .poll(async () => (await s.allocs.get(original.ID)).value.ClientStatus === 'lost', {
         timeout: 2000,
         message: 'original lost',
       })
@@ -84,24 +84,24 @@ describe('a node that misses its heartbeat while running work that tolerates a d
       },
       { timeout: 2000 },
     );
-    expect((await s.nodeGet('n1')).value.Status).toBe('disconnected');
+    expect((await s.nodes.get('n1')).value.Status).toBe('disconnected');
     // The client comes back: a heartbeat, then its report that the original still runs.
     await s.nodeUpdateStatus('n1', 'ready');
     timers.push(setInterval(() => void s.nodeUpdateStatus('n1', 'ready').catch(() => {}), 20));
     await s.updateAllocs([{ ID: original.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: {} }]);
     await expect
-      .poll(async () => (await s.allocGet(repl.ID)).value.DesiredStatus === 'stop', {
+      .poll(async () => (await s.allocs.get(repl.ID)).value.DesiredStatus === 'stop', {
         timeout: 2000,
         message: 'replacement stopped',
       })
       .toBeTruthy();
-    expect((await s.allocGet(repl.ID)).value.DesiredDescription).toBe(
+    expect((await s.allocs.get(repl.ID)).value.DesiredDescription).toBe(
       'alloc not needed due to disconnected client reconnect',
     );
-    const o = (await s.allocGet(original.ID)).value;
+    const o = (await s.allocs.get(original.ID)).value;
     expect([o.DesiredStatus, o.ClientStatus]).toEqual(['run', 'running']);
-    expect((await s.jobEvaluations('default', 'web')).value.some((e) => e.TriggeredBy === 'reconnect')).toBe(true);
-    expect((await s.nodeGet('n1')).value.Status).toBe('ready');
+    expect((await s.jobs.evaluations('default', 'web')).value.some((e) => e.TriggeredBy === 'reconnect')).toBe(true);
+    expect((await s.nodes.get('n1')).value.Status).toBe('ready');
   });
 
   it('marks a node without disconnect-tolerant work down at once, as before', async () => {
@@ -109,15 +109,15 @@ describe('a node that misses its heartbeat while running work that tolerates a d
     servers.push(s);
     await s.start();
     await s.nodeRegister(build.node({ ID: 'n1' }));
-    await s.jobRegister(build.job({ ID: 'web' }));
+    await s.jobs.register(build.job({ ID: 'web' }));
     await expect
-      .poll(async () => (await s.jobAllocations('default', 'web', true)).value.length === 1, { timeout: 3_000 })
+      .poll(async () => (await s.jobs.allocations('default', 'web', true)).value.length === 1, { timeout: 3_000 })
       .toBeTruthy();
     const seen = new Set<string>();
     await expect
       .poll(
         async () => {
-          const st = (await s.nodeGet('n1')).value.Status;
+          const st = (await s.nodes.get('n1')).value.Status;
           seen.add(st);
           return st === 'down';
         },

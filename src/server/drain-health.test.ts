@@ -95,12 +95,12 @@ describe('drain migration health', () => {
     // No rolling updates (max_parallel = 0), so no deployment: admission would otherwise fill the default update
     // block, and the migrate block's health settings are the ones under test.
     job.Update = { MaxParallel: 0 } as Job['Update'];
-    await s.jobRegister(job);
+    await s.jobs.register(job);
     await expect.poll(() => live(s!, 'n1').length === 2, { timeout: 3000, message: 'placed on n1' }).toBeTruthy();
     await report(s, live(s, 'n1'));
     await s.nodeRegister(build.node({ ID: 'n2' }));
 
-    await s.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
+    await s.nodes.updateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
     expect((await s.drainer.step()).migrate).toHaveLength(1);
     const [replacement] = await vi.waitUntil(() => (live(s!, 'n2').length === 1 ? live(s!, 'n2') : false), {
       timeout: 3000,

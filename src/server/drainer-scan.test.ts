@@ -52,7 +52,7 @@ describe('node drainer scan', () => {
     srv = await testServer({ start: true, drainer: false });
     await registerNodes(srv, 2_000, 'n');
     const id = 'n-01234';
-    await srv.nodeUpdateDrain(id, { DrainSpec: { Deadline: 60e9, IgnoreSystemJobs: false } });
+    await srv.nodes.updateDrain(id, { DrainSpec: { Deadline: 60e9, IgnoreSystemJobs: false } });
     expect(
       srv.store
         .snapshot()
@@ -67,7 +67,7 @@ describe('node drainer scan', () => {
     srv = await testServer({ start: true, drainPollMs: 20 });
     await registerNodes(srv, 2_000, 'n');
     const id = 'n-01234';
-    await srv.nodeUpdateDrain(id, { DrainSpec: { Deadline: 60e9, IgnoreSystemJobs: false } });
+    await srv.nodes.updateDrain(id, { DrainSpec: { Deadline: 60e9, IgnoreSystemJobs: false } });
     // Nothing runs on it, so the background drainer completes the drain on its next pass.
     await expect
       .poll(() => srv!.store.snapshot().nodeByID(id)?.Events?.at(-1)?.Message === 'Node drain complete', {
@@ -84,7 +84,7 @@ describe('node drainer scan', () => {
     try {
       const s1 = await testServer({ start: true, drainer: false }, new SqliteBackend({ dataDir: dir }));
       await registerNodes(s1, 50, 'n');
-      await s1.nodeUpdateDrain('n-00007', { DrainSpec: { Deadline: 60e9, IgnoreSystemJobs: false } });
+      await s1.nodes.updateDrain('n-00007', { DrainSpec: { Deadline: 60e9, IgnoreSystemJobs: false } });
       await s1.stop();
       srv = await testServer({ start: true, drainer: false }, new SqliteBackend({ dataDir: dir }));
       expect(

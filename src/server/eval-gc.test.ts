@@ -83,7 +83,7 @@ describe('a running server with a short eval_gc_threshold', () => {
     srv = await testServer({ start: true, evalGCThresholdMs: 1_000 });
     const base = build.job({ ID: 'again' });
     const job = { ...base, TaskGroups: base.TaskGroups.map((g) => ({ ...g, Count: 0 })) };
-    for (let i = 0; i < 5; i++) await srv.jobRegister({ ...job, Meta: { round: String(i) } });
+    for (let i = 0; i < 5; i++) await srv.jobs.register({ ...job, Meta: { round: String(i) } });
     const evals = () => [...srv!.store.snapshot().evals()].filter((e) => e.JobID === 'again');
     expect(evals().length).toBe(5);
     await expect.poll(() => evals().length, { timeout: 15_000, interval: 200 }).toBe(1);

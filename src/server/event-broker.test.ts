@@ -15,13 +15,13 @@ describe('the event broker', () => {
       const ac = new AbortController();
       const got: EventBatch[] = [];
       const reading = (async () => {
-        for await (const b of s.eventSubscribe(filter({ Variable: ['*'] }), 0, ac.signal, 60_000)) {
+        for await (const b of s.events.subscribe(filter({ Variable: ['*'] }), 0, ac.signal, 60_000)) {
           if (b) got.push(b);
           if (got.length === 2) ac.abort();
         }
       })();
-      const w1 = await s.variablePut({ Namespace: 'default', Path: 'a/b', Items: { secret: 'x' } });
-      await s.variablePut({ Namespace: 'default', Path: 'a/c', Items: { secret: 'y' } });
+      const w1 = await s.vars.put({ Namespace: 'default', Path: 'a/b', Items: { secret: 'x' } });
+      await s.vars.put({ Namespace: 'default', Path: 'a/c', Items: { secret: 'y' } });
       await reading;
       expect(got.map((b) => b.Events[0]!.Key)).toEqual(['a/b', 'a/c']);
       expect(got[0]!.Events[0]).toMatchObject({
@@ -34,7 +34,7 @@ describe('the event broker', () => {
       // From the second write's index: only that one.
       const ac2 = new AbortController();
       const again: EventBatch[] = [];
-      for await (const b of s.eventSubscribe(filter({ '*': ['*'] }), got[1]!.Index, ac2.signal, 50)) {
+      for await (const b of s.events.subscribe(filter({ '*': ['*'] }), got[1]!.Index, ac2.signal, 50)) {
         if (b) again.push(b);
         else ac2.abort();
       }

@@ -132,32 +132,32 @@ describe('Server jobPlan', () => {
     await s.start();
     await s.nodeRegister(build.node({ ID: 'n1' }));
     const job = build.job({ ID: 'web' });
-    const fresh = await s.jobPlan(job, true);
+    const fresh = await s.jobs.plan(job, true);
     expect(fresh.Diff?.Type).toBe('Added');
     expect(fresh.Annotations?.DesiredTGUpdates.web?.Place).toBe(1);
     expect(fresh.JobModifyIndex).toBe(0);
-    const r = await s.jobRegister(job);
+    const r = await s.jobs.register(job);
     await expect
-      .poll(async () => (await s!.evalGet(r.EvalID)).value.Status === 'complete', { timeout: 3_000 })
+      .poll(async () => (await s!.evals.get(r.EvalID)).value.Status === 'complete', { timeout: 3_000 })
       .toBeTruthy();
-    const same = await s.jobPlan(job, true);
+    const same = await s.jobs.plan(job, true);
     expect(same.Diff?.Type).toBe('None');
     expect(same.JobModifyIndex).toBe(r.JobModifyIndex);
     expect(same.Diff?.TaskGroups?.[0]?.Updates).toEqual({ ignore: 1 });
-    const changed = await s.jobPlan(
+    const changed = await s.jobs.plan(
       edit(job, (j) => (j.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '1m' })),
       true,
     );
     expect(changed.Diff?.Type).toBe('Edited');
     expect(changed.Diff?.TaskGroups?.[0]?.Updates).toEqual({ 'create/destroy update': 1 });
     // Planning changes nothing.
-    expect((await s.jobGet('default', 'web')).value.Version).toBe(0);
-    expect((await s.jobAllocations('default', 'web', true)).value).toHaveLength(1);
+    expect((await s.jobs.get('default', 'web')).value.Version).toBe(0);
+    expect((await s.jobs.allocations('default', 'web', true)).value).toHaveLength(1);
   });
 
   it('reports the groups that cannot be placed', async () => {
     s = await testServer();
-    const plan = await s.jobPlan(build.job({ ID: 'web' }), false);
+    const plan = await s.jobs.plan(build.job({ ID: 'web' }), false);
     expect(plan.Diff).toBeNull();
     expect(Object.keys(plan.FailedTGAllocs ?? {})).toEqual(['web']);
   });

@@ -66,17 +66,17 @@ describe('periodic jobs', () => {
     s = await testServer({ newScheduler, clock, periodicTimer: false });
     await s.start();
     await s.nodeRegister(build.node({ ID: 'n1' }));
-    const r = await s.jobRegister(periodic());
+    const r = await s.jobs.register(periodic());
     expect(r.EvalID).toBe('');
-    expect((await s.jobGet('default', 'report')).value.Status).toBe('running');
+    expect((await s.jobs.get('default', 'report')).value.Status).toBe('running');
     expect(await s.periodic.tick()).toEqual([]);
     expect(s.periodic.nextLaunchOf('default', 'report')).toBe(Date.parse('2026-01-01T00:00:10Z'));
     clock.set('2026-01-01T00:00:10Z');
     const launched = await s.periodic.tick();
     expect(launched).toEqual([`report/periodic-${Date.parse('2026-01-01T00:00:10Z') / 1000}`]);
-    const child = (await s.jobGet('default', launched[0]!)).value;
+    const child = (await s.jobs.get('default', launched[0]!)).value;
     expect(child).toMatchObject({ ParentID: 'report', Periodic: null, Type: 'batch' });
-    const evals = (await s.jobEvaluations('default', child.ID)).value;
+    const evals = (await s.jobs.evaluations('default', child.ID)).value;
     expect(evals.map((e) => e.TriggeredBy)).toEqual(['periodic-job']);
     await expect.poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'child placed' }).toBeTruthy();
     clock.set('2026-01-01T00:00:20Z');
@@ -88,7 +88,7 @@ describe('periodic jobs', () => {
     s = await testServer({ newScheduler, clock, periodicTimer: false });
     await s.start();
     await s.nodeRegister(build.node({ ID: 'n1' }));
-    await s.jobRegister(periodic({ ProhibitOverlap: true }));
+    await s.jobs.register(periodic({ ProhibitOverlap: true }));
     clock.set('2026-01-01T00:00:10Z');
     expect(await s.periodic.tick()).toHaveLength(1);
     await expect
@@ -97,7 +97,7 @@ describe('periodic jobs', () => {
     await report(s, liveOn(s, 'n1'), 'running');
     clock.set('2026-01-01T00:00:20Z');
     expect(await s.periodic.tick()).toEqual([]);
-    const forced = await s.jobPeriodicForce('default', 'report');
+    const forced = await s.jobs.periodicForce('default', 'report');
     expect(forced.EvalID).not.toBe('');
     // Once the child is done, the next time launches again.
     await report(
@@ -106,7 +106,7 @@ describe('periodic jobs', () => {
       'complete',
     );
     await expect
-      .poll(async () => (await s!.jobGet('default', 'report/periodic-1767225610')).value.Status === 'dead', {
+      .poll(async () => (await s!.jobs.get('default', 'report/periodic-1767225610')).value.Status === 'dead', {
         timeout: 3000,
         message: 'first child dead',
       })
@@ -132,9 +132,9 @@ describe('periodic jobs', () => {
 
   it('refuses to force a job that is not periodic', async () => {
     s = await testServer({ periodicTimer: false });
-    await s.jobRegister(build.job({ ID: 'web' }));
-    expect(isDroverError(await errorOf(s.jobPeriodicForce('default', 'web')), 'BadRequest')).toBe(true);
-    expect(isDroverError(await errorOf(s.jobPeriodicForce('default', 'nope')), 'JobNotFound')).toBe(true);
+    await s.jobs.register(build.job({ ID: 'web' }));
+    expect(isDroverError(await errorOf(s.jobs.periodicForce('default', 'web')), 'BadRequest')).toBe(true);
+    expect(isDroverError(await errorOf(s.jobs.periodicForce('default', 'nope')), 'JobNotFound')).toBe(true);
   });
 });
 
@@ -147,46 +147,46 @@ describe('dispatch of parameterized jobs', () => {
 
   it('creates no eval for the parent, then a child with payload and merged meta and its own eval', async () => {
     s = await testServer({ periodicTimer: false });
-    expect((await s.jobRegister(param())).EvalID).toBe('');
-    const r = await s.jobDispatch('default', 'resize', {
+    expect((await s.jobs.register(param())).EvalID).toBe('');
+    const r = await s.jobs.dispatch('default', 'resize', {
       Payload: Buffer.from('hello').toString('base64'),
       Meta: { image: 'a.png' },
     });
     expect(r.DispatchedJobID).toMatch(/^resize\/dispatch-\d+-[0-9a-f]{8}$/);
     expect(r.EvalID).not.toBe('');
-    const child = (await s.jobGet('default', r.DispatchedJobID)).value;
+    const child = (await s.jobs.get('default', r.DispatchedJobID)).value;
     expect(child).toMatchObject({
       ParentID: 'resize',
       Dispatched: true,
       Payload: Buffer.from('hello').toString('base64'),
       Meta: { quality: 'low', image: 'a.png' },
     });
-    expect((await s.jobEvaluations('default', child.ID)).value).toHaveLength(1);
+    expect((await s.jobs.evaluations('default', child.ID)).value).toHaveLength(1);
   });
 
   it('refuses missing required meta, unknown meta, a missing payload and a forbidden one', async () => {
     s = await testServer({ periodicTimer: false });
-    await s.jobRegister(param());
+    await s.jobs.register(param());
     const p = Buffer.from('x').toString('base64');
-    const msg = async (req: Parameters<Server['jobDispatch']>[2]) =>
-      ((await errorOf(s!.jobDispatch('default', 'resize', req))) as Error).message;
+    const msg = async (req: Parameters<Server['jobs']['dispatch']>[2]) =>
+      ((await errorOf(s!.jobs.dispatch('default', 'resize', req))) as Error).message;
     expect(await msg({ Payload: p, Meta: {} })).toMatch(/missing required meta keys: image/);
     expect(await msg({ Payload: p, Meta: { image: 'a', color: 'red' } })).toMatch(/does not allow: color/);
     expect(await msg({ Meta: { image: 'a' } })).toMatch(/payload is required/);
-    await s.jobRegister({
+    await s.jobs.register({
       ...param(),
       ParameterizedJob: { Payload: 'forbidden', MetaRequired: null, MetaOptional: null },
     });
     expect(await msg({ Payload: p })).toMatch(/payload is forbidden/);
-    expect(isDroverError(await errorOf(s.jobDispatch('default', 'nope', {})), 'JobNotFound')).toBe(true);
+    expect(isDroverError(await errorOf(s.jobs.dispatch('default', 'nope', {})), 'JobNotFound')).toBe(true);
   });
 
   it('answers the same dispatch for the same idempotency token', async () => {
     s = await testServer({ periodicTimer: false });
-    await s.jobRegister(param());
+    await s.jobs.register(param());
     const req = { Payload: 'eA==', Meta: { image: 'a' }, IdempotencyToken: 'tok-1' };
-    const a = await s.jobDispatch('default', 'resize', req);
-    const b = await s.jobDispatch('default', 'resize', req);
+    const a = await s.jobs.dispatch('default', 'resize', req);
+    const b = await s.jobs.dispatch('default', 'resize', req);
     expect(b.DispatchedJobID).toBe(a.DispatchedJobID);
     expect(b.EvalID).toBe('');
   });
@@ -202,13 +202,13 @@ describe('scaling', () => {
 
   it('scales within min and max: a new version, a job-scaling eval and a recorded event', async () => {
     s = await testServer({ periodicTimer: false });
-    await s.jobRegister(scalable());
-    const r = await s.jobScale('default', 'web', { Count: 4, Target: { Group: 'web' }, Message: 'more' });
-    expect((await s.evalGet(r.EvalID)).value.TriggeredBy).toBe('job-scaling');
-    const job = (await s.jobGet('default', 'web')).value;
+    await s.jobs.register(scalable());
+    const r = await s.jobs.scale('default', 'web', { Count: 4, Target: { Group: 'web' }, Message: 'more' });
+    expect((await s.evals.get(r.EvalID)).value.TriggeredBy).toBe('job-scaling');
+    const job = (await s.jobs.get('default', 'web')).value;
     expect(job.TaskGroups[0]?.Count).toBe(4);
     expect(job.Version).toBe(1);
-    const st = (await s.jobScaleStatus('default', 'web')).value;
+    const st = (await s.jobs.scaleStatus('default', 'web')).value;
     expect(st.TaskGroups.web).toMatchObject({ Desired: 4 });
     expect(st.TaskGroups.web!.Events).toEqual([
       expect.objectContaining({ Count: 4, PreviousCount: 2, Message: 'more', EvalID: r.EvalID, Error: false }),
@@ -217,29 +217,29 @@ describe('scaling', () => {
 
   it('refuses counts outside the scaling block with a message naming the bound', async () => {
     s = await testServer({ periodicTimer: false });
-    await s.jobRegister(scalable());
-    const tooMany = (await errorOf(s.jobScale('default', 'web', { Count: 5, Target: { Group: 'web' } }))) as Error;
+    await s.jobs.register(scalable());
+    const tooMany = (await errorOf(s.jobs.scale('default', 'web', { Count: 5, Target: { Group: 'web' } }))) as Error;
     expect(isDroverError(tooMany, 'BadRequest')).toBe(true);
     expect(tooMany.message).toMatch(/greater than the scaling policy maximum 4/);
     expect(
-      ((await errorOf(s.jobScale('default', 'web', { Count: 0, Target: { Group: 'web' } }))) as Error).message,
+      ((await errorOf(s.jobs.scale('default', 'web', { Count: 0, Target: { Group: 'web' } }))) as Error).message,
     ).toMatch(/less than the scaling policy minimum 1/);
     expect(
-      ((await errorOf(s.jobScale('default', 'web', { Count: 2, Target: { Group: 'db' } }))) as Error).message,
+      ((await errorOf(s.jobs.scale('default', 'web', { Count: 2, Target: { Group: 'db' } }))) as Error).message,
     ).toMatch(/no task group "db"/);
-    expect((await s.jobGet('default', 'web')).value.Version).toBe(0);
+    expect((await s.jobs.get('default', 'web')).value.Version).toBe(0);
   });
 
   it('records an error event without a count and without changing the job', async () => {
     s = await testServer({ periodicTimer: false });
-    await s.jobRegister(scalable());
-    const r = await s.jobScale('default', 'web', {
+    await s.jobs.register(scalable());
+    const r = await s.jobs.scale('default', 'web', {
       Target: { Group: 'web' },
       Message: 'metrics unavailable',
       Error: true,
     });
     expect(r.EvalID).toBe('');
-    const ev = (await s.jobScaleStatus('default', 'web')).value.TaskGroups.web!.Events![0]!;
+    const ev = (await s.jobs.scaleStatus('default', 'web')).value.TaskGroups.web!.Events![0]!;
     expect(ev).toMatchObject({ Count: null, Error: true, Message: 'metrics unavailable' });
   });
 });
@@ -257,7 +257,7 @@ describe('node drain and eligibility', () => {
       MinHealthyTime: 0,
       HealthyDeadline: 0,
     };
-    await s.jobRegister(job);
+    await s.jobs.register(job);
     await expect.poll(() => liveOn(s!, 'n1').length === count, { timeout: 3000, message: 'placed on n1' }).toBeTruthy();
     // A service job gets the default update block at admission, so its allocations belong to a deployment and
     // count for the drain only once their client reports them healthy.
@@ -274,9 +274,9 @@ describe('node drain and eligibility', () => {
 
   it('migrates at most max_parallel allocations at a time, waiting for replacements to run', async () => {
     const srv = await drainSetup(5, 2);
-    const res = await srv.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
+    const res = await srv.nodes.updateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
     expect(res.NodeModifyIndex).toBeGreaterThan(0);
-    const node = (await srv.nodeGet('n1')).value;
+    const node = (await srv.nodes.get('n1')).value;
     expect(node.SchedulingEligibility).toBe('ineligible');
     expect(node.DrainStrategy).toMatchObject({ Deadline: 3600e9 });
     expect((await srv.drainer.step()).migrate).toHaveLength(2);
@@ -303,7 +303,7 @@ describe('node drain and eligibility', () => {
     await expect
       .poll(async () => (await srv.drainer.step()).done.includes('n1'), { timeout: 3000, message: 'drain complete' })
       .toBeTruthy();
-    const after = (await srv.nodeGet('n1')).value;
+    const after = (await srv.nodes.get('n1')).value;
     expect(after.DrainStrategy).toBeNull();
     expect(after.SchedulingEligibility).toBe('ineligible');
     expect(after.Events?.map((e) => e.Message)).toContain('Node drain complete');
@@ -311,7 +311,7 @@ describe('node drain and eligibility', () => {
 
   it('forces every remaining allocation off once the deadline passes', async () => {
     const srv = await drainSetup(3, 1);
-    await srv.nodeUpdateDrain('n1', { DrainSpec: { Deadline: -1, IgnoreSystemJobs: false } });
+    await srv.nodes.updateDrain('n1', { DrainSpec: { Deadline: -1, IgnoreSystemJobs: false } });
     expect((await srv.drainer.step()).migrate).toHaveLength(3);
   });
 
@@ -319,13 +319,13 @@ describe('node drain and eligibility', () => {
     s = await testServer({ newScheduler, periodicTimer: false, drainer: false });
     await s.start();
     await s.nodeRegister(build.node({ ID: 'n1' }));
-    await s.jobRegister(batchJob('batch'));
-    await s.jobRegister({ ...build.job({ ID: 'sys' }), Type: 'system' });
+    await s.jobs.register(batchJob('batch'));
+    await s.jobs.register({ ...build.job({ ID: 'sys' }), Type: 'system' });
     await expect
       .poll(() => liveOn(s!, 'n1').length === 2, { timeout: 3000, message: 'batch and system placed' })
       .toBeTruthy();
     await report(s, liveOn(s, 'n1'), 'running');
-    await s.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
+    await s.nodes.updateDrain('n1', { DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false } });
     expect((await s.drainer.step()).migrate).toHaveLength(0);
     await report(
       s,
@@ -339,15 +339,15 @@ describe('node drain and eligibility', () => {
   it('makes a node ineligible and eligible again, refusing eligible while draining', async () => {
     s = await testServer({ periodicTimer: false, drainer: false });
     await s.nodeRegister(build.node({ ID: 'n1' }));
-    await s.nodeUpdateEligibility('n1', 'ineligible');
-    expect((await s.nodeGet('n1')).value.SchedulingEligibility).toBe('ineligible');
-    await s.nodeUpdateEligibility('n1', 'eligible');
-    expect((await s.nodeGet('n1')).value.SchedulingEligibility).toBe('eligible');
-    await s.nodeUpdateDrain('n1', { DrainSpec: { Deadline: 0, IgnoreSystemJobs: false } });
-    expect(isDroverError(await errorOf(s.nodeUpdateEligibility('n1', 'eligible')), 'BadRequest')).toBe(true);
-    await s.nodeUpdateDrain('n1', { DrainSpec: null, MarkEligible: true });
-    expect((await s.nodeGet('n1')).value).toMatchObject({ SchedulingEligibility: 'eligible', DrainStrategy: null });
-    expect(isDroverError(await errorOf(s.nodeUpdateEligibility('n1', 'maybe')), 'BadRequest')).toBe(true);
+    await s.nodes.updateEligibility('n1', 'ineligible');
+    expect((await s.nodes.get('n1')).value.SchedulingEligibility).toBe('ineligible');
+    await s.nodes.updateEligibility('n1', 'eligible');
+    expect((await s.nodes.get('n1')).value.SchedulingEligibility).toBe('eligible');
+    await s.nodes.updateDrain('n1', { DrainSpec: { Deadline: 0, IgnoreSystemJobs: false } });
+    expect(isDroverError(await errorOf(s.nodes.updateEligibility('n1', 'eligible')), 'BadRequest')).toBe(true);
+    await s.nodes.updateDrain('n1', { DrainSpec: null, MarkEligible: true });
+    expect((await s.nodes.get('n1')).value).toMatchObject({ SchedulingEligibility: 'eligible', DrainStrategy: null });
+    expect(isDroverError(await errorOf(s.nodes.updateEligibility('n1', 'maybe')), 'BadRequest')).toBe(true);
   });
 });
 
@@ -356,7 +356,7 @@ describe('system jobs follow nodes', () => {
     s = await testServer({ newScheduler, periodicTimer: false, drainer: false });
     await s.start();
     await s.nodeRegister(build.node({ ID: 'n1' }));
-    await s.jobRegister({ ...build.job({ ID: 'sys' }), Type: 'system' });
+    await s.jobs.register({ ...build.job({ ID: 'sys' }), Type: 'system' });
     await expect
       .poll(() => liveOn(s!, 'n1').length === 1, { timeout: 3000, message: 'system alloc on n1' })
       .toBeTruthy();
@@ -375,11 +375,11 @@ describe('periodic job validation and plan', () => {
     const bad = batchJob('bad', {
       Periodic: { Enabled: true, Spec: '99 * * * *', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' },
     });
-    expect(((await errorOf(s.jobRegister(bad))) as Error).message).toMatch(/minute 99 is outside 0-59/);
+    expect(((await errorOf(s.jobs.register(bad))) as Error).message).toMatch(/minute 99 is outside 0-59/);
     const good = batchJob('good', {
       Periodic: { Enabled: true, Spec: '@hourly', SpecType: 'cron', ProhibitOverlap: false, TimeZone: 'UTC' },
     });
-    expect((await s.jobPlan(good, false)).NextPeriodicLaunch).toBe('2026-01-01T01:00:00.000Z');
+    expect((await s.jobs.plan(good, false)).NextPeriodicLaunch).toBe('2026-01-01T01:00:00.000Z');
   });
 });
 
@@ -390,7 +390,7 @@ describe('periodic jobs across a restart', () => {
     const clock = fakeClock('2026-01-01T00:00:01Z');
     s = await testServer({ clock, periodicTimer: false, drainer: false }, backend);
     await s.start();
-    await s.jobRegister(
+    await s.jobs.register(
       batchJob('report', {
         Periodic: {
           Enabled: true,

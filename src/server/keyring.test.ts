@@ -53,21 +53,21 @@ describe('the root keyring', () => {
     const s = await server(dir);
     const planted = `planted-${Math.random().toString(36).slice(2)}`;
     for (let i = 0; i < 150; i++)
-      await s.variablePut({ Namespace: 'default', Path: `app/v${i}`, Items: { password: `${planted}-${i}` } });
+      await s.vars.put({ Namespace: 'default', Path: `app/v${i}`, Items: { password: `${planted}-${i}` } });
     await s.stop();
     expect(dbBytes(dir)).not.toContain(planted);
     expect(statSync(join(dir, 'state.db')).mode & 0o777).toBe(0o600);
 
     const again = await server(dir);
-    expect((await again.variableGet('default', 'app/v7')).value?.Items).toEqual({ password: `${planted}-7` });
-    const [old] = again.keyringList();
-    expect(() => again.keyringRemove(old!.KeyID)).toThrow(/active key/);
-    const fresh = again.keyringRotate(true);
+    expect((await again.vars.get('default', 'app/v7')).value?.Items).toEqual({ password: `${planted}-7` });
+    const [old] = again.keyring.list();
+    expect(() => again.keyring.remove(old!.KeyID)).toThrow(/active key/);
+    const fresh = again.keyring.rotate(true);
     await expect
       .poll(
         () => {
           try {
-            again.keyringRemove(old!.KeyID);
+            again.keyring.remove(old!.KeyID);
             return 'removed';
           } catch (e) {
             return String(e);
@@ -76,17 +76,17 @@ describe('the root keyring', () => {
         { timeout: 10_000 },
       )
       .toBe('removed');
-    expect(again.keyringList().map((k) => [k.KeyID, k.State])).toEqual([[fresh.KeyID, 'active']]);
+    expect(again.keyring.list().map((k) => [k.KeyID, k.State])).toEqual([[fresh.KeyID, 'active']]);
     for (let i = 0; i < 150; i += 37)
-      expect((await again.variableGet('default', `app/v${i}`)).value?.Items).toEqual({ password: `${planted}-${i}` });
+      expect((await again.vars.get('default', `app/v${i}`)).value?.Items).toEqual({ password: `${planted}-${i}` });
   });
 
   it('refuses to remove a key that still encrypts variables', async () => {
     const s = await server(tempDir());
-    await s.variablePut({ Namespace: 'default', Path: 'x', Items: { a: 'b' } });
-    const [old] = s.keyringList();
-    s.keyringRotate(false);
-    expect(() => s.keyringRemove(old!.KeyID)).toThrow(/still encrypts variables/);
-    expect((await s.variableGet('default', 'x')).value?.Items).toEqual({ a: 'b' });
+    await s.vars.put({ Namespace: 'default', Path: 'x', Items: { a: 'b' } });
+    const [old] = s.keyring.list();
+    s.keyring.rotate(false);
+    expect(() => s.keyring.remove(old!.KeyID)).toThrow(/still encrypts variables/);
+    expect((await s.vars.get('default', 'x')).value?.Items).toEqual({ a: 'b' });
   });
 });

@@ -13,13 +13,13 @@ afterEach(async () => {
 });
 
 const live = async (srv: Server, job = 'web') =>
-  (await srv.jobAllocations('default', job, true)).value.filter(
+  (await srv.jobs.allocations('default', job, true)).value.filter(
     (a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus),
   );
 
 async function evalDone(srv: Server, id: string): Promise<void> {
   await expect
-    .poll(async () => (await srv.evalGet(id)).value.Status === 'complete', {
+    .poll(async () => (await srv.evals.get(id)).value.Status === 'complete', {
       timeout: 5000,
       message: `eval ${id} complete`,
     })
@@ -40,18 +40,18 @@ describe('Server with the real scheduler', () => {
     await s.nodeRegister(build.node({ ID: 'n2' }));
     // max_parallel = 0: no rolling update (admission would fill the default one), so an edit replaces all at once.
     const job: Job = { ...withCount(build.job({ ID: 'web' }), 3), Update: { MaxParallel: 0 } as Job['Update'] };
-    const r = await s.jobRegister(job);
+    const r = await s.jobs.register(job);
     await evalDone(s, r.EvalID);
     const first = await live(s);
     expect(first).toHaveLength(3);
-    expect((await s.jobPlan(job, true)).Diff?.Type).toBe('None');
+    expect((await s.jobs.plan(job, true)).Diff?.Type).toBe('None');
     const edited = structuredClone(job);
     edited.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '1m' };
-    const plan = await s.jobPlan(edited, true);
+    const plan = await s.jobs.plan(edited, true);
     expect(plan.Diff?.Type).toBe('Edited');
-    const r2 = await s.jobRegister(edited);
+    const r2 = await s.jobs.register(edited);
     await evalDone(s, r2.EvalID);
-    expect((await s.jobGet('default', 'web')).value.Version).toBe(1);
+    expect((await s.jobs.get('default', 'web')).value.Version).toBe(1);
     const after = await live(s);
     expect(after).toHaveLength(3);
     expect(after.every((a) => a.JobVersion === 1)).toBe(true);
@@ -108,7 +108,7 @@ describe('Server with the real scheduler', () => {
       })().catch(() => {});
     }, 15);
     try {
-      await s.jobRegister(job);
+      await s.jobs.register(job);
       await expect
         .poll(async () => (await live(s!)).filter((a) => a.ClientStatus === 'running').length === 3, {
           timeout: 5000,
@@ -117,7 +117,7 @@ describe('Server with the real scheduler', () => {
         .toBeTruthy();
       const edited = structuredClone(job);
       edited.TaskGroups[0]!.Tasks[0]!.Config = { run_for: '1m' };
-      await s.jobRegister(edited);
+      await s.jobs.register(edited);
       await expect
         .poll(
           async () => {
@@ -127,10 +127,10 @@ describe('Server with the real scheduler', () => {
           { timeout: 8000, message: 'v1 rolled out' },
         )
         .toBeTruthy();
-      const deps = (await s.jobDeployments('default', 'web')).value;
+      const deps = (await s.jobs.deployments('default', 'web')).value;
       expect(deps[0]).toMatchObject({ JobVersion: 1, Status: 'successful' });
       expect(deps[0]?.TaskGroups.web).toMatchObject({ PlacedAllocs: 3, HealthyAllocs: 3 });
-      expect((await s.jobGet('default', 'web')).value.Stable).toBe(true);
+      expect((await s.jobs.get('default', 'web')).value.Stable).toBe(true);
     } finally {
       clearInterval(client);
     }
@@ -139,7 +139,7 @@ describe('Server with the real scheduler', () => {
   it('blocks when nothing fits and places when a node joins', async () => {
     s = await testServer({ newScheduler });
     await s.start();
-    const r = await s.jobRegister(build.job({ ID: 'web' }));
+    const r = await s.jobs.register(build.job({ ID: 'web' }));
     await evalDone(s, r.EvalID);
     await expect
       .poll(() => s!.stats().blocked.totalBlocked === 1, { timeout: 3000, message: 'blocked eval' })

@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 const liveAllocs = async (s: Server, job = 'web') =>
-  (await s.jobAllocations('default', job, true)).value.filter(
+  (await s.jobs.allocations('default', job, true)).value.filter(
     (a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus),
   );
 
@@ -32,10 +32,10 @@ describe('Server job lifecycle', () => {
     await s.nodeRegister(build.node({ ID: 'n1' }));
     const job = build.job({ ID: 'web' });
     job.TaskGroups[0]!.Count = 3;
-    const r = await s.jobRegister(job);
+    const r = await s.jobs.register(job);
     expect(r.EvalID).not.toBe('');
     await expect
-      .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
+      .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
         timeout: 3000,
         message: 'eval complete',
       })
@@ -43,25 +43,25 @@ describe('Server job lifecycle', () => {
     const allocs = await liveAllocs(s);
     expect(allocs).toHaveLength(3);
     expect(new Set(allocs.map((a) => a.Name))).toEqual(new Set(['web.web[0]', 'web.web[1]', 'web.web[2]']));
-    const got = (await s.jobGet('default', 'web')).value;
+    const got = (await s.jobs.get('default', 'web')).value;
     expect(got.Status).toBe('running');
     expect(got.Version).toBe(0);
-    const sum = (await s.jobSummary('default', 'web')).value;
+    const sum = (await s.jobs.summary('default', 'web')).value;
     expect(sum.Summary.web).toMatchObject({ Starting: 3, Queued: 0 });
   });
 
   it('increments the version only when the spec changes, but always creates an eval', async () => {
     const s = await server();
     const job = build.job({ ID: 'web' });
-    const r0 = await s.jobRegister(job);
-    const r1 = await s.jobRegister(job);
+    const r0 = await s.jobs.register(job);
+    const r1 = await s.jobs.register(job);
     expect(r1.EvalID).not.toBe(r0.EvalID);
-    expect((await s.jobGet('default', 'web')).value.Version).toBe(0);
+    expect((await s.jobs.get('default', 'web')).value.Version).toBe(0);
     expect(r1.JobModifyIndex).toBe(r0.JobModifyIndex);
-    await s.jobRegister({ ...job, Priority: 70 });
-    const v = (await s.jobGet('default', 'web')).value;
+    await s.jobs.register({ ...job, Priority: 70 });
+    const v = (await s.jobs.get('default', 'web')).value;
     expect(v.Version).toBe(1);
-    expect((await s.jobVersions('default', 'web')).value.map((j) => j.Version)).toEqual([1, 0]);
+    expect((await s.jobs.versions('default', 'web')).value.map((j) => j.Version)).toEqual([1, 0]);
   });
 
   it('cancels the evals that newer registers superseded, with the reason', async () => {
@@ -71,18 +71,18 @@ describe('Server job lifecycle', () => {
     // Two jobs, each registered three times at once: the broker supersedes evals of each job separately.
     const jobs = [build.job({ ID: 'web' }), build.job({ ID: 'api' })];
     const regs = await Promise.all(
-      [50, 51, 52].flatMap((Priority) => jobs.map((job) => s.jobRegister({ ...job, Priority }))),
+      [50, 51, 52].flatMap((Priority) => jobs.map((job) => s.jobs.register({ ...job, Priority }))),
     );
     for (const r of regs.slice(-2))
       await expect
-        .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
+        .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
           timeout: 3000,
           message: 'the newest evals complete',
         })
         .toBeTruthy();
     const cancelled = await vi.waitUntil(
       async () => {
-        const evs = (await Promise.all(jobs.map((j) => s.jobEvaluations('default', j.ID))))
+        const evs = (await Promise.all(jobs.map((j) => s.jobs.evaluations('default', j.ID))))
           .flatMap((r) => r.value)
           .filter((e) => e.Status === 'canceled');
         return new Set(evs.map((e) => e.JobID)).size === 2 ? evs : undefined;
@@ -94,25 +94,25 @@ describe('Server job lifecycle', () => {
 
   it('keeps only the last 6 versions', async () => {
     const s = await server();
-    for (let p = 1; p <= 9; p++) await s.jobRegister(build.job({ ID: 'web', Priority: p * 10 }));
-    expect((await s.jobVersions('default', 'web')).value.map((j) => j.Version)).toEqual([8, 7, 6, 5, 4, 3]);
+    for (let p = 1; p <= 9; p++) await s.jobs.register(build.job({ ID: 'web', Priority: p * 10 }));
+    expect((await s.jobs.versions('default', 'web')).value.map((j) => j.Version)).toEqual([8, 7, 6, 5, 4, 3]);
   });
 
   it('refuses a register whose check-index does not match, and registers when it does', async () => {
     const s = await server();
-    const r = await s.jobRegister(build.job({ ID: 'web' }), { enforceIndex: 0 });
-    const err = await s
-      .jobRegister(build.job({ ID: 'web', Priority: 60 }), { enforceIndex: 0 })
+    const r = await s.jobs.register(build.job({ ID: 'web' }), { enforceIndex: 0 });
+    const err = await s.jobs
+      .register(build.job({ ID: 'web', Priority: 60 }), { enforceIndex: 0 })
       .catch((e: unknown) => e);
     expect(isDroverError(err, 'CheckIndexMismatch')).toBe(true);
     await expect(
-      s.jobRegister(build.job({ ID: 'web', Priority: 60 }), { enforceIndex: r.JobModifyIndex }),
+      s.jobs.register(build.job({ ID: 'web', Priority: 60 }), { enforceIndex: r.JobModifyIndex }),
     ).resolves.toMatchObject({ EvalID: expect.any(String) });
   });
 
   it('rejects a job without task groups with a validation error naming the path', async () => {
     const s = await server();
-    const err = await s.jobRegister(build.job({ ID: 'web', TaskGroups: [] })).catch((e: unknown) => e);
+    const err = await s.jobs.register(build.job({ ID: 'web', TaskGroups: [] })).catch((e: unknown) => e);
     expect(isDroverError(err, 'JobValidation')).toBe(true);
     expect((err as { problems: { path?: string }[] }).problems[0]?.path).toBe('TaskGroups');
   });
@@ -123,19 +123,19 @@ describe('Server job lifecycle', () => {
     await s.nodeRegister(build.node({ ID: 'n1' }));
     const job = build.job({ ID: 'web' });
     job.TaskGroups[0]!.Count = 2;
-    await s.jobRegister(job);
+    await s.jobs.register(job);
     await expect
       .poll(async () => (await liveAllocs(s)).length === 2, { timeout: 3000, message: 'two allocs' })
       .toBeTruthy();
-    const d = await s.jobDeregister('default', 'web', false);
+    const d = await s.jobs.deregister('default', 'web', false);
     await expect
-      .poll(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', {
+      .poll(async () => (await s.evals.get(d.EvalID)).value.Status === 'complete', {
         timeout: 3000,
         message: 'stop eval',
       })
       .toBeTruthy();
     expect(await liveAllocs(s)).toHaveLength(0);
-    const stopped = (await s.jobGet('default', 'web')).value;
+    const stopped = (await s.jobs.get('default', 'web')).value;
     expect(stopped.Stop).toBe(true);
     expect(stopped.Status).toBe('dead');
   });
@@ -144,19 +144,19 @@ describe('Server job lifecycle', () => {
     const s = await server();
     await s.start();
     await s.nodeRegister(build.node({ ID: 'n1' }));
-    await s.jobRegister(build.job({ ID: 'web' }));
+    await s.jobs.register(build.job({ ID: 'web' }));
     await expect.poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'alloc' }).toBeTruthy();
-    const d = await s.jobDeregister('default', 'web', true);
+    const d = await s.jobs.deregister('default', 'web', true);
     await expect
-      .poll(async () => (await s.evalGet(d.EvalID)).value.Status === 'complete', {
+      .poll(async () => (await s.evals.get(d.EvalID)).value.Status === 'complete', {
         timeout: 3000,
         message: 'purge eval',
       })
       .toBeTruthy();
-    await expect(s.jobGet('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
-    await expect(s.jobVersions('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
-    await expect(s.jobSummary('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
-    const all = (await s.jobAllocations('default', 'web', true)).value;
+    await expect(s.jobs.get('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
+    await expect(s.jobs.versions('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
+    await expect(s.jobs.summary('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
+    const all = (await s.jobs.allocations('default', 'web', true)).value;
     expect(all).toHaveLength(1);
     expect(all[0]?.DesiredStatus).toBe('stop');
   });
@@ -164,7 +164,7 @@ describe('Server job lifecycle', () => {
   it('treats a deregister of an unknown job as done, as Nomad does, and writes nothing', async () => {
     const s = await server();
     const before = s.store.latestIndex();
-    const d = await s.jobDeregister('default', 'nope', true);
+    const d = await s.jobs.deregister('default', 'nope', true);
     expect(d).toMatchObject({ EvalID: '', EvalCreateIndex: 0, Index: before });
     expect(s.store.latestIndex()).toBe(before);
   });
@@ -174,24 +174,24 @@ describe('Server blocked evals and client updates', () => {
   it('blocks an eval that cannot place and retries it when a node joins', async () => {
     const s = await server();
     await s.start();
-    const r = await s.jobRegister(build.job({ ID: 'web' }));
+    const r = await s.jobs.register(build.job({ ID: 'web' }));
     await expect
-      .poll(async () => (await s.evalGet(r.EvalID)).value.Status === 'complete', {
+      .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
         timeout: 3000,
         message: 'first eval',
       })
       .toBeTruthy();
-    const first = (await s.evalGet(r.EvalID)).value;
+    const first = (await s.evals.get(r.EvalID)).value;
     expect(first.BlockedEval).not.toBe('');
-    expect((await s.evalGet(first.BlockedEval)).value.Status).toBe('blocked');
+    expect((await s.evals.get(first.BlockedEval)).value.Status).toBe('blocked');
     expect(s.stats().blocked.totalBlocked).toBe(1);
-    expect((await s.jobSummary('default', 'web')).value.Summary.web!.Queued).toBe(1);
+    expect((await s.jobs.summary('default', 'web')).value.Summary.web!.Queued).toBe(1);
     await s.nodeRegister(build.node({ ID: 'n1' }));
     await expect
       .poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'placement after node joined' })
       .toBeTruthy();
     await expect
-      .poll(async () => (await s.evalGet(first.BlockedEval)).value.Status === 'complete', {
+      .poll(async () => (await s.evals.get(first.BlockedEval)).value.Status === 'complete', {
         timeout: 3000,
         message: 'blocked eval done',
       })
@@ -204,11 +204,11 @@ describe('Server blocked evals and client updates', () => {
     const node = build.node({ ID: 'n1' });
     node.NodeResources.Cpu.CpuShares = 150;
     await s.nodeRegister(node);
-    await s.jobRegister(build.job({ ID: 'a' }));
+    await s.jobs.register(build.job({ ID: 'a' }));
     await expect
       .poll(async () => (await liveAllocs(s, 'a')).length === 1, { timeout: 3000, message: 'a placed' })
       .toBeTruthy();
-    await s.jobRegister(build.job({ ID: 'b' }));
+    await s.jobs.register(build.job({ ID: 'b' }));
     await expect.poll(() => s.stats().blocked.totalBlocked === 1, { timeout: 3000, message: 'b blocked' }).toBeTruthy();
     const [a] = await liveAllocs(s, 'a');
     await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'complete', ClientDescription: '', TaskStates: null }]);
@@ -223,7 +223,7 @@ describe('Server blocked evals and client updates', () => {
     const s = await server();
     await s.start();
     await s.nodeRegister(build.node({ ID: 'n1' }));
-    await s.jobRegister(build.job({ ID: 'web' }));
+    await s.jobs.register(build.job({ ID: 'web' }));
     const [a] = await vi.waitUntil(
       async () => {
         const l = await liveAllocs(s);
@@ -232,10 +232,10 @@ describe('Server blocked evals and client updates', () => {
       { timeout: 3_000 },
     );
     await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'running', ClientDescription: '', TaskStates: null }]);
-    expect((await s.jobSummary('default', 'web')).value.Summary.web).toMatchObject({ Running: 1, Starting: 0 });
+    expect((await s.jobs.summary('default', 'web')).value.Summary.web).toMatchObject({ Running: 1, Starting: 0 });
     await s.updateAllocs([{ ID: a!.ID, ClientStatus: 'failed', ClientDescription: 'boom', TaskStates: null }]);
-    expect((await s.jobSummary('default', 'web')).value.Summary.web).toMatchObject({ Running: 0, Failed: 1 });
-    const evals = (await s.jobEvaluations('default', 'web')).value;
+    expect((await s.jobs.summary('default', 'web')).value.Summary.web).toMatchObject({ Running: 0, Failed: 1 });
+    const evals = (await s.jobs.evaluations('default', 'web')).value;
     expect(evals.some((e) => e.TriggeredBy === 'alloc-failure')).toBe(true);
     await expect
       .poll(async () => (await liveAllocs(s)).some((x) => x.ID !== a!.ID), { timeout: 3000, message: 'replacement' })
@@ -253,7 +253,7 @@ describe('Server blocked evals and client updates', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(50);
     expect(idle.allocs).toHaveLength(0);
     const waiting = s.getClientAllocs('n1', idle.index, 3000);
-    await s.jobRegister(build.job({ ID: 'web' }));
+    await s.jobs.register(build.job({ ID: 'web' }));
     const got = await waiting;
     expect(got.allocs).toHaveLength(1);
     expect(got.index).toBeGreaterThan(idle.index);
@@ -277,16 +277,16 @@ describe('Server eval failures', () => {
       failedFollowUpDelayMs: 60_000,
     });
     await s.start();
-    const r = await s.jobRegister(build.job({ ID: 'web' }));
+    const r = await s.jobs.register(build.job({ ID: 'web' }));
     const failed = await vi.waitUntil(
       async () => {
-        const e = (await s.evalGet(r.EvalID)).value;
+        const e = (await s.evals.get(r.EvalID)).value;
         return e.Status === 'failed' && e.NextEval !== '' ? e : undefined;
       },
       { timeout: 3000 },
     );
     expect(calls).toBe(3);
-    const next = (await s.evalGet(failed.NextEval)).value;
+    const next = (await s.evals.get(failed.NextEval)).value;
     expect(next).toMatchObject({ TriggeredBy: 'failed-follow-up', Status: 'pending', PreviousEval: r.EvalID });
     expect(Date.parse(next.WaitUntil!)).toBeGreaterThan(Date.now() + 50_000);
     expect(s.stats().broker.delayed).toBe(1);
@@ -299,7 +299,7 @@ describe('Server heartbeats', () => {
     await s.start();
     const r1 = await s.nodeRegister(build.node({ ID: 'n1' }));
     expect(r1.heartbeatTTLms).toBe(60);
-    await s.jobRegister(build.job({ ID: 'web' }));
+    await s.jobs.register(build.job({ ID: 'web' }));
     const [a] = await vi.waitUntil(
       async () => {
         const l = await liveAllocs(s);
@@ -313,9 +313,9 @@ describe('Server heartbeats', () => {
     const beat = setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20);
     try {
       await expect
-        .poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 2000, message: 'n1 down' })
+        .poll(async () => (await s.nodes.get('n1')).value.Status === 'down', { timeout: 2000, message: 'n1 down' })
         .toBeTruthy();
-      const evals = (await s.jobEvaluations('default', 'web')).value;
+      const evals = (await s.jobs.evaluations('default', 'web')).value;
       expect(evals.some((e) => e.TriggeredBy === 'node-update' && e.NodeID === 'n1')).toBe(true);
       await expect
         .poll(async () => (await liveAllocs(s)).some((x) => x.NodeID === 'n2'), {
@@ -323,8 +323,8 @@ describe('Server heartbeats', () => {
           message: 'replacement on n2',
         })
         .toBeTruthy();
-      expect((await s.allocGet(a!.ID)).value.ClientStatus).toBe('lost');
-      expect((await s.nodeGet('n2')).value.Status).toBe('ready');
+      expect((await s.allocs.get(a!.ID)).value.ClientStatus).toBe('lost');
+      expect((await s.nodes.get('n2')).value.Status).toBe('ready');
     } finally {
       clearInterval(beat);
     }
@@ -353,9 +353,9 @@ describe('Server heartbeats', () => {
     const beat = setInterval(() => void s.nodeUpdateStatus('n2', 'ready').catch(() => {}), 20);
     try {
       await expect
-        .poll(async () => (await s.nodeGet('n1')).value.Status === 'down', { timeout: 2000, message: 'n1 down' })
+        .poll(async () => (await s.nodes.get('n1')).value.Status === 'down', { timeout: 2000, message: 'n1 down' })
         .toBeTruthy();
-      expect((await s.serviceGet('default', 'web', {})).value.map((r) => r.ID)).toEqual(['i2']);
+      expect((await s.services.get('default', 'web', {})).value.map((r) => r.ID)).toEqual(['i2']);
     } finally {
       clearInterval(beat);
     }
@@ -377,7 +377,7 @@ describe('Server durability and restart', () => {
     await s1.nodeRegister(build.node({ ID: 'n1' }));
     const job = build.job({ ID: 'web' });
     job.TaskGroups[0]!.Count = 2;
-    await s1.jobRegister(job);
+    await s1.jobs.register(job);
     await expect
       .poll(async () => (await liveAllocs(s1)).length === 2, { timeout: 3000, message: 'placed' })
       .toBeTruthy();
@@ -386,16 +386,16 @@ describe('Server durability and restart', () => {
     // A second server opens the same data dir while the first is still open: as after SIGKILL.
     const s2 = await server({}, new SqliteBackend({ dataDir: dir }));
     expect(s2.store.latestIndex()).toBe(before);
-    expect((await s2.jobGet('default', 'web')).value.Version).toBe(0);
-    expect((await s2.jobEvaluations('default', 'web')).value.length).toBeGreaterThan(0);
-    expect((await s2.nodeGet('n1')).value.Status).toBe('ready');
+    expect((await s2.jobs.get('default', 'web')).value.Version).toBe(0);
+    expect((await s2.jobs.evaluations('default', 'web')).value.length).toBeGreaterThan(0);
+    expect((await s2.nodes.get('n1')).value.Status).toBe('ready');
     await s1.stop();
     await s2.start();
     // The restarted scheduler sees the existing allocations: no duplicates after a re-evaluation.
-    const r = await s2.jobRegister(job);
+    const r = await s2.jobs.register(job);
     expect(r.Index).toBe(before + 1);
     await expect
-      .poll(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', {
+      .poll(async () => (await s2.evals.get(r.EvalID)).value.Status === 'complete', {
         timeout: 3000,
         message: 'eval after restart',
       })
@@ -409,12 +409,12 @@ describe('Server durability and restart', () => {
     const s1 = await server({}, new SqliteBackend({ dataDir: dir }));
     // Not started: the eval is written but never scheduled.
     await s1.nodeRegister(build.node({ ID: 'n1' }));
-    const r = await s1.jobRegister(build.job({ ID: 'web' }));
+    const r = await s1.jobs.register(build.job({ ID: 'web' }));
     await s1.stop();
     const s2 = await server({}, new SqliteBackend({ dataDir: dir }));
     await s2.start();
     await expect
-      .poll(async () => (await s2.evalGet(r.EvalID)).value.Status === 'complete', {
+      .poll(async () => (await s2.evals.get(r.EvalID)).value.Status === 'complete', {
         timeout: 3000,
         message: 'recovered eval',
       })
@@ -457,20 +457,20 @@ describe('Server reads', () => {
     expect(s.resolvePrefix('node', 'abc1')).toBe('abc11111-0000-0000-0000-000000000000');
     expect(() => s.resolvePrefix('node', 'abc')).toThrow(expect.objectContaining({ code: 'BadRequest' }));
     expect(() => s.resolvePrefix('node', 'zzz')).toThrow(expect.objectContaining({ code: 'NodeNotFound' }));
-    await s.jobRegister(build.job({ ID: 'web-frontend' }));
+    await s.jobs.register(build.job({ ID: 'web-frontend' }));
     expect(s.resolvePrefix('job', 'web-')).toBe('web-frontend');
   });
 
   it('lists jobs by prefix with their summaries, and blocks until the jobs table changes', async () => {
     const s = await server();
-    await s.jobRegister(build.job({ ID: 'api' }));
-    const r = await s.jobRegister(build.job({ ID: 'web' }));
-    const list = await s.jobList({ prefix: 'w' });
+    await s.jobs.register(build.job({ ID: 'api' }));
+    const r = await s.jobs.register(build.job({ ID: 'web' }));
+    const list = await s.jobs.list({ prefix: 'w' });
     expect(list.value.map((j) => j.ID)).toEqual(['web']);
     expect(list.value[0]!.JobSummary?.Summary.web).toBeDefined();
     expect(list.index).toBeGreaterThanOrEqual(r.Index);
-    const blocked = s.jobList({ minIndex: list.index, waitMs: 3000 });
-    await s.jobRegister(build.job({ ID: 'worker' }));
+    const blocked = s.jobs.list({ minIndex: list.index, waitMs: 3000 });
+    await s.jobs.register(build.job({ ID: 'worker' }));
     expect((await blocked).value.map((j) => j.ID)).toEqual(['api', 'web', 'worker']);
   });
 });

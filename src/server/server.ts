@@ -37,9 +37,21 @@ import {
   type SchedulerConfiguration,
 } from '../scheduler/index.js';
 import type { AllocClientUpdate, NodeRegisterResponse } from '../structs/index.js';
-import type { AdmissionOptions, QueryOptions, RegisterOptions, ServerAPI, ServerStats } from './types.js';
+import type {
+  AdmissionOptions,
+  AllocsAPI,
+  DeploymentsAPI,
+  EvalsAPI,
+  JobsAPI,
+  KeyringAPI,
+  NodesAPI,
+  QueryOptions,
+  ServerAPI,
+  ServerStats,
+  ServicesAPI,
+  VariablesAPI,
+} from './types.js';
 import { admitJob, defaultAdmissionSteps, type AdmissionSteps } from './admission.js';
-import type { Variable } from '../structs/index.js';
 import { BlockedEvals } from './blocked-evals.js';
 import { EvalBroker, type EvalBrokerOptions } from './eval-broker.js';
 import { defaultHeartbeatOptions, HeartbeatTimers, type HeartbeatOptions } from './heartbeats.js';
@@ -55,14 +67,13 @@ import { DEFAULT_EVAL_GC_THRESHOLD_MS, runEvalGC } from './eval-gc.js';
 import { NodeDrainer, nodeEvaluate, nodeUpdateDrain, nodeUpdateEligibility } from './drainer.js';
 import { jobDispatch } from './dispatch.js';
 import { jobScale, jobScaleStatus } from './scaling.js';
-import type { JobDispatchRequest, JobScaleRequest, NodeDrainRequest } from './types.js';
 import * as deployments from './deployment-endpoints.js';
 import { DeploymentWatcher } from './deployment-watcher.js';
 import * as catalog from './catalog-endpoints.js';
 import { allocStop } from './alloc-endpoints.js';
 import { authorizeNodeRequest, type NodeRequest } from './node-identity.js';
-import { Keyring, type RootKeyMeta } from './keyring.js';
-import { EventBroker, type EventFilter } from './event-broker.js';
+import { Keyring } from './keyring.js';
+import { EventBroker } from './event-broker.js';
 
 export interface ServerOptions {
   /** Where state.db lives; ':memory:' for a throwaway server. Ignored when `backend` is given. */
@@ -287,7 +298,97 @@ export class Server implements ServerAPI {
     await this.store.close();
   }
 
-  // Jobs
+  // One object per noun (types.ts); each forwards to the endpoint module that holds the logic.
+  readonly jobs: JobsAPI = {
+    register: async (input, opts = {}) => {
+      const { job, warnings } = this.admit(input, opts);
+      // A cron that cannot be read is refused at register, as Nomad does, not found out at launch time.
+      if (job.Periodic?.Enabled) periodicSchedules(job);
+      const res = await jobs.jobRegister(this.ctx, job, {
+        ...opts,
+        warnings: [...(opts.warnings ?? []), ...warnings],
+      });
+      this.followPeriodic(job.Namespace, job.ID);
+      return res;
+    },
+    validate: async (input, opts) => ({ warnings: this.admit(input, opts).warnings }),
+    deregister: async (namespace, jobID, purge) => {
+      const res = await jobs.jobDeregister(this.ctx, namespace, jobID, purge);
+      this.followPeriodic(namespace, jobID);
+      return res;
+    },
+    plan: async (input, diff, opts) => {
+      const { job, warnings } = this.admit(input, opts);
+      const res = await jobs.jobPlan(this.ctx, job, diff);
+      return { ...res, Warnings: [res.Warnings, ...warnings].filter(Boolean).join('\n') };
+    },
+    dispatch: (namespace, jobID, req) => jobDispatch(this.ctx, namespace, jobID, req),
+    periodicForce: (namespace, jobID) => this.periodic.force(namespace, jobID),
+    scale: (namespace, jobID, req) => jobScale(this.ctx, namespace, jobID, req),
+    scaleStatus: (namespace, jobID, q) => jobScaleStatus(this.ctx, namespace, jobID, q),
+    evaluate: (namespace, jobID) => jobs.jobEvaluate(this.ctx, namespace, jobID),
+    list: (q) => reads.jobList(this.ctx, q),
+    get: (namespace, jobID, q) => reads.jobGet(this.ctx, namespace, jobID, q),
+    versions: (namespace, jobID, q) => reads.jobVersions(this.ctx, namespace, jobID, q),
+    summary: (namespace, jobID, q) => reads.jobSummary(this.ctx, namespace, jobID, q),
+    allocations: (namespace, jobID, all, q) => reads.jobAllocations(this.ctx, namespace, jobID, all, q),
+    evaluations: (namespace, jobID, q) => reads.jobEvaluations(this.ctx, namespace, jobID, q),
+    deployments: (namespace, jobID, q) => reads.jobDeployments(this.ctx, namespace, jobID, q),
+    versionHistory: (namespace, jobID, diffs, q) => deployments.jobVersionHistory(this.ctx, namespace, jobID, diffs, q),
+    revert: (namespace, jobID, version, enforcePriorVersion) =>
+      deployments.jobRevert(this.ctx, namespace, jobID, version, { enforcePriorVersion }),
+  };
+  readonly deployments: DeploymentsAPI = {
+    list: (q) => deployments.deploymentList(this.ctx, q),
+    get: (id, q) => deployments.deploymentGet(this.ctx, id, q),
+    allocations: (id, q) => deployments.deploymentAllocations(this.ctx, id, q),
+    promote: (id, all, groups) => deployments.deploymentPromote(this.ctx, id, all, groups),
+    pause: (id, pause) => deployments.deploymentPause(this.ctx, id, pause),
+    fail: (id) => deployments.deploymentFail(this.ctx, id),
+  };
+  readonly allocs: AllocsAPI = {
+    list: (q) => reads.allocList(this.ctx, q),
+    get: (id, q) => reads.allocGet(this.ctx, id, q),
+    stop: (id, opts) => allocStop(this.ctx, id, opts),
+  };
+  readonly evals: EvalsAPI = {
+    list: (q) => reads.evalList(this.ctx, q),
+    get: (id, q) => reads.evalGet(this.ctx, id, q),
+    allocations: (id, q) => reads.evalAllocations(this.ctx, id, q),
+  };
+  readonly nodes: NodesAPI = {
+    list: (q) => reads.nodeList(this.ctx, q),
+    get: (id, q) => reads.nodeGet(this.ctx, id, q),
+    allocations: (id, q) => reads.nodeAllocations(this.ctx, id, q),
+    updateDrain: (nodeID, req) => nodeUpdateDrain(this.ctx, nodeID, req),
+    updateEligibility: (nodeID, eligibility) => nodeUpdateEligibility(this.ctx, nodeID, eligibility),
+    evaluate: (nodeID) => nodeEvaluate(this.ctx, nodeID),
+  };
+  readonly vars: VariablesAPI = {
+    list: (q) => catalog.variableList(this.ctx, q),
+    get: (namespace, path, q) => catalog.variableGet(this.ctx, namespace, path, q),
+    put: (v, opts) => catalog.variablePut(this.ctx, v, opts),
+    delete: (namespace, path, opts) => catalog.variableDelete(this.ctx, namespace, path, opts),
+  };
+  readonly services: ServicesAPI = {
+    list: (q) => catalog.serviceList(this.ctx, q),
+    get: (namespace, name, q) => catalog.serviceGet(this.ctx, namespace, name, q),
+    delete: (namespace, name, id) => catalog.serviceDelete(this.ctx, namespace, name, id),
+    registrations: () => catalog.allServiceRegistrations(this.ctx),
+  };
+  readonly keyring: KeyringAPI = {
+    list: () => this.ctx.keyring.list(),
+    rotate: (full) => {
+      const key = this.ctx.keyring.rotate();
+      if (full) this.track('variable re-encryption', catalog.reencryptVariables(this.ctx, this.abort.signal));
+      return key;
+    },
+    remove: (keyID) =>
+      this.ctx.keyring.remove(keyID, (id) =>
+        [...this.store.snapshot().tables.all('variables')].some((v) => v.KeyID === id),
+      ),
+  };
+
   /** Admission (admission.ts) with this server's supported features and steps. */
   private admit(input: Job, opts: AdmissionOptions = {}): { job: Job; warnings: string[] } {
     return admitJob(
@@ -296,177 +397,27 @@ export class Server implements ServerAPI {
       this.admission,
     );
   }
-  async jobRegister(input: Job, opts: RegisterOptions = {}) {
-    const { job, warnings } = this.admit(input, opts);
-    // A cron that cannot be read is refused at register, as Nomad does, not found out at launch time.
-    if (job.Periodic?.Enabled) periodicSchedules(job);
-    const res = await jobs.jobRegister(this.ctx, job, { ...opts, warnings: [...(opts.warnings ?? []), ...warnings] });
-    this.followPeriodic(job.Namespace, job.ID);
-    return res;
-  }
-  async jobValidate(input: Job, opts?: AdmissionOptions) {
-    return { warnings: this.admit(input, opts).warnings };
-  }
-  async jobDeregister(namespace: string, jobID: string, purge: boolean) {
-    const res = await jobs.jobDeregister(this.ctx, namespace, jobID, purge);
-    this.followPeriodic(namespace, jobID);
-    return res;
-  }
   /** Keeps the periodic dispatcher in step with the stored job (tracked, re-timed or forgotten). */
   private followPeriodic(namespace: string, jobID: string): void {
     const stored = this.store.snapshot().jobByID(namespace, jobID);
     if (stored) this.periodic.update(stored);
     else this.periodic.remove(namespace, jobID);
   }
-  jobDispatch(namespace: string, jobID: string, req: JobDispatchRequest) {
-    return jobDispatch(this.ctx, namespace, jobID, req);
-  }
-  jobPeriodicForce(namespace: string, jobID: string) {
-    return this.periodic.force(namespace, jobID);
-  }
-  jobScale(namespace: string, jobID: string, req: JobScaleRequest) {
-    return jobScale(this.ctx, namespace, jobID, req);
-  }
-  jobScaleStatus(namespace: string, jobID: string, q?: QueryOptions) {
-    return jobScaleStatus(this.ctx, namespace, jobID, q);
-  }
-  nodeUpdateDrain(nodeID: string, req: NodeDrainRequest) {
-    return nodeUpdateDrain(this.ctx, nodeID, req);
-  }
-  nodeUpdateEligibility(nodeID: string, eligibility: string) {
-    return nodeUpdateEligibility(this.ctx, nodeID, eligibility);
-  }
-  jobEvaluate(namespace: string, jobID: string) {
-    return jobs.jobEvaluate(this.ctx, namespace, jobID);
-  }
-  nodeEvaluate(nodeID: string) {
-    return nodeEvaluate(this.ctx, nodeID);
-  }
-  eventSubscribe(filter: EventFilter, fromIndex: number, signal: AbortSignal, heartbeatMs: number) {
-    return this.events.subscribe(filter, fromIndex, signal, heartbeatMs);
-  }
   schedulerConfiguration(): SchedulerConfiguration {
     return this.ctx.schedulerConfig();
   }
-  async jobPlan(input: Job, diff: boolean, opts?: AdmissionOptions) {
-    const { job, warnings } = this.admit(input, opts);
-    const res = await jobs.jobPlan(this.ctx, job, diff);
-    return { ...res, Warnings: [res.Warnings, ...warnings].filter(Boolean).join('\n') };
-  }
-  jobList(q: QueryOptions) {
-    return reads.jobList(this.ctx, q);
-  }
-  jobGet(namespace: string, jobID: string, q?: QueryOptions) {
-    return reads.jobGet(this.ctx, namespace, jobID, q);
-  }
-  jobVersions(namespace: string, jobID: string, q?: QueryOptions) {
-    return reads.jobVersions(this.ctx, namespace, jobID, q);
-  }
-  jobSummary(namespace: string, jobID: string, q?: QueryOptions) {
-    return reads.jobSummary(this.ctx, namespace, jobID, q);
-  }
-  jobAllocations(namespace: string, jobID: string, all: boolean, q?: QueryOptions) {
-    return reads.jobAllocations(this.ctx, namespace, jobID, all, q);
-  }
-  jobEvaluations(namespace: string, jobID: string, q?: QueryOptions) {
-    return reads.jobEvaluations(this.ctx, namespace, jobID, q);
-  }
-  jobDeployments(namespace: string, jobID: string, q?: QueryOptions) {
-    return reads.jobDeployments(this.ctx, namespace, jobID, q);
-  }
-  jobVersionHistory(namespace: string, jobID: string, diffs: boolean, q?: QueryOptions) {
-    return deployments.jobVersionHistory(this.ctx, namespace, jobID, diffs, q);
-  }
-  jobRevert(namespace: string, jobID: string, version: number, enforcePriorVersion?: number) {
-    return deployments.jobRevert(this.ctx, namespace, jobID, version, { enforcePriorVersion });
-  }
-  // Deployments
-  deploymentList(q: QueryOptions) {
-    return deployments.deploymentList(this.ctx, q);
-  }
-  deploymentGet(id: string, q?: QueryOptions) {
-    return deployments.deploymentGet(this.ctx, id, q);
-  }
-  deploymentAllocations(id: string, q?: QueryOptions) {
-    return deployments.deploymentAllocations(this.ctx, id, q);
-  }
-  deploymentPromote(id: string, all: boolean, groups: string[] | null) {
-    return deployments.deploymentPromote(this.ctx, id, all, groups);
-  }
-  deploymentPause(id: string, pause: boolean) {
-    return deployments.deploymentPause(this.ctx, id, pause);
-  }
-  deploymentFail(id: string) {
-    return deployments.deploymentFail(this.ctx, id);
-  }
-  // Allocations, evaluations, nodes
-  allocList(q: QueryOptions) {
-    return reads.allocList(this.ctx, q);
-  }
-  allocGet(id: string, q?: QueryOptions) {
-    return reads.allocGet(this.ctx, id, q);
-  }
-  allocStop(id: string, opts?: { noShutdownDelay?: boolean }) {
-    return allocStop(this.ctx, id, opts);
-  }
-  evalList(q: QueryOptions) {
-    return reads.evalList(this.ctx, q);
-  }
-  evalGet(id: string, q?: QueryOptions) {
-    return reads.evalGet(this.ctx, id, q);
-  }
-  evalAllocations(id: string, q?: QueryOptions) {
-    return reads.evalAllocations(this.ctx, id, q);
-  }
-  nodeList(q: QueryOptions) {
-    return reads.nodeList(this.ctx, q);
-  }
-  nodeGet(id: string, q?: QueryOptions) {
-    return reads.nodeGet(this.ctx, id, q);
-  }
-  nodeAllocations(id: string, q?: QueryOptions) {
-    return reads.nodeAllocations(this.ctx, id, q);
-  }
-  // Variables and the service catalog
-  variableList(q: QueryOptions) {
-    return catalog.variableList(this.ctx, q);
-  }
+  // The client RPC's reads for templates (ServerRPC): the same as the HTTP API's.
   variableGet(namespace: string, path: string, q?: QueryOptions) {
-    return catalog.variableGet(this.ctx, namespace, path, q);
+    return this.vars.get(namespace, path, q);
   }
-  variablePut(v: Pick<Variable, 'Namespace' | 'Path' | 'Items'>, opts?: { cas?: number }) {
-    return catalog.variablePut(this.ctx, v, opts);
+  variableList(q: QueryOptions) {
+    return this.vars.list(q);
   }
-  variableDelete(namespace: string, path: string, opts?: { cas?: number }) {
-    return catalog.variableDelete(this.ctx, namespace, path, opts);
-  }
-  // The root keyring (variables encrypted at rest)
-  keyringList(): RootKeyMeta[] {
-    return this.ctx.keyring.list();
-  }
-  /** A new active key; with `full`, every variable moves to it in the background. */
-  keyringRotate(full: boolean): RootKeyMeta {
-    const key = this.ctx.keyring.rotate();
-    if (full) this.track('variable re-encryption', catalog.reencryptVariables(this.ctx, this.abort.signal));
-    return key;
-  }
-  keyringRemove(keyID: string): void {
-    this.ctx.keyring.remove(keyID, (id) =>
-      [...this.store.snapshot().tables.all('variables')].some((v) => v.KeyID === id),
-    );
+  serviceGet(namespace: string, name: string, q?: QueryOptions) {
+    return this.services.get(namespace, name, q);
   }
   serviceList(q: QueryOptions) {
-    return catalog.serviceList(this.ctx, q);
-  }
-  serviceGet(namespace: string, name: string, q?: QueryOptions & catalog.ServiceGetFilter) {
-    return catalog.serviceGet(this.ctx, namespace, name, q);
-  }
-  /** Every service registration now (the agent's DNS server reads this at each query). */
-  serviceRegistrations(): ServiceRegistration[] {
-    return catalog.allServiceRegistrations(this.ctx);
-  }
-  serviceDelete(namespace: string, name: string, id: string) {
-    return catalog.serviceDelete(this.ctx, namespace, name, id);
+    return this.services.list(q);
   }
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string {
     return reads.resolvePrefix(this.ctx, kind, prefix, namespace);

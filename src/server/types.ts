@@ -128,109 +128,147 @@ export interface ServerStats {
 }
 
 export type { EventBatch, EventFilter, EventTopic, StreamEvent } from './event-broker.js';
+import type { EventBatch, EventFilter } from './event-broker.js';
+import type { SchedulerConfiguration } from '../scheduler/index.js';
 
-export interface ServerAPI extends ServerRPC {
-  /** Node identity on /v1/internal/client/*: throws PermissionDenied unless the request is the node's own. */
-  authorizeNodeRequest(req: NodeRequest): void;
-  /** The root keyring that seals variables at rest. */
-  keyringList(): RootKeyMeta[];
-  keyringRotate(full: boolean): RootKeyMeta;
-  keyringRemove(keyID: string): void;
-  // Job types and operations (periodic, dispatch, scaling) and node drain / eligibility
-  jobDispatch(namespace: string, jobID: string, req: JobDispatchRequest): Promise<JobDispatchResult>;
-  jobPeriodicForce(namespace: string, jobID: string): Promise<EvalCreatedResult>;
-  jobScale(namespace: string, jobID: string, req: JobScaleRequest): Promise<EvalCreatedResult>;
-  jobScaleStatus(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<JobScaleStatus>>;
-  nodeUpdateDrain(nodeID: string, req: NodeDrainRequest): Promise<NodeUpdateResult>;
-  nodeUpdateEligibility(nodeID: string, eligibility: string): Promise<NodeUpdateResult>;
-  /** `POST /v1/node/:id/evaluate`. */
-  nodeEvaluate(nodeID: string): Promise<NodeUpdateResult>;
-  /** `POST /v1/job/:id/evaluate`. */
-  jobEvaluate(namespace: string, jobID: string): Promise<JobDeregisterResult>;
-  /** The scheduler configuration in force (`GET /v1/operator/scheduler/configuration`). */
-  schedulerConfiguration(): import('../scheduler/index.js').SchedulerConfiguration;
-  /** `GET /v1/event/stream`: matching event batches from `fromIndex` on; `null` marks a heartbeat. */
-  eventSubscribe(
-    filter: import('./event-broker.js').EventFilter,
-    fromIndex: number,
-    signal: AbortSignal,
-    heartbeatMs: number,
-  ): AsyncGenerator<import('./event-broker.js').EventBatch | null>;
-  /** Queue depths and the state index, for `/v1/metrics`. */
-  stats(): ServerStats;
-  // Jobs
+/** `server.jobs`: job writes (admitted as admission.ts says), reads, and operations on one job. */
+export interface JobsAPI {
   /**
    * Admits the job (admission.ts: defaults, validation, warnings), then registers it. Throws JobValidation
    * listing every problem. With `handOver` the job object becomes the server's.
    */
-  jobRegister(job: Job, opts?: RegisterOptions): Promise<JobRegisterResult>;
-  jobDeregister(namespace: string, jobID: string, purge: boolean): Promise<JobDeregisterResult>;
-  /** Admits the job as `jobRegister` does, then runs the scheduler on it without writing anything. */
-  jobPlan(job: Job, diff: boolean, opts?: AdmissionOptions): Promise<JobPlanResult>;
+  register(job: Job, opts?: RegisterOptions): Promise<JobRegisterResult>;
+  deregister(namespace: string, jobID: string, purge: boolean): Promise<JobDeregisterResult>;
+  /** Admits the job as `register` does, then runs the scheduler on it without writing anything. */
+  plan(job: Job, diff: boolean, opts?: AdmissionOptions): Promise<JobPlanResult>;
   /** Admission alone (`/v1/validate/job`): the warnings, or a JobValidation error listing every problem. */
-  jobValidate(job: Job, opts?: AdmissionOptions): Promise<{ warnings: string[] }>;
-  jobList(q: QueryOptions): Promise<QueryResult<JobListStub[]>>;
-  jobGet(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Job>>;
-  jobVersions(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Job[]>>;
-  jobSummary(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<JobSummary>>;
-  jobAllocations(
-    namespace: string,
-    jobID: string,
-    all: boolean,
-    q?: QueryOptions,
-  ): Promise<QueryResult<AllocListStub[]>>;
-  jobEvaluations(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Evaluation[]>>;
-  jobDeployments(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Deployment[]>>;
+  validate(job: Job, opts?: AdmissionOptions): Promise<{ warnings: string[] }>;
+  list(q: QueryOptions): Promise<QueryResult<JobListStub[]>>;
+  get(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Job>>;
+  versions(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Job[]>>;
+  summary(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<JobSummary>>;
+  allocations(namespace: string, jobID: string, all: boolean, q?: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
+  evaluations(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Evaluation[]>>;
+  deployments(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<Deployment[]>>;
   /** The kept versions, newest first; with `diffs`, Diffs[i] compares Versions[i] with Versions[i + 1]. */
-  jobVersionHistory(
+  versionHistory(
     namespace: string,
     jobID: string,
     diffs: boolean,
     q?: QueryOptions,
   ): Promise<QueryResult<JobVersionsResult>>;
   /** Registers an earlier version again as a new version. */
-  jobRevert(
-    namespace: string,
-    jobID: string,
-    version: number,
-    enforcePriorVersion?: number,
-  ): Promise<JobRegisterResult>;
-  // Deployments
-  deploymentList(q: QueryOptions): Promise<QueryResult<Deployment[]>>;
-  deploymentGet(id: string, q?: QueryOptions): Promise<QueryResult<Deployment>>;
-  deploymentAllocations(id: string, q?: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
+  revert(namespace: string, jobID: string, version: number, enforcePriorVersion?: number): Promise<JobRegisterResult>;
+  dispatch(namespace: string, jobID: string, req: JobDispatchRequest): Promise<JobDispatchResult>;
+  periodicForce(namespace: string, jobID: string): Promise<EvalCreatedResult>;
+  scale(namespace: string, jobID: string, req: JobScaleRequest): Promise<EvalCreatedResult>;
+  scaleStatus(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<JobScaleStatus>>;
+  /** `POST /v1/job/:id/evaluate`. */
+  evaluate(namespace: string, jobID: string): Promise<JobDeregisterResult>;
+}
+
+/** `server.deployments`. */
+export interface DeploymentsAPI {
+  list(q: QueryOptions): Promise<QueryResult<Deployment[]>>;
+  get(id: string, q?: QueryOptions): Promise<QueryResult<Deployment>>;
+  allocations(id: string, q?: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
   /** Promotes canaries: every group when `all` (or no groups named). */
-  deploymentPromote(id: string, all: boolean, groups: string[] | null): Promise<DeploymentUpdateResult>;
-  deploymentPause(id: string, pause: boolean): Promise<DeploymentUpdateResult>;
-  deploymentFail(id: string): Promise<DeploymentUpdateResult>;
-  // Allocations, evaluations, nodes
-  allocList(q: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
-  allocGet(id: string, q?: QueryOptions): Promise<QueryResult<Allocation>>;
+  promote(id: string, all: boolean, groups: string[] | null): Promise<DeploymentUpdateResult>;
+  pause(id: string, pause: boolean): Promise<DeploymentUpdateResult>;
+  fail(id: string): Promise<DeploymentUpdateResult>;
+}
+
+/** `server.allocs`. */
+export interface AllocsAPI {
+  list(q: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
+  get(id: string, q?: QueryOptions): Promise<QueryResult<Allocation>>;
   /** Marks the allocation for migration and evaluates its job: the scheduler stops it and places a replacement. */
-  allocStop(id: string, opts?: { noShutdownDelay?: boolean }): Promise<AllocStopResult>;
-  evalList(q: QueryOptions): Promise<QueryResult<Evaluation[]>>;
-  evalGet(id: string, q?: QueryOptions): Promise<QueryResult<Evaluation>>;
-  evalAllocations(id: string, q?: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
-  nodeList(q: QueryOptions): Promise<QueryResult<NodeListStub[]>>;
-  nodeGet(id: string, q?: QueryOptions): Promise<QueryResult<Node>>;
-  nodeAllocations(id: string, q?: QueryOptions): Promise<QueryResult<Allocation[]>>;
-  /** Resolves a unique ID prefix (as the CLI allows) to the full ID, or throws NotFound / BadRequest (ambiguous). */
-  // Variables and the service catalog
-  variableList(q: QueryOptions): Promise<QueryResult<VariableMetadata[]>>;
+  stop(id: string, opts?: { noShutdownDelay?: boolean }): Promise<AllocStopResult>;
+}
+
+/** `server.evals`. */
+export interface EvalsAPI {
+  list(q: QueryOptions): Promise<QueryResult<Evaluation[]>>;
+  get(id: string, q?: QueryOptions): Promise<QueryResult<Evaluation>>;
+  allocations(id: string, q?: QueryOptions): Promise<QueryResult<AllocListStub[]>>;
+}
+
+/** `server.nodes`: the operator's view of nodes (a client's own register and heartbeat are ServerRPC's). */
+export interface NodesAPI {
+  list(q: QueryOptions): Promise<QueryResult<NodeListStub[]>>;
+  get(id: string, q?: QueryOptions): Promise<QueryResult<Node>>;
+  allocations(id: string, q?: QueryOptions): Promise<QueryResult<Allocation[]>>;
+  updateDrain(nodeID: string, req: NodeDrainRequest): Promise<NodeUpdateResult>;
+  updateEligibility(nodeID: string, eligibility: string): Promise<NodeUpdateResult>;
+  /** `POST /v1/node/:id/evaluate`. */
+  evaluate(nodeID: string): Promise<NodeUpdateResult>;
+}
+
+/** `server.vars`: variables, sealed at rest by the keyring. */
+export interface VariablesAPI {
+  list(q: QueryOptions): Promise<QueryResult<VariableMetadata[]>>;
   /** `value` is null when the variable does not exist (the index still lets a caller block on its creation). */
-  variableGet(namespace: string, path: string, q?: QueryOptions): Promise<QueryResult<Variable | null>>;
+  get(namespace: string, path: string, q?: QueryOptions): Promise<QueryResult<Variable | null>>;
   /** `cas`: 0 = must not exist; N = its ModifyIndex must be N. Throws BadRequest listing every problem. */
-  variablePut(v: Pick<Variable, 'Namespace' | 'Path' | 'Items'>, opts?: { cas?: number }): Promise<VariableWriteResult>;
-  variableDelete(namespace: string, path: string, opts?: { cas?: number }): Promise<VariableWriteResult>;
-  serviceList(q: QueryOptions): Promise<QueryResult<ServiceRegistrationListStub[]>>;
+  put(v: Pick<Variable, 'Namespace' | 'Path' | 'Items'>, opts?: { cas?: number }): Promise<VariableWriteResult>;
+  delete(namespace: string, path: string, opts?: { cas?: number }): Promise<VariableWriteResult>;
+}
+
+/** `server.services`: the service catalog. */
+export interface ServicesAPI {
+  list(q: QueryOptions): Promise<QueryResult<ServiceRegistrationListStub[]>>;
   /** Every instance by default (as Nomad); `health: 'passing'` keeps passing ones; `choose` as Nomad's `?choose=n|key`. */
-  serviceGet(
+  get(
     namespace: string,
     name: string,
     q?: QueryOptions & { tag?: string; health?: 'passing' | 'any'; choose?: { n: number; key: string } },
   ): Promise<QueryResult<ServiceRegistration[]>>;
   /** Removes one instance (`DELETE /v1/service/:name/:id`); returns the index of the write. */
-  serviceDelete(namespace: string, name: string, id: string): Promise<number>;
+  delete(namespace: string, name: string, id: string): Promise<number>;
+  /** Every service registration now (the agent's DNS server reads this at each query). */
+  registrations(): ServiceRegistration[];
+}
+
+/** `server.keyring`: the root keys that seal variables at rest. */
+export interface KeyringAPI {
+  list(): RootKeyMeta[];
+  /** A new active key; with `full`, every variable moves to it in the background. */
+  rotate(full: boolean): RootKeyMeta;
+  remove(keyID: string): void;
+}
+
+/** `server.events`: the event stream. */
+export interface EventsAPI {
+  /** `GET /v1/event/stream`: matching event batches from `fromIndex` on; `null` marks a heartbeat. */
+  subscribe(
+    filter: EventFilter,
+    fromIndex: number,
+    signal: AbortSignal,
+    heartbeatMs: number,
+  ): AsyncGenerator<EventBatch | null>;
+}
+
+/**
+ * What the HTTP API sees of the server: one object per noun (Nomad's endpoint families), the client RPC
+ * (ServerRPC, flat, as a remote client speaks it) and a few server-wide operations.
+ */
+export interface ServerAPI extends ServerRPC {
+  readonly jobs: JobsAPI;
+  readonly deployments: DeploymentsAPI;
+  readonly allocs: AllocsAPI;
+  readonly evals: EvalsAPI;
+  readonly nodes: NodesAPI;
+  readonly vars: VariablesAPI;
+  readonly services: ServicesAPI;
+  readonly keyring: KeyringAPI;
+  readonly events: EventsAPI;
+  /** Node identity on /v1/internal/client/*: throws PermissionDenied unless the request is the node's own. */
+  authorizeNodeRequest(req: NodeRequest): void;
+  /** The scheduler configuration in force (`GET /v1/operator/scheduler/configuration`). */
+  schedulerConfiguration(): SchedulerConfiguration;
+  /** Queue depths and the state index, for `/v1/metrics`. */
+  stats(): ServerStats;
+  /** Resolves a unique ID prefix (as the CLI allows) to the full ID, or throws NotFound / BadRequest (ambiguous). */
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string;
   leaderAddress(): string;
   /** Writes a consistent snapshot of the state to `file`; returns the index it holds. */

@@ -41,14 +41,18 @@ function catClient(started: ExecStart[]): ClientReadAPI {
 function fakeServer(httpAddr: string): ServerAPI {
   return {
     resolvePrefix: (_k: string, id: string) => (ALLOC.startsWith(id) ? ALLOC : id),
-    allocGet: async () => ({
-      value: { ID: ALLOC, NodeID: 'n-client', DesiredStatus: 'run', ClientStatus: 'running' },
-      index: 5,
-    }),
-    nodeGet: async () => ({
-      value: { ID: 'n-client', Name: 'client-1', Status: 'ready', HTTPAddr: httpAddr },
-      index: 5,
-    }),
+    allocs: {
+      get: async () => ({
+        value: { ID: ALLOC, NodeID: 'n-client', DesiredStatus: 'run', ClientStatus: 'running' },
+        index: 5,
+      }),
+    },
+    nodes: {
+      get: async () => ({
+        value: { ID: 'n-client', Name: 'client-1', Status: 'ready', HTTPAddr: httpAddr },
+        index: 5,
+      }),
+    },
   } as unknown as ServerAPI;
 }
 

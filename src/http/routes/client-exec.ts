@@ -146,7 +146,7 @@ async function checkNodeExec(c: RequestContext, opts: HttpApiOptions, allocID: s
     namespace = opts.client.allocNamespace?.(allocID);
     driver = opts.client.allocTaskDriver?.(allocID, task);
   } else if (opts.server) {
-    const alloc = (await opts.server.allocGet(allocID, { signal: c.signal })).value;
+    const alloc = (await opts.server.allocs.get(allocID, { signal: c.signal })).value;
     namespace = alloc.Namespace;
     driver = alloc.Job?.TaskGroups?.find((g) => g.Name === alloc.TaskGroup)?.Tasks?.find(
       (t) => t.Name === task,

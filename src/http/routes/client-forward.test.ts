@@ -40,8 +40,8 @@ function fakeServer(
   const a = { ID: ALLOC, NodeID: 'n-client', DesiredStatus: 'run', ClientStatus: 'running', ...alloc };
   return {
     resolvePrefix: (_k: string, id: string) => prefixes[id] ?? id,
-    allocGet: async () => ({ value: a, index: 5 }),
-    nodeGet: async () => ({ value: { ID: 'n-client', Name: 'client-1', Status: 'ready', ...node }, index: 5 }),
+    allocs: { get: async () => ({ value: a, index: 5 }) },
+    nodes: { get: async () => ({ value: { ID: 'n-client', Name: 'client-1', Status: 'ready', ...node }, index: 5 }) },
   } as unknown as ServerAPI;
 }
 

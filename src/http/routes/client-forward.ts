@@ -58,14 +58,14 @@ export async function allocTarget(
   if (client && (client.hasAlloc?.(allocID) ?? true)) return { kind: 'local' };
   const server = opts.server;
   if (!server || c.req.headers[FORWARDED_HEADER] !== undefined) return { kind: 'local' };
-  const alloc = (await server.allocGet(allocID, { signal: c.signal })).value;
+  const alloc = (await server.allocs.get(allocID, { signal: c.signal })).value;
   if (live && allocTerminalStatus(alloc)) {
     throw badRequest(
       `allocation "${allocID}" is not running (desired status "${alloc.DesiredStatus}", client status "${alloc.ClientStatus}")`,
     );
   }
   if (client && alloc.NodeID === client.nodeID) return { kind: 'local' };
-  const node = (await server.nodeGet(alloc.NodeID, { signal: c.signal })).value;
+  const node = (await server.nodes.get(alloc.NodeID, { signal: c.signal })).value;
   if (node.Status === NodeStatusDown)
     throw new DroverError('Unavailable', `node "${node.Name}" (${node.ID}) running allocation "${allocID}" is down`);
   if (!node.HTTPAddr)

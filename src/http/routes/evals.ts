@@ -9,10 +9,10 @@ export function evalRoutes(r: Router, opts: ServerRouteOptions): void {
   const server = opts.server;
   r.get('/v1/evaluations', async (c) => {
     const lp = listParams(c.query);
-    return listReply(lp, await server.evalList(queryOptions(c.query, c)));
+    return listReply(lp, await server.evals.list(queryOptions(c.query, c)));
   });
-  r.get('/v1/evaluation/:id', async (c) => indexed(await server.evalGet(c.params.id!, queryOptions(c.query, c))));
+  r.get('/v1/evaluation/:id', async (c) => indexed(await server.evals.get(c.params.id!, queryOptions(c.query, c))));
   r.get('/v1/evaluation/:id/allocations', async (c) =>
-    indexed(await server.evalAllocations(c.params.id!, queryOptions(c.query, c))),
+    indexed(await server.evals.allocations(c.params.id!, queryOptions(c.query, c))),
   );
 }

@@ -75,7 +75,12 @@ export function eventRoutes(r: Router, opts: ServerRouteOptions): void {
     c.res.writeHead(200, { 'Content-Type': 'application/json' });
     c.res.flushHeaders();
     try {
-      for await (const batch of server.eventSubscribe({ topics, namespace }, Number(indexText), signal, HEARTBEAT_MS)) {
+      for await (const batch of server.events.subscribe(
+        { topics, namespace },
+        Number(indexText),
+        signal,
+        HEARTBEAT_MS,
+      )) {
         const shown = batch === null ? null : visible(batch, acl);
         if (shown === undefined) continue;
         const ok = c.res.write(shown === null ? '{}\n' : JSON.stringify(shown) + '\n');

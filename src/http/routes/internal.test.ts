@@ -91,7 +91,7 @@ describe('the internal client endpoints', () => {
     const res = await put(address, '/v1/internal/client/register', { Node: thief }, thief.SecretID);
     expect(res.status).toBe(403);
     expect(await res.text()).toMatch(/registered with another secret/);
-    expect((await server.nodeGet('n1')).value.Name).not.toBe('thief');
+    expect((await server.nodes.get('n1')).value.Name).not.toBe('thief');
   });
 
   it("refuse one node reading another node's allocations or marking it down", async () => {
@@ -105,7 +105,7 @@ describe('the internal client endpoints', () => {
     expect(
       (await put(address, '/v1/internal/client/status', { NodeID: 'n1', Status: 'down' }, n2.SecretID)).status,
     ).toBe(403);
-    expect((await server.nodeGet('n1')).value.Status).toBe('ready');
+    expect((await server.nodes.get('n1')).value.Status).toBe('ready');
   });
 
   it('refuse a service upsert for an allocation on another node, and accept one for its own', async () => {
@@ -140,7 +140,7 @@ describe('the internal client endpoints', () => {
     expect(
       (await put(address, '/v1/internal/client/services', { NodeID: 'n1', Upsert: [reg('n1')] }, n1.SecretID)).status,
     ).toBe(200);
-    expect((await server.serviceGet('default', 'web')).value.map((r) => r.NodeID)).toEqual(['n1']);
+    expect((await server.services.get('default', 'web')).value.map((r) => r.NodeID)).toEqual(['n1']);
     // Nor may it delete another node's instance.
     expect(
       (await put(address, '/v1/internal/client/services', { NodeID: 'n2', Delete: ['_r-n1'] }, n2.SecretID)).status,

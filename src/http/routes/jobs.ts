@@ -75,7 +75,7 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
     }
     const elsewhere = await toItsRegion(c, job, body);
     if (elsewhere) return elsewhere;
-    const res = await server.jobRegister(job, {
+    const res = await server.jobs.register(job, {
       namespace: q.get('namespace') ?? undefined,
       handOver: true,
       enforceIndex: body.EnforceIndex ? (body.JobModifyIndex ?? 0) : undefined,
@@ -86,7 +86,7 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
 
   r.get('/v1/jobs', async (c) => {
     const lp = listParams(c.query);
-    return listReply(lp, await server.jobList(queryOptions(c.query, c)));
+    return listReply(lp, await server.jobs.list(queryOptions(c.query, c)));
   });
   r.write('/v1/jobs', async (c) => register(c, await c.json<RegisterBody>(), c.query));
 
@@ -108,7 +108,7 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
     // Nomad: 400 "Job must be specified" for a body without a job, not a validation answer.
     if (body === null || typeof body !== 'object' || body.Job == null) throw badRequest('Job must be specified');
     try {
-      const { warnings } = await server.jobValidate(decodeJob(body.Job), { handOver: true });
+      const { warnings } = await server.jobs.validate(decodeJob(body.Job), { handOver: true });
       return { DriverConfigValidated: true, ValidationErrors: null, Error: '', Warnings: warnings.join('\n') };
     } catch (e) {
       if (!isDroverError(e) || e.status !== 400) throw e;
@@ -117,10 +117,12 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
     }
   });
 
-  r.get('/v1/job/:id', async (c) => indexed(await server.jobGet(ns(c.query), c.params.id!, queryOptions(c.query, c))));
+  r.get('/v1/job/:id', async (c) =>
+    indexed(await server.jobs.get(ns(c.query), c.params.id!, queryOptions(c.query, c))),
+  );
   r.write('/v1/job/:id', async (c) => register(c, await c.json<RegisterBody>(), c.query, c.params.id));
   r.on('DELETE', '/v1/job/:id', async (c) => {
-    const res = await server.jobDeregister(ns(c.query), c.params.id!, boolParam(c.query, 'purge'));
+    const res = await server.jobs.deregister(ns(c.query), c.params.id!, boolParam(c.query, 'purge'));
     return new JsonReply({ ...res, KnownLeader: true, LastContact: 0 }, res.Index);
   });
 
@@ -131,7 +133,7 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
     maySubmit(c, job);
     const elsewhere = job.Multiregion ? undefined : await toItsRegion(c, job, body);
     if (elsewhere) return elsewhere;
-    const res = await server.jobPlan(job, body.Diff ?? false, {
+    const res = await server.jobs.plan(job, body.Diff ?? false, {
       namespace: c.query.get('namespace') ?? undefined,
       handOver: true,
     });
@@ -141,7 +143,7 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
   r.get('/v1/job/:id/allocations', async (c) => {
     const shape = allocStubShape(c.query);
     const lp = listParams(c.query);
-    const res = await server.jobAllocations(
+    const res = await server.jobs.allocations(
       ns(c.query),
       c.params.id!,
       boolParam(c.query, 'all'),
@@ -151,20 +153,20 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
   });
   r.get('/v1/job/:id/evaluations', async (c) => {
     const lp = listParams(c.query);
-    return listReply(lp, await server.jobEvaluations(ns(c.query), c.params.id!, queryOptions(c.query, c)));
+    return listReply(lp, await server.jobs.evaluations(ns(c.query), c.params.id!, queryOptions(c.query, c)));
   });
   r.get('/v1/job/:id/summary', async (c) =>
-    indexed(await server.jobSummary(ns(c.query), c.params.id!, queryOptions(c.query, c))),
+    indexed(await server.jobs.summary(ns(c.query), c.params.id!, queryOptions(c.query, c))),
   );
   r.get('/v1/job/:id/deployments', async (c) =>
-    indexed(await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c))),
+    indexed(await server.jobs.deployments(ns(c.query), c.params.id!, queryOptions(c.query, c))),
   );
   r.get('/v1/job/:id/deployment', async (c) => {
-    const res = await server.jobDeployments(ns(c.query), c.params.id!, queryOptions(c.query, c));
+    const res = await server.jobs.deployments(ns(c.query), c.params.id!, queryOptions(c.query, c));
     return new JsonReply(res.value[0] ?? null, res.index);
   });
   r.get('/v1/job/:id/versions', async (c) => {
-    const res = await server.jobVersionHistory(
+    const res = await server.jobs.versionHistory(
       ns(c.query),
       c.params.id!,
       boolParam(c.query, 'diffs'),

@@ -17,12 +17,12 @@ export function jobTypeRoutes(r: Router, opts: ServerRouteOptions): void {
 
   r.write('/v1/job/:id/dispatch', async (c) => {
     const body = await c.json<JobDispatchRequest>();
-    const res = await server.jobDispatch(ns(c.query), c.params.id!, body ?? {});
+    const res = await server.jobs.dispatch(ns(c.query), c.params.id!, body ?? {});
     return new JsonReply({ ...res, ...meta }, res.Index);
   });
 
   r.write('/v1/job/:id/periodic/force', async (c) => {
-    const res = await server.jobPeriodicForce(ns(c.query), c.params.id!);
+    const res = await server.jobs.periodicForce(ns(c.query), c.params.id!);
     return new JsonReply(
       { EvalID: res.EvalID, EvalCreateIndex: res.EvalCreateIndex, Index: res.Index, ...meta },
       res.Index,
@@ -30,7 +30,7 @@ export function jobTypeRoutes(r: Router, opts: ServerRouteOptions): void {
   });
 
   r.get('/v1/job/:id/scale', async (c) =>
-    indexed(await server.jobScaleStatus(ns(c.query), c.params.id!, queryOptions(c.query, c))),
+    indexed(await server.jobs.scaleStatus(ns(c.query), c.params.id!, queryOptions(c.query, c))),
   );
   r.write('/v1/job/:id/scale', async (c) => {
     const body = await c.json<JobScaleRequest>();
@@ -40,19 +40,22 @@ export function jobTypeRoutes(r: Router, opts: ServerRouteOptions): void {
     const targetJob = body.Target?.Job;
     if (targetJob && targetJob !== c.params.id)
       throw badRequest(`Target.Job "${targetJob}" does not match the request path "${c.params.id}"`);
-    const res = await server.jobScale(ns(c.query), c.params.id!, body);
+    const res = await server.jobs.scale(ns(c.query), c.params.id!, body);
     return new JsonReply({ ...res, ...meta }, res.Index);
   });
 
   r.write('/v1/node/:id/drain', async (c) => {
     const body = await c.json<NodeDrainRequest>();
-    const res = await server.nodeUpdateDrain(server.resolvePrefix('node', c.params.id!), body ?? {});
+    const res = await server.nodes.updateDrain(server.resolvePrefix('node', c.params.id!), body ?? {});
     return new JsonReply({ ...res, ...meta }, res.Index);
   });
 
   r.write('/v1/node/:id/eligibility', async (c) => {
     const body = await c.json<{ Eligibility?: string }>();
-    const res = await server.nodeUpdateEligibility(server.resolvePrefix('node', c.params.id!), body?.Eligibility ?? '');
+    const res = await server.nodes.updateEligibility(
+      server.resolvePrefix('node', c.params.id!),
+      body?.Eligibility ?? '',
+    );
     return new JsonReply({ ...res, ...meta }, res.Index);
   });
 }

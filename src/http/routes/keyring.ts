@@ -6,19 +6,18 @@
  */
 import { badRequest } from '../../errors/index.js';
 import type { Router } from '../router.js';
-import type { HttpApiOptions } from '../types.js';
+import type { ServerRouteOptions } from '../types.js';
 
-export function keyringRoutes(r: Router, opts: HttpApiOptions): void {
-  const server = opts.server!;
-  r.get('/v1/operator/keyring/keys', () => server.keyringList());
+export function keyringRoutes(r: Router, { server }: ServerRouteOptions): void {
+  r.get('/v1/operator/keyring/keys', () => server.keyring.list());
   r.write('/v1/operator/keyring/rotate', (c) => {
     const full = c.query.get('full');
     if (full !== null && full !== '' && full !== 'true' && full !== 'false')
       throw badRequest(`invalid full "${full}": expected true or false`);
-    return { Key: server.keyringRotate(full === 'true' || full === '') };
+    return { Key: server.keyring.rotate(full === 'true' || full === '') };
   });
   r.on('DELETE', '/v1/operator/keyring/key/:id', (c) => {
-    server.keyringRemove(c.params.id!);
+    server.keyring.remove(c.params.id!);
     return {};
   });
 }

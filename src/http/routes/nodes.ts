@@ -15,11 +15,11 @@ export function nodeRoutes(r: Router, opts: ServerRouteOptions): void {
     const lp = listParams(c.query);
     const resources = boolParam(c.query, 'resources');
     const os = boolParam(c.query, 'os');
-    const res = await server.nodeList(queryOptions(c.query, c));
+    const res = await server.nodes.list(queryOptions(c.query, c));
     if (!resources && !os) return listReply(lp, res);
     const value: NodeStubPlus[] = [];
     for (const stub of res.value) {
-      const node = (await server.nodeGet(stub.ID)).value;
+      const node = (await server.nodes.get(stub.ID)).value;
       const out: NodeStubPlus = { ...stub };
       if (resources) {
         out.NodeResources = node.NodeResources;
@@ -33,13 +33,13 @@ export function nodeRoutes(r: Router, opts: ServerRouteOptions): void {
     return listReply(lp, { value, index: res.index });
   });
   r.get('/v1/node/:id', async (c) => {
-    const res = await server.nodeGet(c.params.id!, queryOptions(c.query, c));
+    const res = await server.nodes.get(c.params.id!, queryOptions(c.query, c));
     // The API never shows a node's secret.
     const { SecretID: _secret, ...node } = res.value;
     return new JsonReply(node, res.index);
   });
   r.get('/v1/node/:id/allocations', async (c) => {
     const lp = listParams(c.query);
-    return listReply(lp, await server.nodeAllocations(c.params.id!, queryOptions(c.query, c)));
+    return listReply(lp, await server.nodes.allocations(c.params.id!, queryOptions(c.query, c)));
   });
 }

@@ -66,10 +66,10 @@ function searchContext(body: SearchBody, allowed: readonly string[]): string {
 }
 
 async function allServices(server: ServerAPI, namespace: string): Promise<ServiceRegistration[]> {
-  const names = (await server.serviceList({ namespace })).value;
+  const names = (await server.services.list({ namespace })).value;
   const out: ServiceRegistration[] = [];
   for (const ns of names)
-    for (const s of ns.Services) out.push(...(await server.serviceGet(ns.Namespace, s.ServiceName)).value);
+    for (const s of ns.Services) out.push(...(await server.services.get(ns.Namespace, s.ServiceName)).value);
   return out;
 }
 
@@ -99,17 +99,17 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
       throw badRequest(
         'EvalOptions.ForceReschedule is not supported: failed allocations are rescheduled by their reschedule policy',
       );
-    const res = await server.jobEvaluate(ns(c.query), c.params.id!);
+    const res = await server.jobs.evaluate(ns(c.query), c.params.id!);
     return new JsonReply({ ...res, ...meta }, res.Index);
   });
 
   r.write('/v1/node/:id/evaluate', async (c) => {
-    const res = await server.nodeEvaluate(server.resolvePrefix('node', c.params.id!));
+    const res = await server.nodes.evaluate(server.resolvePrefix('node', c.params.id!));
     return new JsonReply({ ...res, ...meta }, res.Index);
   });
 
   r.get('/v1/operator/scheduler/configuration', async (c) => {
-    const index = (await server.jobList(queryOptions(c.query, c))).index;
+    const index = (await server.jobs.list(queryOptions(c.query, c))).index;
     const cfg = server.schedulerConfiguration();
     return new JsonReply(
       {
@@ -128,7 +128,7 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
   });
 
   const pools = async (c: Parameters<Parameters<Router['get']>[1]>[0]) => {
-    const res = await server.nodeList(queryOptions(c.query, c));
+    const res = await server.nodes.list(queryOptions(c.query, c));
     const names = new Set(res.value.map((n) => n.NodePool).filter(Boolean));
     const out = BUILTIN_POOLS.map((p) => ({
       ...p,
@@ -179,16 +179,16 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
 
   r.get('/v1/allocation/:id/services', async (c) => {
     const id = server.resolvePrefix('alloc', c.params.id!);
-    const alloc = (await server.allocGet(id)).value;
-    const res = await server.serviceList({ namespace: alloc.Namespace });
+    const alloc = (await server.allocs.get(id)).value;
+    const res = await server.services.list({ namespace: alloc.Namespace });
     return new JsonReply(
       (await allServices(server, alloc.Namespace)).filter((s) => s.AllocID === id),
       res.index,
     );
   });
   r.get('/v1/job/:id/services', async (c) => {
-    const job = (await server.jobGet(ns(c.query), c.params.id!)).value;
-    const res = await server.serviceList({ namespace: job.Namespace });
+    const job = (await server.jobs.get(ns(c.query), c.params.id!)).value;
+    const res = await server.services.list({ namespace: job.Namespace });
     return new JsonReply(
       (await allServices(server, job.Namespace)).filter((s) => s.JobID === job.ID),
       res.index,
@@ -215,12 +215,12 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
       truncations[name] = ids.length > PREFIX_LIMIT;
     };
     const byID = (x: { ID: string }) => x.ID;
-    if (want('jobs')) put('jobs', await server.jobList(q), byID);
-    if (want('allocs')) put('allocs', await server.allocList(q), byID);
-    if (want('evals')) put('evals', await server.evalList(q), byID);
-    if (want('nodes')) put('nodes', await server.nodeList(q), byID);
-    if (want('deployment')) put('deployment', await server.deploymentList(q), byID);
-    if (want('variables')) put('variables', await server.variableList(q), (v: { Path: string }) => v.Path);
+    if (want('jobs')) put('jobs', await server.jobs.list(q), byID);
+    if (want('allocs')) put('allocs', await server.allocs.list(q), byID);
+    if (want('evals')) put('evals', await server.evals.list(q), byID);
+    if (want('nodes')) put('nodes', await server.nodes.list(q), byID);
+    if (want('deployment')) put('deployment', await server.deployments.list(q), byID);
+    if (want('variables')) put('variables', await server.vars.list(q), (v: { Path: string }) => v.Path);
     if (want('node_pools')) put('node_pools', await pools(c), (p: { Name: string }) => p.Name);
     if (want('namespaces')) put('namespaces', { value: [namespace], index }, (n: string) => n);
     for (const x of PREFIX_CONTEXTS) {
@@ -248,12 +248,12 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
     const add = (k: string, ID: string, Scope: string[]) => (found[k] ??= []).push({ ID, Scope });
     let index = 0;
     if (want('jobs') || want('groups') || want('tasks')) {
-      const jobs = await server.jobList({ namespace });
+      const jobs = await server.jobs.list({ namespace });
       index = Math.max(index, jobs.index);
       for (const stub of jobs.value) {
         if (want('jobs') && hit(stub.Name || stub.ID)) add('jobs', stub.ID, [stub.Namespace]);
         if (!want('groups') && !want('tasks')) continue;
-        const job = (await server.jobGet(stub.Namespace, stub.ID)).value;
+        const job = (await server.jobs.get(stub.Namespace, stub.ID)).value;
         for (const tg of job.TaskGroups ?? []) {
           if (want('groups') && hit(tg.Name)) add('groups', tg.Name, [job.Namespace, job.ID]);
           for (const t of tg.Tasks ?? [])
@@ -272,17 +272,17 @@ export function opsRoutes(r: Router, opts: ServerRouteOptions): void {
       }
     }
     if (want('nodes')) {
-      const nodes = await server.nodeList({});
+      const nodes = await server.nodes.list({});
       index = Math.max(index, nodes.index);
       for (const n of nodes.value) if (hit(n.Name)) add('nodes', n.Name, [n.ID]);
     }
     if (want('allocs')) {
-      const allocs = await server.allocList({ namespace });
+      const allocs = await server.allocs.list({ namespace });
       index = Math.max(index, allocs.index);
       for (const a of allocs.value) if (hit(a.Name)) add('allocs', a.Name, [a.Namespace, a.ID]);
     }
     if (want('variables')) {
-      const vars = await server.variableList({ namespace });
+      const vars = await server.vars.list({ namespace });
       for (const v of vars.value) if (hit(v.Path)) add('variables', v.Path, [v.Namespace]);
     }
     if (want('node_pools')) for (const p of (await pools(c)).value) if (hit(p.Name)) add('node_pools', p.Name, []);

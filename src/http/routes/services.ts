@@ -29,14 +29,14 @@ export function chooseParam(q: URLSearchParams): { n: number; key: string } | un
 
 export function serviceRoutes(r: Router, opts: ServerRouteOptions): void {
   const server = opts.server;
-  r.get('/v1/services', async (c) => indexed(await server.serviceList(queryOptions(c.query, c))));
+  r.get('/v1/services', async (c) => indexed(await server.services.list(queryOptions(c.query, c))));
   r.get('/v1/service/:name', async (c) => {
     const q = queryOptions(c.query, c);
     const filter = { tag: c.query.get('tag') || undefined, health: healthParam(c.query), choose: chooseParam(c.query) };
-    return indexed(await server.serviceGet(q.namespace ?? 'default', c.params.name!, { ...q, ...filter }));
+    return indexed(await server.services.get(q.namespace ?? 'default', c.params.name!, { ...q, ...filter }));
   });
   r.on('DELETE', '/v1/service/:name/:id', async (c) => {
-    const index = await server.serviceDelete(c.query.get('namespace') || 'default', c.params.name!, c.params.id!);
+    const index = await server.services.delete(c.query.get('namespace') || 'default', c.params.name!, c.params.id!);
     return new JsonReply(null, index);
   });
 }

@@ -18,11 +18,11 @@ export function variableRoutes(r: Router, opts: ServerRouteOptions): void {
   const server = opts.server;
   r.get('/v1/vars', async (c) => {
     const lp = listParams(c.query);
-    return listReply(lp, await server.variableList(queryOptions(c.query, c)), (v) => v.Path);
+    return listReply(lp, await server.vars.list(queryOptions(c.query, c)), (v) => v.Path);
   });
   r.get('/v1/var/*path', async (c) => {
     const q = queryOptions(c.query, c);
-    const res = await server.variableGet(q.namespace ?? 'default', c.params.path!, q);
+    const res = await server.vars.get(q.namespace ?? 'default', c.params.path!, q);
     // The index travels with the 404 too, so a blocking query can wait for the variable to appear.
     if (res.value === null) {
       c.res.setHeader('X-Nomad-Index', res.index);
@@ -42,7 +42,7 @@ export function variableRoutes(r: Router, opts: ServerRouteOptions): void {
     if (problems.length > 0) throw badRequest(`invalid variable: ${problems.map(formatProblem).join('; ')}`, problems);
     const namespace = c.query.get('namespace') || body.Namespace || 'default';
     if (c.identity && !c.identity.acl.allowVariableOperation(namespace, path, 'write')) throw permissionDenied();
-    const res = await server.variablePut(
+    const res = await server.vars.put(
       { Namespace: namespace, Path: path, Items: body.Items ?? {} },
       { cas: casParam(c.query) },
     );
@@ -52,7 +52,7 @@ export function variableRoutes(r: Router, opts: ServerRouteOptions): void {
   });
   r.on('DELETE', '/v1/var/*path', async (c) => {
     const namespace = c.query.get('namespace') || 'default';
-    const res = await server.variableDelete(namespace, c.params.path!, { cas: casParam(c.query) });
+    const res = await server.vars.delete(namespace, c.params.path!, { cas: casParam(c.query) });
     return res.ok ? new JsonReply(null, res.index) : new JsonReply(conflictFor(c, res.conflict), res.index, 409);
   });
 }
