@@ -220,6 +220,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       hostVolumes: config.client.hostVolumes,
       advertiseIP: config.client.networkInterfaceIP,
       network: { ...bridge, cniPath: config.client.cniPath, cniConfigDir: config.client.cniConfigDir },
+      artifact: config.client.artifact,
     });
     events.to = client;
   }

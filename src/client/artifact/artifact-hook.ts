@@ -96,7 +96,8 @@ export class ArtifactHook implements TaskHook {
       headers[k] = interpolateString(String(v), ctx.interpolation);
     const src = parseArtifactSource(source, opts, ctx.dirs.dir);
     const mode = (a.GetterMode || 'any') as 'any' | 'file' | 'dir';
-    const relDest = interpolateString(a.RelativeDest || 'local/', ctx.interpolation);
+    // Relative to the task directory, a leading / included (Nomad joins it to the task dir).
+    const relDest = interpolateString(a.RelativeDest || 'local/', ctx.interpolation).replace(/^\/+/, '');
     let dest: string;
     try {
       dest = confinedPath(allocDir, ctx.task.Name, relDest);
