@@ -59,7 +59,7 @@ function fileServerJob(port: number, root: string): string {
 `;
 }
 
-function helloJob(name: string, port: number, checksum: string): string {
+function helloJob(name: string, port: number, checksum: string, attempts = 1): string {
   return `job "${name}" {
   datacenters = ["dc1"]
   update {
@@ -69,7 +69,7 @@ function helloJob(name: string, port: number, checksum: string): string {
   }
   group "g" {
     restart {
-      attempts = 1
+      attempts = ${attempts}
       interval = "10m"
       delay    = "1s"
       mode     = "fail"
@@ -153,5 +153,23 @@ describe('an exec job that ships its script as an artifact from a file server jo
     const status = agent.cli(['alloc', 'status', a!.ID]);
     expect(status.stdout).toContain('Failed Artifact Download');
     expect(status.stdout).toContain('checksums did not match');
+  });
+
+  it("applies the client's artifact { http_max_size } from the agent config file", async () => {
+    const conf = join(root, 'small.hcl');
+    writeFileSync(conf, 'client {\n  artifact {\n    http_max_size = "64B"\n  }\n}\n');
+    const small = new TestAgent({ args: ['-config', conf] });
+    try {
+      await small.start();
+      runJob(small, jobFile('hello-big', helloJob('hello-big', port, SHA, 0)));
+      const ev = await small.waitFor('a Failed Artifact Download event', async () => {
+        const [a] = await allocsOf(small, 'hello-big');
+        const full = a ? await alloc(small, a.ID) : undefined;
+        return full?.TaskStates?.hello?.Events?.find((e) => e.Type === 'Failed Artifact Download');
+      });
+      expect(ev.DisplayMessage).toContain(`${HELLO.length} bytes is more than the client's limit of 64 bytes`);
+    } finally {
+      await small.stop();
+    }
   });
 });

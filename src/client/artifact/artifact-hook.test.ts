@@ -316,8 +316,9 @@ describe('artifact hook', () => {
       ['s3://bucket/key', 'scheme "s3"'],
       ['github.com/hashicorp/nomad', 'git repository'],
       ['http://127.0.0.1:1/a.tar.xz', 'archive type "tar.xz"'],
+      ['https://127.0.0.1:1/insecure', 'insecure = true'],
     ] as const) {
-      const h = harness([artifact({ GetterSource: source })]);
+      const h = harness([artifact({ GetterSource: source, GetterInsecure: source.endsWith('insecure') })]);
       const e = await failure(h);
       expect(e.details.recoverable).toBe(false);
       expect(e.message).toContain(text);

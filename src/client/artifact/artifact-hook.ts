@@ -95,6 +95,10 @@ export class ArtifactHook implements TaskHook {
     for (const [k, v] of Object.entries(a.GetterHeaders ?? {}))
       headers[k] = interpolateString(String(v), ctx.interpolation);
     const src = parseArtifactSource(source, opts, ctx.dirs.dir);
+    if (a.GetterInsecure && src.location.startsWith('https:'))
+      throw new DroverError('BadRequest', 'insecure = true (no TLS verification) is not supported', {
+        details: { recoverable: false },
+      });
     const mode = (a.GetterMode || 'any') as 'any' | 'file' | 'dir';
     // Relative to the task directory, a leading / included (Nomad joins it to the task dir).
     const relDest = interpolateString(a.RelativeDest || 'local/', ctx.interpolation).replace(/^\/+/, '');
