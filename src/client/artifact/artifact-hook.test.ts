@@ -383,6 +383,25 @@ describe('hostile archives', () => {
     });
   }
 
+  it('fails cleanly, without hanging, on corrupt, truncated and empty archives', async () => {
+    const full = tgzOf([{ name: 'a', body: 'x'.repeat(5000) }]);
+    const zip = zipOf([{ name: 'a', body: 'x'.repeat(100) }]);
+    const s = await serve({
+      '/garbage.tar.gz': Buffer.from('this is not gzip at all'),
+      '/cut.tar.gz': full.subarray(0, Math.floor(full.length / 2)),
+      '/cut.zip': zip.subarray(0, zip.length - 30),
+      '/empty.zip': Buffer.alloc(0),
+      '/garbage.gz': Buffer.from('nope'),
+    });
+    for (const f of ['garbage.tar.gz', 'cut.tar.gz', 'cut.zip', 'empty.zip', 'garbage.gz']) {
+      const h = harness([artifact({ GetterSource: `${s.url}/${f}` })]);
+      const e = await failure(h);
+      expect((e.details.taskEvent as TaskEvent).Type, f).toBe('Failed Artifact Download');
+      expect(tree(join(h.taskDir, 'local')), f).toEqual([]);
+      expect(readdirSync(h.taskDir).sort(), f).toEqual(['local', 'secrets', 'tmp']);
+    }
+  });
+
   it('allows a symlink that stays inside the destination', async () => {
     const s = await serve({
       '/ok.tgz': tgzOf([
