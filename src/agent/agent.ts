@@ -48,6 +48,7 @@ export const SUPPORTED_FEATURES = new Set<string>([
   'migrate',
   'update',
   'template',
+  'artifact',
   'change_script',
   'service',
   'check',

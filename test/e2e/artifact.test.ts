@@ -122,6 +122,7 @@ describe('an exec job that ships its script as an artifact from a file server jo
   it('downloads, checks and unpacks the tar.gz, then runs the script from it', async () => {
     const out = runJob(agent, jobFile('hello', helloJob('hello', port, SHA)), { monitor: true });
     expect(out).toMatch(/Deployment "[0-9a-f]{8}" successful/);
+    expect(out).not.toContain('"artifact" block is parsed but not yet acted on');
     const [a] = await allocsOf(agent, 'hello');
     const full = await alloc(agent, a!.ID);
     expect(eventTypes(full.TaskStates?.hello)).toEqual(
