@@ -48,6 +48,7 @@ export const SUPPORTED_FEATURES = new Set<string>([
   'migrate',
   'update',
   'template',
+  'artifact',
   'change_script',
   'service',
   'check',
@@ -220,6 +221,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       hostVolumes: config.client.hostVolumes,
       advertiseIP: config.client.networkInterfaceIP,
       network: { ...bridge, cniPath: config.client.cniPath, cniConfigDir: config.client.cniConfigDir },
+      artifact: config.client.artifact,
     });
     events.to = client;
   }

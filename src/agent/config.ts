@@ -3,6 +3,8 @@
  * `-dev` gives Nomad's dev defaults: server and client in one process, region `global`, datacenter `dc1`,
  * node pool `default`, API on 127.0.0.1:4646, raw_exec enabled.
  */
+import { DEFAULT_ARTIFACT_CONFIG, type ArtifactClientConfig } from '../client/index.js';
+
 export interface PluginConfig {
   config: Record<string, unknown>;
 }
@@ -74,6 +76,8 @@ export interface AgentConfig {
     cniPath: string[];
     /** Where `mode = "cni/NAME"` network lists are read from. */
     cniConfigDir: string;
+    /** `artifact { http_read_timeout, http_max_size, decompression_size_limit, decompression_file_count_limit }`. */
+    artifact: ArtifactClientConfig;
   };
   plugins: Record<string, PluginConfig>;
   /** Nomad's `limits {}` block: HTTP connection and read bounds (docs/operations.md). */
@@ -159,6 +163,7 @@ export function defaultConfig(dev: boolean): AgentConfig {
       bridgeNetworkSubnet: '172.26.64.0/20',
       cniPath: ['/opt/cni/bin', '/usr/lib/cni'],
       cniConfigDir: '/opt/cni/config',
+      artifact: { ...DEFAULT_ARTIFACT_CONFIG },
     },
     plugins: dev ? { raw_exec: { config: { enabled: true } } } : {},
     limits: { ...defaultHttpLimits },

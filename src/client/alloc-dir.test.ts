@@ -31,6 +31,14 @@ describe('alloc dir confinement', () => {
     expect(existsSync(join(outside, 'local'))).toBe(false);
   });
 
+  it('refuses a path whose symlink chain climbs out after a .. (resolved as the kernel does)', () => {
+    const root = buildAllocDir(data, 'a1');
+    mkdirSync(join(root, 'a', 'b'), { recursive: true });
+    symlinkSync('..', join(root, 'a', 'b', 'c'));
+    symlinkSync('b/c/../..', join(root, 'a', 'esc'));
+    expect(() => confinedPath(root, 'a', 'esc')).toThrow(/outside/);
+  });
+
   it('builds the task directories of a valid name inside the allocation directory', () => {
     buildAllocDir(data, 'a1');
     const dirs = taskDirs(data, 'a1', 'web');

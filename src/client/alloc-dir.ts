@@ -33,7 +33,7 @@ export function confinedPath(root: string, ...parts: string[]): string {
 
 function realOrSelf(p: string): string {
   try {
-    return realpathSync(p);
+    return realpathSync.native(p);
   } catch {
     // Not there yet: resolve the parent's symlinks and keep the last part.
     const parent = dirname(p);

@@ -30,6 +30,7 @@ import type { HostVolumeConfig } from './task-config.js';
 import { AllocRunner, type AllocRunnerDeps } from './alloc-runner.js';
 import { allocDirPath, checkTaskName, confinedPath } from './alloc-dir.js';
 import { templateHookFactory } from './template-hook.js';
+import { artifactHookFactory, type ArtifactClientConfig } from './artifact/index.js';
 import { ClientStateStore } from './state-store.js';
 import { UpdateBatcher } from './update-batcher.js';
 import type { CheckStatusSource } from './alloc-health.js';
@@ -83,6 +84,8 @@ export interface ClientOptions {
   timing?: Partial<ClientTiming>;
   /** Bridge name, subnet, CNI plugin path and config dir for groups not in host mode (Nomad's defaults). */
   network?: Partial<BridgeSettings>;
+  /** `client { artifact { ... } }`: download and unpack limits (Nomad's defaults). */
+  artifact?: Partial<ArtifactClientConfig>;
 }
 
 export interface ClientTiming {
@@ -283,8 +286,16 @@ class ClientAgent implements Client {
     this.work.add(q);
   }
 
-  /** Templates first, so env = true variables exist before the other hooks and the driver see the env. */
+  /**
+   * Artifacts first (a template may read a fetched file, as in Nomad), then templates, so env = true variables
+   * exist before the other hooks and the driver see the env.
+   */
   private readonly taskHooks: TaskHookFactory = (args) => [
+    ...artifactHookFactory({
+      allocDir: (id) => allocDirPath(this.options.dataDir, id),
+      now: this.now,
+      ...(this.options.artifact ? { limits: this.options.artifact } : {}),
+    })(args),
     ...templateHookFactory({
       rpc: this.options.rpc,
       node: () => this.current,

@@ -13,6 +13,13 @@ export {
 export type { ServerRPC, AllocClientUpdate, NodeRegisterResponse, BlockingReadOptions, IndexedValue } from './rpc.js';
 export { TemplateHook, templateHookFactory, type TemplateHookOptions } from './template-hook.js';
 export {
+  ArtifactHook,
+  artifactHookFactory,
+  DEFAULT_ARTIFACT_CONFIG,
+  type ArtifactClientConfig,
+  type ArtifactHookOptions,
+} from './artifact/index.js';
+export {
   RpcTemplateData,
   implicitVariablePaths,
   type RpcTemplateDataOptions,

@@ -64,6 +64,10 @@ function displayMessage(e: TaskEvent): string {
       return e.RestartReason || 'User requested restart';
     case T.SetupFailure:
       return e.SetupError ? `Error setting up task: ${e.SetupError}` : 'Error setting up task';
+    case T.Downloading:
+      return 'Client is downloading artifacts';
+    case T.ArtifactDownloadFailed:
+      return e.DownloadError || 'Failed to download artifacts';
     case T.HookFailed:
       return e.Message ? `Task hook failed: ${e.Message}` : 'Task hook failed';
     default:

@@ -350,8 +350,11 @@ export class TaskRunner {
         if (r?.env) Object.assign(this.env, r.env);
       } catch (e) {
         if (this.killing) return 'stop';
+        // A hook may report its failure with its own event (Nomad's HookError: "Failed Artifact Download").
+        const own = e instanceof DroverError ? (e.details.taskEvent as TaskEvent | undefined) : undefined;
         this.emit(
-          taskEvent(EV.HookFailed, this.deps.now(), { Message: `${h.name}: ${String((e as Error).message ?? e)}` }),
+          own ??
+            taskEvent(EV.HookFailed, this.deps.now(), { Message: `${h.name}: ${String((e as Error).message ?? e)}` }),
         );
         return this.tracker.onStartError(isRecoverable(e) || !(e instanceof DroverError));
       }

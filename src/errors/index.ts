@@ -43,6 +43,8 @@ export const ErrorCodes = {
   /** An allocation's network namespace or CNI chain could not be built or removed. */
   NetworkError: 500,
   TaskNotFound: 404,
+  /** A task's artifact could not be fetched, checked or unpacked (Nomad's "Failed Artifact Download"). */
+  ArtifactDownload: 500,
   Internal: 500,
   /** The stored state is damaged or shorter than what was acknowledged: the agent refuses to start. */
   StateCorrupt: 500,

@@ -24,6 +24,18 @@ describe('validateJob', () => {
     }
   });
 
+  it('refuses an artifact destination that climbs out of the allocation directory', () => {
+    const bad = validateJob(job({}, { Artifacts: [{ GetterSource: 'http://h/x', RelativeDest: '../../x' }] }));
+    expect(bad).toEqual([
+      expect.objectContaining({
+        path: 'TaskGroups[0].Tasks[0].Artifacts[0].RelativeDest',
+        message: expect.stringContaining('escapes the allocation directory'),
+      }),
+    ]);
+    for (const ok of ['local/', '../alloc/data', '/local/bin', 'a/../../alloc'])
+      expect(validateJob(job({}, { Artifacts: [{ GetterSource: 'http://h/x', RelativeDest: ok }] })), ok).toEqual([]);
+  });
+
   it('accepts a minimal job once defaults are filled', () => {
     expect(validateJob(job())).toEqual([]);
   });

@@ -307,6 +307,11 @@ function task(t: Obj, path: string, report: Report, volumes: Set<string>): void 
         `${path}.Artifacts[${i}].GetterMode`,
         `invalid artifact mode "${a.GetterMode}": expected any, file or dir`,
       );
+    if (typeof a.RelativeDest === 'string' && destinationEscapesAlloc(a.RelativeDest))
+      report(
+        `${path}.Artifacts[${i}].RelativeDest`,
+        `artifact destination "${a.RelativeDest}" escapes the allocation directory (it is relative to the task directory)`,
+      );
   });
   (t.Templates ?? []).forEach((tp: Obj, i: number) => {
     const p = `${path}.Templates[${i}]`;
@@ -387,4 +392,20 @@ function portLabels(g: Obj, path: string, report: Report): void {
   };
   check(g.Services, `${path}.Services`);
   (g.Tasks ?? []).forEach((t: Obj, i: number) => check(t.Services, `${path}.Tasks[${i}].Services`));
+}
+
+/**
+ * A destination (relative to the task directory, a leading / included, as Nomad joins it) that climbs above the
+ * allocation directory. `../alloc/data` is fine: the shared alloc dir is a sibling of the task dir.
+ */
+function destinationEscapesAlloc(dest: string): boolean {
+  const parts: string[] = ['task'];
+  for (const p of dest.replace(/\\/g, '/').split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') {
+      if (parts.length === 0) return true;
+      parts.pop();
+    } else parts.push(p);
+  }
+  return false;
 }

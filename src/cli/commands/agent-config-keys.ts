@@ -31,6 +31,7 @@ const HARMLESS: ReadonlySet<string> = new Set([
 const JOIN = `${VIA_ETCD}; servers of other regions federate through server { server_join { retry_join = [...] } }`;
 
 const refused = (why = NOMAD_ONLY): Field => ({ refused: why });
+const ONLY_HTTP = 'Drover fetches artifacts over http(s) and from local files only';
 
 const SERVER: Spec = {
   enabled: 'v',
@@ -117,7 +118,25 @@ const CLIENT: Spec = {
   bridge_network_subnet: 'v',
   drain_on_shutdown: refused(),
   chroot_env: refused(),
-  artifact: refused(),
+  artifact: {
+    block: {
+      http_read_timeout: 'v',
+      http_max_size: 'v',
+      decompression_size_limit: 'v',
+      decompression_file_count_limit: 'v',
+      gcs_timeout: refused(ONLY_HTTP),
+      git_timeout: refused(ONLY_HTTP),
+      hg_timeout: refused(ONLY_HTTP),
+      s3_timeout: refused(ONLY_HTTP),
+      disable_filesystem_isolation: refused(
+        'Drover fetches artifacts in the agent, confined to the allocation directory',
+      ),
+      filesystem_isolation_extra_paths: refused(
+        'Drover fetches artifacts in the agent, confined to the allocation directory',
+      ),
+      set_environment_variables: refused('Drover fetches artifacts in the agent, with no getter subprocess'),
+    },
+  },
   template: refused(),
   cgroup_parent: refused(),
   reservable_cores: refused(),

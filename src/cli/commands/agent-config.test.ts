@@ -151,6 +151,39 @@ plugin "docker" {
     expect(cfg.plugins.docker!.config).toMatchObject({ allow_privileged: true, volumes: [{ enabled: true }] });
   });
 
+  it("reads client.artifact's limits as Nomad writes them, and refuses a size or duration it cannot read", async () => {
+    const f = join(dir, 'artifact.hcl');
+    await writeFile(
+      f,
+      `client {
+  artifact {
+    http_read_timeout              = "90s"
+    http_max_size                  = "512MiB"
+    decompression_size_limit       = "2GB"
+    decompression_file_count_limit = 100
+  }
+}
+`,
+    );
+    const cfg = (await buildAgentConfig({ dev: true, configFiles: [f] }, mod)) as unknown as AgentConfig;
+    expect(cfg.client.artifact).toEqual({
+      httpReadTimeoutMs: 90_000,
+      httpMaxBytes: 512 * 1024 * 1024,
+      decompressionMaxBytes: 2e9,
+      decompressionMaxFiles: 100,
+    });
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ client: { artifact: [{ http_max_size: 'lots' }] } }));
+    await expect(buildAgentConfig({ dev: true, configFiles: [bad] }, mod)).rejects.toThrow(
+      'client.artifact.http_max_size must be a size such as "100GB", got "lots"',
+    );
+    const git = join(dir, 'git.hcl');
+    await writeFile(git, 'client {\n  artifact {\n    git_timeout = "1m"\n  }\n}\n');
+    await expect(buildAgentConfig({ dev: true, configFiles: [git] }, mod)).rejects.toThrow(
+      /git_timeout.*not supported/s,
+    );
+  });
+
   it('refuses a host volume without an absolute path and an inverted dynamic port range', async () => {
     const rel = join(dir, 'rel.json');
     await writeFile(rel, JSON.stringify({ client: { host_volume: [{ data: [{ path: 'srv/data' }] }] } }));
@@ -308,7 +341,9 @@ plugin "docker" {
         '  meta {\n    anything = "goes"\n  }\n  network_interface_ip = "127.0.0.1"',
         '  host_volume "v" {\n    path = "/srv"\n    read_only = true\n  }',
         '  min_dynamic_port = 20000\n  max_dynamic_port = 21000',
-        '  reserved {\n    cpu = 1\n    memory = 1\n    disk = 1\n    reserved_ports = "22"\n  }\n}',
+        '  reserved {\n    cpu = 1\n    memory = 1\n    disk = 1\n    reserved_ports = "22"\n  }',
+        '  artifact {\n    http_read_timeout = "30m"\n    http_max_size = "100GB"\n    decompression_size_limit = "1GB"',
+        '    decompression_file_count_limit = 4096\n  }\n}',
         'gateway {\n  enabled = false\n  listen = "127.0.0.1:0"\n  admin = "127.0.0.1:0"\n  lb = "least_conn"',
         '  data_plane = "node"\n}',
         'limits {\n  http_max_conns_per_client = 0\n  http_header_timeout = "5s"\n  http_body_timeout = "5s"\n}',

@@ -221,6 +221,53 @@ function gatewayBlock(g: Obj, file: string): Obj {
 }
 
 /** Nomad's `limits { http_max_conns_per_client }` and Drover's `http_header_timeout`, `http_body_timeout`. */
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  kib: 1024,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  gb: 1e9,
+  gib: 1024 ** 3,
+  tb: 1e12,
+  tib: 1024 ** 4,
+};
+
+/** `client { artifact { ... } }`: sizes as Nomad writes them ("100GB", "512MiB"), durations as "30m". */
+function artifactBlock(a: Obj, file: string): Obj {
+  const bad = (key: string, what: string, v: unknown): never => {
+    throw new UsageError(
+      `Error loading configuration from ${file}: client.artifact.${key} must be ${what}, got ${JSON.stringify(v)}`,
+    );
+  };
+  const size = (key: string): number | undefined => {
+    const v = a[key];
+    if (v === undefined) return undefined;
+    const m = typeof v === 'string' ? /^\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$/.exec(v) : null;
+    const mult = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+    if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
+    if (!m || mult === undefined || parseFloat(m[1]!) <= 0) return bad(key, 'a size such as "100GB"', v);
+    return Math.floor(parseFloat(m[1]!) * mult);
+  };
+  const files = a.decompression_file_count_limit;
+  if (files !== undefined && (typeof files !== 'number' || !Number.isInteger(files) || files <= 0))
+    bad('decompression_file_count_limit', 'a whole number above 0', files);
+  let timeoutMs: number | undefined;
+  const t = a.http_read_timeout;
+  if (t !== undefined) {
+    const read = typeof t === 'string' ? readGoDuration(t.trim(), { allowNegative: false }) : undefined;
+    if (!read?.ok || read.ns <= 0) bad('http_read_timeout', 'a duration such as "30m"', t);
+    else timeoutMs = read.ns / 1e6;
+  }
+  return {
+    httpReadTimeoutMs: timeoutMs,
+    httpMaxBytes: size('http_max_size'),
+    decompressionMaxBytes: size('decompression_size_limit'),
+    decompressionMaxFiles: files,
+  };
+}
+
 function limitsBlock(l: Obj, file: string): Obj {
   const conns = l.http_max_conns_per_client;
   if (conns !== undefined && (typeof conns !== 'number' || !Number.isInteger(conns) || conns < 0)) {
@@ -323,6 +370,7 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
           bridgeNetworkSubnet: client.bridge_network_subnet,
           cniPath: typeof client.cni_path === 'string' ? client.cni_path.split(/[:,]/).filter(Boolean) : undefined,
           cniConfigDir: client.cni_config_dir,
+          artifact: block(client.artifact) ? artifactBlock(block(client.artifact)!, file) : undefined,
         }
       : undefined,
     plugins: plugins(doc.plugin),
