@@ -89,7 +89,11 @@ console.log(`  teardown  p50 ${ms(quantile(teardown, 0.5))}  p99 ${ms(quantile(t
 console.log(`  bare netns add+del  p50 ${ms(quantile(bare, 0.5))}  p99 ${ms(quantile(bare, 0.99))}`);
 console.log('  profile (p50 / p99 per step):');
 for (const [step, v] of steps) console.log(`    ${step.padEnd(14)} ${ms(quantile(v, 0.5))} / ${ms(quantile(v, 0.99))}`);
-console.log(`  load average while measured: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} cores`);
+console.log(
+  `  load average while measured: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${availableParallelism()} cores`,
+);
 console.log(
   resultLine({
     name: 'net_setup_p50',
