@@ -478,7 +478,7 @@ describe.skipIf(!isRoot || !haveCNI || !dockerUp)('docker tasks in bridge mode (
     removeNamespaces(seen);
   });
 
-  it('puts a docker task and an exec task in one namespace, maps the port, and leaves nothing after stop', async () => {
+  it('puts a docker task and an exec task in one namespace, maps the port, survives a SIGKILL, leaves nothing after stop', async () => {
     const staticPort = await freePort();
     runJob(agent, jobFile('dweb', dockerBridgeJob(staticPort)));
     const [a] = await waitRunning(agent, 'dweb');
@@ -505,6 +505,17 @@ describe.skipIf(!isRoot || !haveCNI || !dockerUp)('docker tasks in bridge mode (
     expect(during.netns).toBe(true);
     expect(during.veths).toBe(1);
     expect(during.nat.length).toBeGreaterThan(0);
+
+    // A SIGKILLed agent adopts the pause container and the namespace: same container, port still mapped.
+    await agent.kill();
+    await agent.start();
+    await agent.waitFor('the allocation running again after the restart', async () => {
+      const x = await alloc(agent, a!.ID);
+      return x.ClientStatus === 'running';
+    });
+    expect(docker(['inspect', '-f', '{{.Id}}', `drover-pause-${a!.ID}`])).toBe(pauseID);
+    expect(await httpGet(`http://127.0.0.1:${staticPort}/`)).toBe('docker-web\n');
+    expect(footprint(addr)).toEqual(during);
 
     expect(agent.cli(['job', 'stop', 'dweb']).code).toBe(0);
     await expect
