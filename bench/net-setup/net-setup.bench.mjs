@@ -12,7 +12,7 @@
 // Uses its own bridge (drbench0) and subnet (172.26.81.0/24); no traffic is sent.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { dist, parseArgs, quantile, resultLine } from '../lib/common.mjs';
@@ -37,7 +37,13 @@ const settings = { ...DEFAULT_BRIDGE, bridgeName: 'drbench0', subnet: '172.26.81
 const problems = bridgeProblems(settings);
 if (problems.length > 0) throw new Error(problems.join('; '));
 const dataDir = mkdtempSync(join(tmpdir(), 'drover-bench-net-'));
-const networks = new AllocNetworks(settings, dataDir, nullLogger);
+// The profile: how long each step of a set-up took (namespace, each plugin's ADD; DEL on teardown).
+const steps = new Map();
+const onStep = (step, ms) => {
+  if (!steps.has(step)) steps.set(step, []);
+  steps.get(step).push(ms);
+};
+const networks = new AllocNetworks(settings, dataDir, nullLogger, { onStep });
 
 // The floor: a bare namespace, created and removed.
 const bare = [];
@@ -81,6 +87,13 @@ console.log(`net-setup: ${n} allocations in bridge mode, 2 mapped ports each`);
 console.log(`  set-up    p50 ${ms(quantile(setup, 0.5))}  p99 ${ms(quantile(setup, 0.99))}`);
 console.log(`  teardown  p50 ${ms(quantile(teardown, 0.5))}  p99 ${ms(quantile(teardown, 0.99))}`);
 console.log(`  bare netns add+del  p50 ${ms(quantile(bare, 0.5))}  p99 ${ms(quantile(bare, 0.99))}`);
+console.log('  profile (p50 / p99 per step):');
+for (const [step, v] of steps) console.log(`    ${step.padEnd(14)} ${ms(quantile(v, 0.5))} / ${ms(quantile(v, 0.99))}`);
+console.log(
+  `  load average while measured: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${availableParallelism()} cores`,
+);
 console.log(
   resultLine({
     name: 'net_setup_p50',

@@ -186,6 +186,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   }
 
   let client: Client | undefined;
+  // Set once DNS is up (after the client exists); a bridge set up before then gets the host's nameservers.
+  const bridgeDns: { to?: AgentDns } = {};
   let remoteRPC: HttpServerRPC | undefined;
   if (config.client.enabled) {
     // With ACLs on, a client agent registers with a node:write token from its environment (NOMAD_TOKEN or
@@ -222,6 +224,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       advertiseIP: config.client.networkInterfaceIP,
       network: { ...bridge, cniPath: config.client.cniPath, cniConfigDir: config.client.cniConfigDir },
       artifact: config.client.artifact,
+      // Tasks in bridge mode resolve `*.service.<domain>` through the agent's DNS on the bridge gateway.
+      bridgeDns: (gateway) => bridgeDns.to?.listenOn(gateway, 53) ?? Promise.resolve(false),
     });
     events.to = client;
   }
@@ -269,6 +273,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   // eslint-disable-next-line prefer-const
   let http: HttpApi | undefined;
   const dns: AgentDns | undefined = await startAgentDns(config, server, logger);
+  bridgeDns.to = dns;
   http = await startHttpApi({
     limits: config.limits,
     host: config.bindAddr,

@@ -11,6 +11,11 @@ import type { AgentConfig } from './config.js';
 
 export interface AgentDns {
   server: DnsServer;
+  /**
+   * Answers also on `host:port` (a bridge gateway, port 53, for tasks in bridge mode). Resolves false when that
+   * address cannot be bound; binds each address once.
+   */
+  listenOn(host: string, port: number): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -37,20 +42,38 @@ export async function startAgentDns(
     follower = f.run(ctl.signal).catch((e: unknown) => log.warn('catalog follower ended', { err: String(e) }));
     list = () => f.registrations();
   }
+  const options = {
+    domain: config.dns.domain,
+    datacenter: config.datacenter,
+    source: registrationDnsSource(list, { datacenter: config.datacenter }),
+    logger,
+  };
   try {
-    const dns = await startDnsServer({
-      host: config.bindAddr,
-      port: config.ports.dns,
-      domain: config.dns.domain,
-      datacenter: config.datacenter,
-      source: registrationDnsSource(list, { datacenter: config.datacenter }),
-      logger,
-    });
+    const dns = await startDnsServer({ ...options, host: config.bindAddr, port: config.ports.dns });
+    const extra = new Map<string, Promise<DnsServer | undefined>>();
     return {
       server: dns,
+      listenOn(host, port) {
+        const key = `${host}:${port}`;
+        let bound = extra.get(key);
+        if (!bound) {
+          bound = startDnsServer({ ...options, host, port }).catch((e: unknown) => {
+            log.warn('dns server not started on a bridge address', {
+              host,
+              port,
+              err: e instanceof Error ? e.message : String(e),
+            });
+            extra.delete(key);
+            return undefined;
+          });
+          extra.set(key, bound);
+        }
+        return bound.then((s) => s !== undefined);
+      },
       async stop() {
         ctl.abort();
         await dns.close();
+        for (const s of await Promise.all(extra.values())) await s?.close();
         await follower;
       },
     };

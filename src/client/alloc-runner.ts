@@ -26,7 +26,13 @@ import { clientStatusFromTasks } from './alloc-status.js';
 import type { ClientStateStore, PersistedAlloc } from './state-store.js';
 import { taskEvent } from './task-events.js';
 import { AllocHealthWatcher, healthSettings, type CheckStatusSource } from './alloc-health.js';
-import { isolatedMode, type AllocNetworks, type AllocNetworkStatus } from './net/index.js';
+import {
+  isolatedMode,
+  namespaceHolder,
+  networkStatus,
+  type AllocNetworks,
+  type AllocNetworkStatus,
+} from './net/index.js';
 import { taskPorts } from './task-env.js';
 import { constants as osConstants } from 'node:os';
 
@@ -202,9 +208,7 @@ export class AllocRunner {
       ClientStatus: status,
       ClientDescription: description,
       TaskStates,
-      ...(this.network
-        ? { NetworkStatus: { InterfaceName: this.network.interfaceName, Address: this.network.ip, DNS: null } }
-        : {}),
+      ...(this.network ? { NetworkStatus: networkStatus(this.network) } : {}),
       ...(watching ? { DeploymentStatus: this.reportedHealth ?? null } : {}),
     };
   }
@@ -308,11 +312,16 @@ export class AllocRunner {
     if (!networks || !isolatedMode(this.networkMode()) || this.done) return true;
     try {
       const ports = taskPorts(this.alloc, '', this.deps.advertiseIP);
-      this.network = await networks.setup(this.alloc.ID, this.networkMode(), ports);
-      this.alloc = {
-        ...this.alloc,
-        NetworkStatus: { InterfaceName: this.network.interfaceName, Address: this.network.ip, DNS: null },
-      };
+      // Docker tasks can only join a namespace held by a container of their own: the first task driver that
+      // holds namespaces (Nomad's DriverNetworkManager) holds the group's.
+      const holder = this.group.Tasks.map((t) =>
+        namespaceHolder(t.Driver, this.deps.drivers.get(canonicalDriverName(t.Driver))),
+      ).find((h) => h !== undefined);
+      this.network = await networks.setup(this.alloc.ID, this.networkMode(), ports, {
+        ...(holder ? { holder } : {}),
+        dns: this.group.Networks?.[0]?.DNS ?? null,
+      });
+      this.alloc = { ...this.alloc, NetworkStatus: networkStatus(this.network) };
       return true;
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);

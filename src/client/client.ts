@@ -22,6 +22,7 @@ import {
 import { allocNotFound, DroverError, isDroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { ExecSession, ExecStreamRequest, TaskDriver, TaskResourceUsage } from '../drivers/index.js';
+import { canonicalDriverName } from '../drivers/index.js';
 import type { ServerRPC } from './rpc.js';
 import type { TaskHookFactory } from './hooks.js';
 import { withDispatchPayload } from './dispatch-payload.js';
@@ -48,7 +49,7 @@ import { readLogFiles } from './logs/index.js';
 import { allocResourceUsage, type AllocResourceUsage } from './stats.js';
 import { sleepFor } from './util.js';
 import { taskEvent } from './task-events.js';
-import { AllocNetworks, DEFAULT_BRIDGE, type BridgeSettings } from './net/index.js';
+import { AllocNetworks, DEFAULT_BRIDGE, namespaceHolder, type BridgeSettings } from './net/index.js';
 
 /** The task event of an allocation its client stopped after losing the servers for stop_on_client_after. */
 export const TaskEventDisconnected = 'Client Disconnected';
@@ -86,6 +87,11 @@ export interface ClientOptions {
   network?: Partial<BridgeSettings>;
   /** `client { artifact { ... } }`: download and unpack limits (Nomad's defaults). */
   artifact?: Partial<ArtifactClientConfig>;
+  /**
+   * Makes the agent's DNS answer on a bridge's gateway address (port 53), so tasks in bridge mode resolve
+   * `*.service.<domain>`; resolves false when the agent has no DNS or the port is taken.
+   */
+  bridgeDns?: (gateway: string) => Promise<boolean>;
 }
 
 export interface ClientTiming {
@@ -221,6 +227,10 @@ class ClientAgent implements Client {
       { ...DEFAULT_BRIDGE, ...o.network },
       this.options.dataDir,
       this.log.child({ component: 'network' }),
+      {
+        holder: (name) => namespaceHolder(name, this.drivers.get(canonicalDriverName(name))),
+        ...(o.bridgeDns ? { bridgeDns: o.bridgeDns } : {}),
+      },
     );
     this.batcher = new UpdateBatcher(o.rpc, this.timing.allocUpdateBatchMs, this.now, this.log);
     this.drivers = new Map(o.drivers.map((d) => [d.name, d]));

@@ -213,6 +213,10 @@ export class ClientServices {
       advertiseIP: this.options.advertiseIP,
       task: input.task,
       interpolate: (s) => interpolateString(s, input.interpolation),
+      // Bridge mode: the allocation's address in its namespace, for address_mode "alloc".
+      ...(typeof input.alloc.NetworkStatus?.Address === 'string' && input.alloc.NetworkStatus.Address
+        ? { allocIP: input.alloc.NetworkStatus.Address }
+        : {}),
     });
   }
 

@@ -25,6 +25,8 @@ export function buildTaskConfig(args: {
   hostVolumes: Record<string, HostVolumeConfig>;
   /** The allocation's network namespace, when the group has one. */
   netnsPath?: string;
+  /** The allocation's resolv.conf, when the group has one (bridge / cni mode). */
+  resolvConfPath?: string;
 }): TaskConfig {
   const { alloc, group, task, dirs } = args;
   const res = alloc.AllocatedResources?.Tasks?.[task.Name];
@@ -51,6 +53,7 @@ export function buildTaskConfig(args: {
     ports: taskPorts(alloc, task.Name, args.advertiseIP),
     networkMode: group.Networks?.[0]?.Mode || 'host',
     ...(args.netnsPath ? { netnsPath: args.netnsPath } : {}),
+    ...(args.resolvConfPath ? { resolvConfPath: args.resolvConfPath } : {}),
     mounts: taskMounts(group, task, args.hostVolumes),
   };
 }

@@ -65,7 +65,7 @@ export interface TaskRunnerDeps {
   onChange: () => void;
   logRotateIntervalMs: number;
   /** The allocation's network namespace (bridge / none / CNI mode), once the alloc runner built it. */
-  network?: () => { netnsPath: string; ip: string } | undefined;
+  network?: () => { netnsPath: string; ip: string; resolvConf?: string } | undefined;
   /** Prestart/poststop tasks that are not sidecars finish for good after a successful exit. */
   ephemeral: boolean;
 }
@@ -370,6 +370,7 @@ export class TaskRunner {
       advertiseIP: this.deps.advertiseIP,
       hostVolumes: this.deps.hostVolumes,
       ...(this.deps.network?.() ? { netnsPath: this.deps.network()!.netnsPath } : {}),
+      ...(this.deps.network?.()?.resolvConf ? { resolvConfPath: this.deps.network()!.resolvConf } : {}),
     });
     this.currentTaskID = cfg.id;
     this.oomReported = false;

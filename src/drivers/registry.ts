@@ -64,7 +64,8 @@ export const DRIVER_FACTORIES: DriverFactory[] = [
   { name: 'mock_driver', create: (c) => (c.enabled ? new MockDriver() : undefined) },
   {
     // Docker is on by default, as in Nomad; `volumes { enabled = true }` allows host paths,
-    // `allow_privileged = true` allows privileged containers, `endpoint` names the engine's unix socket.
+    // `allow_privileged = true` allows privileged containers, `endpoint` names the engine's unix socket,
+    // `infra_image` the local image of the pause containers of groups in bridge mode.
     name: 'docker',
     create: (c) =>
       c.options['enabled'] === false
@@ -75,6 +76,7 @@ export const DRIVER_FACTORIES: DriverFactory[] = [
             allowPrivileged: c.options['allow_privileged'] === true,
             allowCaps: Array.isArray(c.options['allow_caps']) ? (c.options['allow_caps'] as string[]) : undefined,
             policy: taskPolicyFrom(c.options),
+            ...(typeof c.options['infra_image'] === 'string' ? { infraImage: c.options['infra_image'] } : {}),
             logger: c.logger,
             onEvent: c.onEvent,
           }),

@@ -102,7 +102,23 @@ export interface TaskConfig {
    * task must run inside it (raw_exec through nsenter, exec through runc's network namespace path).
    */
   netnsPath?: string;
+  /**
+   * The allocation's resolv.conf (bridge mode: the agent's DNS on the bridge gateway, or the group's `dns {}`
+   * block): drivers that give the task its own /etc mount it at /etc/resolv.conf (exec, docker).
+   */
+  resolvConfPath?: string;
   mounts: MountConfig[];
+}
+
+/**
+ * A process that holds an allocation's network namespace for a driver whose tasks can only join a namespace held
+ * by one of its own (Nomad's DriverNetworkManager; docker: the pause container). The client runs the CNI chain
+ * against the namespace of `pid`.
+ */
+export interface NetworkHolder {
+  pid: number;
+  /** Driver-specific, JSON-serialisable (the pause container's id). */
+  state: Record<string, unknown>;
 }
 
 export interface ExitResult {
@@ -205,6 +221,14 @@ export interface TaskDriver {
    */
   execStreaming?(taskID: string, req: ExecStreamRequest): Promise<ExecSession>;
   taskStats(taskID: string): Promise<TaskResourceUsage>;
+  /**
+   * Creates the process that holds the namespace of an allocation in bridge/none/cni mode whose group has tasks
+   * of this driver (docker's pause container). Idempotent per allocation. Absent: the client creates the
+   * namespace itself (`ip netns add`).
+   */
+  createNetwork?(allocID: string, signal?: AbortSignal): Promise<NetworkHolder>;
+  /** Removes what `createNetwork` made; safe when it is already gone (also after an agent restart). */
+  destroyNetwork?(allocID: string): Promise<void>;
   /**
    * Re-attaches to a task started by an earlier agent process (same process/container, never a new start).
    * When the task exited while the agent was down and the driver knows how, it resolves and `waitTask` then

@@ -7,14 +7,24 @@
  * Traffic goes only to 127.0.0.1 and to addresses inside the namespaces the test's agent creates. The bridge
  * (drnet0) and subnet (172.26.80.0/24) are this suite's own, so it does not collide with other suites.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTestImages, TEST_IMAGES } from '../images/index.js';
 import { TestAgent } from './harness/agent.js';
-import { alloc, allocsOf, jobFile, runJob, stopAndClean, waitRunning } from './fixtures/drivers-support.js';
+import {
+  alloc,
+  allocsOf,
+  containersOf,
+  docker,
+  jobFile,
+  runJob,
+  stopAndClean,
+  waitRunning,
+} from './fixtures/drivers-support.js';
 
 const BRIDGE = 'drnet0';
 const SUBNET_PREFIX = '172.26.80.';
@@ -339,3 +349,214 @@ describe.skipIf(!isRoot || !haveCNI)('bridge networking refuses bad set-ups', ()
     }
   });
 });
+
+// Docker tasks in bridge mode, and DNS from inside. This suite's own bridge (drnet3, 172.26.83.0/24) and agent.
+const D_BRIDGE = 'drnet3';
+const D_PREFIX = '172.26.83.';
+const dockerUp = spawnSync('docker', ['info'], { timeout: 20_000 }).status === 0;
+
+/** What one allocation holds on the host: namespace, veths on the bridge, NAT rules, containers. */
+function footprint(a: { id: string; ip: string }) {
+  const veths = sh('ip', ['-o', 'link', 'show', 'master', D_BRIDGE])
+    .split('\n')
+    .filter((l) => l.includes('veth')).length;
+  return {
+    netns: netnsExists(a.id),
+    veths,
+    nat: natRulesOf(a),
+    containers: containersOf(a.id),
+  };
+}
+
+const dockerBridgeJob = (staticPort: number) => `
+job "dweb" {
+  datacenters = ["dc1"]
+  group "g" {
+    network {
+      mode = "bridge"
+      port "http" {
+        static = ${staticPort}
+        to     = 8080
+      }
+    }
+    task "web" {
+      driver = "docker"
+      config {
+        image   = "${TEST_IMAGES.busybox}"
+        command = "/bin/sh"
+        args    = ["-c", "mkdir -p /tmp/www && echo docker-web > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"]
+      }
+      resources {
+        cpu    = 20
+        memory = 32
+      }
+    }
+    task "exec-peer" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "while true; do /usr/bin/busybox wget -q -O- http://127.0.0.1:8080/ | sed 's/^/exec got /'; sleep 0.5; done"]
+      }
+      resources {
+        cpu    = 20
+        memory = 32
+      }
+    }
+  }
+}
+`;
+
+// A service registered with its allocation address, and a docker client in another group that finds it by name.
+const DNS_JOB = `
+job "dnsjob" {
+  datacenters = ["dc1"]
+  group "db" {
+    network {
+      mode = "bridge"
+      port "db" {
+        to = 6000
+      }
+    }
+    service {
+      name         = "drnet3-db"
+      provider     = "nomad"
+      port         = "db"
+      address_mode = "alloc"
+    }
+    task "db" {
+      driver = "docker"
+      config {
+        image   = "${TEST_IMAGES.busybox}"
+        command = "/bin/sh"
+        args    = ["-c", "mkdir -p /tmp/www && echo db-answer > /tmp/www/index.html && exec httpd -f -p 6000 -h /tmp/www"]
+      }
+      resources {
+        cpu    = 20
+        memory = 32
+      }
+    }
+  }
+  group "app" {
+    network {
+      mode = "bridge"
+      dns {
+        searches = ["service.drover"]
+        options  = ["ndots:1"]
+      }
+    }
+    task "client" {
+      driver = "docker"
+      config {
+        image   = "${TEST_IMAGES.busybox}"
+        command = "/bin/sh"
+        args    = ["-c", "while true; do ip=$(nslookup drnet3-db.service.drover 2>/dev/null | awk '/^Address/ && !/#/ {print $NF}' | tail -1); echo \\"resolved [$ip]\\"; [ -n \\"$ip\\" ] && wget -q -O- http://$ip:6000/ | sed 's/^/reached /'; sleep 1; done"]
+      }
+      resources {
+        cpu    = 20
+        memory = 32
+      }
+    }
+  }
+}
+`;
+
+describe.skipIf(!isRoot || !haveCNI || !dockerUp)('docker tasks in bridge mode (root, CNI plugins, dockerd)', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'drover-net3-conf-')), 'agent.hcl');
+  writeFileSync(
+    path,
+    `client {\n  bridge_network_name   = "${D_BRIDGE}"\n  bridge_network_subnet = "${D_PREFIX}0/24"\n}\n`,
+  );
+  const agent = new TestAgent({ args: ['-config', path] });
+  const seen = new Set<string>();
+
+  beforeAll(async () => {
+    await ensureTestImages();
+    await agent.start();
+  }, 300_000);
+  afterAll(async () => {
+    await stopAndClean(agent, seen);
+    removeNamespaces(seen);
+  });
+
+  it('puts a docker task and an exec task in one namespace, maps the port, survives a SIGKILL, leaves nothing after stop', async () => {
+    const staticPort = await freePort();
+    runJob(agent, jobFile('dweb', dockerBridgeJob(staticPort)));
+    const [a] = await waitRunning(agent, 'dweb');
+    seen.add(a!.ID);
+    const addr = await agent.waitFor('the allocation address', async () => {
+      const r = await agent.api<{ NetworkStatus?: { Address?: string } }>(`/v1/allocation/${a!.ID}`);
+      const ip = r.body.NetworkStatus?.Address ?? '';
+      return ip.startsWith(D_PREFIX) ? { id: a!.ID, ip } : null;
+    });
+    // The exec task reads the docker task over the namespace's loopback.
+    await agent.waitFor('the exec task reaching the docker task', async () =>
+      agent.cli(['alloc', 'logs', a!.ID, 'exec-peer']).stdout.includes('exec got docker-web'),
+    );
+    expect(await agent.waitFor('the mapped port', () => httpGet(`http://127.0.0.1:${staticPort}/`))).toBe(
+      'docker-web\n',
+    );
+    // The docker task runs in the pause container's namespace, which is the allocation's.
+    const pause = docker(['inspect', '-f', '{{.Id}} {{.HostConfig.NetworkMode}}', `drover-pause-${a!.ID}`]);
+    const [pauseID, pauseMode] = pause.split(' ');
+    expect(pauseMode).toBe('none');
+    const modes = containersOf(a!.ID).map((c) => docker(['inspect', '-f', '{{.HostConfig.NetworkMode}}', c]));
+    expect(modes.filter((m) => m === `container:${pauseID}`)).toHaveLength(1);
+    const during = footprint(addr);
+    expect(during.netns).toBe(true);
+    expect(during.veths).toBe(1);
+    expect(during.nat.length).toBeGreaterThan(0);
+
+    // A SIGKILLed agent adopts the pause container and the namespace: same container, port still mapped.
+    await agent.kill();
+    await agent.start();
+    await agent.waitFor('the allocation running again after the restart', async () => {
+      const x = await alloc(agent, a!.ID);
+      return x.ClientStatus === 'running';
+    });
+    expect(docker(['inspect', '-f', '{{.Id}}', `drover-pause-${a!.ID}`])).toBe(pauseID);
+    expect(await httpGet(`http://127.0.0.1:${staticPort}/`)).toBe('docker-web\n');
+    expect(footprint(addr)).toEqual(during);
+
+    expect(agent.cli(['job', 'stop', 'dweb']).code).toBe(0);
+    await expect
+      .poll(() => footprint(addr), { timeout: 60_000, interval: 500 })
+      .toEqual({
+        netns: false,
+        veths: 0,
+        nat: [],
+        containers: [],
+      });
+  });
+
+  it('lets a task in bridge mode resolve a service by name through the agent DNS and reach it', async () => {
+    runJob(agent, jobFile('dnsjob', DNS_JOB));
+    const allocs = await waitRunning(agent, 'dnsjob', 2);
+    for (const x of allocs) seen.add(x.ID);
+    const db = allocs.find((x) => x.TaskGroup === 'db')!;
+    const app = allocs.find((x) => x.TaskGroup === 'app')!;
+    const dbAddr = await allocAddressIn(agent, db.ID, D_PREFIX);
+    const out = await agent.waitFor('the client resolving and reaching the db', async () => {
+      const o = agent.cli(['alloc', 'logs', app.ID, 'client']).stdout;
+      return o.includes('reached db-answer') ? o : null;
+    });
+    expect(out).toContain(`resolved [${dbAddr}]`);
+    // The group's dns block is in the allocation's resolv.conf, with the agent's DNS on the bridge gateway.
+    const st = await agent.api<{
+      NetworkStatus?: { DNS?: { Servers: string[]; Searches: string[]; Options: string[] } };
+    }>(`/v1/allocation/${app.ID}`);
+    expect(st.body.NetworkStatus?.DNS).toEqual({
+      Servers: [`${D_PREFIX}1`],
+      Searches: ['service.drover'],
+      Options: ['ndots:1'],
+    });
+    expect(agent.cli(['job', 'stop', 'dnsjob']).code).toBe(0);
+  });
+});
+
+async function allocAddressIn(agent: TestAgent, id: string, prefix: string): Promise<string> {
+  return agent.waitFor('the allocation address', async () => {
+    const r = await agent.api<{ NetworkStatus?: { Address?: string } }>(`/v1/allocation/${id}`);
+    const ip = r.body.NetworkStatus?.Address ?? '';
+    return ip.startsWith(prefix) ? ip : null;
+  });
+}

@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nullLogger } from '../../logging/index.js';
 import { MockDriver } from '../../drivers/index.js';
 import { createClient } from '../index.js';
+import { AllocNetworks, DEFAULT_BRIDGE } from './index.js';
 import { FakeServer, testAlloc, testJob, testTask } from '../testing/index.js';
 
 const dirs: string[] = [];
@@ -53,5 +54,33 @@ describe('allocation networks in the client', () => {
     }
     const records = join(dataDir, 'net');
     expect(existsSync(records) ? readdirSync(records) : []).toEqual([]);
+  });
+});
+
+describe('allocation networks held by a driver', () => {
+  it('removes the holder and the record when the holder cannot start, and names its reason', async () => {
+    // Every plugin of the chain exists (as a no-op), so setup gets as far as the holder.
+    const bin = tempDir('drover-net-fakebin-');
+    for (const p of ['loopback', 'bridge', 'firewall', 'portmap']) {
+      writeFileSync(join(bin, p), '#!/bin/sh\necho {}\n');
+      chmodSync(join(bin, p), 0o755);
+    }
+    const dataDir = tempDir('drover-net-holder-');
+    const networks = new AllocNetworks({ ...DEFAULT_BRIDGE, cniPath: [bin] }, dataDir, nullLogger);
+    const destroyed: string[] = [];
+    const holder = {
+      name: 'docker',
+      create: () => Promise.reject(new Error('the pause image drover/pause:latest is absent')),
+      destroy: (id: string) => {
+        destroyed.push(id);
+        return Promise.resolve();
+      },
+    };
+    await expect(networks.setup('a1', 'bridge', [], { holder })).rejects.toThrow(
+      'the pause image drover/pause:latest is absent',
+    );
+    expect(destroyed).toEqual(['a1']);
+    expect(networks.recorded()).toEqual([]);
+    expect(readdirSync(join(dataDir, 'net'))).toEqual([]);
   });
 });

@@ -1,10 +1,14 @@
 /**
  * Per-allocation network namespaces for `network { mode = "bridge" | "none" | "cni/NAME" }`.
  *
- *   setup:    plugins present? ─► `ip netns add drover-<alloc>` ─► state file ─► CNI ADD ─► state file + result
- *             (any failure: CNI DEL of what was added, namespace deleted, state file removed — nothing half-built)
+ *   setup:    plugins present? ─► state file ─► namespace ─► CNI ADD ─► resolv.conf ─► state file + result
+ *             (any failure: CNI DEL of what was added, namespace deleted, holder removed, state file removed —
+ *             nothing half-built)
+ *   namespace: `ip netns add drover-<alloc>`; or, when a task's driver must hold it (docker's pause container),
+ *             the holder's namespace pinned at the same path with `ip netns attach drover-<alloc> <pid>`
  *   adopt:    after an agent restart the state file and the namespace exist ─► reused as they are
- *   teardown: CNI DEL (veth, IP lease, NAT and firewall rules) ─► `ip netns del` ─► state file removed
+ *   teardown: CNI DEL (veth, IP lease, NAT and firewall rules) ─► `ip netns del` ─► holder removed ─► state file
+ *             and resolv.conf removed
  *   orphans:  state files of allocations the restarted agent no longer runs are torn down
  *
  * The state file (`<data dir>/net/<alloc>.json`) is written before ADD, so an agent killed mid-setup leaves a
@@ -15,7 +19,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { DroverError } from '../../errors/index.js';
 import type { Logger } from '../../logging/index.js';
-import type { PortMapping } from '../../drivers/index.js';
+import type { NetworkHolder, PortMapping, TaskDriver } from '../../drivers/index.js';
 import {
   addNetworkList,
   delNetworkList,
@@ -40,6 +44,31 @@ export interface AllocNetworkStatus {
   gateway: string;
   /** Interface of the address. */
   interfaceName: string;
+  /** The allocation's resolv.conf (bridge and cni modes), mounted by drivers that give tasks their own /etc. */
+  resolvConf?: string;
+  /** The nameservers it lists, for `alloc status` and the allocation's NetworkStatus. */
+  dns?: { servers: string[]; searches: string[]; options: string[] };
+}
+
+/** A driver that holds namespaces itself (docker: pause containers); `name` is recorded for teardown. */
+export interface NamespaceHolder {
+  name: string;
+  create(allocID: string, signal?: AbortSignal): Promise<NetworkHolder>;
+  destroy(allocID: string): Promise<void>;
+}
+
+/** The group's `network { dns { servers searches options } }` block. */
+export interface DnsSettings {
+  Servers?: string[] | null;
+  Searches?: string[] | null;
+  Options?: string[] | null;
+}
+
+export interface SetupOptions {
+  /** Holds the namespace (the first driver of the group's tasks that must). */
+  holder?: NamespaceHolder;
+  dns?: DnsSettings | null;
+  signal?: AbortSignal;
 }
 
 interface NetState {
@@ -48,6 +77,8 @@ interface NetState {
   list: CniConfList;
   capabilityArgs: Record<string, unknown>;
   result?: CniResult;
+  /** The name of the NamespaceHolder that holds the namespace, when one does. */
+  holder?: string;
 }
 
 /** True for the modes that get their own namespace. */
@@ -75,6 +106,37 @@ export function portMappings(ports: PortMapping[]): Array<Record<string, unknown
   return out;
 }
 
+/** The holder a task driver offers (docker), or undefined when the client creates the namespace itself. */
+export function namespaceHolder(name: string, driver: TaskDriver | undefined): NamespaceHolder | undefined {
+  if (!driver?.createNetwork || !driver.destroyNetwork) return undefined;
+  return {
+    name,
+    create: (allocID, signal) => driver.createNetwork!(allocID, signal),
+    destroy: (allocID) => driver.destroyNetwork!(allocID),
+  };
+}
+
+/** Nomad's AllocNetworkStatus of the allocation (`InterfaceName`, `Address`, `DNS`). */
+export function networkStatus(st: AllocNetworkStatus): Record<string, unknown> {
+  return {
+    InterfaceName: st.interfaceName,
+    Address: st.ip,
+    DNS: st.dns ? { Servers: st.dns.servers, Searches: st.dns.searches, Options: st.dns.options } : null,
+  };
+}
+
+/** Nameservers of the host's /etc/resolv.conf. */
+function hostNameservers(): string[] {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+      .split('\n')
+      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+      .filter((s): s is string => s !== undefined);
+  } catch {
+    return [];
+  }
+}
+
 export class AllocNetworks {
   private readonly stateDir: string;
 
@@ -82,6 +144,14 @@ export class AllocNetworks {
     private readonly settings: BridgeSettings,
     dataDir: string,
     private readonly log: Logger,
+    private readonly hooks: {
+      /** Finds a holder by name (teardown after an agent restart). */
+      holder?: (name: string) => NamespaceHolder | undefined;
+      /** Makes the agent's DNS answer on the bridge gateway (port 53); false when it cannot. */
+      bridgeDns?: (gateway: string) => Promise<boolean>;
+      /** Told how long each step took: `netns`, `<COMMAND> <plugin>` (the net-setup benchmark's profile). */
+      onStep?: (step: string, ms: number) => void;
+    } = {},
   ) {
     this.stateDir = join(dataDir, 'net');
   }
@@ -116,10 +186,19 @@ export class AllocNetworks {
    * Builds (or, after an agent restart, adopts) the namespace of one allocation. Throws a DroverError
    * 'NetworkError' naming the cause; nothing is left behind then.
    */
-  async setup(allocID: string, mode: string, ports: PortMapping[], signal?: AbortSignal): Promise<AllocNetworkStatus> {
+  async setup(
+    allocID: string,
+    mode: string,
+    ports: PortMapping[],
+    opts: SetupOptions = {},
+  ): Promise<AllocNetworkStatus> {
+    const { holder, signal } = opts;
     const prior = this.readState(allocID);
     if (prior && prior.result && existsSync(prior.status.netnsPath)) {
       this.log.info('adopted allocation network', { alloc_id: allocID, netns: prior.status.netnsName });
+      // Its resolv.conf names the agent's DNS on the gateway: the restarted agent answers there again.
+      const gw = prior.status.gateway;
+      if (gw && prior.status.dns?.servers.includes(gw)) await this.hooks.bridgeDns?.(gw);
       return prior.status;
     }
     if (prior) await this.teardown(allocID);
@@ -140,23 +219,67 @@ export class AllocNetworks {
       interfaceName: IFNAME,
     };
     const capabilityArgs = { portMappings: portMappings(ports) };
-    const st: NetState = { allocID, status, list, capabilityArgs };
+    const st: NetState = { allocID, status, list, capabilityArgs, ...(holder ? { holder: holder.name } : {}) };
     if (existsSync(status.netnsPath)) await run('ip', ['netns', 'del', netnsName]);
     this.writeState(st);
     try {
-      await run('ip', ['netns', 'add', netnsName]);
+      const t0 = performance.now();
+      if (holder) {
+        const h = await holder.create(allocID, signal);
+        await run('ip', ['netns', 'attach', netnsName, String(h.pid)]);
+      } else {
+        await run('ip', ['netns', 'add', netnsName]);
+      }
+      this.hooks.onStep?.('netns', performance.now() - t0);
       const result = await addNetworkList(list, this.runtime(st), signal);
       const ip = result.ips?.[0];
       status.ip = ip ? ip.address.split('/')[0]! : '';
       status.gateway = ip?.gateway ?? '';
+      if (mode !== 'none') await this.writeResolvConf(allocID, status, opts.dns);
       st.result = result;
       this.writeState(st);
       return status;
     } catch (e) {
       await run('ip', ['netns', 'del', netnsName]).catch(() => {});
+      if (holder) await holder.destroy(allocID).catch(() => {});
       rmSync(this.statePath(allocID), { force: true });
+      rmSync(this.resolvPath(allocID), { force: true });
       throw e instanceof DroverError ? e : new DroverError('NetworkError', String(e));
     }
+  }
+
+  private resolvPath(allocID: string): string {
+    return join(this.stateDir, `${allocID}.resolv.conf`);
+  }
+
+  /**
+   * The allocation's resolv.conf: the group's `dns {}` servers when given; else the agent's DNS on the bridge
+   * gateway (so `*.service.<domain>` resolves inside); else the host's nameservers that are not loopback ones
+   * (those do not exist inside the namespace). Searches and options of the `dns {}` block apply in every case.
+   */
+  private async writeResolvConf(
+    allocID: string,
+    status: AllocNetworkStatus,
+    dns: DnsSettings | null | undefined,
+  ): Promise<void> {
+    let servers = [...(dns?.Servers ?? [])];
+    if (servers.length === 0 && status.gateway && (await this.hooks.bridgeDns?.(status.gateway))) {
+      servers = [status.gateway];
+    }
+    if (servers.length === 0) servers = hostNameservers().filter((s) => !/^(127\.|::1$)/.test(s));
+    const searches = [...(dns?.Searches ?? [])];
+    const options = [...(dns?.Options ?? [])];
+    const lines = [
+      '# Written by Drover for this allocation (network mode bridge/cni).',
+      ...servers.map((s) => `nameserver ${s}`),
+      ...(searches.length > 0 ? [`search ${searches.join(' ')}`] : []),
+      ...(options.length > 0 ? [`options ${options.join(' ')}`] : []),
+      '',
+    ];
+    const path = this.resolvPath(allocID);
+    writeFileSync(path, lines.join('\n'), { mode: 0o644 });
+    status.resolvConf = path;
+    status.dns = { servers, searches, options };
   }
 
   private runtime(st: NetState): CniRuntime {
@@ -166,6 +289,9 @@ export class AllocNetworks {
       ifName: st.status.interfaceName,
       binDirs: this.settings.cniPath,
       capabilityArgs: st.capabilityArgs,
+      ...(this.hooks.onStep
+        ? { onPluginRun: (type: string, cmd: string, ms: number) => this.hooks.onStep!(`${cmd} ${type}`, ms) }
+        : {}),
     };
   }
 
@@ -174,7 +300,9 @@ export class AllocNetworks {
     const st = this.readState(allocID);
     const netnsName = st?.status.netnsName ?? `drover-${allocID}`;
     if (st) {
-      await delNetworkList(st.list, this.runtime(st), st.result).catch((e: unknown) =>
+      // loopback's DEL only sets lo down in a namespace deleted right after: one plugin run less per teardown.
+      const list = { ...st.list, plugins: st.list.plugins.filter((p) => p.type !== 'loopback') };
+      await delNetworkList(list, this.runtime(st), st.result).catch((e: unknown) =>
         this.log.warn('CNI DEL failed', { alloc_id: allocID, err: String(e) }),
       );
     }
@@ -182,7 +310,18 @@ export class AllocNetworks {
       await run('ip', ['netns', 'del', netnsName]).catch((e: unknown) =>
         this.log.warn('cannot delete network namespace', { alloc_id: allocID, err: String(e) }),
       );
+    if (st?.holder) {
+      const holder = this.hooks.holder?.(st.holder);
+      if (!holder)
+        this.log.warn('the holder of the namespace is not available', { alloc_id: allocID, holder: st.holder });
+      await holder
+        ?.destroy(allocID)
+        .catch((e: unknown) =>
+          this.log.warn('cannot remove the namespace holder', { alloc_id: allocID, err: String(e) }),
+        );
+    }
     rmSync(this.statePath(allocID), { force: true });
+    rmSync(this.resolvPath(allocID), { force: true });
   }
 
   /** Allocation IDs with a network state file (built or half-built namespaces). */
@@ -198,6 +337,11 @@ export class AllocNetworks {
 
   /** Tears down the namespaces of allocations this agent does not run (stopped or forgotten while it was down). */
   async cleanOrphans(keep: ReadonlySet<string>): Promise<void> {
-    for (const id of this.recorded()) if (!keep.has(id)) await this.teardown(id);
+    // A few at a time: each teardown mostly waits on plugin processes and the xtables lock.
+    const ids = this.recorded().filter((id) => !keep.has(id));
+    const worker = async () => {
+      for (let id = ids.shift(); id !== undefined; id = ids.shift()) await this.teardown(id);
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
   }
 }

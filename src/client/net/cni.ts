@@ -29,6 +29,8 @@ export interface CniRuntime {
   binDirs: string[];
   /** Capability arguments (`portMappings`), given to the plugins that declare the capability. */
   capabilityArgs?: Record<string, unknown>;
+  /** Told how long each plugin run took (the net-setup benchmark's profile). */
+  onPluginRun?: (type: string, command: string, ms: number) => void;
 }
 
 /** What a successful ADD returns (CNI 0.4.0 / 1.0.0 result). */
@@ -82,6 +84,7 @@ export function execPlugin(
     if (on && rt.capabilityArgs?.[cap] !== undefined) runtimeConfig[cap] = rt.capabilityArgs[cap];
   if (Object.keys(runtimeConfig).length > 0) conf.runtimeConfig = runtimeConfig;
   if (prevResult) conf.prevResult = prevResult;
+  const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = execFile(
       bin,
@@ -102,6 +105,7 @@ export function execPlugin(
         ...(signal ? { signal } : {}),
       },
       (err, stdout, stderr) => {
+        rt.onPluginRun?.(plugin.type, command, performance.now() - started);
         let parsed: Record<string, unknown> | undefined;
         try {
           parsed = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};

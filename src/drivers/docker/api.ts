@@ -48,7 +48,9 @@ export class DockerClient {
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) qs.set(k, String(v));
     const q = qs.toString();
     const path = q ? `${req.path}?${q}` : req.path;
-    const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    // A Buffer goes as it is (a build context); anything else as JSON.
+    const payload =
+      req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(JSON.stringify(req.body));
     return new Promise((resolve, reject) => {
       const r = http.request(
         {

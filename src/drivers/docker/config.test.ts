@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { conformanceTask } from '../testing/index.js';
 import type { TaskConfig } from '../types.js';
 import { containerCreateBody, memoryLimits, normalizeImage, validateDockerConfig, CONTAINER_LABELS } from './config.js';
+import { DockerDriver } from './driver.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,32 @@ type Body = { HostConfig: Record<string, unknown> } & Record<string, unknown>;
 const body = (t: TaskConfig, opts = {}) => containerCreateBody(t, String(t.config.image), opts) as Body;
 
 describe('docker config → container create body', () => {
+  it('refuses a task network_mode in a bridge group before asking the daemon anything', async () => {
+    const t = task({ network_mode: 'host' });
+    t.networkMode = 'bridge';
+    t.netnsPath = '/var/run/netns/drover-alloc1';
+    const driver = new DockerDriver({ socketPath: join(root, 'no-daemon.sock') });
+    await expect(driver.startTask(t)).rejects.toThrow(
+      'network_mode cannot be set on a docker task of a group in network mode "bridge"',
+    );
+  });
+
+  it('joins the pause container of a group in bridge mode, publishes nothing and mounts the alloc resolv.conf', () => {
+    const t = task({ ports: ['http'], hostname: 'web', dns_servers: ['1.1.1.1'], extra_hosts: ['a:10.0.0.1'] });
+    t.networkMode = 'bridge';
+    t.netnsPath = '/var/run/netns/drover-alloc1';
+    t.resolvConfPath = '/data/net/alloc1.resolv.conf';
+    const b = body(t);
+    expect(b.HostConfig.NetworkMode).toBe(`container:drover-pause-${t.allocID}`);
+    expect(b.HostConfig.PortBindings).toEqual({});
+    expect(b.ExposedPorts).toEqual({});
+    // Docker refuses these on a container that joins another's network.
+    expect(b.Hostname).toBeUndefined();
+    expect(b.HostConfig).not.toHaveProperty('Dns');
+    expect(b.HostConfig).not.toHaveProperty('ExtraHosts');
+    expect(b.HostConfig.Binds).toContain('/data/net/alloc1.resolv.conf:/etc/resolv.conf:ro');
+  });
+
   it('publishes the listed group ports on the client’s host IP, mapped to `to` or the same port', () => {
     const b = body(task({ ports: ['http', 'admin'] }));
     expect(b.HostConfig.PortBindings).toMatchObject({

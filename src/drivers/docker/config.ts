@@ -23,6 +23,8 @@ export interface DockerDriverOptions {
   totalCpuMHz?: number;
   /** Node core count, for cpu_hard_limit's quota; defaults to os.availableParallelism(). */
   cpuCount?: number;
+  /** Nomad's `infra_image`: the local image of pause containers (default drover/pause:latest, built on demand). */
+  infraImage?: string;
 }
 
 export const CONTAINER_LABELS = {
@@ -34,6 +36,9 @@ export const CONTAINER_LABELS = {
   /** Marks containers Drover started, with the task ID: recovery finds containers by it. */
   drover: 'io.drover.task_id',
 } as const;
+
+/** Container name of an allocation's pause container (the holder of its network namespace, see pause.ts). */
+export const pauseName = (allocID: string): string => `drover-pause-${allocID}`;
 
 const KNOWN_KEYS = new Set([
   'image',
@@ -213,6 +218,7 @@ function binds(cfg: TaskConfig, opts: DockerDriverOptions): string[] {
   }
   // Client-provided mounts (host volumes) were allowed by the client already.
   for (const m of cfg.mounts) out.push(`${m.hostPath}:${m.taskPath}${m.readOnly ? ':ro' : ''}`);
+  if (cfg.resolvConfPath) out.push(`${cfg.resolvConfPath}:/etc/resolv.conf:ro`);
   return out;
 }
 
@@ -307,9 +313,12 @@ export function containerCreateBody(cfg: TaskConfig, image: string, opts: Docker
   const c = cfg.config;
   const command = str(c.command);
   const args = strList(c.args);
-  const networkMode = str(c.network_mode) ?? 'bridge';
+  // In a group network (bridge / none / cni) the container joins the allocation's pause container; the ports are
+  // mapped by CNI's portmap on the allocation's address, not published by Docker.
+  const networkMode = cfg.netnsPath ? `container:${pauseName(cfg.allocID)}` : (str(c.network_mode) ?? 'bridge');
   const { exposed, bindings } = portBindings(cfg);
   const publish = networkMode !== 'host' && !networkMode.startsWith('container:') && networkMode !== 'none';
+  const joined = networkMode.startsWith('container:');
   const labels = {
     ...mapOf(c.labels),
     [CONTAINER_LABELS.allocID]: cfg.allocID,
@@ -327,10 +336,15 @@ export function containerCreateBody(cfg: TaskConfig, image: string, opts: Docker
     CapAdd: strList(c.cap_add),
     CapDrop: strList(c.cap_drop),
     Privileged: bool(c.privileged),
-    Dns: strList(c.dns_servers),
-    DnsSearch: strList(c.dns_search_domains),
-    DnsOptions: strList(c.dns_options),
-    ExtraHosts: strList(c.extra_hosts),
+    // Docker refuses DNS settings and extra hosts on a container that joins another's network.
+    ...(joined
+      ? {}
+      : {
+          Dns: strList(c.dns_servers),
+          DnsSearch: strList(c.dns_search_domains),
+          DnsOptions: strList(c.dns_options),
+          ExtraHosts: strList(c.extra_hosts),
+        }),
     Ulimits: ulimits(c.ulimit),
     ...(num(c.shm_size) > 0 ? { ShmSize: num(c.shm_size) } : {}),
     Init: bool(c.init),
@@ -354,7 +368,7 @@ export function containerCreateBody(cfg: TaskConfig, image: string, opts: Docker
     Entrypoint: Array.isArray(c.entrypoint) ? strList(c.entrypoint) : undefined,
     Env: containerEnv(cfg),
     Labels: labels,
-    Hostname: str(c.hostname),
+    Hostname: joined ? undefined : str(c.hostname),
     WorkingDir: str(c.work_dir),
     User: cfg.user || undefined,
     ExposedPorts: publish ? exposed : {},

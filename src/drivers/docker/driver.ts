@@ -24,6 +24,7 @@ import type {
   ExecSession,
   ExecStreamRequest,
   ExitResult,
+  NetworkHolder,
   TaskConfig,
   TaskDriver,
   TaskHandle,
@@ -49,6 +50,7 @@ import {
 } from './config.js';
 import { ensureImage, LocalImageCache } from './image.js';
 import { copyLogs } from './logs.js';
+import { DEFAULT_PAUSE_IMAGE, removePause, startPause } from './pause.js';
 import { dockerStatsToUsage, type DockerStats } from './stats.js';
 
 export interface DockerDriverDeps extends DockerDriverOptions {
@@ -132,10 +134,11 @@ export class DockerDriver implements TaskDriver {
   async startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle; network?: DriverNetwork }> {
     const problems = this.validateConfig(cfg.config);
     if (problems.length > 0) throw driverError(`invalid docker config: ${problems.join('; ')}`, false);
-    // Docker can only join another container's namespace, not a named one: that needs Nomad's pause container.
-    if (cfg.netnsPath)
+    // In a group network the container joins the allocation's pause container (createNetwork): its own
+    // network_mode would leave the group's namespace.
+    if (cfg.netnsPath && cfg.config.network_mode !== undefined)
       throw driverError(
-        `docker tasks cannot join a group network in mode "${cfg.networkMode}" yet (use raw_exec or exec tasks, or host mode)`,
+        `task ${cfg.name}: network_mode cannot be set on a docker task of a group in network mode "${cfg.networkMode}" (the task joins the group's namespace)`,
         false,
       );
     // allow_caps is checked with the config above; the user and host namespaces here. An image's own default
@@ -451,6 +454,16 @@ export class DockerDriver implements TaskDriver {
       timeoutMs: 30_000,
     });
     return dockerStatsToUsage(s, this.nowNs());
+  }
+
+  /** The allocation's pause container, whose namespace the client wires with CNI and the tasks join. */
+  async createNetwork(allocID: string, signal?: AbortSignal): Promise<NetworkHolder> {
+    const { id, pid } = await startPause(this.client, allocID, this.opts.infraImage ?? DEFAULT_PAUSE_IMAGE, signal);
+    return { pid, state: { containerID: id } };
+  }
+
+  async destroyNetwork(allocID: string): Promise<void> {
+    await removePause(this.client, allocID);
   }
 
   async recoverTask(handle: TaskHandle): Promise<void> {

@@ -125,6 +125,8 @@ function mounts(cfg: TaskConfig, chrootEnv: Record<string, string>): Mount[] {
     // Symlinked host dirs became symlinks in the chroot (prepareChroot); their targets are mounted themselves.
     if (existsSync(host) && !lstatSync(host).isSymbolicLink()) out.push(bind(host, inside, true));
   }
+  // The allocation's resolv.conf over the host's (bridge mode: the agent's DNS on the bridge gateway).
+  if (cfg.resolvConfPath) out.push(bind(cfg.resolvConfPath, '/etc/resolv.conf', true));
   out.push(bind(cfg.dirs.sharedAllocDir, CHROOT_DIRS.alloc, false));
   if (cfg.dirs.localDir !== join(cfg.dirs.dir, 'local')) out.push(bind(cfg.dirs.localDir, CHROOT_DIRS.local, false));
   if (cfg.dirs.secretsDir !== join(cfg.dirs.dir, 'secrets'))
