@@ -33,7 +33,7 @@ afterEach(async () => {
 describe('the agent DNS server', () => {
   it("answers from the server's catalog at every query, passing instances only", async () => {
     const regs = [reg('a', 7001, 'passing'), reg('b', 7002, 'critical')];
-    const server = { serviceRegistrations: () => regs } as unknown as Server;
+    const server = { services: { registrations: () => regs } } as unknown as Server;
     const config = { ...defaultConfig(true), ports: { http: 0, dns: 0 } };
     const dns = (await startAgentDns(config, server, memoryLogger()))!;
     cleanups.push(() => dns.stop());
@@ -44,7 +44,7 @@ describe('the agent DNS server', () => {
   });
 
   it('is off unless enabled, and a taken port leaves the agent running without DNS, saying so', async () => {
-    const server = { serviceRegistrations: () => [] } as unknown as Server;
+    const server = { services: { registrations: () => [] } } as unknown as Server;
     expect(
       await startAgentDns(
         { ...defaultConfig(false), server: { ...defaultConfig(false).server, enabled: true } },
