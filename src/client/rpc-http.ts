@@ -29,6 +29,7 @@ import type {
   ServiceRegistrationListStub,
   Variable,
   VariableMetadata,
+  KVEntry,
 } from '../structs/index.js';
 import type { PeerCertificate } from 'node:tls';
 import { TlsFetch } from '../lib/tls-fetch.js';
@@ -288,6 +289,20 @@ export class HttpServerRPC implements ServerRPC {
       undefined,
       q.signal,
       false,
+      readTimeout(q, this.slackMs),
+    );
+    return { value: data ?? [], index };
+  }
+
+  async kvList(prefix: string, q: BlockingReadOptions = {}): Promise<IndexedValue<KVEntry[]>> {
+    const url = `/v1/kv/${prefix.split('/').map(encodeURIComponent).join('/')}?${blocking(q, { recurse: 'true' })}`;
+    // No entry under the prefix answers 404 with the index, as Consul: an empty list to block on.
+    const { data, index } = await this.call<KVEntry[] | null>(
+      'GET',
+      url,
+      undefined,
+      q.signal,
+      true,
       readTimeout(q, this.slackMs),
     );
     return { value: data ?? [], index };

@@ -38,6 +38,7 @@ import { keyringList, keyringRemove, keyringRotate } from './operator-keyring.js
 import { tlsCaCreate, tlsCertCreate } from './tls.js';
 import { varPurge } from './var-purge.js';
 import { varPut } from './var-put.js';
+import { kvDelete, kvGet, kvPut } from './kv.js';
 import { version } from './version.js';
 import { operatorRaftListPeers, serverJoin, serverMembers } from './server-members.js';
 import { ACL_COMMANDS } from './acl.js';
@@ -82,6 +83,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   varGet,
   varList,
   varPurge,
+  kvPut,
+  kvGet,
+  kvDelete,
   ...ACL_COMMANDS,
   ...NAMESPACE_COMMANDS,
   keyringList,
