@@ -23,6 +23,7 @@ import { jobPromote } from './job-promote.js';
 import { jobRestart } from './job-restart.js';
 import { jobRevert } from './job-revert.js';
 import { jobRun } from './job-run.js';
+import { jobInit } from './job-init.js';
 import { jobScale } from './job-scale.js';
 import { jobStatus } from './job-status.js';
 import { jobStop } from './job-stop.js';
@@ -49,6 +50,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   operatorSnapshotSave,
   operatorSnapshotRestore,
   jobRun,
+  jobInit,
   jobPlan,
   jobStatus,
   jobStop,
