@@ -30,6 +30,7 @@ import type {
   Variable,
   VariableMetadata,
   KVEntry,
+  NodeListStub,
 } from '../structs/index.js';
 import type { PeerCertificate } from 'node:tls';
 import { TlsFetch } from '../lib/tls-fetch.js';
@@ -286,6 +287,18 @@ export class HttpServerRPC implements ServerRPC {
     const { data, index } = await this.call<ServiceRegistrationListStub[]>(
       'GET',
       `/v1/services?${blocking(q, { namespace: q.namespace })}`,
+      undefined,
+      q.signal,
+      false,
+      readTimeout(q, this.slackMs),
+    );
+    return { value: data ?? [], index };
+  }
+
+  async nodeList(q: BlockingReadOptions = {}): Promise<IndexedValue<NodeListStub[]>> {
+    const { data, index } = await this.call<NodeListStub[]>(
+      'GET',
+      `/v1/nodes?${blocking(q, {})}`,
       undefined,
       q.signal,
       false,

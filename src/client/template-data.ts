@@ -10,13 +10,14 @@
  * Consul-compatible KV store (`GET /v1/kv/<prefix>?recurse&index=N`); its index is the whole store's, so a wait
  * on a key goes on until the key's own value changes (a write to another key is not a change here).
  */
-import type { KVEntry, Node, ServiceRegistration, Variable } from '../structs/index.js';
+import type { KVEntry, Node, NodeListStub, ServiceRegistration, Variable } from '../structs/index.js';
 import { DroverError } from '../errors/index.js';
 import {
   dependencyKey,
   taskEnvLookup,
   type Dependency,
   type KVPair,
+  type NodeInfo,
   type NomadVariable,
   type ServiceInstance,
   type ServiceQuery,
@@ -74,6 +75,7 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   private readonly svcs = new Map<string, Entry<ServiceInstance[]>>();
   private readonly svcNames = new Map<string, Entry<ServiceSummary[]>>();
   private readonly kvs = new Map<string, Entry<string | null>>();
+  private nodeInfos: Entry<NodeInfo[]> | undefined;
   private readonly kvLists = new Map<string, Entry<KVPair[]>>();
   /** What the server last answered for each dependency, to tell a change from a timeout. */
   private readonly raw = new Map<string, unknown>();
@@ -100,6 +102,10 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
 
   serviceNames(q: { namespace: string }): ServiceSummary[] | undefined {
     return this.svcNames.get(q.namespace)?.value;
+  }
+
+  nodes(dc: string): NodeInfo[] | undefined {
+    return this.nodeInfos?.value.filter((n) => !dc || n.Datacenter === dc);
   }
 
   kv(path: string): string | null | undefined {
@@ -170,7 +176,7 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   private async waitOne(d: Dependency, since: number, signal: AbortSignal): Promise<ReadonlyMap<string, number>> {
     const before = JSON.stringify(this.raw.get(dependencyKey(d)));
     // The KV store's index moves on a write to any key: only a change of what this dependency reads counts.
-    const byData = d.kind === 'kv' || d.kind === 'kvList';
+    const byData = d.kind === 'kv' || d.kind === 'kvList' || d.kind === 'nodes';
     for (;;) {
       const res = await this.fetch(d, since, signal);
       signal.throwIfAborted();
@@ -199,6 +205,11 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
         return need(rpc.serviceGet, 'serviceGet').call(rpc, d.namespace, d.name, q);
       case 'services':
         return need(rpc.serviceList, 'serviceList').call(rpc, { ...q, namespace: d.namespace });
+      case 'nodes': {
+        // A node's heartbeat rewrites its row: only what templates show of it (and whether it is up) counts.
+        const res = await need(rpc.nodeList, 'nodeList').call(rpc, q);
+        return { value: res.value.filter((n) => n.Status !== 'down').map(nodeInfo), index: res.index };
+      }
       case 'kv': {
         const res = await need(rpc.kvList, 'kvList').call(rpc, d.path, q);
         const e = res.value.find((x) => x.Key === d.path);
@@ -250,6 +261,9 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
       case 'kv':
         this.kvs.set(d.path, { index: res.index, value: res.value as string | null });
         return;
+      case 'nodes':
+        this.nodeInfos = { index: res.index, value: res.value as NodeInfo[] };
+        return;
       case 'kvList':
         this.kvLists.set(kvListKey(d.prefix, d.recursive), { index: res.index, value: res.value as KVPair[] });
         return;
@@ -270,6 +284,8 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
         return this.svcNames.get(d.namespace);
       case 'kv':
         return this.kvs.get(d.path);
+      case 'nodes':
+        return this.nodeInfos;
       case 'kvList':
         return this.kvLists.get(kvListKey(d.prefix, d.recursive));
       default:
@@ -289,6 +305,10 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
         `a task reads only ${implicitVariablePaths(id).join(', ')} in namespace "${id.namespace}"`,
     );
   }
+}
+
+function nodeInfo(n: NodeListStub): NodeInfo {
+  return { ID: n.ID, Node: n.Name, Address: n.Address, Datacenter: n.Datacenter };
 }
 
 function kvListKey(prefix: string, recursive: boolean): string {

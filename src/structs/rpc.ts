@@ -5,7 +5,7 @@
  * HTTP routes for that path decode into these shapes.
  */
 import type { Allocation } from './alloc.js';
-import type { Node } from './node.js';
+import type { Node, NodeListStub } from './node.js';
 import type { ServiceRegistration } from './service.js';
 import type { KVEntry } from './kv.js';
 import type { ServiceRegistrationListStub, Variable, VariableMetadata } from './catalog.js';
@@ -74,4 +74,6 @@ export interface ServerRPC {
   serviceList?(q: BlockingReadOptions & { namespace?: string }): Promise<IndexedValue<ServiceRegistrationListStub[]>>;
   /** Every KV entry whose key starts with `prefix` (the Consul-compatible store; templates' key, ls, tree). */
   kvList?(prefix: string, q?: BlockingReadOptions): Promise<IndexedValue<KVEntry[]>>;
+  /** The client nodes (templates' datacenters, nodes, node). */
+  nodeList?(q: BlockingReadOptions): Promise<IndexedValue<NodeListStub[]>>;
 }
