@@ -430,6 +430,9 @@ export class Server implements ServerAPI {
   kvList(prefix: string, q?: QueryOptions) {
     return this.kv.list(prefix, q);
   }
+  nodeList(q: QueryOptions) {
+    return this.nodes.list(q);
+  }
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string {
     return reads.resolvePrefix(this.ctx, kind, prefix, namespace);
   }
