@@ -15,6 +15,7 @@ import { HttpTransport, type FetchLike } from './http.js';
 import { JobsAPI } from './jobs.js';
 import { NodesAPI } from './nodes.js';
 import { VariablesAPI } from './variables.js';
+import { KVAPI } from './kv.js';
 import { KeyringAPI } from './keyring.js';
 import { ServicesAPI } from './services.js';
 import { ACLAPI, NamespacesAPI } from './acl.js';
@@ -46,6 +47,8 @@ export class DroverClient {
   readonly nodes: NodesAPI;
   readonly deployments: DeploymentsAPI;
   readonly variables: VariablesAPI;
+  /** The Consul-compatible key/value store. */
+  readonly kv: KVAPI;
   readonly keyring: KeyringAPI;
   readonly services: ServicesAPI;
   readonly acl: ACLAPI;
@@ -77,6 +80,7 @@ export class DroverClient {
     this.acl = new ACLAPI(this.http);
     this.namespaces = new NamespacesAPI(this.http);
     this.variables = new VariablesAPI(this.http);
+    this.kv = new KVAPI(this.http);
     this.keyring = new KeyringAPI(this.http);
     this.services = new ServicesAPI(this.http);
     this.agent = new AgentAPI(this.http);

@@ -90,9 +90,9 @@ export class HttpTransport {
     return this.headers(false);
   }
 
-  private headers(body: boolean): Record<string, string> {
+  private headers(body: boolean | 'bytes'): Record<string, string> {
     const h: Record<string, string> = { accept: 'application/json' };
-    if (body) h['content-type'] = 'application/json';
+    if (body) h['content-type'] = body === 'bytes' ? 'application/octet-stream' : 'application/json';
     if (this.token) h['x-nomad-token'] = this.token;
     return h;
   }
@@ -103,8 +103,9 @@ export class HttpTransport {
     try {
       res = await this.fetchFn(url, {
         method,
-        headers: this.headers(body !== undefined),
-        body: body === undefined ? undefined : JSON.stringify(body),
+        // Bytes go as they are (a KV value); anything else as JSON.
+        headers: this.headers(body instanceof Uint8Array ? 'bytes' : body !== undefined),
+        body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
         signal,
       });
     } catch (e) {

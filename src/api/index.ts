@@ -17,6 +17,7 @@ export type { EvaluationsAPI } from './evaluations.js';
 export type { NodesAPI } from './nodes.js';
 export type { DeploymentsAPI } from './deployments.js';
 export type { VariablesAPI, VariableWriteResponse } from './variables.js';
+export { kvEntryValue, type KVAPI } from './kv.js';
 export type { KeyringAPI, RootKeyMeta } from './keyring.js';
 export type { ServicesAPI, ServiceQueryOptions } from './services.js';
 export type {

@@ -94,8 +94,13 @@ export interface CommandSpec {
   /** Commander argument syntax: `<file>`, `[task]`. */
   args?: string[];
   options?: OptionSpec[];
-  /** Also reachable as these word lists (`drover status` = `drover job status`). */
+  /** Also reachable as these word lists. */
   aliases?: string[][];
+  /**
+   * Old Nomad's top-level verbs (`drover run` = `drover job run`): they still work, with a deprecation warning
+   * on stderr naming the command to use instead, as old Nomad printed for its deprecated verbs.
+   */
+  legacy?: string[][];
   /** The command does not talk to an agent's API, so it takes no -address/-namespace/... (e.g. `agent`). */
   noGlobals?: boolean;
   /** Words after the first argument are the command's own, flags included (`alloc exec ALLOC sh -c 'x'`). */

@@ -172,7 +172,14 @@ function groupFor(program: Command, groups: Map<string, Command>, words: string[
   return parent;
 }
 
-function addCommand(parent: Command, spec: CommandSpec, name: string, shared: Shared, result: { code: number }): void {
+function addCommand(
+  parent: Command,
+  spec: CommandSpec,
+  name: string,
+  shared: Shared,
+  result: { code: number },
+  deprecation?: string,
+): void {
   const cmd = parent.command(name).description(spec.summary);
   for (const a of spec.args ?? []) cmd.argument(a);
   for (const o of [...(spec.options ?? []), ...(spec.noGlobals ? [] : GLOBAL_OPTIONS)]) addOption(cmd, o);
@@ -182,6 +189,7 @@ function addCommand(parent: Command, spec: CommandSpec, name: string, shared: Sh
     cmd.passThroughOptions();
   }
   cmd.action(async (...a: unknown[]) => {
+    if (deprecation) shared.io.stderr.write(deprecation);
     const command = a[a.length - 1] as Command;
     const args = a
       .slice(0, (spec.args ?? []).length)
@@ -213,6 +221,10 @@ function buildProgram(io: CliIO, deps: CliDeps): Built {
   for (const spec of COMMANDS) {
     for (const path of [spec.path, ...(spec.aliases ?? [])]) {
       addCommand(groupFor(program, groups, path.slice(0, -1)), spec, path[path.length - 1]!, shared, result);
+    }
+    for (const path of spec.legacy ?? []) {
+      const warn = `WARNING! The "drover ${path.join(' ')}" command is deprecated. Please use "drover ${spec.path.join(' ')}" instead.\n`;
+      addCommand(groupFor(program, groups, path.slice(0, -1)), spec, path[path.length - 1]!, shared, result, warn);
     }
     for (const o of spec.options ?? []) flagSpecs.push(o.flags);
   }

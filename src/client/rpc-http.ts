@@ -29,6 +29,8 @@ import type {
   ServiceRegistrationListStub,
   Variable,
   VariableMetadata,
+  KVEntry,
+  NodeListStub,
 } from '../structs/index.js';
 import type { PeerCertificate } from 'node:tls';
 import { TlsFetch } from '../lib/tls-fetch.js';
@@ -288,6 +290,32 @@ export class HttpServerRPC implements ServerRPC {
       undefined,
       q.signal,
       false,
+      readTimeout(q, this.slackMs),
+    );
+    return { value: data ?? [], index };
+  }
+
+  async nodeList(q: BlockingReadOptions = {}): Promise<IndexedValue<NodeListStub[]>> {
+    const { data, index } = await this.call<NodeListStub[]>(
+      'GET',
+      `/v1/nodes?${blocking(q, {})}`,
+      undefined,
+      q.signal,
+      false,
+      readTimeout(q, this.slackMs),
+    );
+    return { value: data ?? [], index };
+  }
+
+  async kvList(prefix: string, q: BlockingReadOptions = {}): Promise<IndexedValue<KVEntry[]>> {
+    const url = `/v1/kv/${prefix.split('/').map(encodeURIComponent).join('/')}?${blocking(q, { recurse: 'true' })}`;
+    // No entry under the prefix answers 404 with the index, as Consul: an empty list to block on.
+    const { data, index } = await this.call<KVEntry[] | null>(
+      'GET',
+      url,
+      undefined,
+      q.signal,
+      true,
       readTimeout(q, this.slackMs),
     );
     return { value: data ?? [], index };

@@ -6,16 +6,18 @@
  *
  * Variables are scoped as Nomad's implicit workload policy says: the job's namespace, and only `nomad/jobs`,
  * `nomad/jobs/<job>`, `.../<group>` and `.../<group>/<task>`. Anything else fails the render with a
- * "Permission denied" error that names the path. Drover has no Consul KV: `key` finds nothing (so it blocks, as
- * consul-template does for an absent key), `keyOrDefault` gives its default, `ls` and `tree` are empty.
+ * "Permission denied" error that names the path. `key`, `keyOrDefault`, `ls` and `tree` read the server's
+ * Consul-compatible KV store (`GET /v1/kv/<prefix>?recurse&index=N`); its index is the whole store's, so a wait
+ * on a key goes on until the key's own value changes (a write to another key is not a change here).
  */
-import type { Node, ServiceRegistration, Variable } from '../structs/index.js';
+import type { KVEntry, Node, NodeListStub, ServiceRegistration, Variable } from '../structs/index.js';
 import { DroverError } from '../errors/index.js';
 import {
   dependencyKey,
   taskEnvLookup,
   type Dependency,
   type KVPair,
+  type NodeInfo,
   type NomadVariable,
   type ServiceInstance,
   type ServiceQuery,
@@ -72,6 +74,9 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
   private readonly varLists = new Map<string, Entry<VariableMeta[]>>();
   private readonly svcs = new Map<string, Entry<ServiceInstance[]>>();
   private readonly svcNames = new Map<string, Entry<ServiceSummary[]>>();
+  private readonly kvs = new Map<string, Entry<string | null>>();
+  private nodeInfos: Entry<NodeInfo[]> | undefined;
+  private readonly kvLists = new Map<string, Entry<KVPair[]>>();
   /** What the server last answered for each dependency, to tell a change from a timeout. */
   private readonly raw = new Map<string, unknown>();
   private envLookup: (name: string) => string | undefined;
@@ -99,12 +104,16 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
     return this.svcNames.get(q.namespace)?.value;
   }
 
-  kv(): string | null {
-    return null;
+  nodes(dc: string): NodeInfo[] | undefined {
+    return this.nodeInfos?.value.filter((n) => !dc || n.Datacenter === dc);
   }
 
-  kvList(): KVPair[] {
-    return [];
+  kv(path: string): string | null | undefined {
+    return this.kvs.get(path)?.value;
+  }
+
+  kvList(prefix: string, _dc: string, recursive: boolean): KVPair[] | undefined {
+    return this.kvLists.get(kvListKey(prefix, recursive))?.value;
   }
 
   variable(path: string, namespace: string): NomadVariable | null | undefined {
@@ -136,14 +145,14 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
 
   /**
    * Blocks until one of `deps` has data newer than `last` (one blocking query per dependency, all cancelled
-   * together), and resolves with the new indexes. Files and KV never change here: they are not watched.
+   * together), and resolves with the new indexes. Files are not watched.
    */
   readonly waitForChange = async (
     deps: Dependency[],
     last: ReadonlyMap<string, number>,
     signal: AbortSignal,
   ): Promise<ReadonlyMap<string, number>> => {
-    const watched = deps.filter((d) => d.kind !== 'file' && d.kind !== 'kv' && d.kind !== 'kvList');
+    const watched = deps.filter((d) => d.kind !== 'file');
     const inner = new AbortController();
     const onAbort = () => inner.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -166,11 +175,18 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
 
   private async waitOne(d: Dependency, since: number, signal: AbortSignal): Promise<ReadonlyMap<string, number>> {
     const before = JSON.stringify(this.raw.get(dependencyKey(d)));
+    // The KV store's index moves on a write to any key: only a change of what this dependency reads counts.
+    const byData = d.kind === 'kv' || d.kind === 'kvList' || d.kind === 'nodes';
     for (;;) {
       const res = await this.fetch(d, since, signal);
       signal.throwIfAborted();
+      const changed = JSON.stringify(res.value) !== before;
+      if (byData && !changed) {
+        since = Math.max(since, res.index);
+        continue;
+      }
       // The data, not only the index: a server's first write to a table may commit at the index it already answered.
-      if (res.index > since || JSON.stringify(res.value) !== before) {
+      if (res.index > since || changed) {
         this.store(d, res);
         return new Map([[dependencyKey(d), res.index]]);
       }
@@ -189,6 +205,25 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
         return need(rpc.serviceGet, 'serviceGet').call(rpc, d.namespace, d.name, q);
       case 'services':
         return need(rpc.serviceList, 'serviceList').call(rpc, { ...q, namespace: d.namespace });
+      case 'nodes': {
+        // A node's heartbeat rewrites its row: only what templates show of it (and whether it is up) counts.
+        const res = await need(rpc.nodeList, 'nodeList').call(rpc, q);
+        return { value: res.value.filter((n) => n.Status !== 'down').map(nodeInfo), index: res.index };
+      }
+      case 'kv': {
+        const res = await need(rpc.kvList, 'kvList').call(rpc, d.path, q);
+        const e = res.value.find((x) => x.Key === d.path);
+        return { value: e ? kvText(e) : null, index: res.index };
+      }
+      case 'kvList': {
+        // `ls "config"` and `tree "config"` read the keys under `config/`, as consul-template.
+        const base = d.prefix.replace(/\/*$/, '/').replace(/^\/+/, '');
+        const res = await need(rpc.kvList, 'kvList').call(rpc, base === '/' ? '' : base, q);
+        const pairs = res.value
+          .filter((x) => d.recursive || !x.Key.slice(base === '/' ? 0 : base.length).includes('/'))
+          .map((x) => ({ Path: x.Key, Value: kvText(x) }));
+        return { value: pairs, index: res.index };
+      }
       default:
         return { value: null, index: 1 };
     }
@@ -223,6 +258,15 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
         });
         return;
       }
+      case 'kv':
+        this.kvs.set(d.path, { index: res.index, value: res.value as string | null });
+        return;
+      case 'nodes':
+        this.nodeInfos = { index: res.index, value: res.value as NodeInfo[] };
+        return;
+      case 'kvList':
+        this.kvLists.set(kvListKey(d.prefix, d.recursive), { index: res.index, value: res.value as KVPair[] });
+        return;
       default:
         return;
     }
@@ -238,6 +282,12 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
         return this.svcs.get(key(d.namespace, d.name));
       case 'services':
         return this.svcNames.get(d.namespace);
+      case 'kv':
+        return this.kvs.get(d.path);
+      case 'nodes':
+        return this.nodeInfos;
+      case 'kvList':
+        return this.kvLists.get(kvListKey(d.prefix, d.recursive));
       default:
         return undefined;
     }
@@ -255,6 +305,19 @@ export class RpcTemplateData implements TemplateData, TemplateDataLoader {
         `a task reads only ${implicitVariablePaths(id).join(', ')} in namespace "${id.namespace}"`,
     );
   }
+}
+
+function nodeInfo(n: NodeListStub): NodeInfo {
+  return { ID: n.ID, Node: n.Name, Address: n.Address, Datacenter: n.Datacenter };
+}
+
+function kvListKey(prefix: string, recursive: boolean): string {
+  return `${recursive ? 'tree' : 'ls'}\u0000${prefix}`;
+}
+
+/** A KV value as templates print it: its bytes as UTF-8 text. */
+function kvText(e: KVEntry): string {
+  return e.Value === null ? '' : Buffer.from(e.Value, 'base64').toString('utf8');
 }
 
 function key(namespace: string, name: string): string {

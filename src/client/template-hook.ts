@@ -324,6 +324,8 @@ function describeDependency(d: Dependency): string {
       return 'nomad.services';
     case 'kv':
       return `kv.block(${d.path})`;
+    case 'nodes':
+      return `catalog.nodes(${d.dc ? `@${d.dc}` : ''})`;
     case 'kvList':
       return `kv.list(${d.prefix})`;
     case 'file':

@@ -114,3 +114,16 @@ export {
   type VariableOutcome,
   type WriteOptions,
 } from './variables.js';
+export {
+  applyKvPut,
+  kvDeleteTargets,
+  kvKeyProblems,
+  kvKeys,
+  kvUnder,
+  kvValue,
+  MAX_KV_KEY_BYTES,
+  MAX_KV_VALUE_BYTES,
+  parseKvFlags,
+  validateKvKey,
+  type KvPutRequest,
+} from './kv.js';

@@ -296,6 +296,31 @@ describe('ACL tokens and policies over the API', () => {
     expect(root.text).toContain('secret');
   });
 
+  it('guards KV keys as the variable paths kv/<key>: reads, writes, deletes and listings by key prefix', async () => {
+    const a = await bootstrapped();
+    for (const k of ['app/x', 'app/y', 'other/z'])
+      expect((await call(a.http, 'PUT', `/v1/kv/${k}`, a.root, 'v')).text).toBe('true');
+    const t = await tokenFor(
+      a.http,
+      a.root,
+      'kv-app',
+      'namespace "default" { variables { path "kv/app/*" { capabilities = ["read", "list", "write"] } } }',
+    );
+    expect((await call(a.http, 'GET', '/v1/kv/app/x', t.SecretID)).status).toBe(200);
+    expect((await call(a.http, 'GET', '/v1/kv/other/z', t.SecretID)).status).toBe(403);
+    expect((await call(a.http, 'GET', '/v1/kv/app/x')).status).toBe(403);
+    expect((await call(a.http, 'PUT', '/v1/kv/app/new', t.SecretID, 'v')).status).toBe(200);
+    expect((await call(a.http, 'PUT', '/v1/kv/other/new', t.SecretID, 'v')).status).toBe(403);
+    // No destroy capability: neither one key nor the prefix.
+    expect((await call(a.http, 'DELETE', '/v1/kv/app/x', t.SecretID)).status).toBe(403);
+    expect((await call(a.http, 'DELETE', '/v1/kv/?recurse', t.SecretID)).status).toBe(403);
+    // Recursive reads and key listings answer only what the token may see.
+    const all = await call(a.http, 'GET', '/v1/kv/?recurse', t.SecretID);
+    expect(all.json<Array<{ Key: string }>>().map((e) => e.Key)).toEqual(['app/new', 'app/x', 'app/y']);
+    expect((await call(a.http, 'GET', '/v1/kv/?keys', t.SecretID)).json()).toEqual(['app/new', 'app/x', 'app/y']);
+    expect((await call(a.http, 'GET', '/v1/kv/other/z', a.root)).status).toBe(200);
+  });
+
   it('refuses a first node registration with a made-up secret and no certificate, however the path is spelled', async () => {
     const a = await bootstrapped();
     const node = {

@@ -32,6 +32,12 @@ export type AclRule =
   | { kind: 'variable' }
   /** `/v1/vars`: the list filtered by the `list` capability on each path. */
   | { kind: 'variables' }
+  /**
+   * `/v1/kv/*key`: Consul's KV has no namespaces and Nomad no KV, so a key is checked as the variable path
+   * `kv/<key>` of the `default` namespace (read, write, destroy by method; `list` for `?keys`); a recursive
+   * read is filtered key by key, a recursive delete needs `destroy` on `kv/<prefix>*`.
+   */
+  | { kind: 'kv' }
   /** The service catalog: read-job, or a workload identity of the namespace; `list` filters by Namespace. */
   | { kind: 'services'; list?: boolean }
   /**
@@ -112,6 +118,12 @@ export const ACL_RULES: Record<string, AclRule> = {
   'GET /v1/var/*path': { kind: 'variable' },
   'PUT /v1/var/*path': { kind: 'variable' },
   'DELETE /v1/var/*path': { kind: 'variable' },
+  'GET /v1/kv': { kind: 'kv' },
+  'GET /v1/kv/*key': { kind: 'kv' },
+  'PUT /v1/kv': { kind: 'kv' },
+  'PUT /v1/kv/*key': { kind: 'kv' },
+  'DELETE /v1/kv': { kind: 'kv' },
+  'DELETE /v1/kv/*key': { kind: 'kv' },
   'GET /v1/services': { kind: 'services', list: true },
   'GET /v1/service/:name': { kind: 'services' },
   'DELETE /v1/service/:name/:id': ns('submit-job'),
@@ -293,6 +305,8 @@ export async function authorize(
             )
           : body;
     }
+    case 'kv':
+      return kvRule(c, acl);
     case 'services': {
       const ns = namespaceOf(c);
       if (rule.list && ns === '*') {
@@ -333,6 +347,32 @@ export async function authorize(
       throw permissionDenied();
     }
   }
+}
+
+/** The variable path a KV key is checked as (see the `kv` rule). */
+export const kvAclPath = (key: string) => `kv/${key}`;
+
+function kvRule(c: RequestContext, acl: ACL): ((body: unknown) => unknown) | undefined {
+  const q = c.query;
+  const flag = (n: string) => q.has(n) && !['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(q.get(n)!);
+  // The key as the router split it: enough for the check (the handler reads the exact key from the target).
+  const key = c.params['key'] ?? '';
+  const may = (k: string, op: VariableCapability) => acl.allowVariableOperation('default', kvAclPath(k), op);
+  const method = c.req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') {
+    if (flag('keys'))
+      return (body) => (Array.isArray(body) ? body.filter((k) => typeof k === 'string' && may(k, 'list')) : body);
+    if (flag('recurse'))
+      return (body) => (Array.isArray(body) ? body.filter((e: { Key?: string }) => may(e.Key ?? '', 'read')) : body);
+    if (!may(key, 'read')) throw permissionDenied();
+    return undefined;
+  }
+  if (method === 'DELETE') {
+    if (!may(flag('recurse') ? `${key}*` : key, 'destroy')) throw permissionDenied();
+    return undefined;
+  }
+  if (!may(key, 'write')) throw permissionDenied();
+  return undefined;
 }
 
 /** Whether the register request's Node.ID is a node the server knows, stored with `secret`. */

@@ -16,6 +16,8 @@ export interface RequestContext {
   json<T = unknown>(): Promise<T>;
   /** Reads the raw body as text (size-limited). */
   text(): Promise<string>;
+  /** Reads the raw body as bytes (size-limited): a KV value may be any bytes. */
+  bytes(): Promise<Buffer>;
   /** Who sent the request, when ACLs are enabled (set before the handler runs; see http/acl-rules.ts). */
   identity?: Identity;
 }

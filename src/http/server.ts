@@ -20,6 +20,7 @@ import { internalRoutes } from './routes/internal.js';
 import { jobTypeRoutes } from './routes/jobtypes.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { variableRoutes } from './routes/variables.js';
+import { kvRoutes } from './routes/kv.js';
 import { keyringRoutes } from './routes/keyring.js';
 import { serviceRoutes } from './routes/services.js';
 import { uiRoutes } from './routes/ui.js';
@@ -57,6 +58,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     jobTypeRoutes(r, so);
     deploymentRoutes(r, so);
     variableRoutes(r, so);
+    kvRoutes(r, so);
     keyringRoutes(r, so);
     serviceRoutes(r, so);
     snapshotRoutes(r, so);
@@ -153,6 +155,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
         return ac.signal;
       },
       text: async () => (await body()).toString('utf8'),
+      bytes: body,
       json: async <T>() => {
         const raw = (await body()).toString('utf8');
         if (raw.trim() === '') throw badRequest('request body is empty: expected a JSON document');

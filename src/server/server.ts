@@ -44,6 +44,7 @@ import type {
   EvalsAPI,
   JobsAPI,
   KeyringAPI,
+  KvAPI,
   NodesAPI,
   QueryOptions,
   ServerAPI,
@@ -70,6 +71,7 @@ import { jobScale, jobScaleStatus } from './scaling.js';
 import * as deployments from './deployment-endpoints.js';
 import { DeploymentWatcher } from './deployment-watcher.js';
 import * as catalog from './catalog-endpoints.js';
+import * as kv from './kv-endpoints.js';
 import { allocStop } from './alloc-endpoints.js';
 import { authorizeNodeRequest, type NodeRequest } from './node-identity.js';
 import { Keyring } from './keyring.js';
@@ -370,6 +372,12 @@ export class Server implements ServerAPI {
     put: (v, opts) => catalog.variablePut(this.ctx, v, opts),
     delete: (namespace, path, opts) => catalog.variableDelete(this.ctx, namespace, path, opts),
   };
+  readonly kv: KvAPI = {
+    list: (prefix, q) => kv.kvList(this.ctx, prefix, q),
+    get: (key, q) => kv.kvGet(this.ctx, key, q),
+    put: (req) => kv.kvPut(this.ctx, req),
+    delete: (key, opts) => kv.kvDelete(this.ctx, key, opts),
+  };
   readonly services: ServicesAPI = {
     list: (q) => catalog.serviceList(this.ctx, q),
     get: (namespace, name, q) => catalog.serviceGet(this.ctx, namespace, name, q),
@@ -418,6 +426,12 @@ export class Server implements ServerAPI {
   }
   serviceList(q: QueryOptions) {
     return this.services.list(q);
+  }
+  kvList(prefix: string, q?: QueryOptions) {
+    return this.kv.list(prefix, q);
+  }
+  nodeList(q: QueryOptions) {
+    return this.nodes.list(q);
   }
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string {
     return reads.resolvePrefix(this.ctx, kind, prefix, namespace);

@@ -30,6 +30,8 @@ export type { AdmissionOptions } from './admission.js';
 
 import type { NodeRequest } from './node-identity.js';
 import type { RootKeyMeta } from './keyring.js';
+import type { KvPutRequest } from '../discovery/index.js';
+import type { KVEntry } from '../structs/index.js';
 
 export interface QueryOptions {
   namespace?: string;
@@ -214,6 +216,17 @@ export interface VariablesAPI {
   delete(namespace: string, path: string, opts?: { cas?: number }): Promise<VariableWriteResult>;
 }
 
+/** `server.kv`: the Consul-compatible key/value store. */
+export interface KvAPI {
+  /** Every entry whose key starts with `prefix` ('' for all), sorted by key. */
+  list(prefix: string, q?: QueryOptions): Promise<QueryResult<KVEntry[]>>;
+  /** One entry; null when absent (the index still lets a caller block on its creation). */
+  get(key: string, q?: QueryOptions): Promise<QueryResult<KVEntry | null>>;
+  /** `ok` false: the check-and-set failed and nothing was written. */
+  put(req: KvPutRequest): Promise<{ ok: boolean; index: number }>;
+  delete(key: string, opts?: { recurse?: boolean; cas?: number }): Promise<{ ok: boolean; index: number }>;
+}
+
 /** `server.services`: the service catalog. */
 export interface ServicesAPI {
   list(q: QueryOptions): Promise<QueryResult<ServiceRegistrationListStub[]>>;
@@ -259,6 +272,7 @@ export interface ServerAPI extends ServerRPC {
   readonly evals: EvalsAPI;
   readonly nodes: NodesAPI;
   readonly vars: VariablesAPI;
+  readonly kv: KvAPI;
   readonly services: ServicesAPI;
   readonly keyring: KeyringAPI;
   readonly events: EventsAPI;

@@ -20,6 +20,7 @@ import type {
   ScalingEvent,
   ServiceRegistration,
   Variable,
+  KVEntry,
 } from '../structs/index.js';
 
 /** A secondary index maps a row to at most one index key (undefined: the row is not in this index). */
@@ -94,6 +95,8 @@ export const tableSpecs = {
   }),
   variables: spec<VariableRow>('variables', (v) => nsKey(v.Namespace, v.Path)),
   scaling_events: spec<JobScalingEvents>('scaling_events', (s) => nsKey(s.Namespace, s.JobID)),
+  // The Consul-compatible key/value store (`/v1/kv`): one global keyspace, as a Consul datacenter's.
+  kv: spec<KVEntry>('kv', (e) => e.Key),
   // ACLs (src/acl): tokens are found by their secret on every request.
   acl_tokens: spec<ACLToken>('acl_tokens', (t) => t.AccessorID, { secret: (t) => t.SecretID }),
   acl_policies: spec<ACLPolicy>('acl_policies', (p) => p.Name),
@@ -118,6 +121,7 @@ export interface TableRows {
   service_registrations: ServiceRegistration;
   variables: VariableRow;
   scaling_events: JobScalingEvents;
+  kv: KVEntry;
   acl_tokens: ACLToken;
   acl_policies: ACLPolicy;
   acl_roles: ACLRole;

@@ -17,6 +17,7 @@ export * from './disconnect.js';
 export * from './results.js';
 export * from './stats.js';
 export * from './rpc.js';
+export * from './kv.js';
 export * from './acl.js';
 export * from './names.js';
 export * from './events.js';

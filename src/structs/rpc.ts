@@ -5,8 +5,9 @@
  * HTTP routes for that path decode into these shapes.
  */
 import type { Allocation } from './alloc.js';
-import type { Node } from './node.js';
+import type { Node, NodeListStub } from './node.js';
 import type { ServiceRegistration } from './service.js';
+import type { KVEntry } from './kv.js';
 import type { ServiceRegistrationListStub, Variable, VariableMetadata } from './catalog.js';
 
 export interface NodeRegisterResponse {
@@ -71,4 +72,8 @@ export interface ServerRPC {
   serviceGet?(namespace: string, name: string, q?: BlockingReadOptions): Promise<IndexedValue<ServiceRegistration[]>>;
   /** Service names with their tags, per namespace (`*`: all). */
   serviceList?(q: BlockingReadOptions & { namespace?: string }): Promise<IndexedValue<ServiceRegistrationListStub[]>>;
+  /** Every KV entry whose key starts with `prefix` (the Consul-compatible store; templates' key, ls, tree). */
+  kvList?(prefix: string, q?: BlockingReadOptions): Promise<IndexedValue<KVEntry[]>>;
+  /** The client nodes (templates' datacenters, nodes, node). */
+  nodeList?(q: BlockingReadOptions): Promise<IndexedValue<NodeListStub[]>>;
 }

@@ -53,6 +53,16 @@ export interface ServiceSummary {
   Namespace?: string;
 }
 
+/** A client node as consul-template's `nodes` and `node` show it (Consul's catalog node). */
+export interface NodeInfo {
+  ID: string;
+  /** The node's name. */
+  Node: string;
+  Address: string;
+  Datacenter: string;
+  Meta?: Record<string, string>;
+}
+
 export interface KVPair {
   /** Full key path. */
   Path: string;
@@ -81,6 +91,8 @@ export interface TemplateData {
   /** Pairs under `prefix`: all of them when `recursive`, else only direct children (consul's `ls`). */
   kvList?(prefix: string, dc: string, recursive: boolean): KVPair[] | undefined;
   variable?(path: string, namespace: string): NomadVariable | null | undefined;
+  /** The cluster's client nodes (every datacenter of the region); `dc` filters on one. */
+  nodes?(dc: string): NodeInfo[] | undefined;
   variableList?(prefix: string, namespace: string): VariableMeta[] | undefined;
   /** Task environment, including node attributes as Nomad exposes them (`attr.cpu.numcores`, `node.unique.name`). */
   env(name: string): string | undefined;
@@ -106,6 +118,7 @@ export type Dependency =
     }
   | { kind: 'services'; provider: ServiceProvider; dc: string; namespace: string }
   | { kind: 'kv'; path: string; dc: string }
+  | { kind: 'nodes'; dc: string }
   | { kind: 'kvList'; prefix: string; dc: string; recursive: boolean }
   | { kind: 'var'; path: string; namespace: string }
   | { kind: 'varList'; prefix: string; namespace: string }
@@ -120,6 +133,8 @@ export function dependencyKey(d: Dependency): string {
       return `services:${d.provider}:${d.namespace}:${d.dc}`;
     case 'kv':
       return `kv:${d.dc}:${d.path}`;
+    case 'nodes':
+      return `nodes:${d.dc}`;
     case 'kvList':
       return `kv${d.recursive ? 'Tree' : 'Ls'}:${d.dc}:${d.prefix}`;
     case 'var':

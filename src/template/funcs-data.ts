@@ -9,6 +9,7 @@ import {
   dependencyKey,
   type Dependency,
   type KVPair,
+  type NodeInfo,
   type ServiceInstance,
   type ServiceProvider,
   type TemplateData,
@@ -277,6 +278,60 @@ function kvList(ctx: RenderContext, query: string, recursive: boolean, safe: boo
   return kvPairs(p, pairs);
 }
 
+/** `@dc` of `nodes "@dc"` and `node "name@dc"`. */
+function nodeQuery(q: unknown, what: string): { name: string; dc: string } {
+  if (q === undefined || q === '') return { name: '', dc: '' };
+  const m = /^([\w.-]*)(?:@([\w.-]+))?$/.exec(String(q));
+  if (!m) throw new Error(`invalid ${what} query: ${JSON.stringify(q)}`);
+  return { name: m[1] ?? '', dc: m[2] ?? '' };
+}
+
+function catalogNode(n: NodeInfo) {
+  return goStruct(
+    {
+      ID: n.ID,
+      Node: n.Node,
+      Address: n.Address,
+      Datacenter: n.Datacenter,
+      TaggedAddresses: goMap({ lan: n.Address, wan: n.Address }, ''),
+      Meta: goMap({ ...n.Meta }, ''),
+    },
+    '*dependency.Node',
+  );
+}
+
+/** The nodes of the catalog (Drover's client nodes), sorted by name as Consul's catalog answers them. */
+function readNodes(ctx: RenderContext, dc: string): NodeInfo[] {
+  const dep: Dependency = { kind: 'nodes', dc };
+  record(ctx, dep);
+  const found = ctx.data.nodes ? ctx.data.nodes(dc) : [];
+  if (found === undefined) {
+    missing(ctx, dep);
+    return [];
+  }
+  return [...found].sort((a, b) => cmp(a.Node, b.Node) || cmp(a.ID, b.ID));
+}
+
+/** consul-template's `datacenters`: every datacenter with a node, sorted. */
+function datacenters(ctx: RenderContext): string[] {
+  return [...new Set(readNodes(ctx, '').map((n) => n.Datacenter))].sort(cmp);
+}
+
+function nodes(ctx: RenderContext, q?: unknown): unknown[] {
+  return readNodes(ctx, nodeQuery(q, 'nodes').dc).map(catalogNode);
+}
+
+/**
+ * consul-template's `node`: this task's node without an argument (`node.unique.name`), or the node named;
+ * `.Node` is the node, `.Services` the services registered on it (Drover's catalog is not per node: empty).
+ */
+function node(ctx: RenderContext, q?: unknown): unknown {
+  const { name, dc } = nodeQuery(q, 'node');
+  const want = name || ctx.data.env('node.unique.name') || '';
+  const n = readNodes(ctx, dc).find((x) => x.Node === want);
+  return n ? goStruct({ Node: catalogNode(n), Services: [] }, '*dependency.CatalogNode') : null;
+}
+
 const META = Symbol('meta');
 
 /** One item of a Nomad variable: prints as its value (fmt.Stringer), with .Key and .Value fields. */
@@ -402,6 +457,9 @@ export function dataFuncs(current: () => RenderContext): FuncMap {
     nomadService: arity(1, 3, (...a: unknown[]) => lookupServices(current(), 'nomad', a)),
     services: arity(0, 1, (q?: unknown) => lookupServiceNames(current(), 'consul', q)),
     nomadServices: arity(0, 1, (q?: unknown) => lookupServiceNames(current(), 'nomad', q)),
+    datacenters: arity(0, 1, () => datacenters(current())),
+    nodes: arity(0, 1, (q?: unknown) => nodes(current(), q)),
+    node: arity(0, 1, (q?: unknown) => node(current(), q)),
     key: arity(1, 1, (q: string) => kvGet(current(), String(q), 'key')),
     keyExists: arity(1, 1, (q: string) => kvGet(current(), String(q), 'exists')),
     keyOrDefault: arity(2, 2, (q: string, d: unknown) => kvGet(current(), String(q), 'default', String(d))),
@@ -432,6 +490,9 @@ export const DATA_FUNC_NAMES = [
   'nomadService',
   'services',
   'nomadServices',
+  'datacenters',
+  'nodes',
+  'node',
   'key',
   'keyExists',
   'keyOrDefault',

@@ -136,6 +136,35 @@ describe('KV functions', () => {
   });
 });
 
+describe('datacenters, nodes and node', () => {
+  const nodes = [
+    { ID: 'n2', Node: 'web-2', Address: '10.0.0.2', Datacenter: 'dc2', Meta: { rack: 'b' } },
+    { ID: 'n1', Node: 'web-1', Address: '10.0.0.1', Datacenter: 'dc1' },
+    { ID: 'n3', Node: 'data-1', Address: '10.0.0.3', Datacenter: 'dc1' },
+  ];
+  it('lists every datacenter with a node once, sorted', () => {
+    expect(render('{{ datacenters }}', { nodes })).toBe('[dc1 dc2]');
+    expect(render('{{ range datacenters }}{{ . }};{{ end }}', { nodes })).toBe('dc1;dc2;');
+  });
+  it('lists the nodes sorted by name, or those of one datacenter with "@dc"', () => {
+    expect(render('{{ range nodes }}{{ .Node }}={{ .Address }}@{{ .Datacenter }} {{ end }}', { nodes })).toBe(
+      'data-1=10.0.0.3@dc1 web-1=10.0.0.1@dc1 web-2=10.0.0.2@dc2 ',
+    );
+    expect(
+      render('{{ range nodes "@dc2" }}{{ .Node }} {{ .Meta.rack }} {{ .TaggedAddresses.lan }}{{ end }}', { nodes }),
+    ).toBe('web-2 b 10.0.0.2');
+  });
+  it("gives the task's own node without an argument, a named one with it, and nothing for an unknown name", () => {
+    const env = { 'node.unique.name': 'web-1' };
+    expect(
+      render('{{ with node }}{{ .Node.Node }} {{ .Node.Address }} {{ len .Services }}{{ end }}', { nodes, env }),
+    ).toBe('web-1 10.0.0.1 0');
+    expect(render('{{ with node "web-2@dc2" }}{{ .Node.ID }}{{ end }}', { nodes })).toBe('n2');
+    expect(render('{{ with node "nope" }}x{{ else }}none{{ end }}', { nodes })).toBe('none');
+    expect(() => render('{{ nodes "bad query" }}', { nodes })).toThrow(/invalid nodes query/);
+  });
+});
+
 describe('Nomad variables', () => {
   const variables = { 'nomad/jobs/x': { password: 's3cret', user: 'admin' } };
   it('reads items by field, by index, through .Items and by ranging', () => {

@@ -16,6 +16,7 @@ export {
   taskEnvLookup,
   type Dependency,
   type KVPair,
+  type NodeInfo,
   type NomadVariable,
   type ServiceInstance,
   type ServiceProvider,

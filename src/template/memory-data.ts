@@ -7,6 +7,7 @@ import {
   dependencyKey,
   type Dependency,
   type KVPair,
+  type NodeInfo,
   type NomadVariable,
   type ServiceInstance,
   type ServiceQuery,
@@ -19,6 +20,7 @@ import type { WaitForChange } from './watch.js';
 export interface MemoryTemplateDataInit {
   services?: ServiceInstance[];
   kv?: Record<string, string>;
+  nodes?: NodeInfo[];
   /** Variables by path, in the default namespace unless `namespace` is given. */
   variables?: Record<string, Record<string, string>>;
   env?: Record<string, string> | ((name: string) => string | undefined);
@@ -27,6 +29,7 @@ export interface MemoryTemplateDataInit {
 export class MemoryTemplateData implements TemplateData {
   private services_: ServiceInstance[] = [];
   private readonly kv_ = new Map<string, string>();
+  private nodes_: NodeInfo[] = [];
   private readonly vars_ = new Map<string, NomadVariable>();
   /** Last change index per entity ("svc:<ns>:<name>", "kv:<path>", "var:<ns>:<path>"), tombstones included. */
   private readonly changed = new Map<string, number>();
@@ -37,6 +40,7 @@ export class MemoryTemplateData implements TemplateData {
   constructor(init: MemoryTemplateDataInit = {}) {
     for (const s of init.services ?? []) this.upsertService(s);
     for (const [k, v] of Object.entries(init.kv ?? {})) this.putKV(k, v);
+    if (init.nodes) this.setNodes(init.nodes);
     for (const [p, items] of Object.entries(init.variables ?? {})) this.putVariable(p, items);
     const env = init.env ?? {};
     this.envLookup =
@@ -60,6 +64,11 @@ export class MemoryTemplateData implements TemplateData {
     if (!s) return;
     this.services_ = this.services_.filter((x) => x.ID !== id);
     this.bump(`svc:${s.Namespace ?? 'default'}:${s.Name}`);
+  }
+
+  setNodes(nodes: NodeInfo[]): void {
+    this.nodes_ = nodes.map((n) => ({ ...n }));
+    this.bump('nodes');
   }
 
   putKV(path: string, value: string): void {
@@ -116,6 +125,10 @@ export class MemoryTemplateData implements TemplateData {
       byName.set(s.Name, tags);
     }
     return [...byName].map(([Name, tags]) => ({ Name, Tags: [...tags] }));
+  }
+
+  nodes(dc: string): NodeInfo[] {
+    return this.nodes_.filter((n) => !dc || n.Datacenter === dc);
   }
 
   kv(path: string): string | null {
@@ -202,6 +215,8 @@ function entityPrefix(dep: Dependency): { key: string; exact: boolean } | null {
       return { key: `svc:${dep.namespace}:`, exact: false };
     case 'kv':
       return { key: `kv:${dep.path}`, exact: true };
+    case 'nodes':
+      return { key: 'nodes', exact: true };
     case 'kvList':
       return { key: `kv:${dep.prefix}`, exact: false };
     case 'var':

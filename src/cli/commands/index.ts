@@ -23,6 +23,7 @@ import { jobPromote } from './job-promote.js';
 import { jobRestart } from './job-restart.js';
 import { jobRevert } from './job-revert.js';
 import { jobRun } from './job-run.js';
+import { jobInit } from './job-init.js';
 import { jobScale } from './job-scale.js';
 import { jobStatus } from './job-status.js';
 import { jobStop } from './job-stop.js';
@@ -38,6 +39,7 @@ import { keyringList, keyringRemove, keyringRotate } from './operator-keyring.js
 import { tlsCaCreate, tlsCertCreate } from './tls.js';
 import { varPurge } from './var-purge.js';
 import { varPut } from './var-put.js';
+import { kvDelete, kvGet, kvPut } from './kv.js';
 import { version } from './version.js';
 import { operatorRaftListPeers, serverJoin, serverMembers } from './server-members.js';
 import { ACL_COMMANDS } from './acl.js';
@@ -48,6 +50,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   operatorSnapshotSave,
   operatorSnapshotRestore,
   jobRun,
+  jobInit,
   jobPlan,
   jobStatus,
   jobStop,
@@ -82,6 +85,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   varGet,
   varList,
   varPurge,
+  kvPut,
+  kvGet,
+  kvDelete,
   ...ACL_COMMANDS,
   ...NAMESPACE_COMMANDS,
   keyringList,

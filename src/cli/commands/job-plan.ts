@@ -7,6 +7,7 @@ export const PLAN_ERROR_EXIT = 255;
 
 export const jobPlan: CommandSpec = {
   path: ['job', 'plan'],
+  legacy: [['plan']],
   summary: 'Show what running a job file would change (a dry run)',
   args: ['<file>'],
   options: [{ flags: '--verbose', description: 'show unchanged fields and full IDs' }, ...VAR_OPTIONS],

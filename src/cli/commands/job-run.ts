@@ -7,6 +7,7 @@ import { monitorDeployment } from './deployment-monitor.js';
 
 export const jobRun: CommandSpec = {
   path: ['job', 'run'],
+  legacy: [['run']],
   summary: 'Run a new job or update an existing one, then monitor its evaluation',
   args: ['<file>'],
   options: [

@@ -167,7 +167,7 @@ async function childrenSections(
 
 export const jobStatus: CommandSpec = {
   path: ['job', 'status'],
-  aliases: [['status']],
+  legacy: [['status']],
   summary: 'List jobs, or show one job with its summary and allocations',
   args: ['[id]'],
   options: [{ flags: '--verbose', description: 'full IDs and absolute times' }],

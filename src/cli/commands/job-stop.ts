@@ -5,6 +5,7 @@ import { resolveJob } from './common.js';
 
 export const jobStop: CommandSpec = {
   path: ['job', 'stop'],
+  legacy: [['stop']],
   summary: 'Stop a job and its allocations (and remove it with -purge)',
   args: ['<id>'],
   options: [

@@ -115,6 +115,7 @@ async function showNode(ctx: CommandContext, client: DroverClient, id: string, v
 
 export const nodeStatus: CommandSpec = {
   path: ['node', 'status'],
+  legacy: [['node-status']],
   summary: 'List client nodes, or show one node',
   args: ['[id]'],
   options: [{ flags: '--verbose', description: 'full IDs, attributes, and terminal allocations' }],

@@ -6,6 +6,7 @@ import type { CommandSpec } from '../command.js';
 
 export const serverMembers: CommandSpec = {
   path: ['server', 'members'],
+  legacy: [['server-members']],
   summary: 'List the servers of the cluster',
   async run(ctx) {
     const client = ctx.client();

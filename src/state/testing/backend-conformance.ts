@@ -142,5 +142,33 @@ export function describeBackendConformance(name: string, makeHarness: () => Prom
       expect(got.tableIndexes.jobs).toBe(3);
       expect(got.tableIndexes.evals).toBe(4);
     });
+
+    // The KV table's keys are the users' own strings (Consul keys): slashes, a trailing slash, spaces, percent
+    // signs and non-ASCII must come back byte for byte, and deleting one key must not touch its prefix twin.
+    it('round-trips KV entries under any key a user may choose, and deletes exactly the key named', async () => {
+      const openB = await start();
+      const b = openB();
+      const keys = ['msg1', 'app/db/', 'app/db/pass', 'with space/%2F/ünï', 'app/db/pass2'];
+      const entry = (k: string, i: number) => ({
+        LockIndex: 0,
+        Key: k,
+        Flags: i,
+        Value: Buffer.from(`value of ${k}`).toString('base64'),
+        CreateIndex: 1,
+        ModifyIndex: 1,
+      });
+      await b.apply({
+        index: 1,
+        tableIndexes: { kv: 1 },
+        changes: keys.map((k, i) => ({ table: 'kv' as const, key: k, value: entry(k, i) })),
+      });
+      await b.apply({ index: 2, tableIndexes: { kv: 2 }, changes: [{ table: 'kv', key: 'app/db/pass', value: null }] });
+      await b.close();
+      const got = await loadAll(openB());
+      expect(got.tableIndexes.kv).toBe(2);
+      const kv = [...got.rows.keys()].filter((k) => k.startsWith('kv/')).sort();
+      expect(kv).toEqual(['kv/app/db/', 'kv/app/db/pass2', 'kv/msg1', 'kv/with space/%2F/ünï']);
+      expect(got.rows.get('kv/with space/%2F/ünï')).toEqual(entry('with space/%2F/ünï', 3));
+    });
   });
 }
