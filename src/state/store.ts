@@ -337,6 +337,11 @@ export class StateStore {
     return true;
   }
 
+  /** True once close() began: waiters woken now were not woken by a change. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   watcherCount(): number {
     return this.watches.size();
   }
