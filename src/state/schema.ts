@@ -16,6 +16,7 @@ import type {
   Evaluation,
   Job,
   JobSummary,
+  MultiregionRollout,
   Node,
   ScalingEvent,
   ServiceRegistration,
@@ -94,6 +95,8 @@ export const tableSpecs = {
   }),
   variables: spec<VariableRow>('variables', (v) => nsKey(v.Namespace, v.Path)),
   scaling_events: spec<JobScalingEvents>('scaling_events', (s) => nsKey(s.Namespace, s.JobID)),
+  // Multiregion rollouts in progress (src/agent/multiregion.ts), so another leader or a restart continues them.
+  multiregion_rollouts: spec<MultiregionRollout>('multiregion_rollouts', (r) => nsKey(r.Namespace, r.JobID)),
   // ACLs (src/acl): tokens are found by their secret on every request.
   acl_tokens: spec<ACLToken>('acl_tokens', (t) => t.AccessorID, { secret: (t) => t.SecretID }),
   acl_policies: spec<ACLPolicy>('acl_policies', (p) => p.Name),
@@ -118,6 +121,7 @@ export interface TableRows {
   service_registrations: ServiceRegistration;
   variables: VariableRow;
   scaling_events: JobScalingEvents;
+  multiregion_rollouts: MultiregionRollout;
   acl_tokens: ACLToken;
   acl_policies: ACLPolicy;
   acl_roles: ACLRole;
