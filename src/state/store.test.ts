@@ -8,6 +8,7 @@ import { SqliteBackend } from './sqlite/sqlite-backend.js';
 import { ThreadedSqliteBackend } from './sqlite/threaded-backend.js';
 import { StateStore } from './store.js';
 import { WAKE_SLICE } from './watch.js';
+import { DroverError } from '../errors/index.js';
 import { build } from '../testing/builders.js';
 
 const open = (backend: StateBackend = new MemoryBackend()) => StateStore.open({ backend, logger: nullLogger });
@@ -140,6 +141,21 @@ describe('StateStore', () => {
         .map((j) => j.ID),
     ).toEqual(['a', 'c']);
     expect(s.writeHealth()).toEqual({ ok: true });
+  });
+
+  it('refuses a write the backend fenced off (another server leads) as NotLeader, not as an internal error', async () => {
+    const backend: StateBackend = {
+      load: async () => ({ index: 0, tableIndexes: {} }),
+      apply: () => {
+        throw new DroverError('NotLeader', 'this server is no longer the writer');
+      },
+      close: async () => {},
+    };
+    const s = await open(backend);
+    await expect(s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })))).rejects.toMatchObject({
+      code: 'NotLeader',
+      message: expect.stringContaining('no longer the writer') as unknown,
+    });
   });
 
   it('fails every write built on a failed batch in flight, then resumes from the durable state', async () => {
