@@ -236,6 +236,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       // Until its own wait runs out: an election under load may take longer than a few retries.
       const blocking = req.method === 'GET' && query.has('index');
       let until = 0;
+      let tries = 0;
       for (;;) {
         try {
           return await answer();
@@ -244,7 +245,10 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
           if (!blocking || !again || res.headersSent || res.destroyed) throw e;
           if (until === 0) until = Date.now() + blockingWaitMs(query);
           if (Date.now() >= until) throw e;
-          await sleep(STEPPED_DOWN_RETRY_MS);
+          // Backing off, with jitter: thousands of held queries retrying in step starved the new connections.
+          await sleep(
+            Math.min(STEPPED_DOWN_RETRY_MAX_MS, STEPPED_DOWN_RETRY_MS * 2 ** tries++) * (0.5 + Math.random()),
+          );
         }
       }
     } catch (e) {
@@ -291,6 +295,7 @@ function limitConnsPerClient(server: Server, max: number): void {
 
 /** How far apart a blocking query is asked again after its server stepped down (until its wait runs out). */
 const STEPPED_DOWN_RETRY_MS = 250;
+const STEPPED_DOWN_RETRY_MAX_MS = 2_000;
 
 /** Pending connections the kernel may queue for accept (capped by net.core.somaxconn, 4096 on recent Linux). */
 export const LISTEN_BACKLOG = 4096;
