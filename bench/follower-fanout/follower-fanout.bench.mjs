@@ -47,7 +47,7 @@ function startServer(dir, name, hcl) {
       const m = /API at (http:\/\/[\d.]+:\d+)/.exec(output);
       if (m) {
         clearTimeout(timer);
-        resolve({ name, proc, address: m[1] });
+        resolve({ name, proc, address: m[1], log: () => output });
       }
     });
     proc.stderr.on('data', (b) => (output = (output + b.toString()).slice(-20_000)));
@@ -96,6 +96,7 @@ async function fanOut(address, leader, n, tag) {
   let early = 0;
   let firstEarly = '';
   let writeAt = 0;
+  const openedAt = performance.now();
   const answers = [];
   const done = Array.from(
     { length: n },
@@ -105,7 +106,8 @@ async function fanOut(address, leader, n, tag) {
           let body = '';
           res.on('data', (b) => (body = (body + b.toString()).slice(0, 300)));
           res.once('end', () => {
-            if (writeAt === 0 && early === 0) firstEarly = `HTTP ${res.statusCode}: ${body}`;
+            if (writeAt === 0 && early === 0)
+              firstEarly = `HTTP ${res.statusCode} index ${res.headers['x-nomad-index']} (asked ${index}) at ${((performance.now() - openedAt) / 1000).toFixed(1)} s: ${body}`;
             const at = performance.now();
             if (writeAt === 0) early++;
             else answers.push((at - writeAt) / 1000);
@@ -170,6 +172,10 @@ try {
       goal: '<=1',
     }),
   );
+} catch (e) {
+  // What the servers said (warnings and errors: a lost lease, a reloaded replica) explains most failed runs.
+  for (const s of servers) console.log(`--- server ${s.name} (${s.address}), last lines:\n${s.log().slice(-3000)}`);
+  throw e;
 } finally {
   for (const s of servers) await stop(s);
   await etcd.stop();

@@ -266,6 +266,15 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
         regions: federation,
         self: () => `http://${selfAddress()}`,
         logger: logger.child({ component: 'multiregion' }),
+        // In the server's state, so the next leader (or this server after a restart) continues a rollout.
+        ...(server
+          ? {
+              store: {
+                all: () => [...server.store.snapshot().tables.all('multiregion_rollouts')],
+                put: async (row) => void (await server.store.write((tx) => tx.put('multiregion_rollouts', row))),
+              },
+            }
+          : {}),
       })
     : undefined;
 
@@ -325,6 +334,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
 
   if (client) await client.start();
   federation?.start();
+  multiregion?.resume();
   const joinAbort = new AbortController();
   const joining =
     federation && config.server.serverJoin ? retryJoin(config, http, joinAbort.signal, logger) : undefined;

@@ -1,7 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MultiregionCoordinator, type MultiregionBlock } from './multiregion.js';
-import { memoryLogger } from '../logging/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MultiregionCoordinator, type MultiregionBlock, type RolloutStore } from './multiregion.js';
+import { memoryLogger, nullLogger } from '../logging/index.js';
+import { SqliteBackend, StateStore } from '../state/index.js';
 import type { RegionDirectory } from '../http/index.js';
 import type { Job } from '../structs/index.js';
 import { isDroverError } from '../errors/index.js';
@@ -84,7 +88,7 @@ describe('MultiregionCoordinator', () => {
     const log = memoryLogger();
     const c = new MultiregionCoordinator({ region: 'a', regions: dir, self: () => a.base, logger: log });
     coordinators.push(c);
-    return { a, b, c, log };
+    return { a, b, c, log, dir };
   }
 
   it("registers each region's part in order: the next region only once the first one's deployment succeeded", async () => {
@@ -103,6 +107,47 @@ describe('MultiregionCoordinator', () => {
     // Region b keeps the job's own datacenters, meta and count where its block gives none.
     expect(b.registered[0]).toMatchObject({ Region: 'b', Datacenters: ['dc1'], Meta: { team: 'x' } });
     expect(b.registered[0]!.TaskGroups[0]!.Count).toBe(1);
+  });
+
+  it('continues a rollout kept in state after the server that started it restarts mid-rollout', async () => {
+    const { a, b, dir: regionsDir } = await setup();
+    const dataDir = mkdtempSync(join(tmpdir(), 'drover-ha3-multiregion-'));
+    const stores: StateStore[] = [];
+    const open = async (): Promise<RolloutStore> => {
+      const s = await StateStore.open({ backend: new SqliteBackend({ dataDir }), logger: nullLogger });
+      stores.push(s);
+      return {
+        all: () => [...s.snapshot().tables.all('multiregion_rollouts')],
+        put: async (row) => void (await s.write((tx) => tx.put('multiregion_rollouts', row))),
+      };
+    };
+    const coordinator = (store: RolloutStore) =>
+      new MultiregionCoordinator({ region: 'a', regions: regionsDir, self: () => a.base, logger: nullLogger, store });
+    try {
+      const first = coordinator(await open());
+      await first.start(job(block('fail_all')), { body: { EnforceIndex: false }, token: 'secret' });
+      expect(a.registered).toHaveLength(1);
+      // The server goes away while region a deploys; its deployment succeeds meanwhile.
+      await first.stop();
+      await stores[0]!.close();
+      a.status = 'successful';
+      const store = await open();
+      expect(store.all()).toMatchObject([{ JobID: 'web', Status: 'running', Regions: { a: { Status: 'started' } } }]);
+      const second = coordinator(store);
+      coordinators.push(second);
+      second.resume();
+      await vi.waitFor(() => expect(b.registered).toHaveLength(1), { timeout: 10_000 });
+      expect(a.registered).toHaveLength(1);
+      b.status = 'successful';
+      await vi.waitFor(() => expect(store.all()[0]?.Status).toBe('complete'), { timeout: 10_000 });
+      expect(store.all()[0]?.Regions).toEqual({
+        a: { Status: 'successful', JobModifyIndex: 10 },
+        b: { Status: 'successful', JobModifyIndex: 10 },
+      });
+    } finally {
+      for (const s of stores) await s.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('never starts the next region after a failed first region with fail_all', async () => {

@@ -13,14 +13,16 @@
  *
  * Nomad keeps this for its Enterprise edition; Drover gives it to everyone. Differences: a region is registered
  * only when its turn comes (Nomad registers every region at once and holds later ones "pending"), so a region
- * that is never started has no job at all; and the rollout lives in the submitting server's memory: a restart
- * of that server mid-rollout leaves the regions started so far as they are (submit the job again to go on).
+ * that is never started has no job at all. The rollout is kept in the state (table `multiregion_rollouts`: the
+ * regions started, each one's outcome, the caller's token), written before and after each step, so when the
+ * leader changes or restarts mid-rollout the next leader continues it (`resume`, every RESUME_MS): regions
+ * started are watched again and later ones started in turn. A leader that can no longer write drops its copy.
  * Each region sees the caller's ACL token and checks it itself.
  */
 import { badRequest, DroverError, type Problem } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { MultiregionRollouts, RegionDirectory } from '../http/index.js';
-import type { Job } from '../structs/index.js';
+import type { Job, MultiregionRollout } from '../structs/index.js';
 import { sleepOrAborted as sleep } from '../lib/sleep.js';
 import { JsonReply, MULTIREGION_HEADER } from '../http/index.js';
 
@@ -38,6 +40,16 @@ export interface MultiregionBlock {
 
 const ON_FAILURE = ['', 'fail_all', 'fail_local'];
 const POLL_MS = 500;
+/** How often a leader looks for rollouts in state that no one here drives (after a failover or a restart). */
+const RESUME_MS = 2_000;
+
+/** Where rollouts are kept: the server's state. Both throw on a server that may not act (a standby). */
+export interface RolloutStore {
+  all(): MultiregionRollout[];
+  put(row: MultiregionRollout): Promise<void>;
+}
+
+type RolloutRequest = { namespace?: string; token?: string; body: Record<string, unknown> };
 
 export interface MultiregionOptions {
   region: string;
@@ -47,6 +59,8 @@ export interface MultiregionOptions {
   logger: Logger;
   /** The longest one region's deployment is waited for (default 1 h: past every progress deadline). */
   regionTimeoutMs?: number;
+  /** Keeps each rollout in state; without it a rollout lives only in this agent's memory. */
+  store?: RolloutStore;
 }
 
 interface Registration {
@@ -65,32 +79,95 @@ interface DeploymentShape {
 export class MultiregionCoordinator implements MultiregionRollouts {
   private readonly abort = new AbortController();
   private readonly running = new Set<Promise<void>>();
+  /** The rollouts this agent drives now, by namespace and job: a newer submission of the job replaces one. */
+  private readonly driving = new Map<string, AbortController>();
 
   constructor(private readonly opts: MultiregionOptions) {}
 
-  async start(
-    job: Job,
-    req: { namespace?: string; token?: string; body: Record<string, unknown> },
-  ): Promise<JsonReply> {
+  async start(job: Job, req: RolloutRequest): Promise<JsonReply> {
     const block = job.Multiregion as MultiregionBlock;
     const order = this.check(job, block);
     const max = block.Strategy?.MaxParallel || order.length;
-    const onFailure = block.Strategy?.OnFailure ?? '';
-    const first = order.slice(0, max);
-    const started: Array<{ region: string; reg: Registration }> = [];
+    const row: MultiregionRollout = {
+      Namespace: req.namespace ?? 'default',
+      JobID: job.ID,
+      Job: job,
+      Body: Object.fromEntries(Object.entries(req.body).filter(([k]) => k !== 'Job')),
+      ...(req.token ? { Token: req.token } : {}),
+      Order: order,
+      MaxParallel: max,
+      OnFailure: block.Strategy?.OnFailure ?? '',
+      Regions: {},
+      Status: 'running',
+    };
+    const key = `${row.Namespace}\u0000${row.JobID}`;
+    this.driving.get(key)?.abort();
+    const ctl = new AbortController();
+    this.driving.set(key, ctl);
+    await this.persist(row);
     let firstReply: JsonReply | undefined;
-    for (const region of first) {
+    for (const region of order.slice(0, max)) {
       const { reply, reg } = await this.register(job, block, region, req);
       firstReply ??= reply;
-      started.push({ region, reg });
+      row.Regions[region] = { Status: 'started', JobModifyIndex: reg.JobModifyIndex };
+      await this.persist(row);
     }
-    const rollout = this.rollout(job, order, started, max, onFailure, req).catch((e: unknown) => {
-      if (!this.abort.signal.aborted)
-        this.opts.logger.error('multiregion rollout stopped', { job_id: job.ID, error: String(e) });
-    });
+    this.drive(row, ctl);
+    return firstReply!;
+  }
+
+  /**
+   * Continues, on this server, every rollout in state that is still running and that no one here drives: the
+   * leader that started it died or stepped down, or this server restarted. Runs until stop(); a standby's store
+   * throws, so only the leader picks rollouts up.
+   */
+  resume(): void {
+    const store = this.opts.store;
+    if (!store) return;
+    const loop = (async () => {
+      const signal = this.abort.signal;
+      while (!signal.aborted) {
+        let rows: MultiregionRollout[] = [];
+        try {
+          rows = store.all();
+        } catch {
+          // Not the leader: nothing to drive here.
+        }
+        for (const row of rows) {
+          const key = `${row.Namespace}\u0000${row.JobID}`;
+          if (row.Status !== 'running' || this.driving.has(key)) continue;
+          this.opts.logger.info('multiregion rollout resumed', {
+            job_id: row.JobID,
+            started: Object.keys(row.Regions).join(','),
+          });
+          const ctl = new AbortController();
+          this.driving.set(key, ctl);
+          this.drive(structuredClone(row), ctl);
+        }
+        await sleep(RESUME_MS, signal);
+      }
+    })();
+    this.running.add(loop);
+    void loop.finally(() => this.running.delete(loop));
+  }
+
+  private drive(row: MultiregionRollout, ctl: AbortController): void {
+    const key = `${row.Namespace}\u0000${row.JobID}`;
+    const rollout = this.rollout(row, AbortSignal.any([this.abort.signal, ctl.signal]))
+      .catch((e: unknown) => {
+        if (!this.abort.signal.aborted && !ctl.signal.aborted)
+          this.opts.logger.error('multiregion rollout stopped', { job_id: row.JobID, error: String(e) });
+      })
+      .finally(() => {
+        if (this.driving.get(key) === ctl) this.driving.delete(key);
+      });
     this.running.add(rollout);
     void rollout.finally(() => this.running.delete(rollout));
-    return firstReply!;
+  }
+
+  /** Writes the rollout's progress; throws when this server may no longer write (the next leader goes on). */
+  private async persist(row: MultiregionRollout): Promise<void> {
+    await this.opts.store?.put(structuredClone(row));
   }
 
   /** Stops waiting on every rollout (the agent stops); the regions keep what they were given. */
@@ -171,7 +248,7 @@ export class MultiregionCoordinator implements MultiregionRollouts {
     job: Job,
     block: MultiregionBlock,
     region: string,
-    req: { namespace?: string; token?: string; body: Record<string, unknown> },
+    req: RolloutRequest,
   ): Promise<{ reply: JsonReply; reg: Registration }> {
     const q = req.namespace ? `?namespace=${encodeURIComponent(req.namespace)}` : '';
     const body = { ...req.body, Job: this.partFor(job, block, region) };
@@ -192,48 +269,56 @@ export class MultiregionCoordinator implements MultiregionRollouts {
     return { reply: new JsonReply(reg, Number(res.headers.get('x-nomad-index')) || undefined), reg };
   }
 
-  private async rollout(
-    job: Job,
-    order: string[],
-    started: Array<{ region: string; reg: Registration }>,
-    max: number,
-    onFailure: string,
-    req: { namespace?: string; token?: string; body: Record<string, unknown> },
-  ): Promise<void> {
+  private async rollout(row: MultiregionRollout, signal: AbortSignal): Promise<void> {
+    const job = row.Job;
     const block = job.Multiregion as MultiregionBlock;
-    let next = started.length;
+    const req: RolloutRequest = { namespace: row.Namespace, token: row.Token, body: row.Body };
+    const max = row.MaxParallel;
+    // Regions start in order: the ones in row.Regions are a prefix of Order.
+    let next = row.Order.filter((r) => row.Regions[r] !== undefined).length;
     const inflight = new Map<string, Promise<{ region: string; dep: DeploymentShape | undefined }>>();
     const watch = (region: string, reg: Registration) =>
       inflight.set(
         region,
-        this.waitDeployment(job, region, reg, req).then((dep) => ({ region, dep })),
+        this.waitDeployment(job, region, reg, req, signal).then((dep) => ({ region, dep })),
       );
-    for (const s of started) watch(s.region, s.reg);
+    for (const [region, r] of Object.entries(row.Regions))
+      if (r.Status === 'started') watch(region, { JobModifyIndex: r.JobModifyIndex });
     let stopped = false;
     while (inflight.size > 0) {
       const { region, dep } = await Promise.race(inflight.values());
       inflight.delete(region);
+      if (signal.aborted) return;
       const ok = dep?.Status === 'successful';
       this.opts.logger.info('multiregion region finished', {
         job_id: job.ID,
         region,
         status: dep?.Status ?? 'no deployment',
       });
-      if (!ok && onFailure !== 'fail_local') {
+      row.Regions[region] = { ...row.Regions[region], Status: dep?.Status ?? 'no deployment' };
+      if (!ok && row.OnFailure !== 'fail_local') {
         stopped = true;
-        if (onFailure === 'fail_all') for (const other of inflight.keys()) await this.failDeployment(job, other, req);
+        row.Status = 'stopped';
+        if (row.OnFailure === 'fail_all')
+          for (const other of inflight.keys()) await this.failDeployment(job, other, req);
         this.opts.logger.warn('multiregion rollout stopped: later regions are not started', {
           job_id: job.ID,
           failed_region: region,
-          not_started: order.slice(next).join(','),
+          not_started: row.Order.slice(next).join(','),
         });
       }
-      while (!stopped && next < order.length && inflight.size < max) {
-        const r = order[next++]!;
+      await this.persist(row);
+      while (!stopped && next < row.Order.length && inflight.size < max) {
+        const r = row.Order[next++]!;
         const { reg } = await this.register(job, block, r, req);
+        row.Regions[r] = { Status: 'started', JobModifyIndex: reg.JobModifyIndex };
+        await this.persist(row);
         watch(r, reg);
       }
     }
+    if (signal.aborted) return;
+    if (!stopped) row.Status = 'complete';
+    await this.persist(row);
   }
 
   /** The region's deployment for this registration, once it is terminal (undefined: none was made). */
@@ -242,10 +327,10 @@ export class MultiregionCoordinator implements MultiregionRollouts {
     region: string,
     reg: Registration,
     req: { namespace?: string; token?: string },
+    signal: AbortSignal,
   ): Promise<DeploymentShape | undefined> {
     const deadline = Date.now() + (this.opts.regionTimeoutMs ?? 3_600_000);
     const q = new URLSearchParams({ namespace: req.namespace ?? 'default' });
-    const signal = this.abort.signal;
     while (!signal.aborted && Date.now() < deadline) {
       try {
         const res = await fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {

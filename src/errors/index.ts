@@ -37,6 +37,8 @@ export const ErrorCodes = {
   NamespaceNotFound: 404,
   NotLeader: 503,
   Unavailable: 503,
+  /** The server stopped (lost its etcd lease, or is shutting down) while a blocking query waited on its state. */
+  ServerStopped: 503,
   StorageFull: 507,
   DriverNotFound: 500,
   DriverError: 500,

@@ -1,8 +1,9 @@
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Agent, request } from 'node:http';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nullLogger } from '../logging/index.js';
-import { createServer } from '../server/index.js';
+import { createServer, type Server } from '../server/index.js';
 import { MemoryBackend, type BackendBatch } from '../state/index.js';
 import { startHttpApi, type HttpApi } from './server.js';
 
@@ -123,5 +124,84 @@ describe('agent health', () => {
     full = false;
     expect((await var1()).status).toBe(200);
     expect((await fetch(`${http.address}/v1/agent/health`)).status).toBe(200);
+  });
+});
+
+describe('HTTP server under a burst of connections and across a step-down', () => {
+  it('serves every request of 1,000 connections opened at once, handed to the parser a slice at a time', async () => {
+    const http = await api({ httpMaxConnsPerClient: 0 });
+    const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+    cleanups.push(() => agent.destroy());
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 1000 },
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const req = request(`${http.address}/v1/agent/health`, { agent }, (res) => {
+              res.resume();
+              res.once('end', () => resolve(res.statusCode ?? 0));
+            });
+            req.once('error', reject);
+            req.end();
+          }),
+      ),
+    );
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  });
+
+  it('asks a blocking query again of the agent’s next server when the one it waited on stops, rather than answering early', async () => {
+    const make = () =>
+      createServer({ dataDir: ':memory:', backend: new MemoryBackend(), logger: nullLogger, numWorkers: 1 });
+    const first = await make();
+    const next = await make();
+    // As an HA seat's handle does: the server the agent has now (the old leader, then what replaced it).
+    let current: Server = first;
+    const handle = new Proxy({} as Server, {
+      get: (_t, prop) => {
+        const v = (current as unknown as Record<PropertyKey, unknown>)[prop];
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(current) : v;
+      },
+    });
+    const http = await startHttpApi({
+      host: '127.0.0.1',
+      port: 0,
+      server: handle,
+      agent: { self: () => ({}) },
+      logger: nullLogger,
+    });
+    cleanups.push(async () => {
+      await http.close();
+      await first.stop();
+      await next.stop();
+    });
+    const putVar = async (path: string) => {
+      const r = await fetch(`${http.address}/v1/var/${path}`, {
+        method: 'PUT',
+        body: JSON.stringify({ Items: { a: 'b' } }),
+      });
+      expect(r.status).toBe(200);
+      await r.text();
+    };
+    await putVar('held/a');
+    const listed = await fetch(`${http.address}/v1/vars`);
+    const index = Number(listed.headers.get('x-nomad-index'));
+    await listed.text();
+    // The servers' own loops (deployment watcher, drainer...) hold watchers too: count the query's alone.
+    const baseFirst = first.store.watcherCount();
+    const baseNext = next.store.watcherCount();
+    const held = fetch(`${http.address}/v1/vars?index=${index}&wait=30s`);
+    held.catch(() => undefined);
+    await vi.waitFor(() => expect(first.store.watcherCount()).toBe(baseFirst + 1), { timeout: 5_000 });
+    // The successor holds the same variable at the same index; then the first server stops under the query.
+    current = next;
+    await putVar('held/a');
+    await first.stop();
+    // Asked again of the successor, the query waits there instead of answering the unchanged index.
+    await vi.waitFor(() => expect(next.store.watcherCount()).toBe(baseNext + 1), { timeout: 5_000 });
+    await putVar('held/b');
+    const woken = await held;
+    expect(woken.status).toBe(200);
+    expect(Number(woken.headers.get('x-nomad-index'))).toBeGreaterThan(index);
+    expect(((await woken.json()) as Array<{ Path: string }>).map((v) => v.Path)).toContain('held/b');
   });
 });

@@ -36,6 +36,12 @@ export function queryOptions(q: URLSearchParams, from: { readonly signal: AbortS
   return opts;
 }
 
+/** How long a blocking query with these parameters may be held (its `wait`, capped as Nomad caps it). */
+export function blockingWaitMs(q: URLSearchParams): number {
+  const wait = q.get('wait');
+  return Math.min(wait !== null && wait !== '' ? parseDurationMs(wait, 'wait') : DEFAULT_WAIT_MS, MAX_WAIT_MS);
+}
+
 const GO_TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const GO_FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 

@@ -8,6 +8,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { badRequest, bodyTooLarge, DroverError, isDroverError } from '../errors/index.js';
 import { Router, type RequestContext } from './router.js';
 import { checkBodyValue, requireObjectBody } from './body.js';
+import { sleep } from '../lib/sleep.js';
+import { blockingWaitMs } from './query.js';
 import { HANDLED, JsonReply, sendError, sendJson } from './reply.js';
 import type { HttpApiOptions } from './types.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -184,23 +186,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
         }),
       );
     }
-    try {
-      // Another region's request goes to a server of that region before anything here looks at it (Nomad's RPC
-      // forwarding): its leader, ACLs and state answer it. `/v1/regions` is answered by every region alike.
-      const region = query.get('region');
-      // A client-only agent knows no regions: it passes the request to its server (forwardTo), which does.
-      const otherRegion = region && opts.region !== undefined && region !== opts.region && pathname !== '/v1/regions';
-      if (otherRegion && (opts.regions !== undefined || opts.forwardTo === undefined)) {
-        const to = regionServer(opts, region, req.headers[REGION_FORWARDED_HEADER]);
-        if (req.headers.upgrade !== undefined)
-          throw new DroverError(
-            'BadRequest',
-            `a websocket (alloc exec) is not forwarded to region "${region}": send it to a server of that region`,
-          );
-        // Another region's servers name their own region: the CA and the address are checked, not our role name.
-        const m = opts.peerTls?.toServers?.material;
-        return await forwardRequest(req, res, to, 'region', m && { ...m, checkServerIdentity: undefined });
-      }
+    const answer = async (): Promise<void> => {
       const target = opts.forwardTo?.(req.method ?? 'GET', pathname, query);
       if (target !== undefined)
         return await forwardRequest(req, res, target, 'leader', opts.peerTls?.toServers?.material);
@@ -230,6 +216,44 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       if (out instanceof JsonReply)
         sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index, out.headers);
       else sendJson(res, 200, filter ? filter(out) : out);
+    };
+    try {
+      // Another region's request goes to a server of that region before anything here looks at it (Nomad's RPC
+      // forwarding): its leader, ACLs and state answer it. `/v1/regions` is answered by every region alike.
+      const region = query.get('region');
+      // A client-only agent knows no regions: it passes the request to its server (forwardTo), which does.
+      const otherRegion = region && opts.region !== undefined && region !== opts.region && pathname !== '/v1/regions';
+      if (otherRegion && (opts.regions !== undefined || opts.forwardTo === undefined)) {
+        const to = regionServer(opts, region, req.headers[REGION_FORWARDED_HEADER]);
+        if (req.headers.upgrade !== undefined)
+          throw new DroverError(
+            'BadRequest',
+            `a websocket (alloc exec) is not forwarded to region "${region}": send it to a server of that region`,
+          );
+        // Another region's servers name their own region: the CA and the address are checked, not our role name.
+        const m = opts.peerTls?.toServers?.material;
+        return await forwardRequest(req, res, to, 'region', m && { ...m, checkServerIdentity: undefined });
+      }
+      // A blocking query whose server stepped down under it (an HA server that lost its etcd lease) is asked
+      // again of what this agent is now: a standby forwards it to the new leader or answers it from its replica.
+      // Until its own wait runs out: an election under load may take longer than a few retries.
+      const blocking = req.method === 'GET' && query.has('index');
+      let until = 0;
+      let tries = 0;
+      for (;;) {
+        try {
+          return await answer();
+        } catch (e) {
+          const again = isDroverError(e, 'ServerStopped') || (until > 0 && isDroverError(e, 'NotLeader'));
+          if (!blocking || !again || res.headersSent || res.destroyed) throw e;
+          if (until === 0) until = Date.now() + blockingWaitMs(query);
+          if (Date.now() >= until) throw e;
+          // Backing off, with jitter: thousands of held queries retrying in step starved the new connections.
+          await sleep(
+            Math.min(STEPPED_DOWN_RETRY_MAX_MS, STEPPED_DOWN_RETRY_MS * 2 ** tries++) * (0.5 + Math.random()),
+          );
+        }
+      }
     } catch (e) {
       if (!isDroverError(e))
         opts.logger.error('http handler failed', {
@@ -269,6 +293,58 @@ function limitConnsPerClient(server: Server, max: number): void {
       if (left <= 0) open.delete(addr);
       else open.set(addr, left);
     });
+  });
+}
+
+/** How far apart a blocking query is asked again after its server stepped down (until its wait runs out). */
+const STEPPED_DOWN_RETRY_MS = 250;
+const STEPPED_DOWN_RETRY_MAX_MS = 2_000;
+
+/** Pending connections the kernel may queue for accept (capped by net.core.somaxconn, 4096 on recent Linux). */
+export const LISTEN_BACKLOG = 4096;
+
+/** New connections handed to the HTTP parser per turn of the event loop (see admitInSlices). */
+export const CONNECTIONS_PER_TURN = 64;
+
+/**
+ * Hands new connections to the HTTP server at most `perTurn` per turn of the event loop. Without it a burst of
+ * thousands of connections (watchers opening blocking queries) is accepted, read and parsed in one poll phase:
+ * on a loaded 2-core machine 10,000 took 3.7 s during which no timer ran, so the leader's etcd lease went
+ * unrenewed and it stepped down. Each socket is accepted paused and resumed when its turn comes; timers and
+ * I/O already under way run between slices. Below `perTurn` new connections per turn nothing waits.
+ */
+function admitInSlices(server: Server, perTurn: number): void {
+  // The server's own listeners (node:http's parser set-up, or node:tls's handshake) run when a socket is admitted.
+  const own = server.listeners('connection') as Array<(s: Socket) => void>;
+  server.removeAllListeners('connection');
+  (server as Server & { pauseOnConnect: boolean }).pauseOnConnect = true;
+  let queue: Socket[] = [];
+  let inTurn = 0;
+  let turnEnds = false;
+  const admit = (socket: Socket) => {
+    inTurn++;
+    // Refused meanwhile (http_max_conns_per_client) or gone: nothing to parse.
+    if (socket.destroyed || socket.writableEnded) return;
+    for (const l of own) l.call(server, socket);
+    socket.resume();
+  };
+  const nextTurn = () => {
+    inTurn = 0;
+    turnEnds = false;
+    const slice = queue.slice(0, perTurn);
+    queue = queue.slice(slice.length);
+    for (const s of slice) admit(s);
+    if (inTurn > 0) endTurnSoon();
+  };
+  const endTurnSoon = () => {
+    if (turnEnds) return;
+    turnEnds = true;
+    setImmediate(nextTurn);
+  };
+  server.on('connection', (socket: Socket) => {
+    if (queue.length === 0 && inTurn < perTurn) admit(socket);
+    else queue.push(socket);
+    endTurnSoon();
   });
 }
 
@@ -316,6 +392,7 @@ export async function startHttpApi(
   // Blocking queries may be held for minutes: no deadline on the whole request, only on its headers and body.
   server.requestTimeout = 0;
   server.headersTimeout = headersTimeout;
+  admitInSlices(server, CONNECTIONS_PER_TURN);
   limitConnsPerClient(server, opts.limits?.httpMaxConnsPerClient ?? DEFAULT_MAX_CONNS_PER_CLIENT);
   // A websocket (alloc exec) goes through the same pipeline (region, ACL, errors) with a response bound to the
   // raw socket: a handler that upgrades detaches it; any other answer is written there and the socket closed.
@@ -330,7 +407,9 @@ export async function startHttpApi(
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
+    // Node's default backlog (511) overflows when thousands of watchers connect at once: the kernel then answers
+    // with SYN cookies and resets what it cannot accept. The kernel caps this at net.core.somaxconn.
+    server.listen({ port: opts.port, host: opts.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -18,7 +18,7 @@ import {
 } from '../discovery/index.js';
 import type { QueryOptions, QueryResult, VariableWriteResult } from './types.js';
 import { nowNs, type ServerContext } from './context.js';
-import { blockingQuery, DEFAULT_WAIT_MS, MAX_WAIT_MS } from './read-endpoints.js';
+import { blockingQuery, DEFAULT_WAIT_MS, MAX_WAIT_MS, waitForChange } from './read-endpoints.js';
 import type { StateSnapshot, TableName } from '../state/index.js';
 
 /**
@@ -33,7 +33,7 @@ async function catalogQuery<T>(
   answer: (snap: StateSnapshot) => T,
 ): Promise<QueryResult<T>> {
   if (q?.minIndex === 1 && ctx.store.snapshot().maxTableIndex(tables) === 0) {
-    await ctx.store.waitForIndex(tables, 0, Math.min(q.waitMs ?? DEFAULT_WAIT_MS, MAX_WAIT_MS), q.signal);
+    await waitForChange(ctx, tables, 0, Math.min(q.waitMs ?? DEFAULT_WAIT_MS, MAX_WAIT_MS), q.signal);
     return blockingQuery(ctx, tables, undefined, answer);
   }
   return blockingQuery(ctx, tables, q, answer);

@@ -16,6 +16,7 @@ import type { StateSnapshot, TableName } from '../state/index.js';
 import {
   allocNotFound,
   badRequest,
+  DroverError,
   deploymentNotFound,
   evalNotFound,
   jobNotFound,
@@ -40,11 +41,28 @@ export async function blockingQuery<T>(
     // Tables nobody wrote yet are answered as index 1 (below); a query coming back with that 1 must wake
     // on their first write, even when that write commits at index 1.
     const minIndex = q.minIndex === 1 && ctx.store.snapshot().maxTableIndex(tables) === 0 ? 0 : q.minIndex;
-    await ctx.store.waitForIndex(tables, minIndex, wait, q.signal);
+    await waitForChange(ctx, tables, minIndex, wait, q.signal);
   }
   const snap = ctx.store.snapshot();
   // Index 0 would make a client's next blocking query return at once; Nomad answers at least 1.
   return { value: answer(snap), index: Math.max(1, snap.maxTableIndex(tables)) };
+}
+
+/**
+ * Waits as a blocking query does; throws ServerStopped when the wait ended because this server's store closed
+ * (an HA server that lost its lease stops its Server): answering then would return the unchanged index before
+ * the wait ran out. The HTTP layer answers the query again from what the agent is now (http/server.ts).
+ */
+export async function waitForChange(
+  ctx: ServerContext,
+  tables: readonly TableName[],
+  minIndex: number,
+  waitMs: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  await ctx.store.waitForIndex(tables, minIndex, waitMs, signal);
+  if (ctx.store.isClosed && signal?.aborted !== true)
+    throw new DroverError('ServerStopped', 'the server stopped while this blocking query waited; ask again');
 }
 
 export function jobListStub(job: Job, summary: JobSummary | null): JobListStub {

@@ -16,6 +16,7 @@ import type {
   Evaluation,
   Job,
   JobSummary,
+  MultiregionRollout,
   Node,
   ScalingEvent,
   ServiceRegistration,
@@ -97,6 +98,8 @@ export const tableSpecs = {
   scaling_events: spec<JobScalingEvents>('scaling_events', (s) => nsKey(s.Namespace, s.JobID)),
   // The Consul-compatible key/value store (`/v1/kv`): one global keyspace, as a Consul datacenter's.
   kv: spec<KVEntry>('kv', (e) => e.Key),
+  // Multiregion rollouts in progress (src/agent/multiregion.ts), so another leader or a restart continues them.
+  multiregion_rollouts: spec<MultiregionRollout>('multiregion_rollouts', (r) => nsKey(r.Namespace, r.JobID)),
   // ACLs (src/acl): tokens are found by their secret on every request.
   acl_tokens: spec<ACLToken>('acl_tokens', (t) => t.AccessorID, { secret: (t) => t.SecretID }),
   acl_policies: spec<ACLPolicy>('acl_policies', (p) => p.Name),
@@ -122,6 +125,7 @@ export interface TableRows {
   variables: VariableRow;
   scaling_events: JobScalingEvents;
   kv: KVEntry;
+  multiregion_rollouts: MultiregionRollout;
   acl_tokens: ACLToken;
   acl_policies: ACLPolicy;
   acl_roles: ACLRole;

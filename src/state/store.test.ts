@@ -7,6 +7,8 @@ import { MemoryBackend, type BackendBatch, type StateBackend } from './backend.j
 import { SqliteBackend } from './sqlite/sqlite-backend.js';
 import { ThreadedSqliteBackend } from './sqlite/threaded-backend.js';
 import { StateStore } from './store.js';
+import { WAKE_SLICE } from './watch.js';
+import { DroverError } from '../errors/index.js';
 import { build } from '../testing/builders.js';
 
 const open = (backend: StateBackend = new MemoryBackend()) => StateStore.open({ backend, logger: nullLogger });
@@ -139,6 +141,21 @@ describe('StateStore', () => {
         .map((j) => j.ID),
     ).toEqual(['a', 'c']);
     expect(s.writeHealth()).toEqual({ ok: true });
+  });
+
+  it('refuses a write the backend fenced off (another server leads) as NotLeader, not as an internal error', async () => {
+    const backend: StateBackend = {
+      load: async () => ({ index: 0, tableIndexes: {} }),
+      apply: () => {
+        throw new DroverError('NotLeader', 'this server is no longer the writer');
+      },
+      close: async () => {},
+    };
+    const s = await open(backend);
+    await expect(s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })))).rejects.toMatchObject({
+      code: 'NotLeader',
+      message: expect.stringContaining('no longer the writer') as unknown,
+    });
   });
 
   it('fails every write built on a failed batch in flight, then resumes from the durable state', async () => {
@@ -319,6 +336,35 @@ describe('StateStore blocking queries', () => {
     await s.write((tx) => tx.put('evals', { ID: 'e' } as never));
     const got = await Promise.all(ps);
     expect(new Set(got)).toEqual(new Set([1]));
+  });
+
+  it('answers the watchers one write wakes a slice per turn of the event loop, so other work runs in between', async () => {
+    const s = await open();
+    let answered = 0;
+    const ps = Array.from({ length: WAKE_SLICE * 4 }, () =>
+      s.waitForIndex(['evals'], 0, 60_000).then((i) => {
+        answered++;
+        return i;
+      }),
+    );
+    let answeredWhenTimerRan = -1;
+    await s.write((tx) => tx.put('evals', { ID: 'e' } as never));
+    // Work queued now runs between two slices: some watchers are answered by then, not all of them.
+    setImmediate(() => (answeredWhenTimerRan = answered));
+    const got = await Promise.all(ps);
+    expect(new Set(got)).toEqual(new Set([1]));
+    expect(answeredWhenTimerRan).toBeGreaterThanOrEqual(WAKE_SLICE);
+    expect(answeredWhenTimerRan).toBeLessThan(WAKE_SLICE * 4);
+    expect(s.watcherCount()).toBe(0);
+  });
+
+  it('marks itself closed, so a watcher woken by close knows no write woke it', async () => {
+    const s = await open();
+    const p = s.waitForIndex(['jobs'], 0, 60_000);
+    expect(s.isClosed).toBe(false);
+    await s.close();
+    await expect(p).resolves.toBe(0);
+    expect(s.isClosed).toBe(true);
   });
 });
 

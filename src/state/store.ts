@@ -16,7 +16,7 @@
  * threaded SQLite one) receives each batch at once and commits it while later writes are built.
  */
 import type { Logger } from '../logging/index.js';
-import { internalError } from '../errors/index.js';
+import { DroverError, internalError, isDroverError } from '../errors/index.js';
 import type { BackendBatch, StateBackend } from './backend.js';
 import { isTableName, tableNames, tableSpecs, type TableName, type TableRows } from './schema.js';
 import { emptyRoot, RootReader, TxnTables, type Root } from './tables.js';
@@ -273,6 +273,9 @@ export class StateStore {
       this.logger.error('state write failed; it was not acknowledged', { error: err.message });
     this.writeError = { message: err.message, since: this.writeError?.since ?? Date.now() };
     if (poison && this.failed === undefined) this.failed = err;
+    // A write fenced off because another server leads now is that, not an internal error: clients retry a 503.
+    if (isDroverError(e, 'NotLeader'))
+      return new DroverError('NotLeader', `state store failed to persist a write: ${err.message}`);
     return internalError(`state store failed to persist a write: ${err.message}`, e);
   }
 
@@ -335,6 +338,11 @@ export class StateStore {
       await this.watches.wait(tableNames, this.committed.index, left, signal);
     }
     return true;
+  }
+
+  /** True once close() began: waiters woken now were not woken by a change. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   watcherCount(): number {

@@ -19,6 +19,9 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
+/** Waiters answered per turn of the event loop when one commit wakes many (see notify). */
+export const WAKE_SLICE = 256;
+
 export class WatchRegistry {
   private readonly byTable = new Map<TableName, Set<Waiter>>();
 
@@ -46,13 +49,29 @@ export class WatchRegistry {
     });
   }
 
-  /** Called after each commit with the tables it changed and the new index. */
+  /**
+   * Called after each commit with the tables it changed and the new index. Every due waiter is detached at
+   * once (its timer and abort listener can no longer fire), but they are answered WAKE_SLICE per turn of the
+   * event loop: each answer runs a query and encodes it, and 10,000 in one go held the loop for seconds (no
+   * timer ran, the leader's etcd lease went unrenewed).
+   */
   notify(tables: Iterable<TableName>, index: number): void {
+    const due: Waiter[] = [];
     for (const t of tables) {
       const s = this.byTable.get(t);
       if (s == null) continue;
-      for (const w of s) if (index > w.minIndex) this.fire(w);
+      for (const w of s) if (index > w.minIndex) due.push(this.detach(w));
     }
+    this.answerInSlices(due, 0);
+  }
+
+  private answerInSlices(due: readonly Waiter[], from: number): void {
+    const end = Math.min(due.length, from + WAKE_SLICE);
+    for (let i = from; i < end; i++) {
+      const w = due[i] as Waiter;
+      w.resolve(this.currentIndex(w.tables));
+    }
+    if (end < due.length) setImmediate(() => this.answerInSlices(due, end));
   }
 
   /** Wakes every waiter (the store is closing). */
@@ -67,10 +86,16 @@ export class WatchRegistry {
   }
 
   private fire(w: Waiter): void {
+    this.detach(w).resolve(this.currentIndex(w.tables));
+  }
+
+  /** Unregisters `w`: no table, timer or signal can fire it any more. */
+  private detach(w: Waiter): Waiter {
     for (const t of w.tables) this.byTable.get(t)?.delete(w);
     if (w.timer !== undefined) clearTimeout(w.timer);
     w.timer = undefined;
     if (w.onAbort !== undefined) w.signal?.removeEventListener('abort', w.onAbort);
-    w.resolve(this.currentIndex(w.tables));
+    w.onAbort = undefined;
+    return w;
   }
 }

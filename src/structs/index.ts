@@ -21,3 +21,4 @@ export * from './kv.js';
 export * from './acl.js';
 export * from './names.js';
 export * from './events.js';
+export * from './multiregion.js';
