@@ -20,3 +20,4 @@ export * from './rpc.js';
 export * from './acl.js';
 export * from './names.js';
 export * from './events.js';
+export * from './mesh.js';
