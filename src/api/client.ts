@@ -17,6 +17,7 @@ import { NodesAPI } from './nodes.js';
 import { VariablesAPI } from './variables.js';
 import { KeyringAPI } from './keyring.js';
 import { ServicesAPI } from './services.js';
+import { IntentionsAPI } from './intentions.js';
 import { ACLAPI, NamespacesAPI } from './acl.js';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:4646';
@@ -48,6 +49,7 @@ export class DroverClient {
   readonly variables: VariablesAPI;
   readonly keyring: KeyringAPI;
   readonly services: ServicesAPI;
+  readonly intentions: IntentionsAPI;
   readonly acl: ACLAPI;
   readonly namespaces: NamespacesAPI;
   readonly agent: AgentAPI;
@@ -79,6 +81,7 @@ export class DroverClient {
     this.variables = new VariablesAPI(this.http);
     this.keyring = new KeyringAPI(this.http);
     this.services = new ServicesAPI(this.http);
+    this.intentions = new IntentionsAPI(this.http);
     this.agent = new AgentAPI(this.http);
     this.status = new StatusAPI(this.http);
     this.operator = new OperatorAPI(this.http);

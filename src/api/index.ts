@@ -19,6 +19,7 @@ export type { DeploymentsAPI } from './deployments.js';
 export type { VariablesAPI, VariableWriteResponse } from './variables.js';
 export type { KeyringAPI, RootKeyMeta } from './keyring.js';
 export type { ServicesAPI, ServiceQueryOptions } from './services.js';
+export type { IntentionsAPI, IntentionRequest } from './intentions.js';
 export type {
   AgentAPI,
   StatusAPI,

@@ -213,6 +213,8 @@ export class ClientServices {
       advertiseIP: this.options.advertiseIP,
       task: input.task,
       interpolate: (s) => interpolateString(s, input.interpolation),
+      // address_mode "alloc": the namespace's address in bridge mode.
+      ...(input.alloc.NetworkStatus?.Address ? { allocIP: String(input.alloc.NetworkStatus.Address) } : {}),
     });
   }
 

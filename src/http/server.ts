@@ -22,6 +22,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { variableRoutes } from './routes/variables.js';
 import { keyringRoutes } from './routes/keyring.js';
 import { serviceRoutes } from './routes/services.js';
+import { connectRoutes } from './routes/connect.js';
 import { uiRoutes } from './routes/ui.js';
 import { snapshotRoutes } from './routes/snapshot.js';
 import { forwardRequest, REGION_FORWARDED_HEADER, regionServer } from './forward.js';
@@ -59,6 +60,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     variableRoutes(r, so);
     keyringRoutes(r, so);
     serviceRoutes(r, so);
+    connectRoutes(r, so);
     snapshotRoutes(r, so);
   }
   aclRoutes(r, opts);

@@ -52,6 +52,7 @@ import type {
   VariablesAPI,
 } from './types.js';
 import { admitJob, defaultAdmissionSteps, type AdmissionSteps } from './admission.js';
+import { MeshEndpoints, type MeshOptions } from './mesh-endpoints.js';
 import { BlockedEvals } from './blocked-evals.js';
 import { EvalBroker, type EvalBrokerOptions } from './eval-broker.js';
 import { defaultHeartbeatOptions, HeartbeatTimers, type HeartbeatOptions } from './heartbeats.js';
@@ -131,6 +132,8 @@ export interface ServerOptions {
   supportedFeatures?: Set<string>;
   /** Job admission steps (admission.ts); the default mutators and validators when absent. */
   admission?: AdmissionSteps;
+  /** The service mesh: default intention and leaf lifetime (mesh-endpoints.ts). */
+  mesh?: MeshOptions;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -157,6 +160,8 @@ export class Server implements ServerAPI {
   private readonly admission: AdmissionSteps;
   /** The event stream (`/v1/event/stream`), fed from the store's commits. */
   readonly events: EventBroker;
+  /** Intentions and the mesh CA (`/v1/connect/*`, sidecar certificates). */
+  readonly mesh: MeshEndpoints;
 
   constructor(
     readonly store: StateStore,
@@ -164,6 +169,7 @@ export class Server implements ServerAPI {
   ) {
     const logger = opts.logger.child({ component: 'server' });
     const clock = opts.clock ?? systemClock;
+    this.mesh = new MeshEndpoints(store, () => clock.now(), logger.child({ component: 'mesh' }), opts.mesh);
     const ctx = {
       store,
       logger,
@@ -418,6 +424,9 @@ export class Server implements ServerAPI {
   }
   serviceList(q: QueryOptions) {
     return this.services.list(q);
+  }
+  meshSidecarMaterial(namespace: string, service: string) {
+    return this.mesh.sidecarMaterial(namespace, service);
   }
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string {
     return reads.resolvePrefix(this.ctx, kind, prefix, namespace);

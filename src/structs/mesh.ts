@@ -96,3 +96,17 @@ export function intentionAllows(
   }
   return best ? best.allow : defaultAction === 'allow';
 }
+
+/** One upstream of a Connect sidecar (Nomad's ConsulUpstream, the fields Drover acts on). */
+export interface ConnectUpstream {
+  DestinationName: string;
+  DestinationNamespace?: string;
+  LocalBindAddress?: string;
+  LocalBindPort: number;
+}
+
+/** The upstreams of a service's `connect { sidecar_service { proxy { upstreams {} } } }` (Connect is loose). */
+export function connectUpstreams(connect: Record<string, unknown> | null | undefined): ConnectUpstream[] {
+  const ss = connect?.SidecarService as { Proxy?: { Upstreams?: ConnectUpstream[] | null } | null } | undefined;
+  return ss?.Proxy?.Upstreams ?? [];
+}

@@ -8,6 +8,7 @@ import type { Allocation } from './alloc.js';
 import type { Node } from './node.js';
 import type { ServiceRegistration } from './service.js';
 import type { ServiceRegistrationListStub, Variable, VariableMetadata } from './catalog.js';
+import type { MeshSidecarMaterial } from './mesh.js';
 
 export interface NodeRegisterResponse {
   /** How soon the next heartbeat is due, in milliseconds. */
@@ -71,4 +72,6 @@ export interface ServerRPC {
   serviceGet?(namespace: string, name: string, q?: BlockingReadOptions): Promise<IndexedValue<ServiceRegistration[]>>;
   /** Service names with their tags, per namespace (`*`: all). */
   serviceList?(q: BlockingReadOptions & { namespace?: string }): Promise<IndexedValue<ServiceRegistrationListStub[]>>;
+  /** The leaf certificate, roots and intentions for the sidecar of a Connect service (src/mesh). */
+  meshSidecarMaterial?(namespace: string, service: string): Promise<MeshSidecarMaterial>;
 }

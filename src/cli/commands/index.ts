@@ -42,6 +42,7 @@ import { version } from './version.js';
 import { operatorRaftListPeers, serverJoin, serverMembers } from './server-members.js';
 import { ACL_COMMANDS } from './acl.js';
 import { NAMESPACE_COMMANDS } from './namespace.js';
+import { INTENTION_COMMANDS } from './intention.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   agent,
@@ -84,6 +85,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   varPurge,
   ...ACL_COMMANDS,
   ...NAMESPACE_COMMANDS,
+  ...INTENTION_COMMANDS,
   keyringList,
   keyringRotate,
   keyringRemove,
