@@ -164,6 +164,7 @@ export const ACL_RULES: Record<string, AclRule> = {
   'GET /v1/internal/client/allocs/:nodeID': { kind: 'internal' },
   'PUT /v1/internal/client/allocs': { kind: 'internal' },
   'PUT /v1/internal/client/services': { kind: 'internal' },
+  'GET /v1/internal/client/mesh/:nodeID': { kind: 'internal' },
   // ACLs
   'PUT /v1/acl/bootstrap': pub('works once (then needs the reset file on a server); it is how the first token is made'),
   'GET /v1/acl/tokens': { kind: 'management' },
