@@ -27,6 +27,7 @@ const BENCHMARKS = [
   { name: 'soak', file: 'bench/soak/soak.bench.mjs' },
   { name: 'events', file: 'bench/events/events.bench.mjs' },
   { name: 'net-setup', file: 'bench/net-setup/net-setup.bench.mjs' },
+  { name: 'mesh', file: 'bench/mesh/mesh.bench.mjs' },
 ];
 const SKIP_EXIT = 3;
 

@@ -51,6 +51,7 @@ export const SUPPORTED_FEATURES = new Set<string>([
   'artifact',
   'change_script',
   'service',
+  'connect',
   'check',
   'disconnect',
   'lifecycle',
@@ -125,6 +126,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       supportedFeatures: SUPPORTED_FEATURES,
       sqliteSynchronous: config.server.sqliteSynchronous,
       evalGCThresholdMs: config.server.evalGCThresholdMs,
+      mesh: config.server.mesh,
       recover: config.server.recover,
       etcd: config.server.etcd,
       heartbeat: {

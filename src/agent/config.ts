@@ -38,6 +38,8 @@ export interface AgentConfig {
     sqliteSynchronous?: 'FULL' | 'NORMAL';
     /** `eval_gc_threshold`: terminal evaluations older than this are garbage collected (default 1 h). */
     evalGCThresholdMs?: number;
+    /** `mesh { default_intention, leaf_cert_ttl }`: the service mesh's default and leaf lifetime. */
+    mesh?: { defaultIntention?: 'allow' | 'deny'; leafTTLms?: number };
     /** `-recover`: start even when the state's integrity checks find acknowledged writes missing. */
     recover?: boolean;
     /**

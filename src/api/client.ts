@@ -18,6 +18,7 @@ import { VariablesAPI } from './variables.js';
 import { KVAPI } from './kv.js';
 import { KeyringAPI } from './keyring.js';
 import { ServicesAPI } from './services.js';
+import { IntentionsAPI } from './intentions.js';
 import { ACLAPI, NamespacesAPI } from './acl.js';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:4646';
@@ -51,6 +52,7 @@ export class DroverClient {
   readonly kv: KVAPI;
   readonly keyring: KeyringAPI;
   readonly services: ServicesAPI;
+  readonly intentions: IntentionsAPI;
   readonly acl: ACLAPI;
   readonly namespaces: NamespacesAPI;
   readonly agent: AgentAPI;
@@ -83,6 +85,7 @@ export class DroverClient {
     this.kv = new KVAPI(this.http);
     this.keyring = new KeyringAPI(this.http);
     this.services = new ServicesAPI(this.http);
+    this.intentions = new IntentionsAPI(this.http);
     this.agent = new AgentAPI(this.http);
     this.status = new StatusAPI(this.http);
     this.operator = new OperatorAPI(this.http);

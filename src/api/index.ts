@@ -20,6 +20,7 @@ export type { VariablesAPI, VariableWriteResponse } from './variables.js';
 export { kvEntryValue, type KVAPI } from './kv.js';
 export type { KeyringAPI, RootKeyMeta } from './keyring.js';
 export type { ServicesAPI, ServiceQueryOptions } from './services.js';
+export type { IntentionsAPI, IntentionRequest } from './intentions.js';
 export type {
   AgentAPI,
   StatusAPI,

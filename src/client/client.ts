@@ -32,6 +32,7 @@ import { AllocRunner, type AllocRunnerDeps } from './alloc-runner.js';
 import { allocDirPath, checkTaskName, confinedPath } from './alloc-dir.js';
 import { templateHookFactory } from './template-hook.js';
 import { artifactHookFactory, type ArtifactClientConfig } from './artifact/index.js';
+import { meshHookFactory } from './mesh-hook.js';
 import { ClientStateStore } from './state-store.js';
 import { UpdateBatcher } from './update-batcher.js';
 import type { CheckStatusSource } from './alloc-health.js';
@@ -313,6 +314,12 @@ class ClientAgent implements Client {
       now: this.now,
     })(args),
     ...this.services.taskHooks(args),
+    ...meshHookFactory({
+      rpc: this.options.rpc,
+      node: () => this.current,
+      advertiseIP: this.options.advertiseIP ?? '127.0.0.1',
+      logger: this.log,
+    })(args),
     ...(this.options.taskHooks?.(args) ?? []),
   ];
 

@@ -32,6 +32,8 @@ export interface TaskHookContext {
   signalTask(sig: string, reason: string): Promise<void>;
   /** Kills the task for good, failing it (a hook that cannot recover). */
   kill(reason: string): Promise<void>;
+  /** The allocation's network namespace (bridge / none / CNI mode); undefined in host mode. */
+  network?(): { netnsPath: string; ip: string; gateway?: string } | undefined;
 }
 
 export interface PrestartResult {

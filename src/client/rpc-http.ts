@@ -24,6 +24,7 @@
  */
 import type {
   Allocation,
+  MeshSidecarMaterial,
   Node,
   ServiceRegistration,
   ServiceRegistrationListStub,
@@ -218,6 +219,16 @@ export class HttpServerRPC implements ServerRPC {
       waitMs + this.slackMs,
     );
     return { allocs: data.Allocs ?? [], index };
+  }
+
+  /** The leaf, roots and intentions for a Connect sidecar this node runs. */
+  async meshSidecarMaterial(namespace: string, service: string): Promise<MeshSidecarMaterial> {
+    const q = `namespace=${encodeURIComponent(namespace)}&service=${encodeURIComponent(service)}`;
+    const { data } = await this.call<MeshSidecarMaterial>(
+      'GET',
+      `/v1/internal/client/mesh/${encodeURIComponent(this.node?.id ?? '')}?${q}`,
+    );
+    return data;
   }
 
   async updateAllocs(updates: AllocClientUpdate[]): Promise<void> {

@@ -65,7 +65,7 @@ export interface TaskRunnerDeps {
   onChange: () => void;
   logRotateIntervalMs: number;
   /** The allocation's network namespace (bridge / none / CNI mode), once the alloc runner built it. */
-  network?: () => { netnsPath: string; ip: string; resolvConf?: string } | undefined;
+  network?: () => { netnsPath: string; ip: string; gateway?: string; resolvConf?: string } | undefined;
   /** Prestart/poststop tasks that are not sidecars finish for good after a successful exit. */
   ephemeral: boolean;
 }
@@ -323,6 +323,7 @@ export class TaskRunner {
       },
       signalTask: (sig, reason) => this.signal(sig, reason),
       kill: (reason) => this.kill(taskEvent(EV.HookFailed, this.deps.now(), { Message: reason }), true),
+      network: () => this.deps.network?.(),
     };
     return this.hookCtx;
   }

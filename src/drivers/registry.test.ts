@@ -20,7 +20,7 @@ const names = (ds: TaskDriver[]) => ds.map((d) => d.name).sort();
 describe('builtin driver registry', () => {
   it('leaves raw_exec disabled and mock_driver out outside -dev, as Nomad', async () => {
     expect(await health({}, false)).toEqual({ raw_exec: 'undetected' });
-    expect(names(builtinDrivers({}, { dev: false }))).toEqual(['docker', 'exec', 'raw_exec']);
+    expect(names(builtinDrivers({}, { dev: false }))).toEqual(['connect_proxy', 'docker', 'exec', 'raw_exec']);
   });
 
   it('enables raw_exec and mock_driver in -dev', async () => {
@@ -37,8 +37,12 @@ describe('builtin driver registry', () => {
       { docker: { config: { enabled: false } }, exec: { config: { enabled: false } } },
       { dev: true },
     );
-    expect(names(ds)).toEqual(['mock_driver', 'raw_exec']);
-    expect(names(builtinDrivers({}, { dev: true, denylist: ['docker', 'mock_driver'] }))).toEqual(['exec', 'raw_exec']);
+    expect(names(ds)).toEqual(['connect_proxy', 'mock_driver', 'raw_exec']);
+    expect(names(builtinDrivers({}, { dev: true, denylist: ['docker', 'mock_driver'] }))).toEqual([
+      'connect_proxy',
+      'exec',
+      'raw_exec',
+    ]);
   });
 
   it('refuses privileged docker tasks unless the plugin allows them', () => {

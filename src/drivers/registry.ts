@@ -8,6 +8,7 @@ import { nullLogger } from '../logging/index.js';
 import type { TaskDriver } from './types.js';
 import { MockDriver } from './mock/index.js';
 import { RawExecDriver } from './raw-exec/index.js';
+import { ConnectProxyDriver } from './connect-proxy/index.js';
 import { DockerDriver } from './docker/index.js';
 import { DEFAULT_CAPS, ExecDriver } from './exec/index.js';
 import { taskPolicyFrom } from './shared/index.js';
@@ -61,6 +62,8 @@ export interface DriverFactory {
  */
 export const DRIVER_FACTORIES: DriverFactory[] = [
   { name: 'raw_exec', create: (c) => new RawExecDriver({ enabled: c.enabled }) },
+  // The built-in Connect sidecar (src/mesh); `plugin "connect_proxy" { enabled = false }` leaves it out.
+  { name: 'connect_proxy', create: (c) => (c.options['enabled'] === false ? undefined : new ConnectProxyDriver()) },
   { name: 'mock_driver', create: (c) => (c.enabled ? new MockDriver() : undefined) },
   {
     // Docker is on by default, as in Nomad; `volumes { enabled = true }` allows host paths,

@@ -127,6 +127,16 @@ export const ACL_RULES: Record<string, AclRule> = {
   'GET /v1/services': { kind: 'services', list: true },
   'GET /v1/service/:name': { kind: 'services' },
   'DELETE /v1/service/:name/:id': ns('submit-job'),
+  // The service mesh: intentions decide which service may call which, so writing them is an operator's act
+  'GET /v1/connect/intentions': { kind: 'operator', op: 'read' },
+  'PUT /v1/connect/intentions': { kind: 'operator', op: 'write' },
+  'POST /v1/connect/intentions': { kind: 'operator', op: 'write' },
+  'GET /v1/connect/intentions/exact': { kind: 'operator', op: 'read' },
+  'DELETE /v1/connect/intentions/exact': { kind: 'operator', op: 'write' },
+  'GET /v1/connect/intentions/:id': { kind: 'operator', op: 'read' },
+  'PUT /v1/connect/intentions/:id': { kind: 'operator', op: 'write' },
+  'DELETE /v1/connect/intentions/:id': { kind: 'operator', op: 'write' },
+  'GET /v1/connect/ca/roots': pub('the mesh CA certificate is public: peers verify leaves against it'),
   // Operator: a snapshot holds every secret of the cluster (Nomad asks for a management token)
   'GET /v1/operator/snapshot': { kind: 'management' },
   'PUT /v1/operator/snapshot': { kind: 'management' },
@@ -166,6 +176,7 @@ export const ACL_RULES: Record<string, AclRule> = {
   'GET /v1/internal/client/allocs/:nodeID': { kind: 'internal' },
   'PUT /v1/internal/client/allocs': { kind: 'internal' },
   'PUT /v1/internal/client/services': { kind: 'internal' },
+  'GET /v1/internal/client/mesh/:nodeID': { kind: 'internal' },
   // ACLs
   'PUT /v1/acl/bootstrap': pub('works once (then needs the reset file on a server); it is how the first token is made'),
   'GET /v1/acl/tokens': { kind: 'management' },

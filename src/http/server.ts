@@ -25,6 +25,7 @@ import { variableRoutes } from './routes/variables.js';
 import { kvRoutes } from './routes/kv.js';
 import { keyringRoutes } from './routes/keyring.js';
 import { serviceRoutes } from './routes/services.js';
+import { connectRoutes } from './routes/connect.js';
 import { uiRoutes } from './routes/ui.js';
 import { snapshotRoutes } from './routes/snapshot.js';
 import { forwardRequest, REGION_FORWARDED_HEADER, regionServer } from './forward.js';
@@ -63,6 +64,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     kvRoutes(r, so);
     keyringRoutes(r, so);
     serviceRoutes(r, so);
+    connectRoutes(r, so);
     snapshotRoutes(r, so);
   }
   aclRoutes(r, opts);

@@ -14,6 +14,7 @@
 import { jobValidationError, type Problem } from '../errors/index.js';
 import { canonicalizeJob, unsupportedFeatureWarnings, validateJob } from '../jobspec/index.js';
 import type { Job } from '../structs/index.js';
+import { connectSidecars, connectValidator } from './connect-admission.js';
 
 /** What the caller of an admission says about the job it hands over. */
 export interface AdmissionOptions {
@@ -83,8 +84,8 @@ export const validate: JobValidator = {
 };
 
 export const defaultAdmissionSteps: AdmissionSteps = {
-  mutators: [unsupportedFeatures, canonicalize],
-  validators: [validate],
+  mutators: [unsupportedFeatures, connectSidecars, canonicalize],
+  validators: [validate, connectValidator],
 };
 
 /**

@@ -56,3 +56,4 @@ export {
   type EventTopic,
   type StreamEvent,
 } from './event-broker.js';
+export { MeshEndpoints, type IntentionInput, type MeshOptions } from './mesh-endpoints.js';

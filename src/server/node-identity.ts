@@ -22,7 +22,9 @@ export type NodeRequest =
   | { kind: 'register'; secret: string | undefined; node: Node }
   | { kind: 'status' | 'allocs-read'; secret: string | undefined; nodeID: string }
   | { kind: 'allocs-write'; secret: string | undefined; nodeID: string; updates: AllocClientUpdate[] }
-  | { kind: 'services'; secret: string | undefined; nodeID: string; upsert: ServiceRegistration[]; delete: string[] };
+  | { kind: 'services'; secret: string | undefined; nodeID: string; upsert: ServiceRegistration[]; delete: string[] }
+  /** A Connect sidecar's certificate: only for a service whose sidecar runs in an allocation on the node. */
+  | { kind: 'mesh'; secret: string | undefined; nodeID: string; namespace: string; service: string };
 
 const denied = (message: string) => new DroverError('PermissionDenied', message);
 
@@ -58,6 +60,17 @@ export function authorizeNodeRequest(view: StateView, req: NodeRequest): void {
       if (view.allocByID(u.ID)?.NodeID !== req.nodeID)
         throw denied(`allocation "${u.ID}" is not placed on node "${req.nodeID}"`);
     }
+  } else if (req.kind === 'mesh') {
+    const kind = `connect-proxy:${req.service}`;
+    const runs = view.tables
+      .byIndex('allocs', 'node', req.nodeID)
+      .some(
+        (a) =>
+          a.Namespace === req.namespace &&
+          a.DesiredStatus === 'run' &&
+          (a.Job?.TaskGroups ?? []).some((g) => g.Name === a.TaskGroup && g.Tasks.some((t) => t.Kind === kind)),
+      );
+    if (!runs) throw denied(`node "${req.nodeID}" runs no sidecar of service "${req.service}"`);
   } else if (req.kind === 'services') {
     for (const r of req.upsert) {
       if (r == null || typeof r !== 'object') throw badRequest('each of "Upsert" must be an object');

@@ -53,6 +53,7 @@ import type {
   VariablesAPI,
 } from './types.js';
 import { admitJob, defaultAdmissionSteps, type AdmissionSteps } from './admission.js';
+import { MeshEndpoints, type MeshOptions } from './mesh-endpoints.js';
 import { BlockedEvals } from './blocked-evals.js';
 import { EvalBroker, type EvalBrokerOptions } from './eval-broker.js';
 import { defaultHeartbeatOptions, HeartbeatTimers, type HeartbeatOptions } from './heartbeats.js';
@@ -133,6 +134,8 @@ export interface ServerOptions {
   supportedFeatures?: Set<string>;
   /** Job admission steps (admission.ts); the default mutators and validators when absent. */
   admission?: AdmissionSteps;
+  /** The service mesh: default intention and leaf lifetime (mesh-endpoints.ts). */
+  mesh?: MeshOptions;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -159,6 +162,8 @@ export class Server implements ServerAPI {
   private readonly admission: AdmissionSteps;
   /** The event stream (`/v1/event/stream`), fed from the store's commits. */
   readonly events: EventBroker;
+  /** Intentions and the mesh CA (`/v1/connect/*`, sidecar certificates). */
+  readonly mesh: MeshEndpoints;
 
   constructor(
     readonly store: StateStore,
@@ -166,6 +171,7 @@ export class Server implements ServerAPI {
   ) {
     const logger = opts.logger.child({ component: 'server' });
     const clock = opts.clock ?? systemClock;
+    this.mesh = new MeshEndpoints(store, () => clock.now(), logger.child({ component: 'mesh' }), opts.mesh);
     const ctx = {
       store,
       logger,
@@ -432,6 +438,9 @@ export class Server implements ServerAPI {
   }
   nodeList(q: QueryOptions) {
     return this.nodes.list(q);
+  }
+  meshSidecarMaterial(namespace: string, service: string) {
+    return this.mesh.sidecarMaterial(namespace, service);
   }
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string {
     return reads.resolvePrefix(this.ctx, kind, prefix, namespace);

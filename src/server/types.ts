@@ -3,6 +3,7 @@
  * sees only this interface. Reads take an optional blocking-query spec: they wait until the state index
  * passes `minIndex` (or `waitMs` passes) and always return the index the answer is from.
  */
+import type { MeshEndpoints } from './mesh-endpoints.js';
 import type {
   AllocListStub,
   Allocation,
@@ -266,6 +267,8 @@ export interface EventsAPI {
  * (ServerRPC, flat, as a remote client speaks it) and a few server-wide operations.
  */
 export interface ServerAPI extends ServerRPC {
+  /** Intentions and the mesh CA (`/v1/connect/*`). */
+  readonly mesh: MeshEndpoints;
   readonly jobs: JobsAPI;
   readonly deployments: DeploymentsAPI;
   readonly allocs: AllocsAPI;

@@ -11,6 +11,8 @@ import type {
   Namespace,
   OneTimeToken,
   SigningKey,
+  Intention,
+  MeshCARow,
   Allocation,
   Deployment,
   Evaluation,
@@ -108,6 +110,11 @@ export const tableSpecs = {
   acl_meta: spec<ACLMetaRow>('acl_meta', (m) => m.Key),
   namespaces: spec<Namespace>('namespaces', (n) => n.Name),
   signing_keys: spec<SigningKey>('signing_keys', (k) => k.KeyID),
+  // The service mesh (src/mesh): intentions by ID, found by (source, destination); the mesh CA.
+  intentions: spec<Intention>('intentions', (i) => i.ID, {
+    pair: (i) => `${i.SourceNS}\u0000${i.SourceName}\u0000${i.DestinationNS}\u0000${i.DestinationName}`,
+  }),
+  mesh_ca: spec<MeshCARow>('mesh_ca', (c) => c.ID),
 };
 
 export type TableName = keyof typeof tableSpecs;
@@ -133,6 +140,8 @@ export interface TableRows {
   acl_meta: ACLMetaRow;
   namespaces: Namespace;
   signing_keys: SigningKey;
+  intentions: Intention;
+  mesh_ca: MeshCARow;
 }
 
 export const tableNames = Object.keys(tableSpecs) as TableName[];

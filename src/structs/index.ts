@@ -22,3 +22,4 @@ export * from './acl.js';
 export * from './names.js';
 export * from './events.js';
 export * from './multiregion.js';
+export * from './mesh.js';

@@ -9,6 +9,7 @@ import type { Node, NodeListStub } from './node.js';
 import type { ServiceRegistration } from './service.js';
 import type { KVEntry } from './kv.js';
 import type { ServiceRegistrationListStub, Variable, VariableMetadata } from './catalog.js';
+import type { MeshSidecarMaterial } from './mesh.js';
 
 export interface NodeRegisterResponse {
   /** How soon the next heartbeat is due, in milliseconds. */
@@ -76,4 +77,6 @@ export interface ServerRPC {
   kvList?(prefix: string, q?: BlockingReadOptions): Promise<IndexedValue<KVEntry[]>>;
   /** The client nodes (templates' datacenters, nodes, node). */
   nodeList?(q: BlockingReadOptions): Promise<IndexedValue<NodeListStub[]>>;
+  /** The leaf certificate, roots and intentions for the sidecar of a Connect service (src/mesh). */
+  meshSidecarMaterial?(namespace: string, service: string): Promise<MeshSidecarMaterial>;
 }

@@ -63,6 +63,7 @@ const SERVER: Spec = {
   job_gc_interval: refused(),
   job_gc_threshold: refused(),
   eval_gc_threshold: 'v',
+  mesh: { block: { default_intention: 'v', leaf_cert_ttl: 'v' } },
   deployment_gc_threshold: refused(),
   batch_eval_gc_threshold: refused(),
   csi_volume_claim_gc_threshold: refused(),

@@ -134,7 +134,24 @@ function serverBlock(server: Obj, file: string): Obj {
     sqliteWorkerThread: worker,
     serverJoin: server.server_join === undefined ? undefined : serverJoinBlock(block(server.server_join), file),
     evalGCThresholdMs: durationMs(server.eval_gc_threshold, 'eval_gc_threshold', file),
+    mesh: server.mesh === undefined ? undefined : meshBlock(block(server.mesh) ?? {}, file),
   };
+}
+
+/** `server { mesh { default_intention = "allow" | "deny", leaf_cert_ttl = "72h" } }` (docs/operations.md). */
+function meshBlock(m: Obj, file: string): Obj {
+  const d = m.default_intention;
+  if (d !== undefined && d !== 'allow' && d !== 'deny')
+    throw new UsageError(
+      `Error loading configuration from ${file}: server.mesh.default_intention must be "allow" or "deny", got ${JSON.stringify(d)}`,
+    );
+  for (const k of Object.keys(m))
+    if (k !== 'default_intention' && k !== 'leaf_cert_ttl')
+      throw new UsageError(`Error loading configuration from ${file}: server.mesh has no "${k}" setting`);
+  const ttl = durationMs(m.leaf_cert_ttl, 'mesh.leaf_cert_ttl', file);
+  if (ttl !== undefined && ttl < 60_000)
+    throw new UsageError(`Error loading configuration from ${file}: server.mesh.leaf_cert_ttl must be at least 1m`);
+  return { defaultIntention: d, leafTTLms: ttl };
 }
 
 /** `server { server_join { retry_join = ["host:port", ...], retry_interval = "30s", retry_max = 0 } }`. */

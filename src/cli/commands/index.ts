@@ -44,6 +44,7 @@ import { version } from './version.js';
 import { operatorRaftListPeers, serverJoin, serverMembers } from './server-members.js';
 import { ACL_COMMANDS } from './acl.js';
 import { NAMESPACE_COMMANDS } from './namespace.js';
+import { INTENTION_COMMANDS } from './intention.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   agent,
@@ -90,6 +91,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   kvDelete,
   ...ACL_COMMANDS,
   ...NAMESPACE_COMMANDS,
+  ...INTENTION_COMMANDS,
   keyringList,
   keyringRotate,
   keyringRemove,

@@ -72,7 +72,7 @@ interface Tracked {
 }
 
 export class RawExecDriver implements TaskDriver {
-  readonly name = 'raw_exec';
+  readonly name: string = 'raw_exec';
   readonly capabilities: DriverCapabilities = { sendSignals: true, exec: true, fsIsolation: 'none' };
   private readonly tasks = new TaskTable<Tracked>();
   private readonly enabled: boolean;

@@ -58,6 +58,30 @@ async function registered(address: string, id: string): Promise<Node> {
 }
 
 describe('the internal client endpoints', () => {
+  it('hand a node the mesh certificate of a sidecar it runs, and refuse one for a service it does not', async () => {
+    const { server, address } = await setup();
+    const n1 = await registered(address, 'n1');
+    const n2 = await registered(address, 'n2');
+    const job = build.job({ ID: 'db' });
+    job.TaskGroups[0]!.Tasks.push({
+      ...job.TaskGroups[0]!.Tasks[0]!,
+      Name: 'connect-proxy-db',
+      Kind: 'connect-proxy:db',
+    });
+    const a1 = build.alloc({ Job: job, NodeID: 'n1' });
+    await server.store.write((txn) => upsertAllocs(txn, [a1], 0));
+    const rpc = (node: Node) => {
+      const c = new HttpServerRPC([address]);
+      c.useNodeIdentity(node.ID, node.SecretID!);
+      return c;
+    };
+    const m = await rpc(n1).meshSidecarMaterial('default', 'db');
+    expect(m.SpiffeID).toBe('spiffe://drover/ns/default/svc/db');
+    expect(m.CertPEM).toContain('BEGIN CERTIFICATE');
+    await expect(rpc(n2).meshSidecarMaterial('default', 'db')).rejects.toThrow(/runs no sidecar of service "db"/);
+    await expect(rpc(n1).meshSidecarMaterial('default', 'web')).rejects.toThrow(/runs no sidecar of service "web"/);
+  });
+
   it("hand a remote client its heartbeat TTL in nanoseconds under Nomad's name, as HttpServerRPC reads it", async () => {
     const { address } = await setup();
     const n1 = nodeWithSecret('n1');

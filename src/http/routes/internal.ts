@@ -5,6 +5,7 @@
  *   GET /v1/internal/client/allocs/:nodeID?index=&wait=      → {Allocs, Index}   (blocking)
  *   PUT /v1/internal/client/allocs    {Allocs: AllocClientUpdate[]}
  *   PUT /v1/internal/client/services  {NodeID, Upsert: ServiceRegistration[], Delete: string[]}
+ *   GET /v1/internal/client/mesh/:nodeID?namespace=&service=  → MeshSidecarMaterial (a sidecar the node runs)
  *
  * Every call carries the node's SecretID in `X-Drover-Node-Secret` (or, as Nomad's clients send it, in
  * `X-Nomad-Token`); the server refuses with 403 any request that is not the node's own (node-identity.ts).
@@ -64,6 +65,14 @@ export function internalRoutes(r: Router, opts: ServerRouteOptions): void {
     });
     await server.updateAllocs(body.Allocs);
     return {};
+  });
+  r.get('/v1/internal/client/mesh/:nodeID', async (c) => {
+    const namespace = c.query.get('namespace') || 'default';
+    const service = c.query.get('service') ?? '';
+    if (!service) throw badRequest('"service" is required');
+    server.authorizeNodeRequest({ kind: 'mesh', secret: nodeSecret(c), nodeID: c.params.nodeID!, namespace, service });
+    if (!server.meshSidecarMaterial) throw badRequest('this server has no service mesh');
+    return server.meshSidecarMaterial(namespace, service);
   });
   r.write('/v1/internal/client/services', async (c) => {
     const body = await c.json<{ NodeID?: string; Upsert?: ServiceRegistration[]; Delete?: string[] }>();

@@ -1,0 +1,81 @@
+/**
+ * `drover intention create -allow|-deny SRC DST`, `list`, `get SRC DST`, `delete SRC DST | ID`: Consul's
+ * intention commands, for the mesh's sidecars (they apply to the next connection, without a restart).
+ */
+import { UsageError, type CommandSpec } from '../command.js';
+
+export const intentionCreate: CommandSpec = {
+  path: ['intention', 'create'],
+  summary: 'Allow or deny calls from one service to another through the mesh',
+  args: ['<source>', '<destination>'],
+  options: [
+    { flags: '--allow', description: 'allow the calls (the default)' },
+    { flags: '--deny', description: 'deny the calls' },
+    { flags: '--replace', description: 'replace the intention of the same pair if one exists' },
+    { flags: '--description <text>', description: 'why the intention exists' },
+  ],
+  async run(ctx, [source, destination], opts) {
+    if (opts.allow && opts.deny) throw new UsageError('Error: -allow and -deny cannot both be given');
+    const action = opts.deny ? 'deny' : 'allow';
+    const id = await ctx.client().intentions.create(
+      {
+        SourceName: source!,
+        DestinationName: destination!,
+        Action: action,
+        Description: typeof opts.description === 'string' ? opts.description : '',
+      },
+      { signal: ctx.signal, replace: opts.replace === true },
+    );
+    if (ctx.out.json) ctx.out.printJSON({ ID: id });
+    else ctx.out.line(`Created: ${source} => ${destination} (${action})`);
+    return 0;
+  },
+};
+
+export const intentionList: CommandSpec = {
+  path: ['intention', 'list'],
+  summary: 'List the mesh intentions',
+  async run(ctx) {
+    const list = await ctx.client().intentions.list({ signal: ctx.signal });
+    if (ctx.out.json) {
+      ctx.out.printJSON(list);
+      return 0;
+    }
+    if (list.length === 0) {
+      ctx.out.line('No intentions (every call gets the default action)');
+      return 0;
+    }
+    ctx.out.table([
+      ['ID', 'Source', 'Action', 'Destination'],
+      ...list.map((i) => [i.ID, i.SourceName, i.Action, i.DestinationName]),
+    ]);
+    return 0;
+  },
+};
+
+export const intentionGet: CommandSpec = {
+  path: ['intention', 'get'],
+  summary: 'Show the intention from one service to another',
+  args: ['<source>', '<destination>'],
+  async run(ctx, [source, destination]) {
+    const i = await ctx.client().intentions.exact(source!, destination!, { signal: ctx.signal });
+    if (ctx.out.json) ctx.out.printJSON(i);
+    else ctx.out.line(`${i.SourceName} => ${i.DestinationName} (${i.Action})  ID ${i.ID}`);
+    return 0;
+  },
+};
+
+export const intentionDelete: CommandSpec = {
+  path: ['intention', 'delete'],
+  summary: 'Delete an intention, by source and destination or by ID',
+  args: ['<source-or-id>', '[destination]'],
+  async run(ctx, [first, destination]) {
+    const api = ctx.client().intentions;
+    if (destination) await api.deleteExact(first!, destination, { signal: ctx.signal });
+    else await api.delete(first!, { signal: ctx.signal });
+    ctx.out.line('Intention deleted.');
+    return 0;
+  },
+};
+
+export const INTENTION_COMMANDS = [intentionCreate, intentionList, intentionGet, intentionDelete];

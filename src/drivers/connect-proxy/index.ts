@@ -1,0 +1,1 @@
+export { ConnectProxyDriver, SIDECAR_CONFIG_FILE } from './connect-proxy-driver.js';

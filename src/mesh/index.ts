@@ -1,0 +1,3 @@
+/** The service mesh: the mesh CA (leaf certificates) and the built-in sidecar proxy. */
+export { createMeshCA, issueLeaf } from './ca.js';
+export { SidecarProxy, VERDICT_DENIED, VERDICT_READY, type SidecarConfig, type UpstreamConfig } from './proxy.js';

@@ -1,0 +1,136 @@
+import { createServer, connect, type Server } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nullLogger } from '../logging/index.js';
+import { SidecarProxy } from './proxy.js';
+import { inboundConfig, intention, outboundConfig, testPKI, type TestPKI } from './testing/fixtures.js';
+
+/** A TCP service answering each line with its name and the line. */
+async function echo(name: string): Promise<{ server: Server; port: number }> {
+  const server = createServer((s) => s.on('data', (d) => s.write(`${name}:${d.toString()}`)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  return { server, port: typeof a === 'object' && a ? a.port : 0 };
+}
+
+/** Sends `msg` through 127.0.0.1:port; resolves the reply, or 'closed' when the connection ends without one. */
+function call(port: number, msg: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString();
+      s.end();
+    });
+    s.on('error', () => {});
+    s.on('close', () => resolve(got === '' ? 'closed' : got));
+    s.write(msg);
+    setTimeout(() => s.destroy(), 5_000).unref();
+  });
+}
+
+describe('the sidecar proxy', () => {
+  let pki: TestPKI;
+  const proxies: SidecarProxy[] = [];
+  const servers: Server[] = [];
+  const proxy = () => {
+    const p = new SidecarProxy(nullLogger);
+    proxies.push(p);
+    return p;
+  };
+
+  beforeAll(async () => {
+    pki = await testPKI();
+  });
+  afterAll(async () => {
+    await Promise.all(proxies.map((p) => p.close()));
+    for (const s of servers) s.close();
+  });
+
+  it('carries a connection over mutual TLS from an upstream port to the service, balancing instances', async () => {
+    const db1 = await echo('db1');
+    const db2 = await echo('db2');
+    servers.push(db1.server, db2.server);
+    const in1 = proxy();
+    const in2 = proxy();
+    await in1.update(inboundConfig(await pki.material('db'), db1.port));
+    await in2.update(inboundConfig(await pki.material('db'), db2.port));
+    const out = proxy();
+    await out.update(
+      outboundConfig(await pki.material('web'), 'db', [
+        { Address: '127.0.0.1', Port: in1.inboundPort() },
+        { Address: '127.0.0.1', Port: in2.inboundPort() },
+      ]),
+    );
+    const replies = new Set<string>();
+    for (let i = 0; i < 4; i++) replies.add(await call(out.upstreamPort(0), 'hi'));
+    expect([...replies].sort()).toEqual(['db1:hi', 'db2:hi']);
+  });
+
+  it('refuses a caller an intention denies, and lets it in once allowed, without a restart', async () => {
+    const db = await echo('db');
+    servers.push(db.server);
+    const dbMaterial = await pki.material('db', [intention('web', 'db', 'deny')]);
+    const inbound = proxy();
+    await inbound.update(inboundConfig(dbMaterial, db.port));
+    const out = proxy();
+    await out.update(
+      outboundConfig(await pki.material('web'), 'db', [{ Address: '127.0.0.1', Port: inbound.inboundPort() }]),
+    );
+    expect(await call(out.upstreamPort(0), 'x')).toBe('closed');
+    await inbound.update(inboundConfig({ ...dbMaterial, Intentions: [intention('web', 'db', 'allow')] }, db.port));
+    expect(await call(out.upstreamPort(0), 'x')).toBe('db:x');
+  });
+
+  it('applies the default action when no intention matches', async () => {
+    const db = await echo('db');
+    servers.push(db.server);
+    const inbound = proxy();
+    await inbound.update(inboundConfig(await pki.material('db', [], 'deny'), db.port));
+    const out = proxy();
+    await out.update(
+      outboundConfig(await pki.material('web'), 'db', [{ Address: '127.0.0.1', Port: inbound.inboundPort() }]),
+    );
+    expect(await call(out.upstreamPort(0), 'x')).toBe('closed');
+  });
+
+  it('retries another instance when one cannot reach its service', async () => {
+    const db = await echo('alive');
+    servers.push(db.server);
+    const gone = await echo('gone');
+    await new Promise((r) => gone.server.close(r));
+    const deadPort = gone.port;
+    const inDead = proxy();
+    await inDead.update(inboundConfig(await pki.material('db'), deadPort));
+    const inLive = proxy();
+    await inLive.update(inboundConfig(await pki.material('db'), db.port));
+    const out = proxy();
+    await out.update(
+      outboundConfig(await pki.material('web'), 'db', [
+        { Address: '127.0.0.1', Port: inDead.inboundPort() },
+        { Address: '127.0.0.1', Port: inLive.inboundPort() },
+      ]),
+    );
+    for (let i = 0; i < 6; i++) expect(await call(out.upstreamPort(0), 'q')).toBe('alive:q');
+  });
+
+  it('refuses a TLS connection without a certificate, and one whose certificate another CA signed', async () => {
+    const db = await echo('db');
+    servers.push(db.server);
+    const inbound = proxy();
+    await inbound.update(inboundConfig(await pki.material('db'), db.port));
+    const attempt = (opts: { cert?: string; key?: string }) =>
+      new Promise<string>((resolve) => {
+        const s = tlsConnect({ host: '127.0.0.1', port: inbound.inboundPort(), rejectUnauthorized: false, ...opts });
+        let got = '';
+        s.on('data', (d) => (got += d.toString('hex')));
+        s.on('secureConnect', () => s.write('hello'));
+        s.on('error', () => {});
+        s.on('close', () => resolve(got === '' ? 'refused' : got));
+        setTimeout(() => s.destroy(), 5_000).unref();
+      });
+    expect(await attempt({})).toBe('refused');
+    const other = await (await testPKI()).material('web');
+    expect(await attempt({ cert: other.CertPEM, key: other.KeyPEM })).toBe('refused');
+  });
+});

@@ -1,0 +1,306 @@
+/**
+ * Drover's built-in sidecar proxy (Consul once shipped one too): one per Connect service, inside the
+ * allocation's network namespace.
+ *
+ *   outbound (one listener per upstream, 127.0.0.1:<local_bind_port>):
+ *     app connects ─► pick an instance (round robin, ejected ones skipped) ─► mTLS to its mesh port
+ *       (its leaf must name the destination service) ─► wait for the inbound's verdict byte:
+ *         READY  ─► pipe both ways
+ *         DENIED ─► close the app's connection (an intention said no; no other instance would say yes)
+ *         closed / error / timeout ─► eject the instance for a while, try the next one (at most 3)
+ *     The app's bytes wait (socket paused) until READY, so a retry never loses or repeats data.
+ *   inbound (the service's mesh port, every address of the namespace):
+ *     mTLS (the caller's leaf must chain to the mesh CA) ─► the caller's SPIFFE ID ─► intentions, checked on
+ *     every connection against the current config (no restart) ─► DENIED, or dial the local service
+ *     ─► READY and pipe both ways (the local service refusing: close, so the caller retries elsewhere)
+ *
+ * Certificates, roots, intentions and upstream instances come from `update()`: the client agent rewrites the
+ * sidecar's config file (sidecar.ts) and the proxy swaps them in live.
+ */
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
+import {
+  connect as tlsConnect,
+  createSecureContext,
+  createServer as createTLSServer,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
+import { intentionAllows, meshSpiffeID, parseMeshSpiffeID, type MeshSidecarMaterial } from '../structs/index.js';
+import type { Logger } from '../logging/index.js';
+
+export const VERDICT_READY = 0x01;
+export const VERDICT_DENIED = 0x02;
+
+export interface UpstreamConfig {
+  DestinationName: string;
+  DestinationNamespace: string;
+  LocalBindAddress: string;
+  LocalBindPort: number;
+  /** Healthy mesh addresses of the destination (its sidecars' inbound ports). */
+  Instances: Array<{ Address: string; Port: number }>;
+}
+
+export interface SidecarConfig {
+  Service: string;
+  Namespace: string;
+  /** The inbound side: the mesh port inside the namespace, and the local service's port. */
+  Inbound?: { BindAddress: string; Port: number; LocalServicePort: number };
+  Upstreams: UpstreamConfig[];
+  Material: MeshSidecarMaterial;
+}
+
+const EJECT_MS = 10_000;
+const MAX_TRIES = 3;
+const HANDSHAKE_TIMEOUT_MS = 5_000;
+
+function spiffeOf(sock: TLSSocket): string | undefined {
+  const san = sock.getPeerCertificate()?.subjectaltname ?? '';
+  for (const part of san.split(/,\s*/)) if (part.startsWith('URI:')) return part.slice(4);
+  return undefined;
+}
+
+interface Listener {
+  key: string;
+  server: Server;
+  next: number;
+  ejected: Map<string, number>;
+  upstream: UpstreamConfig;
+}
+
+export class SidecarProxy {
+  private cfg: SidecarConfig | undefined;
+  private ctx: SecureContext | undefined;
+  private inbound: { key: string; server: Server } | undefined;
+  private readonly upstreams = new Map<string, Listener>();
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Applies a config: new certificates and intentions at once; listeners opened or closed as they changed. */
+  async update(cfg: SidecarConfig): Promise<void> {
+    const m = cfg.Material;
+    this.ctx = createSecureContext({ cert: m.CertPEM, key: m.KeyPEM, ca: m.RootsPEM });
+    this.cfg = cfg;
+    await this.updateInbound(cfg);
+    const want = new Set<string>();
+    for (const u of cfg.Upstreams) {
+      const key = `${u.LocalBindAddress || '127.0.0.1'}:${u.LocalBindPort}`;
+      want.add(key);
+      const l = this.upstreams.get(key);
+      if (l) l.upstream = u;
+      else await this.listenUpstream(key, u);
+    }
+    for (const [key, l] of this.upstreams)
+      if (!want.has(key)) {
+        this.upstreams.delete(key);
+        l.server.close();
+      }
+  }
+
+  /** The bound port of the inbound listener (tests and benchmarks bind port 0). */
+  inboundPort(): number {
+    const a = this.inbound?.server.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  }
+
+  upstreamPort(localBindPort: number, address = '127.0.0.1'): number {
+    const a = this.upstreams.get(`${address}:${localBindPort}`)?.server.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  }
+
+  async close(): Promise<void> {
+    const servers = [...this.upstreams.values()].map((l) => l.server);
+    if (this.inbound) servers.push(this.inbound.server);
+    this.upstreams.clear();
+    this.inbound = undefined;
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+
+  private track(s: Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+  }
+
+  private async updateInbound(cfg: SidecarConfig): Promise<void> {
+    const ib = cfg.Inbound;
+    const key = ib ? `${ib.BindAddress}:${ib.Port}` : '';
+    if (this.inbound && this.inbound.key === key) {
+      (this.inbound.server as ReturnType<typeof createTLSServer>).setSecureContext({
+        cert: cfg.Material.CertPEM,
+        key: cfg.Material.KeyPEM,
+        ca: cfg.Material.RootsPEM,
+      });
+      return;
+    }
+    if (this.inbound) {
+      this.inbound.server.close();
+      this.inbound = undefined;
+    }
+    if (!ib) return;
+    const server = createTLSServer(
+      {
+        cert: cfg.Material.CertPEM,
+        key: cfg.Material.KeyPEM,
+        ca: cfg.Material.RootsPEM,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      },
+      (sock) => this.onInbound(sock),
+    );
+    server.on('tlsClientError', (e) => this.log.debug('mesh: inbound TLS refused', { err: e.message }));
+    await listen(server, ib.Port, ib.BindAddress);
+    this.inbound = { key, server };
+  }
+
+  private onInbound(sock: TLSSocket): void {
+    this.track(sock);
+    sock.on('error', () => sock.destroy());
+    const cfg = this.cfg!;
+    const caller = parseMeshSpiffeID(spiffeOf(sock) ?? '');
+    const allowed =
+      caller !== undefined &&
+      intentionAllows(cfg.Material.Intentions, cfg.Material.DefaultAction, caller, {
+        namespace: cfg.Namespace,
+        service: cfg.Service,
+      });
+    if (!allowed) {
+      this.log.info('mesh: connection denied by intentions', { source: caller?.service ?? '(no identity)' });
+      sock.end(Buffer.from([VERDICT_DENIED]));
+      return;
+    }
+    sock.pause();
+    const local = netConnect({ host: '127.0.0.1', port: cfg.Inbound!.LocalServicePort });
+    this.track(local);
+    local.once('connect', () => {
+      sock.write(Buffer.from([VERDICT_READY]));
+      sock.pipe(local);
+      local.pipe(sock);
+      sock.resume();
+    });
+    local.on('error', () => {
+      local.destroy();
+      sock.destroy();
+    });
+    sock.once('close', () => local.destroy());
+    local.once('close', () => sock.end());
+  }
+
+  private async listenUpstream(key: string, u: UpstreamConfig): Promise<void> {
+    const l: Listener = { key, server: createServer(), next: 0, ejected: new Map(), upstream: u };
+    l.server.on('connection', (app) => this.onOutbound(l, app));
+    await listen(l.server, u.LocalBindPort, u.LocalBindAddress || '127.0.0.1');
+    this.upstreams.set(key, l);
+  }
+
+  /** Instances to try, in order: round robin over those not ejected (all of them when every one is). */
+  private candidates(l: Listener): Array<{ Address: string; Port: number }> {
+    const all = l.upstream.Instances;
+    if (all.length === 0) return [];
+    const start = l.next++ % all.length;
+    const ordered = [...all.slice(start), ...all.slice(0, start)];
+    const t = this.now();
+    const live = ordered.filter((i) => (l.ejected.get(`${i.Address}:${i.Port}`) ?? 0) <= t);
+    return (live.length > 0 ? live : ordered).slice(0, MAX_TRIES);
+  }
+
+  private onOutbound(l: Listener, app: Socket): void {
+    this.track(app);
+    app.pause();
+    app.on('error', () => app.destroy());
+    const tries = this.candidates(l);
+    const attempt = (i: number): void => {
+      const inst = tries[i];
+      if (!inst || app.destroyed) {
+        if (!inst)
+          this.log.warn('mesh: no instance of the upstream answered', { upstream: l.upstream.DestinationName });
+        app.destroy();
+        return;
+      }
+      this.dial(l.upstream, inst, app, (outcome) => {
+        if (outcome === 'retry') {
+          l.ejected.set(`${inst.Address}:${inst.Port}`, this.now() + EJECT_MS);
+          attempt(i + 1);
+        }
+      });
+    };
+    attempt(0);
+  }
+
+  /** One mTLS connection to an instance; `done('retry')` when it failed before the inbound said READY. */
+  private dial(
+    u: UpstreamConfig,
+    inst: { Address: string; Port: number },
+    app: Socket,
+    done: (o: 'ok' | 'denied' | 'retry') => void,
+  ): void {
+    const cfg = this.cfg!;
+    const want = meshSpiffeID(u.DestinationNamespace || cfg.Namespace, u.DestinationName);
+    let settled = false;
+    const settle = (o: 'ok' | 'denied' | 'retry') => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      done(o);
+    };
+    const tls = tlsConnect({
+      host: inst.Address,
+      port: inst.Port,
+      secureContext: this.ctx,
+      servername: undefined,
+      minVersion: 'TLSv1.2',
+      // The server's identity is its SPIFFE ID, not a host name.
+      checkServerIdentity: (_host, cert) =>
+        (cert.subjectaltname ?? '').split(/,\s*/).includes(`URI:${want}`)
+          ? undefined
+          : new Error(`the instance's certificate is not ${want}`),
+    });
+    this.track(tls);
+    const timer = setTimeout(() => {
+      tls.destroy();
+      settle('retry');
+    }, HANDSHAKE_TIMEOUT_MS);
+    tls.on('error', () => {
+      tls.destroy();
+      settle('retry');
+    });
+    tls.once('close', () => {
+      if (!settled) settle('retry');
+      else app.end();
+    });
+    const onVerdict = (chunk: Buffer) => {
+      tls.off('data', onVerdict);
+      tls.pause();
+      if (chunk[0] !== VERDICT_READY) {
+        settle('denied');
+        tls.destroy();
+        app.destroy();
+        return;
+      }
+      settle('ok');
+      const rest = chunk.subarray(1);
+      if (rest.length > 0) app.write(rest);
+      app.pipe(tls);
+      tls.pipe(app);
+      app.once('close', () => tls.destroy());
+      app.resume();
+      tls.resume();
+    };
+    tls.on('data', onVerdict);
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
