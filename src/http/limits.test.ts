@@ -1,10 +1,9 @@
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nullLogger } from '../logging/index.js';
-import { createServer } from '../server/index.js';
 import { MemoryBackend, type BackendBatch } from '../state/index.js';
-import { startHttpApi, type HttpApi } from './server.js';
+import type { HttpApi } from './server.js';
+import { testAgent } from './testing/test-api.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -16,24 +15,8 @@ async function api(limits: {
   httpHeaderTimeoutMs?: number;
   httpBodyTimeoutMs?: number;
 }): Promise<HttpApi> {
-  const server = await createServer({
-    dataDir: ':memory:',
-    backend: new MemoryBackend(),
-    logger: nullLogger,
-    numWorkers: 1,
-  });
-  const http = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    server,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
-    limits,
-  });
-  cleanups.push(async () => {
-    await http.close();
-    await server.stop();
-  });
+  const { http, stop } = await testAgent({ dataDir: ':memory:', backend: new MemoryBackend() }, () => ({ limits }));
+  cleanups.push(stop);
   return http;
 }
 
@@ -100,18 +83,8 @@ describe('agent health', () => {
       if (full) throw new Error('database or disk is full');
       apply(b);
     };
-    const server = await createServer({ dataDir: ':memory:', backend, logger: nullLogger, numWorkers: 1 });
-    const http = await startHttpApi({
-      host: '127.0.0.1',
-      port: 0,
-      server,
-      agent: { self: () => ({}) },
-      logger: nullLogger,
-    });
-    cleanups.push(async () => {
-      await http.close();
-      await server.stop();
-    });
+    const { http, stop } = await testAgent({ dataDir: ':memory:', backend });
+    cleanups.push(stop);
     const var1 = () =>
       fetch(`${http.address}/v1/var/disk/test`, { method: 'PUT', body: JSON.stringify({ Items: { a: 'b' } }) });
     expect((await fetch(`${http.address}/v1/agent/health`)).status).toBe(200);
