@@ -460,7 +460,8 @@ describe('drover agent', () => {
         signal: ac.signal,
         startAgent: async (flags) => {
           got.push(flags);
-          setTimeout(() => ac.abort(), 20);
+          // The signal arrives once the agent is up (the command checks for one that came before it waits).
+          queueMicrotask(() => ac.abort());
           return { stop: async () => void (stopped = true) };
         },
       },
