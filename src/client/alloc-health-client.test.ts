@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskGroup } from '../structs/index.js';
 import { type Client } from './index.js';
 import { FakeServer, startTestClient, testAlloc, testJob, testTask } from './testing/index.js';
+import { build } from '../testing/builders.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -12,18 +13,14 @@ function startClient(server: FakeServer): Promise<Client> {
   return startTestClient(cleanups, server, { nodeName: 'node-1' });
 }
 
-const update = (over: Partial<NonNullable<TaskGroup['Update']>>): TaskGroup['Update'] => ({
-  Stagger: 0,
-  MaxParallel: 1,
-  HealthCheck: 'task_states',
-  MinHealthyTime: 300e6,
-  HealthyDeadline: 10e9,
-  ProgressDeadline: 60e9,
-  AutoRevert: false,
-  AutoPromote: false,
-  Canary: 0,
-  ...over,
-});
+const update = (over: Partial<NonNullable<TaskGroup['Update']>>): TaskGroup['Update'] =>
+  build.update({
+    HealthCheck: 'task_states',
+    MinHealthyTime: 300e6,
+    HealthyDeadline: 10e9,
+    ProgressDeadline: 60e9,
+    ...over,
+  });
 
 function deploymentAlloc(
   client: Client,

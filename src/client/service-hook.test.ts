@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Allocation, Service, ServiceRegistration, TaskGroup } from '../structs/index.js';
 import { type Client } from './index.js';
 import { FakeServer, startTestClient, testAlloc, testJob, testTask } from './testing/index.js';
+import { build } from '../testing/builders.js';
 
 /** A FakeServer that also keeps the catalog, and when each write happened. */
 class CatalogServer extends FakeServer {
@@ -270,17 +271,7 @@ describe('client services', () => {
     const client = await startClient(server);
     const { port, server: tcp } = await listener();
     await new Promise<void>((r) => tcp.close(() => r()));
-    const update = {
-      Stagger: 0,
-      MaxParallel: 1,
-      HealthCheck: 'checks',
-      MinHealthyTime: 100e6,
-      HealthyDeadline: 20e9,
-      ProgressDeadline: 60e9,
-      AutoRevert: false,
-      AutoPromote: false,
-      Canary: 0,
-    };
+    const update = build.update({ MinHealthyTime: 100e6, HealthyDeadline: 20e9, ProgressDeadline: 60e9 });
     const a = server.place({
       ...allocWith(client, { port, update, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }),
       DeploymentID: 'dep-1',
