@@ -2,9 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHttpApi } from '../http/index.js';
-import { nullLogger } from '../logging/index.js';
-import { createServer } from '../server/index.js';
+import { testAgent } from '../http/testing/test-api.js';
 import { newFakeScheduler } from '../server/testing/fake-scheduler.js';
 import type { Allocation } from '../structs/index.js';
 import { RemoteAclResolver } from './remote.js';
@@ -17,25 +15,14 @@ afterEach(async () => {
 
 async function serverAgent() {
   const dir = mkdtempSync(join(tmpdir(), 'drover-acl-remote-'));
-  const server = await createServer({
-    dataDir: dir,
-    logger: nullLogger,
-    newScheduler: newFakeScheduler,
-    numWorkers: 1,
-  });
-  const acl = new AclService({ store: server.store, enabled: true, dataDir: dir });
-  await acl.ensureSigningKey();
-  const http = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    server,
-    acl,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
+  let acl!: AclService;
+  const { http, stop } = await testAgent({ dataDir: dir, newScheduler: newFakeScheduler }, async (server) => {
+    acl = new AclService({ store: server.store, enabled: true, dataDir: dir });
+    await acl.ensureSigningKey();
+    return { acl };
   });
   cleanups.push(async () => {
-    await http.close();
-    await server.stop();
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   });
   return { acl, http };

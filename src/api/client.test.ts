@@ -43,15 +43,19 @@ describe('DroverClient reads', () => {
 
   it('holds a blocking query until the value changes', async () => {
     const ev = new BlockingValue({ ID: 'e1', Status: 'pending' }, 10);
-    fake.on('GET', '/v1/evaluation/e1', (req) => ev.answer(req));
+    fake.on('GET', '/v1/evaluation/e1', (req) => {
+      const answer = ev.answer(req);
+      // The value changes only once the blocking query is being held: an answer that did not wait would be the
+      // old value read before the change.
+      if (req.query.get('index')) ev.set({ ID: 'e1', Status: 'complete' });
+      return answer;
+    });
     const c = new DroverClient({ address: fake.address });
     const first = await c.evaluations.get('e1');
-    const t0 = Date.now();
-    setTimeout(() => ev.set({ ID: 'e1', Status: 'complete' }), 150);
+    expect(first.value.Status).toBe('pending');
     const second = await c.evaluations.get('e1', { index: first.index, wait: 5000 });
     expect(second.value.Status).toBe('complete');
     expect(second.index).toBe(11);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
   });
 
   it('reads job versions whether the server wraps them or not', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { JobDiff, JobPlanResult } from '../api/index.js';
-import type { DesiredUpdates } from '../structs/index.js';
+import { newDesiredUpdates, type DesiredUpdates } from '../structs/index.js';
 import { formatDryRun, formatJobDiff, formatPlan, formatUpdates, planExitCode } from './plan-diff.js';
 
 const none = (name: string, v: string) => ({ Type: 'None' as const, Name: name, Old: v, New: v, Annotations: null });
@@ -93,17 +93,7 @@ const addedDiff: JobDiff = {
   ],
 };
 
-const upd = (u: Partial<DesiredUpdates>): DesiredUpdates => ({
-  Ignore: 0,
-  Place: 0,
-  Migrate: 0,
-  Stop: 0,
-  InPlaceUpdate: 0,
-  DestructiveUpdate: 0,
-  Canary: 0,
-  Preemptions: 0,
-  ...u,
-});
+const upd = newDesiredUpdates;
 
 function plan(
   diff: JobDiff | null,

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { closedPort } from '../api/testing/index.js';
 import { jobParseError } from '../errors/index.js';
+import { newDesiredUpdates, type DesiredUpdates } from '../structs/index.js';
 import type { AgentFlags } from './command.js';
 import type { JobFileLoader, JobFileOptions } from './jobfile.js';
 import { allocation, allocStub, evaluation, job, jobStub, metric, node, nodeStub } from './testing/fixtures.js';
@@ -121,7 +122,7 @@ describe('drover job run', () => {
 });
 
 describe('drover job plan', () => {
-  const planBody = (updates: Record<string, unknown>) => ({
+  const planBody = (updates: Partial<DesiredUpdates>) => ({
     Index: 12,
     JobModifyIndex: 11,
     Diff: {
@@ -133,17 +134,7 @@ describe('drover job plan', () => {
     },
     Annotations: {
       DesiredTGUpdates: {
-        web: {
-          Ignore: 0,
-          Place: 0,
-          Migrate: 0,
-          Stop: 0,
-          InPlaceUpdate: 0,
-          DestructiveUpdate: 0,
-          Canary: 0,
-          Preemptions: 0,
-          ...updates,
-        },
+        web: newDesiredUpdates(updates),
       },
     },
     FailedTGAllocs: null,
@@ -469,7 +460,8 @@ describe('drover agent', () => {
         signal: ac.signal,
         startAgent: async (flags) => {
           got.push(flags);
-          setTimeout(() => ac.abort(), 20);
+          // The signal arrives once the agent is up (the command checks for one that came before it waits).
+          queueMicrotask(() => ac.abort());
           return { stop: async () => void (stopped = true) };
         },
       },

@@ -1,39 +1,22 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nullLogger } from '../logging/index.js';
 import { MockDriver, RawExecDriver } from '../drivers/index.js';
 import { isDroverError } from '../errors/index.js';
 import type { TaskState } from '../structs/index.js';
-import { createClient, type Client } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
+import { type Client } from './index.js';
+import { FakeServer, startTestClient, tempDataDir, testAlloc, testJob, testTask } from './testing/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function dataDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'drover-alloc-control-'));
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
-async function startClient(server: FakeServer): Promise<Client> {
-  const client = await createClient({
-    rpc: server,
-    dataDir: dataDir(),
-    logger: nullLogger,
+function startClient(server: FakeServer): Promise<Client> {
+  return startTestClient(cleanups, server, {
     nodeName: 'node-1',
-    datacenter: 'dc1',
-    region: 'global',
     drivers: [new RawExecDriver({ enabled: true, pollIntervalMs: 50 }), new MockDriver()],
-    timing: { allocUpdateBatchMs: 20, statsIntervalMs: 200, logRotateIntervalMs: 50, allocWatchWaitMs: 2_000 },
   });
-  await client.start();
-  cleanups.push(() => client.stop({ killTasks: true }));
-  return client;
 }
 
 /** One failure ends the task: any restart counted against the policy would show as a failed task. */
@@ -139,7 +122,7 @@ describe('user restart and signal of an allocation', () => {
   it('delivers a signal to a raw_exec task that traps it', async () => {
     const server = new FakeServer();
     const client = await startClient(server);
-    const marker = join(dataDir(), 'got-usr1');
+    const marker = join(tempDataDir(cleanups), 'got-usr1');
     const script = `trap 'echo usr1 > ${marker}' USR1; while true; do sleep 0.05; done`;
     const a = server.place(
       testAlloc(testJob([testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', script] })]), client.nodeID),

@@ -1,48 +1,26 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nullLogger } from '../logging/index.js';
-import { MockDriver } from '../drivers/index.js';
 import type { TaskGroup } from '../structs/index.js';
-import { createClient, type Client } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
+import { type Client } from './index.js';
+import { FakeServer, startTestClient, testAlloc, testJob, testTask } from './testing/index.js';
+import { build } from '../testing/builders.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function startClient(server: FakeServer): Promise<Client> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-health-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const client = await createClient({
-    rpc: server,
-    dataDir: dir,
-    logger: nullLogger,
-    nodeName: 'node-1',
-    datacenter: 'dc1',
-    region: 'global',
-    drivers: [new MockDriver()],
-    timing: { allocUpdateBatchMs: 20, statsIntervalMs: 200, logRotateIntervalMs: 50, allocWatchWaitMs: 2_000 },
-  });
-  await client.start();
-  cleanups.push(() => client.stop({ killTasks: true }));
-  return client;
+function startClient(server: FakeServer): Promise<Client> {
+  return startTestClient(cleanups, server, { nodeName: 'node-1' });
 }
 
-const update = (over: Partial<NonNullable<TaskGroup['Update']>>): TaskGroup['Update'] => ({
-  Stagger: 0,
-  MaxParallel: 1,
-  HealthCheck: 'task_states',
-  MinHealthyTime: 300e6,
-  HealthyDeadline: 10e9,
-  ProgressDeadline: 60e9,
-  AutoRevert: false,
-  AutoPromote: false,
-  Canary: 0,
-  ...over,
-});
+const update = (over: Partial<NonNullable<TaskGroup['Update']>>): TaskGroup['Update'] =>
+  build.update({
+    HealthCheck: 'task_states',
+    MinHealthyTime: 300e6,
+    HealthyDeadline: 10e9,
+    ProgressDeadline: 60e9,
+    ...over,
+  });
 
 function deploymentAlloc(
   client: Client,

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import type { AllocDeploymentStatus, Allocation, TaskGroup, TaskState } from '../structs/index.js';
 import { AllocHealthWatcher, healthSettings, type CheckStatusSource, type HealthSettings } from './alloc-health.js';
+import { build } from '../testing/builders.js';
 
 const S = 1e9;
 const group = (update: Partial<NonNullable<TaskGroup['Update']>> | null): TaskGroup =>
@@ -12,18 +13,13 @@ const group = (update: Partial<NonNullable<TaskGroup['Update']>> | null): TaskGr
     Update:
       update == null
         ? null
-        : {
-            Stagger: 0,
-            MaxParallel: 1,
+        : build.update({
             HealthCheck: 'task_states',
             MinHealthyTime: 2 * S,
             HealthyDeadline: 30 * S,
             ProgressDeadline: 60 * S,
-            AutoRevert: false,
-            AutoPromote: false,
-            Canary: 0,
             ...update,
-          },
+          }),
     Migrate: { MaxParallel: 1, HealthCheck: 'checks', MinHealthyTime: 5 * S, HealthyDeadline: 60 * S },
   }) as unknown as TaskGroup;
 

@@ -1,13 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nullLogger } from '../logging/index.js';
-import { MockDriver } from '../drivers/index.js';
 import type { Node } from '../structs/index.js';
-import { createClient, type Client } from './index.js';
+import { type Client } from './index.js';
 import type { AllocClientUpdate, NodeRegisterResponse } from './rpc.js';
-import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
+import { FakeServer, startTestClient, testAlloc, testJob, testTask } from './testing/index.js';
 
 /** A server the test can cut the client off from: heartbeats and updates fail while `cut`. */
 class PartitionedServer extends FakeServer {
@@ -31,21 +26,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function start(server: FakeServer): Promise<Client> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-client-dc-'));
-  const client = await createClient({
-    rpc: server,
-    dataDir: dir,
-    logger: nullLogger,
-    datacenter: 'dc1',
-    region: 'global',
-    drivers: [new MockDriver()],
+function start(server: FakeServer): Promise<Client> {
+  return startTestClient(cleanups, server, {
     timing: { allocUpdateBatchMs: 20, disconnectCheckMs: 20, maxBackoffMs: 100 },
   });
-  await client.start();
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  cleanups.push(() => client.stop({ killTasks: true }));
-  return client;
 }
 
 function jobWith(stopAfterNs: number | null) {

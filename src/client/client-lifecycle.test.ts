@@ -1,12 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nullLogger } from '../logging/index.js';
 import { MockDriver } from '../drivers/index.js';
 import type { TaskState } from '../structs/index.js';
-import { createClient, type Client, type ClientTiming } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
+import { type Client, type ClientTiming } from './index.js';
+import { FakeServer, startTestClient, tempDataDir, testAlloc, testJob, testTask } from './testing/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -18,19 +16,12 @@ async function start(
   drivers = [new MockDriver()],
   timing: Partial<ClientTiming> = {},
 ): Promise<{ client: Client; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-client-lc-'));
-  const client = await createClient({
-    rpc: server,
+  const dir = tempDataDir(cleanups);
+  const client = await startTestClient(cleanups, server, {
     dataDir: dir,
-    logger: nullLogger,
-    datacenter: 'dc1',
-    region: 'global',
     drivers,
     timing: { allocUpdateBatchMs: 20, ...timing },
   });
-  await client.start();
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  cleanups.push(() => client.stop({ killTasks: true }));
   return { client, dir };
 }
 

@@ -1,40 +1,25 @@
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nullLogger } from '../logging/index.js';
 import { MockDriver, RawExecDriver } from '../drivers/index.js';
 import { processAlive, processTree } from '../drivers/raw-exec/index.js';
 import type { Allocation, TaskState } from '../structs/index.js';
-import { createClient, type Client } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
+import { type Client } from './index.js';
+import { FakeServer, startTestClient, tempDataDir, testAlloc, testJob, testTask } from './testing/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function dataDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'drover-client-'));
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
 async function startClient(server: FakeServer, dir: string, opts: { kill?: boolean } = {}): Promise<Client> {
-  const client = await createClient({
-    rpc: server,
+  return startTestClient(cleanups, server, {
     dataDir: dir,
-    logger: nullLogger,
+    kill: opts.kill,
     nodeName: 'node-1',
-    datacenter: 'dc1',
-    region: 'global',
     meta: { rack: 'r1' },
     drivers: [new RawExecDriver({ enabled: true, pollIntervalMs: 50 }), new MockDriver()],
-    timing: { allocUpdateBatchMs: 20, statsIntervalMs: 200, logRotateIntervalMs: 50, allocWatchWaitMs: 2_000 },
   });
-  await client.start();
-  cleanups.push(() => client.stop({ killTasks: opts.kill ?? true }));
-  return client;
 }
 
 const quickRestart = { Attempts: 2, Interval: 60e9, Delay: 100e6, Mode: 'fail' };
@@ -53,7 +38,7 @@ describe('client agent', () => {
   it('registers a fingerprinted node with a persisted ID and heartbeats', async () => {
     const server = new FakeServer();
     server.heartbeatTTLms = 100;
-    const dir = dataDir();
+    const dir = tempDataDir(cleanups);
     const client = await startClient(server, dir);
     await expect.poll(() => server.heartbeats >= 2, { timeout: 5_000 }).toBe(true);
     const node = server.nodes.get(client.nodeID)!;
@@ -71,7 +56,7 @@ describe('client agent', () => {
 
   it('gives the task every NOMAD_* variable, its ports, meta and the interpolated env block', async () => {
     const server = new FakeServer();
-    const client = await startClient(server, dataDir());
+    const client = await startClient(server, tempDataDir(cleanups));
     const task = testTask(
       'main',
       'raw_exec',
@@ -125,7 +110,7 @@ describe('client agent', () => {
 
   it('restarts a task killed from outside per its policy, then fails the allocation once attempts are exhausted', async () => {
     const server = new FakeServer();
-    const client = await startClient(server, dataDir());
+    const client = await startClient(server, tempDataDir(cleanups));
     const task = testTask('main', 'raw_exec', { command: 'sleep', args: ['30'] }, { RestartPolicy: quickRestart });
     const a = server.place(testAlloc(testJob([task]), client.nodeID));
     for (let restart = 1; restart <= 3; restart++) {
@@ -159,7 +144,7 @@ describe('client agent', () => {
 
   it('fails a task at once when the driver reports an unrecoverable start error', async () => {
     const server = new FakeServer();
-    const client = await startClient(server, dataDir());
+    const client = await startClient(server, tempDataDir(cleanups));
     const a = server.place(
       testAlloc(testJob([testTask('main', 'mock_driver', { start_error: 'boom' })]), client.nodeID),
     );
@@ -170,7 +155,7 @@ describe('client agent', () => {
 
   it('completes a batch allocation whose task exits 0, and stops an allocation the server stops', async () => {
     const server = new FakeServer();
-    const client = await startClient(server, dataDir());
+    const client = await startClient(server, tempDataDir(cleanups));
     const batch = server.place(
       testAlloc(
         testJob([testTask('main', 'mock_driver', { run_for: '50ms' })], { ID: 'b', Name: 'b', Type: 'batch' }),
@@ -191,7 +176,7 @@ describe('client agent', () => {
 
   it('kills the other tasks when the leader task dies', async () => {
     const server = new FakeServer();
-    const client = await startClient(server, dataDir());
+    const client = await startClient(server, tempDataDir(cleanups));
     const job = testJob(
       [
         testTask(
@@ -211,7 +196,7 @@ describe('client agent', () => {
 
   it('adopts running tasks after an agent crash: same PIDs, no second start, stopped allocations stopped', async () => {
     const server = new FakeServer();
-    const dir = dataDir();
+    const dir = tempDataDir(cleanups);
     const first = await startClient(server, dir, { kill: false });
     const job = testJob([
       testTask('main', 'raw_exec', { command: '/bin/sh', args: ['-c', 'echo started; exec sleep 30'] }),
@@ -244,7 +229,7 @@ describe('client agent', () => {
 
   it('restarts per policy a task that died while the agent was down', async () => {
     const server = new FakeServer();
-    const dir = dataDir();
+    const dir = tempDataDir(cleanups);
     const first = await startClient(server, dir, { kill: false });
     const a = server.place(
       testAlloc(
@@ -269,7 +254,7 @@ describe('client agent', () => {
 
   it('serves the logs of a task, following them across rotations, and its stats', async () => {
     const server = new FakeServer();
-    const client = await startClient(server, dataDir());
+    const client = await startClient(server, tempDataDir(cleanups));
     // 40 lines of 100 bytes, with files of 1 KiB... rotated by the agent while the task writes.
     const script = 'i=0; while [ $i -lt 40 ]; do printf "%099d\\n" $i; i=$((i+1)); sleep 0.01; done; sleep 30';
     const task = testTask(

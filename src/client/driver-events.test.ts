@@ -1,13 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nullLogger } from '../logging/index.js';
 import { MockDriver } from '../drivers/index.js';
 import type { DriverEventSink, ExitResult, TaskConfig, TaskDriver, TaskHandle } from '../drivers/index.js';
 import type { TaskState } from '../structs/index.js';
-import { createClient, type Client } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
+import { type Client } from './index.js';
+import { FakeServer, startTestClient, testAlloc, testJob, testTask } from './testing/index.js';
 
 /**
  * A mock driver that reports events as docker and exec do: a pull message while starting, and "OOM Killed"
@@ -32,22 +28,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function startClient(server: FakeServer, driver: TaskDriver & { sink: DriverEventSink }): Promise<Client> {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-client-events-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const client = await createClient({
-    rpc: server,
-    dataDir: dir,
-    logger: nullLogger,
-    datacenter: 'dc1',
-    region: 'global',
+function startClient(server: FakeServer, driver: TaskDriver & { sink: DriverEventSink }): Promise<Client> {
+  return startTestClient(cleanups, server, {
     drivers: [driver],
     timing: { allocUpdateBatchMs: 20, allocWatchWaitMs: 2_000 },
+    beforeStart: (client) => (driver.sink = (id, type, msg) => client.driverEvent(id, type, msg)),
   });
-  driver.sink = (id, type, msg) => client.driverEvent(id, type, msg);
-  await client.start();
-  cleanups.push(() => client.stop({ killTasks: true }));
-  return client;
 }
 
 const events = (s: TaskState | undefined) => (s?.Events ?? []).map((e) => `${e.Type}: ${e.DisplayMessage}`);

@@ -3,11 +3,10 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nullLogger } from '../logging/index.js';
-import { MockDriver } from '../drivers/index.js';
 import type { Allocation, Service, ServiceRegistration, TaskGroup } from '../structs/index.js';
-import { createClient, type Client } from './index.js';
-import { FakeServer, testAlloc, testJob, testTask } from './testing/index.js';
+import { type Client } from './index.js';
+import { FakeServer, startTestClient, testAlloc, testJob, testTask } from './testing/index.js';
+import { build } from '../testing/builders.js';
 
 /** A FakeServer that also keeps the catalog, and when each write happened. */
 class CatalogServer extends FakeServer {
@@ -42,22 +41,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function startClient(server: CatalogServer, dataDir?: string): Promise<Client> {
-  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'drover-services-'));
-  if (!dataDir) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const client = await createClient({
-    rpc: server,
-    dataDir: dir,
-    logger: nullLogger,
-    nodeName: 'node-1',
-    datacenter: 'dc1',
-    region: 'global',
-    drivers: [new MockDriver()],
-    timing: { allocUpdateBatchMs: 20, statsIntervalMs: 200, logRotateIntervalMs: 50, allocWatchWaitMs: 2_000 },
-  });
-  await client.start();
-  cleanups.push(() => client.stop({ killTasks: true }));
-  return client;
+function startClient(server: CatalogServer, dataDir?: string): Promise<Client> {
+  return startTestClient(cleanups, server, { dataDir, nodeName: 'node-1' });
 }
 
 /** A TCP listener on 127.0.0.1: the "task" a check probes. */
@@ -286,17 +271,7 @@ describe('client services', () => {
     const client = await startClient(server);
     const { port, server: tcp } = await listener();
     await new Promise<void>((r) => tcp.close(() => r()));
-    const update = {
-      Stagger: 0,
-      MaxParallel: 1,
-      HealthCheck: 'checks',
-      MinHealthyTime: 100e6,
-      HealthyDeadline: 20e9,
-      ProgressDeadline: 60e9,
-      AutoRevert: false,
-      AutoPromote: false,
-      Canary: 0,
-    };
+    const update = build.update({ MinHealthyTime: 100e6, HealthyDeadline: 20e9, ProgressDeadline: 60e9 });
     const a = server.place({
       ...allocWith(client, { port, update, group: [{ Name: 'api', PortLabel: 'http', Checks: [tcpCheck()] }] }),
       DeploymentID: 'dep-1',

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Allocation, Node, Task, TaskEvent, TaskGroup, Template } from '../structs/index.js';
 import type { TaskDriver } from '../drivers/index.js';
 import { nullLogger } from '../logging/index.js';
-import { startHttpApi } from '../http/index.js';
+import { testHttpApi } from '../http/testing/test-api.js';
 import { testServer } from '../server/testing/harness.js';
 import { build } from '../testing/builders.js';
 import type { Server } from '../server/index.js';
@@ -290,13 +290,7 @@ describe('the template hook', () => {
     // As on any real agent, something was written before (here a node): on a store whose very first write is
     // the variable, a blocking query sent just before that write could not tell index 1 from "empty".
     await s.nodeRegister(build.node({ ID: 'n1' }));
-    const http = await startHttpApi({
-      host: '127.0.0.1',
-      port: 0,
-      server: s,
-      agent: { self: () => ({}) },
-      logger: nullLogger,
-    });
+    const http = await testHttpApi({ server: s });
     cleanups.push(() => http.close());
     const h = harness(new HttpServerRPC(http.address), [tmpl({ EmbeddedTmpl: GREETING })]);
     const pre = h.hook.prestart(h.ctx);
@@ -313,13 +307,7 @@ describe('the template hook', () => {
 
   it('follows the catalog over HTTP: passing instances only, re-rendered as instances come and go', async () => {
     const s = await server();
-    const http = await startHttpApi({
-      host: '127.0.0.1',
-      port: 0,
-      server: s,
-      agent: { self: () => ({}) },
-      logger: nullLogger,
-    });
+    const http = await testHttpApi({ server: s });
     cleanups.push(() => http.close());
     const reg = (id: string, port: number, status?: 'passing' | 'critical') => ({
       ID: id,

@@ -6,37 +6,9 @@ import { CheckRestartTracker, CheckStatusTracker, deploymentHealthy } from './ch
 import { ManualClock } from './clock.js';
 import type { ProbeResult } from './probes.js';
 import type { ResolvedCheck } from './registrations.js';
+import { resolvedCheck } from './testing/fixtures.js';
 
-function check(over: Partial<ResolvedCheck> = {}): ResolvedCheck {
-  return {
-    CheckID: 'c1',
-    Name: 'alive',
-    Type: 'tcp',
-    Task: 'web',
-    Address: '127.0.0.1',
-    Port: 1,
-    Protocol: 'http',
-    Path: '/',
-    Method: 'GET',
-    Header: {},
-    Body: '',
-    TLSSkipVerify: false,
-    TLSServerName: '',
-    GRPCService: '',
-    GRPCUseTLS: false,
-    Command: '',
-    Args: [],
-    IntervalMs: 1000,
-    TimeoutMs: 200,
-    InitialStatus: 'critical',
-    SuccessBeforePassing: 0,
-    FailuresBeforeCritical: 0,
-    FailuresBeforeWarning: 0,
-    CheckRestart: null,
-    OnUpdate: 'require_healthy',
-    ...over,
-  };
-}
+const check = resolvedCheck;
 
 /** A probe that answers from a script of statuses, then repeats the last one. */
 function scripted(statuses: ServiceHealthStatus[]) {

@@ -6,36 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { grpcProbe, httpProbe, httpStatusToHealth, MAX_OUTPUT, scriptProbe, tcpProbe } from './probes.js';
 import type { ResolvedCheck } from './registrations.js';
 import { CheckRunner } from './check-runner.js';
+import { resolvedCheck } from './testing/fixtures.js';
 
 function check(over: Partial<ResolvedCheck>): ResolvedCheck {
-  return {
-    CheckID: 'c',
-    Name: 'n',
-    Type: 'http',
-    Task: 'web',
-    Address: '127.0.0.1',
-    Port: 0,
-    Protocol: 'http',
-    Path: '/',
-    Method: 'GET',
-    Header: {},
-    Body: '',
-    TLSSkipVerify: false,
-    TLSServerName: '',
-    GRPCService: '',
-    GRPCUseTLS: false,
-    Command: '',
-    Args: [],
-    IntervalMs: 50,
-    TimeoutMs: 1000,
-    InitialStatus: 'critical',
-    SuccessBeforePassing: 0,
-    FailuresBeforeCritical: 0,
-    FailuresBeforeWarning: 0,
-    CheckRestart: null,
-    OnUpdate: 'require_healthy',
-    ...over,
-  };
+  return resolvedCheck({ CheckID: 'c', Name: 'n', Type: 'http', Port: 0, IntervalMs: 50, TimeoutMs: 1000, ...over });
 }
 
 const signal = () => AbortSignal.timeout(5000);

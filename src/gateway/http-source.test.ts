@@ -12,8 +12,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(regs: ServiceRegistration[]) {
+/** `failNext`: how many requests the agent fails before it answers. */
+async function setup(regs: ServiceRegistration[], failNext = 0) {
   const agent = new FakeAgent();
+  agent.failNext = failNext;
   agent.set(regs);
   await agent.start();
   const ac = new AbortController();
@@ -117,25 +119,8 @@ describe('HttpCatalogSource', () => {
   });
 
   it('retries after the agent fails and still delivers the catalog', async () => {
-    const agent = new FakeAgent();
-    agent.failNext = 2;
-    agent.set([reg('w1', 'web', 8001, ['urlprefix-/'])]);
-    await agent.start();
-    const ac = new AbortController();
-    const source = new HttpCatalogSource({
-      address: `http://127.0.0.1:${agent.port}`,
-      logger: nullLogger,
-      retryMinMs: 10,
-      retryMaxMs: 20,
-    });
-    const it = source.watch(ac.signal)[Symbol.asyncIterator]();
-    cleanups.push(async () => {
-      ac.abort();
-      await it.return?.(undefined);
-      await agent.close();
-    });
-    const first = await it.next();
-    expect(ids(first.value as GatewayInstance[])).toEqual(['w1']);
+    const { agent, next } = await setup([reg('w1', 'web', 8001, ['urlprefix-/'])], 2);
+    expect(ids(await next())).toEqual(['w1']);
     expect(agent.requests.length).toBeGreaterThanOrEqual(4);
   });
 });

@@ -4,12 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AclService, AuditLog } from '../acl/index.js';
-import { nullLogger } from '../logging/index.js';
-import { createServer } from '../server/index.js';
 import { newFakeScheduler } from '../server/testing/fake-scheduler.js';
 import { build } from '../testing/builders.js';
 import { ruleFor } from './acl-rules.js';
-import { buildRouter, startHttpApi, type HttpApi } from './server.js';
+import { buildRouter, type HttpApi } from './server.js';
+import { testAgent, testRouteOptions } from './testing/test-api.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -18,28 +17,16 @@ afterEach(async () => {
 
 async function aclAgent(opts: { audit?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'drover-acl-'));
-  const server = await createServer({
-    dataDir: dir,
-    logger: nullLogger,
-    newScheduler: newFakeScheduler,
-    numWorkers: 1,
-  });
-  const acl = new AclService({ store: server.store, enabled: true, dataDir: dir });
-  const audit = opts.audit
-    ? new AuditLog({ path: join(dir, 'audit', 'audit.log'), rotateBytes: 4000, rotateMaxFiles: 2 })
-    : undefined;
-  const http = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    server,
-    acl,
-    audit,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
+  let acl!: AclService;
+  const { server, http, stop } = await testAgent({ dataDir: dir, newScheduler: newFakeScheduler }, (s) => {
+    acl = new AclService({ store: s.store, enabled: true, dataDir: dir });
+    const audit = opts.audit
+      ? new AuditLog({ path: join(dir, 'audit', 'audit.log'), rotateBytes: 4000, rotateMaxFiles: 2 })
+      : undefined;
+    return { acl, audit };
   });
   cleanups.push(async () => {
-    await http.close();
-    await server.stop();
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   });
   return { http, dir, acl, server };
@@ -95,8 +82,7 @@ describe('the ACL rule table', () => {
     const router = buildRouter({
       server: a.server,
       acl: a.acl,
-      agent: { self: () => ({}) },
-      logger: nullLogger,
+      ...testRouteOptions,
       client: { nodeID: 'n' } as never,
     });
     const missing = router.list().filter((r) => ruleFor(r.method, r.pattern) === undefined);
@@ -111,8 +97,7 @@ describe('the ACL rule table', () => {
       const routes = buildRouter({
         server: a.server,
         acl: a.acl,
-        agent: { self: () => ({}) },
-        logger: nullLogger,
+        ...testRouteOptions,
       }).list();
       let checked = 0;
       for (const r of routes) {

@@ -18,7 +18,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { createServer, type Server } from '../server/index.js';
-import { buildRouter, startHttpApi, type HttpApi } from './server.js';
+import { buildRouter, type HttpApi } from './server.js';
+import { testHttpApi, testRouteOptions } from './testing/test-api.js';
 
 const budgetMs = Number(process.env.FUZZ_MS ?? 40_000);
 
@@ -65,14 +66,7 @@ function validJob(id: string): Record<string, any> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'drover-fuzz-'));
   server = await createServer({ dataDir: dir, logger: nullLogger, numWorkers: 1 });
-  http = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    server,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
-    limits: { httpMaxConnsPerClient: 0 },
-  });
+  http = await testHttpApi({ server, limits: { httpMaxConnsPerClient: 0 } });
   const put = (path: string, body: unknown) =>
     fetch(`${http.address}${path}`, { method: 'PUT', body: JSON.stringify(body) });
   await put('/v1/internal/client/register', {
@@ -267,7 +261,7 @@ describe('the HTTP API under fuzzing', () => {
   it(
     'answers every route with hostile input without 5xx, within 2 s, and still writes afterwards',
     async () => {
-      const routes = buildRouter({ server, agent: { self: () => ({}) }, logger: nullLogger })
+      const routes = buildRouter({ server, ...testRouteOptions })
         .list()
         .filter((r) => !r.pattern.startsWith('/ui') && r.pattern !== '/v1/event/stream'); // the event stream stays open by design
       expect(routes.length).toBeGreaterThan(40);

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { createServer, type Server } from '../server/index.js';
-import { buildRouter, startHttpApi, type HttpApi } from './server.js';
+import { buildRouter, type HttpApi } from './server.js';
+import { testHttpApi, testRouteOptions } from './testing/test-api.js';
 
 let dir: string;
 let server: Server;
@@ -18,7 +19,7 @@ let http: HttpApi;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'drover-hostile-'));
   server = await createServer({ dataDir: dir, logger: nullLogger, numWorkers: 1 });
-  http = await startHttpApi({ host: '127.0.0.1', port: 0, server, agent: { self: () => ({}) }, logger: nullLogger });
+  http = await testHttpApi({ server });
 });
 
 afterAll(async () => {
@@ -204,7 +205,7 @@ describe('hostile input over the HTTP API', () => {
   });
 
   it('answers a JSON null body on every PUT and POST route of the router without a 5xx or a TypeError', async () => {
-    const writes = buildRouter({ server, agent: { self: () => ({}) }, logger: nullLogger })
+    const writes = buildRouter({ server, ...testRouteOptions })
       .list()
       .filter((r) => r.method === 'PUT' || r.method === 'POST');
     expect(writes.length).toBeGreaterThan(30);

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { createServer, type Server } from '../server/index.js';
 import { MemoryBackend, type BackendBatch } from '../state/index.js';
-import { startHttpApi, type HttpApi } from './server.js';
+import type { HttpApi } from './server.js';
+import { testAgent, testHttpApi } from './testing/test-api.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -17,24 +18,8 @@ async function api(limits: {
   httpHeaderTimeoutMs?: number;
   httpBodyTimeoutMs?: number;
 }): Promise<HttpApi> {
-  const server = await createServer({
-    dataDir: ':memory:',
-    backend: new MemoryBackend(),
-    logger: nullLogger,
-    numWorkers: 1,
-  });
-  const http = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    server,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
-    limits,
-  });
-  cleanups.push(async () => {
-    await http.close();
-    await server.stop();
-  });
+  const { http, stop } = await testAgent({ dataDir: ':memory:', backend: new MemoryBackend() }, () => ({ limits }));
+  cleanups.push(stop);
   return http;
 }
 
@@ -101,18 +86,8 @@ describe('agent health', () => {
       if (full) throw new Error('database or disk is full');
       apply(b);
     };
-    const server = await createServer({ dataDir: ':memory:', backend, logger: nullLogger, numWorkers: 1 });
-    const http = await startHttpApi({
-      host: '127.0.0.1',
-      port: 0,
-      server,
-      agent: { self: () => ({}) },
-      logger: nullLogger,
-    });
-    cleanups.push(async () => {
-      await http.close();
-      await server.stop();
-    });
+    const { http, stop } = await testAgent({ dataDir: ':memory:', backend });
+    cleanups.push(stop);
     const var1 = () =>
       fetch(`${http.address}/v1/var/disk/test`, { method: 'PUT', body: JSON.stringify({ Items: { a: 'b' } }) });
     expect((await fetch(`${http.address}/v1/agent/health`)).status).toBe(200);
@@ -162,13 +137,7 @@ describe('HTTP server under a burst of connections and across a step-down', () =
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(current) : v;
       },
     });
-    const http = await startHttpApi({
-      host: '127.0.0.1',
-      port: 0,
-      server: handle,
-      agent: { self: () => ({}) },
-      logger: nullLogger,
-    });
+    const http = await testHttpApi({ server: handle });
     cleanups.push(async () => {
       await http.close();
       await first.stop();

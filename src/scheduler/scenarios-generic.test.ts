@@ -456,17 +456,13 @@ describe('service and batch scheduler scenarios', () => {
 });
 
 function updateBlock(o: { MaxParallel: number; Canary?: number }) {
-  return {
+  return build.update({
     Stagger: 30 * NS_PER_S,
     MaxParallel: o.MaxParallel,
-    HealthCheck: 'checks',
     MinHealthyTime: 10 * NS_PER_S,
     HealthyDeadline: 600 * NS_PER_S,
-    ProgressDeadline: 0,
-    AutoRevert: false,
-    AutoPromote: false,
     Canary: o.Canary ?? 0,
-  };
+  });
 }
 
 function taskDead(finishedAt: string) {

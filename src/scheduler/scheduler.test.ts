@@ -184,17 +184,7 @@ describe('generic scheduler', () => {
     await h.process(build.eval({ Job: job }));
     const j2 = structuredClone(job);
     j2.TaskGroups[0]!.Tasks[0]!.Env = { FOO: 'baz' };
-    j2.TaskGroups[0]!.Update = {
-      Stagger: 0,
-      MaxParallel: 3,
-      HealthCheck: 'checks',
-      MinHealthyTime: 0,
-      HealthyDeadline: 0,
-      ProgressDeadline: 0,
-      AutoRevert: false,
-      AutoPromote: false,
-      Canary: 0,
-    };
+    j2.TaskGroups[0]!.Update = build.update({ MaxParallel: 3 });
     const v1 = h.upsertJob(j2);
     for (let pass = 0; pass < 6; pass++) {
       await h.process(build.eval({ Job: v1, TriggeredBy: 'deployment-watcher' }));

@@ -20,17 +20,8 @@ async function runningSystemJob(nodes: number, edit: (j: Job) => void = () => {}
   return { h, nodes: list, job, now };
 }
 
-const update = (maxParallel: number, staggerS: number) => ({
-  Stagger: staggerS * NS_PER_S,
-  MaxParallel: maxParallel,
-  HealthCheck: 'task_states',
-  MinHealthyTime: 0,
-  HealthyDeadline: 0,
-  ProgressDeadline: 0,
-  AutoRevert: false,
-  AutoPromote: false,
-  Canary: 0,
-});
+const update = (maxParallel: number, staggerS: number) =>
+  build.update({ Stagger: staggerS * NS_PER_S, MaxParallel: maxParallel, HealthCheck: 'task_states' });
 
 describe('system job rolling updates (update stagger)', () => {
   it('replaces max_parallel allocs per eval and schedules the next batch a stagger later', async () => {

@@ -19,18 +19,13 @@ function rolling(over: Partial<UpdateStrategy> = {}, count = 3, cmd = 'v0'): Job
   const tg = j.TaskGroups[0]!;
   tg.Count = count;
   tg.Tasks[0]!.Config = { run_for: '10s', version: cmd };
-  tg.Update = {
-    Stagger: 0,
-    MaxParallel: 1,
+  tg.Update = build.update({
     HealthCheck: 'task_states',
     MinHealthyTime: S,
     HealthyDeadline: 60 * S,
     ProgressDeadline: 600 * S,
-    AutoRevert: false,
-    AutoPromote: false,
-    Canary: 0,
     ...over,
-  };
+  });
   return j;
 }
 

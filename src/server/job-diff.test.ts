@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { build } from '../testing/builders.js';
-import type { Job } from '../structs/index.js';
+import { newDesiredUpdates, type Job } from '../structs/index.js';
 import { annotateJobDiff, jobDiff } from './job-diff.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
@@ -35,18 +35,7 @@ describe('jobDiff', () => {
     const g = d.TaskGroups![0]!;
     expect(g.Fields).toEqual([{ Type: 'Edited', Name: 'Count', Old: '1', New: '3', Annotations: null }]);
     annotateJobDiff(d, {
-      DesiredTGUpdates: {
-        web: {
-          Ignore: 1,
-          Place: 2,
-          Migrate: 0,
-          Stop: 0,
-          InPlaceUpdate: 0,
-          DestructiveUpdate: 0,
-          Canary: 0,
-          Preemptions: 0,
-        },
-      },
+      DesiredTGUpdates: { web: newDesiredUpdates({ Ignore: 1, Place: 2 }) },
     });
     expect(g.Fields![0]?.Annotations).toEqual(['forces create']);
     expect(g.Updates).toEqual({ ignore: 1, create: 2 });

@@ -63,17 +63,11 @@ describe('Server with the real scheduler', () => {
     await s.start();
     await s.nodeRegister(build.node({ ID: 'n1' }));
     const job = withCount(build.job({ ID: 'web' }), 3);
-    job.TaskGroups[0]!.Update = {
-      Stagger: 0,
-      MaxParallel: 1,
+    job.TaskGroups[0]!.Update = build.update({
       HealthCheck: 'task_states',
-      MinHealthyTime: 0,
       HealthyDeadline: 300e9,
       ProgressDeadline: 600e9,
-      AutoRevert: false,
-      AutoPromote: false,
-      Canary: 0,
-    };
+    });
     // A stand-in client: every allocation the server wants running reports running, with its task running.
     const reported = new Set<string>();
     const client = setInterval(() => {

@@ -49,6 +49,21 @@ export interface DesiredUpdates {
   RescheduleLater?: number;
 }
 
+/** A group's DesiredUpdates with Nomad's eight counts at zero, then `over` (the optional counts only when given). */
+export function newDesiredUpdates(over: Partial<DesiredUpdates> = {}): DesiredUpdates {
+  return {
+    Ignore: 0,
+    Place: 0,
+    Migrate: 0,
+    Stop: 0,
+    InPlaceUpdate: 0,
+    DestructiveUpdate: 0,
+    Canary: 0,
+    Preemptions: 0,
+    ...over,
+  };
+}
+
 export interface PlanAnnotations {
   DesiredTGUpdates: Record<string, DesiredUpdates>;
   PreemptedAllocs?: unknown[] | null;

@@ -21,6 +21,7 @@ import type {
   Node,
   Task,
   TaskGroup,
+  UpdateStrategy,
 } from '../structs/index.js';
 import { allocName, generateUUID, newAllocation, newJobEvaluation } from '../structs/index.js';
 
@@ -179,6 +180,25 @@ function deploymentState(over: Partial<DeploymentState> = {}): DeploymentState {
   };
 }
 
+/**
+ * A group's update block: one at a time, no stagger, health from checks, no deadlines, no canaries, no auto
+ * revert or promote; a test names what its rollout is about.
+ */
+function update(over: Partial<UpdateStrategy> = {}): UpdateStrategy {
+  return {
+    Stagger: 0,
+    MaxParallel: 1,
+    HealthCheck: 'checks',
+    MinHealthyTime: 0,
+    HealthyDeadline: 0,
+    ProgressDeadline: 0,
+    AutoRevert: false,
+    AutoPromote: false,
+    Canary: 0,
+    ...over,
+  };
+}
+
 /** A group's host-mode network asking for one dynamic port per label (`build.dynamicPorts('http')`). */
 function dynamicPorts(...labels: string[]): NetworkResource {
   return {
@@ -201,4 +221,5 @@ export const build = {
   deployment,
   deploymentState,
   dynamicPorts,
+  update,
 };

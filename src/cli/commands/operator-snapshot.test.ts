@@ -3,9 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DroverClient } from '../../api/index.js';
-import { startHttpApi } from '../../http/index.js';
-import { nullLogger } from '../../logging/index.js';
-import { createServer } from '../../server/index.js';
+import { testAgent } from '../../http/testing/test-api.js';
 import { runCli } from '../run.js';
 
 async function cli(argv: string[], address = 'http://127.0.0.1:1') {
@@ -31,18 +29,7 @@ function tempDir(): string {
 }
 
 async function agentOn(dataDir: string) {
-  const server = await createServer({ dataDir: join(dataDir, 'server'), logger: nullLogger, numWorkers: 1 });
-  const http = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    server,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
-  });
-  const stop = async () => {
-    await http.close();
-    await server.stop();
-  };
+  const { http, stop } = await testAgent({ dataDir: join(dataDir, 'server') });
   return { http, stop, client: new DroverClient({ address: http.address }) };
 }
 

@@ -3,6 +3,7 @@
  * "web", its running allocation with fixed ports, and catalog registrations.
  */
 import type { Allocation, Job, Service, ServiceRegistration } from '../../structs/index.js';
+import type { ResolvedCheck } from '../registrations.js';
 import { build } from '../../testing/builders.js';
 
 export const NS = 1_000_000;
@@ -74,6 +75,38 @@ export function fixtureReg(over: Partial<ServiceRegistration> = {}): ServiceRegi
     Port: 20000 + seq,
     CreateIndex: seq,
     ModifyIndex: seq,
+    ...over,
+  };
+}
+
+/** A check as the registrar resolves it: a TCP check "alive" on 127.0.0.1:1, once a second. */
+export function resolvedCheck(over: Partial<ResolvedCheck> = {}): ResolvedCheck {
+  return {
+    CheckID: 'c1',
+    Name: 'alive',
+    Type: 'tcp',
+    Task: 'web',
+    Address: '127.0.0.1',
+    Port: 1,
+    Protocol: 'http',
+    Path: '/',
+    Method: 'GET',
+    Header: {},
+    Body: '',
+    TLSSkipVerify: false,
+    TLSServerName: '',
+    GRPCService: '',
+    GRPCUseTLS: false,
+    Command: '',
+    Args: [],
+    IntervalMs: 1000,
+    TimeoutMs: 200,
+    InitialStatus: 'critical',
+    SuccessBeforePassing: 0,
+    FailuresBeforeCritical: 0,
+    FailuresBeforeWarning: 0,
+    CheckRestart: null,
+    OnUpdate: 'require_healthy',
     ...over,
   };
 }

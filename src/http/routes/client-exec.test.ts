@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { badRequest } from '../../errors/index.js';
-import { nullLogger } from '../../logging/index.js';
 import type { ServerAPI } from '../../server/index.js';
-import { startHttpApi, type HttpApi } from '../server.js';
+import type { HttpApi } from '../server.js';
+import { testHttpApi } from '../testing/test-api.js';
 import type { ClientReadAPI, ExecStart } from '../types.js';
 
 const ALLOC = 'e1e1e1e1-0000-4000-8000-000000000001';
@@ -57,13 +57,7 @@ function fakeServer(httpAddr: string): ServerAPI {
 }
 
 async function api(opts: { server?: ServerAPI; client?: ClientReadAPI }): Promise<HttpApi> {
-  const h = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    ...opts,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
-  });
+  const h = await testHttpApi(opts);
   cleanups.push(() => h.close());
   return h;
 }

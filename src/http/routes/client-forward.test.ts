@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { badRequest } from '../../errors/index.js';
-import { nullLogger } from '../../logging/index.js';
 import type { Allocation, Node } from '../../structs/index.js';
 import type { ServerAPI } from '../../server/index.js';
-import { startHttpApi, type HttpApi } from '../server.js';
+import type { HttpApi } from '../server.js';
+import { testHttpApi } from '../testing/test-api.js';
 import type { ClientReadAPI } from '../types.js';
 
 const ALLOC = 'a1a1a1a1-0000-4000-8000-000000000001';
@@ -46,13 +46,7 @@ function fakeServer(
 }
 
 async function api(opts: { server?: ServerAPI; client?: ClientReadAPI }): Promise<HttpApi> {
-  const h = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    ...opts,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
-  });
+  const h = await testHttpApi(opts);
   cleanups.push(() => h.close());
   return h;
 }

@@ -3,13 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpServerRPC } from '../../client/index.js';
-import { nullLogger } from '../../logging/index.js';
-import { createServer, type Server } from '../../server/index.js';
+import type { Server } from '../../server/index.js';
 import { randomUUID } from 'node:crypto';
 import { build } from '../../testing/builders.js';
 import { upsertAllocs } from '../../state/index.js';
 import { newFakeScheduler } from '../../server/testing/fake-scheduler.js';
-import { startHttpApi } from '../server.js';
+import { testAgent } from '../testing/test-api.js';
 import type { Node } from '../../structs/index.js';
 
 /** A node as a client registers it: with its own secret. */
@@ -24,22 +23,12 @@ afterEach(async () => {
 async function setup(): Promise<{ server: Server; address: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'drover-internal-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const server = await createServer({
+  const { server, http, stop } = await testAgent({
     dataDir: dir,
-    logger: nullLogger,
     newScheduler: newFakeScheduler,
-    numWorkers: 1,
     heartbeat: { minTTLms: 2000, maxHeartbeatsPerSecond: 50, graceMs: 1000 },
   });
-  cleanups.push(() => server.stop());
-  const http = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    server,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
-  });
-  cleanups.push(() => http.close());
+  cleanups.push(stop);
   return { server, address: http.address };
 }
 

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DroverClient } from '../../api/index.js';
 import { runCli } from '../../cli/run.js';
-import { nullLogger } from '../../logging/index.js';
-import { createServer, type Server } from '../../server/index.js';
+import type { Server } from '../../server/index.js';
 import { newFakeScheduler } from '../../server/testing/fake-scheduler.js';
-import { startHttpApi, type HttpApi } from '../server.js';
+import type { HttpApi } from '../server.js';
+import { testAgent } from '../testing/test-api.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -17,26 +17,7 @@ afterEach(async () => {
 async function agent(
   dir = mkdtempSync(join(tmpdir(), 'drover-vars-')),
 ): Promise<{ server: Server; http: HttpApi; dir: string; client: DroverClient }> {
-  const server = await createServer({
-    dataDir: dir,
-    logger: nullLogger,
-    newScheduler: newFakeScheduler,
-    numWorkers: 1,
-  });
-  const http = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    server,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
-  });
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await http.close();
-    await server.stop();
-  };
+  const { server, http, stop } = await testAgent({ dataDir: dir, newScheduler: newFakeScheduler });
   cleanups.push(stop);
   return { server, http, dir, client: new DroverClient({ address: http.address }) };
 }

@@ -179,17 +179,7 @@ describe('reconciler through the scheduler', () => {
     for (let i = 0; i < 3; i++) h.upsertNode(nomadMock.node());
     const base = nomadMock.job();
     base.TaskGroups[0]!.Count = 3;
-    base.TaskGroups[0]!.Update = {
-      Stagger: 0,
-      MaxParallel: 1,
-      HealthCheck: 'checks',
-      MinHealthyTime: 0,
-      HealthyDeadline: 0,
-      ProgressDeadline: 0,
-      AutoRevert: false,
-      AutoPromote: false,
-      Canary: 0,
-    };
+    base.TaskGroups[0]!.Update = build.update();
     const job = h.upsertJob(base);
     await h.process(build.eval({ Job: job }));
     const first = h.lastPlan()!.Deployment!;
@@ -214,17 +204,7 @@ describe('reconciler through the scheduler', () => {
     await h.process(build.eval({ Job: job }));
     const j2 = structuredClone(job);
     j2.TaskGroups[0]!.Tasks[0]!.Env = { X: '1' };
-    j2.TaskGroups[0]!.Update = {
-      Stagger: 0,
-      MaxParallel: 4,
-      HealthCheck: 'checks',
-      MinHealthyTime: 0,
-      HealthyDeadline: 0,
-      ProgressDeadline: 0,
-      AutoRevert: false,
-      AutoPromote: false,
-      Canary: 1,
-    };
+    j2.TaskGroups[0]!.Update = build.update({ MaxParallel: 4, Canary: 1 });
     const v1 = h.upsertJob(j2);
     await h.process(build.eval({ Job: v1 }));
     const dep = h.lastPlan()!.Deployment!;

@@ -38,17 +38,7 @@ function setup(): { h: Harness; job: Job; failed: Allocation; nodes: Node[] } {
     MaxDelay: 0,
     Unlimited: false,
   };
-  tg.Update = {
-    Stagger: 0,
-    MaxParallel: 1,
-    HealthCheck: 'checks',
-    MinHealthyTime: 0,
-    HealthyDeadline: 0,
-    ProgressDeadline: 0,
-    AutoRevert: true,
-    AutoPromote: false,
-    Canary: 0,
-  };
+  tg.Update = build.update({ AutoRevert: true });
   const job = h.upsertJob(base);
   const failed = nomadMock.alloc(job, nodes[0]!, 0, {
     ClientStatus: 'failed',
@@ -115,17 +105,7 @@ describe('the canary of a failed deployment', () => {
     const base = nomadMock.job();
     const tg = base.TaskGroups[0]!;
     tg.Count = 3;
-    tg.Update = {
-      Stagger: 0,
-      MaxParallel: 1,
-      HealthCheck: 'checks',
-      MinHealthyTime: 0,
-      HealthyDeadline: 0,
-      ProgressDeadline: 0,
-      AutoRevert: true,
-      AutoPromote: true,
-      Canary: 1,
-    };
+    tg.Update = build.update({ AutoRevert: true, AutoPromote: true, Canary: 1 });
     const v0 = h.upsertJob(base);
     await h.process(build.eval({ Job: v0 }));
     const old = h.liveAllocs(v0.Namespace, v0.ID);

@@ -5,6 +5,7 @@ import type {
   DesiredUpdates,
   Evaluation,
 } from '../../structs/index.js';
+import { newDesiredUpdates } from '../../structs/index.js';
 
 export const AllocNotNeeded = 'alloc not needed due to job update';
 export const AllocUpdating = 'alloc is being updated due to job update';
@@ -54,18 +55,7 @@ export interface ReconcileResult {
 }
 
 export function emptyDesiredUpdates(): DesiredUpdates {
-  return {
-    Ignore: 0,
-    Place: 0,
-    Migrate: 0,
-    Stop: 0,
-    InPlaceUpdate: 0,
-    DestructiveUpdate: 0,
-    Canary: 0,
-    Preemptions: 0,
-    RescheduleNow: 0,
-    RescheduleLater: 0,
-  };
+  return newDesiredUpdates({ RescheduleNow: 0, RescheduleLater: 0 });
 }
 
 export function emptyGroupChanges(): GroupChanges {

@@ -18,6 +18,7 @@ import {
   type Job,
   type Node,
   type TaskGroup,
+  newDesiredUpdates,
 } from '../../structs/index.js';
 import type { Planner, Scheduler, SchedulerState } from '../../scheduler/types.js';
 import { allocsFit, computeNodeClass } from '../../scheduler/index.js';
@@ -49,19 +50,6 @@ function newAlloc(job: Job, tg: TaskGroup, index: number, node: Node, ev: Evalua
   );
 }
 
-function updates(): DesiredUpdates {
-  return {
-    Ignore: 0,
-    Place: 0,
-    Migrate: 0,
-    Stop: 0,
-    InPlaceUpdate: 0,
-    DestructiveUpdate: 0,
-    Canary: 0,
-    Preemptions: 0,
-  };
-}
-
 export class FakeScheduler implements Scheduler {
   constructor(
     private state: SchedulerState,
@@ -87,7 +75,7 @@ export class FakeScheduler implements Scheduler {
     const planned = new Map<string, Allocation[]>();
     const nodes = [...this.state.nodes()].filter(nodeSchedulable);
     for (const tg of job?.Stop || job == null ? [] : job.TaskGroups) {
-      const u = (desired[tg.Name] = updates());
+      const u = (desired[tg.Name] = newDesiredUpdates());
       const keep: Allocation[] = [];
       for (const a of live.filter((x) => x.TaskGroup === tg.Name)) {
         const node = this.state.nodeByID(a.NodeID);
