@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as netServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, Agent, request } from 'node:http';
 import { dist, parseArgs, quantile, resultLine } from '../lib/common.mjs';
 
@@ -45,7 +46,7 @@ const listening = async (port) => {
       c.on('error', () => r(false));
     });
     if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error(`sidecar on ${port} never listened`);
 };
