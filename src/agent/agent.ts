@@ -28,6 +28,7 @@ import { badRequest } from '../errors/index.js';
 import { Federation } from './federation.js';
 import { MultiregionCoordinator } from './multiregion.js';
 import { sleepOrAborted } from '../lib/sleep.js';
+import { readKEKFile } from '../lib/kek.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
 export const SUPPORTED_FEATURES = new Set<string>([
@@ -114,6 +115,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     : undefined;
   let server: Server | undefined;
   let ha: HaSeat | undefined;
+  let kek: Buffer | undefined;
   if (config.server.enabled) {
     const serverOpts: ServerOptions = {
       dataDir: join(dataDir, 'server'),
@@ -133,11 +135,17 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
         graceMs: config.server.heartbeatGraceMs,
       },
     };
-    if (config.server.etcd && (config.acl.enabled || config.tls.http || config.tls.rpc))
-      // Not yet: standby servers forward over plain HTTP and the signing key and keyring are per server.
+    // Servers sharing etcd share the variables' root keys and the signing key through it, wrapped with the KEK.
+    kek = config.server.keyringKEKFile ? readKEKFile(resolve(config.server.keyringKEKFile)) : undefined;
+    if (config.server.etcd && !kek && (config.acl.enabled || config.tls.http || config.tls.rpc))
       throw badRequest(
-        'server.etcd cannot be combined with acl { enabled = true } or tls {} yet: run an etcd cluster without them (docs/operations.md, "Run a cluster")',
+        'server.keyring_kek_file is required with server.etcd and acl { enabled = true } or tls {}: the servers share their keyring and signing key through etcd, wrapped with that key-encryption key (create one with "openssl rand -base64 32 > kek && chmod 600 kek" and give every server the same file; docs/operations.md, "Run a cluster")',
       );
+    if (config.server.etcd && !kek)
+      logger.warn(
+        'server.etcd without server.keyring_kek_file: the variables keyring is kept in etcd unwrapped; set keyring_kek_file',
+      );
+    if (config.server.etcd) serverOpts.sharedKeyring = { kek };
     if (config.server.etcd) {
       // Several servers share the etcd state: this one leads or stands by (see ha-seat.ts).
       ha = new HaSeat({ ...serverOpts, etcd: config.server.etcd }, logger.child({ component: 'server' }));
@@ -154,14 +162,17 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     const seat = ha;
     const local = server;
     acl = new AclService({
-      store: seat ? () => seat.proxy.store : local.store,
+      store: seat ? () => seat.readStore() : local.store,
       enabled: config.acl.enabled,
       dataDir: join(dataDir, 'server'),
       region: config.region,
+      ...(kek ? { kek } : {}),
     });
     if (config.acl.enabled) {
-      await acl.ensureSigningKey();
       const signer = acl;
+      // On etcd only the leader writes: each server that comes to lead makes sure the cluster has a key.
+      if (seat) seat.onLeading = () => signer.ensureSigningKey();
+      else await acl.ensureSigningKey();
       server.setIdentitySigner((alloc) => signer.signIdentities(alloc));
     }
   }

@@ -50,6 +50,22 @@ export interface VariableRow extends Variable {
   Data?: string;
 }
 
+/**
+ * A root key of the variables' keyring, when the servers share it through the state backend (etcd): the key
+ * wrapped with the servers' key-encryption key (`Wrapping: 'kek'`; see server/keyring.ts and lib/kek.ts).
+ */
+export interface RootKeyRow {
+  KeyID: string;
+  Algorithm: 'aes256-gcm';
+  CreateTime: number;
+  CreateIndex: number;
+  ModifyIndex: number;
+  State: 'active' | 'inactive';
+  WrappedKey: string;
+  /** 'none': stored unwrapped (a cluster given no KEK, without ACLs or TLS). */
+  Wrapping: 'kek' | 'none';
+}
+
 /** Scaling events of one job, per task group (Nomad's JobScalingEvents). */
 export interface JobScalingEvents {
   Namespace: string;
@@ -102,6 +118,7 @@ export const tableSpecs = {
   acl_meta: spec<ACLMetaRow>('acl_meta', (m) => m.Key),
   namespaces: spec<Namespace>('namespaces', (n) => n.Name),
   signing_keys: spec<SigningKey>('signing_keys', (k) => k.KeyID),
+  root_keys: spec<RootKeyRow>('root_keys', (k) => k.KeyID),
 };
 
 export type TableName = keyof typeof tableSpecs;
@@ -125,6 +142,7 @@ export interface TableRows {
   acl_meta: ACLMetaRow;
   namespaces: Namespace;
   signing_keys: SigningKey;
+  root_keys: RootKeyRow;
 }
 
 export const tableNames = Object.keys(tableSpecs) as TableName[];
