@@ -102,6 +102,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     ? { toServers: new TlsFetch(peerMaterial(tls).toServers), toClients: new TlsFetch(peerMaterial(tls).toClients) }
     : undefined;
 
+  // Other regions' servers name their own region in their certificates: the CA and the address are checked.
+  const crossRegion = tls && config.tls.http ? new TlsFetch({ ...tls }) : undefined;
   // Server agents know the other regions (federation) and roll multiregion jobs out through them.
   // Read first: a damaged address book stops the start before anything runs.
   const selfAddress = () => `${httpHost(config)}:${http?.port ?? config.ports.http}`;
@@ -111,6 +113,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
         file: join(dataDir, 'server', 'regions.json'),
         self: selfAddress,
         logger: logger.child({ component: 'federation' }),
+        ...(crossRegion ? { tls: { fetch: crossRegion.fetch } } : {}),
       })
     : undefined;
   let server: Server | undefined;
@@ -275,7 +278,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     ? new MultiregionCoordinator({
         region: config.region,
         regions: federation,
-        self: () => `http://${selfAddress()}`,
+        self: () => `${config.tls.http ? 'https' : 'http'}://${selfAddress()}`,
         logger: logger.child({ component: 'multiregion' }),
       })
     : undefined;
@@ -338,7 +341,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   federation?.start();
   const joinAbort = new AbortController();
   const joining =
-    federation && config.server.serverJoin ? retryJoin(config, http, joinAbort.signal, logger) : undefined;
+    federation && config.server.serverJoin
+      ? retryJoin(config, http, joinAbort.signal, logger, peers?.toServers.fetch)
+      : undefined;
 
   let stopped = false;
   return {
@@ -356,6 +361,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       // The RPC, forwarding and token resolution share these pools: one reload reaches them all.
       peers?.toServers.use(peerMaterial(m).toServers);
       peers?.toClients.use(peerMaterial(m).toClients);
+      crossRegion?.use({ ...m });
       logger.info('TLS certificates reloaded', { cert_file: config.tls.certFile });
     },
     async stop() {
@@ -372,6 +378,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       await server?.stop();
       await peers?.toServers.close();
       await peers?.toClients.close();
+      await crossRegion?.close();
     },
   };
 }
@@ -389,16 +396,27 @@ function httpHost(config: AgentConfig): string {
  * `server_join { retry_join }`: joins the listed servers through this agent's own join endpoint (the same path as
  * `drover server join`), retrying those that fail every retry_interval, at most retry_max times (0: forever).
  */
-async function retryJoin(config: AgentConfig, http: HttpApi, signal: AbortSignal, logger: Logger): Promise<void> {
+async function retryJoin(
+  config: AgentConfig,
+  http: HttpApi,
+  signal: AbortSignal,
+  logger: Logger,
+  tlsFetch: typeof fetch | undefined,
+): Promise<void> {
+  // Its own API, as any caller: over mutual TLS with its certificate when TLS is on, and with ACLs on with the
+  // token in its environment (agent:write here and in the regions it joins).
+  const scheme = config.tls.http ? 'https' : 'http';
+  const call = config.tls.http && tlsFetch ? tlsFetch : fetch;
+  const token = process.env['DROVER_TOKEN'] || process.env['NOMAD_TOKEN'] || undefined;
   const j = config.server.serverJoin!;
   let left = [...j.retryJoin];
   for (let attempt = 1; left.length > 0 && !signal.aborted; attempt++) {
     const failed: string[] = [];
     for (const a of left) {
       try {
-        const res = await fetch(
-          `http://${httpHost(config)}:${http.port}/v1/agent/join?address=${encodeURIComponent(a)}`,
-          { method: 'PUT', signal },
+        const res = await call(
+          `${scheme}://${httpHost(config)}:${http.port}/v1/agent/join?address=${encodeURIComponent(a)}`,
+          { method: 'PUT', signal, ...(token ? { headers: { 'X-Nomad-Token': token } } : {}) },
         );
         const body = (await res.json()) as { num_joined?: number; error?: string };
         if (!res.ok || body.error) throw new Error(body.error || `status ${res.status}`);

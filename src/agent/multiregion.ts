@@ -68,6 +68,11 @@ export class MultiregionCoordinator implements MultiregionRollouts {
 
   constructor(private readonly opts: MultiregionOptions) {}
 
+  /** Over mutual TLS with this agent's certificate when TLS is on (the federation's). */
+  private get fetch(): typeof fetch {
+    return this.opts.regions.fetch ?? fetch;
+  }
+
   async start(
     job: Job,
     req: { namespace?: string; token?: string; body: Record<string, unknown> },
@@ -175,7 +180,7 @@ export class MultiregionCoordinator implements MultiregionRollouts {
   ): Promise<{ reply: JsonReply; reg: Registration }> {
     const q = req.namespace ? `?namespace=${encodeURIComponent(req.namespace)}` : '';
     const body = { ...req.body, Job: this.partFor(job, block, region) };
-    const res = await fetch(`${this.base(region)}/v1/jobs${q}`, {
+    const res = await this.fetch(`${this.base(region)}/v1/jobs${q}`, {
       method: 'PUT',
       headers: this.headers(req.token),
       body: JSON.stringify(body),
@@ -248,7 +253,7 @@ export class MultiregionCoordinator implements MultiregionRollouts {
     const signal = this.abort.signal;
     while (!signal.aborted && Date.now() < deadline) {
       try {
-        const res = await fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {
+        const res = await this.fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {
           headers: this.headers(req.token),
           signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
         });
@@ -269,13 +274,13 @@ export class MultiregionCoordinator implements MultiregionRollouts {
   private async failDeployment(job: Job, region: string, req: { namespace?: string; token?: string }): Promise<void> {
     try {
       const q = new URLSearchParams({ namespace: req.namespace ?? 'default' });
-      const res = await fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {
+      const res = await this.fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {
         headers: this.headers(req.token),
         signal: AbortSignal.timeout(10_000),
       });
       const dep = (await res.json()) as DeploymentShape | null;
       if (!dep) return;
-      await fetch(`${this.base(region)}/v1/deployment/fail/${dep.ID}?${q}`, {
+      await this.fetch(`${this.base(region)}/v1/deployment/fail/${dep.ID}?${q}`, {
         method: 'PUT',
         headers: this.headers(req.token),
         signal: AbortSignal.timeout(10_000),
