@@ -266,4 +266,39 @@ describe('ACLs on a dev agent', () => {
     expect(again.status).toBe(403);
     await again.body?.cancel();
   }, 90_000);
+
+  it('refuses bad input with a clear error and stores nothing: a malformed policy, an expired token, a dropped policy', async () => {
+    writeFileSync(join(work, 'broken.hcl'), 'namespace "default" {\n  policy = "reed"\n}\n');
+    const bad = agent.cli(['acl', 'policy', 'apply', 'broken', join(work, 'broken.hcl')], as(root));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr + bad.stdout).toMatch(/reed/);
+    const listed = await get('/v1/acl/policies', root);
+    expect((listed.body as { Name: string }[]).map((p) => p.Name)).not.toContain('broken');
+
+    const brief = agent.cli(
+      ['acl', 'token', 'create', '-json', '-name', 'brief2', '-type', 'management', '-ttl', '1s'],
+      as(root),
+    );
+    expect(brief.code, brief.stderr).toBe(0);
+    const briefSecret = (JSON.parse(brief.stdout) as { SecretID: string }).SecretID;
+    await expect
+      .poll(
+        async () => {
+          const r = await get('/v1/jobs', briefSecret);
+          return `${r.status} ${JSON.stringify(r.body)}`;
+        },
+        { timeout: 15_000 },
+      )
+      .toMatch(/^403 .*ACL token expired/);
+
+    writeFileSync(join(work, 'temp.hcl'), 'namespace "default" {\n  policy = "read"\n}\n');
+    expect(agent.cli(['acl', 'policy', 'apply', 'temp', join(work, 'temp.hcl')], as(root)).code).toBe(0);
+    const linked = agent.cli(['acl', 'token', 'create', '-json', '-name', 'linked', '-policy', 'temp'], as(root));
+    const linkedSecret = (JSON.parse(linked.stdout) as { SecretID: string }).SecretID;
+    expect((await get('/v1/jobs', linkedSecret)).status).toBe(200);
+    expect(agent.cli(['acl', 'policy', 'delete', 'temp'], as(root)).code).toBe(0);
+    const after = await get('/v1/jobs', linkedSecret);
+    expect(after.status).toBe(403);
+    expect(JSON.stringify(after.body)).toContain('Permission denied');
+  }, 60_000);
 });
