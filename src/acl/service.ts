@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { badRequest, DroverError, notFound, permissionDenied } from '../errors/index.js';
 import { readGoDuration } from '../lib/duration.js';
+import { unwrapWithKEK, wrapWithKEK } from '../lib/kek.js';
 import type { StateStore, StateView } from '../state/index.js';
 import {
   ANONYMOUS_ACCESSOR,
@@ -83,7 +84,14 @@ export interface AclServiceOptions {
   dataDir?: string;
   region?: string;
   now?: () => number;
+  /**
+   * The servers' key-encryption key: the signing key's private half is stored wrapped with it (servers sharing
+   * etcd each unwrap it; etcd never holds it in plaintext).
+   */
+  kek?: Buffer;
 }
+
+const KEK_PURPOSE = 'workload identity signing key';
 
 export interface TokenRequest {
   Name?: string;
@@ -588,9 +596,38 @@ export class AclService {
   /** Makes sure a signing key exists (once per cluster; kept in the state store). */
   async ensureSigningKey(): Promise<void> {
     if ([...this.snap().tables.all('signing_keys')].length > 0) return;
+    const key = newSigningKey(this.now());
+    const kek = this.o.kek;
+    const row = kek
+      ? {
+          ...key,
+          PrivateKey: '',
+          WrappedPrivateKey: wrapWithKEK(kek, KEK_PURPOSE, key.KeyID, Buffer.from(key.PrivateKey, 'utf8')),
+        }
+      : key;
+    // Checked again inside the write: two servers leading one after the other agree on the first key.
     await this.store.write((txn) => {
-      if ([...txn.tables.all('signing_keys')].length === 0) txn.put('signing_keys', newSigningKey(this.now()));
+      if ([...txn.tables.all('signing_keys')].length === 0) txn.put('signing_keys', row);
     });
+  }
+
+  /** Unwrapped private keys, by KeyID (a wrapped key is unwrapped once). */
+  private readonly unwrapped = new Map<string, SigningKey>();
+
+  private usable(k: SigningKey): SigningKey {
+    if (!k.WrappedPrivateKey) return k;
+    let open = this.unwrapped.get(k.KeyID);
+    if (!open) {
+      if (!this.o.kek)
+        throw new DroverError(
+          'Internal',
+          `the workload identity signing key "${k.KeyID}" is wrapped with a key-encryption key and this server has none: set server.keyring_kek_file`,
+        );
+      const pem = unwrapWithKEK(this.o.kek, KEK_PURPOSE, k.KeyID, k.WrappedPrivateKey).toString('utf8');
+      open = { ...k, PrivateKey: pem };
+      this.unwrapped.set(k.KeyID, open);
+    }
+    return open;
   }
 
   /** The public keys, as a JWK Set. */
@@ -601,7 +638,7 @@ export class AclService {
   private currentKey(): SigningKey | undefined {
     let best: SigningKey | undefined;
     for (const k of this.snap().tables.all('signing_keys')) if (!best || k.CreateTime > best.CreateTime) best = k;
-    return best;
+    return best && this.usable(best);
   }
 
   /** The signed identity of each task of `alloc` that asks for one, keyed by task name. */

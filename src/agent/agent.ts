@@ -28,6 +28,7 @@ import { badRequest } from '../errors/index.js';
 import { Federation } from './federation.js';
 import { MultiregionCoordinator } from './multiregion.js';
 import { sleepOrAborted } from '../lib/sleep.js';
+import { readKEKFile } from '../lib/kek.js';
 
 /** Blocks that Drover parses and also acts on; anything else in a job file gets a warning on `job run`. */
 export const SUPPORTED_FEATURES = new Set<string>([
@@ -102,6 +103,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     ? { toServers: new TlsFetch(peerMaterial(tls).toServers), toClients: new TlsFetch(peerMaterial(tls).toClients) }
     : undefined;
 
+  // Other regions' servers name their own region in their certificates: the CA and the address are checked.
+  const crossRegion = tls && config.tls.http ? new TlsFetch({ ...tls }) : undefined;
   // Server agents know the other regions (federation) and roll multiregion jobs out through them.
   // Read first: a damaged address book stops the start before anything runs.
   const selfAddress = () => `${httpHost(config)}:${http?.port ?? config.ports.http}`;
@@ -111,10 +114,12 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
         file: join(dataDir, 'server', 'regions.json'),
         self: selfAddress,
         logger: logger.child({ component: 'federation' }),
+        ...(crossRegion ? { tls: { fetch: crossRegion.fetch } } : {}),
       })
     : undefined;
   let server: Server | undefined;
   let ha: HaSeat | undefined;
+  let kek: Buffer | undefined;
   if (config.server.enabled) {
     const serverOpts: ServerOptions = {
       dataDir: join(dataDir, 'server'),
@@ -135,11 +140,17 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
         graceMs: config.server.heartbeatGraceMs,
       },
     };
-    if (config.server.etcd && (config.acl.enabled || config.tls.http || config.tls.rpc))
-      // Not yet: standby servers forward over plain HTTP and the signing key and keyring are per server.
+    // Servers sharing etcd share the variables' root keys and the signing key through it, wrapped with the KEK.
+    kek = config.server.keyringKEKFile ? readKEKFile(resolve(config.server.keyringKEKFile)) : undefined;
+    if (config.server.etcd && !kek && (config.acl.enabled || config.tls.http || config.tls.rpc))
       throw badRequest(
-        'server.etcd cannot be combined with acl { enabled = true } or tls {} yet: run an etcd cluster without them (docs/operations.md, "Run a cluster")',
+        'server.keyring_kek_file is required with server.etcd and acl { enabled = true } or tls {}: the servers share their keyring and signing key through etcd, wrapped with that key-encryption key (create one with "openssl rand -base64 32 > kek && chmod 600 kek" and give every server the same file; docs/operations.md, "Run a cluster")',
       );
+    if (config.server.etcd && !kek)
+      logger.warn(
+        'server.etcd without server.keyring_kek_file: the variables keyring is kept in etcd unwrapped; set keyring_kek_file',
+      );
+    if (config.server.etcd) serverOpts.sharedKeyring = { kek };
     if (config.server.etcd) {
       // Several servers share the etcd state: this one leads or stands by (see ha-seat.ts).
       ha = new HaSeat({ ...serverOpts, etcd: config.server.etcd }, logger.child({ component: 'server' }));
@@ -156,14 +167,17 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     const seat = ha;
     const local = server;
     acl = new AclService({
-      store: seat ? () => seat.proxy.store : local.store,
+      store: seat ? () => seat.readStore() : local.store,
       enabled: config.acl.enabled,
       dataDir: join(dataDir, 'server'),
       region: config.region,
+      ...(kek ? { kek } : {}),
     });
     if (config.acl.enabled) {
-      await acl.ensureSigningKey();
       const signer = acl;
+      // On etcd only the leader writes: each server that comes to lead makes sure the cluster has a key.
+      if (seat) seat.onLeading = () => signer.ensureSigningKey();
+      else await acl.ensureSigningKey();
       server.setIdentitySigner((alloc) => signer.signIdentities(alloc));
     }
   }
@@ -266,7 +280,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     ? new MultiregionCoordinator({
         region: config.region,
         regions: federation,
-        self: () => `http://${selfAddress()}`,
+        self: () => `${config.tls.http ? 'https' : 'http'}://${selfAddress()}`,
         logger: logger.child({ component: 'multiregion' }),
         // In the server's state, so the next leader (or this server after a restart) continues a rollout.
         ...(server
@@ -339,7 +353,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   multiregion?.resume();
   const joinAbort = new AbortController();
   const joining =
-    federation && config.server.serverJoin ? retryJoin(config, http, joinAbort.signal, logger) : undefined;
+    federation && config.server.serverJoin
+      ? retryJoin(config, http, joinAbort.signal, logger, peers?.toServers.fetch)
+      : undefined;
 
   let stopped = false;
   return {
@@ -357,6 +373,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       // The RPC, forwarding and token resolution share these pools: one reload reaches them all.
       peers?.toServers.use(peerMaterial(m).toServers);
       peers?.toClients.use(peerMaterial(m).toClients);
+      crossRegion?.use({ ...m });
       logger.info('TLS certificates reloaded', { cert_file: config.tls.certFile });
     },
     async stop() {
@@ -373,6 +390,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       await server?.stop();
       await peers?.toServers.close();
       await peers?.toClients.close();
+      await crossRegion?.close();
     },
   };
 }
@@ -390,16 +408,27 @@ function httpHost(config: AgentConfig): string {
  * `server_join { retry_join }`: joins the listed servers through this agent's own join endpoint (the same path as
  * `drover server join`), retrying those that fail every retry_interval, at most retry_max times (0: forever).
  */
-async function retryJoin(config: AgentConfig, http: HttpApi, signal: AbortSignal, logger: Logger): Promise<void> {
+async function retryJoin(
+  config: AgentConfig,
+  http: HttpApi,
+  signal: AbortSignal,
+  logger: Logger,
+  tlsFetch: typeof fetch | undefined,
+): Promise<void> {
+  // Its own API, as any caller: over mutual TLS with its certificate when TLS is on, and with ACLs on with the
+  // token in its environment (agent:write here and in the regions it joins).
+  const scheme = config.tls.http ? 'https' : 'http';
+  const call = config.tls.http && tlsFetch ? tlsFetch : fetch;
+  const token = process.env['DROVER_TOKEN'] || process.env['NOMAD_TOKEN'] || undefined;
   const j = config.server.serverJoin!;
   let left = [...j.retryJoin];
   for (let attempt = 1; left.length > 0 && !signal.aborted; attempt++) {
     const failed: string[] = [];
     for (const a of left) {
       try {
-        const res = await fetch(
-          `http://${httpHost(config)}:${http.port}/v1/agent/join?address=${encodeURIComponent(a)}`,
-          { method: 'PUT', signal },
+        const res = await call(
+          `${scheme}://${httpHost(config)}:${http.port}/v1/agent/join?address=${encodeURIComponent(a)}`,
+          { method: 'PUT', signal, ...(token ? { headers: { 'X-Nomad-Token': token } } : {}) },
         );
         const body = (await res.json()) as { num_joined?: number; error?: string };
         if (!res.ok || body.error) throw new Error(body.error || `status ${res.status}`);

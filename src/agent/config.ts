@@ -48,6 +48,12 @@ export interface AgentConfig {
      */
     etcd?: { endpoints: string[]; prefix?: string };
     /**
+     * `keyring_kek_file`: the key-encryption key (base64 of 32 bytes, a 0600 file) the servers of one etcd
+     * cluster are each given; the keys they share through etcd (variables' root keys, the workload identity
+     * signing key) are stored wrapped with it. Required with etcd and ACLs or TLS.
+     */
+    keyringKEKFile?: string;
+    /**
      * `server_join { retry_join = [...] }`: servers to join at start, retried every `retryIntervalMs` until each
      * answers (`retryMax` attempts, 0: forever). Servers of other regions federate (agent/federation.ts).
      */

@@ -30,6 +30,8 @@ export interface FederationOptions {
   logger: Logger;
   /** How often each region's server list is read again (default 30 s). */
   refreshMs?: number;
+  /** With TLS on: other regions' servers are reached over https with this agent's certificate (`fetch`). */
+  tls?: { fetch: typeof fetch };
 }
 
 interface AgentSelfShape {
@@ -38,11 +40,28 @@ interface AgentSelfShape {
 
 export class Federation implements RegionDirectory {
   private peers = new Map<string, string[]>();
+  readonly fetch: typeof fetch;
+  private readonly scheme: 'http' | 'https';
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
 
   constructor(private readonly opts: FederationOptions) {
     this.peers = load(opts.file, opts.region);
+    this.fetch = opts.tls?.fetch ?? fetch;
+    this.scheme = opts.tls ? 'https' : 'http';
+  }
+
+  private base(a: string): string {
+    return /^https?:\/\//.test(a) ? a.replace(/\/+$/, '') : `${this.scheme}://${a}`;
+  }
+
+  private async getJSON<T>(url: string, signal: AbortSignal, token?: string): Promise<T> {
+    const res = await this.fetch(url, {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]),
+      ...(token ? { headers: { 'X-Nomad-Token': token } } : {}),
+    });
+    if (!res.ok) throw new Error(`GET ${new URL(url).pathname} answered ${res.status}: ${await res.text()}`);
+    return (await res.json()) as T;
   }
 
   regions(): string[] {
@@ -53,7 +72,7 @@ export class Federation implements RegionDirectory {
     const list = this.peers.get(region);
     // Spread over the region's servers; a standby forwards to its leader.
     const addr = list?.[Math.floor(Math.random() * list.length)];
-    return addr === undefined ? undefined : base(addr);
+    return addr === undefined ? undefined : this.base(addr);
   }
 
   /** The stored addresses of each other region, for `/v1/agent/self` and tests. */
@@ -61,23 +80,28 @@ export class Federation implements RegionDirectory {
     return Object.fromEntries([...this.peers].sort(([a], [b]) => a.localeCompare(b)));
   }
 
+  /**
+   * `token`: the caller's, sent to the other region's server (with ACLs on there, it must exist there too: each
+   * region resolves tokens itself).
+   */
   async join(
     addresses: string[],
     signal: AbortSignal,
+    token?: string,
   ): Promise<{ joined: number; sameRegion: string[]; errors: string[] }> {
     const out = { joined: 0, sameRegion: [] as string[], errors: [] as string[] };
     for (const a of addresses) {
       try {
-        const self = await getJSON<AgentSelfShape>(`${base(a)}/v1/agent/self`, signal);
+        const self = await this.getJSON<AgentSelfShape>(`${this.base(a)}/v1/agent/self`, signal, token);
         const theirs = self.config?.Region ?? 'global';
         if (self.config?.Server?.Enabled !== true) out.errors.push(`${a} is not a server agent`);
         else if (theirs === this.opts.region) out.sameRegion.push(a);
         else {
           const fresh = !this.peers.has(theirs);
-          await this.learn(theirs, a, signal, true);
+          await this.learn(theirs, a, signal, true, token);
           out.joined++;
           // Tell the region about this one, so requests flow both ways. It joins back only a region it did not know.
-          if (fresh) await this.announce(a, signal);
+          if (fresh) await this.announce(a, signal, token);
         }
       } catch (e) {
         out.errors.push(`${a}: ${e instanceof Error ? e.message : String(e)}`);
@@ -117,8 +141,14 @@ export class Federation implements RegionDirectory {
     }
   }
 
-  private async learn(region: string, address: string, signal: AbortSignal, explicit = false): Promise<void> {
-    const servers = await getJSON<unknown>(`${base(address)}/v1/agent/servers`, signal);
+  private async learn(
+    region: string,
+    address: string,
+    signal: AbortSignal,
+    explicit = false,
+    token?: string,
+  ): Promise<void> {
+    const servers = await this.getJSON<unknown>(`${this.base(address)}/v1/agent/servers`, signal, token);
     const list = Array.isArray(servers) ? servers.filter((s): s is string => typeof s === 'string') : [];
     const next = list.length > 0 ? list : [hostPort(address)];
     const prev = this.peers.get(region);
@@ -133,10 +163,11 @@ export class Federation implements RegionDirectory {
     this.opts.logger.info('federated region servers', { region, servers: next.join(',') });
   }
 
-  private async announce(address: string, signal: AbortSignal): Promise<void> {
-    const url = `${base(address)}/v1/agent/join?address=${encodeURIComponent(this.opts.self())}`;
-    const res = await fetch(url, {
+  private async announce(address: string, signal: AbortSignal, token?: string): Promise<void> {
+    const url = `${this.base(address)}/v1/agent/join?address=${encodeURIComponent(this.opts.self())}`;
+    const res = await this.fetch(url, {
       method: 'PUT',
+      ...(token ? { headers: { 'X-Nomad-Token': token } } : {}),
       signal: AbortSignal.any([signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]),
     });
     const body = (await res.json().catch(() => ({}))) as { error?: string };
@@ -144,18 +175,8 @@ export class Federation implements RegionDirectory {
   }
 }
 
-function base(a: string): string {
-  return /^https?:\/\//.test(a) ? a.replace(/\/+$/, '') : `http://${a}`;
-}
-
 function hostPort(a: string): string {
-  return new URL(base(a)).host;
-}
-
-async function getJSON<T>(url: string, signal: AbortSignal): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(FETCH_TIMEOUT_MS)]) });
-  if (!res.ok) throw new Error(`GET ${new URL(url).pathname} answered ${res.status}: ${await res.text()}`);
-  return (await res.json()) as T;
+  return new URL(/^https?:\/\//.test(a) ? a : `http://${a}`).host;
 }
 
 function load(file: string, own: string): Map<string, string[]> {

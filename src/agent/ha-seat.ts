@@ -52,6 +52,9 @@ export class HaSeat {
   private replicaStop: AbortController | undefined;
   /** When the replica was last proven current (every batch up to etcd's head applied). */
   private lastContact = 0;
+  private identitySigner: Parameters<Server['setIdentitySigner']>[0] | undefined;
+  /** Run each time this server starts leading (e.g. the ACL signing key made once per cluster); failures logged. */
+  onLeading: (() => Promise<void>) | undefined;
   /** Set while a request this standby answers itself runs: the proxy reads the replica then. */
   private readonly localRead = new AsyncLocalStorage<boolean>();
 
@@ -73,6 +76,12 @@ export class HaSeat {
       get: (_t, prop) => {
         if (prop === 'leaderAddress') return () => this.leadership.leaderAddress.replace(/^https?:\/\//, '');
         if (prop === 'setAdvertiseAddress') return (a: string) => this.current?.setAdvertiseAddress(a);
+        // Kept for every Server this seat will run: each term's Server signs workload identities alike.
+        if (prop === 'setIdentitySigner')
+          return (sign: Parameters<Server['setIdentitySigner']>[0]) => {
+            this.identitySigner = sign;
+            this.current?.setIdentitySigner(sign);
+          };
         if (prop === 'stop') return () => this.stop();
         if (prop === 'then') return undefined;
         // An in-process client is trusted and presents no node secret (node identity guards the HTTP path only).
@@ -115,6 +124,16 @@ export class HaSeat {
   /** Runs a request this agent answers itself; a read on a standby sees the replica. */
   answerLocally<T>(method: string, fn: () => Promise<T>): Promise<T> {
     return this.localRead.run(method === 'GET' || method === 'HEAD', fn);
+  }
+
+  /**
+   * The state to resolve ACL tokens from: the leader's, or this standby's replica (a request it answers itself,
+   * e.g. `?stale` reads and `/v1/agent/*`); NotLeader before either exists.
+   */
+  readStore(): Server['store'] {
+    const s = this.current ?? this.replica;
+    if (!s) throw this.notLeader();
+    return s.store;
   }
 
   /** X-Nomad-KnownLeader / X-Nomad-LastContact for a request answered here. */
@@ -337,10 +356,16 @@ export class HaSeat {
         });
         server = await createServer({ ...this.opts, ...failover, backend }, term.signal);
         server.setAdvertiseAddress(this.address.replace(/^https?:\/\//, ''));
+        if (this.identitySigner) server.setIdentitySigner(this.identitySigner);
         if (!term.signal.aborted) {
           this.current = server;
           this.logger.info('leading: server started', { address: this.address });
           for (const w of this.waiters) w();
+          await this.onLeading?.().catch((e: unknown) =>
+            this.logger.error('leading: start-of-term task failed', {
+              error: e instanceof Error ? e.message : String(e),
+            }),
+          );
           await this.leadWhileWritable(backend, term.signal);
         }
       } catch (e) {

@@ -84,6 +84,11 @@ export class MultiregionCoordinator implements MultiregionRollouts {
 
   constructor(private readonly opts: MultiregionOptions) {}
 
+  /** Over mutual TLS with this agent's certificate when TLS is on (the federation's). */
+  private get fetch(): typeof fetch {
+    return this.opts.regions.fetch ?? fetch;
+  }
+
   async start(job: Job, req: RolloutRequest): Promise<JsonReply> {
     const block = job.Multiregion as MultiregionBlock;
     const order = this.check(job, block);
@@ -252,7 +257,7 @@ export class MultiregionCoordinator implements MultiregionRollouts {
   ): Promise<{ reply: JsonReply; reg: Registration }> {
     const q = req.namespace ? `?namespace=${encodeURIComponent(req.namespace)}` : '';
     const body = { ...req.body, Job: this.partFor(job, block, region) };
-    const res = await fetch(`${this.base(region)}/v1/jobs${q}`, {
+    const res = await this.fetch(`${this.base(region)}/v1/jobs${q}`, {
       method: 'PUT',
       headers: this.headers(req.token),
       body: JSON.stringify(body),
@@ -333,7 +338,7 @@ export class MultiregionCoordinator implements MultiregionRollouts {
     const q = new URLSearchParams({ namespace: req.namespace ?? 'default' });
     while (!signal.aborted && Date.now() < deadline) {
       try {
-        const res = await fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {
+        const res = await this.fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {
           headers: this.headers(req.token),
           signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
         });
@@ -354,13 +359,13 @@ export class MultiregionCoordinator implements MultiregionRollouts {
   private async failDeployment(job: Job, region: string, req: { namespace?: string; token?: string }): Promise<void> {
     try {
       const q = new URLSearchParams({ namespace: req.namespace ?? 'default' });
-      const res = await fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {
+      const res = await this.fetch(`${this.base(region)}/v1/job/${encodeURIComponent(job.ID)}/deployment?${q}`, {
         headers: this.headers(req.token),
         signal: AbortSignal.timeout(10_000),
       });
       const dep = (await res.json()) as DeploymentShape | null;
       if (!dep) return;
-      await fetch(`${this.base(region)}/v1/deployment/fail/${dep.ID}?${q}`, {
+      await this.fetch(`${this.base(region)}/v1/deployment/fail/${dep.ID}?${q}`, {
         method: 'PUT',
         headers: this.headers(req.token),
         signal: AbortSignal.timeout(10_000),

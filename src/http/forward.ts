@@ -115,12 +115,14 @@ export function regionServer(opts: HttpApiOptions, region: string, forwarded: un
 /**
  * Sends a JSON body this agent already read (a job whose `Region` is another region) to a server of that region,
  * with the caller's headers (its ACL token: each region checks its own), and answers with that server's reply.
+ * `fetchFn`: the federation's (mutual TLS with this agent's certificate when TLS is on).
  */
 export async function forwardJSONToRegion(
   req: IncomingMessage,
   target: string,
   body: unknown,
   signal: AbortSignal,
+  fetchFn: typeof fetch = fetch,
 ): Promise<JsonReply> {
   const url = new URL(req.url ?? '/', target);
   const headers: Record<string, string> = { 'content-type': 'application/json', [REGION_FORWARDED_HEADER]: '1' };
@@ -130,7 +132,7 @@ export async function forwardJSONToRegion(
   }
   let up: Response;
   try {
-    up = await fetch(url, { method: req.method ?? 'PUT', headers, body: JSON.stringify(body), signal });
+    up = await fetchFn(url, { method: req.method ?? 'PUT', headers, body: JSON.stringify(body), signal });
   } catch (e) {
     throw new DroverError(
       'Unavailable',

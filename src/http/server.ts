@@ -207,13 +207,17 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       ctx.params = m.params;
       let filter: ((body: unknown) => unknown) | undefined;
       const gate = opts.acl ?? opts.aclGate;
-      if (gate?.enabled) {
-        ctx.identity = serverForwarded(req, pathname, opts) ? SERVER_IDENTITY : await gate.resolve(requestSecret(ctx));
-        filter = await authorize(ctx, ruleFor(m.method, m.pattern), ctx.identity, opts);
-      }
-      const out = opts.answerLocally
-        ? await opts.answerLocally(req.method ?? 'GET', async () => m.handler(ctx))
-        : await m.handler(ctx);
+      // Inside answerLocally: a standby answering a `?stale` read resolves the token from its replica too.
+      const run = async () => {
+        if (gate?.enabled) {
+          ctx.identity = serverForwarded(req, pathname, opts)
+            ? SERVER_IDENTITY
+            : await gate.resolve(requestSecret(ctx));
+          filter = await authorize(ctx, ruleFor(m.method, m.pattern), ctx.identity, opts);
+        }
+        return m.handler(ctx);
+      };
+      const out = opts.answerLocally ? await opts.answerLocally(req.method ?? 'GET', run) : await run();
       if (out === HANDLED) return;
       if (out instanceof JsonReply)
         sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index, out.headers);

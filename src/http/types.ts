@@ -97,7 +97,13 @@ export interface RegionDirectory {
    * region's servers are returned for the cluster check, and a server of this region's name that is not one of
    * its servers is refused (a region name must be unique).
    */
-  join(addresses: string[], signal: AbortSignal): Promise<{ joined: number; sameRegion: string[]; errors: string[] }>;
+  join(
+    addresses: string[],
+    signal: AbortSignal,
+    token?: string,
+  ): Promise<{ joined: number; sameRegion: string[]; errors: string[] }>;
+  /** How to reach other regions' servers: over mutual TLS with this agent's certificate when TLS is on. */
+  fetch?: typeof fetch;
 }
 
 /** Rolls a job with a `multiregion` block out region by region (agent/multiregion.ts). */

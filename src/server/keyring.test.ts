@@ -6,6 +6,7 @@ import { nullLogger } from '../logging/index.js';
 import { createServer, type Server } from './index.js';
 import { newFakeScheduler } from './testing/fake-scheduler.js';
 import { Keyring } from './keyring.js';
+import { MemoryBackend, StateStore } from '../state/index.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -61,13 +62,13 @@ describe('the root keyring', () => {
     const again = await server(dir);
     expect((await again.vars.get('default', 'app/v7')).value?.Items).toEqual({ password: `${planted}-7` });
     const [old] = again.keyring.list();
-    expect(() => again.keyring.remove(old!.KeyID)).toThrow(/active key/);
-    const fresh = again.keyring.rotate(true);
+    await expect(again.keyring.remove(old!.KeyID)).rejects.toThrow(/active key/);
+    const fresh = await again.keyring.rotate(true);
     await expect
       .poll(
-        () => {
+        async () => {
           try {
-            again.keyring.remove(old!.KeyID);
+            await again.keyring.remove(old!.KeyID);
             return 'removed';
           } catch (e) {
             return String(e);
@@ -85,8 +86,29 @@ describe('the root keyring', () => {
     const s = await server(tempDir());
     await s.vars.put({ Namespace: 'default', Path: 'x', Items: { a: 'b' } });
     const [old] = s.keyring.list();
-    s.keyring.rotate(false);
-    expect(() => s.keyring.remove(old!.KeyID)).toThrow(/still encrypts variables/);
+    await s.keyring.rotate(false);
+    await expect(s.keyring.remove(old!.KeyID)).rejects.toThrow(/still encrypts variables/);
     expect((await s.vars.get('default', 'x')).value?.Items).toEqual({ a: 'b' });
+  });
+
+  it('shares its keys through the state, wrapped with the KEK, between servers given the same KEK', async () => {
+    const store = await StateStore.open({ backend: new MemoryBackend(), logger: nullLogger });
+    const kek = Buffer.alloc(32, 7);
+    const a = new Keyring(undefined, Date.now, { store, kek });
+    await a.init();
+    await a.init();
+    expect(a.list()).toHaveLength(1);
+    const sealed = a.seal('default', 'p', { pw: 'shared-secret' });
+    const raw = JSON.stringify([...store.snapshot().tables.all('root_keys')]);
+    expect(raw).not.toContain(a.active()!.Key);
+
+    const b = new Keyring(undefined, Date.now, { store, kek });
+    expect(b.open('default', 'p', sealed)).toEqual({ pw: 'shared-secret' });
+    const next = await a.rotate();
+    expect(b.active()?.KeyID).toBe(next.KeyID);
+    expect(b.open('default', 'q', a.seal('default', 'q', { x: 'y' }))).toEqual({ x: 'y' });
+
+    const wrong = new Keyring(undefined, Date.now, { store, kek: Buffer.alloc(32, 8) });
+    expect(() => wrong.list()).toThrow(/key-encryption key .* is not the one/);
   });
 });

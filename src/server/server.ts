@@ -108,6 +108,11 @@ export interface ServerOptions {
   /** Keep the state on etcd (see EtcdBackend) instead of SQLite in `dataDir`. */
   etcd?: { endpoints: string[]; prefix?: string; guard?: () => Compare[] };
   /**
+   * Keep the variables' root keys in the state (servers sharing etcd), wrapped with this key-encryption key
+   * (`kek` undefined: unwrapped); absent: in `<dataDir>/keystore` (see keyring.ts).
+   */
+  sharedKeyring?: { kek: Buffer | undefined };
+  /**
    * Deadline for every live node's first heartbeat after this server takes over as leader (Nomad's
    * failover TTL, 300 s there); 0: the normal TTL + grace.
    */
@@ -184,7 +189,11 @@ export class Server implements ServerAPI {
       computeNodeClass: opts.computeNodeClass ?? computeNodeClass,
       schedulerConfig: () => opts.schedulerConfig ?? defaultSchedulerConfiguration(),
       background: (what: string, p: Promise<unknown>) => this.track(what, p),
-      keyring: new Keyring(opts.dataDir, () => clock.now()),
+      keyring: new Keyring(
+        opts.dataDir,
+        () => clock.now(),
+        opts.sharedKeyring ? { store, kek: opts.sharedKeyring.kek } : undefined,
+      ),
     } as ServerContext;
     ctx.broker = new EvalBroker({
       ...opts.broker,
@@ -238,6 +247,8 @@ export class Server implements ServerAPI {
     if (this.started) return;
     this.started = true;
     const { broker, blocked, plans, heartbeats, logger } = this.ctx;
+    // A shared keyring's first key is made by the first server to lead (a no-op once the cluster has one).
+    await this.ctx.keyring.init();
     broker.setEnabled(true);
     blocked.setEnabled(true);
     plans.setEnabled(true);
@@ -392,8 +403,8 @@ export class Server implements ServerAPI {
   };
   readonly keyring: KeyringAPI = {
     list: () => this.ctx.keyring.list(),
-    rotate: (full) => {
-      const key = this.ctx.keyring.rotate();
+    rotate: async (full) => {
+      const key = await this.ctx.keyring.rotate();
       if (full) this.track('variable re-encryption', catalog.reencryptVariables(this.ctx, this.abort.signal));
       return key;
     },

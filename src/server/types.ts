@@ -247,8 +247,8 @@ export interface ServicesAPI {
 export interface KeyringAPI {
   list(): RootKeyMeta[];
   /** A new active key; with `full`, every variable moves to it in the background. */
-  rotate(full: boolean): RootKeyMeta;
-  remove(keyID: string): void;
+  rotate(full: boolean): Promise<RootKeyMeta>;
+  remove(keyID: string): Promise<void>;
 }
 
 /** `server.events`: the event stream. */

@@ -40,6 +40,7 @@ export {
   type TableSpec,
   type JobScalingEvents,
   type VariableRow,
+  type RootKeyRow,
 } from './schema.js';
 export {
   DEFAULT_JOB_TRACKED_VERSIONS,

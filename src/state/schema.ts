@@ -54,6 +54,22 @@ export interface VariableRow extends Variable {
   Data?: string;
 }
 
+/**
+ * A root key of the variables' keyring, when the servers share it through the state backend (etcd): the key
+ * wrapped with the servers' key-encryption key (`Wrapping: 'kek'`; see server/keyring.ts and lib/kek.ts).
+ */
+export interface RootKeyRow {
+  KeyID: string;
+  Algorithm: 'aes256-gcm';
+  CreateTime: number;
+  CreateIndex: number;
+  ModifyIndex: number;
+  State: 'active' | 'inactive';
+  WrappedKey: string;
+  /** 'none': stored unwrapped (a cluster given no KEK, without ACLs or TLS). */
+  Wrapping: 'kek' | 'none';
+}
+
 /** Scaling events of one job, per task group (Nomad's JobScalingEvents). */
 export interface JobScalingEvents {
   Namespace: string;
@@ -115,6 +131,7 @@ export const tableSpecs = {
     pair: (i) => `${i.SourceNS}\u0000${i.SourceName}\u0000${i.DestinationNS}\u0000${i.DestinationName}`,
   }),
   mesh_ca: spec<MeshCARow>('mesh_ca', (c) => c.ID),
+  root_keys: spec<RootKeyRow>('root_keys', (k) => k.KeyID),
 };
 
 export type TableName = keyof typeof tableSpecs;
@@ -142,6 +159,7 @@ export interface TableRows {
   signing_keys: SigningKey;
   intentions: Intention;
   mesh_ca: MeshCARow;
+  root_keys: RootKeyRow;
 }
 
 export const tableNames = Object.keys(tableSpecs) as TableName[];

@@ -81,8 +81,10 @@ export interface ACLMetaRow {
 export interface SigningKey {
   KeyID: string;
   Algorithm: 'ES256';
-  /** PKCS#8 PEM. */
+  /** PKCS#8 PEM; empty when the servers share it wrapped with their key-encryption key (`WrappedPrivateKey`). */
   PrivateKey: string;
+  /** The PEM wrapped with the servers' key-encryption key (servers sharing etcd; see lib/kek.ts). */
+  WrappedPrivateKey?: string;
   /** The public key as a JWK (what /.well-known/jwks.json answers). */
   PublicJWK: Record<string, string>;
   CreateTime: number;

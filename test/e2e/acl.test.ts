@@ -212,4 +212,93 @@ describe('ACLs on a dev agent', () => {
       ),
     ).toBe(true);
   });
+
+  it('ends an open event stream with an error line once its token is deleted, expires or loses its policy', async () => {
+    /** Opens the stream with `token`; `text()` is what arrived so far, `done` resolves when the server ends it. */
+    const open = async (token: string) => {
+      const res = await fetch(`${agent.address}/v1/event/stream?topic=Job`, {
+        headers: { 'X-Nomad-Token': token },
+        signal: AbortSignal.timeout(60_000),
+      });
+      expect(res.status).toBe(200);
+      let text = '';
+      const decoder = new TextDecoder();
+      const reader = res.body!.getReader();
+      const done = (async () => {
+        for (;;) {
+          const { value, done: end } = await reader.read();
+          if (end) return text;
+          text += decoder.decode(value);
+        }
+      })();
+      return { text: () => text, done };
+    };
+    const token = (args: string[]) => {
+      const r = agent.cli(['acl', 'token', 'create', '-json', ...args], as(root));
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { SecretID: string; AccessorID: string };
+    };
+    writeFileSync(join(work, 'streamer.hcl'), 'namespace "default" {\n  policy = "read"\n}\n');
+    expect(agent.cli(['acl', 'policy', 'apply', 'streamer', join(work, 'streamer.hcl')], as(root)).code).toBe(0);
+
+    // Deleted: the stream delivers events while the token lives, then ends with "ACL token not found".
+    const doomed = token(['-name', 'doomed', '-policy', 'streamer']);
+    const s1 = await open(doomed.SecretID);
+    expect(agent.cli(['job', 'run', '-detach', join(work, 'sleep.hcl')], as(root)).code).toBe(0);
+    await expect.poll(() => s1.text(), { timeout: 15_000 }).toContain('"Topic":"Job"');
+    expect(agent.cli(['acl', 'token', 'delete', doomed.AccessorID], as(root)).code).toBe(0);
+    expect(await s1.done).toMatch(/\{"Error":"ACL token not found","Code":"ACLTokenNotFound"\}\n$/);
+
+    // Expired: a token with a 3 s TTL, no event needed.
+    const brief = token(['-name', 'brief', '-policy', 'streamer', '-ttl', '3s']);
+    const s2 = await open(brief.SecretID);
+    expect(await s2.done).toMatch(/"Error":"ACL token expired"/);
+
+    // Its only policy deleted: the token still exists but may no longer read the stream.
+    const orphan = token(['-name', 'orphan', '-policy', 'streamer']);
+    const s3 = await open(orphan.SecretID);
+    expect(agent.cli(['acl', 'policy', 'delete', 'streamer'], as(root)).code).toBe(0);
+    expect(await s3.done).toMatch(/"Error":"Permission denied"/);
+    // And it cannot open a new one.
+    const again = await fetch(`${agent.address}/v1/event/stream?topic=Job`, {
+      headers: { 'X-Nomad-Token': orphan.SecretID },
+    });
+    expect(again.status).toBe(403);
+    await again.body?.cancel();
+  }, 90_000);
+
+  it('refuses bad input with a clear error and stores nothing: a malformed policy, an expired token, a dropped policy', async () => {
+    writeFileSync(join(work, 'broken.hcl'), 'namespace "default" {\n  policy = "reed"\n}\n');
+    const bad = agent.cli(['acl', 'policy', 'apply', 'broken', join(work, 'broken.hcl')], as(root));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr + bad.stdout).toMatch(/reed/);
+    const listed = await get('/v1/acl/policies', root);
+    expect((listed.body as { Name: string }[]).map((p) => p.Name)).not.toContain('broken');
+
+    const brief = agent.cli(
+      ['acl', 'token', 'create', '-json', '-name', 'brief2', '-type', 'management', '-ttl', '1s'],
+      as(root),
+    );
+    expect(brief.code, brief.stderr).toBe(0);
+    const briefSecret = (JSON.parse(brief.stdout) as { SecretID: string }).SecretID;
+    await expect
+      .poll(
+        async () => {
+          const r = await get('/v1/jobs', briefSecret);
+          return `${r.status} ${JSON.stringify(r.body)}`;
+        },
+        { timeout: 15_000 },
+      )
+      .toMatch(/^403 .*ACL token expired/);
+
+    writeFileSync(join(work, 'temp.hcl'), 'namespace "default" {\n  policy = "read"\n}\n');
+    expect(agent.cli(['acl', 'policy', 'apply', 'temp', join(work, 'temp.hcl')], as(root)).code).toBe(0);
+    const linked = agent.cli(['acl', 'token', 'create', '-json', '-name', 'linked', '-policy', 'temp'], as(root));
+    const linkedSecret = (JSON.parse(linked.stdout) as { SecretID: string }).SecretID;
+    expect((await get('/v1/jobs', linkedSecret)).status).toBe(200);
+    expect(agent.cli(['acl', 'policy', 'delete', 'temp'], as(root)).code).toBe(0);
+    const after = await get('/v1/jobs', linkedSecret);
+    expect(after.status).toBe(403);
+    expect(JSON.stringify(after.body)).toContain('Permission denied');
+  }, 60_000);
 });

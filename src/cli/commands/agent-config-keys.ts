@@ -42,6 +42,7 @@ const SERVER: Spec = {
   sqlite_worker_thread: 'v',
   sqlite_synchronous: 'v',
   etcd: { block: { endpoints: 'v', prefix: 'v' } },
+  keyring_kek_file: 'v',
   bootstrap_expect: refused(VIA_ETCD),
   server_join: { block: { retry_join: 'v', retry_interval: 'v', retry_max: 'v', start_join: refused(JOIN) } },
   retry_join: refused(JOIN),

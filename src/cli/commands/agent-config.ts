@@ -123,8 +123,14 @@ function serverBlock(server: Obj, file: string): Obj {
       `Error loading configuration from ${file}: server.sqlite_synchronous must be "full" or "normal", got ${JSON.stringify(sync)}`,
     );
   }
+  const kek = server.keyring_kek_file;
+  if (kek !== undefined && (typeof kek !== 'string' || kek === ''))
+    throw new UsageError(
+      `Error loading configuration from ${file}: server.keyring_kek_file must be the path of a file holding base64 of 32 random bytes, got ${JSON.stringify(kek)}`,
+    );
   return {
     enabled: server.enabled,
+    keyringKEKFile: kek,
     sqliteSynchronous: typeof sync === 'string' ? sync.toUpperCase() : undefined,
     etcd: server.etcd === undefined ? undefined : etcdBlock(block(server.etcd), file),
     numSchedulers: server.num_schedulers,

@@ -3,6 +3,7 @@
  * `/v1/agent/members`, `/v1/agent/servers`, `/v1/operator/raft/configuration`. Peers are the servers' API
  * addresses (`host:port`): Drover's agents talk to each other over that one HTTP port, so it is their RPC address.
  */
+import { requestSecret } from '../acl-rules.js';
 import { badRequest, notFound } from '../../errors/index.js';
 import type { Router } from '../router.js';
 import { JsonReply } from '../reply.js';
@@ -51,7 +52,7 @@ export function agentRoutes(r: Router, opts: HttpApiOptions): void {
     if (addresses.length === 0) throw badRequest('missing address: PUT /v1/agent/join?address=host:port');
     // Servers of other regions federate; servers of this region must be of this very cluster.
     const fed = opts.regions
-      ? await opts.regions.join(addresses, c.signal)
+      ? await opts.regions.join(addresses, c.signal, requestSecret(c))
       : { joined: 0, sameRegion: addresses, errors: [] };
     const here = String(self().config?.['Region'] ?? 'global');
     const own = self().member;

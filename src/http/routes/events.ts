@@ -3,9 +3,14 @@
  * newline-delimited JSON, one `{"Index", "Events": [...]}` line per write, and `{}` as a heartbeat when nothing
  * happened for a while. `index` resumes after a reconnect: events at or past it that the bounded buffer still
  * holds come first (the oldest held when it is older than that).
+ *
+ * With ACLs on, the token is checked again on every batch and every RECHECK_MS: once it is deleted, expired or
+ * no longer allowed to read the stream (its policy deleted or changed), the stream ends with one error line
+ * `{"Error": "ACL token not found" | "ACL token expired" | "Permission denied", "Code": ...}`, as Nomad closes it.
  */
 import type { ACL } from '../../acl/index.js';
-import { badRequest } from '../../errors/index.js';
+import { badRequest, isDroverError } from '../../errors/index.js';
+import { authorize, requestSecret, ruleFor, SERVER_IDENTITY } from '../acl-rules.js';
 import type { EventBatch, EventFilter, EventTopic, StreamEvent } from '../../server/types.js';
 import { ALL_TOPICS } from '../../structs/index.js';
 import type { Router } from '../router.js';
@@ -15,6 +20,8 @@ import type { ServerRouteOptions } from '../types.js';
 const TOPICS: ReadonlySet<string> = new Set([...ALL_TOPICS, '*']);
 /** Nomad's heartbeat period. */
 export const HEARTBEAT_MS = 10_000;
+/** How often an open stream's token is checked again when no batch arrives (expiry, deletion, policy change). */
+export const RECHECK_MS = 1_000;
 
 /** Nomad's `topic=Name:key` parameters (`Name` alone means every key); none means every topic. */
 export function parseTopics(values: string[]): EventFilter['topics'] {
@@ -69,9 +76,34 @@ export function eventRoutes(r: Router, opts: ServerRouteOptions): void {
     if (!/^\d{1,16}$/.test(indexText))
       throw badRequest(`invalid index "${indexText}": expected a non-negative integer`);
     const namespace = c.query.get('namespace') || 'default';
-    const signal = c.signal;
     // With ACLs on, the route's rule admitted the request; each event is then checked on its own.
-    const acl = c.identity?.acl;
+    let acl = c.identity?.acl;
+    const gate = opts.acl ?? opts.aclGate;
+    const recheckable = gate?.enabled === true && c.identity !== undefined && c.identity !== SERVER_IDENTITY;
+    const secret = requestSecret(c);
+    const ended = new AbortController();
+    const signal = AbortSignal.any([c.signal, ended.signal]);
+    let refusal: { Error: string; Code: string } | undefined;
+    /** The token again, as at open: false (and the stream ends) once it no longer admits the request. */
+    const recheck = async (): Promise<boolean> => {
+      if (!recheckable || refusal) return !refusal;
+      try {
+        const who = await gate.resolve(secret);
+        await authorize(c, ruleFor('GET', '/v1/event/stream'), who, opts);
+        acl = who.acl;
+        return true;
+      } catch (e) {
+        if (!isDroverError(e)) throw e;
+        refusal = { Error: e.message, Code: e.code };
+        ended.abort();
+        return false;
+      }
+    };
+    const timer = recheckable
+      ? setInterval(() => {
+          recheck().catch(() => undefined);
+        }, RECHECK_MS)
+      : undefined;
     c.res.writeHead(200, { 'Content-Type': 'application/json' });
     c.res.flushHeaders();
     try {
@@ -81,6 +113,7 @@ export function eventRoutes(r: Router, opts: ServerRouteOptions): void {
         signal,
         HEARTBEAT_MS,
       )) {
+        if (!(await recheck())) break;
         const shown = batch === null ? null : visible(batch, acl);
         if (shown === undefined) continue;
         const ok = c.res.write(shown === null ? '{}\n' : JSON.stringify(shown) + '\n');
@@ -96,7 +129,12 @@ export function eventRoutes(r: Router, opts: ServerRouteOptions): void {
             c.res.on('close', done);
           });
       }
+    } catch (e) {
+      // Ended by a failed recheck: the subscription saw its signal abort.
+      if (!refusal) throw e;
     } finally {
+      clearInterval(timer);
+      if (refusal && !c.res.destroyed) c.res.write(JSON.stringify(refusal) + '\n');
       c.res.end();
     }
     return HANDLED;

@@ -56,7 +56,7 @@ export function jobRoutes(r: Router, opts: ServerRouteOptions): void {
     const here = opts.region ?? 'global';
     if (!job.Region || job.Region === here) return undefined;
     const target = regionServer(opts, job.Region, c.req.headers[REGION_FORWARDED_HEADER]);
-    return forwardJSONToRegion(c.req, target, body, c.signal);
+    return forwardJSONToRegion(c.req, target, body, c.signal, opts.regions?.fetch);
   };
 
   const register = async (c: RequestContext, body: RegisterBody, q: URLSearchParams, pathID?: string) => {

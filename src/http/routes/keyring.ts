@@ -10,14 +10,14 @@ import type { ServerRouteOptions } from '../types.js';
 
 export function keyringRoutes(r: Router, { server }: ServerRouteOptions): void {
   r.get('/v1/operator/keyring/keys', () => server.keyring.list());
-  r.write('/v1/operator/keyring/rotate', (c) => {
+  r.write('/v1/operator/keyring/rotate', async (c) => {
     const full = c.query.get('full');
     if (full !== null && full !== '' && full !== 'true' && full !== 'false')
       throw badRequest(`invalid full "${full}": expected true or false`);
-    return { Key: server.keyring.rotate(full === 'true' || full === '') };
+    return { Key: await server.keyring.rotate(full === 'true' || full === '') };
   });
-  r.on('DELETE', '/v1/operator/keyring/key/:id', (c) => {
-    server.keyring.remove(c.params.id!);
+  r.on('DELETE', '/v1/operator/keyring/key/:id', async (c) => {
+    await server.keyring.remove(c.params.id!);
     return {};
   });
 }
