@@ -35,7 +35,8 @@ import { clientFsRoutes } from './routes/client-fs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { opsRoutes } from './routes/ops.js';
 import { eventRoutes } from './routes/events.js';
-import { clientExecRoutes, upgradeHeads } from './routes/client-exec.js';
+import { clientExecRoutes, upgradeHeads, wss as execWss } from './routes/client-exec.js';
+import { acceptWsHandshake, wantsWsHandshake } from './ws-handshake.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Nomad's `http_max_conns_per_client` default. */
@@ -405,6 +406,11 @@ export async function startHttpApi(
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     upgradeHeads.set(req, head);
+    // Nomad's ws_handshake: the token is in the first frame, so the socket is upgraded before the pipeline runs.
+    if (wantsWsHandshake(req)) {
+      acceptWsHandshake(execWss, req, socket, head, (r, res) => void handler(r, res));
+      return;
+    }
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket);

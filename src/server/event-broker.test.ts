@@ -44,6 +44,36 @@ describe('the event broker', () => {
     }
   });
 
+  it('wakes every subscriber of one key, and the others still after one of them leaves', async () => {
+    const s = await createServer({ dataDir: ':memory:', logger: nullLogger });
+    try {
+      const follow = (n: number) => {
+        const ac = new AbortController();
+        const keys: string[] = [];
+        const done = (async () => {
+          for await (const b of s.events.subscribe(filter({ Variable: ['k'] }), 0, ac.signal, 60_000)) {
+            if (b) keys.push(...b.Events.map((e) => e.Key));
+            if (keys.length === n) ac.abort();
+          }
+        })();
+        return { ac, keys, done };
+      };
+      const [a, b, c] = [follow(1), follow(2), follow(2)];
+      // All three wait on key "k" before the first write.
+      await expect.poll(() => s.events.waiting(), { timeout: 5_000 }).toBe(3);
+      await s.vars.put({ Namespace: 'default', Path: 'k', Items: { v: '1' } });
+      await a.done;
+      await expect.poll(() => s.events.waiting(), { timeout: 5_000 }).toBe(2);
+      await s.vars.put({ Namespace: 'default', Path: 'other', Items: { v: '1' } });
+      await s.vars.put({ Namespace: 'default', Path: 'k', Items: { v: '2' } });
+      await Promise.all([b.done, c.done]);
+      expect([a.keys, b.keys, c.keys]).toEqual([['k'], ['k', 'k'], ['k', 'k']]);
+      expect(s.events.waiting()).toBe(0);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('matches topics by key or filter key and namespaces, with nodes in every namespace', () => {
     const ev = {
       Topic: 'Allocation' as const,

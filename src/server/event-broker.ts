@@ -145,8 +145,11 @@ const HEARTBEAT_SCAN_MS = 1000;
 
 export class EventBroker {
   private readonly buffer: EventBatch[] = [];
-  /** Waiting subscribers by topic then key (`*` for any), so a write wakes only those it concerns. */
-  private readonly waiters = new Map<string, Map<string, Set<Waiter>>>();
+  /**
+   * Waiting subscribers by topic then key (`*` for any), so a write wakes only those it concerns. A key followed
+   * by one subscriber (the common case: a dashboard per job) holds it directly, not in a Set of its own.
+   */
+  private readonly waiters = new Map<string, Map<string, Waiter | Set<Waiter>>>();
   private readonly toWake = new Set<Waiter>();
   private wakeScheduled = false;
   private readonly unsubscribe: () => void;
@@ -182,7 +185,11 @@ export class EventBroker {
         const byKey = this.waiters.get(topic);
         if (byKey === undefined) continue;
         for (const key of [e.Key, '*', ...(e.FilterKeys ?? [])]) {
-          for (const wt of byKey.get(key) ?? []) if (eventMatches(wt.filter, e)) this.toWake.add(wt);
+          const at = byKey.get(key);
+          if (at === undefined) continue;
+          if (at instanceof Set) {
+            for (const wt of at) if (eventMatches(wt.filter, e)) this.toWake.add(wt);
+          } else if (eventMatches(at.filter, e)) this.toWake.add(at);
         }
       }
     }
@@ -208,9 +215,10 @@ export class EventBroker {
       let byKey = this.waiters.get(topic);
       if (byKey === undefined) this.waiters.set(topic, (byKey = new Map()));
       for (const k of keys) {
-        let set = byKey.get(k);
-        if (set === undefined) byKey.set(k, (set = new Set()));
-        set.add(wt);
+        const at = byKey.get(k);
+        if (at === undefined) byKey.set(k, wt);
+        else if (at instanceof Set) at.add(wt);
+        else if (at !== wt) byKey.set(k, new Set([at, wt]));
       }
     }
   }
@@ -222,9 +230,12 @@ export class EventBroker {
       const byKey = this.waiters.get(topic);
       if (byKey === undefined) continue;
       for (const k of keys) {
-        const set = byKey.get(k);
-        set?.delete(wt);
-        if (set?.size === 0) byKey.delete(k);
+        const at = byKey.get(k);
+        if (at === wt) byKey.delete(k);
+        else if (at instanceof Set) {
+          at.delete(wt);
+          if (at.size === 0) byKey.delete(k);
+        }
       }
       if (byKey.size === 0) this.waiters.delete(topic);
     }

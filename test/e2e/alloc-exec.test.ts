@@ -4,7 +4,7 @@
  * command and an unknown task, the frames as a Go client reads them, and an agent with ACLs on refusing anonymous.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -25,11 +25,11 @@ interface Frame {
 function rawExec(
   address: string,
   allocID: string,
-  q: { task: string; command: string[] },
+  q: { task: string; command: string[]; tty?: boolean; query?: string },
   input: object[] = [],
   headers: Record<string, string> = {},
 ): Promise<{ frames: Frame[]; code: number; reason: string; status?: number; body?: string }> {
-  const url = `${address.replace(/^http/, 'ws')}/v1/client/allocation/${allocID}/exec?task=${q.task}&tty=false&command=${encodeURIComponent(JSON.stringify(q.command))}`;
+  const url = `${address.replace(/^http/, 'ws')}/v1/client/allocation/${allocID}/exec?task=${q.task}&tty=${q.tty === true}&command=${encodeURIComponent(JSON.stringify(q.command))}${q.query ?? ''}`;
   const ws = new WebSocket(url, { headers });
   const frames: Frame[] = [];
   return new Promise((resolve, reject) => {
@@ -59,6 +59,40 @@ function rawExec(
 
 const text = (frames: Frame[], stream: 'stdout' | 'stderr') =>
   frames.map((f) => (f[stream] ? Buffer.from(f[stream].data, 'base64').toString() : '')).join('');
+
+/** Host processes running exactly `sleep <marker>` (a command exec'd into a task, seen from the host). */
+function sleepers(marker: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (argv[0]?.endsWith('sleep') && argv[1] === marker) out.push(Number(name));
+  }
+  return out;
+}
+
+/** Polls (bounded) until the terminal reports the size sent, then prints it: the resize is applied meanwhile. */
+const PRINT_SIZE_ONCE_33X111 =
+  'i=0; while [ $i -lt 100 ]; do s=$(stty size); [ "$s" = "33 111" ] && break; i=$((i+1)); sleep 0.1; done; echo "size $s"';
+
+/** Starts `alloc exec ... sleep <marker>` with the CLI, kills the CLI, and waits for the sleep to be gone. */
+async function execThenDropCaller(agent: TestAgent, allocID: string, marker: string, flags: string[] = []) {
+  const cli = agent.cliAsync(['alloc', 'exec', ...flags, allocID, '/bin/sleep', marker]);
+  try {
+    await agent.waitFor(`sleep ${marker} running in the task`, () => Promise.resolve(sleepers(marker).length > 0));
+  } finally {
+    cli.kill('SIGKILL');
+  }
+  await agent.waitFor(`sleep ${marker} gone after its caller was killed`, () =>
+    Promise.resolve(sleepers(marker).length === 0),
+  );
+  expect(sleepers(marker)).toEqual([]);
+}
 
 describe('alloc exec on a dev agent', () => {
   const agent = new TestAgent();
@@ -104,6 +138,27 @@ describe('alloc exec on a dev agent', () => {
       expect(r.code).toBe(0);
     });
   }
+
+  for (const [i, driver] of ['raw_exec', 'exec'].entries()) {
+    it(`resizes the terminal of a command in a ${driver} task when the caller sends tty_size`, async () => {
+      const r = await rawExec(
+        agent.address,
+        allocs[driver]!,
+        { task: 't', command: ['/bin/sh', '-c', PRINT_SIZE_ONCE_33X111], tty: true },
+        [{ tty_size: { height: 33, width: 111 } }],
+      );
+      expect(text(r.frames, 'stdout')).toContain('size 33 111');
+      expect(r.frames.at(-1)).toEqual({ exited: true, result: { exit_code: 0 } });
+    });
+
+    it(`kills the command in a ${driver} task when the caller goes away`, async () => {
+      await execThenDropCaller(agent, allocs[driver]!, `${7301 + i}`);
+    });
+  }
+
+  it('kills a command on a terminal (its own session) when the caller goes away', async () => {
+    await execThenDropCaller(agent, allocs.raw_exec!, '7311', ['-t', '-i=false']);
+  });
 
   it('runs the command in the raw_exec task dir with the task env', () => {
     const r = agent.cli(['alloc', 'exec', allocs.raw_exec!, '/bin/sh', '-c', 'pwd; echo $NOMAD_TASK_NAME']);
@@ -219,6 +274,14 @@ describe('alloc exec on a dev agent', () => {
     const missing = agent.cli(['alloc', 'exec', a!.ID, 'no-such-command-xyz']);
     expect(missing.code).not.toBe(0);
     expect(missing.stdout + missing.stderr).toMatch(/no-such-command-xyz.*not found|executable file not found/);
+    const sized = await rawExec(
+      agent.address,
+      a!.ID,
+      { task: 't', command: ['/bin/sh', '-c', PRINT_SIZE_ONCE_33X111], tty: true },
+      [{ tty_size: { height: 33, width: 111 } }],
+    );
+    expect(text(sized.frames, 'stdout')).toContain('size 33 111');
+    await execThenDropCaller(agent, a!.ID, '7321');
   }, 180_000);
 });
 
@@ -279,6 +342,33 @@ describe('alloc exec with ACLs on', () => {
     expect(denied.status, denied.body).toBe(403);
     const ok = await rawExec(agent.address, allocID, cmd, [], { 'X-Nomad-Token': nodeExec });
     expect(text(ok.frames, 'stdout')).toBe('host\n');
+  });
+
+  it("takes the token from Nomad's ws_handshake frame, as a browser sends it", async () => {
+    const cmd = { task: 't', command: ['/bin/sh', '-c', 'cat'], query: '&ws_handshake=true' };
+    const stdin = [{ stdin: { data: Buffer.from('via handshake\n').toString('base64') } }, { stdin: { close: true } }];
+    const ok = await rawExec(agent.address, allocID, cmd, [{ version: 1, auth_token: management }, ...stdin]);
+    expect(text(ok.frames, 'stdout')).toBe('via handshake\n');
+    expect(ok.code).toBe(1000);
+  });
+
+  it('closes with 1008 on a ws_handshake with a bad token, a wrong version or a bad flag', async () => {
+    const cmd = { task: 't', command: ['/bin/sh', '-c', 'echo ran'] };
+    const q = { ...cmd, query: '&ws_handshake=true' };
+    const badToken = await rawExec(agent.address, allocID, q, [{ version: 1, auth_token: 'not-a-token' }]);
+    expect(badToken.code).toBe(1008);
+    expect(badToken.reason).toMatch(/Permission denied|token not found/i);
+    expect(text(badToken.frames, 'stdout')).toBe('');
+    const noToken = await rawExec(agent.address, allocID, q, [{ version: 1 }]);
+    expect(noToken.code).toBe(1008);
+    expect(noToken.reason).toMatch(/Permission denied/i);
+    const version = await rawExec(agent.address, allocID, q, [{ version: 2, auth_token: management }]);
+    expect([version.code, version.reason]).toEqual([1008, 'unexpected handshake value: 2']);
+    const flag = await rawExec(agent.address, allocID, { ...cmd, query: '&ws_handshake=maybe' }, [
+      { version: 1, auth_token: management },
+    ]);
+    expect(flag.code).toBe(1008);
+    expect(flag.reason).toContain('ws_handshake value is not a boolean');
   });
 
   it('refuses a websocket opened by a page of another origin', async () => {

@@ -105,6 +105,23 @@ describe('the Nomad API for third-party clients', () => {
     }
     const write = await agent.api<string>('/v1/job/files/evaluate?region=mars', { method: 'POST', body: '{}' });
     expect(write.status).toBe(400);
+    // A write into a namespace nobody created is refused, naming it; nothing is stored.
+    const job = { Job: { ...rawJob('ns-ghost').Job, Namespace: 'no-such-ns' } };
+    const ns = await agent.api<string>('/v1/jobs?namespace=no-such-ns', { method: 'POST', body: JSON.stringify(job) });
+    expect(ns.status).toBe(400);
+    expect(ns.body).toMatch(/namespace "no-such-ns" does not exist/);
+    expect((await agent.api('/v1/job/ns-ghost?namespace=no-such-ns')).status).toBe(404);
+    // Reads take any namespace, prefix or next_token as Nomad does (no 400): a value that names nothing finds
+    // nothing, rather than something else.
+    for (const path of [
+      '/v1/jobs?namespace=no-such-ns',
+      '/v1/jobs?prefix=' + encodeURIComponent('\u0000no/such'),
+      '/v1/allocations?prefix=zzz',
+      '/v1/jobs?per_page=1&next_token=' + encodeURIComponent('\uffff'),
+    ]) {
+      const r = await agent.api<unknown[]>(path);
+      expect([r.status, r.body], path).toEqual([200, []]);
+    }
     expect((await agent.api<unknown[]>('/v1/jobs')).body.length).toBe(before);
   });
 

@@ -12,6 +12,7 @@
  *
  * Containers outlive the agent: shutdown only drops our streams.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { DroverError } from '../../errors/index.js';
@@ -40,6 +41,7 @@ import {
   taskPolicyProblems,
 } from '../shared/index.js';
 import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
+import { killTree } from '../shared/proc.js';
 import { DockerClient, isDockerStatus, StreamDemuxer } from './api.js';
 import {
   containerCreateBody,
@@ -421,7 +423,18 @@ export class DockerDriver implements TaskDriver {
     const demux = new StreamDemuxer((s, p) => req.onOutput(s === 2 ? 'stderr' : 'stdout', Buffer.from(p)));
     sock.on('data', (b: Buffer) => (req.tty ? req.onOutput('stdout', b) : demux.push(b)));
     sock.on('error', () => undefined);
-    const onAbort = () => sock.destroy();
+    // Docker keeps an exec's process running when its stream is cut: a caller that went away must not leave it
+    // behind, so it is killed through the host by the PID Docker reports for it.
+    const onAbort = () => {
+      sock.destroy();
+      this.client
+        .json<{ Running: boolean; Pid: number }>({ path: `/exec/${Id}/json`, timeoutMs: 10_000 })
+        .then((info) => {
+          // The PID is dockerd's view: it is ours only if that process sits in this container's cgroup here.
+          if (info.Running && info.Pid > 0 && inContainerCgroup(info.Pid, t.containerID)) killTree(info.Pid);
+        })
+        .catch((e: unknown) => this.log.warn('exec: could not kill a dropped session', { exec: Id, err: String(e) }));
+    };
     req.signal.addEventListener('abort', onAbort, { once: true });
     const exited = new Promise<{ exitCode: number }>((resolve) => {
       sock.once('close', () => {
@@ -505,4 +518,13 @@ function portMapOf(cfg: TaskConfig): Record<string, number> {
   const out: Record<string, number> = {};
   for (const p of cfg.ports) out[p.label] = p.to > 0 ? p.to : p.value;
   return out;
+}
+
+/** True when host process `pid` belongs to container `containerID` (its cgroup path names the container). */
+function inContainerCgroup(pid: number, containerID: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(containerID);
+  } catch {
+    return false;
+  }
 }

@@ -321,10 +321,33 @@ export class ExecDriver implements TaskDriver {
   async execStreaming(taskID: string, req: ExecStreamRequest): Promise<ExecSession> {
     const t = this.tasks.must(taskID);
     if (req.cmd.length === 0) throw new DroverError('BadRequest', 'exec: empty command');
+    const runcExec = ['--root', this.runc.root, 'exec'];
     return spawnExecSession(
       this.runc.binary,
-      ['--root', this.runc.root, 'exec', t.cid, ...req.cmd],
-      { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, tty: req.tty },
+      [...runcExec, t.cid, ...req.cmd],
+      {
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+        tty: req.tty,
+        // runc exec hands its command pipes, not its own stdio: the terminal is made inside, by the chroot's
+        // `script` (util-linux, bind-mounted from the host by chroot_env) on the container's devpts.
+        wrapScript: {
+          command: req.cmd,
+          wrap: (script) => [
+            this.runc.binary,
+            // By path: the task's PATH may not name /usr/bin, where Debian's util-linux puts it.
+            [
+              ...runcExec,
+              '--env',
+              'TERM=xterm',
+              '--env',
+              'SHELL=/bin/sh',
+              t.cid,
+              '/usr/bin/script',
+              ...script.slice(1),
+            ],
+          ],
+        },
+      },
       req,
     );
   }

@@ -1,2 +1,2 @@
 export { RawExecDriver, type RawExecOptions, resolveCommand } from './raw-exec-driver.js';
-export { readProcStat, processAlive, processTree, processGroup } from './proc.js';
+export { readProcStat, processAlive, processTree, processGroup } from '../shared/proc.js';

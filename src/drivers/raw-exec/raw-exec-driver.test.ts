@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { conformanceTask } from '../testing/index.js';
 import { isRecoverable } from '../shared/index.js';
 import { RawExecDriver } from './raw-exec-driver.js';
-import { processAlive, processTree } from './proc.js';
+import { processAlive, processTree } from '../shared/proc.js';
 
 const root = mkdtempSync(join(tmpdir(), 'drover-rawexec-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

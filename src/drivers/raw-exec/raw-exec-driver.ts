@@ -34,7 +34,7 @@ import { DroverError } from '../../errors/index.js';
 import { driverError, emptyUsage, signalNumber, taskNotFound } from '../shared/index.js';
 import { TaskTable, timedOutWaiting } from '../shared/task-table.js';
 import { spawnExecSession } from '../shared/exec-session.js';
-import { PAGE_SIZE, processAlive, processGroup, readProcStat, uptimeTicks } from './proc.js';
+import { PAGE_SIZE, processAlive, processGroup, readProcStat, uptimeTicks } from '../shared/proc.js';
 
 export interface RawExecOptions {
   /** raw_exec is off unless enabled (Nomad: `plugin "raw_exec" { config { enabled = true } }`; on in -dev). */

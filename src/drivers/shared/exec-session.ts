@@ -4,16 +4,19 @@
  *
  * A terminal (`-t`) comes from util-linux `script`, which allocates a pseudo-terminal without a native Node
  * module: `script -q -e -c '<cmd>' /dev/null` runs the command on the pty's slave and copies our pipes to and from
- * its master. The pty echoes what is typed, as a terminal does. Its size cannot be changed from here (that needs an
- * ioctl on the master, which `script` owns), so `resize` is a no-op for these drivers; docker resizes for real.
+ * its master. The pty echoes what is typed, as a terminal does. A resize sets the slave's size with coreutils
+ * `stty -F /dev/pts/N rows H cols W` (the slave is the stdin of `script`'s child, found in /proc); the kernel then
+ * sends SIGWINCH to the terminal's foreground process group itself, as it does for a resized xterm.
  *
  *   spawn ─► 'spawn' ─► session returned ─► stdout/stderr chunks ─► onOutput
- *     │                     write / closeStdin ─► child stdin
- *     └─ 'error' (ENOENT) ─► BadRequest        'close' ─► exited {exitCode}      abort ─► SIGKILL to its group
+ *     │                     write / closeStdin ─► child stdin       resize ─► stty on the slave (latest size wins)
+ *     └─ 'error' (ENOENT) ─► BadRequest        'close' ─► exited {exitCode}
+ *                                              abort (the caller went away) ─► SIGKILL to the whole process tree
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { DroverError } from '../../errors/index.js';
 import type { ExecSession, ExecStreamRequest } from '../types.js';
+import { killTree, terminalInTree } from './proc.js';
 import { signalNumber } from './util.js';
 
 /** Bytes of stdin the agent holds for a command that has not read them yet. */
@@ -23,6 +26,11 @@ export interface ExecSpawnOptions {
   cwd?: string;
   env: Record<string, string>;
   tty: boolean;
+  /**
+   * Where `script` runs for a terminal: by default on the host; a driver whose command runs elsewhere (runc exec,
+   * which would hand the command pipes, not our terminal) wraps the `script` command line to run it there.
+   */
+  wrapScript?: { command: string[]; wrap: (scriptArgv: string[]) => [file: string, args: string[]] };
 }
 
 /** POSIX shell quoting of one word, for the command line `script -c` hands to /bin/sh. */
@@ -38,20 +46,24 @@ export function spawnExecSession(
   req: ExecStreamRequest,
 ): Promise<ExecSession> {
   if (req.signal.aborted) return Promise.reject(new DroverError('Aborted', 'exec aborted before it started'));
-  const [bin, argv, env] = opts.tty
-    ? [
-        'script',
-        ['-q', '-e', '-c', [file, ...args].map(shellQuote).join(' '), '/dev/null'],
-        { TERM: 'xterm', ...opts.env, SHELL: '/bin/sh' },
-      ]
-    : [file, args, opts.env];
+  const scriptFor = (cmd: string[]) => ['script', '-q', '-e', '-c', cmd.map(shellQuote).join(' '), '/dev/null'];
+  const script = scriptFor([file, ...args]);
+  const wrapped = opts.tty && opts.wrapScript ? opts.wrapScript.wrap(scriptFor(opts.wrapScript.command)) : undefined;
+  const [bin, argv, env] = wrapped
+    ? [wrapped[0], wrapped[1], opts.env]
+    : opts.tty
+      ? [script[0]!, script.slice(1), { TERM: 'xterm', ...opts.env, SHELL: '/bin/sh' }]
+      : [file, args, opts.env];
   const child = spawn(bin, argv, { cwd: opts.cwd, env, stdio: 'pipe', detached: true });
   child.stdout.on('data', (b: Buffer) => req.onOutput('stdout', b));
   child.stderr.on('data', (b: Buffer) => req.onOutput('stderr', b));
   // The command may exit without reading its stdin: a write after that is EPIPE, which only means "gone".
   child.stdin.on('error', () => undefined);
+  // The whole tree, not only the group: under `script` the command runs in a session of its own, and a
+  // container process started by `runc exec` would outlive runc.
   const kill = () => {
     if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      killTree(child.pid);
       try {
         process.kill(-child.pid, 'SIGKILL');
       } catch {
@@ -89,9 +101,48 @@ export function spawnExecSession(
           child.stdin.write(data);
         },
         closeStdin: () => child.stdin.end(),
-        resize: () => undefined,
+        resize: opts.tty && child.pid !== undefined ? ttyResizer(child.pid, req.signal) : () => undefined,
         exited,
       }),
     );
   });
+}
+
+/** How long a resize waits for `script` to have started the command on its terminal. */
+const RESIZE_FIND_TRIES = 80;
+const RESIZE_FIND_INTERVAL_MS = 25;
+
+/**
+ * Resizes the terminal `script` (pid `scriptPid`) made. The first size usually comes before `script` has forked
+ * the command, so the slave is looked for until it appears; sizes are applied one at a time, the latest winning.
+ */
+function ttyResizer(scriptPid: number, signal: AbortSignal): (height: number, width: number) => void {
+  let wanted: { height: number; width: number } | undefined;
+  let busy = false;
+  let slave: string | undefined;
+  const apply = async (): Promise<void> => {
+    busy = true;
+    try {
+      for (let i = 0; slave === undefined && i < RESIZE_FIND_TRIES && !signal.aborted; i++) {
+        slave = terminalInTree(scriptPid);
+        if (slave === undefined) await new Promise((r) => setTimeout(r, RESIZE_FIND_INTERVAL_MS));
+      }
+      while (wanted !== undefined && slave !== undefined && !signal.aborted) {
+        const { height, width } = wanted;
+        wanted = undefined;
+        const dev = slave;
+        await new Promise<void>((resolve) => {
+          execFile('stty', ['-F', dev, 'rows', String(height), 'cols', String(width)], { timeout: 5_000 }, () =>
+            resolve(),
+          );
+        });
+      }
+    } finally {
+      busy = false;
+    }
+  };
+  return (height, width) => {
+    wanted = { height, width };
+    if (!busy) void apply();
+  };
 }

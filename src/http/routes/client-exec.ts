@@ -24,24 +24,22 @@ import { HANDLED } from '../reply.js';
 import { boolParam } from '../query.js';
 import type { ExecHandle, HttpApiOptions } from '../types.js';
 import { allocTarget, FORWARDED_HEADER, forwardedPath, type RemoteTarget } from './client-forward.js';
+import { closeLike, upgradeWebsocket, WS_CLOSE_INTERNAL, WS_CLOSE_NORMAL, WS_CLOSE_POLICY } from '../ws-handshake.js';
 
 /** The bytes read past the headers of an upgrade request, which the websocket handshake needs (http/server.ts). */
 export const upgradeHeads = new WeakMap<IncomingMessage, Buffer>();
 
+/** The websocket server of the exec endpoint, also used to accept a `ws_handshake` before the pipeline runs. */
+
 /** One input frame may carry at most this much (stdin is sent in small chunks by every client). */
 const MAX_FRAME_BYTES = 1024 * 1024;
-const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+export const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
 
 /** Output (and relayed frames) the agent holds for a caller that does not read them, before it gives up. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 /** Drivers that isolate the task's file system: a command there does not run on the host itself. */
 const ISOLATING_DRIVERS = new Set(['docker', 'exec', 'podman', 'java']);
-
-/** Nomad's toWsCode: an internal error is 1011, anything else 1008. */
-export const WS_CLOSE_NORMAL = 1000;
-export const WS_CLOSE_POLICY = 1008;
-export const WS_CLOSE_INTERNAL = 1011;
 
 interface ExecQuery {
   task: string;
@@ -92,14 +90,6 @@ function requireWebsocket(req: IncomingMessage): Buffer {
     throw new DroverError('PermissionDenied', 'exec: websocket from an opaque origin refused');
   }
   return head;
-}
-
-/** Closes with `code` when a peer may send it (1005/1006 only describe a close without one). */
-function closeLike(ws: WebSocket, code: number, reason: string): void {
-  const sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code < 5000);
-  if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return;
-  if (sendable) ws.close(code, reason.slice(0, 120));
-  else ws.close();
 }
 
 /** Applies one caller frame to the command; throws on a frame that is not Nomad's shape. */
@@ -198,8 +188,9 @@ export function clientExecRoutes(r: Router, opts: HttpApiOptions): void {
     // The upgrade may never complete (the caller went away, `ws` refused the headers): the command must end then.
     if (socket.destroyed) ac.abort();
     socket.once('close', () => ac.abort());
-    c.res.detachSocket(socket);
-    wss.handleUpgrade(c.req, socket, head, (w) => {
+    // After a ws_handshake the response is not bound to the socket (see ws-handshake.ts).
+    if (c.res.socket === socket) c.res.detachSocket(socket);
+    upgradeWebsocket(wss, c.req, socket, head, (w) => {
       ws = w;
       for (const f of pending.splice(0)) w.send(f);
       w.on('message', (raw) => {
@@ -274,7 +265,8 @@ function proxyExec(c: RequestContext, head: Buffer, target: RemoteTarget, path: 
       const socket = c.req.socket;
       if (socket.destroyed) up.terminate();
       socket.once('close', () => up.terminate());
-      c.res.detachSocket(socket);
+      // After a ws_handshake the response is not bound to the socket (see ws-handshake.ts).
+      if (c.res.socket === socket) c.res.detachSocket(socket);
       const relay = (from: WebSocket, to: WebSocket) =>
         from.on('message', (d, binary) => {
           // Neither side may make this agent buffer without end for a peer that does not read.
@@ -285,7 +277,7 @@ function proxyExec(c: RequestContext, head: Buffer, target: RemoteTarget, path: 
           }
           to.send(d, { binary });
         });
-      wss.handleUpgrade(c.req, socket, head, (down) => {
+      upgradeWebsocket(wss, c.req, socket, head, (down) => {
         relay(up, down);
         relay(down, up);
         up.on('close', (code, reason) => closeLike(down, code, reason.toString()));

@@ -2,7 +2,7 @@
  * Reading Linux /proc: a process's start time (to recognise the same PID after an agent restart), its process
  * tree and resource usage (for stats of the whole tree, as Nomad's executor reports).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 /** USER_HZ and the page size are fixed at 100 and 4096 on every Linux platform Node runs on that we support. */
 export const CLOCK_TICKS = 100;
@@ -86,4 +86,36 @@ export function processGroup(pgid: number): ProcStat[] {
 
 export function uptimeTicks(): number {
   return Math.round(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * CLOCK_TICKS);
+}
+
+/**
+ * SIGKILLs a process and every descendant. The tree is read first: a descendant in its own session (a command
+ * on a terminal from `script`, a container process under `runc exec`) is not in the root's process group, and
+ * is reparented away once its parent dies.
+ */
+export function killTree(rootPid: number): void {
+  for (const p of processTree(rootPid).reverse()) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/**
+ * A path to the terminal a process in `rootPid`'s tree reads as its stdin, if any: `/proc/<pid>/fd/0`, which opens
+ * that very device even when it belongs to a container's own devpts.
+ */
+export function terminalInTree(rootPid: number): string | undefined {
+  for (const p of processTree(rootPid)) {
+    let fd0: string;
+    try {
+      fd0 = readlinkSync(`/proc/${p.pid}/fd/0`);
+    } catch {
+      continue;
+    }
+    if (/^\/dev\/pts\/\d+$/.test(fd0)) return `/proc/${p.pid}/fd/0`;
+  }
+  return undefined;
 }
