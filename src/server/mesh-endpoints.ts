@@ -13,13 +13,25 @@ import { badRequest, DroverError, notFound } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import { createMeshCA, issueLeaf } from '../mesh/index.js';
 import type { StateStore } from '../state/index.js';
-import { generateUUID, meshSpiffeID, type Intention, type MeshSidecarMaterial } from '../structs/index.js';
+import { unwrapWithKEK, wrapWithKEK } from '../lib/kek.js';
+import {
+  generateUUID,
+  meshSpiffeID,
+  type Intention,
+  type MeshCARow,
+  type MeshSidecarMaterial,
+} from '../structs/index.js';
 
 export interface MeshOptions {
   /** What applies when no intention matches (Consul's default with ACLs off: allow). */
   defaultIntention?: 'allow' | 'deny';
   /** Lifetime of a leaf certificate (Consul's leaf_cert_ttl, 72 h). */
   leafTTLms?: number;
+  /**
+   * The servers' key-encryption key (server.keyring_kek_file, servers sharing etcd): the CA's private key is then
+   * kept wrapped in the state, as the signing key and the keyring are, so etcd never holds it in plaintext.
+   */
+  kek?: Buffer;
 }
 
 export interface IntentionInput {
@@ -32,6 +44,7 @@ export interface IntentionInput {
 }
 
 const CA_ID = 'root';
+const KEK_PURPOSE = 'mesh CA private key';
 const NAME = /^(\*|[A-Za-z0-9][A-Za-z0-9_.-]*)$/;
 
 export class MeshEndpoints {
@@ -39,6 +52,7 @@ export class MeshEndpoints {
   private caCreation: Promise<void> | undefined;
   readonly defaultIntention: 'allow' | 'deny';
   private readonly leafTTLms: number;
+  private readonly kek: Buffer | undefined;
 
   constructor(
     private readonly store: StateStore,
@@ -48,6 +62,7 @@ export class MeshEndpoints {
   ) {
     this.defaultIntention = opts.defaultIntention ?? 'allow';
     this.leafTTLms = opts.leafTTLms ?? 72 * 3_600_000;
+    this.kek = opts.kek;
   }
 
   intentionList(): Intention[] {
@@ -112,17 +127,30 @@ export class MeshEndpoints {
 
   private async ensureCA(): Promise<{ certPEM: string; keyPEM: string }> {
     const row = this.store.snapshot().tables.get('mesh_ca', CA_ID);
-    if (row) return { certPEM: row.RootCert, keyPEM: row.PrivateKey };
+    if (row) return { certPEM: row.RootCert, keyPEM: this.privateKey(row) };
     this.caCreation ??= (async () => {
       const made = await createMeshCA();
+      const key = this.kek
+        ? { PrivateKey: '', WrappedPrivateKey: wrapWithKEK(this.kek, KEK_PURPOSE, CA_ID, Buffer.from(made.keyPEM)) }
+        : { PrivateKey: made.keyPEM };
       await this.store.write((txn) => {
         if (!txn.tables.get('mesh_ca', CA_ID))
-          txn.put('mesh_ca', { ID: CA_ID, RootCert: made.certPEM, PrivateKey: made.keyPEM, CreateTime: this.now() });
+          txn.put('mesh_ca', { ID: CA_ID, RootCert: made.certPEM, ...key, CreateTime: this.now() });
       });
       this.log.info('mesh CA created');
     })().finally(() => (this.caCreation = undefined));
     await this.caCreation;
     return this.ensureCA();
+  }
+
+  private privateKey(row: MeshCARow): string {
+    if (!row.WrappedPrivateKey) return row.PrivateKey;
+    if (!this.kek)
+      throw new DroverError(
+        'Internal',
+        'the mesh CA key is wrapped with a key-encryption key and this server has none: set server.keyring_kek_file',
+      );
+    return unwrapWithKEK(this.kek, KEK_PURPOSE, CA_ID, row.WrappedPrivateKey).toString('utf8');
   }
 
   /** The roots sidecars trust (PEM). */

@@ -176,7 +176,10 @@ export class Server implements ServerAPI {
   ) {
     const logger = opts.logger.child({ component: 'server' });
     const clock = opts.clock ?? systemClock;
-    this.mesh = new MeshEndpoints(store, () => clock.now(), logger.child({ component: 'mesh' }), opts.mesh);
+    this.mesh = new MeshEndpoints(store, () => clock.now(), logger.child({ component: 'mesh' }), {
+      ...opts.mesh,
+      ...(opts.sharedKeyring?.kek ? { kek: opts.sharedKeyring.kek } : {}),
+    });
     const ctx = {
       store,
       logger,

@@ -21,8 +21,10 @@ export interface MeshCARow {
   ID: string;
   /** PEM certificate of the root. */
   RootCert: string;
-  /** PKCS#8 PEM private key of the root. */
+  /** PKCS#8 PEM private key of the root; empty when it is kept wrapped (below). */
   PrivateKey: string;
+  /** The private key wrapped by the servers' key-encryption key (servers sharing etcd), base64. */
+  WrappedPrivateKey?: string;
   CreateTime: number;
 }
 
