@@ -304,6 +304,9 @@ describe('ACL tokens and policies over the API', () => {
     expect(all.json<Array<{ Key: string }>>().map((e) => e.Key)).toEqual(['app/new', 'app/x', 'app/y']);
     expect((await call(a.http, 'GET', '/v1/kv/?keys', t.SecretID)).json()).toEqual(['app/new', 'app/x', 'app/y']);
     expect((await call(a.http, 'GET', '/v1/kv/other/z', a.root)).status).toBe(200);
+    // The rule checks the exact key the handler acts on: `/app/x` (an empty first segment) is not `app/x`.
+    expect((await call(a.http, 'PUT', '/v1/kv//app/x', t.SecretID, 'v')).status).toBe(403);
+    expect((await call(a.http, 'GET', '/v1/kv//app/x', a.root)).status).toBe(404);
   });
 
   it('refuses a first node registration with a made-up secret and no certificate, however the path is spelled', async () => {

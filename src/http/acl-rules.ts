@@ -14,6 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import { ACL, type Identity, type NamespaceCapability, type VariableCapability } from '../acl/index.js';
 import { FORWARDED_HEADER } from './forward.js';
 import { permissionDenied } from '../errors/index.js';
+import { keyOf } from './kv-key.js';
 import type { RequestContext } from './router.js';
 import type { HttpApiOptions } from './types.js';
 
@@ -366,8 +367,8 @@ export const kvAclPath = (key: string) => `kv/${key}`;
 function kvRule(c: RequestContext, acl: ACL): ((body: unknown) => unknown) | undefined {
   const q = c.query;
   const flag = (n: string) => q.has(n) && !['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(q.get(n)!);
-  // The key as the router split it: enough for the check (the handler reads the exact key from the target).
-  const key = c.params['key'] ?? '';
+  // The exact key the handler acts on (the router's segments drop empty ones: `a//b` is not `a/b`).
+  const key = keyOf(c);
   const may = (k: string, op: VariableCapability) => acl.allowVariableOperation('default', kvAclPath(k), op);
   const method = c.req.method ?? 'GET';
   if (method === 'GET' || method === 'HEAD') {

@@ -19,24 +19,7 @@ import type { RequestContext, Router } from '../router.js';
 import { HANDLED, JsonReply } from '../reply.js';
 import { boolParam, queryOptions } from '../query.js';
 import type { ServerRouteOptions } from '../types.js';
-
-/**
- * The key named by the request target: everything after `/v1/kv/`, percent-decoded. Read from the raw target,
- * not the router's segments, which drop empty ones: `config/` (a prefix ending at a "folder") and `config` are
- * different prefixes, as `a//b` and `a/b` are different keys in Consul.
- */
-function keyOf(c: RequestContext): string {
-  const target = c.req.url ?? '';
-  const q = target.indexOf('?');
-  const path = q < 0 ? target : target.slice(0, q);
-  const at = path.indexOf('/v1/kv');
-  const raw = at < 0 ? '' : path.slice(at + '/v1/kv'.length).replace(/^\//, '');
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new DroverError('BadRequest', `invalid key: ${JSON.stringify(raw)} is not valid percent-encoding`);
-  }
-}
+import { keyOf } from '../kv-key.js';
 
 function indexHeaders(res: ServerResponse, index: number): void {
   res.setHeader('X-Consul-Index', String(index));
