@@ -67,6 +67,30 @@ describe('the sidecar proxy', () => {
     expect([...replies].sort()).toEqual(['db1:hi', 'db2:hi']);
   });
 
+  it('closes the whole path when the caller hangs up before the far side answers (a TCP probe leaks nothing)', async () => {
+    const db = await echo('db');
+    servers.push(db.server);
+    const inbound = proxy();
+    await inbound.update(inboundConfig(await pki.material('db'), db.port));
+    const out = proxy();
+    await out.update(
+      outboundConfig(await pki.material('web'), 'db', [{ Address: '127.0.0.1', Port: inbound.inboundPort() }]),
+    );
+    expect(await call(out.upstreamPort(0), 'warm')).toBe('db:warm');
+    const connections = () =>
+      new Promise<number>((resolve, reject) => db.server.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+    await expect.poll(connections, { timeout: 5_000 }).toBe(0);
+    for (let i = 0; i < 5; i++) {
+      const probe = connect(out.upstreamPort(0), '127.0.0.1');
+      probe.on('error', () => {});
+      await new Promise((r) => probe.once('connect', r));
+      probe.destroy();
+    }
+    // Each probe may reach the service before its hang-up is seen; every such connection must then be closed.
+    await expect.poll(connections, { timeout: 10_000 }).toBe(0);
+    expect(await call(out.upstreamPort(0), 'after')).toBe('db:after');
+  });
+
   it('refuses a caller an intention denies, and lets it in once allowed, without a restart', async () => {
     const db = await echo('db');
     servers.push(db.server);

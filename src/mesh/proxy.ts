@@ -261,33 +261,38 @@ export class SidecarProxy {
           : new Error(`the instance's certificate is not ${want}`),
     });
     this.track(tls);
-    const timer = setTimeout(() => {
+    // Until the verdict, the app's hang-up ends the attempt; after it, the two sockets are piped together.
+    let piped = false;
+    const onAppClose = () => tls.destroy();
+    app.once('close', onAppClose);
+    const fail = () => {
       tls.destroy();
-      settle('retry');
-    }, HANDSHAKE_TIMEOUT_MS);
-    tls.on('error', () => {
-      tls.destroy();
-      settle('retry');
-    });
+      if (settled) return;
+      app.off('close', onAppClose);
+      // The caller hanging up says nothing about the instance: not retried, not ejected.
+      settle(app.destroyed ? 'denied' : 'retry');
+    };
+    const timer = setTimeout(fail, HANDSHAKE_TIMEOUT_MS);
+    tls.on('error', fail);
     tls.once('close', () => {
-      if (!settled) settle('retry');
-      else app.end();
+      if (piped) app.end();
+      else fail();
     });
     const onVerdict = (chunk: Buffer) => {
       tls.off('data', onVerdict);
       tls.pause();
-      if (chunk[0] !== VERDICT_READY) {
+      if (app.destroyed || chunk[0] !== VERDICT_READY) {
         settle('denied');
         tls.destroy();
         app.destroy();
         return;
       }
       settle('ok');
+      piped = true;
       const rest = chunk.subarray(1);
       if (rest.length > 0) app.write(rest);
       app.pipe(tls);
       tls.pipe(app);
-      app.once('close', () => tls.destroy());
       app.resume();
       tls.resume();
     };
