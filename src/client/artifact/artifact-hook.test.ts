@@ -283,6 +283,19 @@ describe('artifact hook', () => {
     expect(tree(join(h.taskDir, 'local'))).toEqual([]);
   });
 
+  it('counts the bytes of hard-linked copies against decompression_size_limit', async () => {
+    const links = Array.from({ length: 8 }, (_, i) => ({ name: `h${i}`, type: 'link' as const, link: 'f' }));
+    const s = await serve({ '/links.tgz': tgzOf([{ name: 'f', body: 'x'.repeat(1000) }, ...links]) });
+    const h = harness([artifact({ GetterSource: `${s.url}/links.tgz` })], { decompressionMaxBytes: 4000 });
+    const e = await failure(h);
+    expect(e.message).toContain('decompression_size_limit');
+    expect(tree(join(h.taskDir, 'local'))).toEqual([]);
+    // Within the limit the same archive unpacks, each hard link a copy of the file before it.
+    const ok = harness([artifact({ GetterSource: `${s.url}/links.tgz` })], { decompressionMaxBytes: 9000 });
+    await ok.hook.prestart(ok.ctx);
+    expect(readFileSync(join(ok.taskDir, 'local/h7'), 'utf8')).toBe('x'.repeat(1000));
+  });
+
   it('reads a local file inside the allocation directory, relative to the task directory', async () => {
     const h = harness([artifact({ GetterSource: '../alloc/data/pkg.tgz' })]);
     writeFileSync(join(h.allocDir, 'alloc/data/pkg.tgz'), app);
@@ -362,6 +375,16 @@ describe('hostile archives', () => {
       'outside',
     ],
     ['a tar hard link to a path outside', tgzOf, [{ name: 'h', type: 'link', link: '/etc/passwd' }], 'hard link'],
+    [
+      'a tar hard link to a file a later entry replaced by a symlink',
+      tgzOf,
+      [
+        { name: 'f', body: 'x' },
+        { name: 'f', type: 'symlink', link: '.' },
+        { name: 'g', type: 'link', link: 'f' },
+      ],
+      'hard link',
+    ],
     ['a tar FIFO', tgzOf, [{ name: 'p', type: 'fifo' }], 'not a file'],
     ['a zip entry with ../', zipOf, [{ name: '../escaped', body: 'x' }], 'invalid relative path'],
     ['a zip entry with an absolute path', zipOf, [{ name: '/tmp/escaped-abs', body: 'x' }], 'absolute path'],

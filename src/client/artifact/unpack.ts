@@ -125,7 +125,19 @@ class EntryWriter {
         .split('/')
         .filter((p) => p !== '' && p !== '.'),
     );
-    copyFileSync(from, path);
+    // The target was a regular file of this archive, but a later entry may have replaced it or a directory on its
+    // way: copy only a regular file whose real path is still inside root, and count its bytes like any file's.
+    const real = realpathSync.native(from);
+    const rootReal = realpathSync.native(this.root);
+    const st = lstatSync(real);
+    if (!st.isFile() || (real !== rootReal && !real.startsWith(rootReal + sep)))
+      throw new Error(
+        `archive hard link ${JSON.stringify(name)} must point to a file unpacked before it (${linkTarget})`,
+      );
+    this.bytes += st.size;
+    if (this.bytes > this.limits.maxBytes)
+      throw new Error(`archive unpacks to more than ${this.limits.maxBytes} bytes (decompression_size_limit)`);
+    copyFileSync(real, path);
     this.regular.add(relative(this.root, path).split(sep).join('/'));
   }
 
@@ -133,7 +145,10 @@ class EntryWriter {
   private prepare(path: string): void {
     mkdirSync(dirname(path), { recursive: true });
     rmSync(path, { recursive: true, force: true });
-    this.symlinks.delete(relative(this.root, path).split(sep).join('/'));
+    const rel = relative(this.root, path).split(sep).join('/');
+    this.symlinks.delete(rel);
+    // What was at or under `path` is gone: no later hard link may name it.
+    for (const r of this.regular) if (r === rel || r.startsWith(`${rel}/`)) this.regular.delete(r);
   }
 }
 
@@ -166,6 +181,13 @@ export async function unpackTar(
     ctl.abort();
   };
   let chain = Promise.resolve();
+  const inOrder = (step: () => void): void => {
+    chain = chain
+      .then(() => {
+        if (failure === undefined) step();
+      })
+      .catch((e: unknown) => fail(e));
+  };
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry: ReadEntry) => {
@@ -185,14 +207,15 @@ export async function unpackTar(
             );
             return;
           }
+          // In archive order, after the files before them are written (a hard link names one of them).
           case 'Directory':
-            writer.dir(entry.path);
+            inOrder(() => writer.dir(entry.path));
             break;
           case 'SymbolicLink':
-            writer.symlink(entry.path, entry.linkpath ?? '');
+            inOrder(() => writer.symlink(entry.path, entry.linkpath ?? ''));
             break;
           case 'Link':
-            writer.link(entry.path, entry.linkpath ?? '');
+            inOrder(() => writer.link(entry.path, entry.linkpath ?? ''));
             break;
           default:
             throw new Error(
