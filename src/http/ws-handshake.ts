@@ -19,6 +19,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 /** Nomad's toWsCode: an internal error is 1011, anything else 1008. */
 export const WS_CLOSE_NORMAL = 1000;
 export const WS_CLOSE_POLICY = 1008;
+export const WS_CLOSE_TOO_BIG = 1009;
 export const WS_CLOSE_INTERNAL = 1011;
 
 /** The only handshake version Nomad speaks. */
@@ -27,6 +28,10 @@ const HANDSHAKE_VERSION = 1;
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** The handshake frame is a token and a number: anything bigger is not one. */
 const MAX_HANDSHAKE_BYTES = 64 * 1024;
+/** Frames held between the handshake and the handler taking the socket. */
+const MAX_QUEUED_BYTES = 1024 * 1024;
+/** What is kept of an HTTP answer turned into a close frame (a close reason holds 123 bytes anyway). */
+const MAX_CAPTURED_BYTES = 4096;
 
 interface Accepted {
   ws: WebSocket;
@@ -115,7 +120,20 @@ export function acceptWsHandshake(
         return;
       }
       const queued: Array<[RawData, boolean]> = [];
-      const queue = (d: RawData, b: boolean) => queued.push([d, b]);
+      let queuedBytes = 0;
+      const queue = (d: RawData, b: boolean) => {
+        queuedBytes += Buffer.isBuffer(d)
+          ? d.length
+          : Array.isArray(d)
+            ? d.reduce((n, x) => n + x.length, 0)
+            : d.byteLength;
+        if (queuedBytes > MAX_QUEUED_BYTES) {
+          queued.length = 0;
+          closeLike(ws, WS_CLOSE_TOO_BIG, 'too much data sent before the session started');
+          return;
+        }
+        queued.push([d, b]);
+      };
       ws.on('message', queue);
       accepted.set(req, { ws, queued, stopQueueing: () => ws.off('message', queue) });
       // The pipeline reads the token where it always does; the handshake is not asked of anyone it forwards to.
@@ -152,9 +170,18 @@ function readHandshake(data: RawData, binary: boolean): string | { error: string
  */
 function capturingResponse(req: IncomingMessage, ws: WebSocket): ServerResponse {
   const chunks: Buffer[] = [];
+  let captured = 0;
   const sink = new Duplex({
     write(chunk: Buffer, _enc, cb) {
-      chunks.push(Buffer.from(chunk));
+      // Only an answer's head and a short error body matter: a handler that streams (an event stream, followed
+      // logs) into this response is not a websocket endpoint, and is ended rather than buffered.
+      if (captured < MAX_CAPTURED_BYTES) chunks.push(Buffer.from(chunk));
+      captured += chunk.length;
+      if (captured >= MAX_CAPTURED_BYTES && accepted.get(req)?.ws === ws) {
+        accepted.delete(req);
+        closeLike(ws, WS_CLOSE_POLICY, 'this endpoint does not answer over a websocket');
+        res.destroy();
+      }
       cb();
     },
     read() {},
@@ -162,6 +189,8 @@ function capturingResponse(req: IncomingMessage, ws: WebSocket): ServerResponse 
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(sink as unknown as Socket);
+  // The caller going away ends whatever the handler still does (its signal aborts on the response's close).
+  ws.once('close', () => res.destroy());
   res.once('finish', () => {
     if (accepted.get(req)?.ws !== ws) return;
     accepted.delete(req);
