@@ -121,7 +121,7 @@ export class ACL {
    * `nomad/jobs/<job>/<group>` and `nomad/jobs/<job>/<group>/<task>` in its own namespace, and reading the
    * service catalog of its namespace (what its templates' `nomadService` asks).
    */
-  static workload(claims: WorkloadClaims): ACL {
+  static workload(claims: WorkloadClaims, attached: PolicyRules[] = []): ACL {
     const acl = new ACL(false, claims);
     const grant: NamespaceGrant = { caps: new Set(), variables: new Map() };
     for (const p of [
@@ -133,6 +133,8 @@ export class ACL {
       grant.variables.set(p, new Set<VariableCapability>(['read', 'list']));
     }
     acl.namespaces.exact.set(claims.namespace, grant);
+    // Policies attached to the job (Nomad's workload-associated policies, `JobACL`) add to the implicit grant.
+    for (const p of attached) acl.add(p);
     return acl;
   }
 

@@ -58,6 +58,7 @@ export function workloadIdentity(
   claims: IdentityClaims | undefined,
   allocLive: (allocID: string) => boolean,
   gone: string,
+  attached: (claims: IdentityClaims) => PolicyRules[] = () => [],
 ): Identity {
   if (!claims)
     throw new DroverError(
@@ -66,13 +67,16 @@ export function workloadIdentity(
     );
   if (!allocLive(claims.nomad_allocation_id))
     throw new DroverError('ACLTokenExpired', `ACL token expired: the allocation of this workload identity ${gone}`);
-  const acl = ACL.workload({
-    namespace: claims.nomad_namespace,
-    jobID: claims.nomad_job_id,
-    group: claims.nomad_task_group,
-    task: claims.nomad_task,
-    allocID: claims.nomad_allocation_id,
-  });
+  const acl = ACL.workload(
+    {
+      namespace: claims.nomad_namespace,
+      jobID: claims.nomad_job_id,
+      group: claims.nomad_task_group,
+      task: claims.nomad_task,
+      allocID: claims.nomad_allocation_id,
+    },
+    attached(claims),
+  );
   return { acl, accessor: `workload:${claims.nomad_allocation_id}/${claims.nomad_task}` };
 }
 
@@ -171,7 +175,12 @@ export class AclService {
     }
     if (looksLikeJWT(secret)) {
       const claims = verifyJWT(secret, (kid) => s.tables.get('signing_keys', kid));
-      return workloadIdentity(claims, (allocID) => this.allocLive(s, allocID), 'is no longer running');
+      return workloadIdentity(
+        claims,
+        (allocID) => this.allocLive(s, allocID),
+        'is no longer running',
+        (c) => this.attachedRules(s, c),
+      );
     }
     const token = s.tables.byIndex('acl_tokens', 'secret', secret)[0];
     if (!token) throw new DroverError('ACLTokenNotFound', 'ACL token not found');
@@ -189,6 +198,20 @@ export class AclService {
       if (r) rules.push(r);
     }
     return { acl: ACL.compile(rules), accessor: token.AccessorID, token };
+  }
+
+  /** The rules of the policies attached to the identity's job (`JobACL`, narrowed by group and task when set). */
+  private attachedRules(s: StateView, c: IdentityClaims): PolicyRules[] {
+    const out: PolicyRules[] = [];
+    for (const p of s.tables.all('acl_policies')) {
+      const j = p.JobACL;
+      if (!j || j.Namespace !== c.nomad_namespace || j.JobID !== c.nomad_job_id) continue;
+      if (j.Group && j.Group !== c.nomad_task_group) continue;
+      if (j.Task && j.Task !== c.nomad_task) continue;
+      const r = this.rules(s, p.Name);
+      if (r) out.push(r);
+    }
+    return out;
   }
 
   private rules(s: StateView, name: string): PolicyRules | undefined {

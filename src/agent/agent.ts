@@ -13,6 +13,7 @@ import type { Logger } from '../logging/index.js';
 import { pinoLogger } from '../logging/index.js';
 import { createServer, type Server, type ServerOptions } from '../server/index.js';
 import { HaSeat } from './ha-seat.js';
+import { inProcessRPC } from './in-process-rpc.js';
 import { bridgeProblems, createClient, HttpServerRPC, type Client } from '../client/index.js';
 import { builtinDrivers } from '../drivers/index.js';
 import { startHttpApi, type HttpApi } from '../http/index.js';
@@ -214,7 +215,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
         ...(config.tls.rpc && peers ? { tls: peers.toServers } : {}),
         ...(nodeToken ? { token: nodeToken } : {}),
       });
-    const rpc = server ?? remoteRPC!;
+    // With ACLs on, a task's template reads KV as the task's workload identity on either path.
+    const rpc = server ? inProcessRPC(server, config.acl.enabled ? acl : undefined) : remoteRPC!;
     // Drivers exist before the client that owns task events; their events go to it once it does.
     const events: { to?: Client } = {};
     const onEvent = (taskID: string, type: string, message: string) => events.to?.driverEvent(taskID, type, message);

@@ -17,6 +17,7 @@ export type {
   MultiregionRollouts,
 } from './types.js';
 export { parseDurationMs } from './query.js';
+export { kvAclPath } from './acl-rules.js';
 export { decodeJob } from './routes/jobs.js';
 export { JsonReply } from './reply.js';
 export { MULTIREGION_HEADER } from './forward.js';
