@@ -106,6 +106,7 @@ export function eventRoutes(r: Router, opts: ServerRouteOptions): void {
       : undefined;
     c.res.writeHead(200, { 'Content-Type': 'application/json' });
     c.res.flushHeaders();
+    let stalled = false;
     try {
       for await (const batch of server.events.subscribe(
         { topics, namespace },
@@ -118,24 +119,34 @@ export function eventRoutes(r: Router, opts: ServerRouteOptions): void {
         if (shown === undefined) continue;
         const ok = c.res.write(shown === null ? '{}\n' : JSON.stringify(shown) + '\n');
         // A slow reader: wait for the socket to drain rather than buffer without bound.
-        if (!ok)
+        // A token refused meanwhile ends the wait too: a reader that stopped reading is then cut off.
+        if (!ok) {
+          stalled = true;
           await new Promise<void>((resolve) => {
             const done = () => {
               c.res.off('drain', done);
               c.res.off('close', done);
+              ended.signal.removeEventListener('abort', done);
               resolve();
             };
             c.res.on('drain', done);
             c.res.on('close', done);
+            ended.signal.addEventListener('abort', done);
           });
+          if (ended.signal.aborted) break;
+          stalled = false;
+        }
       }
     } catch (e) {
       // Ended by a failed recheck: the subscription saw its signal abort.
       if (!refusal) throw e;
     } finally {
       clearInterval(timer);
-      if (refusal && !c.res.destroyed) c.res.write(JSON.stringify(refusal) + '\n');
-      c.res.end();
+      if (stalled) c.res.destroy();
+      else {
+        if (refusal && !c.res.destroyed) c.res.write(JSON.stringify(refusal) + '\n');
+        c.res.end();
+      }
     }
     return HANDLED;
   });
