@@ -132,7 +132,9 @@ describe('MultiregionCoordinator', () => {
       await stores[0]!.close();
       a.status = 'successful';
       const store = await open();
-      expect(store.all()).toMatchObject([{ JobID: 'web', Status: 'running', Regions: { a: { Status: 'started' } } }]);
+      expect(store.all()).toMatchObject([
+        { JobID: 'web', Status: 'running', Token: 'secret', Regions: { a: { Status: 'started' } } },
+      ]);
       const second = coordinator(store);
       coordinators.push(second);
       second.resume();
@@ -140,6 +142,8 @@ describe('MultiregionCoordinator', () => {
       expect(a.registered).toHaveLength(1);
       b.status = 'successful';
       await vi.waitFor(() => expect(store.all()[0]?.Status).toBe('complete'), { timeout: 10_000 });
+      // The caller's token was kept for the next leader only while the rollout ran.
+      expect(store.all()[0]?.Token).toBeUndefined();
       expect(store.all()[0]?.Regions).toEqual({
         a: { Status: 'successful', JobModifyIndex: 10 },
         b: { Status: 'successful', JobModifyIndex: 10 },

@@ -172,7 +172,10 @@ export class MultiregionCoordinator implements MultiregionRollouts {
 
   /** Writes the rollout's progress; throws when this server may no longer write (the next leader goes on). */
   private async persist(row: MultiregionRollout): Promise<void> {
-    await this.opts.store?.put(structuredClone(row));
+    const kept = structuredClone(row);
+    // The caller's token is kept only while a next leader may need it to go on; a finished rollout drops it.
+    if (kept.Status !== 'running') delete kept.Token;
+    await this.opts.store?.put(kept);
   }
 
   /** Stops waiting on every rollout (the agent stops); the regions keep what they were given. */
