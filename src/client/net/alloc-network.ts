@@ -222,6 +222,7 @@ export class AllocNetworks {
     const st: NetState = { allocID, status, list, capabilityArgs, ...(holder ? { holder: holder.name } : {}) };
     if (existsSync(status.netnsPath)) await run('ip', ['netns', 'del', netnsName]);
     this.writeState(st);
+    let added: Awaited<ReturnType<typeof addNetworkList>> | undefined;
     try {
       const t0 = performance.now();
       if (holder) {
@@ -232,6 +233,7 @@ export class AllocNetworks {
       }
       this.hooks.onStep?.('netns', performance.now() - t0);
       const result = await addNetworkList(list, this.runtime(st), signal);
+      added = result;
       const ip = result.ips?.[0];
       status.ip = ip ? ip.address.split('/')[0]! : '';
       status.gateway = ip?.gateway ?? '';
@@ -240,6 +242,8 @@ export class AllocNetworks {
       this.writeState(st);
       return status;
     } catch (e) {
+      // A step after the plugins' ADD failed: their DEL gives back the address lease and the portmap rules.
+      if (added) await delNetworkList(list, this.runtime(st), added).catch(() => {});
       await run('ip', ['netns', 'del', netnsName]).catch(() => {});
       if (holder) await holder.destroy(allocID).catch(() => {});
       rmSync(this.statePath(allocID), { force: true });
