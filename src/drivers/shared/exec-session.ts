@@ -130,7 +130,9 @@ function ttyResizer(scriptPid: number, signal: AbortSignal): (height: number, wi
       while (wanted !== undefined && slave !== undefined && !signal.aborted) {
         const { height, width } = wanted;
         wanted = undefined;
-        const dev = slave;
+        // Found again for each size: the process found before may have exited and its PID been reused.
+        const dev = terminalInTree(scriptPid);
+        if (dev === undefined) break;
         await new Promise<void>((resolve) => {
           execFile('stty', ['-F', dev, 'rows', String(height), 'cols', String(width)], { timeout: 5_000 }, () =>
             resolve(),
