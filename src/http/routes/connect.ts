@@ -29,29 +29,30 @@ async function body(c: RequestContext): Promise<IntentionInput> {
 }
 
 export function connectRoutes(r: Router, opts: ServerRouteOptions): void {
-  const mesh = opts.server.mesh;
-  r.get('/v1/connect/intentions', () => mesh.intentionList());
+  // Looked up per request: behind an HA seat the server (and so its mesh) is the current leader's, and none at start.
+  const mesh = () => opts.server.mesh;
+  r.get('/v1/connect/intentions', () => mesh().intentionList());
   r.write('/v1/connect/intentions', async (c) => {
-    const i = await mesh.intentionUpsert(await body(c), { replace: c.query.get('replace') === 'true' });
+    const i = await mesh().intentionUpsert(await body(c), { replace: c.query.get('replace') === 'true' });
     return { ID: i.ID };
   });
   r.get('/v1/connect/intentions/exact', (c) => {
     const p = pair(c);
-    return mesh.intentionExact(p.source, p.destination);
+    return mesh().intentionExact(p.source, p.destination);
   });
   r.on('DELETE', '/v1/connect/intentions/exact', async (c) => {
     const p = pair(c);
-    await mesh.intentionDelete(mesh.intentionExact(p.source, p.destination).ID);
+    await mesh().intentionDelete(mesh().intentionExact(p.source, p.destination).ID);
     return true;
   });
-  r.get('/v1/connect/intentions/:id', (c) => mesh.intentionGet(c.params.id!));
-  r.on('PUT', '/v1/connect/intentions/:id', async (c) => mesh.intentionUpsert(await body(c), { id: c.params.id! }));
+  r.get('/v1/connect/intentions/:id', (c) => mesh().intentionGet(c.params.id!));
+  r.on('PUT', '/v1/connect/intentions/:id', async (c) => mesh().intentionUpsert(await body(c), { id: c.params.id! }));
   r.on('DELETE', '/v1/connect/intentions/:id', async (c) => {
-    await mesh.intentionDelete(c.params.id!);
+    await mesh().intentionDelete(c.params.id!);
     return true;
   });
   r.get('/v1/connect/ca/roots', async () => {
-    const root = await mesh.roots();
+    const root = await mesh().roots();
     return { ActiveRootID: 'root', Roots: [{ ID: 'root', Name: 'Drover Mesh CA', RootCert: root, Active: true }] };
   });
 }
