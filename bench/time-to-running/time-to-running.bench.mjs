@@ -67,7 +67,13 @@ function prerequisites() {
 }
 
 async function main() {
-  agent = await startDevAgent({ dataDir: join(dataDir, 'agent'), cwd: dataDir, profDir });
+  agent = await startDevAgent({
+    dataDir: join(dataDir, 'agent'),
+    cwd: dataDir,
+    profDir,
+    // Its own gateway port: a gateway left on the default 8080 by anything else must not stop the run.
+    args: ['-gateway-port', '0'],
+  });
   const base = agent.base;
   phase(`agent at ${base}`);
   const results = [];
