@@ -73,7 +73,11 @@ describe('the KV store on a dev agent', () => {
     expect(agent.cli(['kv', 'put', 'app/port', '9090']).code).toBe(0);
     const after = await agent.waitFor('the restart with the new port', async () => {
       const x = await allocOf();
-      return x?.TaskStates?.t?.State === 'running' && /start: greeting=hello port=9090/.test(logs(x.ID)) ? x : null;
+      // The log line is read from the file at once; the restart count comes with the client's next update.
+      const t = x?.TaskStates?.t;
+      return t?.State === 'running' && (t.Restarts ?? 0) > 0 && /start: greeting=hello port=9090/.test(logs(x!.ID))
+        ? x
+        : null;
     });
     expect(after.TaskStates!.t!.Restarts).toBe(1);
     expect(after.TaskStates!.t!.Events.map((e) => e.DisplayMessage)).toContain(
