@@ -76,6 +76,28 @@ for (const f of r.testResults ?? []) for (const t of f.assertionResults ?? []) {
   if (t.status === 'skipped' || t.status === 'pending' || t.status === 'todo') skipped.push(`${f.name.replace(process.cwd() + '/', '')} > ${t.fullName}`);
 }
 const passed = r.numPassedTests ?? 0, failed = r.numFailedTests ?? 0;
+// Name every failed test (and a failed file that never ran a test) with the first line of its error, so the
+// closing lines of a CI log say what broke without scrolling back through the whole run. A test that passed
+// only on its retry is named too: it is flaky and worth fixing, even though it does not fail the run.
+const firstLine = (m) => String(m ?? '').split('\n').find((l) => l.trim()) ?? '';
+const failures = [], flaky = [];
+for (const f of r.testResults ?? []) {
+  const file = f.name.replace(process.cwd() + '/', '');
+  let fileHadFailedTest = false;
+  for (const t of f.assertionResults ?? []) {
+    if (t.status === 'failed') { fileHadFailedTest = true; failures.push(`${file} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`); }
+    else if (t.status === 'passed' && (t.failureMessages?.length ?? 0) > 0) flaky.push(`${file} > ${t.fullName}: ${firstLine(t.failureMessages[0])}`);
+  }
+  if (f.status === 'failed' && !fileHadFailedTest) failures.push(`${file}: ${firstLine(f.message)}`);
+}
+if (flaky.length) {
+  console.log(`\n!!! ${flaky.length} test(s) passed only on retry (flaky):`);
+  for (const s of flaky) console.log(`!!!   ${s.slice(0, 300)}`);
+}
+if (failures.length) {
+  console.log(`\n!!! ${failures.length} FAILED:`);
+  for (const s of failures) console.log(`!!!   ${s.slice(0, 300)}`);
+}
 if (skipped.length) {
   console.log(`\n!!! ${skipped.length} test(s) SKIPPED:`);
   for (const s of skipped) console.log(`!!!   ${s}`);
