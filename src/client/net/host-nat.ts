@@ -149,10 +149,15 @@ export function natRemoveRules(save: string, allocID: string): string | undefine
 
 const defaultRunner: NatRunner = (cmd, args, input) =>
   new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: 15_000, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, out, se) => {
-      if (err) reject(new DroverError('NetworkError', `${cmd} ${args.join(' ')}: ${se.trim() || err.message}`));
-      else resolve(out);
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { timeout: 15_000, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      (err, out, se) => {
+        if (err) reject(new DroverError('NetworkError', `${cmd} ${args.join(' ')}: ${se.trim() || err.message}`));
+        else resolve(out);
+      },
+    );
     child.stdin?.end(input ?? '');
   });
 
