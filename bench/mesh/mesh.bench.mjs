@@ -120,7 +120,11 @@ if (direct.n !== total || mesh.n !== total) throw new Error('not every request w
 console.log(`direct: ${direct.rps.toFixed(0)} req/s, p99 ${direct.p99.toFixed(2)} ms`);
 console.log(`mesh:   ${mesh.rps.toFixed(0)} req/s, p99 ${mesh.p99.toFixed(2)} ms (${conns} keep-alive connections)`);
 console.log(`sidecar CPU per request: inbound ${cpuUs[0].toFixed(0)} µs, outbound ${cpuUs[1].toFixed(0)} µs`);
-console.log(`load average while measured: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `load average while measured: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 console.log(resultLine({ name: 'mesh_rps', value: mesh.rps, unit: 'req/s', ref: direct.rps, goal: '>=0.7x' }));
 console.log(resultLine({ name: 'mesh_p99', value: mesh.p99, unit: 'ms', ref: direct.p99, goal: '<=2x' }));
 
