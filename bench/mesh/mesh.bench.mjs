@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, Agent, request } from 'node:http';
-import { dist, parseArgs, quantile, resultLine } from '../lib/common.mjs';
+import { loadavg } from 'node:os';
+import { cpuSecondsOfPid, dist, parseArgs, quantile, resultLine } from '../lib/common.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true;
@@ -110,11 +111,20 @@ async function run(port) {
 
 await run(servicePort); // warm-up of both paths' code
 const direct = await run(servicePort);
+// CPU per request of each sidecar: the figure that holds under foreign load, when wall-clock ones do not.
+const cpu0 = sidecars.map((p) => cpuSecondsOfPid(p.pid));
 const mesh = await run(meshPort);
+const cpuUs = sidecars.map((p, i) => ((cpuSecondsOfPid(p.pid) - cpu0[i]) * 1e6) / total);
 if (direct.n !== total || mesh.n !== total) throw new Error('not every request was made');
 
 console.log(`direct: ${direct.rps.toFixed(0)} req/s, p99 ${direct.p99.toFixed(2)} ms`);
 console.log(`mesh:   ${mesh.rps.toFixed(0)} req/s, p99 ${mesh.p99.toFixed(2)} ms (${conns} keep-alive connections)`);
+console.log(`sidecar CPU per request: inbound ${cpuUs[0].toFixed(0)} µs, outbound ${cpuUs[1].toFixed(0)} µs`);
+console.log(
+  `load average while measured: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 console.log(resultLine({ name: 'mesh_rps', value: mesh.rps, unit: 'req/s', ref: direct.rps, goal: '>=0.7x' }));
 console.log(resultLine({ name: 'mesh_p99', value: mesh.p99, unit: 'ms', ref: direct.p99, goal: '<=2x' }));
 

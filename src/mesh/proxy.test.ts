@@ -157,4 +157,68 @@ describe('the sidecar proxy', () => {
     const other = await (await testPKI()).material('web');
     expect(await attempt({ cert: other.CertPEM, key: other.KeyPEM })).toBe('refused');
   });
+
+  it('replays a request to another instance when one resets the connection before answering', async () => {
+    const db = await echo('alive');
+    servers.push(db.server);
+    // Accepts (so the inbound says READY), reads the request, then drops the connection: a stopping instance.
+    let dyingAccepted = 0;
+    const dying = createServer((s) => {
+      dyingAccepted++;
+      s.once('data', () => s.resetAndDestroy());
+    });
+    await new Promise<void>((r) => dying.listen(0, '127.0.0.1', r));
+    servers.push(dying);
+    const dyingPort = (dying.address() as { port: number }).port;
+    const inDying = proxy();
+    await inDying.update(inboundConfig(await pki.material('db'), dyingPort));
+    const inLive = proxy();
+    await inLive.update(inboundConfig(await pki.material('db'), db.port));
+    const out = proxy();
+    await out.update(
+      outboundConfig(await pki.material('web'), 'db', [
+        { Address: '127.0.0.1', Port: inDying.inboundPort() },
+        { Address: '127.0.0.1', Port: inLive.inboundPort() },
+      ]),
+    );
+    for (let i = 0; i < 6; i++) expect(await call(out.upstreamPort(0), `q${i}`)).toBe(`alive:q${i}`);
+    // The first call went to the dying instance (round robin starts there) and was replayed.
+    expect(dyingAccepted).toBeGreaterThan(0);
+  });
+
+  it('does not replay a connection the service already answered on', async () => {
+    // Answers once, then drops the connection on the next request: the caller sees the close, no replay.
+    const once = createServer((s) => {
+      let n = 0;
+      s.on('data', () => (n++ === 0 ? s.write('first') : s.resetAndDestroy()));
+    });
+    await new Promise<void>((r) => once.listen(0, '127.0.0.1', r));
+    servers.push(once);
+    const db = await echo('other');
+    servers.push(db.server);
+    const inOnce = proxy();
+    await inOnce.update(inboundConfig(await pki.material('db'), (once.address() as { port: number }).port));
+    const inOther = proxy();
+    await inOther.update(inboundConfig(await pki.material('db'), db.port));
+    const out = proxy();
+    await out.update(
+      outboundConfig(await pki.material('web'), 'db', [
+        { Address: '127.0.0.1', Port: inOnce.inboundPort() },
+        { Address: '127.0.0.1', Port: inOther.inboundPort() },
+      ]),
+    );
+    const got = await new Promise<string>((resolve) => {
+      const s = connect(out.upstreamPort(0), '127.0.0.1');
+      let buf = '';
+      s.on('data', (d) => {
+        buf += d.toString();
+        if (buf === 'first') s.write('second');
+      });
+      s.on('error', () => {});
+      s.on('close', () => resolve(buf));
+      s.write('one');
+      setTimeout(() => s.destroy(), 5_000).unref();
+    });
+    expect(got).toBe('first');
+  });
 });

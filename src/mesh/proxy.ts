@@ -8,7 +8,8 @@
  *         READY  ─► pipe both ways
  *         DENIED ─► close the app's connection (an intention said no; no other instance would say yes)
  *         closed / error / timeout ─► eject the instance for a while, try the next one (at most 3)
- *     The app's bytes wait (socket paused) until READY, so a retry never loses or repeats data.
+ *     The app's bytes wait (socket paused) until READY; after it they are kept until the first byte comes back,
+ *     so a connection the instance resets before answering (it is stopping) is replayed to the next instance.
  *   inbound (the service's mesh port, every address of the namespace):
  *     mTLS (the caller's leaf must chain to the mesh CA) ─► the caller's SPIFFE ID ─► intentions, checked on
  *     every connection against the current config (no restart) ─► DENIED, or dial the local service
@@ -52,6 +53,8 @@ export interface SidecarConfig {
 const EJECT_MS = 10_000;
 const MAX_TRIES = 3;
 const HANDSHAKE_TIMEOUT_MS = 5_000;
+/** The most a caller may send before the first answer for its connection to be replayed elsewhere. */
+const REPLAY_MAX = 64 * 1024;
 
 function spiffeOf(sock: TLSSocket): string | undefined {
   const san = sock.getPeerCertificate()?.subjectaltname ?? '';
@@ -175,7 +178,8 @@ export class SidecarProxy {
       return;
     }
     sock.pause();
-    const local = netConnect({ host: '127.0.0.1', port: cfg.Inbound!.LocalServicePort });
+    sock.setNoDelay(true);
+    const local = netConnect({ host: '127.0.0.1', port: cfg.Inbound!.LocalServicePort, noDelay: true });
     this.track(local);
     local.once('connect', () => {
       sock.write(Buffer.from([VERDICT_READY]));
@@ -211,9 +215,12 @@ export class SidecarProxy {
 
   private onOutbound(l: Listener, app: Socket): void {
     this.track(app);
+    app.setNoDelay(true);
     app.pause();
     app.on('error', () => app.destroy());
     const tries = this.candidates(l);
+    // What the app sent before any byte came back: replayed to the next instance when this one fails first.
+    const sent: Replay = { chunks: [], bytes: 0, ended: false };
     const attempt = (i: number): void => {
       const inst = tries[i];
       if (!inst || app.destroyed) {
@@ -222,7 +229,7 @@ export class SidecarProxy {
         app.destroy();
         return;
       }
-      this.dial(l.upstream, inst, app, (outcome) => {
+      this.dial(l.upstream, inst, app, sent, (outcome) => {
         if (outcome === 'retry') {
           l.ejected.set(`${inst.Address}:${inst.Port}`, this.now() + EJECT_MS);
           attempt(i + 1);
@@ -232,11 +239,19 @@ export class SidecarProxy {
     attempt(0);
   }
 
-  /** One mTLS connection to an instance; `done('retry')` when it failed before the inbound said READY. */
+  /**
+   * One mTLS connection to an instance. `done('retry')` when it failed before any byte of the far side came
+   * back (before the inbound's READY, or after it while the service had not answered yet: an instance stopping
+   * under load resets the connections it had just accepted) and what the app sent can still be replayed.
+   *
+   *   dialing ─READY─► sent (app bytes forwarded and kept, ≤ REPLAY_MAX) ─first byte back─► piped
+   *      └─ close/error/timeout ─► retry        └─ close/error ─► retry (replay) or, past REPLAY_MAX, close app
+   */
   private dial(
     u: UpstreamConfig,
     inst: { Address: string; Port: number },
     app: Socket,
+    sent: Replay,
     done: (o: 'ok' | 'denied' | 'retry') => void,
   ): void {
     const cfg = this.cfg!;
@@ -260,27 +275,68 @@ export class SidecarProxy {
           ? undefined
           : new Error(`the instance's certificate is not ${want}`),
     });
+    tls.setNoDelay(true);
     this.track(tls);
-    // Until the verdict, the app's hang-up ends the attempt; after it, the two sockets are piped together.
-    let piped = false;
+    let phase: 'dialing' | 'sent' | 'piped' = 'dialing';
     const onAppClose = () => tls.destroy();
     app.once('close', onAppClose);
+    const onAppData = (d: Buffer) => {
+      sent.bytes += d.length;
+      if (sent.bytes <= REPLAY_MAX) sent.chunks.push(d);
+      else sent.chunks = [];
+      if (!tls.write(d)) {
+        app.pause();
+        tls.once('drain', () => app.resume());
+      }
+    };
+    const onAppEnd = () => {
+      sent.ended = true;
+      tls.end();
+    };
+    const unhook = () => {
+      app.off('close', onAppClose);
+      app.off('data', onAppData);
+      app.off('end', onAppEnd);
+    };
     const fail = () => {
       tls.destroy();
-      if (settled) return;
-      app.off('close', onAppClose);
-      // The caller hanging up says nothing about the instance: not retried, not ejected.
-      settle(app.destroyed ? 'denied' : 'retry');
+      if (settled && phase !== 'sent') return;
+      unhook();
+      if (phase === 'sent') {
+        phase = 'dialing';
+        settled = false;
+        app.pause();
+      }
+      // The caller hanging up says nothing about the instance: not retried, not ejected. Nor is a request
+      // too large to replay.
+      if (app.destroyed || sent.bytes > REPLAY_MAX) {
+        app.destroy();
+        settle('denied');
+        return;
+      }
+      settle('retry');
     };
     const timer = setTimeout(fail, HANDSHAKE_TIMEOUT_MS);
     tls.on('error', fail);
     tls.once('close', () => {
-      if (piped) app.end();
+      if (phase === 'piped') app.end();
       else fail();
     });
+    const onFirstBytes = (chunk: Buffer) => {
+      // The far side answered: from now on the two sockets are piped together and nothing is replayed.
+      tls.off('data', onFirstBytes);
+      unhook();
+      app.once('close', onAppClose);
+      phase = 'piped';
+      tls.pause();
+      app.write(chunk);
+      if (!sent.ended) app.pipe(tls);
+      tls.pipe(app);
+      tls.resume();
+      app.resume();
+    };
     const onVerdict = (chunk: Buffer) => {
       tls.off('data', onVerdict);
-      tls.pause();
       if (app.destroyed || chunk[0] !== VERDICT_READY) {
         settle('denied');
         tls.destroy();
@@ -288,16 +344,26 @@ export class SidecarProxy {
         return;
       }
       settle('ok');
-      piped = true;
+      phase = 'sent';
+      for (const c of sent.chunks) tls.write(c);
+      if (sent.ended) tls.end();
+      else {
+        app.on('data', onAppData);
+        app.once('end', onAppEnd);
+        app.resume();
+      }
+      tls.on('data', onFirstBytes);
       const rest = chunk.subarray(1);
-      if (rest.length > 0) app.write(rest);
-      app.pipe(tls);
-      tls.pipe(app);
-      app.resume();
-      tls.resume();
+      if (rest.length > 0) onFirstBytes(rest);
     };
     tls.on('data', onVerdict);
   }
+}
+
+interface Replay {
+  chunks: Buffer[];
+  bytes: number;
+  ended: boolean;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

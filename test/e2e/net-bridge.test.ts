@@ -340,7 +340,7 @@ describe.skipIf(!isRoot || !haveCNI)('bridge networking refuses bad set-ups', ()
       });
       seen.add(a.ID);
       const ev = a.TaskStates?.web?.Events.find((e) => e.Type === 'Setup Failure');
-      expect(ev?.DisplayMessage).toContain('CNI plugins "loopback", "bridge", "firewall", "portmap" not found');
+      expect(ev?.DisplayMessage).toContain('CNI plugin "bridge" not found');
       expect(netnsExists(a.ID)).toBe(false);
     } finally {
       await stopAndClean(agent, seen);

@@ -49,7 +49,7 @@ describe('allocation networks in the client', () => {
       const st = server.allocs.get(alloc.ID)?.TaskStates?.[task];
       expect(st?.Failed).toBe(true);
       const ev = st?.Events.find((e) => e.Type === 'Setup Failure');
-      expect(ev?.DisplayMessage).toContain('CNI plugins "loopback", "bridge", "firewall", "portmap" not found');
+      expect(ev?.DisplayMessage).toContain('CNI plugin "bridge" not found');
       expect(st?.Events.some((e) => e.Type === 'Started')).toBe(false);
     }
     const records = join(dataDir, 'net');
@@ -66,7 +66,15 @@ describe('allocation networks held by a driver', () => {
       chmodSync(join(bin, p), 0o755);
     }
     const dataDir = tempDir('drover-net-holder-');
-    const networks = new AllocNetworks({ ...DEFAULT_BRIDGE, cniPath: [bin] }, dataDir, nullLogger);
+    const natRemoved: string[] = [];
+    const nat = {
+      add: () => Promise.resolve(),
+      remove: (id: string) => {
+        natRemoved.push(id);
+        return Promise.resolve();
+      },
+    };
+    const networks = new AllocNetworks({ ...DEFAULT_BRIDGE, cniPath: [bin] }, dataDir, nullLogger, { nat });
     const destroyed: string[] = [];
     const holder = {
       name: 'docker',
@@ -80,6 +88,7 @@ describe('allocation networks held by a driver', () => {
       'the pause image drover/pause:latest is absent',
     );
     expect(destroyed).toEqual(['a1']);
+    expect(natRemoved).toEqual(['a1']);
     expect(networks.recorded()).toEqual([]);
     expect(readdirSync(join(dataDir, 'net'))).toEqual([]);
   });

@@ -1,13 +1,14 @@
 /**
  * Per-allocation network namespaces for `network { mode = "bridge" | "none" | "cni/NAME" }`.
  *
- *   setup:    plugins present? ─► state file ─► namespace ─► CNI ADD ─► resolv.conf ─► state file + result
+ *   setup:    plugins present? ─► state file ─► namespace ─► CNI ADD (bridge: with `lo` up alongside)
+ *             ─► bridge: NAT rules in one iptables-restore (host-nat.ts) ─► resolv.conf ─► state file + result
  *             (any failure: CNI DEL of what was added, namespace deleted, holder removed, state file removed —
  *             nothing half-built)
  *   namespace: `ip netns add drover-<alloc>`; or, when a task's driver must hold it (docker's pause container),
  *             the holder's namespace pinned at the same path with `ip netns attach drover-<alloc> <pid>`
  *   adopt:    after an agent restart the state file and the namespace exist ─► reused as they are
- *   teardown: CNI DEL (veth, IP lease, NAT and firewall rules) ─► `ip netns del` ─► holder removed ─► state file
+ *   teardown: CNI DEL (veth, IP lease) and NAT rules removed ─► `ip netns del` ─► holder removed ─► state file
  *             and resolv.conf removed
  *   orphans:  state files of allocations the restarted agent no longer runs are torn down
  *
@@ -29,6 +30,7 @@ import {
   type CniRuntime,
 } from './cni.js';
 import { bridgeConfList, loopbackConfList, operatorConfList, type BridgeSettings } from './config.js';
+import { HostNat, type HostPortMapping } from './host-nat.js';
 
 export const NETNS_DIR = '/var/run/netns';
 const IFNAME = 'eth0';
@@ -79,6 +81,8 @@ interface NetState {
   result?: CniResult;
   /** The name of the NamespaceHolder that holds the namespace, when one does. */
   holder?: string;
+  /** The client wrote NAT rules for it (bridge mode; host-nat.ts). */
+  nat?: boolean;
 }
 
 /** True for the modes that get their own namespace. */
@@ -96,8 +100,8 @@ function run(cmd: string, args: string[]): Promise<void> {
 }
 
 /** The portmap capability argument of the allocation's port mappings (tcp and udp, as Nomad maps both). */
-export function portMappings(ports: PortMapping[]): Array<Record<string, unknown>> {
-  const out: Array<Record<string, unknown>> = [];
+export function portMappings(ports: PortMapping[]): HostPortMapping[] {
+  const out: HostPortMapping[] = [];
   for (const p of ports) {
     if (p.value <= 0) continue;
     const containerPort = p.to > 0 ? p.to : p.value;
@@ -139,6 +143,7 @@ function hostNameservers(): string[] {
 
 export class AllocNetworks {
   private readonly stateDir: string;
+  private readonly nat: Pick<HostNat, 'add' | 'remove'>;
 
   constructor(
     private readonly settings: BridgeSettings,
@@ -151,9 +156,12 @@ export class AllocNetworks {
       bridgeDns?: (gateway: string) => Promise<boolean>;
       /** Told how long each step took: `netns`, `<COMMAND> <plugin>` (the net-setup benchmark's profile). */
       onStep?: (step: string, ms: number) => void;
+      /** The host's NAT rules (tests give a fake). */
+      nat?: Pick<HostNat, 'add' | 'remove'>;
     } = {},
   ) {
     this.stateDir = join(dataDir, 'net');
+    this.nat = hooks.nat ?? new HostNat();
   }
 
   private statePath(allocID: string): string {
@@ -218,8 +226,16 @@ export class AllocNetworks {
       gateway: '',
       interfaceName: IFNAME,
     };
-    const capabilityArgs = { portMappings: portMappings(ports) };
-    const st: NetState = { allocID, status, list, capabilityArgs, ...(holder ? { holder: holder.name } : {}) };
+    const mappings = portMappings(ports);
+    const capabilityArgs = { portMappings: mappings };
+    const st: NetState = {
+      allocID,
+      status,
+      list,
+      capabilityArgs,
+      ...(holder ? { holder: holder.name } : {}),
+      ...(mode === 'bridge' ? { nat: true } : {}),
+    };
     if (existsSync(status.netnsPath)) await run('ip', ['netns', 'del', netnsName]);
     this.writeState(st);
     let added: Awaited<ReturnType<typeof addNetworkList>> | undefined;
@@ -232,11 +248,19 @@ export class AllocNetworks {
         await run('ip', ['netns', 'add', netnsName]);
       }
       this.hooks.onStep?.('netns', performance.now() - t0);
-      const result = await addNetworkList(list, this.runtime(st), signal);
+      // The bridge chain has no loopback plugin: `lo` goes up with `ip` while the bridge plugin runs.
+      const [result] = await Promise.all([
+        addNetworkList(list, this.runtime(st), signal),
+        mode === 'bridge' ? this.timed('lo up', run('ip', ['-n', netnsName, 'link', 'set', 'lo', 'up'])) : undefined,
+      ]);
       added = result;
       const ip = result.ips?.[0];
       status.ip = ip ? ip.address.split('/')[0]! : '';
       status.gateway = ip?.gateway ?? '';
+      if (st.nat) {
+        const nat = { allocID, ip: status.ip, subnet: this.settings.subnet, ports: mappings };
+        await this.timed('ADD nat', this.nat.add(nat, this.settings.bridgeName));
+      }
       if (mode !== 'none') await this.writeResolvConf(allocID, status, opts.dns);
       st.result = result;
       this.writeState(st);
@@ -244,12 +268,20 @@ export class AllocNetworks {
     } catch (e) {
       // A step after the plugins' ADD failed: their DEL gives back the address lease and the portmap rules.
       if (added) await delNetworkList(list, this.runtime(st), added).catch(() => {});
+      if (st.nat) await this.nat.remove(allocID).catch(() => {});
       await run('ip', ['netns', 'del', netnsName]).catch(() => {});
       if (holder) await holder.destroy(allocID).catch(() => {});
       rmSync(this.statePath(allocID), { force: true });
       rmSync(this.resolvPath(allocID), { force: true });
       throw e instanceof DroverError ? e : new DroverError('NetworkError', String(e));
     }
+  }
+
+  private async timed<T>(step: string, p: Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const v = await p;
+    this.hooks.onStep?.(step, performance.now() - t0);
+    return v;
   }
 
   private resolvPath(allocID: string): string {
@@ -306,9 +338,16 @@ export class AllocNetworks {
     if (st) {
       // loopback's DEL only sets lo down in a namespace deleted right after: one plugin run less per teardown.
       const list = { ...st.list, plugins: st.list.plugins.filter((p) => p.type !== 'loopback') };
-      await delNetworkList(list, this.runtime(st), st.result).catch((e: unknown) =>
-        this.log.warn('CNI DEL failed', { alloc_id: allocID, err: String(e) }),
-      );
+      await Promise.all([
+        delNetworkList(list, this.runtime(st), st.result).catch((e: unknown) =>
+          this.log.warn('CNI DEL failed', { alloc_id: allocID, err: String(e) }),
+        ),
+        st.nat
+          ? this.timed('DEL nat', this.nat.remove(allocID)).catch((e: unknown) =>
+              this.log.warn('cannot remove the NAT rules', { alloc_id: allocID, err: String(e) }),
+            )
+          : undefined,
+      ]);
     }
     if (existsSync(join(NETNS_DIR, netnsName)))
       await run('ip', ['netns', 'del', netnsName]).catch((e: unknown) =>

@@ -14,17 +14,17 @@ const iface = (address: string, cidr: string) => ({
 });
 
 describe('bridge network settings', () => {
-  it('builds the chain Nomad builds: loopback, bridge with host-local IPAM, firewall, portmap with snat', () => {
+  it('builds the bridge plugin with host-local IPAM and no masquerade of its own (the client writes NAT rules)', () => {
     const list = bridgeConfList({ bridgeName: 'drnet0', subnet: '172.26.80.0/24', cniPath: [], cniConfigDir: '' });
     expect(list.name).toBe('drnet0');
-    expect(list.plugins.map((p) => p.type)).toEqual(['loopback', 'bridge', 'firewall', 'portmap']);
-    expect(list.plugins[1]).toMatchObject({
+    expect(list.plugins.map((p) => p.type)).toEqual(['bridge']);
+    expect(list.plugins[0]).toMatchObject({
       bridge: 'drnet0',
-      ipMasq: true,
+      ipMasq: false,
       isGateway: true,
+      hairpinMode: true,
       ipam: { type: 'host-local', ranges: [[{ subnet: '172.26.80.0/24' }]] },
     });
-    expect(list.plugins[3]).toMatchObject({ capabilities: { portMappings: true }, snat: true });
   });
 
   it('refuses a subnet that overlaps a network of another host interface, naming both', () => {
