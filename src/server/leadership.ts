@@ -46,6 +46,7 @@ export class EtcdLeadership {
   private readonly logger: Logger;
   private term: { createRevision: number; lease: string; ctl: AbortController } | undefined;
   private known: string | undefined;
+  private keeperStarted: Promise<LeaseKeeper> | undefined;
   /** What this server writes as leader (settable until the first campaign: the HTTP port may be picked late). */
   address: string;
 
@@ -88,6 +89,7 @@ export class EtcdLeadership {
           continue;
         }
         this.known = undefined;
+        await this.keeper();
         const lease = await c.leaseGrant(this.ttl, signal);
         const granted = Date.now();
         const r = await c.txn(
@@ -127,13 +129,12 @@ export class EtcdLeadership {
   ): Promise<void> {
     // Stop acting a little before etcd could expire the lease, so two leaders never overlap in time.
     const marginMs = Math.min(500, (ttl * 1000) / 4);
-    const keeper = new LeaseKeeper({
-      endpoints: this.opts.client.endpoints,
+    const keeper = await this.keeper();
+    keeper.keep({
       lease,
       ttlSeconds: ttl,
       validUntil: granted + ttl * 1000 - marginMs,
       marginMs,
-      onWarning: (message) => this.logger.warn(message, { lease }),
       onLost: () => ctl.abort(),
     });
     const stopAt = () => ctl.abort();
@@ -150,9 +151,20 @@ export class EtcdLeadership {
       clearInterval(timer);
       outer.removeEventListener('abort', stopAt);
       if (this.term?.ctl === ctl) this.term = undefined;
+      keeper.release();
       this.logger.warn('leadership lost', { lease });
-      await keeper.close().catch(() => undefined);
     }
+  }
+
+  /** The lease keeper's worker thread, started once (before the first lease: a thread takes a while to start). */
+  private keeper(): Promise<LeaseKeeper> {
+    this.keeperStarted ??= LeaseKeeper.start(this.opts.client.endpoints, (message) => this.logger.warn(message)).catch(
+      (e: unknown) => {
+        this.keeperStarted = undefined; // the next campaign round tries again
+        throw e;
+      },
+    );
+    return this.keeperStarted;
   }
 
   /** Gives up leadership (if held) so a standby takes over at once. */

@@ -4,18 +4,19 @@
  * held every timer for seconds, the renewal went out too late and the leader stepped down under load. The worker
  * has its own event loop and its own connections to etcd, so request work on the main thread cannot delay it.
  *
- *   worker: every ttl/3 ──► POST /v3/lease/keepalive (next endpoint when one fails) ──► TTL > 0: validUntil =
- *           sent + TTL − margin, stored in shared memory │ TTL 0 (lease gone): validUntil = 0, "lost", stop
- *   main:   `validUntil` reads the shared value at once (no message to wait for behind a busy loop)
+ *   start(): worker up (before the first lease is granted: starting a thread takes a while on a busy machine)
+ *   keep(lease) ──► worker, every ttl/3: POST /v3/lease/keepalive (next endpoint when one fails)
+ *        TTL > 0 ──► validUntil = sent + TTL − margin, stored in shared memory
+ *        TTL 0 (lease gone) ──► validUntil = 0, "lost"
+ *   release() ──► the worker stops renewing that lease (a later answer for it is ignored)
  *
- * The main thread decides when the term ends (its clock against `validUntil`); the worker only renews.
- * Fencing does not depend on this: a deposed leader's writes are refused by etcd whatever either thread thinks.
+ * `validUntil` reads the shared value at once, with no message to wait for behind a busy loop. The main thread
+ * decides when a term ends (its clock against `validUntil`); the worker only renews. Fencing does not depend on
+ * this: a deposed leader's writes are refused by etcd whatever either thread thinks.
  */
 import { Worker } from 'node:worker_threads';
 
-export interface LeaseKeeperOptions {
-  /** etcd client URLs, tried in turn. */
-  endpoints: string[];
+export interface LeaseTerm {
   /** The lease ID as etcd's JSON gateway writes it (decimal text). */
   lease: string;
   ttlSeconds: number;
@@ -23,8 +24,6 @@ export interface LeaseKeeperOptions {
   validUntil: number;
   /** Taken off each renewal's expiry, so the leader stops acting before etcd can expire the lease. */
   marginMs: number;
-  /** A renewal failed (the worker retries on its next turn). */
-  onWarning: (message: string) => void;
   /** etcd said the lease is gone. */
   onLost: () => void;
 }
@@ -35,13 +34,18 @@ export interface LeaseKeeperOptions {
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { endpoints, lease, ttlMs, marginMs, shared } = workerData;
+const { endpoints, shared } = workerData;
 const valid = new BigInt64Array(shared);
 let current = 0;
-let stopped = false;
-parentPort.on('message', (m) => { if (m === 'stop') { stopped = true; parentPort.close(); } });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function renew() {
+let term;
+let generation = 0;
+let wake;
+const sleep = (ms) => new Promise((r) => { const t = setTimeout(r, ms); wake = () => { clearTimeout(t); r(); }; });
+parentPort.on('message', (m) => {
+  if (m.type === 'keep') { term = m; generation++; if (wake) wake(); }
+  else if (m.type === 'release') { term = undefined; generation++; }
+});
+async function renew(t) {
   let last = '';
   for (let tried = 0; tried < endpoints.length; tried++) {
     const i = (current + tried) % endpoints.length;
@@ -49,9 +53,9 @@ async function renew() {
     try {
       const res = await fetch(endpoints[i] + '/v3/lease/keepalive', {
         method: 'POST',
-        body: JSON.stringify({ ID: lease }),
+        body: JSON.stringify({ ID: t.lease }),
         headers: { 'content-type': 'application/json' },
-        signal: AbortSignal.timeout(ttlMs),
+        signal: AbortSignal.timeout(t.ttlMs),
       });
       const text = await res.text();
       const body = JSON.parse(text.split('\\n')[0] || '{}');
@@ -61,25 +65,31 @@ async function renew() {
       }
       current = i;
       const ttl = Number((body.result && body.result.TTL) || 0);
-      if (ttl <= 0) return 'lost';
-      const until = sent + ttl * 1000 - marginMs;
-      if (until > Number(Atomics.load(valid, 0))) Atomics.store(valid, 0, BigInt(Math.floor(until)));
-      return 'ok';
+      return ttl <= 0 ? { lost: true } : { until: sent + ttl * 1000 - t.marginMs };
     } catch (e) {
       last = endpoints[i] + ': ' + String((e && e.cause && e.cause.message) || (e && e.message) || e);
     }
   }
-  parentPort.postMessage({ type: 'warn', message: 'leader lease renewal failed: ' + last });
-  return 'failed';
+  return { failed: last };
 }
+parentPort.postMessage({ type: 'ready' });
 (async () => {
-  while (!stopped) {
-    await sleep(ttlMs / 3);
-    if (stopped) return;
-    if ((await renew()) === 'lost') {
+  for (;;) {
+    if (!term) { await sleep(60000); continue; }
+    const t = term;
+    const g = generation;
+    await sleep(t.ttlMs / 3);
+    if (g !== generation) continue;
+    const r = await renew(t);
+    if (g !== generation) continue;
+    if (r.lost) {
       Atomics.store(valid, 0, 0n);
+      term = undefined;
       parentPort.postMessage({ type: 'lost' });
-      return;
+    } else if (r.failed !== undefined) {
+      parentPort.postMessage({ type: 'warn', message: 'leader lease renewal failed: ' + r.failed });
+    } else if (r.until > Number(Atomics.load(valid, 0))) {
+      Atomics.store(valid, 0, BigInt(Math.floor(r.until)));
     }
   }
 })();
@@ -87,38 +97,55 @@ async function renew() {
 
 export class LeaseKeeper {
   private readonly valid: BigInt64Array;
-  private readonly worker: Worker;
+  private onLost: (() => void) | undefined;
 
-  constructor(opts: LeaseKeeperOptions) {
-    const shared = new SharedArrayBuffer(8);
+  private constructor(
+    private readonly worker: Worker,
+    shared: SharedArrayBuffer,
+    onWarning: (message: string) => void,
+  ) {
     this.valid = new BigInt64Array(shared);
-    Atomics.store(this.valid, 0, BigInt(Math.floor(opts.validUntil)));
-    this.worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        endpoints: opts.endpoints,
-        lease: opts.lease,
-        ttlMs: opts.ttlSeconds * 1000,
-        marginMs: opts.marginMs,
-        shared,
-      },
+    worker.on('message', (m: { type: string; message?: string }) => {
+      if (m.type === 'lost') this.onLost?.();
+      else if (m.type === 'warn') onWarning(m.message ?? '');
     });
-    this.worker.on('message', (m: { type: string; message?: string }) => {
-      if (m.type === 'lost') opts.onLost();
-      else if (m.type === 'warn') opts.onWarning(m.message ?? '');
-    });
-    // A worker that dies (out of memory, say) renews nothing: the term then ends when validUntil passes.
-    this.worker.on('error', (e) => opts.onWarning(`lease worker failed: ${e.message}`));
+    // A worker that dies (out of memory, say) renews nothing: a term then ends when validUntil passes.
+    worker.on('error', (e) => onWarning(`lease worker failed: ${e.message}`));
+    // Idle between terms; it must not keep the process alive on its own.
+    worker.unref();
   }
 
-  /** Until when (epoch ms) the lease is known valid, with the margin taken off; 0 once etcd said it is gone. */
+  /** Starts the worker and resolves once it runs; `endpoints` are etcd client URLs, tried in turn. */
+  static async start(endpoints: string[], onWarning: (message: string) => void): Promise<LeaseKeeper> {
+    const shared = new SharedArrayBuffer(8);
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { endpoints, shared } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+    return new LeaseKeeper(worker, shared, onWarning);
+  }
+
+  /** Renews `t.lease` from now on (instead of any earlier lease). */
+  keep(t: LeaseTerm): void {
+    Atomics.store(this.valid, 0, BigInt(Math.floor(t.validUntil)));
+    this.onLost = t.onLost;
+    this.worker.postMessage({ type: 'keep', lease: t.lease, ttlMs: t.ttlSeconds * 1000, marginMs: t.marginMs });
+  }
+
+  /** Stops renewing the current lease (it then expires unless revoked first). */
+  release(): void {
+    this.onLost = undefined;
+    Atomics.store(this.valid, 0, 0n);
+    this.worker.postMessage({ type: 'release' });
+  }
+
+  /** Until when (epoch ms) the current lease is known valid, with the margin taken off; 0 when there is none. */
   get validUntil(): number {
     return Number(Atomics.load(this.valid, 0));
   }
 
-  /** Stops renewing (the lease then expires unless revoked first). */
   async close(): Promise<void> {
-    this.worker.postMessage('stop');
     await this.worker.terminate();
   }
 }
