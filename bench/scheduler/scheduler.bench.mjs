@@ -40,7 +40,7 @@ async function parent(a) {
   // The full C1M takes a long time on 2 cores (see BENCHMARKS.md): an hour at most, then it fails loudly.
   const timeoutS = Number(a.timeout ?? (quick ? 50 : 3600));
   const profDir = a['cpu-prof'] ? join(tmpdir(), 'drover-profiles', `scheduler-${Date.now()}`) : undefined;
-  if (a.backend === 'etcd') return etcdBeside(a, sizes, timeoutS);
+  if (a.backend === 'etcd') return etcdBeside(a, sizes, timeoutS, profDir);
   const runs = [];
   for (const s of sizes) {
     process.stdout.write(`scheduler: ${s.nodes} nodes, ${s.jobs} jobs × ${s.count} instances ... `);
@@ -124,7 +124,7 @@ async function parent(a) {
  * stopped here), one server scheduling in both (standbys do not schedule). The SQLite figure of the same run is
  * the reference; issue 14's goal is >= 5,000 placements/s at 1,000 nodes / 100k placements.
  */
-async function etcdBeside(a, sizes, timeoutS) {
+async function etcdBeside(a, sizes, timeoutS, profDir) {
   const { startEtcd } = await import(dist('state/testing/etcd-server.js'));
   const etcd = await startEtcd({ members: 3 });
   const pairs = [];
@@ -139,8 +139,14 @@ async function etcdBeside(a, sizes, timeoutS) {
         );
       const sqlite = await runChild(s, base);
       line('sqlite', sqlite);
-      const onEtcd = await runChild(s, { ...base, etcd: etcd.endpoints.join(',') });
+      // With --cpu-prof only the etcd run is profiled: that is the figure under study.
+      const etcdProf = profDir ? join(profDir, `etcd-${s.nodes}`) : undefined;
+      const onEtcd = await runChild(s, { ...base, profDir: etcdProf, etcd: etcd.endpoints.join(',') });
       line('etcd, 3 members', onEtcd);
+      if (etcdProf) {
+        console.log(`\nCPU profile of the etcd run (${etcdProf}), top self time:`);
+        for (const l of summarizeProfiles(etcdProf, 25)) console.log(`  ${l}`);
+      }
       pairs.push({ s, sqlite, onEtcd });
     }
   } finally {

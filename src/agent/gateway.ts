@@ -1,9 +1,10 @@
 /**
  * The agent's gateway (`gateway { enabled, listen, admin, lb, data_plane }`): the L7 proxy fed by the catalog.
  * An agent with a server feeds it straight from the server's state with blocking queries on the
- * service_registrations table (no HTTP hop); a client-only agent follows its first server over HTTP, as the
- * standalone `drover gateway` does. Unlike DNS, a gateway whose port is taken stops the agent from starting:
- * the user asked for traffic on that port, and a silent agent without it would look like a routing bug.
+ * service_registrations table (no HTTP hop); a client-only agent follows its servers over HTTP, as the
+ * standalone `drover gateway` does, moving to the next one in `client.servers` when one fails. Unlike DNS, a
+ * gateway whose port is taken stops the agent from starting: the user asked for traffic on that port, and a
+ * silent agent without it would look like a routing bug.
  */
 import { DroverError } from '../errors/index.js';
 import {
@@ -50,11 +51,10 @@ export async function startAgentGateway(
   if (server) {
     source = new BlockingQuerySource(serverCatalogQuery(server), log);
   } else {
-    const first = config.client.servers[0];
-    if (!first)
+    if (config.client.servers.length === 0)
       throw new DroverError('BadRequest', 'gateway: a client-only agent needs client.servers to follow their catalog');
     source = new HttpCatalogSource({
-      address: /^https?:\/\//.test(first) ? first : `http://${first}`,
+      address: config.client.servers.map((s) => (/^https?:\/\//.test(s) ? s : `http://${s}`)),
       namespace: '*',
       logger: log,
     });

@@ -123,4 +123,31 @@ describe('HttpCatalogSource', () => {
     expect(ids(await next())).toEqual(['w1']);
     expect(agent.requests.length).toBeGreaterThanOrEqual(4);
   });
+
+  it('moves on to the next server when the first one is dead', async () => {
+    const dead = new FakeAgent();
+    await dead.start();
+    const deadPort = dead.port;
+    await dead.close();
+    const live = new FakeAgent();
+    live.set([reg('w1', 'web', 8001, ['urlprefix-/'])]);
+    await live.start();
+    const ac = new AbortController();
+    const source = new HttpCatalogSource({
+      address: [`http://127.0.0.1:${deadPort}`, `http://127.0.0.1:${live.port}`],
+      logger: nullLogger,
+      retryMinMs: 10,
+      retryMaxMs: 20,
+    });
+    const it = source.watch(ac.signal)[Symbol.asyncIterator]();
+    try {
+      const first = await it.next();
+      expect(ids(first.value as GatewayInstance[])).toEqual(['w1']);
+      expect(live.requests.length).toBeGreaterThan(0);
+    } finally {
+      ac.abort();
+      await it.return?.(undefined);
+      await live.close();
+    }
+  });
 });

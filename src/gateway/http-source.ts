@@ -14,8 +14,13 @@
  * instance by default, as Nomad does; the source asks for all of them (no `?health=passing` filter) and passes
  * non-passing ones on as unhealthy, so a route whose instances all fail answers 503 naming the route instead of
  * vanishing into a 404. A `Healthy: false` field is honoured the same way.
+ *
+ * Several addresses (a client agent's server list): a query that fails moves every watcher on to the next
+ * address, so the gateway keeps following the catalog when a server dies; meanwhile it keeps the last set.
+ * The servers of one cluster share one index, so a query continues from the index the dead one gave.
  */
 import { DroverClient, type QueryResponse } from '../api/index.js';
+import { DroverError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
 import type { ServiceRegistration } from '../structs/index.js';
 import { registrationToInstance } from './blocking-source.js';
@@ -24,8 +29,8 @@ import type { CatalogSource, GatewayInstance } from './types.js';
 import { sleepOrAborted } from '../lib/sleep.js';
 
 export interface HttpCatalogSourceOptions {
-  /** The agent's HTTP address, e.g. `http://127.0.0.1:4646`. */
-  address: string;
+  /** The agent's HTTP address, e.g. `http://127.0.0.1:4646`; or the servers of one cluster, tried in turn. */
+  address: string | string[];
   /** Namespace to follow; `*` follows all. Default `default`. */
   namespace?: string;
   /** ACL token, sent as X-Nomad-Token. */
@@ -45,12 +50,16 @@ export interface HttpCatalogSourceOptions {
 type Registration = ServiceRegistration & { Healthy?: boolean };
 
 export class HttpCatalogSource implements CatalogSource {
-  private readonly api: DroverClient;
+  private readonly apis: DroverClient[];
+  /** Which of `apis` the queries go to; moved on by the first query that fails there. */
+  private current = 0;
   private readonly logger: Logger;
 
   constructor(private readonly opts: HttpCatalogSourceOptions) {
-    this.api = new DroverClient({ address: opts.address, token: opts.token });
-    this.logger = opts.logger.child({ component: 'gateway-catalog', address: opts.address });
+    const addresses = Array.isArray(opts.address) ? opts.address : [opts.address];
+    if (addresses.length === 0) throw new DroverError('BadRequest', 'gateway: the catalog source needs an address');
+    this.apis = addresses.map((address) => new DroverClient({ address, token: opts.token }));
+    this.logger = opts.logger.child({ component: 'gateway-catalog', address: addresses.join(',') });
   }
 
   async *watch(signal: AbortSignal): AsyncGenerator<GatewayInstance[]> {
@@ -83,7 +92,7 @@ export class HttpCatalogSource implements CatalogSource {
     try {
       await this.blocking(
         'services',
-        (index, wait) => this.api.services.list({ namespace: this.opts.namespace ?? 'default', index, wait, signal }),
+        (api, index, wait) => api.services.list({ namespace: this.opts.namespace ?? 'default', index, wait, signal }),
         signal,
         (list) => {
           const wanted = new Set<string>();
@@ -105,7 +114,7 @@ export class HttpCatalogSource implements CatalogSource {
             byService.set(key, undefined);
             const done = this.blocking(
               `service ${name}`,
-              (index, wait) => this.api.services.get(name, { namespace: ns, index, wait, signal: both }),
+              (api, index, wait) => api.services.get(name, { namespace: ns, index, wait, signal: both }),
               both,
               (regs: Registration[] | null) => {
                 if (stop.signal.aborted) return;
@@ -131,7 +140,7 @@ export class HttpCatalogSource implements CatalogSource {
   /** Runs blocking queries with `query` until aborted, calling `onChange` with each new body. */
   private async blocking<T>(
     what: string,
-    query: (index: number, wait: string) => Promise<QueryResponse<T>>,
+    query: (api: DroverClient, index: number, wait: string) => Promise<QueryResponse<T>>,
     signal: AbortSignal,
     onChange: (body: T) => void,
   ): Promise<void> {
@@ -139,11 +148,14 @@ export class HttpCatalogSource implements CatalogSource {
     let delay = 0;
     while (!signal.aborted) {
       let answer: QueryResponse<T>;
+      const at = this.current;
       try {
-        answer = await query(index, this.opts.wait ?? '4m');
+        answer = await query(this.apis[at]!, index, this.opts.wait ?? '4m');
         delay = 0;
       } catch (err) {
         if (signal.aborted) return;
+        // Only the first watcher to fail on an address moves them all on; the others then retry the next one.
+        if (this.current === at) this.current = (at + 1) % this.apis.length;
         delay = Math.min(Math.max(delay * 2, this.opts.retryMinMs ?? 250), this.opts.retryMaxMs ?? 10_000);
         this.logger.warn('catalog query failed; retrying', { query: what, error: String(err), retryInMs: delay });
         await sleepOrAborted(delay, signal);

@@ -94,13 +94,28 @@ export async function reencryptVariables(ctx: ServerContext, signal: AbortSignal
   return moved;
 }
 
+/**
+ * Variable lists already answered, per server, by namespace and prefix, with the variables index they were
+ * built at: the thousands of blocking queries one write wakes (templates, UIs) share one frozen list, and so
+ * one JSON encoding (http/reply.ts caches the bytes of a frozen list).
+ */
+const variableLists = new WeakMap<ServerContext, Map<string, { index: number; items: VariableMetadata[] }>>();
+const VARIABLE_LISTS_KEPT = 64;
+
 export function variableList(ctx: ServerContext, q: QueryOptions): Promise<QueryResult<VariableMetadata[]>> {
-  return catalogQuery(
-    ctx,
-    ['variables'],
-    q,
-    (s) => listVariables(s.tables.all('variables'), { namespace: q.namespace ?? 'default', prefix: q.prefix }).items,
-  );
+  const namespace = q.namespace ?? 'default';
+  return catalogQuery(ctx, ['variables'], q, (s) => {
+    let lists = variableLists.get(ctx);
+    if (!lists) variableLists.set(ctx, (lists = new Map()));
+    const key = `${namespace}\u0000${q.prefix ?? ''}`;
+    const index = s.maxTableIndex(['variables']);
+    const hit = lists.get(key);
+    if (hit && hit.index === index) return hit.items;
+    const items = Object.freeze(listVariables(s.tables.all('variables'), { namespace, prefix: q.prefix }).items);
+    if (lists.size >= VARIABLE_LISTS_KEPT) lists.clear();
+    lists.set(key, { index, items: items as VariableMetadata[] });
+    return items as VariableMetadata[];
+  });
 }
 
 /** The variable, or null when absent: the index is meaningful either way, so a template can block on a missing one. */

@@ -4,8 +4,9 @@
  *   campaign() ──► lease(ttl) ──► txn [leader.create == 0] put leader=<address> with the lease
  *        │ lost the race: poll the key every `pollMs` (remembering who leads) and try again when it is gone
  *        ▼ won: createRevision = the txn's revision; guard() = [leader.create == createRevision]
- *   keepalive every ttl/3 ──► no renewal acknowledged for ttl − margin ──► lost (fired at once, before
- *        etcd expires the lease, so a deposed leader stops acting before anyone else can be elected)
+ *   keepalive every ttl/3 (in a worker thread: LeaseKeeper) ──► no renewal acknowledged for ttl − margin ──►
+ *        lost (fired at once, before etcd expires the lease, so a deposed leader stops acting before anyone
+ *        else can be elected)
  *   resign() ──► lease revoked: the key goes at once and a standby wins without waiting out the TTL
  *
  * Fencing: every write of the leader's state carries guard(); once another server holds the key its
@@ -16,6 +17,7 @@ import { nullLogger } from '../logging/index.js';
 import { aborted } from '../errors/index.js';
 import type { Compare, EtcdClient } from '../state/index.js';
 import { sleepOrAborted as sleep } from '../lib/sleep.js';
+import { LeaseKeeper } from './lease-keeper.js';
 
 export interface LeadershipOptions {
   client: EtcdClient;
@@ -44,6 +46,7 @@ export class EtcdLeadership {
   private readonly logger: Logger;
   private term: { createRevision: number; lease: string; ctl: AbortController } | undefined;
   private known: string | undefined;
+  private keeperStarted: Promise<LeaseKeeper> | undefined;
   /** What this server writes as leader (settable until the first campaign: the HTTP port may be picked late). */
   address: string;
 
@@ -86,6 +89,7 @@ export class EtcdLeadership {
           continue;
         }
         this.known = undefined;
+        await this.keeper();
         const lease = await c.leaseGrant(this.ttl, signal);
         const granted = Date.now();
         const r = await c.txn(
@@ -111,7 +115,11 @@ export class EtcdLeadership {
     }
   }
 
-  /** Renews the lease until it cannot be renewed in time; then ends the term. Never throws. */
+  /**
+   * Renews the lease until it cannot be renewed in time; then ends the term. Never throws. The renewals run
+   * in a worker thread (LeaseKeeper) so a main event loop busy with requests cannot let the lease lapse; this
+   * thread only compares the clock with how long the lease is known valid.
+   */
   private async keepAlive(
     lease: string,
     ttl: number,
@@ -121,37 +129,42 @@ export class EtcdLeadership {
   ): Promise<void> {
     // Stop acting a little before etcd could expire the lease, so two leaders never overlap in time.
     const marginMs = Math.min(500, (ttl * 1000) / 4);
-    let validUntil = granted + ttl * 1000 - marginMs;
+    const keeper = await this.keeper();
+    keeper.keep({
+      lease,
+      ttlSeconds: ttl,
+      validUntil: granted + ttl * 1000 - marginMs,
+      marginMs,
+      onLost: () => ctl.abort(),
+    });
     const stopAt = () => ctl.abort();
     outer.addEventListener('abort', stopAt, { once: true });
     const timer = setInterval(() => {
-      if (Date.now() >= validUntil) ctl.abort();
+      if (Date.now() >= keeper.validUntil) ctl.abort();
     }, 50);
     try {
-      while (!ctl.signal.aborted) {
-        await sleep((ttl * 1000) / 3, ctl.signal);
-        if (ctl.signal.aborted) break;
-        const sent = Date.now();
-        try {
-          const left = await this.opts.client.leaseKeepAlive(
-            lease,
-            AbortSignal.any([ctl.signal, AbortSignal.timeout(ttl * 1000)]),
-          );
-          if (left <= 0) break;
-          validUntil = Math.max(validUntil, sent + left * 1000 - marginMs);
-        } catch (e) {
-          if (ctl.signal.aborted) break;
-          this.logger.warn('leader lease renewal failed', { error: e instanceof Error ? e.message : String(e) });
-        }
-        if (Date.now() >= validUntil) break;
-      }
+      await new Promise<void>((resolve) => {
+        if (ctl.signal.aborted) resolve();
+        else ctl.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
     } finally {
       clearInterval(timer);
       outer.removeEventListener('abort', stopAt);
-      ctl.abort();
       if (this.term?.ctl === ctl) this.term = undefined;
+      keeper.release();
       this.logger.warn('leadership lost', { lease });
     }
+  }
+
+  /** The lease keeper's worker thread, started once (before the first lease: a thread takes a while to start). */
+  private keeper(): Promise<LeaseKeeper> {
+    this.keeperStarted ??= LeaseKeeper.start(this.opts.client.endpoints, (message) => this.logger.warn(message)).catch(
+      (e: unknown) => {
+        this.keeperStarted = undefined; // the next campaign round tries again
+        throw e;
+      },
+    );
+    return this.keeperStarted;
   }
 
   /** Gives up leadership (if held) so a standby takes over at once. */

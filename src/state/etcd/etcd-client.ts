@@ -151,7 +151,8 @@ function compareJson(c: Compare): Json {
 }
 
 export class EtcdClient {
-  private readonly endpoints: string[];
+  /** The client URLs, without trailing slashes (the lease keeper's worker thread calls them too). */
+  readonly endpoints: string[];
   private current = 0;
   private readonly timeoutMs: number;
 

@@ -73,8 +73,11 @@ export class ClusterAgent extends TestAgent {
     super();
   }
 
-  /** Starts the agent (never -dev) and waits until it prints its API address. */
-  override async start(): Promise<void> {
+  /**
+   * Starts the agent (never -dev) and waits until it prints its API address. `httpPort` restarts it at the
+   * port it had (a restarted server keeps its address, which its clients' server lists name); default any.
+   */
+  override async start(httpPort = 0): Promise<void> {
     const bind = this.where.bind ?? '127.0.0.1';
     const args = [
       'agent',
@@ -84,7 +87,7 @@ export class ClusterAgent extends TestAgent {
       '-bind',
       bind,
       '-http-port',
-      '0',
+      String(httpPort),
       '-dns-port',
       '0',
       '-log-level',
