@@ -126,6 +126,16 @@ describe('the event broker', () => {
       expect(indexes[1]).toBe(s.events.oldestIndex());
       expect(indexes[1]! - indexes[0]!).toBeGreaterThan(10);
       sub.close();
+      // The ring has wrapped: resuming from an index in its middle starts exactly there, in order.
+      const latest = s.store.latestIndex();
+      const from = latest - 5;
+      const got: number[] = [];
+      const mid = s.events.listen(filter({ Variable: ['*'] }), from, 60_000, (b) => {
+        if (b) got.push(b.Index);
+      });
+      await expect.poll(() => got.length, { timeout: 5_000 }).toBe(6);
+      expect(got).toEqual([from, from + 1, from + 2, from + 3, from + 4, latest]);
+      mid.close();
     } finally {
       await s.stop();
     }
