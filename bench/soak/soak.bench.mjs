@@ -18,9 +18,10 @@
 //   --quick: 45 s at the same rate (CI). The run fails only on errors (wrong work), never on time.
 //   --heap-snapshots DIR: the agent writes a heap snapshot into DIR at the end of warm-up and at the end (to
 //   compare in Chrome DevTools' Comparison view); each pauses it for seconds, so figures of that run are off.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { mb, parseArgs, quantile, resultLine, rssOfPid, sleep } from '../lib/common.mjs';
 import { startDevAgent } from '../lib/agent.mjs';
 
@@ -54,6 +55,11 @@ const fdsOf = (pid) => {
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'drover-soak-'));
   const nodeFlags = snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
+  // The agent's own memory figures every window (bench/soak/mem-probe.mjs, preloaded; inherits these variables).
+  const probeFile = join(dataDir, 'memory.ndjson');
+  process.env.DROVER_MEM_PROBE_FILE = probeFile;
+  process.env.DROVER_MEM_PROBE_MS = String(windowMs);
+  nodeFlags.push('--import', join(dirname(fileURLToPath(import.meta.url)), 'mem-probe.mjs'));
   const config = join(dataDir, 'soak.hcl');
   writeFileSync(config, `server {\n  eval_gc_threshold = "${evalGC}"\n}\n`);
   const agent = await startDevAgent({ dataDir, nodeFlags, args: ['-gateway-port', '0', '-config', config] });
@@ -167,6 +173,7 @@ async function main() {
       `after warm-up (${after.length} samples): RSS ${mb(rss.from).toFixed(0)} → ${mb(rss.to).toFixed(0)} MB (${(growth * 100).toFixed(1)}%), ` +
         `heap used ${mb(heap.from).toFixed(0)} → ${mb(heap.to).toFixed(0)} MB (${(heap.growth * 100).toFixed(1)}%); open fds ${fds}`,
     );
+    memoryBreakdown(probeFile, dataDir, durationMs / 2);
     const all = windows.flatMap((w) => names.flatMap((k) => w.lat[k]));
     console.log(resultLine({ name: 'soak-p99', value: quantile(all, 0.99), unit: 'ms', ref: NaN, goal: 'report' }));
     console.log(resultLine({ name: 'soak-rss-growth', value: growth * 100, unit: '%', ref: 5, goal: '<5' }));
@@ -178,6 +185,36 @@ async function main() {
     await agent.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What the agent's resident memory is made of (mem-probe.mjs samples), over the run and along the least-squares
+ * line after warm-up: V8 heap committed and used, external and arrayBuffers, anonymous memory outside the V8 heap
+ * (malloc: SQLite's page cache, native buffers), file-backed and shared (SQLite's WAL index) pages; and the size
+ * of the state database and its WAL on disk now.
+ */
+function memoryBreakdown(file, dataDir, warmupMs) {
+  if (!existsSync(file)) return console.log('memory breakdown: no samples from the agent');
+  const rows = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l))
+    .map((r) => ({ ...r, native: (r.RssAnon ?? NaN) - r.heapTotal }));
+  const keys = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers', 'RssAnon', 'native', 'RssFile', 'RssShmem'];
+  console.log(`agent memory (MB; native = RssAnon - heapTotal): t s: ${keys.join(' / ')}`);
+  for (const r of rows)
+    console.log(`  ${(r.t / 1000).toFixed(0).padStart(4)}: ${keys.map((k) => mb(r[k] ?? NaN).toFixed(1)).join(' / ')}`);
+  const after = rows.filter((r) => r.t >= warmupMs);
+  const parts = keys.map((k) => {
+    const line = trend(after.filter((r) => Number.isFinite(r[k])).map((r) => [r.t, r[k]]));
+    return `${k} ${(mb(line.to) - mb(line.from)).toFixed(1)}`;
+  });
+  console.log(`agent memory change along the line after warm-up (MB): ${parts.join(', ')}`);
+  const sizes = readdirSync(dataDir, { recursive: true })
+    .map(String)
+    .filter((f) => /\.db(-wal|-shm)?$/.test(f))
+    .map((f) => `${f} ${mb(statSync(join(dataDir, f)).size).toFixed(1)} MB`);
+  console.log(`state files at the end: ${sizes.join(', ') || 'none found'}`);
 }
 
 /** Registers a service whose one task prints a line a second for hours; resolves with its running allocation. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createServer } from './server.js';
 import { nullLogger } from '../logging/index.js';
-import { eventMatches, type EventBatch, type EventFilter } from './event-broker.js';
+import { BUFFER_WRITES, eventMatches, type EventBatch, type EventFilter } from './event-broker.js';
 
 const filter = (topics: Record<string, string[]>, namespace = 'default'): EventFilter => ({
   topics: new Map(Object.entries(topics).map(([t, k]) => [t as never, new Set(k)])),
@@ -69,6 +69,111 @@ describe('the event broker', () => {
       await Promise.all([b.done, c.done]);
       expect([a.keys, b.keys, c.keys]).toEqual([['k'], ['k', 'k'], ['k', 'k']]);
       expect(s.events.waiting()).toBe(0);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('holds a paused listener at its cursor and hands it what it missed on resume, in order', async () => {
+    const s = await createServer({ dataDir: ':memory:', logger: nullLogger });
+    try {
+      const keys: string[] = [];
+      let accept = true;
+      const sub = s.events.listen(filter({ Variable: ['*'] }), 0, 60_000, (b) => {
+        if (b) keys.push(...b.Events.map((e) => e.Key));
+        return accept;
+      });
+      await s.vars.put({ Namespace: 'default', Path: 'p/1', Items: { v: '1' } });
+      await expect.poll(() => keys, { timeout: 5_000 }).toEqual(['p/1']);
+      // The sink says "no more now": the next batch is delivered, then nothing until resume().
+      accept = false;
+      await s.vars.put({ Namespace: 'default', Path: 'p/2', Items: { v: '1' } });
+      await expect.poll(() => keys, { timeout: 5_000 }).toEqual(['p/1', 'p/2']);
+      expect(s.events.waiting()).toBe(0);
+      await s.vars.put({ Namespace: 'default', Path: 'p/3', Items: { v: '1' } });
+      await s.vars.put({ Namespace: 'default', Path: 'p/4', Items: { v: '1' } });
+      await new Promise((r) => setImmediate(r));
+      expect(keys).toEqual(['p/1', 'p/2']);
+      accept = true;
+      sub.resume();
+      await expect.poll(() => keys, { timeout: 5_000 }).toEqual(['p/1', 'p/2', 'p/3', 'p/4']);
+      await expect.poll(() => s.events.waiting(), { timeout: 5_000 }).toBe(1);
+      sub.close();
+      expect(s.events.waiting()).toBe(0);
+      await s.vars.put({ Namespace: 'default', Path: 'p/5', Items: { v: '1' } });
+      await new Promise((r) => setImmediate(r));
+      expect(keys).toHaveLength(4);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('resumes a listener that fell behind the bounded buffer at the oldest batch still held', async () => {
+    const s = await createServer({ dataDir: ':memory:', logger: nullLogger });
+    try {
+      const indexes: number[] = [];
+      const sub = s.events.listen(filter({ Variable: ['*'] }), 0, 60_000, (b) => {
+        if (b) indexes.push(b.Index);
+        return false;
+      });
+      await s.vars.put({ Namespace: 'default', Path: 'q/first', Items: { v: '0' } });
+      await expect.poll(() => indexes.length, { timeout: 5_000 }).toBe(1);
+      for (let i = 0; i < BUFFER_WRITES + 10; i++)
+        await s.vars.put({ Namespace: 'default', Path: `q/${i % 7}`, Items: { v: String(i) } });
+      expect(indexes).toHaveLength(1);
+      sub.resume();
+      await expect.poll(() => indexes.length, { timeout: 5_000 }).toBe(2);
+      expect(indexes[1]).toBe(s.events.oldestIndex());
+      expect(indexes[1]! - indexes[0]!).toBeGreaterThan(10);
+      sub.close();
+      // The ring has wrapped: resuming from an index in its middle starts exactly there, in order.
+      const latest = s.store.latestIndex();
+      const from = latest - 5;
+      const got: number[] = [];
+      const mid = s.events.listen(filter({ Variable: ['*'] }), from, 60_000, (b) => {
+        if (b) got.push(b.Index);
+      });
+      await expect.poll(() => got.length, { timeout: 5_000 }).toBe(6);
+      expect(got).toEqual([from, from + 1, from + 2, from + 3, from + 4, latest]);
+      mid.close();
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('ends every listener, paused or waiting, when the server stops', async () => {
+    const s = await createServer({ dataDir: ':memory:', logger: nullLogger });
+    const ends: string[] = [];
+    s.events.listen(
+      filter({ Job: ['*'] }),
+      0,
+      60_000,
+      () => true,
+      () => ends.push('waiting'),
+    );
+    const paused = s.events.listen(
+      filter({ Job: ['*'] }),
+      0,
+      60_000,
+      () => true,
+      () => ends.push('paused'),
+    );
+    paused.pause();
+    await expect.poll(() => s.events.waiting(), { timeout: 5_000 }).toBe(1);
+    await s.stop();
+    expect(ends.sort()).toEqual(['paused', 'waiting']);
+    expect(s.events.waiting()).toBe(0);
+  });
+
+  it('sends a heartbeat to a listener that waited its period without events', async () => {
+    const s = await createServer({ dataDir: ':memory:', logger: nullLogger });
+    try {
+      let beats = 0;
+      const sub = s.events.listen(filter({ Job: ['none'] }), 0, 50, (b) => {
+        if (b === null) beats++;
+      });
+      await expect.poll(() => beats, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      sub.close();
     } finally {
       await s.stop();
     }

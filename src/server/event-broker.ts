@@ -1,22 +1,29 @@
 /**
  * Nomad's event stream, fed from the state store's acknowledged writes.
  *
- *   store commit ──► toEvents(write) ──► buffer (last BUFFER_WRITES batches, bounded) ──► wake (once per turn)
- *                                                                                         │
- *   subscriber: cursor index ─► reads every batch past its cursor, filters by topic/key/namespace ◄─┘
+ *   store commit ──► toEvents(write) ──► ring (last BUFFER_WRITES batches, bounded) ──► wake (one setImmediate
+ *                                                                                       pass per turn)
+ *   subscriber (listen): filter, cursor index, sink ◄── batches past its cursor that match, in order ◄─┘
  *
- * Publishing costs one conversion and one array push per write plus a look-up of the waiting subscribers by the
+ * Publishing costs one conversion and one ring slot per write plus a look-up of the waiting subscribers by the
  * events' topic and keys: a write wakes only the subscribers it concerns (on the next turn of the event loop, so
- * a burst of writes wakes each once), and 10,000 subscribers to other keys cost it nothing. A subscriber that
- * falls behind the buffer resumes at its oldest batch, as Nomad's does when the requested index is gone.
+ * a burst of writes wakes each once), and 10,000 subscribers to other keys cost it nothing. A subscriber is one
+ * small object and a callback, not a generator with a pending promise: the heap the garbage collector marks on
+ * every major GC grows by ≈ 700 bytes per stream, not ≈ 3,000. A subscriber that pauses (its socket is full)
+ * keeps only its cursor; one that falls behind the ring resumes at its oldest batch, as Nomad's does when the
+ * requested index is gone.
  */
 import type { CommittedWrite, StateStore, TableName } from '../state/index.js';
 import { ALL_TOPICS, type EventBatch, type EventTopic, type StreamEvent } from '../structs/index.js';
 
 export { ALL_TOPICS, type EventBatch, type EventTopic, type StreamEvent };
 
-/** Writes held for resumption (`?index=`); older ones are dropped. */
-export const BUFFER_WRITES = 4096;
+/**
+ * Writes held for resumption (`?index=`); older ones are dropped. A bound on memory as much as on time: a batch
+ * holds its rows (a job, an evaluation), so it keeps old versions alive; at the soak benchmark's traffic a batch
+ * holds ≈ 1.9 KB of heap, 2 MB for 1,024 (Nomad's own default `event_buffer_size` is 100 events).
+ */
+export const BUFFER_WRITES = 1024;
 
 const TOPICS: Partial<Record<TableName, EventTopic>> = {
   jobs: 'Job',
@@ -133,29 +140,85 @@ export function eventMatches(f: EventFilter, e: StreamEvent): boolean {
   return f.namespace === '*' || e.Namespace === '' || e.Namespace === f.namespace;
 }
 
-interface Waiter {
-  filter: EventFilter;
+/**
+ * Called with each matching batch in index order, or `null` for a heartbeat. Returning `false` pauses the
+ * subscription (the consumer cannot take more now: a full socket, an ACL check in flight); the broker then holds
+ * nothing for it but its cursor, and `resume()` goes on from there.
+ */
+export type EventSink = (batch: EventBatch | null) => boolean | void;
+
+/** One `listen` subscription. */
+export interface EventSubscription {
+  /** Stops deliveries until `resume()` (as the sink returning `false` does). */
+  pause(): void;
+  /** Delivers what was committed since the last delivered batch (on a later turn), then waits again. */
+  resume(): void;
+  /** Ends the subscription: nothing more is delivered, the broker forgets it. Idempotent. */
+  close(): void;
+}
+
+/** A subscriber: its filter, its cursor (the next index it wants) and its sink. Nothing per pending write. */
+class Subscriber implements EventSubscription {
+  cursor: number;
   /** When the waiting subscriber is due a heartbeat (ms since epoch). */
-  heartbeatAt: number;
-  wake: (events: boolean) => void;
+  heartbeatAt = 0;
+  /** Registered in the broker's topic/key index, waiting for a matching write. */
+  waiting = false;
+  paused = false;
+  closed = false;
+
+  constructor(
+    private readonly broker: EventBroker,
+    readonly filter: EventFilter,
+    from: number,
+    readonly heartbeatMs: number,
+    readonly sink: EventSink,
+    readonly onEnd: (() => void) | undefined,
+  ) {
+    this.cursor = from;
+  }
+
+  pause(): void {
+    if (this.closed || this.paused) return;
+    this.paused = true;
+    this.broker.unindex(this);
+  }
+
+  resume(): void {
+    if (this.closed || !this.paused) return;
+    this.paused = false;
+    this.broker.schedule(this);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.broker.forget(this);
+  }
 }
 
 /** How often due heartbeats are looked for: one timer for every subscriber rather than one each. */
 const HEARTBEAT_SCAN_MS = 1000;
 
 export class EventBroker {
-  private readonly buffer: EventBatch[] = [];
+  /** The last BUFFER_WRITES batches in index order: a ring, `count` of them from `head`. */
+  private readonly ring: Array<EventBatch | undefined> = new Array<EventBatch | undefined>(BUFFER_WRITES);
+  private head = 0;
+  private count = 0;
   /**
    * Waiting subscribers by topic then key (`*` for any), so a write wakes only those it concerns. A key followed
    * by one subscriber (the common case: a dashboard per job) holds it directly, not in a Set of its own.
    */
-  private readonly waiters = new Map<string, Map<string, Waiter | Set<Waiter>>>();
-  private readonly toWake = new Set<Waiter>();
+  private readonly waiters = new Map<string, Map<string, Subscriber | Set<Subscriber>>>();
+  /** Subscribers due a delivery pass on the next turn: woken by a write, resumed, or new. */
+  private readonly toWake = new Set<Subscriber>();
   private wakeScheduled = false;
   private readonly unsubscribe: () => void;
   private closed = false;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private readonly waitingSet = new Set<Waiter>();
+  /** Every open subscription, waiting or not (to end them all on close). */
+  private readonly live = new Set<Subscriber>();
+  private waitingCount = 0;
 
   constructor(store: StateStore) {
     this.unsubscribe = store.onCommit((w) => this.publish(w));
@@ -163,8 +226,14 @@ export class EventBroker {
 
   private scanHeartbeats(): void {
     const now = Date.now();
-    for (const wt of [...this.waitingSet]) if (wt.heartbeatAt <= now) wt.wake(false);
-    if (this.waitingSet.size === 0 && this.heartbeatTimer !== undefined) {
+    let due: Subscriber[] | undefined;
+    for (const sub of this.live) if (sub.waiting && sub.heartbeatAt <= now) (due ??= []).push(sub);
+    for (const sub of due ?? []) {
+      if (!sub.waiting) continue;
+      sub.heartbeatAt = now + sub.heartbeatMs;
+      if (sub.sink(null) === false) sub.pause();
+    }
+    if (this.live.size === 0 && this.heartbeatTimer !== undefined) {
       clearInterval(this.heartbeatTimer);
       this.heartbeatTimer = undefined;
     }
@@ -177,102 +246,162 @@ export class EventBroker {
       if (e) events.push(e);
     }
     if (events.length === 0) return;
-    this.buffer.push({ Index: w.index, Events: events });
-    if (this.buffer.length > BUFFER_WRITES) this.buffer.splice(0, this.buffer.length - BUFFER_WRITES);
+    const batch = { Index: w.index, Events: events };
+    if (this.count < BUFFER_WRITES) this.ring[(this.head + this.count++) % BUFFER_WRITES] = batch;
+    else {
+      this.ring[this.head] = batch;
+      this.head = (this.head + 1) % BUFFER_WRITES;
+    }
     if (this.waiters.size === 0) return;
     for (const e of events) {
       for (const topic of [e.Topic, '*']) {
         const byKey = this.waiters.get(topic);
         if (byKey === undefined) continue;
-        for (const key of [e.Key, '*', ...(e.FilterKeys ?? [])]) {
-          const at = byKey.get(key);
-          if (at === undefined) continue;
-          if (at instanceof Set) {
-            for (const wt of at) if (eventMatches(wt.filter, e)) this.toWake.add(wt);
-          } else if (eventMatches(at.filter, e)) this.toWake.add(at);
-        }
+        this.wakeAt(byKey.get(e.Key), e);
+        this.wakeAt(byKey.get('*'), e);
+        for (const k of e.FilterKeys ?? []) this.wakeAt(byKey.get(k), e);
       }
-    }
-    if (this.toWake.size > 0 && !this.wakeScheduled) {
-      // Once per turn of the event loop: a burst of writes wakes each subscriber once.
-      this.wakeScheduled = true;
-      setImmediate(() => {
-        this.wakeScheduled = false;
-        const list = [...this.toWake];
-        this.toWake.clear();
-        for (const wt of list) wt.wake(true);
-      });
     }
   }
 
-  private addWaiter(wt: Waiter): void {
-    this.waitingSet.add(wt);
+  private wakeAt(at: Subscriber | Set<Subscriber> | undefined, e: StreamEvent): void {
+    if (at === undefined) return;
+    if (at instanceof Set) {
+      for (const sub of at) if (eventMatches(sub.filter, e)) this.schedule(sub);
+    } else if (eventMatches(at.filter, e)) this.schedule(at);
+  }
+
+  /** Queues a delivery pass for `sub`: once per turn of the event loop, so a burst of writes wakes each once. */
+  schedule(sub: Subscriber): void {
+    this.toWake.add(sub);
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      const list = [...this.toWake];
+      this.toWake.clear();
+      for (const s of list) this.deliver(s);
+    });
+  }
+
+  /** Hands `sub` every matching batch past its cursor, until it pauses; then waits for the next matching write. */
+  private deliver(sub: Subscriber): void {
+    if (sub.closed || sub.paused) return;
+    this.unindex(sub);
+    if (this.closed) return this.end(sub);
+    // The buffer is in index order: binary search for the first batch at or past the cursor. A cursor older
+    // than the buffer resumes at its oldest batch, as Nomad's does when the requested index is gone.
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.at(mid).Index < sub.cursor) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.count; i++) {
+      const b = this.at(i);
+      sub.cursor = b.Index + 1;
+      const events = b.Events.filter((e) => eventMatches(sub.filter, e));
+      if (events.length === 0) continue;
+      const more = sub.sink(events.length === b.Events.length ? b : { Index: b.Index, Events: events });
+      if (sub.closed) return;
+      if (more === false || sub.paused) {
+        sub.paused = true;
+        return;
+      }
+    }
+    this.index(sub);
+  }
+
+  private end(sub: Subscriber): void {
+    sub.closed = true;
+    this.forget(sub);
+    sub.onEnd?.();
+  }
+
+  private index(sub: Subscriber): void {
+    if (sub.waiting) return;
+    sub.waiting = true;
+    this.waitingCount++;
+    sub.heartbeatAt = Date.now() + sub.heartbeatMs;
     if (this.heartbeatTimer === undefined) {
       this.heartbeatTimer = setInterval(() => this.scanHeartbeats(), HEARTBEAT_SCAN_MS);
       this.heartbeatTimer.unref();
     }
-    for (const [topic, keys] of wt.filter.topics) {
+    for (const [topic, keys] of sub.filter.topics) {
       let byKey = this.waiters.get(topic);
       if (byKey === undefined) this.waiters.set(topic, (byKey = new Map()));
       for (const k of keys) {
         const at = byKey.get(k);
-        if (at === undefined) byKey.set(k, wt);
-        else if (at instanceof Set) at.add(wt);
-        else if (at !== wt) byKey.set(k, new Set([at, wt]));
+        if (at === undefined) byKey.set(k, sub);
+        else if (at instanceof Set) at.add(sub);
+        else if (at !== sub) byKey.set(k, new Set([at, sub]));
       }
     }
   }
 
-  private removeWaiter(wt: Waiter): void {
-    this.waitingSet.delete(wt);
-    this.toWake.delete(wt);
-    for (const [topic, keys] of wt.filter.topics) {
+  /** Takes `sub` out of the topic/key index (it stays subscribed: paused, or about to be handed batches). */
+  unindex(sub: Subscriber): void {
+    if (!sub.waiting) return;
+    sub.waiting = false;
+    this.waitingCount--;
+    for (const [topic, keys] of sub.filter.topics) {
       const byKey = this.waiters.get(topic);
       if (byKey === undefined) continue;
       for (const k of keys) {
         const at = byKey.get(k);
-        if (at === wt) byKey.delete(k);
+        if (at === sub) byKey.delete(k);
         else if (at instanceof Set) {
-          at.delete(wt);
-          if (at.size === 0) byKey.delete(k);
+          at.delete(sub);
+          if (at.size === 1) byKey.set(k, at.values().next().value!);
+          else if (at.size === 0) byKey.delete(k);
         }
       }
       if (byKey.size === 0) this.waiters.delete(topic);
     }
   }
 
+  forget(sub: Subscriber): void {
+    this.unindex(sub);
+    this.toWake.delete(sub);
+    this.live.delete(sub);
+  }
+
   /** The oldest index still held (0 when nothing is). */
   oldestIndex(): number {
-    return this.buffer[0]?.Index ?? 0;
+    return this.count === 0 ? 0 : this.at(0).Index;
+  }
+
+  /** The i-th oldest batch held (0 ≤ i < count). */
+  private at(i: number): EventBatch {
+    return this.ring[(this.head + i) % BUFFER_WRITES]!;
   }
 
   /** Subscribers waiting for events now (tests, metrics). */
   waiting(): number {
-    return this.waitingSet.size;
-  }
-
-  /** Batches with Index ≥ `from`, filtered; empty batches are left out. */
-  private since(from: number, f: EventFilter): EventBatch[] {
-    // The buffer is in index order: binary search for the first batch at or past `from`.
-    let lo = 0;
-    let hi = this.buffer.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.buffer[mid]!.Index < from) lo = mid + 1;
-      else hi = mid;
-    }
-    const out: EventBatch[] = [];
-    for (let i = lo; i < this.buffer.length; i++) {
-      const b = this.buffer[i]!;
-      const events = b.Events.filter((e) => eventMatches(f, e));
-      if (events.length > 0) out.push({ Index: b.Index, Events: events });
-    }
-    return out;
+    return this.waitingCount;
   }
 
   /**
-   * The batches matching `f` from index `from` on, as they are committed, until `signal` aborts. Yields `null`
-   * every `heartbeatMs` without events, for the caller's heartbeat.
+   * Delivers the batches matching `f` from index `from` on to `sink`, as they are committed, and `null` every
+   * `heartbeatMs` without events, until the subscription is closed; `onEnd` runs when the broker closes first.
+   * The first delivery happens on a later turn of the event loop, never inside this call.
+   */
+  listen(f: EventFilter, from: number, heartbeatMs: number, sink: EventSink, onEnd?: () => void): EventSubscription {
+    const sub = new Subscriber(this, f, from, heartbeatMs, sink, onEnd);
+    if (this.closed) {
+      sub.closed = true;
+      queueMicrotask(() => onEnd?.());
+      return sub;
+    }
+    this.live.add(sub);
+    this.schedule(sub);
+    return sub;
+  }
+
+  /**
+   * The same as an async generator, until `signal` aborts (tests and in-process readers; the HTTP stream uses
+   * `listen`, which holds no promise per waiting subscriber).
    */
   async *subscribe(
     f: EventFilter,
@@ -280,45 +409,56 @@ export class EventBroker {
     signal: AbortSignal,
     heartbeatMs: number,
   ): AsyncGenerator<EventBatch | null> {
-    let cursor = from;
-    // One waiter and one abort listener for the whole subscription; each wait only sets where to resolve.
-    let settle: ((events: boolean) => void) | undefined;
-    const wt: Waiter = {
-      filter: f,
-      heartbeatAt: 0,
-      wake: (events) => {
-        this.removeWaiter(wt);
-        const s = settle;
-        settle = undefined;
-        s?.(events);
-      },
+    const queue: Array<EventBatch | null> = [];
+    let ended = false;
+    let notify: (() => void) | undefined;
+    const poke = () => {
+      const n = notify;
+      notify = undefined;
+      n?.();
     };
-    const onAbort = () => wt.wake(false);
+    const sub = this.listen(
+      f,
+      from,
+      heartbeatMs,
+      (b) => {
+        queue.push(b);
+        poke();
+        return false;
+      },
+      () => {
+        ended = true;
+        poke();
+      },
+    );
+    const onAbort = () => {
+      ended = true;
+      poke();
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      while (!signal.aborted && !this.closed) {
-        const batches = this.since(cursor, f);
-        const last = this.buffer[this.buffer.length - 1];
-        if (last !== undefined) cursor = Math.max(cursor, last.Index + 1);
-        for (const b of batches) yield b;
-        if (batches.length > 0) continue;
-        const woke = await new Promise<boolean>((resolve) => {
-          settle = resolve;
-          wt.heartbeatAt = Date.now() + heartbeatMs;
-          this.addWaiter(wt);
-        });
-        if (!woke && !signal.aborted && !this.closed) yield null;
+      while (!signal.aborted) {
+        const item = queue.shift();
+        if (item !== undefined) {
+          yield item;
+          continue;
+        }
+        if (ended) return;
+        sub.resume();
+        await new Promise<void>((resolve) => (notify = resolve));
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
-      this.removeWaiter(wt);
+      sub.close();
     }
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     this.unsubscribe();
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
-    for (const w of [...this.waitingSet]) w.wake(false);
+    this.heartbeatTimer = undefined;
+    for (const sub of [...this.live]) this.end(sub);
   }
 }

@@ -53,6 +53,8 @@ export {
   BUFFER_WRITES,
   type EventBatch,
   type EventFilter,
+  type EventSink,
+  type EventSubscription,
   type EventTopic,
   type StreamEvent,
 } from './event-broker.js';

@@ -130,8 +130,8 @@ export interface ServerStats {
   stateIndex: number;
 }
 
-export type { EventBatch, EventFilter, EventTopic, StreamEvent } from './event-broker.js';
-import type { EventBatch, EventFilter } from './event-broker.js';
+export type { EventBatch, EventFilter, EventSink, EventSubscription, EventTopic, StreamEvent } from './event-broker.js';
+import type { EventFilter, EventSink, EventSubscription } from './event-broker.js';
 import type { SchedulerConfiguration } from '../scheduler/index.js';
 
 /** `server.jobs`: job writes (admitted as admission.ts says), reads, and operations on one job. */
@@ -253,13 +253,17 @@ export interface KeyringAPI {
 
 /** `server.events`: the event stream. */
 export interface EventsAPI {
-  /** `GET /v1/event/stream`: matching event batches from `fromIndex` on; `null` marks a heartbeat. */
-  subscribe(
+  /**
+   * `GET /v1/event/stream`: matching event batches from `fromIndex` on, handed to `sink` (`null` marks a
+   * heartbeat; the sink returns `false` to pause until `resume()`); `onEnd` runs if the server stops first.
+   */
+  listen(
     filter: EventFilter,
     fromIndex: number,
-    signal: AbortSignal,
     heartbeatMs: number,
-  ): AsyncGenerator<EventBatch | null>;
+    sink: EventSink,
+    onEnd?: () => void,
+  ): EventSubscription;
 }
 
 /**

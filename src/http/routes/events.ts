@@ -106,40 +106,82 @@ export function eventRoutes(r: Router, opts: ServerRouteOptions): void {
       : undefined;
     c.res.writeHead(200, { 'Content-Type': 'application/json' });
     c.res.flushHeaders();
+    // The broker calls `sink` with each batch (or null for a heartbeat) and holds no promise for a waiting stream.
+    // Without a token to recheck a batch is written at once; with one, deliveries pause while it is checked.
     let stalled = false;
     try {
-      for await (const batch of server.events.subscribe(
-        { topics, namespace },
-        Number(indexText),
-        signal,
-        HEARTBEAT_MS,
-      )) {
-        if (!(await recheck())) break;
-        const shown = batch === null ? null : visible(batch, acl);
-        if (shown === undefined) continue;
-        const ok = c.res.write(shown === null ? '{}\n' : JSON.stringify(shown) + '\n');
-        // A slow reader: wait for the socket to drain rather than buffer without bound.
-        // A token refused meanwhile ends the wait too: a reader that stopped reading is then cut off.
-        if (!ok) {
-          stalled = true;
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              c.res.off('drain', done);
-              c.res.off('close', done);
-              ended.signal.removeEventListener('abort', done);
-              resolve();
+      await new Promise<void>((resolve, reject) => {
+        let finished = false;
+        const queue: Array<EventBatch | null> = [];
+        let busy = false;
+        const finish = (e?: unknown) => {
+          if (finished) return;
+          finished = true;
+          sub.close();
+          signal.removeEventListener('abort', onAbort);
+          if (e === undefined) resolve();
+          else reject(e instanceof Error ? e : new Error(String(e)));
+        };
+        const onAbort = () => finish();
+        /** Writes one batch or heartbeat; false when the socket's buffer is full. */
+        const write = (item: EventBatch | null): boolean => {
+          const shown = item === null ? null : visible(item, acl);
+          if (shown === undefined) return true;
+          return c.res.write(shown === null ? '{}\n' : JSON.stringify(shown) + '\n');
+        };
+        /**
+         * A slow reader: deliveries stay paused until the socket drains rather than buffering without bound. A
+         * token refused meanwhile ends the wait too: a reader that stopped reading is then cut off.
+         */
+        const drained = () =>
+          new Promise<void>((done) => {
+            const settle = () => {
+              c.res.off('drain', settle);
+              c.res.off('close', settle);
+              ended.signal.removeEventListener('abort', settle);
+              done();
             };
-            c.res.on('drain', done);
-            c.res.on('close', done);
-            ended.signal.addEventListener('abort', done);
+            c.res.on('drain', settle);
+            c.res.on('close', settle);
+            ended.signal.addEventListener('abort', settle);
           });
-          if (ended.signal.aborted) break;
+        /** Waits for the drain; false when the stream ended meanwhile. */
+        const unstall = async (): Promise<boolean> => {
+          stalled = true;
+          await drained();
+          if (ended.signal.aborted || finished || c.res.destroyed) {
+            finish();
+            return false;
+          }
           stalled = false;
-        }
-      }
-    } catch (e) {
-      // Ended by a failed recheck: the subscription saw its signal abort.
-      if (!refusal) throw e;
+          return true;
+        };
+        const work = async () => {
+          busy = true;
+          for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+            if (!(await recheck()) || finished) return finish();
+            if (!write(item) && !(await unstall())) return;
+          }
+          busy = false;
+          sub.resume();
+        };
+        const sink = (item: EventBatch | null): boolean => {
+          if (finished) return false;
+          if (!recheckable) {
+            if (write(item)) return true;
+            unstall()
+              .then((more) => more && sub.resume())
+              .catch(finish);
+            return false;
+          }
+          queue.push(item);
+          if (!busy) work().catch(finish);
+          return false;
+        };
+        const sub = server.events.listen({ topics, namespace }, Number(indexText), HEARTBEAT_MS, sink, () => finish());
+        if (signal.aborted) finish();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
     } finally {
       clearInterval(timer);
       if (stalled) c.res.destroy();

@@ -61,6 +61,12 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
    */
   const storedJobs = new Set<string>();
   const batchJobs = new Set<string>();
+  /**
+   * Every job version with allocations adds a reference, and nothing removes one: past this many the set starts
+   * again (the next allocation of each job serialises it once more, for INSERT OR IGNORE to drop), so a
+   * long-lived agent's memory does not grow with the number of job versions it ever placed.
+   */
+  const STORED_JOBS_MAX = 10_000;
 
   const encode = (table: string, value: unknown): string => {
     if (table !== 'allocs') return JSON.stringify(value);
@@ -91,6 +97,7 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
       batchJobs.clear();
       try {
         applyTxn(batch);
+        if (storedJobs.size + batchJobs.size > STORED_JOBS_MAX) storedJobs.clear();
         for (const ref of batchJobs) storedJobs.add(ref);
       } finally {
         batchJobs.clear();
