@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { IndexedValue, KVEntry, NodeListStub, ServerRPC } from '../structs/index.js';
-import { dependencyKey, type Dependency } from '../template/index.js';
+import type { IndexedValue, KVEntry, NodeListStub, ServerRPC, ServiceRegistration } from '../structs/index.js';
+import { testServer } from '../server/testing/harness.js';
+import { dependencyKey, TemplateRunner, type Dependency } from '../template/index.js';
 import { RpcTemplateData } from './template-data.js';
 
 /** A KV store and node list behind a ServerRPC, with blocking reads on one store-wide index (as the server's). */
@@ -104,5 +105,42 @@ describe('templates reading the KV store and the node list over the server RPC',
     s.setNodes([n1, { ID: 'n2', Name: 'b', Address: '10.0.0.2', Datacenter: 'dc2', Status: 'ready' }]);
     await waiting;
     expect(data.nodes('dc2')).toEqual([{ ID: 'n2', Node: 'b', Address: '10.0.0.2', Datacenter: 'dc2' }]);
+  });
+});
+
+describe('templates reading the service catalog of a real server', () => {
+  it('renders every passing instance registered before the first render, and no critical one', async () => {
+    const server = await testServer();
+    try {
+      const reg = (i: number, Status: 'passing' | 'critical') =>
+        ({
+          ID: `stats-${i}`,
+          ServiceName: 'stats-api',
+          Namespace: 'default',
+          NodeID: 'node-1',
+          Datacenter: 'dc1',
+          JobID: 'stats',
+          AllocID: `alloc-${i}`,
+          Tags: [],
+          Address: '127.0.0.1',
+          Port: 20000 + i,
+          Status,
+        }) as unknown as ServiceRegistration;
+      await server.upsertServiceRegistrations([
+        ...Array.from({ length: 10 }, (_, i) => reg(i, 'passing')),
+        reg(10, 'critical'),
+      ]);
+      const data = new RpcTemplateData({ rpc: server as unknown as ServerRPC, identity, env: {} });
+      const runner = new TemplateRunner({
+        text: '{{ range service "stats-api" }}{{ .Port }} {{ else }}fallback{{ end }}',
+        name: 'upstreams',
+        namespace: 'default',
+      });
+      const res = await runner.renderComplete(data, data, AbortSignal.timeout(5000));
+      expect(res.complete).toBe(true);
+      expect(res.output.trim().split(' ')).toEqual(Array.from({ length: 10 }, (_, i) => String(20000 + i)));
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -99,6 +99,29 @@ describe('jobDiff', () => {
     ]);
   });
 
+  it('sees no change in networks and templates that differ only in the order of their keys', () => {
+    // The JSON and HCL paths build the same blocks with their keys in a different order.
+    const reversed = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).reverse()) as T;
+    const a = edit(build.job({ ID: 'web' }), (j) => {
+      const g = j.TaskGroups[0]!;
+      g.Networks = [{ Mode: '', ReservedPorts: [{ Label: 'http', Value: 8081, To: 0, HostNetwork: '' }] }] as never;
+      g.Tasks[0]!.Templates = [
+        { EmbeddedTmpl: 'x', DestPath: 'local/x', ChangeMode: 'restart', Perms: '0644' },
+      ] as never;
+    });
+    const b = edit(a, (j) => {
+      const g = j.TaskGroups[0]!;
+      g.Networks = g.Networks!.map((n) => reversed({ ...n, ReservedPorts: n.ReservedPorts!.map(reversed) }));
+      g.Tasks[0]!.Templates = g.Tasks[0]!.Templates!.map(reversed);
+    });
+    const d = jobDiff(a, b, false);
+    annotateJobDiff(d, null);
+    expect(d.Type).toBe('None');
+    expect(
+      d.TaskGroups?.map((g) => [g.Type, g.Objects, g.Tasks?.map((t) => [t.Type, t.Objects, t.Annotations])]),
+    ).toEqual([['None', null, [['None', null, null]]]]);
+  });
+
   it('annotates the tasks of an added group as forcing creation', () => {
     const a = build.job({ ID: 'web' });
     const b = edit(a, (j) => j.TaskGroups.push({ ...structuredClone(j.TaskGroups[0]!), Name: 'api' }));

@@ -316,7 +316,10 @@ function listDiffs(rule: ObjectRule, oldL: Obj[], newL: Obj[], contextual: boole
     return out;
   }
   // No identity: elements match by equality, so a change shows as one deleted and one added.
-  const sig = (x: Obj) => JSON.stringify(flatten(x, '', {}));
+  // Equality is by content: the flattened fields sorted by name, since the JSON and HCL paths build
+  // the same block with its keys in a different order.
+  const sig = (x: Obj) =>
+    JSON.stringify(Object.entries(flatten(x, '', {})).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const oldSigs = new Set(oldL.map(sig));
   const newSigs = new Set(newL.map(sig));
   for (const x of oldL) if (!newSigs.has(sig(x))) out.push(structDiff(rule.name, x, null, rules, contextual)!);
