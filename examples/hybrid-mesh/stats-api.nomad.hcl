@@ -28,8 +28,8 @@ job "stats-api" {
       check {
         type     = "http"
         path     = "/"
-        interval = "2s"
-        timeout  = "1s"
+        interval = "5s"
+        timeout  = "3s"
       }
     }
 
