@@ -261,6 +261,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       Gateway: {
         Enabled: gateway !== undefined,
         Address: gateway ? gatewayUrl(config.gateway.listen, gateway.port) : '',
+        DataPlane: gateway?.dataPlane ?? '',
       },
       DNS: {
         Enabled: dns !== undefined,

@@ -138,7 +138,11 @@ export interface GatewayConfig {
   /** `host:port` for /routes and /metrics; when absent they are under /_drover/gateway/ on `listen`. */
   admin?: string;
   lb: 'round_robin' | 'least_conn';
-  dataPlane: 'node' | 'haproxy';
+  /**
+   * `auto` (default): HAProxy when an haproxy binary is on PATH, else the Node plane with a warning; `haproxy`
+   * insists on HAProxy (a missing binary stops the start); `node` forwards in the agent's own process.
+   */
+  dataPlane: 'auto' | 'node' | 'haproxy';
 }
 
 export function defaultConfig(dev: boolean): AgentConfig {
@@ -176,7 +180,7 @@ export function defaultConfig(dev: boolean): AgentConfig {
     plugins: dev ? { raw_exec: { config: { enabled: true } } } : {},
     limits: { ...defaultHttpLimits },
     dns: { enabled: dev, domain: 'drover' },
-    gateway: { enabled: dev, listen: '127.0.0.1:8080', lb: 'round_robin', dataPlane: 'node' },
+    gateway: { enabled: dev, listen: '127.0.0.1:8080', lb: 'round_robin', dataPlane: 'auto' },
     acl: { enabled: false },
     // The path is relative to the data dir unless absolute (Nomad's default: <data_dir>/audit/audit.log).
     audit: { enabled: false, path: 'audit/audit.log', rotateBytes: 0, rotateMaxFiles: 0 },

@@ -10,7 +10,11 @@ import { memoryLogger, nullLogger } from '../logging/index.js';
 import { createServer, type Server } from '../server/index.js';
 import type { ServiceRegistration } from '../structs/index.js';
 import { defaultConfig, type AgentConfig } from './config.js';
-import { gatewayUrl, serverCatalogQuery, startAgentGateway } from './gateway.js';
+import { findExecutable } from '../gateway/index.js';
+import { chooseDataPlane, gatewayUrl, serverCatalogQuery, startAgentGateway } from './gateway.js';
+
+/** Both planes where HAProxy is installed (scripts/test.sh installs it); the Node plane alone elsewhere. */
+const PLANES = findExecutable('haproxy') ? (['node', 'haproxy'] as const) : (['node'] as const);
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -56,7 +60,7 @@ const reg = (
   Status: status,
 });
 
-const devConfig = (over: Partial<AgentConfig['gateway']> = {}): AgentConfig => {
+const planeConfig = (over: Partial<AgentConfig['gateway']> = {}): AgentConfig => {
   const c = defaultConfig(true);
   return { ...c, gateway: { ...c.gateway, listen: '127.0.0.1:0', ...over } };
 };
@@ -72,7 +76,14 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
   return { status: res.status, body: await res.text() };
 }
 
-describe("the agent's gateway", () => {
+describe.each(PLANES)("the agent's gateway on the %s data plane", (plane) => {
+  const devConfig = (over: Partial<AgentConfig['gateway']> = {}) => planeConfig({ dataPlane: plane, ...over });
+
+  it('runs the data plane the config names', async () => {
+    const gw = await started(devConfig(), await realServer());
+    expect(gw.dataPlane).toBe(plane);
+  });
+
   it("routes by the server's catalog in every namespace and follows its changes", async () => {
     const server = await realServer();
     const [web, api] = [await backend('web'), await backend('api')];
@@ -124,6 +135,36 @@ describe("the agent's gateway", () => {
         ?.Targets.map((t) => t.ID),
     ).toEqual(['a']);
     for (let i = 0; i < 4; i++) expect((await get(gw.port, '/')).body).toBe('a /');
+  });
+});
+
+describe("the agent's gateway", () => {
+  const devConfig = planeConfig;
+
+  it('defaults to HAProxy when a binary is found, else to the Node plane with a reason', () => {
+    expect(defaultConfig(true).gateway.dataPlane).toBe('auto');
+    expect(chooseDataPlane('auto', () => true)).toEqual({ plane: 'haproxy' });
+    expect(chooseDataPlane('auto', () => false)).toEqual({
+      plane: 'node',
+      fallbackReason: 'no haproxy binary on PATH',
+    });
+    expect(chooseDataPlane('node', () => true)).toEqual({ plane: 'node' });
+    expect(chooseDataPlane('haproxy', () => false)).toEqual({ plane: 'haproxy' });
+  });
+
+  it('falls back to the Node plane with a warning when no haproxy binary is on PATH', async () => {
+    const path = process.env['PATH'];
+    process.env['PATH'] = mkdtempSync(join(tmpdir(), 'drover-agent-gw-empty-path-'));
+    const log = memoryLogger();
+    let gw: Gateway | undefined;
+    try {
+      gw = (await startAgentGateway(devConfig(), await realServer(), log))!;
+    } finally {
+      process.env['PATH'] = path;
+    }
+    cleanups.push(() => gw.close(0));
+    expect(gw.dataPlane).toBe('node');
+    expect(log.lines.find((l) => l.level === 'warn')?.msg).toMatch(/no haproxy binary on PATH: .*Node data plane/);
   });
 
   it('is off unless enabled', async () => {

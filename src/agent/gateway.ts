@@ -5,10 +5,15 @@
  * standalone `drover gateway` does, moving to the next one in `client.servers` when one fails. Unlike DNS, a
  * gateway whose port is taken stops the agent from starting: the user asked for traffic on that port, and a
  * silent agent without it would look like a routing bug.
+ *
+ * Data plane (`data_plane`): `auto`, the default, runs HAProxy (about nginx's speed) when an haproxy binary is on
+ * PATH and otherwise the Node plane, with a warning saying what the user gives up; an HAProxy that will not
+ * start falls back the same way. `haproxy` and `node` are taken as asked, with no fallback.
  */
 import { DroverError } from '../errors/index.js';
 import {
   BlockingQuerySource,
+  findExecutable,
   HttpCatalogSource,
   parseListenAddress,
   registrationToInstance,
@@ -16,6 +21,7 @@ import {
   startHaproxyGateway,
   type BlockingQuery,
   type CatalogSource,
+  type DataPlane,
   type Gateway,
 } from '../gateway/index.js';
 import type { Logger } from '../logging/index.js';
@@ -37,6 +43,22 @@ export function serverCatalogQuery(server: Pick<Server, 'services'>): BlockingQu
     return { index, instances: server.services.registrations().map(registrationToInstance) };
   };
 }
+
+/**
+ * The plane to start for the `data_plane` setting, and why when `auto` cannot have HAProxy. `hasHaproxy` is
+ * injected so the choice is tested without touching PATH.
+ */
+export function chooseDataPlane(
+  setting: AgentConfig['gateway']['dataPlane'],
+  hasHaproxy: () => boolean = () => findExecutable('haproxy') !== undefined,
+): { plane: DataPlane; fallbackReason?: string } {
+  if (setting !== 'auto') return { plane: setting };
+  if (hasHaproxy()) return { plane: 'haproxy' };
+  return { plane: 'node', fallbackReason: 'no haproxy binary on PATH' };
+}
+
+const FALLBACK_HINT =
+  'the gateway runs on the Node data plane, several times slower than HAProxy; install haproxy, or set gateway { data_plane = "node" } to choose it';
 
 /** Starts the gateway when the config enables it; rejects with a message naming the port when it is taken. */
 export async function startAgentGateway(
@@ -61,8 +83,18 @@ export async function startAgentGateway(
   }
   const listen = parseListenAddress(g.listen);
   const opts = { listen, admin: g.admin ? parseListenAddress(g.admin) : undefined, source, logger: log, lb: g.lb };
+  const { plane, fallbackReason } = chooseDataPlane(g.dataPlane);
+  if (fallbackReason) log.warn(`${fallbackReason}: ${FALLBACK_HINT}`, { dataPlane: 'node' });
   try {
-    return g.dataPlane === 'haproxy' ? await startHaproxyGateway(opts) : await startGateway(opts);
+    if (plane === 'node') return await startGateway(opts);
+    if (g.dataPlane === 'haproxy') return await startHaproxyGateway(opts);
+    try {
+      return await startHaproxyGateway(opts);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw e;
+      log.warn(`HAProxy did not start (${String(e)}): ${FALLBACK_HINT}`, { dataPlane: 'node' });
+      return await startGateway(opts);
+    }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       const hint = config.dev

@@ -58,9 +58,14 @@ export interface CommandContext {
 }
 
 /** The agent's in-process entry point, loaded only by `drover agent`. */
-export type StartAgentFn = (
-  flags: AgentFlags,
-) => Promise<{ stop(): Promise<void>; address?: string; dnsAddress?: string; gatewayAddress?: string }>;
+export type StartAgentFn = (flags: AgentFlags) => Promise<{
+  stop(): Promise<void>;
+  address?: string;
+  dnsAddress?: string;
+  gatewayAddress?: string;
+  /** The gateway's data plane (`haproxy` or `node`), printed beside its address. */
+  gatewayPlane?: string;
+}>;
 
 /** `drover agent` flags, before the agent module merges them with config files and defaults. */
 export interface AgentFlags {

@@ -87,6 +87,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
 
   return {
+    dataPlane: 'node',
     port,
     adminPort,
     routes,

@@ -6,6 +6,7 @@
  */
 export type {
   CatalogSource,
+  DataPlane,
   Gateway,
   GatewayInstance,
   GatewayOptions,
@@ -28,3 +29,4 @@ export {
 } from './blocking-source.js';
 export { runGatewayProcess, parseListenAddress, type GatewayProcessOptions } from './process.js';
 export { startHaproxyGateway, type HaproxyGatewayOptions } from './haproxy/plane.js';
+export { findExecutable } from './haproxy/binary.js';

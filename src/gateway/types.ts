@@ -98,7 +98,12 @@ export interface GatewayOptions {
   now?: () => number;
 }
 
+/** A gateway's data plane. */
+export type DataPlane = 'node' | 'haproxy';
+
 export interface Gateway {
+  /** Which data plane forwards the traffic: `node` (this process) or `haproxy` (a child HAProxy). */
+  readonly dataPlane: DataPlane;
   /** The port the proxy listens on. */
   readonly port: number;
   /** The admin port, or undefined when admin endpoints share the main listener. */

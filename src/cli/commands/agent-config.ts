@@ -212,7 +212,7 @@ export function checkEtcdURL(u: string, where: string): string {
 }
 
 const LB = ['round_robin', 'least_conn'];
-const DATA_PLANES = ['node', 'haproxy'];
+const DATA_PLANES = ['auto', 'node', 'haproxy'];
 
 /** Drover's `gateway { enabled, listen, admin, lb, data_plane }`; bad choices are errors, not silent defaults. */
 function gatewayBlock(g: Obj, file: string): Obj {

@@ -31,6 +31,7 @@ const startInProcess: StartAgentFn = async (flags) => {
     address: running.http.address,
     dnsAddress: dns ? `${dns.host}:${dns.port}` : undefined,
     gatewayAddress: gw ? mod.gatewayUrl(config.gateway.listen, gw.port) : undefined,
+    gatewayPlane: gw?.dataPlane,
   };
 };
 
@@ -114,7 +115,10 @@ export const agent: CommandSpec = {
     const running = await start(flags);
     if (running.address) ctx.out.line(`    API at ${running.address}`);
     if (running.dnsAddress) ctx.out.line(`    DNS at ${running.dnsAddress}`);
-    if (running.gatewayAddress) ctx.out.line(`    Gateway at ${running.gatewayAddress}`);
+    if (running.gatewayAddress) {
+      const plane = running.gatewayPlane ? ` (data plane: ${running.gatewayPlane})` : '';
+      ctx.out.line(`    Gateway at ${running.gatewayAddress}${plane}`);
+    }
     ctx.out.line('==> Drover agent started! Log data will stream in below:');
     if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
     ctx.out.line('==> Caught signal, gracefully shutting down agent...');

@@ -69,12 +69,12 @@ async function backend(): Promise<number> {
 }
 
 describe('the agent config gateway block', () => {
-  it('is on in -dev on 127.0.0.1:8080 with round robin on the Node data plane, off otherwise', async () => {
+  it('is on in -dev on 127.0.0.1:8080 with round robin on the automatic data plane, off otherwise', async () => {
     expect((await buildAgentConfig(flags(), agentModule)).gateway).toEqual({
       enabled: true,
       listen: '127.0.0.1:8080',
       lb: 'round_robin',
-      dataPlane: 'node',
+      dataPlane: 'auto',
     });
     expect((await buildAgentConfig(flags({ dev: false, server: true }), agentModule)).gateway.enabled).toBe(false);
   });
@@ -108,7 +108,7 @@ describe('the agent config gateway block', () => {
       );
     };
     expect(await bad('lb = "random"')).toMatch(/gateway\.lb must be one of round_robin, least_conn, got "random"/);
-    expect(await bad('data_plane = "envoy"')).toMatch(/gateway\.data_plane must be one of node, haproxy/);
+    expect(await bad('data_plane = "envoy"')).toMatch(/gateway\.data_plane must be one of auto, node, haproxy/);
     expect(await bad('listen = "localhost"')).toMatch(/gateway\.listen must be host:port/);
   });
 
@@ -126,12 +126,17 @@ describe('the agent config gateway block', () => {
     );
   });
 
-  it('prints "Gateway at" beside "API at" when the agent runs one', async () => {
+  it('prints "Gateway at" with its data plane beside "API at" when the agent runs one', async () => {
     const ctl = new AbortController();
     const startAgent = async (f: { gatewayPort?: number }) => {
       expect(f.gatewayPort).toBe(0);
       queueMicrotask(() => ctl.abort());
-      return { stop: async () => {}, address: 'http://127.0.0.1:4646', gatewayAddress: 'http://127.0.0.1:41000' };
+      return {
+        stop: async () => {},
+        address: 'http://127.0.0.1:4646',
+        gatewayAddress: 'http://127.0.0.1:41000',
+        gatewayPlane: 'haproxy',
+      };
     };
     let stdout = '';
     const code = await runCli(
@@ -140,7 +145,9 @@ describe('the agent config gateway block', () => {
       { signal: ctl.signal, startAgent },
     );
     expect(code).toBe(0);
-    expect(stdout).toContain('    API at http://127.0.0.1:4646\n    Gateway at http://127.0.0.1:41000\n');
+    expect(stdout).toContain(
+      '    API at http://127.0.0.1:4646\n    Gateway at http://127.0.0.1:41000 (data plane: haproxy)\n',
+    );
   });
 });
 

@@ -50,7 +50,13 @@ export interface HaproxyGatewayOptions extends Pick<
 /** Starts HAProxy and the admin listener; routes follow the source. */
 export async function startHaproxyGateway(opts: HaproxyGatewayOptions): Promise<Gateway> {
   const plane = new HaproxyPlane(opts);
-  await plane.start();
+  try {
+    await plane.start();
+  } catch (e) {
+    // Nothing half-started stays behind (admin listener, HAProxy child, temporary directory).
+    await plane.gateway().close(0);
+    throw e;
+  }
   return plane.gateway();
 }
 
@@ -101,6 +107,8 @@ class HaproxyPlane {
     this.adminPort = (this.adminServer.address() as AddressInfo).port;
     // HAProxy cannot report an ephemeral port back; pick one here (a small race, acceptable for tests).
     this.port = this.opts.listen.port === 0 ? await freePort(this.opts.listen.host) : this.opts.listen.port;
+    // A taken port fails here at once with EADDRINUSE, as with the Node plane, not as HAProxy's start timeout.
+    if (this.opts.listen.port !== 0) await probePort(this.opts.listen.host, this.port);
     writeFileSync(this.cfgPath, this.render([]));
     await this.spawnHaproxy();
     this.watching = (async () => {
@@ -114,6 +122,7 @@ class HaproxyPlane {
 
   gateway(): Gateway {
     return {
+      dataPlane: 'haproxy',
       port: this.port,
       adminPort: this.opts.admin ? this.adminPort : undefined,
       routes: () => this.routeInfo(),
@@ -257,8 +266,12 @@ class HaproxyPlane {
     this.child = child;
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => {
-      for (const line of d.split('\n'))
-        if (/ALERT|WARNING/.test(line)) this.logger.warn('haproxy', { line: line.trim() });
+      for (const line of d.split('\n')) {
+        if (!/ALERT|WARNING/.test(line)) continue;
+        // A reload's old worker reports each proxy stopping and its own clean exit: expected, not a warning.
+        if (RELOAD_NOISE.test(line)) this.logger.debug('haproxy', { line: line.trim() });
+        else this.logger.warn('haproxy', { line: line.trim() });
+      }
     });
     child.once('exit', (code, sig) => {
       if (!this.stop.signal.aborted) this.logger.error('haproxy exited', { code, signal: sig });
@@ -346,6 +359,15 @@ class HaproxyPlane {
       });
     if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+const RELOAD_NOISE = /WARNING.*(?:Proxy \S+ stopped \(cumulated|Former worker \(\d+\) exited with code 0)/;
+
+/** Rejects with the bind error (EADDRINUSE, EACCES) when `port` cannot be listened on now. */
+async function probePort(host: string, port: number): Promise<void> {
+  const s = createServer();
+  await listen(s, host, port);
+  await new Promise<void>((resolve) => s.close(() => resolve()));
 }
 
 async function freePort(host: string): Promise<number> {

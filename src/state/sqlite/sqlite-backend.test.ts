@@ -15,6 +15,14 @@ describeBackendConformance('sqlite', async () => {
   };
 });
 
+describeBackendConformance('sqlite without group commit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+  return {
+    open: () => new SqliteBackend({ dataDir: dir, groupCommit: false }),
+    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
 describeBackendConformance('sqlite on a worker thread', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
   return {
@@ -75,17 +83,17 @@ describe('SqliteBackend job references', () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
       const b = new SqliteBackend({ dataDir: dir });
-      b.apply({
+      await b.apply({
         index: 1,
         tableIndexes: { allocs: 1 },
         changes: [{ table: 'allocs', key: 'a1', value: alloc('a1', job(5)) }],
       });
-      b.apply({
+      await b.apply({
         index: 2,
         tableIndexes: { allocs: 2 },
         changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }],
       });
-      b.apply({
+      await b.apply({
         index: 3,
         tableIndexes: { allocs: 3 },
         changes: [{ table: 'allocs', key: 'a3', value: alloc('a3', job(7)) }],
@@ -101,7 +109,7 @@ describe('SqliteBackend job references', () => {
   it('stores the job again after a batch that referenced it was rolled back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
-      const b = new SqliteBackend({ dataDir: dir });
+      const b = new SqliteBackend({ dataDir: dir, groupCommit: false });
       const broken = {
         index: 1,
         tableIndexes: { allocs: 1 },
@@ -111,7 +119,7 @@ describe('SqliteBackend job references', () => {
         ],
       };
       expect(() => b.apply(broken)).toThrow();
-      b.apply({
+      await b.apply({
         index: 1,
         tableIndexes: { allocs: 1 },
         changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }],
@@ -119,6 +127,64 @@ describe('SqliteBackend job references', () => {
       await b.close();
       const allocs = await reload(dir);
       expect([allocs.has('a1'), allocs.get('a2')?.Job]).toEqual([false, job(5)]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteBackend group commit', () => {
+  const batch = (index: number, key: string, table = 'jobs') => ({
+    index,
+    tableIndexes: { [table]: index },
+    changes: [{ table: table as 'jobs', key, value: { ID: key, Namespace: 'default' } }],
+  });
+
+  it('acknowledges the batches handed over in one turn only once committed, and keeps them all', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+    try {
+      const b = new SqliteBackend({ dataDir: dir });
+      expect(b.ordered).toBe(true);
+      const commits: number[] = [];
+      const acks = [1, 2, 3].map((i) => (b.apply(batch(i, `j${i}`)) as Promise<void>).then(() => commits.push(i)));
+      // Nothing is acknowledged before the group has committed.
+      expect(commits).toEqual([]);
+      await Promise.all(acks);
+      expect(commits).toEqual([1, 2, 3]);
+      await b.close();
+      const reopened = new SqliteBackend({ dataDir: dir });
+      const keys: string[] = [];
+      const meta = await reopened.load((_t, key) => keys.push(key));
+      await reopened.close();
+      expect([keys.sort(), meta.index]).toEqual([['j1', 'j2', 'j3'], 3]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the batches before a failing one in its group and refuses it and every later one until recover', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+    try {
+      const b = new SqliteBackend({ dataDir: dir });
+      const settled = [batch(1, 'j1'), batch(2, 'x', 'nope'), batch(3, 'j3')].map((x) =>
+        (b.apply(x) as Promise<void>).then(
+          () => 'ok',
+          (e: Error) => e.message,
+        ),
+      );
+      const results = await Promise.all(settled);
+      expect(results[0]).toBe('ok');
+      expect(results[1]).toMatch(/unknown state table "nope"/);
+      expect(results[2]).toMatch(/batch 2 was not committed/);
+      await expect(b.apply(batch(4, 'j4'))).rejects.toThrow(/batch 2 was not committed/);
+      b.recover();
+      await b.apply(batch(2, 'j2'));
+      await b.close();
+      const reopened = new SqliteBackend({ dataDir: dir });
+      const keys: string[] = [];
+      const meta = await reopened.load((_t, key) => keys.push(key));
+      await reopened.close();
+      expect([keys.sort(), meta.index]).toEqual([['j1', 'j2'], 2]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

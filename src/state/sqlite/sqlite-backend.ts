@@ -26,6 +26,12 @@ export interface SqliteBackendOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** Start even when the integrity checks find loss (`drover agent -recover`). */
   recover?: boolean;
+  /**
+   * Group commit (default true): the batches handed over in one turn of the event loop are committed together
+   * in one SQL transaction, with one fsync, just after that turn; each is acknowledged only once that
+   * transaction has committed. false commits each batch inside `apply`.
+   */
+  groupCommit?: boolean;
   logger?: Logger;
 }
 
@@ -59,9 +65,20 @@ export function loadThrough(
   }
 }
 
+interface Queued {
+  batch: BackendBatch;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 export class SqliteBackend implements StateBackend {
   private readonly core: SqliteCore;
   private readonly marker: MarkerWriter;
+  /** With group commit, batches may be handed over before earlier ones commit; they commit in that order. */
+  readonly ordered: boolean;
+  private queue: Queued[] = [];
+  /** Set when a group failed: later batches are refused until the store calls recover(). */
+  private failed: Error | undefined;
 
   constructor(private readonly opts: SqliteBackendOptions) {
     const cfg = sqliteCoreConfig(opts);
@@ -72,6 +89,7 @@ export class SqliteBackend implements StateBackend {
       throw stateCorrupt(`cannot open the state database ${cfg.file}: ${(e as Error).message}`);
     }
     this.marker = new MarkerWriter(opts.dataDir, opts.logger);
+    this.ordered = opts.groupCommit !== false;
   }
 
   /** The connection, for tests that inspect pragmas. */
@@ -79,9 +97,68 @@ export class SqliteBackend implements StateBackend {
     return this.core.db;
   }
 
-  apply(batch: BackendBatch): void {
-    this.core.apply(batch);
-    this.marker.note(batch.index);
+  apply(batch: BackendBatch): void | Promise<void> {
+    if (!this.ordered) {
+      this.core.apply(batch);
+      this.marker.note(batch.index);
+      return;
+    }
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise<void>((resolve, reject) => {
+      // setImmediate, not a microtask: the group then holds every write started in this turn of the loop
+      // (a register's job, its evaluation, the HTTP requests parsed in the same poll phase).
+      if (this.queue.push({ batch, resolve, reject }) === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  /** Commits every queued batch in one transaction, then acknowledges them; a failure rejects them all. */
+  private flush(): void {
+    const group = this.queue;
+    if (group.length === 0) return;
+    this.queue = [];
+    if (this.failed) {
+      for (const q of group) q.reject(this.failed);
+      return;
+    }
+    try {
+      if (group.length === 1) this.core.apply(group[0]!.batch);
+      else this.core.applyMany(group.map((q) => q.batch));
+    } catch {
+      // The group rolled back whole. Commit it again one batch at a time, so the batches before the one that
+      // fails are kept and it and every later one (maybe built on it) are refused, as without grouping.
+      this.flushOneByOne(group);
+      return;
+    }
+    this.marker.note(group.at(-1)!.batch.index);
+    for (const q of group) q.resolve();
+  }
+
+  private flushOneByOne(group: Queued[]): void {
+    for (const q of group) {
+      if (this.failed) {
+        q.reject(this.failed);
+        continue;
+      }
+      try {
+        this.core.apply(q.batch);
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        this.failed = new Error(
+          `batch ${q.batch.index} was not committed, so later batches are refused: ${err.message}`,
+          {
+            cause: err,
+          },
+        );
+        q.reject(err);
+        continue;
+      }
+      this.marker.note(q.batch.index);
+      q.resolve();
+    }
+  }
+
+  recover(): void {
+    this.failed = undefined;
   }
 
   async load(
@@ -100,6 +177,8 @@ export class SqliteBackend implements StateBackend {
   }
 
   async close(): Promise<void> {
+    // Batches already handed over are committed (or refused) before the database closes.
+    this.flush();
     this.core.close();
     this.marker.flush();
   }

@@ -19,6 +19,8 @@ import type { BackendBatch, LoadedMeta } from '../backend.js';
 export interface SqliteCore {
   readonly db: Database.Database;
   apply(batch: BackendBatch): void;
+  /** Several batches in one SQL transaction (one commit, one fsync): all of them are committed, or none. */
+  applyMany(batches: readonly BackendBatch[]): void;
   /** Streams every row; `isAborted` is polled between tables. Collects unreferenced alloc jobs. */
   load(visit: (table: TableName, key: string, value: unknown) => void, isAborted: () => boolean): LoadedMeta;
   close(): void;
@@ -80,7 +82,7 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
     return JSON.stringify({ ...(value as object), Job: { [JOB_REF]: ref } });
   };
 
-  const applyTxn = db.transaction((batch: BackendBatch) => {
+  const applyOne = (batch: BackendBatch): void => {
     for (const c of batch.changes) {
       const stmt = c.value === null ? deletes.get(c.table) : upserts.get(c.table);
       if (stmt === undefined) throw new Error(`unknown state table ${JSON.stringify(c.table)} in batch ${batch.index}`);
@@ -89,6 +91,10 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
     }
     putMeta.run('index', batch.index);
     for (const [t, i] of Object.entries(batch.tableIndexes)) putMeta.run(`table:${t}`, i);
+  };
+  const applyTxn = db.transaction(applyOne);
+  const applyGroupTxn = db.transaction((batches: readonly BackendBatch[]) => {
+    for (const b of batches) applyOne(b);
   });
 
   return {
@@ -98,6 +104,15 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
       try {
         applyTxn(batch);
         if (storedJobs.size + batchJobs.size > STORED_JOBS_MAX) storedJobs.clear();
+        for (const ref of batchJobs) storedJobs.add(ref);
+      } finally {
+        batchJobs.clear();
+      }
+    },
+    applyMany(batches) {
+      batchJobs.clear();
+      try {
+        applyGroupTxn(batches);
         for (const ref of batchJobs) storedJobs.add(ref);
       } finally {
         batchJobs.clear();

@@ -160,8 +160,11 @@ export class TestCluster {
   async start(): Promise<void> {
     const hb = this.opts.heartbeat ?? { minTTL: '2s', grace: '1s' };
     const serverHCL = join(this.configDir, 'server.hcl');
+    // The Node plane, as these load tests were written and proven against it; test/e2e/gateway-default.test.ts
+    // covers the default (HAProxy when installed). One run of cluster-drain on HAProxy at load 20 had a request
+    // time out (5 s): to be investigated before these run on the default plane.
     const gateway = this.opts.gateway
-      ? `gateway {\n  enabled = true\n  listen = "${this.opts.serverBind ?? '127.0.0.1'}:0"\n}\n`
+      ? `gateway {\n  enabled = true\n  listen = "${this.opts.serverBind ?? '127.0.0.1'}:0"\n  data_plane = "node"\n}\n`
       : '';
     writeFileSync(
       serverHCL,
