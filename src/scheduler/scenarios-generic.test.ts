@@ -466,15 +466,7 @@ function updateBlock(o: { MaxParallel: number; Canary?: number }) {
 }
 
 function taskDead(finishedAt: string) {
-  return {
-    State: 'dead',
-    Failed: true,
-    Restarts: 0,
-    LastRestart: null,
-    StartedAt: null,
-    FinishedAt: finishedAt,
-    Events: [],
-  };
+  return build.taskState({ State: 'dead', Failed: true, FinishedAt: finishedAt });
 }
 
 function dcCounts(h: Harness, allocs: Allocation[]): Record<string, number> {
