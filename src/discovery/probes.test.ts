@@ -190,4 +190,3 @@ describe('CheckRunner with real probes', () => {
     }
   });
 });
-

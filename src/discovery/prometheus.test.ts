@@ -287,4 +287,3 @@ async function waitForTargets(port: number, job: string, count: number, log: () 
     throw new Error(`prometheus did not list ${count} targets for job ${job} (last: ${last}); its log:\n${log()}`);
   }
 }
-

@@ -38,7 +38,6 @@ async function requireDocker(ctx: { skip: (why: string) => void }): Promise<void
   ctx.skip(why);
 }
 
-
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const r = request(url, { timeout: 2000 }, (res) => {

@@ -21,7 +21,6 @@ const tasks: TaskConfig[] = [];
 let jobsURL = '';
 let unavailable: string | undefined;
 
-
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
 function call(url: string, token?: string): Promise<{ status: number; body: string }> {

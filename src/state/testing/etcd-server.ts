@@ -28,7 +28,6 @@ export interface TestEtcd {
   stop(): Promise<void>;
 }
 
-
 export interface StartEtcdOptions {
   members?: number;
   /** Extra flags for every member, e.g. `['--quota-backend-bytes=1048576']`. */
