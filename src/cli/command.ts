@@ -18,9 +18,29 @@ export interface OptionSpec {
   default?: string | boolean | number | string[];
 }
 
-/** The global flags every command accepts, resolved with the environment. */
+/** `--verbose`, with what it adds to the command's output. */
+export const verboseOption = (adds: string): OptionSpec => ({ flags: '--verbose', description: adds });
+
 /** `--verbose` as most commands take it (full IDs instead of 8-character ones). */
-export const VERBOSE_OPTION: OptionSpec = { flags: '--verbose', description: 'show full IDs' };
+export const VERBOSE_OPTION: OptionSpec = verboseOption('show full IDs');
+
+/** `-f`/`--follow` of the commands that stream output (logs, files) until Ctrl-C. */
+export const FOLLOW_OPTION: OptionSpec = {
+  flags: '-f, --follow',
+  description: 'keep printing what is appended until interrupted',
+};
+
+/** `--task` of the commands that act on one task of an allocation (or on all when it is not given). */
+export const taskOption = (verb: string): OptionSpec => ({
+  flags: '--task <task>',
+  description: `the task to ${verb} (or give it as the second argument)`,
+});
+
+/** `--enable`/`--disable` of the node commands that switch something on or off (read with `enableFlag`). */
+export const enableDisableOptions = (enable: string, disable: string): OptionSpec[] => [
+  { flags: '--enable', description: enable },
+  { flags: '--disable', description: disable },
+];
 
 /** `--detach` of the commands that create an evaluation and otherwise monitor it. */
 export const DETACH_OPTION: OptionSpec = {

@@ -26,6 +26,13 @@ export interface Output {
   section(title: string, body: string): void;
   /** Pretty JSON to stdout. */
   printJSON(value: unknown): void;
+  /** A command's result: the value as JSON with `-json`, else the text (called only then) as a line. */
+  result(value: unknown, text: () => string): void;
+  /**
+   * A list command's output, as nomad's: the items as JSON with `-json`, else the `empty` line when there are
+   * none, else the table `rows` makes of them (header first).
+   */
+  list<T>(items: T[], empty: string, rows: (items: T[]) => string[][]): void;
 }
 
 export function createOutput(stdout: Writable, stderr: Writable, json = false): Output {
@@ -56,6 +63,15 @@ export function createOutput(stdout: Writable, stderr: Writable, json = false): 
     },
     printJSON(value) {
       stdout.write(`${JSON.stringify(value, null, 4)}\n`);
+    },
+    result(value, text) {
+      if (json) out.printJSON(value);
+      else out.line(text());
+    },
+    list(items, empty, rows) {
+      if (json) out.printJSON(items);
+      else if (items.length === 0) out.line(empty);
+      else out.table(rows(items));
     },
   };
   return out;

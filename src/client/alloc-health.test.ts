@@ -33,16 +33,7 @@ const alloc = (extra: Partial<Allocation> = {}): Allocation =>
     ...extra,
   }) as Allocation;
 
-const state = (s: Partial<TaskState>): TaskState => ({
-  State: 'pending',
-  Failed: false,
-  Restarts: 0,
-  LastRestart: null,
-  StartedAt: null,
-  FinishedAt: null,
-  Events: [],
-  ...s,
-});
+const state = (s: Partial<TaskState>): TaskState => build.taskState(s);
 const running = (): TaskState => state({ State: 'running', StartedAt: new Date(Date.now()).toISOString() });
 
 function watcher(

@@ -9,7 +9,7 @@
  *   detach(): the agent goes away; the task keeps running and its handle stays persisted for recoverTask.
  */
 import type { Allocation, Task, TaskEvent, TaskGroup, TaskState } from '../structs/index.js';
-import { TaskEventTypes as EV, allocTerminalStatus } from '../structs/index.js';
+import { TaskEventTypes as EV, allocTerminalStatus, newTaskState } from '../structs/index.js';
 import type {
   ExecSession,
   ExecStreamRequest,
@@ -68,18 +68,6 @@ export interface TaskRunnerDeps {
   network?: () => { netnsPath: string; ip: string; gateway?: string; resolvConf?: string } | undefined;
   /** Prestart/poststop tasks that are not sidecars finish for good after a successful exit. */
   ephemeral: boolean;
-}
-
-export function newTaskState(): TaskState {
-  return {
-    State: 'pending',
-    Failed: false,
-    Restarts: 0,
-    LastRestart: null,
-    StartedAt: null,
-    FinishedAt: null,
-    Events: [],
-  };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -218,11 +218,7 @@ describe('DNS server', () => {
   });
 
   it('serves the real dig: SRV of passing instances with addr targets', async (ctx) => {
-    if (!(await hasDig())) {
-      if (process.env.CI === 'true') throw new Error('dig is required under CI (install dnsutils)');
-      process.stderr.write('SKIPPED: dig is not installed (apt-get install dnsutils)\n');
-      return ctx.skip();
-    }
+    if (!(await needDig())) return ctx.skip();
     const { stdout } = await run(
       'dig',
       ['@127.0.0.1', '-p', String(server.port), 'web.service.drover', 'SRV', '+tries=1', '+time=2'],
@@ -244,11 +240,7 @@ describe('DNS server', () => {
   });
 
   it('lets dig fall back to TCP for a truncated answer and get every instance', async (ctx) => {
-    if (!(await hasDig())) {
-      if (process.env.CI === 'true') throw new Error('dig is required under CI (install dnsutils)');
-      process.stderr.write('SKIPPED: dig is not installed (apt-get install dnsutils)\n');
-      return ctx.skip();
-    }
+    if (!(await needDig())) return ctx.skip();
     const { stdout } = await run(
       'dig',
       ['@127.0.0.1', '-p', String(server.port), 'big.service.drover', 'SRV', '+noedns', '+tries=1', '+time=2'],
@@ -287,6 +279,14 @@ describe('DNS server lifecycle', () => {
     await expect(rawUdpQuery(s.port, 'x.service.drover', 1, 300)).rejects.toThrow(/timeout/);
   });
 });
+
+/** Whether dig is installed; without it the dig tests skip (saying so), except under CI where that fails. */
+async function needDig(): Promise<boolean> {
+  if (await hasDig()) return true;
+  if (process.env.CI === 'true') throw new Error('dig is required under CI (install dnsutils)');
+  process.stderr.write('SKIPPED: dig is not installed (apt-get install dnsutils)\n');
+  return false;
+}
 
 let digChecked: boolean | undefined;
 async function hasDig(): Promise<boolean> {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { grpcProbe, httpProbe, httpStatusToHealth, MAX_OUTPUT, scriptProbe, tcpProbe } from './probes.js';
 import type { ResolvedCheck } from './registrations.js';
 import { CheckRunner } from './check-runner.js';
 import { resolvedCheck } from './testing/fixtures.js';
+import { freePort } from '../lib/net.js';
 
 function check(over: Partial<ResolvedCheck>): ResolvedCheck {
   return resolvedCheck({ CheckID: 'c', Name: 'n', Type: 'http', Port: 0, IntervalMs: 50, TimeoutMs: 1000, ...over });
@@ -190,11 +190,3 @@ describe('CheckRunner with real probes', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}

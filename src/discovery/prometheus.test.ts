@@ -24,6 +24,7 @@ import type { ServiceRegistration } from '../structs/index.js';
 import { catalogIndex, filterService, serviceListStubs } from './catalog.js';
 import { buildServiceWorkloads } from './registrations.js';
 import { fixtureAlloc, fixtureJob } from './testing/fixtures.js';
+import { freePort } from '../lib/net.js';
 
 const PROMETHEUS = process.env.DROVER_PROMETHEUS_BIN || 'prometheus';
 const PROMTOOL = process.env.DROVER_PROMTOOL_BIN || 'promtool';
@@ -285,12 +286,4 @@ async function waitForTargets(port: number, job: string, count: number, log: () 
   } catch {
     throw new Error(`prometheus did not list ${count} targets for job ${job} (last: ${last}); its log:\n${log()}`);
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }

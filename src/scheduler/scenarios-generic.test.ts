@@ -315,17 +315,7 @@ describe('service and batch scheduler scenarios', () => {
 
   it('14: reschedules a failed alloc now, once, with a tracker pointing at the failed alloc', async () => {
     const { h, nodes } = setup();
-    const base = nomadMock.job();
-    base.TaskGroups[0]!.Count = 2;
-    base.TaskGroups[0]!.ReschedulePolicy = {
-      Attempts: 1,
-      Interval: 15 * 60 * NS_PER_S,
-      Delay: 5 * NS_PER_S,
-      MaxDelay: 60 * NS_PER_S,
-      DelayFunction: 'constant',
-      Unlimited: false,
-    };
-    const job = h.upsertJob(base);
+    const job = h.upsertJob(rescheduleOnceJob(5 * NS_PER_S));
     const now = h.clock.now();
     const failedAt = new Date(now - 10_000).toISOString();
     const ok = nomadMock.alloc(job, nodes[0]!, 0, { ClientStatus: 'running' });
@@ -349,17 +339,7 @@ describe('service and batch scheduler scenarios', () => {
 
   it('15: schedules a failed alloc for later with a pending follow-up eval', async () => {
     const { h, nodes } = setup();
-    const base = nomadMock.job();
-    base.TaskGroups[0]!.Count = 2;
-    base.TaskGroups[0]!.ReschedulePolicy = {
-      Attempts: 1,
-      Interval: 15 * 60 * NS_PER_S,
-      Delay: 15 * NS_PER_S,
-      MaxDelay: 60 * NS_PER_S,
-      DelayFunction: 'constant',
-      Unlimited: false,
-    };
-    const job = h.upsertJob(base);
+    const job = h.upsertJob(rescheduleOnceJob(15 * NS_PER_S));
     const now = h.clock.now();
     const ok = nomadMock.alloc(job, nodes[0]!, 0, { ClientStatus: 'running' });
     const failed = nomadMock.alloc(job, nodes[1]!, 1, {
@@ -465,16 +445,23 @@ function updateBlock(o: { MaxParallel: number; Canary?: number }) {
   });
 }
 
-function taskDead(finishedAt: string) {
-  return {
-    State: 'dead',
-    Failed: true,
-    Restarts: 0,
-    LastRestart: null,
-    StartedAt: null,
-    FinishedAt: finishedAt,
-    Events: [],
+/** Two instances that may be rescheduled once in 15 minutes, after a constant `delayNs`. */
+function rescheduleOnceJob(delayNs: number) {
+  const job = nomadMock.job();
+  job.TaskGroups[0]!.Count = 2;
+  job.TaskGroups[0]!.ReschedulePolicy = {
+    Attempts: 1,
+    Interval: 15 * 60 * NS_PER_S,
+    Delay: delayNs,
+    MaxDelay: 60 * NS_PER_S,
+    DelayFunction: 'constant',
+    Unlimited: false,
   };
+  return job;
+}
+
+function taskDead(finishedAt: string) {
+  return build.taskState({ State: 'dead', Failed: true, FinishedAt: finishedAt });
 }
 
 function dcCounts(h: Harness, allocs: Allocation[]): Record<string, number> {

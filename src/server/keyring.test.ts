@@ -1,22 +1,17 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { createServer, type Server } from './index.js';
 import { newFakeScheduler } from './testing/fake-scheduler.js';
 import { Keyring } from './keyring.js';
 import { MemoryBackend, StateStore } from '../state/index.js';
+import { cleanupAfterEach, tempDirFor } from '../testing/cleanup.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'drover-secure-keyring-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return tempDirFor(cleanups, 'drover-secure-keyring-');
 }
 
 async function server(dir: string): Promise<Server> {

@@ -7,6 +7,18 @@ import { newPlan, type Allocation, type Plan } from '../structs/index.js';
 import { nodeFits, PlanApplier } from './plan-applier.js';
 import { allocsFit } from '../scheduler/index.js';
 
+/** The applier under test over `store`, at time 0, with no outstanding eval token unless one is given. */
+function newApplier(store: StateStore, outstandingToken: () => string | undefined = () => undefined): PlanApplier {
+  return new PlanApplier({
+    store,
+    logger: nullLogger,
+    clock: { now: () => 0 },
+    allocsFit,
+    outstandingToken,
+    onCommitted: () => {},
+  });
+}
+
 async function setup(nodeCpus: number[]) {
   const store = await StateStore.open({ backend: new MemoryBackend(), logger: nullLogger });
   await store.write((tx) =>
@@ -22,14 +34,7 @@ async function setup(nodeCpus: number[]) {
       ),
     ),
   );
-  const applier = new PlanApplier({
-    store,
-    logger: nullLogger,
-    clock: { now: () => 0 },
-    allocsFit,
-    outstandingToken: () => undefined,
-    onCommitted: () => {},
-  });
+  const applier = newApplier(store);
   return { store, applier };
 }
 
@@ -91,14 +96,7 @@ describe('PlanApplier', () => {
 
   it('refuses a plan whose eval delivery token is stale', async () => {
     const store = await StateStore.open({ backend: new MemoryBackend(), logger: nullLogger });
-    const applier = new PlanApplier({
-      store,
-      logger: nullLogger,
-      clock: { now: () => 0 },
-      allocsFit,
-      outstandingToken: () => 'current',
-      onCommitted: () => {},
-    });
+    const applier = newApplier(store, () => 'current');
     await expect(applier.submit(plan([], { EvalToken: 'old' }))).rejects.toMatchObject({ code: 'Conflict' });
   });
 
@@ -230,14 +228,7 @@ describe('PlanApplier overlapping commits', () => {
     );
     held.shift()!.release();
     await setupWrite;
-    const applier = new PlanApplier({
-      store,
-      logger: nullLogger,
-      clock: { now: () => 0 },
-      allocsFit,
-      outstandingToken: () => undefined,
-      onCommitted: () => {},
-    });
+    const applier = newApplier(store);
     const answered: string[] = [];
     const first = applier.submit(plan([alloc('n0', 600)])).then((r) => (answered.push('first'), r));
     const second = applier.submit(plan([alloc('n0', 300)])).then((r) => (answered.push('second'), r));
@@ -262,14 +253,7 @@ describe('PlanApplier overlapping commits', () => {
     const setupWrite = store.write((tx) => upsertNode(tx, build.node({ ID: 'n0' }), 'c', 0));
     held.shift()!.release();
     await setupWrite;
-    const applier = new PlanApplier({
-      store,
-      logger: nullLogger,
-      clock: { now: () => 0 },
-      allocsFit,
-      outstandingToken: () => undefined,
-      onCommitted: () => {},
-    });
+    const applier = newApplier(store);
     const n = PlanApplier.maxInFlight + 3;
     const results = Array.from({ length: n }, () => applier.submit(plan([alloc('n0', 1)])));
     await new Promise((r) => setImmediate(r));

@@ -76,15 +76,7 @@ describe('Server with the real scheduler', () => {
         const fresh = allocs.filter((a) => a.DesiredStatus === 'run' && !reported.has(a.ID));
         const done = allocs.filter((a) => a.DesiredStatus !== 'run' && a.ClientStatus === 'running');
         for (const a of fresh) reported.add(a.ID);
-        const running = {
-          State: 'running',
-          Failed: false,
-          Restarts: 0,
-          LastRestart: null,
-          StartedAt: null,
-          FinishedAt: null,
-          Events: [],
-        };
+        const running = build.taskState({ State: 'running' });
         await s!.updateAllocs([
           ...fresh.map((a) => ({
             ID: a.ID,

@@ -88,6 +88,20 @@ export interface TaskState {
   Events: TaskEvent[];
 }
 
+/** A task's state before it first runs (pending, no restarts, no events), with `fields` over it. */
+export function newTaskState(fields: Partial<TaskState> = {}): TaskState {
+  return {
+    State: TaskStatePending,
+    Failed: false,
+    Restarts: 0,
+    LastRestart: null,
+    StartedAt: null,
+    FinishedAt: null,
+    Events: [],
+    ...fields,
+  };
+}
+
 export interface DesiredTransition {
   Migrate?: boolean | null;
   Reschedule?: boolean | null;

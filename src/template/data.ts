@@ -106,16 +106,7 @@ export interface TemplateDataLoader {
 }
 
 export type Dependency =
-  | {
-      kind: 'service';
-      provider: ServiceProvider;
-      name: string;
-      tag: string;
-      dc: string;
-      namespace: string;
-      healthy: 'passing' | 'any';
-      statuses: string[];
-    }
+  | ({ kind: 'service' } & ServiceQuery)
   | { kind: 'services'; provider: ServiceProvider; dc: string; namespace: string }
   | { kind: 'kv'; path: string; dc: string }
   | { kind: 'nodes'; dc: string }

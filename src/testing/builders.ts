@@ -23,7 +23,7 @@ import type {
   TaskGroup,
   UpdateStrategy,
 } from '../structs/index.js';
-import { allocName, generateUUID, newAllocation, newJobEvaluation } from '../structs/index.js';
+import { allocName, generateUUID, newAllocation, newJobEvaluation, newTaskState } from '../structs/index.js';
 
 /** What `build.eval` needs of a job (a full `Job` fits). */
 type EvalJob = Pick<Job, 'Namespace' | 'ID' | 'Priority' | 'Type' | 'JobModifyIndex'>;
@@ -222,4 +222,5 @@ export const build = {
   deploymentState,
   dynamicPorts,
   update,
+  taskState: newTaskState,
 };

@@ -25,8 +25,7 @@ function tokenKV(t: ACLToken | ACLTokenListStub): string {
 }
 
 function printToken(ctx: CommandContext, t: ACLToken): number {
-  if (ctx.out.json) ctx.out.printJSON(t);
-  else ctx.out.line(tokenKV(t));
+  ctx.out.result(t, () => tokenKV(t));
   return 0;
 }
 
@@ -77,17 +76,9 @@ export const aclTokenList: CommandSpec = {
   summary: 'List ACL tokens',
   async run(ctx) {
     const list = (await ctx.client().acl.tokens({ signal: ctx.signal })).value ?? [];
-    if (ctx.out.json) {
-      ctx.out.printJSON(list);
-      return 0;
-    }
-    if (list.length === 0) {
-      ctx.out.line('No tokens found');
-      return 0;
-    }
-    ctx.out.table([
+    ctx.out.list(list, 'No tokens found', (tokens) => [
       ['Name', 'Type', 'Global', 'Accessor ID', 'Expired'],
-      ...list.map((t) => [
+      ...tokens.map((t) => [
         t.Name || '<none>',
         t.Type,
         String(t.Global),
@@ -147,15 +138,10 @@ export const aclPolicyList: CommandSpec = {
   summary: 'List ACL policies',
   async run(ctx) {
     const list = (await ctx.client().acl.policies({ signal: ctx.signal })).value ?? [];
-    if (ctx.out.json) {
-      ctx.out.printJSON(list);
-      return 0;
-    }
-    if (list.length === 0) {
-      ctx.out.line('No policies found');
-      return 0;
-    }
-    ctx.out.table([['Name', 'Description'], ...list.map((p) => [p.Name, p.Description || '<none>'])]);
+    ctx.out.list(list, 'No policies found', (ps) => [
+      ['Name', 'Description'],
+      ...ps.map((p) => [p.Name, p.Description || '<none>']),
+    ]);
     return 0;
   },
 };
@@ -211,16 +197,14 @@ export const aclRoleCreate: CommandSpec = {
         { Name: name, Description: str(opts.description), Policies: strs(opts.policy).map((Name) => ({ Name })) },
         { signal: ctx.signal },
       );
-    if (ctx.out.json) ctx.out.printJSON(r);
-    else
-      ctx.out.line(
-        formatKV([
-          ['ID', r.ID],
-          ['Name', r.Name],
-          ['Description', r.Description || '<none>'],
-          ['Policies', r.Policies.map((p) => p.Name).join(',')],
-        ]),
-      );
+    ctx.out.result(r, () =>
+      formatKV([
+        ['ID', r.ID],
+        ['Name', r.Name],
+        ['Description', r.Description || '<none>'],
+        ['Policies', r.Policies.map((p) => p.Name).join(',')],
+      ]),
+    );
     return 0;
   },
 };
@@ -230,17 +214,9 @@ export const aclRoleList: CommandSpec = {
   summary: 'List ACL roles',
   async run(ctx) {
     const list = (await ctx.client().acl.roles({ signal: ctx.signal })).value ?? [];
-    if (ctx.out.json) {
-      ctx.out.printJSON(list);
-      return 0;
-    }
-    if (list.length === 0) {
-      ctx.out.line('No ACL roles found');
-      return 0;
-    }
-    ctx.out.table([
+    ctx.out.list(list, 'No ACL roles found', (roles) => [
       ['ID', 'Name', 'Description', 'Policies'],
-      ...list.map((r) => [r.ID, r.Name, r.Description || '<none>', r.Policies.map((p) => p.Name).join(',')]),
+      ...roles.map((r) => [r.ID, r.Name, r.Description || '<none>', r.Policies.map((p) => p.Name).join(',')]),
     ]);
     return 0;
   },

@@ -4,7 +4,7 @@
  * until Ctrl-C. PATH is relative to the allocation directory (`/` is its root).
  */
 import type { AllocFileInfo } from '../../api/types.js';
-import { bool, type CommandSpec, VERBOSE_OPTION } from '../command.js';
+import { bool, type CommandSpec, VERBOSE_OPTION, FOLLOW_OPTION } from '../command.js';
 import { resolveAlloc } from './common.js';
 
 function humanSize(n: number): string {
@@ -27,7 +27,7 @@ export const allocFs: CommandSpec = {
   summary: "List or print an allocation's files",
   args: ['<id>', '[path]'],
   options: [
-    { flags: '-f, --follow', description: 'keep printing what is appended to the file until interrupted' },
+    FOLLOW_OPTION,
     { flags: '--stat', description: 'show the file information instead of the contents' },
     VERBOSE_OPTION,
   ],

@@ -4,7 +4,15 @@
  */
 import type { DroverClient, LogType } from '../../api/index.js';
 import type { Allocation } from '../../structs/index.js';
-import { bool, int, UsageError, type CommandContext, type CommandSpec, VERBOSE_OPTION } from '../command.js';
+import {
+  bool,
+  int,
+  UsageError,
+  type CommandContext,
+  type CommandSpec,
+  VERBOSE_OPTION,
+  FOLLOW_OPTION,
+} from '../command.js';
 import { querying, resolveAlloc } from './common.js';
 
 const DEFAULT_TAIL_LINES = 10;
@@ -58,7 +66,7 @@ export const allocLogs: CommandSpec = {
   summary: "Print a task's stdout or stderr",
   args: ['<id>', '[task]'],
   options: [
-    { flags: '-f, --follow', description: 'keep printing new output until interrupted' },
+    FOLLOW_OPTION,
     { flags: '--stderr', description: 'read stderr instead of stdout' },
     { flags: '--tail', description: 'start from the end (10 lines unless -n or -c)' },
     { flags: '-n <lines>', description: 'number of lines to show from the end (implies -tail)', int: true },

@@ -3,7 +3,7 @@
  * as nomad does (a user restart, not counted against the restart policy; the allocation keeps its ID).
  */
 import type { Allocation } from '../../structs/index.js';
-import { bool, str, UsageError, type CommandSpec, VERBOSE_OPTION } from '../command.js';
+import { bool, str, UsageError, type CommandSpec, VERBOSE_OPTION, taskOption } from '../command.js';
 import { querying, resolveAlloc } from './common.js';
 
 /** The task named by `-task` or the TASK argument (they must agree), checked against the allocation's group. */
@@ -27,7 +27,7 @@ export const allocRestart: CommandSpec = {
   summary: "Restart an allocation's tasks in place",
   args: ['<alloc>', '[task]'],
   options: [
-    { flags: '--task <task>', description: 'the task to restart (or give it as the second argument)' },
+    taskOption('restart'),
     {
       flags: '--all-tasks',
       description: 'restart every task, finished prestart and poststart tasks included, in lifecycle order',

@@ -2,7 +2,7 @@
  * `drover alloc signal [-s SIGNAL] [-task T] [-verbose] ALLOC [TASK]`: sends a signal to one task of an
  * allocation, or to every running task when none is named (SIGKILL unless `-s` says otherwise, as nomad).
  */
-import { bool, str, UsageError, type CommandSpec, VERBOSE_OPTION } from '../command.js';
+import { bool, str, UsageError, type CommandSpec, VERBOSE_OPTION, taskOption } from '../command.js';
 import { querying, resolveAlloc } from './common.js';
 import { taskArgument } from './alloc-restart.js';
 
@@ -12,7 +12,7 @@ export const allocSignal: CommandSpec = {
   args: ['<alloc>', '[task]'],
   options: [
     { flags: '-s <signal>', description: 'the signal to send (default SIGKILL)' },
-    { flags: '--task <task>', description: 'the task to signal (or give it as the second argument)' },
+    taskOption('signal'),
     VERBOSE_OPTION,
   ],
   async run(ctx, [id, taskArg], opts) {

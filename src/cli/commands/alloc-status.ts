@@ -1,7 +1,7 @@
 /** `drover alloc status [-stats] [-verbose] ID`: one allocation, its tasks, events, resources and usage. */
 import type { AllocCheckStatus, AllocResourceUsage, DroverClient, ResourceUsage } from '../../api/index.js';
 import type { Allocation, TaskEvent, TaskState } from '../../structs/index.js';
-import { bool, type CommandContext, type CommandSpec } from '../command.js';
+import { bool, type CommandContext, type CommandSpec, verboseOption } from '../command.js';
 import {
   formatBytes,
   formatKV,
@@ -237,7 +237,7 @@ export const allocStatus: CommandSpec = {
   args: ['<id>'],
   options: [
     { flags: '--stats', description: 'detailed memory and cpu usage' },
-    { flags: '--verbose', description: 'full IDs, absolute times, placement metrics, all events' },
+    verboseOption('full IDs, absolute times, placement metrics, all events'),
   ],
   run: (ctx, [id], opts) => showAlloc(ctx, ctx.client(), id!, { verbose: bool(opts.verbose), stats: bool(opts.stats) }),
 };

@@ -1,10 +1,9 @@
 /** `drover eval status [-verbose] ID`: an evaluation, and why placements failed if they did. */
 import type { Evaluation } from '../../structs/index.js';
-import { bool, type CommandContext, type CommandSpec } from '../command.js';
+import { bool, type CommandContext, type CommandSpec, verboseOption } from '../command.js';
 import { orNone, shortId } from '../format.js';
 import { formatFailedPlacements } from '../placement.js';
-import { resolvePrefix } from '../resolve.js';
-import { querying, when } from './common.js';
+import { querying, resolveEval, when } from './common.js';
 
 export function evalPairs(ev: Evaluation, ctx: CommandContext, verbose: boolean): [string, string][] {
   const failed = Object.keys(ev.FailedTGAllocs ?? {}).length > 0;
@@ -35,20 +34,11 @@ export const evalStatus: CommandSpec = {
   path: ['eval', 'status'],
   summary: 'Show an evaluation and explain its placement failures',
   args: ['<id>'],
-  options: [{ flags: '--verbose', description: 'full IDs, absolute times, related evaluations' }],
+  options: [verboseOption('full IDs, absolute times, related evaluations')],
   async run(ctx, [id], opts) {
     const client = ctx.client();
     const verbose = bool(opts.verbose);
-    const stub = await resolvePrefix(
-      ctx.out,
-      'evaluation',
-      id!,
-      async (prefix) => (await client.evaluations.list({ prefix, signal: ctx.signal })).value ?? [],
-      (evals) => [
-        ['ID', 'Priority', 'Triggered By', 'Job ID', 'Status'],
-        ...evals.map((e) => [shortId(e.ID, verbose), String(e.Priority), e.TriggeredBy, e.JobID, e.Status]),
-      ],
-    );
+    const stub = await resolveEval(ctx, client, id!, verbose);
     const ev = (await querying('evaluation', client.evaluations.get(stub.ID, { signal: ctx.signal }))).value;
     if (ctx.out.json) {
       ctx.out.printJSON(ev);

@@ -26,8 +26,7 @@ export const intentionCreate: CommandSpec = {
       },
       { signal: ctx.signal, replace: opts.replace === true },
     );
-    if (ctx.out.json) ctx.out.printJSON({ ID: id });
-    else ctx.out.line(`Created: ${source} => ${destination} (${action})`);
+    ctx.out.result({ ID: id }, () => `Created: ${source} => ${destination} (${action})`);
     return 0;
   },
 };
@@ -37,17 +36,9 @@ export const intentionList: CommandSpec = {
   summary: 'List the mesh intentions',
   async run(ctx) {
     const list = await ctx.client().intentions.list({ signal: ctx.signal });
-    if (ctx.out.json) {
-      ctx.out.printJSON(list);
-      return 0;
-    }
-    if (list.length === 0) {
-      ctx.out.line('No intentions (every call gets the default action)');
-      return 0;
-    }
-    ctx.out.table([
+    ctx.out.list(list, 'No intentions (every call gets the default action)', (is) => [
       ['ID', 'Source', 'Action', 'Destination'],
-      ...list.map((i) => [i.ID, i.SourceName, i.Action, i.DestinationName]),
+      ...is.map((i) => [i.ID, i.SourceName, i.Action, i.DestinationName]),
     ]);
     return 0;
   },
@@ -59,8 +50,7 @@ export const intentionGet: CommandSpec = {
   args: ['<source>', '<destination>'],
   async run(ctx, [source, destination]) {
     const i = await ctx.client().intentions.exact(source!, destination!, { signal: ctx.signal });
-    if (ctx.out.json) ctx.out.printJSON(i);
-    else ctx.out.line(`${i.SourceName} => ${i.DestinationName} (${i.Action})  ID ${i.ID}`);
+    ctx.out.result(i, () => `${i.SourceName} => ${i.DestinationName} (${i.Action})  ID ${i.ID}`);
     return 0;
   },
 };

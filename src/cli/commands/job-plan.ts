@@ -1,5 +1,5 @@
 /** `drover job plan [-var ...] [-verbose] FILE`: exit 0 no change, 1 changes, 255 error, as nomad. */
-import { bool, type CommandSpec } from '../command.js';
+import { bool, type CommandSpec, verboseOption } from '../command.js';
 import { formatPlan, planExitCode } from '../plan-diff.js';
 import { loadJobFile, VAR_OPTIONS } from './job-load.js';
 
@@ -10,7 +10,7 @@ export const jobPlan: CommandSpec = {
   legacy: [['plan']],
   summary: 'Show what running a job file would change (a dry run)',
   args: ['<file>'],
-  options: [{ flags: '--verbose', description: 'show unchanged fields and full IDs' }, ...VAR_OPTIONS],
+  options: [verboseOption('show unchanged fields and full IDs'), ...VAR_OPTIONS],
   help: 'Exit codes: 0 no allocations created or destroyed, 1 allocations created or destroyed, 255 error.',
   async run(ctx, [file], opts) {
     try {

@@ -1,5 +1,5 @@
 /** `drover job scaling-events [-verbose] JOB`: the recent scaling events of each group, newest first (as nomad). */
-import { bool, type CommandSpec } from '../command.js';
+import { bool, type CommandSpec, verboseOption } from '../command.js';
 import { formatTable, formatTime, nsToMs } from '../format.js';
 import { querying, resolveJob } from './common.js';
 
@@ -7,7 +7,7 @@ export const jobScalingEvents: CommandSpec = {
   path: ['job', 'scaling-events'],
   summary: "Show a job's recent scaling events",
   args: ['<id>'],
-  options: [{ flags: '--verbose', description: 'show full eval IDs and the event meta' }],
+  options: [verboseOption('show full eval IDs and the event meta')],
   async run(ctx, [id], opts) {
     const client = ctx.client();
     const stub = await resolveJob(ctx, client, id!);

@@ -1,7 +1,7 @@
 /** `drover job status [-verbose] [ID]` (also `drover status`): the job list, or one job in detail. */
 import type { DroverClient } from '../../api/index.js';
 import type { Deployment, Job, JobSummary } from '../../structs/index.js';
-import { bool, type CommandContext, type CommandSpec } from '../command.js';
+import { bool, type CommandContext, type CommandSpec, verboseOption } from '../command.js';
 import { formatKV, formatTable, formatTime, nsToMs, shortId, sortedEntries } from '../format.js';
 import { allocRows, jobListRows, optional, querying, resolveJob } from './common.js';
 import { formatFailedPlacements } from '../placement.js';
@@ -60,15 +60,7 @@ export function deploymentSection(d: Deployment, verbose: boolean): string {
 
 async function listJobs(ctx: CommandContext, client: DroverClient): Promise<number> {
   const jobs = (await client.jobs.list({ signal: ctx.signal })).value ?? [];
-  if (ctx.out.json) {
-    ctx.out.printJSON(jobs);
-    return 0;
-  }
-  if (jobs.length === 0) {
-    ctx.out.line('No running jobs');
-    return 0;
-  }
-  ctx.out.table(jobListRows(jobs, ctx.globals.namespace === '*'));
+  ctx.out.list(jobs, 'No running jobs', (js) => jobListRows(js, ctx.globals.namespace === '*'));
   return 0;
 }
 
@@ -170,7 +162,7 @@ export const jobStatus: CommandSpec = {
   legacy: [['status']],
   summary: 'List jobs, or show one job with its summary and allocations',
   args: ['[id]'],
-  options: [{ flags: '--verbose', description: 'full IDs and absolute times' }],
+  options: [verboseOption('full IDs and absolute times')],
   async run(ctx, [id], opts) {
     const client = ctx.client();
     return id ? showJob(ctx, client, id, bool(opts.verbose)) : listJobs(ctx, client);

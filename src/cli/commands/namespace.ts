@@ -36,15 +36,13 @@ export const namespaceStatus: CommandSpec = {
   args: ['<name>'],
   async run(ctx, [name]) {
     const n = (await ctx.client().namespaces.get(name!, { signal: ctx.signal })).value;
-    if (ctx.out.json) ctx.out.printJSON(n);
-    else
-      ctx.out.line(
-        formatKV([
-          ['Name', n.Name],
-          ['Description', n.Description],
-          ['Quota', n.Quota],
-        ]),
-      );
+    ctx.out.result(n, () =>
+      formatKV([
+        ['Name', n.Name],
+        ['Description', n.Description],
+        ['Quota', n.Quota],
+      ]),
+    );
     return 0;
   },
 };

@@ -4,9 +4,10 @@
  * it follows the drain to its end, as nomad does; `-monitor` follows a drain already under way.
  */
 import type { DrainSpec, DroverClient } from '../../api/index.js';
-import { bool, str, UsageError, type CommandContext, type CommandSpec } from '../command.js';
+import { bool, str, UsageError, type CommandContext, type CommandSpec, enableDisableOptions } from '../command.js';
 import { readGoDuration } from '../../lib/duration.js';
-import { enableFlag, resolveNode } from './node-eligibility.js';
+import { enableFlag } from './node-eligibility.js';
+import { resolveNode } from './common.js';
 
 const DEFAULT_DEADLINE_NS = 3600e9;
 
@@ -30,8 +31,7 @@ export const nodeDrain: CommandSpec = {
   summary: "Start or stop draining a node's allocations",
   args: ['<node>'],
   options: [
-    { flags: '--enable', description: 'start draining' },
-    { flags: '--disable', description: 'stop draining' },
+    ...enableDisableOptions('start draining', 'stop draining'),
     { flags: '--deadline <duration>', description: 'force the remaining allocations off after this long (default 1h)' },
     { flags: '--force', description: 'stop every allocation now' },
     { flags: '--no-deadline', description: 'never force; wait for allocations to migrate' },
@@ -54,8 +54,9 @@ export const nodeDrain: CommandSpec = {
       markEligible: !enable && !bool(opts.keepIneligible),
       signal: ctx.signal,
     });
-    if (ctx.out.json) ctx.out.printJSON(res);
-    else ctx.out.line(enable ? `Node "${node.ID}" drain strategy set` : `Node "${node.ID}" drain strategy unset`);
+    ctx.out.result(res, () =>
+      enable ? `Node "${node.ID}" drain strategy set` : `Node "${node.ID}" drain strategy unset`,
+    );
     if (!enable || ctx.out.json || bool(opts.detach)) return 0;
     return monitorDrain(ctx, client, node.ID);
   },

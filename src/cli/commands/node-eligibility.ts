@@ -1,19 +1,6 @@
 /** `drover node eligibility -enable|-disable NODE`: whether the scheduler may place new work on a node. */
-import type { DroverClient } from '../../api/index.js';
-import type { NodeListStub } from '../../structs/index.js';
-import { bool, UsageError, type CommandContext, type CommandSpec } from '../command.js';
-import { resolvePrefix } from '../resolve.js';
-import { nodeListRows } from './node-status.js';
-
-export function resolveNode(ctx: CommandContext, client: DroverClient, id: string): Promise<NodeListStub> {
-  return resolvePrefix(
-    ctx.out,
-    'node',
-    id,
-    async (prefix) => (await client.nodes.list({ prefix, signal: ctx.signal })).value ?? [],
-    (nodes) => nodeListRows(nodes, false),
-  );
-}
+import { bool, UsageError, type CommandSpec, enableDisableOptions } from '../command.js';
+import { resolveNode } from './common.js';
 
 /** Exactly one of -enable / -disable. */
 export function enableFlag(opts: Record<string, unknown>): boolean {
@@ -27,19 +14,17 @@ export const nodeEligibility: CommandSpec = {
   summary: 'Allow or forbid new placements on a node',
   args: ['<node>'],
   options: [
-    { flags: '--enable', description: 'the node may receive new allocations' },
-    { flags: '--disable', description: 'no new allocations; existing ones keep running' },
+    ...enableDisableOptions('the node may receive new allocations', 'no new allocations; existing ones keep running'),
   ],
   async run(ctx, [id], opts) {
     const enable = enableFlag(opts);
     const client = ctx.client();
     const node = await resolveNode(ctx, client, id!);
     const res = await client.nodes.eligibility(node.ID, enable, { signal: ctx.signal });
-    if (ctx.out.json) ctx.out.printJSON(res);
-    else
-      ctx.out.line(
-        `Node "${node.ID}" scheduling eligibility set: ${enable ? 'eligible' : 'ineligible'} for scheduling`,
-      );
+    ctx.out.result(
+      res,
+      () => `Node "${node.ID}" scheduling eligibility set: ${enable ? 'eligible' : 'ineligible'} for scheduling`,
+    );
     return 0;
   },
 };

@@ -1,27 +1,9 @@
 /** `drover node status [-verbose] [ID]`: the node list, or one node with its resources and allocations. */
 import type { DroverClient } from '../../api/index.js';
-import { allocTerminalStatus, type Allocation, type Node, type NodeListStub } from '../../structs/index.js';
-import { bool, type CommandContext, type CommandSpec } from '../command.js';
+import { allocTerminalStatus, type Allocation, type Node } from '../../structs/index.js';
+import { bool, type CommandContext, type CommandSpec, verboseOption } from '../command.js';
 import { formatKV, formatMB, formatTable, orNone, shortId } from '../format.js';
-import { resolvePrefix } from '../resolve.js';
-import { byNewest, querying, when } from './common.js';
-
-export function nodeListRows(nodes: NodeListStub[], verbose: boolean): string[][] {
-  const rows = [['ID', 'Node Pool', 'DC', 'Name', 'Class', 'Drain', 'Eligibility', 'Status']];
-  for (const n of [...nodes].sort((a, b) => a.Name.localeCompare(b.Name) || a.ID.localeCompare(b.ID))) {
-    rows.push([
-      shortId(n.ID, verbose),
-      n.NodePool || 'default',
-      n.Datacenter,
-      n.Name,
-      orNone(n.NodeClass),
-      String(n.Drain),
-      n.SchedulingEligibility,
-      n.Status,
-    ]);
-  }
-  return rows;
-}
+import { byNewest, nodeListRows, querying, resolveNode, when } from './common.js';
 
 /** Used / total of CPU, memory and disk over the node's live allocations. */
 export function allocatedResourceRows(node: Node, allocs: Allocation[]): string[][] {
@@ -84,13 +66,7 @@ function nodeAllocRows(allocs: Allocation[], ctx: CommandContext, verbose: boole
 }
 
 async function showNode(ctx: CommandContext, client: DroverClient, id: string, verbose: boolean): Promise<number> {
-  const stub = await resolvePrefix(
-    ctx.out,
-    'node',
-    id,
-    async (prefix) => (await client.nodes.list({ prefix, signal: ctx.signal })).value ?? [],
-    (nodes) => nodeListRows(nodes, verbose),
-  );
+  const stub = await resolveNode(ctx, client, id, verbose);
   const node = (await querying('node', client.nodes.get(stub.ID, { signal: ctx.signal }))).value;
   if (ctx.out.json) {
     ctx.out.printJSON(node);
@@ -118,15 +94,13 @@ export const nodeStatus: CommandSpec = {
   legacy: [['node-status']],
   summary: 'List client nodes, or show one node',
   args: ['[id]'],
-  options: [{ flags: '--verbose', description: 'full IDs, attributes, and terminal allocations' }],
+  options: [verboseOption('full IDs, attributes, and terminal allocations')],
   async run(ctx, [id], opts) {
     const client = ctx.client();
     const verbose = bool(opts.verbose);
     if (id) return showNode(ctx, client, id, verbose);
     const nodes = (await client.nodes.list({ signal: ctx.signal })).value ?? [];
-    if (ctx.out.json) ctx.out.printJSON(nodes);
-    else if (nodes.length === 0) ctx.out.line('No nodes registered');
-    else ctx.out.table(nodeListRows(nodes, verbose));
+    ctx.out.list(nodes, 'No nodes registered', (ns) => nodeListRows(ns, verbose));
     return 0;
   },
 };

@@ -1,31 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DroverClient } from '../../api/index.js';
 import { testAgent } from '../../http/testing/test-api.js';
-import { runCli } from '../run.js';
+import { captureCli } from '../testing/run-cli.js';
+import { cleanupAfterEach, tempDirFor } from '../../testing/cleanup.js';
 
-async function cli(argv: string[], address = 'http://127.0.0.1:1') {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env: { DROVER_ADDR: address },
-  });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], address = 'http://127.0.0.1:1') => captureCli(argv, { DROVER_ADDR: address });
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'drover-snap-'));
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-  return d;
+  return tempDirFor(cleanups, 'drover-snap-');
 }
 
 async function agentOn(dataDir: string) {

@@ -3,7 +3,7 @@
  * list|info`, over the native catalog. Nomad's columns, plus the instance's health (Drover's checks).
  */
 import type { ServiceRegistration } from '../../structs/index.js';
-import { bool, str, UsageError, type CommandSpec } from '../command.js';
+import { bool, str, UsageError, type CommandSpec, verboseOption } from '../command.js';
 import { formatKV, shortId } from '../format.js';
 
 const tagList = (tags: string[] | null | undefined) => `[${(tags ?? []).join(',')}]`;
@@ -54,7 +54,7 @@ export const serviceInfo: CommandSpec = {
   options: [
     { flags: '--tag <tag>', description: 'only instances carrying this tag' },
     { flags: '--health <health>', description: 'passing: only passing instances (default: all)' },
-    { flags: '--verbose', description: 'full IDs and every field of each instance' },
+    verboseOption('full IDs and every field of each instance'),
   ],
   async run(ctx, [name], opts) {
     const health = str(opts.health);

@@ -32,6 +32,11 @@ function openssl(args: string[]): void {
   }
 }
 
+/** openssl arguments for a new unencrypted P-256 key written to `keyFile` (ca create and cert create). */
+function newP256Key(keyFile: string): string[] {
+  return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile];
+}
+
 function refuseOverwrite(...files: string[]): void {
   for (const f of files) if (existsSync(f)) throw new UsageError(`Error: ${f} already exists`);
 }
@@ -59,13 +64,7 @@ export const tlsCaCreate: CommandSpec = {
     openssl([
       'req',
       '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
+      ...newP256Key(key),
       '-out',
       cert,
       '-days',
@@ -136,21 +135,7 @@ export const tlsCertCreate: CommandSpec = {
         `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${usage}\nsubjectAltName=${san}\n`,
       );
       const csr = join(work, 'req.csr');
-      openssl([
-        'req',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        csr,
-        '-subj',
-        `/CN=${cn}`,
-      ]);
+      openssl(['req', '-new', ...newP256Key(key), '-out', csr, '-subj', `/CN=${cn}`]);
       chmodSync(key, 0o600);
       openssl([
         'x509',

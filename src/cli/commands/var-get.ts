@@ -23,8 +23,7 @@ export const varGet: CommandSpec = {
       ctx.out.line(value);
       return 0;
     }
-    if (ctx.out.json) ctx.out.printJSON(v);
-    else ctx.out.line(formatVariable(v));
+    ctx.out.result(v, () => formatVariable(v));
     return 0;
   },
 };

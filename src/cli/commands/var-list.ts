@@ -8,17 +8,9 @@ export const varList: CommandSpec = {
   args: ['[prefix]'],
   async run(ctx, [prefix]) {
     const list = (await ctx.client().variables.list({ prefix: prefix || undefined, signal: ctx.signal })).value ?? [];
-    if (ctx.out.json) {
-      ctx.out.printJSON(list);
-      return 0;
-    }
-    if (list.length === 0) {
-      ctx.out.line('No variables found');
-      return 0;
-    }
-    ctx.out.table([
+    ctx.out.list(list, 'No variables found', (vs) => [
       ['Namespace', 'Path', 'Last Updated'],
-      ...list.map((v) => [v.Namespace, v.Path, formatTime(nsToMs(v.ModifyTime))]),
+      ...vs.map((v) => [v.Namespace, v.Path, formatTime(nsToMs(v.ModifyTime))]),
     ]);
     return 0;
   },

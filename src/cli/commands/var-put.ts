@@ -42,8 +42,7 @@ export const varPut: CommandSpec = {
       return 1;
     }
     const v = res.variable!;
-    if (ctx.out.json) ctx.out.printJSON(v);
-    else ctx.out.line(`Created variable "${v.Path}" with modify index ${v.ModifyIndex}`);
+    ctx.out.result(v, () => `Created variable "${v.Path}" with modify index ${v.ModifyIndex}`);
     return 0;
   },
 };

@@ -16,8 +16,7 @@ export const version: CommandSpec = {
   path: ['version'],
   summary: 'Print the Drover version',
   async run(ctx) {
-    if (ctx.out.json) ctx.out.printJSON({ Version: droverVersion() });
-    else ctx.out.line(`Drover v${droverVersion()}`);
+    ctx.out.result({ Version: droverVersion() }, () => `Drover v${droverVersion()}`);
     return 0;
   },
 };

@@ -1,6 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -8,6 +7,7 @@ import { conformanceTask } from '../testing/index.js';
 import type { TaskConfig } from '../types.js';
 import { CONTAINER_LABELS, DockerClient, DockerDriver } from './index.js';
 import { TEST_IMAGES, dockerUnavailable } from './test-support.js';
+import { freePort } from '../../lib/net.js';
 
 const root = mkdtempSync(join(tmpdir(), 'drover-docker-accept-'));
 const docker = new DockerClient();
@@ -36,17 +36,6 @@ async function requireDocker(ctx: { skip: (why: string) => void }): Promise<void
   if (why === undefined) return;
   if (process.env.CI === 'true') expect.fail(`docker unavailable under CI=true: ${why}`);
   ctx.skip(why);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
 }
 
 function get(url: string): Promise<{ status: number; body: string }> {

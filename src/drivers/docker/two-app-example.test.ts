@@ -5,7 +5,6 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -14,23 +13,13 @@ import type { TaskConfig } from '../types.js';
 import { DockerDriver } from './index.js';
 import { TEST_IMAGES, dockerUnavailable } from './test-support.js';
 import { REPO_ROOT } from '../../../test/images/index.js';
+import { freePort } from '../../lib/net.js';
 
 const root = mkdtempSync(join(tmpdir(), 'drover-homework-'));
 const driver = new DockerDriver();
 const tasks: TaskConfig[] = [];
 let jobsURL = '';
 let unavailable: string | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 

@@ -1,18 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DroverClient } from '../../api/index.js';
-import { runCli } from '../../cli/run.js';
+import { captureCli } from '../../cli/testing/run-cli.js';
 import type { Server } from '../../server/index.js';
 import { newFakeScheduler } from '../../server/testing/fake-scheduler.js';
 import type { HttpApi } from '../server.js';
 import { testAgent } from '../testing/test-api.js';
+import { cleanupAfterEach, tempDirFor } from '../../testing/cleanup.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupAfterEach();
 
 async function agent(
   dir = mkdtempSync(join(tmpdir(), 'drover-vars-')),
@@ -23,9 +21,7 @@ async function agent(
 }
 
 function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'drover-vars-'));
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
-  return d;
+  return tempDirFor(cleanups, 'drover-vars-');
 }
 
 async function raw(a: HttpApi, method: string, path: string, body?: unknown) {
@@ -144,16 +140,7 @@ describe('the variables API', () => {
 });
 
 describe('drover var', () => {
-  async function cli(address: string, argv: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(argv, {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      env: { DROVER_ADDR: address },
-    });
-    return { code, stdout, stderr };
-  }
+  const cli = (address: string, argv: string[]) => captureCli(argv, { DROVER_ADDR: address });
 
   it('puts, gets, lists and purges like nomad var', async () => {
     const a = await agent(tempDir());

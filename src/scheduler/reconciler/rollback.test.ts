@@ -12,15 +12,7 @@ import { build } from '../../testing/builders.js';
 const S = 1_000_000_000;
 
 function failedState(finishedAt: string) {
-  return {
-    State: 'dead',
-    Failed: true,
-    Restarts: 0,
-    LastRestart: null,
-    StartedAt: null,
-    FinishedAt: finishedAt,
-    Events: [],
-  };
+  return build.taskState({ State: 'dead', Failed: true, FinishedAt: finishedAt });
 }
 
 /** A count-1 service with a rolling update block and no rescheduling, whose only alloc has failed. */
