@@ -42,6 +42,8 @@ const api = new Api({
   onWatchError: (key, err) => banner.set(key, err),
 });
 
+// index.html's "Loading…" text and <noscript> are not Preact's: clear them once, or they would stay above the view.
+main.replaceChildren();
 let current: AbortController | undefined;
 let navigated = false;
 let generation = 0;

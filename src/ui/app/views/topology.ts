@@ -28,26 +28,36 @@ function bar(label: string, box: NodeBox, dim: 'cpu' | 'memoryMB', unit: string,
     h('span', { class: 'topo-dim' }, label),
     h(
       'div',
-      {
-        class: 'topo-bar',
-        role: 'list',
-        'aria-label': `${label} of ${box.node.Name}: ${used} of ${capacity} ${unit} reserved`,
-      },
+      dim === 'cpu'
+        ? {
+            class: 'topo-bar',
+            role: 'list',
+            'aria-label': `${label} of ${box.node.Name}: ${used} of ${capacity} ${unit} reserved`,
+          }
+        : { class: 'topo-bar', 'aria-hidden': 'true' },
       box.allocs.map((a) =>
-        h('a', {
-          key: a.id,
-          role: 'listitem',
-          class: `topo-alloc topo-${a.status}`,
-          href: allocHref(a.id),
-          style: { width: `${percent(a[dim], capacity)}%`, background: jobColour(a.jobId) },
-          title: describe(a),
-          'aria-label': describe(a),
-          'data-job': a.jobId,
-          // Only the CPU bar's blocks take part in keyboard navigation: one stop per allocation.
-          tabIndex: dim === 'cpu' ? 0 : -1,
-          onMouseEnter: () => onHover(a),
-          onFocus: () => onHover(a),
-        }),
+        dim === 'cpu'
+          ? h('a', {
+              key: a.id,
+              role: 'listitem',
+              class: `topo-alloc topo-${a.status}`,
+              href: allocHref(a.id),
+              style: { width: `${percent(a.cpu, capacity)}%`, background: jobColour(a.jobId) },
+              title: describe(a),
+              'data-job': a.jobId,
+              onMouseEnter: () => onHover(a),
+              onFocus: () => onHover(a),
+            })
+          : // The memory bar repeats the same allocations: drawn, hoverable, but one link per allocation is enough
+            // for the keyboard and screen readers (they get the CPU bar's).
+            h('span', {
+              key: a.id,
+              class: `topo-alloc topo-${a.status}`,
+              style: { width: `${percent(a.memoryMB, capacity)}%`, background: jobColour(a.jobId) },
+              title: describe(a),
+              'data-job': a.jobId,
+              onMouseEnter: () => onHover(a),
+            }),
       ),
     ),
     h('span', { class: 'topo-figure' }, `${used}/${capacity} ${unit}`),
