@@ -24,13 +24,10 @@ export function chartPoints(samples: readonly Sample[], w: number, hgt: number):
   const max = Math.max(...samples.map((s) => s.v), 1e-9);
   const t0 = samples[0]!.t;
   const span = Math.max(samples[samples.length - 1]!.t - t0, 1);
-  const points = samples
-    .map((s) => {
-      const x = samples.length === 1 ? w : ((s.t - t0) / span) * w;
-      const y = hgt - (s.v / max) * (hgt - 2) - 1;
-      return `${x.toFixed(1)},${y.toFixed(1)}`;
-    })
-    .join(' ');
+  const y = (v: number) => (hgt - (v / max) * (hgt - 2) - 1).toFixed(1);
+  // One sample is a flat line across the chart, so the first reading shows at once.
+  if (samples.length === 1) return { points: `0,${y(samples[0]!.v)} ${w},${y(samples[0]!.v)}`, max };
+  const points = samples.map((s) => `${(((s.t - t0) / span) * w).toFixed(1)},${y(s.v)}`).join(' ');
   return { points, max };
 }
 
