@@ -1,13 +1,15 @@
 // Builds the web UI into dist/ui/static: the static files (index.html, CSS, icon) copied, the TypeScript in
-// app/ compiled to ES modules by the project's tsc. No bundler: browsers load the modules as they are.
-// Run by `npm run build` after the server build.
+// app/ compiled to ES modules by the project's tsc, and Preact's ES module files copied from node_modules into
+// vendor/. No bundler: browsers load the modules as they are. The bare specifiers ('preact', 'preact/hooks')
+// are rewritten to relative paths into vendor/, since an import map would be an inline script and the UI's
+// Content-Security-Policy allows none. Run by `npm run build` after the server build.
 //
 // The new tree is built beside the old one and swapped in by rename, so an agent serving the UI while a build
 // runs never finds it half there (and two builds at once do not share a directory).
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
@@ -15,14 +17,46 @@ const here = dirname(fileURLToPath(import.meta.url));
 const out = resolve(here, '..', '..', 'dist', 'ui', 'static');
 const next = `${out}.new-${process.pid}`;
 const old = `${out}.old-${process.pid}`;
+const require = createRequire(import.meta.url);
+
+/** The vendored modules: specifier → file under node_modules, and its name in vendor/. */
+const VENDOR = {
+  preact: ['preact/dist/preact.module.js', 'preact.js'],
+  'preact/hooks': ['preact/hooks/dist/hooks.module.js', 'hooks.js'],
+};
+
+/** Rewrites `from "preact"` / `from 'preact/hooks'` (and bare `import "..."`) to `./vendor/...` relative to `file`. */
+function rewriteImports(file, vendorDir) {
+  const text = readFileSync(file, 'utf8');
+  const out = text.replace(/(\bfrom\s*|\bimport\s*)(["'])(preact(?:\/hooks)?)\2/g, (all, kw, q, spec) => {
+    const target = VENDOR[spec];
+    if (!target) return all;
+    let rel = relative(dirname(file), join(vendorDir, target[1])).split('\\').join('/');
+    if (!rel.startsWith('.')) rel = `./${rel}`;
+    return `${kw}${q}${rel}${q}`;
+  });
+  if (out !== text) writeFileSync(file, out);
+}
+
+function walk(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.js') ? [join(dir, e.name)] : [],
+  );
+}
 
 try {
   cpSync(join(here, 'static'), next, { recursive: true });
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const tsc = require.resolve('typescript/bin/tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', join(here, 'tsconfig.build.json'), '--outDir', join(next, 'app')], {
     stdio: 'inherit',
   });
   if (r.status !== 0) throw new Error(`tsc exited with ${r.status ?? r.signal}`);
+  const vendorDir = join(next, 'vendor');
+  // Preact's `exports` map names no dist files, so they are found from its package.json.
+  const preactDir = dirname(require.resolve('preact/package.json'));
+  for (const [from, name] of Object.values(VENDOR)) cpSync(join(preactDir, '..', from), join(vendorDir, name));
+  cpSync(join(preactDir, 'LICENSE'), join(vendorDir, 'LICENSE.preact.txt'));
+  for (const f of [...walk(join(next, 'app')), ...walk(vendorDir)]) rewriteImports(f, vendorDir);
   if (existsSync(out)) renameSync(out, old);
   renameSync(next, out);
 } catch (e) {

@@ -1,5 +1,5 @@
 /**
- * The UI's client of the HTTP API: reads, blocking-query watches, the job stop, and text streams (logs).
+ * The UI's client of the HTTP API: reads, blocking-query watches, writes, and text streams (logs).
  * Everything takes an AbortSignal: a view aborts its requests when the user leaves it, which also frees the
  * browser's few connections per host for the next view.
  *
@@ -78,10 +78,23 @@ export class Api {
     return u.toString();
   }
 
-  private async send(method: string, path: string, url: string, signal: AbortSignal): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    url: string,
+    signal: AbortSignal,
+    body?: unknown,
+  ): Promise<Response> {
     let res: Response;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
     try {
-      res = await this.options.fetch(url, { method, signal, headers: { accept: 'application/json' } });
+      res = await this.options.fetch(url, {
+        method,
+        signal,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     } catch (e) {
       if (signal.aborted) throw e;
       throw new ApiError(method, path, 0, e instanceof Error ? e.message : String(e), 'Unreachable');
@@ -101,25 +114,25 @@ export class Api {
     return { value, index: Number(res.headers.get('x-nomad-index') ?? 0) || 0 };
   }
 
+  /** A text body (a file of an allocation, `/v1/client/fs/cat/:alloc`). */
+  async text(path: string, params: Record<string, string | number | undefined>, signal: AbortSignal): Promise<string> {
+    const res = await this.send('GET', path, this.url(path, params), signal);
+    return res.text();
+  }
+
+  /**
+   * A write (or a search) with a JSON body and a JSON answer: `PUT /v1/job/:id/plan`, `POST /v1/jobs`,
+   * `DELETE /v1/var/:path?cas=N`. An empty answer gives undefined.
+   */
+  async request<T>(method: string, path: string, body: unknown, signal: AbortSignal): Promise<T> {
+    const res = await this.send(method, path, this.url(path), signal, body);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
   /** `POST` with a JSON body and a JSON answer (`/v1/search`, `/v1/search/fuzzy`). */
-  async post<T>(path: string, body: unknown, signal: AbortSignal): Promise<T> {
-    let res: Response;
-    try {
-      res = await this.options.fetch(this.url(path), {
-        method: 'POST',
-        signal,
-        headers: { accept: 'application/json', 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-    } catch (e) {
-      if (signal.aborted) throw e;
-      throw new ApiError('POST', path, 0, e instanceof Error ? e.message : String(e), 'Unreachable');
-    }
-    if (!res.ok) {
-      const text = (await res.text().catch(() => '')).trim() || res.statusText;
-      throw new ApiError('POST', path, res.status, text, res.headers.get('x-drover-error-code') ?? '');
-    }
-    return (await res.json()) as T;
+  post<T>(path: string, body: unknown, signal: AbortSignal): Promise<T> {
+    return this.request<T>('POST', path, body, signal);
   }
 
   /** `DELETE`, for the job stop. */

@@ -4,7 +4,8 @@
  * only its own message. Cleared when the user moves to another view.
  */
 import type { ApiError } from './api.js';
-import { h, render } from './dom.js';
+import { render } from 'preact';
+import { h } from './dom.js';
 
 export class Banner {
   private readonly errors = new Map<string, ApiError>();
@@ -32,11 +33,10 @@ export class Banner {
   private draw(): void {
     this.el.hidden = this.errors.size === 0;
     render(
-      this.el,
-      [...this.errors.values()].map((e) =>
+      [...this.errors].map(([key, e]) =>
         h(
           'p',
-          { class: 'banner-item' },
+          { class: 'banner-item', key },
           h('strong', { class: 'banner-status' }, e.status === 0 ? 'No answer' : String(e.status)),
           ' ',
           h('span', { class: 'banner-text' }, e.status === 0 ? `cannot reach the agent: ${e.text}` : e.text),
@@ -44,6 +44,7 @@ export class Banner {
           h('span', { class: 'banner-request' }, `(${e.method} ${e.path})`),
         ),
       ),
+      this.el,
     );
   }
 }

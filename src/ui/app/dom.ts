@@ -1,60 +1,18 @@
 /**
- * A few DOM helpers in place of a framework. Text always goes in as text nodes (never innerHTML), so job
- * names, log lines and error messages cannot inject markup.
+ * The UI's building blocks on Preact: `h` makes virtual nodes and Preact diffs them into the page, so a live
+ * update changes only the text and rows that changed. Scroll position, text selection, focus and open
+ * controls survive updates (the hand-written renderer this replaced rebuilt whole subtrees). Text always goes
+ * in as text nodes (never innerHTML), so job names, log lines and error messages cannot inject markup.
+ *
+ * Plain `h()` calls rather than JSX or htm: tsc type-checks them and the browser runs them as they are.
  */
+import { h, type ComponentChildren, type VNode } from 'preact';
 import { absoluteTime, relativeTime, toMillis } from './format.js';
 
-export type Child = Node | string | number | null | undefined | false | Child[];
-type AttrValue = string | number | boolean | null | undefined;
-export type Attrs = Record<string, AttrValue | ((ev: Event) => void)>;
-
-/**
- * Creates an element. `on<event>` attributes with a function become listeners; `true` sets a boolean
- * attribute, `false`/null/undefined leave it out.
- */
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Attrs | null = null,
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs ?? {})) {
-    if (typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, '');
-    else if (v !== false && v !== null && v !== undefined) el.setAttribute(k, String(v));
-  }
-  append(el, children);
-  return el;
-}
-
-function append(el: Node, children: Child[]): void {
-  for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
-    if (Array.isArray(c)) append(el, c);
-    else el.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
-  }
-}
-
-/**
- * Replaces the content of `container`, keeping keyboard focus on the same link or control when the new
- * content has it again (matched by `data-key`, else `href`), so live updates do not throw a keyboard user
- * back to the top of the page.
- */
-export function render(container: Element, ...children: Child[]): void {
-  const active = document.activeElement;
-  let key: string | null = null;
-  if (active instanceof HTMLElement && container.contains(active)) {
-    key = active.dataset['key']
-      ? `[data-key="${CSS.escape(active.dataset['key'])}"]`
-      : active.getAttribute('href') !== null
-        ? `[href="${CSS.escape(active.getAttribute('href')!)}"]`
-        : null;
-  }
-  const frag = document.createDocumentFragment();
-  append(frag, children);
-  container.replaceChildren(frag);
-  if (key) (container.querySelector(key) as HTMLElement | null)?.focus();
-}
+export { h };
+export type Child = ComponentChildren;
+/** A virtual element of any props (what the helpers below return). */
+export type El = VNode<any>;
 
 export interface Column<T> {
   title: string;
@@ -63,13 +21,17 @@ export interface Column<T> {
   numeric?: boolean;
 }
 
-/** A semantic table: caption, column headers with scope, one row per item; `empty` when there are none. */
+/**
+ * A semantic table: caption, column headers with scope, one row per item; `empty` when there are none.
+ * `key` names each row, so Preact moves rows rather than rewriting them when the order changes.
+ */
 export function table<T>(
   caption: string,
   columns: Column<T>[],
   rows: readonly T[],
   empty: Child = 'None.',
-): HTMLElement {
+  key?: (row: T, i: number) => string,
+): El {
   if (rows.length === 0) return h('p', { class: 'empty' }, empty);
   return h(
     'div',
@@ -84,17 +46,17 @@ export function table<T>(
         h(
           'tr',
           null,
-          columns.map((c) => h('th', { scope: 'col', class: c.numeric ? 'num' : null }, c.title)),
+          columns.map((c) => h('th', { scope: 'col', class: c.numeric ? 'num' : undefined }, c.title)),
         ),
       ),
       h(
         'tbody',
         null,
-        rows.map((r) =>
+        rows.map((r, i) =>
           h(
             'tr',
-            null,
-            columns.map((c) => h('td', { class: c.numeric ? 'num' : null }, c.cell(r))),
+            { key: key ? key(r, i) : i },
+            columns.map((c) => h('td', { class: c.numeric ? 'num' : undefined }, c.cell(r))),
           ),
         ),
       ),
@@ -103,11 +65,11 @@ export function table<T>(
 }
 
 /** A status word with a colour class; the word itself carries the meaning, the colour only helps. */
-export function badge(status: string): HTMLElement {
+export function badge(status: string): El {
   return h('span', { class: `badge badge-${status.replace(/[^a-z-]/gi, '').toLowerCase()}` }, status || 'unknown');
 }
 
-export function link(href: string, text: Child, attrs: Attrs = {}): HTMLAnchorElement {
+export function link(href: string, text: Child, attrs: Record<string, unknown> = {}): El {
   return h('a', { href, ...attrs }, text);
 }
 
@@ -115,24 +77,28 @@ export function link(href: string, text: Child, attrs: Attrs = {}): HTMLAnchorEl
 export function time(t: number | string | null | undefined, now = Date.now()): Child {
   const ms = toMillis(t);
   if (ms === undefined) return '–';
-  return h('time', { datetime: new Date(ms).toISOString(), title: absoluteTime(ms) }, relativeTime(ms, now));
+  return h('time', { dateTime: new Date(ms).toISOString(), title: absoluteTime(ms) }, relativeTime(ms, now));
 }
 
 /** A definition list of label/value pairs (a page's summary). */
-export function facts(pairs: Array<[string, Child]>): HTMLElement {
+export function facts(pairs: Array<[string, Child]>): El {
   return h(
     'dl',
     { class: 'facts' },
-    pairs.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))),
+    pairs.map(([k, v]) => h('div', { key: k }, h('dt', null, k), h('dd', null, v))),
   );
 }
 
 /** The page heading: focused by the router on navigation, so screen readers announce the new page. */
-export function heading(text: Child, ...extra: Child[]): HTMLElement {
-  return h('div', { class: 'page-head' }, h('h1', { tabindex: '-1', 'data-key': 'page-heading' }, text), extra);
+export function heading(text: Child, ...extra: Child[]): El {
+  return h('div', { class: 'page-head' }, h('h1', { tabIndex: -1 }, text), extra);
 }
 
-export function section(title: string, ...content: Child[]): HTMLElement {
+export function section(title: string, ...content: Child[]): El {
   const id = `sec-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
   return h('section', { 'aria-labelledby': id }, h('h2', { id }, title), content);
+}
+
+export function loading(text: string): El {
+  return h('p', { class: 'loading' }, text);
 }

@@ -119,3 +119,15 @@ export function keepTail(text: string, max: number): { text: string; cut: boolea
   const nl = text.indexOf('\n', start);
   return { text: nl >= 0 && nl < text.length - 1 ? text.slice(nl + 1) : text.slice(start), cut: true };
 }
+
+/** 1536 → "1.5 KiB", as `alloc fs` prints sizes. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}

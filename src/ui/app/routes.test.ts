@@ -51,9 +51,25 @@ describe('the UI hash routes', () => {
     { view: 'client', id: 'node-1' },
     { view: 'services' },
     { view: 'evaluations' },
+    { view: 'topology' },
+    { view: 'run' },
+    { view: 'variables' },
+    { view: 'variable', path: 'nomad/jobs/web', namespace: 'default' },
+    { view: 'variable', path: 'app/db conf', namespace: 'prod' },
+    { view: 'alloc', id: 'a1', tab: 'files', path: '/alloc/logs' },
+    { view: 'alloc', id: 'a1', tab: 'files', path: '/' },
   ])('give back the same route after toHash and parseHash: %o', (r) => {
     const back = parseHash(toHash(r));
     expect(back).toEqual(r.view === 'alloc' && r.tab === 'logs' ? { task: undefined, type: undefined, ...r } : r);
+  });
+
+  it("read a variable's path with its slashes, and its namespace after the last @", () => {
+    expect(parseHash('#/variables/nomad/jobs/web@prod')).toEqual({
+      view: 'variable',
+      path: 'nomad/jobs/web',
+      namespace: 'prod',
+    });
+    expect(parseHash('#/allocations/abc/files')).toEqual({ view: 'alloc', id: 'abc', tab: 'files', path: '/' });
   });
 
   it('tell route hashes from in-page anchors such as the skip link', () => {

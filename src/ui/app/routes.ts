@@ -6,6 +6,8 @@
  *   #/jobs                          Jobs list (also the empty hash)
  *   #/jobs/<id>[@<namespace>]       Job detail (namespace "default" when left out)
  *   #/allocations/<id>[/logs]       Allocation detail, overview or logs (?task=&type=stdout|stderr)
+ *   #/allocations/<id>/files        Its files (?path=)
+ *   #/topology, #/run, #/variables[/<path>[@<namespace>]]
  *   #/clients, #/clients/<id>       Nodes list, node detail
  *   #/services, #/evaluations
  */
@@ -13,17 +15,30 @@
 export type Route =
   | { view: 'jobs' }
   | { view: 'job'; id: string; namespace: string }
-  | { view: 'alloc'; id: string; tab: 'overview' | 'logs'; task?: string; type?: 'stdout' | 'stderr' }
+  | {
+      view: 'alloc';
+      id: string;
+      tab: 'overview' | 'logs' | 'files';
+      task?: string;
+      type?: 'stdout' | 'stderr';
+      path?: string;
+    }
   | { view: 'clients' }
   | { view: 'client'; id: string }
   | { view: 'services' }
   | { view: 'evaluations' }
+  | { view: 'topology' }
+  | { view: 'run' }
+  | { view: 'variables' }
+  | { view: 'variable'; path: string; namespace: string }
   | { view: 'notFound'; path: string };
 
 /** The sections of the navigation bar, by the view that lists them. */
 export const SECTIONS = [
   { view: 'jobs', label: 'Jobs', href: '#/jobs' },
   { view: 'clients', label: 'Clients', href: '#/clients' },
+  { view: 'topology', label: 'Topology', href: '#/topology' },
+  { view: 'variables', label: 'Variables', href: '#/variables' },
   { view: 'services', label: 'Services', href: '#/services' },
   { view: 'evaluations', label: 'Evaluations', href: '#/evaluations' },
 ] as const;
@@ -62,6 +77,8 @@ export function parseHash(hash: string): Route {
   if (parts.length === 0) return { view: 'jobs' };
   if (section === 'jobs' && parts.length === 1) return { view: 'jobs' };
   if (section === 'jobs' && parts.length === 2) return { view: 'job', ...splitJobKey(rawParts[1]!) };
+  if (section === 'allocations' && id !== undefined && parts.length === 3 && sub === 'files')
+    return { view: 'alloc', id, tab: 'files', path: query.get('path') || '/' };
   if (section === 'allocations' && id !== undefined && (parts.length === 2 || (parts.length === 3 && sub === 'logs'))) {
     if (sub !== 'logs') return { view: 'alloc', id, tab: 'overview' };
     const type = query.get('type');
@@ -77,6 +94,14 @@ export function parseHash(hash: string): Route {
   if (section === 'clients' && parts.length === 2) return { view: 'client', id: id! };
   if (section === 'services' && parts.length === 1) return { view: 'services' };
   if (section === 'evaluations' && parts.length === 1) return { view: 'evaluations' };
+  if (section === 'topology' && parts.length === 1) return { view: 'topology' };
+  if (section === 'run' && parts.length === 1) return { view: 'run' };
+  if (section === 'variables' && parts.length === 1) return { view: 'variables' };
+  // A variable's path has slashes of its own: everything after "variables/" is the path.
+  if (section === 'variables') {
+    const { id: path, namespace } = splitJobKey(rawParts.slice(1).join('/'));
+    return { view: 'variable', path, namespace };
+  }
   return { view: 'notFound', path: parts.join('/') };
 }
 
@@ -89,11 +114,18 @@ export function toHash(r: Route): string {
     case 'clients':
     case 'services':
     case 'evaluations':
+    case 'topology':
+    case 'run':
+    case 'variables':
       return `#/${r.view}`;
+    case 'variable':
+      return `#/variables/${r.path.split('/').map(enc).join('/')}${r.namespace === 'default' ? '' : `@${enc(r.namespace)}`}`;
     case 'job':
       return `#/jobs/${enc(r.id)}${r.namespace === 'default' ? '' : `@${enc(r.namespace)}`}`;
     case 'alloc': {
       if (r.tab === 'overview') return `#/allocations/${enc(r.id)}`;
+      if (r.tab === 'files')
+        return `#/allocations/${enc(r.id)}/files${r.path && r.path !== '/' ? `?path=${enc(r.path)}` : ''}`;
       const q = new URLSearchParams();
       if (r.task) q.set('task', r.task);
       if (r.type) q.set('type', r.type);
@@ -118,7 +150,13 @@ export function sectionOf(r: Route): string | undefined {
     case 'jobs':
     case 'job':
     case 'alloc':
+    case 'run':
       return 'jobs';
+    case 'topology':
+      return 'topology';
+    case 'variables':
+    case 'variable':
+      return 'variables';
     case 'clients':
     case 'client':
       return 'clients';

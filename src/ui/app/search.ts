@@ -6,7 +6,8 @@
  *   input ─(200 ms quiet)─► abort the last search ─► fuzzy [+ prefix] ─► results grouped by context ─► click: go
  */
 import type { Api } from './api.js';
-import { h, render } from './dom.js';
+import { render } from 'preact';
+import { h } from './dom.js';
 
 interface FuzzyMatch {
   ID: string;
@@ -52,6 +53,8 @@ export function fuzzyHref(context: string, m: FuzzyMatch): string | undefined {
       return s[0] ? `#/clients/${encodeURIComponent(s[0])}` : undefined;
     case 'services':
       return '#/services';
+    case 'variables':
+      return `#/variables/${m.ID.split('/').map(encodeURIComponent).join('/')}${s[0] && s[0] !== 'default' ? `@${encodeURIComponent(s[0])}` : ''}`;
     default:
       return undefined;
   }
@@ -102,7 +105,7 @@ export function mountSearch(form: HTMLFormElement, results: HTMLElement, api: Ap
   let current: AbortController | undefined;
   const clear = () => {
     results.hidden = true;
-    render(results);
+    render(null, results);
   };
   const run = async (text: string) => {
     current?.abort();
@@ -127,7 +130,6 @@ export function mountSearch(form: HTMLFormElement, results: HTMLElement, api: Ap
       const groups = groupHits(fuzzy.Matches, prefix?.Matches);
       results.hidden = false;
       render(
-        results,
         groups.size === 0
           ? h('p', { class: 'search-empty' }, `No matches for "${text}"`)
           : [...groups].map(([ctx, hits]) =>
@@ -138,15 +140,18 @@ export function mountSearch(form: HTMLFormElement, results: HTMLElement, api: Ap
                 h(
                   'ul',
                   null,
-                  hits.map((x) => h('li', null, h('a', { href: x.href, onclick: clear }, x.label))),
+                  hits.map((x) =>
+                    h('li', { key: x.href + x.label }, h('a', { href: x.href, onClick: clear }, x.label)),
+                  ),
                 ),
               ),
             ),
+        results,
       );
     } catch (e) {
       if (ac.signal.aborted) return;
       results.hidden = false;
-      render(results, h('p', { class: 'search-error' }, `Search failed: ${(e as Error).message}`));
+      render(h('p', { class: 'search-error' }, `Search failed: ${(e as Error).message}`), results);
     }
   };
   input.addEventListener('input', () => {

@@ -45,6 +45,8 @@ export interface TaskGroup {
   Name: string;
   Count: number;
   Tasks: Task[] | null;
+  /** The `scaling` block: the bounds the UI's scale control keeps to. */
+  Scaling?: { Min?: number | null; Max?: number | null; Enabled?: boolean | null } | null;
 }
 
 export interface Job {
@@ -63,10 +65,15 @@ export interface Job {
   Version: number;
   SubmitTime: number;
   JobModifyIndex: number;
+  Periodic?: { Enabled: boolean; Spec: string } | null;
+  ParameterizedJob?: { Payload: string; MetaRequired: string[] | null; MetaOptional: string[] | null } | null;
+  Dispatched?: boolean;
 }
 
 export interface JobVersions {
   Versions: Job[] | null;
+  /** With `?diffs=true`: Diffs[i] is Versions[i] against the version before it. */
+  Diffs?: JobDiff[] | null;
 }
 
 export interface TaskEvent {
@@ -101,6 +108,10 @@ export interface AllocListStub {
   TaskStates: Record<string, TaskState> | null;
   CreateTime: number;
   ModifyTime: number;
+  /** With `?resources=true`. */
+  AllocatedResources?: {
+    Tasks: Record<string, { Cpu: { CpuShares: number }; Memory: { MemoryMB: number } }> | null;
+  } | null;
 }
 
 export interface Allocation extends Omit<AllocListStub, 'JobVersion'> {
@@ -119,6 +130,7 @@ export interface DeploymentState {
   PlacedCanaries: string[] | null;
   Promoted: boolean;
   AutoRevert?: boolean;
+  RequireProgressBy?: string;
 }
 
 export interface Deployment {
@@ -149,6 +161,9 @@ export interface NodeListStub {
   SchedulingEligibility: string;
   Drain: boolean;
   Drivers: Record<string, DriverInfo> | null;
+  /** With `?resources=true`. */
+  NodeResources?: NodeResources;
+  ReservedResources?: NodeReservedResources;
 }
 
 export interface Node extends Omit<NodeListStub, 'Address' | 'Version' | 'Drain'> {
@@ -198,4 +213,132 @@ export interface ServiceRegistration {
 
 export interface AgentSelf {
   config?: { Region?: string; Datacenter?: string; NodeName?: string; Version?: { Version?: string } };
+}
+
+/** Nomad's job diff (`job plan`, versions with `?diffs=true`). */
+export interface FieldDiff {
+  Type: 'None' | 'Added' | 'Deleted' | 'Edited';
+  Name: string;
+  Old: string;
+  New: string;
+  Annotations: string[] | null;
+}
+export interface ObjectDiff {
+  Type: FieldDiff['Type'];
+  Name: string;
+  Fields: FieldDiff[] | null;
+  Objects: ObjectDiff[] | null;
+}
+export interface TaskDiff extends ObjectDiff {
+  Annotations: string[] | null;
+}
+export interface TaskGroupDiff extends ObjectDiff {
+  Tasks: TaskDiff[] | null;
+  Updates: Record<string, number> | null;
+}
+export interface JobDiff {
+  Type: FieldDiff['Type'];
+  ID: string;
+  Fields: FieldDiff[] | null;
+  Objects: ObjectDiff[] | null;
+  TaskGroups: TaskGroupDiff[] | null;
+}
+
+/** Why a task group could not be placed (AllocMetric): the reasons the scheduler recorded. */
+export interface AllocMetric {
+  NodesEvaluated: number;
+  NodesFiltered: number;
+  NodesInPool?: number;
+  NodesAvailable: Record<string, number> | null;
+  ClassFiltered: Record<string, number> | null;
+  ConstraintFiltered: Record<string, number> | null;
+  NodesExhausted: number;
+  ClassExhausted: Record<string, number> | null;
+  DimensionExhausted: Record<string, number> | null;
+  QuotaExhausted: string[] | null;
+  CoalescedFailures: number;
+}
+
+export interface PlanAnnotations {
+  DesiredTGUpdates: Record<
+    string,
+    {
+      Ignore: number;
+      Place: number;
+      Migrate: number;
+      Stop: number;
+      InPlaceUpdate: number;
+      DestructiveUpdate: number;
+      Canary: number;
+      Preemptions?: number;
+    }
+  > | null;
+}
+
+export interface JobPlanResult {
+  JobModifyIndex: number;
+  Diff: JobDiff | null;
+  Annotations: PlanAnnotations | null;
+  FailedTGAllocs: Record<string, AllocMetric> | null;
+  Warnings: string;
+}
+
+export interface JobRegisterResult {
+  EvalID: string;
+  JobModifyIndex: number;
+  Warnings: string;
+}
+
+export interface Resources {
+  CPU: number;
+  MemoryMB: number;
+}
+
+/** A node's capacity and what is kept back for the OS and the agent. */
+export interface NodeResources {
+  Cpu: { CpuShares: number };
+  Memory: { MemoryMB: number };
+}
+export interface NodeReservedResources {
+  Cpu: { CpuShares: number };
+  Memory: { MemoryMB: number };
+}
+
+export interface Variable {
+  Namespace: string;
+  Path: string;
+  Items?: Record<string, string>;
+  CreateIndex: number;
+  ModifyIndex: number;
+  CreateTime: number;
+  ModifyTime: number;
+}
+
+export interface ACLTokenSelf {
+  AccessorID: string;
+  Name: string;
+  Type: string;
+  Policies: string[] | null;
+  Global?: boolean;
+  ExpirationTime?: string | null;
+}
+
+/** One entry of `alloc fs ls`. */
+export interface FileInfo {
+  Name: string;
+  IsDir: boolean;
+  Size: number;
+  FileMode: string;
+  /** RFC3339. */
+  ModTime: string;
+}
+
+/** `/v1/client/allocation/:id/stats` (Nomad's AllocResourceUsage), the parts the charts read. */
+export interface AllocStats {
+  ResourceUsage: {
+    MemoryStats: { RSS: number; Usage: number };
+    CpuStats: { Percent: number; TotalTicks: number };
+  };
+  /** Unix nanoseconds. */
+  Timestamp: number;
 }

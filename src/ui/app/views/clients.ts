@@ -1,11 +1,13 @@
-/** The clients (nodes) list and one node's page with its allocations, live. */
-import type { ApiError } from '../api.js';
-import { badge, facts, h, heading, link, render, section, table } from '../dom.js';
+/**
+ * The clients (nodes) list and one node's page with its allocations, live; on the node's page, drain and
+ * scheduling eligibility (each after a confirm, the API's error text shown when refused).
+ */
+import { badge, facts, h, heading, link, loading, section, table } from '../dom.js';
 import { shortId } from '../format.js';
 import { clientHref } from '../routes.js';
 import type { AllocListStub, DriverInfo, Job, Node, NodeListStub } from '../types.js';
-import { allocTable } from './job.js';
-import { seg, type ViewContext } from './context.js';
+import { AllocTable } from './job.js';
+import { seg, useAction, useViewTitle, useWatch, type ViewContext, type ViewProps } from './context.js';
 
 function drivers(d: Record<string, DriverInfo> | null): string {
   const healthy = Object.entries(d ?? {})
@@ -15,68 +17,125 @@ function drivers(d: Record<string, DriverInfo> | null): string {
   return healthy.join(', ') || '–';
 }
 
-export function clientsView(ctx: ViewContext): void {
-  ctx.title('Clients');
-  const body = h('div', null, h('p', { class: 'loading' }, 'Loading clients…'));
-  render(ctx.main, heading('Clients'), body);
-  ctx.ready();
-  ctx.watch<NodeListStub[]>('nodes', '/v1/nodes', (nodes) => {
-    const sorted = [...nodes].sort((a, b) => a.Name.localeCompare(b.Name) || a.ID.localeCompare(b.ID));
-    render(
-      body,
-      table(
-        'Clients',
-        [
-          { title: 'Name', cell: (n) => link(clientHref(n.ID), n.Name || shortId(n.ID)) },
-          { title: 'ID', cell: (n) => h('code', null, shortId(n.ID)) },
-          { title: 'Datacenter', cell: (n) => n.Datacenter },
-          { title: 'Node pool', cell: (n) => n.NodePool },
-          { title: 'Address', cell: (n) => n.Address || '–' },
-          { title: 'Status', cell: (n) => badge(n.Status) },
-          { title: 'Eligibility', cell: (n) => n.SchedulingEligibility },
-          { title: 'Drain', cell: (n) => (n.Drain ? 'draining' : 'no') },
-          { title: 'Drivers', cell: (n) => drivers(n.Drivers) },
-        ],
-        sorted,
-        'No clients have registered.',
-      ),
-    );
-  });
-}
-
-export function clientView(ctx: ViewContext, id: string): void {
-  ctx.title(`Client ${shortId(id)}`);
-  const head = h('div', null, heading(`Client ${shortId(id)}`));
-  const summary = h('div', null, h('p', { class: 'loading' }, 'Loading client…'));
-  const allocs = h('div', null, h('p', { class: 'loading' }, 'Loading…'));
-  render(ctx.main, head, summary, section('Allocations', allocs));
-  ctx.ready();
-  let loaded = false;
-  const onNode = (n: Node) => {
-    loaded = true;
-    render(head, heading(`Client ${n.Name}`, ' ', badge(n.Status)));
-    render(summary, nodeFacts(n));
-  };
-  const onNodeError = (err: ApiError) => {
-    if (err.status === 404 && !loaded) render(summary, h('p', { class: 'empty' }, `No client "${id}".`));
-  };
-  ctx.watch<Node>('node', `/v1/node/${seg(id)}`, onNode, onNodeError);
-  // This endpoint answers whole allocations, which carry their job rather than its version.
-  ctx.watch<Array<AllocListStub & { Job?: Job | null }>>(
-    'node-allocations',
-    `/v1/node/${seg(id)}/allocations`,
-    (list) =>
-      render(
-        allocs,
-        allocTable(
-          list.map((a) => ({ ...a, JobVersion: a.JobVersion ?? a.Job?.Version ?? 0 })),
-          'job',
+export function ClientsView({ ctx }: ViewProps) {
+  useViewTitle(ctx, 'Clients');
+  const { value: nodes } = useWatch<NodeListStub[]>(ctx, 'nodes', '/v1/nodes');
+  const sorted = [...(nodes ?? [])].sort((a, b) => a.Name.localeCompare(b.Name) || a.ID.localeCompare(b.ID));
+  return h(
+    'div',
+    null,
+    heading('Clients', ' ', link('#/topology', 'Topology', { class: 'button-link' })),
+    nodes === undefined
+      ? loading('Loading clients…')
+      : table(
+          'Clients',
+          [
+            { title: 'Name', cell: (n) => link(clientHref(n.ID), n.Name || shortId(n.ID)) },
+            { title: 'ID', cell: (n) => h('code', null, shortId(n.ID)) },
+            { title: 'Datacenter', cell: (n) => n.Datacenter },
+            { title: 'Node pool', cell: (n) => n.NodePool },
+            { title: 'Address', cell: (n) => n.Address || '–' },
+            { title: 'Status', cell: (n) => badge(n.Status) },
+            { title: 'Eligibility', cell: (n) => n.SchedulingEligibility },
+            { title: 'Drain', cell: (n) => (n.Drain ? 'draining' : 'no') },
+            { title: 'Drivers', cell: (n) => drivers(n.Drivers) },
+          ],
+          sorted,
+          'No clients have registered.',
+          (n) => n.ID,
         ),
-      ),
   );
 }
 
-function nodeFacts(n: Node): HTMLElement {
+export function ClientView({ ctx, id }: ViewProps & { id: string }) {
+  useViewTitle(ctx, `Client ${shortId(id)}`);
+  const node = useWatch<Node>(ctx, 'node', `/v1/node/${seg(id)}`);
+  // This endpoint answers whole allocations, which carry their job rather than its version.
+  const allocs = useWatch<Array<AllocListStub & { Job?: Job | null }>>(
+    ctx,
+    'node-allocations',
+    `/v1/node/${seg(id)}/allocations`,
+  );
+  const n = node.value;
+  return h(
+    'div',
+    null,
+    n ? heading(`Client ${n.Name}`, ' ', badge(n.Status)) : heading(`Client ${shortId(id)}`),
+    n
+      ? [nodeFacts(n), h(NodeActions, { ctx, node: n })]
+      : node.error?.status === 404
+        ? h('p', { class: 'empty' }, `No client "${id}".`)
+        : loading('Loading client…'),
+    section(
+      'Allocations',
+      allocs.value === undefined
+        ? loading('Loading…')
+        : h(AllocTable, {
+            list: allocs.value.map((a) => ({ ...a, JobVersion: a.JobVersion ?? a.Job?.Version ?? 0 })),
+            by: 'job',
+          }),
+    ),
+  );
+}
+
+function isDraining(n: Node): boolean {
+  return Boolean(n.DrainStrategy || n.Drain);
+}
+
+/** Drain (deadline 1h, as `node drain -enable`), stop a drain, and eligibility. */
+function NodeActions({ ctx, node }: { ctx: ViewContext; node: Node }) {
+  const action = useAction(ctx, 'node');
+  const path = (what: string) => `/v1/node/${seg(node.ID)}/${what}`;
+  const draining = isDraining(node);
+  const eligible = node.SchedulingEligibility === 'eligible';
+  const drain = () => {
+    if (!window.confirm(`Drain client "${node.Name}"? Its allocations will be moved to other clients.`)) return;
+    void action.run((signal) =>
+      ctx.api.request(
+        'POST',
+        path('drain'),
+        {
+          NodeID: node.ID,
+          DrainSpec: { Deadline: 3600e9, IgnoreSystemJobs: false },
+          MarkEligible: false,
+        },
+        signal,
+      ),
+    );
+  };
+  const stopDrain = () =>
+    void action.run((signal) =>
+      ctx.api.request('POST', path('drain'), { NodeID: node.ID, DrainSpec: null, MarkEligible: true }, signal),
+    );
+  const toggle = () => {
+    if (eligible && !window.confirm(`Make client "${node.Name}" ineligible? No new allocations will be placed on it.`))
+      return;
+    void action.run((signal) =>
+      ctx.api.request(
+        'POST',
+        path('eligibility'),
+        { NodeID: node.ID, Eligibility: eligible ? 'ineligible' : 'eligible' },
+        signal,
+      ),
+    );
+  };
+  return h(
+    'div',
+    { class: 'actions' },
+    draining
+      ? h('button', { type: 'button', onClick: stopDrain, disabled: action.busy }, 'Stop drain')
+      : h('button', { type: 'button', class: 'danger', onClick: drain, disabled: action.busy }, 'Drain client'),
+    ' ',
+    h(
+      'button',
+      { type: 'button', onClick: toggle, disabled: action.busy },
+      eligible ? 'Mark ineligible' : 'Mark eligible',
+    ),
+    action.error ? h('p', { class: 'action-error', role: 'status' }, action.error.message) : null,
+  );
+}
+
+function nodeFacts(n: Node) {
   return facts([
     ['ID', h('code', null, n.ID)],
     ['Name', n.Name],
@@ -86,7 +145,7 @@ function nodeFacts(n: Node): HTMLElement {
     ['Address', n.HTTPAddr || '–'],
     ['Status', n.Status + (n.StatusDescription ? ` (${n.StatusDescription})` : '')],
     ['Eligibility', n.SchedulingEligibility],
-    ['Drain', n.DrainStrategy || n.Drain ? 'draining' : 'no'],
+    ['Drain', isDraining(n) ? 'draining' : 'no'],
     ['Drivers', drivers(n.Drivers)],
   ]);
 }

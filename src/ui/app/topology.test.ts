@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { jobColour, percent, topology } from './topology.js';
+import type { AllocListStub, NodeListStub } from './types.js';
+
+const node = (id: string, dc: string, pool: string, cpu = 4000, mem = 8192): NodeListStub => ({
+  ID: id,
+  Name: id,
+  Datacenter: dc,
+  NodePool: pool,
+  Address: '',
+  Status: 'ready',
+  SchedulingEligibility: 'eligible',
+  Drain: false,
+  Drivers: null,
+  NodeResources: { Cpu: { CpuShares: cpu }, Memory: { MemoryMB: mem } },
+  ReservedResources: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 192 } },
+});
+
+const alloc = (id: string, nodeId: string, cpu: number, mem: number, status = 'running', desired = 'run') =>
+  ({
+    ID: id,
+    Name: `web.g[${id}]`,
+    Namespace: 'default',
+    NodeID: nodeId,
+    NodeName: nodeId,
+    JobID: 'web',
+    JobVersion: 0,
+    TaskGroup: 'g',
+    DesiredStatus: desired,
+    ClientStatus: status,
+    TaskStates: null,
+    CreateTime: 0,
+    ModifyTime: 0,
+    AllocatedResources: {
+      Tasks: {
+        a: { Cpu: { CpuShares: cpu }, Memory: { MemoryMB: mem } },
+        b: { Cpu: { CpuShares: 10 }, Memory: { MemoryMB: 8 } },
+      },
+    },
+  }) as AllocListStub;
+
+describe('the topology arithmetic', () => {
+  it('groups clients by datacenter and pool and sums each allocation over its tasks', () => {
+    const { groups, totals } = topology(
+      [node('b', 'dc1', 'default'), node('a', 'dc1', 'default'), node('c', 'dc2', 'gpu')],
+      [alloc('1', 'a', 500, 256), alloc('2', 'a', 90, 56, 'pending'), alloc('3', 'c', 1000, 1024)],
+    );
+    expect(groups.map((g) => [g.datacenter, g.pool, g.nodes.map((n) => n.node.ID)])).toEqual([
+      ['dc1', 'default', ['a', 'b']],
+      ['dc2', 'gpu', ['c']],
+    ]);
+    const a = groups[0]!.nodes[0]!;
+    expect([a.cpu, a.memoryMB, a.reservedCpu, a.reservedMemoryMB]).toEqual([3900, 8000, 610, 328]);
+    expect(totals).toEqual({
+      nodes: 3,
+      allocs: 3,
+      cpu: 11700,
+      memoryMB: 24000,
+      reservedCpu: 1620,
+      reservedMemoryMB: 1360,
+    });
+  });
+
+  it('leaves out allocations that hold nothing: finished, failed, or told to stop', () => {
+    const { totals } = topology(
+      [node('a', 'dc1', 'default')],
+      [
+        alloc('1', 'a', 500, 256, 'complete'),
+        alloc('2', 'a', 500, 256, 'failed'),
+        alloc('3', 'a', 500, 256, 'running', 'stop'),
+      ],
+    );
+    expect(totals.allocs).toBe(0);
+    expect(totals.reservedCpu).toBe(0);
+  });
+
+  it('gives a job the same colour every time and keeps percentages within 0..100', () => {
+    expect(jobColour('web')).toBe(jobColour('web'));
+    expect(jobColour('web')).toMatch(/^hsl\(\d+ 60% 32%\)$/);
+    expect(percent(50, 200)).toBe(25);
+    expect(percent(300, 200)).toBe(100);
+    expect(percent(1, 0)).toBe(0);
+  });
+});
