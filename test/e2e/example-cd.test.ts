@@ -10,12 +10,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, TestAgent, type CliResult } from './harness/agent.js';
 import { Load } from './harness/load.js';
+import { freePort, readmeCommands } from './fixtures/examples-support.js';
 
 const EXAMPLE = join(ROOT, 'examples', 'cd');
 /**
@@ -24,26 +24,6 @@ const EXAMPLE = join(ROOT, 'examples', 'cd');
  */
 const LOAD_TIMEOUT_MS = 30_000;
 const work = mkdtempSync(join(tmpdir(), 'drover-exb-cd-'));
-
-function readmeLines(): string[] {
-  const readme = readFileSync(join(EXAMPLE, 'README.md'), 'utf8');
-  const block = /```sh\n([\s\S]*?)```/.exec(readme)![1]!;
-  return block
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise<number>((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** Runs a command without blocking the event loop (a load loop may be running); bounded. */
 function runAsync(cmd: string, args: string[], env: Record<string, string>, timeoutMs = 150_000): Promise<CliResult> {
@@ -144,7 +124,7 @@ function badJob(
 
 describe('examples/cd', () => {
   const agent = new TestAgent({ args: ['-config', join(work, 'agent.hcl')] });
-  const lines = readmeLines();
+  const lines = readmeCommands('cd');
   let regPort = 0;
   let filesPort = 0;
   let gateway = '';
