@@ -1,7 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { conformanceTask } from '../testing/index.js';
 import type { TaskConfig } from '../types.js';
-import { containerCreateBody, memoryLimits, normalizeImage, validateDockerConfig, CONTAINER_LABELS } from './config.js';
+import {
+  containerCreateBody,
+  memoryLimits,
+  normalizeImage,
+  registryAuthHeader,
+  validateDockerConfig,
+  CONTAINER_LABELS,
+} from './config.js';
 import { DockerDriver } from './driver.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -173,5 +180,21 @@ describe('docker config → container create body', () => {
     expect(normalizeImage('reg:5000/a/b')).toBe('reg:5000/a/b:latest');
     expect(normalizeImage('reg:5000/a/b:1')).toBe('reg:5000/a/b:1');
     expect(normalizeImage('a@sha256:abc')).toBe('a@sha256:abc');
+  });
+});
+
+describe('registryAuthHeader', () => {
+  it('encodes the auth block as padded URL-safe base64 JSON, which Go URLEncoding decodes for every length', () => {
+    for (const password of ['s3cret', 'wrong', 'abc', 'p+/?>~~']) {
+      const h = registryAuthHeader([{ username: 'drover', password, server_address: '127.0.0.1:5000' }])!;
+      expect(h).toMatch(/^[A-Za-z0-9_-]*={0,2}$/);
+      expect(h.length % 4).toBe(0);
+      expect(JSON.parse(Buffer.from(h, 'base64url').toString('utf8'))).toMatchObject({
+        username: 'drover',
+        password,
+        serveraddress: '127.0.0.1:5000',
+      });
+    }
+    expect(registryAuthHeader(undefined)).toBeUndefined();
   });
 });

@@ -390,5 +390,7 @@ export function registryAuthHeader(auth: unknown): string | undefined {
     email: str(a.email),
     serveraddress: str(a.server_address),
   };
-  return Buffer.from(JSON.stringify(json)).toString('base64url');
+  // dockerd decodes this with Go's base64.URLEncoding, which wants the `=` padding that Node's 'base64url'
+  // leaves out; unpadded, a header whose JSON length is not a multiple of 3 was read as no credentials at all.
+  return Buffer.from(JSON.stringify(json)).toString('base64').replaceAll('+', '-').replaceAll('/', '_');
 }

@@ -108,8 +108,15 @@ async function pull(client: DockerClient, name: string, o: PullOptions): Promise
     });
     let lastReport = 0;
     let error: string | undefined;
+    // Each layer's last status: a small layer may go straight to "Pull complete" with no "Downloading" line,
+    // so the closing event counts layers rather than relying on progress lines.
+    const layers = new Map<string, string>();
     await readJSONLines(res.body, (line) => {
       if (typeof line.error === 'string') error = line.error;
+      if (typeof line.id === 'string' && typeof line.status === 'string' && line.status !== 'Waiting') {
+        if (line.status === 'Already exists' || line.status === 'Pull complete' || !layers.has(line.id))
+          layers.set(line.id, line.status);
+      }
       // Progress lines come many per second; one event every few seconds is enough for a human.
       const now = Date.now();
       if (line.status === 'Downloading' && now - lastReport > 5000) {
@@ -118,6 +125,10 @@ async function pull(client: DockerClient, name: string, o: PullOptions): Promise
       }
     });
     if (error) throw new Error(error);
+    const pulled = [...layers.values()].filter((st) => st === 'Pull complete').length;
+    const present = [...layers.values()].filter((st) => st === 'Already exists').length;
+    if (pulled + present > 0)
+      o.onEvent?.('Driver', `Pulled image ${name}: downloaded ${pulled} of ${pulled + present} layers`);
   } catch (err) {
     if (ac.signal.aborted && !o.signal?.aborted) throw ac.signal.reason;
     throw err;
