@@ -144,8 +144,13 @@ export class ExecDriver implements TaskDriver {
     return problems;
   }
 
+  /**
+   * The container is named after the allocation and the task, not after this start's task ID (which has a random
+   * part): a client killed after runc started the container but before the handle was persisted starts the task
+   * again with a new task ID, and must find and adopt that container rather than run a second one.
+   */
   private ids(cfg: TaskConfig): { cid: string; bundle: string; cgroupsPath: string } {
-    const cid = `drover-${cfg.id.replace(/[^\w.-]/g, '_')}`;
+    const cid = `drover-${`${cfg.allocID}_${cfg.name}`.replace(/[^\w.-]/g, '_')}`;
     return {
       cid,
       bundle: join(this.dataDir, 'bundles', cid),

@@ -148,6 +148,26 @@ describe('exec driver isolation (real runc)', () => {
     expect((await second.waitTask(t.id)).signal).toBe(15);
   });
 
+  it('adopts the running container of the same allocation task when started again under a new task ID', async (ctx) => {
+    // A client SIGKILLed after runc started the task but before the handle was persisted starts the task again
+    // with a fresh task ID (it has a random part): that start must adopt the container, never run a second one.
+    await requireExec(ctx);
+    const first = newDriver();
+    const t = task('restart-unpersisted', 'echo started; sleep 60');
+    const { handle } = await first.startTask(t);
+    const pid = await first.taskPid(t.id);
+    await first.shutdown();
+
+    const second = newDriver();
+    const again: TaskConfig = { ...t, id: `${t.allocID}/${t.name}/another-start` };
+    started.push(again.id);
+    const adopted = await second.startTask(again);
+    expect(adopted.handle.driverState.containerID).toBe(handle.driverState.containerID);
+    expect(await second.taskPid(again.id)).toBe(pid);
+    expect(out(t).match(/started/g)).toHaveLength(1);
+    await second.stopTask(again.id, 2000);
+  });
+
   it('kills the whole process tree on stop, even children that ignore SIGTERM', async (ctx) => {
     await requireExec(ctx);
     const d = newDriver();
