@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,26 @@ describe('raw_exec driver', () => {
     const r = await second.waitTask(t.id);
     expect(r).toMatchObject({ exitCode: 4, signal: 0 });
     await second.destroyTask(t.id, false);
+  });
+
+  it('adopts the running process of the same task when started again under a new task ID, and starts nothing new', async () => {
+    // A client SIGKILLed right after the spawn, before the handle was persisted, starts the task again with a
+    // fresh task ID: the start must adopt the running process, and a start after it ended must run anew.
+    const first = new RawExecDriver({ enabled: true, pollIntervalMs: 50 });
+    const t = task('echo started; sleep 0.8; exit 4');
+    const { handle } = await first.startTask(t);
+    await first.shutdown();
+    const second = new RawExecDriver({ enabled: true, pollIntervalMs: 50 });
+    const again = { ...t, id: `${t.allocID}/${t.name}/another-start` };
+    const adopted = await second.startTask(again);
+    expect(adopted.handle.driverState.pid).toBe(handle.driverState.pid);
+    expect(await second.waitTask(again.id)).toMatchObject({ exitCode: 4, signal: 0 });
+    expect(readFileSync(t.stdoutPath, 'utf8').match(/started/g)).toHaveLength(1);
+    const third = { ...t, id: `${t.allocID}/${t.name}/after-exit` };
+    const fresh = await second.startTask(third);
+    expect(fresh.handle.driverState.pid).not.toBe(handle.driverState.pid);
+    await second.waitTask(third.id);
+    expect(readFileSync(t.stdoutPath, 'utf8').match(/started/g)).toHaveLength(2);
   });
 
   it('learns how a task ended while the agent was down from the recorded status', async () => {

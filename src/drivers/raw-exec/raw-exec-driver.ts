@@ -16,7 +16,7 @@
  * same, as in any shell).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type {
   DriverCapabilities,
@@ -111,6 +111,14 @@ export class RawExecDriver implements TaskDriver {
     if (signal?.aborted) throw signal.reason;
     const problems = this.validateConfig(cfg.config);
     if (problems.length > 0) throw driverError(`invalid raw_exec config: ${problems.join('; ')}`, false);
+    // A client killed after the spawn but before the handle was persisted starts the task again under a new task
+    // ID: the start record (named after the task, not the start) lets this start adopt that process, not run two.
+    const record = startRecordPath(cfg);
+    const running = readStartRecord(record);
+    if (running && processAlive(running.pid, running.startTime)) {
+      this.adopt(cfg, running);
+      return { handle: this.handleOf(cfg, running) };
+    }
     const command = resolveCommand(String(cfg.config.command), cfg.dirs.dir, cfg.env.PATH ?? DEFAULT_PATH);
     const args = (cfg.config.args as string[] | undefined) ?? [];
     const exitFile = resolve(cfg.dirs.dir, `.raw_exec-${cfg.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.exit`);
@@ -136,11 +144,16 @@ export class RawExecDriver implements TaskDriver {
     const startTime = readProcStat(pid)?.startTime ?? 0;
     child.unref();
     const st: RawExecState = { pid, startTime, exitFile };
+    writeStartRecord(record, st);
     const t = this.track(cfg, st);
     t.child = child;
     child.once('exit', (code, sig) => t.finish(this.exitResult(st, code, sig ? signalNumber(sig) : 0)));
     child.once('error', (e) => t.finish({ exitCode: -1, signal: 0, oomKilled: false, err: e.message }));
-    const handle: TaskHandle = {
+    return { handle: this.handleOf(cfg, st) };
+  }
+
+  private handleOf(cfg: TaskConfig, st: RawExecState): TaskHandle {
+    return {
       driver: this.name,
       version: 1,
       config: cfg,
@@ -148,7 +161,17 @@ export class RawExecDriver implements TaskDriver {
       driverState: { ...st },
       startedAt: Date.now(),
     };
-    return { handle };
+  }
+
+  /** Tracks a process this agent did not spawn (recovered or adopted): its end is seen by polling /proc. */
+  private adopt(cfg: TaskConfig, st: RawExecState): void {
+    const t = this.track(cfg, st);
+    const check = () => {
+      if (!processAlive(st.pid, st.startTime)) t.finish(this.exitResult(st, null, 0));
+    };
+    if (!processAlive(st.pid, st.startTime)) return check();
+    t.poll = setInterval(check, this.pollMs);
+    t.poll.unref();
   }
 
   private track(cfg: TaskConfig, st: RawExecState): Tracked {
@@ -291,21 +314,35 @@ export class RawExecDriver implements TaskDriver {
     if (this.tasks.has(handle.config.id)) return;
     const st = handle.driverState as unknown as RawExecState;
     if (typeof st?.pid !== 'number' || typeof st.exitFile !== 'string') throw taskNotFound(handle.config.id);
-    const alive = processAlive(st.pid, st.startTime);
-    if (!alive && readExitFile(st.exitFile) === undefined) throw taskNotFound(handle.config.id);
-    const t = this.track(handle.config, st);
-    const check = () => {
-      if (!processAlive(st.pid, st.startTime)) t.finish(this.exitResult(st, null, 0));
-    };
-    if (!alive) return check();
-    t.poll = setInterval(check, this.pollMs);
-    t.poll.unref();
+    if (!processAlive(st.pid, st.startTime) && readExitFile(st.exitFile) === undefined)
+      throw taskNotFound(handle.config.id);
+    this.adopt(handle.config, st);
   }
 
   async shutdown(): Promise<void> {
     // Tasks keep running: they belong to their allocations, not to this driver instance.
     for (const t of this.tasks.values()) if (t.poll) clearInterval(t.poll);
     this.tasks.clear();
+  }
+}
+
+/** `<task dir>/.raw_exec-<task>.start`: the process of the task's latest start, written right after the spawn. */
+function startRecordPath(cfg: TaskConfig): string {
+  return resolve(cfg.dirs.dir, `.raw_exec-${cfg.name.replace(/[^A-Za-z0-9_.-]/g, '_')}.start`);
+}
+
+function writeStartRecord(path: string, st: RawExecState): void {
+  writeFileSync(`${path}.tmp`, JSON.stringify(st));
+  renameSync(`${path}.tmp`, path);
+}
+
+function readStartRecord(path: string): RawExecState | undefined {
+  try {
+    const st = JSON.parse(readFileSync(path, 'utf8')) as Partial<RawExecState>;
+    if (typeof st.pid !== 'number' || typeof st.startTime !== 'number' || typeof st.exitFile !== 'string') return;
+    return st as RawExecState;
+  } catch {
+    return undefined;
   }
 }
 
