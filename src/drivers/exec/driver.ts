@@ -20,6 +20,7 @@
  * tini as PID 1 means a task ignoring SIGTERM does not hang a stop past its timeout, and orphans are reaped.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DroverError } from '../../errors/index.js';
@@ -150,7 +151,9 @@ export class ExecDriver implements TaskDriver {
    * again with a new task ID, and must find and adopt that container rather than run a second one.
    */
   private ids(cfg: TaskConfig): { cid: string; bundle: string; cgroupsPath: string } {
-    const cid = `drover-${`${cfg.allocID}_${cfg.name}`.replace(/[^\w.-]/g, '_')}`;
+    // Task names may hold characters a container ID may not: a digest of the name keeps two tasks apart.
+    const task = createHash('sha256').update(cfg.name).digest('hex').slice(0, 16);
+    const cid = `drover-${cfg.allocID.replace(/[^\w.-]/g, '_')}-${task}`;
     return {
       cid,
       bundle: join(this.dataDir, 'bundles', cid),

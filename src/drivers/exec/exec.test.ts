@@ -168,6 +168,19 @@ describe('exec driver isolation (real runc)', () => {
     await second.stopTask(again.id, 2000);
   });
 
+  it('runs two tasks of one allocation whose names differ only in characters a container ID may not hold', async (ctx) => {
+    await requireExec(ctx);
+    const d = newDriver();
+    const a = task('web 1', 'echo first; sleep 60');
+    const b: TaskConfig = { ...task('web_1', 'echo second; sleep 60'), allocID: a.allocID };
+    await d.startTask(a);
+    await d.startTask(b);
+    expect(await d.taskPid(a.id)).not.toBe(await d.taskPid(b.id));
+    await expect.poll(() => out(b), { timeout: 5_000 }).toContain('second');
+    await d.stopTask(a.id, 2000);
+    await d.stopTask(b.id, 2000);
+  });
+
   it('kills the whole process tree on stop, even children that ignore SIGTERM', async (ctx) => {
     await requireExec(ctx);
     const d = newDriver();
