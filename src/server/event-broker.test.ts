@@ -108,6 +108,35 @@ describe('the event broker', () => {
     }
   });
 
+  it('ends only the listener whose sink throws, and still delivers to the others of the same pass', async () => {
+    const s = await createServer({ dataDir: ':memory:', logger: nullLogger });
+    try {
+      const keys: string[] = [];
+      let ended = 0;
+      s.events.listen(
+        filter({ Variable: ['*'] }),
+        0,
+        60_000,
+        (b) => {
+          if (b) throw new Error('a broken sink');
+          return true;
+        },
+        () => ended++,
+      );
+      s.events.listen(filter({ Variable: ['*'] }), 0, 60_000, (b) => {
+        if (b) keys.push(...b.Events.map((e) => e.Key));
+        return true;
+      });
+      await s.vars.put({ Namespace: 'default', Path: 't/1', Items: { v: '1' } });
+      await s.vars.put({ Namespace: 'default', Path: 't/2', Items: { v: '1' } });
+      await expect.poll(() => keys, { timeout: 5_000 }).toEqual(['t/1', 't/2']);
+      expect(ended).toBe(1);
+      expect(s.events.waiting()).toBe(1);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('resumes a listener that fell behind the bounded buffer at the oldest batch still held', async () => {
     const s = await createServer({ dataDir: ':memory:', logger: nullLogger });
     try {

@@ -231,7 +231,9 @@ export class EventBroker {
     for (const sub of due ?? []) {
       if (!sub.waiting) continue;
       sub.heartbeatAt = now + sub.heartbeatMs;
-      if (sub.sink(null) === false) sub.pause();
+      this.guarded(sub, () => {
+        if (sub.sink(null) === false) sub.pause();
+      });
     }
     if (this.live.size === 0 && this.heartbeatTimer !== undefined) {
       clearInterval(this.heartbeatTimer);
@@ -280,7 +282,7 @@ export class EventBroker {
       this.wakeScheduled = false;
       const list = [...this.toWake];
       this.toWake.clear();
-      for (const s of list) this.deliver(s);
+      for (const s of list) this.guarded(s, () => this.deliver(s));
     });
   }
 
@@ -311,6 +313,23 @@ export class EventBroker {
       }
     }
     this.index(sub);
+  }
+
+  /**
+   * Runs one subscriber's delivery: a sink that throws ends that subscriber alone, never the pass that wakes the
+   * others (nor the agent, as an uncaught exception from a timer would).
+   */
+  private guarded(sub: Subscriber, fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      if (sub.closed) return;
+      try {
+        this.end(sub);
+      } catch {
+        /* its onEnd threw too: it is forgotten all the same */
+      }
+    }
   }
 
   private end(sub: Subscriber): void {
