@@ -113,6 +113,7 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
       batchJobs.clear();
       try {
         applyGroupTxn(batches);
+        if (storedJobs.size + batchJobs.size > STORED_JOBS_MAX) storedJobs.clear();
         for (const ref of batchJobs) storedJobs.add(ref);
       } finally {
         batchJobs.clear();
