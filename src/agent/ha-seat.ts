@@ -410,6 +410,7 @@ export class HaSeat {
       await this.client.leaseRevoke(this.memberLease, AbortSignal.timeout(2000)).catch(() => undefined);
     this.abort.abort();
     await this.loop;
+    await this.leadership.close();
   }
 }
 

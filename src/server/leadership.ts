@@ -157,7 +157,9 @@ export class EtcdLeadership {
   }
 
   /** The lease keeper's worker thread, started once (before the first lease: a thread takes a while to start). */
-  private keeper(): Promise<LeaseKeeper> {
+  private async keeper(): Promise<LeaseKeeper> {
+    // A worker that died renews nothing: start another for this term.
+    if (this.keeperStarted && (await this.keeperStarted.catch(() => undefined))?.dead) this.keeperStarted = undefined;
     this.keeperStarted ??= LeaseKeeper.start(this.opts.client.endpoints, (message) => this.logger.warn(message)).catch(
       (e: unknown) => {
         this.keeperStarted = undefined; // the next campaign round tries again
@@ -165,6 +167,14 @@ export class EtcdLeadership {
       },
     );
     return this.keeperStarted;
+  }
+
+  /** Resigns and ends the lease keeper's worker thread: the agent is going away. */
+  async close(): Promise<void> {
+    await this.resign();
+    const keeper = this.keeperStarted;
+    this.keeperStarted = undefined;
+    if (keeper) await (await keeper.catch(() => undefined))?.close();
   }
 
   /** Gives up leadership (if held) so a standby takes over at once. */

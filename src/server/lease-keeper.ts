@@ -98,6 +98,8 @@ parentPort.postMessage({ type: 'ready' });
 export class LeaseKeeper {
   private readonly valid: BigInt64Array;
   private onLost: (() => void) | undefined;
+  /** The worker ended (failed, or closed): it renews nothing any more. */
+  dead = false;
 
   private constructor(
     private readonly worker: Worker,
@@ -109,8 +111,15 @@ export class LeaseKeeper {
       if (m.type === 'lost') this.onLost?.();
       else if (m.type === 'warn') onWarning(m.message ?? '');
     });
-    // A worker that dies (out of memory, say) renews nothing: a term then ends when validUntil passes.
-    worker.on('error', (e) => onWarning(`lease worker failed: ${e.message}`));
+    // A worker that dies (out of memory, say) renews nothing: a term then ends when validUntil passes, and the
+    // leadership starts a new worker for its next term (see `dead`).
+    worker.on('error', (e) => {
+      this.dead = true;
+      onWarning(`lease worker failed: ${e.message}`);
+    });
+    worker.on('exit', () => {
+      this.dead = true;
+    });
     // Idle between terms; it must not keep the process alive on its own.
     worker.unref();
   }
