@@ -11,7 +11,7 @@
  *
  * An instance's mesh address is its sidecar's registration; it is used only while the destination's own
  * registration for the same allocation exists and is not critical. A loopback address (an agent advertising
- * 127.0.0.1) is reached through the namespace's gateway, the host side of the bridge, where portmap's DNAT
+ * 127.0.0.1) is reached through the namespace's gateway, the host side of the bridge, where the client's DNAT
  * rules apply as they do on the host's loopback.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';

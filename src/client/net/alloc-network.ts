@@ -249,11 +249,15 @@ export class AllocNetworks {
       }
       this.hooks.onStep?.('netns', performance.now() - t0);
       // The bridge chain has no loopback plugin: `lo` goes up with `ip` while the bridge plugin runs.
-      const [result] = await Promise.all([
+      // Both settle before either failure counts, so a failed `lo up` never skips the DEL of an ADD that went on.
+      const [plugins, lo] = await Promise.allSettled([
         addNetworkList(list, this.runtime(st), signal),
         mode === 'bridge' ? this.timed('lo up', run('ip', ['-n', netnsName, 'link', 'set', 'lo', 'up'])) : undefined,
       ]);
-      added = result;
+      if (plugins.status === 'fulfilled') added = plugins.value;
+      if (plugins.status === 'rejected') throw plugins.reason;
+      if (lo.status === 'rejected') throw lo.reason;
+      const result = plugins.value;
       const ip = result.ips?.[0];
       status.ip = ip ? ip.address.split('/')[0]! : '';
       status.gateway = ip?.gateway ?? '';
@@ -266,7 +270,7 @@ export class AllocNetworks {
       this.writeState(st);
       return status;
     } catch (e) {
-      // A step after the plugins' ADD failed: their DEL gives back the address lease and the portmap rules.
+      // A step after the plugins' ADD failed: their DEL gives back the address lease; the NAT rules go too.
       if (added) await delNetworkList(list, this.runtime(st), added).catch(() => {});
       if (st.nat) await this.nat.remove(allocID).catch(() => {});
       await run('ip', ['netns', 'del', netnsName]).catch(() => {});

@@ -314,7 +314,7 @@ export function containerCreateBody(cfg: TaskConfig, image: string, opts: Docker
   const command = str(c.command);
   const args = strList(c.args);
   // In a group network (bridge / none / cni) the container joins the allocation's pause container; the ports are
-  // mapped by CNI's portmap on the allocation's address, not published by Docker.
+  // mapped by the client's NAT rules (or a cni/ config's portmap) to the allocation's address, not published by Docker.
   const networkMode = cfg.netnsPath ? `container:${pauseName(cfg.allocID)}` : (str(c.network_mode) ?? 'bridge');
   const { exposed, bindings } = portBindings(cfg);
   const publish = networkMode !== 'host' && !networkMode.startsWith('container:') && networkMode !== 'none';
