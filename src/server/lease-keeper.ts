@@ -55,7 +55,9 @@ async function renew(t) {
         method: 'POST',
         body: JSON.stringify({ ID: t.lease }),
         headers: { 'content-type': 'application/json' },
-        signal: AbortSignal.timeout(t.ttlMs),
+        // A member that hangs (partitioned) rather than refusing must not use up the lease: each try gets a
+        // third of the TTL, so the next member is asked while the lease is still valid.
+        signal: AbortSignal.timeout(Math.max(100, Math.floor(t.ttlMs / 3))),
       });
       const text = await res.text();
       const body = JSON.parse(text.split('\\n')[0] || '{}');
