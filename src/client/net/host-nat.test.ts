@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { BASE_RULES, HostNat, natAddRules, natChains, natRemoveRules, type NatRunner } from './host-nat.js';
+import {
+  BASE_RULES,
+  HostNat,
+  missingJumps,
+  natAddRules,
+  natChains,
+  natRemoveRules,
+  type NatRunner,
+} from './host-nat.js';
 
 const ID = '8d0c4b1e-58f1-4f7e-9d6a-0c4e8f1b2a3c';
 const spec = {
@@ -92,6 +100,32 @@ describe('the host NAT rules of bridge-mode allocations', () => {
 
   it('has nothing to delete for an allocation whose rules are gone', () => {
     expect(natRemoveRules(savedAfterAdd(), 'another-alloc')).toBeUndefined();
+  });
+
+  it('puts back only the jumps into the standing chains that a flush of the built-in chains removed', async () => {
+    // savedAfterAdd() has the chains and the PREROUTING and FORWARD jumps, but no OUTPUT or POSTROUTING jump.
+    expect(missingJumps(savedAfterAdd())).toBe(
+      [
+        '*nat',
+        '-A OUTPUT -m addrtype --dst-type LOCAL -j DROVER-HOSTPORT-DNAT',
+        '-A POSTROUTING -j DROVER-POSTROUTING',
+        'COMMIT',
+        '',
+      ].join('\n'),
+    );
+    const complete = savedAfterAdd().replace(
+      '-A PREROUTING',
+      '-A OUTPUT -m addrtype --dst-type LOCAL -j DROVER-HOSTPORT-DNAT\n-A POSTROUTING -j DROVER-POSTROUTING\n-A PREROUTING',
+    );
+    expect(missingJumps(complete)).toBe('');
+    const restored: string[] = [];
+    const runner: NatRunner = (cmd, _args, input) => {
+      if (cmd !== 'iptables-save') restored.push(input ?? '');
+      return Promise.resolve(cmd === 'iptables-save' ? savedAfterAdd() : '');
+    };
+    await new HostNat(runner).add({ ...spec, allocID: 'third', ports: [] }, 'drbench0');
+    expect(restored[0]).toBe(missingJumps(savedAfterAdd()));
+    expect(restored).toHaveLength(2);
   });
 
   it('adds the standing chains once and keeps going when another agent made them first', async () => {

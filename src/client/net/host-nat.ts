@@ -66,6 +66,32 @@ export const BASE_RULES = [
   '',
 ].join('\n');
 
+/** The jumps from the built-in chains into the standing ones, as `[table, built-in chain, rule to add]`. */
+const BASE_JUMPS: Array<[string, string, string]> = [
+  ['nat', 'PREROUTING', `-A PREROUTING -m addrtype --dst-type LOCAL -j ${HOSTPORT_DNAT}`],
+  ['nat', 'OUTPUT', `-A OUTPUT -m addrtype --dst-type LOCAL -j ${HOSTPORT_DNAT}`],
+  ['nat', 'POSTROUTING', `-A POSTROUTING -j ${POSTROUTING}`],
+  ['filter', 'FORWARD', `-I FORWARD 1 -j ${FORWARD}`],
+];
+
+/**
+ * The restore input that puts back the jumps missing from `iptables-save` output (the built-in chains flushed
+ * by an operator or a firewall reload while the standing chains stayed), or '' when all are there.
+ */
+export function missingJumps(save: string): string {
+  const lines = save.split('\n');
+  const has = (chain: string, target: string) =>
+    lines.some((l) => l.startsWith(`-A ${chain} `) && l.endsWith(`-j ${target}`));
+  const out: string[] = [];
+  for (const table of ['nat', 'filter']) {
+    const missing = BASE_JUMPS.filter(
+      ([t, chain, rule]) => t === table && !has(chain, rule.slice(rule.lastIndexOf('-j ') + 3)),
+    );
+    if (missing.length > 0) out.push(`*${table}`, ...missing.map(([, , rule]) => rule), 'COMMIT');
+  }
+  return out.length > 0 ? [...out, ''].join('\n') : '';
+}
+
 const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
 /** The allocation's own chain names (28 characters at most, as iptables requires). */
@@ -175,7 +201,12 @@ export class HostNat {
   private ensureBase(): Promise<void> {
     this.base ??= (async () => {
       const save = await this.runner('iptables-save', []);
-      if (save.includes(`:${HOSTPORT_DNAT} `) && save.includes(`:${FORWARD} `)) return;
+      if (save.includes(`:${HOSTPORT_DNAT} `) && save.includes(`:${FORWARD} `)) {
+        // The chains are there; their jumps may not be (built-in chains flushed since): put back what is missing.
+        const jumps = missingJumps(save);
+        if (jumps) await this.restore(jumps);
+        return;
+      }
       try {
         await this.restore(BASE_RULES);
       } catch (e) {
