@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { DroverError } from '../../errors/index.js';
 import type { Logger } from '../../logging/index.js';
+import { sleep } from '../../lib/sleep.js';
 import type { NetworkHolder, PortMapping, TaskDriver } from '../../drivers/index.js';
 import {
   addNetworkList,
@@ -339,18 +340,30 @@ export class AllocNetworks {
   async teardown(allocID: string): Promise<void> {
     const st = this.readState(allocID);
     const netnsName = st?.status.netnsName ?? `drover-${allocID}`;
+    let natLeft = false;
     if (st) {
       // loopback's DEL only sets lo down in a namespace deleted right after: one plugin run less per teardown.
       const list = { ...st.list, plugins: st.list.plugins.filter((p) => p.type !== 'loopback') };
+      const removeNat = async () => {
+        try {
+          await this.timed('DEL nat', this.nat.remove(allocID));
+        } catch {
+          // Most often the xtables lock held past --wait by a burst of teardowns: once more, a moment later.
+          await sleep(1000);
+          await this.nat.remove(allocID).catch((e: unknown) => {
+            natLeft = true;
+            this.log.warn('cannot remove the NAT rules; tried again at the next agent start', {
+              alloc_id: allocID,
+              err: String(e),
+            });
+          });
+        }
+      };
       await Promise.all([
         delNetworkList(list, this.runtime(st), st.result).catch((e: unknown) =>
           this.log.warn('CNI DEL failed', { alloc_id: allocID, err: String(e) }),
         ),
-        st.nat
-          ? this.timed('DEL nat', this.nat.remove(allocID)).catch((e: unknown) =>
-              this.log.warn('cannot remove the NAT rules', { alloc_id: allocID, err: String(e) }),
-            )
-          : undefined,
+        st.nat ? removeNat() : undefined,
       ]);
     }
     if (existsSync(join(NETNS_DIR, netnsName)))
@@ -367,7 +380,9 @@ export class AllocNetworks {
           this.log.warn('cannot remove the namespace holder', { alloc_id: allocID, err: String(e) }),
         );
     }
-    rmSync(this.statePath(allocID), { force: true });
+    // Rules left behind would capture a later allocation's host port: the state file stays, so the orphan sweep
+    // of the next start removes them (a DEL of what is already gone is harmless).
+    if (!natLeft) rmSync(this.statePath(allocID), { force: true });
     rmSync(this.resolvPath(allocID), { force: true });
   }
 
