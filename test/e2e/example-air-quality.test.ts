@@ -6,14 +6,13 @@
  * refused by name, the data surviving `job stop -purge` and a re-run, and a new password reaching both tasks.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, TestAgent, type CliResult } from './harness/agent.js';
-import { readmeCommands, runLine } from './fixtures/examples-support.js';
+import { TestAgent, type CliResult } from './harness/agent.js';
+import { copyExampleFile, readmeCommands, runLine } from './fixtures/examples-support.js';
 
-const EXAMPLE = join(ROOT, 'examples', 'air-quality');
 const work = mkdtempSync(join(tmpdir(), 'drover-exa-airq-'));
 const lines = readmeCommands('air-quality');
 
@@ -119,10 +118,7 @@ describe('examples/air-quality', () => {
     expect(mk.code, mk.stderr).toBe(0);
     // 2. the dev agent with the example's config (free ports instead of 4646 and 8080)
     expect(lines[1]).toBe('bin/drover agent -dev -config examples/air-quality/agent.hcl &');
-    writeFileSync(
-      join(work, 'agent.hcl'),
-      readFileSync(join(EXAMPLE, 'agent.hcl'), 'utf8').replaceAll('/tmp/drover-air-quality', work),
-    );
+    copyExampleFile('air-quality', 'agent.hcl', join(work, 'agent.hcl'), '/tmp/drover-air-quality', work);
     await agent.start();
     expect(agent.gatewayAddress).not.toBe('');
   }, 60_000);
@@ -154,7 +150,7 @@ describe('examples/air-quality', () => {
     const cities = await viaGateway('/air/queried-cities');
     expect(JSON.parse(cities.text)).toEqual(['Paris']);
     expect(await logs('db', 'postgres')).toContain('start.sh: first start: initdb into /var/lib/postgresql/data');
-  }, 90_000);
+  }, 120_000);
 
   it('answers bad coordinates with a 400 that names the parameter', async () => {
     for (const [query, name, limit] of [
@@ -199,7 +195,7 @@ describe('examples/air-quality', () => {
     expect(await logs('db', 'postgres')).toContain(
       'start.sh: data directory found in /var/lib/postgresql/data: keeping it',
     );
-  }, 90_000);
+  }, 120_000);
 
   it('gives a new password in the Variable to PostgreSQL and the API', async () => {
     const put = run(lines[2]!);
@@ -215,5 +211,5 @@ describe('examples/air-quality', () => {
     expect(json<Reading>(run(lines[4]!)).city).toBe('Paris');
     expect((await psqlCities(password)).out).toBe('Paris\nParis');
     for (const a of answers) expect(a).not.toContain(password);
-  }, 90_000);
+  }, 120_000);
 });

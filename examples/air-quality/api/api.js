@@ -18,6 +18,19 @@ const path = require('node:path');
 const { spawn } = require('node:child_process');
 
 const PREFIX = process.env.PREFIX || '/air';
+/** The newest installed psql itself: /usr/bin/psql is Debian's Perl wrapper, slower to start on every query. */
+const PSQL =
+  process.env.PSQL ||
+  (() => {
+    try {
+      const versions = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
+      const found = versions.map((v) => `/usr/lib/postgresql/${v}/bin/psql`).find((p) => fs.existsSync(p));
+      if (found) return found;
+    } catch {
+      /* not a Debian layout: the psql on PATH */
+    }
+    return 'psql';
+  })();
 const CONFIG = path.join(process.env.NOMAD_SECRETS_DIR || 'secrets', 'db.env');
 
 class HttpError extends Error {
@@ -62,7 +75,7 @@ function psql(sql, vars = {}) {
     PGCONNECT_TIMEOUT: '5',
   };
   return new Promise((resolve, reject) => {
-    const p = spawn(process.env.PSQL || 'psql', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(PSQL, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
