@@ -14,7 +14,7 @@ declare -A PKG=(
   [dockerd]=docker.io [etcd]=etcd-server [nginx]=nginx [haproxy]=haproxy [prometheus]=prometheus
   [chromium]=chromium [busybox]=busybox-static [wrk]=wrk [dig]=dnsutils [runc]=runc [tini]=tini
   [ip]=iproute2 [unshare]=util-linux [curl]=curl [ps]=procps [openssl]=openssl
-  [docker-registry]=docker-registry [htpasswd]=apache2-utils
+  [docker-registry]=docker-registry [htpasswd]=apache2-utils [psql]=postgresql
 )
 missing=()
 for cmd in "${!PKG[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKG[$cmd]}"); done
@@ -22,6 +22,8 @@ for cmd in "${!PKG[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${PK
 [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically' || missing+=(busybox-static)
 # The CNI plugins are binaries outside PATH: bridge mode (test/e2e/net-bridge.test.ts) runs them from /usr/lib/cni.
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/portmap ] || missing+=(containernetworking-plugins)
+# PostgreSQL's server is outside PATH too: examples/air-quality runs /usr/lib/postgresql/<version>/bin/postgres.
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [ "$(id -u)" = 0 ]; then

@@ -33,6 +33,17 @@ function isActive(d: Deployment): boolean {
   );
 }
 
+/**
+ * Whether a deployment rolls out this very job version. A job purged and registered again starts over at
+ * version 0 with a new CreateIndex: the old job's deployment (cancelled by the stop) is not its own, as in
+ * Nomad's reconciler (`cancelUnneededDeployments`).
+ */
+function sameJobVersion(d: Deployment, job: Job): boolean {
+  const createDiffers =
+    (d.JobCreateIndex ?? 0) !== 0 && (job.CreateIndex ?? 0) !== 0 && d.JobCreateIndex !== job.CreateIndex;
+  return d.JobVersion === (job.Version ?? 0) && !createDiffers;
+}
+
 /** An active deployment of another job version (or of a stopped job) is cancelled. */
 export function cancelStaleDeployment(latest: Deployment | null, job: Job | null): DeploymentStatusUpdate | null {
   if (!latest || !isActive(latest)) return null;
@@ -43,9 +54,7 @@ export function cancelStaleDeployment(latest: Deployment | null, job: Job | null
       StatusDescription: 'Cancelled because job is stopped',
     };
   }
-  const createDiffers =
-    (latest.JobCreateIndex ?? 0) !== 0 && (job.CreateIndex ?? 0) !== 0 && latest.JobCreateIndex !== job.CreateIndex;
-  if (latest.JobVersion !== (job.Version ?? 0) || createDiffers) {
+  if (!sameJobVersion(latest, job)) {
     return {
       DeploymentID: latest.ID,
       Status: DeploymentStatusCancelled,
@@ -96,7 +105,7 @@ export class DeploymentPlanner {
     private readonly newID: () => string,
     private readonly nowMs: number,
   ) {
-    this.dep = latest && latest.JobVersion === (job.Version ?? 0) ? copyDeployment(latest) : null;
+    this.dep = latest && sameJobVersion(latest, job) ? copyDeployment(latest) : null;
   }
 
   private create(): Deployment {

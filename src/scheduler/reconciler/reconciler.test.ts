@@ -195,6 +195,32 @@ describe('reconciler through the scheduler', () => {
     expect(flattenPlanned(plan.NodeUpdate)).toHaveLength(1);
   });
 
+  it('starts a new deployment for a job purged and registered again at the same version', async () => {
+    const h = new Harness();
+    h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
+    base.TaskGroups[0]!.Count = 1;
+    base.TaskGroups[0]!.Update = build.update();
+    const job = h.upsertJob(base);
+    await h.process(build.eval({ Job: job }));
+    const first = h.lastPlan()!.Deployment!;
+    // `job stop -purge`: the deployment is cancelled and the allocations stopped; the job is gone, but its
+    // deployment and allocations stay in the state until garbage collection.
+    h.upsertDeployment({ ...h.deploymentByID(first.ID)!, Status: 'cancelled' });
+    h.upsertAllocs(
+      h.liveAllocs(job.Namespace, job.ID).map((a) => ({ ...a, DesiredStatus: 'stop', ClientStatus: 'complete' })),
+    );
+    h.jobs.clear();
+    const again = h.upsertJob(base);
+    expect(again.Version).toBe(job.Version);
+    expect(again.CreateIndex).not.toBe(job.CreateIndex);
+    await h.process(build.eval({ Job: again }));
+    const plan = h.lastPlan()!;
+    expect(plan.Deployment?.ID).not.toBe(first.ID);
+    expect(plan.Deployment).toMatchObject({ Status: 'running', JobCreateIndex: again.CreateIndex });
+    expect(flattenPlanned(plan.NodeAllocation).map((a) => a.DeploymentID)).toEqual([plan.Deployment!.ID]);
+  });
+
   it('replaces old allocs by canary name once the deployment is promoted', async () => {
     const h = new Harness();
     for (let i = 0; i < 4; i++) h.upsertNode(nomadMock.node());
