@@ -21,11 +21,11 @@
 //        [--close] [--profile DIR]   (each server writes a V8 CPU profile under DIR/<name> when it stops)
 // Needs `npm run build` and `etcd` on PATH. Everything it starts is stopped at the end.
 import { fork, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dist, parseArgs, quantile, repoRoot, resultLine, sleep } from '../lib/common.mjs';
+import { cpuSecondsOfPid, dist, parseArgs, quantile, repoRoot, resultLine, sleep } from '../lib/common.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true;
@@ -49,24 +49,10 @@ const { startEtcd } = await import(dist('state/testing/etcd-server.js'));
 function startServer(dir, name, hcl) {
   // --profile DIR: each server writes a V8 CPU profile there when it stops (SIGTERM, then a clean exit).
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] : [];
-  const proc = spawn(
-    process.execPath,
-    [
-      ...prof,
-      DROVER,
-      'agent',
-      '-server',
-      '-config',
-      hcl,
-      '-data-dir',
-      join(dir, name),
-      '-http-port',
-      '0',
-      '-log-level',
-      'warn',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const agent = ['agent', '-server', '-config', hcl, '-data-dir', join(dir, name), '-http-port', '0'];
+  const proc = spawn(process.execPath, [...prof, DROVER, ...agent, '-log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server ${name} did not start:\n${output}`)), 30_000);
@@ -117,20 +103,6 @@ async function indexHolding(address, id) {
 }
 
 /**
- * CPU seconds (user + system) process `pid` used so far, from /proc (clock ticks of 10 ms). On a loaded machine
- * the wall-clock figure mostly measures the wait for a core; the CPU the server spent answering does not.
- */
-function cpuSeconds(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
-/**
  * Opens `n` blocking queries on `address` (each on its own connection, spread over `clientProcs` watcher
  * processes), waits until every request is sent, writes a variable on `leader`, and returns the seconds from
  * sending that write to each answer.
@@ -163,9 +135,9 @@ async function fanOut(address, leader, n, tag, pid) {
     await sleep(holdSeconds * 1000); // let the last requests reach their handlers
     // Then until the server is idle (under 20 ms of CPU in 500 ms): on a loaded machine it may still be
     // accepting and parsing the last connections, which is not the answering this measures.
-    for (let i = 0, last = cpuSeconds(pid); i < 120; i++) {
+    for (let i = 0, last = cpuSecondsOfPid(pid); i < 120; i++) {
       await sleep(500);
-      const now = cpuSeconds(pid);
+      const now = cpuSecondsOfPid(pid);
       if (!(now - last >= 0.02)) break;
       last = now;
     }
@@ -173,7 +145,7 @@ async function fanOut(address, leader, n, tag, pid) {
     if (early)
       throw new Error(`watchers answered before the write: the index moved under them (first: ${early.early})`);
     for (const k of kids) k.child.send({ type: 'armed' });
-    const cpuBefore = cpuSeconds(pid);
+    const cpuBefore = cpuSecondsOfPid(pid);
     const writeAt = performance.timeOrigin + performance.now();
     if (profDir) console.log(`${tag}: write sent at monotonic ${process.hrtime.bigint() / 1000n} us`);
     await register(leader, `${tag}-wake`);
@@ -181,7 +153,7 @@ async function fanOut(address, leader, n, tag, pid) {
       `${tag}: the write was acknowledged ${((performance.timeOrigin + performance.now() - writeAt) / 1000).toFixed(3)} s after it was sent`,
     );
     const results = await Promise.all(kids.map((k) => k.result));
-    const cpu = cpuSeconds(pid) - cpuBefore;
+    const cpu = cpuSecondsOfPid(pid) - cpuBefore;
     console.log(
       `${tag}: the answering server used ${cpu.toFixed(2)} CPU s from the write to the last answer (${((cpu / n) * 1e6).toFixed(0)} µs per watcher)`,
     );
@@ -194,7 +166,10 @@ async function fanOut(address, leader, n, tag, pid) {
   }
 }
 
-/** CPU seconds each fan-out's answering server used (see cpuSeconds). */
+/**
+ * CPU seconds each fan-out's answering server used (cpuSecondsOfPid): on a loaded machine the wall clock mostly
+ * measures the wait for a core, this does not.
+ */
 const cpuUsed = {};
 
 const etcd = await startEtcd({ members: 3 });
