@@ -322,6 +322,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     ...(remoteRPC
       ? {
           forwardTo: (_method: string, path: string) => (CLIENT_LOCAL.test(path) ? undefined : remoteRPC.currentServer),
+          clientServers: () => remoteRPC.servers.map((s) => s.replace(/^https?:\/\//, '')),
         }
       : {}),
     acl,
@@ -399,7 +400,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
 }
 
 /** What a client-only agent answers itself; every other `/v1/` call goes to a server. */
-const CLIENT_LOCAL = /^\/v1\/(agent\/(self|health)|client\/|regions$)|^\/(ui\b|$)|^\/(?!v1\/)/;
+const CLIENT_LOCAL = /^\/v1\/(agent\/(self|health|servers$)|client\/|regions$)|^\/(ui\b|$)|^\/(?!v1\/)/;
 
 /** The host other agents reach this agent's HTTP API at: the bind address, unless it binds every interface. */
 function httpHost(config: AgentConfig): string {

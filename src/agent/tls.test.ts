@@ -105,7 +105,8 @@ describe('agent TLS', () => {
     const m = loadTlsMaterial(cfg(dir, 'server'));
     const tokens: string[] = [];
     const server = createServer({ ...m, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-      tokens.push(String(req.headers['x-nomad-token'] ?? ''));
+      // The client's read of the servers' list (once, after the first answer) is not one of the calls counted.
+      if (req.url !== '/v1/agent/servers') tokens.push(String(req.headers['x-nomad-token'] ?? ''));
       res.end(JSON.stringify({ HeartbeatTTL: 1e9, Index: 1 }));
     });
     let connections = 0;

@@ -18,7 +18,8 @@
  *   GET /v1/vars?prefix=&index=N      GET /v1/service/:name?index=N      GET /v1/services?index=N
  *
  * Errors: any non-2xx answer becomes a DroverError 'Unavailable' carrying the status and body; a server that
- * cannot be reached tries the next address. The secret `X-Nomad-Token` header is sent when a token is given.
+ * cannot be reached tries the next address. The addresses are the configured ones plus the servers they name
+ * (`GET /v1/agent/servers`, read again every 30 s and after a failover: see server-list.ts). The secret `X-Nomad-Token` header is sent when a token is given.
  * Every internal call also carries the node's SecretID in `X-Drover-Node-Secret` (node identity: the servers
  * answer 403 to a request that is not the node's own), and the writes name their node in `NodeID`.
  */
@@ -36,6 +37,7 @@ import type {
 import type { PeerCertificate } from 'node:tls';
 import { TlsFetch } from '../lib/tls-fetch.js';
 import { DroverError } from '../errors/index.js';
+import { ServerList } from './server-list.js';
 import type { AllocClientUpdate, BlockingReadOptions, IndexedValue, NodeRegisterResponse, ServerRPC } from './rpc.js';
 
 export interface RegisterResponseJSON {
@@ -58,6 +60,8 @@ export interface HttpServerRPCOptions {
   fetch?: typeof fetch;
   /** Deadline of a non-blocking request and the slack beyond a blocking query's wait (default 15 s). */
   requestTimeoutMs?: number;
+  /** How often the servers' list is read again (default 30 s; also after every failover). */
+  serverRefreshMs?: number;
 }
 
 export interface HttpServerRPCTls {
@@ -69,10 +73,11 @@ export interface HttpServerRPCTls {
 
 /** Deadline of a non-blocking request, and the slack added to a blocking query's wait. */
 const REQUEST_TIMEOUT_MS = 15_000;
+/** Where the servers name every server of the region. */
+const SERVERS_PATH = '/v1/agent/servers';
 
 export class HttpServerRPC implements ServerRPC {
-  private readonly addrs: string[];
-  private current = 0;
+  private readonly list: ServerList;
   private fetchFn: typeof fetch;
   private tls: TlsFetch | undefined;
   private readonly slackMs: number;
@@ -81,13 +86,16 @@ export class HttpServerRPC implements ServerRPC {
   private registered = false;
 
   constructor(
-    addresses: string[] | string,
+    addresses: string[] | string | ServerList,
     private readonly opts: HttpServerRPCOptions = {},
   ) {
     const scheme = opts.tls ? 'https' : 'http';
-    const list = (Array.isArray(addresses) ? addresses : [addresses]).map((a) => normalize(a, scheme));
-    if (list.length === 0) throw new DroverError('BadRequest', 'a client needs at least one server address');
-    this.addrs = list;
+    if (addresses instanceof ServerList) this.list = addresses;
+    else {
+      const given = Array.isArray(addresses) ? addresses : [addresses];
+      if (given.length === 0) throw new DroverError('BadRequest', 'a client needs at least one server address');
+      this.list = new ServerList(given, scheme, opts.serverRefreshMs);
+    }
     this.fetchFn = opts.fetch ?? fetch;
     if (opts.tls instanceof TlsFetch) {
       this.tls = opts.tls;
@@ -98,12 +106,31 @@ export class HttpServerRPC implements ServerRPC {
 
   /** The server that answered last (`http://host:port`): where a client agent forwards API calls. */
   get currentServer(): string {
-    return this.addrs[this.current]!;
+    return this.list.current;
   }
 
-  /** The servers, each as `scheme://host:port`. */
+  /** The servers known now (configured and learned), each as `scheme://host:port`, the current one first. */
   get servers(): string[] {
-    return [...this.addrs];
+    return this.list.all;
+  }
+
+  /**
+   * Reads the servers' list again (`GET /v1/agent/servers`) from the current server, failing over as any call.
+   * A refused read (a token without agent:read when ACLs are on) keeps the list as it is. Resolves when done.
+   */
+  async refreshServers(signal?: AbortSignal): Promise<void> {
+    try {
+      const { data } = await this.call<unknown>('GET', SERVERS_PATH, undefined, signal);
+      this.list.learn(data);
+    } catch {
+      this.list.refreshFailed();
+    }
+  }
+
+  /** Starts a refresh unless one is under way; every copy of this RPC (withToken) shares it. */
+  private refreshSoon(): void {
+    if (this.list.refreshing) return;
+    this.list.refreshing = this.refreshServers().finally(() => (this.list.refreshing = undefined));
   }
 
   /** How this RPC reaches the servers (its TLS dispatcher when TLS is on): other callers to them share it. */
@@ -115,7 +142,7 @@ export class HttpServerRPC implements ServerRPC {
    */
   withToken(token: string): HttpServerRPC {
     const { tls: _tls, ...rest } = this.opts;
-    return new HttpServerRPC(this.addrs, { ...rest, token, fetch: this.serverFetch });
+    return new HttpServerRPC(this.list, { ...rest, token, fetch: this.serverFetch });
   }
 
   /** New TLS material (SIGHUP): new connections use it; the old dispatcher closes once its requests end. */
@@ -153,8 +180,8 @@ export class HttpServerRPC implements ServerRPC {
     timeoutMs = this.slackMs,
   ): Promise<{ data: T; index: number }> {
     let lastErr: unknown;
-    for (let attempt = 0; attempt < this.addrs.length; attempt++) {
-      const base = this.addrs[(this.current + attempt) % this.addrs.length]!;
+    const order = this.list.order();
+    for (const base of order) {
       const deadline = AbortSignal.timeout(timeoutMs);
       let res: Response;
       let text: string;
@@ -171,7 +198,8 @@ export class HttpServerRPC implements ServerRPC {
         lastErr = e;
         continue;
       }
-      this.current = (this.current + attempt) % this.addrs.length;
+      // A failover, or a list not read for a while: ask the servers who they are now (not awaited here).
+      if ((this.list.answered(base) || this.list.due()) && path !== SERVERS_PATH) this.refreshSoon();
       // A missing variable still carries the index, so a template can block until it is created.
       if (res.status === 404 && notFoundIsNull)
         return { data: null as T, index: Number(res.headers.get('X-Nomad-Index') ?? 0) };
@@ -184,7 +212,7 @@ export class HttpServerRPC implements ServerRPC {
     }
     // fetch says only "fetch failed": the reason (refused, a certificate not trusted or not a server's) is its cause.
     const why = lastErr instanceof Error ? ((lastErr.cause as Error | undefined)?.message ?? lastErr.message) : '';
-    throw new DroverError('Unavailable', `no server reachable (${this.addrs.join(', ')})${why ? `: ${why}` : ''}`, {
+    throw new DroverError('Unavailable', `no server reachable (${order.join(', ')})${why ? `: ${why}` : ''}`, {
       cause: lastErr,
     });
   }
@@ -346,11 +374,4 @@ function blocking(q: BlockingReadOptions, extra: Record<string, string | undefin
     p.set('wait', `${Math.round(q.waitMs ?? 300_000)}ms`);
   }
   return p.toString();
-}
-
-function normalize(a: string, scheme: 'http' | 'https'): string {
-  const withScheme = /^https?:\/\//.test(a) ? a : `${scheme}://${a}`;
-  const u = new URL(withScheme);
-  if (!u.port && !/^https?:\/\/[^/]+:\d+/.test(withScheme)) u.port = '4646';
-  return u.origin;
 }

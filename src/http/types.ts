@@ -135,6 +135,8 @@ export interface HttpApiOptions {
    * `http://host:port`), or undefined to answer it here. Asked for every request.
    */
   forwardTo?: (method: string, path: string, query: URLSearchParams) => string | undefined;
+  /** A client-only agent: the servers its client knows (configured and learned), `host:port` each. */
+  clientServers?: () => string[];
   /**
    * A standby server answering a request itself (a `?stale` read from its replica, or an agent path):
    * runs the handler where the server handle reads the replica, and says how current that replica is

@@ -365,6 +365,59 @@ describe('three servers on etcd', () => {
     expect(await put(standby.address, 'stale-via-standby')).toBe(true);
   }, 60_000);
 
+  it('gives a client configured with one server the others, and keeps it ready and placing work once that server is SIGKILLed', async () => {
+    // A standby, so no leadership moves (the failover rounds below kill leaders).
+    const leaderAddr = await leaderOf(servers[0]!);
+    const only = alive().find((s) => s.address !== `http://${leaderAddr}`)!;
+    const onlyPort = Number(new URL(only.address).port);
+    const client = await startClient(4, [only.address]);
+    const all = servers.map((s) => s.address.replace('http://', '')).sort();
+    // A client agent answers /v1/agent/servers with the servers its client knows, learned from the one it was given.
+    const known = await client.waitFor(
+      'the client to learn all three servers',
+      async () => {
+        const r = await client.api<string[]>('/v1/agent/servers');
+        return r.status === 200 && r.body.length === 3 ? r.body : undefined;
+      },
+      20_000,
+    );
+    expect([...known].sort()).toEqual(all);
+    expect(known[0]).toBe(only.address.replace('http://', ''));
+    await only.kill();
+    try {
+      const leader = servers.find((s) => s.address === `http://${leaderAddr}`)!;
+      // The client fails over to a learned server: it is the first of its list once it heartbeated there.
+      await client.waitFor(
+        'the client to move to a learned server',
+        async () => {
+          const r = await client.api<string[]>('/v1/agent/servers');
+          return r.status === 200 && r.body[0] !== only.address.replace('http://', '') ? true : undefined;
+        },
+        20_000,
+      );
+      const onC4 = job('learned-servers');
+      Object.assign(onC4.Job, { Constraints: [{ LTarget: '${node.unique.name}', RTarget: 'c4', Operand: '=' }] });
+      const r = await fetch(`${leader.address}/v1/jobs`, { method: 'POST', body: JSON.stringify(onC4) });
+      expect(r.status, await r.text()).toBe(200);
+      await leader.waitFor(
+        'the job running on c4',
+        async () => {
+          const a = await leader.api<Array<{ NodeName: string; ClientStatus: string }>>(
+            '/v1/job/learned-servers/allocations',
+          );
+          return Array.isArray(a.body) && a.body.some((x) => x.NodeName === 'c4' && x.ClientStatus === 'running');
+        },
+        30_000,
+      );
+      // Its heartbeats reach the learned servers: the node was not marked down.
+      const nodes = await leader.api<Array<{ Name: string; Status: string }>>('/v1/nodes');
+      expect(nodes.body.find((n) => n.Name === 'c4')?.Status).toBe('ready');
+    } finally {
+      // Back to three servers for the rounds below: same data dir and address, as a restarted machine.
+      await only.start(onlyPort);
+    }
+  }, 90_000);
+
   /** The running allocations of the jobs that were running before: they must survive every failover as they are. */
   const runningAllocs = async (s: ClusterAgent) => {
     const r = await read<Array<{ ID: string; JobID: string; ClientStatus: string; DesiredStatus: string }>>(

@@ -80,7 +80,10 @@ export function agentRoutes(r: Router, opts: HttpApiOptions): void {
     await opts.cluster.forceLeave(node);
     return {};
   });
-  r.get('/v1/agent/servers', async () => (await members()).map((m) => `${m.Addr}:${m.Port}`));
+  // On a client-only agent, as Nomad's: the servers its client talks to, the current one first.
+  r.get('/v1/agent/servers', async () =>
+    !opts.server && opts.clientServers ? opts.clientServers() : (await members()).map((m) => `${m.Addr}:${m.Port}`),
+  );
   r.get('/v1/operator/raft/configuration', async () => {
     if (opts.cluster) return opts.cluster.raftConfiguration();
     const leader = opts.server?.leaderAddress() ?? '';
