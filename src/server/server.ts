@@ -69,6 +69,7 @@ import { DEFAULT_EVAL_GC_THRESHOLD_MS, runEvalGC } from './eval-gc.js';
 import { NodeDrainer, nodeEvaluate, nodeUpdateDrain, nodeUpdateEligibility } from './drainer.js';
 import { jobDispatch } from './dispatch.js';
 import { jobScale, jobScaleStatus } from './scaling.js';
+import { scalingPolicyGet, scalingPolicyList } from './scaling-policies.js';
 import * as deployments from './deployment-endpoints.js';
 import { DeploymentWatcher } from './deployment-watcher.js';
 import * as catalog from './catalog-endpoints.js';
@@ -348,6 +349,8 @@ export class Server implements ServerAPI {
     periodicForce: (namespace, jobID) => this.periodic.force(namespace, jobID),
     scale: (namespace, jobID, req) => jobScale(this.ctx, namespace, jobID, req),
     scaleStatus: (namespace, jobID, q) => jobScaleStatus(this.ctx, namespace, jobID, q),
+    scalingPolicies: (q) => scalingPolicyList(this.ctx, q),
+    scalingPolicy: (id, q) => scalingPolicyGet(this.ctx, id, q),
     evaluate: (namespace, jobID) => jobs.jobEvaluate(this.ctx, namespace, jobID),
     list: (q) => reads.jobList(this.ctx, q),
     get: (namespace, jobID, q) => reads.jobGet(this.ctx, namespace, jobID, q),
