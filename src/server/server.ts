@@ -70,6 +70,7 @@ import { NodeDrainer, nodeEvaluate, nodeUpdateDrain, nodeUpdateEligibility } fro
 import { jobDispatch } from './dispatch.js';
 import { jobScale, jobScaleStatus } from './scaling.js';
 import { scalingPolicyGet, scalingPolicyList } from './scaling-policies.js';
+import { Autoscaler, type AutoscalerOptions } from './autoscaler.js';
 import * as deployments from './deployment-endpoints.js';
 import { DeploymentWatcher } from './deployment-watcher.js';
 import * as catalog from './catalog-endpoints.js';
@@ -142,6 +143,8 @@ export interface ServerOptions {
   admission?: AdmissionSteps;
   /** The service mesh: default intention and leaf lifetime (mesh-endpoints.ts). */
   mesh?: MeshOptions;
+  /** The horizontal autoscaler's metric sources (autoscaler.ts); absent: no autoscaler runs. */
+  autoscaler?: AutoscalerOptions;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -296,6 +299,8 @@ export class Server implements ServerAPI {
     if (this.opts.drainer !== false) this.track('node drainer', this.drainer.run(this.abort.signal));
     const gcThreshold = this.opts.evalGCThresholdMs ?? DEFAULT_EVAL_GC_THRESHOLD_MS;
     this.track('evaluation GC', runEvalGC(this.ctx, gcThreshold, this.abort.signal));
+    if (this.opts.autoscaler)
+      this.track('autoscaler', new Autoscaler(this.ctx, this.opts.autoscaler).run(this.abort.signal));
     logger.info('server started', {
       index: snap.index(),
       pending_evals: pending,
