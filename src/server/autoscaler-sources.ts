@@ -2,7 +2,8 @@
  * Where the autoscaler's checks read their metric (`check { source = "..." query = "..." }`). A source answers
  * one number for a check, or throws a DroverError saying why it cannot.
  *
- *   nomad-apm       `<op>_<metric>`: op avg | min | max | sum over the group's running allocations; metric
+ *   nomad-apm       `<op>_<metric>`: op avg | min | max | sum over the group's running allocations (none
+ *                   running: no data yet); metric
  *                   cpu | memory (Drover: percent of the group's reservation, as cpu-allocated |
  *                   memory-allocated are in Nomad). Read from the clients' allocation stats.
  *   drover-gateway  `<metric>:<route>`: request_rate (requests/s), request_rate_per_instance (÷ running
@@ -29,7 +30,11 @@ export interface MetricQuery {
 }
 
 export interface MetricSource {
-  query(q: MetricQuery): Promise<number>;
+  /**
+   * The metric, or undefined when there is no data yet and that is normal (a counter's first sample, a group
+   * whose allocations are still starting): the check sits this evaluation out without an error event.
+   */
+  query(q: MetricQuery): Promise<number | undefined>;
 }
 
 function unavailable(message: string): DroverError {
@@ -82,7 +87,7 @@ export function nomadApmSource(
       if (!parsed) throw badQuery(`nomad-apm query "${q.query}" is not <avg|min|max|sum>_<cpu|memory>, e.g. "avg_cpu"`);
       const reserved = reservation(q.group, parsed.metric);
       if (reserved <= 0) throw badQuery(`group "${q.group.Name}" reserves no ${parsed.metric}`);
-      if (q.allocs.length === 0) throw unavailable(`group "${q.group.Name}" has no running allocation to measure`);
+      if (q.allocs.length === 0) return undefined;
       const results = await Promise.allSettled(q.allocs.map((a) => allocStats(a, q.signal)));
       const values: number[] = [];
       let firstError: unknown;
@@ -170,8 +175,8 @@ export function gatewaySource(scrape: (signal: AbortSignal) => Promise<string[]>
       const now = all.get(parsed.route) ?? { requests: 0, latencySum: 0, latencyCount: 0 };
       const prev = last.get(q.key);
       last.set(q.key, { atMs: q.nowMs, c: now });
-      if (!prev || prev.c.requests > now.requests || q.nowMs <= prev.atMs)
-        throw unavailable(`gateway route "${parsed.route}": first sample taken, a rate needs the next one`);
+      // The first sample (or one after a gateway restart reset the counters) is the baseline of the next rate.
+      if (!prev || prev.c.requests > now.requests || q.nowMs <= prev.atMs) return undefined;
       const seconds = (q.nowMs - prev.atMs) / 1000;
       const rate = (now.requests - prev.c.requests) / seconds;
       switch (parsed.metric) {

@@ -15,9 +15,9 @@ afterEach(async () => {
 
 /** A source answering `value` (or throwing it), counting its queries. */
 class ScriptedSource implements MetricSource {
-  value: number | Error = 0;
+  value: number | Error | undefined = 0;
   queries: MetricQuery[] = [];
-  query(q: MetricQuery): Promise<number> {
+  query(q: MetricQuery): Promise<number | undefined> {
     this.queries.push(q);
     return this.value instanceof Error ? Promise.reject(this.value) : Promise.resolve(this.value);
   }
@@ -154,7 +154,16 @@ describe('Autoscaler', () => {
     expect(events[0]!.Message).toBe('not scaled: check "cpu" failed: no running allocation to measure');
   });
 
-  it('leaves alone a disabled policy and a stopped job', async () => {
+  it('records nothing while the source has no data yet', async () => {
+    const t = await setup();
+    t.source.value = undefined;
+    await t.tick();
+    expect(t.source.queries).toHaveLength(1);
+    expect(await t.events()).toEqual([]);
+    expect(await t.count()).toBe(2);
+  });
+
+  it('leaves alone a disabled policy', async () => {
     const t = await setup();
     t.source.value = 90;
     const job = (await s!.jobs.get('default', 'web')).value;

@@ -7,6 +7,7 @@
  *   every tick: enabled policies with checks, whose evaluation_interval has passed
  *     └─ cooldown since the group's last count change (any: autoscaler or `job scale`) not over ──► skip
  *     └─ query every check's source ──► strategy per check ──► safest (largest) count ──► clamp to min/max
+ *          (a check whose source has no data yet sits out; none left ──► nothing recorded)
  *          no change wanted ──────────────────────────────────────► nothing recorded
  *          change wanted, deployment active ──────────────────────► event "not scaled: deployment …" (Count null)
  *          change wanted but the count is already at min/max ─────► event "not scaled: at max …" (Count null)
@@ -61,6 +62,8 @@ interface CheckResult {
   wanted?: number;
   reason: string;
   error?: string;
+  /** The source has no data yet: the check sits this evaluation out. */
+  pending?: boolean;
 }
 
 /** An active deployment of the job blocks scaling (Nomad's autoscaler waits for it as well). */
@@ -164,7 +167,7 @@ export class Autoscaler {
     const allocs = view
       .allocsByJob(job.Namespace, job.ID)
       .filter((a) => a.TaskGroup === tg.Name && !allocTerminalStatus(a) && a.ClientStatus === AllocClientStatusRunning);
-    let metric: number;
+    let metric: number | undefined;
     try {
       metric = await source.query({
         key: `${key}\u0000${c.name}`,
@@ -178,6 +181,7 @@ export class Autoscaler {
     } catch (e) {
       return { check: c, reason: '', error: e instanceof Error ? e.message : String(e) };
     }
+    if (metric === undefined) return { check: c, reason: 'no data yet', pending: true };
     const history = [...(st.history.get(c.name) ?? []), metric].slice(-HISTORY);
     st.history.set(c.name, history);
     const out = runStrategy(c.strategy, tg.Count, history);
@@ -215,7 +219,8 @@ export class Autoscaler {
       await this.note(job, tg, st, `not scaled: check "${f.check.name}" failed: ${f.error}`, meta, true);
       return;
     }
-    const ok = results.filter((r) => r.error === undefined);
+    const ok = results.filter((r) => r.error === undefined && !r.pending);
+    if (ok.length === 0) return;
     const current = tg.Count;
     const wanted = safestCount(
       current,
