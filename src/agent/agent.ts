@@ -21,6 +21,7 @@ import type { AgentConfig } from './config.js';
 import { DROVER_VERSION } from './version.js';
 import { startAgentDns, type AgentDns } from './dns.js';
 import { gatewayUrl, startAgentGateway } from './gateway.js';
+import { agentAutoscalerOptions, type AutoscalerRefs } from './autoscaler.js';
 import { clientIdentityCheck, isServerCertificate, loadTlsMaterial, serverIdentityCheck } from './tls.js';
 import { TlsFetch } from '../lib/tls-fetch.js';
 import type { Gateway } from '../gateway/index.js';
@@ -121,6 +122,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   let server: Server | undefined;
   let ha: HaSeat | undefined;
   let kek: Buffer | undefined;
+  // Filled in as the server, the gateway and the client come up; the autoscaler reads them when it runs.
+  const scalerRefs: AutoscalerRefs = { toClients: peers?.toClients };
   if (config.server.enabled) {
     const serverOpts: ServerOptions = {
       dataDir: join(dataDir, 'server'),
@@ -133,6 +136,9 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       sqliteSynchronous: config.server.sqliteSynchronous,
       evalGCThresholdMs: config.server.evalGCThresholdMs,
       mesh: config.server.mesh,
+      ...(config.server.autoscaler?.enabled === false
+        ? {}
+        : { autoscaler: agentAutoscalerOptions(config, scalerRefs) }),
       recover: config.server.recover,
       etcd: config.server.etcd,
       heartbeat: {
@@ -158,6 +164,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       await ha.check();
       server = ha.proxy;
     } else server = await createServer(serverOpts);
+    scalerRefs.server = server;
   }
 
   // Namespaces exist with or without ACLs; with `acl { enabled = true }` every request is checked, and tasks get
@@ -197,6 +204,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
   let gateway: Gateway | undefined;
   try {
     gateway = await startAgentGateway(config, server, logger);
+    scalerRefs.gateway = gateway;
   } catch (e) {
     await server?.stop();
     throw e;
@@ -246,6 +254,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       bridgeDns: (gateway) => bridgeDns.to?.listenOn(gateway, 53) ?? Promise.resolve(false),
     });
     events.to = client;
+    scalerRefs.client = client;
   }
 
   const agentSelf = () => ({

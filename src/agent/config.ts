@@ -40,6 +40,12 @@ export interface AgentConfig {
     evalGCThresholdMs?: number;
     /** `mesh { default_intention, leaf_cert_ttl }`: the service mesh's default and leaf lifetime. */
     mesh?: { defaultIntention?: 'allow' | 'deny'; leafTTLms?: number };
+    /**
+     * `autoscaler { enabled, prometheus_address, gateway_metrics }`: the leader's horizontal autoscaler (on unless
+     * `enabled = false`), the Prometheus its `source = "prometheus"` checks query, and gateways to read request
+     * rates from besides this agent's own.
+     */
+    autoscaler?: { enabled?: boolean; prometheusAddress?: string; gatewayMetrics?: string[] };
     /** `-recover`: start even when the state's integrity checks find acknowledged writes missing. */
     recover?: boolean;
     /**

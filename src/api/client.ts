@@ -20,6 +20,7 @@ import { KeyringAPI } from './keyring.js';
 import { ServicesAPI } from './services.js';
 import { IntentionsAPI } from './intentions.js';
 import { ACLAPI, NamespacesAPI } from './acl.js';
+import { ScalingAPI } from './scaling.js';
 
 export const DEFAULT_ADDRESS = 'http://127.0.0.1:4646';
 
@@ -59,6 +60,8 @@ export class DroverClient {
   readonly status: StatusAPI;
   readonly operator: OperatorAPI;
   readonly events: EventsAPI;
+  /** Scaling policies (the groups' `scaling` blocks). */
+  readonly scaling: ScalingAPI;
   /** The transport, for endpoints that have no typed method yet. */
   readonly http: HttpTransport;
 
@@ -90,5 +93,6 @@ export class DroverClient {
     this.status = new StatusAPI(this.http);
     this.operator = new OperatorAPI(this.http);
     this.events = new EventsAPI(this.http);
+    this.scaling = new ScalingAPI(this.http);
   }
 }

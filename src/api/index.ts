@@ -16,6 +16,7 @@ export type { AllocationsAPI } from './allocations.js';
 export type { EvaluationsAPI } from './evaluations.js';
 export type { NodesAPI } from './nodes.js';
 export type { DeploymentsAPI } from './deployments.js';
+export type { ScalingAPI } from './scaling.js';
 export type { VariablesAPI, VariableWriteResponse } from './variables.js';
 export { kvEntryValue, type KVAPI } from './kv.js';
 export type { KeyringAPI, RootKeyMeta } from './keyring.js';

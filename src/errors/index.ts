@@ -126,6 +126,8 @@ export const evalNotFound = (id: string) =>
   new DroverError('EvalNotFound', `evaluation "${id}" not found`, { details: { id } });
 export const nodeNotFound = (id: string) =>
   new DroverError('NodeNotFound', `node "${id}" not found`, { details: { id } });
+export const scalingPolicyNotFound = (id: string) =>
+  new DroverError('NotFound', `scaling policy "${id}" not found`, { details: { id } });
 export const deploymentNotFound = (id: string) =>
   new DroverError('DeploymentNotFound', `deployment "${id}" not found`, { details: { id } });
 export const notFound = (what: string) => new DroverError('NotFound', `${what} not found`);

@@ -88,6 +88,9 @@ export const ACL_RULES: Record<string, AclRule> = {
   'PUT /v1/job/:id/periodic/force': ns('submit-job'),
   'GET /v1/job/:id/scale': ns('read-job-scaling'),
   'PUT /v1/job/:id/scale': ns('scale-job'),
+  // Policy stubs carry no Namespace to filter on, so `namespace=*` needs a token good for every namespace.
+  'GET /v1/scaling/policies': ns('list-scaling-policies'),
+  'GET /v1/scaling/policy/:id': ns('read-scaling-policy'),
   // Allocations, evaluations, deployments
   'GET /v1/allocations': ns('read-job', true),
   'GET /v1/allocation/:id': alloc('read-job'),

@@ -20,6 +20,7 @@ import { agentRoutes } from './routes/agent.js';
 import { clientRoutes } from './routes/client.js';
 import { internalRoutes } from './routes/internal.js';
 import { jobTypeRoutes } from './routes/jobtypes.js';
+import { scalingRoutes } from './routes/scaling.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { variableRoutes } from './routes/variables.js';
 import { kvRoutes } from './routes/kv.js';
@@ -60,6 +61,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     evalRoutes(r, so);
     internalRoutes(r, so);
     jobTypeRoutes(r, so);
+    scalingRoutes(r, so);
     deploymentRoutes(r, so);
     variableRoutes(r, so);
     kvRoutes(r, so);

@@ -15,6 +15,7 @@ import { jobValidationError, type Problem } from '../errors/index.js';
 import { canonicalizeJob, unsupportedFeatureWarnings, validateJob } from '../jobspec/index.js';
 import type { Job } from '../structs/index.js';
 import { connectSidecars, connectValidator } from './connect-admission.js';
+import { parsePolicy } from './autoscaler-policy.js';
 
 /** What the caller of an admission says about the job it hands over. */
 export interface AdmissionOptions {
@@ -83,9 +84,19 @@ export const validate: JobValidator = {
   validate: (job) => ({ problems: validateJob(job) }),
 };
 
+/** The groups' `scaling { policy { ... } }` blocks, read as the autoscaler will (autoscaler-policy.ts). */
+export const scalingPolicyValidator: JobValidator = {
+  name: 'scaling-policy',
+  validate: (job) => ({
+    problems: (job.TaskGroups ?? []).flatMap((g, i) =>
+      g.Scaling?.Policy == null ? [] : parsePolicy(g.Scaling.Policy, `TaskGroups[${i}].Scaling.Policy`).problems,
+    ),
+  }),
+};
+
 export const defaultAdmissionSteps: AdmissionSteps = {
   mutators: [unsupportedFeatures, connectSidecars, canonicalize],
-  validators: [validate, connectValidator],
+  validators: [validate, connectValidator, scalingPolicyValidator],
 };
 
 /**

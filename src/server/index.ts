@@ -43,6 +43,15 @@ export { parseCron, type CronSchedule } from './cron.js';
 export { PeriodicDispatcher, periodicSchedules, nextLaunch, periodicChildID, childJobs } from './periodic.js';
 export { dispatchProblems, dispatchedJobID, DISPATCH_PAYLOAD_LIMIT } from './dispatch.js';
 export { scaleBoundsProblem, scaleStatus, TRACKED_SCALING_EVENTS } from './scaling.js';
+export { Autoscaler, type AutoscalerOptions } from './autoscaler.js';
+export {
+  gatewaySource,
+  nomadApmSource,
+  prometheusSource,
+  type MetricQuery,
+  type MetricSource,
+} from './autoscaler-sources.js';
+export { scalingPolicyID } from './scaling-policies.js';
 export { NodeDrainer, decideDrain, type DrainDecision } from './drainer.js';
 export type { NodeRequest } from './node-identity.js';
 export { Keyring, type RootKeyMeta } from './keyring.js';

@@ -69,6 +69,8 @@ import { DEFAULT_EVAL_GC_THRESHOLD_MS, runEvalGC } from './eval-gc.js';
 import { NodeDrainer, nodeEvaluate, nodeUpdateDrain, nodeUpdateEligibility } from './drainer.js';
 import { jobDispatch } from './dispatch.js';
 import { jobScale, jobScaleStatus } from './scaling.js';
+import { scalingPolicyGet, scalingPolicyList } from './scaling-policies.js';
+import { Autoscaler, type AutoscalerOptions } from './autoscaler.js';
 import * as deployments from './deployment-endpoints.js';
 import { DeploymentWatcher } from './deployment-watcher.js';
 import * as catalog from './catalog-endpoints.js';
@@ -141,6 +143,8 @@ export interface ServerOptions {
   admission?: AdmissionSteps;
   /** The service mesh: default intention and leaf lifetime (mesh-endpoints.ts). */
   mesh?: MeshOptions;
+  /** The horizontal autoscaler's metric sources (autoscaler.ts); absent: no autoscaler runs. */
+  autoscaler?: AutoscalerOptions;
 }
 
 const systemClock: Clock = { now: () => Date.now() };
@@ -295,6 +299,8 @@ export class Server implements ServerAPI {
     if (this.opts.drainer !== false) this.track('node drainer', this.drainer.run(this.abort.signal));
     const gcThreshold = this.opts.evalGCThresholdMs ?? DEFAULT_EVAL_GC_THRESHOLD_MS;
     this.track('evaluation GC', runEvalGC(this.ctx, gcThreshold, this.abort.signal));
+    if (this.opts.autoscaler)
+      this.track('autoscaler', new Autoscaler(this.ctx, this.opts.autoscaler).run(this.abort.signal));
     logger.info('server started', {
       index: snap.index(),
       pending_evals: pending,
@@ -348,6 +354,8 @@ export class Server implements ServerAPI {
     periodicForce: (namespace, jobID) => this.periodic.force(namespace, jobID),
     scale: (namespace, jobID, req) => jobScale(this.ctx, namespace, jobID, req),
     scaleStatus: (namespace, jobID, q) => jobScaleStatus(this.ctx, namespace, jobID, q),
+    scalingPolicies: (q) => scalingPolicyList(this.ctx, q),
+    scalingPolicy: (id, q) => scalingPolicyGet(this.ctx, id, q),
     evaluate: (namespace, jobID) => jobs.jobEvaluate(this.ctx, namespace, jobID),
     list: (q) => reads.jobList(this.ctx, q),
     get: (namespace, jobID, q) => reads.jobGet(this.ctx, namespace, jobID, q),

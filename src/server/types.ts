@@ -24,6 +24,8 @@ import type {
   JobVersionsResult,
   ServerRPC,
   JobScaleStatus,
+  ScalingPolicy,
+  ScalingPolicyListStub,
 } from '../structs/index.js';
 import type { AdmissionOptions } from './admission.js';
 
@@ -42,6 +44,14 @@ export interface QueryOptions {
   waitMs?: number;
   prefix?: string;
   signal?: AbortSignal;
+}
+
+/** `GET /v1/scaling/policies` filters. */
+export interface ScalingPolicyQuery extends QueryOptions {
+  /** `?job=`: only this job's policies. */
+  job?: string;
+  /** `?type=`: only policies whose type starts with this (Nomad matches a prefix: `vertical` gives both). */
+  type?: string;
 }
 
 export interface QueryResult<T> {
@@ -166,6 +176,10 @@ export interface JobsAPI {
   periodicForce(namespace: string, jobID: string): Promise<EvalCreatedResult>;
   scale(namespace: string, jobID: string, req: JobScaleRequest): Promise<EvalCreatedResult>;
   scaleStatus(namespace: string, jobID: string, q?: QueryOptions): Promise<QueryResult<JobScaleStatus>>;
+  /** `GET /v1/scaling/policies`: the groups' scaling blocks (scaling-policies.ts). */
+  scalingPolicies(q: ScalingPolicyQuery): Promise<QueryResult<ScalingPolicyListStub[]>>;
+  /** `GET /v1/scaling/policy/:id`. */
+  scalingPolicy(id: string, q?: QueryOptions): Promise<QueryResult<ScalingPolicy>>;
   /** `POST /v1/job/:id/evaluate`. */
   evaluate(namespace: string, jobID: string): Promise<JobDeregisterResult>;
 }

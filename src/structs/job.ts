@@ -193,6 +193,16 @@ export interface ScalingPolicy {
   ModifyIndex?: number;
 }
 
+/** A scaling policy in `GET /v1/scaling/policies` (Nomad's ScalingPolicyListStub). */
+export interface ScalingPolicyListStub {
+  ID: string;
+  Enabled: boolean;
+  Type: string;
+  Target: Record<string, string>;
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
 export interface Task {
   Name: string;
   Driver: string;

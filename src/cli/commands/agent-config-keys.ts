@@ -65,6 +65,7 @@ const SERVER: Spec = {
   job_gc_threshold: refused(),
   eval_gc_threshold: 'v',
   mesh: { block: { default_intention: 'v', leaf_cert_ttl: 'v' } },
+  autoscaler: { block: { enabled: 'v', prometheus_address: 'v', gateway_metrics: 'v' } },
   deployment_gc_threshold: refused(),
   batch_eval_gc_threshold: refused(),
   csi_volume_claim_gc_threshold: refused(),

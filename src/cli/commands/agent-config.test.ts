@@ -237,6 +237,36 @@ plugin "docker" {
     );
   });
 
+  it('reads server.autoscaler and refuses an address that is not an http URL', () => {
+    expect(
+      fromNomadConfig({
+        server: {
+          autoscaler: [
+            {
+              enabled: true,
+              prometheus_address: 'http://127.0.0.1:9090',
+              gateway_metrics: ['http://10.0.0.7:8081/metrics'],
+            },
+          ],
+        },
+      }),
+    ).toEqual({
+      server: {
+        autoscaler: {
+          enabled: true,
+          prometheusAddress: 'http://127.0.0.1:9090',
+          gatewayMetrics: ['http://10.0.0.7:8081/metrics'],
+        },
+      },
+    });
+    expect(() => fromNomadConfig({ server: { autoscaler: [{ prometheus_address: '127.0.0.1:9090' }] } })).toThrow(
+      'server.autoscaler.prometheus_address must be an http(s) URL such as "http://127.0.0.1:9090", got "127.0.0.1:9090"',
+    );
+    expect(() => fromNomadConfig({ server: { autoscaler: [{ gateway_metrics: 'x' }] } })).toThrow(
+      /server\.autoscaler\.gateway_metrics must be a list/,
+    );
+  });
+
   it("reads server.sqlite_worker_thread (Drover's own key) and refuses a value that is not a boolean", async () => {
     expect(fromNomadConfig({ server: { sqlite_worker_thread: true } })).toEqual({
       server: { sqliteWorkerThread: true },

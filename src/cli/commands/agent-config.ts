@@ -141,7 +141,21 @@ function serverBlock(server: Obj, file: string): Obj {
     serverJoin: server.server_join === undefined ? undefined : serverJoinBlock(block(server.server_join), file),
     evalGCThresholdMs: durationMs(server.eval_gc_threshold, 'eval_gc_threshold', file),
     mesh: server.mesh === undefined ? undefined : meshBlock(block(server.mesh) ?? {}, file),
+    autoscaler: server.autoscaler === undefined ? undefined : autoscalerBlock(block(server.autoscaler) ?? {}, file),
   };
+}
+
+/** `server { autoscaler { enabled, prometheus_address, gateway_metrics = [...] } }` (docs/operations.md). */
+function autoscalerBlock(a: Obj, file: string): Obj {
+  const bad = (what: string) => new UsageError(`Error loading configuration from ${file}: server.autoscaler.${what}`);
+  if (a.enabled !== undefined && typeof a.enabled !== 'boolean') throw bad('enabled must be true or false');
+  const prom = a.prometheus_address;
+  if (prom !== undefined && (typeof prom !== 'string' || !/^https?:\/\/[^/]/.test(prom)))
+    throw bad(`prometheus_address must be an http(s) URL such as "http://127.0.0.1:9090", got ${JSON.stringify(prom)}`);
+  const gw = a.gateway_metrics;
+  if (gw !== undefined && (!Array.isArray(gw) || !gw.every((u) => typeof u === 'string' && /^https?:\/\/[^/]/.test(u))))
+    throw bad('gateway_metrics must be a list of gateway metrics URLs such as "http://10.0.0.5:8081/metrics"');
+  return { enabled: a.enabled, prometheusAddress: prom, gatewayMetrics: gw };
 }
 
 /** `server { mesh { default_intention = "allow" | "deny", leaf_cert_ttl = "72h" } }` (docs/operations.md). */

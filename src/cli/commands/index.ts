@@ -10,6 +10,7 @@ import { allocSignal } from './alloc-signal.js';
 import { allocStop } from './alloc-stop.js';
 import { allocStatus } from './alloc-status.js';
 import { deploymentStatus } from './deployment-status.js';
+import { SCALING_COMMANDS } from './scaling-policy.js';
 import { evalStatus } from './eval-status.js';
 import { gateway } from './gateway.js';
 import { gatewayRoutes } from './gateway-routes.js';
@@ -92,6 +93,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...ACL_COMMANDS,
   ...NAMESPACE_COMMANDS,
   ...INTENTION_COMMANDS,
+  ...SCALING_COMMANDS,
   keyringList,
   keyringRotate,
   keyringRemove,

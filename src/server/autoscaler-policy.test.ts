@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { parseJobHCL } from '../jobspec/index.js';
+import { parsePolicy } from './autoscaler-policy.js';
+
+function policyOf(scaling: string): unknown {
+  const { job } = parseJobHCL(`
+job "web" {
+  group "api" {
+    ${scaling}
+    task "srv" {
+      driver = "raw_exec"
+      config { command = "sleep" }
+    }
+  }
+}`);
+  return job.TaskGroups[0]!.Scaling!.Policy;
+}
+
+describe('parsePolicy', () => {
+  it('reads a policy decoded from HCL', () => {
+    const policy = policyOf(`
+    scaling {
+      min = 2
+      max = 4
+      policy {
+        evaluation_interval = "2s"
+        cooldown            = "5s"
+        check "cpu" {
+          source = "nomad-apm"
+          query  = "avg_cpu"
+          strategy "target-value" { target = 50 }
+        }
+        check "rps" {
+          source   = "drover-gateway"
+          query    = "request_rate_per_instance:/web"
+          on_error = "fail"
+          strategy "threshold" {
+            lower_bound = 100
+            delta       = 1
+          }
+        }
+      }
+    }`);
+    const { spec, problems } = parsePolicy(policy, 'P');
+    expect(problems).toEqual([]);
+    expect(spec.evaluationIntervalMs).toBe(2000);
+    expect(spec.cooldownMs).toBe(5000);
+    expect(spec.checks).toEqual([
+      {
+        name: 'cpu',
+        source: 'nomad-apm',
+        query: 'avg_cpu',
+        onError: 'ignore',
+        strategy: { kind: 'target-value', target: 50, threshold: 0.01 },
+      },
+      {
+        name: 'rps',
+        source: 'drover-gateway',
+        query: 'request_rate_per_instance:/web',
+        onError: 'fail',
+        strategy: {
+          kind: 'threshold',
+          lowerBound: 100,
+          upperBound: undefined,
+          delta: 1,
+          percentage: undefined,
+          value: undefined,
+          withinBoundsTrigger: 1,
+        },
+      },
+    ]);
+  });
+
+  it("uses Nomad's defaults for the interval and the cooldown", () => {
+    const { spec } = parsePolicy({}, 'P');
+    expect(spec).toEqual({ evaluationIntervalMs: 10_000, cooldownMs: 300_000, checks: [] });
+  });
+
+  it('accepts plain objects, as a JSON job may give them', () => {
+    const { spec, problems } = parsePolicy(
+      { check: { mem: { query: 'max_memory', strategy: { 'pass-through': {} } } } },
+      'P',
+    );
+    expect(problems).toEqual([]);
+    expect(spec.checks[0]).toMatchObject({ name: 'mem', source: 'nomad-apm', strategy: { kind: 'pass-through' } });
+  });
+
+  it('names every problem with its path', () => {
+    const policy = policyOf(`
+    scaling {
+      max = 3
+      policy {
+        cooldown = "soon"
+        check "a" {
+          source = "datadog"
+          query  = "x"
+          strategy "target-value" {}
+        }
+        check "b" {
+          query = "p99_cpu"
+          strategy "step" {}
+        }
+        check "c" {
+          source = "drover-gateway"
+          query  = "rps"
+          strategy "threshold" { lower_bound = 5 }
+        }
+      }
+    }`);
+    const messages = parsePolicy(policy, 'TaskGroups[0].Scaling.Policy').problems.map((p) => `${p.path}: ${p.message}`);
+    expect(messages).toEqual([
+      expect.stringMatching(/^TaskGroups\[0\]\.Scaling\.Policy\.cooldown: cooldown: /),
+      'TaskGroups[0].Scaling.Policy.check["a"].source: unknown source "datadog": Drover has nomad-apm, drover-gateway, prometheus',
+      'TaskGroups[0].Scaling.Policy.check["a"].strategy["target-value"].target: the target-value strategy needs a target',
+      'TaskGroups[0].Scaling.Policy.check["b"].query: nomad-apm query "p99_cpu" is not <avg|min|max|sum>_<cpu|memory>, e.g. "avg_cpu"',
+      'TaskGroups[0].Scaling.Policy.check["b"].strategy["step"]: unknown strategy "step": Drover has "target-value", "threshold" and "pass-through"',
+      expect.stringMatching(
+        /^TaskGroups\[0\]\.Scaling\.Policy\.check\["c"\]\.query: drover-gateway query "rps" is not/,
+      ),
+      'TaskGroups[0].Scaling.Policy.check["c"].strategy["threshold"]: the threshold strategy needs exactly one of delta, percentage or value',
+    ]);
+  });
+});
