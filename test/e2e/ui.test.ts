@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestAgent } from './harness/agent.js';
+import { launchChromium, newPage } from './harness/browser.js';
 
 const CHROMIUM = process.env.DROVER_CHROMIUM_BIN || '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -472,6 +473,7 @@ describe.skipIf(!haveChromium)('the web UI with ACLs on', () => {
   let page: Page;
   let management = '';
   let reader = '';
+  const errors: string[] = [];
 
   beforeAll(async () => {
     await agent.start();
@@ -489,9 +491,8 @@ describe.skipIf(!haveChromium)('the web UI with ACLs on', () => {
       body: JSON.stringify({ Name: 'ui-reader', Type: 'client', Policies: ['ui-read'] }),
     });
     reader = token.body.SecretID;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
-    page = await browser.newPage();
-    page.setDefaultTimeout(30_000);
+    browser = await launchChromium();
+    page = await newPage(browser, errors);
   }, 120_000);
 
   afterAll(async () => {
@@ -516,5 +517,6 @@ describe.skipIf(!haveChromium)('the web UI with ACLs on', () => {
     await field.fill('00000000-0000-4000-8000-000000000000');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => info.innerText()).toBe('Token not accepted.');
+    expect(errors).toEqual([]);
   });
 });
