@@ -1,8 +1,9 @@
 // Builds the web UI into dist/ui/static: the static files (index.html, CSS, icon) copied, the TypeScript in
-// app/ compiled to ES modules by the project's tsc, and Preact's ES module files copied from node_modules into
-// vendor/. No bundler: browsers load the modules as they are. The bare specifiers ('preact', 'preact/hooks')
-// are rewritten to relative paths into vendor/, since an import map would be an inline script and the UI's
-// Content-Security-Policy allows none. Run by `npm run build` after the server build.
+// app/ compiled to ES modules by the project's tsc, and Preact's and xterm.js's ES module files (xterm's one
+// bundled module and its stylesheet) copied from node_modules into vendor/. No bundler: browsers load the
+// modules as they are. The bare specifiers ('preact', 'preact/hooks', '@xterm/xterm', the last imported
+// dynamically when a terminal opens) are rewritten to relative paths into vendor/, since an import map would be
+// an inline script and the UI's Content-Security-Policy allows none. Run by `npm run build` after the server build.
 //
 // The new tree is built beside the old one and swapped in by rename, so an agent serving the UI while a build
 // runs never finds it half there (and two builds at once do not share a directory).
@@ -23,18 +24,31 @@ const require = createRequire(import.meta.url);
 const VENDOR = {
   preact: ['preact/dist/preact.module.js', 'preact.js'],
   'preact/hooks': ['preact/hooks/dist/hooks.module.js', 'hooks.js'],
+  '@xterm/xterm': ['@xterm/xterm/lib/xterm.mjs', 'xterm.js'],
+};
+/** Other files vendored as they are: file under node_modules → its name in vendor/. */
+const VENDOR_FILES = {
+  '@xterm/xterm/css/xterm.css': 'xterm.css',
+  '@xterm/xterm/LICENSE': 'LICENSE.xterm.txt',
+  'preact/LICENSE': 'LICENSE.preact.txt',
 };
 
-/** Rewrites `from "preact"` / `from 'preact/hooks'` (and bare `import "..."`) to `./vendor/...` relative to `file`. */
+/**
+ * Rewrites `from "preact"`, `import 'preact/hooks'` and `import("@xterm/xterm")` to `./vendor/...` relative to
+ * `file`.
+ */
 function rewriteImports(file, vendorDir) {
   const text = readFileSync(file, 'utf8');
-  const out = text.replace(/(\bfrom\s*|\bimport\s*)(["'])(preact(?:\/hooks)?)\2/g, (all, kw, q, spec) => {
-    const target = VENDOR[spec];
-    if (!target) return all;
-    let rel = relative(dirname(file), join(vendorDir, target[1])).split('\\').join('/');
-    if (!rel.startsWith('.')) rel = `./${rel}`;
-    return `${kw}${q}${rel}${q}`;
-  });
+  const out = text.replace(
+    /(\bfrom\s*|\bimport\s*\(?\s*)(["'])(preact(?:\/hooks)?|@xterm\/xterm)\2/g,
+    (all, kw, q, spec) => {
+      const target = VENDOR[spec];
+      if (!target) return all;
+      let rel = relative(dirname(file), join(vendorDir, target[1])).split('\\').join('/');
+      if (!rel.startsWith('.')) rel = `./${rel}`;
+      return `${kw}${q}${rel}${q}`;
+    },
+  );
   if (out !== text) writeFileSync(file, out);
 }
 
@@ -52,10 +66,10 @@ try {
   });
   if (r.status !== 0) throw new Error(`tsc exited with ${r.status ?? r.signal}`);
   const vendorDir = join(next, 'vendor');
-  // Preact's `exports` map names no dist files, so they are found from its package.json.
-  const preactDir = dirname(require.resolve('preact/package.json'));
-  for (const [from, name] of Object.values(VENDOR)) cpSync(join(preactDir, '..', from), join(vendorDir, name));
-  cpSync(join(preactDir, 'LICENSE'), join(vendorDir, 'LICENSE.preact.txt'));
+  // Preact's `exports` map names no dist files, so they are found from its package.json (node_modules/preact).
+  const modules = dirname(dirname(require.resolve('preact/package.json')));
+  for (const [from, name] of Object.values(VENDOR)) cpSync(join(modules, from), join(vendorDir, name));
+  for (const [from, name] of Object.entries(VENDOR_FILES)) cpSync(join(modules, from), join(vendorDir, name));
   for (const f of [...walk(join(next, 'app')), ...walk(vendorDir)]) rewriteImports(f, vendorDir);
   if (existsSync(out)) renameSync(out, old);
   renameSync(next, out);

@@ -2,13 +2,12 @@
  * The operator's walk through the web UI (issue 19's acceptance), in Debian's chromium against a real
  * server and two real clients: create a variable in the editor; paste a job's HCL, read its plan, run it and
  * watch its deployment finish; scale it from 3 to 5 and see 5 blocks in the topology; open an allocation and
- * read its chart and the file its template rendered; edit the variable (and hit a check-and-set conflict)
+ * read its chart and the file its template rendered, and exec `echo hi` in its terminal; edit the variable (and
+ * hit a check-and-set conflict)
  * and see the file re-rendered; revert to version 0 from the versions list; drain the busier client and watch
  * its allocations move; stop and purge. With DROVER_UI_SCREENSHOTS=1 the topology, job and allocation pages
  * are saved to docs/img for docs/ui.md.
- *
- * Not covered: the exec terminal (not built).
- */
+ * */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,6 +190,20 @@ describe.skipIf(!haveChromium)('an operator working through the web UI', () => {
     await expect.poll(() => page.getByLabel('File /app/local/greeting.txt').innerText()).toBe('greeting=hello\n');
   });
 
+  it("runs `echo hi` in the allocation's exec terminal and shows the shell's exit code", async () => {
+    await page.getByRole('link', { name: 'Exec', exact: true }).click();
+    await expect.poll(() => page.getByLabel('Command').inputValue()).toBe('/bin/sh');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByText('Connected to task app: /bin/sh').waitFor();
+    // xterm.js draws its rows as DOM; the keys go to its hidden textarea, which has the focus once connected.
+    const rows = page.locator('.exec-terminal .xterm-rows');
+    await page.keyboard.type('echo hi; exit 3');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => rows.innerText(), { timeout: 30_000 }).toMatch(/^hi\s*$/m);
+    await page.getByText('The command exited with code 3.').waitFor();
+    expect(await page.getByRole('button', { name: 'Close' }).isDisabled()).toBe(true);
+  });
+
   it('edits the variable, shows a check-and-set conflict, and the template re-renders the file', async () => {
     const allocHash = new URL(page.url()).hash;
     await page.goto(ui('#/variables/nomad/jobs/ui-app'));
@@ -219,7 +232,7 @@ describe.skipIf(!haveChromium)('an operator working through the web UI', () => {
       greeting: 'bonjour',
     });
 
-    await page.goto(ui(allocHash.replace(/\/files.*$/, '') + '/files?path=%2Fapp%2Flocal%2Fgreeting.txt'));
+    await page.goto(ui(allocHash.replace(/\/(files|exec).*$/, '') + '/files?path=%2Fapp%2Flocal%2Fgreeting.txt'));
     await expect
       .poll(
         async () => {

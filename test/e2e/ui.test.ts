@@ -2,7 +2,9 @@
  * The web UI in a real browser (Debian's chromium, driven by playwright-core) against a real dev agent: a job
  * run with the CLI shows in the jobs list, its page shows its allocations running, an allocation's Logs tab
  * shows what the task printed, the clients page shows the dev node ready, Stop (after the confirm dialog)
- * stops the job, and an unknown job shows the API's 404 text in the banner.
+ * stops the job, and an unknown job shows the API's 404 text in the banner. Then the job page's other actions:
+ * dispatch a parameterized job with meta and a payload, force a periodic job's launch, promote a canary; and,
+ * on a second agent with ACLs on, signing in with a token shows what it may do.
  *
  * Chromium is installed by scripts/test.sh. Without it the suite is skipped locally and fails under CI=true.
  */
@@ -12,6 +14,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestAgent } from './harness/agent.js';
+import { launchChromium, newPage } from './harness/browser.js';
 
 const CHROMIUM = process.env.DROVER_CHROMIUM_BIN || '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -38,6 +41,85 @@ const JOB = `job "ui-web" {
       config {
         command = "/bin/sh"
         args    = ["-c", "while true; do echo \\"${LINE} $NOMAD_ALLOC_INDEX\\"; sleep 1; done"]
+      }
+
+      resources {
+        cpu    = 20
+        memory = 16
+      }
+    }
+  }
+}
+`;
+
+/** The job page's actions beyond stop: a parameterized job, a periodic one, one deployed with a canary. */
+const BATCH = `job "ui-batch" {
+  datacenters = ["dc1"]
+  type        = "batch"
+
+  parameterized {
+    meta_required = ["who"]
+    payload       = "optional"
+  }
+
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+
+      config {
+        command = "/bin/true"
+      }
+
+      dispatch_payload {
+        file = "input.txt"
+      }
+    }
+  }
+}
+`;
+
+const CRON = `job "ui-cron" {
+  datacenters = ["dc1"]
+  type        = "batch"
+
+  periodic {
+    crons            = ["0 0 1 1 *"]
+    prohibit_overlap = true
+  }
+
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+`;
+
+const canary = (version: string) => `job "ui-canary" {
+  datacenters = ["dc1"]
+
+  update {
+    canary           = 1
+    auto_promote     = false
+    min_healthy_time = "1s"
+    healthy_deadline = "60s"
+  }
+
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "while true; do sleep 1; done"]
+      }
+
+      env {
+        VERSION = "${version}"
       }
 
       resources {
@@ -302,9 +384,139 @@ describe.skipIf(!haveChromium)('the web UI at /ui/', () => {
     expect(await focused()).toBe('ui-web');
   });
 
+  /** Runs a job file with the CLI (detached: the test waits for what it needs). */
+  function runJob(name: string, text: string): void {
+    const file = join(dir, `${name}.nomad.hcl`);
+    writeFileSync(file, text);
+    const run = agent.cli(['job', 'run', '-detach', file]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+  }
+
+  it('dispatches a parameterized job with meta and a payload from its page', async () => {
+    runJob('ui-batch', BATCH);
+    await openUi('#/jobs/ui-batch');
+    await page.getByText('Meta required: who; optional: none; payload optional.').waitFor();
+    await page.getByLabel('Meta (one key=value a line)').fill('who=operator');
+    await page.getByLabel('Payload').fill('hello from the form');
+    await page.getByRole('button', { name: 'Dispatch', exact: true }).click();
+    const child = page
+      .getByRole('status')
+      .filter({ hasText: /^Dispatched / })
+      .getByRole('link');
+    await child.waitFor();
+    const id = await child.innerText();
+    expect(id).toMatch(/^ui-batch\/dispatch-/);
+    const job = await agent.api<{ Meta: Record<string, string>; Payload: string; ParentID: string }>(
+      `/v1/job/${encodeURIComponent(id)}`,
+    );
+    expect(job.body.ParentID).toBe('ui-batch');
+    expect(job.body.Meta).toMatchObject({ who: 'operator' });
+    expect(Buffer.from(job.body.Payload, 'base64').toString()).toBe('hello from the form');
+  });
+
+  it("forces a periodic job's launch from its page", async () => {
+    runJob('ui-cron', CRON);
+    await openUi('#/jobs/ui-cron');
+    await page.getByRole('button', { name: 'Force launch' }).click();
+    await expect
+      .poll(
+        async () =>
+          (await agent.api<Array<{ ID: string; ParentID: string }>>('/v1/jobs?prefix=ui-cron')).body.filter(
+            (j) => j.ParentID === 'ui-cron',
+          ).length,
+        { timeout: 30_000 },
+      )
+      .toBe(1);
+    expect(await page.locator('.action-error').count()).toBe(0);
+  });
+
+  it('promotes a canary from the job page once it is healthy', async () => {
+    type Deployment = {
+      ID: string;
+      Status: string;
+      TaskGroups: Record<string, { HealthyAllocs: number; Promoted: boolean }>;
+    };
+    const latest = async () => (await agent.api<Deployment>('/v1/job/ui-canary/deployment')).body;
+    runJob('ui-canary', canary('1'));
+    await expect.poll(async () => (await latest())?.Status, { timeout: 60_000 }).toBe('successful');
+    runJob('ui-canary', canary('2'));
+    await expect
+      .poll(
+        async () => {
+          const d = await latest();
+          return d.Status === 'running' && (d.TaskGroups.g?.HealthyAllocs ?? 0) >= 1;
+        },
+        { timeout: 60_000 },
+      )
+      .toBe(true);
+    await openUi('#/jobs/ui-canary');
+    await page.getByRole('button', { name: 'Promote canaries' }).click();
+    await expect.poll(async () => (await latest()).TaskGroups.g?.Promoted, { timeout: 30_000 }).toBe(true);
+    // The page follows the deployment: nothing is left to promote.
+    await expect.poll(() => page.getByRole('button', { name: 'Promote canaries' }).count()).toBe(0);
+    expect(await page.locator('.action-error').count()).toBe(0);
+  });
+
   it('raised no script errors and made no request outside the agent', () => {
     // The 404 page above logs the failed fetch as a console error; that one is expected.
     expect(pageErrors.filter((e) => !/404/.test(e))).toEqual([]);
     expect(outsideRequests).toEqual([]);
+  });
+});
+
+describe.skipIf(!haveChromium)('the web UI with ACLs on', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'drover-ui-acl-'));
+  const cfg = join(dir, 'acl.hcl');
+  writeFileSync(cfg, 'acl {\n  enabled = true\n}\n');
+  const agent = new TestAgent({ args: ['-config', cfg] });
+  let browser: Browser | undefined;
+  let page: Page;
+  let management = '';
+  let reader = '';
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    await agent.start();
+    management = (await agent.api<{ SecretID: string }>('/v1/acl/bootstrap', { method: 'POST' })).body.SecretID;
+    const as = { 'X-Nomad-Token': management };
+    const policy = await agent.api('/v1/acl/policy/ui-read', {
+      method: 'POST',
+      headers: as,
+      body: JSON.stringify({ Name: 'ui-read', Rules: 'namespace "default" {\n  policy = "read"\n}\n' }),
+    });
+    expect(policy.status).toBe(200);
+    const token = await agent.api<{ SecretID: string }>('/v1/acl/token', {
+      method: 'POST',
+      headers: as,
+      body: JSON.stringify({ Name: 'ui-reader', Type: 'client', Policies: ['ui-read'] }),
+    });
+    reader = token.body.SecretID;
+    browser = await launchChromium();
+    page = await newPage(browser, errors);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await agent.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses the jobs list signed out, then signs in with a token and says what the token may do', async () => {
+    await page.goto(`${agent.address}/ui/#/jobs`);
+    await expect.poll(() => page.getByRole('alert').innerText(), { timeout: 30_000 }).toMatch(/403/);
+    const field = page.getByLabel('ACL token');
+    await field.fill(reader);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const info = page.locator('#token-info');
+    await expect.poll(() => info.innerText()).toBe('Signed in as ui-reader (policies: ui-read)');
+    await page.getByText(/No jobs yet/).waitFor();
+    await expect.poll(() => page.getByRole('alert').isHidden()).toBe(true);
+    await field.fill(management);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => info.innerText()).toMatch(/\(management: may do everything\)$/);
+    await field.fill('00000000-0000-4000-8000-000000000000');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => info.innerText()).toBe('Token not accepted.');
+    expect(errors).toEqual([]);
   });
 });

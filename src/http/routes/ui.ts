@@ -35,11 +35,13 @@ const VIEWS = new Set(['jobs', 'allocations', 'clients', 'services', 'evaluation
 
 /**
  * Headers every UI file carries. The UI loads nothing from elsewhere and runs no inline script, so the policy
- * can be strict; `frame-ancestors 'none'` keeps the Stop button from being clickjacked.
+ * can be strict; `frame-ancestors 'none'` keeps the Stop button from being clickjacked. Inline styles are
+ * allowed (not scripts): the exec terminal (xterm.js) writes its theme and cell sizes into `<style>` elements.
+ * `connect-src 'self'` covers the exec websocket (same host and port, ws: or wss:).
  */
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
 };

@@ -57,6 +57,7 @@ describe('the UI hash routes', () => {
     { view: 'variable', path: 'nomad/jobs/web', namespace: 'default' },
     { view: 'variable', path: 'app/db conf', namespace: 'prod' },
     { view: 'alloc', id: 'a1', tab: 'files', path: '/alloc/logs' },
+    { view: 'alloc', id: 'a1', tab: 'exec', task: 'web server' },
     { view: 'alloc', id: 'a1', tab: 'files', path: '/' },
   ])('give back the same route after toHash and parseHash: %o', (r) => {
     const back = parseHash(toHash(r));

@@ -7,6 +7,7 @@
  *   #/jobs/<id>[@<namespace>]       Job detail (namespace "default" when left out)
  *   #/allocations/<id>[/logs]       Allocation detail, overview or logs (?task=&type=stdout|stderr)
  *   #/allocations/<id>/files        Its files (?path=)
+ *   #/allocations/<id>/exec         Its exec terminal (?task=)
  *   #/topology, #/run, #/variables[/<path>[@<namespace>]]
  *   #/clients, #/clients/<id>       Nodes list, node detail
  *   #/services, #/evaluations
@@ -18,7 +19,7 @@ export type Route =
   | {
       view: 'alloc';
       id: string;
-      tab: 'overview' | 'logs' | 'files';
+      tab: 'overview' | 'logs' | 'files' | 'exec';
       task?: string;
       type?: 'stdout' | 'stderr';
       path?: string;
@@ -79,6 +80,8 @@ export function parseHash(hash: string): Route {
   if (section === 'jobs' && parts.length === 2) return { view: 'job', ...splitJobKey(rawParts[1]!) };
   if (section === 'allocations' && id !== undefined && parts.length === 3 && sub === 'files')
     return { view: 'alloc', id, tab: 'files', path: query.get('path') || '/' };
+  if (section === 'allocations' && id !== undefined && parts.length === 3 && sub === 'exec')
+    return { view: 'alloc', id, tab: 'exec', task: query.get('task') || undefined };
   if (section === 'allocations' && id !== undefined && (parts.length === 2 || (parts.length === 3 && sub === 'logs'))) {
     if (sub !== 'logs') return { view: 'alloc', id, tab: 'overview' };
     const type = query.get('type');
@@ -126,6 +129,7 @@ export function toHash(r: Route): string {
       if (r.tab === 'overview') return `#/allocations/${enc(r.id)}`;
       if (r.tab === 'files')
         return `#/allocations/${enc(r.id)}/files${r.path && r.path !== '/' ? `?path=${enc(r.path)}` : ''}`;
+      if (r.tab === 'exec') return `#/allocations/${enc(r.id)}/exec${r.task ? `?task=${enc(r.task)}` : ''}`;
       const q = new URLSearchParams();
       if (r.task) q.set('task', r.task);
       if (r.type) q.set('type', r.type);

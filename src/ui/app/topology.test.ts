@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobColour, percent, topology } from './topology.js';
+import { blockAt, jobColour, percent, stripes, topology, type AllocBlock } from './topology.js';
 import type { AllocListStub, NodeListStub } from './types.js';
 
 const node = (id: string, dc: string, pool: string, cpu = 4000, mem = 8192): NodeListStub => ({
@@ -80,5 +80,28 @@ describe('the topology arithmetic', () => {
     expect(percent(50, 200)).toBe(25);
     expect(percent(300, 200)).toBe(100);
     expect(percent(1, 0)).toBe(0);
+  });
+
+  it('draws a bar as one gradient of stripes, and finds the block under a point of it', () => {
+    const b = (id: string, jobId: string, memoryMB: number, status = 'running'): AllocBlock => ({
+      id,
+      name: id,
+      jobId,
+      namespace: 'default',
+      status,
+      cpu: 0,
+      memoryMB,
+    });
+    const blocks = [b('x', 'web', 250), b('y', 'db', 500, 'pending')];
+    expect(stripes([], 'memoryMB', 1000)).toBe('none');
+    expect(stripes(blocks, 'memoryMB', 1000)).toBe(
+      `linear-gradient(to right, ${jobColour('web')} 0.000% calc(25.000% - 1px), transparent 0 25.000%, ` +
+        `${jobColour('db', 0.55)} 25.000% calc(75.000% - 1px), transparent 0 75.000%)`,
+    );
+    expect(blockAt(blocks, 'memoryMB', 1000, 0.1)?.id).toBe('x');
+    expect(blockAt(blocks, 'memoryMB', 1000, 0.25)?.id).toBe('y');
+    expect(blockAt(blocks, 'memoryMB', 1000, 0.8)).toBeUndefined();
+    // A bar over capacity stops at its end.
+    expect(blockAt([b('z', 'web', 5000)], 'memoryMB', 1000, 0.99)?.id).toBe('z');
   });
 });

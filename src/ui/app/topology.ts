@@ -72,7 +72,8 @@ export function topology(
     const cpu = Math.max(0, (n.NodeResources?.Cpu.CpuShares ?? 0) - (n.ReservedResources?.Cpu.CpuShares ?? 0));
     const memoryMB = Math.max(0, (n.NodeResources?.Memory.MemoryMB ?? 0) - (n.ReservedResources?.Memory.MemoryMB ?? 0));
     const list = (byNode.get(n.ID) ?? []).sort(
-      (a, b) => a.jobId.localeCompare(b.jobId) || a.name.localeCompare(b.name),
+      // Plain code-unit order: localeCompare over 5,000 allocations costs a tenth of a second in chromium.
+      (a, b) => byCodeUnits(a.jobId, b.jobId) || byCodeUnits(a.name, b.name),
     );
     const box: NodeBox = {
       node: n,
@@ -105,11 +106,59 @@ export function topology(
  * A job's colour: one of twelve hues picked by a hash of its ID, so a job keeps its colour across reloads and
  * clients. Dark enough for white text (contrast ≥ 4.5:1 on every hue at this lightness).
  */
-export function jobColour(jobId: string): string {
+export function jobColour(jobId: string, alpha = 1): string {
+  const hue = jobHue(jobId) * 30;
+  return alpha === 1 ? `hsl(${hue} 60% 32%)` : `hsl(${hue} 60% 32% / ${alpha})`;
+}
+
+/** Which of the twelve hues a job gets (style.css has a class `topo-h<N>` for each, the same colours). */
+export function jobHue(jobId: string): number {
   let x = 2166136261;
   for (let i = 0; i < jobId.length; i++) x = Math.imul(x ^ jobId.charCodeAt(i), 16777619);
-  const hue = ((x >>> 0) % 12) * 30;
-  return `hsl(${hue} 60% 32%)`;
+  return (x >>> 0) % 12;
+}
+
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** How a pending allocation's block is drawn against a running one's. */
+export const PENDING_ALPHA = 0.55;
+
+/**
+ * One bar as one CSS background: each block a stripe of its job's colour, as wide as its share of `capacity`,
+ * with a 1px gap after it. A client's memory bar is drawn this way (one element, not one per allocation: the
+ * CPU bar above it carries the links), which halves the elements a 5,000-allocation page makes.
+ */
+export function stripes(blocks: readonly AllocBlock[], dim: 'cpu' | 'memoryMB', capacity: number): string {
+  if (blocks.length === 0) return 'none';
+  const parts: string[] = [];
+  let at = 0;
+  for (const b of blocks) {
+    if (at >= 100) break;
+    const end = Math.min(100, at + percent(b[dim], capacity));
+    const colour = jobColour(b.jobId, b.status === 'pending' ? PENDING_ALPHA : 1);
+    parts.push(`${colour} ${at.toFixed(3)}% calc(${end.toFixed(3)}% - 1px)`, `transparent 0 ${end.toFixed(3)}%`);
+    at = end;
+  }
+  return `linear-gradient(to right, ${parts.join(', ')})`;
+}
+
+/** The block drawn at `fraction` (0–1) of a bar laid out as `stripes` lays it out, if any. */
+export function blockAt(
+  blocks: readonly AllocBlock[],
+  dim: 'cpu' | 'memoryMB',
+  capacity: number,
+  fraction: number,
+): AllocBlock | undefined {
+  const x = fraction * 100;
+  let at = 0;
+  for (const b of blocks) {
+    const end = Math.min(100, at + percent(b[dim], capacity));
+    if (x >= at && x < end) return b;
+    at = end;
+  }
+  return undefined;
 }
 
 export function percent(part: number, whole: number): number {

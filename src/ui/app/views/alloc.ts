@@ -1,8 +1,8 @@
 /**
  * One allocation: its facts, CPU and memory charts (from `/v1/client/allocation/:id/stats`, sampled while the
  * page is open), task states and events (live); a Logs tab that follows a task's stdout or stderr through
- * `/v1/client/fs/logs/:alloc?follow=true&plain=true`; a Files tab over `alloc fs`. The tabs are links, so a
- * log or a file can be bookmarked and the back button works.
+ * `/v1/client/fs/logs/:alloc?follow=true&plain=true`; a Files tab over `alloc fs`; an Exec tab with a terminal
+ * (views/exec.ts). The tabs are links, so a log or a file can be bookmarked and the back button works.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { abortableSleep, ApiError, retryDelayMs } from '../api.js';
@@ -12,6 +12,7 @@ import { formatBytes, keepTail, shortId } from '../format.js';
 import { clientHref, jobHref, toHash, type Route } from '../routes.js';
 import type { AllocStats, Allocation, FileInfo, TaskEvent, TaskState } from '../types.js';
 import { asApiError, seg, useViewTitle, useWatch, type ViewContext, type ViewProps } from './context.js';
+import { ExecTab } from './exec.js';
 
 type AllocRoute = Extract<Route, { view: 'alloc' }>;
 
@@ -39,6 +40,8 @@ export function AllocView({ ctx, route }: ViewProps & { route: AllocRoute }) {
         : loading('Loading allocation…');
   else if (route.tab === 'overview') body = h(Overview, { ctx, a });
   else if (route.tab === 'logs') body = h(LogsTab, { ctx, route, a });
+  else if (route.tab === 'exec')
+    body = h(ExecTab, { ctx, allocId: a.ID, tasks: taskNames(a), initialTask: route.task });
   else body = h(FilesTab, { ctx, route, a });
   return h(
     'div',
@@ -50,6 +53,7 @@ export function AllocView({ ctx, route }: ViewProps & { route: AllocRoute }) {
       tab('overview', 'Overview'),
       tab('logs', 'Logs'),
       tab('files', 'Files'),
+      tab('exec', 'Exec'),
     ),
     body,
   );

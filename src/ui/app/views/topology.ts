@@ -5,11 +5,11 @@
  * the totals: reserved against capacity.
  */
 import { Component } from 'preact';
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { h, heading, link, loading, section } from '../dom.js';
 import { shortId } from '../format.js';
 import { allocHref, clientHref, jobHref } from '../routes.js';
-import { jobColour, percent, topology, type AllocBlock, type NodeBox } from '../topology.js';
+import { blockAt, jobHue, percent, stripes, topology, type AllocBlock, type NodeBox } from '../topology.js';
 import type { AllocListStub, NodeListStub } from '../types.js';
 import { useViewTitle, useWatch, type ViewProps } from './context.js';
 
@@ -19,48 +19,59 @@ function describe(a: AllocBlock): string {
   return `Allocation ${a.name} of job ${a.jobId}: ${a.cpu} MHz, ${a.memoryMB} MiB, ${a.status}`;
 }
 
-function bar(label: string, box: NodeBox, dim: 'cpu' | 'memoryMB', unit: string, onHover: Hover) {
-  const capacity = box[dim];
-  const used = dim === 'cpu' ? box.reservedCpu : box.reservedMemoryMB;
+/**
+ * The CPU bar: one link per allocation (for the pointer, the keyboard and screen readers). Pointing at or
+ * focusing a link is handled once for the whole page (TopologyView), not by a listener per link.
+ */
+function cpuBar(box: NodeBox) {
   return h(
     'div',
     { class: 'topo-row' },
-    h('span', { class: 'topo-dim' }, label),
+    h('span', { class: 'topo-dim' }, 'CPU'),
     h(
       'div',
-      dim === 'cpu'
-        ? {
-            class: 'topo-bar',
-            role: 'list',
-            'aria-label': `${label} of ${box.node.Name}: ${used} of ${capacity} ${unit} reserved`,
-          }
-        : { class: 'topo-bar', 'aria-hidden': 'true' },
+      {
+        class: 'topo-bar',
+        role: 'list',
+        'aria-label': `CPU of ${box.node.Name}: ${box.reservedCpu} of ${box.cpu} MHz reserved`,
+      },
       box.allocs.map((a) =>
-        dim === 'cpu'
-          ? h('a', {
-              key: a.id,
-              role: 'listitem',
-              class: `topo-alloc topo-${a.status}`,
-              href: allocHref(a.id),
-              style: { width: `${percent(a.cpu, capacity)}%`, background: jobColour(a.jobId) },
-              title: describe(a),
-              'data-job': a.jobId,
-              onMouseEnter: () => onHover(a),
-              onFocus: () => onHover(a),
-            })
-          : // The memory bar repeats the same allocations: drawn, hoverable, but one link per allocation is enough
-            // for the keyboard and screen readers (they get the CPU bar's).
-            h('span', {
-              key: a.id,
-              class: `topo-alloc topo-${a.status}`,
-              style: { width: `${percent(a.memoryMB, capacity)}%`, background: jobColour(a.jobId) },
-              title: describe(a),
-              'data-job': a.jobId,
-              onMouseEnter: () => onHover(a),
-            }),
+        h('a', {
+          key: a.id,
+          role: 'listitem',
+          // The job's colour is a class (one of twelve), the width the only inline style: fewer writes per block.
+          class: `topo-alloc topo-${a.status} topo-h${jobHue(a.jobId)}`,
+          href: allocHref(a.id),
+          style: { width: `${percent(a.cpu, box.cpu)}%` },
+          title: describe(a),
+          'data-job': a.jobId,
+        }),
       ),
     ),
-    h('span', { class: 'topo-figure' }, `${used}/${capacity} ${unit}`),
+    h('span', { class: 'topo-figure' }, `${box.reservedCpu}/${box.cpu} MHz`),
+  );
+}
+
+/**
+ * The memory bar repeats the same allocations as one element painted with a gradient (one link per allocation
+ * is enough, the CPU bar's); pointing at it finds the block under the pointer.
+ */
+function memoryBar(box: NodeBox, onHover: Hover) {
+  return h(
+    'div',
+    { class: 'topo-row' },
+    h('span', { class: 'topo-dim' }, 'Memory'),
+    h('div', {
+      class: 'topo-bar topo-bar-painted',
+      'aria-hidden': 'true',
+      style: { backgroundImage: stripes(box.allocs, 'memoryMB', box.memoryMB) },
+      onMouseMove: (e: MouseEvent) => {
+        const el = e.currentTarget as HTMLElement;
+        const a = blockAt(box.allocs, 'memoryMB', box.memoryMB, e.offsetX / Math.max(1, el.clientWidth));
+        if (a) onHover(a);
+      },
+    }),
+    h('span', { class: 'topo-figure' }, `${box.reservedMemoryMB}/${box.memoryMB} MiB`),
   );
 }
 
@@ -95,8 +106,8 @@ class NodeCard extends Component<CardProps> {
           n.Status !== 'ready' ? `, ${n.Status}` : '',
         ),
       ),
-      bar('CPU', box, 'cpu', 'MHz', onHover),
-      bar('Memory', box, 'memoryMB', 'MiB', onHover),
+      cpuBar(box),
+      memoryBar(box, onHover),
     );
   }
 }
@@ -135,12 +146,25 @@ export function TopologyView({ ctx }: ViewProps) {
     '/v1/allocations?resources=true&task_states=false&namespace=*',
   );
   const [hovered, setHovered] = useState<AllocBlock | undefined>(undefined);
-  if (!nodes.value || !allocs.value)
-    return h('div', null, heading('Topology'), loading('Loading clients and allocations…'));
-  const { groups, totals } = topology(nodes.value, allocs.value);
+  // Recomputed when a watch answers, not when the pointer moves.
+  const laid = useMemo(() => {
+    if (!nodes.value || !allocs.value) return undefined;
+    const t = topology(nodes.value, allocs.value);
+    const byHref = new Map<string, AllocBlock>();
+    for (const g of t.groups) for (const n of g.nodes) for (const a of n.allocs) byHref.set(allocHref(a.id), a);
+    return { ...t, byHref };
+  }, [nodes.value, allocs.value]);
+  if (!laid) return h('div', null, heading('Topology'), loading('Loading clients and allocations…'));
+  const { groups, totals, byHref } = laid;
+  // One listener for every allocation link on the page.
+  const onLink = (e: Event) => {
+    const link = (e.target as Element).closest('a.topo-alloc');
+    const a = link ? byHref.get(link.getAttribute('href') ?? '') : undefined;
+    if (a) setHovered(a);
+  };
   return h(
     'div',
-    null,
+    { onMouseOver: onLink, onFocusIn: onLink },
     heading('Topology'),
     h(
       'div',
