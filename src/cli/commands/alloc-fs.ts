@@ -4,7 +4,7 @@
  * until Ctrl-C. PATH is relative to the allocation directory (`/` is its root).
  */
 import type { AllocFileInfo } from '../../api/types.js';
-import { bool, type CommandSpec, VERBOSE_OPTION, FOLLOW_OPTION } from '../command.js';
+import { command, bool, VERBOSE_OPTION, FOLLOW_OPTION } from '../command.js';
 import { resolveAlloc } from './common.js';
 
 function humanSize(n: number): string {
@@ -22,10 +22,8 @@ function row(f: AllocFileInfo): string[] {
   return [f.FileMode, humanSize(f.Size), f.ModTime, f.IsDir ? `${f.Name}/` : f.Name];
 }
 
-export const allocFs: CommandSpec = {
-  path: ['alloc', 'fs'],
+export const allocFs = command('alloc fs <id> [path]', {
   summary: "List or print an allocation's files",
-  args: ['<id>', '[path]'],
   options: [
     FOLLOW_OPTION,
     { flags: '--stat', description: 'show the file information instead of the contents' },
@@ -59,4 +57,4 @@ export const allocFs: CommandSpec = {
     }
     return 0;
   },
-};
+});
