@@ -5,17 +5,13 @@
  */
 import type { AllocFileInfo } from '../../api/types.js';
 import { command, bool, VERBOSE_OPTION, FOLLOW_OPTION } from '../command.js';
+import { binaryUnits } from '../format.js';
 import { resolveAlloc } from './common.js';
 
+/** Always one decimal above 1 KiB: "1.0 KiB", "12.5 MiB". */
 function humanSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+  const { value, unit, scaled } = binaryUnits(n);
+  return scaled ? `${value.toFixed(1)} ${unit}` : `${n} B`;
 }
 
 function row(f: AllocFileInfo): string[] {
