@@ -25,6 +25,10 @@ const liveAllocs = async (s: Server, job = 'web') =>
     (a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus),
   );
 
+/** Waits, 3 s at most, for an evaluation to complete. */
+const evalComplete = (s: Server, id: string, message: string) =>
+  expect.poll(async () => (await s.evals.get(id)).value.Status, { timeout: 3000, message }).toBe('complete');
+
 describe('Server job lifecycle', () => {
   it('schedules a registered job: eval completes, allocations land in state, job runs', async () => {
     const s = await server();
@@ -34,12 +38,7 @@ describe('Server job lifecycle', () => {
     job.TaskGroups[0]!.Count = 3;
     const r = await s.jobs.register(job);
     expect(r.EvalID).not.toBe('');
-    await expect
-      .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'eval complete',
-      })
-      .toBeTruthy();
+    await evalComplete(s, r.EvalID, 'eval complete');
     const allocs = await liveAllocs(s);
     expect(allocs).toHaveLength(3);
     expect(new Set(allocs.map((a) => a.Name))).toEqual(new Set(['web.web[0]', 'web.web[1]', 'web.web[2]']));
@@ -73,13 +72,7 @@ describe('Server job lifecycle', () => {
     const regs = await Promise.all(
       [50, 51, 52].flatMap((Priority) => jobs.map((job) => s.jobs.register({ ...job, Priority }))),
     );
-    for (const r of regs.slice(-2))
-      await expect
-        .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
-          timeout: 3000,
-          message: 'the newest evals complete',
-        })
-        .toBeTruthy();
+    for (const r of regs.slice(-2)) await evalComplete(s, r.EvalID, 'the newest evals complete');
     const cancelled = await vi.waitUntil(
       async () => {
         const evs = (await Promise.all(jobs.map((j) => s.jobs.evaluations('default', j.ID))))
@@ -128,12 +121,7 @@ describe('Server job lifecycle', () => {
       .poll(async () => (await liveAllocs(s)).length === 2, { timeout: 3000, message: 'two allocs' })
       .toBeTruthy();
     const d = await s.jobs.deregister('default', 'web', false);
-    await expect
-      .poll(async () => (await s.evals.get(d.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'stop eval',
-      })
-      .toBeTruthy();
+    await evalComplete(s, d.EvalID, 'stop eval');
     expect(await liveAllocs(s)).toHaveLength(0);
     const stopped = (await s.jobs.get('default', 'web')).value;
     expect(stopped.Stop).toBe(true);
@@ -147,12 +135,7 @@ describe('Server job lifecycle', () => {
     await s.jobs.register(build.job({ ID: 'web' }));
     await expect.poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'alloc' }).toBeTruthy();
     const d = await s.jobs.deregister('default', 'web', true);
-    await expect
-      .poll(async () => (await s.evals.get(d.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'purge eval',
-      })
-      .toBeTruthy();
+    await evalComplete(s, d.EvalID, 'purge eval');
     await expect(s.jobs.get('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
     await expect(s.jobs.versions('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
     await expect(s.jobs.summary('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
@@ -175,12 +158,7 @@ describe('Server blocked evals and client updates', () => {
     const s = await server();
     await s.start();
     const r = await s.jobs.register(build.job({ ID: 'web' }));
-    await expect
-      .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'first eval',
-      })
-      .toBeTruthy();
+    await evalComplete(s, r.EvalID, 'first eval');
     const first = (await s.evals.get(r.EvalID)).value;
     expect(first.BlockedEval).not.toBe('');
     expect((await s.evals.get(first.BlockedEval)).value.Status).toBe('blocked');
@@ -190,12 +168,7 @@ describe('Server blocked evals and client updates', () => {
     await expect
       .poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'placement after node joined' })
       .toBeTruthy();
-    await expect
-      .poll(async () => (await s.evals.get(first.BlockedEval)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'blocked eval done',
-      })
-      .toBeTruthy();
+    await evalComplete(s, first.BlockedEval, 'blocked eval done');
   });
 
   it('unblocks when allocations on a full node finish', async () => {
@@ -394,12 +367,7 @@ describe('Server durability and restart', () => {
     // The restarted scheduler sees the existing allocations: no duplicates after a re-evaluation.
     const r = await s2.jobs.register(job);
     expect(r.Index).toBe(before + 1);
-    await expect
-      .poll(async () => (await s2.evals.get(r.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'eval after restart',
-      })
-      .toBeTruthy();
+    await evalComplete(s2, r.EvalID, 'eval after restart');
     expect((await liveAllocs(s2)).map((a) => a.ID).sort()).toEqual(allocIDs);
   });
 
@@ -413,12 +381,7 @@ describe('Server durability and restart', () => {
     await s1.stop();
     const s2 = await server({}, new SqliteBackend({ dataDir: dir }));
     await s2.start();
-    await expect
-      .poll(async () => (await s2.evals.get(r.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'recovered eval',
-      })
-      .toBeTruthy();
+    await evalComplete(s2, r.EvalID, 'recovered eval');
     expect(await liveAllocs(s2)).toHaveLength(1);
   });
 });
