@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import { SqliteBackend } from '../state/index.js';
 import { build } from '../testing/builders.js';
+import type { Job } from '../structs/index.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
 
@@ -28,6 +29,16 @@ const liveAllocs = async (s: Server, job = 'web') =>
 /** Waits, 3 s at most, for an evaluation to complete. */
 const evalComplete = (s: Server, id: string, message: string) =>
   expect.poll(async () => (await s.evals.get(id)).value.Status, { timeout: 3000, message }).toBe('complete');
+
+/** Registers node n1 and job `web` with `count` allocations, waits (3 s at most) until they run; returns the job. */
+async function runWeb(s: Server, count: number, message: string): Promise<Job> {
+  await s.nodeRegister(build.node({ ID: 'n1' }));
+  const job = build.job({ ID: 'web' });
+  job.TaskGroups[0]!.Count = count;
+  await s.jobs.register(job);
+  await expect.poll(async () => (await liveAllocs(s)).length, { timeout: 3000, message }).toBe(count);
+  return job;
+}
 
 describe('Server job lifecycle', () => {
   it('schedules a registered job: eval completes, allocations land in state, job runs', async () => {
@@ -113,13 +124,7 @@ describe('Server job lifecycle', () => {
   it('stops every allocation on deregister and keeps the stopped job', async () => {
     const s = await server();
     await s.start();
-    await s.nodeRegister(build.node({ ID: 'n1' }));
-    const job = build.job({ ID: 'web' });
-    job.TaskGroups[0]!.Count = 2;
-    await s.jobs.register(job);
-    await expect
-      .poll(async () => (await liveAllocs(s)).length === 2, { timeout: 3000, message: 'two allocs' })
-      .toBeTruthy();
+    await runWeb(s, 2, 'two allocs');
     const d = await s.jobs.deregister('default', 'web', false);
     await evalComplete(s, d.EvalID, 'stop eval');
     expect(await liveAllocs(s)).toHaveLength(0);
@@ -347,13 +352,7 @@ describe('Server durability and restart', () => {
     dirs.push(dir);
     const s1 = await server({}, new SqliteBackend({ dataDir: dir }));
     await s1.start();
-    await s1.nodeRegister(build.node({ ID: 'n1' }));
-    const job = build.job({ ID: 'web' });
-    job.TaskGroups[0]!.Count = 2;
-    await s1.jobs.register(job);
-    await expect
-      .poll(async () => (await liveAllocs(s1)).length === 2, { timeout: 3000, message: 'placed' })
-      .toBeTruthy();
+    const job = await runWeb(s1, 2, 'placed');
     const before = s1.store.latestIndex();
     const allocIDs = (await liveAllocs(s1)).map((a) => a.ID).sort();
     // A second server opens the same data dir while the first is still open: as after SIGKILL.
