@@ -27,7 +27,8 @@ const MAY_IMPORT = {
   mesh: ['structs', 'errors', 'logging', 'lib'],
   http: ['server', 'jobspec', 'discovery', 'acl', 'structs', 'errors', 'logging', 'lib'],
   api: ['structs', 'errors', 'lib'],
-  ui: [],
+  // Types only (the ui-imports-types-only rule): the browser loads app/ unbundled, so a runtime import would 404.
+  ui: ['structs', 'api'],
   // `drover agent` and `drover gateway` start them in-process: see the cli-starts-agent-and-gateway rule.
   cli: ['api', 'jobspec', 'structs', 'errors', 'logging', 'lib', 'agent', 'gateway'],
   agent: ['*'],
@@ -65,6 +66,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/cli/', pathNot: TEST_CODE },
       to: { path: '^src/(agent|gateway)/', dependencyTypesNot: ['dynamic-import', 'type-only', 'type-import'] },
+    },
+    {
+      name: 'ui-imports-types-only',
+      comment:
+        'the web UI reuses the model and API types (`import type`, erased by tsc); it loads no code of src/structs or src/api: build.mjs emits app/ alone',
+      severity: 'error',
+      from: { path: '^src/ui/', pathNot: TEST_CODE },
+      to: { path: '^src/(structs|api)/', dependencyTypesNot: ['type-only', 'type-import'] },
     },
     {
       name: 'no-test-code-in-build',

@@ -105,7 +105,13 @@ export class HttpTransport {
         method,
         // Bytes go as they are (a KV value); anything else as JSON.
         headers: this.headers(body instanceof Uint8Array ? 'bytes' : body !== undefined),
-        body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
+        // Never a view of a SharedArrayBuffer; the cast lets the browser's BodyInit type (the UI build) accept it.
+        body:
+          body === undefined
+            ? undefined
+            : body instanceof Uint8Array
+              ? (body as Uint8Array<ArrayBuffer>)
+              : JSON.stringify(body),
         signal,
       });
     } catch (e) {

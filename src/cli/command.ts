@@ -136,6 +136,17 @@ export interface CommandSpec {
   run(ctx: CommandContext, args: string[], opts: Opts): Promise<number>;
 }
 
+/**
+ * A command from its usage line, as the help prints it (`'job history <id>'`: the words after `drover`, then
+ * the arguments in Commander's syntax), and the rest of its spec.
+ */
+export function command(usage: string, spec: Omit<CommandSpec, 'path' | 'args'>): CommandSpec {
+  const words = usage.split(' ');
+  const at = words.findIndex((w) => w.startsWith('<') || w.startsWith('['));
+  if (at < 0) return { path: words, ...spec };
+  return { path: words.slice(0, at), args: words.slice(at), ...spec };
+}
+
 /** A user error: printed as is (no stack), exit code as given. */
 export class UsageError extends Error {
   constructor(

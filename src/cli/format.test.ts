@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  binaryUnits,
   formatBytes,
   formatDurationShort,
   formatKV,
@@ -69,6 +70,12 @@ describe('times and sizes', () => {
     expect(formatBytes(88 * 1024)).toBe('88 KiB');
     expect(formatBytes(6.3 * 1024 * 1024)).toBe('6.3 MiB');
     expect(formatBytes(300 * 1024 * 1024)).toBe('300 MiB');
+  });
+
+  it('scales bytes to the largest binary unit under 1024, stopping at TiB', () => {
+    expect(binaryUnits(1023)).toEqual({ value: 1023, unit: 'B', scaled: false });
+    expect(binaryUnits(1536)).toEqual({ value: 1.5, unit: 'KiB', scaled: true });
+    expect(binaryUnits(2048 * 1024 ** 4)).toEqual({ value: 2048, unit: 'TiB', scaled: true });
   });
 
   it('shortens IDs to 8 characters unless verbose', () => {

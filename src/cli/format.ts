@@ -92,17 +92,21 @@ export function formatRFC3339(s: string | null | undefined, utc = false): string
   return Number.isNaN(ms) ? s : formatTime(ms, utc);
 }
 
+const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** Bytes as a value below 1024 (up to TiB) and its binary unit; `bytes` is its own value when under 1 KiB. */
+export function binaryUnits(bytes: number): { value: number; unit: string; scaled: boolean } {
+  let value = bytes;
+  let i = 0;
+  for (; value >= 1024 && i < BINARY_UNITS.length - 1; i++) value /= 1024;
+  return { value, unit: BINARY_UNITS[i]!, scaled: i > 0 };
+}
+
 /** Bytes in binary units with up to one decimal, as nomad's humanize output ("6.3 MiB", "300 MiB", "0 B"). */
 export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  const text = i === 0 || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(1).replace(/\.0$/, '');
-  return `${text} ${units[i]}`;
+  const { value: v, unit, scaled } = binaryUnits(bytes);
+  const text = !scaled || Number.isInteger(v) ? String(Math.round(v)) : v.toFixed(1).replace(/\.0$/, '');
+  return `${text} ${unit}`;
 }
 
 /** Megabytes (as resources are written) in binary units. */

@@ -19,8 +19,7 @@ import type { Logger } from '../logging/index.js';
 import type { AllocClientUpdate } from './rpc.js';
 import type { AllocHook, AllocHookContext, AllocHookFactory, TaskHookFactory } from './hooks.js';
 import type { InterpolationNode } from './interpolate.js';
-import type { HostVolumeConfig } from './task-config.js';
-import { TaskRunner, type PersistedTaskState } from './task-runner.js';
+import { TaskRunner, type PersistedTaskState, type RunnerHostDeps } from './task-runner.js';
 import { buildAllocDir, destroyAllocDir } from './alloc-dir.js';
 import { clientStatusFromTasks } from './alloc-status.js';
 import type { ClientStateStore, PersistedAlloc } from './state-store.js';
@@ -39,22 +38,13 @@ import { constants as osConstants } from 'node:os';
 /** The signal names a task may be sent, sorted, for the error naming a bad one (as Nomad lists them). */
 const SIGNAL_NAMES = Object.keys(osConstants.signals).sort();
 
-export interface AllocRunnerDeps {
+export interface AllocRunnerDeps extends RunnerHostDeps {
   drivers: Map<string, TaskDriver>;
-  dataDir: string;
   node: () => InterpolationNode;
-  region: string;
-  advertiseIP: string;
-  hostEnv: Record<string, string | undefined>;
-  hostVolumes: Record<string, HostVolumeConfig>;
-  logger: Logger;
-  now: () => number;
-  random: () => number;
   taskHooks?: TaskHookFactory;
   store: ClientStateStore;
   /** Called whenever the allocation's client-side view changed. */
   onUpdate: (u: AllocClientUpdate) => void;
-  logRotateIntervalMs: number;
   /** The service check source for health_check = "checks", once discovery provides one. */
   checkStatus?: () => CheckStatusSource | undefined;
   /** Allocation-level hooks (group services). */

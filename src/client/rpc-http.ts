@@ -171,6 +171,15 @@ export class HttpServerRPC implements ServerRPC {
    * wait): a partitioned or silently dead server drops packets instead of refusing them, and a heartbeat that
    * waited forever would never notice, nor re-register once the network is back.
    */
+  /** A blocking GET: its wait bounded by `q` plus slack; a 404 (when `notFoundIsNull`) reads as null. */
+  private blockingGet<T>(
+    path: string,
+    q: BlockingReadOptions,
+    notFoundIsNull = false,
+  ): Promise<{ data: T; index: number }> {
+    return this.call<T>('GET', path, undefined, q.signal, notFoundIsNull, readTimeout(q, this.slackMs));
+  }
+
   private async call<T>(
     method: 'GET' | 'PUT',
     path: string,
@@ -279,27 +288,16 @@ export class HttpServerRPC implements ServerRPC {
     q: BlockingReadOptions = {},
   ): Promise<IndexedValue<Variable | null>> {
     const url = `/v1/var/${path.split('/').map(encodeURIComponent).join('/')}?${blocking(q, { namespace })}`;
-    const { data, index } = await this.call<Variable | null>(
-      'GET',
-      url,
-      undefined,
-      q.signal,
-      true,
-      readTimeout(q, this.slackMs),
-    );
+    const { data, index } = await this.blockingGet<Variable | null>(url, q, true);
     return { value: data, index };
   }
 
   async variableList(
     q: BlockingReadOptions & { namespace?: string; prefix?: string } = {},
   ): Promise<IndexedValue<VariableMetadata[]>> {
-    const { data, index } = await this.call<VariableMetadata[]>(
-      'GET',
+    const { data, index } = await this.blockingGet<VariableMetadata[]>(
       `/v1/vars?${blocking(q, { namespace: q.namespace, prefix: q.prefix })}`,
-      undefined,
-      q.signal,
-      false,
-      readTimeout(q, this.slackMs),
+      q,
     );
     return { value: data ?? [], index };
   }
@@ -309,13 +307,9 @@ export class HttpServerRPC implements ServerRPC {
     name: string,
     q: BlockingReadOptions = {},
   ): Promise<IndexedValue<ServiceRegistration[]>> {
-    const { data, index } = await this.call<ServiceRegistration[]>(
-      'GET',
+    const { data, index } = await this.blockingGet<ServiceRegistration[]>(
       `/v1/service/${encodeURIComponent(name)}?${blocking(q, { namespace })}`,
-      undefined,
-      q.signal,
-      false,
-      readTimeout(q, this.slackMs),
+      q,
     );
     return { value: data ?? [], index };
   }
@@ -323,40 +317,22 @@ export class HttpServerRPC implements ServerRPC {
   async serviceList(
     q: BlockingReadOptions & { namespace?: string } = {},
   ): Promise<IndexedValue<ServiceRegistrationListStub[]>> {
-    const { data, index } = await this.call<ServiceRegistrationListStub[]>(
-      'GET',
+    const { data, index } = await this.blockingGet<ServiceRegistrationListStub[]>(
       `/v1/services?${blocking(q, { namespace: q.namespace })}`,
-      undefined,
-      q.signal,
-      false,
-      readTimeout(q, this.slackMs),
+      q,
     );
     return { value: data ?? [], index };
   }
 
   async nodeList(q: BlockingReadOptions = {}): Promise<IndexedValue<NodeListStub[]>> {
-    const { data, index } = await this.call<NodeListStub[]>(
-      'GET',
-      `/v1/nodes?${blocking(q, {})}`,
-      undefined,
-      q.signal,
-      false,
-      readTimeout(q, this.slackMs),
-    );
+    const { data, index } = await this.blockingGet<NodeListStub[]>(`/v1/nodes?${blocking(q, {})}`, q);
     return { value: data ?? [], index };
   }
 
   async kvList(prefix: string, q: BlockingReadOptions = {}): Promise<IndexedValue<KVEntry[]>> {
     const url = `/v1/kv/${prefix.split('/').map(encodeURIComponent).join('/')}?${blocking(q, { recurse: 'true' })}`;
     // No entry under the prefix answers 404 with the index, as Consul: an empty list to block on.
-    const { data, index } = await this.call<KVEntry[] | null>(
-      'GET',
-      url,
-      undefined,
-      q.signal,
-      true,
-      readTimeout(q, this.slackMs),
-    );
+    const { data, index } = await this.blockingGet<KVEntry[] | null>(url, q, true);
     return { value: data ?? [], index };
   }
 }

@@ -45,13 +45,9 @@ export interface PersistedTaskState {
   restart: RestartTrackerState;
 }
 
-export interface TaskRunnerDeps {
-  alloc: Allocation;
-  group: TaskGroup;
-  task: Task;
-  driver: TaskDriver | undefined;
+/** What the alloc runner passes on from the agent to each of its task runners. */
+export interface RunnerHostDeps {
   dataDir: string;
-  node: InterpolationNode;
   region: string;
   advertiseIP: string;
   hostEnv: Record<string, string | undefined>;
@@ -59,11 +55,19 @@ export interface TaskRunnerDeps {
   logger: Logger;
   now: () => number;
   random: () => number;
+  logRotateIntervalMs: number;
+}
+
+export interface TaskRunnerDeps extends RunnerHostDeps {
+  alloc: Allocation;
+  group: TaskGroup;
+  task: Task;
+  driver: TaskDriver | undefined;
+  node: InterpolationNode;
   hooks: TaskHook[];
   restored?: PersistedTaskState;
   /** State, events or handle changed: persist and report. */
   onChange: () => void;
-  logRotateIntervalMs: number;
   /** The allocation's network namespace (bridge / none / CNI mode), once the alloc runner built it. */
   network?: () => { netnsPath: string; ip: string; gateway?: string; resolvConf?: string } | undefined;
   /** Prestart/poststop tasks that are not sidecars finish for good after a successful exit. */

@@ -48,19 +48,20 @@ const liveOn = (srv: Server, nodeID: string) =>
 
 const batchJob = (id: string, over: Partial<Job> = {}): Job => ({ ...build.job({ ID: id }), Type: 'batch', ...over });
 
-describe('periodic jobs', () => {
-  const periodic = (over: Partial<Job['Periodic'] & object> = {}) =>
-    batchJob('report', {
-      Periodic: {
-        Enabled: true,
-        Spec: '*/10 * * * * * *',
-        SpecType: 'cron',
-        ProhibitOverlap: false,
-        TimeZone: 'UTC',
-        ...over,
-      },
-    });
+/** Batch job `report`, launched every 10 seconds (UTC) unless `over` says otherwise. */
+const periodic = (over: Partial<Job['Periodic'] & object> = {}) =>
+  batchJob('report', {
+    Periodic: {
+      Enabled: true,
+      Spec: '*/10 * * * * * *',
+      SpecType: 'cron',
+      ProhibitOverlap: false,
+      TimeZone: 'UTC',
+      ...over,
+    },
+  });
 
+describe('periodic jobs', () => {
   it('registers a periodic parent without an eval and launches a child at each cron time', async () => {
     const clock = fakeClock('2026-01-01T00:00:01Z');
     s = await testServer({ newScheduler, clock, periodicTimer: false });
@@ -390,17 +391,7 @@ describe('periodic jobs across a restart', () => {
     const clock = fakeClock('2026-01-01T00:00:01Z');
     s = await testServer({ clock, periodicTimer: false, drainer: false }, backend);
     await s.start();
-    await s.jobs.register(
-      batchJob('report', {
-        Periodic: {
-          Enabled: true,
-          Spec: '*/10 * * * * * *',
-          SpecType: 'cron',
-          ProhibitOverlap: false,
-          TimeZone: 'UTC',
-        },
-      }),
-    );
+    await s.jobs.register(periodic());
     await s.stop();
     backend.closed = false; // the same durable state, opened again
     clock.set('2026-01-01T00:00:35Z');

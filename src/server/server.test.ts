@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isDroverError } from '../errors/index.js';
 import { SqliteBackend } from '../state/index.js';
 import { build } from '../testing/builders.js';
+import type { Job } from '../structs/index.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
 
@@ -25,6 +26,20 @@ const liveAllocs = async (s: Server, job = 'web') =>
     (a) => a.DesiredStatus === 'run' && !['complete', 'failed', 'lost'].includes(a.ClientStatus),
   );
 
+/** Waits, 3 s at most, for an evaluation to complete. */
+const evalComplete = (s: Server, id: string, message: string) =>
+  expect.poll(async () => (await s.evals.get(id)).value.Status, { timeout: 3000, message }).toBe('complete');
+
+/** Registers node n1 and job `web` with `count` allocations, waits (3 s at most) until they run; returns the job. */
+async function runWeb(s: Server, count: number, message: string): Promise<Job> {
+  await s.nodeRegister(build.node({ ID: 'n1' }));
+  const job = build.job({ ID: 'web' });
+  job.TaskGroups[0]!.Count = count;
+  await s.jobs.register(job);
+  await expect.poll(async () => (await liveAllocs(s)).length, { timeout: 3000, message }).toBe(count);
+  return job;
+}
+
 describe('Server job lifecycle', () => {
   it('schedules a registered job: eval completes, allocations land in state, job runs', async () => {
     const s = await server();
@@ -34,12 +49,7 @@ describe('Server job lifecycle', () => {
     job.TaskGroups[0]!.Count = 3;
     const r = await s.jobs.register(job);
     expect(r.EvalID).not.toBe('');
-    await expect
-      .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'eval complete',
-      })
-      .toBeTruthy();
+    await evalComplete(s, r.EvalID, 'eval complete');
     const allocs = await liveAllocs(s);
     expect(allocs).toHaveLength(3);
     expect(new Set(allocs.map((a) => a.Name))).toEqual(new Set(['web.web[0]', 'web.web[1]', 'web.web[2]']));
@@ -73,13 +83,7 @@ describe('Server job lifecycle', () => {
     const regs = await Promise.all(
       [50, 51, 52].flatMap((Priority) => jobs.map((job) => s.jobs.register({ ...job, Priority }))),
     );
-    for (const r of regs.slice(-2))
-      await expect
-        .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
-          timeout: 3000,
-          message: 'the newest evals complete',
-        })
-        .toBeTruthy();
+    for (const r of regs.slice(-2)) await evalComplete(s, r.EvalID, 'the newest evals complete');
     const cancelled = await vi.waitUntil(
       async () => {
         const evs = (await Promise.all(jobs.map((j) => s.jobs.evaluations('default', j.ID))))
@@ -120,20 +124,9 @@ describe('Server job lifecycle', () => {
   it('stops every allocation on deregister and keeps the stopped job', async () => {
     const s = await server();
     await s.start();
-    await s.nodeRegister(build.node({ ID: 'n1' }));
-    const job = build.job({ ID: 'web' });
-    job.TaskGroups[0]!.Count = 2;
-    await s.jobs.register(job);
-    await expect
-      .poll(async () => (await liveAllocs(s)).length === 2, { timeout: 3000, message: 'two allocs' })
-      .toBeTruthy();
+    await runWeb(s, 2, 'two allocs');
     const d = await s.jobs.deregister('default', 'web', false);
-    await expect
-      .poll(async () => (await s.evals.get(d.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'stop eval',
-      })
-      .toBeTruthy();
+    await evalComplete(s, d.EvalID, 'stop eval');
     expect(await liveAllocs(s)).toHaveLength(0);
     const stopped = (await s.jobs.get('default', 'web')).value;
     expect(stopped.Stop).toBe(true);
@@ -147,12 +140,7 @@ describe('Server job lifecycle', () => {
     await s.jobs.register(build.job({ ID: 'web' }));
     await expect.poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'alloc' }).toBeTruthy();
     const d = await s.jobs.deregister('default', 'web', true);
-    await expect
-      .poll(async () => (await s.evals.get(d.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'purge eval',
-      })
-      .toBeTruthy();
+    await evalComplete(s, d.EvalID, 'purge eval');
     await expect(s.jobs.get('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
     await expect(s.jobs.versions('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
     await expect(s.jobs.summary('default', 'web')).rejects.toMatchObject({ code: 'JobNotFound' });
@@ -175,12 +163,7 @@ describe('Server blocked evals and client updates', () => {
     const s = await server();
     await s.start();
     const r = await s.jobs.register(build.job({ ID: 'web' }));
-    await expect
-      .poll(async () => (await s.evals.get(r.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'first eval',
-      })
-      .toBeTruthy();
+    await evalComplete(s, r.EvalID, 'first eval');
     const first = (await s.evals.get(r.EvalID)).value;
     expect(first.BlockedEval).not.toBe('');
     expect((await s.evals.get(first.BlockedEval)).value.Status).toBe('blocked');
@@ -190,12 +173,7 @@ describe('Server blocked evals and client updates', () => {
     await expect
       .poll(async () => (await liveAllocs(s)).length === 1, { timeout: 3000, message: 'placement after node joined' })
       .toBeTruthy();
-    await expect
-      .poll(async () => (await s.evals.get(first.BlockedEval)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'blocked eval done',
-      })
-      .toBeTruthy();
+    await evalComplete(s, first.BlockedEval, 'blocked eval done');
   });
 
   it('unblocks when allocations on a full node finish', async () => {
@@ -374,13 +352,7 @@ describe('Server durability and restart', () => {
     dirs.push(dir);
     const s1 = await server({}, new SqliteBackend({ dataDir: dir }));
     await s1.start();
-    await s1.nodeRegister(build.node({ ID: 'n1' }));
-    const job = build.job({ ID: 'web' });
-    job.TaskGroups[0]!.Count = 2;
-    await s1.jobs.register(job);
-    await expect
-      .poll(async () => (await liveAllocs(s1)).length === 2, { timeout: 3000, message: 'placed' })
-      .toBeTruthy();
+    const job = await runWeb(s1, 2, 'placed');
     const before = s1.store.latestIndex();
     const allocIDs = (await liveAllocs(s1)).map((a) => a.ID).sort();
     // A second server opens the same data dir while the first is still open: as after SIGKILL.
@@ -394,12 +366,7 @@ describe('Server durability and restart', () => {
     // The restarted scheduler sees the existing allocations: no duplicates after a re-evaluation.
     const r = await s2.jobs.register(job);
     expect(r.Index).toBe(before + 1);
-    await expect
-      .poll(async () => (await s2.evals.get(r.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'eval after restart',
-      })
-      .toBeTruthy();
+    await evalComplete(s2, r.EvalID, 'eval after restart');
     expect((await liveAllocs(s2)).map((a) => a.ID).sort()).toEqual(allocIDs);
   });
 
@@ -413,12 +380,7 @@ describe('Server durability and restart', () => {
     await s1.stop();
     const s2 = await server({}, new SqliteBackend({ dataDir: dir }));
     await s2.start();
-    await expect
-      .poll(async () => (await s2.evals.get(r.EvalID)).value.Status === 'complete', {
-        timeout: 3000,
-        message: 'recovered eval',
-      })
-      .toBeTruthy();
+    await evalComplete(s2, r.EvalID, 'recovered eval');
     expect(await liveAllocs(s2)).toHaveLength(1);
   });
 });

@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
+// No `node:` import here: the web UI's build type-checks src/structs with the DOM library and without Node's
+// types, so that it can import the model's types instead of copying them. `crypto` is the Web Crypto global
+// both Node (19+) and browsers have; Node's `randomUUID` there is the same function as node:crypto's.
 
 /** A new random UUID, the form Nomad uses for every ID. */
 export function generateUUID(): string {
-  return randomUUID();
+  return globalThis.crypto.randomUUID();
 }
 
 /** The first 8 characters, as Nomad's CLI shows IDs. */

@@ -61,10 +61,15 @@ function walk(dir) {
 try {
   cpSync(join(here, 'static'), next, { recursive: true });
   const tsc = require.resolve('typescript/bin/tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', join(here, 'tsconfig.build.json'), '--outDir', join(next, 'app')], {
+  // tsc's rootDir is src/ (the UI imports the model's types from src/structs and src/api), so it writes
+  // ui/app/*.js and, for the type-only imports, empty modules beside it; only ui/app is kept.
+  const emitted = join(next, '.tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', join(here, 'tsconfig.build.json'), '--outDir', emitted], {
     stdio: 'inherit',
   });
   if (r.status !== 0) throw new Error(`tsc exited with ${r.status ?? r.signal}`);
+  renameSync(join(emitted, 'ui', 'app'), join(next, 'app'));
+  rmSync(emitted, { recursive: true, force: true });
   const vendorDir = join(next, 'vendor');
   // Preact's `exports` map names no dist files, so they are found from its package.json (node_modules/preact).
   const modules = dirname(dirname(require.resolve('preact/package.json')));

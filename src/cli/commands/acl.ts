@@ -4,7 +4,7 @@
  * Every command sends the token from `-token`, `DROVER_TOKEN` or `NOMAD_TOKEN` (the global flags).
  */
 import type { ACLToken, ACLTokenListStub } from '../../structs/index.js';
-import { bool, str, strs, UsageError, type CommandContext, type CommandSpec } from '../command.js';
+import { command, bool, str, strs, UsageError, type CommandContext } from '../command.js';
 import { formatKV } from '../format.js';
 
 function tokenKV(t: ACLToken | ACLTokenListStub): string {
@@ -29,18 +29,15 @@ function printToken(ctx: CommandContext, t: ACLToken): number {
   return 0;
 }
 
-export const aclBootstrap: CommandSpec = {
-  path: ['acl', 'bootstrap'],
+export const aclBootstrap = command('acl bootstrap [secret-file]', {
   summary: 'Bootstrap the ACL system: create the first management token',
-  args: ['[secret-file]'],
   async run(ctx, [file]) {
     const secret = file ? (await ctx.readFile(file)).trim() : undefined;
     return printToken(ctx, await ctx.client().acl.bootstrap(secret, { signal: ctx.signal }));
   },
-};
+});
 
-export const aclTokenCreate: CommandSpec = {
-  path: ['acl', 'token', 'create'],
+export const aclTokenCreate = command('acl token create', {
   summary: 'Create an ACL token',
   options: [
     { flags: '--name <name>', description: 'a name for the token' },
@@ -69,10 +66,9 @@ export const aclTokenCreate: CommandSpec = {
     );
     return printToken(ctx, t);
   },
-};
+});
 
-export const aclTokenList: CommandSpec = {
-  path: ['acl', 'token', 'list'],
+export const aclTokenList = command('acl token list', {
   summary: 'List ACL tokens',
   async run(ctx) {
     const list = (await ctx.client().acl.tokens({ signal: ctx.signal })).value ?? [];
@@ -88,40 +84,33 @@ export const aclTokenList: CommandSpec = {
     ]);
     return 0;
   },
-};
+});
 
-export const aclTokenInfo: CommandSpec = {
-  path: ['acl', 'token', 'info'],
+export const aclTokenInfo = command('acl token info <accessor-id>', {
   summary: 'Show an ACL token',
-  args: ['<accessor-id>'],
   async run(ctx, [accessor]) {
     return printToken(ctx, (await ctx.client().acl.token(accessor!, { signal: ctx.signal })).value);
   },
-};
+});
 
-export const aclTokenSelf: CommandSpec = {
-  path: ['acl', 'token', 'self'],
+export const aclTokenSelf = command('acl token self', {
   summary: 'Show the token in use',
   async run(ctx) {
     return printToken(ctx, (await ctx.client().acl.self({ signal: ctx.signal })).value);
   },
-};
+});
 
-export const aclTokenDelete: CommandSpec = {
-  path: ['acl', 'token', 'delete'],
+export const aclTokenDelete = command('acl token delete <accessor-id>', {
   summary: 'Delete an ACL token',
-  args: ['<accessor-id>'],
   async run(ctx, [accessor]) {
     await ctx.client().acl.deleteToken(accessor!, { signal: ctx.signal });
     ctx.out.line(`Token ${accessor} successfully deleted`);
     return 0;
   },
-};
+});
 
-export const aclPolicyApply: CommandSpec = {
-  path: ['acl', 'policy', 'apply'],
+export const aclPolicyApply = command('acl policy apply <name> <rules-file>', {
   summary: 'Create or update an ACL policy from a rules file ("-" reads stdin)',
-  args: ['<name>', '<rules-file>'],
   options: [{ flags: '--description <text>', description: 'what the policy is for' }],
   async run(ctx, [name, file], opts) {
     const rules = await ctx.readFile(file === '-' ? '/dev/stdin' : file!);
@@ -131,10 +120,9 @@ export const aclPolicyApply: CommandSpec = {
     ctx.out.line(`Successfully wrote "${name}" ACL policy!`);
     return 0;
   },
-};
+});
 
-export const aclPolicyList: CommandSpec = {
-  path: ['acl', 'policy', 'list'],
+export const aclPolicyList = command('acl policy list', {
   summary: 'List ACL policies',
   async run(ctx) {
     const list = (await ctx.client().acl.policies({ signal: ctx.signal })).value ?? [];
@@ -144,12 +132,10 @@ export const aclPolicyList: CommandSpec = {
     ]);
     return 0;
   },
-};
+});
 
-export const aclPolicyInfo: CommandSpec = {
-  path: ['acl', 'policy', 'info'],
+export const aclPolicyInfo = command('acl policy info <name>', {
   summary: 'Show an ACL policy and its rules',
-  args: ['<name>'],
   async run(ctx, [name]) {
     const p = (await ctx.client().acl.policy(name!, { signal: ctx.signal })).value;
     if (ctx.out.json) {
@@ -167,21 +153,18 @@ export const aclPolicyInfo: CommandSpec = {
     ctx.out.section('Rules', p.Rules);
     return 0;
   },
-};
+});
 
-export const aclPolicyDelete: CommandSpec = {
-  path: ['acl', 'policy', 'delete'],
+export const aclPolicyDelete = command('acl policy delete <name>', {
   summary: 'Delete an ACL policy',
-  args: ['<name>'],
   async run(ctx, [name]) {
     await ctx.client().acl.deletePolicy(name!, { signal: ctx.signal });
     ctx.out.line(`Successfully deleted ${name} policy!`);
     return 0;
   },
-};
+});
 
-export const aclRoleCreate: CommandSpec = {
-  path: ['acl', 'role', 'create'],
+export const aclRoleCreate = command('acl role create', {
   summary: 'Create an ACL role linking policies',
   options: [
     { flags: '--name <name>', description: 'the role name' },
@@ -207,10 +190,9 @@ export const aclRoleCreate: CommandSpec = {
     );
     return 0;
   },
-};
+});
 
-export const aclRoleList: CommandSpec = {
-  path: ['acl', 'role', 'list'],
+export const aclRoleList = command('acl role list', {
   summary: 'List ACL roles',
   async run(ctx) {
     const list = (await ctx.client().acl.roles({ signal: ctx.signal })).value ?? [];
@@ -220,18 +202,16 @@ export const aclRoleList: CommandSpec = {
     ]);
     return 0;
   },
-};
+});
 
-export const aclRoleDelete: CommandSpec = {
-  path: ['acl', 'role', 'delete'],
+export const aclRoleDelete = command('acl role delete <role-id>', {
   summary: 'Delete an ACL role',
-  args: ['<role-id>'],
   async run(ctx, [id]) {
     await ctx.client().acl.deleteRole(id!, { signal: ctx.signal });
     ctx.out.line(`ACL role ${id} successfully deleted`);
     return 0;
   },
-};
+});
 
 export const ACL_COMMANDS = [
   aclBootstrap,

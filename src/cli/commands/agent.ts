@@ -4,7 +4,7 @@
  * through the API: it is the API.
  */
 import { once } from 'node:events';
-import { bool, int, str, strs, UsageError, type AgentFlags, type CommandSpec, type StartAgentFn } from '../command.js';
+import { command, bool, int, str, strs, UsageError, type AgentFlags, type StartAgentFn } from '../command.js';
 import { buildAgentConfig } from './agent-config.js';
 
 /** Loads the agent module only here, so other commands never pay for it. */
@@ -64,8 +64,7 @@ export function agentFlags(opts: Record<string, unknown>): AgentFlags {
   };
 }
 
-export const agent: CommandSpec = {
-  path: ['agent'],
+export const agent = command('agent', {
   summary: 'Run a Drover agent (server, client, or both with -dev)',
   noGlobals: true,
   options: [
@@ -126,4 +125,4 @@ export const agent: CommandSpec = {
     ctx.out.line('==> Agent stopped');
     return 0;
   },
-};
+});

@@ -6,7 +6,7 @@
  * `--` before a command whose flags look like drover's (`-json`, `-verbose`).
  */
 import { openExec } from '../../api/index.js';
-import { str, UsageError, type CommandSpec } from '../command.js';
+import { command, str, UsageError } from '../command.js';
 import { tlsOptions } from '../tls-fetch.js';
 import { querying, resolveAlloc } from './common.js';
 
@@ -27,10 +27,8 @@ function flagValue(v: unknown, fallback: boolean, spill: string[]): boolean {
   return true;
 }
 
-export const allocExec: CommandSpec = {
-  path: ['alloc', 'exec'],
+export const allocExec = command('alloc exec <alloc> [command...]', {
   summary: 'Run a command in a running allocation',
-  args: ['<alloc>', '[command...]'],
   passThrough: true,
   options: [
     { flags: '--task <task>', description: 'the task to run the command in (needed when the group has several)' },
@@ -102,4 +100,4 @@ export const allocExec: CommandSpec = {
       stdin.pause();
     }
   },
-};
+});

@@ -4,28 +4,22 @@
  * until Ctrl-C. PATH is relative to the allocation directory (`/` is its root).
  */
 import type { AllocFileInfo } from '../../api/types.js';
-import { bool, type CommandSpec, VERBOSE_OPTION, FOLLOW_OPTION } from '../command.js';
+import { command, bool, VERBOSE_OPTION, FOLLOW_OPTION } from '../command.js';
+import { binaryUnits } from '../format.js';
 import { resolveAlloc } from './common.js';
 
+/** Always one decimal above 1 KiB: "1.0 KiB", "12.5 MiB". */
 function humanSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+  const { value, unit, scaled } = binaryUnits(n);
+  return scaled ? `${value.toFixed(1)} ${unit}` : `${n} B`;
 }
 
 function row(f: AllocFileInfo): string[] {
   return [f.FileMode, humanSize(f.Size), f.ModTime, f.IsDir ? `${f.Name}/` : f.Name];
 }
 
-export const allocFs: CommandSpec = {
-  path: ['alloc', 'fs'],
+export const allocFs = command('alloc fs <id> [path]', {
   summary: "List or print an allocation's files",
-  args: ['<id>', '[path]'],
   options: [
     FOLLOW_OPTION,
     { flags: '--stat', description: 'show the file information instead of the contents' },
@@ -59,4 +53,4 @@ export const allocFs: CommandSpec = {
     }
     return 0;
   },
-};
+});

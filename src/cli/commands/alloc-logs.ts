@@ -4,15 +4,7 @@
  */
 import type { DroverClient, LogType } from '../../api/index.js';
 import type { Allocation } from '../../structs/index.js';
-import {
-  bool,
-  int,
-  UsageError,
-  type CommandContext,
-  type CommandSpec,
-  VERBOSE_OPTION,
-  FOLLOW_OPTION,
-} from '../command.js';
+import { command, bool, int, UsageError, type CommandContext, VERBOSE_OPTION, FOLLOW_OPTION } from '../command.js';
 import { querying, resolveAlloc } from './common.js';
 
 const DEFAULT_TAIL_LINES = 10;
@@ -61,10 +53,8 @@ async function tail(
   ctx.out.raw(text);
 }
 
-export const allocLogs: CommandSpec = {
-  path: ['alloc', 'logs'],
+export const allocLogs = command('alloc logs <id> [task]', {
   summary: "Print a task's stdout or stderr",
-  args: ['<id>', '[task]'],
   options: [
     FOLLOW_OPTION,
     { flags: '--stderr', description: 'read stderr instead of stdout' },
@@ -104,4 +94,4 @@ export const allocLogs: CommandSpec = {
       throw e;
     }
   },
-};
+});

@@ -3,7 +3,7 @@
  * as nomad does (a user restart, not counted against the restart policy; the allocation keeps its ID).
  */
 import type { Allocation } from '../../structs/index.js';
-import { bool, str, UsageError, type CommandSpec, VERBOSE_OPTION, taskOption } from '../command.js';
+import { command, bool, str, UsageError, VERBOSE_OPTION, taskOption } from '../command.js';
 import { querying, resolveAlloc } from './common.js';
 
 /** The task named by `-task` or the TASK argument (they must agree), checked against the allocation's group. */
@@ -22,10 +22,8 @@ export function taskArgument(a: Allocation, flag: string | undefined, arg: strin
   return task;
 }
 
-export const allocRestart: CommandSpec = {
-  path: ['alloc', 'restart'],
+export const allocRestart = command('alloc restart <alloc> [task]', {
   summary: "Restart an allocation's tasks in place",
-  args: ['<alloc>', '[task]'],
   options: [
     taskOption('restart'),
     {
@@ -49,4 +47,4 @@ export const allocRestart: CommandSpec = {
     }
     return 0;
   },
-};
+});

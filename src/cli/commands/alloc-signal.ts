@@ -2,14 +2,12 @@
  * `drover alloc signal [-s SIGNAL] [-task T] [-verbose] ALLOC [TASK]`: sends a signal to one task of an
  * allocation, or to every running task when none is named (SIGKILL unless `-s` says otherwise, as nomad).
  */
-import { bool, str, UsageError, type CommandSpec, VERBOSE_OPTION, taskOption } from '../command.js';
+import { command, bool, str, UsageError, VERBOSE_OPTION, taskOption } from '../command.js';
 import { querying, resolveAlloc } from './common.js';
 import { taskArgument } from './alloc-restart.js';
 
-export const allocSignal: CommandSpec = {
-  path: ['alloc', 'signal'],
+export const allocSignal = command('alloc signal <alloc> [task]', {
   summary: "Send a signal to an allocation's tasks",
-  args: ['<alloc>', '[task]'],
   options: [
     { flags: '-s <signal>', description: 'the signal to send (default SIGKILL)' },
     taskOption('signal'),
@@ -30,4 +28,4 @@ export const allocSignal: CommandSpec = {
     }
     return 0;
   },
-};
+});

@@ -1,7 +1,7 @@
 /** `drover alloc status [-stats] [-verbose] ID`: one allocation, its tasks, events, resources and usage. */
 import type { AllocCheckStatus, AllocResourceUsage, DroverClient, ResourceUsage } from '../../api/index.js';
 import type { Allocation, TaskEvent, TaskState } from '../../structs/index.js';
-import { bool, type CommandContext, type CommandSpec, verboseOption } from '../command.js';
+import { command, bool, type CommandContext, verboseOption } from '../command.js';
 import {
   formatBytes,
   formatKV,
@@ -231,13 +231,11 @@ export async function showAlloc(
   return 0;
 }
 
-export const allocStatus: CommandSpec = {
-  path: ['alloc', 'status'],
+export const allocStatus = command('alloc status <id>', {
   summary: 'Show an allocation: status, tasks, events, addresses and resource usage',
-  args: ['<id>'],
   options: [
     { flags: '--stats', description: 'detailed memory and cpu usage' },
     verboseOption('full IDs, absolute times, placement metrics, all events'),
   ],
   run: (ctx, [id], opts) => showAlloc(ctx, ctx.client(), id!, { verbose: bool(opts.verbose), stats: bool(opts.stats) }),
-};
+});

@@ -2,14 +2,12 @@
  * `drover alloc stop [-detach] [-no-shutdown-delay] [-verbose] ALLOC`: stops one allocation; the scheduler places
  * a replacement (the allocation is migrated, as nomad does). Monitors the evaluation unless `-detach`.
  */
-import { bool, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
+import { command, bool, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveAlloc } from './common.js';
 
-export const allocStop: CommandSpec = {
-  path: ['alloc', 'stop'],
+export const allocStop = command('alloc stop <alloc>', {
   summary: 'Stop an allocation; the scheduler replaces it',
-  args: ['<alloc>'],
   options: [
     DETACH_OPTION,
     { flags: '--no-shutdown-delay', description: "ignore the group's and tasks' shutdown_delay" },
@@ -40,4 +38,4 @@ export const allocStop: CommandSpec = {
     }
     return monitorEval(client, ctx.out, res.EvalID, { verbose, signal: ctx.signal });
   },
-};
+});

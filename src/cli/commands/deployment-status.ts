@@ -1,13 +1,11 @@
 /** `drover deployment status [-monitor] [-verbose] ID`: a deployment's progress per task group. */
-import { bool, type CommandSpec, VERBOSE_OPTION } from '../command.js';
+import { command, bool, VERBOSE_OPTION } from '../command.js';
 import { querying, resolveDeployment } from './common.js';
 import { monitorDeployment } from './deployment-monitor.js';
 import { deploymentView } from './deployment-view.js';
 
-export const deploymentStatus: CommandSpec = {
-  path: ['deployment', 'status'],
+export const deploymentStatus = command('deployment status <id>', {
   summary: 'Show the progress of a deployment',
-  args: ['<id>'],
   options: [VERBOSE_OPTION, { flags: '--monitor', description: 'follow the deployment until it ends' }],
   async run(ctx, [id], opts) {
     const client = ctx.client();
@@ -19,4 +17,4 @@ export const deploymentStatus: CommandSpec = {
     ctx.out.result(d, () => deploymentView(d, verbose));
     return 0;
   },
-};
+});

@@ -1,6 +1,6 @@
 /** `drover eval status [-verbose] ID`: an evaluation, and why placements failed if they did. */
 import type { Evaluation } from '../../structs/index.js';
-import { bool, type CommandContext, type CommandSpec, verboseOption } from '../command.js';
+import { command, bool, type CommandContext, verboseOption } from '../command.js';
 import { orNone, shortId } from '../format.js';
 import { formatFailedPlacements } from '../placement.js';
 import { querying, resolveEval, when } from './common.js';
@@ -30,10 +30,8 @@ export function evalPairs(ev: Evaluation, ctx: CommandContext, verbose: boolean)
   return pairs;
 }
 
-export const evalStatus: CommandSpec = {
-  path: ['eval', 'status'],
+export const evalStatus = command('eval status <id>', {
   summary: 'Show an evaluation and explain its placement failures',
-  args: ['<id>'],
   options: [verboseOption('full IDs, absolute times, related evaluations')],
   async run(ctx, [id], opts) {
     const client = ctx.client();
@@ -56,4 +54,4 @@ export const evalStatus: CommandSpec = {
     }
     return 0;
   },
-};
+});

@@ -4,12 +4,11 @@
  * and resumes after the last index it printed, so nothing held in the agent's buffer is missed or repeated.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { int, type CommandSpec } from '../command.js';
+import { command, int } from '../command.js';
 
 const RETRY_MS = 1000;
 
-export const eventStream: CommandSpec = {
-  path: ['event', 'stream'],
+export const eventStream = command('event stream', {
   summary: 'Follow the event stream (NDJSON), resuming across agent restarts',
   options: [
     {
@@ -43,4 +42,4 @@ export const eventStream: CommandSpec = {
     }
     return 0;
   },
-};
+});

@@ -5,7 +5,7 @@
  */
 import type { RouteInfo } from '../../gateway/index.js';
 import { formatRoutesTable } from '../routes-table.js';
-import { str, UsageError, type CommandSpec } from '../command.js';
+import { command, str, UsageError } from '../command.js';
 
 const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
 /** The admin endpoints on the gateway's main listener (ADMIN_PREFIX in the gateway module). */
@@ -56,8 +56,7 @@ function byAlloc(routes: RouteInfo[]): RouteInfo[] {
   return routes.map((r) => ({ ...r, Targets: r.Targets.map((t) => (t.AllocID ? { ...t, ID: t.AllocID } : t)) }));
 }
 
-export const gatewayRoutes: CommandSpec = {
-  path: ['gateway', 'routes'],
+export const gatewayRoutes = command('gateway routes', {
   summary: "List a gateway's live routes and the instances behind each",
   noGlobals: true,
   options: [
@@ -76,4 +75,4 @@ export const gatewayRoutes: CommandSpec = {
     else ctx.out.raw(formatRoutesTable(byAlloc(routes), ctx.now()));
     return 0;
   },
-};
+});

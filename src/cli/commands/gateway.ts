@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM, then draining in-flight requests. Like `drover agent`, it serves rather than calls the API, so
  * the gateway module is loaded only here.
  */
-import { str, UsageError, type CommandSpec } from '../command.js';
+import { command, str, UsageError } from '../command.js';
 
 const LB = ['round_robin', 'least_conn'] as const;
 const DATA_PLANES = ['node', 'haproxy'] as const;
@@ -16,8 +16,7 @@ function oneOf<T extends string>(flag: string, v: string | undefined, allowed: r
   return v as T;
 }
 
-export const gateway: CommandSpec = {
-  path: ['gateway'],
+export const gateway = command('gateway', {
   summary: "Run the gateway: an L7 proxy routing by the catalog's urlprefix- tags",
   // Its own -address/-namespace/-token (not the global set): `-json` would otherwise be taken here from
   // `drover gateway routes -json`, which commander parses on this parent command first.
@@ -75,4 +74,4 @@ export const gateway: CommandSpec = {
     ctx.out.line('==> Gateway stopped');
     return 0;
   },
-};
+});

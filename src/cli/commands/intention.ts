@@ -2,12 +2,10 @@
  * `drover intention create -allow|-deny SRC DST`, `list`, `get SRC DST`, `delete SRC DST | ID`: Consul's
  * intention commands, for the mesh's sidecars (they apply to the next connection, without a restart).
  */
-import { UsageError, type CommandSpec } from '../command.js';
+import { command, UsageError } from '../command.js';
 
-export const intentionCreate: CommandSpec = {
-  path: ['intention', 'create'],
+export const intentionCreate = command('intention create <source> <destination>', {
   summary: 'Allow or deny calls from one service to another through the mesh',
-  args: ['<source>', '<destination>'],
   options: [
     { flags: '--allow', description: 'allow the calls (the default)' },
     { flags: '--deny', description: 'deny the calls' },
@@ -29,10 +27,9 @@ export const intentionCreate: CommandSpec = {
     ctx.out.result({ ID: id }, () => `Created: ${source} => ${destination} (${action})`);
     return 0;
   },
-};
+});
 
-export const intentionList: CommandSpec = {
-  path: ['intention', 'list'],
+export const intentionList = command('intention list', {
   summary: 'List the mesh intentions',
   async run(ctx) {
     const list = await ctx.client().intentions.list({ signal: ctx.signal });
@@ -42,23 +39,19 @@ export const intentionList: CommandSpec = {
     ]);
     return 0;
   },
-};
+});
 
-export const intentionGet: CommandSpec = {
-  path: ['intention', 'get'],
+export const intentionGet = command('intention get <source> <destination>', {
   summary: 'Show the intention from one service to another',
-  args: ['<source>', '<destination>'],
   async run(ctx, [source, destination]) {
     const i = await ctx.client().intentions.exact(source!, destination!, { signal: ctx.signal });
     ctx.out.result(i, () => `${i.SourceName} => ${i.DestinationName} (${i.Action})  ID ${i.ID}`);
     return 0;
   },
-};
+});
 
-export const intentionDelete: CommandSpec = {
-  path: ['intention', 'delete'],
+export const intentionDelete = command('intention delete <source-or-id> [destination]', {
   summary: 'Delete an intention, by source and destination or by ID',
-  args: ['<source-or-id>', '[destination]'],
   async run(ctx, [first, destination]) {
     const api = ctx.client().intentions;
     if (destination) await api.deleteExact(first!, destination, { signal: ctx.signal });
@@ -66,6 +59,6 @@ export const intentionDelete: CommandSpec = {
     ctx.out.line('Intention deleted.');
     return 0;
   },
-};
+});
 
 export const INTENTION_COMMANDS = [intentionCreate, intentionList, intentionGet, intentionDelete];

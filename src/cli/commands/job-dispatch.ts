@@ -3,7 +3,7 @@
  * runs a parameterized job with a payload (INPUT file, or `-` for stdin) and meta, as `nomad job dispatch`.
  */
 import { readFile } from 'node:fs/promises';
-import { bool, str, strs, UsageError, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
+import { command, bool, str, strs, UsageError, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
 
@@ -27,10 +27,8 @@ async function readStdin(signal: AbortSignal): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export const jobDispatch: CommandSpec = {
-  path: ['job', 'dispatch'],
+export const jobDispatch = command('job dispatch <id> [input]', {
   summary: 'Dispatch an instance of a parameterized job',
-  args: ['<id>', '[input]'],
   options: [
     { flags: '--meta <key=value>', description: 'dispatch meta (repeatable)', repeatable: true },
     {
@@ -67,4 +65,4 @@ export const jobDispatch: CommandSpec = {
     ctx.out.line('');
     return monitorEval(client, ctx.out, res.EvalID, { verbose: bool(opts.verbose), signal: ctx.signal });
   },
-};
+});

@@ -1,7 +1,7 @@
 /** `drover job history [-p] [-version N] ID`: the kept versions of a job, newest first, with diffs. */
 import type { JobDiff } from '../../api/index.js';
 import type { Job } from '../../structs/index.js';
-import { bool, int, UsageError, type CommandSpec } from '../command.js';
+import { command, bool, int, UsageError } from '../command.js';
 import { formatKV, formatTime, nsToMs } from '../format.js';
 import { formatJobDiff } from '../plan-diff.js';
 import { querying, resolveJob } from './common.js';
@@ -17,10 +17,8 @@ export function versionBlock(job: Job, diff: JobDiff | null | undefined, showDif
   return showDiff && diff ? `${head}\n${formatJobDiff(diff).join('\n')}` : head;
 }
 
-export const jobHistory: CommandSpec = {
-  path: ['job', 'history'],
+export const jobHistory = command('job history <id>', {
   summary: 'List the versions of a job, with the changes between them',
-  args: ['<id>'],
   options: [
     { flags: '-p', description: 'show the diff between each version and the one before' },
     { flags: '--version <version>', description: 'only this version', int: true },
@@ -48,4 +46,4 @@ export const jobHistory: CommandSpec = {
     ctx.out.line(blocks.map(({ v, diff }) => versionBlock(v, diff, bool(opts.p))).join('\n\n'));
     return 0;
   },
-};
+});

@@ -1,15 +1,13 @@
 /** `drover job init [-short] [file]`: writes an example job file to start from, as `nomad job init`. */
 import { writeFile } from 'node:fs/promises';
-import { bool, UsageError, type CommandSpec } from '../command.js';
+import { command, bool, UsageError } from '../command.js';
 import { EXAMPLE_JOB, EXAMPLE_JOB_SHORT } from './job-init-examples.js';
 
 export const DEFAULT_EXAMPLE_FILE = 'example.nomad.hcl';
 
-export const jobInit: CommandSpec = {
-  path: ['job', 'init'],
+export const jobInit = command('job init [file]', {
   legacy: [['init']],
   summary: 'Create an example job file',
-  args: ['[file]'],
   options: [{ flags: '--short', description: 'write the example without its explanatory comments' }],
   noGlobals: true,
   async run(ctx, [file = DEFAULT_EXAMPLE_FILE], opts) {
@@ -23,4 +21,4 @@ export const jobInit: CommandSpec = {
     ctx.out.line(`Example job file written to ${file}`);
     return 0;
   },
-};
+});

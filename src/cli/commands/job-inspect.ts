@@ -1,11 +1,9 @@
 /** `drover job inspect [-version N] ID`: the job as JSON, in the `{"Job": ...}` envelope register accepts. */
-import { int, UsageError, type CommandSpec } from '../command.js';
+import { command, int, UsageError } from '../command.js';
 import { querying, resolveJob } from './common.js';
 
-export const jobInspect: CommandSpec = {
-  path: ['job', 'inspect'],
+export const jobInspect = command('job inspect <id>', {
   summary: 'Print the JSON of a registered job',
-  args: ['<id>'],
   options: [{ flags: '--version <version>', description: 'a past version of the job', int: true }],
   async run(ctx, [id], opts) {
     const client = ctx.client();
@@ -22,4 +20,4 @@ export const jobInspect: CommandSpec = {
     ctx.out.printJSON({ Job: job });
     return 0;
   },
-};
+});

@@ -1,12 +1,10 @@
 /** `drover job periodic force [-detach] JOB`: launches a periodic job's child now, whatever its schedule. */
-import { bool, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
+import { command, bool, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
 
-export const jobPeriodicForce: CommandSpec = {
-  path: ['job', 'periodic', 'force'],
+export const jobPeriodicForce = command('job periodic force <id>', {
   summary: 'Force the launch of a periodic job now',
-  args: ['<id>'],
   options: [DETACH_OPTION, VERBOSE_OPTION],
   async run(ctx, [id], opts) {
     const client = ctx.client();
@@ -20,4 +18,4 @@ export const jobPeriodicForce: CommandSpec = {
     if (ctx.out.json || bool(opts.detach)) return 0;
     return monitorEval(client, ctx.out, res.EvalID, { verbose: bool(opts.verbose), signal: ctx.signal });
   },
-};
+});

@@ -1,15 +1,13 @@
 /** `drover job plan [-var ...] [-verbose] FILE`: exit 0 no change, 1 changes, 255 error, as nomad. */
-import { bool, type CommandSpec, verboseOption } from '../command.js';
+import { command, bool, verboseOption } from '../command.js';
 import { formatPlan, planExitCode } from '../plan-diff.js';
 import { loadJobFile, VAR_OPTIONS } from './job-load.js';
 
 export const PLAN_ERROR_EXIT = 255;
 
-export const jobPlan: CommandSpec = {
-  path: ['job', 'plan'],
+export const jobPlan = command('job plan <file>', {
   legacy: [['plan']],
   summary: 'Show what running a job file would change (a dry run)',
-  args: ['<file>'],
   options: [verboseOption('show unchanged fields and full IDs'), ...VAR_OPTIONS],
   help: 'Exit codes: 0 no allocations created or destroyed, 1 allocations created or destroyed, 255 error.',
   async run(ctx, [file], opts) {
@@ -31,4 +29,4 @@ export const jobPlan: CommandSpec = {
       return PLAN_ERROR_EXIT;
     }
   },
-};
+});

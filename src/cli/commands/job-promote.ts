@@ -1,14 +1,12 @@
 /** `drover job promote [-group G ...] [-detach] [-verbose] ID`: promotes the canaries of the job's latest deployment. */
-import { bool, UsageError, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
+import { command, bool, UsageError, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { shortId } from '../format.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
 import { monitorDeployment } from './deployment-monitor.js';
 
-export const jobPromote: CommandSpec = {
-  path: ['job', 'promote'],
+export const jobPromote = command('job promote <id>', {
   summary: "Promote the canaries of a job's latest deployment",
-  args: ['<id>'],
   options: [
     { flags: '--group <group...>', description: 'promote only these task groups (default: all)' },
     DETACH_OPTION,
@@ -43,4 +41,4 @@ export const jobPromote: CommandSpec = {
       afterEval: async () => monitorDeployment(client, ctx.out, d.ID, { verbose, signal: ctx.signal }),
     });
   },
-};
+});

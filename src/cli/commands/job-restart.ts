@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DroverClient } from '../../api/index.js';
 import type { AllocListStub, Allocation, Job } from '../../structs/index.js';
-import { bool, str, strs, UsageError, type CommandContext, type CommandSpec, VERBOSE_OPTION } from '../command.js';
+import { command, bool, str, strs, UsageError, type CommandContext, VERBOSE_OPTION } from '../command.js';
 import { formatDurationShort } from '../format.js';
 import { querying, resolveJob } from './common.js';
 import { restartPlan, runRestartBatches, type RestartPlan } from './job-restart-batches.js';
@@ -119,10 +119,8 @@ async function reschedule(ctx: CommandContext, client: DroverClient, stub: Alloc
   }
 }
 
-export const jobRestart: CommandSpec = {
-  path: ['job', 'restart'],
+export const jobRestart = command('job restart <job>', {
   summary: 'Restart or reschedule the allocations of a job, batch by batch',
-  args: ['<job>'],
   options: [
     { flags: '--batch-size <n>', description: 'allocations restarted at once: a number or a percentage (default 1)' },
     { flags: '--batch-wait <duration>', description: 'wait between batches, or "ask" (default 0)' },
@@ -179,4 +177,4 @@ export const jobRestart: CommandSpec = {
       ask: ctx.ask,
     });
   },
-};
+});

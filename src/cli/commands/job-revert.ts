@@ -1,13 +1,11 @@
 /** `drover job revert [-detach] [-verbose] ID VERSION`: registers an older version again. */
-import { bool, UsageError, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
+import { command, bool, UsageError, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
 import { monitorDeployment } from './deployment-monitor.js';
 
-export const jobRevert: CommandSpec = {
-  path: ['job', 'revert'],
+export const jobRevert = command('job revert <id> <version>', {
   summary: 'Revert a job to an earlier version',
-  args: ['<id>', '<version>'],
   options: [DETACH_OPTION, VERBOSE_OPTION],
   async run(ctx, [id, versionText], opts) {
     if (!/^\d+$/.test(versionText!))
@@ -31,4 +29,4 @@ export const jobRevert: CommandSpec = {
           : undefined,
     });
   },
-};
+});

@@ -1,15 +1,13 @@
 /** `drover job run [-check-index N] [-detach] [-var k=v] [-var-file F] [-verbose] FILE` */
 import { isDroverError } from '../../errors/index.js';
-import { bool, int, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
+import { command, bool, int, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { loadJobFile, VAR_OPTIONS } from './job-load.js';
 import { monitorDeployment } from './deployment-monitor.js';
 
-export const jobRun: CommandSpec = {
-  path: ['job', 'run'],
+export const jobRun = command('job run <file>', {
   legacy: [['run']],
   summary: 'Run a new job or update an existing one, then monitor its evaluation',
-  args: ['<file>'],
   options: [
     {
       flags: '--check-index <index>',
@@ -85,4 +83,4 @@ export const jobRun: CommandSpec = {
       },
     });
   },
-};
+});

@@ -1,12 +1,10 @@
 /** `drover job scale [-detach] ID [GROUP] COUNT`: changes a group's count (GROUP may be left out with one group). */
-import { bool, str, UsageError, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
+import { command, bool, str, UsageError, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { querying, resolveJob } from './common.js';
 
-export const jobScale: CommandSpec = {
-  path: ['job', 'scale'],
+export const jobScale = command('job scale <id> <group-or-count> [count]', {
   summary: "Change the count of a job's task group",
-  args: ['<id>', '<group-or-count>', '[count]'],
   options: [
     DETACH_OPTION,
     VERBOSE_OPTION,
@@ -36,4 +34,4 @@ export const jobScale: CommandSpec = {
     if (ctx.out.json || bool(opts.detach) || !res.EvalID) return 0;
     return monitorEval(client, ctx.out, res.EvalID, { verbose: bool(opts.verbose), signal: ctx.signal });
   },
-};
+});

@@ -1,12 +1,10 @@
 /** `drover job scaling-events [-verbose] JOB`: the recent scaling events of each group, newest first (as nomad). */
-import { bool, type CommandSpec, verboseOption } from '../command.js';
+import { command, bool, verboseOption } from '../command.js';
 import { formatTable, formatTime, nsToMs } from '../format.js';
 import { querying, resolveJob } from './common.js';
 
-export const jobScalingEvents: CommandSpec = {
-  path: ['job', 'scaling-events'],
+export const jobScalingEvents = command('job scaling-events <id>', {
   summary: "Show a job's recent scaling events",
-  args: ['<id>'],
   options: [verboseOption('show full eval IDs and the event meta')],
   async run(ctx, [id], opts) {
     const client = ctx.client();
@@ -44,4 +42,4 @@ export const jobScalingEvents: CommandSpec = {
     else ctx.out.line(formatTable(rows));
     return 0;
   },
-};
+});

@@ -1,7 +1,7 @@
 /** `drover job status [-verbose] [ID]` (also `drover status`): the job list, or one job in detail. */
 import type { DroverClient } from '../../api/index.js';
 import type { Deployment, Job, JobSummary } from '../../structs/index.js';
-import { bool, type CommandContext, type CommandSpec, verboseOption } from '../command.js';
+import { command, bool, type CommandContext, verboseOption } from '../command.js';
 import { formatKV, formatTable, formatTime, nsToMs, shortId, sortedEntries } from '../format.js';
 import { allocRows, jobListRows, optional, querying, resolveJob } from './common.js';
 import { formatFailedPlacements } from '../placement.js';
@@ -157,14 +157,12 @@ async function childrenSections(
   );
 }
 
-export const jobStatus: CommandSpec = {
-  path: ['job', 'status'],
+export const jobStatus = command('job status [id]', {
   legacy: [['status']],
   summary: 'List jobs, or show one job with its summary and allocations',
-  args: ['[id]'],
   options: [verboseOption('full IDs and absolute times')],
   async run(ctx, [id], opts) {
     const client = ctx.client();
     return id ? showJob(ctx, client, id, bool(opts.verbose)) : listJobs(ctx, client);
   },
-};
+});

@@ -1,13 +1,11 @@
 /** `drover job stop [-purge] [-detach] [-verbose] ID` */
-import { bool, type CommandSpec, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
+import { command, bool, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
 import { monitorEval } from '../monitor.js';
 import { resolveJob } from './common.js';
 
-export const jobStop: CommandSpec = {
-  path: ['job', 'stop'],
+export const jobStop = command('job stop <id>', {
   legacy: [['stop']],
   summary: 'Stop a job and its allocations (and remove it with -purge)',
-  args: ['<id>'],
   options: [
     { flags: '--purge', description: 'remove the job from the state entirely' },
     DETACH_OPTION,
@@ -39,4 +37,4 @@ export const jobStop: CommandSpec = {
     }
     return monitorEval(client, ctx.out, res.EvalID, { verbose: bool(opts.verbose), signal: ctx.signal });
   },
-};
+});

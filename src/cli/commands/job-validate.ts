@@ -1,11 +1,9 @@
 /** `drover job validate [-var ...] FILE`: local only; exit 1 with every problem. */
-import type { CommandSpec } from '../command.js';
+import { command } from '../command.js';
 import { loadJobFile, VAR_OPTIONS } from './job-load.js';
 
-export const jobValidate: CommandSpec = {
-  path: ['job', 'validate'],
+export const jobValidate = command('job validate <file>', {
   summary: 'Check a job file for errors without an agent',
-  args: ['<file>'],
   options: [...VAR_OPTIONS],
   async run(ctx, [file], opts) {
     const loaded = await loadJobFile(ctx, file!, opts);
@@ -14,4 +12,4 @@ export const jobValidate: CommandSpec = {
     ctx.out.line('Job validation successful');
     return 0;
   },
-};
+});

@@ -4,7 +4,7 @@
  */
 import { kvEntryValue } from '../../api/index.js';
 import type { KVEntry } from '../../structs/index.js';
-import { bool, int, str, UsageError, type CommandSpec } from '../command.js';
+import { command, bool, int, str, UsageError } from '../command.js';
 
 const CAS_OPTIONS = [
   { flags: '--cas', description: 'check-and-set: act only if the key is at -modify-index (0: does not exist)' },
@@ -18,10 +18,8 @@ function casOf(opts: Record<string, unknown>): number | undefined {
   return i;
 }
 
-export const kvPut: CommandSpec = {
-  path: ['kv', 'put'],
+export const kvPut = command('kv put <key> [value]', {
   summary: 'Set the value of a key',
-  args: ['<key>', '[value]'],
   options: [
     ...CAS_OPTIONS,
     { flags: '--flags <flags>', description: 'an unsigned integer stored with the key', int: true },
@@ -43,7 +41,7 @@ export const kvPut: CommandSpec = {
     ctx.out.line(`Success! Data written to: ${key}`);
     return 0;
   },
-};
+});
 
 function detailed(e: KVEntry): [string, string][] {
   return [
@@ -57,10 +55,8 @@ function detailed(e: KVEntry): [string, string][] {
   ];
 }
 
-export const kvGet: CommandSpec = {
-  path: ['kv', 'get'],
+export const kvGet = command('kv get [key]', {
   summary: 'Read the value of a key, or of every key under a prefix',
-  args: ['[key]'],
   options: [
     { flags: '--recurse', description: 'every key under the prefix, as key:value lines' },
     { flags: '--keys', description: 'only the key names under the prefix' },
@@ -104,12 +100,10 @@ export const kvGet: CommandSpec = {
     else ctx.out.raw(show(value) + '\n');
     return 0;
   },
-};
+});
 
-export const kvDelete: CommandSpec = {
-  path: ['kv', 'delete'],
+export const kvDelete = command('kv delete [key]', {
   summary: 'Delete a key, or every key under a prefix',
-  args: ['[key]'],
   options: [{ flags: '--recurse', description: 'delete every key under the prefix' }, ...CAS_OPTIONS],
   async run(ctx, [key = ''], opts) {
     const recurse = bool(opts.recurse);
@@ -124,4 +118,4 @@ export const kvDelete: CommandSpec = {
     ctx.out.line(recurse ? `Success! Deleted keys with prefix: ${key}` : `Success! Deleted key: ${key}`);
     return 0;
   },
-};
+});

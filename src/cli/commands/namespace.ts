@@ -1,11 +1,9 @@
 /** `drover namespace apply|list|status|delete`: Nomad's namespace commands. */
-import { str, type CommandSpec } from '../command.js';
+import { command, str } from '../command.js';
 import { formatKV } from '../format.js';
 
-export const namespaceApply: CommandSpec = {
-  path: ['namespace', 'apply'],
+export const namespaceApply = command('namespace apply <name>', {
   summary: 'Create or update a namespace',
-  args: ['<name>'],
   options: [{ flags: '--description <text>', description: 'what the namespace is for' }],
   async run(ctx, [name], opts) {
     await ctx
@@ -14,10 +12,9 @@ export const namespaceApply: CommandSpec = {
     ctx.out.line(`Successfully applied namespace "${name}"!`);
     return 0;
   },
-};
+});
 
-export const namespaceList: CommandSpec = {
-  path: ['namespace', 'list'],
+export const namespaceList = command('namespace list', {
   summary: 'List namespaces',
   async run(ctx) {
     const list = (await ctx.client().namespaces.list({ signal: ctx.signal })).value ?? [];
@@ -28,12 +25,10 @@ export const namespaceList: CommandSpec = {
     ctx.out.table([['Name', 'Description'], ...list.map((n) => [n.Name, n.Description])]);
     return 0;
   },
-};
+});
 
-export const namespaceStatus: CommandSpec = {
-  path: ['namespace', 'status'],
+export const namespaceStatus = command('namespace status <name>', {
   summary: 'Show a namespace',
-  args: ['<name>'],
   async run(ctx, [name]) {
     const n = (await ctx.client().namespaces.get(name!, { signal: ctx.signal })).value;
     ctx.out.result(n, () =>
@@ -45,17 +40,15 @@ export const namespaceStatus: CommandSpec = {
     );
     return 0;
   },
-};
+});
 
-export const namespaceDelete: CommandSpec = {
-  path: ['namespace', 'delete'],
+export const namespaceDelete = command('namespace delete <name>', {
   summary: 'Delete a namespace (it must hold no jobs or variables)',
-  args: ['<name>'],
   async run(ctx, [name]) {
     await ctx.client().namespaces.delete(name!, { signal: ctx.signal });
     ctx.out.line(`Successfully deleted namespace "${name}"!`);
     return 0;
   },
-};
+});
 
 export const NAMESPACE_COMMANDS = [namespaceApply, namespaceList, namespaceStatus, namespaceDelete];

@@ -4,7 +4,7 @@
  * it follows the drain to its end, as nomad does; `-monitor` follows a drain already under way.
  */
 import type { DrainSpec, DroverClient } from '../../api/index.js';
-import { bool, str, UsageError, type CommandContext, type CommandSpec, enableDisableOptions } from '../command.js';
+import { command, bool, str, UsageError, type CommandContext, enableDisableOptions } from '../command.js';
 import { readGoDuration } from '../../lib/duration.js';
 import { enableFlag } from './node-eligibility.js';
 import { resolveNode } from './common.js';
@@ -26,10 +26,8 @@ export function drainSpec(opts: Record<string, unknown>): DrainSpec {
   return { Deadline: deadline, IgnoreSystemJobs: bool(opts.ignoreSystem) };
 }
 
-export const nodeDrain: CommandSpec = {
-  path: ['node', 'drain'],
+export const nodeDrain = command('node drain <node>', {
   summary: "Start or stop draining a node's allocations",
-  args: ['<node>'],
   options: [
     ...enableDisableOptions('start draining', 'stop draining'),
     { flags: '--deadline <duration>', description: 'force the remaining allocations off after this long (default 1h)' },
@@ -60,7 +58,7 @@ export const nodeDrain: CommandSpec = {
     if (!enable || ctx.out.json || bool(opts.detach)) return 0;
     return monitorDrain(ctx, client, node.ID);
   },
-};
+});
 
 /** Waits (blocking queries on the node) until its drain strategy is cleared, printing the node's drain events. */
 export async function monitorDrain(ctx: CommandContext, client: DroverClient, nodeID: string): Promise<number> {

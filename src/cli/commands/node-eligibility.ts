@@ -1,5 +1,5 @@
 /** `drover node eligibility -enable|-disable NODE`: whether the scheduler may place new work on a node. */
-import { bool, UsageError, type CommandSpec, enableDisableOptions } from '../command.js';
+import { command, bool, UsageError, enableDisableOptions } from '../command.js';
 import { resolveNode } from './common.js';
 
 /** Exactly one of -enable / -disable. */
@@ -9,10 +9,8 @@ export function enableFlag(opts: Record<string, unknown>): boolean {
   return enable;
 }
 
-export const nodeEligibility: CommandSpec = {
-  path: ['node', 'eligibility'],
+export const nodeEligibility = command('node eligibility <node>', {
   summary: 'Allow or forbid new placements on a node',
-  args: ['<node>'],
   options: [
     ...enableDisableOptions('the node may receive new allocations', 'no new allocations; existing ones keep running'),
   ],
@@ -27,4 +25,4 @@ export const nodeEligibility: CommandSpec = {
     );
     return 0;
   },
-};
+});

@@ -1,7 +1,7 @@
 /** `drover node status [-verbose] [ID]`: the node list, or one node with its resources and allocations. */
 import type { DroverClient } from '../../api/index.js';
 import { allocTerminalStatus, type Allocation, type Node } from '../../structs/index.js';
-import { bool, type CommandContext, type CommandSpec, verboseOption } from '../command.js';
+import { command, bool, type CommandContext, verboseOption } from '../command.js';
 import { formatKV, formatMB, formatTable, orNone, shortId } from '../format.js';
 import { byNewest, nodeListRows, querying, resolveNode, when } from './common.js';
 
@@ -89,11 +89,9 @@ async function showNode(ctx: CommandContext, client: DroverClient, id: string, v
   return 0;
 }
 
-export const nodeStatus: CommandSpec = {
-  path: ['node', 'status'],
+export const nodeStatus = command('node status [id]', {
   legacy: [['node-status']],
   summary: 'List client nodes, or show one node',
-  args: ['[id]'],
   options: [verboseOption('full IDs, attributes, and terminal allocations')],
   async run(ctx, [id], opts) {
     const client = ctx.client();
@@ -103,4 +101,4 @@ export const nodeStatus: CommandSpec = {
     ctx.out.list(nodes, 'No nodes registered', (ns) => nodeListRows(ns, verbose));
     return 0;
   },
-};
+});

@@ -3,7 +3,7 @@
  * `rotate -full` re-encrypts every variable with the new key in the background; `remove` is refused for the
  * active key and for a key that still encrypts a variable.
  */
-import type { CommandSpec } from '../command.js';
+import { command } from '../command.js';
 import { formatTime, nsToMs } from '../format.js';
 import type { RootKeyMeta } from '../../api/index.js';
 
@@ -12,8 +12,7 @@ const rows = (keys: RootKeyMeta[]) => [
   ...keys.map((k) => [k.KeyID, k.State, formatTime(nsToMs(k.CreateTime))]),
 ];
 
-export const keyringList: CommandSpec = {
-  path: ['operator', 'root', 'keyring', 'list'],
+export const keyringList = command('operator root keyring list', {
   summary: 'List the root keys that encrypt variables',
   async run(ctx) {
     const keys = await ctx.client().keyring.list({ signal: ctx.signal });
@@ -21,10 +20,9 @@ export const keyringList: CommandSpec = {
     else ctx.out.table(rows(keys));
     return 0;
   },
-};
+});
 
-export const keyringRotate: CommandSpec = {
-  path: ['operator', 'root', 'keyring', 'rotate'],
+export const keyringRotate = command('operator root keyring rotate', {
   summary: 'Make a new root key active',
   options: [{ flags: '--full', description: 're-encrypt every variable with the new key (in the background)' }],
   async run(ctx, _args, opts) {
@@ -33,15 +31,13 @@ export const keyringRotate: CommandSpec = {
     else ctx.out.table(rows([key]));
     return 0;
   },
-};
+});
 
-export const keyringRemove: CommandSpec = {
-  path: ['operator', 'root', 'keyring', 'remove'],
+export const keyringRemove = command('operator root keyring remove <key-id>', {
   summary: 'Remove an inactive root key that no variable uses',
-  args: ['<key-id>'],
   async run(ctx, [keyID]) {
     await ctx.client().keyring.remove(keyID!, { signal: ctx.signal });
     ctx.out.line(`Removed encryption key ${keyID}`);
     return 0;
   },
-};
+});

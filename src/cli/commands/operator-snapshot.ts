@@ -5,12 +5,10 @@
  * operator gets back to a known-good one).
  */
 import { writeFile, rename } from 'node:fs/promises';
-import { str, UsageError, type CommandSpec } from '../command.js';
+import { command, str, UsageError } from '../command.js';
 
-export const operatorSnapshotSave: CommandSpec = {
-  path: ['operator', 'snapshot', 'save'],
+export const operatorSnapshotSave = command('operator snapshot save <file>', {
   summary: 'Save a snapshot of the server state to a file',
-  args: ['<file>'],
   async run(ctx, [file]) {
     const http = ctx.client().http;
     const url = http.url('/v1/operator/snapshot');
@@ -25,12 +23,10 @@ export const operatorSnapshotSave: CommandSpec = {
     );
     return 0;
   },
-};
+});
 
-export const operatorSnapshotRestore: CommandSpec = {
-  path: ['operator', 'snapshot', 'restore'],
+export const operatorSnapshotRestore = command('operator snapshot restore <file>', {
   summary: "Restore a snapshot into a stopped agent's data directory",
-  args: ['<file>'],
   options: [{ flags: '--data-dir <dir>', description: 'the agent data directory (the agent must be stopped)' }],
   async run(ctx, [file], opts) {
     const dataDir = str(opts.dataDir);
@@ -43,4 +39,4 @@ export const operatorSnapshotRestore: CommandSpec = {
     ctx.out.line(`Restored snapshot ${file} into ${dataDir} (state index ${index}); start the agent to serve it`);
     return 0;
   },
-};
+});

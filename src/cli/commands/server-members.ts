@@ -2,10 +2,9 @@
  * `drover server members`: the servers of the cluster, as `nomad server members` prints them (the leader
  * marked), and `drover operator raft list-peers`: the servers as voters, with the etcd members behind them.
  */
-import type { CommandSpec } from '../command.js';
+import { command } from '../command.js';
 
-export const serverMembers: CommandSpec = {
-  path: ['server', 'members'],
+export const serverMembers = command('server members', {
   legacy: [['server-members']],
   summary: 'List the servers of the cluster',
   async run(ctx) {
@@ -34,10 +33,9 @@ export const serverMembers: CommandSpec = {
     ctx.out.table(rows);
     return 0;
   },
-};
+});
 
-export const operatorRaftListPeers: CommandSpec = {
-  path: ['operator', 'raft', 'list-peers'],
+export const operatorRaftListPeers = command('operator raft list-peers', {
   summary: 'List the servers (and the etcd members that hold the state)',
   async run(ctx) {
     const cfg = await ctx.client().operator.raftConfiguration({ signal: ctx.signal });
@@ -57,13 +55,11 @@ export const operatorRaftListPeers: CommandSpec = {
     }
     return 0;
   },
-};
+});
 
 /** `drover server join ADDR`: checks the servers form one cluster (they join by sharing etcd endpoints). */
-export const serverJoin: CommandSpec = {
-  path: ['server', 'join'],
+export const serverJoin = command('server join <address>', {
   summary: 'Check that servers are part of this cluster',
-  args: ['<address>'],
   async run(ctx, args) {
     const q = args.map((a) => `address=${encodeURIComponent(a)}`).join('&');
     const res = await ctx
@@ -79,4 +75,4 @@ export const serverJoin: CommandSpec = {
     }
     return 0;
   },
-};
+});

@@ -3,13 +3,12 @@
  * list|info`, over the native catalog. Nomad's columns, plus the instance's health (Drover's checks).
  */
 import type { ServiceRegistration } from '../../structs/index.js';
-import { bool, str, UsageError, type CommandSpec, verboseOption } from '../command.js';
+import { command, bool, str, UsageError, verboseOption } from '../command.js';
 import { formatKV, shortId } from '../format.js';
 
 const tagList = (tags: string[] | null | undefined) => `[${(tags ?? []).join(',')}]`;
 
-export const serviceList: CommandSpec = {
-  path: ['service', 'list'],
+export const serviceList = command('service list', {
   summary: 'List the services of the catalog',
   async run(ctx) {
     const client = ctx.client();
@@ -30,7 +29,7 @@ export const serviceList: CommandSpec = {
     ctx.out.table([header, ...rows.map((r) => (manyNs ? [r.name, r.ns, tagList(r.tags)] : [r.name, tagList(r.tags)]))]);
     return 0;
   },
-};
+});
 
 function verboseBlock(r: ServiceRegistration): string {
   return formatKV([
@@ -47,10 +46,8 @@ function verboseBlock(r: ServiceRegistration): string {
   ]);
 }
 
-export const serviceInfo: CommandSpec = {
-  path: ['service', 'info'],
+export const serviceInfo = command('service info <name>', {
   summary: 'Show the registered instances of a service',
-  args: ['<name>'],
   options: [
     { flags: '--tag <tag>', description: 'only instances carrying this tag' },
     { flags: '--health <health>', description: 'passing: only passing instances (default: all)' },
@@ -88,4 +85,4 @@ export const serviceInfo: CommandSpec = {
     ]);
     return 0;
   },
-};
+});

@@ -15,8 +15,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
-import type { CommandSpec } from '../command.js';
-import { UsageError } from '../command.js';
+import { command, UsageError } from '../command.js';
 
 const CA = 'drover-agent-ca.pem';
 const CA_KEY = 'drover-agent-ca-key.pem';
@@ -47,8 +46,7 @@ const list = (v: unknown): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-export const tlsCaCreate: CommandSpec = {
-  path: ['tls', 'ca', 'create'],
+export const tlsCaCreate = command('tls ca create', {
   summary: 'Create a certificate authority for agent TLS',
   noGlobals: true,
   options: [
@@ -81,10 +79,9 @@ export const tlsCaCreate: CommandSpec = {
     ctx.out.line(`==> CA certificate key saved to: ${key}`);
     return 0;
   },
-};
+});
 
-export const tlsCertCreate: CommandSpec = {
-  path: ['tls', 'cert', 'create'],
+export const tlsCertCreate = command('tls cert create', {
   summary: 'Create a server, client or CLI certificate signed by the CA',
   noGlobals: true,
   options: [
@@ -164,4 +161,4 @@ export const tlsCertCreate: CommandSpec = {
     ctx.out.line(`==> ${role} certificate key saved to: ${key}`);
     return 0;
   },
-};
+});

@@ -1,12 +1,10 @@
 /** `drover var get [-item KEY] PATH`: one variable, formatted as nomad's, or one item's bare value. */
 import { isNotFound } from '../../api/index.js';
-import { str, UsageError, type CommandSpec } from '../command.js';
+import { command, str, UsageError } from '../command.js';
 import { formatVariable } from './var-common.js';
 
-export const varGet: CommandSpec = {
-  path: ['var', 'get'],
+export const varGet = command('var get <path>', {
   summary: 'Read a variable',
-  args: ['<path>'],
   options: [{ flags: '--item <key>', description: "print only this item's value" }],
   async run(ctx, [path], opts) {
     let v;
@@ -26,4 +24,4 @@ export const varGet: CommandSpec = {
     ctx.out.result(v, () => formatVariable(v));
     return 0;
   },
-};
+});

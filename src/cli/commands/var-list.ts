@@ -1,11 +1,9 @@
 /** `drover var list [PREFIX]`: the variables under a prefix, without their items. */
-import type { CommandSpec } from '../command.js';
+import { command } from '../command.js';
 import { formatTime, nsToMs } from '../format.js';
 
-export const varList: CommandSpec = {
-  path: ['var', 'list'],
+export const varList = command('var list [prefix]', {
   summary: 'List variables',
-  args: ['[prefix]'],
   async run(ctx, [prefix]) {
     const list = (await ctx.client().variables.list({ prefix: prefix || undefined, signal: ctx.signal })).value ?? [];
     ctx.out.list(list, 'No variables found', (vs) => [
@@ -14,4 +12,4 @@ export const varList: CommandSpec = {
     ]);
     return 0;
   },
-};
+});

@@ -1,11 +1,9 @@
 /** `drover var purge [-check-index N] PATH`: deletes a variable. */
-import { int, type CommandSpec } from '../command.js';
+import { command, int } from '../command.js';
 import { formatVariable } from './var-common.js';
 
-export const varPurge: CommandSpec = {
-  path: ['var', 'purge'],
+export const varPurge = command('var purge <path>', {
   summary: 'Delete a variable',
-  args: ['<path>'],
   options: [{ flags: '--check-index <index>', description: 'delete only if the modify index matches', int: true }],
   async run(ctx, [path], opts) {
     const res = await ctx.client().variables.delete(path!, { cas: int(opts.checkIndex), signal: ctx.signal });
@@ -16,4 +14,4 @@ export const varPurge: CommandSpec = {
     ctx.out.line(`Successfully purged variable "${path}"!`);
     return 0;
   },
-};
+});

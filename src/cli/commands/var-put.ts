@@ -1,5 +1,5 @@
 /** `drover var put [-force] [-check-index N] PATH k=v [k=@file] ...`: writes a variable's items. */
-import { bool, int, UsageError, type CommandContext, type CommandSpec } from '../command.js';
+import { command, bool, int, UsageError, type CommandContext } from '../command.js';
 import { formatVariable } from './var-common.js';
 
 /** `k=v` pairs; `k=@file` reads the value from a file, `k=-` is not supported (no stdin here). */
@@ -18,10 +18,8 @@ export async function parseItems(
   return items;
 }
 
-export const varPut: CommandSpec = {
-  path: ['var', 'put'],
+export const varPut = command('var put <path> [items...]', {
   summary: 'Create or update a variable',
-  args: ['<path>', '[items...]'],
   options: [
     { flags: '--force', description: 'write regardless of the current modify index' },
     {
@@ -45,4 +43,4 @@ export const varPut: CommandSpec = {
     ctx.out.result(v, () => `Created variable "${v.Path}" with modify index ${v.ModifyIndex}`);
     return 0;
   },
-};
+});

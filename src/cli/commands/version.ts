@@ -1,6 +1,6 @@
 /** `drover version` (also `drover -v`). */
 import { createRequire } from 'node:module';
-import type { CommandSpec } from '../command.js';
+import { command } from '../command.js';
 
 /** The package version; src/cli/commands and dist/cli/commands are both three levels below the root. */
 export function droverVersion(): string {
@@ -12,11 +12,10 @@ export function droverVersion(): string {
   }
 }
 
-export const version: CommandSpec = {
-  path: ['version'],
+export const version = command('version', {
   summary: 'Print the Drover version',
   async run(ctx) {
     ctx.out.result({ Version: droverVersion() }, () => `Drover v${droverVersion()}`);
     return 0;
   },
-};
+});

@@ -3,10 +3,10 @@ import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nullLogger } from '../../logging/index.js';
-import { createServer, type Server } from '../../server/index.js';
+import type { Server } from '../../server/index.js';
 import { newFakeScheduler } from '../../server/testing/fake-scheduler.js';
-import { startHttpApi, type HttpApi } from '../server.js';
+import type { HttpApi } from '../server.js';
+import { testAgent } from '../testing/test-api.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -15,22 +15,9 @@ afterEach(async () => {
 
 async function agent(): Promise<{ http: HttpApi; server: Server }> {
   const dir = mkdtempSync(join(tmpdir(), 'drover-events-route-'));
-  const server = await createServer({
-    dataDir: dir,
-    logger: nullLogger,
-    newScheduler: newFakeScheduler,
-    numWorkers: 1,
-  });
-  const http = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    server,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
-  });
+  const { server, http, stop } = await testAgent({ dataDir: dir, newScheduler: newFakeScheduler });
   cleanups.push(async () => {
-    await http.close();
-    await server.stop();
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   });
   return { http, server };

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DroverClient } from '../../api/index.js';
 import { runCli } from '../../cli/run.js';
-import { nullLogger } from '../../logging/index.js';
-import { createServer } from '../../server/index.js';
 import { newFakeScheduler } from '../../server/testing/fake-scheduler.js';
-import { startHttpApi, type HttpApi } from '../server.js';
+import type { HttpApi } from '../server.js';
+import { testAgent } from '../testing/test-api.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -16,22 +15,9 @@ afterEach(async () => {
 
 async function agent(): Promise<{ http: HttpApi; client: DroverClient; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'drover-kv-'));
-  const server = await createServer({
-    dataDir: dir,
-    logger: nullLogger,
-    newScheduler: newFakeScheduler,
-    numWorkers: 1,
-  });
-  const http = await startHttpApi({
-    host: '127.0.0.1',
-    port: 0,
-    server,
-    agent: { self: () => ({}) },
-    logger: nullLogger,
-  });
+  const { http, stop } = await testAgent({ dataDir: dir, newScheduler: newFakeScheduler });
   cleanups.push(async () => {
-    await http.close();
-    await server.stop();
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   });
   return { http, client: new DroverClient({ address: http.address }), dir };
