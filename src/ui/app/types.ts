@@ -1,18 +1,13 @@
 /**
  * The parts of the HTTP API's JSON the UI reads, in Nomad's field names. The UI is a client of the public
- * API like curl or the CLI, so it declares what it uses here rather than importing the server's structs
- * (which are built for Node, not for the browser). Times are unix nanoseconds unless noted.
+ * API like curl or the CLI: at run time it imports nothing of the server's. Where the model's own type (src/structs)
+ * says exactly what the UI reads, it is reused here, type only (the lint allows `import type` from structs and
+ * nothing else); where the UI reads a subset, or a shape only the API answers with, it is declared here, with the
+ * fields it does not read left optional so the views' test data stays small. Times are unix nanoseconds unless noted.
  */
+import type * as S from '../../structs/index.js';
 
-export interface TaskGroupSummary {
-  Queued: number;
-  Complete: number;
-  Failed: number;
-  Running: number;
-  Starting: number;
-  Lost: number;
-  Unknown?: number;
-}
+export type TaskGroupSummary = Omit<S.TaskGroupSummary, 'Unknown'> & Partial<Pick<S.TaskGroupSummary, 'Unknown'>>;
 
 export interface JobSummary {
   Summary: Record<string, TaskGroupSummary>;
@@ -195,83 +190,41 @@ export interface ServiceListEntry {
   Services: Array<{ ServiceName: string; Tags: string[] | null }> | null;
 }
 
-export interface ServiceRegistration {
-  ID: string;
-  ServiceName: string;
-  Namespace: string;
-  NodeID: string;
-  Datacenter: string;
-  JobID: string;
-  AllocID: string;
-  Tags: string[] | null;
-  Address: string;
-  Port: number;
-  /** Drover: worst check status; absent means passing (no checks). */
-  Status?: 'passing' | 'warning' | 'critical';
-  Checks?: Array<{ Name: string; Status: string; Output: string }> | null;
-}
+export type ServiceRegistration = Omit<S.ServiceRegistration, 'CreateIndex' | 'ModifyIndex' | 'Checks' | 'Meta'> & {
+  Checks?: Array<Pick<S.ServiceCheckResult, 'Name' | 'Status' | 'Output'>> | null;
+};
 
 export interface AgentSelf {
   config?: { Region?: string; Datacenter?: string; NodeName?: string; Version?: { Version?: string } };
 }
 
 /** Nomad's job diff (`job plan`, versions with `?diffs=true`). */
-export interface FieldDiff {
-  Type: 'None' | 'Added' | 'Deleted' | 'Edited';
-  Name: string;
-  Old: string;
-  New: string;
-  Annotations: string[] | null;
-}
-export interface ObjectDiff {
-  Type: FieldDiff['Type'];
-  Name: string;
-  Fields: FieldDiff[] | null;
-  Objects: ObjectDiff[] | null;
-}
-export interface TaskDiff extends ObjectDiff {
-  Annotations: string[] | null;
-}
-export interface TaskGroupDiff extends ObjectDiff {
-  Tasks: TaskDiff[] | null;
-  Updates: Record<string, number> | null;
-}
-export interface JobDiff {
-  Type: FieldDiff['Type'];
-  ID: string;
-  Fields: FieldDiff[] | null;
-  Objects: ObjectDiff[] | null;
-  TaskGroups: TaskGroupDiff[] | null;
-}
+export type FieldDiff = S.FieldDiff;
+export type ObjectDiff = S.ObjectDiff;
+export type TaskDiff = S.TaskDiff;
+export type TaskGroupDiff = S.TaskGroupDiff;
+export type JobDiff = Pick<S.JobDiff, 'Type' | 'ID' | 'Fields' | 'Objects' | 'TaskGroups'>;
 
 /** Why a task group could not be placed (AllocMetric): the reasons the scheduler recorded. */
-export interface AllocMetric {
-  NodesEvaluated: number;
-  NodesFiltered: number;
-  NodesInPool?: number;
-  NodesAvailable: Record<string, number> | null;
-  ClassFiltered: Record<string, number> | null;
-  ConstraintFiltered: Record<string, number> | null;
-  NodesExhausted: number;
-  ClassExhausted: Record<string, number> | null;
-  DimensionExhausted: Record<string, number> | null;
-  QuotaExhausted: string[] | null;
-  CoalescedFailures: number;
-}
+export type AllocMetric = Pick<
+  S.AllocMetric,
+  | 'NodesEvaluated'
+  | 'NodesFiltered'
+  | 'NodesAvailable'
+  | 'ClassFiltered'
+  | 'ConstraintFiltered'
+  | 'NodesExhausted'
+  | 'ClassExhausted'
+  | 'DimensionExhausted'
+  | 'QuotaExhausted'
+  | 'CoalescedFailures'
+> &
+  Partial<Pick<S.AllocMetric, 'NodesInPool'>>;
 
 export interface PlanAnnotations {
   DesiredTGUpdates: Record<
     string,
-    {
-      Ignore: number;
-      Place: number;
-      Migrate: number;
-      Stop: number;
-      InPlaceUpdate: number;
-      DestructiveUpdate: number;
-      Canary: number;
-      Preemptions?: number;
-    }
+    Omit<S.DesiredUpdates, 'Preemptions'> & Partial<Pick<S.DesiredUpdates, 'Preemptions'>>
   > | null;
 }
 
