@@ -102,7 +102,7 @@ function authCheck(name: string, authName: string, source: AuthSource | undefine
     }
     const why =
       users === undefined
-        ? `no users: Variable nomad/gateway/auth/${authName} does not exist`
+        ? `no users: Variable gateway/auth/${authName} does not exist`
         : 'a user name and password are required (auth=)';
     sendErrorPage(res, 401, 'unauthorized', name, why, { 'www-authenticate': `Basic realm="${authName}"` });
     return false;

@@ -81,7 +81,7 @@ const OPTIONS: Record<string, OptionDef> = {
   },
   auth: {
     syntax: 'auth=NAME',
-    meaning: 'basic auth with the users and SHA-512 crypt hashes of Variable nomad/gateway/auth/NAME (401 without)',
+    meaning: 'basic auth with the users and SHA-512 crypt hashes of Variable gateway/auth/NAME (401 without)',
     set: (s, v) => (/^[A-Za-z0-9_-]{1,64}$/.test(v) ? void (s.auth = v) : 'expects a name of letters, digits, _ or -'),
   },
   allow: {

@@ -52,7 +52,7 @@ export interface RouteSpec {
   upstreamHost?: string;
   /** Plain-HTTP requests get a 301 to https. */
   redirectHttps?: boolean;
-  /** Basic auth against the users of Variable nomad/gateway/auth/<auth>. */
+  /** Basic auth against the users of Variable gateway/auth/<auth>. */
   auth?: string;
   /** Client CIDRs let in (all when absent) and refused. */
   allow?: string[];
