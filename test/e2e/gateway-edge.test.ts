@@ -6,10 +6,10 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/lib/net.js';
 import { sha512Crypt } from '../../src/lib/sha-crypt.js';
 import { TestAgent } from './harness/agent.js';
 
@@ -22,14 +22,6 @@ const PG_BIN = (() => {
   }
 })();
 const HAVE_PG = PG_BIN !== undefined && existsSync(`${PG_BIN}/postgres`) && existsSync('/usr/bin/psql');
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** Answers its service name; CommonJS, run by `node -e`. */
 const WEB_JS = `require('node:http').createServer((q, s) => s.end(process.env.WHO)).listen(Number(process.env.NOMAD_PORT_http), '127.0.0.1')`;

@@ -26,28 +26,10 @@ function refuse(status: number, title: string, reason: string, route: string, de
 export function guardLines(r: RuleRoute, httpsPort: number | undefined): string[] {
   const s = r.spec;
   const out: string[] = [];
-  if (s.deny)
-    out.push(
-      refuse(
-        403,
-        'Forbidden',
-        'forbidden',
-        r.name,
-        'the client is not allowed on this route (allow=/deny=)',
-        `if { src ${s.deny.join(' ')} }`,
-      ),
-    );
-  if (s.allow)
-    out.push(
-      refuse(
-        403,
-        'Forbidden',
-        'forbidden',
-        r.name,
-        'the client is not allowed on this route (allow=/deny=)',
-        `if !{ src ${s.allow.join(' ')} }`,
-      ),
-    );
+  const forbidden = (cond: string) =>
+    refuse(403, 'Forbidden', 'forbidden', r.name, 'the client is not allowed on this route (allow=/deny=)', cond);
+  if (s.deny) out.push(forbidden(`if { src ${s.deny.join(' ')} }`));
+  if (s.allow) out.push(forbidden(`if !{ src ${s.allow.join(' ')} }`));
   if (s.redirectHttps) {
     const port = httpsPort === undefined || httpsPort === 443 ? '' : `:${httpsPort}`;
     out.push(
