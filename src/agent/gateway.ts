@@ -27,6 +27,7 @@ import {
 import type { Logger } from '../logging/index.js';
 import type { Server } from '../server/index.js';
 import type { AgentConfig } from './config.js';
+import { VariableAuthSource } from './gateway-auth.js';
 
 /** How long one in-process blocking query holds before answering the same index again. */
 const WAIT_MS = 5 * 60_000;
@@ -82,7 +83,42 @@ export async function startAgentGateway(
     });
   }
   const listen = parseListenAddress(g.listen);
-  const opts = { listen, admin: g.admin ? parseListenAddress(g.admin) : undefined, source, logger: log, lb: g.lb };
+  // auth= users come from the server's Variables; a client-only agent has none (its auth routes answer 401).
+  const auth = server ? new VariableAuthSource(server.vars, log) : undefined;
+  const authStop = new AbortController();
+  if (auth) await auth.load(authStop.signal);
+  const opts = {
+    listen,
+    admin: g.admin ? parseListenAddress(g.admin) : undefined,
+    source,
+    logger: log,
+    lb: g.lb,
+    auth,
+  };
+  const started = await startPlane(config, opts, log, listen).catch((e: unknown) => {
+    authStop.abort();
+    throw e;
+  });
+  if (!auth) return started;
+  const following = auth.follow(authStop.signal);
+  return {
+    ...started,
+    routes: () => started.routes(),
+    async close(graceMs?: number) {
+      authStop.abort();
+      await following;
+      await started.close(graceMs);
+    },
+  };
+}
+
+async function startPlane(
+  config: AgentConfig,
+  opts: Parameters<typeof startGateway>[0],
+  log: Logger,
+  listen: { host: string; port: number },
+): Promise<Gateway> {
+  const g = config.gateway;
   const { plane, fallbackReason } = chooseDataPlane(g.dataPlane);
   if (fallbackReason) log.warn(`${fallbackReason}: ${FALLBACK_HINT}`, { dataPlane: 'node' });
   try {

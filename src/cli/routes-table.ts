@@ -14,7 +14,8 @@ export function formatRoutesTable(routes: readonly RouteInfo[], now: number = Da
   const rows: string[][] = [];
   for (const r of routes) {
     const first = [r.Name, r.Strip || '-', r.LB];
-    if (r.Targets.length === 0) rows.push([...first, r.Services.join(',') || '-', '-', '-', '0', 'no instances']);
+    if (r.Targets.length === 0)
+      rows.push([...first, r.Services.join(',') || '-', '-', '-', '0', r.Error ? 'not served' : 'no instances']);
     r.Targets.forEach((t, i) => {
       const state = t.EjectedUntil > now ? `ejected ${Math.ceil((t.EjectedUntil - now) / 1000)}s` : 'ok';
       rows.push([
@@ -28,5 +29,24 @@ export function formatRoutesTable(routes: readonly RouteInfo[], now: number = Da
     });
   }
   if (rows.length === 0) return 'No routes: no passing instance has a urlprefix- or drover.route= tag.\n';
-  return formatTable([header, ...rows]) + '\n';
+  return formatTable([header, ...rows]) + '\n' + routeNotes(routes);
+}
+
+/** Options beyond strip and lb, and why routes are not served, under the table (they would make it too wide). */
+function routeNotes(routes: readonly RouteInfo[]): string {
+  const options = routes
+    .map((r) => [r.Name, [...(r.Proto ? [`proto=${r.Proto}`] : []), ...(r.Options ?? [])].join(' ')])
+    .filter(([, o]) => o !== '');
+  const errors = routes.filter((r) => r.Error).map((r) => [r.Name, r.Error!]);
+  let out = '';
+  if (options.length > 0) out += '\nRoute options:\n' + indent(formatTable(options)) + '\n';
+  if (errors.length > 0) out += '\nRoutes not served:\n' + indent(formatTable(errors)) + '\n';
+  return out;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => '  ' + l)
+    .join('\n');
 }

@@ -11,6 +11,7 @@
  * instance, so in-flight counts and ejection survive a table swap.
  */
 import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { GatewayInstance, LoadBalancing, RouteTargetInfo } from './types.js';
 
 export interface BackendSettings {
@@ -45,6 +46,22 @@ export class Backend {
     this.port = instance.Port;
     // LIFO keeps a few sockets hot instead of cycling through all of them, so idle ones time out naturally.
     this.agent = new Agent({ keepAlive: true, maxFreeSockets: settings.maxIdleSockets, scheduling: 'lifo' });
+  }
+
+  private tls: HttpsAgent | undefined;
+
+  /** The keep-alive pool for proto=https routes, made on first use (most instances never need one). */
+  tlsAgent(skipVerify: boolean): HttpsAgent {
+    if (this.tls === undefined || this.tls.options.rejectUnauthorized === skipVerify) {
+      this.tls?.destroy();
+      this.tls = new HttpsAgent({
+        keepAlive: true,
+        maxFreeSockets: this.settings.maxIdleSockets,
+        scheduling: 'lifo',
+        rejectUnauthorized: !skipVerify,
+      });
+    }
+    return this.tls;
   }
 
   available(now: number): boolean {
@@ -86,6 +103,7 @@ export class Backend {
     if (this.closed) return;
     this.closed = true;
     this.agent.destroy();
+    this.tls?.destroy();
   }
 
   info(): RouteTargetInfo {

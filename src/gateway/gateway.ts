@@ -18,6 +18,7 @@ import { buildTable, describeTable } from './table.js';
 import type { Gateway, GatewayInstance, GatewayOptions, RouteInfo } from './types.js';
 import { createUpgradeHandler } from './websocket.js';
 import { listen } from './listen.js';
+import { TcpListeners } from './tcp.js';
 
 /** Starts the gateway; resolves once its listeners are bound (routes arrive as the source yields). */
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -64,9 +65,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let markReady: () => void = () => {};
   const readyPromise = new Promise<void>((resolve) => (markReady = resolve));
   let lastProblems = '';
-  const apply = (instances: GatewayInstance[]) => {
+  const tcp = new TcpListeners(opts.listen.host, logger, now);
+  const apply = async (instances: GatewayInstance[]) => {
     const problems: TagProblem[] = [];
-    holder.table = buildTable(instances, registry, metrics, lb, holder.table, problems);
+    holder.table = buildTable(instances, registry, metrics, lb, holder.table, problems, {
+      auth: opts.auth,
+      httpsPort: opts.httpsPort,
+      now,
+    });
+    await tcp.update(holder.table.routes);
     const text = problems.map((p) => `${p.tag}: ${p.message}`).join('; ');
     if (text !== '' && text !== lastProblems) logger.warn('some route tags were not understood', { problems: text });
     lastProblems = text;
@@ -74,7 +81,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     markReady();
   };
   const watching = (async () => {
-    for await (const instances of opts.source.watch(stop.signal)) apply(instances);
+    for await (const instances of opts.source.watch(stop.signal)) await apply(instances);
   })().catch((err: unknown) => {
     if (!stop.signal.aborted) logger.error('catalog source failed; routing table frozen', { error: String(err) });
   });
@@ -100,6 +107,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         adminServer ? closeServer(adminServer, 0, new Set()) : undefined,
       ]);
       await watching;
+      tcp.close();
       registry.closeAll();
     },
   };

@@ -5,6 +5,7 @@
  * and startHaproxyGateway (Drover drives a local HAProxy); both return the same Gateway handle.
  */
 export type {
+  AuthSource,
   CatalogSource,
   DataPlane,
   Gateway,
@@ -19,6 +20,7 @@ export type {
 export { startGateway } from './gateway.js';
 export { MemorySource } from './memory-source.js';
 export { parseRouteTag, prefixMatches, stripPrefix, type TagProblem } from './routes.js';
+export { routeOptionDocs, type RouteOptionDoc } from './route-options.js';
 export { ADMIN_PREFIX } from './admin.js';
 export { HttpCatalogSource, type HttpCatalogSourceOptions } from './http-source.js';
 export {

@@ -7,7 +7,16 @@
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
 export type ErrorReason =
-  'no_route' | 'no_instance' | 'upstream_failed' | 'upstream_timeout' | 'upstream_reset' | 'client_abort';
+  | 'no_route'
+  | 'no_instance'
+  | 'upstream_failed'
+  | 'upstream_timeout'
+  | 'upstream_reset'
+  | 'client_abort'
+  | 'forbidden'
+  | 'unauthorized'
+  | 'rate_limited'
+  | 'body_too_large';
 
 export class RouteMetrics {
   readonly route: string;

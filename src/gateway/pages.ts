@@ -6,6 +6,10 @@ import type { ServerResponse } from 'node:http';
 import type { ErrorReason } from './metrics.js';
 
 const TITLES: Record<number, string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  413: 'Content Too Large',
+  429: 'Too Many Requests',
   404: 'Not Found',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -19,6 +23,7 @@ export function sendErrorPage(
   reason: ErrorReason,
   route: string | undefined,
   detail: string,
+  extraHeaders?: Record<string, string>,
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -35,6 +40,7 @@ export function sendErrorPage(
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'x-drover-gateway-error': reason,
+    ...extraHeaders,
   });
   res.end(body);
 }

@@ -16,6 +16,7 @@
  * can be retried for any method.
  */
 import { request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logging/index.js';
@@ -105,8 +106,20 @@ export function createProxyHandler(
       );
       return;
     }
+    if (route.guard !== undefined && !route.guard(req, res)) {
+      route.metrics.requests++;
+      route.metrics.response(res.statusCode, 0);
+      return;
+    }
     new Exchange(req, res, route, settings, deadlines).attempt();
   };
+}
+
+/** Replaces (or adds) one header in a flat name, value array. */
+function setHeader(headers: string[], name: string, value: string): void {
+  const lower = name.toLowerCase();
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i]!.toLowerCase() === lower) headers.splice(i, 2);
+  headers.push(name, value);
 }
 
 /** Why no instance can take a request on this route, for the 503 page. */
@@ -145,12 +158,16 @@ class Exchange {
     route.metrics.requests++;
     this.facts = { remoteAddress: req.socket.remoteAddress ?? '', upgrade: false, body: false };
     this.headers = forwardRequestHeaders(req.rawHeaders, this.facts);
-    this.path = stripPrefix(req.url ?? '/', route.spec.strip);
+    const spec = route.spec;
+    if (spec.upstreamHost !== undefined) setHeader(this.headers, 'host', spec.upstreamHost);
+    const stripped = stripPrefix(req.url ?? '/', spec.strip);
+    this.path = spec.addPrefix ? spec.addPrefix + stripped : stripped;
     res.once('close', this.onClientClose);
   }
 
   attempt(): void {
-    const b = pickBackend(this.route, this.settings.now(), this.tried);
+    const now = this.settings.now();
+    const b = this.route.split ? this.route.split.pick(now, this.tried) : pickBackend(this.route, now, this.tried);
     if (b === undefined) {
       this.fail();
       return;
@@ -158,8 +175,9 @@ class Exchange {
     this.tried.push(b);
     this.backend = b;
     b.acquire();
-    const preq = request({
-      agent: b.agent,
+    const tls = this.route.spec.proto === 'https';
+    const preq = (tls ? httpsRequest : request)({
+      agent: tls ? b.tlsAgent(this.route.spec.tlsSkipVerify === true) : b.agent,
       host: b.host,
       port: b.port,
       method: this.req.method,
@@ -200,7 +218,9 @@ class Exchange {
     this.backend!.succeeded();
     const status = pres.statusCode ?? 502;
     this.route.metrics.response(status, (performance.now() - this.startedAt) / 1000);
-    this.res.writeHead(status, pres.statusMessage, forwardResponseHeaders(pres.rawHeaders));
+    const headers = forwardResponseHeaders(pres.rawHeaders);
+    for (const [name, value] of this.route.spec.headers ?? []) setHeader(headers, name, value);
+    this.res.writeHead(status, pres.statusMessage, headers);
     pres.pipe(this.res);
     pres.once('error', () => this.res.destroy());
     pres.once('aborted', () => this.res.destroy());

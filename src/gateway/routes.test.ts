@@ -30,8 +30,71 @@ describe('route tags', () => {
     const problems: TagProblem[] = [];
     expect(parseRouteTag('http', problems)).toBeUndefined();
     expect(parseRouteTag('urlprefix-nopath', problems)).toBeUndefined();
-    expect(parseRouteTag('urlprefix-/x proto=https', problems)).toEqual({ host: '', prefix: '/x', strip: '' });
-    expect(problems.map((p) => p.tag)).toEqual(['urlprefix-nopath', 'urlprefix-/x proto=https']);
+    expect(parseRouteTag('urlprefix-/x color=blue', problems)?.error).toMatch(/unknown option "color"/);
+    expect(problems.map((p) => p.tag)).toEqual(['urlprefix-nopath', 'urlprefix-/x color=blue']);
+  });
+
+  it("reads Fabio's options and the gateway's protection options", () => {
+    expect(
+      parseRouteTag(
+        'urlprefix-/x strip=/x prefix=/base/ proto=https tlsskipverify=true host=in.example weight=0.2 redirect=https',
+      ),
+    ).toEqual({
+      host: '',
+      prefix: '/x',
+      strip: '/x',
+      addPrefix: '/base',
+      proto: 'https',
+      tlsSkipVerify: true,
+      upstreamHost: 'in.example',
+      weight: 0.2,
+      redirectHttps: true,
+    });
+    expect(
+      parseRouteTag('urlprefix-/y auth=ops allow=ip:10.0.0.0/8,::1 deny=10.1.0.0/16 rate=5 maxbody=1k header=X-A:b=c'),
+    ).toEqual({
+      host: '',
+      prefix: '/y',
+      strip: '',
+      auth: 'ops',
+      allow: ['10.0.0.0/8', '::1'],
+      deny: ['10.1.0.0/16'],
+      rate: 5,
+      maxBody: 1024,
+      headers: [['X-A', 'b=c']],
+    });
+  });
+
+  it('reads TCP and TCP+SNI routes by their port', () => {
+    expect(parseRouteTag('urlprefix-:5432 proto=tcp')).toEqual({
+      host: '',
+      prefix: '',
+      strip: '',
+      listenPort: 5432,
+      proto: 'tcp',
+    });
+    expect(parseRouteTag('urlprefix-DB.example.com:5433 proto=tcp+sni')).toMatchObject({
+      host: 'db.example.com',
+      listenPort: 5433,
+      proto: 'tcp+sni',
+    });
+  });
+
+  it.each([
+    ['urlprefix-/x weight=2', /weight=2" expects a number above 0/],
+    ['urlprefix-/x allow=10.0.0.0/33', /not an address or CIDR/],
+    ['urlprefix-/x rate=fast', /whole number/],
+    ['urlprefix-/x redirect=301', /only redirect=https/],
+    ['urlprefix-/x tlsskipverify=true', /needs proto=https/],
+    ['urlprefix-:5432', /add proto=tcp/],
+    ['urlprefix-/x proto=tcp', /needs a port/],
+    ['urlprefix-:5432 proto=tcp auth=ops', /cannot take HTTP options \(auth\)/],
+    ['urlprefix-:99999 proto=tcp', /not between 1 and 65535/],
+    ['urlprefix-/x header=X:a"b', /Name:Value/],
+  ])('marks %s invalid with a reason', (tag, why) => {
+    const problems: TagProblem[] = [];
+    expect(parseRouteTag(tag, problems)?.error).toMatch(why);
+    expect(problems[0]?.message).toMatch(/the route is not served/);
   });
 
   it('pools the instances of every service that declares the same route', () => {

@@ -7,6 +7,7 @@
  *
  * Matching: routes for the request's host first, then hostless ones; within each, the longest prefix wins.
  */
+import { applyRouteOption, checkRouteOptions } from './route-options.js';
 import type { GatewayInstance, LoadBalancing, RouteSpec } from './types.js';
 
 const TAG_PREFIXES = ['urlprefix-', 'drover.route='] as const;
@@ -17,36 +18,81 @@ export interface TagProblem {
   message: string;
 }
 
-/** Parses one tag; returns undefined for tags that are not routes. Unknown options are reported, not fatal. */
+/**
+ * Parses one tag; returns undefined for tags that are not routes. A route whose options cannot all be honoured is
+ * returned with `error` set (and reported): it is listed, never served.
+ *
+ *   urlprefix-/path opts            HTTP route, any host
+ *   urlprefix-host[:port]/path opts HTTP route for one Host
+ *   urlprefix-:PORT proto=tcp       TCP listener on PORT
+ *   urlprefix-host:PORT proto=tcp+sni  TLS on PORT passed through to the instances when the SNI is host
+ */
 export function parseRouteTag(tag: string, problems?: TagProblem[]): RouteSpec | undefined {
   const kind = TAG_PREFIXES.find((p) => tag.startsWith(p));
   if (kind === undefined) return undefined;
   const [target = '', ...opts] = tag.slice(kind.length).trim().split(/\s+/);
   const slash = target.indexOf('/');
-  if (slash < 0) {
-    problems?.push({ tag, message: 'a route needs a path starting with "/", e.g. urlprefix-/api' });
+  const hostPort = (slash < 0 ? target : target.slice(0, slash)).toLowerCase();
+  const colon = hostPort.lastIndexOf(':');
+  const host = colon >= 0 ? hostPort.slice(0, colon) : hostPort;
+  if (slash < 0 && !/^\d{1,5}$/.test(hostPort.slice(colon + 1))) {
+    problems?.push({
+      tag,
+      message: 'a route needs a path starting with "/" (urlprefix-/api) or a port for TCP (urlprefix-:5432 proto=tcp)',
+    });
     return undefined;
   }
-  const hostPort = target.slice(0, slash).toLowerCase();
-  const colon = hostPort.lastIndexOf(':');
-  const spec: RouteSpec = {
-    host: colon >= 0 ? hostPort.slice(0, colon) : hostPort,
-    prefix: target.slice(slash),
-    strip: '',
-  };
-  for (const opt of opts) {
-    const eq = opt.indexOf('=');
-    const key = eq < 0 ? opt : opt.slice(0, eq);
-    const value = eq < 0 ? '' : opt.slice(eq + 1);
-    if (key === 'strip' && value.startsWith('/')) spec.strip = value;
-    else if (key === 'lb' && (value === 'round_robin' || value === 'least_conn')) spec.lb = value;
-    else
-      problems?.push({
-        tag,
-        message: `option "${opt}" is not understood; known: strip=/path, lb=round_robin|least_conn`,
-      });
+  const spec: RouteSpec = { host, prefix: slash < 0 ? '' : target.slice(slash), strip: '' };
+  if (slash < 0) {
+    const port = Number(hostPort.slice(colon + 1));
+    if (port < 1 || port > 65535) return invalid(spec, tag, `port ${port} is not between 1 and 65535`, problems);
+    spec.listenPort = port;
   }
+  for (const opt of opts) {
+    const why = applyRouteOption(spec, opt);
+    if (why !== undefined) return invalid(spec, tag, why, problems);
+  }
+  const why = checkRouteOptions(spec);
+  return why === undefined ? spec : invalid(spec, tag, why, problems);
+}
+
+function invalid(spec: RouteSpec, tag: string, message: string, problems?: TagProblem[]): RouteSpec {
+  problems?.push({ tag, message: `${message}; the route is not served` });
+  spec.error = message;
   return spec;
+}
+
+/** Whether a route has its own TCP listener rather than matching HTTP requests. */
+export function isTcpRoute(spec: RouteSpec): boolean {
+  return spec.listenPort !== undefined;
+}
+
+/** A route's name: `host/prefix` for HTTP, `:port` or `host:port` for TCP. */
+export function specName(spec: RouteSpec): string {
+  return spec.listenPort !== undefined ? `${spec.host}:${spec.listenPort}` : routeName(spec.host, spec.prefix);
+}
+
+/** The options that must agree between the services sharing a route (all but weight), as one comparable key. */
+function optionsKey(spec: RouteSpec): string {
+  const { weight: _w, host: _h, prefix: _p, listenPort: _l, ...rest } = spec;
+  return JSON.stringify(rest);
+}
+
+/** A route's options as tag text, for `drover gateway routes`; weights are shown per service. */
+export function describeOptions(spec: RouteSpec, weights?: ReadonlyMap<string, number>): string[] {
+  const out: string[] = [];
+  if (spec.addPrefix) out.push(`prefix=${spec.addPrefix}`);
+  if (spec.tlsSkipVerify) out.push('tlsskipverify=true');
+  if (spec.upstreamHost) out.push(`host=${spec.upstreamHost}`);
+  if (spec.redirectHttps) out.push('redirect=https');
+  if (spec.auth) out.push(`auth=${spec.auth}`);
+  if (spec.allow) out.push(`allow=${spec.allow.join(',')}`);
+  if (spec.deny) out.push(`deny=${spec.deny.join(',')}`);
+  if (spec.rate !== undefined) out.push(`rate=${spec.rate}`);
+  if (spec.maxBody !== undefined) out.push(`maxbody=${spec.maxBody}`);
+  for (const [n, v] of spec.headers ?? []) out.push(`header=${n}:${v}`);
+  for (const [svc, w] of weights ?? []) out.push(`weight(${svc})=${w}`);
+  return out;
 }
 
 /** The name of a route in metrics, error pages and the admin API. */
@@ -63,6 +109,10 @@ export interface RouteGroup {
   instances: GatewayInstance[];
   /** Instances that declare the route but are not healthy: the route exists (answering 503), they get no traffic. */
   unhealthy: number;
+  /** Services that gave a weight= for this route, and their share. */
+  weights: Map<string, number>;
+  /** Why the route is not served (its spec's error, a port that could not be bound...). */
+  error?: string;
 }
 
 /**
@@ -71,6 +121,7 @@ export interface RouteGroup {
  * unhealthy instance still declares its route, so clients get a 503 naming it rather than a 404.
  */
 export function groupRoutes(instances: readonly GatewayInstance[], problems?: TagProblem[]): RouteGroup[] {
+  // Invalid routes are grouped too, so `drover gateway routes` lists them with their error.
   const groups = new Map<string, RouteGroup>();
   const sorted = [...instances].sort((a, b) =>
     a.ServiceName < b.ServiceName ? -1 : a.ServiceName > b.ServiceName ? 1 : a.ID < b.ID ? -1 : 1,
@@ -80,21 +131,23 @@ export function groupRoutes(instances: readonly GatewayInstance[], problems?: Ta
     for (const tag of inst.Tags) {
       const spec = parseRouteTag(tag, problems);
       if (spec === undefined) continue;
-      const name = routeName(spec.host, spec.prefix);
+      const name = specName(spec);
       if (seen.has(name)) continue;
       seen.add(name);
       let group = groups.get(name);
       if (group === undefined) {
-        group = { name, spec, services: [], instances: [], unhealthy: 0 };
+        group = { name, spec, services: [], instances: [], unhealthy: 0, weights: new Map(), error: spec.error };
         groups.set(name, group);
-      } else if (group.spec.strip !== spec.strip || group.spec.lb !== spec.lb) {
+      } else if (optionsKey(group.spec) !== optionsKey(spec)) {
         problems?.push({
           tag,
           message: `route ${name} already has other options from service ${group.services[0]}; theirs apply`,
         });
       }
       if (!group.services.includes(inst.ServiceName)) group.services.push(inst.ServiceName);
-      if (inst.Healthy === false) group.unhealthy++;
+      if (spec.weight !== undefined && !group.weights.has(inst.ServiceName))
+        group.weights.set(inst.ServiceName, spec.weight);
+      if (inst.Healthy === false || group.error !== undefined) group.unhealthy++;
       else group.instances.push(inst);
     }
   }
@@ -117,7 +170,9 @@ export class RouteTable<R extends Matchable> {
 
   constructor(routes: readonly R[]) {
     this.routes = routes;
-    const longestFirst = [...routes].sort((a, b) => b.spec.prefix.length - a.spec.prefix.length);
+    const longestFirst = [...routes]
+      .filter((r) => r.spec.listenPort === undefined && r.spec.error === undefined)
+      .sort((a, b) => b.spec.prefix.length - a.spec.prefix.length);
     for (const r of longestFirst) {
       if (r.spec.host === '') this.hostless.push(r);
       else {

@@ -1,4 +1,5 @@
 /** Helpers for the gateway's tests: small backends on 127.0.0.1 and instance records. */
+import { execFileSync } from 'node:child_process';
 import {
   createServer,
   request,
@@ -56,6 +57,16 @@ function closeQuietly(server: Server): Promise<void> {
     server.close(() => resolve());
     server.closeAllConnections();
   });
+}
+
+/** Whether an haproxy binary runs here (the HAProxy plane's tests skip without one). */
+export function haproxyInstalled(): boolean {
+  try {
+    execFileSync('haproxy', ['-v'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A port on 127.0.0.1 where nothing listens (bound, then released). */

@@ -38,6 +38,43 @@ export interface RouteSpec {
   strip: string;
   /** Balancing for this route, when the tag chose one. */
   lb?: LoadBalancing;
+  /** How the gateway talks to the instances; http when absent. tcp and tcp+sni routes have their own listener. */
+  proto?: RouteProto;
+  /** The port a TCP route listens on (`urlprefix-:5432 proto=tcp`). */
+  listenPort?: number;
+  /** This service's share of the route's requests (0..1); unweighted services share the rest. */
+  weight?: number;
+  /** Path added in front of the (stripped) path before forwarding, without a trailing '/'. */
+  addPrefix?: string;
+  /** proto=https: skip verifying the instances' certificates. */
+  tlsSkipVerify?: boolean;
+  /** Host header sent to the instances instead of the client's. */
+  upstreamHost?: string;
+  /** Plain-HTTP requests get a 301 to https. */
+  redirectHttps?: boolean;
+  /** Basic auth against the users of Variable gateway/auth/<auth>. */
+  auth?: string;
+  /** Client CIDRs let in (all when absent) and refused. */
+  allow?: string[];
+  deny?: string[];
+  /** Requests per second per client address. */
+  rate?: number;
+  /** Largest request body in bytes. */
+  maxBody?: number;
+  /** Response headers set on every answer. */
+  headers?: [string, string][];
+  /** Why the tag cannot be served as written; the route is listed with this error and gets no traffic. */
+  error?: string;
+}
+
+export type RouteProto = 'http' | 'https' | 'tcp' | 'tcp+sni';
+
+/** Basic-auth users per `auth=` name: user → SHA-512 crypt hash (`$6$...`). */
+export interface AuthSource {
+  /** The users of one auth name, or undefined when there is no such Variable (every request then gets 401). */
+  users(name: string): ReadonlyMap<string, string> | undefined;
+  /** Calls `onChange` whenever some users change (the HAProxy plane re-renders its userlists); returns an unsubscribe. */
+  subscribe?(onChange: () => void): () => void;
 }
 
 /** One instance behind a route, as shown by the admin API. */
@@ -64,6 +101,12 @@ export interface RouteInfo {
   LB: LoadBalancing;
   Services: string[];
   Targets: RouteTargetInfo[];
+  /** http (default), https, tcp or tcp+sni. */
+  Proto?: RouteProto;
+  /** The route's other options as written (auth, allow, rate, weight per service...), for display. */
+  Options?: string[];
+  /** Why this route is not served (unknown option, port taken...); it has no targets then. */
+  Error?: string;
 }
 
 export interface ListenAddress {
@@ -96,6 +139,10 @@ export interface GatewayOptions {
   responseTimeoutMs?: number;
   /** Clock for ejection, injected for tests. Default Date.now. */
   now?: () => number;
+  /** Users for `auth=` routes; without it every auth route answers 401. */
+  auth?: AuthSource;
+  /** The port `redirect=https` sends clients to; 443 (left out of the URL) by default. */
+  httpsPort?: number;
 }
 
 /** A gateway's data plane. */

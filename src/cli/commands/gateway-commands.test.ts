@@ -173,6 +173,19 @@ describe('drover gateway routes', () => {
     expect(r.stdout).toMatch(new RegExp(`^\\s+web\\s+bbbbbbbb\\s+127\\.0\\.0\\.1:${p2}\\s+0\\s+ok$`, 'm'));
   });
 
+  it('lists route options and says why a route with an unknown option is not served', async () => {
+    const p1 = await backend();
+    const gw = await gatewayWith([
+      inst('a', 'aaaaaaaa-1111', p1, ['urlprefix-/ok rate=50 header=X-Frame-Options:DENY']),
+      inst('b', 'bbbbbbbb-2222', p1, ['urlprefix-/bad auht=ops']),
+    ]);
+    const r = await cli(['gateway', 'routes', '-gateway', `http://127.0.0.1:${gw.port}`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^\/bad\s+-\s+round_robin\s+web\s+-\s+-\s+0\s+not served$/m);
+    expect(r.stdout).toMatch(/^Route options:\n\s+\/ok\s+rate=50 header=X-Frame-Options:DENY$/m);
+    expect(r.stdout).toMatch(/^Routes not served:\n\s+\/bad\s+unknown option "auht" \(known: strip, /m);
+  });
+
   it('reads a separate admin listener too, and prints the JSON with -json', async () => {
     const gw = await gatewayWith([inst('a', 'aaaaaaaa-1111', await backend(), ['urlprefix-/x'])], true);
     const r = await cli(['gateway', 'routes', '-json'], {

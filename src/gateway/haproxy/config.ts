@@ -10,7 +10,8 @@
  * set as the Node plane sets them; 404/503/502 pages name the route and reason.
  */
 import { routeName } from '../routes.js';
-import type { GatewayInstance, LoadBalancing, RouteSpec } from '../types.js';
+import type { AuthSource, GatewayInstance, LoadBalancing, RouteSpec } from '../types.js';
+import { guardLines, rewriteLines, serverWords, tcpBackendLines, tcpFrontends, userlists } from './route-rules.js';
 
 /** One route with its slots: `slots[i]` is the instance in server `s{i+1}`, or undefined for an empty slot. */
 export interface HaproxyRoute {
@@ -20,6 +21,10 @@ export interface HaproxyRoute {
   services: string[];
   backend: string;
   slots: (GatewayInstance | undefined)[];
+  /** Services that gave weight= on this route. */
+  weights?: ReadonlyMap<string, number>;
+  /** Why the route is not served; such routes are listed, never rendered. */
+  error?: string;
 }
 
 export interface HaproxyConfigOptions {
@@ -37,10 +42,19 @@ export interface HaproxyConfigOptions {
   hardStopAfterMs?: number;
   /** When set, requests under ADMIN_PREFIX go to the gateway's admin endpoints at this address. */
   admin?: { host: string; port: number; prefix: string };
+  /** Users for auth= routes. */
+  auth?: AuthSource;
+  /** Where redirect=https sends clients (443 by default). */
+  httpsPort?: number;
 }
 
 /** Renders the complete configuration for the routes, in match order. */
-export function renderHaproxyConfig(routes: readonly HaproxyRoute[], o: HaproxyConfigOptions): string {
+export function renderHaproxyConfig(all: readonly HaproxyRoute[], o: HaproxyConfigOptions): string {
+  // A TCP route without instances has no listener: new connections are refused rather than accepted and cut.
+  const served = all.filter(
+    (r) => r.error === undefined && (r.spec.listenPort === undefined || r.slots.some((x) => x !== undefined)),
+  );
+  const routes = served.filter((r) => r.spec.listenPort === undefined);
   const lines: string[] = [
     'global',
     `  maxconn ${o.maxconn ?? 4096}`,
@@ -82,7 +96,8 @@ export function renderHaproxyConfig(routes: readonly HaproxyRoute[], o: HaproxyC
     lines.push(`  use_backend ${r.backend} if ${host ? `{${host} } ` : ''}${r.backend}_path`);
   }
   lines.push('  default_backend no_route', '');
-  for (const r of routes) lines.push(...renderBackend(r, o), '');
+  lines.push(...tcpFrontends(served, o.listen.host), ...userlists(routes, o.auth));
+  for (const r of served) lines.push(...renderBackend(r, o), '');
   if (o.admin) lines.push('backend drover_admin', `  server admin ${o.admin.host}:${o.admin.port}`, '');
   lines.push(
     'backend no_route',
@@ -94,20 +109,25 @@ export function renderHaproxyConfig(routes: readonly HaproxyRoute[], o: HaproxyC
 
 function renderBackend(r: HaproxyRoute, o: HaproxyConfigOptions): string[] {
   const lines = [`backend ${r.backend}`, `  balance ${r.lb === 'least_conn' ? 'leastconn' : 'roundrobin'}`];
+  const tcp = r.spec.listenPort !== undefined;
+  if (tcp) lines.push(...tcpBackendLines(r.spec));
+  else lines.push(...guardLines(r, o.httpsPort));
   if (r.spec.strip !== '') {
     const s = escapeRegex(r.spec.strip.replace(/\/$/, ''));
     lines.push(`  http-request replace-path ^${s}$ /`, `  http-request replace-path ^${s}(/.*)$ \\1`);
   }
-  lines.push(
-    `  http-error status 503 content-type "text/plain; charset=utf-8" string ${quote(page(503, 'Service Unavailable', r.name, 'no_instance', `no healthy instance for route ${r.name}`))} hdr x-drover-gateway-error no_instance`,
-    `  http-error status 502 content-type "text/plain; charset=utf-8" string ${quote(page(502, 'Bad Gateway', r.name, 'upstream_failed', 'the instance failed before answering'))} hdr x-drover-gateway-error upstream_failed`,
-  );
+  if (!tcp) lines.push(...rewriteLines(r.spec));
+  if (!tcp)
+    lines.push(
+      `  http-error status 503 content-type "text/plain; charset=utf-8" string ${quote(page(503, 'Service Unavailable', r.name, 'no_instance', `no healthy instance for route ${r.name}`))} hdr x-drover-gateway-error no_instance`,
+      `  http-error status 502 content-type "text/plain; charset=utf-8" string ${quote(page(502, 'Bad Gateway', r.name, 'upstream_failed', 'the instance failed before answering'))} hdr x-drover-gateway-error upstream_failed`,
+    );
   const check = `check inter ${o.checkIntervalMs} fall 3 rise 1 observe layer4 error-limit ${o.ejectAfter} on-error mark-down`;
   r.slots.forEach((inst, i) => {
     lines.push(
       inst === undefined
-        ? `  server s${i + 1} 127.0.0.1:1 disabled ${check}`
-        : `  server s${i + 1} ${inst.Address}:${inst.Port} ${check}`,
+        ? `  server s${i + 1} 127.0.0.1:1 disabled ${check}${serverWords(r, inst)}`
+        : `  server s${i + 1} ${inst.Address}:${inst.Port} ${check}${serverWords(r, inst)}`,
     );
   });
   return lines;
@@ -148,6 +168,7 @@ export function slotCount(n: number): number {
 
 /** Whether a route can be written into the configuration as is (tags are user input; HAProxy's syntax is not). */
 export function safeForHaproxy(spec: RouteSpec): boolean {
+  if (spec.listenPort !== undefined) return /^[a-z0-9.-]*$/.test(spec.host);
   return (
     /^[a-z0-9.-]*$/.test(spec.host) &&
     /^\/[A-Za-z0-9/._~%!*+,=:@-]*$/.test(spec.prefix) &&

@@ -1,20 +1,18 @@
-import { execFileSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLogger, nullLogger, type Logger } from '../../logging/index.js';
 import { MemorySource } from '../memory-source.js';
-import { echoOf, get, instance, startBackend, type Reply, type TestBackend } from '../test-support.js';
+import {
+  echoOf,
+  get,
+  haproxyInstalled,
+  instance,
+  startBackend,
+  type Reply,
+  type TestBackend,
+} from '../test-support.js';
 import type { Gateway, GatewayInstance } from '../types.js';
 import { startHaproxyGateway } from './plane.js';
-
-function haproxyInstalled(): boolean {
-  try {
-    execFileSync('haproxy', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

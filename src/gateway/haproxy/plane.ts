@@ -31,11 +31,12 @@ import {
   type HaproxyRoute,
 } from './config.js';
 import { haproxyCommand, parseShowStat } from './runtime.js';
+import { serverWords } from './route-rules.js';
 import { listen } from '../listen.js';
 
 export interface HaproxyGatewayOptions extends Pick<
   GatewayOptions,
-  'listen' | 'admin' | 'source' | 'logger' | 'lb' | 'ejectAfter'
+  'listen' | 'admin' | 'source' | 'logger' | 'lb' | 'ejectAfter' | 'auth' | 'httpsPort'
 > {
   /** Directory for the configuration and sockets; a fresh temporary one (removed on close) by default. */
   dir?: string;
@@ -66,6 +67,10 @@ class HaproxyPlane {
   private readonly ownDir: boolean;
   private readonly lb: LoadBalancing;
   private routesNow: HaproxyRoute[] = [];
+  /** Routes listed but not rendered (bad tag, port taken): shown by `drover gateway routes` with their error. */
+  private failedNow: HaproxyRoute[] = [];
+  private lastInstances: GatewayInstance[] | undefined;
+  private authKeyNow = '';
   private child: ChildProcess | undefined;
   private adminServer: Server | undefined;
   private port = 0;
@@ -112,13 +117,16 @@ class HaproxyPlane {
     writeFileSync(this.cfgPath, this.render([]));
     await this.spawnHaproxy();
     this.watching = (async () => {
-      for await (const instances of this.opts.source.watch(this.stop.signal)) await this.apply(instances);
+      for await (const instances of this.opts.source.watch(this.stop.signal)) await this.queue(instances);
     })().catch((err: unknown) => {
       if (!this.stop.signal.aborted)
         this.logger.error('catalog source failed; routing table frozen', { error: String(err) });
     });
+    this.unsubscribeAuth = this.opts.auth?.subscribe?.(() => this.authChanged());
     this.logger.info('gateway listening', { address: `${this.opts.listen.host}:${this.port}` });
   }
+
+  private unsubscribeAuth: (() => void) | undefined;
 
   gateway(): Gateway {
     return {
@@ -145,19 +153,27 @@ class HaproxyPlane {
       ejectAfter: this.opts.ejectAfter ?? 3,
       checkIntervalMs: this.opts.checkIntervalMs ?? 2000,
       admin: this.opts.admin ? undefined : { host: '127.0.0.1', port: this.adminPort, prefix: ADMIN_PREFIX },
+      auth: this.opts.auth,
+      httpsPort: this.opts.httpsPort,
     };
     return renderHaproxyConfig(routes, o);
   }
 
   /** Applies one catalog set: through the runtime API when possible, else by a seamless reload. */
   private async apply(instances: GatewayInstance[]): Promise<void> {
-    const groups = groupRoutes(instances).filter((g) => {
-      if (safeForHaproxy(g.spec)) return true;
-      this.logger.warn('route skipped: characters HAProxy cannot take', { route: g.name });
-      return false;
-    });
+    this.lastInstances = instances;
+    const all = groupRoutes(instances);
+    for (const g of all)
+      if (g.error === undefined && !safeForHaproxy(g.spec)) {
+        g.error = 'the route has characters HAProxy cannot take';
+        this.logger.warn('route skipped: characters HAProxy cannot take', { route: g.name });
+      }
+    this.failedNow = all.filter((g) => g.error !== undefined).map((g) => this.failedRoute(g, g.error!));
+    const groups = all.filter((g) => g.error === undefined);
     try {
-      const commands = this.incremental(groups);
+      const authKey = this.authKey(groups);
+      const commands = authKey === this.authKeyNow ? this.incremental(groups) : undefined;
+      this.authKeyNow = authKey;
       if (commands !== undefined) {
         if (commands.length > 0) {
           // One connection, commands separated by ';': applied back to back, in order.
@@ -187,7 +203,12 @@ class HaproxyPlane {
     const next: HaproxyRoute[] = [];
     for (const g of groups) {
       const cur = byName.get(g.name);
-      if (!cur || cur.spec.strip !== g.spec.strip || cur.lb !== routeLb(g.spec, this.lb)) return undefined;
+      if (!cur || JSON.stringify(cur.spec) !== JSON.stringify(g.spec) || cur.lb !== routeLb(g.spec, this.lb))
+        return undefined;
+      // A TCP listener opens or closes with its instances: that needs a reload.
+      if (JSON.stringify([...g.weights]) !== JSON.stringify([...(cur.weights ?? [])])) return undefined;
+      if (g.spec.listenPort !== undefined && cur.slots.some((x) => x !== undefined) !== g.instances.length > 0)
+        return undefined;
       const want = new Map(g.instances.map((i) => [backendKey(i), i]));
       const slots = [...cur.slots];
       const freedNow: number[] = [];
@@ -209,13 +230,25 @@ class HaproxyPlane {
         slots[i] = undefined;
         commands.push(`set server ${cur.backend}/s${i + 1} state maint`);
       }
-      next.push({ ...cur, services: g.services, slots });
+      const route = { ...cur, services: g.services, slots };
+      // A split's per-server weights follow the number of instances of each service.
+      if (g.weights.size > 0)
+        slots.forEach((inst, i) => {
+          const w = inst === undefined ? undefined : /weight (\d+)/.exec(serverWords(route, inst))?.[1];
+          if (w !== undefined) commands.push(`set weight ${cur.backend}/s${i + 1} ${w}`);
+        });
+      next.push(route);
     }
     this.routesNow = next;
     return commands;
   }
 
   private async reload(groups: RouteGroup[]): Promise<void> {
+    const bound = new Set(
+      this.routesNow
+        .filter((r) => r.spec.listenPort !== undefined && r.slots.some((x) => x !== undefined))
+        .map((r) => r.spec.listenPort),
+    );
     const routes = groups.map((g, i): HaproxyRoute => {
       const slots: (GatewayInstance | undefined)[] = new Array(slotCount(g.instances.length)).fill(undefined);
       g.instances.forEach((inst, k) => (slots[k] = inst));
@@ -226,8 +259,25 @@ class HaproxyPlane {
         services: g.services,
         backend: backendName(i),
         slots,
+        weights: g.weights,
       };
     });
+    // A TCP port HAProxy does not hold yet is tried first: a taken port fails that route, not the whole config.
+    const ports = new Set<number>();
+    for (const r of routes) {
+      const port = r.spec.listenPort;
+      if (port === undefined || !r.slots.some((x) => x !== undefined) || bound.has(port) || ports.has(port)) continue;
+      ports.add(port);
+      const why = await probePort(this.opts.listen.host, port).then(
+        () => undefined,
+        (e: NodeJS.ErrnoException) =>
+          `cannot listen on ${this.opts.listen.host}:${port}: ${e.code === 'EADDRINUSE' ? 'the port is already in use' : e.message}`,
+      );
+      if (why !== undefined) {
+        this.logger.error('TCP route not served', { port, error: why });
+        for (const x of routes) if (x.spec.listenPort === port) x.error = why;
+      }
+    }
     const text = this.render(routes);
     const candidate = join(this.dir, 'haproxy.next.cfg');
     writeFileSync(candidate, text);
@@ -243,7 +293,8 @@ class HaproxyPlane {
       async () => (await haproxyCommand(this.statsSocket, 'show info').catch(() => '')).includes('Pid:'),
       'the stats socket after reload',
     );
-    this.routesNow = routes;
+    this.routesNow = routes.filter((r) => r.error === undefined);
+    this.failedNow.push(...routes.filter((r) => r.error !== undefined));
     this.logger.info('HAProxy reloaded with a new routing table', { routes: routes.length });
   }
 
@@ -302,8 +353,42 @@ class HaproxyPlane {
   /** Last `show stat` per server (`backend/sN`): sessions in flight and whether HAProxy marked it down. */
   private serverStats = new Map<string, { active: number; down: boolean }>();
 
+  private failedRoute(g: RouteGroup, error: string): HaproxyRoute {
+    return {
+      name: g.name,
+      spec: g.spec,
+      lb: routeLb(g.spec, this.lb),
+      services: g.services,
+      backend: '',
+      slots: [],
+      weights: g.weights,
+      error,
+    };
+  }
+
+  /** The users of every auth name in use, as one string: a change re-renders the userlists. */
+  private authKey(groups: RouteGroup[]): string {
+    const names = [...new Set(groups.flatMap((g) => (g.spec.auth ? [g.spec.auth] : [])))].sort();
+    return JSON.stringify(names.map((n) => [n, [...(this.opts.auth?.users(n) ?? [])]]));
+  }
+
+  /** Re-applies the last catalog set when an auth Variable changed (the userlists are in the config). */
+  authChanged(): void {
+    if (this.lastInstances === undefined || this.stop.signal.aborted) return;
+    const groups = groupRoutes(this.lastInstances).filter((g) => g.error === undefined);
+    if (this.authKey(groups) !== this.authKeyNow) void this.queue(this.lastInstances);
+  }
+
+  private applying: Promise<void> = Promise.resolve();
+
+  /** Applies sets one after another (the catalog loop and auth changes both feed it). */
+  private queue(instances: GatewayInstance[]): Promise<void> {
+    this.applying = this.applying.then(() => this.apply(instances));
+    return this.applying;
+  }
+
   private routeInfo(): RouteInfo[] {
-    return describeRoutes(this.routesNow, (r) =>
+    return describeRoutes([...this.routesNow, ...this.failedNow], (r) =>
       r.slots.flatMap((i, k) => {
         if (i === undefined) return [];
         const st = this.serverStats.get(`${r.backend}/s${k + 1}`);
@@ -341,8 +426,10 @@ class HaproxyPlane {
 
   private async close(graceMs: number): Promise<void> {
     this.stop.abort();
+    this.unsubscribeAuth?.();
     this.markReady();
     await this.watching;
+    await this.applying;
     const child = this.child;
     if (child && child.exitCode === null) {
       // Closing the pipe makes the shell send SIGUSR1, HAProxy's soft stop: stop accepting, finish in-flight work.
