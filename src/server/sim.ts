@@ -326,7 +326,8 @@ function applyWhatIfs(deps: SimDeps, txn: WriteTxn, plan: WhatIfPlan, nowNs: num
 
 /**
  * The jobs an evaluation runs for, as the server would create them: registered or scaled jobs, jobs with live
- * allocations on nodes that went down or drain, system jobs when nodes were added, and every job blocked today.
+ * allocations on nodes that went down or drain, system jobs when nodes were added, and the jobs blocked today
+ * when capacity may have grown.
  */
 function affectedJobs(
   view: StateView,
@@ -347,7 +348,9 @@ function affectedJobs(
     const trigger = view.nodeByID(id)?.Status === NodeStatusDown ? EvalTriggerNodeUpdate : EvalTriggerNodeDrain;
     for (const a of view.allocsByNode(id)) if (!allocTerminalStatus(a)) add(a.Namespace, a.JobID, trigger);
   }
-  for (const e of view.evals()) if (e.Status === EvalStatusBlocked) add(e.Namespace, e.JobID, EvalTriggerNodeUpdate);
+  // Blocked jobs get another chance when capacity may have grown: nodes added, or jobs changed (scaled down).
+  if (nodesAdded || changed.size > 0)
+    for (const e of view.evals()) if (e.Status === EvalStatusBlocked) add(e.Namespace, e.JobID, EvalTriggerNodeUpdate);
   if (nodesAdded)
     for (const j of view.jobs())
       if (j.Type === 'system' || j.Type === 'sysbatch') add(j.Namespace, j.ID, EvalTriggerNodeUpdate);
