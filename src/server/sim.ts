@@ -72,9 +72,16 @@ export interface SimDeps {
   admit(job: Job, namespace: string): Job;
 }
 
-/** At most this many nodes per AddNodes entry, and this many probes in a max-count search. */
+/**
+ * Bounds that keep one request from wedging the server: nodes added in all, a group's count (Scale and the
+ * max-count search), probes of a search. Between evaluations the simulation yields to the event loop, so
+ * heartbeats and other requests are served while a long what-if runs.
+ */
 export const SIM_MAX_ADD_NODES = 10_000;
+export const SIM_MAX_COUNT = 100_000;
 const MAX_PROBES = 40;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const key = (ns: string, id: string) => `${ns}\u0000${id}`;
 
@@ -95,6 +102,7 @@ export async function simulate(
   const todo = plan.evaluate(fork.snapshot());
   for (const [job, trigger] of todo) {
     signal?.throwIfAborted();
+    await yieldToLoop();
     await evaluate(deps, fork, job, trigger, run);
   }
   const maxCount = req.MaxCount ? await searchMaxCount(deps, fork.snapshot(), plan.maxCount!, run, signal) : null;
@@ -135,8 +143,11 @@ function planWhatIfs(deps: SimDeps, snap: StateSnapshot, req: SimRequest, ns: st
   const jobs = new Map<string, Job>();
   (req.AddNodes ?? []).forEach((a, i) => {
     const path = `AddNodes[${i}]`;
-    if (!Number.isInteger(a.Count) || a.Count < 1 || a.Count > SIM_MAX_ADD_NODES)
-      problems.push({ path: `${path}.Count`, message: `must be a whole number from 1 to ${SIM_MAX_ADD_NODES}` });
+    if (!Number.isInteger(a.Count) || a.Count < 1 || a.Count + newNodes.length > SIM_MAX_ADD_NODES)
+      problems.push({
+        path: `${path}.Count`,
+        message: `must be a whole number from 1 to ${SIM_MAX_ADD_NODES} (nodes added in all)`,
+      });
     for (const f of ['CPU', 'MemoryMB'] as const) {
       const v = a[f];
       if (v != null && (!Number.isInteger(v) || v < 1))
@@ -189,8 +200,8 @@ function planWhatIfs(deps: SimDeps, snap: StateSnapshot, req: SimRequest, ns: st
   });
   (req.Scale ?? []).forEach((s, i) => {
     const path = `Scale[${i}]`;
-    if (!Number.isInteger(s.Count) || s.Count < 0)
-      return problems.push({ path: `${path}.Count`, message: 'must be a whole number, 0 or more' });
+    if (!Number.isInteger(s.Count) || s.Count < 0 || s.Count > SIM_MAX_COUNT)
+      return problems.push({ path: `${path}.Count`, message: `must be a whole number from 0 to ${SIM_MAX_COUNT}` });
     const found = findGroup(snap, jobs, ns, s.JobID, s.Group, path, problems);
     if (found == null) return;
     const job = withCount(found.job, found.group, s.Count);
@@ -419,6 +430,7 @@ async function searchMaxCount(
   let lastFail: { count: number; metrics: AllocMetric } | undefined;
   const probe = async (count: number): Promise<boolean> => {
     signal?.throwIfAborted();
+    await yieldToLoop();
     probes++;
     const f = StateStore.fork(base, deps.logger);
     const nowNs = deps.clock.now() * 1e6;
@@ -432,8 +444,9 @@ async function searchMaxCount(
     return m == null;
   };
   let lo = 0;
-  let hi = upperBound(base, job, tg) + 1;
-  if (await probe(hi)) lo = hi;
+  let hi = Math.min(upperBound(base, job, tg), SIM_MAX_COUNT) + 1;
+  if (await probe(hi))
+    lo = hi; // nothing it asks runs out (or the bound was capped): report the bound
   else
     while (hi - lo > 1 && probes < MAX_PROBES) {
       const mid = Math.floor((lo + hi) / 2);
