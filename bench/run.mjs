@@ -17,6 +17,7 @@ import { repoRoot } from './lib/common.mjs';
 /** name → script, in the order `all` runs them. Optional ones are included only when their file exists. */
 const BENCHMARKS = [
   { name: 'scheduler', file: 'bench/scheduler/scheduler.bench.mjs' },
+  { name: 'sim', file: 'bench/sim/sim.bench.mjs' },
   { name: 'api', file: 'bench/api/api.bench.mjs', fds: true },
   { name: 'time-to-running', file: 'bench/time-to-running/time-to-running.bench.mjs' },
   { name: 'gateway', file: 'bench/gateway/gateway.bench.mjs' },

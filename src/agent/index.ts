@@ -3,3 +3,4 @@ export { defaultConfig, mergeConfig, type AgentConfig, type GatewayConfig } from
 export { gatewayUrl, serverCatalogQuery } from './gateway.js';
 export { DROVER_VERSION } from './version.js';
 export { restoreSnapshot } from '../state/index.js';
+export { simulateSnapshotFile } from './sim-offline.js';

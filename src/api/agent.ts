@@ -1,5 +1,6 @@
 /** Agent and cluster status endpoints. */
-import type { HttpTransport, QueryOptions } from './http.js';
+import type { HttpTransport, QueryOptions, WriteOptions } from './http.js';
+import type { SimRequest, SimResult } from '../structs/index.js';
 import type { AgentSelf } from './types.js';
 
 export class AgentAPI {
@@ -52,6 +53,11 @@ export class OperatorAPI {
   /** `GET /v1/operator/raft/configuration`. */
   async raftConfiguration(q: QueryOptions = {}): Promise<RaftConfiguration> {
     return (await this.http.query<RaftConfiguration>('/v1/operator/raft/configuration', q)).value;
+  }
+
+  /** `PUT /v1/operator/sim`: Drover's what-if, run by the scheduler on a copy of the state (`drover sim`). */
+  async simulate(req: SimRequest, opts: WriteOptions = {}): Promise<SimResult> {
+    return this.http.write<SimResult>('PUT', '/v1/operator/sim', req, opts);
   }
 }
 

@@ -29,6 +29,7 @@ import { serviceRoutes } from './routes/services.js';
 import { connectRoutes } from './routes/connect.js';
 import { uiRoutes } from './routes/ui.js';
 import { snapshotRoutes } from './routes/snapshot.js';
+import { simRoutes } from './routes/sim.js';
 import { forwardRequest, REGION_FORWARDED_HEADER, regionServer } from './forward.js';
 import { aclRoutes } from './routes/acl.js';
 import { authorize, requestSecret, ruleFor, serverForwarded, SERVER_IDENTITY } from './acl-rules.js';
@@ -69,6 +70,7 @@ export function buildRouter(opts: HttpApiOptions): Router {
     serviceRoutes(r, so);
     connectRoutes(r, so);
     snapshotRoutes(r, so);
+    simRoutes(r, so);
   }
   aclRoutes(r, opts);
   clientRoutes(r, opts);

@@ -36,7 +36,7 @@ import {
   type Clock,
   type SchedulerConfiguration,
 } from '../scheduler/index.js';
-import type { AllocClientUpdate, NodeRegisterResponse } from '../structs/index.js';
+import type { AllocClientUpdate, NodeRegisterResponse, SimRequest, SimResult } from '../structs/index.js';
 import type {
   AdmissionOptions,
   AllocsAPI,
@@ -79,6 +79,7 @@ import { allocStop } from './alloc-endpoints.js';
 import { authorizeNodeRequest, type NodeRequest } from './node-identity.js';
 import { Keyring } from './keyring.js';
 import { EventBroker } from './event-broker.js';
+import { simulate } from './sim.js';
 
 export interface ServerOptions {
   /** Where state.db lives; ':memory:' for a throwaway server. Ignored when `backend` is given. */
@@ -469,6 +470,10 @@ export class Server implements ServerAPI {
   }
   writeHealth() {
     return this.store.writeHealth();
+  }
+  simulate(req: SimRequest, signal?: AbortSignal): Promise<SimResult> {
+    const admit = (job: Job, namespace: string) => this.admit(job, { namespace }).job;
+    return simulate({ ...this.ctx, admit }, this.store.snapshot(), req, signal);
   }
   async snapshotSave(file: string): Promise<{ index: number }> {
     const backend = this.opts.backend;

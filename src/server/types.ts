@@ -34,7 +34,7 @@ export type { AdmissionOptions } from './admission.js';
 import type { NodeRequest } from './node-identity.js';
 import type { RootKeyMeta } from './keyring.js';
 import type { KvPutRequest } from '../discovery/index.js';
-import type { KVEntry } from '../structs/index.js';
+import type { KVEntry, SimRequest, SimResult } from '../structs/index.js';
 
 export interface QueryOptions {
   namespace?: string;
@@ -306,6 +306,8 @@ export interface ServerAPI extends ServerRPC {
   /** Resolves a unique ID prefix (as the CLI allows) to the full ID, or throws NotFound / BadRequest (ambiguous). */
   resolvePrefix(kind: 'alloc' | 'eval' | 'node' | 'deployment' | 'job', prefix: string, namespace?: string): string;
   leaderAddress(): string;
+  /** `PUT /v1/operator/sim`: what-ifs run by the scheduler on a copy of the state (sim.ts); never writes it. */
+  simulate?(req: SimRequest, signal?: AbortSignal): Promise<SimResult>;
   /** Writes a consistent snapshot of the state to `file`; returns the index it holds. */
   snapshotSave?(file: string): Promise<{ index: number }>;
   /** Whether state writes reach the disk; a failure is reported until a write succeeds again. */

@@ -62,6 +62,13 @@ function deepFreeze(root: unknown): void {
   }
 }
 
+/** The backend of a forked store: writes commit in memory only (synchronously) and vanish with the fork. */
+const discardBackend: StateBackend = {
+  load: () => Promise.resolve({ index: 0, tableIndexes: {} }),
+  apply: () => undefined,
+  close: () => Promise.resolve(),
+};
+
 export interface StateStoreOptions {
   backend: StateBackend;
   logger: Logger;
@@ -134,6 +141,14 @@ export class StateStore {
       allocs: tables.allocs.rows.size,
     });
     return store;
+  }
+
+  /**
+   * A store that starts at `snap` and persists nothing: `drover sim` applies its what-ifs and the scheduler's
+   * plans here, never to the live store. O(1): the copy shares every table with `snap` until a write touches it.
+   */
+  static fork(snap: StateSnapshot, logger: Logger): StateStore {
+    return new StateStore(snap.root, discardBackend, logger);
   }
 
   /**

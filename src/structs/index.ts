@@ -23,3 +23,4 @@ export * from './names.js';
 export * from './events.js';
 export * from './multiregion.js';
 export * from './mesh.js';
+export * from './sim.js';

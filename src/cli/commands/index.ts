@@ -46,11 +46,13 @@ import { operatorRaftListPeers, serverJoin, serverMembers } from './server-membe
 import { ACL_COMMANDS } from './acl.js';
 import { NAMESPACE_COMMANDS } from './namespace.js';
 import { INTENTION_COMMANDS } from './intention.js';
+import { sim } from './sim.js';
 
 export const COMMANDS: readonly CommandSpec[] = [
   agent,
   operatorSnapshotSave,
   operatorSnapshotRestore,
+  sim,
   jobRun,
   jobInit,
   jobPlan,
