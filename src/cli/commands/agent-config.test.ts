@@ -349,6 +349,40 @@ plugin "docker" {
     );
   });
 
+  it('reads the gateway HTTPS keys and refuses tls_listen without a certificate or acme without tls_listen', () => {
+    const gw = (g: Record<string, unknown>) => () => fromNomadConfig({ gateway: g }, 'gw.hcl');
+    expect(
+      fromNomadConfig(
+        {
+          gateway: {
+            tls_listen: '127.0.0.1:8443',
+            tls: [{ cert_file: '/c.pem', key_file: '/k.pem' }],
+            acme: [{ directory: 'https://127.0.0.1:14000/dir' }],
+          },
+        },
+        'gw.hcl',
+      ),
+    ).toMatchObject({
+      gateway: {
+        tlsListen: '127.0.0.1:8443',
+        tls: { certFile: '/c.pem', keyFile: '/k.pem' },
+        acme: { directory: 'https://127.0.0.1:14000/dir' },
+      },
+    });
+    expect(gw({ tls_listen: '127.0.0.1:8443' })).toThrow(
+      'Error loading configuration from gw.hcl: gateway.tls_listen needs a tls { cert_file key_file } block',
+    );
+    expect(gw({ acme: { directory: 'https://x/dir' } })).toThrow(
+      'gateway.tls and gateway.acme need gateway.tls_listen',
+    );
+    expect(gw({ tls_listen: ':8443', tls: { cert_file: '/c.pem' } })).toThrow(
+      'gateway.tls.key_file must be a non-empty string, got undefined',
+    );
+    expect(
+      gw({ tls_listen: ':8443', tls: { cert_file: 'c', key_file: 'k' }, acme: { directory: 'http://x' } }),
+    ).toThrow('gateway.acme.directory must be the https:// URL of an ACME directory, got "http://x"');
+  });
+
   it('accepts every key Drover acts on, and the Nomad keys that are harmless to ignore', async () => {
     const f = join(dir, 'full.hcl');
     await writeFile(
@@ -375,7 +409,8 @@ plugin "docker" {
         '  artifact {\n    http_read_timeout = "30m"\n    http_max_size = "100GB"\n    decompression_size_limit = "1GB"',
         '    decompression_file_count_limit = 4096\n  }\n}',
         'gateway {\n  enabled = false\n  listen = "127.0.0.1:0"\n  admin = "127.0.0.1:0"\n  lb = "least_conn"',
-        '  data_plane = "node"\n}',
+        '  data_plane = "node"\n  tls_listen = "127.0.0.1:0"\n  tls {\n    cert_file = "c.pem"\n    key_file = "k.pem"\n  }',
+        '  acme {\n    directory = "https://127.0.0.1:14000/dir"\n    email = "a@b.c"\n    ca_file = "ca.pem"\n  }\n}',
         'limits {\n  http_max_conns_per_client = 0\n  http_header_timeout = "5s"\n  http_body_timeout = "5s"\n}',
         'acl {\n  enabled = false\n}',
         'audit {\n  enabled = false\n  sink "f" {\n    type = "file"\n    path = "a.log"',

@@ -9,7 +9,7 @@ import { command, str, UsageError } from '../command.js';
 
 const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
 /** The admin endpoints on the gateway's main listener (ADMIN_PREFIX in the gateway module). */
-const SHARED_ROUTES_PATH = '/_drover/gateway/routes';
+const SHARED_ADMIN_PATH = '/_drover/gateway';
 
 /**
  * Asks the main listener's reserved path first, then `/routes` for a gateway URL that is its admin listener
@@ -21,9 +21,19 @@ export async function fetchRoutes(
   signal: AbortSignal,
   fetchFn: typeof fetch = fetch,
 ): Promise<RouteInfo[]> {
+  return fetchAdminList<RouteInfo>(base, 'routes', signal, fetchFn);
+}
+
+/** A JSON list from one of the gateway's admin endpoints (`routes`, `certs`), found as fetchRoutes finds it. */
+export async function fetchAdminList<T>(
+  base: string,
+  endpoint: string,
+  signal: AbortSignal,
+  fetchFn: typeof fetch = fetch,
+): Promise<T[]> {
   const root = base.replace(/\/+$/, '');
   let last = '';
-  for (const path of [SHARED_ROUTES_PATH, '/routes']) {
+  for (const path of [`${SHARED_ADMIN_PATH}/${endpoint}`, `/${endpoint}`]) {
     let res: Response;
     try {
       res = await fetchFn(root + path, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
@@ -39,7 +49,7 @@ export async function fetchRoutes(
     if (res.ok) {
       try {
         const body = JSON.parse(text) as unknown;
-        if (Array.isArray(body)) return body as RouteInfo[];
+        if (Array.isArray(body)) return body as T[];
       } catch {
         /* not the admin endpoint: try the next path */
       }
@@ -47,7 +57,7 @@ export async function fetchRoutes(
     last = `${path} answered ${res.status}`;
   }
   throw new UsageError(
-    `Error querying the gateway at ${root}: no routing table found (${last}); is this a Drover gateway?`,
+    `Error querying the gateway at ${root}: no ${endpoint === 'routes' ? 'routing table' : `${endpoint} list`} found (${last}); is this a Drover gateway?`,
   );
 }
 

@@ -26,6 +26,8 @@ export interface CertEntry {
   source: CertSourceKind;
   /** Where it was read from: a file path or a variable path. */
   origin: string;
+  /** Set when the entry could not even be read (a variable without a key item): it is not served. */
+  problem?: string;
 }
 
 /** One certificate as shown by `GET /certs` and `drover gateway certs`. */
@@ -67,6 +69,7 @@ export function checkCert(entry: CertEntry, now: number): { cert?: UsableCert; i
     Problem: '',
   };
   const fail = (problem: string) => ({ info: { ...info, Problem: problem } });
+  if (entry.problem !== undefined) return fail(entry.problem);
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(entry.cert);
