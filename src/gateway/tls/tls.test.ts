@@ -12,6 +12,7 @@ import { instance, startBackend, type Echo, type TestBackend } from '../test-sup
 import type { Gateway } from '../types.js';
 import { CertStore, type CertEntry } from './certs.js';
 import { testCA, testLeaf, type TestPem } from './test-certs.js';
+import { certVariablePath, variableToEntry } from './var-certs.js';
 
 function haproxyInstalled(): boolean {
   try {
@@ -113,7 +114,7 @@ const entry = (host: string, p: TestPem, source: CertEntry['source'] = 'variable
   cert: p.cert,
   key: p.key,
   source,
-  origin: host === '' ? '/etc/drover/gw.pem' : `nomad/gateway/certs/${host}`,
+  origin: host === '' ? '/etc/drover/gw.pem' : certVariablePath(host),
 });
 
 for (const plane of planes) {
@@ -196,5 +197,22 @@ describe('CertStore', () => {
     store.set('variable', [entry('*.apps.test', wild)]);
     expect(store.pick('a.apps.test')?.fingerprint).toBe(fp(wild.cert));
     expect(store.pick('a.b.apps.test')).toBeUndefined();
+  });
+});
+
+describe('certificate variables', () => {
+  it('write a host with _ for each dot and ~ for a wildcard, and read it back', () => {
+    expect(certVariablePath('shop.example.com')).toBe('nomad/gateway/certs/shop_example_com');
+    expect(certVariablePath('*.example.com')).toBe('nomad/gateway/certs/~_example_com');
+    const items = { cert: 'C', key: 'K' };
+    expect(variableToEntry({ Path: 'nomad/gateway/certs/~_example_com', Items: items }).host).toBe('*.example.com');
+    expect(variableToEntry({ Path: 'nomad/gateway/certs/shop_example_com', Items: items }).problem).toBeUndefined();
+  });
+
+  it('name a variable without a key item or without a host as the problem', () => {
+    const noKey = variableToEntry({ Path: 'nomad/gateway/certs/shop_test', Items: { cert: 'C' } });
+    expect(noKey.problem).toBe('the variable has no key item (it needs cert and key, PEM)');
+    const noHost = variableToEntry({ Path: 'nomad/gateway/certs/a__b', Items: { cert: 'C', key: 'K' } });
+    expect(noHost.problem).toMatch(/^"a__b" names no host/);
   });
 });

@@ -1,8 +1,10 @@
 /**
  * Certificates from Drover Variables: one variable per host at `nomad/gateway/certs/<host>` (namespace
- * `default`) with the items `cert` (PEM, leaf first, then intermediates) and `key` (PEM private key). A wildcard
- * host `*.example.com` is stored as `nomad/gateway/certs/_.example.com` (`*` is not a path character; `_` is not
- * a host name character). ACME certificates are written to the same place, so every gateway shares them.
+ * `default`) with the items `cert` (PEM, leaf first, then intermediates) and `key` (PEM private key). Variable
+ * paths take letters, digits, `-`, `_`, `~` and `/` only (as Nomad's), so the host is written with `_` for each
+ * `.` and a leading `~` for a wildcard: `shop.example.com` at `nomad/gateway/certs/shop_example_com`,
+ * `*.example.com` at `nomad/gateway/certs/~_example_com` (`_` and `~` are not host name characters, so the
+ * mapping is one to one). ACME certificates are written to the same place, so every gateway shares them.
  *
  *   blocking list of the prefix --new index--> read each variable --> CertStore.set('variable', entries)
  */
@@ -26,15 +28,20 @@ export type CertVariablesQuery = (
   signal: AbortSignal,
 ) => Promise<{ index: number; value: CertVariable[] }>;
 
-/** The variable path for a host (`*.x` as `_.x`). */
+/** The variable path for a host: `.` as `_`, a leading `*` as `~`. */
 export function certVariablePath(host: string): string {
-  return CERTS_PREFIX + (host.startsWith('*.') ? `_${host.slice(1)}` : host);
+  return CERTS_PREFIX + host.replace(/^\*/, '~').replace(/\./g, '_');
+}
+
+/** The host a variable path names (the inverse of certVariablePath). */
+export function hostOfCertPath(path: string): string {
+  return path.slice(CERTS_PREFIX.length).replace(/^~/, '*').replace(/_/g, '.').toLowerCase();
 }
 
 /** One variable as a certificate entry; a malformed one carries its problem. */
 export function variableToEntry(v: CertVariable): CertEntry {
   const seg = v.Path.slice(CERTS_PREFIX.length);
-  const host = (seg.startsWith('_.') ? `*${seg.slice(1)}` : seg).toLowerCase();
+  const host = hostOfCertPath(v.Path);
   const entry: CertEntry = {
     host,
     cert: v.Items['cert'] ?? '',
@@ -44,7 +51,7 @@ export function variableToEntry(v: CertVariable): CertEntry {
   };
   const missing = ['cert', 'key'].filter((k) => (v.Items[k] ?? '').trim() === '');
   if (!validHost(host))
-    entry.problem = `"${seg}" is not a host name (use nomad/gateway/certs/<host>, _.<domain> for *.<domain>)`;
+    entry.problem = `"${seg}" names no host (write shop.example.com as nomad/gateway/certs/shop_example_com, *.example.com as ~_example_com)`;
   else if (missing.length > 0)
     entry.problem = `the variable has no ${missing.join(' and ')} item (it needs cert and key, PEM)`;
   return entry;
