@@ -153,8 +153,6 @@ export interface GatewayConfig {
   tlsListen?: string;
   /** The HTTPS listener's default certificate (PEM files), served when no SNI certificate matches. */
   tls?: { certFile: string; keyFile: string };
-  /** Certificates from an ACME CA (HTTP-01 on `listen`), kept in Variables under nomad/gateway/certs/. */
-  acme?: { directory: string; email?: string; caFile?: string };
 }
 
 export function defaultConfig(dev: boolean): AgentConfig {

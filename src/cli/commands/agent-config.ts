@@ -258,34 +258,22 @@ function gatewayBlock(g: Obj, file: string): Obj {
   };
 }
 
-/** `gateway { tls_listen  tls { cert_file key_file }  acme { directory email ca_file } }`. */
+/** `gateway { tls_listen  tls { cert_file key_file } }`. */
 function gatewayTlsBlock(g: Obj, file: string, tlsListen: string | undefined): Obj {
   const fail = (msg: string) => new UsageError(`Error loading configuration from ${file}: gateway.${msg}`);
-  const text = (where: string, v: unknown, required: boolean): string | undefined => {
-    if (v === undefined && !required) return undefined;
+  const text = (where: string, v: unknown): string => {
     if (typeof v !== 'string' || v.trim() === '')
       throw fail(`${where} must be a non-empty string, got ${JSON.stringify(v)}`);
     return v;
   };
   const tls = block(g.tls);
-  const acme = block(g.acme);
-  if (tlsListen === undefined && (tls || acme))
-    throw fail('tls and gateway.acme need gateway.tls_listen, the address of the HTTPS listener');
+  if (tlsListen === undefined && tls) throw fail('tls needs gateway.tls_listen, the address of the HTTPS listener');
   if (tlsListen !== undefined && !tls)
     throw fail('tls_listen needs a tls { cert_file key_file } block: the default certificate of the HTTPS listener');
-  let directory: string | undefined;
-  if (acme) {
-    directory = text('acme.directory', acme.directory, true);
-    if (!/^https:\/\/[^/]/.test(directory!))
-      throw fail(`acme.directory must be the https:// URL of an ACME directory, got ${JSON.stringify(directory)}`);
-  }
   return {
     tlsListen,
     tls: tls
-      ? { certFile: text('tls.cert_file', tls.cert_file, true), keyFile: text('tls.key_file', tls.key_file, true) }
-      : undefined,
-    acme: acme
-      ? { directory, email: text('acme.email', acme.email, false), caFile: text('acme.ca_file', acme.ca_file, false) }
+      ? { certFile: text('tls.cert_file', tls.cert_file), keyFile: text('tls.key_file', tls.key_file) }
       : undefined,
   };
 }

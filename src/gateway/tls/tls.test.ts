@@ -130,7 +130,11 @@ for (const plane of planes) {
       certs.set('variable', [entry('shop.test', shopA)]);
       gw = await plane.start({
         listen: { host: '127.0.0.1', port: 0 },
-        tls: { listen: { host: '127.0.0.1', port: 0 }, certs },
+        tls: {
+          listen: { host: '127.0.0.1', port: 0 },
+          certs,
+          acmeChallenge: (token) => (token === 'tok-1' ? 'tok-1.thumbprint' : undefined),
+        },
         source: new MemorySource([instance('w1', backend.port, ['urlprefix-/'])]),
         logger: nullLogger,
       });
@@ -162,6 +166,14 @@ for (const plane of planes) {
       await expect
         .poll(async () => (await httpsGet(gw.tlsPort!, ca.cert, 'shop.test')).fingerprint, { timeout: 5000 })
         .toBe(fp(shopB.cert));
+    });
+
+    it('answers an ACME HTTP-01 challenge on the plain listener and 404 for an unknown token', async () => {
+      const base = `http://127.0.0.1:${gw.port}/.well-known/acme-challenge/`;
+      const known = await fetch(base + 'tok-1');
+      expect([known.status, await known.text()]).toEqual([200, 'tok-1.thumbprint']);
+      const unknown = await fetch(base + 'tok-2');
+      expect([unknown.status, await unknown.text()]).toEqual([404, 'no ACME challenge pending for token "tok-2"\n']);
     });
 
     it('refuses an expired certificate with the reason and keeps serving the other hosts', async () => {
