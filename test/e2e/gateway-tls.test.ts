@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testCA, testLeaf, type TestPem } from '../../src/gateway/tls/test-certs.js';
+import { testCertSet, type TestPem } from '../../src/gateway/tls/test-certs.js';
 import { TestAgent } from './harness/agent.js';
 
 /** Answers its alloc ID; CommonJS, run by `node -e`. */
@@ -102,13 +102,7 @@ describe('the gateway HTTPS listener of a dev agent', () => {
   };
 
   beforeAll(async () => {
-    ca = await testCA();
-    [dflt, shopA, shopB, expired] = await Promise.all([
-      testLeaf(ca, ['localhost']),
-      testLeaf(ca, ['shop.test']),
-      testLeaf(ca, ['shop.test']),
-      testLeaf(ca, ['old.test'], Date.now() - 2 * 86_400_000, Date.now() - 86_400_000),
-    ]);
+    ({ ca, dflt, shopA, shopB, expired } = await testCertSet());
     const cfg = file(
       'agent.hcl',
       [

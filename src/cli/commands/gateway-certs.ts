@@ -4,10 +4,8 @@
  * names not covering the host). Read from the gateway's admin `/certs` JSON.
  */
 import type { CertInfo } from '../../gateway/index.js';
-import { str, UsageError, type CommandSpec } from '../command.js';
-import { fetchAdminList } from './gateway-routes.js';
-
-const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
+import { command } from '../command.js';
+import { fetchAdminList, gatewayBase, GATEWAY_ADMIN_OPTIONS } from './gateway-routes.js';
 
 /** One line per certificate: host, source, expiry, and SERVING or the problem. */
 export function formatCertsTable(certs: CertInfo[]): string {
@@ -29,24 +27,15 @@ export function formatCertsTable(certs: CertInfo[]): string {
   );
 }
 
-export const gatewayCerts: CommandSpec = {
-  path: ['gateway', 'certs'],
+export const gatewayCerts = command('gateway certs', {
   summary: "List a gateway's TLS certificates, whether each is served, and why not",
   noGlobals: true,
-  options: [
-    {
-      flags: '--gateway <url>',
-      description: `the gateway, or its admin address (env DROVER_GATEWAY; default ${DEFAULT_GATEWAY})`,
-    },
-    { flags: '--json', description: 'print the admin JSON instead of the table' },
-  ],
+  options: GATEWAY_ADMIN_OPTIONS,
   async run(ctx, _args, opts) {
-    const base = str(opts.gateway) ?? ctx.env.DROVER_GATEWAY ?? DEFAULT_GATEWAY;
-    if (!/^https?:\/\//.test(base))
-      throw new UsageError(`Invalid -gateway "${base}": expected a URL such as ${DEFAULT_GATEWAY}`);
+    const base = gatewayBase(opts, ctx.env);
     const certs = await fetchAdminList<CertInfo>(base, 'certs', ctx.signal);
     if (opts.json === true) ctx.out.printJSON(certs);
     else ctx.out.raw(formatCertsTable(certs));
     return 0;
   },
-};
+});

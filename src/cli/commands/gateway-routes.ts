@@ -5,7 +5,7 @@
  */
 import type { RouteInfo } from '../../gateway/index.js';
 import { formatRoutesTable } from '../routes-table.js';
-import { command, str, UsageError } from '../command.js';
+import { command, str, UsageError, type CommandSpec } from '../command.js';
 
 const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
 /** The admin endpoints on the gateway's main listener (ADMIN_PREFIX in the gateway module). */
@@ -66,20 +66,29 @@ function byAlloc(routes: RouteInfo[]): RouteInfo[] {
   return routes.map((r) => ({ ...r, Targets: r.Targets.map((t) => (t.AllocID ? { ...t, ID: t.AllocID } : t)) }));
 }
 
+/** The options of the commands that read a gateway's admin endpoints. */
+export const GATEWAY_ADMIN_OPTIONS: CommandSpec['options'] = [
+  {
+    flags: '--gateway <url>',
+    description: `the gateway, or its admin address (env DROVER_GATEWAY; default ${DEFAULT_GATEWAY})`,
+  },
+  { flags: '--json', description: 'print the admin JSON instead of the table' },
+];
+
+/** The gateway URL from -gateway, DROVER_GATEWAY or the default. */
+export function gatewayBase(opts: Record<string, unknown>, env: Record<string, string | undefined>): string {
+  const base = str(opts.gateway) ?? env.DROVER_GATEWAY ?? DEFAULT_GATEWAY;
+  if (!/^https?:\/\//.test(base))
+    throw new UsageError(`Invalid -gateway "${base}": expected a URL such as ${DEFAULT_GATEWAY}`);
+  return base;
+}
+
 export const gatewayRoutes = command('gateway routes', {
   summary: "List a gateway's live routes and the instances behind each",
   noGlobals: true,
-  options: [
-    {
-      flags: '--gateway <url>',
-      description: `the gateway, or its admin address (env DROVER_GATEWAY; default ${DEFAULT_GATEWAY})`,
-    },
-    { flags: '--json', description: 'print the admin JSON instead of the table' },
-  ],
+  options: GATEWAY_ADMIN_OPTIONS,
   async run(ctx, _args, opts) {
-    const base = str(opts.gateway) ?? ctx.env.DROVER_GATEWAY ?? DEFAULT_GATEWAY;
-    if (!/^https?:\/\//.test(base))
-      throw new UsageError(`Invalid -gateway "${base}": expected a URL such as ${DEFAULT_GATEWAY}`);
+    const base = gatewayBase(opts, ctx.env);
     const routes = await fetchRoutes(base, ctx.signal);
     if (opts.json === true) ctx.out.printJSON(routes);
     else ctx.out.raw(formatRoutesTable(byAlloc(routes), ctx.now()));

@@ -130,3 +130,15 @@ export function testLeaf(
     return { cert: await readFile(f('leaf.pem'), 'utf8'), key: await readFile(f('leaf.key'), 'utf8') };
   });
 }
+
+/** The set the TLS tests use: a CA, a default (localhost), two for shop.test, and an expired one for old.test. */
+export async function testCertSet(): Promise<Record<'ca' | 'dflt' | 'shopA' | 'shopB' | 'expired', TestPem>> {
+  const ca = await testCA();
+  const [dflt, shopA, shopB, expired] = await Promise.all([
+    testLeaf(ca, ['localhost']),
+    testLeaf(ca, ['shop.test']),
+    testLeaf(ca, ['shop.test']),
+    testLeaf(ca, ['old.test'], Date.now() - 2 * 86_400_000, Date.now() - 86_400_000),
+  ]);
+  return { ca, dflt, shopA, shopB, expired };
+}

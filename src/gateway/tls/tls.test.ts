@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { connect as h2connect } from 'node:http2';
 import { request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -8,20 +7,11 @@ import { nullLogger } from '../../logging/index.js';
 import { startGateway } from '../gateway.js';
 import { startHaproxyGateway } from '../haproxy/plane.js';
 import { MemorySource } from '../memory-source.js';
-import { instance, startBackend, type Echo, type TestBackend } from '../test-support.js';
+import { instance, startBackend, type Echo, type TestBackend, haproxyInstalled } from '../test-support.js';
 import type { Gateway } from '../types.js';
 import { CertStore, type CertEntry } from './certs.js';
-import { testCA, testLeaf, type TestPem } from './test-certs.js';
+import { testCertSet, testLeaf, type TestPem } from './test-certs.js';
 import { certVariablePath, variableToEntry } from './var-certs.js';
-
-function haproxyInstalled(): boolean {
-  try {
-    execFileSync('haproxy', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Answer {
   status: number;
@@ -100,13 +90,7 @@ let shopA: TestPem;
 let shopB: TestPem;
 let expired: TestPem;
 beforeAll(async () => {
-  ca = await testCA();
-  [dflt, shopA, shopB, expired] = await Promise.all([
-    testLeaf(ca, ['localhost']),
-    testLeaf(ca, ['shop.test']),
-    testLeaf(ca, ['shop.test']),
-    testLeaf(ca, ['old.test'], Date.now() - 2 * 86_400_000, Date.now() - 86_400_000),
-  ]);
+  ({ ca, dflt, shopA, shopB, expired } = await testCertSet());
 }, 60_000);
 
 const entry = (host: string, p: TestPem, source: CertEntry['source'] = 'variable'): CertEntry => ({
