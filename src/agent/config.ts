@@ -149,6 +149,10 @@ export interface GatewayConfig {
    * insists on HAProxy (a missing binary stops the start); `node` forwards in the agent's own process.
    */
   dataPlane: 'auto' | 'node' | 'haproxy';
+  /** `host:port` of the HTTPS listener (HTTP/2 and HTTP/1.1); none when absent. */
+  tlsListen?: string;
+  /** The HTTPS listener's default certificate (PEM files), served when no SNI certificate matches. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export function defaultConfig(dev: boolean): AgentConfig {

@@ -24,6 +24,7 @@ import {
   type DataPlane,
   type Gateway,
 } from '../gateway/index.js';
+import { startGatewayTls } from './gateway-tls.js';
 import type { Logger } from '../logging/index.js';
 import type { Server } from '../server/index.js';
 import type { AgentConfig } from './config.js';
@@ -87,6 +88,10 @@ export async function startAgentGateway(
   const auth = server ? new VariableAuthSource(server.vars, log) : undefined;
   const authStop = new AbortController();
   if (auth) await auth.load(authStop.signal);
+  const tls = await startGatewayTls(config, server, log).catch((e: unknown) => {
+    authStop.abort();
+    throw e;
+  });
   const opts = {
     listen,
     admin: g.admin ? parseListenAddress(g.admin) : undefined,
@@ -94,13 +99,15 @@ export async function startAgentGateway(
     logger: log,
     lb: g.lb,
     auth,
+    tls: tls?.options,
   };
-  const started = await startPlane(config, opts, log, listen).catch((e: unknown) => {
+  const started = await startPlane(config, opts, log, listen).catch(async (e: unknown) => {
     authStop.abort();
+    await tls?.stop();
     throw e;
   });
-  if (!auth) return started;
-  const following = auth.follow(authStop.signal);
+  if (!auth && !tls) return started;
+  const following = auth?.follow(authStop.signal);
   return {
     ...started,
     routes: () => started.routes(),
@@ -108,6 +115,7 @@ export async function startAgentGateway(
       authStop.abort();
       await following;
       await started.close(graceMs);
+      await tls?.stop();
     },
   };
 }
@@ -138,7 +146,7 @@ async function startPlane(
         : 'change gateway.listen in the agent config';
       throw new DroverError(
         'Unavailable',
-        `gateway: port ${listen.port} on ${listen.host} is already in use${g.admin ? ` (or admin address ${g.admin})` : ''}; ${hint}`,
+        `gateway: port ${listen.port} on ${listen.host} is already in use${g.admin ? ` (or admin address ${g.admin})` : ''}${g.tlsListen ? ` (or tls_listen ${g.tlsListen})` : ''}; ${hint}`,
         { cause: e },
       );
     }

@@ -85,6 +85,8 @@ export type StartAgentFn = (flags: AgentFlags) => Promise<{
   gatewayAddress?: string;
   /** The gateway's data plane (`haproxy` or `node`), printed beside its address. */
   gatewayPlane?: string;
+  /** The gateway's HTTPS listener (`https://host:port`), when `gateway { tls_listen }` is set. */
+  gatewayTlsAddress?: string;
 }>;
 
 /** `drover agent` flags, before the agent module merges them with config files and defaults. */

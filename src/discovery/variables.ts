@@ -18,7 +18,10 @@ export function variableMetadata(v: Variable & { KeyID?: string; Data?: string }
 /** Nomad's limits: path characters and length, total size of the items. */
 export const MAX_VARIABLE_SIZE = 64 * 1024;
 
-/** Problems with a path, empty when valid. Under `nomad/`, only `nomad/jobs...` and `nomad/job-templates/<x>`. */
+/**
+ * Problems with a path, empty when valid. Under `nomad/`, only `nomad/jobs...`, `nomad/job-templates/<x>` and
+ * Drover's `nomad/gateway/certs/<host>`.
+ */
 export function variablePathProblems(path: string): Problem[] {
   if (path.length === 0) return [{ message: 'variable requires path', path: 'Path' }];
   const bad = variablePathProblem(path);
@@ -35,6 +38,8 @@ export function variablePathProblems(path: string): Problem[] {
     ];
   }
   if (parts[1] === 'jobs') return [];
+  // Drover's own: the gateway's certificates by host (docs/operations.md, "HTTPS at the gateway").
+  if (parts[1] === 'gateway' && parts[2] === 'certs' && parts.length === 4) return [];
   if (parts[1] === 'job-templates') {
     return parts.length === 3
       ? []

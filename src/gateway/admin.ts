@@ -13,6 +13,7 @@ export function createAdminHandler(
   routes: () => RouteInfo[],
   metrics: MetricsRegistry,
   prefix = '',
+  certs: () => unknown[] = () => [],
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const url = req.url ?? '/';
@@ -21,6 +22,7 @@ export function createAdminHandler(
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return send(res, 405, 'text/plain; charset=utf-8', 'only GET is served here\n');
     if (path === '/routes') return send(res, 200, 'application/json', JSON.stringify(routes()));
+    if (path === '/certs') return send(res, 200, 'application/json', JSON.stringify(certs()));
     if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', metrics.render());
     if (path === '/health') return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
     send(

@@ -27,27 +27,49 @@ export class BlockingQuerySource implements CatalogSource {
   ) {}
 
   async *watch(signal: AbortSignal): AsyncGenerator<GatewayInstance[]> {
-    let index = 0;
-    let first = true;
-    let delay = 0;
-    while (!signal.aborted) {
-      let answer: BlockingAnswer;
-      try {
-        answer = await this.query(index, signal);
-        delay = 0;
-      } catch (err) {
-        if (signal.aborted) return;
-        delay = Math.min(Math.max(delay * 2, this.retry.minMs), this.retry.maxMs);
-        this.logger.warn('catalog query failed; retrying', { error: String(err), retryInMs: delay });
-        await sleepOrAborted(delay, signal);
-        continue;
-      }
-      if (!first && answer.index === index) continue; // the query's wait ended with no change
-      // An index that goes backwards means the catalog was reset: take the answer and start over from it.
-      index = answer.index;
-      first = false;
-      yield answer.instances;
+    const query = async (minIndex: number, s: AbortSignal) => {
+      const a = await this.query(minIndex, s);
+      return { index: a.index, value: a.instances };
+    };
+    yield* watchBlocking(
+      query,
+      signal,
+      (error, retryInMs) => this.logger.warn('catalog query failed; retrying', { error, retryInMs }),
+      this.retry,
+    );
+  }
+}
+
+/**
+ * Any blocking query as a stream of its answers: each new index yields once; failures back off (250 ms to 10 s
+ * by default) and are reported through `onRetry`, keeping the last answer.
+ */
+export async function* watchBlocking<T>(
+  query: (minIndex: number, signal: AbortSignal) => Promise<{ index: number; value: T }>,
+  signal: AbortSignal,
+  onRetry: (error: string, retryInMs: number) => void,
+  retry = { minMs: 250, maxMs: 10_000 },
+): AsyncGenerator<T> {
+  let index = 0;
+  let first = true;
+  let delay = 0;
+  while (!signal.aborted) {
+    let answer: { index: number; value: T };
+    try {
+      answer = await query(index, signal);
+      delay = 0;
+    } catch (err) {
+      if (signal.aborted) return;
+      delay = Math.min(Math.max(delay * 2, retry.minMs), retry.maxMs);
+      onRetry(String(err), delay);
+      await sleepOrAborted(delay, signal);
+      continue;
     }
+    if (!first && answer.index === index) continue; // the query's wait ended with no change
+    // An index that goes backwards means the source was reset: take the answer and start over from it.
+    index = answer.index;
+    first = false;
+    yield answer.value;
   }
 }
 

@@ -19,6 +19,8 @@ import type { Gateway, GatewayInstance, GatewayOptions, RouteInfo } from './type
 import { createUpgradeHandler } from './websocket.js';
 import { listen } from './listen.js';
 import { TcpListeners } from './tcp.js';
+import { closeTlsServer, createTlsServer } from './tls/node-listener.js';
+import { withAcmeChallenge } from './tls/challenge.js';
 
 /** Starts the gateway; resolves once its listeners are bound (routes arrive as the source yields). */
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -42,11 +44,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     now,
     logger,
   });
-  const admin = createAdminHandler(routes, metrics, opts.admin ? '' : ADMIN_PREFIX);
+  const certs = () => opts.tls?.certs.list() ?? [];
+  const admin = createAdminHandler(routes, metrics, opts.admin ? '' : ADMIN_PREFIX, certs);
   const handler = opts.admin ? proxy : withReservedAdmin(proxy, admin);
-  const server = createServer(handler);
+  const server = createServer(withAcmeChallenge(handler, opts.tls?.acmeChallenge));
   const tunnels = new Set<Duplex>();
-  server.on('upgrade', createUpgradeHandler(holder, { maxAttempts, now, logger, tunnels }));
+  const upgrade = createUpgradeHandler(holder, { maxAttempts, now, logger, tunnels });
+  server.on('upgrade', upgrade);
+  const tlsServer = opts.tls ? createTlsServer(opts.tls.certs, handler, upgrade, logger) : undefined;
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
@@ -57,6 +62,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (adminServer && opts.admin) {
     await listen(adminServer, opts.admin.host, opts.admin.port).catch(async (err: unknown) => {
       await closeServer(server, 0, new Set());
+      throw err;
+    });
+  }
+  if (tlsServer && opts.tls) {
+    await listen(tlsServer, opts.tls.listen.host, opts.tls.listen.port).catch(async (err: unknown) => {
+      await closeServer(server, 0, new Set());
+      if (adminServer) await closeServer(adminServer, 0, new Set());
       throw err;
     });
   }
@@ -88,8 +100,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   const port = (server.address() as AddressInfo).port;
   const adminPort = adminServer ? (adminServer.address() as AddressInfo).port : undefined;
+  const tlsPort = tlsServer ? (tlsServer.address() as AddressInfo).port : undefined;
   logger.info('gateway listening', {
     address: `${opts.listen.host}:${port}`,
+    ...(tlsPort !== undefined ? { tls: `${opts.tls!.listen.host}:${tlsPort}` } : {}),
     admin: adminPort === undefined ? ADMIN_PREFIX : `${opts.admin!.host}:${adminPort}`,
   });
 
@@ -97,13 +111,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     dataPlane: 'node',
     port,
     adminPort,
+    tlsPort,
     routes,
+    certs,
     ready: (signal?: AbortSignal) => raceAbort(readyPromise, signal),
     async close(graceMs = 5000) {
       stop.abort();
       markReady();
       await Promise.all([
         closeServer(server, graceMs, tunnels),
+        tlsServer ? closeTlsServer(tlsServer, graceMs, tunnels) : undefined,
         adminServer ? closeServer(adminServer, 0, new Set()) : undefined,
       ]);
       await watching;

@@ -22,6 +22,8 @@ export interface ClientFacts {
   upgrade: boolean;
   /** Set by `forwardRequestHeaders`: the request has a body (Content-Length > 0 or Transfer-Encoding). */
   body: boolean;
+  /** The client came over TLS: X-Forwarded-Proto is https. */
+  tls?: boolean;
 }
 
 /**
@@ -65,7 +67,7 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ClientFacts
   if (extraHop !== undefined) removeNamed(out, extraHop);
   const addr = facts.remoteAddress;
   out.push('X-Forwarded-For', xff === undefined ? addr : `${xff}, ${addr}`);
-  if (!hasProto) out.push('X-Forwarded-Proto', 'http');
+  if (!hasProto) out.push('X-Forwarded-Proto', facts.tls === true ? 'https' : 'http');
   if (!hasXHost && host !== undefined) out.push('X-Forwarded-Host', host);
   if (!hasRealIp) out.push('X-Real-IP', addr);
   return out;

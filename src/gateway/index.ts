@@ -6,6 +6,7 @@
  */
 export type {
   AuthSource,
+  GatewayTlsOptions,
   CatalogSource,
   DataPlane,
   Gateway,
@@ -32,3 +33,13 @@ export {
 export { runGatewayProcess, parseListenAddress, type GatewayProcessOptions } from './process.js';
 export { startHaproxyGateway, type HaproxyGatewayOptions } from './haproxy/plane.js';
 export { findExecutable } from './haproxy/binary.js';
+export { CertStore, checkCert, type CertEntry, type CertInfo } from './tls/certs.js';
+export {
+  CERTS_NAMESPACE,
+  CERTS_PREFIX,
+  certVariablePath,
+  followCertVariables,
+  httpCertQuery,
+  type CertVariable,
+  type CertVariablesQuery,
+} from './tls/var-certs.js';

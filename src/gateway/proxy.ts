@@ -156,7 +156,12 @@ class Exchange {
     private readonly deadlines: ResponseDeadlines,
   ) {
     route.metrics.requests++;
-    this.facts = { remoteAddress: req.socket.remoteAddress ?? '', upgrade: false, body: false };
+    this.facts = {
+      remoteAddress: req.socket.remoteAddress ?? '',
+      upgrade: false,
+      body: false,
+      tls: (req.socket as { encrypted?: boolean }).encrypted === true,
+    };
     this.headers = forwardRequestHeaders(req.rawHeaders, this.facts);
     const spec = route.spec;
     if (spec.upstreamHost !== undefined) setHeader(this.headers, 'host', spec.upstreamHost);

@@ -3,6 +3,7 @@
  * passing instances (the in-memory source in tests, the HTTP source following an agent) feeds it.
  */
 import type { Logger } from '../logging/index.js';
+import type { CertInfo, CertStore } from './tls/certs.js';
 
 /** One passing service instance, as the gateway needs it. */
 export interface GatewayInstance {
@@ -143,6 +144,19 @@ export interface GatewayOptions {
   auth?: AuthSource;
   /** The port `redirect=https` sends clients to; 443 (left out of the URL) by default. */
   httpsPort?: number;
+  /** A TLS listener (HTTP/2 and HTTP/1.1) with certificates chosen by SNI from `certs`. */
+  tls?: GatewayTlsOptions;
+}
+
+export interface GatewayTlsOptions {
+  listen: ListenAddress;
+  /** Certificates by SNI name; the gateway follows its changes (next handshake, no restart). */
+  certs: CertStore;
+  /**
+   * Answers HTTP-01 challenges (`/.well-known/acme-challenge/<token>`) on the plain listener: the key
+   * authorization for a token, or undefined when there is none.
+   */
+  acmeChallenge?: (token: string) => string | undefined;
 }
 
 /** A gateway's data plane. */
@@ -153,6 +167,10 @@ export interface Gateway {
   readonly dataPlane: DataPlane;
   /** The port the proxy listens on. */
   readonly port: number;
+  /** The TLS port, or undefined without a TLS listener. */
+  readonly tlsPort?: number;
+  /** Configured certificates, with whether each is served and why not. */
+  certs(): CertInfo[];
   /** The admin port, or undefined when admin endpoints share the main listener. */
   readonly adminPort: number | undefined;
   /** The live routing table. */

@@ -157,7 +157,20 @@ const TOP: Spec = {
   dns: { block: { enabled: 'v', port: 'v', domain: 'v' } },
   server: { block: SERVER },
   client: { block: CLIENT },
-  gateway: { block: { enabled: 'v', listen: 'v', admin: 'v', lb: 'v', data_plane: 'v' } },
+  gateway: {
+    block: {
+      enabled: 'v',
+      listen: 'v',
+      admin: 'v',
+      lb: 'v',
+      data_plane: 'v',
+      tls_listen: 'v',
+      tls: { block: { cert_file: 'v', key_file: 'v' } },
+      acme: refused(
+        'ACME issuing is not built yet; put certificates into the Variables nomad/gateway/certs/<host> (docs/operations.md)',
+      ),
+    },
+  },
   limits: {
     block: {
       http_max_conns_per_client: 'v',

@@ -349,6 +349,28 @@ plugin "docker" {
     );
   });
 
+  it('reads the gateway HTTPS keys and refuses tls_listen without a certificate, tls without tls_listen, and acme', async () => {
+    const gw = (g: Record<string, unknown>) => () => fromNomadConfig({ gateway: g }, 'gw.hcl');
+    expect(
+      fromNomadConfig(
+        { gateway: { tls_listen: '127.0.0.1:8443', tls: [{ cert_file: '/c.pem', key_file: '/k.pem' }] } },
+        'gw.hcl',
+      ),
+    ).toMatchObject({ gateway: { tlsListen: '127.0.0.1:8443', tls: { certFile: '/c.pem', keyFile: '/k.pem' } } });
+    expect(gw({ tls_listen: '127.0.0.1:8443' })).toThrow(
+      'Error loading configuration from gw.hcl: gateway.tls_listen needs a tls { cert_file key_file } block',
+    );
+    expect(gw({ tls: { cert_file: 'c', key_file: 'k' } })).toThrow('gateway.tls needs gateway.tls_listen');
+    expect(gw({ tls_listen: ':8443', tls: { cert_file: '/c.pem' } })).toThrow(
+      'gateway.tls.key_file must be a non-empty string, got undefined',
+    );
+    const f = join(dir, 'acme.hcl');
+    await writeFile(f, 'gateway {\n  acme {\n    directory = "https://127.0.0.1:14000/dir"\n  }\n}\n');
+    await expect(buildAgentConfig({ dev: false, configFiles: [f] }, mod)).rejects.toThrow(
+      `${f}:2: "acme" in gateway {} is not supported: ACME issuing is not built yet`,
+    );
+  });
+
   it('accepts every key Drover acts on, and the Nomad keys that are harmless to ignore', async () => {
     const f = join(dir, 'full.hcl');
     await writeFile(
@@ -375,7 +397,8 @@ plugin "docker" {
         '  artifact {\n    http_read_timeout = "30m"\n    http_max_size = "100GB"\n    decompression_size_limit = "1GB"',
         '    decompression_file_count_limit = 4096\n  }\n}',
         'gateway {\n  enabled = false\n  listen = "127.0.0.1:0"\n  admin = "127.0.0.1:0"\n  lb = "least_conn"',
-        '  data_plane = "node"\n}',
+        '  data_plane = "node"\n  tls_listen = "127.0.0.1:0"\n  tls {\n    cert_file = "c.pem"\n    key_file = "k.pem"\n  }',
+        '}',
         'limits {\n  http_max_conns_per_client = 0\n  http_header_timeout = "5s"\n  http_body_timeout = "5s"\n}',
         'acl {\n  enabled = false\n}',
         'audit {\n  enabled = false\n  sink "f" {\n    type = "file"\n    path = "a.log"',

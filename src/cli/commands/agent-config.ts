@@ -254,6 +254,27 @@ function gatewayBlock(g: Obj, file: string): Obj {
     admin: addr('admin', g.admin),
     lb: oneOf('lb', g.lb, LB),
     dataPlane: oneOf('data_plane', g.data_plane, DATA_PLANES),
+    ...gatewayTlsBlock(g, file, addr('tls_listen', g.tls_listen)),
+  };
+}
+
+/** `gateway { tls_listen  tls { cert_file key_file } }`. */
+function gatewayTlsBlock(g: Obj, file: string, tlsListen: string | undefined): Obj {
+  const fail = (msg: string) => new UsageError(`Error loading configuration from ${file}: gateway.${msg}`);
+  const text = (where: string, v: unknown): string => {
+    if (typeof v !== 'string' || v.trim() === '')
+      throw fail(`${where} must be a non-empty string, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const tls = block(g.tls);
+  if (tlsListen === undefined && tls) throw fail('tls needs gateway.tls_listen, the address of the HTTPS listener');
+  if (tlsListen !== undefined && !tls)
+    throw fail('tls_listen needs a tls { cert_file key_file } block: the default certificate of the HTTPS listener');
+  return {
+    tlsListen,
+    tls: tls
+      ? { certFile: text('tls.cert_file', tls.cert_file), keyFile: text('tls.key_file', tls.key_file) }
+      : undefined,
   };
 }
 

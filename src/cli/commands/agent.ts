@@ -32,6 +32,10 @@ const startInProcess: StartAgentFn = async (flags) => {
     dnsAddress: dns ? `${dns.host}:${dns.port}` : undefined,
     gatewayAddress: gw ? mod.gatewayUrl(config.gateway.listen, gw.port) : undefined,
     gatewayPlane: gw?.dataPlane,
+    gatewayTlsAddress:
+      gw?.tlsPort !== undefined && config.gateway.tlsListen
+        ? mod.gatewayUrl(config.gateway.tlsListen, gw.tlsPort).replace(/^http:/, 'https:')
+        : undefined,
   };
 };
 
@@ -118,6 +122,7 @@ export const agent = command('agent', {
       const plane = running.gatewayPlane ? ` (data plane: ${running.gatewayPlane})` : '';
       ctx.out.line(`    Gateway at ${running.gatewayAddress}${plane}`);
     }
+    if (running.gatewayTlsAddress) ctx.out.line(`    Gateway HTTPS at ${running.gatewayTlsAddress}`);
     ctx.out.line('==> Drover agent started! Log data will stream in below:');
     if (!ctx.signal.aborted) await once(ctx.signal, 'abort');
     ctx.out.line('==> Caught signal, gracefully shutting down agent...');

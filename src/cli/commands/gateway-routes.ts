@@ -5,11 +5,11 @@
  */
 import type { RouteInfo } from '../../gateway/index.js';
 import { formatRoutesTable } from '../routes-table.js';
-import { command, str, UsageError } from '../command.js';
+import { command, str, UsageError, type CommandSpec } from '../command.js';
 
 const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
 /** The admin endpoints on the gateway's main listener (ADMIN_PREFIX in the gateway module). */
-const SHARED_ROUTES_PATH = '/_drover/gateway/routes';
+const SHARED_ADMIN_PATH = '/_drover/gateway';
 
 /**
  * Asks the main listener's reserved path first, then `/routes` for a gateway URL that is its admin listener
@@ -21,9 +21,19 @@ export async function fetchRoutes(
   signal: AbortSignal,
   fetchFn: typeof fetch = fetch,
 ): Promise<RouteInfo[]> {
+  return fetchAdminList<RouteInfo>(base, 'routes', signal, fetchFn);
+}
+
+/** A JSON list from one of the gateway's admin endpoints (`routes`, `certs`), found as fetchRoutes finds it. */
+export async function fetchAdminList<T>(
+  base: string,
+  endpoint: string,
+  signal: AbortSignal,
+  fetchFn: typeof fetch = fetch,
+): Promise<T[]> {
   const root = base.replace(/\/+$/, '');
   let last = '';
-  for (const path of [SHARED_ROUTES_PATH, '/routes']) {
+  for (const path of [`${SHARED_ADMIN_PATH}/${endpoint}`, `/${endpoint}`]) {
     let res: Response;
     try {
       res = await fetchFn(root + path, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
@@ -39,7 +49,7 @@ export async function fetchRoutes(
     if (res.ok) {
       try {
         const body = JSON.parse(text) as unknown;
-        if (Array.isArray(body)) return body as RouteInfo[];
+        if (Array.isArray(body)) return body as T[];
       } catch {
         /* not the admin endpoint: try the next path */
       }
@@ -47,7 +57,7 @@ export async function fetchRoutes(
     last = `${path} answered ${res.status}`;
   }
   throw new UsageError(
-    `Error querying the gateway at ${root}: no routing table found (${last}); is this a Drover gateway?`,
+    `Error querying the gateway at ${root}: no ${endpoint === 'routes' ? 'routing table' : `${endpoint} list`} found (${last}); is this a Drover gateway?`,
   );
 }
 
@@ -56,20 +66,29 @@ function byAlloc(routes: RouteInfo[]): RouteInfo[] {
   return routes.map((r) => ({ ...r, Targets: r.Targets.map((t) => (t.AllocID ? { ...t, ID: t.AllocID } : t)) }));
 }
 
+/** The options of the commands that read a gateway's admin endpoints. */
+export const GATEWAY_ADMIN_OPTIONS: CommandSpec['options'] = [
+  {
+    flags: '--gateway <url>',
+    description: `the gateway, or its admin address (env DROVER_GATEWAY; default ${DEFAULT_GATEWAY})`,
+  },
+  { flags: '--json', description: 'print the admin JSON instead of the table' },
+];
+
+/** The gateway URL from -gateway, DROVER_GATEWAY or the default. */
+export function gatewayBase(opts: Record<string, unknown>, env: Record<string, string | undefined>): string {
+  const base = str(opts.gateway) ?? env.DROVER_GATEWAY ?? DEFAULT_GATEWAY;
+  if (!/^https?:\/\//.test(base))
+    throw new UsageError(`Invalid -gateway "${base}": expected a URL such as ${DEFAULT_GATEWAY}`);
+  return base;
+}
+
 export const gatewayRoutes = command('gateway routes', {
   summary: "List a gateway's live routes and the instances behind each",
   noGlobals: true,
-  options: [
-    {
-      flags: '--gateway <url>',
-      description: `the gateway, or its admin address (env DROVER_GATEWAY; default ${DEFAULT_GATEWAY})`,
-    },
-    { flags: '--json', description: 'print the admin JSON instead of the table' },
-  ],
+  options: GATEWAY_ADMIN_OPTIONS,
   async run(ctx, _args, opts) {
-    const base = str(opts.gateway) ?? ctx.env.DROVER_GATEWAY ?? DEFAULT_GATEWAY;
-    if (!/^https?:\/\//.test(base))
-      throw new UsageError(`Invalid -gateway "${base}": expected a URL such as ${DEFAULT_GATEWAY}`);
+    const base = gatewayBase(opts, ctx.env);
     const routes = await fetchRoutes(base, ctx.signal);
     if (opts.json === true) ctx.out.printJSON(routes);
     else ctx.out.raw(formatRoutesTable(byAlloc(routes), ctx.now()));

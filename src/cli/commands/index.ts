@@ -14,6 +14,7 @@ import { SCALING_COMMANDS } from './scaling-policy.js';
 import { evalStatus } from './eval-status.js';
 import { gateway } from './gateway.js';
 import { gatewayRoutes } from './gateway-routes.js';
+import { gatewayCerts } from './gateway-certs.js';
 import { jobDispatch } from './job-dispatch.js';
 import { jobHistory } from './job-history.js';
 import { jobPeriodicForce } from './job-periodic-force.js';
@@ -85,6 +86,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   serviceInfo,
   gateway,
   gatewayRoutes,
+  gatewayCerts,
   varPut,
   varGet,
   varList,

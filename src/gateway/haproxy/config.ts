@@ -46,6 +46,10 @@ export interface HaproxyConfigOptions {
   auth?: AuthSource;
   /** Where redirect=https sends clients (443 by default). */
   httpsPort?: number;
+  /** A TLS listener (HTTP/2 and HTTP/1.1) whose certificates are in the crt-list file `crtList`. */
+  tls?: { host: string; port: number; crtList: string };
+  /** When set, ACME HTTP-01 challenge paths go to the gateway's Node listener at this address. */
+  acme?: { host: string; port: number };
 }
 
 /** Renders the complete configuration for the routes, in match order. */
@@ -77,8 +81,11 @@ export function renderHaproxyConfig(all: readonly HaproxyRoute[], o: HaproxyConf
     '',
     'frontend gateway',
     `  bind ${o.listen.host}:${o.listen.port}`,
+    ...(o.tls ? [`  bind ${o.tls.host}:${o.tls.port} ssl crt-list ${o.tls.crtList} alpn h2,http/1.1`] : []),
     '  option forwardfor',
-    '  http-request set-header X-Forwarded-Proto http unless { req.hdr(x-forwarded-proto) -m found }',
+    o.tls
+      ? '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)] unless { req.hdr(x-forwarded-proto) -m found }'
+      : '  http-request set-header X-Forwarded-Proto http unless { req.hdr(x-forwarded-proto) -m found }',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found } !{ req.hdr(x-forwarded-host) -m found }',
     '  http-request set-header X-Real-IP %[src] unless { req.hdr(x-real-ip) -m found }',
   ];
@@ -86,6 +93,7 @@ export function renderHaproxyConfig(all: readonly HaproxyRoute[], o: HaproxyConf
   if (routes.some((r) => r.spec.host !== ''))
     lines.push('  http-request set-var(txn.host) req.hdr(host),field(1,:),lower');
   if (o.admin) lines.push(`  use_backend drover_admin if { path -m beg ${o.admin.prefix}/ }`);
+  if (o.acme) lines.push('  use_backend drover_acme if { path -m beg /.well-known/acme-challenge/ }');
   for (const r of matchOrder(routes)) {
     const conds = [`path -m str ${r.spec.prefix}`];
     if (!r.spec.prefix.endsWith('/')) conds.push(`path -m beg ${r.spec.prefix}/`);
@@ -99,6 +107,7 @@ export function renderHaproxyConfig(all: readonly HaproxyRoute[], o: HaproxyConf
   lines.push(...tcpFrontends(served, o.listen.host), ...userlists(routes, o.auth));
   for (const r of served) lines.push(...renderBackend(r, o), '');
   if (o.admin) lines.push('backend drover_admin', `  server admin ${o.admin.host}:${o.admin.port}`, '');
+  if (o.acme) lines.push('backend drover_acme', `  server acme ${o.acme.host}:${o.acme.port}`, '');
   lines.push(
     'backend no_route',
     `  http-request return status 404 content-type "text/plain; charset=utf-8" string ${quote(page(404, 'Not Found', '(none)', 'no_route', 'no route matches this request; routes come from service tags such as urlprefix-/path'))} hdr x-drover-gateway-error no_route`,

@@ -33,10 +33,12 @@ import {
 import { haproxyCommand, parseShowStat } from './runtime.js';
 import { serverWords } from './route-rules.js';
 import { listen } from '../listen.js';
+import { withAcmeChallenge } from '../tls/challenge.js';
+import { HaproxyCerts } from '../tls/haproxy-certs.js';
 
 export interface HaproxyGatewayOptions extends Pick<
   GatewayOptions,
-  'listen' | 'admin' | 'source' | 'logger' | 'lb' | 'ejectAfter' | 'auth' | 'httpsPort'
+  'listen' | 'admin' | 'source' | 'logger' | 'lb' | 'ejectAfter' | 'auth' | 'httpsPort' | 'tls'
 > {
   /** Directory for the configuration and sockets; a fresh temporary one (removed on close) by default. */
   dir?: string;
@@ -75,6 +77,9 @@ class HaproxyPlane {
   private adminServer: Server | undefined;
   private port = 0;
   private adminPort = 0;
+  private tlsPort: number | undefined;
+  private certs: HaproxyCerts | undefined;
+  private unsubscribeCerts: () => void = () => {};
   private readonly stop = new AbortController();
   private watching: Promise<void> = Promise.resolve();
   private markReady: () => void = () => {};
@@ -99,7 +104,15 @@ class HaproxyPlane {
 
   async start(): Promise<void> {
     const metrics = new MetricsRegistry();
-    const admin = createAdminHandler(() => this.routeInfo(), metrics, this.opts.admin ? '' : ADMIN_PREFIX);
+    const admin = withAcmeChallenge(
+      createAdminHandler(
+        () => this.routeInfo(),
+        metrics,
+        this.opts.admin ? '' : ADMIN_PREFIX,
+        () => this.certList(),
+      ),
+      this.opts.tls?.acmeChallenge,
+    );
     this.adminServer = createServer((req, res) => {
       // Counters live in HAProxy: refresh them before answering.
       this.refreshMetrics(metrics).then(
@@ -114,8 +127,28 @@ class HaproxyPlane {
     this.port = this.opts.listen.port === 0 ? await freePort(this.opts.listen.host) : this.opts.listen.port;
     // A taken port fails here at once with EADDRINUSE, as with the Node plane, not as HAProxy's start timeout.
     if (this.opts.listen.port !== 0) await probePort(this.opts.listen.host, this.port);
+    const tls = this.opts.tls;
+    if (tls) {
+      this.tlsPort = tls.listen.port === 0 ? await freePort(tls.listen.host) : tls.listen.port;
+      if (tls.listen.port !== 0) await probePort(tls.listen.host, this.tlsPort);
+      this.certs = new HaproxyCerts(this.dir, this.logger);
+      this.certs.writeInitial(tls.certs.servingNow());
+    }
     writeFileSync(this.cfgPath, this.render([]));
     await this.spawnHaproxy();
+    if (tls && this.certs) {
+      const certs = this.certs;
+      const push = (serving: Parameters<HaproxyCerts['apply']>[0]) =>
+        certs
+          .apply(serving, (c) => haproxyCommand(this.statsSocket, c, this.stop.signal))
+          .catch((err: unknown) => {
+            if (!this.stop.signal.aborted)
+              this.logger.error('could not load TLS certificates into HAProxy', { error: String(err) });
+          });
+      this.unsubscribeCerts = tls.certs.onChange((serving) => void push(serving));
+      // Anything that changed between writing the files and HAProxy's start.
+      await push(tls.certs.servingNow());
+    }
     this.watching = (async () => {
       for await (const instances of this.opts.source.watch(this.stop.signal)) await this.queue(instances);
     })().catch((err: unknown) => {
@@ -123,7 +156,10 @@ class HaproxyPlane {
         this.logger.error('catalog source failed; routing table frozen', { error: String(err) });
     });
     this.unsubscribeAuth = this.opts.auth?.subscribe?.(() => this.authChanged());
-    this.logger.info('gateway listening', { address: `${this.opts.listen.host}:${this.port}` });
+    this.logger.info('gateway listening', {
+      address: `${this.opts.listen.host}:${this.port}`,
+      ...(this.tlsPort !== undefined ? { tls: `${this.opts.tls!.listen.host}:${this.tlsPort}` } : {}),
+    });
   }
 
   private unsubscribeAuth: (() => void) | undefined;
@@ -133,7 +169,9 @@ class HaproxyPlane {
       dataPlane: 'haproxy',
       port: this.port,
       adminPort: this.opts.admin ? this.adminPort : undefined,
+      tlsPort: this.tlsPort,
       routes: () => this.routeInfo(),
+      certs: () => this.certList(),
       ready: (signal?: AbortSignal) =>
         signal
           ? Promise.race([
@@ -143,6 +181,10 @@ class HaproxyPlane {
           : this.readyPromise,
       close: (graceMs = 5000) => this.close(graceMs),
     };
+  }
+
+  private certList() {
+    return this.opts.tls?.certs.list() ?? [];
   }
 
   private render(routes: HaproxyRoute[]): string {
@@ -155,6 +197,13 @@ class HaproxyPlane {
       admin: this.opts.admin ? undefined : { host: '127.0.0.1', port: this.adminPort, prefix: ADMIN_PREFIX },
       auth: this.opts.auth,
       httpsPort: this.opts.httpsPort,
+      tls:
+        this.opts.tls && this.certs && this.tlsPort !== undefined
+          ? { host: this.opts.tls.listen.host, port: this.tlsPort, crtList: this.certs.crtList }
+          : undefined,
+      acme: this.opts.tls?.acmeChallenge
+        ? { host: this.opts.admin?.host ?? '127.0.0.1', port: this.adminPort }
+        : undefined,
     };
     return renderHaproxyConfig(routes, o);
   }
@@ -425,6 +474,7 @@ class HaproxyPlane {
   }
 
   private async close(graceMs: number): Promise<void> {
+    this.unsubscribeCerts();
     this.stop.abort();
     this.unsubscribeAuth?.();
     this.markReady();
