@@ -14,7 +14,8 @@ export interface JobSummary {
   Children?: { Pending: number; Running: number; Dead: number } | null;
 }
 
-export interface JobListStub {
+/** What a job's list row and the job itself both carry. */
+interface JobHead {
   ID: string;
   Name: string;
   Namespace: string;
@@ -23,6 +24,9 @@ export interface JobListStub {
   Status: string;
   StatusDescription?: string;
   Stop: boolean;
+}
+
+export interface JobListStub extends JobHead {
   Periodic?: boolean;
   ParameterizedJob?: boolean;
   JobSummary: JobSummary | null;
@@ -44,15 +48,7 @@ export interface TaskGroup {
   Scaling?: { Min?: number | null; Max?: number | null; Enabled?: boolean | null } | null;
 }
 
-export interface Job {
-  ID: string;
-  Name: string;
-  Namespace: string;
-  Type: string;
-  Priority: number;
-  Status: string;
-  StatusDescription?: string;
-  Stop: boolean;
+export interface Job extends JobHead {
   Stable?: boolean;
   Datacenters: string[] | null;
   NodePool?: string;
@@ -168,22 +164,21 @@ export interface Node extends Omit<NodeListStub, 'Address' | 'Version' | 'Drain'
   Drain?: boolean;
 }
 
-export interface Evaluation {
-  ID: string;
-  Namespace: string;
-  Priority: number;
-  Type: string;
-  TriggeredBy: string;
-  JobID: string;
-  NodeID: string;
-  DeploymentID: string;
-  Status: string;
-  StatusDescription: string;
-  FailedTGAllocs: Record<string, unknown> | null;
-  BlockedEval?: string;
-  CreateIndex: number;
-  CreateTime: number;
-}
+export type Evaluation = Pick<
+  S.Evaluation,
+  | 'ID'
+  | 'Namespace'
+  | 'Priority'
+  | 'Type'
+  | 'TriggeredBy'
+  | 'JobID'
+  | 'NodeID'
+  | 'DeploymentID'
+  | 'Status'
+  | 'StatusDescription'
+  | 'CreateIndex'
+  | 'CreateTime'
+> & { FailedTGAllocs: Record<string, unknown> | null; BlockedEval?: string };
 
 export interface ServiceListEntry {
   Namespace: string;
