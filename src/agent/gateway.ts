@@ -100,6 +100,8 @@ export async function startAgentGateway(
     lb: g.lb,
     auth,
     tls: tls?.options,
+    // redirect=https sends clients to the TLS listener's port (left out of the URL when it is 443 or not fixed).
+    httpsPort: tls && tls.options.listen.port !== 0 ? tls.options.listen.port : undefined,
   };
   const started = await startPlane(config, opts, log, listen).catch(async (e: unknown) => {
     authStop.abort();
