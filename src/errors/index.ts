@@ -19,6 +19,8 @@ export const ErrorCodes = {
   VariableNotFound: 404,
   ServiceNotFound: 404,
   Conflict: 409,
+  /** A second `PUT /v1/operator/sim` while one runs on this server: one simulation at a time. */
+  SimulationBusy: 429,
   /** Nomad answers a write on a finished deployment with 500 and `can't <verb> terminal deployment`; clients compare both. */
   DeploymentTerminal: 500,
   /**
@@ -130,6 +132,8 @@ export const scalingPolicyNotFound = (id: string) =>
   new DroverError('NotFound', `scaling policy "${id}" not found`, { details: { id } });
 export const deploymentNotFound = (id: string) =>
   new DroverError('DeploymentNotFound', `deployment "${id}" not found`, { details: { id } });
+export const simulationBusy = () =>
+  new DroverError('SimulationBusy', 'a simulation is already running on this server: try again when it has finished');
 export const notFound = (what: string) => new DroverError('NotFound', `${what} not found`);
 export const jobParseError = (problems: Problem[]) =>
   new DroverError('JobParse', problems.map(formatProblem).join('\n'), { problems });

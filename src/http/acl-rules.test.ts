@@ -466,3 +466,20 @@ describe('ACL tokens and policies over the API', () => {
     expect(readFileSync(join(a.dir, 'audit', 'audit.log'), 'utf8').length).toBeLessThanOrEqual(4000);
   });
 });
+
+describe('the what-if simulation over the API', () => {
+  it('refuses an operator:read and node:read token (the report shows every namespace) and runs for management', async () => {
+    const a = await bootstrapped();
+    const t = await tokenFor(
+      a.http,
+      a.root,
+      'ops',
+      'operator { policy = "read" }\nnode { policy = "read" }\nnamespace "default" { policy = "read" }',
+    );
+    const body = { Namespace: 'secret', FailDatacenters: ['dc1'] };
+    expect((await call(a.http, 'PUT', '/v1/operator/sim', t.SecretID, body)).status).toBe(403);
+    const ok = await call(a.http, 'PUT', '/v1/operator/sim', a.root, {});
+    expect(ok.status).toBe(200);
+    expect(ok.json()).toHaveProperty('Changes', []);
+  });
+});

@@ -151,8 +151,9 @@ export const ACL_RULES: Record<string, AclRule> = {
   'PUT /v1/agent/force-leave': { kind: 'agent', op: 'write' },
   'GET /v1/operator/raft/configuration': { kind: 'operator', op: 'read' },
   'GET /v1/operator/scheduler/configuration': { kind: 'operator', op: 'read' },
-  // A what-if on a copy of the state: it reads every job and node, and writes nothing
-  'PUT /v1/operator/sim': { kind: 'operator', op: 'read' },
+  // A what-if on a copy of the state: it writes nothing, but its report shows jobs, counts and allocations of
+  // every namespace (a removed node or failed datacenter reschedules whatever ran there), so management only
+  'PUT /v1/operator/sim': { kind: 'management' },
   // The root keyring that seals variables: management only, as Nomad's
   'GET /v1/operator/keyring/keys': { kind: 'management' },
   'PUT /v1/operator/keyring/rotate': { kind: 'management' },

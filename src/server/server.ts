@@ -27,7 +27,7 @@ import {
 } from '../state/index.js';
 import { join } from 'node:path';
 import type { Logger } from '../logging/index.js';
-import { badRequest } from '../errors/index.js';
+import { badRequest, simulationBusy } from '../errors/index.js';
 import {
   allocsFit as schedulerAllocsFit,
   computeNodeClass,
@@ -471,10 +471,18 @@ export class Server implements ServerAPI {
   writeHealth() {
     return this.store.writeHealth();
   }
-  simulate(req: SimRequest, signal?: AbortSignal): Promise<SimResult> {
-    const admit = (job: Job, namespace: string) => this.admit(job, { namespace }).job;
-    return simulate({ ...this.ctx, admit }, this.store.snapshot(), req, signal);
+  /** One simulation at a time: a second request while one runs is refused (429), not queued. */
+  async simulate(req: SimRequest, signal?: AbortSignal): Promise<SimResult> {
+    if (this.simRunning) throw simulationBusy();
+    this.simRunning = true;
+    try {
+      const admit = (job: Job, namespace: string) => this.admit(job, { namespace }).job;
+      return await simulate({ ...this.ctx, admit }, this.store.snapshot(), req, signal);
+    } finally {
+      this.simRunning = false;
+    }
   }
+  private simRunning = false;
   async snapshotSave(file: string): Promise<{ index: number }> {
     const backend = this.opts.backend;
     if (backend?.backup === undefined) throw badRequest('this server keeps no durable state to snapshot');

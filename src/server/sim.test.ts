@@ -123,4 +123,24 @@ describe('simulate', () => {
     const paths = (err as { problems: { path: string }[] }).problems.map((p) => p.path);
     expect(paths).toEqual(['AddNodes[0].Count', 'AddNodes[0].Like', 'Scale[0].Group', 'MaxCount.JobID']);
   });
+
+  it('refuses more than 20,000 instances asked in all, naming the Scale or Jobs entry that passes the limit', async () => {
+    const scaled = await s.simulate!({ Scale: [{ JobID: 'big', Group: '', Count: 20_001 }] }).catch((e: unknown) => e);
+    expect(isDroverError(scaled, 'BadRequest')).toBe(true);
+    expect((scaled as { problems: { path: string; message: string }[] }).problems).toEqual([
+      { path: 'Scale[0].Count', message: expect.stringMatching(/20001 instances .* at most 20000/) },
+    ]);
+    const jobs = await s.simulate!({ Jobs: [job('a', 15_000, 1), job('b', 15_000, 1)] }).catch((e: unknown) => e);
+    expect(isDroverError(jobs, 'BadRequest')).toBe(true);
+    expect((jobs as { problems: { path: string }[] }).problems.map((p) => p.path)).toEqual(['Jobs[1]']);
+  });
+
+  it('runs one simulation at a time: a second one meanwhile is refused as busy, a later one runs', async () => {
+    const first = s.simulate!({ AddNodes: [{ Count: 1, Like: 'client-1' }] });
+    const second = await s.simulate!({ AddNodes: [{ Count: 1, Like: 'client-1' }] }).catch((e: unknown) => e);
+    expect(isDroverError(second, 'SimulationBusy')).toBe(true);
+    expect((second as Error).message).toMatch(/a simulation is already running/);
+    expect((await first).Changes).toEqual(['add 1 node like client-1']);
+    expect((await s.simulate!({ RemoveNodes: ['client-1'] })).Changes).toEqual(['remove node client-1']);
+  });
 });

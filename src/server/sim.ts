@@ -73,12 +73,14 @@ export interface SimDeps {
 }
 
 /**
- * Bounds that keep one request from wedging the server: nodes added in all, a group's count (Scale and the
- * max-count search), probes of a search. Between evaluations the simulation yields to the event loop, so
- * heartbeats and other requests are served while a long what-if runs.
+ * Bounds that keep one request from wedging the server: nodes added in all, a group's count (Scale, Jobs and the
+ * max-count search), placements asked in all (the group counts of the jobs registered or scaled; the max-count
+ * search's highest probe), probes of a search. Between evaluations the simulation yields to the event loop, so
+ * heartbeats and other requests are served while a long what-if runs; a server runs one simulation at a time.
  */
 export const SIM_MAX_ADD_NODES = 10_000;
 export const SIM_MAX_COUNT = 100_000;
+export const SIM_MAX_PLACEMENTS = 20_000;
 const MAX_PROBES = 40;
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -141,6 +143,18 @@ function planWhatIfs(deps: SimDeps, snap: StateSnapshot, req: SimRequest, ns: st
   const drainNodes: string[] = [];
   const touched = new Set<string>();
   const jobs = new Map<string, Job>();
+  let overPlacements = false;
+  const checkPlacements = (path: string) => {
+    if (overPlacements) return;
+    let total = 0;
+    for (const j of jobs.values()) for (const g of j.TaskGroups) total += g.Count;
+    if (total <= SIM_MAX_PLACEMENTS) return;
+    overPlacements = true;
+    problems.push({
+      path,
+      message: `the jobs registered or scaled ask for ${total} instances in all; at most ${SIM_MAX_PLACEMENTS} per simulation`,
+    });
+  };
   (req.AddNodes ?? []).forEach((a, i) => {
     const path = `AddNodes[${i}]`;
     if (!Number.isInteger(a.Count) || a.Count < 1 || a.Count + newNodes.length > SIM_MAX_ADD_NODES)
@@ -188,7 +202,15 @@ function planWhatIfs(deps: SimDeps, snap: StateSnapshot, req: SimRequest, ns: st
   (req.Jobs ?? []).forEach((input, i) => {
     try {
       const job = deps.admit(input, input.Namespace || ns);
+      job.TaskGroups.forEach((g, k) => {
+        if (g.Count > SIM_MAX_COUNT)
+          problems.push({
+            path: `Jobs[${i}].TaskGroups[${k}].Count`,
+            message: `must be a whole number from 0 to ${SIM_MAX_COUNT}`,
+          });
+      });
       jobs.set(key(job.Namespace, job.ID), job);
+      checkPlacements(`Jobs[${i}]`);
       const prev = snap.jobByID(job.Namespace, job.ID);
       changes.push(`${prev ? 'update' : 'register'} job ${job.ID}`);
     } catch (e) {
@@ -206,6 +228,7 @@ function planWhatIfs(deps: SimDeps, snap: StateSnapshot, req: SimRequest, ns: st
     if (found == null) return;
     const job = withCount(found.job, found.group, s.Count);
     jobs.set(key(job.Namespace, job.ID), job);
+    checkPlacements(`${path}.Count`);
     changes.push(`scale ${job.ID}/${found.group} to ${s.Count}`);
   });
   let maxCount: WhatIfPlan['maxCount'];
@@ -444,7 +467,7 @@ async function searchMaxCount(
     return m == null;
   };
   let lo = 0;
-  let hi = Math.min(upperBound(base, job, tg), SIM_MAX_COUNT) + 1;
+  let hi = Math.min(upperBound(base, job, tg), SIM_MAX_COUNT, SIM_MAX_PLACEMENTS) + 1;
   if (await probe(hi))
     lo = hi; // nothing it asks runs out (or the bound was capped): report the bound
   else

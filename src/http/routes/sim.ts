@@ -1,6 +1,6 @@
 /**
  * `PUT /v1/operator/sim`: Drover's "what if" (server/sim.ts). The body is a SimRequest whose `Jobs` are API job
- * objects as `PUT /v1/jobs` takes them; the answer is a SimResult. The live state is only read (ACL operator:read).
+ * objects as `PUT /v1/jobs` takes them; the answer is a SimResult. The live state is only read (ACL: a management token).
  */
 import { badRequest, type Problem } from '../../errors/index.js';
 import type { Job, SimRequest } from '../../structs/index.js';
