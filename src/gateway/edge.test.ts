@@ -227,8 +227,9 @@ describe.each(planes)('route tag options on the $name plane', ({ name, start, sk
   });
 
   it.skipIf(skip)('answers 429 to a client over its requests per second', async () => {
-    const statuses: number[] = [];
-    for (let i = 0; i < 12; i++) statuses.push((await get(gw.port, '/rate')).status);
+    // One concurrent burst: sequential requests on a loaded machine could spread over several 1-s windows.
+    const replies = await Promise.all(Array.from({ length: 20 }, () => get(gw.port, '/rate')));
+    const statuses = replies.map((r) => r.status);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(3);
     expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);

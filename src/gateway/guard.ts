@@ -10,9 +10,10 @@
  *
  * Each check is built once per routing table, so a request pays only for the options its route has.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { verifySha512Crypt } from '../lib/sha-crypt.js';
+import { sha512Crypt, verifySha512Crypt } from '../lib/sha-crypt.js';
 import { sendErrorPage } from './pages.js';
 import { cidrList, inCidrs } from './route-options.js';
 import type { AuthSource, RouteSpec } from './types.js';
@@ -42,7 +43,7 @@ export function buildGuard(name: string, spec: RouteSpec, settings: GuardSetting
     });
   if (spec.redirectHttps) checks.push(redirectCheck(settings.httpsPort));
   if (spec.rate !== undefined) checks.push(rateCheck(name, spec.rate, settings.now));
-  if (spec.auth !== undefined) checks.push(authCheck(name, spec.auth, settings.auth));
+  if (spec.auth !== undefined) checks.push(authCheck(name, spec.auth, settings.auth, settings.now));
   if (spec.maxBody !== undefined) checks.push(bodyCheck(name, spec.maxBody));
   if (checks.length === 0) return undefined;
   if (checks.length === 1) return checks[0];
@@ -60,19 +61,67 @@ function redirectCheck(httpsPort: number | undefined): Guard {
   };
 }
 
-/** Fixed one-second windows per client address; the table is swept when it grows. */
+/** Longest password checked; a SHA-512 crypt costs time quadratic in its length. */
+export const MAX_PASSWORD_BYTES = 256;
+/** Failed password checks allowed per client address per second, and for all clients together. */
+export const AUTH_FAILURES_PER_ADDRESS = 5;
+export const AUTH_HASHES_PER_SECOND = 20;
+const MAX_ADDRESSES = 100_000;
+
+/**
+ * Fixed one-second windows per client address. The table is bounded: when full, expired windows are swept (at most
+ * once a second) and, if it is still full, the oldest windows are dropped, so a new address never copies it.
+ */
+export class Windows {
+  private readonly table = new Map<string, { start: number; count: number }>();
+  private lastSweep = -Infinity;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly max = MAX_ADDRESSES,
+  ) {}
+
+  /** The current window's count for `key`, before this call's `add`. */
+  count(key: string): number {
+    const w = this.table.get(key);
+    return w === undefined || this.now() - w.start >= 1000 ? 0 : w.count;
+  }
+
+  /** Counts one event for `key` and returns the window's count including it. */
+  add(key: string): number {
+    const t = this.now();
+    let w = this.table.get(key);
+    if (w === undefined || t - w.start >= 1000) {
+      if (w !== undefined) this.table.delete(key);
+      if (this.table.size >= this.max) this.evict(t);
+      w = { start: t, count: 0 };
+      this.table.set(key, w);
+    }
+    return ++w.count;
+  }
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  private evict(t: number): void {
+    if (t - this.lastSweep >= 1000) {
+      this.lastSweep = t;
+      for (const [k, v] of this.table) if (t - v.start >= 1000) this.table.delete(k);
+    }
+    // Insertion order is window start order: the first entries are the oldest.
+    for (const k of this.table.keys()) {
+      if (this.table.size < this.max) break;
+      this.table.delete(k);
+    }
+  }
+}
+
 function rateCheck(name: string, perSecond: number, now: () => number): Guard {
-  let windows = new Map<string, { start: number; count: number }>();
+  const windows = new Windows(now);
   return (req, res) => {
     const addr = req.socket.remoteAddress ?? '';
-    const t = now();
-    let w = windows.get(addr);
-    if (w === undefined || t - w.start >= 1000) {
-      if (windows.size >= 100_000) windows = new Map([...windows].filter(([, v]) => t - v.start < 1000));
-      w = { start: t, count: 0 };
-      windows.set(addr, w);
-    }
-    if (++w.count <= perSecond) return true;
+    if (windows.add(addr) <= perSecond) return true;
     sendErrorPage(res, 429, 'rate_limited', name, `more than ${perSecond} requests/s from ${addr} (rate=)`, {
       'retry-after': '1',
     });
@@ -80,9 +129,19 @@ function rateCheck(name: string, perSecond: number, now: () => number): Guard {
   };
 }
 
-function authCheck(name: string, authName: string, source: AuthSource | undefined): Guard {
+let dummy: string | undefined;
+/** A hash no password matches in practice, checked for unknown users so they take as long as known ones. */
+function dummyHash(): string {
+  dummy ??= sha512Crypt(randomBytes(16).toString('hex'), 'droverdummysalt');
+  return dummy;
+}
+
+function authCheck(name: string, authName: string, source: AuthSource | undefined, now: () => number): Guard {
   // Verified credentials: a SHA-512 crypt check costs milliseconds, far too much for every request of a client.
   const good = new Map<string, string>();
+  // Hashing is synchronous, so failures are throttled per client and in total to keep the event loop free.
+  const failures = new Windows(now);
+  const hashes = new Windows(now, 1);
   return (req, res) => {
     const users = source?.users(authName);
     const header = req.headers.authorization;
@@ -90,15 +149,27 @@ function authCheck(name: string, authName: string, source: AuthSource | undefine
       const cached = good.get(header);
       const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
-      const hash = colon > 0 ? users.get(decoded.slice(0, colon)) : undefined;
-      if (hash !== undefined) {
-        if (cached === hash) return true;
-        if (verifySha512Crypt(decoded.slice(colon + 1), hash)) {
+      const user = colon > 0 ? decoded.slice(0, colon) : undefined;
+      const hash = user === undefined ? undefined : users.get(user);
+      if (hash !== undefined && cached === hash) return true;
+      const password = decoded.slice(colon + 1);
+      const addr = req.socket.remoteAddress ?? '';
+      if (failures.count(addr) >= AUTH_FAILURES_PER_ADDRESS || hashes.count('') >= AUTH_HASHES_PER_SECOND) {
+        sendErrorPage(res, 429, 'rate_limited', name, 'too many failed logins, try again in a second (auth=)', {
+          'retry-after': '1',
+        });
+        return false;
+      }
+      if (user !== undefined && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES) {
+        hashes.add('');
+        // An unknown user is checked against a dummy hash: the answer takes as long as for a known one.
+        if (verifySha512Crypt(password, hash ?? dummyHash()) && hash !== undefined) {
           if (good.size >= 1000) good.clear();
           good.set(header, hash);
           return true;
         }
       }
+      failures.add(addr);
     }
     const why =
       users === undefined

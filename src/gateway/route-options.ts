@@ -23,6 +23,8 @@ interface OptionDef extends RouteOptionDoc {
   set: Setter;
 }
 
+/** The largest maxbody=: 16 GiB, well inside what HAProxy prints as an integer. */
+export const MAX_BODY_LIMIT = 16 * 1024 ** 3;
 const PATH = /^\/[A-Za-z0-9/._~%!*+,=:@-]*$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 /** Header values a tag can carry: no whitespace (tags split on it), no quotes or control characters. */
@@ -101,10 +103,11 @@ const OPTIONS: Record<string, OptionDef> = {
   },
   maxbody: {
     syntax: 'maxbody=SIZE',
-    meaning: 'request bodies larger than SIZE (bytes, or with k, m, g) get 413',
+    meaning: 'request bodies larger than SIZE (bytes, or with k, m, g; at most 16g) get 413',
     set: (s, v) => {
       const n = parseSize(v);
       if (n === undefined) return 'expects a size such as 1048576, 512k or 10m';
+      if (n > MAX_BODY_LIMIT) return 'expects a size of at most 16g';
       s.maxBody = n;
       return undefined;
     },
@@ -174,7 +177,8 @@ function cidrs(value: string, set: (list: string[]) => void): string | undefined
 export function parseCidr(c: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
   const slash = c.indexOf('/');
   const address = slash < 0 ? c : c.slice(0, slash);
-  const v = isIP(address);
+  // A zone ID (fe80::1%eth0) is not a network either plane can match, and `%` breaks HAProxy's syntax.
+  const v = address.includes('%') ? 0 : isIP(address);
   if (v === 0) return undefined;
   const max = v === 4 ? 32 : 128;
   const prefix = slash < 0 ? max : Number(c.slice(slash + 1));

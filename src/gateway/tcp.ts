@@ -109,6 +109,7 @@ export class TcpListeners {
     const chunks: Buffer[] = [];
     let size = 0;
     const timer = setTimeout(() => client.destroy(), HELLO_TIMEOUT_MS);
+    client.once('close', () => clearTimeout(timer));
     const onData = (d: Buffer) => {
       chunks.push(d);
       size += d.length;

@@ -25,4 +25,14 @@ describe('SHA-512 crypt', () => {
     expect(verifySha512Crypt('pw', '$1$abc$xyz')).toBe(false);
     expect(isSha512Crypt('plain')).toBe(false);
   });
+
+  it('refuses a password over 256 bytes without hashing it, even the right one', () => {
+    const long = 'x'.repeat(257);
+    const h = sha512Crypt(long, 'abc', 1000);
+    const t = performance.now();
+    expect(verifySha512Crypt(long, h)).toBe(false);
+    expect(verifySha512Crypt('y'.repeat(12_000), h)).toBe(false);
+    expect(performance.now() - t).toBeLessThan(20);
+    expect(verifySha512Crypt('x'.repeat(256), sha512Crypt('x'.repeat(256), 'abc', 1000))).toBe(true);
+  });
 });

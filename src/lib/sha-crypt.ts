@@ -95,7 +95,8 @@ export function isSha512Crypt(hash: string): boolean {
 /** Checks `password` against a `$6$` hash in constant time; false for anything that is not one. */
 export function verifySha512Crypt(password: string, hash: string): boolean {
   const m = /^\$6\$(?:rounds=(\d+)\$)?([^$]{0,16})\$[./0-9A-Za-z]{86}$/.exec(hash);
-  if (!m) return false;
+  // Crypt time grows with the square of the password's length: a long one could stall the caller for seconds.
+  if (!m || Buffer.byteLength(password) > 256) return false;
   const computed = sha512Crypt(password, m[2]!, m[1] === undefined ? undefined : Number(m[1]));
   const x = Buffer.from(computed);
   const y = Buffer.from(hash);

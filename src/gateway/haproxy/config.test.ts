@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { instance } from '../test-support.js';
+import { rewriteLines } from './route-rules.js';
 import { renderHaproxyConfig, safeForHaproxy, slotCount, type HaproxyRoute } from './config.js';
 
 const opts = {
@@ -83,6 +84,20 @@ describe('HAProxy configuration', () => {
     expect(safeForHaproxy({ host: '', prefix: '/api/v1', strip: '' })).toBe(true);
     expect(safeForHaproxy({ host: '', prefix: '/a#b', strip: '' })).toBe(false);
     expect(safeForHaproxy({ host: 'x"y', prefix: '/', strip: '' })).toBe(false);
+    const base = { host: '', prefix: '/', strip: '' };
+    expect(safeForHaproxy({ ...base, addPrefix: '/a b' })).toBe(false);
+    expect(safeForHaproxy({ ...base, upstreamHost: 'a b' })).toBe(false);
+    expect(safeForHaproxy({ ...base, auth: 'a"b' })).toBe(false);
+    expect(safeForHaproxy({ ...base, maxBody: 1e21 })).toBe(false);
+    expect(safeForHaproxy({ ...base, headers: [['X-A', 'a b']] })).toBe(false);
+    expect(safeForHaproxy({ ...base, allow: ['fe80::1%eth0'] })).toBe(false);
+    expect(safeForHaproxy({ ...base, addPrefix: '/a%20b', allow: ['::1/128'], maxBody: 1024 })).toBe(true);
+  });
+
+  it('escapes % in prefix= so HAProxy does not read it as a log-format tag', () => {
+    expect(rewriteLines({ host: '', prefix: '/', strip: '', addPrefix: '/a%20b' })).toEqual([
+      '  http-request set-path /a%%20b%[path]',
+    ]);
   });
 
   it('leaves room for twice the instances, at least four slots', () => {

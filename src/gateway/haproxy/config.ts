@@ -10,6 +10,7 @@
  * set as the Node plane sets them; 404/503/502 pages name the route and reason.
  */
 import { routeName } from '../routes.js';
+import { MAX_BODY_LIMIT } from '../route-options.js';
 import type { AuthSource, GatewayInstance, LoadBalancing, RouteSpec } from '../types.js';
 import { guardLines, rewriteLines, serverWords, tcpBackendLines, tcpFrontends, userlists } from './route-rules.js';
 
@@ -177,11 +178,21 @@ export function slotCount(n: number): number {
 
 /** Whether a route can be written into the configuration as is (tags are user input; HAProxy's syntax is not). */
 export function safeForHaproxy(spec: RouteSpec): boolean {
-  if (spec.listenPort !== undefined) return /^[a-z0-9.-]*$/.test(spec.host);
+  const path = /^\/[A-Za-z0-9/._~%!*+,=:@-]*$/;
+  const cidr = /^[0-9A-Fa-f.:/]+$/;
+  const cidrsOk = [...(spec.allow ?? []), ...(spec.deny ?? [])].every((c) => cidr.test(c));
+  if (spec.listenPort !== undefined) return /^[a-z0-9.-]*$/.test(spec.host) && cidrsOk;
   return (
     /^[a-z0-9.-]*$/.test(spec.host) &&
-    /^\/[A-Za-z0-9/._~%!*+,=:@-]*$/.test(spec.prefix) &&
-    /^(\/[A-Za-z0-9/._~%!*+,=:@-]*)?$/.test(spec.strip)
+    path.test(spec.prefix) &&
+    (spec.strip === '' || path.test(spec.strip)) &&
+    (spec.addPrefix === undefined || spec.addPrefix === '' || path.test(spec.addPrefix)) &&
+    (spec.upstreamHost === undefined || /^[A-Za-z0-9.-]+(:\d+)?$/.test(spec.upstreamHost)) &&
+    (spec.auth === undefined || /^[A-Za-z0-9_-]{1,64}$/.test(spec.auth)) &&
+    (spec.rate === undefined || Number.isInteger(spec.rate)) &&
+    (spec.maxBody === undefined || (Number.isInteger(spec.maxBody) && spec.maxBody <= MAX_BODY_LIMIT)) &&
+    (spec.headers ?? []).every(([n, v]) => /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(n) && /^[\x21\x23-\x7e]+$/.test(v)) &&
+    cidrsOk
   );
 }
 

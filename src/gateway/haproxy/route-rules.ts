@@ -80,7 +80,7 @@ export function guardLines(r: RuleRoute, httpsPort: number | undefined): string[
 /** Rewrites after strip=: prefix=, host=; and the response headers. */
 export function rewriteLines(spec: RouteSpec): string[] {
   const out: string[] = [];
-  if (spec.addPrefix) out.push(`  http-request set-path ${spec.addPrefix}%[path]`);
+  if (spec.addPrefix) out.push(`  http-request set-path ${spec.addPrefix.replace(/%/g, '%%')}%[path]`);
   if (spec.upstreamHost) out.push(`  http-request set-header Host ${spec.upstreamHost}`);
   for (const [n, v] of spec.headers ?? []) out.push(`  http-response set-header ${n} ${quote(v.replace(/%/g, '%%'))}`);
   return out;
