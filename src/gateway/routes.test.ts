@@ -111,6 +111,35 @@ describe('route tags', () => {
     expect(api.instances.map((i) => i.ID)).toEqual(['c']);
     expect(api.unhealthy).toBe(1);
   });
+
+  it('refuses a shared route whose services disagree on an option, so no job can strip another one’s auth=', () => {
+    const problems: TagProblem[] = [];
+    const groups = groupRoutes(
+      [
+        instance('a', 1, ['urlprefix-/admin auth=ops'], { ServiceName: 'admin' }),
+        instance('b', 2, ['urlprefix-/admin'], { ServiceName: 'intruder' }),
+        instance('c', 3, ['urlprefix-:7000 proto=tcp allow=10.0.0.0/8'], { ServiceName: 'db' }),
+        instance('d', 4, ['urlprefix-:7000 proto=tcp'], { ServiceName: 'other' }),
+        instance('e', 5, ['urlprefix-/w weight=0.3'], { ServiceName: 'w1' }),
+        instance('f', 6, ['urlprefix-/w'], { ServiceName: 'w2' }),
+      ],
+      problems,
+    );
+    const admin = groups.find((g) => g.name === '/admin')!;
+    expect(admin.error).toBe(
+      'services admin and intruder tag urlprefix-/admin with different options: auth=ops vs none',
+    );
+    expect(admin.spec.error).toBe(admin.error);
+    expect(admin.instances).toEqual([]);
+    expect(admin.unhealthy).toBe(2);
+    expect(groups.find((g) => g.name === ':7000')!.error).toBe(
+      'services db and other tag urlprefix-:7000 with different options: allow=10.0.0.0/8 vs none',
+    );
+    // weight= is per service and may differ.
+    expect(groups.find((g) => g.name === '/w')!.error).toBeUndefined();
+    expect(problems.map((p) => p.tag)).toEqual(['urlprefix-/admin', 'urlprefix-:7000 proto=tcp']);
+    expect(new RouteTable(groups).match(undefined, '/admin')).toBeUndefined();
+  });
 });
 
 describe('prefix matching', () => {

@@ -72,10 +72,31 @@ export function specName(spec: RouteSpec): string {
   return spec.listenPort !== undefined ? `${spec.host}:${spec.listenPort}` : routeName(spec.host, spec.prefix);
 }
 
-/** The options that must agree between the services sharing a route (all but weight), as one comparable key. */
-function optionsKey(spec: RouteSpec): string {
-  const { weight: _w, host: _h, prefix: _p, listenPort: _l, ...rest } = spec;
-  return JSON.stringify(rest);
+/** The options that must agree between the services sharing a route (all but weight), field by field. */
+function sharedOptions(spec: RouteSpec): Record<string, unknown> {
+  const { weight: _w, host: _h, prefix: _p, listenPort: _l, error: _e, ...rest } = spec;
+  return rest;
+}
+
+/** How two specs for one route differ, as `auth=ops vs none`; undefined when they agree. */
+function optionsDiff(a: RouteSpec, b: RouteSpec): string | undefined {
+  const x = sharedOptions(a);
+  const y = sharedOptions(b);
+  const show = (v: unknown) =>
+    v === undefined || v === ''
+      ? 'none'
+      : typeof v === 'string'
+        ? v
+        : Array.isArray(v) && v.every((e) => typeof e === 'string')
+          ? v.join(',')
+          : JSON.stringify(v);
+  const diffs: string[] = [];
+  for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+    const l = show(x[k]);
+    const r = show(y[k]);
+    if (l !== r) diffs.push(`${k}=${l} vs ${r}`);
+  }
+  return diffs.length > 0 ? diffs.join(', ') : undefined;
 }
 
 /** A route's options as tag text, for `drover gateway routes`; weights are shown per service. */
@@ -117,7 +138,7 @@ export interface RouteGroup {
 
 /**
  * Groups instances by the routes their tags declare. Several services may share a route: their instances are
- * pooled (as Fabio does); the first service by name decides the options, and a conflict is reported. An
+ * pooled (as Fabio does) when their options agree; when they differ the route is an error and not served. An
  * unhealthy instance still declares its route, so clients get a 503 naming it rather than a 404.
  */
 export function groupRoutes(instances: readonly GatewayInstance[], problems?: TagProblem[]): RouteGroup[] {
@@ -138,11 +159,18 @@ export function groupRoutes(instances: readonly GatewayInstance[], problems?: Ta
       if (group === undefined) {
         group = { name, spec, services: [], instances: [], unhealthy: 0, weights: new Map(), error: spec.error };
         groups.set(name, group);
-      } else if (optionsKey(group.spec) !== optionsKey(spec)) {
-        problems?.push({
-          tag,
-          message: `route ${name} already has other options from service ${group.services[0]}; theirs apply`,
-        });
+      } else if (group.error === undefined) {
+        // Services sharing a route must agree on every option: otherwise a second job could strip the first
+        // one's protection (auth=, allow=...) or change where its traffic goes. The route is not served.
+        const diff = spec.error ?? optionsDiff(group.spec, spec);
+        if (diff !== undefined) {
+          const error = `services ${group.services[0]} and ${inst.ServiceName} tag ${tag.split(/\s+/)[0]} with different options: ${diff}`;
+          problems?.push({ tag, message: `${error}; the route is not served` });
+          group.error = error;
+          group.spec = { ...group.spec, error };
+          group.unhealthy += group.instances.length;
+          group.instances = [];
+        }
       }
       if (!group.services.includes(inst.ServiceName)) group.services.push(inst.ServiceName);
       if (spec.weight !== undefined && !group.weights.has(inst.ServiceName))
