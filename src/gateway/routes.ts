@@ -62,6 +62,32 @@ function invalid(spec: RouteSpec, tag: string, message: string, problems?: TagPr
   return spec;
 }
 
+/** Inclusive port ranges a TCP route may listen on (gateway `tcp_ports`). */
+export type PortRanges = readonly (readonly [number, number])[];
+
+/** Parses `tcp_ports = "5432,10000-20000"`; returns the reason when the text is not a list of ports and ranges. */
+export function parsePortRanges(text: string): PortRanges | string {
+  const out: [number, number][] = [];
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(part);
+    const lo = m ? Number(m[1]) : NaN;
+    const hi = m ? Number(m[2] ?? m[1]) : NaN;
+    if (!m || lo < 1 || hi > 65535 || lo > hi)
+      return `expects ports and ranges between 1 and 65535 such as "5432,10000-20000", got ${JSON.stringify(part)}`;
+    out.push([lo, hi]);
+  }
+  return out;
+}
+
+/**
+ * Whether a TCP route may listen on `port`: inside the operator's `tcp_ports` when set, else any unprivileged
+ * port (1024-65535), so a job cannot take :22 or :25 on the gateway host.
+ */
+export function tcpPortAllowed(port: number, ranges: PortRanges | undefined): boolean {
+  if (ranges === undefined) return port >= 1024 && port <= 65535;
+  return ranges.some(([lo, hi]) => port >= lo && port <= hi);
+}
+
 /** Whether a route has its own TCP listener rather than matching HTTP requests. */
 export function isTcpRoute(spec: RouteSpec): boolean {
   return spec.listenPort !== undefined;
@@ -141,7 +167,11 @@ export interface RouteGroup {
  * pooled (as Fabio does) when their options agree; when they differ the route is an error and not served. An
  * unhealthy instance still declares its route, so clients get a 503 naming it rather than a 404.
  */
-export function groupRoutes(instances: readonly GatewayInstance[], problems?: TagProblem[]): RouteGroup[] {
+export function groupRoutes(
+  instances: readonly GatewayInstance[],
+  problems?: TagProblem[],
+  tcpPorts?: PortRanges,
+): RouteGroup[] {
   // Invalid routes are grouped too, so `drover gateway routes` lists them with their error.
   const groups = new Map<string, RouteGroup>();
   const sorted = [...instances].sort((a, b) =>
@@ -150,8 +180,17 @@ export function groupRoutes(instances: readonly GatewayInstance[], problems?: Ta
   for (const inst of sorted) {
     const seen = new Set<string>();
     for (const tag of inst.Tags) {
-      const spec = parseRouteTag(tag, problems);
+      let spec = parseRouteTag(tag, problems);
       if (spec === undefined) continue;
+      if (spec.error === undefined && spec.listenPort !== undefined && !tcpPortAllowed(spec.listenPort, tcpPorts)) {
+        const allowed = tcpPorts === undefined ? '1024-65535' : tcpPorts.map(([l, h]) => (l === h ? l : `${l}-${h}`));
+        spec = invalid(
+          spec,
+          tag,
+          `port ${spec.listenPort} is not in the gateway's tcp_ports (${String(allowed)})`,
+          problems,
+        );
+      }
       const name = specName(spec);
       if (seen.has(name)) continue;
       seen.add(name);
