@@ -149,6 +149,8 @@ export interface GatewayConfig {
    * insists on HAProxy (a missing binary stops the start); `node` forwards in the agent's own process.
    */
   dataPlane: 'auto' | 'node' | 'haproxy';
+  /** `tcp_ports = "5432,10000-20000"`: ports TCP routes may listen on; unset: 1024-65535. */
+  tcpPorts?: string;
   /** `host:port` of the HTTPS listener (HTTP/2 and HTTP/1.1); none when absent. */
   tlsListen?: string;
   /** The HTTPS listener's default certificate (PEM files), served when no SNI certificate matches. */

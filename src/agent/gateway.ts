@@ -10,6 +10,7 @@
  * PATH and otherwise the Node plane, with a warning saying what the user gives up; an HAProxy that will not
  * start falls back the same way. `haproxy` and `node` are taken as asked, with no fallback.
  */
+import { parsePortRanges, type PortRanges } from '../gateway/routes.js';
 import { DroverError } from '../errors/index.js';
 import {
   BlockingQuerySource,
@@ -98,6 +99,7 @@ export async function startAgentGateway(
     source,
     logger: log,
     lb: g.lb,
+    tcpPorts: g.tcpPorts === undefined ? undefined : (parsePortRanges(g.tcpPorts) as PortRanges),
     auth,
     tls: tls?.options,
     // redirect=https sends clients to the TLS listener's port (left out of the URL when it is 443 or not fixed).

@@ -207,6 +207,32 @@ describe.each(planes)('route tag options on the $name plane', ({ name, start, sk
     expect(echoOf(r).name).toBe('tls');
   });
 
+  it.skipIf(skip)('asks for basic auth on an Upgrade request too, before any tunnel opens', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port: gw.port });
+      let got = '';
+      s.setEncoding('utf8');
+      s.on('connect', () =>
+        s.write(
+          'GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        ),
+      );
+      s.on('data', (d: string) => {
+        got += d;
+        if (got.includes('\r\n\r\n')) {
+          s.destroy();
+          resolve(got);
+        }
+      });
+      s.on('error', reject);
+      s.on('close', () => resolve(got));
+      s.setTimeout(5000, () => s.destroy(new Error('no answer within 5 s')));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer.toLowerCase()).toContain('www-authenticate: basic realm="ops"');
+  });
+
   it.skipIf(skip)('asks for basic auth and lets the right password through', async () => {
     const none = await get(gw.port, '/a');
     expect(none.status).toBe(401);

@@ -80,11 +80,20 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const tcp = new TcpListeners(opts.listen.host, logger, now);
   const apply = async (instances: GatewayInstance[]) => {
     const problems: TagProblem[] = [];
-    holder.table = buildTable(instances, registry, metrics, lb, holder.table, problems, {
-      auth: opts.auth,
-      httpsPort: opts.httpsPort,
-      now,
-    });
+    holder.table = buildTable(
+      instances,
+      registry,
+      metrics,
+      lb,
+      holder.table,
+      problems,
+      {
+        auth: opts.auth,
+        httpsPort: opts.httpsPort,
+        now,
+      },
+      opts.tcpPorts,
+    );
     await tcp.update(holder.table.routes);
     const text = problems.map((p) => `${p.tag}: ${p.message}`).join('; ');
     if (text !== '' && text !== lastProblems) logger.warn('some route tags were not understood', { problems: text });

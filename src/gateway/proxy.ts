@@ -116,7 +116,7 @@ export function createProxyHandler(
 }
 
 /** Replaces (or adds) one header in a flat name, value array. */
-function setHeader(headers: string[], name: string, value: string): void {
+export function setHeader(headers: string[], name: string, value: string): void {
   const lower = name.toLowerCase();
   for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i]!.toLowerCase() === lower) headers.splice(i, 2);
   headers.push(name, value);

@@ -1,6 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { groupRoutes, parseRouteTag, prefixMatches, RouteTable, stripPrefix, type TagProblem } from './routes.js';
+import {
+  groupRoutes,
+  parsePortRanges,
+  parseRouteTag,
+  prefixMatches,
+  RouteTable,
+  stripPrefix,
+  tcpPortAllowed,
+  type PortRanges,
+  type TagProblem,
+} from './routes.js';
 import { instance } from './test-support.js';
 import type { RouteSpec } from './types.js';
 
@@ -110,6 +120,64 @@ describe('route tags', () => {
     const api = groups.find((g) => g.name === '/api')!;
     expect(api.instances.map((i) => i.ID)).toEqual(['c']);
     expect(api.unhealthy).toBe(1);
+  });
+
+  it('refuses a shared route whose services disagree on an option, so no job can strip another one’s auth=', () => {
+    const problems: TagProblem[] = [];
+    const groups = groupRoutes(
+      [
+        instance('a', 1, ['urlprefix-/admin auth=ops'], { ServiceName: 'admin' }),
+        instance('b', 2, ['urlprefix-/admin'], { ServiceName: 'intruder' }),
+        instance('c', 3, ['urlprefix-:7000 proto=tcp allow=10.0.0.0/8'], { ServiceName: 'db' }),
+        instance('d', 4, ['urlprefix-:7000 proto=tcp'], { ServiceName: 'other' }),
+        instance('e', 5, ['urlprefix-/w weight=0.3'], { ServiceName: 'w1' }),
+        instance('f', 6, ['urlprefix-/w'], { ServiceName: 'w2' }),
+      ],
+      problems,
+    );
+    const admin = groups.find((g) => g.name === '/admin')!;
+    expect(admin.error).toBe(
+      'services admin and intruder tag urlprefix-/admin with different options: auth=ops vs none',
+    );
+    expect(admin.spec.error).toBe(admin.error);
+    expect(admin.instances).toEqual([]);
+    expect(admin.unhealthy).toBe(2);
+    expect(groups.find((g) => g.name === ':7000')!.error).toBe(
+      'services db and other tag urlprefix-:7000 with different options: allow=10.0.0.0/8 vs none',
+    );
+    // weight= is per service and may differ.
+    expect(groups.find((g) => g.name === '/w')!.error).toBeUndefined();
+    expect(problems.map((p) => p.tag)).toEqual(['urlprefix-/admin', 'urlprefix-:7000 proto=tcp']);
+    expect(new RouteTable(groups).match(undefined, '/admin')).toBeUndefined();
+  });
+});
+
+describe('TCP ports a route may take', () => {
+  it('allows only unprivileged ports by default, and only the configured ranges when tcp_ports is set', () => {
+    expect(tcpPortAllowed(22, undefined)).toBe(false);
+    expect(tcpPortAllowed(1023, undefined)).toBe(false);
+    expect(tcpPortAllowed(1024, undefined)).toBe(true);
+    const ranges = parsePortRanges('25, 10000-20000') as PortRanges;
+    expect(ranges).toEqual([
+      [25, 25],
+      [10000, 20000],
+    ]);
+    expect(tcpPortAllowed(25, ranges)).toBe(true);
+    expect(tcpPortAllowed(5432, ranges)).toBe(false);
+    expect(tcpPortAllowed(20000, ranges)).toBe(true);
+    expect(parsePortRanges('0-10')).toMatch(/between 1 and 65535/);
+    expect(parsePortRanges('10000-')).toMatch(/got "10000-"/);
+  });
+
+  it('makes a TCP route outside the allowed ports a route error that is not served', () => {
+    const problems: TagProblem[] = [];
+    const groups = groupRoutes([instance('a', 1, ['urlprefix-:22 proto=tcp', 'urlprefix-:5432 proto=tcp'])], problems);
+    expect(groups.find((g) => g.name === ':22')!.error).toBe("port 22 is not in the gateway's tcp_ports (1024-65535)");
+    expect(groups.find((g) => g.name === ':22')!.instances).toEqual([]);
+    expect(groups.find((g) => g.name === ':5432')!.error).toBeUndefined();
+    const limited = groupRoutes([instance('a', 1, ['urlprefix-:5432 proto=tcp'])], [], [[10000, 20000]]);
+    expect(limited[0]!.error).toBe("port 5432 is not in the gateway's tcp_ports (10000-20000)");
+    expect(problems.map((p) => p.tag)).toEqual(['urlprefix-:22 proto=tcp']);
   });
 });
 

@@ -62,6 +62,32 @@ function invalid(spec: RouteSpec, tag: string, message: string, problems?: TagPr
   return spec;
 }
 
+/** Inclusive port ranges a TCP route may listen on (gateway `tcp_ports`). */
+export type PortRanges = readonly (readonly [number, number])[];
+
+/** Parses `tcp_ports = "5432,10000-20000"`; returns the reason when the text is not a list of ports and ranges. */
+export function parsePortRanges(text: string): PortRanges | string {
+  const out: [number, number][] = [];
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(part);
+    const lo = m ? Number(m[1]) : NaN;
+    const hi = m ? Number(m[2] ?? m[1]) : NaN;
+    if (!m || lo < 1 || hi > 65535 || lo > hi)
+      return `expects ports and ranges between 1 and 65535 such as "5432,10000-20000", got ${JSON.stringify(part)}`;
+    out.push([lo, hi]);
+  }
+  return out;
+}
+
+/**
+ * Whether a TCP route may listen on `port`: inside the operator's `tcp_ports` when set, else any unprivileged
+ * port (1024-65535), so a job cannot take :22 or :25 on the gateway host.
+ */
+export function tcpPortAllowed(port: number, ranges: PortRanges | undefined): boolean {
+  if (ranges === undefined) return port >= 1024 && port <= 65535;
+  return ranges.some(([lo, hi]) => port >= lo && port <= hi);
+}
+
 /** Whether a route has its own TCP listener rather than matching HTTP requests. */
 export function isTcpRoute(spec: RouteSpec): boolean {
   return spec.listenPort !== undefined;
@@ -72,10 +98,31 @@ export function specName(spec: RouteSpec): string {
   return spec.listenPort !== undefined ? `${spec.host}:${spec.listenPort}` : routeName(spec.host, spec.prefix);
 }
 
-/** The options that must agree between the services sharing a route (all but weight), as one comparable key. */
-function optionsKey(spec: RouteSpec): string {
-  const { weight: _w, host: _h, prefix: _p, listenPort: _l, ...rest } = spec;
-  return JSON.stringify(rest);
+/** The options that must agree between the services sharing a route (all but weight), field by field. */
+function sharedOptions(spec: RouteSpec): Record<string, unknown> {
+  const { weight: _w, host: _h, prefix: _p, listenPort: _l, error: _e, ...rest } = spec;
+  return rest;
+}
+
+/** How two specs for one route differ, as `auth=ops vs none`; undefined when they agree. */
+function optionsDiff(a: RouteSpec, b: RouteSpec): string | undefined {
+  const x = sharedOptions(a);
+  const y = sharedOptions(b);
+  const show = (v: unknown) =>
+    v === undefined || v === ''
+      ? 'none'
+      : typeof v === 'string'
+        ? v
+        : Array.isArray(v) && v.every((e) => typeof e === 'string')
+          ? v.join(',')
+          : JSON.stringify(v);
+  const diffs: string[] = [];
+  for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+    const l = show(x[k]);
+    const r = show(y[k]);
+    if (l !== r) diffs.push(`${k}=${l} vs ${r}`);
+  }
+  return diffs.length > 0 ? diffs.join(', ') : undefined;
 }
 
 /** A route's options as tag text, for `drover gateway routes`; weights are shown per service. */
@@ -117,10 +164,14 @@ export interface RouteGroup {
 
 /**
  * Groups instances by the routes their tags declare. Several services may share a route: their instances are
- * pooled (as Fabio does); the first service by name decides the options, and a conflict is reported. An
+ * pooled (as Fabio does) when their options agree; when they differ the route is an error and not served. An
  * unhealthy instance still declares its route, so clients get a 503 naming it rather than a 404.
  */
-export function groupRoutes(instances: readonly GatewayInstance[], problems?: TagProblem[]): RouteGroup[] {
+export function groupRoutes(
+  instances: readonly GatewayInstance[],
+  problems?: TagProblem[],
+  tcpPorts?: PortRanges,
+): RouteGroup[] {
   // Invalid routes are grouped too, so `drover gateway routes` lists them with their error.
   const groups = new Map<string, RouteGroup>();
   const sorted = [...instances].sort((a, b) =>
@@ -129,8 +180,17 @@ export function groupRoutes(instances: readonly GatewayInstance[], problems?: Ta
   for (const inst of sorted) {
     const seen = new Set<string>();
     for (const tag of inst.Tags) {
-      const spec = parseRouteTag(tag, problems);
+      let spec = parseRouteTag(tag, problems);
       if (spec === undefined) continue;
+      if (spec.error === undefined && spec.listenPort !== undefined && !tcpPortAllowed(spec.listenPort, tcpPorts)) {
+        const allowed = tcpPorts === undefined ? '1024-65535' : tcpPorts.map(([l, h]) => (l === h ? l : `${l}-${h}`));
+        spec = invalid(
+          spec,
+          tag,
+          `port ${spec.listenPort} is not in the gateway's tcp_ports (${String(allowed)})`,
+          problems,
+        );
+      }
       const name = specName(spec);
       if (seen.has(name)) continue;
       seen.add(name);
@@ -138,11 +198,18 @@ export function groupRoutes(instances: readonly GatewayInstance[], problems?: Ta
       if (group === undefined) {
         group = { name, spec, services: [], instances: [], unhealthy: 0, weights: new Map(), error: spec.error };
         groups.set(name, group);
-      } else if (optionsKey(group.spec) !== optionsKey(spec)) {
-        problems?.push({
-          tag,
-          message: `route ${name} already has other options from service ${group.services[0]}; theirs apply`,
-        });
+      } else if (group.error === undefined) {
+        // Services sharing a route must agree on every option: otherwise a second job could strip the first
+        // one's protection (auth=, allow=...) or change where its traffic goes. The route is not served.
+        const diff = spec.error ?? optionsDiff(group.spec, spec);
+        if (diff !== undefined) {
+          const error = `services ${group.services[0]} and ${inst.ServiceName} tag ${tag.split(/\s+/)[0]} with different options: ${diff}`;
+          problems?.push({ tag, message: `${error}; the route is not served` });
+          group.error = error;
+          group.spec = { ...group.spec, error };
+          group.unhealthy += group.instances.length;
+          group.instances = [];
+        }
       }
       if (!group.services.includes(inst.ServiceName)) group.services.push(inst.ServiceName);
       if (spec.weight !== undefined && !group.weights.has(inst.ServiceName))

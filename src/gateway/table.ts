@@ -5,7 +5,7 @@
  */
 import { BackendRegistry, type Backend, type Pool, backendKey } from './backend.js';
 import type { MetricsRegistry, RouteMetrics } from './metrics.js';
-import { describeOptions, groupRoutes, RouteTable, routeLb, type TagProblem } from './routes.js';
+import { describeOptions, groupRoutes, RouteTable, routeLb, type PortRanges, type TagProblem } from './routes.js';
 import { serviceShares, SplitPicker } from './split.js';
 import { buildGuard, type Guard, type GuardSettings } from './guard.js';
 import type { GatewayInstance, LoadBalancing, RouteInfo, RouteSpec, RouteTargetInfo } from './types.js';
@@ -37,8 +37,9 @@ export function buildTable(
   previous: LiveTable | undefined,
   problems?: TagProblem[],
   guards: GuardSettings = { now: Date.now },
+  tcpPorts?: PortRanges,
 ): LiveTable {
-  const groups = groupRoutes(instances, problems);
+  const groups = groupRoutes(instances, problems, tcpPorts);
   const backends = registry.update(groups.flatMap((g) => g.instances));
   const oldCursors = new Map(previous?.routes.map((r) => [r.name, r.cursor]) ?? []);
   const routes = groups.map((g): LiveRoute => {

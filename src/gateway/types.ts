@@ -116,6 +116,8 @@ export interface ListenAddress {
 }
 
 export interface GatewayOptions {
+  /** Ports TCP routes may listen on (`tcp_ports`); unset: 1024-65535. */
+  tcpPorts?: readonly (readonly [number, number])[];
   /** Where clients connect; port 0 picks a free one. */
   listen: ListenAddress;
   /** Admin listener serving `GET /routes` and `GET /metrics`; when absent they are served on the main

@@ -6,14 +6,18 @@
  *          <---101-----         <---101-----            then bytes flow both ways, untouched
  *   (connect refused: retried on another instance, as for GET; any other answer is passed back and the socket closed)
  *
+ * The route's guard (allow/deny, redirect, rate, auth, maxbody) runs first, exactly as for a plain request, and the
+ * same rewrites apply (strip=, prefix=, host=, weighted split). proto=https routes refuse upgrades with 502.
+ *
  * Tunnels do not use the keep-alive pools: an upgraded socket never returns to a pool.
  */
-import { request, STATUS_CODES, type IncomingMessage } from 'node:http';
+import { request, ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logging/index.js';
 import { pickBackend, type Backend } from './backend.js';
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
-import { unavailableReason, type TableHolder } from './proxy.js';
+import { setHeader, unavailableReason, type TableHolder } from './proxy.js';
 import { stripPrefix } from './routes.js';
 import type { LiveRoute } from './table.js';
 
@@ -39,12 +43,34 @@ export function createUpgradeHandler(
       return;
     }
     route.metrics.requests++;
+    if (route.guard !== undefined) {
+      // The guard answers through a ServerResponse; bind one to the raw socket so a refusal is written on it.
+      const res = new ServerResponse(req);
+      res.shouldKeepAlive = false;
+      res.assignSocket(socket as Socket);
+      if (!route.guard(req, res)) {
+        route.metrics.response(res.statusCode, 0);
+        const close = () => socket.end(() => socket.destroy());
+        if (res.writableFinished) close();
+        else res.once('finish', close);
+        return;
+      }
+      res.detachSocket(socket as Socket);
+    }
+    if (route.spec.proto === 'https') {
+      route.metrics.error('upstream_failed');
+      writeRawError(socket, 502, `route ${route.name} has proto=https: the gateway does not tunnel upgrades over TLS`);
+      return;
+    }
     const headers = forwardRequestHeaders(req.rawHeaders, {
       remoteAddress: req.socket.remoteAddress ?? '',
       upgrade: true,
       body: false,
     });
-    tryUpgrade(req, socket, head, route, stripPrefix(url, route.spec.strip), headers, [], settings);
+    if (route.spec.upstreamHost !== undefined) setHeader(headers, 'host', route.spec.upstreamHost);
+    const stripped = stripPrefix(url, route.spec.strip);
+    const path = route.spec.addPrefix ? route.spec.addPrefix + stripped : stripped;
+    tryUpgrade(req, socket, head, route, path, headers, [], settings);
   };
 }
 
@@ -58,7 +84,8 @@ function tryUpgrade(
   tried: Backend[],
   settings: UpgradeSettings,
 ): void {
-  const b = pickBackend(route, settings.now(), tried);
+  const now = settings.now();
+  const b = route.split ? route.split.pick(now, tried) : pickBackend(route, now, tried);
   if (b === undefined) {
     const status = tried.length === 0 ? 503 : 502;
     route.metrics.error(tried.length === 0 ? 'no_instance' : 'upstream_failed');

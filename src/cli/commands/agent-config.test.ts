@@ -397,7 +397,7 @@ plugin "docker" {
         '  artifact {\n    http_read_timeout = "30m"\n    http_max_size = "100GB"\n    decompression_size_limit = "1GB"',
         '    decompression_file_count_limit = 4096\n  }\n}',
         'gateway {\n  enabled = false\n  listen = "127.0.0.1:0"\n  admin = "127.0.0.1:0"\n  lb = "least_conn"',
-        '  data_plane = "node"\n  tls_listen = "127.0.0.1:0"\n  tls {\n    cert_file = "c.pem"\n    key_file = "k.pem"\n  }',
+        '  data_plane = "node"\n  tcp_ports = "5432,10000-20000"\n  tls_listen = "127.0.0.1:0"\n  tls {\n    cert_file = "c.pem"\n    key_file = "k.pem"\n  }',
         '}',
         'limits {\n  http_max_conns_per_client = 0\n  http_header_timeout = "5s"\n  http_body_timeout = "5s"\n}',
         'acl {\n  enabled = false\n}',
@@ -411,7 +411,16 @@ plugin "docker" {
     );
     await expect(buildAgentConfig({ dev: false, configFiles: [f] }, mod)).resolves.toMatchObject({
       client: { nodeClass: 'c' },
+      gateway: { tcpPorts: '5432,10000-20000' },
     });
+  });
+
+  it('refuses a gateway.tcp_ports that is not a list of ports and ranges', async () => {
+    const f = join(dir, 'tcp-ports.hcl');
+    await writeFile(f, 'gateway {\n  tcp_ports = "22-10"\n}\n');
+    await expect(buildAgentConfig({ dev: false, configFiles: [f] }, mod)).rejects.toThrow(
+      'gateway.tcp_ports expects ports and ranges between 1 and 65535 such as "5432,10000-20000", got "22-10"',
+    );
   });
 
   it('refuses config files that are neither HCL nor JSON', async () => {

@@ -6,9 +6,10 @@
  * `client { servers, node_class, node_pool, meta, host_volume "x" { path read_only }, min_dynamic_port,
  * max_dynamic_port, reserved { cpu memory disk reserved_ports }, bridge_network_name, bridge_network_subnet,
  * cni_path, cni_config_dir }`, `plugin "raw_exec" { config { enabled = true } }`,
- * `dns { enabled, port, domain }`, `gateway { enabled, listen, admin, lb, data_plane }`).
+ * `dns { enabled, port, domain }`, `gateway { enabled, listen, admin, lb, data_plane, tcp_ports }`).
  * docs/operations.md is the reference for users.
  */
+import { parsePortRanges } from '../../gateway/routes.js';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import type { AgentConfig } from '../../agent/index.js';
@@ -228,7 +229,7 @@ export function checkEtcdURL(u: string, where: string): string {
 const LB = ['round_robin', 'least_conn'];
 const DATA_PLANES = ['auto', 'node', 'haproxy'];
 
-/** Drover's `gateway { enabled, listen, admin, lb, data_plane }`; bad choices are errors, not silent defaults. */
+/** Drover's `gateway { enabled, listen, admin, lb, data_plane, tcp_ports }`; bad choices are errors, not silent defaults. */
 function gatewayBlock(g: Obj, file: string): Obj {
   const oneOf = (key: string, v: unknown, allowed: string[]) => {
     if (v === undefined) return undefined;
@@ -254,8 +255,18 @@ function gatewayBlock(g: Obj, file: string): Obj {
     admin: addr('admin', g.admin),
     lb: oneOf('lb', g.lb, LB),
     dataPlane: oneOf('data_plane', g.data_plane, DATA_PLANES),
+    tcpPorts: tcpPortsKey(g.tcp_ports, file),
     ...gatewayTlsBlock(g, file, addr('tls_listen', g.tls_listen)),
   };
+}
+
+/** `gateway { tcp_ports = "5432,10000-20000" }`: checked here so a typo stops the start. */
+function tcpPortsKey(v: unknown, file: string): string | undefined {
+  if (v === undefined) return undefined;
+  const why = typeof v === 'string' ? parsePortRanges(v) : 'expects a string such as "10000-20000"';
+  if (typeof why === 'string')
+    throw new UsageError(`Error loading configuration from ${file}: gateway.tcp_ports ${why}`);
+  return v as string;
 }
 
 /** `gateway { tls_listen  tls { cert_file key_file } }`. */

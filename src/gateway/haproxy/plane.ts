@@ -38,7 +38,7 @@ import { HaproxyCerts } from '../tls/haproxy-certs.js';
 
 export interface HaproxyGatewayOptions extends Pick<
   GatewayOptions,
-  'listen' | 'admin' | 'source' | 'logger' | 'lb' | 'ejectAfter' | 'auth' | 'httpsPort' | 'tls'
+  'listen' | 'admin' | 'source' | 'logger' | 'lb' | 'ejectAfter' | 'auth' | 'httpsPort' | 'tls' | 'tcpPorts'
 > {
   /** Directory for the configuration and sockets; a fresh temporary one (removed on close) by default. */
   dir?: string;
@@ -211,7 +211,7 @@ class HaproxyPlane {
   /** Applies one catalog set: through the runtime API when possible, else by a seamless reload. */
   private async apply(instances: GatewayInstance[]): Promise<void> {
     this.lastInstances = instances;
-    const all = groupRoutes(instances);
+    const all = groupRoutes(instances, undefined, this.opts.tcpPorts);
     for (const g of all)
       if (g.error === undefined && !safeForHaproxy(g.spec)) {
         g.error = 'the route has characters HAProxy cannot take';
@@ -424,7 +424,7 @@ class HaproxyPlane {
   /** Re-applies the last catalog set when an auth Variable changed (the userlists are in the config). */
   authChanged(): void {
     if (this.lastInstances === undefined || this.stop.signal.aborted) return;
-    const groups = groupRoutes(this.lastInstances).filter((g) => g.error === undefined);
+    const groups = groupRoutes(this.lastInstances, undefined, this.opts.tcpPorts).filter((g) => g.error === undefined);
     if (this.authKey(groups) !== this.authKeyNow) void this.queue(this.lastInstances);
   }
 
