@@ -19,8 +19,12 @@ export class VariableAuthSource implements AuthSource {
   private readonly listeners = new Set<() => void>();
   private index = 0;
 
+  /**
+   * `server.vars` is read on every query, never kept: with etcd HA the server is a proxy that answers NotLeader
+   * until this agent leads, and whose Server changes with each term.
+   */
   constructor(
-    private readonly vars: Pick<Server['vars'], 'list' | 'get'>,
+    private readonly server: { readonly vars: Pick<Server['vars'], 'list' | 'get'> },
     private readonly logger: Logger,
   ) {}
 
@@ -33,9 +37,17 @@ export class VariableAuthSource implements AuthSource {
     return () => this.listeners.delete(onChange);
   }
 
-  /** Reads the users once now (so the gateway starts with them), then follows changes until `signal` aborts. */
+  /**
+   * Reads the users once now, so the gateway starts with them. It does not fail: a server that cannot answer
+   * yet (NotLeader before this agent's HA seat leads) leaves no users until `follow` reads them.
+   */
   async load(signal: AbortSignal): Promise<void> {
-    await this.refresh(0, signal);
+    try {
+      await this.refresh(0, signal);
+    } catch (e) {
+      if (signal.aborted) return;
+      this.logger.warn('could not read gateway auth users yet; retrying', { error: String(e) });
+    }
   }
 
   async follow(signal: AbortSignal): Promise<void> {
@@ -44,6 +56,8 @@ export class VariableAuthSource implements AuthSource {
         await this.refresh(WAIT_MS, signal);
       } catch (e) {
         if (signal.aborted) return;
+        // Read afresh next time: after a failover the new leader's Server may not reach the index seen.
+        this.index = 0;
         this.logger.warn('could not read gateway auth users; keeping the last ones', { error: String(e) });
         await sleepOrAborted(1000, signal);
       }
@@ -52,13 +66,13 @@ export class VariableAuthSource implements AuthSource {
 
   private async refresh(waitMs: number, signal: AbortSignal): Promise<void> {
     const q = { namespace: 'default', prefix: GATEWAY_AUTH_PREFIX, signal };
-    const listed = await this.vars.list(waitMs > 0 ? { ...q, minIndex: this.index, waitMs } : q);
+    const listed = await this.server.vars.list(waitMs > 0 ? { ...q, minIndex: this.index, waitMs } : q);
     if (listed.index === this.index && waitMs > 0) return;
     this.index = listed.index;
     const next = new Map<string, ReadonlyMap<string, string>>();
     for (const meta of listed.value) {
       const name = meta.Path.slice(GATEWAY_AUTH_PREFIX.length);
-      const v = (await this.vars.get('default', meta.Path)).value;
+      const v = (await this.server.vars.get('default', meta.Path)).value;
       if (v === null || name === '' || name.includes('/')) continue;
       const users = new Map<string, string>();
       for (const [user, hash] of Object.entries(v.Items)) {

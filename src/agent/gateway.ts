@@ -86,7 +86,7 @@ export async function startAgentGateway(
   }
   const listen = parseListenAddress(g.listen);
   // auth= users come from the server's Variables; a client-only agent has none (its auth routes answer 401).
-  const auth = server ? new VariableAuthSource(server.vars, log) : undefined;
+  const auth = server ? new VariableAuthSource(server, log) : undefined;
   const authStop = new AbortController();
   if (auth) await auth.load(authStop.signal);
   const tls = await startGatewayTls(config, server, log).catch((e: unknown) => {

@@ -88,9 +88,14 @@ export const validate: JobValidator = {
 export const scalingPolicyValidator: JobValidator = {
   name: 'scaling-policy',
   validate: (job) => ({
-    problems: (job.TaskGroups ?? []).flatMap((g, i) =>
-      g.Scaling?.Policy == null ? [] : parsePolicy(g.Scaling.Policy, `TaskGroups[${i}].Scaling.Policy`).problems,
-    ),
+    problems: (job.TaskGroups ?? []).flatMap((g, i) => {
+      if (g.Scaling?.Policy == null) return [];
+      const { spec, problems } = parsePolicy(g.Scaling.Policy, `TaskGroups[${i}].Scaling.Policy`);
+      // As in Nomad, a scaling block needs max: without it the autoscaler would have no upper bound.
+      if (spec.checks.length > 0 && g.Scaling.Max == null)
+        problems.push({ path: `TaskGroups[${i}].Scaling.Max`, message: 'a scaling policy with checks needs max' });
+      return problems;
+    }),
   }),
 };
 

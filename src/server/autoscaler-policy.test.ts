@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseJobHCL } from '../jobspec/index.js';
+import { scalingPolicyValidator } from './admission.js';
+import type { AdmissionContext } from './admission.js';
 import { parsePolicy } from './autoscaler-policy.js';
 
 function policyOf(scaling: string): unknown {
@@ -65,7 +67,7 @@ describe('parsePolicy', () => {
           delta: 1,
           percentage: undefined,
           value: undefined,
-          withinBoundsTrigger: 1,
+          withinBoundsTrigger: 5,
         },
       },
     ]);
@@ -119,5 +121,43 @@ describe('parsePolicy', () => {
       ),
       'TaskGroups[0].Scaling.Policy.check["c"].strategy["threshold"]: the threshold strategy needs exactly one of delta, percentage or value',
     ]);
+  });
+
+  it('refuses a within_bounds_trigger that is not an integer from 1 to the history kept', () => {
+    for (const t of [0, 2.5, 11]) {
+      const policy = {
+        check: {
+          c: { query: 'avg_cpu', strategy: { threshold: { lower_bound: 1, delta: 1, within_bounds_trigger: t } } },
+        },
+      };
+      expect(parsePolicy(policy, 'P').problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+        `P.check["c"].strategy["threshold"].within_bounds_trigger: within_bounds_trigger must be an integer from 1 to 10, got ${t}`,
+      ]);
+    }
+  });
+
+  it('refuses at admission a policy with checks but no max, naming the field', () => {
+    const job = (max?: number, check = true) =>
+      ({
+        ID: 'web',
+        TaskGroups: [
+          {
+            Name: 'api',
+            Scaling: {
+              Min: 1,
+              Max: max,
+              Policy: check
+                ? { check: { cpu: { query: 'avg_cpu', strategy: { 'target-value': { target: 50 } } } } }
+                : {},
+            },
+          },
+        ],
+      }) as never;
+    const ctx = {} as AdmissionContext;
+    expect(scalingPolicyValidator.validate(job(), ctx).problems).toEqual([
+      { path: 'TaskGroups[0].Scaling.Max', message: 'a scaling policy with checks needs max' },
+    ]);
+    expect(scalingPolicyValidator.validate(job(4), ctx).problems).toEqual([]);
+    expect(scalingPolicyValidator.validate(job(undefined, false), ctx).problems).toEqual([]);
   });
 });

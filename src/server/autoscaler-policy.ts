@@ -11,6 +11,12 @@ import type { Problem } from '../errors/index.js';
 import { readGoDuration } from '../lib/duration.js';
 import { parseApmQuery, parseGatewayQuery } from './autoscaler-sources.js';
 
+/** Metric values the autoscaler keeps per check, so the largest within_bounds_trigger. */
+export const HISTORY = 10;
+
+/** Nomad's default within_bounds_trigger for the threshold strategy. */
+const DEFAULT_WITHIN_BOUNDS_TRIGGER = 5;
+
 export const DEFAULT_EVALUATION_INTERVAL_MS = 10_000;
 /** Nomad autoscaler's default cooldown (5 minutes). */
 export const DEFAULT_COOLDOWN_MS = 5 * 60_000;
@@ -149,8 +155,14 @@ function readStrategy(r: Reader, body: Obj, path: string): StrategySpec | undefi
         delta: r.number(s, 'delta', sp),
         percentage: r.number(s, 'percentage', sp),
         value: r.number(s, 'value', sp),
-        withinBoundsTrigger: r.number(s, 'within_bounds_trigger', sp) ?? 1,
+        withinBoundsTrigger: r.number(s, 'within_bounds_trigger', sp) ?? DEFAULT_WITHIN_BOUNDS_TRIGGER,
       };
+      const t = out.withinBoundsTrigger;
+      if (!Number.isInteger(t) || t < 1 || t > HISTORY)
+        r.problem(
+          `${sp}.within_bounds_trigger`,
+          `within_bounds_trigger must be an integer from 1 to ${HISTORY}, got ${t}`,
+        );
       if (out.lowerBound === undefined && out.upperBound === undefined)
         r.problem(sp, 'the threshold strategy needs lower_bound, upper_bound or both');
       if (out.lowerBound !== undefined && out.upperBound !== undefined && out.lowerBound > out.upperBound)

@@ -31,9 +31,18 @@ describe('target-value', () => {
     expect(runStrategy(target(10), 0, [35]).count).toBe(4);
   });
 
-  it('asks for one instance under any load when the target is zero', () => {
-    expect(runStrategy(target(0), 0, [3]).count).toBe(1);
+  it('scales up from zero even when the metric is at the target', () => {
+    expect(runStrategy(target(10), 0, [10]).count).toBe(1);
+    expect(runStrategy(target(10, 0.5), 0, [8]).count).toBe(1);
+    expect(runStrategy(target(10), 0, [0]).count).toBeUndefined();
+  });
+
+  it('takes the metric itself as the factor when the target is zero', () => {
+    expect(runStrategy(target(0), 0, [3]).count).toBe(3);
     expect(runStrategy(target(0), 0, [0]).count).toBeUndefined();
+    expect(runStrategy(target(0), 4, [0]).count).toBe(0);
+    expect(runStrategy(target(0), 2, [2.5]).count).toBe(5);
+    expect(runStrategy(target(0, 0.1), 2, [1]).count).toBeUndefined();
   });
 
   it('wants nothing from a metric that is not a finite number', () => {

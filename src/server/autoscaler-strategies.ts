@@ -22,19 +22,22 @@ export interface StrategyOutcome {
 const fmt = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(2));
 
 function targetValue(s: Extract<StrategySpec, { kind: 'target-value' }>, current: number, metric: number) {
-  if (s.target === 0) {
-    // Scaling to a zero target (a queue to drain): any load needs at least one instance.
-    if (metric <= 0) return { count: undefined, reason: `metric ${fmt(metric)} is at target 0` };
-    return { count: Math.max(current, 1), reason: `metric ${fmt(metric)} is above target 0` };
-  }
-  const factor = metric / s.target;
-  if (factor >= 1 - s.threshold && factor <= 1 + s.threshold)
+  // Nomad's target-value plugin: with target 0 the factor is the metric itself (0 scales to 0, any load to
+  // ceil(count × metric)); from count 0 any positive factor scales up, even one within the threshold.
+  const factor = s.target === 0 ? metric : metric / s.target;
+  const scaleFromZero = current === 0 && factor > 0;
+  if (!scaleFromZero && (current === 0 || (factor >= 1 - s.threshold && factor <= 1 + s.threshold)))
     return {
       count: undefined,
-      reason: `metric ${fmt(metric)} is within ${fmt(s.threshold * 100)}% of target ${fmt(s.target)}`,
+      reason:
+        current === 0
+          ? `metric ${fmt(metric)} gives nothing to scale up from 0`
+          : s.target === 0
+            ? `metric ${fmt(metric)} (the factor for target 0) is within ${fmt(s.threshold * 100)}% of 1`
+            : `metric ${fmt(metric)} is within ${fmt(s.threshold * 100)}% of target ${fmt(s.target)}`,
     };
   const want = current === 0 ? Math.ceil(factor) : Math.ceil(current * factor);
-  const dir = factor > 1 ? 'above' : 'below';
+  const dir = metric > s.target ? 'above' : metric < s.target ? 'below' : 'at';
   return {
     count: want === current ? undefined : want,
     reason: `metric ${fmt(metric)} is ${dir} target ${fmt(s.target)} (factor ${fmt(factor)})`,

@@ -4,7 +4,7 @@ import { build } from '../testing/builders.js';
 import type { Job, ScalingEvent } from '../structs/index.js';
 import type { Server } from './server.js';
 import { testServer } from './testing/harness.js';
-import { Autoscaler } from './autoscaler.js';
+import { Autoscaler, MAX_TARGET } from './autoscaler.js';
 import type { MetricQuery, MetricSource } from './autoscaler-sources.js';
 
 let s: Server | undefined;
@@ -23,11 +23,11 @@ class ScriptedSource implements MetricSource {
   }
 }
 
-function scalingJob(policy: Record<string, unknown>, count = 2): Job {
+function scalingJob(policy: Record<string, unknown>, count = 2, max = 4): Job {
   const j = build.job({ ID: 'web' });
   const tg = j.TaskGroups[0]!;
   tg.Count = count;
-  tg.Scaling = { Min: 2, Max: 4, Enabled: true, Policy: policy };
+  tg.Scaling = { Min: 2, Max: max, Enabled: true, Policy: policy };
   return j;
 }
 
@@ -37,12 +37,12 @@ const cpuPolicy = {
   check: [{ cpu: [{ source: 'nomad-apm', query: 'avg_cpu', strategy: [{ 'target-value': [{ target: 50 }] }] }] }],
 };
 
-async function setup(policy: Record<string, unknown> = cpuPolicy) {
+async function setup(policy: Record<string, unknown> = cpuPolicy, max = 4) {
   const clock = { ms: 1_000_000, now: () => clock.ms };
   s = await testServer({ clock });
   await s.start();
   await s.nodeRegister(build.node({ ID: 'n1' }));
-  await s.jobs.register(scalingJob(policy));
+  await s.jobs.register(scalingJob(policy, 2, max));
   const source = new ScriptedSource();
   const scaler = new Autoscaler(s.ctx, { sources: { 'nomad-apm': source } });
   const signal = new AbortController().signal;
@@ -71,6 +71,14 @@ describe('Autoscaler', () => {
       source: 'drover-autoscaler',
       checks: { cpu: { source: 'nomad-apm', query: 'avg_cpu', metric: 90, wanted: 4 } },
     });
+  });
+
+  it('never sets a count above its sanity cap, whatever max allows', async () => {
+    const t = await setup(cpuPolicy, 1_000_000);
+    t.source.value = 50_000_000;
+    await t.tick();
+    expect(await t.count()).toBe(MAX_TARGET);
+    expect((await t.events())[0]!.Message).toMatch(/^scaled from 2 to 1000 \(capped at max 1000 \(wanted 2000000\)\)/);
   });
 
   it('evaluates a policy once per evaluation_interval', async () => {

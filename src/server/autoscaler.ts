@@ -30,7 +30,7 @@ import { nsKey, type StateView } from '../state/index.js';
 import { DroverError } from '../errors/index.js';
 import { sleepOrAborted } from '../lib/sleep.js';
 import type { ServerContext } from './context.js';
-import { parsePolicy, type CheckSpec, type PolicySpec } from './autoscaler-policy.js';
+import { HISTORY, parsePolicy, type CheckSpec, type PolicySpec } from './autoscaler-policy.js';
 import { clampCount, runStrategy, safestCount } from './autoscaler-strategies.js';
 import type { MetricSource } from './autoscaler-sources.js';
 import { groupScalingPolicy } from './scaling-policies.js';
@@ -45,8 +45,8 @@ export interface AutoscalerOptions {
   queryTimeoutMs?: number;
 }
 
-/** Metric values kept per check, for the threshold strategy's within_bounds_trigger. */
-const HISTORY = 10;
+/** A sanity cap on any count the autoscaler sets, whatever max says (a runaway metric must not ask for millions). */
+export const MAX_TARGET = 1000;
 
 interface PolicyState {
   nextAtMs: number;
@@ -227,7 +227,7 @@ export class Autoscaler {
       ok.map((r) => r.wanted),
     );
     const min = tg.Scaling?.Min ?? 0;
-    const max = tg.Scaling?.Max ?? wanted;
+    const max = Math.min(tg.Scaling?.Max ?? MAX_TARGET, MAX_TARGET);
     const { count, clamped } = clampCount(wanted, min, max);
     const why = ok
       .filter((r) => r.wanted !== undefined || ok.length === 1)
