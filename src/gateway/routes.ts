@@ -7,6 +7,7 @@
  *
  * Matching: routes for the request's host first, then hostless ones; within each, the longest prefix wins.
  */
+import type { PortRanges } from '../lib/ports.js';
 import { applyRouteOption, checkRouteOptions } from './route-options.js';
 import type { GatewayInstance, LoadBalancing, RouteSpec } from './types.js';
 
@@ -62,22 +63,7 @@ function invalid(spec: RouteSpec, tag: string, message: string, problems?: TagPr
   return spec;
 }
 
-/** Inclusive port ranges a TCP route may listen on (gateway `tcp_ports`). */
-export type PortRanges = readonly (readonly [number, number])[];
-
-/** Parses `tcp_ports = "5432,10000-20000"`; returns the reason when the text is not a list of ports and ranges. */
-export function parsePortRanges(text: string): PortRanges | string {
-  const out: [number, number][] = [];
-  for (const part of text.split(',').map((p) => p.trim())) {
-    const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(part);
-    const lo = m ? Number(m[1]) : NaN;
-    const hi = m ? Number(m[2] ?? m[1]) : NaN;
-    if (!m || lo < 1 || hi > 65535 || lo > hi)
-      return `expects ports and ranges between 1 and 65535 such as "5432,10000-20000", got ${JSON.stringify(part)}`;
-    out.push([lo, hi]);
-  }
-  return out;
-}
+export { parsePortRanges, type PortRanges } from '../lib/ports.js';
 
 /**
  * Whether a TCP route may listen on `port`: inside the operator's `tcp_ports` when set, else any unprivileged

@@ -9,7 +9,7 @@
  * `dns { enabled, port, domain }`, `gateway { enabled, listen, admin, lb, data_plane, tcp_ports }`).
  * docs/operations.md is the reference for users.
  */
-import { parsePortRanges } from '../../gateway/routes.js';
+import { parsePortRanges } from '../../lib/ports.js';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import type { AgentConfig } from '../../agent/index.js';
