@@ -115,8 +115,10 @@ describe('the gateway HTTPS listener of a dev agent', () => {
     );
     agent = new TestAgent({ args: ['-config', cfg] });
     await agent.start();
-    https = /Gateway HTTPS at (https:\/\/[\d.]+:\d+)/.exec(agent.output)?.[1] ?? '';
-    expect(https).not.toBe('');
+    // The banner may follow the API's first answer (start() resolves on that), so wait for it.
+    https = await agent.waitFor('the HTTPS line of the banner', () =>
+      Promise.resolve(/Gateway HTTPS at (https:\/\/[\d.]+:\d+)/.exec(agent.output)?.[1]),
+    );
     const run = agent.cli(['job', 'run', '-detach', file('job.hcl', JOB)]);
     expect(run.code, run.stderr).toBe(0);
   }, 90_000);
