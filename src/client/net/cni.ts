@@ -123,6 +123,9 @@ export function execPlugin(
         resolve(parsed as CniResult);
       },
     );
+    // A plugin that exits before reading its config makes the write EPIPE: reported by the exit callback above,
+    // never an unhandled 'error' that ends the agent.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(JSON.stringify(conf));
   });
 }

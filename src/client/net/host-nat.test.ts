@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   BASE_RULES,
+  defaultRunner,
   HostNat,
   missingJumps,
   natAddRules,
@@ -144,5 +145,13 @@ describe('the host NAT rules of bridge-mode allocations', () => {
     await nat.add({ ...spec, ports: [] }, 'drbench0');
     await nat.add({ ...spec, allocID: 'second', ports: [] }, 'drbench0');
     expect(calls).toEqual(['save', 'restore base', 'save', 'restore alloc', 'restore alloc']);
+  });
+});
+
+describe('the iptables-restore runner', () => {
+  it('rejects, rather than ending the process with EPIPE, when the command exits without reading its input', async () => {
+    // 4 MB is far more than a pipe holds, so the write is still going when `true` has exited.
+    await expect(defaultRunner('true', [], 'x'.repeat(4 * 1024 * 1024))).resolves.toBe('');
+    await expect(defaultRunner('false', [], 'x'.repeat(4 * 1024 * 1024))).rejects.toThrow(/false/);
   });
 });

@@ -173,7 +173,8 @@ export function natRemoveRules(save: string, allocID: string): string | undefine
   return out.length > 0 ? [...out, ''].join('\n') : undefined;
 }
 
-const defaultRunner: NatRunner = (cmd, args, input) =>
+/** Runs `cmd` with `input` on its stdin; rejects with the command line and its stderr when it fails. */
+export const defaultRunner: NatRunner = (cmd, args, input) =>
   new Promise((resolve, reject) => {
     const child = execFile(
       cmd,
@@ -184,6 +185,9 @@ const defaultRunner: NatRunner = (cmd, args, input) =>
         else resolve(out);
       },
     );
+    // iptables-restore may exit before reading its input (a lock it could not take, a bad line): the write is then
+    // EPIPE, which must not be an unhandled 'error' that ends the agent; the exit callback above reports the failure.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(input ?? '');
   });
 
