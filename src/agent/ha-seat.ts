@@ -26,6 +26,11 @@ import { sleepOrAborted as sleep } from '../lib/sleep.js';
 
 const MEMBER_TTL_S = 10;
 /**
+ * Nomad's RPC hold: a request that arrives while this server has just won the election (its Server still
+ * loading the state) or while no leader is elected waits this long for one, instead of failing at once.
+ */
+const LEADER_HOLD_MS = 5_000;
+/**
  * Nomad gives 300 s. Drover's TTLs are seconds, a failover takes about 3 s and a client tries the next server
  * at once, so 30 s covers it without hiding for 5 minutes a node that died together with the leader.
  */
@@ -119,6 +124,31 @@ export class HaSeat {
     if (method === 'GET' && this.replica && query !== undefined && isStale(query)) return undefined;
     const leader = this.leadership.leaderAddress;
     return leader && leader !== this.address ? leader : undefined;
+  }
+
+  /**
+   * Waits (up to LEADER_HOLD_MS, or until `signal` aborts) while a request could be answered by nobody: this
+   * server won the election but its Server is not running yet, or no leader is elected. Returns at once when
+   * this server leads, another server leads, or the request is one this agent answers itself.
+   */
+  async holdForLeader(method: string, path: string, query: URLSearchParams, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + LEADER_HOLD_MS;
+    while (Date.now() < deadline && !signal?.aborted && !this.abort.signal.aborted) {
+      if (this.current || LOCAL.test(path)) return;
+      if (method === 'GET' && this.replica && isStale(query)) return;
+      const leader = this.leadership.leaderAddress;
+      if (leader && leader !== this.address) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, 50);
+        this.waiters.add(done);
+        const waiters = this.waiters;
+        function done() {
+          clearTimeout(t);
+          waiters.delete(done);
+          resolve();
+        }
+      });
+    }
   }
 
   /** Runs a request this agent answers itself; a read on a standby sees the replica. */

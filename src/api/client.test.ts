@@ -224,3 +224,33 @@ describe('connection errors', () => {
     expect(e.message).toBe('Error querying http://127.0.0.1:1/v1/jobs: bad port');
   });
 });
+
+describe('a connection closed under a request', () => {
+  /** Answers with `body`, except that the first request of each route has its connection cut. */
+  function cutFirst(method: string, path: string, body: unknown) {
+    let cut = false;
+    fake.on(method, path, (_req, res) => {
+      if (!cut) {
+        cut = true;
+        res.socket?.destroy();
+        return 'handled';
+      }
+      return { index: 3, body };
+    });
+  }
+
+  it('sends a read again once, as the server may have closed a kept-alive connection just then', async () => {
+    cutFirst('GET', '/v1/jobs', [{ ID: 'web' }]);
+    const c = new DroverClient({ address: fake.address });
+    expect((await c.jobs.list()).value).toEqual([{ ID: 'web' }]);
+    expect(fake.requests.filter((r) => r.path === '/v1/jobs')).toHaveLength(2);
+  });
+
+  it('never sends a write twice', async () => {
+    cutFirst('POST', '/v1/job/web/evaluate', { EvalID: 'e1' });
+    const c = new DroverClient({ address: fake.address });
+    const e = (await c.jobs.evaluate('web').catch((x: unknown) => x)) as ApiError;
+    expect(e.code).toBe('Unavailable');
+    expect(fake.requests.filter((r) => r.path === '/v1/job/web/evaluate')).toHaveLength(1);
+  });
+});

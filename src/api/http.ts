@@ -100,29 +100,38 @@ export class HttpTransport {
   /** Sends one request; turns "no answer" and non-2xx answers into `ApiError`. */
   async send(method: string, url: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> {
     let res: Response;
-    try {
-      res = await this.fetchFn(url, {
-        method,
-        // Bytes go as they are (a KV value); anything else as JSON.
-        headers: this.headers(body instanceof Uint8Array ? 'bytes' : body !== undefined),
-        // Never a view of a SharedArrayBuffer; the cast lets the browser's BodyInit type (the UI build) accept it.
-        body:
-          body === undefined
-            ? undefined
-            : body instanceof Uint8Array
-              ? (body as Uint8Array<ArrayBuffer>)
-              : JSON.stringify(body),
-        signal,
-      });
-    } catch (e) {
-      if (signal?.aborted) throw aborted();
-      throw connectionError(url, this.address, e);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await this.fetchOnce(method, url, body, signal);
+        break;
+      } catch (e) {
+        if (signal?.aborted) throw aborted();
+        // A kept-alive connection the server closed just as this request went out: a read is safe to send again.
+        if (attempt === 1 && (method === 'GET' || method === 'HEAD') && isReset(e)) continue;
+        throw connectionError(url, this.address, e);
+      }
     }
     if (!res.ok) {
       const text = await res.text().catch(() => '');
       throw errorFromResponse(res.status, url, text, res.headers);
     }
     return res;
+  }
+
+  private fetchOnce(method: string, url: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> {
+    return this.fetchFn(url, {
+      method,
+      // Bytes go as they are (a KV value); anything else as JSON.
+      headers: this.headers(body instanceof Uint8Array ? 'bytes' : body !== undefined),
+      // Never a view of a SharedArrayBuffer; the cast lets the browser's BodyInit type (the UI build) accept it.
+      body:
+        body === undefined
+          ? undefined
+          : body instanceof Uint8Array
+            ? (body as Uint8Array<ArrayBuffer>)
+            : JSON.stringify(body),
+      signal,
+    });
   }
 
   async query<T>(path: string, opts: QueryOptions = {}): Promise<QueryResponse<T>> {
@@ -181,4 +190,11 @@ async function readJSON(res: Response, url: string): Promise<unknown> {
       cause: e,
     });
   }
+}
+
+/** A connection reset or closed under a request (fetch's TypeError with the socket error as its cause). */
+function isReset(e: unknown): boolean {
+  const cause = (e as { cause?: { code?: unknown } } | undefined)?.cause;
+  const code = typeof cause?.code === 'string' ? cause.code : '';
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET';
 }

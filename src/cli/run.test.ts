@@ -207,7 +207,7 @@ describe('drover job status', () => {
     nomad.fake.on('GET', '/v1/job/web/allocations', { index: 5, body: [allocStub()] });
     nomad.fake.on('GET', '/v1/job/web/deployment', { index: 5, body: null });
     const r = await cli(['job', 'status', 'we']);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(nomad.fake.requests[0]?.query.get('prefix')).toBe('we');
     expect(r.stdout).toMatch(/^ID\s+= web$/m);
     expect(r.stdout).toMatch(/^Status\s+= running$/m);

@@ -135,6 +135,8 @@ export interface HttpApiOptions {
    * `http://host:port`), or undefined to answer it here. Asked for every request.
    */
   forwardTo?: (method: string, path: string, query: URLSearchParams) => string | undefined;
+  /** A server in an election: resolves once a leader can answer the request (bounded; Nomad's RPC hold). */
+  holdForLeader?: (method: string, path: string, query: URLSearchParams, signal?: AbortSignal) => Promise<void>;
   /** A client-only agent: the servers its client knows (configured and learned), `host:port` each. */
   clientServers?: () => string[];
   /**
