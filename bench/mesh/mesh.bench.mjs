@@ -193,7 +193,10 @@ for (const p of paths) {
 }
 
 const us = (v) => `${v.toFixed(0)} µs`;
-console.log(`${total} requests per path over ${conns} keep-alive connections, ${rounds} rounds, ${warm} warm-up`);
+console.log(
+  `${total} requests per path over ${conns} ${fresh ? 'connections at a time, a new one per request' : 'keep-alive connections'}, ` +
+    `${rounds} rounds, ${warm} warm-up`,
+);
 for (const p of paths) {
   const hops = p.cpu.map((c) => `, ${c.name} ${us(c.user + c.sys)} (sys ${us(c.sys)})`).join('');
   console.log(

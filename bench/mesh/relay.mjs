@@ -10,11 +10,13 @@
 // The config is a sidecar config file (src/mesh/proxy.ts SidecarConfig): only its Material is used.
 import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { connect as tlsConnect, createServer as tlsServer } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, createServer as tlsServer } from 'node:tls';
 
 const [side, listenPort, toPort, cfgPath] = process.argv.slice(2);
 const m = cfgPath ? JSON.parse(readFileSync(cfgPath, 'utf8')).Material : undefined;
 const tls = m ? { cert: m.CertPEM, key: m.KeyPEM, ca: m.RootsPEM } : undefined;
+// One context for every connection, as the sidecar keeps one (no PEM parsing per connection).
+const secureContext = tls ? createSecureContext(tls) : undefined;
 
 function join(a, b) {
   a.setNoDelay(true);
@@ -29,7 +31,7 @@ function join(a, b) {
 
 const dial = () =>
   side === 'out' && tls
-    ? tlsConnect({ host: '127.0.0.1', port: Number(toPort), ...tls, checkServerIdentity: () => undefined })
+    ? tlsConnect({ host: '127.0.0.1', port: Number(toPort), secureContext, checkServerIdentity: () => undefined })
     : connect({ host: '127.0.0.1', port: Number(toPort) });
 const server =
   side === 'in' && tls
