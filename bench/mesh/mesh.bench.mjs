@@ -91,17 +91,18 @@ const procs = [
   node([...prof, dist('mesh/sidecar.js'), join(dir, 'in.json')]),
   node([...prof, dist('mesh/sidecar.js'), join(dir, 'out.json')]),
 ];
-const paths = [
-  { name: 'direct', port: servicePort, procs: [] },
-  {
-    name: 'mesh',
-    port: meshPort,
-    procs: [
-      ['inbound sidecar', procs[0]],
-      ['outbound sidecar', procs[1]],
-    ],
-  },
-];
+/** A path the load goes through: its entry port and the proxy processes (inbound, outbound) it crosses. */
+const pathOf = (name, port, kind, [inbound, outbound]) => ({
+  name,
+  port,
+  procs: inbound
+    ? [
+        [`inbound ${kind}`, inbound],
+        [`outbound ${kind}`, outbound],
+      ]
+    : [],
+});
+const paths = [pathOf('direct', servicePort, '', []), pathOf('mesh', meshPort, 'sidecar', procs)];
 await listening(inPort);
 await listening(meshPort);
 if (args.floor === true) {
@@ -112,14 +113,7 @@ if (args.floor === true) {
     node([relay, 'out', String(fout), String(fin), join(dir, 'out.json')]),
   ];
   procs.push(...pair);
-  paths.push({
-    name: 'floor',
-    port: fout,
-    procs: [
-      ['inbound relay', pair[0]],
-      ['outbound relay', pair[1]],
-    ],
-  });
+  paths.push(pathOf('floor', fout, 'relay', pair));
   await listening(fin);
   await listening(fout);
 }
