@@ -67,13 +67,19 @@ export function rssOfPid(pid) {
 
 /** CPU seconds (user + system) another process has used so far, from /proc (Linux); NaN when unreadable. */
 export function cpuSecondsOfPid(pid) {
+  const t = cpuTimesOfPid(pid);
+  return t.user + t.system;
+}
+
+/** User and system CPU seconds of another process so far, from /proc (Linux); NaN when unreadable. */
+export function cpuTimesOfPid(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command (which may hold spaces) start at ") "; utime and stime are the 12th and 13th.
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
   } catch {
-    return NaN;
+    return { user: NaN, system: NaN };
   }
 }
 

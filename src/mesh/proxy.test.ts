@@ -1,8 +1,9 @@
 import { createServer, connect, type Server } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, createServer as createTLSServer, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
-import { SidecarProxy } from './proxy.js';
+import { SidecarProxy, VERDICT_READY } from './proxy.js';
+import { meshSpiffeID } from '../structs/index.js';
 import { inboundConfig, intention, outboundConfig, testPKI, type TestPKI } from './testing/fixtures.js';
 
 /** A TCP service answering each line with its name and the line. */
@@ -220,5 +221,31 @@ describe('the sidecar proxy', () => {
       setTimeout(() => s.destroy(), 5_000).unref();
     });
     expect(got).toBe('first');
+  });
+
+  it('resumes the mTLS session on the next connection to an instance, keeping the caller identity, until new material', async () => {
+    // A stand-in inbound that records, per connection, whether the session was resumed and whom it saw.
+    const db = await pki.material('db');
+    const seen: Array<{ resumed: boolean; caller: string }> = [];
+    const inbound = createTLSServer(
+      { cert: db.CertPEM, key: db.KeyPEM, ca: db.RootsPEM, requestCert: true, rejectUnauthorized: true },
+      (s: TLSSocket) => {
+        seen.push({ resumed: s.isSessionReused(), caller: s.getPeerCertificate().subjectaltname ?? '' });
+        s.write(Buffer.from([VERDICT_READY]));
+        s.on('data', (d) => s.write(`db:${d.toString()}`));
+        s.on('error', () => {});
+      },
+    );
+    await new Promise<void>((r) => inbound.listen(0, '127.0.0.1', r));
+    servers.push(inbound);
+    const out = proxy();
+    const instances = [{ Address: '127.0.0.1', Port: (inbound.address() as { port: number }).port }];
+    await out.update(outboundConfig(await pki.material('web'), 'db', instances));
+    for (let i = 0; i < 3; i++) expect(await call(out.upstreamPort(0), `q${i}`)).toBe(`db:q${i}`);
+    // Rotation: the sessions verified with the old material are forgotten.
+    await out.update(outboundConfig(await pki.material('web'), 'db', instances));
+    expect(await call(out.upstreamPort(0), 'q3')).toBe('db:q3');
+    expect(seen.map((c) => c.resumed)).toEqual([false, true, true, false]);
+    for (const c of seen) expect(c.caller).toContain(`URI:${meshSpiffeID('default', 'web')}`);
   });
 });

@@ -15,6 +15,11 @@
  *     every connection against the current config (no restart) ─► DENIED, or dial the local service
  *     ─► READY and pipe both ways (the local service refusing: close, so the caller retries elsewhere)
  *
+ * The outbound keeps each instance's TLS session (a TLS 1.3 ticket) and resumes it on the next connection: an app
+ * that opens a connection per request then pays an abbreviated handshake (no certificate signing or chain
+ * verification) instead of a full one. Only a session whose handshake passed both checks is kept; resuming it
+ * proves the far side is the same holder of that session; new material (rotation) forgets every session.
+ *
  * Certificates, roots, intentions and upstream instances come from `update()`: the client agent rewrites the
  * sidecar's config file (sidecar.ts) and the proxy swaps them in live.
  */
@@ -55,9 +60,13 @@ const MAX_TRIES = 3;
 const HANDSHAKE_TIMEOUT_MS = 5_000;
 /** The most a caller may send before the first answer for its connection to be replayed elsewhere. */
 const REPLAY_MAX = 64 * 1024;
+/** Sessions kept for resumption, one per instance; past this many (instances churned) they are all dropped. */
+const SESSIONS_MAX = 1024;
 
 function spiffeOf(sock: TLSSocket): string | undefined {
-  const san = sock.getPeerCertificate()?.subjectaltname ?? '';
+  // The X509Certificate form parses only what is asked (getPeerCertificate() builds every field and three
+  // fingerprints on each connection).
+  const san = sock.getPeerX509Certificate()?.subjectAltName ?? '';
   for (const part of san.split(/,\s*/)) if (part.startsWith('URI:')) return part.slice(4);
   return undefined;
 }
@@ -76,6 +85,8 @@ export class SidecarProxy {
   private inbound: { key: string; server: Server } | undefined;
   private readonly upstreams = new Map<string, Listener>();
   private readonly sockets = new Set<Socket>();
+  /** TLS sessions to resume, by instance address and the identity its certificate was checked against. */
+  private readonly sessions = new Map<string, Buffer>();
 
   constructor(
     private readonly log: Logger,
@@ -87,6 +98,8 @@ export class SidecarProxy {
     const m = cfg.Material;
     this.ctx = createSecureContext({ cert: m.CertPEM, key: m.KeyPEM, ca: m.RootsPEM });
     this.cfg = cfg;
+    // A session resumed skips verification: none may outlive the roots and leaf it was verified with.
+    this.sessions.clear();
     await this.updateInbound(cfg);
     const want = new Set<string>();
     for (const u of cfg.Upstreams) {
@@ -263,10 +276,12 @@ export class SidecarProxy {
       clearTimeout(timer);
       done(o);
     };
+    const sessionKey = `${inst.Address}:${inst.Port} ${want}`;
     const tls = tlsConnect({
       host: inst.Address,
       port: inst.Port,
       secureContext: this.ctx,
+      session: this.sessions.get(sessionKey),
       servername: undefined,
       minVersion: 'TLSv1.2',
       // The server's identity is its SPIFFE ID, not a host name.
@@ -277,6 +292,14 @@ export class SidecarProxy {
     });
     tls.setNoDelay(true);
     this.track(tls);
+    const ctx = this.ctx;
+    tls.on('session', (session: Buffer) => {
+      // Sent by the server after the handshake: kept only when the handshake verified the far side, and not
+      // when the material changed meanwhile.
+      if (!tls.authorized || ctx !== this.ctx) return;
+      if (this.sessions.size >= SESSIONS_MAX) this.sessions.clear();
+      this.sessions.set(sessionKey, session);
+    });
     let phase: 'dialing' | 'sent' | 'piped' = 'dialing';
     const onAppClose = () => tls.destroy();
     app.once('close', onAppClose);
@@ -300,6 +323,7 @@ export class SidecarProxy {
     };
     const fail = () => {
       tls.destroy();
+      if (phase === 'dialing') this.sessions.delete(sessionKey);
       if (settled && phase !== 'sent') return;
       unhook();
       if (phase === 'sent') {
