@@ -36,9 +36,9 @@ const LABELS: Record<keyof SimForm, string> = {
   failDatacenters: 'Fail datacenters',
   scaleJob: 'Scale job',
   scaleGroup: 'Group to scale',
-  scaleCount: 'To count',
+  scaleCount: 'New count',
   maxJob: 'Largest count of job',
-  maxGroup: 'Group to count',
+  maxGroup: 'Group (largest count)',
   namespace: 'Namespace',
 };
 
