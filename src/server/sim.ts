@@ -5,7 +5,7 @@
  *     ──► what-ifs written to the fork (nodes added / down / drained, jobs registered / scaled)
  *     ──► one evaluation per affected job, highest priority first: the real scheduler plans on the fork,
  *         the plan applier's own check (`evaluateAndCommit`) commits each plan into the fork
- *     ──► max-count: binary search, each probe a fresh fork of the result with the group at count N
+ *     ──► max-count: probes at count N, each a fresh fork of the result; a failing probe's placed count is the next N
  *     ──► report (sim-report.ts): per group before/after and why not, per node use, preemptions
  *
  * The live store is only read (one snapshot), so its index never moves because of a simulation.
