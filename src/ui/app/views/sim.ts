@@ -310,6 +310,13 @@ function resultView(r: S.SimResult) {
         h('span', { class: 'sim-swatch sim-freed' }),
         ' freed (stopped, lost or preempted)',
       ),
+      r.Capacity.Nodes > r.Nodes.length
+        ? h(
+            'p',
+            { class: 'note' },
+            `Only the ${r.Nodes.length} nodes the simulation touched are drawn (the cluster has more than 100).`,
+          )
+        : null,
       pic.datacenters.map((dc) =>
         h(
           'div',
