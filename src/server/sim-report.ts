@@ -7,9 +7,11 @@ import {
   NodeStatusReady,
   allocTerminalStatus,
   type AllocMetric,
+  type Allocation,
   type Job,
   type Node,
   type PlanResult,
+  type SimNodePlacement,
   type SimNodeUsage,
   type SimPreemption,
   type SimResult,
@@ -42,29 +44,76 @@ export interface SimReportInput {
 
 const gkey = (ns: string, job: string, group: string) => `${ns}\u0000${job}\u0000${group}`;
 
-function liveInGroup(view: StateView, job: Job, group: string): number {
-  let n = 0;
-  for (const a of view.allocsByJob(job.Namespace, job.ID)) if (a.TaskGroup === group && !allocTerminalStatus(a)) n++;
-  return n;
+/** Live allocations per group of a job, one walk of its allocations per job and view. */
+function liveByGroup(view: StateView, cache: Map<string, Map<string, number>>, job: Job): Map<string, number> {
+  const k = `${job.Namespace}\u0000${job.ID}`;
+  let m = cache.get(k);
+  if (m) return m;
+  m = new Map();
+  for (const a of view.allocsByJob(job.Namespace, job.ID))
+    if (!allocTerminalStatus(a)) m.set(a.TaskGroup, (m.get(a.TaskGroup) ?? 0) + 1);
+  cache.set(k, m);
+  return m;
+}
+
+/** What the plans did to each node: placements per group with their reservations, stops, preemptions. */
+interface NodeEffects {
+  placed: Map<string, SimNodePlacement>;
+  stopped: number;
+  preempted: number;
+}
+
+function allocAsk(a: Allocation) {
+  let cpu = 0;
+  let mem = 0;
+  for (const t of Object.values(a.AllocatedResources?.Tasks ?? {})) {
+    cpu += t.Cpu?.CpuShares ?? 0;
+    mem += t.Memory?.MemoryMB ?? 0;
+  }
+  return { cpu, mem };
 }
 
 export function buildSimReport(i: SimReportInput): SimResult {
   const placed = new Map<string, number>();
   const stopped = new Map<string, number>();
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
-  const planNodes = new Set<string>();
+  const effects = new Map<string, NodeEffects>();
+  const effectsOf = (node: string) => {
+    let e = effects.get(node);
+    if (!e) effects.set(node, (e = { placed: new Map(), stopped: 0, preempted: 0 }));
+    return e;
+  };
   const preemptions: SimPreemption[] = [];
   for (const r of i.run.results) {
     for (const [node, list] of Object.entries(r.NodeAllocation)) {
-      planNodes.add(node);
-      for (const a of list) if (i.before.allocByID(a.ID) == null) bump(placed, gkey(a.Namespace, a.JobID, a.TaskGroup));
+      const e = effectsOf(node);
+      for (const a of list) {
+        if (i.before.allocByID(a.ID) != null) continue;
+        const k = gkey(a.Namespace, a.JobID, a.TaskGroup);
+        bump(placed, k);
+        const ask = allocAsk(a);
+        const p = e.placed.get(k);
+        if (p) {
+          p.Count++;
+          p.CPU += ask.cpu;
+          p.MemoryMB += ask.mem;
+        } else
+          e.placed.set(k, {
+            Namespace: a.Namespace,
+            JobID: a.JobID,
+            TaskGroup: a.TaskGroup,
+            Count: 1,
+            CPU: ask.cpu,
+            MemoryMB: ask.mem,
+          });
+      }
     }
     for (const [node, list] of Object.entries(r.NodeUpdate)) {
-      planNodes.add(node);
+      effectsOf(node).stopped += list.length;
       for (const a of list) bump(stopped, gkey(a.Namespace, a.JobID, a.TaskGroup));
     }
     for (const [node, list] of Object.entries(r.NodePreemptions)) {
-      planNodes.add(node);
+      effectsOf(node).preempted += list.length;
       for (const a of list)
         preemptions.push({
           AllocID: a.ID,
@@ -76,6 +125,8 @@ export function buildSimReport(i: SimReportInput): SimResult {
         });
     }
   }
+  const liveBefore = new Map<string, Map<string, number>>();
+  const liveAfter = new Map<string, Map<string, number>>();
   const groups = i.groups.map(({ job, group }) => {
     const k = gkey(job.Namespace, job.ID, group);
     const m = i.run.failed.get(k) ?? null;
@@ -85,8 +136,8 @@ export function buildSimReport(i: SimReportInput): SimResult {
       JobID: job.ID,
       TaskGroup: group,
       Desired: current.TaskGroups.find((g) => g.Name === group)?.Count ?? 0,
-      RunningBefore: liveInGroup(i.before, job, group),
-      Running: liveInGroup(i.after, job, group),
+      RunningBefore: liveByGroup(i.before, liveBefore, job).get(group) ?? 0,
+      Running: liveByGroup(i.after, liveAfter, job).get(group) ?? 0,
       Placed: placed.get(k) ?? 0,
       Stopped: stopped.get(k) ?? 0,
       Unplaced: m == null ? 0 : m.CoalescedFailures + 1,
@@ -97,8 +148,8 @@ export function buildSimReport(i: SimReportInput): SimResult {
   const listed =
     all.length <= LIST_ALL_NODES
       ? all
-      : all.filter((n) => i.addedNodes.has(n.ID) || i.touchedNodes.has(n.ID) || planNodes.has(n.ID));
-  const nodes = listed.map((n) => nodeUsage(i, n)).sort((a, b) => a.Name.localeCompare(b.Name));
+      : all.filter((n) => i.addedNodes.has(n.ID) || i.touchedNodes.has(n.ID) || effects.has(n.ID));
+  const nodes = listed.map((n) => nodeUsage(i, n, effects.get(n.ID))).sort((a, b) => a.Name.localeCompare(b.Name));
   const cap = { Nodes: 0, CPU: { Used: 0, Total: 0 }, MemoryMB: { Used: 0, Total: 0 } };
   for (const n of all) {
     if (n.Status !== NodeStatusReady || n.SchedulingEligibility === NodeSchedulingIneligible) continue;
@@ -123,7 +174,7 @@ export function buildSimReport(i: SimReportInput): SimResult {
   };
 }
 
-function nodeUsage(i: SimReportInput, n: Node): SimNodeUsage {
+function nodeUsage(i: SimReportInput, n: Node, e: NodeEffects | undefined): SimNodeUsage {
   const c = nodeCapacity(n);
   const u = i.after.nodeUsage(n.ID);
   const b = i.before.nodeUsage(n.ID);
@@ -141,5 +192,10 @@ function nodeUsage(i: SimReportInput, n: Node): SimNodeUsage {
     DiskMB: { Used: u?.diskMB ?? 0, Total: c.diskMB },
     CPUBefore: b?.cpu ?? 0,
     MemoryMBBefore: b?.memoryMB ?? 0,
+    Placed: e
+      ? [...e.placed.values()].sort((x, y) => x.JobID.localeCompare(y.JobID) || x.TaskGroup.localeCompare(y.TaskGroup))
+      : [],
+    Stopped: e?.stopped ?? 0,
+    Preempted: e?.preempted ?? 0,
   };
 }

@@ -59,6 +59,12 @@ describe('simulate', () => {
     expect(r.Changes).toEqual(['add 2 nodes like client-1']);
     expect(r.Nodes.filter((n) => n.Added).map((n) => n.Name)).toEqual(['client-1-sim-1', 'client-1-sim-2']);
     expect(r.Nodes.filter((n) => n.Added).every((n) => n.CPU.Used === 3000 && n.CPUBefore === 0)).toBe(true);
+    // Each added node carries what was placed on it, per group, for the UI's picture.
+    expect(r.Nodes.filter((n) => n.Added).map((n) => n.Placed)).toEqual([
+      [{ Namespace: 'default', JobID: 'big', TaskGroup: 'big', Count: 1, CPU: 3000, MemoryMB: 64 }],
+      [{ Namespace: 'default', JobID: 'big', TaskGroup: 'big', Count: 1, CPU: 3000, MemoryMB: 64 }],
+    ]);
+    expect(r.Nodes.find((n) => n.Name === 'client-1')).toMatchObject({ Placed: [], Stopped: 0, Preempted: 0 });
     expect(r.Capacity.Nodes).toBe(4);
     expect(s.store.latestIndex()).toBe(index);
     expect(await live('big')).toBe(2);
@@ -78,6 +84,8 @@ describe('simulate', () => {
     // 1 GHz is left on each client after big's two instances: two 500 MHz instances each.
     expect(r.MaxCount).toMatchObject({ JobID: 'small', TaskGroup: 'small', Count: 4, Current: 1 });
     expect(r.MaxCount!.Metrics?.DimensionExhausted?.cpu).toBeGreaterThan(0);
+    // The capacity bound (not fitting), the count placed there (fits), one more (does not): no bisection.
+    expect(r.MaxCount!.Probes).toBeLessThanOrEqual(3);
     await run(job('small', 4, 500));
     expect(await live('small')).toBe(4);
     await run(job('small', 5, 500));
@@ -85,9 +93,18 @@ describe('simulate', () => {
   });
 
   it('replaces what a removed node or a failed datacenter ran, as far as capacity allows', async () => {
+    const onClient1 = s.store
+      .snapshot()
+      .allocsByNode('aaaa1111-0000-4000-8000-000000000001')
+      .filter((a) => a.DesiredStatus === 'run').length;
+    expect(onClient1).toBeGreaterThan(0);
     const removed = await s.simulate!({ RemoveNodes: ['client-1'] });
     expect(removed.Groups.find((g) => g.JobID === 'big')).toMatchObject({ Running: 1, Unplaced: 3 });
-    expect(removed.Nodes.find((n) => n.Name === 'client-1')).toMatchObject({ Status: 'down', Allocs: 0 });
+    expect(removed.Nodes.find((n) => n.Name === 'client-1')).toMatchObject({
+      Status: 'down',
+      Allocs: 0,
+      Stopped: onClient1,
+    });
     const failed = await s.simulate!({ FailDatacenters: ['dc1'] });
     expect(failed.Groups.find((g) => g.JobID === 'small')).toMatchObject({ RunningBefore: 1, Running: 0, Unplaced: 1 });
     expect(failed.Capacity.Nodes).toBe(0);

@@ -86,6 +86,21 @@ export interface SimNodeUsage {
   /** CPU and memory used before the what-ifs. */
   CPUBefore: number;
   MemoryMBBefore: number;
+  /** What the simulation placed on this node, per job and group (the UI draws these as new blocks). */
+  Placed: SimNodePlacement[];
+  /** Allocations the simulation stopped (or marked lost) on this node, and those it preempted. */
+  Stopped: number;
+  Preempted: number;
+}
+
+/** Instances of one group the simulation placed on one node, and what they reserve in all. */
+export interface SimNodePlacement {
+  Namespace: string;
+  JobID: string;
+  TaskGroup: string;
+  Count: number;
+  CPU: number;
+  MemoryMB: number;
 }
 
 export interface SimPreemption {

@@ -64,9 +64,10 @@ describe.skipIf(!haveChromium)('the web UI under axe-core', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function serious(hash: string, ready: string): Promise<string[]> {
+  async function serious(hash: string, ready: string, act?: () => Promise<void>): Promise<string[]> {
     await page.goto(`${agent.address}/ui/${hash}`);
     await page.locator(ready).first().waitFor();
+    if (act) await act();
     await page.addScriptTag({ content: AXE });
     const violations = await page.evaluate<Violation[]>(
       // label-content-name-mismatch is left out: allocation links read "Allocation web.g[0] (0b1c2d3e)" while
@@ -89,5 +90,14 @@ describe.skipIf(!haveChromium)('the web UI under axe-core', () => {
     ['#/evaluations', 'table'],
   ])('finds no serious violation on %s', async (hash, ready) => {
     expect(await serious(hash, ready)).toEqual([]);
+  });
+
+  it('finds no serious violation on #/sim with a drawn answer', async () => {
+    const act = async () => {
+      await page.getByLabel('Largest count of job').fill('a11y');
+      await page.getByRole('button', { name: 'Simulate' }).click();
+      await page.locator('.sim-max').waitFor({ timeout: 30_000 });
+    };
+    expect(await serious('#/sim', '#sim-maxJob', act)).toEqual([]);
   });
 });

@@ -273,6 +273,66 @@ describe.skipIf(!haveChromium)('an operator working through the web UI', () => {
     await expect.poll(() => page.getByLabel('Count of group app').inputValue()).toBe('3');
   });
 
+  it('asks "what if" on a copy: two nodes like ui-a added, a scale that does not fit, the largest count', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'What if' }).click();
+    await page.getByRole('heading', { level: 1, name: 'What if' }).waitFor();
+    // A bad field is named in the form; nothing is sent.
+    await page.getByLabel('Nodes to add').fill('two');
+    await page.getByRole('button', { name: 'Simulate' }).click();
+    await page.getByText('how many nodes: a whole number from 1').waitFor();
+    // The API's own error: a node that does not exist.
+    await page.getByLabel('Nodes to add').fill('');
+    await page.getByLabel('Remove nodes').fill('no-such-node');
+    await page.getByRole('button', { name: 'Simulate' }).click();
+    await expect
+      .poll(() => page.locator('.action-error').first().innerText())
+      .toMatch(/^400: .*RemoveNodes\[0\]: no node "no-such-node"/);
+    await page.getByLabel('Remove nodes').fill('');
+    await page.getByLabel('Nodes to add').fill('2');
+    await page.getByLabel('Like node').fill('ui-a');
+    await page.getByLabel('Scale job').fill('ui-app');
+    await page.getByLabel('New count', { exact: true }).fill('2000');
+    await page.getByLabel('Largest count of job').fill('ui-app');
+    await page.getByRole('button', { name: 'Simulate' }).click();
+    const done = page.getByRole('region', { name: 'Simulated' });
+    await done.getByText('add 2 nodes like ui-a').waitFor({ timeout: 60_000 });
+    // The picture: the two added nodes outlined, holding new ui-app blocks; the old clients keep theirs.
+    const added = page.locator('li.sim-added');
+    expect(await added.count()).toBe(2);
+    expect(await added.evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).toEqual([
+      'ui-a-sim-1',
+      'ui-a-sim-2',
+    ]);
+    expect(await added.locator('[data-kind="placed"][data-job="ui-app"]').count()).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('li:not(.sim-added) [data-kind="kept"]').count()).toBeGreaterThan(0);
+    // What would not fit, with the scheduler's reasons, and the largest count: the API's answer, drawn.
+    const why = page.getByRole('alert').filter({ hasText: 'Would not fit' });
+    expect(await why.innerText()).toMatch(
+      /ui-app\/app \(\d+ unplaced\).*Resources exhausted on \d+ nodes: (cpu|memory)/s,
+    );
+    const api = await cluster.server.api<{ MaxCount: { Count: number } }>('/v1/operator/sim', {
+      method: 'PUT',
+      body: JSON.stringify({
+        AddNodes: [{ Count: 2, Like: 'ui-a' }],
+        Scale: [{ JobID: 'ui-app', Group: '', Count: 2000 }],
+        MaxCount: { JobID: 'ui-app', Group: '' },
+      }),
+    });
+    expect(api.status).toBe(200);
+    expect(await page.locator('.sim-max').innerText()).toMatch(
+      new RegExp(
+        `^At most ${api.body.MaxCount.Count} of ui-app/app fit \\(now 2000\\), found in \\d+ scheduler runs\\.$`,
+      ),
+    );
+    // Nothing happened for real.
+    expect(
+      (await cluster.server.api<{ TaskGroups: Array<{ Count: number }> }>('/v1/job/ui-app')).body.TaskGroups[0]!.Count,
+    ).toBe(3);
+    expect((await cluster.server.api<unknown[]>('/v1/nodes')).body).toHaveLength(2);
+    expect(await running()).toHaveLength(3);
+    await page.screenshot({ path: join(SHOTS, 'ui-sim.png'), fullPage: true });
+  });
+
   it('drains the busier client from its page and the allocations move to the other', async () => {
     const before = await running();
     const byNode = new Map<string, AllocStub[]>();

@@ -519,4 +519,29 @@ describe.skipIf(!haveChromium)('the web UI with ACLs on', () => {
     await expect.poll(() => info.innerText()).toBe('Token not accepted.');
     expect(errors).toEqual([]);
   });
+
+  it("shows the API's 403 on What if for a token that is not management, and the answer for one that is", async () => {
+    const field = page.getByLabel('ACL token');
+    await field.fill(reader);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.goto(`${agent.address}/ui/#/sim`);
+    await page.getByRole('heading', { level: 1, name: 'What if' }).waitFor();
+    await page.getByLabel('Fail datacenters').fill('dc1');
+    await page.getByRole('button', { name: 'Simulate' }).click();
+    await expect.poll(() => page.locator('.action-error').first().innerText()).toMatch(/^403: /);
+    await field.fill(management);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // Signing in draws the page afresh (its form too).
+    await page
+      .locator('#token-info')
+      .getByText(/management: may do everything/)
+      .waitFor();
+    await page.getByLabel('Fail datacenters').fill('dc1');
+    await page.getByRole('button', { name: 'Simulate' }).click();
+    await page
+      .getByRole('region', { name: 'Simulated' })
+      .getByText(/^fail datacenter dc1 \(1 node\)$/)
+      .waitFor();
+    expect(await page.locator('li.topo-node-down').count()).toBe(1);
+  });
 });

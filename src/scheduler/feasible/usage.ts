@@ -161,7 +161,9 @@ function addTo(m: Map<string, Set<string>>, key: string, v: string): void {
 }
 
 interface LiveEntry {
-  node: Node | undefined;
+  /** Looked up on first use (null: the node is gone): most passes never read it (no distinct_property). */
+  node: Node | null | undefined;
+  nodeID: string;
   group: string;
 }
 
@@ -177,20 +179,31 @@ export class JobTracker {
   /** `scope\u0000attribute` → value → count; scope is a group name or '' for the whole job. */
   private readonly propCounts = new Map<string, Map<string, number>>();
 
-  constructor(state: SchedulerState, namespace: string, jobID: string, isRemoved: (id: string) => boolean) {
+  constructor(
+    private readonly state: SchedulerState,
+    namespace: string,
+    jobID: string,
+    isRemoved: (id: string) => boolean,
+  ) {
+    // Nodes are not looked up here: a job of 1,000 allocations made 1,000 state reads per evaluation.
     for (const a of state.allocsByJob(namespace, jobID)) {
       if (allocTerminalStatus(a) || isRemoved(a.ID)) continue;
-      this.add(a.ID, state.nodeByID(a.NodeID), a.NodeID, a.TaskGroup);
+      this.add(a.ID, undefined, a.NodeID, a.TaskGroup);
     }
   }
 
+  /** `node` undefined: looked up in the state when a property count needs it. */
   add(id: string, node: Node | undefined, nodeID: string, group: string): void {
     if (this.live.has(id)) return;
-    this.live.set(id, { node, group });
+    const e: LiveEntry = { node, nodeID, group };
+    this.live.set(id, e);
     this.perNode.set(nodeID, (this.perNode.get(nodeID) ?? 0) + 1);
     const g = this.groupCounts(group);
     g.set(nodeID, (g.get(nodeID) ?? 0) + 1);
-    if (node && this.propCounts.size > 0) this.adjustProps(node, group, 1);
+    if (this.propCounts.size > 0) {
+      const n = this.nodeOf(e);
+      if (n) this.adjustProps(n, group, 1);
+    }
   }
 
   remove(id: string, nodeID: string): void {
@@ -200,7 +213,15 @@ export class JobTracker {
     this.perNode.set(nodeID, (this.perNode.get(nodeID) ?? 1) - 1);
     const g = this.groupCounts(e.group);
     g.set(nodeID, (g.get(nodeID) ?? 1) - 1);
-    if (e.node && this.propCounts.size > 0) this.adjustProps(e.node, e.group, -1);
+    if (this.propCounts.size > 0) {
+      const n = this.nodeOf(e);
+      if (n) this.adjustProps(n, e.group, -1);
+    }
+  }
+
+  private nodeOf(e: LiveEntry): Node | null {
+    if (e.node === undefined) e.node = this.state.nodeByID(e.nodeID) ?? null;
+    return e.node;
   }
 
   onNode(nodeID: string): number {
@@ -225,8 +246,10 @@ export class JobTracker {
     if (m) return m;
     m = new Map();
     for (const e of this.live.values()) {
-      if (!e.node || (scope !== '' && e.group !== scope)) continue;
-      const v = resolveInterpolation(attribute, e.node);
+      if (scope !== '' && e.group !== scope) continue;
+      const node = this.nodeOf(e);
+      if (!node) continue;
+      const v = resolveInterpolation(attribute, node);
       if (v !== undefined) m.set(v, (m.get(v) ?? 0) + 1);
     }
     this.propCounts.set(key, m);

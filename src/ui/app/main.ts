@@ -22,6 +22,7 @@ import { JobView } from './views/job.js';
 import { JobsView } from './views/jobs.js';
 import { RunView } from './views/run.js';
 import { ServicesView } from './views/services.js';
+import { SimView } from './views/sim.js';
 import { TopologyView } from './views/topology.js';
 import { VariablesView, VariableView } from './views/variables.js';
 import { mountTokenForm, TOKEN_KEY, withToken } from './token.js';
@@ -90,6 +91,8 @@ function viewOf(route: Route, ctx: ViewContext) {
       return h(EvalsView, { ctx });
     case 'topology':
       return h(TopologyView, { ctx });
+    case 'sim':
+      return h(SimView, { ctx });
     case 'run':
       return h(RunView, { ctx });
     case 'variables':

@@ -52,6 +52,7 @@ describe('the UI hash routes', () => {
     { view: 'services' },
     { view: 'evaluations' },
     { view: 'topology' },
+    { view: 'sim' },
     { view: 'run' },
     { view: 'variables' },
     { view: 'variable', path: 'nomad/jobs/web', namespace: 'default' },

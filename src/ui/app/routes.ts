@@ -8,7 +8,7 @@
  *   #/allocations/<id>[/logs]       Allocation detail, overview or logs (?task=&type=stdout|stderr)
  *   #/allocations/<id>/files        Its files (?path=)
  *   #/allocations/<id>/exec         Its exec terminal (?task=)
- *   #/topology, #/run, #/variables[/<path>[@<namespace>]]
+ *   #/topology, #/sim (what if), #/run, #/variables[/<path>[@<namespace>]]
  *   #/clients, #/clients/<id>       Nodes list, node detail
  *   #/services, #/evaluations
  */
@@ -29,6 +29,7 @@ export type Route =
   | { view: 'services' }
   | { view: 'evaluations' }
   | { view: 'topology' }
+  | { view: 'sim' }
   | { view: 'run' }
   | { view: 'variables' }
   | { view: 'variable'; path: string; namespace: string }
@@ -39,6 +40,7 @@ export const SECTIONS = [
   { view: 'jobs', label: 'Jobs', href: '#/jobs' },
   { view: 'clients', label: 'Clients', href: '#/clients' },
   { view: 'topology', label: 'Topology', href: '#/topology' },
+  { view: 'sim', label: 'What if', href: '#/sim' },
   { view: 'variables', label: 'Variables', href: '#/variables' },
   { view: 'services', label: 'Services', href: '#/services' },
   { view: 'evaluations', label: 'Evaluations', href: '#/evaluations' },
@@ -98,6 +100,7 @@ export function parseHash(hash: string): Route {
   if (section === 'services' && parts.length === 1) return { view: 'services' };
   if (section === 'evaluations' && parts.length === 1) return { view: 'evaluations' };
   if (section === 'topology' && parts.length === 1) return { view: 'topology' };
+  if (section === 'sim' && parts.length === 1) return { view: 'sim' };
   if (section === 'run' && parts.length === 1) return { view: 'run' };
   if (section === 'variables' && parts.length === 1) return { view: 'variables' };
   // A variable's path has slashes of its own: everything after "variables/" is the path.
@@ -118,6 +121,7 @@ export function toHash(r: Route): string {
     case 'services':
     case 'evaluations':
     case 'topology':
+    case 'sim':
     case 'run':
     case 'variables':
       return `#/${r.view}`;
@@ -158,6 +162,8 @@ export function sectionOf(r: Route): string | undefined {
       return 'jobs';
     case 'topology':
       return 'topology';
+    case 'sim':
+      return 'sim';
     case 'variables':
     case 'variable':
       return 'variables';

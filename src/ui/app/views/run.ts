@@ -20,7 +20,7 @@ interface Planned {
 }
 
 /** A job from pasted JSON: either the job itself or `{"Job": {...}}` as `job run -json` files are. */
-function jobFromJson(text: string): Planned['job'] {
+export function jobFromJson(text: string): Planned['job'] {
   const v = JSON.parse(text) as Record<string, unknown>;
   const job = (v['Job'] && typeof v['Job'] === 'object' ? v['Job'] : v) as Planned['job'];
   if (typeof job.ID !== 'string' || !job.ID) throw new Error('the JSON has no job ID (expected {"Job": {"ID": ...}})');
