@@ -11,7 +11,9 @@
 // Reference: Nomad's Raft defaults (1 s heartbeat + 1 s election timeout, ref = 2 s); goal <= 3 s. Kubernetes'
 // controller-manager lease is 15 s. Quick mode: one round; full: five rounds, median reported.
 //
-// Usage: node bench/server-failover/server-failover.bench.mjs [--quick] [--rounds N] [--writers 8]
+// Usage: node bench/server-failover/server-failover.bench.mjs [--quick] [--rounds N] [--writers 8] [--timeline]
+//        --timeline: the servers log at info level and each round prints the survivors' log lines from the kill
+//        on, timed from it (election won, state loaded, server started), to see where the seconds go.
 // Needs `npm run build` and `etcd` on PATH. Everything it starts is stopped at the end.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +25,9 @@ const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true;
 const rounds = Number(args.rounds ?? (quick ? 1 : 5));
 const writers = Number(args.writers ?? 8);
+const timeline = args.timeline === true;
+/** Characters of each server's output kept (info-level logs with --timeline are longer). */
+const keepLog = timeline ? 500_000 : 20_000;
 const DROVER = join(repoRoot, 'bin', 'drover');
 
 if (spawnSync('etcd', ['--version']).status !== 0) {
@@ -47,7 +52,7 @@ function startServer(dir, name, hcl) {
       '-http-port',
       '0',
       '-log-level',
-      'warn',
+      timeline ? 'info' : 'warn',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -55,7 +60,7 @@ function startServer(dir, name, hcl) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server ${name} did not start:\n${output}`)), 30_000);
     proc.stdout.on('data', (b) => {
-      output = (output + b.toString()).slice(-20_000);
+      output = (output + b.toString()).slice(-keepLog);
       const m = /API at (http:\/\/[\d.]+:\d+)/.exec(output);
       if (m) {
         clearTimeout(timer);
@@ -63,13 +68,14 @@ function startServer(dir, name, hcl) {
           name,
           proc,
           address: m[1],
+          log: () => output,
           get alive() {
             return proc.exitCode === null && proc.signalCode === null;
           },
         });
       }
     });
-    proc.stderr.on('data', (b) => (output = (output + b.toString()).slice(-20_000)));
+    proc.stderr.on('data', (b) => (output = (output + b.toString()).slice(-keepLog)));
     proc.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`server ${name} exited with ${code}:\n${output}`));
@@ -166,6 +172,15 @@ async function round(r) {
     console.log(
       `round ${r + 1}: first acknowledged write ${seconds.toFixed(2)} s after the leader SIGKILL; ${acked.length} writes acknowledged, ${lost.length} lost`,
     );
+    if (timeline) {
+      for (const s of servers.filter((x) => x.alive))
+        for (const line of s.log().split('\n')) {
+          const m = /^\{.*"time":(\d+).*"msg":"([^"]*)"/.exec(line);
+          if (m && Number(m[1]) >= killedAt - 100)
+            console.log(`  ${s.name} +${((Number(m[1]) - killedAt) / 1000).toFixed(3)} s  ${m[2]}`);
+        }
+      console.log(`  first acknowledged write +${seconds.toFixed(3)} s`);
+    }
     if (lost.length > 0) throw new Error(`acknowledged writes missing after failover: ${lost.slice(0, 5).join(', ')}`);
     return seconds;
   } finally {

@@ -82,9 +82,9 @@ export function sendJson(
   };
   if (index !== undefined) {
     headers['X-Nomad-Index'] = index;
-    // A standby answering from its replica set these already (http/server.ts): how current the read is.
-    if (!res.hasHeader('X-Nomad-KnownLeader')) headers['X-Nomad-KnownLeader'] = 'true';
-    if (!res.hasHeader('X-Nomad-LastContact')) headers['X-Nomad-LastContact'] = 0;
+    // A standby answering from its replica passes these in `extra` (http/server.ts): how current the read is.
+    headers['X-Nomad-KnownLeader'] ??= 'true';
+    headers['X-Nomad-LastContact'] ??= 0;
   }
   res.writeHead(status, headers);
   res.end(bytes);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../state/index.js';
 import { splitTarget } from './server.js';
 import { Router } from './router.js';
+import { testAgent } from './testing/test-api.js';
 
 describe('request targets', () => {
   it('splits an origin-form target into its path and query without a URL object', () => {
@@ -44,5 +46,27 @@ describe('the router', () => {
     expect(matched('DELETE', '/v1/jobs')).toBe('methodNotAllowed');
     expect(matched('GET', '/v1/job/web/nothing')).toBeUndefined();
     expect(matched('GET', '/v1/var')).toBeUndefined();
+  });
+});
+
+describe('query meta of a server answering from its replica', () => {
+  it('sends X-Nomad-KnownLeader and X-Nomad-LastContact with list, blocking and plain answers', async () => {
+    const { http, stop } = await testAgent({ dataDir: ':memory:', backend: new MemoryBackend() }, () => ({
+      leaderContact: () => ({ knownLeader: false, lastContactMs: 1234 }),
+    }));
+    try {
+      const put = await fetch(`${http.address}/v1/var/a`, { method: 'PUT', body: '{"Items":{"k":"v"}}' });
+      expect(put.status).toBe(200);
+      const index = Number(put.headers.get('x-nomad-index'));
+      for (const path of ['/v1/vars', `/v1/vars?index=${index - 1}&wait=5s`, '/v1/var/a', '/v1/status/leader']) {
+        const r = await fetch(`${http.address}${path}`);
+        await r.text();
+        expect(r.status, path).toBe(200);
+        expect(r.headers.get('x-nomad-knownleader'), path).toBe('false');
+        expect(r.headers.get('x-nomad-lastcontact'), path).toBe('1234');
+      }
+    } finally {
+      await stop();
+    }
   });
 });

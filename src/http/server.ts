@@ -198,11 +198,6 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       const target = opts.forwardTo?.(req.method ?? 'GET', pathname, query);
       if (target !== undefined)
         return await forwardRequest(req, res, target, 'leader', opts.peerTls?.toServers?.material);
-      const contact = opts.leaderContact?.();
-      if (contact) {
-        res.setHeader('X-Nomad-KnownLeader', String(contact.knownLeader));
-        res.setHeader('X-Nomad-LastContact', String(contact.lastContactMs));
-      }
       const m = router.match(req.method ?? 'GET', pathname);
       if (m === undefined) throw new DroverError('NotFound', `no API route for ${req.method} ${pathname}`);
       if (m === 'methodNotAllowed') {
@@ -225,9 +220,18 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       };
       const out = opts.answerLocally ? await opts.answerLocally(req.method ?? 'GET', run) : await run();
       if (out === HANDLED) return;
-      if (out instanceof JsonReply)
-        sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index, out.headers);
-      else sendJson(res, 200, filter ? filter(out) : out);
+      // How current this server's answer is (a standby answering from its replica), as Nomad's query meta: passed
+      // with the reply's own headers rather than set before the handler, so node:http writes them in one go
+      // (headers set earlier with setHeader send every writeHead down its slower, per-header path).
+      const contact = opts.leaderContact?.();
+      const meta = contact && {
+        'X-Nomad-KnownLeader': String(contact.knownLeader),
+        'X-Nomad-LastContact': String(contact.lastContactMs),
+      };
+      if (out instanceof JsonReply) {
+        const headers = meta && out.headers ? { ...out.headers, ...meta } : (meta ?? out.headers);
+        sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index, headers);
+      } else sendJson(res, 200, filter ? filter(out) : out, undefined, meta);
     };
     try {
       // Another region's request goes to a server of that region before anything here looks at it (Nomad's RPC

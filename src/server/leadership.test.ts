@@ -41,6 +41,29 @@ describe('EtcdLeadership', () => {
     stop.abort();
   });
 
+  it('sees the leader key go through its watch, not a poll, and takes over', async () => {
+    const p = prefix();
+    const a = seat(p, 'a:1');
+    // Neither polls nor re-reads the key within the test: only the watch can tell b that a resigned.
+    const b = new EtcdLeadership({
+      client: new EtcdClient({ endpoints: etcd.endpoints }),
+      key: `${p}leader`,
+      address: 'b:1',
+      ttlSeconds: 1,
+      pollMs: 600_000,
+      recheckMs: 600_000,
+    });
+    const stop = new AbortController();
+    await a.campaign(stop.signal);
+    const second = b.campaign(stop.signal);
+    await expect.poll(() => b.leaderAddress).toBe('a:1');
+    await a.resign();
+    await expect.poll(() => b.isLeader, { timeout: 10_000 }).toBe(true);
+    await second;
+    await b.resign();
+    stop.abort();
+  });
+
   it('ends a term whose lease cannot be renewed, and etcd refuses that leader’s writes once another leads', async () => {
     const p = prefix();
     const client = new EtcdClient({ endpoints: etcd.endpoints });

@@ -2,7 +2,8 @@
  * Leader election through etcd: a lease plus a compare-and-swap on one leader key.
  *
  *   campaign() ──► lease(ttl) ──► txn [leader.create == 0] put leader=<address> with the lease
- *        │ lost the race: poll the key every `pollMs` (remembering who leads) and try again when it is gone
+ *        │ lost the race: watch the key (remembering who leads; looked at again at least every second, or
+ *        │ polled every `pollMs` when no watch can be opened) and try again when it is gone
  *        ▼ won: createRevision = the txn's revision; guard() = [leader.create == createRevision]
  *   keepalive every ttl/3 (in a worker thread: LeaseKeeper) ──► no renewal acknowledged for ttl − margin ──►
  *        lost (fired at once, before etcd expires the lease, so a deposed leader stops acting before anyone
@@ -27,8 +28,10 @@ export interface LeadershipOptions {
   address: string;
   /** Lease TTL in seconds (default 2, etcd's minimum with its default election timeout). */
   ttlSeconds?: number;
-  /** How often a standby looks at the leader key (default 200 ms). */
+  /** How often a standby looks at the leader key when it cannot watch it (default 200 ms). */
   pollMs?: number;
+  /** How long a standby waits on its watch of the leader key before it looks at the key again anyway (1 s). */
+  recheckMs?: number;
   logger?: Logger;
 }
 
@@ -43,6 +46,7 @@ export class EtcdLeadership {
   private readonly key: Buffer;
   private readonly ttl: number;
   private readonly pollMs: number;
+  private readonly recheckMs: number;
   private readonly logger: Logger;
   private term: { createRevision: number; lease: string; ctl: AbortController } | undefined;
   private known: string | undefined;
@@ -54,6 +58,7 @@ export class EtcdLeadership {
     this.key = Buffer.from(opts.key);
     this.ttl = opts.ttlSeconds ?? 2;
     this.pollMs = opts.pollMs ?? 200;
+    this.recheckMs = opts.recheckMs ?? 1_000;
     this.logger = opts.logger ?? nullLogger;
     this.address = opts.address;
   }
@@ -85,7 +90,7 @@ export class EtcdLeadership {
         const holder = current.kvs[0];
         if (holder) {
           this.known = holder.value.toString('utf8');
-          await sleep(this.pollMs, signal);
+          await this.untilLeaderKeyChanges(current.revision, signal);
           continue;
         }
         this.known = undefined;
@@ -113,6 +118,30 @@ export class EtcdLeadership {
         await sleep(this.pollMs, signal);
       }
     }
+  }
+
+  /**
+   * Waits until the leader key changes after `revision`, the store revision it was read at (watched from there, not
+   * from the key's own revision, which etcd's compaction may have dropped: the holder's lease expiring or a new leader
+   * is seen at once, where polling every `pollMs` saw it 100 ms late on average, and the failover is the lease
+   * TTL plus that), or at most `recheckMs`; when the watch cannot be opened, `pollMs` as before.
+   */
+  private async untilLeaderKeyChanges(revision: number, signal: AbortSignal): Promise<void> {
+    const done = new AbortController();
+    const both = AbortSignal.any([signal, done.signal]);
+    let failed = false;
+    const watching = this.opts.client
+      .watch(this.key, revision + 1, () => done.abort(), both)
+      .catch(() => {
+        // Ended by `done` (an event, or the recheck) or by the caller: not a failure.
+        if (both.aborted) return;
+        failed = true;
+        done.abort();
+      });
+    await sleep(this.recheckMs, both);
+    done.abort();
+    await watching;
+    if (failed && !signal.aborted) await sleep(this.pollMs, signal);
   }
 
   /**
