@@ -92,7 +92,7 @@ async function main() {
   }
 
   console.log(
-    `gateway benchmark: ${backends} backends, ${connections} connections, ${duration}s x ${rounds} round(s), ${workers} worker(s) per proxy, TLS ${tlsMode}, node ${process.version}, load ${loadavg()}`,
+    `gateway benchmark: ${backends} backends, ${workers} worker(s) per proxy, TLS ${tlsMode}, node ${process.version}, load ${loadavg()}`,
   );
   if (tlsMode !== 'only') {
     const summary = await measure(
