@@ -1,11 +1,13 @@
 /* global process */
 // The gateway under test, as its own process (so the benchmark's driver does not share its event loop).
 // Config comes as JSON in argv[2]: { ports: number[], listenPort: number, workers: number, lb: string,
-// plane: 'node' | 'haproxy', threads?: number }.
+// plane: 'node' | 'haproxy', threads?: number, tls?: { port, certFile, keyFile } }. With `tls` the gateway also
+// has its HTTPS listener on tls.port, the default certificate read from the files as `drover gateway -tls-*` does.
 // With the Node plane and workers > 1 it runs under node:cluster, every worker serving the same listening socket.
 import cluster from 'node:cluster';
 import { startGateway, startHaproxyGateway, MemorySource } from '../../dist/gateway/index.js';
 import { nullLogger } from '../../dist/logging/index.js';
+import { startTlsFromFiles } from '../../dist/gateway/tls/setup.js';
 
 const cfg = JSON.parse(process.argv[2]);
 
@@ -15,7 +17,7 @@ if (cfg.plane !== 'haproxy' && cfg.workers > 1 && cluster.isPrimary) {
   let ready = 0;
   for (let i = 0; i < cfg.workers; i++) {
     cluster.fork().on('message', (m) => {
-      if (m === 'ready' && ++ready === cfg.workers) process.send?.({ port: cfg.listenPort });
+      if (m === 'ready' && ++ready === cfg.workers) process.send?.({ port: cfg.listenPort, tlsPort: cfg.tls?.port });
     });
   }
   process.on('SIGTERM', () => {
@@ -34,7 +36,20 @@ if (cfg.plane !== 'haproxy' && cfg.workers > 1 && cluster.isPrimary) {
     NodeID: 'node',
     Healthy: true,
   }));
+  const tls = cfg.tls
+    ? await startTlsFromFiles(
+        {
+          listen: { host: '127.0.0.1', port: cfg.tls.port },
+          certFile: cfg.tls.certFile,
+          keyFile: cfg.tls.keyFile,
+          names: { cert: 'tls.certFile', key: 'tls.keyFile' },
+        },
+        undefined,
+        nullLogger,
+      )
+    : undefined;
   const common = {
+    tls: tls?.options,
     listen: { host: '127.0.0.1', port: cfg.listenPort },
     admin: { host: '127.0.0.1', port: 0 },
     source: new MemorySource(instances),
@@ -49,6 +64,6 @@ if (cfg.plane !== 'haproxy' && cfg.workers > 1 && cluster.isPrimary) {
   // The driver (or the cluster primary) may go away first: then there is nobody to report to, and nothing to do.
   process.on('disconnect', () => void gw.close(200).then(() => process.exit(0)));
   if (cluster.isWorker) process.send?.('ready');
-  else process.send?.({ port: gw.port, adminPort: gw.adminPort });
+  else process.send?.({ port: gw.port, adminPort: gw.adminPort, tlsPort: gw.tlsPort });
   process.on('SIGTERM', () => void gw.close(500).then(() => process.exit(0)));
 }

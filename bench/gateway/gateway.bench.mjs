@@ -8,11 +8,15 @@
 //   wrk ──► HAProxy driven by Drover (optional data plane)   ──┘
 //
 // Usage: node bench/gateway/gateway.bench.mjs [--quick] [--duration S] [--connections C] [--backends N]
-//        [--workers W] [--rounds R] [--dataplane node|haproxy|both (default)]
+//        [--workers W] [--rounds R] [--dataplane node|haproxy|both (default)] [--tls on|off|only]
+//        [--tls-rounds R] [--handshake-connections C]
+// With TLS on, the same proxies also listen with TLS (nginx `listen ssl`, the gateway's TLS listener) on one
+// certificate, and the HTTPS rounds and the handshake rounds (wrk with Connection: close) follow the HTTP ones.
 // Needs `npm run build` first (imports dist/). Ends with the RESULT lines of issue 7.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +36,12 @@ const workers = Number(args.workers ?? 1);
 const rounds = Number(args.rounds ?? (quick ? 6 : 12));
 const warmup = quick ? 1 : 3;
 const dataplane = String(args.dataplane ?? 'both');
+// HTTPS through the TLS listener (keep-alive) and TLS handshakes (a new connection per request), against nginx
+// terminating TLS with the same certificate: `on` (default) after the plain HTTP rounds, `only`, or `off`.
+const tlsMode = String(args.tls ?? 'on');
+const tlsRounds = Number(args['tls-rounds'] ?? (quick ? 4 : 8));
+const handshakeConnections = Number(args['handshake-connections'] ?? 16);
+if (!['on', 'off', 'only'].includes(tlsMode)) throw new Error(`--tls ${tlsMode}: expected on, off or only`);
 
 const children = [];
 const dir = mkdtempSync(join(tmpdir(), 'drover-gw-bench-'));
@@ -48,10 +58,10 @@ await stopChildren();
 cleanup();
 
 async function main() {
-  const missing = ['wrk', 'nginx'].filter((bin) => !installed(bin));
+  const missing = ['wrk', 'nginx', ...(tlsMode !== 'off' ? ['openssl'] : [])].filter((bin) => !installed(bin));
   if (missing.length > 0) {
     // The runner's convention: SKIP with a reason, exit code 3.
-    console.log(`SKIP ${missing.join(' and ')} not installed (Debian packages wrk, nginx)`);
+    console.log(`SKIP ${missing.join(' and ')} not installed (Debian packages wrk, nginx, openssl)`);
     process.exitCode = 3;
     return;
   }
@@ -60,63 +70,141 @@ async function main() {
   const backendPorts = await freePorts(backends);
   await startNginx('backends', backendsConf(backendPorts), backendPorts[0]);
 
-  const [nginxPort, gatewayPort, haproxyPort] = await freePorts(3);
-  const nginxPid = await startNginx('reference', proxyConf(nginxPort, backendPorts, workers), nginxPort);
-  const targets = [{ name: 'nginx', url: `http://127.0.0.1:${nginxPort}/`, pid: nginxPid }];
+  // One certificate (EC P-256, for localhost) served by nginx and by the gateway alike.
+  const tls = tlsMode === 'off' ? undefined : await writeCertificate();
+  const [nginxPort, gatewayPort, haproxyPort, nginxTls, gatewayTls, haproxyTls] = await freePorts(6);
+  const nginxPid = await startNginx(
+    'reference',
+    proxyConf(nginxPort, backendPorts, workers, tls && { port: nginxTls, ...tls }),
+    nginxPort,
+  );
+  const planes = [{ name: 'nginx', pid: nginxPid, http: nginxPort, https: nginxTls }];
+  const tlsOf = (port) => (tls ? { tls: { port, certFile: tls.certFile, keyFile: tls.keyFile } } : {});
   if (dataplane === 'node' || dataplane === 'both') {
-    const pid = await startGatewayProcess(gatewayPort, backendPorts, { plane: 'node' });
-    targets.push({ name: 'gateway', url: `http://127.0.0.1:${gatewayPort}/`, pid });
+    const pid = await startGatewayProcess(gatewayPort, backendPorts, { plane: 'node', ...tlsOf(gatewayTls) });
+    planes.push({ name: 'gateway', pid, http: gatewayPort, https: gatewayTls });
   }
   if ((dataplane === 'haproxy' || dataplane === 'both') && installed('haproxy')) {
     // HAProxy gets as many threads as nginx gets workers.
-    const pid = await startGatewayProcess(haproxyPort, backendPorts, { plane: 'haproxy', threads: workers });
-    targets.push({ name: 'gateway-haproxy', url: `http://127.0.0.1:${haproxyPort}/`, pid });
+    const extra = { plane: 'haproxy', threads: workers, ...tlsOf(haproxyTls) };
+    const pid = await startGatewayProcess(haproxyPort, backendPorts, extra);
+    planes.push({ name: 'gateway-haproxy', pid, http: haproxyPort, https: haproxyTls });
   }
 
   console.log(
-    `gateway benchmark: ${backends} backends, ${connections} connections, ${duration}s x ${rounds} round(s), ${workers} worker(s) per proxy, node ${process.version}`,
+    `gateway benchmark: ${backends} backends, ${workers} worker(s) per proxy, TLS ${tlsMode}, node ${process.version}, load ${loadavg()}`,
   );
-  for (const t of targets) {
-    await checkResponds(t.url);
-    wrk(t.url, warmup); // warm JIT and pools; not counted
+  if (tlsMode !== 'only') {
+    const summary = await measure(
+      'HTTP',
+      planes.map((p) => ({ name: p.name, pid: p.pid, url: `http://127.0.0.1:${p.http}/` })),
+      { rounds, connections },
+    );
+    results(summary, '');
   }
-  const results = Object.fromEntries(targets.map((t) => [t.name, []]));
-  for (let r = 0; r < rounds; r++) {
+  if (tls) {
+    const httpsTargets = planes.map((p) => ({ name: p.name, pid: p.pid, url: `https://127.0.0.1:${p.https}/` }));
+    const summary = await measure('HTTPS, keep-alive', httpsTargets, { rounds: tlsRounds, connections });
+    results(summary, '-tls');
+    // A fresh connection, so a full handshake, per request: wrk keeps no TLS session to resume.
+    const hs = await measure('HTTPS, a new TLS connection per request', httpsTargets, {
+      rounds: tlsRounds,
+      connections: handshakeConnections,
+      headers: ['Connection: close'],
+    });
+    const ref = hs.nginx;
+    for (const name of Object.keys(hs).filter((n) => n !== 'nginx')) {
+      const label = `gateway-tls-handshakes-${name === 'gateway' ? 'node' : 'haproxy'}`;
+      console.log(
+        resultLine({
+          name: label,
+          value: Math.round(hs[name].rps),
+          unit: 'handshakes/s',
+          ref: Math.round(ref.rps),
+          goal: 'report',
+        }),
+      );
+    }
+  }
+  console.log(`load average at the end: ${loadavg()}`);
+}
+
+/** Warms each target once, then `rounds` rounds in rotating order; the median per target. */
+async function measure(label, targets, { rounds: nRounds, connections: conns, headers = [] }) {
+  console.log(`\n${label}: ${conns} connections, ${duration}s x ${nRounds} round(s)`);
+  for (const t of targets) {
+    const proto = await checkResponds(t.url);
+    if (proto) console.log(`  ${t.name} negotiates ${proto}`);
+    wrk(t.url, warmup, conns, headers); // warm JIT and pools; not counted
+  }
+  const perTarget = Object.fromEntries(targets.map((t) => [t.name, []]));
+  for (let r = 0; r < nRounds; r++) {
     // Rotate the order each round so every proxy takes every position (none always runs on a warmer machine).
     const order = targets.map((_, i) => targets[(i + r) % targets.length]);
     for (const t of order) {
       const cpuBefore = treeCpuMs(t.pid);
-      const m = wrk(t.url, duration);
+      const m = wrk(t.url, duration, conns, headers);
       // CPU per request is steadier than req/s on a shared machine: it does not depend on what else runs.
       m.cpuUs = ((treeCpuMs(t.pid) - cpuBefore) * 1000) / (m.rps * duration);
-      results[t.name].push(m);
+      perTarget[t.name].push(m);
       console.log(
         `  round ${r + 1} ${t.name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms  cpu ${m.cpuUs.toFixed(1)} us/req  errors ${m.errors}`,
       );
     }
   }
-  const summary = Object.fromEntries(Object.entries(results).map(([k, ms]) => [k, median(ms)]));
-  console.log('');
+  const summary = Object.fromEntries(Object.entries(perTarget).map(([k, ms]) => [k, median(ms)]));
   for (const [name, m] of Object.entries(summary)) {
     console.log(
       `${name.padEnd(16)} ${m.rps.toFixed(0).padStart(8)} req/s  p99 ${m.p99.toFixed(2)} ms (rounds ${m.p99Min.toFixed(1)}–${m.p99Max.toFixed(1)})  cpu ${m.cpuUs.toFixed(1)} us/req  errors ${m.errors}`,
     );
   }
+  return summary;
+}
+
+/**
+ * The RESULT lines of one measurement against nginx: per data plane (`gateway-node`, `gateway-haproxy`, with
+ * `suffix` after `gateway`) when there are two, then the best plane's as `gateway<suffix>`.
+ */
+function results(summary, suffix) {
   const ref = summary.nginx;
-  const planes = targets.filter((t) => t.name !== 'nginx').map((t) => t.name);
+  const planes = Object.keys(summary).filter((n) => n !== 'nginx');
+  const label = (p) => `gateway${suffix}${p === 'gateway' ? '-node' : '-haproxy'}`;
   const line = (name, m, what) =>
     what === 'rps'
       ? resultLine({ name, value: Math.round(m.rps), unit: 'req/s', ref: Math.round(ref.rps), goal: '0.85' })
       : resultLine({ name: `${name}-p99`, value: round2(m.p99), unit: 'ms', ref: round2(ref.p99), goal: '1.5' });
   if (planes.length > 1) {
-    for (const p of planes) console.log(line(p === 'gateway' ? 'gateway-node' : p, summary[p], 'rps'));
-    for (const p of planes) console.log(line(p === 'gateway' ? 'gateway-node' : p, summary[p], 'p99'));
+    for (const p of planes) console.log(line(label(p), summary[p], 'rps'));
+    for (const p of planes) console.log(line(label(p), summary[p], 'p99'));
   }
   // The gateway's figure is its best data plane (the one `drover gateway -data-plane` should use here).
   const best = planes.reduce((a, b) => (summary[b].rps > summary[a].rps ? b : a));
-  console.log(`best data plane: ${best === 'gateway' ? 'node' : 'haproxy'}`);
-  console.log(line('gateway', summary[best], 'p99'));
-  console.log(line('gateway', summary[best], 'rps'));
+  console.log(`best data plane${suffix ? ' (TLS)' : ''}: ${best === 'gateway' ? 'node' : 'haproxy'}`);
+  console.log(line(`gateway${suffix}`, summary[best], 'p99'));
+  console.log(line(`gateway${suffix}`, summary[best], 'rps'));
+}
+
+function loadavg() {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** A test CA and a leaf for localhost / 127.0.0.1, written to the run's directory. */
+async function writeCertificate() {
+  const { createSelfSignedCA, signLeaf } = await import('../../dist/lib/openssl.js');
+  const ca = await createSelfSignedCA('Drover gateway bench CA');
+  const now = Date.now();
+  const leaf = await signLeaf(ca, {
+    commonName: 'localhost',
+    subjectAltName: 'DNS:localhost,IP:127.0.0.1',
+    extendedKeyUsage: 'serverAuth',
+    notBefore: now - 60_000,
+    notAfter: now + 86_400_000,
+  });
+  const certFile = join(dir, 'tls.pem');
+  const keyFile = join(dir, 'tls.key');
+  writeFileSync(certFile, leaf.certPEM);
+  writeFileSync(keyFile, leaf.keyPEM, { mode: 0o600 });
+  return { certFile, keyFile };
 }
 
 function round2(x) {
@@ -133,11 +221,16 @@ function installed(bin) {
 }
 
 /** One bounded wrk run; returns throughput and latency percentiles in ms. */
-function wrk(url, seconds) {
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', url], {
-    encoding: 'utf8',
-    timeout: (seconds + 30) * 1000,
-  });
+function wrk(url, seconds, conns, headers) {
+  const hdrs = headers.flatMap((h) => ['-H', h]);
+  const out = execFileSync(
+    'wrk',
+    ['-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '5s', '--latency', ...hdrs, url],
+    {
+      encoding: 'utf8',
+      timeout: (seconds + 30) * 1000,
+    },
+  );
   const pct = (p) => {
     const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
     return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
@@ -203,15 +296,8 @@ function backendsConf(ports) {
   return nginxMain(1, servers);
 }
 
-function proxyConf(port, backendPorts, nWorkers) {
-  return nginxMain(
-    nWorkers,
-    `  upstream backends {\n${backendPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}\n    keepalive 64;\n    keepalive_requests 1000000;\n  }
-  server {
-    listen 127.0.0.1:${port};
-    access_log off;
-    keepalive_requests 1000000;
-    location / {
+function proxyConf(port, backendPorts, nWorkers, tls) {
+  const location = `    location / {
       proxy_pass http://backends;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -221,8 +307,30 @@ function proxyConf(port, backendPorts, nWorkers) {
       proxy_set_header X-Forwarded-Host $host;
       proxy_set_header X-Real-IP $remote_addr;
       proxy_next_upstream error timeout;
-    }
-  }`,
+    }`;
+  // TLS 1.2 and 1.3 as the gateway offers them (nginx's default since 1.23.4; Debian 12's 1.22 would stop at
+  // TLS 1.2, whose handshake costs the server half of a TLS 1.3 one); tickets on, no session cache (defaults).
+  const ssl = tls
+    ? `
+  server {
+    listen 127.0.0.1:${tls.port} ssl;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate ${tls.certFile};
+    ssl_certificate_key ${tls.keyFile};
+    access_log off;
+    keepalive_requests 1000000;
+${location}
+  }`
+    : '';
+  return nginxMain(
+    nWorkers,
+    `  upstream backends {\n${backendPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}\n    keepalive 64;\n    keepalive_requests 1000000;\n  }
+  server {
+    listen 127.0.0.1:${port};
+    access_log off;
+    keepalive_requests 1000000;
+${location}
+  }${ssl}`,
   );
 }
 
@@ -265,10 +373,14 @@ async function startGatewayProcess(port, backendPorts, extra) {
 
 function checkResponds(url) {
   return new Promise((resolve, reject) => {
-    const req = request(url, (res) => {
+    const get = url.startsWith('https:') ? httpsRequest : request;
+    // The bench's own certificate is not trusted by the system; what is checked here is that it answers.
+    const req = get(url, { rejectUnauthorized: false }, (res) => {
       res.resume();
+      // The TLS version, so a run shows both sides negotiated the same one.
+      const proto = typeof res.socket.getProtocol === 'function' ? res.socket.getProtocol() : undefined;
       res.on('end', () =>
-        res.statusCode === 200 ? resolve() : reject(new Error(`${url} answered ${res.statusCode}`)),
+        res.statusCode === 200 ? resolve(proto) : reject(new Error(`${url} answered ${res.statusCode}`)),
       );
     });
     req.on('error', reject);

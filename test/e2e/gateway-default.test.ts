@@ -7,38 +7,10 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { nodeWebJob, allocAnswerScript } from './fixtures/node-web-job.js';
 import { TestAgent } from './harness/agent.js';
 
-/** Answers its alloc ID; CommonJS, run by `node -e`. */
-const SERVER_JS = `require('node:http').createServer((q, s) => s.end('alloc ' + process.env.NOMAD_ALLOC_ID)).listen(Number(process.env.NOMAD_PORT_http), '127.0.0.1')`;
-
-const JOB = `job "perf-gw-default" {
-  datacenters = ["dc1"]
-  group "web" {
-    count = 1
-    network {
-      port "http" {}
-    }
-    service {
-      name     = "perf-gw-default"
-      provider = "nomad"
-      port     = "http"
-      tags     = ["urlprefix-/hello"]
-    }
-    task "server" {
-      driver = "raw_exec"
-      config {
-        command = "node"
-        args    = ["-e", ${JSON.stringify(SERVER_JS)}]
-      }
-      resources {
-        cpu    = 50
-        memory = 48
-      }
-      kill_timeout = "2s"
-    }
-  }
-}`;
+const JOB = nodeWebJob({ name: 'perf-gw-default', tags: ['urlprefix-/hello'], script: allocAnswerScript() });
 
 interface AgentSelf {
   config: { Gateway?: { Enabled: boolean; Address: string; DataPlane: string } };

@@ -3,7 +3,8 @@
  * `gateway { tls_listen  tls { cert_file key_file } }` serves the default certificate; a certificate put into the
  * Variable nomad/gateway/certs/<host> (dots written as _) with `drover var put` is served on the next handshake while a bounded load
  * loop of fresh HTTPS connections sees no failure; an expired one is refused with the reason in the agent log and
- * `drover gateway certs`, and the other hosts keep serving.
+ * `drover gateway certs`, and the other hosts keep serving; so are a key that does not match its certificate and a
+ * certificate for other names. A standalone `drover gateway -tls-listen ...` following the agent serves the same.
  */
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,37 +14,14 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testCertSet, type TestPem } from '../../src/gateway/tls/test-certs.js';
+import { nodeWebJob, allocAnswerScript } from './fixtures/node-web-job.js';
 import { TestAgent } from './harness/agent.js';
 
-/** Answers its alloc ID; CommonJS, run by `node -e`. */
-const SERVER_JS = `require('node:http').createServer((q, s) => s.end('alloc ' + process.env.NOMAD_ALLOC_ID + ' proto ' + q.headers['x-forwarded-proto'])).listen(Number(process.env.NOMAD_PORT_http), '127.0.0.1')`;
-
-const JOB = `job "gwtls-web" {
-  datacenters = ["dc1"]
-  group "web" {
-    network {
-      port "http" {}
-    }
-    service {
-      name     = "gwtls-web"
-      provider = "nomad"
-      port     = "http"
-      tags     = ["urlprefix-/"]
-    }
-    task "server" {
-      driver = "raw_exec"
-      config {
-        command = "node"
-        args    = ["-e", ${JSON.stringify(SERVER_JS)}]
-      }
-      resources {
-        cpu    = 50
-        memory = 48
-      }
-      kill_timeout = "2s"
-    }
-  }
-}`;
+const JOB = nodeWebJob({
+  name: 'gwtls-web',
+  tags: ['urlprefix-/'],
+  script: allocAnswerScript("' proto ' + q.headers['x-forwarded-proto']"),
+});
 
 interface Answer {
   status: number;
@@ -51,8 +29,11 @@ interface Answer {
   fingerprint: string;
 }
 
-/** One HTTPS request on a fresh connection (a fresh handshake), trusting only `ca`, with SNI `servername`. */
-function httpsGet(url: string, ca: string, servername: string): Promise<Answer> {
+/**
+ * One HTTPS request on a fresh connection (a fresh handshake), trusting only `ca`, with SNI `servername`; with
+ * `anyName` a certificate for other names is taken too (to see which one a refused host gets).
+ */
+function httpsGet(url: string, ca: string, servername: string, anyName = false): Promise<Answer> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -62,6 +43,7 @@ function httpsGet(url: string, ca: string, servername: string): Promise<Answer> 
         path: '/',
         ca,
         servername,
+        ...(anyName ? { checkServerIdentity: () => undefined } : {}),
         agent: false,
         headers: { host: servername },
         timeout: 5000,
@@ -210,5 +192,75 @@ describe('the gateway HTTPS listener of a dev agent', () => {
     expect((await httpsGet(https, ca.cert, 'shop.test')).fingerprint).toBe(fp(shopB.cert));
     // A name with no certificate of its own gets the default one.
     expect((await httpsGet(https, ca.cert, 'localhost')).fingerprint).toBe(fp(dflt.cert));
+  }, 60_000);
+
+  it('refuses a key that does not match its certificate and a certificate for other names, with the reason', async () => {
+    const put = (path: string, cert: string, key: string, name: string) =>
+      agent.cli(['var', 'put', path, `cert=@${file(`${name}.pem`, cert)}`, `key=@${file(`${name}.key`, key)}`]);
+    const mixed = put('nomad/gateway/certs/mix_test', shopA.cert, dflt.key, 'mix');
+    expect(mixed.code, mixed.stderr).toBe(0);
+    const other = put('nomad/gateway/certs/other_test', shopA.cert, shopA.key, 'other');
+    expect(other.code, other.stderr).toBe(0);
+    const logged = (host: string, problem: RegExp) =>
+      agent.output.split('\n').some((l) => /TLS certificate not served/.test(l) && l.includes(host) && problem.test(l));
+    await agent.waitFor('both problems in the agent log', async () =>
+      Promise.resolve(
+        logged('mix.test', /the key does not match the certificate/) &&
+          logged('other.test', /the certificate is for shop\.test, not other\.test/),
+      ),
+    );
+    const certs = agent.cli(['gateway', 'certs', '-gateway', agent.gatewayAddress]);
+    expect(certs.code, certs.stderr).toBe(0);
+    expect(certs.stdout).toMatch(/^mix\.test\s+variable\s.*NOT SERVED: the key does not match the certificate$/m);
+    expect(certs.stdout).toMatch(
+      /^other\.test\s+variable\s.*NOT SERVED: the certificate is for shop\.test, not other\.test$/m,
+    );
+    // The refused hosts get the default certificate; the others keep theirs.
+    expect((await httpsGet(https, ca.cert, 'mix.test', true)).fingerprint).toBe(fp(dflt.cert));
+    expect((await httpsGet(https, ca.cert, 'shop.test')).fingerprint).toBe(fp(shopB.cert));
+  }, 60_000);
+
+  it('serves the same certificates from a standalone drover gateway given -tls-listen', async () => {
+    const gw = agent.cliAsync([
+      'gateway',
+      '-address',
+      agent.address,
+      '-listen',
+      '127.0.0.1:0',
+      '-tls-listen',
+      '127.0.0.1:0',
+      '-tls-cert-file',
+      file('default.pem', dflt.cert),
+      '-tls-key-file',
+      file('default.key', dflt.key),
+    ]);
+    let out = '';
+    gw.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    gw.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((r) => gw.once('exit', r));
+    try {
+      const [, plain, tls] = await agent.waitFor('the standalone gateway banner', () =>
+        Promise.resolve(
+          /Gateway at (http:\/\/[\d.]+:\d+)\n\s+Gateway HTTPS at (https:\/\/[\d.]+:\d+)/.exec(out) ?? undefined,
+        ),
+      );
+      const a = await agent.waitFor('the job behind the standalone HTTPS listener', async () => {
+        const r = await httpsGet(tls!, ca.cert, 'localhost');
+        return r.status === 200 && r.body.startsWith('alloc ') ? r : undefined;
+      });
+      expect(a.body).toMatch(/ proto https$/);
+      expect(a.fingerprint).toBe(fp(dflt.cert));
+      // SNI certificates come from the followed agent's Variables.
+      await agent.waitFor('the variable certificate on the standalone gateway', async () => {
+        return (await httpsGet(tls!, ca.cert, 'shop.test')).fingerprint === fp(shopB.cert);
+      });
+      const certs = agent.cli(['gateway', 'certs', '-gateway', plain!]);
+      expect(certs.code, certs.stderr).toBe(0);
+      expect(certs.stdout).toMatch(/^old\.test\s+variable\s.*NOT SERVED: the certificate expired at/m);
+      expect(out).toMatch(/TLS certificate not served.*old\.test|old\.test.*TLS certificate not served/);
+    } finally {
+      gw.kill('SIGTERM');
+      await exited;
+    }
   }, 60_000);
 });

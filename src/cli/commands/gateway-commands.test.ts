@@ -225,6 +225,29 @@ describe('drover gateway', () => {
     expect((await cli(['gateway', '-listen', 'nope'])).code).toBe(1);
   });
 
+  it('asks for the whole TLS setting (listener, certificate and key) before listening', async () => {
+    expect((await cli(['gateway', '-tls-listen', '127.0.0.1:0'])).stderr).toContain(
+      '-tls-listen needs -tls-cert-file and -tls-key-file',
+    );
+    expect((await cli(['gateway', '-tls-cert-file', 'c.pem', '-tls-key-file', 'k.pem'])).stderr).toContain(
+      '-tls-cert-file and -tls-key-file need -tls-listen',
+    );
+    const missing = join(dir, 'missing.pem');
+    const r = await cli([
+      'gateway',
+      '-tls-listen',
+      '127.0.0.1:0',
+      '-tls-cert-file',
+      missing,
+      '-tls-key-file',
+      missing,
+      '-listen',
+      '127.0.0.1:0',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`-tls-cert-file: cannot read ${missing}`);
+  });
+
   it("follows an agent's catalog, routes by its tags, and stops on the signal", async () => {
     const port = await backend();
     const fake = await new FakeNomad().start();

@@ -1,6 +1,6 @@
 /**
  * `drover gateway [-address AGENT] [-listen 127.0.0.1:8080] [-admin ADDR] [-lb round_robin|least_conn]
- * [-data-plane node|haproxy]`: the gateway as its own process, following an agent's catalog over HTTP until
+ * [-data-plane node|haproxy] [-tls-listen ADDR -tls-cert-file F -tls-key-file F]`: the gateway as its own process, following an agent's catalog over HTTP until
  * SIGINT/SIGTERM, then draining in-flight requests. Like `drover agent`, it serves rather than calls the API, so
  * the gateway module is loaded only here.
  */
@@ -14,6 +14,18 @@ function oneOf<T extends string>(flag: string, v: string | undefined, allowed: r
   if (!(allowed as readonly string[]).includes(v))
     throw new UsageError(`Invalid -${flag} "${v}": expected ${allowed.join(' or ')}`);
   return v as T;
+}
+
+/** -tls-listen with its certificate and key, all three or none. */
+function tlsSettings(opts: Record<string, unknown>): { listen: string; certFile: string; keyFile: string } | undefined {
+  const listen = str(opts.tlsListen);
+  const certFile = str(opts.tlsCertFile);
+  const keyFile = str(opts.tlsKeyFile);
+  if (listen === undefined && certFile === undefined && keyFile === undefined) return undefined;
+  if (listen === undefined) throw new UsageError('-tls-cert-file and -tls-key-file need -tls-listen');
+  if (certFile === undefined || keyFile === undefined)
+    throw new UsageError('-tls-listen needs -tls-cert-file and -tls-key-file (the default certificate)');
+  return { listen, certFile, keyFile };
 }
 
 export const gateway = command('gateway', {
@@ -41,8 +53,14 @@ export const gateway = command('gateway', {
       flags: '--data-plane <plane>',
       description: 'node (default): forward in this process; haproxy: drive a local HAProxy',
     },
+    {
+      flags: '--tls-listen <addr>',
+      description: 'host:port of an HTTPS listener (HTTP/2 and HTTP/1.1); needs -tls-cert-file and -tls-key-file',
+    },
+    { flags: '--tls-cert-file <file>', description: 'PEM certificate served when no SNI certificate matches' },
+    { flags: '--tls-key-file <file>', description: 'PEM private key of -tls-cert-file' },
   ],
-  help: 'The agent to follow is -address (or DROVER_ADDR). Routes come from service tags such as\n"urlprefix-/api strip=/api"; `drover gateway routes` prints the live table.',
+  help: 'The agent to follow is -address (or DROVER_ADDR). Routes come from service tags such as\n"urlprefix-/api strip=/api"; `drover gateway routes` prints the live table.\nWith -tls-listen, certificates for other names are read from the agent\'s Variables under\nnomad/gateway/certs/<host>; `drover gateway certs` shows which are served and why not.',
   async run(ctx, _args, opts) {
     const lb = oneOf('lb', str(opts.lb), LB);
     const dataPlane = oneOf('data-plane', str(opts.dataPlane), DATA_PLANES);
@@ -53,6 +71,8 @@ export const gateway = command('gateway', {
     const adminText = str(opts.admin);
     const admin = adminText === undefined ? undefined : gw.parseListenAddress(adminText);
     const routesPath = admin ? '/routes' : `${gw.ADMIN_PREFIX}/routes`;
+    const tls = tlsSettings(opts);
+    const tlsListen = tls === undefined ? undefined : gw.parseListenAddress(tls.listen);
     await gw.runGatewayProcess({
       address: ctx.globals.address,
       namespace: ctx.globals.namespace,
@@ -61,11 +81,13 @@ export const gateway = command('gateway', {
       admin,
       lb,
       dataPlane,
+      tls: tls && tlsListen ? { ...tls, listen: tlsListen } : undefined,
       logger: pinoLogger('info'),
       signal: ctx.signal,
       onStarted: (g) => {
         ctx.out.line(`==> Drover gateway following ${ctx.globals.address}`);
         ctx.out.line(`    Gateway at http://${listen.host}:${g.port}`);
+        if (g.tlsPort !== undefined) ctx.out.line(`    Gateway HTTPS at https://${tlsListen!.host}:${g.tlsPort}`);
         const adminAt =
           g.adminPort === undefined ? `http://${listen.host}:${g.port}` : `http://${admin!.host}:${g.adminPort}`;
         ctx.out.line(`    Routes at ${adminAt}${routesPath}`);

@@ -4,6 +4,7 @@
  * store is used from the next handshake on, with no restart and no connection dropped.
  *
  *   ClientHello --SNICallback(servername)--> store.contextFor() --none--> handshake fails (logged once per name)
+ *   ClientHello without SNI ------------------> the server's context: the default certificate (kept in step)
  *   h2 request --adapt (pseudo-headers out, Host from :authority, connection headers out of the answer)--> proxy
  *   h1 request --------------------------------------------------------------------------------------> proxy
  */
@@ -66,6 +67,15 @@ export function createTlsServer(
     session.once('close', () => sessions.delete(session));
   });
   tracked.set(server, { connections, sessions });
+  // A client that sends no SNI name (https://127.0.0.1, old clients) never reaches SNICallback: it gets the
+  // server's own context, kept to the default certificate.
+  const setDefault = () => {
+    const c = store.pick(undefined);
+    if (c) server.setSecureContext({ cert: c.entry.cert, key: c.entry.key });
+  };
+  setDefault();
+  const unsubscribe = store.onChange(setDefault);
+  server.once('close', unsubscribe);
   // HTTP/1.1 over TLS can still upgrade (WebSocket); HTTP/2 has no Upgrade.
   server.on('upgrade', upgrade);
   server.on('tlsClientError', (err: Error & { code?: string }) => {

@@ -138,6 +138,27 @@ for (const plane of planes) {
       expect(other.fingerprint).toBe(fp(dflt.cert));
     });
 
+    it('serves the default certificate to a client that sends no SNI name (https://127.0.0.1)', async () => {
+      const answer = await new Promise<{ status: number; fingerprint: string }>((resolve, reject) => {
+        // No servername: Node sends no SNI for an IP address, as curl https://127.0.0.1 does not.
+        const req = request(
+          { host: '127.0.0.1', port: gw.tlsPort!, ca: ca.cert, agent: false, checkServerIdentity: () => undefined },
+          (res) => {
+            res.resume();
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                fingerprint: (res.socket as TLSSocket).getPeerX509Certificate()?.fingerprint256 ?? '',
+              }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(answer).toEqual({ status: 200, fingerprint: fp(dflt.cert) });
+    });
+
     it('speaks HTTP/2 when the client offers h2', async () => {
       const a = await h2Get(gw.tlsPort!, ca.cert, 'shop.test');
       expect(a).toMatchObject({ status: 200, alpn: 'h2' });
