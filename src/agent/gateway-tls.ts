@@ -56,6 +56,9 @@ export function acmeVariableStore(server: Server | undefined, client: DroverClie
       async put(path, items, cas) {
         return (await server.vars.put({ Namespace: CERTS_NAMESPACE, Path: path, Items: items }, { cas })).ok;
       },
+      async delete(path) {
+        await server.vars.delete(CERTS_NAMESPACE, path);
+      },
     };
   return {
     async get(path, signal) {
@@ -69,6 +72,9 @@ export function acmeVariableStore(server: Server | undefined, client: DroverClie
     },
     async put(path, items, cas, signal) {
       return (await client.variables.put(path, items, { namespace: CERTS_NAMESPACE, cas, signal })).ok;
+    },
+    async delete(path, signal) {
+      await client.variables.delete(path, { namespace: CERTS_NAMESPACE, signal });
     },
   };
 }

@@ -231,5 +231,9 @@ describe('ACME issuance at the gateway of a dev agent, with pebble', () => {
     const v = agent.cli(['var', 'get', '-item', 'source', 'nomad/gateway/certs/shop_acme-e2e_test']);
     expect(v.code, v.stderr).toBe(0);
     expect(v.stdout.trim()).toBe('acme');
+    // The pending key authorization was withdrawn once validated; the account and the lease stay.
+    const acmeVars = agent.cli(['var', 'list', 'nomad/gateway/acme/']);
+    expect(acmeVars.stdout).toMatch(/nomad\/gateway\/acme\/account/);
+    expect(acmeVars.stdout).not.toMatch(/challenge-/);
   }, 60_000);
 });

@@ -9,8 +9,9 @@ import { memoryLogger } from '../../logging/index.js';
 import { deadPort } from '../test-support.js';
 import { AcmeClient, newEcKey } from './acme-client.js';
 import { createCsr } from './acme-csr.js';
-import { ACME_LEASE_PATH, AcmeIssuer, type AcmeVariable, type AcmeVariableStore } from './acme.js';
+import { ACME_LEASE_PATH, acmeChallengePath, AcmeIssuer, type AcmeVariable, type AcmeVariableStore } from './acme.js';
 import type { CertEntry } from './certs.js';
+import { withAcmeChallenge } from './challenge.js';
 import { testCA, testLeaf } from './test-certs.js';
 
 /** Variables in memory with the server's check-and-set rules. */
@@ -25,6 +26,10 @@ class MemoryVars implements AcmeVariableStore {
     if (cas !== undefined && (cur?.ModifyIndex ?? 0) !== cas) return Promise.resolve(false);
     this.vars.set(path, { Items: items, ModifyIndex: ++this.index });
     return Promise.resolve(true);
+  }
+  delete(path: string) {
+    this.vars.delete(path);
+    return Promise.resolve();
   }
 }
 
@@ -139,6 +144,29 @@ describe('the ACME issuer', () => {
     await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(Date.now() - 1) }, lease.ModifyIndex);
     await i.checkOnce(AbortSignal.timeout(10_000));
     expect(failures.at(-1)?.[0]?.host).toBe('shop.example.com');
+  });
+
+  it('answers the CA on any gateway: a challenge another gateway published in the state is served from there', async () => {
+    const store = new MemoryVars();
+    await store.put(acmeChallengePath('tok-9'), { keyAuthorization: 'tok-9.thumb' }, 0);
+    const { i } = issuer(dead, store);
+    const server = createServer(
+      withAcmeChallenge(
+        (_q, s) => s.end('route'),
+        (t) => i.challenge(t),
+      ),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const hit = await fetch(`${base}/.well-known/acme-challenge/tok-9`);
+      expect([hit.status, await hit.text()]).toEqual([200, 'tok-9.thumb']);
+      const miss = await fetch(`${base}/.well-known/acme-challenge/tok-10`);
+      expect(miss.status).toBe(404);
+      expect(await (await fetch(`${base}/x`)).text()).toBe('route');
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 
   it('orders for the plain DNS names of the routes when no domains are set', () => {

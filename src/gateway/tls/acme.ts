@@ -7,6 +7,8 @@
  *      └─ host whose variable is absent, or written by ACME and within renew_before of expiry (or unreadable)
  *           └─ hold the lease (nomad/gateway/acme/lease, check-and-set) ─► order (HTTP-01 on the plain listener)
  *                ─► write nomad/gateway/certs/<host> {cert, key, source=acme}
+ *                (the pending key authorization sits at nomad/gateway/acme/challenge-<token> meanwhile, so the
+ *                 CA's request is answered by whichever gateway it reaches)
  *           on failure: log the CA's error, mark the host (shown by `drover gateway certs`), retry with backoff
  *
  * Only the gateway holding the lease orders, so two gateways never order the same host at once; the lease is a
@@ -46,6 +48,12 @@ export interface AcmeVariableStore {
   get(path: string, signal: AbortSignal): Promise<AcmeVariable | undefined>;
   /** `cas` 0 = only if absent; false when the check-and-set lost. */
   put(path: string, items: Record<string, string>, cas: number | undefined, signal: AbortSignal): Promise<boolean>;
+  delete(path: string, signal: AbortSignal): Promise<void>;
+}
+
+/** Where a pending HTTP-01 key authorization is published, so every gateway answers the CA's request. */
+export function acmeChallengePath(token: string): string {
+  return `nomad/gateway/acme/challenge-${token}`;
 }
 
 export interface AcmeIssuerOptions {
@@ -87,9 +95,16 @@ export class AcmeIssuer {
     this.routeHosts = o.routeHosts;
   }
 
-  /** The key authorization for an HTTP-01 token this issuer is proving, for the challenge path. */
-  challenge(token: string): string | undefined {
-    return this.challenges.get(token);
+  /**
+   * The key authorization for an HTTP-01 token, for the challenge path: this issuer's own, else one another
+   * gateway published in the state (the CA's request may reach any gateway).
+   */
+  challenge(token: string): string | undefined | Promise<string | undefined> {
+    const own = this.challenges.get(token);
+    if (own !== undefined) return own;
+    return this.o.store
+      .get(acmeChallengePath(token), AbortSignal.timeout(5_000))
+      .then((v) => v?.Items['keyAuthorization']);
   }
 
   /** Checks and orders until `signal` aborts; never throws for a CA or state error (they are logged). */
@@ -163,9 +178,18 @@ export class AcmeIssuer {
     const started = this.now();
     try {
       const client = await this.account(signal);
+      // Published in memory for this gateway and in the state for the others; withdrawn once validated.
       const responder: ChallengeResponder = {
-        set: (token, keyAuth) => void this.challenges.set(token, keyAuth),
-        remove: (token) => void this.challenges.delete(token),
+        set: async (token, keyAuthorization) => {
+          this.challenges.set(token, keyAuthorization);
+          await this.o.store.put(acmeChallengePath(token), { keyAuthorization }, undefined, signal);
+        },
+        remove: async (token) => {
+          this.challenges.delete(token);
+          await this.o.store.delete(acmeChallengePath(token), signal).catch((e: unknown) => {
+            this.o.logger.warn('removing an ACME challenge variable failed', { token, error: String(e) });
+          });
+        },
       };
       const issued = await client.issue(host, responder, signal);
       const path = certVariablePath(host);
