@@ -5,7 +5,8 @@
  * `drover gateway certs` shows why, and the routes keep serving. Then pebble starts, validates HTTP-01 by
  * fetching the challenge from the gateway's HTTP port (its `httpPort`; the test's tiny DNS server sends every
  * name to 127.0.0.1), and the certificate lands in the Variable nomad/gateway/certs/<host>, served on the next
- * handshake: checked with `openssl s_client` and curl trusting only pebble's root.
+ * handshake: checked with `openssl s_client` and curl trusting only pebble's root. The host's route carries
+ * `redirect=https`: plain HTTP gets a 301 to the HTTPS listener, except the challenge path, which the CA needs.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -34,7 +35,7 @@ const JOB = `job "acme-e2e-web" {
       name     = "acme-e2e-web"
       provider = "nomad"
       port     = "http"
-      tags     = ["urlprefix-${HOST}/", "urlprefix-/plain"]
+      tags     = ["urlprefix-${HOST}/ redirect=https", "urlprefix-/plain"]
     }
     task "server" {
       driver = "raw_exec"
@@ -169,7 +170,19 @@ describe('ACME issuance at the gateway of a dev agent, with pebble', () => {
       return r.status === 200 ? r.text() : undefined;
     });
     expect(plain).toMatch(/^alloc /);
-    // The host's own route answers over HTTPS with the default certificate meanwhile.
+    // The host's route sends plain HTTP to HTTPS (redirect=https), the other route does not...
+    const redirect = run('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code} %{redirect_url}',
+      '-H',
+      `host: ${HOST}`,
+      `http://127.0.0.1:${gwPort}/a?b=1`,
+    ]);
+    expect(redirect.out).toBe(`301 https://${HOST}:${tlsPort}/a?b=1`);
+    // ...and answers over HTTPS with the default certificate meanwhile.
     const curl = run('curl', ['-sS', '-k', '--resolve', `${HOST}:${tlsPort}:127.0.0.1`, `https://${HOST}:${tlsPort}/`]);
     expect(curl.out).toMatch(/^alloc /);
   }, 60_000);
