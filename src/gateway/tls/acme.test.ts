@@ -174,7 +174,14 @@ describe('the ACME issuer', () => {
       settings: { directory: dead },
       store: new MemoryVars(),
       logger: memoryLogger(),
-      routeHosts: () => ['B.example.com', 'a.example.com', '*.wild.example.com', '10.0.0.1', 'a.example.com'],
+      routeHosts: () => [
+        'B.example.com',
+        'a.example.com',
+        '*.wild.example.com',
+        '10.0.0.1',
+        'localhost',
+        'a.example.com',
+      ],
     });
     expect(i.wantedHosts()).toEqual(['a.example.com', 'b.example.com']);
   });

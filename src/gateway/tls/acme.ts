@@ -17,6 +17,7 @@
  * (nomad/gateway/acme/account), so every gateway orders under one account.
  */
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
+import { DroverError } from '../../errors/index.js';
 import type { Logger } from '../../logging/index.js';
 import { sleepOrAborted } from '../../lib/sleep.js';
 import { AcmeClient, newEcKey, type ChallengeResponder } from './acme-client.js';
@@ -112,7 +113,10 @@ export class AcmeIssuer {
     try {
       while (!signal.aborted) {
         await this.checkOnce(signal).catch((e: unknown) => {
-          if (!signal.aborted) this.o.logger.warn('ACME check failed', { error: String(e) });
+          if (signal.aborted) return;
+          // A standby server of an HA cluster answers NotLeader: its leader's gateway does the ordering.
+          const standby = e instanceof DroverError && e.code === 'NotLeader';
+          this.o.logger[standby ? 'debug' : 'warn']('ACME check failed', { error: String(e) });
         });
         await this.pause(signal);
       }
@@ -131,12 +135,12 @@ export class AcmeIssuer {
     }
   }
 
-  /** The hosts wanted now: `domains`, else the routes' plain DNS names. */
+  /** The hosts wanted now: `domains`, else the routes' DNS names (not single labels, wildcards or addresses). */
   wantedHosts(): string[] {
     const hosts = this.o.settings.domains ?? this.routeHosts?.() ?? [];
     return [...new Set(hosts.map((h) => h.toLowerCase()))]
       .sort()
-      .filter((h) => validHost(h) && !h.startsWith('*.') && !/^[\d.]+$/.test(h));
+      .filter((h) => validHost(h) && h.includes('.') && !h.startsWith('*.') && !/^[\d.]+$/.test(h));
   }
 
   /** One pass over the wanted hosts. */
