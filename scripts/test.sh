@@ -14,7 +14,7 @@ declare -A PKG=(
   [dockerd]=docker.io [etcd]=etcd-server [nginx]=nginx [haproxy]=haproxy [prometheus]=prometheus
   [chromium]=chromium [busybox]=busybox-static [wrk]=wrk [dig]=dnsutils [runc]=runc [tini]=tini
   [ip]=iproute2 [unshare]=util-linux [curl]=curl [ps]=procps [openssl]=openssl
-  [docker-registry]=docker-registry [htpasswd]=apache2-utils [psql]=postgresql
+  [docker-registry]=docker-registry [htpasswd]=apache2-utils [psql]=postgresql [pebble]=pebble
 )
 missing=()
 for cmd in "${!PKG[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${PKG[$cmd]}"); done

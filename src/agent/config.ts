@@ -155,6 +155,21 @@ export interface GatewayConfig {
   tlsListen?: string;
   /** The HTTPS listener's default certificate (PEM files), served when no SNI certificate matches. */
   tls?: { certFile: string; keyFile: string };
+  /** `acme { }`: certificates ordered from an ACME CA into the Variables the HTTPS listener serves. */
+  acme?: GatewayAcmeConfig;
+}
+
+export interface GatewayAcmeConfig {
+  /** The ACME directory URL. */
+  directory: string;
+  /** The account's contact address. */
+  email?: string;
+  /** PEM file of CAs trusted for the directory's HTTPS (a test CA such as pebble's). */
+  caFile?: string;
+  /** Hosts to hold certificates for; when absent, the host names of the gateway's HTTP routes. */
+  domains?: string[];
+  /** Renew this long before expiry (default 720h). */
+  renewBeforeMs?: number;
 }
 
 export function defaultConfig(dev: boolean): AgentConfig {

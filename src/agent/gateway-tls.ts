@@ -2,12 +2,13 @@
  * The agent gateway's HTTPS side (`gateway { tls_listen  tls { cert_file key_file }  acme { ... } }`): the default
  * certificate from files, SNI certificates followed from the Variables under nomad/gateway/certs/ (the server's
  * state in-process, or over HTTP on a client-only agent), and a timer that re-checks expiry so a certificate that
- * runs out while served is reported.
+ * runs out while served is reported. With `acme { }`, an AcmeIssuer (src/gateway/tls/acme.ts) orders the
+ * certificates into those same Variables once the gateway listens, and answers the CA's HTTP-01 requests.
  *
  *   files ──► CertStore('file') ◄── followCertVariables(blocking query) ◄── Variables (ACME writes there too)
  */
 import { readFile } from 'node:fs/promises';
-import { DroverClient } from '../api/index.js';
+import { DroverClient, isApiError } from '../api/index.js';
 import { DroverError } from '../errors/index.js';
 import {
   CERTS_NAMESPACE,
@@ -15,8 +16,11 @@ import {
   CertStore,
   followCertVariables,
   httpCertQuery,
+  AcmeIssuer,
+  type AcmeVariableStore,
   type CertVariablesQuery,
   type GatewayTlsOptions,
+  type RouteInfo,
 } from '../gateway/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Server } from '../server/index.js';
@@ -41,9 +45,48 @@ export function serverCertQuery(server: Pick<Server, 'vars'>): CertVariablesQuer
   };
 }
 
+/** Certificate variables read and written with check-and-set, on the server's state or over HTTP. */
+export function acmeVariableStore(server: Server | undefined, client: DroverClient): AcmeVariableStore {
+  if (server)
+    return {
+      async get(path) {
+        const v = (await server.vars.get(CERTS_NAMESPACE, path)).value;
+        return v ? { Items: v.Items ?? {}, ModifyIndex: v.ModifyIndex } : undefined;
+      },
+      async put(path, items, cas) {
+        return (await server.vars.put({ Namespace: CERTS_NAMESPACE, Path: path, Items: items }, { cas })).ok;
+      },
+      async delete(path) {
+        await server.vars.delete(CERTS_NAMESPACE, path);
+      },
+    };
+  return {
+    async get(path, signal) {
+      try {
+        const v = (await client.variables.get(path, { namespace: CERTS_NAMESPACE, signal })).value;
+        return { Items: v.Items ?? {}, ModifyIndex: v.ModifyIndex };
+      } catch (e) {
+        if (isApiError(e) && e.httpStatus === 404) return undefined;
+        throw e;
+      }
+    },
+    async put(path, items, cas, signal) {
+      return (await client.variables.put(path, items, { namespace: CERTS_NAMESPACE, cas, signal })).ok;
+    },
+    async delete(path, signal) {
+      await client.variables.delete(path, { namespace: CERTS_NAMESPACE, signal });
+    },
+  };
+}
+
 export interface GatewayTls {
   options: GatewayTlsOptions;
-  /** Stops following the variables and the expiry timer. */
+  /**
+   * Starts ordering ACME certificates (when `acme { }` is set) once the gateway answers on its plain listener,
+   * for the `domains` or else the hosts `routes()` gives.
+   */
+  startIssuing(routes: () => RouteInfo[]): void;
+  /** Stops following the variables, the expiry timer and the ACME issuer. */
   stop(): Promise<void>;
 }
 
@@ -60,10 +103,10 @@ export async function startGatewayTls(
     try {
       return await readFile(file, 'utf8');
     } catch (e) {
-      throw new DroverError('BadRequest', `gateway.tls.${key}: cannot read ${file}: ${(e as Error).message}`);
+      throw new DroverError('BadRequest', `gateway.${key}: cannot read ${file}: ${(e as Error).message}`);
     }
   };
-  const [cert, key] = [await read('cert_file', g.tls.certFile), await read('key_file', g.tls.keyFile)];
+  const [cert, key] = [await read('tls.cert_file', g.tls.certFile), await read('tls.key_file', g.tls.keyFile)];
   const certs = new CertStore(Date.now, (p) =>
     log.error('TLS certificate not served', { host: p.Host || '(default)', origin: p.Origin, problem: p.Problem }),
   );
@@ -71,20 +114,50 @@ export async function startGatewayTls(
   if (problem)
     throw new DroverError('BadRequest', `gateway.tls: the default certificate ${g.tls.certFile}: ${problem.Problem}`);
   const stop = new AbortController();
-  const query = server
-    ? serverCertQuery(server)
-    : httpCertQuery(new DroverClient({ address: config.client.servers[0] ?? '127.0.0.1:4646' }));
+  const client = new DroverClient({ address: config.client.servers[0] ?? '127.0.0.1:4646' });
+  const query = server ? serverCertQuery(server) : httpCertQuery(client);
   const following = followCertVariables(query, certs, log, stop.signal).catch((err: unknown) => {
     if (!stop.signal.aborted) log.error('following the certificate variables stopped', { error: String(err) });
   });
   const timer = setInterval(() => certs.recompute(), RECHECK_MS);
   timer.unref();
+  const acme = g.acme;
+  const issuer = acme
+    ? new AcmeIssuer({
+        settings: {
+          directory: acme.directory,
+          email: acme.email,
+          ca: acme.caFile === undefined ? undefined : await read('acme.ca_file', acme.caFile),
+          domains: acme.domains,
+          renewBeforeMs: acme.renewBeforeMs,
+        },
+        store: acmeVariableStore(server, client),
+        logger: log.child({ component: 'acme' }),
+        onFailures: (entries) => certs.set('acme', entries),
+      })
+    : undefined;
+  let issuing: Promise<void> | undefined;
   return {
-    options: { listen: parseListenAddress(g.tlsListen), certs },
+    options: {
+      listen: parseListenAddress(g.tlsListen),
+      certs,
+      acmeChallenge: issuer && ((token) => issuer.challenge(token)),
+    },
+    startIssuing(routes) {
+      if (!issuer || issuing) return;
+      issuer.routeHosts = () => routeHosts(routes());
+      issuing = issuer.run(stop.signal);
+    },
     async stop() {
       clearInterval(timer);
       stop.abort();
       await following;
+      await issuing;
     },
   };
+}
+
+/** The DNS names of HTTP routes that serve: the hosts ACME orders for when `domains` is not set. */
+export function routeHosts(routes: RouteInfo[]): string[] {
+  return routes.filter((r) => r.Host !== '' && (r.Proto ?? 'http').startsWith('http') && !r.Error).map((r) => r.Host);
 }

@@ -110,6 +110,7 @@ export async function startAgentGateway(
     await tls?.stop();
     throw e;
   });
+  tls?.startIssuing(() => started.routes());
   if (!auth && !tls) return started;
   const following = auth?.follow(authStop.signal);
   return {

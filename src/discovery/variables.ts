@@ -20,7 +20,7 @@ export const MAX_VARIABLE_SIZE = 64 * 1024;
 
 /**
  * Problems with a path, empty when valid. Under `nomad/`, only `nomad/jobs...`, `nomad/job-templates/<x>` and
- * Drover's `nomad/gateway/certs/<host>`.
+ * Drover's `nomad/gateway/certs/<host>` and `nomad/gateway/acme/<name>`.
  */
 export function variablePathProblems(path: string): Problem[] {
   if (path.length === 0) return [{ message: 'variable requires path', path: 'Path' }];
@@ -39,7 +39,8 @@ export function variablePathProblems(path: string): Problem[] {
   }
   if (parts[1] === 'jobs') return [];
   // Drover's own: the gateway's certificates by host (docs/operations.md, "HTTPS at the gateway").
-  if (parts[1] === 'gateway' && parts[2] === 'certs' && parts.length === 4) return [];
+  // ...and its ACME issuer's account key and lease (nomad/gateway/acme/account, nomad/gateway/acme/lease).
+  if (parts[1] === 'gateway' && (parts[2] === 'certs' || parts[2] === 'acme') && parts.length === 4) return [];
   if (parts[1] === 'job-templates') {
     return parts.length === 3
       ? []

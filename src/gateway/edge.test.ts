@@ -161,6 +161,7 @@ describe.each(planes)('route tag options on the $name plane', ({ name, start, sk
         { ServiceName: 'guarded' },
       ),
       instance('t1', tlsPort, ['urlprefix-/tls proto=https tlsskipverify=true'], { ServiceName: 'tls' }),
+      instance('t2', tlsPort, ['urlprefix-/tlsv proto=https'], { ServiceName: 'tlsv' }),
       instance('ta', tcpA.port, [`urlprefix-:${tcpPort} proto=tcp`], { ServiceName: 'db' }),
       instance('tb', tcpB.port, [`urlprefix-:${tcpPort} proto=tcp`], { ServiceName: 'db' }),
       instance('sn', sniBackendPort, [`urlprefix-db.example.com:${sniPort} proto=tcp+sni`], { ServiceName: 'sni' }),
@@ -206,6 +207,15 @@ describe.each(planes)('route tag options on the $name plane', ({ name, start, sk
     expect(r.status).toBe(200);
     expect(echoOf(r).name).toBe('tls');
   });
+
+  it.skipIf(skip)(
+    'verifies a proto=https instance unless tlsskipverify: a self-signed one is not forwarded to',
+    async () => {
+      const r = await get(gw.port, '/tlsv/x');
+      expect([502, 503]).toContain(r.status);
+      expect(r.body).not.toContain('"name":"tls"');
+    },
+  );
 
   it.skipIf(skip)('asks for basic auth on an Upgrade request too, before any tunnel opens', async () => {
     const answer = await new Promise<string>((resolve, reject) => {

@@ -43,3 +43,10 @@ export {
   type CertVariable,
   type CertVariablesQuery,
 } from './tls/var-certs.js';
+export {
+  AcmeIssuer,
+  ACME_ACCOUNT_PATH,
+  ACME_LEASE_PATH,
+  type AcmeSettings,
+  type AcmeVariableStore,
+} from './tls/acme.js';

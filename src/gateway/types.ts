@@ -156,9 +156,10 @@ export interface GatewayTlsOptions {
   certs: CertStore;
   /**
    * Answers HTTP-01 challenges (`/.well-known/acme-challenge/<token>`) on the plain listener: the key
-   * authorization for a token, or undefined when there is none.
+   * authorization for a token, or undefined when there is none (a promise when it is looked up in the state, so
+   * any gateway answers for the one that ordered).
    */
-  acmeChallenge?: (token: string) => string | undefined;
+  acmeChallenge?: (token: string) => string | undefined | Promise<string | undefined>;
 }
 
 /** A gateway's data plane. */

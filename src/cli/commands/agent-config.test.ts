@@ -349,7 +349,7 @@ plugin "docker" {
     );
   });
 
-  it('reads the gateway HTTPS keys and refuses tls_listen without a certificate, tls without tls_listen, and acme', async () => {
+  it('reads the gateway HTTPS keys and refuses tls_listen without a certificate and tls without tls_listen', async () => {
     const gw = (g: Record<string, unknown>) => () => fromNomadConfig({ gateway: g }, 'gw.hcl');
     expect(
       fromNomadConfig(
@@ -364,10 +364,46 @@ plugin "docker" {
     expect(gw({ tls_listen: ':8443', tls: { cert_file: '/c.pem' } })).toThrow(
       'gateway.tls.key_file must be a non-empty string, got undefined',
     );
+  });
+
+  it('reads gateway acme { } and names each bad key', async () => {
     const f = join(dir, 'acme.hcl');
-    await writeFile(f, 'gateway {\n  acme {\n    directory = "https://127.0.0.1:14000/dir"\n  }\n}\n');
-    await expect(buildAgentConfig({ dev: false, configFiles: [f] }, mod)).rejects.toThrow(
-      `${f}:2: "acme" in gateway {} is not supported: ACME issuing is not built yet`,
+    await writeFile(
+      f,
+      [
+        'gateway {',
+        '  tls_listen = "127.0.0.1:8443"',
+        '  tls {\n    cert_file = "/c.pem"\n    key_file = "/k.pem"\n  }',
+        '  acme {',
+        '    directory    = "https://127.0.0.1:14000/dir"',
+        '    email        = "ops@example.com"',
+        '    ca_file      = "/pebble.pem"',
+        '    domains      = ["shop.example.com"]',
+        '    renew_before = "48h"',
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    expect((await buildAgentConfig({ dev: false, configFiles: [f] }, mod)).gateway.acme).toEqual({
+      directory: 'https://127.0.0.1:14000/dir',
+      email: 'ops@example.com',
+      caFile: '/pebble.pem',
+      domains: ['shop.example.com'],
+      renewBeforeMs: 48 * 3_600_000,
+    });
+    const tls = { tls_listen: ':8443', tls: { cert_file: '/c.pem', key_file: '/k.pem' } };
+    const gw = (g: Record<string, unknown>) => () => fromNomadConfig({ gateway: g }, 'gw.hcl');
+    expect(gw({ acme: { directory: 'https://ca/dir' } })).toThrow('gateway.acme needs gateway.tls_listen');
+    expect(gw({ ...tls, acme: {} })).toThrow('gateway.acme.directory must be a non-empty string, got undefined');
+    expect(gw({ ...tls, acme: { directory: 'ca.example/dir' } })).toThrow(
+      'gateway.acme.directory must be an http(s) URL of an ACME directory, got "ca.example/dir"',
+    );
+    expect(gw({ ...tls, acme: { directory: 'https://ca/dir', domains: 'shop' } })).toThrow(
+      'gateway.acme.domains must be a list of host names, got "shop"',
+    );
+    expect(gw({ ...tls, acme: { directory: 'https://ca/dir', renew_before: 'soon' } })).toThrow(
+      'gateway.acme.renew_before must be a duration such as "720h", got "soon"',
     );
   });
 

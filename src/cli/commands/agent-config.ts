@@ -269,7 +269,7 @@ function tcpPortsKey(v: unknown, file: string): string | undefined {
   return v as string;
 }
 
-/** `gateway { tls_listen  tls { cert_file key_file } }`. */
+/** `gateway { tls_listen  tls { cert_file key_file }  acme { ... } }`. */
 function gatewayTlsBlock(g: Obj, file: string, tlsListen: string | undefined): Obj {
   const fail = (msg: string) => new UsageError(`Error loading configuration from ${file}: gateway.${msg}`);
   const text = (where: string, v: unknown): string => {
@@ -286,6 +286,41 @@ function gatewayTlsBlock(g: Obj, file: string, tlsListen: string | undefined): O
     tls: tls
       ? { certFile: text('tls.cert_file', tls.cert_file), keyFile: text('tls.key_file', tls.key_file) }
       : undefined,
+    acme: acmeBlock(g.acme, tlsListen, fail, text),
+  };
+}
+
+/** `gateway { acme { directory email ca_file domains renew_before } }`: needs the HTTPS listener it fills. */
+function acmeBlock(
+  v: unknown,
+  tlsListen: string | undefined,
+  fail: (msg: string) => UsageError,
+  text: (where: string, v: unknown) => string,
+): Obj | undefined {
+  const a = block(v);
+  if (!a) return undefined;
+  if (tlsListen === undefined)
+    throw fail('acme needs gateway.tls_listen: the HTTPS listener that serves what it issues');
+  const directory = text('acme.directory', a.directory);
+  if (!/^https?:\/\/\S+$/.test(directory))
+    throw fail(`acme.directory must be an http(s) URL of an ACME directory, got ${JSON.stringify(directory)}`);
+  const domains = a.domains;
+  if (domains !== undefined && (!Array.isArray(domains) || domains.some((d) => typeof d !== 'string' || d === '')))
+    throw fail(`acme.domains must be a list of host names, got ${JSON.stringify(domains)}`);
+  let renewBeforeMs: number | undefined;
+  if (a.renew_before !== undefined) {
+    const read =
+      typeof a.renew_before === 'string' ? readGoDuration(a.renew_before.trim(), { allowNegative: false }) : undefined;
+    if (!read?.ok || read.ns <= 0)
+      throw fail(`acme.renew_before must be a duration such as "720h", got ${JSON.stringify(a.renew_before)}`);
+    renewBeforeMs = read.ns / 1e6;
+  }
+  return {
+    directory,
+    email: a.email === undefined ? undefined : text('acme.email', a.email),
+    caFile: a.ca_file === undefined ? undefined : text('acme.ca_file', a.ca_file),
+    domains: domains as string[] | undefined,
+    renewBeforeMs,
   };
 }
 

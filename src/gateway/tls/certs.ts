@@ -2,6 +2,7 @@
  * The gateway's certificates: which one a TLS handshake gets for its SNI name, and why a given one is not used.
  *
  *   layers:  file (tls { cert_file key_file }, the default)  <  variables (nomad/gateway/certs/<host>, ACME too)
+ *            acme: entries that only carry an ACME order's failure for a host, so it is listed with the others
  *   set(layer, entries) --check each (parse, dates, key matches, names cover the host)--> usable ones by host
  *        |                                                                                  |
  *        +--> problems kept per host (shown by GET /certs and `drover gateway certs`)      onChange(listeners)
@@ -14,7 +15,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 
 /** Where a certificate came from. */
-export type CertSourceKind = 'file' | 'variable';
+export type CertSourceKind = 'file' | 'variable' | 'acme';
 
 /** One certificate as configured: `host` is the SNI name it serves ('' for the default certificate). */
 export interface CertEntry {
@@ -148,7 +149,7 @@ export class CertStore {
     const next = new Map<string, UsableCert>();
     const infos: CertInfo[] = [];
     // Later layers win for the same host: a variable (or ACME) certificate overrides the file one.
-    for (const layer of ['file', 'variable'] as const) {
+    for (const layer of ['file', 'variable', 'acme'] as const) {
       for (const entry of this.layers.get(layer) ?? []) {
         const { cert, info } = checkCert(entry, now);
         infos.push(info);

@@ -12,7 +12,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 /** `handler`, except that challenge paths are answered from `lookup` (404 for an unknown token). */
 export function withAcmeChallenge(
   handler: Handler,
-  lookup: ((token: string) => string | undefined) | undefined,
+  lookup: ((token: string) => string | undefined | Promise<string | undefined>) | undefined,
 ): Handler {
   if (lookup === undefined) return handler;
   return (req, res) => {
@@ -21,13 +21,22 @@ export function withAcmeChallenge(
     if (url === undefined || url.charCodeAt(1) !== 46 || !url.startsWith(ACME_CHALLENGE_PREFIX))
       return handler(req, res);
     const token = url.slice(ACME_CHALLENGE_PREFIX.length).split('?')[0] ?? '';
-    const answer = /^[A-Za-z0-9_-]+$/.test(token) ? lookup(token) : undefined;
-    const body = answer ?? `no ACME challenge pending for token ${JSON.stringify(token)}\n`;
-    res.writeHead(answer === undefined ? 404 : 200, {
-      'content-type': answer === undefined ? 'text/plain; charset=utf-8' : 'application/octet-stream',
-      'content-length': Buffer.byteLength(body),
-      'cache-control': 'no-store',
-    });
-    res.end(body);
+    const found = /^[A-Za-z0-9_-]{1,256}$/.test(token) ? lookup(token) : undefined;
+    if (typeof found === 'object')
+      found.then(
+        (answer) => answerChallenge(res, token, answer),
+        () => answerChallenge(res, token, undefined),
+      );
+    else answerChallenge(res, token, found);
   };
+}
+
+function answerChallenge(res: ServerResponse, token: string, answer: string | undefined): void {
+  const body = answer ?? `no ACME challenge pending for token ${JSON.stringify(token)}\n`;
+  res.writeHead(answer === undefined ? 404 : 200, {
+    'content-type': answer === undefined ? 'text/plain; charset=utf-8' : 'application/octet-stream',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(body);
 }
