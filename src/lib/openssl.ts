@@ -160,3 +160,21 @@ export function signLeaf(
     return { certPEM: await readFile(f('leaf.pem'), 'utf8'), keyPEM: await readFile(f('leaf.key'), 'utf8') };
   });
 }
+
+/**
+ * A PKCS#10 certificate signing request (DER) for one DNS name, as CN and subjectAltName, signed with `keyPEM`:
+ * what an ACME order's finalize call carries. `host` must already be a checked DNS name.
+ */
+export async function createCsr(host: string, keyPEM: string, signal?: AbortSignal): Promise<Buffer> {
+  if (!/^[A-Za-z0-9.-]+$/.test(host)) throw new DroverError('BadRequest', `not a DNS name for a CSR: "${host}"`);
+  return await inTempDir('drover-csr-', async (dir) => {
+    await writeFile(join(dir, 'key.pem'), keyPEM, { mode: 0o600 });
+    const out = join(dir, 'req.der');
+    const subject = ['-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`];
+    await openssl(['req', '-new', '-key', join(dir, 'key.pem'), ...subject, '-outform', 'DER', '-out', out], {
+      signal,
+      needFor: 'ACME certificate orders',
+    });
+    return await readFile(out);
+  });
+}

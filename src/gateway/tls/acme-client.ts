@@ -11,7 +11,7 @@ import { createHash, generateKeyPairSync, sign, type JsonWebKey, type KeyObject 
 import { Agent, fetch as undiciFetch } from 'undici';
 import { DroverError } from '../../errors/index.js';
 import { sleep } from '../../lib/sleep.js';
-import { createCsr } from './acme-csr.js';
+import { createCsr } from '../../lib/openssl.js';
 
 interface Directory {
   newNonce: string;
@@ -117,12 +117,13 @@ export class AcmeClient {
     order = await this.poll<Order>(orderUrl, 'order', (o) => o.status !== 'pending', signal);
     if (order.status !== 'ready') throw this.orderFailed(order, 'is not ready after validation');
     const key = newEcKey();
-    const csr = b64u(createCsr(host, key));
+    const keyPEM = key.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const csr = b64u(await createCsr(host, keyPEM, signal));
     await this.post(order.finalize, { csr }, signal);
     order = await this.poll<Order>(orderUrl, 'order', (o) => o.status !== 'processing' && o.status !== 'ready', signal);
     if (order.status !== 'valid' || !order.certificate) throw this.orderFailed(order, 'was not issued');
     const cert = await (await this.post(order.certificate, undefined, signal)).text();
-    return { cert, key: key.export({ type: 'pkcs8', format: 'pem' }) as string };
+    return { cert, key: keyPEM };
   }
 
   private async authorize(url: string, responder: ChallengeResponder, signal: AbortSignal): Promise<void> {

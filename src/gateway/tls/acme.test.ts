@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../logging/index.js';
 import { deadPort } from '../test-support.js';
 import { AcmeClient, newEcKey } from './acme-client.js';
-import { createCsr } from './acme-csr.js';
+import { createCsr } from '../../lib/openssl.js';
 import { ACME_LEASE_PATH, acmeChallengePath, AcmeIssuer, type AcmeVariable, type AcmeVariableStore } from './acme.js';
 import type { CertEntry } from './certs.js';
 import { withAcmeChallenge } from './challenge.js';
@@ -50,7 +50,8 @@ describe('the ACME certificate signing request', () => {
   it('is a PKCS#10 request that openssl verifies, naming the host as CN and subjectAltName', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'acme-csr-'));
     try {
-      await writeFile(join(dir, 'r.der'), createCsr('shop.example.com', newEcKey()));
+      const keyPEM = newEcKey().export({ type: 'pkcs8', format: 'pem' }) as string;
+      await writeFile(join(dir, 'r.der'), await createCsr('shop.example.com', keyPEM));
       const text = await new Promise<string>((resolve, reject) =>
         execFile(
           'openssl',
@@ -61,6 +62,7 @@ describe('the ACME certificate signing request', () => {
       expect(text).toMatch(/verify OK/i);
       expect(text).toMatch(/Subject: CN\s*=\s*shop\.example\.com/);
       expect(text).toMatch(/DNS:shop\.example\.com/);
+      await expect(createCsr('a/b', keyPEM)).rejects.toThrow(/not a DNS name/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
