@@ -84,7 +84,7 @@ describe.skipIf(!haveChromium)('the web UI under axe-core', () => {
     ['#/jobs', 'a[href="#/jobs/a11y"]'],
     ['#/jobs/a11y', 'section[aria-labelledby="sec-allocations"] table'],
     ['#/clients', 'table'],
-    ['#/topology', 'a.topo-alloc'],
+    ['#/topology', '.topo-bar-painted'],
     ['#/run', '#job-source'],
     ['#/variables', '#new-var-path'],
     ['#/evaluations', 'table'],

@@ -2,7 +2,9 @@
  * The operator's walk through the web UI (issue 19's acceptance), in Debian's chromium against a real
  * server and two real clients: create a variable in the editor; paste a job's HCL, read its plan, run it and
  * watch its deployment finish; scale it from 3 to 5 and see 5 blocks in the topology; open an allocation and
- * read its chart and the file its template rendered, and exec `echo hi` in its terminal; edit the variable (and
+ * read its chart and the file its template rendered, and exec `echo hi` in its terminal (between them: the
+ * topology's actual use from stats, and a live update that keeps the selected text and the scroll position);
+ * edit the variable (and
  * hit a check-and-set conflict)
  * and see the file re-rendered; revert to version 0 from the versions list; drain the busier client and watch
  * its allocations move; stop and purge. With DROVER_UI_SCREENSHOTS=1 the topology, job and allocation pages
@@ -156,20 +158,87 @@ describe.skipIf(!haveChromium)('an operator working through the web UI', () => {
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Topology' }).click();
     await page.getByRole('heading', { level: 1, name: 'Topology' }).waitFor();
-    // One link per allocation, in the CPU bars (the memory bars repeat the blocks as plain drawing).
-    const blocks = page.locator('a.topo-alloc[data-job="ui-app"]');
-    await expect.poll(() => blocks.count(), { timeout: 30_000 }).toBe(5);
     await page.getByText(/2 clients, 5 allocations holding resources\./).waitFor();
     await page.getByText(/CPU: 500 of [\d,]+ MHz reserved/).waitFor();
-    await blocks.first().hover();
+    // The keyboard's way in: each client's list of allocations, opened on demand, one link per block.
+    const lists = page.locator('details.topo-list');
+    expect(await lists.count()).toBe(2);
+    for (const summary of await lists.locator('summary').all()) await summary.click();
+    await expect.poll(() => page.locator('a.topo-item[data-job="ui-app"]').count(), { timeout: 30_000 }).toBe(5);
+    // Actual use from the running allocations' stats, against what they reserve, in the totals and per client.
+    await page
+      .getByText(
+        /^Actual use \(stats of all 5 running allocations\): CPU [\d,]+ MHz of 500 MHz reserved \(\d+%\), memory [\d.]+ MiB of 160 MiB reserved \(\d+%\)\.$/,
+      )
+      .waitFor({ timeout: 30_000 });
+    const summaries = (await lists.locator('summary').allInnerTexts()).join(' | ');
+    expect(summaries).toMatch(/\d allocations?, using \d+ MHz and [\d.]+ MiB/);
+    expect(await page.locator('.topo-use').count()).toBeGreaterThanOrEqual(2);
+    // Live from the event stream: an allocation stopped elsewhere leaves the drawing and its replacement joins
+    // it, while the lists the user opened stay open.
+    const items = page.locator('a.topo-item[data-job="ui-app"]');
+    const victim = (await running())[0]!;
+    const stop = await cluster.server.api(`/v1/allocation/${victim.ID}/stop`, { method: 'POST' });
+    expect(stop.status).toBe(200);
+    await expect
+      .poll(
+        async () => {
+          const hrefs = await items.evaluateAll((as) => as.map((a) => (a as unknown as { hash: string }).hash));
+          return hrefs.length === 5 && !hrefs.some((href) => href.includes(victim.ID));
+        },
+        { timeout: 60_000 },
+      )
+      .toBe(true);
+    expect(await lists.evaluateAll((ds) => ds.every((d) => (d as unknown as { open: boolean }).open))).toBe(true);
+    await expect.poll(async () => (await running()).length, { timeout: 90_000 }).toBe(5);
+    // Pointing at a block of a CPU bar names its allocation.
+    const busy = page.locator('.topo-node').filter({ has: page.locator('a.topo-item[data-job="ui-app"]') });
+    await busy
+      .first()
+      .locator('.topo-bar-painted[data-dim="cpu"]')
+      .hover({ position: { x: 1, y: 5 } });
     await expect
       .poll(() => page.locator('.topo-hover').innerText())
       .toMatch(/ui-app\.app\[\d\] of job ui-app: 100 MHz, 32 MiB/);
     await page.screenshot({ path: join(SHOTS, 'ui-topology.png') });
   });
 
-  it('opens an allocation from the topology, reads its memory chart and the file its template rendered', async () => {
-    await page.locator('a.topo-alloc[data-job="ui-app"]').first().click();
+  it('keeps the selected text and the scroll position while a live update changes the allocations table', async () => {
+    await page.goto(ui('#/jobs/ui-app'));
+    const rows = page.getByRole('region', { name: 'Allocations' }).locator('tbody tr');
+    // Six rows: five running and the one stopped in the topology above.
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(6);
+    await page.setViewportSize({ width: 1280, height: 400 });
+    // Select the name in the last row, then scroll the page partway down.
+    const kept = rows.last().getByRole('cell').nth(1);
+    const name = await kept.innerText();
+    await kept.selectText();
+    const scrollY = await page.evaluate<number>('(window.scrollTo(0, 150), window.scrollY)');
+    expect(scrollY).toBeGreaterThan(0);
+    // Another allocation is stopped (as `alloc stop` does): the table gains its replacement above, the row's
+    // status changes.
+    const victim = (await running()).find((a) => !name.includes(a.Name)) ?? (await running())[0]!;
+    const stop = await cluster.server.api(`/v1/allocation/${victim.ID}/stop`, { method: 'POST' });
+    expect(stop.status).toBe(200);
+    await expect.poll(() => rows.count(), { timeout: 60_000 }).toBe(7);
+    expect(await page.evaluate<string>('String(window.getSelection())')).toBe(name);
+    expect(await page.evaluate<boolean>('window.getSelection().anchorNode.isConnected')).toBe(true);
+    expect(await page.evaluate<number>('window.scrollY')).toBe(scrollY);
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await expect.poll(async () => (await running()).length, { timeout: 90_000 }).toBe(5);
+  });
+
+  it('opens an allocation by clicking its block in the topology, reads its memory chart and the file its template rendered', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Topology' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Topology' }).waitFor();
+    await page.getByText(/2 clients, 5 allocations holding resources\./).waitFor();
+    // A client's CPU bar with blocks (the job's are the only ones running); its first block starts at the left.
+    const bars = page.locator('.topo-bar-painted[data-dim="cpu"]');
+    const i = await bars.evaluateAll((els) =>
+      els.findIndex((e) => (e as unknown as { style: { backgroundImage: string } }).style.backgroundImage !== 'none'),
+    );
+    expect(i).toBeGreaterThanOrEqual(0);
+    await bars.nth(i).click({ position: { x: 1, y: 5 } });
     await page.getByRole('heading', { level: 1, name: /Allocation ui-app\.app\[\d\]/ }).waitFor();
     const mem = page.locator('.chart').filter({ hasText: 'Memory' }).locator('.chart-value');
     await expect.poll(() => mem.innerText(), { timeout: 30_000 }).toMatch(/^\d+\.\d MiB$/);

@@ -193,3 +193,38 @@ describe("the UI's API client", () => {
     });
   });
 });
+
+describe('the event stream', () => {
+  it('hands over each batch as its line completes, skipping heartbeats, with the topics and index asked', async () => {
+    const lines = [
+      '{"Index":5,"Events":[{"Topic":"Allocation","Type":"AllocationUpdated","Key":"a1","Namespace":"default","Payload":{"Allocation":{"ID":"a1"}}}]}\n',
+      '{}\n{"Index":6,"Ev',
+      'ents":[]}\n',
+    ];
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const l of lines) c.enqueue(new TextEncoder().encode(l));
+        c.close();
+      },
+    });
+    const { calls, fetch } = scripted([() => new Response(body, { status: 200 })]);
+    const got: number[] = [];
+    await api(fetch).events(['Allocation', 'Node'], { index: 5, namespace: '*' }, new AbortController().signal, (b) =>
+      got.push(b.Index),
+    );
+    expect(got).toEqual([5, 6]);
+    expect(calls[0]!.url.pathname).toBe('/v1/event/stream');
+    expect(calls[0]!.url.searchParams.getAll('topic')).toEqual(['Allocation', 'Node']);
+    expect(calls[0]!.url.searchParams.get('index')).toBe('5');
+    expect(calls[0]!.url.searchParams.get('namespace')).toBe('*');
+  });
+
+  it('rejects with the error line a stream ends with when the token is no longer allowed', async () => {
+    const { fetch } = scripted([
+      () => new Response('{"Error":"ACL token not found","Code":"ACLTokenNotFound"}\n', { status: 200 }),
+    ]);
+    await expect(
+      api(fetch).events(['Allocation'], { index: 1 }, new AbortController().signal, () => undefined),
+    ).rejects.toMatchObject({ status: 403, text: 'ACL token not found', code: 'ACLTokenNotFound' });
+  });
+});

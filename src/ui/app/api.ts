@@ -11,6 +11,8 @@
  * No DOM here (fetch and timers are injected), so the loop is unit tested in Node.
  */
 
+import type { EventBatch } from './types.js';
+
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
 /** An API answer that was not 2xx, or no answer at all (`status` 0). `text` is the API's own message. */
@@ -216,6 +218,59 @@ export class Api {
           `the stream broke: ${e instanceof Error ? e.message : String(e)}`,
           'Unreachable',
         );
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  /**
+   * Follows Nomad's event stream (`/v1/event/stream`, newline-delimited JSON) from `index`, calling `onBatch`
+   * with each write's events; heartbeats (`{}`) are skipped. Resolves when the server ends the stream or
+   * `signal` aborts; rejects with ApiError when the request is refused or the stream ends with an error line
+   * (a token deleted or no longer allowed).
+   */
+  async events(
+    topics: readonly string[],
+    params: { index: number; namespace?: string },
+    signal: AbortSignal,
+    onBatch: (batch: EventBatch) => void,
+  ): Promise<void> {
+    const path = '/v1/event/stream';
+    const u = new URL(this.url(path, { index: params.index, namespace: params.namespace }));
+    for (const t of topics) u.searchParams.append('topic', t);
+    const res = await this.send('GET', path, u.toString(), signal);
+    if (!res.body) return;
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let held = '';
+    const line = (text: string) => {
+      if (text.trim() === '') return;
+      const v = JSON.parse(text) as Partial<EventBatch> & { Error?: string; Code?: string };
+      if (v.Error !== undefined) throw new ApiError('GET', path, 403, v.Error, v.Code ?? '');
+      if (Array.isArray(v.Events)) onBatch(v as EventBatch);
+    };
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        held += value;
+        let nl = held.indexOf('\n');
+        while (nl >= 0) {
+          line(held.slice(0, nl));
+          held = held.slice(nl + 1);
+          nl = held.indexOf('\n');
+        }
+      }
+      line(held);
+    } catch (e) {
+      if (signal.aborted) return;
+      if (e instanceof ApiError) throw e;
+      throw new ApiError(
+        'GET',
+        path,
+        0,
+        `the event stream broke: ${e instanceof Error ? e.message : String(e)}`,
+        'Unreachable',
+      );
     } finally {
       reader.releaseLock();
     }

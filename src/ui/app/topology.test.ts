@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { blockAt, jobColour, percent, stripes, topology, type AllocBlock } from './topology.js';
+import {
+  blockAt,
+  jobColour,
+  nextRound,
+  percent,
+  stripes,
+  topology,
+  usageOf,
+  usageSample,
+  type AllocBlock,
+} from './topology.js';
 import type { AllocListStub, NodeListStub } from './types.js';
 
 const node = (id: string, dc: string, pool: string, cpu = 4000, mem = 8192): NodeListStub => ({
@@ -103,5 +113,40 @@ describe('the topology arithmetic', () => {
     expect(blockAt(blocks, 'memoryMB', 1000, 0.8)).toBeUndefined();
     // A bar over capacity stops at its end.
     expect(blockAt([b('z', 'web', 5000)], 'memoryMB', 1000, 0.99)?.id).toBe('z');
+  });
+
+  it('sums the actual use of the running allocations that have a sample, against what those reserve', () => {
+    const { groups } = topology(
+      [node('a', 'dc1', 'default')],
+      [alloc('1', 'a', 500, 256), alloc('2', 'a', 200, 128), alloc('3', 'a', 90, 56, 'pending')],
+    );
+    const blocks = groups[0]!.nodes[0]!.allocs;
+    const stats = (ticks: number, rss: number, usage = 0) => ({
+      ResourceUsage: { CpuStats: { Percent: 0, TotalTicks: ticks }, MemoryStats: { RSS: rss, Usage: usage } },
+      Timestamp: 0,
+    });
+    expect(usageSample(stats(42.5, 3 * 1024 * 1024))).toEqual({ cpu: 42.5, memoryMB: 3 });
+    // A driver that reports no RSS: its usage counts.
+    expect(usageSample(stats(0, 0, 1024 * 1024)).memoryMB).toBe(1);
+    // Only allocation 1 has a sample; the pending one is not running and never counts.
+    const u = usageOf(
+      blocks,
+      new Map([
+        ['1', { cpu: 40, memoryMB: 100 }],
+        ['3', { cpu: 9, memoryMB: 9 }],
+      ]),
+    );
+    expect(u).toEqual({ cpu: 40, memoryMB: 100, sampled: 1, running: 2, reservedCpu: 510, reservedMemoryMB: 264 });
+    expect(usageOf(blocks, new Map())).toMatchObject({ cpu: 0, sampled: 0, running: 2 });
+  });
+
+  it('samples a large cluster a bounded round at a time, wrapping around the list', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    expect(nextRound(ids.slice(0, 2), 7, 3)).toEqual({ batch: ['a', 'b'], cursor: 0 });
+    const r1 = nextRound(ids, 0, 3);
+    expect(r1).toEqual({ batch: ['a', 'b', 'c'], cursor: 3 });
+    expect(nextRound(ids, r1.cursor, 3)).toEqual({ batch: ['d', 'e', 'a'], cursor: 1 });
+    // A cursor past a list that shrank starts within it.
+    expect(nextRound(ids, 12, 3).batch).toEqual(['c', 'd', 'e']);
   });
 });

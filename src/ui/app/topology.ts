@@ -3,7 +3,7 @@
  * it has less what it keeps back), the allocations on it with their reservations, grouped by datacenter and
  * node pool, and the cluster's totals.
  */
-import type { AllocListStub, NodeListStub } from './types.js';
+import type { AllocListStub, AllocStats, NodeListStub } from './types.js';
 
 export interface AllocBlock {
   id: string;
@@ -163,4 +163,58 @@ export function blockAt(
 
 export function percent(part: number, whole: number): number {
   return whole > 0 ? Math.min(100, (part / whole) * 100) : 0;
+}
+
+/** What one allocation actually used at its last stats sample (`/v1/client/allocation/:id/stats`). */
+export interface UsageSample {
+  /** MHz consumed (Nomad's CpuStats.TotalTicks). */
+  cpu: number;
+  /** MiB resident (MemoryStats.RSS, or Usage where the driver reports no RSS). */
+  memoryMB: number;
+}
+
+/** Actual use summed over the allocations that have a sample, against what those allocations reserve. */
+export interface Usage {
+  cpu: number;
+  memoryMB: number;
+  /** Allocations with a sample, of `running` running ones. */
+  sampled: number;
+  running: number;
+  /** What the sampled allocations reserve: the fair comparison when not all of them have a sample. */
+  reservedCpu: number;
+  reservedMemoryMB: number;
+}
+
+export function usageSample(stats: AllocStats): UsageSample {
+  const m = stats.ResourceUsage.MemoryStats;
+  return { cpu: stats.ResourceUsage.CpuStats.TotalTicks, memoryMB: (m.RSS || m.Usage) / (1024 * 1024) };
+}
+
+/** Actual use of `blocks` (a client's allocations, or every one) from the samples held. */
+export function usageOf(blocks: readonly AllocBlock[], samples: ReadonlyMap<string, UsageSample>): Usage {
+  const u: Usage = { cpu: 0, memoryMB: 0, sampled: 0, running: 0, reservedCpu: 0, reservedMemoryMB: 0 };
+  for (const b of blocks) {
+    if (b.status !== 'running') continue;
+    u.running++;
+    const s = samples.get(b.id);
+    if (!s) continue;
+    u.sampled++;
+    u.cpu += s.cpu;
+    u.memoryMB += s.memoryMB;
+    u.reservedCpu += b.cpu;
+    u.reservedMemoryMB += b.memoryMB;
+  }
+  return u;
+}
+
+/**
+ * The next round of allocations to sample: at most `max` of the running `ids`, starting at `cursor` and
+ * wrapping, so a large cluster is covered a round at a time rather than with thousands of requests at once.
+ */
+export function nextRound(ids: readonly string[], cursor: number, max: number): { batch: string[]; cursor: number } {
+  if (ids.length <= max) return { batch: [...ids], cursor: 0 };
+  const start = cursor % ids.length;
+  const batch: string[] = [];
+  for (let i = 0; i < max; i++) batch.push(ids[(start + i) % ids.length]!);
+  return { batch, cursor: (start + max) % ids.length };
 }

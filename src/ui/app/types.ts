@@ -7,6 +7,9 @@
  */
 import type * as S from '../../structs/index.js';
 
+/** One write's events on the event stream (`/v1/event/stream`). */
+export type EventBatch = S.EventBatch;
+
 export type TaskGroupSummary = Omit<S.TaskGroupSummary, 'Unknown'> & Partial<Pick<S.TaskGroupSummary, 'Unknown'>>;
 
 export interface JobSummary {

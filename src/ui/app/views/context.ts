@@ -65,6 +65,23 @@ export function useWatch<T>(ctx: ViewContext, key: string, path: string | undefi
   return state;
 }
 
+/**
+ * Runs `task` while the view is shown: its signal aborts when the user leaves the view, `deps` change or the
+ * component goes away. For loops that read the API (samplers, streams); `task` handles its own errors.
+ */
+export function useViewTask(ctx: ViewContext, task: (signal: AbortSignal) => Promise<void>, deps: unknown[]): void {
+  useEffect(() => {
+    const ac = new AbortController();
+    const stop = () => ac.abort();
+    ctx.signal.addEventListener('abort', stop, { once: true });
+    task(ac.signal).catch(() => undefined);
+    return () => {
+      ctx.signal.removeEventListener('abort', stop);
+      ac.abort();
+    };
+  }, [ctx, ...deps]);
+}
+
 /** Sets the title and moves focus to the heading once, when the view first draws. */
 export function useViewTitle(ctx: ViewContext, title: string): void {
   useEffect(() => ctx.title(title), [ctx, title]);
