@@ -322,8 +322,8 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
     ...(ha
       ? {
           forwardTo: (method: string, path: string, query: URLSearchParams) => ha.forwardTo(method, path, query),
-          holdForLeader: (method: string, path: string, query: URLSearchParams) =>
-            ha.holdForLeader(method, path, query),
+          holdForLeader: (method: string, path: string, query: URLSearchParams, signal: () => AbortSignal) =>
+            ha.holdForLeader(method, path, query, signal),
           answerLocally: <T>(method: string, fn: () => Promise<T>) => ha.answerLocally(method, fn),
           leaderContact: () => ha.leaderContact(),
           cluster: ha,

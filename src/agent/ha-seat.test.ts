@@ -13,36 +13,51 @@ function seat(leader: () => string) {
   return s;
 }
 const q = new URLSearchParams();
+/** Whether `p` has settled once every already-queued callback ran (no clock involved). */
+async function settledNow(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void p.then(() => (done = true));
+  await new Promise((r) => setImmediate(r));
+  return done;
+}
+/** Resolves once `p` settled or `polls` timer turns passed (the hold re-checks every 50 ms). */
+async function stillHeldAfter(p: Promise<unknown>, polls: number): Promise<boolean> {
+  for (let i = 0; i < polls; i++) {
+    if (await settledNow(p)) return false;
+    await new Promise((r) => setTimeout(r, 60));
+  }
+  return !(await settledNow(p));
+}
 
 describe('HaSeat.holdForLeader (Nomad’s RPC hold)', () => {
   it('holds a request while this server has won but its Server is still loading, and lets it go once it runs', async () => {
     const s = seat(() => 'http://127.0.0.1:4646');
-    let done = false;
-    const held = s.holdForLeader('GET', '/v1/job/web', q).then(() => (done = true));
-    await new Promise((r) => setTimeout(r, 200));
-    expect(done).toBe(false);
+    const held = s.holdForLeader('GET', '/v1/job/web', q);
+    expect(await stillHeldAfter(held, 3)).toBe(true);
     (s as unknown as { current: object }).current = {};
     await held;
-    expect(done).toBe(true);
   });
 
   it('holds while no leader is elected, until another server leads', async () => {
     let leader = '';
     const s = seat(() => leader);
-    let done = false;
-    const held = s.holdForLeader('POST', '/v1/jobs', q).then(() => (done = true));
-    await new Promise((r) => setTimeout(r, 200));
-    expect(done).toBe(false);
+    const held = s.holdForLeader('POST', '/v1/jobs', q);
+    expect(await stillHeldAfter(held, 3)).toBe(true);
     leader = 'http://127.0.0.1:4647';
     await held;
-    expect(done).toBe(true);
+  });
+
+  it('lets a held request go as soon as its client goes away', async () => {
+    const s = seat(() => '');
+    const gone = new AbortController();
+    const held = s.holdForLeader('GET', '/v1/jobs', q, () => gone.signal);
+    expect(await stillHeldAfter(held, 2)).toBe(true);
+    gone.abort();
+    expect(await settledNow(held)).toBe(true);
   });
 
   it('does not hold agent paths, nor any request once another server leads', async () => {
-    const none = seat(() => '');
-    const t0 = Date.now();
-    await none.holdForLeader('GET', '/v1/agent/self', q);
-    await seat(() => 'http://127.0.0.1:4647').holdForLeader('GET', '/v1/jobs', q);
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await settledNow(seat(() => '').holdForLeader('GET', '/v1/agent/self', q))).toBe(true);
+    expect(await settledNow(seat(() => 'http://127.0.0.1:4647').holdForLeader('GET', '/v1/jobs', q))).toBe(true);
   });
 });

@@ -131,20 +131,30 @@ export class HaSeat {
    * server won the election but its Server is not running yet, or no leader is elected. Returns at once when
    * this server leads, another server leads, or the request is one this agent answers itself.
    */
-  async holdForLeader(method: string, path: string, query: URLSearchParams, signal?: AbortSignal): Promise<void> {
+  async holdForLeader(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    clientGone: () => AbortSignal = () => this.abort.signal,
+  ): Promise<void> {
     const deadline = Date.now() + LEADER_HOLD_MS;
-    while (Date.now() < deadline && !signal?.aborted && !this.abort.signal.aborted) {
+    let gone: AbortSignal | undefined;
+    while (Date.now() < deadline && !gone?.aborted && !this.abort.signal.aborted) {
       if (this.current || LOCAL.test(path)) return;
       if (method === 'GET' && this.replica && isStale(query)) return;
       const leader = this.leadership.leaderAddress;
       if (leader && leader !== this.address) return;
+      gone ??= clientGone();
+      const signal = gone;
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, 50);
         this.waiters.add(done);
+        signal.addEventListener('abort', done, { once: true });
         const waiters = this.waiters;
         function done() {
           clearTimeout(t);
           waiters.delete(done);
+          signal.removeEventListener('abort', done);
           resolve();
         }
       });

@@ -194,7 +194,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       );
     }
     const answer = async (): Promise<void> => {
-      await opts.holdForLeader?.(req.method ?? 'GET', pathname, query);
+      await opts.holdForLeader?.(req.method ?? 'GET', pathname, query, () => ctx.signal);
       const target = opts.forwardTo?.(req.method ?? 'GET', pathname, query);
       if (target !== undefined)
         return await forwardRequest(req, res, target, 'leader', opts.peerTls?.toServers?.material);

@@ -135,8 +135,11 @@ export interface HttpApiOptions {
    * `http://host:port`), or undefined to answer it here. Asked for every request.
    */
   forwardTo?: (method: string, path: string, query: URLSearchParams) => string | undefined;
-  /** A server in an election: resolves once a leader can answer the request (bounded; Nomad's RPC hold). */
-  holdForLeader?: (method: string, path: string, query: URLSearchParams, signal?: AbortSignal) => Promise<void>;
+  /**
+   * A server in an election: resolves once a leader can answer the request (bounded; Nomad's RPC hold), or once
+   * the client goes away (`signal` is asked for only when the request must wait).
+   */
+  holdForLeader?: (method: string, path: string, query: URLSearchParams, signal: () => AbortSignal) => Promise<void>;
   /** A client-only agent: the servers its client knows (configured and learned), `host:port` each. */
   clientServers?: () => string[];
   /**
