@@ -193,6 +193,8 @@ describe('the ACME issuer', () => {
   it('answers the CA on any gateway: a challenge another gateway published in the state is served from there', async () => {
     const store = new MemoryVars();
     await store.put(acmeChallengePath('tok-9'), { keyAuthorization: 'tok-9.thumb' }, 0);
+    // Another gateway is ordering: it holds the lease.
+    await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(Date.now() + 60_000) }, 0);
     const { i } = issuer(dead, store);
     const server = createServer(
       withAcmeChallenge(
@@ -312,6 +314,26 @@ describe('the ACME issuer', () => {
     now += 61 * 60_000; // the hour is over: the hosts not tried yet go before the failing ones
     await i.checkOnce(AbortSignal.timeout(10_000));
     expect(ordered().slice(3)).toEqual(['old.example.com', 'c.example.com', 'd.example.com']);
+  });
+
+  it('asks the state for an unknown token only while some gateway holds the lease, reading that once a second', async () => {
+    const store = new MemoryVars();
+    await store.put(acmeChallengePath('tok-1'), { keyAuthorization: 'tok-1.thumb' }, 0);
+    const reads: string[] = [];
+    const counting: AcmeVariableStore = {
+      get: (p) => (reads.push(p), store.get(p)),
+      put: store.put.bind(store),
+      delete: store.delete.bind(store),
+    };
+    let now = Date.now();
+    const { i } = issuer(dead, counting, { now: () => now });
+    for (let n = 0; n < 50; n++) expect(await i.challenge(`made-up-${n}`)).toBeUndefined();
+    expect(await i.challenge('tok-1')).toBeUndefined(); // no lease: nobody is ordering
+    expect(reads).toEqual([ACME_LEASE_PATH]);
+    await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(now + 60_000) }, 0);
+    now += 1_001;
+    expect(await i.challenge('tok-1')).toBe('tok-1.thumb');
+    expect(reads).toEqual([ACME_LEASE_PATH, ACME_LEASE_PATH, acmeChallengePath('tok-1')]);
   });
 
   it('never puts a CA token that is not base64url into a variable path, nor looks one up', async () => {

@@ -111,15 +111,33 @@ export class AcmeIssuer {
 
   /**
    * The key authorization for an HTTP-01 token, for the challenge path: this issuer's own, else one another
-   * gateway published in the state (the CA's request may reach any gateway).
+   * gateway published in the state (the CA's request may reach any gateway). The state is only asked while some
+   * gateway holds the ACME lease (none can be ordering otherwise), and the lease is read at most once a second,
+   * so requests for made-up tokens cost no state read per request.
    */
   challenge(token: string): string | undefined | Promise<string | undefined> {
     const own = this.challenges.get(token);
     if (own !== undefined) return own;
     if (!ACME_TOKEN.test(token)) return undefined;
-    return this.o.store
-      .get(acmeChallengePath(token), AbortSignal.timeout(5_000))
-      .then((v) => v?.Items['keyAuthorization']);
+    return this.someoneOrdering().then(async (ordering) => {
+      if (!ordering) return undefined;
+      const v = await this.o.store.get(acmeChallengePath(token), AbortSignal.timeout(5_000));
+      return v?.Items['keyAuthorization'];
+    });
+  }
+
+  private leaseSeen?: { at: number; live: Promise<boolean> };
+
+  /** Whether a live ACME lease exists (some gateway may be ordering); cached for a second. */
+  private someoneOrdering(): Promise<boolean> {
+    const now = this.now();
+    if (this.leaseSeen && now - this.leaseSeen.at < 1_000 && now >= this.leaseSeen.at) return this.leaseSeen.live;
+    const live = this.o.store
+      .get(ACME_LEASE_PATH, AbortSignal.timeout(5_000))
+      .then((v) => v !== undefined && Number(v.Items['until']) > this.now())
+      .catch(() => true); // unknown: ask for the token rather than fail the CA
+    this.leaseSeen = { at: now, live };
+    return live;
   }
 
   /** Checks and orders until `signal` aborts; never throws for a CA or state error (they are logged). */
