@@ -114,7 +114,10 @@ export async function startGatewayTls(
   if (problem)
     throw new DroverError('BadRequest', `gateway.tls: the default certificate ${g.tls.certFile}: ${problem.Problem}`);
   const stop = new AbortController();
-  const client = new DroverClient({ address: config.client.servers[0] ?? '127.0.0.1:4646' });
+  // A client-only agent reads and (for ACME) writes nomad/gateway/* through its server's API; with ACLs on that
+  // takes the token in its environment, as its node registration does (policy: docs/operations.md, ACME).
+  const token = process.env['DROVER_TOKEN'] || process.env['NOMAD_TOKEN'] || undefined;
+  const client = new DroverClient({ address: config.client.servers[0] ?? '127.0.0.1:4646', token });
   const query = server ? serverCertQuery(server) : httpCertQuery(client);
   const following = followCertVariables(query, certs, log, stop.signal).catch((err: unknown) => {
     if (!stop.signal.aborted) log.error('following the certificate variables stopped', { error: String(err) });

@@ -82,6 +82,8 @@ export async function startAgentGateway(
       address: config.client.servers.map((s) => (/^https?:\/\//.test(s) ? s : `http://${s}`)),
       namespace: '*',
       logger: log,
+      // With ACLs on, the catalog is read with the token in the agent's environment (as its node registers).
+      token: process.env['DROVER_TOKEN'] || process.env['NOMAD_TOKEN'] || undefined,
     });
   }
   const listen = parseListenAddress(g.listen);

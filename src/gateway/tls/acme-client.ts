@@ -99,6 +99,7 @@ export class AcmeClient {
     const dir = await this.directory(signal);
     const payload = { termsOfServiceAgreed: true, ...(email ? { contact: [`mailto:${email}`] } : {}) };
     const res = await this.post(dir.newAccount, payload, signal, true);
+    await res.body?.cancel(); // the account object is not needed; an unread body holds the connection
     const url = res.headers.get('location');
     if (!url) throw this.fail('newAccount', 'the CA answered no account URL (Location header)');
     this.accountUrl = url;
@@ -119,7 +120,7 @@ export class AcmeClient {
     const key = newEcKey();
     const keyPEM = key.export({ type: 'pkcs8', format: 'pem' }) as string;
     const csr = b64u(await createCsr(host, keyPEM, signal));
-    await this.post(order.finalize, { csr }, signal);
+    await (await this.post(order.finalize, { csr }, signal)).body?.cancel();
     order = await this.poll<Order>(orderUrl, 'order', (o) => o.status !== 'processing' && o.status !== 'ready', signal);
     if (order.status !== 'valid' || !order.certificate) throw this.orderFailed(order, 'was not issued');
     const cert = await (await this.post(order.certificate, undefined, signal)).text();
@@ -135,9 +136,15 @@ export class AcmeClient {
         'authorization',
         `the CA offers no http-01 challenge (only ${authz.challenges.map((c) => c.type).join(', ')})`,
       );
+    // The token names a variable and a URL path: only RFC 8555's base64url alphabet is taken.
+    if (!/^[A-Za-z0-9_-]{1,256}$/.test(challenge.token))
+      throw this.fail(
+        'http-01 challenge',
+        `the CA's token ${JSON.stringify(challenge.token.slice(0, 64))} is not base64url`,
+      );
     await responder.set(challenge.token, `${challenge.token}.${this.thumbprint()}`);
     try {
-      await this.post(challenge.url, {}, signal);
+      await (await this.post(challenge.url, {}, signal)).body?.cancel();
       const done = await this.poll<Authorization>(url, 'authorization', (a) => a.status !== 'pending', signal);
       if (done.status !== 'valid') {
         const why = done.challenges.find((c) => c.type === 'http-01')?.error;

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash, createPrivateKey } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +10,14 @@ import { memoryLogger } from '../../logging/index.js';
 import { deadPort } from '../test-support.js';
 import { AcmeClient, newEcKey } from './acme-client.js';
 import { createCsr } from '../../lib/openssl.js';
-import { ACME_LEASE_PATH, acmeChallengePath, AcmeIssuer, type AcmeVariable, type AcmeVariableStore } from './acme.js';
+import {
+  ACME_ACCOUNT_PATH,
+  ACME_LEASE_PATH,
+  acmeChallengePath,
+  AcmeIssuer,
+  type AcmeVariable,
+  type AcmeVariableStore,
+} from './acme.js';
 import type { CertEntry } from './certs.js';
 import { withAcmeChallenge } from './challenge.js';
 import { testCA, testLeaf } from './test-certs.js';
@@ -33,7 +41,11 @@ class MemoryVars implements AcmeVariableStore {
   }
 }
 
-function issuer(directory: string, store: AcmeVariableStore, extra: { domains?: string[]; now?: () => number } = {}) {
+function issuer(
+  directory: string,
+  store: AcmeVariableStore,
+  extra: { domains?: string[]; now?: () => number; newHostsPerHour?: number } = {},
+) {
   const failures: CertEntry[][] = [];
   const log = memoryLogger();
   const i = new AcmeIssuer({
@@ -42,6 +54,7 @@ function issuer(directory: string, store: AcmeVariableStore, extra: { domains?: 
     logger: log,
     onFailures: (e) => failures.push(e),
     now: extra.now,
+    newHostsPerHour: extra.newHostsPerHour,
   });
   return { i, failures, log };
 }
@@ -73,6 +86,7 @@ describe('the ACME issuer', () => {
   let dead = '';
   let ca: Server;
   let caUrl = '';
+  const orderKids: string[] = [];
 
   beforeAll(async () => {
     dead = `https://127.0.0.1:${await deadPort()}/dir`;
@@ -87,6 +101,28 @@ describe('the ACME issuer', () => {
         );
       }
       if (req.url === '/nonce') return res.end();
+      // A second directory whose CA takes every account (and refuses every order).
+      if (req.url === '/dir2') {
+        res.setHeader('content-type', 'application/json');
+        return res.end(
+          JSON.stringify({ newNonce: `${base}/nonce`, newAccount: `${base}/acct2`, newOrder: `${base}/order` }),
+        );
+      }
+      if (req.url === '/acct2') {
+        res.writeHead(201, { location: `${base}/acct/mine`, 'content-type': 'application/json' });
+        return res.end('{"status":"valid"}');
+      }
+      if (req.url === '/order') {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          const prot = (JSON.parse(body) as { protected: string }).protected;
+          orderKids.push((JSON.parse(Buffer.from(prot, 'base64url').toString()) as { kid?: string }).kid ?? '');
+          res.writeHead(400, { 'content-type': 'application/problem+json' });
+          res.end(JSON.stringify({ type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'no orders' }));
+        });
+        return;
+      }
       res.writeHead(400, { 'content-type': 'application/problem+json' });
       res.end(JSON.stringify({ type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'no ACME for you' }));
     });
@@ -102,15 +138,21 @@ describe('the ACME issuer', () => {
     await i.checkOnce(AbortSignal.timeout(10_000));
     const entry = failures.at(-1)?.[0];
     expect(entry).toMatchObject({ host: 'shop.example.com', source: 'acme', origin: dead });
-    expect(entry?.problem).toMatch(/^ACME order failed \(attempt 1, next in 10s\): ACME directory: cannot reach https/);
+    const next = new Date(1_010_000).toISOString();
+    expect(entry?.problem).toContain(
+      `ACME order failed (attempt 1, next at ${next}): ACME directory: cannot reach ${dead}`,
+    );
     const line = log.lines.find((l) => l.msg === 'ACME certificate order failed; retrying');
     expect(line?.fields).toMatchObject({ host: 'shop.example.com', attempts: 1, retryInMs: 10_000 });
     // Within the backoff no new attempt is made; after it, the next one doubles the wait.
+    // The text stays the same while time passes, so the certificate store does not log it as new each check.
+    now += 5_000;
     await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(failures.at(-1)?.[0]?.problem).toBe(entry?.problem);
     expect(log.lines.filter((l) => l.msg === 'ACME certificate order failed; retrying')).toHaveLength(1);
-    now += 10_001;
+    now += 5_001;
     await i.checkOnce(AbortSignal.timeout(10_000));
-    expect(failures.at(-1)?.[0]?.problem).toMatch(/attempt 2, next in 20s/);
+    expect(failures.at(-1)?.[0]?.problem).toMatch(/attempt 2, next at .*T.*Z\)/);
   });
 
   it("passes on the CA's own error type and detail", async () => {
@@ -122,7 +164,7 @@ describe('the ACME issuer', () => {
   it('leaves a certificate written by hand alone and renews its own only within renew_before of expiry', async () => {
     const store = new MemoryVars();
     const testCa = await testCA();
-    const soon = await testLeaf(testCa, ['old.example.com'], Date.now() - 60_000, Date.now() + 86_400_000);
+    const soon = await testLeaf(testCa, ['old.example.com'], Date.now() - 80 * 86_400_000, Date.now() + 86_400_000);
     const later = await testLeaf(testCa, ['new.example.com'], Date.now() - 60_000, Date.now() + 90 * 86_400_000);
     await store.put('nomad/gateway/certs/mine_example_com', { cert: soon.cert, key: soon.key }, 0);
     await store.put('nomad/gateway/certs/old_example_com', { ...soon, source: 'acme' }, 0);
@@ -151,6 +193,8 @@ describe('the ACME issuer', () => {
   it('answers the CA on any gateway: a challenge another gateway published in the state is served from there', async () => {
     const store = new MemoryVars();
     await store.put(acmeChallengePath('tok-9'), { keyAuthorization: 'tok-9.thumb' }, 0);
+    // Another gateway is ordering: it holds the lease.
+    await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(Date.now() + 60_000) }, 0);
     const { i } = issuer(dead, store);
     const server = createServer(
       withAcmeChallenge(
@@ -189,10 +233,145 @@ describe('the ACME issuer', () => {
   });
 
   it('signs the key authorization with the RFC 7638 thumbprint of the account key', () => {
-    const key = newEcKey();
-    const client = new AcmeClient({ directory: dead, accountKey: key });
-    expect(client.thumbprint()).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(new AcmeClient({ directory: dead, accountKey: key }).thumbprint()).toBe(client.thumbprint());
+    const jwk = {
+      kty: 'EC',
+      crv: 'P-256',
+      x: 'BSB4vJTOhjIff5ma65RTUxKtTOzIIvvHCQSIBuDH1VA',
+      y: '8cqndssH1yp6GfiKc9EYNAdaU0S60_7_ZjAhUO6_zow',
+      d: 'pL70vTCVtzNPlrMPZVIucooBESTpExRpQOJQk0U87vY',
+    };
+    // RFC 7638 §3: the required members in lexicographic order, no whitespace, SHA-256, base64url.
+    const canonical = `{"crv":"P-256","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`;
+    const expected = createHash('sha256').update(canonical).digest('base64url');
+    const client = new AcmeClient({ directory: dead, accountKey: createPrivateKey({ key: jwk, format: 'jwk' }) });
+    expect(client.thumbprint()).toBe(expected);
     return client.close();
+  });
+
+  it('renews a certificate shorter than renew_before at a third of its lifetime left, not at every check', async () => {
+    const store = new MemoryVars();
+    const testCa = await testCA();
+    const from = Date.now() - 60_000;
+    const short = await testLeaf(testCa, ['shop.example.com'], from, from + 3 * 86_400_000);
+    await store.put('nomad/gateway/certs/shop_example_com', { ...short, source: 'acme', issued: String(from) }, 0);
+    let now = from + 60_000;
+    const { i, log } = issuer(dead, store, { now: () => now });
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    const orders = () => log.lines.filter((l) => l.msg === 'ACME certificate order failed; retrying').length;
+    expect(orders()).toBe(0);
+    now = from + 2 * 86_400_000 - 60_000;
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(orders()).toBe(0);
+    now = from + 2 * 86_400_000 + 1;
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(orders()).toBe(1);
+  });
+
+  it('takes the lease again before each order and stops when another gateway has it', async () => {
+    const store = new MemoryVars();
+    // While the first order runs (it reads the account), another gateway takes the lease.
+    const racing: AcmeVariableStore = {
+      get: async (path) => {
+        if (path === ACME_ACCOUNT_PATH) {
+          const lease = store.vars.get(ACME_LEASE_PATH);
+          await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(Date.now() + 60_000) }, lease?.ModifyIndex);
+        }
+        return store.get(path);
+      },
+      put: (path, items, cas) => store.put(path, items, cas),
+      delete: (path) => store.delete(path),
+    };
+    const { i, log } = issuer(dead, racing, { domains: ['a.example.com', 'b.example.com'] });
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    const ordered = log.lines.filter((l) => l.msg === 'ACME certificate order failed; retrying');
+    expect(ordered.map((l) => l.fields?.['host'])).toEqual(['a.example.com']);
+    expect(log.lines.some((l) => l.msg === 'another gateway holds the ACME lease')).toBe(true);
+  });
+
+  it('orders at most newHostsPerHour hosts without a certificate per hour, renewals first', async () => {
+    const store = new MemoryVars();
+    const testCa = await testCA();
+    const expiring = await testLeaf(testCa, ['old.example.com'], Date.now() - 80 * 86_400_000, Date.now() + 86_400_000);
+    await store.put('nomad/gateway/certs/old_example_com', { ...expiring, source: 'acme' }, 0);
+    let now = Date.now();
+    const hosts = ['a', 'b', 'c', 'd'].map((h) => `${h}.example.com`);
+    const { i, log } = issuer(dead, store, {
+      domains: [...hosts, 'old.example.com'],
+      newHostsPerHour: 2,
+      now: () => now,
+    });
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    const ordered = () =>
+      log.lines.filter((l) => l.msg === 'ACME certificate order failed; retrying').map((l) => l.fields?.['host']);
+    expect(ordered()).toEqual(['old.example.com', 'a.example.com', 'b.example.com']);
+    const waits = () => log.lines.filter((l) => l.msg.startsWith('ACME: more new hosts than the hourly limit'));
+    expect(waits()).toHaveLength(1);
+    expect(waits()[0]?.fields?.['waiting']).toEqual(['c.example.com', 'd.example.com']);
+    now += 1_000; // a, b and old back off; c and d still wait for the hour
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(ordered()).toHaveLength(3);
+    expect(waits()).toHaveLength(1); // the same waiting hosts are not logged again
+    now += 61 * 60_000; // the hour is over: the hosts not tried yet go before the failing ones
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(ordered().slice(3)).toEqual(['old.example.com', 'c.example.com', 'd.example.com']);
+  });
+
+  it('asks the state for an unknown token only while some gateway holds the lease, reading that once a second', async () => {
+    const store = new MemoryVars();
+    await store.put(acmeChallengePath('tok-1'), { keyAuthorization: 'tok-1.thumb' }, 0);
+    const reads: string[] = [];
+    const counting: AcmeVariableStore = {
+      get: (p) => (reads.push(p), store.get(p)),
+      put: store.put.bind(store),
+      delete: store.delete.bind(store),
+    };
+    let now = Date.now();
+    const { i } = issuer(dead, counting, { now: () => now });
+    for (let n = 0; n < 50; n++) expect(await i.challenge(`made-up-${n}`)).toBeUndefined();
+    expect(await i.challenge('tok-1')).toBeUndefined(); // no lease: nobody is ordering
+    expect(reads).toEqual([ACME_LEASE_PATH]);
+    await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(now + 60_000) }, 0);
+    now += 1_001;
+    expect(await i.challenge('tok-1')).toBe('tok-1.thumb');
+    expect(reads).toEqual([ACME_LEASE_PATH, ACME_LEASE_PATH, acmeChallengePath('tok-1')]);
+  });
+
+  it('never puts a CA token that is not base64url into a variable path, nor looks one up', async () => {
+    expect(() => acmeChallengePath('../certs/x')).toThrow(/not base64url/);
+    let reads = 0;
+    const store = new MemoryVars();
+    const counting: AcmeVariableStore = {
+      ...store,
+      get: (p) => (reads++, store.get(p)),
+      put: store.put.bind(store),
+      delete: store.delete.bind(store),
+    };
+    const { i } = issuer(dead, counting);
+    expect(await i.challenge('../lease')).toBeUndefined();
+    expect(reads).toBe(0);
+  });
+
+  it('orders under the account another gateway stored first when its own account write loses', async () => {
+    const dir2 = caUrl.replace(/\/dir$/, '/dir2');
+    const store = new MemoryVars();
+    const otherKey = newEcKey().export({ type: 'pkcs8', format: 'pem' }) as string;
+    let first = true;
+    const racing: AcmeVariableStore = {
+      get: async (path) => {
+        const v = await store.get(path);
+        if (path === ACME_ACCOUNT_PATH && first) {
+          first = false;
+          await store.put(path, { key: otherKey, url: 'http://127.0.0.1/acct/other', directory: dir2 }, 0);
+        }
+        return v;
+      },
+      put: (path, items, cas) => store.put(path, items, cas),
+      delete: (path) => store.delete(path),
+    };
+    orderKids.length = 0;
+    const { i } = issuer(dir2, racing);
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(orderKids).toEqual(['http://127.0.0.1/acct/other']);
+    expect(store.vars.get(ACME_ACCOUNT_PATH)?.Items['key']).toBe(otherKey);
   });
 });

@@ -52,8 +52,13 @@ export interface AcmeVariableStore {
   delete(path: string, signal: AbortSignal): Promise<void>;
 }
 
+/** The token alphabet of RFC 8555 §8.3 (base64url); anything else could step out of the variable path. */
+export const ACME_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
+
 /** Where a pending HTTP-01 key authorization is published, so every gateway answers the CA's request. */
 export function acmeChallengePath(token: string): string {
+  if (!ACME_TOKEN.test(token))
+    throw new DroverError('BadRequest', `ACME challenge token ${JSON.stringify(token.slice(0, 64))} is not base64url`);
   return `nomad/gateway/acme/challenge-${token}`;
 }
 
@@ -73,9 +78,14 @@ export interface AcmeIssuerOptions {
   maxBackoffMs?: number;
   /** How long a lease holds. Default 5 min. */
   leaseMs?: number;
+  /** At most this many orders for hosts without a certificate per hour (renewals are not counted). Default 10. */
+  newHostsPerHour?: number;
 }
 
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
+/** A certificate is never renewed sooner than this after it was written, whatever its lifetime. */
+const MIN_RENEW_AGE_MS = 10 * 60_000;
 
 interface Failure {
   attempts: number;
@@ -87,6 +97,9 @@ export class AcmeIssuer {
   private readonly challenges = new Map<string, string>();
   private readonly failures = new Map<string, Failure>();
   private readonly holder = randomUUID();
+  /** When orders for hosts without a certificate were started, for `newHostsPerHour`. */
+  private newOrders: number[] = [];
+  private lastWaiting = '';
   private client?: AcmeClient;
 
   /** Hosts of the gateway's routes (used when `domains` is not set); settable once the gateway runs. */
@@ -98,14 +111,33 @@ export class AcmeIssuer {
 
   /**
    * The key authorization for an HTTP-01 token, for the challenge path: this issuer's own, else one another
-   * gateway published in the state (the CA's request may reach any gateway).
+   * gateway published in the state (the CA's request may reach any gateway). The state is only asked while some
+   * gateway holds the ACME lease (none can be ordering otherwise), and the lease is read at most once a second,
+   * so requests for made-up tokens cost no state read per request.
    */
   challenge(token: string): string | undefined | Promise<string | undefined> {
     const own = this.challenges.get(token);
     if (own !== undefined) return own;
-    return this.o.store
-      .get(acmeChallengePath(token), AbortSignal.timeout(5_000))
-      .then((v) => v?.Items['keyAuthorization']);
+    if (!ACME_TOKEN.test(token)) return undefined;
+    return this.someoneOrdering().then(async (ordering) => {
+      if (!ordering) return undefined;
+      const v = await this.o.store.get(acmeChallengePath(token), AbortSignal.timeout(5_000));
+      return v?.Items['keyAuthorization'];
+    });
+  }
+
+  private leaseSeen?: { at: number; live: Promise<boolean> };
+
+  /** Whether a live ACME lease exists (some gateway may be ordering); cached for a second. */
+  private someoneOrdering(): Promise<boolean> {
+    const now = this.now();
+    if (this.leaseSeen && now - this.leaseSeen.at < 1_000 && now >= this.leaseSeen.at) return this.leaseSeen.live;
+    const live = this.o.store
+      .get(ACME_LEASE_PATH, AbortSignal.timeout(5_000))
+      .then((v) => v !== undefined && Number(v.Items['until']) > this.now())
+      .catch(() => true); // unknown: ask for the token rather than fail the CA
+    this.leaseSeen = { at: now, live };
+    return live;
   }
 
   /** Checks and orders until `signal` aborts; never throws for a CA or state error (they are logged). */
@@ -146,36 +178,65 @@ export class AcmeIssuer {
   /** One pass over the wanted hosts. */
   async checkOnce(signal: AbortSignal): Promise<void> {
     const now = this.now();
-    const due: string[] = [];
+    const renewals: string[] = [];
+    const fresh: string[] = [];
     for (const host of this.wantedHosts()) {
       const failure = this.failures.get(host);
       if (failure && failure.nextAt > now) continue;
-      if (await this.needsCert(host, now, signal)) due.push(host);
+      const need = await this.needsCert(host, now, signal);
+      if (need === 'new') fresh.push(host);
+      else if (need === 'renew') renewals.push(host);
       else this.failures.delete(host);
     }
     this.publishFailures();
+    // Renewals first; hosts without a certificate (any job's route tag can name one) are capped per hour, so
+    // a flood of hosts that cannot validate does not spend the CA's rate limits that real renewals need.
+    this.newOrders = this.newOrders.filter((t) => t > now - HOUR);
+    const room = Math.max(0, (this.o.newHostsPerHour ?? 10) - this.newOrders.length);
+    // Hosts not tried yet go first, so failing hosts cannot starve them.
+    fresh.sort((x, y) => (this.failures.get(x)?.attempts ?? 0) - (this.failures.get(y)?.attempts ?? 0));
+    const waiting = fresh.slice(room).join(',');
+    if (waiting && waiting !== this.lastWaiting)
+      this.o.logger.warn('ACME: more new hosts than the hourly limit of orders; the rest wait', {
+        limit: this.o.newHostsPerHour ?? 10,
+        waiting: fresh.slice(room),
+      });
+    this.lastWaiting = waiting;
+    const due = [...renewals, ...fresh.slice(0, room)];
     if (due.length === 0) return;
-    if (!(await this.holdLease(signal))) {
-      this.o.logger.debug('another gateway holds the ACME lease', { hosts: due });
-      return;
-    }
     for (const host of due) {
       if (signal.aborted) return;
+      // Taken (or extended) before every order: one pass over many hosts can outlast a lease.
+      if (!(await this.holdLease(signal))) {
+        this.o.logger.debug('another gateway holds the ACME lease', { hosts: due });
+        break;
+      }
+      if (!renewals.includes(host)) this.newOrders.push(this.now());
       await this.order(host, signal);
     }
     this.publishFailures();
   }
 
-  private async needsCert(host: string, now: number, signal: AbortSignal): Promise<boolean> {
+  /**
+   * 'new' for a host without a certificate, 'renew' for ACME's own that is due, undefined otherwise. Due means
+   * within min(renew_before, a third of its lifetime) of expiry, and never sooner than MIN_RENEW_AGE_MS after it
+   * was written: a CA issuing certificates shorter than renew_before must not get an order every check.
+   */
+  private async needsCert(host: string, now: number, signal: AbortSignal): Promise<'new' | 'renew' | undefined> {
     const v = await this.o.store.get(certVariablePath(host), signal);
-    if (!v) return true;
-    if (v.Items['source'] !== 'acme') return false; // the user's own certificate
+    if (!v) return 'new';
+    if (v.Items['source'] !== 'acme') return undefined; // the user's own certificate
+    let renewAt: number;
     try {
-      const notAfter = Date.parse(new X509Certificate(v.Items['cert'] ?? '').validTo);
-      return notAfter - (this.o.settings.renewBeforeMs ?? 30 * DAY) <= now;
+      const c = new X509Certificate(v.Items['cert'] ?? '');
+      const [from, to] = [Date.parse(c.validFrom), Date.parse(c.validTo)];
+      const before = Math.min(this.o.settings.renewBeforeMs ?? 30 * DAY, (to - from) / 3);
+      const written = Math.max(from, Number(v.Items['issued']) || 0);
+      renewAt = Math.max(to - before, written + MIN_RENEW_AGE_MS);
     } catch {
-      return true;
+      return 'renew';
     }
+    return renewAt <= now ? 'renew' : undefined;
   }
 
   private async order(host: string, signal: AbortSignal): Promise<void> {
@@ -199,7 +260,13 @@ export class AcmeIssuer {
       const path = certVariablePath(host);
       const current = await this.o.store.get(path, signal);
       if (current && current.Items['source'] !== 'acme') return; // the user wrote one meanwhile: theirs wins
-      const items = { cert: issued.cert, key: issued.key, source: 'acme', directory: this.o.settings.directory };
+      const items = {
+        cert: issued.cert,
+        key: issued.key,
+        source: 'acme',
+        directory: this.o.settings.directory,
+        issued: String(this.now()),
+      };
       if (!(await this.o.store.put(path, items, current?.ModifyIndex ?? 0, signal)))
         throw new Error(`${path} changed while the certificate was ordered; ordering again`);
       this.failures.delete(host);
@@ -226,7 +293,7 @@ export class AcmeIssuer {
   }
 
   /** The account client: the shared account key from its variable, or a new one written there. */
-  private async account(signal: AbortSignal): Promise<AcmeClient> {
+  private async account(signal: AbortSignal, attempt = 0): Promise<AcmeClient> {
     if (this.client) return this.client;
     const { directory, ca, email } = this.o.settings;
     const stored = await this.o.store.get(ACME_ACCOUNT_PATH, signal);
@@ -238,18 +305,27 @@ export class AcmeIssuer {
       accountKey,
       accountUrl: same ? stored.Items['url'] : undefined,
     });
+    let written: boolean;
     try {
       const url = await client.account(email, signal);
-      if (!same) {
-        const key = accountKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-        await this.o.store.put(ACME_ACCOUNT_PATH, { key, url, directory }, stored?.ModifyIndex ?? 0, signal);
-      }
+      const key = accountKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      // Written when new, or when the stored record lacks the URL (found again by newAccount).
+      written =
+        (same && stored.Items['url'] === url) ||
+        (await this.o.store.put(ACME_ACCOUNT_PATH, { key, url, directory }, stored?.ModifyIndex ?? 0, signal));
     } catch (e) {
       await client.close().catch(() => undefined);
       throw e;
     }
-    this.client = client;
-    return client;
+    if (written) {
+      this.client = client;
+      return client;
+    }
+    // Another gateway wrote the account meanwhile: read it again and order under the stored key, so every
+    // gateway shares one account.
+    await client.close().catch(() => undefined);
+    if (attempt >= 3) throw new Error(`${ACME_ACCOUNT_PATH} keeps changing; trying again later`);
+    return this.account(signal, attempt + 1);
   }
 
   /** Takes or extends the lease; false when another live gateway holds it. */
@@ -270,14 +346,15 @@ export class AcmeIssuer {
         this.failures.delete(host);
         continue;
       }
-      const inS = Math.max(0, Math.round((f.nextAt - this.now()) / 1000));
       entries.push({
         host,
         cert: '',
         key: '',
         source: 'acme',
         origin: this.o.settings.directory,
-        problem: `ACME order failed (attempt ${f.attempts}, next in ${inS}s): ${f.error}`,
+        // An absolute time: the text stays the same between attempts, so the certificate store does not
+        // take every publish for a new problem (and log it again).
+        problem: `ACME order failed (attempt ${f.attempts}, next at ${new Date(f.nextAt).toISOString()}): ${f.error}`,
       });
     }
     this.o.onFailures?.(entries);
