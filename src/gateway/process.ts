@@ -83,6 +83,10 @@ export async function runGatewayProcess(opts: GatewayProcessOptions): Promise<vo
   opts.onStarted?.(gw);
   if (!opts.signal.aborted)
     await new Promise<void>((resolve) => opts.signal.addEventListener('abort', () => resolve(), { once: true }));
-  await gw.close();
-  await tls?.stop();
+  try {
+    await gw.close();
+  } finally {
+    // Even when closing the listeners failed: the certificate-variable watch must not outlive the process's run.
+    await tls?.stop();
+  }
 }

@@ -25,6 +25,37 @@ describe('openssl helpers', () => {
     expect(x.verify(new X509Certificate(ca.certPEM).publicKey)).toBe(true);
   });
 
+  it('refuse names and usages that would rewrite the CA config or the subject, before running openssl', async () => {
+    const ca = { certPEM: '', keyPEM: '' };
+    const leaf = {
+      commonName: 'a.test',
+      subjectAltName: 'DNS:a.test',
+      extendedKeyUsage: 'serverAuth',
+      notBefore: 0,
+      notAfter: 1,
+    };
+    for (const [field, value] of [
+      ['subjectAltName', 'DNS:a.test\nbasicConstraints = critical,CA:TRUE'],
+      ['subjectAltName', 'DNS:a.test\r'],
+      ['subjectAltName', '@alt'],
+      ['subjectAltName', 'DNS:$ENV::HOME'],
+      ['extendedKeyUsage', 'serverAuth\nkeyUsage = keyCertSign'],
+      ['commonName', 'a.test/O=Evil'],
+      ['commonName', 'a\nb'],
+    ] as const)
+      await expect(signLeaf(ca, { ...leaf, [field]: value })).rejects.toThrow(new RegExp(`^${field}: .* not allowed`));
+    await expect(createSelfSignedCA('CA\n/O=Evil')).rejects.toThrow(/^commonName: /);
+    // What the mesh and the gateway ask for still passes the check (an empty CA then fails in openssl itself).
+    await expect(
+      signLeaf(ca, {
+        ...leaf,
+        commonName: 'web',
+        subjectAltName: 'URI:spiffe://a.consul/ns/default/dc/dc1/svc/web,DNS:*.b.test,IP:127.0.0.1',
+        extendedKeyUsage: 'serverAuth,clientAuth',
+      }),
+    ).rejects.toThrow(/openssl/);
+  });
+
   it("reject with openssl's own message when it fails", async () => {
     await expect(openssl(['x509', '-in', '/nonexistent/drover.pem'])).rejects.toThrow(/openssl x509 failed: \S+/);
   });

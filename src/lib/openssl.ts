@@ -53,14 +53,34 @@ export function asn1Time(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
 }
 
+/** A subject's common name as `-subj /CN=...` takes it: no `/`, `=`, `+`, `\\` or line breaks. */
+const COMMON_NAME = /^[A-Za-z0-9 ._*:-]{1,64}$/;
+/** One subjectAltName entry as ca.cnf takes it: no `$`, `#`, `@`, quotes, spaces or line breaks. */
+const SAN_ENTRY = /^(DNS|IP|URI):[A-Za-z0-9._*:/%-]+$/;
+const EXTENDED_KEY_USAGE = /^[A-Za-z]+(,[A-Za-z]+)*$/;
+
+/**
+ * Rejects a value that would change the meaning of the `-subj` argument or the ca.cnf it is written into (a line
+ * break adds a directive, `@` names a section, `$` expands a variable): callers pass checked names, this is the
+ * last line.
+ */
+function checkField(field: string, value: string, re: RegExp): void {
+  if (!re.test(value))
+    throw new DroverError(
+      'BadRequest',
+      `${field}: "${value.replace(/[^\x20-\x7e]/g, '?')}" has a character not allowed`,
+    );
+}
+
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 
 /** A self-signed CA (EC P-256, ten years) with `commonName`. */
-export function createSelfSignedCA(
+export async function createSelfSignedCA(
   commonName: string,
   opts: { signal?: AbortSignal; needFor?: string } = {},
 ): Promise<CertKeyPEM> {
-  return inTempDir('drover-ca-', async (dir) => {
+  checkField('commonName', commonName, COMMON_NAME);
+  return await inTempDir('drover-ca-', async (dir) => {
     const [key, cert] = [join(dir, 'ca.key'), join(dir, 'ca.pem')];
     await openssl(
       [
@@ -98,12 +118,15 @@ export interface LeafRequest {
 }
 
 /** A fresh EC P-256 leaf signed by `ca`, valid exactly from `notBefore` to `notAfter`. */
-export function signLeaf(
+export async function signLeaf(
   ca: CertKeyPEM,
   leaf: LeafRequest,
   opts: { signal?: AbortSignal; needFor?: string } = {},
 ): Promise<CertKeyPEM> {
-  return inTempDir('drover-leaf-', async (dir) => {
+  checkField('commonName', leaf.commonName, COMMON_NAME);
+  checkField('extendedKeyUsage', leaf.extendedKeyUsage, EXTENDED_KEY_USAGE);
+  for (const entry of leaf.subjectAltName.split(',')) checkField('subjectAltName', entry, SAN_ENTRY);
+  return await inTempDir('drover-leaf-', async (dir) => {
     const f = (n: string) => join(dir, n);
     await writeFile(f('ca.pem'), ca.certPEM);
     await writeFile(f('ca.key'), ca.keyPEM, { mode: 0o600 });

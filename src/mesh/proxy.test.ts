@@ -241,11 +241,57 @@ describe('the sidecar proxy', () => {
     const out = proxy();
     const instances = [{ Address: '127.0.0.1', Port: (inbound.address() as { port: number }).port }];
     await out.update(outboundConfig(await pki.material('web'), 'db', instances));
+    const web = await pki.material('web');
+    await out.update(outboundConfig(web, 'db', instances));
     for (let i = 0; i < 3; i++) expect(await call(out.upstreamPort(0), `q${i}`)).toBe(`db:q${i}`);
+    // An intention or instance change keeps the sessions: the certificates they were verified with are the same.
+    await out.update(outboundConfig({ ...web, Intentions: [intention('db', 'web', 'deny')] }, 'db', [...instances]));
+    expect(await call(out.upstreamPort(0), 'q3')).toBe('db:q3');
     // Rotation: the sessions verified with the old material are forgotten.
     await out.update(outboundConfig(await pki.material('web'), 'db', instances));
-    expect(await call(out.upstreamPort(0), 'q3')).toBe('db:q3');
-    expect(seen.map((c) => c.resumed)).toEqual([false, true, true, false]);
+    expect(await call(out.upstreamPort(0), 'q4')).toBe('db:q4');
+    expect(seen.map((c) => c.resumed)).toEqual([false, true, true, true, false]);
     for (const c of seen) expect(c.caller).toContain(`URI:${meshSpiffeID('default', 'web')}`);
+  });
+
+  it('refuses a caller resuming a session its certificate opened once the roots that signed it are gone', async () => {
+    const db = await echo('db');
+    servers.push(db.server);
+    const inbound = proxy();
+    await inbound.update(inboundConfig(await pki.material('db'), db.port));
+    const web = await pki.material('web');
+    /** One connection as `web`; what came back (hex) or 'refused', whether it resumed, and its session ticket. */
+    const attempt = (session?: Buffer) =>
+      new Promise<{ got: string; resumed: boolean; ticket?: Buffer }>((resolve) => {
+        const s = tlsConnect({
+          host: '127.0.0.1',
+          port: inbound.inboundPort(),
+          rejectUnauthorized: false,
+          cert: web.CertPEM,
+          key: web.KeyPEM,
+          session,
+        });
+        let got = '';
+        let resumed = false;
+        let ticket: Buffer | undefined;
+        s.on('secureConnect', () => (resumed = s.isSessionReused()));
+        s.on('session', (t: Buffer) => (ticket = t));
+        s.on('data', (d) => {
+          got += d.toString('hex');
+          s.end();
+        });
+        s.on('error', () => {});
+        s.on('close', () => resolve({ got: got === '' ? 'refused' : got, resumed, ticket }));
+        setTimeout(() => s.destroy(), 5_000).unref();
+      });
+    const first = await attempt();
+    expect(first.got).toBe('01');
+    expect(first.ticket).toBeDefined();
+    expect((await attempt(first.ticket)).resumed).toBe(true);
+    // The CA rotates: web's leaf now chains to a root the inbound no longer trusts, and its ticket is void.
+    await inbound.update(inboundConfig(await (await testPKI()).material('db'), db.port));
+    const after = await attempt(first.ticket);
+    expect(after.resumed).toBe(false);
+    expect(after.got).toBe('refused');
   });
 });

@@ -18,11 +18,13 @@
  * The outbound keeps each instance's TLS session (a TLS 1.3 ticket) and resumes it on the next connection: an app
  * that opens a connection per request then pays an abbreviated handshake (no certificate signing or chain
  * verification) instead of a full one. Only a session whose handshake passed both checks is kept; resuming it
- * proves the far side is the same holder of that session; new material (rotation) forgets every session.
+ * proves the far side is the same holder of that session; new material (rotation) forgets every session, and the
+ * inbound then changes its ticket keys so no caller resumes a session its old certificate opened.
  *
  * Certificates, roots, intentions and upstream instances come from `update()`: the client agent rewrites the
  * sidecar's config file (sidecar.ts) and the proxy swaps them in live.
  */
+import { randomBytes } from 'node:crypto';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import {
   connect as tlsConnect,
@@ -60,6 +62,8 @@ const MAX_TRIES = 3;
 const HANDSHAKE_TIMEOUT_MS = 5_000;
 /** The most a caller may send before the first answer for its connection to be replayed elsewhere. */
 const REPLAY_MAX = 64 * 1024;
+/** How long a session ticket the inbound issues may be resumed (Node's default is 300 s). */
+const SESSION_TIMEOUT_S = 60;
 /** Sessions kept for resumption, one per instance; past this many (instances churned) they are all dropped. */
 const SESSIONS_MAX = 1024;
 
@@ -96,11 +100,17 @@ export class SidecarProxy {
   /** Applies a config: new certificates and intentions at once; listeners opened or closed as they changed. */
   async update(cfg: SidecarConfig): Promise<void> {
     const m = cfg.Material;
-    this.ctx = createSecureContext({ cert: m.CertPEM, key: m.KeyPEM, ca: m.RootsPEM });
+    const prev = this.cfg?.Material;
+    // Upstream and intention changes keep the sessions; only new certificates or roots forget them.
+    const rotated =
+      prev === undefined || prev.CertPEM !== m.CertPEM || prev.KeyPEM !== m.KeyPEM || prev.RootsPEM !== m.RootsPEM;
+    if (rotated) {
+      this.ctx = createSecureContext({ cert: m.CertPEM, key: m.KeyPEM, ca: m.RootsPEM });
+      // A session resumed skips verification: none may outlive the roots and leaf it was verified with.
+      this.sessions.clear();
+    }
     this.cfg = cfg;
-    // A session resumed skips verification: none may outlive the roots and leaf it was verified with.
-    this.sessions.clear();
-    await this.updateInbound(cfg);
+    await this.updateInbound(cfg, rotated);
     const want = new Set<string>();
     for (const u of cfg.Upstreams) {
       const key = `${u.LocalBindAddress || '127.0.0.1'}:${u.LocalBindPort}`;
@@ -141,15 +151,17 @@ export class SidecarProxy {
     s.once('close', () => this.sockets.delete(s));
   }
 
-  private async updateInbound(cfg: SidecarConfig): Promise<void> {
+  private async updateInbound(cfg: SidecarConfig, rotated: boolean): Promise<void> {
     const ib = cfg.Inbound;
     const key = ib ? `${ib.BindAddress}:${ib.Port}` : '';
     if (this.inbound && this.inbound.key === key) {
-      (this.inbound.server as ReturnType<typeof createTLSServer>).setSecureContext({
-        cert: cfg.Material.CertPEM,
-        key: cfg.Material.KeyPEM,
-        ca: cfg.Material.RootsPEM,
-      });
+      if (!rotated) return;
+      const server = this.inbound.server as ReturnType<typeof createTLSServer>;
+      server.setSecureContext({ cert: cfg.Material.CertPEM, key: cfg.Material.KeyPEM, ca: cfg.Material.RootsPEM });
+      // setSecureContext keeps the ticket keys: a caller would resume a session its old certificate opened,
+      // skipping the check against the new roots (a removed CA's leaves would still get in). New keys void
+      // every ticket issued before the rotation.
+      server.setTicketKeys(randomBytes(48));
       return;
     }
     if (this.inbound) {
@@ -166,6 +178,7 @@ export class SidecarProxy {
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
         handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+        sessionTimeout: SESSION_TIMEOUT_S,
       },
       (sock) => this.onInbound(sock),
     );

@@ -5,6 +5,7 @@ import { newScheduler } from '../scheduler/index.js';
 import { isDroverError } from '../errors/index.js';
 import type { Job } from '../structs/index.js';
 import type { Server } from './server.js';
+import { maxFitSearch } from './sim.js';
 import { testServer } from './testing/harness.js';
 
 let s: Server;
@@ -159,5 +160,39 @@ describe('simulate', () => {
     expect((second as Error).message).toMatch(/a simulation is already running/);
     expect((await first).Changes).toEqual(['add 1 node like client-1']);
     expect((await s.simulate!({ RemoveNodes: ['client-1'] })).Changes).toEqual(['remove node client-1']);
+  });
+});
+
+describe('the max-count search', () => {
+  /** A probe where counts up to `max` fit and a failing count reports only `placed` placed. */
+  const probeUpTo = (max: number, placed: number) => {
+    const seen: number[] = [];
+    const probe = (count: number) => {
+      seen.push(count);
+      return Promise.resolve({ fits: count <= max, placed: count <= max ? count : placed });
+    };
+    return { seen, probe };
+  };
+
+  it('bisects when the scheduler placed far fewer than fit, instead of counting up one by one', async () => {
+    const { seen, probe } = probeUpTo(700, 100);
+    const r = await maxFitSearch(1001, probe, 40);
+    expect(r).toMatchObject({ count: 700, truncated: false });
+    expect(seen.length).toBeLessThanOrEqual(14);
+    expect(r.probes).toBe(seen.length);
+  });
+
+  it('takes three probes when the placed count is the answer', async () => {
+    const { seen, probe } = probeUpTo(4, 4);
+    expect(await maxFitSearch(11, probe, 40)).toMatchObject({ count: 4, truncated: false });
+    expect(seen).toEqual([11, 4, 5]);
+  });
+
+  it('says so when the probe limit stops it before the answer', async () => {
+    const { probe } = probeUpTo(700, 100);
+    const r = await maxFitSearch(100_001, probe, 4);
+    expect(r.truncated).toBe(true);
+    expect(r.count).toBeLessThan(700);
+    expect(r.probes).toBe(4);
   });
 });

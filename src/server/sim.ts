@@ -471,27 +471,11 @@ async function searchMaxCount(
     if (lastFail == null || count <= lastFail.count) lastFail = { count, metrics: m };
     return { fits: false, placed: liveCount(f.snapshot(), job, tg.Name) };
   };
-  let lo = 0;
-  let hi = Math.min(upperBound(base, job, tg), SIM_MAX_COUNT, SIM_MAX_PLACEMENTS) + 1;
-  let guess: number | undefined;
-  const first = await probe(hi);
-  if (first.fits)
-    lo = hi; // nothing it asks runs out (or the bound was capped): report the bound
-  else guess = first.placed;
-  while (hi - lo > 1 && probes < MAX_PROBES) {
-    const mid = guess != null && guess > lo && guess < hi ? guess : Math.floor((lo + hi) / 2);
-    guess = undefined;
-    const r = await probe(mid);
-    if (r.fits) {
-      lo = mid;
-      if (mid + 1 < hi) guess = mid + 1; // most often the answer: confirm it does not fit
-    } else {
-      hi = mid;
-      guess = r.placed;
-    }
-  }
+  const bound = Math.min(upperBound(base, job, tg), SIM_MAX_COUNT, SIM_MAX_PLACEMENTS) + 1;
+  const found = await maxFitSearch(bound, probe, MAX_PROBES);
+  const lo = found.count;
   // The metrics of the first count that does not fit, for the report's "why not".
-  if (lo < hi && lastFail?.count !== lo + 1 && probes < MAX_PROBES) await probe(lo + 1);
+  if (lo < bound && lastFail?.count !== lo + 1 && probes < MAX_PROBES) await probe(lo + 1);
   return {
     Namespace: job.Namespace,
     JobID: job.ID,
@@ -499,8 +483,46 @@ async function searchMaxCount(
     Count: lo,
     Current: tg.Count,
     Probes: probes,
+    Truncated: found.truncated,
     Metrics: lastFail?.metrics ?? null,
   };
+}
+
+/**
+ * The largest count in [0, bound] that fits, given `probe` (0 is taken to fit; `bound` is probed first). A count
+ * that does not fit suggests the next guess (how many the scheduler placed); when that guess fits, one more is
+ * tried to confirm it is the answer; when that confirmation fits too, the guess was low and bisection takes
+ * over (never a count-by-count scan). `truncated`: `maxProbes` ran out before the answer was pinned down, so
+ * `count` fits but a larger one may too.
+ */
+export async function maxFitSearch(
+  bound: number,
+  probe: (count: number) => Promise<{ fits: boolean; placed: number }>,
+  maxProbes: number,
+): Promise<{ count: number; probes: number; truncated: boolean }> {
+  let lo = 0;
+  let hi = bound;
+  let probes = 1;
+  const first = await probe(hi);
+  if (first.fits) return { count: hi, probes, truncated: false }; // nothing it asks runs out, or the bound was capped
+  let guess: { count: number; kind: 'placed' | 'confirm' } | undefined = { count: first.placed, kind: 'placed' };
+  while (hi - lo > 1 && probes < maxProbes) {
+    const g: typeof guess = guess != null && guess.count > lo && guess.count < hi ? guess : undefined;
+    const mid: number = g?.count ?? Math.floor((lo + hi) / 2);
+    guess = undefined;
+    probes++;
+    const r = await probe(mid);
+    if (r.fits) {
+      lo = mid;
+      // Most often the placed count is the answer: confirm one more does not fit. A confirmation that fits
+      // means the placed count was low: bisect.
+      if (g?.kind === 'placed' && mid + 1 < hi) guess = { count: mid + 1, kind: 'confirm' };
+    } else {
+      hi = mid;
+      guess = { count: r.placed, kind: 'placed' };
+    }
+  }
+  return { count: lo, probes, truncated: hi - lo > 1 };
 }
 
 function liveCount(view: StateView, job: Job, group: string): number {

@@ -122,6 +122,8 @@ export interface SimMaxCountResult {
   Current: number;
   /** Scheduler runs the binary search made. */
   Probes: number;
+  /** The probe limit stopped the search first: Count fits, but a larger count may too. */
+  Truncated: boolean;
   /** Why one more does not fit: the scheduler's metrics at Count + 1. */
   Metrics: AllocMetric | null;
 }

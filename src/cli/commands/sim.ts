@@ -191,6 +191,7 @@ export function printReport(out: Output, r: SimResult, verbose: boolean): void {
     out.line(
       `Largest count of ${m.JobID}/${m.TaskGroup} that fits: ${m.Count} (count now ${m.Current}; ${m.Probes} scheduler runs)`,
     );
+    if (m.Truncated) out.line(`The search stopped at its probe limit: a larger count may fit too.`);
     if (m.Metrics) {
       out.line(`One more does not fit:`);
       for (const l of formatAllocMetrics(m.Metrics, '  ')) out.line(l);

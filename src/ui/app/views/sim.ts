@@ -358,6 +358,7 @@ function maxCountView(m: S.SimMaxCountResult) {
       'p',
       { role: 'status', class: 'sim-max' },
       `At most ${m.Count} of ${m.JobID}/${m.TaskGroup} fit (now ${m.Current}), found in ${m.Probes} scheduler runs.`,
+      m.Truncated ? ' The search stopped at its probe limit: a larger count may fit too.' : '',
     ),
     m.Metrics ? h('div', null, h('p', null, `Why not ${m.Count + 1}:`), h('ul', null, metricLines(m.Metrics))) : null,
   );
