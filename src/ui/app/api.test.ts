@@ -288,6 +288,30 @@ describe('a list followed on the event stream', () => {
     expect(seen).toEqual([['a'], ['b', 'c']]);
   });
 
+  it('draws a lone change at once, the burst after it together', async () => {
+    let clock = 0;
+    const lines = [batch(11, 'b'), batch(12, 'c'), batch(13, 'd')];
+    // Made when asked for: a stream pulls its first chunk as soon as it exists.
+    const body = () =>
+      new ReadableStream<Uint8Array>({
+        pull(c) {
+          const l = lines.shift();
+          if (l === undefined) return c.close();
+          if (l.includes('"b"')) clock += 1_000; // the first change comes long after the list was drawn
+          c.enqueue(new TextEncoder().encode(l));
+        },
+      });
+    const { fetch } = scripted([json([{ ID: 'a' }], 10), () => new Response(body(), { status: 200 })]);
+    const seen: string[][] = [];
+    const ac = new AbortController();
+    const client = new Api({ fetch, base: 'http://127.0.0.1:4646', now: () => clock, sleep: async () => undefined });
+    await client.followList<Item>({ ...opts, coalesceMs: 250 }, ac.signal, (v) => {
+      seen.push(v.map((a) => a.ID));
+      if (seen.length === 3) ac.abort();
+    });
+    expect(seen).toEqual([['a'], ['a', 'b'], ['a', 'b', 'c', 'd']]);
+  });
+
   it('follows the list with blocking queries when the stream is refused, not a 5-second poll', async () => {
     const { calls, fetch } = scripted([
       json([{ ID: 'a' }], 10),

@@ -191,7 +191,8 @@ export class Api {
   /**
    * A list kept live from the event stream: `path` read once, then each event of `topics` applied to it by
    * `opts.item`, so a change costs one event rather than the whole list again. `onValue` gets the list at
-   * most once per `opts.coalesceMs` (250 ms) however fast events come, and when a stream ends.
+   * most once per `opts.coalesceMs` (250 ms) however fast events come (a lone change at once), and when a
+   * stream ends.
    *
    * - The stream refused with a 4xx (a token without `read-job` on every namespace, or without events):
    *   the list is followed with blocking queries instead (`watch`) until `signal` aborts; not polled.
@@ -240,11 +241,13 @@ export class Api {
       this.options.onWatchError?.(opts.key, undefined);
       let timer: ReturnType<typeof setTimeout> | undefined;
       let dirty = false;
+      let drawn = this.options.now();
       const flush = () => {
         if (timer !== undefined) clearTimeout(timer);
         timer = undefined;
         if (!dirty || signal.aborted) return;
         dirty = false;
+        drawn = this.options.now();
         onValue([...byId.values()]);
       };
       const stream = new AbortController();
@@ -268,7 +271,11 @@ export class Api {
             else byId.set(it.id, it.value);
             dirty = true;
           }
-          if (dirty && timer === undefined) timer = setTimeout(flush, coalesceMs);
+          // A lone change is drawn at once; a burst at most once per coalesceMs.
+          if (!dirty || timer !== undefined) return;
+          const wait = drawn + coalesceMs - this.options.now();
+          if (wait <= 0) flush();
+          else timer = setTimeout(flush, wait);
         });
         flush();
         if (signal.aborted) return;
