@@ -228,3 +228,141 @@ describe('the event stream', () => {
     ).rejects.toMatchObject({ status: 403, text: 'ACL token not found', code: 'ACLTokenNotFound' });
   });
 });
+
+describe('a list followed on the event stream', () => {
+  interface Item {
+    ID: string;
+  }
+  const batch = (index: number, id: string, type = 'AllocationUpdated') =>
+    JSON.stringify({
+      Index: index,
+      Events: [
+        {
+          Topic: 'Allocation',
+          Type: type,
+          Key: id,
+          Namespace: 'default',
+          Index: index,
+          Payload: { Allocation: { ID: id } },
+        },
+      ],
+    }) + '\n';
+  const stream = (lines: string[]) => () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          for (const l of lines) c.enqueue(new TextEncoder().encode(l));
+          c.close();
+        },
+      }),
+      { status: 200 },
+    );
+  const opts = {
+    key: 'allocations',
+    path: '/v1/allocations',
+    topics: ['Allocation'],
+    namespace: '*',
+    coalesceMs: 20,
+    id: (a: Item) => a.ID,
+    item: (e: { Type: string; Payload: Record<string, unknown> }) => {
+      const a = e.Payload['Allocation'] as Item | undefined;
+      return a ? { id: a.ID, value: a, deleted: e.Type === 'AllocationDeleted' } : undefined;
+    },
+  };
+  const where = (calls: Call[]) =>
+    calls.map(
+      (c) => `${c.url.pathname}${c.url.searchParams.has('index') ? `@${c.url.searchParams.get('index')}` : ''}`,
+    );
+
+  it('applies a burst of batches as one redraw', async () => {
+    const { fetch } = scripted([
+      json([{ ID: 'a' }], 10),
+      stream([batch(11, 'b'), batch(12, 'c'), batch(13, 'a', 'AllocationDeleted')]),
+    ]);
+    const seen: string[][] = [];
+    const ac = new AbortController();
+    await api(fetch).followList<Item>(opts, ac.signal, (v) => {
+      seen.push(v.map((a) => a.ID));
+      if (seen.length === 2) ac.abort();
+    });
+    expect(seen).toEqual([['a'], ['b', 'c']]);
+  });
+
+  it('draws a lone change at once, the burst after it together', async () => {
+    let clock = 0;
+    const lines = [batch(11, 'b'), batch(12, 'c'), batch(13, 'd')];
+    // Made when asked for: a stream pulls its first chunk as soon as it exists.
+    const body = () =>
+      new ReadableStream<Uint8Array>({
+        pull(c) {
+          const l = lines.shift();
+          if (l === undefined) return c.close();
+          if (l.includes('"b"')) clock += 1_000; // the first change comes long after the list was drawn
+          c.enqueue(new TextEncoder().encode(l));
+        },
+      });
+    const { fetch } = scripted([json([{ ID: 'a' }], 10), () => new Response(body(), { status: 200 })]);
+    const seen: string[][] = [];
+    const ac = new AbortController();
+    const client = new Api({ fetch, base: 'http://127.0.0.1:4646', now: () => clock, sleep: async () => undefined });
+    await client.followList<Item>({ ...opts, coalesceMs: 250 }, ac.signal, (v) => {
+      seen.push(v.map((a) => a.ID));
+      if (seen.length === 3) ac.abort();
+    });
+    expect(seen).toEqual([['a'], ['a', 'b'], ['a', 'b', 'c', 'd']]);
+  });
+
+  it('follows the list with blocking queries when the stream is refused, not a 5-second poll', async () => {
+    const { calls, fetch } = scripted([
+      json([{ ID: 'a' }], 10),
+      text(403, 'Permission denied'),
+      json([{ ID: 'a' }], 10),
+      json([{ ID: 'a' }, { ID: 'b' }], 12),
+    ]);
+    const seen: string[][] = [];
+    const sleeps: number[] = [];
+    const ac = new AbortController();
+    await api(fetch, [], sleeps).followList<Item>(opts, ac.signal, (v) => {
+      seen.push(v.map((a) => a.ID));
+      if (seen.length === 3) ac.abort();
+    });
+    expect(seen).toEqual([['a'], ['a'], ['a', 'b']]);
+    expect(where(calls)).toEqual(['/v1/allocations', '/v1/event/stream@11', '/v1/allocations', '/v1/allocations@10']);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('backs off a stream that keeps breaking even though each list read works', async () => {
+    const { fetch } = scripted([
+      json([], 10),
+      text(500, 'boom'),
+      json([], 10),
+      text(500, 'boom'),
+      json([], 10),
+      text(500, 'boom'),
+    ]);
+    const sleeps: number[] = [];
+    const ac = new AbortController();
+    const done = api(fetch, [], sleeps).followList<Item>(opts, ac.signal, () => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    ac.abort();
+    await done;
+    expect(sleeps).toEqual([1_000, 2_000, 4_000]);
+  });
+
+  it('reads the list again, once, when the first batch skips indexes (events may be lost)', async () => {
+    const { calls, fetch } = scripted([
+      json([{ ID: 'a' }], 10),
+      stream([batch(15, 'x')]),
+      json([{ ID: 'a' }, { ID: 'x' }], 16),
+      stream([batch(20, 'y')]),
+    ]);
+    const seen: string[][] = [];
+    const ac = new AbortController();
+    await api(fetch).followList<Item>(opts, ac.signal, (v) => {
+      seen.push(v.map((a) => a.ID));
+      if (seen.length === 3) ac.abort();
+    });
+    expect(seen).toEqual([['a'], ['a', 'x'], ['a', 'x', 'y']]);
+    expect(where(calls)).toEqual(['/v1/allocations', '/v1/event/stream@11', '/v1/allocations', '/v1/event/stream@17']);
+  });
+});

@@ -13,6 +13,8 @@
 
 import type { EventBatch } from './types.js';
 
+type StreamEvent = EventBatch['Events'][number];
+
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
 /** An API answer that was not 2xx, or no answer at all (`status` 0). `text` is the API's own message. */
@@ -182,6 +184,124 @@ export class Api {
         this.options.onWatchError?.(key, err);
         onError?.(err);
         await this.options.sleep(retryDelayMs(err, failures), signal);
+      }
+    }
+  }
+
+  /**
+   * A list kept live from the event stream: `path` read once, then each event of `topics` applied to it by
+   * `opts.item`, so a change costs one event rather than the whole list again. `onValue` gets the list at
+   * most once per `opts.coalesceMs` (250 ms) however fast events come (a lone change at once), and when a
+   * stream ends.
+   *
+   * - The stream refused with a 4xx (a token without `read-job` on every namespace, or without events):
+   *   the list is followed with blocking queries instead (`watch`) until `signal` aborts; not polled.
+   * - The stream broke or ended at once: the list is read again, with a backoff that grows until a stream
+   *   stays up (10 s) or delivers a batch.
+   * - The first batch after a list read skips an index (`Index > index + 1`): events may have been dropped
+   *   from the server's bounded buffer, so the list is read again, once; the next stream is then trusted.
+   *
+   * Resolves when `signal` aborts; never rejects (failures go to `onWatchError` under `key` and to `onError`).
+   */
+  async followList<T>(
+    opts: {
+      key: string;
+      path: string;
+      topics: readonly string[];
+      namespace?: string;
+      id(value: T): string;
+      /** The item an event carries, or undefined when the event is not about this list. */
+      item(e: StreamEvent): { id: string; value: T; deleted: boolean } | undefined;
+      coalesceMs?: number;
+    },
+    signal: AbortSignal,
+    onValue: (value: T[]) => void,
+    onError?: (err: ApiError) => void,
+  ): Promise<void> {
+    const coalesceMs = opts.coalesceMs ?? 250;
+    let failures = 0;
+    let recheck = true;
+    const fail = async (err: ApiError) => {
+      this.options.onWatchError?.(opts.key, err);
+      onError?.(err);
+      await this.options.sleep(retryDelayMs(err, ++failures), signal);
+    };
+    while (!signal.aborted) {
+      let list: QueryResult<T[]>;
+      try {
+        list = await this.get<T[]>(opts.path, signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        await fail(e instanceof ApiError ? e : new ApiError('GET', opts.path, 0, String(e), 'Internal'));
+        continue;
+      }
+      if (signal.aborted) return;
+      const byId = new Map(list.value.map((v) => [opts.id(v), v]));
+      onValue(list.value);
+      this.options.onWatchError?.(opts.key, undefined);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let dirty = false;
+      let drawn = this.options.now();
+      const flush = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        timer = undefined;
+        if (!dirty || signal.aborted) return;
+        dirty = false;
+        drawn = this.options.now();
+        onValue([...byId.values()]);
+      };
+      const stream = new AbortController();
+      const stop = () => stream.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      let batches = 0;
+      let gap = false;
+      const opened = this.options.now();
+      try {
+        await this.events(opts.topics, { index: list.index + 1, namespace: opts.namespace }, stream.signal, (b) => {
+          if (gap) return;
+          if (batches++ === 0 && recheck && list.index > 0 && b.Index > list.index + 1) {
+            gap = true;
+            stream.abort();
+            return;
+          }
+          for (const e of b.Events) {
+            const it = opts.item(e);
+            if (!it) continue;
+            if (it.deleted) byId.delete(it.id);
+            else byId.set(it.id, it.value);
+            dirty = true;
+          }
+          // A lone change is drawn at once; a burst at most once per coalesceMs.
+          if (!dirty || timer !== undefined) return;
+          const wait = drawn + coalesceMs - this.options.now();
+          if (wait <= 0) flush();
+          else timer = setTimeout(flush, wait);
+        });
+        flush();
+        if (signal.aborted) return;
+        if (gap) {
+          recheck = false;
+          continue;
+        }
+        recheck = true;
+        const lasted = this.options.now() - opened;
+        if (batches > 0 || lasted >= 10_000) failures = 0;
+        // A stream that ends at once (an agent going away) is not reopened in a tight loop.
+        else if (lasted < 1_000) await this.options.sleep(Math.min(500 * 2 ** Math.min(++failures, 5), 10_000), signal);
+      } catch (e) {
+        flush();
+        if (signal.aborted) return;
+        const err = e instanceof ApiError ? e : new ApiError('GET', '/v1/event/stream', 0, String(e), 'Internal');
+        if (err.status >= 400 && err.status < 500) {
+          // Refused (ACL, or events disabled): follow the list with blocking queries rather than polling it.
+          this.options.onWatchError?.(opts.key, undefined);
+          return this.watch<T[]>(opts.key, opts.path, signal, (v) => onValue(v), onError);
+        }
+        if (batches > 0 || this.options.now() - opened >= 10_000) failures = 0;
+        await fail(err);
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+        signal.removeEventListener('abort', stop);
       }
     }
   }

@@ -12,7 +12,7 @@
  */
 import { Component } from 'preact';
 import { useMemo, useRef, useState } from 'preact/hooks';
-import { abortableSleep, retryDelayMs } from '../api.js';
+import { abortableSleep } from '../api.js';
 import { h, heading, link, loading, section } from '../dom.js';
 import { shortId } from '../format.js';
 import { allocHref, clientHref, jobHref } from '../routes.js';
@@ -30,16 +30,7 @@ import {
   type UsageSample,
 } from '../topology.js';
 import type { AllocListStub, AllocStats, NodeListStub } from '../types.js';
-import {
-  asApiError,
-  seg,
-  useViewTask,
-  useViewTitle,
-  useWatch,
-  type ViewContext,
-  type ViewProps,
-  type Watched,
-} from './context.js';
+import { seg, useViewTask, useViewTitle, useWatch, type ViewContext, type ViewProps, type Watched } from './context.js';
 
 type Hover = (a: AllocBlock | undefined) => void;
 
@@ -260,43 +251,30 @@ const ALLOCS_PATH = '/v1/allocations?resources=true&task_states=false&namespace=
 
 /**
  * Every allocation, live: the list once, then each change from the event stream (topic Allocation, every
- * namespace) applied to it, so a change costs one event rather than the whole list again (1.6 MB at 5,000
- * allocations). When the stream ends or breaks, the list is read again and followed from its index.
+ * namespace) applied to it, redrawn at most every 250 ms (Api.followList). A token refused the stream falls
+ * back to blocking queries on the list.
  */
 function useLiveAllocations(ctx: ViewContext): Watched<AllocListStub[]> {
   const [state, setState] = useState<Watched<AllocListStub[]>>({ value: undefined, error: undefined });
   useViewTask(
     ctx,
-    async (signal) => {
-      let failures = 0;
-      while (!signal.aborted) {
-        try {
-          const { value, index } = await ctx.api.get<AllocListStub[]>(ALLOCS_PATH, signal);
-          const byId = new Map(value.map((a) => [a.ID, a]));
-          setState({ value, error: undefined });
-          ctx.report('allocations', undefined);
-          failures = 0;
-          const opened = Date.now();
-          await ctx.api.events(['Allocation'], { index: index + 1, namespace: '*' }, signal, (batch) => {
-            for (const e of batch.Events) {
-              const a = e.Payload['Allocation'] as AllocListStub | undefined;
-              if (!a?.ID) continue;
-              if (e.Type === 'AllocationDeleted') byId.delete(a.ID);
-              else byId.set(a.ID, a);
-            }
-            setState({ value: [...byId.values()], error: undefined });
-          });
-          // A stream that ends at once (an agent going away) is not reopened in a tight loop.
-          if (Date.now() - opened < 1_000) await abortableSleep(1_000, signal);
-        } catch (e) {
-          if (signal.aborted) return;
-          const err = asApiError(e, 'GET', ALLOCS_PATH);
-          ctx.report('allocations', err);
-          setState((s) => ({ value: s.value, error: err }));
-          await abortableSleep(retryDelayMs(err, ++failures), signal);
-        }
-      }
-    },
+    (signal) =>
+      ctx.api.followList<AllocListStub>(
+        {
+          key: 'allocations',
+          path: ALLOCS_PATH,
+          topics: ['Allocation'],
+          namespace: '*',
+          id: (a) => a.ID,
+          item: (e) => {
+            const a = e.Payload['Allocation'] as AllocListStub | undefined;
+            return a?.ID ? { id: a.ID, value: a, deleted: e.Type === 'AllocationDeleted' } : undefined;
+          },
+        },
+        signal,
+        (value) => setState({ value, error: undefined }),
+        (err) => setState((s) => ({ value: s.value, error: err })),
+      ),
     [],
   );
   return state;
