@@ -191,7 +191,7 @@ export class Api {
   /**
    * A list kept live from the event stream: `path` read once, then each event of `topics` applied to it by
    * `opts.item`, so a change costs one event rather than the whole list again. `onValue` gets the list at
-   * most once per `opts.coalesceMs` (250 ms) however fast events come (a lone change at once), and when a
+   * most once per `opts.coalesceMs` (50 ms: bursts coalesce, no change waits past the 100 ms goal) however fast events come (a lone change at once), and when a
    * stream ends.
    *
    * - The stream refused with a 4xx (a token without `read-job` on every namespace, or without events):
@@ -218,7 +218,7 @@ export class Api {
     onValue: (value: T[]) => void,
     onError?: (err: ApiError) => void,
   ): Promise<void> {
-    const coalesceMs = opts.coalesceMs ?? 250;
+    const coalesceMs = opts.coalesceMs ?? 50;
     let failures = 0;
     let recheck = true;
     const fail = async (err: ApiError) => {

@@ -251,7 +251,7 @@ const ALLOCS_PATH = '/v1/allocations?resources=true&task_states=false&namespace=
 
 /**
  * Every allocation, live: the list once, then each change from the event stream (topic Allocation, every
- * namespace) applied to it, redrawn at most every 250 ms (Api.followList). A token refused the stream falls
+ * namespace) applied to it, redrawn at most every 50 ms (Api.followList). A token refused the stream falls
  * back to blocking queries on the list.
  */
 function useLiveAllocations(ctx: ViewContext): Watched<AllocListStub[]> {
