@@ -373,7 +373,7 @@ describe.skipIf(!haveChromium)('the web UI at /ui/', () => {
     const focused = () => page.locator(':focus').innerText();
     expect(await focused()).toBe('Skip to content');
     let text = '';
-    for (let i = 0; i < 12 && text !== 'ui-web'; i++) {
+    for (let i = 0; i < 25 && text !== 'ui-web'; i++) {
       await page.keyboard.press('Tab');
       text = await focused();
     }
