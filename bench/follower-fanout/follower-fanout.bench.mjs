@@ -158,6 +158,10 @@ async function fanOut(address, leader, n, tag, pid) {
       `${tag}: the answering server used ${cpu.toFixed(2)} CPU s from the write to the last answer (${((cpu / n) * 1e6).toFixed(0)} µs per watcher)`,
     );
     cpuUsed[tag] = cpu;
+    const watcherCpu = results.reduce((a, r) => a + (r.cpuSeconds ?? 0), 0);
+    console.log(
+      `${tag}: the ${procs} watcher processes used ${watcherCpu.toFixed(2)} CPU s from the write to their last answer (on the same cores)`,
+    );
     const failed = results.reduce((a, r) => a + r.failed, 0);
     if (failed > 0) throw new Error(`${failed} watchers failed: ${results.flatMap((r) => r.errors).join('; ')}`);
     return results.flatMap((r) => r.at.map((t) => (t - writeAt) / 1000));
