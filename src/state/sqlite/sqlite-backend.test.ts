@@ -6,6 +6,8 @@ import { SqliteBackend } from './sqlite-backend.js';
 import { ThreadedSqliteBackend } from './threaded-backend.js';
 import { describeBackendConformance } from '../testing/backend-conformance.js';
 import { MemoryBackend } from '../backend.js';
+import { newAllocation, type Allocation, type Job } from '../../structs/index.js';
+import { newAllocMetric } from '../../scheduler/feasible/metrics.js';
 
 describeBackendConformance('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
@@ -188,5 +190,106 @@ describe('SqliteBackend group commit', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('SqliteBackend allocation rows', () => {
+  const job = { Namespace: 'default', ID: 'web', ModifyIndex: 4, Meta: { v: '4' } } as unknown as Job;
+  const placed = (id: string): Allocation => {
+    const metric = newAllocMetric();
+    metric.NodesAvailable = { dc1: 5000 };
+    metric.NodesInPool = 5000;
+    metric.NodePool = 'default';
+    metric.NodesEvaluated = 3;
+    metric.ScoreMetaData = [{ NodeID: 'n1', Scores: { binpack: 0.5 }, NormScore: 0.5 }];
+    return newAllocation(
+      {
+        ID: id,
+        EvalID: 'e1',
+        Name: 'web.web[0]',
+        NodeID: 'n1',
+        NodeName: 'node-1',
+        Job: job,
+        TaskGroup: 'web',
+        AllocatedResources: {
+          Tasks: { web: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 128, MemoryMaxMB: 0 }, Networks: null } },
+          TaskLifecycles: null,
+          Shared: { DiskMB: 300, Networks: null, Ports: null },
+        },
+      },
+      1_700_000_000_000_000_000,
+      { Metrics: metric, CreateIndex: 7, ModifyIndex: 7, AllocModifyIndex: 7 },
+    );
+  };
+
+  async function roundTrip(
+    values: Record<string, unknown>,
+  ): Promise<{ rows: Map<string, string>; back: Map<string, unknown> }> {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+    try {
+      const b = new SqliteBackend({ dataDir: dir });
+      await b.apply({
+        index: 1,
+        tableIndexes: { allocs: 1 },
+        changes: Object.entries(values).map(([key, value]) => ({ table: 'allocs' as const, key, value })),
+      });
+      const rows = new Map(
+        (b.db.prepare('SELECT key, value FROM t_allocs').all() as { key: string; value: string }[]).map((r) => [
+          r.key,
+          r.value,
+        ]),
+      );
+      await b.close();
+      const r = new SqliteBackend({ dataDir: dir });
+      const back = new Map<string, unknown>();
+      await r.load((table, key, value) => {
+        if (table === 'allocs') back.set(key, value);
+      });
+      await r.close();
+      return { rows, back };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('stores a placed allocation without its key names and reads it back field for field, in order', async () => {
+    const a = placed('a1');
+    const { rows, back } = await roundTrip({ a1: a });
+    const row = rows.get('a1')!;
+    // Positional: no key name of the allocation or its metric is in the row.
+    expect(row.startsWith('[1,')).toBe(true);
+    expect(row).not.toContain('DesiredStatus');
+    expect(row).not.toContain('NodesEvaluated');
+    expect(row.length).toBeLessThan(JSON.stringify({ ...a, Job: null }).length * 0.7);
+    expect(back.get('a1')).toStrictEqual(a);
+    expect(Object.keys(back.get('a1') as object)).toEqual(Object.keys(a));
+    expect(Object.keys((back.get('a1') as Allocation).Metrics!)).toEqual(Object.keys(a.Metrics!));
+  });
+
+  it('reads back every other shape as written', async () => {
+    const extra = { ...placed('x'), AllocStates: [{ Field: 'ClientStatus', Value: 'unknown', Time: 1 }] };
+    const missing: Record<string, unknown> = { ...placed('m') };
+    delete missing.NextAllocation;
+    const undef = { ...placed('u'), NextAllocation: undefined };
+    const metricExtra = placed('me');
+    (metricExtra.Metrics as unknown as Record<string, unknown>).Other = 1;
+    const metricArray = { ...placed('ma'), Metrics: [1, 2] };
+    const noJob = { ...placed('nj'), Job: null };
+    const values: Record<string, unknown> = {
+      extra,
+      missing,
+      undef,
+      metricExtra,
+      metricArray,
+      noJob,
+      array: [1, 'a', { b: 2 }],
+      arrayZero: [0, 'x'],
+      scalar: 'just a string',
+      partial: { ID: 'p', Job: job },
+    };
+    const { back } = await roundTrip(values);
+    for (const [k, v] of Object.entries(values)) expect([k, back.get(k)]).toEqual([k, v]);
+    expect(back.get('undef')).not.toHaveProperty('NextAllocation');
+    expect(back.get('missing')).not.toHaveProperty('NextAllocation');
   });
 });

@@ -70,16 +70,122 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
    */
   const STORED_JOBS_MAX = 10_000;
 
+  /**
+   * Compact allocation rows. Most of a stored allocation was its key names (≈ 750 of ≈ 1,750 bytes: the
+   * allocation's and its metric's), so an allocation with exactly the fields of `ALLOC_KEYS` (every one defined,
+   * no other) is stored as the array `[ROW_POSITIONAL, value of each key in that order]`, and its metric
+   * likewise (`METRIC_KEYS`) when it has exactly those. Anything else is stored as before (a JSON object), or as
+   * `[ROW_ARRAY, value]` when the value itself is an array, so every row decodes to what was written. Rows of
+   * older versions (JSON objects) still load. Key order is the one `newAllocation` and `newAllocMetric` write.
+   */
+  const ROW_POSITIONAL = 1;
+  const ROW_ARRAY = 0;
+  const ALLOC_KEYS = [
+    'ID',
+    'Namespace',
+    'EvalID',
+    'Name',
+    'NodeID',
+    'NodeName',
+    'JobID',
+    'Job',
+    'TaskGroup',
+    'AllocatedResources',
+    'Metrics',
+    'DesiredStatus',
+    'DesiredDescription',
+    'DesiredTransition',
+    'ClientStatus',
+    'ClientDescription',
+    'TaskStates',
+    'DeploymentID',
+    'DeploymentStatus',
+    'FollowupEvalID',
+    'PreviousAllocation',
+    'NextAllocation',
+    'RescheduleTracker',
+    'PreemptedAllocations',
+    'PreemptedByAllocation',
+    'CreateIndex',
+    'ModifyIndex',
+    'AllocModifyIndex',
+    'CreateTime',
+    'ModifyTime',
+  ] as const;
+  const METRIC_KEYS = [
+    'NodesEvaluated',
+    'NodesFiltered',
+    'NodesInPool',
+    'NodesAvailable',
+    'ClassFiltered',
+    'ConstraintFiltered',
+    'NodesExhausted',
+    'ClassExhausted',
+    'DimensionExhausted',
+    'QuotaExhausted',
+    'ResourcesExhausted',
+    'Scores',
+    'ScoreMetaData',
+    'AllocationTime',
+    'CoalescedFailures',
+    'NodePool',
+  ] as const;
+  const JOB_AT = ALLOC_KEYS.indexOf('Job') + 1;
+  const METRICS_AT = ALLOC_KEYS.indexOf('Metrics') + 1;
+  /** `[ROW_POSITIONAL, ...values]` when `v` has exactly `keys`, each defined; otherwise undefined. */
+  const positional = (v: Record<string, unknown>, keys: readonly string[]): unknown[] | undefined => {
+    let n = 0;
+    for (const _ in v) n++;
+    if (n !== keys.length) return undefined;
+    const out = new Array<unknown>(keys.length + 1);
+    out[0] = ROW_POSITIONAL;
+    for (let i = 0; i < keys.length; i++) {
+      const x = v[keys[i]!];
+      if (x === undefined) return undefined;
+      out[i + 1] = x;
+    }
+    return out;
+  };
+  const fromPositional = (a: readonly unknown[], keys: readonly string[]): Record<string, unknown> => {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) o[keys[i]!] = a[i + 1];
+    return o;
+  };
+  const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+
   const encode = (table: string, value: unknown): string => {
     if (table !== 'allocs') return JSON.stringify(value);
-    const job = (value as { Job?: { Namespace?: string; ID?: string; ModifyIndex?: number } | null }).Job;
-    if (job == null || typeof job !== 'object') return JSON.stringify(value);
-    const ref = `${job.Namespace}\u0000${job.ID}\u0000${job.ModifyIndex ?? 0}`;
-    if (!storedJobs.has(ref) && !batchJobs.has(ref)) {
-      putAllocJob.run(ref, JSON.stringify(job));
-      batchJobs.add(ref);
+    if (Array.isArray(value)) return JSON.stringify([ROW_ARRAY, value]);
+    if (!isPlainObject(value)) return JSON.stringify(value);
+    const job = value.Job as { Namespace?: string; ID?: string; ModifyIndex?: number } | null | undefined;
+    let jobRef: unknown = job;
+    if (job != null && typeof job === 'object') {
+      const ref = `${job.Namespace}\u0000${job.ID}\u0000${job.ModifyIndex ?? 0}`;
+      if (!storedJobs.has(ref) && !batchJobs.has(ref)) {
+        putAllocJob.run(ref, JSON.stringify(job));
+        batchJobs.add(ref);
+      }
+      jobRef = { [JOB_REF]: ref };
     }
-    return JSON.stringify({ ...(value as object), Job: { [JOB_REF]: ref } });
+    const row = positional(value, ALLOC_KEYS);
+    if (row === undefined) return JSON.stringify(jobRef === job ? value : { ...value, Job: jobRef });
+    row[JOB_AT] = jobRef;
+    const m = row[METRICS_AT];
+    if (isPlainObject(m)) row[METRICS_AT] = positional(m, METRIC_KEYS) ?? m;
+    // An array there would read back as a positional metric: such a row keeps the object form.
+    else if (Array.isArray(m)) return JSON.stringify({ ...value, Job: jobRef });
+    return JSON.stringify(row);
+  };
+  /** The stored allocation row `text` as written (its job reference still unresolved). */
+  const decodeAlloc = (text: string): unknown => {
+    const v = JSON.parse(text) as unknown;
+    if (!Array.isArray(v)) return v;
+    if (v[0] === ROW_ARRAY) return v[1];
+    const o = fromPositional(v, ALLOC_KEYS);
+    const m = o.Metrics;
+    if (Array.isArray(m)) o.Metrics = fromPositional(m, METRIC_KEYS);
+    return o;
   };
 
   const applyOne = (batch: BackendBatch): void => {
@@ -138,8 +244,9 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
           value: string;
         }>;
         for (const row of it) {
-          const v = JSON.parse(row.value) as Record<string, unknown>;
-          const ref = t === 'allocs' ? (v.Job as Record<string, string> | null)?.[JOB_REF] : undefined;
+          const v = (t === 'allocs' ? decodeAlloc(row.value) : JSON.parse(row.value)) as Record<string, unknown>;
+          const ref =
+            t === 'allocs' && isPlainObject(v) ? (v.Job as Record<string, string> | null)?.[JOB_REF] : undefined;
           if (ref !== undefined) {
             v.Job = jobs.get(ref) ?? null;
             referenced.add(ref);
