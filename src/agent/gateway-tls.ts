@@ -56,6 +56,9 @@ export function acmeVariableStore(server: Server | undefined, client: DroverClie
       async delete(path) {
         await server.vars.delete(CERTS_NAMESPACE, path);
       },
+      async list(prefix) {
+        return (await server.vars.list({ namespace: CERTS_NAMESPACE, prefix })).value.map((m) => m.Path);
+      },
     };
   return {
     async get(path, signal) {
@@ -72,6 +75,9 @@ export function acmeVariableStore(server: Server | undefined, client: DroverClie
     },
     async delete(path, signal) {
       await client.variables.delete(path, { namespace: CERTS_NAMESPACE, signal });
+    },
+    async list(prefix, signal) {
+      return (await client.variables.list({ namespace: CERTS_NAMESPACE, prefix, signal })).value.map((m) => m.Path);
     },
   };
 }
