@@ -64,6 +64,63 @@ describe('EtcdLeadership', () => {
     stop.abort();
   });
 
+  it('keeps one watch of the leader key while the holder stays, reading the key on each recheck', async () => {
+    const p = prefix();
+    const a = seat(p, 'a:1');
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    let watches = 0;
+    let reads = 0;
+    const counted = Object.assign(Object.create(client) as EtcdClient, {
+      watch: (...args: Parameters<EtcdClient['watch']>) => {
+        watches++;
+        return client.watch(...args);
+      },
+      range: (...args: Parameters<EtcdClient['range']>) => {
+        reads++;
+        return client.range(...args);
+      },
+    });
+    const b = new EtcdLeadership({ client: counted, key: `${p}leader`, address: 'b:1', ttlSeconds: 1, recheckMs: 20 });
+    const stop = new AbortController();
+    await a.campaign(stop.signal);
+    const second = b.campaign(stop.signal);
+    await expect.poll(() => reads, { timeout: 10_000 }).toBeGreaterThanOrEqual(6);
+    expect([b.leaderAddress, watches]).toEqual(['a:1', 1]);
+    await a.resign();
+    await second;
+    expect(b.isLeader).toBe(true);
+    await b.resign();
+    stop.abort();
+  });
+
+  it('sees the leader key go on a recheck when its watch reports nothing', async () => {
+    const p = prefix();
+    const a = seat(p, 'a:1');
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    // A stalled stream: open, silent until aborted.
+    const silent = Object.assign(Object.create(client) as EtcdClient, {
+      watch: (_k: Buffer, _r: number, _on: unknown, signal: AbortSignal) =>
+        new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
+    });
+    const b = new EtcdLeadership({
+      client: silent,
+      key: `${p}leader`,
+      address: 'b:1',
+      ttlSeconds: 1,
+      pollMs: 600_000,
+      recheckMs: 50,
+    });
+    const stop = new AbortController();
+    await a.campaign(stop.signal);
+    const second = b.campaign(stop.signal);
+    await expect.poll(() => b.leaderAddress).toBe('a:1');
+    await a.resign();
+    await expect.poll(() => b.isLeader, { timeout: 10_000 }).toBe(true);
+    await second;
+    await b.resign();
+    stop.abort();
+  });
+
   it('ends a term whose lease cannot be renewed, and etcd refuses that leader’s writes once another leads', async () => {
     const p = prefix();
     const client = new EtcdClient({ endpoints: etcd.endpoints });
