@@ -69,4 +69,34 @@ describe('query meta of a server answering from its replica', () => {
       await stop();
     }
   });
+
+  it('sends them with the answers a handler writes itself: KV and variable 404s, a raw KV value, errors', async () => {
+    const { http, stop } = await testAgent({ dataDir: ':memory:', backend: new MemoryBackend() }, () => ({
+      leaderContact: () => ({ knownLeader: true, lastContactMs: 77 }),
+    }));
+    try {
+      const put = await fetch(`${http.address}/v1/kv/k`, { method: 'PUT', body: 'v' });
+      expect(put.status).toBe(200);
+      const answers: [string, number][] = [
+        ['/v1/kv/missing', 404],
+        ['/v1/kv/missing?recurse', 404],
+        ['/v1/kv/k?raw', 200],
+        ['/v1/var/missing', 404],
+        ['/v1/job/missing', 404],
+        ['/v1/jobs?index=x', 400],
+      ];
+      for (const [path, status] of answers) {
+        const r = await fetch(`${http.address}${path}`);
+        await r.text();
+        expect(r.status, path).toBe(status);
+        expect(r.headers.get('x-nomad-knownleader'), path).toBe('true');
+        expect(r.headers.get('x-nomad-lastcontact'), path).toBe('77');
+      }
+      const missing = await fetch(`${http.address}/v1/var/missing`);
+      await missing.text();
+      expect(Number(missing.headers.get('x-nomad-index'))).toBeGreaterThan(0);
+    } finally {
+      await stop();
+    }
+  });
 });
