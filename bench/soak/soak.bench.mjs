@@ -15,7 +15,7 @@
 //          [--heap-snapshots DIR]
 //   --eval-gc-threshold: the agent's `server { eval_gc_threshold }` (default 10s quick, 1m full): every register
 //   adds an evaluation, kept that long, so the state reaches its steady size within the warm-up half.
-//   --quick: 45 s at the same rate (CI). The run fails only on errors (wrong work), never on time.
+//   --quick: 30 s at the same rate (CI). The run fails only on errors (wrong work), never on time.
 //   --heap-snapshots DIR: the agent writes a heap snapshot into DIR at the end of warm-up and at the end (to
 //   compare in Chrome DevTools' Comparison view); each pauses it for seconds, so figures of that run are off.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -29,9 +29,10 @@ const MAX_IN_FLIGHT = 90;
 
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true;
-const durationMs = quick ? 45_000 : Number(args.minutes ?? 10) * 60_000;
+const durationMs = quick ? 30_000 : Number(args.minutes ?? 10) * 60_000;
 const rate = Number(args.rate ?? 40);
-const windowMs = quick ? 5_000 : 10_000;
+// Quick: 10 windows of 3 s, 5 memory samples after the 15-s warm-up (45 s and 5-s windows gave 4–5 as well).
+const windowMs = quick ? 3_000 : 10_000;
 const evalGC = String(args['eval-gc-threshold'] ?? (quick ? '10s' : '1m'));
 const snapshotDir = typeof args['heap-snapshots'] === 'string' ? args['heap-snapshots'] : undefined;
 

@@ -1,21 +1,21 @@
 /**
- * The agent gateway's HTTPS side (`gateway { tls_listen  tls { cert_file key_file }  acme { ... } }`): the default
- * certificate from files, SNI certificates followed from the Variables under nomad/gateway/certs/ (the server's
- * state in-process, or over HTTP on a client-only agent), and a timer that re-checks expiry so a certificate that
- * runs out while served is reported. With `acme { }`, an AcmeIssuer (src/gateway/tls/acme.ts) orders the
+ * The agent gateway's HTTPS side (`gateway { tls_listen  tls { cert_file key_file }  acme { ... } }`):
+ * startTlsFromFiles (src/gateway/tls/setup.ts, shared with the standalone gateway) loads the default certificate,
+ * follows the Variables under nomad/gateway/certs/ (the server's state in-process, or over HTTP on a client-only
+ * agent) and re-checks expiry. With `acme { }`, an AcmeIssuer (src/gateway/tls/acme.ts) orders the
  * certificates into those same Variables once the gateway listens, and answers the CA's HTTP-01 requests.
  *
  *   files ──► CertStore('file') ◄── followCertVariables(blocking query) ◄── Variables (ACME writes there too)
  */
-import { readFile } from 'node:fs/promises';
 import { DroverClient, isApiError } from '../api/index.js';
 import { DroverError } from '../errors/index.js';
 import {
   CERTS_NAMESPACE,
   CERTS_PREFIX,
-  CertStore,
-  followCertVariables,
   httpCertQuery,
+  parseListenAddress,
+  readSettingFile,
+  startTlsFromFiles,
   AcmeIssuer,
   type AcmeVariableStore,
   type CertVariablesQuery,
@@ -25,12 +25,9 @@ import {
 import type { Logger } from '../logging/index.js';
 import type { Server } from '../server/index.js';
 import type { AgentConfig } from './config.js';
-import { parseListenAddress } from '../gateway/index.js';
 
 /** How long one in-process blocking query holds before answering the same index again. */
 const WAIT_MS = 5 * 60_000;
-/** How often served certificates are re-checked for expiry. */
-const RECHECK_MS = 60_000;
 
 /** The certificate variables, read from the server's own state. */
 export function serverCertQuery(server: Pick<Server, 'vars'>): CertVariablesQuery {
@@ -59,6 +56,9 @@ export function acmeVariableStore(server: Server | undefined, client: DroverClie
       async delete(path) {
         await server.vars.delete(CERTS_NAMESPACE, path);
       },
+      async list(prefix) {
+        return (await server.vars.list({ namespace: CERTS_NAMESPACE, prefix })).value.map((m) => m.Path);
+      },
     };
   return {
     async get(path, signal) {
@@ -75,6 +75,9 @@ export function acmeVariableStore(server: Server | undefined, client: DroverClie
     },
     async delete(path, signal) {
       await client.variables.delete(path, { namespace: CERTS_NAMESPACE, signal });
+    },
+    async list(prefix, signal) {
+      return (await client.variables.list({ namespace: CERTS_NAMESPACE, prefix, signal })).value.map((m) => m.Path);
     },
   };
 }
@@ -99,38 +102,35 @@ export async function startGatewayTls(
   const g = config.gateway;
   if (g.tlsListen === undefined) return undefined;
   if (!g.tls) throw new DroverError('BadRequest', 'gateway.tls_listen needs a tls { cert_file key_file } block');
-  const read = async (key: string, file: string) => {
-    try {
-      return await readFile(file, 'utf8');
-    } catch (e) {
-      throw new DroverError('BadRequest', `gateway.${key}: cannot read ${file}: ${(e as Error).message}`);
-    }
-  };
-  const [cert, key] = [await read('tls.cert_file', g.tls.certFile), await read('tls.key_file', g.tls.keyFile)];
-  const certs = new CertStore(Date.now, (p) =>
-    log.error('TLS certificate not served', { host: p.Host || '(default)', origin: p.Origin, problem: p.Problem }),
-  );
-  const [problem] = certs.set('file', [{ host: '', cert, key, source: 'file', origin: g.tls.certFile }]);
-  if (problem)
-    throw new DroverError('BadRequest', `gateway.tls: the default certificate ${g.tls.certFile}: ${problem.Problem}`);
-  const stop = new AbortController();
   // A client-only agent reads and (for ACME) writes nomad/gateway/* through its server's API; with ACLs on that
   // takes the token in its environment, as its node registration does (policy: docs/operations.md, ACME).
   const token = process.env['DROVER_TOKEN'] || process.env['NOMAD_TOKEN'] || undefined;
   const client = new DroverClient({ address: config.client.servers[0] ?? '127.0.0.1:4646', token });
-  const query = server ? serverCertQuery(server) : httpCertQuery(client);
-  const following = followCertVariables(query, certs, log, stop.signal).catch((err: unknown) => {
-    if (!stop.signal.aborted) log.error('following the certificate variables stopped', { error: String(err) });
-  });
-  const timer = setInterval(() => certs.recompute(), RECHECK_MS);
-  timer.unref();
+  const files = await startTlsFromFiles(
+    {
+      listen: parseListenAddress(g.tlsListen),
+      certFile: g.tls.certFile,
+      keyFile: g.tls.keyFile,
+      names: { cert: 'gateway.tls.cert_file', key: 'gateway.tls.key_file', certificate: 'gateway.tls' },
+    },
+    server ? serverCertQuery(server) : httpCertQuery(client),
+    log,
+  );
+  const certs = files.options.certs;
+  const stop = new AbortController();
   const acme = g.acme;
+  let ca: string | undefined;
+  if (acme?.caFile !== undefined)
+    ca = await readSettingFile('gateway.acme.ca_file', acme.caFile).catch(async (e: unknown) => {
+      await files.stop();
+      throw e;
+    });
   const issuer = acme
     ? new AcmeIssuer({
         settings: {
           directory: acme.directory,
           email: acme.email,
-          ca: acme.caFile === undefined ? undefined : await read('acme.ca_file', acme.caFile),
+          ca,
           domains: acme.domains,
           renewBeforeMs: acme.renewBeforeMs,
         },
@@ -142,8 +142,7 @@ export async function startGatewayTls(
   let issuing: Promise<void> | undefined;
   return {
     options: {
-      listen: parseListenAddress(g.tlsListen),
-      certs,
+      ...files.options,
       acmeChallenge: issuer && ((token) => issuer.challenge(token)),
     },
     startIssuing(routes) {
@@ -152,9 +151,8 @@ export async function startGatewayTls(
       issuing = issuer.run(stop.signal);
     },
     async stop() {
-      clearInterval(timer);
       stop.abort();
-      await following;
+      await files.stop();
       await issuing;
     },
   };

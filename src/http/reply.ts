@@ -215,9 +215,10 @@ function sendPrepared(
 /**
  * Errors are answered as Nomad does, with a plain-text body and the status code, so curl users read the
  * message as is. The stable code travels in `X-Drover-Error-Code` for the CLI and UI to branch on, and
- * validation problems (with file:line:column) in `X-Drover-Problems` as JSON when they fit a header.
+ * validation problems (with file:line:column) in `X-Drover-Problems` as JSON when they fit a header. `extra`: a
+ * standby's X-Nomad-KnownLeader / X-Nomad-LastContact (http/server.ts), as its other answers carry.
  */
-export function sendError(res: ServerResponse, err: unknown): void {
+export function sendError(res: ServerResponse, err: unknown, extra?: Record<string, string>): void {
   const e = isDroverError(err) ? err : new DroverError('Internal', err instanceof Error ? err.message : String(err));
   const status = ErrorCodes[e.code] ?? 500;
   const first = e.problems[0];
@@ -230,6 +231,7 @@ export function sendError(res: ServerResponse, err: unknown): void {
     return;
   }
   const headers: Record<string, string | number> = {
+    ...extra,
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'X-Drover-Error-Code': e.code,

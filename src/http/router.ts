@@ -18,6 +18,11 @@ export interface RequestContext {
   text(): Promise<string>;
   /** Reads the raw body as bytes (size-limited): a KV value may be any bytes. */
   bytes(): Promise<Buffer>;
+  /**
+   * X-Nomad-KnownLeader / X-Nomad-LastContact for an answer the handler writes itself (HANDLED); undefined on an
+   * agent that does not report them (http/server.ts adds them to every other answer).
+   */
+  leaderMeta?: () => Record<string, string>;
   /** Who sent the request, when ACLs are enabled (set before the handler runs; see http/acl-rules.ts). */
   identity?: Identity;
 }

@@ -50,23 +50,58 @@ describe('the router', () => {
 });
 
 describe('query meta of a server answering from its replica', () => {
-  it('sends X-Nomad-KnownLeader and X-Nomad-LastContact with list, blocking and plain answers', async () => {
+  /** Runs `fn` against an agent whose leaderContact is `contact`. */
+  async function withContact(
+    contact: { knownLeader: boolean; lastContactMs: number },
+    fn: (address: string) => Promise<void>,
+  ): Promise<void> {
     const { http, stop } = await testAgent({ dataDir: ':memory:', backend: new MemoryBackend() }, () => ({
-      leaderContact: () => ({ knownLeader: false, lastContactMs: 1234 }),
+      leaderContact: () => contact,
     }));
     try {
-      const put = await fetch(`${http.address}/v1/var/a`, { method: 'PUT', body: '{"Items":{"k":"v"}}' });
+      await fn(http.address);
+    } finally {
+      await stop();
+    }
+  }
+
+  it('sends X-Nomad-KnownLeader and X-Nomad-LastContact with list, blocking and plain answers', async () => {
+    await withContact({ knownLeader: false, lastContactMs: 1234 }, async (address) => {
+      const put = await fetch(`${address}/v1/var/a`, { method: 'PUT', body: '{"Items":{"k":"v"}}' });
       expect(put.status).toBe(200);
       const index = Number(put.headers.get('x-nomad-index'));
       for (const path of ['/v1/vars', `/v1/vars?index=${index - 1}&wait=5s`, '/v1/var/a', '/v1/status/leader']) {
-        const r = await fetch(`${http.address}${path}`);
+        const r = await fetch(`${address}${path}`);
         await r.text();
         expect(r.status, path).toBe(200);
         expect(r.headers.get('x-nomad-knownleader'), path).toBe('false');
         expect(r.headers.get('x-nomad-lastcontact'), path).toBe('1234');
       }
-    } finally {
-      await stop();
-    }
+    });
+  });
+
+  it('sends them with the answers a handler writes itself: KV and variable 404s, a raw KV value, errors', async () => {
+    await withContact({ knownLeader: true, lastContactMs: 77 }, async (address) => {
+      const put = await fetch(`${address}/v1/kv/k`, { method: 'PUT', body: 'v' });
+      expect(put.status).toBe(200);
+      const answers: [string, number][] = [
+        ['/v1/kv/missing', 404],
+        ['/v1/kv/missing?recurse', 404],
+        ['/v1/kv/k?raw', 200],
+        ['/v1/var/missing', 404],
+        ['/v1/job/missing', 404],
+        ['/v1/jobs?index=x', 400],
+      ];
+      for (const [path, status] of answers) {
+        const r = await fetch(`${address}${path}`);
+        await r.text();
+        expect(r.status, path).toBe(status);
+        expect(r.headers.get('x-nomad-knownleader'), path).toBe('true');
+        expect(r.headers.get('x-nomad-lastcontact'), path).toBe('77');
+      }
+      const missing = await fetch(`${address}/v1/var/missing`);
+      await missing.text();
+      expect(Number(missing.headers.get('x-nomad-index'))).toBeGreaterThan(0);
+    });
   });
 });

@@ -139,6 +139,7 @@ export function splitTarget(target: string): { pathname: string; query: URLSearc
 export function handleRequest(router: Router, opts: HttpApiOptions) {
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const bodyTimeoutMs = opts.limits?.httpBodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const leaderMeta = opts.leaderContact && leaderContactHeaders(opts.leaderContact);
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // The AbortController is made only when a handler asks for the signal (blocking queries, streams):
     // building one per request was ≈ 1% of the agent's time under API load. Only a request whose response
@@ -163,6 +164,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
         }
         return ac.signal;
       },
+      leaderMeta,
       text: async () => (await body()).toString('utf8'),
       bytes: body,
       json: async <T>() => {
@@ -223,11 +225,7 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       // How current this server's answer is (a standby answering from its replica), as Nomad's query meta: passed
       // with the reply's own headers rather than set before the handler, so node:http writes them in one go
       // (headers set earlier with setHeader send every writeHead down its slower, per-header path).
-      const contact = opts.leaderContact?.();
-      const meta = contact && {
-        'X-Nomad-KnownLeader': String(contact.knownLeader),
-        'X-Nomad-LastContact': String(contact.lastContactMs),
-      };
+      const meta = leaderMeta?.();
       if (out instanceof JsonReply) {
         const headers = meta && out.headers ? { ...out.headers, ...meta } : (meta ?? out.headers);
         sendJson(res, out.status, filter ? filter(out.body) : out.body, out.index, headers);
@@ -280,8 +278,16 @@ export function handleRequest(router: Router, opts: HttpApiOptions) {
       // An oversized body is still read to its end (and thrown away) rather than the connection closed, so
       // a client still sending reads our 413 instead of a broken pipe.
       if (isDroverError(e, 'BodyTooLarge')) req.resume();
-      sendError(res, e);
+      sendError(res, e, leaderMeta?.());
     }
+  };
+}
+
+/** X-Nomad-KnownLeader / X-Nomad-LastContact as headers, from the agent's `leaderContact`. */
+function leaderContactHeaders(contact: NonNullable<HttpApiOptions['leaderContact']>): () => Record<string, string> {
+  return () => {
+    const c = contact();
+    return { 'X-Nomad-KnownLeader': String(c.knownLeader), 'X-Nomad-LastContact': String(c.lastContactMs) };
   };
 }
 

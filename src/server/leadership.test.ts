@@ -41,27 +41,63 @@ describe('EtcdLeadership', () => {
     stop.abort();
   });
 
-  it('sees the leader key go through its watch, not a poll, and takes over', async () => {
-    const p = prefix();
+  /** b as a standby: `leadership` settings for the test, on `client` (a wrapped one to count or stall calls). */
+  const standby = (p: string, client: EtcdClient, opts: { pollMs?: number; recheckMs?: number }) =>
+    new EtcdLeadership({ client, key: `${p}leader`, address: 'b:1', ttlSeconds: 1, ...opts });
+
+  /** a leads while b stands by (`meanwhile` runs then); a resigns, and b must take over. */
+  async function takeover(p: string, b: EtcdLeadership, meanwhile = async () => {}): Promise<void> {
     const a = seat(p, 'a:1');
-    // Neither polls nor re-reads the key within the test: only the watch can tell b that a resigned.
-    const b = new EtcdLeadership({
-      client: new EtcdClient({ endpoints: etcd.endpoints }),
-      key: `${p}leader`,
-      address: 'b:1',
-      ttlSeconds: 1,
-      pollMs: 600_000,
-      recheckMs: 600_000,
-    });
     const stop = new AbortController();
     await a.campaign(stop.signal);
     const second = b.campaign(stop.signal);
     await expect.poll(() => b.leaderAddress).toBe('a:1');
+    await meanwhile();
     await a.resign();
     await expect.poll(() => b.isLeader, { timeout: 10_000 }).toBe(true);
     await second;
     await b.resign();
     stop.abort();
+  }
+
+  it('sees the leader key go through its watch, not a poll, and takes over', async () => {
+    const p = prefix();
+    // Neither polls nor re-reads the key within the test: only the watch can tell b that a resigned.
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    await takeover(p, standby(p, client, { pollMs: 600_000, recheckMs: 600_000 }));
+  });
+
+  it('keeps one watch of the leader key while the holder stays, reading the key on each recheck', async () => {
+    const p = prefix();
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    let watches = 0;
+    let reads = 0;
+    const counted = Object.assign(Object.create(client) as EtcdClient, {
+      watch: (...args: Parameters<EtcdClient['watch']>) => {
+        watches++;
+        return client.watch(...args);
+      },
+      range: (...args: Parameters<EtcdClient['range']>) => {
+        reads++;
+        return client.range(...args);
+      },
+    });
+    await takeover(p, standby(p, counted, { recheckMs: 20 }), async () => {
+      const before = reads;
+      await expect.poll(() => reads - before, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+      expect(watches).toBe(1);
+    });
+  });
+
+  it('sees the leader key go on a recheck when its watch reports nothing', async () => {
+    const p = prefix();
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    // A stalled stream: open, silent until aborted.
+    const silent = Object.assign(Object.create(client) as EtcdClient, {
+      watch: (_k: Buffer, _r: number, _on: unknown, signal: AbortSignal) =>
+        new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
+    });
+    await takeover(p, standby(p, silent, { pollMs: 600_000, recheckMs: 50 }));
   });
 
   it('ends a term whose lease cannot be renewed, and etcd refuses that leader’s writes once another leads', async () => {

@@ -2,8 +2,9 @@
  * Leader election through etcd: a lease plus a compare-and-swap on one leader key.
  *
  *   campaign() ──► lease(ttl) ──► txn [leader.create == 0] put leader=<address> with the lease
- *        │ lost the race: watch the key (remembering who leads; looked at again at least every second, or
- *        │ polled every `pollMs` when no watch can be opened) and try again when it is gone
+ *        │ lost the race: watch the key (remembering who leads; one watch for as long as the holder keeps it, the
+ *        │ key read again every second in case the stream stalls; polled every `pollMs` when no watch can be
+ *        │ opened) and try again when it is gone
  *        ▼ won: createRevision = the txn's revision; guard() = [leader.create == createRevision]
  *   keepalive every ttl/3 (in a worker thread: LeaseKeeper) ──► no renewal acknowledged for ttl − margin ──►
  *        lost (fired at once, before etcd expires the lease, so a deposed leader stops acting before anyone
@@ -30,7 +31,7 @@ export interface LeadershipOptions {
   ttlSeconds?: number;
   /** How often a standby looks at the leader key when it cannot watch it (default 200 ms). */
   pollMs?: number;
-  /** How long a standby waits on its watch of the leader key before it looks at the key again anyway (1 s). */
+  /** How often a standby reads the leader key while it watches it, in case the watch stalls (1 s). */
   recheckMs?: number;
   logger?: Logger;
 }
@@ -90,7 +91,7 @@ export class EtcdLeadership {
         const holder = current.kvs[0];
         if (holder) {
           this.known = holder.value.toString('utf8');
-          await this.untilLeaderKeyChanges(current.revision, signal);
+          await this.untilLeaderKeyChanges(current.revision, holder, signal);
           continue;
         }
         this.known = undefined;
@@ -124,21 +125,33 @@ export class EtcdLeadership {
    * Waits until the leader key changes after `revision`, the store revision it was read at (watched from there, not
    * from the key's own revision, which etcd's compaction may have dropped: the holder's lease expiring or a new leader
    * is seen at once, where polling every `pollMs` saw it 100 ms late on average, and the failover is the lease
-   * TTL plus that), or at most `recheckMs`; when the watch cannot be opened, `pollMs` as before.
+   * TTL plus that). One watch stays open for as long as the holder keeps the key: every `recheckMs` the key is read
+   * again (a stream that stalls without breaking must not hide a change for longer than that), and an unchanged
+   * holder keeps the same watch instead of opening a new one. When the watch cannot be opened, `pollMs` as before.
    */
-  private async untilLeaderKeyChanges(revision: number, signal: AbortSignal): Promise<void> {
+  private async untilLeaderKeyChanges(
+    revision: number,
+    holder: { createRevision: number; modRevision: number },
+    signal: AbortSignal,
+  ): Promise<void> {
+    const c = this.opts.client;
     const done = new AbortController();
     const both = AbortSignal.any([signal, done.signal]);
     let failed = false;
-    const watching = this.opts.client
+    const watching = c
       .watch(this.key, revision + 1, () => done.abort(), both)
       .catch(() => {
-        // Ended by `done` (an event, or the recheck) or by the caller: not a failure.
+        // Ended by `done` (an event, or a changed key) or by the caller: not a failure.
         if (both.aborted) return;
         failed = true;
         done.abort();
       });
-    await sleep(this.recheckMs, both);
+    while (!both.aborted) {
+      await sleep(this.recheckMs, both);
+      if (both.aborted) break;
+      const kv = (await c.range(this.key, {}, both).catch(() => undefined))?.kvs[0];
+      if (kv?.createRevision !== holder.createRevision || kv.modRevision !== holder.modRevision) break;
+    }
     done.abort();
     await watching;
     if (failed && !signal.aborted) await sleep(this.pollMs, signal);

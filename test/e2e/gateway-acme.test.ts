@@ -17,40 +17,17 @@ import dns2 from 'dns2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadPort as freePort } from '../../src/gateway/test-support.js';
 import { testCA, testLeaf } from '../../src/gateway/tls/test-certs.js';
+import { allocAnswerScript, nodeWebJob } from './fixtures/node-web-job.js';
 import { TestAgent } from './harness/agent.js';
 
 const PEBBLE = '/usr/bin/pebble';
 const HOST = 'shop.acme-e2e.test';
 
-/** Answers its alloc ID; CommonJS, run by `node -e`. */
-const SERVER_JS = `require('node:http').createServer((q, s) => s.end('alloc ' + process.env.NOMAD_ALLOC_ID)).listen(Number(process.env.NOMAD_PORT_http), '127.0.0.1')`;
-
-const JOB = `job "acme-e2e-web" {
-  datacenters = ["dc1"]
-  group "web" {
-    network {
-      port "http" {}
-    }
-    service {
-      name     = "acme-e2e-web"
-      provider = "nomad"
-      port     = "http"
-      tags     = ["urlprefix-${HOST}/ redirect=https", "urlprefix-/plain"]
-    }
-    task "server" {
-      driver = "raw_exec"
-      config {
-        command = "node"
-        args    = ["-e", ${JSON.stringify(SERVER_JS)}]
-      }
-      resources {
-        cpu    = 50
-        memory = 48
-      }
-      kill_timeout = "2s"
-    }
-  }
-}`;
+const JOB = nodeWebJob({
+  name: 'acme-e2e-web',
+  tags: [`urlprefix-${HOST}/ redirect=https`, 'urlprefix-/plain'],
+  script: allocAnswerScript(),
+});
 
 /** A DNS server that answers every A question with 127.0.0.1 (and nothing else), for pebble's VA. */
 async function loopbackDns(): Promise<{ port: number; close: () => Promise<void> }> {

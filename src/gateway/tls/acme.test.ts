@@ -39,6 +39,9 @@ class MemoryVars implements AcmeVariableStore {
     this.vars.delete(path);
     return Promise.resolve();
   }
+  list(prefix: string) {
+    return Promise.resolve([...this.vars.keys()].filter((p) => p.startsWith(prefix)));
+  }
 }
 
 function issuer(
@@ -188,6 +191,26 @@ describe('the ACME issuer', () => {
     await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(Date.now() - 1) }, lease.ModifyIndex);
     await i.checkOnce(AbortSignal.timeout(10_000));
     expect(failures.at(-1)?.[0]?.host).toBe('shop.example.com');
+  });
+
+  it('has the lease holder delete the stale challenge variables a gateway that died mid-order left', async () => {
+    const store = new MemoryVars();
+    const now = Date.now();
+    await store.put(acmeChallengePath('old'), { keyAuthorization: 'old.t', written: String(now - 11 * 60_000) }, 0);
+    await store.put(acmeChallengePath('undated'), { keyAuthorization: 'undated.t' }, 0);
+    await store.put(acmeChallengePath('recent'), { keyAuthorization: 'recent.t', written: String(now - 60_000) }, 0);
+    // Another gateway holds the lease (it may be ordering): nothing is swept.
+    await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(now + 60_000) }, 0);
+    const { i, log } = issuer(dead, store);
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    const challenges = () => [...store.vars.keys()].filter((p) => p.includes('/challenge-')).sort();
+    expect(challenges()).toHaveLength(3);
+    // The lease lapsed (its holder died): this gateway takes it and sweeps before ordering.
+    const lease = store.vars.get(ACME_LEASE_PATH)!;
+    await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(now - 1) }, lease.ModifyIndex);
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(challenges()).toEqual([acmeChallengePath('recent')]);
+    expect(log.lines.filter((l) => l.msg === 'removed a stale ACME challenge variable')).toHaveLength(2);
   });
 
   it('answers the CA on any gateway: a challenge another gateway published in the state is served from there', async () => {

@@ -8,7 +8,8 @@
  *           └─ hold the lease (nomad/gateway/acme/lease, check-and-set) ─► order (HTTP-01 on the plain listener)
  *                ─► write nomad/gateway/certs/<host> {cert, key, source=acme}
  *                (the pending key authorization sits at nomad/gateway/acme/challenge-<token> meanwhile, so the
- *                 CA's request is answered by whichever gateway it reaches)
+ *                 CA's request is answered by whichever gateway it reaches; one a gateway that died mid-order
+ *                 left behind is deleted by the next lease holder once older than staleChallengeMs)
  *           on failure: log the CA's error, mark the host (shown by `drover gateway certs`), retry with backoff
  *
  * Only the gateway holding the lease orders, so two gateways never order the same host at once; the lease is a
@@ -50,16 +51,20 @@ export interface AcmeVariableStore {
   /** `cas` 0 = only if absent; false when the check-and-set lost. */
   put(path: string, items: Record<string, string>, cas: number | undefined, signal: AbortSignal): Promise<boolean>;
   delete(path: string, signal: AbortSignal): Promise<void>;
+  /** The paths that start with `prefix`; without it, stale challenge variables are not swept. */
+  list?(prefix: string, signal: AbortSignal): Promise<string[]>;
 }
 
 /** The token alphabet of RFC 8555 §8.3 (base64url); anything else could step out of the variable path. */
 export const ACME_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 
+const CHALLENGE_PREFIX = 'nomad/gateway/acme/challenge-';
+
 /** Where a pending HTTP-01 key authorization is published, so every gateway answers the CA's request. */
 export function acmeChallengePath(token: string): string {
   if (!ACME_TOKEN.test(token))
     throw new DroverError('BadRequest', `ACME challenge token ${JSON.stringify(token.slice(0, 64))} is not base64url`);
-  return `nomad/gateway/acme/challenge-${token}`;
+  return `${CHALLENGE_PREFIX}${token}`;
 }
 
 export interface AcmeIssuerOptions {
@@ -80,6 +85,11 @@ export interface AcmeIssuerOptions {
   leaseMs?: number;
   /** At most this many orders for hosts without a certificate per hour (renewals are not counted). Default 10. */
   newHostsPerHour?: number;
+  /**
+   * A challenge variable older than this, not this gateway's own, was left by a gateway that stopped mid-order:
+   * the lease holder deletes it before its next order. Default 10 min (twice the default lease).
+   */
+  staleChallengeMs?: number;
 }
 
 const DAY = 86_400_000;
@@ -204,12 +214,17 @@ export class AcmeIssuer {
     this.lastWaiting = waiting;
     const due = [...renewals, ...fresh.slice(0, room)];
     if (due.length === 0) return;
+    let swept = false;
     for (const host of due) {
       if (signal.aborted) return;
       // Taken (or extended) before every order: one pass over many hosts can outlast a lease.
       if (!(await this.holdLease(signal))) {
         this.o.logger.debug('another gateway holds the ACME lease', { hosts: due });
         break;
+      }
+      if (!swept) {
+        swept = true;
+        await this.sweepChallenges(signal);
       }
       if (!renewals.includes(host)) this.newOrders.push(this.now());
       await this.order(host, signal);
@@ -247,7 +262,8 @@ export class AcmeIssuer {
       const responder: ChallengeResponder = {
         set: async (token, keyAuthorization) => {
           this.challenges.set(token, keyAuthorization);
-          await this.o.store.put(acmeChallengePath(token), { keyAuthorization }, undefined, signal);
+          const items = { keyAuthorization, written: String(this.now()) };
+          await this.o.store.put(acmeChallengePath(token), items, undefined, signal);
         },
         remove: async (token) => {
           this.challenges.delete(token);
@@ -326,6 +342,29 @@ export class AcmeIssuer {
     await client.close().catch(() => undefined);
     if (attempt >= 3) throw new Error(`${ACME_ACCOUNT_PATH} keeps changing; trying again later`);
     return this.account(signal, attempt + 1);
+  }
+
+  /**
+   * Deletes the challenge variables a gateway that stopped mid-order left behind: not this gateway's own, and
+   * written more than `staleChallengeMs` ago (or by a version that did not date them). Run by the lease holder,
+   * so no other gateway is ordering; a failure is logged and the order goes on.
+   */
+  private async sweepChallenges(signal: AbortSignal): Promise<void> {
+    if (!this.o.store.list) return;
+    const cutoff = this.now() - (this.o.staleChallengeMs ?? 10 * 60_000);
+    try {
+      for (const path of await this.o.store.list(CHALLENGE_PREFIX, signal)) {
+        const token = path.slice(CHALLENGE_PREFIX.length);
+        if (!path.startsWith(CHALLENGE_PREFIX) || this.challenges.has(token)) continue;
+        const v = await this.o.store.get(path, signal);
+        const written = Number(v?.Items['written']);
+        if (!v || (Number.isFinite(written) && written > cutoff)) continue;
+        await this.o.store.delete(path, signal);
+        this.o.logger.info('removed a stale ACME challenge variable', { variable: path });
+      }
+    } catch (e) {
+      if (!signal.aborted) this.o.logger.warn('sweeping stale ACME challenge variables failed', { error: String(e) });
+    }
   }
 
   /** Takes or extends the lease; false when another live gateway holds it. */

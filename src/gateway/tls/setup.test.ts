@@ -31,6 +31,17 @@ describe('a TLS listener set up from files', () => {
     );
   });
 
+  it('names the default certificate by `names.certificate` when given (the agent: gateway.tls)', async () => {
+    const f = await files(set.expired, 'old2');
+    const agentNames = { cert: 'gateway.tls.cert_file', key: 'gateway.tls.key_file', certificate: 'gateway.tls' };
+    await expect(startTlsFromFiles({ listen, ...f, names: agentNames }, undefined, memoryLogger())).rejects.toThrow(
+      `gateway.tls: the default certificate ${f.certFile}: the certificate expired at`,
+    );
+    await expect(
+      startTlsFromFiles({ listen, ...f, keyFile: `${f.keyFile}.gone`, names: agentNames }, undefined, memoryLogger()),
+    ).rejects.toThrow(`gateway.tls.key_file: cannot read ${f.keyFile}.gone`);
+  });
+
   it('refuses a key file that does not belong to the certificate file', async () => {
     const f = { certFile: (await files(set.dflt, 'dflt')).certFile, keyFile: (await files(set.shopA, 'shop')).keyFile };
     await expect(startTlsFromFiles({ listen, ...f, names }, undefined, memoryLogger())).rejects.toThrow(

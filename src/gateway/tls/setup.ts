@@ -2,7 +2,8 @@
  * A TLS listener's certificates from settings: the default certificate from `cert_file` / `key_file`, SNI
  * certificates followed from the Variables under nomad/gateway/certs/ (when a query is given), and a timer that
  * re-checks expiry so a certificate that runs out while served is reported. The standalone `drover gateway`
- * uses it (over the followed agent's HTTP API).
+ * uses it (over the followed agent's HTTP API), and so does the agent's gateway (src/agent/gateway-tls.ts),
+ * which adds ACME on top.
  *
  *   files ──► CertStore('file') ◄── followCertVariables(query) ◄── Variables
  *                 └── every problem ──► logger.error('TLS certificate not served', host, origin, problem)
@@ -21,14 +22,26 @@ export interface TlsFileSettings {
   listen: ListenAddress;
   certFile: string;
   keyFile: string;
-  /** How the settings are named in errors: `{ cert: '-tls-cert-file', key: '-tls-key-file' }`. */
-  names: { cert: string; key: string };
+  /**
+   * How the settings are named in errors: `{ cert: '-tls-cert-file', key: '-tls-key-file' }`; `certificate` names
+   * the default certificate's problems (`gateway.tls` in the agent), `cert` when left out.
+   */
+  names: { cert: string; key: string; certificate?: string };
 }
 
 export interface StartedTls {
   options: GatewayTlsOptions;
   /** Stops following the variables and the expiry timer. */
   stop(): Promise<void>;
+}
+
+/** A file a setting names, as text; an unreadable one is an error naming the setting (`name: cannot read …`). */
+export async function readSettingFile(name: string, file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    throw new DroverError('BadRequest', `${name}: cannot read ${file}: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -40,15 +53,8 @@ export async function startTlsFromFiles(
   query: CertVariablesQuery | undefined,
   logger: Logger,
 ): Promise<StartedTls> {
-  const read = async (name: string, file: string) => {
-    try {
-      return await readFile(file, 'utf8');
-    } catch (e) {
-      throw new DroverError('BadRequest', `${name}: cannot read ${file}: ${(e as Error).message}`);
-    }
-  };
-  const cert = await read(settings.names.cert, settings.certFile);
-  const key = await read(settings.names.key, settings.keyFile);
+  const cert = await readSettingFile(settings.names.cert, settings.certFile);
+  const key = await readSettingFile(settings.names.key, settings.keyFile);
   const certs = new CertStore(Date.now, (p) =>
     logger.error('TLS certificate not served', { host: p.Host || '(default)', origin: p.Origin, problem: p.Problem }),
   );
@@ -56,7 +62,7 @@ export async function startTlsFromFiles(
   if (problem)
     throw new DroverError(
       'BadRequest',
-      `${settings.names.cert}: the default certificate ${settings.certFile}: ${problem.Problem}`,
+      `${settings.names.certificate ?? settings.names.cert}: the default certificate ${settings.certFile}: ${problem.Problem}`,
     );
   const stop = new AbortController();
   const following = query

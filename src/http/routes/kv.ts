@@ -12,7 +12,6 @@
  * Reads block with `?index=&wait=`; every answer carries the index in X-Consul-Index and X-Nomad-Index. A 404 has
  * an empty body, as Consul's, and still carries the index so a caller can block until the key appears.
  */
-import type { ServerResponse } from 'node:http';
 import { DroverError } from '../../errors/index.js';
 import { kvKeys, kvValue, MAX_KV_VALUE_BYTES, parseCas, parseKvFlags } from '../../discovery/index.js';
 import type { RequestContext, Router } from '../router.js';
@@ -21,13 +20,15 @@ import { boolParam, queryOptions } from '../query.js';
 import type { ServerRouteOptions } from '../types.js';
 import { keyOf } from '../kv-key.js';
 
-function indexHeaders(res: ServerResponse, index: number): void {
-  res.setHeader('X-Consul-Index', String(index));
-  res.setHeader('X-Nomad-Index', String(index));
+/** The index, and on a standby how current it is (written here: these answers bypass http/server.ts's reply). */
+function indexHeaders(c: RequestContext, index: number): void {
+  c.res.setHeader('X-Consul-Index', String(index));
+  c.res.setHeader('X-Nomad-Index', String(index));
+  for (const [name, value] of Object.entries(c.leaderMeta?.() ?? {})) c.res.setHeader(name, value);
 }
 
 function notFound(c: RequestContext, index: number): typeof HANDLED {
-  indexHeaders(c.res, index);
+  indexHeaders(c, index);
   c.res.statusCode = 404;
   c.res.setHeader('Content-Length', '0');
   c.res.end();
@@ -54,7 +55,7 @@ export function kvRoutes(r: Router, opts: ServerRouteOptions): void {
     if (res.value === null) return notFound(c, res.index);
     if (!boolParam(c.query, 'raw')) return reply([res.value], res.index);
     const bytes = kvValue(res.value);
-    indexHeaders(c.res, res.index);
+    indexHeaders(c, res.index);
     c.res.statusCode = 200;
     // Consul answers raw values as text/plain, never sniffed as HTML by a browser.
     c.res.setHeader('Content-Type', 'text/plain; charset=utf-8');
