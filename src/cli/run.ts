@@ -16,7 +16,7 @@ import {
   type OptionSpec,
   type StartAgentFn,
 } from './command.js';
-import { COMMANDS } from './commands/index.js';
+import { findCommand, isGroup, loadCommands } from './commands/index.js';
 import { createJobFileLoader, type JobFileLoader, type JobspecModule, loadJobspec } from './jobfile.js';
 import { createOutput, type Writable } from './output.js';
 import { tlsFetch } from './tls-fetch.js';
@@ -63,6 +63,9 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   },
   { flags: '--json', description: 'print the API JSON instead of text' },
 ];
+
+const VERSION_FLAGS = ['-v', '--version', '-version'];
+const GLOBAL_LONG_FLAGS = longFlagNames([...GLOBAL_OPTIONS.map((o) => o.flags), '--help']);
 
 function addOption(cmd: Command, o: OptionSpec): void {
   const opt = new Option(o.flags, o.description);
@@ -202,7 +205,7 @@ function addCommand(
   });
 }
 
-function buildProgram(io: CliIO, deps: CliDeps): Built {
+function buildProgram(io: CliIO, deps: CliDeps, specs: readonly CommandSpec[]): Built {
   const result = { code: 0 };
   const program = new Command('drover')
     .description('Drover: run Nomad job files on a Nomad-compatible orchestrator')
@@ -218,7 +221,7 @@ function buildProgram(io: CliIO, deps: CliDeps): Built {
   };
   const flagSpecs: string[] = [...GLOBAL_OPTIONS.map((o) => o.flags), '--help'];
   const groups = new Map<string, Command>();
-  for (const spec of COMMANDS) {
+  for (const spec of specs) {
     for (const path of [spec.path, ...(spec.aliases ?? [])]) {
       addCommand(groupFor(program, groups, path.slice(0, -1)), spec, path[path.length - 1]!, shared, result);
     }
@@ -233,9 +236,9 @@ function buildProgram(io: CliIO, deps: CliDeps): Built {
 
 /** Runs the CLI on `argv` (the words after `drover`) and returns the exit code. */
 export async function runCli(argv: string[], io: CliIO, deps: CliDeps = {}): Promise<number> {
-  const { program, longFlags, result } = buildProgram(io, deps);
+  const { program, longFlags, result } = buildProgram(io, deps, await specsFor(argv));
   let args = leadingGlobalsLast(normalizeArgv(argv, longFlags));
-  if (args.length === 1 && ['-v', '--version', '-version'].includes(argv[0] ?? '')) args = ['version'];
+  if (args.length === 1 && VERSION_FLAGS.includes(argv[0] ?? '')) args = ['version'];
   if (args.length === 0) args = ['--help'];
   try {
     await program.parseAsync(args, { from: 'user' });
@@ -249,6 +252,20 @@ export async function runCli(argv: string[], io: CliIO, deps: CliDeps = {}): Pro
     }
     return reportError(e, io);
   }
+}
+
+/**
+ * The specs to build the program from: only the command `argv` names when it names one that is not also a
+ * group (start-up loads one command module, not all of them); every command for help listings, groups and
+ * unknown words, so commander lists them and suggests the nearest. Global flags (`-region B`) may come first.
+ */
+async function specsFor(argv: string[]): Promise<CommandSpec[]> {
+  const words = leadingGlobalsLast(normalizeArgv(argv, GLOBAL_LONG_FLAGS));
+  const flag = words.findIndex((w) => w.startsWith('-'));
+  const isVersion = argv.length === 1 && VERSION_FLAGS.includes(argv[0]!);
+  const found = findCommand(isVersion ? ['version'] : flag === -1 ? words : words.slice(0, flag));
+  if (!found || isGroup(found.words)) return loadCommands();
+  return [await found.entry.load()];
 }
 
 /**
