@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global process, console, performance */
+/* global process, console, performance, URL */
 // Benchmark 6, "api": a real dev agent (`bin/drover agent -dev`, mock driver) behind its HTTP API.
 //
 //   warm-up: the C clients create their jobs, all at once, on the fresh agent (printed apart, not in the figures)

@@ -1,3 +1,4 @@
+/* global process, setInterval */
 // Preloaded into the agent by `api.bench.mjs --loop-probe` (node --import): records what stalls its event loop,
 // so that a latency tail can be told apart as GC pauses or long synchronous work. Written, at exit, to the file
 // named by DROVER_LOOP_PROBE_OUT as JSON: `{ blocks: [[atMs, ms], ...], gc: [[atMs, ms, kind], ...] }`, times in
