@@ -75,8 +75,12 @@ export class LogRotator {
     const idx = logIndexes(this.options.dir, this.options.base);
     this.index = idx[idx.length - 1] ?? 0;
     const liveIno = statSync(this.live).ino;
-    // Usually not there yet (a new task): no ENOENT thrown and caught, which cost more than the stat itself.
-    const cur = statSync(this.numbered(this.index), { throwIfNoEntry: false })?.ino;
+    let cur: number | undefined;
+    try {
+      cur = statSync(this.numbered(this.index)).ino;
+    } catch {
+      cur = undefined;
+    }
     if (cur === liveIno) return;
     // A crash between truncate and link left the newest index as a plain file: continue in the next one.
     if (cur !== undefined) this.index++;
