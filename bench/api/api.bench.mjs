@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global process, console, performance */
+/* global process, console, performance, URL */
 // Benchmark 6, "api": a real dev agent (`bin/drover agent -dev`, mock driver) behind its HTTP API.
 //
 //   warm-up: the C clients create their jobs, all at once, on the fresh agent (printed apart, not in the figures)
@@ -22,13 +22,16 @@
 //            ──► registers/s and register p50 / p99
 //
 // Usage: node bench/api/api.bench.mjs [--quick] [--mode all|closed|open|saturation] [--synchronous full|normal]
-//        [--clients 50] [--duration 30] [--watchers 10000] [--rate 500] [--sat-clients 64] [--cpu-prof]
+//        [--clients 50] [--duration 30] [--watchers 10000] [--rate 500] [--sat-clients 64] [--cpu-prof] [--loop-probe]
+// --loop-probe preloads loop-probe.mjs into the agent and prints, for the load window of the open loop and the
+// saturation, its event-loop stalls over 10 ms and its GC pauses: what the latency tail is made of.
 // Quick mode (CI): closed 50 clients × 5 s and 2,000 watchers; open 100/s × 5 s; saturation 64 clients × 5 s.
 // Needs `npm run build`. The runner raises `ulimit -n` first; when the limit is still too low for the
 // watchers, the count is lowered to fit and the RESULT says so. Everything is bounded in count and time.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { Pool } from 'undici';
 import { summarizeProfiles } from '../lib/profile-summary.mjs';
@@ -41,6 +44,9 @@ const clients = Number(args.clients ?? 50);
 const durationS = Number(args.duration ?? (quick ? 5 : 30));
 // --cpu-prof: profile the agent (written when it exits) and print the top self time at the end.
 const profDir = args['cpu-prof'] ? join(tmpdir(), 'drover-profiles', `api-${Date.now()}`) : undefined;
+const loopProbe = args['loop-probe'] === true;
+/** The load window of the running mode, Unix ms: what the loop probe's report keeps. */
+let loadWindow;
 const wantedWatchers = Number(args.watchers ?? (quick ? 2_000 : 10_000));
 const mode = String(args.mode ?? 'all');
 const MODES = ['closed', 'open', 'saturation'];
@@ -112,13 +118,18 @@ async function withAgent(name, fn) {
     limitsFile,
     JSON.stringify({ limits: { http_max_conns_per_client: 0 }, gateway: { enabled: false }, ...server }),
   );
-  agent = await startDevAgent({ dataDir, profDir, args: ['-config', limitsFile] });
+  const probeOut = join(dataDir, 'loop-probe.json');
+  if (loopProbe) process.env.DROVER_LOOP_PROBE_OUT = probeOut;
+  const nodeFlags = loopProbe ? ['--import', fileURLToPath(new URL('./loop-probe.mjs', import.meta.url))] : [];
+  loadWindow = undefined;
+  agent = await startDevAgent({ dataDir, profDir, nodeFlags, args: ['-config', limitsFile] });
   phase(`${name}: agent pid ${agent.proc.pid} at ${agent.base}, load average ${loadavg()[0].toFixed(1)}`);
   try {
     await fn(agent.base);
   } finally {
     await agent.stop();
     phase(`${name}: agent stopped`);
+    if (loopProbe && loadWindow) reportLoopProbe(name, probeOut, loadWindow);
   }
 }
 
@@ -402,6 +413,7 @@ async function openMode(base) {
     };
     const cpu0 = cpuSecondsOfPid(agent.proc.pid);
     const start = performance.now();
+    const startedAt = Date.now();
     const total = Math.round(rate * durationS);
     // Every tick sends what is due by now; the scheduled time of request n is start + n / rate.
     while (sent < total) {
@@ -419,6 +431,7 @@ async function openMode(base) {
     }
     const sendWall = (performance.now() - start) / 1000;
     await Promise.race([Promise.all(pending), idle(15_000)]);
+    loadWindow = { from: startedAt, to: Date.now() };
     const agentCPU = cpuSecondsOfPid(agent.proc.pid) - cpu0;
     console.log(
       `open loop: ${total} registers + ${total} reads scheduled at ${rate}/s each over ${sendWall.toFixed(1)} s; ` +
@@ -477,6 +490,7 @@ async function saturationMode(base) {
       }),
     );
     const wall = (performance.now() - start) / 1000;
+    loadWindow = { from: Date.now() - wall * 1000, to: Date.now() };
     const agentCPU = cpuSecondsOfPid(agent.proc.pid) - cpu0;
     const perSecond = register.length / wall;
     console.log(
@@ -492,4 +506,32 @@ async function saturationMode(base) {
   } finally {
     await api.close();
   }
+}
+
+/** Prints the loop probe's stalls and GC pauses inside the load window (loop-probe.mjs). */
+function reportLoopProbe(name, file, { from, to }) {
+  let probe;
+  try {
+    probe = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    console.log(`${name}: loop probe: no report (${e.message})`);
+    return;
+  }
+  const inWindow = (rows) => rows.filter(([at]) => at >= from && at <= to);
+  const blocks = inWindow(probe.blocks).map(([, ms]) => ms);
+  const gc = inWindow(probe.gc);
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  const gcMs = gc.map(([, ms]) => ms);
+  const byKind = {};
+  for (const [, ms, kind] of gc) byKind[kind] = (byKind[kind] ?? 0) + ms;
+  const windowS = (to - from) / 1000;
+  console.log(
+    `${name}: loop probe over ${windowS.toFixed(1)} s: ${blocks.length} stalls > 10 ms ` +
+      `(${blocks.filter((b) => b > 50).length} > 50 ms; max ${Math.max(0, ...blocks).toFixed(1)} ms, ` +
+      `${(sum(blocks) / 1000).toFixed(2)} s in all); GC pauses >= 1 ms: ${gc.length}, ` +
+      `${gcMs.filter((g) => g > 10).length} > 10 ms, max ${Math.max(0, ...gcMs).toFixed(1)} ms, ` +
+      `${sum(gcMs).toFixed(0)} ms in all (${Object.entries(byKind)
+        .map(([k, ms]) => `${k} ${ms.toFixed(0)}`)
+        .join(', ')}); load average ${loadavg()[0].toFixed(1)}`,
+  );
 }
