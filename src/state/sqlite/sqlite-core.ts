@@ -77,6 +77,10 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
    * likewise (`METRIC_KEYS`) when it has exactly those. Anything else is stored as before (a JSON object), or as
    * `[ROW_ARRAY, value]` when the value itself is an array, so every row decodes to what was written. Rows of
    * older versions (JSON objects) still load. Key order is the one `newAllocation` and `newAllocMetric` write.
+   *
+   * The two key lists are on-disk format 1 of the tag `ROW_POSITIONAL`: never edit them. A new allocation field
+   * makes rows fall back to the object form until a new tag with its own key list is added (and decoded beside
+   * this one). A positional row whose tag or length does not match is refused as damaged, never read shifted.
    */
   const ROW_POSITIONAL = 1;
   const ROW_ARRAY = 0;
@@ -151,6 +155,11 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
     for (let i = 0; i < keys.length; i++) o[keys[i]!] = a[i + 1];
     return o;
   };
+  const damagedRow = (v: readonly unknown[]): Error =>
+    new Error(
+      `state database: an allocation row has an unknown layout (tag ${JSON.stringify(v[0])}, ${v.length} values): ` +
+        'written by a newer Drover, or damaged; refusing to load it shifted',
+    );
   const isPlainObject = (v: unknown): v is Record<string, unknown> =>
     v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -181,10 +190,14 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
   const decodeAlloc = (text: string): unknown => {
     const v = JSON.parse(text) as unknown;
     if (!Array.isArray(v)) return v;
-    if (v[0] === ROW_ARRAY) return v[1];
+    if (v[0] === ROW_ARRAY && v.length === 2) return v[1];
+    if (v[0] !== ROW_POSITIONAL || v.length !== ALLOC_KEYS.length + 1) throw damagedRow(v);
     const o = fromPositional(v, ALLOC_KEYS);
     const m = o.Metrics;
-    if (Array.isArray(m)) o.Metrics = fromPositional(m, METRIC_KEYS);
+    if (Array.isArray(m)) {
+      if (m[0] !== ROW_POSITIONAL || m.length !== METRIC_KEYS.length + 1) throw damagedRow(v);
+      o.Metrics = fromPositional(m, METRIC_KEYS);
+    }
     return o;
   };
 
