@@ -193,21 +193,37 @@ describe('the ACME issuer', () => {
     expect(failures.at(-1)?.[0]?.host).toBe('shop.example.com');
   });
 
-  it('has the lease holder delete the stale challenge variables a gateway that died mid-order left', async () => {
+  it('has the lease holder delete the challenge variables a gateway that died mid-order left, by its own clock', async () => {
     const store = new MemoryVars();
-    const now = Date.now();
-    await store.put(acmeChallengePath('old'), { keyAuthorization: 'old.t', written: String(now - 11 * 60_000) }, 0);
+    let now = Date.now();
+    // Dates written by other gateways (here one far in the past, one missing) are not trusted: only what this
+    // gateway saw unchanged for staleChallengeMs (10 min) is stale.
+    await store.put(acmeChallengePath('old'), { keyAuthorization: 'old.t', written: String(now - 60 * 60_000) }, 0);
     await store.put(acmeChallengePath('undated'), { keyAuthorization: 'undated.t' }, 0);
-    await store.put(acmeChallengePath('recent'), { keyAuthorization: 'recent.t', written: String(now - 60_000) }, 0);
     // Another gateway holds the lease (it may be ordering): nothing is swept.
     await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(now + 60_000) }, 0);
-    const { i, log } = issuer(dead, store);
+    const { i, log } = issuer(dead, store, { now: () => now });
     await i.checkOnce(AbortSignal.timeout(10_000));
     const challenges = () => [...store.vars.keys()].filter((p) => p.includes('/challenge-')).sort();
-    expect(challenges()).toHaveLength(3);
-    // The lease lapsed (its holder died): this gateway takes it and sweeps before ordering.
+    expect(challenges()).toHaveLength(2);
+    // The lease lapsed (its holder died): this gateway takes it and sweeps before ordering, but it has not yet
+    // seen any of them for 10 minutes.
     const lease = store.vars.get(ACME_LEASE_PATH)!;
     await store.put(ACME_LEASE_PATH, { holder: 'other', until: String(now - 1) }, lease.ModifyIndex);
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(challenges()).toHaveLength(2);
+    // 'undated' changes meanwhile (a live order rewrote it): its clock starts again.
+    now += 6 * 60_000;
+    const undated = store.vars.get(acmeChallengePath('undated'))!;
+    await store.put(acmeChallengePath('undated'), { keyAuthorization: 'undated.t2' }, undated.ModifyIndex);
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(challenges()).toHaveLength(2);
+    // 11 minutes after it was first seen, 'old' goes; 'undated' (5 minutes unchanged) and a new one stay.
+    now += 5 * 60_000;
+    await store.put(acmeChallengePath('recent'), { keyAuthorization: 'recent.t' }, 0);
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(challenges()).toEqual([acmeChallengePath('recent'), acmeChallengePath('undated')]);
+    now += 6 * 60_000;
     await i.checkOnce(AbortSignal.timeout(10_000));
     expect(challenges()).toEqual([acmeChallengePath('recent')]);
     expect(log.lines.filter((l) => l.msg === 'removed a stale ACME challenge variable')).toHaveLength(2);

@@ -9,7 +9,7 @@
  *                ─► write nomad/gateway/certs/<host> {cert, key, source=acme}
  *                (the pending key authorization sits at nomad/gateway/acme/challenge-<token> meanwhile, so the
  *                 CA's request is answered by whichever gateway it reaches; one a gateway that died mid-order
- *                 left behind is deleted by the next lease holder once older than staleChallengeMs)
+ *                 left behind is deleted by the next lease holder once it has seen it unchanged for staleChallengeMs)
  *           on failure: log the CA's error, mark the host (shown by `drover gateway certs`), retry with backoff
  *
  * Only the gateway holding the lease orders, so two gateways never order the same host at once; the lease is a
@@ -105,6 +105,8 @@ interface Failure {
 
 export class AcmeIssuer {
   private readonly challenges = new Map<string, string>();
+  /** Challenge variables of other gateways, with what they held when this gateway first saw them so (its clock). */
+  private readonly challengeSeen = new Map<string, { stamp: string; since: number }>();
   private readonly failures = new Map<string, Failure>();
   private readonly holder = randomUUID();
   /** When orders for hosts without a certificate were started, for `newHostsPerHour`. */
@@ -346,22 +348,35 @@ export class AcmeIssuer {
 
   /**
    * Deletes the challenge variables a gateway that stopped mid-order left behind: not this gateway's own, and
-   * written more than `staleChallengeMs` ago (or by a version that did not date them). Run by the lease holder,
-   * so no other gateway is ordering; a failure is logged and the order goes on.
+   * seen unchanged by this gateway for `staleChallengeMs` (twice the lease). Age is this gateway's own
+   * observation, never another gateway's clock or a missing date: a challenge written by a gateway of another
+   * version, or one whose clock is skewed, is only removed once it has sat unchanged that long. Run by the lease
+   * holder, so no other gateway is ordering; a failure is logged and the order goes on.
    */
   private async sweepChallenges(signal: AbortSignal): Promise<void> {
     if (!this.o.store.list) return;
-    const cutoff = this.now() - (this.o.staleChallengeMs ?? 10 * 60_000);
+    const now = this.now();
+    const staleMs = this.o.staleChallengeMs ?? 10 * 60_000;
     try {
+      const present = new Set<string>();
       for (const path of await this.o.store.list(CHALLENGE_PREFIX, signal)) {
         const token = path.slice(CHALLENGE_PREFIX.length);
-        if (!path.startsWith(CHALLENGE_PREFIX) || this.challenges.has(token)) continue;
+        if (!path.startsWith(CHALLENGE_PREFIX) || !ACME_TOKEN.test(token) || this.challenges.has(token)) continue;
         const v = await this.o.store.get(path, signal);
-        const written = Number(v?.Items['written']);
-        if (!v || (Number.isFinite(written) && written > cutoff)) continue;
+        if (!v) continue;
+        present.add(path);
+        const stamp = JSON.stringify(v.Items);
+        const seen = this.challengeSeen.get(path);
+        if (seen?.stamp !== stamp) {
+          this.challengeSeen.set(path, { stamp, since: now });
+          continue;
+        }
+        if (now - seen.since < staleMs) continue;
         await this.o.store.delete(path, signal);
+        this.challengeSeen.delete(path);
         this.o.logger.info('removed a stale ACME challenge variable', { variable: path });
       }
+      for (const path of this.challengeSeen.keys()) if (!present.has(path)) this.challengeSeen.delete(path);
     } catch (e) {
       if (!signal.aborted) this.o.logger.warn('sweeping stale ACME challenge variables failed', { error: String(e) });
     }
