@@ -236,11 +236,12 @@ function buildProgram(io: CliIO, deps: CliDeps, specs: readonly CommandSpec[]): 
 
 /** Runs the CLI on `argv` (the words after `drover`) and returns the exit code. */
 export async function runCli(argv: string[], io: CliIO, deps: CliDeps = {}): Promise<number> {
-  const { program, longFlags, result } = buildProgram(io, deps, await specsFor(argv));
-  let args = leadingGlobalsLast(normalizeArgv(argv, longFlags));
-  if (args.length === 1 && VERSION_FLAGS.includes(argv[0] ?? '')) args = ['version'];
-  if (args.length === 0) args = ['--help'];
   try {
+    // Inside the try: a command module that fails to load is reported like any other error (exit 1).
+    const { program, longFlags, result } = buildProgram(io, deps, await specsFor(argv));
+    let args = leadingGlobalsLast(normalizeArgv(argv, longFlags));
+    if (args.length === 1 && VERSION_FLAGS.includes(argv[0] ?? '')) args = ['version'];
+    if (args.length === 0) args = ['--help'];
     await program.parseAsync(args, { from: 'user' });
     return result.code;
   } catch (e) {

@@ -3,7 +3,7 @@
  * its module. A new command is one file here plus one line in this table. The table is light on purpose: the
  * CLI loads only the module of the command it runs (a dynamic import), so `drover job run` does not pay for
  * the other ~70 command modules at start-up; help listings and unknown commands load them all (`loadCommands`).
- * commands.test.ts checks that the words here match each spec's path, aliases and legacy verbs.
+ * index.test.ts checks that the words here match each spec's path, aliases and legacy verbs.
  */
 import type { CommandSpec } from '../command.js';
 
