@@ -76,6 +76,16 @@ export function sendJson(
 ): void {
   const bytes = encodeJson(body);
   if (Array.isArray(body) && Object.isFrozen(body) && sendPrepared(res, status, bytes, index, extra)) return;
+  res.writeHead(status, jsonHeaders(bytes, index, extra));
+  res.end(bytes);
+}
+
+/** The headers of a JSON answer: `extra`, the content's type and length, and Nomad's query meta. */
+function jsonHeaders(
+  bytes: Buffer,
+  index: number | undefined,
+  extra: Record<string, string> | undefined,
+): Record<string, string | number> {
   const headers: Record<string, string | number> = {
     ...extra,
     'Content-Type': 'application/json',
@@ -87,8 +97,7 @@ export function sendJson(
     headers['X-Nomad-KnownLeader'] ??= 'true';
     headers['X-Nomad-LastContact'] ??= 0;
   }
-  res.writeHead(status, headers);
-  res.end(bytes);
+  return headers;
 }
 
 /**
@@ -181,15 +190,7 @@ function sendPrepared(
   let entry = prepared.get(bytes);
   if (entry?.key !== key) {
     // The headers sendJson's writeHead would write, then what node:http adds (LastContact moved to the end).
-    const headers: Record<string, string | number> = {
-      ...extra,
-      'Content-Type': 'application/json',
-      'Content-Length': bytes.length,
-    };
-    if (index !== undefined) {
-      headers['X-Nomad-Index'] = index;
-      headers['X-Nomad-KnownLeader'] ??= 'true';
-    }
+    const headers = jsonHeaders(bytes, index, extra);
     delete headers[LAST_CONTACT];
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
     for (const name in headers) {
