@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global process, console, setTimeout, clearTimeout, performance */
+/* global process, console, setTimeout, clearTimeout, performance, Buffer */
 // Benchmark 1, "scheduler": the C1M shape through the real server path.
 //
 //   parent ──spawn──► one child per size (own process, so peak RSS is its own)
@@ -143,6 +143,11 @@ async function etcdBeside(a, sizes, timeoutS, profDir) {
       const etcdProf = profDir ? join(profDir, `etcd-${s.nodes}`) : undefined;
       const onEtcd = await runChild(s, { ...base, profDir: etcdProf, etcd: etcd.endpoints.join(',') });
       line('etcd, 3 members', onEtcd);
+      const r = onEtcd.reload;
+      console.log(
+        `  reloaded from etcd as a standby taking over would: ${r.allocs} placements at index ${r.index} in ` +
+          `${r.seconds.toFixed(1)} s (snapshot at index ${r.snapshotIndex}, ${r.snapshotChunks} chunks, then the log)`,
+      );
       if (etcdProf) {
         console.log(`\nCPU profile of the etcd run (${etcdProf}), top self time:`);
         for (const l of summarizeProfiles(etcdProf, 25)) console.log(`  ${l}`);
@@ -290,6 +295,7 @@ async function single(a) {
     });
   }
   const logger = countingLogger();
+  const etcdPrefix = `/ha-bench/${process.pid}/`;
   const server = await createServer({
     dataDir,
     logger,
@@ -301,8 +307,9 @@ async function single(a) {
     // Simulated clients never heartbeat: a TTL longer than the run keeps them ready.
     heartbeat: { minTTLms: 3_600_000, gracems: 3_600_000 },
     // `--etcd URL,...` (from --backend etcd): the state on etcd, under a prefix of this run's own.
-    ...(a.etcd ? { etcd: { endpoints: String(a.etcd).split(','), prefix: `/ha-bench/${process.pid}/` } } : {}),
+    ...(a.etcd ? { etcd: { endpoints: String(a.etcd).split(','), prefix: etcdPrefix } } : {}),
   });
+  let figures;
   try {
     const t0 = performance.now();
     for (let i = 0; i < nodes; i++) await server.nodeRegister(simulatedNode(buildNode, i));
@@ -324,7 +331,7 @@ async function single(a) {
     if (!done)
       throw new Error(`evaluations not finished after ${timeoutMs / 1000} s: ${JSON.stringify(server.stats())}`);
 
-    const figures = measure(server.store.snapshot(), evalIDs, { nodes, jobs, count });
+    figures = measure(server.store.snapshot(), evalIDs, { nodes, jobs, count });
     Object.assign(figures, {
       seconds,
       cpuSeconds,
@@ -338,11 +345,41 @@ async function single(a) {
     if (figures.placements !== jobs * count) {
       throw new Error(`expected ${jobs * count} placements, found ${figures.placements}; ${JSON.stringify(figures)}`);
     }
-    console.log(`FIGURES ${JSON.stringify(figures)}`);
   } finally {
     await server.stop();
     if (a['keep-data']) console.error(`data dir kept: ${dataDir}`);
     else rmSync(dataDir, { recursive: true, force: true });
+  }
+  if (a.etcd) figures.reload = await reloadFromEtcd(String(a.etcd).split(','), etcdPrefix, jobs * count);
+  console.log(`FIGURES ${JSON.stringify(figures)}`);
+}
+
+/**
+ * What a standby does when it takes over: loads the whole state from etcd (the latest snapshot, then the log
+ * after it). Proves the run's snapshots were written and can be read back, and counts every placement again.
+ */
+async function reloadFromEtcd(endpoints, prefix, expected) {
+  const { EtcdBackend } = await import(dist('state/etcd/index.js'));
+  const backend = new EtcdBackend({ endpoints, prefix });
+  try {
+    const t0 = performance.now();
+    let allocs = 0;
+    const meta = await backend.load((table, _key, value) => {
+      if (table === 'allocs' && value.DesiredStatus === 'run') allocs++;
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const snap = (await backend.client.range(Buffer.from(`${prefix}snap`))).kvs[0];
+    const snapshot = snap ? JSON.parse(snap.value.toString('utf8')) : undefined;
+    if (allocs !== expected) throw new Error(`reloaded ${allocs} placements from etcd, ${expected} expected`);
+    return {
+      seconds,
+      allocs,
+      index: meta.index,
+      snapshotIndex: snapshot?.index ?? 0,
+      snapshotChunks: snapshot?.chunks ?? 0,
+    };
+  } finally {
+    await backend.close();
   }
 }
 

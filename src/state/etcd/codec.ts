@@ -4,7 +4,8 @@
  * to by number. A plan of 1,000 allocations of one job therefore stores the job once, not 1,000 times.
  */
 import { promisify } from 'node:util';
-import { constants, deflateRaw, inflateRaw, type ZlibOptions } from 'node:zlib';
+import { once } from 'node:events';
+import { constants, createDeflateRaw, createInflateRaw, deflateRaw, inflateRaw, type ZlibOptions } from 'node:zlib';
 import type { BackendBatch } from '../backend.js';
 import type { TableName } from '../schema.js';
 
@@ -37,6 +38,8 @@ interface Encoded {
 
 class JobTable {
   readonly jobs: unknown[] = [];
+  /** How many of `jobs` a streaming writer has already written out. */
+  written = 0;
   private readonly refs = new Map<object, number>();
 
   out(value: unknown): unknown {
@@ -95,21 +98,124 @@ export interface SnapshotData {
   rows: Iterable<Row>;
 }
 
-export async function encodeSnapshot(s: SnapshotData): Promise<Buffer> {
-  const jobs = new JobTable();
-  const rows: Row[] = [];
-  for (const [table, key, value] of s.rows) rows.push([table, key, table === 'allocs' ? jobs.out(value) : value]);
-  const doc: Encoded = { v: 1, jobs: jobs.jobs, snapshot: { index: s.index, tableIndexes: s.tableIndexes, rows } };
-  return deflate(Buffer.from(JSON.stringify(doc)));
+export interface SnapshotMeta {
+  index: number;
+  tableIndexes: BackendBatch['tableIndexes'];
 }
 
-export async function decodeSnapshot(
-  data: Buffer,
-): Promise<{ index: number; tableIndexes: BackendBatch['tableIndexes']; rows: Row[] }> {
-  const doc = JSON.parse((await inflate(data)).toString('utf8')) as Encoded;
-  if (doc.v !== 1 || !doc.snapshot) throw new Error(`unknown etcd snapshot format ${String(doc.v)}`);
-  restoreJobs(doc.snapshot.rows, doc.jobs);
-  return doc.snapshot;
+/** Serialised rows handed to DEFLATE at a time: small enough to keep each step short, large enough to be cheap. */
+const SNAPSHOT_PART = 1024 * 1024;
+/** The record that names a job rows refer to by number (format 2); a table name can never start with `$`. */
+const JOB_RECORD = '$job';
+const END_RECORD = '$end';
+
+/**
+ * Snapshot format 2: newline-separated JSON records through one streaming DEFLATE, so no string ever holds the
+ * whole state (format 1 built it as one JSON document: at a million allocations that is about 1 GB, past V8's
+ * largest string, and the snapshot could never be written). Records, one per line:
+ *
+ *   {"v":2,"index":N,"tableIndexes":{...}}     the header
+ *   ["$job", n, {...}]                         a job, before the first row that refers to it as {"$job": n}
+ *   [table, key, value]                        a row
+ *   ["$end", rows]                             the trailer: a snapshot cut short is refused, never half-loaded
+ *
+ * JSON escapes newlines inside strings, so a raw newline only ever ends a record. The rows are read between
+ * awaits, a part at a time: the caller must not change them meanwhile (the etcd backend hands over a copy of its
+ * row list, whose values are never mutated). `signal` stops the encoding between parts.
+ */
+export async function encodeSnapshot(s: SnapshotData, signal?: AbortSignal): Promise<Buffer> {
+  const z = createDeflateRaw({ level: constants.Z_BEST_SPEED, chunkSize: MAX_CHUNK });
+  const out: Buffer[] = [];
+  z.on('data', (b: Buffer) => out.push(b));
+  const ended = new Promise<void>((resolve, reject) => {
+    z.once('end', resolve);
+    z.once('error', reject);
+  });
+  ended.catch(() => {}); // awaited below; a write error also surfaces there
+  const write = async (text: string) => {
+    if (!z.write(text)) await Promise.race([once(z, 'drain'), ended]);
+  };
+  try {
+    const jobs = new JobTable();
+    let part = `${JSON.stringify({ v: 2, index: s.index, tableIndexes: s.tableIndexes })}\n`;
+    let count = 0;
+    for (const [table, key, value] of s.rows) {
+      const v = table === 'allocs' ? jobs.out(value) : value;
+      for (; jobs.written < jobs.jobs.length; jobs.written++)
+        part += `${JSON.stringify([JOB_RECORD, jobs.written, jobs.jobs[jobs.written]])}\n`;
+      part += `${JSON.stringify([table, key, v])}\n`;
+      count++;
+      if (part.length >= SNAPSHOT_PART) {
+        if (signal?.aborted) throw signal.reason;
+        await write(part);
+        part = '';
+      }
+    }
+    part += `${JSON.stringify([END_RECORD, count])}\n`;
+    await write(part);
+    z.end();
+    await ended;
+  } catch (e) {
+    z.destroy();
+    throw e;
+  }
+  return Buffer.concat(out);
+}
+
+/**
+ * Reads a snapshot written by `encodeSnapshot`, handing each row to `visit` as it is decoded (no copy of the
+ * whole state is built). Also reads format 1, the single JSON document earlier versions wrote.
+ */
+export async function decodeSnapshot(data: Buffer, visit: (row: Row) => void): Promise<SnapshotMeta> {
+  const z = createInflateRaw({ chunkSize: MAX_CHUNK });
+  z.end(data);
+  let meta: SnapshotMeta | undefined;
+  let ended = false;
+  let count = 0;
+  const jobs: unknown[] = [];
+  const record = (line: Buffer) => {
+    if (ended) throw new Error('etcd snapshot has records after its end');
+    const r = JSON.parse(line.toString('utf8')) as unknown;
+    if (!meta) {
+      const head = r as Encoded | { v: 2; index: number; tableIndexes: BackendBatch['tableIndexes'] };
+      if (head.v === 1 && 'snapshot' in head && head.snapshot) {
+        // Format 1: the whole snapshot in one document (and so on one line).
+        restoreJobs(head.snapshot.rows, head.jobs);
+        for (const row of head.snapshot.rows) visit(row);
+        meta = { index: head.snapshot.index, tableIndexes: head.snapshot.tableIndexes };
+        ended = true;
+        return;
+      }
+      if (head.v !== 2 || !('index' in head)) throw new Error(`unknown etcd snapshot format ${String(head.v)}`);
+      meta = { index: head.index, tableIndexes: head.tableIndexes };
+      return;
+    }
+    const row = r as Row | [typeof JOB_RECORD, number, unknown] | [typeof END_RECORD, number];
+    if (row[0] === JOB_RECORD) {
+      jobs[row[1]] = row[2];
+    } else if (row[0] === END_RECORD) {
+      if (row[1] !== count) throw new Error(`etcd snapshot ends after ${count} rows, its trailer says ${row[1]}`);
+      ended = true;
+    } else {
+      restoreJobs([row], jobs);
+      visit(row);
+      count++;
+    }
+  };
+  let pending: Buffer[] = [];
+  for await (const chunk of z as AsyncIterable<Buffer>) {
+    let from = 0;
+    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, from)) {
+      const piece = chunk.subarray(from, nl);
+      record(pending.length ? Buffer.concat([...pending, piece]) : piece);
+      pending = [];
+      from = nl + 1;
+    }
+    if (from < chunk.length) pending.push(chunk.subarray(from));
+  }
+  if (pending.length) record(Buffer.concat(pending));
+  if (!meta || !ended) throw new Error('etcd snapshot is cut short (no end record)');
+  return meta;
 }
 
 /** Splits `data` into pieces of at most `size` bytes (at least one piece). */

@@ -7,7 +7,7 @@ import { startEtcd, type TestEtcd } from '../testing/etcd-server.js';
 import { EtcdBackend, type EtcdBackendOptions } from './etcd-backend.js';
 import { EtcdClient, prefixEnd } from './etcd-client.js';
 import { StateStore } from '../store.js';
-import { nullLogger } from '../../logging/index.js';
+import { memoryLogger, nullLogger, type MemoryLogLine } from '../../logging/index.js';
 import { build } from '../../testing/builders.js';
 
 let etcd: TestEtcd;
@@ -121,6 +121,108 @@ describe('EtcdBackend', () => {
       'nodes/n3': { ID: 'n3', Seen: 7 },
     });
   });
+
+  it('keeps acknowledging writes while a snapshot of a large state is encoded, and reloads every row', async () => {
+    const prefix = freshPrefix();
+    const lines: MemoryLogLine[] = [];
+    const b = new EtcdBackend({
+      endpoints: etcd.endpoints,
+      prefix,
+      snapshotEveryEntries: 2,
+      logger: memoryLogger(lines),
+    });
+    await b.load(() => {});
+    // About 12 MB of rows: encoding them takes many steps, each of which lets the writes go on.
+    const rows = Array.from({ length: 40_000 }, (_, i) => ({
+      table: 'nodes' as const,
+      key: `n${i}`,
+      value: { ID: `n${i}`, Attributes: { i, noise: randomBytes(96).toString('base64') } },
+    }));
+    await b.apply({ index: 1, tableIndexes: { nodes: 1 }, changes: rows });
+    await b.apply({
+      index: 2,
+      tableIndexes: { nodes: 2 },
+      changes: [{ table: 'nodes', key: 'm2', value: { ID: 'm2' } }],
+    });
+    // The second entry made a snapshot due: this write is acknowledged before that snapshot is written.
+    await b.apply({
+      index: 3,
+      tableIndexes: { nodes: 3 },
+      changes: [{ table: 'nodes', key: 'm3', value: { ID: 'm3' } }],
+    });
+    expect(lines.filter((l) => l.msg === 'etcd snapshot written')).toEqual([]);
+    const deadline = Date.now() + 30_000;
+    while (!lines.some((l) => l.msg === 'etcd snapshot written') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(lines.find((l) => l.msg === 'etcd snapshot written')?.fields).toMatchObject({ index: 2 });
+    await b.apply({
+      index: 4,
+      tableIndexes: { nodes: 4 },
+      changes: [{ table: 'nodes', key: 'm4', value: { ID: 'm4' } }],
+    });
+    await b.close();
+    const got = await reload({ endpoints: etcd.endpoints, prefix });
+    await got.backend.close();
+    expect(got.index).toBe(4);
+    expect(got.rows.size).toBe(40_003);
+    expect(got.rows.get('nodes/n39999')).toEqual(rows[39_999]!.value);
+    expect(got.rows.get('nodes/m3')).toEqual({ ID: 'm3' });
+  }, 60_000);
+
+  it('tries a failed snapshot again after a delay, not after every entry, and keeps the log meanwhile', async () => {
+    const prefix = freshPrefix();
+    const lines: MemoryLogLine[] = [];
+    const b = new EtcdBackend({
+      endpoints: etcd.endpoints,
+      prefix,
+      snapshotEveryEntries: 2,
+      snapshotRetryMs: 1_500,
+      logger: memoryLogger(lines),
+    });
+    await b.load(() => {});
+    // A row that encodes once (its log entry), fails twice (the first snapshot and its retry), then encodes again.
+    let encodings = 0;
+    const flaky = {
+      toJSON() {
+        encodings++;
+        if (encodings === 2 || encodings === 3) throw new Error(`row refused to encode (${encodings})`);
+        return { ID: 'flaky' };
+      },
+    };
+    let index = 0;
+    const write = (value: unknown = { ID: `n${index + 1}` }) =>
+      b.apply({
+        index: ++index,
+        tableIndexes: { nodes: index },
+        changes: [{ table: 'nodes', key: `n${index}`, value }],
+      });
+    const failures = () => lines.filter((l) => l.msg === 'etcd snapshot failed; trying again later');
+    const written = () => lines.filter((l) => l.msg === 'etcd snapshot written');
+    await write(flaky);
+    await write();
+    const deadline = Date.now() + 30_000;
+    while (failures().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(failures()[0]?.fields).toMatchObject({ error: 'row refused to encode (2)', retryInMs: 1_500 });
+    const failedAt = Date.now();
+    // Entries written within the delay do not try again (the snapshot is still due: the log keeps growing).
+    for (let i = 0; i < 4; i++) await write();
+    if (Date.now() - failedAt < 1_500) expect(failures()).toHaveLength(1);
+    while (written().length === 0 && Date.now() < deadline) {
+      await write();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(written()).toHaveLength(1);
+    // The retry failed too, and the delay doubled before the third try.
+    expect(failures().map((l) => l.fields)).toMatchObject([
+      { retryInMs: 1_500 },
+      { error: 'row refused to encode (3)', retryInMs: 3_000 },
+    ]);
+    await b.close();
+    const got = await reload({ endpoints: etcd.endpoints, prefix });
+    await got.backend.close();
+    expect(got.index).toBe(index);
+    expect(got.rows.get('nodes/n1')).toEqual({ ID: 'flaky' });
+  }, 60_000);
 
   it("keeps a follower's read-only replica current from the leader's writes, waking its blocking queries", async () => {
     const prefix = freshPrefix();

@@ -17,8 +17,9 @@
  *   apply(batch) ──► queue ──► pump: every queued batch becomes ONE entry (group commit)
  *       ──► txn [ head.mod == last seen (or absent) AND guard() ] put log/<i>, put head
  *            fails? ──► another writer moved the head: refuse this and every later batch (NotLeader)
- *       ──► every `snapshotEvery` entries: snapshot of the mirror, old log deleted in the same txn,
- *           etcd history compacted up to the previous snapshot (followers get one snapshot of slack)
+ *       ──► every `snapshotEvery` entries: snapshot of the mirror, encoded as a stream beside the pump (writes
+ *           go on), written between two entries; old log deleted in the same txn, etcd history compacted up to
+ *           the previous snapshot (followers get one snapshot of slack)
  *
  * The head CAS alone makes writes linearisable: a writer whose view is stale cannot commit. `guard`
  * adds the leader-key compare for fencing a deposed leader.
@@ -52,6 +53,8 @@ export interface EtcdBackendOptions {
   snapshotEveryEntries?: number;
   /** ...or after this many log bytes (default 64 MiB). */
   snapshotEveryBytes?: number;
+  /** First delay before a failed snapshot is tried again (default 5 s); it doubles, up to 5 minutes. */
+  snapshotRetryMs?: number;
   /** Largest value written in one request (default 768 KiB: 1 MiB once base64-encoded). */
   chunkBytes?: number;
   /** Extra compares every write must pass (the leader key's create revision, for fencing). */
@@ -63,6 +66,21 @@ export interface EtcdBackendOptions {
 const pad = (n: number, w = 16) => String(n).padStart(w, '0');
 const KIND_INLINE = 1;
 const KIND_CHUNKED = 2;
+/**
+ * Rows in one log entry at most: group commit merges queued batches, and an entry is encoded as one JSON string,
+ * so this keeps it far below V8's largest string (100,000 allocations are about 100 MB of JSON).
+ */
+const MAX_ENTRY_CHANGES = 100_000;
+const SNAPSHOT_RETRY_MAX_MS = 5 * 60_000;
+
+interface EncodedSnapshot {
+  index: number;
+  tableIndexes: BackendBatch['tableIndexes'];
+  data: Buffer;
+  /** The log entries and bytes it covers (counted again if it fails). */
+  entries: number;
+  bytes: number;
+}
 
 interface Pending {
   batch: BackendBatch;
@@ -102,6 +120,11 @@ export class EtcdBackend implements StateBackend {
   private entriesSinceSnap = 0;
   private bytesSinceSnap = 0;
   private lastSnapRevision = 0;
+  /** A snapshot being encoded beside the pump, and one encoded and waiting for the pump to write it. */
+  private snapEncoding: Promise<void> | undefined;
+  private snapReady: EncodedSnapshot | undefined;
+  private snapFailures = 0;
+  private snapRetryAt = 0;
   private readonly abort = new AbortController();
 
   constructor(private readonly opts: EtcdBackendOptions) {
@@ -167,8 +190,7 @@ export class EtcdBackend implements StateBackend {
         chunks: number;
       };
       const data = await this.readChunks(Buffer.from(`${this.prefix}snapdata/${pad(s.index)}/`), s.chunks, rev, signal);
-      const decoded = await decodeSnapshot(data);
-      for (const row of decoded.rows) this.mirror.set(`${row[0]}\u0002${row[1]}`, row);
+      const decoded = await decodeSnapshot(data, (row) => this.mirror.set(`${row[0]}\u0002${row[1]}`, row));
       this.meta = { index: decoded.index, tableIndexes: { ...decoded.tableIndexes } };
       this.lastSnapRevision = snap.modRevision;
     }
@@ -318,31 +340,34 @@ export class EtcdBackend implements StateBackend {
   /** Commits the queue, one entry per round; never throws (failures reject the waiting batches). */
   private async pump(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        const items = this.queue.splice(0, 4096);
-        if (this.failed) {
-          for (const p of items) p.reject(this.failed);
-          continue;
-        }
-        try {
-          await this.commitEntry(items.map((p) => p.batch));
-        } catch (e) {
-          this.failed = etcdFailure(e, 'write');
-          this.logger.error('etcd write failed; refusing further writes', { error: this.failed.message });
-          for (const p of items) p.reject(this.failed);
-          continue;
-        }
-        for (const p of items) p.resolve();
-        try {
-          await this.maybeSnapshot();
-        } catch (e) {
-          // The log is intact; a failed snapshot is retried after the next entry.
-          this.logger.warn('etcd snapshot failed', { error: e instanceof Error ? e.message : String(e) });
-        }
+      while (this.queue.length > 0 || this.snapReady) {
+        if (this.queue.length > 0) await this.commitQueued();
+        await this.snapshotStep();
       }
     } finally {
       this.pumping = undefined;
     }
+  }
+
+  /** Commits the batches at the head of the queue as one entry, bounded in rows (see MAX_ENTRY_CHANGES). */
+  private async commitQueued(): Promise<void> {
+    let n = 0;
+    for (let changes = 0; n < this.queue.length && n < 4096 && changes < MAX_ENTRY_CHANGES; n++)
+      changes += this.queue[n]!.batch.changes.length;
+    const items = this.queue.splice(0, n);
+    if (this.failed) {
+      for (const p of items) p.reject(this.failed);
+      return;
+    }
+    try {
+      await this.commitEntry(items.map((p) => p.batch));
+    } catch (e) {
+      this.failed = etcdFailure(e, 'write');
+      this.logger.error('etcd write failed; refusing further writes', { error: this.failed.message });
+      for (const p of items) p.reject(this.failed);
+      return;
+    }
+    for (const p of items) p.resolve();
   }
 
   private headGuard(): Compare[] {
@@ -384,16 +409,66 @@ export class EtcdBackend implements StateBackend {
     this.bytesSinceSnap += data.length;
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /**
+   * The snapshot's two halves, so that a large state never stalls the writes: when one is due, the rows are
+   * captured (a list of references: the values are never mutated) and encoded beside the pump, which keeps
+   * committing; the encoded snapshot is then written by the pump between two entries, because its transaction
+   * compares the head like every commit. Never throws: a failed snapshot is logged and tried again after a delay
+   * that doubles up to SNAPSHOT_RETRY_MAX_MS (the log stays intact meanwhile, only longer).
+   */
+  private async snapshotStep(): Promise<void> {
+    const ready = this.snapReady;
+    if (ready) {
+      this.snapReady = undefined;
+      try {
+        await this.writeSnapshot(ready);
+        this.snapFailures = 0;
+      } catch (e) {
+        this.snapshotFailed(e, ready.entries, ready.bytes);
+      }
+      return;
+    }
+    if (this.snapEncoding || this.closed || Date.now() < this.snapRetryAt) return;
     if (this.entriesSinceSnap < this.snapEntries && this.bytesSinceSnap < this.snapBytes) return;
-    await this.snapshot();
-  }
-
-  /** Writes a snapshot at the current index, deletes the log it covers and compacts old history. */
-  async snapshot(): Promise<void> {
     const index = this.meta.index;
     const tableIndexes = { ...this.meta.tableIndexes };
-    const data = await encodeSnapshot({ index, tableIndexes, rows: this.mirror.values() });
+    const rows = Array.from(this.mirror.values());
+    const entries = this.entriesSinceSnap;
+    const bytes = this.bytesSinceSnap;
+    this.entriesSinceSnap = 0;
+    this.bytesSinceSnap = 0;
+    this.snapEncoding = encodeSnapshot({ index, tableIndexes, rows }, this.abort.signal)
+      .then(
+        (data) => {
+          if (this.closed) return;
+          this.snapReady = { index, tableIndexes, data, entries, bytes };
+          this.pumping ??= this.pump();
+        },
+        (e: unknown) => {
+          if (!this.closed) this.snapshotFailed(e, entries, bytes);
+        },
+      )
+      .finally(() => {
+        this.snapEncoding = undefined;
+      });
+  }
+
+  private snapshotFailed(e: unknown, entries: number, bytes: number): void {
+    // What the failed snapshot would have covered is still in the log: count it towards the next one.
+    this.entriesSinceSnap += entries;
+    this.bytesSinceSnap += bytes;
+    this.snapFailures++;
+    const delay = Math.min(SNAPSHOT_RETRY_MAX_MS, (this.opts.snapshotRetryMs ?? 5_000) * 2 ** (this.snapFailures - 1));
+    this.snapRetryAt = Date.now() + delay;
+    this.logger.warn('etcd snapshot failed; trying again later', {
+      error: e instanceof Error ? e.message : String(e),
+      retryInMs: delay,
+    });
+  }
+
+  /** Writes an encoded snapshot, deletes the log it covers and compacts old history. */
+  private async writeSnapshot(s: EncodedSnapshot): Promise<void> {
+    const { index, tableIndexes, data } = s;
     const parts = chunks(data, this.chunkBytes);
     for (const [n, part] of parts.entries())
       await this.client.put(Buffer.from(`${this.prefix}snapdata/${pad(index)}/${pad(n, 6)}`), part, this.abort.signal);
@@ -408,11 +483,9 @@ export class EtcdBackend implements StateBackend {
     ];
     const r = await this.client.txn(this.headGuard(), ops, [], this.abort.signal);
     if (!r.succeeded) throw notWriter(this.prefix);
-    this.revision = r.revision;
+    this.revision = Math.max(this.revision, r.revision);
     const previous = this.lastSnapRevision;
     this.lastSnapRevision = r.revision;
-    this.entriesSinceSnap = 0;
-    this.bytesSinceSnap = 0;
     this.logger.info('etcd snapshot written', { index, chunks: parts.length, bytes: data.length });
     if (previous > 0) await this.client.compact(previous, this.abort.signal);
   }
@@ -420,9 +493,11 @@ export class EtcdBackend implements StateBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // Let batches already handed over finish; then stop anything still talking to etcd.
+    // Let batches already handed over finish; then stop anything still talking to etcd (and a snapshot
+    // still being encoded: the log it would have replaced is intact).
     await this.pumping;
     this.abort.abort();
+    await this.snapEncoding;
   }
 }
 
