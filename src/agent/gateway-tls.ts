@@ -14,7 +14,7 @@ import {
   CERTS_PREFIX,
   httpCertQuery,
   parseListenAddress,
-  readSettingFile,
+  readCaBundle,
   startTlsFromFiles,
   AcmeIssuer,
   type AcmeVariableStore,
@@ -102,6 +102,10 @@ export async function startGatewayTls(
   const g = config.gateway;
   if (g.tlsListen === undefined) return undefined;
   if (!g.tls) throw new DroverError('BadRequest', 'gateway.tls_listen needs a tls { cert_file key_file } block');
+  // The ACME CA bundle is read and checked first: a missing or bad ca_file stops the start with its name before
+  // anything is started (Node would take any text as a CA and fail only the first order, minutes later).
+  const acme = g.acme;
+  const ca = acme?.caFile === undefined ? undefined : await readCaBundle('gateway.acme.ca_file', acme.caFile);
   // A client-only agent reads and (for ACME) writes nomad/gateway/* through its server's API; with ACLs on that
   // takes the token in its environment, as its node registration does (policy: docs/operations.md, ACME).
   const token = process.env['DROVER_TOKEN'] || process.env['NOMAD_TOKEN'] || undefined;
@@ -118,13 +122,6 @@ export async function startGatewayTls(
   );
   const certs = files.options.certs;
   const stop = new AbortController();
-  const acme = g.acme;
-  let ca: string | undefined;
-  if (acme?.caFile !== undefined)
-    ca = await readSettingFile('gateway.acme.ca_file', acme.caFile).catch(async (e: unknown) => {
-      await files.stop();
-      throw e;
-    });
   const issuer = acme
     ? new AcmeIssuer({
         settings: {
