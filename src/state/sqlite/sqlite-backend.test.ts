@@ -1,9 +1,11 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { SqliteBackend } from './sqlite-backend.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteBackend, type SqliteBackendOptions } from './sqlite-backend.js';
 import { ThreadedSqliteBackend } from './threaded-backend.js';
+import { inspectSnapshot, restoreSnapshot, saveSnapshot } from './snapshot.js';
 import { describeBackendConformance } from '../testing/backend-conformance.js';
 import { withBackend } from '../testing/with-backend.js';
 import { MemoryBackend } from '../backend.js';
@@ -313,5 +315,107 @@ describe('SqliteBackend allocation rows', () => {
     for (const [k, v] of Object.entries(values)) expect([k, back.get(k)]).toEqual([k, v]);
     expect(back.get('undef')).not.toHaveProperty('NextAllocation');
     expect(back.get('missing')).not.toHaveProperty('NextAllocation');
+  });
+});
+
+describe.each([
+  ['in the main thread', (o: SqliteBackendOptions) => new SqliteBackend(o)],
+  ['on a worker thread', (o: SqliteBackendOptions) => new ThreadedSqliteBackend(o)],
+])('the SQLite state format marker, %s', (_name, make) => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'drover-sqlite-format-'));
+    dirs.push(d);
+    return d;
+  };
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  /** Runs `fn` on the raw database file, as another program (or another Drover) would. */
+  const raw = <T>(file: string, fn: (db: Database.Database) => T): T => {
+    const db = new Database(file);
+    try {
+      return fn(db);
+    } finally {
+      db.close();
+    }
+  };
+  const userVersion = (file: string) => raw(file, (db) => db.pragma('user_version', { simple: true }));
+  const jobBatch = (index: number) => ({
+    index,
+    tableIndexes: { jobs: index },
+    changes: [{ table: 'jobs' as const, key: `default\u0000j${index}`, value: { ID: `j${index}` } }],
+  });
+  /** Opens a backend with `o`, loads it and closes it: the jobs it loaded. */
+  const loadJobs = async (o: SqliteBackendOptions) => {
+    const keys: string[] = [];
+    await withBackend(make(o), (b) => b.load((t, k) => (t === 'jobs' ? keys.push(k) : undefined)));
+    return keys;
+  };
+
+  it('marks a new database as format 1 when it creates it', async () => {
+    const dir = tempDir();
+    await withBackend(make({ dataDir: dir }), async (b) => {
+      await b.load(() => undefined);
+      await b.apply(jobBatch(1));
+    });
+    expect(userVersion(join(dir, 'state.db'))).toBe(1);
+  });
+
+  it('reads a database written before the marker as format 1, and marks it', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'state.db');
+    await withBackend(make({ dataDir: dir }), async (b) => {
+      await b.load(() => undefined);
+      await b.apply(jobBatch(1));
+    });
+    raw(file, (db) => db.pragma('user_version = 0'));
+    expect(await loadJobs({ dataDir: dir })).toEqual(['default\u0000j1']);
+    expect(userVersion(file)).toBe(1);
+  });
+
+  it('refuses a database of a newer format, naming the file and both formats, and leaves it untouched', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'state.db');
+    raw(file, (db) => {
+      db.exec('CREATE TABLE newer_layout (x)');
+      db.pragma('user_version = 2');
+    });
+    for (const recover of [false, true])
+      await expect(loadJobs({ dataDir: dir, recover })).rejects.toMatchObject({
+        code: 'StateFormat',
+        message: expect.stringContaining(
+          `${file} is in state format 2, but this Drover reads formats up to 1: it was written by a newer Drover, ` +
+            'and downgrades are not supported',
+        ),
+        details: { file, found: 2, known: 1 },
+      });
+    raw(file, (db) => {
+      expect(db.pragma('user_version', { simple: true })).toBe(2);
+      expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual(['newer_layout']);
+    });
+  });
+
+  it('refuses to restore a snapshot of a newer format, and keeps the marker through save and restore', async () => {
+    const dir = tempDir();
+    await withBackend(make({ dataDir: dir }), async (b) => {
+      await b.load(() => undefined);
+      await b.apply(jobBatch(1));
+    });
+    const snap = join(tempDir(), 'snap.db');
+    await saveSnapshot(join(dir, 'state.db'), snap);
+    expect(inspectSnapshot(snap)).toEqual({ index: 1 });
+    const target = tempDir();
+    restoreSnapshot(snap, target);
+    expect(userVersion(join(target, 'state.db'))).toBe(1);
+    expect(await loadJobs({ dataDir: target })).toEqual(['default\u0000j1']);
+    raw(snap, (db) => db.pragma('user_version = 3'));
+    expect(() => restoreSnapshot(snap, tempDir())).toThrow(
+      expect.objectContaining({
+        code: 'StateFormat',
+        message: expect.stringContaining(`${snap} is in state format 3`),
+      }),
+    );
   });
 });
