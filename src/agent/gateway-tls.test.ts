@@ -2,11 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DroverClient } from '../api/index.js';
 import { testCA, testLeaf, type TestPem } from '../gateway/tls/test-certs.js';
+import { testAgent } from '../http/testing/test-api.js';
 import { nullLogger } from '../logging/index.js';
 import type { Server } from '../server/index.js';
+import { MemoryBackend } from '../state/index.js';
 import { defaultConfig, type AgentConfig } from './config.js';
-import { startGatewayTls } from './gateway-tls.js';
+import { ACME_LIST_PAGE, acmeVariableStore, startGatewayTls } from './gateway-tls.js';
 
 describe("the agent gateway's acme.ca_file", () => {
   let dir: string;
@@ -92,6 +95,38 @@ describe("the agent gateway's acme.ca_file", () => {
       await expect.poll(() => listed, { timeout: 5_000 }).toBeGreaterThan(0);
     } finally {
       await started?.stop();
+    }
+  });
+});
+
+describe("the ACME issuer's variable store", () => {
+  it('lists over HTTP a page at a time, following X-Nomad-NextToken to the last page; in-process, in one', async () => {
+    const agent = await testAgent({ dataDir: ':memory:', backend: new MemoryBackend() });
+    try {
+      const prefix = 'nomad/gateway/acme/challenge-';
+      const want: string[] = [];
+      for (let n = 0; n < ACME_LIST_PAGE * 2 + 5; n++) {
+        const path = `${prefix}t${String(n).padStart(4, '0')}`;
+        want.push(path);
+        await agent.server.vars.put({ Namespace: 'default', Path: path, Items: { keyAuthorization: `t${n}.k` } });
+      }
+      // Outside the prefix: never listed.
+      await agent.server.vars.put({ Namespace: 'default', Path: 'nomad/gateway/acme/lease', Items: { holder: 'x' } });
+      const signal = AbortSignal.timeout(10_000);
+      const overHttp = acmeVariableStore(undefined, new DroverClient({ address: agent.http.address }));
+      const pages: string[][] = [];
+      let next: string | undefined;
+      do {
+        const page = await overHttp.list!(prefix, signal, next);
+        pages.push(page.paths);
+        next = page.nextToken;
+      } while (next !== undefined && pages.length < 10);
+      expect(pages.map((p) => p.length)).toEqual([ACME_LIST_PAGE, ACME_LIST_PAGE, 5]);
+      expect(pages.flat()).toEqual(want);
+      const inProcess = acmeVariableStore(agent.server, new DroverClient({ address: agent.http.address }));
+      expect(await inProcess.list!(prefix, signal)).toEqual({ paths: want });
+    } finally {
+      await agent.stop();
     }
   });
 });

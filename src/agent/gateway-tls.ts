@@ -28,6 +28,8 @@ import type { AgentConfig } from './config.js';
 
 /** How long one in-process blocking query holds before answering the same index again. */
 const WAIT_MS = 5 * 60_000;
+/** Variable paths per page when the ACME issuer lists them over HTTP: each answer stays small. */
+export const ACME_LIST_PAGE = 100;
 
 /** The certificate variables, read from the server's own state. */
 export function serverCertQuery(server: Pick<Server, 'vars'>): CertVariablesQuery {
@@ -57,7 +59,8 @@ export function acmeVariableStore(server: Server | undefined, client: DroverClie
         await server.vars.delete(CERTS_NAMESPACE, path);
       },
       async list(prefix) {
-        return (await server.vars.list({ namespace: CERTS_NAMESPACE, prefix })).value.map((m) => m.Path);
+        // In-process: the whole list is one page.
+        return { paths: (await server.vars.list({ namespace: CERTS_NAMESPACE, prefix })).value.map((m) => m.Path) };
       },
     };
   return {
@@ -76,8 +79,15 @@ export function acmeVariableStore(server: Server | undefined, client: DroverClie
     async delete(path, signal) {
       await client.variables.delete(path, { namespace: CERTS_NAMESPACE, signal });
     },
-    async list(prefix, signal) {
-      return (await client.variables.list({ namespace: CERTS_NAMESPACE, prefix, signal })).value.map((m) => m.Path);
+    async list(prefix, signal, nextToken) {
+      const res = await client.variables.list({
+        namespace: CERTS_NAMESPACE,
+        prefix,
+        perPage: ACME_LIST_PAGE,
+        nextToken,
+        signal,
+      });
+      return { paths: res.value.map((m) => m.Path), nextToken: res.nextToken };
     },
   };
 }

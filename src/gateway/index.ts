@@ -55,5 +55,6 @@ export {
   ACME_ACCOUNT_PATH,
   ACME_LEASE_PATH,
   type AcmeSettings,
+  type AcmeVariablePage,
   type AcmeVariableStore,
 } from './tls/acme.js';
