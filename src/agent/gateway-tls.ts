@@ -14,7 +14,7 @@ import {
   CERTS_PREFIX,
   httpCertQuery,
   parseListenAddress,
-  readSettingFile,
+  readCaBundle,
   startTlsFromFiles,
   AcmeIssuer,
   type AcmeVariableStore,
@@ -28,6 +28,8 @@ import type { AgentConfig } from './config.js';
 
 /** How long one in-process blocking query holds before answering the same index again. */
 const WAIT_MS = 5 * 60_000;
+/** Variable paths per page when the ACME issuer lists them over HTTP: each answer stays small. */
+export const ACME_LIST_PAGE = 100;
 
 /** The certificate variables, read from the server's own state. */
 export function serverCertQuery(server: Pick<Server, 'vars'>): CertVariablesQuery {
@@ -57,7 +59,8 @@ export function acmeVariableStore(server: Server | undefined, client: DroverClie
         await server.vars.delete(CERTS_NAMESPACE, path);
       },
       async list(prefix) {
-        return (await server.vars.list({ namespace: CERTS_NAMESPACE, prefix })).value.map((m) => m.Path);
+        // In-process: the whole list is one page.
+        return { paths: (await server.vars.list({ namespace: CERTS_NAMESPACE, prefix })).value.map((m) => m.Path) };
       },
     };
   return {
@@ -76,8 +79,15 @@ export function acmeVariableStore(server: Server | undefined, client: DroverClie
     async delete(path, signal) {
       await client.variables.delete(path, { namespace: CERTS_NAMESPACE, signal });
     },
-    async list(prefix, signal) {
-      return (await client.variables.list({ namespace: CERTS_NAMESPACE, prefix, signal })).value.map((m) => m.Path);
+    async list(prefix, signal, nextToken) {
+      const res = await client.variables.list({
+        namespace: CERTS_NAMESPACE,
+        prefix,
+        perPage: ACME_LIST_PAGE,
+        nextToken,
+        signal,
+      });
+      return { paths: res.value.map((m) => m.Path), nextToken: res.nextToken };
     },
   };
 }
@@ -102,6 +112,10 @@ export async function startGatewayTls(
   const g = config.gateway;
   if (g.tlsListen === undefined) return undefined;
   if (!g.tls) throw new DroverError('BadRequest', 'gateway.tls_listen needs a tls { cert_file key_file } block');
+  // The ACME CA bundle is read and checked first: a missing or bad ca_file stops the start with its name before
+  // anything is started (Node would take any text as a CA and fail only the first order, minutes later).
+  const acme = g.acme;
+  const ca = acme?.caFile === undefined ? undefined : await readCaBundle('gateway.acme.ca_file', acme.caFile);
   // A client-only agent reads and (for ACME) writes nomad/gateway/* through its server's API; with ACLs on that
   // takes the token in its environment, as its node registration does (policy: docs/operations.md, ACME).
   const token = process.env['DROVER_TOKEN'] || process.env['NOMAD_TOKEN'] || undefined;
@@ -118,13 +132,6 @@ export async function startGatewayTls(
   );
   const certs = files.options.certs;
   const stop = new AbortController();
-  const acme = g.acme;
-  let ca: string | undefined;
-  if (acme?.caFile !== undefined)
-    ca = await readSettingFile('gateway.acme.ca_file', acme.caFile).catch(async (e: unknown) => {
-      await files.stop();
-      throw e;
-    });
   const issuer = acme
     ? new AcmeIssuer({
         settings: {

@@ -34,6 +34,22 @@ describe('DroverClient reads', () => {
     expect(req.headers['x-nomad-token']).toBe('secret');
   });
 
+  it('pages a list with per_page and next_token, and hands back X-Nomad-NextToken', async () => {
+    fake.on('GET', '/v1/vars', (req) =>
+      req.query.get('next_token') === null
+        ? { body: [{ Path: 'a' }], index: 3, headers: { 'X-Nomad-NextToken': 'b' } }
+        : { body: [{ Path: 'b' }], index: 3 },
+    );
+    const c = new DroverClient({ address: fake.address });
+    const first = await c.variables.list({ prefix: 'x', perPage: 1 });
+    const second = await c.variables.list({ prefix: 'x', perPage: 1, nextToken: first.nextToken });
+    expect([first.nextToken, second.nextToken]).toEqual(['b', undefined]);
+    expect(fake.requests.map((r) => Object.fromEntries(r.query))).toEqual([
+      { prefix: 'x', per_page: '1' },
+      { prefix: 'x', per_page: '1', next_token: 'b' },
+    ]);
+  });
+
   it('accepts an address without a scheme, as nomad does', async () => {
     fake.on('GET', '/v1/status/leader', { body: '"127.0.0.1:4647"', headers: { 'content-type': 'application/json' } });
     const c = new DroverClient({ address: fake.address.replace('http://', '') });

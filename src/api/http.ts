@@ -15,6 +15,10 @@ export interface QueryOptions {
   wait?: number | string;
   /** Only IDs starting with this (list endpoints). */
   prefix?: string;
+  /** At most this many elements (`per_page`, list endpoints); the answer's `nextToken` names the next page. */
+  perPage?: number;
+  /** The page starting at this token (`next_token`): a previous answer's `nextToken`. */
+  nextToken?: string;
   /** Overrides the client's namespace for this call; `*` lists all namespaces. */
   namespace?: string;
   region?: string;
@@ -39,6 +43,8 @@ export interface QueryResponse<T> {
   knownLeader?: boolean;
   /** `X-Nomad-Lastcontact` in milliseconds, when the server sent it. */
   lastContact?: number;
+  /** `X-Nomad-NextToken`: a paged list has more; pass it back as `nextToken` for the next page. */
+  nextToken?: string;
 }
 
 export interface TransportConfig {
@@ -79,6 +85,8 @@ export class HttpTransport {
     if (q.index !== undefined && q.index > 0) u.searchParams.set('index', String(q.index));
     if (q.wait !== undefined) u.searchParams.set('wait', waitParam(q.wait));
     if (q.prefix) u.searchParams.set('prefix', q.prefix);
+    if (q.perPage !== undefined && q.perPage > 0) u.searchParams.set('per_page', String(q.perPage));
+    if (q.nextToken) u.searchParams.set('next_token', q.nextToken);
     for (const [k, v] of Object.entries(opts.params ?? {})) {
       if (v !== undefined) u.searchParams.set(k, String(v));
     }
@@ -143,6 +151,8 @@ export class HttpTransport {
     if (leader !== null) out.knownLeader = leader === 'true';
     const contact = res.headers.get('x-nomad-lastcontact');
     if (contact !== null) out.lastContact = Number(contact);
+    const next = res.headers.get('x-nomad-nexttoken');
+    if (next) out.nextToken = next;
     return out;
   }
 

@@ -52,6 +52,11 @@ export const ErrorCodes = {
   Internal: 500,
   /** The stored state is damaged or shorter than what was acknowledged: the agent refuses to start. */
   StateCorrupt: 500,
+  /**
+   * The state database (or a snapshot) is in a newer format than this build reads, i.e. was written by a newer
+   * Drover: downgrades are not supported, so the agent refuses to start (and a restore refuses the snapshot).
+   */
+  StateFormat: 500,
   Timeout: 504,
   Aborted: 499,
 } as const;
@@ -144,6 +149,14 @@ export const checkIndexMismatch = (expected: number, actual: number) =>
     details: { expected, actual },
   });
 export const stateCorrupt = (message: string) => new DroverError('StateCorrupt', message);
+/** `file` holds state format `found`, newer than `known`, the newest this build reads. */
+export const stateFormatTooNew = (file: string, found: number, known: number) =>
+  new DroverError(
+    'StateFormat',
+    `${file} is in state format ${found}, but this Drover reads formats up to ${known}: it was written by a newer ` +
+      'Drover, and downgrades are not supported. Run that version again, or restore a snapshot this version took',
+    { details: { file, found, known } },
+  );
 export const internalError = (message: string, cause?: unknown) => new DroverError('Internal', message, { cause });
 /** Nomad's text for a request its token does not allow. */
 export const permissionDenied = (why?: string) =>

@@ -34,7 +34,13 @@ export { runGatewayProcess, parseListenAddress, type GatewayProcessOptions } fro
 export { startHaproxyGateway, type HaproxyGatewayOptions } from './haproxy/plane.js';
 export { findExecutable } from './haproxy/binary.js';
 export { CertStore, checkCert, type CertEntry, type CertInfo } from './tls/certs.js';
-export { readSettingFile, startTlsFromFiles, type StartedTls, type TlsFileSettings } from './tls/setup.js';
+export {
+  readCaBundle,
+  readSettingFile,
+  startTlsFromFiles,
+  type StartedTls,
+  type TlsFileSettings,
+} from './tls/setup.js';
 export {
   CERTS_NAMESPACE,
   CERTS_PREFIX,
@@ -49,5 +55,6 @@ export {
   ACME_ACCOUNT_PATH,
   ACME_LEASE_PATH,
   type AcmeSettings,
+  type AcmeVariablePage,
   type AcmeVariableStore,
 } from './tls/acme.js';

@@ -52,6 +52,48 @@ describe('encodeJson of a frozen list', () => {
   });
 });
 
+/**
+ * Sends `requests` one after another on one connection, each after the previous answer arrived in full; a
+ * string holding several requests is sent in one write (pipelined) and waits for as many answers. The answer
+ * to a HEAD has no body, whatever its Content-Length says.
+ */
+async function exchange(port: number, requests: string[]): Promise<{ head: string; body: string }[]> {
+  const socket = connect(port, '127.0.0.1');
+  let buffered = Buffer.alloc(0);
+  let wake: (() => void) | undefined;
+  socket.on('data', (b: Buffer) => {
+    buffered = Buffer.concat([buffered, b]);
+    wake?.();
+  });
+  socket.on('end', () => wake?.());
+  const out: { head: string; body: string }[] = [];
+  try {
+    for (const r of requests) {
+      socket.write(r);
+      const methods = [...r.matchAll(/^([A-Z]+) \S+ HTTP\/1\.\d\r\n/gm)].map((m) => m[1]);
+      for (const method of methods)
+        for (;;) {
+          const end = buffered.indexOf('\r\n\r\n');
+          const declared = /content-length: (\d+)/i.exec(buffered.subarray(0, Math.max(end, 0)).toString())?.[1];
+          const len = end < 0 ? -1 : method === 'HEAD' ? 0 : Number(declared);
+          if (end >= 0 && buffered.length >= end + 4 + len) {
+            out.push({
+              head: buffered.subarray(0, end).toString('latin1'),
+              body: buffered.subarray(end + 4, end + 4 + len).toString('utf8'),
+            });
+            buffered = buffered.subarray(end + 4 + len);
+            break;
+          }
+          if (socket.readableEnded) throw new Error(`connection ended after ${out.length} answers`);
+          await new Promise<void>((r) => (wake = r));
+        }
+    }
+    return out;
+  } finally {
+    socket.destroy();
+  }
+}
+
 describe('sendJson with a prepared response', () => {
   /** A server answering every request with sendJson of `answer()`; `raw` sends bytes on one socket and reads. */
   async function serve(
@@ -64,41 +106,6 @@ describe('sendJson with a prepared response', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     return { server, port };
-  }
-
-  /** Sends `requests` one after another on one connection, each after the previous answer arrived in full. */
-  async function exchange(port: number, requests: string[]): Promise<{ head: string; body: string }[]> {
-    const socket = connect(port, '127.0.0.1');
-    let buffered = Buffer.alloc(0);
-    let wake: (() => void) | undefined;
-    socket.on('data', (b: Buffer) => {
-      buffered = Buffer.concat([buffered, b]);
-      wake?.();
-    });
-    socket.on('end', () => wake?.());
-    const out: { head: string; body: string }[] = [];
-    try {
-      for (const r of requests) {
-        socket.write(r);
-        for (;;) {
-          const end = buffered.indexOf('\r\n\r\n');
-          const len = end < 0 ? -1 : Number(/content-length: (\d+)/i.exec(buffered.subarray(0, end).toString())?.[1]);
-          if (end >= 0 && buffered.length >= end + 4 + len) {
-            out.push({
-              head: buffered.subarray(0, end).toString('latin1'),
-              body: buffered.subarray(end + 4, end + 4 + len).toString('utf8'),
-            });
-            buffered = buffered.subarray(end + 4 + len);
-            break;
-          }
-          if (socket.readableEnded) throw new Error(`connection ended after ${out.length} answers`);
-          await new Promise<void>((r) => (wake = r));
-        }
-      }
-      return out;
-    } finally {
-      socket.destroy();
-    }
   }
 
   /** The header block as a map (names lower-cased) and its status line, without the Date's value. */
@@ -154,6 +161,99 @@ describe('sendJson with a prepared response', () => {
       const [old] = await exchange(port, ['GET / HTTP/1.0\r\n\r\n']);
       expect(old!.head.startsWith('HTTP/1.1 200 OK')).toBe(true);
       expect(parse(old!.head).headers).toMatchObject({ connection: 'close' });
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
+  });
+});
+
+describe('sendJson with a prepared response, HEAD and pipelined requests', () => {
+  const list = Object.freeze(Array.from({ length: 10 }, (_, i) => Object.freeze({ ID: `v${i}`, Note: 'é→✓' })));
+  /**
+   * Answers /frozen with the frozen list (the prepared path when it applies), anything else with a thawed copy.
+   * A request with `?hold` is answered only after the next request was answered: node:http then holds that
+   * next answer back (a pipelined answer waits for the one before it), the case of a response without a socket.
+   */
+  async function serve() {
+    const held: (() => void)[] = [];
+    const server = createServer((req, res) => {
+      const answer = () =>
+        sendJson(res, 200, req.url?.startsWith('/frozen') ? list : [...list], 42, { 'X-Nomad-LastContact': '5' });
+      if (req.url?.endsWith('?hold')) return void held.push(answer);
+      answer();
+      for (const h of held.splice(0)) h();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { server, port: (server.address() as AddressInfo).port };
+  }
+  const request = (method: string, path: string) => `${method} ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  /**
+   * An answer as a client reads it: the status line, the header lines in name order (the prepared path writes
+   * X-Nomad-LastContact last, the one place its bytes differ) without the Date's value, and the body.
+   */
+  const undated = (a: { head: string; body: string }) => {
+    const [status, ...lines] = a.head.split('\r\n');
+    const headers = lines.map((l) => (l.startsWith('Date: ') ? 'Date: -' : l)).sort();
+    return { status, headers, body: a.body };
+  };
+  /** Whether an answer came from the prepared path: its LastContact is written just before node:http's Date. */
+  const isPrepared = (a: { head: string }) => /LastContact: \d+\r\nDate: /.test(a.head);
+
+  it('answers a HEAD exactly as the ordinary path does: the GET headers, no body, the connection kept', async () => {
+    const { server, port } = await serve();
+    try {
+      const answers = await exchange(port, [
+        request('HEAD', '/plain'),
+        request('HEAD', '/frozen'),
+        request('GET', '/frozen'),
+        request('HEAD', '/frozen'),
+      ]);
+      const [plain, frozen, get, again] = answers.map(undated);
+      expect(frozen).toEqual(plain);
+      expect(again).toEqual(plain);
+      expect(plain!.body).toBe('');
+      expect(plain!.headers).toContain(`Content-Length: ${Buffer.byteLength(JSON.stringify(list))}`);
+      // The GET between them (the prepared path) has the same headers, with its body.
+      expect(answers.map(isPrepared)).toEqual([false, false, true, false]);
+      expect(get).toEqual({ ...plain, body: JSON.stringify(list) });
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
+  });
+
+  it('answers requests pipelined in one write in order, each exactly as the ordinary path does', async () => {
+    const { server, port } = await serve();
+    try {
+      const ordinary = (await exchange(port, [request('GET', '/plain')])).map(undated)[0]!;
+      const orders = [
+        ['/frozen', '/frozen'],
+        ['/plain', '/frozen'],
+        ['/frozen', '/plain'],
+        ['/frozen?a', '/frozen?b', '/plain', '/frozen?c'],
+        // The second answer is written while the first is still unanswered, so node:http queues it.
+        ['/frozen?hold', '/frozen'],
+        ['/plain?hold', '/frozen'],
+        ['/frozen?hold', '/plain'],
+      ];
+      for (const paths of orders) {
+        const answers = await exchange(port, [paths.map((p) => request('GET', p)).join('')]);
+        expect(answers.map(undated)).toEqual(paths.map(() => ordinary));
+        expect(answers.map(isPrepared)).toEqual(paths.map((p) => p.startsWith('/frozen')));
+      }
+      // A HEAD between pipelined GETs: its answer has no body, and the GET after it is read whole.
+      const mixed = await exchange(port, [
+        request('GET', '/frozen') + request('HEAD', '/frozen') + request('GET', '/frozen'),
+        request('HEAD', '/frozen?hold') + request('GET', '/frozen'),
+      ]);
+      expect(mixed.map(undated)).toEqual([
+        ordinary,
+        { ...ordinary, body: '' },
+        ordinary,
+        { ...ordinary, body: '' },
+        ordinary,
+      ]);
     } finally {
       server.close();
       server.closeAllConnections();

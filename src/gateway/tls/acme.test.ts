@@ -22,10 +22,13 @@ import type { CertEntry } from './certs.js';
 import { withAcmeChallenge } from './challenge.js';
 import { testCA, testLeaf } from './test-certs.js';
 
-/** Variables in memory with the server's check-and-set rules. */
+/** Variables in memory with the server's check-and-set rules, listed `pageSize` paths a page as the API does. */
 class MemoryVars implements AcmeVariableStore {
   readonly vars = new Map<string, AcmeVariable>();
+  /** The `nextToken` each list call was given, in order. */
+  readonly listed: (string | undefined)[] = [];
   private index = 0;
+  constructor(private readonly pageSize = Infinity) {}
   get(path: string) {
     return Promise.resolve(this.vars.get(path));
   }
@@ -39,8 +42,13 @@ class MemoryVars implements AcmeVariableStore {
     this.vars.delete(path);
     return Promise.resolve();
   }
-  list(prefix: string) {
-    return Promise.resolve([...this.vars.keys()].filter((p) => p.startsWith(prefix)));
+  list(prefix: string, _signal: AbortSignal, nextToken?: string) {
+    this.listed.push(nextToken);
+    // As the HTTP API: sorted by path, the page starts at the token (or past it, once that one is gone).
+    const all = [...this.vars.keys()].filter((p) => p.startsWith(prefix)).sort();
+    const from = nextToken === undefined ? all : all.filter((p) => p >= nextToken);
+    const paths = from.slice(0, this.pageSize);
+    return Promise.resolve({ paths, nextToken: from[this.pageSize] });
   }
 }
 
@@ -227,6 +235,56 @@ describe('the ACME issuer', () => {
     await i.checkOnce(AbortSignal.timeout(10_000));
     expect(challenges()).toEqual([acmeChallengePath('recent')]);
     expect(log.lines.filter((l) => l.msg === 'removed a stale ACME challenge variable')).toHaveLength(2);
+  });
+
+  it('sweeps stale challenge variables on every page of the list, each by its own clock', async () => {
+    const store = new MemoryVars(2);
+    let now = Date.now();
+    const tokens = ['a1', 'a2', 'b1', 'b2', 'c1'];
+    for (const t of tokens) await store.put(acmeChallengePath(t), { keyAuthorization: `${t}.k` }, 0);
+    const { i, log } = issuer(dead, store, { now: () => now });
+    const challenges = () => [...store.vars.keys()].filter((p) => p.includes('/challenge-')).sort();
+    // First sweep: all five are seen (three pages of two), none is stale yet.
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(store.listed).toEqual([undefined, acmeChallengePath('b1'), acmeChallengePath('c1')]);
+    expect(challenges()).toHaveLength(5);
+    // 'c1', on the last page, changes: its clock restarts, the others' do not (no page forgets another's).
+    now += 6 * 60_000;
+    await store.put(
+      acmeChallengePath('c1'),
+      { keyAuthorization: 'c1.k2' },
+      store.vars.get(acmeChallengePath('c1'))!.ModifyIndex,
+    );
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(challenges()).toHaveLength(5);
+    // 11 minutes after they were first seen, the four unchanged go, on whichever page they were.
+    now += 5 * 60_000;
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(challenges()).toEqual([acmeChallengePath('c1')]);
+    now += 6 * 60_000;
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(challenges()).toEqual([]);
+    expect(log.lines.filter((l) => l.msg === 'removed a stale ACME challenge variable')).toHaveLength(5);
+  });
+
+  it('stops a sweep whose list names the same next page again, with a warning, rather than loop', async () => {
+    const store = new MemoryVars();
+    const listed: (string | undefined)[] = [];
+    const looping: AcmeVariableStore = {
+      get: (p) => store.get(p),
+      put: (p, items, cas) => store.put(p, items, cas),
+      delete: (p) => store.delete(p),
+      list: async (_prefix, _signal, nextToken) => {
+        listed.push(nextToken);
+        return { paths: [], nextToken: 'same' };
+      },
+    };
+    const { i, log } = issuer(dead, looping);
+    await i.checkOnce(AbortSignal.timeout(10_000));
+    expect(listed).toEqual([undefined, 'same']);
+    expect(log.lines.filter((l) => l.msg === 'sweeping stale ACME challenge variables failed')[0]?.fields).toEqual({
+      error: expect.stringContaining('does not end (next token "same")'),
+    });
   });
 
   it('answers the CA on any gateway: a challenge another gateway published in the state is served from there', async () => {

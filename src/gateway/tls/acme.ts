@@ -51,9 +51,22 @@ export interface AcmeVariableStore {
   /** `cas` 0 = only if absent; false when the check-and-set lost. */
   put(path: string, items: Record<string, string>, cas: number | undefined, signal: AbortSignal): Promise<boolean>;
   delete(path: string, signal: AbortSignal): Promise<void>;
-  /** The paths that start with `prefix`; without it, stale challenge variables are not swept. */
-  list?(prefix: string, signal: AbortSignal): Promise<string[]>;
+  /**
+   * One page of the paths that start with `prefix`, in path order: the first page without `nextToken`, then the
+   * page a previous answer's `nextToken` names; an answer without one is the last. Without `list`, stale
+   * challenge variables are not swept.
+   */
+  list?(prefix: string, signal: AbortSignal, nextToken?: string): Promise<AcmeVariablePage>;
 }
+
+/** A page of variable paths, and the token of the next page when there is one. */
+export interface AcmeVariablePage {
+  paths: string[];
+  nextToken?: string;
+}
+
+/** The most pages of challenge variables one sweep reads: a list that never ends is not followed forever. */
+const SWEEP_MAX_PAGES = 1000;
 
 /** The token alphabet of RFC 8555 §8.3 (base64url); anything else could step out of the variable path. */
 export const ACME_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
@@ -359,27 +372,47 @@ export class AcmeIssuer {
     const staleMs = this.o.staleChallengeMs ?? 10 * 60_000;
     try {
       const present = new Set<string>();
-      for (const path of await this.o.store.list(CHALLENGE_PREFIX, signal)) {
-        const token = path.slice(CHALLENGE_PREFIX.length);
-        if (!path.startsWith(CHALLENGE_PREFIX) || !ACME_TOKEN.test(token) || this.challenges.has(token)) continue;
-        const v = await this.o.store.get(path, signal);
-        if (!v) continue;
-        present.add(path);
-        const stamp = JSON.stringify(v.Items);
-        const seen = this.challengeSeen.get(path);
-        if (seen?.stamp !== stamp) {
-          this.challengeSeen.set(path, { stamp, since: now });
-          continue;
-        }
-        if (now - seen.since < staleMs) continue;
-        await this.o.store.delete(path, signal);
-        this.challengeSeen.delete(path);
-        this.o.logger.info('removed a stale ACME challenge variable', { variable: path });
-      }
+      // Every page, so a challenge on a later one is judged too. What was seen is forgotten only once all pages
+      // were read (a failed page keeps it): forgetting earlier would restart the clocks of the later pages.
+      const tokens = new Set<string>();
+      let next: string | undefined;
+      do {
+        const page = await this.o.store.list(CHALLENGE_PREFIX, signal, next);
+        for (const path of page.paths) await this.judgeChallenge(path, now, staleMs, present, signal);
+        next = page.nextToken || undefined;
+        if (next !== undefined && (tokens.has(next) || tokens.size >= SWEEP_MAX_PAGES))
+          throw new Error(`the list of ${CHALLENGE_PREFIX}* does not end (next token ${JSON.stringify(next)})`);
+        if (next !== undefined) tokens.add(next);
+      } while (next !== undefined);
       for (const path of this.challengeSeen.keys()) if (!present.has(path)) this.challengeSeen.delete(path);
     } catch (e) {
       if (!signal.aborted) this.o.logger.warn('sweeping stale ACME challenge variables failed', { error: String(e) });
     }
+  }
+
+  /** One listed challenge variable: noted as present, its clock (re)started, or deleted once stale. */
+  private async judgeChallenge(
+    path: string,
+    now: number,
+    staleMs: number,
+    present: Set<string>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const token = path.slice(CHALLENGE_PREFIX.length);
+    if (!path.startsWith(CHALLENGE_PREFIX) || !ACME_TOKEN.test(token) || this.challenges.has(token)) return;
+    const v = await this.o.store.get(path, signal);
+    if (!v) return;
+    present.add(path);
+    const stamp = JSON.stringify(v.Items);
+    const seen = this.challengeSeen.get(path);
+    if (seen?.stamp !== stamp) {
+      this.challengeSeen.set(path, { stamp, since: now });
+      return;
+    }
+    if (now - seen.since < staleMs) return;
+    await this.o.store.delete(path, signal);
+    this.challengeSeen.delete(path);
+    this.o.logger.info('removed a stale ACME challenge variable', { variable: path });
   }
 
   /** Takes or extends the lease; false when another live gateway holds it. */

@@ -8,6 +8,7 @@
  *   files ──► CertStore('file') ◄── followCertVariables(query) ◄── Variables
  *                 └── every problem ──► logger.error('TLS certificate not served', host, origin, problem)
  */
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DroverError } from '../../errors/index.js';
 import type { Logger } from '../../logging/index.js';
@@ -42,6 +43,31 @@ export async function readSettingFile(name: string, file: string): Promise<strin
   } catch (e) {
     throw new DroverError('BadRequest', `${name}: cannot read ${file}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * A CA bundle a setting names (`gateway.acme.ca_file`), read and checked: one or more complete PEM certificates
+ * that each parse. Node's TLS takes any text as `ca` without a word and only fails the handshake later ("unable
+ * to get local issuer certificate"), so a wrong or truncated file is refused here, naming the setting and file.
+ */
+export async function readCaBundle(name: string, file: string): Promise<string> {
+  const pem = await readSettingFile(name, file);
+  const begins = pem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (begins === 0 || blocks.length !== begins)
+    throw new DroverError('BadRequest', `${name}: ${file} is not a complete PEM certificate bundle (truncated?)`);
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch (e) {
+      throw new DroverError(
+        'BadRequest',
+        `${name}: ${file}: certificate ${i + 1} is not a valid certificate: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  }
+  return pem;
 }
 
 /**

@@ -20,8 +20,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { badRequest } from '../../errors/index.js';
+import { badRequest, stateFormatTooNew } from '../../errors/index.js';
 import { writeMarker } from './integrity.js';
+import { STATE_DB_FORMAT } from './sqlite-core.js';
 
 /** Copies the committed state of the database at `dbFile` to `dest` (SQLite online backup; readers keep going). */
 export async function saveSnapshot(dbFile: string, dest: string): Promise<void> {
@@ -75,7 +76,10 @@ function takeKeystoreFromSnapshot(file: string, dataDir: string): void {
   }
 }
 
-/** Checks a snapshot file and returns the state index it holds; throws BadRequest naming what is wrong. */
+/**
+ * Checks a snapshot file and returns the state index it holds; throws BadRequest naming what is wrong, or
+ * StateFormat for a snapshot a newer Drover took in a newer format (it is not restored: downgrades are not supported).
+ */
 export function inspectSnapshot(file: string): { index: number } {
   if (!existsSync(file)) throw badRequest(`snapshot ${file} does not exist`);
   const head = Buffer.alloc(16);
@@ -91,6 +95,8 @@ export function inspectSnapshot(file: string): { index: number } {
   try {
     const check = db.pragma('quick_check', { simple: true }) as string;
     if (check !== 'ok') throw badRequest(`snapshot ${file} is damaged: PRAGMA quick_check: ${check}`);
+    const format = db.pragma('user_version', { simple: true }) as number;
+    if (format > STATE_DB_FORMAT) throw stateFormatTooNew(file, format, STATE_DB_FORMAT);
     const row = db.prepare("SELECT value FROM meta WHERE key = 'index'").get() as { value: number } | undefined;
     if (row === undefined) throw badRequest(`${file} is not a Drover snapshot (no state index)`);
     return { index: row.value };

@@ -1,10 +1,13 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { SqliteBackend } from './sqlite-backend.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteBackend, type SqliteBackendOptions } from './sqlite-backend.js';
 import { ThreadedSqliteBackend } from './threaded-backend.js';
+import { inspectSnapshot, restoreSnapshot, saveSnapshot } from './snapshot.js';
 import { describeBackendConformance } from '../testing/backend-conformance.js';
+import { withBackend } from '../testing/with-backend.js';
 import { MemoryBackend } from '../backend.js';
 import { newAllocation, type Allocation, type Job } from '../../structs/index.js';
 import { newAllocMetric } from '../../scheduler/feasible/metrics.js';
@@ -46,16 +49,12 @@ describeBackendConformance('memory', async () => {
 });
 
 describe('SqliteBackend', () => {
-  it('runs in WAL mode so a commit is on disk before apply returns', () => {
+  it('runs in WAL mode so a commit is on disk before apply returns', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
-      const b = new SqliteBackend({ dataDir: dir });
-      const mode = (b as unknown as { db: { pragma(s: string, o: { simple: boolean }): unknown } }).db.pragma(
-        'journal_mode',
-        { simple: true },
-      );
-      expect(mode).toBe('wal');
-      void b.close();
+      await withBackend(new SqliteBackend({ dataDir: dir }), (b) => {
+        expect(b.db.pragma('journal_mode', { simple: true })).toBe('wal');
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -72,35 +71,35 @@ describe('SqliteBackend job references', () => {
   const alloc = (id: string, j: ReturnType<typeof job>) => ({ ID: id, Namespace: 'default', JobID: 'web', Job: j });
 
   async function reload(dir: string): Promise<Map<string, { Job: unknown }>> {
-    const b = new SqliteBackend({ dataDir: dir });
     const allocs = new Map<string, { Job: unknown }>();
-    await b.load((table, key, value) => {
-      if (table === 'allocs') allocs.set(key, value as { Job: unknown });
-    });
-    await b.close();
+    await withBackend(new SqliteBackend({ dataDir: dir }), (b) =>
+      b.load((table, key, value) => {
+        if (table === 'allocs') allocs.set(key, value as { Job: unknown });
+      }),
+    );
     return allocs;
   }
 
   it('restores the job of allocations written in later batches, after the first batch stored it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
-      const b = new SqliteBackend({ dataDir: dir });
-      await b.apply({
-        index: 1,
-        tableIndexes: { allocs: 1 },
-        changes: [{ table: 'allocs', key: 'a1', value: alloc('a1', job(5)) }],
+      await withBackend(new SqliteBackend({ dataDir: dir }), async (b) => {
+        await b.apply({
+          index: 1,
+          tableIndexes: { allocs: 1 },
+          changes: [{ table: 'allocs', key: 'a1', value: alloc('a1', job(5)) }],
+        });
+        await b.apply({
+          index: 2,
+          tableIndexes: { allocs: 2 },
+          changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }],
+        });
+        await b.apply({
+          index: 3,
+          tableIndexes: { allocs: 3 },
+          changes: [{ table: 'allocs', key: 'a3', value: alloc('a3', job(7)) }],
+        });
       });
-      await b.apply({
-        index: 2,
-        tableIndexes: { allocs: 2 },
-        changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }],
-      });
-      await b.apply({
-        index: 3,
-        tableIndexes: { allocs: 3 },
-        changes: [{ table: 'allocs', key: 'a3', value: alloc('a3', job(7)) }],
-      });
-      await b.close();
       const allocs = await reload(dir);
       expect([allocs.get('a1')?.Job, allocs.get('a2')?.Job, allocs.get('a3')?.Job]).toEqual([job(5), job(5), job(7)]);
     } finally {
@@ -111,22 +110,22 @@ describe('SqliteBackend job references', () => {
   it('stores the job again after a batch that referenced it was rolled back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
-      const b = new SqliteBackend({ dataDir: dir, groupCommit: false });
-      const broken = {
-        index: 1,
-        tableIndexes: { allocs: 1 },
-        changes: [
-          { table: 'allocs' as const, key: 'a1', value: alloc('a1', job(5)) },
-          { table: 'nope' as never, key: 'x', value: {} },
-        ],
-      };
-      expect(() => b.apply(broken)).toThrow();
-      await b.apply({
-        index: 1,
-        tableIndexes: { allocs: 1 },
-        changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }],
+      await withBackend(new SqliteBackend({ dataDir: dir, groupCommit: false }), async (b) => {
+        const broken = {
+          index: 1,
+          tableIndexes: { allocs: 1 },
+          changes: [
+            { table: 'allocs' as const, key: 'a1', value: alloc('a1', job(5)) },
+            { table: 'nope' as never, key: 'x', value: {} },
+          ],
+        };
+        expect(() => b.apply(broken)).toThrow();
+        await b.apply({
+          index: 1,
+          tableIndexes: { allocs: 1 },
+          changes: [{ table: 'allocs', key: 'a2', value: alloc('a2', job(5)) }],
+        });
       });
-      await b.close();
       const allocs = await reload(dir);
       expect([allocs.has('a1'), allocs.get('a2')?.Job]).toEqual([false, job(5)]);
     } finally {
@@ -136,6 +135,13 @@ describe('SqliteBackend job references', () => {
 });
 
 describe('SqliteBackend group commit', () => {
+  /** The keys on disk and the index they reach, from a fresh backend over `dir`. */
+  const onDisk = (dir: string) =>
+    withBackend(new SqliteBackend({ dataDir: dir }), async (b) => {
+      const keys: string[] = [];
+      const meta = await b.load((_t, key) => keys.push(key));
+      return [keys.sort(), meta.index];
+    });
   const batch = (index: number, key: string, table = 'jobs') => ({
     index,
     tableIndexes: { [table]: index },
@@ -145,20 +151,16 @@ describe('SqliteBackend group commit', () => {
   it('acknowledges the batches handed over in one turn only once committed, and keeps them all', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
-      const b = new SqliteBackend({ dataDir: dir });
-      expect(b.ordered).toBe(true);
-      const commits: number[] = [];
-      const acks = [1, 2, 3].map((i) => (b.apply(batch(i, `j${i}`)) as Promise<void>).then(() => commits.push(i)));
-      // Nothing is acknowledged before the group has committed.
-      expect(commits).toEqual([]);
-      await Promise.all(acks);
-      expect(commits).toEqual([1, 2, 3]);
-      await b.close();
-      const reopened = new SqliteBackend({ dataDir: dir });
-      const keys: string[] = [];
-      const meta = await reopened.load((_t, key) => keys.push(key));
-      await reopened.close();
-      expect([keys.sort(), meta.index]).toEqual([['j1', 'j2', 'j3'], 3]);
+      await withBackend(new SqliteBackend({ dataDir: dir }), async (b) => {
+        expect(b.ordered).toBe(true);
+        const commits: number[] = [];
+        const acks = [1, 2, 3].map((i) => (b.apply(batch(i, `j${i}`)) as Promise<void>).then(() => commits.push(i)));
+        // Nothing is acknowledged before the group has committed.
+        expect(commits).toEqual([]);
+        await Promise.all(acks);
+        expect(commits).toEqual([1, 2, 3]);
+      });
+      expect(await onDisk(dir)).toEqual([['j1', 'j2', 'j3'], 3]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -167,26 +169,22 @@ describe('SqliteBackend group commit', () => {
   it('keeps the batches before a failing one in its group and refuses it and every later one until recover', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
-      const b = new SqliteBackend({ dataDir: dir });
-      const settled = [batch(1, 'j1'), batch(2, 'x', 'nope'), batch(3, 'j3')].map((x) =>
-        (b.apply(x) as Promise<void>).then(
-          () => 'ok',
-          (e: Error) => e.message,
-        ),
-      );
-      const results = await Promise.all(settled);
-      expect(results[0]).toBe('ok');
-      expect(results[1]).toMatch(/unknown state table "nope"/);
-      expect(results[2]).toMatch(/batch 2 was not committed/);
-      await expect(b.apply(batch(4, 'j4'))).rejects.toThrow(/batch 2 was not committed/);
-      b.recover();
-      await b.apply(batch(2, 'j2'));
-      await b.close();
-      const reopened = new SqliteBackend({ dataDir: dir });
-      const keys: string[] = [];
-      const meta = await reopened.load((_t, key) => keys.push(key));
-      await reopened.close();
-      expect([keys.sort(), meta.index]).toEqual([['j1', 'j2'], 2]);
+      await withBackend(new SqliteBackend({ dataDir: dir }), async (b) => {
+        const settled = [batch(1, 'j1'), batch(2, 'x', 'nope'), batch(3, 'j3')].map((x) =>
+          (b.apply(x) as Promise<void>).then(
+            () => 'ok',
+            (e: Error) => e.message,
+          ),
+        );
+        const results = await Promise.all(settled);
+        expect(results[0]).toBe('ok');
+        expect(results[1]).toMatch(/unknown state table "nope"/);
+        expect(results[2]).toMatch(/batch 2 was not committed/);
+        await expect(b.apply(batch(4, 'j4'))).rejects.toThrow(/batch 2 was not committed/);
+        b.recover();
+        await b.apply(batch(2, 'j2'));
+      });
+      expect(await onDisk(dir)).toEqual([['j1', 'j2'], 2]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -227,25 +225,21 @@ describe('SqliteBackend allocation rows', () => {
   ): Promise<{ rows: Map<string, string>; back: Map<string, unknown> }> {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
-      const b = new SqliteBackend({ dataDir: dir });
-      await b.apply({
-        index: 1,
-        tableIndexes: { allocs: 1 },
-        changes: Object.entries(values).map(([key, value]) => ({ table: 'allocs' as const, key, value })),
+      const rows = await withBackend(new SqliteBackend({ dataDir: dir }), async (b) => {
+        await b.apply({
+          index: 1,
+          tableIndexes: { allocs: 1 },
+          changes: Object.entries(values).map(([key, value]) => ({ table: 'allocs' as const, key, value })),
+        });
+        const all = b.db.prepare('SELECT key, value FROM t_allocs').all() as { key: string; value: string }[];
+        return new Map(all.map((r) => [r.key, r.value]));
       });
-      const rows = new Map(
-        (b.db.prepare('SELECT key, value FROM t_allocs').all() as { key: string; value: string }[]).map((r) => [
-          r.key,
-          r.value,
-        ]),
-      );
-      await b.close();
-      const r = new SqliteBackend({ dataDir: dir });
       const back = new Map<string, unknown>();
-      await r.load((table, key, value) => {
-        if (table === 'allocs') back.set(key, value);
-      });
-      await r.close();
+      await withBackend(new SqliteBackend({ dataDir: dir }), (r) =>
+        r.load((table, key, value) => {
+          if (table === 'allocs') back.set(key, value);
+        }),
+      );
       return { rows, back };
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -269,29 +263,28 @@ describe('SqliteBackend allocation rows', () => {
   it('loads a row an older version wrote as an object, and refuses a positional row of another layout', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
-      const b = new SqliteBackend({ dataDir: dir });
-      await b.apply({ index: 1, tableIndexes: { allocs: 1 }, changes: [] });
       const old = { ...placed('old'), Job: null };
-      b.db.prepare('INSERT INTO t_allocs (key, value) VALUES (?, ?)').run('old', JSON.stringify(old));
-      await b.close();
-      const r = new SqliteBackend({ dataDir: dir });
-      const back = new Map<string, unknown>();
-      await r.load((table, key, value) => {
-        if (table === 'allocs') back.set(key, value);
+      await withBackend(new SqliteBackend({ dataDir: dir }), async (b) => {
+        await b.apply({ index: 1, tableIndexes: { allocs: 1 }, changes: [] });
+        b.db.prepare('INSERT INTO t_allocs (key, value) VALUES (?, ?)').run('old', JSON.stringify(old));
       });
-      expect(back.get('old')).toStrictEqual(old);
-      // One value short of format 1 (a newer or damaged layout): an error, never fields read one place off.
-      const short = JSON.parse(r.db.prepare('SELECT value FROM t_allocs WHERE key = ?').pluck().get('old') as string);
-      expect(Array.isArray(short)).toBe(false);
-      r.db.prepare('INSERT INTO t_allocs (key, value) VALUES (?, ?)').run('short', JSON.stringify([1, 'a', 'b']));
-      r.db.prepare('INSERT INTO t_allocs (key, value) VALUES (?, ?)').run('tag', JSON.stringify([2, 'a']));
-      await r.close();
-      for (const bad of ['short', 'tag']) {
-        const x = new SqliteBackend({ dataDir: dir });
-        await expect(x.load(() => {})).rejects.toThrow(/unknown layout/);
-        x.db.prepare('DELETE FROM t_allocs WHERE key = ?').run(bad);
-        await x.close();
-      }
+      await withBackend(new SqliteBackend({ dataDir: dir }), async (r) => {
+        const back = new Map<string, unknown>();
+        await r.load((table, key, value) => {
+          if (table === 'allocs') back.set(key, value);
+        });
+        expect(back.get('old')).toStrictEqual(old);
+        // One value short of format 1 (a newer or damaged layout): an error, never fields read one place off.
+        const stored = r.db.prepare('SELECT value FROM t_allocs WHERE key = ?').pluck().get('old') as string;
+        expect(Array.isArray(JSON.parse(stored))).toBe(false);
+        r.db.prepare('INSERT INTO t_allocs (key, value) VALUES (?, ?)').run('short', JSON.stringify([1, 'a', 'b']));
+        r.db.prepare('INSERT INTO t_allocs (key, value) VALUES (?, ?)').run('tag', JSON.stringify([2, 'a']));
+      });
+      for (const bad of ['short', 'tag'])
+        await withBackend(new SqliteBackend({ dataDir: dir }), async (x) => {
+          await expect(x.load(() => {})).rejects.toThrow(/unknown layout/);
+          x.db.prepare('DELETE FROM t_allocs WHERE key = ?').run(bad);
+        });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -322,5 +315,107 @@ describe('SqliteBackend allocation rows', () => {
     for (const [k, v] of Object.entries(values)) expect([k, back.get(k)]).toEqual([k, v]);
     expect(back.get('undef')).not.toHaveProperty('NextAllocation');
     expect(back.get('missing')).not.toHaveProperty('NextAllocation');
+  });
+});
+
+describe.each([
+  ['in the main thread', (o: SqliteBackendOptions) => new SqliteBackend(o)],
+  ['on a worker thread', (o: SqliteBackendOptions) => new ThreadedSqliteBackend(o)],
+])('the SQLite state format marker, %s', (_name, make) => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'drover-sqlite-format-'));
+    dirs.push(d);
+    return d;
+  };
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  /** Runs `fn` on the raw database file, as another program (or another Drover) would. */
+  const raw = <T>(file: string, fn: (db: Database.Database) => T): T => {
+    const db = new Database(file);
+    try {
+      return fn(db);
+    } finally {
+      db.close();
+    }
+  };
+  const userVersion = (file: string) => raw(file, (db) => db.pragma('user_version', { simple: true }));
+  const jobBatch = (index: number) => ({
+    index,
+    tableIndexes: { jobs: index },
+    changes: [{ table: 'jobs' as const, key: `default\u0000j${index}`, value: { ID: `j${index}` } }],
+  });
+  /** Opens a backend with `o`, loads it and closes it: the jobs it loaded. */
+  const loadJobs = async (o: SqliteBackendOptions) => {
+    const keys: string[] = [];
+    await withBackend(make(o), (b) => b.load((t, k) => (t === 'jobs' ? keys.push(k) : undefined)));
+    return keys;
+  };
+
+  it('marks a new database as format 1 when it creates it', async () => {
+    const dir = tempDir();
+    await withBackend(make({ dataDir: dir }), async (b) => {
+      await b.load(() => undefined);
+      await b.apply(jobBatch(1));
+    });
+    expect(userVersion(join(dir, 'state.db'))).toBe(1);
+  });
+
+  it('reads a database written before the marker as format 1, and marks it', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'state.db');
+    await withBackend(make({ dataDir: dir }), async (b) => {
+      await b.load(() => undefined);
+      await b.apply(jobBatch(1));
+    });
+    raw(file, (db) => db.pragma('user_version = 0'));
+    expect(await loadJobs({ dataDir: dir })).toEqual(['default\u0000j1']);
+    expect(userVersion(file)).toBe(1);
+  });
+
+  it('refuses a database of a newer format, naming the file and both formats, and leaves it untouched', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'state.db');
+    raw(file, (db) => {
+      db.exec('CREATE TABLE newer_layout (x)');
+      db.pragma('user_version = 2');
+    });
+    for (const recover of [false, true])
+      await expect(loadJobs({ dataDir: dir, recover })).rejects.toMatchObject({
+        code: 'StateFormat',
+        message: expect.stringContaining(
+          `${file} is in state format 2, but this Drover reads formats up to 1: it was written by a newer Drover, ` +
+            'and downgrades are not supported',
+        ),
+        details: { file, found: 2, known: 1 },
+      });
+    raw(file, (db) => {
+      expect(db.pragma('user_version', { simple: true })).toBe(2);
+      expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual(['newer_layout']);
+    });
+  });
+
+  it('refuses to restore a snapshot of a newer format, and keeps the marker through save and restore', async () => {
+    const dir = tempDir();
+    await withBackend(make({ dataDir: dir }), async (b) => {
+      await b.load(() => undefined);
+      await b.apply(jobBatch(1));
+    });
+    const snap = join(tempDir(), 'snap.db');
+    await saveSnapshot(join(dir, 'state.db'), snap);
+    expect(inspectSnapshot(snap)).toEqual({ index: 1 });
+    const target = tempDir();
+    restoreSnapshot(snap, target);
+    expect(userVersion(join(target, 'state.db'))).toBe(1);
+    expect(await loadJobs({ dataDir: target })).toEqual(['default\u0000j1']);
+    raw(snap, (db) => db.pragma('user_version = 3'));
+    expect(() => restoreSnapshot(snap, tempDir())).toThrow(
+      expect.objectContaining({
+        code: 'StateFormat',
+        message: expect.stringContaining(`${snap} is in state format 3`),
+      }),
+    );
   });
 });

@@ -14,10 +14,16 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableNames, type TableName } from '../schema.js';
 import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
-import { aborted, stateCorrupt } from '../../errors/index.js';
+import { aborted, stateCorrupt, stateFormatTooNew } from '../../errors/index.js';
 import type { Logger } from '../../logging/index.js';
 import { checkAfterLoad, checkBeforeOpen, MarkerWriter } from './integrity.js';
-import { openSqliteCore, type SqliteCore, type SqliteCoreConfig } from './sqlite-core.js';
+import {
+  openSqliteCore,
+  STATE_DB_FORMAT,
+  type SqliteCore,
+  type SqliteCoreConfig,
+  type StateFormatError,
+} from './sqlite-core.js';
 
 export interface SqliteBackendOptions {
   /** Directory for `state.db`; created when missing. ':memory:' keeps the database in memory. */
@@ -44,7 +50,21 @@ export function sqliteCoreConfig(opts: SqliteBackendOptions): SqliteCoreConfig {
     // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
     closeSync(openSync(file, 'a', 0o600));
   }
-  return { file, synchronous: opts.synchronous ?? 'FULL', tableNames };
+  return { file, format: STATE_DB_FORMAT, synchronous: opts.synchronous ?? 'FULL', tableNames };
+}
+
+/**
+ * Opens the database of `cfg` in this thread. A newer format is refused with `StateFormat` (naming the file and
+ * both formats; `-recover` does not override it), anything else SQLite cannot open with `StateCorrupt`.
+ */
+export function openCore(cfg: SqliteCoreConfig): SqliteCore {
+  try {
+    return openSqliteCore(Database, cfg);
+  } catch (e) {
+    const f = e as Partial<StateFormatError>;
+    if (f.code === 'StateFormat') throw stateFormatTooNew(cfg.file, f.found ?? 0, f.known ?? cfg.format);
+    throw stateCorrupt(`cannot open the state database ${cfg.file}: ${(e as Error).message}`);
+  }
 }
 
 /** Loads every row through `core`, mapping an abort to the usual error. */
@@ -83,11 +103,7 @@ export class SqliteBackend implements StateBackend {
   constructor(private readonly opts: SqliteBackendOptions) {
     const cfg = sqliteCoreConfig(opts);
     checkBeforeOpen(opts);
-    try {
-      this.core = openSqliteCore(Database, cfg);
-    } catch (e) {
-      throw stateCorrupt(`cannot open the state database ${cfg.file}: ${(e as Error).message}`);
-    }
+    this.core = openCore(cfg);
     this.marker = new MarkerWriter(opts.dataDir, opts.logger);
     this.ordered = opts.groupCommit !== false;
   }

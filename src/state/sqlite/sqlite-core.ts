@@ -3,6 +3,9 @@
  * state table (`key TEXT PRIMARY KEY, value TEXT` holding JSON) and a `meta` table for the state index and
  * each table's last-modified index. Each batch is one SQL transaction.
  *
+ * The database's format is `PRAGMA user_version` (see STATE_DB_FORMAT): written when the database is created,
+ * checked before anything else on every open, so a database of a newer format is refused untouched.
+ *
  * `openSqliteCore` must stay self-contained: it references nothing outside its own body (no imports, no
  * module-level names), because the worker thread runs it from its source text (`Function.prototype.toString`),
  * which is what lets one file serve both the compiled agent and the TypeScript sources under vitest.
@@ -26,9 +29,26 @@ export interface SqliteCore {
   close(): void;
 }
 
+/**
+ * The on-disk format this build writes and reads, kept in `PRAGMA user_version`. Format 1: the tables above
+ * and positional allocation rows (`ROW_POSITIONAL`, ALLOC_KEYS / METRIC_KEYS below). A database without the
+ * marker (0: written before it existed) is format 1 and is marked so when opened. Raise this, with code that
+ * reads (or converts) every older format, whenever what an older build would misread is written.
+ */
+export const STATE_DB_FORMAT = 1;
+
+/** What `openSqliteCore` throws for a database of a newer format, untouched and closed. */
+export interface StateFormatError extends Error {
+  code: 'StateFormat';
+  found: number;
+  known: number;
+}
+
 export interface SqliteCoreConfig {
   /** The database file, or ':memory:'. */
   file: string;
+  /** STATE_DB_FORMAT (passed in: this function cannot see module-level names). */
+  format: number;
   synchronous: 'NORMAL' | 'FULL';
   tableNames: readonly TableName[];
 }
@@ -37,6 +57,19 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
   const JOB_REF = '$jobRef';
   const sqlName = (t: string): string => `t_${t}`;
   const db = new DatabaseCtor(cfg.file);
+  // The format, before anything is written: a newer one is left exactly as found (no WAL switch, no tables).
+  const found = db.pragma('user_version', { simple: true }) as number;
+  if (found > cfg.format) {
+    db.close();
+    const e = new Error(
+      `${cfg.file} is in state format ${found}, but this Drover reads formats up to ${cfg.format}`,
+    ) as StateFormatError;
+    e.code = 'StateFormat';
+    e.found = found;
+    e.known = cfg.format;
+    throw e;
+  }
+  const fresh = found === 0 && db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() === 0;
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${cfg.synchronous}`);
   // The default 2 MB page cache is tiny next to a state of a million allocations: inserts at random keys
@@ -53,6 +86,8 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
     upserts.set(t, db.prepare(`INSERT OR REPLACE INTO ${sqlName(t)} (key, value) VALUES (?, ?)`));
     deletes.set(t, db.prepare(`DELETE FROM ${sqlName(t)} WHERE key = ?`));
   }
+  // A new database is in this build's format; an unmarked older one is format 1, the only format before the marker.
+  if (found === 0) db.pragma(`user_version = ${fresh ? cfg.format : 1}`);
   const putMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   const putAllocJob = db.prepare('INSERT OR IGNORE INTO alloc_jobs (key, value) VALUES (?, ?)');
   /**

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { nullLogger } from '../../logging/index.js';
 import { StateStore } from '../store.js';
 import { build } from '../../testing/builders.js';
+import { withBackend } from '../testing/with-backend.js';
 import { ThreadedSqliteBackend } from './threaded-backend.js';
 
 describe('ThreadedSqliteBackend', () => {
@@ -21,6 +22,13 @@ describe('ThreadedSqliteBackend', () => {
     cleanups.push(() => store.close().catch(() => undefined));
     return { backend, store };
   };
+  /** The rows on disk (`table/key`) and the index they reach, read by a fresh backend over `dir`. */
+  const onDisk = (dir: string) =>
+    withBackend(new ThreadedSqliteBackend({ dataDir: dir }), async (reader) => {
+      const keys: string[] = [];
+      const meta = await reader.load((t, k) => keys.push(`${t}/${k}`));
+      return { index: meta.index, keys };
+    });
   afterEach(async () => {
     for (const c of cleanups.splice(0)) await c();
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -43,11 +51,8 @@ describe('ThreadedSqliteBackend', () => {
     expect(acked).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(store.latestIndex()).toBe(50);
     // A second reader over the same file sees all of them while the first store is still open.
-    const reader = new ThreadedSqliteBackend({ dataDir: dir });
-    const keys: string[] = [];
-    const meta = await reader.load((t, k) => (t === 'allocs' ? keys.push(k) : undefined));
-    await reader.close();
-    expect([meta.index, keys.length]).toEqual([50, 50]);
+    const { index, keys } = await onDisk(dir);
+    expect([index, keys.filter((k) => k.startsWith('allocs/')).length]).toEqual([50, 50]);
   });
 
   it('fails the next write with a clear error when its worker dies, and a restart reloads exactly the acknowledged writes', async () => {
@@ -85,49 +90,43 @@ describe('ThreadedSqliteBackend', () => {
 
   it('fails a write whose batch SQLite refuses, refuses the batches already sent after it, and keeps the disk at the last acknowledged write', async () => {
     const dir = tempDir();
-    const backend = new ThreadedSqliteBackend({ dataDir: dir });
-    await backend.load(() => undefined);
-    await backend.apply({
-      index: 1,
-      tableIndexes: { jobs: 1 },
-      changes: [{ table: 'jobs', key: 'default\u0000a', value: build.job({ ID: 'a' }) }],
+    await withBackend(new ThreadedSqliteBackend({ dataDir: dir }), async (backend) => {
+      await backend.load(() => undefined);
+      await backend.apply({
+        index: 1,
+        tableIndexes: { jobs: 1 },
+        changes: [{ table: 'jobs', key: 'default\u0000a', value: build.job({ ID: 'a' }) }],
+      });
+      const bad = backend.apply({
+        index: 2,
+        tableIndexes: { jobs: 2 },
+        changes: [{ table: 'nope' as never, key: 'x', value: {} }],
+      });
+      const after = backend.apply({
+        index: 3,
+        tableIndexes: { jobs: 3 },
+        changes: [{ table: 'jobs', key: 'default\u0000c', value: build.job({ ID: 'c' }) }],
+      });
+      await expect(bad).rejects.toThrow(/SQLite refused batch 2: unknown state table "nope"/);
+      await expect(after).rejects.toThrow(/batch 2 was not committed, so later batches are refused/);
     });
-    const bad = backend.apply({
-      index: 2,
-      tableIndexes: { jobs: 2 },
-      changes: [{ table: 'nope' as never, key: 'x', value: {} }],
-    });
-    const after = backend.apply({
-      index: 3,
-      tableIndexes: { jobs: 3 },
-      changes: [{ table: 'jobs', key: 'default\u0000c', value: build.job({ ID: 'c' }) }],
-    });
-    await expect(bad).rejects.toThrow(/SQLite refused batch 2: unknown state table "nope"/);
-    await expect(after).rejects.toThrow(/batch 2 was not committed, so later batches are refused/);
-    await backend.close();
-    const reader = new ThreadedSqliteBackend({ dataDir: dir });
-    const keys: string[] = [];
-    const meta = await reader.load((_t, k) => keys.push(k));
-    await reader.close();
-    expect([meta.index, keys]).toEqual([1, ['default\u0000a']]);
+    expect(await onDisk(dir)).toEqual({ index: 1, keys: ['jobs/default\u0000a'] });
   });
 
   it('commits the batches still in flight when it is closed', async () => {
     const dir = tempDir();
-    const backend = new ThreadedSqliteBackend({ dataDir: dir });
-    await backend.load(() => undefined);
-    const sent = [1, 2, 3].map((i) =>
-      backend.apply({
-        index: i,
-        tableIndexes: { jobs: i },
-        changes: [{ table: 'jobs', key: `default\u0000j${i}`, value: build.job({ ID: `j${i}` }) }],
-      }),
-    );
-    await backend.close();
+    const sent = await withBackend(new ThreadedSqliteBackend({ dataDir: dir }), async (backend) => {
+      await backend.load(() => undefined);
+      return [1, 2, 3].map((i) =>
+        backend.apply({
+          index: i,
+          tableIndexes: { jobs: i },
+          changes: [{ table: 'jobs', key: `default\u0000j${i}`, value: build.job({ ID: `j${i}` }) }],
+        }),
+      );
+    });
+    // withBackend closed it with the three still in flight.
     await Promise.all(sent);
-    const reader = new ThreadedSqliteBackend({ dataDir: dir });
-    const meta = await reader.load(() => undefined);
-    await reader.close();
-    expect(meta.index).toBe(3);
+    expect((await onDisk(dir)).index).toBe(3);
   });
 });

@@ -16,16 +16,15 @@
  *
  * Loading at start runs in the calling thread over its own connection, closed before the worker opens.
  */
-import Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { TableName } from '../schema.js';
 import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
-import { DroverError, stateCorrupt } from '../../errors/index.js';
+import { DroverError } from '../../errors/index.js';
 import { checkAfterLoad, checkBeforeOpen, MarkerWriter } from './integrity.js';
 import { saveSnapshot } from './snapshot.js';
 import { openSqliteCore, type SqliteCoreConfig } from './sqlite-core.js';
-import { loadThrough, sqliteCoreConfig, type SqliteBackendOptions } from './sqlite-backend.js';
+import { loadThrough, openCore, sqliteCoreConfig, type SqliteBackendOptions } from './sqlite-backend.js';
 
 type Reply = { seq: number; ok: true } | { seq: number; ok: false; error: string };
 
@@ -102,12 +101,7 @@ export class ThreadedSqliteBackend implements StateBackend {
     if (this.worker !== undefined)
       throw new DroverError('Internal', 'the SQLite state must be loaded before the first write');
     checkBeforeOpen(this.opts);
-    let core;
-    try {
-      core = openSqliteCore(Database, this.cfg);
-    } catch (e) {
-      throw stateCorrupt(`cannot open the state database ${this.cfg.file}: ${(e as Error).message}`);
-    }
+    const core = openCore(this.cfg);
     try {
       const meta = loadThrough(core, visit, signal);
       checkAfterLoad(this.opts, meta.index);
