@@ -145,7 +145,7 @@ async function etcdBeside(a, sizes, timeoutS, profDir) {
       line('etcd, 3 members', onEtcd);
       const r = onEtcd.reload;
       console.log(
-        `  reloaded from etcd as a standby taking over would: ${r.allocs} placements at index ${r.index} in ` +
+        `  read back from etcd by a fresh backend (the etcd part of a takeover; the store's indexes not built): ${r.allocs} placements at index ${r.index} in ` +
           `${r.seconds.toFixed(1)} s (snapshot at index ${r.snapshotIndex}, ${r.snapshotChunks} chunks, then the log)`,
       );
       if (etcdProf) {
@@ -355,8 +355,9 @@ async function single(a) {
 }
 
 /**
- * What a standby does when it takes over: loads the whole state from etcd (the latest snapshot, then the log
- * after it). Proves the run's snapshots were written and can be read back, and counts every placement again.
+ * The etcd part of what a standby does when it takes over: a fresh backend loads the whole state from etcd (the
+ * latest snapshot, then the log after it); the state store's indexes are not built here. Proves the run's
+ * snapshots were written and can be read back, and counts every placement again.
  */
 async function reloadFromEtcd(endpoints, prefix, expected) {
   const { EtcdBackend } = await import(dist('state/etcd/index.js'));

@@ -66,7 +66,7 @@ describe("the agent gateway's acme.ca_file", () => {
     listed = 0;
     const notPem = await file('key-instead.pem', ca.key);
     await expect(startGatewayTls(config(notPem), server, nullLogger)).rejects.toThrow(
-      `gateway.acme.ca_file: ${notPem} is not a complete PEM certificate bundle`,
+      `gateway.acme.ca_file: ${notPem} holds no PEM certificate`,
     );
     expect(listed).toBe(0);
   });

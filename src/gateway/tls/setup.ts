@@ -54,7 +54,9 @@ export async function readCaBundle(name: string, file: string): Promise<string> 
   const pem = await readSettingFile(name, file);
   const begins = pem.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0;
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  if (begins === 0 || blocks.length !== begins)
+  if (begins === 0)
+    throw new DroverError('BadRequest', `${name}: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  if (blocks.length !== begins)
     throw new DroverError('BadRequest', `${name}: ${file} is not a complete PEM certificate bundle (truncated?)`);
   for (const [i, block] of blocks.entries()) {
     try {

@@ -88,7 +88,14 @@ describe('EtcdBackend', () => {
     await b.load(() => {});
     await b.apply({ index: 1, tableIndexes: { allocs: 1 }, changes });
     await b.close();
-    expect((await keysUnder(prefix)).filter((k) => k.startsWith('chunk/')).length).toBeGreaterThan(1);
+    const pieces = (await keysUnder(prefix)).filter((k) => k.startsWith('chunk/'));
+    expect(pieces.length).toBeGreaterThan(1);
+    // A piece left by an earlier failed attempt at the same entry (a longer one) is not part of it.
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    await client.put(
+      Buffer.from(`${prefix}chunk/${'1'.padStart(16, '0')}/${String(pieces.length).padStart(6, '0')}`),
+      randomBytes(64),
+    );
     const got = await reload({ endpoints: etcd.endpoints, prefix });
     await got.backend.close();
     expect(got.index).toBe(1);
@@ -98,7 +105,13 @@ describe('EtcdBackend', () => {
 
   it('snapshots every few entries, deletes the log the snapshot covers, and reloads the same rows', async () => {
     const prefix = freshPrefix();
-    const b = new EtcdBackend({ endpoints: etcd.endpoints, prefix, snapshotEveryEntries: 3 });
+    const lines: MemoryLogLine[] = [];
+    const b = new EtcdBackend({
+      endpoints: etcd.endpoints,
+      prefix,
+      snapshotEveryEntries: 3,
+      logger: memoryLogger(lines),
+    });
     await b.load(() => {});
     for (let i = 1; i <= 10; i++) {
       await b.apply({
@@ -107,6 +120,10 @@ describe('EtcdBackend', () => {
         changes: [{ table: 'nodes', key: `n${i % 4}`, value: { ID: `n${i % 4}`, Seen: i } }],
       });
     }
+    // Snapshots are made beside the writes: wait for the one entry 9 made due before closing.
+    const snapped = () => lines.some((l) => l.msg === 'etcd snapshot written' && Number(l.fields.index) >= 9);
+    const deadline = Date.now() + 30_000;
+    while (!snapped() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await b.close();
     const keys = await keysUnder(prefix);
     expect(keys.filter((k) => k.startsWith('log/')).length).toBeLessThan(3);
@@ -120,6 +137,15 @@ describe('EtcdBackend', () => {
       'nodes/n2': { ID: 'n2', Seen: 10 },
       'nodes/n3': { ID: 'n3', Seen: 7 },
     });
+    // A damaged snapshot is refused at load as corrupt state, naming the snapshot.
+    const client = new EtcdClient({ endpoints: etcd.endpoints });
+    const piece = keys.find((k) => k.startsWith('snapdata/'))!;
+    await client.put(Buffer.from(prefix + piece), randomBytes(200));
+    const err = await reload({ endpoints: etcd.endpoints, prefix }).catch((e: unknown) => e);
+    expect(isDroverError(err, 'StateCorrupt')).toBe(true);
+    expect((err as Error).message).toMatch(
+      /etcd snapshot at index 9 \(.*snapdata\/0+9-[0-9a-f]{8}\/, 1 chunks\) cannot be read/,
+    );
   });
 
   it('keeps acknowledging writes while a snapshot of a large state is encoded, and reloads every row', async () => {
@@ -176,7 +202,7 @@ describe('EtcdBackend', () => {
       endpoints: etcd.endpoints,
       prefix,
       snapshotEveryEntries: 2,
-      snapshotRetryMs: 1_500,
+      snapshotRetryMs: 2_000,
       logger: memoryLogger(lines),
     });
     await b.load(() => {});
@@ -202,11 +228,12 @@ describe('EtcdBackend', () => {
     await write();
     const deadline = Date.now() + 30_000;
     while (failures().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(failures()[0]?.fields).toMatchObject({ error: 'row refused to encode (2)', retryInMs: 1_500 });
+    expect(failures()[0]?.fields).toMatchObject({ error: 'row refused to encode (2)', retryInMs: 2_000 });
     const failedAt = Date.now();
     // Entries written within the delay do not try again (the snapshot is still due: the log keeps growing).
     for (let i = 0; i < 4; i++) await write();
-    if (Date.now() - failedAt < 1_500) expect(failures()).toHaveLength(1);
+    expect(Date.now() - failedAt).toBeLessThan(2_000); // else this run proves nothing: four writes took 2 s
+    expect(failures()).toHaveLength(1);
     while (written().length === 0 && Date.now() < deadline) {
       await write();
       await new Promise((r) => setTimeout(r, 100));
@@ -214,8 +241,8 @@ describe('EtcdBackend', () => {
     expect(written()).toHaveLength(1);
     // The retry failed too, and the delay doubled before the third try.
     expect(failures().map((l) => l.fields)).toMatchObject([
-      { retryInMs: 1_500 },
-      { error: 'row refused to encode (3)', retryInMs: 3_000 },
+      { retryInMs: 2_000 },
+      { error: 'row refused to encode (3)', retryInMs: 4_000 },
     ]);
     await b.close();
     const got = await reload({ endpoints: etcd.endpoints, prefix });

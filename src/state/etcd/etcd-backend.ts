@@ -6,8 +6,8 @@
  *   log/<first index>             one entry = consecutive batches, DEFLATEd JSON (1 + bytes), or a
  *                                 header (2 + {chunks}) when the entry is larger than one chunk
  *   chunk/<first index>/<n>       the pieces of a large entry, written before its header
- *   snap                          {index, tableIndexes, chunks}: the latest snapshot
- *   snapdata/<index>/<n>          its pieces
+ *   snap                          {index, tableIndexes, chunks, attempt}: the latest snapshot
+ *   snapdata/<index>-<attempt>/<n> its pieces (uploaded before `snap` names them)
  *
  * Why a log and not one key per row: etcd takes at most 128 operations per transaction and 1.5 MiB per
  * request by default, while one plan may write 1,000 allocations; one compressed entry per commit is
@@ -30,7 +30,8 @@
  */
 import type { Logger } from '../../logging/index.js';
 import { nullLogger } from '../../logging/index.js';
-import { DroverError, aborted } from '../../errors/index.js';
+import { randomBytes } from 'node:crypto';
+import { DroverError, aborted, stateCorrupt } from '../../errors/index.js';
 import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
 import type { TableName } from '../schema.js';
 import { chunks, decodeBatches, decodeSnapshot, encodeBatches, encodeSnapshot } from './codec.js';
@@ -67,8 +68,9 @@ const pad = (n: number, w = 16) => String(n).padStart(w, '0');
 const KIND_INLINE = 1;
 const KIND_CHUNKED = 2;
 /**
- * Rows in one log entry at most: group commit merges queued batches, and an entry is encoded as one JSON string,
- * so this keeps it far below V8's largest string (100,000 allocations are about 100 MB of JSON).
+ * Group commit merges queued batches into one entry until it holds this many rows (a single larger batch still
+ * makes one entry of its own): an entry is encoded as one JSON string, and this keeps it far below V8's largest
+ * string (100,000 allocations are about 100 MB of JSON).
  */
 const MAX_ENTRY_CHANGES = 100_000;
 const SNAPSHOT_RETRY_MAX_MS = 5 * 60_000;
@@ -76,11 +78,27 @@ const SNAPSHOT_RETRY_MAX_MS = 5 * 60_000;
 interface EncodedSnapshot {
   index: number;
   tableIndexes: BackendBatch['tableIndexes'];
-  data: Buffer;
+  /** Names this attempt's pieces, `snapdata/<index>-<attempt>/<n>`: two attempts at one index never mix. */
+  attempt: string;
+  chunks: number;
+  bytes: number;
   /** The log entries and bytes it covers (counted again if it fails). */
   entries: number;
-  bytes: number;
+  logBytes: number;
+  /** etcd revision of the transaction that made it current. */
+  revision?: number;
 }
+
+/** The value of `snap`. Snapshots written before attempts were named have none: `snapdata/<index>/`. */
+interface SnapRecord {
+  index: number;
+  tableIndexes: LoadedMeta['tableIndexes'];
+  chunks: number;
+  attempt?: string;
+}
+
+const snapDir = (s: { index: number; attempt?: string }) =>
+  s.attempt === undefined ? pad(s.index) : `${pad(s.index)}-${s.attempt}`;
 
 interface Pending {
   batch: BackendBatch;
@@ -184,13 +202,17 @@ export class EtcdBackend implements StateBackend {
     this.headRev = head.kvs[0]?.modRevision ?? 0;
     const snap = (await this.client.range(this.k.snap, { revision: rev }, signal)).kvs[0];
     if (snap) {
-      const s = JSON.parse(snap.value.toString('utf8')) as {
-        index: number;
-        tableIndexes: LoadedMeta['tableIndexes'];
-        chunks: number;
-      };
-      const data = await this.readChunks(Buffer.from(`${this.prefix}snapdata/${pad(s.index)}/`), s.chunks, rev, signal);
-      const decoded = await decodeSnapshot(data, (row) => this.mirror.set(`${row[0]}\u0002${row[1]}`, row));
+      const s = JSON.parse(snap.value.toString('utf8')) as SnapRecord;
+      const dir = `${this.prefix}snapdata/${snapDir(s)}/`;
+      const data = await this.readChunks(Buffer.from(dir), s.chunks, rev, signal);
+      let decoded: Awaited<ReturnType<typeof decodeSnapshot>>;
+      try {
+        decoded = await decodeSnapshot(data, (row) => this.mirror.set(`${row[0]}\u0002${row[1]}`, row));
+      } catch (e) {
+        throw stateCorrupt(
+          `etcd snapshot at index ${s.index} (${dir}, ${s.chunks} chunks) cannot be read: ${(e as Error).message}`,
+        );
+      }
       this.meta = { index: decoded.index, tableIndexes: { ...decoded.tableIndexes } };
       this.lastSnapRevision = snap.modRevision;
     }
@@ -218,9 +240,15 @@ export class EtcdBackend implements StateBackend {
     );
   }
 
+  /**
+   * The pieces `000000` .. `count - 1` under `prefix`, by name: a failed earlier attempt at the same entry may
+   * have left more pieces under it (orphans the next snapshot deletes), and they are not part of this value.
+   */
   private async readChunks(prefix: Buffer, count: number, rev: number, signal?: AbortSignal): Promise<Buffer> {
     const parts: Buffer[] = [];
-    for await (const page of this.client.rangeAll(prefix, { revision: rev, pageSize: 1 }, signal))
+    const from = Buffer.concat([prefix, Buffer.from(pad(0, 6))]);
+    const to = Buffer.concat([prefix, Buffer.from(pad(count, 6))]);
+    for await (const page of this.client.rangeAll(prefix, { revision: rev, from, rangeEnd: to, pageSize: 1 }, signal))
       for (const kv of page) parts.push(kv.value);
     if (parts.length !== count)
       throw new DroverError(
@@ -411,24 +439,29 @@ export class EtcdBackend implements StateBackend {
 
   /**
    * The snapshot's two halves, so that a large state never stalls the writes: when one is due, the rows are
-   * captured (a list of references: the values are never mutated) and encoded beside the pump, which keeps
-   * committing; the encoded snapshot is then written by the pump between two entries, because its transaction
-   * compares the head like every commit. Never throws: a failed snapshot is logged and tried again after a delay
-   * that doubles up to SNAPSHOT_RETRY_MAX_MS (the log stays intact meanwhile, only longer).
+   * captured (a list of references: the values are never mutated), then encoded and uploaded beside the pump,
+   * which keeps committing (the pieces go under a name of this attempt's own and stay invisible until `snap`
+   * names them); the pump then commits the snapshot between two entries, because its transaction compares the
+   * head like every commit. Never throws: a failed snapshot is logged and tried again after a delay that doubles
+   * up to SNAPSHOT_RETRY_MAX_MS (the log stays intact meanwhile, only longer).
    */
   private async snapshotStep(): Promise<void> {
     const ready = this.snapReady;
     if (ready) {
       this.snapReady = undefined;
+      if (this.failed || this.isDeposed) return; // the next writer snapshots; this one may not be it
+      let committed = false;
       try {
-        await this.writeSnapshot(ready);
+        await this.commitSnapshot(ready);
+        committed = true;
         this.snapFailures = 0;
       } catch (e) {
-        this.snapshotFailed(e, ready.entries, ready.bytes);
+        this.snapshotFailed(e, ready.entries, ready.logBytes);
       }
+      if (committed) await this.compactBefore(ready);
       return;
     }
-    if (this.snapEncoding || this.closed || Date.now() < this.snapRetryAt) return;
+    if (this.snapEncoding || this.closed || this.failed || this.isDeposed || Date.now() < this.snapRetryAt) return;
     if (this.entriesSinceSnap < this.snapEntries && this.bytesSinceSnap < this.snapBytes) return;
     const index = this.meta.index;
     const tableIndexes = { ...this.meta.tableIndexes };
@@ -437,11 +470,19 @@ export class EtcdBackend implements StateBackend {
     const bytes = this.bytesSinceSnap;
     this.entriesSinceSnap = 0;
     this.bytesSinceSnap = 0;
-    this.snapEncoding = encodeSnapshot({ index, tableIndexes, rows }, this.abort.signal)
+    this.snapEncoding = (async () => {
+      const data = await encodeSnapshot({ index, tableIndexes, rows }, this.abort.signal);
+      const attempt = randomBytes(4).toString('hex');
+      const parts = chunks(data, this.chunkBytes);
+      const dir = `${this.prefix}snapdata/${snapDir({ index, attempt })}/`;
+      for (const [n, part] of parts.entries())
+        await this.client.put(Buffer.from(`${dir}${pad(n, 6)}`), part, this.abort.signal);
+      return { index, tableIndexes, attempt, chunks: parts.length, bytes: data.length, entries, logBytes: bytes };
+    })()
       .then(
-        (data) => {
+        (snap) => {
           if (this.closed) return;
-          this.snapReady = { index, tableIndexes, data, entries, bytes };
+          this.snapReady = snap;
           this.pumping ??= this.pump();
         },
         (e: unknown) => {
@@ -466,28 +507,45 @@ export class EtcdBackend implements StateBackend {
     });
   }
 
-  /** Writes an encoded snapshot, deletes the log it covers and compacts old history. */
-  private async writeSnapshot(s: EncodedSnapshot): Promise<void> {
-    const { index, tableIndexes, data } = s;
-    const parts = chunks(data, this.chunkBytes);
-    for (const [n, part] of parts.entries())
-      await this.client.put(Buffer.from(`${this.prefix}snapdata/${pad(index)}/${pad(n, 6)}`), part, this.abort.signal);
+  /** Makes an uploaded snapshot the current one and deletes the log (and older snapshots) it covers. */
+  private async commitSnapshot(s: EncodedSnapshot): Promise<void> {
+    const { index, tableIndexes, attempt, chunks: count } = s;
     const upTo = (p: Buffer, i: number) => ({
       deleteRange: { key: p, rangeEnd: Buffer.from(`${p.toString('utf8')}${pad(i)}`) },
     });
+    const record: SnapRecord = { index, tableIndexes, chunks: count, attempt };
     const ops: TxnOp[] = [
-      { put: { key: this.k.snap, value: Buffer.from(JSON.stringify({ index, tableIndexes, chunks: parts.length })) } },
+      { put: { key: this.k.snap, value: Buffer.from(JSON.stringify(record)) } },
       upTo(this.k.log, index + 1),
       upTo(this.k.chunk, index + 1),
       upTo(this.k.snapdata, index),
     ];
     const r = await this.client.txn(this.headGuard(), ops, [], this.abort.signal);
-    if (!r.succeeded) throw notWriter(this.prefix);
+    if (!r.succeeded) {
+      this.isDeposed = true;
+      throw notWriter(this.prefix);
+    }
     this.revision = Math.max(this.revision, r.revision);
+    s.revision = r.revision;
+    this.logger.info('etcd snapshot written', { index, chunks: count, bytes: s.bytes });
+  }
+
+  /**
+   * Compacts etcd's history up to the previous snapshot (followers get one snapshot of slack). A failure here is
+   * not a failed snapshot (that one is written): it is logged, and the next snapshot compacts further.
+   */
+  private async compactBefore(s: EncodedSnapshot): Promise<void> {
     const previous = this.lastSnapRevision;
-    this.lastSnapRevision = r.revision;
-    this.logger.info('etcd snapshot written', { index, chunks: parts.length, bytes: data.length });
-    if (previous > 0) await this.client.compact(previous, this.abort.signal);
+    this.lastSnapRevision = s.revision ?? previous;
+    if (previous === 0) return;
+    try {
+      await this.client.compact(previous, this.abort.signal);
+    } catch (e) {
+      this.logger.warn('etcd compaction after a snapshot failed', {
+        revision: previous,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
   }
 
   async close(): Promise<void> {

@@ -234,13 +234,13 @@ export class EtcdClient {
     };
   }
 
-  /** Every key under `prefix` at one revision, read in pages of `pageSize`. */
+  /** Every key under `prefix` (from `from`, before `rangeEnd` when given) at one revision, in pages of `pageSize`. */
   async *rangeAll(
     prefix: Buffer,
-    opts: { revision?: number; pageSize?: number; from?: Buffer } = {},
+    opts: { revision?: number; pageSize?: number; from?: Buffer; rangeEnd?: Buffer } = {},
     signal?: AbortSignal,
   ): AsyncGenerator<EtcdKV[], void> {
-    const end = prefixEnd(prefix);
+    const end = opts.rangeEnd ?? prefixEnd(prefix);
     let from = opts.from ?? prefix;
     let revision = opts.revision ?? 0;
     for (;;) {

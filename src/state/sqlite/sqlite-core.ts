@@ -56,11 +56,20 @@ export interface SqliteCoreConfig {
 export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreConfig): SqliteCore {
   const JOB_REF = '$jobRef';
   const sqlName = (t: string): string => `t_${t}`;
-  const db = new DatabaseCtor(cfg.file);
-  // The format, before anything is written: a newer one is left exactly as found (no WAL switch, no tables).
-  const found = db.pragma('user_version', { simple: true }) as number;
+  // The format, read over a read-only connection before anything is written: a newer database is left exactly
+  // as found (a read-write connection would checkpoint its WAL on close). No file yet: a new database.
+  let found = 0;
+  try {
+    const probe = new DatabaseCtor(cfg.file, { readonly: true, fileMustExist: true });
+    try {
+      found = probe.pragma('user_version', { simple: true }) as number;
+    } finally {
+      probe.close();
+    }
+  } catch (e) {
+    if (!/unable to open|does not exist/i.test((e as Error).message)) throw e;
+  }
   if (found > cfg.format) {
-    db.close();
     const e = new Error(
       `${cfg.file} is in state format ${found}, but this Drover reads formats up to ${cfg.format}`,
     ) as StateFormatError;
@@ -69,6 +78,7 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
     e.known = cfg.format;
     throw e;
   }
+  const db = new DatabaseCtor(cfg.file);
   const fresh = found === 0 && db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() === 0;
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${cfg.synchronous}`);
