@@ -38,6 +38,23 @@ async function reload(
   return { rows, index: meta.index, backend };
 }
 
+/** A backend on a fresh prefix whose log lines the test reads, loaded and ready for writes. */
+async function loggedBackend(
+  opts: Partial<EtcdBackendOptions>,
+): Promise<{ b: EtcdBackend; lines: MemoryLogLine[]; prefix: string }> {
+  const prefix = freshPrefix();
+  const lines: MemoryLogLine[] = [];
+  const b = new EtcdBackend({ endpoints: etcd.endpoints, prefix, logger: memoryLogger(lines), ...opts });
+  await b.load(() => {});
+  return { b, lines, prefix };
+}
+
+/** Waits until `done()` holds, up to 30 s (the assertion after it says what was missing). */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
 async function keysUnder(prefix: string): Promise<string[]> {
   const client = new EtcdClient({ endpoints: etcd.endpoints });
   const p = Buffer.from(prefix);
@@ -104,15 +121,7 @@ describe('EtcdBackend', () => {
   });
 
   it('snapshots every few entries, deletes the log the snapshot covers, and reloads the same rows', async () => {
-    const prefix = freshPrefix();
-    const lines: MemoryLogLine[] = [];
-    const b = new EtcdBackend({
-      endpoints: etcd.endpoints,
-      prefix,
-      snapshotEveryEntries: 3,
-      logger: memoryLogger(lines),
-    });
-    await b.load(() => {});
+    const { b, lines, prefix } = await loggedBackend({ snapshotEveryEntries: 3 });
     for (let i = 1; i <= 10; i++) {
       await b.apply({
         index: i,
@@ -121,9 +130,7 @@ describe('EtcdBackend', () => {
       });
     }
     // Snapshots are made beside the writes: wait for the one entry 9 made due before closing.
-    const snapped = () => lines.some((l) => l.msg === 'etcd snapshot written' && Number(l.fields.index) >= 9);
-    const deadline = Date.now() + 30_000;
-    while (!snapped() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await until(() => lines.some((l) => l.msg === 'etcd snapshot written' && Number(l.fields.index) >= 9));
     await b.close();
     const keys = await keysUnder(prefix);
     expect(keys.filter((k) => k.startsWith('log/')).length).toBeLessThan(3);
@@ -149,15 +156,7 @@ describe('EtcdBackend', () => {
   });
 
   it('keeps acknowledging writes while a snapshot of a large state is encoded, and reloads every row', async () => {
-    const prefix = freshPrefix();
-    const lines: MemoryLogLine[] = [];
-    const b = new EtcdBackend({
-      endpoints: etcd.endpoints,
-      prefix,
-      snapshotEveryEntries: 2,
-      logger: memoryLogger(lines),
-    });
-    await b.load(() => {});
+    const { b, lines, prefix } = await loggedBackend({ snapshotEveryEntries: 2 });
     // About 12 MB of rows: encoding them takes many steps, each of which lets the writes go on.
     const rows = Array.from({ length: 40_000 }, (_, i) => ({
       table: 'nodes' as const,
@@ -177,9 +176,7 @@ describe('EtcdBackend', () => {
       changes: [{ table: 'nodes', key: 'm3', value: { ID: 'm3' } }],
     });
     expect(lines.filter((l) => l.msg === 'etcd snapshot written')).toEqual([]);
-    const deadline = Date.now() + 30_000;
-    while (!lines.some((l) => l.msg === 'etcd snapshot written') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+    await until(() => lines.some((l) => l.msg === 'etcd snapshot written'));
     expect(lines.find((l) => l.msg === 'etcd snapshot written')?.fields).toMatchObject({ index: 2 });
     await b.apply({
       index: 4,
@@ -196,16 +193,7 @@ describe('EtcdBackend', () => {
   }, 60_000);
 
   it('tries a failed snapshot again after a delay, not after every entry, and keeps the log meanwhile', async () => {
-    const prefix = freshPrefix();
-    const lines: MemoryLogLine[] = [];
-    const b = new EtcdBackend({
-      endpoints: etcd.endpoints,
-      prefix,
-      snapshotEveryEntries: 2,
-      snapshotRetryMs: 2_000,
-      logger: memoryLogger(lines),
-    });
-    await b.load(() => {});
+    const { b, lines, prefix } = await loggedBackend({ snapshotEveryEntries: 2, snapshotRetryMs: 2_000 });
     // A row that encodes once (its log entry), fails twice (the first snapshot and its retry), then encodes again.
     let encodings = 0;
     const flaky = {
@@ -226,14 +214,14 @@ describe('EtcdBackend', () => {
     const written = () => lines.filter((l) => l.msg === 'etcd snapshot written');
     await write(flaky);
     await write();
-    const deadline = Date.now() + 30_000;
-    while (failures().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await until(() => failures().length > 0);
     expect(failures()[0]?.fields).toMatchObject({ error: 'row refused to encode (2)', retryInMs: 2_000 });
     const failedAt = Date.now();
     // Entries written within the delay do not try again (the snapshot is still due: the log keeps growing).
     for (let i = 0; i < 4; i++) await write();
     expect(Date.now() - failedAt).toBeLessThan(2_000); // else this run proves nothing: four writes took 2 s
     expect(failures()).toHaveLength(1);
+    const deadline = Date.now() + 30_000;
     while (written().length === 0 && Date.now() < deadline) {
       await write();
       await new Promise((r) => setTimeout(r, 100));
