@@ -33,7 +33,8 @@ async function gateway(
   const source = new MemorySource(instances);
   const gw = await startHaproxyGateway({ listen: { host: '127.0.0.1', port: 0 }, source, logger, threads: 1 });
   cleanups.push(() => gw.close(1000));
-  await gw.ready(AbortSignal.timeout(10_000));
+  // Bounded, not a figure: HAProxy's start (check, fork, stats socket) took over 10 s at load 8.
+  await gw.ready(AbortSignal.timeout(20_000));
   return { gw, source };
 }
 
