@@ -37,16 +37,54 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- 2. npm dependencies and the build
+installed=0
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "Installing npm dependencies"
   npm ci --no-audit --no-fund || exit 1
+  installed=1 # npm ci ran the `prepare` script, which is the build
 fi
-say "Building"
-npm run -s build || exit 1
-say "Typecheck and lint"
-npm run -s typecheck || exit 1
-npm run -s lint || exit 1
-npm run -s format:check || { loud "code is not formatted: run npm run format"; exit 1; }
+# better-sqlite3's install downloads a prebuilt binary from GitHub and compiles SQLite (a minute and more of
+# both cores) when it cannot. Keep the binary this install ended with where that download would have put it
+# (npm's cache, keyed by version, Node ABI, platform and arch), so the next install on this machine, and the
+# fresh clone the quick-start test installs, take it instead of compiling again. prebuild-install loads a
+# cached binary before using it and compiles as before when that fails.
+node --input-type=module - <<'JS' || loud "could not keep better-sqlite3's binary in npm's cache"
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+const dir = 'node_modules/better-sqlite3';
+if (!existsSync(join(dir, 'build/Release/better_sqlite3.node')) || process.platform !== 'linux') process.exit(0);
+const { version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+const file = `better-sqlite3-v${version}-node-v${process.versions.modules}-linux-${process.arch}.tar.gz`;
+const url = `https://github.com/WiseLibs/better-sqlite3/releases/download/v${version}/${file}`;
+const cache = join(process.env.npm_config_cache || join(homedir(), '.npm'), '_prebuilds');
+const dest = join(cache, `${createHash('sha512').update(url).digest('hex').slice(0, 6)}-${file}`);
+if (existsSync(dest)) process.exit(0);
+mkdirSync(cache, { recursive: true });
+execFileSync('tar', ['-czf', `${dest}.tmp`, '-C', dir, 'build/Release/better_sqlite3.node']);
+renameSync(`${dest}.tmp`, dest);
+console.log(`kept better-sqlite3's binary as ${dest}`);
+JS
+if [ $installed = 0 ]; then
+  say "Building"
+  npm run -s build || exit 1
+fi
+# The static checks are independent and each mostly uses one core: two lanes at once, each lane's output
+# printed whole when both are done.
+say "Typecheck, lint and format check"
+CHECKS=$(mktemp -d /tmp/drover-checks-XXXX)
+(npm run -s typecheck && { npm run -s format:check || { echo '!!! code is not formatted: run npm run format'; exit 1; }; }) >"$CHECKS/a" 2>&1 &
+lane_a=$!
+npm run -s lint >"$CHECKS/b" 2>&1 &
+lane_b=$!
+wait $lane_a; rc_a=$?
+wait $lane_b; rc_b=$?
+cat "$CHECKS/a" "$CHECKS/b"
+rm -rf "$CHECKS"
+[ $rc_a -ne 0 ] && { loud "typecheck or format check failed"; exit 1; }
+[ $rc_b -ne 0 ] && { loud "lint failed"; exit 1; }
 
 # --- 3. Docker Engine
 if command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then

@@ -24,8 +24,15 @@ async function main(path: string): Promise<void> {
     log.info('sidecar config applied', { service: cfg.Service, upstreams: cfg.Upstreams.length });
   };
   await load();
+  // One load at a time: under load a read and update can outlast the poll interval, and an older read finishing
+  // after a newer one would put back the config it replaced (an intention just lifted, for a poll interval).
+  let loading = false;
   const timer = setInterval(() => {
-    load().catch((e: unknown) => log.warn('sidecar config not applied', { err: String(e) }));
+    if (loading) return;
+    loading = true;
+    load()
+      .catch((e: unknown) => log.warn('sidecar config not applied', { err: String(e) }))
+      .finally(() => (loading = false));
   }, POLL_MS);
   const stop = () => {
     clearInterval(timer);

@@ -249,7 +249,19 @@ describe.skipIf(!isRoot || !haveCNI || !haveOpenSSL)('the Connect service mesh (
     expect(list).toMatch(/web\s+deny\s+db/);
     const allow = agent.cli(['intention', 'create', '-allow', '-replace', 'web', 'db']);
     expect(allow.code, allow.stderr).toBe(0);
-    await agent.waitFor('the allow applying', async () => ((await get(webURL)).status === 200 ? true : null), 30_000);
+    // Each db instance's sidecar picks the allow up on its own refresh: wait until every one of them answers, or
+    // the next test's first request may still meet a sidecar that denies.
+    const allowedBy = new Set<string>();
+    await agent.waitFor(
+      'the allow applying at every db instance',
+      async () => {
+        const r = await get(webURL);
+        if (r.status === 200 && r.body.startsWith('db ')) allowedBy.add(r.body.slice(3));
+        return allowedBy.size === dbAllocs.length ? true : null;
+      },
+      30_000,
+    );
+    expect([...allowedBy].sort()).toEqual([...dbAllocs].sort());
     // Nothing restarted: the same allocations, every task started once.
     for (const a of await allocsOf(agent, 'db'))
       if (a.DesiredStatus === 'run') for (const t of Object.values(a.TaskStates ?? {})) expect(t.Restarts ?? 0).toBe(0);

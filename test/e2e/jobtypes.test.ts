@@ -179,6 +179,10 @@ describe('job types and operations on a dev agent', () => {
     scaling {
       min = 1
       max = 3
+    }
+    # job run follows the deployment: healthy after 1 s of running, not the default 10 s.
+    update {
+      min_healthy_time = "1s"
     }${shTask('sleep 300')}
   }
 }`,
@@ -246,6 +250,10 @@ describe('job types and operations on a dev agent', () => {
   group "g" {
     migrate {
       max_parallel = 1
+    }
+    # job run follows the deployment: healthy after 1 s of running, not the default 10 s.
+    update {
+      min_healthy_time = "1s"
     }${shTask('sleep 300')}
   }
 }`,

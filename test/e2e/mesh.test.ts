@@ -212,15 +212,18 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
     let ok = 0;
     const failures: string[] = [];
     let stop = false;
+    // When each failure happened relative to the kill (negative: before it), for the message of a failed run.
+    let killedAt = 0;
+    const at = () => (killedAt ? `+${Date.now() - killedAt} ms` : 'before the kill');
     const worker = async () => {
       while (!stop && sent < 3_000 && Date.now() < deadline) {
         sent++;
         try {
           const r = await get('/');
           if (r.status === 200 && r.body.startsWith('web ')) ok++;
-          else failures.push(`${r.status} ${r.body.slice(0, 120)}`);
+          else failures.push(`${at()}: ${r.status} ${r.body.slice(0, 200)}`);
         } catch (e) {
-          failures.push(String(e));
+          failures.push(`${at()}: ${String(e)}`);
         }
       }
     };
@@ -239,7 +242,7 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
     };
     const workers = [...Array.from({ length: 10 }, () => worker()), watch()];
     await new Promise((r) => setTimeout(r, 1_000));
-    const killedAt = Date.now();
+    killedAt = Date.now();
     const kill = spawnSync(
       'sh',
       ['-c', `docker ps -q --filter label=com.hashicorp.nomad.alloc_id=${victim} | xargs -r docker kill`],
@@ -250,7 +253,8 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
     await Promise.all(workers);
     stop = true;
 
-    expect(failures.slice(0, 5)).toEqual([]);
+    // The failures are named in the message too: its first line is all the closing summary of a CI run shows.
+    expect(failures.slice(0, 5), `${failures.length} failed: ${failures.slice(0, 5).join(' | ')}`).toEqual([]);
     expect(ok).toBe(sent);
     expect(sent).toBeGreaterThan(100);
     expect(leftAt, 'the victim left the routes').toBeGreaterThan(killedAt);

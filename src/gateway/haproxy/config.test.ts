@@ -72,7 +72,8 @@ describe('HAProxy configuration', () => {
     expect(text).toContain('X-Forwarded-Proto http unless');
     expect(text).toContain('X-Real-IP %[src]');
     expect(text).toContain('default_backend no_route');
-    expect(text).toContain('retry-on conn-failure');
+    expect(text).toContain('retry-on conn-failure empty-response');
+    expect(text).toContain('http-request disable-l7-retry unless METH_GET || METH_OPTIONS');
   });
 
   it('extracts the Host for host routes only', () => {

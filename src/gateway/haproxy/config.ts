@@ -5,7 +5,8 @@
  *
  * The semantics mirror the Node data plane: routes for the Host first, then hostless ones, longest prefix first,
  * prefixes matched on segment boundaries; strip=; round robin or least connections; a refused connection is
- * retried on another instance (retry-on conn-failure + redispatch); an instance is ejected after consecutive
+ * retried on another instance (retry-on conn-failure + redispatch), and so is a GET/HEAD/OPTIONS the instance
+ * closed without answering (empty-response); an instance is ejected after consecutive
  * layer-4 errors (observe layer4) and re-admitted when its next TCP check passes; X-Forwarded-* and X-Real-IP are
  * set as the Node plane sets them; 404/503/502 pages name the route and reason.
  */
@@ -77,7 +78,10 @@ export function renderHaproxyConfig(all: readonly HaproxyRoute[], o: HaproxyConf
     '  timeout tunnel 1h',
     '  retries 2',
     '  option redispatch 1',
-    '  retry-on conn-failure',
+    // As the Node plane: a refused connection is retried for any request, and an idempotent one also when the
+    // instance closed the connection without answering (a killed container behind docker-proxy: accepted, then
+    // closed), on another instance (redispatch). The frontend turns the second kind off for other methods.
+    '  retry-on conn-failure empty-response',
     '  http-reuse safe',
     '',
     'frontend gateway',
@@ -89,6 +93,7 @@ export function renderHaproxyConfig(all: readonly HaproxyRoute[], o: HaproxyConf
       : '  http-request set-header X-Forwarded-Proto http unless { req.hdr(x-forwarded-proto) -m found }',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)] if { req.hdr(host) -m found } !{ req.hdr(x-forwarded-host) -m found }',
     '  http-request set-header X-Real-IP %[src] unless { req.hdr(x-real-ip) -m found }',
+    '  http-request disable-l7-retry unless METH_GET || METH_OPTIONS',
   ];
   // The normalised Host is only read by host routes; without any, extracting it is work on every request.
   if (routes.some((r) => r.spec.host !== ''))
