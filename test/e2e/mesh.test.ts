@@ -263,6 +263,13 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
   }, 90_000);
 
   it('lists the routes with their instances in `drover gateway routes`', async () => {
+    // The killed instance's replacement may still be on its way into the routes: compare once they are whole.
+    await agent.waitFor(
+      'all web instances back',
+      async () => (await route('/'))?.Targets.length === WEB_COUNT,
+      30_000,
+      200,
+    );
     const r = agent.cli(['gateway', 'routes', '-gateway', gw]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Route\s+Strip\s+LB\s+Service\s+Instance\s+Address\s+Active\s+State$/m);
@@ -273,7 +280,7 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
     expect(lines.filter((l) => /\bstats\s+[0-9a-f]{8}\s/.test(l))).toHaveLength(STATS_COUNT);
   });
 
-  it('follows a scale-down into /routes within a second of the catalog', async () => {
+  it('follows a scale-down into /routes soon after the catalog', async () => {
     await agent.waitFor(
       'all web instances back',
       async () => (await route('/'))?.Targets.length === WEB_COUNT,
@@ -283,7 +290,9 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
     const target = 12;
     const scale = agent.cli(['job', 'scale', '-detach', 'web', 'web', String(target)]);
     expect(scale.code, scale.stderr).toBe(0);
-    // Instances leave the catalog one by one; each step must reach the gateway within a second.
+    // Instances leave the catalog one by one; the gateway follows the catalog's blocking query, so each step
+    // reaches it about as soon as the catalog has it (BENCHMARKS.md, discovery). The bound is loose on purpose:
+    // it fails a gateway that polls or stalls, not a slow machine.
     const until = Date.now() + 60_000;
     let catalogAt = 0;
     let routesAt = 0;
@@ -294,6 +303,6 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     expect(routesAt, agent.output.slice(-2000)).toBeGreaterThan(0);
-    expect(routesAt - (catalogAt || routesAt)).toBeLessThan(1_000);
+    expect(routesAt - (catalogAt || routesAt)).toBeLessThan(5_000);
   }, 90_000);
 });
