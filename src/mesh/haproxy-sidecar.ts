@@ -57,8 +57,14 @@ export type HaproxySidecarPaths = ReturnType<typeof haproxySidecarPaths>;
 /** The longest unix socket path HAProxy binds (sun_path, less the `.<pid>.tmp` it binds first). */
 const SOCKET_PATH_MAX = 107 - 16;
 
-/** How long a server that failed is out before its check may re-admit it (the Node sidecar ejects for 10 s). */
+/** The TLS check of a live server. */
 const CHECK_INTER_MS = 2_000;
+/**
+ * The check of a server marked down (a failed connect or check): HAProxy has no "use them all when all are
+ * ejected" as the Node sidecar has, so a lone instance that failed once (its sidecar still starting) must come
+ * back soon.
+ */
+const DOWN_INTER_MS = 250;
 
 /**
  * The intentions as map entries for the inbound of `cfg.Service`, decided here with the same rules as the Node
@@ -165,7 +171,7 @@ export function renderHaproxySidecar(cfg: SidecarConfig, p: HaproxySidecarPaths,
       '  retries 3',
       '  option redispatch 1',
       `  default-server ssl crt ${p.leaf} ca-file ${p.roots} verify required verifyhost ${dest} ssl-min-ver TLSv1.2` +
-        ` check inter ${CHECK_INTER_MS} fall 1 rise 1 observe layer4 error-limit 1 on-error mark-down`,
+        ` check inter ${CHECK_INTER_MS} downinter ${DOWN_INTER_MS} fall 1 rise 1 observe layer4 error-limit 1 on-error mark-down`,
     );
     taken.forEach((addr, k) =>
       lines.push(addr === '' ? `  server s${k + 1} 0.0.0.0:0 disabled` : `  server s${k + 1} ${addr}`),
