@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect, type Server } from 'node:net';
+import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -16,29 +16,9 @@ import { nullLogger } from '../logging/index.js';
 import { HaproxySidecar, intentionEntries } from './haproxy-sidecar.js';
 import { SidecarProxy, type SidecarConfig } from './proxy.js';
 import { intention, testPKI, type TestPKI } from './testing/fixtures.js';
+import { call, echo } from './testing/net.js';
 
 const HAPROXY = findExecutable('haproxy');
-
-async function echo(name: string): Promise<{ server: Server; port: number }> {
-  const server = createServer((s) => s.on('data', (d) => s.write(`${name}:${d.toString()}`)));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as { port: number }).port };
-}
-
-function call(port: number, msg: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let got = '';
-    s.on('data', (d) => {
-      got += d.toString();
-      s.end();
-    });
-    s.on('error', () => {});
-    s.on('close', () => resolve(got === '' ? 'closed' : got));
-    s.write(msg);
-    setTimeout(() => s.destroy(), 5_000).unref();
-  });
-}
 
 /** The serial of the certificate a TLS port serves, or the error. */
 function servedSerial(port: number): Promise<string> {

@@ -5,30 +5,7 @@ import { nullLogger } from '../logging/index.js';
 import { SidecarProxy, VERDICT_ALPN, VERDICT_READY } from './proxy.js';
 import { meshSpiffeID } from '../structs/index.js';
 import { inboundConfig, intention, outboundConfig, testPKI, type TestPKI } from './testing/fixtures.js';
-
-/** A TCP service answering each line with its name and the line. */
-async function echo(name: string): Promise<{ server: Server; port: number }> {
-  const server = createServer((s) => s.on('data', (d) => s.write(`${name}:${d.toString()}`)));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  return { server, port: typeof a === 'object' && a ? a.port : 0 };
-}
-
-/** Sends `msg` through 127.0.0.1:port; resolves the reply, or 'closed' when the connection ends without one. */
-function call(port: number, msg: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let got = '';
-    s.on('data', (d) => {
-      got += d.toString();
-      s.end();
-    });
-    s.on('error', () => {});
-    s.on('close', () => resolve(got === '' ? 'closed' : got));
-    s.write(msg);
-    setTimeout(() => s.destroy(), 5_000).unref();
-  });
-}
+import { call, echo } from './testing/net.js';
 
 describe('the sidecar proxy', () => {
   let pki: TestPKI;

@@ -29,23 +29,18 @@ const BRIDGE = 'drmesh0';
 const SUBNET = '172.26.112.0/24';
 const isRoot = process.getuid?.() === 0;
 const haveCNI = existsSync('/usr/lib/cni/bridge') && existsSync('/usr/lib/cni/portmap');
-const haveHaproxy = (() => {
+/** Whether `cmd args` runs. */
+const runs = (cmd: string, args: string[]) => {
   try {
-    execFileSync('haproxy', ['-v']);
+    execFileSync(cmd, args);
     return true;
   } catch {
     return false;
   }
-})();
+};
+const haveHaproxy = runs('haproxy', ['-v']);
 const PLANES: Array<'haproxy' | 'node'> = haveHaproxy ? ['haproxy', 'node'] : ['node'];
-const haveOpenSSL = (() => {
-  try {
-    execFileSync('openssl', ['version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const haveOpenSSL = runs('openssl', ['version']);
 
 const DB_JS = "require('http').createServer((q,s)=>s.end('db '+process.env.NOMAD_ALLOC_ID)).listen(6000,'127.0.0.1')";
 // web answers each request with what its upstream (the sidecar on 127.0.0.1:7000) answered, or 502.
