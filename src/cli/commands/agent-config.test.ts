@@ -214,8 +214,8 @@ plugin "docker" {
   });
 
   it("reads client.connect's sidecar_data_plane and refuses a plane it does not know", () => {
-    expect(fromNomadConfig({ client: [{ connect: [{ sidecar_data_plane: 'node' }] }] }).client?.connect).toEqual({
-      sidecarDataPlane: 'node',
+    expect(fromNomadConfig({ client: [{ connect: [{ sidecar_data_plane: 'node' }] }] })).toMatchObject({
+      client: { connect: { sidecarDataPlane: 'node' } },
     });
     expect(() => fromNomadConfig({ client: { connect: { sidecar_data_plane: 'envoy' } } }, 'a.hcl')).toThrow(
       'Error loading configuration from a.hcl: client.connect.sidecar_data_plane must be one of auto, node, haproxy, got "envoy"',
