@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /* global process, console, performance, URL */
 // Benchmark "mesh": requests/s and p99 through two sidecars (app → outbound sidecar → mTLS → inbound sidecar →
-// service) against the same HTTP service reached directly, in one run. The sidecars are Drover's own proxy
-// (dist/mesh/sidecar.js, each its own process as on a client) with leaves from a fresh mesh CA, on 127.0.0.1
-// (no namespaces: this measures the proxy, not CNI).
+// service) against the same HTTP service reached directly, in one run. The sidecars run on the data plane a
+// client uses by default: HAProxy when the binary is on PATH (the config src/mesh/haproxy-sidecar.ts renders,
+// one single-threaded process per sidecar), else Drover's own Node proxy (dist/mesh/sidecar.js); --plane
+// node|haproxy chooses. Each sidecar is its own process as on a client, with leaves from a fresh mesh CA, on
+// 127.0.0.1 (no namespaces: this measures the proxy, not CNI).
 // Goal: mesh throughput ≥ 0.7× direct, mesh p99 ≤ 2× direct.
 // Checks that work was done: every response carries the service's body and status 200.
 //
@@ -15,7 +17,7 @@
 // logic): what any Node sidecar pair costs, so the sidecars' own overhead is the difference.
 //
 // Usage: node bench/mesh/mesh.bench.mjs [--quick] [--requests 20000] [--connections 16] [--rounds 6]
-//        [--warmup 3000] [--floor] [--profile DIR]
+//        [--warmup 3000] [--floor] [--profile DIR] [--plane node|haproxy]
 // Needs `npm run build` and the openssl binary; otherwise prints SKIP and exits 3.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,6 +48,14 @@ try {
 }
 
 const { testPKI, inboundConfig, outboundConfig } = await import(dist('mesh/testing/fixtures.js'));
+const { findExecutable } = await import(dist('lib/haproxy/binary.js'));
+const haproxyBin = findExecutable('haproxy');
+const plane = args.plane ?? (haproxyBin ? 'haproxy' : 'node');
+if (plane !== 'node' && plane !== 'haproxy') throw new Error(`--plane must be node or haproxy, got ${plane}`);
+if (plane === 'haproxy' && !haproxyBin) {
+  console.log('SKIP mesh --plane haproxy needs the haproxy binary');
+  process.exit(3);
+}
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -87,10 +97,23 @@ const env = { ...process.env, DROVER_SIDECAR_LOG_LEVEL: 'warn' };
 // --profile DIR: each sidecar writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
 const prof = typeof args.profile === 'string' ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
 const node = (argv) => spawn(process.execPath, argv, { env, stdio: ['ignore', 'ignore', 'inherit'] });
-const procs = [
-  node([...prof, dist('mesh/sidecar.js'), join(dir, 'in.json')]),
-  node([...prof, dist('mesh/sidecar.js'), join(dir, 'out.json')]),
-];
+/** One HAProxy sidecar (no master: its CPU is then one process's), files rendered as the client renders them. */
+async function haproxySidecar(name, cfg) {
+  const { HaproxySidecar } = await import(dist('mesh/haproxy-sidecar.js'));
+  const quiet = { debug() {}, info() {}, warn: console.warn, error: console.error };
+  quiet.child = () => quiet;
+  const sc = new HaproxySidecar(join(dir, name), dir, quiet, haproxyBin);
+  sc.prepare(cfg);
+  return spawn(haproxyBin, ['-db', '-f', sc.paths.cfg], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+const procs =
+  plane === 'haproxy'
+    ? // The inbound first: the outbound's first check would otherwise find nothing and mark it down a moment.
+      [await haproxySidecar('in', inCfg), await listening(inPort).then(() => haproxySidecar('out', outCfg))]
+    : [
+        node([...prof, dist('mesh/sidecar.js'), join(dir, 'in.json')]),
+        node([...prof, dist('mesh/sidecar.js'), join(dir, 'out.json')]),
+      ];
 /** A path the load goes through: its entry port and the proxy processes (inbound, outbound) it crosses. */
 const pathOf = (name, port, kind, [inbound, outbound]) => ({
   name,
@@ -102,7 +125,9 @@ const pathOf = (name, port, kind, [inbound, outbound]) => ({
       ]
     : [],
 });
-const paths = [pathOf('direct', servicePort, '', []), pathOf('mesh', meshPort, 'sidecar', procs)];
+// A failed run must not leave a sidecar behind (an HAProxy would also hold the caller's stderr pipe open).
+process.once('exit', () => procs.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+const paths = [pathOf('direct', servicePort, '', []), pathOf('mesh', meshPort, `${plane} sidecar`, procs)];
 await listening(inPort);
 await listening(meshPort);
 if (args.floor === true) {
@@ -189,7 +214,7 @@ for (const p of paths) {
 const us = (v) => `${v.toFixed(0)} µs`;
 console.log(
   `${total} requests per path over ${conns} ${fresh ? 'connections at a time, a new one per request' : 'keep-alive connections'}, ` +
-    `${rounds} rounds, ${warm} warm-up`,
+    `${rounds} rounds, ${warm} warm-up; sidecars on the ${plane} data plane`,
 );
 for (const p of paths) {
   const hops = p.cpu.map((c) => `, ${c.name} ${us(c.user + c.sys)} (sys ${us(c.sys)})`).join('');
@@ -204,8 +229,13 @@ console.log(resultLine({ name: 'mesh_rps', value: mesh.rps, unit: 'req/s', ref: 
 console.log(resultLine({ name: 'mesh_p99', value: mesh.p99, unit: 'ms', ref: direct.p99, goal: '<=2x' }));
 
 for (const p of paths) p.agent.destroy();
-await Promise.all(
-  procs.map((c) => new Promise((r) => (c.exitCode !== null ? r() : (c.once('exit', r), c.kill('SIGTERM'))))),
-);
+await killAll();
 rmSync(dir, { recursive: true, force: true });
 service.close();
+
+/** Stops the sidecars and waits for them. */
+async function killAll() {
+  await Promise.all(
+    procs.map((c) => new Promise((r) => (c.exitCode !== null ? r() : (c.once('exit', r), c.kill('SIGTERM'))))),
+  );
+}

@@ -20,7 +20,7 @@ import { startHttpApi, type HttpApi } from '../http/index.js';
 import type { AgentConfig } from './config.js';
 import { DROVER_VERSION } from './version.js';
 import { startAgentDns, type AgentDns } from './dns.js';
-import { gatewayUrl, startAgentGateway } from './gateway.js';
+import { chooseSidecarDataPlane, gatewayUrl, startAgentGateway } from './gateway.js';
 import { agentAutoscalerOptions, type AutoscalerRefs } from './autoscaler.js';
 import { clientIdentityCheck, isServerCertificate, loadTlsMaterial, serverIdentityCheck } from './tls.js';
 import { TlsFetch } from '../lib/tls-fetch.js';
@@ -250,6 +250,7 @@ export async function startAgent(config: AgentConfig, opts: { logger?: Logger } 
       advertiseIP: config.client.networkInterfaceIP,
       network: { ...bridge, cniPath: config.client.cniPath, cniConfigDir: config.client.cniConfigDir },
       artifact: config.client.artifact,
+      sidecarDataPlane: chooseSidecarDataPlane(config.client.connect.sidecarDataPlane, logger),
       // Tasks in bridge mode resolve `*.service.<domain>` through the agent's DNS on the bridge gateway.
       bridgeDns: (gateway) => bridgeDns.to?.listenOn(gateway, 53) ?? Promise.resolve(false),
     });

@@ -92,6 +92,11 @@ export interface AgentConfig {
     cniConfigDir: string;
     /** `artifact { http_read_timeout, http_max_size, decompression_size_limit, decompression_file_count_limit }`. */
     artifact: ArtifactClientConfig;
+    /**
+     * `connect { sidecar_data_plane }`: the Connect sidecar's data plane. `auto` (default) runs HAProxy when an
+     * haproxy binary is on PATH, else the built-in Node proxy with one warning; `haproxy` and `node` as asked.
+     */
+    connect: { sidecarDataPlane: 'auto' | 'node' | 'haproxy' };
   };
   plugins: Record<string, PluginConfig>;
   /** Nomad's `limits {}` block: HTTP connection and read bounds (docs/operations.md). */
@@ -203,6 +208,7 @@ export function defaultConfig(dev: boolean): AgentConfig {
       cniPath: ['/opt/cni/bin', '/usr/lib/cni'],
       cniConfigDir: '/opt/cni/config',
       artifact: { ...DEFAULT_ARTIFACT_CONFIG },
+      connect: { sidecarDataPlane: 'auto' },
     },
     plugins: dev ? { raw_exec: { config: { enabled: true } } } : {},
     limits: { ...defaultHttpLimits },

@@ -11,7 +11,13 @@ import { createServer, type Server } from '../server/index.js';
 import type { ServiceRegistration } from '../structs/index.js';
 import { defaultConfig, type AgentConfig } from './config.js';
 import { findExecutable } from '../gateway/index.js';
-import { chooseDataPlane, gatewayUrl, serverCatalogQuery, startAgentGateway } from './gateway.js';
+import {
+  chooseDataPlane,
+  chooseSidecarDataPlane,
+  gatewayUrl,
+  serverCatalogQuery,
+  startAgentGateway,
+} from './gateway.js';
 
 /** Both planes where HAProxy is installed (scripts/test.sh installs it); the Node plane alone elsewhere. */
 const PLANES = findExecutable('haproxy') ? (['node', 'haproxy'] as const) : (['node'] as const);
@@ -150,6 +156,19 @@ describe("the agent's gateway", () => {
     });
     expect(chooseDataPlane('node', () => true)).toEqual({ plane: 'node' });
     expect(chooseDataPlane('haproxy', () => false)).toEqual({ plane: 'haproxy' });
+  });
+
+  it('chooses the Connect sidecar plane the same way, warning once when auto falls back to Node', () => {
+    expect(defaultConfig(true).client.connect.sidecarDataPlane).toBe('auto');
+    const log = memoryLogger();
+    expect(chooseSidecarDataPlane('auto', log, () => true)).toBe('haproxy');
+    expect(chooseSidecarDataPlane('node', log, () => true)).toBe('node');
+    expect(chooseSidecarDataPlane('haproxy', log, () => false)).toBe('haproxy');
+    expect(log.lines.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(chooseSidecarDataPlane('auto', log, () => false)).toBe('node');
+    const warns = log.lines.filter((l) => l.level === 'warn');
+    expect(warns).toHaveLength(1);
+    expect(warns[0]!.msg).toMatch(/Connect sidecars run on the built-in Node proxy/);
   });
 
   it('falls back to the Node plane with a warning when no haproxy binary is on PATH', async () => {

@@ -60,6 +60,24 @@ export function chooseDataPlane(
   return { plane: 'node', fallbackReason: 'no haproxy binary on PATH' };
 }
 
+/**
+ * The Connect sidecar's data plane for `client { connect { sidecar_data_plane } }`: `auto` takes HAProxy when
+ * the binary is on PATH, else the Node proxy with one warning (as the gateway's `data_plane`).
+ */
+export function chooseSidecarDataPlane(
+  setting: AgentConfig['client']['connect']['sidecarDataPlane'],
+  logger: Pick<Logger, 'warn'>,
+  hasHaproxy?: () => boolean,
+): DataPlane {
+  const { plane, fallbackReason } = chooseDataPlane(setting, hasHaproxy);
+  if (fallbackReason)
+    logger.warn(
+      'Connect sidecars run on the built-in Node proxy, which costs several times the CPU per request of HAProxy; install haproxy, or set client { connect { sidecar_data_plane = "node" } } to choose it',
+      { reason: fallbackReason },
+    );
+  return plane;
+}
+
 const FALLBACK_HINT =
   'the gateway runs on the Node data plane, several times slower than HAProxy; install haproxy, or set gateway { data_plane = "node" } to choose it';
 

@@ -91,6 +91,8 @@ export interface ClientOptions {
   network?: Partial<BridgeSettings>;
   /** `client { artifact { ... } }`: download and unpack limits (Nomad's defaults). */
   artifact?: Partial<ArtifactClientConfig>;
+  /** The Connect sidecar's data plane, as the agent resolved `client { connect { sidecar_data_plane } }`. */
+  sidecarDataPlane?: 'node' | 'haproxy';
   /**
    * Makes the agent's DNS answer on a bridge's gateway address (port 53), so tasks in bridge mode resolve
    * `*.service.<domain>`; resolves false when the agent has no DNS or the port is taken.
@@ -329,6 +331,7 @@ class ClientAgent implements Client {
       node: () => this.current,
       advertiseIP: this.options.advertiseIP ?? '127.0.0.1',
       logger: this.log,
+      dataPlane: this.options.sidecarDataPlane ?? 'node',
     })(args),
     ...(this.options.taskHooks?.(args) ?? []),
   ];

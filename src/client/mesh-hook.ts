@@ -9,6 +9,9 @@
  *   poststart / recovered ─► register "<service>-sidecar-proxy" (the host address of the mesh port)
  *   exited / preKill / stop ─► deregister it
  *
+ * On the HAProxy data plane the same config is rendered into HAProxy's files (secrets/haproxy/) before the task
+ * starts, and every later change is applied to the running HAProxy through its runtime API (HaproxySidecar).
+ *
  * An instance's mesh address is its sidecar's registration; it is used only while the destination's own
  * registration for the same allocation exists and is not critical. A loopback address (an agent advertising
  * 127.0.0.1) is reached through the namespace's gateway, the host side of the bridge, where the client's DNAT
@@ -25,8 +28,8 @@ import {
   type Service,
   type TaskGroup,
 } from '../structs/index.js';
-import { SIDECAR_CONFIG_FILE, type TaskHandle } from '../drivers/index.js';
-import type { SidecarConfig, UpstreamConfig } from '../mesh/index.js';
+import { HAPROXY_SIDECAR_CONFIG_PATH, SIDECAR_CONFIG_FILE, type TaskHandle } from '../drivers/index.js';
+import { HaproxySidecar, type SidecarConfig, type UpstreamConfig } from '../mesh/index.js';
 import type { Logger } from '../logging/index.js';
 import type { TaskHook, TaskHookContext, TaskHookFactory } from './hooks.js';
 import type { ServerRPC } from './rpc.js';
@@ -43,6 +46,11 @@ export interface MeshHookOptions {
   logger: Logger;
   /** How often the sidecar's config is recomputed (default 1 s). */
   refreshMs?: number;
+  /**
+   * The sidecar's data plane (`client { connect { sidecar_data_plane } }`, resolved by the agent): HAProxy,
+   * driven through its runtime API, or the built-in Node proxy fed through its config file. Default node.
+   */
+  dataPlane?: 'node' | 'haproxy';
 }
 
 /** One hook per Connect sidecar task. */
@@ -58,6 +66,7 @@ class MeshSidecarHook implements TaskHook {
   private loop: AbortController | undefined;
   private registered: ServiceRegistration | undefined;
   private last = '';
+  private haproxy: HaproxySidecar | undefined;
 
   constructor(
     private readonly opts: MeshHookOptions,
@@ -65,7 +74,7 @@ class MeshSidecarHook implements TaskHook {
   ) {}
 
   async prestart(ctx: TaskHookContext): Promise<void> {
-    await this.writeConfig(ctx);
+    await this.writeConfig(ctx, true);
     this.startLoop(ctx);
   }
 
@@ -163,9 +172,19 @@ class MeshSidecarHook implements TaskHook {
       .sort((a, b) => a.Address.localeCompare(b.Address) || a.Port - b.Port);
   }
 
-  private async writeConfig(ctx: TaskHookContext): Promise<void> {
-    const text = JSON.stringify(await this.config(ctx));
+  private async writeConfig(ctx: TaskHookContext, starting = false): Promise<void> {
+    const cfg = await this.config(ctx);
+    const text = JSON.stringify(cfg);
     if (text === this.last) return;
+    if (this.opts.dataPlane === 'haproxy') {
+      const dir = join(ctx.dirs.secretsDir, HAPROXY_SIDECAR_CONFIG_PATH[0]);
+      this.haproxy ??= new HaproxySidecar(dir, ctx.dirs.dir, ctx.logger);
+      // Before the start: the files HAProxy starts from. After it (or after an agent restart): the runtime API.
+      if (starting) this.haproxy.prepare(cfg);
+      else await this.haproxy.apply(cfg, ctx.signal);
+      this.last = text;
+      return;
+    }
     mkdirSync(ctx.dirs.secretsDir, { recursive: true });
     const path = join(ctx.dirs.secretsDir, SIDECAR_CONFIG_FILE);
     writeFileSync(`${path}.tmp`, text, { mode: 0o600 });

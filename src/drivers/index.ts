@@ -6,7 +6,7 @@ export type * from './types.js';
 export { RECOVERABLE_DETAIL } from './types.js';
 export { MockDriver, type MockDriverOptions } from './mock/index.js';
 export { RawExecDriver, type RawExecOptions } from './raw-exec/index.js';
-export { ConnectProxyDriver, SIDECAR_CONFIG_FILE } from './connect-proxy/index.js';
+export { ConnectProxyDriver, HAPROXY_SIDECAR_CONFIG_PATH, SIDECAR_CONFIG_FILE } from './connect-proxy/index.js';
 export {
   builtinDrivers,
   canonicalDriverName,

@@ -32,7 +32,7 @@ export {
 } from './blocking-source.js';
 export { runGatewayProcess, parseListenAddress, type GatewayProcessOptions } from './process.js';
 export { startHaproxyGateway, type HaproxyGatewayOptions } from './haproxy/plane.js';
-export { findExecutable } from './haproxy/binary.js';
+export { findExecutable } from '../lib/haproxy/binary.js';
 export { CertStore, checkCert, type CertEntry, type CertInfo } from './tls/certs.js';
 export {
   readCaBundle,

@@ -108,6 +108,8 @@ export async function createSelfSignedCA(
 
 export interface LeafRequest {
   commonName: string;
+  /** An organizational unit put in the subject before the CN (the mesh puts the service's namespace there). */
+  organizationalUnit?: string;
   /** The subjectAltName value, e.g. `DNS:a.test,DNS:b.test` or `URI:spiffe://...`. */
   subjectAltName: string;
   /** e.g. `serverAuth` or `serverAuth,clientAuth`. */
@@ -124,8 +126,10 @@ export async function signLeaf(
   opts: { signal?: AbortSignal; needFor?: string } = {},
 ): Promise<CertKeyPEM> {
   checkField('commonName', leaf.commonName, COMMON_NAME);
+  if (leaf.organizationalUnit !== undefined) checkField('organizationalUnit', leaf.organizationalUnit, COMMON_NAME);
   checkField('extendedKeyUsage', leaf.extendedKeyUsage, EXTENDED_KEY_USAGE);
   for (const entry of leaf.subjectAltName.split(',')) checkField('subjectAltName', entry, SAN_ENTRY);
+  const subject = `${leaf.organizationalUnit !== undefined ? `/OU=${leaf.organizationalUnit}` : ''}/CN=${leaf.commonName}`;
   return await inTempDir('drover-leaf-', async (dir) => {
     const f = (n: string) => join(dir, n);
     await writeFile(f('ca.pem'), ca.certPEM);
@@ -149,6 +153,7 @@ export async function signLeaf(
         'email_in_dn = no',
         'x509_extensions = leaf',
         '[pol]',
+        'organizationalUnitName = optional',
         'commonName = supplied',
         '[leaf]',
         'basicConstraints = critical,CA:FALSE',
@@ -158,10 +163,7 @@ export async function signLeaf(
         '',
       ].join('\n'),
     );
-    await openssl(
-      ['req', '-new', ...EC_KEY, '-keyout', f('leaf.key'), '-out', f('leaf.csr'), '-subj', `/CN=${leaf.commonName}`],
-      opts,
-    );
+    await openssl(['req', '-new', ...EC_KEY, '-keyout', f('leaf.key'), '-out', f('leaf.csr'), '-subj', subject], opts);
     await openssl(
       [
         'ca',

@@ -1,12 +1,20 @@
 /**
  * The mesh CA: a self-signed EC P-256 root the servers create once and keep in state, and the short-lived leaf
  * certificates it signs for each service (URI SAN spiffe://drover/ns/<ns>/svc/<service>, serverAuth and
- * clientAuth, so one leaf serves both sides of a sidecar). The X.509 work is OpenSSL's, as for `drover tls`
+ * clientAuth, so one leaf serves both sides of a sidecar). HAProxy 2.6 (the sidecar's other data plane) cannot
+ * read a URI SAN, so the leaf also names the service the ways it can check: subject OU=<ns>, CN=<service> (the
+ * inbound's intentions) and DNS SAN <service>.<ns>.mesh.drover (the outbound's `verifyhost`). The X.509 work is OpenSSL's, as for `drover tls`
  * (the `openssl` binary): `openssl ca` because it takes exact start and end dates (`x509 -days` counts whole
  * days), and a leaf must be able to live minutes.
  */
 import { DroverError } from '../errors/index.js';
 import { createSelfSignedCA, signLeaf } from '../lib/openssl.js';
+import { parseMeshSpiffeID } from '../structs/index.js';
+
+/** The DNS name a leaf carries for HAProxy's `verifyhost` (a namespace has no dot, so it reads back one way). */
+export function meshHostName(namespace: string, service: string): string {
+  return `${service}.${namespace}.mesh.drover`;
+}
 
 const NEED_FOR = 'the mesh CA';
 
@@ -26,13 +34,19 @@ export async function issueLeaf(
   now: number,
   signal?: AbortSignal,
 ): Promise<{ certPEM: string; keyPEM: string }> {
+  // X.509 bounds an OU at 64 characters; a longer namespace gets no OU, and the HAProxy
+  // inbound then judges its callers by the rules for an unknown namespace only.
+  const namespace = parseMeshSpiffeID(spiffeID)?.namespace;
+  const ou = namespace !== undefined && namespace.length <= 64 ? namespace : undefined;
   if (!/^[A-Za-z0-9._:/-]+$/.test(spiffeID) || !/^[A-Za-z0-9._-]+$/.test(commonName))
     throw new DroverError('BadRequest', `cannot issue a mesh certificate for "${commonName}" (${spiffeID})`);
   return signLeaf(
     ca,
     {
       commonName,
-      subjectAltName: `URI:${spiffeID}`,
+      ...(ou !== undefined ? { organizationalUnit: ou } : {}),
+      subjectAltName:
+        `URI:${spiffeID}` + (namespace !== undefined ? `,DNS:${meshHostName(namespace, commonName)}` : ''),
       extendedKeyUsage: 'serverAuth,clientAuth',
       notBefore: now - 60_000,
       notAfter: validBefore,

@@ -2,33 +2,10 @@ import { createServer, connect, type Server } from 'node:net';
 import { connect as tlsConnect, createServer as createTLSServer, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nullLogger } from '../logging/index.js';
-import { SidecarProxy, VERDICT_READY } from './proxy.js';
+import { SidecarProxy, VERDICT_ALPN, VERDICT_READY } from './proxy.js';
 import { meshSpiffeID } from '../structs/index.js';
 import { inboundConfig, intention, outboundConfig, testPKI, type TestPKI } from './testing/fixtures.js';
-
-/** A TCP service answering each line with its name and the line. */
-async function echo(name: string): Promise<{ server: Server; port: number }> {
-  const server = createServer((s) => s.on('data', (d) => s.write(`${name}:${d.toString()}`)));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address();
-  return { server, port: typeof a === 'object' && a ? a.port : 0 };
-}
-
-/** Sends `msg` through 127.0.0.1:port; resolves the reply, or 'closed' when the connection ends without one. */
-function call(port: number, msg: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let got = '';
-    s.on('data', (d) => {
-      got += d.toString();
-      s.end();
-    });
-    s.on('error', () => {});
-    s.on('close', () => resolve(got === '' ? 'closed' : got));
-    s.write(msg);
-    setTimeout(() => s.destroy(), 5_000).unref();
-  });
-}
+import { call, echo } from './testing/net.js';
 
 describe('the sidecar proxy', () => {
   let pki: TestPKI;
@@ -228,7 +205,14 @@ describe('the sidecar proxy', () => {
     const db = await pki.material('db');
     const seen: Array<{ resumed: boolean; caller: string }> = [];
     const inbound = createTLSServer(
-      { cert: db.CertPEM, key: db.KeyPEM, ca: db.RootsPEM, requestCert: true, rejectUnauthorized: true },
+      {
+        cert: db.CertPEM,
+        key: db.KeyPEM,
+        ca: db.RootsPEM,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: [VERDICT_ALPN],
+      },
       (s: TLSSocket) => {
         seen.push({ resumed: s.isSessionReused(), caller: s.getPeerCertificate().subjectaltname ?? '' });
         s.write(Buffer.from([VERDICT_READY]));
@@ -269,6 +253,7 @@ describe('the sidecar proxy', () => {
           rejectUnauthorized: false,
           cert: web.CertPEM,
           key: web.KeyPEM,
+          ALPNProtocols: [VERDICT_ALPN],
           session,
         });
         let got = '';
@@ -293,5 +278,52 @@ describe('the sidecar proxy', () => {
     const after = await attempt(first.ticket);
     expect(after.resumed).toBe(false);
     expect(after.got).toBe('refused');
+  });
+
+  it('talks to a sidecar without the verdict byte (the HAProxy plane) both ways', async () => {
+    // Node outbound ─► an inbound that selects no ALPN and sends no verdict: the finished handshake is READY.
+    const db = await pki.material('db');
+    const plain = createTLSServer(
+      { cert: db.CertPEM, key: db.KeyPEM, ca: db.RootsPEM, requestCert: true, rejectUnauthorized: true },
+      (s: TLSSocket) => {
+        s.on('data', (d) => s.write(`plain:${d.toString()}`));
+        s.on('error', () => {});
+      },
+    );
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    servers.push(plain);
+    const out = proxy();
+    const port = (plain.address() as { port: number }).port;
+    await out.update(outboundConfig(await pki.material('web'), 'db', [{ Address: '127.0.0.1', Port: port }]));
+    expect(await call(out.upstreamPort(0), 'x')).toBe('plain:x');
+
+    // A caller offering no ALPN ─► Node inbound: the service's bytes come first; a denied caller is just closed.
+    const svc = await echo('svc');
+    servers.push(svc.server);
+    const inbound = proxy();
+    const web = await pki.material('web');
+    await inbound.update(inboundConfig(db, svc.port));
+    const raw = () =>
+      new Promise<string>((resolve) => {
+        const s = tlsConnect({
+          host: '127.0.0.1',
+          port: inbound.inboundPort(),
+          rejectUnauthorized: false,
+          cert: web.CertPEM,
+          key: web.KeyPEM,
+        });
+        let got = '';
+        s.on('secureConnect', () => s.write('y'));
+        s.on('data', (d) => {
+          got += d.toString();
+          s.end();
+        });
+        s.on('error', () => {});
+        s.on('close', () => resolve(got === '' ? 'closed' : got));
+        setTimeout(() => s.destroy(), 5_000).unref();
+      });
+    expect(await raw()).toBe('svc:y');
+    await inbound.update(inboundConfig({ ...db, Intentions: [intention('web', 'db', 'deny')] }, svc.port));
+    expect(await raw()).toBe('closed');
   });
 });

@@ -14,6 +14,8 @@
  *     mTLS (the caller's leaf must chain to the mesh CA) ─► the caller's SPIFFE ID ─► intentions, checked on
  *     every connection against the current config (no restart) ─► DENIED, or dial the local service
  *     ─► READY and pipe both ways (the local service refusing: close, so the caller retries elsewhere)
+ *   The verdict byte is sent only when the caller offered VERDICT_ALPN (another Node sidecar; an HAProxy one
+ *   does not).
  *
  * The outbound keeps each instance's TLS session (a TLS 1.3 ticket) and resumes it on the next connection: an app
  * that opens a connection per request then pays an abbreviated handshake (no certificate signing or chain
@@ -38,6 +40,13 @@ import type { Logger } from '../logging/index.js';
 
 export const VERDICT_READY = 0x01;
 export const VERDICT_DENIED = 0x02;
+/**
+ * The ALPN name of the verdict byte: a Node outbound offers it and a Node inbound selects it, so the byte is
+ * sent only between two Node sidecars. The HAProxy sidecar (haproxy-sidecar.ts) neither offers nor selects it:
+ * a Node inbound then sends no verdict (a denied caller is just closed) and a Node outbound takes the finished
+ * handshake as READY, so the two data planes carry each other's traffic.
+ */
+export const VERDICT_ALPN = 'drover-mesh-verdict';
 
 export interface UpstreamConfig {
   DestinationName: string;
@@ -177,6 +186,7 @@ export class SidecarProxy {
         requestCert: true,
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
+        ALPNProtocols: [VERDICT_ALPN],
         handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
         sessionTimeout: SESSION_TIMEOUT_S,
       },
@@ -191,6 +201,7 @@ export class SidecarProxy {
     this.track(sock);
     sock.on('error', () => sock.destroy());
     const cfg = this.cfg!;
+    const verdict = sock.alpnProtocol === VERDICT_ALPN;
     const caller = parseMeshSpiffeID(spiffeOf(sock) ?? '');
     const allowed =
       caller !== undefined &&
@@ -200,7 +211,8 @@ export class SidecarProxy {
       });
     if (!allowed) {
       this.log.info('mesh: connection denied by intentions', { source: caller?.service ?? '(no identity)' });
-      sock.end(Buffer.from([VERDICT_DENIED]));
+      if (verdict) sock.end(Buffer.from([VERDICT_DENIED]));
+      else sock.destroy();
       return;
     }
     sock.pause();
@@ -208,7 +220,7 @@ export class SidecarProxy {
     const local = netConnect({ host: '127.0.0.1', port: cfg.Inbound!.LocalServicePort, noDelay: true });
     this.track(local);
     local.once('connect', () => {
-      sock.write(Buffer.from([VERDICT_READY]));
+      if (verdict) sock.write(Buffer.from([VERDICT_READY]));
       sock.pipe(local);
       local.pipe(sock);
       sock.resume();
@@ -297,6 +309,7 @@ export class SidecarProxy {
       session: this.sessions.get(sessionKey),
       servername: undefined,
       minVersion: 'TLSv1.2',
+      ALPNProtocols: [VERDICT_ALPN],
       // The server's identity is its SPIFFE ID, not a host name.
       checkServerIdentity: (_host, cert) =>
         (cert.subjectaltname ?? '').split(/,\s*/).includes(`URI:${want}`)
@@ -394,6 +407,13 @@ export class SidecarProxy {
       if (rest.length > 0) onFirstBytes(rest);
     };
     tls.on('data', onVerdict);
+    // An inbound that did not select the verdict's ALPN (the HAProxy sidecar) sends none: its handshake is READY.
+    tls.once('secureConnect', () => {
+      if (tls.alpnProtocol !== VERDICT_ALPN) {
+        tls.off('data', onVerdict);
+        onVerdict(Buffer.from([VERDICT_READY]));
+      }
+    });
   }
 }
 

@@ -119,6 +119,8 @@ const CLIENT: Spec = {
   cni_config_dir: 'v',
   bridge_network_name: 'v',
   bridge_network_subnet: 'v',
+  // Drover's own: the Connect sidecar's data plane (auto | haproxy | node), as the gateway's data_plane.
+  connect: { block: { sidecar_data_plane: 'v' } },
   drain_on_shutdown: refused(),
   chroot_env: refused(),
   artifact: {

@@ -213,6 +213,15 @@ plugin "docker" {
     expect(fromNomadConfig({ server: { heartbeat_grace: 3 } })).toEqual({ server: { heartbeatGraceMs: 3000 } });
   });
 
+  it("reads client.connect's sidecar_data_plane and refuses a plane it does not know", () => {
+    expect(fromNomadConfig({ client: [{ connect: [{ sidecar_data_plane: 'node' }] }] })).toMatchObject({
+      client: { connect: { sidecarDataPlane: 'node' } },
+    });
+    expect(() => fromNomadConfig({ client: { connect: { sidecar_data_plane: 'envoy' } } }, 'a.hcl')).toThrow(
+      'Error loading configuration from a.hcl: client.connect.sidecar_data_plane must be one of auto, node, haproxy, got "envoy"',
+    );
+  });
+
   it('reads server.server_join retry_join, retry_interval and retry_max, and refuses an empty list', () => {
     expect(
       fromNomadConfig({ server: [{ server_join: [{ retry_join: ['10.0.0.2:4646'], retry_interval: '5s' }] }] }),

@@ -5,7 +5,7 @@
  * `server { enabled, num_schedulers, min_heartbeat_ttl, heartbeat_grace, max_heartbeats_per_second }`,
  * `client { servers, node_class, node_pool, meta, host_volume "x" { path read_only }, min_dynamic_port,
  * max_dynamic_port, reserved { cpu memory disk reserved_ports }, bridge_network_name, bridge_network_subnet,
- * cni_path, cni_config_dir }`, `plugin "raw_exec" { config { enabled = true } }`,
+ * cni_path, cni_config_dir, connect { sidecar_data_plane } }`, `plugin "raw_exec" { config { enabled = true } }`,
  * `dns { enabled, port, domain }`, `gateway { enabled, listen, admin, lb, data_plane, tcp_ports }`).
  * docs/operations.md is the reference for users.
  */
@@ -338,6 +338,16 @@ const BYTE_UNITS: Record<string, number> = {
   tib: 1024 ** 4,
 };
 
+/** `client { connect { sidecar_data_plane } }`: the Connect sidecar's data plane, as the gateway's `data_plane`. */
+function connectBlock(c: Obj, file: string): Obj {
+  const v = c.sidecar_data_plane;
+  if (v !== undefined && (typeof v !== 'string' || !DATA_PLANES.includes(v)))
+    throw new UsageError(
+      `Error loading configuration from ${file}: client.connect.sidecar_data_plane must be one of ${DATA_PLANES.join(', ')}, got ${JSON.stringify(v)}`,
+    );
+  return { sidecarDataPlane: v };
+}
+
 /** `client { artifact { ... } }`: sizes as Nomad writes them ("100GB", "512MiB"), durations as "30m". */
 function artifactBlock(a: Obj, file: string): Obj {
   const bad = (key: string, what: string, v: unknown): never => {
@@ -475,6 +485,7 @@ export function fromNomadConfig(doc: Obj, file = 'config'): Obj {
           cniPath: typeof client.cni_path === 'string' ? client.cni_path.split(/[:,]/).filter(Boolean) : undefined,
           cniConfigDir: client.cni_config_dir,
           artifact: block(client.artifact) ? artifactBlock(block(client.artifact)!, file) : undefined,
+          connect: block(client.connect) ? connectBlock(block(client.connect)!, file) : undefined,
         }
       : undefined,
     plugins: plugins(doc.plugin),

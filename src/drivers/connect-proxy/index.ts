@@ -1,1 +1,1 @@
-export { ConnectProxyDriver, SIDECAR_CONFIG_FILE } from './connect-proxy-driver.js';
+export { ConnectProxyDriver, HAPROXY_SIDECAR_CONFIG_PATH, SIDECAR_CONFIG_FILE } from './connect-proxy-driver.js';

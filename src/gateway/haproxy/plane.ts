@@ -30,7 +30,7 @@ import {
   type HaproxyConfigOptions,
   type HaproxyRoute,
 } from './config.js';
-import { haproxyCommand, parseShowStat } from './runtime.js';
+import { haproxyCommand, parseShowStat } from '../../lib/haproxy/runtime.js';
 import { serverWords } from './route-rules.js';
 import { listen } from '../listen.js';
 import { withAcmeChallenge } from '../tls/challenge.js';

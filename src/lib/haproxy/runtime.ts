@@ -1,5 +1,28 @@
 /** HAProxy's runtime API (the stats socket) and master CLI: one command per connection, answer read to the end. */
+import { closeSync, constants, openSync } from 'node:fs';
 import { connect } from 'node:net';
+import { basename, dirname } from 'node:path';
+
+/** The longest path a unix socket address holds (sun_path, 108 bytes with its NUL). */
+const SUN_PATH_MAX = 107;
+
+/**
+ * Connects to a unix socket; a path longer than sun_path is reached through its directory's descriptor
+ * (/proc/self/fd/N/name), so sockets may live deep in an allocation dir.
+ */
+function connectUnix(socketPath: string) {
+  if (Buffer.byteLength(socketPath) <= SUN_PATH_MAX) return connect(socketPath);
+  const fd = openSync(dirname(socketPath), constants.O_RDONLY | constants.O_DIRECTORY);
+  const s = connect(`/proc/self/fd/${fd}/${basename(socketPath)}`);
+  let open = true;
+  const close = () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  s.once('connect', close);
+  s.once('close', close);
+  return s;
+}
 
 /** Sends one command and returns HAProxy's answer; rejects if the socket fails or `signal` aborts. */
 export function haproxyCommand(
@@ -9,7 +32,7 @@ export function haproxyCommand(
   timeoutMs = 5000,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = connect(socketPath);
+    const s = connectUnix(socketPath);
     const chunks: Buffer[] = [];
     const timer = setTimeout(
       () => s.destroy(new Error(`HAProxy did not answer "${command}" within ${timeoutMs} ms`)),
