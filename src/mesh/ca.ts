@@ -7,6 +7,7 @@
  * (the `openssl` binary): `openssl ca` because it takes exact start and end dates (`x509 -days` counts whole
  * days), and a leaf must be able to live minutes.
  */
+import { createHash } from 'node:crypto';
 import { DroverError } from '../errors/index.js';
 import { createSelfSignedCA, signLeaf } from '../lib/openssl.js';
 import { parseMeshSpiffeID } from '../structs/index.js';
@@ -14,6 +15,15 @@ import { parseMeshSpiffeID } from '../structs/index.js';
 /** The DNS name a leaf carries for HAProxy's `verifyhost` (a namespace has no dot, so it reads back one way). */
 export function meshHostName(namespace: string, service: string): string {
   return `${service}.${namespace}.mesh.drover`;
+}
+
+/**
+ * The namespace as a leaf's subject OU names it: X.509 bounds an OU at 64 characters, so a longer namespace is
+ * named by `_` and 40 hex digits of its SHA-256 (a namespace name cannot hold `_`, so none reads the same). The
+ * HAProxy inbound's intention keys use the same name.
+ */
+export function meshSubjectNamespace(namespace: string): string {
+  return namespace.length <= 64 ? namespace : `_${createHash('sha256').update(namespace).digest('hex').slice(0, 40)}`;
 }
 
 const NEED_FOR = 'the mesh CA';
@@ -34,10 +44,8 @@ export async function issueLeaf(
   now: number,
   signal?: AbortSignal,
 ): Promise<{ certPEM: string; keyPEM: string }> {
-  // X.509 bounds an OU at 64 characters; a longer namespace gets no OU, and the HAProxy
-  // inbound then judges its callers by the rules for an unknown namespace only.
   const namespace = parseMeshSpiffeID(spiffeID)?.namespace;
-  const ou = namespace !== undefined && namespace.length <= 64 ? namespace : undefined;
+  const ou = namespace !== undefined ? meshSubjectNamespace(namespace) : undefined;
   if (!/^[A-Za-z0-9._:/-]+$/.test(spiffeID) || !/^[A-Za-z0-9._-]+$/.test(commonName))
     throw new DroverError('BadRequest', `cannot issue a mesh certificate for "${commonName}" (${spiffeID})`);
   return signLeaf(

@@ -146,6 +146,40 @@ describe.skipIf(!HAPROXY)('the HAProxy sidecar (haproxy binary)', () => {
     await sidecar.apply(cfg());
     expect(await call(web.upstreamPort(0), 'd')).toBe('db:d');
 
+    // Callers from other namespaces, judged by their own namespace's rules: "evil" from any namespace is denied,
+    // and so is every service of a namespace longer than an OU holds (its leaf names it by a hash).
+    const longNs = `n${'x'.repeat(70)}`;
+    const caller = async (service: string, namespace: string) => {
+      const proxy = new SidecarProxy(nullLogger);
+      nodes.push(proxy);
+      const c = await webCfg();
+      await proxy.update({
+        ...c,
+        Service: service,
+        Namespace: namespace,
+        Material: await pki.material(service, [], 'allow', namespace),
+      });
+      return proxy;
+    };
+    const evil = await caller('evil', 'other');
+    const fromLong = await caller('web', longNs);
+    const friend = await caller('friend', 'other');
+    material = {
+      ...material,
+      DefaultAction: 'allow',
+      Intentions: [
+        { ...intention('evil', 'db', 'deny'), SourceNS: '*' },
+        { ...intention('*', 'db', 'deny'), SourceNS: longNs },
+      ],
+    };
+    await sidecar.apply(cfg());
+    expect(await call(evil.upstreamPort(0), 'x')).toBe('closed');
+    expect(await call(fromLong.upstreamPort(0), 'y')).toBe('closed');
+    expect(await call(friend.upstreamPort(0), 'z')).toBe('db:z');
+    expect(await call(web.upstreamPort(0), 'd2')).toBe('db:d2');
+    material = { ...material, Intentions: [intention('web', 'db', 'allow')] };
+    await sidecar.apply(cfg());
+
     // A connection without a certificate is refused.
     const bare = await new Promise<string>((resolve) => {
       const s = tlsConnect({ host: '127.0.0.1', port: meshPort, rejectUnauthorized: false });

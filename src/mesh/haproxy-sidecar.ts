@@ -22,11 +22,12 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, relative } from 'node:path';
 import { haproxyCommand } from '../lib/haproxy/runtime.js';
 import { intentionAllows, type MeshSidecarMaterial } from '../structs/index.js';
 import type { Logger } from '../logging/index.js';
-import { meshHostName } from './ca.js';
+import { meshHostName, meshSubjectNamespace } from './ca.js';
 import type { SidecarConfig, UpstreamConfig } from './proxy.js';
 
 /** The directory, under the sidecar task's secrets dir, holding HAProxy's config, certificates and sockets. */
@@ -87,8 +88,9 @@ export function intentionEntries(
     intentionAllows(m.Intentions, m.DefaultAction, { namespace, service }, dst) ? 'allow' : 'deny';
   const out: Array<[string, 'allow' | 'deny']> = [];
   for (const ns of namespaces) {
-    for (const svc of services) out.push([`${ns}/${svc}`, decide(ns, svc)]);
-    out.push([`${ns}/*`, decide(ns, OTHER)]);
+    const key = meshSubjectNamespace(ns); // as the caller's leaf names it
+    for (const svc of services) out.push([`${key}/${svc}`, decide(ns, svc)]);
+    out.push([`${key}/*`, decide(ns, OTHER)]);
   }
   for (const svc of services) out.push([`*/${svc}`, decide(OTHER, svc)]);
   out.push(['*', decide(OTHER, OTHER)]);
@@ -112,8 +114,17 @@ interface Rendered {
   slots: Map<string, string[]>;
 }
 
+/** `address:port` of an upstream's listener; refuses what is not an IP literal and a port (it goes into the config). */
 function upstreamKey(u: UpstreamConfig): string {
-  return `${u.LocalBindAddress || '127.0.0.1'}:${u.LocalBindPort}`;
+  const addr = u.LocalBindAddress || '127.0.0.1';
+  if (isIP(addr) === 0 || !Number.isInteger(u.LocalBindPort) || u.LocalBindPort < 1 || u.LocalBindPort > 65535)
+    throw new Error(`the HAProxy sidecar cannot listen on "${addr}" port "${String(u.LocalBindPort)}"`);
+  return isIP(addr) === 6 ? `[${addr}]:${u.LocalBindPort}` : `${addr}:${u.LocalBindPort}`;
+}
+
+/** An instance is only ever an IP literal and a port (it goes into the config and the runtime API). */
+function isInstance(i: { Address: string; Port: number }): boolean {
+  return isIP(i.Address) !== 0 && Number.isInteger(i.Port) && i.Port > 0 && i.Port < 65536;
 }
 
 function instanceAddr(i: { Address: string; Port: number }): string {
@@ -129,6 +140,8 @@ export function renderHaproxySidecar(cfg: SidecarConfig, p: HaproxySidecarPaths,
     'global',
     `  stats socket unix@${p.statsBind} mode 600 level admin`,
     '  nbthread 1',
+    // After a reload the old worker finishes its connections, but not for ever: long-lived ones are cut then.
+    '  hard-stop-after 10m',
     '  log stderr format raw local0 notice',
     // Without it a resumed TLS session would skip the client-certificate check against the current roots.
     '  tune.ssl.lifetime 60',
@@ -142,15 +155,19 @@ export function renderHaproxySidecar(cfg: SidecarConfig, p: HaproxySidecarPaths,
     '  timeout server-fin 5s',
   ];
   const ib = cfg.Inbound;
+  if (ib && (isIP(ib.BindAddress) === 0 || !Number.isInteger(ib.Port) || !Number.isInteger(ib.LocalServicePort)))
+    throw new Error(`the HAProxy sidecar cannot listen on "${ib.BindAddress}:${ib.Port}"`);
   if (ib) {
     lines.push(
       'frontend inbound',
       `  bind ${ib.BindAddress}:${ib.Port} ssl crt ${p.leaf} ca-file ${p.roots} verify required ssl-min-ver TLSv1.2`,
       '  tcp-request session set-var(sess.ns) ssl_c_s_dn(OU)',
       '  tcp-request session set-var(sess.svc) ssl_c_s_dn(CN)',
+      // A caller whose leaf names no namespace or service cannot be judged by its namespace's rules: refused.
+      '  tcp-request session reject unless { var(sess.ns) -m found } { var(sess.svc) -m found }',
       `  tcp-request session set-var(sess.v) var(sess.ns),concat(/,sess.svc,),map(${p.map})`,
       `  tcp-request session set-var(sess.v) var(sess.ns),concat(,,/*),map(${p.map}) unless { var(sess.v) -m found }`,
-      `  tcp-request session set-var(sess.v) var(sess.svc),concat(*/,,),map(${p.map}) unless { var(sess.v) -m found }`,
+      `  tcp-request session set-var(sess.v) str(*/),concat(,sess.svc,),map(${p.map}) unless { var(sess.v) -m found }`,
       `  tcp-request session set-var(sess.v) str(*),map(${p.map}) unless { var(sess.v) -m found }`,
       '  tcp-request session reject unless { var(sess.v) -m str allow }',
       '  default_backend local',
@@ -164,7 +181,7 @@ export function renderHaproxySidecar(cfg: SidecarConfig, p: HaproxySidecarPaths,
     const taken = slots.get(upstreamKey(u)) ?? [];
     lines.push(
       `frontend up${n}`,
-      `  bind ${u.LocalBindAddress || '127.0.0.1'}:${u.LocalBindPort}`,
+      `  bind ${upstreamKey(u)}`,
       `  default_backend up${n}`,
       `backend up${n}`,
       '  balance roundrobin',
@@ -205,18 +222,46 @@ export class HaproxySidecar {
     this.writeAll(this.target(cfg, undefined), cfg);
   }
 
-  /** Brings the running HAProxy to `cfg`: runtime commands when they can, else a seamless reload. */
-  async apply(cfg: SidecarConfig, signal?: AbortSignal): Promise<void> {
+  /**
+   * Brings the running HAProxy to `cfg`: runtime commands when they can, else a seamless reload. Calls run one
+   * at a time, in order (a call made while one runs waits for it).
+   */
+  apply(cfg: SidecarConfig, signal?: AbortSignal): Promise<void> {
+    const run = this.applying.then(() => this.applyNow(cfg, signal));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private applying: Promise<void> = Promise.resolve();
+
+  private async applyNow(cfg: SidecarConfig, signal?: AbortSignal): Promise<void> {
     const prev = this.now;
     const next = this.target(cfg, prev);
     if (prev === undefined || prev.shape !== next.shape || prev.roots !== next.roots) {
       this.writeAll(next, cfg);
-      await this.reload(signal);
+      try {
+        await this.reload(signal);
+      } catch (e) {
+        this.now = undefined; // state unknown: the next apply renders everything and reloads again
+        throw e;
+      }
       return;
     }
+    try {
+      await this.applyRuntime(cfg, prev, next, signal);
+    } catch (e) {
+      this.now = undefined; // some of it may have changed: the next apply renders everything and reloads
+      throw e;
+    }
+  }
+
+  /** The changes HAProxy takes without a reload: a new leaf, the intentions, the instances in their slots. */
+  private async applyRuntime(cfg: SidecarConfig, prev: Rendered, next: Rendered, signal?: AbortSignal): Promise<void> {
     const run = async (command: string) => {
+      // The answer may echo the certificate's path, which holds the service's name: judge it without that.
       const answer = await haproxyCommand(this.paths.stats, command, signal);
-      if (/not found|error|unknown|invalid|require|can't|failed/i.test(answer))
+      const said = answer.split(this.paths.dir).join('');
+      if (/not found|error|unknown|invalid|require|can't|failed/i.test(said))
         throw new Error(`HAProxy refused "${command.split('\n')[0]}": ${answer.trim()}`);
       return answer;
     };
@@ -256,6 +301,8 @@ export class HaproxySidecar {
     commands.sort((a, b) => Number(a.endsWith('maint')) - Number(b.endsWith('maint')));
     for (const c of commands) await run(c);
     this.now = { ...this.now!, slots: next.slots };
+    // The file follows the servers, so an HAProxy that restarts (the task restarted) starts from them.
+    if (commands.length > 0) writeFile(this.paths.cfg, renderHaproxySidecar(cfg, this.paths, next.slots));
   }
 
   /** What `cfg` renders to, keeping instances in the slots they hold in `prev` (HAProxy's state per server). */
@@ -264,7 +311,7 @@ export class HaproxySidecar {
     const shape: unknown[] = [cfg.Inbound ?? null];
     for (const u of cfg.Upstreams) {
       const key = upstreamKey(u);
-      const want = new Set(u.Instances.map(instanceAddr));
+      const want = new Set(u.Instances.filter(isInstance).map(instanceAddr));
       const was = prev?.slots.get(key);
       const size = was && want.size <= was.length ? was.length : slotsFor(want.size);
       const taken = new Array<string>(size).fill('');

@@ -7,6 +7,7 @@
  * The validator refuses what cannot work: a Connect sidecar outside bridge mode, a service port that is not a
  * group port, an upstream without a local port, or one whose port the group already uses.
  */
+import { isIP } from 'node:net';
 import type { Problem } from '../errors/index.js';
 import { connectProxyKind, connectProxyTaskName, type Job, type Task, type TaskGroup } from '../structs/index.js';
 import type { JobMutator, JobValidator } from './admission.js';
@@ -93,6 +94,11 @@ export const connectValidator: JobValidator = {
           const up = `${path}.Connect.SidecarService.Proxy.Upstreams[${ui}]`;
           if (typeof u.DestinationName !== 'string' || u.DestinationName === '')
             problems.push({ path: `${up}.DestinationName`, message: 'destination_name is required' });
+          if (u.LocalBindAddress !== undefined && u.LocalBindAddress !== '' && isIP(String(u.LocalBindAddress)) === 0)
+            problems.push({
+              path: `${up}.LocalBindAddress`,
+              message: `local_bind_address must be an IP address, not "${String(u.LocalBindAddress)}"`,
+            });
           const port = u.LocalBindPort;
           if (!Number.isInteger(port) || port < 1 || port > 65535) {
             problems.push({ path: `${up}.LocalBindPort`, message: 'local_bind_port must be a port number (1-65535)' });

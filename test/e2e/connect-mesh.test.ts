@@ -229,6 +229,16 @@ describe.skipIf(!isRoot || !haveCNI || !haveOpenSSL).each(PLANES)(
       const r = agent.cli(['job', 'run', '-detach', jobFile('bad', bad)]);
       expect(r.code).not.toBe(0);
       expect(r.stdout + r.stderr).toMatch(/local_bind_port 8080 is already used.*Upstreams\[0\]\.LocalBindPort/);
+      // An address is an IP literal: nothing else reaches the sidecar's configuration.
+      const hostile = webJob.replace(
+        'local_bind_port  = 7000',
+        'local_bind_port  = 7000\n              local_bind_address = "127.0.0.1\\nprogram x"',
+      );
+      const h = agent.cli(['job', 'run', '-detach', jobFile('hostile', hostile)]);
+      expect(h.code).not.toBe(0);
+      expect(h.stdout + h.stderr).toMatch(
+        /local_bind_address must be an IP address.*Upstreams\[0\]\.LocalBindAddress/s,
+      );
     });
 
     it('routes requests through the upstream to every db instance, which publishes no host port of its own', async () => {

@@ -5,20 +5,25 @@ import type { SidecarConfig, UpstreamConfig } from '../proxy.js';
 
 export interface TestPKI {
   ca: { certPEM: string; keyPEM: string };
-  material(service: string, intentions?: Intention[], defaultAction?: 'allow' | 'deny'): Promise<MeshSidecarMaterial>;
+  material(
+    service: string,
+    intentions?: Intention[],
+    defaultAction?: 'allow' | 'deny',
+    namespace?: string,
+  ): Promise<MeshSidecarMaterial>;
 }
 
 export async function testPKI(): Promise<TestPKI> {
   const ca = await createMeshCA();
   return {
     ca,
-    async material(service, intentions = [], defaultAction = 'allow') {
+    async material(service, intentions = [], defaultAction = 'allow', namespace = 'default') {
       const now = Date.now();
-      const leaf = await issueLeaf(ca, service, meshSpiffeID('default', service), now + 3_600_000, now);
+      const leaf = await issueLeaf(ca, service, meshSpiffeID(namespace, service), now + 3_600_000, now);
       return {
         Service: service,
-        Namespace: 'default',
-        SpiffeID: meshSpiffeID('default', service),
+        Namespace: namespace,
+        SpiffeID: meshSpiffeID(namespace, service),
         CertPEM: leaf.certPEM,
         KeyPEM: leaf.keyPEM,
         RootsPEM: ca.certPEM,
