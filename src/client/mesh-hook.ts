@@ -17,7 +17,7 @@
  * 127.0.0.1) is reached through the namespace's gateway, the host side of the bridge, where the client's DNAT
  * rules apply as they do on the host's loopback.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   connectProxyService,
@@ -185,6 +185,9 @@ class MeshSidecarHook implements TaskHook {
       this.last = text;
       return;
     }
+    // The driver runs HAProxy when its config is there: a sidecar that ran on HAProxy before this client was
+    // switched to the Node plane starts on the Node plane now.
+    if (starting) rmSync(join(ctx.dirs.secretsDir, HAPROXY_SIDECAR_CONFIG_PATH[0]), { recursive: true, force: true });
     mkdirSync(ctx.dirs.secretsDir, { recursive: true });
     const path = join(ctx.dirs.secretsDir, SIDECAR_CONFIG_FILE);
     writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
