@@ -59,16 +59,18 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
   // The format, read over a read-only connection before anything is written: a newer database is left exactly
   // as found (a read-write connection would checkpoint its WAL on close). No file yet: a new database.
   let found = 0;
-  try {
-    const probe = new DatabaseCtor(cfg.file, { readonly: true, fileMustExist: true });
+  // (An in-memory database, used by tests, is always new and cannot be opened read-only.)
+  if (cfg.file !== ':memory:' && cfg.file !== '')
     try {
-      found = probe.pragma('user_version', { simple: true }) as number;
-    } finally {
-      probe.close();
+      const probe = new DatabaseCtor(cfg.file, { readonly: true, fileMustExist: true });
+      try {
+        found = probe.pragma('user_version', { simple: true }) as number;
+      } finally {
+        probe.close();
+      }
+    } catch (e) {
+      if (!/unable to open|does not exist/i.test((e as Error).message)) throw e;
     }
-  } catch (e) {
-    if (!/unable to open|does not exist/i.test((e as Error).message)) throw e;
-  }
   if (found > cfg.format) {
     const e = new Error(
       `${cfg.file} is in state format ${found}, but this Drover reads formats up to ${cfg.format}`,
