@@ -56,6 +56,8 @@ export interface EtcdBackendOptions {
   snapshotEveryBytes?: number;
   /** First delay before a failed snapshot is tried again (default 5 s); it doubles, up to 5 minutes. */
   snapshotRetryMs?: number;
+  /** The clock the snapshot retry delay is read from (default Date.now; tests pass their own). */
+  now?: () => number;
   /** Largest value written in one request (default 768 KiB: 1 MiB once base64-encoded). */
   chunkBytes?: number;
   /** Extra compares every write must pass (the leader key's create revision, for fencing). */
@@ -85,8 +87,6 @@ interface EncodedSnapshot {
   /** The log entries and bytes it covers (counted again if it fails). */
   entries: number;
   logBytes: number;
-  /** etcd revision of the transaction that made it current. */
-  revision?: number;
 }
 
 /** The value of `snap`. Snapshots written before attempts were named have none: `snapdata/<index>/`. */
@@ -144,6 +144,7 @@ export class EtcdBackend implements StateBackend {
   private snapFailures = 0;
   private snapRetryAt = 0;
   private readonly abort = new AbortController();
+  private readonly now: () => number;
 
   constructor(private readonly opts: EtcdBackendOptions) {
     this.client = new EtcdClient({ endpoints: opts.endpoints, requestTimeoutMs: opts.requestTimeoutMs });
@@ -160,6 +161,7 @@ export class EtcdBackend implements StateBackend {
     this.chunkBytes = opts.chunkBytes ?? 768 * 1024;
     this.snapEntries = opts.snapshotEveryEntries ?? 1000;
     this.snapBytes = opts.snapshotEveryBytes ?? 64 * 1024 * 1024;
+    this.now = opts.now ?? Date.now;
   }
 
   /**
@@ -450,18 +452,16 @@ export class EtcdBackend implements StateBackend {
     if (ready) {
       this.snapReady = undefined;
       if (this.failed || this.isDeposed) return; // the next writer snapshots; this one may not be it
-      let committed = false;
       try {
-        await this.commitSnapshot(ready);
-        committed = true;
+        const revision = await this.commitSnapshot(ready);
         this.snapFailures = 0;
+        await this.compactBefore(revision); // never throws
       } catch (e) {
         this.snapshotFailed(e, ready.entries, ready.logBytes);
       }
-      if (committed) await this.compactBefore(ready);
       return;
     }
-    if (this.snapEncoding || this.closed || this.failed || this.isDeposed || Date.now() < this.snapRetryAt) return;
+    if (this.snapEncoding || this.closed || this.failed || this.isDeposed || this.now() < this.snapRetryAt) return;
     if (this.entriesSinceSnap < this.snapEntries && this.bytesSinceSnap < this.snapBytes) return;
     const index = this.meta.index;
     const tableIndexes = { ...this.meta.tableIndexes };
@@ -500,15 +500,18 @@ export class EtcdBackend implements StateBackend {
     this.bytesSinceSnap += bytes;
     this.snapFailures++;
     const delay = Math.min(SNAPSHOT_RETRY_MAX_MS, (this.opts.snapshotRetryMs ?? 5_000) * 2 ** (this.snapFailures - 1));
-    this.snapRetryAt = Date.now() + delay;
+    this.snapRetryAt = this.now() + delay;
     this.logger.warn('etcd snapshot failed; trying again later', {
       error: e instanceof Error ? e.message : String(e),
       retryInMs: delay,
     });
   }
 
-  /** Makes an uploaded snapshot the current one and deletes the log (and older snapshots) it covers. */
-  private async commitSnapshot(s: EncodedSnapshot): Promise<void> {
+  /**
+   * Makes an uploaded snapshot the current one and deletes the log (and older snapshots) it covers; resolves to
+   * the etcd revision of that transaction.
+   */
+  private async commitSnapshot(s: EncodedSnapshot): Promise<number> {
     const { index, tableIndexes, attempt, chunks: count } = s;
     const upTo = (p: Buffer, i: number) => ({
       deleteRange: { key: p, rangeEnd: Buffer.from(`${p.toString('utf8')}${pad(i)}`) },
@@ -526,17 +529,17 @@ export class EtcdBackend implements StateBackend {
       throw notWriter(this.prefix);
     }
     this.revision = Math.max(this.revision, r.revision);
-    s.revision = r.revision;
     this.logger.info('etcd snapshot written', { index, chunks: count, bytes: s.bytes });
+    return r.revision;
   }
 
   /**
    * Compacts etcd's history up to the previous snapshot (followers get one snapshot of slack). A failure here is
    * not a failed snapshot (that one is written): it is logged, and the next snapshot compacts further.
    */
-  private async compactBefore(s: EncodedSnapshot): Promise<void> {
+  private async compactBefore(revision: number): Promise<void> {
     const previous = this.lastSnapRevision;
-    this.lastSnapRevision = s.revision ?? previous;
+    this.lastSnapRevision = revision;
     if (previous === 0) return;
     try {
       await this.client.compact(previous, this.abort.signal);
