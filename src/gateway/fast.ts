@@ -52,10 +52,8 @@ const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
 const HEAD_TOO_LARGE = 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n';
 const FAST_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Control characters other than HTAB, which no header value may hold. */
-const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const REQUEST_LINE = /^([A-Z]+) ([\x21-\x7e]+) HTTP\/1\.1$/;
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: (.*))?$/;
 const CRLF2 = Buffer.from('\r\n\r\n');
 
 /** What the fast path needs from a request head. */
@@ -134,8 +132,17 @@ function parseHeaderLine(line: string): [string, string] | undefined {
   while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++;
   while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--;
   const value = line.slice(a, b);
-  if (CTL.test(value)) return undefined;
+  if (hasControl(value)) return undefined;
   return [name, value];
+}
+
+/** Whether `s` holds a control character other than HTAB, which no header value or reason phrase may. */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return true;
+  }
+  return false;
 }
 
 /** How a response body ends. */
@@ -159,7 +166,7 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
   const lines = splitLines(head);
   if (lines === undefined) return undefined;
   const m = STATUS_LINE.exec(lines[0]!);
-  if (m === null) return undefined;
+  if (m === null || (m[3] !== undefined && hasControl(m[3]))) return undefined;
   const status = Number(m[2]);
   let close = m[1] === '0';
   let length: string | undefined;
@@ -640,7 +647,6 @@ class FastExchange {
   onUpstreamData(d: Buffer): void {
     if (this.finished) return;
     this.gotBytes = true;
-    let start = 0;
     if (this.res === undefined) {
       const buf = this.rbuf === undefined ? d : Buffer.concat([this.rbuf, d]);
       const end = buf.indexOf(CRLF2);
@@ -671,14 +677,13 @@ class FastExchange {
       const sock = this.client.socket;
       sock.cork();
       sock.write(res.text, 'latin1');
-      start = end + 4;
-      d = buf;
+      const start = end + 4;
       if (res.framing === 'none' || (res.framing === 'length' && res.length === 0)) {
         process.nextTick(uncork, sock);
-        this.complete(start < d.length);
+        this.complete(start < buf.length);
         return;
       }
-      this.body(d, start);
+      this.body(buf, start);
       process.nextTick(uncork, sock);
       return;
     }
