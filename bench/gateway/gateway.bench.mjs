@@ -385,7 +385,9 @@ async function startNginx(name, conf, probePort) {
 
 async function startGatewayProcess(port, backendPorts, extra) {
   const cfg = JSON.stringify({ ports: backendPorts, listenPort: port, workers, lb: 'round_robin', ...extra });
-  const child = spawn(process.execPath, [join(here, 'gateway-server.mjs'), cfg], {
+  // GATEWAY_NODE_ARGS: extra node flags for the gateway processes, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const nodeArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, join(here, 'gateway-server.mjs'), cfg], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.push(child);
