@@ -414,4 +414,15 @@ describe('the fast path in the gateway', () => {
     await closing;
     expect(busy.text()).toMatch(/Connection: close\r\n\r\nok$/);
   });
+
+  it('answers a long pipeline of requests that fail at once (503), in order and without growing the stack', async () => {
+    const gw = await gateway([instance('a', 1, ['urlprefix-/'], { Healthy: false })]);
+    const c = await rawClient(gw.port);
+    const n = 5000;
+    c.sock.write(
+      'GET / HTTP/1.1\r\nHost: h\r\n\r\n'.repeat(n - 1) + 'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
+    );
+    await expect.poll(() => c.closed(), { timeout: 10_000 }).toBe(true);
+    expect(count(c.text(), 'HTTP/1.1 503 Service Unavailable\r\n')).toBe(n);
+  });
 });

@@ -495,8 +495,27 @@ class ClientConn {
     if (this.ctx.conns.size === 0) this.ctx.onEmpty?.();
   }
 
-  /** Serves the next buffered request, if a whole head is there. */
+  /**
+   * Serves buffered requests while whole heads are there. Iterative: an exchange answered synchronously (a 503
+   * with no instance) calls done() from inside, and a long pipeline of those must not grow the stack.
+   */
   next(): void {
+    if (this.serving) {
+      this.again = true;
+      return;
+    }
+    this.serving = true;
+    do {
+      this.again = false;
+      this.serveOne();
+    } while (this.again && this.exchange === undefined && !this.gone);
+    this.serving = false;
+  }
+
+  private serving = false;
+  private again = false;
+
+  private serveOne(): void {
     if (this.closeAfter) {
       this.socket.end();
       return;
