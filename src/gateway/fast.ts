@@ -697,13 +697,14 @@ class FastExchange {
       sock.cork();
       sock.write(res.text, 'latin1');
       const start = end + 4;
+      // Head and the body bytes of this chunk leave in one writev.
       if (res.framing === 'none' || (res.framing === 'length' && res.length === 0)) {
-        process.nextTick(uncork, sock);
+        sock.uncork();
         this.complete(start < buf.length);
         return;
       }
       this.body(buf, start);
-      process.nextTick(uncork, sock);
+      sock.uncork();
       return;
     }
     this.body(d, 0);
@@ -862,8 +863,4 @@ class FastExchange {
       this.backend = undefined;
     }
   }
-}
-
-function uncork(s: Socket): void {
-  s.uncork();
 }
