@@ -59,7 +59,7 @@ if (cfg.plane !== 'haproxy' && cfg.workers > 1 && cluster.isPrimary) {
   const gw =
     cfg.plane === 'haproxy'
       ? await startHaproxyGateway({ ...common, threads: cfg.threads })
-      : await startGateway({ ...common, responseTimeoutMs: cfg.responseTimeoutMs });
+      : await startGateway({ ...common, responseTimeoutMs: cfg.responseTimeoutMs, fastPath: cfg.fastPath });
   await gw.ready();
   // The driver (or the cluster primary) may go away first: then there is nobody to report to, and nothing to do.
   process.on('disconnect', () => void gw.close(200).then(() => process.exit(0)));

@@ -9,6 +9,7 @@
 //
 // Usage: node bench/gateway/gateway.bench.mjs [--quick] [--duration S] [--connections C] [--backends N]
 //        [--workers W] [--rounds R] [--dataplane node|haproxy|both (default)] [--tls on|off|only]
+//        [--fast-path on|off|both]
 //        [--tls-rounds R] [--handshake-connections C]
 // With TLS on, the same proxies also listen with TLS (nginx `listen ssl`, the gateway's TLS listener) on one
 // certificate, and the HTTPS rounds and the handshake rounds (wrk with Connection: close) follow the HTTP ones.
@@ -36,6 +37,10 @@ const workers = Number(args.workers ?? 1);
 const rounds = Number(args.rounds ?? (quick ? 6 : 12));
 const warmup = quick ? 1 : 3;
 const dataplane = String(args.dataplane ?? 'both');
+// The Node plane's raw-socket fast path (src/gateway/fast.ts): `on` (default), `off` (everything through
+// node:http), or `both` (an extra Node gateway with it off, `gateway-node-http`, measured in the same rounds).
+const fastPath = String(args['fast-path'] ?? 'on');
+if (!['on', 'off', 'both'].includes(fastPath)) throw new Error(`--fast-path ${fastPath}: expected on, off or both`);
 // HTTPS through the TLS listener (keep-alive) and TLS handshakes (a new connection per request), against nginx
 // terminating TLS with the same certificate: `on` (default) after the plain HTTP rounds, `only`, or `off`.
 const tlsMode = String(args.tls ?? 'on');
@@ -81,8 +86,14 @@ async function main() {
   const planes = [{ name: 'nginx', pid: nginxPid, http: nginxPort, https: nginxTls }];
   const tlsOf = (port) => (tls ? { tls: { port, certFile: tls.certFile, keyFile: tls.keyFile } } : {});
   if (dataplane === 'node' || dataplane === 'both') {
-    const pid = await startGatewayProcess(gatewayPort, backendPorts, { plane: 'node', ...tlsOf(gatewayTls) });
+    const fast = { fastPath: fastPath !== 'off' };
+    const pid = await startGatewayProcess(gatewayPort, backendPorts, { plane: 'node', ...fast, ...tlsOf(gatewayTls) });
     planes.push({ name: 'gateway', pid, http: gatewayPort, https: gatewayTls });
+    if (fastPath === 'both') {
+      const [port] = await freePorts(1);
+      const pid2 = await startGatewayProcess(port, backendPorts, { plane: 'node', fastPath: false });
+      planes.push({ name: 'gateway-node-http', pid: pid2, http: port });
+    }
   }
   if ((dataplane === 'haproxy' || dataplane === 'both') && installed('haproxy')) {
     // HAProxy gets as many threads as nginx gets workers.
@@ -103,7 +114,9 @@ async function main() {
     results(summary, '');
   }
   if (tls) {
-    const httpsTargets = planes.map((p) => ({ name: p.name, pid: p.pid, url: `https://127.0.0.1:${p.https}/` }));
+    const httpsTargets = planes
+      .filter((p) => p.https !== undefined)
+      .map((p) => ({ name: p.name, pid: p.pid, url: `https://127.0.0.1:${p.https}/` }));
     const summary = await measure('HTTPS, keep-alive', httpsTargets, { rounds: tlsRounds, connections });
     results(summary, '-tls');
     // A fresh connection, so a full handshake, per request: wrk keeps no TLS session to resume.
@@ -167,7 +180,19 @@ async function measure(label, targets, { rounds: nRounds, connections: conns, he
  */
 function results(summary, suffix) {
   const ref = summary.nginx;
-  const planes = Object.keys(summary).filter((n) => n !== 'nginx');
+  // gateway-node-http (--fast-path both) is a comparison, not a data plane: its line comes first, on its own.
+  const http = summary['gateway-node-http'];
+  if (http !== undefined)
+    console.log(
+      resultLine({
+        name: 'gateway-node-http',
+        value: Math.round(http.rps),
+        unit: 'req/s',
+        ref: Math.round(ref.rps),
+        goal: '-',
+      }),
+    );
+  const planes = Object.keys(summary).filter((n) => n !== 'nginx' && n !== 'gateway-node-http');
   const label = (p) => `gateway${suffix}${p === 'gateway' ? '-node' : '-haproxy'}`;
   const line = (name, m, what) =>
     what === 'rps'
@@ -360,7 +385,9 @@ async function startNginx(name, conf, probePort) {
 
 async function startGatewayProcess(port, backendPorts, extra) {
   const cfg = JSON.stringify({ ports: backendPorts, listenPort: port, workers, lb: 'round_robin', ...extra });
-  const child = spawn(process.execPath, [join(here, 'gateway-server.mjs'), cfg], {
+  // GATEWAY_NODE_ARGS: extra node flags for the gateway processes, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const nodeArgs = (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, join(here, 'gateway-server.mjs'), cfg], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.push(child);

@@ -35,7 +35,9 @@ export class Backend {
   ejections = 0;
   ejectedUntil = 0;
   draining = false;
-  private closed = false;
+  closed = false;
+  /** The fast path's idle keep-alive connections to this instance (raw sockets, LIFO). */
+  readonly fastIdle: { close(): void }[] = [];
 
   constructor(
     instance: GatewayInstance,
@@ -49,6 +51,11 @@ export class Backend {
   }
 
   private tls: HttpsAgent | undefined;
+
+  /** Most idle keep-alive connections kept per pool. */
+  get maxIdle(): number {
+    return this.settings.maxIdleSockets;
+  }
 
   /** The keep-alive pool for proto=https routes, made on first use (most instances never need one). */
   tlsAgent(skipVerify: boolean): HttpsAgent {
@@ -104,6 +111,7 @@ export class Backend {
     this.closed = true;
     this.agent.destroy();
     this.tls?.destroy();
+    for (const c of this.fastIdle.splice(0)) c.close();
   }
 
   info(): RouteTargetInfo {

@@ -20,7 +20,8 @@ import { createUpgradeHandler } from './websocket.js';
 import { listen } from './listen.js';
 import { TcpListeners } from './tcp.js';
 import { closeTlsServer, createTlsServer } from './tls/node-listener.js';
-import { withAcmeChallenge } from './tls/challenge.js';
+import { ACME_CHALLENGE_PREFIX, withAcmeChallenge } from './tls/challenge.js';
+import { installFastPath } from './fast.js';
 
 /** Starts the gateway; resolves once its listeners are bound (routes arrive as the source yields). */
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -38,12 +39,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const holder: TableHolder = { table: new RouteTable([]) };
   const routes = (): RouteInfo[] => describeTable(holder.table);
 
-  const proxy = createProxyHandler(holder, {
-    maxAttempts,
-    responseTimeoutMs: opts.responseTimeoutMs ?? 60_000,
-    now,
-    logger,
-  });
+  const settings = { maxAttempts, responseTimeoutMs: opts.responseTimeoutMs ?? 60_000, now, logger };
+  const proxy = createProxyHandler(holder, settings);
   const certs = () => opts.tls?.certs.list() ?? [];
   const admin = createAdminHandler(routes, metrics, opts.admin ? '' : ADMIN_PREFIX, certs);
   const handler = opts.admin ? proxy : withReservedAdmin(proxy, admin);
@@ -57,6 +54,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     else socket.destroy();
   });
   const adminServer = opts.admin ? createServer(admin) : undefined;
+  const fast =
+    opts.fastPath === false
+      ? undefined
+      : installFastPath(server, {
+          holder,
+          settings,
+          reserved: (target) =>
+            (!opts.admin && target.startsWith(ADMIN_PREFIX + '/')) ||
+            (opts.tls?.acmeChallenge !== undefined && target.startsWith(ACME_CHALLENGE_PREFIX)),
+        });
 
   await listen(server, opts.listen.host, opts.listen.port);
   if (adminServer && opts.admin) {
@@ -128,6 +135,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       stop.abort();
       markReady();
       await Promise.all([
+        fast?.close(graceMs),
         closeServer(server, graceMs, tunnels),
         tlsServer ? closeTlsServer(tlsServer, graceMs, tunnels) : undefined,
         adminServer ? closeServer(adminServer, 0, new Set()) : undefined,

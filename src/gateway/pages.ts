@@ -29,18 +29,25 @@ export function sendErrorPage(
     res.destroy();
     return;
   }
-  const body =
-    `${status} ${TITLES[status] ?? 'Error'}\n` +
-    `route: ${route ?? '(none)'}\n` +
-    `reason: ${reason}\n` +
-    `${detail}\n` +
-    `(Drover gateway)\n`;
-  res.writeHead(status, {
+  const { head, body } = errorPageText(status, reason, route, detail);
+  res.writeHead(status, { ...head.headers, ...extraHeaders });
+  res.end(body);
+}
+
+/** The error page's status title, headers and body, for either the node:http path or the raw fast path. */
+export function errorPageText(
+  status: number,
+  reason: ErrorReason,
+  route: string | undefined,
+  detail: string,
+): { head: { title: string; headers: Record<string, string | number> }; body: string } {
+  const title = TITLES[status] ?? 'Error';
+  const body = `${status} ${title}\nroute: ${route ?? '(none)'}\nreason: ${reason}\n${detail}\n(Drover gateway)\n`;
+  const headers = {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'x-drover-gateway-error': reason,
-    ...extraHeaders,
-  });
-  res.end(body);
+  };
+  return { head: { title, headers }, body };
 }

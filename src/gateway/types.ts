@@ -140,6 +140,11 @@ export interface GatewayOptions {
    * shared timer, so it fires up to a quarter of the timeout late. 0 turns it off. Default 60_000.
    */
   responseTimeoutMs?: number;
+  /**
+   * Serve plain bodiless HTTP/1.1 requests on the raw-socket fast path (src/gateway/fast.ts), the rest through
+   * node:http. Default true; false sends everything through node:http.
+   */
+  fastPath?: boolean;
   /** Clock for ejection, injected for tests. Default Date.now. */
   now?: () => number;
   /** Users for `auth=` routes; without it every auth route answers 401. */

@@ -1,0 +1,428 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nullLogger } from '../logging/index.js';
+import { ChunkedReader, parseRequestHead, parseResponseHead } from './fast.js';
+import { startGateway } from './gateway.js';
+import { MemorySource } from './memory-source.js';
+import { get, instance, startBackend } from './test-support.js';
+import type { Gateway, GatewayInstance, GatewayOptions } from './types.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function gateway(instances: GatewayInstance[], over: Partial<GatewayOptions> = {}): Promise<Gateway> {
+  const gw = await startGateway({
+    listen: { host: '127.0.0.1', port: 0 },
+    source: new MemorySource(instances),
+    logger: nullLogger,
+    ...over,
+  });
+  cleanups.push(() => gw.close(200));
+  await gw.ready(AbortSignal.timeout(2000));
+  return gw;
+}
+
+/** A backend speaking raw HTTP: `answer` gets each request head (bodiless requests) and writes what it likes. */
+async function rawBackend(answer: (head: string, sock: Socket) => void): Promise<{ port: number; heads: string[] }> {
+  const heads: string[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => {});
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const head = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        heads.push(head);
+        answer(head, sock);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return { port: (server.address() as AddressInfo).port, heads };
+}
+
+/** A raw client connection: what it received so far, and whether the gateway closed it. */
+interface RawClient {
+  sock: Socket;
+  text(): string;
+  bytes(): number;
+  closed(): boolean;
+}
+
+async function rawClient(port: number): Promise<RawClient> {
+  const sock = connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  let n = 0;
+  let closed = false;
+  sock.on('data', (d: Buffer) => {
+    chunks.push(d);
+    n += d.length;
+  });
+  sock.on('error', () => {});
+  sock.on('close', () => (closed = true));
+  await new Promise<void>((resolve) => sock.once('connect', resolve));
+  cleanups.push(() => void sock.destroy());
+  return { sock, text: () => Buffer.concat(chunks).toString('latin1'), bytes: () => n, closed: () => closed };
+}
+
+const count = (s: string, part: string) => s.split(part).length - 1;
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('parseRequestHead', () => {
+  const ok = 'GET /a HTTP/1.1\r\nHost: x';
+
+  it('reads a plain request and keeps its headers in order', () => {
+    expect(parseRequestHead(`${ok}\r\nAccept:  */* \r\nConnection: close`)).toEqual({
+      method: 'GET',
+      target: '/a',
+      host: 'x',
+      raw: ['Host', 'x', 'Accept', '*/*', 'Connection', 'close'],
+      close: true,
+    });
+  });
+
+  it.each([
+    ['Content-Length and Transfer-Encoding', `${ok}\r\nContent-Length: 0\r\nTransfer-Encoding: chunked`],
+    ['Transfer-Encoding and Content-Length', `${ok}\r\nTransfer-Encoding: chunked\r\nContent-Length: 3`],
+    ['a duplicate Content-Length', `${ok}\r\nContent-Length: 0\r\nContent-Length: 0`],
+    ['a non-numeric Content-Length', `${ok}\r\nContent-Length: 0x0`],
+    ['a signed Content-Length', `${ok}\r\nContent-Length: +0`],
+    ['a list as Content-Length', `${ok}\r\nContent-Length: 0, 0`],
+    ['obs-fold', `${ok}\r\nX-A: 1\r\n  folded`],
+    ['a bare LF', `${ok}\nX-A: 1`],
+    ['a bare CR', `${ok}\r\nX-A: 1\rX-B: 2`],
+    ['whitespace before the colon', `${ok}\r\nContent-Length : 5`],
+    ['a header name with a space', `${ok}\r\nX A: 1`],
+    ['an empty header name', `${ok}\r\n: 1`],
+    ['a control character in a value', `${ok}\r\nX-A: a\x00b`],
+    ['a duplicate Host', `${ok}\r\nHost: y`],
+  ])('refuses %s', (_what, head) => {
+    expect(parseRequestHead(head)).toBe('bad');
+  });
+
+  it.each([
+    ['a body', `${ok}\r\nContent-Length: 5`],
+    ['chunked', `${ok}\r\nTransfer-Encoding: chunked`],
+    ['an upgrade', `${ok}\r\nConnection: Upgrade\r\nUpgrade: websocket`],
+    ['Expect', `${ok}\r\nExpect: 100-continue`],
+    ['HTTP/1.0', 'GET / HTTP/1.0\r\nHost: x'],
+    ['no Host', 'GET / HTTP/1.1\r\nAccept: */*'],
+    ['an absolute-form target', 'GET http://x/ HTTP/1.1\r\nHost: x'],
+    ['CONNECT', 'CONNECT x:443 HTTP/1.1\r\nHost: x'],
+    ['an odd method', 'PROPFIND / HTTP/1.1\r\nHost: x'],
+  ])('leaves %s to node:http', (_what, head) => {
+    expect(parseRequestHead(head)).toBe('fallback');
+  });
+
+  it('takes Content-Length: 0 as no body', () => {
+    expect(parseRequestHead(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0`)).toMatchObject({ method: 'POST' });
+  });
+});
+
+describe('parseResponseHead', () => {
+  it.each([
+    ['Content-Length and Transfer-Encoding', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked'],
+    ['a Transfer-Encoding other than chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked'],
+    ['two differing Content-Lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4'],
+    ['a non-numeric Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: 3a'],
+    ['obs-fold', 'HTTP/1.1 200 OK\r\nX-A: 1\r\n\tfolded'],
+    ['a bare LF', 'HTTP/1.1 200 OK\nContent-Length: 3'],
+    ['a bad status line', 'HTTP/1.1 20 OK'],
+  ])('refuses %s', (_what, head) => {
+    expect(parseResponseHead(head, 'GET', false)).toBeUndefined();
+  });
+
+  it('frames by method and status, and drops the hop-by-hop headers', () => {
+    const cl = 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5';
+    expect(parseResponseHead(cl, 'GET', false)).toEqual({
+      status: 200,
+      text: 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n',
+      framing: 'length',
+      length: 3,
+      close: false,
+    });
+    expect(parseResponseHead(cl, 'HEAD', false)?.framing).toBe('none');
+    expect(parseResponseHead('HTTP/1.1 204 No Content', 'GET', false)?.framing).toBe('none');
+    expect(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 9', 'GET', false)?.framing).toBe('none');
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked', 'GET', false)?.framing).toBe('chunked');
+    const close = parseResponseHead('HTTP/1.1 200 OK', 'GET', false)!;
+    expect(close).toMatchObject({ framing: 'close', close: true });
+    expect(close.text).toBe('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n');
+    expect(parseResponseHead('HTTP/1.0 200 OK\r\nContent-Length: 0', 'GET', false)?.close).toBe(true);
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close', 'GET', false)?.close).toBe(
+      true,
+    );
+  });
+});
+
+describe('ChunkedReader', () => {
+  const body = Buffer.from('5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\nNEXT');
+  const end = body.length - 4;
+
+  it('finds the end of a chunked body with trailers, whatever the split', () => {
+    for (let split = 0; split <= body.length; split++) {
+      const r = new ChunkedReader();
+      const a = r.feed(body.subarray(0, split), 0);
+      if (split >= end) {
+        expect(a).toBe(end);
+        continue;
+      }
+      expect(a).toBe(-1);
+      expect(r.feed(body.subarray(split), 0)).toBe(end - split);
+    }
+    const bytewise = new ChunkedReader();
+    let at = -1;
+    for (let i = 0; i < body.length && at < 0; i++) at = bytewise.feed(body.subarray(i, i + 1), 0);
+    expect(bytewise.done).toBe(true);
+    expect(at).toBe(1);
+  });
+
+  it.each([
+    ['a non-hex size', 'x\r\n'],
+    ['a bare LF after the size', '5\nhello\r\n'],
+    ['data longer than its size', '2\r\nabc\r\n'],
+    ['a size too large', '1000000000000\r\n'],
+    ['a bare LF in the trailers', '0\r\nX: 1\n\r\n'],
+  ])('refuses %s', (_what, text) => {
+    expect(new ChunkedReader().feed(Buffer.from(text), 0)).toBe(-2);
+  });
+});
+
+describe('the fast path in the gateway', () => {
+  it('proxies pipelined requests in order with the forwarded headers, over one instance connection', async () => {
+    const b = await rawBackend((head, sock) => {
+      const path = head.split(' ')[1]!;
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`);
+    });
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/api strip=/api'])]);
+    const c = await rawClient(gw.port);
+    c.sock.write(
+      'GET /api/one HTTP/1.1\r\nHost: h\r\n\r\nGET /api/two HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
+    );
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    const text = c.text();
+    expect(text.indexOf('/one')).toBeGreaterThan(0);
+    expect(text.indexOf('/two')).toBeGreaterThan(text.indexOf('/one'));
+    expect(count(text, 'HTTP/1.1 200 OK')).toBe(2);
+    expect(text).toContain('Connection: close');
+    expect(b.heads).toHaveLength(2);
+    expect(b.heads[0]).toMatch(/^GET \/one HTTP\/1\.1\r\n/);
+    expect(b.heads[0]).toContain('X-Forwarded-For: 127.0.0.1');
+    expect(b.heads[0]).toContain('X-Forwarded-Proto: http');
+    expect(b.heads[0]).toContain('X-Forwarded-Host: h');
+    expect(b.heads[0]).toContain('X-Real-IP: 127.0.0.1');
+    expect(b.heads[1]).not.toMatch(/connection/i);
+  });
+
+  it('serves a request whose bytes arrive split at every position', async () => {
+    const b = await rawBackend((_head, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    const req = 'GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n';
+    const c = await rawClient(gw.port);
+    for (let split = 1; split < req.length; split++) {
+      const before = c.bytes();
+      c.sock.write(req.slice(0, split));
+      await tick();
+      c.sock.write(req.slice(split));
+      await expect.poll(() => c.bytes() > before && c.text().endsWith('ok'), { timeout: 3000 }).toBe(true);
+    }
+    expect(count(c.text(), 'HTTP/1.1 200 OK')).toBe(req.length - 1);
+    expect(b.heads).toHaveLength(req.length - 1);
+  });
+
+  it('refuses request-smuggling heads with 400 and closes, sending nothing to the instance', async () => {
+    const b = await rawBackend((_head, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    for (const head of [
+      'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n folded\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: h\nX-A: 1\r\n\r\n',
+      `GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    ]) {
+      const c = await rawClient(gw.port);
+      c.sock.write(head);
+      await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+      expect(c.text()).toMatch(/^HTTP\/1\.1 4(00|31) /);
+    }
+    expect(b.heads).toHaveLength(0);
+  });
+
+  it('hands requests it does not serve to node:http, and the connection stays there', async () => {
+    const echo = await startBackend('echo');
+    cleanups.push(() => echo.close());
+    const gw = await gateway([instance('a', echo.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    c.sock.write('GET /first HTTP/1.1\r\nHost: h\r\n\r\n');
+    await expect.poll(() => c.text().endsWith('}'), { timeout: 3000 }).toBe(true);
+    // The fast path's request to the instance carries no Connection header; node:http's client adds one.
+    expect(c.text()).not.toContain('"connection"');
+    c.sock.write('POST /second HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello');
+    c.sock.write('GET /third HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    const text = c.text();
+    expect(count(text, 'HTTP/1.1 200 OK')).toBe(3);
+    expect(text).toContain('"body":"hello"');
+    expect(text).toMatch(/"url":"\/third".*"connection":"keep-alive"/);
+  });
+
+  it('passes chunked responses with trailers through, split at every byte, and the connection goes on', async () => {
+    const response = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n';
+    const b = await rawBackend((_head, sock) => {
+      for (let i = 0; i < response.length; i++) sock.write(response[i]!);
+    });
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    c.sock.write('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
+    await expect.poll(() => c.text().endsWith('X-T: 1\r\n\r\n'), { timeout: 3000 }).toBe(true);
+    c.sock.write('GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    expect(count(c.text(), '3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n')).toBe(2);
+  });
+
+  it('sends no body for HEAD, 204 and 304, whatever Content-Length says', async () => {
+    const b = await rawBackend((head, sock) => {
+      if (head.startsWith('HEAD')) sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n');
+      else if (head.includes('/204')) sock.write('HTTP/1.1 204 No Content\r\n\r\n');
+      else sock.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\n\r\n');
+    });
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    c.sock.write('HEAD / HTTP/1.1\r\nHost: h\r\n\r\nGET /204 HTTP/1.1\r\nHost: h\r\n\r\n');
+    c.sock.write('GET /304 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    expect(c.text()).toMatch(
+      /^HTTP\/1\.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP\/1\.1 204 No Content\r\n\r\nHTTP\/1\.1 304 Not Modified\r\n/,
+    );
+    expect(b.heads).toHaveLength(3);
+  });
+
+  it('cuts the client when the instance closes mid-body, and answers 502 to a malformed response', async () => {
+    const b = await rawBackend((head, sock) => {
+      if (head.includes('/cut')) sock.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+      else sock.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+    });
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    c.sock.write('GET /cut HTTP/1.1\r\nHost: h\r\n\r\n');
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    expect(c.text()).toBe('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+    const r = await get(gw.port, '/smuggle');
+    expect(r.status).toBe(502);
+    expect(r.body).toContain('invalid response head');
+  });
+
+  it('ends the client connection after a response framed by the instance closing', async () => {
+    const b = await rawBackend((_head, sock) => sock.end('HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\nall of it'));
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    c.sock.write('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    expect(c.text()).toBe('HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: close\r\n\r\nall of it');
+  });
+
+  it('streams a large response as it comes rather than buffering it', async () => {
+    const half = Buffer.alloc(4 << 20, 'a');
+    let rest: (() => void) | undefined;
+    const b = await rawBackend((_head, sock) => {
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${2 * half.length}\r\n\r\n`);
+      sock.write(half);
+      rest = () => sock.write(half);
+    });
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    c.sock.write('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
+    // The second half is only sent once the client has the first: a buffering proxy would never answer.
+    await expect.poll(() => c.bytes() > half.length, { timeout: 5000 }).toBe(true);
+    rest!();
+    await expect.poll(() => c.bytes() > 2 * half.length, { timeout: 5000 }).toBe(true);
+    c.sock.write('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
+    await expect.poll(() => b.heads.length, { timeout: 3000 }).toBe(2);
+  });
+
+  it('resends an idempotent request to another instance when a pooled connection closes unanswered', async () => {
+    const a = await rawBackend((_head, sock) => {
+      // A's second request arrives on its pooled connection, which closes without an answer (as an instance
+      // timing out its idle connection at that instant); the gateway resends the GET to B.
+      if (a.heads.length === 2) sock.destroy();
+      else sock.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na');
+    });
+    const b = await rawBackend((_head, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb'));
+    const gw = await gateway([instance('a', a.port, ['urlprefix-/']), instance('b', b.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    for (let i = 1; i <= 3; i++) {
+      c.sock.write('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
+      await expect.poll(() => count(c.text(), 'HTTP/1.1 200 OK'), { timeout: 3000 }).toBe(i);
+    }
+    const answer = (body: string) => `HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${body}`;
+    expect(c.text()).toBe(answer('a') + answer('b') + answer('b'));
+    expect(a.heads).toHaveLength(2);
+    expect(b.heads).toHaveLength(2);
+    expect(gw.routes()[0]!.Targets.map((t) => t.Active)).toEqual([0, 0]);
+  });
+
+  it('answers 504 when the instance does not answer in time, and the connection goes on', async () => {
+    const b = await rawBackend((head, sock) => {
+      if (!head.includes('/slow')) sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])], { responseTimeoutMs: 100 });
+    const c = await rawClient(gw.port);
+    c.sock.write('GET /slow HTTP/1.1\r\nHost: h\r\n\r\nGET /fast HTTP/1.1\r\nHost: h\r\n\r\n');
+    await expect.poll(() => c.text().endsWith('ok'), { timeout: 3000 }).toBe(true);
+    expect(c.text()).toMatch(/^HTTP\/1\.1 504 Gateway Timeout\r\n[^]*reason: upstream_timeout[^]*HTTP\/1\.1 200 OK/);
+    expect(gw.routes()[0]!.Targets[0]!.Active).toBe(0);
+  });
+
+  it('closes idle keep-alive connections on close, and lets a response in flight finish', async () => {
+    let finish: (() => void) | undefined;
+    const b = await rawBackend((head, sock) => {
+      const answer = () => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      if (head.includes('/held')) finish = answer;
+      else answer();
+    });
+    const gw = await startGateway({
+      listen: { host: '127.0.0.1', port: 0 },
+      source: new MemorySource([instance('a', b.port, ['urlprefix-/'])]),
+      logger: nullLogger,
+    });
+    await gw.ready(AbortSignal.timeout(2000));
+    const idle = await rawClient(gw.port);
+    idle.sock.write('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
+    await expect.poll(() => idle.text().endsWith('ok'), { timeout: 3000 }).toBe(true);
+    const busy = await rawClient(gw.port);
+    busy.sock.write('GET /held HTTP/1.1\r\nHost: h\r\n\r\n');
+    await expect.poll(() => finish !== undefined, { timeout: 3000 }).toBe(true);
+    let closed = false;
+    const closing = gw.close(5000).then(() => (closed = true));
+    await expect.poll(() => idle.closed(), { timeout: 3000 }).toBe(true);
+    expect(closed).toBe(false);
+    finish!();
+    await closing;
+    expect(busy.text()).toMatch(/Connection: close\r\n\r\nok$/);
+  });
+
+  it('answers a long pipeline of requests that fail at once (503), in order and without growing the stack', async () => {
+    const gw = await gateway([instance('a', 1, ['urlprefix-/'], { Healthy: false })]);
+    const c = await rawClient(gw.port);
+    const n = 5000;
+    c.sock.write(
+      'GET / HTTP/1.1\r\nHost: h\r\n\r\n'.repeat(n - 1) + 'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
+    );
+    await expect.poll(() => c.closed(), { timeout: 10_000 }).toBe(true);
+    expect(count(c.text(), 'HTTP/1.1 503 Service Unavailable\r\n')).toBe(n);
+  });
+});

@@ -1,0 +1,866 @@
+/**
+ * The Node plane's fast path: plain HTTP/1.1 requests without a body, proxied over raw sockets with a small
+ * HTTP/1.1 framing layer, in front of the node:http server (whose server + client machinery costs 3-4x nginx's
+ * whole proxy path; see bench/gateway/README.md).
+ *
+ *   client socket --head complete--> strict parse --smuggling signal--> 400, close
+ *        |                               |--anything it does not serve--> node:http (the connection stays there)
+ *        |                               v
+ *        |                      route match, pick instance (retries and timeouts as proxy.ts)
+ *        |                               v
+ *        |      raw keep-alive socket from the instance's pool --response framed by Content-Length / chunked /
+ *        |      close, or no body (HEAD, 1xx, 204, 304)--> bytes streamed to the client as they come
+ *        +<--------- next request (pipelined ones wait in the buffer) ---------+
+ *
+ * Served here: GET/HEAD/DELETE/OPTIONS/POST/PUT/PATCH with no body (no Content-Length or `Content-Length: 0`,
+ * no Transfer-Encoding), origin-form target, Host present, no Upgrade or Expect, on routes without a guard,
+ * `proto=https` or response headers. Everything else falls back to node:http untouched, at a request boundary
+ * (nothing in flight): the bytes read so far are unshifted and the socket handed to the server's own
+ * connection listener. Request headers are rewritten by the same `forwardRequestHeaders` as the node:http path.
+ */
+import { connect, type Server } from 'node:net';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Backend } from './backend.js';
+import { pickBackend } from './backend.js';
+import { forwardRequestHeaders, type ClientFacts } from './headers.js';
+import type { ErrorReason } from './metrics.js';
+import { errorPageText } from './pages.js';
+import {
+  isIdempotent,
+  ResponseDeadlines,
+  setHeader,
+  unavailableReason,
+  type ProxySettings,
+  type TableHolder,
+} from './proxy.js';
+import { stripPrefix } from './routes.js';
+import type { LiveRoute } from './table.js';
+
+/** Largest request or response head, as node:http's default `maxHeaderSize`. */
+export const MAX_HEAD = 16 * 1024;
+const MAX_CONNECT_ATTEMPTS = 16;
+/** Idle keep-alive connections close after this, as node:http's `keepAliveTimeout`. */
+const KEEP_ALIVE_MS = 5000;
+/** A request head still incomplete after this is cut, as node:http's `headersTimeout`. */
+const HEAD_TIMEOUT_MS = 60_000;
+const SWEEP_MS = 1000;
+/** Buffered pipelined bytes beyond which the client is not read until the current response is done. */
+const MAX_PIPELINED = 4 * MAX_HEAD;
+
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+const HEAD_TOO_LARGE = 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n';
+const FAST_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const REQUEST_LINE = /^([A-Z]+) ([\x21-\x7e]+) HTTP\/1\.1$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: (.*))?$/;
+const CRLF2 = Buffer.from('\r\n\r\n');
+
+/** What the fast path needs from a request head. */
+export interface RequestHead {
+  method: string;
+  target: string;
+  host: string;
+  /** name, value, name, value... as the client sent them (for forwardRequestHeaders). */
+  raw: string[];
+  /** The client asked to close after this exchange. */
+  close: boolean;
+}
+
+/**
+ * Parses a request head (without its final CRLFCRLF). Returns 'bad' for heads that must be refused (request
+ * smuggling signals: bare CR or LF, obs-fold, invalid names, both Content-Length and Transfer-Encoding, a
+ * duplicate or non-numeric Content-Length, a duplicate Host), 'fallback' for valid requests the fast path does
+ * not serve, else the head.
+ */
+export function parseRequestHead(head: string): RequestHead | 'bad' | 'fallback' {
+  const lines = splitLines(head);
+  if (lines === undefined) return 'bad';
+  const m = REQUEST_LINE.exec(lines[0]!);
+  if (m === null) return 'fallback'; // HTTP/1.0, absolute-form, odd methods: node:http judges them
+  const method = m[1]!;
+  const target = m[2]!;
+  const raw: string[] = [];
+  let host: string | undefined;
+  let contentLength: string | undefined;
+  let te = false;
+  let close = false;
+  let fallback = !FAST_METHODS.has(method) || target.charCodeAt(0) !== 47;
+  for (let i = 1; i < lines.length; i++) {
+    const h = parseHeaderLine(lines[i]!);
+    if (h === undefined) return 'bad';
+    const [name, value] = h;
+    raw.push(name, value);
+    const len = name.length;
+    if (len !== 4 && len !== 6 && len !== 7 && len !== 10 && len !== 14 && len !== 17) continue;
+    const lower = name.toLowerCase();
+    if (lower === 'host') {
+      if (host !== undefined) return 'bad';
+      host = value;
+    } else if (lower === 'content-length') {
+      if (contentLength !== undefined || !/^\d+$/.test(value)) return 'bad';
+      contentLength = value;
+    } else if (lower === 'transfer-encoding') te = true;
+    else if (lower === 'connection') {
+      for (const t of value.split(',')) {
+        const token = t.trim().toLowerCase();
+        if (token === 'close') close = true;
+        else if (token === 'upgrade') fallback = true;
+      }
+    } else if (lower === 'upgrade' || lower === 'expect') fallback = true;
+  }
+  if (te && contentLength !== undefined) return 'bad';
+  if (te || (contentLength !== undefined && !/^0+$/.test(contentLength)) || host === undefined) return 'fallback';
+  return fallback ? 'fallback' : { method, target, host, raw, close };
+}
+
+/** The lines of a head separated by CRLF; undefined when a bare CR or LF appears. */
+function splitLines(head: string): string[] | undefined {
+  const lines = head.split('\r\n');
+  for (const l of lines) if (l.indexOf('\n') >= 0 || l.indexOf('\r') >= 0) return undefined;
+  return lines;
+}
+
+/** One `name: value` line; undefined for obs-fold, an invalid name, whitespace before the colon, or CTLs. */
+function parseHeaderLine(line: string): [string, string] | undefined {
+  const colon = line.indexOf(':');
+  if (colon <= 0) return undefined;
+  const name = line.slice(0, colon);
+  if (!TOKEN.test(name)) return undefined;
+  let a = colon + 1;
+  let b = line.length;
+  while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++;
+  while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--;
+  const value = line.slice(a, b);
+  if (hasControl(value)) return undefined;
+  return [name, value];
+}
+
+/** Whether `s` holds a control character other than HTAB, which no header value or reason phrase may. */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return true;
+  }
+  return false;
+}
+
+/** How a response body ends. */
+type Framing = 'none' | 'length' | 'chunked' | 'close';
+
+export interface ResponseHead {
+  status: number;
+  /** The head to send to the client, with its final CRLFCRLF. */
+  text: string;
+  framing: Framing;
+  length: number;
+  /** The instance connection cannot carry another request afterwards. */
+  close: boolean;
+}
+
+/**
+ * Parses a response head (without its final CRLFCRLF) with the same strictness as requests; undefined when it is
+ * invalid. Connection and Keep-Alive are dropped (they concern the instance connection), as forwardResponseHeaders.
+ */
+export function parseResponseHead(head: string, method: string, closeClient: boolean): ResponseHead | undefined {
+  const lines = splitLines(head);
+  if (lines === undefined) return undefined;
+  const m = STATUS_LINE.exec(lines[0]!);
+  if (m === null || (m[3] !== undefined && hasControl(m[3]))) return undefined;
+  const status = Number(m[2]);
+  let close = m[1] === '0';
+  let length: string | undefined;
+  let te: string | undefined;
+  let text = `HTTP/1.1 ${m[2]} ${m[3] ?? ''}\r\n`;
+  for (let i = 1; i < lines.length; i++) {
+    const h = parseHeaderLine(lines[i]!);
+    if (h === undefined) return undefined;
+    const [name, value] = h;
+    const len = name.length;
+    if (len === 10 || len === 14 || len === 17) {
+      const lower = name.toLowerCase();
+      if (lower === 'connection') {
+        if (/(^|,)\s*close\s*(,|$)/i.test(value)) close = true;
+        else if (m[1] === '0' && /(^|,)\s*keep-alive\s*(,|$)/i.test(value)) close = false;
+        continue;
+      }
+      if (lower === 'keep-alive') continue;
+      if (lower === 'content-length') {
+        if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== value)) return undefined;
+        if (length !== undefined) continue;
+        length = value;
+      } else if (lower === 'transfer-encoding') {
+        if (te !== undefined) return undefined;
+        te = value;
+      }
+    }
+    text += `${name}: ${value}\r\n`;
+  }
+  if (te !== undefined && (length !== undefined || te.toLowerCase() !== 'chunked')) return undefined;
+  let framing: Framing;
+  if (method === 'HEAD' || status < 200 || status === 204 || status === 304) framing = 'none';
+  else if (te !== undefined) framing = 'chunked';
+  else if (length !== undefined) framing = 'length';
+  else framing = 'close';
+  if (framing === 'close') close = true;
+  if (closeClient || framing === 'close') text += 'Connection: close\r\n';
+  return { status, text: text + '\r\n', framing, length: length === undefined ? 0 : Number(length), close };
+}
+
+/**
+ * Follows chunked framing byte by byte (the data itself is skipped, not read), so the end of a response whose
+ * bytes are passed through unchanged is known. Trailers are passed through too.
+ */
+export class ChunkedReader {
+  private state = 0; // 0 size, 1 extension, 2 size LF, 3 data, 4 data CR, 5 data LF, 6 trailer line start, 7 trailer, 8 trailer LF, 9 end LF
+  private size = 0;
+  private digits = 0;
+  done = false;
+
+  /**
+   * Consumes `buf` from `start`; returns the index just after the last byte of the body, -1 when all of `buf`
+   * belongs to the body, or -2 on a framing error.
+   */
+  feed(buf: Buffer, start: number): number {
+    let i = start;
+    const n = buf.length;
+    while (i < n) {
+      const c = buf[i]!;
+      switch (this.state) {
+        case 0: {
+          const v = hexValue(c);
+          if (v >= 0) {
+            if (++this.digits > 12) return -2;
+            this.size = this.size * 16 + v;
+          } else if (this.digits === 0) return -2;
+          else if (c === 13) this.state = 2;
+          else if (c === 59 || c === 32 || c === 9) this.state = 1;
+          else return -2;
+          i++;
+          break;
+        }
+        case 1:
+          if (c === 13) this.state = 2;
+          else if (c === 10 || c === 0 || c === 127) return -2;
+          i++;
+          break;
+        case 2:
+          if (c !== 10) return -2;
+          i++;
+          this.state = this.size === 0 ? 6 : 3;
+          break;
+        case 3: {
+          const take = Math.min(this.size, n - i);
+          this.size -= take;
+          i += take;
+          if (this.size === 0) this.state = 4;
+          break;
+        }
+        case 4:
+          if (c !== 13) return -2;
+          i++;
+          this.state = 5;
+          break;
+        case 5:
+          if (c !== 10) return -2;
+          i++;
+          this.state = 0;
+          this.digits = 0;
+          break;
+        case 6:
+          if (c === 13) this.state = 9;
+          else if (c === 10) return -2;
+          else this.state = 7;
+          i++;
+          break;
+        case 7:
+          if (c === 13) this.state = 8;
+          else if (c === 10) return -2;
+          i++;
+          break;
+        case 8:
+          if (c !== 10) return -2;
+          i++;
+          this.state = 6;
+          break;
+        case 9:
+          if (c !== 10) return -2;
+          this.done = true;
+          return i + 1;
+      }
+    }
+    return -1;
+  }
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** An instance connection, in an exchange or idle in its backend's pool. */
+class Upstream {
+  owner: FastExchange | undefined;
+  /** Connected and used before: a failure on it may be a stale keep-alive close. */
+  reused = false;
+  private dead = false;
+
+  constructor(
+    readonly sock: Socket,
+    readonly backend: Backend,
+  ) {
+    sock.setNoDelay(true);
+    sock.on('data', (d: Buffer) => {
+      if (this.owner !== undefined) this.owner.onUpstreamData(d);
+      else this.destroy(); // bytes nobody asked for: the connection is out of step
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => this.onGone(err));
+    sock.on('close', () => this.onGone(undefined));
+    sock.on('end', () => this.onGone(undefined));
+  }
+
+  private onGone(err: NodeJS.ErrnoException | undefined): void {
+    if (this.dead) return;
+    this.dead = true;
+    const owner = this.owner;
+    this.owner = undefined;
+    if (owner !== undefined) owner.onUpstreamGone(this, err);
+    else removeIdle(this.backend, this);
+    this.sock.destroy();
+  }
+
+  /** Back to the pool (or closed when the pool is full or the backend gone). */
+  park(): void {
+    this.owner = undefined;
+    this.reused = true;
+    const idle = this.backend.fastIdle as Upstream[];
+    if (this.dead || this.backend.closed || idle.length >= this.backend.maxIdle) this.destroy();
+    else idle.push(this);
+  }
+
+  destroy(): void {
+    this.owner = undefined;
+    if (!this.dead) {
+      this.dead = true;
+      removeIdle(this.backend, this);
+    }
+    this.sock.destroy();
+  }
+
+  close(): void {
+    this.destroy();
+  }
+
+  get usable(): boolean {
+    return !this.dead;
+  }
+}
+
+function removeIdle(b: Backend, u: Upstream): void {
+  const idle = b.fastIdle;
+  const i = idle.lastIndexOf(u);
+  if (i >= 0) idle.splice(i, 1);
+}
+
+function takeUpstream(b: Backend): Upstream {
+  const idle = b.fastIdle as Upstream[];
+  while (idle.length > 0) {
+    const u = idle.pop()!;
+    if (u.usable) return u;
+  }
+  return new Upstream(connect({ host: b.host, port: b.port }), b);
+}
+
+/** The fast path's side of the gateway: its client connections, for the idle sweep and for close. */
+export interface FastPath {
+  /** Stops taking requests: idle connections close now, busy ones after their response, all after `graceMs`. */
+  close(graceMs: number): Promise<void>;
+}
+
+export interface FastPathOptions {
+  holder: TableHolder;
+  settings: ProxySettings;
+  /** Request targets the fast path leaves to node:http (the admin prefix, ACME challenges). */
+  reserved(target: string): boolean;
+}
+
+/**
+ * Takes over `server`'s connection handling: connections start on the fast path and move to the server's own
+ * connection listener (node:http) when a request needs it.
+ */
+export function installFastPath(server: Server, opts: FastPathOptions): FastPath {
+  const listeners = server.listeners('connection') as ((s: Socket) => void)[];
+  const httpListener = listeners[0]!;
+  server.removeListener('connection', httpListener);
+  const conns = new Set<ClientConn>();
+  const deadlines = new ResponseDeadlines(opts.settings.responseTimeoutMs);
+  let closing = false;
+  const ctx: FastContext = {
+    opts,
+    deadlines,
+    conns,
+    fallback: (socket) => httpListener.call(server, socket),
+    closing: () => closing,
+  };
+  server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    conns.add(new ClientConn(socket, ctx));
+  });
+  const sweep = setInterval(() => {
+    for (const c of conns) c.tick();
+  }, SWEEP_MS);
+  sweep.unref();
+  return {
+    close(graceMs) {
+      closing = true;
+      clearInterval(sweep);
+      for (const c of conns) c.shutdown();
+      if (conns.size === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          for (const c of conns) c.socket.destroy();
+        }, graceMs);
+        ctx.onEmpty = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    },
+  };
+}
+
+interface FastContext {
+  opts: FastPathOptions;
+  deadlines: ResponseDeadlines;
+  conns: Set<ClientConn>;
+  fallback(socket: Socket): void;
+  closing(): boolean;
+  onEmpty?: () => void;
+}
+
+class ClientConn {
+  private buf: Buffer | undefined;
+  exchange: FastExchange | undefined;
+  /** Close once the current exchange is done. */
+  closeAfter = false;
+  private active = true;
+  private idleMs = 0;
+  private gone = false;
+  readonly remoteAddress: string;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly ctx: FastContext,
+  ) {
+    this.remoteAddress = socket.remoteAddress ?? '';
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+  }
+
+  private readonly onData = (d: Buffer): void => {
+    this.active = true;
+    this.buf = this.buf === undefined ? d : Buffer.concat([this.buf, d]);
+    if (this.exchange === undefined) this.next();
+    else if (this.buf.length > MAX_PIPELINED) this.socket.pause();
+  };
+
+  /** The client half-closed: as node:http (without httpAllowHalfOpen), a request in flight is abandoned. */
+  private readonly onEnd = (): void => {
+    if (this.exchange === undefined) this.socket.end();
+    else this.socket.destroy();
+  };
+
+  private readonly onError = (): void => {
+    this.socket.destroy();
+  };
+
+  private readonly onClose = (): void => {
+    if (this.gone) return;
+    this.gone = true;
+    this.exchange?.onClientGone();
+    this.exchange = undefined;
+    this.forget();
+  };
+
+  private forget(): void {
+    this.ctx.conns.delete(this);
+    if (this.ctx.conns.size === 0) this.ctx.onEmpty?.();
+  }
+
+  /**
+   * Serves buffered requests while whole heads are there. Iterative: an exchange answered synchronously (a 503
+   * with no instance) calls done() from inside, and a long pipeline of those must not grow the stack.
+   */
+  next(): void {
+    if (this.serving) {
+      this.again = true;
+      return;
+    }
+    this.serving = true;
+    do {
+      this.again = false;
+      this.serveOne();
+    } while (this.again && this.exchange === undefined && !this.gone);
+    this.serving = false;
+  }
+
+  private serving = false;
+  private again = false;
+
+  private serveOne(): void {
+    if (this.closeAfter) {
+      this.socket.end();
+      return;
+    }
+    const buf = this.buf;
+    if (buf === undefined) return;
+    const end = buf.indexOf(CRLF2);
+    if (end < 0) {
+      if (buf.length > MAX_HEAD) this.refuse(HEAD_TOO_LARGE);
+      return;
+    }
+    if (end + 4 > MAX_HEAD) {
+      this.refuse(HEAD_TOO_LARGE);
+      return;
+    }
+    const head = parseRequestHead(buf.toString('latin1', 0, end));
+    if (head === 'bad') {
+      this.refuse(BAD_REQUEST);
+      return;
+    }
+    const route = head === 'fallback' ? undefined : this.servable(head);
+    if (head === 'fallback' || route === undefined) {
+      this.fallBack();
+      return;
+    }
+    this.buf = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
+    if (head.close) this.closeAfter = true;
+    this.exchange = new FastExchange(this, head, route, this.ctx);
+    this.exchange.attempt();
+  }
+
+  /** The route for `head` when the fast path can serve it. */
+  private servable(head: RequestHead): LiveRoute | undefined {
+    if (this.ctx.opts.reserved(head.target)) return undefined;
+    const route = this.ctx.opts.holder.table.match(head.host, head.target);
+    if (route === undefined || route.guard !== undefined || route.spec.proto === 'https') return undefined;
+    if (route.spec.headers !== undefined && route.spec.headers.length > 0) return undefined;
+    return route;
+  }
+
+  /** Hands the connection, with what it has sent so far, to node:http for good. */
+  private fallBack(): void {
+    const s = this.socket;
+    s.removeListener('data', this.onData);
+    s.removeListener('end', this.onEnd);
+    s.removeListener('error', this.onError);
+    s.removeListener('close', this.onClose);
+    this.gone = true;
+    this.forget();
+    if (this.buf !== undefined) s.unshift(this.buf);
+    this.buf = undefined;
+    this.ctx.fallback(s);
+  }
+
+  private refuse(text: string): void {
+    this.buf = undefined;
+    this.socket.removeListener('data', this.onData);
+    this.socket.end(text);
+  }
+
+  /** The exchange is done and the response fully written (or queued). */
+  done(): void {
+    this.exchange = undefined;
+    if (this.socket.isPaused()) this.socket.resume();
+    this.next();
+  }
+
+  /** Writes a gateway error page for the current exchange. */
+  sendError(status: number, reason: ErrorReason, route: string, detail: string): void {
+    const { head, body } = errorPageText(status, reason, route, detail);
+    let text = `HTTP/1.1 ${status} ${head.title}\r\n`;
+    for (const [k, v] of Object.entries(head.headers)) text += `${k}: ${v}\r\n`;
+    if (this.closeAfter) text += 'Connection: close\r\n';
+    this.socket.write(text + '\r\n' + body);
+  }
+
+  /** Called by the idle sweep. */
+  tick(): void {
+    if (this.exchange !== undefined || this.active) {
+      this.active = false;
+      this.idleMs = 0;
+      return;
+    }
+    this.idleMs += SWEEP_MS;
+    if (this.idleMs >= (this.buf === undefined ? KEEP_ALIVE_MS : HEAD_TIMEOUT_MS)) this.socket.destroy();
+  }
+
+  shutdown(): void {
+    if (this.exchange === undefined) this.socket.destroy();
+    else this.closeAfter = true;
+  }
+}
+
+class FastExchange {
+  private readonly tried: Backend[] = [];
+  private readonly startedAt = performance.now();
+  private readonly headText: string;
+  private readonly method: string;
+  private backend: Backend | undefined;
+  private up: Upstream | undefined;
+  private rbuf: Buffer | undefined;
+  private res: ResponseHead | undefined;
+  private remaining = 0;
+  private chunked: ChunkedReader | undefined;
+  private gotBytes = false;
+  private finished = false;
+  private timedOut = false;
+  private lastError = '';
+  deadline = 0;
+
+  constructor(
+    private readonly client: ClientConn,
+    head: RequestHead,
+    private readonly route: LiveRoute,
+    private readonly ctx: FastContext,
+  ) {
+    route.metrics.requests++;
+    this.method = head.method;
+    const facts: ClientFacts = { remoteAddress: client.remoteAddress, upgrade: false, body: false, tls: false };
+    const headers = forwardRequestHeaders(head.raw, facts);
+    const spec = route.spec;
+    if (spec.upstreamHost !== undefined) setHeader(headers, 'host', spec.upstreamHost);
+    const stripped = stripPrefix(head.target, spec.strip);
+    const path = spec.addPrefix ? spec.addPrefix + stripped : stripped;
+    let text = `${head.method} ${path} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    this.headText = text + '\r\n';
+  }
+
+  attempt(): void {
+    const settings = this.ctx.opts.settings;
+    const now = settings.now();
+    const b = this.route.split ? this.route.split.pick(now, this.tried) : pickBackend(this.route, now, this.tried);
+    if (b === undefined) {
+      this.fail();
+      return;
+    }
+    this.tried.push(b);
+    this.backend = b;
+    b.acquire();
+    const up = takeUpstream(b);
+    up.owner = this;
+    this.up = up;
+    up.sock.write(this.headText, 'latin1');
+    this.ctx.deadlines.arm(this);
+  }
+
+  onUpstreamData(d: Buffer): void {
+    if (this.finished) return;
+    this.gotBytes = true;
+    if (this.res === undefined) {
+      const buf = this.rbuf === undefined ? d : Buffer.concat([this.rbuf, d]);
+      const end = buf.indexOf(CRLF2);
+      if (end < 0) {
+        if (buf.length > MAX_HEAD) this.badResponse('response head too large');
+        else this.rbuf = buf;
+        return;
+      }
+      this.rbuf = undefined;
+      const res = parseResponseHead(buf.toString('latin1', 0, end), this.method, this.client.closeAfter);
+      if (res === undefined) {
+        this.badResponse('invalid response head');
+        return;
+      }
+      if (res.status < 200) {
+        // Interim responses (100, 103) are not passed on; 101 was not asked for.
+        if (res.status === 101) this.badResponse('unexpected 101');
+        else if (end + 4 < buf.length) this.onUpstreamData(buf.subarray(end + 4));
+        return;
+      }
+      this.res = res;
+      this.ctx.deadlines.disarm(this);
+      this.backend!.succeeded();
+      this.route.metrics.response(res.status, (performance.now() - this.startedAt) / 1000);
+      if (res.framing === 'close') this.client.closeAfter = true;
+      this.remaining = res.length;
+      if (res.framing === 'chunked') this.chunked = new ChunkedReader();
+      const sock = this.client.socket;
+      sock.cork();
+      sock.write(res.text, 'latin1');
+      const start = end + 4;
+      // Head and the body bytes of this chunk leave in one writev.
+      if (res.framing === 'none' || (res.framing === 'length' && res.length === 0)) {
+        sock.uncork();
+        this.complete(start < buf.length);
+        return;
+      }
+      this.body(buf, start);
+      sock.uncork();
+      return;
+    }
+    this.body(d, 0);
+  }
+
+  private body(d: Buffer, start: number): void {
+    const res = this.res!;
+    let end: number;
+    if (res.framing === 'length') {
+      const avail = d.length - start;
+      if (avail <= this.remaining) {
+        this.remaining -= avail;
+        end = this.remaining === 0 ? d.length : -1;
+      } else {
+        end = start + this.remaining;
+        this.remaining = 0;
+      }
+    } else if (res.framing === 'chunked') {
+      end = this.chunked!.feed(d, start);
+      if (end === -2) {
+        this.route.metrics.error('upstream_reset');
+        this.abort();
+        return;
+      }
+    } else end = -1;
+    const part = end < 0 ? (start === 0 ? d : d.subarray(start)) : d.subarray(start, end);
+    const ok = part.length === 0 || this.client.socket.write(part);
+    if (end >= 0) {
+      this.complete(end < d.length);
+      return;
+    }
+    if (!ok) {
+      const up = this.up!;
+      up.sock.pause();
+      this.client.socket.once('drain', () => up.sock.resume());
+    }
+  }
+
+  /** The whole response is through; `extra`: the instance sent more than the response. */
+  private complete(extra: boolean): void {
+    const up = this.up!;
+    const reuse = !extra && !this.res!.close;
+    this.finish();
+    if (reuse) up.park();
+    else up.destroy();
+    this.client.done();
+  }
+
+  onUpstreamGone(up: Upstream, err: NodeJS.ErrnoException | undefined): void {
+    if (up !== this.up || this.finished) return;
+    this.ctx.deadlines.disarm(this);
+    const b = this.backend!;
+    this.release();
+    this.up = undefined;
+    if (this.res !== undefined) {
+      if (this.res.framing === 'close') {
+        this.finish();
+        this.client.done();
+        return;
+      }
+      this.route.metrics.error('upstream_reset');
+      this.finish();
+      this.client.socket.destroy();
+      return;
+    }
+    const what = err === undefined ? 'connection closed before a response' : `${err.code ?? ''} ${err.message}`.trim();
+    this.lastError = `${b.host}:${b.port}: ${what}`;
+    if (this.timedOut) {
+      this.finish();
+      this.route.metrics.error('upstream_timeout');
+      this.client.sendError(504, 'upstream_timeout', this.route.name, `instance ${b.instance.ID} at ${this.lastError}`);
+      this.client.done();
+      return;
+    }
+    const connectFailed = err?.syscall === 'connect';
+    if (connectFailed && b.failed()) {
+      this.route.metrics.ejections++;
+      this.ctx.opts.settings.logger.warn('instance ejected after consecutive connect failures', {
+        route: this.route.name,
+        instance: b.instance.ID,
+        address: `${b.host}:${b.port}`,
+        until: b.ejectedUntil,
+      });
+    }
+    const settings = this.ctx.opts.settings;
+    const safeToResend = isIdempotent(this.method) && !this.gotBytes;
+    const limit = connectFailed ? Math.max(settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : settings.maxAttempts;
+    if ((connectFailed || safeToResend) && this.tried.length < limit) {
+      this.route.metrics.retries++;
+      this.attempt();
+      return;
+    }
+    this.fail();
+  }
+
+  private badResponse(why: string): void {
+    const b = this.backend!;
+    this.lastError = `${b.host}:${b.port}: ${why}`;
+    this.ctx.deadlines.disarm(this);
+    this.up?.destroy();
+    this.up = undefined;
+    this.release();
+    this.fail();
+  }
+
+  /** Called by ResponseDeadlines when the instance has not answered in time. */
+  expire(): void {
+    if (this.res !== undefined || this.finished || this.up === undefined) return;
+    this.timedOut = true;
+    const up = this.up;
+    this.onUpstreamGone(up, new Error(`no response within ${this.ctx.opts.settings.responseTimeoutMs} ms`));
+    up.destroy();
+  }
+
+  private fail(): void {
+    this.finish();
+    const metrics = this.route.metrics;
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    if (this.tried.length === 0) {
+      metrics.error('no_instance');
+      metrics.response(503, seconds);
+      const why = unavailableReason(this.route, this.ctx.opts.settings.now());
+      this.client.sendError(503, 'no_instance', this.route.name, why);
+    } else {
+      metrics.error('upstream_failed');
+      metrics.response(502, seconds);
+      const detail = `all ${this.tried.length} attempt(s) failed; last: ${this.lastError}`;
+      this.client.sendError(502, 'upstream_failed', this.route.name, detail);
+    }
+    this.client.done();
+  }
+
+  /** Cuts both sides: the response cannot be completed. */
+  private abort(): void {
+    this.up?.destroy();
+    this.finish();
+    this.client.socket.destroy();
+  }
+
+  onClientGone(): void {
+    if (this.finished) return;
+    this.route.metrics.error('client_abort');
+    this.up?.destroy();
+    this.finish();
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.ctx.deadlines.disarm(this);
+    this.release();
+  }
+
+  private release(): void {
+    if (this.backend !== undefined) {
+      this.backend.release();
+      this.backend = undefined;
+    }
+  }
+}
