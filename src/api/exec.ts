@@ -8,7 +8,6 @@
  *                 └ close without an exit frame ─► result rejects with the close reason
  */
 import type { SecureContextOptions } from 'node:tls';
-import { WebSocket } from 'ws';
 import { ApiError, connectionError, errorFromResponse } from './errors.js';
 import type { HttpTransport } from './http.js';
 
@@ -39,7 +38,10 @@ interface OutputFrame {
   result?: { exit_code?: number };
 }
 
-export function openExec(http: HttpTransport, allocID: string, req: ExecRequest): Promise<ExecStream> {
+export async function openExec(http: HttpTransport, allocID: string, req: ExecRequest): Promise<ExecStream> {
+  // Loaded here, not at the top: every CLI command imports this module (through api/index.ts), and only
+  // `alloc exec` needs ws (≈ 15 CommonJS files that each `job run` used to load).
+  const { WebSocket } = await import('ws');
   const url = http.url(`/v1/client/allocation/${encodeURIComponent(allocID)}/exec`, {
     namespace: req.namespace,
     region: req.region,

@@ -19,6 +19,7 @@ import {
 import { findCommand, isGroup, loadCommands } from './commands/index.js';
 import { createJobFileLoader, type JobFileLoader, type JobspecModule, loadJobspec } from './jobfile.js';
 import { createOutput, type Writable } from './output.js';
+import { httpFetch } from './http-fetch.js';
 import { tlsFetch } from './tls-fetch.js';
 
 export interface CliIO {
@@ -148,7 +149,7 @@ function makeContext(shared: Shared, opts: Record<string, unknown>): CommandCont
         namespace: globals.namespace,
         region: globals.region,
         token: globals.token,
-        fetch: deps.fetch ?? tlsFetch(globals.tls ?? {}),
+        fetch: deps.fetch ?? tlsFetch(globals.tls ?? {}) ?? httpFetch,
       })),
     jobFiles: shared.jobFiles,
     signal: shared.signal,

@@ -1,9 +1,7 @@
 /** `drover job run [-check-index N] [-detach] [-var k=v] [-var-file F] [-verbose] FILE` */
 import { isDroverError } from '../../errors/index.js';
 import { command, bool, int, VERBOSE_OPTION, DETACH_OPTION } from '../command.js';
-import { monitorEval } from '../monitor.js';
 import { loadJobFile, VAR_OPTIONS } from './job-load.js';
-import { monitorDeployment } from './deployment-monitor.js';
 
 export const jobRun = command('job run <file>', {
   legacy: [['run']],
@@ -72,6 +70,11 @@ export const jobRun = command('job run <file>', {
     }
     const verbose = bool(opts.verbose);
     const client = ctx.client();
+    // Loaded only here: `-detach` (scripts, the time-to-running benchmark) never monitors.
+    const [{ monitorEval }, { monitorDeployment }] = await Promise.all([
+      import('../monitor.js'),
+      import('./deployment-monitor.js'),
+    ]);
     // As nomad: once the evaluation is done, follow the rollout it started to its end.
     return monitorEval(client, ctx.out, res.EvalID, {
       verbose,

@@ -184,8 +184,10 @@ export class DockerDriver implements TaskDriver {
       }
     }
     this.track(cfg, containerID);
-    const after = await this.inspect(containerID).catch(() => info);
-    const ip = after?.NetworkSettings?.IPAddress;
+    // No inspect after the start: the task is "Started" as soon as dockerd says so (one request less per task
+    // while dockerd is starting the others). The container's own IP is reported only for an adopted container
+    // (already inspected); the client uses the group's network status, not this, for service addresses.
+    const ip = info?.NetworkSettings?.IPAddress;
     const handle: TaskHandle = {
       driver: this.name,
       version: HANDLE_VERSION,
