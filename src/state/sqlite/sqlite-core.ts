@@ -40,8 +40,13 @@ export interface SqliteCore {
  */
 export interface EncodedBatch {
   index: number;
-  /** Flat triples: table, key, encoded row (null: delete the key). */
-  rows: (string | null)[];
+  /** Flat pairs: table, key. */
+  keys: string[];
+  /**
+   * The encoded rows of `keys`, in order, joined by newlines ('' for a delete): one string clones as one copy,
+   * where a string per row costs the clone a step each. JSON text never holds a raw newline, nor is it empty.
+   */
+  rows: string;
   /** Flat pairs: job reference, job JSON, for `alloc_jobs` (INSERT OR IGNORE), written before the rows. */
   jobs: string[];
   tableIndexes: BackendBatch['tableIndexes'];
@@ -157,15 +162,19 @@ export function openSqliteCore(
   const applyTxn = db.transaction(applyOne);
   const applyEncodedTxn = db.transaction((batches: readonly EncodedBatch[]) => {
     for (const b of batches) {
-      const { rows, jobs } = b;
+      const { keys, rows, jobs } = b;
       for (let i = 0; i < jobs.length; i += 2) putAllocJob.run(jobs[i], jobs[i + 1]);
-      for (let i = 0; i < rows.length; i += 3) {
-        const t = rows[i]!;
-        const value = rows[i + 2];
-        const stmt = value === null ? deletes.get(t) : upserts.get(t);
+      let at = 0;
+      for (let i = 0; i < keys.length; i += 2) {
+        let end = rows.indexOf('\n', at);
+        if (end < 0) end = rows.length;
+        const value = rows.slice(at, end);
+        at = end + 1;
+        const t = keys[i]!;
+        const stmt = value === '' ? deletes.get(t) : upserts.get(t);
         if (stmt === undefined) throw new Error(`unknown state table ${JSON.stringify(t)} in batch ${b.index}`);
-        if (value === null) stmt.run(rows[i + 1]);
-        else stmt.run(rows[i + 1], value);
+        if (value === '') stmt.run(keys[i + 1]);
+        else stmt.run(keys[i + 1], value);
       }
       putMeta.run('index', b.index);
       for (const [t, i] of Object.entries(b.tableIndexes)) putMeta.run(`table:${t}`, i);
@@ -403,20 +412,28 @@ export function makeRowCodec(putJob: (ref: string, json: string) => void): RowCo
     return o;
   };
 
-
   let collect: string[] | undefined;
   const encodeBatch = (batch: BackendBatch): EncodedBatch => {
-    const rows: (string | null)[] = [];
+    const keys: string[] = [];
+    const rows: string[] = [];
     const jobs: string[] = [];
     collect = jobs;
     try {
       for (const c of batch.changes) {
-        rows.push(c.table, c.key, c.value === null ? null : encode(c.table, c.value));
+        keys.push(c.table, c.key);
+        if (c.value === null) {
+          rows.push('');
+          continue;
+        }
+        const text = encode(c.table, c.value) as string | undefined;
+        // (JSON.stringify of undefined or a function: the in-thread backend's NOT NULL refuses it likewise.)
+        if (typeof text !== 'string') throw new Error(`${c.table}/${c.key}: the value cannot be stored as JSON`);
+        rows.push(text);
       }
     } finally {
       collect = undefined;
     }
-    return { index: batch.index, rows, jobs, tableIndexes: batch.tableIndexes };
+    return { index: batch.index, keys, rows: rows.join('\n'), jobs, tableIndexes: batch.tableIndexes };
   };
   return {
     JOB_REF,
