@@ -17,7 +17,7 @@
 //        node bench/scheduler/scheduler.bench.mjs --single --nodes N --jobs J --count C   (one size, JSON out)
 // Needs `npm run build` first (imports dist/). Ends with the RESULT lines of issue 7, `name=scheduler` last.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +58,8 @@ async function parent(a) {
       `${r.placements} placements in ${r.seconds.toFixed(1)} s = ${r.placementsPerSecond.toFixed(0)}/s; ` +
         `eval p50 ${r.evalP50ms.toFixed(0)} ms p99 ${r.evalP99ms.toFixed(0)} ms; ` +
         `nodes used ${r.nodesUsed} / lower bound ${r.lowerBound} (${r.packingRatio.toFixed(3)}); ` +
-        `peak RSS ${r.peakRSSMB.toFixed(0)} MB; CPU ${r.cpuSeconds.toFixed(1)} s; node register ${r.nodeRegisterSeconds.toFixed(1)} s`,
+        `peak RSS ${r.peakRSSMB.toFixed(0)} MB; CPU ${r.cpuSeconds.toFixed(1)} s (main thread ${r.mainCpuSeconds.toFixed(1)} s); node register ${r.nodeRegisterSeconds.toFixed(1)} s` +
+        (r.heapAfterGCMB !== undefined ? `; heap after GC ${r.heapAfterGCMB.toFixed(0)} MB` : ''),
     );
   }
   if (profDir) {
@@ -321,6 +322,7 @@ async function single(a) {
 
     const start = performance.now();
     const cpu0 = process.cpuUsage();
+    const main0 = mainThreadCPUSeconds();
     const evalIDs = [];
     for (const job of specs) evalIDs.push((await server.jobs.register(job)).EvalID);
     const done = await waitForEvals(server, evalIDs, timeoutMs);
@@ -328,13 +330,22 @@ async function single(a) {
     const cpu = process.cpuUsage(cpu0);
     // CPU seconds of this process: less sensitive than wall time to other load on a shared machine.
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    // The main thread's share (the rest is SQLite's worker thread, if any, and V8's helper threads).
+    const mainCpuSeconds = mainThreadCPUSeconds() - main0;
     if (!done)
       throw new Error(`evaluations not finished after ${timeoutMs / 1000} s: ${JSON.stringify(server.stats())}`);
 
     figures = measure(server.store.snapshot(), evalIDs, { nodes, jobs, count });
+    // With --node-flags=--expose-gc: the heap still in use after a full collection (what the state holds).
+    if (typeof globalThis.gc === 'function') {
+      globalThis.gc();
+      figures.heapAfterGCMB = mb(process.memoryUsage().heapUsed);
+      if (a['mem-breakdown']) figures.heapBreakdown = heapBreakdown(server.store.snapshot());
+    }
     Object.assign(figures, {
       seconds,
       cpuSeconds,
+      mainCpuSeconds,
       nodeRegisterSeconds,
       placementsPerSecond: figures.placements / seconds,
       peakRSSMB: mb(peakRSSBytes()),
@@ -381,6 +392,46 @@ async function reloadFromEtcd(endpoints, prefix, expected) {
     };
   } finally {
     await backend.close();
+  }
+}
+
+/**
+ * `--mem-breakdown` (with --node-flags=--expose-gc): bytes per allocation the heap holds for each part of the
+ * placed allocations, found by dropping that part from every allocation (in place, after the run) and
+ * collecting. What is left at the end is the allocation objects, their strings and the state's indexes.
+ */
+function heapBreakdown(snap) {
+  const allocs = [...snap.allocs()];
+  const used = () => {
+    globalThis.gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const out = { allocations: allocs.length, totalBytesPerAlloc: 0 };
+  let before = used();
+  out.totalBytesPerAlloc = Math.round(before / allocs.length);
+  const drop = (name, f) => {
+    for (const al of allocs) f(al);
+    const now = used();
+    out[name] = Math.round((before - now) / allocs.length);
+    before = now;
+  };
+  drop('Metrics.ScoreMetaData', (al) => al.Metrics && (al.Metrics.ScoreMetaData = null));
+  drop('Metrics (rest)', (al) => (al.Metrics = null));
+  drop('AllocatedResources', (al) => (al.AllocatedResources = null));
+  drop('DesiredTransition', (al) => (al.DesiredTransition = null));
+  drop('TaskStates', (al) => (al.TaskStates = null));
+  allocs.length = 0;
+  return out;
+}
+
+/** CPU seconds of this process's main thread (Linux: its task's utime + stime), NaN elsewhere. */
+function mainThreadCPUSeconds() {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15, in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
   }
 }
 

@@ -179,7 +179,33 @@ export interface NewAllocArgs {
   memoryOversubscription: boolean;
 }
 
+/**
+ * Shared by every placement of a group spec without networks (the resources are then the same for each): one
+ * object instead of one per allocation (≈ 320 bytes each in the heap, ≈ 0.3 GB at a million allocations),
+ * and the per-object resource-usage cache (`allocResourceUsage`) computes it once. Frozen: allocations are
+ * copied on write, never changed in place, and a shared object must not be either.
+ */
+const sharedResources = new WeakMap<GroupSpec, { plain?: AllocatedResources; oversubscribed?: AllocatedResources }>();
+/** The empty DesiredTransition of every new allocation (a change is a new object: copy on write). */
+const NO_TRANSITION: Allocation['DesiredTransition'] = Object.freeze({});
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
 function allocatedResources(a: NewAllocArgs): AllocatedResources {
+  if (a.networks.length > 0) return buildAllocatedResources(a);
+  let byMode = sharedResources.get(a.spec);
+  if (byMode === undefined) sharedResources.set(a.spec, (byMode = {}));
+  const k = a.memoryOversubscription ? 'oversubscribed' : 'plain';
+  return (byMode[k] ??= deepFreeze(buildAllocatedResources(a)));
+}
+
+function buildAllocatedResources(a: NewAllocArgs): AllocatedResources {
   const tasks: Record<string, AllocatedTaskResources> = {};
   for (const t of a.spec.tasks) {
     tasks[t.name] = {
@@ -223,6 +249,7 @@ export function newAllocation(a: NewAllocArgs): Allocation {
       DeploymentStatus: a.canary ? { Healthy: null, Timestamp: null, Canary: true, ModifyIndex: 0 } : null,
       PreviousAllocation: a.previous?.ID ?? '',
       RescheduleTracker: a.tracker,
+      DesiredTransition: NO_TRANSITION,
     },
   );
 }

@@ -46,6 +46,25 @@ describe('generic scheduler', () => {
     expect(meta[0]?.NormScore).toBeGreaterThan(meta[1]!.NormScore);
   });
 
+  it('shares one frozen AllocatedResources between the placements of a group without networks', async () => {
+    const h = new Harness();
+    for (let i = 0; i < 2; i++) h.upsertNode(nomadMock.node());
+    const base = nomadMock.job();
+    base.TaskGroups[0]!.Count = 3;
+    base.TaskGroups[0]!.Networks = [];
+    for (const t of base.TaskGroups[0]!.Tasks) t.Resources = { CPU: 100, MemoryMB: 64 };
+    const job = h.upsertJob(base);
+    await h.process(build.eval({ Job: job }));
+    const placed = h.liveAllocs(job.Namespace, job.ID);
+    expect(placed).toHaveLength(3);
+    const shared = placed[0]!.AllocatedResources;
+    expect(placed.every((a) => a.AllocatedResources === shared)).toBe(true);
+    expect(Object.isFrozen(shared) && Object.isFrozen(shared.Tasks)).toBe(true);
+    // The shared object still says what each placement was given.
+    expect(Object.values(shared.Tasks)[0]?.Memory.MemoryMB).toBe(64);
+    expect(placed.every((a) => Object.isFrozen(a.DesiredTransition))).toBe(true);
+  });
+
   it('spreads instances of one job over nodes through job anti-affinity', async () => {
     const h = new Harness();
     for (let i = 0; i < 4; i++) h.upsertNode(nomadMock.node());

@@ -18,6 +18,7 @@ import { aborted, stateCorrupt, stateFormatTooNew } from '../../errors/index.js'
 import type { Logger } from '../../logging/index.js';
 import { checkAfterLoad, checkBeforeOpen, MarkerWriter } from './integrity.js';
 import {
+  makeRowCodec,
   openSqliteCore,
   STATE_DB_FORMAT,
   type SqliteCore,
@@ -59,7 +60,7 @@ export function sqliteCoreConfig(opts: SqliteBackendOptions): SqliteCoreConfig {
  */
 export function openCore(cfg: SqliteCoreConfig): SqliteCore {
   try {
-    return openSqliteCore(Database, cfg);
+    return openSqliteCore(Database, cfg, makeRowCodec);
   } catch (e) {
     const f = e as Partial<StateFormatError>;
     if (f.code === 'StateFormat') throw stateFormatTooNew(cfg.file, f.found ?? 0, f.known ?? cfg.format);

@@ -24,9 +24,50 @@ export interface SqliteCore {
   apply(batch: BackendBatch): void;
   /** Several batches in one SQL transaction (one commit, one fsync): all of them are committed, or none. */
   applyMany(batches: readonly BackendBatch[]): void;
+  /**
+   * Batches encoded by `makeRowCodec(...).encodeBatch` elsewhere (the main thread) in one SQL transaction: only
+   * the statements run here. All of them are committed, or none.
+   */
+  applyEncoded(batches: readonly EncodedBatch[]): void;
   /** Streams every row; `isAborted` is polled between tables. Collects unreferenced alloc jobs. */
   load(visit: (table: TableName, key: string, value: unknown) => void, isAborted: () => boolean): LoadedMeta;
   close(): void;
+}
+
+/**
+ * A batch with its rows already encoded (what `ThreadedSqliteBackend` posts to its worker: strings only, which
+ * cost the structured clone a copy each, where the batch's objects cost it a walk of every field).
+ */
+export interface EncodedBatch {
+  index: number;
+  /** Flat pairs: table, key. */
+  keys: string[];
+  /**
+   * The encoded rows of `keys`, in order, joined by newlines ('' for a delete): one string clones as one copy,
+   * where a string per row costs the clone a step each. JSON text never holds a raw newline, nor is it empty.
+   */
+  rows: string;
+  /** Flat pairs: job reference, job JSON, for `alloc_jobs` (INSERT OR IGNORE), written before the rows. */
+  jobs: string[];
+  tableIndexes: BackendBatch['tableIndexes'];
+}
+
+/** How rows are encoded and decoded, and which allocation jobs are known to be written. See `makeRowCodec`. */
+export interface RowCodec {
+  readonly JOB_REF: string;
+  encode(table: string, value: unknown): string;
+  /** `batch` encoded; the jobs it references and no earlier batch sent go into its `jobs` (between begin/end). */
+  encodeBatch(batch: BackendBatch): EncodedBatch;
+  /** The stored allocation row `text` as written (its job reference still unresolved). */
+  decodeAlloc(text: string): unknown;
+  isPlainObject(v: unknown): v is Record<string, unknown>;
+  /** Starts a batch (or group): jobs written from here on are pending until `end`. */
+  begin(): void;
+  /** Ends it: committed (`ok`), its jobs are known to be written; otherwise they are forgotten. */
+  end(ok: boolean): void;
+  markStored(ref: string): void;
+  /** Forgets every job known to be written (after a refused batch: the next ones write their jobs again). */
+  forgetJobs(): void;
 }
 
 /**
@@ -53,8 +94,11 @@ export interface SqliteCoreConfig {
   tableNames: readonly TableName[];
 }
 
-export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreConfig): SqliteCore {
-  const JOB_REF = '$jobRef';
+export function openSqliteCore(
+  DatabaseCtor: typeof Database,
+  cfg: SqliteCoreConfig,
+  makeCodec: typeof makeRowCodec,
+): SqliteCore {
   const sqlName = (t: string): string => `t_${t}`;
   // The format, read over a read-only connection before anything is written: a newer database is left exactly
   // as found (a read-write connection would checkpoint its WAL on close). No file yet: a new database.
@@ -102,6 +146,125 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
   if (found === 0) db.pragma(`user_version = ${fresh ? cfg.format : 1}`);
   const putMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   const putAllocJob = db.prepare('INSERT OR IGNORE INTO alloc_jobs (key, value) VALUES (?, ?)');
+  const codec = makeCodec((ref, json) => putAllocJob.run(ref, json));
+  const { JOB_REF, encode, decodeAlloc, isPlainObject } = codec;
+
+  const applyOne = (batch: BackendBatch): void => {
+    for (const c of batch.changes) {
+      const stmt = c.value === null ? deletes.get(c.table) : upserts.get(c.table);
+      if (stmt === undefined) throw new Error(`unknown state table ${JSON.stringify(c.table)} in batch ${batch.index}`);
+      if (c.value === null) stmt.run(c.key);
+      else stmt.run(c.key, encode(c.table, c.value));
+    }
+    putMeta.run('index', batch.index);
+    for (const [t, i] of Object.entries(batch.tableIndexes)) putMeta.run(`table:${t}`, i);
+  };
+  const applyTxn = db.transaction(applyOne);
+  const applyEncodedTxn = db.transaction((batches: readonly EncodedBatch[]) => {
+    for (const b of batches) {
+      const { keys, rows, jobs } = b;
+      for (let i = 0; i < jobs.length; i += 2) putAllocJob.run(jobs[i], jobs[i + 1]);
+      let at = 0;
+      for (let i = 0; i < keys.length; i += 2) {
+        let end = rows.indexOf('\n', at);
+        if (end < 0) end = rows.length;
+        const value = rows.slice(at, end);
+        at = end + 1;
+        const t = keys[i]!;
+        const stmt = value === '' ? deletes.get(t) : upserts.get(t);
+        if (stmt === undefined) throw new Error(`unknown state table ${JSON.stringify(t)} in batch ${b.index}`);
+        if (value === '') stmt.run(keys[i + 1]);
+        else stmt.run(keys[i + 1], value);
+      }
+      putMeta.run('index', b.index);
+      for (const [t, i] of Object.entries(b.tableIndexes)) putMeta.run(`table:${t}`, i);
+    }
+  });
+  const applyGroupTxn = db.transaction((batches: readonly BackendBatch[]) => {
+    for (const b of batches) applyOne(b);
+  });
+
+  return {
+    db,
+    apply(batch) {
+      codec.begin();
+      let ok = false;
+      try {
+        applyTxn(batch);
+        ok = true;
+      } finally {
+        codec.end(ok);
+      }
+    },
+    applyMany(batches) {
+      codec.begin();
+      let ok = false;
+      try {
+        applyGroupTxn(batches);
+        ok = true;
+      } finally {
+        codec.end(ok);
+      }
+    },
+    applyEncoded(batches) {
+      applyEncodedTxn(batches);
+    },
+    load(visit, isAborted) {
+      // Damaged pages are refused here rather than found by a query later (or never).
+      const check = db.pragma('quick_check', { simple: true }) as string;
+      if (check !== 'ok') throw new Error(`state database integrity check failed: PRAGMA quick_check: ${check}`);
+      const jobs = new Map<string, unknown>();
+      for (const row of db.prepare('SELECT key, value FROM alloc_jobs').iterate() as Iterable<{
+        key: string;
+        value: string;
+      }>) {
+        jobs.set(row.key, JSON.parse(row.value));
+      }
+      const referenced = new Set<string>();
+      for (const t of cfg.tableNames) {
+        if (isAborted()) throw new Error('aborted');
+        const it = db.prepare(`SELECT key, value FROM ${sqlName(t)}`).iterate() as Iterable<{
+          key: string;
+          value: string;
+        }>;
+        for (const row of it) {
+          const v = (t === 'allocs' ? decodeAlloc(row.value) : JSON.parse(row.value)) as Record<string, unknown>;
+          const ref =
+            t === 'allocs' && isPlainObject(v) ? (v.Job as Record<string, string> | null)?.[JOB_REF] : undefined;
+          if (ref !== undefined) {
+            v.Job = jobs.get(ref) ?? null;
+            referenced.add(ref);
+          }
+          visit(t, row.key, v);
+        }
+      }
+      // Jobs no allocation points to any more are garbage: collected at load, where it costs nothing extra.
+      const del = db.prepare('DELETE FROM alloc_jobs WHERE key = ?');
+      db.transaction(() => {
+        for (const k of jobs.keys()) if (!referenced.has(k)) del.run(k);
+      })();
+      for (const k of referenced) codec.markStored(k);
+      const meta: LoadedMeta = { index: 0, tableIndexes: {} };
+      for (const row of db.prepare('SELECT key, value FROM meta').all() as { key: string; value: number }[]) {
+        if (row.key === 'index') meta.index = row.value;
+        else if (row.key.startsWith('table:')) meta.tableIndexes[row.key.slice(6) as TableName] = row.value;
+      }
+      return meta;
+    },
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+/**
+ * The row encoding of `openSqliteCore` (positional allocation rows, jobs stored once in `alloc_jobs`), usable
+ * apart from a database: `ThreadedSqliteBackend` encodes on the main thread and posts only strings. `putJob`
+ * writes a job not yet known to be stored (the core runs the INSERT; `encodeBatch` collects it instead).
+ * Self-contained like `openSqliteCore` (the worker runs it from its source text).
+ */
+export function makeRowCodec(putJob: (ref: string, json: string) => void): RowCodec {
+  const JOB_REF = '$jobRef';
   /**
    * Job references known to be in `alloc_jobs`. Every allocation of a plan carries the same job, so without
    * this each one would serialise the whole job again only for INSERT OR IGNORE to drop it: that was the
@@ -219,7 +382,8 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
     if (job != null && typeof job === 'object') {
       const ref = `${job.Namespace}\u0000${job.ID}\u0000${job.ModifyIndex ?? 0}`;
       if (!storedJobs.has(ref) && !batchJobs.has(ref)) {
-        putAllocJob.run(ref, JSON.stringify(job));
+        if (collect !== undefined) collect.push(ref, JSON.stringify(job));
+        else putJob(ref, JSON.stringify(job));
         batchJobs.add(ref);
       }
       jobRef = { [JOB_REF]: ref };
@@ -248,87 +412,51 @@ export function openSqliteCore(DatabaseCtor: typeof Database, cfg: SqliteCoreCon
     return o;
   };
 
-  const applyOne = (batch: BackendBatch): void => {
-    for (const c of batch.changes) {
-      const stmt = c.value === null ? deletes.get(c.table) : upserts.get(c.table);
-      if (stmt === undefined) throw new Error(`unknown state table ${JSON.stringify(c.table)} in batch ${batch.index}`);
-      if (c.value === null) stmt.run(c.key);
-      else stmt.run(c.key, encode(c.table, c.value));
-    }
-    putMeta.run('index', batch.index);
-    for (const [t, i] of Object.entries(batch.tableIndexes)) putMeta.run(`table:${t}`, i);
-  };
-  const applyTxn = db.transaction(applyOne);
-  const applyGroupTxn = db.transaction((batches: readonly BackendBatch[]) => {
-    for (const b of batches) applyOne(b);
-  });
-
-  return {
-    db,
-    apply(batch) {
-      batchJobs.clear();
-      try {
-        applyTxn(batch);
-        if (storedJobs.size + batchJobs.size > STORED_JOBS_MAX) storedJobs.clear();
-        for (const ref of batchJobs) storedJobs.add(ref);
-      } finally {
-        batchJobs.clear();
-      }
-    },
-    applyMany(batches) {
-      batchJobs.clear();
-      try {
-        applyGroupTxn(batches);
-        if (storedJobs.size + batchJobs.size > STORED_JOBS_MAX) storedJobs.clear();
-        for (const ref of batchJobs) storedJobs.add(ref);
-      } finally {
-        batchJobs.clear();
-      }
-    },
-    load(visit, isAborted) {
-      // Damaged pages are refused here rather than found by a query later (or never).
-      const check = db.pragma('quick_check', { simple: true }) as string;
-      if (check !== 'ok') throw new Error(`state database integrity check failed: PRAGMA quick_check: ${check}`);
-      const jobs = new Map<string, unknown>();
-      for (const row of db.prepare('SELECT key, value FROM alloc_jobs').iterate() as Iterable<{
-        key: string;
-        value: string;
-      }>) {
-        jobs.set(row.key, JSON.parse(row.value));
-      }
-      const referenced = new Set<string>();
-      for (const t of cfg.tableNames) {
-        if (isAborted()) throw new Error('aborted');
-        const it = db.prepare(`SELECT key, value FROM ${sqlName(t)}`).iterate() as Iterable<{
-          key: string;
-          value: string;
-        }>;
-        for (const row of it) {
-          const v = (t === 'allocs' ? decodeAlloc(row.value) : JSON.parse(row.value)) as Record<string, unknown>;
-          const ref =
-            t === 'allocs' && isPlainObject(v) ? (v.Job as Record<string, string> | null)?.[JOB_REF] : undefined;
-          if (ref !== undefined) {
-            v.Job = jobs.get(ref) ?? null;
-            referenced.add(ref);
-          }
-          visit(t, row.key, v);
+  let collect: string[] | undefined;
+  const encodeBatch = (batch: BackendBatch): EncodedBatch => {
+    const keys: string[] = [];
+    const rows: string[] = [];
+    const jobs: string[] = [];
+    collect = jobs;
+    try {
+      for (const c of batch.changes) {
+        keys.push(c.table, c.key);
+        if (c.value === null) {
+          rows.push('');
+          continue;
         }
+        const text = encode(c.table, c.value) as string | undefined;
+        // (JSON.stringify of undefined or a function: the in-thread backend's NOT NULL refuses it likewise.)
+        if (typeof text !== 'string') throw new Error(`${c.table}/${c.key}: the value cannot be stored as JSON`);
+        rows.push(text);
       }
-      // Jobs no allocation points to any more are garbage: collected at load, where it costs nothing extra.
-      const del = db.prepare('DELETE FROM alloc_jobs WHERE key = ?');
-      db.transaction(() => {
-        for (const k of jobs.keys()) if (!referenced.has(k)) del.run(k);
-      })();
-      for (const k of referenced) storedJobs.add(k);
-      const meta: LoadedMeta = { index: 0, tableIndexes: {} };
-      for (const row of db.prepare('SELECT key, value FROM meta').all() as { key: string; value: number }[]) {
-        if (row.key === 'index') meta.index = row.value;
-        else if (row.key.startsWith('table:')) meta.tableIndexes[row.key.slice(6) as TableName] = row.value;
-      }
-      return meta;
+    } finally {
+      collect = undefined;
+    }
+    return { index: batch.index, keys, rows: rows.join('\n'), jobs, tableIndexes: batch.tableIndexes };
+  };
+  return {
+    JOB_REF,
+    encode,
+    encodeBatch,
+    decodeAlloc,
+    isPlainObject,
+    begin() {
+      batchJobs.clear();
     },
-    close() {
-      if (db.open) db.close();
+    end(ok) {
+      if (ok) {
+        if (storedJobs.size + batchJobs.size > STORED_JOBS_MAX) storedJobs.clear();
+        for (const ref of batchJobs) storedJobs.add(ref);
+      }
+      batchJobs.clear();
+    },
+    markStored(ref) {
+      storedJobs.add(ref);
+    },
+    forgetJobs() {
+      storedJobs.clear();
+      batchJobs.clear();
     },
   };
 }

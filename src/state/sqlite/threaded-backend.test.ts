@@ -113,6 +113,39 @@ describe('ThreadedSqliteBackend', () => {
     expect(await onDisk(dir)).toEqual({ index: 1, keys: ['jobs/default\u0000a'] });
   });
 
+  it('writes the job of an allocation again after the batch that first carried it was refused', async () => {
+    const dir = tempDir();
+    const job = build.job({ ID: 'web' });
+    const allocs = [1, 2].map((i) => build.alloc({ Job: job, NodeID: 'n1', ID: `a${i}`, Name: `web.web[${i}]` }));
+    const alloc = (i: number) => allocs[i - 1]!;
+    await withBackend(new ThreadedSqliteBackend({ dataDir: dir }), async (backend) => {
+      await backend.load(() => undefined);
+      // The job's JSON travels with the first batch that names it; that batch is refused whole.
+      const bad = backend.apply({
+        index: 1,
+        tableIndexes: { allocs: 1 },
+        changes: [
+          { table: 'allocs', key: 'a1', value: alloc(1) },
+          { table: 'nope' as never, key: 'x', value: {} },
+        ],
+      });
+      await expect(bad).rejects.toThrow(/SQLite refused batch 1/);
+      backend.recover();
+      await backend.apply({
+        index: 1,
+        tableIndexes: { allocs: 1 },
+        changes: [{ table: 'allocs', key: 'a2', value: alloc(2) }],
+      });
+    });
+    const loaded: unknown[] = [];
+    await withBackend(new ThreadedSqliteBackend({ dataDir: dir }), (reader) =>
+      reader.load((t, _k, v) => {
+        if (t === 'allocs') loaded.push(v);
+      }),
+    );
+    expect(loaded).toEqual([alloc(2)]);
+  });
+
   it('commits the batches still in flight when it is closed', async () => {
     const dir = tempDir();
     const sent = await withBackend(new ThreadedSqliteBackend({ dataDir: dir }), async (backend) => {

@@ -1,15 +1,22 @@
 /**
- * The SQLite backend with its SQLite work (row encoding, statements, commits) on a worker thread, so the
- * main thread's share of a write is building the batch and handing it over.
+ * The SQLite backend with its SQLite work (statements, commits, fsyncs) on a worker thread, so the main
+ * thread's share of a write is encoding the batch's rows and handing the strings over.
  *
- *   apply(batch) ──postMessage──► worker: core.apply (one SQL transaction) ──► { seq, ok } ──► promise resolves
- *        (returns a promise at once;                 batches run in the order sent; after one fails,
- *         several may be in flight)                   every later one is refused without touching disk
- *                                                     until recover() (the store calls it once idle)
+ *   apply(batch) ─ encode rows (main thread) ─ queued; after this turn of the event loop, every batch queued
+ *        │                                     in it goes in one postMessage (strings only)
+ *        └─ promise ◄── { seq, committed } ◄── worker: the batches of every message that arrived meanwhile in
+ *                                              one SQL transaction (one commit, one fsync), in the order sent;
+ *                                              after one fails, every later one is refused without touching
+ *                                              disk until recover() (the store calls it once idle)
  *
- * Batches are sent as objects (structured clone) rather than JSON text: the clone writes an allocation's
- * shared job once per message, and JSON encoding then runs in the worker (measured: see BENCHMARKS.md).
- * The store acknowledges a write only when its promise resolves, i.e. after the worker committed it.
+ * Rows are encoded on the main thread (`makeRowCodec`, the same encoding as the in-thread backend) and only
+ * strings cross to the worker: cloning a string is a copy, where cloning the batch's objects walked every field
+ * of every allocation and cost the main thread more than the SQLite work it moved (see BENCHMARKS.md). Each
+ * job is sent once (its JSON beside the first batch that references it); after a refused batch the main thread
+ * forgets which jobs it sent, so the batches after recover() send them again (INSERT OR IGNORE).
+ * The store acknowledges a write only when its promise resolves, i.e. after the worker committed it (group
+ * commit: a group that fails is committed again one batch at a time, so the batches before the failing one are
+ * kept and acknowledged, and it and every later one refused).
  * A worker that dies (crash, terminate) fails every batch in flight and every later one with a DroverError;
  * the database then holds exactly a prefix of the batches sent, so a restart reloads what was acknowledged
  * (and possibly batches committed just before the crash whose answer was lost, as with any crash).
@@ -23,57 +30,110 @@ import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
 import { DroverError } from '../../errors/index.js';
 import { checkAfterLoad, checkBeforeOpen, MarkerWriter } from './integrity.js';
 import { saveSnapshot } from './snapshot.js';
-import { openSqliteCore, type SqliteCoreConfig } from './sqlite-core.js';
+import {
+  makeRowCodec,
+  openSqliteCore,
+  type EncodedBatch,
+  type RowCodec,
+  type SqliteCoreConfig,
+} from './sqlite-core.js';
 import { loadThrough, openCore, sqliteCoreConfig, type SqliteBackendOptions } from './sqlite-backend.js';
 
-type Reply = { seq: number; ok: true } | { seq: number; ok: false; error: string };
+/**
+ * The answer to one message: its first `committed` batches are on disk; the next one failed with `error` (SQLite's
+ * refusal), or with `refused` when an earlier message's batch failed, and every later one is `refused`.
+ */
+interface Reply {
+  seq: number;
+  committed: number;
+  error?: string;
+  refused?: string;
+}
 
 /**
  * The worker's program, run from source (`eval`) so it needs no separate build output: the compiled agent
- * and the TypeScript sources under vitest both hand over the same self-contained function.
+ * and the TypeScript sources under vitest both hand over the same self-contained functions.
  */
 function workerSource(): string {
   return `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlitePath);
+const makeRowCodec = (${makeRowCodec.toString()});
 const openSqliteCore = (${openSqliteCore.toString()});
 let core;
 let failed;
 try {
-  core = openSqliteCore(Database, workerData.cfg);
+  core = openSqliteCore(Database, workerData.cfg, makeRowCodec);
 } catch (e) {
   failed = 'cannot open the state database: ' + (e && e.message);
 }
+let queue = [];
 parentPort.on('message', (m) => {
-  if (m.type === 'recover') {
-    if (core) failed = undefined;
-    return;
-  }
-  if (m.type === 'close') {
-    if (core) core.close();
-    parentPort.close();
-    return;
-  }
-  if (failed !== undefined) {
-    parentPort.postMessage({ seq: m.seq, ok: false, error: failed });
-    return;
-  }
-  try {
-    core.apply(m.batch);
-    parentPort.postMessage({ seq: m.seq, ok: true });
-  } catch (e) {
-    failed = 'batch ' + m.batch.index + ' was not committed, so later batches are refused: ' + (e && e.message);
-    parentPort.postMessage({ seq: m.seq, ok: false, error: 'SQLite refused batch ' + m.batch.index + ': ' + (e && e.message) });
-  }
+  // Everything that arrives in one turn is handled together: consecutive applies become one transaction.
+  if (queue.push(m) === 1) setImmediate(drain);
 });
+function drain() {
+  const msgs = queue;
+  queue = [];
+  let group = [];
+  for (const m of msgs) {
+    if (m.type === 'apply') {
+      group.push(m);
+      continue;
+    }
+    commit(group);
+    group = [];
+    if (m.type === 'recover') {
+      if (core) failed = undefined;
+    } else if (m.type === 'close') {
+      if (core) core.close();
+      parentPort.close();
+      return;
+    }
+  }
+  commit(group);
+}
+function commit(group) {
+  if (group.length === 0) return;
+  if (failed === undefined) {
+    const all = [];
+    for (const m of group) for (const b of m.batches) all.push(b);
+    try {
+      core.applyEncoded(all);
+      for (const m of group) parentPort.postMessage({ seq: m.seq, committed: m.batches.length });
+      return;
+    } catch {
+      // Rolled back whole: again one batch at a time, keeping the ones before the failing batch.
+    }
+  }
+  for (const m of group) {
+    let n = 0;
+    let error;
+    for (const b of m.batches) {
+      if (failed !== undefined) break;
+      try {
+        core.applyEncoded([b]);
+        n++;
+      } catch (e) {
+        error = 'SQLite refused batch ' + b.index + ': ' + (e && e.message);
+        failed = 'batch ' + b.index + ' was not committed, so later batches are refused: ' + (e && e.message);
+      }
+    }
+    parentPort.postMessage(n === m.batches.length ? { seq: m.seq, committed: n } : { seq: m.seq, committed: n, error, refused: failed });
+  }
+}
 `;
+}
+
+interface Pending {
+  encoded: EncodedBatch;
+  resolve: () => void;
+  reject: (e: Error) => void;
 }
 
 interface InFlight {
   seq: number;
-  index: number;
-  resolve: () => void;
-  reject: (e: Error) => void;
+  batches: Pending[];
 }
 
 export class ThreadedSqliteBackend implements StateBackend {
@@ -81,11 +141,17 @@ export class ThreadedSqliteBackend implements StateBackend {
   readonly ordered = true;
   private readonly cfg: SqliteCoreConfig;
   private worker: Worker | undefined;
+  /** Encoded, not yet posted (posted together just after the current turn of the event loop). */
+  private pending: Pending[] = [];
   private readonly inFlight: InFlight[] = [];
   private seq = 0;
   private dead: DroverError | undefined;
   private closed = false;
   private exited: Promise<void> = Promise.resolve();
+  /** Encodes on this thread; its job set is "sent to the worker", forgotten after a refused batch. */
+  private readonly codec: RowCodec = makeRowCodec(() => {
+    throw new Error('the threaded backend collects jobs per batch');
+  });
 
   private readonly marker: MarkerWriter;
 
@@ -115,23 +181,45 @@ export class ThreadedSqliteBackend implements StateBackend {
   apply(batch: BackendBatch): Promise<void> {
     if (this.closed) return Promise.reject(new DroverError('Internal', 'SQLite state backend is closed'));
     if (this.dead !== undefined) return Promise.reject(this.dead);
-    const w = this.ensureWorker();
-    const seq = ++this.seq;
+    let encoded: EncodedBatch;
+    this.codec.begin();
+    try {
+      // Throws on a row JSON cannot encode: the caller's write fails, nothing is sent.
+      encoded = this.codec.encodeBatch(batch);
+    } catch (e) {
+      this.codec.end(false);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    this.codec.end(true);
     return new Promise<void>((resolve, reject) => {
-      // Throws synchronously on a row that cannot be cloned: the caller's write fails, nothing was sent.
-      w.postMessage({ type: 'apply', seq, batch });
-      this.inFlight.push({
-        seq,
-        index: batch.index,
+      const p: Pending = {
+        encoded,
         resolve: () => {
           this.marker.note(batch.index);
           resolve();
         },
         reject,
-      });
-      // A commit in flight keeps the process alive; an idle worker does not.
-      if (this.inFlight.length === 1) w.ref();
+      };
+      // setImmediate, not a microtask: one message then holds every write started in this turn of the loop.
+      if (this.pending.push(p) === 1) setImmediate(() => this.send());
     });
+  }
+
+  /** Posts the pending batches as one message. */
+  private send(): void {
+    const batches = this.pending;
+    if (batches.length === 0) return;
+    this.pending = [];
+    if (this.dead !== undefined) {
+      for (const p of batches) p.reject(this.dead);
+      return;
+    }
+    const w = this.ensureWorker();
+    const seq = ++this.seq;
+    w.postMessage({ type: 'apply', seq, batches: batches.map((p) => p.encoded) });
+    this.inFlight.push({ seq, batches });
+    // A commit in flight keeps the process alive; an idle worker does not.
+    if (this.inFlight.length === 1) w.ref();
   }
 
   /** A consistent copy over a separate read-only connection (WAL readers do not block the worker). */
@@ -140,6 +228,8 @@ export class ThreadedSqliteBackend implements StateBackend {
   }
 
   recover(): void {
+    // The refused batches may have carried jobs the later ones rely on: send every job again from here on.
+    this.codec.forgetJobs();
     if (this.worker !== undefined && this.dead === undefined && !this.closed)
       this.worker.postMessage({ type: 'recover' });
   }
@@ -169,12 +259,17 @@ export class ThreadedSqliteBackend implements StateBackend {
   private onReply(r: Reply): void {
     const head = this.inFlight.shift();
     if (head === undefined || head.seq !== r.seq) {
-      this.die(`SQLite state worker answered batch #${r.seq} out of order`);
+      this.die(`SQLite state worker answered message #${r.seq} out of order`);
       return;
     }
     if (this.inFlight.length === 0) this.worker?.unref();
-    if (r.ok) head.resolve();
-    else head.reject(new DroverError('Internal', r.error));
+    head.batches.forEach((p, i) => {
+      if (i < r.committed) p.resolve();
+      else {
+        const why = (i === r.committed ? r.error : undefined) ?? r.refused;
+        p.reject(new DroverError('Internal', why ?? `SQLite did not commit batch ${p.encoded.index}`));
+      }
+    });
   }
 
   /** Fails everything in flight and everything after: the worker is gone or cannot be trusted. */
@@ -182,14 +277,18 @@ export class ThreadedSqliteBackend implements StateBackend {
     if (this.dead === undefined && !this.closed)
       this.dead = new DroverError('Internal', `${why}; state writes are refused until the agent restarts`);
     const err = this.dead ?? new DroverError('Internal', 'SQLite state backend is closed');
-    for (const f of this.inFlight.splice(0)) {
-      f.reject(new DroverError('Internal', `${why} before committing batch ${f.index}`, { cause: err }));
+    const lost = this.inFlight.splice(0).flatMap((f) => f.batches);
+    lost.push(...this.pending.splice(0));
+    for (const p of lost) {
+      p.reject(new DroverError('Internal', `${why} before committing batch ${p.encoded.index}`, { cause: err }));
     }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Batches already handed over are sent now, then committed and answered: the close message queues behind them.
+    this.send();
     const w = this.worker;
     if (w === undefined) return;
     // Batches in flight are still committed and answered: the close message queues behind them.
