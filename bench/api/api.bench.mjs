@@ -22,6 +22,7 @@
 //            ──► registers/s and register p50 / p99
 //
 // Usage: node bench/api/api.bench.mjs [--quick] [--mode all|closed|open|saturation] [--synchronous full|normal]
+//        [--sqlite-worker]
 //        [--clients 50] [--duration 30] [--watchers 10000] [--rate 500] [--sat-clients 64] [--cpu-prof] [--loop-probe]
 // --loop-probe preloads loop-probe.mjs into the agent and prints, for the load window of the open loop and the
 // saturation, its event-loop stalls over 10 ms and its GC pauses: what the latency tail is made of.
@@ -113,7 +114,12 @@ async function withAgent(name, fn) {
   // Thousands of parked watchers come from this one address: lift the per-client connection cap (default 100).
   const limitsFile = join(dataDir, 'limits.json');
   // `--synchronous normal` measures the old SQLite default (no fsync per commit) beside FULL, the default now.
-  const server = args.synchronous ? { server: { sqlite_synchronous: String(args.synchronous) } } : {};
+  // `--sqlite-worker` runs the SQLite commits (and their fsync) on the worker-thread backend, off the event loop.
+  const serverOpts = {
+    ...(args.synchronous ? { sqlite_synchronous: String(args.synchronous) } : {}),
+    ...(args['sqlite-worker'] === true ? { sqlite_worker_thread: true } : {}),
+  };
+  const server = Object.keys(serverOpts).length > 0 ? { server: serverOpts } : {};
   writeFileSync(
     limitsFile,
     JSON.stringify({ limits: { http_max_conns_per_client: 0 }, gateway: { enabled: false }, ...server }),
