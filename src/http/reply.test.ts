@@ -311,10 +311,7 @@ describe('sendJson of a small answer', () => {
       }
     });
     try {
-      for (const [path, method] of Object.keys(cases).flatMap((p) => [
-        [p, 'GET'],
-        [p, 'PUT'],
-      ])) {
+      for (const [path, method] of Object.keys(cases).flatMap((p) => [[p, 'GET'] as const, [p, 'PUT'] as const])) {
         const req = (p: string) => `${method} ${p} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`;
         const [ordinary] = await exchange(port, [req(`/ordinary${path}`)]);
         socketWrites.length = 0;
