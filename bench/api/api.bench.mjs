@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/* global process, console, performance, URL */
+/* global process, console, performance, URL, fetch */
 // Benchmark 6, "api": a real dev agent (`bin/drover agent -dev`, mock driver) behind its HTTP API.
 //
 //   warm-up: the C clients create their jobs, all at once, on the fresh agent (printed apart, not in the figures)
@@ -22,6 +22,7 @@
 //            ──► registers/s and register p50 / p99
 //
 // Usage: node bench/api/api.bench.mjs [--quick] [--mode all|closed|open|saturation] [--synchronous full|normal]
+//        [--sqlite-worker] [--split-client] [--agent-node-flags "<flags for the agent's node>"]
 //        [--clients 50] [--duration 30] [--watchers 10000] [--rate 500] [--sat-clients 64] [--cpu-prof] [--loop-probe]
 // --loop-probe preloads loop-probe.mjs into the agent and prints, for the load window of the open loop and the
 // saturation, its event-loop stalls over 10 ms and its GC pauses: what the latency tail is made of.
@@ -32,10 +33,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { Pool } from 'undici';
 import { summarizeProfiles } from '../lib/profile-summary.mjs';
-import { cpuSecondsOfPid, mb, parseArgs, quantile, resultLine, rssOfPid, sleep } from '../lib/common.mjs';
+import { cpuSecondsOfPid, mb, parseArgs, quantile, repoRoot, resultLine, rssOfPid, sleep } from '../lib/common.mjs';
 import { idle, startDevAgent } from '../lib/agent.mjs';
 
 const args = parseArgs(process.argv.slice(2));
@@ -45,6 +46,12 @@ const durationS = Number(args.duration ?? (quick ? 5 : 30));
 // --cpu-prof: profile the agent (written when it exits) and print the top self time at the end.
 const profDir = args['cpu-prof'] ? join(tmpdir(), 'drover-profiles', `api-${Date.now()}`) : undefined;
 const loopProbe = args['loop-probe'] === true;
+// --split-client (issue 18's "the -dev client in its own process"): the agent under test runs its server alone and a
+// second, client-only agent (mock driver) joins it over HTTP; both agents' CPU is printed, the figures stay the
+// server's.
+const splitClient = args['split-client'] === true;
+/** The client-only agent of --split-client: { proc, stop }. */
+let clientAgent;
 /** The load window of the running mode, Unix ms: what the loop probe's report keeps. */
 let loadWindow;
 const wantedWatchers = Number(args.watchers ?? (quick ? 2_000 : 10_000));
@@ -62,6 +69,7 @@ const dataDirs = [];
 let agent;
 process.on('exit', () => {
   if (agent && agent.proc.exitCode === null) agent.proc.kill('SIGKILL');
+  if (clientAgent && clientAgent.proc.exitCode === null) clientAgent.proc.kill('SIGKILL');
   for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
@@ -113,20 +121,35 @@ async function withAgent(name, fn) {
   // Thousands of parked watchers come from this one address: lift the per-client connection cap (default 100).
   const limitsFile = join(dataDir, 'limits.json');
   // `--synchronous normal` measures the old SQLite default (no fsync per commit) beside FULL, the default now.
-  const server = args.synchronous ? { server: { sqlite_synchronous: String(args.synchronous) } } : {};
+  // `--sqlite-worker` runs the SQLite commits (and their fsync) on the worker-thread backend, off the event loop.
+  const serverOpts = {
+    ...(args.synchronous ? { sqlite_synchronous: String(args.synchronous) } : {}),
+    ...(args['sqlite-worker'] === true ? { sqlite_worker_thread: true } : {}),
+  };
+  const server = Object.keys(serverOpts).length > 0 ? { server: serverOpts } : {};
+  const noClient = splitClient ? { client: { enabled: false } } : {};
   writeFileSync(
     limitsFile,
-    JSON.stringify({ limits: { http_max_conns_per_client: 0 }, gateway: { enabled: false }, ...server }),
+    JSON.stringify({ limits: { http_max_conns_per_client: 0 }, gateway: { enabled: false }, ...server, ...noClient }),
   );
   const probeOut = join(dataDir, 'loop-probe.json');
   if (loopProbe) process.env.DROVER_LOOP_PROBE_OUT = probeOut;
   const nodeFlags = loopProbe ? ['--import', fileURLToPath(new URL('./loop-probe.mjs', import.meta.url))] : [];
+  // `--agent-node-flags "--max-semi-space-size=32"`: V8 or Node options for the agent alone (GC tuning trials).
+  if (typeof args['agent-node-flags'] === 'string')
+    nodeFlags.push(...args['agent-node-flags'].split(/\s+/).filter(Boolean));
   loadWindow = undefined;
   agent = await startDevAgent({ dataDir, profDir, nodeFlags, args: ['-config', limitsFile] });
   phase(`${name}: agent pid ${agent.proc.pid} at ${agent.base}, load average ${loadavg()[0].toFixed(1)}`);
   try {
+    if (splitClient) {
+      clientAgent = await startClientAgent(dataDir, agent.base);
+      phase(`${name}: client-only agent pid ${clientAgent.proc.pid} joined`);
+    }
     await fn(agent.base);
   } finally {
+    await clientAgent?.stop();
+    clientAgent = undefined;
     await agent.stop();
     phase(`${name}: agent stopped`);
     if (loopProbe && loadWindow) reportLoopProbe(name, probeOut, loadWindow);
@@ -412,6 +435,7 @@ async function openMode(base) {
       pending.add(p);
     };
     const cpu0 = cpuSecondsOfPid(agent.proc.pid);
+    const clientCPU0 = clientCPU();
     const start = performance.now();
     const startedAt = Date.now();
     const total = Math.round(rate * durationS);
@@ -433,6 +457,7 @@ async function openMode(base) {
     await Promise.race([Promise.all(pending), idle(15_000)]);
     loadWindow = { from: startedAt, to: Date.now() };
     const agentCPU = cpuSecondsOfPid(agent.proc.pid) - cpu0;
+    if (clientAgent) console.log(`open loop: client-only agent ${(clientCPU() - clientCPU0).toFixed(2)} CPU-s`);
     console.log(
       `open loop: ${total} registers + ${total} reads scheduled at ${rate}/s each over ${sendWall.toFixed(1)} s; ` +
         `answered ${register.length} registers, ${read.length} reads; errors ${errors}${firstError ? ` (first: ${firstError})` : ''}; ` +
@@ -472,6 +497,7 @@ async function saturationMode(base) {
     let errors = 0;
     let firstError = '';
     const cpu0 = cpuSecondsOfPid(agent.proc.pid);
+    const clientCPU0 = clientCPU();
     const start = performance.now();
     const deadline = start + durationS * 1000;
     await Promise.all(
@@ -492,6 +518,7 @@ async function saturationMode(base) {
     const wall = (performance.now() - start) / 1000;
     loadWindow = { from: Date.now() - wall * 1000, to: Date.now() };
     const agentCPU = cpuSecondsOfPid(agent.proc.pid) - cpu0;
+    if (clientAgent) console.log(`saturation: client-only agent ${(clientCPU() - clientCPU0).toFixed(2)} CPU-s`);
     const perSecond = register.length / wall;
     console.log(
       `saturation: ${satClients} clients, ${register.length} registers in ${wall.toFixed(1)} s = ${perSecond.toFixed(0)}/s, ` +
@@ -506,6 +533,54 @@ async function saturationMode(base) {
   } finally {
     await api.close();
   }
+}
+
+/** CPU-seconds of the --split-client agent so far (0 without one). */
+function clientCPU() {
+  return clientAgent ? cpuSecondsOfPid(clientAgent.proc.pid) : 0;
+}
+
+/**
+ * A client-only agent (mock driver on, no gateway or DNS) joined to the server at `base`; resolves once that server
+ * lists its node as ready. `{ proc, stop }`.
+ */
+async function startClientAgent(dataDir, base) {
+  const cfg = join(dataDir, 'client-agent.json');
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      plugin: { mock_driver: { config: { enabled: true } } },
+      gateway: { enabled: false },
+      dns: { enabled: false },
+    }),
+  );
+  const bin = join(repoRoot, 'bin', 'drover');
+  const server = new URL(base).host;
+  const argv = [bin, 'agent', '-client', '-servers', server, '-data-dir', join(dataDir, 'client-agent')];
+  const proc = spawn(process.execPath, [...argv, '-http-port', '0', '-log-level', 'warn', '-config', cfg], {
+    cwd: dataDir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  proc.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+  const stop = async (graceMs = 10_000) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await Promise.race([exited, idle(graceMs)]);
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  };
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`client-only agent exited with ${proc.exitCode}: ${err}`);
+    const nodes = await fetch(`${base}/v1/nodes`)
+      .then((r) => r.json())
+      .catch(() => []);
+    if (nodes.some((n) => n.Status === 'ready' && n.Drivers?.mock_driver?.Healthy)) return { proc, stop };
+    await sleep(200);
+  }
+  await stop();
+  throw new Error(`client-only agent did not join in 30 s: ${err}`);
 }
 
 /** Prints the loop probe's stalls and GC pauses inside the load window (loop-probe.mjs). */

@@ -39,6 +39,29 @@ describe('alloc dir confinement', () => {
     expect(() => confinedPath(root, 'a', 'esc')).toThrow(/outside/);
   });
 
+  it('refuses a deeper symlink out, and .. parts, however the root itself was reached', () => {
+    const root = buildAllocDir(data, 'a1');
+    const outside = join(data, 'outside');
+    mkdirSync(outside);
+    mkdirSync(join(root, 'web', 'local'), { recursive: true });
+    symlinkSync(outside, join(root, 'web', 'local', 'out'));
+    expect(() => confinedPath(root, 'web', 'local', 'out', 'x')).toThrow(/outside/);
+    expect(() => confinedPath(root, 'web', '..', '..', '..')).toThrow(/outside/);
+    // The root reached through a symlink of its own: what is below it is still judged against it.
+    symlinkSync(root, join(data, 'via'));
+    expect(() => confinedPath(join(data, 'via'), 'web', 'local', 'out')).toThrow(/outside/);
+    expect(confinedPath(join(data, 'via'), 'web', 'local')).toBe(join(data, 'via', 'web', 'local'));
+  });
+
+  it('accepts a symlink that stays inside its root, and a path not there yet', () => {
+    const root = buildAllocDir(data, 'a1');
+    mkdirSync(join(root, 'web'));
+    symlinkSync(join(root, 'web'), join(root, 'alias'));
+    expect(confinedPath(root, 'alias', 'local')).toBe(join(root, 'alias', 'local'));
+    expect(confinedPath(root, 'web', 'a', 'b')).toBe(join(root, 'web', 'a', 'b'));
+    expect(confinedPath(root, 'web', '..', 'alloc')).toBe(join(root, 'alloc'));
+  });
+
   it('builds the task directories of a valid name inside the allocation directory', () => {
     buildAllocDir(data, 'a1');
     const dirs = taskDirs(data, 'a1', 'web');

@@ -11,26 +11,48 @@ export const maxBodyDepth = 64;
 
 const forbiddenKeys = new Set(['__proto__']);
 
-/** Throws BadRequest naming the path when `v` nests too deeply or holds a forbidden key. Iterative. */
+/**
+ * Throws BadRequest naming the path when `v` nests too deeply or holds a forbidden key. The walk recurses at most
+ * `maxBodyDepth` levels (it stops there), so a hostile depth cannot overflow the stack; the path is built only
+ * for the offending value, on the way back up: building it for every key of every body was most of this check's
+ * time and garbage on the register path.
+ */
 export function checkBodyValue(v: unknown): void {
-  const todo: { v: unknown; depth: number; path: string }[] = [{ v, depth: 1, path: '' }];
-  while (todo.length > 0) {
-    const { v: x, depth, path } = todo.pop()!;
-    if (x === null || typeof x !== 'object') continue;
-    if (depth > maxBodyDepth)
-      throw badRequest(
-        `request body nests objects or lists more than ${maxBodyDepth} levels deep at ${path || '(root)'}`,
-      );
-    if (Array.isArray(x)) {
-      for (let i = 0; i < x.length; i++) todo.push({ v: x[i], depth: depth + 1, path: `${path}[${i}]` });
-      continue;
+  const bad = findProblem(v, 1);
+  if (bad === undefined) return;
+  const at = bad.path.reverse().join('').replace(/^\./, '');
+  if (bad.key !== undefined) throw badRequest(`request body has the key "${bad.key}" at ${at}, which is not allowed`);
+  throw badRequest(`request body nests objects or lists more than ${maxBodyDepth} levels deep at ${at || '(root)'}`);
+}
+
+/** What is wrong and where: `path` holds the steps (`.key`, `[i]`) innermost first. */
+interface BodyProblem {
+  key?: string;
+  path: string[];
+}
+
+function findProblem(x: unknown, depth: number): BodyProblem | undefined {
+  if (x === null || typeof x !== 'object') return undefined;
+  if (depth > maxBodyDepth) return { path: [] };
+  if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i++) {
+      const bad = findProblem(x[i], depth + 1);
+      if (bad !== undefined) {
+        bad.path.push(`[${i}]`);
+        return bad;
+      }
     }
-    for (const k of Object.keys(x)) {
-      const at = path === '' ? k : `${path}.${k}`;
-      if (forbiddenKeys.has(k)) throw badRequest(`request body has the key "${k}" at ${at}, which is not allowed`);
-      todo.push({ v: (x as Record<string, unknown>)[k], depth: depth + 1, path: at });
+    return undefined;
+  }
+  for (const k of Object.keys(x)) {
+    if (forbiddenKeys.has(k)) return { key: k, path: [`.${k}`] };
+    const bad = findProblem((x as Record<string, unknown>)[k], depth + 1);
+    if (bad !== undefined) {
+      bad.path.push(`.${k}`);
+      return bad;
     }
   }
+  return undefined;
 }
 
 /** The body must be a JSON object (every write endpoint takes one): `null`, a list or a scalar is refused. */

@@ -260,3 +260,102 @@ describe('sendJson with a prepared response, HEAD and pipelined requests', () =>
     }
   });
 });
+
+describe('sendJson of a small answer', () => {
+  const cases: Record<string, { status: number; body: unknown; index?: number; extra?: Record<string, string> }> = {
+    '/register': { status: 200, body: { EvalID: 'e1', EvalCreateIndex: 7, JobModifyIndex: 7, Warnings: '' }, index: 7 },
+    '/no-index': { status: 200, body: { Name: 'n' } },
+    '/standby': {
+      status: 200,
+      body: { ID: 'j' },
+      index: 9,
+      extra: { 'X-Nomad-NextToken': 'b', 'X-Nomad-KnownLeader': 'false', 'X-Nomad-LastContact': '12' },
+    },
+    '/utf8': { status: 200, body: { Note: 'é→✓ \u{1f600}' }, index: 3 },
+    '/short-list': { status: 201, body: ['a', 1, null], index: 4 },
+    '/null': { status: 200, body: undefined },
+  };
+  /** Each path answered by sendJson, and by writeHead and end(bytes) with the headers the ordinary path builds under `/ordinary`. */
+  async function serve() {
+    const server = createServer((req, res) => {
+      const path = (req.url ?? '/').replace(/^\/ordinary/, '');
+      const c = cases[path]!;
+      if (!req.url!.startsWith('/ordinary')) return sendJson(res, c.status, c.body, c.index, c.extra);
+      const bytes = Buffer.from(JSON.stringify(c.body ?? null));
+      const headers: Record<string, string | number> = {
+        ...c.extra,
+        'Content-Type': 'application/json',
+        'Content-Length': bytes.length,
+      };
+      if (c.index !== undefined) {
+        headers['X-Nomad-Index'] = c.index;
+        headers['X-Nomad-KnownLeader'] ??= 'true';
+        headers['X-Nomad-LastContact'] ??= 0;
+      }
+      res.writeHead(c.status, headers);
+      res.end(bytes);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { server, port: (server.address() as AddressInfo).port };
+  }
+  const undated = (a: { head: string; body: string }) => ({ ...a, head: a.head.replace(/\r\nDate: [^\r]+/, '') });
+
+  it('writes the bytes writeHead and end would, in one socket write', async () => {
+    const { server, port } = await serve();
+    const socketWrites: string[] = [];
+    server.on('connection', (s) => {
+      const w = s as unknown as Record<'_write' | '_writev', (...a: unknown[]) => unknown>;
+      for (const f of ['_write', '_writev'] as const) {
+        const orig = w[f]!.bind(s);
+        w[f] = (...a: unknown[]) => (socketWrites.push(f), orig(...a));
+      }
+    });
+    try {
+      for (const [path, method] of Object.keys(cases).flatMap((p) => [[p, 'GET'] as const, [p, 'PUT'] as const])) {
+        const req = (p: string) => `${method} ${p} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`;
+        const [ordinary] = await exchange(port, [req(`/ordinary${path}`)]);
+        socketWrites.length = 0;
+        const [small] = await exchange(port, [req(path)]);
+        expect(socketWrites, `${method} ${path}`).toEqual(['_write']);
+        expect(undated(small!), `${method} ${path}`).toEqual(undated(ordinary!));
+      }
+      // The ordinary path writes the header block and the body apart (what this path saves).
+      socketWrites.length = 0;
+      await exchange(port, ['GET /ordinary/register HTTP/1.1\r\nHost: x\r\n\r\n']);
+      expect(socketWrites).toEqual(['_writev']);
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
+  });
+
+  it('leaves HEAD, HTTP/1.0, closing and pipelined-behind requests as the ordinary path answers them', async () => {
+    const { server, port } = await serve();
+    try {
+      const pairs = [
+        ['HEAD /register HTTP/1.1\r\nHost: x\r\n\r\n', 'HEAD /ordinary/register HTTP/1.1\r\nHost: x\r\n\r\n'],
+        ['GET /register HTTP/1.0\r\n\r\n', 'GET /ordinary/register HTTP/1.0\r\n\r\n'],
+        [
+          'GET /register HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+          'GET /ordinary/register HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        ],
+      ];
+      for (const [mine, theirs] of pairs) {
+        const [a] = await exchange(port, [mine!]);
+        const [b] = await exchange(port, [theirs!]);
+        expect(undated(a!)).toEqual(undated(b!));
+      }
+      const get = (p: string) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
+      const piped = await exchange(port, [get('/register') + get('/utf8') + get('/ordinary/utf8') + get('/standby')]);
+      const ordinary = await exchange(port, [
+        get('/ordinary/register'),
+        get('/ordinary/utf8'),
+        get('/ordinary/standby'),
+      ]);
+      expect(piped.map(undated)).toEqual([ordinary[0], ordinary[1], ordinary[1], ordinary[2]].map((a) => undated(a!)));
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
+  });
+});

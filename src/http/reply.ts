@@ -74,10 +74,96 @@ export function sendJson(
   index?: number,
   extra?: Record<string, string>,
 ): void {
+  // A small answer that is not a list of cached elements (a register's reply, one job, one allocation): its JSON
+  // is sent as text, with its header block, in one socket write.
+  if (!Array.isArray(body) || (body.length < ELEMENT_CACHE_MIN && !Object.isFrozen(body))) {
+    const text = JSON.stringify(body ?? null);
+    if (text.length <= SMALL_BODY_MAX && sendSmall(res, status, text, index, extra)) return;
+    const bytes = Buffer.from(text);
+    res.writeHead(status, jsonHeaders(bytes, index, extra));
+    res.end(bytes);
+    return;
+  }
   const bytes = encodeJson(body);
   if (Array.isArray(body) && Object.isFrozen(body) && sendPrepared(res, status, bytes, index, extra)) return;
   res.writeHead(status, jsonHeaders(bytes, index, extra));
   res.end(bytes);
+}
+
+/** Answers up to this many characters go through `sendSmall`. */
+const SMALL_BODY_MAX = 16 * 1024;
+
+/**
+ * Writes a small JSON answer as node:http's writeHead and end(body) would, but in one socket write of one string
+ * and without the headers object: node:http's end(body) queues the header block and the body as two writes of
+ * the corked socket, i.e. a writev per answer, after validating each header of an object built per answer. The
+ * header block is built here as the string writeHead would make (`sendPrepared` has the rules) and the body
+ * appended to it, so end() sends both at once. False (nothing written) when the ordinary path must answer.
+ */
+function sendSmall(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  index: number | undefined,
+  extra: Record<string, string> | undefined,
+): boolean {
+  const raw = res as unknown as RawResponse;
+  if (status < 200 || status > 599 || status === 204 || status === 304 || !rawHeaderAllowed(res, raw)) return false;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
+  let knownLeader = false;
+  let lastContact = false;
+  if (extra !== undefined)
+    for (const name in extra) {
+      // Headers this function writes itself keep the position of `extra`'s key in the ordinary path: leave them to it.
+      if (name === 'Content-Type' || name === 'Content-Length' || name === 'X-Nomad-Index') return false;
+      const value = extra[name]!;
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+      head += `${name}: ${value}\r\n`;
+      if (name === 'X-Nomad-KnownLeader') knownLeader = true;
+      else if (name === LAST_CONTACT) lastContact = true;
+    }
+  const length = Buffer.byteLength(text);
+  head += `Content-Type: application/json\r\nContent-Length: ${length}\r\n`;
+  if (index !== undefined) {
+    head += `X-Nomad-Index: ${index}\r\n`;
+    if (!knownLeader) head += 'X-Nomad-KnownLeader: true\r\n';
+    if (!lastContact) head += `${LAST_CONTACT}: 0\r\n`;
+  }
+  // The header block is written as latin1: a body that is not ASCII goes as the latin1 string of its UTF-8 bytes.
+  const body = length === text.length ? text : Buffer.from(text, 'utf8').toString('latin1');
+  res.statusCode = status;
+  res.statusMessage = STATUS_CODES[status] ?? 'unknown';
+  raw._header = `${head}Date: ${httpDate()}\r\nConnection: keep-alive\r\n${keepAliveHeader(raw)}\r\n${body}`;
+  res.end();
+  return true;
+}
+
+/**
+ * Whether node:http would write, for this response, the header block `sendPrepared` and `sendSmall` build: an
+ * HTTP/1.1 keep-alive connection, a response with a body (not a HEAD) and no header set yet.
+ */
+function rawHeaderAllowed(res: ServerResponse, raw: RawResponse): boolean {
+  return !(
+    raw._header ||
+    !res.shouldKeepAlive ||
+    raw.maxRequestsOnConnectionReached ||
+    raw._removedConnection ||
+    raw._hasBody === false ||
+    raw.chunkedEncoding ||
+    raw.useChunkedEncodingByDefault !== true ||
+    !res.sendDate ||
+    res.getHeaderNames().length > 0
+  );
+}
+
+/** node:http's Keep-Alive header line (empty when it writes none). */
+function keepAliveHeader(raw: RawResponse): string {
+  return raw._keepAliveTimeout && raw._defaultKeepAlive
+    ? `Keep-Alive: timeout=${Math.floor(raw._keepAliveTimeout / 1000)}${
+        ~~(raw._maxRequestsPerSocket ?? 0) > 0 ? `, max=${raw._maxRequestsPerSocket}` : ''
+      }\r\n`
+    : '';
 }
 
 /** The headers of a JSON answer: `extra`, the content's type and length, and Nomad's query meta. */
@@ -160,27 +246,9 @@ function sendPrepared(
   extra: Record<string, string> | undefined,
 ): boolean {
   const raw = res as unknown as RawResponse;
-  if (
-    bytes.length > PREPARED_MAX_BYTES ||
-    res.req?.method !== 'GET' ||
-    raw._header ||
-    !res.shouldKeepAlive ||
-    raw.maxRequestsOnConnectionReached ||
-    raw._removedConnection ||
-    raw._hasBody === false ||
-    raw.chunkedEncoding ||
-    raw.useChunkedEncodingByDefault !== true ||
-    !res.sendDate ||
-    res.getHeaderNames().length > 0
-  )
-    return false;
+  if (bytes.length > PREPARED_MAX_BYTES || res.req?.method !== 'GET' || !rawHeaderAllowed(res, raw)) return false;
   const date = httpDate();
-  const keepAlive =
-    raw._keepAliveTimeout && raw._defaultKeepAlive
-      ? `Keep-Alive: timeout=${Math.floor(raw._keepAliveTimeout / 1000)}${
-          ~~(raw._maxRequestsPerSocket ?? 0) > 0 ? `, max=${raw._maxRequestsPerSocket}` : ''
-        }\r\n`
-      : '';
+  const keepAlive = keepAliveHeader(raw);
   // X-Nomad-LastContact (a standby's milliseconds since it heard from the leader) changes from one answer to
   // the next: it is the one value written per answer, between the prepared head and tail.
   const contact = extra?.[LAST_CONTACT] ?? (index !== undefined ? '0' : undefined);

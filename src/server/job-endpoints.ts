@@ -78,7 +78,11 @@ export async function jobRegister(
   opts: RegisterOptions = {},
 ): Promise<JobRegisterResult> {
   guardJob(input);
-  const job: Job = { ...input, Region: input.Region || ctx.region, Stop: input.Stop ?? false };
+  // upsertJob stores a copy: the input is copied here only when a default has to be filled in.
+  const job: Job =
+    input.Region && input.Stop != null
+      ? input
+      : { ...input, Region: input.Region || ctx.region, Stop: input.Stop ?? false };
   const { result, index } = await ctx.store.write((txn) => {
     // Namespaces are real objects: a job may not create one by naming it.
     if (job.Namespace !== 'default' && !txn.tables.get('namespaces', job.Namespace))

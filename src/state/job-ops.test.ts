@@ -42,6 +42,41 @@ describe('upsertJob', () => {
     ).toEqual([4, 3, 0]);
   });
 
+  it('trims the history as the sorted rule does, whichever versions are stable', async () => {
+    // Model: the rule on a list sorted newest first (keep the newest `keep`, and the newest stable one in place
+    // of the last kept when it is older). The store takes a one-pass path when one version over the cap.
+    const trim = (vs: { v: number; stable: boolean }[], keep: number) => {
+      const all = [...vs].sort((a, b) => b.v - a.v);
+      if (all.length <= keep) return all;
+      const kept = all.slice(0, keep);
+      const stable = all.find((x) => x.stable);
+      if (stable != null && !kept.includes(stable)) kept[keep - 1] = stable;
+      return kept;
+    };
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let round = 0; round < 20; round++) {
+      const s = await open();
+      let model: { v: number; stable: boolean }[] = [];
+      for (let p = 1; p <= 12; p++) {
+        const keep = p > 8 && round % 2 === 1 ? 2 : 4; // odd rounds lower the cap: several versions go at once
+        await s.write((tx) =>
+          upsertJob(tx, build.job({ ID: 'web', Priority: p }), { nowNs: 0, trackedVersions: keep }),
+        );
+        model = trim([...model, { v: p - 1, stable: false }], keep);
+        if (rand() < 0.3) {
+          await s.write((tx) => updateJobInPlace(tx, { ...tx.jobByID('default', 'web')!, Stable: true }));
+          model = model.map((x) => (x.v === p - 1 ? { ...x, stable: true } : x));
+        }
+        const got = s
+          .snapshot()
+          .jobVersions('default', 'web')
+          .map((j) => j.Version);
+        expect(got, `round ${round}, version ${p - 1}`).toEqual(model.map((x) => x.v).sort((a, b) => b - a));
+      }
+    }
+  });
+
   it('sets CreateIndex once and JobModifyIndex only when the spec changes', async () => {
     const s = await open();
     const r1 = await s.write((tx) => upsertJob(tx, build.job({ ID: 'web' }), { nowNs: 0 }));

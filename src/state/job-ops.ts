@@ -131,8 +131,32 @@ export function upsertJob(
 }
 
 function pruneVersions(txn: WriteTxn, job: Job, keep: number): void {
+  const key = nsKey(job.Namespace, job.ID);
+  const n = txn.tables.countByIndex('job_versions', 'job', key);
+  if (n <= keep) return;
+  if (n === keep + 1 && keep > 0) {
+    // The common case, once a job has its full history: each new version puts it one over the cap. The oldest
+    // goes, unless it is the only stable version (the newest stable one is kept), when the next oldest goes.
+    // One pass over the job's bucket: no sorted copy of every version per register.
+    let oldest: Job | undefined;
+    let second: Job | undefined;
+    let stableElsewhere = false;
+    txn.tables.forEachByIndex('job_versions', 'job', key, (j) => {
+      const v = j.Version ?? 0;
+      if (oldest === undefined || v < (oldest.Version ?? 0)) {
+        if (oldest?.Stable) stableElsewhere = true;
+        second = oldest;
+        oldest = j;
+      } else {
+        if (j.Stable) stableElsewhere = true;
+        if (second === undefined || v < (second.Version ?? 0)) second = j;
+      }
+    });
+    const drop = oldest!.Stable && !stableElsewhere ? second! : oldest!;
+    txn.delete('job_versions', jobVersionKey(drop.Namespace, drop.ID, drop.Version ?? 0));
+    return;
+  }
   const all = txn.jobVersions(job.Namespace, job.ID); // newest first
-  if (all.length <= keep) return;
   const kept = all.slice(0, keep);
   const dropped = all.slice(keep);
   // Keep the newest stable version even when it is older than the window: it is what a revert needs.

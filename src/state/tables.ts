@@ -98,6 +98,15 @@ export abstract class TableReader {
     return b != null && b.some((row) => test(row as TableRows[N]));
   }
 
+  /** Calls `fn` with every row of one bucket of a secondary index, in no defined order; copies nothing. */
+  forEachByIndex<N extends TableName>(name: N, index: string, value: string, fn: (row: TableRows[N]) => void): void {
+    this.table(name)
+      .idx[index]?.get(value)
+      ?.forEach((row) => {
+        fn(row as TableRows[N]);
+      });
+  }
+
   /** How many rows are in one bucket of a secondary index, without reading them. */
   countByIndex(name: TableName, index: string, value: string): number {
     return this.table(name).idx[index]?.get(value)?.size ?? 0;

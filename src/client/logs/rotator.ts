@@ -18,6 +18,7 @@
 import {
   closeSync,
   copyFileSync,
+  fstatSync,
   linkSync,
   openSync,
   readSync,
@@ -69,19 +70,25 @@ export class LogRotator {
     return join(this.options.dir, `${this.options.base}.${i}`);
   }
 
-  /** Creates the live file and links the newest index to it (idempotent; also after an agent restart). */
+  /**
+   * Creates the live file and links the newest index to it (idempotent; also after an agent restart). A task's
+   * first start (no numbered file yet, the common case) only opens and links: no stat, and no thrown ENOENT.
+   */
   init(): void {
-    closeSync(openSync(this.live, 'a'));
+    const fd = openSync(this.live, 'a');
     const idx = logIndexes(this.options.dir, this.options.base);
     this.index = idx[idx.length - 1] ?? 0;
-    const liveIno = statSync(this.live).ino;
     let cur: number | undefined;
     try {
-      cur = statSync(this.numbered(this.index)).ino;
-    } catch {
-      cur = undefined;
+      if (idx.length === 0) {
+        linkSync(this.live, this.numbered(this.index));
+        return;
+      }
+      cur = statSync(this.numbered(this.index), { throwIfNoEntry: false })?.ino;
+      if (cur === fstatSync(fd).ino) return;
+    } finally {
+      closeSync(fd);
     }
-    if (cur === liveIno) return;
     // A crash between truncate and link left the newest index as a plain file: continue in the next one.
     if (cur !== undefined) this.index++;
     linkSync(this.live, this.numbered(this.index));
