@@ -45,8 +45,10 @@ export interface EncodedBatch {
   /**
    * The encoded rows of `keys`, in order, joined by newlines ('' for a delete): one string clones as one copy,
    * where a string per row costs the clone a step each. JSON text never holds a raw newline, nor is it empty.
+   * A batch whose rows would pass `rowsPieceChars` (`makeRowCodec`) is cut into several such strings (V8's largest string is
+   * ≈ 512 M characters: one plan of ≈ 500k placements), each holding whole rows.
    */
-  rows: string;
+  rows: string[];
   /** Flat pairs: job reference, job JSON, for `alloc_jobs` (INSERT OR IGNORE), written before the rows. */
   jobs: string[];
   tableIndexes: BackendBatch['tableIndexes'];
@@ -162,10 +164,17 @@ export function openSqliteCore(
   const applyTxn = db.transaction(applyOne);
   const applyEncodedTxn = db.transaction((batches: readonly EncodedBatch[]) => {
     for (const b of batches) {
-      const { keys, rows, jobs } = b;
+      const { keys, jobs } = b;
       for (let i = 0; i < jobs.length; i += 2) putAllocJob.run(jobs[i], jobs[i + 1]);
+      let piece = 0;
+      let rows = b.rows[0] ?? '';
       let at = 0;
       for (let i = 0; i < keys.length; i += 2) {
+        // Past the last row of this piece (n rows hold n - 1 newlines): the next piece.
+        if (at > rows.length) {
+          rows = b.rows[++piece] ?? '';
+          at = 0;
+        }
         let end = rows.indexOf('\n', at);
         if (end < 0) end = rows.length;
         const value = rows.slice(at, end);
@@ -263,7 +272,12 @@ export function openSqliteCore(
  * writes a job not yet known to be stored (the core runs the INSERT; `encodeBatch` collects it instead).
  * Self-contained like `openSqliteCore` (the worker runs it from its source text).
  */
-export function makeRowCodec(putJob: (ref: string, json: string) => void): RowCodec {
+export function makeRowCodec(
+  putJob: (ref: string, json: string) => void,
+  // The most characters of one string of `EncodedBatch.rows` (a parameter, as this function's source also runs
+  // in the SQLite worker, where no module constant exists; tests pass a small one).
+  rowsPieceChars = 64 * 1024 * 1024,
+): RowCodec {
   const JOB_REF = '$jobRef';
   /**
    * Job references known to be in `alloc_jobs`. Every allocation of a plan carries the same job, so without
@@ -415,25 +429,30 @@ export function makeRowCodec(putJob: (ref: string, json: string) => void): RowCo
   let collect: string[] | undefined;
   const encodeBatch = (batch: BackendBatch): EncodedBatch => {
     const keys: string[] = [];
-    const rows: string[] = [];
+    const pieces: string[] = [];
+    let rows: string[] = [];
+    let chars = 0;
     const jobs: string[] = [];
     collect = jobs;
     try {
       for (const c of batch.changes) {
         keys.push(c.table, c.key);
-        if (c.value === null) {
-          rows.push('');
-          continue;
-        }
-        const text = encode(c.table, c.value) as string | undefined;
+        const text = c.value === null ? '' : (encode(c.table, c.value) as string | undefined);
         // (JSON.stringify of undefined or a function: the in-thread backend's NOT NULL refuses it likewise.)
         if (typeof text !== 'string') throw new Error(`${c.table}/${c.key}: the value cannot be stored as JSON`);
+        if (rows.length > 0 && chars + text.length + 1 > rowsPieceChars) {
+          pieces.push(rows.join('\n'));
+          rows = [];
+          chars = 0;
+        }
         rows.push(text);
+        chars += text.length + 1;
       }
+      if (rows.length > 0) pieces.push(rows.join('\n'));
     } finally {
       collect = undefined;
     }
-    return { index: batch.index, keys, rows: rows.join('\n'), jobs, tableIndexes: batch.tableIndexes };
+    return { index: batch.index, keys, rows: pieces, jobs, tableIndexes: batch.tableIndexes };
   };
   return {
     JOB_REF,

@@ -6,7 +6,10 @@ import { nullLogger } from '../../logging/index.js';
 import { StateStore } from '../store.js';
 import { build } from '../../testing/builders.js';
 import { withBackend } from '../testing/with-backend.js';
+import Database from 'better-sqlite3';
 import { ThreadedSqliteBackend } from './threaded-backend.js';
+import { makeRowCodec, openSqliteCore } from './sqlite-core.js';
+import { sqliteCoreConfig } from './sqlite-backend.js';
 
 describe('ThreadedSqliteBackend', () => {
   const dirs: string[] = [];
@@ -113,6 +116,28 @@ describe('ThreadedSqliteBackend', () => {
     expect(await onDisk(dir)).toEqual({ index: 1, keys: ['jobs/default\u0000a'] });
   });
 
+  it('refuses the batches after one it could not encode, until recover(), so the disk keeps a prefix', async () => {
+    const dir = tempDir();
+    await withBackend(new ThreadedSqliteBackend({ dataDir: dir }), async (backend) => {
+      await backend.load(() => undefined);
+      const put = (i: number, id: string, value: unknown) =>
+        backend.apply({
+          index: i,
+          tableIndexes: { jobs: i },
+          changes: [{ table: 'jobs', key: `default\u0000${id}`, value }],
+        });
+      await put(1, 'a', build.job({ ID: 'a' }));
+      // JSON.stringify throws on a BigInt: the batch fails on this thread, before the worker sees it.
+      const bad = put(2, 'b', { ...build.job({ ID: 'b' }), Meta: { n: 1n } });
+      const after = put(3, 'c', build.job({ ID: 'c' }));
+      await expect(bad).rejects.toThrow(/BigInt/);
+      await expect(after).rejects.toThrow(/batch 2 was not committed, so later batches are refused/);
+      backend.recover();
+      await put(2, 'd', build.job({ ID: 'd' }));
+    });
+    expect(await onDisk(dir)).toEqual({ index: 2, keys: ['jobs/default\u0000a', 'jobs/default\u0000d'] });
+  });
+
   it('writes the job of an allocation again after the batch that first carried it was refused', async () => {
     const dir = tempDir();
     const job = build.job({ ID: 'web' });
@@ -161,5 +186,41 @@ describe('ThreadedSqliteBackend', () => {
     // withBackend closed it with the three still in flight.
     await Promise.all(sent);
     expect((await onDisk(dir)).index).toBe(3);
+  });
+});
+
+describe('encoded batches cut into pieces', () => {
+  it('reads every row back, deletes included, when a batch spans several row strings', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-pieces-'));
+    try {
+      const core = openSqliteCore(Database, sqliteCoreConfig({ dataDir: dir }), makeRowCodec);
+      try {
+        // 40 characters a piece: about one job row each, so every boundary case (a delete's empty row at the
+        // start, middle and end of a piece) comes up.
+        const codec = makeRowCodec(() => undefined, 40);
+        const jobs = Array.from({ length: 6 }, (_, i) => build.job({ ID: `j${i}` }));
+        const put = (i: number) => ({ table: 'jobs' as const, key: `default\u0000j${i}`, value: jobs[i]! });
+        const del = (i: number) => ({ table: 'jobs' as const, key: `default\u0000j${i}`, value: null });
+        const first = codec.encodeBatch({ index: 1, tableIndexes: { jobs: 1 }, changes: [0, 1, 2, 3, 4, 5].map(put) });
+        const second = codec.encodeBatch({
+          index: 2,
+          tableIndexes: { jobs: 2 },
+          changes: [del(0), put(1), del(2), del(3), put(4), del(5)],
+        });
+        expect(first.rows.length).toBeGreaterThan(1);
+        expect(second.rows.length).toBeGreaterThan(1);
+        core.applyEncoded([first, second]);
+        const keys: string[] = [];
+        const meta = core.load(
+          (t, k) => keys.push(`${t}/${k}`),
+          () => false,
+        );
+        expect([meta.index, keys]).toEqual([2, ['jobs/default\u0000j1', 'jobs/default\u0000j4']]);
+      } finally {
+        core.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -146,6 +146,11 @@ export class ThreadedSqliteBackend implements StateBackend {
   private readonly inFlight: InFlight[] = [];
   private seq = 0;
   private dead: DroverError | undefined;
+  /**
+   * Set when a batch could not be encoded here: the worker never saw it, so this side refuses every later
+   * batch until recover(), as the worker does after a batch SQLite refused; the disk keeps a prefix.
+   */
+  private refused: DroverError | undefined;
   private closed = false;
   private exited: Promise<void> = Promise.resolve();
   /** Encodes on this thread; its job set is "sent to the worker", forgotten after a refused batch. */
@@ -181,6 +186,7 @@ export class ThreadedSqliteBackend implements StateBackend {
   apply(batch: BackendBatch): Promise<void> {
     if (this.closed) return Promise.reject(new DroverError('Internal', 'SQLite state backend is closed'));
     if (this.dead !== undefined) return Promise.reject(this.dead);
+    if (this.refused !== undefined) return Promise.reject(this.refused);
     let encoded: EncodedBatch;
     this.codec.begin();
     try {
@@ -188,7 +194,12 @@ export class ThreadedSqliteBackend implements StateBackend {
       encoded = this.codec.encodeBatch(batch);
     } catch (e) {
       this.codec.end(false);
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      const err = e instanceof Error ? e : new Error(String(e));
+      this.refused = new DroverError(
+        'Internal',
+        `batch ${batch.index} was not committed, so later batches are refused: ${err.message}`,
+      );
+      return Promise.reject(err);
     }
     this.codec.end(true);
     return new Promise<void>((resolve, reject) => {
@@ -230,6 +241,7 @@ export class ThreadedSqliteBackend implements StateBackend {
   recover(): void {
     // The refused batches may have carried jobs the later ones rely on: send every job again from here on.
     this.codec.forgetJobs();
+    this.refused = undefined;
     if (this.worker !== undefined && this.dead === undefined && !this.closed)
       this.worker.postMessage({ type: 'recover' });
   }
