@@ -53,6 +53,13 @@ describe('alloc dir confinement', () => {
     expect(confinedPath(join(data, 'via'), 'web', 'local')).toBe(join(data, 'via', 'web', 'local'));
   });
 
+  it('refuses .. and absolute parts after a part that does not exist yet', () => {
+    const root = buildAllocDir(data, 'a1');
+    expect(() => confinedPath(root, 'web', '../../../../etc')).toThrow(/outside/);
+    expect(() => confinedPath(root, 'missing', '/etc/cron.d')).toThrow(/outside/);
+    expect(() => confinedPath(root, 'web', 'missing', '../../../../../etc')).toThrow(/outside/);
+  });
+
   it('accepts a symlink that stays inside its root, and a path not there yet', () => {
     const root = buildAllocDir(data, 'a1');
     mkdirSync(join(root, 'web'));

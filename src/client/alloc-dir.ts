@@ -41,9 +41,11 @@ export function confinedPath(root: string, ...parts: string[]): string {
  * path not there yet; the allocation and task directories took ≈ 30 such calls per allocation.
  */
 function plainBelow(root: string, parts: string[]): boolean {
+  // Every part first: the walk below stops at the first entry not there, and the parts after it must be plain too.
+  for (const part of parts)
+    if (part === '' || part === '.' || part === '..' || part.includes('/') || part.includes(sep)) return false;
   let p = resolve(root);
   for (const part of parts) {
-    if (part === '' || part === '.' || part === '..' || part.includes('/') || part.includes(sep)) return false;
     p = join(p, part);
     let st;
     try {
