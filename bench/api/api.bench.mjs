@@ -22,7 +22,7 @@
 //            ──► registers/s and register p50 / p99
 //
 // Usage: node bench/api/api.bench.mjs [--quick] [--mode all|closed|open|saturation] [--synchronous full|normal]
-//        [--sqlite-worker] [--split-client] [--agent-node-flags "<flags for the agent's node>"]
+//        [--sqlite-worker] [--split-client] [--agent-node-flags="<flags for the agent's node>"]
 //        [--clients 50] [--duration 30] [--watchers 10000] [--rate 500] [--sat-clients 64] [--cpu-prof] [--loop-probe]
 // --loop-probe preloads loop-probe.mjs into the agent and prints, for the load window of the open loop and the
 // saturation, its event-loop stalls over 10 ms and its GC pauses: what the latency tail is made of.
@@ -135,7 +135,9 @@ async function withAgent(name, fn) {
   const probeOut = join(dataDir, 'loop-probe.json');
   if (loopProbe) process.env.DROVER_LOOP_PROBE_OUT = probeOut;
   const nodeFlags = loopProbe ? ['--import', fileURLToPath(new URL('./loop-probe.mjs', import.meta.url))] : [];
-  // `--agent-node-flags "--max-semi-space-size=32"`: V8 or Node options for the agent alone (GC tuning trials).
+  // `--agent-node-flags=--max-semi-space-size=32` (with `=`: a separate value starting with - reads as a flag): V8 or Node options for the agent alone (GC tuning trials).
+  if (args['agent-node-flags'] === true)
+    throw new Error('--agent-node-flags takes its value after "=", e.g. --agent-node-flags=--max-semi-space-size=32');
   if (typeof args['agent-node-flags'] === 'string')
     nodeFlags.push(...args['agent-node-flags'].split(/\s+/).filter(Boolean));
   loadWindow = undefined;

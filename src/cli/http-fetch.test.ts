@@ -21,6 +21,9 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.write('one ');
         setImmediate(() => res.end('two'));
+      } else if (req.url?.startsWith('/v1/moved')) {
+        res.writeHead(307, { location: '/v1/jobs?from=moved' });
+        res.end();
       } else if (req.url?.startsWith('/v1/hang')) {
         res.writeHead(200);
         res.write('x');
@@ -72,6 +75,12 @@ describe('httpFetch (the CLI transport over node:http)', () => {
       .catch((e: unknown) => e);
     expect(isApiError(err) && err.code).toBe('NotFound');
     expect((err as Error).message).toContain('job not found');
+  });
+
+  it('follows a redirect as fetch does', async () => {
+    const res = await httpFetch(`${base}/v1/moved`, { method: 'GET' });
+    expect([res.status, await res.json()]).toEqual([200, { echo: null }]);
+    expect(seen.at(-1)?.url).toBe('/v1/jobs?from=moved');
   });
 
   it('streams the body chunk by chunk', async () => {

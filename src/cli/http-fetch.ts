@@ -11,6 +11,9 @@
 import http from 'node:http';
 import type { FetchLike } from '../api/index.js';
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Kept-alive connections, as fetch keeps them: a monitor's blocking queries reuse one socket. */
 let agent: http.Agent | undefined;
 
@@ -39,9 +42,29 @@ export const httpFetch: FetchLike = (input, init) => {
     const req = http.request(
       input,
       { method: init?.method ?? 'GET', headers, agent, ...(init?.signal ? { signal: init.signal } : {}) },
-      (res) => resolve(toResponse(res)),
+      (res) => {
+        // A redirect (an http:// address behind a balancer that sends clients to https) is followed by fetch,
+        // as before this transport existed.
+        if (res.statusCode !== undefined && REDIRECTS.has(res.statusCode) && res.headers.location) {
+          res.resume();
+          resolve(fetch(input, init));
+          return;
+        }
+        resolve(toResponse(res));
+      },
     );
     req.on('error', (e) => reject(new TypeError('fetch failed', { cause: e })));
+    // fetch gives up on a connection attempt after 10 s; node:http would wait for the kernel (about 2 minutes).
+    req.on('socket', (sock) => {
+      if (!sock.connecting) return;
+      const t = setTimeout(
+        () => req.destroy(Object.assign(new Error(`connect timed out after 10 s: ${input}`), { code: 'ETIMEDOUT' })),
+        CONNECT_TIMEOUT_MS,
+      );
+      const clear = () => clearTimeout(t);
+      sock.once('connect', clear);
+      sock.once('close', clear);
+    });
     req.end(payload);
   });
 };

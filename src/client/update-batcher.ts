@@ -32,7 +32,9 @@ export class UpdateBatcher {
 
   private schedule(): void {
     if (this.timer || this.inflight || this.closed) return;
-    const backoff = this.failures > 0 ? Math.min(10_000, this.intervalMs * 2 ** this.failures) : 0;
+    // Retries back off from four batch windows (200 ms by default, the window before it was shortened to 50 ms),
+    // so a short window does not make clients retry a down server faster.
+    const backoff = this.failures > 0 ? Math.min(10_000, 4 * this.intervalMs * 2 ** this.failures) : 0;
     const delay = Math.max(0, this.lastSent + this.intervalMs - this.now(), backoff);
     this.timer = setTimeout(() => {
       this.timer = undefined;

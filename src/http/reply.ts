@@ -100,6 +100,20 @@ const SMALL_BODY_MAX = 16 * 1024;
  * header block is built here as the string writeHead would make (`sendPrepared` has the rules) and the body
  * appended to it, so end() sends both at once. False (nothing written) when the ordinary path must answer.
  */
+/** Headers `sendSmall` leaves to the ordinary path when a caller passes them (lower case). */
+const OWN_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'x-nomad-index',
+  'connection',
+  'date',
+  'keep-alive',
+  'transfer-encoding',
+  'trailer',
+  'expect',
+  'upgrade',
+]);
+
 function sendSmall(
   res: ServerResponse,
   status: number,
@@ -115,7 +129,8 @@ function sendSmall(
   if (extra !== undefined)
     for (const name in extra) {
       // Headers this function writes itself keep the position of `extra`'s key in the ordinary path: leave them to it.
-      if (name === 'Content-Type' || name === 'Content-Length' || name === 'X-Nomad-Index') return false;
+      // So do headers with framing or connection meaning, in any letter case (writeHead honours those).
+      if (OWN_HEADERS.has(name.toLowerCase())) return false;
       const value = extra[name]!;
       validateHeaderName(name);
       validateHeaderValue(name, value);

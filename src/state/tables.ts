@@ -103,6 +103,7 @@ export abstract class TableReader {
     this.table(name)
       .idx[index]?.get(value)
       ?.forEach((row) => {
+        // A block body, not `forEach(fn)`: Immutable's forEach stops early when the callback returns false.
         fn(row as TableRows[N]);
       });
   }
