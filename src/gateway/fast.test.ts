@@ -415,6 +415,21 @@ describe('the fast path in the gateway', () => {
     expect(busy.text()).toMatch(/Connection: close\r\n\r\nok$/);
   });
 
+  it('sends an error page without a body to HEAD, and the pipelined GET after it is read correctly', async () => {
+    const gw = await gateway([instance('a', 1, ['urlprefix-/'], { Healthy: false })]);
+    const c = await rawClient(gw.port);
+    c.sock.write('HEAD / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    const text = c.text();
+    const second = text.indexOf('HTTP/1.1 503', 1);
+    expect(second).toBeGreaterThan(0);
+    const head = text.slice(0, second);
+    // The HEAD answer keeps its Content-Length (that of the GET's body) but ends with its head.
+    expect(head).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[^]*content-length: \d+\r\n[^]*\r\n\r\n$/);
+    expect(head.indexOf('\r\n\r\n')).toBe(head.length - 4);
+    expect(text.slice(second)).toMatch(/\r\n\r\n503 Service Unavailable\n[^]*\(Drover gateway\)\n$/);
+  });
+
   it('answers a long pipeline of requests that fail at once (503), in order and without growing the stack', async () => {
     const gw = await gateway([instance('a', 1, ['urlprefix-/'], { Healthy: false })]);
     const c = await rawClient(gw.port);

@@ -583,13 +583,16 @@ class ClientConn {
     this.next();
   }
 
-  /** Writes a gateway error page for the current exchange. */
-  sendError(status: number, reason: ErrorReason, route: string, detail: string): void {
+  /**
+   * Writes a gateway error page for the current exchange. A HEAD answer keeps the Content-Length a GET would
+   * get but has no body (RFC 9110 9.3.2): the client reads none, and body bytes would be taken as the next response.
+   */
+  sendError(status: number, reason: ErrorReason, route: string, detail: string, method: string): void {
     const { head, body } = errorPageText(status, reason, route, detail);
     let text = `HTTP/1.1 ${status} ${head.title}\r\n`;
     for (const [k, v] of Object.entries(head.headers)) text += `${k}: ${v}\r\n`;
     if (this.closeAfter) text += 'Connection: close\r\n';
-    this.socket.write(text + '\r\n' + body);
+    this.socket.write(method === 'HEAD' ? text + '\r\n' : text + '\r\n' + body);
   }
 
   /** Called by the idle sweep. */
@@ -775,7 +778,13 @@ class FastExchange {
     if (this.timedOut) {
       this.finish();
       this.route.metrics.error('upstream_timeout');
-      this.client.sendError(504, 'upstream_timeout', this.route.name, `instance ${b.instance.ID} at ${this.lastError}`);
+      this.client.sendError(
+        504,
+        'upstream_timeout',
+        this.route.name,
+        `instance ${b.instance.ID} at ${this.lastError}`,
+        this.method,
+      );
       this.client.done();
       return;
     }
@@ -827,12 +836,12 @@ class FastExchange {
       metrics.error('no_instance');
       metrics.response(503, seconds);
       const why = unavailableReason(this.route, this.ctx.opts.settings.now());
-      this.client.sendError(503, 'no_instance', this.route.name, why);
+      this.client.sendError(503, 'no_instance', this.route.name, why, this.method);
     } else {
       metrics.error('upstream_failed');
       metrics.response(502, seconds);
       const detail = `all ${this.tried.length} attempt(s) failed; last: ${this.lastError}`;
-      this.client.sendError(502, 'upstream_failed', this.route.name, detail);
+      this.client.sendError(502, 'upstream_failed', this.route.name, detail, this.method);
     }
     this.client.done();
   }
