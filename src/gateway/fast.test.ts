@@ -1,6 +1,6 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, Socket, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { ChunkedReader, parseRequestHead, parseResponseHead } from './fast.js';
 import { startGateway } from './gateway.js';
@@ -8,6 +8,7 @@ import { MemorySource } from './memory-source.js';
 import { get, instance, startBackend } from './test-support.js';
 import type { Gateway, GatewayInstance, GatewayOptions } from './types.js';
 
+const origWrite = Socket.prototype.write;
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -428,6 +429,44 @@ describe('the fast path in the gateway', () => {
     expect(head).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[^]*content-length: \d+\r\n[^]*\r\n\r\n$/);
     expect(head.indexOf('\r\n\r\n')).toBe(head.length - 4);
     expect(text.slice(second)).toMatch(/\r\n\r\n503 Service Unavailable\n[^]*\(Drover gateway\)\n$/);
+  });
+
+  it('stops serving pipelined requests while the client does not read its responses, and resumes when it does', async () => {
+    const body = 'x'.repeat(8192);
+    const b = await rawBackend((_head, sock) =>
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
+    );
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    // The gateway's side of the client connection, seen through its writes.
+    let served: Socket | undefined;
+    let maxQueued = 0;
+    const write = vi.spyOn(Socket.prototype, 'write').mockImplementation(function (this: Socket, ...args: unknown[]) {
+      const r = origWrite.apply(this, args as never) as boolean;
+      if (this.localPort === gw.port) {
+        // eslint-disable-next-line @typescript-eslint/no-this-alias -- the spy records the gateway-side socket
+        served = this;
+        maxQueued = Math.max(maxQueued, this.writableLength);
+      }
+      return r;
+    });
+    cleanups.push(() => write.mockRestore());
+    const c = await rawClient(gw.port);
+    c.sock.pause();
+    const n = 2000;
+    c.sock.write(
+      'GET / HTTP/1.1\r\nHost: h\r\n\r\n'.repeat(n - 1) + 'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n',
+    );
+    // Either the gateway stalls (its socket paused, waiting for 'drain') or it answers everything into memory.
+    await expect
+      .poll(() => (served !== undefined && served.isPaused() && served.writableNeedDrain) || b.heads.length === n, {
+        timeout: 10_000,
+      })
+      .toBe(true);
+    expect(b.heads.length).toBeLessThan(n);
+    expect(maxQueued).toBeLessThan(served!.writableHighWaterMark + 2 * 8300);
+    c.sock.resume();
+    await expect.poll(() => c.closed(), { timeout: 10_000 }).toBe(true);
+    expect(count(c.text(), 'HTTP/1.1 200 OK')).toBe(n);
   });
 
   it('answers a long pipeline of requests that fail at once (503), in order and without growing the stack', async () => {

@@ -522,6 +522,12 @@ class ClientConn {
     }
     const buf = this.buf;
     if (buf === undefined) return;
+    if (this.socket.writableNeedDrain) {
+      // The client is not reading its responses: serve no more (and read no more) until it does, or a client
+      // pipelining requests it never reads would have their answers pile up in memory.
+      this.waitDrain();
+      return;
+    }
     const end = buf.indexOf(CRLF2);
     if (end < 0) {
       if (buf.length > MAX_HEAD) this.refuse(HEAD_TOO_LARGE);
@@ -576,10 +582,24 @@ class ClientConn {
     this.socket.end(text);
   }
 
+  private draining = false;
+
+  private waitDrain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.socket.pause();
+    this.socket.once('drain', () => {
+      this.draining = false;
+      this.active = true;
+      this.socket.resume();
+      if (this.exchange === undefined) this.next();
+    });
+  }
+
   /** The exchange is done and the response fully written (or queued). */
   done(): void {
     this.exchange = undefined;
-    if (this.socket.isPaused()) this.socket.resume();
+    if (this.socket.isPaused() && !this.draining) this.socket.resume();
     this.next();
   }
 
