@@ -469,6 +469,27 @@ describe('the fast path in the gateway', () => {
     expect(count(c.text(), 'HTTP/1.1 200 OK')).toBe(n);
   });
 
+  it('refuses a head still incomplete headersTimeout after its first byte, however it trickles in', async () => {
+    const gw = await gateway([instance('a', 1, ['urlprefix-/'], { Healthy: false })], { headersTimeoutMs: 300 });
+    const c = await rawClient(gw.port);
+    c.sock.write('GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ');
+    // A byte every 20 ms: an idle timer would never fire.
+    const trickle = setInterval(() => c.sock.write('a'), 20);
+    cleanups.push(() => clearInterval(trickle));
+    await expect.poll(() => c.closed(), { timeout: 5000 }).toBe(true);
+    expect(c.text()).toBe('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+  });
+
+  it('finds the end of a head sent byte by byte, and serves the requests pipelined behind it', async () => {
+    const gw = await gateway([instance('a', 1, ['urlprefix-/'], { Healthy: false })]);
+    const c = await rawClient(gw.port);
+    const req = 'GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n\r\n';
+    for (const ch of req) c.sock.write(ch);
+    c.sock.write(req + 'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    expect(count(c.text(), 'HTTP/1.1 503 Service Unavailable\r\n')).toBe(3);
+  });
+
   it('answers a long pipeline of requests that fail at once (503), in order and without growing the stack', async () => {
     const gw = await gateway([instance('a', 1, ['urlprefix-/'], { Healthy: false })]);
     const c = await rawClient(gw.port);

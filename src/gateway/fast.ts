@@ -42,12 +42,11 @@ export const MAX_HEAD = 16 * 1024;
 const MAX_CONNECT_ATTEMPTS = 16;
 /** Idle keep-alive connections close after this, as node:http's `keepAliveTimeout`. */
 const KEEP_ALIVE_MS = 5000;
-/** A request head still incomplete after this is cut, as node:http's `headersTimeout`. */
-const HEAD_TIMEOUT_MS = 60_000;
 const SWEEP_MS = 1000;
 /** Buffered pipelined bytes beyond which the client is not read until the current response is done. */
 const MAX_PIPELINED = 4 * MAX_HEAD;
 
+const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
 const HEAD_TOO_LARGE = 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n';
 const FAST_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
@@ -384,6 +383,11 @@ export interface FastPathOptions {
   settings: ProxySettings;
   /** Request targets the fast path leaves to node:http (the admin prefix, ACME challenges). */
   reserved(target: string): boolean;
+  /**
+   * A request head not complete this many ms after its first byte is refused (408), as node:http's
+   * `headersTimeout` (an absolute deadline, not an idle timer: a client trickling bytes does not extend it). 0: none.
+   */
+  headersTimeoutMs: number;
 }
 
 /**
@@ -411,9 +415,11 @@ export function installFastPath(server: Server, opts: FastPathOptions): FastPath
     }
     conns.add(new ClientConn(socket, ctx));
   });
+  const every = opts.headersTimeoutMs > 0 ? Math.min(SWEEP_MS, Math.max(10, opts.headersTimeoutMs / 4)) : SWEEP_MS;
   const sweep = setInterval(() => {
-    for (const c of conns) c.tick();
-  }, SWEEP_MS);
+    const now = performance.now();
+    for (const c of conns) c.tick(every, now);
+  }, every);
   sweep.unref();
   return {
     close(graceMs) {
@@ -444,7 +450,18 @@ interface FastContext {
 }
 
 class ClientConn {
-  private buf: Buffer | undefined;
+  /**
+   * Bytes received and not yet served are store[start, end). The store grows by doubling, so a head trickling in
+   * byte by byte costs linear time; when nothing is pending, a received chunk is held as is (no copy).
+   */
+  private store: Buffer | undefined;
+  private start = 0;
+  private end = 0;
+  private owned = false;
+  /** store[.., scanned) was searched for the head's end. */
+  private scanned = 0;
+  /** When the first byte of the request head being waited for arrived. */
+  private headSince: number | undefined;
   exchange: FastExchange | undefined;
   /** Close once the current exchange is done. */
   closeAfter = false;
@@ -467,10 +484,40 @@ class ClientConn {
 
   private readonly onData = (d: Buffer): void => {
     this.active = true;
-    this.buf = this.buf === undefined ? d : Buffer.concat([this.buf, d]);
+    this.append(d);
     if (this.exchange === undefined) this.next();
-    else if (this.buf.length > MAX_PIPELINED) this.socket.pause();
+    else if (this.end - this.start > MAX_PIPELINED) this.socket.pause();
   };
+
+  private append(d: Buffer): void {
+    const pending = this.end - this.start;
+    if (this.store === undefined || pending === 0) {
+      this.store = d;
+      this.start = 0;
+      this.end = d.length;
+      this.owned = false;
+      this.scanned = 0;
+      if (this.exchange === undefined) this.headSince = performance.now();
+      return;
+    }
+    if (!this.owned || this.end + d.length > this.store.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * (pending + d.length), 4096));
+      this.store.copy(grown, 0, this.start, this.end);
+      this.scanned = Math.max(0, this.scanned - this.start);
+      this.store = grown;
+      this.start = 0;
+      this.end = pending;
+      this.owned = true;
+    }
+    d.copy(this.store, this.end);
+    this.end += d.length;
+  }
+
+  private clear(): void {
+    this.store = undefined;
+    this.start = this.end = this.scanned = 0;
+    this.headSince = undefined;
+  }
 
   /** The client half-closed: as node:http (without httpAllowHalfOpen), a request in flight is abandoned. */
   private readonly onEnd = (): void => {
@@ -520,24 +567,27 @@ class ClientConn {
       this.socket.end();
       return;
     }
-    const buf = this.buf;
-    if (buf === undefined) return;
+    if (this.start === this.end) return;
     if (this.socket.writableNeedDrain) {
       // The client is not reading its responses: serve no more (and read no more) until it does, or a client
       // pipelining requests it never reads would have their answers pile up in memory.
       this.waitDrain();
       return;
     }
-    const end = buf.indexOf(CRLF2);
+    const buf = this.store!.subarray(0, this.end);
+    // Only the bytes not searched yet (and the 3 before them, where a CRLFCRLF may start).
+    const end = buf.indexOf(CRLF2, Math.max(this.start, this.scanned - 3));
     if (end < 0) {
-      if (buf.length > MAX_HEAD) this.refuse(HEAD_TOO_LARGE);
+      this.scanned = this.end;
+      this.headSince ??= performance.now();
+      if (this.end - this.start > MAX_HEAD) this.refuse(HEAD_TOO_LARGE);
       return;
     }
-    if (end + 4 > MAX_HEAD) {
+    if (end + 4 - this.start > MAX_HEAD) {
       this.refuse(HEAD_TOO_LARGE);
       return;
     }
-    const head = parseRequestHead(buf.toString('latin1', 0, end));
+    const head = parseRequestHead(buf.toString('latin1', this.start, end));
     if (head === 'bad') {
       this.refuse(BAD_REQUEST);
       return;
@@ -547,7 +597,10 @@ class ClientConn {
       this.fallBack();
       return;
     }
-    this.buf = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
+    this.headSince = undefined;
+    this.start = end + 4;
+    this.scanned = this.start;
+    if (this.start === this.end) this.clear();
     if (head.close) this.closeAfter = true;
     this.exchange = new FastExchange(this, head, route, this.ctx);
     this.exchange.attempt();
@@ -571,13 +624,13 @@ class ClientConn {
     s.removeListener('close', this.onClose);
     this.gone = true;
     this.forget();
-    if (this.buf !== undefined) s.unshift(this.buf);
-    this.buf = undefined;
+    if (this.start < this.end) s.unshift(this.store!.subarray(this.start, this.end));
+    this.clear();
     this.ctx.fallback(s);
   }
 
   private refuse(text: string): void {
-    this.buf = undefined;
+    this.clear();
     this.socket.removeListener('data', this.onData);
     this.socket.end(text);
   }
@@ -615,15 +668,25 @@ class ClientConn {
     this.socket.write(method === 'HEAD' ? text + '\r\n' : text + '\r\n' + body);
   }
 
-  /** Called by the idle sweep. */
-  tick(): void {
-    if (this.exchange !== undefined || this.active) {
+  /** Called by the sweep every `everyMs`. */
+  tick(everyMs: number, now: number): void {
+    if (this.exchange !== undefined) {
       this.active = false;
       this.idleMs = 0;
       return;
     }
-    this.idleMs += SWEEP_MS;
-    if (this.idleMs >= (this.buf === undefined ? KEEP_ALIVE_MS : HEAD_TIMEOUT_MS)) this.socket.destroy();
+    const limit = this.ctx.opts.headersTimeoutMs;
+    if (this.headSince !== undefined && this.start < this.end) {
+      if (limit > 0 && now - this.headSince >= limit) this.refuse(REQUEST_TIMEOUT);
+      return;
+    }
+    if (this.active) {
+      this.active = false;
+      this.idleMs = 0;
+      return;
+    }
+    this.idleMs += everyMs;
+    if (this.start === this.end && this.idleMs >= KEEP_ALIVE_MS) this.socket.destroy();
   }
 
   shutdown(): void {

@@ -44,7 +44,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const certs = () => opts.tls?.certs.list() ?? [];
   const admin = createAdminHandler(routes, metrics, opts.admin ? '' : ADMIN_PREFIX, certs);
   const handler = opts.admin ? proxy : withReservedAdmin(proxy, admin);
-  const server = createServer(withAcmeChallenge(handler, opts.tls?.acmeChallenge));
+  const server = createServer(
+    opts.headersTimeoutMs === undefined ? {} : { headersTimeout: opts.headersTimeoutMs },
+    withAcmeChallenge(handler, opts.tls?.acmeChallenge),
+  );
   const tunnels = new Set<Duplex>();
   const upgrade = createUpgradeHandler(holder, { maxAttempts, now, logger, tunnels });
   server.on('upgrade', upgrade);
@@ -63,6 +66,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           reserved: (target) =>
             (!opts.admin && target.startsWith(ADMIN_PREFIX + '/')) ||
             (opts.tls?.acmeChallenge !== undefined && target.startsWith(ACME_CHALLENGE_PREFIX)),
+          headersTimeoutMs: server.headersTimeout,
         });
 
   await listen(server, opts.listen.host, opts.listen.port);
