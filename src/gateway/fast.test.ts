@@ -490,6 +490,30 @@ describe('the fast path in the gateway', () => {
     expect(count(c.text(), 'HTTP/1.1 503 Service Unavailable\r\n')).toBe(3);
   });
 
+  it('resets the client when a response framed by the instance closing is cut by a connection reset', async () => {
+    let partSent = false;
+    let reset: (() => void) | undefined;
+    const b = await rawBackend((_head, sock) => {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npartial-', () => (partSent = true));
+      reset = () => sock.resetAndDestroy();
+    });
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    let error: string | undefined;
+    let ended = false;
+    c.sock.on('error', (e: NodeJS.ErrnoException) => (error = e.code));
+    c.sock.on('end', () => (ended = true));
+    c.sock.write('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
+    await expect.poll(() => partSent && c.text().endsWith('partial-'), { timeout: 3000 }).toBe(true);
+    reset!();
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    // A clean end would tell the client it has the whole body.
+    expect(ended).toBe(false);
+    expect(error).toBe('ECONNRESET');
+    const metrics = await get(gw.port, '/_drover/gateway/metrics');
+    expect(metrics.body).toMatch(/drover_gateway_errors_total\{route="\/",reason="upstream_reset"\} 1/);
+  });
+
   it('answers a long pipeline of requests that fail at once (503), in order and without growing the stack', async () => {
     const gw = await gateway([instance('a', 1, ['urlprefix-/'], { Healthy: false })]);
     const c = await rawClient(gw.port);

@@ -846,14 +846,16 @@ class FastExchange {
     this.release();
     this.up = undefined;
     if (this.res !== undefined) {
-      if (this.res.framing === 'close') {
+      if (this.res.framing === 'close' && err === undefined) {
         this.finish();
         this.client.done();
         return;
       }
+      // Cut mid-body. A close-delimited body cut by an error must not end with a FIN either, which would tell
+      // the client it has all of it: reset the connection.
       this.route.metrics.error('upstream_reset');
       this.finish();
-      this.client.socket.destroy();
+      this.client.socket.resetAndDestroy();
       return;
     }
     const what = err === undefined ? 'connection closed before a response' : `${err.code ?? ''} ${err.message}`.trim();
