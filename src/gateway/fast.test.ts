@@ -196,10 +196,26 @@ describe('ChunkedReader', () => {
     ['a non-hex size', 'x\r\n'],
     ['a bare LF after the size', '5\nhello\r\n'],
     ['data longer than its size', '2\r\nabc\r\n'],
-    ['a size too large', '1000000000000\r\n'],
+    ['a size too large', '20000000000000\r\n'],
+    ['a 64-bit size', 'ffffffffffffffff\r\n'],
     ['a bare LF in the trailers', '0\r\nX: 1\n\r\n'],
+    ['a character after the size', '5x\r\nhello\r\n'],
+    ['a second number after whitespace', '5 1\r\nhello\r\n'],
+    ['a control character in an extension', '5;a\x01b\r\nhello\r\n'],
+    ['an extension name that is no token', '5;a/b\r\nhello\r\n'],
+    ['a trailer without a colon', '0\r\nX-T 1\r\n\r\n'],
+    ['a trailer with a control character', '0\r\nX-T: a\x7fb\r\n\r\n'],
+    ['a folded trailer', '0\r\nX-T: 1\r\n 2\r\n\r\n'],
   ])('refuses %s', (_what, text) => {
     expect(new ChunkedReader().feed(Buffer.from(text), 0)).toBe(-2);
+  });
+
+  it.each([
+    ['leading zeros', '0000000000005\r\nhello\r\n0\r\n\r\n'],
+    ['whitespace and extensions', '5 ; a=1;b="x y" \r\nhello\r\n0;last\r\n\r\n'],
+    ['a trailer', '1\r\na\r\n0\r\nX-T:  v \r\n\r\n'],
+  ])('accepts %s', (_what, text) => {
+    expect(new ChunkedReader().feed(Buffer.from(text), 0)).toBe(text.length);
   });
 });
 

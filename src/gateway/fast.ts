@@ -208,12 +208,17 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
 
 /**
  * Follows chunked framing byte by byte (the data itself is skipped, not read), so the end of a response whose
- * bytes are passed through unchanged is known. Trailers are passed through too.
+ * bytes are passed through unchanged is known. As strict as llhttp: the size (leading zeros allowed, at most
+ * 2^53-1), optional whitespace, then only `;` extensions of token characters (values: tokens or quoted strings);
+ * trailers are passed through but each must be a valid header line.
  */
 export class ChunkedReader {
-  private state = 0; // 0 size, 1 extension, 2 size LF, 3 data, 4 data CR, 5 data LF, 6 trailer line start, 7 trailer, 8 trailer LF, 9 end LF
+  // 0 size, 10 whitespace after the size, 1 extension, 11 quoted string, 12 quoted-pair, 2 size LF, 3 data,
+  // 4 data CR, 5 data LF, 6 trailer line start, 7 trailer, 8 trailer LF, 9 end LF
+  private state = 0;
   private size = 0;
   private digits = 0;
+  private trailer = '';
   done = false;
 
   /**
@@ -229,18 +234,38 @@ export class ChunkedReader {
         case 0: {
           const v = hexValue(c);
           if (v >= 0) {
-            if (++this.digits > 12) return -2;
+            this.digits++;
+            if (this.size > (Number.MAX_SAFE_INTEGER - v) / 16) return -2;
             this.size = this.size * 16 + v;
           } else if (this.digits === 0) return -2;
           else if (c === 13) this.state = 2;
-          else if (c === 59 || c === 32 || c === 9) this.state = 1;
+          else if (c === 59) this.state = 1;
+          else if (c === 32 || c === 9) this.state = 10;
           else return -2;
           i++;
           break;
         }
+        case 10:
+          if (c === 13) this.state = 2;
+          else if (c === 59) this.state = 1;
+          else if (c !== 32 && c !== 9) return -2;
+          i++;
+          break;
         case 1:
           if (c === 13) this.state = 2;
-          else if (c === 10 || c === 0 || c === 127) return -2;
+          else if (c === 34) this.state = 11;
+          else if (!(isTokenChar(c) || c === 59 || c === 61 || c === 32 || c === 9)) return -2;
+          i++;
+          break;
+        case 11:
+          if (c === 34) this.state = 1;
+          else if (c === 92) this.state = 12;
+          else if ((c < 32 && c !== 9) || c === 127) return -2;
+          i++;
+          break;
+        case 12:
+          if ((c < 32 && c !== 9) || c === 127) return -2;
+          this.state = 11;
           i++;
           break;
         case 2:
@@ -267,16 +292,27 @@ export class ChunkedReader {
           this.digits = 0;
           break;
         case 6:
-          if (c === 13) this.state = 9;
-          else if (c === 10) return -2;
-          else this.state = 7;
-          i++;
+          if (c === 13) {
+            this.state = 9;
+            i++;
+            break;
+          }
+          this.state = 7;
           break;
-        case 7:
-          if (c === 13) this.state = 8;
-          else if (c === 10) return -2;
-          i++;
+        case 7: {
+          let e = i;
+          while (e < n && buf[e] !== 13 && buf[e] !== 10) e++;
+          this.trailer += buf.toString('latin1', i, e);
+          if (this.trailer.length > MAX_HEAD) return -2;
+          i = e;
+          if (i < n) {
+            if (buf[i] === 10 || parseHeaderLine(this.trailer) === undefined) return -2;
+            this.trailer = '';
+            this.state = 8;
+            i++;
+          }
           break;
+        }
         case 8:
           if (c !== 10) return -2;
           i++;
@@ -291,6 +327,15 @@ export class ChunkedReader {
     return -1;
   }
 }
+
+/** Whether byte `c` is a token character (RFC 9110 tchar). */
+function isTokenChar(c: number): boolean {
+  return c < 128 && TOKEN_CHARS[c] === 1;
+}
+
+const TOKEN_CHARS = new Uint8Array(128);
+for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TOKEN_CHARS[ch.charCodeAt(0)] = 1;
 
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
