@@ -530,6 +530,24 @@ describe('the fast path in the gateway', () => {
     expect(metrics.body).toMatch(/drover_gateway_errors_total\{route="\/",reason="upstream_reset"\} 1/);
   });
 
+  it('refuses a head ending in bare LFs at once, with the connection left open by the client', async () => {
+    const b = await rawBackend((_head, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    c.sock.write('GET / HTTP/1.1\nHost: h\n\n');
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    expect(c.text()).toBe('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    expect(b.heads).toHaveLength(0);
+  });
+
+  it("limits the request head to the server's maxHeaderSize", async () => {
+    const gw = await gateway([instance('a', 1, ['urlprefix-/'], { Healthy: false })], { maxHeaderSize: 1024 });
+    const c = await rawClient(gw.port);
+    c.sock.write(`GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(2000)}\r\n\r\n`);
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    expect(c.text()).toBe('HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n');
+  });
+
   it('answers a long pipeline of requests that fail at once (503), in order and without growing the stack', async () => {
     const gw = await gateway([instance('a', 1, ['urlprefix-/'], { Healthy: false })]);
     const c = await rawClient(gw.port);

@@ -37,14 +37,12 @@ import {
 import { stripPrefix } from './routes.js';
 import type { LiveRoute } from './table.js';
 
-/** Largest request or response head, as node:http's default `maxHeaderSize`. */
+/** Largest chunked trailer line, as node:http's default `maxHeaderSize`. */
 export const MAX_HEAD = 16 * 1024;
 const MAX_CONNECT_ATTEMPTS = 16;
 /** Idle keep-alive connections close after this, as node:http's `keepAliveTimeout`. */
 const KEEP_ALIVE_MS = 5000;
 const SWEEP_MS = 1000;
-/** Buffered pipelined bytes beyond which the client is not read until the current response is done. */
-const MAX_PIPELINED = 4 * MAX_HEAD;
 
 const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
@@ -54,6 +52,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([A-Z]+) ([\x21-\x7e]+) HTTP\/1\.1$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: (.*))?$/;
 const CRLF2 = Buffer.from('\r\n\r\n');
+const LF2 = Buffer.from('\n\n');
 
 /** What the fast path needs from a request head. */
 export interface RequestHead {
@@ -433,6 +432,11 @@ export interface FastPathOptions {
    * `headersTimeout` (an absolute deadline, not an idle timer: a client trickling bytes does not extend it). 0: none.
    */
   headersTimeoutMs: number;
+  /**
+   * Largest request or response head, in bytes, as node:http's `maxHeaderSize` (the server's option, else
+   * `http.maxHeaderSize`). Buffered pipelined bytes beyond 4 times this are not read until the response is done.
+   */
+  maxHeaderSize: number;
 }
 
 /**
@@ -531,7 +535,7 @@ class ClientConn {
     this.active = true;
     this.append(d);
     if (this.exchange === undefined) this.next();
-    else if (this.end - this.start > MAX_PIPELINED) this.socket.pause();
+    else if (this.end - this.start > 4 * this.ctx.opts.maxHeaderSize) this.socket.pause();
   };
 
   private append(d: Buffer): void {
@@ -620,15 +624,22 @@ class ClientConn {
       return;
     }
     const buf = this.store!.subarray(0, this.end);
+    const limit = this.ctx.opts.maxHeaderSize;
     // Only the bytes not searched yet (and the 3 before them, where a CRLFCRLF may start).
-    const end = buf.indexOf(CRLF2, Math.max(this.start, this.scanned - 3));
+    const from = Math.max(this.start, this.scanned - 3);
+    const end = buf.indexOf(CRLF2, from);
+    // A head ending in bare LFs is refused now (it would never see its CRLFCRLF, or be misread behind it).
+    if (buf.subarray(0, end < 0 ? this.end : end).indexOf(LF2, from) >= 0) {
+      this.refuse(BAD_REQUEST);
+      return;
+    }
     if (end < 0) {
       this.scanned = this.end;
       this.headSince ??= performance.now();
-      if (this.end - this.start > MAX_HEAD) this.refuse(HEAD_TOO_LARGE);
+      if (this.end - this.start > limit) this.refuse(HEAD_TOO_LARGE);
       return;
     }
-    if (end + 4 - this.start > MAX_HEAD) {
+    if (end + 4 - this.start > limit) {
       this.refuse(HEAD_TOO_LARGE);
       return;
     }
@@ -801,7 +812,7 @@ class FastExchange {
       const buf = this.rbuf === undefined ? d : Buffer.concat([this.rbuf, d]);
       const end = buf.indexOf(CRLF2);
       if (end < 0) {
-        if (buf.length > MAX_HEAD) this.badResponse('response head too large');
+        if (buf.length > this.ctx.opts.maxHeaderSize) this.badResponse('response head too large');
         else this.rbuf = buf;
         return;
       }
