@@ -245,7 +245,9 @@ describe('the fast path in the gateway', () => {
     expect(b.heads[1]).not.toMatch(/connection/i);
   });
 
-  it('serves a request whose bytes arrive split at every position', async () => {
+  // The two writes may still reach the gateway as one read (TCP coalesces); the head search across reads is
+  // covered by the byte-by-byte test below and ChunkedReader's split tests.
+  it('serves a request written in two parts, split at every position', async () => {
     const b = await rawBackend((_head, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
     const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
     const req = 'GET /x HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n';
@@ -264,17 +266,21 @@ describe('the fast path in the gateway', () => {
   it('refuses request-smuggling heads with 400 and closes, sending nothing to the instance', async () => {
     const b = await rawBackend((_head, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
     const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
-    for (const head of [
-      'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
-      'GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n',
-      'GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n folded\r\n\r\n',
-      'GET / HTTP/1.1\r\nHost: h\nX-A: 1\r\n\r\n',
-      `GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    const bad = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+    for (const [head, answer] of [
+      ['POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', bad],
+      ['GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n', bad],
+      ['GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n folded\r\n\r\n', bad],
+      ['GET / HTTP/1.1\r\nHost: h\nX-A: 1\r\n\r\n', bad],
+      [
+        `GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+        'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n',
+      ],
     ]) {
       const c = await rawClient(gw.port);
-      c.sock.write(head);
+      c.sock.write(head!);
       await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
-      expect(c.text()).toMatch(/^HTTP\/1\.1 4(00|31) /);
+      expect(c.text()).toBe(answer);
     }
     expect(b.heads).toHaveLength(0);
   });
