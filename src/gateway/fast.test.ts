@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { ChunkedReader, parseRequestHead, parseResponseHead } from './fast.js';
 import { startGateway } from './gateway.js';
+import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
 import { MemorySource } from './memory-source.js';
 import { get, instance, startBackend } from './test-support.js';
 import type { Gateway, GatewayInstance, GatewayOptions } from './types.js';
@@ -167,6 +168,24 @@ describe('parseResponseHead', () => {
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close', 'GET', false)?.close).toBe(
       true,
     );
+  });
+});
+
+describe('Connection-listed headers', () => {
+  it('are dropped from responses on both paths, and never drop Host, X-Forwarded-* or framing from requests', () => {
+    const res = parseResponseHead(
+      'HTTP/1.1 200 OK\r\nConnection: x-secret\r\nX-Secret: 1\r\nContent-Length: 0',
+      'GET',
+      false,
+    )!;
+    expect(res.text).toBe('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    expect(forwardResponseHeaders(['Connection', 'X-Secret', 'X-Secret', '1', 'X-A', '2'])).toEqual(['X-A', '2']);
+    const raw = ['Host', 'h', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'o', 'X-Real-IP', '10.0.0.1'];
+    const out = forwardRequestHeaders(
+      [...raw, 'X-Drop', '1', 'Connection', 'host, x-forwarded-proto, X-Forwarded-Host, x-real-ip, x-drop'],
+      { remoteAddress: '127.0.0.1', upgrade: false, body: false },
+    );
+    expect(out).toEqual([...raw, 'X-Forwarded-For', '127.0.0.1']);
   });
 });
 

@@ -23,7 +23,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Backend } from './backend.js';
 import { pickBackend } from './backend.js';
-import { forwardRequestHeaders, type ClientFacts } from './headers.js';
+import { connectionTokens, forwardRequestHeaders, removeNamed, type ClientFacts } from './headers.js';
 import type { ErrorReason } from './metrics.js';
 import { errorPageText } from './pages.js';
 import {
@@ -170,6 +170,8 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
   let length: string | undefined;
   let te: string | undefined;
   let text = `HTTP/1.1 ${m[2]} ${m[3] ?? ''}\r\n`;
+  let extraHop: Set<string> | undefined;
+  let kept: string[] | undefined;
   for (let i = 1; i < lines.length; i++) {
     const h = parseHeaderLine(lines[i]!);
     if (h === undefined) return undefined;
@@ -178,6 +180,7 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
     if (len === 10 || len === 14 || len === 17) {
       const lower = name.toLowerCase();
       if (lower === 'connection') {
+        extraHop = connectionTokens(value, extraHop);
         if (/(^|,)\s*close\s*(,|$)/i.test(value)) close = true;
         else if (m[1] === '0' && /(^|,)\s*keep-alive\s*(,|$)/i.test(value)) close = false;
         continue;
@@ -192,7 +195,11 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
         te = value;
       }
     }
-    text += `${name}: ${value}\r\n`;
+    (kept ??= []).push(name, value);
+  }
+  if (kept !== undefined) {
+    if (extraHop !== undefined) removeNamed(kept, extraHop);
+    for (let i = 0; i < kept.length; i += 2) text += `${kept[i]}: ${kept[i + 1]}\r\n`;
   }
   if (te !== undefined && (length !== undefined || te.toLowerCase() !== 'chunked')) return undefined;
   let framing: Framing;
