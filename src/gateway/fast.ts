@@ -23,7 +23,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Backend } from './backend.js';
 import { pickBackend } from './backend.js';
-import { forwardRequestHeaders, type ClientFacts } from './headers.js';
+import { connectionTokens, forwardRequestHeaders, removeNamed, type ClientFacts } from './headers.js';
 import type { ErrorReason } from './metrics.js';
 import { errorPageText } from './pages.js';
 import {
@@ -37,17 +37,14 @@ import {
 import { stripPrefix } from './routes.js';
 import type { LiveRoute } from './table.js';
 
-/** Largest request or response head, as node:http's default `maxHeaderSize`. */
+/** Largest chunked trailer line, as node:http's default `maxHeaderSize`. */
 export const MAX_HEAD = 16 * 1024;
 const MAX_CONNECT_ATTEMPTS = 16;
 /** Idle keep-alive connections close after this, as node:http's `keepAliveTimeout`. */
 const KEEP_ALIVE_MS = 5000;
-/** A request head still incomplete after this is cut, as node:http's `headersTimeout`. */
-const HEAD_TIMEOUT_MS = 60_000;
 const SWEEP_MS = 1000;
-/** Buffered pipelined bytes beyond which the client is not read until the current response is done. */
-const MAX_PIPELINED = 4 * MAX_HEAD;
 
+const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
 const HEAD_TOO_LARGE = 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n';
 const FAST_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
@@ -55,6 +52,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([A-Z]+) ([\x21-\x7e]+) HTTP\/1\.1$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: (.*))?$/;
 const CRLF2 = Buffer.from('\r\n\r\n');
+const LF2 = Buffer.from('\n\n');
 
 /** What the fast path needs from a request head. */
 export interface RequestHead {
@@ -172,6 +170,8 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
   let length: string | undefined;
   let te: string | undefined;
   let text = `HTTP/1.1 ${m[2]} ${m[3] ?? ''}\r\n`;
+  let extraHop: Set<string> | undefined;
+  let kept: string[] | undefined;
   for (let i = 1; i < lines.length; i++) {
     const h = parseHeaderLine(lines[i]!);
     if (h === undefined) return undefined;
@@ -180,6 +180,7 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
     if (len === 10 || len === 14 || len === 17) {
       const lower = name.toLowerCase();
       if (lower === 'connection') {
+        extraHop = connectionTokens(value, extraHop);
         if (/(^|,)\s*close\s*(,|$)/i.test(value)) close = true;
         else if (m[1] === '0' && /(^|,)\s*keep-alive\s*(,|$)/i.test(value)) close = false;
         continue;
@@ -194,7 +195,11 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
         te = value;
       }
     }
-    text += `${name}: ${value}\r\n`;
+    (kept ??= []).push(name, value);
+  }
+  if (kept !== undefined) {
+    if (extraHop !== undefined) removeNamed(kept, extraHop);
+    for (let i = 0; i < kept.length; i += 2) text += `${kept[i]}: ${kept[i + 1]}\r\n`;
   }
   if (te !== undefined && (length !== undefined || te.toLowerCase() !== 'chunked')) return undefined;
   let framing: Framing;
@@ -209,12 +214,17 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
 
 /**
  * Follows chunked framing byte by byte (the data itself is skipped, not read), so the end of a response whose
- * bytes are passed through unchanged is known. Trailers are passed through too.
+ * bytes are passed through unchanged is known. As strict as llhttp: the size (leading zeros allowed, at most
+ * 2^53-1), optional whitespace, then only `;` extensions of token characters (values: tokens or quoted strings);
+ * trailers are passed through but each must be a valid header line.
  */
 export class ChunkedReader {
-  private state = 0; // 0 size, 1 extension, 2 size LF, 3 data, 4 data CR, 5 data LF, 6 trailer line start, 7 trailer, 8 trailer LF, 9 end LF
+  // 0 size, 10 whitespace after the size, 1 extension, 11 quoted string, 12 quoted-pair, 2 size LF, 3 data,
+  // 4 data CR, 5 data LF, 6 trailer line start, 7 trailer, 8 trailer LF, 9 end LF
+  private state = 0;
   private size = 0;
   private digits = 0;
+  private trailer = '';
   done = false;
 
   /**
@@ -230,18 +240,38 @@ export class ChunkedReader {
         case 0: {
           const v = hexValue(c);
           if (v >= 0) {
-            if (++this.digits > 12) return -2;
+            this.digits++;
+            if (this.size > (Number.MAX_SAFE_INTEGER - v) / 16) return -2;
             this.size = this.size * 16 + v;
           } else if (this.digits === 0) return -2;
           else if (c === 13) this.state = 2;
-          else if (c === 59 || c === 32 || c === 9) this.state = 1;
+          else if (c === 59) this.state = 1;
+          else if (c === 32 || c === 9) this.state = 10;
           else return -2;
           i++;
           break;
         }
+        case 10:
+          if (c === 13) this.state = 2;
+          else if (c === 59) this.state = 1;
+          else if (c !== 32 && c !== 9) return -2;
+          i++;
+          break;
         case 1:
           if (c === 13) this.state = 2;
-          else if (c === 10 || c === 0 || c === 127) return -2;
+          else if (c === 34) this.state = 11;
+          else if (!(isTokenChar(c) || c === 59 || c === 61 || c === 32 || c === 9)) return -2;
+          i++;
+          break;
+        case 11:
+          if (c === 34) this.state = 1;
+          else if (c === 92) this.state = 12;
+          else if ((c < 32 && c !== 9) || c === 127) return -2;
+          i++;
+          break;
+        case 12:
+          if ((c < 32 && c !== 9) || c === 127) return -2;
+          this.state = 11;
           i++;
           break;
         case 2:
@@ -268,16 +298,27 @@ export class ChunkedReader {
           this.digits = 0;
           break;
         case 6:
-          if (c === 13) this.state = 9;
-          else if (c === 10) return -2;
-          else this.state = 7;
-          i++;
+          if (c === 13) {
+            this.state = 9;
+            i++;
+            break;
+          }
+          this.state = 7;
           break;
-        case 7:
-          if (c === 13) this.state = 8;
-          else if (c === 10) return -2;
-          i++;
+        case 7: {
+          let e = i;
+          while (e < n && buf[e] !== 13 && buf[e] !== 10) e++;
+          this.trailer += buf.toString('latin1', i, e);
+          if (this.trailer.length > MAX_HEAD) return -2;
+          i = e;
+          if (i < n) {
+            if (buf[i] === 10 || parseHeaderLine(this.trailer) === undefined) return -2;
+            this.trailer = '';
+            this.state = 8;
+            i++;
+          }
           break;
+        }
         case 8:
           if (c !== 10) return -2;
           i++;
@@ -292,6 +333,15 @@ export class ChunkedReader {
     return -1;
   }
 }
+
+/** Whether byte `c` is a token character (RFC 9110 tchar). */
+function isTokenChar(c: number): boolean {
+  return c < 128 && TOKEN_CHARS[c] === 1;
+}
+
+const TOKEN_CHARS = new Uint8Array(128);
+for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TOKEN_CHARS[ch.charCodeAt(0)] = 1;
 
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -384,6 +434,16 @@ export interface FastPathOptions {
   settings: ProxySettings;
   /** Request targets the fast path leaves to node:http (the admin prefix, ACME challenges). */
   reserved(target: string): boolean;
+  /**
+   * A request head not complete this many ms after its first byte is refused (408), as node:http's
+   * `headersTimeout` (an absolute deadline, not an idle timer: a client trickling bytes does not extend it). 0: none.
+   */
+  headersTimeoutMs: number;
+  /**
+   * Largest request or response head, in bytes, as node:http's `maxHeaderSize` (the server's option, else
+   * `http.maxHeaderSize`). Buffered pipelined bytes beyond 4 times this are not read until the response is done.
+   */
+  maxHeaderSize: number;
 }
 
 /**
@@ -411,9 +471,11 @@ export function installFastPath(server: Server, opts: FastPathOptions): FastPath
     }
     conns.add(new ClientConn(socket, ctx));
   });
+  const every = opts.headersTimeoutMs > 0 ? Math.min(SWEEP_MS, Math.max(10, opts.headersTimeoutMs / 4)) : SWEEP_MS;
   const sweep = setInterval(() => {
-    for (const c of conns) c.tick();
-  }, SWEEP_MS);
+    const now = performance.now();
+    for (const c of conns) c.tick(every, now);
+  }, every);
   sweep.unref();
   return {
     close(graceMs) {
@@ -444,7 +506,18 @@ interface FastContext {
 }
 
 class ClientConn {
-  private buf: Buffer | undefined;
+  /**
+   * Bytes received and not yet served are store[start, end). The store grows by doubling, so a head trickling in
+   * byte by byte costs linear time; when nothing is pending, a received chunk is held as is (no copy).
+   */
+  private store: Buffer | undefined;
+  private start = 0;
+  private end = 0;
+  private owned = false;
+  /** store[.., scanned) was searched for the head's end. */
+  private scanned = 0;
+  /** When the first byte of the request head being waited for arrived. */
+  private headSince: number | undefined;
   exchange: FastExchange | undefined;
   /** Close once the current exchange is done. */
   closeAfter = false;
@@ -467,10 +540,40 @@ class ClientConn {
 
   private readonly onData = (d: Buffer): void => {
     this.active = true;
-    this.buf = this.buf === undefined ? d : Buffer.concat([this.buf, d]);
+    this.append(d);
     if (this.exchange === undefined) this.next();
-    else if (this.buf.length > MAX_PIPELINED) this.socket.pause();
+    else if (this.end - this.start > 4 * this.ctx.opts.maxHeaderSize) this.socket.pause();
   };
+
+  private append(d: Buffer): void {
+    const pending = this.end - this.start;
+    if (this.store === undefined || pending === 0) {
+      this.store = d;
+      this.start = 0;
+      this.end = d.length;
+      this.owned = false;
+      this.scanned = 0;
+      if (this.exchange === undefined) this.headSince = performance.now();
+      return;
+    }
+    if (!this.owned || this.end + d.length > this.store.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * (pending + d.length), 4096));
+      this.store.copy(grown, 0, this.start, this.end);
+      this.scanned = Math.max(0, this.scanned - this.start);
+      this.store = grown;
+      this.start = 0;
+      this.end = pending;
+      this.owned = true;
+    }
+    d.copy(this.store, this.end);
+    this.end += d.length;
+  }
+
+  private clear(): void {
+    this.store = undefined;
+    this.start = this.end = this.scanned = 0;
+    this.headSince = undefined;
+  }
 
   /** The client half-closed: as node:http (without httpAllowHalfOpen), a request in flight is abandoned. */
   private readonly onEnd = (): void => {
@@ -520,18 +623,34 @@ class ClientConn {
       this.socket.end();
       return;
     }
-    const buf = this.buf;
-    if (buf === undefined) return;
-    const end = buf.indexOf(CRLF2);
-    if (end < 0) {
-      if (buf.length > MAX_HEAD) this.refuse(HEAD_TOO_LARGE);
+    if (this.start === this.end) return;
+    if (this.socket.writableNeedDrain) {
+      // The client is not reading its responses: serve no more (and read no more) until it does, or a client
+      // pipelining requests it never reads would have their answers pile up in memory.
+      this.waitDrain();
       return;
     }
-    if (end + 4 > MAX_HEAD) {
+    const buf = this.store!.subarray(0, this.end);
+    const limit = this.ctx.opts.maxHeaderSize;
+    // Only the bytes not searched yet (and the 3 before them, where a CRLFCRLF may start).
+    const from = Math.max(this.start, this.scanned - 3);
+    const end = buf.indexOf(CRLF2, from);
+    // A head ending in bare LFs is refused now (it would never see its CRLFCRLF, or be misread behind it).
+    if (buf.subarray(0, end < 0 ? this.end : end).indexOf(LF2, from) >= 0) {
+      this.refuse(BAD_REQUEST);
+      return;
+    }
+    if (end < 0) {
+      this.scanned = this.end;
+      this.headSince ??= performance.now();
+      if (this.end - this.start > limit) this.refuse(HEAD_TOO_LARGE);
+      return;
+    }
+    if (end + 4 - this.start > limit) {
       this.refuse(HEAD_TOO_LARGE);
       return;
     }
-    const head = parseRequestHead(buf.toString('latin1', 0, end));
+    const head = parseRequestHead(buf.toString('latin1', this.start, end));
     if (head === 'bad') {
       this.refuse(BAD_REQUEST);
       return;
@@ -541,7 +660,10 @@ class ClientConn {
       this.fallBack();
       return;
     }
-    this.buf = end + 4 < buf.length ? buf.subarray(end + 4) : undefined;
+    this.headSince = undefined;
+    this.start = end + 4;
+    this.scanned = this.start;
+    if (this.start === this.end) this.clear();
     if (head.close) this.closeAfter = true;
     this.exchange = new FastExchange(this, head, route, this.ctx);
     this.exchange.attempt();
@@ -565,42 +687,69 @@ class ClientConn {
     s.removeListener('close', this.onClose);
     this.gone = true;
     this.forget();
-    if (this.buf !== undefined) s.unshift(this.buf);
-    this.buf = undefined;
+    if (this.start < this.end) s.unshift(this.store!.subarray(this.start, this.end));
+    this.clear();
     this.ctx.fallback(s);
   }
 
   private refuse(text: string): void {
-    this.buf = undefined;
+    this.clear();
     this.socket.removeListener('data', this.onData);
     this.socket.end(text);
+  }
+
+  private draining = false;
+
+  private waitDrain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.socket.pause();
+    this.socket.once('drain', () => {
+      this.draining = false;
+      this.active = true;
+      this.socket.resume();
+      if (this.exchange === undefined) this.next();
+    });
   }
 
   /** The exchange is done and the response fully written (or queued). */
   done(): void {
     this.exchange = undefined;
-    if (this.socket.isPaused()) this.socket.resume();
+    if (this.socket.isPaused() && !this.draining) this.socket.resume();
     this.next();
   }
 
-  /** Writes a gateway error page for the current exchange. */
-  sendError(status: number, reason: ErrorReason, route: string, detail: string): void {
+  /**
+   * Writes a gateway error page for the current exchange. A HEAD answer keeps the Content-Length a GET would
+   * get but has no body (RFC 9110 9.3.2): the client reads none, and body bytes would be taken as the next response.
+   */
+  sendError(status: number, reason: ErrorReason, route: string, detail: string, method: string): void {
     const { head, body } = errorPageText(status, reason, route, detail);
     let text = `HTTP/1.1 ${status} ${head.title}\r\n`;
     for (const [k, v] of Object.entries(head.headers)) text += `${k}: ${v}\r\n`;
     if (this.closeAfter) text += 'Connection: close\r\n';
-    this.socket.write(text + '\r\n' + body);
+    this.socket.write(method === 'HEAD' ? text + '\r\n' : text + '\r\n' + body);
   }
 
-  /** Called by the idle sweep. */
-  tick(): void {
-    if (this.exchange !== undefined || this.active) {
+  /** Called by the sweep every `everyMs`. */
+  tick(everyMs: number, now: number): void {
+    if (this.exchange !== undefined) {
       this.active = false;
       this.idleMs = 0;
       return;
     }
-    this.idleMs += SWEEP_MS;
-    if (this.idleMs >= (this.buf === undefined ? KEEP_ALIVE_MS : HEAD_TIMEOUT_MS)) this.socket.destroy();
+    const limit = this.ctx.opts.headersTimeoutMs;
+    if (this.headSince !== undefined && this.start < this.end) {
+      if (limit > 0 && now - this.headSince >= limit) this.refuse(REQUEST_TIMEOUT);
+      return;
+    }
+    if (this.active) {
+      this.active = false;
+      this.idleMs = 0;
+      return;
+    }
+    this.idleMs += everyMs;
+    if (this.start === this.end && this.idleMs >= KEEP_ALIVE_MS) this.socket.destroy();
   }
 
   shutdown(): void {
@@ -670,7 +819,7 @@ class FastExchange {
       const buf = this.rbuf === undefined ? d : Buffer.concat([this.rbuf, d]);
       const end = buf.indexOf(CRLF2);
       if (end < 0) {
-        if (buf.length > MAX_HEAD) this.badResponse('response head too large');
+        if (buf.length > this.ctx.opts.maxHeaderSize) this.badResponse('response head too large');
         else this.rbuf = buf;
         return;
       }
@@ -760,14 +909,16 @@ class FastExchange {
     this.release();
     this.up = undefined;
     if (this.res !== undefined) {
-      if (this.res.framing === 'close') {
+      if (this.res.framing === 'close' && err === undefined) {
         this.finish();
         this.client.done();
         return;
       }
+      // Cut mid-body. A close-delimited body cut by an error must not end with a FIN either, which would tell
+      // the client it has all of it: reset the connection.
       this.route.metrics.error('upstream_reset');
       this.finish();
-      this.client.socket.destroy();
+      this.client.socket.resetAndDestroy();
       return;
     }
     const what = err === undefined ? 'connection closed before a response' : `${err.code ?? ''} ${err.message}`.trim();
@@ -775,7 +926,13 @@ class FastExchange {
     if (this.timedOut) {
       this.finish();
       this.route.metrics.error('upstream_timeout');
-      this.client.sendError(504, 'upstream_timeout', this.route.name, `instance ${b.instance.ID} at ${this.lastError}`);
+      this.client.sendError(
+        504,
+        'upstream_timeout',
+        this.route.name,
+        `instance ${b.instance.ID} at ${this.lastError}`,
+        this.method,
+      );
       this.client.done();
       return;
     }
@@ -827,12 +984,12 @@ class FastExchange {
       metrics.error('no_instance');
       metrics.response(503, seconds);
       const why = unavailableReason(this.route, this.ctx.opts.settings.now());
-      this.client.sendError(503, 'no_instance', this.route.name, why);
+      this.client.sendError(503, 'no_instance', this.route.name, why, this.method);
     } else {
       metrics.error('upstream_failed');
       metrics.response(502, seconds);
       const detail = `all ${this.tried.length} attempt(s) failed; last: ${this.lastError}`;
-      this.client.sendError(502, 'upstream_failed', this.route.name, detail);
+      this.client.sendError(502, 'upstream_failed', this.route.name, detail, this.method);
     }
     this.client.done();
   }

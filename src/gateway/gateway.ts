@@ -6,7 +6,7 @@
  *                                    |                                   (in-flight ones keep their choice)
  *                                    +--> backends gone from the catalog drain, then close their pools
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ADMIN_PREFIX, createAdminHandler } from './admin.js';
@@ -44,7 +44,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const certs = () => opts.tls?.certs.list() ?? [];
   const admin = createAdminHandler(routes, metrics, opts.admin ? '' : ADMIN_PREFIX, certs);
   const handler = opts.admin ? proxy : withReservedAdmin(proxy, admin);
-  const server = createServer(withAcmeChallenge(handler, opts.tls?.acmeChallenge));
+  const server = createServer(
+    {
+      ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeout: opts.headersTimeoutMs }),
+      ...(opts.maxHeaderSize === undefined ? {} : { maxHeaderSize: opts.maxHeaderSize }),
+    },
+    withAcmeChallenge(handler, opts.tls?.acmeChallenge),
+  );
   const tunnels = new Set<Duplex>();
   const upgrade = createUpgradeHandler(holder, { maxAttempts, now, logger, tunnels });
   server.on('upgrade', upgrade);
@@ -63,6 +69,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           reserved: (target) =>
             (!opts.admin && target.startsWith(ADMIN_PREFIX + '/')) ||
             (opts.tls?.acmeChallenge !== undefined && target.startsWith(ACME_CHALLENGE_PREFIX)),
+          headersTimeoutMs: server.headersTimeout,
+          maxHeaderSize: opts.maxHeaderSize ?? maxHeaderSize,
         });
 
   await listen(server, opts.listen.host, opts.listen.port);

@@ -73,31 +73,47 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ClientFacts
   return out;
 }
 
-/** Response headers to pass back: Connection and Keep-Alive are the gateway's business with its own client. */
+/**
+ * Response headers to pass back: Connection and Keep-Alive are the gateway's business with its own client, and
+ * headers the instance named in Connection are hop-by-hop too.
+ */
 export function forwardResponseHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
+  let extraHop: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.length === 10) {
       const lower = name.toLowerCase();
-      if (lower === 'connection' || lower === 'keep-alive') continue;
+      if (lower === 'connection') {
+        extraHop = connectionTokens(raw[i + 1]!, extraHop);
+        continue;
+      }
+      if (lower === 'keep-alive') continue;
     }
     out.push(name, raw[i + 1]!);
   }
+  if (extraHop !== undefined) removeNamed(out, extraHop);
   return out;
 }
 
-/** Header names listed in Connection are hop-by-hop too, besides the usual close/keep-alive/upgrade tokens. */
-function connectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
+/**
+ * Header names listed in Connection are hop-by-hop too, besides the usual close/keep-alive/upgrade tokens; except
+ * those the gateway vouches for or frames with: `Connection: host, x-forwarded-for` must not drop the instance's
+ * view of who asked (nor Content-Length or Transfer-Encoding a message's framing).
+ */
+export function connectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
   for (const t of value.split(',')) {
     const token = t.trim().toLowerCase();
     if (token === '' || token === 'close' || token === 'keep-alive' || token === 'upgrade') continue;
+    if (PROTECTED.has(token) || token.startsWith('x-forwarded-')) continue;
     (into ??= new Set()).add(token);
   }
   return into;
 }
 
-function removeNamed(headers: string[], names: Set<string>): void {
+const PROTECTED = new Set(['host', 'x-real-ip', 'content-length', 'transfer-encoding']);
+
+export function removeNamed(headers: string[], names: Set<string>): void {
   for (let i = headers.length - 2; i >= 0; i -= 2) {
     if (names.has(headers[i]!.toLowerCase())) headers.splice(i, 2);
   }

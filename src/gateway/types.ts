@@ -145,6 +145,10 @@ export interface GatewayOptions {
    * node:http. Default true; false sends everything through node:http.
    */
   fastPath?: boolean;
+  /** A request head must be complete this many ms after its first byte (node:http's `headersTimeout`). Default 60_000. */
+  headersTimeoutMs?: number;
+  /** Largest request head in bytes (node:http's `maxHeaderSize`). Default `http.maxHeaderSize` (16 KiB). */
+  maxHeaderSize?: number;
   /** Clock for ejection, injected for tests. Default Date.now. */
   now?: () => number;
   /** Users for `auth=` routes; without it every auth route answers 401. */
