@@ -154,6 +154,11 @@ export interface GatewayConfig {
    * insists on HAProxy (a missing binary stops the start); `node` forwards in the agent's own process.
    */
   dataPlane: 'auto' | 'node' | 'haproxy';
+  /**
+   * The Node plane's raw-socket fast path for plain bodiless HTTP/1.1 requests (src/gateway/fast.ts); default
+   * true. `fast_path = false` leaves every request to node:http.
+   */
+  fastPath?: boolean;
   /** `tcp_ports = "5432,10000-20000"`: ports TCP routes may listen on; unset: 1024-65535. */
   tcpPorts?: string;
   /** `host:port` of the HTTPS listener (HTTP/2 and HTTP/1.1); none when absent. */

@@ -119,6 +119,7 @@ export async function startAgentGateway(
     source,
     logger: log,
     lb: g.lb,
+    fastPath: g.fastPath,
     tcpPorts: g.tcpPorts === undefined ? undefined : (parsePortRanges(g.tcpPorts) as PortRanges),
     auth,
     tls: tls?.options,

@@ -166,6 +166,7 @@ const TOP: Spec = {
       admin: 'v',
       lb: 'v',
       data_plane: 'v',
+      fast_path: 'v',
       tcp_ports: 'v',
       tls_listen: 'v',
       tls: { block: { cert_file: 'v', key_file: 'v' } },

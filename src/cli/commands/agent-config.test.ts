@@ -213,6 +213,13 @@ plugin "docker" {
     expect(fromNomadConfig({ server: { heartbeat_grace: 3 } })).toEqual({ server: { heartbeatGraceMs: 3000 } });
   });
 
+  it("reads the gateway's fast_path and refuses a value that is not a boolean", () => {
+    expect(fromNomadConfig({ gateway: [{ fast_path: false }] })).toMatchObject({ gateway: { fastPath: false } });
+    expect(() => fromNomadConfig({ gateway: { fast_path: 'no' } }, 'a.hcl')).toThrow(
+      /a\.hcl: gateway\.fast_path must be true or false, got "no"/,
+    );
+  });
+
   it("reads client.connect's sidecar_data_plane and refuses a plane it does not know", () => {
     expect(fromNomadConfig({ client: [{ connect: [{ sidecar_data_plane: 'node' }] }] })).toMatchObject({
       client: { connect: { sidecarDataPlane: 'node' } },

@@ -6,7 +6,7 @@
  * `client { servers, node_class, node_pool, meta, host_volume "x" { path read_only }, min_dynamic_port,
  * max_dynamic_port, reserved { cpu memory disk reserved_ports }, bridge_network_name, bridge_network_subnet,
  * cni_path, cni_config_dir, connect { sidecar_data_plane } }`, `plugin "raw_exec" { config { enabled = true } }`,
- * `dns { enabled, port, domain }`, `gateway { enabled, listen, admin, lb, data_plane, tcp_ports }`).
+ * `dns { enabled, port, domain }`, `gateway { enabled, listen, admin, lb, data_plane, fast_path, tcp_ports }`).
  * docs/operations.md is the reference for users.
  */
 import { parsePortRanges } from '../../lib/ports.js';
@@ -229,7 +229,7 @@ export function checkEtcdURL(u: string, where: string): string {
 const LB = ['round_robin', 'least_conn'];
 const DATA_PLANES = ['auto', 'node', 'haproxy'];
 
-/** Drover's `gateway { enabled, listen, admin, lb, data_plane, tcp_ports }`; bad choices are errors, not silent defaults. */
+/** Drover's `gateway { enabled, listen, admin, lb, data_plane, fast_path, tcp_ports }`; bad choices are errors, not silent defaults. */
 function gatewayBlock(g: Obj, file: string): Obj {
   const oneOf = (key: string, v: unknown, allowed: string[]) => {
     if (v === undefined) return undefined;
@@ -238,6 +238,13 @@ function gatewayBlock(g: Obj, file: string): Obj {
         `Error loading configuration from ${file}: gateway.${key} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`,
       );
     }
+    return v;
+  };
+  const boolKey = (key: string, v: unknown) => {
+    if (v !== undefined && typeof v !== 'boolean')
+      throw new UsageError(
+        `Error loading configuration from ${file}: gateway.${key} must be true or false, got ${JSON.stringify(v)}`,
+      );
     return v;
   };
   const addr = (key: string, v: unknown) => {
@@ -255,6 +262,7 @@ function gatewayBlock(g: Obj, file: string): Obj {
     admin: addr('admin', g.admin),
     lb: oneOf('lb', g.lb, LB),
     dataPlane: oneOf('data_plane', g.data_plane, DATA_PLANES),
+    fastPath: boolKey('fast_path', g.fast_path),
     tcpPorts: tcpPortsKey(g.tcp_ports, file),
     ...gatewayTlsBlock(g, file, addr('tls_listen', g.tls_listen)),
   };
