@@ -37,7 +37,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { Pool } from 'undici';
 import { summarizeProfiles } from '../lib/profile-summary.mjs';
 import { cpuSecondsOfPid, mb, parseArgs, quantile, repoRoot, resultLine, rssOfPid, sleep } from '../lib/common.mjs';
-import { idle, startDevAgent } from '../lib/agent.mjs';
+import { idle, startDevAgent, stopper } from '../lib/agent.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true;
@@ -565,13 +565,7 @@ async function startClientAgent(dataDir, base) {
   });
   let err = '';
   proc.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
-  const stop = async (graceMs = 10_000) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await Promise.race([exited, idle(graceMs)]);
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  };
+  const stop = stopper(proc);
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`client-only agent exited with ${proc.exitCode}: ${err}`);

@@ -17,6 +17,17 @@ export function idle(ms) {
  * `stop(graceMs)` sends SIGTERM, waits up to graceMs for a clean exit (tasks left running, state flushed),
  * then SIGKILLs.
  */
+/** SIGTERM, then SIGKILL after `graceMs` (default 10 s) if the process has not exited: `stop(graceMs?)`. */
+export function stopper(proc) {
+  return async (graceMs = 10_000) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await Promise.race([exited, idle(graceMs)]);
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  };
+}
+
 export async function startDevAgent({
   dataDir,
   cwd = dataDir,
@@ -46,13 +57,7 @@ export async function startDevAgent({
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  const stop = async (graceMs = 10_000) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await Promise.race([exited, idle(graceMs)]);
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  };
+  const stop = stopper(proc);
   let out = '';
   proc.stderr.on('data', (d) => (out += d));
   const base = await new Promise((resolve, reject) => {
