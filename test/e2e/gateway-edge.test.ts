@@ -186,6 +186,13 @@ describe.skipIf(!HAVE_PG)('the gateway at the edge of a dev agent', () => {
       }>;
       return routes.find((r) => r.Name === '/split')?.Targets.length === 2 ? true : undefined;
     });
+    // The route table lists both at once; the HAProxy plane applies a new split's weights with a seamless reload,
+    // and until that ends the old process still routes to one service. Counting starts once the plane answers
+    // from the heavy side too.
+    await agent.waitFor('the data plane routing to the heavy side', async () => {
+      const res = await fetch(`${gw}/split`, { signal: AbortSignal.timeout(10_000) });
+      return (await res.text()) === 'heavy' ? true : undefined;
+    });
     const counts: Record<string, number> = {};
     let sent = 0;
     const worker = async () => {
