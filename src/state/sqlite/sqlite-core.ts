@@ -151,6 +151,10 @@ export function openSqliteCore(
   const codec = makeCodec((ref, json) => putAllocJob.run(ref, json));
   const { JOB_REF, encode, decodeAlloc, isPlainObject } = codec;
 
+  const putBatchMeta = (index: number, tableIndexes: BackendBatch['tableIndexes']): void => {
+    putMeta.run('index', index);
+    for (const [t, i] of Object.entries(tableIndexes)) putMeta.run(`table:${t}`, i);
+  };
   const applyOne = (batch: BackendBatch): void => {
     for (const c of batch.changes) {
       const stmt = c.value === null ? deletes.get(c.table) : upserts.get(c.table);
@@ -158,10 +162,8 @@ export function openSqliteCore(
       if (c.value === null) stmt.run(c.key);
       else stmt.run(c.key, encode(c.table, c.value));
     }
-    putMeta.run('index', batch.index);
-    for (const [t, i] of Object.entries(batch.tableIndexes)) putMeta.run(`table:${t}`, i);
+    putBatchMeta(batch.index, batch.tableIndexes);
   };
-  const applyTxn = db.transaction(applyOne);
   const applyEncodedTxn = db.transaction((batches: readonly EncodedBatch[]) => {
     for (const b of batches) {
       const { keys, jobs } = b;
@@ -185,36 +187,29 @@ export function openSqliteCore(
         if (value === '') stmt.run(keys[i + 1]);
         else stmt.run(keys[i + 1], value);
       }
-      putMeta.run('index', b.index);
-      for (const [t, i] of Object.entries(b.tableIndexes)) putMeta.run(`table:${t}`, i);
+      putBatchMeta(b.index, b.tableIndexes);
     }
   });
   const applyGroupTxn = db.transaction((batches: readonly BackendBatch[]) => {
     for (const b of batches) applyOne(b);
   });
+  const applyMany = (batches: readonly BackendBatch[]): void => {
+    codec.begin();
+    let ok = false;
+    try {
+      applyGroupTxn(batches);
+      ok = true;
+    } finally {
+      codec.end(ok);
+    }
+  };
 
   return {
     db,
     apply(batch) {
-      codec.begin();
-      let ok = false;
-      try {
-        applyTxn(batch);
-        ok = true;
-      } finally {
-        codec.end(ok);
-      }
+      applyMany([batch]);
     },
-    applyMany(batches) {
-      codec.begin();
-      let ok = false;
-      try {
-        applyGroupTxn(batches);
-        ok = true;
-      } finally {
-        codec.end(ok);
-      }
-    },
+    applyMany,
     applyEncoded(batches) {
       applyEncodedTxn(batches);
     },
