@@ -66,5 +66,25 @@ describe('a dev agent with no haproxy binary on PATH', () => {
     expect(self.body.config.Gateway).toMatchObject({ Enabled: true, DataPlane: 'node' });
     const res = await fetch(`${agent.gatewayAddress}/_drover/gateway/routes`, { signal: AbortSignal.timeout(5_000) });
     expect(res.status).toBe(200);
+
+    // A job routed by the Node plane: GETs take its raw-socket fast path, a request with a body node:http's.
+    const dir = mkdtempSync(join(tmpdir(), 'perf-gw-node-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'job.hcl'), JOB);
+    const run = agent.cli(['job', 'run', '-detach', join(dir, 'job.hcl')]);
+    expect(run.code, run.stderr).toBe(0);
+    const body = await agent.waitFor('the service through the Node plane', async () => {
+      const r = await fetch(`${agent.gatewayAddress}/hello`, { signal: AbortSignal.timeout(5_000) });
+      const text = await r.text();
+      return r.status === 200 && text.startsWith('alloc ') ? text : undefined;
+    });
+    const allocs = await agent.api<Array<{ ID: string }>>('/v1/job/perf-gw-default/allocations');
+    expect(body).toBe(`alloc ${allocs.body[0]!.ID}`);
+    const posted = await fetch(`${agent.gatewayAddress}/hello`, {
+      method: 'POST',
+      body: 'x'.repeat(1000),
+      signal: AbortSignal.timeout(5_000),
+    });
+    expect([posted.status, await posted.text()]).toEqual([200, body]);
   });
 });
