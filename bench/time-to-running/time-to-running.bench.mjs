@@ -12,11 +12,11 @@
 // Needs `npm run build`, dockerd, and `bash scripts/build-test-images.sh` (the image is local: nothing pulls).
 // Exits 3 with `SKIP <reason>` when docker or the image is missing.
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg as osLoadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseArgs, repoRoot, resultLine, sleep } from '../lib/common.mjs';
+import { cpuSecondsOfPid, parseArgs, repoRoot, resultLine, sleep } from '../lib/common.mjs';
 import { startDevAgent } from '../lib/agent.mjs';
 import { summarizeProfiles } from '../lib/profile-summary.mjs';
 
@@ -39,6 +39,28 @@ const dataDir = mkdtempSync(join(tmpdir(), 'drover-ttr-bench-'));
 let agent;
 const t0 = performance.now();
 const phase = (what) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${what}`);
+
+// CPU seconds per side (Linux /proc; NaN elsewhere): dockerd + containerd, this benchmark's children (the
+// docker CLIs, or the drover CLI) and the agent. On a shared machine these say more than wall-clock figures.
+let daemonPids = [];
+const daemonCpu = () => daemonPids.reduce((sum, pid) => sum + cpuSecondsOfPid(pid), 0);
+function childrenCpu() {
+  try {
+    const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    return (Number(f[13]) + Number(f[14])) / 100; // cutime + cstime (fields 16, 17), in USER_HZ = 100
+  } catch {
+    return NaN;
+  }
+}
+const loadavg = () => osLoadavg()[0].toFixed(1);
+const agentCpu = () => (agent ? cpuSecondsOfPid(agent.proc.pid) : NaN);
+/** A CPU meter started now: calling it gives the CPU-seconds each side used since. */
+function cpuMeter() {
+  const before = { d: daemonCpu(), c: childrenCpu(), a: agentCpu() };
+  return () => ({ daemon: daemonCpu() - before.d, children: childrenCpu() - before.c, agent: agentCpu() - before.a });
+}
+const fmtCpu = (c) =>
+  `CPU-s dockerd+containerd ${c.daemon.toFixed(2)}, CLIs ${c.children.toFixed(2)}, agent ${c.agent.toFixed(2)}`;
 
 try {
   if (!prerequisites()) process.exitCode = 3;
@@ -76,20 +98,30 @@ async function main() {
   });
   const base = agent.base;
   phase(`agent at ${base}`);
+  try {
+    daemonPids = ['dockerd', 'containerd'].flatMap((name) =>
+      execFileSync('pgrep', ['-x', name], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number),
+    );
+  } catch {
+    daemonPids = [];
+  }
   const results = [];
   for (const n of counts) {
     for (let r = 0; r < rounds; r++) {
       // Alternate which side goes first, so a machine getting busier (or calmer) during a round does not
       // always favour the same side; with --rounds ≥ 2 the medians compare like with like.
       const refFirst = r % 2 === 0;
-      let ref = refFirst ? await dockerRun(n) : NaN;
-      if (refFirst) phase(`docker run ×${n}: ${ref.toFixed(2)} s`);
+      const reference = async () => {
+        const { s, cpu } = await dockerRun(n);
+        phase(`docker run ×${n}: ${s.toFixed(2)} s (${fmtCpu(cpu)}; load ${loadavg()})`);
+        return s;
+      };
+      let ref = refFirst ? await reference() : NaN;
       const drv = await droverRun(base, n, `ttr-${n}-${r}`);
-      phase(`drover job run count=${n}: ${drv.s.toFixed(2)} s (${drv.timeline})`);
-      if (!refFirst) {
-        ref = await dockerRun(n);
-        phase(`docker run ×${n}: ${ref.toFixed(2)} s`);
-      }
+      phase(
+        `drover job run count=${n}: ${drv.s.toFixed(2)} s (${drv.timeline}; ${fmtCpu(drv.cpu)}; load ${loadavg()})`,
+      );
+      if (!refFirst) ref = await reference();
       results.push({ n, ref, drv: drv.s });
     }
   }
@@ -113,6 +145,7 @@ async function main() {
 
 /** Seconds until N concurrent `docker run -d` have all returned (each returns once its container runs). */
 async function dockerRun(n) {
+  const meter = cpuMeter();
   const start = performance.now();
   await Promise.all(
     Array.from({ length: n }, () =>
@@ -120,8 +153,9 @@ async function dockerRun(n) {
     ),
   );
   const s = (performance.now() - start) / 1000;
+  const cpu = meter();
   await removeReferenceContainers();
-  return s;
+  return { s, cpu };
 }
 
 function jobHCL(id, n) {
@@ -152,6 +186,7 @@ job "${id}" {
 async function droverRun(base, n, id) {
   const file = join(dataDir, `${id}.nomad.hcl`);
   writeFileSync(file, jobHCL(id, n));
+  const meter = cpuMeter();
   const start = performance.now();
   const startWall = Date.now();
   await run(process.execPath, [join(repoRoot, 'bin', 'drover'), 'job', 'run', '-detach', '-address', base, file], {
@@ -161,19 +196,27 @@ async function droverRun(base, n, id) {
   const deadline = start + timeoutMs;
   let running = 0;
   let allocs = [];
+  // A blocking query (Nomad's `index` + `wait`): answered as soon as the job's allocations change, so the
+  // observer neither misses the moment nor loads the agent with 40 full listings a second while it starts
+  // containers (at N = 50 that polling cost the agent ≈ 0.7 CPU-s of the two cores dockerd needs).
+  let index = 0;
   while (performance.now() < deadline) {
-    const res = await fetch(`${base}/v1/job/${id}/allocations`);
+    const res = await fetch(`${base}/v1/job/${id}/allocations?index=${index}&wait=5s`);
     allocs = await res.json();
+    const next = Number(res.headers.get('x-nomad-index'));
     running = allocs.filter((a) => a.ClientStatus === 'running').length;
     if (running >= n) break;
     const failed = allocs.filter((a) => a.ClientStatus === 'failed').length;
     if (failed > 0) throw new Error(`${failed} allocations of ${id} failed`);
-    await sleep(25);
+    // No index (or it did not move): fall back to a short poll.
+    if (!(next > index)) await sleep(25);
+    index = next > index ? next : index;
   }
   const s = (performance.now() - start) / 1000;
+  const cpu = meter();
   if (running < n) throw new Error(`only ${running} of ${n} allocations running after ${timeoutMs / 1000} s`);
   await stopJob(base, id);
-  return { s, timeline: timeline(allocs, startWall, cliMs) };
+  return { s, cpu, timeline: timeline(allocs, startWall, cliMs) };
 }
 
 /**

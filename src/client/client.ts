@@ -5,7 +5,7 @@
  *   start ─► restore alloc runners from the data dir (tasks recovered, not restarted)
  *         ─► register ──► heartbeat every TTL/2 ─(failure)─► backoff, register again
  *         ─► watch allocs (blocking query) ─► new: run │ changed: update │ stop/evict: kill │ gone: kill
- *         ─► re-fingerprint drivers periodically (a change re-registers the node) ─► stats ─► GC of terminal allocs
+ *         ─► re-fingerprint drivers periodically (a change re-registers the node) ─► stats (of allocations asked about lately) ─► GC of terminal allocs
  *         ─► no heartbeat for a group's stop_on_client_after ─► stop its allocs (not restarted on our own)
  *   the server marked an alloc unknown (we were cut off) ─► report its real state again (reconnect)
  *   stop():      stops watching; tasks keep running (as Nomad's agent), unless { killTasks: true }
@@ -217,6 +217,12 @@ class ClientAgent implements Client {
   private readonly services: ClientServices;
   private readonly work = new Set<Promise<unknown>>();
   private readonly stats = new Map<string, { at: number; tasks: Record<string, TaskResourceUsage> }>();
+  /**
+   * Allocations whose stats someone asked for, until when (Unix ms): only those are sampled in the background.
+   * Sampling every allocation every second kept a stats request in dockerd at all times, also while it was
+   * starting containers; an allocation nobody watches is not sampled (its first ask reads live, as a stale cache did).
+   */
+  private readonly statsWanted = new Map<string, number>();
   private facts!: HostFacts;
   private current!: Node;
   private driverKey = '';
@@ -555,8 +561,10 @@ class ClientAgent implements Client {
 
   private async collectStats(): Promise<void> {
     for (const [id, r] of this.runners) {
-      if (r.done) {
+      const wanted = (this.statsWanted.get(id) ?? 0) > this.now();
+      if (r.done || !wanted) {
         this.stats.delete(id);
+        if (!wanted) this.statsWanted.delete(id);
         continue;
       }
       this.stats.set(id, { at: this.now(), tasks: await r.stats() });
@@ -576,6 +584,7 @@ class ClientAgent implements Client {
         this.services.forget(r.alloc.ID);
         this.runners.delete(r.alloc.ID);
         this.stats.delete(r.alloc.ID);
+        this.statsWanted.delete(r.alloc.ID);
       }
     });
   }
@@ -615,6 +624,7 @@ class ClientAgent implements Client {
   async allocStats(allocID: string): Promise<AllocResourceUsage> {
     const r = this.runners.get(allocID);
     if (!r) throw allocNotFound(allocID);
+    this.statsWanted.set(allocID, this.now() + Math.max(30_000, 10 * this.timing.statsIntervalMs));
     const cached = this.stats.get(allocID);
     const tasks = cached && this.now() - cached.at < 2 * this.timing.statsIntervalMs ? cached.tasks : await r.stats();
     return allocResourceUsage(tasks, this.facts.mhz, this.now() * 1e6);
