@@ -723,22 +723,30 @@ describe('pooled instance connections', () => {
     await expect.poll(() => once.open(), { timeout: 3000 }).toBe(0);
   });
 
-  it('resend an idempotent request over a new connection when the only instance closes the pooled one unanswered', async () => {
-    // Each connection's second request finds it closed, as an instance timing out its idle connection just then.
-    const b = await countingBackend((_h, sock, conn, nth) => (nth === 2 ? sock.destroy() : sock.write(ok(conn))));
-    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])], { maxAttempts: 1 });
-    const c = await rawClient(gw.port);
-    c.sock.write(GET('/'));
-    await expect.poll(() => count(c.text(), 'HTTP/1.1 200 OK'), { timeout: 3000 }).toBe(1);
-    c.sock.write(GET('/'));
-    await expect.poll(() => count(c.text(), 'HTTP/1.1 200 OK'), { timeout: 3000 }).toBe(2);
-    expect(c.text().endsWith('\r\n\r\n2')).toBe(true);
-    // Not a POST: the instance may have acted on it.
-    c.sock.write('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n');
-    await expect.poll(() => count(c.text(), 'HTTP/1.1 502 Bad Gateway'), { timeout: 3000 }).toBe(1);
-    expect(b.conns()).toBe(2);
-    expect(gw.routes()[0]!.Targets[0]!.Active).toBe(0);
-  });
+  it.each([
+    ['the fast path', {}],
+    ['node:http', { fastPath: false }],
+  ])(
+    'resend an idempotent request over a new connection when the only instance closes the pooled one unanswered (%s)',
+    async (_what, over: Partial<GatewayOptions>) => {
+      // Each connection's second request finds it closed, as an instance timing out its idle connection just then.
+      const b = await countingBackend((_h, sock, conn, nth) => (nth === 2 ? sock.destroy() : sock.write(ok(conn))));
+      const gw = await gateway([instance('a', b.port, ['urlprefix-/'])], { maxAttempts: 1, ...over });
+      const c = await rawClient(gw.port);
+      // 1 on connection 1; 2 resent over connection 2; 3 on connection 2 (fast path: resent over connection 3)
+      // or on a new connection 3 (node:http's resend used a one-off connection).
+      for (let i = 1; i <= 3; i++) {
+        c.sock.write(GET('/'));
+        await expect.poll(() => count(c.text(), 'HTTP/1.1 200 OK'), { timeout: 3000 }).toBe(i);
+        expect(c.text().endsWith(`\r\n\r\n${i}`)).toBe(true);
+      }
+      // Not a POST: the instance may have acted on it.
+      c.sock.write('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n');
+      await expect.poll(() => count(c.text(), 'HTTP/1.1 502 Bad Gateway'), { timeout: 3000 }).toBe(1);
+      expect(b.conns()).toBe(3);
+      expect(gw.routes()[0]!.Targets[0]!.Active).toBe(0);
+    },
+  );
 
   it.each([
     ['the fast path', {}, ''],
