@@ -10,8 +10,10 @@
  * Backends outlive routing tables: the registry hands the same object to every table that still lists the
  * instance, so in-flight counts and ejection survive a table swap.
  */
-import { Agent } from 'node:http';
+import { Agent, type AgentOptions } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { GatewayInstance, LoadBalancing, RouteTargetInfo } from './types.js';
 
 export interface BackendSettings {
@@ -47,7 +49,7 @@ export class Backend {
     this.host = instance.Address;
     this.port = instance.Port;
     // LIFO keeps a few sockets hot instead of cycling through all of them, so idle ones time out naturally.
-    this.agent = new Agent({ keepAlive: true, maxFreeSockets: settings.maxIdleSockets, scheduling: 'lifo' });
+    this.agent = new InstanceAgent({ keepAlive: true, maxFreeSockets: settings.maxIdleSockets, scheduling: 'lifo' });
   }
 
   private tls: HttpsAgent | undefined;
@@ -117,6 +119,55 @@ export class Backend {
   info(): RouteTargetInfo {
     return targetInfo(this.instance, this.active, this.ejectedUntil > this.settings.now() ? this.ejectedUntil : 0);
   }
+}
+
+const PARKED = Symbol('parked');
+type PoolSocket = Socket & { [PARKED]?: boolean };
+
+/**
+ * node:http's keep-alive Agent with two fixes for the node:http path (the fast path does the same on its own
+ * sockets): a pooled socket on which the instance sends bytes nobody asked for is out of step and is closed (the
+ * Agent drops them and would reuse it), and the instance's `Keep-Alive: timeout=N` closes the socket N-1 s into
+ * its idle time (node's Agent applies the hint only with a `timeout` option of its own).
+ */
+class InstanceAgent extends Agent {
+  constructor(opts: AgentOptions) {
+    super(opts);
+  }
+
+  override keepSocketAlive(duplex: Duplex): boolean {
+    const socket = duplex as PoolSocket;
+    if (!(super.keepSocketAlive(socket) as unknown as boolean) || socket.readableLength > 0) return false;
+    if (socket[PARKED] === undefined)
+      socket.on('data', () => {
+        if (socket[PARKED] === true) socket.destroy();
+      });
+    socket[PARKED] = true;
+    const hint = (socket as { _httpMessage?: { res?: { headers: Record<string, unknown> } } })._httpMessage?.res
+      ?.headers['keep-alive'];
+    const limit = typeof hint === 'string' ? pooledIdleLimitMs(hint) : undefined;
+    if (limit === 0) return false;
+    // The Agent destroys a pooled socket whose idle timer fires.
+    if (limit !== undefined) socket.setTimeout(limit);
+    return true;
+  }
+
+  override reuseSocket(duplex: Duplex, req: Parameters<Agent['reuseSocket']>[1]): void {
+    const socket = duplex as PoolSocket;
+    socket[PARKED] = false;
+    if (socket.timeout !== undefined && socket.timeout > 0) socket.setTimeout(0);
+    super.reuseSocket(socket, req);
+  }
+}
+
+/**
+ * How long an instance connection may idle in a pool after a response with `Keep-Alive: timeout=N`: a second less
+ * than the instance's own limit (as node's Agent), so it is closed before the instance closes it under a request;
+ * 0 (not pooled) for N <= 1. undefined: no hint, no limit but the instance closing it.
+ */
+export function pooledIdleLimitMs(keepAlive: string): number | undefined {
+  const m = /(?:^|[\s,;])timeout\s*=\s*"?(\d{1,9})/i.exec(keepAlive);
+  return m === null ? undefined : Math.max(0, (Number(m[1]) - 1) * 1000);
 }
 
 /** One instance behind a route as the admin API shows it, for either data plane. */

@@ -2,7 +2,7 @@ import { connect, createServer, Socket, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nullLogger } from '../logging/index.js';
-import { ChunkedReader, parseRequestHead, parseResponseHead } from './fast.js';
+import { ChunkedReader, dateHeaderLine, parseRequestHead, parseResponseHead } from './fast.js';
 import { startGateway } from './gateway.js';
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
 import { MemorySource } from './memory-source.js';
@@ -82,6 +82,14 @@ async function rawClient(port: number): Promise<RawClient> {
 }
 
 const count = (s: string, part: string) => s.split(part).length - 1;
+/** What the gateway adds to every keep-alive response head, as node:http's server. */
+const KA = 'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n';
+const DATE = /Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n/g;
+/** `text` with the Date lines the gateway adds taken out, after checking there is one per response head. */
+function undated(text: string): string {
+  expect(count(text, 'Date: ')).toBe(count(text, 'HTTP/1.1 '));
+  return text.replace(DATE, '');
+}
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('parseRequestHead', () => {
@@ -152,18 +160,22 @@ describe('parseResponseHead', () => {
     const cl = 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5';
     expect(parseResponseHead(cl, 'GET', false)).toEqual({
       status: 200,
-      text: 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n',
+      text: expect.stringMatching(/^HTTP\/1\.1 200 OK\r\nContent-Length: 3\r\nDate: [^\r]+ GMT\r\n/),
       framing: 'length',
       length: 3,
       close: false,
+      idleLimitMs: 4000,
     });
+    expect(undated(parseResponseHead(cl, 'GET', false)!.text)).toBe(
+      `HTTP/1.1 200 OK\r\nContent-Length: 3\r\n${KA}\r\n`,
+    );
     expect(parseResponseHead(cl, 'HEAD', false)?.framing).toBe('none');
     expect(parseResponseHead('HTTP/1.1 204 No Content', 'GET', false)?.framing).toBe('none');
     expect(parseResponseHead('HTTP/1.1 304 Not Modified\r\nContent-Length: 9', 'GET', false)?.framing).toBe('none');
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked', 'GET', false)?.framing).toBe('chunked');
     const close = parseResponseHead('HTTP/1.1 200 OK', 'GET', false)!;
     expect(close).toMatchObject({ framing: 'close', close: true });
-    expect(close.text).toBe('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n');
+    expect(undated(close.text)).toBe('HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n');
     expect(parseResponseHead('HTTP/1.0 200 OK\r\nContent-Length: 0', 'GET', false)?.close).toBe(true);
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close', 'GET', false)?.close).toBe(
       true,
@@ -178,7 +190,7 @@ describe('Connection-listed headers', () => {
       'GET',
       false,
     )!;
-    expect(res.text).toBe('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    expect(undated(res.text)).toBe(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n${KA}\r\n`);
     expect(forwardResponseHeaders(['Connection', 'X-Secret', 'X-Secret', '1', 'X-A', '2'])).toEqual(['X-A', '2']);
     const raw = ['Host', 'h', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'o', 'X-Real-IP', '10.0.0.1'];
     const out = forwardRequestHeaders(
@@ -347,8 +359,9 @@ describe('the fast path in the gateway', () => {
     c.sock.write('HEAD / HTTP/1.1\r\nHost: h\r\n\r\nGET /204 HTTP/1.1\r\nHost: h\r\n\r\n');
     c.sock.write('GET /304 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
     await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
-    expect(c.text()).toMatch(
-      /^HTTP\/1\.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP\/1\.1 204 No Content\r\n\r\nHTTP\/1\.1 304 Not Modified\r\n/,
+    expect(undated(c.text())).toBe(
+      `HTTP/1.1 200 OK\r\nContent-Length: 100\r\n${KA}\r\nHTTP/1.1 204 No Content\r\n${KA}\r\n` +
+        'HTTP/1.1 304 Not Modified\r\nContent-Length: 100\r\nConnection: close\r\n\r\n',
     );
     expect(b.heads).toHaveLength(3);
   });
@@ -362,7 +375,7 @@ describe('the fast path in the gateway', () => {
     const c = await rawClient(gw.port);
     c.sock.write('GET /cut HTTP/1.1\r\nHost: h\r\n\r\n');
     await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
-    expect(c.text()).toBe('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+    expect(undated(c.text())).toBe(`HTTP/1.1 200 OK\r\nContent-Length: 10\r\n${KA}\r\nabc`);
     const r = await get(gw.port, '/smuggle');
     expect(r.status).toBe(502);
     expect(r.body).toContain('invalid response head');
@@ -374,7 +387,7 @@ describe('the fast path in the gateway', () => {
     const c = await rawClient(gw.port);
     c.sock.write('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
     await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
-    expect(c.text()).toBe('HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: close\r\n\r\nall of it');
+    expect(undated(c.text())).toBe('HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: close\r\n\r\nall of it');
   });
 
   it('streams a large response as it comes rather than buffering it', async () => {
@@ -410,8 +423,8 @@ describe('the fast path in the gateway', () => {
       c.sock.write('GET / HTTP/1.1\r\nHost: h\r\n\r\n');
       await expect.poll(() => count(c.text(), 'HTTP/1.1 200 OK'), { timeout: 3000 }).toBe(i);
     }
-    const answer = (body: string) => `HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${body}`;
-    expect(c.text()).toBe(answer('a') + answer('b') + answer('b'));
+    const answer = (body: string) => `HTTP/1.1 200 OK\r\nContent-Length: 1\r\n${KA}\r\n${body}`;
+    expect(undated(c.text())).toBe(answer('a') + answer('b') + answer('b'));
     expect(a.heads).toHaveLength(2);
     expect(b.heads).toHaveLength(2);
     expect(gw.routes()[0]!.Targets.map((t) => t.Active)).toEqual([0, 0]);
@@ -504,7 +517,7 @@ describe('the fast path in the gateway', () => {
       })
       .toBe(true);
     expect(b.heads.length).toBeLessThan(n);
-    expect(maxQueued).toBeLessThan(served!.writableHighWaterMark + 2 * 8300);
+    expect(maxQueued).toBeLessThan(served!.writableHighWaterMark + 2 * 8400);
     c.sock.resume();
     await expect.poll(() => c.closed(), { timeout: 10_000 }).toBe(true);
     expect(count(c.text(), 'HTTP/1.1 200 OK')).toBe(n);
@@ -582,5 +595,196 @@ describe('the fast path in the gateway', () => {
     );
     await expect.poll(() => c.closed(), { timeout: 10_000 }).toBe(true);
     expect(count(c.text(), 'HTTP/1.1 503 Service Unavailable\r\n')).toBe(n);
+  });
+});
+
+/**
+ * A raw backend that numbers its connections: `answer` gets each head (bodiless requests), the socket, the
+ * connection's number and the request's rank on it. `open()`: its connections not closed yet.
+ */
+async function countingBackend(
+  answer: (head: string, sock: Socket, conn: number, nth: number) => void,
+): Promise<{ port: number; conns: () => number; open: () => number }> {
+  let conns = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((sock) => {
+    const id = ++conns;
+    let nth = 0;
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => {});
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
+        const head = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        answer(head, sock, id, ++nth);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return { port: (server.address() as AddressInfo).port, conns: () => conns, open: () => sockets.size };
+}
+
+/** Requests on a new client connection (the last one asking to close); the response text once it is closed. */
+async function exchange(port: number, requests: string): Promise<string> {
+  const c = await rawClient(port);
+  c.sock.write(requests);
+  await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+  return c.text();
+}
+
+const GET = (path: string, more = '') => `GET ${path} HTTP/1.1\r\nHost: h\r\n${more}\r\n`;
+const LAST = (path: string) => GET(path, 'Connection: close\r\n');
+
+describe('response heads on both paths', () => {
+  it('end as node:http ends them: a Date unless the instance sent one, then Connection and Keep-Alive', async () => {
+    const b = await rawBackend((head, sock) => {
+      const date = head.includes('/dated') ? 'Date: Mon, 01 Jan 2001 00:00:00 GMT\r\n' : '';
+      sock.write(`HTTP/1.1 200 OK\r\nX-A: 1\r\n${date}Content-Length: 2\r\nKeep-Alive: timeout=30\r\n\r\nok`);
+    });
+    const instances = [
+      instance('a', b.port, ['urlprefix-/']),
+      instance('d', 1, ['urlprefix-/down'], { Healthy: false }),
+    ];
+    const fast = await gateway(instances);
+    const slow = await gateway(instances, { fastPath: false });
+    const requests = GET('/a') + GET('/dated') + GET('/down') + LAST('/a');
+    const fromFast = await exchange(fast.port, requests);
+    const fromSlow = await exchange(slow.port, requests);
+    const ok = `HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n${KA}\r\nok`;
+    const down = undated(fromFast).slice(2 * ok.length, undated(fromFast).lastIndexOf('HTTP/1.1 200 OK'));
+    expect(down).toMatch(
+      /^HTTP\/1\.1 503 Service Unavailable\r\n[^]*\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n503 /,
+    );
+    expect(undated(fromFast)).toBe(
+      `${ok}${ok}${down}HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok`,
+    );
+    // Header for header as node:http, the instance's own Date kept where it was.
+    expect(undated(fromSlow)).toBe(undated(fromFast));
+    expect(fromFast).toContain('X-A: 1\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\nContent-Length: 2\r\n');
+    const dates = [...fromFast.matchAll(/Date: ([^\r]+)\r\n/g)].map((m) => Date.parse(m[1]!));
+    expect(dates[1]).toBe(Date.parse('Mon, 01 Jan 2001 00:00:00 GMT'));
+    for (const i of [0, 2, 3]) expect(Math.abs(dates[i]! - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('carry a Date made once a second', () => {
+    vi.useFakeTimers({ now: Date.parse('2030-05-06T07:08:09.100Z'), toFake: ['Date'] });
+    cleanups.push(() => void vi.useRealTimers());
+    const first = dateHeaderLine();
+    expect(first).toBe('Date: Mon, 06 May 2030 07:08:09 GMT\r\n');
+    vi.setSystemTime(Date.parse('2030-05-06T07:08:09.999Z'));
+    expect(dateHeaderLine()).toBe(first);
+    vi.setSystemTime(Date.parse('2030-05-06T07:08:10.000Z'));
+    expect(dateHeaderLine()).toBe('Date: Mon, 06 May 2030 07:08:10 GMT\r\n');
+  });
+});
+
+describe('pooled instance connections', () => {
+  const ok = (conn: number, keepAlive = '') =>
+    `HTTP/1.1 200 OK\r\nContent-Length: ${String(conn).length}\r\n${keepAlive}\r\n${conn}`;
+
+  it("are not reused past the instance's Keep-Alive timeout less a second, and kept without one", async () => {
+    let clock = 1_000_000;
+    const hinted = await countingBackend((_h, sock, conn) =>
+      sock.write(ok(conn, 'Keep-Alive: timeout=3, max=100\r\n')),
+    );
+    const plain = await countingBackend((_h, sock, conn) => sock.write(ok(conn)));
+    const once = await countingBackend((_h, sock, conn) => sock.write(ok(conn, 'Keep-Alive: timeout=1\r\n')));
+    const gw = await gateway(
+      [
+        instance('h', hinted.port, ['urlprefix-/h']),
+        instance('p', plain.port, ['urlprefix-/p']),
+        instance('o', once.port, ['urlprefix-/o']),
+      ],
+      { now: () => clock },
+    );
+    const body = async (path: string) => (await exchange(gw.port, LAST(path))).split('\r\n\r\n')[1];
+    expect(await body('/h')).toBe('1');
+    clock += 1999; // the hint allows 2 s of idle time
+    expect(await body('/h')).toBe('1');
+    clock += 2000;
+    expect(await body('/h')).toBe('2');
+    await expect.poll(() => hinted.open(), { timeout: 3000 }).toBe(1); // the stale one was closed
+    expect(await body('/p')).toBe('1');
+    clock += 3_600_000;
+    expect(await body('/p')).toBe('1');
+    // timeout=1 leaves no safe idle time: not pooled at all.
+    expect(await body('/o')).toBe('1');
+    expect(await body('/o')).toBe('2');
+    await expect.poll(() => once.open(), { timeout: 3000 }).toBe(0);
+  });
+
+  it.each([
+    ['the fast path', {}],
+    ['node:http', { fastPath: false }],
+  ])(
+    'resend an idempotent request over a new connection when the only instance closes the pooled one unanswered (%s)',
+    async (_what, over: Partial<GatewayOptions>) => {
+      // Each connection's second request finds it closed, as an instance timing out its idle connection just then.
+      const b = await countingBackend((_h, sock, conn, nth) => (nth === 2 ? sock.destroy() : sock.write(ok(conn))));
+      const gw = await gateway([instance('a', b.port, ['urlprefix-/'])], { maxAttempts: 1, ...over });
+      const c = await rawClient(gw.port);
+      // 1 on connection 1; 2 resent over connection 2; 3 on connection 2 (fast path: resent over connection 3)
+      // or on a new connection 3 (node:http's resend used a one-off connection).
+      for (let i = 1; i <= 3; i++) {
+        c.sock.write(GET('/'));
+        await expect.poll(() => count(c.text(), 'HTTP/1.1 200 OK'), { timeout: 3000 }).toBe(i);
+        expect(c.text().endsWith(`\r\n\r\n${i}`)).toBe(true);
+      }
+      // Not a POST: the instance may have acted on it.
+      c.sock.write('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n');
+      await expect.poll(() => count(c.text(), 'HTTP/1.1 502 Bad Gateway'), { timeout: 3000 }).toBe(1);
+      expect(b.conns()).toBe(3);
+      expect(gw.routes()[0]!.Targets[0]!.Active).toBe(0);
+    },
+  );
+
+  it.each([
+    ['the fast path', {}, ''],
+    ['node:http', { fastPath: false }, ''],
+    ['node:http, for a request with a body', {}, 'x'],
+  ])(
+    'are closed when the instance sends bytes after a complete response (%s)',
+    async (_what, over: Partial<GatewayOptions>, reqBody) => {
+      let late: (() => void) | undefined;
+      const b = await countingBackend((head, sock, conn) => {
+        if (head.includes('/same')) sock.write(`${ok(conn)}HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil`);
+        else if (head.includes('/late')) {
+          sock.write(ok(conn));
+          late = () => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil');
+        } else sock.write(ok(conn));
+      });
+      const gw = await gateway([instance('a', b.port, ['urlprefix-/'])], over);
+      const req = (path: string) =>
+        reqBody === ''
+          ? LAST(path)
+          : `POST ${path} HTTP/1.1\r\nHost: h\r\nContent-Length: ${reqBody.length}\r\nConnection: close\r\n\r\n${reqBody}`;
+      const body = async (path: string) => (await exchange(gw.port, req(path))).split('\r\n\r\n')[1];
+      expect(await body('/same')).toBe('1');
+      await expect.poll(() => b.open(), { timeout: 3000 }).toBe(0);
+      expect(await body('/late')).toBe('2');
+      expect(b.open()).toBe(1);
+      late!();
+      await expect.poll(() => b.open(), { timeout: 3000 }).toBe(0);
+      expect(await body('/')).toBe('3');
+    },
+  );
+
+  it("close on node:http's path too once idle for the instance's Keep-Alive timeout less a second", async () => {
+    const b = await countingBackend((_h, sock, conn) => sock.write(ok(conn, 'Keep-Alive: timeout=2\r\n')));
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])], { fastPath: false });
+    expect((await exchange(gw.port, LAST('/'))).endsWith('\r\n\r\n1')).toBe(true);
+    expect(b.open()).toBe(1);
+    // Closed by the gateway after 1 s idle (the instance itself never closes it).
+    await expect.poll(() => b.open(), { timeout: 5000, interval: 100 }).toBe(0);
   });
 });

@@ -22,7 +22,7 @@ import { connect, type Server } from 'node:net';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Backend } from './backend.js';
-import { pickBackend } from './backend.js';
+import { pickBackend, pooledIdleLimitMs } from './backend.js';
 import { connectionTokens, forwardRequestHeaders, removeNamed, type ClientFacts } from './headers.js';
 import type { ErrorReason } from './metrics.js';
 import { errorPageText } from './pages.js';
@@ -42,6 +42,8 @@ export const MAX_HEAD = 16 * 1024;
 const MAX_CONNECT_ATTEMPTS = 16;
 /** Idle keep-alive connections close after this, as node:http's `keepAliveTimeout`. */
 const KEEP_ALIVE_MS = 5000;
+/** What keep-alive responses say, as node:http's server does for its `keepAliveTimeout`. */
+const KEEP_ALIVE_HEADERS = `Connection: keep-alive\r\nKeep-Alive: timeout=${KEEP_ALIVE_MS / 1000}\r\n`;
 const SWEEP_MS = 1000;
 
 const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
@@ -143,6 +145,22 @@ function hasControl(s: string): boolean {
   return false;
 }
 
+let dateLine = '';
+let dateUntil = 0;
+
+/**
+ * `Date: ...\r\n` for now, made at most once a second (as node:http's cached `utcDate()`): RFC 9110 6.6.1 wants
+ * it from an origin with a clock, and the gateway adds it when the instance sent none, as node:http does.
+ */
+export function dateHeaderLine(): string {
+  const now = Date.now();
+  if (now >= dateUntil) {
+    dateLine = `Date: ${new Date(now).toUTCString()}\r\n`;
+    dateUntil = now - (now % 1000) + 1000;
+  }
+  return dateLine;
+}
+
 /** How a response body ends. */
 type Framing = 'none' | 'length' | 'chunked' | 'close';
 
@@ -154,11 +172,15 @@ export interface ResponseHead {
   length: number;
   /** The instance connection cannot carry another request afterwards. */
   close: boolean;
+  /** From the instance's `Keep-Alive: timeout=N`: how long its connection may idle in the pool (pooledIdleLimitMs). */
+  idleLimitMs: number | undefined;
 }
 
 /**
  * Parses a response head (without its final CRLFCRLF) with the same strictness as requests; undefined when it is
- * invalid. Connection and Keep-Alive are dropped (they concern the instance connection), as forwardResponseHeaders.
+ * invalid. Connection and Keep-Alive are dropped (they concern the instance connection), as forwardResponseHeaders,
+ * and the head sent to the client ends as node:http's server would end it: a Date when the instance sent none,
+ * then `Connection: close`, or `Connection: keep-alive` with the gateway's `Keep-Alive: timeout=5`.
  */
 export function parseResponseHead(head: string, method: string, closeClient: boolean): ResponseHead | undefined {
   const lines = splitLines(head);
@@ -172,12 +194,15 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
   let text = `HTTP/1.1 ${m[2]} ${m[3] ?? ''}\r\n`;
   let extraHop: Set<string> | undefined;
   let kept: string[] | undefined;
+  let date = false;
+  let idleLimitMs: number | undefined;
   for (let i = 1; i < lines.length; i++) {
     const h = parseHeaderLine(lines[i]!);
     if (h === undefined) return undefined;
     const [name, value] = h;
     const len = name.length;
-    if (len === 10 || len === 14 || len === 17) {
+    if (len === 4) date ||= name.toLowerCase() === 'date';
+    else if (len === 10 || len === 14 || len === 17) {
       const lower = name.toLowerCase();
       if (lower === 'connection') {
         extraHop = connectionTokens(value, extraHop);
@@ -185,7 +210,10 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
         else if (m[1] === '0' && /(^|,)\s*keep-alive\s*(,|$)/i.test(value)) close = false;
         continue;
       }
-      if (lower === 'keep-alive') continue;
+      if (lower === 'keep-alive') {
+        idleLimitMs = pooledIdleLimitMs(value);
+        continue;
+      }
       if (lower === 'content-length') {
         if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== value)) return undefined;
         if (length !== undefined) continue;
@@ -208,8 +236,16 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
   else if (length !== undefined) framing = 'length';
   else framing = 'close';
   if (framing === 'close') close = true;
-  if (closeClient || framing === 'close') text += 'Connection: close\r\n';
-  return { status, text: text + '\r\n', framing, length: length === undefined ? 0 : Number(length), close };
+  if (!date) text += dateHeaderLine();
+  text += closeClient || framing === 'close' ? 'Connection: close\r\n' : KEEP_ALIVE_HEADERS;
+  return {
+    status,
+    text: text + '\r\n',
+    framing,
+    length: length === undefined ? 0 : Number(length),
+    close,
+    idleLimitMs,
+  };
 }
 
 /**
@@ -355,6 +391,8 @@ class Upstream {
   owner: FastExchange | undefined;
   /** Connected and used before: a failure on it may be a stale keep-alive close. */
   reused = false;
+  /** While pooled: past this (settings.now() ms) it is closed rather than reused, from the instance's hint. */
+  private usableUntil = Infinity;
   private dead = false;
 
   constructor(
@@ -381,13 +419,24 @@ class Upstream {
     this.sock.destroy();
   }
 
-  /** Back to the pool (or closed when the pool is full or the backend gone). */
-  park(): void {
+  /**
+   * Back to the pool (or closed when the pool is full, the backend gone, or the instance's Keep-Alive hint
+   * allows no idle time). `idleLimitMs`: from the last response's hint, undefined for none.
+   */
+  park(idleLimitMs: number | undefined, now: number): void {
     this.owner = undefined;
     this.reused = true;
     const idle = this.backend.fastIdle as Upstream[];
-    if (this.dead || this.backend.closed || idle.length >= this.backend.maxIdle) this.destroy();
-    else idle.push(this);
+    if (this.dead || this.backend.closed || idle.length >= this.backend.maxIdle || idleLimitMs === 0) this.destroy();
+    else {
+      this.usableUntil = idleLimitMs === undefined ? Infinity : now + idleLimitMs;
+      idle.push(this);
+    }
+  }
+
+  /** Whether it may carry a request at `now`: not closed, and not idle for longer than the instance allows. */
+  usableAt(now: number): boolean {
+    return !this.dead && now < this.usableUntil;
   }
 
   destroy(): void {
@@ -402,10 +451,6 @@ class Upstream {
   close(): void {
     this.destroy();
   }
-
-  get usable(): boolean {
-    return !this.dead;
-  }
 }
 
 function removeIdle(b: Backend, u: Upstream): void {
@@ -414,11 +459,17 @@ function removeIdle(b: Backend, u: Upstream): void {
   if (i >= 0) idle.splice(i, 1);
 }
 
-function takeUpstream(b: Backend): Upstream {
+/**
+ * The most recently parked connection to `b` still usable at `now` (those idle too long are closed on the way;
+ * older ones below it wait for their turn or for the instance to close them), else a new one.
+ * `fresh`: always a new connection.
+ */
+function takeUpstream(b: Backend, now: number, fresh: boolean): Upstream {
   const idle = b.fastIdle as Upstream[];
-  while (idle.length > 0) {
+  while (!fresh && idle.length > 0) {
     const u = idle.pop()!;
-    if (u.usable) return u;
+    if (u.usableAt(now)) return u;
+    u.destroy();
   }
   return new Upstream(connect({ host: b.host, port: b.port }), b);
 }
@@ -727,7 +778,8 @@ class ClientConn {
     const { head, body } = errorPageText(status, reason, route, detail);
     let text = `HTTP/1.1 ${status} ${head.title}\r\n`;
     for (const [k, v] of Object.entries(head.headers)) text += `${k}: ${v}\r\n`;
-    if (this.closeAfter) text += 'Connection: close\r\n';
+    text += dateHeaderLine();
+    text += this.closeAfter ? 'Connection: close\r\n' : KEEP_ALIVE_HEADERS;
     this.socket.write(method === 'HEAD' ? text + '\r\n' : text + '\r\n' + body);
   }
 
@@ -772,6 +824,8 @@ class FastExchange {
   private gotBytes = false;
   private finished = false;
   private timedOut = false;
+  /** The one resend after a pooled connection closed unanswered was used. */
+  private staleRetried = false;
   private lastError = '';
   deadline = 0;
 
@@ -794,10 +848,19 @@ class FastExchange {
     this.headText = text + '\r\n';
   }
 
-  attempt(): void {
+  /**
+   * Sends the request to an instance not tried yet; `orAgain`: when there is none, this one (just tried) over a
+   * new connection.
+   */
+  attempt(orAgain?: Backend): void {
     const settings = this.ctx.opts.settings;
     const now = settings.now();
-    const b = this.route.split ? this.route.split.pick(now, this.tried) : pickBackend(this.route, now, this.tried);
+    let b = this.route.split ? this.route.split.pick(now, this.tried) : pickBackend(this.route, now, this.tried);
+    let fresh = false;
+    if (b === undefined && orAgain !== undefined && orAgain.available(now)) {
+      b = orAgain;
+      fresh = true;
+    }
     if (b === undefined) {
       this.fail();
       return;
@@ -805,7 +868,7 @@ class FastExchange {
     this.tried.push(b);
     this.backend = b;
     b.acquire();
-    const up = takeUpstream(b);
+    const up = takeUpstream(b, now, fresh);
     up.owner = this;
     this.up = up;
     up.sock.write(this.headText, 'latin1');
@@ -895,9 +958,9 @@ class FastExchange {
   /** The whole response is through; `extra`: the instance sent more than the response. */
   private complete(extra: boolean): void {
     const up = this.up!;
-    const reuse = !extra && !this.res!.close;
+    const res = this.res!;
     this.finish();
-    if (reuse) up.park();
+    if (!extra && !res.close) up.park(res.idleLimitMs, this.ctx.opts.settings.now());
     else up.destroy();
     this.client.done();
   }
@@ -948,6 +1011,15 @@ class FastExchange {
     }
     const settings = this.ctx.opts.settings;
     const safeToResend = isIdempotent(this.method) && !this.gotBytes;
+    if (safeToResend && up.reused && !connectFailed && !this.staleRetried) {
+      // Most likely the instance closed this pooled connection as it was taken (its idle timeout, without a
+      // Keep-Alive hint to expire it first): one resend that maxAttempts does not count, to another instance
+      // when there is one, else to this one over a new connection, as Go's Transport and nginx do.
+      this.staleRetried = true;
+      this.route.metrics.retries++;
+      this.attempt(b);
+      return;
+    }
     const limit = connectFailed ? Math.max(settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : settings.maxAttempts;
     if ((connectFailed || safeToResend) && this.tried.length < limit) {
       this.route.metrics.retries++;

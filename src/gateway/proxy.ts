@@ -144,6 +144,8 @@ class Exchange {
   private responded = false;
   private finished = false;
   private timedOut = false;
+  /** The one resend after a pooled connection closed unanswered was used. */
+  private staleRetried = false;
   private lastError = '';
   /** When the current attempt times out (performance.now() ms); kept by ResponseDeadlines. */
   deadline = 0;
@@ -170,9 +172,18 @@ class Exchange {
     res.once('close', this.onClientClose);
   }
 
-  attempt(): void {
+  /**
+   * Sends the request to an instance not tried yet; `orAgain`: when there is none, this one (just tried) over a
+   * new connection.
+   */
+  attempt(orAgain?: Backend): void {
     const now = this.settings.now();
-    const b = this.route.split ? this.route.split.pick(now, this.tried) : pickBackend(this.route, now, this.tried);
+    let b = this.route.split ? this.route.split.pick(now, this.tried) : pickBackend(this.route, now, this.tried);
+    let fresh = false;
+    if (b === undefined && orAgain !== undefined && orAgain.available(now)) {
+      b = orAgain;
+      fresh = true;
+    }
     if (b === undefined) {
       this.fail();
       return;
@@ -182,7 +193,9 @@ class Exchange {
     b.acquire();
     const tls = this.route.spec.proto === 'https';
     const preq = (tls ? httpsRequest : request)({
-      agent: tls ? b.tlsAgent(this.route.spec.tlsSkipVerify === true) : b.agent,
+      // fresh: a one-off connection, closed after the response (`agent: false`).
+      agent: fresh ? false : tls ? b.tlsAgent(this.route.spec.tlsSkipVerify === true) : b.agent,
+      ...(fresh && tls && this.route.spec.tlsSkipVerify === true ? { rejectUnauthorized: false } : {}),
       host: b.host,
       port: b.port,
       method: this.req.method,
@@ -278,6 +291,14 @@ class Exchange {
     // error` does: the instance may have died with it in flight (a reset or hang-up on a fresh socket as much as
     // on a reused one), which is what a killed container does to the requests it was serving.
     const safeToResend = isIdempotent(this.req.method) && !this.bodyStarted;
+    if (safeToResend && preq.reusedSocket && !connectFailed && !this.staleRetried) {
+      // Most likely the instance closed this pooled connection as it was taken (its idle timeout): one resend
+      // that maxAttempts does not count, to another instance or else to this one over a new connection.
+      this.staleRetried = true;
+      this.route.metrics.retries++;
+      this.attempt(b);
+      return;
+    }
     // A refused connection sent nothing and costs next to nothing, so it may move on to every other instance
     // of the route (when a node dies, most of a route's instances can be dead before the catalog says so);
     // a resend after a broken connection stays within maxAttempts.

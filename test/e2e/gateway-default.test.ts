@@ -61,7 +61,12 @@ describe('a dev agent with no haproxy binary on PATH', () => {
   it('falls back to the Node plane, says so in the banner and warns', async () => {
     await agent.start();
     expect(agent.output).toMatch(/Gateway at http:\/\/127\.0\.0\.1:\d+ \(data plane: node\)/);
-    expect(agent.output).toMatch(/no haproxy binary on PATH: the gateway runs on the Node data plane/);
+    // The warning goes to stderr and the banner to stdout: start() returns once stdout shows the banner, and
+    // the stderr pipe may not have been read yet (it always was when the agent's docker fingerprint, with a
+    // dockerd running, put a few ms between the two; without one they arrive together), so wait for it.
+    await expect
+      .poll(() => agent.output, { timeout: 10_000 })
+      .toMatch(/no haproxy binary on PATH: the gateway runs on the Node data plane/);
     const self = await agent.api<AgentSelf>('/v1/agent/self');
     expect(self.body.config.Gateway).toMatchObject({ Enabled: true, DataPlane: 'node' });
     const res = await fetch(`${agent.gatewayAddress}/_drover/gateway/routes`, { signal: AbortSignal.timeout(5_000) });
