@@ -174,6 +174,24 @@ describe('client agent', () => {
     expect(processTree(pid)).toEqual([]);
   });
 
+  it('stops a running allocation the server forgets, and keeps a finished one until its GC', async () => {
+    const server = new FakeServer();
+    const client = await startClient(server, tempDataDir(cleanups));
+    const job = (id: string, runFor: string) =>
+      testJob([testTask('main', 'mock_driver', { run_for: runFor })], { ID: id, Name: id, Type: 'batch' });
+    const finished = server.place(testAlloc(job('f', '10ms'), client.nodeID));
+    await expect.poll(() => server.allocs.get(finished.ID)?.ClientStatus === 'complete', { timeout: 5_000 }).toBe(true);
+    const running = server.place(testAlloc(job('r', '1h'), client.nodeID));
+    await expect.poll(() => server.allocs.get(running.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
+    // Pulls in between: the finished runner is seen done and no longer walked; the running one still is.
+    server.forget(finished.ID);
+    server.place(testAlloc(job('other', '1h'), client.nodeID));
+    server.forget(running.ID);
+    await expect.poll(() => client.allocRunner(running.ID)?.done, { timeout: 5_000 }).toBe(true);
+    expect(client.allocRunner(running.ID)!.task('main')!.state.State).toBe('dead');
+    expect(client.allocRunner(finished.ID)?.done).toBe(true);
+  });
+
   it('kills the other tasks when the leader task dies', async () => {
     const server = new FakeServer();
     const client = await startClient(server, tempDataDir(cleanups));

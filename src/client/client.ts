@@ -213,6 +213,13 @@ class ClientAgent implements Client {
    */
   private readonly hostEnv: Record<string, string | undefined>;
   private readonly runners = new Map<string, AllocRunner>();
+  /**
+   * The runners not yet seen done (every task dead, which is final): what reconcile and the cut-off check walk.
+   * Done runners stay in `runners` until the client GC, which keeps up to gcMaxAllocs of them but runs only every
+   * gcIntervalMs: under API load thousands pile up between two GCs, and walking them all on every allocation pull
+   * made the dev agent's reconcile O(allocations ever run) per change. An updated runner joins again.
+   */
+  private readonly maybeLive = new Set<string>();
   private checkSource: CheckStatusSource | undefined;
   private readonly services: ClientServices;
   private readonly work = new Set<Promise<unknown>>();
@@ -400,6 +407,7 @@ class ClientAgent implements Client {
       try {
         const r = new AllocRunner(p.alloc, this.runnerDeps(), p);
         this.runners.set(p.alloc.ID, r);
+        this.maybeLive.add(p.alloc.ID);
         this.track(r.run());
         this.log.info('restored allocation', { alloc_id: p.alloc.ID });
       } catch (e) {
@@ -517,19 +525,26 @@ class ClientAgent implements Client {
           continue;
         }
         this.runners.set(a.ID, runner);
+        this.maybeLive.add(a.ID);
         this.track(runner.run());
       } else if (
         a.AllocModifyIndex !== r.alloc.AllocModifyIndex ||
         a.DesiredStatus !== r.alloc.DesiredStatus ||
         a.ModifyIndex > r.alloc.ModifyIndex
       ) {
+        this.maybeLive.add(a.ID);
         this.track(r.update(a));
       }
       // The server marked it unknown while we were cut off: tell it how the allocation really is.
       if (r && a.ClientStatus === AllocClientStatusUnknown) this.batcher.push(r.clientUpdate());
     }
-    for (const [id, r] of this.runners) {
-      if (seen.has(id) || r.done) continue;
+    for (const id of this.maybeLive) {
+      const r = this.runners.get(id);
+      if (r === undefined || r.done) {
+        this.maybeLive.delete(id);
+        continue;
+      }
+      if (seen.has(id)) continue;
       this.log.info('allocation no longer known to the server; stopping it', { alloc_id: id });
       this.track(r.stop());
     }
@@ -541,8 +556,9 @@ class ClientAgent implements Client {
    */
   private async stopIfCutOff(): Promise<void> {
     const awayMs = this.now() - this.lastContact;
-    for (const [id, r] of this.runners) {
-      if (r.done || this.stoppedDisconnected.has(id)) continue;
+    for (const id of this.maybeLive) {
+      const r = this.runners.get(id);
+      if (r === undefined || r.done || this.stoppedDisconnected.has(id)) continue;
       const afterMs = allocDisconnectPolicy(r.alloc).stopOnClientAfterNs / 1e6;
       if (afterMs <= 0 || awayMs < afterMs) continue;
       this.stoppedDisconnected.add(id);
@@ -583,6 +599,7 @@ class ClientAgent implements Client {
         r.destroy();
         this.services.forget(r.alloc.ID);
         this.runners.delete(r.alloc.ID);
+        this.maybeLive.delete(r.alloc.ID);
         this.stats.delete(r.alloc.ID);
         this.statsWanted.delete(r.alloc.ID);
       }

@@ -170,10 +170,14 @@ function clientWants(a: Allocation): boolean {
 }
 
 function clientAllocs(view: StateView, nodeID: string): { allocs: Allocation[]; index: number } {
-  const all = view.allocsByNode(nodeID);
+  // One pass: under API load the node holds thousands of finished allocations until the server's GC.
   let index = 0;
-  for (const a of all) index = Math.max(index, a.AllocModifyIndex);
-  return { allocs: all.filter(clientWants), index };
+  const allocs: Allocation[] = [];
+  for (const a of view.allocsByNode(nodeID)) {
+    if (a.AllocModifyIndex > index) index = a.AllocModifyIndex;
+    if (clientWants(a)) allocs.push(a);
+  }
+  return { allocs, index };
 }
 
 /**

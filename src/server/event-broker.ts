@@ -1,12 +1,12 @@
 /**
  * Nomad's event stream, fed from the state store's acknowledged writes.
  *
- *   store commit ──► toEvents(write) ──► ring (last BUFFER_WRITES batches, bounded) ──► wake (one setImmediate
- *                                                                                       pass per turn)
+ *   store commit ──► ring (last BUFFER_WRITES writes, bounded; each converted to events on its first read)
+ *                    ──► wake (one setImmediate pass per turn)
  *   subscriber (listen): filter, cursor index, sink ◄── batches past its cursor that match, in order ◄─┘
  *
- * Publishing costs one conversion and one ring slot per write plus a look-up of the waiting subscribers by the
- * events' topic and keys: a write wakes only the subscribers it concerns (on the next turn of the event loop, so
+ * Publishing costs one ring slot per write (its rows of the topics' tables); only while subscribers wait, its
+ * conversion to events and a look-up of them by the events' topic and keys too: a write wakes only the subscribers it concerns (on the next turn of the event loop, so
  * a burst of writes wakes each once), and 10,000 subscribers to other keys cost it nothing. A subscriber is one
  * small object and a callback, not a generator with a pending promise: the heap the garbage collector marks on
  * every major GC grows by ≈ 700 bytes per stream, not ≈ 3,000. A subscriber that pauses (its socket is full)
@@ -197,12 +197,32 @@ class Subscriber implements EventSubscription {
   }
 }
 
+/** One write held in the ring: its events are built on the first read and kept. */
+interface RingEntry {
+  Index: number;
+  changes: CommittedWrite['changes'] | undefined;
+  batch: EventBatch | undefined;
+}
+
+function batchOf(entry: RingEntry): EventBatch {
+  if (entry.batch === undefined) {
+    const events: StreamEvent[] = [];
+    for (const c of entry.changes!) {
+      const e = eventOf(c.table, c.key, c.value, entry.Index);
+      if (e) events.push(e);
+    }
+    entry.batch = { Index: entry.Index, Events: events };
+    entry.changes = undefined;
+  }
+  return entry.batch;
+}
+
 /** How often due heartbeats are looked for: one timer for every subscriber rather than one each. */
 const HEARTBEAT_SCAN_MS = 1000;
 
 export class EventBroker {
   /** The last BUFFER_WRITES batches in index order: a ring, `count` of them from `head`. */
-  private readonly ring: Array<EventBatch | undefined> = new Array<EventBatch | undefined>(BUFFER_WRITES);
+  private readonly ring: Array<RingEntry | undefined> = new Array<RingEntry | undefined>(BUFFER_WRITES);
   private head = 0;
   private count = 0;
   /**
@@ -242,20 +262,18 @@ export class EventBroker {
   }
 
   private publish(w: CommittedWrite): void {
-    const events: StreamEvent[] = [];
-    for (const c of w.changes) {
-      const e = eventOf(c.table, c.key, c.value, w.index);
-      if (e) events.push(e);
-    }
-    if (events.length === 0) return;
-    const batch = { Index: w.index, Events: events };
-    if (this.count < BUFFER_WRITES) this.ring[(this.head + this.count++) % BUFFER_WRITES] = batch;
+    const changes = w.changes.filter((c) => TOPICS[c.table] !== undefined);
+    if (changes.length === 0) return;
+    // Converted to events only when read: with nobody waiting (the common case under API load), a write costs
+    // its ring slot and nothing else. The rows are committed values, so converting later gives the same events.
+    const entry: RingEntry = { Index: w.index, changes, batch: undefined };
+    if (this.count < BUFFER_WRITES) this.ring[(this.head + this.count++) % BUFFER_WRITES] = entry;
     else {
-      this.ring[this.head] = batch;
+      this.ring[this.head] = entry;
       this.head = (this.head + 1) % BUFFER_WRITES;
     }
     if (this.waiters.size === 0) return;
-    for (const e of events) {
+    for (const e of batchOf(entry).Events) {
       for (const topic of [e.Topic, '*']) {
         const byKey = this.waiters.get(topic);
         if (byKey === undefined) continue;
@@ -297,7 +315,7 @@ export class EventBroker {
     let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.at(mid).Index < sub.cursor) lo = mid + 1;
+      if (this.entryAt(mid).Index < sub.cursor) lo = mid + 1;
       else hi = mid;
     }
     for (let i = lo; i < this.count; i++) {
@@ -388,11 +406,15 @@ export class EventBroker {
 
   /** The oldest index still held (0 when nothing is). */
   oldestIndex(): number {
-    return this.count === 0 ? 0 : this.at(0).Index;
+    return this.count === 0 ? 0 : this.entryAt(0).Index;
   }
 
   /** The i-th oldest batch held (0 ≤ i < count). */
   private at(i: number): EventBatch {
+    return batchOf(this.entryAt(i));
+  }
+
+  private entryAt(i: number): RingEntry {
     return this.ring[(this.head + i) % BUFFER_WRITES]!;
   }
 

@@ -76,6 +76,12 @@ export class FakeServer implements ServerRPC {
     return a;
   }
 
+  /** Drops an allocation from what the client is told, as a server that garbage-collected it would. */
+  forget(id: string): void {
+    this.allocs.delete(id);
+    this.bump();
+  }
+
   stopAlloc(id: string): void {
     const a = this.allocs.get(id)!;
     a.DesiredStatus = 'stop';
