@@ -749,6 +749,64 @@ describe('pooled instance connections', () => {
   );
 
   it.each([
+    ['the fast path', {}],
+    ['node:http', { fastPath: false }],
+  ])(
+    "resend over a new connection, not another instance's pooled one, which may be as stale (%s)",
+    async (_what, over: Partial<GatewayOptions>) => {
+      // Every connection's second request finds it closed: both instances' pooled connections are stale.
+      const answer = (_h: string, sock: Socket, conn: number, nth: number) =>
+        nth === 2 ? sock.destroy() : sock.write(ok(conn));
+      const a = await countingBackend(answer);
+      const b = await countingBackend(answer);
+      const gw = await gateway([instance('a', a.port, ['urlprefix-/']), instance('b', b.port, ['urlprefix-/'])], {
+        maxAttempts: 1,
+        ...over,
+      });
+      const c = await rawClient(gw.port);
+      for (let i = 1; i <= 2; i++) {
+        c.sock.write(GET('/'));
+        await expect.poll(() => count(c.text(), 'HTTP/1.1 200 OK'), { timeout: 3000 }).toBe(i);
+      }
+      // One request each (round robin): each instance has one pooled connection.
+      expect([a.conns(), b.conns()]).toEqual([1, 1]);
+      c.sock.write(GET('/'));
+      await expect.poll(() => count(c.text(), 'HTTP/1.1 '), { timeout: 3000 }).toBe(3);
+      // Its pooled connection closed, the resend went to the other instance over its connection 2.
+      expect(c.text().endsWith('\r\n\r\n2')).toBe(true);
+      expect(a.conns() + b.conns()).toBe(3);
+      expect(gw.routes()[0]!.Targets.map((t) => t.Active)).toEqual([0, 0]);
+    },
+  );
+
+  it.each([
+    ['the fast path', {}],
+    ['node:http', { fastPath: false }],
+  ])('do not count that resend against maxAttempts (%s)', async (_what, over: Partial<GatewayOptions>) => {
+    const a = await countingBackend((_h, sock, conn, nth) => (nth === 2 ? sock.destroy() : sock.write(ok(conn))));
+    const b = await countingBackend((_h, sock) => sock.destroy());
+    const c = await countingBackend((_h, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc'));
+    const gw = await gateway(
+      [
+        instance('a', a.port, ['urlprefix-/']),
+        instance('b', b.port, ['urlprefix-/']),
+        instance('c', c.port, ['urlprefix-/']),
+      ],
+      { maxAttempts: 2, ...over },
+    );
+    const client = await rawClient(gw.port);
+    // 1: a (pooled after); 2: b hangs up, c answers (2 attempts); 3: a's pooled connection is stale, resent to
+    // b (hangs up), then c: 3 attempts, one of them the resend that maxAttempts does not count.
+    for (let i = 1; i <= 3; i++) {
+      client.sock.write(GET('/'));
+      await expect.poll(() => count(client.text(), 'HTTP/1.1 '), { timeout: 3000 }).toBe(i);
+    }
+    expect(count(client.text(), 'HTTP/1.1 200 OK')).toBe(3);
+    expect(client.text().endsWith('\r\n\r\nc')).toBe(true);
+    expect([a.conns(), b.conns(), c.conns()]).toEqual([1, 2, 1]);
+  });
+
+  it.each([
     ['the fast path', {}, ''],
     ['node:http', { fastPath: false }, ''],
     ['node:http, for a request with a body', {}, 'x'],

@@ -849,18 +849,16 @@ class FastExchange {
   }
 
   /**
-   * Sends the request to an instance not tried yet; `orAgain`: when there is none, this one (just tried) over a
-   * new connection.
+   * Sends the request to an instance not tried yet. `stale`: this is the resend after `stale`'s pooled connection
+   * closed unanswered: over a new connection (another instance's pooled ones may be as stale), to another
+   * instance, or to `stale` again when there is none.
    */
-  attempt(orAgain?: Backend): void {
+  attempt(stale?: Backend): void {
     const settings = this.ctx.opts.settings;
     const now = settings.now();
     let b = this.route.split ? this.route.split.pick(now, this.tried) : pickBackend(this.route, now, this.tried);
-    let fresh = false;
-    if (b === undefined && orAgain !== undefined && orAgain.available(now)) {
-      b = orAgain;
-      fresh = true;
-    }
+    if (b === undefined && stale !== undefined && stale.available(now)) b = stale;
+    const fresh = stale !== undefined;
     if (b === undefined) {
       this.fail();
       return;
@@ -1013,14 +1011,16 @@ class FastExchange {
     const safeToResend = isIdempotent(this.method) && !this.gotBytes;
     if (safeToResend && up.reused && !connectFailed && !this.staleRetried) {
       // Most likely the instance closed this pooled connection as it was taken (its idle timeout, without a
-      // Keep-Alive hint to expire it first): one resend that maxAttempts does not count, to another instance
-      // when there is one, else to this one over a new connection, as Go's Transport and nginx do.
+      // Keep-Alive hint to expire it first): one resend over a new connection, to another instance when there is
+      // one, else to this one, as Go's Transport and nginx do. maxAttempts does not count it (one more below).
       this.staleRetried = true;
       this.route.metrics.retries++;
       this.attempt(b);
       return;
     }
-    const limit = connectFailed ? Math.max(settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : settings.maxAttempts;
+    const limit =
+      (connectFailed ? Math.max(settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : settings.maxAttempts) +
+      (this.staleRetried ? 1 : 0);
     if ((connectFailed || safeToResend) && this.tried.length < limit) {
       this.route.metrics.retries++;
       this.attempt();
