@@ -1,12 +1,14 @@
 import { connect, createServer, Socket, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { ChunkedReader, dateHeaderLine, parseRequestHead, parseResponseHead } from './fast.js';
 import { startGateway } from './gateway.js';
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
 import { MemorySource } from './memory-source.js';
-import { get, instance, startBackend } from './test-support.js';
+import { pooledIdleLimitMs } from './backend.js';
+import { get, instance, selfSigned, startBackend } from './test-support.js';
 import type { Gateway, GatewayInstance, GatewayOptions } from './types.js';
 
 const origWrite = Socket.prototype.write;
@@ -604,10 +606,11 @@ describe('the fast path in the gateway', () => {
  */
 async function countingBackend(
   answer: (head: string, sock: Socket, conn: number, nth: number) => void,
+  tls?: { cert: string; key: string },
 ): Promise<{ port: number; conns: () => number; open: () => number }> {
   let conns = 0;
   const sockets = new Set<Socket>();
-  const server = createServer((sock) => {
+  const serve = (sock: Socket) => {
     const id = ++conns;
     let nth = 0;
     sockets.add(sock);
@@ -622,7 +625,8 @@ async function countingBackend(
         answer(head, sock, id, ++nth);
       }
     });
-  });
+  };
+  const server = tls ? createTlsServer(tls, serve) : createServer(serve);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(
     () =>
@@ -836,6 +840,31 @@ describe('pooled instance connections', () => {
       expect(await body('/')).toBe('3');
     },
   );
+
+  it('to proto=https instances close on stray bytes and once idle past the Keep-Alive hint too', async () => {
+    let late: (() => void) | undefined;
+    const b = await countingBackend((head, sock, conn) => {
+      if (!head.includes('/late')) return void sock.write(ok(conn, 'Keep-Alive: timeout=2\r\n'));
+      sock.write(ok(conn));
+      late = () => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil');
+    }, selfSigned('localhost'));
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/ proto=https tlsskipverify=true'])]);
+    const body = async (path: string) => (await exchange(gw.port, LAST(path))).split('\r\n\r\n')[1];
+    expect(await body('/late')).toBe('1');
+    expect(b.open()).toBe(1);
+    late!();
+    await expect.poll(() => b.open(), { timeout: 3000 }).toBe(0);
+    expect(await body('/')).toBe('2');
+    expect(b.open()).toBe(1);
+    // Closed by the gateway after 1 s idle (the instance itself never closes it).
+    await expect.poll(() => b.open(), { timeout: 5000, interval: 100 }).toBe(0);
+  });
+
+  it('take at most an hour from a huge Keep-Alive hint (a longer timer overflows)', () => {
+    expect(pooledIdleLimitMs('timeout=999999999')).toBe(3_600_000);
+    expect(pooledIdleLimitMs('timeout=3601')).toBe(3_600_000);
+    expect(pooledIdleLimitMs('timeout=60')).toBe(59_000);
+  });
 
   it("close on node:http's path too once idle for the instance's Keep-Alive timeout less a second", async () => {
     const b = await countingBackend((_h, sock, conn) => sock.write(ok(conn, 'Keep-Alive: timeout=2\r\n')));
