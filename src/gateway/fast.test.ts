@@ -193,6 +193,14 @@ describe('Connection-listed headers', () => {
       false,
     )!;
     expect(undated(res.text)).toBe(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n${KA}\r\n`);
+    // A Date the instance's Connection header names is dropped, and the gateway's own takes its place.
+    const dated = parseResponseHead(
+      'HTTP/1.1 200 OK\r\nConnection: Date\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\nContent-Length: 0',
+      'GET',
+      false,
+    )!;
+    expect(dated.text).not.toContain('2001');
+    expect(undated(dated.text)).toBe(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n${KA}\r\n`);
     expect(forwardResponseHeaders(['Connection', 'X-Secret', 'X-Secret', '1', 'X-A', '2'])).toEqual(['X-A', '2']);
     const raw = ['Host', 'h', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'o', 'X-Real-IP', '10.0.0.1'];
     const out = forwardRequestHeaders(

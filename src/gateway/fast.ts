@@ -201,8 +201,7 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
     if (h === undefined) return undefined;
     const [name, value] = h;
     const len = name.length;
-    if (len === 4) date ||= name.toLowerCase() === 'date';
-    else if (len === 10 || len === 14 || len === 17) {
+    if (len === 10 || len === 14 || len === 17) {
       const lower = name.toLowerCase();
       if (lower === 'connection') {
         extraHop = connectionTokens(value, extraHop);
@@ -227,7 +226,12 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
   }
   if (kept !== undefined) {
     if (extraHop !== undefined) removeNamed(kept, extraHop);
-    for (let i = 0; i < kept.length; i += 2) text += `${kept[i]}: ${kept[i + 1]}\r\n`;
+    for (let i = 0; i < kept.length; i += 2) {
+      const name = kept[i]!;
+      // The instance's Date, unless its Connection header named it (then it is dropped and the gateway adds one).
+      if (name.length === 4) date ||= name.toLowerCase() === 'date';
+      text += `${name}: ${kept[i + 1]}\r\n`;
+    }
   }
   if (te !== undefined && (length !== undefined || te.toLowerCase() !== 'chunked')) return undefined;
   let framing: Framing;
