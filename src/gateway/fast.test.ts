@@ -735,6 +735,22 @@ describe('pooled instance connections', () => {
     await expect.poll(() => once.open(), { timeout: 3000 }).toBe(0);
   });
 
+  it('past the Keep-Alive hint are closed by the sweep, also those below the top of the pool', async () => {
+    let clock = 1_000_000;
+    // The instance answers once two requests are waiting, so both connections are busy at once and both pooled.
+    const waiting: (() => void)[] = [];
+    const b = await countingBackend((_h, sock, conn) => {
+      waiting.push(() => sock.write(ok(conn, 'Keep-Alive: timeout=3\r\n')));
+      if (waiting.length === 2) for (const w of waiting.splice(0)) w();
+    });
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])], { now: () => clock });
+    const bodies = await Promise.all([exchange(gw.port, LAST('/')), exchange(gw.port, LAST('/'))]);
+    expect(bodies.map((t) => t.split('\r\n\r\n')[1]).sort()).toEqual(['1', '2']);
+    expect(b.open()).toBe(2);
+    clock += 2001; // past the 2 s the hint allows; no request comes to take either
+    await expect.poll(() => b.open(), { timeout: 5000, interval: 100 }).toBe(0);
+  });
+
   it.each([
     ['the fast path', {}],
     ['node:http', { fastPath: false }],

@@ -443,6 +443,11 @@ class Upstream {
     return !this.dead && now < this.usableUntil;
   }
 
+  /** Pooled with an idle limit from the instance's hint. */
+  get expires(): boolean {
+    return this.usableUntil !== Infinity;
+  }
+
   destroy(): void {
     this.owner = undefined;
     if (!this.dead) {
@@ -457,6 +462,21 @@ class Upstream {
   }
 }
 
+/**
+ * Closes `b`'s pooled connections idle past their instance's hint, wherever they are in the pool (takeUpstream
+ * only sees the top). Returns whether any left still has such a limit, i.e. whether `b` needs another look.
+ */
+function pruneIdle(b: Backend, now: number): boolean {
+  const idle = b.fastIdle as Upstream[];
+  let expiring = false;
+  for (let i = idle.length - 1; i >= 0; i--) {
+    const u = idle[i]!;
+    if (!u.usableAt(now)) u.destroy();
+    else expiring ||= u.expires;
+  }
+  return expiring && !b.closed;
+}
+
 function removeIdle(b: Backend, u: Upstream): void {
   const idle = b.fastIdle;
   const i = idle.lastIndexOf(u);
@@ -465,7 +485,7 @@ function removeIdle(b: Backend, u: Upstream): void {
 
 /**
  * The most recently parked connection to `b` still usable at `now` (those idle too long are closed on the way;
- * older ones below it wait for their turn or for the instance to close them), else a new one.
+ * older ones below it are closed by the sweep, pruneIdle), else a new one.
  * `fresh`: always a new connection.
  */
 function takeUpstream(b: Backend, now: number, fresh: boolean): Upstream {
@@ -518,6 +538,7 @@ export function installFastPath(server: Server, opts: FastPathOptions): FastPath
     conns,
     fallback: (socket) => httpListener.call(server, socket),
     closing: () => closing,
+    expiring: new Set(),
   };
   server.on('connection', (socket: Socket) => {
     if (closing) {
@@ -527,9 +548,15 @@ export function installFastPath(server: Server, opts: FastPathOptions): FastPath
     conns.add(new ClientConn(socket, ctx));
   });
   const every = opts.headersTimeoutMs > 0 ? Math.min(SWEEP_MS, Math.max(10, opts.headersTimeoutMs / 4)) : SWEEP_MS;
+  let pruneAt = 0;
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const c of conns) c.tick(every, now);
+    if (now >= pruneAt && ctx.expiring.size > 0) {
+      pruneAt = now + SWEEP_MS;
+      const at = opts.settings.now();
+      for (const b of ctx.expiring) if (!pruneIdle(b, at)) ctx.expiring.delete(b);
+    }
   }, every);
   sweep.unref();
   return {
@@ -558,6 +585,8 @@ interface FastContext {
   fallback(socket: Socket): void;
   closing(): boolean;
   onEmpty?: () => void;
+  /** Instances with pooled connections that expire (an idle limit from a Keep-Alive hint), for the sweep. */
+  expiring: Set<Backend>;
 }
 
 class ClientConn {
@@ -962,8 +991,10 @@ class FastExchange {
     const up = this.up!;
     const res = this.res!;
     this.finish();
-    if (!extra && !res.close) up.park(res.idleLimitMs, this.ctx.opts.settings.now());
-    else up.destroy();
+    if (!extra && !res.close) {
+      up.park(res.idleLimitMs, this.ctx.opts.settings.now());
+      if (res.idleLimitMs) this.ctx.expiring.add(up.backend);
+    } else up.destroy();
     this.client.done();
   }
 
