@@ -230,6 +230,8 @@ class ClientAgent implements Client {
    * starting containers; an allocation nobody watches is not sampled (its first ask reads live, as a stale cache did).
    */
   private readonly statsWanted = new Map<string, number>();
+  /** A live read of an allocation's stats in progress (its first ask after a quiet spell): parallel asks share it. */
+  private readonly statsLive = new Map<string, Promise<Record<string, TaskResourceUsage>>>();
   private facts!: HostFacts;
   private current!: Node;
   private driverKey = '';
@@ -643,8 +645,31 @@ class ClientAgent implements Client {
     if (!r) throw allocNotFound(allocID);
     this.statsWanted.set(allocID, this.now() + Math.max(30_000, 10 * this.timing.statsIntervalMs));
     const cached = this.stats.get(allocID);
-    const tasks = cached && this.now() - cached.at < 2 * this.timing.statsIntervalMs ? cached.tasks : await r.stats();
+    const tasks =
+      cached && this.now() - cached.at < 2 * this.timing.statsIntervalMs
+        ? cached.tasks
+        : await this.liveStats(allocID, r);
     return allocResourceUsage(tasks, this.facts.mhz, this.now() * 1e6);
+  }
+
+  /**
+   * Stats read now, for an allocation not sampled lately (cached into `stats`). Drivers (raw_exec, exec) compute
+   * CPU % against their previous sample, which may be an hour old: a priming sample first, then the real one a
+   * short interval later, so the % covers that interval and not the whole quiet spell.
+   */
+  private liveStats(allocID: string, r: AllocRunner): Promise<Record<string, TaskResourceUsage>> {
+    let live = this.statsLive.get(allocID);
+    if (live) return live;
+    live = (async () => {
+      await r.stats();
+      // One interval, at most 200 ms: enough ticks for a % while the first ask stays quick.
+      await sleepFor(Math.min(this.timing.statsIntervalMs, 200), this.ctl.signal);
+      const tasks = await r.stats();
+      if (this.runners.get(allocID) === r && !r.done) this.stats.set(allocID, { at: this.now(), tasks });
+      return tasks;
+    })().finally(() => this.statsLive.delete(allocID));
+    this.statsLive.set(allocID, live);
+    return live;
   }
 
   hostStats(): HostStats {

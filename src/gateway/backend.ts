@@ -11,7 +11,7 @@
  * instance, so in-flight counts and ejection survive a table swap.
  */
 import { Agent, type AgentOptions } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayInstance, LoadBalancing, RouteTargetInfo } from './types.js';
@@ -63,7 +63,7 @@ export class Backend {
   tlsAgent(skipVerify: boolean): HttpsAgent {
     if (this.tls === undefined || this.tls.options.rejectUnauthorized === skipVerify) {
       this.tls?.destroy();
-      this.tls = new HttpsAgent({
+      this.tls = new InstanceHttpsAgent({
         keepAlive: true,
         maxFreeSockets: this.settings.maxIdleSockets,
         scheduling: 'lifo',
@@ -125,11 +125,36 @@ const PARKED = Symbol('parked');
 type PoolSocket = Socket & { [PARKED]?: boolean };
 
 /**
- * node:http's keep-alive Agent with two fixes for the node:http path (the fast path does the same on its own
- * sockets): a pooled socket on which the instance sends bytes nobody asked for is out of step and is closed (the
- * Agent drops them and would reuse it), and the instance's `Keep-Alive: timeout=N` closes the socket N-1 s into
- * its idle time (node's Agent applies the hint only with a `timeout` option of its own).
+ * The keep-alive pools to instances (node:http's Agent, and https's for proto=https routes) with two fixes for
+ * the node:http path (the fast path does the same on its own sockets): a pooled socket on which the instance
+ * sends bytes nobody asked for is out of step and is closed (the Agent drops them and would reuse it), and the
+ * instance's `Keep-Alive: timeout=N` closes the socket N-1 s into its idle time (node's Agent applies the hint
+ * only with a `timeout` option of its own). `keep`: the Agent's own verdict, from its keepSocketAlive.
  */
+function keepPooled(socket: PoolSocket, keep: boolean): boolean {
+  if (!keep || socket.readableLength > 0) return false;
+  if (socket[PARKED] === undefined)
+    socket.on('data', () => {
+      if (socket[PARKED] === true) socket.destroy();
+    });
+  socket[PARKED] = true;
+  const hint = (socket as { _httpMessage?: { res?: { headers: Record<string, unknown> } } })._httpMessage?.res?.headers[
+    'keep-alive'
+  ];
+  const limit = typeof hint === 'string' ? pooledIdleLimitMs(hint) : undefined;
+  if (limit === 0) return false;
+  // The Agent destroys a pooled socket whose idle timer fires.
+  if (limit !== undefined) socket.setTimeout(limit);
+  return true;
+}
+
+/** A pooled socket taken for a request: no longer parked, and no idle timer. */
+function unpark(socket: PoolSocket): void {
+  socket[PARKED] = false;
+  if (socket.timeout !== undefined && socket.timeout > 0) socket.setTimeout(0);
+}
+
+/** node:http's Agent with keepPooled. */
 class InstanceAgent extends Agent {
   constructor(opts: AgentOptions) {
     super(opts);
@@ -137,37 +162,44 @@ class InstanceAgent extends Agent {
 
   override keepSocketAlive(duplex: Duplex): boolean {
     const socket = duplex as PoolSocket;
-    if (!(super.keepSocketAlive(socket) as unknown as boolean) || socket.readableLength > 0) return false;
-    if (socket[PARKED] === undefined)
-      socket.on('data', () => {
-        if (socket[PARKED] === true) socket.destroy();
-      });
-    socket[PARKED] = true;
-    const hint = (socket as { _httpMessage?: { res?: { headers: Record<string, unknown> } } })._httpMessage?.res
-      ?.headers['keep-alive'];
-    const limit = typeof hint === 'string' ? pooledIdleLimitMs(hint) : undefined;
-    if (limit === 0) return false;
-    // The Agent destroys a pooled socket whose idle timer fires.
-    if (limit !== undefined) socket.setTimeout(limit);
-    return true;
+    return keepPooled(socket, super.keepSocketAlive(socket) as unknown as boolean);
   }
 
   override reuseSocket(duplex: Duplex, req: Parameters<Agent['reuseSocket']>[1]): void {
-    const socket = duplex as PoolSocket;
-    socket[PARKED] = false;
-    if (socket.timeout !== undefined && socket.timeout > 0) socket.setTimeout(0);
-    super.reuseSocket(socket, req);
+    unpark(duplex as PoolSocket);
+    super.reuseSocket(duplex, req);
   }
 }
+
+/** node:https's Agent with keepPooled, for proto=https routes. */
+class InstanceHttpsAgent extends HttpsAgent {
+  constructor(opts: HttpsAgentOptions) {
+    super(opts);
+  }
+
+  override keepSocketAlive(duplex: Duplex): boolean {
+    const socket = duplex as PoolSocket;
+    return keepPooled(socket, super.keepSocketAlive(socket) as unknown as boolean);
+  }
+
+  override reuseSocket(duplex: Duplex, req: Parameters<HttpsAgent['reuseSocket']>[1]): void {
+    unpark(duplex as PoolSocket);
+    super.reuseSocket(duplex, req);
+  }
+}
+
+/** The longest idle time a Keep-Alive hint sets on a pooled connection. */
+const MAX_POOLED_IDLE_MS = 3_600_000;
 
 /**
  * How long an instance connection may idle in a pool after a response with `Keep-Alive: timeout=N`: a second less
  * than the instance's own limit (as node's Agent), so it is closed before the instance closes it under a request;
- * 0 (not pooled) for N <= 1. undefined: no hint, no limit but the instance closing it.
+ * 0 (not pooled) for N <= 1, at most an hour (a timer's limit is about 24 days). undefined: no hint, no limit but
+ * the instance closing it.
  */
 export function pooledIdleLimitMs(keepAlive: string): number | undefined {
   const m = /(?:^|[\s,;])timeout\s*=\s*"?(\d{1,9})/i.exec(keepAlive);
-  return m === null ? undefined : Math.max(0, (Number(m[1]) - 1) * 1000);
+  return m === null ? undefined : Math.min(MAX_POOLED_IDLE_MS, Math.max(0, (Number(m[1]) - 1) * 1000));
 }
 
 /** One instance behind a route as the admin API shows it, for either data plane. */

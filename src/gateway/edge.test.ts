@@ -3,13 +3,9 @@
  * rate, maxbody, headers, TCP and TCP+SNI routes) driven through a real gateway on each data plane: one case
  * list, run against the Node plane and against HAProxy, so the two behave the same.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha512Crypt } from '../lib/sha-crypt.js';
@@ -17,41 +13,17 @@ import { nullLogger } from '../logging/index.js';
 import { startGateway } from './gateway.js';
 import { startHaproxyGateway } from './haproxy/plane.js';
 import { MemorySource } from './memory-source.js';
-import { deadPort, echoOf, get, haproxyInstalled, instance, startBackend, type TestBackend } from './test-support.js';
+import {
+  deadPort,
+  echoOf,
+  get,
+  haproxyInstalled,
+  instance,
+  selfSigned,
+  startBackend,
+  type TestBackend,
+} from './test-support.js';
 import type { AuthSource, Gateway, GatewayInstance } from './types.js';
-
-/** A self-signed certificate for `host`, made with the openssl CLI. */
-function selfSigned(host: string): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'gwroute-cert-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-keyout',
-        join(dir, 'k.pem'),
-        '-out',
-        join(dir, 'c.pem'),
-        '-subj',
-        `/CN=${host}`,
-        '-addext',
-        `subjectAltName=DNS:${host}`,
-      ],
-      { stdio: 'ignore' },
-    );
-    return { cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** A TCP server that answers every connection with its name, then echoes. */
 async function tcpNamed(name: string): Promise<{ port: number; server: TcpServer }> {

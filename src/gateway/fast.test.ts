@@ -1,12 +1,14 @@
 import { connect, createServer, Socket, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nullLogger } from '../logging/index.js';
 import { ChunkedReader, dateHeaderLine, parseRequestHead, parseResponseHead } from './fast.js';
 import { startGateway } from './gateway.js';
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js';
 import { MemorySource } from './memory-source.js';
-import { get, instance, startBackend } from './test-support.js';
+import { pooledIdleLimitMs } from './backend.js';
+import { get, instance, selfSigned, startBackend } from './test-support.js';
 import type { Gateway, GatewayInstance, GatewayOptions } from './types.js';
 
 const origWrite = Socket.prototype.write;
@@ -191,6 +193,14 @@ describe('Connection-listed headers', () => {
       false,
     )!;
     expect(undated(res.text)).toBe(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n${KA}\r\n`);
+    // A Date the instance's Connection header names is dropped, and the gateway's own takes its place.
+    const dated = parseResponseHead(
+      'HTTP/1.1 200 OK\r\nConnection: Date\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\nContent-Length: 0',
+      'GET',
+      false,
+    )!;
+    expect(dated.text).not.toContain('2001');
+    expect(undated(dated.text)).toBe(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n${KA}\r\n`);
     expect(forwardResponseHeaders(['Connection', 'X-Secret', 'X-Secret', '1', 'X-A', '2'])).toEqual(['X-A', '2']);
     const raw = ['Host', 'h', 'X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'o', 'X-Real-IP', '10.0.0.1'];
     const out = forwardRequestHeaders(
@@ -604,10 +614,11 @@ describe('the fast path in the gateway', () => {
  */
 async function countingBackend(
   answer: (head: string, sock: Socket, conn: number, nth: number) => void,
+  tls?: { cert: string; key: string },
 ): Promise<{ port: number; conns: () => number; open: () => number }> {
   let conns = 0;
   const sockets = new Set<Socket>();
-  const server = createServer((sock) => {
+  const serve = (sock: Socket) => {
     const id = ++conns;
     let nth = 0;
     sockets.add(sock);
@@ -622,7 +633,8 @@ async function countingBackend(
         answer(head, sock, id, ++nth);
       }
     });
-  });
+  };
+  const server = tls ? createTlsServer(tls, serve) : createServer(serve);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(
     () =>
@@ -723,6 +735,22 @@ describe('pooled instance connections', () => {
     await expect.poll(() => once.open(), { timeout: 3000 }).toBe(0);
   });
 
+  it('past the Keep-Alive hint are closed by the sweep, also those below the top of the pool', async () => {
+    let clock = 1_000_000;
+    // The instance answers once two requests are waiting, so both connections are busy at once and both pooled.
+    const waiting: (() => void)[] = [];
+    const b = await countingBackend((_h, sock, conn) => {
+      waiting.push(() => sock.write(ok(conn, 'Keep-Alive: timeout=3\r\n')));
+      if (waiting.length === 2) for (const w of waiting.splice(0)) w();
+    });
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])], { now: () => clock });
+    const bodies = await Promise.all([exchange(gw.port, LAST('/')), exchange(gw.port, LAST('/'))]);
+    expect(bodies.map((t) => t.split('\r\n\r\n')[1]).sort()).toEqual(['1', '2']);
+    expect(b.open()).toBe(2);
+    clock += 2001; // past the 2 s the hint allows; no request comes to take either
+    await expect.poll(() => b.open(), { timeout: 5000, interval: 100 }).toBe(0);
+  });
+
   it.each([
     ['the fast path', {}],
     ['node:http', { fastPath: false }],
@@ -747,6 +775,64 @@ describe('pooled instance connections', () => {
       expect(gw.routes()[0]!.Targets[0]!.Active).toBe(0);
     },
   );
+
+  it.each([
+    ['the fast path', {}],
+    ['node:http', { fastPath: false }],
+  ])(
+    "resend over a new connection, not another instance's pooled one, which may be as stale (%s)",
+    async (_what, over: Partial<GatewayOptions>) => {
+      // Every connection's second request finds it closed: both instances' pooled connections are stale.
+      const answer = (_h: string, sock: Socket, conn: number, nth: number) =>
+        nth === 2 ? sock.destroy() : sock.write(ok(conn));
+      const a = await countingBackend(answer);
+      const b = await countingBackend(answer);
+      const gw = await gateway([instance('a', a.port, ['urlprefix-/']), instance('b', b.port, ['urlprefix-/'])], {
+        maxAttempts: 1,
+        ...over,
+      });
+      const c = await rawClient(gw.port);
+      for (let i = 1; i <= 2; i++) {
+        c.sock.write(GET('/'));
+        await expect.poll(() => count(c.text(), 'HTTP/1.1 200 OK'), { timeout: 3000 }).toBe(i);
+      }
+      // One request each (round robin): each instance has one pooled connection.
+      expect([a.conns(), b.conns()]).toEqual([1, 1]);
+      c.sock.write(GET('/'));
+      await expect.poll(() => count(c.text(), 'HTTP/1.1 '), { timeout: 3000 }).toBe(3);
+      // Its pooled connection closed, the resend went to the other instance over its connection 2.
+      expect(c.text().endsWith('\r\n\r\n2')).toBe(true);
+      expect(a.conns() + b.conns()).toBe(3);
+      expect(gw.routes()[0]!.Targets.map((t) => t.Active)).toEqual([0, 0]);
+    },
+  );
+
+  it.each([
+    ['the fast path', {}],
+    ['node:http', { fastPath: false }],
+  ])('do not count that resend against maxAttempts (%s)', async (_what, over: Partial<GatewayOptions>) => {
+    const a = await countingBackend((_h, sock, conn, nth) => (nth === 2 ? sock.destroy() : sock.write(ok(conn))));
+    const b = await countingBackend((_h, sock) => sock.destroy());
+    const c = await countingBackend((_h, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc'));
+    const gw = await gateway(
+      [
+        instance('a', a.port, ['urlprefix-/']),
+        instance('b', b.port, ['urlprefix-/']),
+        instance('c', c.port, ['urlprefix-/']),
+      ],
+      { maxAttempts: 2, ...over },
+    );
+    const client = await rawClient(gw.port);
+    // 1: a (pooled after); 2: b hangs up, c answers (2 attempts); 3: a's pooled connection is stale, resent to
+    // b (hangs up), then c: 3 attempts, one of them the resend that maxAttempts does not count.
+    for (let i = 1; i <= 3; i++) {
+      client.sock.write(GET('/'));
+      await expect.poll(() => count(client.text(), 'HTTP/1.1 '), { timeout: 3000 }).toBe(i);
+    }
+    expect(count(client.text(), 'HTTP/1.1 200 OK')).toBe(3);
+    expect(client.text().endsWith('\r\n\r\nc')).toBe(true);
+    expect([a.conns(), b.conns(), c.conns()]).toEqual([1, 2, 1]);
+  });
 
   it.each([
     ['the fast path', {}, ''],
@@ -778,6 +864,31 @@ describe('pooled instance connections', () => {
       expect(await body('/')).toBe('3');
     },
   );
+
+  it('to proto=https instances close on stray bytes and once idle past the Keep-Alive hint too', async () => {
+    let late: (() => void) | undefined;
+    const b = await countingBackend((head, sock, conn) => {
+      if (!head.includes('/late')) return void sock.write(ok(conn, 'Keep-Alive: timeout=2\r\n'));
+      sock.write(ok(conn));
+      late = () => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil');
+    }, selfSigned('localhost'));
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/ proto=https tlsskipverify=true'])]);
+    const body = async (path: string) => (await exchange(gw.port, LAST(path))).split('\r\n\r\n')[1];
+    expect(await body('/late')).toBe('1');
+    expect(b.open()).toBe(1);
+    late!();
+    await expect.poll(() => b.open(), { timeout: 3000 }).toBe(0);
+    expect(await body('/')).toBe('2');
+    expect(b.open()).toBe(1);
+    // Closed by the gateway after 1 s idle (the instance itself never closes it).
+    await expect.poll(() => b.open(), { timeout: 5000, interval: 100 }).toBe(0);
+  });
+
+  it('take at most an hour from a huge Keep-Alive hint (a longer timer overflows)', () => {
+    expect(pooledIdleLimitMs('timeout=999999999')).toBe(3_600_000);
+    expect(pooledIdleLimitMs('timeout=3601')).toBe(3_600_000);
+    expect(pooledIdleLimitMs('timeout=60')).toBe(59_000);
+  });
 
   it("close on node:http's path too once idle for the instance's Keep-Alive timeout less a second", async () => {
     const b = await countingBackend((_h, sock, conn) => sock.write(ok(conn, 'Keep-Alive: timeout=2\r\n')));

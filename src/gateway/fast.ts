@@ -201,8 +201,7 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
     if (h === undefined) return undefined;
     const [name, value] = h;
     const len = name.length;
-    if (len === 4) date ||= name.toLowerCase() === 'date';
-    else if (len === 10 || len === 14 || len === 17) {
+    if (len === 10 || len === 14 || len === 17) {
       const lower = name.toLowerCase();
       if (lower === 'connection') {
         extraHop = connectionTokens(value, extraHop);
@@ -227,7 +226,12 @@ export function parseResponseHead(head: string, method: string, closeClient: boo
   }
   if (kept !== undefined) {
     if (extraHop !== undefined) removeNamed(kept, extraHop);
-    for (let i = 0; i < kept.length; i += 2) text += `${kept[i]}: ${kept[i + 1]}\r\n`;
+    for (let i = 0; i < kept.length; i += 2) {
+      const name = kept[i]!;
+      // The instance's Date, unless its Connection header named it (then it is dropped and the gateway adds one).
+      if (name.length === 4) date ||= name.toLowerCase() === 'date';
+      text += `${name}: ${kept[i + 1]}\r\n`;
+    }
   }
   if (te !== undefined && (length !== undefined || te.toLowerCase() !== 'chunked')) return undefined;
   let framing: Framing;
@@ -439,6 +443,11 @@ class Upstream {
     return !this.dead && now < this.usableUntil;
   }
 
+  /** Pooled with an idle limit from the instance's hint. */
+  get expires(): boolean {
+    return this.usableUntil !== Infinity;
+  }
+
   destroy(): void {
     this.owner = undefined;
     if (!this.dead) {
@@ -453,6 +462,21 @@ class Upstream {
   }
 }
 
+/**
+ * Closes `b`'s pooled connections idle past their instance's hint, wherever they are in the pool (takeUpstream
+ * only sees the top). Returns whether any left still has such a limit, i.e. whether `b` needs another look.
+ */
+function pruneIdle(b: Backend, now: number): boolean {
+  const idle = b.fastIdle as Upstream[];
+  let expiring = false;
+  for (let i = idle.length - 1; i >= 0; i--) {
+    const u = idle[i]!;
+    if (!u.usableAt(now)) u.destroy();
+    else expiring ||= u.expires;
+  }
+  return expiring && !b.closed;
+}
+
 function removeIdle(b: Backend, u: Upstream): void {
   const idle = b.fastIdle;
   const i = idle.lastIndexOf(u);
@@ -461,7 +485,7 @@ function removeIdle(b: Backend, u: Upstream): void {
 
 /**
  * The most recently parked connection to `b` still usable at `now` (those idle too long are closed on the way;
- * older ones below it wait for their turn or for the instance to close them), else a new one.
+ * older ones below it are closed by the sweep, pruneIdle), else a new one.
  * `fresh`: always a new connection.
  */
 function takeUpstream(b: Backend, now: number, fresh: boolean): Upstream {
@@ -514,6 +538,7 @@ export function installFastPath(server: Server, opts: FastPathOptions): FastPath
     conns,
     fallback: (socket) => httpListener.call(server, socket),
     closing: () => closing,
+    expiring: new Set(),
   };
   server.on('connection', (socket: Socket) => {
     if (closing) {
@@ -523,9 +548,15 @@ export function installFastPath(server: Server, opts: FastPathOptions): FastPath
     conns.add(new ClientConn(socket, ctx));
   });
   const every = opts.headersTimeoutMs > 0 ? Math.min(SWEEP_MS, Math.max(10, opts.headersTimeoutMs / 4)) : SWEEP_MS;
+  let pruneAt = 0;
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const c of conns) c.tick(every, now);
+    if (now >= pruneAt && ctx.expiring.size > 0) {
+      pruneAt = now + SWEEP_MS;
+      const at = opts.settings.now();
+      for (const b of ctx.expiring) if (!pruneIdle(b, at)) ctx.expiring.delete(b);
+    }
   }, every);
   sweep.unref();
   return {
@@ -554,6 +585,8 @@ interface FastContext {
   fallback(socket: Socket): void;
   closing(): boolean;
   onEmpty?: () => void;
+  /** Instances with pooled connections that expire (an idle limit from a Keep-Alive hint), for the sweep. */
+  expiring: Set<Backend>;
 }
 
 class ClientConn {
@@ -849,18 +882,16 @@ class FastExchange {
   }
 
   /**
-   * Sends the request to an instance not tried yet; `orAgain`: when there is none, this one (just tried) over a
-   * new connection.
+   * Sends the request to an instance not tried yet. `stale`: this is the resend after `stale`'s pooled connection
+   * closed unanswered: over a new connection (another instance's pooled ones may be as stale), to another
+   * instance, or to `stale` again when there is none.
    */
-  attempt(orAgain?: Backend): void {
+  attempt(stale?: Backend): void {
     const settings = this.ctx.opts.settings;
     const now = settings.now();
     let b = this.route.split ? this.route.split.pick(now, this.tried) : pickBackend(this.route, now, this.tried);
-    let fresh = false;
-    if (b === undefined && orAgain !== undefined && orAgain.available(now)) {
-      b = orAgain;
-      fresh = true;
-    }
+    if (b === undefined && stale !== undefined && stale.available(now)) b = stale;
+    const fresh = stale !== undefined;
     if (b === undefined) {
       this.fail();
       return;
@@ -960,8 +991,10 @@ class FastExchange {
     const up = this.up!;
     const res = this.res!;
     this.finish();
-    if (!extra && !res.close) up.park(res.idleLimitMs, this.ctx.opts.settings.now());
-    else up.destroy();
+    if (!extra && !res.close) {
+      up.park(res.idleLimitMs, this.ctx.opts.settings.now());
+      if (res.idleLimitMs) this.ctx.expiring.add(up.backend);
+    } else up.destroy();
     this.client.done();
   }
 
@@ -1013,14 +1046,16 @@ class FastExchange {
     const safeToResend = isIdempotent(this.method) && !this.gotBytes;
     if (safeToResend && up.reused && !connectFailed && !this.staleRetried) {
       // Most likely the instance closed this pooled connection as it was taken (its idle timeout, without a
-      // Keep-Alive hint to expire it first): one resend that maxAttempts does not count, to another instance
-      // when there is one, else to this one over a new connection, as Go's Transport and nginx do.
+      // Keep-Alive hint to expire it first): one resend over a new connection, to another instance when there is
+      // one, else to this one, as Go's Transport and nginx do. maxAttempts does not count it (one more below).
       this.staleRetried = true;
       this.route.metrics.retries++;
       this.attempt(b);
       return;
     }
-    const limit = connectFailed ? Math.max(settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : settings.maxAttempts;
+    const limit =
+      (connectFailed ? Math.max(settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : settings.maxAttempts) +
+      (this.staleRetried ? 1 : 0);
     if ((connectFailed || safeToResend) && this.tried.length < limit) {
       this.route.metrics.retries++;
       this.attempt();

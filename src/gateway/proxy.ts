@@ -173,17 +173,15 @@ class Exchange {
   }
 
   /**
-   * Sends the request to an instance not tried yet; `orAgain`: when there is none, this one (just tried) over a
-   * new connection.
+   * Sends the request to an instance not tried yet. `stale`: this is the resend after `stale`'s pooled connection
+   * closed unanswered: over a new connection (another instance's pooled ones may be as stale), to another
+   * instance, or to `stale` again when there is none.
    */
-  attempt(orAgain?: Backend): void {
+  attempt(stale?: Backend): void {
     const now = this.settings.now();
     let b = this.route.split ? this.route.split.pick(now, this.tried) : pickBackend(this.route, now, this.tried);
-    let fresh = false;
-    if (b === undefined && orAgain !== undefined && orAgain.available(now)) {
-      b = orAgain;
-      fresh = true;
-    }
+    if (b === undefined && stale !== undefined && stale.available(now)) b = stale;
+    const fresh = stale !== undefined;
     if (b === undefined) {
       this.fail();
       return;
@@ -293,7 +291,8 @@ class Exchange {
     const safeToResend = isIdempotent(this.req.method) && !this.bodyStarted;
     if (safeToResend && preq.reusedSocket && !connectFailed && !this.staleRetried) {
       // Most likely the instance closed this pooled connection as it was taken (its idle timeout): one resend
-      // that maxAttempts does not count, to another instance or else to this one over a new connection.
+      // over a new connection, to another instance or else to this one. maxAttempts does not count it (one more
+      // below).
       this.staleRetried = true;
       this.route.metrics.retries++;
       this.attempt(b);
@@ -302,7 +301,9 @@ class Exchange {
     // A refused connection sent nothing and costs next to nothing, so it may move on to every other instance
     // of the route (when a node dies, most of a route's instances can be dead before the catalog says so);
     // a resend after a broken connection stays within maxAttempts.
-    const limit = notSent ? Math.max(this.settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : this.settings.maxAttempts;
+    const limit =
+      (notSent ? Math.max(this.settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : this.settings.maxAttempts) +
+      (this.staleRetried ? 1 : 0);
     if ((notSent || safeToResend) && this.tried.length < limit) {
       this.route.metrics.retries++;
       this.attempt();

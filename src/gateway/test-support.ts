@@ -8,7 +8,10 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ServiceRegistration } from '../structs/index.js';
 import type { GatewayInstance } from './types.js';
 
@@ -212,4 +215,37 @@ export function reg(id: string, service: string, port: number, tags: string[]): 
     CreateIndex: 1,
     ModifyIndex: 1,
   };
+}
+
+/** A self-signed certificate for `host`, made with the openssl CLI. */
+export function selfSigned(host: string): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'gwroute-cert-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        join(dir, 'k.pem'),
+        '-out',
+        join(dir, 'c.pem'),
+        '-subj',
+        `/CN=${host}`,
+        '-addext',
+        `subjectAltName=DNS:${host}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    return { cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
