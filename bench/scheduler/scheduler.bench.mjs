@@ -10,7 +10,7 @@
 //             ──► wait until every eval is terminal ──► count placements from the state, check capacity
 //
 // Usage: node bench/scheduler/scheduler.bench.mjs [--quick] [--sizes 100:20:1000,1000:200:1000,...]
-//        [--cpu-prof] [--workers 2] [--sqlite main|worker] [--synchronous full|normal] [--timeout S] [--tmp DIR (where the data dir goes, e.g. /dev/shm)]
+//        [--cpu-prof] [--workers 2] [--register-concurrency 1 (jobs registered at once)] [--sqlite main|worker] [--synchronous full|normal] [--timeout S] [--tmp DIR (where the data dir goes, e.g. /dev/shm)]
 //        [--node-flags="--max-semi-space-size=64"] (V8 flags for the server process)
 //        [--backend etcd]   (each size on SQLite, then on a 3-member etcd started here: the state through etcd's
 //                            log of compressed batches; RESULT scheduler-etcd with the SQLite figure as its ref)
@@ -52,6 +52,7 @@ async function parent(a) {
       synchronous: a.synchronous,
       tmp: a.tmp,
       nodeFlags: a['node-flags'],
+      registerConcurrency: a['register-concurrency'],
     });
     runs.push(r);
     console.log(
@@ -171,7 +172,10 @@ async function etcdBeside(a, sizes, timeoutS, profDir) {
 }
 
 /** Runs one size in a fresh Node process and returns its figures. */
-function runChild(size, { timeoutS, profDir, workers, sqlite, synchronous, tmp, nodeFlags, etcd }) {
+function runChild(
+  size,
+  { timeoutS, profDir, workers, sqlite, synchronous, tmp, nodeFlags, etcd, registerConcurrency },
+) {
   const self = fileURLToPath(import.meta.url);
   const nodeArgs = ['--max-old-space-size=6144', ...(nodeFlags ? String(nodeFlags).split(' ').filter(Boolean) : [])];
   if (profDir) {
@@ -194,6 +198,7 @@ function runChild(size, { timeoutS, profDir, workers, sqlite, synchronous, tmp, 
   if (synchronous) childArgs.push('--synchronous', String(synchronous));
   if (tmp) childArgs.push('--tmp', String(tmp));
   if (etcd) childArgs.push('--etcd', etcd);
+  if (registerConcurrency) childArgs.push('--register-concurrency', String(registerConcurrency));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, self, ...childArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
     const forward = () => child.kill('SIGTERM');
@@ -324,7 +329,11 @@ async function single(a) {
     const cpu0 = process.cpuUsage();
     const main0 = mainThreadCPUSeconds();
     const evalIDs = [];
-    for (const job of specs) evalIDs.push((await server.jobs.register(job)).EvalID);
+    // --register-concurrency N: N API callers registering at once (each still waits for its own commit).
+    const conc = Math.max(1, Number(a['register-concurrency'] ?? 1));
+    for (let i = 0; i < specs.length; i += conc)
+      for (const r of await Promise.all(specs.slice(i, i + conc).map((job) => server.jobs.register(job))))
+        evalIDs.push(r.EvalID);
     const done = await waitForEvals(server, evalIDs, timeoutMs);
     const seconds = (performance.now() - start) / 1000;
     const cpu = process.cpuUsage(cpu0);

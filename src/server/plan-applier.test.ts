@@ -198,14 +198,18 @@ describe('PlanApplier', () => {
 describe('PlanApplier overlapping commits', () => {
   /** A backend that holds every batch until released, accepting later ones meanwhile (as the SQLite worker). */
   function gatedBackend() {
-    const held: { index: number; release: () => void }[] = [];
+    const held: { index: number; release: () => void; fail: () => void }[] = [];
     const committed: number[] = [];
     const backend: StateBackend = {
       ordered: true,
       load: async () => ({ index: 0, tableIndexes: {} }),
       apply: (b: BackendBatch) =>
-        new Promise<void>((resolve) => {
-          held.push({ index: b.index, release: () => (committed.push(b.index), resolve()) });
+        new Promise<void>((resolve, reject) => {
+          held.push({
+            index: b.index,
+            release: () => (committed.push(b.index), resolve()),
+            fail: () => reject(new Error('disk full')),
+          });
         }),
       close: async () => {},
     };
@@ -263,5 +267,48 @@ describe('PlanApplier overlapping commits', () => {
       await new Promise((r) => setImmediate(r));
     }
     expect((await Promise.all(results)).map((r) => r.AllocIndex)).toEqual(Array.from({ length: n }, (_, i) => i + 2));
+  });
+
+  it('answers submitApplied once the plan is on the tip, before its commit, which settles after', async () => {
+    const { backend, held } = gatedBackend();
+    const store = await StateStore.open({ backend, logger: nullLogger });
+    const setupWrite = store.write((tx) => upsertNode(tx, build.node({ ID: 'n0' }), 'c', 0));
+    held.shift()!.release();
+    await setupWrite;
+    const applier = newApplier(store);
+    const { result, committed } = await applier.submitApplied(plan([alloc('n0', 100)]), store.epoch);
+    let durable = false;
+    void committed.then(() => (durable = true));
+    expect(result.NodeAllocation.n0).toHaveLength(1);
+    expect(result.AllocIndex).toBe(2);
+    // On the tip (the scheduler's view), not yet in what readers see.
+    expect(store.tipSnapshot().allocsByNode('n0')).toHaveLength(1);
+    expect(store.snapshot().allocsByNode('n0')).toHaveLength(0);
+    await new Promise((r) => setImmediate(r));
+    expect(durable).toBe(false);
+    held.shift()!.release();
+    await committed;
+    expect(store.snapshot().allocsByNode('n0')).toHaveLength(1);
+  });
+
+  it('rejects the commit of an applied plan that failed, and refuses plans made before the tip was dropped', async () => {
+    const { backend, held } = gatedBackend();
+    const store = await StateStore.open({ backend, logger: nullLogger });
+    const setupWrite = store.write((tx) => upsertNode(tx, build.node({ ID: 'n0' }), 'c', 0));
+    held.shift()!.release();
+    await setupWrite;
+    const applier = newApplier(store);
+    const epoch = store.epoch;
+    const { committed } = await applier.submitApplied(plan([alloc('n0', 100)]), epoch);
+    held.shift()!.fail();
+    await expect(committed).rejects.toThrow(/failed to persist/);
+    expect(store.epoch).not.toBe(epoch);
+    expect(store.tipSnapshot().allocsByNode('n0')).toHaveLength(0);
+    // A plan made on the dropped tip is refused; one made now is applied.
+    await expect(applier.submitApplied(plan([alloc('n0', 100)]), epoch)).rejects.toThrow(/writes that were lost/);
+    const again = await applier.submitApplied(plan([alloc('n0', 100)]), store.epoch);
+    expect(again.result.NodeAllocation.n0).toHaveLength(1);
+    held.shift()!.release();
+    await again.committed;
   });
 });

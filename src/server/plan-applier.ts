@@ -43,8 +43,19 @@ export interface PlanApplierOptions {
 interface QueuedPlan {
   plan: Plan;
   seq: number;
+  /** The store epoch the plan was made in (`submitApplied`): refused if the tip was dropped since. */
+  epoch?: number;
   resolve: (r: PlanResult) => void;
   reject: (e: unknown) => void;
+  /** Set by `submitApplied`: told as soon as the plan is evaluated and applied to the store's tip. */
+  applied?: (a: AppliedPlan) => void;
+}
+
+/** A plan applied to the store's tip: what it placed, and its commit (which settles later, in index order). */
+export interface AppliedPlan {
+  result: PlanResult;
+  /** Resolves once the plan's write is durable; rejects if it was not made durable. */
+  committed: Promise<void>;
 }
 
 export class PlanApplier {
@@ -70,11 +81,29 @@ export class PlanApplier {
     }
   }
 
-  /** Queues a plan; resolves with what was committed. */
+  /** Queues a plan; resolves with what was committed, once it is durable. */
   submit(plan: Plan): Promise<PlanResult> {
     if (!this.enabled) return Promise.reject(new DroverError('Unavailable', 'plan queue is disabled'));
     return new Promise<PlanResult>((resolve, reject) => {
       this.queue.push({ plan, seq: this.seq++, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /**
+   * Queues a plan made on `store.tipSnapshot()` in store epoch `epoch`; resolves as soon as the plan is
+   * evaluated and applied to the store's tip, before it is durable, with its commit to wait for. For the
+   * scheduler worker: it goes on with the eval (the next one sees the placements on the tip) while the plan
+   * commits, and everything durable it does after (the eval's status update, acked only once durable) is
+   * committed after the plan, or refused if the plan's batch fails. Refused if the tip was dropped since
+   * `epoch` (the plan may rest on writes that were lost).
+   */
+  submitApplied(plan: Plan, epoch: number): Promise<AppliedPlan> {
+    if (!this.enabled) return Promise.reject(new DroverError('Unavailable', 'plan queue is disabled'));
+    return new Promise<AppliedPlan>((applied, reject) => {
+      // Until applied, a failure rejects the outer promise; after, only `committed`.
+      const q: QueuedPlan = { plan, seq: this.seq++, epoch, resolve: () => undefined, reject, applied };
+      this.queue.push(q);
       this.pump();
     });
   }
@@ -93,7 +122,9 @@ export class PlanApplier {
       this.inFlight++;
       let p: Promise<PlanResult>;
       try {
-        p = this.apply(q.plan);
+        if (q.epoch !== undefined && q.epoch !== this.opts.store.epoch)
+          throw new DroverError('Conflict', `plan for evaluation ${q.plan.EvalID} rests on writes that were lost`);
+        p = this.apply(q.plan, q.applied);
       } catch (e) {
         p = Promise.reject(e);
       }
@@ -104,25 +135,36 @@ export class PlanApplier {
     }
   }
 
-  /** Checks and evaluates the plan now (synchronously); the promise settles once its write is durable. */
-  private apply(plan: Plan): Promise<PlanResult> {
+  /**
+   * Checks and evaluates the plan now (synchronously); the promise settles once its write is durable.
+   * `applied`, if given, is called synchronously once the plan is on the store's tip (or has changed nothing).
+   */
+  private apply(plan: Plan, applied?: (a: AppliedPlan) => void): Promise<PlanResult> {
     if (plan.EvalToken !== undefined && this.opts.outstandingToken(plan.EvalID) !== plan.EvalToken) {
       throw new DroverError('Conflict', `plan for evaluation ${plan.EvalID} has a stale token`);
     }
     const nowNs = this.opts.clock.now() * 1e6;
-    return this.opts.store
-      .write((txn) => evaluateAndCommit(txn, plan, this.opts.allocsFit, nowNs))
-      .then(({ result }) => {
-        if (result.RejectedNodes.length > 0) {
-          this.opts.logger.debug('plan partially rejected', {
-            eval_id: plan.EvalID,
-            rejected: result.RejectedNodes.length,
-          });
-        }
-        const stopped = Object.entries(result.NodeUpdate).flatMap(([n, allocs]) => (allocs.length > 0 ? [n] : []));
-        this.opts.onCommitted(result, stopped);
-        return result;
-      });
+    const store = this.opts.store;
+    const epoch = store.epoch;
+    let evaluated: PlanResult | undefined;
+    const write = store.write((txn) => (evaluated = evaluateAndCommit(txn, plan, this.opts.allocsFit, nowNs)));
+    // Not applied if the evaluation threw or the backend refused the batch at once (the tip was dropped).
+    if (applied !== undefined && evaluated !== undefined && store.epoch === epoch) {
+      const committed = write.then(() => undefined);
+      committed.catch(() => undefined); // the caller observes it; this only keeps it from being "unhandled"
+      applied({ result: evaluated, committed });
+    }
+    return write.then(({ result }) => {
+      if (result.RejectedNodes.length > 0) {
+        this.opts.logger.debug('plan partially rejected', {
+          eval_id: plan.EvalID,
+          rejected: result.RejectedNodes.length,
+        });
+      }
+      const stopped = Object.entries(result.NodeUpdate).flatMap(([n, allocs]) => (allocs.length > 0 ? [n] : []));
+      this.opts.onCommitted(result, stopped);
+      return result;
+    });
   }
 }
 

@@ -49,26 +49,54 @@ export interface WorkerDeps {
   stateWaitMs?: number;
 }
 
+/**
+ * The scheduler's view: the store's tip, which holds every plan applied so far even before it is durable, so
+ * evaluations one after the other never plan on the same free capacity. Safe because everything the scheduler
+ * makes durable is ordered after what it read: plans are re-checked against the tip by the applier, eval writes
+ * commit after every earlier batch (a failed batch refuses the later ones), and once a failed write's tip is
+ * dropped (`epoch` changes) this delivery's plans and eval writes are refused, so it is nacked and planned again.
+ */
+export function schedulerView(deps: Pick<WorkerDeps, 'store' | 'schedulerConfig'>): {
+  state: SchedulerState;
+  epoch: number;
+} {
+  const epoch = deps.store.epoch;
+  return { state: schedulerStateOf(deps.store.tipSnapshot(), { config: deps.schedulerConfig() }), epoch };
+}
+
 /** The Planner a scheduler gets for one delivery of one eval. */
 export class WorkerPlanner implements Planner {
   constructor(
     private readonly deps: WorkerDeps,
     private readonly token: string,
+    /** The store epoch of the view the scheduler plans on (`schedulerView`). */
+    private readonly epoch: number,
   ) {}
 
   async submitPlan(plan: Plan): Promise<{ result: import('../structs/index.js').PlanResult; state?: SchedulerState }> {
     plan.EvalToken = this.token;
     this.deps.broker.outstandingReset(plan.EvalID, this.token);
-    const result = await this.deps.plans.submit(plan);
+    // Answered once the plan is on the store's tip; its commit is waited for before the ack (as eval updates).
+    const { result, committed } = await this.deps.plans.submitApplied(plan, this.epoch);
+    this.pendingWrites.push(committed);
     if (result.RefreshIndex === 0) return { result };
-    await this.deps.store.waitForStateIndex(result.RefreshIndex, this.deps.stateWaitMs ?? 5_000);
-    return { result, state: schedulerStateOf(this.deps.store.snapshot(), { config: this.deps.schedulerConfig() }) };
+    // Part of the plan was refused: plan again on the tip, which holds what refused it.
+    const view = schedulerView(this.deps);
+    if (view.epoch !== this.epoch) throw new Error('state was rolled back after a failed write; planning again');
+    return { result, state: view.state };
   }
 
-  /** Eval updates applied to the state but perhaps not yet durable: the delivery is acked once they are. */
+  /** Plans and eval updates applied to the state but perhaps not yet durable: the delivery is acked once they are. */
   readonly pendingWrites: Promise<unknown>[] = [];
 
+  /** A write of this delivery must not land on a state rolled back since it planned. */
+  private checkEpoch(): void {
+    if (this.deps.store.epoch !== this.epoch)
+      throw new Error('state was rolled back after a failed write; the eval is planned again');
+  }
+
   updateEval(ev: Evaluation): Promise<void> {
+    this.checkEpoch();
     // Not awaited here: the update is in the store's tip at once, and the worker acks only after it is
     // durable (`Worker.processOne`), so with an asynchronous backend the worker plans its next eval while
     // this commit is on its way instead of idling for the round trip.
@@ -79,12 +107,14 @@ export class WorkerPlanner implements Planner {
   }
 
   async createEval(ev: Evaluation): Promise<void> {
+    this.checkEpoch();
     const [stored] = await this.deps.writeEvals([ev]);
     if (stored != null && (stored.Status === EvalStatusPending || stored.Status === EvalStatusBlocked))
       this.deps.routeEval(stored);
   }
 
   async reblockEval(ev: Evaluation): Promise<void> {
+    this.checkEpoch();
     const [stored] = await this.deps.writeEvals([{ ...ev, Status: EvalStatusBlocked }]);
     if (stored != null) this.deps.routeEval(stored);
   }
@@ -131,8 +161,8 @@ export class Worker {
     try {
       const caughtUp = await store.waitForStateIndex(ev.ModifyIndex, this.deps.stateWaitMs ?? 5_000, signal);
       if (!caughtUp) throw new Error(`state did not reach index ${ev.ModifyIndex}`);
-      const state = schedulerStateOf(store.snapshot(), { config: this.deps.schedulerConfig() });
-      const planner = new WorkerPlanner(this.deps, token);
+      const { state, epoch } = schedulerView(this.deps);
+      const planner = new WorkerPlanner(this.deps, token, epoch);
       const sched = this.deps.newScheduler(ev.Type, state, planner, {
         logger: log.child({ eval_id: ev.ID }),
         clock: this.deps.clock,

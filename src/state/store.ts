@@ -100,6 +100,8 @@ export class StateStore {
   private pending = 0;
   /** Set while batches built on a failed one are still in flight: every write is refused until they settle. */
   private failed: Error | undefined;
+  /** How many times the tip was dropped after a failed write (see `epoch`). */
+  private dropped = 0;
   private writeError: { message: string; since: number } | undefined;
   private closed = false;
   private readonly watches: WatchRegistry;
@@ -184,6 +186,21 @@ export class StateStore {
     return new StateSnapshot(this.committed);
   }
 
+  /**
+   * A view of the tip: every write applied so far, including those not yet durable. Only for a reader whose
+   * own writes are ordered after them and re-checked against the tip (the scheduler: its plans go through the
+   * plan applier, its eval updates commit after every batch it saw, and a failed batch refuses later ones).
+   * Compare `epoch` before acting on it: it changes when a failed write's tip is dropped.
+   */
+  tipSnapshot(): StateSnapshot {
+    return new StateSnapshot(this.tip);
+  }
+
+  /** Increases each time the tip is dropped back to the committed state after a failed write. */
+  get epoch(): number {
+    return this.dropped;
+  }
+
   /** The index of the last acknowledged write. */
   latestIndex(): number {
     return this.committed.index;
@@ -226,6 +243,7 @@ export class StateStore {
       } catch (e) {
         // Nothing else is in flight, so nothing was built on this batch: drop it and stay writable.
         this.tip = this.committed;
+        this.dropped++;
         return Promise.reject(this.fail(e, false));
       }
       if (!(r instanceof Promise)) {
@@ -299,6 +317,7 @@ export class StateStore {
     if (this.failed === undefined || this.pending > 0 || this.closed) return;
     this.failed = undefined;
     this.tip = this.committed;
+    this.dropped++;
     this.backend.recover?.();
     this.logger.warn('state store dropped the writes that were not made durable and accepts writes again', {
       index: this.committed.index,
