@@ -191,6 +191,33 @@ describe('StateStore', () => {
     ).toEqual(['d']);
   });
 
+  it('never commits a batch built on a failed one, even when the backend wrongly accepts it', async () => {
+    const pending: { index: number; settle: (ok: boolean) => void }[] = [];
+    const backend: StateBackend = {
+      ordered: true,
+      load: async () => ({ index: 0, tableIndexes: {} }),
+      // Breaks the contract on purpose: it keeps accepting batches after one failed.
+      apply: (batch) =>
+        new Promise<void>((resolve, reject) => {
+          pending.push({ index: batch.index, settle: (ok) => (ok ? resolve() : reject(new Error('I/O error'))) });
+        }),
+      recover: () => {},
+      close: async () => {},
+    };
+    const s = await open(backend);
+    const epoch = s.epoch;
+    const a = s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
+    const b = s.write((tx) => tx.put('jobs', build.job({ ID: 'b' })));
+    await vi.waitFor(() => expect(pending.length).toBe(2));
+    pending.shift()?.settle(false);
+    pending.shift()?.settle(true);
+    await expect(a).rejects.toMatchObject({ code: 'Internal' });
+    await expect(b).rejects.toMatchObject({ code: 'Internal' });
+    expect(s.snapshot().jobs()).toEqual([]);
+    expect(s.latestIndex()).toBe(0);
+    expect(s.epoch).toBe(epoch + 1);
+  });
+
   it('inserts 100,000 allocations in batches of 1,000 and snapshots stay consistent meanwhile', async () => {
     const s = await open();
     const job = build.job({ ID: 'big' });

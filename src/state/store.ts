@@ -277,9 +277,17 @@ export class StateStore {
     const done = Promise.all([this.chain, p]).then(
       () => {
         this.pending--;
+        // An earlier batch failed, so this one was built on a tip that is being dropped: never commit it, even
+        // if the backend (wrongly) accepted it.
+        const failed = this.failed;
+        if (failed !== undefined) {
+          this.recoverWhenIdle();
+          throw internalError(`state store is recovering from a failed write: ${failed.message}`, failed);
+        }
         this.commit(next, touched, written);
         this.recoverWhenIdle();
       },
+
       (e: unknown) => {
         this.pending--;
         const err = this.fail(e, true);
