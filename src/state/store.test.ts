@@ -218,6 +218,28 @@ describe('StateStore', () => {
     expect(s.epoch).toBe(epoch + 1);
   });
 
+  it('refuses a write that changed nothing when the tip it read from is dropped', async () => {
+    const pending: { settle: (ok: boolean) => void }[] = [];
+    const backend: StateBackend = {
+      load: async () => ({ index: 0, tableIndexes: {} }),
+      apply: () =>
+        new Promise<void>((resolve, reject) => {
+          pending.push({ settle: (ok) => (ok ? resolve() : reject(new Error('I/O error'))) });
+        }),
+      close: async () => {},
+    };
+    const s = await open(backend);
+    const a = s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
+    // Reads the uncommitted job and changes nothing: its answer depends on the first write.
+    const n = s.write((tx) => tx.jobByID('default', 'a')?.ID);
+    await vi.waitFor(() => expect(pending.length).toBe(1));
+    pending.shift()?.settle(false);
+    await expect(a).rejects.toMatchObject({ code: 'Internal' });
+    await expect(n).rejects.toMatchObject({ code: 'Internal' });
+    // Once nothing is in flight, a no-op write answers at once from the durable state.
+    await expect(s.write((tx) => tx.jobByID('default', 'a')?.ID)).resolves.toEqual({ result: undefined, index: 0 });
+  });
+
   it('inserts 100,000 allocations in batches of 1,000 and snapshots stay consistent meanwhile', async () => {
     const s = await open();
     const job = build.job({ ID: 'big' });

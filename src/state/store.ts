@@ -225,7 +225,15 @@ export class StateStore {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (!tx.hasChanges()) return this.afterPending().then(() => ({ result, index: this.committed.index }));
+    if (!tx.hasChanges()) {
+      // `result` was computed from the tip: if an earlier batch fails, that tip is dropped and so is the answer.
+      const epoch = this.dropped;
+      return this.afterPending().then(() => {
+        if (this.failed !== undefined || this.dropped !== epoch)
+          throw internalError('state store dropped the state this write was computed from: an earlier write failed');
+        return { result, index: this.committed.index };
+      });
+    }
     const next = tx.freeze();
     this.tip = next;
     const batch = {
