@@ -129,7 +129,10 @@ describe('StateStore', () => {
     const s = await open(backend);
     await s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
     fail = true;
+    const epoch = s.epoch;
     await expect(s.write((tx) => tx.put('jobs', build.job({ ID: 'b' })))).rejects.toMatchObject({ code: 'Internal' });
+    // The backend threw synchronously, so no reader saw the dropped tip: plans read before stay valid.
+    expect(s.epoch).toBe(epoch);
     expect(s.writeHealth()).toMatchObject({ ok: false, error: 'disk full' });
     fail = false;
     const c = await s.write((tx) => tx.put('jobs', build.job({ ID: 'c' })));

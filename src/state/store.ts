@@ -249,9 +249,9 @@ export class StateStore {
       try {
         r = this.backend.apply(batch);
       } catch (e) {
-        // Nothing else is in flight, so nothing was built on this batch: drop it and stay writable.
+        // Nothing else is in flight, so nothing was built on this batch: drop it and stay writable. The epoch
+        // stays: the backend threw synchronously, so no reader ever saw this tip.
         this.tip = this.committed;
-        this.dropped++;
         return Promise.reject(this.fail(e, false));
       }
       if (!(r instanceof Promise)) {
@@ -295,7 +295,6 @@ export class StateStore {
         this.commit(next, touched, written);
         this.recoverWhenIdle();
       },
-
       (e: unknown) => {
         this.pending--;
         const err = this.fail(e, true);
