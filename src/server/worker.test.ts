@@ -99,6 +99,16 @@ describe('Worker with an asynchronous state backend', () => {
     expect(calls()).toEqual(['nack e2']);
   });
 
+  it('keeps the delivery alive while its update commits, so a slow disk does not trip the nack timer', async () => {
+    const { store, held } = await gatedStore();
+    const { worker, all } = workerOver(store);
+    await run(worker, build.eval({ Job: build.job({ ID: 'web' }), ID: 'e1' }));
+    expect(all).toEqual(['reset e1']);
+    held[0]!.release();
+    await worker.stopped();
+    expect(all).toEqual(['reset e1', 'reset e1', 'ack e1']);
+  });
+
   it('nacks the eval when an earlier unrelated write fails, though its own update was accepted', async () => {
     const { store, held } = await gatedStore();
     const { worker, calls } = workerOver(store);
