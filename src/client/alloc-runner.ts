@@ -467,6 +467,8 @@ export class AllocRunner {
       const kind = this.kinds.get(r.name)!;
       if (kind === 'poststop') continue;
       const gate = kind === 'main' ? mainGate : kind === 'poststart' ? postGate : undefined;
+      // Tasks leave `dead` here, but the allocation is not done (assertLive just passed, with no await since),
+      // so "done is final", on which the client's runner tracking rests (ClientAgent.maybeLive), still holds.
       if (r.dead) r.forceRestart(reason, gate);
       else stops.push(r.restart(reason, gate));
     }

@@ -185,11 +185,30 @@ describe('client agent', () => {
     await expect.poll(() => server.allocs.get(running.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     // Pulls in between: the finished runner is seen done and no longer walked; the running one still is.
     server.forget(finished.ID);
-    server.place(testAlloc(job('other', '1h'), client.nodeID));
+    const other = server.place(testAlloc(job('other', '1h'), client.nodeID));
+    await expect.poll(() => server.allocs.get(other.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
     server.forget(running.ID);
     await expect.poll(() => client.allocRunner(running.ID)?.done, { timeout: 5_000 }).toBe(true);
     expect(client.allocRunner(running.ID)!.task('main')!.state.State).toBe('dead');
     expect(client.allocRunner(finished.ID)?.done).toBe(true);
+  });
+
+  it('stops an allocation adopted after a restart once the server forgets it', async () => {
+    const server = new FakeServer();
+    const dir = tempDataDir(cleanups);
+    const first = await startClient(server, dir, { kill: false });
+    const a = server.place(
+      testAlloc(testJob([testTask('main', 'raw_exec', { command: 'sleep', args: ['30'] })]), first.nodeID),
+    );
+    await expect.poll(() => server.allocs.get(a.ID)?.ClientStatus === 'running', { timeout: 5_000 }).toBe(true);
+    const pid = pidOf(first, a);
+    await first.shutdown();
+    expect(processTree(pid)).not.toEqual([]);
+    // The restored runner is the only trace of the allocation: no pull ever lists it again.
+    server.forget(a.ID);
+    const second = await startClient(server, dir);
+    await expect.poll(() => second.allocRunner(a.ID)?.done, { timeout: 5_000 }).toBe(true);
+    await expect.poll(() => processTree(pid), { timeout: 5_000 }).toEqual([]);
   });
 
   it('kills the other tasks when the leader task dies', async () => {

@@ -542,6 +542,7 @@ class ClientAgent implements Client {
     }
     for (const id of this.maybeLive) {
       const r = this.runners.get(id);
+      // Dropped for good once done: no task leaves `dead` in a done allocation (see AllocRunner.restartAll).
       if (r === undefined || r.done) {
         this.maybeLive.delete(id);
         continue;

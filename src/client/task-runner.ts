@@ -521,6 +521,8 @@ export class TaskRunner {
   /**
    * Runs a task that already finished (a prestart or poststart task that is not a sidecar) once more, for
    * `alloc restart -all-tasks`. A task that was killed or failed stays dead. Returns false when not applicable.
+   * Only for an allocation that is not done (another task still live): the client stops walking a runner once
+   * it is done, taking "done is final" (ClientAgent.maybeLive), so a done allocation must never come back.
    */
   forceRestart(reason: string, gate?: Promise<void>): boolean {
     if (!this.dead || this.killing || this.state.Failed || this.detachCtl.signal.aborted) return false;

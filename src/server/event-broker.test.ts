@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createServer } from './server.js';
 import { nullLogger } from '../logging/index.js';
-import { BUFFER_WRITES, eventMatches, type EventBatch, type EventFilter } from './event-broker.js';
+import type { CommittedWrite, StateStore } from '../state/index.js';
+import { BUFFER_WRITES, EventBroker, eventMatches, type EventBatch, type EventFilter } from './event-broker.js';
 
 const filter = (topics: Record<string, string[]>, namespace = 'default'): EventFilter => ({
   topics: new Map(Object.entries(topics).map(([t, k]) => [t as never, new Set(k)])),
@@ -206,6 +207,43 @@ describe('the event broker', () => {
     } finally {
       await s.stop();
     }
+  });
+
+  it('holds variables and nodes in its ring without their data or secret while nobody reads them', async () => {
+    let publish: (w: CommittedWrite) => void = () => {};
+    const store = {
+      onCommit: (fn: (w: CommittedWrite) => void) => ((publish = fn), () => {}),
+    } as unknown as StateStore;
+    const broker = new EventBroker(store);
+    publish({
+      index: 7,
+      changes: [
+        {
+          table: 'variables',
+          key: 'default\u0000a/b',
+          value: { Namespace: 'default', Path: 'a/b', Data: 'ENCRYPTED', KeyID: 'k1', ModifyIndex: 7 },
+        },
+        { table: 'nodes', key: 'n1', value: { ID: 'n1', Name: 'node-1', SecretID: 'NODE-SECRET' } },
+      ],
+    });
+    // The ring is private: this looks at what it keeps alive before any subscriber turns it into events.
+    const ring = JSON.stringify((broker as unknown as { ring: unknown[] }).ring);
+    expect(ring).toContain('a/b');
+    expect(ring).toContain('node-1');
+    expect(ring).not.toContain('ENCRYPTED');
+    expect(ring).not.toContain('k1');
+    expect(ring).not.toContain('NODE-SECRET');
+    const got: EventBatch[] = [];
+    const sub = broker.listen(filter({ '*': ['*'] }), 0, 60_000, (b) => {
+      if (b) got.push(b);
+    });
+    await expect.poll(() => got.length, { timeout: 5_000 }).toBe(1);
+    expect(got[0]!.Events.map((e) => e.Payload)).toEqual([
+      { Variable: { Namespace: 'default', Path: 'a/b', ModifyIndex: 7 } },
+      { Node: { ID: 'n1', Name: 'node-1' } },
+    ]);
+    sub.close();
+    broker.close();
   });
 
   it('matches topics by key or filter key and namespaces, with nodes in every namespace', () => {

@@ -6,12 +6,12 @@
  *   subscriber (listen): filter, cursor index, sink ◄── batches past its cursor that match, in order ◄─┘
  *
  * Publishing costs one ring slot per write (its rows of the topics' tables); only while subscribers wait, its
- * conversion to events and a look-up of them by the events' topic and keys too: a write wakes only the subscribers it concerns (on the next turn of the event loop, so
- * a burst of writes wakes each once), and 10,000 subscribers to other keys cost it nothing. A subscriber is one
- * small object and a callback, not a generator with a pending promise: the heap the garbage collector marks on
- * every major GC grows by ≈ 700 bytes per stream, not ≈ 3,000. A subscriber that pauses (its socket is full)
- * keeps only its cursor; one that falls behind the ring resumes at its oldest batch, as Nomad's does when the
- * requested index is gone.
+ * conversion to events and a look-up of them by the events' topic and keys too: a write wakes only the
+ * subscribers it concerns (on the next turn of the event loop, so a burst of writes wakes each once), and 10,000
+ * subscribers to other keys cost it nothing. A subscriber is one small object and a callback, not a generator
+ * with a pending promise: the heap the garbage collector marks on every major GC grows by ≈ 700 bytes per
+ * stream, not ≈ 3,000. A subscriber that pauses (its socket is full) keeps only its cursor; one that falls
+ * behind the ring resumes at its oldest batch, as Nomad's does when the requested index is gone.
  */
 import type { CommittedWrite, StateStore, TableName } from '../state/index.js';
 import { ALL_TOPICS, type EventBatch, type EventTopic, type StreamEvent } from '../structs/index.js';
@@ -21,7 +21,9 @@ export { ALL_TOPICS, type EventBatch, type EventTopic, type StreamEvent };
 /**
  * Writes held for resumption (`?index=`); older ones are dropped. A bound on memory as much as on time: a batch
  * holds its rows (a job, an evaluation), so it keeps old versions alive; at the soak benchmark's traffic a batch
- * holds ≈ 1.9 KB of heap, 2 MB for 1,024 (Nomad's own default `event_buffer_size` is 100 events).
+ * holds ≈ 1.9 KB of heap, 2 MB for 1,024 (Nomad's own default `event_buffer_size` is 100 events). Variable and
+ * Node rows are held already stripped of what the stream never sends (a variable's encrypted Data and items, a
+ * node's SecretID), so the ring keeps no secret alive.
  */
 export const BUFFER_WRITES = 1024;
 
@@ -41,6 +43,24 @@ function splitKey(key: string): { namespace: string; id: string } {
   return i < 0 ? { namespace: '', id: key } : { namespace: key.slice(0, i), id: key.slice(i + 1) };
 }
 
+/**
+ * The row as the ring holds it: a variable without its items or encrypted data, a node without its SecretID.
+ * Applied when the write is published, not when its events are built, since that may be up to BUFFER_WRITES
+ * writes later (or never) and the full row would stay in memory until then.
+ */
+function retained(table: TableName, value: unknown): unknown {
+  if (value === null || value === undefined) return value;
+  const row = value as Record<string, unknown>;
+  if (table === 'nodes') {
+    const { SecretID: _s, ...rest } = row;
+    return rest;
+  }
+  // Never the items: the stream is a change feed, the secret stays behind `GET /v1/var`.
+  if (table === 'variables') return { ...row, Items: undefined, Data: undefined, KeyID: undefined };
+  return value;
+}
+
+/** The event of one ring change; its row is already `retained`. */
 function eventOf(table: TableName, key: string, value: unknown, index: number): StreamEvent | undefined {
   const topic = TOPICS[table];
   if (topic === undefined) return undefined;
@@ -87,7 +107,7 @@ function eventOf(table: TableName, key: string, value: unknown, index: number): 
         Type: deleted ? 'NodeDeregistration' : 'NodeRegistration',
         Key: id,
         FilterKeys: null,
-        Payload: { Node: row === null ? { ID: id } : withoutSecret(row) },
+        Payload: { Node: row ?? { ID: id } },
       };
     case 'Deployment':
       return {
@@ -105,26 +125,17 @@ function eventOf(table: TableName, key: string, value: unknown, index: number): 
         FilterKeys: null,
         Payload: { Service: row ?? { ID: id } },
       };
-    case 'Variable': {
-      // Never the items: the stream is a change feed, the secret stays behind `GET /v1/var`.
-      const meta =
-        row === null ? { Namespace: ns, Path: id } : { ...row, Items: undefined, Data: undefined, KeyID: undefined };
+    case 'Variable':
       return {
         ...base,
         Type: deleted ? 'VariableDeleted' : 'VariableUpserted',
         Key: id,
         FilterKeys: null,
-        Payload: { Variable: meta },
+        Payload: { Variable: row ?? { Namespace: ns, Path: id } },
       };
-    }
     default:
       return undefined;
   }
-}
-
-function withoutSecret(node: Record<string, unknown>): Record<string, unknown> {
-  const { SecretID: _s, ...rest } = node;
-  return rest;
 }
 
 /** What a subscriber wants: topic → keys (`*` any key), and a namespace (`*` any). */
@@ -197,7 +208,10 @@ class Subscriber implements EventSubscription {
   }
 }
 
-/** One write held in the ring: its events are built on the first read and kept. */
+/**
+ * One write held in the ring: its changes (rows `retained`, so no variable data or node secret) until the first
+ * read builds its events, which are kept instead.
+ */
 interface RingEntry {
   Index: number;
   changes: CommittedWrite['changes'] | undefined;
@@ -221,7 +235,10 @@ function batchOf(entry: RingEntry): EventBatch {
 const HEARTBEAT_SCAN_MS = 1000;
 
 export class EventBroker {
-  /** The last BUFFER_WRITES batches in index order: a ring, `count` of them from `head`. */
+  /**
+   * The last BUFFER_WRITES batches in index order: a ring, `count` of them from `head`. Each holds its rows until
+   * read (variables and nodes stripped of their secrets at write time), then its events.
+   */
   private readonly ring: Array<RingEntry | undefined> = new Array<RingEntry | undefined>(BUFFER_WRITES);
   private head = 0;
   private count = 0;
@@ -262,7 +279,12 @@ export class EventBroker {
   }
 
   private publish(w: CommittedWrite): void {
-    const changes = w.changes.filter((c) => TOPICS[c.table] !== undefined);
+    const changes: Array<CommittedWrite['changes'][number]> = [];
+    for (const c of w.changes) {
+      if (TOPICS[c.table] === undefined) continue;
+      const value = retained(c.table, c.value);
+      changes.push(value === c.value ? c : { ...c, value });
+    }
     if (changes.length === 0) return;
     // Converted to events only when read: with nobody waiting (the common case under API load), a write costs
     // its ring slot and nothing else. The rows are committed values, so converting later gives the same events.

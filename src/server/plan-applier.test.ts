@@ -196,21 +196,28 @@ describe('PlanApplier', () => {
 });
 
 describe('PlanApplier overlapping commits', () => {
-  /** A backend that holds every batch until released, accepting later ones meanwhile (as the SQLite worker). */
+  /**
+   * A backend that holds every batch until released, accepting later ones meanwhile (as the SQLite worker).
+   * As the backend contract asks, once a batch fails it refuses every later one until the store calls `recover`.
+   */
   function gatedBackend() {
     const held: { index: number; release: () => void; fail: () => void }[] = [];
     const committed: number[] = [];
+    let failed = false;
     const backend: StateBackend = {
       ordered: true,
       load: async () => ({ index: 0, tableIndexes: {} }),
       apply: (b: BackendBatch) =>
         new Promise<void>((resolve, reject) => {
+          if (failed) return reject(new Error('an earlier batch failed'));
           held.push({
             index: b.index,
-            release: () => (committed.push(b.index), resolve()),
-            fail: () => reject(new Error('disk full')),
+            release: () =>
+              failed ? reject(new Error('an earlier batch failed')) : (committed.push(b.index), resolve()),
+            fail: () => ((failed = true), reject(new Error('disk full'))),
           });
         }),
+      recover: () => (failed = false),
       close: async () => {},
     };
     return { backend, held, committed };

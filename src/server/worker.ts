@@ -173,8 +173,17 @@ export class Worker {
         return;
       }
       // The broker holds this job's next eval until the ack, so nothing plans on top of an update that could
-      // still be lost; meanwhile this worker takes an eval of another job.
-      const ack: Promise<void> = Promise.all(planner.pendingWrites)
+      // still be lost; meanwhile this worker takes an eval of another job. The delivery is still making progress
+      // while a slow disk commits, so its nack timer is restarted now and as each write settles.
+      const progress = () => {
+        try {
+          broker.outstandingReset(ev.ID, token);
+        } catch {
+          // The delivery timed out meanwhile; the ack below fails and so nacks (a no-op then).
+        }
+      };
+      progress();
+      const ack: Promise<void> = Promise.all(planner.pendingWrites.map((p) => p.then(progress)))
         .then(() => broker.ack(ev.ID, token))
         .catch((e: unknown) => this.nack(ev, token, e, log))
         .finally(() => this.acking.delete(ack));

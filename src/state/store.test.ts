@@ -129,7 +129,10 @@ describe('StateStore', () => {
     const s = await open(backend);
     await s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
     fail = true;
+    const epoch = s.epoch;
     await expect(s.write((tx) => tx.put('jobs', build.job({ ID: 'b' })))).rejects.toMatchObject({ code: 'Internal' });
+    // The backend threw synchronously, so no reader saw the dropped tip: plans read before stay valid.
+    expect(s.epoch).toBe(epoch);
     expect(s.writeHealth()).toMatchObject({ ok: false, error: 'disk full' });
     fail = false;
     const c = await s.write((tx) => tx.put('jobs', build.job({ ID: 'c' })));
@@ -189,6 +192,55 @@ describe('StateStore', () => {
         .jobs()
         .map((j) => j.ID),
     ).toEqual(['d']);
+  });
+
+  it('never commits a batch built on a failed one, even when the backend wrongly accepts it', async () => {
+    const pending: { index: number; settle: (ok: boolean) => void }[] = [];
+    const backend: StateBackend = {
+      ordered: true,
+      load: async () => ({ index: 0, tableIndexes: {} }),
+      // Breaks the contract on purpose: it keeps accepting batches after one failed.
+      apply: (batch) =>
+        new Promise<void>((resolve, reject) => {
+          pending.push({ index: batch.index, settle: (ok) => (ok ? resolve() : reject(new Error('I/O error'))) });
+        }),
+      recover: () => {},
+      close: async () => {},
+    };
+    const s = await open(backend);
+    const epoch = s.epoch;
+    const a = s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
+    const b = s.write((tx) => tx.put('jobs', build.job({ ID: 'b' })));
+    await vi.waitFor(() => expect(pending.length).toBe(2));
+    pending.shift()?.settle(false);
+    pending.shift()?.settle(true);
+    await expect(a).rejects.toMatchObject({ code: 'Internal' });
+    await expect(b).rejects.toMatchObject({ code: 'Internal' });
+    expect(s.snapshot().jobs()).toEqual([]);
+    expect(s.latestIndex()).toBe(0);
+    expect(s.epoch).toBe(epoch + 1);
+  });
+
+  it('refuses a write that changed nothing when the tip it read from is dropped', async () => {
+    const pending: { settle: (ok: boolean) => void }[] = [];
+    const backend: StateBackend = {
+      load: async () => ({ index: 0, tableIndexes: {} }),
+      apply: () =>
+        new Promise<void>((resolve, reject) => {
+          pending.push({ settle: (ok) => (ok ? resolve() : reject(new Error('I/O error'))) });
+        }),
+      close: async () => {},
+    };
+    const s = await open(backend);
+    const a = s.write((tx) => tx.put('jobs', build.job({ ID: 'a' })));
+    // Reads the uncommitted job and changes nothing: its answer depends on the first write.
+    const n = s.write((tx) => tx.jobByID('default', 'a')?.ID);
+    await vi.waitFor(() => expect(pending.length).toBe(1));
+    pending.shift()?.settle(false);
+    await expect(a).rejects.toMatchObject({ code: 'Internal' });
+    await expect(n).rejects.toMatchObject({ code: 'Internal' });
+    // Once nothing is in flight, a no-op write answers at once from the durable state.
+    await expect(s.write((tx) => tx.jobByID('default', 'a')?.ID)).resolves.toEqual({ result: undefined, index: 0 });
   });
 
   it('inserts 100,000 allocations in batches of 1,000 and snapshots stay consistent meanwhile', async () => {

@@ -225,7 +225,15 @@ export class StateStore {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (!tx.hasChanges()) return this.afterPending().then(() => ({ result, index: this.committed.index }));
+    if (!tx.hasChanges()) {
+      // `result` was computed from the tip: if an earlier batch fails, that tip is dropped and so is the answer.
+      const epoch = this.dropped;
+      return this.afterPending().then(() => {
+        if (this.failed !== undefined || this.dropped !== epoch)
+          throw internalError('state store dropped the state this write was computed from: an earlier write failed');
+        return { result, index: this.committed.index };
+      });
+    }
     const next = tx.freeze();
     this.tip = next;
     const batch = {
@@ -241,9 +249,9 @@ export class StateStore {
       try {
         r = this.backend.apply(batch);
       } catch (e) {
-        // Nothing else is in flight, so nothing was built on this batch: drop it and stay writable.
+        // Nothing else is in flight, so nothing was built on this batch: drop it and stay writable. The epoch
+        // stays: the backend threw synchronously, so no reader ever saw this tip.
         this.tip = this.committed;
-        this.dropped++;
         return Promise.reject(this.fail(e, false));
       }
       if (!(r instanceof Promise)) {
@@ -277,6 +285,13 @@ export class StateStore {
     const done = Promise.all([this.chain, p]).then(
       () => {
         this.pending--;
+        // An earlier batch failed, so this one was built on a tip that is being dropped: never commit it, even
+        // if the backend (wrongly) accepted it.
+        const failed = this.failed;
+        if (failed !== undefined) {
+          this.recoverWhenIdle();
+          throw internalError(`state store is recovering from a failed write: ${failed.message}`, failed);
+        }
         this.commit(next, touched, written);
         this.recoverWhenIdle();
       },
