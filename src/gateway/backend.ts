@@ -10,8 +10,8 @@
  * Backends outlive routing tables: the registry hands the same object to every table that still lists the
  * instance, so in-flight counts and ejection survive a table swap.
  */
-import { Agent, type AgentOptions } from 'node:http';
-import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
+import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { GatewayInstance, LoadBalancing, RouteTargetInfo } from './types.js';
@@ -154,39 +154,26 @@ function unpark(socket: PoolSocket): void {
   if (socket.timeout !== undefined && socket.timeout > 0) socket.setTimeout(0);
 }
 
-/** node:http's Agent with keepPooled. */
-class InstanceAgent extends Agent {
-  constructor(opts: AgentOptions) {
-    super(opts);
-  }
+/**
+ * An Agent class (node:http's, or node:https's for proto=https routes) with keepPooled: one definition for both, so
+ * the two pools cannot drift apart.
+ */
+function withPoolChecks<B extends new (...args: any[]) => Agent>(Base: B) {
+  return class extends Base {
+    override keepSocketAlive(duplex: Duplex): boolean {
+      const socket = duplex as PoolSocket;
+      return keepPooled(socket, super.keepSocketAlive(socket) as unknown as boolean);
+    }
 
-  override keepSocketAlive(duplex: Duplex): boolean {
-    const socket = duplex as PoolSocket;
-    return keepPooled(socket, super.keepSocketAlive(socket) as unknown as boolean);
-  }
-
-  override reuseSocket(duplex: Duplex, req: Parameters<Agent['reuseSocket']>[1]): void {
-    unpark(duplex as PoolSocket);
-    super.reuseSocket(duplex, req);
-  }
+    override reuseSocket(duplex: Duplex, req: Parameters<Agent['reuseSocket']>[1]): void {
+      unpark(duplex as PoolSocket);
+      super.reuseSocket(duplex, req);
+    }
+  };
 }
 
-/** node:https's Agent with keepPooled, for proto=https routes. */
-class InstanceHttpsAgent extends HttpsAgent {
-  constructor(opts: HttpsAgentOptions) {
-    super(opts);
-  }
-
-  override keepSocketAlive(duplex: Duplex): boolean {
-    const socket = duplex as PoolSocket;
-    return keepPooled(socket, super.keepSocketAlive(socket) as unknown as boolean);
-  }
-
-  override reuseSocket(duplex: Duplex, req: Parameters<HttpsAgent['reuseSocket']>[1]): void {
-    unpark(duplex as PoolSocket);
-    super.reuseSocket(duplex, req);
-  }
-}
+const InstanceAgent = withPoolChecks(Agent);
+const InstanceHttpsAgent = withPoolChecks(HttpsAgent);
 
 /** The longest idle time a Keep-Alive hint sets on a pooled connection. */
 const MAX_POOLED_IDLE_MS = 3_600_000;
