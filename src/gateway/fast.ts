@@ -27,6 +27,7 @@ import { connectionTokens, forwardRequestHeaders, removeNamed, type ClientFacts 
 import type { ErrorReason } from './metrics.js';
 import { errorPageText } from './pages.js';
 import {
+  afterFailedAttempt,
   isIdempotent,
   ResponseDeadlines,
   setHeader,
@@ -39,7 +40,6 @@ import type { LiveRoute } from './table.js';
 
 /** Largest chunked trailer line, as node:http's default `maxHeaderSize`. */
 export const MAX_HEAD = 16 * 1024;
-const MAX_CONNECT_ATTEMPTS = 16;
 /** Idle keep-alive connections close after this, as node:http's `keepAliveTimeout`. */
 const KEEP_ALIVE_MS = 5000;
 /** What keep-alive responses say, as node:http's server does for its `keepAliveTimeout`. */
@@ -1042,23 +1042,22 @@ class FastExchange {
         until: b.ejectedUntil,
       });
     }
-    const settings = this.ctx.opts.settings;
-    const safeToResend = isIdempotent(this.method) && !this.gotBytes;
-    if (safeToResend && up.reused && !connectFailed && !this.staleRetried) {
-      // Most likely the instance closed this pooled connection as it was taken (its idle timeout, without a
-      // Keep-Alive hint to expire it first): one resend over a new connection, to another instance when there is
-      // one, else to this one, as Go's Transport and nginx do. maxAttempts does not count it (one more below).
-      this.staleRetried = true;
+    const next = afterFailedAttempt({
+      safeToResend: isIdempotent(this.method) && !this.gotBytes,
+      reused: up.reused,
+      connectFailed,
+      // The fast path sends no request body, so a refused connection sent nothing.
+      notSent: connectFailed,
+      staleRetried: this.staleRetried,
+      tried: this.tried.length,
+      maxAttempts: this.ctx.opts.settings.maxAttempts,
+    });
+    if (next !== 'fail') {
       this.route.metrics.retries++;
-      this.attempt(b);
-      return;
-    }
-    const limit =
-      (connectFailed ? Math.max(settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : settings.maxAttempts) +
-      (this.staleRetried ? 1 : 0);
-    if ((connectFailed || safeToResend) && this.tried.length < limit) {
-      this.route.metrics.retries++;
-      this.attempt();
+      if (next === 'stale') {
+        this.staleRetried = true;
+        this.attempt(b);
+      } else this.attempt();
       return;
     }
     this.fail();

@@ -45,6 +45,39 @@ export function isIdempotent(method: string | undefined): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
 }
 
+/** What an attempt that failed without an answer knows of itself, on either request engine. */
+export interface FailedAttempt {
+  /** Idempotent, and nothing of its body was sent nor anything of an answer received. */
+  safeToResend: boolean;
+  /** It went over a pooled (kept-alive) connection. */
+  reused: boolean;
+  /** The connection was never made. */
+  connectFailed: boolean;
+  /** Nothing of the request reached the instance (a refused connection before any body). */
+  notSent: boolean;
+  /** The one resend of a stale pooled connection was already used. */
+  staleRetried: boolean;
+  /** Instances tried so far, this one included. */
+  tried: number;
+  maxAttempts: number;
+}
+
+/**
+ * The retry policy both engines (node:http's and the fast path) follow after a failed attempt:
+ * - `stale`: a request that broke on a pooled connection most likely met the instance closing it as it was
+ *   taken (its idle timeout, with no Keep-Alive hint to expire it first): one resend over a new connection, to
+ *   another instance or else to this one, as Go's Transport and nginx do. The limit below grows by one for it.
+ * - `next`: another instance. A refused connection sent nothing and costs next to nothing, so it may move on to
+ *   every other instance of the route (when a node dies, most of a route's instances can be dead before the
+ *   catalog says so); a resend after a broken connection stays within maxAttempts.
+ * - `fail`: the error page.
+ */
+export function afterFailedAttempt(f: FailedAttempt): 'stale' | 'next' | 'fail' {
+  if (f.safeToResend && f.reused && !f.connectFailed && !f.staleRetried) return 'stale';
+  const limit = (f.notSent ? Math.max(f.maxAttempts, MAX_CONNECT_ATTEMPTS) : f.maxAttempts) + (f.staleRetried ? 1 : 0);
+  return (f.notSent || f.safeToResend) && f.tried < limit ? 'next' : 'fail';
+}
+
 /**
  * Response timeouts for every exchange of one gateway, on one shared timer. A per-request `setTimeout` on the
  * ClientRequest (arming the socket's idle timer and adding and removing its listeners on every request) was a
@@ -288,25 +321,21 @@ class Exchange {
     // An idempotent request that got no answer may go to another instance, as nginx's `proxy_next_upstream
     // error` does: the instance may have died with it in flight (a reset or hang-up on a fresh socket as much as
     // on a reused one), which is what a killed container does to the requests it was serving.
-    const safeToResend = isIdempotent(this.req.method) && !this.bodyStarted;
-    if (safeToResend && preq.reusedSocket && !connectFailed && !this.staleRetried) {
-      // Most likely the instance closed this pooled connection as it was taken (its idle timeout): one resend
-      // over a new connection, to another instance or else to this one. maxAttempts does not count it (one more
-      // below).
-      this.staleRetried = true;
+    const next = afterFailedAttempt({
+      safeToResend: isIdempotent(this.req.method) && !this.bodyStarted,
+      reused: preq.reusedSocket,
+      connectFailed,
+      notSent,
+      staleRetried: this.staleRetried,
+      tried: this.tried.length,
+      maxAttempts: this.settings.maxAttempts,
+    });
+    if (next !== 'fail') {
       this.route.metrics.retries++;
-      this.attempt(b);
-      return;
-    }
-    // A refused connection sent nothing and costs next to nothing, so it may move on to every other instance
-    // of the route (when a node dies, most of a route's instances can be dead before the catalog says so);
-    // a resend after a broken connection stays within maxAttempts.
-    const limit =
-      (notSent ? Math.max(this.settings.maxAttempts, MAX_CONNECT_ATTEMPTS) : this.settings.maxAttempts) +
-      (this.staleRetried ? 1 : 0);
-    if ((notSent || safeToResend) && this.tried.length < limit) {
-      this.route.metrics.retries++;
-      this.attempt();
+      if (next === 'stale') {
+        this.staleRetried = true;
+        this.attempt(b);
+      } else this.attempt();
       return;
     }
     this.fail();
