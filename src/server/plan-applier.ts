@@ -148,7 +148,9 @@ export class PlanApplier {
     const epoch = store.epoch;
     let evaluated: PlanResult | undefined;
     const write = store.write((txn) => (evaluated = evaluateAndCommit(txn, plan, this.opts.allocsFit, nowNs)));
-    // Not applied if the evaluation threw or the backend refused the batch at once (the tip was dropped).
+    // Not applied if the evaluation threw or the store refused the write (a failed write's tip is being dropped,
+    // so the epoch moved). A backend that throws synchronously keeps the epoch (no reader saw that tip): the worker
+    // then gets the result, but `committed` rejects, so the eval is nacked and planned again.
     if (applied !== undefined && evaluated !== undefined && store.epoch === epoch) {
       const committed = write.then(() => undefined);
       committed.catch(() => undefined); // the caller observes it; this only keeps it from being "unhandled"
