@@ -899,3 +899,87 @@ describe('pooled instance connections', () => {
     await expect.poll(() => b.open(), { timeout: 5000, interval: 100 }).toBe(0);
   });
 });
+
+describe('repeated heads', () => {
+  it('are routed again when the routing table changed between them, on the same connection', async () => {
+    const named = (name: string) => (_head: string, sock: Socket) =>
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n${name}`);
+    const a = await rawBackend(named('a'));
+    const b = await rawBackend(named('b'));
+    const source = new MemorySource([instance('a', a.port, ['urlprefix-/'])]);
+    const gw = await gateway([], { source });
+    const c = await rawClient(gw.port);
+    c.sock.write(GET('/x'));
+    await expect.poll(() => c.text().endsWith('a'), { timeout: 3000 }).toBe(true);
+    source.set([instance('b', b.port, ['urlprefix-/'])]);
+    await expect.poll(() => gw.routes()[0]?.Targets.map((t) => t.ID), { timeout: 3000 }).toEqual(['b']);
+    c.sock.write(GET('/x'));
+    await expect.poll(() => c.text().endsWith('b'), { timeout: 3000 }).toBe(true);
+    expect(a.heads).toHaveLength(1);
+    expect(b.heads).toEqual([a.heads[0]]);
+  });
+
+  it('from an instance are framed by what each request asked: HEAD has no body, Connection: close ends', async () => {
+    // The same response head for GET and HEAD, over the one pooled instance connection.
+    const b = await rawBackend((head, sock) =>
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n${head.startsWith('HEAD') ? '' : 'ok'}`),
+    );
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    c.sock.write(GET('/') + GET('/') + `HEAD / HTTP/1.1\r\nHost: h\r\n\r\n` + GET('/') + LAST('/'));
+    await expect.poll(() => c.closed(), { timeout: 3000 }).toBe(true);
+    const ok = `HTTP/1.1 200 OK\r\nContent-Length: 2\r\n${KA}\r\n`;
+    expect(undated(c.text())).toBe(
+      `${ok}ok${ok}ok${ok}${ok}okHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok`,
+    );
+    expect(b.heads).toHaveLength(5);
+  });
+
+  it('from an instance that sends no Date get the Date of their own second', async () => {
+    vi.useFakeTimers({ now: Date.parse('2030-05-06T07:08:09.100Z'), toFake: ['Date'] });
+    cleanups.push(() => void vi.useRealTimers());
+    const b = await rawBackend((_head, sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    const gw = await gateway([instance('a', b.port, ['urlprefix-/'])]);
+    const c = await rawClient(gw.port);
+    c.sock.write(GET('/'));
+    await expect.poll(() => count(c.text(), 'ok'), { timeout: 3000 }).toBe(1);
+    vi.setSystemTime(Date.parse('2030-05-06T07:08:12.000Z'));
+    c.sock.write(GET('/'));
+    await expect.poll(() => count(c.text(), 'ok'), { timeout: 3000 }).toBe(2);
+    expect([...c.text().matchAll(/Date: ([^\r]+)\r\n/g)].map((m) => m[1])).toEqual([
+      'Mon, 06 May 2030 07:08:09 GMT',
+      'Mon, 06 May 2030 07:08:12 GMT',
+    ]);
+  });
+});
+
+describe('instance connections read into one shared buffer', () => {
+  it('deliver every response intact to clients that read slowly while other instances keep sending', async () => {
+    // Each instance's reads land in the shared buffer while the bytes before them still wait for a client that
+    // does not read: four bodies larger than the sockets' buffers, the clients paused until all instances stalled.
+    const size = (i: number) => 8_000_000 + i * 1000;
+    const backends = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        rawBackend((_head, sock) => {
+          const body = Buffer.alloc(size(i), String.fromCharCode(97 + i)).toString('latin1');
+          const text = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+          for (let k = 0; k < text.length; k += 20_011) sock.write(text.slice(k, k + 20_011));
+        }),
+      ),
+    );
+    const gw = await gateway(backends.map((b, i) => instance(`i${i}`, b.port, [`urlprefix-/${i}`])));
+    const clients = await Promise.all([0, 1, 2, 3].map(() => rawClient(gw.port)));
+    clients.forEach((c, i) => {
+      c.sock.pause();
+      c.sock.write(LAST(`/${i}`));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const c of clients) c.sock.resume();
+    for (const c of clients) await expect.poll(() => c.closed(), { timeout: 10_000 }).toBe(true);
+    clients.forEach((c, i) => {
+      const body = c.text().split('\r\n\r\n')[1]!;
+      expect(body.length).toBe(size(i));
+      expect(body === String.fromCharCode(97 + i).repeat(size(i))).toBe(true);
+    });
+  });
+});

@@ -36,8 +36,10 @@ import {
   type TableHolder,
 } from './proxy.js';
 import { stripPrefix } from './routes.js';
-import type { LiveRoute } from './table.js';
+import type { LiveRoute, LiveTable } from './table.js';
 
+/** Where every instance connection's reads land (see Upstream); 64 KiB as libuv's default read size. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 /** Largest chunked trailer line, as node:http's default `maxHeaderSize`. */
 export const MAX_HEAD = 16 * 1024;
 /** Idle keep-alive connections close after this, as node:http's `keepAliveTimeout`. */
@@ -154,7 +156,8 @@ let dateUntil = 0;
  */
 export function dateHeaderLine(): string {
   const now = Date.now();
-  if (now >= dateUntil) {
+  // A clock stepped back would otherwise keep the old line until it caught up again.
+  if (now >= dateUntil || now < dateUntil - 1000) {
     dateLine = `Date: ${new Date(now).toUTCString()}\r\n`;
     dateUntil = now - (now % 1000) + 1000;
   }
@@ -164,16 +167,17 @@ export function dateHeaderLine(): string {
 /** How a response body ends. */
 type Framing = 'none' | 'length' | 'chunked' | 'close';
 
+/** A parsed response head; shared by the exchanges that got the same head (Upstream.responseHead), so read-only. */
 export interface ResponseHead {
-  status: number;
+  readonly status: number;
   /** The head to send to the client, with its final CRLFCRLF. */
-  text: string;
-  framing: Framing;
-  length: number;
+  readonly text: string;
+  readonly framing: Framing;
+  readonly length: number;
   /** The instance connection cannot carry another request afterwards. */
-  close: boolean;
+  readonly close: boolean;
   /** From the instance's `Keep-Alive: timeout=N`: how long its connection may idle in the pool (pooledIdleLimitMs). */
-  idleLimitMs: number | undefined;
+  readonly idleLimitMs: number | undefined;
 }
 
 /**
@@ -399,18 +403,30 @@ class Upstream {
   private usableUntil = Infinity;
   private dead = false;
 
-  constructor(
-    readonly sock: Socket,
-    readonly backend: Backend,
-  ) {
-    sock.setNoDelay(true);
-    sock.on('data', (d: Buffer) => {
-      if (this.owner !== undefined) this.owner.onUpstreamData(d);
-      else this.destroy(); // bytes nobody asked for: the connection is out of step
+  readonly sock: Socket;
+
+  /**
+   * Connects to `backend`. Reads land in the one shared READ_BUFFER (`onread`): no buffer and no stream event per
+   * read; onUpstreamData consumes each read before returning, copying what it keeps or queues.
+   */
+  constructor(readonly backend: Backend) {
+    const sock = connect({
+      host: backend.host,
+      port: backend.port,
+      onread: { buffer: READ_BUFFER, callback: (n: number) => this.onRead(n) },
     });
+    this.sock = sock;
+    sock.setNoDelay(true);
     sock.on('error', (err: NodeJS.ErrnoException) => this.onGone(err));
     sock.on('close', () => this.onGone(undefined));
     sock.on('end', () => this.onGone(undefined));
+  }
+
+  /** Returns true: reading goes on unless the exchange paused the socket (backpressure from the client). */
+  private onRead(n: number): boolean {
+    if (this.owner !== undefined) this.owner.onUpstreamData(READ_BUFFER.subarray(0, n));
+    else this.destroy(); // bytes nobody asked for: the connection is out of step
+    return true;
   }
 
   private onGone(err: NodeJS.ErrnoException | undefined): void {
@@ -436,6 +452,29 @@ class Upstream {
       this.usableUntil = idleLimitMs === undefined ? Infinity : now + idleLimitMs;
       idle.push(this);
     }
+  }
+
+  /** The last response head read here, its parse, and the gateway's Date line then (see responseHead). */
+  private lastHead = '';
+  private lastKey = 0;
+  private lastDate = '';
+  private lastRes: ResponseHead | undefined;
+
+  /**
+   * parseResponseHead, remembered: an instance tends to send the same head again and again (its Date changes once
+   * a second), so a repeat within the same second (the gateway's Date line too) reuses the previous parse.
+   */
+  responseHead(head: string, method: string, closeClient: boolean): ResponseHead | undefined {
+    const key = (method === 'HEAD' ? 1 : 0) | (closeClient ? 2 : 0);
+    const date = dateHeaderLine();
+    if (this.lastRes !== undefined && head === this.lastHead && key === this.lastKey && date === this.lastDate)
+      return this.lastRes;
+    const res = parseResponseHead(head, method, closeClient);
+    this.lastHead = head;
+    this.lastKey = key;
+    this.lastDate = date;
+    this.lastRes = res;
+    return res;
   }
 
   /** Whether it may carry a request at `now`: not closed, and not idle for longer than the instance allows. */
@@ -495,7 +534,7 @@ function takeUpstream(b: Backend, now: number, fresh: boolean): Upstream {
     if (u.usableAt(now)) return u;
     u.destroy();
   }
-  return new Upstream(connect({ host: b.host, port: b.port }), b);
+  return new Upstream(b);
 }
 
 /** The fast path's side of the gateway: its client connections, for the idle sweep and for close. */
@@ -734,24 +773,40 @@ class ClientConn {
       this.refuse(HEAD_TOO_LARGE);
       return;
     }
-    const head = parseRequestHead(buf.toString('latin1', this.start, end));
-    if (head === 'bad') {
-      this.refuse(BAD_REQUEST);
-      return;
-    }
-    const route = head === 'fallback' ? undefined : this.servable(head);
-    if (head === 'fallback' || route === undefined) {
-      this.fallBack();
-      return;
+    const text = buf.toString('latin1', this.start, end);
+    const table = this.ctx.opts.holder.table;
+    // A keep-alive client usually repeats its head (same target, same headers): the same bytes under the same
+    // table give the same plan, so parsing, matching and rewriting are done once for the run of them.
+    let plan = text === this.lastHead && table === this.lastTable ? this.lastPlan : undefined;
+    if (plan === undefined) {
+      const head = parseRequestHead(text);
+      if (head === 'bad') {
+        this.refuse(BAD_REQUEST);
+        return;
+      }
+      const route = head === 'fallback' ? undefined : this.servable(head);
+      if (head === 'fallback' || route === undefined) {
+        this.fallBack();
+        return;
+      }
+      plan = requestPlan(head, route, this.remoteAddress);
+      this.lastHead = text;
+      this.lastTable = table;
+      this.lastPlan = plan;
     }
     this.headSince = undefined;
     this.start = end + 4;
     this.scanned = this.start;
     if (this.start === this.end) this.clear();
-    if (head.close) this.closeAfter = true;
-    this.exchange = new FastExchange(this, head, route, this.ctx);
+    if (plan.close) this.closeAfter = true;
+    this.exchange = new FastExchange(this, plan, this.ctx);
     this.exchange.attempt();
   }
+
+  /** The last head served here, the table it was matched in, and its plan (see serveOne). */
+  private lastHead = '';
+  private lastTable: LiveTable | undefined;
+  private lastPlan: RequestPlan | undefined;
 
   /** The route for `head` when the fast path can serve it. */
   private servable(head: RequestHead): LiveRoute | undefined {
@@ -843,11 +898,34 @@ class ClientConn {
   }
 }
 
+/** A request head as served: its route and the head sent to the instance. Shared by repeats of the same head. */
+interface RequestPlan {
+  readonly method: string;
+  readonly close: boolean;
+  readonly route: LiveRoute;
+  /** The head for the instance, with its final CRLFCRLF. */
+  readonly text: string;
+}
+
+/** Rewrites a request head for the instance: forwarded headers, upstream Host, strip / add-prefix. */
+function requestPlan(head: RequestHead, route: LiveRoute, remoteAddress: string): RequestPlan {
+  const facts: ClientFacts = { remoteAddress, upgrade: false, body: false, tls: false };
+  const headers = forwardRequestHeaders(head.raw, facts);
+  const spec = route.spec;
+  if (spec.upstreamHost !== undefined) setHeader(headers, 'host', spec.upstreamHost);
+  const stripped = stripPrefix(head.target, spec.strip);
+  const path = spec.addPrefix ? spec.addPrefix + stripped : stripped;
+  let text = `${head.method} ${path} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return { method: head.method, close: head.close, route, text: text + '\r\n' };
+}
+
 class FastExchange {
   private readonly tried: Backend[] = [];
   private readonly startedAt = performance.now();
   private readonly headText: string;
   private readonly method: string;
+  private readonly route: LiveRoute;
   private backend: Backend | undefined;
   private up: Upstream | undefined;
   private rbuf: Buffer | undefined;
@@ -864,21 +942,13 @@ class FastExchange {
 
   constructor(
     private readonly client: ClientConn,
-    head: RequestHead,
-    private readonly route: LiveRoute,
+    plan: RequestPlan,
     private readonly ctx: FastContext,
   ) {
-    route.metrics.requests++;
-    this.method = head.method;
-    const facts: ClientFacts = { remoteAddress: client.remoteAddress, upgrade: false, body: false, tls: false };
-    const headers = forwardRequestHeaders(head.raw, facts);
-    const spec = route.spec;
-    if (spec.upstreamHost !== undefined) setHeader(headers, 'host', spec.upstreamHost);
-    const stripped = stripPrefix(head.target, spec.strip);
-    const path = spec.addPrefix ? spec.addPrefix + stripped : stripped;
-    let text = `${head.method} ${path} HTTP/1.1\r\n`;
-    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    this.headText = text + '\r\n';
+    this.route = plan.route;
+    this.route.metrics.requests++;
+    this.method = plan.method;
+    this.headText = plan.text;
   }
 
   /**
@@ -914,11 +984,11 @@ class FastExchange {
       const end = buf.indexOf(CRLF2);
       if (end < 0) {
         if (buf.length > this.ctx.opts.maxHeaderSize) this.badResponse('response head too large');
-        else this.rbuf = buf;
+        else this.rbuf = this.rbuf === undefined ? Buffer.from(buf) : buf; // d is READ_BUFFER: copied
         return;
       }
       this.rbuf = undefined;
-      const res = parseResponseHead(buf.toString('latin1', 0, end), this.method, this.client.closeAfter);
+      const res = this.up!.responseHead(buf.toString('latin1', 0, end), this.method, this.client.closeAfter);
       if (res === undefined) {
         this.badResponse('invalid response head');
         return;
@@ -974,7 +1044,8 @@ class FastExchange {
       }
     } else end = -1;
     const part = end < 0 ? (start === 0 ? d : d.subarray(start)) : d.subarray(start, end);
-    const ok = part.length === 0 || this.client.socket.write(part);
+    // A copy: part is in READ_BUFFER, which the next read reuses, and the socket may queue what it is given.
+    const ok = part.length === 0 || this.client.socket.write(Buffer.from(part));
     if (end >= 0) {
       this.complete(end < d.length);
       return;
