@@ -141,11 +141,6 @@ export interface TaskHandle {
   startedAt: number;
 }
 
-export interface DriverNetwork {
-  ip?: string;
-  portMap?: Record<string, number>;
-}
-
 export interface TaskResourceUsage {
   /** Unix nanoseconds. */
   timestamp: number;
@@ -204,7 +199,7 @@ export interface TaskDriver {
   fingerprint(): Promise<DriverFingerprint>;
   /** Validates the task's driver `config`; returns the problems (empty when valid). */
   validateConfig(config: Record<string, unknown>): string[];
-  startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle; network?: DriverNetwork }>;
+  startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle }>;
   /** Resolves when the task exits. Safe to call more than once. */
   waitTask(taskID: string, signal?: AbortSignal): Promise<ExitResult>;
   /** Sends `killSignal` (default SIGTERM), then SIGKILL after `timeoutMs`. Resolves when the task is gone. */

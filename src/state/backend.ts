@@ -12,7 +12,22 @@ export interface BackendBatch {
   /** The last-modified index of every table this batch touches. */
   tableIndexes: Partial<Record<TableName, number>>;
   /** Row upserts (value set) and deletes (value null), last write per key wins. */
-  changes: { table: TableName; key: string; value: unknown | null }[];
+  changes: BackendChange[];
+}
+
+export interface BackendChange {
+  table: TableName;
+  key: string;
+  value: unknown | null;
+  /**
+   * Allocations only: the row's creation index (its `CreateIndex`), on upserts and deletes alike. It never
+   * changes for an allocation, so a backend may store the rows in creation order, keyed by (order, key): SQLite
+   * then appends new allocations at the end of its table instead of inserting them at random places (keyed by
+   * random UUIDs alone, each commit of a plan rewrote about one page per allocation). Other backends ignore it.
+   */
+  order?: number;
+  /** Allocations only: the order the row was stored under before, when it differs from `order` (never expected). */
+  staleOrder?: number;
 }
 
 export interface LoadedMeta {

@@ -17,9 +17,9 @@
  */
 import type { Logger } from '../logging/index.js';
 import { DroverError, internalError, isDroverError } from '../errors/index.js';
-import type { BackendBatch, StateBackend } from './backend.js';
+import type { BackendBatch, BackendChange, StateBackend } from './backend.js';
 import { isTableName, tableNames, tableSpecs, type TableName, type TableRows } from './schema.js';
-import { emptyRoot, RootReader, TxnTables, type Root } from './tables.js';
+import { allocOrder, emptyRoot, RootReader, TxnTables, type Root } from './tables.js';
 import { StateView } from './view.js';
 import { WatchRegistry } from './watch.js';
 
@@ -60,6 +60,35 @@ function deepFreeze(root: unknown): void {
     Object.freeze(o);
     for (const v of Object.values(o as Record<string, unknown>)) todo.push(v);
   }
+}
+
+/**
+ * The backend rows of a write's changes. Allocations carry the order they are stored under (see
+ * `BackendChange.order`): an upsert its own CreateIndex, a delete the one of the row as the transaction found it
+ * (the row the backend has, or will have once the batches in flight commit, in order), 0 for a row never stored.
+ */
+function batchChanges(tx: TxnTables): BackendChange[] {
+  const out: BackendChange[] = [];
+  for (const [table, m] of tx.changes) {
+    if (table !== 'allocs') {
+      for (const [key, value] of m) out.push({ table, key, value });
+      continue;
+    }
+    for (const [key, value] of m) {
+      const before = tx.storedAllocOrders.get(key);
+      if (value === null) {
+        out.push({ table, key, value, order: before ?? 0 });
+        continue;
+      }
+      const order = allocOrder(value);
+      out.push(
+        before === undefined || before === order
+          ? { table, key, value, order }
+          : { table, key, value, order, staleOrder: before },
+      );
+    }
+  }
+  return out;
 }
 
 /** The backend of a forked store: writes commit in memory only (synchronously) and vanish with the fork. */
@@ -239,7 +268,7 @@ export class StateStore {
     const batch = {
       index: next.index,
       tableIndexes: Object.fromEntries([...tx.changes.keys()].map((t) => [t, next.index])),
-      changes: [...tx.changes].flatMap(([table, m]) => [...m].map(([key, value]) => ({ table, key, value }))),
+      changes: batchChanges(tx),
     };
     const touched = [...tx.changes.keys()];
     const written: CommittedWrite = { index: next.index, changes: batch.changes };

@@ -20,7 +20,6 @@ import { type Logger, nullLogger } from '../../logging/index.js';
 import type {
   DriverCapabilities,
   DriverFingerprint,
-  DriverNetwork,
   ExecResult,
   ExecSession,
   ExecStreamRequest,
@@ -133,7 +132,7 @@ export class DockerDriver implements TaskDriver {
     return validateDockerConfig(config, this.opts);
   }
 
-  async startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle; network?: DriverNetwork }> {
+  async startTask(cfg: TaskConfig, signal?: AbortSignal): Promise<{ handle: TaskHandle }> {
     const problems = this.validateConfig(cfg.config);
     if (problems.length > 0) throw driverError(`invalid docker config: ${problems.join('; ')}`, false);
     // In a group network the container joins the allocation's pause container (createNetwork): its own
@@ -185,9 +184,7 @@ export class DockerDriver implements TaskDriver {
     }
     this.track(cfg, containerID);
     // No inspect after the start: the task is "Started" as soon as dockerd says so (one request less per task
-    // while dockerd is starting the others). The container's own IP is reported only for an adopted container
-    // (already inspected); the client uses the group's network status, not this, for service addresses.
-    const ip = info?.NetworkSettings?.IPAddress;
+    // while dockerd is starting the others). Service addresses come from the group's network status.
     const handle: TaskHandle = {
       driver: this.name,
       version: HANDLE_VERSION,
@@ -196,7 +193,7 @@ export class DockerDriver implements TaskDriver {
       driverState: { containerID, containerName: containerName(cfg), image },
       startedAt: Date.now(),
     };
-    return { handle, network: ip ? { ip, portMap: portMapOf(cfg) } : undefined };
+    return { handle };
   }
 
   /**
@@ -514,12 +511,6 @@ export class DockerDriver implements TaskDriver {
 
 export function containerName(cfg: TaskConfig): string {
   return `${cfg.name}-${cfg.allocID}`.replace(/[^a-zA-Z0-9_.-]/g, '_');
-}
-
-function portMapOf(cfg: TaskConfig): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const p of cfg.ports) out[p.label] = p.to > 0 ? p.to : p.value;
-  return out;
 }
 
 /** True when host process `pid` belongs to container `containerID` (its cgroup path names the container). */

@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteBackend, type SqliteBackendOptions } from './sqlite-backend.js';
 import { ThreadedSqliteBackend } from './threaded-backend.js';
+import { STATE_DB_FORMAT } from './sqlite-core.js';
 import { inspectSnapshot, restoreSnapshot, saveSnapshot } from './snapshot.js';
 import { describeBackendConformance } from '../testing/backend-conformance.js';
 import { withBackend } from '../testing/with-backend.js';
 import { MemoryBackend } from '../backend.js';
+import { StateStore } from '../store.js';
+import { nullLogger } from '../../logging/index.js';
 import { newAllocation, type Allocation, type Job } from '../../structs/index.js';
 import { newAllocMetric } from '../../scheduler/feasible/metrics.js';
 
@@ -191,35 +194,36 @@ describe('SqliteBackend group commit', () => {
   });
 });
 
-describe('SqliteBackend allocation rows', () => {
-  const job = { Namespace: 'default', ID: 'web', ModifyIndex: 4, Meta: { v: '4' } } as unknown as Job;
-  const placed = (id: string): Allocation => {
-    const metric = newAllocMetric();
-    metric.NodesAvailable = { dc1: 5000 };
-    metric.NodesInPool = 5000;
-    metric.NodePool = 'default';
-    metric.NodesEvaluated = 3;
-    metric.ScoreMetaData = [{ NodeID: 'n1', Scores: { binpack: 0.5 }, NormScore: 0.5 }];
-    return newAllocation(
-      {
-        ID: id,
-        EvalID: 'e1',
-        Name: 'web.web[0]',
-        NodeID: 'n1',
-        NodeName: 'node-1',
-        Job: job,
-        TaskGroup: 'web',
-        AllocatedResources: {
-          Tasks: { web: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 128, MemoryMaxMB: 0 }, Networks: null } },
-          TaskLifecycles: null,
-          Shared: { DiskMB: 300, Networks: null, Ports: null },
-        },
+/** A placed allocation as the plan applier stores it (its job, a metric, CreateIndex 7). */
+const job = { Namespace: 'default', ID: 'web', ModifyIndex: 4, Meta: { v: '4' } } as unknown as Job;
+const placed = (id: string): Allocation => {
+  const metric = newAllocMetric();
+  metric.NodesAvailable = { dc1: 5000 };
+  metric.NodesInPool = 5000;
+  metric.NodePool = 'default';
+  metric.NodesEvaluated = 3;
+  metric.ScoreMetaData = [{ NodeID: 'n1', Scores: { binpack: 0.5 }, NormScore: 0.5 }];
+  return newAllocation(
+    {
+      ID: id,
+      EvalID: 'e1',
+      Name: 'web.web[0]',
+      NodeID: 'n1',
+      NodeName: 'node-1',
+      Job: job,
+      TaskGroup: 'web',
+      AllocatedResources: {
+        Tasks: { web: { Cpu: { CpuShares: 100 }, Memory: { MemoryMB: 128, MemoryMaxMB: 0 }, Networks: null } },
+        TaskLifecycles: null,
+        Shared: { DiskMB: 300, Networks: null, Ports: null },
       },
-      1_700_000_000_000_000_000,
-      { Metrics: metric, CreateIndex: 7, ModifyIndex: 7, AllocModifyIndex: 7 },
-    );
-  };
+    },
+    1_700_000_000_000_000_000,
+    { Metrics: metric, CreateIndex: 7, ModifyIndex: 7, AllocModifyIndex: 7 },
+  );
+};
 
+describe('SqliteBackend allocation rows', () => {
   async function roundTrip(
     values: Record<string, unknown>,
   ): Promise<{ rows: Map<string, string>; back: Map<string, unknown> }> {
@@ -353,25 +357,147 @@ describe.each([
     return keys;
   };
 
-  it('marks a new database as format 1 when it creates it', async () => {
+  it("marks a new database with this build's format when it creates it", async () => {
     const dir = tempDir();
     await withBackend(make({ dataDir: dir }), async (b) => {
       await b.load(() => undefined);
       await b.apply(jobBatch(1));
     });
-    expect(userVersion(join(dir, 'state.db'))).toBe(1);
+    expect(STATE_DB_FORMAT).toBe(2);
+    expect(userVersion(join(dir, 'state.db'))).toBe(STATE_DB_FORMAT);
   });
 
-  it('reads a database written before the marker as format 1, and marks it', async () => {
+  /**
+   * A database as format 1 wrote it (and as one from before the marker is, with user_version 0): allocations
+   * keyed by ID alone, rows positional, as an object, or unreadable.
+   */
+  const writeFormat1 = (file: string, marker: 0 | 1) =>
+    raw(file, (db) => {
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)');
+      db.exec('CREATE TABLE alloc_jobs (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+      db.exec('CREATE TABLE t_jobs (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+      db.exec('CREATE TABLE t_allocs (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+      db.prepare('INSERT INTO meta VALUES (?, ?)').run('index', 9);
+      db.prepare('INSERT INTO t_jobs VALUES (?, ?)').run('default\u0000j1', JSON.stringify({ ID: 'j1' }));
+      const positional = { ...placed('p1'), Job: null, CreateIndex: 7, Metrics: null };
+      // The format-1 encoding of `positional` (tag 1, then each of its keys' values in the order written).
+      const row = [1, ...Object.values(positional)];
+      expect(row).toHaveLength(31);
+      db.prepare('INSERT INTO t_allocs VALUES (?, ?)').run('p1', JSON.stringify(row));
+      db.prepare('INSERT INTO t_allocs VALUES (?, ?)').run('o1', JSON.stringify({ ID: 'o1', CreateIndex: 5 }));
+      db.prepare('INSERT INTO t_allocs VALUES (?, ?)').run('n1', JSON.stringify({ ID: 'n1' }));
+      db.prepare('INSERT INTO t_allocs VALUES (?, ?)').run('arr', JSON.stringify([0, [1, 2]]));
+      db.pragma(`user_version = ${marker}`);
+      return positional;
+    });
+
+  for (const marker of [0, 1] as const)
+    it(`converts a format-1 database (user_version ${marker}) to allocations keyed by creation order`, async () => {
+      const dir = tempDir();
+      const file = join(dir, 'state.db');
+      const positional = writeFormat1(file, marker);
+      const allocs = new Map<string, unknown>();
+      await withBackend(make({ dataDir: dir }), async (b) => {
+        await b.load((t, k, v) => (t === 'allocs' ? allocs.set(k, v) : undefined));
+        // Deleted by its order, as the store names it: the converted row is where the order says.
+        await b.apply({
+          index: 10,
+          tableIndexes: { allocs: 10 },
+          changes: [{ table: 'allocs', key: 'o1', value: null, order: 5 }],
+        });
+      });
+      expect(allocs.get('p1')).toStrictEqual(positional);
+      expect(allocs.get('o1')).toEqual({ ID: 'o1', CreateIndex: 5 });
+      expect(allocs.get('n1')).toEqual({ ID: 'n1' });
+      expect(allocs.get('arr')).toEqual([1, 2]);
+      expect(userVersion(file)).toBe(STATE_DB_FORMAT);
+      raw(file, (db) => {
+        // Copied in creation order: the table's own (rowid) order.
+        expect(db.prepare('SELECT ci, key FROM t_allocs').all()).toEqual([
+          { ci: 0, key: 'arr' },
+          { ci: 0, key: 'n1' },
+          { ci: 7, key: 'p1' },
+        ]);
+        expect(db.prepare("SELECT count(*) FROM sqlite_master WHERE name LIKE '%format1%'").pluck().get()).toBe(0);
+      });
+      expect(await loadJobs({ dataDir: dir })).toEqual(['default\u0000j1']);
+    });
+
+  it('refuses to start when the conversion fails, saying so, and leaves the database as it was', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'state.db');
+    writeFormat1(file, 1);
+    // A table in the way of the conversion's rename: the copy cannot start.
+    raw(file, (db) => db.exec('CREATE TABLE t_allocs_format1 (x)'));
+    await expect(loadJobs({ dataDir: dir })).rejects.toThrow(
+      /converting the state database from format 1 to 2 failed and left it as it was/,
+    );
+    expect(userVersion(file)).toBe(1);
+    raw(file, (db) => expect(db.prepare('SELECT count(*) FROM t_allocs').pluck().get()).toBe(4));
+  });
+
+  it('stores allocations in creation order and moves a row whose order changed', async () => {
     const dir = tempDir();
     const file = join(dir, 'state.db');
     await withBackend(make({ dataDir: dir }), async (b) => {
       await b.load(() => undefined);
-      await b.apply(jobBatch(1));
+      await b.apply({
+        index: 1,
+        tableIndexes: { allocs: 1 },
+        changes: [
+          { table: 'allocs', key: 'zz', value: { ID: 'zz', CreateIndex: 1 }, order: 1 },
+          // No order named (a caller other than the store): the row's own CreateIndex.
+          { table: 'allocs', key: 'aa', value: { ID: 'aa', CreateIndex: 2 } },
+          { table: 'allocs', key: 'mm', value: { ID: 'mm', CreateIndex: 3 }, order: 3 },
+        ],
+      });
+      await b.apply({
+        index: 2,
+        tableIndexes: { allocs: 2 },
+        changes: [
+          { table: 'allocs', key: 'mm', value: { ID: 'mm', CreateIndex: 4 }, order: 4, staleOrder: 3 },
+          // A delete naming no order finds the row by its ID.
+          { table: 'allocs', key: 'aa', value: null },
+        ],
+      });
     });
-    raw(file, (db) => db.pragma('user_version = 0'));
-    expect(await loadJobs({ dataDir: dir })).toEqual(['default\u0000j1']);
-    expect(userVersion(file)).toBe(1);
+    raw(file, (db) =>
+      expect(db.prepare('SELECT ci, key FROM t_allocs').all()).toEqual([
+        { ci: 1, key: 'zz' },
+        { ci: 4, key: 'mm' },
+      ]),
+    );
+  });
+
+  it('keeps the store and the table in step: allocations deleted or moved by the store are gone after a reopen', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'state.db');
+    const open = async () => StateStore.open({ backend: make({ dataDir: dir }), logger: nullLogger });
+    const store = await open();
+    const alloc = (id: string, ci: number) => ({ ...placed(id), CreateIndex: ci }) as Allocation;
+    // Stored under their CreateIndex (2 and 3), whatever the IDs' order.
+    await store.write((tx) => tx.put('allocs', alloc('b', 2)));
+    await store.write((tx) => tx.put('allocs', alloc('a', 3)));
+    // Created and deleted in one write: never stored, nothing to delete.
+    await store.write((tx) => {
+      tx.put('allocs', alloc('c', 4));
+      tx.delete('allocs', 'c');
+    });
+    // Deleted by the store: found under the order it was stored with (the row's CreateIndex).
+    await store.write((tx) => tx.delete('allocs', 'b'));
+    // A row whose CreateIndex changed (never expected): moved, not stored twice.
+    await store.write((tx) => tx.put('allocs', alloc('a', 9)));
+    // Created by one write and deleted by the next before the first is durable (the group commit takes both):
+    // the delete names the order the first one stores.
+    const created = store.write((tx) => tx.put('allocs', alloc('d', 11)));
+    const deleted = store.write((tx) => tx.delete('allocs', 'd'));
+    await Promise.all([created, deleted]);
+    await store.close();
+    raw(file, (db) => expect(db.prepare('SELECT ci, key FROM t_allocs').all()).toEqual([{ ci: 9, key: 'a' }]));
+    const again = await open();
+    expect([...again.snapshot().allocs()].map((a) => [a.ID, a.CreateIndex])).toEqual([['a', 9]]);
+    await again.close();
   });
 
   it('refuses a database of a newer format, naming the file and both formats, and leaves it untouched', async () => {
@@ -379,19 +505,20 @@ describe.each([
     const file = join(dir, 'state.db');
     raw(file, (db) => {
       db.exec('CREATE TABLE newer_layout (x)');
-      db.pragma('user_version = 2');
+      db.pragma(`user_version = ${STATE_DB_FORMAT + 1}`);
     });
     for (const recover of [false, true])
       await expect(loadJobs({ dataDir: dir, recover })).rejects.toMatchObject({
         code: 'StateFormat',
         message: expect.stringContaining(
-          `${file} is in state format 2, but this Drover reads formats up to 1: it was written by a newer Drover, ` +
+          `${file} is in state format ${STATE_DB_FORMAT + 1}, but this Drover reads formats up to ${STATE_DB_FORMAT}: ` +
+            'it was written by a newer Drover, ' +
             'and downgrades are not supported',
         ),
-        details: { file, found: 2, known: 1 },
+        details: { file, found: STATE_DB_FORMAT + 1, known: STATE_DB_FORMAT },
       });
     raw(file, (db) => {
-      expect(db.pragma('user_version', { simple: true })).toBe(2);
+      expect(db.pragma('user_version', { simple: true })).toBe(STATE_DB_FORMAT + 1);
       expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
       expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual(['newer_layout']);
     });
@@ -408,13 +535,13 @@ describe.each([
     expect(inspectSnapshot(snap)).toEqual({ index: 1 });
     const target = tempDir();
     restoreSnapshot(snap, target);
-    expect(userVersion(join(target, 'state.db'))).toBe(1);
+    expect(userVersion(join(target, 'state.db'))).toBe(STATE_DB_FORMAT);
     expect(await loadJobs({ dataDir: target })).toEqual(['default\u0000j1']);
-    raw(snap, (db) => db.pragma('user_version = 3'));
+    raw(snap, (db) => db.pragma(`user_version = ${STATE_DB_FORMAT + 1}`));
     expect(() => restoreSnapshot(snap, tempDir())).toThrow(
       expect.objectContaining({
         code: 'StateFormat',
-        message: expect.stringContaining(`${snap} is in state format 3`),
+        message: expect.stringContaining(`${snap} is in state format ${STATE_DB_FORMAT + 1}`),
       }),
     );
   });

@@ -43,6 +43,11 @@ export interface EncodedBatch {
   /** Flat pairs: table, key. */
   keys: string[];
   /**
+   * Flat pairs, one per pair of `keys`: the allocation's order and its stale order (`BackendChange.order` and
+   * `staleOrder`), null where there is none (every other table).
+   */
+  orders: (number | null)[];
+  /**
    * The encoded rows of `keys`, in order, joined by newlines ('' for a delete): one string clones as one copy,
    * where a string per row costs the clone a step each. JSON text never holds a raw newline, nor is it empty.
    * A batch whose rows would pass `rowsPieceChars` (`makeRowCodec`) is cut into several such strings (V8's largest string is
@@ -74,11 +79,14 @@ export interface RowCodec {
 
 /**
  * The on-disk format this build writes and reads, kept in `PRAGMA user_version`. Format 1: the tables above
- * and positional allocation rows (`ROW_POSITIONAL`, ALLOC_KEYS / METRIC_KEYS below). A database without the
- * marker (0: written before it existed) is format 1 and is marked so when opened. Raise this, with code that
- * reads (or converts) every older format, whenever what an older build would misread is written.
+ * and positional allocation rows (`ROW_POSITIONAL`, ALLOC_KEYS / METRIC_KEYS below). Format 2: the allocation
+ * table `t_allocs (ci, key, value)` has a unique index on (creation index, ID) instead of one on the ID alone, so
+ * new allocations are appended at the end of the table and of its index instead of being inserted at random
+ * places of an index by their UUIDs; a format-1 database is converted when opened. A database without the marker (0: written before it existed) is format 1.
+ * Raise this, with code that reads (or converts) every older format, whenever what an older build would misread
+ * is written.
  */
-export const STATE_DB_FORMAT = 1;
+export const STATE_DB_FORMAT = 2;
 
 /** What `openSqliteCore` throws for a database of a newer format, untouched and closed. */
 export interface StateFormatError extends Error {
@@ -127,7 +135,6 @@ export function openSqliteCore(
     throw e;
   }
   const db = new DatabaseCtor(cfg.file);
-  const fresh = found === 0 && db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() === 0;
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${cfg.synchronous}`);
   // The default 2 MB page cache is tiny next to a state of a million allocations: inserts at random keys
@@ -137,15 +144,87 @@ export function openSqliteCore(
   db.pragma('wal_autocheckpoint = 10000');
   db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)');
   db.exec('CREATE TABLE IF NOT EXISTS alloc_jobs (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  // Allocations in creation order (format 2): an ordinary rowid table (rows appended, stored in place up to
+  // ≈ 4 KB) with a unique index on (CreateIndex, ID), which never changes for an allocation, so a plan's new rows
+  // go to the end of both B-trees. Keyed by their random UUIDs (format 1's automatic index on `key`), each commit
+  // of a plan dirtied (and wrote to the WAL, then checkpointed) about one index page per allocation: most of what
+  // persisting the C1M cost. (WITHOUT ROWID would need no second B-tree, but keeps only ≈ 1 KB of a row in its
+  // page and moves the rest of each ≈ 1 KB allocation row to an overflow page of its own.) `ci` defaults to 0
+  // for rows written without one (tests that write rows by hand).
+  const allocsTable = sqlName('allocs');
+  const createAllocs = (): void => {
+    db.exec(`CREATE TABLE ${allocsTable} (ci INTEGER NOT NULL DEFAULT 0, key TEXT NOT NULL, value TEXT NOT NULL)`);
+    db.exec(`CREATE UNIQUE INDEX ${allocsTable}_order ON ${allocsTable} (ci, key)`);
+  };
   const upserts = new Map<string, Database.Statement>();
   const deletes = new Map<string, Database.Statement>();
   for (const t of cfg.tableNames) {
-    db.exec(`CREATE TABLE IF NOT EXISTS ${sqlName(t)} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    upserts.set(t, db.prepare(`INSERT OR REPLACE INTO ${sqlName(t)} (key, value) VALUES (?, ?)`));
-    deletes.set(t, db.prepare(`DELETE FROM ${sqlName(t)} WHERE key = ?`));
+    if (t !== 'allocs') {
+      db.exec(`CREATE TABLE IF NOT EXISTS ${sqlName(t)} (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+      upserts.set(t, db.prepare(`INSERT OR REPLACE INTO ${sqlName(t)} (key, value) VALUES (?, ?)`));
+      deletes.set(t, db.prepare(`DELETE FROM ${sqlName(t)} WHERE key = ?`));
+    }
   }
-  // A new database is in this build's format; an unmarked older one is format 1, the only format before the marker.
-  if (found === 0) db.pragma(`user_version = ${fresh ? cfg.format : 1}`);
+  const allocColumns = (db.prepare(`PRAGMA table_info(${allocsTable})`).all() as { name: string }[]).map((c) => c.name);
+  if (allocColumns.length === 0) createAllocs();
+  else if (!allocColumns.includes('ci')) {
+    // Format 1: rows keyed by ID alone. Copied in one transaction, in creation order, each under its
+    // CreateIndex read from the row (0 when unreadable: a damaged row is still refused by `load`, not here).
+    const ciAt = 26; // 1 + the index of CreateIndex in format 1's ALLOC_KEYS (ROW_POSITIONAL rows)
+    db.function('drover_alloc_order', { deterministic: true }, (text: unknown): number => {
+      let v: unknown;
+      try {
+        v = JSON.parse(String(text));
+      } catch {
+        return 0;
+      }
+      const ci = Array.isArray(v)
+        ? v[0] === 1
+          ? v[ciAt]
+          : undefined // [0, value]: the value is an array, with no CreateIndex
+        : (v as { CreateIndex?: unknown } | null)?.CreateIndex;
+      return typeof ci === 'number' && Number.isFinite(ci) ? ci : 0;
+    });
+    const old = sqlName('allocs_format1');
+    const count = (t: string): number => db.prepare(`SELECT count(*) FROM ${t} NOT INDEXED`).pluck().get() as number;
+    try {
+      db.transaction(() => {
+        db.exec(`ALTER TABLE ${allocsTable} RENAME TO ${old}`);
+        createAllocs();
+        // The old table read whole in its own (rowid) order, not through its index on `key`: quick_check does
+        // not compare an index with its table, and a row the index lacked would be lost here.
+        db.exec(
+          `INSERT INTO ${allocsTable} (ci, key, value) ` +
+            `SELECT drover_alloc_order(value), key, value FROM ${old} NOT INDEXED ORDER BY 1, 2`,
+        );
+        const before = count(old);
+        const after = count(allocsTable);
+        if (before !== after) throw new Error(`${before} allocation rows before, ${after} after`);
+        db.exec(`DROP TABLE ${old}`);
+        db.pragma(`user_version = ${cfg.format}`);
+      })();
+    } catch (e) {
+      throw new Error(
+        `converting the state database from format 1 to ${cfg.format} failed and left it as it was ` +
+          `(is the disk full?): ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+    // The copy went through the WAL: into the database and out of the WAL now, not at the next checkpoint.
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+  const putAlloc = db.prepare(`INSERT OR REPLACE INTO ${allocsTable} (ci, key, value) VALUES (?, ?, ?)`);
+  const delAlloc = db.prepare(`DELETE FROM ${allocsTable} WHERE ci = ? AND key = ?`);
+  // A delete that names no order (a caller other than the store): found by ID, with a scan of the table.
+  const delAllocAnyOrder = db.prepare(`DELETE FROM ${allocsTable} WHERE key = ?`);
+  /** An allocation row's order when its change names none (as `allocOrder` in store.ts). */
+  const orderOf = (value: unknown): number => {
+    const ci = (value as { CreateIndex?: unknown } | null)?.CreateIndex;
+    return typeof ci === 'number' && Number.isFinite(ci) ? ci : 0;
+  };
+  // A new database is in this build's format; an older one (an unmarked one is format 1, the only format before
+  // the marker) was converted above.
+  if (found < cfg.format) db.pragma(`user_version = ${cfg.format}`);
   const putMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   const putAllocJob = db.prepare('INSERT OR IGNORE INTO alloc_jobs (key, value) VALUES (?, ?)');
   const codec = makeCodec((ref, json) => putAllocJob.run(ref, json));
@@ -157,6 +236,13 @@ export function openSqliteCore(
   };
   const applyOne = (batch: BackendBatch): void => {
     for (const c of batch.changes) {
+      if (c.table === 'allocs') {
+        if (c.staleOrder !== undefined) delAlloc.run(c.staleOrder, c.key);
+        if (c.value !== null) putAlloc.run(c.order ?? orderOf(c.value), c.key, encode(c.table, c.value));
+        else if (c.order !== undefined) delAlloc.run(c.order, c.key);
+        else delAllocAnyOrder.run(c.key);
+        continue;
+      }
       const stmt = c.value === null ? deletes.get(c.table) : upserts.get(c.table);
       if (stmt === undefined) throw new Error(`unknown state table ${JSON.stringify(c.table)} in batch ${batch.index}`);
       if (c.value === null) stmt.run(c.key);
@@ -166,7 +252,7 @@ export function openSqliteCore(
   };
   const applyEncodedTxn = db.transaction((batches: readonly EncodedBatch[]) => {
     for (const b of batches) {
-      const { keys, jobs } = b;
+      const { keys, jobs, orders } = b;
       for (let i = 0; i < jobs.length; i += 2) putAllocJob.run(jobs[i], jobs[i + 1]);
       let piece = 0;
       let rows = b.rows[0] ?? '';
@@ -182,6 +268,15 @@ export function openSqliteCore(
         const value = rows.slice(at, end);
         at = end + 1;
         const t = keys[i]!;
+        if (t === 'allocs') {
+          const order = orders[i];
+          const stale = orders[i + 1];
+          if (stale != null) delAlloc.run(stale, keys[i + 1]);
+          if (value !== '') putAlloc.run(order, keys[i + 1], value);
+          else if (order != null) delAlloc.run(order, keys[i + 1]);
+          else delAllocAnyOrder.run(keys[i + 1]);
+          continue;
+        }
         const stmt = value === '' ? deletes.get(t) : upserts.get(t);
         if (stmt === undefined) throw new Error(`unknown state table ${JSON.stringify(t)} in batch ${b.index}`);
         if (value === '') stmt.run(keys[i + 1]);
@@ -424,6 +519,7 @@ export function makeRowCodec(
   let collect: string[] | undefined;
   const encodeBatch = (batch: BackendBatch): EncodedBatch => {
     const keys: string[] = [];
+    const orders: (number | null)[] = [];
     const pieces: string[] = [];
     let rows: string[] = [];
     let chars = 0;
@@ -432,6 +528,14 @@ export function makeRowCodec(
     try {
       for (const c of batch.changes) {
         keys.push(c.table, c.key);
+        if (c.table !== 'allocs') orders.push(null, null);
+        else {
+          // Upserts always name their order (the row's own when the change does not); deletes may not (null).
+          const own = (c.value as { CreateIndex?: unknown } | null)?.CreateIndex;
+          const order =
+            c.order ?? (c.value === null ? null : typeof own === 'number' && Number.isFinite(own) ? own : 0);
+          orders.push(order, c.staleOrder ?? null);
+        }
         const text = c.value === null ? '' : (encode(c.table, c.value) as string | undefined);
         // (JSON.stringify of undefined or a function: the in-thread backend's NOT NULL refuses it likewise.)
         if (typeof text !== 'string') throw new Error(`${c.table}/${c.key}: the value cannot be stored as JSON`);
@@ -447,7 +551,7 @@ export function makeRowCodec(
     } finally {
       collect = undefined;
     }
-    return { index: batch.index, keys, rows: pieces, jobs, tableIndexes: batch.tableIndexes };
+    return { index: batch.index, keys, orders, rows: pieces, jobs, tableIndexes: batch.tableIndexes };
   };
   return {
     JOB_REF,
