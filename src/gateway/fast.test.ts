@@ -982,4 +982,35 @@ describe('instance connections read into one shared buffer', () => {
       expect(body === String.fromCharCode(97 + i).repeat(size(i))).toBe(true);
     });
   });
+
+  it('keep the bytes queued for a paused client while another instance streams a whole body through', async () => {
+    // Client A stalls on an 8 MB body, so the gateway queues part of it; then B's whole 8 MB body passes through
+    // the same read buffer. A must still read only its own bytes.
+    const size = 8_000_000;
+    const backends = await Promise.all(
+      ['a', 'b'].map((ch) =>
+        rawBackend((_head, sock) => {
+          const body = Buffer.alloc(size, ch).toString('latin1');
+          const text = `HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n${body}`;
+          for (let k = 0; k < text.length; k += 20_011) sock.write(text.slice(k, k + 20_011));
+        }),
+      ),
+    );
+    const gw = await gateway([
+      instance('a', backends[0]!.port, ['urlprefix-/a']),
+      instance('b', backends[1]!.port, ['urlprefix-/b']),
+    ]);
+    const a = await rawClient(gw.port);
+    a.sock.pause();
+    a.sock.write(LAST('/a'));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const b = await rawClient(gw.port);
+    b.sock.write(LAST('/b'));
+    await expect.poll(() => b.closed(), { timeout: 10_000 }).toBe(true);
+    a.sock.resume();
+    await expect.poll(() => a.closed(), { timeout: 10_000 }).toBe(true);
+    const body = a.text().split('\r\n\r\n')[1]!;
+    expect(body.length).toBe(size);
+    expect(body.includes('b')).toBe(false);
+  });
 });

@@ -36,7 +36,7 @@ import {
   type TableHolder,
 } from './proxy.js';
 import { stripPrefix } from './routes.js';
-import type { LiveRoute, LiveTable } from './table.js';
+import type { LiveRoute } from './table.js';
 
 /** Where every instance connection's reads land (see Upstream); 64 KiB as libuv's default read size. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
@@ -44,6 +44,8 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 export const MAX_HEAD = 16 * 1024;
 /** Idle keep-alive connections close after this, as node:http's `keepAliveTimeout`. */
 const KEEP_ALIVE_MS = 5000;
+/** The longest request head a client connection keeps for reuse (see ClientConn.serveOne). */
+const CACHED_HEAD_MAX = 4096;
 /** What keep-alive responses say, as node:http's server does for its `keepAliveTimeout`. */
 const KEEP_ALIVE_HEADERS = `Connection: keep-alive\r\nKeep-Alive: timeout=${KEEP_ALIVE_MS / 1000}\r\n`;
 const SWEEP_MS = 1000;
@@ -777,7 +779,7 @@ class ClientConn {
     const table = this.ctx.opts.holder.table;
     // A keep-alive client usually repeats its head (same target, same headers): the same bytes under the same
     // table give the same plan, so parsing, matching and rewriting are done once for the run of them.
-    let plan = text === this.lastHead && table === this.lastTable ? this.lastPlan : undefined;
+    let plan = text === this.lastHead && table.generation === this.lastGeneration ? this.lastPlan : undefined;
     if (plan === undefined) {
       const head = parseRequestHead(text);
       if (head === 'bad') {
@@ -790,9 +792,12 @@ class ClientConn {
         return;
       }
       plan = requestPlan(head, route, this.remoteAddress);
-      this.lastHead = text;
-      this.lastTable = table;
-      this.lastPlan = plan;
+      // Small heads only: an idle keep-alive connection should not pin two copies of a 16 KiB head.
+      if (text.length <= CACHED_HEAD_MAX) {
+        this.lastHead = text;
+        this.lastGeneration = table.generation;
+        this.lastPlan = plan;
+      } else this.forgetPlan();
     }
     this.headSince = undefined;
     this.start = end + 4;
@@ -803,10 +808,16 @@ class ClientConn {
     this.exchange.attempt();
   }
 
-  /** The last head served here, the table it was matched in, and its plan (see serveOne). */
+  /** The last head served here, the generation of the table it was matched in, and its plan (see serveOne). */
   private lastHead = '';
-  private lastTable: LiveTable | undefined;
+  private lastGeneration = 0;
   private lastPlan: RequestPlan | undefined;
+
+  private forgetPlan(): void {
+    this.lastHead = '';
+    this.lastGeneration = 0;
+    this.lastPlan = undefined;
+  }
 
   /** The route for `head` when the fast path can serve it. */
   private servable(head: RequestHead): LiveRoute | undefined {
@@ -888,6 +899,8 @@ class ClientConn {
       this.idleMs = 0;
       return;
     }
+    // Idle for a whole sweep: the cached plan (and the route it holds) is let go; a busy connection keeps it.
+    if (this.idleMs === 0) this.forgetPlan();
     this.idleMs += everyMs;
     if (this.start === this.end && this.idleMs >= KEEP_ALIVE_MS) this.socket.destroy();
   }

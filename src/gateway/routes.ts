@@ -216,10 +216,14 @@ export interface Matchable {
  * An immutable matcher. Built once per catalog change and swapped in whole, so a request sees one consistent
  * table from match to response.
  */
+let tableGenerations = 0;
+
 export class RouteTable<R extends Matchable> {
   private readonly byHost = new Map<string, R[]>();
   private readonly hostless: R[] = [];
   readonly routes: readonly R[];
+  /** Different for every table built: what a cache of matches compares, instead of holding the table. */
+  readonly generation = ++tableGenerations;
 
   constructor(routes: readonly R[]) {
     this.routes = routes;
