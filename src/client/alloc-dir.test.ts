@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -75,5 +75,31 @@ describe('alloc dir confinement', () => {
     buildTaskDir(dirs);
     expect(dirs.dir).toBe(join(data, 'alloc', 'a1', 'web'));
     expect(existsSync(dirs.secretsDir)).toBe(true);
+  });
+
+  it('checks the paths again when the directories are already there, and refuses a symlink a task planted in them', () => {
+    const root = buildAllocDir(data, 'a1');
+    expect(buildAllocDir(data, 'a1')).toBe(root);
+    const dirs = taskDirs(data, 'a1', 'web');
+    buildTaskDir(dirs);
+    buildTaskDir(dirs);
+    const outside = join(data, 'outside');
+    mkdirSync(outside);
+    rmSync(dirs.localDir, { recursive: true });
+    symlinkSync(outside, dirs.localDir);
+    expect(() => buildTaskDir(dirs)).toThrow(/outside/);
+    rmSync(join(root, 'alloc', 'tmp'), { recursive: true });
+    symlinkSync(outside, join(root, 'alloc', 'tmp'));
+    expect(() => buildAllocDir(data, 'a1')).toThrow(/outside/);
+    expect(existsSync(join(outside, 'local'))).toBe(false);
+  });
+
+  it('creates every directory of a new allocation and task, secrets private to the agent', () => {
+    const root = buildAllocDir(data, 'a2');
+    for (const d of ['data', 'logs', 'tmp']) expect(statSync(join(root, 'alloc', d)).isDirectory()).toBe(true);
+    const dirs = taskDirs(data, 'a2', 'web');
+    buildTaskDir(dirs);
+    for (const d of [dirs.localDir, join(dirs.dir, 'tmp')]) expect(statSync(d).isDirectory()).toBe(true);
+    expect(statSync(dirs.secretsDir).mode & 0o777).toBe(0o700);
   });
 });
