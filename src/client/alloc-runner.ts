@@ -43,8 +43,12 @@ export interface AllocRunnerDeps extends RunnerHostDeps {
   node: () => InterpolationNode;
   taskHooks?: TaskHookFactory;
   store: ClientStateStore;
-  /** Called whenever the allocation's client-side view changed. */
-  onUpdate: (u: AllocClientUpdate) => void;
+  /**
+   * Called whenever the allocation's client-side view changed, with a function that builds the update: the
+   * batcher calls it once when it sends, so the several changes a task makes between two batches cost one copy
+   * of the task states, not one each.
+   */
+  onUpdate: (allocID: string, update: () => AllocClientUpdate) => void;
   /** The service check source for health_check = "checks", once discovery provides one. */
   checkStatus?: () => CheckStatusSource | undefined;
   /** Allocation-level hooks (group services). */
@@ -123,7 +127,7 @@ export class AllocRunner {
         this.reportedHealth = st;
         this.alloc = { ...this.alloc, DeploymentStatus: st };
         this.deps.store.saveAlloc(this.persisted());
-        this.deps.onUpdate(this.clientUpdate());
+        this.deps.onUpdate(this.alloc.ID, this.clientUpdateFn);
       },
     });
     this.health.observe(this.taskStates());
@@ -178,7 +182,9 @@ export class AllocRunner {
 
   /** True once every task is dead. */
   get done(): boolean {
-    return this.taskRunners.every((r) => r.dead);
+    // Read for every live allocation on each allocation pull (ClientAgent.reconcile): no array copy.
+    for (const r of this.runners.values()) if (!r.dead) return false;
+    return true;
   }
 
   persisted(): PersistedAlloc {
@@ -186,6 +192,8 @@ export class AllocRunner {
     for (const [n, r] of this.runners) tasks[n] = r.persisted();
     return { alloc: this.alloc, tasks, ...(this.terminalAt !== undefined ? { terminalAt: this.terminalAt } : {}) };
   }
+
+  private readonly clientUpdateFn = (): AllocClientUpdate => this.clientUpdate();
 
   clientUpdate(): AllocClientUpdate {
     const { status, description } = clientStatusFromTasks(this.taskRunners.map((r) => r.state));
@@ -228,7 +236,7 @@ export class AllocRunner {
     } else {
       this.deps.store.saveAlloc(this.persisted());
     }
-    this.deps.onUpdate(this.clientUpdate());
+    this.deps.onUpdate(this.alloc.ID, this.clientUpdateFn);
     for (const w of [...this.waiters]) w();
   }
 
@@ -336,7 +344,7 @@ export class AllocRunner {
   private async sequence(): Promise<void> {
     buildAllocDir(this.deps.dataDir, this.alloc.ID);
     this.deps.store.saveAlloc(this.persisted());
-    this.deps.onUpdate(this.clientUpdate());
+    this.deps.onUpdate(this.alloc.ID, this.clientUpdateFn);
     if (allocTerminalStatus(this.alloc)) return this.stop();
     if (!(await this.setupNetwork())) return;
     const started = (r: TaskRunner) => r.dead || r.state.State === 'running' || r.state.StartedAt !== null;
