@@ -138,6 +138,21 @@ describe('ClientStateStore', () => {
     expect(versionOf(store, 'a1')).toBe(2);
   });
 
+  it('drops a queued write of an older state once the new driver handle is written, and keeps a queued delete', async () => {
+    const dir = tempDir();
+    const fs = countingFS();
+    const store = new ClientStateStore(dir, { fs });
+    store.saveAlloc(persisted('a1', 1));
+    store.saveAllocNow(persisted('a1', 2));
+    store.deleteAlloc('a2');
+    store.saveAllocNow(persisted('a2', 1));
+    await store.flush();
+    // a1: only the synchronous write; a2: the save replaced the queued delete, as a later saveAlloc would.
+    expect(fs.writes.map((p) => p.split('/').pop())).toEqual(['a2.json.tmp']);
+    expect(versionOf(store, 'a1')).toBe(2);
+    expect(versionOf(store, 'a2')).toBe(1);
+  });
+
   it('logs a failed write and keeps going with the other allocations', async () => {
     const dir = tempDir();
     const warnings: string[] = [];

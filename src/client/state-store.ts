@@ -81,8 +81,9 @@ export class ClientStateStore {
   }
 
   /**
-   * Writes the allocation's state before returning (a new driver handle). An asynchronous write of it that is
-   * queued or in flight holds an older state, so the latest is queued again to land after it.
+   * Writes the allocation's state before returning (a new driver handle). A queued asynchronous write of it holds
+   * an older state and is dropped (this write has the latest); one already in flight may land after this one, so
+   * the latest is queued again to land after it.
    */
   saveAllocNow(p: PersistedAlloc): void {
     const id = p.alloc.ID;
@@ -94,7 +95,8 @@ export class ClientStateStore {
     } catch (e) {
       this.log?.warn('cannot persist allocation state', { alloc_id: id, err: String(e) });
     }
-    if (this.pending.has(id) || this.writing.has(id)) this.saveAlloc(p);
+    if (this.writing.has(id) || this.pending.get(id) === null) this.saveAlloc(p);
+    else this.pending.delete(id);
   }
 
   /** Removes the allocation's state, after any write of it already in flight. */
