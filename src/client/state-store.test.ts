@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Allocation } from '../structs/index.js';
-import { ClientStateStore, type PersistedAlloc, type StateStoreFS } from './state-store.js';
+import { ClientStateStore, encodePersisted, type PersistedAlloc, type StateStoreFS } from './state-store.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -151,6 +151,30 @@ describe('ClientStateStore', () => {
     expect(fs.writes.map((p) => p.split('/').pop())).toEqual(['a2.json.tmp']);
     expect(versionOf(store, 'a1')).toBe(2);
     expect(versionOf(store, 'a2')).toBe(1);
+  });
+
+  it('resolves saveAllocAndWait once that state is on disk, after a write of an older one in flight', async () => {
+    const dir = tempDir();
+    const { slow, release } = gatedFS();
+    const store = new ClientStateStore(dir, { fs: slow });
+    store.saveAlloc(persisted('a1', 1));
+    await new Promise((r) => setImmediate(r));
+    let landed = false;
+    const waiting = store.saveAllocAndWait(persisted('a1', 2)).then(() => (landed = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(landed).toBe(false);
+    release();
+    await waiting;
+    expect(versionOf(new ClientStateStore(dir), 'a1')).toBe(2);
+  });
+
+  it('encodes a state file as JSON.stringify does, with the allocation part kept per version', () => {
+    const p = persisted('a1', 3);
+    expect(encodePersisted(p)).toBe(JSON.stringify(p));
+    const later = { ...p, tasks: { web: { restart: { count: 1 } } }, terminalAt: 1234 } as unknown as typeof p;
+    expect(encodePersisted(later)).toBe(JSON.stringify(later));
+    const next = { ...p, alloc: { ...p.alloc, AllocModifyIndex: 4 } };
+    expect(JSON.parse(encodePersisted(next)).alloc.AllocModifyIndex).toBe(4);
   });
 
   it('logs a failed write and keeps going with the other allocations', async () => {
