@@ -170,7 +170,6 @@ export class AllocRunner {
       hooks: this.deps.taskHooks?.({ alloc: this.alloc, group: this.group, task }) ?? [],
       restored,
       onChange: () => this.changed(task.Name),
-      persistHandle: () => this.persistHandle(task.Name),
       logRotateIntervalMs: this.deps.logRotateIntervalMs,
       network: () => this.network,
       ephemeral: kind === 'prestart' || kind === 'poststop' || (kind === 'poststart' && !task.Lifecycle?.Sidecar),
@@ -234,27 +233,17 @@ export class AllocRunner {
     }
     if (this.done && this.terminalAt === undefined) this.terminalAt = this.deps.now();
     this.health?.observe(this.taskStates());
-    // A new driver handle is on disk before anything else happens: an agent killed right after a start must
-    // adopt the task, not start it again. A start's handle was written before the task runner reported it
-    // (persistHandle); any other new one is written here, synchronously. Every other change is written
-    // asynchronously (state-store.ts).
+    // A new driver handle goes to disk at once, before anything else is written: an agent killed right after a
+    // start must adopt the task, not start it again. Every other change waits for the next write cycle
+    // (state-store.ts).
     if (r.handle != null && this.savedHandles.get(taskName) !== r.handle) {
       this.savedHandles.set(taskName, r.handle);
-      this.deps.store.saveAllocNow(this.persisted());
+      void this.deps.store.saveAllocNow(this.persisted());
     } else {
       this.deps.store.saveAlloc(this.persisted());
     }
     this.deps.onUpdate(this.alloc.ID, this.clientUpdateFn);
     for (const w of [...this.waiters]) w();
-  }
-
-  /** A task's new driver handle, written before the task runner reports it running (see changed()). */
-  private persistHandle(taskName: string): Promise<void> {
-    // Also while the agent shuts down: the next agent must adopt a task started just before.
-    const handle = this.runners.get(taskName)?.handle;
-    if (handle == null) return Promise.resolve();
-    this.savedHandles.set(taskName, handle);
-    return this.deps.store.saveAllocAndWait(this.persisted());
   }
 
   /** Resolves when `pred` holds (checked after every task change) or the runner is detached. */

@@ -124,48 +124,34 @@ describe('ClientStateStore', () => {
     expect(JSON.parse(readFileSync(join(dir, 'client', 'allocs', 'a1.json'), 'utf8')).alloc.AllocModifyIndex).toBe(1);
   });
 
-  it('writes a new driver handle before returning, and keeps the latest when an older write was in flight', async () => {
-    const dir = tempDir();
-    const { slow, release } = gatedFS();
-    const store = new ClientStateStore(dir, { fs: slow });
-    store.saveAlloc(persisted('a1', 1));
-    await new Promise((r) => setImmediate(r));
-    store.saveAllocNow(persisted('a1', 2));
-    // On disk at once, without waiting for the slow asynchronous write of version 1.
-    expect(versionOf(new ClientStateStore(join(dir)), 'a1')).toBe(2);
-    release();
-    await store.flush();
-    expect(versionOf(store, 'a1')).toBe(2);
-  });
-
-  it('drops a queued write of an older state once the new driver handle is written, and keeps a queued delete', async () => {
+  it('writes a new driver handle at once, without the turn of grace, replacing a queued older state', async () => {
     const dir = tempDir();
     const fs = countingFS();
     const store = new ClientStateStore(dir, { fs });
     store.saveAlloc(persisted('a1', 1));
-    store.saveAllocNow(persisted('a1', 2));
-    store.deleteAlloc('a2');
-    store.saveAllocNow(persisted('a2', 1));
+    const landed = store.saveAllocNow(persisted('a1', 2));
+    // Started in this turn: the write is under way before any setImmediate of the ordinary cycle runs.
+    expect(fs.writes.map((p) => p.split('/').pop())).toEqual(['a1.json.tmp']);
+    await landed;
+    expect(versionOf(new ClientStateStore(dir), 'a1')).toBe(2);
     await store.flush();
-    // a1: only the synchronous write; a2: the save replaced the queued delete, as a later saveAlloc would.
-    expect(fs.writes.map((p) => p.split('/').pop())).toEqual(['a2.json.tmp']);
-    expect(versionOf(store, 'a1')).toBe(2);
-    expect(versionOf(store, 'a2')).toBe(1);
+    expect(fs.writes).toHaveLength(1);
   });
 
-  it('resolves saveAllocAndWait once that state is on disk, after a write of an older one in flight', async () => {
+  it('writes a new driver handle right after a write of an older state in flight, and resolves once it landed', async () => {
     const dir = tempDir();
-    const { slow, release } = gatedFS();
+    const { fs, slow, release } = gatedFS();
     const store = new ClientStateStore(dir, { fs: slow });
     store.saveAlloc(persisted('a1', 1));
     await new Promise((r) => setImmediate(r));
     let landed = false;
-    const waiting = store.saveAllocAndWait(persisted('a1', 2)).then(() => (landed = true));
+    const waiting = store.saveAllocNow(persisted('a1', 2)).then(() => (landed = true));
     await new Promise((r) => setTimeout(r, 20));
     expect(landed).toBe(false);
     release();
     await waiting;
     expect(versionOf(new ClientStateStore(dir), 'a1')).toBe(2);
+    expect(fs.writes).toHaveLength(2);
   });
 
   it('encodes a state file as JSON.stringify does, with the allocation part kept per version', () => {

@@ -18,12 +18,12 @@
  * What an asynchronous write does lose is the last change made less than a cycle (≈ a millisecond) before a
  * SIGKILL; the state written before it is intact and is what the restarted agent adopts. The one change that
  * must not be lost that way, a new driver handle (a task just started: without it on disk a restarted agent
- * would start the task a second time), goes through `saveAllocAndWait`: the task runner reports the task
- * running only once its handle is on disk. That write runs off the event loop too: a synchronous one took
- * ≈ 1 ms of the main thread per task start on a busy disk (issue 18). `saveAllocNow` is the synchronous form,
- * for a handle that did not come through a start.
+ * would start the task a second time), goes through `saveAllocNow`: its write starts at once, without the turn
+ * of grace, so the window in which a SIGKILL loses it is the write's own duration, as when this write was
+ * synchronous. It runs off the event loop too: a synchronous write took ≈ 1 ms of the main thread per task start
+ * on a busy disk (issue 18).
  */
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allocIDProblem, type Allocation } from '../structs/index.js';
@@ -99,29 +99,11 @@ export class ClientStateStore {
   }
 
   /**
-   * Writes the allocation's state before returning (a new driver handle). A queued asynchronous write of it holds
-   * an older state and is dropped (this write has the latest); one already in flight may land after this one, so
-   * the latest is queued again to land after it.
+   * Writes the allocation's state at once (a new driver handle): its write cycle starts now, or right after the
+   * running one, without the turn of grace that gathers other changes. Resolves once this state (or a later one)
+   * is on disk; write failures are logged, not thrown, as for saveAlloc.
    */
-  saveAllocNow(p: PersistedAlloc): void {
-    const id = p.alloc.ID;
-    const file = this.fileOf(id);
-    const tmp = `${file}.now.tmp`;
-    try {
-      writeFileSync(tmp, encodePersisted(p));
-      renameSync(tmp, file);
-    } catch (e) {
-      this.log?.warn('cannot persist allocation state', { alloc_id: id, err: String(e) });
-    }
-    if (this.writing.has(id) || this.pending.get(id) === null) this.saveAlloc(p);
-    else this.pending.delete(id);
-  }
-
-  /**
-   * Records the allocation's latest state and resolves once it (or a later state) is on disk: a cycle starts at
-   * once when none runs, else right after the running one. Write failures are logged, not thrown, as for saveAlloc.
-   */
-  async saveAllocAndWait(p: PersistedAlloc): Promise<void> {
+  async saveAllocNow(p: PersistedAlloc): Promise<void> {
     const id = p.alloc.ID;
     this.pending.set(id, p);
     while (this.pending.has(id) || this.writing.has(id)) {

@@ -68,8 +68,6 @@ export interface TaskRunnerDeps extends RunnerHostDeps {
   restored?: PersistedTaskState;
   /** State, events or handle changed: persist and report. */
   onChange: () => void;
-  /** A start gave the task a new driver handle: resolves once it is persisted (before the task is reported running). */
-  persistHandle?: () => Promise<void>;
   /** The allocation's network namespace (bridge / none / CNI mode), once the alloc runner built it. */
   network?: () => { netnsPath: string; ip: string; gateway?: string; resolvConf?: string } | undefined;
   /** Prestart/poststop tasks that are not sidecars finish for good after a successful exit. */
@@ -390,9 +388,6 @@ export class TaskRunner {
     try {
       const { handle } = await driver.startTask(cfg, this.killCtl.signal);
       this.handle = handle;
-      // On disk before anything else happens: an agent killed after this start must adopt the task, not start it
-      // again (a write failure is logged by the store; the task runs, as with a failed synchronous write).
-      await this.deps.persistHandle?.();
     } catch (e) {
       if (this.killing) return 'stop';
       const msg = e instanceof Error ? e.message : String(e);
