@@ -10,6 +10,7 @@
  * inside its root. A task named `../../victim` never reaches mkdir or chmod.
  */
 import { lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { TaskDirs } from '../drivers/index.js';
 import { DroverError } from '../errors/index.js';
@@ -85,7 +86,79 @@ export function allocDirPath(dataDir: string, allocID: string): string {
   return confinedPath(join(dataDir, 'alloc'), allocID);
 }
 
+/**
+ * Creates `dir` itself (not its parents, except a missing data-dir level above it). True when this call created
+ * it: then it is a real, empty directory, and nothing below it can be a symlink, so the plain names created in it
+ * next need no `confinedPath` check. False when something is already there (a directory from an earlier run, or
+ * a symlink, dangling or not: `mkdir` does not follow it): the caller then takes the checked path.
+ */
+function mkdirFresh(dir: string, parentMayBeMissing: boolean, mode?: number): boolean {
+  try {
+    mkdirSync(dir, mode === undefined ? undefined : { mode });
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'ENOENT' || !parentMayBeMissing) throw e;
+  }
+  mkdirSync(dirname(dir), { recursive: true });
+  return mkdirFresh(dir, false, mode);
+}
+
+/** mkdirFresh off the event loop: each mkdir runs on libuv's thread pool. */
+async function mkdirFreshAsync(dir: string, mode?: number): Promise<boolean> {
+  for (let parentMade = false; ; parentMade = true) {
+    try {
+      await mkdir(dir, mode === undefined ? undefined : { mode });
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'ENOENT' || parentMade) throw e;
+    }
+    await mkdir(dirname(dir), { recursive: true });
+  }
+}
+
+/**
+ * buildAllocDir for the alloc runner: a new allocation's directories are made off the event loop (a mkdir is a
+ * journal write, slow under disk load, and the dev agent makes 9 per allocation); one already there takes
+ * buildAllocDir's checked path.
+ */
+export async function buildAllocDirAsync(dataDir: string, allocID: string): Promise<string> {
+  checkAllocID(allocID);
+  const fresh = join(dataDir, 'alloc', allocID);
+  if (!(await mkdirFreshAsync(fresh))) return buildAllocDir(dataDir, allocID);
+  const shared = join(fresh, 'alloc');
+  await mkdir(shared);
+  await Promise.all(['data', 'logs', 'tmp'].map((d) => mkdir(join(shared, d))));
+  return resolve(fresh);
+}
+
+/** buildTaskDir for the task runner, off the event loop for a new task dir (see buildAllocDirAsync). */
+export async function buildTaskDirAsync(dirs: TaskDirs): Promise<void> {
+  if (!(await mkdirFreshAsync(dirs.dir))) return buildTaskDir(dirs);
+  await Promise.all([
+    mkdir(join(dirs.dir, 'local')),
+    mkdir(join(dirs.dir, 'secrets'), { mode: 0o700 }),
+    mkdir(join(dirs.dir, 'tmp')),
+  ]);
+}
+
+/**
+ * Lays out `<data>/alloc/<allocID>/alloc/{data,logs,tmp}`. A new allocation's directory is created level by
+ * level with one `mkdir` each and no `lstat` (see mkdirFresh): these paths are checked for symlinks only when
+ * the directory was already there, as after an agent restart, where a task may have planted one.
+ */
 export function buildAllocDir(dataDir: string, allocID: string): string {
+  checkAllocID(allocID);
+  const fresh = join(dataDir, 'alloc', allocID);
+  if (mkdirFresh(fresh, true)) {
+    const shared = join(fresh, 'alloc');
+    mkdirSync(shared);
+    for (const d of ['data', 'logs', 'tmp']) mkdirSync(join(shared, d));
+    return resolve(fresh);
+  }
   const root = allocDirPath(dataDir, allocID);
   for (const d of ['data', 'logs', 'tmp']) mkdirSync(confinedPath(root, 'alloc', d), { recursive: true });
   return root;
@@ -105,6 +178,13 @@ export function taskDirs(dataDir: string, allocID: string, task: string): TaskDi
 }
 
 export function buildTaskDir(dirs: TaskDirs): void {
+  // A task dir this call creates is empty and real (mkdirFresh): its three plain subdirectories need no check.
+  if (mkdirFresh(dirs.dir, true)) {
+    mkdirSync(join(dirs.dir, 'local'));
+    mkdirSync(join(dirs.dir, 'secrets'), { mode: 0o700 });
+    mkdirSync(join(dirs.dir, 'tmp'));
+    return;
+  }
   // Re-checked here: a symlink planted since taskDirs() must not redirect the mkdirs.
   const root = dirname(dirs.dir);
   confinedPath(root, basename(dirs.dir));

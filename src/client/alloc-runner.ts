@@ -20,7 +20,7 @@ import type { AllocClientUpdate } from './rpc.js';
 import type { AllocHook, AllocHookContext, AllocHookFactory, TaskHookFactory } from './hooks.js';
 import type { InterpolationNode } from './interpolate.js';
 import { TaskRunner, type PersistedTaskState, type RunnerHostDeps } from './task-runner.js';
-import { buildAllocDir, destroyAllocDir } from './alloc-dir.js';
+import { buildAllocDir, buildAllocDirAsync, destroyAllocDir } from './alloc-dir.js';
 import { clientStatusFromTasks } from './alloc-status.js';
 import type { ClientStateStore, PersistedAlloc } from './state-store.js';
 import { taskEvent } from './task-events.js';
@@ -43,8 +43,12 @@ export interface AllocRunnerDeps extends RunnerHostDeps {
   node: () => InterpolationNode;
   taskHooks?: TaskHookFactory;
   store: ClientStateStore;
-  /** Called whenever the allocation's client-side view changed. */
-  onUpdate: (u: AllocClientUpdate) => void;
+  /**
+   * Called whenever the allocation's client-side view changed, with a function that builds the update: the
+   * batcher calls it once when it sends, so the several changes a task makes between two batches cost one copy
+   * of the task states, not one each.
+   */
+  onUpdate: (allocID: string, update: () => AllocClientUpdate) => void;
   /** The service check source for health_check = "checks", once discovery provides one. */
   checkStatus?: () => CheckStatusSource | undefined;
   /** Allocation-level hooks (group services). */
@@ -80,6 +84,8 @@ export class AllocRunner {
   /** The health this runner reported for the allocation's current deployment (or migration). */
   private reportedHealth: AllocDeploymentStatus | undefined;
   terminalAt: number | undefined;
+  /** Adopted from the data dir by a restarted agent. */
+  private readonly restored: boolean;
   private readonly hooks: AllocHook[];
   /** The allocation's network namespace, once built (bridge / none / cni mode). */
   network: AllocNetworkStatus | undefined;
@@ -96,6 +102,7 @@ export class AllocRunner {
       throw new Error(`allocation ${alloc.ID} names task group "${alloc.TaskGroup}" which its job does not have`);
     this.group = group;
     this.terminalAt = restored?.terminalAt;
+    this.restored = restored !== undefined;
     // A report made before an agent restart may not have reached the server: send it again.
     if (restored && alloc.DeploymentStatus?.Healthy != null) this.reportedHealth = alloc.DeploymentStatus;
     for (const task of group.Tasks) this.addRunner(task, restored?.tasks[task.Name]);
@@ -123,7 +130,7 @@ export class AllocRunner {
         this.reportedHealth = st;
         this.alloc = { ...this.alloc, DeploymentStatus: st };
         this.deps.store.saveAlloc(this.persisted());
-        this.deps.onUpdate(this.clientUpdate());
+        this.deps.onUpdate(this.alloc.ID, this.clientUpdateFn);
       },
     });
     this.health.observe(this.taskStates());
@@ -144,6 +151,8 @@ export class AllocRunner {
   private addRunner(task: Task, restored: PersistedTaskState | undefined): void {
     const kind = kindOf(task);
     this.kinds.set(task.Name, kind);
+    // A restored handle is on disk already.
+    if (restored?.handle != null) this.savedHandles.set(task.Name, restored.handle);
     const r = new TaskRunner({
       alloc: this.alloc,
       group: this.group,
@@ -178,7 +187,9 @@ export class AllocRunner {
 
   /** True once every task is dead. */
   get done(): boolean {
-    return this.taskRunners.every((r) => r.dead);
+    // Read for every live allocation on each allocation pull (ClientAgent.reconcile): no array copy.
+    for (const r of this.runners.values()) if (!r.dead) return false;
+    return true;
   }
 
   persisted(): PersistedAlloc {
@@ -186,6 +197,8 @@ export class AllocRunner {
     for (const [n, r] of this.runners) tasks[n] = r.persisted();
     return { alloc: this.alloc, tasks, ...(this.terminalAt !== undefined ? { terminalAt: this.terminalAt } : {}) };
   }
+
+  private readonly clientUpdateFn = (): AllocClientUpdate => this.clientUpdate();
 
   clientUpdate(): AllocClientUpdate {
     const { status, description } = clientStatusFromTasks(this.taskRunners.map((r) => r.state));
@@ -220,15 +233,16 @@ export class AllocRunner {
     }
     if (this.done && this.terminalAt === undefined) this.terminalAt = this.deps.now();
     this.health?.observe(this.taskStates());
-    // A new driver handle is on disk before anything else happens: an agent killed right after a start must
-    // adopt the task, not start it again. Every other change is written asynchronously (state-store.ts).
+    // A new driver handle goes to disk at once, before anything else is written: an agent killed right after a
+    // start must adopt the task, not start it again. Every other change waits for the next write cycle
+    // (state-store.ts).
     if (r.handle != null && this.savedHandles.get(taskName) !== r.handle) {
       this.savedHandles.set(taskName, r.handle);
-      this.deps.store.saveAllocNow(this.persisted());
+      void this.deps.store.saveAllocNow(this.persisted());
     } else {
       this.deps.store.saveAlloc(this.persisted());
     }
-    this.deps.onUpdate(this.clientUpdate());
+    this.deps.onUpdate(this.alloc.ID, this.clientUpdateFn);
     for (const w of [...this.waiters]) w();
   }
 
@@ -334,9 +348,14 @@ export class AllocRunner {
   }
 
   private async sequence(): Promise<void> {
-    buildAllocDir(this.deps.dataDir, this.alloc.ID);
+    // A new allocation's directory is made off the event loop. An adopted one's is checked in this turn, so its
+    // tasks start recovering at once: a stop arriving before a driver knows its task would be lost.
+    if (this.restored) buildAllocDir(this.deps.dataDir, this.alloc.ID);
+    else await buildAllocDirAsync(this.deps.dataDir, this.alloc.ID);
+    // The agent may have shut down meanwhile: nothing starts then (the next agent adopts the allocation).
+    if (this.detached) return;
     this.deps.store.saveAlloc(this.persisted());
-    this.deps.onUpdate(this.clientUpdate());
+    this.deps.onUpdate(this.alloc.ID, this.clientUpdateFn);
     if (allocTerminalStatus(this.alloc)) return this.stop();
     if (!(await this.setupNetwork())) return;
     const started = (r: TaskRunner) => r.dead || r.state.State === 'running' || r.state.StartedAt !== null;

@@ -370,7 +370,7 @@ class ClientAgent implements Client {
       taskHooks: withIdentity(withDispatchPayload(this.taskHooks)),
       allocHooks: this.services.allocHooks,
       store: this.store,
-      onUpdate: (u) => this.batcher.push(u),
+      onUpdate: (id, update) => this.batcher.pushLazy(id, update),
       logRotateIntervalMs: this.timing.logRotateIntervalMs,
       checkStatus: () => this.checkSource,
       networks: this.networks,

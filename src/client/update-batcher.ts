@@ -6,7 +6,8 @@ import type { Logger } from '../logging/index.js';
 import type { AllocClientUpdate, ServerRPC } from './rpc.js';
 
 export class UpdateBatcher {
-  private readonly pending = new Map<string, AllocClientUpdate>();
+  /** Per allocation, its latest update, or the function that builds it when the batch goes out. */
+  private readonly pending = new Map<string, AllocClientUpdate | (() => AllocClientUpdate)>();
   private timer: NodeJS.Timeout | undefined;
   private lastSent = 0;
   private inflight: Promise<void> | undefined;
@@ -22,6 +23,15 @@ export class UpdateBatcher {
 
   push(u: AllocClientUpdate): void {
     this.pending.set(u.ID, u);
+    this.schedule();
+  }
+
+  /**
+   * Like push, but the update is built by `make` when the batch is sent: the state the allocation is in then,
+   * which is the update a later change would have replaced this one with anyway.
+   */
+  pushLazy(allocID: string, make: () => AllocClientUpdate): void {
+    this.pending.set(allocID, make);
     this.schedule();
   }
 
@@ -47,7 +57,7 @@ export class UpdateBatcher {
 
   private async send(): Promise<void> {
     if (this.pending.size === 0) return;
-    const batch = [...this.pending.values()];
+    const batch = [...this.pending.values()].map((u) => (typeof u === 'function' ? u() : u));
     this.pending.clear();
     this.lastSent = this.now();
     try {
