@@ -10,7 +10,6 @@
  * inside its root. A task named `../../victim` never reaches mkdir or chmod.
  */
 import { lstatSync, mkdirSync, realpathSync, rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { TaskDirs } from '../drivers/index.js';
 import { DroverError } from '../errors/index.js';
@@ -103,46 +102,6 @@ function mkdirFresh(dir: string, parentMayBeMissing: boolean, mode?: number): bo
   }
   mkdirSync(dirname(dir), { recursive: true });
   return mkdirFresh(dir, false, mode);
-}
-
-/** mkdirFresh off the event loop: each mkdir runs on libuv's thread pool. */
-async function mkdirFreshAsync(dir: string, mode?: number): Promise<boolean> {
-  for (let parentMade = false; ; parentMade = true) {
-    try {
-      await mkdir(dir, mode === undefined ? undefined : { mode });
-      return true;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return false;
-      if (code !== 'ENOENT' || parentMade) throw e;
-    }
-    await mkdir(dirname(dir), { recursive: true });
-  }
-}
-
-/**
- * buildAllocDir for the alloc runner: a new allocation's directories are made off the event loop (a mkdir is a
- * journal write, slow under disk load, and the dev agent makes 9 per allocation); one already there takes
- * buildAllocDir's checked path.
- */
-export async function buildAllocDirAsync(dataDir: string, allocID: string): Promise<string> {
-  checkAllocID(allocID);
-  const fresh = join(dataDir, 'alloc', allocID);
-  if (!(await mkdirFreshAsync(fresh))) return buildAllocDir(dataDir, allocID);
-  const shared = join(fresh, 'alloc');
-  await mkdir(shared);
-  await Promise.all(['data', 'logs', 'tmp'].map((d) => mkdir(join(shared, d))));
-  return resolve(fresh);
-}
-
-/** buildTaskDir for the task runner, off the event loop for a new task dir (see buildAllocDirAsync). */
-export async function buildTaskDirAsync(dirs: TaskDirs): Promise<void> {
-  if (!(await mkdirFreshAsync(dirs.dir))) return buildTaskDir(dirs);
-  await Promise.all([
-    mkdir(join(dirs.dir, 'local')),
-    mkdir(join(dirs.dir, 'secrets'), { mode: 0o700 }),
-    mkdir(join(dirs.dir, 'tmp')),
-  ]);
 }
 
 /**

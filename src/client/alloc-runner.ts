@@ -20,7 +20,7 @@ import type { AllocClientUpdate } from './rpc.js';
 import type { AllocHook, AllocHookContext, AllocHookFactory, TaskHookFactory } from './hooks.js';
 import type { InterpolationNode } from './interpolate.js';
 import { TaskRunner, type PersistedTaskState, type RunnerHostDeps } from './task-runner.js';
-import { buildAllocDir, buildAllocDirAsync, destroyAllocDir } from './alloc-dir.js';
+import { buildAllocDir, destroyAllocDir } from './alloc-dir.js';
 import { clientStatusFromTasks } from './alloc-status.js';
 import type { ClientStateStore, PersistedAlloc } from './state-store.js';
 import { taskEvent } from './task-events.js';
@@ -84,8 +84,6 @@ export class AllocRunner {
   /** The health this runner reported for the allocation's current deployment (or migration). */
   private reportedHealth: AllocDeploymentStatus | undefined;
   terminalAt: number | undefined;
-  /** Adopted from the data dir by a restarted agent. */
-  private readonly restored: boolean;
   private readonly hooks: AllocHook[];
   /** The allocation's network namespace, once built (bridge / none / cni mode). */
   network: AllocNetworkStatus | undefined;
@@ -102,7 +100,6 @@ export class AllocRunner {
       throw new Error(`allocation ${alloc.ID} names task group "${alloc.TaskGroup}" which its job does not have`);
     this.group = group;
     this.terminalAt = restored?.terminalAt;
-    this.restored = restored !== undefined;
     // A report made before an agent restart may not have reached the server: send it again.
     if (restored && alloc.DeploymentStatus?.Healthy != null) this.reportedHealth = alloc.DeploymentStatus;
     for (const task of group.Tasks) this.addRunner(task, restored?.tasks[task.Name]);
@@ -151,8 +148,6 @@ export class AllocRunner {
   private addRunner(task: Task, restored: PersistedTaskState | undefined): void {
     const kind = kindOf(task);
     this.kinds.set(task.Name, kind);
-    // A restored handle is on disk already.
-    if (restored?.handle != null) this.savedHandles.set(task.Name, restored.handle);
     const r = new TaskRunner({
       alloc: this.alloc,
       group: this.group,
@@ -233,12 +228,11 @@ export class AllocRunner {
     }
     if (this.done && this.terminalAt === undefined) this.terminalAt = this.deps.now();
     this.health?.observe(this.taskStates());
-    // A new driver handle goes to disk at once, before anything else is written: an agent killed right after a
-    // start must adopt the task, not start it again. Every other change waits for the next write cycle
-    // (state-store.ts).
+    // A new driver handle is on disk before anything else happens: an agent killed right after a start must
+    // adopt the task, not start it again. Every other change is written asynchronously (state-store.ts).
     if (r.handle != null && this.savedHandles.get(taskName) !== r.handle) {
       this.savedHandles.set(taskName, r.handle);
-      void this.deps.store.saveAllocNow(this.persisted());
+      this.deps.store.saveAllocNow(this.persisted());
     } else {
       this.deps.store.saveAlloc(this.persisted());
     }
@@ -348,12 +342,7 @@ export class AllocRunner {
   }
 
   private async sequence(): Promise<void> {
-    // A new allocation's directory is made off the event loop. An adopted one's is checked in this turn, so its
-    // tasks start recovering at once: a stop arriving before a driver knows its task would be lost.
-    if (this.restored) buildAllocDir(this.deps.dataDir, this.alloc.ID);
-    else await buildAllocDirAsync(this.deps.dataDir, this.alloc.ID);
-    // The agent may have shut down meanwhile: nothing starts then (the next agent adopts the allocation).
-    if (this.detached) return;
+    buildAllocDir(this.deps.dataDir, this.alloc.ID);
     this.deps.store.saveAlloc(this.persisted());
     this.deps.onUpdate(this.alloc.ID, this.clientUpdateFn);
     if (allocTerminalStatus(this.alloc)) return this.stop();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Allocation } from '../structs/index.js';
-import { ClientStateStore, encodePersisted, type PersistedAlloc, type StateStoreFS } from './state-store.js';
+import { ClientStateStore, type PersistedAlloc, type StateStoreFS } from './state-store.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -124,43 +124,33 @@ describe('ClientStateStore', () => {
     expect(JSON.parse(readFileSync(join(dir, 'client', 'allocs', 'a1.json'), 'utf8')).alloc.AllocModifyIndex).toBe(1);
   });
 
-  it('writes a new driver handle at once, without the turn of grace, replacing a queued older state', async () => {
+  it('writes a new driver handle before returning, and keeps the latest when an older write was in flight', async () => {
+    const dir = tempDir();
+    const { slow, release } = gatedFS();
+    const store = new ClientStateStore(dir, { fs: slow });
+    store.saveAlloc(persisted('a1', 1));
+    await new Promise((r) => setImmediate(r));
+    store.saveAllocNow(persisted('a1', 2));
+    // On disk at once, without waiting for the slow asynchronous write of version 1.
+    expect(versionOf(new ClientStateStore(join(dir)), 'a1')).toBe(2);
+    release();
+    await store.flush();
+    expect(versionOf(store, 'a1')).toBe(2);
+  });
+
+  it('drops a queued write of an older state once the new driver handle is written, and keeps a queued delete', async () => {
     const dir = tempDir();
     const fs = countingFS();
     const store = new ClientStateStore(dir, { fs });
     store.saveAlloc(persisted('a1', 1));
-    const landed = store.saveAllocNow(persisted('a1', 2));
-    // Started in this turn: the write is under way before any setImmediate of the ordinary cycle runs.
-    expect(fs.writes.map((p) => p.split('/').pop())).toEqual(['a1.json.tmp']);
-    await landed;
-    expect(versionOf(new ClientStateStore(dir), 'a1')).toBe(2);
+    store.saveAllocNow(persisted('a1', 2));
+    store.deleteAlloc('a2');
+    store.saveAllocNow(persisted('a2', 1));
     await store.flush();
-    expect(fs.writes).toHaveLength(1);
-  });
-
-  it('writes a new driver handle right after a write of an older state in flight, and resolves once it landed', async () => {
-    const dir = tempDir();
-    const { fs, slow, release } = gatedFS();
-    const store = new ClientStateStore(dir, { fs: slow });
-    store.saveAlloc(persisted('a1', 1));
-    await new Promise((r) => setImmediate(r));
-    let landed = false;
-    const waiting = store.saveAllocNow(persisted('a1', 2)).then(() => (landed = true));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(landed).toBe(false);
-    release();
-    await waiting;
-    expect(versionOf(new ClientStateStore(dir), 'a1')).toBe(2);
-    expect(fs.writes).toHaveLength(2);
-  });
-
-  it('encodes a state file as JSON.stringify does, with the allocation part kept per version', () => {
-    const p = persisted('a1', 3);
-    expect(encodePersisted(p)).toBe(JSON.stringify(p));
-    const later = { ...p, tasks: { web: { restart: { count: 1 } } }, terminalAt: 1234 } as unknown as typeof p;
-    expect(encodePersisted(later)).toBe(JSON.stringify(later));
-    const next = { ...p, alloc: { ...p.alloc, AllocModifyIndex: 4 } };
-    expect(JSON.parse(encodePersisted(next)).alloc.AllocModifyIndex).toBe(4);
+    // a1: only the synchronous write; a2: the save replaced the queued delete, as a later saveAlloc would.
+    expect(fs.writes.map((p) => p.split('/').pop())).toEqual(['a2.json.tmp']);
+    expect(versionOf(store, 'a1')).toBe(2);
+    expect(versionOf(store, 'a2')).toBe(1);
   });
 
   it('logs a failed write and keeps going with the other allocations', async () => {

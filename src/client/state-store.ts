@@ -18,12 +18,9 @@
  * What an asynchronous write does lose is the last change made less than a cycle (≈ a millisecond) before a
  * SIGKILL; the state written before it is intact and is what the restarted agent adopts. The one change that
  * must not be lost that way, a new driver handle (a task just started: without it on disk a restarted agent
- * would start the task a second time), goes through `saveAllocNow`: its write starts at once, without the turn
- * of grace, so the window in which a SIGKILL loses it is the write's own duration, as when this write was
- * synchronous. It runs off the event loop too: a synchronous write took ≈ 1 ms of the main thread per task start
- * on a busy disk (issue 18).
+ * would start the task a second time), goes through `saveAllocNow`, synchronously, as every save used to.
  */
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { allocIDProblem, type Allocation } from '../structs/index.js';
@@ -56,21 +53,6 @@ export interface ClientStateStoreOptions {
   fs?: StateStoreFS;
 }
 
-/**
- * The JSON of each allocation version written, by object: an allocation (with its job) is most of a state file
- * and changes far less often than its task states, which change with every task event. Allocation objects are
- * never mutated (a change makes a new one), so a version's text stays right.
- */
-const allocJSON = new WeakMap<Allocation, string>();
-
-/** JSON.stringify(p), with the allocation's part encoded once per version. */
-export function encodePersisted(p: PersistedAlloc): string {
-  let a = allocJSON.get(p.alloc);
-  if (a === undefined) allocJSON.set(p.alloc, (a = JSON.stringify(p.alloc)));
-  const terminal = p.terminalAt !== undefined ? `,"terminalAt":${JSON.stringify(p.terminalAt)}` : '';
-  return `{"alloc":${a},"tasks":${JSON.stringify(p.tasks)}${terminal}}`;
-}
-
 /** A pending change: the latest state to write, or null to delete the file. */
 type Change = PersistedAlloc | null;
 
@@ -99,17 +81,22 @@ export class ClientStateStore {
   }
 
   /**
-   * Writes the allocation's state at once (a new driver handle): its write cycle starts now, or right after the
-   * running one, without the turn of grace that gathers other changes. Resolves once this state (or a later one)
-   * is on disk; write failures are logged, not thrown, as for saveAlloc.
+   * Writes the allocation's state before returning (a new driver handle). A queued asynchronous write of it holds
+   * an older state and is dropped (this write has the latest); one already in flight may land after this one, so
+   * the latest is queued again to land after it.
    */
-  async saveAllocNow(p: PersistedAlloc): Promise<void> {
+  saveAllocNow(p: PersistedAlloc): void {
     const id = p.alloc.ID;
-    this.pending.set(id, p);
-    while (this.pending.has(id) || this.writing.has(id)) {
-      if (this.cycle === undefined) this.startCycle();
-      await this.cycle;
+    const file = this.fileOf(id);
+    const tmp = `${file}.now.tmp`;
+    try {
+      writeFileSync(tmp, JSON.stringify(p));
+      renameSync(tmp, file);
+    } catch (e) {
+      this.log?.warn('cannot persist allocation state', { alloc_id: id, err: String(e) });
     }
+    if (this.writing.has(id) || this.pending.get(id) === null) this.saveAlloc(p);
+    else this.pending.delete(id);
   }
 
   /** Removes the allocation's state, after any write of it already in flight. */
@@ -162,7 +149,7 @@ export class ClientStateStore {
         return;
       }
       const tmp = `${file}.tmp`;
-      await this.fs.writeFile(tmp, encodePersisted(change));
+      await this.fs.writeFile(tmp, JSON.stringify(change));
       await this.fs.rename(tmp, file);
     } catch (e) {
       this.log?.warn('cannot persist allocation state', { alloc_id: allocID, err: String(e) });

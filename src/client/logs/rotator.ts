@@ -29,7 +29,6 @@ import {
   truncateSync,
   writeSync,
 } from 'node:fs';
-import { link, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface LogRotatorOptions {
@@ -46,18 +45,14 @@ export function livePath(dir: string, base: string): string {
 
 /** The numbered files of `base` in `dir`, oldest first. */
 export function logIndexes(dir: string, base: string): number[] {
+  const prefix = `${base}.`;
+  const out: number[] = [];
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
     return [];
   }
-  return indexesIn(names, base);
-}
-
-function indexesIn(names: string[], base: string): number[] {
-  const prefix = `${base}.`;
-  const out: number[] = [];
   for (const n of names)
     if (n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length))) out.push(Number(n.slice(prefix.length)));
   return out.sort((a, b) => a - b);
@@ -97,34 +92,6 @@ export class LogRotator {
     // A crash between truncate and link left the newest index as a plain file: continue in the next one.
     if (cur !== undefined) this.index++;
     linkSync(this.live, this.numbered(this.index));
-  }
-
-  /**
-   * init() off the event loop, for the task runner: creating two files and two links per task start is journal
-   * work, slow on a busy disk, and the dev agent starts hundreds of tasks a second under API load (issue 18).
-   */
-  async initAsync(): Promise<void> {
-    const fh = await open(this.live, 'a');
-    let cur: number | undefined;
-    try {
-      const idx = indexesIn(await readdir(this.options.dir).catch(() => []), this.options.base);
-      this.index = idx[idx.length - 1] ?? 0;
-      if (idx.length === 0) {
-        await link(this.live, this.numbered(this.index));
-        return;
-      }
-      cur = (
-        await stat(this.numbered(this.index)).catch((e: NodeJS.ErrnoException) => {
-          if (e.code === 'ENOENT') return undefined;
-          throw e;
-        })
-      )?.ino;
-      if (cur === (await fh.stat()).ino) return;
-    } finally {
-      await fh.close();
-    }
-    if (cur !== undefined) this.index++;
-    await link(this.live, this.numbered(this.index));
   }
 
   /** Rotates when the live file reached the size limit. Returns true when it rotated. */
