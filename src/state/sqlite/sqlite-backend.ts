@@ -11,17 +11,17 @@
  *
  * Group commit with FULL (the default) does not let SQLite fsync at each commit on this thread. The connection
  * runs with synchronous=NORMAL, and each group, once committed, is made durable by an asynchronous `fsync` of
- * the `-wal` file (libuv's thread pool) before any of its batches is acknowledged:
+ * the `-wal` file (on a thread of its own, see FsyncThread) before any of its batches is acknowledged:
  *
- *   apply ──► queue ──► (no fsync in flight) commit the whole queue: one transaction, frames written to the WAL
- *                          ──► fsync(state.db-wal) on the pool ──► acknowledge the group ──► commit the next queue
+ *   apply ──► queue ──► (next turn of the loop) commit the queue: one transaction, frames appended to the WAL
+ *                          ──► fdatasync(state.db-wal) on its own thread ──► acknowledge the groups it covers
  *
- * Only one fsync is in flight; batches handed over meanwhile wait and go into the next transaction, so the
- * slower the disk, the larger (and fewer) the transactions. Why this is as durable as FULL:
+ * Groups go on committing while an fsync is in flight; one fsync runs at a time, and the next one covers every
+ * group committed meanwhile. Why this is as durable as FULL:
  * - In WAL mode a commit is only appended frames (the pages and a commit frame, checksummed) in `-wal`; FULL
- *   differs from NORMAL only by the fsync of that file at commit. fsync flushes every written page of the file
- *   and its size, so after it returns every frame written before it, this group's commit frame included, is on
- *   the disk: the same state FULL leaves. A crash before it loses only unacknowledged groups, and SQLite's
+ *   differs from NORMAL only by the sync of that file at commit (fdatasync, as here). It flushes every written
+ *   page of the file and its size, so after it returns every frame written before it started (the commit frames
+ *   of the groups it covers included) is on the disk: the same state FULL leaves. A crash before it loses only unacknowledged groups, and SQLite's
  *   recovery drops a torn tail by its checksums, as it would under FULL.
  * - When SQLite restarts the WAL from its start (after a checkpoint copied every frame to `state.db`), it first
  *   fsyncs `state.db` (the checkpoint, synchronous at NORMAL too) and writes a new header with new salts, which
@@ -34,7 +34,8 @@
  * until the agent restarts (and reloads what the disk holds).
  */
 import Database from 'better-sqlite3';
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { tableNames, type TableName } from '../schema.js';
 import type { BackendBatch, LoadedMeta, StateBackend } from '../backend.js';
@@ -58,14 +59,14 @@ export interface SqliteBackendOptions {
   /** Start even when the integrity checks find loss (`drover agent -recover`). */
   recover?: boolean;
   /**
-   * Group commit (default true): the batches handed over in one turn of the event loop, or while the previous
-   * group's fsync was in flight, are committed together in one SQL transaction with one fsync (off this thread
-   * with FULL); each is acknowledged only once that transaction is durable. false commits (and, with FULL,
+   * Group commit (default true): the batches handed over in one turn of the event loop are committed together
+   * in one SQL transaction (with FULL, fsynced off this thread, one fsync covering every group committed while
+   * the previous one ran); each is acknowledged only once that transaction is durable. false commits (and, with FULL,
    * fsyncs) each batch inside `apply`.
    */
   groupCommit?: boolean;
   /**
-   * With group commit: the least time between two commits, in ms (default 2). Batches handed over meanwhile
+   * With group commit: the least time between two commits, in ms (default 0). Batches handed over meanwhile
    * join the next group; a write with no commit in the last window is committed at once.
    */
   groupWindowMs?: number;
@@ -128,6 +129,50 @@ type Outcome = (Error | undefined)[];
 /** `fs.fsync`'s shape; tests pass one that holds the callback, to see that nothing is acknowledged before it. */
 export type FsyncFn = (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => void;
 
+/**
+ * A thread of its own that fsyncs descriptors of this process, one at a time, in order, with fdatasync (what SQLite
+ * itself uses for the WAL at FULL: the data and the size, not the timestamps). Not `fs.fsync`: libuv's
+ * pool (4 threads) is shared with every other asynchronous file operation of the agent (the -dev client's
+ * allocation and task files), so the WAL's fsync would wait behind them.
+ */
+class FsyncThread {
+  private readonly worker: Worker;
+  private readonly waiting: ((err: NodeJS.ErrnoException | null) => void)[] = [];
+
+  constructor() {
+    this.worker = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       const { fdatasyncSync } = require('node:fs');
+       parentPort.on('message', (fd) => {
+         try { fdatasyncSync(fd); parentPort.postMessage(null); }
+         catch (e) { parentPort.postMessage({ message: e.message, code: e.code }); }
+       });`,
+      { eval: true },
+    );
+    this.worker.unref();
+    this.worker.on('message', (m: { message: string; code?: string } | null) => {
+      const cb = this.waiting.shift();
+      cb?.(m === null ? null : Object.assign(new Error(m.message), { code: m.code }));
+    });
+    this.worker.on('error', (e) => this.failAll(e));
+    this.worker.on('exit', () => this.failAll(new Error('the fsync thread exited')));
+  }
+
+  fsync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void {
+    this.waiting.push(cb);
+    this.worker.postMessage(fd);
+  }
+
+  private failAll(e: Error): void {
+    for (const cb of this.waiting.splice(0)) cb(e);
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+}
+
 export class SqliteBackend implements StateBackend {
   private readonly core: SqliteCore;
   private readonly marker: MarkerWriter;
@@ -149,8 +194,11 @@ export class SqliteBackend implements StateBackend {
   private readonly walFile: string | undefined;
   private walFd: number | undefined;
   private readonly fsync: FsyncFn;
-  /** The committed group whose fsync is in flight, and the promise that settles when it is acknowledged. */
+  private syncThread: FsyncThread | undefined;
+  /** Settles when the fsync in flight has returned and the groups it covers are acknowledged. */
   private syncing: Promise<void> | undefined;
+  /** Groups committed while an fsync was in flight: the next fsync covers them all. */
+  private unsynced: { group: Queued[]; outcome: Outcome }[] = [];
   /** A failed fsync: what reached the disk is unknown, so every later batch is refused (recover() keeps it). */
   private syncFailed: Error | undefined;
 
@@ -161,10 +209,10 @@ export class SqliteBackend implements StateBackend {
     const cfg = sqliteCoreConfig(opts);
     checkBeforeOpen(opts);
     this.ordered = opts.groupCommit !== false;
-    this.windowMs = opts.groupWindowMs ?? 2;
+    this.windowMs = opts.groupWindowMs ?? 0;
     const asyncSync = this.ordered && cfg.synchronous === 'FULL' && cfg.file !== ':memory:';
     this.walFile = asyncSync ? `${cfg.file}-wal` : undefined;
-    this.fsync = test?.fsync ?? fsync;
+    this.fsync = test?.fsync ?? ((fd, cb) => (this.syncThread ??= new FsyncThread()).fsync(fd, cb));
     this.core = openCore(asyncSync ? { ...cfg, synchronous: 'NORMAL' } : cfg);
     this.marker = new MarkerWriter(opts.dataDir, opts.logger);
   }
@@ -194,18 +242,17 @@ export class SqliteBackend implements StateBackend {
    * in flight nothing is scheduled: its completion schedules the next group.
    */
   private schedule(): void {
-    if (this.scheduled || this.syncing !== undefined || this.queue.length === 0) return;
+    if (this.scheduled || this.queue.length === 0) return;
     this.scheduled = true;
     const run = (): void => {
       this.scheduled = false;
       this.windowTimer = undefined;
-      if (this.syncing !== undefined) return;
       this.lastCommit = performance.now();
       this.flush();
     };
-    // Under load, commits are at least `groupWindowMs` apart: each transaction costs SQLite ≈ 150 µs of this
-    // thread whatever it holds (its pages and the WAL index), so fewer, larger groups cost less per batch. An
-    // isolated write (none committed within the window) is not delayed.
+    // With a window, commits are at least `groupWindowMs` apart: each transaction costs SQLite ≈ 150 µs of this
+    // thread whatever it holds (its pages and the WAL index), so larger groups cost less per batch. An isolated
+    // write (none committed within the window) is not delayed. Default 0: a 2 ms window did not pay in the bench.
     const wait = this.windowMs - (performance.now() - this.lastCommit);
     if (wait >= 1) this.windowTimer = setTimeout(run, wait);
     else setImmediate(run);
@@ -221,15 +268,23 @@ export class SqliteBackend implements StateBackend {
       this.settle(group, outcome);
       return;
     }
+    this.unsynced.push({ group, outcome });
+    if (this.syncing === undefined) this.startSync();
+  }
+
+  /** One fsync for every group committed since the last one started; their acknowledgements follow it. */
+  private startSync(): void {
+    const covered = this.unsynced;
+    this.unsynced = [];
     let done!: () => void;
     const syncing = new Promise<void>((resolve) => (done = resolve));
     this.syncing = syncing;
     const finish = (err: unknown): void => {
       if (err) this.syncFailedWith(err);
       if (this.syncing === syncing) this.syncing = undefined;
-      this.settle(group, outcome);
+      for (const c of covered) this.settle(c.group, c.outcome);
       done();
-      this.schedule();
+      if (this.unsynced.length > 0 && this.syncing === undefined) this.startSync();
     };
     let fd: number;
     try {
@@ -348,6 +403,8 @@ export class SqliteBackend implements StateBackend {
     this.flush();
     await this.synced();
     this.core.close();
+    await this.syncThread?.close();
+    this.syncThread = undefined;
     if (this.walFd !== undefined) closeSync(this.walFd);
     this.walFd = undefined;
     this.marker.flush();
