@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { fstatSync, fsync as realFsync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteBackend, type SqliteBackendOptions } from './sqlite-backend.js';
+import { SqliteBackend, type FsyncFn, type SqliteBackendOptions } from './sqlite-backend.js';
 import { ThreadedSqliteBackend } from './threaded-backend.js';
 import { STATE_DB_FORMAT } from './sqlite-core.js';
 import { inspectSnapshot, restoreSnapshot, saveSnapshot } from './snapshot.js';
@@ -188,6 +188,129 @@ describe('SqliteBackend group commit', () => {
         await b.apply(batch(2, 'j2'));
       });
       expect(await onDisk(dir)).toEqual([['j1', 'j2'], 2]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SqliteBackend WAL fsync off the event loop', () => {
+  const batch = (index: number, key: string) => ({
+    index,
+    tableIndexes: { jobs: index },
+    changes: [{ table: 'jobs' as const, key, value: { ID: key, Namespace: 'default' } }],
+  });
+  /** An fsync that holds each call until the test releases it, recording the descriptor it was given. */
+  const heldFsync = () => {
+    const calls: { fd: number; release: (err?: NodeJS.ErrnoException) => void }[] = [];
+    const fsync: FsyncFn = (fd, cb) => calls.push({ fd, release: (err) => fsyncCb(fd, err, cb) });
+    // The real fsync runs too, so what the test acknowledges is on the disk.
+    const fsyncCb = (
+      fd: number,
+      err: NodeJS.ErrnoException | undefined,
+      cb: (e: NodeJS.ErrnoException | null) => void,
+    ) => (err ? cb(err) : realFsync(fd, cb));
+    return { calls, fsync };
+  };
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  it('commits at synchronous=NORMAL and acknowledges a group only once the WAL file is fsynced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+    try {
+      const { calls, fsync } = heldFsync();
+      await withBackend(new SqliteBackend({ dataDir: dir, groupWindowMs: 0 }, { fsync }), async (b) => {
+        expect(b.db.pragma('synchronous', { simple: true })).toBe(1);
+        const acked: number[] = [];
+        const first = [1, 2].map((i) => (b.apply(batch(i, `j${i}`)) as Promise<void>).then(() => acked.push(i)));
+        await turns(5);
+        // Committed in one transaction (readable by another connection) but not acknowledged before its fsync.
+        expect(calls).toHaveLength(1);
+        expect(acked).toEqual([]);
+        const peek = new Database(join(dir, 'state.db'), { readonly: true });
+        expect(peek.prepare('SELECT count(*) FROM t_jobs').pluck().get()).toBe(2);
+        peek.close();
+        // The descriptor fsynced is the WAL file's, where the commit is.
+        expect(fstatSync(calls[0]!.fd).ino).toBe(statSync(join(dir, 'state.db-wal')).ino);
+        // Batches handed over while that fsync is in flight wait for it, and then go in one transaction.
+        const second = [3, 4].map((i) => (b.apply(batch(i, `j${i}`)) as Promise<void>).then(() => acked.push(i)));
+        await turns(5);
+        expect(calls).toHaveLength(1);
+        calls[0]!.release();
+        await Promise.all(first);
+        expect(acked).toEqual([1, 2]);
+        await turns(5);
+        expect(calls).toHaveLength(2);
+        expect(acked).toEqual([1, 2]);
+        calls[1]!.release();
+        await Promise.all(second);
+        expect(acked).toEqual([1, 2, 3, 4]);
+      });
+      const keys: string[] = [];
+      await withBackend(new SqliteBackend({ dataDir: dir }), (b) => b.load((_t, key) => keys.push(key)));
+      expect(keys.sort()).toEqual(['j1', 'j2', 'j3', 'j4']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('commits no two groups within the window: a write then waits for it, and close commits it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+    try {
+      let second: Promise<void> | undefined;
+      let acked = false;
+      await withBackend(new SqliteBackend({ dataDir: dir, groupWindowMs: 3_600_000 }, {}), async (b) => {
+        // Nothing committed within the window: the first write goes at once.
+        await b.apply(batch(1, 'j1'));
+        second = (b.apply(batch(2, 'j2')) as Promise<void>).then(() => {
+          acked = true;
+        });
+        await turns(10);
+        expect(acked).toBe(false);
+        const peek = new Database(join(dir, 'state.db'), { readonly: true });
+        expect(peek.prepare('SELECT count(*) FROM t_jobs').pluck().get()).toBe(1);
+        peek.close();
+      });
+      await second;
+      expect(acked).toBe(true);
+      const keys: string[] = [];
+      await withBackend(new SqliteBackend({ dataDir: dir }), (b) => b.load((_t, key) => keys.push(key)));
+      expect(keys.sort()).toEqual(['j1', 'j2']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses the group and every later write when the fsync fails, even after recover', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+    try {
+      const { calls, fsync } = heldFsync();
+      await withBackend(new SqliteBackend({ dataDir: dir }, { fsync }), async (b) => {
+        const p = b.apply(batch(1, 'j1')) as Promise<void>;
+        await turns(3);
+        calls[0]!.release(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+        await expect(p).rejects.toThrow(/fsync of the state WAL failed/);
+        b.recover();
+        await expect(b.apply(batch(2, 'j2'))).rejects.toThrow(/until the agent restarts/);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('does not fsync with synchronous=NORMAL, nor without group commit (SQLite syncs at FULL there)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
+    try {
+      const { calls, fsync } = heldFsync();
+      await withBackend(new SqliteBackend({ dataDir: dir, synchronous: 'NORMAL' }, { fsync }), async (b) => {
+        await b.apply(batch(1, 'j1'));
+      });
+      await withBackend(new SqliteBackend({ dataDir: dir, groupCommit: false }, { fsync }), async (b) => {
+        expect(b.db.pragma('synchronous', { simple: true })).toBe(2);
+        await b.apply(batch(2, 'j2'));
+      });
+      expect(calls).toHaveLength(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
