@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
-import { fstatSync, fsync as realFsync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, fsync as realFsync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteBackend, type FsyncFn, type SqliteBackendOptions } from './sqlite-backend.js';
+import { FsyncThread, SqliteBackend, type FsyncFn, type SqliteBackendOptions } from './sqlite-backend.js';
 import { ThreadedSqliteBackend } from './threaded-backend.js';
 import { STATE_DB_FORMAT } from './sqlite-core.js';
 import { inspectSnapshot, restoreSnapshot, saveSnapshot } from './snapshot.js';
@@ -189,6 +189,26 @@ describe('SqliteBackend group commit', () => {
       });
       expect(await onDisk(dir)).toEqual([['j1', 'j2'], 2]);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('FsyncThread', () => {
+  it('refuses every fsync once its thread is gone, instead of leaving it unanswered', async () => {
+    const t = new FsyncThread();
+    const dir = mkdtempSync(join(tmpdir(), 'drover-fsync-'));
+    const fd = openSync(join(dir, 'f'), 'w');
+    const sync = () => new Promise<unknown>((resolve) => t.fsync(fd, (err) => resolve(err)));
+    try {
+      expect(await sync()).toBeNull();
+      // The thread dies under it (not through close()): the next fsync is answered with an error at once.
+      await (t as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      expect(await sync()).toMatchObject({ message: 'the fsync thread exited' });
+      expect(await sync()).toMatchObject({ message: 'the fsync thread exited' });
+    } finally {
+      closeSync(fd);
+      await t.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

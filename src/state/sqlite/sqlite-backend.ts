@@ -19,7 +19,8 @@
  * Groups go on committing while an fsync is in flight; one fsync runs at a time, and the next one covers every
  * group committed meanwhile. Why this is as durable as FULL:
  * - In WAL mode a commit is only appended frames (the pages and a commit frame, checksummed) in `-wal`; FULL
- *   differs from NORMAL only by the sync of that file at commit (fdatasync, as here). It flushes every written
+ *   differs from NORMAL only by the sync of that file at commit (SQLite's build here calls fsync; fdatasync, as
+ *   here, is enough on Linux: the data and the size, not the timestamps). It flushes every written
  *   page of the file and its size, so after it returns every frame written before it started (the commit frames
  *   of the groups it covers included) is on the disk: the same state FULL leaves. A crash before it loses only unacknowledged groups, and SQLite's
  *   recovery drops a torn tail by its checksums, as it would under FULL.
@@ -27,9 +28,10 @@
  *   fsyncs `state.db` (the checkpoint, synchronous at NORMAL too) and writes a new header with new salts, which
  *   NORMAL also syncs; frames older than the header are then in `state.db`, so rewriting them risks no
  *   acknowledged write, and our fsync covers the header and new frames together.
- * - The `-wal` file is created once, when the database first goes to WAL mode; its directory entry is made
- *   durable by one fsync of the data directory the first time the WAL is fsynced here. SQLite unlinks the WAL
- *   only when its last connection closes, so the descriptor kept here names the live file for the backend's life.
+ * - SQLite creates the `-wal` file when a connection opens and unlinks it when its last connection closes (a
+ *   clean stop), so it is created again at each start; its directory entry is made durable by one fsync of the
+ *   data directory the first time this backend fsyncs the WAL. While the connection is open the file is not
+ *   unlinked, so the descriptor kept here names the live file for the backend's life.
  * A failed fsync leaves it unknown what reached the disk: the group is refused and so is every later write,
  * until the agent restarts (and reloads what the disk holds).
  */
@@ -130,14 +132,16 @@ type Outcome = (Error | undefined)[];
 export type FsyncFn = (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => void;
 
 /**
- * A thread of its own that fsyncs descriptors of this process, one at a time, in order, with fdatasync (what SQLite
- * itself uses for the WAL at FULL: the data and the size, not the timestamps). Not `fs.fsync`: libuv's
+ * A thread of its own that fsyncs descriptors of this process, one at a time, in order, with fdatasync (the
+ * data and the size, not the timestamps). Not `fs.fsync`: libuv's
  * pool (4 threads) is shared with every other asynchronous file operation of the agent (the -dev client's
  * allocation and task files), so the WAL's fsync would wait behind them.
  */
-class FsyncThread {
+export class FsyncThread {
   private readonly worker: Worker;
   private readonly waiting: ((err: NodeJS.ErrnoException | null) => void)[] = [];
+  /** Set once the thread failed or exited: every later fsync is refused with it (posting to it would hang). */
+  private dead: Error | undefined;
 
   constructor() {
     this.worker = new Worker(
@@ -149,9 +153,12 @@ class FsyncThread {
        });`,
       { eval: true },
     );
+    // Referenced only while an fsync is outstanding: an idle thread does not keep the agent alive, and one in
+    // flight keeps it alive until its writes are acknowledged (or refused), e.g. through the store's close().
     this.worker.unref();
     this.worker.on('message', (m: { message: string; code?: string } | null) => {
       const cb = this.waiting.shift();
+      if (this.waiting.length === 0) this.worker.unref();
       cb?.(m === null ? null : Object.assign(new Error(m.message), { code: m.code }));
     });
     this.worker.on('error', (e) => this.failAll(e));
@@ -159,11 +166,19 @@ class FsyncThread {
   }
 
   fsync(fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void {
+    const dead = this.dead;
+    if (dead !== undefined) {
+      setImmediate(() => cb(dead));
+      return;
+    }
     this.waiting.push(cb);
+    this.worker.ref();
     this.worker.postMessage(fd);
   }
 
   private failAll(e: Error): void {
+    this.dead ??= e;
+    this.worker.unref();
     for (const cb of this.waiting.splice(0)) cb(e);
   }
 
