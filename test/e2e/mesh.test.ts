@@ -133,10 +133,15 @@ describe('the hybrid mesh behind the gateway of a dev agent', () => {
     await agent.start();
     gw = agent.gatewayAddress;
     expect(gw).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const nodes = (await agent.api<Array<{ ID: string }>>('/v1/nodes')).body;
+    // The banner comes before the dev client's node registration is acknowledged: wait for the node.
+    const first = await agent.waitFor(
+      "the dev agent's node",
+      async () => (await agent.api<Array<{ ID: string }>>('/v1/nodes')).body[0],
+      30_000,
+    );
     const node = (
       await agent.api<{ NodeResources: { Cpu: { CpuShares: number }; Memory: { MemoryMB: number } } }>(
-        `/v1/node/${nodes[0]!.ID}`,
+        `/v1/node/${first.ID}`,
       )
     ).body;
     // Capacity for 25 tasks of 20 MHz / 32 MB, so a placement failure cannot pass for a gateway bug.
