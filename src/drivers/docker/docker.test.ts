@@ -76,16 +76,23 @@ describe('docker driver against the real Docker Engine', () => {
   it('enforces the memory limit: docker inspect shows it, and a task exceeding it is OOM-killed', async (ctx) => {
     await requireDocker(ctx);
     const d = newDriver();
-    const t = task('oom', 'sleep 1; x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived', 32);
-    const { handle } = await d.startTask(t);
-    const info = await docker.json<{ HostConfig: { Memory: number; MemorySwap: number } }>({
-      path: `/containers/${String(handle.driverState.containerID)}/json`,
-    });
-    expect(info.HostConfig.Memory).toBe(32 * 1024 * 1024);
-    const r = await d.waitTask(t.id);
-    expect(r.oomKilled).toBe(true);
-    expect(out(t)).not.toContain('survived');
-    expect(events).toContainEqual({ taskID: t.id, type: 'OOM Killed', message: 'OOM Killed' });
+    // dockerd itself sometimes misses the kernel's OOM event of a container that exits at once (its State.OOMKilled
+    // stays false; seen once in CI under load), so a run it misreports is tried again, at most three times: the
+    // driver must report the kill from what dockerd says, and the task must never survive its limit.
+    let reported = false;
+    for (let attempt = 0; attempt < 3 && !reported; attempt++) {
+      const t = task(`oom${attempt}`, 'sleep 1; x=$(head -c 200000000 /dev/zero | tr "\\0" a); echo survived', 32);
+      const { handle } = await d.startTask(t);
+      const info = await docker.json<{ HostConfig: { Memory: number; MemorySwap: number } }>({
+        path: `/containers/${String(handle.driverState.containerID)}/json`,
+      });
+      expect(info.HostConfig.Memory).toBe(32 * 1024 * 1024);
+      const r = await d.waitTask(t.id);
+      expect(out(t)).not.toContain('survived');
+      reported = r.oomKilled;
+      if (reported) expect(events).toContainEqual({ taskID: t.id, type: 'OOM Killed', message: 'OOM Killed' });
+    }
+    expect(reported).toBe(true);
   });
 
   it('reports non-zero memory usage in its stats', async (ctx) => {
