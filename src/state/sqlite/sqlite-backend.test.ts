@@ -240,7 +240,7 @@ describe('SqliteBackend WAL fsync off the event loop', () => {
     const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
     try {
       const { calls, fsync } = heldFsync();
-      await withBackend(new SqliteBackend({ dataDir: dir, groupWindowMs: 0 }, { fsync }), async (b) => {
+      await withBackend(new SqliteBackend({ dataDir: dir }, { fsync }), async (b) => {
         expect(b.db.pragma('synchronous', { simple: true })).toBe(1);
         const acked: number[] = [];
         const first = [1, 2].map((i) => (b.apply(batch(i, `j${i}`)) as Promise<void>).then(() => acked.push(i)));
@@ -270,33 +270,6 @@ describe('SqliteBackend WAL fsync off the event loop', () => {
       const keys: string[] = [];
       await withBackend(new SqliteBackend({ dataDir: dir }), (b) => b.load((_t, key) => keys.push(key)));
       expect(keys.sort()).toEqual(['j1', 'j2', 'j3', 'j4']);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('commits no two groups within the window: a write then waits for it, and close commits it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'drover-sqlite-'));
-    try {
-      let second: Promise<void> | undefined;
-      let acked = false;
-      await withBackend(new SqliteBackend({ dataDir: dir, groupWindowMs: 3_600_000 }, {}), async (b) => {
-        // Nothing committed within the window: the first write goes at once.
-        await b.apply(batch(1, 'j1'));
-        second = (b.apply(batch(2, 'j2')) as Promise<void>).then(() => {
-          acked = true;
-        });
-        await turns(10);
-        expect(acked).toBe(false);
-        const peek = new Database(join(dir, 'state.db'), { readonly: true });
-        expect(peek.prepare('SELECT count(*) FROM t_jobs').pluck().get()).toBe(1);
-        peek.close();
-      });
-      await second;
-      expect(acked).toBe(true);
-      const keys: string[] = [];
-      await withBackend(new SqliteBackend({ dataDir: dir }), (b) => b.load((_t, key) => keys.push(key)));
-      expect(keys.sort()).toEqual(['j1', 'j2']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
